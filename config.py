@@ -1,0 +1,103 @@
+"""Settings for each environment. ``create_app`` picks one by name (``LMS_ENV``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_INSTANCE = BASE_DIR / "instance"
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgres://`` and ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    ENV_NAME = "base"
+    TESTING = False
+    CONTENT_DIR = BASE_DIR / "content"
+    QUIZZES_DIR = BASE_DIR / "quizzes"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Above every form-level limit, so oversized files get a message on their form.
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+    # A moving window: limits hold across clock-minute boundaries (a fixed window would let
+    # a burst straddling a boundary through twice).
+    RATELIMIT_STRATEGY = "moving-window"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per minute;20 per hour"
+    LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
+    # Generate a secret key into instance/ when none is configured.
+    GENERATE_SECRET_KEY = True
+
+    def __init__(self, instance_path: Path) -> None:
+        self.INSTANCE_PATH = instance_path
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lms.sqlite3'}"
+        )
+        self.SECRET_KEY = self._secret_key(instance_path)
+        redis_url = os.environ.get("REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "lms@localhost")
+
+    def _secret_key(self, instance_path: Path) -> str:
+        from_env = os.environ.get("SECRET_KEY")
+        if from_env:
+            return from_env
+        key_file = instance_path / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        if not self.GENERATE_SECRET_KEY:
+            raise RuntimeError(
+                "No SECRET_KEY: set the SECRET_KEY environment variable "
+                f"or write a key to {key_file}"
+            )
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+
+    def __init__(self, instance_path: Path) -> None:
+        super().__init__(instance_path)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("TEST_DATABASE_URL")
+            or os.environ.get("DATABASE_URL")
+            or f"sqlite:///{instance_path / 'test.sqlite3'}"
+        )
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    GENERATE_SECRET_KEY = False
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

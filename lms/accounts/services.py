@@ -1,0 +1,172 @@
+"""Accounts: creating people, checking passwords, reset tokens. Flush only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lms.accounts.models import PasswordResetToken, User
+from lms.database import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+RESET_TOKEN_LIFETIME = timedelta(hours=2)
+TIMEZONES = frozenset(available_timezones())
+# A dummy hash so a login for an unknown email costs as much as a real one.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+class AccountError(ValueError):
+    """A problem a person can fix; the message is shown to them."""
+
+
+def normalise_email(raw: str) -> str:
+    """Validate an address's form (no DNS look-up) and lower-case it."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AccountError(f"{raw.strip() or 'An empty value'} is not a valid email address: {exc}") from exc
+
+
+def password_problem(password: str, email: str = "", name: str = "") -> str | None:
+    """Why a password is too weak, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(set(password)) < 5:
+        return "Use a less repetitive password."
+    lowered = password.lower()
+    local = email.split("@")[0].lower()
+    compact_name = name.lower().replace(" ", "")
+    if (local and len(local) >= 4 and local in lowered) or (len(compact_name) >= 4 and compact_name in lowered.replace(" ", "")):
+        return "Do not build the password from your name or email address."
+    if lowered in COMMON_PASSWORDS or lowered.rstrip("0123456789!") in COMMON_PASSWORDS:
+        return "That password is too common; choose another."
+    return None
+
+
+COMMON_PASSWORDS = frozenset({
+    "password", "password1", "passw0rd", "qwerty", "qwertyuiop", "letmein", "welcome",
+    "iloveyou", "admin", "administrator", "changeme", "abc123", "123456789", "1234567890",
+    "football", "baseball", "monkey", "dragon", "sunshine", "princess", "trustno1",
+})
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(session: Session, email: str, name: str, password: str | None = None,
+                timezone: str = "UTC", is_admin: bool = False) -> User:
+    address = normalise_email(email)
+    if find_user(session, address) is not None:
+        raise AccountError(f"An account with {address} already exists.")
+    if not name.strip():
+        raise AccountError("A name is required.")
+    if timezone not in TIMEZONES:
+        raise AccountError(f"Unknown time zone {timezone!r}.")
+    user = User(email=address, name=name.strip(), timezone=timezone, is_admin=is_admin)
+    if password is not None:
+        set_password(user, password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    problem = password_problem(password, user.email, user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = generate_password_hash(password)
+    user.session_version = (user.session_version or 0) + 1
+
+
+def authenticate(session: Session, email: str, password: str, now: datetime | None = None) -> User | None:
+    user = find_user(session, email)
+    if user is None or user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = now or utcnow()
+    session.flush()
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    if user.password_hash is None or not check_password_hash(user.password_hash, current):
+        raise AccountError("The current password is not correct.")
+    set_password(user, new)
+    session.flush()
+
+
+def update_profile(session: Session, user: User, name: str, timezone: str) -> None:
+    if not name.strip():
+        raise AccountError("A name is required.")
+    if timezone not in TIMEZONES:
+        raise AccountError(f"Unknown time zone {timezone!r}.")
+    user.name, user.timezone = name.strip(), timezone
+    session.flush()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A URL-safe secret and the hash that is stored in its place."""
+    token = secrets.token_urlsafe(32)
+    return token, _hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return _hash_token(token)
+
+
+def issue_reset_token(session: Session, user: User, now: datetime | None = None,
+                      lifetime: timedelta = RESET_TOKEN_LIFETIME) -> str:
+    """A single-use link token; also how people created by an admin set their first password."""
+    now = now or utcnow()
+    token, digest = new_token()
+    session.add(PasswordResetToken(user=user, token_hash=digest, created_at=now, expires_at=now + lifetime))
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    reset: PasswordResetToken | None
+    problem: str | None
+
+
+def check_reset_token(session: Session, token: str, now: datetime | None = None) -> TokenCheck:
+    now = now or utcnow()
+    reset = session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _hash_token(token)))
+    if reset is None:
+        return TokenCheck(None, "This reset link is not valid. Ask for a new one.")
+    if reset.used_at is not None:
+        return TokenCheck(None, "This reset link has already been used. Ask for a new one.")
+    if reset.expires_at <= now:
+        return TokenCheck(None, "This reset link has expired. Ask for a new one.")
+    return TokenCheck(reset, None)
+
+
+def reset_password(session: Session, token: str, password: str, now: datetime | None = None) -> User:
+    now = now or utcnow()
+    check = check_reset_token(session, token, now)
+    if check.reset is None:
+        raise AccountError(check.problem or "Invalid link.")
+    set_password(check.reset.user, password)
+    check.reset.used_at = now
+    # Any other outstanding link for this person stops working too.
+    for other in session.scalars(select(PasswordResetToken).where(
+            PasswordResetToken.user_id == check.reset.user_id, PasswordResetToken.used_at.is_(None))):
+        other.used_at = now
+    session.flush()
+    return check.reset.user

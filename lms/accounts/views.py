@@ -1,0 +1,144 @@
+"""Sign in and out, account settings, password reset."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from lms.accounts import services
+from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
+from lms.accounts.models import User
+from lms.extensions import db, limiter, login_manager
+from lms.mail.services import queue_mail
+from lms.web.access import Hooks
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    ident, _, version = user_id.partition(":")
+    if not ident.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(ident))
+    return user if user is not None and user.session_version == int(version) else None
+
+
+def _current_user() -> User | None:
+    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
+
+
+def _login_redirect() -> Response:
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+Hooks.current_user = staticmethod(_current_user)
+Hooks.login_redirect = staticmethod(_login_redirect)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths; anything else goes home."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("learning.home")
+
+
+def _login_email_key() -> str:
+    return "login-account:" + (request.form.get("email") or "").strip().lower()
+
+
+def _failed(response: Response) -> bool:
+    return request.method == "POST" and response.status_code != 302
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_login_email_key, deduct_when=_failed)
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(db.session, form.email.data or "", form.password.data or "")
+        if user is not None:
+            db.session.commit()
+            login_user(user, remember=bool(form.remember.data))
+            return redirect(safe_next(request.args.get("next")))
+        form.password.errors.append("That email and password do not match an account.")
+    return render_template("accounts/login.html", form=form), 200
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    flash("You are signed out.", "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> Any:
+    user: User = current_user  # type: ignore[assignment]
+    profile = ProfileForm(obj=user, prefix="profile")
+    password = ChangePasswordForm(prefix="password")
+    if profile.submit.data and profile.validate_on_submit():
+        try:
+            services.update_profile(db.session, user, profile.name.data or "", profile.timezone.data or "UTC")
+        except services.AccountError as exc:
+            profile.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Your settings are saved.", "success")
+            return redirect(url_for("accounts.account"))
+    if password.submit.data and password.validate_on_submit():
+        try:
+            services.change_password(db.session, user, password.current.data or "", password.password.data or "")
+        except services.AccountError as exc:
+            target = password.current if "current" in str(exc) else password.password
+            target.errors.append(str(exc))
+        else:
+            db.session.commit()
+            login_user(user)  # the session carries the new session version
+            flash("Your password is changed; other devices are signed out.", "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/account.html", profile=profile, password=password)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+def forgot_password() -> Any:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        user = services.find_user(db.session, form.email.data or "")
+        if user is not None:
+            token = services.issue_reset_token(db.session, user)
+            link = url_for("accounts.reset_password", token=token, _external=True)
+            queue_mail(db.session, user.email, "Reset your password",
+                       f"Hello {user.name},\n\nUse this link within two hours to choose a new password:\n{link}\n\n"
+                       "If you did not ask for it, ignore this message; your password stays as it is.\n")
+            db.session.commit()
+        # The same answer whether or not the address has an account.
+        flash("If that address has an account, a reset link is on its way.", "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Any:
+    check = services.check_reset_token(db.session, token)
+    if check.reset is None:
+        return render_template("accounts/reset.html", form=None, problem=check.problem), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(db.session, token, form.password.data or "")
+        except services.AccountError as exc:
+            form.password.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Your password is set. Sign in with it now.", "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form, problem=None)

@@ -1,0 +1,1 @@
+"""Quizzes and exams: the question bank as files, attempts, scoring, review and statistics."""

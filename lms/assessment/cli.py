@@ -1,0 +1,116 @@
+"""``flask lms import-gift`` and ``flask lms export-gift``: Moodle's GIFT format both ways."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from flask import current_app
+from pydantic import ValidationError
+
+from lms.assessment.content import QuizFile
+from lms.assessment.gift import export_gift, parse_gift, slugify
+from lms.cli import lms_cli
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def _known_objectives() -> set[str]:
+    data = yaml.safe_load((Path(current_app.config["CONTENT_DIR"]) / "objectives.yml").read_text(encoding="utf-8"))
+    return {o["code"] for o in data.get("objectives", [])}
+
+
+@lms_cli.command("import-gift")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "quiz_id", help="The quiz id (default: from the file name).")
+@click.option("--title", help="The quiz title (default: from the file name).")
+@click.option("--module", help="The module the quiz belongs to (a quiz) ...")
+@click.option("--phase", help="... and the phase whose release opens it.")
+@click.option("--level", help="Or the level it belongs to (an exam).")
+@click.option("--objectives", required=True,
+              help="Objective codes for every imported question, e.g. KO1,SO1 (GIFT has none).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write (default: quizzes/<id>.yml).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def import_gift_command(file: Path, quiz_id: str | None, title: str | None, module: str | None, phase: str | None,
+                        level: str | None, objectives: str, out: Path | None, force: bool) -> None:
+    """Turn a GIFT file into a quiz file in our format. Nothing is written if any
+    question cannot be read: every problem is listed with its line."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _fail(f"{file}:1: not UTF-8 text (byte {exc.start})")
+    result = parse_gift(text, str(file))
+    if result.problems:
+        for problem in result.problems:
+            click.echo(f"error: {file}:{problem.line}: {problem.message}", err=True)
+        _fail(f"{file}: {len(result.problems)} problem(s); nothing was written.")
+    codes = [c.strip() for c in objectives.split(",") if c.strip()]
+    unknown = [c for c in codes if c not in _known_objectives()]
+    if not codes or unknown:
+        _fail(f"unknown objective code(s): {', '.join(unknown) or '(none given)'}")
+    if (module is None) == (level is None):
+        _fail("give --module (for a quiz) or --level (for an exam)")
+    quiz: dict[str, Any] = {
+        "id": quiz_id or slugify(file.stem),
+        "title": title or file.stem.replace("-", " ").replace("_", " ").capitalize(),
+        "kind": "quiz" if module else "exam",
+        **({"module": module} if module else {"level": level}),
+        **({"phase": phase} if phase else {}),
+        "questions": [{**q, "objectives": codes} for q in result.questions],
+    }
+    try:
+        QuizFile.model_validate(quiz)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            click.echo(f"error: {file}: {where}: {error['msg']}", err=True)
+        _fail("the imported quiz does not fit our format; nothing was written.")
+    target = out or Path(current_app.config["QUIZZES_DIR"]) / f"{quiz['id']}.yml"
+    if target.exists() and not force:
+        _fail(f"{target} exists; pass --force to overwrite it")
+    header = f"# Imported from {file.name} by flask lms import-gift.\n"
+    target.write_text(header + yaml.dump(quiz, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    click.echo(f"Wrote {target}: {len(result.questions)} question(s). Run `flask lms load-content` to load it.")
+
+
+@lms_cli.command("export-gift")
+@click.argument("quiz")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
+def export_gift_command(quiz: str, out: Path | None) -> None:
+    """Write a quiz (its id, or the path of its file) as GIFT. What GIFT cannot hold
+    (ordering questions, points, pools) is listed on standard error."""
+    path = Path(quiz)
+    if not path.is_file():
+        path = Path(current_app.config["QUIZZES_DIR"]) / f"{quiz}.yml"
+    if not path.is_file():
+        _fail(f"no quiz file {quiz!r} (looked for {path})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: cannot read it: {exc}")
+    result = export_gift(data)
+    for problem in result.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if out:
+        out.write_text(result.text, encoding="utf-8")
+        click.echo(f"Wrote {out}.", err=True)
+    else:
+        click.echo(result.text, nl=False)

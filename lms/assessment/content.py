@@ -1,0 +1,194 @@
+"""The quizzes content section: quizzes/*.yml, validated with file and line, synced by
+stable id. A question whose content changed gets a new version; earlier versions stay
+with the attempts that answered them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from sqlalchemy.orm import Session
+
+from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
+from lms.assessment.models import Question, QuestionVersion, Quiz
+from lms.assessment.questions import AnyQuestion, Slug, Spec, Text, objectives_of, parts_of, points_of
+from lms.catalog.content import CatalogSpec
+from lms.catalog.models import Level, Module, Phase
+from lms.content.services import (
+    Bundle,
+    ContentSection,
+    SyncReport,
+    Tick,
+    checksum,
+    existing_by_key,
+    register_section,
+    retire_missing,
+    sync_version,
+    upsert,
+)
+from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
+
+
+class Settings(Spec):
+    passing_score: float = Field(default=70, ge=0, le=100)
+    time_limit_minutes: int | None = Field(default=None, ge=1, le=600)
+    attempts_allowed: int = Field(default=0, ge=0, le=100)
+    grading: str = "highest"
+    shuffle_questions: bool = False
+    shuffle_answers: bool = False
+    review: str = "immediately"
+    opens_after_days: int = Field(default=0, ge=0, le=365)
+    closes_after_days: int | None = Field(default=None, ge=1, le=730)
+
+    @field_validator("grading")
+    @classmethod
+    def _grading(cls, value: str) -> str:
+        if value not in GRADING_METHODS:
+            raise ValueError(f"must be one of {', '.join(GRADING_METHODS)}")
+        return value
+
+    @field_validator("review")
+    @classmethod
+    def _review(cls, value: str) -> str:
+        if value not in REVIEW_POLICIES:
+            raise ValueError(f"must be one of {', '.join(REVIEW_POLICIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> "Settings":
+        if self.closes_after_days is not None and self.closes_after_days <= self.opens_after_days:
+            raise ValueError("closes_after_days must come after opens_after_days")
+        return self
+
+
+class PoolSpec(Spec):
+    id: Slug
+    draw: int = Field(ge=1)
+
+
+class QuizFile(Spec):
+    id: Slug
+    title: Text
+    kind: str = Field(default="quiz", pattern="^(quiz|exam)$")
+    module: Slug | None = None
+    phase: Slug | None = None
+    level: Slug | None = None
+    description: str = ""
+    settings: Settings = Settings()
+    pools: list[PoolSpec] = []
+    questions: list[AnyQuestion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _placement(self) -> "QuizFile":
+        if (self.module is None) == (self.level is None):
+            raise ValueError("give either a module (a quiz) or a level (an exam), not both")
+        if self.phase and not self.module:
+            raise ValueError("phase goes with module")
+        return self
+
+
+@dataclass
+class QuizSource:
+    spec: QuizFile
+    path: Path
+
+
+@register_section
+class QuizSection(ContentSection):
+    name = "quizzes"
+    order = 20
+
+    def parse(self, bundle: Bundle, problems: Problems) -> None:
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        known_codes = catalog.objective_codes
+        modules = {m.spec.id: m.spec for m in catalog.modules}
+        levels = {lv.id for lv in catalog.program.levels}
+        root = bundle.source.quizzes_dir
+        files = sorted([*root.glob("*.yml"), *root.glob("*.yaml")]) if root.is_dir() else []
+        quiz_ids: dict[str, Location] = {}
+        question_ids: dict[str, Location] = {}
+        quizzes: list[QuizSource] = []
+        for path in files:
+            data = read_yaml_file(path, problems)
+            spec = validate(QuizFile, data, path, problems) if data is not None else None
+            if spec is None:
+                continue
+            here = Location(path, line_at(data, ["id"]))
+            if spec.id in quiz_ids:
+                problems.add(here, f"duplicate id {spec.id!r} (also at {quiz_ids[spec.id]})")
+            quiz_ids.setdefault(spec.id, here)
+            if spec.module is not None:
+                module = modules.get(spec.module)
+                if module is None:
+                    problems.add(Location(path, line_at(data, ["module"])), f"unknown module {spec.module!r}")
+                elif spec.phase and spec.phase not in {p.id for p in module.phases}:
+                    problems.add(Location(path, line_at(data, ["phase"])), f"module {spec.module!r} has no phase {spec.phase!r}")
+            if spec.level is not None and spec.level not in levels:
+                problems.add(Location(path, line_at(data, ["level"])), f"unknown level {spec.level!r}")
+            pools = {p.id: p.draw for p in spec.pools}
+            for i, question in enumerate(spec.questions):
+                where = Location(path, line_at(data, ["questions", i]))
+                if question.id in question_ids:
+                    problems.add(where, f"duplicate id {question.id!r} (also at {question_ids[question.id]})")
+                question_ids.setdefault(question.id, where)
+                if question.pool and question.pool not in pools:
+                    problems.add(Location(path, line_at(data, ["questions", i, "pool"])), f"unknown pool {question.pool!r}")
+                dumped = question.model_dump(mode="json")
+                for j, part in enumerate(parts_of(dumped)):
+                    loc = ["questions", i] if part is dumped else ["questions", i, "questions", j]
+                    for k, code in enumerate(part["objectives"]):
+                        if code not in known_codes:
+                            problems.add(Location(path, line_at(data, [*loc, "objectives", k])), f"unknown objective code {code!r}")
+            for j, pool in enumerate(spec.pools):
+                size = sum(1 for q in spec.questions if q.pool == pool.id)
+                if pool.draw > size:
+                    problems.add(Location(path, line_at(data, ["pools", j])), f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
+            quizzes.append(QuizSource(spec=spec, path=path))
+        bundle.specs[self.name] = quizzes
+
+    def summary(self, bundle: Bundle) -> dict[str, int]:
+        quizzes: list[QuizSource] = bundle.specs[self.name]
+        return {"quizzes": len(quizzes), "questions": sum(len(q.spec.questions) for q in quizzes)}
+
+    def size(self, bundle: Bundle) -> int:
+        return sum(self.summary(bundle).values())
+
+    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+        sources: list[QuizSource] = bundle.specs[self.name]
+        base = bundle.source.quizzes_dir.parent
+        modules = existing_by_key(session, Module)
+        phases = existing_by_key(session, Phase)
+        levels = existing_by_key(session, Level)
+        quizzes = existing_by_key(session, Quiz)
+        questions = existing_by_key(session, Question)
+        for position, source in enumerate(sources):
+            s = source.spec
+            module = modules[s.module] if s.module else None
+            phase = None
+            if module is not None:
+                phase_key = f"{s.module}.{s.phase}" if s.phase else max(
+                    (p for p in module.phases if p.retired_at is None), key=lambda p: p.month).key
+                phase = phases[phase_key]
+            quiz = upsert(session, quizzes, Quiz, s.id, {
+                "title": s.title, "kind": s.kind, "description": s.description,
+                "module": module, "phase": phase, "level": levels[s.level] if s.level else None,
+                **s.settings.model_dump(), "pools": {p.id: p.draw for p in s.pools}, "position": position,
+                "source_path": str(source.path.relative_to(base)) if source.path.is_relative_to(base) else str(source.path),
+            }, report, "quizzes")
+            tick(1)
+            for q_pos, spec_model in enumerate(s.questions):
+                spec = spec_model.model_dump(mode="json")
+                question = upsert(session, questions, Question, spec_model.id,
+                                  {"quiz": quiz, "position": q_pos, "pool": spec_model.pool}, report, "questions")
+                self._version(session, question, spec, report)
+                tick(1)
+        retire_missing(quizzes, [q.spec.id for q in sources], report, "quizzes")
+        retire_missing(questions, [q.id for src in sources for q in src.spec.questions], report, "questions")
+
+    def _version(self, session: Session, question: Question, spec: dict[str, Any], report: SyncReport) -> None:
+        digest = checksum(spec)
+        sync_version(question, digest, lambda number: QuestionVersion(
+            number=number, type=spec["type"], points=points_of(spec), objectives=objectives_of(spec),
+            spec=spec, checksum=digest), report, "question versions")

@@ -1,0 +1,739 @@
+"""GIFT (Moodle's plain-text question format) to and from our quiz format.
+
+``parse_gift`` reads GIFT text into question dicts of our quiz format (quizzes/README.md),
+as ``yaml.safe_load`` would give them; ``export_gift`` writes a quiz dict as GIFT. Nothing
+is dropped in silence: whatever cannot be read or written is reported, with its line when
+reading.
+
+Reading, kind by kind (``{...}`` is the answer block)::
+
+    Who wrote it? {=Ada#Yes. ~Alan#No.}         single: one bare = answer, the rest ~
+    Pick two {~%50%a ~%50%b ~%-100%c}           multiple: ~%w% or =%w% weights, may be negative
+    The sky is blue. {T#shown if wrong#shown if right}           true_false
+    A cat? {=cat =feline#nice =%50%kitten =ca*}                  short; * is our wildcard
+    Pi? {#3.14:0.01}  Between? {#1..5}  {# =3.14:0.01 =%50%3:0.2#close}  numerical
+    Match {=a -> 1 =b -> 2 = -> distractor}                      matching (2+ pairs)
+    Write about it. {}                                           essay
+    The sky is {=blue ~red} today.               missing word: the block becomes "_____"
+
+plus ``::name::`` (the slug of the name is the question id; unnamed questions are
+``gift-q<n>``, n counting the questions of the file), ``$CATEGORY: path`` lines, ``//``
+comment lines, ``[markdown]``/``[html]``/``[plain]``/``[moodle]`` text prefixes (removed,
+the text is kept as written), ``####general feedback`` at the end of a block, per-answer
+``#feedback``, and the escapes ``\\~ \\= \\# \\{ \\} \\: \\n \\\\`` and ``\\>`` (ours: the
+exporter writes ``-\\>`` so that a ``->`` in an answer is not taken for a matching pair).
+
+A block with ``~`` answers and no bare ``=`` is a multiple-answer question, as in Moodle
+(``{~%100%a ~b}`` too); a bare ``=`` makes it single choice.
+
+Differences from Moodle's reader, all reported as problems rather than guessed: a
+description (text without a block), lower-case ``{true}``, answers without a marker, ``->``
+in a block with ``~``, 0% short/numerical answers and numerical ``~#`` wrong-answer
+feedback (our format has no place for them), partial credit or several right answers in
+a single-choice block, unknown escapes (LaTeX ``\\(`` included: write ``\\\\(``).
+Moodle 4's ``// [id:...]`` and ``// [tag:...]`` comments are read as plain comments.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GiftProblem", "GiftResult", "ExportResult", "parse_gift", "export_gift", "slugify"]
+
+
+@dataclass
+class GiftProblem:
+    line: int
+    message: str
+    path: str = "<gift>"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class GiftResult:
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    # question id -> the $CATEGORY path in force where the question was read. Kept out of
+    # the question dicts: the quiz schema forbids keys it does not know.
+    categories: dict[str, str] = field(default_factory=dict)
+    problems: list[GiftProblem] = field(default_factory=list)
+
+
+@dataclass
+class ExportResult:
+    text: str
+    problems: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- escapes
+
+# Escaped characters become private-use placeholders while the question is taken apart, so
+# that only unescaped characters act as syntax; ``_decode`` turns them into the literals.
+_ESCAPES = {"\\": "\ue000", "~": "\ue001", "=": "\ue002", "#": "\ue003", "{": "\ue004",
+            "}": "\ue005", ":": "\ue006", "n": "\ue007", ">": "\ue008"}
+_LITERALS = {v: ("\n" if k == "n" else k) for k, v in _ESCAPES.items()}
+_DECODE = str.maketrans(_LITERALS)
+_PLACEHOLDER = re.compile("[\ue000-\ue008]")
+
+_FORMAT = re.compile(r"^\s*\[(markdown|html|plain|moodle)\]", re.IGNORECASE)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_WEIGHT = re.compile(r"%\s*([-+]?[\d.]+)\s*%")
+_TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
+
+
+class _Error(Exception):
+    """The question being read is malformed; ``pos`` is an offset into the question text."""
+
+    def __init__(self, pos: int, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.message = message
+
+
+def _decode(text: str) -> str:
+    return text.translate(_DECODE)
+
+
+def _clean(text: str) -> str:
+    """A text as our format keeps it: format prefix removed, escapes resolved, trimmed."""
+    match = _FORMAT.match(text)
+    if match:
+        text = text[match.end():]
+    return _decode(text).strip()
+
+
+def _number(raw: str) -> int | float | None:
+    raw = raw.strip()
+    if not _NUMBER.fullmatch(raw):
+        return None
+    if re.fullmatch(r"[+-]?\d+", raw):
+        return int(raw)
+    return float(raw)
+
+
+def slugify(name: str) -> str:
+    """Lower-case a-z, 0-9 and '-', at most 120 characters; '' when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:120].rstrip("-")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Chunk:
+    """One question's lines: the text with escapes replaced, and where each line starts."""
+
+    text: str
+    starts: list[int]  # offset in ``text`` of each kept line
+    linenos: list[int]  # its 1-based line number in the file
+    category: str | None
+
+    def line_of(self, pos: int) -> int:
+        return self.linenos[max(bisect_right(self.starts, pos) - 1, 0)]
+
+
+def _escape_line(line: str, lineno: int, problems: list[tuple[int, str]]) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\":
+            nxt = line[i + 1] if i + 1 < len(line) else ""
+            if nxt in _ESCAPES and nxt:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+            shown = f"unknown escape '\\{nxt}'" if nxt else "a backslash at the end of the line"
+            problems.append((lineno, f"{shown}: GIFT escapes are \\~ \\= \\# \\{{ \\}} \\: \\n \\> "
+                                     "and \\\\ (write \\\\ for a backslash)"))
+            out.append(char)
+        elif _PLACEHOLDER.match(char):
+            problems.append((lineno, f"the private-use character U+{ord(char):04X} cannot be imported"))
+            out.append(char)
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def parse_gift(text: str, path: str = "<gift>") -> GiftResult:
+    """Read GIFT text; every question that cannot be read is in ``problems`` with its line."""
+    result = GiftResult()
+    used: set[str] = set()
+    ordinal = 0
+    category: str | None = None
+
+    def problem(line: int, message: str) -> None:
+        result.problems.append(GiftProblem(line, message, path))
+
+    lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    chunks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            current.append((number, line))
+        elif current:
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+
+    for chunk_lines in chunks:
+        kept: list[tuple[int, str]] = []
+        for number, line in chunk_lines:
+            stripped = line.strip()
+            if stripped.startswith("//"):
+                continue
+            if stripped.startswith("$CATEGORY:"):
+                if kept:
+                    problem(number, "a $CATEGORY line inside a question: leave a blank line before it")
+                    kept.append((number, line))  # so that the question is reported, not read
+                    continue
+                category = stripped[len("$CATEGORY:"):].strip() or None
+                if category is None:
+                    problem(number, "$CATEGORY without a category path")
+                continue
+            kept.append((number, line))
+        if not kept:
+            continue
+        ordinal += 1
+        first_line = kept[0][0]
+        if any(line.strip().startswith("$CATEGORY:") for _, line in kept[1:]):
+            continue  # reported above
+        escape_problems: list[tuple[int, str]] = []
+        starts: list[int] = []
+        linenos: list[int] = []
+        parts: list[str] = []
+        offset = 0
+        for number, line in kept:
+            escaped = _escape_line(line, number, escape_problems)
+            starts.append(offset)
+            linenos.append(number)
+            parts.append(escaped)
+            offset += len(escaped) + 1
+        if escape_problems:
+            for line_number, message in escape_problems:
+                problem(line_number, message)
+            continue
+        chunk = _Chunk("\n".join(parts), starts, linenos, category)
+        try:
+            name, question = _read_question(chunk)
+        except _Error as error:
+            problem(chunk.line_of(error.pos) if error.pos >= 0 else first_line, error.message)
+            continue
+        base = slugify(name) if name else ""
+        question_id = _unique(base or f"gift-q{ordinal}", used)
+        question = {"id": question_id, **question}
+        result.questions.append(question)
+        if category:
+            result.categories[question_id] = category
+    return result
+
+
+def _unique(base: str, used: set[str]) -> str:
+    candidate, n = base, 1
+    while candidate in used:
+        n += 1
+        suffix = f"-{n}"
+        candidate = base[: 120 - len(suffix)].rstrip("-") + suffix
+    used.add(candidate)
+    return candidate
+
+
+def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
+    t = chunk.text
+    start = len(t) - len(t.lstrip())
+    name: str | None = None
+    body = start
+    if t.startswith("::", start):
+        end = t.find("::", start + 2)
+        if end < 0:
+            raise _Error(start, "the question name opened with :: is not closed with ::")
+        name = _decode(t[start + 2:end]).strip() or None
+        body = end + 2
+
+    opening = t.find("{", body)
+    closing = t.find("}", body)
+    if opening < 0 and closing < 0:
+        raise _Error(start, "no answer block {...}: a description without answers has no equivalent "
+                            "in our format")
+    if opening < 0 or 0 <= closing < opening:
+        raise _Error(closing, "a } without an opening {; write \\} for a literal brace")
+    closing = t.find("}", opening + 1)
+    nested = t.find("{", opening + 1)
+    if closing < 0 or 0 <= nested < closing:
+        where = f" before another {{ on line {chunk.line_of(nested)}" if nested >= 0 else ""
+        raise _Error(opening, f"the answer block opened with {{ is not closed{where}")
+    after = t[closing + 1:]
+    for offset, char in enumerate(after):
+        if char in "{}":
+            what = ("a second answer block: separate questions with a blank line" if char == "{"
+                    else "a } without an opening {; write \\} for a literal brace")
+            raise _Error(closing + 1 + offset, what)
+
+    before = t[body:opening]
+    raw_text = before + "_____" + after if after.strip() else before
+    text = _clean(raw_text)
+    if not text:
+        raise _Error(start, "the question has no text")
+
+    block = t[opening + 1:closing]
+    block_pos = opening + 1
+    feedback = ""
+    general = block.rfind("####")
+    if general >= 0:
+        feedback = _clean(block[general + 4:])
+        block = block[:general]
+    lead = len(block) - len(block.lstrip())
+    stripped = block.strip()
+    pos = block_pos + lead
+
+    question: dict[str, Any] = {"points": 1, "objectives": []}
+    if not stripped:
+        question.update(type="essay", text=text, feedback=feedback, guidance="")
+    elif stripped[0] == "#":
+        question.update(type="numerical", text=text, feedback=feedback,
+                        answers=_numerical(stripped, pos, opening))
+    elif "~" in stripped:
+        if "->" in stripped:
+            raise _Error(pos + stripped.index("->"),
+                         "-> (matching) mixed with ~ (multiple choice) in one answer block")
+        question.update(text=text, feedback=feedback, **_choice(stripped, pos, opening))
+    elif "->" in stripped:
+        if "=" not in stripped:
+            raise _Error(pos, "a matching block needs =left -> right answers")
+        question.update(type="matching", text=text, feedback=feedback, **_matching(stripped, pos))
+    else:
+        head = stripped.split("#", 1)[0].strip()
+        if head in _TRUE_FALSE:
+            question.update(type="true_false", text=text, feedback=feedback, **_true_false(stripped, pos))
+        elif head.upper() in _TRUE_FALSE:
+            raise _Error(pos, f"{head!r}: write true/false answers as T, TRUE, F or FALSE (capitals)")
+        elif stripped[0] == "=":
+            question.update(type="short", text=text, feedback=feedback, answers=_short(stripped, pos, opening))
+        else:
+            raise _Error(pos, "the answers must start with = or ~ (or the block be #number, T/F or empty)")
+    return name, _ordered(question)
+
+
+def _ordered(question: dict[str, Any]) -> dict[str, Any]:
+    order = ["type", "points", "objectives", "text", "feedback"]
+    return {**{k: question[k] for k in order}, **{k: v for k, v in question.items() if k not in order}}
+
+
+@dataclass
+class _Answer:
+    marker: str
+    weight: int | float | None  # explicit %weight%, None when not given
+    text: str  # raw (placeholders kept), without the weight
+    feedback: str  # raw, '' when none
+    pos: int
+    has_feedback: bool
+
+
+def _split(block: str, pos: int, markers: str, leading_ok: bool = False,
+           weights: bool = True) -> list[_Answer]:
+    """The answers of a block: each starts at an unescaped marker character."""
+    at = [i for i, char in enumerate(block) if char in markers]
+    pieces: list[tuple[str, int, int]] = []
+    if not at or block[: at[0]].strip():
+        if not leading_ok:
+            raise _Error(pos, f"text before the first answer: each answer starts with {' or '.join(markers)}")
+        end = at[0] if at else len(block)
+        pieces.append(("", 0, end))
+    for k, i in enumerate(at):
+        pieces.append((block[i], i + 1, at[k + 1] if k + 1 < len(at) else len(block)))
+    answers: list[_Answer] = []
+    for marker, begin, end in pieces:
+        content = block[begin:end]
+        weight: int | float | None = None
+        match = _WEIGHT.match(content) if weights else None
+        if match:
+            weight = _number(match.group(1))
+            if weight is None:
+                raise _Error(pos + begin, f"bad answer weight %{match.group(1)}%")
+            content = content[match.end():]
+        text, hash_, feedback = content.partition("#")
+        answers.append(_Answer(marker, weight, text, feedback, pos + max(begin - 1, 0), bool(hash_)))
+    return answers
+
+
+def _text_of(answer: _Answer, what: str = "answer") -> str:
+    text = _clean(answer.text)
+    if not text:
+        raise _Error(answer.pos, f"an empty {what}")
+    return text
+
+
+def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
+    answers = _split(block, pos, "~=")
+    if len(answers) < 2:
+        raise _Error(pos, "a multiple-choice block needs at least two answers")
+    weights = [a.weight if a.weight is not None else (100 if a.marker == "=" else 0) for a in answers]
+    options = [{"id": _option_id(i), "text": _text_of(a), "feedback": _clean(a.feedback)}
+               for i, a in enumerate(answers)]
+    for answer, weight in zip(answers, weights):
+        if not -100 <= weight <= 100:
+            raise _Error(answer.pos, f"the weight {weight:g}% is outside -100..100")
+    if any(a.marker == "=" and a.weight is None for a in answers):
+        # Moodle's single-answer form: the bare = answer is right, every other one wrong.
+        if weights.count(100) != 1 or any(w not in (0, 100) for w in weights):
+            raise _Error(opening, "a block with a bare = answer is single choice: one = answer and "
+                                  "every other one ~ (0%); for several right answers or partial "
+                                  "credit, give every answer a %weight%")
+        for option, weight in zip(options, weights):
+            if weight == 100:
+                option["correct"] = True
+        return {"type": "single", "options": [_option(o) for o in options]}
+    positive = sum(w for w in weights if w > 0)
+    if positive == 0:
+        raise _Error(opening, "no right answer: mark it with = or give it a positive %weight%")
+    if not math.isclose(positive, 100, abs_tol=0.01):
+        raise _Error(opening, f"the positive weights add up to {positive:g}%, not 100%")
+    for option, weight in zip(options, weights):
+        option["weight"] = weight
+    return {"type": "multiple", "options": [_option(o) for o in options]}
+
+
+def _option(option: dict[str, Any]) -> dict[str, Any]:
+    order = ["id", "text", "correct", "weight", "feedback"]
+    return {k: option[k] for k in order if k in option}
+
+
+def _option_id(index: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    ident = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        ident = letters[rest] + ident
+    return ident
+
+
+def _check_weight(answer: _Answer) -> int | float:
+    weight = 100 if answer.weight is None else answer.weight
+    if not 0 < weight <= 100:
+        raise _Error(answer.pos, f"the weight {weight:g}% is not possible here: our format takes "
+                                 "accepted answers worth more than 0% and at most 100%")
+    return weight
+
+
+def _full_marks(answers: list[dict[str, Any]], opening: int) -> None:
+    if max(a["weight"] for a in answers) != 100:
+        raise _Error(opening, "no answer is worth 100%")
+
+
+def _short(block: str, pos: int, opening: int) -> list[dict[str, Any]]:
+    answers = [{"text": _text_of(a), "weight": _check_weight(a), "feedback": _clean(a.feedback)}
+               for a in _split(block, pos, "=")]
+    _full_marks(answers, opening)
+    return answers
+
+
+def _numerical(block: str, pos: int, opening: int) -> list[dict[str, Any]]:
+    body = block[1:]
+    if "~" in body:
+        raise _Error(pos + 1 + body.index("~"), "wrong-answer feedback (~#...) in a numerical block "
+                                                 "has no equivalent in our format")
+    if not body.strip():
+        raise _Error(pos, "a numerical block without an answer")
+    result: list[dict[str, Any]] = []
+    for answer in _split(body, pos + 1, "=", leading_ok=True):
+        raw = answer.text.strip()  # escaped characters stay placeholders: never a number
+        match = _FORMAT.match(raw)
+        if match:
+            raw = raw[match.end():].strip()
+        if not raw:
+            raise _Error(answer.pos, "an empty numerical answer")
+        item: dict[str, Any]
+        if ".." in raw:
+            low, high = (_number(x) for x in raw.split("..", 1))
+            if low is None or high is None:
+                raise _Error(answer.pos, f"bad numerical range {raw!r}: write min..max")
+            if low > high:
+                raise _Error(answer.pos, f"the range {raw!r} has its minimum above its maximum")
+            item = {"min": low, "max": high}
+        else:
+            value_raw, colon, tolerance_raw = raw.partition(":")
+            value = _number(value_raw)
+            tolerance = _number(tolerance_raw) if colon else 0
+            if value is None or tolerance is None:
+                raise _Error(answer.pos, f"bad number {raw!r}: write value, value:tolerance or min..max")
+            if tolerance < 0:
+                raise _Error(answer.pos, f"the tolerance in {raw!r} is negative")
+            item = {"value": value, "tolerance": tolerance}
+        item["weight"] = _check_weight(answer)
+        item["feedback"] = _clean(answer.feedback)
+        result.append(item)
+    _full_marks(result, opening)
+    return result
+
+
+def _matching(block: str, pos: int) -> dict[str, Any]:
+    pairs: list[dict[str, str]] = []
+    distractors: list[str] = []
+    for answer in _split(block, pos, "=", weights=False):  # as in Moodle: %50% is text here
+        if answer.has_feedback:
+            raise _Error(answer.pos, "matching pairs take no #feedback (write \\# for a literal #)")
+        left, arrow, right = answer.text.partition("->")
+        if not arrow:
+            raise _Error(answer.pos, "a matching answer without ->: write =left -> right")
+        left_text, right_text = _clean(left), _clean(right)
+        if not right_text:
+            raise _Error(answer.pos, "a matching pair without a right-hand text")
+        if left_text:
+            pairs.append({"left": left_text, "right": right_text})
+        else:
+            distractors.append(right_text)
+    if len(pairs) < 2:
+        raise _Error(pos, "a matching block needs at least two pairs")
+    return {"pairs": pairs, **({"distractors": distractors} if distractors else {})}
+
+
+def _true_false(block: str, pos: int) -> dict[str, Any]:
+    head, *feedbacks = block.split("#")
+    if len(feedbacks) > 2:
+        raise _Error(pos, "true/false takes at most two feedbacks: {T#if wrong#if right}")
+    wrong = _clean(feedbacks[0]) if feedbacks else ""
+    right = _clean(feedbacks[1]) if len(feedbacks) > 1 else ""
+    answer = _TRUE_FALSE[head.strip()]
+    # GIFT's first feedback shows for a wrong answer, the second for a right one; ours
+    # follow the learner's choice.
+    return {"answer": answer,
+            "feedback_true": right if answer else wrong,
+            "feedback_false": wrong if answer else right}
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _NotExportable(Exception):
+    pass
+
+
+def _esc(text: Any, notes: set[str], in_block: bool = True) -> str:
+    """A text as GIFT: special characters escaped, newlines as \\n."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if _PLACEHOLDER.search(text):
+        raise _NotExportable("a text holds a private-use character U+E000..U+E008")
+    out = text.replace("\\", "\\\\")
+    for char in "~=#{}:":
+        out = out.replace(char, "\\" + char)
+    out = out.replace("\n", "\\n")
+    if in_block and "->" in out:
+        out = out.replace("->", "-\\>")
+        notes.add("'->' inside answers is written '-\\>' (Moodle shows the backslash)")
+    if in_block and _FORMAT.match(out):
+        out = "[markdown]" + out
+    return out
+
+
+def _required(text: Any, what: str, notes: set[str]) -> str:
+    out = _esc(text, notes)
+    if not out:
+        raise _NotExportable(f"{what} without a text")
+    return out
+
+
+def _at_least(items: Any, count: int, what: str) -> list[Any]:
+    if not isinstance(items, list) or len(items) < count or not all(isinstance(i, dict) for i in items):
+        raise _NotExportable(f"needs at least {count} {what}")
+    return items
+
+
+def _fmt_number(value: Any, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _NotExportable(f"{what} {value!r} is not a number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _NotExportable(f"{what} {value!r} is not a finite number")
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _answer_line(prefix: str, text: str, feedback: Any, notes: set[str]) -> str:
+    line = prefix + text
+    if feedback:
+        line += "#" + _esc(feedback, notes)
+    return line
+
+
+def _weighted(marker: str, weight: Any, default: int | float, text: str) -> str:
+    """``=text`` / ``~text``, or with ``%weight%`` when it differs from the default or the
+    text itself starts with a %."""
+    if weight != default or text.startswith("%"):
+        return f"{marker}%{_fmt_number(weight, 'weight')}%"
+    return marker
+
+
+def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
+    """The answer lines of a question, and what opens its block ('#' for numerical)."""
+    kind = q.get("type")
+    if kind == "single":
+        options = _at_least(q.get("options"), 2, "options")
+        if sum(bool(o.get("correct")) for o in options) != 1:
+            raise _NotExportable("a single-choice question needs exactly one correct option")
+        lines = []
+        for o in options:
+            text = _required(o.get("text"), "an option", notes)
+            if o.get("correct"):
+                prefix = "= " if text.startswith("%") else "="
+            else:
+                prefix = "~%0%" if text.startswith("%") else "~"
+            lines.append(_answer_line(prefix, text, o.get("feedback"), notes))
+        return lines, ""
+    if kind == "multiple":
+        lines = []
+        for o in _at_least(q.get("options"), 2, "options"):
+            text = _required(o.get("text"), "an option", notes)
+            weight = o.get("weight", 0)
+            lines.append(_answer_line(_weighted("~", weight, 0, text), text, o.get("feedback"), notes))
+        return lines, ""
+    if kind == "short":
+        lines = []
+        for a in _at_least(q.get("answers"), 1, "answer"):
+            text = _required(a.get("text"), "an answer", notes)
+            weight = a.get("weight", 100)
+            lines.append(_answer_line(_weighted("=", weight, 100, text), text, a.get("feedback"), notes))
+        return lines, ""
+    if kind == "numerical":
+        lines = []
+        for a in _at_least(q.get("answers"), 1, "answer"):
+            if a.get("value") is not None:
+                number = _fmt_number(a["value"], "value")
+                tolerance = a.get("tolerance") or 0
+                if tolerance:
+                    number += ":" + _fmt_number(tolerance, "tolerance")
+            elif a.get("min") is not None and a.get("max") is not None:
+                number = _fmt_number(a["min"], "min") + ".." + _fmt_number(a["max"], "max")
+            else:
+                raise _NotExportable("a numerical answer needs value or min and max")
+            weight = a.get("weight", 100)
+            lines.append(_answer_line(_weighted("=", weight, 100, ""), number, a.get("feedback"), notes))
+        return lines, "#"
+    if kind == "matching":
+        lines = [f"={_required(p.get('left'), 'a pair', notes)} -> {_required(p.get('right'), 'a pair', notes)}"
+                 for p in _at_least(q.get("pairs"), 2, "pairs")]
+        lines += [f"= -> {_required(d, 'a distractor', notes)}" for d in q.get("distractors") or []]
+        return lines, ""
+    if kind == "true_false":
+        answer = q.get("answer")
+        if not isinstance(answer, bool):
+            raise _NotExportable(f"answer {answer!r} is not true or false")
+        right = q.get("feedback_true") if answer else q.get("feedback_false")
+        wrong = q.get("feedback_false") if answer else q.get("feedback_true")
+        line = "TRUE" if answer else "FALSE"
+        if wrong or right:
+            line += "#" + _esc(wrong, notes)
+        if right:
+            line += "#" + _esc(right, notes)
+        return [line], ""
+    if kind == "essay":
+        return [], ""
+    raise _NotExportable(f"the question type {kind!r} has no GIFT equivalent")
+
+
+def _write(name: str, q: dict[str, Any], text: str, feedback: str, notes: set[str]) -> str:
+    answers, head = _block_lines(q, notes)
+    if feedback and feedback.strip():
+        answers = answers + [f"####{_esc(feedback, notes)}"]
+    stem = _esc(text, notes, in_block=False)
+    if not stem:
+        raise _NotExportable("the question has no text")
+    prefix = f"::{_esc(name, notes, in_block=False)}::[markdown]"
+    blank = "_____"
+    inline = "{" + head + " ".join(answers) + "}"
+    if q.get("type") in ("essay", "true_false"):
+        block = "{" + head + "".join(answers) + "}"
+    elif stem.count(blank) == 1 and not stem.rstrip().endswith(blank):
+        # Missing-word form: the block takes the blank's place.
+        return prefix + stem.replace(blank, inline)
+    else:
+        block = "{" + head + "\n" + "".join(f"\t{line}\n" for line in answers) + "}"
+    return prefix + stem + block
+
+
+def _lost(q: dict[str, Any]) -> list[str]:
+    """Fields of ours that GIFT has no place for (objectives aside: GIFT never has them)."""
+    lost = []
+    if q.get("points", 1) != 1:
+        lost.append(f"points ({q['points']})")
+    if q.get("pool"):
+        lost.append(f"pool ({q['pool']})")
+    if q.get("type") == "essay" and (q.get("guidance") or "").strip():
+        lost.append("grading guidance")
+    if q.get("type") == "essay" and q.get("min_words"):
+        lost.append(f"min_words ({q['min_words']})")
+    return lost
+
+
+def export_gift(quiz: dict[str, Any]) -> ExportResult:
+    """Write a quiz dict (our format) as GIFT; what GIFT cannot hold is in ``problems``."""
+    problems: list[str] = []
+    items: list[str] = []
+    used: set[str] = {str(q.get("id")) for q in quiz.get("questions") or [] if isinstance(q, dict)}
+    if quiz.get("id"):
+        items.append(f"$CATEGORY: {quiz['id']}")
+
+    def emit(name: str, q: dict[str, Any], text: str, feedback: str, label: str) -> bool:
+        notes: set[str] = set()
+        try:
+            items.append(_write(name, q, text, feedback, notes))
+        except _NotExportable as error:
+            problems.append(f"{label}: not exported: {error}")
+            return False
+        for note in sorted(notes):
+            problems.append(f"{label}: {note}")
+        lost = _lost(q)
+        if lost:
+            problems.append(f"{label}: GIFT has no place for {', '.join(lost)}; written without")
+        return True
+
+    for index, q in enumerate(quiz.get("questions") or [], start=1):
+        if not isinstance(q, dict):
+            problems.append(f"question {index}: not exported: not a mapping")
+            continue
+        qid = str(q.get("id") or f"question-{index}")
+        kind = q.get("type")
+        if kind == "ordering":
+            problems.append(f"{qid}: not exported: GIFT has no ordering questions")
+            continue
+        if kind == "scenario":
+            parts = q.get("questions") or []
+            intro = "\n\n".join(x.strip() for x in (q.get("case") or "", q.get("text") or "") if x and x.strip())
+            written = []
+            for part in parts:
+                pid = str(part.get("id") or f"part-{len(written) + 1}")
+                name = pid if pid not in used else f"{qid}-{pid}"
+                used.add(name)
+                label = f"{qid}/{pid}"
+                if part.get("type") == "ordering":
+                    problems.append(f"{label}: not exported: GIFT has no ordering questions")
+                    continue
+                text = f"{intro}\n\n{(part.get('text') or '').strip()}".strip()
+                feedback = "\n\n".join(x.strip() for x in (part.get("feedback") or "", q.get("feedback") or "")
+                                       if x and x.strip())
+                if emit(name, part, text, feedback, label):
+                    written.append(name)
+            extra = ""
+            if (q.get("feedback") or "").strip():
+                extra = "; the scenario's general feedback is added to each one's"
+            if q.get("points") is not None or q.get("pool"):
+                extra += "; its points/pool are not written"
+            problems.append(f"{qid}: scenario flattened into {len(written)} separate GIFT questions "
+                            f"({', '.join(written) or 'none'}), each starting with the case text{extra}")
+            continue
+        emit(qid, q, q.get("text") or "", q.get("feedback") or "", qid)
+    return ExportResult("\n\n".join(items) + "\n" if items else "", problems)

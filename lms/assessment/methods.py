@@ -1,0 +1,89 @@
+"""Small registries: how attempts combine into a quiz grade, and when a learner may see
+correct answers and feedback."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+
+class Scored(Protocol):
+    number: int
+    percent: float | None
+
+
+class GradingMethod(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+
+    @abstractmethod
+    def pick(self, attempts: Sequence[Scored]) -> float | None:
+        """The quiz grade (percent) from finished, fully graded attempts in order."""
+
+
+class Highest(GradingMethod):
+    name, label = "highest", "Highest attempt"
+
+    def pick(self, attempts: Sequence[Scored]) -> float | None:
+        return max((a.percent for a in attempts if a.percent is not None), default=None)
+
+
+class Latest(GradingMethod):
+    name, label = "latest", "Latest attempt"
+
+    def pick(self, attempts: Sequence[Scored]) -> float | None:
+        scored = [a for a in attempts if a.percent is not None]
+        return max(scored, key=lambda a: a.number).percent if scored else None
+
+
+class Average(GradingMethod):
+    name, label = "average", "Average of attempts"
+
+    def pick(self, attempts: Sequence[Scored]) -> float | None:
+        scored = [a.percent for a in attempts if a.percent is not None]
+        return round(sum(scored) / len(scored), 2) if scored else None
+
+
+class First(GradingMethod):
+    name, label = "first", "First attempt"
+
+    def pick(self, attempts: Sequence[Scored]) -> float | None:
+        scored = [a for a in attempts if a.percent is not None]
+        return min(scored, key=lambda a: a.number).percent if scored else None
+
+
+GRADING_METHODS: dict[str, GradingMethod] = {m.name: m for m in (Highest(), Latest(), Average(), First())}
+
+
+class ReviewPolicy(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+
+    @abstractmethod
+    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool: ...
+
+
+class Immediately(ReviewPolicy):
+    name, label = "immediately", "Right after each attempt"
+
+    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
+        return True
+
+
+class AfterClose(ReviewPolicy):
+    name, label = "after_close", "Once the quiz has closed"
+
+    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
+        return closes_at is not None and now >= closes_at
+
+
+class Never(ReviewPolicy):
+    name, label = "never", "Never"
+
+    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
+        return False
+
+
+REVIEW_POLICIES: dict[str, ReviewPolicy] = {p.name: p for p in (Immediately(), AfterClose(), Never())}

@@ -1,0 +1,130 @@
+"""Quizzes, versioned questions, attempts and responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.accounts.models import User
+from lms.catalog.models import ContentItem, Level, Module, Phase
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+
+class Quiz(ContentItem, db.Model):
+    __tablename__ = "quizzes"
+
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # quiz | exam
+    description: Mapped[str] = mapped_column(Text, default="")
+    module_id: Mapped[int | None] = mapped_column(ForeignKey("modules.id"), default=None)
+    phase_id: Mapped[int | None] = mapped_column(ForeignKey("phases.id"), default=None)
+    level_id: Mapped[int | None] = mapped_column(ForeignKey("levels.id"), default=None)
+    passing_score: Mapped[float] = mapped_column(Float, default=70)
+    time_limit_minutes: Mapped[int | None] = mapped_column(default=None)
+    attempts_allowed: Mapped[int] = mapped_column(default=0)
+    grading: Mapped[str] = mapped_column(String(10), default="highest")
+    shuffle_questions: Mapped[bool] = mapped_column(default=False)
+    shuffle_answers: Mapped[bool] = mapped_column(default=False)
+    review: Mapped[str] = mapped_column(String(20), default="immediately")
+    opens_after_days: Mapped[int] = mapped_column(default=0)
+    closes_after_days: Mapped[int | None] = mapped_column(default=None)
+    pools: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(default=0)
+    source_path: Mapped[str] = mapped_column(String(300), default="")
+    module: Mapped[Module | None] = relationship()
+    phase: Mapped[Phase | None] = relationship()
+    level: Mapped[Level | None] = relationship()
+    questions: Mapped[list[Question]] = relationship(back_populates="quiz", order_by="Question.position")
+
+
+class Question(ContentItem, db.Model):
+    """A question's stable identity; what it says lives in its versions."""
+
+    __tablename__ = "questions"
+
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    pool: Mapped[str | None] = mapped_column(String(120), default=None)
+    current_number: Mapped[int] = mapped_column(default=1)
+    quiz: Mapped[Quiz] = relationship(back_populates="questions")
+    versions: Mapped[list[QuestionVersion]] = relationship(back_populates="question", order_by="QuestionVersion.number")
+
+    @property
+    def current(self) -> QuestionVersion:
+        return next(v for v in self.versions if v.number == self.current_number)
+
+
+class QuestionVersion(db.Model):
+    """One wording of a question. Attempts point at the version they answered, so
+    editing the file never changes a past attempt's questions or score."""
+
+    __tablename__ = "question_versions"
+    __table_args__ = (UniqueConstraint("question_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    number: Mapped[int]
+    type: Mapped[str] = mapped_column(String(20))
+    points: Mapped[float] = mapped_column(Float)
+    objectives: Mapped[list[str]] = mapped_column(JSON)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    checksum: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    question: Mapped[Question] = relationship(back_populates="versions")
+
+
+class Attempt(db.Model):
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (UniqueConstraint("quiz_id", "user_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True, default=None)
+    number: Mapped[int]
+    # Pages in the order this attempt shows them: [{"version": id, "options": {part: [ids]}}]
+    layout: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_by: Mapped[str] = mapped_column(String(20), default="")  # learner | time_limit | quiz_closed
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    max_score: Mapped[float] = mapped_column(Float, default=0)
+    pending_manual: Mapped[bool] = mapped_column(default=False)
+    quiz: Mapped[Quiz] = relationship()
+    user: Mapped[User] = relationship()
+    responses: Mapped[list[Response]] = relationship(back_populates="attempt")
+
+    @property
+    def finished(self) -> bool:
+        return self.submitted_at is not None
+
+    @property
+    def percent(self) -> float | None:
+        if self.score is None or not self.max_score:
+            return None
+        return round(100 * self.score / self.max_score, 2)
+
+
+class Response(db.Model):
+    """The answer to one part of one question in one attempt, saved as it is given."""
+
+    __tablename__ = "quiz_responses"
+    __table_args__ = (UniqueConstraint("attempt_id", "version_id", "part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id"), index=True)
+    part: Mapped[str] = mapped_column(String(120), default="")
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    score: Mapped[float | None] = mapped_column(Float, default=None)  # points
+    graded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    grader_comment: Mapped[str] = mapped_column(Text, default="")
+    attempt: Mapped[Attempt] = relationship(back_populates="responses")
+    version: Mapped[QuestionVersion] = relationship()

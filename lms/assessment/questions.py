@@ -1,0 +1,515 @@
+"""Question types: a registry of small classes. Each type owns its file schema (a
+pydantic model, validated by the content loader with file and line), how an answer is
+read from a submitted form (refusing anything the question does not offer), how it is
+scored (a fraction of the points; None when a person grades it) and what feedback shows."""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=120)]
+Code = Annotated[str, StringConstraints(pattern=r"^(KO|SO|AO)[0-9]{1,2}$")]
+
+
+class AnswerError(ValueError):
+    """Input the question does not accept (malformed or tampered); nothing is saved."""
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaseQuestion(Spec):
+    id: Slug
+    objectives: list[Code] = Field(min_length=1)
+    points: float = Field(default=1, gt=0, le=100)
+    text: Text
+    feedback: str = ""
+    pool: Slug | None = None
+
+
+class Option(Spec):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=20)]
+    text: Text
+    correct: bool = False
+    weight: float = Field(default=0, ge=-100, le=100)
+    feedback: str = ""
+
+
+def _unique_ids(options: list[Option]) -> None:
+    ids = [o.id for o in options]
+    if len(ids) != len(set(ids)):
+        raise ValueError("option ids must be unique within the question")
+
+
+class SingleSpec(BaseQuestion):
+    type: Literal["single"]
+    options: list[Option] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _one_correct(self) -> "SingleSpec":
+        _unique_ids(self.options)
+        if sum(o.correct for o in self.options) != 1:
+            raise ValueError("a single-choice question needs exactly one option with correct: true")
+        return self
+
+
+class MultipleSpec(BaseQuestion):
+    type: Literal["multiple"]
+    options: list[Option] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _weights(self) -> "MultipleSpec":
+        _unique_ids(self.options)
+        positive = sum(o.weight for o in self.options if o.weight > 0)
+        if not math.isclose(positive, 100, abs_tol=0.01):
+            raise ValueError(f"the positive option weights must add up to 100 (they add up to {positive:g})")
+        return self
+
+
+class TrueFalseSpec(BaseQuestion):
+    type: Literal["true_false"]
+    answer: bool
+    feedback_true: str = ""
+    feedback_false: str = ""
+
+
+class ShortAnswer(Spec):
+    text: Text
+    weight: float = Field(default=100, gt=0, le=100)
+    feedback: str = ""
+
+
+class WeightedAnswersSpec(BaseQuestion):
+    """Short and numerical questions: several accepted answers, one worth full marks."""
+
+    answers: list[Any] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _full_marks(self) -> "WeightedAnswersSpec":
+        if max(a.weight for a in self.answers) != 100:
+            raise ValueError("at least one accepted answer must be worth 100")
+        return self
+
+
+class ShortSpec(WeightedAnswersSpec):
+    type: Literal["short"]
+    answers: list[ShortAnswer] = Field(min_length=1)
+
+
+class NumericAnswer(Spec):
+    value: float | None = None
+    tolerance: float = Field(default=0, ge=0)
+    min: float | None = None
+    max: float | None = None
+    weight: float = Field(default=100, gt=0, le=100)
+    feedback: str = ""
+
+    @model_validator(mode="after")
+    def _shape(self) -> "NumericAnswer":
+        if self.value is None and (self.min is None or self.max is None):
+            raise ValueError("give either value (with an optional tolerance) or both min and max")
+        if self.value is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give value or min/max, not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not be above max")
+        return self
+
+    def matches(self, number: float) -> bool:
+        if self.value is not None:
+            return abs(number - self.value) <= self.tolerance + 1e-9
+        return self.min <= number <= self.max  # type: ignore[operator]
+
+
+class NumericalSpec(WeightedAnswersSpec):
+    type: Literal["numerical"]
+    answers: list[NumericAnswer] = Field(min_length=1)
+
+
+class Pair(Spec):
+    left: Text
+    right: Text
+
+
+class MatchingSpec(BaseQuestion):
+    type: Literal["matching"]
+    pairs: list[Pair] = Field(min_length=2)
+    distractors: list[Text] = []
+
+
+class OrderingSpec(BaseQuestion):
+    type: Literal["ordering"]
+    items: list[Text] = Field(min_length=3)
+
+
+class EssaySpec(BaseQuestion):
+    type: Literal["essay"]
+    guidance: str = ""
+    min_words: int = Field(default=0, ge=0)
+
+
+Part = Annotated[Union[SingleSpec, MultipleSpec, TrueFalseSpec, ShortSpec, NumericalSpec,
+                       MatchingSpec, OrderingSpec, EssaySpec], Field(discriminator="type")]
+
+
+class ScenarioSpec(Spec):
+    id: Slug
+    type: Literal["scenario"]
+    case: Text
+    text: str = ""
+    feedback: str = ""
+    pool: Slug | None = None
+    objectives: list[Code] = []
+    points: float | None = None
+    questions: list[Part] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _parts(self) -> "ScenarioSpec":
+        ids = [q.id for q in self.questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("sub-question ids must be unique within the scenario")
+        if all(q.type == "essay" for q in self.questions):
+            raise ValueError("a scenario needs at least one automatically scored sub-question")
+        if any(q.pool for q in self.questions):
+            raise ValueError("sub-questions cannot have a pool of their own; put the scenario in the pool")
+        return self
+
+
+AnyQuestion = Annotated[Union[SingleSpec, MultipleSpec, TrueFalseSpec, ShortSpec, NumericalSpec,
+                              MatchingSpec, OrderingSpec, EssaySpec, ScenarioSpec], Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- types
+
+Form = Mapping[str, Any]  # a MultiDict-like: .get(name) and .getlist(name)
+
+
+def _one(form: Form, name: str) -> str | None:
+    values = form.getlist(name) if hasattr(form, "getlist") else ([form[name]] if name in form else [])
+    if len(values) > 1:
+        raise AnswerError("Give one answer.")
+    return values[0] if values else None
+
+
+class QuestionType(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+    auto_scored: ClassVar[bool] = True
+
+    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+        """Ids whose display order is shuffled per attempt (empty: nothing to shuffle)."""
+        return []
+
+    @abstractmethod
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        """The answer in ``form`` (None if left blank); AnswerError for tampered input."""
+
+    @abstractmethod
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        """Fraction of the points, 0..1; None when a person must grade it."""
+
+    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+        return []
+
+    @abstractmethod
+    def correct_answer(self, spec: dict[str, Any]) -> str: ...
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        """The answer as text, for statistics and review."""
+        return "" if answer is None else str(next(iter(answer.values()), ""))
+
+
+class Single(QuestionType):
+    name, label = "single", "Single choice"
+
+    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+        return [o["id"] for o in spec["options"]]
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        choice = _one(form, field)
+        if choice is None or choice == "":
+            return None
+        if choice not in {o["id"] for o in spec["options"]}:
+            raise AnswerError("That option is not part of this question.")
+        return {"option": choice}
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        if not answer:
+            return 0.0
+        return 1.0 if any(o["id"] == answer["option"] and o["correct"] for o in spec["options"]) else 0.0
+
+    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+        return [o["feedback"] for o in spec["options"] if answer and o["id"] == answer["option"] and o["feedback"]]
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return next(o["text"] for o in spec["options"] if o["correct"])
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        return "" if not answer else next((o["text"] for o in spec["options"] if o["id"] == answer["option"]), "")
+
+
+class Multiple(QuestionType):
+    name, label = "multiple", "Multiple answers"
+
+    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+        return [o["id"] for o in spec["options"]]
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        chosen = [v for v in (form.getlist(field) if hasattr(form, "getlist") else []) if v]
+        known = {o["id"] for o in spec["options"]}
+        if any(c not in known for c in chosen):
+            raise AnswerError("That option is not part of this question.")
+        if len(set(chosen)) != len(chosen):
+            raise AnswerError("An option was sent twice.")
+        return {"options": sorted(chosen)} if chosen else None
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        if not answer:
+            return 0.0
+        total = sum(o["weight"] for o in spec["options"] if o["id"] in answer["options"])
+        return max(0.0, min(1.0, total / 100))
+
+    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+        return [o["feedback"] for o in spec["options"] if answer and o["id"] in answer["options"] and o["feedback"]]
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return "; ".join(o["text"] for o in spec["options"] if o["weight"] > 0)
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        return "" if not answer else "; ".join(o["text"] for o in spec["options"] if o["id"] in answer["options"])
+
+
+class TrueFalse(QuestionType):
+    name, label = "true_false", "True or false"
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        value = _one(form, field)
+        if value in (None, ""):
+            return None
+        if value not in ("true", "false"):
+            raise AnswerError("Answer true or false.")
+        return {"value": value == "true"}
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        return 1.0 if answer and answer["value"] == spec["answer"] else 0.0
+
+    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+        if not answer:
+            return []
+        text = spec["feedback_true"] if answer["value"] else spec["feedback_false"]
+        return [text] if text else []
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return "True" if spec["answer"] else "False"
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        return "" if not answer else ("True" if answer["value"] else "False")
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+class WeightedAnswers(QuestionType):
+    """Scores by the best-weighted accepted answer that the given answer matches."""
+
+    @abstractmethod
+    def matches(self, accepted: dict[str, Any], answer: dict[str, Any]) -> bool: ...
+
+    def _best(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not answer:
+            return None
+        return max((a for a in spec["answers"] if self.matches(a, answer)), key=lambda a: a["weight"], default=None)
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        best = self._best(spec, answer)
+        return best["weight"] / 100 if best else 0.0
+
+    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+        best = self._best(spec, answer)
+        return [best["feedback"]] if best and best["feedback"] else []
+
+
+class Short(WeightedAnswers):
+    name, label = "short", "Short answer"
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        text = (_one(form, field) or "").strip()
+        if len(text) > 500:
+            raise AnswerError("Keep the answer under 500 characters.")
+        return {"text": text} if text else None
+
+    def matches(self, accepted: dict[str, Any], answer: dict[str, Any]) -> bool:
+        """Case- and spacing-insensitive; ``*`` stands for any text, nothing else is special."""
+        pattern = ".*".join(map(re.escape, _normalise(accepted["text"]).split("*")))
+        return re.fullmatch(pattern, _normalise(answer["text"]), re.S) is not None
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return " / ".join(a["text"] for a in spec["answers"] if a["weight"] == 100)
+
+
+class Numerical(WeightedAnswers):
+    name, label = "numerical", "Numerical"
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        raw = (_one(form, field) or "").strip()
+        if not raw:
+            return None
+        if "," in raw:
+            raise AnswerError("Write the number without commas; use a point for decimals (e.g. 1234.5).")
+        try:
+            number = float(raw.rstrip("%").strip())
+        except ValueError as exc:
+            raise AnswerError(f"{raw!r} is not a number.") from exc
+        if not math.isfinite(number):
+            raise AnswerError("Give a finite number.")
+        return {"value": number}
+
+    def matches(self, accepted: dict[str, Any], answer: dict[str, Any]) -> bool:
+        return NumericAnswer(**accepted).matches(answer["value"])
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        best = next(a for a in spec["answers"] if a["weight"] == 100)
+        if best["value"] is not None:
+            return f"{best['value']:g}" + (f" (± {best['tolerance']:g})" if best["tolerance"] else "")
+        return f"between {best['min']:g} and {best['max']:g}"
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        return "" if not answer else f"{answer['value']:g}"
+
+
+class Matching(QuestionType):
+    """Each left-hand item is matched to one right-hand text. Choices have ids (r0.. for
+    the pairs' right sides, d0.. for distractors); a text that several pairs share is
+    offered once, and a match is right when its text is the pair's right-hand text."""
+
+    name, label = "matching", "Matching"
+
+    def choices(self, spec: dict[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        texts = [(f"r{i}", p["right"]) for i, p in enumerate(spec["pairs"])]
+        texts += [(f"d{i}", text) for i, text in enumerate(spec["distractors"])]
+        for cid, text in texts:
+            if _normalise(text) not in {_normalise(t) for t in out.values()}:
+                out[cid] = text
+        return out
+
+    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+        return list(self.choices(spec))
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        known = self.choices(spec)
+        matched: dict[str, str] = {}
+        for i in range(len(spec["pairs"])):
+            value = _one(form, f"{field}-{i}")
+            if value in (None, ""):
+                continue
+            if value not in known:
+                raise AnswerError("That choice is not part of this question.")
+            matched[str(i)] = value
+        return {"pairs": matched} if matched else None
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        if not answer:
+            return 0.0
+        known = self.choices(spec)
+        right = sum(1 for i, pair in enumerate(spec["pairs"])
+                    if _normalise(known.get(answer["pairs"].get(str(i), ""), "")) == _normalise(pair["right"]))
+        return right / len(spec["pairs"])
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return "; ".join(f"{p['left']} → {p['right']}" for p in spec["pairs"])
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        if not answer:
+            return ""
+        known = self.choices(spec)
+        return "; ".join(f"{spec['pairs'][int(i)]['left']} → {known.get(v, '?')}" for i, v in sorted(answer["pairs"].items()))
+
+
+class Ordering(QuestionType):
+    """Items i0..in-1 in their correct order; the learner gives each a position 1..n."""
+
+    name, label = "ordering", "Ordering"
+
+    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+        return [f"i{i}" for i in range(len(spec["items"]))]
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        n = len(spec["items"])
+        positions: dict[str, int] = {}
+        for i in range(n):
+            value = _one(form, f"{field}-i{i}")
+            if value in (None, ""):
+                continue
+            if not value.isdecimal() or len(value) > 4 or not 1 <= int(value) <= n:  # type: ignore[union-attr]
+                raise AnswerError(f"Positions run from 1 to {n}.")
+            positions[f"i{i}"] = int(value)  # type: ignore[arg-type]
+        if not positions:
+            return None
+        if len(set(positions.values())) != len(positions):
+            raise AnswerError("Give each item a different position.")
+        return {"positions": positions}
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        if not answer:
+            return 0.0
+        n = len(spec["items"])
+        return sum(1 for i in range(n) if answer["positions"].get(f"i{i}") == i + 1) / n
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return " → ".join(spec["items"])
+
+    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+        if not answer:
+            return ""
+        order = sorted(answer["positions"].items(), key=lambda kv: kv[1])
+        return " → ".join(spec["items"][int(k[1:])] for k, _ in order)
+
+
+class Essay(QuestionType):
+    name, label = "essay", "Essay"
+    auto_scored = False
+
+    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+        text = (_one(form, field) or "").strip()
+        if len(text) > 20_000:
+            raise AnswerError("Keep the answer under 20,000 characters.")
+        return {"text": text} if text else None
+
+    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+        return 0.0 if not answer else None  # a blank essay scores nothing; a written one is graded
+
+    def correct_answer(self, spec: dict[str, Any]) -> str:
+        return spec.get("guidance", "")
+
+
+QUESTION_TYPES: dict[str, QuestionType] = {t.name: t for t in (
+    Single(), Multiple(), TrueFalse(), Short(), Numerical(), Matching(), Ordering(), Essay())}
+
+
+def question_type(name: str) -> QuestionType:
+    return QUESTION_TYPES[name]
+
+
+def parts_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answerable parts of a question: itself, or a scenario's sub-questions."""
+    return spec["questions"] if spec["type"] == "scenario" else [spec]
+
+
+def objectives_of(spec: dict[str, Any]) -> list[str]:
+    codes = list(spec.get("objectives") or [])
+    for part in parts_of(spec):
+        codes.extend(c for c in part["objectives"] if c not in codes)
+    return codes
+
+
+def points_of(spec: dict[str, Any]) -> float:
+    return sum(float(p["points"]) for p in parts_of(spec))

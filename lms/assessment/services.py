@@ -1,0 +1,437 @@
+"""Taking quizzes: when a quiz is open for a learner, starting an attempt (pools drawn and
+order shuffled once, stored in the attempt so reloads show the same), saving answers as
+they are given, closing attempts on time on the server, scoring, review, hand grading of
+essays and per-cohort statistics. Services take a session and plain values; flush only."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.accounts.models import User
+from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
+from lms.assessment.models import Attempt, Question, QuestionVersion, Quiz, Response
+from lms.assessment.questions import QUESTION_TYPES, parts_of
+from lms.catalog.models import Level
+from lms.cohorts.models import Cohort
+from lms.cohorts.services import active_enrolment
+from lms.learning.services import build_schedule, month_opens_on, opens_at
+
+
+class QuizError(ValueError):
+    """A request the quiz refuses; the message is shown to the learner."""
+
+
+class AttemptClosed(QuizError):
+    """The attempt is over (submitted, or its time ran out); nothing more is saved."""
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass(frozen=True)
+class Window:
+    release_on: date
+    opens_at: datetime
+    closes_at: datetime | None
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now and (self.closes_at is None or now < self.closes_at)
+
+
+def quiz_window(session: Session, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime) -> Window:
+    """Open and close times for one learner: days after the module phase's release in
+    their schedule (early access included) or, for an exam, after its level's last month."""
+    if quiz.phase_id is not None:
+        slot = build_schedule(session, cohort, user_id, now).slot_for(quiz.phase_id)
+        release = slot.opens_on if slot else month_opens_on(cohort.start_date, quiz.phase.month)  # type: ignore[union-attr]
+    else:
+        level = quiz.level or session.get(Level, quiz.level_id)
+        release = month_opens_on(cohort.start_date, level.last_month)  # type: ignore[union-attr]
+    start = opens_at(cohort, release + timedelta(days=quiz.opens_after_days))
+    end = opens_at(cohort, release + timedelta(days=quiz.closes_after_days)) if quiz.closes_after_days else None
+    return Window(release_on=release, opens_at=start, closes_at=end)
+
+
+def release_month(quiz: Quiz) -> int:
+    """The program month a quiz opens in: its phase's, or its level's last month."""
+    return quiz.phase.month if quiz.phase is not None else quiz.level.last_month  # type: ignore[union-attr]
+
+
+def active_quizzes(session: Session) -> list[Quiz]:
+    """Every active quiz in the order the schedule opens them; a level's exam after its quizzes."""
+    quizzes = session.scalars(
+        select(Quiz).where(Quiz.retired_at.is_(None))
+        .options(selectinload(Quiz.module), selectinload(Quiz.phase), selectinload(Quiz.level)))
+    return sorted(quizzes, key=lambda q: (release_month(q), q.kind == "exam", q.position))
+
+
+def get_quiz(session: Session, key: str) -> Quiz | None:
+    return session.scalar(select(Quiz).where(Quiz.key == key, Quiz.retired_at.is_(None)))
+
+
+# --------------------------------------------------------------------------- status
+
+
+def attempts_of(session: Session, quiz: Quiz, user: User) -> list[Attempt]:
+    return list(session.scalars(select(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.user_id == user.id)
+                                .order_by(Attempt.number)))
+
+
+@dataclass
+class QuizStatus:
+    quiz: Quiz
+    window: Window | None
+    attempts: list[Attempt]
+    in_progress: Attempt | None
+    can_start: bool
+    reason: str | None
+    grade: float | None
+    passed: bool | None
+
+    @property
+    def attempts_left(self) -> int | None:
+        if not self.quiz.attempts_allowed:
+            return None
+        return max(0, self.quiz.attempts_allowed - len(self.attempts))
+
+
+def quiz_status(session: Session, quiz: Quiz, user: User, now: datetime) -> QuizStatus:
+    attempts = attempts_of(session, quiz, user)
+    for attempt in attempts:
+        expire_if_due(session, attempt, now)
+    enrolment = active_enrolment(session, user.id)
+    window = quiz_window(session, quiz, enrolment.cohort, user.id, now) if enrolment else None
+    in_progress = next((a for a in attempts if not a.finished), None)
+    finished = [a for a in attempts if a.finished and not a.pending_manual]
+    grade = GRADING_METHODS[quiz.grading].pick(finished)
+    reason = None
+    if window is None:
+        reason = "Quizzes are taken by learners enrolled in a cohort."
+    elif now < window.opens_at:
+        reason = f"This {quiz.kind} opens on {window.opens_at:%d %B %Y}."
+    elif window.closes_at is not None and now >= window.closes_at:
+        reason = f"This {quiz.kind} closed on {window.closes_at:%d %B %Y}."
+    elif in_progress is None and quiz.attempts_allowed and len(attempts) >= quiz.attempts_allowed:
+        reason = f"You have used all {quiz.attempts_allowed} attempts."
+    return QuizStatus(quiz=quiz, window=window, attempts=attempts, in_progress=in_progress,
+                      can_start=reason is None, reason=reason, grade=grade,
+                      passed=None if grade is None else grade >= quiz.passing_score)
+
+
+# --------------------------------------------------------------------------- attempts
+
+
+def current_versions(session: Session, quiz: Quiz) -> list[tuple[Question, QuestionVersion]]:
+    questions = session.scalars(select(Question).where(Question.quiz_id == quiz.id, Question.retired_at.is_(None))
+                                .order_by(Question.position).options(selectinload(Question.versions)))
+    return [(q, q.current) for q in questions]
+
+
+def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: random.Random) -> list[dict[str, Any]]:
+    fixed = [pair for pair in chosen if pair[0].pool is None]
+    drawn: list[tuple[Question, QuestionVersion]] = []
+    for pool, draw in sorted(quiz.pools.items()):
+        members = [pair for pair in chosen if pair[0].pool == pool]
+        drawn.extend(rng.sample(members, min(draw, len(members))))
+    pages = sorted(fixed + drawn, key=lambda pair: pair[0].position)
+    if quiz.shuffle_questions:
+        rng.shuffle(pages)
+    layout = []
+    for _, version in pages:
+        options: dict[str, list[str]] = {}
+        for part in parts_of(version.spec):
+            ids = QUESTION_TYPES[part["type"]].shuffle_ids(part)
+            if ids:
+                if quiz.shuffle_answers:
+                    rng.shuffle(ids)
+                options[part["id"]] = ids
+        layout.append({"version": version.id, "options": options})
+    return layout
+
+
+def start_attempt(session: Session, quiz: Quiz, user: User, now: datetime) -> Attempt:
+    """Start an attempt, or return the one in progress (a second click does not start another)."""
+    status = quiz_status(session, quiz, user, now)
+    if status.in_progress is not None:
+        return status.in_progress
+    if not status.can_start:
+        raise QuizError(status.reason or "This quiz cannot be started now.")
+    enrolment = active_enrolment(session, user.id)
+    chosen = current_versions(session, quiz)
+    if not chosen:
+        raise QuizError("This quiz has no questions yet.")
+    layout = _layout(quiz, chosen, random.Random(secrets.randbits(64)))
+    versions = {v.id: v for _, v in chosen}
+    deadline = now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None
+    closes = status.window.closes_at if status.window else None
+    if closes is not None:
+        deadline = min(deadline, closes) if deadline else closes
+    attempt = Attempt(quiz=quiz, user=user, cohort_id=enrolment.cohort_id if enrolment else None,
+                      number=len(status.attempts) + 1, layout=layout, started_at=now, deadline_at=deadline,
+                      max_score=sum(versions[page["version"]].points for page in layout))
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def field_name(page: int, part: dict[str, Any], spec: dict[str, Any]) -> str:
+    return f"p{page}" if part is spec else f"p{page}-{part['id']}"
+
+
+def page_versions(session: Session, attempt: Attempt) -> dict[int, QuestionVersion]:
+    ids = [page["version"] for page in attempt.layout]
+    return {v.id: v for v in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))}
+
+
+def responses_of(session: Session, attempt: Attempt) -> dict[tuple[int, str], Response]:
+    return {(r.version_id, r.part): r for r in session.scalars(select(Response).where(Response.attempt_id == attempt.id))}
+
+
+def expire_if_due(session: Session, attempt: Attempt, now: datetime) -> bool:
+    """Close an attempt whose time is up, scored on what was saved. True if it did."""
+    if attempt.finished or attempt.deadline_at is None or now < attempt.deadline_at:
+        return False
+    closes_with_quiz = attempt.quiz.time_limit_minutes is None or attempt.deadline_at < attempt.started_at + timedelta(minutes=attempt.quiz.time_limit_minutes)
+    finish(session, attempt, "quiz_closed" if closes_with_quiz else "time_limit", attempt.deadline_at)
+    return True
+
+
+def _open_attempt(session: Session, attempt: Attempt, now: datetime) -> None:
+    if attempt.finished:
+        raise AttemptClosed("This attempt is already submitted; nothing more can be changed.")
+    if expire_if_due(session, attempt, now):
+        raise AttemptClosed("Time is up: the attempt was closed and scored on the answers saved before the limit.")
+
+
+def save_page(session: Session, attempt: Attempt, page: int, form: Any, now: datetime) -> None:
+    """Save the answers on one page. Every part is read first; any tampered or malformed
+    input refuses the whole page and nothing is saved."""
+    _open_attempt(session, attempt, now)
+    if not 0 <= page < len(attempt.layout):
+        raise QuizError("That question is not part of this attempt.")
+    version = session.get(QuestionVersion, attempt.layout[page]["version"])
+    spec = version.spec  # type: ignore[union-attr]
+    answers = {}
+    for part in parts_of(spec):
+        answers[part["id"]] = QUESTION_TYPES[part["type"]].read(part, form, field_name(page, part, spec))
+    existing = responses_of(session, attempt)
+    for part in parts_of(spec):
+        key = (version.id, "" if part is spec else part["id"])  # type: ignore[union-attr]
+        response = existing.get(key)
+        if response is None:
+            response = Response(attempt=attempt, version_id=key[0], part=key[1])
+            session.add(response)
+        response.answer, response.saved_at = answers[part["id"]], now
+    session.flush()
+
+
+def submit_attempt(session: Session, attempt: Attempt, now: datetime) -> Attempt:
+    """Submit; a second submission (double click, resent form) changes nothing."""
+    if attempt.finished:
+        return attempt
+    if not expire_if_due(session, attempt, now):
+        finish(session, attempt, "learner", now)
+    return attempt
+
+
+def finish(session: Session, attempt: Attempt, closed_by: str, at: datetime) -> None:
+    attempt.submitted_at, attempt.closed_by = at, closed_by
+    rescore(session, attempt)
+
+
+def rescore(session: Session, attempt: Attempt) -> None:
+    """Score every part on its saved answer (unanswered parts score 0); essays keep the
+    points a grader gave, or leave the attempt pending until they are graded."""
+    versions = page_versions(session, attempt)
+    existing = responses_of(session, attempt)
+    total, pending = 0.0, False
+    for page in attempt.layout:
+        version = versions[page["version"]]
+        for part in parts_of(version.spec):
+            key = (version.id, "" if part is version.spec else part["id"])
+            response = existing.get(key)
+            if response is None:
+                response = Response(attempt=attempt, version_id=key[0], part=key[1], answer=None, saved_at=attempt.submitted_at)
+                session.add(response)
+                existing[key] = response
+            kind = QUESTION_TYPES[part["type"]]
+            if kind.auto_scored or response.answer is None:
+                fraction = kind.score(part, response.answer)
+                response.score = round(fraction * float(part["points"]), 4)  # type: ignore[operator]
+            if response.score is None:
+                pending = True
+            else:
+                total += response.score
+    attempt.score, attempt.pending_manual = round(total, 4), pending
+    session.flush()
+
+
+def grade_essay(session: Session, response: Response, points: float, comment: str, grader: User, now: datetime) -> None:
+    version = response.version
+    part = next(p for p in parts_of(version.spec) if (p is version.spec and response.part == "") or p.get("id") == response.part)
+    if part["type"] != "essay":
+        raise QuizError("Only essay answers are graded by hand.")
+    if not response.attempt.finished:
+        raise QuizError("The attempt is still in progress.")
+    if not 0 <= points <= float(part["points"]):
+        raise QuizError(f"Give between 0 and {float(part['points']):g} points.")
+    response.score, response.grader_comment = points, comment.strip()
+    response.graded_by_id, response.graded_at = grader.id, now
+    rescore(session, response.attempt)
+
+
+# --------------------------------------------------------------------------- review
+
+
+@dataclass
+class PartView:
+    spec: dict[str, Any]
+    field: str
+    answer: dict[str, Any] | None
+    options: list[str]
+    score: float | None = None
+    feedback: list[str] = field(default_factory=list)
+    correct: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.spec["type"]
+
+
+@dataclass
+class PageView:
+    index: int
+    spec: dict[str, Any]
+    parts: list[PartView]
+
+    @property
+    def answered(self) -> bool:
+        return any(p.answer is not None for p in self.parts)
+
+
+def page_views(session: Session, attempt: Attempt, show_answers: bool = False) -> list[PageView]:
+    versions = page_versions(session, attempt)
+    existing = responses_of(session, attempt)
+    pages = []
+    for index, page in enumerate(attempt.layout):
+        version = versions[page["version"]]
+        spec = version.spec
+        parts = []
+        for part in parts_of(spec):
+            response = existing.get((version.id, "" if part is spec else part["id"]))
+            answer = response.answer if response else None
+            kind = QUESTION_TYPES[part["type"]]
+            view = PartView(spec=part, field=field_name(index, part, spec), answer=answer,
+                            options=page["options"].get(part["id"], []))
+            if attempt.finished:
+                view.score = response.score if response else None
+                if show_answers:
+                    view.feedback = [*kind.feedback(part, answer), *([part["feedback"]] if part.get("feedback") else [])]
+                    view.correct = kind.correct_answer(part)
+            parts.append(view)
+        pages.append(PageView(index=index, spec=spec, parts=parts))
+    return pages
+
+
+def shows_answers(session: Session, attempt: Attempt, now: datetime) -> bool:
+    if not attempt.finished:
+        return False
+    closes = None
+    cohort = session.get(Cohort, attempt.cohort_id) if attempt.cohort_id else None
+    if cohort is not None:
+        closes = quiz_window(session, attempt.quiz, cohort, attempt.user_id, now).closes_at
+    return REVIEW_POLICIES[attempt.quiz.review].shows_answers(now, closes)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class QuestionStats:
+    key: str
+    label: str
+    kind: str
+    answered: int
+    facility: float | None
+    discrimination: float | None
+    wrong_answers: list[tuple[str, int]]
+
+
+@dataclass
+class QuizStats:
+    attempts: int
+    learners: int
+    average: float | None
+    distribution: list[int]  # attempts per 10-point band, 0-9 ... 90-100
+    questions: list[QuestionStats]
+    pending_essays: list[Response]
+
+
+def quiz_statistics(session: Session, quiz: Quiz, cohort: Cohort) -> QuizStats:
+    """A fixed number of statements, whatever the number of learners or attempts."""
+    attempts = list(session.scalars(select(Attempt).where(
+        Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))))
+    responses = list(session.scalars(select(Response).join(Attempt).where(
+        Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))
+        .options(selectinload(Response.version).selectinload(QuestionVersion.question), selectinload(Response.attempt).selectinload(Attempt.user))))
+    percents = [a.percent for a in attempts if a.percent is not None and not a.pending_manual]
+    distribution = [0] * 10
+    for p in percents:
+        distribution[min(9, int(p // 10))] += 1
+    # Upper and lower 27% of attempts by total score, for the discrimination index.
+    ranked = sorted((a for a in attempts if a.score is not None), key=lambda a: (a.score or 0) / (a.max_score or 1))
+    cut = max(1, round(len(ranked) * 0.27)) if len(ranked) >= 2 else 0
+    lower = {a.id for a in ranked[:cut]}
+    upper = {a.id for a in ranked[-cut:]} if cut else set()
+    by_part: dict[tuple[str, str], list[Response]] = defaultdict(list)
+    for r in responses:
+        by_part[(r.version.question.key, r.part)].append(r)
+    stats = []
+    for (key, part_id), rows in sorted(by_part.items()):
+        spec = rows[0].version.spec
+        part = spec if part_id == "" else next(p for p in spec["questions"] if p["id"] == part_id)
+        kind = QUESTION_TYPES[part["type"]]
+        points = float(part["points"])
+        scored = [r for r in rows if r.score is not None]
+        facility = sum(r.score for r in scored) / (points * len(scored)) if scored else None  # type: ignore[misc]
+
+        def mean(ids: set[int], rows: list[Response] = scored) -> float | None:
+            chosen = [r.score / points for r in rows if r.attempt_id in ids]  # type: ignore[operator]
+            return sum(chosen) / len(chosen) if chosen else None
+
+        hi, lo = mean(upper), mean(lower)
+        wrong = Counter(kind.describe(part, r.answer) for r in scored
+                        if r.answer is not None and r.score is not None and r.score < points and kind.auto_scored)
+        stats.append(QuestionStats(
+            key=key if part_id == "" else f"{key} / {part_id}", label=part["text"][:140], kind=kind.label,
+            answered=sum(1 for r in rows if r.answer is not None),
+            facility=None if facility is None else round(facility, 3),
+            discrimination=None if hi is None or lo is None else round(hi - lo, 3),
+            wrong_answers=wrong.most_common(3)))
+    pending = [r for r in responses if r.score is None and r.answer is not None]
+    return QuizStats(attempts=len(attempts), learners=len({a.user_id for a in attempts}),
+                     average=round(sum(percents) / len(percents), 2) if percents else None,
+                     distribution=distribution, questions=stats, pending_essays=pending)
+
+
+def pending_essays(session: Session, cohort_ids: list[int]) -> list[Response]:
+    """Written answers in finished attempts of these cohorts that nobody has graded yet,
+    oldest first; a fixed number of statements however many there are."""
+    if not cohort_ids:
+        return []
+    return list(session.scalars(
+        select(Response).join(Attempt)
+        .where(Attempt.cohort_id.in_(cohort_ids), Attempt.submitted_at.is_not(None),
+               Response.score.is_(None), Response.answer.is_not(None))
+        .order_by(Attempt.submitted_at, Response.id)
+        .options(selectinload(Response.version),
+                 selectinload(Response.attempt).selectinload(Attempt.user),
+                 selectinload(Response.attempt).selectinload(Attempt.quiz))))

@@ -1,0 +1,189 @@
+"""Quizzes for learners (list, start, answer page by page, submit, result) and for
+staff (statistics per cohort, grading essay answers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from lms.assessment import content as _content  # noqa: F401 - registers the quizzes content section
+from lms.assessment import services
+from lms.assessment.forms import CsrfForm, EssayGradeForm
+from lms.assessment.models import Attempt, Response
+from lms.assessment.questions import QUESTION_TYPES, AnswerError
+from lms.cohorts.models import Cohort
+from lms.cohorts.services import roles_of, staff_cohorts
+from lms.database import utcnow
+from lms.extensions import db
+
+bp = Blueprint("assessment", __name__, template_folder="templates")
+
+
+@bp.context_processor
+def question_types() -> dict[str, Any]:
+    return {"types": QUESTION_TYPES}
+
+
+def _quiz(key: str):  # type: ignore[no-untyped-def]
+    return services.get_quiz(db.session, key) or abort(404)
+
+
+def _attempt(attempt_id: int) -> Attempt:
+    return db.session.get(Attempt, attempt_id) or abort(404)
+
+
+@bp.get("/quizzes")
+def quizzes() -> str:
+    now = utcnow()
+    roles = roles_of(db.session, current_user)  # type: ignore[arg-type]
+    items = services.active_quizzes(db.session)
+    statuses = {q.id: services.quiz_status(db.session, q, current_user, now) for q in items} if roles.enrolment else {}  # type: ignore[arg-type]
+    db.session.commit()  # attempts whose time ran out were closed
+    return render_template("assessment/quizzes.html", quizzes=items, statuses=statuses,
+                           staff_cohorts=staff_cohorts(db.session, current_user) if roles.is_staff else [])
+
+
+@bp.get("/quizzes/<key>")
+def quiz(key: str) -> str:
+    quiz = _quiz(key)
+    status = services.quiz_status(db.session, quiz, current_user, utcnow())  # type: ignore[arg-type]
+    db.session.commit()
+    return render_template("assessment/quiz.html", quiz=quiz, status=status, form=CsrfForm(),
+                           questions=len(services.current_versions(db.session, quiz)))
+
+
+@bp.post("/quizzes/<key>/start")
+def start(key: str) -> WerkzeugResponse:
+    quiz = _quiz(key)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    try:
+        attempt = services.start_attempt(db.session, quiz, current_user, utcnow())  # type: ignore[arg-type]
+    except services.QuizError as exc:
+        db.session.commit()
+        flash(str(exc), "error")
+        return redirect(url_for("assessment.quiz", key=quiz.key))
+    db.session.commit()
+    first = next((p.index for p in services.page_views(db.session, attempt) if not p.answered), 0)
+    return redirect(url_for("assessment.page", attempt_id=attempt.id, page=first))
+
+
+def _render_page(attempt: Attempt, page: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    pages = services.page_views(db.session, attempt)
+    return render_template("assessment/page.html", attempt=attempt, pages=pages, current=pages[page],
+                           form=CsrfForm(), error=error, now=utcnow()), status
+
+
+@bp.get("/attempts/<int:attempt_id>/pages/<int:page>")
+def page(attempt_id: int, page: int) -> Any:
+    attempt = _attempt(attempt_id)
+    if services.expire_if_due(db.session, attempt, utcnow()):
+        db.session.commit()
+        flash("Time is up: the attempt was closed and scored on your saved answers.", "error")
+    if attempt.finished:
+        return redirect(url_for("assessment.result", attempt_id=attempt.id))
+    if not 0 <= page < len(attempt.layout):
+        abort(404)
+    return _render_page(attempt, page)
+
+
+@bp.post("/attempts/<int:attempt_id>/pages/<int:page>")
+def save(attempt_id: int, page: int) -> Any:
+    attempt = _attempt(attempt_id)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    try:
+        services.save_page(db.session, attempt, page, request.form, utcnow())
+    except services.AttemptClosed as exc:
+        db.session.commit()  # the expiry itself is kept
+        flash(str(exc), "error")
+        return redirect(url_for("assessment.result", attempt_id=attempt.id))
+    except services.QuizError:
+        abort(404)
+    except AnswerError as exc:
+        db.session.rollback()
+        return _render_page(attempt, page, error=str(exc), status=400)
+    db.session.commit()
+    go = request.form.get("go", "next")
+    if go == "review":
+        return redirect(url_for("assessment.review", attempt_id=attempt.id))
+    target = page - 1 if go == "prev" else page + 1 if go == "next" else int(go) if go.isdecimal() and len(go) <= 4 else page
+    if not 0 <= target < len(attempt.layout):
+        return redirect(url_for("assessment.review", attempt_id=attempt.id))
+    return redirect(url_for("assessment.page", attempt_id=attempt.id, page=target))
+
+
+@bp.get("/attempts/<int:attempt_id>/review")
+def review(attempt_id: int) -> Any:
+    attempt = _attempt(attempt_id)
+    if services.expire_if_due(db.session, attempt, utcnow()):
+        db.session.commit()
+    if attempt.finished:
+        return redirect(url_for("assessment.result", attempt_id=attempt.id))
+    return render_template("assessment/review.html", attempt=attempt, pages=services.page_views(db.session, attempt),
+                           form=CsrfForm(), now=utcnow())
+
+
+@bp.post("/attempts/<int:attempt_id>/submit")
+def submit(attempt_id: int) -> WerkzeugResponse:
+    attempt = _attempt(attempt_id)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    was_finished = attempt.finished
+    services.submit_attempt(db.session, attempt, utcnow())
+    db.session.commit()
+    if not was_finished and attempt.closed_by == "time_limit":
+        flash("Time was up before you submitted: the attempt was scored on the answers saved in time.", "error")
+    return redirect(url_for("assessment.result", attempt_id=attempt.id))
+
+
+@bp.get("/attempts/<int:attempt_id>")
+def result(attempt_id: int) -> Any:
+    attempt = _attempt(attempt_id)
+    now = utcnow()
+    if services.expire_if_due(db.session, attempt, now):
+        db.session.commit()
+    if not attempt.finished:
+        return redirect(url_for("assessment.review", attempt_id=attempt.id))
+    show = services.shows_answers(db.session, attempt, now)
+    return render_template("assessment/result.html", attempt=attempt, show=show,
+                           pages=services.page_views(db.session, attempt, show_answers=show))
+
+
+@bp.get("/grading/essays")
+def essay_queue() -> str:
+    cohorts = {c.id: c for c in staff_cohorts(db.session, current_user)}
+    return render_template("assessment/essay_queue.html", cohorts=cohorts,
+                           responses=services.pending_essays(db.session, list(cohorts)))
+
+
+@bp.get("/cohorts/<int:cohort_id>/quizzes/<key>/statistics")
+def statistics(cohort_id: int, key: str) -> str:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    quiz = _quiz(key)
+    return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz,
+                           stats=services.quiz_statistics(db.session, quiz, cohort), grade_form=EssayGradeForm())
+
+
+@bp.post("/cohorts/<int:cohort_id>/responses/<int:response_id>/grade")
+def grade(cohort_id: int, response_id: int) -> Any:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    response = db.session.get(Response, response_id)
+    if response is None or response.attempt.cohort_id != cohort.id:
+        abort(404)
+    form = EssayGradeForm()
+    quiz = response.attempt.quiz
+    if form.validate_on_submit():
+        try:
+            services.grade_essay(db.session, response, float(form.points.data), form.comment.data or "", current_user, utcnow())  # type: ignore[arg-type]
+        except services.QuizError as exc:
+            form.points.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Grade saved.", "success")
+            return redirect(url_for("assessment.statistics", cohort_id=cohort.id, key=quiz.key) + "#essays")
+    return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz, grade_form=form, grading=response.id,
+                           stats=services.quiz_statistics(db.session, quiz, cohort)), 400

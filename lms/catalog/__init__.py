@@ -1,0 +1,1 @@
+"""The curriculum as learners browse it: program, levels, objectives, modules, lessons."""

@@ -1,0 +1,370 @@
+"""The catalog's content section: program.yml, objectives.yml, modules/*/module.yml and
+modules/*/lessons/*.md, validated with line numbers and synced by stable id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy.orm import Session
+
+from lms.catalog.models import Lesson, Level, Metric, Module, Objective, Phase, Program
+from lms.content.services import (
+    Bundle,
+    ContentSection,
+    SyncReport,
+    Tick,
+    existing_by_key,
+    register_section,
+    retire_missing,
+    upsert,
+)
+from lms.content.source import (
+    Location,
+    Problems,
+    line_at,
+    read_front_matter,
+    read_yaml_file,
+    validate,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
+Code = Annotated[str, StringConstraints(pattern=r"^(KO|SO|AO)[0-9]{1,2}$")]
+Month = Annotated[int, Field(ge=1, le=12, description="a program month, 1-12")]
+KIND_PREFIX = {"knowledge": "KO", "skill": "SO", "application": "AO"}
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class LevelSpec(Spec):
+    id: Slug
+    title: Text
+    months: tuple[Month, Month]
+    summary: Text
+    goals: list[Text] = []
+
+
+class ProgramSpec(Spec):
+    id: Slug
+    title: Text
+    summary: Text
+    levels: list[LevelSpec] = Field(min_length=1)
+
+
+class ObjectiveSpec(Spec):
+    code: Code
+    kind: Literal["knowledge", "skill", "application"]
+    title: Text
+    statement: Text
+    outcomes: list[Text] = Field(min_length=1)
+    applications: list[Text] = []
+    indicators: list[Text] = Field(min_length=1)
+
+
+class ObjectivesFile(Spec):
+    objectives: list[ObjectiveSpec] = Field(min_length=1)
+
+
+class PhaseSpec(Spec):
+    id: Slug
+    title: Text
+    month: Month
+    summary: str = ""
+
+
+class MetricSpec(Spec):
+    id: Slug
+    name: Text
+    description: Text
+    target: float
+    unit: Literal["percent", "hours", "score"]
+    direction: Literal["at_least", "at_most"]
+    min: float
+    max: float
+    objectives: list[Code] = []
+
+    @model_validator(mode="after")
+    def _range(self) -> "MetricSpec":
+        if not self.min < self.max:
+            raise ValueError("min must be below max")
+        if not self.min <= self.target <= self.max:
+            raise ValueError("target must lie between min and max")
+        return self
+
+
+class MetricGroupSpec(Spec):
+    group: Text
+    items: list[MetricSpec] = []
+
+
+class ModuleSpec(Spec):
+    id: Slug
+    title: Text
+    summary: Text
+    objectives: list[Code] = Field(min_length=1)
+    phases: list[PhaseSpec] = Field(min_length=1)
+    metrics: MetricGroupSpec | None = None
+
+
+class LessonMeta(Spec):
+    id: Slug
+    title: Text
+    phase: Slug
+    minutes: int = Field(default=20, ge=1, le=600)
+    objectives: list[Code] = []
+
+
+@dataclass
+class LessonSource:
+    meta: LessonMeta
+    body: str
+    path: Path
+
+
+@dataclass
+class ModuleSource:
+    spec: ModuleSpec
+    path: Path
+    lessons: list[LessonSource] = field(default_factory=list)
+
+    @property
+    def first_month(self) -> int:
+        return min(p.month for p in self.spec.phases)
+
+
+@dataclass
+class CatalogSpec:
+    program: ProgramSpec
+    objectives: list[ObjectiveSpec]
+    modules: list[ModuleSource]
+
+    @property
+    def objective_codes(self) -> set[str]:
+        return {o.code for o in self.objectives}
+
+    def lessons(self) -> list[tuple[ModuleSource, LessonSource]]:
+        return [(m, lesson) for m in self.modules for lesson in m.lessons]
+
+
+def _codes_known(data: object, loc: list[str | int], codes: list[str], known: set[str], path: Path, problems: Problems) -> None:
+    for i, code in enumerate(codes):
+        if code not in known:
+            problems.add(Location(path, line_at(data, [*loc, i])), f"unknown objective code {code!r}")
+
+
+@register_section
+class CatalogSection(ContentSection):
+    name = "catalog"
+    order = 10
+
+    # ------------------------------------------------------------------ parse
+
+    def parse(self, bundle: Bundle, problems: Problems) -> None:
+        root = bundle.source.content_dir
+        program = self._program(root / "program.yml", problems)
+        objectives = self._objectives(root / "objectives.yml", problems)
+        known = {o.code for o in objectives}
+        modules = self._modules(root / "modules", known, problems)
+        if program is not None and not problems:
+            bundle.specs[self.name] = CatalogSpec(program=program, objectives=objectives, modules=modules)
+
+    def _program(self, path: Path, problems: Problems) -> ProgramSpec | None:
+        if not path.exists():
+            problems.add(Location(path, 1), "missing: the program file is required")
+            return None
+        data = read_yaml_file(path, problems)
+        spec = validate(ProgramSpec, data, path, problems) if data is not None else None
+        if spec is None:
+            return None
+        expected = 1
+        seen: dict[str, int] = {}
+        for i, level in enumerate(spec.levels):
+            line = line_at(data, ["levels", i])
+            first, last = level.months
+            if level.id in seen:
+                problems.add(Location(path, line), f"duplicate id {level.id!r} (also on line {seen[level.id]})")
+            seen.setdefault(level.id, line)
+            if first > last:
+                problems.add(Location(path, line), f"level {level.id!r}: months run backwards ({first} > {last})")
+            elif first != expected:
+                problems.add(Location(path, line), f"level {level.id!r} starts in month {first}; expected month {expected} (levels must cover months 1-12 in order without gaps)")
+            expected = last + 1
+        if expected != 13 and not problems:
+            problems.add(Location(path, line_at(data, ["levels"])), f"levels end in month {expected - 1}; they must cover months 1-12")
+        return spec
+
+    def _objectives(self, path: Path, problems: Problems) -> list[ObjectiveSpec]:
+        if not path.exists():
+            problems.add(Location(path, 1), "missing: the objectives file is required")
+            return []
+        data = read_yaml_file(path, problems)
+        spec = validate(ObjectivesFile, data, path, problems) if data is not None else None
+        if spec is None:
+            return []
+        seen: dict[str, int] = {}
+        for i, objective in enumerate(spec.objectives):
+            line = line_at(data, ["objectives", i])
+            if objective.code in seen:
+                problems.add(Location(path, line), f"duplicate id {objective.code!r} (also on line {seen[objective.code]})")
+            seen.setdefault(objective.code, line)
+            if not objective.code.startswith(KIND_PREFIX[objective.kind]):
+                problems.add(Location(path, line_at(data, ["objectives", i, "kind"])), f"{objective.code} is a {objective.kind} objective; its code must start with {KIND_PREFIX[objective.kind]}")
+        return spec.objectives
+
+    def _modules(self, root: Path, known: set[str], problems: Problems) -> list[ModuleSource]:
+        modules: list[ModuleSource] = []
+        metric_ids: dict[str, Location] = {}
+        lesson_ids: dict[str, Location] = {}
+        folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        for folder in folders:
+            module_file = folder / "module.yml"
+            lesson_files = sorted((folder / "lessons").glob("*.md"))
+            if not module_file.exists():
+                for lesson_file in lesson_files:
+                    problems.add(Location(lesson_file, 1), f"lesson for a missing module: there is no {module_file}")
+                continue
+            data = read_yaml_file(module_file, problems)
+            spec = validate(ModuleSpec, data, module_file, problems) if data is not None else None
+            if spec is None:
+                continue
+            if spec.id != folder.name:
+                problems.add(Location(module_file, line_at(data, ["id"])), f"module id {spec.id!r} must equal its folder name {folder.name!r}")
+            _codes_known(data, ["objectives"], spec.objectives, known, module_file, problems)
+            phase_ids: dict[str, int] = {}
+            for i, phase in enumerate(spec.phases):
+                line = line_at(data, ["phases", i])
+                if phase.id in phase_ids:
+                    problems.add(Location(module_file, line), f"duplicate id {phase.id!r} (also on line {phase_ids[phase.id]})")
+                phase_ids.setdefault(phase.id, line)
+            for i, metric in enumerate(spec.metrics.items if spec.metrics else []):
+                where = Location(module_file, line_at(data, ["metrics", "items", i]))
+                if metric.id in metric_ids:
+                    problems.add(where, f"duplicate id {metric.id!r} (also at {metric_ids[metric.id]})")
+                metric_ids.setdefault(metric.id, where)
+                _codes_known(data, ["metrics", "items", i, "objectives"], metric.objectives, known, module_file, problems)
+            source = ModuleSource(spec=spec, path=module_file)
+            for lesson_file in lesson_files:
+                lesson = self._lesson(lesson_file, set(phase_ids), known, problems)
+                if lesson is None:
+                    continue
+                where = Location(lesson_file, 2)
+                if lesson.meta.id in lesson_ids:
+                    problems.add(where, f"duplicate id {lesson.meta.id!r} (also in {lesson_ids[lesson.meta.id]})")
+                lesson_ids.setdefault(lesson.meta.id, where)
+                source.lessons.append(lesson)
+            modules.append(source)
+        modules.sort(key=lambda m: (m.first_month, m.spec.id))
+        return modules
+
+    def _lesson(self, path: Path, phases: set[str], known: set[str], problems: Problems) -> LessonSource | None:
+        document = read_front_matter(path, problems)
+        if document is None:
+            return None
+        meta = validate(LessonMeta, document.meta, path, problems)
+        if meta is None:
+            return None
+        if meta.phase not in phases:
+            problems.add(Location(path, line_at(document.meta, ["phase"])), f"unknown phase {meta.phase!r}; this module's phases are {', '.join(sorted(phases))}")
+        _codes_known(document.meta, ["objectives"], meta.objectives, known, path, problems)
+        if not document.body.strip():
+            problems.add(Location(path, 1), "the lesson has no body text")
+        return LessonSource(meta=meta, body=document.body, path=path)
+
+    # ------------------------------------------------------------------ counts
+
+    def summary(self, bundle: Bundle) -> dict[str, int]:
+        spec: CatalogSpec = bundle.specs[self.name]
+        return {
+            "levels": len(spec.program.levels),
+            "objectives": len(spec.objectives),
+            "modules": len(spec.modules),
+            "lessons": len(spec.lessons()),
+            "metrics": sum(len(m.spec.metrics.items) if m.spec.metrics else 0 for m in spec.modules),
+        }
+
+    def size(self, bundle: Bundle) -> int:
+        spec: CatalogSpec = bundle.specs[self.name]
+        return 1 + sum(self.summary(bundle).values()) + sum(len(m.spec.phases) for m in spec.modules)
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+        spec: CatalogSpec = bundle.specs[self.name]
+        base = bundle.source.content_dir.parent
+
+        programs = existing_by_key(session, Program)
+        program = upsert(session, programs, Program, spec.program.id,
+                         {"title": spec.program.title, "summary": spec.program.summary}, report, "programs")
+        retire_missing(programs, [spec.program.id], report, "programs")
+        tick(1)
+
+        levels = existing_by_key(session, Level)
+        for position, level in enumerate(spec.program.levels):
+            upsert(session, levels, Level, level.id, {
+                "program": program, "title": level.title, "position": position,
+                "first_month": level.months[0], "last_month": level.months[1],
+                "summary": level.summary, "goals": list(level.goals),
+            }, report, "levels")
+            tick(1)
+        retire_missing(levels, [lv.id for lv in spec.program.levels], report, "levels")
+
+        objectives = existing_by_key(session, Objective)
+        for position, objective in enumerate(spec.objectives):
+            upsert(session, objectives, Objective, objective.code, {
+                "kind": objective.kind, "title": objective.title, "statement": objective.statement,
+                "outcomes": list(objective.outcomes), "applications": list(objective.applications),
+                "indicators": list(objective.indicators), "position": position,
+            }, report, "objectives")
+            tick(1)
+        retire_missing(objectives, spec.objective_codes, report, "objectives")
+
+        def pick(codes: list[str]) -> list[Objective]:
+            return [objectives[c] for c in codes]
+
+        modules = existing_by_key(session, Module)
+        phases = existing_by_key(session, Phase)
+        metrics = existing_by_key(session, Metric)
+        lessons = existing_by_key(session, Lesson)
+        seen_phases: list[str] = []
+        for position, source in enumerate(spec.modules):
+            m = source.spec
+            module = upsert(session, modules, Module, m.id, {
+                "program": program, "title": m.title, "summary": m.summary, "position": position,
+                "metric_group": m.metrics.group if m.metrics else "", "objectives": pick(m.objectives),
+            }, report, "modules")
+            tick(1)
+            module_phases: dict[str, Phase] = {}
+            for p_pos, phase in enumerate(m.phases):
+                key = f"{m.id}.{phase.id}"
+                seen_phases.append(key)
+                module_phases[phase.id] = upsert(session, phases, Phase, key, {
+                    "module": module, "title": phase.title, "month": phase.month,
+                    "position": p_pos, "summary": phase.summary,
+                }, report, "phases")
+                tick(1)
+            for i_pos, metric in enumerate(m.metrics.items if m.metrics else []):
+                upsert(session, metrics, Metric, metric.id, {
+                    "module": module, "name": metric.name, "description": metric.description,
+                    "target": metric.target, "unit": metric.unit, "direction": metric.direction,
+                    "min_value": metric.min, "max_value": metric.max, "position": i_pos,
+                    "objectives": pick(metric.objectives),
+                }, report, "metrics")
+                tick(1)
+            ordered = sorted(source.lessons, key=lambda les: (module_phases[les.meta.phase].month, les.path.name))
+            for l_pos, lesson in enumerate(ordered):
+                upsert(session, lessons, Lesson, lesson.meta.id, {
+                    "module": module, "phase": module_phases[lesson.meta.phase], "title": lesson.meta.title,
+                    "position": l_pos, "minutes": lesson.meta.minutes, "body": lesson.body,
+                    "source_path": str(lesson.path.relative_to(base)) if lesson.path.is_relative_to(base) else str(lesson.path),
+                    "objectives": pick(lesson.meta.objectives),
+                }, report, "lessons")
+                tick(1)
+        retire_missing(modules, [s.spec.id for s in spec.modules], report, "modules")
+        retire_missing(phases, seen_phases, report, "phases")
+        retire_missing(metrics, [mt.id for s in spec.modules for mt in (s.spec.metrics.items if s.spec.metrics else [])], report, "metrics")
+        retire_missing(lessons, [les.meta.id for _, les in spec.lessons()], report, "lessons")

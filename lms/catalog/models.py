@@ -1,0 +1,186 @@
+"""Curriculum tables. Every row carries the stable ``key`` from the files and is retired,
+never deleted, when its file goes away."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.database import UTCDateTime
+from lms.extensions import db
+
+KINDS = ("knowledge", "skill", "application")
+# How each kind of objective names its two lists, as the program's framework does.
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "knowledge": ("Learning outcomes", "Assessment criteria"),
+    "skill": ("Skill areas", "Competency indicators"),
+    "application": ("Application areas", "Success indicators"),
+}
+
+
+class ContentItem:
+    """Columns every loaded item has."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def active(self) -> bool:
+        return self.retired_at is None
+
+
+module_objectives = Table(
+    "module_objectives",
+    db.metadata,
+    Column("module_id", ForeignKey("modules.id"), primary_key=True),
+    Column("objective_id", ForeignKey("objectives.id"), primary_key=True),
+)
+lesson_objectives = Table(
+    "lesson_objectives",
+    db.metadata,
+    Column("lesson_id", ForeignKey("lessons.id"), primary_key=True),
+    Column("objective_id", ForeignKey("objectives.id"), primary_key=True),
+)
+metric_objectives = Table(
+    "metric_objectives",
+    db.metadata,
+    Column("metric_id", ForeignKey("metrics.id"), primary_key=True),
+    Column("objective_id", ForeignKey("objectives.id"), primary_key=True),
+)
+
+
+class Program(ContentItem, db.Model):
+    __tablename__ = "programs"
+
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    levels: Mapped[list[Level]] = relationship(back_populates="program", order_by="Level.position")
+
+
+class Level(ContentItem, db.Model):
+    __tablename__ = "levels"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int]
+    first_month: Mapped[int]
+    last_month: Mapped[int]
+    summary: Mapped[str] = mapped_column(Text)
+    goals: Mapped[list[str]] = mapped_column(JSON)
+    program: Mapped[Program] = relationship(back_populates="levels")
+
+    def holds(self, month: int) -> bool:
+        return self.first_month <= month <= self.last_month
+
+    @property
+    def span(self) -> int:
+        return self.last_month - self.first_month + 1
+
+
+class Objective(ContentItem, db.Model):
+    __tablename__ = "objectives"
+
+    # ``key`` is the objective's code (KO1 ... AO3).
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    statement: Mapped[str] = mapped_column(Text)
+    outcomes: Mapped[list[str]] = mapped_column(JSON)
+    applications: Mapped[list[str]] = mapped_column(JSON)
+    indicators: Mapped[list[str]] = mapped_column(JSON)
+    position: Mapped[int]
+    modules: Mapped[list[Module]] = relationship(
+        secondary=module_objectives, back_populates="objectives", order_by="Module.position"
+    )
+
+    @property
+    def code(self) -> str:
+        return self.key
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        return KIND_LABELS[self.kind]
+
+
+class Module(ContentItem, db.Model):
+    __tablename__ = "modules"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    position: Mapped[int]
+    metric_group: Mapped[str] = mapped_column(String(200), default="")
+    program: Mapped[Program] = relationship()
+    objectives: Mapped[list[Objective]] = relationship(
+        secondary=module_objectives, back_populates="modules", order_by="Objective.position"
+    )
+    phases: Mapped[list[Phase]] = relationship(back_populates="module", order_by="Phase.position")
+    lessons: Mapped[list[Lesson]] = relationship(back_populates="module", order_by="Lesson.position")
+    metrics: Mapped[list[Metric]] = relationship(back_populates="module", order_by="Metric.position")
+
+
+class Phase(ContentItem, db.Model):
+    """A part of a module that opens in one month of the cohort's schedule."""
+
+    __tablename__ = "phases"
+
+    # ``key`` is "<module key>.<phase id>".
+    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    month: Mapped[int]
+    position: Mapped[int]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    module: Mapped[Module] = relationship(back_populates="phases")
+    lessons: Mapped[list[Lesson]] = relationship(back_populates="phase", order_by="Lesson.position")
+
+
+class Lesson(ContentItem, db.Model):
+    __tablename__ = "lessons"
+
+    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int]
+    minutes: Mapped[int]
+    body: Mapped[str] = mapped_column(Text)
+    source_path: Mapped[str] = mapped_column(String(300), default="")
+    module: Mapped[Module] = relationship(back_populates="lessons")
+    phase: Mapped[Phase] = relationship(back_populates="lessons")
+    objectives: Mapped[list[Objective]] = relationship(
+        secondary=lesson_objectives, order_by="Objective.position"
+    )
+
+
+class Metric(ContentItem, db.Model):
+    """A success-metric target a learner tracks for their own business."""
+
+    __tablename__ = "metrics"
+
+    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    target: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(20))
+    min_value: Mapped[float] = mapped_column(Float)
+    max_value: Mapped[float] = mapped_column(Float)
+    position: Mapped[int]
+    module: Mapped[Module] = relationship(back_populates="metrics")
+    objectives: Mapped[list[Objective]] = relationship(
+        secondary=metric_objectives, order_by="Objective.position"
+    )
+
+    @property
+    def target_label(self) -> str:
+        value = f"{self.target:g}"
+        symbol = {"percent": f"{value}%", "hours": f"{value} h", "score": value}[self.unit]
+        return ("at least " if self.direction == "at_least" else "at most ") + symbol
+
+    def meets(self, value: float) -> bool:
+        return value >= self.target if self.direction == "at_least" else value <= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "target": self.target, "unit": self.unit}

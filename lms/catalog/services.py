@@ -1,0 +1,166 @@
+"""Read-side queries for the catalog pages. Each takes a session and plain arguments and
+returns only active (not retired) items, loaded with a fixed number of statements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.catalog.models import KINDS, Lesson, Level, Metric, Module, Objective, Phase, Program
+from lms.web.markdown import Rendered, render_markdown
+
+
+def active_program(session: Session) -> Program | None:
+    return session.scalar(
+        select(Program).where(Program.retired_at.is_(None)).order_by(Program.id).limit(1)
+    )
+
+
+def active_levels(session: Session) -> list[Level]:
+    return list(session.scalars(select(Level).where(Level.retired_at.is_(None)).order_by(Level.position)))
+
+
+def active_objectives(session: Session) -> list[Objective]:
+    return list(session.scalars(
+        select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)
+        .options(selectinload(Objective.modules))
+    ))
+
+
+def active_modules(session: Session) -> list[Module]:
+    return list(session.scalars(
+        select(Module).where(Module.retired_at.is_(None)).order_by(Module.position)
+        .options(selectinload(Module.phases), selectinload(Module.objectives))
+    ))
+
+
+@dataclass(frozen=True)
+class ScheduledPhase:
+    phase: Phase
+    module: Module
+    lessons: list[Lesson]
+
+
+def schedule(session: Session) -> list[ScheduledPhase]:
+    """Every active phase in program order (month, then module), with its active lessons."""
+    phases = session.scalars(
+        select(Phase).join(Phase.module)
+        .where(Phase.retired_at.is_(None), Module.retired_at.is_(None))
+        .order_by(Phase.month, Module.position, Phase.position)
+        .options(selectinload(Phase.module), selectinload(Phase.lessons))
+    )
+    return [
+        ScheduledPhase(phase=p, module=p.module, lessons=[les for les in p.lessons if les.active])
+        for p in phases
+    ]
+
+
+@dataclass(frozen=True)
+class Overview:
+    program: Program
+    levels: list[Level]
+    objectives_by_kind: dict[str, list[Objective]]
+    modules: list[Module]
+    months: dict[int, list[ScheduledPhase]]
+
+
+def program_overview(session: Session) -> Overview | None:
+    program = active_program(session)
+    if program is None:
+        return None
+    objectives = active_objectives(session)
+    months: dict[int, list[ScheduledPhase]] = {m: [] for m in range(1, 13)}
+    for item in schedule(session):
+        months.setdefault(item.phase.month, []).append(item)
+    return Overview(
+        program=program,
+        levels=active_levels(session),
+        objectives_by_kind={k: [o for o in objectives if o.kind == k] for k in KINDS},
+        modules=active_modules(session),
+        months=months,
+    )
+
+
+@dataclass(frozen=True)
+class LevelPage:
+    level: Level
+    phases: list[ScheduledPhase]
+
+
+def level_page(session: Session, key: str) -> LevelPage | None:
+    level = session.scalar(select(Level).where(Level.key == key, Level.retired_at.is_(None)))
+    if level is None:
+        return None
+    return LevelPage(level=level, phases=[s for s in schedule(session) if level.holds(s.phase.month)])
+
+
+@dataclass(frozen=True)
+class ModulePage:
+    module: Module
+    phases: list[ScheduledPhase]
+    levels: list[Level]
+
+    def level_of(self, month: int) -> Level | None:
+        return next((lv for lv in self.levels if lv.holds(month)), None)
+
+
+def module_page(session: Session, key: str) -> ModulePage | None:
+    module = session.scalar(
+        select(Module).where(Module.key == key, Module.retired_at.is_(None)).options(
+            selectinload(Module.objectives),
+            selectinload(Module.metrics).selectinload(Metric.objectives),
+            selectinload(Module.phases).selectinload(Phase.lessons),
+        )
+    )
+    if module is None:
+        return None
+    phases = [
+        ScheduledPhase(phase=p, module=module, lessons=[les for les in p.lessons if les.active])
+        for p in module.phases if p.active
+    ]
+    return ModulePage(module=module, phases=phases, levels=active_levels(session))
+
+
+@dataclass(frozen=True)
+class LessonLink:
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LessonPage:
+    lesson: Lesson
+    rendered: Rendered
+    previous: LessonLink | None
+    next: LessonLink | None
+
+
+def lesson_sequence(session: Session) -> list[LessonLink]:
+    """All active lessons in the order the schedule teaches them."""
+    rows = session.execute(
+        select(Lesson.key, Lesson.title).join(Lesson.phase).join(Lesson.module)
+        .where(Lesson.retired_at.is_(None), Phase.retired_at.is_(None), Module.retired_at.is_(None))
+        .order_by(Phase.month, Module.position, Lesson.position)
+    )
+    return [LessonLink(key=k, title=t) for k, t in rows]
+
+
+def lesson_page(session: Session, key: str) -> LessonPage | None:
+    lesson = session.scalar(
+        select(Lesson).where(Lesson.key == key, Lesson.retired_at.is_(None)).options(
+            selectinload(Lesson.module).selectinload(Module.objectives),
+            selectinload(Lesson.phase), selectinload(Lesson.objectives),
+        )
+    )
+    if lesson is None or not lesson.module.active or not lesson.phase.active:
+        return None
+    sequence = lesson_sequence(session)
+    index = next(i for i, link in enumerate(sequence) if link.key == key)
+    return LessonPage(
+        lesson=lesson,
+        rendered=render_markdown(lesson.body),
+        previous=sequence[index - 1] if index > 0 else None,
+        next=sequence[index + 1] if index + 1 < len(sequence) else None,
+    )

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
+from wtforms import DateField, EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from lms.accounts.forms import TIMEZONE_CHOICES
+from lms.accounts.services import MIN_PASSWORD_LENGTH
+from lms.cohorts.services import MAX_IMPORT_BYTES
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField("Organization name", validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField("Create organization")
+
+
+class PersonForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Add")
+
+
+class CohortForm(FlaskForm):
+    name = StringField("Cohort name", validators=[DataRequired(), Length(max=200)])
+    start_date = DateField("Start date", validators=[DataRequired(message="Enter the start date as YYYY-MM-DD.")],
+                           description="Month 1 opens on this date; month N opens N-1 months later.")
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC",
+                           description="Months open at midnight in this time zone.")
+    instructors = TextAreaField("Instructors' emails", validators=[Optional(), Length(max=4000)],
+                                description="Comma or line separated. New people get an email to set a password.")
+    submit = SubmitField("Save cohort")
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Learner's email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Send invitation")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file with the columns email,name", validators=[
+        FileRequired("Choose a CSV file."),
+        FileAllowed(["csv", "txt"], "Upload a .csv file."),
+        FileSize(max_size=MAX_IMPORT_BYTES, message=f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB."),
+    ])
+    submit = SubmitField("Preview")
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField("Confirm and enrol")
+
+
+class MoveForm(FlaskForm):
+    target = SelectField("Move to", coerce=int, validators=[DataRequired()])
+    submit = SubmitField("Move learner")
+
+
+class ButtonForm(FlaskForm):
+    """A bare form for POST buttons: CSRF token only."""
+
+    submit = SubmitField("Confirm")
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Choose a password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"Use at least {MIN_PASSWORD_LENGTH} characters (at most 200).")],
+                             description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")])
+    submit = SubmitField("Join the cohort")

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.accounts.models import User
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+organization_admins = Table(
+    "organization_admins",
+    db.metadata,
+    Column("organization_id", ForeignKey("organizations.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+)
+cohort_instructors = Table(
+    "cohort_instructors",
+    db.metadata,
+    Column("cohort_id", ForeignKey("cohorts.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+)
+
+
+class Organization(db.Model):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    admins: Mapped[list[User]] = relationship(secondary=organization_admins, order_by=User.name)
+    cohorts: Mapped[list[Cohort]] = relationship(back_populates="organization", order_by="Cohort.start_date")
+
+
+class Cohort(db.Model):
+    __tablename__ = "cohorts"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    organization: Mapped[Organization] = relationship(back_populates="cohorts")
+    instructors: Mapped[list[User]] = relationship(secondary=cohort_instructors, order_by=User.name)
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Enrolment(db.Model):
+    """A learner's membership of a cohort. Moving ends one and starts another; the
+    learner's work belongs to the person, so nothing is lost."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_reason: Mapped[str] = mapped_column(String(40), default="")
+    cohort: Mapped[Cohort] = relationship()
+    user: Mapped[User] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    cohort: Mapped[Cohort] = relationship()
+
+
+class EnrolmentImport(db.Model):
+    """A CSV upload awaiting confirmation: its rows as read, with each row's problem."""
+
+    __tablename__ = "enrolment_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    cohort: Mapped[Cohort] = relationship()

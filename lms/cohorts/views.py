@@ -1,0 +1,284 @@
+"""Organizations and cohorts: admin pages, cohort rosters, invitations, CSV import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_user
+from werkzeug.wrappers import Response
+
+from lms.accounts.models import User
+from lms.cohorts import services
+from lms.cohorts.forms import (
+    AcceptInvitationForm,
+    ButtonForm,
+    CohortForm,
+    ConfirmForm,
+    ImportForm,
+    InviteForm,
+    MoveForm,
+    OrganizationForm,
+    PersonForm,
+)
+from lms.cohorts.models import Cohort, EnrolmentImport, Organization
+from lms.extensions import db
+
+bp = Blueprint("cohorts", __name__, template_folder="templates")
+
+
+def welcome_link(token: str) -> str:
+    return url_for("accounts.reset_password", token=token, _external=True)
+
+
+def invitation_link(token: str) -> str:
+    return url_for("cohorts.accept_invitation", token=token, _external=True)
+
+
+def _org(org_id: int) -> Organization:
+    return db.session.get(Organization, org_id) or abort(404)
+
+
+def _cohort(cohort_id: int) -> Cohort:
+    return db.session.get(Cohort, cohort_id) or abort(404)
+
+
+# ------------------------------------------------------------------ site admin
+
+
+@bp.route("/admin/organizations", methods=["GET", "POST"])
+def organizations() -> Any:
+    form = OrganizationForm()
+    if form.validate_on_submit():
+        try:
+            org = services.create_organization(db.session, form.name.data or "")
+        except services.CohortError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{org.name} is created. Add its administrators.", "success")
+            return redirect(url_for("cohorts.organization_admin", org_id=org.id))
+    return render_template("cohorts/organizations.html", form=form,
+                           rows=services.organizations_overview(db.session))
+
+
+@bp.route("/admin/organizations/<int:org_id>", methods=["GET", "POST"])
+def organization_admin(org_id: int) -> Any:
+    org = _org(org_id)
+    form = PersonForm()
+    form.submit.label.text = "Add administrator"
+    if form.validate_on_submit():
+        try:
+            user = services.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "", welcome_link)
+        except services.CohortError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{user.email} is now an administrator of {org.name}.", "success")
+            return redirect(url_for("cohorts.organization_admin", org_id=org.id))
+    return render_template("cohorts/organization_admin.html", org=org, form=form)
+
+
+# ------------------------------------------------------------------ organization admins
+
+
+@bp.get("/organizations/<int:org_id>")
+def organization(org_id: int) -> str:
+    org = _org(org_id)
+    return render_template("cohorts/organization.html", org=org,
+                           cohorts=services.organization_cohorts(db.session, [org.id]))
+
+
+@bp.route("/organizations/<int:org_id>/cohorts/new", methods=["GET", "POST"])
+def new_cohort(org_id: int) -> Any:
+    org = _org(org_id)
+    form = CohortForm()
+    if form.validate_on_submit():
+        try:
+            cohort = services.create_cohort(
+                db.session, org, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
+                services.parse_email_list(form.instructors.data or ""), welcome_link)
+        except services.CohortError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{cohort.name} is created.", "success")
+            return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return render_template("cohorts/cohort_form.html", form=form, org=org, cohort=None)
+
+
+@bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
+def edit_cohort(cohort_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    form = CohortForm(obj=cohort)
+    if not form.is_submitted():
+        form.instructors.data = ", ".join(u.email for u in cohort.instructors)
+    if form.validate_on_submit():
+        try:
+            services.update_cohort(
+                db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
+                services.parse_email_list(form.instructors.data or ""), welcome_link)
+        except services.CohortError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("The cohort is saved.", "success")
+            return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort)
+
+
+@bp.post("/cohorts/<int:cohort_id>/archive")
+def archive_cohort(cohort_id: int) -> Response:
+    cohort = _cohort(cohort_id)
+    if ButtonForm().validate_on_submit():
+        if cohort.archived:
+            services.unarchive_cohort(db.session, cohort)
+            flash(f"{cohort.name} is active again.", "success")
+        else:
+            services.archive_cohort(db.session, cohort)
+            flash(f"{cohort.name} is archived.", "success")
+        db.session.commit()
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+
+
+# ------------------------------------------------------------------ cohort pages
+
+
+def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int = 200) -> tuple[str, int]:
+    learners = services.cohort_learners(db.session, cohort)
+    move = MoveForm(prefix="move")
+    move.target.choices = {c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived}
+    return render_template(
+        "cohorts/cohort.html", cohort=cohort, learners=learners, invite=invite or InviteForm(),
+        move=move, button=ButtonForm(), invitations=services.pending_invitations(db.session, cohort),
+        can_manage=current_user.is_admin or cohort.organization_id in services.roles_of(db.session, current_user).admin_of,
+    ), status
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+def cohort(cohort_id: int) -> tuple[str, int]:
+    return _cohort_page(_cohort(cohort_id))
+
+
+@bp.post("/cohorts/<int:cohort_id>/invitations")
+def invite(cohort_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            invitation = services.invite_learner(db.session, cohort, form.email.data or "", form.name.data or "",
+                                                 current_user, invitation_link)
+        except services.CohortError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"An invitation is on its way to {invitation.email}.", "success")
+            return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return _cohort_page(cohort, invite=form, status=400)
+
+
+@bp.route("/cohorts/<int:cohort_id>/import", methods=["GET", "POST"])
+def import_learners(cohort_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            preview = services.preview_import(db.session, cohort, upload.filename or "", upload.read(), current_user)
+        except services.CohortError as exc:
+            form.file.errors.append(str(exc))
+        else:
+            db.session.commit()
+            return redirect(url_for("cohorts.import_preview", cohort_id=cohort.id, import_id=preview.record.id))
+    return render_template("cohorts/import.html", cohort=cohort, form=form), (400 if form.errors else 200)
+
+
+def _import(cohort: Cohort, import_id: int) -> EnrolmentImport:
+    record = db.session.get(EnrolmentImport, import_id)
+    if record is None or record.cohort_id != cohort.id:
+        abort(404)
+    return record
+
+
+@bp.get("/cohorts/<int:cohort_id>/import/<int:import_id>")
+def import_preview(cohort_id: int, import_id: int) -> str:
+    cohort = _cohort(cohort_id)
+    preview = services.split_preview(_import(cohort, import_id))
+    return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, form=ConfirmForm(), problem=None)
+
+
+@bp.post("/cohorts/<int:cohort_id>/import/<int:import_id>")
+def confirm_import(cohort_id: int, import_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    record = _import(cohort, import_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            count = services.confirm_import(db.session, record, invitation_link)
+        except services.CohortError as exc:
+            db.session.rollback()
+            return render_template("cohorts/import_preview.html", cohort=cohort, form=form, problem=str(exc),
+                                   preview=services.split_preview(_import(cohort, import_id))), 400
+        db.session.commit()
+        flash(f"{count} learner{'s' * (count != 1)} enrolled in {cohort.name}; new people got an invitation to set a password.", "success")
+        return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return redirect(url_for("cohorts.import_preview", cohort_id=cohort.id, import_id=record.id))
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/move")
+def move_learner(cohort_id: int, user_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    learner = db.session.get(User, user_id) or abort(404)
+    form = MoveForm(prefix="move")
+    form.target.choices = {c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id}
+    if form.validate_on_submit():
+        target = db.session.get(Cohort, form.target.data) or abort(404)
+        try:
+            services.move_learner(db.session, learner, cohort, target)
+        except services.CohortError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+        db.session.commit()
+        flash(f"{learner.name} moved to {target.name}; their work moved with them.", "success")
+    else:
+        flash("Choose a cohort to move the learner to.", "error")
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+
+
+# ------------------------------------------------------------------ invitations
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str) -> Any:
+    check = services.check_invitation(db.session, token)
+    if check.invitation is None:
+        return render_template("cohorts/accept.html", problem=check.problem, form=None, check=check), 400
+    if current_user.is_authenticated:
+        if current_user.email != check.invitation.email:
+            return render_template("cohorts/accept.html", form=None, check=check, problem=(
+                f"This invitation is for {check.invitation.email}; you are signed in as {current_user.email}. "
+                "Sign out and open the link again.")), 400
+        button = ButtonForm()
+        if button.validate_on_submit():
+            try:
+                services.accept_invitation_as(db.session, token, current_user)
+            except services.CohortError as exc:
+                return render_template("cohorts/accept.html", problem=str(exc), form=None, check=check), 400
+            db.session.commit()
+            flash(f"Welcome to {check.invitation.cohort.name}.", "success")
+            return redirect(url_for("learning.home"))
+        return render_template("cohorts/accept.html", problem=None, form=None, button=button, check=check)
+    if check.existing_user is not None and check.existing_user.has_password:
+        return redirect(url_for("accounts.login", next=url_for("cohorts.accept_invitation", token=token)))
+    form = AcceptInvitationForm(name=check.invitation.name or None)
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
+        except services.CohortError as exc:
+            form.password.errors.append(str(exc))
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome to {check.invitation.cohort.name}.", "success")
+            return redirect(url_for("learning.home"))
+    return render_template("cohorts/accept.html", problem=None, form=form, check=check), (400 if form.errors else 200)

@@ -1,0 +1,220 @@
+"""Reading content files with line numbers, so every problem names its file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+@dataclass
+class Problems:
+    """Every problem found in one pass, so authors can fix them all at once."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, location: Location, message: str) -> None:
+        self.items.append(Problem(location, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self.items, key=lambda p: (str(p.location.path), p.location.line)))
+
+
+class LineMap(dict):
+    """A YAML mapping that remembers the line of itself and of each key."""
+
+    line: int = 1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: dict[Any, int] = {}
+
+    def line_of(self, key: Any) -> int:
+        return self.lines.get(key, self.line)
+
+
+class LineList(list):
+    """A YAML sequence that remembers the line of itself and of each item."""
+
+    line: int = 1
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lines: list[int] = []
+
+    def line_of(self, index: int) -> int:
+        return self.lines[index] if 0 <= index < len(self.lines) else self.line
+
+
+class _DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineMap:
+    loader.flatten_mapping(node)
+    result = LineMap()
+    result.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise _DuplicateKey(
+                None, None, f"duplicate key {key!r} (first on line {result.lines[key]})",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -> Any:
+    """Parse YAML text; on error record it (with the real line) and return None."""
+    try:
+        return _shift(yaml.load(text, Loader=_LineLoader), first_line - 1)  # noqa: S506 - safe loader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line + first_line) if mark else first_line
+        reason = exc.problem or str(exc)
+        problems.add(Location(path, line), f"invalid YAML: {reason}")
+    except yaml.YAMLError as exc:
+        problems.add(Location(path, first_line), f"invalid YAML: {exc}")
+    return None
+
+
+def _shift(data: Any, offset: int) -> Any:
+    if offset and isinstance(data, LineMap):
+        data.line += offset
+        data.lines = {k: v + offset for k, v in data.lines.items()}
+        for value in data.values():
+            _shift(value, offset)
+    elif offset and isinstance(data, LineList):
+        data.line += offset
+        data.lines = [v + offset for v in data.lines]
+        for value in data:
+            _shift(value, offset)
+    return data
+
+
+def read_text(path: Path, problems: Problems) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(Location(path, 1), f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except OSError as exc:
+        problems.add(Location(path, 1), f"cannot read file: {exc.strerror}")
+    return None
+
+
+def read_yaml_file(path: Path, problems: Problems) -> Any:
+    text = read_text(path, problems)
+    return None if text is None else parse_yaml(text, path, problems)
+
+
+@dataclass(frozen=True)
+class FrontMatterDocument:
+    meta: LineMap
+    body: str
+
+
+def read_front_matter(path: Path, problems: Problems) -> FrontMatterDocument | None:
+    """A Markdown file that starts with a ``---`` fenced YAML mapping."""
+    text = read_text(path, problems)
+    if text is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        problems.add(Location(path, 1), "broken front matter: the file must start with a '---' line")
+        return None
+    closing = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if closing is None:
+        problems.add(Location(path, 1), "broken front matter: no closing '---' line")
+        return None
+    meta = parse_yaml("".join(lines[1:closing]), path, problems, first_line=2)
+    if meta is None and not problems:
+        problems.add(Location(path, 2), "broken front matter: it is empty")
+    if meta is None:
+        return None
+    if not isinstance(meta, LineMap):
+        problems.add(Location(path, 2), "broken front matter: expected 'key: value' lines")
+        return None
+    return FrontMatterDocument(meta=meta, body="".join(lines[closing + 1:]))
+
+
+def line_at(data: Any, loc: Sequence[int | str]) -> int:
+    """The line of the deepest element of ``loc`` that the YAML data knows of."""
+    line = getattr(data, "line", 1)
+    for part in loc:
+        if isinstance(data, LineMap) and part in data:
+            line = data.line_of(part)
+            data = data[part]
+        elif isinstance(data, LineList) and isinstance(part, int) and 0 <= part < len(data):
+            line = data.line_of(part)
+            data = data[part]
+        else:
+            break
+    return line
+
+
+def _dotted(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate(model: type[M], data: Any, path: Path, problems: Problems) -> M | None:
+    """Validate parsed YAML against a pydantic model, mapping each error to its line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = [p for p in error["loc"] if isinstance(p, (int, str))]
+            where = _dotted(loc) or "file"
+            message = error["msg"]
+            if error["type"] == "missing":
+                message = "missing (required)"
+            elif error["type"] == "extra_forbidden":
+                message = "unknown field"
+            problems.add(Location(path, line_at(data, loc)), f"{where}: {message}")
+        return None

@@ -1,0 +1,209 @@
+"""The coursework content section: content/rubrics/*.yml and
+content/modules/*/assignments/*.md, validated with file and line, synced by stable id.
+An edited rubric gets a new version; grades keep the version they used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+from sqlalchemy.orm import Session
+
+from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text
+from lms.catalog.models import Level, Module, Objective, Phase
+from lms.content.services import (
+    Bundle,
+    ContentSection,
+    SyncReport,
+    Tick,
+    checksum,
+    existing_by_key,
+    register_section,
+    retire_missing,
+    sync_version,
+    upsert,
+)
+from lms.content.source import Location, Problems, line_at, read_front_matter, read_yaml_file, validate
+from lms.coursework.models import Assignment, Rubric, RubricVersion
+
+ShortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)]
+
+
+class LevelSpec(Spec):
+    id: ShortId
+    title: Text
+    points: float = Field(ge=0, le=100)
+    descriptor: Text
+
+
+class CriterionSpec(Spec):
+    id: ShortId
+    title: Text
+    description: str = ""
+    objectives: list[Code] = Field(min_length=1)
+    levels: list[LevelSpec] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _levels(self) -> "CriterionSpec":
+        ids = [lv.id for lv in self.levels]
+        if len(ids) != len(set(ids)):
+            raise ValueError("level ids must be unique within the criterion")
+        points = [lv.points for lv in self.levels]
+        if points != sorted(points, reverse=True) or len(set(points)) != len(points):
+            raise ValueError("levels go from best to weakest, with points strictly descending")
+        return self
+
+
+class RubricFile(Spec):
+    id: Slug
+    title: Text
+    level: Slug | None = None
+    criteria: list[CriterionSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _criteria(self) -> "RubricFile":
+        ids = [c.id for c in self.criteria]
+        if len(ids) != len(set(ids)):
+            raise ValueError("criterion ids must be unique within the rubric")
+        return self
+
+
+class AssignmentMeta(Spec):
+    id: Slug
+    kind: Literal["case_study", "hands_on", "capstone", "portfolio"]
+    title: Text
+    phase: Slug
+    objectives: list[Code] = Field(min_length=1)
+    rubric: Slug
+    due_after_days: int = Field(ge=1, le=365)
+    peer_reviews: int = Field(default=0, ge=0, le=5)
+    deliverables: list[Text] = Field(min_length=1)
+
+
+@dataclass
+class RubricSource:
+    spec: RubricFile
+    path: Path
+
+
+@dataclass
+class AssignmentSource:
+    meta: AssignmentMeta
+    module: str
+    body: str
+    path: Path
+
+
+@dataclass
+class CourseworkSpec:
+    rubrics: list[RubricSource]
+    assignments: list[AssignmentSource]
+
+
+@register_section
+class CourseworkSection(ContentSection):
+    name = "coursework"
+    order = 30
+
+    def parse(self, bundle: Bundle, problems: Problems) -> None:
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        root = bundle.source.content_dir
+        codes = catalog.objective_codes
+        rubrics = self._rubrics(root / "rubrics", codes, {lv.id for lv in catalog.program.levels}, problems)
+        known_rubrics = {r.spec.id for r in rubrics}
+        modules = {m.spec.id: m.spec for m in catalog.modules}
+        assignments: list[AssignmentSource] = []
+        seen: dict[str, Location] = {}
+        for path in sorted((root / "modules").glob("*/assignments/*.md")):
+            module = modules.get(path.parent.parent.name)
+            if module is None:
+                problems.add(Location(path, 1), f"assignment for a missing module: there is no {path.parent.parent / 'module.yml'}")
+                continue
+            document = read_front_matter(path, problems)
+            meta = validate(AssignmentMeta, document.meta, path, problems) if document else None
+            if meta is None or document is None:
+                continue
+            where = Location(path, line_at(document.meta, ["id"]))
+            if meta.id in seen:
+                problems.add(where, f"duplicate id {meta.id!r} (also in {seen[meta.id]})")
+            seen.setdefault(meta.id, where)
+            if meta.phase not in {p.id for p in module.phases}:
+                problems.add(Location(path, line_at(document.meta, ["phase"])), f"module {module.id!r} has no phase {meta.phase!r}")
+            if meta.rubric not in known_rubrics:
+                problems.add(Location(path, line_at(document.meta, ["rubric"])), f"unknown rubric {meta.rubric!r}")
+            for i, code in enumerate(meta.objectives):
+                if code not in codes:
+                    problems.add(Location(path, line_at(document.meta, ["objectives", i])), f"unknown objective code {code!r}")
+            if not document.body.strip():
+                problems.add(Location(path, 1), "the assignment has no brief")
+            assignments.append(AssignmentSource(meta=meta, module=module.id, body=document.body, path=path))
+        bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
+
+    def _rubrics(self, folder: Path, codes: set[str], levels: set[str], problems: Problems) -> list[RubricSource]:
+        rubrics: list[RubricSource] = []
+        seen: dict[str, Location] = {}
+        portfolio: dict[str, Location] = {}
+        for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+            data = read_yaml_file(path, problems)
+            spec = validate(RubricFile, data, path, problems) if data is not None else None
+            if spec is None:
+                continue
+            where = Location(path, line_at(data, ["id"]))
+            if spec.id in seen:
+                problems.add(where, f"duplicate id {spec.id!r} (also at {seen[spec.id]})")
+            seen.setdefault(spec.id, where)
+            if spec.level is not None:
+                if spec.level not in levels:
+                    problems.add(Location(path, line_at(data, ["level"])), f"unknown level {spec.level!r}")
+                elif spec.level in portfolio:
+                    problems.add(Location(path, line_at(data, ["level"])), f"level {spec.level!r} already has a portfolio rubric at {portfolio[spec.level]}")
+                portfolio.setdefault(spec.level, where)
+            for i, criterion in enumerate(spec.criteria):
+                for j, code in enumerate(criterion.objectives):
+                    if code not in codes:
+                        problems.add(Location(path, line_at(data, ["criteria", i, "objectives", j])), f"unknown objective code {code!r}")
+            rubrics.append(RubricSource(spec=spec, path=path))
+        return rubrics
+
+    def summary(self, bundle: Bundle) -> dict[str, int]:
+        spec: CourseworkSpec = bundle.specs[self.name]
+        return {"assignments": len(spec.assignments), "rubrics": len(spec.rubrics)}
+
+    def size(self, bundle: Bundle) -> int:
+        return sum(self.summary(bundle).values())
+
+    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+        spec: CourseworkSpec = bundle.specs[self.name]
+        base = bundle.source.content_dir.parent
+        levels = existing_by_key(session, Level)
+        rubrics = existing_by_key(session, Rubric)
+        for source in spec.rubrics:
+            r = source.spec
+            rubric = upsert(session, rubrics, Rubric, r.id,
+                            {"title": r.title, "level": levels[r.level] if r.level else None}, report, "rubrics")
+            criteria = [c.model_dump(mode="json") for c in r.criteria]
+            digest = checksum(criteria)
+            sync_version(rubric, digest, lambda number, criteria=criteria, digest=digest: RubricVersion(
+                number=number, criteria=criteria, checksum=digest,
+                max_points=sum(max(lv["points"] for lv in c["levels"]) for c in criteria)), report, "rubric versions")
+            tick(1)
+        retire_missing(rubrics, [r.spec.id for r in spec.rubrics], report, "rubrics")
+
+        modules = existing_by_key(session, Module)
+        phases = existing_by_key(session, Phase)
+        objectives = existing_by_key(session, Objective)
+        assignments = existing_by_key(session, Assignment)
+        for position, source in enumerate(spec.assignments):
+            m = source.meta
+            upsert(session, assignments, Assignment, m.id, {
+                "kind": m.kind, "title": m.title, "module": modules[source.module],
+                "phase": phases[f"{source.module}.{m.phase}"], "rubric": rubrics[m.rubric],
+                "due_after_days": m.due_after_days, "peer_reviews": m.peer_reviews,
+                "deliverables": list(m.deliverables), "body": source.body, "position": position,
+                "objectives": [objectives[c] for c in m.objectives],
+                "source_path": str(source.path.relative_to(base)) if source.path.is_relative_to(base) else str(source.path),
+            }, report, "assignments")
+            tick(1)
+        retire_missing(assignments, [a.meta.id for a in spec.assignments], report, "assignments")

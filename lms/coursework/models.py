@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.catalog.models import ContentItem, Level, Module, Objective, Phase
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+assignment_objectives = Table(
+    "assignment_objectives",
+    db.metadata,
+    Column("assignment_id", ForeignKey("assignments.id"), primary_key=True),
+    Column("objective_id", ForeignKey("objectives.id"), primary_key=True),
+)
+
+
+class Rubric(ContentItem, db.Model):
+    """A rubric's stable identity; its criteria live in versions."""
+
+    __tablename__ = "rubrics"
+
+    title: Mapped[str] = mapped_column(String(200))
+    level_id: Mapped[int | None] = mapped_column(ForeignKey("levels.id"), default=None)  # a level's portfolio rubric
+    current_number: Mapped[int] = mapped_column(default=1)
+    level: Mapped[Level | None] = relationship()
+    versions: Mapped[list[RubricVersion]] = relationship(back_populates="rubric", order_by="RubricVersion.number")
+
+    @property
+    def current(self) -> RubricVersion:
+        return next(v for v in self.versions if v.number == self.current_number)
+
+
+class RubricVersion(db.Model):
+    __tablename__ = "rubric_versions"
+    __table_args__ = (UniqueConstraint("rubric_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id"), index=True)
+    number: Mapped[int]
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    max_points: Mapped[float] = mapped_column(Float)
+    checksum: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rubric: Mapped[Rubric] = relationship(back_populates="versions")
+
+
+class Assignment(ContentItem, db.Model):
+    __tablename__ = "assignments"
+
+    kind: Mapped[str] = mapped_column(String(20))  # case_study | hands_on | capstone
+    title: Mapped[str] = mapped_column(String(200))
+    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"))
+    rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id"))
+    due_after_days: Mapped[int]
+    peer_reviews: Mapped[int] = mapped_column(default=0)
+    deliverables: Mapped[list[str]] = mapped_column(JSON)
+    body: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(default=0)
+    source_path: Mapped[str] = mapped_column(String(300), default="")
+    module: Mapped[Module] = relationship()
+    phase: Mapped[Phase] = relationship()
+    rubric: Mapped[Rubric] = relationship()
+    objectives: Mapped[list[Objective]] = relationship(secondary=assignment_objectives, order_by="Objective.position")
+
+    @property
+    def kind_label(self) -> str:
+        return KINDS[self.kind]
+
+
+KINDS = {"case_study": "Case study", "hands_on": "Hands-on assignment", "capstone": "Capstone project",
+         "portfolio": "Level portfolio review"}
+
+
+class Submission(db.Model):
+    """One learner's work on one assignment: a working draft plus every submitted version."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True, default=None)
+    # draft -> submitted -> (returned -> submitted ...) -> released
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    draft_body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    assignment: Mapped[Assignment] = relationship()
+    versions: Mapped[list[SubmissionVersion]] = relationship(back_populates="submission", order_by="SubmissionVersion.number")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="submission", order_by="Attachment.id")
+
+    @property
+    def editable(self) -> bool:
+        return self.status in ("draft", "returned")
+
+    @property
+    def latest(self) -> SubmissionVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    @property
+    def current_attachments(self) -> list[Attachment]:
+        return [a for a in self.attachments if a.removed_at is None]
+
+
+class SubmissionVersion(db.Model):
+    """What was handed in, exactly as it was: kept for ever, compared between rounds."""
+
+    __tablename__ = "submission_versions"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    number: Mapped[int]
+    body: Mapped[str] = mapped_column(Text)
+    attachment_ids: Mapped[list[int]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_on: Mapped[date | None] = mapped_column(default=None)
+    late: Mapped[bool] = mapped_column(default=False)
+    submission: Mapped[Submission] = relationship(back_populates="versions")
+
+
+class Attachment(db.Model):
+    """A file kept under instance/uploads, served only to people allowed to see it."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(300), unique=True)
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int]
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # kept for earlier versions
+    submission: Mapped[Submission] = relationship(back_populates="attachments")

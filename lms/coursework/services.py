@@ -1,0 +1,178 @@
+"""Reading assessed work: each learner's assignments with their dates. Flush only."""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from werkzeug.utils import secure_filename
+
+from lms.coursework.models import Assignment, Attachment, Rubric, Submission, SubmissionVersion
+from lms.learning.services import Schedule
+
+
+def active_assignments(session: Session) -> list[Assignment]:
+    return list(session.scalars(
+        select(Assignment).where(Assignment.retired_at.is_(None)).order_by(Assignment.position)
+        .options(selectinload(Assignment.module), selectinload(Assignment.phase), selectinload(Assignment.objectives))))
+
+
+def get_assignment(session: Session, key: str) -> Assignment | None:
+    return session.scalar(select(Assignment).where(Assignment.key == key, Assignment.retired_at.is_(None)).options(
+        selectinload(Assignment.rubric).selectinload(Rubric.versions), selectinload(Assignment.objectives)))
+
+
+@dataclass(frozen=True)
+class Dates:
+    opens_on: date
+    due_on: date
+    is_open: bool
+    extended: bool
+
+    def late(self, when: datetime | date) -> bool:
+        day = when.date() if isinstance(when, datetime) else when
+        return day > self.due_on
+
+
+def dates_for(assignment: Assignment, plan: Schedule) -> Dates | None:
+    """Open and due dates in one learner's schedule: due ``due_after_days`` after the
+    phase opens, later if the learner was granted an extension for that phase."""
+    slot = plan.slot_for(assignment.phase_id)
+    if slot is None:
+        return None
+    due = slot.opens_on + timedelta(days=assignment.due_after_days)
+    return Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
+                 is_open=slot.is_open, extended=slot.extended)
+
+
+# --------------------------------------------------------------------------- submissions
+
+ALLOWED_EXTENSIONS = {
+    "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+    "gif": "image/gif", "txt": "text/plain", "md": "text/markdown", "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 10
+MAX_BODY_CHARS = 100_000
+
+
+class SubmissionError(ValueError):
+    """A problem the learner can fix; nothing was changed."""
+
+
+def submission_for(session: Session, assignment: Assignment, user_id: int) -> Submission | None:
+    return session.scalar(select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user_id)
+                          .options(selectinload(Submission.versions), selectinload(Submission.attachments)))
+
+
+def start_submission(session: Session, assignment: Assignment, user_id: int, cohort_id: int | None, now: datetime) -> Submission:
+    submission = submission_for(session, assignment, user_id)
+    if submission is None:
+        submission = Submission(assignment=assignment, user_id=user_id, cohort_id=cohort_id, created_at=now, updated_at=now)
+        session.add(submission)
+        session.flush()
+    return submission
+
+
+def _editable(submission: Submission, dates: Dates | None) -> None:
+    if dates is None or not dates.is_open:
+        raise SubmissionError("This assignment is not open for you yet.")
+    if not submission.editable:
+        raise SubmissionError("Your work is submitted; you can change it again if your instructor returns it for revision.")
+
+
+def save_draft(session: Session, submission: Submission, body: str, dates: Dates | None, now: datetime) -> None:
+    _editable(submission, dates)
+    if len(body) > MAX_BODY_CHARS:
+        raise SubmissionError(f"Keep the text under {MAX_BODY_CHARS:,} characters; attach longer documents as files.")
+    submission.draft_body, submission.updated_at = body, now
+    session.flush()
+
+
+def add_attachment(session: Session, submission: Submission, filename: str, data: bytes, dates: Dates | None,
+                   folder: Path, now: datetime) -> Attachment:
+    """Store an uploaded file under ``folder`` (inside instance/, never static)."""
+    _editable(submission, dates)
+    name = secure_filename(filename) or "file"
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in ALLOWED_EXTENSIONS:
+        raise SubmissionError(f"{filename!r}: files of this type are not accepted. Allowed: {', '.join(sorted(ALLOWED_EXTENSIONS))}.")
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise SubmissionError(f"{filename!r} is {len(data) / 1024 / 1024:.1f} MB; the limit is {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB.")
+    if not data:
+        raise SubmissionError(f"{filename!r} is empty.")
+    if len(submission.current_attachments) >= MAX_ATTACHMENTS:
+        raise SubmissionError(f"At most {MAX_ATTACHMENTS} files; remove one first.")
+    stored = f"{submission.id}/{uuid.uuid4().hex}.{extension}"
+    path = folder / stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    attachment = Attachment(submission=submission, filename=name, stored_name=stored,
+                            content_type=ALLOWED_EXTENSIONS[extension], size=len(data), uploaded_at=now)
+    session.add(attachment)
+    submission.updated_at = now
+    session.flush()
+    return attachment
+
+
+def remove_attachment(session: Session, submission: Submission, attachment_id: int, dates: Dates | None, now: datetime) -> None:
+    _editable(submission, dates)
+    attachment = next((a for a in submission.current_attachments if a.id == attachment_id), None)
+    if attachment is None:
+        raise SubmissionError("That file is not part of your draft.")
+    attachment.removed_at = now  # the file stays for the versions that included it
+    session.flush()
+
+
+def submit(session: Session, submission: Submission, dates: Dates | None, now: datetime) -> SubmissionVersion:
+    _editable(submission, dates)
+    body = submission.draft_body.strip()
+    files = [a.id for a in submission.current_attachments]
+    if not body and not files:
+        raise SubmissionError("There is nothing to submit yet: write your answer or attach a file.")
+    number = len(submission.versions) + 1
+    version = SubmissionVersion(submission=submission, number=number, body=submission.draft_body, attachment_ids=files,
+                                submitted_at=now, due_on=dates.due_on if dates else None,
+                                late=bool(dates and dates.late(now)))
+    session.add(version)
+    submission.status, submission.submitted_at, submission.updated_at = "submitted", now, now
+    session.flush()
+    return version
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # same | added | removed
+    text: str
+
+
+def compare(old: SubmissionVersion, new: SubmissionVersion) -> list[DiffLine]:
+    """Line by line, what changed in the text between two submitted versions."""
+    kinds = {" ": "same", "+": "added", "-": "removed"}
+    return [DiffLine(kinds[line[0]], line[2:]) for line in
+            difflib.ndiff(old.body.splitlines(), new.body.splitlines()) if line[0] in kinds]
+
+
+def return_for_revision(session: Session, submission: Submission, now: datetime) -> None:
+    """The learner may edit and resubmit; the submitted versions stay as they were."""
+    if submission.status != "submitted":
+        raise SubmissionError("Only submitted work can be returned for revision.")
+    submission.status, submission.updated_at = "returned", now
+    session.flush()
+
+
+def attachment_bytes(folder: Path, attachment: Attachment) -> bytes | None:
+    """The stored file's content, or None if it is missing or outside the upload folder."""
+    path = (folder / attachment.stored_name).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        return None
+    return path.read_bytes()

@@ -1,0 +1,129 @@
+"""Assessed work for learners and staff: the list with dates, and each brief with its rubric."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from lms.cohorts.services import active_enrolment
+
+from lms.coursework import content as _content  # noqa: F401 - registers the coursework content section
+from lms.coursework import services
+from lms.coursework.forms import CsrfForm, WorkForm
+from lms.coursework.models import KINDS, Attachment
+from lms.database import utcnow
+from lms.extensions import db
+from lms.learning.services import learner_schedule
+from lms.web.markdown import render_markdown
+
+bp = Blueprint("coursework", __name__, template_folder="templates")
+
+
+@bp.get("/coursework")
+def assignments() -> str:
+    plan = learner_schedule(db.session, current_user, utcnow())  # type: ignore[arg-type]
+    items = services.active_assignments(db.session)
+    dates = {a.id: services.dates_for(a, plan) for a in items} if plan else {}
+    return render_template("coursework/assignments.html", assignments=items, dates=dates, kinds=KINDS)
+
+
+@bp.get("/assignments/<key>")
+def assignment(key: str) -> str:
+    item = services.get_assignment(db.session, key) or abort(404)
+    plan = learner_schedule(db.session, current_user, utcnow())  # type: ignore[arg-type]
+    return render_template("coursework/assignment.html", assignment=item, brief=render_markdown(item.body),
+                           rubric=item.rubric.current, dates=services.dates_for(item, plan) if plan else None)
+
+
+def _uploads() -> Path:
+    return Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
+
+
+def _work_context(key: str) -> tuple:  # type: ignore[type-arg]
+    item = services.get_assignment(db.session, key) or abort(404)
+    enrolment = active_enrolment(db.session, current_user.id)  # type: ignore[union-attr]
+    plan = learner_schedule(db.session, current_user, utcnow())  # type: ignore[arg-type]
+    dates = services.dates_for(item, plan) if plan else None
+    return item, enrolment, dates
+
+
+def _render_work(item, submission, dates, form: WorkForm, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    versions = submission.versions if submission else []
+    changes = services.compare(versions[-2], versions[-1]) if len(versions) >= 2 else []
+    return render_template("coursework/work.html", assignment=item, submission=submission, dates=dates, form=form,
+                           button=CsrfForm(), error=error, changes=changes,
+                           preview=render_markdown(submission.draft_body).html if submission and submission.draft_body else None), status
+
+
+@bp.get("/assignments/<key>/work")
+def work(key: str):  # type: ignore[no-untyped-def]
+    item, _, dates = _work_context(key)
+    submission = services.submission_for(db.session, item, current_user.id)  # type: ignore[union-attr]
+    form = WorkForm(body=submission.draft_body if submission else "")
+    return _render_work(item, submission, dates, form)
+
+
+@bp.post("/assignments/<key>/work")
+def save_work(key: str):  # type: ignore[no-untyped-def]
+    item, enrolment, dates = _work_context(key)
+    form = WorkForm()
+    if not form.validate_on_submit():
+        abort(400)
+    now = utcnow()
+    submission = services.start_submission(db.session, item, current_user.id, enrolment.cohort_id if enrolment else None, now)  # type: ignore[union-attr]
+    action = request.form.get("action", "save")
+    try:
+        services.save_draft(db.session, submission, form.body.data or "", dates, now)
+        upload = form.file.data
+        if upload and upload.filename:
+            services.add_attachment(db.session, submission, upload.filename, upload.read(), dates, _uploads(), now)
+        if action == "submit":
+            version = services.submit(db.session, submission, dates, now)
+    except services.SubmissionError as exc:
+        db.session.rollback()
+        # Re-render with what the learner typed: nothing they wrote is lost.
+        return _render_work(item, services.submission_for(db.session, item, current_user.id), dates, form,  # type: ignore[union-attr]
+                            error=str(exc), status=400)
+    db.session.commit()
+    if action == "submit":
+        flash(f"Version {version.number} submitted{' (after the due date)' if version.late else ''}. "
+              "Your instructor will grade it; you will see the grade once it is released.", "success")
+    else:
+        flash("Draft saved.", "success")
+    return redirect(url_for("coursework.work", key=item.key))
+
+
+@bp.post("/assignments/<key>/work/attachments/<int:attachment_id>/remove")
+def remove_attachment(key: str, attachment_id: int):  # type: ignore[no-untyped-def]
+    item, _, dates = _work_context(key)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    submission = services.submission_for(db.session, item, current_user.id) or abort(404)  # type: ignore[union-attr]
+    try:
+        services.remove_attachment(db.session, submission, attachment_id, dates, utcnow())
+    except services.SubmissionError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("coursework.work", key=item.key))
+    db.session.commit()
+    flash("File removed from your draft.", "success")
+    return redirect(url_for("coursework.work", key=item.key))
+
+
+def send_attachment(item: Attachment) -> Response:
+    """The file from instance/uploads, read into memory (at most 10 MB) so no handle outlives the request."""
+    data = services.attachment_bytes(_uploads(), item)
+    if data is None:
+        abort(404)
+    inline = item.content_type.startswith("image/") or item.content_type == "application/pdf"
+    response = send_file(io.BytesIO(data), mimetype=item.content_type, as_attachment=not inline, download_name=item.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int) -> Response:
+    return send_attachment(db.session.get(Attachment, attachment_id) or abort(404))

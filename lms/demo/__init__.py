@@ -1,0 +1,1 @@
+"""Demo data: an organization with a cohort five months in, its staff and learners."""

@@ -1,0 +1,92 @@
+"""Exporters of a cohort's grades: a registry of small classes (CSV today)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort
+from lms.coursework.models import Assignment, Rubric, Submission
+from lms.grading.models import Grade
+
+
+@dataclass(frozen=True)
+class GradeTable:
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+def grade_table(session: Session, cohort: Cohort) -> GradeTable:
+    """One row per learner and assignment handed in; a column per rubric criterion
+    ("<assignment> / <criterion>") holding the points of the level given. Only released
+    grades count. A fixed number of statements."""
+    submissions = list(session.scalars(
+        select(Submission).where(Submission.cohort_id == cohort.id, Submission.status != "draft")
+        .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
+                 selectinload(Submission.assignment).selectinload(Assignment.rubric).selectinload(Rubric.versions))
+        .order_by(Submission.assignment_id, Submission.user_id)))
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))} if submissions else {}
+    grades = {g.submission_id: g for g in session.scalars(
+        select(Grade).where(Grade.submission_id.in_([s.id for s in submissions]), Grade.status == "released")
+        .options(selectinload(Grade.rubric_version)))} if submissions else {}
+    criteria: list[tuple[str, str]] = []
+    for s in submissions:
+        grade = grades.get(s.id)
+        rubric = grade.rubric_version if grade else s.assignment.rubric.current
+        for c in rubric.criteria:
+            if (s.assignment.key, c["id"]) not in criteria:
+                criteria.append((s.assignment.key, c["id"]))
+    columns = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
+    columns += [f"{a} / {c}" for a, c in criteria]
+    rows = []
+    for s in submissions:
+        grade = grades.get(s.id)
+        points: dict[tuple[str, str], Any] = {}
+        if grade is not None:
+            for c in grade.rubric_version.criteria:
+                level = next((lv for lv in c["levels"] if lv["id"] == grade.selections.get(c["id"], {}).get("level")), None)
+                points[(s.assignment.key, c["id"])] = level["points"] if level else ""
+        user = users[s.user_id]
+        latest = s.latest
+        rows.append([user.name, user.email, s.assignment.key, s.assignment.module.key, len(s.versions),
+                     latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
+                     s.status, grade.score if grade else "", grade.max_score if grade else "",
+                     *[points.get(key, "") for key in criteria]])
+    return GradeTable(columns=columns, rows=rows)
+
+
+class Exporter(ABC):
+    name: ClassVar[str]
+    mimetype: ClassVar[str]
+    extension: ClassVar[str]
+
+    @abstractmethod
+    def render(self, table: GradeTable) -> str: ...
+
+
+def _safe(value: Any) -> Any:
+    """Spreadsheets run cells that start with = + - @ as formulas; such text gets a quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class CsvExporter(Exporter):
+    name, mimetype, extension = "csv", "text/csv", "csv"
+
+    def render(self, table: GradeTable) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(table.columns)
+        writer.writerows([[_safe(v) for v in row] for row in table.rows])
+        return out.getvalue()
+
+
+EXPORTERS: dict[str, Exporter] = {e.name: e for e in (CsvExporter(),)}

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.accounts.models import User
+from lms.coursework.models import RubricVersion, Submission, SubmissionVersion
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+
+class Grade(db.Model):
+    """The instructor's grade of a submission, on the rubric version it was given with.
+    ``revision`` goes up with every save, so a save made on an older view is refused."""
+
+    __tablename__ = "grades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_versions.id"))
+    rubric_version_id: Mapped[int] = mapped_column(ForeignKey("rubric_versions.id"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # {criterion id: {"level": level id or None, "comment": text}}
+    selections: Mapped[dict[str, Any]] = mapped_column(JSON)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    max_score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | released
+    revision: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    submission: Mapped[Submission] = relationship()
+    version: Mapped[SubmissionVersion] = relationship()
+    rubric_version: Mapped[RubricVersion] = relationship()
+    grader: Mapped[User] = relationship()
+
+
+class GradeEvent(db.Model):
+    """The audit trail: who changed a grade, when, and what it was before and after."""
+
+    __tablename__ = "grade_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grade_id: Mapped[int] = mapped_column(ForeignKey("grades.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))  # draft | release | return
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[User] = relationship()
+
+
+class PeerReview(db.Model):
+    """One learner's review of another's submission with the assignment's rubric.
+    Neither side sees the other's name."""
+
+    __tablename__ = "peer_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_versions.id"))
+    rubric_version_id: Mapped[int] = mapped_column(ForeignKey("rubric_versions.id"))
+    status: Mapped[str] = mapped_column(String(20), default="assigned")  # assigned | done | cancelled
+    selections: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    submission: Mapped[Submission] = relationship()
+    version: Mapped[SubmissionVersion] = relationship()
+    rubric_version: Mapped[RubricVersion] = relationship()

@@ -1,0 +1,94 @@
+"""Peer review: each submission of an assignment with ``peer_reviews: k`` gets k reviews
+from learners of the same cohort. Reviews are handed out when a learner who has submitted
+asks for work to review, always from the submissions with the fewest reviewers (oldest
+first), so early submitters are reviewed by whoever comes next and nobody waits for the
+last few. Flush only."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.accounts.models import User
+from lms.coursework.models import Assignment, Submission
+from lms.grading.models import PeerReview
+from lms.grading.services import GradingError, read_levels
+
+
+def _live(session: Session, submission_ids: list[int]) -> list[PeerReview]:
+    if not submission_ids:
+        return []
+    return list(session.scalars(select(PeerReview).where(
+        PeerReview.submission_id.in_(submission_ids), PeerReview.status != "cancelled")))
+
+
+def reviews_to_do(session: Session, assignment: Assignment, reviewer: User, now: datetime) -> list[PeerReview]:
+    """The reviewer's reviews for this assignment, topped up to k when work is available."""
+    own = session.scalar(select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == reviewer.id))
+    if assignment.peer_reviews == 0 or own is None or not own.versions:
+        return []
+    pool = list(session.scalars(select(Submission).where(
+        Submission.assignment_id == assignment.id, Submission.cohort_id == own.cohort_id,
+        Submission.user_id != reviewer.id, Submission.status != "draft")
+        .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.rubric))
+        .order_by(Submission.submitted_at, Submission.id)))
+    live = _live(session, [s.id for s in pool])
+    mine = [r for r in live if r.reviewer_id == reviewer.id]
+    load = Counter(r.submission_id for r in live)
+    reviewed = {r.submission_id for r in mine}
+    candidates = sorted((s for s in pool if s.id not in reviewed and load[s.id] < assignment.peer_reviews),
+                        key=lambda s: (load[s.id], s.submitted_at, s.id))
+    for submission in candidates[: max(0, assignment.peer_reviews - len(mine))]:
+        review = PeerReview(submission_id=submission.id, reviewer_id=reviewer.id, version_id=submission.latest.id,  # type: ignore[union-attr]
+                            rubric_version_id=assignment.rubric.current.id, assigned_at=now)
+        session.add(review)
+        mine.append(review)
+    session.flush()
+    return mine
+
+
+def complete_review(session: Session, review: PeerReview, levels: Mapping[str, str | None], comment: str, now: datetime) -> None:
+    if review.status != "assigned":
+        raise GradingError("This review is already done or was reassigned.")
+    chosen, score, missing = read_levels(review.rubric_version.criteria, levels)
+    if missing:
+        raise GradingError(f"{missing[0]}: choose one of its levels.")
+    selections = {cid: {"level": lid} for cid, lid in chosen.items()}
+    if not comment.strip():
+        raise GradingError("Write a comment: what works, and one thing to improve.")
+    review.selections, review.comment, review.score = selections, comment.strip(), score
+    review.status, review.completed_at = "done", now
+    session.flush()
+
+
+def reassign(session: Session, review: PeerReview, reviewer: User, now: datetime) -> PeerReview:
+    """An instructor moves an unfinished review to another learner of the cohort."""
+    if review.status != "assigned":
+        raise GradingError("Only an unfinished review can be reassigned.")
+    submission = review.submission
+    if reviewer.id == submission.user_id:
+        raise GradingError("A learner cannot review their own work.")
+    theirs = session.scalar(select(Submission).where(Submission.assignment_id == submission.assignment_id,
+                                                     Submission.user_id == reviewer.id))
+    if theirs is None or theirs.cohort_id != submission.cohort_id:
+        raise GradingError(f"{reviewer.name} has no submission for this assignment in this cohort.")
+    if any(r.reviewer_id == reviewer.id for r in _live(session, [submission.id])):
+        raise GradingError(f"{reviewer.name} already reviews this work.")
+    review.status = "cancelled"
+    new = PeerReview(submission_id=submission.id, reviewer_id=reviewer.id, version_id=review.version_id,
+                     rubric_version_id=review.rubric_version_id, assigned_at=now)
+    session.add(new)
+    session.flush()
+    return new
+
+
+def reviews_of(session: Session, submission: Submission) -> list[PeerReview]:
+    return [r for r in _live(session, [submission.id])]
+
+
+def received(session: Session, submission: Submission) -> list[PeerReview]:
+    return [r for r in reviews_of(session, submission) if r.status == "done"]

@@ -1,0 +1,204 @@
+"""The instructors' grading queue, the grading page, and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort
+from lms.cohorts.services import cohort_learners, roles_of, staff_cohorts
+from lms.coursework import services as coursework
+from lms.coursework.models import Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.coursework.models import Attachment
+from lms.coursework.views import send_attachment
+from lms.grading import peer, services
+from lms.grading.models import PeerReview
+from lms.grading.exports import EXPORTERS, grade_table
+from lms.grading.forms import CsrfForm
+from lms.web.markdown import render_markdown
+
+bp = Blueprint("grading", __name__, template_folder="templates")
+
+
+@bp.get("/grading")
+def queue() -> str:
+    cohorts = staff_cohorts(db.session, current_user)  # type: ignore[arg-type]
+    status = request.args.get("status", "to_grade")
+    if status not in services.STATUSES:
+        status = "to_grade"
+    cohort_id = request.args.get("cohort", type=int)
+    result = services.queue(db.session, [c.id for c in cohorts], cohort_id=cohort_id if cohort_id in {c.id for c in cohorts} else None,
+                            module=request.args.get("module") or None, status=status, late_only=request.args.get("late") == "1")
+    return render_template("grading/queue.html", queue=result, cohorts=cohorts, status=status,
+                           statuses=services.STATUSES, args=request.args)
+
+
+def _submission(cohort_id: int, submission_id: int) -> Submission:
+    submission = db.session.get(Submission, submission_id)
+    # A draft that was never submitted is the learner's alone.
+    if submission is None or submission.cohort_id != cohort_id or submission.latest is None:
+        abort(404)
+    return submission
+
+
+def _page(submission: Submission, grade: Any = None, error: str | None = None, stale: bool = False,
+          posted: Any = None, status: int = 200) -> tuple[str, int]:
+    grade = grade if grade is not None else services.grade_of(db.session, submission)
+    roles = roles_of(db.session, current_user)  # type: ignore[arg-type]
+    can_audit = current_user.is_admin or db.session.get(Cohort, submission.cohort_id).organization_id in roles.admin_of  # type: ignore[union-attr]
+    latest = submission.latest
+    classmates = [e.user for e in cohort_learners(db.session, db.session.get(Cohort, submission.cohort_id))  # type: ignore[arg-type]
+                  if e.user_id != submission.user_id]
+    return render_template(
+        "grading/grade.html", submission=submission, grade=grade, error=error, stale=stale, posted=posted,
+        rubric=services.rubric_for(db.session, submission, grade), form=CsrfForm(),
+        body=render_markdown(latest.body).html if latest else None, changes=services.changes_since_last(submission),
+        files=[a for a in submission.attachments if latest and a.id in latest.attachment_ids],
+        learner=db.session.get(User, submission.user_id),
+        history=services.history(db.session, grade) if grade is not None and can_audit else None,
+        peer_reviews=peer.reviews_of(db.session, submission), classmates=classmates,
+        names={u.id: u.name for u in classmates},
+    ), status
+
+
+@bp.get("/cohorts/<int:cohort_id>/submissions/<int:submission_id>")
+def grade(cohort_id: int, submission_id: int) -> tuple[str, int]:
+    return _page(_submission(cohort_id, submission_id))
+
+
+@bp.post("/cohorts/<int:cohort_id>/submissions/<int:submission_id>")
+def save(cohort_id: int, submission_id: int) -> Any:
+    submission = _submission(cohort_id, submission_id)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    form = request.form
+    rubric = services.rubric_for(db.session, submission, services.grade_of(db.session, submission))
+    levels = {c["id"]: form.get(f"level-{c['id']}") for c in rubric.criteria}
+    levels.update({k[6:]: v for k, v in form.items() if k.startswith("level-") and k[6:] not in levels})
+    comments = {c["id"]: form.get(f"comment-{c['id']}", "") for c in rubric.criteria}
+    revision = form.get("revision", type=int)
+    action = form.get("action", "draft")
+    try:
+        services.save_grade(db.session, submission, current_user, levels, comments, form.get("feedback", ""),  # type: ignore[arg-type]
+                            revision, action, utcnow())
+    except services.StaleGrade as exc:
+        db.session.rollback()
+        return _page(submission, grade=exc.current, error=str(exc), stale=True, posted=form, status=409)
+    except services.GradingError as exc:
+        db.session.rollback()
+        return _page(submission, error=str(exc), posted=form, status=400)
+    db.session.commit()
+    flash({"draft": "Draft saved; the learner sees nothing yet.", "release": "Grade released to the learner.",
+           "return": "Returned for revision; the learner can edit and resubmit."}[action], "success")
+    return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=submission.id))
+
+
+@bp.get("/assignments/<key>/feedback")
+def feedback(key: str) -> str:
+    assignment = coursework.get_assignment(db.session, key) or abort(404)
+    submission = coursework.submission_for(db.session, assignment, current_user.id)  # type: ignore[union-attr]
+    grade = services.released_grade(db.session, submission) if submission else None
+    return render_template("grading/feedback.html", assignment=assignment, submission=submission, grade=grade,
+                           rubric=grade.rubric_version if grade else None)
+
+
+@bp.get("/cohorts/<int:cohort_id>/grades.<fmt>")
+def export(cohort_id: int, fmt: str) -> Response:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    exporter = EXPORTERS.get(fmt) or abort(404)
+    body = exporter.render(grade_table(db.session, cohort))
+    filename = f"grades-{cohort.name.lower().replace(' ', '-')}-{utcnow():%Y%m%d}.{exporter.extension}"
+    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --------------------------------------------------------------------------- peer review
+
+
+@bp.get("/assignments/<key>/peer-reviews")
+def peer_reviews(key: str) -> str:
+    assignment = coursework.get_assignment(db.session, key) or abort(404)
+    own = coursework.submission_for(db.session, assignment, current_user.id)  # type: ignore[union-attr]
+    mine = list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
+        PeerReview.reviewer_id == current_user.id, PeerReview.status != "cancelled",  # type: ignore[union-attr]
+        Submission.assignment_id == assignment.id)))
+    return render_template("grading/peer_reviews.html", assignment=assignment, own=own, mine=mine, form=CsrfForm(),
+                           received=peer.received(db.session, own) if own else [])
+
+
+@bp.post("/assignments/<key>/peer-reviews")
+def request_reviews(key: str) -> Any:
+    assignment = coursework.get_assignment(db.session, key) or abort(404)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    before = len([r for r in peer.reviews_to_do(db.session, assignment, current_user, utcnow()) if r.id])  # type: ignore[arg-type]
+    db.session.commit()
+    total = len(list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
+        PeerReview.reviewer_id == current_user.id, PeerReview.status != "cancelled", Submission.assignment_id == assignment.id))))  # type: ignore[union-attr]
+    if total == 0:
+        flash("No work to review yet: submit your own first, or come back when classmates have submitted.", "error")
+    elif total > before:
+        flash(f"{total - before} piece{'s' * (total - before != 1)} of work to review.", "success")
+    return redirect(url_for("grading.peer_reviews", key=key))
+
+
+def _review_page(review: PeerReview, error: str | None = None, posted: Any = None, status: int = 200) -> tuple[str, int]:
+    files = [a for a in review.submission.attachments if a.id in review.version.attachment_ids]
+    return render_template("grading/peer_review.html", review=review, body=render_markdown(review.version.body).html,
+                           files=files, rubric=review.rubric_version, form=CsrfForm(), error=error, posted=posted), status
+
+
+@bp.get("/peer-reviews/<int:review_id>")
+def peer_review(review_id: int) -> tuple[str, int]:
+    return _review_page(db.session.get(PeerReview, review_id) or abort(404))
+
+
+@bp.post("/peer-reviews/<int:review_id>")
+def save_peer_review(review_id: int) -> Any:
+    review = db.session.get(PeerReview, review_id) or abort(404)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    levels = {c["id"]: request.form.get(f"level-{c['id']}") for c in review.rubric_version.criteria}
+    try:
+        peer.complete_review(db.session, review, levels, request.form.get("comment", ""), utcnow())
+    except services.GradingError as exc:
+        db.session.rollback()
+        return _review_page(review, error=str(exc), posted=request.form, status=400)
+    db.session.commit()
+    flash("Thank you: your review is saved and shown to the author without your name.", "success")
+    return redirect(url_for("grading.peer_reviews", key=review.submission.assignment.key))
+
+
+@bp.get("/peer-reviews/<int:review_id>/files/<int:attachment_id>")
+def peer_review_file(review_id: int, attachment_id: int) -> Any:
+    review = db.session.get(PeerReview, review_id) or abort(404)
+    item = db.session.get(Attachment, attachment_id)
+    if item is None or item.id not in review.version.attachment_ids:
+        abort(404)
+    return send_attachment(item)
+
+
+@bp.post("/cohorts/<int:cohort_id>/peer-reviews/<int:review_id>/reassign")
+def reassign_review(cohort_id: int, review_id: int) -> Any:
+    review = db.session.get(PeerReview, review_id)
+    if review is None or review.submission.cohort_id != cohort_id:
+        abort(404)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    target = db.session.get(User, request.form.get("reviewer", type=int) or 0)
+    try:
+        if target is None:
+            raise services.GradingError("Choose a learner to review this work.")
+        peer.reassign(db.session, review, target, utcnow())
+    except services.GradingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"The review now goes to {target.name}.", "success")
+    return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=review.submission_id))

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from lms.learning.services import OVERRIDE_KINDS
+
+
+class OverrideForm(FlaskForm):
+    phase = SelectField("Part of the program", coerce=int, validators=[DataRequired()])
+    kind = SelectField("Grant", choices=dict(OVERRIDE_KINDS), validators=[DataRequired()])
+    on_date = DateField("Date", validators=[DataRequired(message="Enter the date as YYYY-MM-DD.")],
+                        description="Early access: the day it opens. Extension: the new due date.")
+    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Grant")
+
+
+class FeedForm(FlaskForm):
+    submit = SubmitField("Create a new calendar link")
+
+
+class RevokeFeedForm(FlaskForm):
+    submit = SubmitField("Turn the calendar link off")

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.accounts.models import User
+from lms.catalog.models import Phase
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+EARLY_ACCESS = "early_access"
+EXTENSION = "extension"
+
+
+class ScheduleOverride(db.Model):
+    """Early access (a module's phase opens sooner) or an extension (its work is due
+    later) for one learner; the newest of each kind per phase wins."""
+
+    __tablename__ = "schedule_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    on_date: Mapped[date]
+    note: Mapped[str] = mapped_column(Text, default="")
+    granted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phase: Mapped[Phase] = relationship()
+    granted_by: Mapped[User] = relationship(foreign_keys=[granted_by_id])
+
+
+class CalendarFeed(db.Model):
+    """A private, revocable token URL serving a learner's schedule as ICS."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    user: Mapped[User] = relationship()

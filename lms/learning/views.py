@@ -1,0 +1,114 @@
+"""Homes for every role, the learner's schedule and calendar feed, and the staff view of
+one learner's schedule with extensions and early access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.cohorts import services as cohorts
+from lms.cohorts.models import Cohort, Organization
+from lms.database import utcnow
+from lms.extensions import db
+from lms.catalog.services import schedule as schedule_items
+from lms.learning import services
+from lms.learning.forms import FeedForm, OverrideForm, RevokeFeedForm
+
+bp = Blueprint("learning", __name__, template_folder="templates")
+
+
+@bp.get("/home")
+def home() -> str:
+    user: User = current_user  # type: ignore[assignment]
+    roles = cohorts.roles_of(db.session, user)
+    orgs = list(db.session.scalars(select(Organization).where(Organization.id.in_(roles.admin_of)).order_by(Organization.name))) if roles.admin_of else []
+    org_cohorts = cohorts.organization_cohorts(db.session, roles.admin_of) if roles.admin_of else []
+    return render_template(
+        "learning/home.html",
+        roles=roles,
+        plan=services.build_schedule(db.session, roles.enrolment.cohort, user.id, utcnow()) if roles.enrolment else None,
+        taught=cohorts.instructor_cohorts(db.session, user) if roles.instructs else [],
+        orgs=[(org, [row for row in org_cohorts if row.cohort.organization_id == org.id]) for org in orgs],
+    )
+
+
+@bp.get("/schedule")
+def schedule() -> str:
+    user: User = current_user  # type: ignore[assignment]
+    plan = services.learner_schedule(db.session, user) or abort(403)
+    return render_template("learning/schedule.html", plan=plan, feed=services.active_feed(db.session, user),
+                           feed_form=FeedForm(), revoke_form=RevokeFeedForm(), feed_url=None)
+
+
+@bp.post("/schedule/calendar")
+def calendar_link() -> Any:
+    user: User = current_user  # type: ignore[assignment]
+    if not FeedForm().validate_on_submit():
+        abort(400)
+    token = services.new_feed(db.session, user)
+    db.session.commit()
+    plan = services.learner_schedule(db.session, user) or abort(403)
+    flash("Your private calendar link is ready. Anyone with it can see your schedule; turn it off here at any time.", "success")
+    return render_template("learning/schedule.html", plan=plan, feed=services.active_feed(db.session, user),
+                           feed_form=FeedForm(), revoke_form=RevokeFeedForm(),
+                           feed_url=url_for("learning.calendar_feed", token=token, _external=True))
+
+
+@bp.post("/schedule/calendar/revoke")
+def revoke_calendar_link() -> Any:
+    if not RevokeFeedForm().validate_on_submit():
+        abort(400)
+    services.revoke_feed(db.session, current_user)  # type: ignore[arg-type]
+    db.session.commit()
+    flash("The calendar link is turned off.", "success")
+    return redirect(url_for("learning.schedule"))
+
+
+@bp.get("/calendar/<token>.ics")
+def calendar_feed(token: str) -> Response:
+    owner = services.feed_owner(db.session, token) or abort(404)
+    plan = services.learner_schedule(db.session, owner) or abort(404)
+    return Response(services.calendar_ics(plan, owner, utcnow()), mimetype="text/calendar",
+                    headers={"Content-Disposition": "inline; filename=ai-operations.ics", "Cache-Control": "private, max-age=300"})
+
+
+def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200) -> tuple[str, int]:
+    plan = services.build_schedule(db.session, cohort, learner.id, utcnow())
+    return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
+                           history=services.override_history(db.session, learner.id)), status
+
+
+def _override_form() -> OverrideForm:
+    form = OverrideForm()
+    form.phase.choices = {item.phase.id: f"Month {item.phase.month} · {item.module.title}: {item.phase.title}"
+                          for item in schedule_items(db.session)}
+    return form
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+def learner(cohort_id: int, user_id: int) -> tuple[str, int]:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    person = db.session.get(User, user_id) or abort(404)
+    return _learner_page(cohort, person, _override_form())
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/overrides")
+def grant_override(cohort_id: int, user_id: int) -> Any:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    person = db.session.get(User, user_id) or abort(404)
+    form = _override_form()
+    if form.validate_on_submit():
+        try:
+            services.grant_override(db.session, cohort, person, form.phase.data, form.kind.data or "",
+                                    form.on_date.data, form.note.data or "", current_user)  # type: ignore[arg-type]
+        except cohorts.CohortError as exc:
+            form.on_date.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{services.OVERRIDE_KINDS[form.kind.data or '']} granted to {person.name}.", "success")
+            return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
+    return _learner_page(cohort, person, form, status=400)

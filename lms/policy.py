@@ -1,0 +1,102 @@
+"""Who may use each route: the one declarative table. ``create_app`` installs it; a
+request to an endpoint missing here is refused, and the access tests compare this table
+with the URL map and try every route as every kind of user."""
+
+from __future__ import annotations
+
+from lms.assessment.access import OWN_ATTEMPT
+from lms.cohorts.access import (
+    ANONYMOUS,
+    COHORT_MANAGER,
+    COHORT_STAFF,
+    LEARNER,
+    MANAGER_FOR_LEARNER,
+    ORG_ADMIN,
+    SIGNED_IN,
+    SITE_ADMIN,
+    STAFF,
+    STAFF_FOR_LEARNER,
+)
+from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNMENT, RELEASED_ASSIGNMENT
+from lms.grading.access import OWN_PEER_REVIEW
+from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
+from lms.web.access import PUBLIC, AccessRule
+
+POLICY: dict[str, AccessRule] = {
+    # the shell
+    "web.health": PUBLIC,
+    # the catalog: the program is public, lessons follow the cohort's schedule
+    "catalog.program": PUBLIC,
+    "catalog.level": PUBLIC,
+    "catalog.module": PUBLIC,
+    "catalog.objectives": PUBLIC,
+    "catalog.lesson": RELEASED_LESSON,
+    # accounts
+    "accounts.login": ANONYMOUS,
+    "accounts.logout": SIGNED_IN,
+    "accounts.account": SIGNED_IN,
+    "accounts.forgot_password": ANONYMOUS,
+    "accounts.reset_password": ANONYMOUS,
+    # site administration
+    "cohorts.organizations": SITE_ADMIN,
+    "cohorts.organization_admin": SITE_ADMIN,
+    # organizations and cohorts
+    "cohorts.organization": ORG_ADMIN,
+    "cohorts.new_cohort": ORG_ADMIN,
+    "cohorts.cohort": COHORT_STAFF,
+    "cohorts.edit_cohort": COHORT_MANAGER,
+    "cohorts.archive_cohort": COHORT_MANAGER,
+    "cohorts.invite": COHORT_MANAGER,
+    "cohorts.import_learners": COHORT_MANAGER,
+    "cohorts.import_preview": COHORT_MANAGER,
+    "cohorts.confirm_import": COHORT_MANAGER,
+    "cohorts.move_learner": MANAGER_FOR_LEARNER,
+    "cohorts.accept_invitation": ANONYMOUS,
+    # learning
+    "learning.home": SIGNED_IN,
+    "learning.schedule": LEARNER,
+    "learning.calendar_link": LEARNER,
+    "learning.revoke_calendar_link": LEARNER,
+    "learning.calendar_feed": FEED_TOKEN,
+    "learning.learner": STAFF_FOR_LEARNER,
+    "learning.grant_override": STAFF_FOR_LEARNER,
+    # quizzes and exams
+    "assessment.quizzes": SIGNED_IN,
+    "assessment.quiz": SIGNED_IN,
+    "assessment.start": LEARNER,
+    "assessment.page": OWN_ATTEMPT,
+    "assessment.save": OWN_ATTEMPT,
+    "assessment.review": OWN_ATTEMPT,
+    "assessment.submit": OWN_ATTEMPT,
+    "assessment.result": OWN_ATTEMPT,
+    "assessment.statistics": COHORT_STAFF,
+    "assessment.grade": COHORT_STAFF,
+    "assessment.essay_queue": STAFF,
+    # assessed work
+    "coursework.assignments": SIGNED_IN,
+    "coursework.assignment": RELEASED_ASSIGNMENT,
+    "coursework.work": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "coursework.save_work": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "coursework.remove_attachment": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "coursework.attachment": ATTACHMENT_READER,
+    # grading
+    "grading.queue": STAFF,
+    "grading.grade": COHORT_STAFF,
+    "grading.save": COHORT_STAFF,
+    "grading.feedback": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "grading.export": COHORT_STAFF,
+    "grading.peer_reviews": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "grading.request_reviews": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "grading.peer_review": OWN_PEER_REVIEW,
+    "grading.save_peer_review": OWN_PEER_REVIEW,
+    "grading.peer_review_file": OWN_PEER_REVIEW,
+    "grading.reassign_review": COHORT_STAFF,
+    # portfolios: the learner's own; a shared link carries its own secret
+    "portfolio.levels": LEARNER,
+    "portfolio.portfolio": LEARNER,
+    "portfolio.save": LEARNER,
+    "portfolio.share": LEARNER,
+    "portfolio.unshare": LEARNER,
+    "portfolio.shared": FEED_TOKEN,
+    "portfolio.shared_file": FEED_TOKEN,
+}

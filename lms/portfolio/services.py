@@ -1,0 +1,124 @@
+"""Portfolios. Services take a session and plain values; flush only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.accounts.models import User
+from lms.accounts.services import hash_token, new_token
+from lms.catalog.models import Level, Phase
+from lms.coursework import services as coursework
+from lms.coursework.models import Assignment, Rubric, Submission
+from lms.grading.models import Grade
+from lms.portfolio.models import Portfolio
+
+MAX_REFLECTION_CHARS = 5000
+
+
+class PortfolioError(ValueError):
+    """A problem the learner can fix; nothing was changed."""
+
+
+def review_assignment(session: Session, level: Level) -> Assignment | None:
+    """The level's portfolio review: the portfolio assignment graded with its rubric."""
+    return session.scalar(select(Assignment).join(Assignment.rubric).where(
+        Assignment.kind == "portfolio", Assignment.retired_at.is_(None), Rubric.level_id == level.id)
+        .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric).selectinload(Rubric.versions)))
+
+
+def eligible_work(session: Session, user_id: int, level: Level) -> list[Submission]:
+    """The learner's released (graded and accepted) work from this level's months."""
+    return list(session.scalars(
+        select(Submission).join(Submission.assignment).join(Phase, Phase.id == Assignment.phase_id)
+        .where(Submission.user_id == user_id, Submission.status == "released", Assignment.kind != "portfolio",
+               Phase.month >= level.first_month, Phase.month <= level.last_month)
+        .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
+                 selectinload(Submission.assignment).selectinload(Assignment.objectives),
+                 selectinload(Submission.assignment).selectinload(Assignment.phase))
+        .order_by(Phase.month, Assignment.position)))
+
+
+def grades_of(session: Session, submissions: list[Submission]) -> dict[int, Grade]:
+    if not submissions:
+        return {}
+    return {g.submission_id: g for g in session.scalars(select(Grade).where(
+        Grade.submission_id.in_([s.id for s in submissions]), Grade.status == "released"))}
+
+
+def portfolio_for(session: Session, user_id: int, level: Level, now: datetime) -> Portfolio:
+    portfolio = session.scalar(select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id == level.id))
+    if portfolio is None:
+        portfolio = Portfolio(user_id=user_id, level=level, artifact_ids=[], reflections={}, updated_at=now)
+        session.add(portfolio)
+        session.flush()
+    return portfolio
+
+
+def curate(session: Session, portfolio: Portfolio, artifact_ids: list[int], reflections: dict[str, str],
+           eligible: list[Submission], codes: list[str], now: datetime) -> None:
+    allowed = {s.id for s in eligible}
+    if any(i not in allowed for i in artifact_ids):
+        raise PortfolioError("Only your own graded and released work from this level can go in the portfolio.")
+    unknown = set(reflections) - set(codes)
+    if unknown:
+        raise PortfolioError(f"Unknown objectives: {', '.join(sorted(unknown))}.")
+    too_long = [c for c, text in reflections.items() if len(text) > MAX_REFLECTION_CHARS]
+    if too_long:
+        raise PortfolioError(f"Keep each reflection under {MAX_REFLECTION_CHARS:,} characters ({', '.join(too_long)}).")
+    portfolio.artifact_ids = list(dict.fromkeys(artifact_ids))
+    portfolio.reflections = {c: reflections.get(c, "").strip() for c in codes if reflections.get(c, "").strip()}
+    portfolio.updated_at = now
+    session.flush()
+
+
+def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) -> str:
+    """The portfolio as the Markdown text of its review submission."""
+    chosen = [s for i in portfolio.artifact_ids for s in eligible if s.id == i]
+    lines = ["## Artifacts", ""]
+    for s in chosen:
+        objectives = ", ".join(o.key for o in s.assignment.objectives)
+        lines.append(f"- **{s.assignment.title}** ({s.assignment.module.title}; {objectives}), version {len(s.versions)}")
+    lines += ["", "## Reflections", ""]
+    for code in codes:
+        lines += [f"### {code}", "", portfolio.reflections.get(code, "(no reflection)"), ""]
+    return "\n".join(lines)
+
+
+def submit_for_review(session: Session, portfolio: Portfolio, user: User, cohort_id: int | None,
+                      eligible: list[Submission], now: datetime, dates: coursework.Dates | None) -> Submission:
+    assignment = review_assignment(session, portfolio.level)
+    if assignment is None:
+        raise PortfolioError("This level has no portfolio review.")
+    codes = [o.key for o in assignment.objectives]
+    if not portfolio.artifact_ids:
+        raise PortfolioError("Choose at least one piece of work for your portfolio.")
+    missing = [c for c in codes if not portfolio.reflections.get(c)]
+    if missing:
+        raise PortfolioError(f"Write a reflection for every objective of this level first: {', '.join(missing)}.")
+    submission = coursework.start_submission(session, assignment, user.id, cohort_id, now)
+    try:
+        coursework.save_draft(session, submission, compose(portfolio, eligible, codes), dates, now)
+        coursework.submit(session, submission, dates, now)
+    except coursework.SubmissionError as exc:
+        raise PortfolioError(str(exc)) from exc
+    return submission
+
+
+def share(session: Session, portfolio: Portfolio, now: datetime) -> str:
+    """A new read-only link; any earlier link stops working."""
+    token, digest = new_token()
+    portfolio.share_token_hash, portfolio.shared_at = digest, now
+    session.flush()
+    return token
+
+
+def unshare(session: Session, portfolio: Portfolio) -> None:
+    portfolio.share_token_hash, portfolio.shared_at = None, None
+    session.flush()
+
+
+def shared(session: Session, token: str) -> Portfolio | None:
+    return session.scalar(select(Portfolio).where(Portfolio.share_token_hash == hash_token(token)))

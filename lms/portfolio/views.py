@@ -1,0 +1,126 @@
+"""The learner's portfolio per level, its review submission, and the shared read-only view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.catalog.models import Level
+from lms.cohorts.services import active_enrolment
+from lms.coursework import services as coursework
+from lms.coursework.models import Attachment
+from lms.coursework.views import send_attachment
+from lms.database import utcnow
+from lms.extensions import db
+from lms.learning.services import learner_schedule
+from lms.portfolio import services
+from lms.portfolio.forms import CsrfForm
+from lms.web.markdown import render_markdown
+
+bp = Blueprint("portfolio", __name__, template_folder="templates")
+
+
+def _level(key: str) -> Level:
+    return db.session.scalar(select(Level).where(Level.key == key, Level.retired_at.is_(None))) or abort(404)
+
+
+def _context(level: Level) -> dict[str, Any]:
+    now = utcnow()
+    assignment = services.review_assignment(db.session, level)
+    eligible = services.eligible_work(db.session, current_user.id, level)  # type: ignore[union-attr]
+    plan = learner_schedule(db.session, current_user, now)  # type: ignore[arg-type]
+    return {
+        "level": level, "assignment": assignment, "eligible": eligible,
+        "grades": services.grades_of(db.session, eligible),
+        "codes": [o.key for o in assignment.objectives] if assignment else [],
+        "objectives": assignment.objectives if assignment else [],
+        "portfolio": services.portfolio_for(db.session, current_user.id, level, now),  # type: ignore[union-attr]
+        "review": coursework.submission_for(db.session, assignment, current_user.id) if assignment else None,  # type: ignore[union-attr]
+        "dates": coursework.dates_for(assignment, plan) if assignment and plan else None,
+        "form": CsrfForm(), "share_url": None, "error": None,
+    }
+
+
+@bp.get("/portfolio")
+def levels() -> Any:
+    items = list(db.session.scalars(select(Level).where(Level.retired_at.is_(None)).order_by(Level.position)))
+    return render_template("portfolio/levels.html", levels=items)
+
+
+@bp.get("/portfolio/<level_key>")
+def portfolio(level_key: str) -> str:
+    context = _context(_level(level_key))
+    db.session.commit()  # the (empty) portfolio row
+    return render_template("portfolio/portfolio.html", **context)
+
+
+@bp.post("/portfolio/<level_key>")
+def save(level_key: str) -> Any:
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    context = _context(_level(level_key))
+    chosen = [int(v) for v in request.form.getlist("artifact") if v.isdecimal() and len(v) < 10]
+    reflections = {c: request.form.get(f"reflection-{c}", "") for c in context["codes"]}
+    now = utcnow()
+    try:
+        services.curate(db.session, context["portfolio"], chosen, reflections, context["eligible"], context["codes"], now)
+        if request.form.get("action") == "submit":
+            enrolment = active_enrolment(db.session, current_user.id)  # type: ignore[union-attr]
+            services.submit_for_review(db.session, context["portfolio"], current_user, enrolment.cohort_id if enrolment else None,  # type: ignore[arg-type]
+                                       context["eligible"], now, context["dates"])
+    except services.PortfolioError as exc:
+        db.session.rollback()
+        context = _context(_level(level_key))
+        context.update(error=str(exc), posted=request.form)
+        return render_template("portfolio/portfolio.html", **context), 400
+    db.session.commit()
+    flash("Portfolio submitted for review." if request.form.get("action") == "submit" else "Portfolio saved.", "success")
+    return redirect(url_for("portfolio.portfolio", level_key=level_key))
+
+
+@bp.post("/portfolio/<level_key>/share")
+def share(level_key: str) -> str:
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    context = _context(_level(level_key))
+    token = services.share(db.session, context["portfolio"], utcnow())
+    db.session.commit()
+    context["share_url"] = url_for("portfolio.shared", token=token, _external=True)
+    return render_template("portfolio/portfolio.html", **context)
+
+
+@bp.post("/portfolio/<level_key>/share/revoke")
+def unshare(level_key: str) -> Any:
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    context = _context(_level(level_key))
+    services.unshare(db.session, context["portfolio"])
+    db.session.commit()
+    flash("The shared link is turned off.", "success")
+    return redirect(url_for("portfolio.portfolio", level_key=level_key))
+
+
+@bp.get("/shared/portfolios/<token>")
+def shared(token: str) -> str:
+    item = services.shared(db.session, token) or abort(404)
+    owner = db.session.get(User, item.user_id)
+    eligible = services.eligible_work(db.session, item.user_id, item.level)
+    chosen = [s for i in item.artifact_ids for s in eligible if s.id == i]
+    return render_template("portfolio/shared.html", portfolio=item, owner=owner, artifacts=chosen, token=token,
+                           bodies={s.id: render_markdown(s.latest.body).html for s in chosen if s.latest},
+                           reflections={c: render_markdown(t).html for c, t in item.reflections.items()})
+
+
+@bp.get("/shared/portfolios/<token>/files/<int:attachment_id>")
+def shared_file(token: str, attachment_id: int) -> Any:
+    """A file of a chosen piece of work, as handed in: nothing else is reachable by the link."""
+    item = services.shared(db.session, token) or abort(404)
+    eligible = services.eligible_work(db.session, item.user_id, item.level)
+    allowed = {a for s in eligible if s.id in item.artifact_ids and s.latest for a in s.latest.attachment_ids}
+    if attachment_id not in allowed:
+        abort(404)
+    return send_attachment(db.session.get(Attachment, attachment_id) or abort(404))

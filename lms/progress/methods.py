@@ -1,0 +1,96 @@
+"""Mastery methods: a registry of small classes. Each turns a learner's evidence on one
+objective, oldest first, into a mastery level on the 0-4 scale."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+SCALE = 4.0
+
+
+@dataclass(frozen=True)
+class Point:
+    """One piece of evidence: a level on the 0-4 scale and how much it counts (peer
+    reviews count less than an instructor's judgement)."""
+
+    level: float
+    weight: float = 1.0
+
+
+class MasteryMethod(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def level(self, points: Sequence[Point]) -> float | None:
+        """The mastery level from every point so far, oldest first (None: no evidence)."""
+
+
+class DecayingAverage(MasteryMethod):
+    """Each new point moves the level toward itself by ``latest_weight`` (scaled by the
+    point's own weight): recent work counts most, older work still counts."""
+
+    name, label = "decaying_average", "Decaying average"
+
+    def level(self, points: Sequence[Point]) -> float | None:
+        share = float(self.settings.get("latest_weight", 0.65))
+        value: float | None = None
+        for point in points:
+            if value is None:
+                value = point.level
+            else:
+                w = share * point.weight
+                value = w * point.level + (1 - w) * value
+        return None if value is None else round(value, 4)
+
+
+class NTimes(MasteryMethod):
+    """Mastery must be shown ``n`` times: then the level is the mean of the points at
+    mastery. Before that it stays below mastery: the best point below it, or half a
+    level under it when every point so far reached it."""
+
+    name, label = "n_times", "n times at mastery"
+
+    def level(self, points: Sequence[Point]) -> float | None:
+        if not points:
+            return None
+        n = int(self.settings.get("n", 3))
+        bar = float(self.settings.get("mastery_level", 3))
+        at = [p.level for p in points if p.level >= bar]
+        if len(at) >= n:
+            return round(sum(at) / len(at), 4)
+        below = [p.level for p in points if p.level < bar]
+        return round(max(below), 4) if below else round(bar - 0.5, 4)
+
+
+class Highest(MasteryMethod):
+    name, label = "highest", "Highest"
+
+    def level(self, points: Sequence[Point]) -> float | None:
+        return max((p.level for p in points), default=None)
+
+
+class Latest(MasteryMethod):
+    name, label = "latest", "Latest"
+
+    def level(self, points: Sequence[Point]) -> float | None:
+        return points[-1].level if points else None
+
+
+MASTERY_METHODS: dict[str, type[MasteryMethod]] = {m.name: m for m in (DecayingAverage, NTimes, Highest, Latest)}
+
+DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
+
+
+def named_level(level: float | None, thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> str:
+    """The name of the highest threshold the level reaches."""
+    if level is None:
+        return "no evidence"
+    reached = [name for name, bound in sorted(thresholds.items(), key=lambda kv: kv[1]) if level >= bound]
+    return reached[-1] if reached else next(iter(thresholds))

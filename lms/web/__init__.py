@@ -1,0 +1,1 @@
+"""The HTTP shell every feature builds on: layout, error pages, access rules, Markdown."""

@@ -1,0 +1,83 @@
+"""Who may use each route. ``lms/policy.py`` is the one declarative table (endpoint ->
+rule); ``enforce_access`` applies it before every request and refuses any endpoint the
+table does not name (fail closed). Rules are small classes: features that know about
+people and cohorts define their own."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, abort, current_app, request
+
+
+class Decision(enum.Enum):
+    ALLOW = "allow"
+    LOGIN = "login"          # anonymous: send to the login page
+    FORBID = "forbid"        # signed in, but not allowed: 403
+    NOT_FOUND = "not_found"  # not allowed to know it exists: 404
+
+
+class AccessRule(ABC):
+    """Decides whether ``user`` (None when anonymous) may use a route with ``view_args``."""
+
+    label: str = ""
+
+    @abstractmethod
+    def decide(self, user: Any, view_args: Mapping[str, Any]) -> Decision: ...
+
+    def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:
+        """A message for the 403 page; None for the generic one."""
+        return None
+
+
+class Public(AccessRule):
+    label = "anyone"
+
+    def decide(self, user: Any, view_args: Mapping[str, Any]) -> Decision:
+        return Decision.ALLOW
+
+
+PUBLIC = Public()
+POLICY_KEY = "lms.access_policy"
+
+
+def install_policy(app: Flask, policy: Mapping[str, AccessRule]) -> None:
+    app.extensions[POLICY_KEY] = dict(policy)
+    app.before_request(enforce_access)
+
+
+def rule_for(app: Flask, endpoint: str) -> AccessRule | None:
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return PUBLIC
+    return app.extensions.get(POLICY_KEY, {}).get(endpoint)
+
+
+class Hooks:
+    """Who is asking and where anonymous users log in; the accounts feature sets both."""
+
+    current_user: Callable[[], Any] = staticmethod(lambda: None)
+    login_redirect: Callable[[], Any] = staticmethod(lambda: abort(401))
+
+
+def enforce_access() -> Any:
+    """``before_request`` hook: apply the endpoint's declared rule."""
+    endpoint = request.endpoint
+    if endpoint is None:  # no route matched: let the 404/405 handlers answer
+        return None
+    rule = rule_for(current_app, endpoint)
+    if rule is None:
+        current_app.logger.error("route %s has no access rule in the policy; refusing", endpoint)
+        abort(403)
+    user = Hooks.current_user()
+    view_args = request.view_args or {}
+    decision = rule.decide(user, view_args)
+    if decision is Decision.ALLOW:
+        return None
+    if decision is Decision.LOGIN:
+        return Hooks.login_redirect()
+    if decision is Decision.NOT_FOUND:
+        abort(404)
+    abort(403, description=rule.reason(user, view_args))

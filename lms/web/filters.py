@@ -1,0 +1,34 @@
+"""Template filters: times are stored in UTC and shown in the signed-in person's zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+
+from lms.web.access import Hooks
+
+
+def _zone() -> ZoneInfo:
+    user = Hooks.current_user()
+    try:
+        return ZoneInfo(getattr(user, "timezone", None) or "UTC")
+    except ZoneInfoNotFoundError:
+        return ZoneInfo("UTC")
+
+
+def localtime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(_zone())
+    return local.strftime("%d %b %Y, %H:%M ") + (local.tzname() or "")
+
+
+def localdate(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(_zone()).strftime("%d %b %Y")
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(localdate, "localdate")

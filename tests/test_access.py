@@ -1,0 +1,217 @@
+"""Every route, for every kind of visitor, answers as ``lms/policy.py`` declares.
+
+``ROUTES`` must name every endpoint in the URL map: a new route without a row fails
+``test_every_route_is_in_the_table``. Each row gives the request and the expected answer
+for each role, where the target is organization A, its cohort A (started five months
+ago) and learner A:
+
+  ok       the page (200), a redirect elsewhere than sign-in, or for a POST without
+           data the form re-rendered with its errors (400)
+  login    a redirect to the sign-in page (carrying ``next``)
+  forbid   403: signed in, inside the organization, without the role
+  missing  404: no link to the organization, so not told it exists
+  <int>    exactly this status
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from lms.assessment.models import Response
+from lms.assessment.services import get_quiz, page_views, save_page, start_attempt
+from lms.accounts.services import create_user
+from lms.cohorts.services import enrol, preview_import
+from lms.grading.peer import reviews_to_do
+from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
+from lms.learning.services import build_schedule
+from lms.database import utcnow
+from lms.extensions import db
+from lms.web.access import rule_for
+from tests.conftest import World
+
+ROLES = [
+    "anonymous", "nobody", "learner", "learner_other_cohort", "learner_other_org",
+    "instructor", "instructor_other_cohort", "org_admin", "org_admin_other_org", "admin",
+]
+USER_OF_ROLE = {
+    "nobody": "nobody", "learner": "learner_a", "learner_other_cohort": "learner_a2",
+    "learner_other_org": "learner_b", "instructor": "instructor_a", "instructor_other_cohort": "instructor_b",
+    "org_admin": "org_admin_a", "org_admin_other_org": "org_admin_b", "admin": "admin",
+}
+MONTH_6_LESSON = "cs-omnichannel-intelligence"
+
+
+def expect(default: Any, **by_role: Any) -> dict[str, Any]:
+    assert set(by_role) <= set(ROLES), set(by_role) - set(ROLES)
+    return {role: by_role.get(role, default) for role in ROLES}
+
+
+EVERYONE = expect("ok")
+SIGNED_IN = expect("ok", anonymous="login")
+SITE_ADMIN = expect("forbid", anonymous="login", admin="ok")
+# Organization A's own people are told "forbidden"; everybody else "not found".
+_OUTSIDERS = dict(nobody="missing", learner_other_org="missing", instructor_other_cohort="missing",
+                  org_admin_other_org="missing")
+ORG_ADMIN = expect("forbid", anonymous="login", org_admin="ok", admin="ok", **_OUTSIDERS)
+COHORT_STAFF = expect("forbid", anonymous="login", instructor="ok", org_admin="ok", admin="ok", **_OUTSIDERS)
+COHORT_MANAGER = expect("forbid", anonymous="login", org_admin="ok", admin="ok", **_OUTSIDERS)
+STAFF = expect("ok", anonymous="login", nobody="forbid", learner="forbid", learner_other_cohort="forbid", learner_other_org="forbid")
+LEARNERS = expect("forbid", anonymous="login", learner="ok", learner_other_cohort="ok", learner_other_org="ok")
+LESSON = expect("ok", anonymous="login", nobody="forbid", learner_other_cohort="forbid")
+# Handing in work: enrolled learners whose schedule has released the assignment.
+HAND_IN = expect("forbid", anonymous="login", learner="ok", learner_other_org="ok")
+# A learner's file: them and their cohort's staff; nobody else learns it exists.
+COHORT_FILE = expect("missing", anonymous="login", learner="ok", instructor="ok", org_admin="ok", admin="ok")
+# An attempt (or a peer review) is its learner's alone; for everybody else its id does not exist.
+OWN_ATTEMPT = expect("missing", anonymous="login", learner="ok")
+
+
+@dataclass
+class Route:
+    url: Callable[[World, dict[str, Any]], str]
+    expected: dict[str, Any]
+    method: str = "GET"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+A = "cohort_a"
+ROUTES: dict[str, Route] = {
+    "web.health": Route(lambda w, x: "/healthz", EVERYONE),
+    "catalog.program": Route(lambda w, x: "/", EVERYONE),
+    "catalog.level": Route(lambda w, x: "/levels/intermediate", EVERYONE),
+    "catalog.module": Route(lambda w, x: "/modules/mlops", EVERYONE),
+    "catalog.objectives": Route(lambda w, x: "/objectives", EVERYONE),
+    "catalog.lesson": Route(lambda w, x: f"/lessons/{MONTH_6_LESSON}", LESSON),
+    "accounts.login": Route(lambda w, x: "/login", EVERYONE),
+    "accounts.logout": Route(lambda w, x: "/logout", SIGNED_IN, "POST"),
+    "accounts.account": Route(lambda w, x: "/account", SIGNED_IN),
+    "accounts.forgot_password": Route(lambda w, x: "/password/forgot", EVERYONE),
+    "accounts.reset_password": Route(lambda w, x: "/password/reset/not-a-token", expect(400)),
+    "cohorts.organizations": Route(lambda w, x: "/admin/organizations", SITE_ADMIN),
+    "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
+    "cohorts.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}", ORG_ADMIN),
+    "cohorts.new_cohort": Route(lambda w, x: f"/organizations/{w.org_a.id}/cohorts/new", ORG_ADMIN),
+    "cohorts.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}", COHORT_STAFF),
+    "cohorts.edit_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/edit", COHORT_MANAGER),
+    "cohorts.archive_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/archive", COHORT_MANAGER, "POST"),
+    "cohorts.invite": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations", COHORT_MANAGER, "POST"),
+    "cohorts.import_learners": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import", COHORT_MANAGER),
+    "cohorts.import_preview": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import/{x['import_id']}", COHORT_MANAGER),
+    "cohorts.confirm_import": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import/{x['import_id']}", COHORT_MANAGER, "POST"),
+    "cohorts.move_learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/move", COHORT_MANAGER, "POST"),
+    "cohorts.accept_invitation": Route(lambda w, x: "/invitations/not-a-token", expect(400)),
+    "learning.home": Route(lambda w, x: "/home", SIGNED_IN),
+    "learning.schedule": Route(lambda w, x: "/schedule", LEARNERS),
+    "learning.calendar_link": Route(lambda w, x: "/schedule/calendar", LEARNERS, "POST"),
+    "learning.revoke_calendar_link": Route(lambda w, x: "/schedule/calendar/revoke", LEARNERS, "POST"),
+    "learning.calendar_feed": Route(lambda w, x: "/calendar/not-a-token.ics", expect("missing")),
+    "learning.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}", COHORT_STAFF),
+    "learning.grant_override": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/overrides", COHORT_STAFF, "POST"),
+    "assessment.quizzes": Route(lambda w, x: "/quizzes", SIGNED_IN),
+    "assessment.quiz": Route(lambda w, x: "/quizzes/mlops-quiz", SIGNED_IN),
+    "assessment.start": Route(lambda w, x: "/quizzes/mlops-quiz/start", LEARNERS, "POST"),
+    "assessment.page": Route(lambda w, x: f"/attempts/{x['attempt_id']}/pages/0", OWN_ATTEMPT),
+    "assessment.save": Route(lambda w, x: f"/attempts/{x['attempt_id']}/pages/0", OWN_ATTEMPT, "POST"),
+    "assessment.review": Route(lambda w, x: f"/attempts/{x['attempt_id']}/review", OWN_ATTEMPT),
+    "assessment.submit": Route(lambda w, x: f"/attempts/{x['attempt_id']}/submit", OWN_ATTEMPT, "POST"),
+    "assessment.result": Route(lambda w, x: f"/attempts/{x['attempt_id']}", OWN_ATTEMPT),
+    "assessment.statistics": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/quizzes/mlops-quiz/statistics", COHORT_STAFF),
+    "assessment.essay_queue": Route(lambda w, x: "/grading/essays", STAFF),
+    "coursework.assignments": Route(lambda w, x: "/coursework", SIGNED_IN),
+    "coursework.assignment": Route(lambda w, x: "/assignments/cs-hands-on-own-operation", LESSON),
+    "coursework.work": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/work", HAND_IN),
+    "coursework.save_work": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/work", HAND_IN, "POST"),
+    "coursework.remove_attachment": Route(lambda w, x: f"/assignments/cs-hands-on-own-operation/work/attachments/{x['attachment_id']}/remove",
+                                          HAND_IN, "POST"),
+    "coursework.attachment": Route(lambda w, x: f"/attachments/{x['attachment_id']}", COHORT_FILE),
+    "grading.queue": Route(lambda w, x: "/grading", STAFF),
+    "grading.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}", COHORT_STAFF),
+    "grading.save": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}", COHORT_STAFF, "POST"),
+    "grading.export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/grades.csv", COHORT_STAFF),
+    "grading.peer_reviews": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/peer-reviews", HAND_IN),
+    "grading.request_reviews": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/peer-reviews", HAND_IN, "POST"),
+    "grading.peer_review": Route(lambda w, x: f"/peer-reviews/{x['review_id']}", OWN_ATTEMPT),
+    "grading.save_peer_review": Route(lambda w, x: f"/peer-reviews/{x['review_id']}", OWN_ATTEMPT, "POST"),
+    "grading.peer_review_file": Route(lambda w, x: f"/peer-reviews/{x['review_id']}/files/{x['peer_file_id']}", OWN_ATTEMPT),
+    "grading.reassign_review": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/peer-reviews/{x['review_id']}/reassign", COHORT_STAFF, "POST"),
+    "portfolio.levels": Route(lambda w, x: "/portfolio", LEARNERS),
+    "portfolio.portfolio": Route(lambda w, x: "/portfolio/foundation", LEARNERS),
+    "portfolio.save": Route(lambda w, x: "/portfolio/foundation", LEARNERS, "POST"),
+    "portfolio.share": Route(lambda w, x: "/portfolio/foundation/share", LEARNERS, "POST"),
+    "portfolio.unshare": Route(lambda w, x: "/portfolio/foundation/share/revoke", LEARNERS, "POST"),
+    "portfolio.shared": Route(lambda w, x: "/shared/portfolios/not-a-token", expect("missing")),
+    "portfolio.shared_file": Route(lambda w, x: f"/shared/portfolios/not-a-token/files/{x['attachment_id']}", expect("missing")),
+    "grading.feedback": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/feedback", HAND_IN),
+    "assessment.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/responses/{x['response_id']}/grade", COHORT_STAFF, "POST"),
+}
+
+
+def endpoints(app: Flask) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules() if not rule.endpoint.endswith("static")}
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    assert endpoints(app) == set(ROUTES), "add every new route to ROUTES with its expected answers"
+
+
+def test_every_route_declares_an_access_rule(app: Flask) -> None:
+    assert [e for e in endpoints(app) if rule_for(app, e) is None] == []
+
+
+def verdict(response: Any, method: str) -> str | int:
+    status = response.status_code
+    if status == 302 and "/login?next=" in response.headers["Location"]:
+        return "login"
+    if status == 403:
+        return "forbid"
+    if status == 404:
+        return "missing"
+    if status in (200, 302) or (method == "POST" and status == 400):
+        return "ok"
+    return status
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, world: World, login, role: str) -> None:
+    load_content()
+    extra = {"import_id": preview_import(db.session, world.cohort_a, "l.csv", b"email,name\nz@example.com,Zed\n", world.org_admin_a).record.id}
+    attempt = start_attempt(db.session, get_quiz(db.session, "mlops-quiz"), world.learner_a, utcnow())
+    essay = next(i for i, page in enumerate(page_views(db.session, attempt)) if page.parts[0].kind == "essay")
+    save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "An answer to grade."}), utcnow())
+    extra["attempt_id"] = attempt.id
+    work = start_submission(db.session, get_assignment(db.session, "cs-hands-on-own-operation"), world.learner_a.id, world.cohort_a.id, utcnow())
+    work_dates = dates_for(work.assignment, build_schedule(db.session, world.cohort_a, world.learner_a.id, utcnow()))
+    extra["attachment_id"] = add_attachment(db.session, work, "plan.txt", b"plan", work_dates, Path(app.instance_path) / "uploads", utcnow()).id
+    submit(db.session, work, work_dates, utcnow())
+    extra["submission_id"] = work.id
+    # A classmate's submission with a file, for learner A to review.
+    classmate = enrol(db.session, world.cohort_a, create_user(db.session, "classmate@example.com", "Classmate", "correct-horse-battery")).user
+    theirs = start_submission(db.session, work.assignment, classmate.id, world.cohort_a.id, utcnow())
+    extra["peer_file_id"] = add_attachment(db.session, theirs, "notes.txt", b"notes", work_dates, Path(app.instance_path) / "uploads", utcnow()).id
+    submit(db.session, theirs, work_dates, utcnow())
+    extra["review_id"] = reviews_to_do(db.session, work.assignment, world.learner_a, utcnow())[0].id
+    extra["response_id"] = db.session.scalar(select(Response.id).where(Response.attempt_id == attempt.id))
+    db.session.commit()
+    if role != "anonymous":
+        login(client, getattr(world, USER_OF_ROLE[role]))
+    wrong = []
+    # Sign-out last, so every other route is tried while signed in.
+    for endpoint, route in sorted(ROUTES.items(), key=lambda item: item[0] == "accounts.logout"):
+        url = route.url(world, extra)
+        response = client.open(url, method=route.method, data=route.data)
+        expected = route.expected[role]
+        got = verdict(response, route.method)
+        if isinstance(expected, int):
+            got = response.status_code
+        if got != expected:
+            wrong.append(f"{route.method} {url} ({endpoint}): expected {expected}, got {got} [{response.status_code}]")
+    assert wrong == [], f"{role}:\n" + "\n".join(wrong)

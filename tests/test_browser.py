@@ -1,0 +1,54 @@
+"""A learner browses program -> module -> lesson in Debian's Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/home")
+
+
+def test_program_to_module_to_lesson(server_url: str, load_content, make_user, page) -> None:
+    load_content()
+    sign_in(page, server_url, make_user(email="reader@example.com", admin=True).email)
+    page.goto(server_url + "/")
+    assert page.locator("h1").inner_text() == "AI Operations for Entrepreneurs"
+    assert page.locator(".level-band").count() == 3
+
+    page.locator(".grid").get_by_role("link", name="Customer Success Operations").click()
+    page.wait_for_url("**/modules/customer-success")
+    assert page.locator("h1").inner_text() == "Customer Success Operations"
+    assert page.locator("table").get_by_text("at least 70").count() == 1
+
+    first_lesson = page.locator(".lesson-list a").first
+    title = first_lesson.inner_text()
+    first_lesson.click()
+    page.wait_for_url("**/lessons/*")
+    assert page.locator("h1").inner_text() == title
+    toc_link = page.locator(".toc a").first
+    anchor = toc_link.get_attribute("href")
+    toc_link.click()
+    assert page.url.endswith(anchor)
+    page.locator('a[rel="next"]').click()
+    page.wait_for_url("**/lessons/*")
+    assert page.locator("h1").inner_text() != title
+
+
+def test_lesson_is_readable_on_a_phone(server_url: str, load_content, make_user, browser) -> None:
+    load_content()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, server_url, make_user(email="reader@example.com", admin=True).email)
+    page.goto(server_url + "/lessons/mlops-data-features")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
+    context.close()

@@ -1,0 +1,846 @@
+"""Organizations, cohorts and enrolment, end to end: the services on their own, then the
+pages an admin, an org admin, an instructor, a learner and an invited person use.
+
+Requests run in their own session: the test commits before a request and expires its
+session after one (``db.session.expire_all()``) before looking at rows again."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from lms.accounts.models import User
+from lms.accounts.services import check_reset_token, find_user
+from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, Organization
+from lms.cohorts.services import (
+    CohortError,
+    accept_invitation,
+    add_organization_admin,
+    archive_cohort,
+    check_invitation,
+    create_cohort,
+    create_organization,
+    enrol,
+    invite_learner,
+    move_learner,
+    preview_import,
+    unarchive_cohort,
+)
+from lms.extensions import db
+from lms.mail.models import OutboxMessage
+from tests.conftest import PASSWORD, World
+
+GOOD_PASSWORD = "violet-otter-canoe-42"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def welcome_link(token: str) -> str:
+    return f"http://localhost/password/reset/{token}"
+
+
+def invitation_link(token: str) -> str:
+    return f"http://localhost/invitations/{token}"
+
+
+def mails(recipient: str | None = None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if recipient is not None:
+        query = query.where(OutboxMessage.recipient == recipient)
+    return list(db.session.scalars(query))
+
+
+def invitation_token(message: OutboxMessage) -> str:
+    found = re.search(r"/invitations/([A-Za-z0-9_-]+)", message.body)
+    assert found, f"no invitation link in: {message.body!r}"
+    return found.group(1)
+
+
+def welcome_token(message: OutboxMessage) -> str:
+    found = re.search(r"/password/reset/([A-Za-z0-9_-]+)", message.body)
+    assert found, f"no set-password link in: {message.body!r}"
+    return found.group(1)
+
+
+def count(model: Any, *where: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def active_cohort_of(user_id: int) -> int | None:
+    return db.session.scalar(select(Enrolment.cohort_id).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))
+
+
+def text(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def upload(client: Any, cohort_id: int, data: bytes, filename: str = "learners.csv") -> Any:
+    """POST a CSV file to the import form, as a browser does (multipart/form-data).
+
+    The body is encoded in memory: given ``data={"file": (io.BytesIO(...), name)}`` the test
+    client spools a large body to a temporary file it never closes, and the 10 MB case
+    would then fail a later test with a ResourceWarning."""
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename, content_type="text/csv")})
+    return client.post(f"/cohorts/{cohort_id}/import", data=body,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def preview_url(response: Any) -> str:
+    assert response.status_code == 302, text(response)
+    location = response.headers["Location"]
+    assert re.search(r"/cohorts/\d+/import/\d+$", location), location
+    return location
+
+
+def past() -> datetime:
+    return datetime.now(timezone.utc) - timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- organizations (services)
+
+
+def test_organization_names_are_unique_ignoring_case(app) -> None:
+    org = create_organization(db.session, "  Acme Learning ")
+    db.session.commit()
+    assert org.name == "Acme Learning"
+    for clash in ("Acme Learning", "ACME LEARNING", " acme learning"):
+        with pytest.raises(CohortError, match="already exists"):
+            create_organization(db.session, clash)
+    with pytest.raises(CohortError, match="needs a name"):
+        create_organization(db.session, "   ")
+    assert count(Organization) == 1
+
+
+def test_new_org_admin_has_no_password_and_gets_a_welcome_link(app) -> None:
+    org = create_organization(db.session, "Acme")
+    user = add_organization_admin(db.session, org, " Ada@Example.com ", "Ada Admin", welcome_link)
+    db.session.commit()
+
+    assert user.email == "ada@example.com" and user.name == "Ada Admin"
+    assert not user.has_password
+    assert [u.id for u in org.admins] == [user.id]
+    [message] = mails("ada@example.com")
+    assert "Acme" in message.body
+    # The link is a working single-use set-password link for this person.
+    check = check_reset_token(db.session, welcome_token(message))
+    assert check.reset is not None and check.reset.user_id == user.id
+
+
+def test_existing_user_becomes_org_admin_without_a_new_account(app, make_user) -> None:
+    existing = make_user(email="bob@example.com", name="Bob")
+    org = create_organization(db.session, "Acme")
+    user = add_organization_admin(db.session, org, "BOB@example.com", "Someone Else", welcome_link)
+    db.session.commit()
+
+    assert user.id == existing.id and user.name == "Bob" and user.has_password
+    assert count(User) == 1
+    assert mails() == []  # no set-password link for someone who has a password
+    with pytest.raises(CohortError, match="already an administrator"):
+        add_organization_admin(db.session, org, "bob@example.com", "", welcome_link)
+
+
+def test_org_admin_with_a_bad_email_is_refused(app) -> None:
+    org = create_organization(db.session, "Acme")
+    with pytest.raises(CohortError, match="not a valid email"):
+        add_organization_admin(db.session, org, "not-an-address", "X", welcome_link)
+    assert count(User) == 0 and mails() == []
+
+
+# --------------------------------------------------------------------------- cohorts (services)
+
+
+def test_create_cohort_checks_name_uniqueness_and_time_zone(app, make_org) -> None:
+    org, other = make_org("Acme"), make_org("Other")
+    cohort = create_cohort(db.session, org, " Spring 2026 ", date(2026, 3, 1), "Europe/Paris", [], welcome_link)
+    db.session.commit()
+    assert (cohort.name, cohort.start_date, cohort.timezone) == ("Spring 2026", date(2026, 3, 1), "Europe/Paris")
+
+    with pytest.raises(CohortError, match="needs a name"):
+        create_cohort(db.session, org, "  ", date(2026, 3, 1), "UTC", [], welcome_link)
+    with pytest.raises(CohortError, match="already has a cohort"):
+        create_cohort(db.session, org, "SPRING 2026", date(2026, 4, 1), "UTC", [], welcome_link)
+    with pytest.raises(CohortError, match="Unknown time zone"):
+        create_cohort(db.session, org, "Autumn", date(2026, 9, 1), "Mars/Olympus_Mons", [], welcome_link)
+    # The same name in another organization is fine.
+    create_cohort(db.session, other, "Spring 2026", date(2026, 3, 1), "UTC", [], welcome_link)
+    db.session.commit()
+    assert count(Cohort, Cohort.organization_id == org.id) == 1
+    assert count(Cohort) == 2
+
+
+def test_instructors_by_email_new_ones_get_a_welcome_mail(app, make_org, make_user) -> None:
+    org = make_org("Acme")
+    known = make_user(email="known@example.com", name="Known Instructor")
+    cohort = create_cohort(db.session, org, "C1", date(2026, 1, 1), "UTC",
+                           ["Known@example.com", "fresh@example.com", "FRESH@example.com", " "], welcome_link)
+    db.session.commit()
+
+    fresh = find_user(db.session, "fresh@example.com")
+    assert fresh is not None and not fresh.has_password
+    assert sorted(u.email for u in cohort.instructors) == ["fresh@example.com", "known@example.com"]
+    assert mails(known.email) == []
+    [message] = mails("fresh@example.com")
+    assert "instructor" in message.body
+    assert check_reset_token(db.session, welcome_token(message)).reset is not None
+
+    with pytest.raises(CohortError, match="not a valid email"):
+        create_cohort(db.session, org, "C2", date(2026, 1, 1), "UTC", ["nope"], welcome_link)
+
+
+def test_archived_cohort_takes_no_enrolments_or_invitations(app, make_cohort, make_user) -> None:
+    cohort = make_cohort(name="Old")
+    staff, person = make_user(), make_user()
+    archive_cohort(db.session, cohort)
+    db.session.commit()
+    assert cohort.archived
+
+    with pytest.raises(CohortError, match="archived"):
+        enrol(db.session, cohort, person)
+    with pytest.raises(CohortError, match="archived"):
+        invite_learner(db.session, cohort, "someone@example.com", "", staff, invitation_link)
+    with pytest.raises(CohortError, match="archived"):
+        preview_import(db.session, cohort, "l.csv", b"email,name\nx@example.com,X\n", staff)
+    db.session.rollback()
+    assert count(Enrolment) == 0 and count(Invitation) == 0 and count(EnrolmentImport) == 0
+
+    unarchive_cohort(db.session, cohort)
+    enrol(db.session, cohort, person)
+    db.session.commit()
+    assert active_cohort_of(person.id) == cohort.id
+
+
+def test_enrol_refuses_someone_already_enrolled(app, make_org, make_cohort, enrol_learner) -> None:
+    org = make_org()
+    first, second = make_cohort(org, "First"), make_cohort(org, "Second")
+    learner = enrol_learner(first)
+    for cohort, where in ((first, "this cohort"), (second, "First")):
+        with pytest.raises(CohortError, match=f"already enrolled in {where}"):
+            enrol(db.session, cohort, learner)
+    assert count(Enrolment) == 1
+
+
+def test_move_learner_ends_one_enrolment_and_starts_another(app, world: World) -> None:
+    learner_id = world.learner_a.id
+    move_learner(db.session, world.learner_a, world.cohort_a, world.cohort_a2)
+    db.session.commit()
+    db.session.expire_all()
+
+    rows = list(db.session.scalars(select(Enrolment).where(Enrolment.user_id == learner_id).order_by(Enrolment.id)))
+    assert len(rows) == 2
+    old, new = rows
+    assert old.cohort_id == world.cohort_a.id and old.ended_at is not None
+    assert old.ended_reason == "moved to Alpha 2"
+    assert new.cohort_id == world.cohort_a2.id and new.ended_at is None and new.user_id == learner_id
+    assert active_cohort_of(learner_id) == world.cohort_a2.id
+    assert find_user(db.session, world.learner_a.email).id == learner_id
+
+
+def test_move_learner_refuses_another_organizations_cohort(app, world: World) -> None:
+    with pytest.raises(CohortError, match="same organization"):
+        move_learner(db.session, world.learner_a, world.cohort_a, world.cohort_b)
+    with pytest.raises(CohortError, match="not enrolled in Alpha 2"):
+        move_learner(db.session, world.learner_a, world.cohort_a2, world.cohort_a)
+    db.session.rollback()
+    db.session.expire_all()
+    assert count(Enrolment, Enrolment.user_id == world.learner_a.id) == 1
+    assert active_cohort_of(world.learner_a.id) == world.cohort_a.id
+
+
+def test_move_through_the_view_keeps_history(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    learner_id, target = world.learner_a.id, world.cohort_a2.id
+    response = client.post(f"/cohorts/{world.cohort_a.id}/learners/{learner_id}/move", data={"move-target": target})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert active_cohort_of(learner_id) == target
+    assert count(Enrolment, Enrolment.user_id == learner_id) == 2
+
+
+# --------------------------------------------------------------------------- invitations (services)
+
+
+def test_invitation_mail_carries_the_link(app, world: World) -> None:
+    invitation = invite_learner(db.session, world.cohort_a, " New@Example.com ", "New Person",
+                                world.org_admin_a, invitation_link)
+    db.session.commit()
+    assert invitation.email == "new@example.com"
+    [message] = mails("new@example.com")
+    assert "Alpha 1" in message.subject
+    check = check_invitation(db.session, invitation_token(message))
+    assert check.invitation is not None and check.invitation.id == invitation.id
+    assert check.existing_user is None
+
+
+def test_reinviting_revokes_the_previous_link(app, world: World) -> None:
+    invite_learner(db.session, world.cohort_a, "new@example.com", "", world.org_admin_a, invitation_link)
+    invite_learner(db.session, world.cohort_a, "new@example.com", "", world.org_admin_a, invitation_link)
+    db.session.commit()
+    first, second = mails("new@example.com")
+    old, new = invitation_token(first), invitation_token(second)
+    assert old != new
+    assert check_invitation(db.session, old).invitation is None
+    assert "not valid" in (check_invitation(db.session, old).problem or "")
+    assert check_invitation(db.session, new).invitation is not None
+    with pytest.raises(CohortError, match="not valid"):
+        accept_invitation(db.session, old, "New", GOOD_PASSWORD)
+
+
+def test_no_invitation_for_someone_already_enrolled(app, world: World) -> None:
+    for cohort, where in ((world.cohort_a, "this cohort"), (world.cohort_a2, "Alpha 1")):
+        with pytest.raises(CohortError, match=f"already enrolled in {where}"):
+            invite_learner(db.session, cohort, world.learner_a.email, "", world.org_admin_a, invitation_link)
+    with pytest.raises(CohortError, match="already enrolled in a cohort of another organization"):
+        invite_learner(db.session, world.cohort_b, world.learner_a.email, "", world.org_admin_b, invitation_link)
+    db.session.rollback()
+    assert count(Invitation) == 0 and mails() == []
+
+
+# --------------------------------------------------------------------------- invitations (pages)
+
+
+def _invite(world: World, email: str = "new@example.com", name: str = "") -> str:
+    invite_learner(db.session, world.cohort_a, email, name, world.org_admin_a, invitation_link)
+    db.session.commit()
+    return invitation_token(mails(email)[-1])
+
+
+def test_invite_through_the_cohort_page(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    response = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": "viaform@example.com", "name": "Via Form"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    [message] = mails("viaform@example.com")
+    assert "/invitations/" in message.body
+    assert "viaform@example.com" in text(client.get(f"/cohorts/{world.cohort_a.id}"))  # pending list
+
+    refused = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": world.learner_a2.email})
+    assert refused.status_code == 400
+    assert "already enrolled in Alpha 2" in text(refused)
+
+
+def test_anonymous_visitor_sees_the_set_password_form(app, client, world: World) -> None:
+    token = _invite(world, name="Nina New")
+    response = client.get(f"/invitations/{token}")
+    assert response.status_code == 200
+    page = text(response)
+    assert "Join Alpha 1" in page and "new@example.com" in page
+    assert 'name="password"' in page and 'name="confirm"' in page and 'value="Nina New"' in page
+
+
+@pytest.mark.parametrize(("password", "message"), [
+    ("password123", "too common"),
+    ("short", "Use at least 10 characters"),
+    ("NinaNew-2026!", "from your name or email"),
+])
+def test_weak_password_saves_nothing(app, client, world: World, password: str, message: str) -> None:
+    token = _invite(world)
+    users_before = count(User)
+    response = client.post(f"/invitations/{token}", data={"name": "Nina New", "password": password, "confirm": password})
+    assert response.status_code == 400
+    assert message in text(response)
+    assert 'name="password"' in text(response)
+    db.session.expire_all()
+    assert count(User) == users_before
+    assert find_user(db.session, "new@example.com") is None
+    assert db.session.scalar(select(Invitation)).accepted_at is None
+    assert client.get("/account").status_code == 302  # not signed in
+
+
+def test_accepting_creates_enrols_and_signs_in(app, client, world: World) -> None:
+    token = _invite(world)
+    response = client.post(f"/invitations/{token}", data={"name": "Nina New", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/home")
+
+    db.session.expire_all()
+    user = find_user(db.session, "new@example.com")
+    assert user is not None and user.name == "Nina New" and user.has_password
+    assert active_cohort_of(user.id) == world.cohort_a.id
+    assert db.session.scalar(select(Invitation)).accepted_at is not None
+    account = client.get("/account")
+    assert account.status_code == 200 and "new@example.com" in text(account)
+
+    again = client.get(f"/invitations/{token}")
+    assert again.status_code == 400
+    assert "already been accepted" in text(again)
+    client.post("/logout")
+    assert "already been accepted" in text(client.get(f"/invitations/{token}"))
+
+
+def test_expired_invitation_is_refused(app, client, world: World) -> None:
+    token = _invite(world)
+    db.session.scalar(select(Invitation)).expires_at = past()
+    db.session.commit()
+    response = client.get(f"/invitations/{token}")
+    assert response.status_code == 400
+    assert "expired" in text(response)
+    posted = client.post(f"/invitations/{token}", data={"name": "Late", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert posted.status_code == 400
+    db.session.expire_all()
+    assert find_user(db.session, "new@example.com") is None
+
+
+def test_unknown_token_is_refused(app, client) -> None:
+    response = client.get("/invitations/not-a-real-token")
+    assert response.status_code == 400
+    assert "not valid" in text(response)
+
+
+def test_existing_user_signs_in_then_accepts_with_the_button(app, client, world: World, make_user, login) -> None:
+    person = make_user(email="has.account@example.com", name="Has Account")
+    token = _invite(world, email=person.email)
+    url = f"/invitations/{token}"
+
+    response = client.get(url)
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"] and "next=" in response.headers["Location"]
+    # No form that would create a second account.
+    assert client.post(url, data={"name": "X", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}).status_code == 302
+
+    signed_in = client.post(f"/login?next={url}", data={"email": person.email, "password": PASSWORD})
+    assert signed_in.headers["Location"] == url
+    page = client.get(url)
+    assert page.status_code == 200 and f"Accept as {person.email}" in text(page)
+    accepted = client.post(url, data={})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith("/home")
+    db.session.expire_all()
+    assert active_cohort_of(person.id) == world.cohort_a.id
+    assert count(User, User.email == person.email) == 1
+    assert db.session.scalar(select(Invitation)).accepted_at is not None
+
+
+def test_signed_in_as_someone_else_is_refused(app, client, world: World, login) -> None:
+    token = _invite(world, email="invited@example.com")
+    login(client, world.nobody)
+    shown = client.get(f"/invitations/{token}")
+    assert shown.status_code == 400 and "Sign out and open the link again" in text(shown)
+    assert "Accept as" not in text(shown)  # no button that could only fail
+    response = client.post(f"/invitations/{token}", data={})
+    assert response.status_code == 400
+    page = text(response)
+    assert "This invitation is for invited@example.com" in page and world.nobody.email in page
+    db.session.expire_all()
+    assert active_cohort_of(world.nobody.id) is None
+    assert db.session.scalar(select(Invitation)).accepted_at is None
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+def _csv(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_import_preview_names_every_bad_row_then_confirm_enrols_the_good_ones(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    data = _csv(
+        "email,name",
+        "fresh1@example.com,Fresh One",           # 2 good, new person
+        "not-an-email,Bad Address",               # 3 bad email
+        "FRESH1@example.com,Fresh Again",         # 4 duplicate of line 2
+        f"{world.learner_a2.email},Learner A2",   # 5 enrolled in Alpha 2
+        "noname@example.com,",                    # 6 missing name
+        f"{world.nobody.email},Nobody",           # 7 good, has an account
+        "fresh2@example.com,Fresh Two",           # 8 good, new person
+    )
+    enrolments_before = count(Enrolment)
+    url = preview_url(upload(client, world.cohort_a.id, data))
+
+    page = text(client.get(url))
+    for line, reason in [(3, "bad email: not-an-email"), (4, "duplicate: the same email is on line 2"),
+                         (5, "already enrolled in Alpha 2"), (6, "missing name")]:
+        assert re.search(rf"<td>{line}</td>.*?<td class=\"error\">{re.escape(reason)}", page), (line, reason)
+    assert "<strong>3</strong> learners will be enrolled" in page
+    assert "<strong>4</strong> rows with problems" in page
+
+    db.session.expire_all()
+    assert count(Enrolment) == enrolments_before
+    assert find_user(db.session, "fresh1@example.com") is None
+    assert mails() == []
+
+    confirmed = client.post(url, data={})
+    assert confirmed.status_code == 302
+    assert confirmed.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}")
+    db.session.expire_all()
+    assert count(Enrolment) == enrolments_before + 3
+    for email in ("fresh1@example.com", "fresh2@example.com", world.nobody.email):
+        user = find_user(db.session, email)
+        assert user is not None and active_cohort_of(user.id) == world.cohort_a.id, email
+    fresh1 = find_user(db.session, "fresh1@example.com")
+    assert fresh1.name == "Fresh One" and not fresh1.has_password
+    assert find_user(db.session, "noname@example.com") is None
+    assert active_cohort_of(world.learner_a2.id) == world.cohort_a2.id
+    # New people are invited to set a password; someone with an account is told.
+    for email in ("fresh1@example.com", "fresh2@example.com"):
+        [message] = mails(email)
+        assert check_invitation(db.session, invitation_token(message)).invitation is not None
+    [told] = mails(world.nobody.email)
+    assert "enrolled in Alpha 1" in told.subject
+    assert count(Invitation, Invitation.email == world.nobody.email) == 0
+
+    again = client.post(url, data={})
+    assert again.status_code == 400 and "already confirmed" in text(again)
+    db.session.expire_all()
+    assert count(Enrolment) == enrolments_before + 3
+
+    # The imported person sets a password through the invitation and is in the cohort.
+    client.post("/logout")
+    token = invitation_token(mails("fresh1@example.com")[0])
+    form = client.get(f"/invitations/{token}")
+    assert form.status_code == 200 and 'name="password"' in text(form)
+    joined = client.post(f"/invitations/{token}", data={"name": "Fresh One", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert joined.status_code == 302
+    db.session.expire_all()
+    fresh1 = find_user(db.session, "fresh1@example.com")
+    assert fresh1.has_password and active_cohort_of(fresh1.id) == world.cohort_a.id
+    assert count(Enrolment, Enrolment.user_id == fresh1.id) == 1
+
+
+def test_confirm_imports_nothing_if_a_row_changed_since_the_preview(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    url = preview_url(upload(client, world.cohort_a.id, _csv("email,name", "late@example.com,Late Comer", "other@example.com,Other One")))
+    db.session.expire_all()
+    late = User(email="late@example.com", name="Late Comer")
+    db.session.add(late)
+    db.session.flush()
+    enrol(db.session, world.cohort_a2, late)
+    db.session.commit()
+    enrolments_before = count(Enrolment)
+
+    response = client.post(url, data={})
+    assert response.status_code == 400
+    assert "Nothing was imported" in text(response) and "already enrolled in Alpha 2" in text(response)
+    db.session.expire_all()
+    assert count(Enrolment) == enrolments_before
+    assert find_user(db.session, "other@example.com") is None
+    assert mails() == []
+    assert db.session.scalar(select(EnrolmentImport)).confirmed_at is None
+
+
+def test_already_enrolled_is_judged_by_identity_and_hides_other_organizations(app, world: World, make_cohort, enrol_learner) -> None:
+    namesake = make_cohort(world.org_b, "Alpha 1")  # another organization's cohort with the same name
+    elsewhere = enrol_learner(namesake, email="elsewhere@example.com", password=None)
+    data = _csv("email,name", f"{world.learner_a.email},Learner A", f"{elsewhere.email},Elsewhere")
+    preview = preview_import(db.session, world.cohort_a, "l.csv", data, world.org_admin_a)
+    # Organization A's admin is not told the name of organization B's cohort.
+    assert [r["problem"] for r in preview.bad] == ["already enrolled in this cohort",
+                                                   "already enrolled in a cohort of another organization"]
+    assert preview.good == []
+
+
+LATIN1 = "email,name\njérôme@x.com,Jérôme\n".encode("latin-1")
+assert LATIN1 == b"email,name\nj\xe9r\xf4me@x.com,J\xe9r\xf4me\n"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"mail,fullname\na@example.com,A\n", "The columns must be exactly: email, name (found: mail, fullname)"),
+    (b"email\na@example.com\n", "The columns must be exactly: email, name"),
+    (LATIN1, "not UTF-8"),
+    (b"", "The file is empty"),
+    (b"email,name\n", "header but no learners"),
+    (b"email,name\n\n  \n", "header but no learners"),
+    (b"email,name\n" + b"x" * (10 * 1024 * 1024), "larger than 1024 KB"),
+], ids=["wrong-columns", "one-column", "latin-1", "empty", "header-only", "blank-rows", "10MB"])
+def test_file_level_errors_rerender_the_upload_form(app, client, world: World, login, data: bytes, message: str) -> None:
+    login(client, world.org_admin_a)
+    response = upload(client, world.cohort_a.id, data)
+    assert response.status_code == 400
+    page = text(response)
+    assert message in page, page
+    assert 'enctype="multipart/form-data"' in page  # the upload form, not an error page
+    db.session.expire_all()
+    assert count(EnrolmentImport) == 0
+
+
+def test_import_refuses_a_file_that_is_not_csv_by_name(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    response = upload(client, world.cohort_a.id, _csv("email,name", "a@example.com,A"), filename="learners.xlsx")
+    assert response.status_code == 400 and "Upload a .csv file." in text(response)
+    no_file = client.post(f"/cohorts/{world.cohort_a.id}/import", data={}, content_type="multipart/form-data")
+    assert no_file.status_code == 400 and "Choose a CSV file." in text(no_file)
+    db.session.expire_all()
+    assert count(EnrolmentImport) == 0
+
+
+@pytest.mark.parametrize("data", [
+    b"email;name\nsemi@example.com;Semi Colon\nsemi2@example.com;Semi Two\n",
+    b"\xef\xbb\xbfemail,name\nsemi@example.com,Semi Colon\nsemi2@example.com,Semi Two\n",
+    b"\xef\xbb\xbfName;Email\r\nSemi Colon;semi@example.com\r\nSemi Two;semi2@example.com\r\n",
+], ids=["semicolons", "utf8-bom", "bom-semicolons-crlf-reordered"])
+def test_semicolons_and_byte_order_mark_are_accepted(app, client, world: World, login, data: bytes) -> None:
+    login(client, world.org_admin_a)
+    url = preview_url(upload(client, world.cohort_a.id, data))
+    db.session.expire_all()
+    rows = db.session.scalar(select(EnrolmentImport)).rows
+    assert [(r["email"], r["name"], r["problem"]) for r in rows] == [
+        ("semi@example.com", "Semi Colon", None), ("semi2@example.com", "Semi Two", None)]
+    assert client.post(url, data={}).status_code == 302
+    db.session.expire_all()
+    assert active_cohort_of(find_user(db.session, "semi@example.com").id) == world.cohort_a.id
+
+
+def test_names_with_commas_and_accents_survive_the_import(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    data = 'email,name\nq@example.com,"Lovelace, Ada"\nz@example.com,Zoë Ñúñez\n'.encode()
+    preview_url(upload(client, world.cohort_a.id, data))
+    db.session.expire_all()
+    rows = db.session.scalar(select(EnrolmentImport)).rows
+    assert [(r["name"], r["problem"]) for r in rows] == [("Lovelace, Ada", None), ("Zoë Ñúñez", None)]
+
+
+def test_import_preview_of_another_cohort_is_not_found(app, client, world: World, login) -> None:
+    record = preview_import(db.session, world.cohort_a, "l.csv", _csv("email,name", "a@example.com,A"), world.org_admin_a)
+    db.session.commit()
+    login(client, world.org_admin_a)
+    assert client.get(f"/cohorts/{world.cohort_a2.id}/import/{record.record.id}").status_code == 404
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/import/{record.record.id}", data={}).status_code == 404
+
+
+# --------------------------------------------------------------------------- cohort form
+
+
+def test_new_cohort_with_a_badly_formatted_date_creates_nothing(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    before = count(Cohort)
+    response = client.post(f"/organizations/{world.org_a.id}/cohorts/new",
+                           data={"name": "Gamma", "start_date": "12/31/2026", "timezone": "UTC", "instructors": ""})
+    assert response.status_code == 200
+    assert "YYYY-MM-DD" in text(response)
+    assert 'value="Gamma"' in text(response)
+    db.session.expire_all()
+    assert count(Cohort) == before
+
+
+def test_new_cohort_with_a_duplicate_name_creates_nothing(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    before = count(Cohort)
+    response = client.post(f"/organizations/{world.org_a.id}/cohorts/new",
+                           data={"name": "alpha 1", "start_date": "2026-12-31", "timezone": "UTC", "instructors": ""})
+    assert response.status_code == 200
+    assert "Alpha Org already has a cohort called &#39;alpha 1&#39;" in text(response)
+    db.session.expire_all()
+    assert count(Cohort) == before
+
+
+def test_new_cohort_with_instructors(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    response = client.post(f"/organizations/{world.org_a.id}/cohorts/new", data={
+        "name": "Gamma", "start_date": "2026-12-31", "timezone": "America/New_York",
+        "instructors": f"{world.instructor_a.email}\nnew.teacher@example.com"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    cohort = db.session.scalar(select(Cohort).where(Cohort.name == "Gamma"))
+    assert cohort.organization_id == world.org_a.id
+    assert (cohort.start_date, cohort.timezone) == (date(2026, 12, 31), "America/New_York")
+    assert response.headers["Location"].endswith(f"/cohorts/{cohort.id}")
+    assert sorted(u.email for u in cohort.instructors) == sorted([world.instructor_a.email, "new.teacher@example.com"])
+    [welcome] = mails("new.teacher@example.com")
+    assert "/password/reset/" in welcome.body
+
+
+def test_edit_cohort_changes_start_date_and_instructors(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    form = text(client.get(url))
+    assert world.instructor_a.email in form and 'value="Alpha 1"' in form
+
+    response = client.post(url, data={"name": "Alpha 1", "start_date": "2026-02-01", "timezone": "Europe/Paris",
+                                      "instructors": f"{world.instructor_b.email}, added@example.com"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    cohort = db.session.get(Cohort, world.cohort_a.id)
+    assert (cohort.name, cohort.start_date, cohort.timezone) == ("Alpha 1", date(2026, 2, 1), "Europe/Paris")
+    assert sorted(u.email for u in cohort.instructors) == sorted([world.instructor_b.email, "added@example.com"])
+    assert len(mails("added@example.com")) == 1
+    # Renaming onto another cohort of the organization is refused.
+    clash = client.post(url, data={"name": "Alpha 2", "start_date": "2026-02-01", "timezone": "UTC", "instructors": ""})
+    assert "already has a cohort called" in text(clash)
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).name == "Alpha 1"
+
+
+def test_archive_through_the_page(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a2.id).archived
+    refused = client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": "x@example.com"})
+    assert refused.status_code == 400 and "archived" in text(refused)
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
+    db.session.expire_all()
+    assert not db.session.get(Cohort, world.cohort_a2.id).archived
+
+
+# --------------------------------------------------------------------------- site admin pages
+
+
+def test_site_admin_creates_an_organization_and_its_admin(app, client, make_user, login) -> None:
+    login(client, make_user(email="root@example.com", admin=True))
+    response = client.post("/admin/organizations", data={"name": "Gamma Group"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    org = db.session.scalar(select(Organization).where(Organization.name == "Gamma Group"))
+    assert response.headers["Location"].endswith(f"/admin/organizations/{org.id}")
+
+    duplicate = client.post("/admin/organizations", data={"name": "GAMMA GROUP"})
+    assert duplicate.status_code == 200 and "already exists" in text(duplicate)
+    db.session.expire_all()
+    assert count(Organization) == 1
+
+    added = client.post(f"/admin/organizations/{org.id}", data={"email": "boss@gamma.example", "name": "Gamma Boss"})
+    assert added.status_code == 302
+    db.session.expire_all()
+    boss = find_user(db.session, "boss@gamma.example")
+    assert boss is not None and not boss.has_password
+    assert [a.id for a in db.session.get(Organization, org.id).admins] == [boss.id]
+    [welcome] = mails("boss@gamma.example")
+    assert "Gamma Group" in welcome.body
+    listing = text(client.get("/admin/organizations"))
+    assert "Gamma Group" in listing and "Gamma Boss" in listing
+
+    # The new admin sets a password with the link and manages the organization.
+    client.post("/logout")
+    token = welcome_token(welcome)
+    assert client.post(f"/password/reset/{token}", data={"password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}).status_code == 302
+    assert client.post("/login", data={"email": "boss@gamma.example", "password": GOOD_PASSWORD}).status_code == 302
+    assert client.get(f"/organizations/{org.id}").status_code == 200
+    assert "Gamma Group" in text(client.get("/home"))
+
+
+# --------------------------------------------------------------------------- who sees what
+
+
+def test_roster_lists_only_the_cohorts_current_learners(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    page = text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    assert world.learner_a.email in page
+    assert world.learner_a2.email not in page and world.learner_b.email not in page
+    # A learner moved away leaves the roster.
+    move_learner(db.session, world.learner_a, world.cohort_a, world.cohort_a2)
+    db.session.commit()
+    page = text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    assert world.learner_a.email not in page
+    assert world.learner_a.email in text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+
+
+def test_other_organizations_admin_is_told_nothing_exists(app, client, world: World, login) -> None:
+    login(client, world.org_admin_b)
+    cohort = world.cohort_a.id
+    for url in (f"/cohorts/{cohort}", f"/cohorts/{cohort}/edit", f"/cohorts/{cohort}/import",
+                f"/organizations/{world.org_a.id}", f"/organizations/{world.org_a.id}/cohorts/new"):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/cohorts/{cohort}/invitations", data={"email": "x@example.com"}).status_code == 404
+    assert client.get(f"/organizations/{world.org_b.id}").status_code == 200
+    db.session.expire_all()
+    assert count(Invitation) == 0
+
+
+def test_instructor_sees_the_roster_but_cannot_manage(app, client, world: World, login) -> None:
+    login(client, world.instructor_a)
+    cohort = world.cohort_a.id
+    roster = client.get(f"/cohorts/{cohort}")
+    assert roster.status_code == 200 and world.learner_a.email in text(roster)
+    assert f"/cohorts/{cohort}/edit" not in text(roster) and "Invite a learner" not in text(roster)
+    for url in (f"/cohorts/{cohort}/edit", f"/cohorts/{cohort}/import"):
+        assert client.get(url).status_code == 403, url
+    assert client.post(f"/cohorts/{cohort}/invitations", data={"email": "x@example.com"}).status_code == 403
+    assert upload(client, cohort, _csv("email,name", "x@example.com,X")).status_code == 403
+    assert client.post(f"/cohorts/{cohort}/edit", data={"name": "Hijacked", "start_date": "2026-01-01", "timezone": "UTC"}).status_code == 403
+    db.session.expire_all()
+    assert count(Invitation) == 0 and count(EnrolmentImport) == 0
+    assert db.session.get(Cohort, cohort).name == "Alpha 1"
+
+
+def test_learner_cannot_see_their_own_cohorts_roster(app, client, world: World, login) -> None:
+    login(client, world.learner_a)
+    assert client.get(f"/cohorts/{world.cohort_a.id}").status_code == 403
+    assert client.get(f"/cohorts/{world.cohort_a.id}/import").status_code == 403
+
+
+# --------------------------------------------------------------------------- query counts
+
+
+def _add_learners(cohort: Cohort, how_many: int, make_user, start: int) -> None:
+    for n in range(start, start + how_many):
+        enrol(db.session, cohort, make_user(email=f"bulk{n}@example.com", name=f"Bulk {n:03d}", password=None))
+    db.session.commit()
+
+
+def _statements(client: Any, count_queries, url: str) -> int:
+    assert client.get(url).status_code == 200, url  # warm up
+    counted = count_queries(lambda: client.get(url))
+    return counted
+
+
+def test_pages_run_the_same_queries_for_3_and_30_learners(app, client, make_user, make_org, make_cohort, login, count_queries) -> None:
+    site_admin = make_user(email="root@example.com", admin=True)
+    org_admin = make_user(email="orgadmin@example.com")
+    org = make_org("Scale Org", admins=[org_admin])
+    teacher = make_user(email="teacher@example.com")
+    cohort = make_cohort(org, "Scale 1", instructors=[teacher])
+    make_cohort(org, "Scale 2")
+    _add_learners(cohort, 3, make_user, 0)
+    for n in range(2):  # pending invitations are listed on the roster too
+        invite_learner(db.session, cohort, f"pending{n}@example.com", "", org_admin, invitation_link)
+    db.session.commit()
+
+    urls = {org_admin: [f"/cohorts/{cohort.id}", f"/organizations/{org.id}", "/home"],
+            site_admin: ["/admin/organizations", f"/cohorts/{cohort.id}"]}
+
+    def measure() -> dict[tuple[str, str], int]:
+        counts = {}
+        for person, pages in urls.items():
+            login(client, person)
+            for url in pages:
+                counts[(person.email, url)] = _statements(client, count_queries, url)
+            client.post("/logout")
+        return counts
+
+    few = measure()
+    _add_learners(cohort, 27, make_user, 3)
+    for n in range(2, 12):
+        invite_learner(db.session, cohort, f"pending{n}@example.com", "", org_admin, invitation_link)
+    db.session.commit()
+    many = measure()
+    assert many == few
+    login(client, org_admin)
+    assert text(client.get(f"/cohorts/{cohort.id}")).count("bulk") >= 30
+
+
+def test_lists_run_the_same_queries_for_more_organizations_and_cohorts(app, client, make_user, make_org, make_cohort,
+                                                                       enrol_learner, login, count_queries) -> None:
+    site_admin = make_user(email="root@example.com", admin=True)
+    org_admin = make_user(email="orgadmin@example.com")
+
+    def grow(n: int) -> Organization:
+        org = make_org(f"Org {n}", admins=[org_admin, make_user(password=None)])
+        for c in range(2):
+            enrol_learner(make_cohort(org, f"Org {n} cohort {c}", instructors=[make_user(password=None)]), password=None)
+        return org
+
+    first = grow(0)
+    urls = {org_admin: [f"/organizations/{first.id}", "/home"], site_admin: ["/admin/organizations"]}
+
+    def measure() -> dict[tuple[str, str], int]:
+        counts = {}
+        for person, pages in urls.items():
+            login(client, person)
+            for url in pages:
+                counts[(person.email, url)] = _statements(client, count_queries, url)
+            client.post("/logout")
+        return counts
+
+    few = measure()
+    for n in range(1, 6):
+        grow(n)
+        enrol_learner(make_cohort(first, f"Org 0 more {n}", instructors=[make_user(password=None)]), password=None)
+    many = measure()
+    assert many == few

@@ -1,0 +1,119 @@
+"""Assessed work as content: case studies, hands-on assignments, the capstone and their
+rubrics load with the usual guarantees; learners see each brief once its phase opens."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.coursework.models import Assignment, Rubric, RubricVersion
+from lms.extensions import db
+from lms.learning.services import month_opens_on
+
+MODULES = {"mlops", "customer-success", "process-optimization", "quality-assurance",
+           "international-operations", "operations-implementation"}
+
+
+def run(app: Flask, *args: str):
+    return app.test_cli_runner().invoke(args=["lms", "load-content", *args])
+
+
+def test_every_module_has_a_case_study_and_a_hands_on_assignment(app: Flask, load_content) -> None:
+    load_content()
+    assignments = db.session.scalars(select(Assignment)).all()
+    for kind in ("case_study", "hands_on"):
+        assert {a.module.key for a in assignments if a.kind == kind} == MODULES, kind
+    capstone = [a for a in assignments if a.kind == "capstone"]
+    assert len(capstone) == 1 and 9 <= capstone[0].phase.month <= 12
+    for a in assignments:
+        assert a.deliverables and a.objectives and a.body.strip()
+        criteria = a.rubric.current.criteria
+        assert len(criteria) >= 3, a.key
+        assert all(c["objectives"] for c in criteria)
+
+
+def test_each_level_has_a_portfolio_rubric(app: Flask, load_content) -> None:
+    load_content()
+    portfolio = {r.level.key: r for r in db.session.scalars(select(Rubric).where(Rubric.level_id.is_not(None)))}
+    assert set(portfolio) == {"foundation", "intermediate", "advanced"}
+    for rubric in portfolio.values():
+        assert rubric.current.max_points > 0
+
+
+def test_an_edited_rubric_gets_a_new_version_and_keeps_the_old(app: Flask, content_dir: Path) -> None:
+    assert run(app).exit_code == 0
+    path = content_dir / "rubrics" / "mlops-case-rubric.yml"
+    original = path.read_text()
+    edited = re.sub(r"^(    title: .*)$", r"\1 (revised)", original, count=1, flags=re.M)
+    assert edited != original
+    path.write_text(edited)
+    result = run(app)
+    assert result.exit_code == 0 and "rubric versions: 1 created" in result.output
+    db.session.expire_all()
+    rubric = db.session.scalar(select(Rubric).where(Rubric.key == "mlops-case-rubric"))
+    assert [v.number for v in rubric.versions] == [1, 2] and rubric.current_number == 2
+    path.write_text(original)
+    result = run(app)
+    assert "rubric versions: 1 restored" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(RubricVersion).where(RubricVersion.rubric_id == rubric.id)) == 2
+    assert db.session.get(Rubric, rubric.id).current_number == 1
+    assert "No changes" in run(app).output
+
+
+def test_a_removed_assignment_is_retired(app: Flask, content_dir: Path) -> None:
+    run(app)
+    (content_dir / "modules" / "mlops" / "assignments" / "01-case-study.md").unlink()
+    assert "assignments: " in run(app).output
+    db.session.expire_all()
+    retired = db.session.scalar(select(Assignment).where(Assignment.key == "mlops-case-coldwatch"))
+    assert retired is not None and retired.retired_at is not None
+
+
+BAD = {
+    "unknown rubric": ("modules/mlops/assignments/01-case-study.md", "rubric: mlops-case-rubric", "rubric: no-such-rubric", "unknown rubric 'no-such-rubric'"),
+    "unknown phase": ("modules/mlops/assignments/01-case-study.md", "phase: foundation", "phase: nowhere", "has no phase 'nowhere'"),
+    "unknown objective": ("rubrics/mlops-case-rubric.yml", "objectives: [", "objectives: [KO9, ", "unknown objective code 'KO9'"),
+    "points not descending": ("rubrics/mlops-case-rubric.yml", "points: 4", "points: 1", "points strictly descending"),
+    "second portfolio rubric": ("rubrics/mlops-case-rubric.yml", "\ncriteria:", "\nlevel: foundation\ncriteria:", "already has a portfolio rubric"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_coursework_is_refused_with_file_and_line(app: Flask, content_dir: Path, case: str) -> None:
+    file, old, new, message = BAD[case]
+    path = content_dir / file
+    text = path.read_text()
+    assert old in text, (file, old)
+    path.write_text(text.replace(old, new, 1))
+    result = run(app, "--check")
+    assert result.exit_code == 1
+    assert message in result.output
+    assert re.search(r"\.(yml|md):\d+: ", result.output)
+
+
+def test_learners_open_released_work_and_see_due_dates(app: Flask, load_content, make_cohort, enrol_learner, login, make_user) -> None:
+    load_content()
+    cohort = make_cohort(months_ago=5)  # month 6
+    client = app.test_client()
+    login(client, enrol_learner(cohort))
+    case = client.get("/assignments/mlops-case-coldwatch")
+    assert case.status_code == 200
+    due = month_opens_on(cohort.start_date, 1) + timedelta(days=21)
+    page = case.get_data(as_text=True)
+    assert f"due {due:%d %B %Y}" in page and "What to hand in" in page and "How it is graded" in page
+    locked = client.get("/assignments/po-hands-on-automate-core-process")  # month 7
+    assert locked.status_code == 403 and "opens for your cohort on" in locked.get_data(as_text=True)
+    listing = client.get("/coursework").get_data(as_text=True)
+    assert "mlops-case-coldwatch" in listing and "opens " in listing
+
+    staff = app.test_client()
+    login(staff, make_user(admin=True))
+    assert staff.get("/assignments/po-hands-on-automate-core-process").status_code == 200
+    assert app.test_client().get("/assignments/mlops-case-coldwatch").status_code == 302
+    assert staff.get("/assignments/no-such-thing").status_code == 404

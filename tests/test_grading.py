@@ -1,0 +1,197 @@
+"""Grading assessed work with rubrics: the queue, draft / release / return, two graders,
+the audit trail, rubric versions, and every refused input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lms.coursework.models import Submission
+from lms.extensions import db
+from lms.database import utcnow
+from lms.grading.models import Grade, GradeEvent
+from lms.grading.services import GradingError, save_grade
+
+CASE = "mlops-case-coldwatch"
+
+
+@pytest.fixture()
+def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login):
+    load_content()
+    org_admin = make_user(name="Olga Admin")
+    org = make_org(admins=[org_admin])
+    teacher, other_teacher = make_user(name="Tess Teacher"), make_user(name="Otto Teacher")
+    cohort = make_cohort(org, "Main", months_ago=5, instructors=[teacher])
+    other = make_cohort(months_ago=5, instructors=[other_teacher])
+
+    def client_for(user):
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    def hand_in(cohort_, name: str, body: str = "My analysis.") -> tuple:
+        learner = enrol_learner(cohort_, name=name)
+        client = client_for(learner)
+        client.post(f"/assignments/{CASE}/work", data={"body": body, "action": "submit"})
+        db.session.expire_all()
+        work = db.session.scalar(select(Submission).where(Submission.user_id == learner.id))
+        return learner, client, work
+
+    return {"cohort": cohort, "other": other, "teacher": teacher, "other_teacher": other_teacher,
+            "org_admin": org_admin, "client_for": client_for, "hand_in": hand_in}
+
+
+def levels(rubric_criteria, pick: int = 0) -> dict[str, str]:
+    return {f"level-{c['id']}": c["levels"][pick]["id"] for c in rubric_criteria}
+
+
+def grade_url(work) -> str:
+    return f"/cohorts/{work.cohort_id}/submissions/{work.id}"
+
+
+def criteria_of(work):
+    return work.assignment.rubric.current.criteria
+
+
+def test_queue_shows_own_cohorts_oldest_first_with_filters_and_counts(course, count_queries) -> None:
+    first = course["hand_in"](course["cohort"], "Ada First")[2]
+    second = course["hand_in"](course["cohort"], "Bo Second")[2]
+    course["hand_in"](course["other"], "Cy Elsewhere")
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get("/grading").get_data(as_text=True)
+    assert page.index("Ada First") < page.index("Bo Second") and "Cy Elsewhere" not in page
+    assert "To grade (2)" in page and "late" in page
+    assert "Ada First" not in teacher.get("/grading?module=customer-success").get_data(as_text=True)
+    assert "Ada First" in teacher.get(f"/grading?cohort={first.cohort_id}&late=1").get_data(as_text=True)
+    assert "Nothing here" in teacher.get("/grading?status=released").get_data(as_text=True)
+    few = count_queries(lambda: teacher.get("/grading"))
+    for n in range(5):
+        course["hand_in"](course["cohort"], f"Extra {n}")
+    assert count_queries(lambda: teacher.get("/grading")) == few
+    assert second.id  # both handed in
+
+
+def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
+    learner, learner_client, work = course["hand_in"](course["cohort"], "Lia Learner", "first line\nsecond line")
+    teacher = course["client_for"](course["teacher"])
+    form = {**levels(criteria_of(work), 1), "feedback": "Clear diagnosis.", "action": "draft", "revision": ""}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    feedback = f"/assignments/{CASE}/feedback"
+    assert "No grade has been released" in learner_client.get(feedback).get_data(as_text=True)
+
+    grade = db.session.scalar(select(Grade))
+    released = {**form, "action": "release", "revision": str(grade.revision)}
+    assert teacher.post(grade_url(work), data=released).status_code == 302
+    page = learner_client.get(feedback).get_data(as_text=True)
+    assert "Clear diagnosis." in page and "Proficient" in page
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.score == sum(c["levels"][1]["points"] for c in criteria_of(work))
+
+    returned = {**form, "action": "return", "revision": str(grade.revision)}
+    assert teacher.post(grade_url(work), data=returned).status_code == 302
+    assert "No grade has been released" in learner_client.get(feedback).get_data(as_text=True)
+    learner_client.post(f"/assignments/{CASE}/work", data={"body": "first line\nsecond line, better", "action": "submit"})
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert "What changed since the previous version" in page and "second line, better" in page
+
+
+def test_a_stale_save_is_refused_and_the_newer_grade_shown(course) -> None:
+    work = course["hand_in"](course["cohort"], "Kim Learner")[2]
+    a, b = course["client_for"](course["teacher"]), course["client_for"](course["org_admin"])
+    a.post(grade_url(work), data={**levels(criteria_of(work), 2), "feedback": "First view", "action": "draft"})
+    revision = str(db.session.scalar(select(Grade)).revision)
+    # Both open the grade at this revision; B saves first.
+    assert b.post(grade_url(work), data={**levels(criteria_of(work), 0), "feedback": "B's verdict", "action": "draft", "revision": revision}).status_code == 302
+    late = a.post(grade_url(work), data={**levels(criteria_of(work), 3), "feedback": "A overwrites", "action": "release", "revision": revision})
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert "Another grader saved this grade" in page and "B&#39;s verdict" in page
+    db.session.expire_all()
+    assert db.session.scalar(select(Grade)).feedback == "B's verdict"
+
+
+def test_every_change_is_in_the_audit_trail_visible_to_admins(course) -> None:
+    work = course["hand_in"](course["cohort"], "Ian Learner")[2]
+    teacher = course["client_for"](course["teacher"])
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 3), "action": "draft"})
+    rev = str(db.session.scalar(select(Grade)).revision)
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 0), "action": "release", "revision": rev})
+    events = db.session.scalars(select(GradeEvent).order_by(GradeEvent.id)).all()
+    assert [e.action for e in events] == ["draft", "release"]
+    assert events[0].before is None and events[1].before["status"] == "draft" and events[1].after["status"] == "released"
+    assert all(e.actor_id == course["teacher"].id for e in events)
+    assert "Audit trail" in course["client_for"](course["org_admin"]).get(grade_url(work)).get_data(as_text=True)
+    assert "Audit trail" not in teacher.get(grade_url(work)).get_data(as_text=True)
+
+
+def test_a_grade_keeps_its_rubric_version(course, app: Flask, content_dir: Path) -> None:
+    work = course["hand_in"](course["cohort"], "Rui Learner")[2]
+    teacher = course["client_for"](course["teacher"])
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 0), "action": "release"})
+    path = content_dir / "rubrics" / "mlops-case-rubric.yml"
+    path.write_text(re.sub(r"^(    title: .*)$", r"\1 (revised)", path.read_text(), count=1, flags=re.M))
+    assert app.test_cli_runner().invoke(args=["lms", "load-content"]).exit_code == 0
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.rubric_version.number == 1 and work.assignment.rubric.current_number == 2
+    assert "(revised)" not in teacher.get(grade_url(work)).get_data(as_text=True)
+
+
+def test_refused_inputs_change_nothing(course) -> None:
+    work = course["hand_in"](course["cohort"], "Noa Learner")[2]
+    teacher = course["client_for"](course["teacher"])
+    bad_level = {**levels(criteria_of(work)), f"level-{criteria_of(work)[0]['id']}": "legendary", "action": "draft"}
+    response = teacher.post(grade_url(work), data=bad_level)
+    assert response.status_code == 400 and "does not exist" in response.get_data(as_text=True)
+    incomplete = {f"level-{criteria_of(work)[0]['id']}": criteria_of(work)[0]["levels"][0]["id"], "action": "release"}
+    response = teacher.post(grade_url(work), data=incomplete)
+    assert response.status_code == 400 and "every criterion" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Grade)) is None
+    outsider = course["client_for"](course["other_teacher"])
+    assert outsider.post(grade_url(work), data={**levels(criteria_of(work)), "action": "release"}).status_code in (403, 404)
+    wrong_cohort = f"/cohorts/{course['other'].id}/submissions/{work.id}"
+    assert course["client_for"](course["other_teacher"]).get(wrong_cohort).status_code == 404
+    assert db.session.scalar(select(Grade)) is None
+
+
+def test_unsubmitted_work_cannot_be_graded(course, enrol_learner) -> None:
+    learner = enrol_learner(course["cohort"], name="Dee Drafter")
+    client = course["client_for"](learner)
+    client.post(f"/assignments/{CASE}/work", data={"body": "still thinking", "action": "save"})
+    db.session.expire_all()
+    work = db.session.scalar(select(Submission).where(Submission.user_id == learner.id))
+    teacher = course["client_for"](course["teacher"])
+    assert teacher.get(grade_url(work)).status_code == 404  # a draft is the learner's alone
+    assert teacher.post(grade_url(work), data={"action": "draft"}).status_code == 404
+    with pytest.raises(GradingError, match="no submitted work"):
+        save_grade(db.session, work, course["teacher"], {}, {}, "", None, "draft", utcnow())
+    assert db.session.scalar(select(Grade)) is None
+
+
+def test_cohort_grades_export_as_csv_with_a_column_per_criterion(course, count_queries) -> None:
+    learner, _, work = course["hand_in"](course["cohort"], "=Eve Exporter")
+    teacher = course["client_for"](course["teacher"])
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 0), "action": "release"})
+    response = teacher.get(f"/cohorts/{course['cohort'].id}/grades.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    header, row = rows[0], rows[1]
+    criteria = [c["id"] for c in criteria_of(work)]
+    assert [h for h in header if " / " in h] == [f"{CASE} / {c}" for c in criteria]
+    assert row[0] == "'=Eve Exporter"  # no formula injection into spreadsheets
+    assert float(row[header.index("score")]) == sum(c["levels"][0]["points"] for c in criteria_of(work))
+    assert row[header.index(f"{CASE} / {criteria[0]}")] == str(criteria_of(work)[0]["levels"][0]["points"])
+    url = f"/cohorts/{course['cohort'].id}/grades.csv"  # built once: the count is the request's alone
+    few = count_queries(lambda: teacher.get(url))
+    for n in range(4):
+        course["hand_in"](course["cohort"], f"More {n}")
+    assert count_queries(lambda: teacher.get(url)) == few
+    assert course["client_for"](course["other_teacher"]).get(url).status_code == 404

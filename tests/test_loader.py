@@ -1,0 +1,245 @@
+"""`flask lms load-content`: validation with file and line, idempotence, update in place,
+retire instead of delete, and an untouched database when the content is bad."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.catalog.models import Lesson, Level, Metric, Module, Objective, Phase, Program
+from lms.extensions import db
+
+LESSON = "modules/mlops/lessons/01-release-pipeline-and-registry.md"
+
+
+def invoke(app: Flask, *args: str):
+    """Run the command; ``result.output`` holds stdout and stderr as a terminal shows them."""
+    return app.test_cli_runner().invoke(args=["lms", "load-content", *args])
+
+
+def counts(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        return {
+            m.__tablename__: db.session.scalar(select(func.count()).select_from(m))
+            for m in (Program, Level, Objective, Module, Phase, Lesson, Metric)
+        }
+
+
+def active(app: Flask, model) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(select(model.key).where(model.retired_at.is_(None))))
+
+
+@pytest.fixture()
+def edit(content_dir: Path) -> Callable[[str, str, str], None]:
+    """Replace text in a content file; the test fails if the text is not there."""
+
+    def replace(relative: str, old: str, new: str) -> None:
+        path = content_dir / relative
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new, 1))
+
+    return replace
+
+
+def test_check_passes_on_the_shipped_content(app: Flask) -> None:
+    result = invoke(app, "--check")
+    assert result.exit_code == 0, result.output
+    found = re.search(r"(\d+) levels, (\d+) objectives, (\d+) modules, (\d+) lessons, (\d+) metrics", result.output)
+    assert found, result.output
+    levels, objectives, modules, lessons, metrics = map(int, found.groups())
+    assert (levels, objectives, modules, metrics) == (3, 11, 6, 20)
+    assert lessons >= 18
+    assert counts(app)["programs"] == 0  # --check writes nothing
+
+
+def test_load_then_load_again_changes_nothing(app: Flask, content_dir: Path) -> None:
+    first = invoke(app)
+    assert first.exit_code == 0, first.output
+    assert "lessons: " in first.output and "created" in first.output
+    after_first = counts(app)
+    assert after_first["objectives"] == 11 and after_first["modules"] == 6 and after_first["levels"] == 3
+
+    second = invoke(app)
+    assert second.exit_code == 0, second.output
+    assert "No changes" in second.output
+    assert counts(app) == after_first
+
+
+def test_every_objective_is_taught_by_a_module(app: Flask, load_content) -> None:
+    load_content()
+    with app.app_context():
+        for objective in db.session.scalars(select(Objective)):
+            assert objective.modules, f"{objective.key} is taught by no module"
+
+
+def test_schedule_places_each_framework(app: Flask, load_content) -> None:
+    load_content()
+    with app.app_context():
+        months = {p.key: p.month for p in db.session.scalars(select(Phase))}
+    for framework in ("mlops", "customer-success", "process-optimization", "quality-assurance"):
+        assert 1 <= months[f"{framework}.foundation"] <= 4
+        assert 5 <= months[f"{framework}.advanced"] <= 8
+    advanced = [m for k, m in months.items() if k.startswith(("international-operations.", "operations-implementation."))]
+    assert advanced and all(9 <= m <= 12 for m in advanced)
+
+
+def test_metric_targets_are_stored_as_data(app: Flask, load_content) -> None:
+    load_content()
+    with app.app_context():
+        metrics = {m.key: m for m in db.session.scalars(select(Metric))}
+    assert metrics["mlops-deployment-success"].target == 95
+    assert metrics["mlops-system-uptime"].target == 99.9
+    assert metrics["cs-first-contact-resolution"].target == 95
+    assert metrics["cs-net-promoter-score"].target == 70
+    assert metrics["po-automation-rate"].target == 80
+    assert metrics["cs-response-time"].direction == "at_most"
+    assert metrics["cs-response-time"].meets(3.5) and not metrics["cs-response-time"].meets(5)
+
+
+def test_changed_lesson_is_updated_in_place(app: Flask, content_dir: Path) -> None:
+    invoke(app)
+    with app.app_context():
+        lesson_id = db.session.scalar(select(Lesson.id).where(Lesson.key == "mlops-release-pipeline-registry"))
+    path = content_dir / LESSON
+    path.write_text(re.sub(r"^title:.*$", "title: Pipelines, renamed", path.read_text(), count=1, flags=re.M))
+
+    result = invoke(app)
+    assert result.exit_code == 0, result.output
+    assert "lessons: 1 updated (23 unchanged)" in result.output
+    with app.app_context():
+        after = db.session.scalar(select(Lesson).where(Lesson.key == "mlops-release-pipeline-registry"))
+        assert (after.id, after.title) == (lesson_id, "Pipelines, renamed")
+
+
+def test_removed_items_are_retired_not_deleted_and_come_back(app: Flask, content_dir: Path) -> None:
+    invoke(app)
+    total = counts(app)
+    lesson_file = content_dir / LESSON
+    saved = lesson_file.read_text()
+    lesson_file.unlink()
+    shutil.rmtree(content_dir / "modules" / "quality-assurance")
+    (content_dir.parent / "quizzes" / "quality-assurance-quiz.yml").unlink()
+
+    result = invoke(app)
+    assert result.exit_code == 0, result.output
+    assert "retired" in result.output
+    assert counts(app) == total  # nothing deleted
+    assert "mlops-release-pipeline-registry" not in active(app, Lesson)
+    assert "quality-assurance" not in active(app, Module)
+    assert "qa-defect-reduction" not in active(app, Metric)
+
+    lesson_file.write_text(saved)
+    result = invoke(app)
+    assert "restored" in result.output
+    assert "mlops-release-pipeline-registry" in active(app, Lesson)
+
+
+def test_retired_lesson_is_hidden_from_the_catalog(app: Flask, admin_client, content_dir: Path) -> None:
+    client = admin_client
+    invoke(app)
+    assert client.get("/lessons/mlops-release-pipeline-registry").status_code == 200
+    (content_dir / LESSON).unlink()
+    invoke(app)
+    assert client.get("/lessons/mlops-release-pipeline-registry").status_code == 404
+    assert "mlops-release-pipeline-registry" not in client.get("/modules/mlops").get_data(as_text=True)
+
+
+BAD_CASES = {
+    "unknown objective code": (
+        "modules/mlops/module.yml", "objectives: [KO1,", "objectives: [KO9,",
+        "modules/mlops/module.yml", "unknown objective code 'KO9'",
+    ),
+    "missing title": (
+        "modules/customer-success/module.yml", "title: Customer Success Operations\n", "",
+        "modules/customer-success/module.yml", "title: missing",
+    ),
+    "broken front matter": (
+        LESSON, "---\n", "--\n",
+        LESSON, "broken front matter",
+    ),
+    "broken YAML": (
+        "objectives.yml", "objectives:\n", "objectives: [\n",
+        "objectives.yml", "invalid YAML",
+    ),
+    "duplicate lesson id": (
+        "modules/customer-success/lessons/01-ai-assisted-support.md", "id: cs-ai-assisted-support", "id: mlops-release-pipeline-registry",
+        "duplicate id 'mlops-release-pipeline-registry'", "duplicate id",
+    ),
+    "month outside 1-12": (
+        "modules/mlops/module.yml", "month: 5", "month: 13",
+        "modules/mlops/module.yml", "month: Input should be less than or equal to 12",
+    ),
+    "unknown phase": (
+        LESSON, "phase: foundation", "phase: nowhere",
+        LESSON, "unknown phase 'nowhere'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_content_is_refused_with_file_and_line(app: Flask, content_dir: Path, edit, case: str) -> None:
+    invoke(app)
+    before = counts(app)
+    file, old, new, where, message = BAD_CASES[case]
+    edit(file, old, new)
+
+    result = invoke(app)
+    assert result.exit_code == 1
+    errors = result.output
+    assert message in errors
+    assert re.search(r"\.(yml|md):\d+: ", errors), errors
+    if where.endswith((".yml", ".md")):
+        assert f"{content_dir / where}:" in errors
+    assert "database was not changed" in errors
+    assert counts(app) == before
+
+    check = invoke(app, "--check")
+    assert check.exit_code == 1
+
+
+def test_error_line_points_at_the_bad_line(app: Flask, content_dir: Path, edit) -> None:
+    edit("modules/mlops/module.yml", "month: 5", "month: 13")
+    result = invoke(app, "--check")
+    lines = (content_dir / "modules/mlops/module.yml").read_text().splitlines()
+    reported = int(re.search(r"module\.yml:(\d+): phases\[1\]\.month", result.output).group(1))
+    assert lines[reported - 1].strip() == "month: 13"
+
+
+def test_lesson_for_a_missing_module_is_refused(app: Flask, content_dir: Path) -> None:
+    orphan = content_dir / "modules" / "ghost" / "lessons"
+    orphan.mkdir(parents=True)
+    (orphan / "01-boo.md").write_text("---\nid: ghost-1\ntitle: Boo\nphase: foundation\n---\nBody\n")
+    result = invoke(app)
+    assert result.exit_code == 1
+    assert f"{orphan / '01-boo.md'}:1: lesson for a missing module" in result.output
+    assert counts(app)["lessons"] == 0
+
+
+def test_non_utf8_file_is_refused(app: Flask, content_dir: Path) -> None:
+    (content_dir / LESSON).write_bytes(b"---\nid: x\ntitle: \xff\xfe\n---\n")
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert "not UTF-8" in result.output
+
+
+def test_levels_must_cover_twelve_months(app: Flask, content_dir: Path, edit) -> None:
+    edit("program.yml", "months: [5, 8]", "months: [6, 8]")
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert "expected month 5" in result.output
+
+
+def test_load_without_schema_is_a_clear_error(make_app, tmp_path: Path) -> None:
+    bare = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    with bare.app_context():  # not the migrated test app that pytest-flask pushes
+        result = bare.test_cli_runner().invoke(args=["lms", "load-content"])
+    assert result.exit_code == 1
+    assert "flask db upgrade" in result.output

@@ -1,0 +1,102 @@
+"""Mastery from evidence: every method against hand-computed cases, and the incremental
+update as evidence arrives gives the same numbers as a full rebuild."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lms.catalog.models import Objective
+from lms.extensions import db
+from lms.progress.methods import MASTERY_METHODS, Point, named_level
+from lms.progress.models import Evidence, Mastery
+from lms.progress.services import EvidenceError, method_for, rebuild, record
+
+T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def level(method: str, points: list[Point], **settings) -> float | None:
+    return method_for({"method": method, **settings}).level(points)
+
+
+def test_decaying_average_by_hand() -> None:
+    assert level("decaying_average", []) is None
+    assert level("decaying_average", [Point(2)]) == 2
+    assert level("decaying_average", [Point(2), Point(4)]) == pytest.approx(3.3)          # .65*4 + .35*2
+    assert level("decaying_average", [Point(2), Point(4), Point(1)]) == pytest.approx(1.805)  # .65*1 + .35*3.3
+    assert level("decaying_average", [Point(4), Point(2, weight=0.5)]) == pytest.approx(3.35)  # a peer point moves it half as far
+    assert level("decaying_average", [Point(2), Point(4)], latest_weight=0.5) == pytest.approx(3.0)
+
+
+def test_n_times_by_hand() -> None:
+    two = {"n": 2, "mastery_level": 3}
+    assert level("n_times", [Point(3.5)], **two) == 2.5            # shown once: still below mastery
+    assert level("n_times", [Point(3.5), Point(2)], **two) == 2    # best point below mastery
+    assert level("n_times", [Point(3.5), Point(2), Point(3)], **two) == 3.25  # shown twice: mean of those
+    assert level("n_times", [], **two) is None
+
+
+def test_highest_and_latest_by_hand() -> None:
+    points = [Point(1), Point(3), Point(2)]
+    assert level("highest", points) == 3
+    assert level("latest", points) == 2
+
+
+def test_named_levels() -> None:
+    assert named_level(None) == "no evidence"
+    assert named_level(0.4) == "not yet"
+    assert named_level(1.5) == "developing"
+    assert named_level(3.0) == "proficient"
+    assert named_level(3.9) == "mastered"
+
+
+@pytest.fixture()
+def objectives(app: Flask, load_content) -> list[int]:
+    load_content()
+    return list(db.session.scalars(select(Objective.id).order_by(Objective.position)))
+
+
+def test_bad_evidence_is_refused(app: Flask, objectives, make_user) -> None:
+    user = make_user()
+    with pytest.raises(EvidenceError):
+        record(db.session, user.id, objectives[0], "gossip", "x", 0.5, T0)
+    with pytest.raises(EvidenceError):
+        record(db.session, user.id, objectives[0], "quiz", "x", 1.5, T0)
+    with pytest.raises(EvidenceError):
+        method_for({"method": "vibes"})
+    assert db.session.scalar(select(Evidence)) is None
+
+
+@pytest.mark.parametrize("method", sorted(MASTERY_METHODS))
+def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_user, method: str) -> None:
+    settings = {"method": method, "n": 2, "mastery_level": 3}
+    rng = random.Random(7)
+    users = [make_user().id for _ in range(4)]
+    sources = ["quiz", "rubric", "peer", "rating", "stakeholder", "kpi"]
+    for i in range(120):
+        record(db.session, rng.choice(users), rng.choice(objectives[:5]), rng.choice(sources), f"test:{i}",
+               rng.choice([0, 0.25, 0.5, 0.75, 0.875, 1]), T0 + timedelta(hours=i), settings=settings)
+    db.session.commit()
+    incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count) for m in db.session.scalars(select(Mastery))}
+    assert rebuild(db.session, T0, settings) == len(incremental)
+    db.session.commit()
+    rebuilt = {(m.user_id, m.objective_id): (m.level, m.evidence_count) for m in db.session.scalars(select(Mastery))}
+    assert rebuilt == incremental
+    assert sum(count for _, count in rebuilt.values()) == 120
+
+
+def test_rebuild_command(app: Flask, objectives, make_user) -> None:
+    user = make_user()
+    record(db.session, user.id, objectives[0], "quiz", "q:1", 0.5, T0)
+    record(db.session, user.id, objectives[0], "rubric", "r:1", 1.0, T0 + timedelta(days=1))
+    db.session.commit()
+    before = db.session.scalar(select(Mastery.level))
+    assert before == pytest.approx(0.65 * 4 + 0.35 * 2)
+    result = app.test_cli_runner().invoke(args=["lms", "rebuild-mastery"])
+    assert result.exit_code == 0 and "Rebuilt 1 mastery record." in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Mastery.level)) == pytest.approx(before)

@@ -1,0 +1,125 @@
+"""Peer review: fair hand-out with late submitters, anonymity both ways, completing a
+review, instructor reassignment, and peer scores informing (not replacing) the grade."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lms.coursework.models import Submission
+from lms.extensions import db
+from lms.grading.models import Grade, PeerReview
+
+HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
+
+
+@pytest.fixture()
+def cohort(app: Flask, load_content, make_cohort, make_user):
+    load_content()
+    teacher = make_user(name="Tom Teacher")
+    return make_cohort(months_ago=5, instructors=[teacher]), teacher
+
+
+@pytest.fixture()
+def people(app: Flask, cohort, enrol_learner, login):
+    made = {}
+
+    def person(name: str):
+        if name not in made:
+            user = enrol_learner(cohort[0], name=name)
+            client = app.test_client()
+            login(client, user)
+            made[name] = (user, client)
+        return made[name]
+
+    return person
+
+
+def hand_in(client, text: str) -> None:
+    assert client.post(f"/assignments/{HANDS_ON}/work", data={"body": text, "action": "submit"}).status_code == 302
+
+
+def ask(client) -> None:
+    assert client.post(f"/assignments/{HANDS_ON}/peer-reviews").status_code == 302
+
+
+def live() -> list[PeerReview]:
+    db.session.expire_all()
+    return db.session.scalars(select(PeerReview).where(PeerReview.status != "cancelled")).all()
+
+
+def test_late_submitters_do_not_hold_anyone_up(people) -> None:
+    a, b, c, d = (people(n) for n in ("Ana", "Ben", "Cleo", "Dev"))
+    hand_in(a[1], "Ana's plan")
+    ask(a[1])
+    assert live() == []  # nothing to review yet, and nobody waits for it
+    hand_in(b[1], "Ben's plan")
+    ask(b[1])
+    ask(a[1])
+    hand_in(c[1], "Cleo's plan")
+    ask(c[1])
+    hand_in(d[1], "Dev's plan")  # the late one
+    ask(d[1])
+    ask(a[1])
+    ask(b[1])
+    reviews = live()
+    by_author = {}
+    submissions = {s.id: s.user_id for s in db.session.scalars(select(Submission))}
+    for r in reviews:
+        assert submissions[r.submission_id] != r.reviewer_id  # nobody reviews their own work
+        by_author.setdefault(submissions[r.submission_id], []).append(r.reviewer_id)
+    for user, _ in (a, b, c, d):
+        assert 1 <= len(by_author.get(user.id, [])) <= 2, user.name  # everyone is reviewed, nobody more than k
+        mine = [r for r in reviews if r.reviewer_id == user.id]
+        assert len(mine) <= 2 and len({r.submission_id for r in mine}) == len(mine)
+    # The earliest submitters got their reviews before the late one even submitted.
+    assert len(by_author[a[0].id]) == 2 and len(by_author[b[0].id]) == 2
+
+
+def test_reviews_are_anonymous_both_ways_and_reach_the_author(people) -> None:
+    author, reviewer = people("Priya Author"), people("Quentin Reviewer")
+    hand_in(author[1], "Priya's onboarding plan")
+    hand_in(reviewer[1], "Quentin's plan")
+    ask(reviewer[1])
+    review = next(r for r in live() if r.reviewer_id == reviewer[0].id)
+    page = reviewer[1].get(f"/peer-reviews/{review.id}").get_data(as_text=True)
+    assert "Priya's onboarding plan" in page and "Priya Author" not in page
+
+    criteria = review.rubric_version.criteria
+    incomplete = reviewer[1].post(f"/peer-reviews/{review.id}", data={"comment": "Nice."})
+    assert incomplete.status_code == 400 and "choose one of its levels" in incomplete.get_data(as_text=True)
+    no_comment = reviewer[1].post(f"/peer-reviews/{review.id}", data={f"level-{c['id']}": c["levels"][0]["id"] for c in criteria})
+    assert no_comment.status_code == 400 and next(r for r in live() if r.id == review.id).status == "assigned"
+    done = {f"level-{c['id']}": c["levels"][1]["id"] for c in criteria} | {"comment": "Clear steps; add a baseline."}
+    assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
+
+    feedback = author[1].get(f"/assignments/{HANDS_ON}/peer-reviews").get_data(as_text=True)
+    assert "Clear steps; add a baseline." in feedback and "Quentin" not in feedback
+    assert author[1].get(f"/peer-reviews/{review.id}").status_code == 404  # not the author's to open
+
+
+def test_instructor_reassigns_and_peer_scores_inform_the_grade(app: Flask, people, cohort, login) -> None:
+    author, slow, helper = people("Ada Author"), people("Sam Slow"), people("Hal Helper")
+    hand_in(author[1], "Ada's work")
+    hand_in(slow[1], "Sam's work")
+    hand_in(helper[1], "Hal's work")
+    ask(slow[1])
+    review = next(r for r in live() if r.reviewer_id == slow[0].id and r.submission_id == db.session.scalar(
+        select(Submission.id).where(Submission.user_id == author[0].id)))
+    teacher = app.test_client()
+    login(teacher, cohort[1])
+    url = f"/cohorts/{cohort[0].id}/peer-reviews/{review.id}/reassign"
+    refused = teacher.post(url, data={"reviewer": author[0].id}, follow_redirects=True)
+    assert "cannot review their own work" in refused.get_data(as_text=True)
+    assert teacher.post(url, data={"reviewer": helper[0].id}).status_code == 302
+    reviews = live()
+    assert not any(r.id == review.id for r in reviews)
+    moved = next(r for r in reviews if r.reviewer_id == helper[0].id and r.submission_id == review.submission_id)
+    assert slow[1].get(f"/peer-reviews/{review.id}").status_code == 404
+
+    criteria = moved.rubric_version.criteria
+    helper[1].post(f"/peer-reviews/{moved.id}", data={f"level-{c['id']}": c["levels"][0]["id"] for c in criteria} | {"comment": "Strong."})
+    page = teacher.get(f"/cohorts/{cohort[0].id}/submissions/{moved.submission_id}").get_data(as_text=True)
+    assert "Peer reviews" in page and "Strong." in page and "Hal Helper" in page
+    assert db.session.scalar(select(Grade)) is None  # peer scores do not make a grade

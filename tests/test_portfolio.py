@@ -1,0 +1,107 @@
+"""Portfolios: released work gathered per level, curated with reflections per objective,
+submitted for the level review (graded like any submission), shared by revocable link."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lms.coursework.models import Submission
+from lms.extensions import db
+
+CASE = "mlops-case-coldwatch"  # month 1: foundation
+FOUNDATION_CODES = ["KO1", "KO2", "KO4", "SO1", "SO2", "SO4", "AO1"]
+
+
+@pytest.fixture()
+def setting(app: Flask, load_content, make_cohort, enrol_learner, make_user, login):
+    load_content()
+    teacher = make_user(name="Greta Grader")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+
+    def client_for(user):
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    learner = enrol_learner(cohort, name="Pia Portfolio")
+    other = enrol_learner(cohort, name="Oli Other")
+    learner_client, other_client, teacher_client = client_for(learner), client_for(other), client_for(teacher)
+
+    def released_case(client, user, text: str, file: tuple[str, bytes] | None = None) -> Submission:
+        data = {"body": text, "action": "submit"}
+        if file:
+            data["file"] = (io.BytesIO(file[1]), file[0])
+        client.post(f"/assignments/{CASE}/work", data=data, content_type="multipart/form-data")
+        db.session.expire_all()
+        work = db.session.scalar(select(Submission).where(Submission.user_id == user.id))
+        levels = {f"level-{c['id']}": c["levels"][0]["id"] for c in work.assignment.rubric.current.criteria}
+        teacher_client.post(f"/cohorts/{cohort.id}/submissions/{work.id}", data={**levels, "action": "release"})
+        return work
+
+    return {"learner": learner, "client": learner_client, "other": other, "other_client": other_client,
+            "teacher": teacher_client, "cohort": cohort, "released_case": released_case}
+
+
+def reflections(text: str = "I can now measure it.") -> dict[str, str]:
+    return {f"reflection-{c}": f"{c}: {text}" for c in FOUNDATION_CODES}
+
+
+def test_only_my_released_work_is_offered(setting) -> None:
+    page = setting["client"].get("/portfolio/foundation").get_data(as_text=True)
+    assert "No released work from this level yet" in page
+    setting["client"].post(f"/assignments/{CASE}/work", data={"body": "draft only", "action": "submit"})
+    assert "No released work" in setting["client"].get("/portfolio/foundation").get_data(as_text=True)  # submitted, not released
+    setting["released_case"](setting["other_client"], setting["other"], "Oli's analysis")
+    assert "No released work" in setting["client"].get("/portfolio/foundation").get_data(as_text=True)  # someone else's
+
+
+def test_curate_submit_grade_and_share(setting, app: Flask) -> None:
+    mine = setting["released_case"](setting["client"], setting["learner"], "Pia's careful analysis", ("evidence.csv", b"month,uptime\n1,99.5\n"))
+    theirs = setting["released_case"](setting["other_client"], setting["other"], "Oli's analysis")
+    client = setting["client"]
+    page = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "Case study: false alarms and a silent outage at Coldwatch" in page
+
+    tampered = client.post("/portfolio/foundation", data={"artifact": [str(theirs.id)], "action": "save", **reflections()})
+    assert tampered.status_code == 400 and "Only your own graded and released work" in tampered.get_data(as_text=True)
+
+    partial = {"reflection-KO1": "Only one."}
+    refused = client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit", **partial})
+    assert refused.status_code == 400 and "Write a reflection for every objective" in refused.get_data(as_text=True)
+    assert "Only one." in refused.get_data(as_text=True)  # what was typed is kept
+
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit", **reflections()}).status_code == 302
+    db.session.expire_all()
+    review = db.session.scalar(select(Submission).join(Submission.assignment).where(
+        Submission.user_id == setting["learner"].id, Submission.assignment.has(kind="portfolio")))
+    assert review.status == "submitted" and "KO4: I can now measure it." in review.latest.body
+
+    queue = setting["teacher"].get("/grading").get_data(as_text=True)
+    assert "Portfolio review: Foundation level" in queue
+    criteria = review.assignment.rubric.current.criteria
+    assert review.assignment.rubric.level.key == "foundation"
+    setting["teacher"].post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
+                            data={**{f"level-{c['id']}": c["levels"][1]["id"] for c in criteria}, "feedback": "Convincing evidence.", "action": "release"})
+    assert "read the feedback" in client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "Convincing evidence." in client.get("/assignments/portfolio-foundation/feedback").get_data(as_text=True)
+
+    first = re.search(r'value="(http[^"]+/shared/portfolios/[^"]+)"', client.post("/portfolio/foundation/share").get_data(as_text=True)).group(1)
+    visitor = app.test_client()
+    shared = visitor.get(first.replace("http://localhost", ""))
+    assert shared.status_code == 200
+    text = shared.get_data(as_text=True)
+    assert "Pia Portfolio" in text and "careful analysis" in text and "AO1: I can now measure it." in text
+    assert "Oli" not in text
+    file_link = re.search(r'href="(/shared/portfolios/[^"]+/files/\d+)"', text).group(1)
+    assert visitor.get(file_link).data == b"month,uptime\n1,99.5\n"
+    other_file = file_link.rsplit("/", 1)[0] + "/99999"
+    assert visitor.get(other_file).status_code == 404
+    second = re.search(r'value="(http[^"]+/shared/portfolios/[^"]+)"', client.post("/portfolio/foundation/share").get_data(as_text=True)).group(1)
+    assert visitor.get(first.replace("http://localhost", "")).status_code == 404  # the new link replaces the old
+    client.post("/portfolio/foundation/share/revoke")
+    assert visitor.get(second.replace("http://localhost", "")).status_code == 404

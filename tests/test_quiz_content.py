@@ -1,0 +1,51 @@
+"""The shipped quizzes meet the program's requirements and load cleanly."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from flask import Flask
+from sqlalchemy import select
+
+from lms.assessment.models import Question, Quiz
+from lms.assessment.services import _layout, active_quizzes, current_versions, release_month
+from lms.extensions import db
+
+
+def test_every_module_has_a_quiz_and_every_level_an_exam(app: Flask, load_content) -> None:
+    load_content()
+    quizzes = db.session.scalars(select(Quiz)).all()
+    modules = {q.module.key for q in quizzes if q.kind == "quiz"}
+    assert modules == {"mlops", "customer-success", "process-optimization", "quality-assurance",
+                       "international-operations", "operations-implementation"}
+    for quiz in (q for q in quizzes if q.kind == "quiz"):
+        versions = [v for _, v in current_versions(db.session, quiz)]
+        assert len(versions) >= 12, quiz.key
+        assert len({v.type for v in versions}) >= 4, quiz.key
+        assert all(v.objectives for v in versions), quiz.key
+    exams = {q.level.key: q for q in quizzes if q.kind == "exam"}
+    assert set(exams) == {"foundation", "intermediate", "advanced"}
+    for level, exam in exams.items():
+        chosen = current_versions(db.session, exam)
+        assert exam.pools, level
+        layout = _layout(exam, chosen, random.Random(1))
+        assert len(layout) >= 25, level
+        by_id = {v.id: v for _, v in chosen}
+        assert any(by_id[page["version"]].type == "scenario" for page in layout), f"{level}: no scenario"
+
+
+def test_question_types_across_the_bank(app: Flask, load_content) -> None:
+    load_content()
+    types = Counter(q.current.type for q in db.session.scalars(select(Question)))
+    assert set(types) >= {"single", "multiple", "true_false", "short", "numerical", "matching", "ordering", "essay", "scenario"}
+
+
+def test_quizzes_are_listed_in_schedule_order(app: Flask, load_content) -> None:
+    load_content()
+    quizzes = active_quizzes(db.session)
+    months = [release_month(q) for q in quizzes]
+    assert months == sorted(months)
+    assert quizzes[0].key == "mlops-quiz" or months[0] <= 4
+    foundation_exam = next(i for i, q in enumerate(quizzes) if q.key == "foundation-exam")
+    assert all(release_month(q) <= 4 for q in quizzes[:foundation_exam])

@@ -1,0 +1,1147 @@
+"""The quiz engine: scoring of every question type, grading methods, pools and shuffling,
+review options, question versions, server-side time limits, attempts allowed, tampered
+input, quiz windows, loader errors, statistics and hand grading of essays."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from lms.assessment import services
+from lms.assessment.content import QuizFile
+from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
+from lms.assessment.models import Attempt, Question, QuestionVersion, Quiz, Response
+from lms.assessment.questions import QUESTION_TYPES, AnswerError, points_of
+from lms.catalog.models import Level, Phase
+from lms.database import utcnow
+from lms.extensions import db
+from lms.learning.models import EARLY_ACCESS
+from lms.learning.services import grant_override, month_opens_on
+
+SAMPLE_DIR = Path(__file__).parent / "data" / "quizzes"
+
+# The sample quiz, page by page (no shuffling, no pools: page i is the file's question i).
+CORRECT: dict[int, dict[str, Any]] = {
+    0: {"p0": "a"},
+    1: {"p1": ["a", "b"]},
+    2: {"p2": "true"},
+    3: {"p3": "Model Registry"},
+    4: {"p4": "43"},
+    5: {"p5-0": "r0", "p5-1": "r1", "p5-2": "r2"},
+    6: {"p6-i0": "1", "p6-i1": "2", "p6-i2": "3", "p6-i3": "4"},
+    7: {"p7": "Watch accuracy weekly against a threshold; Sam owns the alert."},
+    8: {"p8-first": "a", "p8-measure": "90"},
+}
+AUTO_POINTS = 2 + 4 + 1 + 1 + 2 + 3 + 4 + 2  # every point but the essay's
+MAX_POINTS = AUTO_POINTS + 5
+
+
+def without_csrf(html: str) -> str:
+    """The page minus its CSRF token, which is signed with the current time."""
+    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token"', html)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sample_specs() -> dict[str, dict[str, Any]]:
+    """The sample quiz's questions as the loader stores them (defaults filled in)."""
+    data = yaml.safe_load((SAMPLE_DIR / "sample.yml").read_text())
+    quiz = QuizFile.model_validate(data)
+    return {q.id: q.model_dump(mode="json") for q in quiz.questions}
+
+
+def score(spec: dict[str, Any], data: dict[str, Any], field: str = "f") -> float | None:
+    kind = QUESTION_TYPES[spec["type"]]
+    return kind.score(spec, kind.read(spec, MultiDict(data), field))
+
+
+def take(quiz: Quiz, user: Any, answers: dict[int, dict[str, Any]], now, submit: bool = True) -> Attempt:
+    """Start an attempt, save the given pages and (by default) submit; commits."""
+    attempt = services.start_attempt(db.session, quiz, user, now)
+    for page, data in answers.items():
+        services.save_page(db.session, attempt, page, MultiDict(data), now)
+    if submit:
+        services.submit_attempt(db.session, attempt, now)
+    db.session.commit()
+    return attempt
+
+
+def quiz(key: str = "sample-quiz") -> Quiz:
+    found = services.get_quiz(db.session, key)
+    assert found is not None, key
+    return found
+
+
+def started_id(response) -> int:
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return int(response.headers["Location"].split("/attempts/")[1].split("/")[0])
+
+
+def response_rows() -> list[tuple]:
+    db.session.expire_all()
+    return [(r.id, r.attempt_id, r.version_id, r.part, r.answer, r.score)
+            for r in db.session.scalars(select(Response).order_by(Response.id))]
+
+
+def invoke(app: Flask, *args: str):
+    return app.test_cli_runner().invoke(args=["lms", "load-content", *args])
+
+
+@pytest.fixture()
+def sample(app: Flask, load_content) -> Quiz:
+    app.config["QUIZZES_DIR"] = SAMPLE_DIR
+    load_content()
+    return quiz()
+
+
+@pytest.fixture()
+def quizzes_dir(app: Flask, tmp_path: Path) -> Path:
+    """An empty quizzes folder the app reads; tests write quiz files into it."""
+    folder = tmp_path / "quizzes"
+    folder.mkdir()
+    app.config["QUIZZES_DIR"] = folder
+    return folder
+
+
+@pytest.fixture()
+def learner(sample, make_cohort, enrol_learner):
+    """A learner one month into the program: the sample quiz (month 1, closes after 60 days) is open."""
+    return enrol_learner(make_cohort(months_ago=1))
+
+
+# --------------------------------------------------------------------------- 1. scoring
+
+
+SPECS = sample_specs()
+
+
+def test_single_choice() -> None:
+    spec = SPECS["s-single"]
+    assert score(spec, {"f": "a"}) == 1.0
+    assert score(spec, {"f": "b"}) == 0.0
+    assert score(spec, {}) == 0.0  # blank
+    with pytest.raises(AnswerError):
+        score(spec, {"f": "zzz"})
+    with pytest.raises(AnswerError):
+        score(spec, {"f": ["a", "b"]})
+    assert QUESTION_TYPES["single"].feedback(spec, {"option": "b"}) == ["Too slow."]
+
+
+def test_multiple_answers_partial_credit_and_bounds() -> None:
+    spec = SPECS["s-multiple"]  # a 50, b 50, c -100, d 0
+    assert score(spec, {"f": ["a", "b"]}) == 1.0
+    assert score(spec, {"f": ["a"]}) == 0.5
+    assert score(spec, {"f": ["a", "b", "d"]}) == 1.0
+    assert score(spec, {"f": ["a", "c"]}) == 0.0  # 50 - 100: never below zero
+    assert score(spec, {"f": ["c"]}) == 0.0
+    assert score(spec, {}) == 0.0
+    with pytest.raises(AnswerError):
+        score(spec, {"f": ["a", "x"]})
+    with pytest.raises(AnswerError):
+        score(spec, {"f": ["a", "a"]})
+    kind = QUESTION_TYPES["multiple"]
+    negative = {**spec, "options": [
+        {"id": "a", "text": "A", "weight": 50, "correct": False, "feedback": ""},
+        {"id": "b", "text": "B", "weight": 50, "correct": False, "feedback": ""},
+        {"id": "c", "text": "C", "weight": -25, "correct": False, "feedback": ""},
+    ]}
+    assert kind.score(negative, {"options": ["a", "b", "c"]}) == 0.75  # a negative weight takes off
+    assert kind.score(negative, {"options": ["a", "c"]}) == 0.25
+    generous = {**negative, "options": [
+        {"id": "a", "text": "A", "weight": 80, "correct": False, "feedback": ""},
+        {"id": "b", "text": "B", "weight": 80, "correct": False, "feedback": ""},
+    ]}
+    assert kind.score(generous, {"options": ["a", "b"]}) == 1.0  # never above one
+
+
+def test_true_false() -> None:
+    spec = SPECS["s-tf"]  # answer: true
+    assert score(spec, {"f": "true"}) == 1.0
+    assert score(spec, {"f": "false"}) == 0.0
+    assert score(spec, {}) == 0.0
+    with pytest.raises(AnswerError):
+        score(spec, {"f": "maybe"})
+    kind = QUESTION_TYPES["true_false"]
+    assert kind.feedback(spec, {"value": False}) == ["It does happen silently."]
+    false_spec = {**spec, "answer": False}
+    assert score(false_spec, {"f": "false"}) == 1.0 and score(false_spec, {"f": "true"}) == 0.0
+
+
+def test_short_answer() -> None:
+    spec = SPECS["s-short"]  # "model registry" 100, "*registry" 100, "repository" 50
+    assert score(spec, {"f": "model registry"}) == 1.0
+    assert score(spec, {"f": "MODEL Registry"}) == 1.0  # case-insensitive
+    assert score(spec, {"f": "  model    registry  "}) == 1.0  # extra spaces
+    assert score(spec, {"f": "the central registry"}) == 1.0  # another accepted answer, with a wildcard
+    assert score(spec, {"f": "Registry"}) == 1.0  # * matches nothing too
+    assert score(spec, {"f": "Repository"}) == 0.5  # partial weight
+    assert score(spec, {"f": "registry of models"}) == 0.0  # the wildcard is only where written
+    assert score(spec, {"f": "a database"}) == 0.0
+    assert score(spec, {"f": "   "}) == 0.0  # blank
+    kind = QUESTION_TYPES["short"]
+    assert kind.feedback(spec, {"text": "repository"}) == ["Close."]
+    # Only * is a wildcard: ? and [...] are taken as written.
+    literal = {**spec, "answers": [{"text": "Why?", "weight": 100, "feedback": ""},
+                                   {"text": "[draft] v2*", "weight": 100, "feedback": ""}]}
+    assert score(literal, {"f": "why?"}) == 1.0
+    assert score(literal, {"f": "whys"}) == 0.0
+    assert score(literal, {"f": "[Draft] v2 final"}) == 1.0
+    assert score(literal, {"f": "d v2"}) == 0.0
+    with pytest.raises(AnswerError):
+        score(spec, {"f": "x" * 501})
+
+
+def test_numerical() -> None:
+    spec = SPECS["s-numerical"]  # 43.2 ± 1 is worth 100; 40..50 is worth 50
+    assert score(spec, {"f": "43.2"}) == 1.0  # exact
+    assert score(spec, {"f": "44"}) == 1.0  # within tolerance
+    assert score(spec, {"f": "42.2"}) == 1.0  # on the edge of the tolerance
+    assert score(spec, {"f": "44.5"}) == 0.5  # outside the tolerance, inside the range
+    assert score(spec, {"f": "40"}) == 0.5
+    assert score(spec, {"f": "51"}) == 0.0  # outside everything
+    assert score(spec, {"f": "-43.2"}) == 0.0
+    assert score(spec, {}) == 0.0
+    for bad in ("forty", "43.2.1", "1,5", "43,2", "nan", "inf"):
+        with pytest.raises(AnswerError):
+            score(spec, {"f": bad})
+    with pytest.raises(AnswerError, match="commas"):
+        score(spec, {"f": "1,234"})
+    assert QUESTION_TYPES["numerical"].feedback(spec, {"value": 45}) == ["In the right range."]
+
+
+def test_matching_partial_credit() -> None:
+    spec = SPECS["s-matching"]  # three pairs, one distractor
+    assert score(spec, {"f-0": "r0", "f-1": "r1", "f-2": "r2"}) == 1.0
+    assert score(spec, {"f-0": "r0", "f-1": "r2", "f-2": "r1"}) == pytest.approx(1 / 3)
+    assert score(spec, {"f-0": "r0", "f-1": "d0"}) == pytest.approx(1 / 3)  # the distractor is never right
+    assert score(spec, {"f-0": "r1", "f-1": "r0", "f-2": "d0"}) == 0.0
+    assert score(spec, {}) == 0.0
+    with pytest.raises(AnswerError):
+        score(spec, {"f-0": "r9"})
+    with pytest.raises(AnswerError):
+        score(spec, {"f-0": "d5"})
+
+
+def test_ordering_partial_credit_and_refusals() -> None:
+    spec = SPECS["s-ordering"]  # Train, Validate, Register, Deploy
+    assert score(spec, {"f-i0": "1", "f-i1": "2", "f-i2": "3", "f-i3": "4"}) == 1.0
+    assert score(spec, {"f-i0": "1", "f-i1": "2", "f-i2": "4", "f-i3": "3"}) == 0.5
+    assert score(spec, {"f-i0": "4", "f-i1": "3", "f-i2": "2", "f-i3": "1"}) == 0.0
+    assert score(spec, {"f-i0": "1"}) == 0.25
+    with pytest.raises(AnswerError, match="different position"):
+        score(spec, {"f-i0": "1", "f-i1": "1", "f-i2": "3", "f-i3": "4"})
+    for bad in ("5", "0", "-1", "x", "2.5", "\u00b2", "1" * 5000):  # a superscript two is a "digit" to str.isdigit
+        with pytest.raises(AnswerError):
+            score(spec, {"f-i0": bad})
+
+
+def test_essay_is_graded_by_hand_unless_blank() -> None:
+    spec = SPECS["s-essay"]
+    kind = QUESTION_TYPES["essay"]
+    assert not kind.auto_scored
+    assert score(spec, {"f": "I would watch accuracy."}) is None
+    assert score(spec, {"f": "   "}) == 0.0
+    assert score(spec, {}) == 0.0
+
+
+def test_scenario_points_are_the_sum_of_its_parts() -> None:
+    scenario = SPECS["s-scenario"]
+    assert points_of(scenario) == 2
+    bigger = {**scenario, "questions": [{**scenario["questions"][0], "points": 3},
+                                        {**scenario["questions"][1], "points": 2.5}]}
+    assert points_of(bigger) == 5.5
+    assert points_of(SPECS["s-multiple"]) == 4
+
+
+def test_scenario_scores_each_part(learner, sample) -> None:
+    now = utcnow()
+    attempt = take(sample, learner, {8: {"p8-first": "a", "p8-measure": "91"}}, now)
+    parts = {r.part: r.score for r in attempt.responses if r.version.question.key == "s-scenario"}
+    assert parts == {"first": 1.0, "measure": 0.0}
+    assert attempt.score == 1.0 and attempt.max_score == MAX_POINTS
+
+
+# --------------------------------------------------------------------------- 2. grading methods
+
+
+def test_grading_methods_on_plain_attempts() -> None:
+    attempts = [SimpleNamespace(number=3, percent=50.0), SimpleNamespace(number=1, percent=40.0),
+                SimpleNamespace(number=2, percent=90.0), SimpleNamespace(number=4, percent=None)]
+    assert GRADING_METHODS["highest"].pick(attempts) == 90.0
+    assert GRADING_METHODS["latest"].pick(attempts) == 50.0  # by number, not list order; None ignored
+    assert GRADING_METHODS["first"].pick(attempts) == 40.0
+    assert GRADING_METHODS["average"].pick(attempts) == 60.0
+    assert GRADING_METHODS["average"].pick([SimpleNamespace(number=1, percent=10.0),
+                                            SimpleNamespace(number=2, percent=20.0),
+                                            SimpleNamespace(number=3, percent=20.0)]) == 16.67
+    for method in GRADING_METHODS.values():
+        assert method.pick([]) is None
+        assert method.pick([SimpleNamespace(number=1, percent=None)]) is None
+
+
+def test_grading_methods_over_real_attempts(learner, sample) -> None:
+    now = utcnow()
+    first = take(sample, learner, {0: CORRECT[0], 1: CORRECT[1]}, now)                      # 6 of 24
+    second = take(sample, learner, {i: CORRECT[i] for i in CORRECT if i != 7}, now + timedelta(minutes=1))  # 19
+    third = take(sample, learner, {0: CORRECT[0]}, now + timedelta(minutes=2))              # 2
+    assert [a.number for a in (first, second, third)] == [1, 2, 3]
+    assert [a.score for a in (first, second, third)] == [6, AUTO_POINTS, 2]
+    assert not any(a.pending_manual for a in (first, second, third))  # blank essays score 0
+    percents = [round(100 * s / MAX_POINTS, 2) for s in (6, AUTO_POINTS, 2)]
+    expected = {
+        "highest": percents[1],
+        "latest": percents[2],
+        "first": percents[0],
+        "average": round(sum(percents) / 3, 2),
+    }
+    assert len(set(expected.values())) == 4
+    for method, grade in expected.items():
+        sample.grading = method
+        db.session.commit()
+        status = services.quiz_status(db.session, sample, learner, now + timedelta(minutes=3))
+        assert status.grade == grade, method
+        assert status.passed is (grade >= sample.passing_score)
+
+
+def test_grade_ignores_attempts_waiting_for_an_essay_grade(learner, sample) -> None:
+    now = utcnow()
+    take(sample, learner, {0: CORRECT[0]}, now)
+    take(sample, learner, CORRECT, now + timedelta(minutes=1))  # essay written: pending
+    status = services.quiz_status(db.session, sample, learner, now + timedelta(minutes=2))
+    assert status.grade == round(100 * 2 / MAX_POINTS, 2)
+
+
+# --------------------------------------------------------------------------- 3. pools and shuffling
+
+
+def pool_quiz(shuffle: bool = True) -> str:
+    def single(qid: str, pool: str | None = None) -> dict[str, Any]:
+        q: dict[str, Any] = {"id": qid, "type": "single", "objectives": ["KO1"], "text": f"Question {qid}?",
+                             "options": [{"id": o, "text": f"{qid} option {o}", "correct": o == "a"} for o in "abcde"]}
+        if pool:
+            q["pool"] = pool
+        return q
+
+    data = {
+        "id": "pool-quiz", "title": "Pool quiz", "kind": "quiz", "module": "mlops", "phase": "foundation",
+        "settings": {"shuffle_questions": shuffle, "shuffle_answers": shuffle},
+        "pools": [{"id": "bank", "draw": 3}],
+        "questions": [single("pq-fixed-1"), *[single(f"pq-bank-{i}", "bank") for i in range(1, 7)], single("pq-fixed-2")],
+    }
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+@pytest.fixture()
+def pools(app, quizzes_dir, load_content) -> Quiz:
+    (quizzes_dir / "pool.yml").write_text(pool_quiz())
+    load_content()
+    return quiz("pool-quiz")
+
+
+def layout_keys(attempt: Attempt) -> list[str]:
+    versions = {v.id: v for v in db.session.scalars(select(QuestionVersion))}
+    return [versions[p["version"]].question.key for p in attempt.layout]
+
+
+def test_each_attempt_draws_from_the_pool(pools, make_cohort, enrol_learner) -> None:
+    cohort = make_cohort(months_ago=1)
+    now = utcnow()
+    for _ in range(5):
+        attempt = services.start_attempt(db.session, pools, enrol_learner(cohort), now)
+        keys = layout_keys(attempt)
+        assert len(keys) == 5 and len(set(keys)) == 5
+        assert {"pq-fixed-1", "pq-fixed-2"} <= set(keys)
+        bank = [k for k in keys if k.startswith("pq-bank-")]
+        assert len(bank) == 3
+        assert attempt.max_score == 5
+        for page in attempt.layout:
+            assert sorted(next(iter(page["options"].values()))) == list("abcde")
+    db.session.commit()
+
+
+def test_layout_is_stored_and_reloads_show_the_same_order(pools, make_cohort, enrol_learner, client, login) -> None:
+    user = enrol_learner(make_cohort(months_ago=1))
+    login(client, user)
+    attempt_id = started_id(client.post("/quizzes/pool-quiz/start"))
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    for page, entry in enumerate(attempt.layout):
+        first = client.get(f"/attempts/{attempt_id}/pages/{page}").get_data(as_text=True)
+        again = client.get(f"/attempts/{attempt_id}/pages/{page}").get_data(as_text=True)
+        shown = re.findall(rf'name="p{page}" value="([a-z])"', first)
+        assert shown == next(iter(entry["options"].values()))  # the stored order
+        assert re.findall(rf'name="p{page}" value="([a-z])"', again) == shown
+        assert first == again
+    # Starting again (resume) keeps the layout too.
+    assert started_id(client.post("/quizzes/pool-quiz/start")) == attempt_id
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt_id).layout == attempt.layout
+
+
+def test_without_shuffling_the_file_order_is_kept(app, quizzes_dir, load_content, make_cohort, enrol_learner) -> None:
+    (quizzes_dir / "pool.yml").write_text(pool_quiz(shuffle=False))
+    load_content()
+    pool = quiz("pool-quiz")
+    cohort = make_cohort(months_ago=1)
+    order = [q.key for q in sorted(pool.questions, key=lambda q: q.position)]
+    for _ in range(4):
+        attempt = services.start_attempt(db.session, pool, enrol_learner(cohort), utcnow())
+        keys = layout_keys(attempt)
+        assert keys[0] == "pq-fixed-1" and keys[-1] == "pq-fixed-2"
+        assert keys == [k for k in order if k in keys]  # file order
+        for page in attempt.layout:
+            assert next(iter(page["options"].values())) == list("abcde")
+    db.session.commit()
+
+
+def test_shuffled_layouts_differ_across_attempts(pools) -> None:
+    chosen = services.current_versions(db.session, pools)
+    key_of = {v.id: q.key for q, v in chosen}
+    question_orders, option_orders, draws = set(), set(), set()
+    for seed in range(30):
+        layout = services._layout(pools, chosen, random.Random(seed))
+        keys = tuple(key_of[p["version"]] for p in layout)
+        assert len(keys) == 5 and sum(k.startswith("pq-bank-") for k in keys) == 3
+        question_orders.add(keys)
+        draws.add(frozenset(k for k in keys if k.startswith("pq-bank-")))
+        option_orders.update(tuple(ids) for p in layout for ids in p["options"].values())
+    assert len(question_orders) > 10
+    assert len(draws) > 5
+    assert len(option_orders) > 10
+    assert {k for d in draws for k in d} == {f"pq-bank-{i}" for i in range(1, 7)}
+    # The same seed gives the same layout: the order comes from the attempt's random draw only.
+    assert services._layout(pools, chosen, random.Random(7)) == services._layout(pools, chosen, random.Random(7))
+
+
+# --------------------------------------------------------------------------- 4. review options
+
+
+def test_review_policies() -> None:
+    now = utcnow()
+    assert REVIEW_POLICIES["immediately"].shows_answers(now, None)
+    assert REVIEW_POLICIES["immediately"].shows_answers(now, now + timedelta(days=1))
+    assert not REVIEW_POLICIES["after_close"].shows_answers(now, now + timedelta(seconds=1))
+    assert REVIEW_POLICIES["after_close"].shows_answers(now, now)
+    assert REVIEW_POLICIES["after_close"].shows_answers(now, now - timedelta(days=1))
+    assert not REVIEW_POLICIES["after_close"].shows_answers(now, None)
+    assert not REVIEW_POLICIES["never"].shows_answers(now, now - timedelta(days=1))
+
+
+def test_immediately_shows_answers_and_feedback(learner, sample, client, login) -> None:
+    attempt = take(sample, learner, {0: {"p0": "b"}, 2: CORRECT[2]}, utcnow())
+    assert services.shows_answers(db.session, attempt, utcnow())
+    login(client, learner)
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert "Correct answer" in page
+    assert "A tested rollback to the previous registered model" in page
+    assert "Too slow." in page  # feedback for the chosen option
+    assert "Right, models degrade silently." in page
+
+
+def test_after_close_hides_answers_until_the_quiz_closes(learner, sample) -> None:
+    sample.review = "after_close"
+    db.session.commit()
+    now = utcnow()
+    attempt = take(sample, learner, {0: {"p0": "b"}}, now)
+    closes = services.quiz_status(db.session, sample, learner, now).window.closes_at
+    assert closes is not None and closes > now
+    assert not services.shows_answers(db.session, attempt, now)
+    assert not services.shows_answers(db.session, attempt, closes - timedelta(seconds=1))
+    hidden = services.page_views(db.session, attempt, show_answers=False)
+    assert hidden[0].parts[0].correct is None and hidden[0].parts[0].feedback == []
+    assert hidden[0].parts[0].score == 0
+    assert services.shows_answers(db.session, attempt, closes)
+    assert services.shows_answers(db.session, attempt, closes + timedelta(days=3))
+    shown = services.page_views(db.session, attempt, show_answers=True)
+    assert shown[0].parts[0].correct == "A tested rollback to the previous registered model"
+    assert "Too slow." in shown[0].parts[0].feedback
+
+
+def test_after_close_over_http(sample, make_cohort, enrol_learner, client, login) -> None:
+    sample.review = "after_close"
+    db.session.commit()
+    open_learner = enrol_learner(make_cohort(months_ago=1))
+    open_attempt = take(sample, open_learner, {0: {"p0": "b"}}, utcnow())
+    # A cohort whose window (60 days after month 1) has passed; the attempt was made in time.
+    old_cohort = make_cohort(months_ago=4)
+    closed_learner = enrol_learner(old_cohort)
+    then = services.quiz_status(db.session, sample, closed_learner, utcnow()).window.opens_at + timedelta(days=1)
+    closed_attempt = take(sample, closed_learner, {0: {"p0": "b"}}, then)
+
+    login(client, open_learner)
+    page = client.get(f"/attempts/{open_attempt.id}").get_data(as_text=True)
+    assert "Correct answers and feedback appear once the quiz has closed." in page
+    assert "Correct answer:" not in page and "Too slow." not in page
+    assert "0 of 24 points" in page
+    client.post("/logout")
+    login(client, closed_learner)
+    page = client.get(f"/attempts/{closed_attempt.id}").get_data(as_text=True)
+    assert "appear once the quiz has closed" not in page
+    assert "Correct answer:" in page and "Too slow." in page
+
+
+def test_never_hides_answers_but_shows_the_score(learner, sample, client, login) -> None:
+    sample.review = "never"
+    db.session.commit()
+    attempt = take(sample, learner, {0: CORRECT[0], 2: CORRECT[2]}, utcnow())
+    assert not services.shows_answers(db.session, attempt, utcnow() + timedelta(days=400))
+    login(client, learner)
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert "This quiz does not show correct answers." in page
+    assert "Correct answer:" not in page
+    assert "Right, models degrade silently." not in page and "Yes." not in page
+    assert f"{round(100 * 3 / MAX_POINTS, 2):g}%" in page and "3 of 24 points" in page
+
+
+# --------------------------------------------------------------------------- 5. versions
+
+
+S_SINGLE_TEXT = "Which step lets you undo a bad model release fastest?"
+S_SINGLE_NEW = "Which step undoes a bad model release fastest?"
+
+
+def edit_sample(path: Path) -> None:
+    """New wording for s-single, and now option b is the right one."""
+    text = path.read_text()
+    assert S_SINGLE_TEXT in text
+    text = text.replace(S_SINGLE_TEXT, S_SINGLE_NEW)
+    text = text.replace("registered model, correct: true, feedback: Yes.}", "registered model, feedback: Yes.}")
+    text = text.replace("{id: b, text: Retraining from scratch, feedback: Too slow.}",
+                        "{id: b, text: Retraining from scratch, correct: true, feedback: Too slow.}")
+    path.write_text(text)
+
+
+def versions_of(key: str) -> list[QuestionVersion]:
+    db.session.expire_all()
+    question = db.session.scalar(select(Question).where(Question.key == key))
+    return list(question.versions)
+
+
+def test_versions_keep_past_attempts(app, quizzes_dir, load_content, make_cohort, enrol_learner, client, login) -> None:
+    path = quizzes_dir / "sample.yml"
+    shutil.copy(SAMPLE_DIR / "sample.yml", path)
+    load_content()
+    cohort = make_cohort(months_ago=1)
+    done_learner, busy_learner, new_learner = (enrol_learner(cohort) for _ in range(3))
+    now = utcnow()
+    done = take(quiz(), done_learner, CORRECT, now)
+    busy = take(quiz(), busy_learner, {0: {"p0": "a"}}, now, submit=False)
+    v1 = versions_of("s-single")
+    assert [v.number for v in v1] == [1]
+    assert done.score == AUTO_POINTS
+    login(client, done_learner)
+    result_before = without_csrf(client.get(f"/attempts/{done.id}").get_data(as_text=True))
+    assert S_SINGLE_TEXT in result_before
+
+    edit_sample(path)
+    report = load_content()
+    assert report.counts["question versions"]["created"] == 1
+    versions = versions_of("s-single")
+    assert [v.number for v in versions] == [1, 2]
+    question = versions[0].question
+    assert question.current_number == 2 and question.current.spec["text"] == S_SINGLE_NEW
+    assert db.session.scalar(select(func.count()).select_from(QuestionVersion)) == 10  # 9 questions, one edited
+
+    # The submitted attempt still answers version 1, and rescoring keeps its score.
+    done = db.session.get(Attempt, done.id)
+    assert done.layout[0]["version"] == v1[0].id
+    assert {r.version_id for r in done.responses if r.part == "" and r.version.question.key == "s-single"} == {v1[0].id}
+    services.rescore(db.session, done)
+    db.session.commit()
+    assert done.score == AUTO_POINTS
+    assert without_csrf(client.get(f"/attempts/{done.id}").get_data(as_text=True)) == result_before
+
+    # The attempt in progress keeps its version: it renders the old wording and submits with it.
+    client.post("/logout")
+    login(client, busy_learner)
+    page = client.get(f"/attempts/{busy.id}/pages/0").get_data(as_text=True)
+    assert S_SINGLE_TEXT in page and S_SINGLE_NEW not in page
+    assert client.post(f"/attempts/{busy.id}/pages/1", data={**CORRECT[1], "go": "next"}).status_code == 302
+    assert client.post(f"/attempts/{busy.id}/submit").status_code == 302
+    db.session.expire_all()
+    busy = db.session.get(Attempt, busy.id)
+    assert busy.finished and busy.score == 2 + 4  # "a" is still right in version 1
+    assert busy.layout[0]["version"] == v1[0].id
+
+    # A new attempt gets the new wording.
+    fresh = take(quiz(), new_learner, {0: {"p0": "a"}}, utcnow())
+    assert fresh.layout[0]["version"] == versions[1].id
+    assert fresh.score == 0  # "b" is the right answer now
+
+    # Going back to the old wording points at version 1 again; no version 3.
+    shutil.copy(SAMPLE_DIR / "sample.yml", path)
+    load_content()
+    versions = versions_of("s-single")
+    assert [v.number for v in versions] == [1, 2]
+    assert versions[0].question.current_number == 1
+
+    # Loading the same files again changes nothing.
+    again = invoke(app)
+    assert again.exit_code == 0, again.output
+    assert "No changes" in again.output
+    assert [v.number for v in versions_of("s-single")] == [1, 2]
+
+
+def test_removed_question_is_retired_not_deleted(app, quizzes_dir, load_content, make_cohort, enrol_learner, client, login) -> None:
+    path = quizzes_dir / "sample.yml"
+    shutil.copy(SAMPLE_DIR / "sample.yml", path)
+    load_content()
+    cohort = make_cohort(months_ago=1)
+    before, after = enrol_learner(cohort), enrol_learner(cohort)
+    old = take(quiz(), before, CORRECT, utcnow())
+    data = path.read_text()
+    start = data.index("  - id: s-tf\n")
+    end = data.index("  - id: s-short\n")
+    path.write_text(data[:start] + data[end:])
+
+    report = load_content()
+    assert report.counts["questions"]["retired"] == 1
+    db.session.expire_all()
+    tf = db.session.scalar(select(Question).where(Question.key == "s-tf"))
+    assert tf is not None and tf.retired_at is not None and len(tf.versions) == 1
+    new = take(quiz(), after, {}, utcnow())
+    assert "s-tf" not in layout_keys(new) and len(new.layout) == 8
+    assert new.max_score == MAX_POINTS - 1
+    # The old attempt still has it, with its score and its page.
+    old = db.session.get(Attempt, old.id)
+    assert "s-tf" in layout_keys(old) and old.score == AUTO_POINTS
+    login(client, before)
+    assert "Drift can lower accuracy" in client.get(f"/attempts/{old.id}").get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- 6. time limits
+
+
+def test_time_limit_is_kept_by_the_server(learner, sample) -> None:
+    now = utcnow()
+    attempt = take(sample, learner, {0: CORRECT[0]}, now, submit=False)
+    assert attempt.deadline_at == now + timedelta(minutes=30)
+    services.save_page(db.session, attempt, 2, MultiDict(CORRECT[2]), now + timedelta(minutes=29))
+    late = now + timedelta(minutes=31)
+    with pytest.raises(services.AttemptClosed):
+        services.save_page(db.session, attempt, 1, MultiDict(CORRECT[1]), late)
+    db.session.commit()
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt.id)
+    assert attempt.finished and attempt.closed_by == "time_limit"
+    assert attempt.submitted_at == now + timedelta(minutes=30)
+    assert attempt.score == 2 + 1  # what was saved in time; page 1 was refused
+    assert not any(r.answer for r in attempt.responses if r.version.question.key == "s-multiple")
+    with pytest.raises(services.AttemptClosed):
+        services.save_page(db.session, attempt, 1, MultiDict(CORRECT[1]), late)
+    assert services.submit_attempt(db.session, attempt, late).closed_by == "time_limit"
+
+
+def test_quiz_status_closes_an_expired_attempt(learner, sample) -> None:
+    now = utcnow()
+    attempt = take(sample, learner, {0: CORRECT[0]}, now, submit=False)
+    status = services.quiz_status(db.session, sample, learner, now + timedelta(hours=1))
+    assert status.in_progress is None and attempt.finished and attempt.closed_by == "time_limit"
+    assert attempt.score == 2
+
+
+def test_quiz_closing_closes_an_attempt_in_progress(learner, sample) -> None:
+    closes = services.quiz_status(db.session, sample, learner, utcnow()).window.closes_at
+    started = closes - timedelta(minutes=10)
+    attempt = take(sample, learner, {0: CORRECT[0]}, started, submit=False)
+    assert attempt.deadline_at == closes  # the quiz closes before the time limit runs out
+    with pytest.raises(services.AttemptClosed):
+        services.save_page(db.session, attempt, 2, MultiDict(CORRECT[2]), closes + timedelta(minutes=1))
+    db.session.commit()
+    assert attempt.finished and attempt.closed_by == "quiz_closed" and attempt.submitted_at == closes
+    assert attempt.score == 2
+    with pytest.raises(services.QuizError, match="closed on"):
+        services.start_attempt(db.session, sample, learner, closes + timedelta(minutes=1))
+
+
+def expire_in_db(attempt_id: int) -> None:
+    """Move an attempt's clock back so its 30-minute limit ran out ten minutes ago."""
+    attempt = db.session.get(Attempt, attempt_id)
+    attempt.started_at = utcnow() - timedelta(minutes=40)
+    attempt.deadline_at = attempt.started_at + timedelta(minutes=30)
+    db.session.commit()
+
+
+def test_late_post_is_refused_over_http(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    assert client.post(f"/attempts/{attempt_id}/pages/0", data={"p0": "a", "go": "next"}).status_code == 302
+    expire_in_db(attempt_id)
+    before = response_rows()
+
+    late = client.post(f"/attempts/{attempt_id}/pages/1", data={"p1": ["a", "b"], "go": "next"})
+    assert late.status_code == 302 and late.headers["Location"].endswith(f"/attempts/{attempt_id}")
+    result = client.get(late.headers["Location"]).get_data(as_text=True)
+    assert "Time is up" in result and "Time ran out" in result
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.closed_by == "time_limit" and attempt.score == 2
+    after = response_rows()
+    saved_before = {(r[2], r[3]): r[4] for r in before}
+    assert all(saved_before.get((r[2], r[3])) == r[4] for r in after)  # no answer changed
+    assert not any(r[4] for r in after if r[4] and "options" in r[4])  # the late multiple answer was not saved
+
+
+# --------------------------------------------------------------------------- 7. attempts allowed
+
+
+def test_attempts_allowed_then_refused(learner, sample, client, login) -> None:
+    now = utcnow()
+    for i in range(3):
+        take(sample, learner, {0: CORRECT[0]}, now + timedelta(minutes=i))
+    with pytest.raises(services.QuizError, match="used all 3 attempts"):
+        services.start_attempt(db.session, sample, learner, now + timedelta(minutes=5))
+    login(client, learner)
+    refused = client.post("/quizzes/sample-quiz/start")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/quizzes/sample-quiz")
+    assert "You have used all 3 attempts." in client.get(refused.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 3
+
+
+def test_double_submission_and_second_start(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    assert started_id(client.post("/quizzes/sample-quiz/start")) == attempt_id  # same attempt
+    client.post(f"/attempts/{attempt_id}/pages/0", data={"p0": "a", "go": "next"})
+    first = client.post(f"/attempts/{attempt_id}/submit")
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    snapshot = (attempt.submitted_at, attempt.score, attempt.closed_by)
+    rows = response_rows()
+    second = client.post(f"/attempts/{attempt_id}/submit")
+    assert first.headers["Location"] == second.headers["Location"]
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert (attempt.submitted_at, attempt.score, attempt.closed_by) == snapshot == (snapshot[0], 2, "learner")
+    assert response_rows() == rows
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
+    # Service level too: submitting again returns the same attempt unchanged.
+    assert services.submit_attempt(db.session, attempt, utcnow() + timedelta(minutes=5)).submitted_at == snapshot[0]
+
+
+# --------------------------------------------------------------------------- 8. tampered input
+
+
+@pytest.fixture()
+def two_learners(sample, make_cohort, enrol_learner, client, login):
+    cohort = make_cohort(months_ago=1)
+    mine, theirs = enrol_learner(cohort), enrol_learner(cohort)
+    other = take(sample, theirs, {0: CORRECT[0]}, utcnow(), submit=False)
+    login(client, mine)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    return attempt_id, other.id
+
+
+def test_tampered_answers_change_nothing(two_learners, client) -> None:
+    attempt_id, _ = two_learners
+    assert client.post(f"/attempts/{attempt_id}/pages/0", data={"p0": "a", "go": "next"}).status_code == 302
+    before = response_rows()
+    cases = [
+        (0, {"p0": "zzz"}),                                  # unknown option
+        (0, {"p0": ["a", "b"]}),                             # two answers to a single choice
+        (1, {"p1": ["a", "nope"]}),                          # unknown option among real ones
+        (2, {"p2": "maybe"}),
+        (4, {"p4": "1,5"}),
+        (5, {"p5-0": "r0", "p5-1": "r7"}),                   # a matching choice that does not exist
+        (6, {"p6-i0": "1", "p6-i1": "1"}),                   # duplicate positions
+        (6, {"p6-i0": "9"}),                                 # out of range
+        (6, {"p6-i0": "\u00b2"}),                            # not a plain digit
+        (8, {"p8-first": "a", "p8-measure": "ninety"}),      # one bad part refuses the whole page
+    ]
+    for page, data in cases:
+        response = client.post(f"/attempts/{attempt_id}/pages/{page}", data={**data, "go": "next"})
+        assert response.status_code == 400, (page, data)
+        assert "Nothing on this page was saved." in response.get_data(as_text=True)
+        assert response_rows() == before, (page, data)
+
+
+def test_tampered_navigation_stays_on_the_page(two_learners, client) -> None:
+    attempt_id, _ = two_learners
+    for go in ("\u00b2", "1" * 5000, "99", "sideways"):
+        response = client.post(f"/attempts/{attempt_id}/pages/2", data={"p2": "true", "go": go})
+        assert response.status_code == 302, go
+        assert response.headers["Location"].endswith((f"/attempts/{attempt_id}/pages/2", f"/attempts/{attempt_id}/review"))
+    assert client.post(f"/attempts/{attempt_id}/pages/2", data={"p2": "true", "go": "4"}).headers["Location"].endswith(
+        f"/attempts/{attempt_id}/pages/4")
+
+
+def test_pages_outside_the_attempt_are_404(two_learners, client) -> None:
+    attempt_id, _ = two_learners
+    before = response_rows()
+    assert client.get(f"/attempts/{attempt_id}/pages/9").status_code == 404
+    assert client.get(f"/attempts/{attempt_id}/pages/99").status_code == 404
+    assert client.post(f"/attempts/{attempt_id}/pages/9", data={"p9": "a", "go": "next"}).status_code == 404
+    assert response_rows() == before
+
+
+def test_another_learners_attempt_is_404(two_learners, client) -> None:
+    _, other_id = two_learners
+    before = response_rows()
+    assert client.get(f"/attempts/{other_id}/pages/0").status_code == 404
+    assert client.post(f"/attempts/{other_id}/pages/0", data={"p0": "b", "go": "next"}).status_code == 404
+    assert client.get(f"/attempts/{other_id}/review").status_code == 404
+    assert client.post(f"/attempts/{other_id}/submit").status_code == 404
+    assert client.get(f"/attempts/{other_id}").status_code == 404
+    assert client.get("/attempts/999999").status_code == 404
+    assert response_rows() == before
+    db.session.expire_all()
+    assert not db.session.get(Attempt, other_id).finished
+
+
+def test_submission_after_the_time_limit_changes_nothing(two_learners, client) -> None:
+    attempt_id, _ = two_learners
+    client.post(f"/attempts/{attempt_id}/pages/0", data={"p0": "a", "go": "next"})
+    expire_in_db(attempt_id)
+    before = response_rows()
+    deadline = db.session.get(Attempt, attempt_id).deadline_at
+    assert client.post(f"/attempts/{attempt_id}/pages/1", data={"p1": ["a", "b"], "go": "review"}).status_code == 302
+    submitted = client.post(f"/attempts/{attempt_id}/submit")
+    assert submitted.status_code == 302
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.closed_by == "time_limit" and attempt.submitted_at == deadline and attempt.score == 2
+    answers_before = {(r[2], r[3]): r[4] for r in before}
+    assert {(r[2], r[3]): r[4] for r in response_rows() if r[4] is not None} == {
+        k: v for k, v in answers_before.items() if v is not None}
+
+
+def test_time_limit_on_submit_is_flashed(two_learners, client) -> None:
+    attempt_id, _ = two_learners
+    expire_in_db(attempt_id)
+    submitted = client.post(f"/attempts/{attempt_id}/submit")
+    page = client.get(submitted.headers["Location"]).get_data(as_text=True)
+    assert "Time was up before you submitted" in page
+
+
+# --------------------------------------------------------------------------- 9. windows
+
+
+WINDOW_QUIZZES = {
+    "late.yml": """\
+id: late-quiz
+title: Late quiz
+module: process-optimization
+phase: advanced
+questions:
+  - id: late-q
+    type: true_false
+    objectives: [KO1]
+    text: Month seven.
+    answer: true
+""",
+    "exam.yml": """\
+id: mid-exam
+title: Intermediate exam
+kind: exam
+level: intermediate
+questions:
+  - id: exam-q
+    type: true_false
+    objectives: [KO1]
+    text: The level's last month.
+    answer: true
+""",
+}
+
+
+@pytest.fixture()
+def windows(app, quizzes_dir, load_content) -> None:
+    for name, text in WINDOW_QUIZZES.items():
+        (quizzes_dir / name).write_text(text)
+    load_content()
+
+
+def test_quiz_opens_with_its_phase_or_early_access(windows, make_user, make_cohort, enrol_learner) -> None:
+    instructor = make_user()
+    cohort = make_cohort(months_ago=5, instructors=[instructor])  # month 6
+    user = enrol_learner(cohort)
+    late = quiz("late-quiz")
+    assert late.phase.month == 7
+    now = utcnow()
+    status = services.quiz_status(db.session, late, user, now)
+    assert not status.can_start and "opens on" in status.reason
+    assert status.window.release_on == month_opens_on(cohort.start_date, 7)
+    with pytest.raises(services.QuizError, match="opens on"):
+        services.start_attempt(db.session, late, user, now)
+
+    grant_override(db.session, cohort, user, late.phase_id, EARLY_ACCESS, now.date(), "Ready early", instructor, now)
+    db.session.commit()
+    status = services.quiz_status(db.session, late, user, now)
+    assert status.can_start, status.reason
+    assert services.start_attempt(db.session, late, user, now).number == 1
+    # Someone else in the cohort still waits.
+    other = enrol_learner(cohort)
+    assert not services.quiz_status(db.session, late, other, now).can_start
+
+
+def test_exam_opens_in_its_levels_last_month(windows, make_cohort, enrol_learner) -> None:
+    exam = quiz("mid-exam")
+    level = db.session.scalar(select(Level).where(Level.key == "intermediate"))
+    assert level.last_month == 8 and exam.phase_id is None
+    now = utcnow()
+    in_month_7 = enrol_learner(make_cohort(months_ago=6))
+    status = services.quiz_status(db.session, exam, in_month_7, now)
+    assert not status.can_start and status.reason.startswith("This exam opens on")
+    in_month_8_cohort = make_cohort(months_ago=7)
+    in_month_8 = enrol_learner(in_month_8_cohort)
+    status = services.quiz_status(db.session, exam, in_month_8, now)
+    assert status.can_start, status.reason
+    assert status.window.release_on == month_opens_on(in_month_8_cohort.start_date, 8)
+
+
+def test_quiz_without_a_phase_opens_with_the_modules_last_phase(app, quizzes_dir, load_content) -> None:
+    (quizzes_dir / "q.yml").write_text(WINDOW_QUIZZES["late.yml"].replace("phase: advanced\n", ""))
+    load_content()
+    assert quiz("late-quiz").phase.key == "process-optimization.advanced"
+
+
+def test_not_enrolled_cannot_start(sample, make_user) -> None:
+    status = services.quiz_status(db.session, sample, make_user(), utcnow())
+    assert not status.can_start and "enrolled" in status.reason
+
+
+# --------------------------------------------------------------------------- 10. loader errors
+
+
+GOOD = """\
+id: bad-quiz
+title: Bad quiz
+module: mlops
+phase: foundation
+pools:
+  - id: bank
+    draw: 1
+questions:
+  - id: bq-1
+    type: single
+    objectives: [KO1]
+    text: Pick one.
+    options:
+      - {id: a, text: Right, correct: true}
+      - {id: b, text: Wrong}
+  - id: bq-2
+    type: multiple
+    pool: bank
+    objectives: [SO1]
+    text: Pick some.
+    options:
+      - {id: a, text: Half, weight: 50}
+      - {id: b, text: Other half, weight: 50}
+  - id: bq-3
+    type: true_false
+    pool: bank
+    objectives: [KO1]
+    text: Yes or no.
+    answer: true
+"""
+
+# case: (replace old, with new, the text on the reported line, the message)
+LOADER_CASES = {
+    "unknown objective code": ("objectives: [SO1]", "objectives: [SO9]", "objectives: [SO9]", "unknown objective code 'SO9'"),
+    "unknown module": ("module: mlops", "module: astrology", "module: astrology", "unknown module 'astrology'"),
+    "unknown phase": ("phase: foundation", "phase: nowhere", "phase: nowhere", "module 'mlops' has no phase 'nowhere'"),
+    "unknown type": ("type: true_false", "type: riddle", "- id: bq-3", "'riddle'"),
+    "two correct options": ("{id: b, text: Wrong}", "{id: b, text: Wrong, correct: true}", "- id: bq-1",
+                            "exactly one option with correct: true"),
+    "weights not adding up": ("weight: 50}\n      - {id: b", "weight: 40}\n      - {id: b", "- id: bq-2",
+                              "must add up to 100 (they add up to 90)"),
+    "draw bigger than the pool": ("draw: 1", "draw: 3", "- id: bank", "pool 'bank' draws 3 but has 2 questions"),
+    "missing text": ("    text: Pick one.\n", "", "- id: bq-1", "text: missing (required)"),
+}
+
+
+def line_of(path: Path, text: str) -> int:
+    lines = path.read_text().splitlines()
+    found = [i + 1 for i, line in enumerate(lines) if text in line]
+    assert len(found) == 1, (text, found)
+    return found[0]
+
+
+def test_the_good_file_loads(app, quizzes_dir) -> None:
+    (quizzes_dir / "bad.yml").write_text(GOOD)
+    result = invoke(app, "--check")
+    assert result.exit_code == 0, result.output
+    assert "1 quizzes, 3 questions" in result.output
+
+
+@pytest.mark.parametrize("case", sorted(LOADER_CASES))
+def test_loader_errors_name_file_and_line(app, quizzes_dir, case: str) -> None:
+    old, new, on_line, message = LOADER_CASES[case]
+    assert old in GOOD
+    path = quizzes_dir / "bad.yml"
+    path.write_text(GOOD.replace(old, new, 1))
+    result = invoke(app, "--check")
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    reported = f"{path}:{line_of(path, on_line)}: "
+    assert any(reported in line and message in line for line in result.output.splitlines()), result.output
+    assert "database was not changed" in result.output
+    loaded = invoke(app)
+    assert loaded.exit_code == 1
+    assert db.session.scalar(select(func.count()).select_from(Quiz)) == 0
+
+
+def test_duplicate_question_id_across_files(app, quizzes_dir) -> None:
+    first = quizzes_dir / "a.yml"
+    second = quizzes_dir / "b.yml"
+    first.write_text(GOOD)
+    second.write_text(GOOD.replace("id: bad-quiz", "id: other-quiz").replace("id: bq-2", "id: other-2")
+                      .replace("id: bq-3", "id: other-3"))
+    result = invoke(app, "--check")
+    assert result.exit_code == 1, result.output
+    expected = f"{second}:{line_of(second, '- id: bq-1')}: duplicate id 'bq-1' (also at {first}:{line_of(first, '- id: bq-1')})"
+    assert expected in result.output, result.output
+    assert "other-2" not in result.output
+
+
+# --------------------------------------------------------------------------- 11. statistics and essays
+
+
+L1 = {**CORRECT, 7: {"p7": "First essay: accuracy, a 5% drop threshold, Sam owns it."}}  # 19 of 24 + essay
+L2 = {0: {"p0": "b"}, 1: {"p1": ["a"]}, 2: {"p2": "true"}, 3: {"p3": "repository"}, 4: {"p4": "45"},
+      5: CORRECT[5], 6: CORRECT[6], 7: {"p7": "Second essay: I would check latency."}, 8: CORRECT[8]}  # 13.5 + essay
+L3 = {0: {"p0": "b"}, 2: {"p2": "true"}, 8: {"p8-first": "a", "p8-measure": "80"}}  # 2, no essay
+
+
+@pytest.fixture()
+def graded_cohort(sample, make_user, make_cohort, make_org, enrol_learner):
+    instructor, outsider, neighbour = make_user(name="Ines Instructor"), make_user(), make_user()
+    org = make_org()
+    cohort = make_cohort(org, months_ago=1, instructors=[instructor])
+    neighbour_cohort = make_cohort(org, months_ago=1, instructors=[neighbour])  # same organization, another cohort
+    make_cohort(months_ago=1, instructors=[outsider])        # another organization
+    now = utcnow()
+    attempts = [take(sample, enrol_learner(cohort, name=f"Learner {i}"), answers, now)
+                for i, answers in enumerate((L1, L2, L3), start=1)]
+    return SimpleNamespace(cohort=cohort, instructor=instructor, neighbour=neighbour, outsider=outsider,
+                           neighbour_cohort=neighbour_cohort,
+                           attempts=attempts)
+
+
+def essay_response(attempt: Attempt) -> Response:
+    return next(r for r in attempt.responses if r.version.type == "essay")
+
+
+def test_statistics_service(graded_cohort, sample) -> None:
+    l1, l2, l3 = graded_cohort.attempts
+    assert (l1.score, l1.pending_manual) == (AUTO_POINTS, True)
+    assert (l2.score, l2.pending_manual) == (13.5, True)
+    assert (l3.score, l3.pending_manual) == (2, False)
+    stats = services.quiz_statistics(db.session, sample, graded_cohort.cohort)
+    assert (stats.attempts, stats.learners) == (3, 3)
+    assert stats.average == round(100 * 2 / MAX_POINTS, 2)  # attempts waiting for a grade are left out
+    assert stats.distribution == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    by_key = {q.key: q for q in stats.questions}
+    single = by_key["s-single"]
+    assert single.answered == 3 and single.facility == 0.333 and single.discrimination == 1.0
+    assert single.wrong_answers == [("Retraining from scratch", 2)]
+    assert by_key["s-short"].facility == 0.5  # 1 + 0.5 + 0 of 3
+    assert by_key["s-short"].wrong_answers == [("repository", 1)]
+    assert by_key["s-essay"].answered == 2
+    assert by_key["s-essay"].facility == 0.0  # only the blank essay has a score yet
+    assert by_key["s-scenario / measure"].wrong_answers == [("80", 1)]
+    assert {r.answer["text"] for r in stats.pending_essays} == {L1[7]["p7"], L2[7]["p7"]}
+
+
+def test_statistics_page_and_grading(graded_cohort, client, login) -> None:
+    g = graded_cohort
+    l1, l2, _ = g.attempts
+    url = f"/cohorts/{g.cohort.id}/quizzes/sample-quiz/statistics"
+    login(client, g.instructor)
+    response = client.get(url)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "3 submitted attempts by 3 learners" in page
+    assert f"average {round(100 * 2 / MAX_POINTS, 2):g}%" in page
+    assert re.search(r'<table class="distribution">.*?<td>1</td>(<td>0</td>){9}</tr>', page, re.S)
+    row = re.search(r"<code>s-single</code>.*?</tr>", page, re.S).group(0)
+    assert "<td>0.333</td>" in row and "<td>1.0</td>" in row and "Retraining from scratch (2)" in row
+    assert "Single choice" in row
+    assert L1[7]["p7"] in page and L2[7]["p7"] in page
+    assert "Learner 1" in page and "Learner 2" in page
+
+    # Grade the first essay: the attempt is complete.
+    first_essay, second_essay = essay_response(l1), essay_response(l2)
+    graded = client.post(f"/cohorts/{g.cohort.id}/responses/{first_essay.id}/grade",
+                         data={"points": "4", "comment": "Clear owner."})
+    assert graded.status_code == 302
+    db.session.expire_all()
+    l1 = db.session.get(Attempt, l1.id)
+    assert not l1.pending_manual and l1.score == AUTO_POINTS + 4
+    first_essay = db.session.get(Response, first_essay.id)
+    assert first_essay.score == 4 and first_essay.grader_comment == "Clear owner."
+    assert first_essay.graded_by_id == g.instructor.id
+    page = client.get(url).get_data(as_text=True)
+    assert L1[7]["p7"] not in page and L2[7]["p7"] in page
+    average = round((round(100 * 23 / MAX_POINTS, 2) + round(100 * 2 / MAX_POINTS, 2)) / 2, 2)
+    assert f"average {average:g}%" in page
+
+    # Too many points: the form comes back with the error and nothing changes.
+    rows = response_rows()
+    too_many = client.post(f"/cohorts/{g.cohort.id}/responses/{second_essay.id}/grade", data={"points": "6"})
+    assert too_many.status_code == 400
+    assert "Give between 0 and 5 points." in too_many.get_data(as_text=True)
+    for bad in ("-1", "NaN", "Infinity", "", "four"):
+        refused = client.post(f"/cohorts/{g.cohort.id}/responses/{second_essay.id}/grade", data={"points": bad})
+        assert refused.status_code == 400, bad
+    assert response_rows() == rows
+    l2 = db.session.get(Attempt, l2.id)
+    assert l2.pending_manual and l2.score == 13.5
+
+    # An essay from another cohort cannot be graded through this cohort.
+    assert client.post(f"/cohorts/{g.cohort.id}/responses/999999/grade", data={"points": "1"}).status_code == 404
+
+
+def test_other_cohorts_instructors_are_refused(graded_cohort, client, login) -> None:
+    g = graded_cohort
+    essay = essay_response(g.attempts[1])
+    rows = response_rows()
+    for other in (g.neighbour, g.outsider):
+        client.post("/logout")
+        login(client, other)
+        assert client.get(f"/cohorts/{g.cohort.id}/quizzes/sample-quiz/statistics").status_code in (403, 404)
+        assert client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade",
+                           data={"points": "5"}).status_code in (403, 404)
+    # Through their own cohort, the other cohort's response is not found.
+    client.post("/logout")
+    login(client, g.neighbour)
+    assert client.get(f"/cohorts/{g.neighbour_cohort.id}/quizzes/sample-quiz/statistics").status_code == 200
+    assert client.post(f"/cohorts/{g.neighbour_cohort.id}/responses/{essay.id}/grade",
+                       data={"points": "5"}).status_code == 404
+    assert response_rows() == rows
+
+
+def test_statistics_queries_do_not_grow_with_attempts(sample, make_user, make_cohort, enrol_learner, client, login,
+                                                      count_queries) -> None:
+    instructor = make_user()
+    cohort = make_cohort(months_ago=1, instructors=[instructor])
+    now = utcnow()
+    answers = [L1, L2, L3]
+    for i in range(3):
+        take(sample, enrol_learner(cohort), answers[i % 3], now)
+    login(client, instructor)
+    url = f"/cohorts/{cohort.id}/quizzes/sample-quiz/statistics"
+    assert client.get(url).status_code == 200  # warm up
+    # The client's requests share the test's session: start both counts from an expired one.
+    db.session.expire_all()
+    with_three = count_queries(lambda: client.get(url))
+    for i in range(9):
+        take(sample, enrol_learner(cohort), answers[i % 3], now)
+    pages: list[str] = []
+    db.session.expire_all()
+    with_twelve = count_queries(lambda: pages.append(client.get(url).get_data(as_text=True)))
+    assert "12 submitted attempts by 12 learners" in pages[0]
+    assert with_twelve == with_three

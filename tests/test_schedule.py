@@ -1,0 +1,768 @@
+"""The cohort schedule end to end: the date arithmetic, the schedule a learner sees, lesson
+release, extensions and early access, the calendar feed, every role's home, moving a
+learner, the demo command, and a fixed number of SQL statements per page."""
+
+from __future__ import annotations
+
+import html as htmlmod
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from flask import Flask
+from flask.testing import FlaskClient
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from lms.accounts.models import User
+from lms.catalog.models import Phase
+from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.cohorts.services import CohortError, move_learner
+from lms.extensions import db
+from lms.learning import services
+from lms.learning.models import EARLY_ACCESS, EXTENSION, ScheduleOverride
+from lms.learning.services import (
+    build_schedule,
+    cohort_today,
+    current_month,
+    month_opens_on,
+    opens_at,
+    override_history,
+)
+
+UTC = timezone.utc
+
+# One lesson per interesting month of the shipped curriculum (ids from the front matter).
+M1_LESSON = "mlops-release-pipeline-registry"      # mlops.foundation, month 1
+M6_LESSON = "cs-omnichannel-intelligence"          # customer-success.advanced, month 6
+M7_LESSON = "po-automation-and-technology"         # process-optimization.advanced, month 7
+M12_LESSON = "impl-capstone-brief"                 # operations-implementation.capstone, month 12
+M6_PHASE = "customer-success.advanced"
+M7_PHASE = "process-optimization.advanced"
+M6_TITLE = "Customer intelligence and success at scale"
+M7_TITLE = "Automate with judgement and keep improving"
+DEMO_PASSWORD = "demo-password-2026"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def text(html: str) -> str:
+    """The page's visible text, tags stripped and whitespace collapsed."""
+    return re.sub(r"\s+", " ", htmlmod.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def page(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def between(html: str, start: str, end: str) -> str:
+    assert start in html, f"{start!r} not in page"
+    rest = html.split(start, 1)[1]
+    assert end in rest, f"{end!r} not after {start!r}"
+    return rest.split(end, 1)[0]
+
+
+def section(html: str, element_id: str) -> str:
+    match = re.search(rf'<(section|li)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', html, re.S)
+    assert match, f"no element #{element_id} in the page"
+    return match.group(2)
+
+
+def table_row(html: str, needle: str) -> str:
+    rows = [r for r in re.findall(r"<tr>(.*?)</tr>", html, re.S) if needle in r]
+    assert len(rows) == 1, f"expected one row with {needle!r}, found {len(rows)}"
+    return rows[0]
+
+
+def phase_id(key: str) -> int:
+    value = db.session.scalar(select(Phase.id).where(Phase.key == key))
+    assert value is not None, key
+    return value
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as in
+    production. pytest-flask keeps a request context of ``app`` pushed during each test,
+    and a request to the same app would otherwise reuse its app context: ``g`` (where
+    Flask-Login caches the signed-in user) and ``db.session`` would be shared by the
+    test body and every client, so a second sign-in would silently keep the first user."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def new_client(app: Flask) -> IsolatedClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)
+
+
+def signed_in(app: Flask, login: Any, user: Any, password: str | None = None) -> Any:
+    client = new_client(app)
+    if password is None:
+        login(client, user)
+    else:
+        login(client, user, password)
+    return client
+
+
+def long_date(day: date) -> str:
+    return f"{day:%d %B %Y}"
+
+
+def short_date(day: date) -> str:
+    return day.strftime("%d %b %Y")
+
+
+def override_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(ScheduleOverride)) or 0
+
+
+def grant_url(cohort: Any, user: Any) -> str:
+    return f"/cohorts/{cohort.id}/learners/{user.id}/overrides"
+
+
+@pytest.fixture()
+def loaded(app: Flask, load_content) -> Flask:
+    load_content()
+    return app
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+@pytest.mark.parametrize(("start", "month", "expected"), [
+    (date(2026, 1, 15), 1, date(2026, 1, 15)),
+    (date(2026, 1, 15), 2, date(2026, 2, 15)),
+    (date(2026, 1, 15), 12, date(2026, 12, 15)),
+    (date(2026, 1, 15), 13, date(2027, 1, 15)),
+    # a start on the 31st: short months clamp, and the next month does not inherit the clamp
+    (date(2026, 1, 31), 2, date(2026, 2, 28)),
+    (date(2026, 1, 31), 3, date(2026, 3, 31)),
+    (date(2026, 1, 31), 4, date(2026, 4, 30)),
+    (date(2026, 1, 31), 5, date(2026, 5, 31)),
+    (date(2027, 1, 31), 2, date(2027, 2, 28)),
+    (date(2028, 1, 31), 2, date(2028, 2, 29)),  # leap year
+    (date(2026, 8, 30), 7, date(2027, 2, 28)),
+])
+def test_month_opens_on(start: date, month: int, expected: date) -> None:
+    assert month_opens_on(start, month) == expected
+
+
+def test_current_month_counts_zero_to_thirteen() -> None:
+    start = date(2026, 1, 15)
+    assert current_month(start, date(2025, 6, 1)) == 0
+    assert current_month(start, start - timedelta(days=1)) == 0
+    assert current_month(start, start) == 1
+    assert current_month(start, date(2026, 2, 14)) == 1
+    assert current_month(start, date(2026, 2, 15)) == 2
+    for month in range(1, 13):
+        opens = month_opens_on(start, month)
+        assert current_month(start, opens) == month
+        assert current_month(start, opens + relativedelta(months=1) - timedelta(days=1)) == month
+    assert current_month(start, date(2027, 1, 14)) == 12
+    assert current_month(start, date(2027, 1, 15)) == 13
+    assert current_month(start, date(2030, 1, 1)) == 13
+
+
+def test_current_month_with_a_month_end_start() -> None:
+    start = date(2026, 1, 31)
+    assert current_month(start, date(2026, 2, 27)) == 1
+    assert current_month(start, date(2026, 2, 28)) == 2
+    assert current_month(start, date(2026, 3, 30)) == 2
+    assert current_month(start, date(2026, 3, 31)) == 3
+    assert current_month(start, date(2026, 4, 30)) == 4
+
+
+def test_opens_at_is_midnight_in_the_cohort_time_zone(app: Flask) -> None:
+    tokyo = Cohort(name="Tokyo", start_date=date(2026, 3, 1), timezone="Asia/Tokyo")
+    assert opens_at(tokyo, date(2026, 3, 1)) == datetime(2026, 2, 28, 15, 0, tzinfo=UTC)
+    assert opens_at(tokyo, date(2026, 3, 1)).utcoffset() == timedelta(0)
+    utc = Cohort(name="UTC", start_date=date(2026, 3, 1), timezone="UTC")
+    assert opens_at(utc, date(2026, 3, 1)) == datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+    new_york = Cohort(name="NY", start_date=date(2026, 1, 1), timezone="America/New_York")
+    assert opens_at(new_york, date(2026, 1, 1)) == datetime(2026, 1, 1, 5, 0, tzinfo=UTC)
+    assert opens_at(new_york, date(2026, 7, 1)) == datetime(2026, 7, 1, 4, 0, tzinfo=UTC)  # summer time
+
+
+def test_cohort_today_across_a_date_boundary(app: Flask) -> None:
+    tokyo = Cohort(name="Tokyo", start_date=date(2026, 1, 1), timezone="Asia/Tokyo")
+    utc = Cohort(name="UTC", start_date=date(2026, 1, 1), timezone="UTC")
+    la = Cohort(name="LA", start_date=date(2026, 1, 1), timezone="America/Los_Angeles")
+    before = datetime(2026, 2, 28, 14, 59, tzinfo=UTC)
+    after = datetime(2026, 2, 28, 15, 0, tzinfo=UTC)
+    assert cohort_today(tokyo, before) == date(2026, 2, 28)
+    assert cohort_today(tokyo, after) == date(2026, 3, 1)
+    assert cohort_today(utc, after) == date(2026, 2, 28)
+    early_utc = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+    assert cohort_today(utc, early_utc) == date(2026, 3, 1)
+    assert cohort_today(la, early_utc) == date(2026, 2, 28)
+
+
+# --------------------------------------------------------------------------- build_schedule
+
+
+def test_build_schedule_five_months_in(loaded: Flask, make_cohort) -> None:
+    now = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
+    start = date(2026, 1, 20)  # five months before ``now``
+    cohort = make_cohort(start=start)
+    plan = build_schedule(db.session, cohort, None, now)
+
+    assert plan.today == date(2026, 6, 20)
+    assert plan.month == 6
+    assert plan.level is not None and plan.level.key == "intermediate"
+    assert len(plan.slots) == 12
+    assert sorted({s.phase.month for s in plan.slots}) == list(range(1, 13))
+    for slot in plan.slots:
+        month = slot.phase.month
+        assert slot.opens_on == month_opens_on(start, month)
+        assert slot.due_on == slot.opens_on + relativedelta(months=1)
+        assert slot.is_open is (month <= 6), slot.phase.key
+        assert not slot.early and not slot.extended
+    assert [s.phase.key for s in plan.open_now] == [M6_PHASE]
+    assert [s.phase.month for s in plan.released_earlier] == [1, 2, 3, 4, 5]
+    assert [s.phase.month for s in plan.upcoming] == [7, 8, 9, 10, 11, 12]
+    assert plan.next_up is not None and plan.next_up.phase.key == M7_PHASE
+    assert plan.next_up.opens_on == date(2026, 7, 20)
+    assert [len(v) for v in plan.by_month().values()] == [1] * 12
+
+
+def test_build_schedule_levels_and_bounds(loaded: Flask, make_cohort) -> None:
+    cohort = make_cohort(start=date(2026, 1, 20))
+    at = lambda d: build_schedule(db.session, cohort, None, datetime.combine(d, datetime.min.time(), UTC))  # noqa: E731
+    before = at(date(2026, 1, 19))
+    assert before.month == 0 and before.level is None and not any(s.is_open for s in before.slots)
+    assert at(date(2026, 1, 20)).level.key == "foundation"  # type: ignore[union-attr]
+    assert at(date(2026, 9, 20)).level.key == "advanced"  # type: ignore[union-attr]
+    done = at(date(2027, 1, 20))
+    assert done.month == 13 and all(s.is_open for s in done.slots) and not done.open_now
+
+
+def test_build_schedule_with_a_month_end_start(loaded: Flask, make_cohort) -> None:
+    cohort = make_cohort(start=date(2026, 1, 31))
+    plan = build_schedule(db.session, cohort, None, datetime(2026, 2, 28, 0, 0, tzinfo=UTC))
+    assert plan.month == 2
+    month2 = plan.by_month()[2][0]
+    assert month2.is_open and month2.opens_on == date(2026, 2, 28) and month2.due_on == date(2026, 3, 31)
+
+
+def test_build_schedule_uses_the_cohort_time_zone(loaded: Flask, make_cohort) -> None:
+    start = date(2026, 1, 1)
+    tokyo = make_cohort(start=start, timezone="Asia/Tokyo")
+    utc = make_cohort(start=start, timezone="UTC")
+    now = datetime(2026, 5, 31, 15, 30, tzinfo=UTC)  # already 1 June in Tokyo
+    in_tokyo = build_schedule(db.session, tokyo, None, now)
+    in_utc = build_schedule(db.session, utc, None, now)
+    assert (in_tokyo.today, in_tokyo.month) == (date(2026, 6, 1), 6)
+    assert (in_utc.today, in_utc.month) == (date(2026, 5, 31), 5)
+    phase = phase_id(M6_PHASE)
+    assert in_tokyo.slot_for(phase).is_open  # type: ignore[union-attr]
+    assert not in_utc.slot_for(phase).is_open  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- lessons over HTTP
+
+
+def test_learner_five_months_in_sees_month_six(loaded: Flask, make_cohort, enrol_learner, login) -> None:
+    cohort = make_cohort(months_ago=5)
+    learner = enrol_learner(cohort)
+    client = signed_in(loaded, login, learner)
+    month7_opens = month_opens_on(cohort.start_date, 7)
+
+    response = client.get("/home")
+    assert response.status_code == 200
+    html = page(response)
+    assert "Month 6 of 12" in text(html)
+    assert "Intermediate level" in text(html)
+    open_now = between(html, "<h3>Open now</h3>", "<h3>Next</h3>")
+    assert M6_TITLE in htmlmod.unescape(open_now)
+    assert f"/lessons/{M6_LESSON}" in open_now
+    assert M7_TITLE not in htmlmod.unescape(open_now)
+    next_up = between(html, "<h3>Next</h3>", "</section>")
+    assert M7_TITLE in htmlmod.unescape(next_up)
+    assert f"opens {short_date(month7_opens)}" in next_up
+    assert "/lessons/" not in next_up  # locked work links to no lesson
+
+    assert client.get(f"/lessons/{M1_LESSON}").status_code == 200
+    assert client.get(f"/lessons/{M6_LESSON}").status_code == 200
+    locked = client.get(f"/lessons/{M7_LESSON}")
+    assert locked.status_code == 403
+    assert "month 7" in page(locked)
+    assert long_date(month7_opens) in page(locked)
+    last = client.get(f"/lessons/{M12_LESSON}")
+    assert last.status_code == 403
+    assert long_date(month_opens_on(cohort.start_date, 12)) in page(last)
+
+
+def test_anonymous_lesson_goes_to_sign_in(loaded: Flask) -> None:
+    response = new_client(loaded).get(f"/lessons/{M6_LESSON}")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query)["next"] == [f"/lessons/{M6_LESSON}"]
+
+
+@pytest.mark.parametrize("who", ["instructor_a", "org_admin_a", "admin", "instructor_b", "org_admin_b"])
+def test_staff_read_every_lesson(loaded: Flask, world, login, who: str) -> None:
+    client = signed_in(loaded, login, getattr(world, who))
+    for key in (M1_LESSON, M6_LESSON, M7_LESSON, M12_LESSON):
+        assert client.get(f"/lessons/{key}").status_code == 200, key
+
+
+def test_signed_in_without_enrolment_is_refused(loaded: Flask, world, login) -> None:
+    client = signed_in(loaded, login, world.nobody)
+    for key in (M1_LESSON, M12_LESSON):
+        response = client.get(f"/lessons/{key}")
+        assert response.status_code == 403
+        assert "enrolled in a cohort" in page(response)
+    assert client.get("/schedule").status_code == 403
+    assert client.post("/schedule/calendar").status_code == 403
+
+
+def test_unknown_lesson_is_404_for_a_learner(loaded: Flask, world, login) -> None:
+    client = signed_in(loaded, login, world.learner_a)
+    assert client.get("/lessons/no-such-lesson").status_code == 404
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_instructor_grants_early_access(loaded: Flask, world, enrol_learner, login) -> None:
+    other = enrol_learner(world.cohort_a, name="Other Learner")
+    learner_client = signed_in(loaded, login, world.learner_a)
+    other_client = signed_in(loaded, login, other)
+    assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 403
+
+    staff = signed_in(loaded, login, world.instructor_a)
+    response = staff.post(grant_url(world.cohort_a, world.learner_a), data={
+        "phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": "Ready early"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}")
+    staff_page = page(staff.get(response.headers["Location"]))
+    assert "Early access granted to Learner A" in staff_page
+    granted = between(staff_page, "<h3>Granted</h3>", "</ul>")
+    assert "early access" in granted and "Ready early" in granted and "Instructor A" in granted
+
+    db.session.expire_all()
+    override = db.session.scalar(select(ScheduleOverride))
+    assert override is not None
+    assert (override.user_id, override.kind, override.on_date, override.granted_by_id) == (
+        world.learner_a.id, EARLY_ACCESS, today_utc(), world.instructor_a.id)
+
+    assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 200
+    assert learner_client.get(f"/lessons/{M12_LESSON}").status_code == 403
+    month7 = section(page(learner_client.get("/schedule")), "month-7")
+    assert "early access" in month7 and f"/lessons/{M7_LESSON}" in month7
+    home = page(learner_client.get("/home"))
+    assert "early access" in between(home, "<h3>Open now</h3>", "<h3>Next</h3>")
+
+    # nobody else's schedule moves
+    assert other_client.get(f"/lessons/{M7_LESSON}").status_code == 403
+    other_month7 = section(page(other_client.get("/schedule")), "month-7")
+    assert "early access" not in other_month7
+    assert f"opens {short_date(month_opens_on(world.cohort_a.start_date, 7))}" in other_month7
+
+
+def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, login) -> None:
+    other = enrol_learner(world.cohort_a, name="Other Learner")
+    regular_due = month_opens_on(world.cohort_a.start_date, 7)
+    new_due = regular_due + timedelta(days=10)
+    staff = signed_in(loaded, login, world.org_admin_a)
+    response = staff.post(grant_url(world.cohort_a, world.learner_a), data={
+        "phase": phase_id(M6_PHASE), "kind": EXTENSION, "on_date": new_due.isoformat(), "note": ""})
+    assert response.status_code == 302
+
+    learner_client = signed_in(loaded, login, world.learner_a)
+    month6 = section(page(learner_client.get("/schedule")), "month-6")
+    assert f"due {short_date(new_due)} (extended)" in month6
+    assert short_date(regular_due) not in month6
+    assert f"due {short_date(new_due)} (extended)" in page(learner_client.get("/home"))
+
+    other_month6 = section(page(signed_in(loaded, login, other).get("/schedule")), "month-6")
+    assert f"due {short_date(regular_due)}" in other_month6 and "(extended)" not in other_month6
+
+    # the newest extension wins
+    later = new_due + timedelta(days=5)
+    assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
+        "phase": phase_id(M6_PHASE), "kind": EXTENSION, "on_date": later.isoformat()}).status_code == 302
+    assert f"due {short_date(later)} (extended)" in section(page(learner_client.get("/schedule")), "month-6")
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("early_not_before", "Early access must open before the regular date"),
+    ("extension_not_after", "An extension must run past the regular due date"),
+    ("malformed", "Enter the date as YYYY-MM-DD."),
+    ("empty", "Enter the date as YYYY-MM-DD."),
+    ("unknown_phase", "Not a valid choice"),
+    ("unknown_kind", "Not a valid choice"),
+])
+def test_invalid_override_grants_nothing(loaded: Flask, world, login, case: str, message: str) -> None:
+    start = world.cohort_a.start_date
+    month7_opens = month_opens_on(start, 7)
+    month6_due = month_opens_on(start, 7)  # month 6's work is due when month 7 opens
+    data = {
+        "early_not_before": {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": month7_opens.isoformat()},
+        "extension_not_after": {"phase": phase_id(M6_PHASE), "kind": EXTENSION, "on_date": month6_due.isoformat()},
+        "malformed": {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": "31/12/2025"},
+        "empty": {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": ""},
+        "unknown_phase": {"phase": 999_999, "kind": EARLY_ACCESS, "on_date": today_utc().isoformat()},
+        "unknown_kind": {"phase": phase_id(M7_PHASE), "kind": "forever", "on_date": today_utc().isoformat()},
+    }[case]
+    staff = signed_in(loaded, login, world.instructor_a)
+    response = staff.post(grant_url(world.cohort_a, world.learner_a), data={**data, "note": "try"})
+    assert response.status_code == 400
+    html = page(response)
+    assert message in htmlmod.unescape(html)
+    assert 'role="alert"' in html
+    assert "<h2>Extension or early access</h2>" in html  # the form is shown again
+    if case == "early_not_before":
+        assert long_date(month7_opens) in html
+    if case == "extension_not_after":
+        assert long_date(month6_due) in html
+    assert override_count() == 0
+    learner_client = signed_in(loaded, login, world.learner_a)
+    assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 403
+    assert "(extended)" not in page(learner_client.get("/schedule"))
+
+
+def test_early_access_on_the_regular_date_is_refused_by_the_service(loaded: Flask, world) -> None:
+    month7_opens = month_opens_on(world.cohort_a.start_date, 7)
+    with pytest.raises(CohortError):
+        services.grant_override(db.session, world.cohort_a, world.learner_a, phase_id(M7_PHASE), EARLY_ACCESS,
+                                month7_opens, "", world.instructor_a)
+    services.grant_override(db.session, world.cohort_a, world.learner_a, phase_id(M7_PHASE), EARLY_ACCESS,
+                            month7_opens - timedelta(days=1), "", world.instructor_a)
+    with pytest.raises(CohortError):  # the learner is not in this cohort
+        services.grant_override(db.session, world.cohort_b, world.learner_a, phase_id(M7_PHASE), EARLY_ACCESS,
+                                today_utc(), "", world.instructor_b)
+    db.session.rollback()
+
+
+@pytest.mark.parametrize(("who", "status"), [
+    ("instructor_b", 404),       # another organization's instructor
+    ("org_admin_b", 404),        # another organization's admin
+    ("instructor_a2", 403),      # instructor of another cohort of the same organization
+    ("learner_a", 403),          # the learner themself
+    ("nobody", 404),
+])
+def test_strangers_cannot_grant(loaded: Flask, world, make_user, make_cohort, login, who: str, status: int) -> None:
+    if who == "instructor_a2":
+        person = make_user(name="Instructor A3")
+        make_cohort(world.org_a, "Alpha 3", months_ago=2, instructors=[person])
+    else:
+        person = getattr(world, who)
+    client = signed_in(loaded, login, person)
+    url = grant_url(world.cohort_a, world.learner_a)
+    data = {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": ""}
+    assert client.post(url, data=data).status_code == status
+    assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}").status_code == status
+    assert override_count() == 0
+    assert signed_in(loaded, login, world.learner_a).get(f"/lessons/{M7_LESSON}").status_code == 403
+
+
+@pytest.mark.parametrize("who", ["instructor_a", "org_admin_a", "admin"])
+def test_granting_for_someone_outside_the_cohort_is_404(loaded: Flask, world, login, who: str) -> None:
+    client = signed_in(loaded, login, getattr(world, who))
+    data = {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": ""}
+    for outsider in (world.learner_b, world.learner_a2, world.nobody):
+        assert client.post(grant_url(world.cohort_a, outsider), data=data).status_code == 404
+        assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{outsider.id}").status_code == 404
+    assert client.post(f"/cohorts/{world.cohort_a.id}/learners/999999/overrides", data=data).status_code == 404
+    assert client.post(f"/cohorts/999999/learners/{world.learner_a.id}/overrides", data=data).status_code == 404
+    assert override_count() == 0
+
+
+# --------------------------------------------------------------------------- /schedule and the calendar
+
+
+def test_schedule_page_lists_twelve_months(loaded: Flask, world, login) -> None:
+    client = signed_in(loaded, login, world.learner_a)
+    response = client.get("/schedule")
+    assert response.status_code == 200
+    html = page(response)
+    for month in range(1, 13):
+        assert f'id="month-{month}"' in html
+    assert 'id="month-13"' not in html
+    assert html.count(' current"') == 1
+    assert re.search(r'<li class="card current" id="month-6">\s*<h2>Month 6 <span class="tag">now</span>', html)
+    assert html.count('<span class="tag">now</span>') == 1
+    assert f"/lessons/{M6_LESSON}" in section(html, "month-6")
+    assert f"/lessons/{M7_LESSON}" not in html
+    assert f"opens {short_date(month_opens_on(world.cohort_a.start_date, 12))}" in section(html, "month-12")
+
+
+def feed_token(html: str) -> str:
+    tokens = re.findall(r"http://localhost/calendar/([A-Za-z0-9_-]+)\.ics", html)
+    assert len(set(tokens)) == 1, tokens
+    return tokens[0]
+
+
+def events_by_uid(ics: bytes) -> dict[str, Any]:
+    calendar = Calendar.from_ical(ics)
+    return {str(event["uid"]): event for event in calendar.walk("VEVENT")}
+
+
+def test_calendar_feed(loaded: Flask, world, login) -> None:
+    learner = world.learner_a
+    client = signed_in(loaded, login, learner)
+    response = client.post("/schedule/calendar")
+    assert response.status_code == 200
+    token = feed_token(page(response))
+
+    # shown once: the schedule page afterwards says a link is active but does not repeat it
+    later = page(client.get("/schedule"))
+    assert token not in later and "A calendar link is active" in later
+
+    anonymous = new_client(loaded)
+    feed = anonymous.get(f"/calendar/{token}.ics")
+    assert feed.status_code == 200
+    assert feed.mimetype == "text/calendar"
+    events = events_by_uid(feed.data)
+    start = world.cohort_a.start_date
+    phases = list(db.session.scalars(select(Phase).where(Phase.retired_at.is_(None))))
+    assert len(phases) == 12
+    assert len(events) == 2 * len(phases)
+    for phase in phases:
+        opening = events[f"{learner.id}-{phase.key}-opens@lms"]
+        due = events[f"{learner.id}-{phase.key}-due@lms"]
+        assert opening.decoded("dtstart") == month_opens_on(start, phase.month)
+        assert due.decoded("dtstart") == month_opens_on(start, phase.month + 1)
+        assert str(opening["summary"]).startswith("Opens: ") and f"(month {phase.month})" in str(opening["summary"])
+        assert str(due["summary"]).startswith("Due: ")
+
+    # early access shows in the feed
+    db.session.expire_all()
+    services.grant_override(db.session, world.cohort_a, db.session.get(User, learner.id), phase_id(M7_PHASE),
+                            EARLY_ACCESS, today_utc(), "", db.session.get(User, world.instructor_a.id))
+    db.session.commit()
+    events = events_by_uid(anonymous.get(f"/calendar/{token}.ics").data)
+    assert events[f"{learner.id}-{M7_PHASE}-opens@lms"].decoded("dtstart") == today_utc()
+    assert events[f"{learner.id}-{M7_PHASE}-due@lms"].decoded("dtstart") == month_opens_on(start, 8)
+
+    # a new link revokes the old one
+    token2 = feed_token(page(client.post("/schedule/calendar")))
+    assert token2 != token
+    assert anonymous.get(f"/calendar/{token}.ics").status_code == 404
+    assert anonymous.get(f"/calendar/{token2}.ics").status_code == 200
+
+    # turning it off
+    revoked = client.post("/schedule/calendar/revoke")
+    assert revoked.status_code == 302
+    assert anonymous.get(f"/calendar/{token2}.ics").status_code == 404
+    assert "A calendar link is active" not in page(client.get("/schedule"))
+
+    assert anonymous.get("/calendar/made-up-token.ics").status_code == 404
+    assert anonymous.get(f"/calendar/{token[:-1]}.ics").status_code == 404
+
+
+def test_calendar_feeds_are_per_person(loaded: Flask, world, login) -> None:
+    token_a = feed_token(page(signed_in(loaded, login, world.learner_a).post("/schedule/calendar")))
+    token_b = feed_token(page(signed_in(loaded, login, world.learner_b).post("/schedule/calendar")))
+    anonymous = new_client(loaded)
+    events_a = events_by_uid(anonymous.get(f"/calendar/{token_a}.ics").data)
+    events_b = events_by_uid(anonymous.get(f"/calendar/{token_b}.ics").data)
+    assert all(uid.startswith(f"{world.learner_a.id}-") for uid in events_a)
+    assert all(uid.startswith(f"{world.learner_b.id}-") for uid in events_b)
+
+
+# --------------------------------------------------------------------------- homes
+
+
+def test_instructor_home(loaded: Flask, world, enrol_learner, login) -> None:
+    enrol_learner(world.cohort_a)
+    enrol_learner(world.cohort_a)
+    html = page(signed_in(loaded, login, world.instructor_a).get("/home"))
+    mine = section(html, "instructor-home")
+    row = table_row(mine, "Alpha 1")
+    assert "<td>3</td>" in row
+    assert world.cohort_a.start_date.isoformat() in row
+    assert "Alpha 2" not in mine and "Beta 1" not in mine
+    assert 'id="learner-home"' not in html and "no cohort yet" not in html
+
+
+def test_org_admin_home(loaded: Flask, world, enrol_learner, login) -> None:
+    enrol_learner(world.cohort_a)
+    enrol_learner(world.cohort_a)
+    enrol_learner(world.cohort_a2)
+    html = page(signed_in(loaded, login, world.org_admin_a).get("/home"))
+    org = section(html, f"org-home-{world.org_a.id}")
+    assert "Alpha Org" in org
+    alpha1, alpha2 = table_row(org, "Alpha 1"), table_row(org, "Alpha 2")
+    assert "<td>3</td>" in alpha1 and world.cohort_a.start_date.isoformat() in alpha1
+    assert "<td>2</td>" in alpha2 and world.cohort_a2.start_date.isoformat() in alpha2
+    assert "Beta 1" not in html and "Beta Org" not in html
+    assert f'id="org-home-{world.org_b.id}"' not in html
+
+
+def test_site_admin_home(loaded: Flask, world, login) -> None:
+    html = page(signed_in(loaded, login, world.admin).get("/home"))
+    admin = section(html, "admin-home")
+    assert 'href="/admin/organizations"' in admin
+    assert "no cohort yet" not in html
+
+
+def test_home_without_a_role(loaded: Flask, world, login) -> None:
+    html = page(signed_in(loaded, login, world.nobody).get("/home"))
+    assert "You have no cohort yet" in html
+    for element in ("learner-home", "instructor-home", "admin-home"):
+        assert f'id="{element}"' not in html
+
+
+def test_home_of_an_instructor_who_is_also_a_learner(loaded: Flask, world, enrol_learner, login) -> None:
+    enrol_learner(world.cohort_a2, user=world.instructor_b)
+    html = page(signed_in(loaded, login, world.instructor_b).get("/home"))
+    learner = section(html, "learner-home")
+    assert "Alpha 2" in learner and "Month 2 of 12" in text(learner)
+    teaching = section(html, "instructor-home")
+    assert "<td>1</td>" in table_row(teaching, "Beta 1")
+    assert "no cohort yet" not in html
+
+
+def test_home_before_the_start_and_after_the_end(loaded: Flask, make_cohort, enrol_learner, login) -> None:
+    future = make_cohort(start=today_utc() + timedelta(days=10))
+    html = page(signed_in(loaded, login, enrol_learner(future)).get("/home"))
+    assert f"Your cohort starts on {long_date(future.start_date)}" in text(html)
+    finished = make_cohort(months_ago=13)
+    html = page(signed_in(loaded, login, enrol_learner(finished)).get("/home"))
+    assert "completed the twelve months" in html
+
+
+# --------------------------------------------------------------------------- moving a learner
+
+
+def test_move_keeps_history(loaded: Flask, world, login) -> None:
+    staff = signed_in(loaded, login, world.instructor_a)
+    assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
+        "phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(),
+        "note": "Before the move"}).status_code == 302
+
+    db.session.expire_all()
+    learner = db.session.get(User, world.learner_a.id)
+    move_learner(db.session, learner, db.session.get(Cohort, world.cohort_a.id), db.session.get(Cohort, world.cohort_a2.id))
+    db.session.commit()
+    db.session.expire_all()
+
+    plan = services.learner_schedule(db.session, db.session.get(User, learner.id))
+    assert plan is not None and plan.cohort.id == world.cohort_a2.id and plan.month == 2
+    history = override_history(db.session, learner.id)
+    assert [(o.kind, o.note, o.phase.key) for o in history] == [(EARLY_ACCESS, "Before the move", M7_PHASE)]
+
+    client = signed_in(loaded, login, learner)
+    assert "Month 2 of 12" in text(page(client.get("/home")))
+    assert client.get(f"/lessons/{M6_LESSON}").status_code == 403  # month 6 of the new cohort is months away
+    # the old cohort's staff lose the learner; the new cohort's staff see the history
+    assert staff.get(f"/cohorts/{world.cohort_a.id}/learners/{learner.id}").status_code == 404
+    admin_page = page(signed_in(loaded, login, world.org_admin_a).get(f"/cohorts/{world.cohort_a2.id}/learners/{learner.id}"))
+    assert "Before the move" in between(admin_page, "<h3>Granted</h3>", "</ul>")
+    assert "month 2 of 12" in admin_page
+
+
+# --------------------------------------------------------------------------- flask lms demo
+
+
+CREDENTIAL = re.compile(r"^(?P<role>\S.*?)\s+(?P<email>\S+@\S+)\s+(?P<password>\S+)$")
+
+
+def run_demo(app: Flask) -> list[dict[str, str]]:
+    with app.app_context():  # a session of its own, as on the command line
+        result = app.test_cli_runner().invoke(args=["lms", "demo"])
+    assert result.exit_code == 0, result.output
+    return [m.groupdict() for line in result.output.splitlines() if (m := CREDENTIAL.match(line.strip()))]
+
+
+def people_counts() -> tuple[int, ...]:
+    db.session.rollback()
+    db.session.expire_all()
+    return tuple(db.session.scalar(select(func.count()).select_from(model)) or 0
+                 for model in (User, Enrolment, Organization, Cohort))
+
+
+def test_demo_command(loaded: Flask, login) -> None:
+    credentials = run_demo(loaded)
+    roles = [c["role"] for c in credentials]
+    assert roles.count("site admin") == 1
+    assert roles.count("organization admin") == 1
+    assert roles.count("instructor") == 1
+    assert roles.count("learner") == 12
+    assert len({c["email"] for c in credentials}) == 15
+    assert {c["password"] for c in credentials} == {DEMO_PASSWORD}
+    counts = people_counts()
+    assert counts == (15, 12, 1, 1)
+
+    by_role = {c["role"]: c["email"] for c in credentials}
+    admin = db.session.scalar(select(User).where(User.email == by_role["site admin"]))
+    assert admin is not None and admin.is_admin
+    org = db.session.scalar(select(Organization))
+    cohort = db.session.scalar(select(Cohort))
+    assert [u.email for u in org.admins] == [by_role["organization admin"]]
+    assert [u.email for u in cohort.instructors] == [by_role["instructor"]]
+    learner_emails = {c["email"] for c in credentials if c["role"] == "learner"}
+    enrolled = set(db.session.scalars(select(User.email).join(Enrolment, Enrolment.user_id == User.id)
+                                      .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))))
+    assert enrolled == learner_emails
+
+    again = run_demo(loaded)
+    assert sorted(c["email"] for c in again) == sorted(c["email"] for c in credentials)
+    assert people_counts() == counts
+
+    first_learner = next(c for c in credentials if c["role"] == "learner")
+    user = db.session.scalar(select(User).where(User.email == first_learner["email"]))
+    client = signed_in(loaded, login, user, first_learner["password"])
+    html = page(client.get("/home"))
+    assert "Month 6 of 12" in text(html)
+    assert client.get(f"/lessons/{M6_LESSON}").status_code == 200
+    assert client.get(f"/lessons/{M7_LESSON}").status_code == 403
+
+    staff = db.session.scalar(select(User).where(User.email == by_role["instructor"]))
+    html = page(signed_in(loaded, login, staff, DEMO_PASSWORD).get("/home"))
+    assert "<td>12</td>" in table_row(section(html, "instructor-home"), "Northwind cohort 1")
+
+
+# --------------------------------------------------------------------------- query counts
+
+
+def grow_cohort(cohort: Any, enrol_learner: Any, to: int) -> None:
+    current = db.session.scalar(select(func.count()).select_from(Enrolment).where(
+        Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))) or 0
+    for _ in range(to - current):
+        enrol_learner(cohort, password=None)  # no password: skips the deliberately slow hash
+
+
+def statements(count_queries: Any, client: Any, url: str) -> int:
+    def fetch() -> None:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    fetch()  # warm up
+    return count_queries(fetch)
+
+
+@pytest.mark.parametrize("who", ["instructor_a", "org_admin_a", "staff_learner_page"])
+def test_pages_run_a_fixed_number_of_statements(loaded: Flask, world, enrol_learner, login, count_queries,
+                                                who: str) -> None:
+    learner = world.learner_a
+    services.grant_override(db.session, world.cohort_a, learner, phase_id(M7_PHASE), EARLY_ACCESS,
+                            today_utc(), "one", world.instructor_a)
+    services.grant_override(db.session, world.cohort_a, learner, phase_id(M6_PHASE), EXTENSION,
+                            month_opens_on(world.cohort_a.start_date, 8), "two", world.org_admin_a)
+    db.session.commit()
+    if who == "staff_learner_page":
+        client = signed_in(loaded, login, world.instructor_a)
+        url = f"/cohorts/{world.cohort_a.id}/learners/{learner.id}"
+    else:
+        client = signed_in(loaded, login, getattr(world, who))
+        url = "/home"
+    grow_cohort(world.cohort_a, enrol_learner, 3)
+    grow_cohort(world.cohort_a2, enrol_learner, 3)
+    small = statements(count_queries, client, url)
+    grow_cohort(world.cohort_a, enrol_learner, 30)
+    grow_cohort(world.cohort_a2, enrol_learner, 30)
+    large = statements(count_queries, client, url)
+    assert small == large, f"{url}: {small} statements with 3 learners, {large} with 30"

@@ -1,0 +1,134 @@
+"""Handing in assessed work: drafts, attachments, submitting, late work, versions."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from lms.coursework import services
+from lms.coursework.models import Attachment, Submission, SubmissionVersion
+from lms.database import utcnow
+from lms.extensions import db
+
+CASE = "mlops-case-coldwatch"          # month 1, due 21 days after it opens
+LOCKED = "po-hands-on-automate-core-process"  # month 7
+
+
+@pytest.fixture()
+def learner(app: Flask, load_content, make_cohort, enrol_learner, make_user):
+    load_content()
+    instructor = make_user(name="Ines Instructor")
+    cohort = make_cohort(months_ago=5, instructors=[instructor])
+    return enrol_learner(cohort, name="Lea Learner"), instructor, cohort
+
+
+@pytest.fixture()
+def signed_in(app: Flask, learner, login):
+    client = app.test_client()
+    login(client, learner[0])
+    return client
+
+
+def post_work(client, **data):
+    """Post the work form; the multipart body is built in memory (the test client would
+    spool a large one to a temporary file it never closes)."""
+    fields = {"body": data.pop("body", ""), "action": data.pop("action", "save")}
+    upload = data.pop("file", None)
+    if upload:
+        fields["file"] = FileStorage(io.BytesIO(upload[1]), filename=upload[0])
+    boundary, body = encode_multipart(fields)
+    return client.post(f"/assignments/{CASE}/work", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def submission() -> Submission:
+    db.session.expire_all()
+    return db.session.scalar(select(Submission))
+
+
+def test_draft_then_submit_late(signed_in) -> None:
+    assert post_work(signed_in, body="## Diagnosis\nReleases fail.").status_code == 302
+    assert submission().status == "draft" and submission().versions == []
+    page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    assert "Releases fail." in page and "Preview of your draft" in page
+    assert post_work(signed_in, body="## Diagnosis\nReleases fail.", action="submit").status_code == 302
+    work = submission()
+    assert work.status == "submitted" and len(work.versions) == 1
+    assert work.versions[0].late  # month 1 of a cohort five months in: long past its due date
+    assert "late" in signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+
+
+def test_resubmission_after_return_keeps_every_version_and_shows_changes(signed_in) -> None:
+    post_work(signed_in, body="first line\nsecond line", action="submit")
+    refused = post_work(signed_in, body="sneaky edit", action="submit")
+    assert refused.status_code == 400 and "returns it for revision" in refused.get_data(as_text=True)
+    services.return_for_revision(db.session, submission(), utcnow())
+    db.session.commit()
+    post_work(signed_in, body="first line\nsecond line, improved", action="submit")
+    work = submission()
+    assert [v.body for v in work.versions] == ["first line\nsecond line", "first line\nsecond line, improved"]
+    page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    assert '<span class="removed">- second line' in page and '<span class="added">+ second line, improved' in page
+
+
+def test_attachment_is_stored_privately_and_served_only_to_allowed_people(app, signed_in, learner, make_cohort, make_user, enrol_learner, login) -> None:
+    _, instructor, cohort = learner
+    assert post_work(signed_in, body="See the file.", file=("plan.pdf", b"%PDF-1.4 plan")).status_code == 302
+    attachment = db.session.scalar(select(Attachment))
+    stored = Path(app.instance_path) / "uploads" / attachment.stored_name
+    assert stored.read_bytes() == b"%PDF-1.4 plan"
+    assert "static" not in str(stored)
+    url = f"/attachments/{attachment.id}"
+    assert signed_in.get(url).data == b"%PDF-1.4 plan"
+
+    staff = app.test_client()
+    login(staff, instructor)
+    assert staff.get(url).status_code == 200
+    stranger_teacher = make_user(name="Other Teacher")
+    make_cohort(months_ago=5, instructors=[stranger_teacher])
+    for person in (enrol_learner(cohort, name="Classmate"), stranger_teacher):
+        other = app.test_client()
+        login(other, person)
+        assert other.get(url).status_code == 404
+    assert app.test_client().get(url).status_code == 302  # anonymous: sign in first
+
+
+@pytest.mark.parametrize(("file", "message"), [
+    (("tool.exe", b"MZ..."), "not accepted"),
+    (("huge.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES + 1)), "the limit is 10 MB"),
+    (("empty.pdf", b""), "is empty"),
+])
+def test_bad_files_are_refused_and_the_text_is_kept(signed_in, file, message) -> None:
+    response = post_work(signed_in, body="My careful answer.", file=file)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and message in page
+    assert "My careful answer." in page  # nothing the learner typed is lost
+    assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+def test_an_empty_submission_is_refused(signed_in) -> None:
+    response = post_work(signed_in, body="   ", action="submit")
+    assert response.status_code == 400 and "nothing to submit" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(SubmissionVersion)) == 0
+
+
+def test_a_locked_assignment_takes_no_work(signed_in) -> None:
+    response = signed_in.post(f"/assignments/{LOCKED}/work", data={"body": "early", "action": "submit"})
+    assert response.status_code == 403 and "opens for your cohort on" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_a_removed_file_stays_with_the_version_that_had_it(signed_in) -> None:
+    post_work(signed_in, body="v1", file=("a.csv", b"x,y\n1,2\n"), action="submit")
+    services.return_for_revision(db.session, submission(), utcnow())
+    db.session.commit()
+    attachment = db.session.scalar(select(Attachment))
+    assert signed_in.post(f"/assignments/{CASE}/work/attachments/{attachment.id}/remove").status_code == 302
+    work = submission()
+    assert work.current_attachments == [] and work.versions[0].attachment_ids == [attachment.id]
+    assert signed_in.get(f"/attachments/{attachment.id}").status_code == 200
