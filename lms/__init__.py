@@ -15,18 +15,23 @@ from lms.accounts import views as accounts_views
 from lms.assessment import cli as assessment_cli  # noqa: F401 - registers import-gift, export-gift
 from lms.assessment import views as assessment_views
 from lms.catalog import views as catalog_views
+from lms.certificates import views as certificates_views
 from lms.cli import lms_cli
 from lms.cohorts import views as cohorts_views
+from lms.competency import views as competency_views
 from lms.coursework import views as coursework_views
 from lms.content import cli as content_cli  # noqa: F401 - registers `flask lms load-content`
 from lms.demo import cli as demo_cli  # noqa: F401 - registers `flask lms demo`
+from lms.feedback import views as feedback_views
 from lms.extensions import csrf, db, limiter, login_manager, migrate
 from lms.grading import views as grading_views
+from lms.kpi import views as kpi_views
 from lms.learning import views as learning_views
 from lms.mail import views as mail_views
 from lms.policy import POLICY
 from lms.portfolio import views as portfolio_views
 from lms.progress import cli as progress_cli  # noqa: F401 - registers `flask lms rebuild-mastery`
+from lms.progress import views as progress_views
 from lms.web import filters
 from lms.web import views as web_views
 from lms.web.access import install_policy
@@ -34,7 +39,8 @@ from lms.web.errors import register_error_handlers
 from lms.web.markdown import render_markdown
 
 BLUEPRINTS = (web_views.bp, catalog_views.bp, accounts_views.bp, cohorts_views.bp, learning_views.bp, assessment_views.bp,
-              coursework_views.bp, grading_views.bp, portfolio_views.bp)
+              coursework_views.bp, grading_views.bp, portfolio_views.bp, progress_views.bp, kpi_views.bp, feedback_views.bp,
+              competency_views.bp, certificates_views.bp)
 
 
 def create_app(

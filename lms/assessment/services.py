@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -24,6 +25,10 @@ from lms.cohorts.models import Cohort
 from lms.cohorts.services import active_enrolment
 from lms.learning.services import build_schedule, month_opens_on, opens_at
 
+events = Namespace()
+# Sent with ``session=`` whenever a finished attempt has its final score (on submission,
+# on closing, after an essay is graded or rescored); features above listen to it.
+attempt_scored = events.signal("attempt-scored")
 
 class QuizError(ValueError):
     """A request the quiz refuses; the message is shown to the learner."""
@@ -272,6 +277,8 @@ def rescore(session: Session, attempt: Attempt) -> None:
                 total += response.score
     attempt.score, attempt.pending_manual = round(total, 4), pending
     session.flush()
+    if attempt.finished and not pending:
+        attempt_scored.send(attempt, session=session)
 
 
 def grade_essay(session: Session, response: Response, points: float, comment: str, grader: User, now: datetime) -> None:

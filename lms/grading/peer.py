@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from lms.accounts.models import User
 from lms.coursework.models import Assignment, Submission
 from lms.grading.models import PeerReview
-from lms.grading.services import GradingError, read_levels
+from lms.grading.services import GradingError, peer_review_completed, read_levels
 
 
 def _live(session: Session, submission_ids: list[int]) -> list[PeerReview]:
@@ -63,6 +63,7 @@ def complete_review(session: Session, review: PeerReview, levels: Mapping[str, s
     review.selections, review.comment, review.score = selections, comment.strip(), score
     review.status, review.completed_at = "done", now
     session.flush()
+    peer_review_completed.send(review, session=session, now=now)
 
 
 def reassign(session: Session, review: PeerReview, reviewer: User, now: datetime) -> PeerReview:

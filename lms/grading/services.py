@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -17,6 +18,12 @@ from lms.coursework.services import DiffLine, compare
 from lms.grading.models import Grade, GradeEvent
 
 ACTIONS = ("draft", "release", "return")
+
+events = Namespace()
+# Sent with ``session=`` and ``now=`` after every save of a grade (drafts, releases, returns)
+# and after a peer review is completed; features above turn them into evidence.
+grade_saved = events.signal("grade-saved")
+peer_review_completed = events.signal("peer-review-completed")
 
 
 class GradingError(ValueError):
@@ -107,6 +114,7 @@ def save_grade(session: Session, submission: Submission, grader: User, levels: M
     session.flush()
     session.add(GradeEvent(grade_id=grade.id, actor_id=grader.id, at=now, action=action, before=before, after=snapshot(grade)))
     session.flush()
+    grade_saved.send(grade, session=session, now=now)
     return grade
 
 

@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from typing import Any
 
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.accounts.models import User
+from lms.catalog.models import ContentItem, Lesson, Objective, Program
 from lms.database import UTCDateTime, utcnow
 from lms.extensions import db
 
@@ -13,6 +17,8 @@ class Evidence(db.Model):
     """One judgement of a learner against one objective, from any source."""
 
     __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_user_objective", "user_id", "objective_id"),
+                      Index("ix_evidence_source_ref", "user_id", "source", "source_ref"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -23,6 +29,10 @@ class Evidence(db.Model):
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who judged, when a person did (an instructor's rating, a peer); None for automatic sources.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    objective: Mapped[Objective] = relationship()
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
 
 
 class Mastery(db.Model):
@@ -38,3 +48,32 @@ class Mastery(db.Model):
     evidence_count: Mapped[int] = mapped_column(default=0)
     method: Mapped[str] = mapped_column(String(30))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    objective: Mapped[Objective] = relationship()
+
+
+class MasteryPolicy(ContentItem, db.Model):
+    """How a program turns evidence into mastery (content/mastery.yml); ``key`` is the program's id."""
+
+    __tablename__ = "mastery_policies"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    method: Mapped[str] = mapped_column(String(30))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Level names and the lowest mastery (0-4) that reaches each, e.g. {"proficient": 2.5}.
+    thresholds: Mapped[dict[str, float]] = mapped_column(JSON)
+    # Below this level on an objective whose modules have closed, a learner is at risk.
+    at_risk_below: Mapped[float] = mapped_column(Float, default=2.5)
+    program: Mapped[Program] = relationship()
+
+
+class LessonRead(db.Model):
+    """A learner marked a lesson as read (counts toward module completion)."""
+
+    __tablename__ = "lesson_reads"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lesson: Mapped[Lesson] = relationship()

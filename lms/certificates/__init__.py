@@ -1,0 +1,1 @@
+"""Level completion: certificates with public verification and Open Badges 2.0 assertions."""

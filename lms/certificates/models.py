@@ -1,0 +1,26 @@
+"""Certificates for completed levels, each with a public verification code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.accounts.models import User
+from lms.catalog.models import Level
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+
+class Certificate(db.Model):
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("user_id", "level_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"))
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # in the public verification URL
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user: Mapped[User] = relationship()
+    level: Mapped[Level] = relationship()

@@ -1,0 +1,1 @@
+"""Cohort competency for instructors and organizations: heat map, trend, ratings, exports."""

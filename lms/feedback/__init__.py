@@ -1,0 +1,1 @@
+"""Stakeholder feedback through single-use links, counted as evidence."""

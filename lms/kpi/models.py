@@ -1,0 +1,29 @@
+"""A learner's own business figures against the program's success-metric targets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Float, ForeignKey, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.catalog.models import Metric
+from lms.database import UTCDateTime, utcnow
+from lms.extensions import db
+
+
+class KpiEntry(db.Model):
+    """One figure for one metric and one period (the month it describes); recording the
+    same period again corrects the figure."""
+
+    __tablename__ = "kpi_entries"
+    __table_args__ = (UniqueConstraint("user_id", "metric_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metrics.id"))
+    period: Mapped[date] = mapped_column(Date)  # first day of the month the figure describes
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    metric: Mapped[Metric] = relationship()

@@ -1,0 +1,96 @@
+"""The mastery policy section: content/mastery.yml names the program's mastery method, its
+settings and the level thresholds. A changed policy recomputes every mastery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+from sqlalchemy.orm import Session
+
+from lms.catalog.content import CatalogSpec, Slug, Spec
+from lms.catalog.models import Program
+from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, register_section, retire_missing, upsert
+from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
+from lms.database import utcnow
+from lms.progress.methods import MASTERY_METHODS
+from lms.progress.models import MasteryPolicy
+from lms.progress.services import rebuild
+
+
+class PolicyFile(Spec):
+    program: Slug
+    method: str
+    settings: dict[str, float] = {}
+    thresholds: dict[str, float] = Field(min_length=2)
+    at_risk_below: float = Field(default=2.5, ge=0, le=4)
+
+    @model_validator(mode="after")
+    def _check(self) -> "PolicyFile":
+        if self.method not in MASTERY_METHODS:
+            raise ValueError(f"unknown mastery method {self.method!r}; choose one of {', '.join(MASTERY_METHODS)}")
+        bounds = list(self.thresholds.values())
+        if bounds[0] != 0 or bounds != sorted(bounds) or len(set(bounds)) != len(bounds) or bounds[-1] > 4:
+            raise ValueError("thresholds start at 0 and rise strictly, up to 4 at most")
+        share = self.settings.get("latest_weight")
+        if share is not None and not 0 < share <= 1:
+            raise ValueError("settings.latest_weight is a share between 0 (exclusive) and 1")
+        if self.settings.get("n", 1) < 1:
+            raise ValueError("settings.n is at least 1")
+        return self
+
+
+@dataclass
+class PolicySource:
+    spec: PolicyFile
+    path: Path
+
+
+@register_section
+class MasteryPolicySection(ContentSection):
+    name = "mastery"
+    order = 40
+
+    def parse(self, bundle: Bundle, problems: Problems) -> None:
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        path = bundle.source.content_dir / "mastery.yml"
+        found: PolicySource | None = None
+        if path.is_file():
+            data = read_yaml_file(path, problems)
+            spec = validate(PolicyFile, data, path, problems) if data is not None else None
+            if spec is not None:
+                if spec.program != catalog.program.id:
+                    problems.add(Location(path, line_at(data, ["program"])), f"unknown program {spec.program!r}")
+                found = PolicySource(spec, path)
+        bundle.specs[self.name] = found
+
+    def summary(self, bundle: Bundle) -> dict[str, int]:
+        return {"mastery policies": 1 if bundle.specs[self.name] else 0}
+
+    def size(self, bundle: Bundle) -> int:
+        return sum(self.summary(bundle).values())
+
+    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+        source: PolicySource | None = bundle.specs[self.name]
+        policies = existing_by_key(session, MasteryPolicy)
+        seen: list[str] = []
+        if source is not None:
+            spec = source.spec
+            programs = existing_by_key(session, Program)
+            before = _fingerprint(policies.get(spec.program))
+            policy = upsert(session, policies, MasteryPolicy, spec.program, {
+                "program": programs[spec.program], "method": spec.method, "settings": dict(spec.settings),
+                "thresholds": dict(spec.thresholds), "at_risk_below": spec.at_risk_below,
+            }, report, "mastery policies")
+            seen.append(spec.program)
+            if before != _fingerprint(policy):
+                session.flush()
+                rebuild(session, utcnow())  # the method changed: every mastery follows it
+            tick(1)
+        retire_missing(policies, seen, report, "mastery policies")
+
+
+def _fingerprint(policy: MasteryPolicy | None) -> Any:
+    return None if policy is None else (policy.method, dict(policy.settings), policy.retired_at is None)
