@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
 from lms.catalog.content import CatalogSpec, Slug, Spec
@@ -27,19 +27,30 @@ class PolicyFile(Spec):
     thresholds: dict[str, float] = Field(min_length=2)
     at_risk_below: float = Field(default=2.5, ge=0, le=4)
 
-    @model_validator(mode="after")
-    def _check(self) -> "PolicyFile":
-        if self.method not in MASTERY_METHODS:
-            raise ValueError(f"unknown mastery method {self.method!r}; choose one of {', '.join(MASTERY_METHODS)}")
-        bounds = list(self.thresholds.values())
+    @field_validator("method")
+    @classmethod
+    def _method(cls, method: str) -> str:
+        if method not in MASTERY_METHODS:
+            raise ValueError(f"unknown mastery method {method!r}; choose one of {', '.join(MASTERY_METHODS)}")
+        return method
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        bounds = list(thresholds.values())
         if bounds[0] != 0 or bounds != sorted(bounds) or len(set(bounds)) != len(bounds) or bounds[-1] > 4:
             raise ValueError("thresholds start at 0 and rise strictly, up to 4 at most")
-        share = self.settings.get("latest_weight")
+        return thresholds
+
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, settings: dict[str, float]) -> dict[str, float]:
+        share = settings.get("latest_weight")
         if share is not None and not 0 < share <= 1:
-            raise ValueError("settings.latest_weight is a share between 0 (exclusive) and 1")
-        if self.settings.get("n", 1) < 1:
-            raise ValueError("settings.n is at least 1")
-        return self
+            raise ValueError("latest_weight is a share between 0 (exclusive) and 1")
+        if settings.get("n", 1) < 1:
+            raise ValueError("n is at least 1")
+        return settings
 
 
 @dataclass

@@ -39,7 +39,7 @@ def quiz_fractions(session: Session, attempt: Attempt) -> dict[int, float]:
     for version in versions.values():
         for part in parts_of(version.spec):
             key = (version.id, "" if part is version.spec else part["id"])
-            for code in version.objectives:
+            for code in part.get("objectives") or version.objectives:
                 if code in ids:
                     got[ids[code]] += scores.get(key, 0.0)
                     out_of[ids[code]] += float(part["points"])
