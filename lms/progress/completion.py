@@ -13,16 +13,16 @@ portfolio accepted."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Level, Module
-from lms.catalog.services import active_levels, schedule
+from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Submission
 from lms.learning.models import EXTENSION, ScheduleOverride
@@ -183,10 +183,21 @@ def _best_percent(attempts: Iterable[Attempt]) -> dict[tuple[int, int], float]:
     return best
 
 
-def cohort_progress(session: Session, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
-    """Progress of each of ``user_ids`` in ``cohort``, in a fixed number of statements."""
-    today = cohort_today(cohort, now)
-    month = current_month(cohort.start_date, today)
+@dataclass(frozen=True)
+class _Loaded:
+    """What progress is computed from: the catalog's schedule and the learners' records."""
+
+    levels: list[Level]
+    phases: list[ScheduledPhase]
+    quizzes: list[Quiz]
+    assignments: list[Assignment]
+    read: set[tuple[int, int]]
+    best: dict[tuple[int, int], float]
+    work: dict[tuple[int, int], Submission]
+    extended: dict[tuple[int, int], date]
+
+
+def _load(session: Session, user_ids: list[int]) -> _Loaded:
     levels = active_levels(session)
     phases = schedule(session)
     quizzes = list(session.scalars(select(Quiz).where(Quiz.retired_at.is_(None)).order_by(Quiz.position)))
@@ -199,11 +210,35 @@ def cohort_progress(session: Session, cohort: Cohort, user_ids: list[int], now: 
     extended: dict[tuple[int, int], date] = {}
     if ids:
         read = {(u, les) for u, les in session.execute(select(LessonRead.user_id, LessonRead.lesson_id).where(LessonRead.user_id.in_(ids)))}
-        best = _best_percent(session.scalars(select(Attempt).where(Attempt.user_id.in_(ids), Attempt.submitted_at.is_not(None))))
+        # Only the columns a score needs: an attempt's layout is large and not needed here.
+        best = _best_percent(session.scalars(select(Attempt).where(Attempt.user_id.in_(ids), Attempt.submitted_at.is_not(None))
+                                             .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
+                                                                Attempt.max_score, Attempt.pending_manual))))
         work = {(s.user_id, s.assignment_id): s for s in session.scalars(select(Submission).where(Submission.user_id.in_(ids)))}
         for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids), ScheduleOverride.kind == EXTENSION)
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
             extended[(o.user_id, o.phase_id)] = o.on_date
+    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended)
+
+
+def cohort_progress(session: Session, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
+    """Progress of each of ``user_ids`` in ``cohort``, in a fixed number of statements."""
+    return _progress(cohort, list(user_ids), now, _load(session, list(user_ids)))
+
+
+def cohorts_progress(session: Session, groups: Sequence[tuple[Cohort, list[int]]],
+                     now: datetime) -> dict[int, dict[int, LearnerProgress]]:
+    """``cohort_progress`` for several cohorts at once (cohort id -> learner id -> progress),
+    in the same fixed number of statements whatever the number of cohorts."""
+    loaded = _load(session, [uid for _cohort, ids in groups for uid in ids])
+    return {cohort.id: _progress(cohort, list(ids), now, loaded) for cohort, ids in groups}
+
+
+def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) -> dict[int, LearnerProgress]:
+    today = cohort_today(cohort, now)
+    month = current_month(cohort.start_date, today)
+    levels, phases, quizzes, assignments = loaded.levels, loaded.phases, loaded.quizzes, loaded.assignments
+    read, best, work, extended = loaded.read, loaded.best, loaded.work, loaded.extended
 
     def level_of(month_number: int) -> Level | None:
         return next((lv for lv in levels if lv.holds(month_number)), None)

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session, selectinload
 
+from lms.catalog.models import Lesson, Objective
+from lms.cohorts.services import active_enrolment
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
-from lms.progress.models import Evidence, Mastery, MasteryPolicy
+from lms.progress.models import Evidence, LessonRead, Mastery, MasteryPolicy
 from lms.progress.sources import SOURCES
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": "decaying_average", "latest_weight": 0.65, "n": 3, "mastery_level": 3}
@@ -143,3 +145,101 @@ def rebuild(session: Session, now: datetime, settings: Mapping[str, Any] | None 
                             method=method.name, updated_at=now) for (u, o), rows in grouped.items())
     session.flush()
     return len(grouped)
+
+
+# --------------------------------------------------------------------------- lessons read
+
+
+def active_lesson(session: Session, key: str) -> Lesson | None:
+    return session.scalar(select(Lesson).where(Lesson.key == key, Lesson.retired_at.is_(None)))
+
+
+def mark_read(session: Session, user_id: int, lesson: Lesson, now: datetime) -> LessonRead:
+    """Mark ``lesson`` read for the learner; marking it again changes nothing."""
+    row = session.scalar(select(LessonRead).where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson.id))
+    if row is None:
+        row = LessonRead(user_id=user_id, lesson_id=lesson.id, read_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def unmark_read(session: Session, user_id: int, lesson: Lesson) -> bool:
+    """Take the mark off; False when the lesson was not marked read."""
+    result = session.execute(delete(LessonRead).where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson.id))
+    session.flush()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def has_read(session: Session, user_id: int, lesson_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson_id))))
+
+
+# --------------------------------------------------------------------------- instructor ratings
+
+RATING_LEVELS = range(0, 5)
+MAX_NOTE = 2000
+
+
+def rate(session: Session, learner_id: int, objective: Objective | None, level: int, note: str, rater_id: int,
+         now: datetime) -> Evidence:
+    """An instructor's judgement of a learner on one objective: a whole level 0-4 with the
+    note that justifies it, recorded as evidence from the rating source."""
+    if objective is None or objective.id is None or objective.retired_at is not None:
+        raise EvidenceError("Choose one of the program's objectives.")
+    if isinstance(level, bool) or not isinstance(level, int) or level not in RATING_LEVELS:
+        raise EvidenceError("The level is a whole number from 0 to 4.")
+    text = (note or "").strip()
+    if not text:
+        raise EvidenceError("Write a note saying what you saw that justifies this level.")
+    if len(text) > MAX_NOTE:
+        raise EvidenceError(f"Keep the note under {MAX_NOTE} characters.")
+    return record(session, learner_id, objective.id, "rating", f"rater:{rater_id}", level / 4, now,
+                  note=text, recorded_by_id=rater_id)
+
+
+# --------------------------------------------------------------------------- the competency profile
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One piece of evidence as learners and instructors read it."""
+
+    recorded_at: datetime
+    source: str        # the source's label, e.g. "Instructor rating"
+    note: str
+    level: float
+    weight: float
+    recorded_by: str | None  # the person who judged, when a person did
+
+
+@dataclass(frozen=True)
+class ObjectiveProfile:
+    objective: Objective
+    level: float | None
+    name: str          # the named level, e.g. "proficient"
+    rank: int          # 0 no evidence, then 1.. per named level from the lowest
+    evidence_count: int
+    trail: list[TrailEntry]
+
+
+def profile(session: Session, user_id: int, rules: Policy | None = None) -> list[ObjectiveProfile]:
+    """Each active objective in program order with the learner's mastery and the evidence
+    behind it, oldest first, in a fixed number of statements."""
+    rules = rules or policy(session)
+    objectives = list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
+    mastery = {m.objective_id: m for m in session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
+    trails: dict[int, list[TrailEntry]] = defaultdict(list)
+    for e in session.scalars(select(Evidence).where(Evidence.user_id == user_id)
+                             .options(selectinload(Evidence.recorded_by)).order_by(Evidence.recorded_at, Evidence.id)):
+        source = SOURCES.get(e.source)
+        trails[e.objective_id].append(TrailEntry(
+            recorded_at=e.recorded_at, source=source.label if source else e.source, note=e.note, level=e.level,
+            weight=e.weight, recorded_by=e.recorded_by.name if e.recorded_by else None))
+    result = []
+    for objective in objectives:
+        m = mastery.get(objective.id)
+        level = m.level if m else None
+        result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
+                                       evidence_count=m.evidence_count if m else 0, trail=trails[objective.id]))
+    return result

@@ -1,8 +1,111 @@
+"""Progress pages: the learner's progress and competency profile, marking lessons read, and
+the staff view of one learner with the instructor's competency rating."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
 
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from lms.accounts.models import User
+from lms.catalog.models import Lesson
+from lms.cohorts.models import Cohort
+from lms.cohorts.services import active_enrolment
+from lms.cohorts.views import nav_is_learner
+from lms.database import utcnow
+from lms.extensions import db
 from lms.progress import content as _content  # noqa: F401 - registers the mastery policy content section
 from lms.progress import evidence as _evidence  # noqa: F401 - turns quiz, grade and peer results into evidence
+from lms.progress import services
+from lms.progress.completion import learner_progress
+from lms.progress.forms import RatingForm, ReadForm
 
 bp = Blueprint("progress", __name__, template_folder="templates")
+
+
+@bp.app_template_global("lesson_read")
+def lesson_read(lesson: Lesson) -> bool | None:
+    """For the lesson page: whether the signed-in learner marked it read (None: not a learner)."""
+    if not nav_is_learner():  # the layout asks the same question; answered once per request
+        return None
+    return services.has_read(db.session, current_user.id, lesson.id)
+
+
+@bp.post("/lessons/<key>/read")
+def read_lesson(key: str) -> Any:
+    form = ReadForm()
+    if not form.validate_on_submit():
+        abort(400)
+    lesson = services.active_lesson(db.session, key) or abort(404)
+    user: User = current_user  # type: ignore[assignment]
+    if active_enrolment(db.session, user.id) is None:
+        flash("Reading is tracked for learners enrolled in a cohort.", "error")
+    elif form.undo.data:
+        services.unmark_read(db.session, user.id, lesson)
+        flash("The lesson is no longer marked as read.", "success")
+    else:
+        services.mark_read(db.session, user.id, lesson, utcnow())
+        flash("Marked as read.", "success")
+    db.session.commit()
+    return redirect(url_for("catalog.lesson", key=lesson.key))
+
+
+@bp.get("/progress")
+def overview() -> str:
+    user: User = current_user  # type: ignore[assignment]
+    enrolment = active_enrolment(db.session, user.id) or abort(403)
+    return render_template("progress/overview.html", cohort=enrolment.cohort,
+                           progress=learner_progress(db.session, enrolment.cohort, user.id, utcnow()))
+
+
+@bp.get("/progress/competency")
+def competency() -> str:
+    rules = services.policy(db.session)
+    return render_template("progress/competency.html", rules=rules,
+                           profiles=services.profile(db.session, current_user.id, rules))  # type: ignore[union-attr]
+
+
+def _rating_form(profiles: list[services.ObjectiveProfile], rules: services.Policy) -> RatingForm:
+    form = RatingForm()
+    form.objective.choices = {p.objective.id: f"{p.objective.key} · {p.objective.title}" for p in profiles}
+    form.level.choices = {n: f"{n} · {rules.name_of(n)}" for n in services.RATING_LEVELS}
+    return form
+
+
+def _learner_page(cohort: Cohort, learner: User, form: RatingForm, profiles: list[services.ObjectiveProfile],
+                  rules: services.Policy, status: int = 200) -> tuple[str, int]:
+    return render_template("progress/learner.html", cohort=cohort, learner=learner, form=form, profiles=profiles, rules=rules,
+                           progress=learner_progress(db.session, cohort, learner.id, utcnow())), status
+
+
+def _people(cohort_id: int, user_id: int) -> tuple[Cohort, User]:
+    return db.session.get(Cohort, cohort_id) or abort(404), db.session.get(User, user_id) or abort(404)
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>/progress")
+def learner(cohort_id: int, user_id: int) -> tuple[str, int]:
+    cohort, person = _people(cohort_id, user_id)
+    rules = services.policy(db.session)
+    profiles = services.profile(db.session, person.id, rules)
+    return _learner_page(cohort, person, _rating_form(profiles, rules), profiles, rules)
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/ratings")
+def rate(cohort_id: int, user_id: int) -> Any:
+    cohort, person = _people(cohort_id, user_id)
+    rules = services.policy(db.session)
+    profiles = services.profile(db.session, person.id, rules)
+    form = _rating_form(profiles, rules)
+    if form.validate_on_submit():
+        objective = next((p.objective for p in profiles if p.objective.id == form.objective.data), None)
+        try:
+            services.rate(db.session, person.id, objective, form.level.data, form.note.data or "",
+                          current_user.id, utcnow())  # type: ignore[union-attr]
+        except services.EvidenceError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Rating recorded: {objective.key} at level {form.level.data} ({rules.name_of(form.level.data)}).", "success")  # type: ignore[union-attr]
+            return redirect(url_for("progress.learner", cohort_id=cohort.id, user_id=person.id))
+    return _learner_page(cohort, person, form, profiles, rules, status=400)
