@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import FloatField, MonthField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import TextInput
+
+
+class FigureField(FloatField):
+    """A number as people type it: "97.5", "97,5" or "97.5%". Blank is left to InputRequired.
+    A text input (with a decimal keypad on phones), so whatever was typed is shown again."""
+
+    widget = TextInput()
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        text = str(valuelist[0]).strip().rstrip("%").strip().replace(",", ".")
+        if not text:
+            self.data, self.raw_data = None, [""]
+            return
+        super().process_formdata([text])
+
+
+class PeriodField(MonthField):
+    """A month, from ``<input type=month>`` (YYYY-MM) or a typed date. Blank is left to InputRequired."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        super().process_formdata([str(valuelist[0]).strip()])
+
+
+class FigureForm(FlaskForm):
+    # Choices are the active metrics grouped by module, set by the view; the service
+    # checks the chosen key, so a stale or tampered choice gets a plain message.
+    metric = SelectField("Metric", validate_choice=False, validators=[InputRequired("Choose the metric the figure is for.")])
+    period = PeriodField("Month", format=["%Y-%m", "%Y-%m-%d"],
+                         invalid_value_message="Enter the month as YYYY-MM, for example 2025-03.",
+                         validators=[InputRequired("Enter the month the figure describes.")],
+                         description="The month the figure describes (YYYY-MM). Recording a month again corrects it.")
+    value = FigureField("Figure", invalid_value_message="Enter the figure as a number, for example 97.5.",
+                        validators=[InputRequired("Enter the figure.")],
+                        render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)],
+                         description="Where the figure comes from, or what changed this month.")
+    submit = SubmitField("Record the figure")

@@ -1,7 +1,67 @@
+"""The learner's KPI tracker: every metric against its target with a trend chart, a form
+to record a month's figure, and one metric's full history."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from lms.kpi import models  # noqa: F401 - the views will use them
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from lms.accounts.models import User
+from lms.database import utcnow
+from lms.extensions import db
+from lms.kpi import services
+from lms.kpi.charts import large_chart, sparkline
+from lms.kpi.forms import FigureForm
+from lms.kpi.services import MetricTrend
 
 bp = Blueprint("kpi", __name__, template_folder="templates")
+
+
+def _local_now(user: User) -> datetime:
+    """Now in the learner's time zone: "this month" is theirs."""
+    return utcnow().astimezone(ZoneInfo(user.timezone))
+
+
+def _page(trends: list[MetricTrend], form: FigureForm, status: int = 200) -> tuple[str, int]:
+    groups = services.by_module(trends)
+    form.metric.choices = {module.title: {t.metric.key: t.metric.name for t in items} for module, items in groups}
+    return render_template("kpi/tracker.html", groups=groups, form=form,
+                           charts={t.metric.key: sparkline(t) for t in trends}), status
+
+
+@bp.get("/kpis")
+def tracker() -> tuple[str, int]:
+    user: User = current_user  # type: ignore[assignment]
+    form = FigureForm(metric=request.args.get("metric", ""), period=_local_now(user).date().replace(day=1))
+    return _page(services.tracker(db.session, user.id), form)
+
+
+@bp.post("/kpis")
+def record() -> Any:
+    user: User = current_user  # type: ignore[assignment]
+    form = FigureForm()
+    if form.validate_on_submit():
+        try:
+            metric = services.active_metric(db.session, form.metric.data or "")
+            entry = services.record_figure(db.session, user.id, metric, form.period.data, form.value.data,  # type: ignore[arg-type]
+                                           _local_now(user), form.note.data or "")
+        except services.KpiError as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            db.session.commit()
+            figure = services.format_value(metric, entry.value)
+            flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}.", "success")
+            return redirect(url_for("kpi.tracker", _anchor=f"metric-{metric.key}"))
+    return _page(services.tracker(db.session, user.id), form, status=400)
+
+
+@bp.get("/kpis/<metric_key>")
+def metric(metric_key: str) -> str:
+    user: User = current_user  # type: ignore[assignment]
+    trend = services.metric_trend(db.session, user.id, metric_key) or abort(404)
+    return render_template("kpi/metric.html", trend=trend, chart=large_chart(trend))

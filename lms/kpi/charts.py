@@ -1,0 +1,106 @@
+"""The geometry of the trend charts the pages draw as inline SVG (no JavaScript): where
+each figure and the target line sit. Pure functions of a metric's figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from lms.kpi.services import MetricTrend
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    label: str        # "March 2025: 97%"
+    meets: bool
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float         # x or y in chart units
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    dots: list[Dot]
+    target_y: float
+    target_label: str
+    summary: str      # what the chart shows, for screen readers
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+
+    @property
+    def line(self) -> str:
+        """The ``points`` of the polyline joining the figures."""
+        return " ".join(f"{d.x:.1f},{d.y:.1f}" for d in self.dots)
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _value_range(trend: MetricTrend) -> tuple[float, float]:
+    """The figures and the target with some room around them, inside the metric's range."""
+    metric = trend.metric
+    values = [e.value for e in trend.entries] + [metric.target]
+    low, high = min(values), max(values)
+    span = high - low or max(abs(high) * 0.1, 1.0)
+    low, high = max(metric.min_value, low - span * 0.15), min(metric.max_value, high + span * 0.15)
+    return (low, high) if high > low else (metric.min_value, metric.max_value)
+
+
+def _summary(trend: MetricTrend) -> str:
+    metric, entries = trend.metric, trend.entries
+    target = f"target {metric.target_label}"
+    if not entries:
+        return f"{metric.name}: no figures yet; {target}."
+    first, last = entries[0], entries[-1]
+    if len(entries) == 1:
+        return f"{metric.name}: {trend.format(first.value)} in {first.period:%B %Y}; {target}."
+    return (f"{metric.name}: {len(entries)} figures, from {trend.format(first.value)} in {first.period:%B %Y} "
+            f"to {trend.format(last.value)} in {last.period:%B %Y}; {target}.")
+
+
+def build_chart(trend: MetricTrend, width: int, height: int, axes: bool = False) -> Chart:
+    """A chart ``width`` x ``height`` units; with ``axes`` it keeps room for month and
+    value labels (the detail page), without it is a bare sparkline (the tracker)."""
+    left, right = (52.0, width - 28.0) if axes else (6.0, width - 6.0)
+    top, bottom = (10.0, height - 24.0) if axes else (6.0, height - 6.0)
+    low, high = _value_range(trend)
+
+    def y_of(value: float) -> float:
+        return bottom - (value - low) / (high - low) * (bottom - top)
+
+    months = [_month_number(e.period) for e in trend.entries]
+    first, last = (months[0], months[-1]) if months else (0, 0)
+
+    def x_of(month: int) -> float:
+        return (left + right) / 2 if last == first else left + (month - first) / (last - first) * (right - left)
+
+    dots = [Dot(x=x_of(m), y=y_of(e.value), label=f"{e.period:%B %Y}: {trend.format(e.value)}",
+                meets=trend.metric.meets(e.value)) for m, e in zip(months, trend.entries)]
+    step = max(1, -(-len(dots) // 8))  # at most about eight month labels
+    x_ticks = [Tick(at=dots[i].x, label=f"{trend.entries[i].period:%b %y}") for i in range(0, len(dots), step)] if axes else []
+    if axes and dots and (len(dots) - 1) % step:
+        x_ticks.append(Tick(at=dots[-1].x, label=f"{trend.entries[-1].period:%b %y}"))
+    y_ticks = [Tick(at=y_of(v), label=trend.format(round(v, 1) + 0.0)) for v in (low, high)] if axes else []
+    return Chart(width=width, height=height, left=left, right=right, top=top, bottom=bottom, dots=dots,
+                 target_y=y_of(trend.metric.target), target_label=f"Target {trend.metric.target_label}",
+                 summary=_summary(trend), x_ticks=x_ticks, y_ticks=y_ticks)
+
+
+def sparkline(trend: MetricTrend) -> Chart:
+    return build_chart(trend, 240, 64)
+
+
+def large_chart(trend: MetricTrend) -> Chart:
+    return build_chart(trend, 640, 260, axes=True)

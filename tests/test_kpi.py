@@ -1,0 +1,369 @@
+"""The KPI tracker: a learner's monthly business figures against the program's twenty
+targets, refused outside each metric's range, shown as trends, and turned into KPI
+evidence (and so mastery) when they meet a target or move toward it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.catalog.models import Metric, Module, Objective
+from lms.extensions import db
+from lms.kpi import services
+from lms.kpi.charts import large_chart, sparkline
+from lms.kpi.models import KpiEntry
+from lms.kpi.services import KpiError, MetricTrend, record_figure, tracker
+from lms.progress.models import Evidence, Mastery
+
+NOW = datetime(2025, 6, 15, 12, 0, tzinfo=timezone.utc)
+DEPLOY = "mlops-deployment-success"     # at least 95%, 0..100, objectives SO1 AO1
+UPTIME = "mlops-system-uptime"          # at least 99.9%, 0..100, objectives SO1 AO2
+RESPONSE = "cs-response-time"           # at most 4 h, 0..720, objectives SO2 AO2
+NPS = "cs-net-promoter-score"           # at least 70, -100..100, objectives SO2 AO1
+KPI_WEIGHT_SHARE = 0.65 * 0.75          # decaying average: latest_weight x the kpi source's weight
+
+
+@pytest.fixture()
+def loaded(app: Flask, load_content) -> Flask:
+    load_content()
+    return app
+
+
+@pytest.fixture()
+def learner(loaded: Flask, make_user) -> Any:
+    return make_user(name="Kai Kpi")
+
+
+def metric(key: str) -> Metric:
+    return db.session.scalar(select(Metric).where(Metric.key == key))
+
+
+def objective_id(code: str) -> int:
+    return db.session.scalar(select(Objective.id).where(Objective.key == code))
+
+
+def evidence(user_id: int) -> dict[str, dict[str, float]]:
+    """source_ref -> {objective code: level} of the learner's KPI evidence."""
+    out: dict[str, dict[str, float]] = {}
+    for e in db.session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.source == "kpi")):
+        out.setdefault(e.source_ref, {})[e.objective.key] = e.level
+    return out
+
+
+def mastery(user_id: int) -> dict[str, tuple[float | None, int]]:
+    return {m.objective.key: (m.level, m.evidence_count)
+            for m in db.session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
+
+
+def entries(user_id: int) -> list[tuple[str, date, float]]:
+    return [(e.metric.key, e.period, e.value) for e in db.session.scalars(
+        select(KpiEntry).where(KpiEntry.user_id == user_id).order_by(KpiEntry.metric_id, KpiEntry.period))]
+
+
+def record(user: Any, key: str, month: date, value: float, note: str = "", now: datetime = NOW) -> KpiEntry:
+    entry = record_figure(db.session, user.id, metric(key), month, value, now, note=note)
+    db.session.commit()
+    return entry
+
+
+# --------------------------------------------------------------------------- service: refusals
+
+
+@pytest.mark.parametrize("key, value", [
+    (DEPLOY, 0), (DEPLOY, 100), (DEPLOY, 95), (NPS, -100), (NPS, 100), (RESPONSE, 0), (RESPONSE, 720),
+])
+def test_the_ends_of_each_range_are_accepted(learner, key: str, value: float) -> None:
+    record(learner, key, date(2025, 5, 1), value)
+    assert entries(learner.id) == [(key, date(2025, 5, 1), value)]
+
+
+@pytest.mark.parametrize("key, value, message", [
+    (DEPLOY, -0.01, "Model deployment success rate is a percentage between 0 and 100; -0.01 is outside that range."),
+    (DEPLOY, 100.01, "Model deployment success rate is a percentage between 0 and 100; 100.01 is outside that range."),
+    (UPTIME, 140, "Prediction service availability is a percentage between 0 and 100; 140 is outside that range."),
+    (NPS, -100.5, "Net Promoter Score is a score between -100 and 100; -100.5 is outside that range."),
+    (RESPONSE, 720.5, "First response time is a number of hours between 0 and 720; 720.5 is outside that range."),
+    (RESPONSE, -1, "First response time is a number of hours between 0 and 720; -1 is outside that range."),
+    (DEPLOY, float("nan"), "Enter Model deployment success rate as an ordinary number."),
+    (DEPLOY, float("inf"), "Enter Model deployment success rate as an ordinary number."),
+])
+def test_values_outside_the_range_are_refused(learner, key: str, value: float, message: str) -> None:
+    with pytest.raises(KpiError) as refused:
+        record_figure(db.session, learner.id, metric(key), date(2025, 5, 1), value, NOW)
+    assert str(refused.value) == message and refused.value.field == "value"
+    db.session.rollback()
+    assert entries(learner.id) == [] and evidence(learner.id) == {}
+
+
+def test_a_future_month_is_refused_and_this_month_is_the_learners_own(learner) -> None:
+    with pytest.raises(KpiError, match="July 2025 has not happened yet; record figures for June 2025 or earlier") as refused:
+        record_figure(db.session, learner.id, metric(DEPLOY), date(2025, 7, 1), 90, NOW)
+    assert refused.value.field == "period"
+    # Any day of the month stands for the month.
+    assert record(learner, DEPLOY, date(2025, 6, 30), 90).period == date(2025, 6, 1)
+    # Late on 30 June in UTC is already July in Auckland: July is "this month" there.
+    auckland = datetime(2025, 6, 30, 23, 0, tzinfo=timezone.utc).astimezone(ZoneInfo("Pacific/Auckland"))
+    assert record(learner, DEPLOY, date(2025, 7, 1), 91, now=auckland).period == date(2025, 7, 1)
+    with pytest.raises(KpiError, match="more than 10 years ago"):
+        record_figure(db.session, learner.id, metric(DEPLOY), date(2014, 12, 1), 90, NOW)
+
+
+def test_a_retired_metric_takes_no_more_figures(learner) -> None:
+    gone = metric(DEPLOY)
+    gone.retired_at = NOW
+    db.session.commit()
+    with pytest.raises(KpiError, match="no longer part of the program"):
+        record_figure(db.session, learner.id, gone, date(2025, 5, 1), 90, NOW)
+    assert [t.metric.key for t in tracker(db.session, learner.id)].count(DEPLOY) == 0
+    with pytest.raises(KpiError, match="Choose one of the metrics"):
+        services.active_metric(db.session, DEPLOY)
+
+
+# --------------------------------------------------------------------------- service: evidence
+
+
+def test_recording_a_month_again_corrects_it(learner) -> None:
+    record(learner, DEPLOY, date(2025, 5, 1), 80, note="first count")
+    record(learner, DEPLOY, date(2025, 5, 20), 85, note="recounted the rollbacks")
+    assert entries(learner.id) == [(DEPLOY, date(2025, 5, 1), 85)]
+    assert db.session.scalar(select(KpiEntry.note)) == "recounted the rollbacks"
+
+
+def test_a_move_toward_the_target_is_evidence_at_the_figures_attainment(learner) -> None:
+    record(learner, DEPLOY, date(2025, 4, 1), 80)
+    assert evidence(learner.id) == {} and mastery(learner.id) == {}  # a first figure below target proves nothing yet
+    record(learner, DEPLOY, date(2025, 5, 1), 90)
+    level = round(90 / 95 * 4, 4)  # (90 - 0) / (95 - 0) of the way, on the 0-4 scale: 3.7895
+    assert level == 3.7895
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": level, "AO1": level}}
+    assert mastery(learner.id) == {"SO1": (level, 1), "AO1": (level, 1)}
+    row = db.session.scalar(select(Evidence).where(Evidence.objective_id == objective_id("SO1")))
+    assert row.weight == 0.75 and row.recorded_by_id is None
+    assert row.note == ("Model deployment success rate: 90% in May 2025, from 80% in April 2025 "
+                        "(target at least 95%).")
+
+
+def test_an_at_most_target_counts_down_from_the_top_of_its_range(learner) -> None:
+    record(learner, RESPONSE, date(2025, 4, 1), 10)
+    record(learner, RESPONSE, date(2025, 5, 1), 6)
+    level = round((720 - 6) / (720 - 4) * 4, 4)  # 3.9888
+    assert evidence(learner.id) == {"kpi:cs-response-time:2025-05": {"SO2": level, "AO2": level}}
+    record(learner, RESPONSE, date(2025, 6, 1), 8)  # slower again, and above 4 h
+    assert "kpi:cs-response-time:2025-06" not in evidence(learner.id)
+
+
+def test_meeting_the_target_counts_in_full_even_a_little_down(learner) -> None:
+    record(learner, DEPLOY, date(2025, 4, 1), 99)
+    record(learner, DEPLOY, date(2025, 5, 1), 97)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-04": {"SO1": 4.0, "AO1": 4.0},
+                                    "kpi:mlops-deployment-success:2025-05": {"SO1": 4.0, "AO1": 4.0}}
+    assert mastery(learner.id)["SO1"] == (4.0, 2)
+
+
+def test_moving_away_withdraws_the_evidence_and_mastery_follows(learner) -> None:
+    record(learner, DEPLOY, date(2025, 4, 1), 80)
+    record(learner, DEPLOY, date(2025, 5, 1), 90)
+    assert set(mastery(learner.id)) == {"SO1", "AO1"}
+    record(learner, DEPLOY, date(2025, 5, 1), 70)  # corrected: down from April, below target
+    assert evidence(learner.id) == {}
+    assert mastery(learner.id) == {}  # no evidence left on either objective
+    record(learner, DEPLOY, date(2025, 6, 1), 70)  # flat and below target
+    assert evidence(learner.id) == {}
+
+
+def test_correcting_an_earlier_month_judges_the_next_one_again(learner) -> None:
+    record(learner, DEPLOY, date(2025, 4, 1), 80)
+    record(learner, DEPLOY, date(2025, 5, 1), 70)
+    record(learner, DEPLOY, date(2025, 6, 1), 85)  # up from 70
+    june = round(85 / 95 * 4, 4)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-06": {"SO1": june, "AO1": june}}
+    record(learner, DEPLOY, date(2025, 5, 1), 90)  # May was really 90: up from April, and June is now down
+    may = round(90 / 95 * 4, 4)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": may, "AO1": may}}
+    assert mastery(learner.id)["AO1"] == (may, 1)
+    # A month slotted in before June becomes June's "previous" too.
+    record(learner, DEPLOY, date(2025, 3, 1), 60)
+    record(learner, NPS, date(2025, 5, 1), 20)
+    record(learner, NPS, date(2025, 3, 1), 10)  # inserted before May: May is now up from 10
+    nps = round((20 + 100) / (70 + 100) * 4, 4)
+    assert evidence(learner.id)["kpi:cs-net-promoter-score:2025-05"] == {"SO2": nps, "AO1": nps}
+
+
+def test_kpi_evidence_is_averaged_with_the_learners_other_evidence(learner) -> None:
+    record(learner, NPS, date(2025, 4, 1), 0)
+    record(learner, NPS, date(2025, 5, 1), 70)  # meets: 4.0 on SO2 and AO1
+    record(learner, DEPLOY, date(2025, 4, 1), 50)
+    record(learner, DEPLOY, date(2025, 5, 1), 76)  # toward: 76/95 = 0.8 -> 3.2 on SO1 and AO1
+    expected = round(KPI_WEIGHT_SHARE * 3.2 + (1 - KPI_WEIGHT_SHARE) * 4.0, 4)
+    assert mastery(learner.id)["AO1"] == (expected, 2)
+    assert mastery(learner.id)["SO2"] == (4.0, 1) and mastery(learner.id)["SO1"] == (3.2, 1)
+
+
+# --------------------------------------------------------------------------- service: the tracker
+
+
+def test_the_tracker_lists_every_metric_in_content_order_with_its_trend(learner, make_user) -> None:
+    someone_else = make_user()
+    record(learner, UPTIME, date(2025, 5, 1), 99.5)
+    record(learner, UPTIME, date(2025, 3, 1), 99.95)
+    record(learner, RESPONSE, date(2025, 4, 1), 6)
+    record(learner, RESPONSE, date(2025, 5, 1), 3)
+    record(learner, NPS, date(2025, 4, 1), 40)
+    record(learner, NPS, date(2025, 5, 1), 40)
+    record(someone_else, DEPLOY, date(2025, 5, 1), 99)
+    trends = tracker(db.session, learner.id)
+    expected = [m.key for m in db.session.scalars(select(Metric).join(Metric.module).order_by(Module.position, Metric.position))]
+    assert [t.metric.key for t in trends] == expected and len(expected) == 20
+    by_key = {t.metric.key: t for t in trends}
+    uptime = by_key[UPTIME]
+    assert [(e.period, e.value) for e in uptime.entries] == [(date(2025, 3, 1), 99.95), (date(2025, 5, 1), 99.5)]
+    assert (uptime.latest_value, uptime.meets, uptime.trend) == (99.5, False, "away")
+    assert (by_key[RESPONSE].meets, by_key[RESPONSE].trend) == (True, "toward")
+    assert by_key[NPS].trend == "flat"
+    assert by_key[DEPLOY].entries == [] and by_key[DEPLOY].trend is None and not by_key[DEPLOY].meets
+    groups = services.by_module(trends)
+    assert [m.position for m, _ in groups] == sorted(m.position for m, _ in groups)
+    assert sum(len(items) for _, items in groups) == 20
+    rows = by_key[RESPONSE].rows
+    assert [(r.trend, r.meets, r.evidence) for r in rows] == [(None, False, None), ("toward", True, 1.0)]
+
+
+def test_the_chart_draws_the_target_between_the_figures(learner) -> None:
+    record(learner, DEPLOY, date(2025, 1, 1), 80)
+    record(learner, DEPLOY, date(2025, 3, 1), 100)
+    trend = {t.metric.key: t for t in tracker(db.session, learner.id)}[DEPLOY]
+    chart = large_chart(trend)
+    first, last = chart.dots
+    assert first.y > chart.target_y > last.y  # 80 below the 95 line, 100 above it (y grows downward)
+    assert (first.meets, last.meets) == (False, True)
+    assert first.x == chart.left and last.x == chart.right
+    assert [t.label for t in chart.x_ticks] == ["Jan 25", "Mar 25"]
+    assert chart.summary == ("Model deployment success rate: 2 figures, from 80% in January 2025 to 100% in "
+                             "March 2025; target at least 95%.")
+    single = sparkline(MetricTrend(trend.metric, trend.entries[:1]))
+    assert single.dots[0].x == (single.left + single.right) / 2
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def months_ago(n: int) -> str:
+    return f"{date.today() - relativedelta(months=n):%Y-%m}"
+
+
+@pytest.fixture()
+def signed_in(loaded: Flask, client, make_cohort, enrol_learner, login) -> tuple[Any, Any]:
+    person = enrol_learner(make_cohort(months_ago=3), name="Pat Page")
+    login(client, person)
+    return client, person
+
+
+def text(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
+    client, person = signed_in
+    page = text(client.get("/kpis"))
+    assert "Record a figure" in page and page.count('class="card kpi"') == 20
+    assert f'value="{months_ago(0)}"' in page  # the month defaults to this one
+    first = client.post("/kpis", data={"metric": UPTIME, "period": months_ago(2), "value": "99.2", "note": "From the checker"})
+    assert first.status_code == 302 and first.headers["Location"].endswith(f"/kpis#metric-{UPTIME}")
+    second = client.post("/kpis", data={"metric": UPTIME, "period": months_ago(1), "value": "99.95%", "note": ""})
+    assert second.status_code == 302
+    db.session.expire_all()
+    assert [(e[1].strftime("%Y-%m"), e[2]) for e in entries(person.id)] == [(months_ago(2), 99.2), (months_ago(1), 99.95)]
+    assert evidence(person.id) != {}
+    page = text(client.get("/kpis"))
+    card = page[page.index(f'id="metric-{UPTIME}"'):]
+    card = card[:card.index("</article>")]
+    assert "Target: <strong>at least 99.9%</strong>" in card and "<strong class=\"figure\">99.95%</strong>" in card
+    assert "on target" in card and "moved toward the target since 99.2%" in card
+    assert card.count("<circle") == 2 and 'class="target"' in card and "<script" not in page
+    detail = text(client.get(f"/kpis/{UPTIME}"))
+    assert "Prediction service availability" in detail and "at least 99.9%" in detail
+    assert "99.2%" in detail and "99.95%" in detail and "From the checker" in detail
+    assert detail.count("<circle") == 2 and "Target at least 99.9%" in detail
+    assert "100% of the way to target" in detail and "first figure" in detail
+    assert client.get("/kpis/no-such-metric").status_code == 404
+
+
+def test_the_record_link_preselects_the_metric(signed_in) -> None:
+    client, _ = signed_in
+    page = text(client.get(f"/kpis?metric={NPS}"))
+    assert re.search(rf'<option[^>]*selected[^>]*value="{NPS}"|<option[^>]*value="{NPS}"[^>]*selected', page)
+
+
+@pytest.mark.parametrize("form, message", [
+    ({"value": "140"}, "Prediction service availability is a percentage between 0 and 100; 140 is outside that range."),
+    ({"value": "100.01"}, "100.01 is outside that range."),
+    ({"value": "-0.5"}, "-0.5 is outside that range."),
+    ({"value": "ninety"}, "Enter the figure as a number, for example 97.5."),
+    ({"value": ""}, "Enter the figure."),
+    ({"value": "nan"}, "Enter Prediction service availability as an ordinary number."),
+    ({"period": "2025-13"}, "Enter the month as YYYY-MM, for example 2025-03."),
+    ({"period": ""}, "Enter the month the figure describes."),
+    ({"period": "next"}, "has not happened yet"),
+    ({"metric": "no-such-metric"}, "Choose one of the metrics in the list."),
+])
+def test_bad_input_is_refused_with_the_typed_values_kept(signed_in, form: dict[str, str], message: str) -> None:
+    client, person = signed_in
+    data = {"metric": UPTIME, "period": months_ago(1), "value": "99", "note": "Keep this note", **form}
+    if data["period"] == "next":
+        data["period"] = f"{date.today() + relativedelta(months=1):%Y-%m}"
+    response = client.post("/kpis", data=data)
+    page = text(response)
+    assert response.status_code == 400 and message in page
+    assert "The figure was not recorded" in page and "Keep this note" in page
+    if data["value"]:
+        assert f'value="{data["value"]}"' in page
+    if data["period"] and not form.get("period") == "next":
+        assert f'value="{data["period"]}"' in page
+    db.session.expire_all()
+    assert entries(person.id) == [] and evidence(person.id) == {}
+
+
+def test_the_figures_at_the_ends_of_the_range_are_taken_by_the_form(signed_in) -> None:
+    client, person = signed_in
+    for month, value in ((3, "0"), (2, "100"), (1, "97,5")):
+        assert client.post("/kpis", data={"metric": DEPLOY, "period": months_ago(month), "value": value}).status_code == 302
+    db.session.expire_all()
+    assert [e[2] for e in entries(person.id)] == [0, 100, 97.5]
+
+
+def test_learners_find_the_tracker_from_home(signed_in) -> None:
+    client, _ = signed_in
+    home = text(client.get("/home"))
+    assert '<a class="button secondary" href="/kpis">Your business KPIs</a>' in home
+    assert '<li><a href="/kpis">KPIs</a></li>' in home  # and in the main navigation
+
+
+def test_the_tracker_page_runs_a_fixed_number_of_statements(signed_in, count_queries) -> None:
+    client, person = signed_in
+    keys = [m.key for m in db.session.scalars(select(Metric).order_by(Metric.id))]
+
+    def fill(per_metric: int, metrics: int) -> None:
+        now = datetime.now(timezone.utc)
+        for key in keys[:metrics]:
+            for n in range(per_metric):
+                record_figure(db.session, person.id, metric(key), (now - relativedelta(months=n)).date(), 50 + n, now)
+        db.session.commit()
+
+    def statements(url: str) -> int:
+        assert client.get(url).status_code == 200  # warm up
+        return count_queries(lambda: client.get(url))
+
+    fill(1, 2)
+    few = {url: statements(url) for url in ("/kpis", f"/kpis/{keys[0]}")}
+    fill(6, 12)
+    assert db.session.scalar(select(func.count()).select_from(KpiEntry)) == 72
+    many = {url: statements(url) for url in ("/kpis", f"/kpis/{keys[0]}")}
+    assert many == few
+    assert text(client.get("/kpis")).count("<circle") == 72
