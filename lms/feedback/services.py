@@ -1,0 +1,285 @@
+"""Stakeholder feedback. A learner invites someone who lives with their work (a customer,
+a team member, an investor) to rate how they implemented one framework module, through a
+single-use link that needs no account. Each answer becomes ``stakeholder`` evidence on the
+module's objectives. Services take a session and plain values and only flush."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from lms.accounts.models import User
+from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
+from lms.catalog.models import Module
+from lms.cohorts.services import active_enrolment
+from lms.feedback.models import FeedbackInvite, FeedbackResponse
+from lms.mail.services import queue_mail
+from lms.progress.services import replace_evidence
+
+SOURCE = "stakeholder"
+DEFAULT_DAYS_VALID = 21
+MAX_NAME_CHARS = 200
+MAX_COMMENT_CHARS = 3000
+LinkFor = Callable[[str], str]
+
+# Who the person is to the learner's business; stored by key, shown by label.
+RELATIONS: dict[str, str] = {
+    "customer": "Customer",
+    "team_member": "Team member",
+    "investor": "Investor or board member",
+    "partner": "Partner or supplier",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True)
+class Question:
+    """One rating, 1 (poor) to 5 (excellent); ``text`` names the framework as {framework}."""
+
+    id: str
+    label: str
+    text: str
+
+    def ask(self, framework: str) -> str:
+        return self.text.format(framework=framework)
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("reliability", "Reliability",
+             "How dependably does their {framework} work, as you experience it?"),
+    Question("communication", "Communication",
+             "How well do they keep you informed about it: changes, problems, what to expect?"),
+    Question("results", "Results",
+             "How much has it improved the results that matter to you?"),
+    Question("recommend", "Would recommend",
+             "How strongly would you recommend the way they run it to someone in your position?"),
+)
+SCALE: dict[int, str] = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Excellent"}
+
+
+class FeedbackError(ValueError):
+    """A problem the person can fix, or a link that cannot be used; nothing was changed."""
+
+
+# ------------------------------------------------------------------ link problems
+# A registry of small classes: each knows when it applies to an invitation, what the
+# learner's list calls that state, the message the stakeholder reads and the HTTP status.
+
+
+class LinkError(FeedbackError):
+    status: ClassVar[str] = ""
+    http_status: ClassVar[int] = 410
+    message: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+    @staticmethod
+    def applies(invite: FeedbackInvite, now: datetime) -> bool:
+        return False
+
+
+class UnknownLink(LinkError):
+    http_status = 404
+    message = "This feedback link is not valid. Check that you copied the whole address from the email."
+
+
+class UsedLink(LinkError):
+    status = "answered"
+    message = "This feedback link has already been used. Each link works once; thank you if it was you."
+
+    @staticmethod
+    def applies(invite: FeedbackInvite, now: datetime) -> bool:
+        return invite.used_at is not None
+
+
+class RevokedLink(LinkError):
+    status = "revoked"
+    message = "The person who sent this link has withdrawn it. Nothing more is needed from you."
+
+    @staticmethod
+    def applies(invite: FeedbackInvite, now: datetime) -> bool:
+        return invite.revoked_at is not None
+
+
+class ExpiredLink(LinkError):
+    status = "expired"
+    message = "This feedback link has expired. If you still want to answer, ask the person who sent it for a new one."
+
+    @staticmethod
+    def applies(invite: FeedbackInvite, now: datetime) -> bool:
+        return invite.expires_at <= now
+
+
+# Checked in this order: an answered link stays "answered" whatever happens later.
+LINK_PROBLEMS: tuple[type[LinkError], ...] = (UsedLink, RevokedLink, ExpiredLink)
+WAITING = "waiting"
+STATUS_LABELS: dict[str, str] = {WAITING: "Waiting", "answered": "Answered",
+                                 "expired": "Expired", "revoked": "Withdrawn"}
+
+
+def problem_of(invite: FeedbackInvite, now: datetime) -> type[LinkError] | None:
+    return next((p for p in LINK_PROBLEMS if p.applies(invite, now)), None)
+
+
+def status_of(invite: FeedbackInvite, now: datetime) -> str:
+    """waiting, answered, revoked or expired."""
+    problem = problem_of(invite, now)
+    return problem.status if problem else WAITING
+
+
+# ------------------------------------------------------------------ the learner's side
+
+
+def framework_modules(session: Session) -> list[Module]:
+    """The framework modules a learner may ask about: every active module of the program."""
+    return list(session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.position)))
+
+
+def _invite_mail(session: Session, invite: FeedbackInvite, learner: User, module: Module, link: str, days: int) -> None:
+    queue_mail(
+        session, invite.email, f"{learner.name} asks for your view on their {module.title}",
+        f"Hello {invite.name},\n\n"
+        f"{learner.name} is taking the AI Operations program and has put {module.title} into practice. "
+        f"They asked for your honest view, as their {RELATIONS[invite.relation].lower()}: "
+        f"{len(QUESTIONS)} short ratings and an optional comment, about two minutes. You need no account.\n\n"
+        f"Open this link within {days} days; it works once:\n{link}\n\n"
+        f"Your answers are shown to {learner.name} and their instructors. "
+        "If you were not expecting this message, you can ignore it.\n")
+
+
+def invite(session: Session, learner: User, module: Module, name: str, email: str, relation: str,
+           now: datetime, link_for: LinkFor, days_valid: int = DEFAULT_DAYS_VALID) -> tuple[FeedbackInvite, str]:
+    """Create a single-use invitation and mail its link (``link_for(token)``, an absolute
+    URL built by the caller); returns the invitation and the raw token, which is not kept."""
+    if active_enrolment(session, learner.id) is None:
+        raise FeedbackError("Only learners enrolled in a cohort can ask for stakeholder feedback.")
+    if module.retired_at is not None:
+        raise FeedbackError("Choose one of the program's framework modules.")
+    name = " ".join(name.split())
+    if not name:
+        raise FeedbackError("Give the name of the person you are inviting.")
+    if len(name) > MAX_NAME_CHARS:
+        raise FeedbackError(f"Keep the name under {MAX_NAME_CHARS} characters.")
+    if relation not in RELATIONS:
+        raise FeedbackError(f"Choose who they are to your business: {', '.join(RELATIONS.values()).lower()}.")
+    try:
+        address = normalise_email(email)
+    except AccountError as exc:
+        raise FeedbackError(str(exc)) from exc
+    if address == learner.email:
+        raise FeedbackError("You cannot rate your own work: invite someone who experiences it.")
+    waiting = session.scalar(select(FeedbackInvite).where(
+        FeedbackInvite.learner_id == learner.id, FeedbackInvite.module_id == module.id, FeedbackInvite.email == address,
+        FeedbackInvite.used_at.is_(None), FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now))
+    if waiting is not None:
+        raise FeedbackError(f"{address} already has a waiting invitation for {module.title}. "
+                            "Withdraw it first if you want to send a new link.")
+    token, digest = new_token()
+    item = FeedbackInvite(learner_id=learner.id, module_id=module.id, name=name, email=address, relation=relation,
+                          token_hash=digest, created_at=now, expires_at=now + timedelta(days=days_valid))
+    session.add(item)
+    session.flush()
+    _invite_mail(session, item, learner, module, link_for(token), days_valid)
+    return item, token
+
+
+def revoke(session: Session, invite: FeedbackInvite, now: datetime) -> None:
+    """Withdraw a link; an answered one stays answered (its feedback remains evidence)."""
+    if invite.used_at is not None:
+        raise FeedbackError(f"{invite.name} has already answered; their feedback stays on your record.")
+    if invite.revoked_at is None:
+        invite.revoked_at = now
+    session.flush()
+
+
+def invites_of(session: Session, learner_id: int) -> list[FeedbackInvite]:
+    """Every invitation of a learner, newest first, with module and answer: three statements."""
+    return list(session.scalars(
+        select(FeedbackInvite).where(FeedbackInvite.learner_id == learner_id)
+        .options(selectinload(FeedbackInvite.module), selectinload(FeedbackInvite.response))
+        .order_by(FeedbackInvite.created_at.desc(), FeedbackInvite.id.desc())))
+
+
+def responses_for_learner(session: Session, learner_id: int) -> list[FeedbackResponse]:
+    """The answers a learner received, newest first, with invitation and module: three statements."""
+    return list(session.scalars(
+        select(FeedbackResponse).join(FeedbackResponse.invite).where(FeedbackInvite.learner_id == learner_id)
+        .options(selectinload(FeedbackResponse.invite).selectinload(FeedbackInvite.module))
+        .order_by(FeedbackResponse.submitted_at.desc(), FeedbackResponse.id.desc())))
+
+
+def mean_rating(response: FeedbackResponse) -> float:
+    values = [int(v) for v in response.ratings.values()]
+    return sum(values) / len(values) if values else 0.0
+
+
+# ------------------------------------------------------------------ the stakeholder's side
+
+
+def open_invite(session: Session, token: str, now: datetime) -> FeedbackInvite:
+    """The invitation behind a link, or a ``LinkError`` saying why it cannot be used."""
+    item = session.scalar(select(FeedbackInvite).where(FeedbackInvite.token_hash == hash_token(token))
+                          .options(selectinload(FeedbackInvite.learner), selectinload(FeedbackInvite.module)))
+    if item is None:
+        raise UnknownLink()
+    problem = problem_of(item, now)
+    if problem is not None:
+        raise problem()
+    return item
+
+
+def check_ratings(ratings: Mapping[str, Any]) -> dict[str, int]:
+    """Every question answered with a whole number from 1 to 5."""
+    missing = [q.label.lower() for q in QUESTIONS if not str(ratings.get(q.id) or "").strip()]
+    if missing:
+        raise FeedbackError(f"Rate every statement from 1 to 5 (missing: {', '.join(missing)}).")
+    clean: dict[str, int] = {}
+    for q in QUESTIONS:
+        raw = str(ratings[q.id]).strip()
+        if not (raw.isdecimal() and int(raw) in SCALE):
+            raise FeedbackError(f"Ratings go from 1 to 5; {q.label.lower()} was {raw[:20]!r}.")
+        clean[q.id] = int(raw)
+    return clean
+
+
+def fraction_of(ratings: Mapping[str, int]) -> float:
+    """The mean rating on the 0-1 evidence scale: 1 -> 0, 3 -> 0.5, 5 -> 1."""
+    mean = sum(ratings.values()) / len(ratings)
+    return (mean - 1) / 4
+
+
+def answer(session: Session, token: str, ratings: Mapping[str, Any], comment: str, now: datetime) -> FeedbackResponse:
+    """Save a stakeholder's answer once and record it as evidence on the module's objectives.
+
+    The link is claimed with a conditional UPDATE in the same flush as the answer, so a
+    second submit (a double click, a second tab) finds it used and is refused."""
+    item = open_invite(session, token, now)
+    clean = check_ratings(ratings)
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise FeedbackError(f"Keep the comment under {MAX_COMMENT_CHARS:,} characters.")
+    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(FeedbackInvite)
+        .where(FeedbackInvite.id == item.id, FeedbackInvite.used_at.is_(None),
+               FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise UsedLink()
+    set_committed_value(item, "used_at", now)
+    response = FeedbackResponse(invite=item, ratings=clean, comment=comment, submitted_at=now)
+    session.add(response)
+    session.flush()
+    fraction, mean = fraction_of(clean), sum(clean.values()) / len(clean)
+    replace_evidence(session, item.learner_id, SOURCE, f"feedback:{item.id}",
+                     {objective.id: fraction for objective in item.module.objectives}, now,
+                     note=f"{RELATIONS[item.relation]} {item.name}: {mean:g} of 5 on average "
+                          f"({', '.join(f'{q.label.lower()} {clean[q.id]}' for q in QUESTIONS)})")
+    return response

@@ -1,7 +1,130 @@
+"""Stakeholder feedback: the learner's invitations, the public rating form behind a
+single-use link, and the staff view of one learner's feedback."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
 
-from lms.feedback import models  # noqa: F401 - the views will use them
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from lms.accounts.models import User
+from lms.catalog.models import Module
+from lms.cohorts.models import Cohort
+from lms.database import utcnow
+from lms.extensions import db
+from lms.feedback import services
+from lms.feedback.forms import CsrfForm, InviteForm
+from lms.feedback.models import FeedbackInvite
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
+
+_FACTS = {"questions": services.QUESTIONS, "scale": services.SCALE, "relations": services.RELATIONS,
+          "status_labels": services.STATUS_LABELS, "status_of": services.status_of, "mean_rating": services.mean_rating}
+
+
+def feedback_link(token: str) -> str:
+    return url_for("feedback.respond", token=token, _external=True)
+
+
+def _invite_form(modules: list[Module]) -> InviteForm:
+    form = InviteForm()
+    form.module.choices = {m.id: m.title for m in modules}
+    return form
+
+
+def _learner_page(form: InviteForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    learner_id: int = current_user.id  # type: ignore[union-attr]
+    return render_template(
+        "feedback/mine.html", form=form, error=error, button=CsrfForm(), now=utcnow(),
+        invites=services.invites_of(db.session, learner_id),
+        responses=services.responses_for_learner(db.session, learner_id), **_FACTS), status
+
+
+@bp.get("/feedback")
+def mine() -> tuple[str, int]:
+    return _learner_page(_invite_form(services.framework_modules(db.session)))
+
+
+@bp.post("/feedback")
+def create() -> Any:
+    modules = services.framework_modules(db.session)
+    form = _invite_form(modules)
+    if not form.validate_on_submit():
+        return _learner_page(form, status=400)
+    module = next(m for m in modules if m.id == form.module.data)
+    try:
+        item, _token = services.invite(db.session, current_user, module, form.name.data or "",  # type: ignore[arg-type]
+                                       form.email.data or "", form.relation.data or "", utcnow(), feedback_link)
+    except services.FeedbackError as exc:
+        db.session.rollback()
+        return _learner_page(form, error=str(exc), status=400)
+    db.session.commit()
+    flash(f"Invitation sent to {item.name} ({item.email}). You will see their answer here.", "success")
+    return redirect(url_for("feedback.mine"))
+
+
+@bp.post("/feedback/<int:invite_id>/revoke")
+def revoke(invite_id: int) -> Any:
+    item = db.session.get(FeedbackInvite, invite_id)
+    if item is None or item.learner_id != current_user.id:  # type: ignore[union-attr]
+        abort(404)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    try:
+        services.revoke(db.session, item, utcnow())
+    except services.FeedbackError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("feedback.mine"))
+    db.session.commit()
+    flash(f"The link sent to {item.name} no longer works.", "success")
+    return redirect(url_for("feedback.mine"))
+
+
+def _closed(exc: services.LinkError) -> tuple[str, int]:
+    """An unknown link is 404; a used, withdrawn or expired one is 410 (gone)."""
+    return render_template("feedback/closed.html", message=str(exc)), exc.http_status
+
+
+def _form_page(item: FeedbackInvite, error: str | None = None, posted: Any = None, status: int = 200) -> tuple[str, int]:
+    return render_template("feedback/respond.html", invite=item, form=CsrfForm(), error=error, posted=posted,
+                           max_comment=services.MAX_COMMENT_CHARS, **_FACTS), status
+
+
+@bp.get("/f/<token>")
+def respond(token: str) -> tuple[str, int]:
+    try:
+        item = services.open_invite(db.session, token, utcnow())
+    except services.LinkError as exc:
+        return _closed(exc)
+    return _form_page(item)
+
+
+@bp.post("/f/<token>")
+def answer(token: str) -> tuple[str, int]:
+    try:
+        item = services.open_invite(db.session, token, utcnow())
+    except services.LinkError as exc:
+        return _closed(exc)
+    if not CsrfForm().validate_on_submit():
+        return _form_page(item, "The form had expired. Your ratings are still below: send them again.", request.form, 400)
+    ratings = {q.id: request.form.get(q.id, "") for q in services.QUESTIONS}
+    try:
+        services.answer(db.session, token, ratings, request.form.get("comment", ""), utcnow())
+    except services.LinkError as exc:
+        db.session.rollback()
+        return _closed(exc)
+    except services.FeedbackError as exc:
+        db.session.rollback()
+        return _form_page(item, str(exc), request.form, 400)
+    db.session.commit()
+    return render_template("feedback/thanks.html", invite=item), 200
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>/feedback")
+def learner(cohort_id: int, user_id: int) -> str:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    person = db.session.get(User, user_id) or abort(404)
+    return render_template("feedback/learner.html", cohort=cohort, learner=person, now=utcnow(),
+                           invites=services.invites_of(db.session, person.id),
+                           responses=services.responses_for_learner(db.session, person.id), **_FACTS)

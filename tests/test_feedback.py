@@ -1,0 +1,340 @@
+"""Stakeholder feedback: a learner invites someone by a single-use link; the stakeholder
+answers without an account; the answer becomes evidence and is shown to the learner and
+their instructors. Links expire, can be withdrawn, and work once."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lms.accounts.services import hash_token
+from lms.catalog.models import Module, Objective
+from lms.database import utcnow
+from lms.extensions import db
+from lms.feedback import services
+from lms.feedback.models import FeedbackInvite, FeedbackResponse
+from lms.mail.models import OutboxMessage
+from lms.progress.models import Evidence, Mastery
+from lms.progress.services import record
+
+GOOD = {"reliability": "4", "communication": "5", "results": "3", "recommend": "4"}  # mean 4 -> fraction 0.75
+
+
+def link(token: str) -> str:
+    return f"http://lms.example/f/{token}"
+
+
+def token_in(message: OutboxMessage) -> str:
+    found = re.search(r"http://localhost/f/([A-Za-z0-9_-]+)", message.body)
+    assert found, f"no absolute feedback link in: {message.body!r}"
+    return found.group(1)
+
+
+def module(key: str = "mlops") -> Module:
+    return db.session.scalar(select(Module).where(Module.key == key))
+
+
+def objective(code: str) -> Objective:
+    return db.session.scalar(select(Objective).where(Objective.key == code))
+
+
+def count(model: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def page(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture()
+def setting(app: Flask, load_content, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
+    load_content()
+    teacher = make_user(name="Greta Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+
+    def client_for(user: Any) -> Any:
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    learner = enrol_learner(cohort, name="Pia Learner")
+    other = enrol_learner(cohort, name="Oli Other")
+    return {"learner": learner, "other": other, "teacher": teacher, "cohort": cohort, "app": app,
+            "client": client_for(learner), "other_client": client_for(other), "teacher_client": client_for(teacher),
+            "stranger": app.test_client()}
+
+
+def invite(learner: Any, when: Any = None, email: str = "dana@client.example", days: int = 21,
+           key: str = "mlops") -> tuple[FeedbackInvite, str]:
+    item, token = services.invite(db.session, learner, module(key), "Dana Client", email, "customer",
+                                  when or utcnow(), link, days_valid=days)
+    db.session.commit()
+    return item, token
+
+
+# ---------------------------------------------------------------- the whole life cycle
+
+
+def test_invite_answer_and_evidence(setting) -> None:
+    learner, client, stranger = setting["learner"], setting["client"], setting["stranger"]
+    assert "Stakeholder feedback" in page(client.get("/home"))
+    mlops = module()
+    sent = client.post("/feedback", data={"module": mlops.id, "name": "Dana Client", "email": "Dana@Client.example",
+                                          "relation": "customer"})
+    assert sent.status_code == 302
+    db.session.expire_all()
+    [mail] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "dana@client.example")).all()
+    assert "Pia Learner" in mail.subject and "AI Development Operations (MLOps)" in mail.subject
+    token = token_in(mail)
+    [item] = db.session.scalars(select(FeedbackInvite)).all()
+    assert item.token_hash == hash_token(token) and token not in item.token_hash  # only the hash is kept
+    assert item.expires_at - item.created_at == timedelta(days=21)
+    assert '<span class="tag">Waiting</span>' in page(client.get("/feedback"))
+
+    # A learner already has evidence on KO1, a week earlier: a rubric grade at half marks (level 2).
+    record(db.session, learner.id, objective("KO1").id, "rubric", "grade:1", 0.5, utcnow() - timedelta(days=7))
+    db.session.commit()
+
+    # The stakeholder opens the link without an account.
+    form = stranger.get(f"/f/{token}")
+    assert form.status_code == 200
+    assert "Pia Learner" in page(form) and "AI Development Operations (MLOps)" in page(form)
+    assert "How dependably" in page(form)
+    done = stranger.post(f"/f/{token}", data={**GOOD, "comment": "Outages are **rare** now."})
+    assert done.status_code == 200 and "Thank you, Dana Client" in page(done)
+
+    db.session.expire_all()
+    [response] = db.session.scalars(select(FeedbackResponse)).all()
+    assert response.ratings == {"reliability": 4, "communication": 5, "results": 3, "recommend": 4}
+    assert response.invite.used_at is not None
+    evidence = db.session.scalars(select(Evidence).where(Evidence.source == "stakeholder")).all()
+    # One row per objective of the MLOps module, each at level 3 (mean 4 of 5 -> 0.75 -> 3 of 4).
+    assert sorted(e.objective.key for e in evidence) == ["AO1", "AO2", "AO3", "KO1", "SO1"]
+    assert {(e.level, e.weight, e.source_ref) for e in evidence} == {(3.0, 0.75, f"feedback:{item.id}")}
+    assert evidence[0].note.startswith("Customer Dana Client: 4 of 5 on average")
+    mastery = {m.objective.key: m for m in db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id))}
+    # KO1: decaying average, 0.65 scaled by the stakeholder weight 0.75 = 0.4875 on the new point:
+    # 0.4875 * 3 + 0.5125 * 2 = 2.4875. SO1 has only this answer: 3.
+    assert mastery["KO1"].level == pytest.approx(2.4875) and mastery["KO1"].evidence_count == 2
+    assert mastery["SO1"].level == pytest.approx(3.0) and mastery["SO1"].evidence_count == 1
+
+    # The link works once: the page and a second submit are refused; nothing changes.
+    again = stranger.get(f"/f/{token}")
+    assert again.status_code == 410 and "already been used" in page(again)
+    twice = stranger.post(f"/f/{token}", data={**GOOD, "recommend": "1"})
+    assert twice.status_code == 410
+    db.session.expire_all()
+    assert count(FeedbackResponse) == 1 and count(Evidence) == 6
+    assert db.session.get(FeedbackResponse, response.id).ratings["recommend"] == 4
+
+    # The learner and their instructor see the answer; it is sanitised Markdown.
+    mine = page(client.get("/feedback"))
+    assert '<span class="tag">Answered</span>' in mine and "<strong>rare</strong>" in mine and "4 of 5</strong> on average" in mine
+    cohort = setting["cohort"]
+    staff_page = setting["teacher_client"].get(f"/cohorts/{cohort.id}/learners/{learner.id}")
+    assert f"/cohorts/{cohort.id}/learners/{learner.id}/feedback" in page(staff_page)
+    staff = setting["teacher_client"].get(f"/cohorts/{cohort.id}/learners/{learner.id}/feedback")
+    assert staff.status_code == 200
+    assert "Dana Client" in page(staff) and "<strong>rare</strong>" in page(staff) and '<span class="tag">Answered</span>' in page(staff)
+    # The other learner sees nothing of it.
+    assert "Dana Client" not in page(setting["other_client"].get("/feedback"))
+
+
+def test_answered_link_cannot_be_withdrawn(setting) -> None:
+    item, token = invite(setting["learner"])
+    services.answer(db.session, token, GOOD, "", utcnow())
+    db.session.commit()
+    refused = setting["client"].post(f"/feedback/{item.id}/revoke", follow_redirects=True)
+    assert "already answered" in page(refused)
+    db.session.expire_all()
+    assert db.session.get(FeedbackInvite, item.id).revoked_at is None and count(Evidence) == 5
+
+
+# ---------------------------------------------------------------- links that do not work
+
+
+def test_expired_link_is_refused(setting) -> None:
+    item, token = invite(setting["learner"], when=utcnow() - timedelta(days=22))
+    shown = setting["stranger"].get(f"/f/{token}")
+    assert shown.status_code == 410 and "expired" in page(shown)
+    posted = setting["stranger"].post(f"/f/{token}", data=GOOD)
+    assert posted.status_code == 410
+    assert count(FeedbackResponse) == 0 and count(Evidence) == 0
+    assert '<span class="tag">Expired</span>' in page(setting["client"].get("/feedback"))
+    with pytest.raises(services.ExpiredLink):
+        services.open_invite(db.session, token, utcnow())
+    # A day before the end it still opens.
+    assert services.open_invite(db.session, token, item.expires_at - timedelta(days=1)).id == item.id
+
+
+def test_withdrawn_link_is_refused(setting) -> None:
+    item, token = invite(setting["learner"])
+    assert setting["stranger"].get(f"/f/{token}").status_code == 200
+    # Another learner cannot withdraw it: for them it does not exist.
+    assert setting["other_client"].post(f"/feedback/{item.id}/revoke").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(FeedbackInvite, item.id).revoked_at is None
+    assert setting["client"].post(f"/feedback/{item.id}/revoke").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(FeedbackInvite, item.id).revoked_at is not None
+    shown = setting["stranger"].get(f"/f/{token}")
+    assert shown.status_code == 410 and "withdrawn" in page(shown)
+    assert setting["stranger"].post(f"/f/{token}", data=GOOD).status_code == 410
+    assert count(FeedbackResponse) == 0 and count(Evidence) == 0
+    assert '<span class="tag">Withdrawn</span>' in page(setting["client"].get("/feedback"))
+    with pytest.raises(services.RevokedLink):
+        services.answer(db.session, token, GOOD, "", utcnow())
+
+
+def test_unknown_link_is_not_found(setting) -> None:
+    invite(setting["learner"])
+    assert setting["stranger"].get("/f/not-a-real-token").status_code == 404
+    assert setting["stranger"].post("/f/not-a-real-token", data=GOOD).status_code == 404
+    with pytest.raises(services.UnknownLink):
+        services.open_invite(db.session, "not-a-real-token", utcnow())
+    assert count(FeedbackResponse) == 0
+
+
+# ---------------------------------------------------------------- single use under a race
+
+
+def test_a_second_submit_is_refused_even_from_a_stale_page(setting, app: Flask) -> None:
+    item, token = invite(setting["learner"])
+    opened = services.open_invite(db.session, token, utcnow())  # the first tab has the form
+    assert opened.used_at is None
+    # Meanwhile a second request (another connection) answers and commits.
+    with Session(db.engine) as other:
+        services.answer(other, token, GOOD, "first", utcnow())
+        other.commit()
+    # The first tab's session still believes the link unused; the claim in the database refuses it.
+    assert opened.used_at is None
+    with pytest.raises(services.UsedLink):
+        services.answer(db.session, token, {**GOOD, "results": "1"}, "second", utcnow())
+    db.session.rollback()
+    assert count(FeedbackResponse) == 1
+    assert db.session.scalar(select(FeedbackResponse.comment)) == "first"
+
+
+def test_answer_twice_in_one_session_is_refused(setting) -> None:
+    _, token = invite(setting["learner"])
+    services.answer(db.session, token, GOOD, "", utcnow())
+    with pytest.raises(services.UsedLink):
+        services.answer(db.session, token, GOOD, "", utcnow())
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("ratings, message", [
+    ({**GOOD, "results": "6"}, "Ratings go from 1 to 5"),
+    ({**GOOD, "results": "0"}, "Ratings go from 1 to 5"),
+    ({**GOOD, "results": "three"}, "Ratings go from 1 to 5"),
+    ({k: v for k, v in GOOD.items() if k != "communication"}, "missing: communication"),
+])
+def test_bad_ratings_rerender_with_nothing_saved(setting, ratings, message) -> None:
+    item, token = invite(setting["learner"])
+    refused = setting["stranger"].post(f"/f/{token}", data={**ratings, "comment": "Kept text"})
+    assert refused.status_code == 400
+    assert message in page(refused) and "Kept text" in page(refused)
+    assert 'value="4" required checked' in page(refused)  # a rating already chosen stays chosen
+    db.session.expire_all()
+    assert count(FeedbackResponse) == 0 and count(Evidence) == 0
+    assert db.session.get(FeedbackInvite, item.id).used_at is None
+    # The link still works for a correct answer.
+    assert setting["stranger"].post(f"/f/{token}", data=GOOD).status_code == 200
+
+
+def test_too_long_comment_is_refused(setting) -> None:
+    _, token = invite(setting["learner"])
+    with pytest.raises(services.FeedbackError, match="under 3,000 characters"):
+        services.answer(db.session, token, GOOD, "x" * 3001, utcnow())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"email": "not-an-email"}, "is not a valid email address"),
+    ({"email": ""}, "Give their email address."),
+    ({"name": "   "}, "Give their name."),
+    ({"relation": "cousin"}, "Not a valid choice"),
+    ({"module": "999999"}, "Not a valid choice"),
+    ({"email": "self"}, "You cannot rate your own work"),
+])
+def test_bad_invitations_rerender_with_nothing_sent(setting, change, message) -> None:
+    data = {"module": module().id, "name": "Dana Client", "email": "dana@client.example", "relation": "customer", **change}
+    if data["email"] == "self":
+        data["email"] = setting["learner"].email
+    refused = setting["client"].post("/feedback", data=data)
+    assert refused.status_code == 400 and message in page(refused)
+    if data["name"].strip():
+        assert 'value="Dana Client"' in page(refused)  # what was typed is kept
+    assert count(FeedbackInvite) == 0 and count(OutboxMessage) == 0
+
+
+def test_a_second_waiting_link_to_the_same_person_is_refused(setting) -> None:
+    item, _ = invite(setting["learner"])
+    with pytest.raises(services.FeedbackError, match="already has a waiting invitation"):
+        invite(setting["learner"])
+    db.session.rollback()
+    invite(setting["learner"], key="quality-assurance")  # another framework is fine
+    services.revoke(db.session, db.session.get(FeedbackInvite, item.id), utcnow())
+    invite(setting["learner"])  # once withdrawn, a new link may go out
+    assert count(FeedbackInvite) == 3
+
+
+def test_only_enrolled_learners_and_active_modules(setting, make_user) -> None:
+    outsider = make_user(name="Not Enrolled")
+    with pytest.raises(services.FeedbackError, match="enrolled"):
+        invite(outsider)
+    db.session.rollback()
+    retired = module("mlops")
+    retired.retired_at = utcnow()
+    db.session.commit()
+    with pytest.raises(services.FeedbackError, match="framework modules"):
+        invite(setting["learner"])
+    db.session.rollback()
+    assert "AI Development Operations (MLOps)" not in page(setting["client"].get("/feedback"))
+    assert count(FeedbackInvite) == 0
+
+
+def test_fraction_maps_one_to_zero_and_five_to_one() -> None:
+    assert services.fraction_of({q.id: 1 for q in services.QUESTIONS}) == 0
+    assert services.fraction_of({q.id: 5 for q in services.QUESTIONS}) == 1
+    assert services.fraction_of({"a": 3, "b": 4}) == pytest.approx(0.625)
+
+
+# ---------------------------------------------------------------- fixed statements
+
+
+def test_pages_run_a_fixed_number_of_statements(setting, count_queries) -> None:
+    learner, cohort = setting["learner"], setting["cohort"]
+    keys = ["mlops", "quality-assurance", "customer-success", "process-optimization",
+            "international-operations", "operations-implementation"]
+
+    def add(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            _, token = invite(learner, email=f"person{i}@client.example", key=keys[i % len(keys)])
+            services.answer(db.session, token, GOOD, f"Comment {i}", utcnow())
+            invite(learner, email=f"waiting{i}@client.example", key=keys[i % len(keys)])  # one left waiting
+        db.session.commit()
+
+    urls = [(setting["teacher_client"], f"/cohorts/{cohort.id}/learners/{learner.id}/feedback"),
+            (setting["client"], "/feedback")]
+
+    def measure() -> list[int]:
+        counts = []
+        for client, url in urls:
+            assert client.get(url).status_code == 200  # warm up
+            counts.append(count_queries(lambda: client.get(url)))
+        return counts
+
+    add(2, 0)
+    few = measure()
+    add(4, 2)
+    many = measure()
+    assert few == many, f"statements for 2 answers: {few}; for 6: {many}"
+    assert page(setting["teacher_client"].get(urls[0][1])).count("Comment ") == 6
