@@ -1,0 +1,234 @@
+"""Level certificates and their Open Badges 2.0 documents (hosted verification).
+
+A level is complete when ``lms.progress.completion`` says so: every module part done, the
+exam passed, the portfolio accepted. Certificates are issued when an exam attempt is
+scored or a grade released (the signals at the bottom), and when the learner asks for a
+check (a lesson read may be the last piece). Services take a session and plain values and
+only flush.
+
+The Open Badges documents are built here from plain values, the site's absolute base URL
+included; the views serve them at the URLs ``Urls`` names."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.assessment.models import Attempt
+from lms.assessment.services import attempt_scored
+from lms.catalog.models import Level
+from lms.certificates.models import Certificate
+from lms.cohorts.models import Cohort
+from lms.cohorts.services import active_enrolment
+from lms.database import utcnow
+from lms.grading.models import Grade
+from lms.grading.services import grade_saved
+from lms.progress.completion import LevelStatus, learner_progress
+
+OB_CONTEXT = "https://w3id.org/openbadges/v2"
+CODE_BYTES = 16  # secrets.token_urlsafe(16): 22 URL-safe characters, 128 random bits
+MAX_CODE_LENGTH = 40
+
+
+# --------------------------------------------------------------------------- issuing
+
+
+def issue_due(session: Session, cohort: Cohort, user_id: int, now: datetime) -> list[Certificate]:
+    """Certificates for every level the learner has completed and holds none for yet.
+    Calling it again issues nothing more."""
+    held = set(session.scalars(select(Certificate.level_id).where(Certificate.user_id == user_id)))
+    progress = learner_progress(session, cohort, user_id, now)
+    issued = [Certificate(user_id=user_id, level=status.level, code=secrets.token_urlsafe(CODE_BYTES), issued_at=now)
+              for status in progress.levels if status.complete and status.level.id not in held]
+    if issued:
+        session.add_all(issued)
+        session.flush()
+    return issued
+
+
+def certificates_of(session: Session, user_id: int) -> list[Certificate]:
+    """The learner's certificates in program order."""
+    return list(session.scalars(
+        select(Certificate).join(Certificate.level).where(Certificate.user_id == user_id)
+        .order_by(Level.position)
+        .options(selectinload(Certificate.level).selectinload(Level.program))))
+
+
+def by_code(session: Session, code: str) -> Certificate | None:
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return None
+    return session.scalar(select(Certificate).where(Certificate.code == code)
+                          .options(selectinload(Certificate.user), selectinload(Certificate.level).selectinload(Level.program)))
+
+
+def badge_level(session: Session, level_key: str) -> Level | None:
+    """The level a BadgeClass describes. Retired levels still answer: badges issued for
+    them must stay verifiable."""
+    return session.scalar(select(Level).where(Level.key == level_key).options(selectinload(Level.program)))
+
+
+def _fraction(done_total: tuple[int, int], noun: str) -> str | None:
+    done, total = done_total
+    return f"{noun} {done} of {total}" if done < total else None
+
+
+def missing(status: LevelStatus) -> list[str]:
+    """What still stands between the learner and the level's certificate, in plain words."""
+    gaps = []
+    for part in status.parts:
+        if not part.done:
+            counts = [c for c in (_fraction(part.lessons, "lessons read"), _fraction(part.quizzes, "quizzes passed"),
+                                  _fraction(part.assignments, "assignments accepted")) if c]
+            gaps.append(f"{part.module.title}: {', '.join(counts)}")
+    if status.exam is None:
+        gaps.append("The level exam is not published yet.")
+    elif not status.exam.done:
+        gaps.append(f"Pass the {status.exam.title}" + (f": {status.exam.detail}" if status.exam.detail else "") + ".")
+    if status.portfolio is None:
+        gaps.append("The level portfolio review is not published yet.")
+    elif not status.portfolio.done:
+        gaps.append("Have your level portfolio accepted" + (f" (now: {status.portfolio.detail})" if status.portfolio.detail else "") + ".")
+    return gaps
+
+
+# --------------------------------------------------------------------------- Open Badges 2.0
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where each public document lives under the site's absolute base URL (no trailing slash)."""
+
+    base: str
+
+    @classmethod
+    def at(cls, base_url: str) -> Urls:
+        return cls(base_url.rstrip("/"))
+
+    def certificate(self, code: str) -> str:
+        return f"{self.base}/certificates/{code}"
+
+    def assertion(self, code: str) -> str:
+        return f"{self.base}/badges/assertions/{code}.json"
+
+    def badge(self, level_key: str) -> str:
+        return f"{self.base}/badges/{level_key}.json"
+
+    def image(self, level_key: str) -> str:
+        return f"{self.base}/badges/{level_key}.svg"
+
+    def issuer(self) -> str:
+        return f"{self.base}/badges/issuer.json"
+
+    def criteria(self, level_key: str) -> str:
+        return f"{self.base}/levels/{level_key}"  # the level's public page in the catalog
+
+    def home(self) -> str:
+        return f"{self.base}/"
+
+
+def recipient_salt(code: str, secret: str) -> str:
+    """A salt that stays the same for a certificate and cannot be guessed without the app's secret."""
+    return hmac.new(secret.encode(), f"open-badges-recipient:{code}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def identity_hash(email: str, salt: str) -> str:
+    return "sha256$" + hashlib.sha256((email + salt).encode()).hexdigest()
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 with the UTC offset, as Open Badges 2.0 requires."""
+    return moment.replace(microsecond=0).isoformat()
+
+
+def assertion(certificate: Certificate, base_url: str, secret: str) -> dict[str, Any]:
+    """The hosted Assertion: the recipient's e-mail address is salted and hashed."""
+    urls = Urls.at(base_url)
+    salt = recipient_salt(certificate.code, secret)
+    return {
+        "@context": OB_CONTEXT,
+        "type": "Assertion",
+        "id": urls.assertion(certificate.code),
+        "recipient": {"type": "email", "hashed": True, "salt": salt, "identity": identity_hash(certificate.user.email, salt)},
+        "badge": urls.badge(certificate.level.key),
+        "verification": {"type": "hosted"},
+        "issuedOn": timestamp(certificate.issued_at),
+        "evidence": urls.certificate(certificate.code),
+    }
+
+
+def badge_name(level: Level) -> str:
+    return f"{level.title} level · {level.program.title}"
+
+
+def criteria_narrative(level: Level) -> str:
+    return (f"Complete the {level.title} level (months {level.first_month} to {level.last_month}) of the "
+            f"{level.program.title} program: read every lesson, pass every module quiz and have every assignment "
+            f"of the level accepted; pass the {level.title} level exam; and have the level portfolio accepted "
+            "by an instructor.")
+
+
+def badge_class(level: Level, base_url: str) -> dict[str, Any]:
+    urls = Urls.at(base_url)
+    return {
+        "@context": OB_CONTEXT,
+        "type": "BadgeClass",
+        "id": urls.badge(level.key),
+        "name": badge_name(level),
+        "description": " ".join(level.summary.split()),
+        "image": urls.image(level.key),
+        "criteria": {"id": urls.criteria(level.key), "narrative": criteria_narrative(level)},
+        "issuer": urls.issuer(),
+        "tags": [level.program.title, f"{level.title} level"],
+    }
+
+
+def issuer_profile(base_url: str, name: str, email: str) -> dict[str, Any]:
+    urls = Urls.at(base_url)
+    return {
+        "@context": OB_CONTEXT,
+        "type": "Issuer",
+        "id": urls.issuer(),
+        "name": name,
+        "url": urls.home(),
+        "email": email,
+    }
+
+
+# --------------------------------------------------------------------------- automatic issuing
+
+
+def _cohort_of(session: Session, user_id: int, cohort_id: int | None) -> Cohort | None:
+    """The learner's current cohort, else the one the work was done in."""
+    enrolment = active_enrolment(session, user_id)
+    if enrolment is not None:
+        return enrolment.cohort
+    return session.get(Cohort, cohort_id) if cohort_id is not None else None
+
+
+def on_attempt_scored(attempt: Attempt, session: Session) -> None:
+    percent = attempt.percent
+    if percent is None or percent < attempt.quiz.passing_score:
+        return  # a failed attempt completes nothing
+    cohort = _cohort_of(session, attempt.user_id, attempt.cohort_id)
+    if cohort is not None:
+        issue_due(session, cohort, attempt.user_id, utcnow())
+
+
+def on_grade_saved(grade: Grade, session: Session, now: datetime) -> None:
+    if grade.status != "released":
+        return
+    submission = grade.submission
+    cohort = _cohort_of(session, submission.user_id, submission.cohort_id)
+    if cohort is not None:
+        issue_due(session, cohort, submission.user_id, now)
+
+
+attempt_scored.connect(on_attempt_scored)
+grade_saved.connect(on_grade_saved)
