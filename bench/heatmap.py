@@ -1,0 +1,239 @@
+"""How long the cohort competency heat map takes at volume.
+
+Builds a fresh database (SQLite in a temporary directory, or a private schema of the
+PostgreSQL database given with --database-url), loads the course, builds the demo
+organization and one generated cohort of --learners learners with months of activity
+(``lms.demo.benchmark``, as ``flask lms demo --learners N`` does), tops its evidence up to
+about --evidence rows with bulk inserts (never removes any), rebuilds mastery, then times:
+
+  grid query      the one aggregate statement the heat map runs for the mastery grid
+  evidence query  for comparison: averaging the raw evidence per learner and objective
+  service         ``competency.services.heat_map`` (grid, schedule state, at risk, funnel),
+                  and the schedule state (``cohorts_progress``) on its own
+  page            GET /cohorts/<id>/competency through the test client, as the org admin
+  CSV export      GET /cohorts/<id>/competency.csv, likewise
+
+and prints the median of --runs runs of each (after one warm-up run).
+
+    .venv/bin/python bench/heatmap.py
+    .venv/bin/python bench/heatmap.py --learners 200 --evidence 50000 --runs 3
+    .venv/bin/python bench/heatmap.py --database-url postgresql://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, insert, select
+
+from config import BASE_DIR, normalise_database_url
+from lms import create_app
+from lms.catalog.services import active_objectives
+from lms.cohorts.models import Cohort, Enrolment
+from lms.competency.services import grid_query, heat_map
+from lms.content.services import ContentSource, apply_content, parse_content
+from lms.database import utcnow
+from lms.demo.benchmark import build_benchmark, cohort_name
+from lms.demo.services import DEMO_PASSWORD, build_demo
+from lms.extensions import db
+from lms.learning.services import opens_at
+from lms.progress.completion import cohorts_progress
+from lms.progress.models import Evidence
+from lms.progress.services import rebuild
+from lms.progress.sources import SOURCES
+
+PG_SCHEMA = "lms_bench_heatmap"
+ORG_ADMIN = "orgadmin@demo.lms"
+BATCH = 5000
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def pg_url(url: str) -> str:
+    """A fresh private schema in the given PostgreSQL database; connections use it."""
+    url = normalise_database_url(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def drop_pg_schema(url: str) -> None:
+    engine = sa.create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    engine.dispose()
+
+
+def load_course() -> None:
+    parsed = parse_content(ContentSource(content_dir=BASE_DIR / "content", quizzes_dir=BASE_DIR / "quizzes"))
+    if parsed.problems:
+        raise SystemExit("The shipped content has problems: " + "; ".join(str(p) for p in parsed.problems))
+    apply_content(db.session, parsed)
+    db.session.commit()
+
+
+def cohort_evidence(cohort: Cohort) -> int:
+    return db.session.scalar(select(func.count()).select_from(Evidence).join(Enrolment, Enrolment.user_id == Evidence.user_id)
+                             .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))) or 0
+
+
+def top_up(cohort: Cohort, target: int, now: datetime) -> int:
+    """Add instructor-rating-like evidence until the cohort has about ``target`` rows."""
+    missing = target - cohort_evidence(cohort)
+    if missing <= 0:
+        return 0
+    rng = random.Random("bench:heatmap")
+    learners = list(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort.id)))
+    objectives = [o.id for o in active_objectives(db.session)]
+    skill = {uid: min(max(rng.gauss(0.68, 0.15), 0.1), 0.98) for uid in learners}
+    start = opens_at(cohort, cohort.start_date)
+    span = (now - start).total_seconds()
+    sources = ["rating", "quiz", "rubric", "peer"]
+    rows = []
+    for n in range(missing):
+        uid = rng.choice(learners)
+        source = rng.choice(sources)
+        rows.append({"user_id": uid, "objective_id": rng.choice(objectives), "source": source,
+                     "source_ref": f"bench:{n}", "level": round(min(max(rng.gauss(skill[uid], 0.12), 0.0), 1.0) * 4, 4),
+                     "weight": SOURCES[source].weight, "note": "", "recorded_by_id": None,
+                     "recorded_at": start + (now - start) * (rng.random() ** 0.8) if span > 0 else now})
+    for first in range(0, len(rows), BATCH):
+        db.session.execute(insert(Evidence), rows[first:first + BATCH])
+    return missing
+
+
+def median_ms(action: Callable[[], Any], runs: int, before: Callable[[], None] = lambda: None) -> float:
+    before()
+    action()  # warm up
+    times = []
+    for _ in range(runs):
+        before()
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def build(app: Flask, learners: int, evidence: int) -> int:
+    with app.app_context():
+        say("Creating the schema and loading the course ...")
+        upgrade()
+        load_course()
+        now = utcnow()
+        build_demo(db.session)
+        db.session.commit()
+        say(f"Generating a cohort of {learners} learners with their activity ...")
+        started = time.perf_counter()
+        report = build_benchmark(db.session, learners, 1, now, tick=lambda _n: None)
+        db.session.commit()
+        cohort = db.session.scalar(select(Cohort).where(Cohort.name == cohort_name(1)))
+        assert cohort is not None
+        generated = cohort_evidence(cohort)
+        added = top_up(cohort, evidence, now)
+        if added:
+            rebuild(db.session, now)
+        db.session.commit()
+        say(f"  {report.learners} learners, {generated:,} evidence rows from their activity, {added:,} added; "
+            f"{cohort_evidence(cohort):,} in all ({time.perf_counter() - started:.0f}s).")
+        return cohort.id
+
+
+def measure(app: Flask, cohort_id: int, runs: int) -> list[tuple[str, float, str]]:
+    client = app.test_client()
+    with app.app_context():
+        response = client.post("/login", data={"email": ORG_ADMIN, "password": DEMO_PASSWORD})
+        if response.status_code != 302:
+            raise SystemExit(f"Could not sign in as {ORG_ADMIN} ({response.status_code}).")
+    results = []
+    with app.app_context():
+        cohort = db.session.get(Cohort, cohort_id)
+        assert cohort is not None
+        grid = grid_query([cohort_id])
+        rows = len(db.session.execute(grid).all())
+        results.append(("grid query (the heat map's one aggregate statement)",
+                        median_ms(lambda: db.session.execute(grid).all(), runs), f"{rows:,} mastery rows"))
+        averages = (select(Evidence.user_id, Evidence.objective_id, func.avg(Evidence.level), func.count())
+                    .join(Enrolment, Enrolment.user_id == Evidence.user_id)
+                    .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))
+                    .group_by(Evidence.user_id, Evidence.objective_id))
+        results.append(("evidence query (AVG over raw evidence, for comparison)",
+                        median_ms(lambda: db.session.execute(averages).all(), runs), f"{cohort_evidence(cohort):,} evidence rows"))
+        now = utcnow()
+        learners = len(heat_map(db.session, cohort, now).rows)
+
+        def fresh() -> None:
+            db.session.expire_all()
+
+        ids = list(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))))
+        results.append(("heat map service", median_ms(lambda: heat_map(db.session, db.session.get(Cohort, cohort_id), now), runs, fresh),
+                        f"{learners} learners"))
+        results.append(("  of which schedule state (cohorts_progress)",
+                        median_ms(lambda: cohorts_progress(db.session, [(db.session.get(Cohort, cohort_id), ids)], now), runs, fresh),
+                        "lessons, attempts, submissions, extensions"))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    page = client.get(f"/cohorts/{cohort_id}/competency")
+    sa.event.remove(engine, "before_cursor_execute", count)
+    if page.status_code != 200:
+        raise SystemExit(f"The heat map answered {page.status_code}.")
+    counted = len(statements)
+    results.append(("heat map page (request, service and rendering)",
+                     median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc"), runs),
+                     f"{counted} SQL statements, {len(page.data) // 1024} KiB of HTML"))
+    results.append(("CSV export", median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency.csv"), runs), ""))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=500, help="learners in the cohort (default 500)")
+    parser.add_argument("--evidence", type=int, default=200_000, help="about how many evidence rows (default 200000)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs of each measure (default 7)")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL database to use (a private schema is created and dropped); default: SQLite in a temp dir")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="lms-bench-"))
+    url = pg_url(args.database_url) if args.database_url else f"sqlite:///{workdir / 'bench.sqlite3'}"
+    try:
+        app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url}, instance_path=workdir / "instance")
+        cohort_id = build(app, args.learners, args.evidence)
+        results = measure(app, cohort_id, args.runs)
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if args.database_url:
+            drop_pg_schema(args.database_url)
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"Heat map benchmark on {database}: median of {args.runs} runs")
+    width = max(len(name) for name, _ms, _note in results)
+    for name, ms, note in results:
+        print(f"  {name:<{width}}  {ms:9.1f} ms  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Cohort competency: the heat map (values, sorting, distributions, funnel, at risk), the
+trend by month, cohorts side by side, the exports, and a fixed number of statements."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+
+from lms.assessment.models import Attempt, Quiz
+from lms.catalog.models import Lesson, Objective
+from lms.competency.services import compare, heat_map, trend
+from lms.coursework.models import Assignment, Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.progress.completion import learner_progress
+from lms.progress.models import LessonRead, Mastery
+from lms.progress.services import record
+
+CLOSED_AT_MONTH_8 = {"KO1", "SO1", "KO2", "SO2"}  # mlops closes after month 5, customer success after month 6
+
+
+def objective(code: str) -> Objective:
+    return db.session.scalar(select(Objective).where(Objective.key == code))
+
+
+def evidence(user: Any, levels: dict[str, float], when: datetime | None = None, ref: str = "test") -> None:
+    """Record a quiz-like result on each objective (``levels`` on the 0-4 scale)."""
+    for code, level in levels.items():
+        record(db.session, user.id, objective(code).id, "quiz", f"{ref}:{code}", level / 4, when or utcnow())
+    db.session.commit()
+
+
+def do_work(cohort: Any, user: Any, *, level_key: str | None = None, exam: bool = True, portfolio: bool = True) -> None:
+    """Mark done every item already due (or, with ``level_key``, every module item of that
+    level): lessons read, quizzes and exams passed, work accepted."""
+    progress = learner_progress(db.session, cohort, user.id, utcnow())
+    if level_key is None:
+        items = [i for i in progress.items if i.due_on < progress.today]
+    else:
+        status = progress.level_status(level_key)
+        items = [i for p in status.parts for i in p.items]
+        items += [i for i in (status.exam if exam else None, status.portfolio if portfolio else None) if i is not None]
+    keys = {kind: {i.key for i in items if i.kind in kinds} for kind, kinds in
+            {"lesson": ("lesson",), "quiz": ("quiz", "exam"), "work": ("assignment", "portfolio")}.items()}
+    for lesson in db.session.scalars(select(Lesson).where(Lesson.key.in_(keys["lesson"]))):
+        db.session.add(LessonRead(user_id=user.id, lesson_id=lesson.id))
+    for quiz in db.session.scalars(select(Quiz).where(Quiz.key.in_(keys["quiz"]))):
+        db.session.add(Attempt(quiz_id=quiz.id, user_id=user.id, number=1, layout=[], submitted_at=utcnow(), score=100, max_score=100))
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.key.in_(keys["work"]))):
+        db.session.add(Submission(assignment_id=assignment.id, user_id=user.id, cohort_id=cohort.id, status="released",
+                                  submitted_at=utcnow()))
+    db.session.commit()
+
+
+@pytest.fixture()
+def course(app, load_content, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
+    """A cohort in month 8: a strong learner on schedule, a learner on schedule but weak on
+    KO2, a learner who did nothing, and one who finished only the foundation modules."""
+    load_content()
+    admin = make_user(name="Olivia Org")
+    org = make_org("Acme", admins=[admin])
+    cohort = make_cohort(org, "Acme 1", months_ago=7)
+    strong = enrol_learner(cohort, name="Ada Strong")
+    weak = enrol_learner(cohort, name="Bo Weak")
+    idle = enrol_learner(cohort, name="Cy Idle")
+    partial = enrol_learner(cohort, name="Di Partial")
+    do_work(cohort, strong)
+    do_work(cohort, weak)
+    do_work(cohort, partial, level_key="foundation", exam=False, portfolio=False)
+    evidence(strong, {"KO1": 3.6, "SO1": 3.2, "KO2": 3.8, "SO2": 3.0, "AO1": 2.0})
+    evidence(weak, {"KO1": 3.0, "SO1": 3.0, "KO2": 1.0, "SO2": 2.8, "KO3": 0.5})
+    evidence(partial, {"KO1": 2.0})
+    return {"org": org, "admin": admin, "cohort": cohort, "strong": strong, "weak": weak, "idle": idle, "partial": partial}
+
+
+def by_name(heat: Any) -> dict[str, Any]:
+    return {r.user.name: r for r in heat.rows}
+
+
+def test_cells_are_the_mastery_rows(course) -> None:
+    heat = heat_map(db.session, course["cohort"], utcnow())
+    assert [c.code for c in heat.columns] == ["KO1", "KO2", "KO3", "KO4", "SO1", "SO2", "SO3", "SO4", "AO1", "AO2", "AO3"]
+    expected = {(m.user_id, m.objective_id): m.level for m in db.session.scalars(select(Mastery))}
+    seen = 0
+    for row in heat.rows:
+        for column, cell in zip(heat.columns, row.cells):
+            assert cell.level == expected.get((row.user.id, column.objective.id))
+            assert cell.name == heat.policy.name_of(cell.level) and cell.rank == heat.policy.rank_of(cell.level)
+            seen += cell.level is not None
+    assert seen == len(expected) == 11
+    strong = by_name(heat)["Ada Strong"]
+    assert strong.cells[1].level == 3.8 and strong.cells[1].name == "mastered"
+    assert strong.mean == pytest.approx((3.6 + 3.2 + 3.8 + 3.0 + 2.0) / 5, abs=1e-4)
+    assert by_name(heat)["Cy Idle"].mean is None
+
+
+def test_sorting_by_a_column_by_the_mean_and_by_risk(course) -> None:
+    cohort = course["cohort"]
+    names = lambda heat: [r.user.name for r in heat.rows]  # noqa: E731
+    assert names(heat_map(db.session, cohort, utcnow())) == ["Ada Strong", "Bo Weak", "Cy Idle", "Di Partial"]
+    # No evidence sorts below every level.
+    assert names(heat_map(db.session, cohort, utcnow(), "KO2")) == ["Cy Idle", "Di Partial", "Bo Weak", "Ada Strong"]
+    assert names(heat_map(db.session, cohort, utcnow(), "KO2", descending=True)) == ["Ada Strong", "Bo Weak", "Cy Idle", "Di Partial"]
+    assert names(heat_map(db.session, cohort, utcnow(), "KO1", descending=True)) == ["Ada Strong", "Bo Weak", "Di Partial", "Cy Idle"]
+    means = heat_map(db.session, cohort, utcnow(), "mean", descending=True)
+    assert names(means) == ["Ada Strong", "Bo Weak", "Di Partial", "Cy Idle"]
+    assert names(heat_map(db.session, cohort, utcnow(), "mean")) == ["Cy Idle", "Di Partial", "Bo Weak", "Ada Strong"]
+    assert names(heat_map(db.session, cohort, utcnow(), "risk", descending=True))[-1] == "Ada Strong"
+    unknown = heat_map(db.session, cohort, utcnow(), "nonsense", descending=False)
+    assert unknown.sort == "name" and names(unknown)[0] == "Ada Strong"
+
+
+def test_distributions_sum_to_the_cohort(course) -> None:
+    heat = heat_map(db.session, course["cohort"], utcnow())
+    for d in heat.distributions:
+        assert sum(s.count for s in d.shares) == d.total == 4
+        assert sum(s.share for s in d.shares) == pytest.approx(1.0)
+    ko2 = {s.band.name: s.count for s in heat.distributions[1].shares}
+    assert ko2 == {"no evidence": 2, "not yet": 1, "developing": 0, "proficient": 0, "mastered": 1}
+    ko1 = {s.band.name: s.count for s in heat.distributions[0].shares}
+    assert ko1 == {"no evidence": 1, "not yet": 0, "developing": 1, "proficient": 1, "mastered": 1}
+
+
+def test_the_level_completion_funnel(course) -> None:
+    heat = heat_map(db.session, course["cohort"], utcnow())
+    foundation = next(s for s in heat.funnel if s.level.key == "foundation")
+    assert foundation.opened and foundation.total == 4
+    # Strong and weak did everything due (foundation complete); partial only its modules; idle nothing.
+    assert (foundation.started, foundation.modules_done, foundation.exam_passed, foundation.complete) == (3, 3, 2, 2)
+    advanced = next(s for s in heat.funnel if s.level.key == "advanced")
+    assert not advanced.opened and advanced.complete == 0
+
+
+def test_at_risk_behind_or_below_the_bar_on_a_closed_objective(course) -> None:
+    heat = heat_map(db.session, course["cohort"], utcnow())
+    assert {c.code for c in heat.columns if c.closed} == CLOSED_AT_MONTH_8
+    rows = by_name(heat)
+    assert not rows["Ada Strong"].at_risk and rows["Ada Strong"].days_behind <= 14
+    # On schedule but below proficient on KO2, whose modules have all closed; KO3 is low but still open.
+    assert rows["Bo Weak"].reasons == ["KO2 below proficient after its modules closed"]
+    idle = rows["Cy Idle"]
+    behind = learner_progress(db.session, course["cohort"], course["idle"].id, utcnow()).days_behind
+    assert behind > 14 and idle.reasons[0] == f"{behind} days behind schedule"
+    assert "KO1 has no evidence after its modules closed" in idle.reasons
+    assert {r.user.name for r in heat.at_risk} == {"Bo Weak", "Cy Idle", "Di Partial"}
+    assert heat.at_risk[0].user.name == "Cy Idle"  # the most reasons first
+
+
+def test_trend_replays_evidence_month_by_month(app, load_content, make_cohort, enrol_learner) -> None:
+    load_content()
+    cohort = make_cohort(months_ago=2)  # month 3 now
+    one, two = enrol_learner(cohort, name="One"), enrol_learner(cohort, name="Two")
+    start = datetime.combine(cohort.start_date, time(12), tzinfo=timezone.utc)
+    evidence(one, {"KO1": 2.0}, when=start + timedelta(days=3), ref="first")
+    evidence(one, {"KO1": 4.0}, when=start + relativedelta(months=1) + timedelta(days=3), ref="second")
+    evidence(two, {"KO1": 1.0}, when=start + relativedelta(months=1) + timedelta(days=4), ref="first")
+    points = trend(db.session, cohort, utcnow())
+    assert [p.month for p in points] == [1, 2, 3] and [p.partial for p in points] == [False, False, True]
+    assert points[0].means["KO1"] == 2.0 and points[0].learners["KO1"] == 1
+    # Decaying average (latest weight 0.65): 0.65 * 4 + 0.35 * 2 = 3.3 for One; Two has 1.0.
+    assert points[1].means["KO1"] == pytest.approx((3.3 + 1.0) / 2) and points[1].learners["KO1"] == 2
+    assert points[2].means == points[1].means
+    assert points[1].kinds["knowledge"] == pytest.approx(2.15) and points[1].kinds["skill"] is None
+    assert points[0].means["SO1"] is None
+
+
+def test_compare_shows_the_organizations_cohorts_only(client, login, load_content, world, enrol_learner) -> None:
+    load_content()
+    evidence(world.learner_a, {"KO1": 3.0, "KO2": 1.0})
+    extra = enrol_learner(world.cohort_a, name="Another A")
+    evidence(extra, {"KO1": 2.0})
+    comparison = compare(db.session, world.org_a, utcnow())
+    assert [c.cohort.name for c in comparison.cohorts] == ["Alpha 1", "Alpha 2"]
+    alpha = comparison.cohorts[0]
+    assert alpha.learners == 2 and alpha.at_risk == 2  # both five months in with nothing done
+    assert alpha.means[0].level == pytest.approx(2.5) and alpha.means[0].evidence == 2
+    assert alpha.means[1].level == 1.0 and alpha.means[2].level is None
+    assert alpha.proficient == pytest.approx(1 / 22)  # one of 2 x 11 learner-objective pairs
+    assert [s.complete for s in alpha.completion] == [0, 0, 0]
+    login(client, world.org_admin_a)
+    page = client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True)
+    assert "Alpha 1" in page and "Alpha 2" in page and "Beta 1" not in page
+    assert f"/cohorts/{world.cohort_a.id}/competency" in page
+
+
+def test_exports_parse_and_match_the_page(course, client, login) -> None:
+    login(client, course["admin"])
+    cohort = course["cohort"]
+    page = client.get(f"/cohorts/{cohort.id}/competency?sort=KO2&dir=desc").get_data(as_text=True)
+    response = client.get(f"/cohorts/{cohort.id}/competency.csv?sort=KO2&dir=desc")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="competency-acme-1-')
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    document = client.get(f"/cohorts/{cohort.id}/competency.json?sort=KO2&dir=desc").get_json(force=True)
+    assert client.get(f"/cohorts/{cohort.id}/competency.xml").status_code == 404
+
+    # Rows in the page's order, with the page's numbers.
+    page_rows = re.findall(r'<tr class="[^"]*" data-user="(\d+)">(.*?)</tr>', page, re.S)
+    assert [int(uid) for uid, _ in page_rows] == [r["user_id"] for r in document["rows"]]
+    assert [r["learner"] for r in rows] == [r["name"] for r in document["rows"]] == ["Ada Strong", "Bo Weak", "Cy Idle", "Di Partial"]
+    codes = [o["code"] for o in document["objectives"]]
+    for (uid, html), csv_row, json_row in zip(page_rows, rows, document["rows"]):
+        shown = re.findall(r'data-level="([^"]*)"', html)
+        assert shown == [("" if json_row["levels"][c]["level"] is None else str(json_row["levels"][c]["level"])) for c in codes]
+        assert [csv_row[f"{c} level"] for c in codes] == shown
+        assert [csv_row[f"{c} named level"] for c in codes] == [json_row["levels"][c]["named_level"] for c in codes]
+        assert csv_row["at risk"] == ("yes" if json_row["at_risk"] else "no")
+        assert csv_row["reasons"] == "; ".join(json_row["reasons"])
+    assert rows[1]["reasons"] == "KO2 below proficient after its modules closed"
+    assert "KO2 below proficient after its modules closed" in page
+    assert document["thresholds"] == {"not yet": 0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
+    assert sum(v["count"] for v in document["distributions"]["KO1"].values()) == 4
+    assert [f["complete"] for f in document["funnel"]] == [2, 0, 0]
+    assert {r["name"] for r in document["at_risk"]} == {"Bo Weak", "Cy Idle", "Di Partial"}
+
+
+def test_page_shows_legend_numbers_sort_links_and_learner_links(course, client, login) -> None:
+    login(client, course["admin"])
+    cohort = course["cohort"]
+    page = client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
+    assert "Colour key" in page and ">3.8<" in page  # the number is printed in the cell
+    assert f'/cohorts/{cohort.id}/competency?sort=KO2&amp;dir=asc' in page
+    assert f'/cohorts/{cohort.id}/learners/{course["weak"].id}/progress' in page
+    again = client.get(f"/cohorts/{cohort.id}/competency?sort=KO2&dir=asc").get_data(as_text=True)
+    assert f'/cohorts/{cohort.id}/competency?sort=KO2&amp;dir=desc' in again and 'aria-sort="ascending"' in again
+    trend_page = client.get(f"/cohorts/{cohort.id}/competency/trend").get_data(as_text=True)
+    assert "<svg" in trend_page and "Month 8" in trend_page and 'data-objective="KO2"' in trend_page
+    cohort_page = client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
+    assert f"/cohorts/{cohort.id}/competency" in cohort_page
+    org_page = client.get(f"/organizations/{course['org'].id}").get_data(as_text=True)
+    assert f"/organizations/{course['org'].id}/competency" in org_page
+
+
+def test_pages_run_a_fixed_number_of_statements(course, client, login, make_cohort, enrol_learner, count_queries) -> None:
+    cohort = course["cohort"]
+    login(client, course["admin"])
+    urls = [f"/cohorts/{cohort.id}/competency?sort=KO2&dir=desc", f"/cohorts/{cohort.id}/competency.csv",
+            f"/cohorts/{cohort.id}/competency.json", f"/cohorts/{cohort.id}/competency/trend",
+            f"/organizations/{course['org'].id}/competency"]
+
+    def counts() -> list[int]:
+        result = []
+        for url in urls:
+            result.append(count_queries(lambda url=url: client.get(url)))  # noqa: B023
+            db.session.expire_all()
+        return result
+
+    few = counts()
+    start = datetime.combine(cohort.start_date, time(9), tzinfo=timezone.utc)
+    for n in range(8):
+        learner = enrol_learner(cohort, name=f"Extra {n}")
+        for month in range(3):
+            evidence(learner, {"KO1": 1.0 + n % 3, "SO2": 3.0, "AO3": 2.2}, when=start + relativedelta(months=month), ref=f"m{month}")
+        if n % 2:
+            do_work(cohort, learner)
+    second = make_cohort(course["org"], "Acme 2", months_ago=2)
+    evidence(enrol_learner(second, name="Second cohort learner"), {"KO1": 2.0})
+    assert counts() == few
