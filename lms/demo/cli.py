@@ -1,19 +1,66 @@
-"""``flask lms demo``: demo organization, cohort, staff and learners."""
+"""``flask lms demo``: the demo organization with months of activity, and (with
+``--learners N --cohorts C``) generated cohorts at volume for benchmarking."""
 
 from __future__ import annotations
+
+import sys
+import time
 
 import click
 
 from lms.cli import lms_cli
-from lms.demo.services import COHORT, ORGANIZATION, build_demo
+from lms.database import utcnow
+from lms.demo.benchmark import MAX_LEARNERS, build_benchmark
+from lms.demo.services import COHORT, ORGANIZATION, PROFILES, DemoError, build_demo, demo_activity, evidence_count
 from lms.extensions import db
 
 
 @lms_cli.command("demo")
-def demo_command() -> None:
-    """Create (or refresh) the demo accounts and print their credentials."""
+@click.option("--learners", type=click.IntRange(1, MAX_LEARNERS), default=None, metavar="N",
+              help=f"Also generate N learners (1-{MAX_LEARNERS}) in each benchmark cohort.")
+@click.option("--cohorts", type=click.IntRange(min=0), default=None, metavar="C",
+              help="How many benchmark cohorts to generate (default 1 when --learners is given).")
+def demo_command(learners: int | None, cohorts: int | None) -> None:
+    """Create (or refresh) the demo organization, give its learners months of activity and
+    print the credentials. With --learners, also generate cohorts at volume for benchmarking."""
+    if cohorts and learners is None:
+        raise click.UsageError("--cohorts needs --learners: say how many learners each cohort gets.")
+    started = time.perf_counter()
     credentials = build_demo(db.session)
+    with click.progressbar(length=len(PROFILES), label="Demo learners' activity", file=sys.stderr) as bar:
+        activity = demo_activity(db.session, utcnow(), tick=bar.update)
     db.session.commit()
+    for note in activity.notes:
+        click.echo(note)
+    if activity.learners:
+        click.echo(f"Demo activity: {activity.learners} learners given {activity.months} months of work: "
+                   f"{activity.lessons_read} lessons read, {activity.attempts} quiz attempts, "
+                   f"{activity.submissions} pieces of work handed in ({activity.grades} graded), "
+                   f"{activity.peer_reviews} peer reviews, {activity.ratings} instructor ratings, "
+                   f"{activity.kpi_figures} KPI figures ({time.perf_counter() - started:.1f}s).")
+    elif activity.already:
+        click.echo(f"Demo activity: already in place for {activity.already} learners; nothing added.")
+    if cohorts == 0:
+        click.echo("Benchmark: no cohorts asked for (--cohorts 0); nothing generated.")
+    elif learners is not None:
+        count = cohorts if cohorts is not None else 1
+        began = time.perf_counter()
+        try:
+            with click.progressbar(length=learners * count, label="Benchmark learners", file=sys.stderr) as bar:
+                report = build_benchmark(db.session, learners, count, utcnow(), tick=bar.update)
+        except DemoError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        seconds = time.perf_counter() - began
+        click.echo(f"Benchmark: {report.cohorts} cohort{'s' * (report.cohorts != 1)} ({', '.join(report.cohort_names)}); "
+                   f"{report.learners} learners generated, {report.existing} already there.")
+        click.echo(f"  {report.evidence:,} evidence rows, {report.attempts:,} quiz attempts, "
+                   f"{report.submissions:,} submissions ({report.grades:,} graded), {report.peer_reviews:,} peer reviews, "
+                   f"{report.lessons_read:,} lessons read, {report.kpi_figures:,} KPI figures; "
+                   + (f"{report.mastery:,} mastery records rebuilt." if report.mastery else "mastery unchanged."))
+        click.echo(f"  Took {seconds:.1f}s.")
+    click.echo(f"Evidence in the database: {evidence_count(db.session):,} rows.")
     click.echo(f"Demo data ready: {ORGANIZATION}, cohort {COHORT!r} (started five months ago).")
     click.echo(f"{'role':<20} {'email':<26} password")
     for c in credentials:

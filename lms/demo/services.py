@@ -1,27 +1,76 @@
-"""Builds (or refreshes) the demo organization. Flush only."""
+"""Builds (or refreshes) the demo organization and gives its twelve learners five months of
+real activity: lessons read, quiz attempts answered page by page, case studies and hands-on
+work submitted and graded, peer reviews. Everything goes through the platform's own
+services, so evidence and mastery arrive the way they do for real learners. Flush only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.accounts.services import create_user, find_user
+from lms.assessment.models import Attempt, Quiz
+from lms.assessment.questions import parts_of
+from lms.assessment.services import (
+    active_quizzes,
+    grade_essay,
+    page_versions,
+    quiz_window,
+    release_month,
+    responses_of,
+    save_page,
+    start_attempt,
+    submit_attempt,
+)
+from lms.catalog.models import Metric
+from lms.catalog.services import schedule
 from lms.cohorts.models import Cohort, Organization
 from lms.cohorts.services import active_enrolment, create_organization, enrol
+from lms.coursework.models import Assignment, Submission
+from lms.coursework.services import (
+    Dates,
+    active_assignments,
+    dates_for,
+    save_draft,
+    start_submission,
+    submission_for,
+    submit,
+)
 from lms.database import utcnow
+from lms.demo.answers import page_form
+from lms.grading.peer import complete_review, reviews_to_do
+from lms.grading.services import save_grade
+from lms.kpi.services import record_figure
+from lms.learning.services import PROGRAM_MONTHS, build_schedule, cohort_today, current_month, month_opens_on, opens_at
+from lms.progress.models import Evidence, LessonRead
+from lms.progress.services import mark_read, rate
 
 DEMO_PASSWORD = "demo-password-2026"
 ORGANIZATION = "Northwind Ventures"
 COHORT = "Northwind cohort 1"
+INSTRUCTOR_EMAIL = "instructor@demo.lms"
 LEARNERS = [
     "Amara Okafor", "Bruno Costa", "Chen Wei", "Dana Levi", "Elif Yilmaz", "Farah Haddad",
     "Gabriel Moreau", "Hana Sato", "Ivan Petrov", "Julia Novak", "Kofi Mensah", "Lucia Romero",
 ]
+
+Tick = Callable[[int], None]
+
+
+class DemoError(ValueError):
+    """Demo data that cannot be generated as asked; nothing was written."""
+
+
+def _no_tick(_: int) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,12 +88,20 @@ def _person(session: Session, email: str, name: str, *, admin: bool = False) -> 
     return user
 
 
+def learner_email(number: int) -> str:
+    return f"learner{number:02d}@demo.lms"
+
+
+def demo_organization(session: Session) -> Organization:
+    return session.scalar(select(Organization).where(Organization.name == ORGANIZATION)) \
+        or create_organization(session, ORGANIZATION)
+
+
 def build_demo(session: Session, today: date | None = None) -> list[Credential]:
     """An organization, a cohort that started five months ago, an instructor, an
     organization admin, a site admin and twelve learners. Safe to run again."""
     today = today or utcnow().date()
-    org = session.scalar(select(Organization).where(Organization.name == ORGANIZATION)) \
-        or create_organization(session, ORGANIZATION)
+    org = demo_organization(session)
     cohort = session.scalar(select(Cohort).where(Cohort.organization_id == org.id, Cohort.name == COHORT))
     if cohort is None:
         cohort = Cohort(organization=org, name=COHORT, start_date=today - relativedelta(months=5), timezone="Europe/London")
@@ -52,21 +109,396 @@ def build_demo(session: Session, today: date | None = None) -> list[Credential]:
     credentials = [
         Credential("site admin", "Sam Admin", "admin@demo.lms", DEMO_PASSWORD),
         Credential("organization admin", "Olivia Grant", "orgadmin@demo.lms", DEMO_PASSWORD),
-        Credential("instructor", "Ines Teller", "instructor@demo.lms", DEMO_PASSWORD),
+        Credential("instructor", "Ines Teller", INSTRUCTOR_EMAIL, DEMO_PASSWORD),
     ]
     _person(session, "admin@demo.lms", "Sam Admin", admin=True)
     org_admin = _person(session, "orgadmin@demo.lms", "Olivia Grant")
     if org_admin not in org.admins:
         org.admins.append(org_admin)
-    instructor = _person(session, "instructor@demo.lms", "Ines Teller")
+    instructor = _person(session, INSTRUCTOR_EMAIL, "Ines Teller")
     if instructor not in cohort.instructors:
         cohort.instructors.append(instructor)
     session.flush()
     for number, name in enumerate(LEARNERS, start=1):
-        email = f"learner{number:02d}@demo.lms"
+        email = learner_email(number)
         learner = _person(session, email, name)
         if active_enrolment(session, learner.id) is None:
             enrol(session, cohort, learner)
         credentials.append(Credential("learner", name, email, DEMO_PASSWORD))
     session.flush()
     return credentials
+
+
+# --------------------------------------------------------------------------- how learners work
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a demo learner works: how well (``ability``, the share of questions right and
+    roughly the rubric level reached) and how often (``engagement``, the chance of doing
+    each piece of work). A learner who ``fades`` does less with every month."""
+
+    ability: float
+    engagement: float
+    fades: bool = False
+    revises: bool = False  # their first graded piece is returned for revision, then resubmitted
+
+    def does(self, month: int, rng: random.Random) -> bool:
+        """Whether they do one optional thing in ``month`` (read a lesson, try again)."""
+        chance = self.engagement * (0.75 ** (month - 1) if self.fades else 1.0)
+        return rng.random() < chance
+
+    def hands_in(self, month: int, rng: random.Random) -> bool:
+        """Whether they do one piece of assessed work: learners on track do all of it,
+        learners falling behind less and less."""
+        return not self.fades or self.does(month, rng)
+
+    def tries_again(self, percent: float, passing: float, rng: random.Random) -> bool:
+        """After an attempt: again when it failed, sometimes when it only just passed."""
+        if percent < passing:
+            return not self.fades or rng.random() < self.engagement
+        return percent < passing + 10 and rng.random() < self.engagement / 2
+
+
+# learner01 is the one to sign in as: active, good, with a revision in her trail. Three
+# strong learners, six in the middle, three falling behind (they show up as at risk).
+PROFILES = [
+    Profile(0.86, 1.0, revises=True), Profile(0.93, 0.92), Profile(0.88, 0.88),
+    Profile(0.78, 0.85), Profile(0.74, 0.8), Profile(0.8, 0.78),
+    Profile(0.73, 0.82), Profile(0.76, 0.72), Profile(0.72, 0.78),
+    Profile(0.38, 0.7, fades=True), Profile(0.3, 0.55, fades=True), Profile(0.45, 0.75, fades=True),
+]
+
+
+def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    return max(low, min(high, value))
+
+
+def rubric_levels(criteria: list[dict[str, Any]], skill: float, rng: random.Random) -> dict[str, str | None]:
+    """A level per criterion for work of this quality: the better the skill, the higher
+    the level, with some spread from criterion to criterion."""
+    chosen: dict[str, str | None] = {}
+    for criterion in criteria:
+        levels = sorted(criterion["levels"], key=lambda lv: -float(lv["points"]))
+        # the quality each level below the top asks for, evenly from 0.85 down to 0.4
+        steps = len(levels) - 1
+        bars = [0.85 - 0.45 * i / max(1, steps - 1) for i in range(steps)]
+        quality = rng.gauss(skill, 0.12)
+        chosen[criterion["id"]] = levels[sum(1 for bar in bars if quality < bar)]["id"]
+    return chosen
+
+
+FEEDBACK = {
+    True: ["Clear, well argued and backed by your own numbers. Keep this standard.",
+           "Strong work: the diagnosis is sharp and the plan is realistic.",
+           "Good judgement throughout; the measured results make the case."],
+    False: ["The main ideas are there, but the figures need checking and the plan needs owners and dates.",
+            "Start from the evidence: several conclusions are not yet supported by the numbers.",
+            "Please revisit the rubric: the plan is too general to act on."],
+}
+PEER_COMMENTS = [
+    "The pipeline map is easy to follow. One thing to improve: say who approves a release.",
+    "Good use of real figures. The monitoring plan could name the alert thresholds.",
+    "Clear and practical. I would add how you roll back when a release goes wrong.",
+    "Well structured. The access audit is thin: list who can deploy today.",
+]
+ESSAY_COMMENTS = ["A concrete plan with an owner and a check; well done.",
+                  "Name who acts when the number moves, and when.",
+                  "Too general: give a threshold, an owner and a cost."]
+
+
+RATING_NOTES = [
+    "Did not take part in the session's exercise.",
+    "Followed the discussion but could not yet apply it to their own company.",
+    "Applied the idea with prompting; the numbers were not yet connected to a decision.",
+    "Explained the trade-offs clearly and applied them to their own company.",
+    "Led the group's discussion with sound judgement and a concrete, measured plan.",
+]
+
+
+def baseline(metric: Metric, rng: random.Random) -> float:
+    """Where a learner's company starts on a metric: well short of the target."""
+    if metric.direction == "at_least":  # from zero at worst for changes that can go negative
+        return metric.target - (metric.target - max(metric.min_value, 0.0)) * rng.uniform(0.25, 0.5)
+    return min(metric.max_value - 1, metric.target * rng.uniform(2, 5) + 1)  # e.g. hours to answer
+
+
+def work_body(assignment: Assignment, skill: float, rng: random.Random) -> str:
+    lines = [f"## {assignment.title}", ""]
+    for deliverable in assignment.deliverables or ["My answer"]:
+        lines.append(f"### {deliverable}")
+        lines.append(rng.choice([
+            "We measured this over the last four weeks; the table below gives the figures and the target.",
+            "I mapped the current steps with the team and marked where work waits longest.",
+            "The owner, the weekly check and the threshold that triggers action are listed here.",
+            "This is a first pass; I still need the numbers from our support desk.",
+        ]) if skill > 0.5 else "To do: fill this in once we have the numbers.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the activity
+
+
+@dataclass
+class ActivityReport:
+    learners: int = 0          # learners given activity this run
+    already: int = 0           # learners who had activity already (left as they were)
+    lessons_read: int = 0
+    attempts: int = 0
+    submissions: int = 0
+    grades: int = 0
+    peer_reviews: int = 0
+    ratings: int = 0
+    kpi_figures: int = 0
+    months: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def has_activity(session: Session, user_ids: list[int]) -> set[int]:
+    """The users among ``user_ids`` who already attempted, submitted or read anything."""
+    if not user_ids:
+        return set()
+    found: set[int] = set()
+    for model in (Attempt, Submission, LessonRead):
+        found |= set(session.scalars(select(model.user_id).where(model.user_id.in_(user_ids)).distinct()))
+    return found
+
+
+class DemoActivity:
+    """Plays out the months so far of one cohort for a set of learners, oldest work first
+    for each learner, with timestamps spread over the months they happened in."""
+
+    def __init__(self, session: Session, cohort: Cohort, instructor: User, now: datetime) -> None:
+        self.session, self.cohort, self.instructor, self.now = session, cohort, instructor, now
+        self.months = min(current_month(cohort.start_date, cohort_today(cohort, now)) - 1, PROGRAM_MONTHS)
+        self.phases = [item for item in schedule(session) if item.phase.month <= self.months]
+        self.quizzes = [q for q in active_quizzes(session) if release_month(q) <= self.months]
+        self.assignments = [a for a in active_assignments(session) if a.phase.month <= self.months]
+        self.report = ActivityReport(months=max(self.months, 0))
+        self.profiles: dict[int, Profile] = {}
+
+    def latest(self, hours: float = 1) -> datetime:
+        return self.now - timedelta(hours=hours)
+
+    def month_start(self, month: int) -> datetime:
+        return opens_at(self.cohort, month_opens_on(self.cohort.start_date, month))
+
+    def run(self, learners: list[tuple[User, Profile]], tick: Tick = _no_tick) -> ActivityReport:
+        for user, profile in learners:
+            self.profiles[user.id] = profile
+            rng = random.Random(f"northwind:{user.email}")
+            self.lessons(user, profile, rng)
+            self.coursework(user, profile, rng)
+            self.take_quizzes(user, profile, rng)
+            self.ratings(user, profile, rng)
+            self.kpi_figures(user, profile, rng)
+            self.report.learners += 1
+            tick(1)
+        self.peer_reviews([user for user, _ in learners])
+        self.session.flush()
+        return self.report
+
+    # ------------------------------------------------------------------ lessons
+
+    def lessons(self, user: User, profile: Profile, rng: random.Random) -> None:
+        for item in self.phases:
+            start = self.month_start(item.phase.month)
+            for lesson in item.lessons:
+                if not profile.does(item.phase.month, rng):
+                    continue
+                at = start + timedelta(days=rng.uniform(0.5, 20), hours=rng.uniform(0, 12))
+                if at < self.latest():
+                    mark_read(self.session, user.id, lesson, at)
+                    self.report.lessons_read += 1
+
+    # ------------------------------------------------------------------ coursework
+
+    def coursework(self, user: User, profile: Profile, rng: random.Random) -> None:
+        plan = build_schedule(self.session, self.cohort, user.id, self.now)
+        to_revise = profile.revises
+        for assignment in self.assignments:
+            dates = dates_for(assignment, plan)
+            if dates is None or not profile.hands_in(assignment.phase.month, rng):
+                continue
+            share = rng.uniform(0.7, 1.25) if profile.fades else rng.uniform(0.35, 0.85)
+            at = opens_at(self.cohort, dates.opens_on) + timedelta(days=assignment.due_after_days * share,
+                                                                   hours=rng.uniform(8, 20))
+            if at >= self.latest(24):
+                continue  # not got round to it yet
+            submission = self.hand_in(assignment, user, work_body(assignment, profile.ability, rng), dates, at)
+            graded_at = at + timedelta(days=rng.uniform(2, 6))
+            if graded_at >= self.latest():
+                continue  # waits in the instructor's queue
+            if to_revise:
+                to_revise = not self.revise(submission, dates, profile, graded_at, rng)
+            else:
+                self.release(submission, rubric_levels(assignment.rubric.current.criteria, profile.ability, rng),
+                             rng.choice(FEEDBACK[profile.ability >= 0.6]), None, graded_at)
+
+    def release(self, submission: Submission, levels: dict[str, str | None], feedback: str, revision: int | None,
+                at: datetime) -> None:
+        save_grade(self.session, submission, self.instructor, levels, {}, feedback, revision, "release", at)
+        self.report.grades += 1
+
+    def revise(self, submission: Submission, dates: Dates, profile: Profile, at: datetime, rng: random.Random) -> bool:
+        """The instructor returns the work for revision, the learner improves it and hands
+        it in again, and the better version is graded. False if there was no time for it."""
+        again = at + timedelta(days=rng.uniform(1, 3))
+        regraded = again + timedelta(days=rng.uniform(1, 3))
+        if regraded >= self.latest():
+            return False
+        criteria = submission.assignment.rubric.current.criteria
+        grade = save_grade(self.session, submission, self.instructor, rubric_levels(criteria, profile.ability - 0.3, rng),
+                           {}, FEEDBACK[False][0], None, "return", at)
+        body = (submission.draft_body + "\n\n### What I changed\n"
+                "Checked every figure against the raw data and added owners and dates to the plan.\n")
+        save_draft(self.session, submission, body, dates, again - timedelta(hours=2))
+        submit(self.session, submission, dates, again)
+        self.release(submission, rubric_levels(criteria, profile.ability + 0.05, rng),
+                     "Much better: every figure checks out and the plan is ready to use.", grade.revision, regraded)
+        return True
+
+    def hand_in(self, assignment: Assignment, user: User, body: str, dates: Dates, at: datetime) -> Submission:
+        started = at - timedelta(days=1, hours=3)
+        submission = start_submission(self.session, assignment, user.id, self.cohort.id, started)
+        save_draft(self.session, submission, body, dates, started + timedelta(hours=1))
+        submit(self.session, submission, dates, at)
+        self.report.submissions += 1
+        return submission
+
+    def peer_reviews(self, reviewers: list[User]) -> None:
+        for assignment in self.assignments:
+            if not assignment.peer_reviews:
+                continue
+            mine = {u.id: submission_for(self.session, assignment, u.id) for u in reviewers}
+            handed_in = [s for s in mine.values() if s is not None and s.submitted_at is not None]
+            if len(handed_in) < 2:
+                continue
+            last = max(s.submitted_at for s in handed_in)  # type: ignore[type-var]
+            for reviewer in reviewers:
+                own = mine[reviewer.id]
+                profile = self.profiles[reviewer.id]
+                rng = random.Random(f"northwind-peer:{assignment.key}:{reviewer.email}")
+                at = min(last + timedelta(days=rng.uniform(0.5, 2)), self.latest(rng.uniform(2, 20)))  # type: ignore[operator]
+                if own is None or own.submitted_at is None or at <= own.submitted_at:
+                    continue
+                for review in reviews_to_do(self.session, assignment, reviewer, at):
+                    if review.status != "assigned" or rng.random() > profile.engagement:
+                        continue
+                    author = self.profiles.get(review.submission.user_id, Profile(0.7, 0.8))
+                    levels = rubric_levels(review.rubric_version.criteria, author.ability + 0.05, rng)
+                    complete_review(self.session, review, levels, rng.choice(PEER_COMMENTS), at + timedelta(minutes=20))
+                    self.report.peer_reviews += 1
+
+    # ------------------------------------------------------------------ ratings and KPIs
+
+    def ratings(self, user: User, profile: Profile, rng: random.Random) -> None:
+        """A few instructor ratings from the live sessions, on the objectives of the modules
+        taught so far; fewer for learners who seldom turn up."""
+        for item in self.phases:
+            for objective in item.module.objectives:
+                if rng.random() > 0.35 * profile.engagement * (0.6 if profile.fades else 1.0):
+                    continue
+                at = self.month_start(item.phase.month) + timedelta(days=rng.uniform(5, 26), hours=rng.uniform(9, 17))
+                if at >= self.latest():
+                    continue
+                level = round(4 * clamp(rng.gauss(profile.ability, 0.1)))
+                rate(self.session, user.id, objective, level, RATING_NOTES[level], self.instructor.id, at)
+                self.report.ratings += 1
+
+    def kpi_figures(self, user: User, profile: Profile, rng: random.Random) -> None:
+        """Monthly figures for a few of the metrics of the modules begun so far, from the
+        month each module began: most learners move toward the target, learners falling
+        behind drift."""
+        begun: dict[int, tuple[int, list[Metric]]] = {}
+        for item in self.phases:
+            begun.setdefault(item.module.id, (item.phase.month, list(item.module.metrics)))
+        choices = [(month, metric) for month, metrics in begun.values() for metric in metrics]
+        wanted = 1 if profile.fades else (3 if profile.ability >= 0.8 else 2)
+        for first, metric in rng.sample(choices, min(wanted, len(choices))):
+            start, figures = baseline(metric, rng), 0
+            for month in range(first, self.months + 1):
+                at = self.month_start(month + 1) + timedelta(days=rng.uniform(0.5, 3))
+                if at >= self.latest() or (figures and rng.random() > profile.engagement):
+                    continue
+                progress = clamp(profile.ability * (month - first + 1) / 5 + rng.gauss(0, 0.04))
+                value = start + (metric.target - start) * (progress if not profile.fades else rng.uniform(-0.2, 0.15))
+                value = round(min(max(value, metric.min_value), metric.max_value - 0.1), 1)
+                period = month_opens_on(self.cohort.start_date, month).replace(day=1)
+                record_figure(self.session, user.id, metric, period, value, at)
+                figures += 1
+                self.report.kpi_figures += 1
+
+    # ------------------------------------------------------------------ quizzes
+
+    def take_quizzes(self, user: User, profile: Profile, rng: random.Random) -> None:
+        for quiz in self.quizzes:
+            if not profile.hands_in(release_month(quiz), rng):
+                continue
+            window = quiz_window(self.session, quiz, self.cohort, user.id, self.now)
+            last = min(window.closes_at or self.now, self.now) - timedelta(hours=2)
+            at = window.opens_at + (last - window.opens_at) * rng.uniform(0.15, 0.5)
+            skill = profile.ability
+            for number in range(1, (quiz.attempts_allowed or 3) + 1):
+                if at >= last:
+                    break
+                attempt = self.attempt(quiz, user, at, skill, rng)
+                self.grade_essays(attempt, profile, rng)
+                if not profile.tries_again(100 * (attempt.score or 0) / (attempt.max_score or 1), quiz.passing_score, rng):
+                    break
+                at += timedelta(days=rng.uniform(1, 6))
+                skill = min(0.97, skill + 0.1)
+
+    def attempt(self, quiz: Quiz, user: User, at: datetime, skill: float, rng: random.Random) -> Attempt:
+        attempt = start_attempt(self.session, quiz, user, at)
+        versions = page_versions(self.session, attempt)
+        for index, page in enumerate(attempt.layout):
+            if rng.random() < 0.04:
+                continue  # left blank
+            form = page_form(versions[page["version"]].spec, index, skill, rng)
+            save_page(self.session, attempt, index, form, at + timedelta(minutes=index + 1))
+        submit_attempt(self.session, attempt, at + timedelta(minutes=len(attempt.layout) + 2))
+        self.report.attempts += 1
+        return attempt
+
+    def grade_essays(self, attempt: Attempt, profile: Profile, rng: random.Random) -> None:
+        if not attempt.pending_manual or attempt.submitted_at is None:
+            return
+        at = attempt.submitted_at + timedelta(days=rng.uniform(1, 4))
+        if at >= self.latest():
+            return  # still in the instructor's essay queue
+        versions = page_versions(self.session, attempt)
+        for response in responses_of(self.session, attempt).values():
+            if response.score is not None:
+                continue
+            spec = versions[response.version_id].spec
+            part = next(p for p in parts_of(spec) if (p is spec and response.part == "") or p.get("id") == response.part)
+            points = round(float(part["points"]) * clamp(rng.gauss(profile.ability, 0.1)) * 2) / 2
+            grade_essay(self.session, response, points, rng.choice(ESSAY_COMMENTS), self.instructor, at)
+
+
+def demo_activity(session: Session, now: datetime | None = None, tick: Tick = _no_tick) -> ActivityReport:
+    """Give the twelve demo learners their months of work, unless they already have some.
+    Needs ``build_demo`` first and the course loaded; safe to run again."""
+    now = now or utcnow()
+    org = demo_organization(session)
+    cohort = session.scalar(select(Cohort).where(Cohort.organization_id == org.id, Cohort.name == COHORT))
+    instructor = find_user(session, INSTRUCTOR_EMAIL)
+    if cohort is None or instructor is None:
+        return ActivityReport(notes=["The demo cohort does not exist yet; no activity was added."])
+    learners = [(user, profile) for number, profile in enumerate(PROFILES, start=1)
+                if (user := find_user(session, learner_email(number))) is not None]
+    busy = has_activity(session, [user.id for user, _ in learners])
+    fresh = [(user, profile) for user, profile in learners if user.id not in busy]
+    activity = DemoActivity(session, cohort, instructor, now)
+    if fresh and not activity.phases:
+        activity.report.notes.append("No course is loaded (run `flask lms load-content`); no activity was added.")
+        fresh = []
+    report = activity.run(fresh, tick)
+    report.already = len(learners) - len(fresh)
+    return report
+
+
+def evidence_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Evidence)) or 0

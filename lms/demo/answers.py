@@ -1,0 +1,120 @@
+"""How a demo learner fills in a quiz page: a registry of small classes, one per question
+type, each giving the form fields of a right or a wrong answer, exactly as a browser would
+post them, so the demo's attempts go through the real saving and scoring."""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from werkzeug.datastructures import MultiDict
+
+from lms.assessment.questions import Matching, parts_of
+from lms.assessment.services import field_name
+
+Fields = list[tuple[str, str]]
+
+GOOD_ESSAY = (
+    "I would start from the numbers we already have: last month's figures and the target. "
+    "Sam owns the weekly check and the alert; if it fires twice in a row we roll back to the "
+    "last release in the registry and write down what we learned. Cost: about two hours a week."
+)
+THIN_ESSAY = "We should keep an eye on it and fix problems when customers complain."
+
+
+class Answerer(ABC):
+    type: ClassVar[str]
+
+    @abstractmethod
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        """The posted fields for this part: the right answer, or a plausible wrong one."""
+
+
+class SingleAnswer(Answerer):
+    type = "single"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        options = [o["id"] for o in part["options"] if o["correct"] == right]
+        return [(name, rng.choice(options))]
+
+
+class MultipleAnswer(Answerer):
+    type = "multiple"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        good = [o["id"] for o in part["options"] if o["weight"] > 0]
+        bad = [o["id"] for o in part["options"] if o["weight"] <= 0]
+        if right or not bad:
+            chosen = good
+        else:  # half the right options and one wrong one: partial or no credit
+            chosen = rng.sample(good, len(good) // 2) + [rng.choice(bad)]
+        return [(name, option) for option in chosen]
+
+
+class TrueFalseAnswer(Answerer):
+    type = "true_false"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        return [(name, "true" if part["answer"] == right else "false")]
+
+
+class ShortAnswer(Answerer):
+    type = "short"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        if not right:
+            return [(name, rng.choice(["not sure", "the dashboard", "ask the team"]))]
+        best = next(a for a in part["answers"] if a["weight"] == 100)
+        return [(name, best["text"].replace("*", "x"))]  # "*" accepts any text
+
+
+class NumericalAnswer(Answerer):
+    type = "numerical"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        if not right:
+            return [(name, str(rng.choice([-987654, 123456789])))]
+        best = next(a for a in part["answers"] if a["weight"] == 100)
+        value = best["value"] if best["value"] is not None else (best["min"] + best["max"]) / 2
+        return [(name, repr(float(value)))]
+
+
+class MatchingAnswer(Answerer):
+    type = "matching"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        choices = Matching().choices(part)
+        by_text = {" ".join(text.lower().split()): cid for cid, text in choices.items()}
+        correct = [by_text[" ".join(pair["right"].lower().split())] for pair in part["pairs"]]
+        shift = 0 if right else rng.randrange(1, len(correct))
+        return [(f"{name}-{i}", correct[(i + shift) % len(correct)]) for i in range(len(correct))]
+
+
+class OrderingAnswer(Answerer):
+    type = "ordering"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        n = len(part["items"])
+        positions = list(range(1, n + 1)) if right else list(range(n, 0, -1))
+        return [(f"{name}-i{i}", str(position)) for i, position in enumerate(positions)]
+
+
+class EssayAnswer(Answerer):
+    type = "essay"
+
+    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+        return [(name, GOOD_ESSAY if right else THIN_ESSAY)]
+
+
+ANSWERERS: dict[str, Answerer] = {a.type: a for a in (
+    SingleAnswer(), MultipleAnswer(), TrueFalseAnswer(), ShortAnswer(), NumericalAnswer(),
+    MatchingAnswer(), OrderingAnswer(), EssayAnswer())}
+
+
+def page_form(spec: dict[str, Any], page: int, skill: float, rng: random.Random) -> MultiDict[str, str]:
+    """A page's posted form for a learner who gets each part right with probability ``skill``."""
+    fields: Fields = []
+    for part in parts_of(spec):
+        fields += ANSWERERS[part["type"]].fields(part, field_name(page, part, spec), rng.random() < skill, rng)
+    return MultiDict(fields)

@@ -1,0 +1,559 @@
+"""Benchmark data at volume: extra cohorts in the demo organization, each with generated
+learners and their months of activity (lessons read, quiz attempts, graded work, peer
+reviews, instructor ratings, stakeholder feedback, KPI figures) written with bulk inserts,
+then mastery computed once from all the evidence. Flush only.
+
+The evidence looks like what the real sources record (same sources, weights, references
+and notes), so pages and reports can be measured on realistic data; quiz attempts carry
+their score but not the answers given, which nothing at this scale needs."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.security import generate_password_hash
+
+from lms.accounts.models import User
+from lms.accounts.services import find_user
+from lms.assessment.models import Attempt
+from lms.assessment.questions import QUESTION_TYPES, objectives_of, parts_of
+from lms.assessment.services import active_quizzes, current_versions, release_month
+from lms.catalog.models import Metric
+from lms.catalog.services import active_modules, active_objectives, schedule
+from lms.cohorts.models import Cohort, Enrolment
+from lms.coursework.models import Submission, SubmissionVersion
+from lms.coursework.services import active_assignments
+from lms.demo.services import (
+    DEMO_PASSWORD,
+    FEEDBACK,
+    INSTRUCTOR_EMAIL,
+    PEER_COMMENTS,
+    RATING_NOTES,
+    DemoError,
+    Profile,
+    Tick,
+    baseline,
+    clamp,
+    demo_organization,
+    rubric_levels,
+)
+from lms.grading.models import Grade, GradeEvent, PeerReview
+from lms.kpi.models import KpiEntry
+from lms.kpi.services import evidence_fraction, format_value, source_ref
+from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
+from lms.progress.models import Evidence, LessonRead
+from lms.progress.services import rebuild
+from lms.progress.sources import SOURCES
+
+MAX_LEARNERS = 5000
+CHUNK = 250          # learners written together (peer reviewers are drawn within a chunk)
+BATCH = 5000         # rows per INSERT round
+FIRST_NAMES = ["Ada", "Bilal", "Carmen", "Dmitri", "Esther", "Femi", "Grace", "Hugo", "Ingrid", "Jamal",
+               "Keiko", "Liam", "Mei", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tariq",
+               "Uma", "Viktor", "Wen", "Yara"]
+LAST_NAMES = ["Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "Gupta", "Hansen", "Ito", "Jansen",
+              "Kowalski", "Lindqvist", "Moreno", "Nakamura", "Osei", "Pereira", "Quinn", "Rossi", "Schmidt",
+              "Tanaka", "Ueda", "Varga", "Walsh", "Zhou"]
+STAKEHOLDERS = ["Customer", "Team member", "Investor", "Partner"]
+
+
+def cohort_name(number: int) -> str:
+    return f"Northwind benchmark cohort {number}"
+
+
+def months_ago(number: int) -> int:
+    """Benchmark cohorts started 11, 10, ... 2 months ago, then round again."""
+    return 11 - (number - 1) % 10
+
+
+def generated_email(cohort: int, learner: int) -> str:
+    return f"gen-c{cohort}-l{learner}@demo.lms"
+
+
+# --------------------------------------------------------------------------- the course, once
+
+
+@dataclass(frozen=True)
+class QuizPlan:
+    id: int
+    title: str
+    month: int
+    attempts: int
+    passing: float
+    minutes: int
+    layout: list[dict[str, Any]]
+    max_score: float
+    objectives: list[int]
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    id: int
+    title: str
+    month: int
+    due_after_days: int
+    peer_reviews: int
+    rubric_version_id: int
+    max_points: float
+    criteria: list[dict[str, Any]]
+    objectives: dict[str, list[int]]  # criterion id -> objective ids
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    key: str
+    title: str
+    first_month: int
+    months: frozenset[int]
+    objectives: list[int]
+    metrics: list[Metric]
+
+
+@dataclass
+class Catalog:
+    objective_ids: dict[str, int]
+    lessons: dict[int, list[int]]
+    quizzes: list[QuizPlan]
+    works: list[WorkPlan]
+    modules: list[ModulePlan]
+
+    @classmethod
+    def load(cls, session: Session) -> Catalog:
+        ids = {o.key: o.id for o in active_objectives(session)}
+        lessons: dict[int, list[int]] = defaultdict(list)
+        for item in schedule(session):
+            lessons[item.phase.month].extend(lesson.id for lesson in item.lessons)
+        quizzes = [cls._quiz(session, quiz, ids) for quiz in active_quizzes(session)]
+        works = [WorkPlan(id=a.id, title=a.title, month=a.phase.month, due_after_days=a.due_after_days,
+                          peer_reviews=a.peer_reviews, rubric_version_id=a.rubric.current.id,
+                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria,
+                          objectives={c["id"]: [ids[k] for k in c.get("objectives", []) if k in ids]
+                                      for c in a.rubric.current.criteria})
+                 for a in active_assignments(session)]
+        metrics: dict[int, list[Metric]] = defaultdict(list)
+        for metric in session.scalars(select(Metric).where(Metric.retired_at.is_(None))
+                                      .options(selectinload(Metric.objectives)).order_by(Metric.position)):
+            metrics[metric.module_id].append(metric)
+        modules = [ModulePlan(key=m.key, title=m.title, first_month=min(p.month for p in m.phases),
+                              months=frozenset(p.month for p in m.phases), objectives=[o.id for o in m.objectives],
+                              metrics=metrics[m.id])
+                   for m in active_modules(session) if m.phases]
+        return cls(ids, dict(lessons), [q for q in quizzes if q.layout], works, modules)
+
+    @staticmethod
+    def _quiz(session: Session, quiz: Any, ids: dict[str, int]) -> QuizPlan:
+        chosen = current_versions(session, quiz)
+        drawn = [pair for pair in chosen if pair[0].pool is None]
+        for pool, draw in sorted(quiz.pools.items()):
+            drawn += [pair for pair in chosen if pair[0].pool == pool][:draw]
+        drawn.sort(key=lambda pair: pair[0].position)
+        layout = [{"version": version.id,
+                   "options": {part["id"]: ids_ for part in parts_of(version.spec)
+                               if (ids_ := QUESTION_TYPES[part["type"]].shuffle_ids(part))}}
+                  for _, version in drawn]
+        codes = {code for _, version in drawn for code in objectives_of(version.spec)}
+        return QuizPlan(id=quiz.id, title=quiz.title, month=release_month(quiz), attempts=quiz.attempts_allowed or 3,
+                        passing=quiz.passing_score, minutes=quiz.time_limit_minutes or 60, layout=layout,
+                        max_score=sum(version.points for _, version in drawn),
+                        objectives=sorted(ids[c] for c in codes if c in ids))
+
+
+# --------------------------------------------------------------------------- one learner's plan
+
+
+def evidence_row(user_id: int, objective_id: int, source: str, ref: str, fraction: float, at: datetime,
+                 note: str, by: int | None = None) -> dict[str, Any]:
+    return {"user_id": user_id, "objective_id": objective_id, "source": source, "source_ref": ref,
+            "level": round(clamp(fraction) * 4, 4), "weight": SOURCES[source].weight, "note": note,
+            "recorded_at": at, "recorded_by_id": by}
+
+
+@dataclass
+class Work:
+    plan: WorkPlan
+    user_id: int
+    ability: float
+    submitted_at: datetime
+    body: str
+    due_on: date
+    graded_at: datetime | None
+    levels: dict[str, str | None]
+    submission_id: int = 0
+    version_id: int = 0
+
+
+@dataclass
+class LearnerPlan:
+    user_id: int
+    reads: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[tuple[dict[str, Any], dict[int, float], str]] = field(default_factory=list)
+    works: list[Work] = field(default_factory=list)
+    kpis: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+def generated_profile(rng: random.Random) -> Profile:
+    """About one learner in eight falls behind; the rest spread around a solid middle."""
+    if rng.random() < 0.12:
+        return Profile(clamp(rng.gauss(0.38, 0.08), 0.15, 0.55), rng.uniform(0.45, 0.75), fades=True)
+    return Profile(clamp(rng.gauss(0.77, 0.08), 0.55, 0.98), clamp(rng.gauss(0.82, 0.1), 0.5, 1.0))
+
+
+class Planner:
+    """Plans one learner's months in one cohort, in memory, with seeded randomness."""
+
+    def __init__(self, catalog: Catalog, cohort: Cohort, instructor_id: int, now: datetime) -> None:
+        self.catalog, self.cohort, self.instructor_id, self.now = catalog, cohort, instructor_id, now
+        self.months = min(current_month(cohort.start_date, cohort_today(cohort, now)) - 1, PROGRAM_MONTHS)
+        self.starts = [opens_at(cohort, month_opens_on(cohort.start_date, m)) for m in range(1, self.months + 2)]
+
+    def at(self, month: int, share: float) -> datetime:
+        """A moment ``share`` of the way through program month ``month``."""
+        start, end = self.starts[month - 1], self.starts[month]
+        return start + (end - start) * share
+
+    def before_now(self, moment: datetime) -> bool:
+        return moment < self.now - timedelta(hours=1)
+
+    def plan(self, user_id: int, profile: Profile, rng: random.Random) -> LearnerPlan:
+        plan = LearnerPlan(user_id)
+        tracked = {m.key: rng.sample(m.metrics, min(len(m.metrics), rng.choice([2, 3]))) for m in self.catalog.modules}
+        baselines: dict[int, float] = {}
+        last: dict[int, float] = {}
+        for month in range(1, self.months + 1):
+            self.lessons(plan, profile, rng, month)
+            self.quizzes(plan, profile, rng, month)
+            self.works(plan, profile, rng, month)
+            self.ratings(plan, profile, rng, month)
+            self.stakeholders(plan, profile, rng, month)
+            self.kpis(plan, profile, rng, month, tracked, baselines, last)
+        return plan
+
+    def lessons(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
+        for lesson_id in self.catalog.lessons.get(month, []):
+            if profile.does(month, rng):
+                plan.reads.append({"user_id": plan.user_id, "lesson_id": lesson_id,
+                                   "read_at": self.at(month, rng.uniform(0.02, 0.8))})
+
+    def quizzes(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
+        for quiz in self.catalog.quizzes:
+            if quiz.month != month or not profile.hands_in(month, rng):
+                continue
+            started = self.at(month, rng.uniform(0.2, 0.7))
+            skill = profile.ability
+            for number in range(1, quiz.attempts + 1):
+                submitted = started + timedelta(minutes=quiz.minutes * rng.uniform(0.3, 0.95))
+                if not self.before_now(submitted):
+                    break
+                fraction = clamp(rng.gauss(skill, 0.08))
+                row = {"quiz_id": quiz.id, "user_id": plan.user_id, "cohort_id": self.cohort.id, "number": number,
+                       "layout": quiz.layout, "started_at": started,
+                       "deadline_at": started + timedelta(minutes=quiz.minutes), "submitted_at": submitted,
+                       "closed_by": "learner", "score": round(fraction * quiz.max_score, 4),
+                       "max_score": quiz.max_score, "pending_manual": False}
+                fractions = {oid: clamp(rng.gauss(fraction, 0.1)) for oid in quiz.objectives}
+                plan.attempts.append((row, fractions, f"{quiz.title}, attempt {number}"))
+                if not profile.tries_again(100 * fraction, quiz.passing, rng):
+                    break
+                started = submitted + timedelta(days=rng.uniform(1, 5))
+                skill = min(0.97, skill + 0.1)
+
+    def works(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
+        for work in self.catalog.works:
+            if work.month != month or not profile.hands_in(month, rng):
+                continue
+            opens = self.starts[month - 1]
+            share = rng.uniform(0.7, 1.25) if profile.fades else rng.uniform(0.35, 0.9)
+            submitted = opens + timedelta(days=work.due_after_days * share, hours=rng.uniform(8, 20))
+            if not self.before_now(submitted):
+                continue
+            graded = submitted + timedelta(days=rng.uniform(2, 7))
+            plan.works.append(Work(
+                plan=work, user_id=plan.user_id, ability=profile.ability, submitted_at=submitted,
+                body=f"## {work.title}\n\nMy work for month {month}, with our own figures and the plan we agreed.",
+                due_on=(opens + timedelta(days=work.due_after_days)).date(),
+                graded_at=graded if self.before_now(graded) else None,
+                levels=rubric_levels(work.criteria, profile.ability, rng)))
+
+    def ratings(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
+        for module in self.catalog.modules:
+            if month not in module.months:
+                continue
+            for objective_id in module.objectives:
+                for _ in range(rng.choice([1, 2, 3])):
+                    if rng.random() > 0.85 * profile.engagement:
+                        continue
+                    level = round(4 * clamp(rng.gauss(profile.ability, 0.12)))
+                    plan.evidence.append(evidence_row(
+                        plan.user_id, objective_id, "rating", f"rater:{self.instructor_id}", level / 4,
+                        self.at(month, rng.uniform(0.3, 0.95)), RATING_NOTES[level], self.instructor_id))
+
+    def stakeholders(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
+        for module in self.catalog.modules:
+            if module.first_month > month or rng.random() > 0.5 * profile.engagement:
+                continue
+            who = rng.choice(STAKEHOLDERS)
+            mean = 1 + 4 * clamp(rng.gauss(profile.ability + 0.03, 0.12))
+            ref = f"feedback:generated-{plan.user_id}-{month}-{module.key}"
+            note = f"{who} {rng.choice(FIRST_NAMES)}: {mean:.1f} of 5 on average"
+            at = self.at(month, rng.uniform(0.4, 0.98))
+            plan.evidence += [evidence_row(plan.user_id, oid, "stakeholder", ref, (mean - 1) / 4, at, note)
+                              for oid in module.objectives]
+
+    def kpis(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int,
+             tracked: dict[str, list[Metric]], baselines: dict[int, float], last: dict[int, float]) -> None:
+        period = month_opens_on(self.cohort.start_date, month).replace(day=1)
+        recorded = self.at(month, 1) + timedelta(days=rng.uniform(0.5, 3))
+        if not self.before_now(recorded):
+            return
+        for module in self.catalog.modules:
+            if module.first_month > month:
+                continue
+            for metric in tracked[module.key]:
+                if rng.random() > profile.engagement:
+                    continue
+                start = baselines.setdefault(metric.id, baseline(metric, rng))
+                progress = clamp(profile.ability * (month - module.first_month + 1) / 6 + rng.gauss(0, 0.05))
+                value = start + (metric.target - start) * progress
+                value = round(min(max(value, metric.min_value), metric.max_value - 0.01), 2)
+                previous, last[metric.id] = last.get(metric.id), value
+                plan.kpis.append({"user_id": plan.user_id, "metric_id": metric.id, "period": period, "value": value,
+                                  "note": "", "recorded_at": recorded})
+                fraction = evidence_fraction(metric, value, previous)
+                if fraction is None:
+                    continue
+                note = f"{metric.name}: {format_value(metric, value)} in {period:%B %Y} (target {metric.target_label})."
+                plan.evidence += [evidence_row(plan.user_id, o.id, "kpi", source_ref(metric, period), fraction,
+                                               recorded, note) for o in metric.objectives]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def batches(rows: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def insert_ids(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in batches; their new ids, in order."""
+    ids: list[int] = []
+    for batch in batches(rows):
+        ids += session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), list(batch)).all()
+    return ids
+
+
+def insert_all(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    for batch in batches(rows):
+        session.execute(insert(model), list(batch))
+
+
+def rubric_fractions(work: WorkPlan, levels: dict[str, str | None]) -> dict[int, float]:
+    """Per objective, the mean share of the best level reached on its criteria (as grading does)."""
+    shares: dict[int, list[float]] = defaultdict(list)
+    for criterion in work.criteria:
+        level = next((lv for lv in criterion["levels"] if lv["id"] == levels.get(criterion["id"])), None)
+        best = max(float(lv["points"]) for lv in criterion["levels"])
+        if level is not None and best > 0:
+            for oid in work.objectives[criterion["id"]]:
+                shares[oid].append(float(level["points"]) / best)
+    return {oid: sum(v) / len(v) for oid, v in shares.items()}
+
+
+def points_of(work: WorkPlan, levels: dict[str, str | None]) -> float:
+    return sum(float(lv["points"]) for c in work.criteria for lv in c["levels"] if lv["id"] == levels.get(c["id"]))
+
+
+@dataclass
+class BenchmarkReport:
+    cohorts: int = 0
+    learners: int = 0         # generated this run
+    existing: int = 0         # already there from an earlier run, left as they were
+    evidence: int = 0         # rows written this run
+    lessons_read: int = 0
+    attempts: int = 0
+    submissions: int = 0
+    grades: int = 0
+    peer_reviews: int = 0
+    kpi_figures: int = 0
+    mastery: int = 0          # mastery records after the rebuild (everyone's); 0 when nothing was added
+    cohort_names: list[str] = field(default_factory=list)
+
+
+class Writer:
+    """Writes a chunk of planned learners with a handful of bulk INSERTs."""
+
+    def __init__(self, session: Session, cohort: Cohort, instructor_id: int, now: datetime, rng: random.Random,
+                 report: BenchmarkReport) -> None:
+        self.session, self.cohort, self.instructor_id, self.rng, self.report = session, cohort, instructor_id, rng, report
+        self.latest = now - timedelta(hours=1)
+
+    def write(self, plans: list[LearnerPlan]) -> None:
+        evidence = [row for plan in plans for row in plan.evidence]
+        reads = [row for plan in plans for row in plan.reads]
+        insert_all(self.session, LessonRead, reads)
+        evidence += self.attempts([a for plan in plans for a in plan.attempts])
+        works = [w for plan in plans for w in plan.works]
+        evidence += self.works(works)
+        evidence += self.peer_reviews(works)
+        kpis = [row for plan in plans for row in plan.kpis]
+        insert_all(self.session, KpiEntry, kpis)
+        insert_all(self.session, Evidence, evidence)
+        self.report.lessons_read += len(reads)
+        self.report.kpi_figures += len(kpis)
+        self.report.evidence += len(evidence)
+
+    def attempts(self, attempts: list[tuple[dict[str, Any], dict[int, float], str]]) -> list[dict[str, Any]]:
+        ids = insert_ids(self.session, Attempt, [row for row, _, _ in attempts])
+        self.report.attempts += len(ids)
+        return [evidence_row(row["user_id"], oid, "quiz", f"attempt:{attempt_id}", fraction, row["submitted_at"], note)
+                for attempt_id, (row, fractions, note) in zip(ids, attempts) for oid, fraction in fractions.items()]
+
+    def works(self, works: list[Work]) -> list[dict[str, Any]]:
+        submission_ids = insert_ids(self.session, Submission, [
+            {"assignment_id": w.plan.id, "user_id": w.user_id, "cohort_id": self.cohort.id,
+             "status": "released" if w.graded_at else "submitted", "draft_body": w.body,
+             "created_at": w.submitted_at - timedelta(days=1), "updated_at": w.graded_at or w.submitted_at,
+             "submitted_at": w.submitted_at} for w in works])
+        for work, submission_id in zip(works, submission_ids):
+            work.submission_id = submission_id
+        version_ids = insert_ids(self.session, SubmissionVersion, [
+            {"submission_id": w.submission_id, "number": 1, "body": w.body, "attachment_ids": [],
+             "submitted_at": w.submitted_at, "due_on": w.due_on, "late": w.submitted_at.date() > w.due_on}
+            for w in works])
+        for work, version_id in zip(works, version_ids):
+            work.version_id = version_id
+        graded = [w for w in works if w.graded_at is not None]
+        grade_rows = []
+        for w in graded:
+            selections = {cid: {"level": lid, "comment": ""} for cid, lid in w.levels.items()}
+            grade_rows.append({
+                "submission_id": w.submission_id, "version_id": w.version_id, "rubric_version_id": w.plan.rubric_version_id,
+                "grader_id": self.instructor_id, "selections": selections,
+                "feedback": self.rng.choice(FEEDBACK[w.ability >= 0.6]), "score": points_of(w.plan, w.levels),
+                "max_score": w.plan.max_points, "status": "released", "revision": 1, "updated_at": w.graded_at,
+                "released_at": w.graded_at})
+        grade_ids = insert_ids(self.session, Grade, grade_rows)
+        insert_all(self.session, GradeEvent, [
+            {"grade_id": gid, "actor_id": self.instructor_id, "at": row["released_at"], "action": "release",
+             "before": None, "after": {"selections": row["selections"], "feedback": row["feedback"], "score": row["score"],
+                                       "status": "released", "version": row["version_id"],
+                                       "rubric_version": row["rubric_version_id"]}}
+            for gid, row in zip(grade_ids, grade_rows)])
+        self.report.submissions += len(works)
+        self.report.grades += len(grade_ids)
+        return [evidence_row(w.user_id, oid, "rubric", f"grade:{gid}", fraction, w.graded_at, w.plan.title,  # type: ignore[arg-type]
+                             self.instructor_id)
+                for gid, w in zip(grade_ids, graded) for oid, fraction in rubric_fractions(w.plan, w.levels).items()]
+
+    def peer_reviews(self, works: list[Work]) -> list[dict[str, Any]]:
+        """Each submission of a peer-reviewed assignment is reviewed by classmates who
+        handed in the same assignment."""
+        by_assignment: dict[int, list[Work]] = defaultdict(list)
+        for w in works:
+            if w.plan.peer_reviews:
+                by_assignment[w.plan.id].append(w)
+        rows: list[dict[str, Any]] = []
+        reviewed: list[Work] = []
+        for group in by_assignment.values():
+            for w in group:
+                others = [o for o in group if o.user_id != w.user_id]
+                for reviewer in self.rng.sample(others, min(w.plan.peer_reviews, len(others))):
+                    assigned = max(w.submitted_at, reviewer.submitted_at) + timedelta(hours=self.rng.uniform(2, 30))
+                    done = assigned + timedelta(days=self.rng.uniform(0.5, 4))
+                    if done >= self.latest:
+                        continue
+                    levels = rubric_levels(w.plan.criteria, w.ability + 0.05, self.rng)
+                    rows.append({"submission_id": w.submission_id, "reviewer_id": reviewer.user_id,
+                                 "version_id": w.version_id, "rubric_version_id": w.plan.rubric_version_id,
+                                 "status": "done", "selections": {cid: {"level": lid} for cid, lid in levels.items()},
+                                 "comment": self.rng.choice(PEER_COMMENTS), "score": points_of(w.plan, levels),
+                                 "assigned_at": assigned, "completed_at": done})
+                    reviewed.append(w)
+        ids = insert_ids(self.session, PeerReview, rows)
+        self.report.peer_reviews += len(ids)
+        evidence = []
+        for review_id, row, w in zip(ids, rows, reviewed):
+            for oid, fraction in rubric_fractions(w.plan, {c: s["level"] for c, s in row["selections"].items()}).items():
+                evidence.append(evidence_row(w.user_id, oid, "peer", f"peer:{review_id}", fraction, row["completed_at"],
+                                             f"Peer review of {w.plan.title}", row["reviewer_id"]))
+        return evidence
+
+
+def benchmark_cohort(session: Session, number: int, today: date, instructor: User) -> Cohort:
+    org = demo_organization(session)
+    cohort = session.scalar(select(Cohort).where(Cohort.organization_id == org.id, Cohort.name == cohort_name(number)))
+    if cohort is None:
+        cohort = Cohort(organization=org, name=cohort_name(number), timezone="Europe/London",
+                        start_date=today - relativedelta(months=months_ago(number)))
+        session.add(cohort)
+    if instructor not in cohort.instructors:
+        cohort.instructors.append(instructor)
+    session.flush()
+    return cohort
+
+
+def new_learners(session: Session, cohort: Cohort, number: int, learners: int, password_hash: str,
+                 now: datetime) -> tuple[list[int], int]:
+    """Create and enrol the cohort's generated learners that do not exist yet; their ids,
+    and how many existed already."""
+    emails = [generated_email(number, n) for n in range(1, learners + 1)]
+    existing = set(session.scalars(select(User.email).where(User.email.like(f"gen-c{number}-l%@demo.lms"))))
+    fresh = [e for e in emails if e not in existing]
+    joined = opens_at(cohort, cohort.start_date) - timedelta(days=7)
+    rows = []
+    for email in fresh:
+        rng = random.Random(f"name:{email}")
+        rows.append({"email": email, "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                     "password_hash": password_hash, "timezone": cohort.timezone, "created_at": min(joined, now)})
+    ids = insert_ids(session, User, rows)
+    insert_all(session, Enrolment, [{"cohort_id": cohort.id, "user_id": uid, "started_at": min(joined, now)} for uid in ids])
+    return ids, len(emails) - len(fresh)
+
+
+def build_benchmark(session: Session, learners: int, cohorts: int, now: datetime, tick: Tick) -> BenchmarkReport:
+    """``cohorts`` extra cohorts of ``learners`` generated learners each, with their activity
+    and evidence, then every learner's mastery rebuilt once. Learners that already exist
+    (from an earlier run with the same numbers) are left as they are."""
+    if not 1 <= learners <= MAX_LEARNERS:
+        raise DemoError(f"Generate between 1 and {MAX_LEARNERS} learners per cohort.")
+    if cohorts < 0:
+        raise DemoError("The number of cohorts cannot be negative.")
+    instructor = find_user(session, INSTRUCTOR_EMAIL)
+    if instructor is None:
+        raise DemoError("Build the demo organization first.")
+    catalog = Catalog.load(session)
+    if not catalog.objective_ids:
+        raise DemoError("No course is loaded: run `flask lms load-content` first.")
+    report = BenchmarkReport()
+    password_hash = generate_password_hash(DEMO_PASSWORD)
+    for number in range(1, cohorts + 1):
+        cohort = benchmark_cohort(session, number, now.date(), instructor)
+        ids, existing = new_learners(session, cohort, number, learners, password_hash, now)
+        report.cohorts += 1
+        report.cohort_names.append(cohort.name)
+        report.learners += len(ids)
+        report.existing += existing
+        tick(existing)
+        planner = Planner(catalog, cohort, instructor.id, now)
+        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report)
+        for chunk in batches(ids, CHUNK):
+            plans = []
+            for user_id in chunk:
+                rng = random.Random(f"bench:{number}:{user_id}")
+                plans.append(planner.plan(user_id, generated_profile(rng), rng))
+                tick(1)
+            writer.write(plans)
+    session.flush()
+    if report.evidence:
+        report.mastery = rebuild(session, now)
+    return report
+

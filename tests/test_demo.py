@@ -1,0 +1,216 @@
+"""``flask lms demo``: the demo learners' months of real activity (evidence and mastery with
+a spread, safe to run twice) and ``--learners N --cohorts C`` benchmark cohorts at volume."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.accounts.models import User
+from lms.assessment.models import Attempt
+from lms.catalog.models import Objective
+from lms.cohorts.models import Cohort, Enrolment
+from lms.coursework.models import Submission
+from lms.demo import cli as demo_cli
+from lms.extensions import db
+from lms.grading.models import Grade, PeerReview
+from lms.kpi.models import KpiEntry
+from lms.progress.completion import cohort_progress
+from lms.progress.models import Evidence, LessonRead, Mastery
+from lms.progress.services import rebuild
+from lms.progress.sources import SOURCES
+
+UTC = timezone.utc
+DEMO_LEARNERS = [f"learner{n:02d}@demo.lms" for n in range(1, 13)]
+COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery)
+
+
+@pytest.fixture()
+def loaded(app: Flask, load_content) -> Flask:
+    load_content()
+    return app
+
+
+def run(app: Flask, *args: str) -> Result:
+    with app.app_context():  # a session of its own, as on the command line
+        result = app.test_cli_runner().invoke(args=["lms", "demo", *args])
+    db.session.rollback()
+    db.session.expire_all()
+    return result
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0 for model in COUNTED}
+
+
+def mastery_snapshot() -> dict[tuple[int, int], tuple[float | None, int]]:
+    return {(m.user_id, m.objective_id): (m.level, m.evidence_count) for m in db.session.scalars(select(Mastery))}
+
+
+def user_ids(emails: list[str]) -> dict[str, int]:
+    return dict(db.session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())  # type: ignore[arg-type]
+
+
+def mean_mastery(ids: list[int]) -> dict[int, float]:
+    levels: dict[int, list[float]] = defaultdict(list)
+    for m in db.session.scalars(select(Mastery).where(Mastery.user_id.in_(ids))):
+        levels[m.user_id].append(m.level or 0.0)
+    return {uid: sum(v) / len(v) for uid, v in levels.items()}
+
+
+def credentials(result: Result) -> list[str]:
+    return [line.split()[-2] for line in result.output.splitlines() if line.strip().endswith("demo-password-2026")]
+
+
+# --------------------------------------------------------------------------- the standard demo
+
+
+def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(loaded: Flask) -> None:
+    started = datetime.now(UTC)
+    first = run(loaded)
+    assert first.exit_code == 0, first.output
+    assert "Demo activity: 12 learners given 5 months of work" in first.output
+    assert len(credentials(first)) == 15
+
+    ids = user_ids(DEMO_LEARNERS)
+    assert len(ids) == 12
+    evidence = list(db.session.scalars(select(Evidence).where(Evidence.user_id.in_(ids.values()))))
+    # every way the real services turn work into evidence was exercised
+    assert {e.source for e in evidence} >= {"quiz", "rubric", "peer", "rating", "kpi"}
+    cohort = db.session.scalar(select(Cohort).where(Cohort.name == "Northwind cohort 1"))
+    opened = datetime.combine(cohort.start_date, datetime.min.time(), tzinfo=UTC).replace(day=1)
+    assert all(opened <= e.recorded_at < started for e in evidence)
+    assert len({e.recorded_at.date().replace(day=1) for e in evidence}) >= 4  # spread over the months
+
+    # quizzes were answered page by page and scored; work handed in and released
+    attempts = list(db.session.scalars(select(Attempt).where(Attempt.user_id.in_(ids.values()))))
+    assert attempts and all(a.finished and a.score is not None for a in attempts)
+    assert len({a.percent for a in attempts}) > 5
+    learner01 = ids["learner01@demo.lms"]
+    mine = list(db.session.scalars(select(Submission).where(Submission.user_id == learner01)))
+    assert len(mine) >= 5 and all(s.status == "released" for s in mine)
+    assert any(len(s.versions) == 2 for s in mine)  # returned for revision, then resubmitted
+    assert db.session.scalar(select(func.count()).select_from(LessonRead).where(LessonRead.user_id == learner01)) >= 8
+    assert db.session.scalar(select(func.count()).select_from(PeerReview).join(Submission).where(
+        Submission.user_id == learner01, PeerReview.status == "done")) >= 1
+
+    # a spread: strong learners well above those falling behind, who show up as at risk
+    means = mean_mastery(list(ids.values()))
+    assert set(means) == set(ids.values())  # everyone has some mastery
+    strong = [means[ids[e]] for e in DEMO_LEARNERS[:3]]
+    behind = [means[ids[e]] for e in DEMO_LEARNERS[-3:]]
+    assert min(strong) >= 3.0 and max(behind) < 2.5
+    assert min(strong) - max(behind) > 1.0
+    # ... and behind schedule, which is what flags them at risk; the strong ones are on track
+    progress = cohort_progress(db.session, cohort, list(ids.values()), datetime.now(UTC))
+    assert all(progress[ids[e]].behind for e in DEMO_LEARNERS[-3:])
+    assert not any(progress[ids[e]].behind for e in DEMO_LEARNERS[:3])
+
+    # mastery was kept current as the evidence arrived: a full rebuild changes nothing
+    before = mastery_snapshot()
+    rebuild(db.session, datetime.now(UTC))
+    assert mastery_snapshot() == before
+    db.session.rollback()
+
+    totals = counts()
+    second = run(loaded)
+    assert second.exit_code == 0, second.output
+    assert "already in place for 12 learners; nothing added" in second.output
+    assert credentials(second) == credentials(first)
+    assert counts() == totals
+
+
+def test_demo_without_a_course_makes_the_accounts_and_says_why_there_is_no_activity(app: Flask) -> None:
+    result = run(app)
+    assert result.exit_code == 0, result.output
+    assert "flask lms load-content" in result.output
+    assert len(credentials(result)) == 15
+    assert counts()["Evidence"] == 0
+
+
+# --------------------------------------------------------------------------- benchmark cohorts
+
+
+def test_benchmark_cohorts_have_evidence_on_every_objective_from_every_source(loaded: Flask, monkeypatch: Any) -> None:
+    ticks: list[int] = []
+    real = demo_cli.build_benchmark
+
+    def counting(session: Any, learners: int, cohorts: int, now: datetime, tick: Any) -> Any:
+        return real(session, learners, cohorts, now, lambda n: (ticks.append(n), tick(n)))
+
+    monkeypatch.setattr(demo_cli, "build_benchmark", counting)
+    started = datetime.now(UTC)
+    result = run(loaded, "--learners", "20", "--cohorts", "2")
+    assert result.exit_code == 0, result.output
+    assert sum(ticks) == 40 and "Benchmark learners" in result.output  # the progress bar, learner by learner
+    assert "Benchmark: 2 cohorts" in result.output and "40 learners generated" in result.output
+    assert len(credentials(result)) == 15
+
+    cohorts = list(db.session.scalars(select(Cohort).where(Cohort.name.like("Northwind benchmark cohort %"))
+                                      .order_by(Cohort.name)))
+    assert [c.name for c in cohorts] == ["Northwind benchmark cohort 1", "Northwind benchmark cohort 2"]
+    assert cohorts[0].start_date != cohorts[1].start_date  # staggered starts
+    for number, cohort in enumerate(cohorts, start=1):
+        enrolled = list(db.session.scalars(select(User.email).join(Enrolment, Enrolment.user_id == User.id).where(
+            Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))))
+        assert sorted(enrolled) == sorted(f"gen-c{number}-l{n}@demo.lms" for n in range(1, 21))
+        assert any(i.email == "instructor@demo.lms" for i in cohort.instructors)
+
+    generated = list(db.session.scalars(select(User.id).where(User.email.like("gen-%"))))
+    evidence = list(db.session.scalars(select(Evidence).where(Evidence.user_id.in_(generated))))
+    objectives = set(db.session.scalars(select(Objective.id)))
+    assert len(objectives) == 11
+    assert {e.objective_id for e in evidence} == objectives
+    assert {e.source for e in evidence} == set(SOURCES)
+    assert {e.user_id for e in evidence} == set(generated)
+    assert len(evidence) > 40 * 200  # hundreds per learner, as in a real year
+    assert all(e.recorded_at < started and 0 <= e.level <= 4 and e.weight == SOURCES[e.source].weight
+               for e in evidence)
+    # the rows the evidence points at exist: graded work, attempts, peer reviews, figures, reads
+    grades = {f"grade:{g}" for g in db.session.scalars(select(Grade.id).where(Grade.status == "released"))}
+    assert {e.source_ref for e in evidence if e.source == "rubric"} <= grades
+    assert counts()["PeerReview"] > 0 and counts()["KpiEntry"] > 0 and counts()["LessonRead"] > 0
+    assert db.session.scalar(select(func.count()).select_from(Attempt).where(Attempt.user_id.in_(generated))) > 40
+
+    # mastery was rebuilt from all the evidence, and spreads out
+    before = mastery_snapshot()
+    assert {uid for uid, _ in before} >= set(generated)
+    rebuild(db.session, datetime.now(UTC))
+    assert mastery_snapshot() == before
+    db.session.rollback()
+    means = mean_mastery(generated)
+    assert max(means.values()) - min(means.values()) > 1.0
+
+    totals = counts()
+    again = run(loaded, "--learners", "20", "--cohorts", "2")
+    assert again.exit_code == 0, again.output
+    assert "0 learners generated, 40 already there" in again.output
+    assert counts() == totals
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--learners", "0"], "--learners"),
+    (["--learners", "5001"], "--learners"),
+    (["--learners", "-3"], "--learners"),
+    (["--learners", "10", "--cohorts", "-1"], "--cohorts"),
+    (["--cohorts", "2"], "--cohorts needs --learners"),
+    (["--learners", "many"], "--learners"),
+])
+def test_bad_options_are_refused_before_anything_is_written(app: Flask, args: list[str], message: str) -> None:
+    result = run(app, *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert counts()["User"] == 0
+
+
+def test_benchmark_without_a_course_is_refused_with_a_reason(app: Flask) -> None:
+    result = run(app, "--learners", "5")
+    assert result.exit_code == 1
+    assert "No course is loaded" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("gen-%"))) == 0
