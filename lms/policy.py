@@ -99,4 +99,34 @@ POLICY: dict[str, AccessRule] = {
     "portfolio.unshare": LEARNER,
     "portfolio.shared": FEED_TOKEN,
     "portfolio.shared_file": FEED_TOKEN,
+    # certificates: the learner's own list; the certificate and its Open Badge are public by code
+    "certificates.mine": LEARNER,
+    "certificates.check": LEARNER,
+    "certificates.certificate": PUBLIC,
+    "certificates.assertion": PUBLIC,
+    "certificates.badge_class": PUBLIC,
+    "certificates.badge_image": PUBLIC,
+    "certificates.issuer": PUBLIC,
+    # progress: the learner's own pages; lessons are marked read where they can be read
+    "progress.overview": LEARNER,
+    "progress.competency": LEARNER,
+    "progress.read_lesson": RELEASED_LESSON,
+    "progress.learner": STAFF_FOR_LEARNER,
+    "progress.rate": STAFF_FOR_LEARNER,
+    # business KPIs: the learner's own figures against the program's targets
+    "kpi.tracker": LEARNER,
+    "kpi.record": LEARNER,
+    "kpi.metric": LEARNER,
+    # stakeholder feedback: the learner's invitations; the rating link carries its own secret
+    "feedback.mine": LEARNER,
+    "feedback.create": LEARNER,
+    "feedback.revoke": LEARNER,  # the view answers 404 for another learner's invitation
+    "feedback.respond": FEED_TOKEN,
+    "feedback.answer": FEED_TOKEN,
+    "feedback.learner": STAFF_FOR_LEARNER,
+    # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
+    "competency.heat_map": COHORT_STAFF,
+    "competency.export": COHORT_STAFF,
+    "competency.trend": COHORT_STAFF,
+    "competency.organization": ORG_ADMIN,
 }

@@ -35,6 +35,8 @@ from lms.coursework.services import add_attachment, dates_for, get_assignment, s
 from lms.learning.services import build_schedule
 from lms.database import utcnow
 from lms.extensions import db
+from lms.catalog.models import Module
+from lms.feedback.services import invite as invite_stakeholder
 from lms.web.access import rule_for
 from tests.conftest import World
 
@@ -73,6 +75,8 @@ HAND_IN = expect("forbid", anonymous="login", learner="ok", learner_other_org="o
 COHORT_FILE = expect("missing", anonymous="login", learner="ok", instructor="ok", org_admin="ok", admin="ok")
 # An attempt (or a peer review) is its learner's alone; for everybody else its id does not exist.
 OWN_ATTEMPT = expect("missing", anonymous="login", learner="ok")
+# A learner's own row under the LEARNER rule: other learners are told it does not exist.
+OWN_AS_LEARNER = expect("forbid", anonymous="login", learner="ok", learner_other_cohort="missing", learner_other_org="missing")
 
 
 @dataclass
@@ -150,6 +154,31 @@ ROUTES: dict[str, Route] = {
     "portfolio.unshare": Route(lambda w, x: "/portfolio/foundation/share/revoke", LEARNERS, "POST"),
     "portfolio.shared": Route(lambda w, x: "/shared/portfolios/not-a-token", expect("missing")),
     "portfolio.shared_file": Route(lambda w, x: f"/shared/portfolios/not-a-token/files/{x['attachment_id']}", expect("missing")),
+    "certificates.mine": Route(lambda w, x: "/certificates", LEARNERS),
+    "certificates.check": Route(lambda w, x: "/certificates/check", LEARNERS, "POST"),
+    "certificates.certificate": Route(lambda w, x: "/certificates/not-a-code", expect("missing")),
+    "certificates.assertion": Route(lambda w, x: "/badges/assertions/not-a-code.json", expect("missing")),
+    "certificates.badge_class": Route(lambda w, x: "/badges/foundation.json", EVERYONE),
+    "certificates.badge_image": Route(lambda w, x: "/badges/foundation.svg", EVERYONE),
+    "certificates.issuer": Route(lambda w, x: "/badges/issuer.json", EVERYONE),
+    "progress.overview": Route(lambda w, x: "/progress", LEARNERS),
+    "progress.competency": Route(lambda w, x: "/progress/competency", LEARNERS),
+    "progress.read_lesson": Route(lambda w, x: f"/lessons/{MONTH_6_LESSON}/read", LESSON, "POST"),
+    "progress.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/progress", COHORT_STAFF),
+    "progress.rate": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/ratings", COHORT_STAFF, "POST"),
+    "feedback.mine": Route(lambda w, x: "/feedback", LEARNERS),
+    "feedback.create": Route(lambda w, x: "/feedback", LEARNERS, "POST"),
+    "feedback.revoke": Route(lambda w, x: f"/feedback/{x['feedback_invite_id']}/revoke", OWN_AS_LEARNER, "POST"),
+    "feedback.respond": Route(lambda w, x: "/f/not-a-token", expect("missing")),
+    "feedback.answer": Route(lambda w, x: "/f/not-a-token", expect("missing"), "POST"),
+    "feedback.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/feedback", COHORT_STAFF),
+    "kpi.tracker": Route(lambda w, x: "/kpis", LEARNERS),
+    "kpi.record": Route(lambda w, x: "/kpis", LEARNERS, "POST"),
+    "kpi.metric": Route(lambda w, x: "/kpis/mlops-system-uptime", LEARNERS),
+    "competency.heat_map": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/competency?sort=KO2&dir=desc", COHORT_STAFF),
+    "competency.export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/competency.json", COHORT_STAFF),
+    "competency.trend": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/competency/trend", COHORT_STAFF),
+    "competency.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}/competency", ORG_ADMIN),
     "grading.feedback": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/feedback", HAND_IN),
     "assessment.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/responses/{x['response_id']}/grade", COHORT_STAFF, "POST"),
 }
@@ -200,6 +229,8 @@ def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, wo
     submit(db.session, theirs, work_dates, utcnow())
     extra["review_id"] = reviews_to_do(db.session, work.assignment, world.learner_a, utcnow())[0].id
     extra["response_id"] = db.session.scalar(select(Response.id).where(Response.attempt_id == attempt.id))
+    extra["feedback_invite_id"] = invite_stakeholder(db.session, world.learner_a, db.session.scalar(select(Module).where(Module.key == "mlops")),
+                                                     "Dana Client", "dana@client.example", "customer", utcnow(), lambda t: t)[0].id
     db.session.commit()
     if role != "anonymous":
         login(client, getattr(world, USER_OF_ROLE[role]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
@@ -25,6 +25,17 @@ from lms.cohorts.models import Cohort, EnrolmentImport, Organization
 from lms.extensions import db
 
 bp = Blueprint("cohorts", __name__, template_folder="templates")
+
+
+@bp.app_template_global("nav_is_learner")
+def nav_is_learner() -> bool:
+    """Whether the signed-in user is enrolled now, for the layout's learner-only links;
+    one query, at most once per request."""
+    if not current_user.is_authenticated:
+        return False
+    if "nav_is_learner" not in g:
+        g.nav_is_learner = services.active_enrolment(db.session, current_user.id) is not None
+    return bool(g.nav_is_learner)
 
 
 def welcome_link(token: str) -> str:
