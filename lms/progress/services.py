@@ -65,7 +65,7 @@ def method_for(settings: Mapping[str, Any] | None = None) -> MasteryMethod:
     return MASTERY_METHODS[merged["method"]](merged)
 
 
-def _points(rows: Iterable[Evidence]) -> list[Point]:
+def _points(rows: Iterable[Any]) -> list[Point]:
     return [Point(level=e.level, weight=e.weight) for e in sorted(rows, key=lambda e: (e.recorded_at, e.id))]
 
 
@@ -137,8 +137,12 @@ def _update(session: Session, user_id: int, objective_ids: list[int], method: Ma
 def rebuild(session: Session, now: datetime, settings: Mapping[str, Any] | None = None) -> int:
     """Recompute every mastery from all evidence, in a fixed number of statements."""
     method = _method(session, settings)
-    grouped: dict[tuple[int, int], list[Evidence]] = defaultdict(list)
-    for e in session.scalars(select(Evidence)):
+    grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    # Plain rows of the five columns the methods need, not ORM objects: a 200k-row rebuild
+    # stays small in memory and fast.
+    rows = session.execute(select(Evidence.id, Evidence.user_id, Evidence.objective_id, Evidence.level,
+                                  Evidence.weight, Evidence.recorded_at))
+    for e in rows:
         grouped[(e.user_id, e.objective_id)].append(e)
     session.execute(delete(Mastery))
     session.add_all(Mastery(user_id=u, objective_id=o, level=method.level(_points(rows)), evidence_count=len(rows),
