@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from lms.catalog.models import KINDS
 from lms.competency.services import TrendPage
 from lms.progress.methods import SCALE
+from lms.web.charts import Frame, Tick, polyline
 
 KIND_LABELS = {"knowledge": "Knowledge objectives", "skill": "Skill objectives", "application": "Application objectives"}
 
@@ -28,23 +29,11 @@ class Series:
 
     @property
     def line(self) -> str:
-        return " ".join(f"{d.x:.1f},{d.y:.1f}" for d in self.dots)
+        return polyline(self.dots)
 
 
 @dataclass(frozen=True)
-class Tick:
-    at: float
-    label: str
-
-
-@dataclass(frozen=True)
-class TrendChart:
-    width: int
-    height: int
-    left: float
-    right: float
-    top: float
-    bottom: float
+class TrendChart(Frame):
     series: list[Series]
     x_ticks: list[Tick]
     y_ticks: list[Tick]

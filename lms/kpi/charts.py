@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from lms.kpi.services import MetricTrend
+from lms.web.charts import Frame, Tick, polyline
 
 
 @dataclass(frozen=True)
@@ -18,19 +19,7 @@ class Dot:
 
 
 @dataclass(frozen=True)
-class Tick:
-    at: float         # x or y in chart units
-    label: str
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    left: float
-    right: float
-    top: float
-    bottom: float
+class Chart(Frame):
     dots: list[Dot]
     target_y: float
     target_label: str
@@ -41,7 +30,7 @@ class Chart:
     @property
     def line(self) -> str:
         """The ``points`` of the polyline joining the figures."""
-        return " ".join(f"{d.x:.1f},{d.y:.1f}" for d in self.dots)
+        return polyline(self.dots)
 
 
 def _month_number(day: date) -> int:
