@@ -314,6 +314,27 @@ def test_my_list_holds_only_my_certificates(course, make_cohort, enrol_learner, 
     assert theirs[0].code not in page and "Still to do" in page
 
 
+def test_losing_a_race_to_issue_keeps_the_callers_work(course, make_cohort, enrol_learner, monkeypatch) -> None:
+    """Another request certifies the level between our check and our insert: we issue
+    nothing, raise nothing, and the rest of our transaction still commits."""
+    cohort = make_cohort(months_ago=5)
+    user = enrol_learner(cohort)
+    complete(cohort, user)
+    foundation = db.session.scalar(select(Level).where(Level.key == "foundation"))
+
+    def progress_then_a_rival_issues(session, cohort_, user_id, now):
+        found = learner_progress(session, cohort_, user_id, now)
+        session.execute(Certificate.__table__.insert().values(user_id=user_id, level_id=foundation.id, code="rival", issued_at=now))
+        return found
+
+    monkeypatch.setattr(services, "learner_progress", progress_then_a_rival_issues)
+    db.session.add(LessonRead(user_id=enrol_learner(cohort).id, lesson_id=db.session.scalar(select(Lesson.id).limit(1))))
+    assert services.issue_due(db.session, cohort, user.id, utcnow()) == []
+    db.session.commit()
+    assert [c.code for c in db.session.scalars(select(Certificate))] == ["rival"]
+    assert db.session.scalar(select(func.count()).select_from(LessonRead)) > 0  # our own work survived
+
+
 # --------------------------------------------------------------------------- public page and badge documents
 
 

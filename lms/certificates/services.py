@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from lms.assessment.models import Attempt
@@ -45,11 +46,17 @@ def issue_due(session: Session, cohort: Cohort, user_id: int, now: datetime) -> 
     Calling it again issues nothing more."""
     held = set(session.scalars(select(Certificate.level_id).where(Certificate.user_id == user_id)))
     progress = learner_progress(session, cohort, user_id, now)
-    issued = [Certificate(user_id=user_id, level=status.level, code=secrets.token_urlsafe(CODE_BYTES), issued_at=now)
-              for status in progress.levels if status.complete and status.level.id not in held]
-    if issued:
-        session.add_all(issued)
-        session.flush()
+    issued = []
+    for status in progress.levels:
+        if not status.complete or status.level.id in held:
+            continue
+        certificate = Certificate(user_id=user_id, level=status.level, code=secrets.token_urlsafe(CODE_BYTES), issued_at=now)
+        try:
+            with session.begin_nested():  # a savepoint: losing a race must not undo the caller's work
+                session.add(certificate)
+        except IntegrityError:
+            continue  # a concurrent request (a grade release, the check button) issued it first
+        issued.append(certificate)
     return issued
 
 
