@@ -15,7 +15,6 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from lms.catalog.models import Lesson, Objective
-from lms.cohorts.services import active_enrolment
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import Evidence, LessonRead, Mastery, MasteryPolicy
 from lms.progress.sources import SOURCES
