@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only, selectinload
 
 from lms.assessment.models import Attempt, Quiz
-from lms.catalog.models import Level, Module
+from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Submission
@@ -234,94 +234,159 @@ def cohorts_progress(session: Session, groups: Sequence[tuple[Cohort, list[int]]
     return {cohort.id: _progress(cohort, list(ids), now, loaded) for cohort, ids in groups}
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """A phase placed on one cohort's calendar: its month's first day and the next month's."""
+
+    phase: ScheduledPhase
+    level: Level | None
+    opens: date
+    closes: date
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A scheduled item as it stands for the whole cohort, before any learner's record.
+
+    ``extended_by`` is the phase whose extensions move the due date (None: not extendable)."""
+
+    kind: str
+    source: Lesson | Quiz | Assignment
+    module: Module | None
+    level: Level | None
+    opens_on: date
+    due_on: date
+    extended_by: int | None
+
+
+WORK_DETAIL = {"draft": "draft", "submitted": "waiting for a grade",
+               "returned": "returned for revision", "released": "accepted"}
+
+
+def _level_of(levels: list[Level], month: int) -> Level | None:
+    return next((lv for lv in levels if lv.holds(month)), None)
+
+
+def _level_by_id(levels: list[Level], level_id: int | None) -> Level | None:
+    return next((lv for lv in levels if lv.id == level_id), None)
+
+
+def _slots(cohort: Cohort, loaded: _Loaded) -> dict[int, _Slot]:
+    """Each active phase (by id) on the cohort's calendar."""
+    return {p.phase.id: _Slot(phase=p, level=_level_of(loaded.levels, p.phase.month),
+                              opens=month_opens_on(cohort.start_date, p.phase.month),
+                              closes=month_opens_on(cohort.start_date, p.phase.month + 1))
+            for p in loaded.phases}
+
+
+def _lesson_entries(slots: dict[int, _Slot]) -> list[_Entry]:
+    return [_Entry(kind="lesson", source=lesson, module=slot.phase.module, level=slot.level,
+                   opens_on=slot.opens, due_on=slot.closes, extended_by=slot.phase.phase.id)
+            for slot in slots.values() for lesson in slot.phase.lessons]
+
+
+def _quiz_entry(quiz: Quiz, cohort: Cohort, slots: dict[int, _Slot], levels: list[Level]) -> _Entry | None:
+    """A module quiz opens and closes with its phase; a level exam with its level's last month."""
+    if quiz.phase_id is not None and quiz.phase_id in slots:
+        slot = slots[quiz.phase_id]
+        end = slot.opens + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days else slot.closes
+        return _Entry(kind="quiz", source=quiz, module=slot.phase.module, level=slot.level,
+                      opens_on=slot.opens + timedelta(days=quiz.opens_after_days), due_on=end,
+                      extended_by=quiz.phase_id)
+    if quiz.level_id is None:
+        return None
+    level = _level_by_id(levels, quiz.level_id)
+    if level is None:
+        return None
+    last_month = month_opens_on(cohort.start_date, level.last_month)
+    end = (last_month + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days
+           else month_opens_on(cohort.start_date, level.last_month + 1))
+    return _Entry(kind="exam", source=quiz, module=None, level=level,
+                  opens_on=last_month + timedelta(days=quiz.opens_after_days), due_on=end, extended_by=None)
+
+
+def _assignment_entry(assignment: Assignment, slots: dict[int, _Slot], levels: list[Level]) -> _Entry | None:
+    """An assignment opens with its phase; a portfolio belongs to its rubric's level."""
+    slot = slots.get(assignment.phase_id) if assignment.phase_id is not None else None
+    if slot is None:
+        return None
+    if assignment.kind == "portfolio":
+        kind, level = "portfolio", _level_by_id(levels, assignment.rubric.level_id) or slot.level
+    else:
+        kind, level = "assignment", slot.level
+    return _Entry(kind=kind, source=assignment, module=slot.phase.module, level=level, opens_on=slot.opens,
+                  due_on=slot.opens + timedelta(days=assignment.due_after_days), extended_by=assignment.phase_id)
+
+
+def _entries(cohort: Cohort, loaded: _Loaded) -> tuple[dict[int, _Slot], list[_Entry]]:
+    """The cohort's calendar and every item on it: lessons, then quizzes and exams, then assignments."""
+    slots = _slots(cohort, loaded)
+    quizzes = (_quiz_entry(q, cohort, slots, loaded.levels) for q in loaded.quizzes)
+    assignments = (_assignment_entry(a, slots, loaded.levels) for a in loaded.assignments)
+    return slots, _lesson_entries(slots) + [e for e in (*quizzes, *assignments) if e is not None]
+
+
+def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
+    """Whether ``uid`` has done ``entry``, and a word on where they stand."""
+    if entry.kind == "lesson":
+        return (uid, entry.source.id) in loaded.read, ""
+    if entry.kind in ("quiz", "exam"):
+        quiz = entry.source
+        score = loaded.best.get((uid, quiz.id))
+        if score is None:
+            return False, ""
+        return score >= quiz.passing_score, f"best {score:g}% (pass {quiz.passing_score:g}%)"
+    submission = loaded.work.get((uid, entry.source.id))
+    if submission is None:
+        return False, ""
+    return submission.status == "released", WORK_DETAIL.get(submission.status, "")
+
+
+def _item(entry: _Entry, uid: int, loaded: _Loaded) -> Item:
+    """``entry`` for one learner: their extension, if later, moves its due date."""
+    extra = loaded.extended.get((uid, entry.extended_by)) if entry.extended_by is not None else None
+    done, detail = _state(entry, uid, loaded)
+    return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,
+                level=entry.level, opens_on=entry.opens_on, due_on=max(entry.due_on, extra) if extra else entry.due_on,
+                done=done, detail=detail)
+
+
+def _module_parts(slots: dict[int, _Slot], items: list[Item]) -> list[ModulePart]:
+    """A part for each module in each level it has phases in, holding its lessons, quizzes and
+    assignments (a phase with nothing in it still makes a part, done)."""
+    parts: dict[tuple[int, int], ModulePart] = {}
+    for slot in slots.values():
+        if slot.level is not None:
+            parts.setdefault((slot.phase.module.id, slot.level.id), ModulePart(module=slot.phase.module, level=slot.level))
+    for item in items:
+        if item.kind in ("lesson", "quiz", "assignment") and item.module is not None and item.level is not None:
+            parts[(item.module.id, item.level.id)].items.append(item)
+    return list(parts.values())
+
+
+def _first(items: list[Item], kind: str, level: Level) -> Item | None:
+    return next((i for i in items if i.kind == kind and i.level is not None and i.level.id == level.id), None)
+
+
+def _level_statuses(levels: list[Level], parts: list[ModulePart], items: list[Item]) -> list[LevelStatus]:
+    """Each level's module parts (in module order), its first exam and its first portfolio."""
+    return [LevelStatus(level=level,
+                        parts=sorted((p for p in parts if p.level.id == level.id), key=lambda p: p.module.position),
+                        exam=_first(items, "exam", level), portfolio=_first(items, "portfolio", level))
+            for level in levels]
+
+
 def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) -> dict[int, LearnerProgress]:
     today = cohort_today(cohort, now)
     month = current_month(cohort.start_date, today)
-    levels, phases, quizzes, assignments = loaded.levels, loaded.phases, loaded.quizzes, loaded.assignments
-    read, best, work, extended = loaded.read, loaded.best, loaded.work, loaded.extended
-
-    def level_of(month_number: int) -> Level | None:
-        return next((lv for lv in levels if lv.holds(month_number)), None)
-
-    slots = {p.phase.id: (p, month_opens_on(cohort.start_date, p.phase.month), month_opens_on(cohort.start_date, p.phase.month + 1))
-             for p in phases}
+    current = _level_of(loaded.levels, month) if 1 <= month <= 12 else None
+    slots, entries = _entries(cohort, loaded)
     result: dict[int, LearnerProgress] = {}
     for uid in ids:
-        items: list[Item] = []
-        parts: dict[tuple[int, int], ModulePart] = {}
-
-        def part(module: Module, level: Level | None) -> ModulePart | None:
-            if level is None:
-                return None
-            key = (module.id, level.id)
-            if key not in parts:
-                parts[key] = ModulePart(module=module, level=level)
-            return parts[key]
-
-        def due(phase_id: int, default: date) -> date:
-            extra = extended.get((uid, phase_id))  # noqa: B023 - used within the iteration
-            return max(default, extra) if extra else default
-
-        for sp, opens, closes in slots.values():
-            level = level_of(sp.phase.month)
-            holder = part(sp.module, level)
-            for lesson in sp.lessons:
-                item = Item("lesson", lesson.key, lesson.title, sp.module, level, opens, due(sp.phase.id, closes),
-                            (uid, lesson.id) in read)
-                items.append(item)
-                if holder:
-                    holder.items.append(item)
-        for quiz in quizzes:
-            score = best.get((uid, quiz.id))
-            passed = score is not None and score >= quiz.passing_score
-            detail = "" if score is None else f"best {score:g}% (pass {quiz.passing_score:g}%)"
-            if quiz.phase_id is not None and quiz.phase_id in slots:
-                sp, opens, closes = slots[quiz.phase_id]
-                release = opens + timedelta(days=quiz.opens_after_days)
-                end = opens + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days else closes
-                level = level_of(sp.phase.month)
-                item = Item("quiz", quiz.key, quiz.title, sp.module, level, release, due(quiz.phase_id, end), passed, detail)
-                items.append(item)
-                holder = part(sp.module, level)
-                if holder:
-                    holder.items.append(item)
-            elif quiz.level_id is not None:
-                level = next((lv for lv in levels if lv.id == quiz.level_id), None)
-                if level is None:
-                    continue
-                release = month_opens_on(cohort.start_date, level.last_month) + timedelta(days=quiz.opens_after_days)
-                end = (month_opens_on(cohort.start_date, level.last_month) + timedelta(days=quiz.closes_after_days)
-                       if quiz.closes_after_days else month_opens_on(cohort.start_date, level.last_month + 1))
-                items.append(Item("exam", quiz.key, quiz.title, None, level, release, end, passed, detail))
-        for assignment in assignments:
-            if assignment.phase_id not in slots:
-                continue
-            sp, opens, _closes = slots[assignment.phase_id]
-            submission = work.get((uid, assignment.id))
-            accepted = submission is not None and submission.status == "released"
-            detail = "" if submission is None else {"draft": "draft", "submitted": "waiting for a grade",
-                                                     "returned": "returned for revision", "released": "accepted"}.get(submission.status, "")
-            deadline = due(assignment.phase_id, opens + timedelta(days=assignment.due_after_days))
-            if assignment.kind == "portfolio":
-                level = next((lv for lv in levels if lv.id == assignment.rubric.level_id), None) or level_of(sp.phase.month)
-                items.append(Item("portfolio", assignment.key, assignment.title, sp.module, level, opens, deadline, accepted, detail))
-                continue
-            level = level_of(sp.phase.month)
-            item = Item("assignment", assignment.key, assignment.title, sp.module, level, opens, deadline, accepted, detail)
-            items.append(item)
-            holder = part(sp.module, level)
-            if holder:
-                holder.items.append(item)
-
-        statuses = []
-        for level in levels:
-            level_parts = sorted((p for p in parts.values() if p.level.id == level.id), key=lambda p: p.module.position)
-            exam = next((i for i in items if i.kind == "exam" and i.level is not None and i.level.id == level.id), None)
-            portfolio = next((i for i in items if i.kind == "portfolio" and i.level is not None and i.level.id == level.id), None)
-            statuses.append(LevelStatus(level=level, parts=level_parts, exam=exam, portfolio=portfolio))
+        items = [_item(entry, uid, loaded) for entry in entries]
+        statuses = _level_statuses(loaded.levels, _module_parts(slots, items), items)
         items.sort(key=lambda i: (i.opens_on, i.due_on, i.kind != "lesson"))
-        result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=level_of(month) if 1 <= month <= 12 else None,
-                                      levels=statuses, items=items)
+        result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=current, levels=statuses, items=items)
     return result
 
 
