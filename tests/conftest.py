@@ -26,8 +26,9 @@ from werkzeug.serving import make_server
 from config import BASE_DIR, normalise_database_url
 from lms import create_app
 from lms.accounts.services import create_user
+from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import create_organization, enrol
+from lms.cohorts.services import create_organization
 from lms.content.services import ContentSource, apply_content, parse_content
 from lms.extensions import db, limiter
 

@@ -29,7 +29,8 @@ from werkzeug.datastructures import MultiDict
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, save_page, start_attempt
 from lms.accounts.services import create_user
-from lms.cohorts.services import enrol, preview_import
+from lms.cohorts.csv_import import preview_import
+from lms.cohorts.enrolment import enrol
 from lms.grading.peer import reviews_to_do
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.learning.services import build_schedule

@@ -18,21 +18,12 @@ from werkzeug.test import encode_multipart
 
 from lms.accounts.models import User
 from lms.accounts.services import check_reset_token, find_user
+from lms.cohorts.csv_import import preview_import
+from lms.cohorts.enrolment import enrol, move_learner
+from lms.cohorts.invitations import accept_invitation, check_invitation, invite_learner
 from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, Organization
-from lms.cohorts.services import (
-    CohortError,
-    accept_invitation,
-    add_organization_admin,
-    archive_cohort,
-    check_invitation,
-    create_cohort,
-    create_organization,
-    enrol,
-    invite_learner,
-    move_learner,
-    preview_import,
-    unarchive_cohort,
-)
+from lms.cohorts.roles import add_organization_admin
+from lms.cohorts.services import CohortError, archive_cohort, create_cohort, create_organization, unarchive_cohort
 from lms.extensions import db
 from lms.mail.models import OutboxMessage
 from tests.conftest import PASSWORD, World

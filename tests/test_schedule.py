@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 
 from lms.accounts.models import User
 from lms.catalog.models import Phase
+from lms.cohorts.enrolment import move_learner
 from lms.cohorts.models import Cohort, Enrolment, Organization
-from lms.cohorts.services import CohortError, move_learner
+from lms.cohorts.services import CohortError
 from lms.extensions import db
 from lms.learning import services
 from lms.learning.models import EARLY_ACCESS, EXTENSION, ScheduleOverride

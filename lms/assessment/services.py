@@ -22,7 +22,7 @@ from lms.assessment.models import Attempt, Question, QuestionVersion, Quiz, Resp
 from lms.assessment.questions import QUESTION_TYPES, parts_of
 from lms.catalog.models import Level
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import active_enrolment
+from lms.cohorts.enrolment import active_enrolment
 from lms.learning.services import build_schedule, month_opens_on, opens_at
 
 events = Namespace()

@@ -15,7 +15,7 @@ from lms.assessment.forms import CsrfForm, EssayGradeForm
 from lms.assessment.models import Attempt, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import roles_of, staff_cohorts
+from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.database import utcnow
 from lms.extensions import db
 

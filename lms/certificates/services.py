@@ -27,7 +27,7 @@ from lms.assessment.services import attempt_scored
 from lms.catalog.models import Level
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import active_enrolment
+from lms.cohorts.enrolment import active_enrolment
 from lms.database import utcnow
 from lms.grading.models import Grade
 from lms.grading.services import grade_saved

@@ -13,7 +13,7 @@ from flask_login import current_user
 from lms.catalog.services import active_program
 from lms.certificates import services
 from lms.certificates.forms import CheckForm
-from lms.cohorts.services import active_enrolment
+from lms.cohorts.enrolment import active_enrolment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.completion import learner_progress

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lms.accounts.models import User
+from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Organization
-from lms.cohorts.services import is_learner_of, roles_of
+from lms.cohorts.roles import roles_of
 from lms.extensions import db
 from lms.web.access import AccessRule, Decision
 

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from lms.accounts.forms import TIMEZONE_CHOICES
 from lms.accounts.services import MIN_PASSWORD_LENGTH
-from lms.cohorts.services import MAX_IMPORT_BYTES
+from lms.cohorts.csv_import import MAX_IMPORT_BYTES
 
 
 class OrganizationForm(FlaskForm):

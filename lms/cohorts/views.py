@@ -9,7 +9,7 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from lms.accounts.models import User
-from lms.cohorts import services
+from lms.cohorts import csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
     AcceptInvitationForm,
     ButtonForm,
@@ -34,7 +34,7 @@ def nav_is_learner() -> bool:
     if not current_user.is_authenticated:
         return False
     if "nav_is_learner" not in g:
-        g.nav_is_learner = services.active_enrolment(db.session, current_user.id) is not None
+        g.nav_is_learner = enrolment.active_enrolment(db.session, current_user.id) is not None
     return bool(g.nav_is_learner)
 
 
@@ -80,7 +80,7 @@ def organization_admin(org_id: int) -> Any:
     form.submit.label.text = "Add administrator"
     if form.validate_on_submit():
         try:
-            user = services.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "", welcome_link)
+            user = roles.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "", welcome_link)
         except services.CohortError as exc:
             form.email.errors.append(str(exc))
         else:
@@ -156,13 +156,13 @@ def archive_cohort(cohort_id: int) -> Response:
 
 
 def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int = 200) -> tuple[str, int]:
-    learners = services.cohort_learners(db.session, cohort)
+    learners = enrolment.cohort_learners(db.session, cohort)
     move = MoveForm(prefix="move")
     move.target.choices = {c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived}
     return render_template(
         "cohorts/cohort.html", cohort=cohort, learners=learners, invite=invite or InviteForm(),
-        move=move, button=ButtonForm(), invitations=services.pending_invitations(db.session, cohort),
-        can_manage=current_user.is_admin or cohort.organization_id in services.roles_of(db.session, current_user).admin_of,
+        move=move, button=ButtonForm(), invitations=invitations.pending_invitations(db.session, cohort),
+        can_manage=current_user.is_admin or cohort.organization_id in roles.roles_of(db.session, current_user).admin_of,
     ), status
 
 
@@ -177,7 +177,7 @@ def invite(cohort_id: int) -> Any:
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invitation = services.invite_learner(db.session, cohort, form.email.data or "", form.name.data or "",
+            invitation = invitations.invite_learner(db.session, cohort, form.email.data or "", form.name.data or "",
                                                  current_user, invitation_link)
         except services.CohortError as exc:
             form.email.errors.append(str(exc))
@@ -195,7 +195,7 @@ def import_learners(cohort_id: int) -> Any:
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            preview = services.preview_import(db.session, cohort, upload.filename or "", upload.read(), current_user)
+            preview = csv_import.preview_import(db.session, cohort, upload.filename or "", upload.read(), current_user)
         except services.CohortError as exc:
             form.file.errors.append(str(exc))
         else:
@@ -214,7 +214,7 @@ def _import(cohort: Cohort, import_id: int) -> EnrolmentImport:
 @bp.get("/cohorts/<int:cohort_id>/import/<int:import_id>")
 def import_preview(cohort_id: int, import_id: int) -> str:
     cohort = _cohort(cohort_id)
-    preview = services.split_preview(_import(cohort, import_id))
+    preview = csv_import.split_preview(_import(cohort, import_id))
     return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, form=ConfirmForm(), problem=None)
 
 
@@ -225,11 +225,11 @@ def confirm_import(cohort_id: int, import_id: int) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            count = services.confirm_import(db.session, record, invitation_link)
+            count = csv_import.confirm_import(db.session, record, invitation_link)
         except services.CohortError as exc:
             db.session.rollback()
             return render_template("cohorts/import_preview.html", cohort=cohort, form=form, problem=str(exc),
-                                   preview=services.split_preview(_import(cohort, import_id))), 400
+                                   preview=csv_import.split_preview(_import(cohort, import_id))), 400
         db.session.commit()
         flash(f"{count} learner{'s' * (count != 1)} enrolled in {cohort.name}; new people got an invitation to set a password.", "success")
         return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -245,7 +245,7 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
     if form.validate_on_submit():
         target = db.session.get(Cohort, form.target.data) or abort(404)
         try:
-            services.move_learner(db.session, learner, cohort, target)
+            enrolment.move_learner(db.session, learner, cohort, target)
         except services.CohortError as exc:
             flash(str(exc), "error")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -261,7 +261,7 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str) -> Any:
-    check = services.check_invitation(db.session, token)
+    check = invitations.check_invitation(db.session, token)
     if check.invitation is None:
         return render_template("cohorts/accept.html", problem=check.problem, form=None, check=check), 400
     if current_user.is_authenticated:
@@ -272,7 +272,7 @@ def accept_invitation(token: str) -> Any:
         button = ButtonForm()
         if button.validate_on_submit():
             try:
-                services.accept_invitation_as(db.session, token, current_user)
+                invitations.accept_invitation_as(db.session, token, current_user)
             except services.CohortError as exc:
                 return render_template("cohorts/accept.html", problem=str(exc), form=None, check=check), 400
             db.session.commit()
@@ -284,7 +284,7 @@ def accept_invitation(token: str) -> Any:
     form = AcceptInvitationForm(name=check.invitation.name or None)
     if form.validate_on_submit():
         try:
-            user = services.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
+            user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
         except services.CohortError as exc:
             form.password.errors.append(str(exc))
         else:

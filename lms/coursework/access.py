@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lms.accounts.models import User
-from lms.cohorts.services import roles_of
+from lms.cohorts.roles import roles_of
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Attachment
 from lms.extensions import db

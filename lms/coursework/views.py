@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from lms.cohorts.services import active_enrolment
+from lms.cohorts.enrolment import active_enrolment
 
 from lms.coursework import content as _content  # noqa: F401 - registers the coursework content section
 from lms.coursework import services

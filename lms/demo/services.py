@@ -32,8 +32,9 @@ from lms.assessment.services import (
 )
 from lms.catalog.models import Metric
 from lms.catalog.services import schedule
+from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Organization
-from lms.cohorts.services import active_enrolment, create_organization, enrol
+from lms.cohorts.services import create_organization
 from lms.coursework.models import Assignment, Submission
 from lms.coursework.services import (
     Dates,

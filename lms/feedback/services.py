@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
 from lms.catalog.models import Module
-from lms.cohorts.services import active_enrolment
+from lms.cohorts.enrolment import active_enrolment
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.mail.services import queue_mail
 from lms.progress.services import replace_evidence

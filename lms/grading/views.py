@@ -9,8 +9,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from lms.accounts.models import User
+from lms.cohorts.enrolment import cohort_learners
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import cohort_learners, roles_of, staff_cohorts
+from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.coursework import services as coursework
 from lms.coursework.models import Submission
 from lms.database import utcnow

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lms.accounts.models import User
-from lms.cohorts.services import roles_of
+from lms.cohorts.roles import roles_of
 from lms.extensions import db
 from lms.learning.services import lesson_access
 from lms.web.access import AccessRule, Decision

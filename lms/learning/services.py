@@ -17,8 +17,9 @@ from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.catalog.models import Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
+from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import CohortError, active_enrolment
+from lms.cohorts.services import CohortError
 from lms.database import utcnow
 from lms.learning.models import EARLY_ACCESS, EXTENSION, CalendarFeed, ScheduleOverride
 

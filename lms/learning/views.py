@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.cohorts import services as cohorts
+from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.cohorts.models import Cohort, Organization
 from lms.database import utcnow
 from lms.extensions import db
@@ -24,14 +25,14 @@ bp = Blueprint("learning", __name__, template_folder="templates")
 @bp.get("/home")
 def home() -> str:
     user: User = current_user  # type: ignore[assignment]
-    roles = cohorts.roles_of(db.session, user)
+    roles = roles_of(db.session, user)
     orgs = list(db.session.scalars(select(Organization).where(Organization.id.in_(roles.admin_of)).order_by(Organization.name))) if roles.admin_of else []
     org_cohorts = cohorts.organization_cohorts(db.session, roles.admin_of) if roles.admin_of else []
     return render_template(
         "learning/home.html",
         roles=roles,
         plan=services.build_schedule(db.session, roles.enrolment.cohort, user.id, utcnow()) if roles.enrolment else None,
-        taught=cohorts.instructor_cohorts(db.session, user) if roles.instructs else [],
+        taught=instructor_cohorts(db.session, user) if roles.instructs else [],
         orgs=[(org, [row for row in org_cohorts if row.cohort.organization_id == org.id]) for org in orgs],
     )
 

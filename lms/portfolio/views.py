@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.catalog.models import Level
-from lms.cohorts.services import active_enrolment
+from lms.cohorts.enrolment import active_enrolment
 from lms.coursework import services as coursework
 from lms.coursework.models import Attachment
 from lms.coursework.views import send_attachment

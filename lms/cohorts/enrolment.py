@@ -1,0 +1,71 @@
+"""Enrolment: a learner's one active enrolment, enrolling, moving between cohorts of an
+organization, and a cohort's current learners. Only flushes; the caller commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.services import CohortError
+from lms.database import utcnow
+
+
+def enrolled_where(current: Cohort, asking: Cohort) -> str:
+    """Where someone is enrolled, as the staff of ``asking`` may be told it: another
+    organization's cohort is not named."""
+    if current.id == asking.id:
+        return "this cohort"
+    if current.organization_id == asking.organization_id:
+        return current.name
+    return "a cohort of another organization"
+
+
+def active_enrolment(session: Session, user_id: int) -> Enrolment | None:
+    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))
+
+
+def enrol(session: Session, cohort: Cohort, user: User, now: datetime | None = None) -> Enrolment:
+    if cohort.archived:
+        raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
+    current = active_enrolment(session, user.id)
+    if current is not None:
+        raise CohortError(f"{user.email} is already enrolled in {enrolled_where(current.cohort, cohort)}.")
+    enrolment = Enrolment(cohort=cohort, user=user, started_at=now or utcnow())
+    session.add(enrolment)
+    session.flush()
+    return enrolment
+
+
+def move_learner(session: Session, user: User, source: Cohort, target: Cohort, now: datetime | None = None) -> Enrolment:
+    """End the learner's enrolment in ``source`` and start one in ``target``; their
+    work stays attached to them."""
+    now = now or utcnow()
+    if source.id == target.id:
+        raise CohortError("Choose a different cohort to move the learner to.")
+    if source.organization_id != target.organization_id:
+        raise CohortError("A learner can only be moved to a cohort of the same organization.")
+    if target.archived:
+        raise CohortError(f"{target.name} is archived; it takes no new learners.")
+    current = active_enrolment(session, user.id)
+    if current is None or current.cohort_id != source.id:
+        raise CohortError(f"{user.email} is not enrolled in {source.name}.")
+    current.ended_at, current.ended_reason = now, f"moved to {target.name}"
+    session.flush()
+    return enrol(session, target, user, now)
+
+
+def cohort_learners(session: Session, cohort: Cohort) -> list[Enrolment]:
+    """The cohort's current learners, with their user rows, in one statement."""
+    return list(session.scalars(
+        select(Enrolment).join(Enrolment.user)
+        .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+        .options(selectinload(Enrolment.user)).order_by(User.name)))
+
+
+def is_learner_of(session: Session, cohort_id: int, user_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(
+        Enrolment.cohort_id == cohort_id, Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))))

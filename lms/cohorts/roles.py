@@ -1,0 +1,78 @@
+"""Who is who: a person's roles across the platform, organization administrators, and the
+cohorts a staff member works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
+from lms.cohorts.services import (
+    CohortError,
+    CohortSummary,
+    LinkFor,
+    find_or_create_person,
+    organization_cohorts,
+    summaries,
+)
+from lms.database import utcnow
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What one person is, across the platform."""
+
+    is_admin: bool = False
+    admin_of: frozenset[int] = frozenset()           # organization ids
+    instructs: frozenset[int] = frozenset()          # cohort ids
+    enrolment: Enrolment | None = None               # the active one
+    member_of: frozenset[int] = frozenset()          # organizations they belong to in any role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_admin or bool(self.admin_of) or bool(self.instructs)
+
+
+def roles_of(session: Session, user: User) -> Roles:
+    admin_of = frozenset(session.scalars(
+        select(organization_admins.c.organization_id).where(organization_admins.c.user_id == user.id)))
+    instructs = frozenset(session.scalars(
+        select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)))
+    enrolment = session.scalar(
+        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None))
+        .options(selectinload(Enrolment.cohort)))
+    cohort_orgs = frozenset(session.scalars(
+        select(Cohort.organization_id).where(or_(
+            Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.user_id == user.id)),
+            Cohort.id.in_(instructs) if instructs else false(),
+        ))))
+    return Roles(is_admin=user.is_admin, admin_of=admin_of, instructs=instructs,
+                 enrolment=enrolment, member_of=admin_of | cohort_orgs)
+
+
+def add_organization_admin(session: Session, org: Organization, email: str, name: str,
+                           link_for: LinkFor, now: datetime | None = None) -> User:
+    user = find_or_create_person(session, email, name, link_for, f"an administrator of {org.name}", now or utcnow())
+    if user in org.admins:
+        raise CohortError(f"{user.email} is already an administrator of {org.name}.")
+    org.admins.append(user)
+    session.flush()
+    return user
+
+
+def instructor_cohorts(session: Session, user: User) -> list[CohortSummary]:
+    return summaries(session, Cohort.id.in_(
+        select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)), include_archived=False)
+
+
+def staff_cohorts(session: Session, user: User) -> list[Cohort]:
+    """Every cohort this person works on: their organizations' (as admin) and the ones they teach."""
+    roles = roles_of(session, user)
+    rows = organization_cohorts(session, roles.admin_of) if roles.admin_of else []
+    seen = {r.cohort.id for r in rows}
+    rows += [r for r in instructor_cohorts(session, user) if r.cohort.id not in seen]
+    return [r.cohort for r in rows]
