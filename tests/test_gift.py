@@ -1,4 +1,4 @@
-"""GIFT import and export (lms/assessment/gift.py): every GIFT kind read field by field,
+"""GIFT import and export (lms/assessment/gift_*.py): every GIFT kind read field by field,
 the round trip GIFT -> ours -> GIFT -> ours keeps the meaning, malformed GIFT is reported
 with its line while the rest of the file still reads, and the export reports what GIFT
 cannot hold."""
@@ -13,7 +13,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from lms.assessment.questions import AnyQuestion
-from lms.assessment.gift import ExportResult, GiftProblem, GiftResult, export_gift, parse_gift, slugify
+from lms.assessment.gift_reader import GiftProblem, GiftResult, parse_gift, slugify
+from lms.assessment.gift_writer import ExportResult, export_gift
 
 SAMPLE_FILE = Path(__file__).parent / "data" / "all-kinds.gift"
 

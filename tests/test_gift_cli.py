@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from lms.assessment.gift import parse_gift
+from lms.assessment.gift_reader import parse_gift
 
 ALL_KINDS = Path(__file__).parent / "data" / "all-kinds.gift"
 

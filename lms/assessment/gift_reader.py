@@ -1,9 +1,8 @@
-"""GIFT (Moodle's plain-text question format) to and from our quiz format.
+"""Reading GIFT (Moodle's plain-text question format) into our quiz format.
 
 ``parse_gift`` reads GIFT text into question dicts of our quiz format (quizzes/README.md),
-as ``yaml.safe_load`` would give them; ``export_gift`` writes a quiz dict as GIFT. Nothing
-is dropped in silence: whatever cannot be read or written is reported, with its line when
-reading.
+as ``yaml.safe_load`` would give them. Nothing is dropped in silence: whatever cannot be
+read is reported with its line. Writing is ``lms/assessment/gift_writer.py``.
 
 Reading, kind by kind (``{...}`` is the answer block)::
 
@@ -43,7 +42,9 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GiftProblem", "GiftResult", "ExportResult", "parse_gift", "export_gift", "slugify"]
+from lms.assessment.gift_syntax import ESCAPES, FORMAT_PREFIX, PLACEHOLDER
+
+__all__ = ["GiftProblem", "GiftResult", "parse_gift", "slugify"]
 
 
 @dataclass
@@ -65,23 +66,10 @@ class GiftResult:
     problems: list[GiftProblem] = field(default_factory=list)
 
 
-@dataclass
-class ExportResult:
-    text: str
-    problems: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- escapes
-
-# Escaped characters become private-use placeholders while the question is taken apart, so
-# that only unescaped characters act as syntax; ``_decode`` turns them into the literals.
-_ESCAPES = {"\\": "\ue000", "~": "\ue001", "=": "\ue002", "#": "\ue003", "{": "\ue004",
-            "}": "\ue005", ":": "\ue006", "n": "\ue007", ">": "\ue008"}
-_LITERALS = {v: ("\n" if k == "n" else k) for k, v in _ESCAPES.items()}
+# ``_decode`` turns the placeholders of escaped characters into the literals.
+_LITERALS = {v: ("\n" if k == "n" else k) for k, v in ESCAPES.items()}
 _DECODE = str.maketrans(_LITERALS)
-_PLACEHOLDER = re.compile("[\ue000-\ue008]")
 
-_FORMAT = re.compile(r"^\s*\[(markdown|html|plain|moodle)\]", re.IGNORECASE)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _WEIGHT = re.compile(r"%\s*([-+]?[\d.]+)\s*%")
 _TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
@@ -102,7 +90,7 @@ def _decode(text: str) -> str:
 
 def _clean(text: str) -> str:
     """A text as our format keeps it: format prefix removed, escapes resolved, trimmed."""
-    match = _FORMAT.match(text)
+    match = FORMAT_PREFIX.match(text)
     if match:
         text = text[match.end():]
     return _decode(text).strip()
@@ -122,9 +110,6 @@ def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     return slug[:120].rstrip("-")
-
-
-# --------------------------------------------------------------------------- reading
 
 
 @dataclass
@@ -147,15 +132,15 @@ def _escape_line(line: str, lineno: int, problems: list[tuple[int, str]]) -> str
         char = line[i]
         if char == "\\":
             nxt = line[i + 1] if i + 1 < len(line) else ""
-            if nxt in _ESCAPES and nxt:
-                out.append(_ESCAPES[nxt])
+            if nxt in ESCAPES and nxt:
+                out.append(ESCAPES[nxt])
                 i += 2
                 continue
             shown = f"unknown escape '\\{nxt}'" if nxt else "a backslash at the end of the line"
             problems.append((lineno, f"{shown}: GIFT escapes are \\~ \\= \\# \\{{ \\}} \\: \\n \\> "
                                      "and \\\\ (write \\\\ for a backslash)"))
             out.append(char)
-        elif _PLACEHOLDER.match(char):
+        elif PLACEHOLDER.match(char):
             problems.append((lineno, f"the private-use character U+{ord(char):04X} cannot be imported"))
             out.append(char)
         else:
@@ -448,7 +433,7 @@ def _numerical(block: str, pos: int, opening: int) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     for answer in _split(body, pos + 1, "=", leading_ok=True):
         raw = answer.text.strip()  # escaped characters stay placeholders: never a number
-        match = _FORMAT.match(raw)
+        match = FORMAT_PREFIX.match(raw)
         if match:
             raw = raw[match.end():].strip()
         if not raw:
@@ -510,230 +495,3 @@ def _true_false(block: str, pos: int) -> dict[str, Any]:
     return {"answer": answer,
             "feedback_true": right if answer else wrong,
             "feedback_false": wrong if answer else right}
-
-
-# --------------------------------------------------------------------------- writing
-
-
-class _NotExportable(Exception):
-    pass
-
-
-def _esc(text: Any, notes: set[str], in_block: bool = True) -> str:
-    """A text as GIFT: special characters escaped, newlines as \\n."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if _PLACEHOLDER.search(text):
-        raise _NotExportable("a text holds a private-use character U+E000..U+E008")
-    out = text.replace("\\", "\\\\")
-    for char in "~=#{}:":
-        out = out.replace(char, "\\" + char)
-    out = out.replace("\n", "\\n")
-    if in_block and "->" in out:
-        out = out.replace("->", "-\\>")
-        notes.add("'->' inside answers is written '-\\>' (Moodle shows the backslash)")
-    if in_block and _FORMAT.match(out):
-        out = "[markdown]" + out
-    return out
-
-
-def _required(text: Any, what: str, notes: set[str]) -> str:
-    out = _esc(text, notes)
-    if not out:
-        raise _NotExportable(f"{what} without a text")
-    return out
-
-
-def _at_least(items: Any, count: int, what: str) -> list[Any]:
-    if not isinstance(items, list) or len(items) < count or not all(isinstance(i, dict) for i in items):
-        raise _NotExportable(f"needs at least {count} {what}")
-    return items
-
-
-def _fmt_number(value: Any, what: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _NotExportable(f"{what} {value!r} is not a number")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _NotExportable(f"{what} {value!r} is not a finite number")
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    return str(value)
-
-
-def _answer_line(prefix: str, text: str, feedback: Any, notes: set[str]) -> str:
-    line = prefix + text
-    if feedback:
-        line += "#" + _esc(feedback, notes)
-    return line
-
-
-def _weighted(marker: str, weight: Any, default: int | float, text: str) -> str:
-    """``=text`` / ``~text``, or with ``%weight%`` when it differs from the default or the
-    text itself starts with a %."""
-    if weight != default or text.startswith("%"):
-        return f"{marker}%{_fmt_number(weight, 'weight')}%"
-    return marker
-
-
-def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
-    """The answer lines of a question, and what opens its block ('#' for numerical)."""
-    kind = q.get("type")
-    if kind == "single":
-        options = _at_least(q.get("options"), 2, "options")
-        if sum(bool(o.get("correct")) for o in options) != 1:
-            raise _NotExportable("a single-choice question needs exactly one correct option")
-        lines = []
-        for o in options:
-            text = _required(o.get("text"), "an option", notes)
-            if o.get("correct"):
-                prefix = "= " if text.startswith("%") else "="
-            else:
-                prefix = "~%0%" if text.startswith("%") else "~"
-            lines.append(_answer_line(prefix, text, o.get("feedback"), notes))
-        return lines, ""
-    if kind == "multiple":
-        lines = []
-        for o in _at_least(q.get("options"), 2, "options"):
-            text = _required(o.get("text"), "an option", notes)
-            weight = o.get("weight", 0)
-            lines.append(_answer_line(_weighted("~", weight, 0, text), text, o.get("feedback"), notes))
-        return lines, ""
-    if kind == "short":
-        lines = []
-        for a in _at_least(q.get("answers"), 1, "answer"):
-            text = _required(a.get("text"), "an answer", notes)
-            weight = a.get("weight", 100)
-            lines.append(_answer_line(_weighted("=", weight, 100, text), text, a.get("feedback"), notes))
-        return lines, ""
-    if kind == "numerical":
-        lines = []
-        for a in _at_least(q.get("answers"), 1, "answer"):
-            if a.get("value") is not None:
-                number = _fmt_number(a["value"], "value")
-                tolerance = a.get("tolerance") or 0
-                if tolerance:
-                    number += ":" + _fmt_number(tolerance, "tolerance")
-            elif a.get("min") is not None and a.get("max") is not None:
-                number = _fmt_number(a["min"], "min") + ".." + _fmt_number(a["max"], "max")
-            else:
-                raise _NotExportable("a numerical answer needs value or min and max")
-            weight = a.get("weight", 100)
-            lines.append(_answer_line(_weighted("=", weight, 100, ""), number, a.get("feedback"), notes))
-        return lines, "#"
-    if kind == "matching":
-        lines = [f"={_required(p.get('left'), 'a pair', notes)} -> {_required(p.get('right'), 'a pair', notes)}"
-                 for p in _at_least(q.get("pairs"), 2, "pairs")]
-        lines += [f"= -> {_required(d, 'a distractor', notes)}" for d in q.get("distractors") or []]
-        return lines, ""
-    if kind == "true_false":
-        answer = q.get("answer")
-        if not isinstance(answer, bool):
-            raise _NotExportable(f"answer {answer!r} is not true or false")
-        right = q.get("feedback_true") if answer else q.get("feedback_false")
-        wrong = q.get("feedback_false") if answer else q.get("feedback_true")
-        line = "TRUE" if answer else "FALSE"
-        if wrong or right:
-            line += "#" + _esc(wrong, notes)
-        if right:
-            line += "#" + _esc(right, notes)
-        return [line], ""
-    if kind == "essay":
-        return [], ""
-    raise _NotExportable(f"the question type {kind!r} has no GIFT equivalent")
-
-
-def _write(name: str, q: dict[str, Any], text: str, feedback: str, notes: set[str]) -> str:
-    answers, head = _block_lines(q, notes)
-    if feedback and feedback.strip():
-        answers = answers + [f"####{_esc(feedback, notes)}"]
-    stem = _esc(text, notes, in_block=False)
-    if not stem:
-        raise _NotExportable("the question has no text")
-    prefix = f"::{_esc(name, notes, in_block=False)}::[markdown]"
-    blank = "_____"
-    inline = "{" + head + " ".join(answers) + "}"
-    if q.get("type") in ("essay", "true_false"):
-        block = "{" + head + "".join(answers) + "}"
-    elif stem.count(blank) == 1 and not stem.rstrip().endswith(blank):
-        # Missing-word form: the block takes the blank's place.
-        return prefix + stem.replace(blank, inline)
-    else:
-        block = "{" + head + "\n" + "".join(f"\t{line}\n" for line in answers) + "}"
-    return prefix + stem + block
-
-
-def _lost(q: dict[str, Any]) -> list[str]:
-    """Fields of ours that GIFT has no place for (objectives aside: GIFT never has them)."""
-    lost = []
-    if q.get("points", 1) != 1:
-        lost.append(f"points ({q['points']})")
-    if q.get("pool"):
-        lost.append(f"pool ({q['pool']})")
-    if q.get("type") == "essay" and (q.get("guidance") or "").strip():
-        lost.append("grading guidance")
-    if q.get("type") == "essay" and q.get("min_words"):
-        lost.append(f"min_words ({q['min_words']})")
-    return lost
-
-
-def export_gift(quiz: dict[str, Any]) -> ExportResult:
-    """Write a quiz dict (our format) as GIFT; what GIFT cannot hold is in ``problems``."""
-    problems: list[str] = []
-    items: list[str] = []
-    used: set[str] = {str(q.get("id")) for q in quiz.get("questions") or [] if isinstance(q, dict)}
-    if quiz.get("id"):
-        items.append(f"$CATEGORY: {quiz['id']}")
-
-    def emit(name: str, q: dict[str, Any], text: str, feedback: str, label: str) -> bool:
-        notes: set[str] = set()
-        try:
-            items.append(_write(name, q, text, feedback, notes))
-        except _NotExportable as error:
-            problems.append(f"{label}: not exported: {error}")
-            return False
-        for note in sorted(notes):
-            problems.append(f"{label}: {note}")
-        lost = _lost(q)
-        if lost:
-            problems.append(f"{label}: GIFT has no place for {', '.join(lost)}; written without")
-        return True
-
-    for index, q in enumerate(quiz.get("questions") or [], start=1):
-        if not isinstance(q, dict):
-            problems.append(f"question {index}: not exported: not a mapping")
-            continue
-        qid = str(q.get("id") or f"question-{index}")
-        kind = q.get("type")
-        if kind == "ordering":
-            problems.append(f"{qid}: not exported: GIFT has no ordering questions")
-            continue
-        if kind == "scenario":
-            parts = q.get("questions") or []
-            intro = "\n\n".join(x.strip() for x in (q.get("case") or "", q.get("text") or "") if x and x.strip())
-            written = []
-            for part in parts:
-                pid = str(part.get("id") or f"part-{len(written) + 1}")
-                name = pid if pid not in used else f"{qid}-{pid}"
-                used.add(name)
-                label = f"{qid}/{pid}"
-                if part.get("type") == "ordering":
-                    problems.append(f"{label}: not exported: GIFT has no ordering questions")
-                    continue
-                text = f"{intro}\n\n{(part.get('text') or '').strip()}".strip()
-                feedback = "\n\n".join(x.strip() for x in (part.get("feedback") or "", q.get("feedback") or "")
-                                       if x and x.strip())
-                if emit(name, part, text, feedback, label):
-                    written.append(name)
-            extra = ""
-            if (q.get("feedback") or "").strip():
-                extra = "; the scenario's general feedback is added to each one's"
-            if q.get("points") is not None or q.get("pool"):
-                extra += "; its points/pool are not written"
-            problems.append(f"{qid}: scenario flattened into {len(written)} separate GIFT questions "
-                            f"({', '.join(written) or 'none'}), each starting with the case text{extra}")
-            continue
-        emit(qid, q, q.get("text") or "", q.get("feedback") or "", qid)
-    return ExportResult("\n\n".join(items) + "\n" if items else "", problems)
