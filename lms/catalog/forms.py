@@ -1,0 +1,1 @@
+"""The catalog has no forms: its pages only show the curriculum."""

@@ -1,0 +1,1 @@
+"""The demo has no tables of its own: it fills the other features' tables."""

@@ -1,0 +1,1 @@
+"""The demo has no pages: it is the `flask lms demo` command (lms/demo/cli.py)."""

@@ -1,0 +1,1 @@
+"""Mail has no forms: it has no pages."""
