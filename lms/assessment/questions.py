@@ -495,10 +495,6 @@ QUESTION_TYPES: dict[str, QuestionType] = {t.name: t for t in (
     Single(), Multiple(), TrueFalse(), Short(), Numerical(), Matching(), Ordering(), Essay())}
 
 
-def question_type(name: str) -> QuestionType:
-    return QUESTION_TYPES[name]
-
-
 def parts_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The answerable parts of a question: itself, or a scenario's sub-questions."""
     return spec["questions"] if spec["type"] == "scenario" else [spec]

@@ -101,12 +101,6 @@ class QuizStatus:
     grade: float | None
     passed: bool | None
 
-    @property
-    def attempts_left(self) -> int | None:
-        if not self.quiz.attempts_allowed:
-            return None
-        return max(0, self.quiz.attempts_allowed - len(self.attempts))
-
 
 def quiz_status(session: Session, quiz: Quiz, user: User, now: datetime) -> QuizStatus:
     attempts = attempts_of(session, quiz, user)

@@ -4,8 +4,6 @@ never deleted, when its file goes away."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
 from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -181,6 +179,3 @@ class Metric(ContentItem, db.Model):
 
     def meets(self, value: float) -> bool:
         return value >= self.target if self.direction == "at_least" else value <= self.target
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "target": self.target, "unit": self.unit}

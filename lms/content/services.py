@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import inspect, select
-from sqlalchemy.orm import Mapped, Session
+from sqlalchemy.orm import Session
 
 from lms.content.source import Problems
 from lms.database import utcnow
@@ -71,11 +71,6 @@ def register_section(section: S) -> S:
 
 
 # ---------------------------------------------------------------------------- report
-
-
-class Keyed(Protocol):
-    key: Mapped[str]
-    retired_at: Mapped[Any]
 
 
 @dataclass
