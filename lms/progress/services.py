@@ -68,15 +68,23 @@ def _points(rows: Iterable[Any]) -> list[Point]:
     return [Point(level=e.level, weight=e.weight) for e in sorted(rows, key=lambda e: (e.recorded_at, e.id))]
 
 
-def _evidence(user_id: int, objective_id: int, source: str, source_ref: str, fraction: float, now: datetime,
-              note: str, recorded_by_id: int | None) -> Evidence:
+def evidence_row(user_id: int, objective_id: int, source: str, source_ref: str, fraction: float, at: datetime,
+                 note: str = "", recorded_by_id: int | None = None) -> dict[str, Any]:
+    """The column values of one piece of evidence: ``fraction`` of full marks (0-1) on the
+    0-4 scale, at the weight of its source. Recording and the volume generator
+    (``lms.demo.benchmark``, which bulk-inserts these rows) both build rows here."""
     if source not in SOURCES:
         raise EvidenceError(f"Unknown evidence source {source!r}.")
     if not 0 <= fraction <= 1:
         raise EvidenceError("Evidence is a fraction between 0 and 1.")
-    return Evidence(user_id=user_id, objective_id=objective_id, source=source, source_ref=source_ref,
-                    level=round(fraction * 4, 4), weight=SOURCES[source].weight, note=note, recorded_at=now,
-                    recorded_by_id=recorded_by_id)
+    return {"user_id": user_id, "objective_id": objective_id, "source": source, "source_ref": source_ref,
+            "level": round(fraction * 4, 4), "weight": SOURCES[source].weight, "note": note, "recorded_at": at,
+            "recorded_by_id": recorded_by_id}
+
+
+def _evidence(user_id: int, objective_id: int, source: str, source_ref: str, fraction: float, now: datetime,
+              note: str, recorded_by_id: int | None) -> Evidence:
+    return Evidence(**evidence_row(user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id))
 
 
 def _method(session: Session, settings: Mapping[str, Any] | None) -> MasteryMethod:
