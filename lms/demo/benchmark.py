@@ -3,9 +3,12 @@ learners and their months of activity (lessons read, quiz attempts, graded work,
 reviews, instructor ratings, stakeholder feedback, KPI figures) written with bulk inserts,
 then mastery computed once from all the evidence. Flush only.
 
-The evidence looks like what the real sources record (same sources, weights, references
-and notes), so pages and reports can be measured on realistic data; quiz attempts carry
-their score but not the answers given, which nothing at this scale needs."""
+The evidence is what the real sources record: quiz attempts, rubric grades and peer
+reviews go through the same functions the real results do (``lms.progress.evidence``:
+the points earned per part of each question, the level chosen per criterion), whose rows
+are then bulk-inserted; every row is built by ``lms.progress.services.evidence_row``.
+Quiz attempts carry their score per part (in the evidence) but not the answers given,
+which nothing at this scale needs."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from werkzeug.security import generate_password_hash
 from lms.accounts.models import User
 from lms.accounts.services import find_user
 from lms.assessment.models import Attempt
-from lms.assessment.questions import QUESTION_TYPES, objectives_of, parts_of
+from lms.assessment.questions import QUESTION_TYPES, parts_of
 from lms.assessment.services import active_quizzes, current_versions, release_month
 from lms.catalog.models import Metric
 from lms.catalog.services import active_modules, active_objectives, schedule
@@ -45,13 +48,16 @@ from lms.demo.services import (
     demo_organization,
     rubric_levels,
 )
+from lms.feedback.services import QUESTIONS, fraction_of
 from lms.grading.models import Grade, GradeEvent, PeerReview
+from lms.grading.services import read_levels
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import evidence_fraction, format_value, source_ref
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
+from lms.progress.evidence import Part, PartKey, attempt_outcome, grade_outcome, peer_outcome, question_parts
 from lms.progress.models import Evidence, LessonRead
-from lms.progress.services import rebuild
-from lms.progress.sources import SOURCES
+from lms.progress.services import evidence_row, rebuild
+from lms.progress.sources import RatingSource, StakeholderSource
 
 MAX_LEARNERS = 5000
 CHUNK = 250          # learners written together (peer reviewers are drawn within a chunk)
@@ -91,7 +97,7 @@ class QuizPlan:
     minutes: int
     layout: list[dict[str, Any]]
     max_score: float
-    objectives: list[int]
+    parts: list[Part]  # every answerable part of the layout's questions, with its points and objectives
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,6 @@ class WorkPlan:
     rubric_version_id: int
     max_points: float
     criteria: list[dict[str, Any]]
-    objectives: dict[str, list[int]]  # criterion id -> objective ids
 
 
 @dataclass(frozen=True)
@@ -134,9 +139,7 @@ class Catalog:
         quizzes = [cls._quiz(session, quiz, ids) for quiz in active_quizzes(session)]
         works = [WorkPlan(id=a.id, title=a.title, month=a.phase.month, due_after_days=a.due_after_days,
                           peer_reviews=a.peer_reviews, rubric_version_id=a.rubric.current.id,
-                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria,
-                          objectives={c["id"]: [ids[k] for k in c.get("objectives", []) if k in ids]
-                                      for c in a.rubric.current.criteria})
+                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria)
                  for a in active_assignments(session)]
         metrics: dict[int, list[Metric]] = defaultdict(list)
         for metric in session.scalars(select(Metric).where(Metric.retired_at.is_(None))
@@ -159,21 +162,30 @@ class Catalog:
                    "options": {part["id"]: ids_ for part in parts_of(version.spec)
                                if (ids_ := QUESTION_TYPES[part["type"]].shuffle_ids(part))}}
                   for _, version in drawn]
-        codes = {code for _, version in drawn for code in objectives_of(version.spec)}
         return QuizPlan(id=quiz.id, title=quiz.title, month=release_month(quiz), attempts=quiz.attempts_allowed or 3,
                         passing=quiz.passing_score, minutes=quiz.time_limit_minutes or 60, layout=layout,
                         max_score=sum(version.points for _, version in drawn),
-                        objectives=sorted(ids[c] for c in codes if c in ids))
+                        parts=[part for _, version in drawn
+                               for part in question_parts(version.id, version.spec, version.objectives)])
 
 
 # --------------------------------------------------------------------------- one learner's plan
 
 
-def evidence_row(user_id: int, objective_id: int, source: str, ref: str, fraction: float, at: datetime,
-                 note: str, by: int | None = None) -> dict[str, Any]:
-    return {"user_id": user_id, "objective_id": objective_id, "source": source, "source_ref": ref,
-            "level": round(clamp(fraction) * 4, 4), "weight": SOURCES[source].weight, "note": note,
-            "recorded_at": at, "recorded_by_id": by}
+@dataclass
+class AttemptPlan:
+    """A submitted, fully scored quiz attempt: the points earned on each part."""
+
+    quiz: QuizPlan
+    user_id: int
+    number: int
+    started_at: datetime
+    submitted_at: datetime
+    scores: dict[PartKey, float]
+
+    @property
+    def score(self) -> float:
+        return round(sum(self.scores.values()), 4)
 
 
 @dataclass
@@ -191,10 +203,22 @@ class Work:
 
 
 @dataclass
+class ReviewPlan:
+    """A classmate's completed review of a piece of work: the level chosen per criterion."""
+
+    work: Work
+    reviewer_id: int
+    levels: dict[str, str | None]
+    comment: str
+    assigned_at: datetime
+    completed_at: datetime
+
+
+@dataclass
 class LearnerPlan:
     user_id: int
     reads: list[dict[str, Any]] = field(default_factory=list)
-    attempts: list[tuple[dict[str, Any], dict[int, float], str]] = field(default_factory=list)
+    attempts: list[AttemptPlan] = field(default_factory=list)
     works: list[Work] = field(default_factory=list)
     kpis: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
@@ -254,14 +278,11 @@ class Planner:
                 if not self.before_now(submitted):
                     break
                 fraction = clamp(rng.gauss(skill, 0.08))
-                row = {"quiz_id": quiz.id, "user_id": plan.user_id, "cohort_id": self.cohort.id, "number": number,
-                       "layout": quiz.layout, "started_at": started,
-                       "deadline_at": started + timedelta(minutes=quiz.minutes), "submitted_at": submitted,
-                       "closed_by": "learner", "score": round(fraction * quiz.max_score, 4),
-                       "max_score": quiz.max_score, "pending_manual": False}
-                fractions = {oid: clamp(rng.gauss(fraction, 0.1)) for oid in quiz.objectives}
-                plan.attempts.append((row, fractions, f"{quiz.title}, attempt {number}"))
-                if not profile.tries_again(100 * fraction, quiz.passing, rng):
+                # Points earned per part, scored as the quiz engine stores them.
+                attempt = AttemptPlan(quiz, plan.user_id, number, started, submitted, {
+                    part.key: round(part.points * clamp(rng.gauss(fraction, 0.15)), 4) for part in quiz.parts})
+                plan.attempts.append(attempt)
+                if not profile.tries_again(100 * attempt.score / (quiz.max_score or 1), quiz.passing, rng):
                     break
                 started = submitted + timedelta(days=rng.uniform(1, 5))
                 skill = min(0.97, skill + 0.1)
@@ -293,7 +314,7 @@ class Planner:
                         continue
                     level = round(4 * clamp(rng.gauss(profile.ability, 0.12)))
                     plan.evidence.append(evidence_row(
-                        plan.user_id, objective_id, "rating", f"rater:{self.instructor_id}", level / 4,
+                        plan.user_id, objective_id, RatingSource.name, f"rater:{self.instructor_id}", level / 4,
                         self.at(month, rng.uniform(0.3, 0.95)), RATING_NOTES[level], self.instructor_id))
 
     def stakeholders(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
@@ -301,11 +322,11 @@ class Planner:
             if module.first_month > month or rng.random() > 0.5 * profile.engagement:
                 continue
             who = rng.choice(STAKEHOLDERS)
-            mean = 1 + 4 * clamp(rng.gauss(profile.ability + 0.03, 0.12))
+            ratings = {q.id: round(1 + 4 * clamp(rng.gauss(profile.ability + 0.03, 0.15))) for q in QUESTIONS}
             ref = f"feedback:generated-{plan.user_id}-{month}-{module.key}"
-            note = f"{who} {rng.choice(FIRST_NAMES)}: {mean:.1f} of 5 on average"
+            note = f"{who} {rng.choice(FIRST_NAMES)}: {sum(ratings.values()) / len(ratings):g} of 5 on average"
             at = self.at(month, rng.uniform(0.4, 0.98))
-            plan.evidence += [evidence_row(plan.user_id, oid, "stakeholder", ref, (mean - 1) / 4, at, note)
+            plan.evidence += [evidence_row(plan.user_id, oid, StakeholderSource.name, ref, fraction_of(ratings), at, note)
                               for oid in module.objectives]
 
     def kpis(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int,
@@ -356,20 +377,9 @@ def insert_all(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> 
         session.execute(insert(model), list(batch))
 
 
-def rubric_fractions(work: WorkPlan, levels: dict[str, str | None]) -> dict[int, float]:
-    """Per objective, the mean share of the best level reached on its criteria (as grading does)."""
-    shares: dict[int, list[float]] = defaultdict(list)
-    for criterion in work.criteria:
-        level = next((lv for lv in criterion["levels"] if lv["id"] == levels.get(criterion["id"])), None)
-        best = max(float(lv["points"]) for lv in criterion["levels"])
-        if level is not None and best > 0:
-            for oid in work.objectives[criterion["id"]]:
-                shares[oid].append(float(level["points"]) / best)
-    return {oid: sum(v) / len(v) for oid, v in shares.items()}
-
-
 def points_of(work: WorkPlan, levels: dict[str, str | None]) -> float:
-    return sum(float(lv["points"]) for c in work.criteria for lv in c["levels"] if lv["id"] == levels.get(c["id"]))
+    """The rubric score of these levels, added up as grading does."""
+    return read_levels(work.criteria, levels)[1]
 
 
 @dataclass
@@ -389,21 +399,26 @@ class BenchmarkReport:
 
 
 class Writer:
-    """Writes a chunk of planned learners with a handful of bulk INSERTs."""
+    """Writes a chunk of planned learners with a handful of bulk INSERTs. The evidence of
+    attempts, grades and peer reviews comes from ``lms.progress.evidence``'s outcomes, as
+    for real results; ``objective_ids`` maps the course's objective codes to ids."""
 
     def __init__(self, session: Session, cohort: Cohort, instructor_id: int, now: datetime, rng: random.Random,
-                 report: BenchmarkReport) -> None:
+                 report: BenchmarkReport, objective_ids: dict[str, int]) -> None:
         self.session, self.cohort, self.instructor_id, self.rng, self.report = session, cohort, instructor_id, rng, report
+        self.ids = objective_ids
         self.latest = now - timedelta(hours=1)
 
-    def write(self, plans: list[LearnerPlan]) -> None:
+    def write(self, plans: list[LearnerPlan], reviews: list[ReviewPlan] | None = None) -> None:
+        """Write the plans; their works' peer reviews are drawn within the chunk unless
+        ``reviews`` (of those works) are given."""
         evidence = [row for plan in plans for row in plan.evidence]
         reads = [row for plan in plans for row in plan.reads]
         insert_all(self.session, LessonRead, reads)
         evidence += self.attempts([a for plan in plans for a in plan.attempts])
         works = [w for plan in plans for w in plan.works]
         evidence += self.works(works)
-        evidence += self.peer_reviews(works)
+        evidence += self.peer_reviews(self.draw_reviews(works) if reviews is None else reviews)
         kpis = [row for plan in plans for row in plan.kpis]
         insert_all(self.session, KpiEntry, kpis)
         insert_all(self.session, Evidence, evidence)
@@ -411,13 +426,21 @@ class Writer:
         self.report.kpi_figures += len(kpis)
         self.report.evidence += len(evidence)
 
-    def attempts(self, attempts: list[tuple[dict[str, Any], dict[int, float], str]]) -> list[dict[str, Any]]:
-        ids = insert_ids(self.session, Attempt, [row for row, _, _ in attempts])
+    def attempts(self, attempts: list[AttemptPlan]) -> list[dict[str, Any]]:
+        """Insert the attempts; their evidence rows."""
+        ids = insert_ids(self.session, Attempt, [
+            {"quiz_id": a.quiz.id, "user_id": a.user_id, "cohort_id": self.cohort.id, "number": a.number,
+             "layout": a.quiz.layout, "started_at": a.started_at,
+             "deadline_at": a.started_at + timedelta(minutes=a.quiz.minutes), "submitted_at": a.submitted_at,
+             "closed_by": "learner", "score": a.score, "max_score": a.quiz.max_score, "pending_manual": False}
+            for a in attempts])
         self.report.attempts += len(ids)
-        return [evidence_row(row["user_id"], oid, "quiz", f"attempt:{attempt_id}", fraction, row["submitted_at"], note)
-                for attempt_id, (row, fractions, note) in zip(ids, attempts) for oid, fraction in fractions.items()]
+        return [row for attempt_id, a in zip(ids, attempts)
+                for row in attempt_outcome(attempt_id, a.quiz.title, a.number, a.quiz.parts, a.scores, self.ids)
+                .rows(a.user_id, a.submitted_at)]
 
     def works(self, works: list[Work]) -> list[dict[str, Any]]:
+        """Insert the submissions, and the released grades of those graded; the grades' evidence rows."""
         submission_ids = insert_ids(self.session, Submission, [
             {"assignment_id": w.plan.id, "user_id": w.user_id, "cohort_id": self.cohort.id,
              "status": "released" if w.graded_at else "submitted", "draft_body": w.body,
@@ -450,19 +473,18 @@ class Writer:
             for gid, row in zip(grade_ids, grade_rows)])
         self.report.submissions += len(works)
         self.report.grades += len(grade_ids)
-        return [evidence_row(w.user_id, oid, "rubric", f"grade:{gid}", fraction, w.graded_at, w.plan.title,  # type: ignore[arg-type]
-                             self.instructor_id)
-                for gid, w in zip(grade_ids, graded) for oid, fraction in rubric_fractions(w.plan, w.levels).items()]
+        return [row for gid, w in zip(grade_ids, graded)
+                for row in grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids)
+                .rows(w.user_id, w.graded_at)]  # type: ignore[arg-type]
 
-    def peer_reviews(self, works: list[Work]) -> list[dict[str, Any]]:
+    def draw_reviews(self, works: list[Work]) -> list[ReviewPlan]:
         """Each submission of a peer-reviewed assignment is reviewed by classmates who
-        handed in the same assignment."""
+        handed in the same assignment (within the chunk), when there was time for it."""
         by_assignment: dict[int, list[Work]] = defaultdict(list)
         for w in works:
             if w.plan.peer_reviews:
                 by_assignment[w.plan.id].append(w)
-        rows: list[dict[str, Any]] = []
-        reviewed: list[Work] = []
+        reviews: list[ReviewPlan] = []
         for group in by_assignment.values():
             for w in group:
                 others = [o for o in group if o.user_id != w.user_id]
@@ -472,20 +494,21 @@ class Writer:
                     if done >= self.latest:
                         continue
                     levels = rubric_levels(w.plan.criteria, w.ability + 0.05, self.rng)
-                    rows.append({"submission_id": w.submission_id, "reviewer_id": reviewer.user_id,
-                                 "version_id": w.version_id, "rubric_version_id": w.plan.rubric_version_id,
-                                 "status": "done", "selections": {cid: {"level": lid} for cid, lid in levels.items()},
-                                 "comment": self.rng.choice(PEER_COMMENTS), "score": points_of(w.plan, levels),
-                                 "assigned_at": assigned, "completed_at": done})
-                    reviewed.append(w)
-        ids = insert_ids(self.session, PeerReview, rows)
+                    reviews.append(ReviewPlan(w, reviewer.user_id, levels, self.rng.choice(PEER_COMMENTS), assigned, done))
+        return reviews
+
+    def peer_reviews(self, reviews: list[ReviewPlan]) -> list[dict[str, Any]]:
+        """Insert the completed reviews (of works already written); their evidence rows."""
+        ids = insert_ids(self.session, PeerReview, [
+            {"submission_id": r.work.submission_id, "reviewer_id": r.reviewer_id, "version_id": r.work.version_id,
+             "rubric_version_id": r.work.plan.rubric_version_id, "status": "done",
+             "selections": {cid: {"level": lid} for cid, lid in r.levels.items()}, "comment": r.comment,
+             "score": points_of(r.work.plan, r.levels), "assigned_at": r.assigned_at, "completed_at": r.completed_at}
+            for r in reviews])
         self.report.peer_reviews += len(ids)
-        evidence = []
-        for review_id, row, w in zip(ids, rows, reviewed):
-            for oid, fraction in rubric_fractions(w.plan, {c: s["level"] for c, s in row["selections"].items()}).items():
-                evidence.append(evidence_row(w.user_id, oid, "peer", f"peer:{review_id}", fraction, row["completed_at"],
-                                             f"Peer review of {w.plan.title}", row["reviewer_id"]))
-        return evidence
+        return [row for review_id, r in zip(ids, reviews)
+                for row in peer_outcome(review_id, r.work.plan.title, r.reviewer_id, r.work.plan.criteria, r.levels,
+                                        self.ids).rows(r.work.user_id, r.completed_at)]
 
 
 def benchmark_cohort(session: Session, number: int, today: date, instructor: User) -> Cohort:
@@ -544,7 +567,7 @@ def build_benchmark(session: Session, learners: int, cohorts: int, now: datetime
         report.existing += existing
         tick(existing)
         planner = Planner(catalog, cohort, instructor.id, now)
-        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report)
+        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids)
         for chunk in batches(ids, CHUNK):
             plans = []
             for user_id in chunk:
