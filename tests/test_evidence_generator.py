@@ -1,0 +1,153 @@
+"""One source of truth for evidence: a learner built through the real paths (a quiz attempt
+answered and scored by the assessment service, a rubric grade released through grading, a
+classmate's peer review) and a learner built by the volume generator behind ``flask lms
+demo --learners N`` with the same points per part and the same levels get the same evidence
+rows. Either side computing its evidence differently on its own fails here."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from lms.assessment.models import Quiz, Response
+from lms.assessment.services import (
+    grade_essay,
+    quiz_window,
+    responses_of,
+    save_page,
+    start_attempt,
+    submit_attempt,
+)
+from lms.coursework.models import Assignment
+from lms.coursework.services import dates_for, save_draft, start_submission, submit
+from lms.database import utcnow
+from lms.demo.benchmark import AttemptPlan, BenchmarkReport, Catalog, LearnerPlan, ReviewPlan, Work, Writer
+from lms.extensions import db
+from lms.grading.peer import complete_review, reviews_to_do
+from lms.grading.services import save_grade
+from lms.learning.services import build_schedule
+from lms.progress.models import Evidence
+from tests.test_quiz_flow import SAMPLE_QUIZZES
+
+CASE = "mlops-case-coldwatch"          # graded by the instructor
+HANDS_ON = "cs-hands-on-own-operation"  # reviewed by a classmate
+
+# The sample quiz answered with some parts right, some half right and some wrong.
+ANSWERS: dict[int, list[tuple[str, str]]] = {
+    0: [("p0", "a")],                                              # single, KO1: right
+    1: [("p1", "a")],                                              # multiple, SO1: one of two
+    2: [("p2", "false")],                                          # true/false, KO1: wrong
+    3: [("p3", "repository")],                                     # short, KO1: half
+    4: [("p4", "45")],                                             # numerical, SO1: in the range, half
+    5: [("p5-0", "r1"), ("p5-1", "r0"), ("p5-2", "r2")],           # matching, KO1: one of three
+    6: [("p6-i0", "1"), ("p6-i1", "2"), ("p6-i2", "3"), ("p6-i3", "4")],  # ordering, SO1: right
+    7: [("p7", "Watch accuracy weekly.")],                         # essay, AO1: 3 of 5 from the grader
+    8: [("p8-first", "b"), ("p8-measure", "90")],                  # scenario: SO1 part wrong, AO1 part right
+}
+GRADE_PICKS = [0, 1, 2, 3, 0]  # per criterion, the index of the level chosen (0 is the best)
+PEER_PICKS = [1, 2, 0, 3, 1]
+
+
+def picks(criteria: list[dict[str, Any]], indexes: list[int]) -> dict[str, str | None]:
+    return {c["id"]: c["levels"][indexes[n % len(indexes)] % len(c["levels"])]["id"] for n, c in enumerate(criteria)}
+
+
+def assignment(key: str) -> Assignment:
+    found = db.session.scalar(select(Assignment).where(Assignment.key == key))
+    assert found is not None
+    return found
+
+
+def hand_in(cohort: Any, user: Any, key: str, now: datetime) -> Any:
+    work = assignment(key)
+    dates = dates_for(work, build_schedule(db.session, cohort, user.id, now))
+    submission = start_submission(db.session, work, user.id, cohort.id, now - timedelta(hours=2))
+    save_draft(db.session, submission, f"{user.name}'s work on {work.title}.", dates, now - timedelta(hours=1))
+    submit(db.session, submission, dates, now - timedelta(minutes=30))
+    return submission
+
+
+def evidence_rows(user_id: int) -> list[tuple[str, str, float, float, str, int | None]]:
+    """The learner's evidence without ids and timestamps: source, objective, level (0-4),
+    weight, note and who judged."""
+    db.session.expire_all()
+    return sorted((e.source, e.objective.key, e.level, e.weight, e.note, e.recorded_by_id)
+                  for e in db.session.scalars(select(Evidence).where(Evidence.user_id == user_id)))
+
+
+def test_the_volume_generator_gives_the_evidence_the_real_paths_give(app: Flask, load_content, make_cohort,
+                                                                      enrol_learner, make_user) -> None:
+    app.config["QUIZZES_DIR"] = SAMPLE_QUIZZES
+    load_content()
+    now = utcnow()
+    teacher = make_user(name="Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    real, classmate, generated = (enrol_learner(cohort, name=name) for name in ("Ana", "Ben", "Gen"))
+
+    # ----------------------------------------------------------------- the real paths
+    quiz = db.session.scalar(select(Quiz).where(Quiz.key == "sample-quiz"))
+    window = quiz_window(db.session, quiz, cohort, real.id, now)
+    at = window.opens_at + timedelta(days=2)
+    attempt = start_attempt(db.session, quiz, real, at)
+    for page, fields in ANSWERS.items():
+        save_page(db.session, attempt, page, MultiDict(fields), at + timedelta(minutes=page + 1))
+    submit_attempt(db.session, attempt, at + timedelta(minutes=20))
+    essay = db.session.scalar(select(Response).where(Response.attempt_id == attempt.id, Response.score.is_(None)))
+    grade_essay(db.session, essay, 3, "A start: name the thresholds.", teacher, at + timedelta(days=1))
+    db.session.commit()
+    assert attempt.finished and not attempt.pending_manual
+
+    graded = hand_in(cohort, real, CASE, now)
+    criteria = graded.assignment.rubric.current.criteria
+    grade_levels = picks(criteria, GRADE_PICKS)
+    save_grade(db.session, graded, teacher, grade_levels, {}, "Well argued.", None, "release", now)
+
+    reviewed = hand_in(cohort, real, HANDS_ON, now)
+    hand_in(cohort, classmate, HANDS_ON, now)
+    (review,) = reviews_to_do(db.session, reviewed.assignment, classmate, now)
+    assert review.submission_id == reviewed.id
+    peer_levels = picks(review.rubric_version.criteria, PEER_PICKS)
+    complete_review(db.session, review, peer_levels, "Clear, with one gap.", now)
+    db.session.commit()
+
+    # ----------------------------------------------------------------- the volume generator, same points and levels
+    scores = {key: response.score for key, response in responses_of(db.session, attempt).items()}
+    catalog = Catalog.load(db.session)
+    quiz_plan = next(q for q in catalog.quizzes if q.id == quiz.id)
+    assert [page["version"] for page in quiz_plan.layout] == [page["version"] for page in attempt.layout]
+    assert {part.key for part in quiz_plan.parts} == set(scores)  # every part answered, scored and planned
+    works = {w.id: w for w in catalog.works}
+
+    def work(key: str, levels: dict[str, str | None], graded_at: datetime | None) -> Work:
+        plan = works[assignment(key).id]
+        return Work(plan=plan, user_id=generated.id, ability=0.7, submitted_at=now - timedelta(minutes=30),
+                    body="Generated work.", due_on=now.date(), graded_at=graded_at, levels=levels)
+
+    peer_reviewed = work(HANDS_ON, {}, None)
+    plan = LearnerPlan(generated.id, attempts=[AttemptPlan(quiz_plan, generated.id, attempt.number, attempt.started_at,
+                                                           attempt.submitted_at, scores)],  # type: ignore[arg-type]
+                       works=[work(CASE, grade_levels, now), peer_reviewed])
+    writer = Writer(db.session, cohort, teacher.id, now, random.Random(1), BenchmarkReport(), catalog.objective_ids)
+    writer.write([plan], reviews=[ReviewPlan(peer_reviewed, classmate.id, peer_levels, "Clear, with one gap.",
+                                             now - timedelta(minutes=20), now - timedelta(minutes=10))])
+    db.session.commit()
+
+    # ----------------------------------------------------------------- the same evidence
+    expected = evidence_rows(real.id)
+    assert evidence_rows(generated.id) == expected
+    # ... and it says something: every source, levels between the extremes, the peer at half weight.
+    assert {row[0] for row in expected} == {"quiz", "rubric", "peer"}
+    assert {row[3] for row in expected if row[0] == "peer"} == {0.5}
+    quiz_levels = {row[1]: row[2] for row in expected if row[0] == "quiz"}
+    assert set(quiz_levels) == {"KO1", "SO1", "AO1"} and all(0 < level < 4 for level in quiz_levels.values())
+    # AO1: the essay (3 of 5) and the scenario's numerical part (1 of 1).
+    assert quiz_levels["AO1"] == pytest.approx(4 * 4 / 6, abs=1e-4)
+    rubric_levels = {row[1]: row[2] for row in expected if row[0] == "rubric"}
+    # KO1 is on all five criteria: (4/4 + 3/4 + 2/4 + 1/4 + 4/4) / 5 = 0.7 -> 2.8 on the 0-4 scale.
+    assert rubric_levels["KO1"] == pytest.approx(2.8)
