@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData
+from pydantic import TypeAdapter
+from sqlalchemy import JSON, DateTime, Enum, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -41,6 +43,42 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def enum_type(enum: type[StrEnum], *, length: int, name: str) -> Enum:
+    """The column type of one of a fixed set of strings: the member's value in a
+    VARCHAR(``length``) on every database, guarded by a CHECK constraint named
+    ``ck_<table>_<name>`` (``name`` is the column's) that lists the enum's values. Loads
+    give the member back; a value outside the enum is refused before it reaches the
+    database. Adding a member means a migration that replaces the constraint."""
+    return Enum(enum, native_enum=False, create_constraint=True, length=length, values_callable=_values,
+                validate_strings=True, name=name)
+
+
+class TypedJSON(TypeDecorator[Any]):
+    """JSON holding validated content (a pydantic model or a list of them): stored as its
+    JSON dump, loaded back as the typed value. Made per type by ``typed_json``."""
+
+    impl = JSON
+    cache_ok = True
+    adapter: ClassVar[TypeAdapter[Any]]
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.adapter.dump_python(self.adapter.validate_python(value), mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.adapter.validate_python(value)
+
+
+def typed_json(spec: Any, name: str) -> TypedJSON:
+    """A JSON column type that stores and loads ``spec`` (e.g. ``list[CriterionSpec]``)."""
+    return type(f"{name}JSON", (TypedJSON,), {"adapter": TypeAdapter(spec), "__module__": __name__})()
 
 
 class Base(DeclarativeBase):

@@ -203,6 +203,23 @@ def _dotted(loc: Iterable[int | str]) -> str:
     return out
 
 
+class ItemReads:
+    """Transitional, for validated specs: ``spec["id"]`` and ``spec.get("objectives")``
+    read attributes, as code written when specs travelled as plain dicts still does
+    (``lms/progress/evidence.py``, ``lms/demo/benchmark.py``,
+    ``tests/test_evidence_generator.py``). Remove once they read attributes; nothing
+    else should rely on it."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+
 def validate(model: type[M], data: Any, path: Path, problems: Problems) -> M | None:
     """Validate parsed YAML against a pydantic model, mapping each error to its line."""
     try:
@@ -216,5 +233,7 @@ def validate(model: type[M], data: Any, path: Path, problems: Problems) -> M | N
                 message = "missing (required)"
             elif error["type"] == "extra_forbidden":
                 message = "unknown field"
+            elif error["type"] in ("enum", "literal_error"):
+                message = f"{message}, not {error['input']!r}"
             problems.add(Location(path, line_at(data, loc)), f"{where}: {message}")
         return None
