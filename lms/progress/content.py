@@ -15,24 +15,16 @@ from lms.catalog.models import Program
 from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, register_section, retire_missing, upsert
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
 from lms.database import utcnow
-from lms.progress.methods import MASTERY_METHODS
-from lms.progress.models import MasteryPolicy
+from lms.progress.models import MasteryMethodName, MasteryPolicy
 from lms.progress.services import rebuild
 
 
 class PolicyFile(Spec):
     program: Slug
-    method: str
+    method: MasteryMethodName
     settings: dict[str, float] = {}
     thresholds: dict[str, float] = Field(min_length=2)
     at_risk_below: float = Field(default=2.5, ge=0, le=4)
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, method: str) -> str:
-        if method not in MASTERY_METHODS:
-            raise ValueError(f"unknown mastery method {method!r}; choose one of {', '.join(MASTERY_METHODS)}")
-        return method
 
     @field_validator("thresholds")
     @classmethod

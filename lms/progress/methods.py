@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from lms.progress.models import MasteryMethodName
+
 SCALE = 4.0
 
 
@@ -21,7 +23,7 @@ class Point:
 
 
 class MasteryMethod(ABC):
-    name: ClassVar[str]
+    name: ClassVar[MasteryMethodName]
     label: ClassVar[str]
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
@@ -36,7 +38,7 @@ class DecayingAverage(MasteryMethod):
     """Each new point moves the level toward itself by ``latest_weight`` (scaled by the
     point's own weight): recent work counts most, older work still counts."""
 
-    name, label = "decaying_average", "Decaying average"
+    name, label = MasteryMethodName.DECAYING_AVERAGE, "Decaying average"
 
     def level(self, points: Sequence[Point]) -> float | None:
         share = float(self.settings.get("latest_weight", 0.65))
@@ -55,7 +57,7 @@ class NTimes(MasteryMethod):
     mastery. Before that it stays below mastery: the best point below it, or half a
     level under it when every point so far reached it."""
 
-    name, label = "n_times", "n times at mastery"
+    name, label = MasteryMethodName.N_TIMES, "n times at mastery"
 
     def level(self, points: Sequence[Point]) -> float | None:
         if not points:
@@ -70,20 +72,20 @@ class NTimes(MasteryMethod):
 
 
 class Highest(MasteryMethod):
-    name, label = "highest", "Highest"
+    name, label = MasteryMethodName.HIGHEST, "Highest"
 
     def level(self, points: Sequence[Point]) -> float | None:
         return max((p.level for p in points), default=None)
 
 
 class Latest(MasteryMethod):
-    name, label = "latest", "Latest"
+    name, label = MasteryMethodName.LATEST, "Latest"
 
     def level(self, points: Sequence[Point]) -> float | None:
         return points[-1].level if points else None
 
 
-MASTERY_METHODS: dict[str, type[MasteryMethod]] = {m.name: m for m in (DecayingAverage, NTimes, Highest, Latest)}
+MASTERY_METHODS: dict[MasteryMethodName, type[MasteryMethod]] = {m.name: m for m in (DecayingAverage, NTimes, Highest, Latest)}
 
 DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
 

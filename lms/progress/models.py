@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
@@ -9,8 +9,38 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
 from lms.catalog.models import ContentItem, Lesson, Objective, Program
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, utcnow
 from lms.extensions import db
+
+
+class EvidenceSourceName(StrEnum):
+    """Where evidence comes from; ``lms.progress.sources`` holds each source's weight and label."""
+
+    QUIZ = "quiz"
+    RUBRIC = "rubric"
+    PEER = "peer"
+    RATING = "rating"
+    STAKEHOLDER = "stakeholder"
+    KPI = "kpi"
+
+
+class ItemKind(StrEnum):
+    """What an item on a learner's schedule is (``lms.progress.completion``; never stored)."""
+
+    LESSON = "lesson"
+    QUIZ = "quiz"
+    ASSIGNMENT = "assignment"
+    EXAM = "exam"
+    PORTFOLIO = "portfolio"
+
+
+class MasteryMethodName(StrEnum):
+    """How evidence becomes mastery; ``lms.progress.methods`` holds each method."""
+
+    DECAYING_AVERAGE = "decaying_average"
+    N_TIMES = "n_times"
+    HIGHEST = "highest"
+    LATEST = "latest"
 
 
 class Evidence(db.Model):
@@ -23,7 +53,7 @@ class Evidence(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
-    source: Mapped[str] = mapped_column(String(20))      # quiz | rubric | peer | rating | stakeholder | kpi
+    source: Mapped[EvidenceSourceName] = mapped_column(enum_type(EvidenceSourceName, length=20, name="source"))
     source_ref: Mapped[str] = mapped_column(String(120))  # what produced it, e.g. "response:42"
     level: Mapped[float] = mapped_column(Float)          # 0-4
     weight: Mapped[float] = mapped_column(Float, default=1.0)
@@ -46,7 +76,7 @@ class Mastery(db.Model):
     objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"))
     level: Mapped[float | None] = mapped_column(Float, default=None)
     evidence_count: Mapped[int] = mapped_column(default=0)
-    method: Mapped[str] = mapped_column(String(30))
+    method: Mapped[MasteryMethodName] = mapped_column(enum_type(MasteryMethodName, length=30, name="method"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     objective: Mapped[Objective] = relationship()
 
@@ -57,7 +87,7 @@ class MasteryPolicy(ContentItem, db.Model):
     __tablename__ = "mastery_policies"
 
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
-    method: Mapped[str] = mapped_column(String(30))
+    method: Mapped[MasteryMethodName] = mapped_column(enum_type(MasteryMethodName, length=30, name="method"))
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Level names and the lowest mastery (0-4) that reaches each, e.g. {"proficient": 2.5}.
     thresholds: Mapped[dict[str, float]] = mapped_column(JSON)

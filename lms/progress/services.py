@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from lms.catalog.models import Lesson, Objective
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
-from lms.progress.models import Evidence, LessonRead, Mastery, MasteryPolicy
+from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery, MasteryMethodName, MasteryPolicy
 from lms.progress.sources import SOURCES
 
-DEFAULT_SETTINGS: dict[str, Any] = {"method": "decaying_average", "latest_weight": 0.65, "n": 3, "mastery_level": 3}
+DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
+                                    "mastery_level": 3}
 DEFAULT_AT_RISK_BELOW = 2.5
 
 
@@ -91,7 +92,7 @@ def _method(session: Session, settings: Mapping[str, Any] | None) -> MasteryMeth
     return method_for(settings) if settings is not None else policy(session).method
 
 
-def record(session: Session, user_id: int, objective_id: int, source: str, source_ref: str, fraction: float,
+def record(session: Session, user_id: int, objective_id: int, source: EvidenceSourceName, source_ref: str, fraction: float,
            now: datetime, note: str = "", settings: Mapping[str, Any] | None = None,
            recorded_by_id: int | None = None) -> Evidence:
     """Record evidence (``fraction`` of full marks, 0-1) and update that one mastery."""
@@ -102,7 +103,7 @@ def record(session: Session, user_id: int, objective_id: int, source: str, sourc
     return evidence
 
 
-def replace_evidence(session: Session, user_id: int, source: str, source_ref: str, fractions: Mapping[int, float],
+def replace_evidence(session: Session, user_id: int, source: EvidenceSourceName, source_ref: str, fractions: Mapping[int, float],
                      now: datetime, note: str = "", recorded_by_id: int | None = None,
                      settings: Mapping[str, Any] | None = None) -> list[Evidence]:
     """Make ``source_ref``'s evidence exactly ``fractions`` (objective id -> 0-1): a regraded
@@ -205,7 +206,7 @@ def rate(session: Session, learner_id: int, objective: Objective | None, level: 
         raise EvidenceError("Write a note saying what you saw that justifies this level.")
     if len(text) > MAX_NOTE:
         raise EvidenceError(f"Keep the note under {MAX_NOTE} characters.")
-    return record(session, learner_id, objective.id, "rating", f"rater:{rater_id}", level / 4, now,
+    return record(session, learner_id, objective.id, EvidenceSourceName.RATING, f"rater:{rater_id}", level / 4, now,
                   note=text, recorded_by_id=rater_id)
 
 
