@@ -5,12 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.orm import Session
 
-from lms.catalog.models import Lesson, Level, Metric, Module, Objective, Phase, Program
+from lms.catalog.models import (
+    Lesson,
+    Level,
+    Metric,
+    MetricDirection,
+    MetricUnit,
+    Module,
+    Objective,
+    ObjectiveKind,
+    Phase,
+    Program,
+)
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -34,7 +45,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 Code = Annotated[str, StringConstraints(pattern=r"^(KO|SO|AO)[0-9]{1,2}$")]
 Month = Annotated[int, Field(ge=1, le=12, description="a program month, 1-12")]
-KIND_PREFIX = {"knowledge": "KO", "skill": "SO", "application": "AO"}
+KIND_PREFIX = {ObjectiveKind.KNOWLEDGE: "KO", ObjectiveKind.SKILL: "SO", ObjectiveKind.APPLICATION: "AO"}
 
 
 class Spec(BaseModel):
@@ -58,7 +69,7 @@ class ProgramSpec(Spec):
 
 class ObjectiveSpec(Spec):
     code: Code
-    kind: Literal["knowledge", "skill", "application"]
+    kind: ObjectiveKind
     title: Text
     statement: Text
     outcomes: list[Text] = Field(min_length=1)
@@ -82,8 +93,8 @@ class MetricSpec(Spec):
     name: Text
     description: Text
     target: float
-    unit: Literal["percent", "hours", "score"]
-    direction: Literal["at_least", "at_most"]
+    unit: MetricUnit
+    direction: MetricDirection
     min: float
     max: float
     objectives: list[Code] = []

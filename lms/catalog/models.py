@@ -4,18 +4,37 @@ never deleted, when its file goes away."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lms.database import UTCDateTime
+from lms.database import UTCDateTime, enum_type
 from lms.extensions import db
 
-KINDS = ("knowledge", "skill", "application")
+
+class ObjectiveKind(StrEnum):
+    KNOWLEDGE = "knowledge"
+    SKILL = "skill"
+    APPLICATION = "application"
+
+
+class MetricUnit(StrEnum):
+    PERCENT = "percent"
+    HOURS = "hours"
+    SCORE = "score"
+
+
+class MetricDirection(StrEnum):
+    AT_LEAST = "at_least"
+    AT_MOST = "at_most"
+
+
+KINDS = tuple(ObjectiveKind)
 # How each kind of objective names its two lists, as the program's framework does.
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "knowledge": ("Learning outcomes", "Assessment criteria"),
-    "skill": ("Skill areas", "Competency indicators"),
-    "application": ("Application areas", "Success indicators"),
+KIND_LABELS: dict[ObjectiveKind, tuple[str, str]] = {
+    ObjectiveKind.KNOWLEDGE: ("Learning outcomes", "Assessment criteria"),
+    ObjectiveKind.SKILL: ("Skill areas", "Competency indicators"),
+    ObjectiveKind.APPLICATION: ("Application areas", "Success indicators"),
 }
 
 
@@ -83,7 +102,7 @@ class Objective(ContentItem, db.Model):
     __tablename__ = "objectives"
 
     # ``key`` is the objective's code (KO1 ... AO3).
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[ObjectiveKind] = mapped_column(enum_type(ObjectiveKind, length=20, name="kind"))
     title: Mapped[str] = mapped_column(String(200))
     statement: Mapped[str] = mapped_column(Text)
     outcomes: Mapped[list[str]] = mapped_column(JSON)
@@ -161,8 +180,8 @@ class Metric(ContentItem, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     target: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(20))
-    direction: Mapped[str] = mapped_column(String(20))
+    unit: Mapped[MetricUnit] = mapped_column(enum_type(MetricUnit, length=20, name="unit"))
+    direction: Mapped[MetricDirection] = mapped_column(enum_type(MetricDirection, length=20, name="direction"))
     min_value: Mapped[float] = mapped_column(Float)
     max_value: Mapped[float] = mapped_column(Float)
     position: Mapped[int]
@@ -174,8 +193,8 @@ class Metric(ContentItem, db.Model):
     @property
     def target_label(self) -> str:
         value = f"{self.target:g}"
-        symbol = {"percent": f"{value}%", "hours": f"{value} h", "score": value}[self.unit]
-        return ("at least " if self.direction == "at_least" else "at most ") + symbol
+        symbol = {MetricUnit.PERCENT: f"{value}%", MetricUnit.HOURS: f"{value} h", MetricUnit.SCORE: value}[self.unit]
+        return ("at least " if self.direction == MetricDirection.AT_LEAST else "at most ") + symbol
 
     def meets(self, value: float) -> bool:
-        return value >= self.target if self.direction == "at_least" else value <= self.target
+        return value >= self.target if self.direction == MetricDirection.AT_LEAST else value <= self.target

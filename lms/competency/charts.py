@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lms.catalog.models import KINDS
+from lms.catalog.models import KINDS, ObjectiveKind
 from lms.competency.services import TrendPage
 from lms.progress.methods import SCALE
 from lms.web.charts import Frame, Tick, polyline
 
-KIND_LABELS = {"knowledge": "Knowledge objectives", "skill": "Skill objectives", "application": "Application objectives"}
+KIND_LABELS = {ObjectiveKind.KNOWLEDGE: "Knowledge objectives", ObjectiveKind.SKILL: "Skill objectives",
+               ObjectiveKind.APPLICATION: "Application objectives"}
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Dot:
 
 @dataclass(frozen=True)
 class Series:
-    kind: str
+    kind: ObjectiveKind
     label: str
     dots: list[Dot]
 

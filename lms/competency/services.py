@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lms.accounts.models import User
-from lms.catalog.models import KINDS, Level, Module, Objective
+from lms.catalog.models import KINDS, Level, Module, Objective, ObjectiveKind
 from lms.catalog.services import active_levels
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
@@ -368,7 +368,7 @@ class MonthPoint:
     partial: bool                      # the month is still running: figures as of now
     means: dict[str, float | None]     # objective code -> mean over learners with evidence
     learners: dict[str, int]           # objective code -> learners with evidence by then
-    kinds: dict[str, float | None]     # objective kind -> mean over its learner-objective levels
+    kinds: dict[ObjectiveKind, float | None]  # objective kind -> mean over its learner-objective levels
 
 
 def _objectives(session: Session) -> list[Objective]:
@@ -407,7 +407,7 @@ def _replay(session: Session, cohort: Cohort, now: datetime, rules: Policy, obje
                 changed.add((user_id, objective_id))
         for user_id, objective_id in changed:
             levels[objective_id][user_id] = method.level(points[(user_id, objective_id)])
-        by_kind: dict[str, list[float | None]] = defaultdict(list)
+        by_kind: dict[ObjectiveKind, list[float | None]] = defaultdict(list)
         for o in objectives:
             by_kind[o.kind].extend(levels[o.id].values())
         result.append(MonthPoint(

@@ -29,11 +29,12 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from lms.catalog.models import Metric, Module
+from lms.catalog.models import Metric, MetricDirection, MetricUnit, Module
 from lms.kpi.models import KpiEntry
+from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
 
-SOURCE = "kpi"
+SOURCE = EvidenceSourceName.KPI
 OLDEST_PERIOD_YEARS = 10  # figures older than this are refused as a likely typing slip
 
 
@@ -52,7 +53,7 @@ class KpiError(ValueError):
 class Unit:
     """How a metric's figures are written and described."""
 
-    name: ClassVar[str]
+    name: ClassVar[MetricUnit]
     noun: ClassVar[str]
 
     def format(self, value: float) -> str:
@@ -63,30 +64,30 @@ class Unit:
 
 
 class Percent(Unit):
-    name, noun = "percent", "a percentage"
+    name, noun = MetricUnit.PERCENT, "a percentage"
 
     def format(self, value: float) -> str:
         return f"{value:g}%"
 
 
 class Hours(Unit):
-    name, noun = "hours", "a number of hours"
+    name, noun = MetricUnit.HOURS, "a number of hours"
 
     def format(self, value: float) -> str:
         return f"{value:g} h"
 
 
 class Score(Unit):
-    name, noun = "score", "a score"
+    name, noun = MetricUnit.SCORE, "a score"
 
 
-UNITS: dict[str, Unit] = {u.name: u for u in (Percent(), Hours(), Score())}
+UNITS: dict[MetricUnit, Unit] = {u.name: u for u in (Percent(), Hours(), Score())}
 
 
 class Direction(ABC):
     """Which way is better for a metric, and how far along the way to its target a figure is."""
 
-    name: ClassVar[str]
+    name: ClassVar[MetricDirection]
 
     @abstractmethod
     def better(self, before: float, after: float) -> bool:
@@ -98,7 +99,7 @@ class Direction(ABC):
 
 
 class AtLeast(Direction):
-    name = "at_least"
+    name = MetricDirection.AT_LEAST
 
     def better(self, before: float, after: float) -> bool:
         return after > before
@@ -109,7 +110,7 @@ class AtLeast(Direction):
 
 
 class AtMost(Direction):
-    name = "at_most"
+    name = MetricDirection.AT_MOST
 
     def better(self, before: float, after: float) -> bool:
         return after < before
@@ -119,7 +120,7 @@ class AtMost(Direction):
         return 1.0 if span <= 0 else _clamp((metric.max_value - value) / span)
 
 
-DIRECTIONS: dict[str, Direction] = {d.name: d for d in (AtLeast(), AtMost())}
+DIRECTIONS: dict[MetricDirection, Direction] = {d.name: d for d in (AtLeast(), AtMost())}
 
 
 def _clamp(fraction: float) -> float:
