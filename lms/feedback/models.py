@@ -4,6 +4,7 @@ to rate how the learner implemented one framework, through a single-use link."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text
@@ -11,8 +12,27 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
 from lms.catalog.models import Module
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, utcnow
 from lms.extensions import db
+
+
+class FeedbackRelation(StrEnum):
+    """Who the person is to the learner's business (labels: ``lms.feedback.services.RELATIONS``)."""
+
+    CUSTOMER = "customer"
+    TEAM_MEMBER = "team_member"
+    INVESTOR = "investor"
+    PARTNER = "partner"
+    OTHER = "other"
+
+
+class InviteStatus(StrEnum):
+    """Where a feedback link stands, worked out from its dates (never stored)."""
+
+    WAITING = "waiting"
+    ANSWERED = "answered"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
 
 
 class FeedbackInvite(db.Model):
@@ -23,7 +43,7 @@ class FeedbackInvite(db.Model):
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
-    relation: Mapped[str] = mapped_column(String(40))
+    relation: Mapped[FeedbackRelation] = mapped_column(enum_type(FeedbackRelation, length=40, name="relation"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # only the hash is kept
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

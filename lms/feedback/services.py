@@ -19,23 +19,24 @@ from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
 from lms.catalog.models import Module
 from lms.cohorts.enrolment import active_enrolment
-from lms.feedback.models import FeedbackInvite, FeedbackResponse
+from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse, InviteStatus
 from lms.mail.services import queue_mail
+from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
 
-SOURCE = "stakeholder"
+SOURCE = EvidenceSourceName.STAKEHOLDER
 DEFAULT_DAYS_VALID = 21
 MAX_NAME_CHARS = 200
 MAX_COMMENT_CHARS = 3000
 LinkFor = Callable[[str], str]
 
 # Who the person is to the learner's business; stored by key, shown by label.
-RELATIONS: dict[str, str] = {
-    "customer": "Customer",
-    "team_member": "Team member",
-    "investor": "Investor or board member",
-    "partner": "Partner or supplier",
-    "other": "Other",
+RELATIONS: dict[FeedbackRelation, str] = {
+    FeedbackRelation.CUSTOMER: "Customer",
+    FeedbackRelation.TEAM_MEMBER: "Team member",
+    FeedbackRelation.INVESTOR: "Investor or board member",
+    FeedbackRelation.PARTNER: "Partner or supplier",
+    FeedbackRelation.OTHER: "Other",
 }
 
 
@@ -74,7 +75,7 @@ class FeedbackError(ValueError):
 
 
 class LinkError(FeedbackError):
-    status: ClassVar[str] = ""
+    status: ClassVar[InviteStatus | None] = None
     http_status: ClassVar[int] = 410
     message: ClassVar[str] = ""
 
@@ -92,7 +93,7 @@ class UnknownLink(LinkError):
 
 
 class UsedLink(LinkError):
-    status = "answered"
+    status = InviteStatus.ANSWERED
     message = "This feedback link has already been used. Each link works once; thank you if it was you."
 
     @staticmethod
@@ -101,7 +102,7 @@ class UsedLink(LinkError):
 
 
 class RevokedLink(LinkError):
-    status = "revoked"
+    status = InviteStatus.REVOKED
     message = "The person who sent this link has withdrawn it. Nothing more is needed from you."
 
     @staticmethod
@@ -110,7 +111,7 @@ class RevokedLink(LinkError):
 
 
 class ExpiredLink(LinkError):
-    status = "expired"
+    status = InviteStatus.EXPIRED
     message = "This feedback link has expired. If you still want to answer, ask the person who sent it for a new one."
 
     @staticmethod
@@ -120,19 +121,18 @@ class ExpiredLink(LinkError):
 
 # Checked in this order: an answered link stays "answered" whatever happens later.
 LINK_PROBLEMS: tuple[type[LinkError], ...] = (UsedLink, RevokedLink, ExpiredLink)
-WAITING = "waiting"
-STATUS_LABELS: dict[str, str] = {WAITING: "Waiting", "answered": "Answered",
-                                 "expired": "Expired", "revoked": "Withdrawn"}
+STATUS_LABELS: dict[InviteStatus, str] = {InviteStatus.WAITING: "Waiting", InviteStatus.ANSWERED: "Answered",
+                                          InviteStatus.EXPIRED: "Expired", InviteStatus.REVOKED: "Withdrawn"}
 
 
 def problem_of(invite: FeedbackInvite, now: datetime) -> type[LinkError] | None:
     return next((p for p in LINK_PROBLEMS if p.applies(invite, now)), None)
 
 
-def status_of(invite: FeedbackInvite, now: datetime) -> str:
+def status_of(invite: FeedbackInvite, now: datetime) -> InviteStatus:
     """waiting, answered, revoked or expired."""
     problem = problem_of(invite, now)
-    return problem.status if problem else WAITING
+    return problem.status if problem and problem.status else InviteStatus.WAITING
 
 
 # ------------------------------------------------------------------ the learner's side
@@ -155,7 +155,7 @@ def _invite_mail(session: Session, invite: FeedbackInvite, learner: User, module
         "If you were not expecting this message, you can ignore it.\n")
 
 
-def invite(session: Session, learner: User, module: Module, name: str, email: str, relation: str,
+def invite(session: Session, learner: User, module: Module, name: str, email: str, relation: FeedbackRelation | str,
            now: datetime, link_for: LinkFor, days_valid: int = DEFAULT_DAYS_VALID) -> tuple[FeedbackInvite, str]:
     """Create a single-use invitation and mail its link (``link_for(token)``, an absolute
     URL built by the caller); returns the invitation and the raw token, which is not kept."""
@@ -170,6 +170,7 @@ def invite(session: Session, learner: User, module: Module, name: str, email: st
         raise FeedbackError(f"Keep the name under {MAX_NAME_CHARS} characters.")
     if relation not in RELATIONS:
         raise FeedbackError(f"Choose who they are to your business: {', '.join(RELATIONS.values()).lower()}.")
+    relation = FeedbackRelation(relation)
     try:
         address = normalise_email(email)
     except AccountError as exc:
