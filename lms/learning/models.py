@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
 from lms.catalog.models import Phase
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, utcnow
 from lms.extensions import db
 
-EARLY_ACCESS = "early_access"
-EXTENSION = "extension"
+
+class OverrideKind(StrEnum):
+    EARLY_ACCESS = "early_access"  # the phase opens sooner for this learner
+    EXTENSION = "extension"        # the phase's work is due later
+
+
+EARLY_ACCESS = OverrideKind.EARLY_ACCESS
+EXTENSION = OverrideKind.EXTENSION
 
 
 class ScheduleOverride(db.Model):
@@ -23,7 +30,7 @@ class ScheduleOverride(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[OverrideKind] = mapped_column(enum_type(OverrideKind, length=20, name="kind"))
     on_date: Mapped[date]
     note: Mapped[str] = mapped_column(Text, default="")
     granted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -21,10 +21,10 @@ from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
 from lms.cohorts.services import CohortError
 from lms.database import utcnow
-from lms.learning.models import EARLY_ACCESS, EXTENSION, CalendarFeed, ScheduleOverride
+from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 
 PROGRAM_MONTHS = 12
-OVERRIDE_KINDS = {EARLY_ACCESS: "Early access", EXTENSION: "Extension"}
+OVERRIDE_KINDS = {OverrideKind.EARLY_ACCESS: "Early access", OverrideKind.EXTENSION: "Extension"}
 
 
 def month_opens_on(start: date, month: int) -> date:
@@ -106,7 +106,7 @@ class Schedule:
         return months
 
 
-def latest_overrides(session: Session, user_id: int) -> dict[tuple[int, str], ScheduleOverride]:
+def latest_overrides(session: Session, user_id: int) -> dict[tuple[int, OverrideKind], ScheduleOverride]:
     rows = session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id)
                            .order_by(ScheduleOverride.created_at, ScheduleOverride.id))
     return {(o.phase_id, o.kind): o for o in rows}
@@ -119,8 +119,8 @@ def build_schedule(session: Session, cohort: Cohort, user_id: int | None, now: d
     for item in schedule(session):
         opens = month_opens_on(cohort.start_date, item.phase.month)
         due = month_opens_on(cohort.start_date, item.phase.month + 1)
-        early = overrides.get((item.phase.id, EARLY_ACCESS))
-        extension = overrides.get((item.phase.id, EXTENSION))
+        early = overrides.get((item.phase.id, OverrideKind.EARLY_ACCESS))
+        extension = overrides.get((item.phase.id, OverrideKind.EXTENSION))
         is_early = early is not None and early.on_date < opens
         is_extended = extension is not None and extension.on_date > due
         if is_early:
@@ -172,10 +172,11 @@ def lesson_access(session: Session, user: User, lesson_key: str, now: datetime |
 # ------------------------------------------------------------------ overrides
 
 
-def grant_override(session: Session, cohort: Cohort, learner: User, phase_id: int, kind: str, on_date: date,
+def grant_override(session: Session, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
                    note: str, granted_by: User, now: datetime | None = None) -> ScheduleOverride:
     if kind not in OVERRIDE_KINDS:
         raise CohortError(f"Unknown kind {kind!r}.")
+    kind = OverrideKind(kind)
     enrolment = active_enrolment(session, learner.id)
     if enrolment is None or enrolment.cohort_id != cohort.id:
         raise CohortError(f"{learner.name} is not a learner of {cohort.name}.")
@@ -184,9 +185,9 @@ def grant_override(session: Session, cohort: Cohort, learner: User, phase_id: in
         raise CohortError("Choose a part of the program that exists.")
     base_open = month_opens_on(cohort.start_date, phase.month)
     base_due = month_opens_on(cohort.start_date, phase.month + 1)
-    if kind == EARLY_ACCESS and on_date >= base_open:
+    if kind == OverrideKind.EARLY_ACCESS and on_date >= base_open:
         raise CohortError(f"Early access must open before the regular date, {base_open:%d %B %Y}.")
-    if kind == EXTENSION and on_date <= base_due:
+    if kind == OverrideKind.EXTENSION and on_date <= base_due:
         raise CohortError(f"An extension must run past the regular due date, {base_due:%d %B %Y}.")
     override = ScheduleOverride(user_id=learner.id, phase_id=phase.id, kind=kind, on_date=on_date,
                                 note=note.strip(), granted_by_id=granted_by.id, created_at=now or utcnow())
