@@ -34,7 +34,7 @@ def test_every_module_has_a_case_study_and_a_hands_on_assignment(app: Flask, loa
         assert a.deliverables and a.objectives and a.body.strip()
         criteria = a.rubric.current.criteria
         assert len(criteria) >= 3, a.key
-        assert all(c["objectives"] for c in criteria)
+        assert all(c.objectives for c in criteria)
 
 
 def test_each_level_has_a_portfolio_rubric(app: Flask, load_content) -> None:

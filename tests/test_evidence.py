@@ -81,7 +81,7 @@ def test_a_released_grade_counts_per_mapped_objective(app: Flask, load_content, 
     work = db.session.scalar(select(Submission).where(Submission.user_id == user.id))
     criteria = work.assignment.rubric.current.criteria
     picks = [0, 1, 2, 3, 0]  # exemplary, proficient, developing, beginning, exemplary
-    chosen = {c["id"]: c["levels"][i]["id"] for c, i in zip(criteria, picks)}
+    chosen = {c.id: c.levels[i].id for c, i in zip(criteria, picks)}
     save_grade(db.session, work, teacher, chosen, {}, "Draft thoughts.", None, "draft", utcnow())
     db.session.commit()
     assert evidence_of(user.id) == {}  # drafts are not evidence
@@ -98,7 +98,7 @@ def test_a_released_grade_counts_per_mapped_objective(app: Flask, load_content, 
     db.session.commit()
     assert evidence_of(user.id) == {} and mastery_of(user.id) == {}
     # Released again with every criterion exemplary: replaced, not added.
-    best = {c["id"]: c["levels"][0]["id"] for c in criteria}
+    best = {c.id: c.levels[0].id for c in criteria}
     save_grade(db.session, db.session.get(Submission, work.id), teacher, best, {}, "Much better.", 3, "release", utcnow())
     db.session.commit()
     assert {k: [e.level for e in v] for k, v in evidence_of(user.id).items()} == {"KO1": [4], "KO4": [4], "SO1": [4]}
@@ -120,11 +120,11 @@ def test_a_peer_review_counts_at_half_weight(app: Flask, load_content, make_coho
     assert clients["Ben"][1].post(f"/assignments/{HANDS_ON}/peer-reviews").status_code == 302
     review = db.session.scalar(select(PeerReview).where(PeerReview.reviewer_id == clients["Ben"][0].id))
     criteria = review.rubric_version.criteria
-    complete_review(db.session, review, {c["id"]: c["levels"][0]["id"] for c in criteria}, "Clear and useful.", utcnow())
+    complete_review(db.session, review, {c.id: c.levels[0].id for c in criteria}, "Clear and useful.", utcnow())
     db.session.commit()
     author = review.submission.user_id
     trail = evidence_of(author, "peer")
-    codes = {code for c in criteria for code in c["objectives"]}
+    codes = {code for c in criteria for code in c.objectives}
     assert set(trail) == codes
     assert all(e.weight == 0.5 and e.level == 4 and e.recorded_by_id == clients["Ben"][0].id for es in trail.values() for e in es)
 

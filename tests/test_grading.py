@@ -48,7 +48,7 @@ def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_
 
 
 def levels(rubric_criteria, pick: int = 0) -> dict[str, str]:
-    return {f"level-{c['id']}": c["levels"][pick]["id"] for c in rubric_criteria}
+    return {f"level-{c.id}": c.levels[pick].id for c in rubric_criteria}
 
 
 def grade_url(work) -> str:
@@ -92,7 +92,7 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert "Clear diagnosis." in page and "Proficient" in page
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
-    assert grade.score == sum(c["levels"][1]["points"] for c in criteria_of(work))
+    assert grade.score == sum(c.levels[1].points for c in criteria_of(work))
 
     returned = {**form, "action": "return", "revision": str(grade.revision)}
     assert teacher.post(grade_url(work), data=returned).status_code == 302
@@ -147,10 +147,10 @@ def test_a_grade_keeps_its_rubric_version(course, app: Flask, content_dir: Path)
 def test_refused_inputs_change_nothing(course) -> None:
     work = course["hand_in"](course["cohort"], "Noa Learner")[2]
     teacher = course["client_for"](course["teacher"])
-    bad_level = {**levels(criteria_of(work)), f"level-{criteria_of(work)[0]['id']}": "legendary", "action": "draft"}
+    bad_level = {**levels(criteria_of(work)), f"level-{criteria_of(work)[0].id}": "legendary", "action": "draft"}
     response = teacher.post(grade_url(work), data=bad_level)
     assert response.status_code == 400 and "does not exist" in response.get_data(as_text=True)
-    incomplete = {f"level-{criteria_of(work)[0]['id']}": criteria_of(work)[0]["levels"][0]["id"], "action": "release"}
+    incomplete = {f"level-{criteria_of(work)[0].id}": criteria_of(work)[0].levels[0].id, "action": "release"}
     response = teacher.post(grade_url(work), data=incomplete)
     assert response.status_code == 400 and "every criterion" in response.get_data(as_text=True)
     assert db.session.scalar(select(Grade)) is None
@@ -184,11 +184,11 @@ def test_cohort_grades_export_as_csv_with_a_column_per_criterion(course, count_q
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     header, row = rows[0], rows[1]
-    criteria = [c["id"] for c in criteria_of(work)]
+    criteria = [c.id for c in criteria_of(work)]
     assert [h for h in header if " / " in h] == [f"{CASE} / {c}" for c in criteria]
     assert row[0] == "'=Eve Exporter"  # no formula injection into spreadsheets
-    assert float(row[header.index("score")]) == sum(c["levels"][0]["points"] for c in criteria_of(work))
-    assert row[header.index(f"{CASE} / {criteria[0]}")] == str(criteria_of(work)[0]["levels"][0]["points"])
+    assert float(row[header.index("score")]) == sum(c.levels[0].points for c in criteria_of(work))
+    assert row[header.index(f"{CASE} / {criteria[0]}")] == str(criteria_of(work)[0].levels[0].points)
     url = f"/cohorts/{course['cohort'].id}/grades.csv"  # built once: the count is the request's alone
     few = count_queries(lambda: teacher.get(url))
     for n in range(4):

@@ -89,9 +89,9 @@ def test_reviews_are_anonymous_both_ways_and_reach_the_author(people) -> None:
     criteria = review.rubric_version.criteria
     incomplete = reviewer[1].post(f"/peer-reviews/{review.id}", data={"comment": "Nice."})
     assert incomplete.status_code == 400 and "choose one of its levels" in incomplete.get_data(as_text=True)
-    no_comment = reviewer[1].post(f"/peer-reviews/{review.id}", data={f"level-{c['id']}": c["levels"][0]["id"] for c in criteria})
+    no_comment = reviewer[1].post(f"/peer-reviews/{review.id}", data={f"level-{c.id}": c.levels[0].id for c in criteria})
     assert no_comment.status_code == 400 and next(r for r in live() if r.id == review.id).status == "assigned"
-    done = {f"level-{c['id']}": c["levels"][1]["id"] for c in criteria} | {"comment": "Clear steps; add a baseline."}
+    done = {f"level-{c.id}": c.levels[1].id for c in criteria} | {"comment": "Clear steps; add a baseline."}
     assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
 
     feedback = author[1].get(f"/assignments/{HANDS_ON}/peer-reviews").get_data(as_text=True)
@@ -119,7 +119,7 @@ def test_instructor_reassigns_and_peer_scores_inform_the_grade(app: Flask, peopl
     assert slow[1].get(f"/peer-reviews/{review.id}").status_code == 404
 
     criteria = moved.rubric_version.criteria
-    helper[1].post(f"/peer-reviews/{moved.id}", data={f"level-{c['id']}": c["levels"][0]["id"] for c in criteria} | {"comment": "Strong."})
+    helper[1].post(f"/peer-reviews/{moved.id}", data={f"level-{c.id}": c.levels[0].id for c in criteria} | {"comment": "Strong."})
     page = teacher.get(f"/cohorts/{cohort[0].id}/submissions/{moved.submission_id}").get_data(as_text=True)
     assert "Peer reviews" in page and "Strong." in page and "Hal Helper" in page
     assert db.session.scalar(select(Grade)) is None  # peer scores do not make a grade

@@ -39,7 +39,7 @@ def setting(app: Flask, load_content, make_cohort, enrol_learner, make_user, log
         client.post(f"/assignments/{CASE}/work", data=data, content_type="multipart/form-data")
         db.session.expire_all()
         work = db.session.scalar(select(Submission).where(Submission.user_id == user.id))
-        levels = {f"level-{c['id']}": c["levels"][0]["id"] for c in work.assignment.rubric.current.criteria}
+        levels = {f"level-{c.id}": c.levels[0].id for c in work.assignment.rubric.current.criteria}
         teacher_client.post(f"/cohorts/{cohort.id}/submissions/{work.id}", data={**levels, "action": "release"})
         return work
 
@@ -86,7 +86,7 @@ def test_curate_submit_grade_and_share(setting, app: Flask) -> None:
     criteria = review.assignment.rubric.current.criteria
     assert review.assignment.rubric.level.key == "foundation"
     setting["teacher"].post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
-                            data={**{f"level-{c['id']}": c["levels"][1]["id"] for c in criteria}, "feedback": "Convincing evidence.", "action": "release"})
+                            data={**{f"level-{c.id}": c.levels[1].id for c in criteria}, "feedback": "Convincing evidence.", "action": "release"})
     assert "read the feedback" in client.get("/portfolio/foundation").get_data(as_text=True)
     assert "Convincing evidence." in client.get("/assignments/portfolio-foundation/feedback").get_data(as_text=True)
 

@@ -150,7 +150,7 @@ def release_grade(cohort: Any, learner: Any, teacher: Any, key: str) -> None:
     save_draft(db.session, work, "My plan.", dates, utcnow())
     submit(db.session, work, dates, utcnow())
     criteria = rubric_for(db.session, work, None).criteria
-    save_grade(db.session, work, teacher, {c["id"]: c["levels"][0]["id"] for c in criteria}, {}, "Good.", None, "release", utcnow())
+    save_grade(db.session, work, teacher, {c.id: c.levels[0].id for c in criteria}, {}, "Good.", None, "release", utcnow())
     db.session.commit()
 
 

@@ -29,7 +29,7 @@ from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort
 from lms.cohorts.enrolment import active_enrolment
 from lms.database import utcnow
-from lms.grading.models import Grade
+from lms.grading.models import Grade, GradeStatus
 from lms.grading.services import grade_saved
 from lms.progress.completion import LevelStatus, learner_progress
 
@@ -229,7 +229,7 @@ def on_attempt_scored(attempt: Attempt, session: Session) -> None:
 
 
 def on_grade_saved(grade: Grade, session: Session, now: datetime) -> None:
-    if grade.status != "released":
+    if grade.status != GradeStatus.RELEASED:
         return
     submission = grade.submission
     cohort = _cohort_of(session, submission.user_id, submission.cohort_id)

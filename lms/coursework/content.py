@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy.orm import Session
 
 from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text
@@ -26,34 +25,8 @@ from lms.content.services import (
     upsert,
 )
 from lms.content.source import Location, Problems, line_at, read_front_matter, read_yaml_file, validate
-from lms.coursework.models import Assignment, Rubric, RubricVersion
-
-ShortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)]
-
-
-class LevelSpec(Spec):
-    id: ShortId
-    title: Text
-    points: float = Field(ge=0, le=100)
-    descriptor: Text
-
-
-class CriterionSpec(Spec):
-    id: ShortId
-    title: Text
-    description: str = ""
-    objectives: list[Code] = Field(min_length=1)
-    levels: list[LevelSpec] = Field(min_length=2)
-
-    @model_validator(mode="after")
-    def _levels(self) -> "CriterionSpec":
-        ids = [lv.id for lv in self.levels]
-        if len(ids) != len(set(ids)):
-            raise ValueError("level ids must be unique within the criterion")
-        points = [lv.points for lv in self.levels]
-        if points != sorted(points, reverse=True) or len(set(points)) != len(points):
-            raise ValueError("levels go from best to weakest, with points strictly descending")
-        return self
+from lms.coursework.models import Assignment, AssignmentKind, Rubric, RubricVersion
+from lms.coursework.specs import CriterionSpec
 
 
 class RubricFile(Spec):
@@ -72,7 +45,7 @@ class RubricFile(Spec):
 
 class AssignmentMeta(Spec):
     id: Slug
-    kind: Literal["case_study", "hands_on", "capstone", "portfolio"]
+    kind: AssignmentKind
     title: Text
     phase: Slug
     objectives: list[Code] = Field(min_length=1)
@@ -183,11 +156,11 @@ class CourseworkSection(ContentSection):
             r = source.spec
             rubric = upsert(session, rubrics, Rubric, r.id,
                             {"title": r.title, "level": levels[r.level] if r.level else None}, report, "rubrics")
-            criteria = [c.model_dump(mode="json") for c in r.criteria]
-            digest = checksum(criteria)
+            criteria = list(r.criteria)
+            digest = checksum([c.model_dump(mode="json") for c in criteria])
             sync_version(rubric, digest, lambda number, criteria=criteria, digest=digest: RubricVersion(
                 number=number, criteria=criteria, checksum=digest,
-                max_points=sum(max(lv["points"] for lv in c["levels"]) for c in criteria)), report, "rubric versions")
+                max_points=sum(c.best_points for c in criteria)), report, "rubric versions")
             tick(1)
         retire_missing(rubrics, [r.spec.id for r in spec.rubrics], report, "rubrics")
 

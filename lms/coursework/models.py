@@ -1,14 +1,40 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.models import ContentItem, Level, Module, Objective, Phase
-from lms.database import UTCDateTime, utcnow
+from lms.coursework.specs import CriterionSpec
+from lms.database import UTCDateTime, enum_type, typed_json, utcnow
 from lms.extensions import db
+
+
+class AssignmentKind(StrEnum):
+    CASE_STUDY = "case_study"
+    HANDS_ON = "hands_on"
+    CAPSTONE = "capstone"
+    PORTFOLIO = "portfolio"  # a level's portfolio review
+
+
+class SubmissionStatus(StrEnum):
+    """draft -> submitted -> (returned -> submitted ...) -> released"""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"    # for revision: the learner may edit and resubmit
+    RELEASED = "released"    # graded, the grade released to the learner
+
+
+class DiffKind(StrEnum):
+    """How a line of text changed between two submitted versions (never stored)."""
+
+    SAME = "same"
+    ADDED = "added"
+    REMOVED = "removed"
+
 
 assignment_objectives = Table(
     "assignment_objectives",
@@ -41,7 +67,7 @@ class RubricVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id"), index=True)
     number: Mapped[int]
-    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    criteria: Mapped[list[CriterionSpec]] = mapped_column(typed_json(list[CriterionSpec], "Criteria"))
     max_points: Mapped[float] = mapped_column(Float)
     checksum: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -51,7 +77,7 @@ class RubricVersion(db.Model):
 class Assignment(ContentItem, db.Model):
     __tablename__ = "assignments"
 
-    kind: Mapped[str] = mapped_column(String(20))  # case_study | hands_on | capstone
+    kind: Mapped[AssignmentKind] = mapped_column(enum_type(AssignmentKind, length=20, name="kind"))
     title: Mapped[str] = mapped_column(String(200))
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
     phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"))
@@ -72,8 +98,8 @@ class Assignment(ContentItem, db.Model):
         return KINDS[self.kind]
 
 
-KINDS = {"case_study": "Case study", "hands_on": "Hands-on assignment", "capstone": "Capstone project",
-         "portfolio": "Level portfolio review"}
+KINDS = {AssignmentKind.CASE_STUDY: "Case study", AssignmentKind.HANDS_ON: "Hands-on assignment",
+         AssignmentKind.CAPSTONE: "Capstone project", AssignmentKind.PORTFOLIO: "Level portfolio review"}
 
 
 class Submission(db.Model):
@@ -86,8 +112,8 @@ class Submission(db.Model):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True, default=None)
-    # draft -> submitted -> (returned -> submitted ...) -> released
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[SubmissionStatus] = mapped_column(enum_type(SubmissionStatus, length=20, name="status"),
+                                                     default=SubmissionStatus.DRAFT)
     draft_body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -98,7 +124,7 @@ class Submission(db.Model):
 
     @property
     def editable(self) -> bool:
-        return self.status in ("draft", "returned")
+        return self.status in (SubmissionStatus.DRAFT, SubmissionStatus.RETURNED)
 
     @property
     def latest(self) -> SubmissionVersion | None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from werkzeug.utils import secure_filename
 
-from lms.coursework.models import Assignment, Attachment, Rubric, Submission, SubmissionVersion
+from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.learning.services import Schedule
 
 
@@ -144,29 +144,29 @@ def submit(session: Session, submission: Submission, dates: Dates | None, now: d
                                 submitted_at=now, due_on=dates.due_on if dates else None,
                                 late=bool(dates and dates.late(now)))
     session.add(version)
-    submission.status, submission.submitted_at, submission.updated_at = "submitted", now, now
+    submission.status, submission.submitted_at, submission.updated_at = SubmissionStatus.SUBMITTED, now, now
     session.flush()
     return version
 
 
 @dataclass(frozen=True)
 class DiffLine:
-    kind: str  # same | added | removed
+    kind: DiffKind
     text: str
 
 
 def compare(old: SubmissionVersion, new: SubmissionVersion) -> list[DiffLine]:
     """Line by line, what changed in the text between two submitted versions."""
-    kinds = {" ": "same", "+": "added", "-": "removed"}
+    kinds = {" ": DiffKind.SAME, "+": DiffKind.ADDED, "-": DiffKind.REMOVED}
     return [DiffLine(kinds[line[0]], line[2:]) for line in
             difflib.ndiff(old.body.splitlines(), new.body.splitlines()) if line[0] in kinds]
 
 
 def return_for_revision(session: Session, submission: Submission, now: datetime) -> None:
     """The learner may edit and resubmit; the submitted versions stay as they were."""
-    if submission.status != "submitted":
+    if submission.status != SubmissionStatus.SUBMITTED:
         raise SubmissionError("Only submitted work can be returned for revision.")
-    submission.status, submission.updated_at = "returned", now
+    submission.status, submission.updated_at = SubmissionStatus.RETURNED, now
     session.flush()
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from lms.accounts.models import User
 from lms.extensions import db
-from lms.grading.models import PeerReview
+from lms.grading.models import PeerReview, PeerReviewStatus
 from lms.web.access import AccessRule, Decision
 
 
@@ -18,7 +18,7 @@ class OwnPeerReview(AccessRule):
         if user is None:
             return Decision.LOGIN
         review = db.session.get(PeerReview, view_args["review_id"])
-        ok = review is not None and review.reviewer_id == user.id and review.status != "cancelled"
+        ok = review is not None and review.reviewer_id == user.id and review.status != PeerReviewStatus.CANCELLED
         return Decision.ALLOW if ok else Decision.NOT_FOUND
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
-from lms.coursework.models import Assignment, Rubric, Submission
-from lms.grading.models import Grade
+from lms.coursework.models import Assignment, Rubric, Submission, SubmissionStatus
+from lms.grading.models import Grade, GradeStatus
 
 
 @dataclass(frozen=True)
@@ -28,21 +28,21 @@ def grade_table(session: Session, cohort: Cohort) -> GradeTable:
     ("<assignment> / <criterion>") holding the points of the level given. Only released
     grades count. A fixed number of statements."""
     submissions = list(session.scalars(
-        select(Submission).where(Submission.cohort_id == cohort.id, Submission.status != "draft")
+        select(Submission).where(Submission.cohort_id == cohort.id, Submission.status != SubmissionStatus.DRAFT)
         .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
                  selectinload(Submission.assignment).selectinload(Assignment.rubric).selectinload(Rubric.versions))
         .order_by(Submission.assignment_id, Submission.user_id)))
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))} if submissions else {}
     grades = {g.submission_id: g for g in session.scalars(
-        select(Grade).where(Grade.submission_id.in_([s.id for s in submissions]), Grade.status == "released")
+        select(Grade).where(Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED)
         .options(selectinload(Grade.rubric_version)))} if submissions else {}
     criteria: list[tuple[str, str]] = []
     for s in submissions:
         grade = grades.get(s.id)
         rubric = grade.rubric_version if grade else s.assignment.rubric.current
         for c in rubric.criteria:
-            if (s.assignment.key, c["id"]) not in criteria:
-                criteria.append((s.assignment.key, c["id"]))
+            if (s.assignment.key, c.id) not in criteria:
+                criteria.append((s.assignment.key, c.id))
     columns = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
     columns += [f"{a} / {c}" for a, c in criteria]
     rows = []
@@ -51,13 +51,13 @@ def grade_table(session: Session, cohort: Cohort) -> GradeTable:
         points: dict[tuple[str, str], Any] = {}
         if grade is not None:
             for c in grade.rubric_version.criteria:
-                level = next((lv for lv in c["levels"] if lv["id"] == grade.selections.get(c["id"], {}).get("level")), None)
-                points[(s.assignment.key, c["id"])] = level["points"] if level else ""
+                level = c.level(grade.selections.get(c.id, {}).get("level"))
+                points[(s.assignment.key, c.id)] = level.points if level else ""
         user = users[s.user_id]
         latest = s.latest
         rows.append([user.name, user.email, s.assignment.key, s.assignment.module.key, len(s.versions),
                      latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
-                     s.status, grade.score if grade else "", grade.max_score if grade else "",
+                     s.status.value, grade.score if grade else "", grade.max_score if grade else "",
                      *[points.get(key, "") for key in criteria]])
     return GradeTable(columns=columns, rows=rows)
 

@@ -1,15 +1,44 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
 from lms.coursework.models import RubricVersion, Submission, SubmissionVersion
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, utcnow
 from lms.extensions import db
+
+
+class GradeStatus(StrEnum):
+    DRAFT = "draft"        # the learner sees nothing yet
+    RELEASED = "released"
+
+
+class GradeAction(StrEnum):
+    """What a grader's save does, as the audit trail records it."""
+
+    DRAFT = "draft"        # save without showing the learner
+    RELEASE = "release"    # show the grade to the learner
+    RETURN = "return"      # return the work for revision
+
+
+class PeerReviewStatus(StrEnum):
+    ASSIGNED = "assigned"
+    DONE = "done"
+    CANCELLED = "cancelled"  # reassigned to another learner
+
+
+class QueueFilter(StrEnum):
+    """The grading queue's tabs (never stored)."""
+
+    TO_GRADE = "to_grade"
+    RETURNED = "returned"
+    RELEASED = "released"
+    ALL = "all"
 
 
 class Grade(db.Model):
@@ -28,7 +57,7 @@ class Grade(db.Model):
     feedback: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column(Float, default=None)
     max_score: Mapped[float] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | released
+    status: Mapped[GradeStatus] = mapped_column(enum_type(GradeStatus, length=20, name="status"), default=GradeStatus.DRAFT)
     revision: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -47,7 +76,7 @@ class GradeEvent(db.Model):
     grade_id: Mapped[int] = mapped_column(ForeignKey("grades.id"), index=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    action: Mapped[str] = mapped_column(String(20))  # draft | release | return
+    action: Mapped[GradeAction] = mapped_column(enum_type(GradeAction, length=20, name="action"))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
     actor: Mapped[User] = relationship()
@@ -64,7 +93,8 @@ class PeerReview(db.Model):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("submission_versions.id"))
     rubric_version_id: Mapped[int] = mapped_column(ForeignKey("rubric_versions.id"))
-    status: Mapped[str] = mapped_column(String(20), default="assigned")  # assigned | done | cancelled
+    status: Mapped[PeerReviewStatus] = mapped_column(enum_type(PeerReviewStatus, length=20, name="status"),
+                                                     default=PeerReviewStatus.ASSIGNED)
     selections: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     comment: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column(Float, default=None)

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lms.accounts.models import User
-from lms.coursework.models import Assignment, Submission
-from lms.grading.models import PeerReview
+from lms.coursework.models import Assignment, Submission, SubmissionStatus
+from lms.grading.models import PeerReview, PeerReviewStatus
 from lms.grading.services import GradingError, peer_review_completed, read_levels
 
 
@@ -23,7 +23,7 @@ def _live(session: Session, submission_ids: list[int]) -> list[PeerReview]:
     if not submission_ids:
         return []
     return list(session.scalars(select(PeerReview).where(
-        PeerReview.submission_id.in_(submission_ids), PeerReview.status != "cancelled")))
+        PeerReview.submission_id.in_(submission_ids), PeerReview.status != PeerReviewStatus.CANCELLED)))
 
 
 def reviews_to_do(session: Session, assignment: Assignment, reviewer: User, now: datetime) -> list[PeerReview]:
@@ -33,7 +33,7 @@ def reviews_to_do(session: Session, assignment: Assignment, reviewer: User, now:
         return []
     pool = list(session.scalars(select(Submission).where(
         Submission.assignment_id == assignment.id, Submission.cohort_id == own.cohort_id,
-        Submission.user_id != reviewer.id, Submission.status != "draft")
+        Submission.user_id != reviewer.id, Submission.status != SubmissionStatus.DRAFT)
         .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.rubric))
         .order_by(Submission.submitted_at, Submission.id)))
     live = _live(session, [s.id for s in pool])
@@ -52,7 +52,7 @@ def reviews_to_do(session: Session, assignment: Assignment, reviewer: User, now:
 
 
 def complete_review(session: Session, review: PeerReview, levels: Mapping[str, str | None], comment: str, now: datetime) -> None:
-    if review.status != "assigned":
+    if review.status != PeerReviewStatus.ASSIGNED:
         raise GradingError("This review is already done or was reassigned.")
     chosen, score, missing = read_levels(review.rubric_version.criteria, levels)
     if missing:
@@ -61,14 +61,14 @@ def complete_review(session: Session, review: PeerReview, levels: Mapping[str, s
     if not comment.strip():
         raise GradingError("Write a comment: what works, and one thing to improve.")
     review.selections, review.comment, review.score = selections, comment.strip(), score
-    review.status, review.completed_at = "done", now
+    review.status, review.completed_at = PeerReviewStatus.DONE, now
     session.flush()
     peer_review_completed.send(review, session=session, now=now)
 
 
 def reassign(session: Session, review: PeerReview, reviewer: User, now: datetime) -> PeerReview:
     """An instructor moves an unfinished review to another learner of the cohort."""
-    if review.status != "assigned":
+    if review.status != PeerReviewStatus.ASSIGNED:
         raise GradingError("Only an unfinished review can be reassigned.")
     submission = review.submission
     if reviewer.id == submission.user_id:
@@ -79,7 +79,7 @@ def reassign(session: Session, review: PeerReview, reviewer: User, now: datetime
         raise GradingError(f"{reviewer.name} has no submission for this assignment in this cohort.")
     if any(r.reviewer_id == reviewer.id for r in _live(session, [submission.id])):
         raise GradingError(f"{reviewer.name} already reviews this work.")
-    review.status = "cancelled"
+    review.status = PeerReviewStatus.CANCELLED
     new = PeerReview(submission_id=submission.id, reviewer_id=reviewer.id, version_id=review.version_id,
                      rubric_version_id=review.rubric_version_id, assigned_at=now)
     session.add(new)
@@ -92,4 +92,4 @@ def reviews_of(session: Session, submission: Submission) -> list[PeerReview]:
 
 
 def received(session: Session, submission: Submission) -> list[PeerReview]:
-    return [r for r in reviews_of(session, submission) if r.status == "done"]
+    return [r for r in reviews_of(session, submission) if r.status == PeerReviewStatus.DONE]

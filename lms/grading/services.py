@@ -13,11 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lms.accounts.models import User
-from lms.coursework.models import Assignment, RubricVersion, Submission
+from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus
 from lms.coursework.services import DiffLine, compare
-from lms.grading.models import Grade, GradeEvent
-
-ACTIONS = ("draft", "release", "return")
+from lms.coursework.specs import CriterionSpec
+from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, QueueFilter
 
 events = Namespace()
 # Sent with ``session=`` and ``now=`` after every save of a grade (drafts, releases, returns)
@@ -50,24 +49,24 @@ def rubric_for(session: Session, submission: Submission, grade: Grade | None) ->
     return submission.assignment.rubric.current
 
 
-def read_levels(criteria: list[dict[str, Any]], levels: Mapping[str, str | None]) -> tuple[dict[str, str | None], float, list[str]]:
+def read_levels(criteria: list[CriterionSpec], levels: Mapping[str, str | None]) -> tuple[dict[str, str | None], float, list[str]]:
     """The level chosen per criterion (refusing levels the rubric does not have), the
     points they add up to, and the titles of criteria left without a level."""
-    unknown = set(levels) - {c["id"] for c in criteria}
+    unknown = set(levels) - {c.id for c in criteria}
     if unknown:
         raise GradingError(f"Unknown criteria: {', '.join(sorted(unknown))}.")
     chosen: dict[str, str | None] = {}
     score, missing = 0.0, []
     for criterion in criteria:
-        level_id = levels.get(criterion["id"]) or None
-        level = next((lv for lv in criterion["levels"] if lv["id"] == level_id), None)
+        level_id = levels.get(criterion.id) or None
+        level = criterion.level(level_id)
         if level_id is not None and level is None:
-            raise GradingError(f"{criterion['title']}: the level {level_id!r} does not exist in this rubric.")
+            raise GradingError(f"{criterion.title}: the level {level_id!r} does not exist in this rubric.")
         if level is None:
-            missing.append(criterion["title"])
+            missing.append(criterion.title)
         else:
-            score += float(level["points"])
-        chosen[criterion["id"]] = level_id
+            score += level.points
+        chosen[criterion.id] = level_id
     return chosen, score, missing
 
 
@@ -77,12 +76,14 @@ def snapshot(grade: Grade) -> dict[str, Any]:
 
 
 def save_grade(session: Session, submission: Submission, grader: User, levels: Mapping[str, str | None],
-               comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: str,
+               comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: GradeAction | str,
                now: datetime) -> Grade:
     """Save a draft, release it to the learner, or return the work for revision."""
-    if action not in ACTIONS:
-        raise GradingError("Unknown action.")
-    if submission.latest is None or submission.status == "draft":
+    try:
+        action = GradeAction(action)
+    except ValueError:
+        raise GradingError("Unknown action.") from None
+    if submission.latest is None or submission.status == SubmissionStatus.DRAFT:
         raise GradingError("There is no submitted work to grade yet.")
     grade = grade_of(session, submission)
     if grade is not None and grade.revision != expected_revision:
@@ -90,7 +91,7 @@ def save_grade(session: Session, submission: Submission, grader: User, levels: M
     rubric = rubric_for(session, submission, grade)
     chosen, score, missing = read_levels(rubric.criteria, levels)
     selections = {cid: {"level": lid, "comment": (comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
-    if action == "release" and missing:
+    if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
     before = snapshot(grade) if grade is not None else None
     if grade is None:
@@ -101,15 +102,15 @@ def save_grade(session: Session, submission: Submission, grader: User, levels: M
     grade.selections, grade.feedback = selections, feedback.strip()
     grade.score = None if missing else score
     grade.grader_id, grade.updated_at, grade.revision = grader.id, now, grade.revision + 1
-    if action == "release":
-        grade.status, grade.released_at = "released", now
-        submission.status = "released"
+    if action == GradeAction.RELEASE:
+        grade.status, grade.released_at = GradeStatus.RELEASED, now
+        submission.status = SubmissionStatus.RELEASED
     else:
-        grade.status = "draft"
-        if action == "return":
-            submission.status = "returned"  # the learner may edit and resubmit
-        elif submission.status == "released":
-            submission.status = "submitted"  # taken back from the learner until released again
+        grade.status = GradeStatus.DRAFT
+        if action == GradeAction.RETURN:
+            submission.status = SubmissionStatus.RETURNED  # the learner may edit and resubmit
+        elif submission.status == SubmissionStatus.RELEASED:
+            submission.status = SubmissionStatus.SUBMITTED  # taken back from the learner until released again
     submission.updated_at = now
     session.flush()
     session.add(GradeEvent(grade_id=grade.id, actor_id=grader.id, at=now, action=action, before=before, after=snapshot(grade)))
@@ -120,7 +121,7 @@ def save_grade(session: Session, submission: Submission, grader: User, levels: M
 
 def released_grade(session: Session, submission: Submission) -> Grade | None:
     grade = grade_of(session, submission)
-    return grade if grade is not None and grade.status == "released" else None
+    return grade if grade is not None and grade.status == GradeStatus.RELEASED else None
 
 
 def history(session: Session, grade: Grade) -> list[GradeEvent]:
@@ -130,7 +131,11 @@ def history(session: Session, grade: Grade) -> list[GradeEvent]:
 
 # --------------------------------------------------------------------------- the queue
 
-STATUSES = {"to_grade": "To grade", "returned": "Returned for revision", "released": "Released", "all": "All"}
+STATUSES = {QueueFilter.TO_GRADE: "To grade", QueueFilter.RETURNED: "Returned for revision",
+            QueueFilter.RELEASED: "Released", QueueFilter.ALL: "All"}
+# The tab each submitted work shows under (besides "all").
+QUEUE_TAB = {SubmissionStatus.SUBMITTED: QueueFilter.TO_GRADE, SubmissionStatus.RETURNED: QueueFilter.RETURNED,
+             SubmissionStatus.RELEASED: QueueFilter.RELEASED}
 
 
 @dataclass(frozen=True)
@@ -147,17 +152,17 @@ class QueueRow:
 @dataclass(frozen=True)
 class Queue:
     rows: list[QueueRow]
-    counts: Counter[str]
+    counts: Counter[QueueFilter]
 
 
 def queue(session: Session, cohort_ids: list[int], cohort_id: int | None = None, module: str | None = None,
-          status: str = "to_grade", late_only: bool = False) -> Queue:
+          status: QueueFilter = QueueFilter.TO_GRADE, late_only: bool = False) -> Queue:
     """Submitted work in the staff member's cohorts, oldest first; a fixed number of
     statements whatever the number of submissions."""
     if not cohort_ids:
         return Queue([], Counter())
     query = (select(Submission).join(Submission.assignment)
-             .where(Submission.cohort_id.in_(cohort_ids), Submission.status != "draft")
+             .where(Submission.cohort_id.in_(cohort_ids), Submission.status != SubmissionStatus.DRAFT)
              .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
                       selectinload(Submission.assignment).selectinload(Assignment.phase))
              .order_by(Submission.submitted_at, Submission.id))
@@ -169,11 +174,10 @@ def queue(session: Session, cohort_ids: list[int], cohort_id: int | None = None,
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))} if submissions else {}
     grades = {g.submission_id: g for g in session.scalars(select(Grade).where(Grade.submission_id.in_([s.id for s in submissions])))} if submissions else {}
     rows = [QueueRow(s, users[s.user_id], grades.get(s.id)) for s in submissions]
-    key = {"submitted": "to_grade", "returned": "returned", "released": "released"}
-    counts = Counter(key.get(r.submission.status, "to_grade") for r in rows)
-    counts["all"] = len(rows)
-    if status != "all":
-        rows = [r for r in rows if key.get(r.submission.status) == status]
+    counts = Counter(QUEUE_TAB.get(r.submission.status, QueueFilter.TO_GRADE) for r in rows)
+    counts[QueueFilter.ALL] = len(rows)
+    if status != QueueFilter.ALL:
+        rows = [r for r in rows if QUEUE_TAB.get(r.submission.status) == status]
     if late_only:
         rows = [r for r in rows if r.late]
     return Queue(rows, counts)

@@ -19,7 +19,7 @@ from lms.extensions import db
 from lms.coursework.models import Attachment
 from lms.coursework.views import send_attachment
 from lms.grading import peer, services
-from lms.grading.models import PeerReview
+from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
 from lms.grading.exports import EXPORTERS, grade_table
 from lms.grading.forms import CsrfForm
 from lms.web.markdown import render_markdown
@@ -30,9 +30,10 @@ bp = Blueprint("grading", __name__, template_folder="templates")
 @bp.get("/grading")
 def queue() -> str:
     cohorts = staff_cohorts(db.session, current_user)  # type: ignore[arg-type]
-    status = request.args.get("status", "to_grade")
-    if status not in services.STATUSES:
-        status = "to_grade"
+    try:
+        status = QueueFilter(request.args.get("status", QueueFilter.TO_GRADE))
+    except ValueError:
+        status = QueueFilter.TO_GRADE
     cohort_id = request.args.get("cohort", type=int)
     result = services.queue(db.session, [c.id for c in cohorts], cohort_id=cohort_id if cohort_id in {c.id for c in cohorts} else None,
                             module=request.args.get("module") or None, status=status, late_only=request.args.get("late") == "1")
@@ -80,11 +81,11 @@ def save(cohort_id: int, submission_id: int) -> Any:
         abort(400)
     form = request.form
     rubric = services.rubric_for(db.session, submission, services.grade_of(db.session, submission))
-    levels = {c["id"]: form.get(f"level-{c['id']}") for c in rubric.criteria}
+    levels = {c.id: form.get(f"level-{c.id}") for c in rubric.criteria}
     levels.update({k[6:]: v for k, v in form.items() if k.startswith("level-") and k[6:] not in levels})
-    comments = {c["id"]: form.get(f"comment-{c['id']}", "") for c in rubric.criteria}
+    comments = {c.id: form.get(f"comment-{c.id}", "") for c in rubric.criteria}
     revision = form.get("revision", type=int)
-    action = form.get("action", "draft")
+    action = form.get("action", GradeAction.DRAFT)
     try:
         services.save_grade(db.session, submission, current_user, levels, comments, form.get("feedback", ""),  # type: ignore[arg-type]
                             revision, action, utcnow())
@@ -95,8 +96,9 @@ def save(cohort_id: int, submission_id: int) -> Any:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=400)
     db.session.commit()
-    flash({"draft": "Draft saved; the learner sees nothing yet.", "release": "Grade released to the learner.",
-           "return": "Returned for revision; the learner can edit and resubmit."}[action], "success")
+    flash({GradeAction.DRAFT: "Draft saved; the learner sees nothing yet.",
+           GradeAction.RELEASE: "Grade released to the learner.",
+           GradeAction.RETURN: "Returned for revision; the learner can edit and resubmit."}[action], "success")
     return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=submission.id))
 
 
@@ -126,7 +128,7 @@ def peer_reviews(key: str) -> str:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
     own = coursework.submission_for(db.session, assignment, current_user.id)  # type: ignore[union-attr]
     mine = list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
-        PeerReview.reviewer_id == current_user.id, PeerReview.status != "cancelled",  # type: ignore[union-attr]
+        PeerReview.reviewer_id == current_user.id, PeerReview.status != PeerReviewStatus.CANCELLED,  # type: ignore[union-attr]
         Submission.assignment_id == assignment.id)))
     return render_template("grading/peer_reviews.html", assignment=assignment, own=own, mine=mine, form=CsrfForm(),
                            received=peer.received(db.session, own) if own else [])
@@ -140,7 +142,8 @@ def request_reviews(key: str) -> Any:
     before = len([r for r in peer.reviews_to_do(db.session, assignment, current_user, utcnow()) if r.id])  # type: ignore[arg-type]
     db.session.commit()
     total = len(list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
-        PeerReview.reviewer_id == current_user.id, PeerReview.status != "cancelled", Submission.assignment_id == assignment.id))))  # type: ignore[union-attr]
+        PeerReview.reviewer_id == current_user.id, PeerReview.status != PeerReviewStatus.CANCELLED,  # type: ignore[union-attr]
+        Submission.assignment_id == assignment.id))))
     if total == 0:
         flash("No work to review yet: submit your own first, or come back when classmates have submitted.", "error")
     elif total > before:
@@ -164,7 +167,7 @@ def save_peer_review(review_id: int) -> Any:
     review = db.session.get(PeerReview, review_id) or abort(404)
     if not CsrfForm().validate_on_submit():
         abort(400)
-    levels = {c["id"]: request.form.get(f"level-{c['id']}") for c in review.rubric_version.criteria}
+    levels = {c.id: request.form.get(f"level-{c.id}") for c in review.rubric_version.criteria}
     try:
         peer.complete_review(db.session, review, levels, request.form.get("comment", ""), utcnow())
     except services.GradingError as exc:

@@ -11,8 +11,8 @@ from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.catalog.models import Level, Phase
 from lms.coursework import services as coursework
-from lms.coursework.models import Assignment, Rubric, Submission
-from lms.grading.models import Grade
+from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission, SubmissionStatus
+from lms.grading.models import Grade, GradeStatus
 from lms.portfolio.models import Portfolio
 
 MAX_REFLECTION_CHARS = 5000
@@ -25,7 +25,7 @@ class PortfolioError(ValueError):
 def review_assignment(session: Session, level: Level) -> Assignment | None:
     """The level's portfolio review: the portfolio assignment graded with its rubric."""
     return session.scalar(select(Assignment).join(Assignment.rubric).where(
-        Assignment.kind == "portfolio", Assignment.retired_at.is_(None), Rubric.level_id == level.id)
+        Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None), Rubric.level_id == level.id)
         .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric).selectinload(Rubric.versions)))
 
 
@@ -33,7 +33,8 @@ def eligible_work(session: Session, user_id: int, level: Level) -> list[Submissi
     """The learner's released (graded and accepted) work from this level's months."""
     return list(session.scalars(
         select(Submission).join(Submission.assignment).join(Phase, Phase.id == Assignment.phase_id)
-        .where(Submission.user_id == user_id, Submission.status == "released", Assignment.kind != "portfolio",
+        .where(Submission.user_id == user_id, Submission.status == SubmissionStatus.RELEASED,
+               Assignment.kind != AssignmentKind.PORTFOLIO,
                Phase.month >= level.first_month, Phase.month <= level.last_month)
         .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
                  selectinload(Submission.assignment).selectinload(Assignment.objectives),
@@ -45,7 +46,7 @@ def grades_of(session: Session, submissions: list[Submission]) -> dict[int, Grad
     if not submissions:
         return {}
     return {g.submission_id: g for g in session.scalars(select(Grade).where(
-        Grade.submission_id.in_([s.id for s in submissions]), Grade.status == "released"))}
+        Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED))}
 
 
 def portfolio_for(session: Session, user_id: int, level: Level, now: datetime) -> Portfolio:
