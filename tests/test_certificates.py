@@ -208,7 +208,7 @@ def test_released_portfolio_grade_issues_the_certificate(course, make_cohort, en
     db.session.add(work)
     db.session.add(SubmissionVersion(submission=work, number=1, body="My portfolio.", attachment_ids=[], submitted_at=utcnow()))
     db.session.commit()
-    best = {c["id"]: c["levels"][0]["id"] for c in portfolio.rubric.current.criteria}
+    best = {c.id: c.levels[0].id for c in portfolio.rubric.current.criteria}
     save_grade(db.session, work, teacher, best, {}, "Nearly there.", None, "draft", utcnow())
     db.session.commit()
     assert held(user.id) == []  # a draft grade is not an accepted portfolio
@@ -230,14 +230,14 @@ def _take_exam(user: Any, correct: bool) -> Attempt:
     exam = db.session.scalar(select(Quiz).where(Quiz.key == "foundation-exam"))
     attempt = start_attempt(db.session, exam, user, utcnow())
     versions = page_versions(db.session, attempt)
-    pages = [p for p in attempt.layout if versions[p["version"]].spec["type"] == "single"]
+    pages = [p for p in attempt.layout if versions[p["version"]].spec.type == "single"]
     assert pages, "the exam draws single-choice questions"
     attempt.layout = pages
     attempt.max_score = sum(versions[p["version"]].points for p in pages)
     db.session.flush()
     for index, page in enumerate(pages):
         spec = versions[page["version"]].spec
-        option = next(o["id"] for o in spec["options"] if o["correct"] is correct)
+        option = next(o.id for o in spec.options if o.correct is correct)
         save_page(db.session, attempt, index, MultiDict({field_name(index, spec, spec): option}), utcnow())
     submit_attempt(db.session, attempt, utcnow())
     db.session.commit()

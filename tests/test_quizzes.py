@@ -22,7 +22,7 @@ from lms.assessment import services
 from lms.assessment.content import QuizFile
 from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
 from lms.assessment.models import Attempt, Question, QuestionVersion, Quiz, Response
-from lms.assessment.questions import QUESTION_TYPES, AnswerError, points_of
+from lms.assessment.questions import QUESTION_TYPES, AnswerError, Option, QuestionSpec, ShortAnswer, points_of
 from lms.catalog.models import Level, Phase
 from lms.database import utcnow
 from lms.extensions import db
@@ -55,15 +55,15 @@ def without_csrf(html: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def sample_specs() -> dict[str, dict[str, Any]]:
-    """The sample quiz's questions as the loader stores them (defaults filled in)."""
+def sample_specs() -> dict[str, QuestionSpec]:
+    """The sample quiz's questions as the loader validates them (defaults filled in)."""
     data = yaml.safe_load((SAMPLE_DIR / "sample.yml").read_text())
     quiz = QuizFile.model_validate(data)
-    return {q.id: q.model_dump(mode="json") for q in quiz.questions}
+    return {q.id: q for q in quiz.questions}
 
 
-def score(spec: dict[str, Any], data: dict[str, Any], field: str = "f") -> float | None:
-    kind = QUESTION_TYPES[spec["type"]]
+def score(spec: QuestionSpec, data: dict[str, Any], field: str = "f") -> float | None:
+    kind = QUESTION_TYPES[spec.type]
     return kind.score(spec, kind.read(spec, MultiDict(data), field))
 
 
@@ -152,17 +152,12 @@ def test_multiple_answers_partial_credit_and_bounds() -> None:
     with pytest.raises(AnswerError):
         score(spec, {"f": ["a", "a"]})
     kind = QUESTION_TYPES["multiple"]
-    negative = {**spec, "options": [
-        {"id": "a", "text": "A", "weight": 50, "correct": False, "feedback": ""},
-        {"id": "b", "text": "B", "weight": 50, "correct": False, "feedback": ""},
-        {"id": "c", "text": "C", "weight": -25, "correct": False, "feedback": ""},
-    ]}
+    negative = spec.model_copy(update={"options": [
+        Option(id="a", text="A", weight=50), Option(id="b", text="B", weight=50), Option(id="c", text="C", weight=-25),
+    ]})
     assert kind.score(negative, {"options": ["a", "b", "c"]}) == 0.75  # a negative weight takes off
     assert kind.score(negative, {"options": ["a", "c"]}) == 0.25
-    generous = {**negative, "options": [
-        {"id": "a", "text": "A", "weight": 80, "correct": False, "feedback": ""},
-        {"id": "b", "text": "B", "weight": 80, "correct": False, "feedback": ""},
-    ]}
+    generous = negative.model_copy(update={"options": [Option(id="a", text="A", weight=80), Option(id="b", text="B", weight=80)]})
     assert kind.score(generous, {"options": ["a", "b"]}) == 1.0  # never above one
 
 
@@ -175,7 +170,7 @@ def test_true_false() -> None:
         score(spec, {"f": "maybe"})
     kind = QUESTION_TYPES["true_false"]
     assert kind.feedback(spec, {"value": False}) == ["It does happen silently."]
-    false_spec = {**spec, "answer": False}
+    false_spec = spec.model_copy(update={"answer": False})
     assert score(false_spec, {"f": "false"}) == 1.0 and score(false_spec, {"f": "true"}) == 0.0
 
 
@@ -193,8 +188,7 @@ def test_short_answer() -> None:
     kind = QUESTION_TYPES["short"]
     assert kind.feedback(spec, {"text": "repository"}) == ["Close."]
     # Only * is a wildcard: ? and [...] are taken as written.
-    literal = {**spec, "answers": [{"text": "Why?", "weight": 100, "feedback": ""},
-                                   {"text": "[draft] v2*", "weight": 100, "feedback": ""}]}
+    literal = spec.model_copy(update={"answers": [ShortAnswer(text="Why?"), ShortAnswer(text="[draft] v2*")]})
     assert score(literal, {"f": "why?"}) == 1.0
     assert score(literal, {"f": "whys"}) == 0.0
     assert score(literal, {"f": "[Draft] v2 final"}) == 1.0
@@ -259,8 +253,8 @@ def test_essay_is_graded_by_hand_unless_blank() -> None:
 def test_scenario_points_are_the_sum_of_its_parts() -> None:
     scenario = SPECS["s-scenario"]
     assert points_of(scenario) == 2
-    bigger = {**scenario, "questions": [{**scenario["questions"][0], "points": 3},
-                                        {**scenario["questions"][1], "points": 2.5}]}
+    bigger = scenario.model_copy(update={"questions": [scenario.questions[0].model_copy(update={"points": 3}),
+                                                       scenario.questions[1].model_copy(update={"points": 2.5})]})
     assert points_of(bigger) == 5.5
     assert points_of(SPECS["s-multiple"]) == 4
 
@@ -552,7 +546,7 @@ def test_versions_keep_past_attempts(app, quizzes_dir, load_content, make_cohort
     versions = versions_of("s-single")
     assert [v.number for v in versions] == [1, 2]
     question = versions[0].question
-    assert question.current_number == 2 and question.current.spec["text"] == S_SINGLE_NEW
+    assert question.current_number == 2 and question.current.spec.text == S_SINGLE_NEW
     assert db.session.scalar(select(func.count()).select_from(QuestionVersion)) == 10  # 9 questions, one edited
 
     # The submitted attempt still answers version 1, and rescoring keeps its score.

@@ -12,6 +12,7 @@ from flask import current_app
 from pydantic import ValidationError
 
 from lms.assessment.content import QuizFile
+from lms.assessment.models import QuizKind
 from lms.assessment.gift_reader import parse_gift, slugify
 from lms.assessment.gift_writer import export_gift
 from lms.cli import lms_cli
@@ -72,7 +73,7 @@ def import_gift_command(file: Path, quiz_id: str | None, title: str | None, modu
     quiz: dict[str, Any] = {
         "id": quiz_id or slugify(file.stem),
         "title": title or file.stem.replace("-", " ").replace("_", " ").capitalize(),
-        "kind": "quiz" if module else "exam",
+        "kind": (QuizKind.QUIZ if module else QuizKind.EXAM).value,  # a plain str for the YAML writer
         **({"module": module} if module else {"level": level}),
         **({"phase": phase} if phase else {}),
         "questions": [{**q, "objectives": codes} for q in result.questions],

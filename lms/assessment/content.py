@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy.orm import Session
 
-from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
-from lms.assessment.models import Question, QuestionVersion, Quiz
-from lms.assessment.questions import AnyQuestion, Slug, Spec, Text, objectives_of, parts_of, points_of
+from lms.assessment.models import GradingMethodName, Question, QuestionVersion, Quiz, QuizKind, ReviewPolicyName
+from lms.assessment.questions import (
+    AnyQuestion,
+    QuestionSpec,
+    Slug,
+    Spec,
+    Text,
+    objectives_of,
+    parts_of,
+    points_of,
+)
 from lms.catalog.content import CatalogSpec
 from lms.catalog.models import Level, Module, Phase
 from lms.content.services import (
@@ -35,26 +42,12 @@ class Settings(Spec):
     passing_score: float = Field(default=70, ge=0, le=100)
     time_limit_minutes: int | None = Field(default=None, ge=1, le=600)
     attempts_allowed: int = Field(default=0, ge=0, le=100)
-    grading: str = "highest"
+    grading: GradingMethodName = GradingMethodName.HIGHEST
     shuffle_questions: bool = False
     shuffle_answers: bool = False
-    review: str = "immediately"
+    review: ReviewPolicyName = ReviewPolicyName.IMMEDIATELY
     opens_after_days: int = Field(default=0, ge=0, le=365)
     closes_after_days: int | None = Field(default=None, ge=1, le=730)
-
-    @field_validator("grading")
-    @classmethod
-    def _grading(cls, value: str) -> str:
-        if value not in GRADING_METHODS:
-            raise ValueError(f"must be one of {', '.join(GRADING_METHODS)}")
-        return value
-
-    @field_validator("review")
-    @classmethod
-    def _review(cls, value: str) -> str:
-        if value not in REVIEW_POLICIES:
-            raise ValueError(f"must be one of {', '.join(REVIEW_POLICIES)}")
-        return value
 
     @model_validator(mode="after")
     def _window(self) -> "Settings":
@@ -71,7 +64,7 @@ class PoolSpec(Spec):
 class QuizFile(Spec):
     id: Slug
     title: Text
-    kind: str = Field(default="quiz", pattern="^(quiz|exam)$")
+    kind: QuizKind = QuizKind.QUIZ
     module: Slug | None = None
     phase: Slug | None = None
     level: Slug | None = None
@@ -135,10 +128,9 @@ class QuizSection(ContentSection):
                 question_ids.setdefault(question.id, where)
                 if question.pool and question.pool not in pools:
                     problems.add(Location(path, line_at(data, ["questions", i, "pool"])), f"unknown pool {question.pool!r}")
-                dumped = question.model_dump(mode="json")
-                for j, part in enumerate(parts_of(dumped)):
-                    loc = ["questions", i] if part is dumped else ["questions", i, "questions", j]
-                    for k, code in enumerate(part["objectives"]):
+                for j, part in enumerate(parts_of(question)):
+                    loc = ["questions", i] if part is question else ["questions", i, "questions", j]
+                    for k, code in enumerate(part.objectives):
                         if code not in known_codes:
                             problems.add(Location(path, line_at(data, [*loc, "objectives", k])), f"unknown objective code {code!r}")
             for j, pool in enumerate(spec.pools):
@@ -178,17 +170,16 @@ class QuizSection(ContentSection):
                 "source_path": str(source.path.relative_to(base)) if source.path.is_relative_to(base) else str(source.path),
             }, report, "quizzes")
             tick(1)
-            for q_pos, spec_model in enumerate(s.questions):
-                spec = spec_model.model_dump(mode="json")
-                question = upsert(session, questions, Question, spec_model.id,
-                                  {"quiz": quiz, "position": q_pos, "pool": spec_model.pool}, report, "questions")
+            for q_pos, spec in enumerate(s.questions):
+                question = upsert(session, questions, Question, spec.id,
+                                  {"quiz": quiz, "position": q_pos, "pool": spec.pool}, report, "questions")
                 self._version(session, question, spec, report)
                 tick(1)
         retire_missing(quizzes, [q.spec.id for q in sources], report, "quizzes")
         retire_missing(questions, [q.id for src in sources for q in src.spec.questions], report, "questions")
 
-    def _version(self, session: Session, question: Question, spec: dict[str, Any], report: SyncReport) -> None:
-        digest = checksum(spec)
+    def _version(self, session: Session, question: Question, spec: QuestionSpec, report: SyncReport) -> None:
+        digest = checksum(spec.model_dump(mode="json"))
         sync_version(question, digest, lambda number: QuestionVersion(
-            number=number, type=spec["type"], points=points_of(spec), objectives=objectives_of(spec),
+            number=number, type=spec.type, points=points_of(spec), objectives=objectives_of(spec),
             spec=spec, checksum=digest), report, "question versions")

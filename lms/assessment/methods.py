@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar, Protocol
 
+from lms.assessment.models import GradingMethodName, ReviewPolicyName
+
 
 class Scored(Protocol):
     number: int
@@ -15,7 +17,7 @@ class Scored(Protocol):
 
 
 class GradingMethod(ABC):
-    name: ClassVar[str]
+    name: ClassVar[GradingMethodName]
     label: ClassVar[str]
 
     @abstractmethod
@@ -24,14 +26,14 @@ class GradingMethod(ABC):
 
 
 class Highest(GradingMethod):
-    name, label = "highest", "Highest attempt"
+    name, label = GradingMethodName.HIGHEST, "Highest attempt"
 
     def pick(self, attempts: Sequence[Scored]) -> float | None:
         return max((a.percent for a in attempts if a.percent is not None), default=None)
 
 
 class Latest(GradingMethod):
-    name, label = "latest", "Latest attempt"
+    name, label = GradingMethodName.LATEST, "Latest attempt"
 
     def pick(self, attempts: Sequence[Scored]) -> float | None:
         scored = [a for a in attempts if a.percent is not None]
@@ -39,7 +41,7 @@ class Latest(GradingMethod):
 
 
 class Average(GradingMethod):
-    name, label = "average", "Average of attempts"
+    name, label = GradingMethodName.AVERAGE, "Average of attempts"
 
     def pick(self, attempts: Sequence[Scored]) -> float | None:
         scored = [a.percent for a in attempts if a.percent is not None]
@@ -47,18 +49,18 @@ class Average(GradingMethod):
 
 
 class First(GradingMethod):
-    name, label = "first", "First attempt"
+    name, label = GradingMethodName.FIRST, "First attempt"
 
     def pick(self, attempts: Sequence[Scored]) -> float | None:
         scored = [a for a in attempts if a.percent is not None]
         return min(scored, key=lambda a: a.number).percent if scored else None
 
 
-GRADING_METHODS: dict[str, GradingMethod] = {m.name: m for m in (Highest(), Latest(), Average(), First())}
+GRADING_METHODS: dict[GradingMethodName, GradingMethod] = {m.name: m for m in (Highest(), Latest(), Average(), First())}
 
 
 class ReviewPolicy(ABC):
-    name: ClassVar[str]
+    name: ClassVar[ReviewPolicyName]
     label: ClassVar[str]
 
     @abstractmethod
@@ -66,24 +68,24 @@ class ReviewPolicy(ABC):
 
 
 class Immediately(ReviewPolicy):
-    name, label = "immediately", "Right after each attempt"
+    name, label = ReviewPolicyName.IMMEDIATELY, "Right after each attempt"
 
     def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
         return True
 
 
 class AfterClose(ReviewPolicy):
-    name, label = "after_close", "Once the quiz has closed"
+    name, label = ReviewPolicyName.AFTER_CLOSE, "Once the quiz has closed"
 
     def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
         return closes_at is not None and now >= closes_at
 
 
 class Never(ReviewPolicy):
-    name, label = "never", "Never"
+    name, label = ReviewPolicyName.NEVER, "Never"
 
     def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
         return False
 
 
-REVIEW_POLICIES: dict[str, ReviewPolicy] = {p.name: p for p in (Immediately(), AfterClose(), Never())}
+REVIEW_POLICIES: dict[ReviewPolicyName, ReviewPolicy] = {p.name: p for p in (Immediately(), AfterClose(), Never())}

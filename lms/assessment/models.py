@@ -3,22 +3,55 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
+from lms.assessment.kinds import QuestionKind
+from lms.assessment.questions import AnyQuestion, QuestionSpec
 from lms.catalog.models import ContentItem, Level, Module, Phase
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, typed_json, utcnow
 from lms.extensions import db
+
+
+class QuizKind(StrEnum):
+    QUIZ = "quiz"  # a module's, opening with its phase
+    EXAM = "exam"  # a level's, in its last month
+
+
+class GradingMethodName(StrEnum):
+    """How attempts combine into the quiz grade; ``lms.assessment.methods`` holds each method."""
+
+    HIGHEST = "highest"
+    LATEST = "latest"
+    AVERAGE = "average"
+    FIRST = "first"
+
+
+class ReviewPolicyName(StrEnum):
+    """When learners see correct answers and feedback; ``lms.assessment.methods`` holds each policy."""
+
+    IMMEDIATELY = "immediately"
+    AFTER_CLOSE = "after_close"
+    NEVER = "never"
+
+
+class AttemptClosedBy(StrEnum):
+    """What ended an attempt (an attempt still open has none)."""
+
+    LEARNER = "learner"          # submitted
+    TIME_LIMIT = "time_limit"    # its time limit ran out
+    QUIZ_CLOSED = "quiz_closed"  # the quiz closed before the time limit did
 
 
 class Quiz(ContentItem, db.Model):
     __tablename__ = "quizzes"
 
     title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(10))  # quiz | exam
+    kind: Mapped[QuizKind] = mapped_column(enum_type(QuizKind, length=10, name="kind"))
     description: Mapped[str] = mapped_column(Text, default="")
     module_id: Mapped[int | None] = mapped_column(ForeignKey("modules.id"), default=None)
     phase_id: Mapped[int | None] = mapped_column(ForeignKey("phases.id"), default=None)
@@ -26,10 +59,12 @@ class Quiz(ContentItem, db.Model):
     passing_score: Mapped[float] = mapped_column(Float, default=70)
     time_limit_minutes: Mapped[int | None] = mapped_column(default=None)
     attempts_allowed: Mapped[int] = mapped_column(default=0)
-    grading: Mapped[str] = mapped_column(String(10), default="highest")
+    grading: Mapped[GradingMethodName] = mapped_column(enum_type(GradingMethodName, length=10, name="grading"),
+                                                       default=GradingMethodName.HIGHEST)
     shuffle_questions: Mapped[bool] = mapped_column(default=False)
     shuffle_answers: Mapped[bool] = mapped_column(default=False)
-    review: Mapped[str] = mapped_column(String(20), default="immediately")
+    review: Mapped[ReviewPolicyName] = mapped_column(enum_type(ReviewPolicyName, length=20, name="review"),
+                                                     default=ReviewPolicyName.IMMEDIATELY)
     opens_after_days: Mapped[int] = mapped_column(default=0)
     closes_after_days: Mapped[int | None] = mapped_column(default=None)
     pools: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
@@ -68,10 +103,10 @@ class QuestionVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
     number: Mapped[int]
-    type: Mapped[str] = mapped_column(String(20))
+    type: Mapped[QuestionKind] = mapped_column(enum_type(QuestionKind, length=20, name="type"))
     points: Mapped[float] = mapped_column(Float)
     objectives: Mapped[list[str]] = mapped_column(JSON)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    spec: Mapped[QuestionSpec] = mapped_column(typed_json(AnyQuestion, "QuestionSpec"))
     checksum: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     question: Mapped[Question] = relationship(back_populates="versions")
@@ -91,7 +126,8 @@ class Attempt(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    closed_by: Mapped[str] = mapped_column(String(20), default="")  # learner | time_limit | quiz_closed
+    closed_by: Mapped[AttemptClosedBy | None] = mapped_column(enum_type(AttemptClosedBy, length=20, name="closed_by"),
+                                                              default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)
     max_score: Mapped[float] = mapped_column(Float, default=0)
     pending_manual: Mapped[bool] = mapped_column(default=False)

@@ -1,7 +1,9 @@
 """Question types: a registry of small classes. Each type owns its file schema (a
 pydantic model, validated by the content loader with file and line), how an answer is
 read from a submitted form (refusing anything the question does not offer), how it is
-scored (a fraction of the points; None when a person grades it) and what feedback shows."""
+scored (a fraction of the points; None when a person grades it) and what feedback shows.
+The validated models travel as they are: question versions store and load them, and the
+types read their attributes."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from lms.assessment.kinds import QuestionKind
+from lms.content.source import ItemReads
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=120)]
@@ -22,7 +27,7 @@ class AnswerError(ValueError):
     """Input the question does not accept (malformed or tampered); nothing is saved."""
 
 
-class Spec(BaseModel):
+class Spec(ItemReads, BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -50,7 +55,7 @@ def _unique_ids(options: list[Option]) -> None:
 
 
 class SingleSpec(BaseQuestion):
-    type: Literal["single"]
+    type: Literal[QuestionKind.SINGLE]
     options: list[Option] = Field(min_length=2)
 
     @model_validator(mode="after")
@@ -62,7 +67,7 @@ class SingleSpec(BaseQuestion):
 
 
 class MultipleSpec(BaseQuestion):
-    type: Literal["multiple"]
+    type: Literal[QuestionKind.MULTIPLE]
     options: list[Option] = Field(min_length=2)
 
     @model_validator(mode="after")
@@ -75,7 +80,7 @@ class MultipleSpec(BaseQuestion):
 
 
 class TrueFalseSpec(BaseQuestion):
-    type: Literal["true_false"]
+    type: Literal[QuestionKind.TRUE_FALSE]
     answer: bool
     feedback_true: str = ""
     feedback_false: str = ""
@@ -90,7 +95,7 @@ class ShortAnswer(Spec):
 class WeightedAnswersSpec(BaseQuestion):
     """Short and numerical questions: several accepted answers, one worth full marks."""
 
-    answers: list[Any] = Field(min_length=1)
+    answers: list[Any] = Field(min_length=1)  # each subclass names its kind of answer
 
     @model_validator(mode="after")
     def _full_marks(self) -> "WeightedAnswersSpec":
@@ -100,7 +105,7 @@ class WeightedAnswersSpec(BaseQuestion):
 
 
 class ShortSpec(WeightedAnswersSpec):
-    type: Literal["short"]
+    type: Literal[QuestionKind.SHORT]
     answers: list[ShortAnswer] = Field(min_length=1)
 
 
@@ -129,7 +134,7 @@ class NumericAnswer(Spec):
 
 
 class NumericalSpec(WeightedAnswersSpec):
-    type: Literal["numerical"]
+    type: Literal[QuestionKind.NUMERICAL]
     answers: list[NumericAnswer] = Field(min_length=1)
 
 
@@ -139,29 +144,30 @@ class Pair(Spec):
 
 
 class MatchingSpec(BaseQuestion):
-    type: Literal["matching"]
+    type: Literal[QuestionKind.MATCHING]
     pairs: list[Pair] = Field(min_length=2)
     distractors: list[Text] = []
 
 
 class OrderingSpec(BaseQuestion):
-    type: Literal["ordering"]
+    type: Literal[QuestionKind.ORDERING]
     items: list[Text] = Field(min_length=3)
 
 
 class EssaySpec(BaseQuestion):
-    type: Literal["essay"]
+    type: Literal[QuestionKind.ESSAY]
     guidance: str = ""
     min_words: int = Field(default=0, ge=0)
 
 
-Part = Annotated[Union[SingleSpec, MultipleSpec, TrueFalseSpec, ShortSpec, NumericalSpec,
-                       MatchingSpec, OrderingSpec, EssaySpec], Field(discriminator="type")]
+# A question of one part, or one of a scenario's sub-questions.
+PartSpec = Union[SingleSpec, MultipleSpec, TrueFalseSpec, ShortSpec, NumericalSpec, MatchingSpec, OrderingSpec, EssaySpec]
+Part = Annotated[PartSpec, Field(discriminator="type")]
 
 
 class ScenarioSpec(Spec):
     id: Slug
-    type: Literal["scenario"]
+    type: Literal[QuestionKind.SCENARIO]
     case: Text
     text: str = ""
     feedback: str = ""
@@ -175,20 +181,21 @@ class ScenarioSpec(Spec):
         ids = [q.id for q in self.questions]
         if len(ids) != len(set(ids)):
             raise ValueError("sub-question ids must be unique within the scenario")
-        if all(q.type == "essay" for q in self.questions):
+        if all(q.type == QuestionKind.ESSAY for q in self.questions):
             raise ValueError("a scenario needs at least one automatically scored sub-question")
         if any(q.pool for q in self.questions):
             raise ValueError("sub-questions cannot have a pool of their own; put the scenario in the pool")
         return self
 
 
-AnyQuestion = Annotated[Union[SingleSpec, MultipleSpec, TrueFalseSpec, ShortSpec, NumericalSpec,
-                              MatchingSpec, OrderingSpec, EssaySpec, ScenarioSpec], Field(discriminator="type")]
+QuestionSpec = Union[PartSpec, ScenarioSpec]
+AnyQuestion = Annotated[QuestionSpec, Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- types
 
 Form = Mapping[str, Any]  # a MultiDict-like: .get(name) and .getlist(name)
+S = TypeVar("S", bound=BaseQuestion)
 
 
 def _one(form: Form, name: str) -> str | None:
@@ -198,98 +205,98 @@ def _one(form: Form, name: str) -> str | None:
     return values[0] if values else None
 
 
-class QuestionType(ABC):
-    name: ClassVar[str]
+class QuestionType(ABC, Generic[S]):
+    name: ClassVar[QuestionKind]
     label: ClassVar[str]
     auto_scored: ClassVar[bool] = True
 
-    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+    def shuffle_ids(self, spec: S) -> list[str]:
         """Ids whose display order is shuffled per attempt (empty: nothing to shuffle)."""
         return []
 
     @abstractmethod
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: S, form: Form, field: str) -> dict[str, Any] | None:
         """The answer in ``form`` (None if left blank); AnswerError for tampered input."""
 
     @abstractmethod
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: S, answer: dict[str, Any] | None) -> float | None:
         """Fraction of the points, 0..1; None when a person must grade it."""
 
-    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+    def feedback(self, spec: S, answer: dict[str, Any] | None) -> list[str]:
         return []
 
     @abstractmethod
-    def correct_answer(self, spec: dict[str, Any]) -> str: ...
+    def correct_answer(self, spec: S) -> str: ...
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+    def describe(self, spec: S, answer: dict[str, Any] | None) -> str:
         """The answer as text, for statistics and review."""
         return "" if answer is None else str(next(iter(answer.values()), ""))
 
 
-class Single(QuestionType):
-    name, label = "single", "Single choice"
+class Single(QuestionType[SingleSpec]):
+    name, label = QuestionKind.SINGLE, "Single choice"
 
-    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
-        return [o["id"] for o in spec["options"]]
+    def shuffle_ids(self, spec: SingleSpec) -> list[str]:
+        return [o.id for o in spec.options]
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: SingleSpec, form: Form, field: str) -> dict[str, Any] | None:
         choice = _one(form, field)
         if choice is None or choice == "":
             return None
-        if choice not in {o["id"] for o in spec["options"]}:
+        if choice not in {o.id for o in spec.options}:
             raise AnswerError("That option is not part of this question.")
         return {"option": choice}
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: SingleSpec, answer: dict[str, Any] | None) -> float | None:
         if not answer:
             return 0.0
-        return 1.0 if any(o["id"] == answer["option"] and o["correct"] for o in spec["options"]) else 0.0
+        return 1.0 if any(o.id == answer["option"] and o.correct for o in spec.options) else 0.0
 
-    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
-        return [o["feedback"] for o in spec["options"] if answer and o["id"] == answer["option"] and o["feedback"]]
+    def feedback(self, spec: SingleSpec, answer: dict[str, Any] | None) -> list[str]:
+        return [o.feedback for o in spec.options if answer and o.id == answer["option"] and o.feedback]
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return next(o["text"] for o in spec["options"] if o["correct"])
+    def correct_answer(self, spec: SingleSpec) -> str:
+        return next(o.text for o in spec.options if o.correct)
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
-        return "" if not answer else next((o["text"] for o in spec["options"] if o["id"] == answer["option"]), "")
+    def describe(self, spec: SingleSpec, answer: dict[str, Any] | None) -> str:
+        return "" if not answer else next((o.text for o in spec.options if o.id == answer["option"]), "")
 
 
-class Multiple(QuestionType):
-    name, label = "multiple", "Multiple answers"
+class Multiple(QuestionType[MultipleSpec]):
+    name, label = QuestionKind.MULTIPLE, "Multiple answers"
 
-    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
-        return [o["id"] for o in spec["options"]]
+    def shuffle_ids(self, spec: MultipleSpec) -> list[str]:
+        return [o.id for o in spec.options]
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: MultipleSpec, form: Form, field: str) -> dict[str, Any] | None:
         chosen = [v for v in (form.getlist(field) if hasattr(form, "getlist") else []) if v]
-        known = {o["id"] for o in spec["options"]}
+        known = {o.id for o in spec.options}
         if any(c not in known for c in chosen):
             raise AnswerError("That option is not part of this question.")
         if len(set(chosen)) != len(chosen):
             raise AnswerError("An option was sent twice.")
         return {"options": sorted(chosen)} if chosen else None
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: MultipleSpec, answer: dict[str, Any] | None) -> float | None:
         if not answer:
             return 0.0
-        total = sum(o["weight"] for o in spec["options"] if o["id"] in answer["options"])
+        total = sum(o.weight for o in spec.options if o.id in answer["options"])
         return max(0.0, min(1.0, total / 100))
 
-    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
-        return [o["feedback"] for o in spec["options"] if answer and o["id"] in answer["options"] and o["feedback"]]
+    def feedback(self, spec: MultipleSpec, answer: dict[str, Any] | None) -> list[str]:
+        return [o.feedback for o in spec.options if answer and o.id in answer["options"] and o.feedback]
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return "; ".join(o["text"] for o in spec["options"] if o["weight"] > 0)
+    def correct_answer(self, spec: MultipleSpec) -> str:
+        return "; ".join(o.text for o in spec.options if o.weight > 0)
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
-        return "" if not answer else "; ".join(o["text"] for o in spec["options"] if o["id"] in answer["options"])
+    def describe(self, spec: MultipleSpec, answer: dict[str, Any] | None) -> str:
+        return "" if not answer else "; ".join(o.text for o in spec.options if o.id in answer["options"])
 
 
-class TrueFalse(QuestionType):
-    name, label = "true_false", "True or false"
+class TrueFalse(QuestionType[TrueFalseSpec]):
+    name, label = QuestionKind.TRUE_FALSE, "True or false"
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: TrueFalseSpec, form: Form, field: str) -> dict[str, Any] | None:
         value = _one(form, field)
         if value in (None, ""):
             return None
@@ -297,19 +304,19 @@ class TrueFalse(QuestionType):
             raise AnswerError("Answer true or false.")
         return {"value": value == "true"}
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
-        return 1.0 if answer and answer["value"] == spec["answer"] else 0.0
+    def score(self, spec: TrueFalseSpec, answer: dict[str, Any] | None) -> float | None:
+        return 1.0 if answer and answer["value"] == spec.answer else 0.0
 
-    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+    def feedback(self, spec: TrueFalseSpec, answer: dict[str, Any] | None) -> list[str]:
         if not answer:
             return []
-        text = spec["feedback_true"] if answer["value"] else spec["feedback_false"]
+        text = spec.feedback_true if answer["value"] else spec.feedback_false
         return [text] if text else []
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return "True" if spec["answer"] else "False"
+    def correct_answer(self, spec: TrueFalseSpec) -> str:
+        return "True" if spec.answer else "False"
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+    def describe(self, spec: TrueFalseSpec, answer: dict[str, Any] | None) -> str:
         return "" if not answer else ("True" if answer["value"] else "False")
 
 
@@ -317,48 +324,51 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-class WeightedAnswers(QuestionType):
+W = TypeVar("W", ShortSpec, NumericalSpec)
+
+
+class WeightedAnswers(QuestionType[W]):
     """Scores by the best-weighted accepted answer that the given answer matches."""
 
     @abstractmethod
-    def matches(self, accepted: dict[str, Any], answer: dict[str, Any]) -> bool: ...
+    def matches(self, accepted: Any, answer: dict[str, Any]) -> bool: ...
 
-    def _best(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _best(self, spec: W, answer: dict[str, Any] | None) -> ShortAnswer | NumericAnswer | None:
         if not answer:
             return None
-        return max((a for a in spec["answers"] if self.matches(a, answer)), key=lambda a: a["weight"], default=None)
+        return max((a for a in spec.answers if self.matches(a, answer)), key=lambda a: a.weight, default=None)
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: W, answer: dict[str, Any] | None) -> float | None:
         best = self._best(spec, answer)
-        return best["weight"] / 100 if best else 0.0
+        return best.weight / 100 if best else 0.0
 
-    def feedback(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> list[str]:
+    def feedback(self, spec: W, answer: dict[str, Any] | None) -> list[str]:
         best = self._best(spec, answer)
-        return [best["feedback"]] if best and best["feedback"] else []
+        return [best.feedback] if best and best.feedback else []
 
 
-class Short(WeightedAnswers):
-    name, label = "short", "Short answer"
+class Short(WeightedAnswers[ShortSpec]):
+    name, label = QuestionKind.SHORT, "Short answer"
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: ShortSpec, form: Form, field: str) -> dict[str, Any] | None:
         text = (_one(form, field) or "").strip()
         if len(text) > 500:
             raise AnswerError("Keep the answer under 500 characters.")
         return {"text": text} if text else None
 
-    def matches(self, accepted: dict[str, Any], answer: dict[str, Any]) -> bool:
+    def matches(self, accepted: ShortAnswer, answer: dict[str, Any]) -> bool:
         """Case- and spacing-insensitive; ``*`` stands for any text, nothing else is special."""
-        pattern = ".*".join(map(re.escape, _normalise(accepted["text"]).split("*")))
+        pattern = ".*".join(map(re.escape, _normalise(accepted.text).split("*")))
         return re.fullmatch(pattern, _normalise(answer["text"]), re.S) is not None
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return " / ".join(a["text"] for a in spec["answers"] if a["weight"] == 100)
+    def correct_answer(self, spec: ShortSpec) -> str:
+        return " / ".join(a.text for a in spec.answers if a.weight == 100)
 
 
-class Numerical(WeightedAnswers):
-    name, label = "numerical", "Numerical"
+class Numerical(WeightedAnswers[NumericalSpec]):
+    name, label = QuestionKind.NUMERICAL, "Numerical"
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: NumericalSpec, form: Form, field: str) -> dict[str, Any] | None:
         raw = (_one(form, field) or "").strip()
         if not raw:
             return None
@@ -372,42 +382,42 @@ class Numerical(WeightedAnswers):
             raise AnswerError("Give a finite number.")
         return {"value": number}
 
-    def matches(self, accepted: dict[str, Any], answer: dict[str, Any]) -> bool:
-        return NumericAnswer(**accepted).matches(answer["value"])
+    def matches(self, accepted: NumericAnswer, answer: dict[str, Any]) -> bool:
+        return accepted.matches(answer["value"])
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        best = next(a for a in spec["answers"] if a["weight"] == 100)
-        if best["value"] is not None:
-            return f"{best['value']:g}" + (f" (± {best['tolerance']:g})" if best["tolerance"] else "")
-        return f"between {best['min']:g} and {best['max']:g}"
+    def correct_answer(self, spec: NumericalSpec) -> str:
+        best = next(a for a in spec.answers if a.weight == 100)
+        if best.value is not None:
+            return f"{best.value:g}" + (f" (± {best.tolerance:g})" if best.tolerance else "")
+        return f"between {best.min:g} and {best.max:g}"
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+    def describe(self, spec: NumericalSpec, answer: dict[str, Any] | None) -> str:
         return "" if not answer else f"{answer['value']:g}"
 
 
-class Matching(QuestionType):
+class Matching(QuestionType[MatchingSpec]):
     """Each left-hand item is matched to one right-hand text. Choices have ids (r0.. for
     the pairs' right sides, d0.. for distractors); a text that several pairs share is
     offered once, and a match is right when its text is the pair's right-hand text."""
 
-    name, label = "matching", "Matching"
+    name, label = QuestionKind.MATCHING, "Matching"
 
-    def choices(self, spec: dict[str, Any]) -> dict[str, str]:
+    def choices(self, spec: MatchingSpec) -> dict[str, str]:
         out: dict[str, str] = {}
-        texts = [(f"r{i}", p["right"]) for i, p in enumerate(spec["pairs"])]
-        texts += [(f"d{i}", text) for i, text in enumerate(spec["distractors"])]
+        texts = [(f"r{i}", p.right) for i, p in enumerate(spec.pairs)]
+        texts += [(f"d{i}", text) for i, text in enumerate(spec.distractors)]
         for cid, text in texts:
             if _normalise(text) not in {_normalise(t) for t in out.values()}:
                 out[cid] = text
         return out
 
-    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
+    def shuffle_ids(self, spec: MatchingSpec) -> list[str]:
         return list(self.choices(spec))
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: MatchingSpec, form: Form, field: str) -> dict[str, Any] | None:
         known = self.choices(spec)
         matched: dict[str, str] = {}
-        for i in range(len(spec["pairs"])):
+        for i in range(len(spec.pairs)):
             value = _one(form, f"{field}-{i}")
             if value in (None, ""):
                 continue
@@ -416,34 +426,34 @@ class Matching(QuestionType):
             matched[str(i)] = value
         return {"pairs": matched} if matched else None
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: MatchingSpec, answer: dict[str, Any] | None) -> float | None:
         if not answer:
             return 0.0
         known = self.choices(spec)
-        right = sum(1 for i, pair in enumerate(spec["pairs"])
-                    if _normalise(known.get(answer["pairs"].get(str(i), ""), "")) == _normalise(pair["right"]))
-        return right / len(spec["pairs"])
+        right = sum(1 for i, pair in enumerate(spec.pairs)
+                    if _normalise(known.get(answer["pairs"].get(str(i), ""), "")) == _normalise(pair.right))
+        return right / len(spec.pairs)
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return "; ".join(f"{p['left']} → {p['right']}" for p in spec["pairs"])
+    def correct_answer(self, spec: MatchingSpec) -> str:
+        return "; ".join(f"{p.left} → {p.right}" for p in spec.pairs)
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+    def describe(self, spec: MatchingSpec, answer: dict[str, Any] | None) -> str:
         if not answer:
             return ""
         known = self.choices(spec)
-        return "; ".join(f"{spec['pairs'][int(i)]['left']} → {known.get(v, '?')}" for i, v in sorted(answer["pairs"].items()))
+        return "; ".join(f"{spec.pairs[int(i)].left} → {known.get(v, '?')}" for i, v in sorted(answer["pairs"].items()))
 
 
-class Ordering(QuestionType):
+class Ordering(QuestionType[OrderingSpec]):
     """Items i0..in-1 in their correct order; the learner gives each a position 1..n."""
 
-    name, label = "ordering", "Ordering"
+    name, label = QuestionKind.ORDERING, "Ordering"
 
-    def shuffle_ids(self, spec: dict[str, Any]) -> list[str]:
-        return [f"i{i}" for i in range(len(spec["items"]))]
+    def shuffle_ids(self, spec: OrderingSpec) -> list[str]:
+        return [f"i{i}" for i in range(len(spec.items))]
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
-        n = len(spec["items"])
+    def read(self, spec: OrderingSpec, form: Form, field: str) -> dict[str, Any] | None:
+        n = len(spec.items)
         positions: dict[str, int] = {}
         for i in range(n):
             value = _one(form, f"{field}-i{i}")
@@ -458,54 +468,73 @@ class Ordering(QuestionType):
             raise AnswerError("Give each item a different position.")
         return {"positions": positions}
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: OrderingSpec, answer: dict[str, Any] | None) -> float | None:
         if not answer:
             return 0.0
-        n = len(spec["items"])
+        n = len(spec.items)
         return sum(1 for i in range(n) if answer["positions"].get(f"i{i}") == i + 1) / n
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return " → ".join(spec["items"])
+    def correct_answer(self, spec: OrderingSpec) -> str:
+        return " → ".join(spec.items)
 
-    def describe(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> str:
+    def describe(self, spec: OrderingSpec, answer: dict[str, Any] | None) -> str:
         if not answer:
             return ""
         order = sorted(answer["positions"].items(), key=lambda kv: kv[1])
-        return " → ".join(spec["items"][int(k[1:])] for k, _ in order)
+        return " → ".join(spec.items[int(k[1:])] for k, _ in order)
 
 
-class Essay(QuestionType):
-    name, label = "essay", "Essay"
+class Essay(QuestionType[EssaySpec]):
+    name, label = QuestionKind.ESSAY, "Essay"
     auto_scored = False
 
-    def read(self, spec: dict[str, Any], form: Form, field: str) -> dict[str, Any] | None:
+    def read(self, spec: EssaySpec, form: Form, field: str) -> dict[str, Any] | None:
         text = (_one(form, field) or "").strip()
         if len(text) > 20_000:
             raise AnswerError("Keep the answer under 20,000 characters.")
         return {"text": text} if text else None
 
-    def score(self, spec: dict[str, Any], answer: dict[str, Any] | None) -> float | None:
+    def score(self, spec: EssaySpec, answer: dict[str, Any] | None) -> float | None:
         return 0.0 if not answer else None  # a blank essay scores nothing; a written one is graded
 
-    def correct_answer(self, spec: dict[str, Any]) -> str:
-        return spec.get("guidance", "")
+    def correct_answer(self, spec: EssaySpec) -> str:
+        return spec.guidance
 
 
-QUESTION_TYPES: dict[str, QuestionType] = {t.name: t for t in (
+QUESTION_TYPES: dict[QuestionKind, QuestionType[Any]] = {t.name: t for t in (
     Single(), Multiple(), TrueFalse(), Short(), Numerical(), Matching(), Ordering(), Essay())}
 
 
-def parts_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
+def question_type(name: QuestionKind | str) -> QuestionType[Any]:
+    return QUESTION_TYPES[QuestionKind(name)]
+
+
+def type_of(part: PartSpec) -> QuestionType[Any]:
+    """The question type that reads, scores and describes ``part``."""
+    return QUESTION_TYPES[part.type]
+
+
+def parts_of(spec: QuestionSpec) -> list[PartSpec]:
     """The answerable parts of a question: itself, or a scenario's sub-questions."""
-    return spec["questions"] if spec["type"] == "scenario" else [spec]
+    return list(spec.questions) if isinstance(spec, ScenarioSpec) else [spec]
 
 
-def objectives_of(spec: dict[str, Any]) -> list[str]:
-    codes = list(spec.get("objectives") or [])
+def part_key(spec: QuestionSpec, part: PartSpec) -> str:
+    """How responses name a part: "" for a question of one part, else the sub-question's id."""
+    return "" if part is spec else part.id
+
+
+def part_named(spec: QuestionSpec, key: str) -> PartSpec:
+    """The part a response answered (``key`` as ``part_key`` gives it)."""
+    return next(p for p in parts_of(spec) if part_key(spec, p) == key)
+
+
+def objectives_of(spec: QuestionSpec) -> list[str]:
+    codes = list(spec.objectives)
     for part in parts_of(spec):
-        codes.extend(c for c in part["objectives"] if c not in codes)
+        codes.extend(c for c in part.objectives if c not in codes)
     return codes
 
 
-def points_of(spec: dict[str, Any]) -> float:
-    return sum(float(p["points"]) for p in parts_of(spec))
+def points_of(spec: QuestionSpec) -> float:
+    return sum(float(p.points) for p in parts_of(spec))

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
-from lms.assessment.models import Attempt, Question, QuestionVersion, Quiz, Response
-from lms.assessment.questions import QUESTION_TYPES, parts_of
+from lms.assessment.kinds import QuestionKind
+from lms.assessment.models import Attempt, AttemptClosedBy, Question, QuestionVersion, Quiz, QuizKind, Response
+from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_named, parts_of, type_of
 from lms.catalog.models import Level
 from lms.cohorts.models import Cohort
 from lms.cohorts.enrolment import active_enrolment
@@ -75,7 +76,7 @@ def active_quizzes(session: Session) -> list[Quiz]:
     quizzes = session.scalars(
         select(Quiz).where(Quiz.retired_at.is_(None))
         .options(selectinload(Quiz.module), selectinload(Quiz.phase), selectinload(Quiz.level)))
-    return sorted(quizzes, key=lambda q: (release_month(q), q.kind == "exam", q.position))
+    return sorted(quizzes, key=lambda q: (release_month(q), q.kind == QuizKind.EXAM, q.position))
 
 
 def get_quiz(session: Session, key: str) -> Quiz | None:
@@ -147,11 +148,11 @@ def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: ran
     for _, version in pages:
         options: dict[str, list[str]] = {}
         for part in parts_of(version.spec):
-            ids = QUESTION_TYPES[part["type"]].shuffle_ids(part)
+            ids = type_of(part).shuffle_ids(part)
             if ids:
                 if quiz.shuffle_answers:
                     rng.shuffle(ids)
-                options[part["id"]] = ids
+                options[part.id] = ids
         layout.append({"version": version.id, "options": options})
     return layout
 
@@ -181,8 +182,8 @@ def start_attempt(session: Session, quiz: Quiz, user: User, now: datetime) -> At
     return attempt
 
 
-def field_name(page: int, part: dict[str, Any], spec: dict[str, Any]) -> str:
-    return f"p{page}" if part is spec else f"p{page}-{part['id']}"
+def field_name(page: int, part: PartSpec, spec: QuestionSpec) -> str:
+    return f"p{page}" if part is spec else f"p{page}-{part.id}"
 
 
 def page_versions(session: Session, attempt: Attempt) -> dict[int, QuestionVersion]:
@@ -199,7 +200,8 @@ def expire_if_due(session: Session, attempt: Attempt, now: datetime) -> bool:
     if attempt.finished or attempt.deadline_at is None or now < attempt.deadline_at:
         return False
     closes_with_quiz = attempt.quiz.time_limit_minutes is None or attempt.deadline_at < attempt.started_at + timedelta(minutes=attempt.quiz.time_limit_minutes)
-    finish(session, attempt, "quiz_closed" if closes_with_quiz else "time_limit", attempt.deadline_at)
+    finish(session, attempt, AttemptClosedBy.QUIZ_CLOSED if closes_with_quiz else AttemptClosedBy.TIME_LIMIT,
+           attempt.deadline_at)
     return True
 
 
@@ -220,15 +222,15 @@ def save_page(session: Session, attempt: Attempt, page: int, form: Any, now: dat
     spec = version.spec  # type: ignore[union-attr]
     answers = {}
     for part in parts_of(spec):
-        answers[part["id"]] = QUESTION_TYPES[part["type"]].read(part, form, field_name(page, part, spec))
+        answers[part.id] = type_of(part).read(part, form, field_name(page, part, spec))
     existing = responses_of(session, attempt)
     for part in parts_of(spec):
-        key = (version.id, "" if part is spec else part["id"])  # type: ignore[union-attr]
+        key = (version.id, part_key(spec, part))  # type: ignore[union-attr]
         response = existing.get(key)
         if response is None:
             response = Response(attempt=attempt, version_id=key[0], part=key[1])
             session.add(response)
-        response.answer, response.saved_at = answers[part["id"]], now
+        response.answer, response.saved_at = answers[part.id], now
     session.flush()
 
 
@@ -237,11 +239,11 @@ def submit_attempt(session: Session, attempt: Attempt, now: datetime) -> Attempt
     if attempt.finished:
         return attempt
     if not expire_if_due(session, attempt, now):
-        finish(session, attempt, "learner", now)
+        finish(session, attempt, AttemptClosedBy.LEARNER, now)
     return attempt
 
 
-def finish(session: Session, attempt: Attempt, closed_by: str, at: datetime) -> None:
+def finish(session: Session, attempt: Attempt, closed_by: AttemptClosedBy, at: datetime) -> None:
     attempt.submitted_at, attempt.closed_by = at, closed_by
     rescore(session, attempt)
 
@@ -255,16 +257,16 @@ def rescore(session: Session, attempt: Attempt) -> None:
     for page in attempt.layout:
         version = versions[page["version"]]
         for part in parts_of(version.spec):
-            key = (version.id, "" if part is version.spec else part["id"])
+            key = (version.id, part_key(version.spec, part))
             response = existing.get(key)
             if response is None:
                 response = Response(attempt=attempt, version_id=key[0], part=key[1], answer=None, saved_at=attempt.submitted_at)
                 session.add(response)
                 existing[key] = response
-            kind = QUESTION_TYPES[part["type"]]
+            kind = type_of(part)
             if kind.auto_scored or response.answer is None:
                 fraction = kind.score(part, response.answer)
-                response.score = round(fraction * float(part["points"]), 4)  # type: ignore[operator]
+                response.score = round(fraction * part.points, 4)  # type: ignore[operator]
             if response.score is None:
                 pending = True
             else:
@@ -277,13 +279,13 @@ def rescore(session: Session, attempt: Attempt) -> None:
 
 def grade_essay(session: Session, response: Response, points: float, comment: str, grader: User, now: datetime) -> None:
     version = response.version
-    part = next(p for p in parts_of(version.spec) if (p is version.spec and response.part == "") or p.get("id") == response.part)
-    if part["type"] != "essay":
+    part = part_named(version.spec, response.part)
+    if part.type != QuestionKind.ESSAY:
         raise QuizError("Only essay answers are graded by hand.")
     if not response.attempt.finished:
         raise QuizError("The attempt is still in progress.")
-    if not 0 <= points <= float(part["points"]):
-        raise QuizError(f"Give between 0 and {float(part['points']):g} points.")
+    if not 0 <= points <= part.points:
+        raise QuizError(f"Give between 0 and {part.points:g} points.")
     response.score, response.grader_comment = points, comment.strip()
     response.graded_by_id, response.graded_at = grader.id, now
     rescore(session, response.attempt)
@@ -294,7 +296,7 @@ def grade_essay(session: Session, response: Response, points: float, comment: st
 
 @dataclass
 class PartView:
-    spec: dict[str, Any]
+    spec: PartSpec
     field: str
     answer: dict[str, Any] | None
     options: list[str]
@@ -303,14 +305,14 @@ class PartView:
     correct: str | None = None
 
     @property
-    def kind(self) -> str:
-        return self.spec["type"]
+    def kind(self) -> QuestionKind:
+        return self.spec.type
 
 
 @dataclass
 class PageView:
     index: int
-    spec: dict[str, Any]
+    spec: QuestionSpec
     parts: list[PartView]
 
     @property
@@ -327,15 +329,15 @@ def page_views(session: Session, attempt: Attempt, show_answers: bool = False) -
         spec = version.spec
         parts = []
         for part in parts_of(spec):
-            response = existing.get((version.id, "" if part is spec else part["id"]))
+            response = existing.get((version.id, part_key(spec, part)))
             answer = response.answer if response else None
-            kind = QUESTION_TYPES[part["type"]]
+            kind = type_of(part)
             view = PartView(spec=part, field=field_name(index, part, spec), answer=answer,
-                            options=page["options"].get(part["id"], []))
+                            options=page["options"].get(part.id, []))
             if attempt.finished:
                 view.score = response.score if response else None
                 if show_answers:
-                    view.feedback = [*kind.feedback(part, answer), *([part["feedback"]] if part.get("feedback") else [])]
+                    view.feedback = [*kind.feedback(part, answer), *([part.feedback] if part.feedback else [])]
                     view.correct = kind.correct_answer(part)
             parts.append(view)
         pages.append(PageView(index=index, spec=spec, parts=parts))
@@ -397,10 +399,9 @@ def quiz_statistics(session: Session, quiz: Quiz, cohort: Cohort) -> QuizStats:
         by_part[(r.version.question.key, r.part)].append(r)
     stats = []
     for (key, part_id), rows in sorted(by_part.items()):
-        spec = rows[0].version.spec
-        part = spec if part_id == "" else next(p for p in spec["questions"] if p["id"] == part_id)
-        kind = QUESTION_TYPES[part["type"]]
-        points = float(part["points"])
+        part = part_named(rows[0].version.spec, part_id)
+        kind = type_of(part)
+        points = part.points
         scored = [r for r in rows if r.score is not None]
         facility = sum(r.score for r in scored) / (points * len(scored)) if scored else None  # type: ignore[misc]
 
@@ -412,7 +413,7 @@ def quiz_statistics(session: Session, quiz: Quiz, cohort: Cohort) -> QuizStats:
         wrong = Counter(kind.describe(part, r.answer) for r in scored
                         if r.answer is not None and r.score is not None and r.score < points and kind.auto_scored)
         stats.append(QuestionStats(
-            key=key if part_id == "" else f"{key} / {part_id}", label=part["text"][:140], kind=kind.label,
+            key=key if part_id == "" else f"{key} / {part_id}", label=part.text[:140], kind=kind.label,
             answered=sum(1 for r in rows if r.answer is not None),
             facility=None if facility is None else round(facility, 3),
             discrimination=None if hi is None or lo is None else round(hi - lo, 3),

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from lms.assessment import content as _content  # noqa: F401 - registers the quizzes content section
 from lms.assessment import services
 from lms.assessment.forms import CsrfForm, EssayGradeForm
-from lms.assessment.models import Attempt, Response
+from lms.assessment.models import Attempt, AttemptClosedBy, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError
 from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
@@ -135,7 +135,7 @@ def submit(attempt_id: int) -> WerkzeugResponse:
     was_finished = attempt.finished
     services.submit_attempt(db.session, attempt, utcnow())
     db.session.commit()
-    if not was_finished and attempt.closed_by == "time_limit":
+    if not was_finished and attempt.closed_by == AttemptClosedBy.TIME_LIMIT:
         flash("Time was up before you submitted: the attempt was scored on the answers saved in time.", "error")
     return redirect(url_for("assessment.result", attempt_id=attempt.id))
 

@@ -10,7 +10,20 @@ from typing import Any, ClassVar
 
 from werkzeug.datastructures import MultiDict
 
-from lms.assessment.questions import Matching, parts_of
+from lms.assessment.kinds import QuestionKind
+from lms.assessment.questions import (
+    EssaySpec,
+    Matching,
+    MatchingSpec,
+    MultipleSpec,
+    NumericalSpec,
+    OrderingSpec,
+    QuestionSpec,
+    ShortSpec,
+    SingleSpec,
+    TrueFalseSpec,
+    parts_of,
+)
 from lms.assessment.services import field_name
 
 Fields = list[tuple[str, str]]
@@ -24,27 +37,27 @@ THIN_ESSAY = "We should keep an eye on it and fix problems when customers compla
 
 
 class Answerer(ABC):
-    type: ClassVar[str]
+    type: ClassVar[QuestionKind]
 
     @abstractmethod
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+    def fields(self, part: Any, name: str, right: bool, rng: random.Random) -> Fields:
         """The posted fields for this part: the right answer, or a plausible wrong one."""
 
 
 class SingleAnswer(Answerer):
-    type = "single"
+    type = QuestionKind.SINGLE
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
-        options = [o["id"] for o in part["options"] if o["correct"] == right]
+    def fields(self, part: SingleSpec, name: str, right: bool, rng: random.Random) -> Fields:
+        options = [o.id for o in part.options if o.correct == right]
         return [(name, rng.choice(options))]
 
 
 class MultipleAnswer(Answerer):
-    type = "multiple"
+    type = QuestionKind.MULTIPLE
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
-        good = [o["id"] for o in part["options"] if o["weight"] > 0]
-        bad = [o["id"] for o in part["options"] if o["weight"] <= 0]
+    def fields(self, part: MultipleSpec, name: str, right: bool, rng: random.Random) -> Fields:
+        good = [o.id for o in part.options if o.weight > 0]
+        bad = [o.id for o in part.options if o.weight <= 0]
         if right or not bad:
             chosen = good
         else:  # half the right options and one wrong one: partial or no credit
@@ -53,68 +66,68 @@ class MultipleAnswer(Answerer):
 
 
 class TrueFalseAnswer(Answerer):
-    type = "true_false"
+    type = QuestionKind.TRUE_FALSE
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
-        return [(name, "true" if part["answer"] == right else "false")]
+    def fields(self, part: TrueFalseSpec, name: str, right: bool, rng: random.Random) -> Fields:
+        return [(name, "true" if part.answer == right else "false")]
 
 
 class ShortAnswer(Answerer):
-    type = "short"
+    type = QuestionKind.SHORT
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+    def fields(self, part: ShortSpec, name: str, right: bool, rng: random.Random) -> Fields:
         if not right:
             return [(name, rng.choice(["not sure", "the dashboard", "ask the team"]))]
-        best = next(a for a in part["answers"] if a["weight"] == 100)
-        return [(name, best["text"].replace("*", "x"))]  # "*" accepts any text
+        best = next(a for a in part.answers if a.weight == 100)
+        return [(name, best.text.replace("*", "x"))]  # "*" accepts any text
 
 
 class NumericalAnswer(Answerer):
-    type = "numerical"
+    type = QuestionKind.NUMERICAL
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+    def fields(self, part: NumericalSpec, name: str, right: bool, rng: random.Random) -> Fields:
         if not right:
             return [(name, str(rng.choice([-987654, 123456789])))]
-        best = next(a for a in part["answers"] if a["weight"] == 100)
-        value = best["value"] if best["value"] is not None else (best["min"] + best["max"]) / 2
+        best = next(a for a in part.answers if a.weight == 100)
+        value = best.value if best.value is not None else (best.min + best.max) / 2  # type: ignore[operator]
         return [(name, repr(float(value)))]
 
 
 class MatchingAnswer(Answerer):
-    type = "matching"
+    type = QuestionKind.MATCHING
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+    def fields(self, part: MatchingSpec, name: str, right: bool, rng: random.Random) -> Fields:
         choices = Matching().choices(part)
         by_text = {" ".join(text.lower().split()): cid for cid, text in choices.items()}
-        correct = [by_text[" ".join(pair["right"].lower().split())] for pair in part["pairs"]]
+        correct = [by_text[" ".join(pair.right.lower().split())] for pair in part.pairs]
         shift = 0 if right else rng.randrange(1, len(correct))
         return [(f"{name}-{i}", correct[(i + shift) % len(correct)]) for i in range(len(correct))]
 
 
 class OrderingAnswer(Answerer):
-    type = "ordering"
+    type = QuestionKind.ORDERING
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
-        n = len(part["items"])
+    def fields(self, part: OrderingSpec, name: str, right: bool, rng: random.Random) -> Fields:
+        n = len(part.items)
         positions = list(range(1, n + 1)) if right else list(range(n, 0, -1))
         return [(f"{name}-i{i}", str(position)) for i, position in enumerate(positions)]
 
 
 class EssayAnswer(Answerer):
-    type = "essay"
+    type = QuestionKind.ESSAY
 
-    def fields(self, part: dict[str, Any], name: str, right: bool, rng: random.Random) -> Fields:
+    def fields(self, part: EssaySpec, name: str, right: bool, rng: random.Random) -> Fields:
         return [(name, GOOD_ESSAY if right else THIN_ESSAY)]
 
 
-ANSWERERS: dict[str, Answerer] = {a.type: a for a in (
+ANSWERERS: dict[QuestionKind, Answerer] = {a.type: a for a in (
     SingleAnswer(), MultipleAnswer(), TrueFalseAnswer(), ShortAnswer(), NumericalAnswer(),
     MatchingAnswer(), OrderingAnswer(), EssayAnswer())}
 
 
-def page_form(spec: dict[str, Any], page: int, skill: float, rng: random.Random) -> MultiDict[str, str]:
+def page_form(spec: QuestionSpec, page: int, skill: float, rng: random.Random) -> MultiDict[str, str]:
     """A page's posted form for a learner who gets each part right with probability ``skill``."""
     fields: Fields = []
     for part in parts_of(spec):
-        fields += ANSWERERS[part["type"]].fields(part, field_name(page, part, spec), rng.random() < skill, rng)
+        fields += ANSWERERS[part.type].fields(part, field_name(page, part, spec), rng.random() < skill, rng)
     return MultiDict(fields)

@@ -9,7 +9,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from lms.accounts.models import User
 from lms.accounts.services import create_user, find_user
 from lms.assessment.models import Attempt, Quiz
-from lms.assessment.questions import parts_of
+from lms.assessment.questions import part_named
 from lms.assessment.services import (
     active_quizzes,
     grade_essay,
@@ -30,12 +29,13 @@ from lms.assessment.services import (
     start_attempt,
     submit_attempt,
 )
-from lms.catalog.models import Metric
+from lms.catalog.models import Metric, MetricDirection
 from lms.catalog.services import schedule
 from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Organization
 from lms.cohorts.services import create_organization
 from lms.coursework.models import Assignment, Submission
+from lms.coursework.specs import CriterionSpec
 from lms.coursework.services import (
     Dates,
     active_assignments,
@@ -48,6 +48,7 @@ from lms.coursework.services import (
 from lms.database import utcnow
 from lms.demo.answers import page_form
 from lms.grading.peer import complete_review, reviews_to_do
+from lms.grading.models import GradeAction, PeerReviewStatus
 from lms.grading.services import save_grade
 from lms.kpi.services import record_figure
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, cohort_today, current_month, month_opens_on, opens_at
@@ -175,17 +176,17 @@ def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return max(low, min(high, value))
 
 
-def rubric_levels(criteria: list[dict[str, Any]], skill: float, rng: random.Random) -> dict[str, str | None]:
+def rubric_levels(criteria: list[CriterionSpec], skill: float, rng: random.Random) -> dict[str, str | None]:
     """A level per criterion for work of this quality: the better the skill, the higher
     the level, with some spread from criterion to criterion."""
     chosen: dict[str, str | None] = {}
     for criterion in criteria:
-        levels = sorted(criterion["levels"], key=lambda lv: -float(lv["points"]))
+        levels = sorted(criterion.levels, key=lambda lv: -lv.points)
         # the quality each level below the top asks for, evenly from 0.85 down to 0.4
         steps = len(levels) - 1
         bars = [0.85 - 0.45 * i / max(1, steps - 1) for i in range(steps)]
         quality = rng.gauss(skill, 0.12)
-        chosen[criterion["id"]] = levels[sum(1 for bar in bars if quality < bar)]["id"]
+        chosen[criterion.id] = levels[sum(1 for bar in bars if quality < bar)].id
     return chosen
 
 
@@ -219,7 +220,7 @@ RATING_NOTES = [
 
 def baseline(metric: Metric, rng: random.Random) -> float:
     """Where a learner's company starts on a metric: well short of the target."""
-    if metric.direction == "at_least":  # from zero at worst for changes that can go negative
+    if metric.direction == MetricDirection.AT_LEAST:  # from zero at worst for changes that can go negative
         return metric.target - (metric.target - max(metric.min_value, 0.0)) * rng.uniform(0.25, 0.5)
     return min(metric.max_value - 1, metric.target * rng.uniform(2, 5) + 1)  # e.g. hours to answer
 
@@ -339,7 +340,7 @@ class DemoActivity:
 
     def release(self, submission: Submission, levels: dict[str, str | None], feedback: str, revision: int | None,
                 at: datetime) -> None:
-        save_grade(self.session, submission, self.instructor, levels, {}, feedback, revision, "release", at)
+        save_grade(self.session, submission, self.instructor, levels, {}, feedback, revision, GradeAction.RELEASE, at)
         self.report.grades += 1
 
     def revise(self, submission: Submission, dates: Dates, profile: Profile, at: datetime, rng: random.Random) -> bool:
@@ -351,7 +352,7 @@ class DemoActivity:
             return False
         criteria = submission.assignment.rubric.current.criteria
         grade = save_grade(self.session, submission, self.instructor, rubric_levels(criteria, profile.ability - 0.3, rng),
-                           {}, FEEDBACK[False][0], None, "return", at)
+                           {}, FEEDBACK[False][0], None, GradeAction.RETURN, at)
         body = (submission.draft_body + "\n\n### What I changed\n"
                 "Checked every figure against the raw data and added owners and dates to the plan.\n")
         save_draft(self.session, submission, body, dates, again - timedelta(hours=2))
@@ -385,7 +386,7 @@ class DemoActivity:
                 if own is None or own.submitted_at is None or at <= own.submitted_at:
                     continue
                 for review in reviews_to_do(self.session, assignment, reviewer, at):
-                    if review.status != "assigned" or rng.random() > profile.engagement:
+                    if review.status != PeerReviewStatus.ASSIGNED or rng.random() > profile.engagement:
                         continue
                     author = self.profiles.get(review.submission.user_id, Profile(0.7, 0.8))
                     levels = rubric_levels(review.rubric_version.criteria, author.ability + 0.05, rng)
@@ -474,8 +475,8 @@ class DemoActivity:
             if response.score is not None:
                 continue
             spec = versions[response.version_id].spec
-            part = next(p for p in parts_of(spec) if (p is spec and response.part == "") or p.get("id") == response.part)
-            points = round(float(part["points"]) * clamp(rng.gauss(profile.ability, 0.1)) * 2) / 2
+            part = part_named(spec, response.part)
+            points = round(part.points * clamp(rng.gauss(profile.ability, 0.1)) * 2) / 2
             grade_essay(self.session, response, points, rng.choice(ESSAY_COMMENTS), self.instructor, at)
 
 
