@@ -78,7 +78,8 @@ class TypedJSON(TypeDecorator[Any]):
 
 def typed_json(spec: Any, name: str) -> TypedJSON:
     """A JSON column type that stores and loads ``spec`` (e.g. ``list[CriterionSpec]``)."""
-    return type(f"{name}JSON", (TypedJSON,), {"adapter": TypeAdapter(spec), "__module__": __name__})()
+    typed: type[TypedJSON] = type(f"{name}JSON", (TypedJSON,), {"adapter": TypeAdapter(spec), "__module__": __name__})
+    return typed()
 
 
 class Base(DeclarativeBase):

@@ -12,9 +12,9 @@ from flask import current_app
 from pydantic import ValidationError
 
 from lms.assessment.content import QuizFile
-from lms.assessment.models import QuizKind
 from lms.assessment.gift_reader import parse_gift, slugify
 from lms.assessment.gift_writer import export_gift
+from lms.assessment.models import QuizKind
 from lms.cli import lms_cli
 
 

@@ -29,7 +29,7 @@ class CriterionSpec(ItemReads, Spec):
     levels: list[LevelSpec] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _levels(self) -> "CriterionSpec":
+    def _levels(self) -> CriterionSpec:
         ids = [lv.id for lv in self.levels]
         if len(ids) != len(set(ids)):
             raise ValueError("level ids must be unique within the criterion")

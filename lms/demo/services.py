@@ -35,7 +35,6 @@ from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Organization
 from lms.cohorts.services import create_organization
 from lms.coursework.models import Assignment, Submission
-from lms.coursework.specs import CriterionSpec
 from lms.coursework.services import (
     Dates,
     active_assignments,
@@ -45,10 +44,11 @@ from lms.coursework.services import (
     submission_for,
     submit,
 )
+from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
 from lms.demo.answers import page_form
-from lms.grading.peer import complete_review, reviews_to_do
 from lms.grading.models import GradeAction, PeerReviewStatus
+from lms.grading.peer import complete_review, reviews_to_do
 from lms.grading.services import save_grade
 from lms.kpi.services import record_figure
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, cohort_today, current_month, month_opens_on, opens_at

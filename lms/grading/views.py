@@ -98,7 +98,7 @@ def save(cohort_id: int, submission_id: int) -> Any:
     db.session.commit()
     flash({GradeAction.DRAFT: "Draft saved; the learner sees nothing yet.",
            GradeAction.RELEASE: "Grade released to the learner.",
-           GradeAction.RETURN: "Returned for revision; the learner can edit and resubmit."}[action], "success")
+           GradeAction.RETURN: "Returned for revision; the learner can edit and resubmit."}[GradeAction(action)], "success")
     return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=submission.id))
 
 

@@ -69,8 +69,8 @@ def _points(rows: Iterable[Any]) -> list[Point]:
     return [Point(level=e.level, weight=e.weight) for e in sorted(rows, key=lambda e: (e.recorded_at, e.id))]
 
 
-def evidence_row(user_id: int, objective_id: int, source: str, source_ref: str, fraction: float, at: datetime,
-                 note: str = "", recorded_by_id: int | None = None) -> dict[str, Any]:
+def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | str, source_ref: str, fraction: float,
+                 at: datetime, note: str = "", recorded_by_id: int | None = None) -> dict[str, Any]:
     """The column values of one piece of evidence: ``fraction`` of full marks (0-1) on the
     0-4 scale, at the weight of its source. Recording and the volume generator
     (``lms.demo.benchmark``, which bulk-inserts these rows) both build rows here."""
@@ -78,8 +78,9 @@ def evidence_row(user_id: int, objective_id: int, source: str, source_ref: str, 
         raise EvidenceError(f"Unknown evidence source {source!r}.")
     if not 0 <= fraction <= 1:
         raise EvidenceError("Evidence is a fraction between 0 and 1.")
-    return {"user_id": user_id, "objective_id": objective_id, "source": source, "source_ref": source_ref,
-            "level": round(fraction * 4, 4), "weight": SOURCES[source].weight, "note": note, "recorded_at": at,
+    kind = EvidenceSourceName(source)
+    return {"user_id": user_id, "objective_id": objective_id, "source": kind, "source_ref": source_ref,
+            "level": round(fraction * 4, 4), "weight": SOURCES[kind].weight, "note": note, "recorded_at": at,
             "recorded_by_id": recorded_by_id}
 
 

@@ -14,9 +14,8 @@ Revises: 6ca7ab7bae41
 Create Date: 2026-11-30 20:15:08.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '92d8ffe27028'
