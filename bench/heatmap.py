@@ -51,7 +51,7 @@ from lms.demo.services import DEMO_PASSWORD, build_demo
 from lms.extensions import db
 from lms.learning.services import opens_at
 from lms.progress.completion import cohorts_progress
-from lms.progress.models import Evidence
+from lms.progress.models import Evidence, EvidenceSourceName
 from lms.progress.services import rebuild
 from lms.progress.sources import SOURCES
 
@@ -106,7 +106,7 @@ def top_up(cohort: Cohort, target: int, now: datetime) -> int:
     skill = {uid: min(max(rng.gauss(0.68, 0.15), 0.1), 0.98) for uid in learners}
     start = opens_at(cohort, cohort.start_date)
     span = (now - start).total_seconds()
-    sources = ["rating", "quiz", "rubric", "peer"]
+    sources = [EvidenceSourceName.RATING, EvidenceSourceName.QUIZ, EvidenceSourceName.RUBRIC, EvidenceSourceName.PEER]
     rows = []
     for n in range(missing):
         uid = rng.choice(learners)
