@@ -44,7 +44,8 @@ from lms import create_app
 from lms.catalog.services import active_objectives
 from lms.cohorts.models import Cohort, Enrolment
 from lms.competency.services import grid_query, heat_map
-from lms.content.services import ContentSource, apply_content, parse_content
+from lms.content.services import ContentSource, apply_content
+from lms.sections import parse_curriculum
 from lms.database import utcnow
 from lms.demo.benchmark import build_benchmark, cohort_name
 from lms.demo.services import DEMO_PASSWORD, build_demo
@@ -83,7 +84,7 @@ def drop_pg_schema(url: str) -> None:
 
 
 def load_course() -> None:
-    parsed = parse_content(ContentSource(content_dir=BASE_DIR / "content", quizzes_dir=BASE_DIR / "quizzes"))
+    parsed = parse_curriculum(ContentSource(content_dir=BASE_DIR / "content", quizzes_dir=BASE_DIR / "quizzes"))
     if parsed.problems:
         raise SystemExit("The shipped content has problems: " + "; ".join(str(p) for p in parsed.problems))
     apply_content(db.session, parsed)

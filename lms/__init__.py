@@ -1,4 +1,8 @@
-"""The lms application package: ``create_app`` builds a configured Flask app."""
+"""The lms application package: ``create_app`` builds a configured Flask app.
+
+Importing a module of this package attaches nothing: every feature wires itself (its
+blueprint, signal receivers, commands, hooks) in its ``wiring.init_app(app)``, and
+``create_app`` calls them from the one list below, in dependency order."""
 
 from __future__ import annotations
 
@@ -10,37 +14,32 @@ from typing import Any
 from flask import Flask
 
 from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
-from lms.accounts import cli as accounts_cli  # noqa: F401 - registers `flask lms create-admin`
-from lms.accounts import views as accounts_views
-from lms.assessment import cli as assessment_cli  # noqa: F401 - registers import-gift, export-gift
-from lms.assessment import views as assessment_views
-from lms.catalog import views as catalog_views
-from lms.certificates import views as certificates_views
-from lms.cli import lms_cli
-from lms.cohorts import views as cohorts_views
-from lms.competency import views as competency_views
-from lms.coursework import views as coursework_views
-from lms.content import cli as content_cli  # noqa: F401 - registers `flask lms load-content`
-from lms.demo import cli as demo_cli  # noqa: F401 - registers `flask lms demo`
-from lms.feedback import views as feedback_views
+from lms.accounts import wiring as accounts
+from lms.assessment import wiring as assessment
+from lms.catalog import wiring as catalog
+from lms.certificates import wiring as certificates
+from lms.cli import lms_group
+from lms.cohorts import wiring as cohorts
+from lms.competency import wiring as competency
+from lms.content import wiring as content
+from lms.coursework import wiring as coursework
+from lms.demo import wiring as demo
 from lms.extensions import csrf, db, limiter, login_manager, migrate
-from lms.grading import views as grading_views
-from lms.kpi import views as kpi_views
-from lms.learning import views as learning_views
-from lms.mail import views as mail_views
+from lms.feedback import wiring as feedback
+from lms.grading import wiring as grading
+from lms.kpi import wiring as kpi
+from lms.learning import wiring as learning
+from lms.mail import wiring as mail
 from lms.policy import POLICY
-from lms.portfolio import views as portfolio_views
-from lms.progress import cli as progress_cli  # noqa: F401 - registers `flask lms rebuild-mastery`
-from lms.progress import views as progress_views
-from lms.web import filters
-from lms.web import views as web_views
+from lms.portfolio import wiring as portfolio
+from lms.progress import wiring as progress
+from lms.sections import CONTENT_SECTIONS
+from lms.web import wiring as web
 from lms.web.access import install_policy
-from lms.web.errors import register_error_handlers
-from lms.web.markdown import render_markdown
 
-BLUEPRINTS = (web_views.bp, catalog_views.bp, accounts_views.bp, cohorts_views.bp, learning_views.bp, assessment_views.bp,
-              coursework_views.bp, grading_views.bp, portfolio_views.bp, progress_views.bp, kpi_views.bp, feedback_views.bp,
-              competency_views.bp, certificates_views.bp)
+# Dependency order: a feature comes after every feature it builds on.
+FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, grading, portfolio,
+            progress, kpi, feedback, competency, certificates, demo)
 
 
 def create_app(
@@ -64,12 +63,9 @@ def create_app(
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
+    lms_group(app)
+    for feature in FEATURES:
+        feature.init_app(app)
+    content.init_app(app, CONTENT_SECTIONS)
     install_policy(app, POLICY)
-    mail_views.init_app(app)
-    filters.init_app(app)
-    register_error_handlers(app)
-    app.add_template_filter(lambda text: render_markdown(text).html, "markdown")
-    app.cli.add_command(lms_cli)
     return app

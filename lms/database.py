@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -9,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, Enum, MetaData
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints let Alembic's batch mode alter SQLite tables reliably.
@@ -84,3 +86,16 @@ def typed_json(spec: Any, name: str) -> TypedJSON:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@contextmanager
+def unit_of_work(session: Session | scoped_session[Session]) -> Iterator[None]:
+    """The one place work is committed: what the block did is committed if it returns,
+    rolled back if it raises. Requests get theirs from ``lms.web.unit_of_work``; commands
+    and jobs wrap their work in this."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()

@@ -29,7 +29,8 @@ from lms.accounts.services import create_user
 from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort
 from lms.cohorts.services import create_organization
-from lms.content.services import ContentSource, apply_content, parse_content
+from lms.content.services import ContentSource, apply_content
+from lms.sections import parse_curriculum
 from lms.extensions import db, limiter
 
 SHIPPED_CONTENT = BASE_DIR / "content"
@@ -162,7 +163,7 @@ def load_content(app: Flask) -> Callable[..., Any]:
         with app.app_context():
             parsed = _PARSED.get(key) if shipped else None
             if parsed is None:
-                parsed = parse_content(source)
+                parsed = parse_curriculum(source)
                 if shipped:
                     _PARSED[key] = parsed
             assert not parsed.problems, [str(p) for p in parsed.problems]

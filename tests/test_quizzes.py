@@ -639,12 +639,44 @@ def test_time_limit_is_kept_by_the_server(learner, sample) -> None:
     assert services.submit_attempt(db.session, attempt, late).closed_by == "time_limit"
 
 
-def test_quiz_status_closes_an_expired_attempt(learner, sample) -> None:
+def test_quiz_status_reads_an_expired_attempt_as_ended_and_the_command_closes_it(learner, sample) -> None:
     now = utcnow()
     attempt = take(sample, learner, {0: CORRECT[0]}, now, submit=False)
     status = services.quiz_status(db.session, sample, learner, now + timedelta(hours=1))
-    assert status.in_progress is None and attempt.finished and attempt.closed_by == "time_limit"
-    assert attempt.score == 2
+    assert status.in_progress is None and status.time_up is attempt
+    assert not attempt.finished  # reading writes nothing
+    assert services.close_expired_attempts(db.session, now + timedelta(hours=1)) == 1
+    assert attempt.finished and attempt.closed_by == "time_limit" and attempt.score == 2
+    assert services.close_expired_attempts(db.session, now + timedelta(hours=1)) == 0
+
+
+def test_pages_of_an_expired_attempt_write_nothing_until_the_learner_asks(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    assert client.post(f"/attempts/{attempt_id}/pages/0", data={"p0": "a", "go": "next"}).status_code == 302
+    expire_in_db(attempt_id)
+    for url in (f"/attempts/{attempt_id}/pages/1", f"/attempts/{attempt_id}/review"):
+        assert client.get(url).headers["Location"].endswith(f"/attempts/{attempt_id}")
+    page = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    assert "time is up" in page and "See your result" in page
+    assert "time is up: see the result" in client.get("/quizzes/sample-quiz").get_data(as_text=True)
+    db.session.expire_all()
+    assert not db.session.get(Attempt, attempt_id).finished
+    result = client.post(f"/attempts/{attempt_id}/submit")
+    assert result.headers["Location"].endswith(f"/attempts/{attempt_id}")
+    assert "Time ran out" in client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.closed_by == "time_limit" and attempt.score == 2
+
+
+def test_close_expired_attempts_command(app, learner, sample) -> None:
+    attempt = take(sample, learner, {0: CORRECT[0]}, utcnow() - timedelta(hours=2), submit=False)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["lms", "close-expired-attempts"])
+    assert result.exit_code == 0 and "Closed 1 attempt " in result.output
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt.id).closed_by == "time_limit"
 
 
 def test_quiz_closing_closes_an_attempt_in_progress(learner, sample) -> None:

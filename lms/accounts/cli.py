@@ -7,27 +7,29 @@ import sys
 import click
 
 from lms.accounts import services
-from lms.cli import lms_cli
+from flask.cli import with_appcontext
+from lms.database import unit_of_work
 from lms.extensions import db
 
 
-@lms_cli.command("create-admin")
+@click.command("create-admin")
+@with_appcontext
 @click.option("--email", prompt=True, help="The admin's email address.")
 @click.option("--name", prompt=True, help="The admin's display name.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters.")
 def create_admin_command(email: str, name: str, password: str) -> None:
     """Create a site admin, or make an existing account one."""
     try:
-        user = services.find_user(db.session, email)
-        if user is None:
-            user = services.create_user(db.session, email, name, password, is_admin=True)
-            click.echo(f"Created site admin {user.email}.")
-        else:
-            user.is_admin = True
-            services.set_password(user, password)
-            click.echo(f"{user.email} is now a site admin; password updated.")
+        with unit_of_work(db.session):
+            user = services.find_user(db.session, email)
+            if user is None:
+                user = services.create_user(db.session, email, name, password, is_admin=True)
+                done = f"Created site admin {user.email}."
+            else:
+                user.is_admin = True
+                services.set_password(user, password)
+                done = f"{user.email} is now a site admin; password updated."
     except services.AccountError as exc:
-        db.session.rollback()
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    db.session.commit()
+    click.echo(done)

@@ -12,14 +12,12 @@ from werkzeug.wrappers import Response
 from lms.accounts import services
 from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from lms.accounts.models import User
-from lms.extensions import db, limiter, login_manager
+from lms.extensions import db, limiter
 from lms.mail.services import queue_mail
-from lms.web.access import Hooks
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
-@login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     ident, _, version = user_id.partition(":")
     if not ident.isdigit() or not version.isdigit():
@@ -28,16 +26,12 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.session_version == int(version) else None
 
 
-def _current_user() -> User | None:
+def signed_in_user() -> User | None:
     return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
 
 
-def _login_redirect() -> Response:
+def login_redirect() -> Response:
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
-
-
-Hooks.current_user = staticmethod(_current_user)
-Hooks.login_redirect = staticmethod(_login_redirect)
 
 
 def safe_next(target: str | None) -> str:
@@ -65,7 +59,6 @@ def login() -> Any:
     if form.validate_on_submit():
         user = services.authenticate(db.session, form.email.data or "", form.password.data or "")
         if user is not None:
-            db.session.commit()
             login_user(user, remember=bool(form.remember.data))
             return redirect(safe_next(request.args.get("next")))
         form.password.errors.append("That email and password do not match an account.")
@@ -88,19 +81,19 @@ def account() -> Any:
         try:
             services.update_profile(db.session, user, profile.name.data or "", profile.timezone.data or "UTC")
         except services.AccountError as exc:
+            db.session.rollback()
             profile.name.errors.append(str(exc))
         else:
-            db.session.commit()
             flash("Your settings are saved.", "success")
             return redirect(url_for("accounts.account"))
     if password.submit.data and password.validate_on_submit():
         try:
             services.change_password(db.session, user, password.current.data or "", password.password.data or "")
         except services.AccountError as exc:
+            db.session.rollback()
             target = password.current if "current" in str(exc) else password.password
             target.errors.append(str(exc))
         else:
-            db.session.commit()
             login_user(user)  # the session carries the new session version
             flash("Your password is changed; other devices are signed out.", "success")
             return redirect(url_for("accounts.account"))
@@ -119,7 +112,6 @@ def forgot_password() -> Any:
             queue_mail(db.session, user.email, "Reset your password",
                        f"Hello {user.name},\n\nUse this link within two hours to choose a new password:\n{link}\n\n"
                        "If you did not ask for it, ignore this message; your password stays as it is.\n")
-            db.session.commit()
         # The same answer whether or not the address has an account.
         flash("If that address has an account, a reset link is on its way.", "success")
         return redirect(url_for("accounts.login"))
@@ -136,9 +128,9 @@ def reset_password(token: str) -> Any:
         try:
             services.reset_password(db.session, token, form.password.data or "")
         except services.AccountError as exc:
+            db.session.rollback()
             form.password.errors.append(str(exc))
         else:
-            db.session.commit()
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form, problem=None)

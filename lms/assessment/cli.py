@@ -15,7 +15,11 @@ from lms.assessment.content import QuizFile
 from lms.assessment.gift_reader import parse_gift, slugify
 from lms.assessment.gift_writer import export_gift
 from lms.assessment.models import QuizKind
-from lms.cli import lms_cli
+from flask.cli import with_appcontext
+
+from lms.assessment import services
+from lms.database import unit_of_work, utcnow
+from lms.extensions import db
 
 
 def _fail(message: str) -> None:
@@ -40,7 +44,8 @@ def _known_objectives() -> set[str]:
     return {o["code"] for o in data.get("objectives", [])}
 
 
-@lms_cli.command("import-gift")
+@click.command("import-gift")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--id", "quiz_id", help="The quiz id (default: from the file name).")
 @click.option("--title", help="The quiz title (default: from the file name).")
@@ -93,7 +98,8 @@ def import_gift_command(file: Path, quiz_id: str | None, title: str | None, modu
     click.echo(f"Wrote {target}: {len(result.questions)} question(s). Run `flask lms load-content` to load it.")
 
 
-@lms_cli.command("export-gift")
+@click.command("export-gift")
+@with_appcontext
 @click.argument("quiz")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
 def export_gift_command(quiz: str, out: Path | None) -> None:
@@ -116,3 +122,12 @@ def export_gift_command(quiz: str, out: Path | None) -> None:
         click.echo(f"Wrote {out}.", err=True)
     else:
         click.echo(result.text, nl=False)
+
+
+@click.command("close-expired-attempts")
+@with_appcontext
+def close_expired_attempts_command() -> None:
+    """Close and score every quiz attempt whose time ran out (safe to run every few minutes)."""
+    with unit_of_work(db.session):
+        count = services.close_expired_attempts(db.session, utcnow())
+    click.echo(f"Closed {count} attempt{'s' * (count != 1)} whose time ran out.")

@@ -30,7 +30,6 @@ from lms.content.services import (
     Tick,
     checksum,
     existing_by_key,
-    register_section,
     retire_missing,
     sync_version,
     upsert,
@@ -88,7 +87,6 @@ class QuizSource:
     path: Path
 
 
-@register_section
 class QuizSection(ContentSection):
     name = "quizzes"
     order = 20

@@ -97,6 +97,7 @@ class QuizStatus:
     window: Window | None
     attempts: list[Attempt]
     in_progress: Attempt | None
+    time_up: Attempt | None  # its time ran out; it is closed by the next write
     can_start: bool
     reason: str | None
     grade: float | None
@@ -104,12 +105,14 @@ class QuizStatus:
 
 
 def quiz_status(session: Session, quiz: Quiz, user: User, now: datetime) -> QuizStatus:
+    """Where ``user`` stands with ``quiz``; only reads. An attempt whose time ran out is
+    no longer in progress, though it is closed and scored only by a write (the learner's
+    next action on it, or ``flask lms close-expired-attempts``)."""
     attempts = attempts_of(session, quiz, user)
-    for attempt in attempts:
-        expire_if_due(session, attempt, now)
+    time_up = next((a for a in attempts if time_is_up(a, now)), None)
     enrolment = active_enrolment(session, user.id)
     window = quiz_window(session, quiz, enrolment.cohort, user.id, now) if enrolment else None
-    in_progress = next((a for a in attempts if not a.finished), None)
+    in_progress = next((a for a in attempts if not a.finished and a is not time_up), None)
     finished = [a for a in attempts if a.finished and not a.pending_manual]
     grade = GRADING_METHODS[quiz.grading].pick(finished)
     reason = None
@@ -121,7 +124,7 @@ def quiz_status(session: Session, quiz: Quiz, user: User, now: datetime) -> Quiz
         reason = f"This {quiz.kind} closed on {window.closes_at:%d %B %Y}."
     elif in_progress is None and quiz.attempts_allowed and len(attempts) >= quiz.attempts_allowed:
         reason = f"You have used all {quiz.attempts_allowed} attempts."
-    return QuizStatus(quiz=quiz, window=window, attempts=attempts, in_progress=in_progress,
+    return QuizStatus(quiz=quiz, window=window, attempts=attempts, in_progress=in_progress, time_up=time_up,
                       can_start=reason is None, reason=reason, grade=grade,
                       passed=None if grade is None else grade >= quiz.passing_score)
 
@@ -159,6 +162,8 @@ def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: ran
 
 def start_attempt(session: Session, quiz: Quiz, user: User, now: datetime) -> Attempt:
     """Start an attempt, or return the one in progress (a second click does not start another)."""
+    for attempt in attempts_of(session, quiz, user):
+        expire_if_due(session, attempt, now)
     status = quiz_status(session, quiz, user, now)
     if status.in_progress is not None:
         return status.in_progress
@@ -195,14 +200,26 @@ def responses_of(session: Session, attempt: Attempt) -> dict[tuple[int, str], Re
     return {(r.version_id, r.part): r for r in session.scalars(select(Response).where(Response.attempt_id == attempt.id))}
 
 
+def time_is_up(attempt: Attempt, now: datetime) -> bool:
+    """The attempt is still open in the database but its time ran out: read as closed."""
+    return not attempt.finished and attempt.deadline_at is not None and now >= attempt.deadline_at
+
+
 def expire_if_due(session: Session, attempt: Attempt, now: datetime) -> bool:
     """Close an attempt whose time is up, scored on what was saved. True if it did."""
-    if attempt.finished or attempt.deadline_at is None or now < attempt.deadline_at:
+    if not time_is_up(attempt, now):
         return False
     closes_with_quiz = attempt.quiz.time_limit_minutes is None or attempt.deadline_at < attempt.started_at + timedelta(minutes=attempt.quiz.time_limit_minutes)
     finish(session, attempt, AttemptClosedBy.QUIZ_CLOSED if closes_with_quiz else AttemptClosedBy.TIME_LIMIT,
            attempt.deadline_at)
     return True
+
+
+def close_expired_attempts(session: Session, now: datetime) -> int:
+    """Close and score every attempt whose time ran out (``flask lms close-expired-attempts``)."""
+    due = session.scalars(select(Attempt).where(Attempt.submitted_at.is_(None), Attempt.deadline_at <= now)
+                          .order_by(Attempt.id)).all()
+    return sum(expire_if_due(session, attempt, now) for attempt in due)
 
 
 def _open_attempt(session: Session, attempt: Attempt, now: datetime) -> None:

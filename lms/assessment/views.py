@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lms.assessment import content as _content  # noqa: F401 - registers the quizzes content section
 from lms.assessment import services
 from lms.assessment.forms import CsrfForm, EssayGradeForm
 from lms.assessment.models import Attempt, AttemptClosedBy, Response
@@ -41,7 +40,6 @@ def quizzes() -> str:
     roles = roles_of(db.session, current_user)  # type: ignore[arg-type]
     items = services.active_quizzes(db.session)
     statuses = {q.id: services.quiz_status(db.session, q, current_user, now) for q in items} if roles.enrolment else {}  # type: ignore[arg-type]
-    db.session.commit()  # attempts whose time ran out were closed
     return render_template("assessment/quizzes.html", quizzes=items, statuses=statuses,
                            staff_cohorts=staff_cohorts(db.session, current_user) if roles.is_staff else [])
 
@@ -50,7 +48,6 @@ def quizzes() -> str:
 def quiz(key: str) -> str:
     quiz = _quiz(key)
     status = services.quiz_status(db.session, quiz, current_user, utcnow())  # type: ignore[arg-type]
-    db.session.commit()
     return render_template("assessment/quiz.html", quiz=quiz, status=status, form=CsrfForm(),
                            questions=len(services.current_versions(db.session, quiz)))
 
@@ -58,15 +55,11 @@ def quiz(key: str) -> str:
 @bp.post("/quizzes/<key>/start")
 def start(key: str) -> WerkzeugResponse:
     quiz = _quiz(key)
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     try:
         attempt = services.start_attempt(db.session, quiz, current_user, utcnow())  # type: ignore[arg-type]
-    except services.QuizError as exc:
-        db.session.commit()
+    except services.QuizError as exc:  # attempts closed on the way are kept: the redirect commits
         flash(str(exc), "error")
         return redirect(url_for("assessment.quiz", key=quiz.key))
-    db.session.commit()
     first = next((p.index for p in services.page_views(db.session, attempt) if not p.answered), 0)
     return redirect(url_for("assessment.page", attempt_id=attempt.id, page=first))
 
@@ -80,10 +73,7 @@ def _render_page(attempt: Attempt, page: int, error: str | None = None, status: 
 @bp.get("/attempts/<int:attempt_id>/pages/<int:page>")
 def page(attempt_id: int, page: int) -> Any:
     attempt = _attempt(attempt_id)
-    if services.expire_if_due(db.session, attempt, utcnow()):
-        db.session.commit()
-        flash("Time is up: the attempt was closed and scored on your saved answers.", "error")
-    if attempt.finished:
+    if attempt.finished or services.time_is_up(attempt, utcnow()):
         return redirect(url_for("assessment.result", attempt_id=attempt.id))
     if not 0 <= page < len(attempt.layout):
         abort(404)
@@ -93,12 +83,9 @@ def page(attempt_id: int, page: int) -> Any:
 @bp.post("/attempts/<int:attempt_id>/pages/<int:page>")
 def save(attempt_id: int, page: int) -> Any:
     attempt = _attempt(attempt_id)
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     try:
         services.save_page(db.session, attempt, page, request.form, utcnow())
-    except services.AttemptClosed as exc:
-        db.session.commit()  # the expiry itself is kept
+    except services.AttemptClosed as exc:  # the expiry itself is kept: the redirect commits
         flash(str(exc), "error")
         return redirect(url_for("assessment.result", attempt_id=attempt.id))
     except services.QuizError:
@@ -106,7 +93,6 @@ def save(attempt_id: int, page: int) -> Any:
     except AnswerError as exc:
         db.session.rollback()
         return _render_page(attempt, page, error=str(exc), status=400)
-    db.session.commit()
     go = request.form.get("go", "next")
     if go == "review":
         return redirect(url_for("assessment.review", attempt_id=attempt.id))
@@ -119,9 +105,7 @@ def save(attempt_id: int, page: int) -> Any:
 @bp.get("/attempts/<int:attempt_id>/review")
 def review(attempt_id: int) -> Any:
     attempt = _attempt(attempt_id)
-    if services.expire_if_due(db.session, attempt, utcnow()):
-        db.session.commit()
-    if attempt.finished:
+    if attempt.finished or services.time_is_up(attempt, utcnow()):
         return redirect(url_for("assessment.result", attempt_id=attempt.id))
     return render_template("assessment/review.html", attempt=attempt, pages=services.page_views(db.session, attempt),
                            form=CsrfForm(), now=utcnow())
@@ -130,11 +114,8 @@ def review(attempt_id: int) -> Any:
 @bp.post("/attempts/<int:attempt_id>/submit")
 def submit(attempt_id: int) -> WerkzeugResponse:
     attempt = _attempt(attempt_id)
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     was_finished = attempt.finished
     services.submit_attempt(db.session, attempt, utcnow())
-    db.session.commit()
     if not was_finished and attempt.closed_by == AttemptClosedBy.TIME_LIMIT:
         flash("Time was up before you submitted: the attempt was scored on the answers saved in time.", "error")
     return redirect(url_for("assessment.result", attempt_id=attempt.id))
@@ -144,8 +125,8 @@ def submit(attempt_id: int) -> WerkzeugResponse:
 def result(attempt_id: int) -> Any:
     attempt = _attempt(attempt_id)
     now = utcnow()
-    if services.expire_if_due(db.session, attempt, now):
-        db.session.commit()
+    if services.time_is_up(attempt, now):  # closed by a write: the learner's click, or the command
+        return render_template("assessment/time_up.html", attempt=attempt, form=CsrfForm())
     if not attempt.finished:
         return redirect(url_for("assessment.review", attempt_id=attempt.id))
     show = services.shows_answers(db.session, attempt, now)
@@ -182,7 +163,6 @@ def grade(cohort_id: int, response_id: int) -> Any:
         except services.QuizError as exc:
             form.points.errors.append(str(exc))
         else:
-            db.session.commit()
             flash("Grade saved.", "success")
             return redirect(url_for("assessment.statistics", cohort_id=cohort.id, key=quiz.key) + "#essays")
     return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz, grade_form=form, grading=response.id,

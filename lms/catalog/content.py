@@ -28,7 +28,6 @@ from lms.content.services import (
     SyncReport,
     Tick,
     existing_by_key,
-    register_section,
     retire_missing,
     upsert,
 )
@@ -168,7 +167,6 @@ def _codes_known(data: object, loc: list[str | int], codes: list[str], known: se
             problems.add(Location(path, line_at(data, [*loc, i])), f"unknown objective code {code!r}")
 
 
-@register_section
 class CatalogSection(ContentSection):
     name = "catalog"
     order = 10

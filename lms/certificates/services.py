@@ -23,14 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from lms.assessment.models import Attempt
-from lms.assessment.services import attempt_scored
 from lms.catalog.models import Level
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort
 from lms.cohorts.enrolment import active_enrolment
 from lms.database import utcnow
 from lms.grading.models import Grade, GradeStatus
-from lms.grading.services import grade_saved
 from lms.progress.completion import LevelStatus, learner_progress
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
@@ -235,7 +233,3 @@ def on_grade_saved(grade: Grade, session: Session, now: datetime) -> None:
     cohort = _cohort_of(session, submission.user_id, submission.cohort_id)
     if cohort is not None:
         issue_due(session, cohort, submission.user_id, now)
-
-
-attempt_scored.connect(on_attempt_scored)
-grade_saved.connect(on_grade_saved)

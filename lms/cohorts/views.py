@@ -64,9 +64,9 @@ def organizations() -> Any:
         try:
             org = services.create_organization(db.session, form.name.data or "")
         except services.CohortError as exc:
+            db.session.rollback()
             form.name.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"{org.name} is created. Add its administrators.", "success")
             return redirect(url_for("cohorts.organization_admin", org_id=org.id))
     return render_template("cohorts/organizations.html", form=form,
@@ -82,9 +82,9 @@ def organization_admin(org_id: int) -> Any:
         try:
             user = roles.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "", welcome_link)
         except services.CohortError as exc:
+            db.session.rollback()
             form.email.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"{user.email} is now an administrator of {org.name}.", "success")
             return redirect(url_for("cohorts.organization_admin", org_id=org.id))
     return render_template("cohorts/organization_admin.html", org=org, form=form)
@@ -110,9 +110,9 @@ def new_cohort(org_id: int) -> Any:
                 db.session, org, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
                 services.parse_email_list(form.instructors.data or ""), welcome_link)
         except services.CohortError as exc:
+            db.session.rollback()
             form.name.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"{cohort.name} is created.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return render_template("cohorts/cohort_form.html", form=form, org=org, cohort=None)
@@ -130,9 +130,9 @@ def edit_cohort(cohort_id: int) -> Any:
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
                 services.parse_email_list(form.instructors.data or ""), welcome_link)
         except services.CohortError as exc:
+            db.session.rollback()
             form.name.errors.append(str(exc))
         else:
-            db.session.commit()
             flash("The cohort is saved.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort)
@@ -141,14 +141,12 @@ def edit_cohort(cohort_id: int) -> Any:
 @bp.post("/cohorts/<int:cohort_id>/archive")
 def archive_cohort(cohort_id: int) -> Response:
     cohort = _cohort(cohort_id)
-    if ButtonForm().validate_on_submit():
-        if cohort.archived:
-            services.unarchive_cohort(db.session, cohort)
-            flash(f"{cohort.name} is active again.", "success")
-        else:
-            services.archive_cohort(db.session, cohort)
-            flash(f"{cohort.name} is archived.", "success")
-        db.session.commit()
+    if cohort.archived:
+        services.unarchive_cohort(db.session, cohort)
+        flash(f"{cohort.name} is active again.", "success")
+    else:
+        services.archive_cohort(db.session, cohort)
+        flash(f"{cohort.name} is archived.", "success")
     return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
 
 
@@ -180,9 +178,9 @@ def invite(cohort_id: int) -> Any:
             invitation = invitations.invite_learner(db.session, cohort, form.email.data or "", form.name.data or "",
                                                  current_user, invitation_link)
         except services.CohortError as exc:
+            db.session.rollback()
             form.email.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"An invitation is on its way to {invitation.email}.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return _cohort_page(cohort, invite=form, status=400)
@@ -197,9 +195,9 @@ def import_learners(cohort_id: int) -> Any:
         try:
             preview = csv_import.preview_import(db.session, cohort, upload.filename or "", upload.read(), current_user)
         except services.CohortError as exc:
+            db.session.rollback()
             form.file.errors.append(str(exc))
         else:
-            db.session.commit()
             return redirect(url_for("cohorts.import_preview", cohort_id=cohort.id, import_id=preview.record.id))
     return render_template("cohorts/import.html", cohort=cohort, form=form), (400 if form.errors else 200)
 
@@ -230,7 +228,6 @@ def confirm_import(cohort_id: int, import_id: int) -> Any:
             db.session.rollback()
             return render_template("cohorts/import_preview.html", cohort=cohort, form=form, problem=str(exc),
                                    preview=csv_import.split_preview(_import(cohort, import_id))), 400
-        db.session.commit()
         flash(f"{count} learner{'s' * (count != 1)} enrolled in {cohort.name}; new people got an invitation to set a password.", "success")
         return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return redirect(url_for("cohorts.import_preview", cohort_id=cohort.id, import_id=record.id))
@@ -247,9 +244,9 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
         try:
             enrolment.move_learner(db.session, learner, cohort, target)
         except services.CohortError as exc:
+            db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
-        db.session.commit()
         flash(f"{learner.name} moved to {target.name}; their work moved with them.", "success")
     else:
         flash("Choose a cohort to move the learner to.", "error")
@@ -274,8 +271,8 @@ def accept_invitation(token: str) -> Any:
             try:
                 invitations.accept_invitation_as(db.session, token, current_user)
             except services.CohortError as exc:
+                db.session.rollback()
                 return render_template("cohorts/accept.html", problem=str(exc), form=None, check=check), 400
-            db.session.commit()
             flash(f"Welcome to {check.invitation.cohort.name}.", "success")
             return redirect(url_for("learning.home"))
         return render_template("cohorts/accept.html", problem=None, form=None, button=button, check=check)
@@ -286,9 +283,9 @@ def accept_invitation(token: str) -> Any:
         try:
             user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
         except services.CohortError as exc:
+            db.session.rollback()
             form.password.errors.append(str(exc))
         else:
-            db.session.commit()
             login_user(user)
             flash(f"Welcome to {check.invitation.cohort.name}.", "success")
             return redirect(url_for("learning.home"))

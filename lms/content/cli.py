@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from lms.cli import lms_cli
-from lms.content.services import ContentSource, apply_content, parse_content
+from lms.content.services import ContentSection, ContentSource, apply_content, parse_content
+from lms.database import unit_of_work
 from lms.extensions import db
+
+SECTIONS_KEY = "lms.content_sections"
+
+
+def set_sections(app: Flask, sections: Sequence[type[ContentSection]]) -> None:
+    app.extensions[SECTIONS_KEY] = tuple(sections)
 
 
 def content_source() -> ContentSource:
@@ -21,11 +29,12 @@ def content_source() -> ContentSource:
     )
 
 
-@lms_cli.command("load-content")
+@click.command("load-content")
+@with_appcontext
 @click.option("--check", is_flag=True, help="Validate the files only; write nothing.")
 def load_content_command(check: bool) -> None:
     """Load content/ (and quizzes/) into the database, idempotently."""
-    parsed = parse_content(content_source())
+    parsed = parse_content(content_source(), current_app.extensions[SECTIONS_KEY])
     if parsed.problems:
         for problem in parsed.problems:
             click.echo(f"error: {problem}", err=True)
@@ -37,18 +46,16 @@ def load_content_command(check: bool) -> None:
         click.echo(f"Content is valid: {found}.")
         return
     try:
-        with click.progressbar(length=parsed.size(), label="Loading content", file=sys.stderr) as bar:
+        with unit_of_work(db.session), \
+                click.progressbar(length=parsed.size(), label="Loading content", file=sys.stderr) as bar:
             report = apply_content(db.session, parsed, tick=bar.update)
-        if not report.changed:
-            db.session.rollback()
-            click.echo(f"No changes: the database already matches the files ({found}).")
-            return
-        db.session.commit()
     except SQLAlchemyError as exc:
-        db.session.rollback()
         click.echo(f"error: the database refused the content: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}", err=True)
         click.echo("Has the schema been created? Run `flask db upgrade` first.", err=True)
         sys.exit(1)
+    if not report.changed:
+        click.echo(f"No changes: the database already matches the files ({found}).")
+        return
     for line in report.lines():
         click.echo(line)
     click.echo(f"Content loaded: {found}.")

@@ -1,7 +1,8 @@
-"""The content pipeline: sections register here; a load parses every section, refuses
-bad content as a whole, then syncs the database in one transaction.
+"""The content pipeline: a load parses every section, refuses bad content as a whole,
+then syncs the database in one transaction.
 
-Sections are a registry of small classes (catalog first, quizzes and assessed work later).
+Sections are small classes (catalog first, quizzes and assessed work later); the list of
+them, in load order, is ``lms.sections.CONTENT_SECTIONS``, passed in explicitly.
 Sync never deletes: items missing from the files are retired and come back if re-added.
 """
 
@@ -58,16 +59,6 @@ class ContentSection(ABC):
     @abstractmethod
     def apply(self, session: Session, bundle: Bundle, report: "SyncReport", tick: Tick) -> None:
         """Bring the database in line with the parsed files (flush only)."""
-
-
-SECTIONS: list[type[ContentSection]] = []
-S = TypeVar("S", bound=type[ContentSection])
-
-
-def register_section(section: S) -> S:
-    SECTIONS.append(section)
-    SECTIONS.sort(key=lambda s: s.order)
-    return section
 
 
 # ---------------------------------------------------------------------------- report
@@ -193,11 +184,12 @@ class ParseResult:
         return sum(section.size(self.bundle) for section in self.sections)
 
 
-def parse_content(source: ContentSource) -> ParseResult:
-    """Read every section's files; problems of all sections are gathered together."""
+def parse_content(source: ContentSource, section_types: Iterable[type[ContentSection]]) -> ParseResult:
+    """Read every section's files, in the sections' order; problems of all sections are
+    gathered together."""
     bundle = Bundle(source=source)
     problems = Problems()
-    sections = [cls() for cls in SECTIONS]
+    sections = [cls() for cls in sorted(section_types, key=lambda s: s.order)]
     for section in sections:
         section.parse(bundle, problems)
         if problems:  # later sections rely on earlier ones being sound

@@ -19,7 +19,6 @@ from lms.content.services import (
     Tick,
     checksum,
     existing_by_key,
-    register_section,
     retire_missing,
     sync_version,
     upsert,
@@ -75,7 +74,6 @@ class CourseworkSpec:
     assignments: list[AssignmentSource]
 
 
-@register_section
 class CourseworkSection(ContentSection):
     name = "coursework"
     order = 30

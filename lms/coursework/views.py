@@ -87,7 +87,6 @@ def save_work(key: str):  # type: ignore[no-untyped-def]
         # Re-render with what the learner typed: nothing they wrote is lost.
         return _render_work(item, services.submission_for(db.session, item, current_user.id), dates, form,  # type: ignore[union-attr]
                             error=str(exc), status=400)
-    db.session.commit()
     if action == "submit":
         flash(f"Version {version.number} submitted{' (after the due date)' if version.late else ''}. "
               "Your instructor will grade it; you will see the grade once it is released.", "success")
@@ -99,15 +98,13 @@ def save_work(key: str):  # type: ignore[no-untyped-def]
 @bp.post("/assignments/<key>/work/attachments/<int:attachment_id>/remove")
 def remove_attachment(key: str, attachment_id: int):  # type: ignore[no-untyped-def]
     item, _, dates = _work_context(key)
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     submission = services.submission_for(db.session, item, current_user.id) or abort(404)  # type: ignore[union-attr]
     try:
         services.remove_attachment(db.session, submission, attachment_id, dates, utcnow())
     except services.SubmissionError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("coursework.work", key=item.key))
-    db.session.commit()
     flash("File removed from your draft.", "success")
     return redirect(url_for("coursework.work", key=item.key))
 

@@ -8,14 +8,15 @@ import time
 
 import click
 
-from lms.cli import lms_cli
-from lms.database import utcnow
+from flask.cli import with_appcontext
+from lms.database import unit_of_work, utcnow
 from lms.demo.benchmark import MAX_LEARNERS, build_benchmark
 from lms.demo.services import COHORT, ORGANIZATION, PROFILES, DemoError, build_demo, demo_activity, evidence_count
 from lms.extensions import db
 
 
-@lms_cli.command("demo")
+@click.command("demo")
+@with_appcontext
 @click.option("--learners", type=click.IntRange(1, MAX_LEARNERS), default=None, metavar="N",
               help=f"Also generate N learners (1-{MAX_LEARNERS}) in each benchmark cohort.")
 @click.option("--cohorts", type=click.IntRange(min=0), default=None, metavar="C",
@@ -26,10 +27,10 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
     if cohorts and learners is None:
         raise click.UsageError("--cohorts needs --learners: say how many learners each cohort gets.")
     started = time.perf_counter()
-    credentials = build_demo(db.session)
-    with click.progressbar(length=len(PROFILES), label="Demo learners' activity", file=sys.stderr) as bar:
-        activity = demo_activity(db.session, utcnow(), tick=bar.update)
-    db.session.commit()
+    with unit_of_work(db.session):
+        credentials = build_demo(db.session)
+        with click.progressbar(length=len(PROFILES), label="Demo learners' activity", file=sys.stderr) as bar:
+            activity = demo_activity(db.session, utcnow(), tick=bar.update)
     for note in activity.notes:
         click.echo(note)
     if activity.learners:
@@ -46,12 +47,11 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
         count = cohorts if cohorts is not None else 1
         began = time.perf_counter()
         try:
-            with click.progressbar(length=learners * count, label="Benchmark learners", file=sys.stderr) as bar:
+            with unit_of_work(db.session), \
+                    click.progressbar(length=learners * count, label="Benchmark learners", file=sys.stderr) as bar:
                 report = build_benchmark(db.session, learners, count, utcnow(), tick=bar.update)
         except DemoError as exc:
-            db.session.rollback()
             raise click.ClickException(str(exc)) from exc
-        db.session.commit()
         seconds = time.perf_counter() - began
         click.echo(f"Benchmark: {report.cohorts} cohort{'s' * (report.cohorts != 1)} ({', '.join(report.cohort_names)}); "
                    f"{report.learners} learners generated, {report.existing} already there.")

@@ -53,7 +53,6 @@ def record() -> Any:
             db.session.rollback()
             getattr(form, exc.field).errors.append(str(exc))
         else:
-            db.session.commit()
             figure = services.format_value(metric, entry.value)
             flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}.", "success")
             return redirect(url_for("kpi.tracker", _anchor=f"metric-{metric.key}"))

@@ -48,10 +48,7 @@ def schedule() -> str:
 @bp.post("/schedule/calendar")
 def calendar_link() -> Any:
     user: User = current_user  # type: ignore[assignment]
-    if not FeedForm().validate_on_submit():
-        abort(400)
     token = services.new_feed(db.session, user)
-    db.session.commit()
     plan = services.learner_schedule(db.session, user) or abort(403)
     flash("Your private calendar link is ready. Anyone with it can see your schedule; turn it off here at any time.", "success")
     return render_template("learning/schedule.html", plan=plan, feed=services.active_feed(db.session, user),
@@ -61,10 +58,7 @@ def calendar_link() -> Any:
 
 @bp.post("/schedule/calendar/revoke")
 def revoke_calendar_link() -> Any:
-    if not RevokeFeedForm().validate_on_submit():
-        abort(400)
     services.revoke_feed(db.session, current_user)  # type: ignore[arg-type]
-    db.session.commit()
     flash("The calendar link is turned off.", "success")
     return redirect(url_for("learning.schedule"))
 
@@ -107,9 +101,9 @@ def grant_override(cohort_id: int, user_id: int) -> Any:
             services.grant_override(db.session, cohort, person, form.phase.data, form.kind.data or "",
                                     form.on_date.data, form.note.data or "", current_user)  # type: ignore[arg-type]
         except cohorts.CohortError as exc:
+            db.session.rollback()
             form.on_date.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"{services.OVERRIDE_KINDS[form.kind.data or '']} granted to {person.name}.", "success")
             return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
     return _learner_page(cohort, person, form, status=400)

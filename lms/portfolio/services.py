@@ -49,12 +49,15 @@ def grades_of(session: Session, submissions: list[Submission]) -> dict[int, Grad
         Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED))}
 
 
-def portfolio_for(session: Session, user_id: int, level: Level, now: datetime) -> Portfolio:
+def portfolio_for(session: Session, user_id: int, level: Level, now: datetime, *, create: bool = True) -> Portfolio:
+    """The learner's portfolio for ``level``; a blank one is stored only with ``create``
+    (a page view reads a blank one without writing it)."""
     portfolio = session.scalar(select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id == level.id))
     if portfolio is None:
-        portfolio = Portfolio(user_id=user_id, level=level, artifact_ids=[], reflections={}, updated_at=now)
-        session.add(portfolio)
-        session.flush()
+        portfolio = Portfolio(user_id=user_id, level_id=level.id, artifact_ids=[], reflections={}, updated_at=now)
+        if create:
+            session.add(portfolio)
+            session.flush()
     return portfolio
 
 

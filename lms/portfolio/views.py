@@ -28,7 +28,7 @@ def _level(key: str) -> Level:
     return db.session.scalar(select(Level).where(Level.key == key, Level.retired_at.is_(None))) or abort(404)
 
 
-def _context(level: Level) -> dict[str, Any]:
+def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
     now = utcnow()
     assignment = services.review_assignment(db.session, level)
     eligible = services.eligible_work(db.session, current_user.id, level)  # type: ignore[union-attr]
@@ -38,7 +38,7 @@ def _context(level: Level) -> dict[str, Any]:
         "grades": services.grades_of(db.session, eligible),
         "codes": [o.key for o in assignment.objectives] if assignment else [],
         "objectives": assignment.objectives if assignment else [],
-        "portfolio": services.portfolio_for(db.session, current_user.id, level, now),  # type: ignore[union-attr]
+        "portfolio": services.portfolio_for(db.session, current_user.id, level, now, create=create),  # type: ignore[union-attr]
         "review": coursework.submission_for(db.session, assignment, current_user.id) if assignment else None,  # type: ignore[union-attr]
         "dates": coursework.dates_for(assignment, plan) if assignment and plan else None,
         "form": CsrfForm(), "share_url": None, "error": None,
@@ -53,15 +53,12 @@ def levels() -> Any:
 
 @bp.get("/portfolio/<level_key>")
 def portfolio(level_key: str) -> str:
-    context = _context(_level(level_key))
-    db.session.commit()  # the (empty) portfolio row
+    context = _context(_level(level_key), create=False)
     return render_template("portfolio/portfolio.html", **context)
 
 
 @bp.post("/portfolio/<level_key>")
 def save(level_key: str) -> Any:
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     context = _context(_level(level_key))
     chosen = [int(v) for v in request.form.getlist("artifact") if v.isdecimal() and len(v) < 10]
     reflections = {c: request.form.get(f"reflection-{c}", "") for c in context["codes"]}
@@ -77,29 +74,22 @@ def save(level_key: str) -> Any:
         context = _context(_level(level_key))
         context.update(error=str(exc), posted=request.form)
         return render_template("portfolio/portfolio.html", **context), 400
-    db.session.commit()
     flash("Portfolio submitted for review." if request.form.get("action") == "submit" else "Portfolio saved.", "success")
     return redirect(url_for("portfolio.portfolio", level_key=level_key))
 
 
 @bp.post("/portfolio/<level_key>/share")
 def share(level_key: str) -> str:
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     context = _context(_level(level_key))
     token = services.share(db.session, context["portfolio"], utcnow())
-    db.session.commit()
     context["share_url"] = url_for("portfolio.shared", token=token, _external=True)
     return render_template("portfolio/portfolio.html", **context)
 
 
 @bp.post("/portfolio/<level_key>/share/revoke")
 def unshare(level_key: str) -> Any:
-    if not CsrfForm().validate_on_submit():
-        abort(400)
     context = _context(_level(level_key))
     services.unshare(db.session, context["portfolio"])
-    db.session.commit()
     flash("The shared link is turned off.", "success")
     return redirect(url_for("portfolio.portfolio", level_key=level_key))
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms.catalog.content import CatalogSpec, Slug, Spec
 from lms.catalog.models import Program
-from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, register_section, retire_missing, upsert
+from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, retire_missing, upsert
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
 from lms.database import utcnow
 from lms.progress.models import MasteryMethodName, MasteryPolicy
@@ -51,7 +51,6 @@ class PolicySource:
     path: Path
 
 
-@register_section
 class MasteryPolicySection(ContentSection):
     name = "mastery"
     order = 40

@@ -21,10 +21,8 @@ from sqlalchemy.orm import Session
 
 from lms.assessment.models import Attempt, QuestionVersion, Response
 from lms.assessment.questions import parts_of
-from lms.assessment.services import attempt_scored
 from lms.catalog.models import Objective
 from lms.grading.models import Grade, PeerReview
-from lms.grading.services import grade_saved, peer_review_completed
 from lms.progress.models import Evidence
 from lms.progress.services import evidence_row, replace_evidence
 from lms.progress.sources import EvidenceSource, PeerSource, QuizSource, RubricSource
@@ -176,8 +174,3 @@ def on_peer_review_completed(review: PeerReview, session: Session, now: datetime
     criteria = review.rubric_version.criteria
     peer_outcome(review.id, submission.assignment.title, review.reviewer_id, criteria, levels_of(review.selections),
                  criteria_ids(session, criteria)).record(session, submission.user_id, now)
-
-
-attempt_scored.connect(on_attempt_scored)
-grade_saved.connect(on_grade_saved)
-peer_review_completed.connect(on_peer_review_completed)

@@ -47,7 +47,6 @@ def read_lesson(key: str) -> Any:
     else:
         services.mark_read(db.session, user.id, lesson, utcnow())
         flash("Marked as read.", "success")
-    db.session.commit()
     return redirect(url_for("catalog.lesson", key=lesson.key))
 
 
@@ -103,9 +102,9 @@ def rate(cohort_id: int, user_id: int) -> Any:
             services.rate(db.session, person.id, objective, form.level.data, form.note.data or "",
                           current_user.id, utcnow())  # type: ignore[union-attr]
         except services.EvidenceError as exc:
+            db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"Rating recorded: {objective.key} at level {form.level.data} ({rules.name_of(form.level.data)}).", "success")  # type: ignore[union-attr]
             return redirect(url_for("progress.learner", cohort_id=cohort.id, user_id=person.id))
     return _learner_page(cohort, person, form, profiles, rules, status=400)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, abort, current_app, request
@@ -55,11 +56,30 @@ def rule_for(app: Flask, endpoint: str) -> AccessRule | None:
     return app.extensions.get(POLICY_KEY, {}).get(endpoint)
 
 
-class Hooks:
-    """Who is asking and where anonymous users log in; the accounts feature sets both."""
+IDENTITY_KEY = "lms.identity"
 
-    current_user: Callable[[], Any] = staticmethod(lambda: None)
-    login_redirect: Callable[[], Any] = staticmethod(lambda: abort(401))
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is asking and where anonymous users sign in: the accounts feature provides
+    both through ``set_identity`` in its ``init_app``; until then nobody is signed in."""
+
+    current_user: Callable[[], Any] = lambda: None
+    login_redirect: Callable[[], Any] = lambda: abort(401)
+
+
+def set_identity(app: Flask, identity: Identity) -> None:
+    app.extensions[IDENTITY_KEY] = identity
+
+
+def identity() -> Identity:
+    found = current_app.extensions.get(IDENTITY_KEY)
+    return found if isinstance(found, Identity) else Identity()
+
+
+def requesting_user() -> Any:
+    """The signed-in user of this request, or None."""
+    return identity().current_user()
 
 
 def enforce_access() -> Any:
@@ -71,13 +91,13 @@ def enforce_access() -> Any:
     if rule is None:
         current_app.logger.error("route %s has no access rule in the policy; refusing", endpoint)
         abort(403)
-    user = Hooks.current_user()
+    user = requesting_user()
     view_args = request.view_args or {}
     decision = rule.decide(user, view_args)
     if decision is Decision.ALLOW:
         return None
     if decision is Decision.LOGIN:
-        return Hooks.login_redirect()
+        return identity().login_redirect()
     if decision is Decision.NOT_FOUND:
         abort(404)
     abort(403, description=rule.reason(user, view_args))

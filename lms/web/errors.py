@@ -7,7 +7,13 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from flask_wtf.csrf import CSRFError
+
 from lms.extensions import db
+
+# Every form's CSRF token is checked once, by CSRFProtect before the view runs.
+CSRF_MESSAGE = ("This page had expired (or was opened in another session), so nothing was saved. "
+                "Go back, reload the page and send it again.")
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood. Check what you sent and try again."),
@@ -30,7 +36,7 @@ def handle_error(error: Exception) -> Any:
     title, message = MESSAGES.get(code, (error.name, error.description or ""))
     # A description given at abort() time is specific to the case; werkzeug's default is not.
     custom = error.description if error.description and error.description != type(error).description else None
-    reason = custom or message
+    reason = CSRF_MESSAGE if isinstance(error, CSRFError) else custom or message
     if request.path.startswith("/api/"):
         return jsonify(error=title, reason=reason), code
     return render_template("errors/error.html", code=code, title=title, message=reason), code

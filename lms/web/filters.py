@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
-from lms.web.access import Hooks
+from lms.web.access import requesting_user
 
 
 def _zone() -> ZoneInfo:
-    user = Hooks.current_user()
+    user = requesting_user()
     try:
         return ZoneInfo(getattr(user, "timezone", None) or "UTC")
     except ZoneInfoNotFoundError:

@@ -1,0 +1,19 @@
+"""Accounts' wiring: sign-in pages, who is asking (for the access policy and filters),
+the session's user loader and ``flask lms create-admin``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from lms.accounts.cli import create_admin_command
+from lms.accounts.views import bp, load_user, login_redirect, signed_in_user
+from lms.cli import add_commands
+from lms.extensions import login_manager
+from lms.web.access import Identity, set_identity
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    login_manager.user_loader(load_user)
+    set_identity(app, Identity(current_user=signed_in_user, login_redirect=login_redirect))
+    add_commands(app, create_admin_command)
