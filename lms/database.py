@@ -88,8 +88,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# What services take: a Session, or the request's scoped session that stands for one.
+DbSession = Session | scoped_session[Any]
+
+
 @contextmanager
-def unit_of_work(session: Session | scoped_session[Session]) -> Iterator[None]:
+def unit_of_work(session: DbSession) -> Iterator[None]:
     """The one place work is committed: what the block did is committed if it returns,
     rolled back if it raises. Requests get theirs from ``lms.web.unit_of_work``; commands
     and jobs wrap their work in this."""

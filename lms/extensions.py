@@ -1,5 +1,7 @@
 """Flask extensions, created unbound here and bound to the app by ``create_app``."""
 
+from typing import TYPE_CHECKING
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -17,3 +19,10 @@ login_manager.login_view = "accounts.login"
 login_manager.login_message = "Please sign in to see that page."
 # Storage comes from RATELIMIT_STORAGE_URI: memory by default, Redis when REDIS_URL is set.
 limiter = Limiter(key_func=get_remote_address)
+
+# The base every model subclasses. Flask-SQLAlchemy builds db.Model at run time from
+# Base, so type checkers cannot see through it; to them the models subclass Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model

@@ -6,12 +6,11 @@ section too."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from lms.assessment.content import QuizSection
 from lms.catalog.content import CatalogSection
 from lms.content.services import ContentSection, ContentSource, ParseResult, SyncReport, Tick, apply_content, parse_content
 from lms.coursework.content import CourseworkSection
+from lms.database import DbSession
 from lms.progress.content import MasteryPolicySection
 
 CONTENT_SECTIONS: tuple[type[ContentSection], ...] = (CatalogSection, QuizSection, CourseworkSection, MasteryPolicySection)
@@ -29,7 +28,7 @@ def parse_curriculum(source: ContentSource) -> ParseResult:
     return parse_content(source, CONTENT_SECTIONS)
 
 
-def load_curriculum(session: Session, source: ContentSource, tick: Tick = lambda n: None) -> SyncReport:
+def load_curriculum(session: DbSession, source: ContentSource, tick: Tick = lambda n: None) -> SyncReport:
     """Parse every section and sync the database (flush only; the caller's unit of work
     commits). Raises ``ContentRefused`` when any file has a problem."""
     parsed = parse_curriculum(source)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import with_appcontext
 
 from lms.accounts import services
-from flask.cli import with_appcontext
 from lms.database import unit_of_work
 from lms.extensions import db
 

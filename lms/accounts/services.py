@@ -10,11 +10,10 @@ from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.accounts.models import PasswordResetToken, User
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 RESET_TOKEN_LIFETIME = timedelta(hours=2)
@@ -58,11 +57,11 @@ COMMON_PASSWORDS = frozenset({
 })
 
 
-def find_user(session: Session, email: str) -> User | None:
+def find_user(session: DbSession, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def create_user(session: Session, email: str, name: str, password: str | None = None,
+def create_user(session: DbSession, email: str, name: str, password: str | None = None,
                 timezone: str = "UTC", is_admin: bool = False) -> User:
     address = normalise_email(email)
     if find_user(session, address) is not None:
@@ -87,7 +86,7 @@ def set_password(user: User, password: str) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime | None = None) -> User | None:
+def authenticate(session: DbSession, email: str, password: str, now: datetime | None = None) -> User | None:
     user = find_user(session, email)
     if user is None or user.password_hash is None:
         check_password_hash(_DUMMY_HASH, password)
@@ -99,14 +98,14 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
+def change_password(session: DbSession, user: User, current: str, new: str) -> None:
     if user.password_hash is None or not check_password_hash(user.password_hash, current):
         raise AccountError("The current password is not correct.")
     set_password(user, new)
     session.flush()
 
 
-def update_profile(session: Session, user: User, name: str, timezone: str) -> None:
+def update_profile(session: DbSession, user: User, name: str, timezone: str) -> None:
     if not name.strip():
         raise AccountError("A name is required.")
     if timezone not in TIMEZONES:
@@ -129,7 +128,7 @@ def hash_token(token: str) -> str:
     return _hash_token(token)
 
 
-def issue_reset_token(session: Session, user: User, now: datetime | None = None,
+def issue_reset_token(session: DbSession, user: User, now: datetime | None = None,
                       lifetime: timedelta = RESET_TOKEN_LIFETIME) -> str:
     """A single-use link token; also how people created by an admin set their first password."""
     now = now or utcnow()
@@ -145,7 +144,7 @@ class TokenCheck:
     problem: str | None
 
 
-def check_reset_token(session: Session, token: str, now: datetime | None = None) -> TokenCheck:
+def check_reset_token(session: DbSession, token: str, now: datetime | None = None) -> TokenCheck:
     now = now or utcnow()
     reset = session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _hash_token(token)))
     if reset is None:
@@ -157,7 +156,7 @@ def check_reset_token(session: Session, token: str, now: datetime | None = None)
     return TokenCheck(reset, None)
 
 
-def reset_password(session: Session, token: str, password: str, now: datetime | None = None) -> User:
+def reset_password(session: DbSession, token: str, password: str, now: datetime | None = None) -> User:
     now = now or utcnow()
     check = check_reset_token(session, token, now)
     if check.reset is None:

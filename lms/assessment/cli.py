@@ -9,15 +9,14 @@ from typing import Any
 import click
 import yaml
 from flask import current_app
+from flask.cli import with_appcontext
 from pydantic import ValidationError
 
+from lms.assessment import services
 from lms.assessment.content import QuizFile
 from lms.assessment.gift_reader import parse_gift, slugify
 from lms.assessment.gift_writer import export_gift
 from lms.assessment.models import QuizKind
-from flask.cli import with_appcontext
-
-from lms.assessment import services
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 

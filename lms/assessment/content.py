@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field, model_validator
-from sqlalchemy.orm import Session
 
 from lms.assessment.models import GradingMethodName, Question, QuestionVersion, Quiz, QuizKind, ReviewPolicyName
 from lms.assessment.questions import (
@@ -35,6 +34,7 @@ from lms.content.services import (
     upsert,
 )
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
+from lms.database import DbSession
 
 
 class Settings(Spec):
@@ -145,7 +145,7 @@ class QuizSection(ContentSection):
     def size(self, bundle: Bundle) -> int:
         return sum(self.summary(bundle).values())
 
-    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+    def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         sources: list[QuizSource] = bundle.specs[self.name]
         base = bundle.source.quizzes_dir.parent
         modules = existing_by_key(session, Module)
@@ -176,7 +176,7 @@ class QuizSection(ContentSection):
         retire_missing(quizzes, [q.spec.id for q in sources], report, "quizzes")
         retire_missing(questions, [q.id for src in sources for q in src.spec.questions], report, "questions")
 
-    def _version(self, session: Session, question: Question, spec: QuestionSpec, report: SyncReport) -> None:
+    def _version(self, session: DbSession, question: Question, spec: QuestionSpec, report: SyncReport) -> None:
         digest = checksum(spec.model_dump(mode="json"))
         sync_version(question, digest, lambda number: QuestionVersion(
             number=number, type=spec.type, points=points_of(spec), objectives=objectives_of(spec),

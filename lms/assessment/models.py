@@ -14,7 +14,7 @@ from lms.assessment.kinds import QuestionKind
 from lms.assessment.questions import AnyQuestion, QuestionSpec
 from lms.catalog.models import ContentItem, Level, Module, Phase
 from lms.database import UTCDateTime, enum_type, typed_json, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
 class QuizKind(StrEnum):
@@ -47,7 +47,7 @@ class AttemptClosedBy(StrEnum):
     QUIZ_CLOSED = "quiz_closed"  # the quiz closed before the time limit did
 
 
-class Quiz(ContentItem, db.Model):
+class Quiz(ContentItem, Model):
     __tablename__ = "quizzes"
 
     title: Mapped[str] = mapped_column(String(200))
@@ -76,7 +76,7 @@ class Quiz(ContentItem, db.Model):
     questions: Mapped[list[Question]] = relationship(back_populates="quiz", order_by="Question.position")
 
 
-class Question(ContentItem, db.Model):
+class Question(ContentItem, Model):
     """A question's stable identity; what it says lives in its versions."""
 
     __tablename__ = "questions"
@@ -93,7 +93,7 @@ class Question(ContentItem, db.Model):
         return next(v for v in self.versions if v.number == self.current_number)
 
 
-class QuestionVersion(db.Model):
+class QuestionVersion(Model):
     """One wording of a question. Attempts point at the version they answered, so
     editing the file never changes a past attempt's questions or score."""
 
@@ -112,7 +112,7 @@ class QuestionVersion(db.Model):
     question: Mapped[Question] = relationship(back_populates="versions")
 
 
-class Attempt(db.Model):
+class Attempt(Model):
     __tablename__ = "quiz_attempts"
     __table_args__ = (UniqueConstraint("quiz_id", "user_id", "number"),)
 
@@ -146,7 +146,7 @@ class Attempt(db.Model):
         return round(100 * self.score / self.max_score, 2)
 
 
-class Response(db.Model):
+class Response(Model):
     """The answer to one part of one question in one attempt, saved as it is given."""
 
     __tablename__ = "quiz_responses"

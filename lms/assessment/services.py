@@ -14,16 +14,17 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
-from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
 from lms.assessment.kinds import QuestionKind
+from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
 from lms.assessment.models import Attempt, AttemptClosedBy, Question, QuestionVersion, Quiz, QuizKind, Response
 from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_named, parts_of, type_of
 from lms.catalog.models import Level
-from lms.cohorts.models import Cohort
 from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.models import Cohort
+from lms.database import DbSession
 from lms.learning.services import build_schedule, month_opens_on, opens_at
 
 events = Namespace()
@@ -52,7 +53,7 @@ class Window:
         return self.opens_at <= now and (self.closes_at is None or now < self.closes_at)
 
 
-def quiz_window(session: Session, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime) -> Window:
+def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime) -> Window:
     """Open and close times for one learner: days after the module phase's release in
     their schedule (early access included) or, for an exam, after its level's last month."""
     if quiz.phase_id is not None:
@@ -71,7 +72,7 @@ def release_month(quiz: Quiz) -> int:
     return quiz.phase.month if quiz.phase is not None else quiz.level.last_month  # type: ignore[union-attr]
 
 
-def active_quizzes(session: Session) -> list[Quiz]:
+def active_quizzes(session: DbSession) -> list[Quiz]:
     """Every active quiz in the order the schedule opens them; a level's exam after its quizzes."""
     quizzes = session.scalars(
         select(Quiz).where(Quiz.retired_at.is_(None))
@@ -79,14 +80,14 @@ def active_quizzes(session: Session) -> list[Quiz]:
     return sorted(quizzes, key=lambda q: (release_month(q), q.kind == QuizKind.EXAM, q.position))
 
 
-def get_quiz(session: Session, key: str) -> Quiz | None:
+def get_quiz(session: DbSession, key: str) -> Quiz | None:
     return session.scalar(select(Quiz).where(Quiz.key == key, Quiz.retired_at.is_(None)))
 
 
 # --------------------------------------------------------------------------- status
 
 
-def attempts_of(session: Session, quiz: Quiz, user: User) -> list[Attempt]:
+def attempts_of(session: DbSession, quiz: Quiz, user: User) -> list[Attempt]:
     return list(session.scalars(select(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.user_id == user.id)
                                 .order_by(Attempt.number)))
 
@@ -104,7 +105,7 @@ class QuizStatus:
     passed: bool | None
 
 
-def quiz_status(session: Session, quiz: Quiz, user: User, now: datetime) -> QuizStatus:
+def quiz_status(session: DbSession, quiz: Quiz, user: User, now: datetime) -> QuizStatus:
     """Where ``user`` stands with ``quiz``; only reads. An attempt whose time ran out is
     no longer in progress, though it is closed and scored only by a write (the learner's
     next action on it, or ``flask lms close-expired-attempts``)."""
@@ -132,7 +133,7 @@ def quiz_status(session: Session, quiz: Quiz, user: User, now: datetime) -> Quiz
 # --------------------------------------------------------------------------- attempts
 
 
-def current_versions(session: Session, quiz: Quiz) -> list[tuple[Question, QuestionVersion]]:
+def current_versions(session: DbSession, quiz: Quiz) -> list[tuple[Question, QuestionVersion]]:
     questions = session.scalars(select(Question).where(Question.quiz_id == quiz.id, Question.retired_at.is_(None))
                                 .order_by(Question.position).options(selectinload(Question.versions)))
     return [(q, q.current) for q in questions]
@@ -160,7 +161,7 @@ def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: ran
     return layout
 
 
-def start_attempt(session: Session, quiz: Quiz, user: User, now: datetime) -> Attempt:
+def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Attempt:
     """Start an attempt, or return the one in progress (a second click does not start another)."""
     for attempt in attempts_of(session, quiz, user):
         expire_if_due(session, attempt, now)
@@ -191,12 +192,12 @@ def field_name(page: int, part: PartSpec, spec: QuestionSpec) -> str:
     return f"p{page}" if part is spec else f"p{page}-{part.id}"
 
 
-def page_versions(session: Session, attempt: Attempt) -> dict[int, QuestionVersion]:
+def page_versions(session: DbSession, attempt: Attempt) -> dict[int, QuestionVersion]:
     ids = [page["version"] for page in attempt.layout]
     return {v.id: v for v in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))}
 
 
-def responses_of(session: Session, attempt: Attempt) -> dict[tuple[int, str], Response]:
+def responses_of(session: DbSession, attempt: Attempt) -> dict[tuple[int, str], Response]:
     return {(r.version_id, r.part): r for r in session.scalars(select(Response).where(Response.attempt_id == attempt.id))}
 
 
@@ -205,7 +206,7 @@ def time_is_up(attempt: Attempt, now: datetime) -> bool:
     return not attempt.finished and attempt.deadline_at is not None and now >= attempt.deadline_at
 
 
-def expire_if_due(session: Session, attempt: Attempt, now: datetime) -> bool:
+def expire_if_due(session: DbSession, attempt: Attempt, now: datetime) -> bool:
     """Close an attempt whose time is up, scored on what was saved. True if it did."""
     if not time_is_up(attempt, now):
         return False
@@ -215,21 +216,21 @@ def expire_if_due(session: Session, attempt: Attempt, now: datetime) -> bool:
     return True
 
 
-def close_expired_attempts(session: Session, now: datetime) -> int:
+def close_expired_attempts(session: DbSession, now: datetime) -> int:
     """Close and score every attempt whose time ran out (``flask lms close-expired-attempts``)."""
     due = session.scalars(select(Attempt).where(Attempt.submitted_at.is_(None), Attempt.deadline_at <= now)
                           .order_by(Attempt.id)).all()
     return sum(expire_if_due(session, attempt, now) for attempt in due)
 
 
-def _open_attempt(session: Session, attempt: Attempt, now: datetime) -> None:
+def _open_attempt(session: DbSession, attempt: Attempt, now: datetime) -> None:
     if attempt.finished:
         raise AttemptClosed("This attempt is already submitted; nothing more can be changed.")
     if expire_if_due(session, attempt, now):
         raise AttemptClosed("Time is up: the attempt was closed and scored on the answers saved before the limit.")
 
 
-def save_page(session: Session, attempt: Attempt, page: int, form: Any, now: datetime) -> None:
+def save_page(session: DbSession, attempt: Attempt, page: int, form: Any, now: datetime) -> None:
     """Save the answers on one page. Every part is read first; any tampered or malformed
     input refuses the whole page and nothing is saved."""
     _open_attempt(session, attempt, now)
@@ -251,7 +252,7 @@ def save_page(session: Session, attempt: Attempt, page: int, form: Any, now: dat
     session.flush()
 
 
-def submit_attempt(session: Session, attempt: Attempt, now: datetime) -> Attempt:
+def submit_attempt(session: DbSession, attempt: Attempt, now: datetime) -> Attempt:
     """Submit; a second submission (double click, resent form) changes nothing."""
     if attempt.finished:
         return attempt
@@ -260,12 +261,12 @@ def submit_attempt(session: Session, attempt: Attempt, now: datetime) -> Attempt
     return attempt
 
 
-def finish(session: Session, attempt: Attempt, closed_by: AttemptClosedBy, at: datetime) -> None:
+def finish(session: DbSession, attempt: Attempt, closed_by: AttemptClosedBy, at: datetime) -> None:
     attempt.submitted_at, attempt.closed_by = at, closed_by
     rescore(session, attempt)
 
 
-def rescore(session: Session, attempt: Attempt) -> None:
+def rescore(session: DbSession, attempt: Attempt) -> None:
     """Score every part on its saved answer (unanswered parts score 0); essays keep the
     points a grader gave, or leave the attempt pending until they are graded."""
     versions = page_versions(session, attempt)
@@ -294,7 +295,7 @@ def rescore(session: Session, attempt: Attempt) -> None:
         attempt_scored.send(attempt, session=session)
 
 
-def grade_essay(session: Session, response: Response, points: float, comment: str, grader: User, now: datetime) -> None:
+def grade_essay(session: DbSession, response: Response, points: float, comment: str, grader: User, now: datetime) -> None:
     version = response.version
     part = part_named(version.spec, response.part)
     if part.type != QuestionKind.ESSAY:
@@ -337,7 +338,7 @@ class PageView:
         return any(p.answer is not None for p in self.parts)
 
 
-def page_views(session: Session, attempt: Attempt, show_answers: bool = False) -> list[PageView]:
+def page_views(session: DbSession, attempt: Attempt, show_answers: bool = False) -> list[PageView]:
     versions = page_versions(session, attempt)
     existing = responses_of(session, attempt)
     pages = []
@@ -361,7 +362,7 @@ def page_views(session: Session, attempt: Attempt, show_answers: bool = False) -
     return pages
 
 
-def shows_answers(session: Session, attempt: Attempt, now: datetime) -> bool:
+def shows_answers(session: DbSession, attempt: Attempt, now: datetime) -> bool:
     if not attempt.finished:
         return False
     closes = None
@@ -395,7 +396,7 @@ class QuizStats:
     pending_essays: list[Response]
 
 
-def quiz_statistics(session: Session, quiz: Quiz, cohort: Cohort) -> QuizStats:
+def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats:
     """A fixed number of statements, whatever the number of learners or attempts."""
     attempts = list(session.scalars(select(Attempt).where(
         Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))))
@@ -441,7 +442,7 @@ def quiz_statistics(session: Session, quiz: Quiz, cohort: Cohort) -> QuizStats:
                      distribution=distribution, questions=stats, pending_essays=pending)
 
 
-def pending_essays(session: Session, cohort_ids: list[int]) -> list[Response]:
+def pending_essays(session: DbSession, cohort_ids: list[int]) -> list[Response]:
     """Written answers in finished attempts of these cohorts that nobody has graded yet,
     oldest first; a fixed number of statements however many there are."""
     if not cohort_ids:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy.orm import Session
 
 from lms.catalog.models import (
     Lesson,
@@ -39,6 +38,7 @@ from lms.content.source import (
     read_yaml_file,
     validate,
 )
+from lms.database import DbSession
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
@@ -302,7 +302,7 @@ class CatalogSection(ContentSection):
 
     # ------------------------------------------------------------------ apply
 
-    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+    def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         spec: CatalogSpec = bundle.specs[self.name]
         base = bundle.source.content_dir.parent
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+
 from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.database import UTCDateTime, enum_type
-from lms.extensions import db
+from lms.extensions import Model, db
 
 
 class ObjectiveKind(StrEnum):
@@ -70,7 +71,7 @@ metric_objectives = Table(
 )
 
 
-class Program(ContentItem, db.Model):
+class Program(ContentItem, Model):
     __tablename__ = "programs"
 
     title: Mapped[str] = mapped_column(String(200))
@@ -78,7 +79,7 @@ class Program(ContentItem, db.Model):
     levels: Mapped[list[Level]] = relationship(back_populates="program", order_by="Level.position")
 
 
-class Level(ContentItem, db.Model):
+class Level(ContentItem, Model):
     __tablename__ = "levels"
 
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
@@ -98,7 +99,7 @@ class Level(ContentItem, db.Model):
         return self.last_month - self.first_month + 1
 
 
-class Objective(ContentItem, db.Model):
+class Objective(ContentItem, Model):
     __tablename__ = "objectives"
 
     # ``key`` is the objective's code (KO1 ... AO3).
@@ -122,7 +123,7 @@ class Objective(ContentItem, db.Model):
         return KIND_LABELS[self.kind]
 
 
-class Module(ContentItem, db.Model):
+class Module(ContentItem, Model):
     __tablename__ = "modules"
 
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
@@ -139,7 +140,7 @@ class Module(ContentItem, db.Model):
     metrics: Mapped[list[Metric]] = relationship(back_populates="module", order_by="Metric.position")
 
 
-class Phase(ContentItem, db.Model):
+class Phase(ContentItem, Model):
     """A part of a module that opens in one month of the cohort's schedule."""
 
     __tablename__ = "phases"
@@ -154,7 +155,7 @@ class Phase(ContentItem, db.Model):
     lessons: Mapped[list[Lesson]] = relationship(back_populates="phase", order_by="Lesson.position")
 
 
-class Lesson(ContentItem, db.Model):
+class Lesson(ContentItem, Model):
     __tablename__ = "lessons"
 
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
@@ -171,7 +172,7 @@ class Lesson(ContentItem, db.Model):
     )
 
 
-class Metric(ContentItem, db.Model):
+class Metric(ContentItem, Model):
     """A success-metric target a learner tracks for their own business."""
 
     __tablename__ = "metrics"

@@ -6,30 +6,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.catalog.models import KINDS, Lesson, Level, Metric, Module, Objective, Phase, Program
+from lms.database import DbSession
 from lms.web.markdown import Rendered, render_markdown
 
 
-def active_program(session: Session) -> Program | None:
+def active_program(session: DbSession) -> Program | None:
     return session.scalar(
         select(Program).where(Program.retired_at.is_(None)).order_by(Program.id).limit(1)
     )
 
 
-def active_levels(session: Session) -> list[Level]:
+def active_levels(session: DbSession) -> list[Level]:
     return list(session.scalars(select(Level).where(Level.retired_at.is_(None)).order_by(Level.position)))
 
 
-def active_objectives(session: Session) -> list[Objective]:
+def active_objectives(session: DbSession) -> list[Objective]:
     return list(session.scalars(
         select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)
         .options(selectinload(Objective.modules))
     ))
 
 
-def active_modules(session: Session) -> list[Module]:
+def active_modules(session: DbSession) -> list[Module]:
     return list(session.scalars(
         select(Module).where(Module.retired_at.is_(None)).order_by(Module.position)
         .options(selectinload(Module.phases), selectinload(Module.objectives))
@@ -43,7 +44,7 @@ class ScheduledPhase:
     lessons: list[Lesson]
 
 
-def schedule(session: Session) -> list[ScheduledPhase]:
+def schedule(session: DbSession) -> list[ScheduledPhase]:
     """Every active phase in program order (month, then module), with its active lessons."""
     phases = session.scalars(
         select(Phase).join(Phase.module)
@@ -66,7 +67,7 @@ class Overview:
     months: dict[int, list[ScheduledPhase]]
 
 
-def program_overview(session: Session) -> Overview | None:
+def program_overview(session: DbSession) -> Overview | None:
     program = active_program(session)
     if program is None:
         return None
@@ -89,7 +90,7 @@ class LevelPage:
     phases: list[ScheduledPhase]
 
 
-def level_page(session: Session, key: str) -> LevelPage | None:
+def level_page(session: DbSession, key: str) -> LevelPage | None:
     level = session.scalar(select(Level).where(Level.key == key, Level.retired_at.is_(None)))
     if level is None:
         return None
@@ -106,7 +107,7 @@ class ModulePage:
         return next((lv for lv in self.levels if lv.holds(month)), None)
 
 
-def module_page(session: Session, key: str) -> ModulePage | None:
+def module_page(session: DbSession, key: str) -> ModulePage | None:
     module = session.scalar(
         select(Module).where(Module.key == key, Module.retired_at.is_(None)).options(
             selectinload(Module.objectives),
@@ -137,7 +138,7 @@ class LessonPage:
     next: LessonLink | None
 
 
-def lesson_sequence(session: Session) -> list[LessonLink]:
+def lesson_sequence(session: DbSession) -> list[LessonLink]:
     """All active lessons in the order the schedule teaches them."""
     rows = session.execute(
         select(Lesson.key, Lesson.title).join(Lesson.phase).join(Lesson.module)
@@ -147,7 +148,7 @@ def lesson_sequence(session: Session) -> list[LessonLink]:
     return [LessonLink(key=k, title=t) for k, t in rows]
 
 
-def lesson_page(session: Session, key: str) -> LessonPage | None:
+def lesson_page(session: DbSession, key: str) -> LessonPage | None:
     lesson = session.scalar(
         select(Lesson).where(Lesson.key == key, Lesson.retired_at.is_(None)).options(
             selectinload(Lesson.module).selectinload(Module.objectives),

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.accounts.models import User
 from lms.catalog.models import Level
 from lms.database import UTCDateTime, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     __tablename__ = "certificates"
     __table_args__ = (UniqueConstraint("user_id", "level_id"),)
 

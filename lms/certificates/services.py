@@ -20,14 +20,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.assessment.models import Attempt
 from lms.catalog.models import Level
 from lms.certificates.models import Certificate
-from lms.cohorts.models import Cohort
 from lms.cohorts.enrolment import active_enrolment
-from lms.database import utcnow
+from lms.cohorts.models import Cohort
+from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.completion import LevelStatus, learner_progress
 
@@ -39,7 +39,7 @@ MAX_CODE_LENGTH = 40
 # --------------------------------------------------------------------------- issuing
 
 
-def issue_due(session: Session, cohort: Cohort, user_id: int, now: datetime) -> list[Certificate]:
+def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -> list[Certificate]:
     """Certificates for every level the learner has completed and holds none for yet.
     Calling it again issues nothing more."""
     held = set(session.scalars(select(Certificate.level_id).where(Certificate.user_id == user_id)))
@@ -58,7 +58,7 @@ def issue_due(session: Session, cohort: Cohort, user_id: int, now: datetime) -> 
     return issued
 
 
-def certificates_of(session: Session, user_id: int) -> list[Certificate]:
+def certificates_of(session: DbSession, user_id: int) -> list[Certificate]:
     """The learner's certificates in program order."""
     return list(session.scalars(
         select(Certificate).join(Certificate.level).where(Certificate.user_id == user_id)
@@ -66,14 +66,14 @@ def certificates_of(session: Session, user_id: int) -> list[Certificate]:
         .options(selectinload(Certificate.level).selectinload(Level.program))))
 
 
-def by_code(session: Session, code: str) -> Certificate | None:
+def by_code(session: DbSession, code: str) -> Certificate | None:
     if not code or len(code) > MAX_CODE_LENGTH:
         return None
     return session.scalar(select(Certificate).where(Certificate.code == code)
                           .options(selectinload(Certificate.user), selectinload(Certificate.level).selectinload(Level.program)))
 
 
-def badge_level(session: Session, level_key: str) -> Level | None:
+def badge_level(session: DbSession, level_key: str) -> Level | None:
     """The level a BadgeClass describes. Retired levels still answer: badges issued for
     them must stay verifiable."""
     return session.scalar(select(Level).where(Level.key == level_key).options(selectinload(Level.program)))
@@ -209,7 +209,7 @@ def issuer_profile(base_url: str, name: str, email: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- automatic issuing
 
 
-def _cohort_of(session: Session, user_id: int, cohort_id: int | None) -> Cohort | None:
+def _cohort_of(session: DbSession, user_id: int, cohort_id: int | None) -> Cohort | None:
     """The learner's current cohort, else the one the work was done in."""
     enrolment = active_enrolment(session, user_id)
     if enrolment is not None:
@@ -217,7 +217,7 @@ def _cohort_of(session: Session, user_id: int, cohort_id: int | None) -> Cohort 
     return session.get(Cohort, cohort_id) if cohort_id is not None else None
 
 
-def on_attempt_scored(attempt: Attempt, session: Session) -> None:
+def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
     percent = attempt.percent
     if percent is None or percent < attempt.quiz.passing_score:
         return  # a failed attempt completes nothing
@@ -226,7 +226,7 @@ def on_attempt_scored(attempt: Attempt, session: Session) -> None:
         issue_due(session, cohort, attempt.user_id, utcnow())
 
 
-def on_grade_saved(grade: Grade, session: Session, now: datetime) -> None:
+def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     if grade.status != GradeStatus.RELEASED:
         return
     submission = grade.submission

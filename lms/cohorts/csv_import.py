@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, normalise_email
@@ -18,7 +17,7 @@ from lms.cohorts.enrolment import enrol, enrolled_where
 from lms.cohorts.invitations import invite_learner
 from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport
 from lms.cohorts.services import CohortError, LinkFor
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
 
 MAX_IMPORT_BYTES = 1024 * 1024
@@ -73,7 +72,7 @@ def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _row_problems(session: Session, cohort: Cohort, rows: list[tuple[int, dict[str, str]]]) -> list[dict[str, Any]]:
+def _row_problems(session: DbSession, cohort: Cohort, rows: list[tuple[int, dict[str, str]]]) -> list[dict[str, Any]]:
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     addresses = []
@@ -103,7 +102,7 @@ def _row_problems(session: Session, cohort: Cohort, rows: list[tuple[int, dict[s
     return checked
 
 
-def preview_import(session: Session, cohort: Cohort, filename: str, data: bytes, created_by: User) -> ImportPreview:
+def preview_import(session: DbSession, cohort: Cohort, filename: str, data: bytes, created_by: User) -> ImportPreview:
     """Read a CSV of learners; nothing is enrolled until ``confirm_import``."""
     if cohort.archived:
         raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
@@ -121,7 +120,7 @@ def split_preview(record: EnrolmentImport) -> ImportPreview:
                          bad=[r for r in record.rows if r["problem"] is not None])
 
 
-def confirm_import(session: Session, record: EnrolmentImport, link_for: LinkFor,
+def confirm_import(session: DbSession, record: EnrolmentImport, link_for: LinkFor,
                    now: datetime | None = None) -> int:
     """Enrol every good row of the preview, or none: if anything changed since the
     preview, nothing is imported and the admin uploads again."""

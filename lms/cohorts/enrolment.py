@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 
 
 def enrolled_where(current: Cohort, asking: Cohort) -> str:
@@ -24,11 +24,11 @@ def enrolled_where(current: Cohort, asking: Cohort) -> str:
     return "a cohort of another organization"
 
 
-def active_enrolment(session: Session, user_id: int) -> Enrolment | None:
+def active_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
     return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))
 
 
-def enrol(session: Session, cohort: Cohort, user: User, now: datetime | None = None) -> Enrolment:
+def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None) -> Enrolment:
     if cohort.archived:
         raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
     current = active_enrolment(session, user.id)
@@ -40,7 +40,7 @@ def enrol(session: Session, cohort: Cohort, user: User, now: datetime | None = N
     return enrolment
 
 
-def move_learner(session: Session, user: User, source: Cohort, target: Cohort, now: datetime | None = None) -> Enrolment:
+def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort, now: datetime | None = None) -> Enrolment:
     """End the learner's enrolment in ``source`` and start one in ``target``; their
     work stays attached to them."""
     now = now or utcnow()
@@ -58,7 +58,7 @@ def move_learner(session: Session, user: User, source: Cohort, target: Cohort, n
     return enrol(session, target, user, now)
 
 
-def cohort_learners(session: Session, cohort: Cohort) -> list[Enrolment]:
+def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:
     """The cohort's current learners, with their user rows, in one statement."""
     return list(session.scalars(
         select(Enrolment).join(Enrolment.user)
@@ -66,6 +66,6 @@ def cohort_learners(session: Session, cohort: Cohort) -> list[Enrolment]:
         .options(selectinload(Enrolment.user)).order_by(User.name)))
 
 
-def is_learner_of(session: Session, cohort_id: int, user_id: int) -> bool:
+def is_learner_of(session: DbSession, cohort_id: int, user_id: int) -> bool:
     return bool(session.scalar(select(exists().where(
         Enrolment.cohort_id == cohort_id, Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))))

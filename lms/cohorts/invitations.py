@@ -7,27 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, set_password
 from lms.cohorts.enrolment import active_enrolment, enrol, enrolled_where
 from lms.cohorts.models import Cohort, Invitation
 from lms.cohorts.services import CohortError, LinkFor
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
 
 INVITATION_LIFETIME = timedelta(days=14)
 
 
-def _invitation_mail(session: Session, invitation: Invitation, link: str) -> None:
+def _invitation_mail(session: DbSession, invitation: Invitation, link: str) -> None:
     queue_mail(session, invitation.email, f"Join {invitation.cohort.name} on the AI Operations program",
                f"Hello{(' ' + invitation.name) if invitation.name else ''},\n\n"
                f"You are invited to the cohort {invitation.cohort.name} of {invitation.cohort.organization.name}. "
                f"Accept here within {INVITATION_LIFETIME.days} days:\n{link}\n")
 
 
-def invite_learner(session: Session, cohort: Cohort, email: str, name: str, invited_by: User,
+def invite_learner(session: DbSession, cohort: Cohort, email: str, name: str, invited_by: User,
                    link_for: LinkFor, now: datetime | None = None) -> Invitation:
     now = now or utcnow()
     if cohort.archived:
@@ -54,7 +53,7 @@ def invite_learner(session: Session, cohort: Cohort, email: str, name: str, invi
     return invitation
 
 
-def pending_invitations(session: Session, cohort: Cohort, now: datetime | None = None) -> list[Invitation]:
+def pending_invitations(session: DbSession, cohort: Cohort, now: datetime | None = None) -> list[Invitation]:
     now = now or utcnow()
     return list(session.scalars(select(Invitation).where(
         Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None),
@@ -68,7 +67,7 @@ class InvitationCheck:
     existing_user: User | None = None
 
 
-def check_invitation(session: Session, token: str, now: datetime | None = None) -> InvitationCheck:
+def check_invitation(session: DbSession, token: str, now: datetime | None = None) -> InvitationCheck:
     now = now or utcnow()
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
     if invitation is None or invitation.revoked_at is not None:
@@ -82,7 +81,7 @@ def check_invitation(session: Session, token: str, now: datetime | None = None) 
     return InvitationCheck(invitation, None, find_user(session, invitation.email))
 
 
-def accept_invitation(session: Session, token: str, name: str, password: str,
+def accept_invitation(session: DbSession, token: str, name: str, password: str,
                       now: datetime | None = None) -> User:
     """A new person sets their name and password and joins the cohort."""
     now = now or utcnow()
@@ -104,7 +103,7 @@ def accept_invitation(session: Session, token: str, name: str, password: str,
     return user
 
 
-def accept_invitation_as(session: Session, token: str, user: User, now: datetime | None = None) -> None:
+def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:
     """A signed-in person whose email the invitation names joins the cohort."""
     now = now or utcnow()
     check = check_invitation(session, token, now)
@@ -115,7 +114,7 @@ def accept_invitation_as(session: Session, token: str, user: User, now: datetime
     _join(session, check.invitation, user, now)
 
 
-def _join(session: Session, invitation: Invitation, user: User, now: datetime) -> None:
+def _join(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
     if active_enrolment(session, user.id) is None:
         enrol(session, invitation.cohort, user, now)
     elif active_enrolment(session, user.id).cohort_id != invitation.cohort_id:  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
 from lms.database import UTCDateTime, utcnow
-from lms.extensions import db
+from lms.extensions import Model, db
 
 organization_admins = Table(
     "organization_admins",
@@ -24,7 +24,7 @@ cohort_instructors = Table(
 )
 
 
-class Organization(db.Model):
+class Organization(Model):
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,7 +34,7 @@ class Organization(db.Model):
     cohorts: Mapped[list[Cohort]] = relationship(back_populates="organization", order_by="Cohort.start_date")
 
 
-class Cohort(db.Model):
+class Cohort(Model):
     __tablename__ = "cohorts"
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
@@ -53,7 +53,7 @@ class Cohort(db.Model):
         return self.archived_at is not None
 
 
-class Enrolment(db.Model):
+class Enrolment(Model):
     """A learner's membership of a cohort. Moving ends one and starts another; the
     learner's work belongs to the person, so nothing is lost."""
 
@@ -73,7 +73,7 @@ class Enrolment(db.Model):
         return self.ended_at is None
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     __tablename__ = "invitations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +89,7 @@ class Invitation(db.Model):
     cohort: Mapped[Cohort] = relationship()
 
 
-class EnrolmentImport(db.Model):
+class EnrolmentImport(Model):
     """A CSV upload awaiting confirmation: its rows as read, with each row's problem."""
 
     __tablename__ = "enrolment_imports"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import false, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
@@ -19,7 +19,7 @@ from lms.cohorts.services import (
     organization_cohorts,
     summaries,
 )
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Roles:
         return self.is_admin or bool(self.admin_of) or bool(self.instructs)
 
 
-def roles_of(session: Session, user: User) -> Roles:
+def roles_of(session: DbSession, user: User) -> Roles:
     admin_of = frozenset(session.scalars(
         select(organization_admins.c.organization_id).where(organization_admins.c.user_id == user.id)))
     instructs = frozenset(session.scalars(
@@ -54,7 +54,7 @@ def roles_of(session: Session, user: User) -> Roles:
                  enrolment=enrolment, member_of=admin_of | cohort_orgs)
 
 
-def add_organization_admin(session: Session, org: Organization, email: str, name: str,
+def add_organization_admin(session: DbSession, org: Organization, email: str, name: str,
                            link_for: LinkFor, now: datetime | None = None) -> User:
     user = find_or_create_person(session, email, name, link_for, f"an administrator of {org.name}", now or utcnow())
     if user in org.admins:
@@ -64,12 +64,12 @@ def add_organization_admin(session: Session, org: Organization, email: str, name
     return user
 
 
-def instructor_cohorts(session: Session, user: User) -> list[CohortSummary]:
+def instructor_cohorts(session: DbSession, user: User) -> list[CohortSummary]:
     return summaries(session, Cohort.id.in_(
         select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)), include_archived=False)
 
 
-def staff_cohorts(session: Session, user: User) -> list[Cohort]:
+def staff_cohorts(session: DbSession, user: User) -> list[Cohort]:
     """Every cohort this person works on: their organizations' (as admin) and the ones they teach."""
     roles = roles_of(session, user)
     rows = organization_cohorts(session, roles.admin_of) if roles.admin_of else []

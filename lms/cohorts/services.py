@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.accounts.services import (
@@ -26,7 +26,7 @@ from lms.accounts.services import (
     normalise_email,
 )
 from lms.cohorts.models import Cohort, Enrolment, Organization
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
 
 WELCOME_LINK_LIFETIME = timedelta(days=7)
@@ -40,7 +40,7 @@ class CohortError(ValueError):
 # --------------------------------------------------------------------- organizations
 
 
-def create_organization(session: Session, name: str) -> Organization:
+def create_organization(session: DbSession, name: str) -> Organization:
     name = name.strip()
     if not name:
         raise CohortError("An organization needs a name.")
@@ -52,7 +52,7 @@ def create_organization(session: Session, name: str) -> Organization:
     return org
 
 
-def find_or_create_person(session: Session, email: str, name: str, link_for: LinkFor, role: str, now: datetime) -> User:
+def find_or_create_person(session: DbSession, email: str, name: str, link_for: LinkFor, role: str, now: datetime) -> User:
     """Find a staff member (instructor, organization admin) by email, or create them and
     mail a link to set their password."""
     try:
@@ -73,7 +73,7 @@ def find_or_create_person(session: Session, email: str, name: str, link_for: Lin
     return user
 
 
-def organizations_overview(session: Session) -> list[tuple[Organization, int, int]]:
+def organizations_overview(session: DbSession) -> list[tuple[Organization, int, int]]:
     """Every organization with its cohort and active learner counts (site admin)."""
     cohorts = select(Cohort.organization_id, func.count().label("n")).group_by(Cohort.organization_id).subquery()
     learners = (select(Cohort.organization_id, func.count().label("n")).join(Enrolment, Enrolment.cohort_id == Cohort.id)
@@ -89,7 +89,7 @@ def organizations_overview(session: Session) -> list[tuple[Organization, int, in
 # --------------------------------------------------------------------- cohorts
 
 
-def _check_cohort_fields(session: Session, org: Organization, name: str, timezone: str,
+def _check_cohort_fields(session: DbSession, org: Organization, name: str, timezone: str,
                          cohort: Cohort | None = None) -> str:
     name = name.strip()
     if not name:
@@ -104,7 +104,7 @@ def _check_cohort_fields(session: Session, org: Organization, name: str, timezon
     return name
 
 
-def _instructors(session: Session, emails: Iterable[str], link_for: LinkFor, now: datetime) -> list[User]:
+def _instructors(session: DbSession, emails: Iterable[str], link_for: LinkFor, now: datetime) -> list[User]:
     people: list[User] = []
     for email in emails:
         if email.strip():
@@ -118,7 +118,7 @@ def parse_email_list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").replace("\n", ",").split(",") if part.strip()]
 
 
-def create_cohort(session: Session, org: Organization, name: str, start_date: date, timezone: str,
+def create_cohort(session: DbSession, org: Organization, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
     name = _check_cohort_fields(session, org, name, timezone)
     # Resolve the instructors before the cohort exists: their look-ups autoflush, and a
@@ -130,7 +130,7 @@ def create_cohort(session: Session, org: Organization, name: str, start_date: da
     return cohort
 
 
-def update_cohort(session: Session, cohort: Cohort, name: str, start_date: date, timezone: str,
+def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
     cohort.name = _check_cohort_fields(session, cohort.organization, name, timezone, cohort)
     cohort.start_date, cohort.timezone = start_date, timezone
@@ -139,13 +139,13 @@ def update_cohort(session: Session, cohort: Cohort, name: str, start_date: date,
     return cohort
 
 
-def archive_cohort(session: Session, cohort: Cohort, now: datetime | None = None) -> None:
+def archive_cohort(session: DbSession, cohort: Cohort, now: datetime | None = None) -> None:
     if cohort.archived_at is None:
         cohort.archived_at = now or utcnow()
         session.flush()
 
 
-def unarchive_cohort(session: Session, cohort: Cohort) -> None:
+def unarchive_cohort(session: DbSession, cohort: Cohort) -> None:
     cohort.archived_at = None
     session.flush()
 
@@ -156,7 +156,7 @@ class CohortSummary:
     learners: int
 
 
-def summaries(session: Session, cohort_filter: Any, include_archived: bool = True) -> list[CohortSummary]:
+def summaries(session: DbSession, cohort_filter: Any, include_archived: bool = True) -> list[CohortSummary]:
     """Cohorts matching ``cohort_filter`` with their learner counts, in two statements."""
     counts = (select(Enrolment.cohort_id, func.count().label("n"))
               .where(Enrolment.ended_at.is_(None)).group_by(Enrolment.cohort_id).subquery())
@@ -168,5 +168,5 @@ def summaries(session: Session, cohort_filter: Any, include_archived: bool = Tru
     return [CohortSummary(cohort=c, learners=n) for c, n in session.execute(query)]
 
 
-def organization_cohorts(session: Session, org_ids: Iterable[int]) -> list[CohortSummary]:
+def organization_cohorts(session: DbSession, org_ids: Iterable[int]) -> list[CohortSummary]:
     return summaries(session, Cohort.organization_id.in_(list(org_ids)))

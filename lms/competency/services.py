@@ -16,12 +16,13 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.catalog.models import KINDS, Level, Module, Objective, ObjectiveKind
 from lms.catalog.services import active_levels
 from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.database import DbSession
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
 from lms.progress.completion import LearnerProgress, LevelStatus, cohorts_progress
 from lms.progress.methods import Point
@@ -188,14 +189,14 @@ def sort_rows(rows: Iterable[Row], order: SortOrder, descending: bool) -> list[R
 # --------------------------------------------------------------------------- shared loading
 
 
-def objectives_with_modules(session: Session) -> list[Objective]:
+def objectives_with_modules(session: DbSession) -> list[Objective]:
     """The active objectives in order, with their modules and the modules' phases (3 statements)."""
     return list(session.scalars(
         select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)
         .options(selectinload(Objective.modules).selectinload(Module.phases))))
 
 
-def learners_of(session: Session, cohort_ids: Sequence[int]) -> dict[int, list[User]]:
+def learners_of(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, list[User]]:
     """Each cohort's current learners by name, in one statement."""
     result: dict[int, list[User]] = {cid: [] for cid in cohort_ids}
     if not cohort_ids:
@@ -216,7 +217,7 @@ def grid_query(cohort_ids: Sequence[int]) -> Any:
             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None)))
 
 
-def mastery_grid(session: Session, cohort_ids: Sequence[int]) -> dict[tuple[int, int], tuple[float | None, int]]:
+def mastery_grid(session: DbSession, cohort_ids: Sequence[int]) -> dict[tuple[int, int], tuple[float | None, int]]:
     """(user id, objective id) -> (level, evidence count), in one statement."""
     if not cohort_ids:
         return {}
@@ -336,7 +337,7 @@ class HeatMap:
         return "desc" if sort == self.sort and not self.descending else "asc"
 
 
-def heat_map(session: Session, cohort: Cohort, now: datetime, sort: str | None = None,
+def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None = None,
              descending: bool = False) -> HeatMap:
     """The cohort's learners against the active objectives, sorted server-side."""
     rules = policy(session)
@@ -371,17 +372,17 @@ class MonthPoint:
     kinds: dict[ObjectiveKind, float | None]  # objective kind -> mean over its learner-objective levels
 
 
-def _objectives(session: Session) -> list[Objective]:
+def _objectives(session: DbSession) -> list[Objective]:
     return list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
 
 
-def trend(session: Session, cohort: Cohort, now: datetime) -> list[MonthPoint]:
+def trend(session: DbSession, cohort: Cohort, now: datetime) -> list[MonthPoint]:
     """For each program month so far, replay the evidence recorded before the month ended
     with the program's mastery method. Three statements whatever the evidence."""
     return _replay(session, cohort, now, policy(session), _objectives(session))
 
 
-def _replay(session: Session, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
+def _replay(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
     method = rules.method
     active = {o.id: o for o in objectives}
     evidence = session.execute(
@@ -427,7 +428,7 @@ class TrendPage:
     points: list[MonthPoint]
 
 
-def trend_page(session: Session, cohort: Cohort, now: datetime) -> TrendPage:
+def trend_page(session: DbSession, cohort: Cohort, now: datetime) -> TrendPage:
     rules, objectives = policy(session), _objectives(session)
     return TrendPage(cohort=cohort, month=current_month(cohort.start_date, cohort_today(cohort, now)), policy=rules,
                      objectives=objectives, points=_replay(session, cohort, now, rules, objectives))
@@ -461,7 +462,7 @@ class Comparison:
         return self.policy.name_of(self.policy.at_risk_below)
 
 
-def compare(session: Session, organization: Organization, now: datetime) -> Comparison:
+def compare(session: DbSession, organization: Organization, now: datetime) -> Comparison:
     """The organization's cohorts side by side, in a fixed number of statements whatever the
     number of cohorts and learners."""
     rules = policy(session)

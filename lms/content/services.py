@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
 
 from lms.content.source import Problems
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 
 Tick = Callable[[int], None]
 
@@ -57,7 +56,7 @@ class ContentSection(ABC):
         """Counts of what the files hold, e.g. {"lessons": 24}."""
 
     @abstractmethod
-    def apply(self, session: Session, bundle: Bundle, report: "SyncReport", tick: Tick) -> None:
+    def apply(self, session: DbSession, bundle: Bundle, report: "SyncReport", tick: Tick) -> None:
         """Bring the database in line with the parsed files (flush only)."""
 
 
@@ -91,7 +90,7 @@ class SyncReport:
 K = TypeVar("K")
 
 
-def existing_by_key(session: Session, model: type[K]) -> dict[str, K]:
+def existing_by_key(session: DbSession, model: type[K]) -> dict[str, K]:
     return {obj.key: obj for obj in session.scalars(select(model))}  # type: ignore[attr-defined]
 
 
@@ -102,7 +101,7 @@ def _same(current: Any, new: Any, is_collection: bool) -> bool:
 
 
 def upsert(
-    session: Session,
+    session: DbSession,
     existing: dict[str, K],
     model: type[K],
     key: str,
@@ -197,7 +196,7 @@ def parse_content(source: ContentSource, section_types: Iterable[type[ContentSec
     return ParseResult(bundle=bundle, problems=problems, sections=sections)
 
 
-def apply_content(session: Session, parsed: ParseResult, tick: Tick = lambda n: None) -> SyncReport:
+def apply_content(session: DbSession, parsed: ParseResult, tick: Tick = lambda n: None) -> SyncReport:
     """Sync the database with parsed, problem-free content. Flushes; the caller commits."""
     if parsed.problems:
         raise ValueError("refusing to apply content that has problems")

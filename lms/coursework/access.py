@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from lms.accounts.models import User
-from lms.cohorts.roles import roles_of
 from lms.cohorts.models import Cohort
+from lms.cohorts.roles import roles_of
 from lms.coursework.models import Assignment, Attachment
 from lms.extensions import db
 from lms.learning.services import LessonAccess, phase_access

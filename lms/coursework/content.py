@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field, model_validator
-from sqlalchemy.orm import Session
 
 from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text
 from lms.catalog.models import Level, Module, Objective, Phase
@@ -26,6 +25,7 @@ from lms.content.services import (
 from lms.content.source import Location, Problems, line_at, read_front_matter, read_yaml_file, validate
 from lms.coursework.models import Assignment, AssignmentKind, Rubric, RubricVersion
 from lms.coursework.specs import CriterionSpec
+from lms.database import DbSession
 
 
 class RubricFile(Spec):
@@ -145,7 +145,7 @@ class CourseworkSection(ContentSection):
     def size(self, bundle: Bundle) -> int:
         return sum(self.summary(bundle).values())
 
-    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+    def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         spec: CourseworkSpec = bundle.specs[self.name]
         base = bundle.source.content_dir.parent
         levels = existing_by_key(session, Level)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.catalog.models import ContentItem, Level, Module, Objective, Phase
 from lms.coursework.specs import CriterionSpec
 from lms.database import UTCDateTime, enum_type, typed_json, utcnow
-from lms.extensions import db
+from lms.extensions import Model, db
 
 
 class AssignmentKind(StrEnum):
@@ -44,7 +44,7 @@ assignment_objectives = Table(
 )
 
 
-class Rubric(ContentItem, db.Model):
+class Rubric(ContentItem, Model):
     """A rubric's stable identity; its criteria live in versions."""
 
     __tablename__ = "rubrics"
@@ -60,7 +60,7 @@ class Rubric(ContentItem, db.Model):
         return next(v for v in self.versions if v.number == self.current_number)
 
 
-class RubricVersion(db.Model):
+class RubricVersion(Model):
     __tablename__ = "rubric_versions"
     __table_args__ = (UniqueConstraint("rubric_id", "number"),)
 
@@ -74,7 +74,7 @@ class RubricVersion(db.Model):
     rubric: Mapped[Rubric] = relationship(back_populates="versions")
 
 
-class Assignment(ContentItem, db.Model):
+class Assignment(ContentItem, Model):
     __tablename__ = "assignments"
 
     kind: Mapped[AssignmentKind] = mapped_column(enum_type(AssignmentKind, length=20, name="kind"))
@@ -102,7 +102,7 @@ KINDS = {AssignmentKind.CASE_STUDY: "Case study", AssignmentKind.HANDS_ON: "Hand
          AssignmentKind.CAPSTONE: "Capstone project", AssignmentKind.PORTFOLIO: "Level portfolio review"}
 
 
-class Submission(db.Model):
+class Submission(Model):
     """One learner's work on one assignment: a working draft plus every submitted version."""
 
     __tablename__ = "submissions"
@@ -135,7 +135,7 @@ class Submission(db.Model):
         return [a for a in self.attachments if a.removed_at is None]
 
 
-class SubmissionVersion(db.Model):
+class SubmissionVersion(Model):
     """What was handed in, exactly as it was: kept for ever, compared between rounds."""
 
     __tablename__ = "submission_versions"
@@ -152,7 +152,7 @@ class SubmissionVersion(db.Model):
     submission: Mapped[Submission] = relationship(back_populates="versions")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file kept under instance/uploads, served only to people allowed to see it."""
 
     __tablename__ = "attachments"

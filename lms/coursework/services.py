@@ -9,21 +9,21 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
+from sqlalchemy.orm import selectinload
 from werkzeug.utils import secure_filename
 
 from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
+from lms.database import DbSession
 from lms.learning.services import Schedule
 
 
-def active_assignments(session: Session) -> list[Assignment]:
+def active_assignments(session: DbSession) -> list[Assignment]:
     return list(session.scalars(
         select(Assignment).where(Assignment.retired_at.is_(None)).order_by(Assignment.position)
         .options(selectinload(Assignment.module), selectinload(Assignment.phase), selectinload(Assignment.objectives))))
 
 
-def get_assignment(session: Session, key: str) -> Assignment | None:
+def get_assignment(session: DbSession, key: str) -> Assignment | None:
     return session.scalar(select(Assignment).where(Assignment.key == key, Assignment.retired_at.is_(None)).options(
         selectinload(Assignment.rubric).selectinload(Rubric.versions), selectinload(Assignment.objectives)))
 
@@ -69,12 +69,12 @@ class SubmissionError(ValueError):
     """A problem the learner can fix; nothing was changed."""
 
 
-def submission_for(session: Session, assignment: Assignment, user_id: int) -> Submission | None:
+def submission_for(session: DbSession, assignment: Assignment, user_id: int) -> Submission | None:
     return session.scalar(select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user_id)
                           .options(selectinload(Submission.versions), selectinload(Submission.attachments)))
 
 
-def start_submission(session: Session, assignment: Assignment, user_id: int, cohort_id: int | None, now: datetime) -> Submission:
+def start_submission(session: DbSession, assignment: Assignment, user_id: int, cohort_id: int | None, now: datetime) -> Submission:
     submission = submission_for(session, assignment, user_id)
     if submission is None:
         submission = Submission(assignment=assignment, user_id=user_id, cohort_id=cohort_id, created_at=now, updated_at=now)
@@ -90,7 +90,7 @@ def _editable(submission: Submission, dates: Dates | None) -> None:
         raise SubmissionError("Your work is submitted; you can change it again if your instructor returns it for revision.")
 
 
-def save_draft(session: Session, submission: Submission, body: str, dates: Dates | None, now: datetime) -> None:
+def save_draft(session: DbSession, submission: Submission, body: str, dates: Dates | None, now: datetime) -> None:
     _editable(submission, dates)
     if len(body) > MAX_BODY_CHARS:
         raise SubmissionError(f"Keep the text under {MAX_BODY_CHARS:,} characters; attach longer documents as files.")
@@ -98,7 +98,7 @@ def save_draft(session: Session, submission: Submission, body: str, dates: Dates
     session.flush()
 
 
-def add_attachment(session: Session, submission: Submission, filename: str, data: bytes, dates: Dates | None,
+def add_attachment(session: DbSession, submission: Submission, filename: str, data: bytes, dates: Dates | None,
                    folder: Path, now: datetime) -> Attachment:
     """Store an uploaded file under ``folder`` (inside instance/, never static)."""
     _editable(submission, dates)
@@ -124,7 +124,7 @@ def add_attachment(session: Session, submission: Submission, filename: str, data
     return attachment
 
 
-def remove_attachment(session: Session, submission: Submission, attachment_id: int, dates: Dates | None, now: datetime) -> None:
+def remove_attachment(session: DbSession, submission: Submission, attachment_id: int, dates: Dates | None, now: datetime) -> None:
     _editable(submission, dates)
     attachment = next((a for a in submission.current_attachments if a.id == attachment_id), None)
     if attachment is None:
@@ -133,7 +133,7 @@ def remove_attachment(session: Session, submission: Submission, attachment_id: i
     session.flush()
 
 
-def submit(session: Session, submission: Submission, dates: Dates | None, now: datetime) -> SubmissionVersion:
+def submit(session: DbSession, submission: Submission, dates: Dates | None, now: datetime) -> SubmissionVersion:
     _editable(submission, dates)
     body = submission.draft_body.strip()
     files = [a.id for a in submission.current_attachments]
@@ -162,7 +162,7 @@ def compare(old: SubmissionVersion, new: SubmissionVersion) -> list[DiffLine]:
             difflib.ndiff(old.body.splitlines(), new.body.splitlines()) if line[0] in kinds]
 
 
-def return_for_revision(session: Session, submission: Submission, now: datetime) -> None:
+def return_for_revision(session: DbSession, submission: Submission, now: datetime) -> None:
     """The learner may edit and resubmit; the submitted versions stay as they were."""
     if submission.status != SubmissionStatus.SUBMITTED:
         raise SubmissionError("Only submitted work can be returned for revision.")

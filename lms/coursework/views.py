@@ -9,7 +9,6 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 
 from lms.cohorts.enrolment import active_enrolment
-
 from lms.coursework import content as _content  # noqa: F401 - registers the coursework content section
 from lms.coursework import services
 from lms.coursework.forms import CsrfForm, WorkForm

@@ -21,7 +21,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 from werkzeug.security import generate_password_hash
 
 from lms.accounts.models import User
@@ -34,6 +34,7 @@ from lms.catalog.services import active_modules, active_objectives, schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission, SubmissionVersion
 from lms.coursework.services import active_assignments
+from lms.database import DbSession
 from lms.demo.services import (
     DEMO_PASSWORD,
     FEEDBACK,
@@ -131,7 +132,7 @@ class Catalog:
     modules: list[ModulePlan]
 
     @classmethod
-    def load(cls, session: Session) -> Catalog:
+    def load(cls, session: DbSession) -> Catalog:
         ids = {o.key: o.id for o in active_objectives(session)}
         lessons: dict[int, list[int]] = defaultdict(list)
         for item in schedule(session):
@@ -152,7 +153,7 @@ class Catalog:
         return cls(ids, dict(lessons), [q for q in quizzes if q.layout], works, modules)
 
     @staticmethod
-    def _quiz(session: Session, quiz: Any, ids: dict[str, int]) -> QuizPlan:
+    def _quiz(session: DbSession, quiz: Any, ids: dict[str, int]) -> QuizPlan:
         chosen = current_versions(session, quiz)
         drawn = [pair for pair in chosen if pair[0].pool is None]
         for pool, draw in sorted(quiz.pools.items()):
@@ -364,7 +365,7 @@ def batches(rows: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
         yield rows[start:start + size]
 
 
-def insert_ids(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_ids(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` in batches; their new ids, in order."""
     ids: list[int] = []
     for batch in batches(rows):
@@ -372,7 +373,7 @@ def insert_ids(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> 
     return ids
 
 
-def insert_all(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+def insert_all(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     for batch in batches(rows):
         session.execute(insert(model), list(batch))
 
@@ -403,7 +404,7 @@ class Writer:
     attempts, grades and peer reviews comes from ``lms.progress.evidence``'s outcomes, as
     for real results; ``objective_ids`` maps the course's objective codes to ids."""
 
-    def __init__(self, session: Session, cohort: Cohort, instructor_id: int, now: datetime, rng: random.Random,
+    def __init__(self, session: DbSession, cohort: Cohort, instructor_id: int, now: datetime, rng: random.Random,
                  report: BenchmarkReport, objective_ids: dict[str, int]) -> None:
         self.session, self.cohort, self.instructor_id, self.rng, self.report = session, cohort, instructor_id, rng, report
         self.ids = objective_ids
@@ -511,7 +512,7 @@ class Writer:
                                         self.ids).rows(r.work.user_id, r.completed_at)]
 
 
-def benchmark_cohort(session: Session, number: int, today: date, instructor: User) -> Cohort:
+def benchmark_cohort(session: DbSession, number: int, today: date, instructor: User) -> Cohort:
     org = demo_organization(session)
     cohort = session.scalar(select(Cohort).where(Cohort.organization_id == org.id, Cohort.name == cohort_name(number)))
     if cohort is None:
@@ -524,7 +525,7 @@ def benchmark_cohort(session: Session, number: int, today: date, instructor: Use
     return cohort
 
 
-def new_learners(session: Session, cohort: Cohort, number: int, learners: int, password_hash: str,
+def new_learners(session: DbSession, cohort: Cohort, number: int, learners: int, password_hash: str,
                  now: datetime) -> tuple[list[int], int]:
     """Create and enrol the cohort's generated learners that do not exist yet; their ids,
     and how many existed already."""
@@ -542,7 +543,7 @@ def new_learners(session: Session, cohort: Cohort, number: int, learners: int, p
     return ids, len(emails) - len(fresh)
 
 
-def build_benchmark(session: Session, learners: int, cohorts: int, now: datetime, tick: Tick) -> BenchmarkReport:
+def build_benchmark(session: DbSession, learners: int, cohorts: int, now: datetime, tick: Tick) -> BenchmarkReport:
     """``cohorts`` extra cohorts of ``learners`` generated learners each, with their activity
     and evidence, then every learner's mastery rebuilt once. Learners that already exist
     (from an earlier run with the same numbers) are left as they are."""

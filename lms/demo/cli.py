@@ -7,8 +7,8 @@ import sys
 import time
 
 import click
-
 from flask.cli import with_appcontext
+
 from lms.database import unit_of_work, utcnow
 from lms.demo.benchmark import MAX_LEARNERS, build_benchmark
 from lms.demo.services import COHORT, ORGANIZATION, PROFILES, DemoError, build_demo, demo_activity, evidence_count

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.accounts.services import create_user, find_user
@@ -45,7 +44,7 @@ from lms.coursework.services import (
     submit,
 )
 from lms.coursework.specs import CriterionSpec
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.demo.answers import page_form
 from lms.grading.models import GradeAction, PeerReviewStatus
 from lms.grading.peer import complete_review, reviews_to_do
@@ -83,7 +82,7 @@ class Credential:
     password: str
 
 
-def _person(session: Session, email: str, name: str, *, admin: bool = False) -> User:
+def _person(session: DbSession, email: str, name: str, *, admin: bool = False) -> User:
     user = find_user(session, email)
     if user is None:
         user = create_user(session, email, name, DEMO_PASSWORD, timezone="Europe/London", is_admin=admin)
@@ -94,12 +93,12 @@ def learner_email(number: int) -> str:
     return f"learner{number:02d}@demo.lms"
 
 
-def demo_organization(session: Session) -> Organization:
+def demo_organization(session: DbSession) -> Organization:
     return session.scalar(select(Organization).where(Organization.name == ORGANIZATION)) \
         or create_organization(session, ORGANIZATION)
 
 
-def build_demo(session: Session, today: date | None = None) -> list[Credential]:
+def build_demo(session: DbSession, today: date | None = None) -> list[Credential]:
     """An organization, a cohort that started five months ago, an instructor, an
     organization admin, a site admin and twelve learners. Safe to run again."""
     today = today or utcnow().date()
@@ -257,7 +256,7 @@ class ActivityReport:
     notes: list[str] = field(default_factory=list)
 
 
-def has_activity(session: Session, user_ids: list[int]) -> set[int]:
+def has_activity(session: DbSession, user_ids: list[int]) -> set[int]:
     """The users among ``user_ids`` who already attempted, submitted or read anything."""
     if not user_ids:
         return set()
@@ -271,7 +270,7 @@ class DemoActivity:
     """Plays out the months so far of one cohort for a set of learners, oldest work first
     for each learner, with timestamps spread over the months they happened in."""
 
-    def __init__(self, session: Session, cohort: Cohort, instructor: User, now: datetime) -> None:
+    def __init__(self, session: DbSession, cohort: Cohort, instructor: User, now: datetime) -> None:
         self.session, self.cohort, self.instructor, self.now = session, cohort, instructor, now
         self.months = min(current_month(cohort.start_date, cohort_today(cohort, now)) - 1, PROGRAM_MONTHS)
         self.phases = [item for item in schedule(session) if item.phase.month <= self.months]
@@ -480,7 +479,7 @@ class DemoActivity:
             grade_essay(self.session, response, points, rng.choice(ESSAY_COMMENTS), self.instructor, at)
 
 
-def demo_activity(session: Session, now: datetime | None = None, tick: Tick = _no_tick) -> ActivityReport:
+def demo_activity(session: DbSession, now: datetime | None = None, tick: Tick = _no_tick) -> ActivityReport:
     """Give the twelve demo learners their months of work, unless they already have some.
     Needs ``build_demo`` first and the course loaded; safe to run again."""
     now = now or utcnow()
@@ -502,5 +501,5 @@ def demo_activity(session: Session, now: datetime | None = None, tick: Tick = _n
     return report
 
 
-def evidence_count(session: Session) -> int:
+def evidence_count(session: DbSession) -> int:
     return session.scalar(select(func.count()).select_from(Evidence)) or 0

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.accounts.models import User
 from lms.catalog.models import Module
 from lms.database import UTCDateTime, enum_type, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
 class FeedbackRelation(StrEnum):
@@ -35,7 +35,7 @@ class InviteStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class FeedbackInvite(db.Model):
+class FeedbackInvite(Model):
     __tablename__ = "feedback_invites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,7 +54,7 @@ class FeedbackInvite(db.Model):
     response: Mapped[FeedbackResponse | None] = relationship(back_populates="invite", uselist=False)
 
 
-class FeedbackResponse(db.Model):
+class FeedbackResponse(Model):
     __tablename__ = "feedback_responses"
 
     id: Mapped[int] = mapped_column(primary_key=True)

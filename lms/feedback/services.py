@@ -12,13 +12,14 @@ from typing import Any, ClassVar
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
 from lms.catalog.models import Module
 from lms.cohorts.enrolment import active_enrolment
+from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse, InviteStatus
 from lms.mail.services import queue_mail
 from lms.progress.models import EvidenceSourceName
@@ -138,12 +139,12 @@ def status_of(invite: FeedbackInvite, now: datetime) -> InviteStatus:
 # ------------------------------------------------------------------ the learner's side
 
 
-def framework_modules(session: Session) -> list[Module]:
+def framework_modules(session: DbSession) -> list[Module]:
     """The framework modules a learner may ask about: every active module of the program."""
     return list(session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.position)))
 
 
-def _invite_mail(session: Session, invite: FeedbackInvite, learner: User, module: Module, link: str, days: int) -> None:
+def _invite_mail(session: DbSession, invite: FeedbackInvite, learner: User, module: Module, link: str, days: int) -> None:
     queue_mail(
         session, invite.email, f"{learner.name} asks for your view on their {module.title}",
         f"Hello {invite.name},\n\n"
@@ -155,7 +156,7 @@ def _invite_mail(session: Session, invite: FeedbackInvite, learner: User, module
         "If you were not expecting this message, you can ignore it.\n")
 
 
-def invite(session: Session, learner: User, module: Module, name: str, email: str, relation: FeedbackRelation | str,
+def invite(session: DbSession, learner: User, module: Module, name: str, email: str, relation: FeedbackRelation | str,
            now: datetime, link_for: LinkFor, days_valid: int = DEFAULT_DAYS_VALID) -> tuple[FeedbackInvite, str]:
     """Create a single-use invitation and mail its link (``link_for(token)``, an absolute
     URL built by the caller); returns the invitation and the raw token, which is not kept."""
@@ -192,7 +193,7 @@ def invite(session: Session, learner: User, module: Module, name: str, email: st
     return item, token
 
 
-def revoke(session: Session, invite: FeedbackInvite, now: datetime) -> None:
+def revoke(session: DbSession, invite: FeedbackInvite, now: datetime) -> None:
     """Withdraw a link; an answered one stays answered (its feedback remains evidence)."""
     if invite.used_at is not None:
         raise FeedbackError(f"{invite.name} has already answered; their feedback stays on your record.")
@@ -201,7 +202,7 @@ def revoke(session: Session, invite: FeedbackInvite, now: datetime) -> None:
     session.flush()
 
 
-def invites_of(session: Session, learner_id: int) -> list[FeedbackInvite]:
+def invites_of(session: DbSession, learner_id: int) -> list[FeedbackInvite]:
     """Every invitation of a learner, newest first, with module and answer: three statements."""
     return list(session.scalars(
         select(FeedbackInvite).where(FeedbackInvite.learner_id == learner_id)
@@ -209,7 +210,7 @@ def invites_of(session: Session, learner_id: int) -> list[FeedbackInvite]:
         .order_by(FeedbackInvite.created_at.desc(), FeedbackInvite.id.desc())))
 
 
-def responses_for_learner(session: Session, learner_id: int) -> list[FeedbackResponse]:
+def responses_for_learner(session: DbSession, learner_id: int) -> list[FeedbackResponse]:
     """The answers a learner received, newest first, with invitation and module: three statements."""
     return list(session.scalars(
         select(FeedbackResponse).join(FeedbackResponse.invite).where(FeedbackInvite.learner_id == learner_id)
@@ -225,7 +226,7 @@ def mean_rating(response: FeedbackResponse) -> float:
 # ------------------------------------------------------------------ the stakeholder's side
 
 
-def open_invite(session: Session, token: str, now: datetime) -> FeedbackInvite:
+def open_invite(session: DbSession, token: str, now: datetime) -> FeedbackInvite:
     """The invitation behind a link, or a ``LinkError`` saying why it cannot be used."""
     item = session.scalar(select(FeedbackInvite).where(FeedbackInvite.token_hash == hash_token(token))
                           .options(selectinload(FeedbackInvite.learner), selectinload(FeedbackInvite.module)))
@@ -257,7 +258,7 @@ def fraction_of(ratings: Mapping[str, int]) -> float:
     return (mean - 1) / 4
 
 
-def answer(session: Session, token: str, ratings: Mapping[str, Any], comment: str, now: datetime) -> FeedbackResponse:
+def answer(session: DbSession, token: str, ratings: Mapping[str, Any], comment: str, now: datetime) -> FeedbackResponse:
     """Save a stakeholder's answer once and record it as evidence on the module's objectives.
 
     The link is claimed with a conditional UPDATE in the same flush as the answer, so a

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Rubric, Submission, SubmissionStatus
+from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
 
 
@@ -23,7 +24,7 @@ class GradeTable:
     rows: list[list[Any]]
 
 
-def grade_table(session: Session, cohort: Cohort) -> GradeTable:
+def grade_table(session: DbSession, cohort: Cohort) -> GradeTable:
     """One row per learner and assignment handed in; a column per rubric criterion
     ("<assignment> / <criterion>") holding the points of the level given. Only released
     grades count. A fixed number of statements."""

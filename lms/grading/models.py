@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.accounts.models import User
 from lms.coursework.models import RubricVersion, Submission, SubmissionVersion
 from lms.database import UTCDateTime, enum_type, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
 class GradeStatus(StrEnum):
@@ -41,7 +41,7 @@ class QueueFilter(StrEnum):
     ALL = "all"
 
 
-class Grade(db.Model):
+class Grade(Model):
     """The instructor's grade of a submission, on the rubric version it was given with.
     ``revision`` goes up with every save, so a save made on an older view is refused."""
 
@@ -67,7 +67,7 @@ class Grade(db.Model):
     grader: Mapped[User] = relationship()
 
 
-class GradeEvent(db.Model):
+class GradeEvent(Model):
     """The audit trail: who changed a grade, when, and what it was before and after."""
 
     __tablename__ = "grade_events"
@@ -82,7 +82,7 @@ class GradeEvent(db.Model):
     actor: Mapped[User] = relationship()
 
 
-class PeerReview(db.Model):
+class PeerReview(Model):
     """One learner's review of another's submission with the assignment's rubric.
     Neither side sees the other's name."""
 

@@ -11,22 +11,23 @@ from datetime import datetime
 from typing import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.coursework.models import Assignment, Submission, SubmissionStatus
+from lms.database import DbSession
 from lms.grading.models import PeerReview, PeerReviewStatus
 from lms.grading.services import GradingError, peer_review_completed, read_levels
 
 
-def _live(session: Session, submission_ids: list[int]) -> list[PeerReview]:
+def _live(session: DbSession, submission_ids: list[int]) -> list[PeerReview]:
     if not submission_ids:
         return []
     return list(session.scalars(select(PeerReview).where(
         PeerReview.submission_id.in_(submission_ids), PeerReview.status != PeerReviewStatus.CANCELLED)))
 
 
-def reviews_to_do(session: Session, assignment: Assignment, reviewer: User, now: datetime) -> list[PeerReview]:
+def reviews_to_do(session: DbSession, assignment: Assignment, reviewer: User, now: datetime) -> list[PeerReview]:
     """The reviewer's reviews for this assignment, topped up to k when work is available."""
     own = session.scalar(select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == reviewer.id))
     if assignment.peer_reviews == 0 or own is None or not own.versions:
@@ -51,7 +52,7 @@ def reviews_to_do(session: Session, assignment: Assignment, reviewer: User, now:
     return mine
 
 
-def complete_review(session: Session, review: PeerReview, levels: Mapping[str, str | None], comment: str, now: datetime) -> None:
+def complete_review(session: DbSession, review: PeerReview, levels: Mapping[str, str | None], comment: str, now: datetime) -> None:
     if review.status != PeerReviewStatus.ASSIGNED:
         raise GradingError("This review is already done or was reassigned.")
     chosen, score, missing = read_levels(review.rubric_version.criteria, levels)
@@ -66,7 +67,7 @@ def complete_review(session: Session, review: PeerReview, levels: Mapping[str, s
     peer_review_completed.send(review, session=session, now=now)
 
 
-def reassign(session: Session, review: PeerReview, reviewer: User, now: datetime) -> PeerReview:
+def reassign(session: DbSession, review: PeerReview, reviewer: User, now: datetime) -> PeerReview:
     """An instructor moves an unfinished review to another learner of the cohort."""
     if review.status != PeerReviewStatus.ASSIGNED:
         raise GradingError("Only an unfinished review can be reassigned.")
@@ -87,9 +88,9 @@ def reassign(session: Session, review: PeerReview, reviewer: User, now: datetime
     return new
 
 
-def reviews_of(session: Session, submission: Submission) -> list[PeerReview]:
+def reviews_of(session: DbSession, submission: Submission) -> list[PeerReview]:
     return [r for r in _live(session, [submission.id])]
 
 
-def received(session: Session, submission: Submission) -> list[PeerReview]:
+def received(session: DbSession, submission: Submission) -> list[PeerReview]:
     return [r for r in reviews_of(session, submission) if r.status == PeerReviewStatus.DONE]

@@ -10,12 +10,13 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus
 from lms.coursework.services import DiffLine, compare
 from lms.coursework.specs import CriterionSpec
+from lms.database import DbSession
 from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, QueueFilter
 
 events = Namespace()
@@ -38,11 +39,11 @@ class StaleGrade(GradingError):
         self.current = current
 
 
-def grade_of(session: Session, submission: Submission) -> Grade | None:
+def grade_of(session: DbSession, submission: Submission) -> Grade | None:
     return session.scalar(select(Grade).where(Grade.submission_id == submission.id))
 
 
-def rubric_for(session: Session, submission: Submission, grade: Grade | None) -> RubricVersion:
+def rubric_for(session: DbSession, submission: Submission, grade: Grade | None) -> RubricVersion:
     """A grade keeps its rubric version; ungraded work uses the rubric's current one."""
     if grade is not None:
         return grade.rubric_version
@@ -75,7 +76,7 @@ def snapshot(grade: Grade) -> dict[str, Any]:
             "status": grade.status, "version": grade.version_id, "rubric_version": grade.rubric_version_id}
 
 
-def save_grade(session: Session, submission: Submission, grader: User, levels: Mapping[str, str | None],
+def save_grade(session: DbSession, submission: Submission, grader: User, levels: Mapping[str, str | None],
                comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: GradeAction | str,
                now: datetime) -> Grade:
     """Save a draft, release it to the learner, or return the work for revision."""
@@ -119,12 +120,12 @@ def save_grade(session: Session, submission: Submission, grader: User, levels: M
     return grade
 
 
-def released_grade(session: Session, submission: Submission) -> Grade | None:
+def released_grade(session: DbSession, submission: Submission) -> Grade | None:
     grade = grade_of(session, submission)
     return grade if grade is not None and grade.status == GradeStatus.RELEASED else None
 
 
-def history(session: Session, grade: Grade) -> list[GradeEvent]:
+def history(session: DbSession, grade: Grade) -> list[GradeEvent]:
     return list(session.scalars(select(GradeEvent).where(GradeEvent.grade_id == grade.id)
                                 .options(selectinload(GradeEvent.actor)).order_by(GradeEvent.at, GradeEvent.id)))
 
@@ -155,7 +156,7 @@ class Queue:
     counts: Counter[QueueFilter]
 
 
-def queue(session: Session, cohort_ids: list[int], cohort_id: int | None = None, module: str | None = None,
+def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = None, module: str | None = None,
           status: QueueFilter = QueueFilter.TO_GRADE, late_only: bool = False) -> Queue:
     """Submitted work in the staff member's cohorts, oldest first; a fixed number of
     statements whatever the number of submissions."""

@@ -13,15 +13,14 @@ from lms.cohorts.enrolment import cohort_learners
 from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.coursework import services as coursework
-from lms.coursework.models import Submission
+from lms.coursework.models import Attachment, Submission
+from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
-from lms.coursework.models import Attachment
-from lms.coursework.views import send_attachment
 from lms.grading import peer, services
-from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
 from lms.grading.exports import EXPORTERS, grade_table
 from lms.grading.forms import CsrfForm
+from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
 from lms.web.markdown import render_markdown
 
 bp = Blueprint("grading", __name__, template_folder="templates")

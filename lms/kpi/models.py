@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.models import Metric
 from lms.database import UTCDateTime, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
-class KpiEntry(db.Model):
+class KpiEntry(Model):
     """One figure for one metric and one period (the month it describes); recording the
     same period again corrects the figure."""
 

@@ -27,9 +27,10 @@ from datetime import date, datetime
 from typing import ClassVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from lms.catalog.models import Metric, MetricDirection, MetricUnit, Module
+from lms.database import DbSession
 from lms.kpi.models import KpiEntry
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
@@ -167,7 +168,7 @@ def source_ref(metric: Metric, period: date) -> str:
     return f"{SOURCE}:{metric.key}:{period:%Y-%m}"
 
 
-def active_metric(session: Session, key: str) -> Metric:
+def active_metric(session: DbSession, key: str) -> Metric:
     """The active metric with ``key``; a KpiError when there is none."""
     metric = session.scalar(select(Metric).where(Metric.key == key, Metric.retired_at.is_(None)))
     if metric is None:
@@ -198,7 +199,7 @@ def _note(metric: Metric, entry: KpiEntry, previous: KpiEntry | None) -> str:
     return f"{text} (target {metric.target_label})."
 
 
-def _judge(session: Session, user_id: int, metric: Metric, entry: KpiEntry, previous: KpiEntry | None,
+def _judge(session: DbSession, user_id: int, metric: Metric, entry: KpiEntry, previous: KpiEntry | None,
            now: datetime) -> None:
     fraction = evidence_fraction(metric, entry.value, previous.value if previous else None)
     fractions = {} if fraction is None else {o.id: fraction for o in metric.objectives}
@@ -206,7 +207,7 @@ def _judge(session: Session, user_id: int, metric: Metric, entry: KpiEntry, prev
                      note=_note(metric, entry, previous))
 
 
-def record_figure(session: Session, user_id: int, metric: Metric, period: date, value: float, now: datetime,
+def record_figure(session: DbSession, user_id: int, metric: Metric, period: date, value: float, now: datetime,
                   note: str = "") -> KpiEntry:
     """Record (or correct) the learner's figure for ``metric`` in ``period``'s month and
     recompute the KPI evidence it and the next recorded month give (see the module's
@@ -294,7 +295,7 @@ class MetricTrend:
         return format_value(self.metric, value)
 
 
-def _active_metrics(session: Session, key: str | None = None) -> list[Metric]:
+def _active_metrics(session: DbSession, key: str | None = None) -> list[Metric]:
     query = (select(Metric).join(Metric.module)
              .where(Metric.retired_at.is_(None), Module.retired_at.is_(None))
              .order_by(Module.position, Metric.position)
@@ -304,7 +305,7 @@ def _active_metrics(session: Session, key: str | None = None) -> list[Metric]:
     return list(session.scalars(query))
 
 
-def _entries(session: Session, user_id: int, metric_ids: Sequence[int]) -> dict[int, list[KpiEntry]]:
+def _entries(session: DbSession, user_id: int, metric_ids: Sequence[int]) -> dict[int, list[KpiEntry]]:
     grouped: dict[int, list[KpiEntry]] = defaultdict(list)
     if metric_ids:
         for entry in session.scalars(select(KpiEntry).where(
@@ -313,7 +314,7 @@ def _entries(session: Session, user_id: int, metric_ids: Sequence[int]) -> dict[
     return grouped
 
 
-def tracker(session: Session, user_id: int) -> list[MetricTrend]:
+def tracker(session: DbSession, user_id: int) -> list[MetricTrend]:
     """Every active metric, in content order (module, then metric), with the learner's
     figures; three statements whatever the number of figures."""
     metrics = _active_metrics(session)
@@ -321,7 +322,7 @@ def tracker(session: Session, user_id: int) -> list[MetricTrend]:
     return [MetricTrend(metric=m, entries=entries.get(m.id, [])) for m in metrics]
 
 
-def metric_trend(session: Session, user_id: int, key: str) -> MetricTrend | None:
+def metric_trend(session: DbSession, user_id: int, key: str) -> MetricTrend | None:
     """One active metric with the learner's figures, or None when there is no such metric."""
     metrics = _active_metrics(session, key)
     if not metrics:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.accounts.models import User
 from lms.catalog.models import Phase
 from lms.database import UTCDateTime, enum_type, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
 class OverrideKind(StrEnum):
@@ -21,7 +21,7 @@ EARLY_ACCESS = OverrideKind.EARLY_ACCESS
 EXTENSION = OverrideKind.EXTENSION
 
 
-class ScheduleOverride(db.Model):
+class ScheduleOverride(Model):
     """Early access (a module's phase opens sooner) or an extension (its work is due
     later) for one learner; the newest of each kind per phase wins."""
 
@@ -39,7 +39,7 @@ class ScheduleOverride(db.Model):
     granted_by: Mapped[User] = relationship(foreign_keys=[granted_by_id])
 
 
-class CalendarFeed(db.Model):
+class CalendarFeed(Model):
     """A private, revocable token URL serving a learner's schedule as ICS."""
 
     __tablename__ = "calendar_feeds"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from icalendar import Calendar, Event
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
@@ -20,7 +20,7 @@ from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
 from lms.cohorts.services import CohortError
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 
 PROGRAM_MONTHS = 12
@@ -106,13 +106,13 @@ class Schedule:
         return months
 
 
-def latest_overrides(session: Session, user_id: int) -> dict[tuple[int, OverrideKind], ScheduleOverride]:
+def latest_overrides(session: DbSession, user_id: int) -> dict[tuple[int, OverrideKind], ScheduleOverride]:
     rows = session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id)
                            .order_by(ScheduleOverride.created_at, ScheduleOverride.id))
     return {(o.phase_id, o.kind): o for o in rows}
 
 
-def build_schedule(session: Session, cohort: Cohort, user_id: int | None, now: datetime) -> Schedule:
+def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now: datetime) -> Schedule:
     today = cohort_today(cohort, now)
     overrides = latest_overrides(session, user_id) if user_id is not None else {}
     slots = []
@@ -133,7 +133,7 @@ def build_schedule(session: Session, cohort: Cohort, user_id: int | None, now: d
     return Schedule(cohort=cohort, today=today, month=month, level=level, slots=slots)
 
 
-def learner_schedule(session: Session, user: User, now: datetime | None = None) -> Schedule | None:
+def learner_schedule(session: DbSession, user: User, now: datetime | None = None) -> Schedule | None:
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
         return None
@@ -147,7 +147,7 @@ class LessonAccess:
     reason: str | None = None
 
 
-def phase_access(session: Session, user: User, phase: Phase, what: str, now: datetime | None = None) -> LessonAccess:
+def phase_access(session: DbSession, user: User, phase: Phase, what: str, now: datetime | None = None) -> LessonAccess:
     """May this learner open something released with ``phase``? (Staff are let through
     by the access rules before this is asked.)"""
     enrolment = active_enrolment(session, user.id)
@@ -162,7 +162,7 @@ def phase_access(session: Session, user: User, phase: Phase, what: str, now: dat
                         f"{slot.opens_on:%d %B %Y}.")
 
 
-def lesson_access(session: Session, user: User, lesson_key: str, now: datetime | None = None) -> LessonAccess:
+def lesson_access(session: DbSession, user: User, lesson_key: str, now: datetime | None = None) -> LessonAccess:
     lesson = session.scalar(select(Lesson).where(Lesson.key == lesson_key, Lesson.retired_at.is_(None)))
     if lesson is None:
         return LessonAccess(True)  # the view answers 404
@@ -172,7 +172,7 @@ def lesson_access(session: Session, user: User, lesson_key: str, now: datetime |
 # ------------------------------------------------------------------ overrides
 
 
-def grant_override(session: Session, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
+def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
                    note: str, granted_by: User, now: datetime | None = None) -> ScheduleOverride:
     if kind not in OVERRIDE_KINDS:
         raise CohortError(f"Unknown kind {kind!r}.")
@@ -196,7 +196,7 @@ def grant_override(session: Session, cohort: Cohort, learner: User, phase_id: in
     return override
 
 
-def override_history(session: Session, user_id: int) -> list[ScheduleOverride]:
+def override_history(session: DbSession, user_id: int) -> list[ScheduleOverride]:
     return list(session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id)
                                 .options(selectinload(ScheduleOverride.phase).selectinload(Phase.module),
                                          selectinload(ScheduleOverride.granted_by))
@@ -206,11 +206,11 @@ def override_history(session: Session, user_id: int) -> list[ScheduleOverride]:
 # ------------------------------------------------------------------ calendar feed
 
 
-def active_feed(session: Session, user: User) -> CalendarFeed | None:
+def active_feed(session: DbSession, user: User) -> CalendarFeed | None:
     return session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)))
 
 
-def new_feed(session: Session, user: User, now: datetime | None = None) -> str:
+def new_feed(session: DbSession, user: User, now: datetime | None = None) -> str:
     """A fresh private feed URL token; any earlier one stops working."""
     now = now or utcnow()
     revoke_feed(session, user, now)
@@ -220,13 +220,13 @@ def new_feed(session: Session, user: User, now: datetime | None = None) -> str:
     return token
 
 
-def revoke_feed(session: Session, user: User, now: datetime | None = None) -> None:
+def revoke_feed(session: DbSession, user: User, now: datetime | None = None) -> None:
     for feed in session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))):
         feed.revoked_at = now or utcnow()
     session.flush()
 
 
-def feed_owner(session: Session, token: str) -> User | None:
+def feed_owner(session: DbSession, token: str) -> User | None:
     feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token), CalendarFeed.revoked_at.is_(None)))
     return feed.user if feed else None
 

@@ -10,12 +10,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from lms.accounts.models import User
+from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
-from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.cohorts.models import Cohort, Organization
+from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
 from lms.extensions import db
-from lms.catalog.services import schedule as schedule_items
 from lms.learning import services
 from lms.learning.forms import FeedForm, OverrideForm, RevokeFeedForm
 

@@ -10,9 +10,8 @@ from email.message import EmailMessage
 from typing import Any, ClassVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.mail.models import OutboxMessage
 
 log = logging.getLogger("lms.mail")
@@ -21,7 +20,7 @@ log = logging.getLogger("lms.mail")
 PENDING = "lms.mail.pending"
 
 
-def queue_mail(session: Session, recipient: str, subject: str, body: str) -> OutboxMessage:
+def queue_mail(session: DbSession, recipient: str, subject: str, body: str) -> OutboxMessage:
     message = OutboxMessage(recipient=recipient, subject=subject, body=body)
     session.add(message)
     session.flush()
@@ -73,7 +72,7 @@ def transport_for(config: Mapping[str, Any]) -> Transport:
     return TRANSPORTS[name](config)
 
 
-def deliver_pending(session: Session, transport: Transport) -> int:
+def deliver_pending(session: DbSession, transport: Transport) -> int:
     """Send every unsent message; a failure is recorded on the message, not raised."""
     sent = 0
     for message in session.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)):

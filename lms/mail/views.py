@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy.orm import Session
 
+from lms.database import DbSession
 from lms.mail.services import PENDING, deliver_pending, transport_for
 
 
-def deliver_after_commit(session: Session) -> None:
+def deliver_after_commit(session: DbSession) -> None:
     """Messages queued by a request are in the outbox once it committed; send them."""
     if session.info.pop(PENDING, False):
         deliver_pending(session, transport_for(current_app.config))

@@ -7,10 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.models import Level
 from lms.database import UTCDateTime, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
-class Portfolio(db.Model):
+class Portfolio(Model):
     __tablename__ = "portfolios"
     __table_args__ = (UniqueConstraint("user_id", "level_id"),)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.catalog.models import Level, Phase
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission, SubmissionStatus
+from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
 from lms.portfolio.models import Portfolio
 
@@ -22,14 +23,14 @@ class PortfolioError(ValueError):
     """A problem the learner can fix; nothing was changed."""
 
 
-def review_assignment(session: Session, level: Level) -> Assignment | None:
+def review_assignment(session: DbSession, level: Level) -> Assignment | None:
     """The level's portfolio review: the portfolio assignment graded with its rubric."""
     return session.scalar(select(Assignment).join(Assignment.rubric).where(
         Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None), Rubric.level_id == level.id)
         .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric).selectinload(Rubric.versions)))
 
 
-def eligible_work(session: Session, user_id: int, level: Level) -> list[Submission]:
+def eligible_work(session: DbSession, user_id: int, level: Level) -> list[Submission]:
     """The learner's released (graded and accepted) work from this level's months."""
     return list(session.scalars(
         select(Submission).join(Submission.assignment).join(Phase, Phase.id == Assignment.phase_id)
@@ -42,14 +43,14 @@ def eligible_work(session: Session, user_id: int, level: Level) -> list[Submissi
         .order_by(Phase.month, Assignment.position)))
 
 
-def grades_of(session: Session, submissions: list[Submission]) -> dict[int, Grade]:
+def grades_of(session: DbSession, submissions: list[Submission]) -> dict[int, Grade]:
     if not submissions:
         return {}
     return {g.submission_id: g for g in session.scalars(select(Grade).where(
         Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED))}
 
 
-def portfolio_for(session: Session, user_id: int, level: Level, now: datetime, *, create: bool = True) -> Portfolio:
+def portfolio_for(session: DbSession, user_id: int, level: Level, now: datetime, *, create: bool = True) -> Portfolio:
     """The learner's portfolio for ``level``; a blank one is stored only with ``create``
     (a page view reads a blank one without writing it)."""
     portfolio = session.scalar(select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id == level.id))
@@ -61,7 +62,7 @@ def portfolio_for(session: Session, user_id: int, level: Level, now: datetime, *
     return portfolio
 
 
-def curate(session: Session, portfolio: Portfolio, artifact_ids: list[int], reflections: dict[str, str],
+def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], reflections: dict[str, str],
            eligible: list[Submission], codes: list[str], now: datetime) -> None:
     allowed = {s.id for s in eligible}
     if any(i not in allowed for i in artifact_ids):
@@ -91,7 +92,7 @@ def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) 
     return "\n".join(lines)
 
 
-def submit_for_review(session: Session, portfolio: Portfolio, user: User, cohort_id: int | None,
+def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, cohort_id: int | None,
                       eligible: list[Submission], now: datetime, dates: coursework.Dates | None) -> Submission:
     assignment = review_assignment(session, portfolio.level)
     if assignment is None:
@@ -111,7 +112,7 @@ def submit_for_review(session: Session, portfolio: Portfolio, user: User, cohort
     return submission
 
 
-def share(session: Session, portfolio: Portfolio, now: datetime) -> str:
+def share(session: DbSession, portfolio: Portfolio, now: datetime) -> str:
     """A new read-only link; any earlier link stops working."""
     token, digest = new_token()
     portfolio.share_token_hash, portfolio.shared_at = digest, now
@@ -119,10 +120,10 @@ def share(session: Session, portfolio: Portfolio, now: datetime) -> str:
     return token
 
 
-def unshare(session: Session, portfolio: Portfolio) -> None:
+def unshare(session: DbSession, portfolio: Portfolio) -> None:
     portfolio.share_token_hash, portfolio.shared_at = None, None
     session.flush()
 
 
-def shared(session: Session, token: str) -> Portfolio | None:
+def shared(session: DbSession, token: str) -> Portfolio | None:
     return session.scalar(select(Portfolio).where(Portfolio.share_token_hash == hash_token(token)))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-
 from flask.cli import with_appcontext
+
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.progress.services import rebuild

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only, selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Submission
+from lms.database import DbSession
 from lms.learning.models import EXTENSION, ScheduleOverride
 from lms.learning.services import cohort_today, current_month, month_opens_on
 from lms.progress.models import LessonRead
@@ -197,7 +198,7 @@ class _Loaded:
     extended: dict[tuple[int, int], date]
 
 
-def _load(session: Session, user_ids: list[int]) -> _Loaded:
+def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
     levels = active_levels(session)
     phases = schedule(session)
     quizzes = list(session.scalars(select(Quiz).where(Quiz.retired_at.is_(None)).order_by(Quiz.position)))
@@ -221,12 +222,12 @@ def _load(session: Session, user_ids: list[int]) -> _Loaded:
     return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended)
 
 
-def cohort_progress(session: Session, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
+def cohort_progress(session: DbSession, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
     """Progress of each of ``user_ids`` in ``cohort``, in a fixed number of statements."""
     return _progress(cohort, list(user_ids), now, _load(session, list(user_ids)))
 
 
-def cohorts_progress(session: Session, groups: Sequence[tuple[Cohort, list[int]]],
+def cohorts_progress(session: DbSession, groups: Sequence[tuple[Cohort, list[int]]],
                      now: datetime) -> dict[int, dict[int, LearnerProgress]]:
     """``cohort_progress`` for several cohorts at once (cohort id -> learner id -> progress),
     in the same fixed number of statements whatever the number of cohorts."""
@@ -390,5 +391,5 @@ def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) ->
     return result
 
 
-def learner_progress(session: Session, cohort: Cohort, user_id: int, now: datetime) -> LearnerProgress:
+def learner_progress(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -> LearnerProgress:
     return cohort_progress(session, cohort, [user_id], now)[user_id]

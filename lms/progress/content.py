@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
-from sqlalchemy.orm import Session
 
 from lms.catalog.content import CatalogSpec, Slug, Spec
 from lms.catalog.models import Program
 from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, retire_missing, upsert
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
-from lms.database import utcnow
+from lms.database import DbSession, utcnow
 from lms.progress.models import MasteryMethodName, MasteryPolicy
 from lms.progress.services import rebuild
 
@@ -74,7 +73,7 @@ class MasteryPolicySection(ContentSection):
     def size(self, bundle: Bundle) -> int:
         return sum(self.summary(bundle).values())
 
-    def apply(self, session: Session, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
+    def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         source: PolicySource | None = bundle.specs[self.name]
         policies = existing_by_key(session, MasteryPolicy)
         seen: list[str] = []

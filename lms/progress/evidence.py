@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lms.assessment.models import Attempt, QuestionVersion, Response
 from lms.assessment.questions import parts_of
 from lms.catalog.models import Objective
+from lms.database import DbSession
 from lms.grading.models import Grade, PeerReview
 from lms.progress.models import Evidence
 from lms.progress.services import evidence_row, replace_evidence
@@ -51,7 +51,7 @@ class Outcome:
                              self.recorded_by_id)
                 for oid, fraction in self.fractions.items()]
 
-    def record(self, session: Session, user_id: int, at: datetime) -> list[Evidence]:
+    def record(self, session: DbSession, user_id: int, at: datetime) -> list[Evidence]:
         """Make this reference's evidence exactly this outcome, and update mastery."""
         return replace_evidence(session, user_id, self.source.name, self.source_ref, self.fractions, at,
                                 note=self.note, recorded_by_id=self.recorded_by_id)
@@ -141,18 +141,18 @@ def peer_outcome(review_id: int, assignment_title: str, reviewer_id: int, criter
 # --------------------------------------------------------------------------- loading the values, and the receivers
 
 
-def objective_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
+def objective_ids(session: DbSession, codes: Iterable[str]) -> dict[str, int]:
     wanted = set(codes)
     if not wanted:
         return {}
     return dict(session.execute(select(Objective.key, Objective.id).where(Objective.key.in_(wanted))).all())  # type: ignore[arg-type]
 
 
-def criteria_ids(session: Session, criteria: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+def criteria_ids(session: DbSession, criteria: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return objective_ids(session, (code for c in criteria for code in c.get("objectives", [])))
 
 
-def on_attempt_scored(attempt: Attempt, session: Session) -> None:
+def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
     version_ids = [page["version"] for page in attempt.layout]
     versions = list(session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(version_ids))))
     parts = [part for v in versions for part in question_parts(v.id, v.spec, v.objectives)]
@@ -162,14 +162,14 @@ def on_attempt_scored(attempt: Attempt, session: Session) -> None:
         session, attempt.user_id, attempt.submitted_at or attempt.started_at)
 
 
-def on_grade_saved(grade: Grade, session: Session, now: datetime) -> None:
+def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     submission = grade.submission
     criteria = grade.rubric_version.criteria
     grade_outcome(grade.id, submission.assignment.title, grade.grader_id, criteria, levels_of(grade.selections),
                   criteria_ids(session, criteria), released=grade.status == "released").record(session, submission.user_id, now)
 
 
-def on_peer_review_completed(review: PeerReview, session: Session, now: datetime) -> None:
+def on_peer_review_completed(review: PeerReview, session: DbSession, now: datetime) -> None:
     submission = review.submission
     criteria = review.rubric_version.criteria
     peer_outcome(review.id, submission.assignment.title, review.reviewer_id, criteria, levels_of(review.selections),

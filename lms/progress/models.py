@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.accounts.models import User
 from lms.catalog.models import ContentItem, Lesson, Objective, Program
 from lms.database import UTCDateTime, enum_type, utcnow
-from lms.extensions import db
+from lms.extensions import Model
 
 
 class EvidenceSourceName(StrEnum):
@@ -43,7 +43,7 @@ class MasteryMethodName(StrEnum):
     LATEST = "latest"
 
 
-class Evidence(db.Model):
+class Evidence(Model):
     """One judgement of a learner against one objective, from any source."""
 
     __tablename__ = "evidence"
@@ -65,7 +65,7 @@ class Evidence(db.Model):
     recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
 
 
-class Mastery(db.Model):
+class Mastery(Model):
     """A learner's current level on one objective, kept up to date as evidence arrives."""
 
     __tablename__ = "mastery"
@@ -81,7 +81,7 @@ class Mastery(db.Model):
     objective: Mapped[Objective] = relationship()
 
 
-class MasteryPolicy(ContentItem, db.Model):
+class MasteryPolicy(ContentItem, Model):
     """How a program turns evidence into mastery (content/mastery.yml); ``key`` is the program's id."""
 
     __tablename__ = "mastery_policies"
@@ -96,7 +96,7 @@ class MasteryPolicy(ContentItem, db.Model):
     program: Mapped[Program] = relationship()
 
 
-class LessonRead(db.Model):
+class LessonRead(Model):
     """A learner marked a lesson as read (counts toward module completion)."""
 
     __tablename__ = "lesson_reads"

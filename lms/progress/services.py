@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from lms.catalog.models import Lesson, Objective
+from lms.database import DbSession
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery, MasteryMethodName, MasteryPolicy
 from lms.progress.sources import SOURCES
@@ -50,7 +51,7 @@ class Policy:
         return sum(1 for bound in self.thresholds.values() if level >= bound) or 1
 
 
-def policy(session: Session) -> Policy:
+def policy(session: DbSession) -> Policy:
     """The loaded program's policy (content/mastery.yml), or the defaults before any is loaded."""
     row = session.scalar(select(MasteryPolicy).where(MasteryPolicy.retired_at.is_(None)).order_by(MasteryPolicy.id))
     if row is None:
@@ -89,11 +90,11 @@ def _evidence(user_id: int, objective_id: int, source: str, source_ref: str, fra
     return Evidence(**evidence_row(user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id))
 
 
-def _method(session: Session, settings: Mapping[str, Any] | None) -> MasteryMethod:
+def _method(session: DbSession, settings: Mapping[str, Any] | None) -> MasteryMethod:
     return method_for(settings) if settings is not None else policy(session).method
 
 
-def record(session: Session, user_id: int, objective_id: int, source: EvidenceSourceName, source_ref: str, fraction: float,
+def record(session: DbSession, user_id: int, objective_id: int, source: EvidenceSourceName, source_ref: str, fraction: float,
            now: datetime, note: str = "", settings: Mapping[str, Any] | None = None,
            recorded_by_id: int | None = None) -> Evidence:
     """Record evidence (``fraction`` of full marks, 0-1) and update that one mastery."""
@@ -104,7 +105,7 @@ def record(session: Session, user_id: int, objective_id: int, source: EvidenceSo
     return evidence
 
 
-def replace_evidence(session: Session, user_id: int, source: EvidenceSourceName, source_ref: str, fractions: Mapping[int, float],
+def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceName, source_ref: str, fractions: Mapping[int, float],
                      now: datetime, note: str = "", recorded_by_id: int | None = None,
                      settings: Mapping[str, Any] | None = None) -> list[Evidence]:
     """Make ``source_ref``'s evidence exactly ``fractions`` (objective id -> 0-1): a regraded
@@ -123,7 +124,7 @@ def replace_evidence(session: Session, user_id: int, source: EvidenceSourceName,
     return new
 
 
-def _update(session: Session, user_id: int, objective_ids: list[int], method: MasteryMethod, now: datetime) -> None:
+def _update(session: DbSession, user_id: int, objective_ids: list[int], method: MasteryMethod, now: datetime) -> None:
     rows: dict[int, list[Evidence]] = defaultdict(list)
     for e in session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.objective_id.in_(objective_ids))):
         rows[e.objective_id].append(e)
@@ -143,7 +144,7 @@ def _update(session: Session, user_id: int, objective_ids: list[int], method: Ma
     session.flush()
 
 
-def rebuild(session: Session, now: datetime, settings: Mapping[str, Any] | None = None) -> int:
+def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | None = None) -> int:
     """Recompute every mastery from all evidence, in a fixed number of statements."""
     method = _method(session, settings)
     grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
@@ -163,11 +164,11 @@ def rebuild(session: Session, now: datetime, settings: Mapping[str, Any] | None 
 # --------------------------------------------------------------------------- lessons read
 
 
-def active_lesson(session: Session, key: str) -> Lesson | None:
+def active_lesson(session: DbSession, key: str) -> Lesson | None:
     return session.scalar(select(Lesson).where(Lesson.key == key, Lesson.retired_at.is_(None)))
 
 
-def mark_read(session: Session, user_id: int, lesson: Lesson, now: datetime) -> LessonRead:
+def mark_read(session: DbSession, user_id: int, lesson: Lesson, now: datetime) -> LessonRead:
     """Mark ``lesson`` read for the learner; marking it again changes nothing."""
     row = session.scalar(select(LessonRead).where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson.id))
     if row is None:
@@ -177,14 +178,14 @@ def mark_read(session: Session, user_id: int, lesson: Lesson, now: datetime) -> 
     return row
 
 
-def unmark_read(session: Session, user_id: int, lesson: Lesson) -> bool:
+def unmark_read(session: DbSession, user_id: int, lesson: Lesson) -> bool:
     """Take the mark off; False when the lesson was not marked read."""
     result = session.execute(delete(LessonRead).where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson.id))
     session.flush()
     return bool(getattr(result, "rowcount", 0))
 
 
-def has_read(session: Session, user_id: int, lesson_id: int) -> bool:
+def has_read(session: DbSession, user_id: int, lesson_id: int) -> bool:
     return bool(session.scalar(select(exists().where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson_id))))
 
 
@@ -194,7 +195,7 @@ RATING_LEVELS = range(0, 5)
 MAX_NOTE = 2000
 
 
-def rate(session: Session, learner_id: int, objective: Objective | None, level: int, note: str, rater_id: int,
+def rate(session: DbSession, learner_id: int, objective: Objective | None, level: int, note: str, rater_id: int,
          now: datetime) -> Evidence:
     """An instructor's judgement of a learner on one objective: a whole level 0-4 with the
     note that justifies it, recorded as evidence from the rating source."""
@@ -236,7 +237,7 @@ class ObjectiveProfile:
     trail: list[TrailEntry]
 
 
-def profile(session: Session, user_id: int, rules: Policy | None = None) -> list[ObjectiveProfile]:
+def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> list[ObjectiveProfile]:
     """Each active objective in program order with the learner's mastery and the evidence
     behind it, oldest first, in a fixed number of statements."""
     rules = rules or policy(session)

@@ -10,8 +10,8 @@ from flask_login import current_user
 
 from lms.accounts.models import User
 from lms.catalog.models import Lesson
-from lms.cohorts.models import Cohort
 from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.models import Cohort
 from lms.cohorts.views import nav_is_learner
 from lms.database import utcnow
 from lms.extensions import db

@@ -2,7 +2,6 @@
 
 from flask import Blueprint
 
-
 bp = Blueprint(
     "web",
     __name__,
