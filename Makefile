@@ -9,7 +9,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export FLASK_APP := wsgi
 
-.PHONY: setup chromium db run test test-postgres clean
+.PHONY: setup chromium db run test test-postgres lint clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ test: setup chromium
 
 test-postgres: setup chromium
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check lms tests bench migrations config.py wsgi.py
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache lms.egg-info
