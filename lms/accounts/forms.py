@@ -5,8 +5,9 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from lms.accounts.services import MIN_PASSWORD_LENGTH, TIMEZONES
+from lms.web.forms import labelled_choices
 
-TIMEZONE_CHOICES = sorted(TIMEZONES)
+TIMEZONE_CHOICES = labelled_choices({zone: zone for zone in sorted(TIMEZONES)})
 
 
 class LoginForm(FlaskForm):

@@ -5,6 +5,7 @@ from wtforms import EmailField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from lms.feedback.services import MAX_NAME_CHARS, RELATIONS
+from lms.web.forms import labelled_choices
 
 
 class InviteForm(FlaskForm):
@@ -15,7 +16,7 @@ class InviteForm(FlaskForm):
     name = StringField("Their name", validators=[DataRequired("Give their name."), Length(max=MAX_NAME_CHARS)])
     email = EmailField("Their email", validators=[DataRequired("Give their email address."), Length(max=254)],
                        description="The link goes to this address; it works once.")
-    relation = SelectField("Who they are to your business", choices=dict(RELATIONS),
+    relation = SelectField("Who they are to your business", choices=labelled_choices(dict(RELATIONS)),
                            validators=[DataRequired("Choose who they are to your business.")])
     submit = SubmitField("Send the invitation")
 

@@ -14,6 +14,12 @@ class FigureField(FloatField):
 
     widget = TextInput()
 
+    def __init__(self, label: str | None = None, validators: list[Any] | None = None, *,
+                 invalid_value_message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        # WTForms 3.3 takes this keyword itself; the types-wtforms 3.2 stubs do not know it yet.
+        self.invalid_value_message = invalid_value_message
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return
@@ -26,6 +32,12 @@ class FigureField(FloatField):
 
 class PeriodField(MonthField):
     """A month, from ``<input type=month>`` (YYYY-MM) or a typed date. Blank is left to InputRequired."""
+
+    def __init__(self, label: str | None = None, validators: list[Any] | None = None, *,
+                 invalid_value_message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        # WTForms 3.3 takes this keyword itself; the types-wtforms 3.2 stubs do not know it yet.
+        self.invalid_value_message = invalid_value_message
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist or not str(valuelist[0]).strip():

@@ -5,11 +5,12 @@ from wtforms import DateField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.learning.services import OVERRIDE_KINDS
+from lms.web.forms import labelled_choices
 
 
 class OverrideForm(FlaskForm):
     phase = SelectField("Part of the program", coerce=int, validators=[DataRequired()])
-    kind = SelectField("Grant", choices=dict(OVERRIDE_KINDS), validators=[DataRequired()])
+    kind = SelectField("Grant", choices=labelled_choices(dict(OVERRIDE_KINDS)), validators=[DataRequired()])
     on_date = DateField("Date", validators=[DataRequired(message="Enter the date as YYYY-MM-DD.")],
                         description="Early access: the day it opens. Extension: the new due date.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])

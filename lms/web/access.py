@@ -53,7 +53,8 @@ def install_policy(app: Flask, policy: Mapping[str, AccessRule]) -> None:
 def rule_for(app: Flask, endpoint: str) -> AccessRule | None:
     if endpoint == "static" or endpoint.endswith(".static"):
         return PUBLIC
-    return app.extensions.get(POLICY_KEY, {}).get(endpoint)
+    policy: Mapping[str, AccessRule] = app.extensions.get(POLICY_KEY, {})  # what install_policy stored
+    return policy.get(endpoint)
 
 
 IDENTITY_KEY = "lms.identity"

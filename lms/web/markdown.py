@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import Any
 
 import markdown
 import nh3
@@ -32,7 +33,7 @@ _ATTRIBUTES = {
 class TocEntry:
     anchor: str
     title: str
-    children: list["TocEntry"] = field(default_factory=list)
+    children: list[TocEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Rendered:
     toc: list[TocEntry]
 
 
-def _toc(tokens: list[dict]) -> list[TocEntry]:
+def _toc(tokens: list[dict[str, Any]]) -> list[TocEntry]:
     return [
         TocEntry(anchor=t["id"], title=html.unescape(t["name"]), children=_toc(t["children"]))
         for t in tokens

@@ -1,0 +1,21 @@
+"""Typed helpers for WTForms where the installed WTForms 3.3 and its types-wtforms 3.2 stubs
+disagree: the stubs still describe the older API, the code follows the one that runs."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from wtforms import Field
+
+
+def add_error(field: Field, message: str) -> None:
+    """Show ``message`` under ``field`` once the form has been validated (a service refused)."""
+    # cast: validation leaves field.errors a list (Field.validate); the stubs declare Sequence[str].
+    cast(list[str], field.errors).append(message)
+
+
+def labelled_choices(labels: dict[Any, str]) -> dict[str, Any]:
+    """``SelectField`` choices as a ``{value: label}`` dict, the shorthand WTForms 3.3 reads
+    (it deprecates (value, label) tuples, and the tests turn that warning into an error)."""
+    # cast: the stubs know a choices dict only as option groups, {group label: choices}.
+    return cast(dict[str, Any], labels)
