@@ -40,7 +40,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        stored: datetime = value  # the DateTime impl loads a naive datetime
+        return stored.replace(tzinfo=timezone.utc)
 
 
 def utcnow() -> datetime:

@@ -127,7 +127,7 @@ class QuizSection(ContentSection):
                 if question.pool and question.pool not in pools:
                     problems.add(Location(path, line_at(data, ["questions", i, "pool"])), f"unknown pool {question.pool!r}")
                 for j, part in enumerate(parts_of(question)):
-                    loc = ["questions", i] if part is question else ["questions", i, "questions", j]
+                    loc: list[int | str] = ["questions", i] if part is question else ["questions", i, "questions", j]
                     for k, code in enumerate(part.objectives):
                         if code not in known_codes:
                             problems.add(Location(path, line_at(data, [*loc, "objectives", k])), f"unknown objective code {code!r}")

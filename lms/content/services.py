@@ -14,8 +14,9 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import inspect, select
 
@@ -87,17 +88,27 @@ class SyncReport:
 
 # ---------------------------------------------------------------------------- sync
 
-K = TypeVar("K")
+class Keyed(Protocol):
+    """A loaded item as sync sees it: the model's keyword constructor, its stable key and
+    its retirement time (``lms.catalog.models.ContentItem`` on a mapped model)."""
+
+    key: str
+    retired_at: datetime | None
+
+    def __init__(self, **kwargs: Any) -> None: ...
+
+
+K = TypeVar("K", bound=Keyed)
 
 
 def existing_by_key(session: DbSession, model: type[K]) -> dict[str, K]:
-    return {obj.key: obj for obj in session.scalars(select(model))}  # type: ignore[attr-defined]
+    return {obj.key: obj for obj in session.scalars(select(model))}
 
 
 def _same(current: Any, new: Any, is_collection: bool) -> bool:
     if is_collection:
         return {id(o) for o in current} == {id(o) for o in new}
-    return current == new
+    return bool(current == new)
 
 
 def upsert(
@@ -123,8 +134,8 @@ def upsert(
         if not _same(getattr(obj, name), value, name in collections):
             setattr(obj, name, value)
             changed = True
-    if obj.retired_at is not None:  # type: ignore[attr-defined]
-        obj.retired_at = None  # type: ignore[attr-defined]
+    if obj.retired_at is not None:
+        obj.retired_at = None
         report.record(label, "restored")
     else:
         report.record(label, "updated" if changed else "unchanged")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,11 +43,11 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Problem]:
         return iter(sorted(self.items, key=lambda p: (str(p.location.path), p.location.line)))
 
 
-class LineMap(dict):
+class LineMap(dict[Any, Any]):
     """A YAML mapping that remembers the line of itself and of each key."""
 
     line: int = 1
@@ -60,7 +60,7 @@ class LineMap(dict):
         return self.lines.get(key, self.line)
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A YAML sequence that remembers the line of itself and of each item."""
 
     line: int = 1

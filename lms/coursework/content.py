@@ -5,6 +5,7 @@ An edited rubric gets a new version; grades keep the version they used."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -72,6 +73,11 @@ class AssignmentSource:
 class CourseworkSpec:
     rubrics: list[RubricSource]
     assignments: list[AssignmentSource]
+
+
+def _rubric_version(criteria: list[CriterionSpec], digest: str, number: int) -> RubricVersion:
+    return RubricVersion(number=number, criteria=criteria, checksum=digest,
+                         max_points=sum(c.best_points for c in criteria))
 
 
 class CourseworkSection(ContentSection):
@@ -150,15 +156,13 @@ class CourseworkSection(ContentSection):
         base = bundle.source.content_dir.parent
         levels = existing_by_key(session, Level)
         rubrics = existing_by_key(session, Rubric)
-        for source in spec.rubrics:
-            r = source.spec
+        for rubric_source in spec.rubrics:
+            r = rubric_source.spec
             rubric = upsert(session, rubrics, Rubric, r.id,
                             {"title": r.title, "level": levels[r.level] if r.level else None}, report, "rubrics")
             criteria = list(r.criteria)
             digest = checksum([c.model_dump(mode="json") for c in criteria])
-            sync_version(rubric, digest, lambda number, criteria=criteria, digest=digest: RubricVersion(
-                number=number, criteria=criteria, checksum=digest,
-                max_points=sum(c.best_points for c in criteria)), report, "rubric versions")
+            sync_version(rubric, digest, partial(_rubric_version, criteria, digest), report, "rubric versions")
             tick(1)
         retire_missing(rubrics, [r.spec.id for r in spec.rubrics], report, "rubrics")
 
