@@ -363,8 +363,8 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
     if len(answers) < 2:
         raise _Error(pos, "a multiple-choice block needs at least two answers")
     weights = [a.weight if a.weight is not None else (100 if a.marker == "=" else 0) for a in answers]
-    options = [{"id": _option_id(i), "text": _text_of(a), "feedback": _clean(a.feedback)}
-               for i, a in enumerate(answers)]
+    options: list[dict[str, Any]] = [{"id": _option_id(i), "text": _text_of(a), "feedback": _clean(a.feedback)}
+                                     for i, a in enumerate(answers)]
     for answer, weight in zip(answers, weights):
         if not -100 <= weight <= 100:
             raise _Error(answer.pos, f"the weight {weight:g}% is outside -100..100")

@@ -29,10 +29,9 @@ class _NotExportable(Exception):
     pass
 
 
-def _esc(text: Any, notes: set[str], in_block: bool = True) -> str:
+def _esc(raw: Any, notes: set[str], in_block: bool = True) -> str:
     """A text as GIFT: special characters escaped, newlines as \\n."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
+    text = raw if isinstance(raw, str) else "" if raw is None else str(raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if PLACEHOLDER.search(text):
         raise _NotExportable("a text holds a private-use character U+E000..U+E008")
@@ -223,7 +222,7 @@ def export_gift(quiz: dict[str, Any]) -> ExportResult:
         if kind == "scenario":
             parts = q.get("questions") or []
             intro = "\n\n".join(x.strip() for x in (q.get("case") or "", q.get("text") or "") if x and x.strip())
-            written = []
+            written: list[str] = []
             for part in parts:
                 pid = str(part.get("id") or f"part-{len(written) + 1}")
                 name = pid if pid not in used else f"{qid}-{pid}"

@@ -12,8 +12,13 @@ from lms.assessment.models import GradingMethodName, ReviewPolicyName
 
 
 class Scored(Protocol):
-    number: int
-    percent: float | None
+    """What a grading method reads of an attempt (read-only: ``percent`` is a property)."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def percent(self) -> float | None: ...
 
 
 class GradingMethod(ABC):

@@ -130,7 +130,8 @@ class NumericAnswer(Spec):
     def matches(self, number: float) -> bool:
         if self.value is not None:
             return abs(number - self.value) <= self.tolerance + 1e-9
-        return self.min <= number <= self.max  # type: ignore[operator]
+        assert self.min is not None and self.max is not None  # _shape: without a value both bounds are set
+        return self.min <= number <= self.max
 
 
 class NumericalSpec(WeightedAnswersSpec):
@@ -459,9 +460,9 @@ class Ordering(QuestionType[OrderingSpec]):
             value = _one(form, f"{field}-i{i}")
             if value in (None, ""):
                 continue
-            if not value.isdecimal() or len(value) > 4 or not 1 <= int(value) <= n:  # type: ignore[union-attr]
+            if not value.isdecimal() or len(value) > 4 or not 1 <= int(value) <= n:
                 raise AnswerError(f"Positions run from 1 to {n}.")
-            positions[f"i{i}"] = int(value)  # type: ignore[arg-type]
+            positions[f"i{i}"] = int(value)
         if not positions:
             return None
         if len(set(positions.values())) != len(positions):

@@ -5,10 +5,11 @@ essays and per-cohort statistics. Services take a session and plain values; flus
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -58,10 +59,15 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
     their schedule (early access included) or, for an exam, after its level's last month."""
     if quiz.phase_id is not None:
         slot = build_schedule(session, cohort, user_id, now).slot_for(quiz.phase_id)
-        release = slot.opens_on if slot else month_opens_on(cohort.start_date, quiz.phase.month)  # type: ignore[union-attr]
+        if slot:
+            release = slot.opens_on
+        else:
+            assert quiz.phase is not None  # phase_id is set
+            release = month_opens_on(cohort.start_date, quiz.phase.month)
     else:
         level = quiz.level or session.get(Level, quiz.level_id)
-        release = month_opens_on(cohort.start_date, level.last_month)  # type: ignore[union-attr]
+        assert level is not None  # a quiz without a phase is its level's exam
+        release = month_opens_on(cohort.start_date, level.last_month)
     start = opens_at(cohort, release + timedelta(days=quiz.opens_after_days))
     end = opens_at(cohort, release + timedelta(days=quiz.closes_after_days)) if quiz.closes_after_days else None
     return Window(release_on=release, opens_at=start, closes_at=end)
@@ -69,7 +75,10 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
 
 def release_month(quiz: Quiz) -> int:
     """The program month a quiz opens in: its phase's, or its level's last month."""
-    return quiz.phase.month if quiz.phase is not None else quiz.level.last_month  # type: ignore[union-attr]
+    if quiz.phase is not None:
+        return quiz.phase.month
+    assert quiz.level is not None  # a quiz without a phase is its level's exam
+    return quiz.level.last_month
 
 
 def active_quizzes(session: DbSession) -> list[Quiz]:
@@ -208,11 +217,13 @@ def time_is_up(attempt: Attempt, now: datetime) -> bool:
 
 def expire_if_due(session: DbSession, attempt: Attempt, now: datetime) -> bool:
     """Close an attempt whose time is up, scored on what was saved. True if it did."""
-    if not time_is_up(attempt, now):
+    deadline = attempt.deadline_at
+    if deadline is None or not time_is_up(attempt, now):
         return False
-    closes_with_quiz = attempt.quiz.time_limit_minutes is None or attempt.deadline_at < attempt.started_at + timedelta(minutes=attempt.quiz.time_limit_minutes)
+    limit = attempt.quiz.time_limit_minutes
+    closes_with_quiz = limit is None or deadline < attempt.started_at + timedelta(minutes=limit)
     finish(session, attempt, AttemptClosedBy.QUIZ_CLOSED if closes_with_quiz else AttemptClosedBy.TIME_LIMIT,
-           attempt.deadline_at)
+           deadline)
     return True
 
 
@@ -236,14 +247,14 @@ def save_page(session: DbSession, attempt: Attempt, page: int, form: Any, now: d
     _open_attempt(session, attempt, now)
     if not 0 <= page < len(attempt.layout):
         raise QuizError("That question is not part of this attempt.")
-    version = session.get(QuestionVersion, attempt.layout[page]["version"])
-    spec = version.spec  # type: ignore[union-attr]
+    version = session.get_one(QuestionVersion, attempt.layout[page]["version"])  # the layout holds existing versions
+    spec = version.spec
     answers = {}
     for part in parts_of(spec):
         answers[part.id] = type_of(part).read(part, form, field_name(page, part, spec))
     existing = responses_of(session, attempt)
     for part in parts_of(spec):
-        key = (version.id, part_key(spec, part))  # type: ignore[union-attr]
+        key = (version.id, part_key(spec, part))
         response = existing.get(key)
         if response is None:
             response = Response(attempt=attempt, version_id=key[0], part=key[1])
@@ -284,7 +295,8 @@ def rescore(session: DbSession, attempt: Attempt) -> None:
             kind = type_of(part)
             if kind.auto_scored or response.answer is None:
                 fraction = kind.score(part, response.answer)
-                response.score = round(fraction * part.points, 4)  # type: ignore[operator]
+                assert fraction is not None  # only a written essay waits for a grader, and it is not scored here
+                response.score = round(fraction * part.points, 4)
             if response.score is None:
                 pending = True
             else:
@@ -319,7 +331,7 @@ class PartView:
     answer: dict[str, Any] | None
     options: list[str]
     score: float | None = None
-    feedback: list[str] = field(default_factory=list)
+    feedback: list[str] = dataclasses.field(default_factory=list)  # not bare ``field``: the attribute above shadows it for mypy
     correct: str | None = None
 
     @property
@@ -402,7 +414,8 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
         Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))))
     responses = list(session.scalars(select(Response).join(Attempt).where(
         Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))
-        .options(selectinload(Response.version).selectinload(QuestionVersion.question), selectinload(Response.attempt).selectinload(Attempt.user))))
+        .options(selectinload(Response.version).selectinload(QuestionVersion.question),
+                 selectinload(Response.attempt).selectinload(Attempt.user))))
     percents = [a.percent for a in attempts if a.percent is not None and not a.pending_manual]
     distribution = [0] * 10
     for p in percents:
@@ -421,13 +434,9 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
         kind = type_of(part)
         points = part.points
         scored = [r for r in rows if r.score is not None]
-        facility = sum(r.score for r in scored) / (points * len(scored)) if scored else None  # type: ignore[misc]
-
-        def mean(ids: set[int], rows: list[Response] = scored) -> float | None:
-            chosen = [r.score / points for r in rows if r.attempt_id in ids]  # type: ignore[operator]
-            return sum(chosen) / len(chosen) if chosen else None
-
-        hi, lo = mean(upper), mean(lower)
+        marks = [(r.attempt_id, r.score) for r in rows if r.score is not None]
+        facility = sum(score for _, score in marks) / (points * len(marks)) if marks else None
+        hi, lo = _mean_fraction(marks, upper, points), _mean_fraction(marks, lower, points)
         wrong = Counter(kind.describe(part, r.answer) for r in scored
                         if r.answer is not None and r.score is not None and r.score < points and kind.auto_scored)
         stats.append(QuestionStats(
@@ -440,6 +449,12 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
     return QuizStats(attempts=len(attempts), learners=len({a.user_id for a in attempts}),
                      average=round(sum(percents) / len(percents), 2) if percents else None,
                      distribution=distribution, questions=stats, pending_essays=pending)
+
+
+def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int], points: float) -> float | None:
+    """The mean fraction of the points scored in these attempts (None if none of them answered)."""
+    chosen = [score / points for attempt_id, score in marks if attempt_id in attempt_ids]
+    return sum(chosen) / len(chosen) if chosen else None
 
 
 def pending_essays(session: DbSession, cohort_ids: list[int]) -> list[Response]:
