@@ -89,7 +89,11 @@ class NumericalAnswer(Answerer):
         if not right:
             return [(name, str(rng.choice([-987654, 123456789])))]
         best = next(a for a in part.answers if a.weight == 100)
-        value = best.value if best.value is not None else (best.min + best.max) / 2  # type: ignore[operator]
+        if best.value is not None:
+            value = best.value
+        else:
+            assert best.min is not None and best.max is not None  # NumericAnswer: without a value both bounds are set
+            value = (best.min + best.max) / 2
         return [(name, repr(float(value)))]
 
 

@@ -34,6 +34,7 @@ from lms.catalog.services import active_modules, active_objectives, schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission, SubmissionVersion
 from lms.coursework.services import active_assignments
+from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.demo.services import (
     DEMO_PASSWORD,
@@ -110,7 +111,7 @@ class WorkPlan:
     peer_reviews: int
     rubric_version_id: int
     max_points: float
-    criteria: list[dict[str, Any]]
+    criteria: list[CriterionSpec]
 
 
 @dataclass(frozen=True)
@@ -455,16 +456,16 @@ class Writer:
             for w in works])
         for work, version_id in zip(works, version_ids):
             work.version_id = version_id
-        graded = [w for w in works if w.graded_at is not None]
+        graded = [(w, w.graded_at) for w in works if w.graded_at is not None]
         grade_rows = []
-        for w in graded:
+        for w, graded_at in graded:
             selections = {cid: {"level": lid, "comment": ""} for cid, lid in w.levels.items()}
             grade_rows.append({
                 "submission_id": w.submission_id, "version_id": w.version_id, "rubric_version_id": w.plan.rubric_version_id,
                 "grader_id": self.instructor_id, "selections": selections,
                 "feedback": self.rng.choice(FEEDBACK[w.ability >= 0.6]), "score": points_of(w.plan, w.levels),
-                "max_score": w.plan.max_points, "status": "released", "revision": 1, "updated_at": w.graded_at,
-                "released_at": w.graded_at})
+                "max_score": w.plan.max_points, "status": "released", "revision": 1, "updated_at": graded_at,
+                "released_at": graded_at})
         grade_ids = insert_ids(self.session, Grade, grade_rows)
         insert_all(self.session, GradeEvent, [
             {"grade_id": gid, "actor_id": self.instructor_id, "at": row["released_at"], "action": "release",
@@ -474,9 +475,9 @@ class Writer:
             for gid, row in zip(grade_ids, grade_rows)])
         self.report.submissions += len(works)
         self.report.grades += len(grade_ids)
-        return [row for gid, w in zip(grade_ids, graded)
+        return [row for gid, (w, graded_at) in zip(grade_ids, graded, strict=True)
                 for row in grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids)
-                .rows(w.user_id, w.graded_at)]  # type: ignore[arg-type]
+                .rows(w.user_id, graded_at)]
 
     def draw_reviews(self, works: list[Work]) -> list[ReviewPlan]:
         """Each submission of a peer-reviewed assignment is reviewed by classmates who

@@ -373,15 +373,15 @@ class DemoActivity:
             if not assignment.peer_reviews:
                 continue
             mine = {u.id: submission_for(self.session, assignment, u.id) for u in reviewers}
-            handed_in = [s for s in mine.values() if s is not None and s.submitted_at is not None]
+            handed_in = [s.submitted_at for s in mine.values() if s is not None and s.submitted_at is not None]
             if len(handed_in) < 2:
                 continue
-            last = max(s.submitted_at for s in handed_in)  # type: ignore[type-var]
+            last = max(handed_in)
             for reviewer in reviewers:
                 own = mine[reviewer.id]
                 profile = self.profiles[reviewer.id]
                 rng = random.Random(f"northwind-peer:{assignment.key}:{reviewer.email}")
-                at = min(last + timedelta(days=rng.uniform(0.5, 2)), self.latest(rng.uniform(2, 20)))  # type: ignore[operator]
+                at = min(last + timedelta(days=rng.uniform(0.5, 2)), self.latest(rng.uniform(2, 20)))
                 if own is None or own.submitted_at is None or at <= own.submitted_at:
                     continue
                 for review in reviews_to_do(self.session, assignment, reviewer, at):

@@ -7,8 +7,8 @@ last few. Flush only."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -44,7 +44,9 @@ def reviews_to_do(session: DbSession, assignment: Assignment, reviewer: User, no
     candidates = sorted((s for s in pool if s.id not in reviewed and load[s.id] < assignment.peer_reviews),
                         key=lambda s: (load[s.id], s.submitted_at, s.id))
     for submission in candidates[: max(0, assignment.peer_reviews - len(mine))]:
-        review = PeerReview(submission_id=submission.id, reviewer_id=reviewer.id, version_id=submission.latest.id,  # type: ignore[union-attr]
+        latest = submission.latest
+        assert latest is not None  # the pool holds handed-in work only, which has a version
+        review = PeerReview(submission_id=submission.id, reviewer_id=reviewer.id, version_id=latest.id,
                             rubric_version_id=assignment.rubric.current.id, assigned_at=now)
         session.add(review)
         mine.append(review)

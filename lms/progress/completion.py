@@ -331,7 +331,7 @@ def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
     """Whether ``uid`` has done ``entry``, and a word on where they stand."""
     if entry.kind == "lesson":
         return (uid, entry.source.id) in loaded.read, ""
-    if entry.kind in ("quiz", "exam"):
+    if isinstance(entry.source, Quiz):  # a quiz or an exam
         quiz = entry.source
         score = loaded.best.get((uid, quiz.id))
         if score is None:

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import select
 
 from lms.assessment.models import Attempt, QuestionVersion, Response
-from lms.assessment.questions import parts_of
+from lms.assessment.questions import QuestionSpec, parts_of
 from lms.catalog.models import Objective
+from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.grading.models import Grade, PeerReview
 from lms.progress.models import Evidence
@@ -66,11 +67,10 @@ class Part:
     objectives: tuple[str, ...] = ()
 
 
-def question_parts(version_id: int, spec: Any, objectives: Sequence[str]) -> list[Part]:
+def question_parts(version_id: int, spec: QuestionSpec, objectives: Sequence[str]) -> list[Part]:
     """A question version's parts (``spec`` is its stored spec); a scenario's sub-question
     counts toward its own objectives, or the question's when it names none."""
-    return [Part((version_id, "" if part is spec else part["id"]), float(part["points"]),
-                 tuple(part.get("objectives") or objectives))
+    return [Part((version_id, "" if part is spec else part.id), float(part.points), tuple(part.objectives or objectives))
             for part in parts_of(spec)]
 
 
@@ -96,18 +96,17 @@ def levels_of(selections: Mapping[str, Any]) -> dict[str, str | None]:
     return {cid: (chosen or {}).get("level") for cid, chosen in selections.items()}
 
 
-def rubric_shares(criteria: Sequence[Mapping[str, Any]], levels: Mapping[str, str | None]) -> dict[str, float]:
+def rubric_shares(criteria: Sequence[CriterionSpec], levels: Mapping[str, str | None]) -> dict[str, float]:
     """Per objective code, the mean over the criteria mapped to it of the level reached as
     a share of the criterion's best level; a criterion without a level counts for nothing."""
     shares: dict[str, list[float]] = defaultdict(list)
     for criterion in criteria:
-        chosen = levels.get(criterion["id"])
-        level = next((lv for lv in criterion["levels"] if lv["id"] == chosen), None)
-        best = max(float(lv["points"]) for lv in criterion["levels"])
+        level = criterion.level(levels.get(criterion.id))
+        best = criterion.best_points
         if level is None or best <= 0:
             continue
-        for code in criterion.get("objectives", []):
-            shares[code].append(float(level["points"]) / best)
+        for code in criterion.objectives:
+            shares[code].append(level.points / best)
     return {code: sum(values) / len(values) for code, values in shares.items()}
 
 
@@ -123,7 +122,7 @@ def attempt_outcome(attempt_id: int, quiz_title: str, number: int, parts: Iterab
                    f"{quiz_title}, attempt {number}")
 
 
-def grade_outcome(grade_id: int, assignment_title: str, grader_id: int | None, criteria: Sequence[Mapping[str, Any]],
+def grade_outcome(grade_id: int, assignment_title: str, grader_id: int | None, criteria: Sequence[CriterionSpec],
                   levels: Mapping[str, str | None], ids: Mapping[str, int], released: bool = True) -> Outcome:
     """A rubric grade: per mapped objective, the mean share of the best level reached; a
     grade that is not (or no longer) released gives nothing."""
@@ -131,7 +130,7 @@ def grade_outcome(grade_id: int, assignment_title: str, grader_id: int | None, c
     return Outcome(RubricSource, f"grade:{grade_id}", fractions, assignment_title, grader_id)
 
 
-def peer_outcome(review_id: int, assignment_title: str, reviewer_id: int, criteria: Sequence[Mapping[str, Any]],
+def peer_outcome(review_id: int, assignment_title: str, reviewer_id: int, criteria: Sequence[CriterionSpec],
                  levels: Mapping[str, str | None], ids: Mapping[str, int]) -> Outcome:
     """A completed peer review: the rubric maths of a grade, from the peer source (half weight)."""
     return Outcome(PeerSource, f"peer:{review_id}", by_id(rubric_shares(criteria, levels), ids),
@@ -145,11 +144,11 @@ def objective_ids(session: DbSession, codes: Iterable[str]) -> dict[str, int]:
     wanted = set(codes)
     if not wanted:
         return {}
-    return dict(session.execute(select(Objective.key, Objective.id).where(Objective.key.in_(wanted))).all())  # type: ignore[arg-type]
+    return dict(session.execute(select(Objective.key, Objective.id).where(Objective.key.in_(wanted))).all())
 
 
-def criteria_ids(session: DbSession, criteria: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    return objective_ids(session, (code for c in criteria for code in c.get("objectives", [])))
+def criteria_ids(session: DbSession, criteria: Sequence[CriterionSpec]) -> dict[str, int]:
+    return objective_ids(session, (code for c in criteria for code in c.objectives))
 
 
 def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
