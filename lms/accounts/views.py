@@ -6,14 +6,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
 from lms.accounts import services
+from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
 from lms.accounts.models import User
 from lms.extensions import db, limiter
 from lms.mail.services import queue_mail
+from lms.web.forms import add_error
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -24,10 +26,6 @@ def load_user(user_id: str) -> User | None:
         return None
     user = db.session.get(User, int(ident))
     return user if user is not None and user.session_version == int(version) else None
-
-
-def signed_in_user() -> User | None:
-    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
 
 
 def login_redirect() -> Response:
@@ -53,7 +51,7 @@ def _failed(response: Response) -> bool:
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed)
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_login_email_key, deduct_when=_failed)
 def login() -> Any:
-    if current_user.is_authenticated:
+    if signed_in_user() is not None:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
@@ -61,7 +59,7 @@ def login() -> Any:
         if user is not None:
             login_user(user, remember=bool(form.remember.data))
             return redirect(safe_next(request.args.get("next")))
-        form.password.errors.append("That email and password do not match an account.")
+        add_error(form.password, "That email and password do not match an account.")
     return render_template("accounts/login.html", form=form), 200
 
 
@@ -74,7 +72,7 @@ def logout() -> Response:
 
 @bp.route("/account", methods=["GET", "POST"])
 def account() -> Any:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     profile = ProfileForm(obj=user, prefix="profile")
     password = ChangePasswordForm(prefix="password")
     if profile.submit.data and profile.validate_on_submit():
@@ -82,7 +80,7 @@ def account() -> Any:
             services.update_profile(db.session, user, profile.name.data or "", profile.timezone.data or "UTC")
         except services.AccountError as exc:
             db.session.rollback()
-            profile.name.errors.append(str(exc))
+            add_error(profile.name, str(exc))
         else:
             flash("Your settings are saved.", "success")
             return redirect(url_for("accounts.account"))
@@ -92,7 +90,7 @@ def account() -> Any:
         except services.AccountError as exc:
             db.session.rollback()
             target = password.current if "current" in str(exc) else password.password
-            target.errors.append(str(exc))
+            add_error(target, str(exc))
         else:
             login_user(user)  # the session carries the new session version
             flash("Your password is changed; other devices are signed out.", "success")
@@ -129,7 +127,7 @@ def reset_password(token: str) -> Any:
             services.reset_password(db.session, token, form.password.data or "")
         except services.AccountError as exc:
             db.session.rollback()
-            form.password.errors.append(str(exc))
+            add_error(form.password, str(exc))
         else:
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("accounts.login"))

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from lms.accounts.cli import create_admin_command
-from lms.accounts.views import bp, load_user, login_redirect, signed_in_user
+from lms.accounts.current import signed_in_user
+from lms.accounts.views import bp, load_user, login_redirect
 from lms.cli import add_commands
 from lms.extensions import login_manager
 from lms.web.access import Identity, set_identity
