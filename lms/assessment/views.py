@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from lms.accounts.current import signed_in
 from lms.assessment import services
 from lms.assessment.forms import CsrfForm, EssayGradeForm
-from lms.assessment.models import Attempt, AttemptClosedBy, Response
+from lms.assessment.models import Attempt, AttemptClosedBy, Quiz, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError
 from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.database import utcnow
 from lms.extensions import db
+from lms.web.forms import add_error
 
 bp = Blueprint("assessment", __name__, template_folder="templates")
 
@@ -26,7 +27,7 @@ def question_types() -> dict[str, Any]:
     return {"types": QUESTION_TYPES}
 
 
-def _quiz(key: str):  # type: ignore[no-untyped-def]
+def _quiz(key: str) -> Quiz:
     return services.get_quiz(db.session, key) or abort(404)
 
 
@@ -36,18 +37,19 @@ def _attempt(attempt_id: int) -> Attempt:
 
 @bp.get("/quizzes")
 def quizzes() -> str:
+    user = signed_in()
     now = utcnow()
-    roles = roles_of(db.session, current_user)  # type: ignore[arg-type]
+    roles = roles_of(db.session, user)
     items = services.active_quizzes(db.session)
-    statuses = {q.id: services.quiz_status(db.session, q, current_user, now) for q in items} if roles.enrolment else {}  # type: ignore[arg-type]
+    statuses = {q.id: services.quiz_status(db.session, q, user, now) for q in items} if roles.enrolment else {}
     return render_template("assessment/quizzes.html", quizzes=items, statuses=statuses,
-                           staff_cohorts=staff_cohorts(db.session, current_user) if roles.is_staff else [])
+                           staff_cohorts=staff_cohorts(db.session, user) if roles.is_staff else [])
 
 
 @bp.get("/quizzes/<key>")
 def quiz(key: str) -> str:
     quiz = _quiz(key)
-    status = services.quiz_status(db.session, quiz, current_user, utcnow())  # type: ignore[arg-type]
+    status = services.quiz_status(db.session, quiz, signed_in(), utcnow())
     return render_template("assessment/quiz.html", quiz=quiz, status=status, form=CsrfForm(),
                            questions=len(services.current_versions(db.session, quiz)))
 
@@ -56,7 +58,7 @@ def quiz(key: str) -> str:
 def start(key: str) -> WerkzeugResponse:
     quiz = _quiz(key)
     try:
-        attempt = services.start_attempt(db.session, quiz, current_user, utcnow())  # type: ignore[arg-type]
+        attempt = services.start_attempt(db.session, quiz, signed_in(), utcnow())
     except services.QuizError as exc:  # attempts closed on the way are kept: the redirect commits
         flash(str(exc), "error")
         return redirect(url_for("assessment.quiz", key=quiz.key))
@@ -136,7 +138,7 @@ def result(attempt_id: int) -> Any:
 
 @bp.get("/grading/essays")
 def essay_queue() -> str:
-    cohorts = {c.id: c for c in staff_cohorts(db.session, current_user)}
+    cohorts = {c.id: c for c in staff_cohorts(db.session, signed_in())}
     return render_template("assessment/essay_queue.html", cohorts=cohorts,
                            responses=services.pending_essays(db.session, list(cohorts)))
 
@@ -158,10 +160,11 @@ def grade(cohort_id: int, response_id: int) -> Any:
     form = EssayGradeForm()
     quiz = response.attempt.quiz
     if form.validate_on_submit():
+        assert form.points.data is not None  # InputRequired: a validated form has parsed points
         try:
-            services.grade_essay(db.session, response, float(form.points.data), form.comment.data or "", current_user, utcnow())  # type: ignore[arg-type]
+            services.grade_essay(db.session, response, float(form.points.data), form.comment.data or "", signed_in(), utcnow())
         except services.QuizError as exc:
-            form.points.errors.append(str(exc))
+            add_error(form.points, str(exc))
         else:
             flash("Grade saved.", "success")
             return redirect(url_for("assessment.statistics", cohort_id=cohort.id, key=quiz.key) + "#essays")

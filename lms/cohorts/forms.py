@@ -64,7 +64,10 @@ class ButtonForm(FlaskForm):
 
 class AcceptInvitationForm(FlaskForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
-    password = PasswordField("Choose a password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"Use at least {MIN_PASSWORD_LENGTH} characters (at most 200).")],
-                             description=f"At least {MIN_PASSWORD_LENGTH} characters.")
+    password = PasswordField(
+        "Choose a password",
+        validators=[DataRequired(),
+                    Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"Use at least {MIN_PASSWORD_LENGTH} characters (at most 200).")],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.")
     confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")])
     submit = SubmitField("Join the cohort")

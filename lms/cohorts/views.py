@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
-from flask_login import current_user, login_user
+from flask_login import login_user
 from werkzeug.wrappers import Response
 
+from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.cohorts import csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
@@ -23,6 +24,7 @@ from lms.cohorts.forms import (
 )
 from lms.cohorts.models import Cohort, EnrolmentImport, Organization
 from lms.extensions import db
+from lms.web.forms import add_error, labelled_choices
 
 bp = Blueprint("cohorts", __name__, template_folder="templates")
 
@@ -31,10 +33,11 @@ bp = Blueprint("cohorts", __name__, template_folder="templates")
 def nav_is_learner() -> bool:
     """Whether the signed-in user is enrolled now, for the layout's learner-only links;
     one query, at most once per request."""
-    if not current_user.is_authenticated:
+    user = signed_in_user()
+    if user is None:
         return False
     if "nav_is_learner" not in g:
-        g.nav_is_learner = enrolment.active_enrolment(db.session, current_user.id) is not None
+        g.nav_is_learner = enrolment.active_enrolment(db.session, user.id) is not None
     return bool(g.nav_is_learner)
 
 
@@ -65,7 +68,7 @@ def organizations() -> Any:
             org = services.create_organization(db.session, form.name.data or "")
         except services.CohortError as exc:
             db.session.rollback()
-            form.name.errors.append(str(exc))
+            add_error(form.name, str(exc))
         else:
             flash(f"{org.name} is created. Add its administrators.", "success")
             return redirect(url_for("cohorts.organization_admin", org_id=org.id))
@@ -83,7 +86,7 @@ def organization_admin(org_id: int) -> Any:
             user = roles.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "", welcome_link)
         except services.CohortError as exc:
             db.session.rollback()
-            form.email.errors.append(str(exc))
+            add_error(form.email, str(exc))
         else:
             flash(f"{user.email} is now an administrator of {org.name}.", "success")
             return redirect(url_for("cohorts.organization_admin", org_id=org.id))
@@ -105,13 +108,14 @@ def new_cohort(org_id: int) -> Any:
     org = _org(org_id)
     form = CohortForm()
     if form.validate_on_submit():
+        assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
         try:
             cohort = services.create_cohort(
                 db.session, org, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
                 services.parse_email_list(form.instructors.data or ""), welcome_link)
         except services.CohortError as exc:
             db.session.rollback()
-            form.name.errors.append(str(exc))
+            add_error(form.name, str(exc))
         else:
             flash(f"{cohort.name} is created.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -125,13 +129,14 @@ def edit_cohort(cohort_id: int) -> Any:
     if not form.is_submitted():
         form.instructors.data = ", ".join(u.email for u in cohort.instructors)
     if form.validate_on_submit():
+        assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
         try:
             services.update_cohort(
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
                 services.parse_email_list(form.instructors.data or ""), welcome_link)
         except services.CohortError as exc:
             db.session.rollback()
-            form.name.errors.append(str(exc))
+            add_error(form.name, str(exc))
         else:
             flash("The cohort is saved.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -154,13 +159,14 @@ def archive_cohort(cohort_id: int) -> Response:
 
 
 def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int = 200) -> tuple[str, int]:
+    user = signed_in()
     learners = enrolment.cohort_learners(db.session, cohort)
     move = MoveForm(prefix="move")
-    move.target.choices = {c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived}
+    move.target.choices = labelled_choices({c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived})
     return render_template(
         "cohorts/cohort.html", cohort=cohort, learners=learners, invite=invite or InviteForm(),
         move=move, button=ButtonForm(), invitations=invitations.pending_invitations(db.session, cohort),
-        can_manage=current_user.is_admin or cohort.organization_id in roles.roles_of(db.session, current_user).admin_of,
+        can_manage=user.is_admin or cohort.organization_id in roles.roles_of(db.session, user).admin_of,
     ), status
 
 
@@ -176,10 +182,10 @@ def invite(cohort_id: int) -> Any:
     if form.validate_on_submit():
         try:
             invitation = invitations.invite_learner(db.session, cohort, form.email.data or "", form.name.data or "",
-                                                 current_user, invitation_link)
+                                                 signed_in(), invitation_link)
         except services.CohortError as exc:
             db.session.rollback()
-            form.email.errors.append(str(exc))
+            add_error(form.email, str(exc))
         else:
             flash(f"An invitation is on its way to {invitation.email}.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -193,10 +199,10 @@ def import_learners(cohort_id: int) -> Any:
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            preview = csv_import.preview_import(db.session, cohort, upload.filename or "", upload.read(), current_user)
+            preview = csv_import.preview_import(db.session, cohort, upload.filename or "", upload.read(), signed_in())
         except services.CohortError as exc:
             db.session.rollback()
-            form.file.errors.append(str(exc))
+            add_error(form.file, str(exc))
         else:
             return redirect(url_for("cohorts.import_preview", cohort_id=cohort.id, import_id=preview.record.id))
     return render_template("cohorts/import.html", cohort=cohort, form=form), (400 if form.errors else 200)
@@ -238,7 +244,7 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
     cohort = _cohort(cohort_id)
     learner = db.session.get(User, user_id) or abort(404)
     form = MoveForm(prefix="move")
-    form.target.choices = {c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id}
+    form.target.choices = labelled_choices({c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id})
     if form.validate_on_submit():
         target = db.session.get(Cohort, form.target.data) or abort(404)
         try:
@@ -261,15 +267,16 @@ def accept_invitation(token: str) -> Any:
     check = invitations.check_invitation(db.session, token)
     if check.invitation is None:
         return render_template("cohorts/accept.html", problem=check.problem, form=None, check=check), 400
-    if current_user.is_authenticated:
-        if current_user.email != check.invitation.email:
+    visitor = signed_in_user()
+    if visitor is not None:
+        if visitor.email != check.invitation.email:
             return render_template("cohorts/accept.html", form=None, check=check, problem=(
-                f"This invitation is for {check.invitation.email}; you are signed in as {current_user.email}. "
+                f"This invitation is for {check.invitation.email}; you are signed in as {visitor.email}. "
                 "Sign out and open the link again.")), 400
         button = ButtonForm()
         if button.validate_on_submit():
             try:
-                invitations.accept_invitation_as(db.session, token, current_user)
+                invitations.accept_invitation_as(db.session, token, visitor)
             except services.CohortError as exc:
                 db.session.rollback()
                 return render_template("cohorts/accept.html", problem=str(exc), form=None, check=check), 400
@@ -284,7 +291,7 @@ def accept_invitation(token: str) -> Any:
             user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
         except services.CohortError as exc:
             db.session.rollback()
-            form.password.errors.append(str(exc))
+            add_error(form.password, str(exc))
         else:
             login_user(user)
             flash(f"Welcome to {check.invitation.cohort.name}.", "success")

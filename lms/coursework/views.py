@@ -6,13 +6,16 @@ import io
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from lms.accounts.current import signed_in
 from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.models import Enrolment
 from lms.coursework import content as _content  # noqa: F401 - registers the coursework content section
 from lms.coursework import services
 from lms.coursework.forms import CsrfForm, WorkForm
-from lms.coursework.models import KINDS, Attachment
+from lms.coursework.models import KINDS, Assignment, Attachment, Submission
+from lms.coursework.services import Dates
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import learner_schedule
@@ -23,7 +26,7 @@ bp = Blueprint("coursework", __name__, template_folder="templates")
 
 @bp.get("/coursework")
 def assignments() -> str:
-    plan = learner_schedule(db.session, current_user, utcnow())  # type: ignore[arg-type]
+    plan = learner_schedule(db.session, signed_in(), utcnow())
     items = services.active_assignments(db.session)
     dates = {a.id: services.dates_for(a, plan) for a in items} if plan else {}
     return render_template("coursework/assignments.html", assignments=items, dates=dates, kinds=KINDS)
@@ -32,7 +35,7 @@ def assignments() -> str:
 @bp.get("/assignments/<key>")
 def assignment(key: str) -> str:
     item = services.get_assignment(db.session, key) or abort(404)
-    plan = learner_schedule(db.session, current_user, utcnow())  # type: ignore[arg-type]
+    plan = learner_schedule(db.session, signed_in(), utcnow())
     return render_template("coursework/assignment.html", assignment=item, brief=render_markdown(item.body),
                            rubric=item.rubric.current, dates=services.dates_for(item, plan) if plan else None)
 
@@ -41,15 +44,17 @@ def _uploads() -> Path:
     return Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
 
 
-def _work_context(key: str) -> tuple:  # type: ignore[type-arg]
+def _work_context(key: str) -> tuple[Assignment, Enrolment | None, Dates | None]:
     item = services.get_assignment(db.session, key) or abort(404)
-    enrolment = active_enrolment(db.session, current_user.id)  # type: ignore[union-attr]
-    plan = learner_schedule(db.session, current_user, utcnow())  # type: ignore[arg-type]
+    user = signed_in()
+    enrolment = active_enrolment(db.session, user.id)
+    plan = learner_schedule(db.session, user, utcnow())
     dates = services.dates_for(item, plan) if plan else None
     return item, enrolment, dates
 
 
-def _render_work(item, submission, dates, form: WorkForm, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_work(item: Assignment, submission: Submission | None, dates: Dates | None, form: WorkForm,
+                 error: str | None = None, status: int = 200) -> tuple[str, int]:
     versions = submission.versions if submission else []
     changes = services.compare(versions[-2], versions[-1]) if len(versions) >= 2 else []
     return render_template("coursework/work.html", assignment=item, submission=submission, dates=dates, form=form,
@@ -58,21 +63,22 @@ def _render_work(item, submission, dates, form: WorkForm, error: str | None = No
 
 
 @bp.get("/assignments/<key>/work")
-def work(key: str):  # type: ignore[no-untyped-def]
+def work(key: str) -> tuple[str, int]:
     item, _, dates = _work_context(key)
-    submission = services.submission_for(db.session, item, current_user.id)  # type: ignore[union-attr]
+    submission = services.submission_for(db.session, item, signed_in().id)
     form = WorkForm(body=submission.draft_body if submission else "")
     return _render_work(item, submission, dates, form)
 
 
 @bp.post("/assignments/<key>/work")
-def save_work(key: str):  # type: ignore[no-untyped-def]
+def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
     item, enrolment, dates = _work_context(key)
     form = WorkForm()
     if not form.validate_on_submit():
         abort(400)
     now = utcnow()
-    submission = services.start_submission(db.session, item, current_user.id, enrolment.cohort_id if enrolment else None, now)  # type: ignore[union-attr]
+    user_id = signed_in().id
+    submission = services.start_submission(db.session, item, user_id, enrolment.cohort_id if enrolment else None, now)
     action = request.form.get("action", "save")
     try:
         services.save_draft(db.session, submission, form.body.data or "", dates, now)
@@ -84,7 +90,7 @@ def save_work(key: str):  # type: ignore[no-untyped-def]
     except services.SubmissionError as exc:
         db.session.rollback()
         # Re-render with what the learner typed: nothing they wrote is lost.
-        return _render_work(item, services.submission_for(db.session, item, current_user.id), dates, form,  # type: ignore[union-attr]
+        return _render_work(item, services.submission_for(db.session, item, user_id), dates, form,
                             error=str(exc), status=400)
     if action == "submit":
         flash(f"Version {version.number} submitted{' (after the due date)' if version.late else ''}. "
@@ -95,9 +101,9 @@ def save_work(key: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/assignments/<key>/work/attachments/<int:attachment_id>/remove")
-def remove_attachment(key: str, attachment_id: int):  # type: ignore[no-untyped-def]
+def remove_attachment(key: str, attachment_id: int) -> WerkzeugResponse:
     item, _, dates = _work_context(key)
-    submission = services.submission_for(db.session, item, current_user.id) or abort(404)  # type: ignore[union-attr]
+    submission = services.submission_for(db.session, item, signed_in().id) or abort(404)
     try:
         services.remove_attachment(db.session, submission, attachment_id, dates, utcnow())
     except services.SubmissionError as exc:

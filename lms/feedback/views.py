@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
+from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.models import Module
 from lms.cohorts.models import Cohort
@@ -16,6 +16,7 @@ from lms.extensions import db
 from lms.feedback import services
 from lms.feedback.forms import CsrfForm, InviteForm
 from lms.feedback.models import FeedbackInvite
+from lms.web.forms import labelled_choices
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
 
@@ -29,12 +30,12 @@ def feedback_link(token: str) -> str:
 
 def _invite_form(modules: list[Module]) -> InviteForm:
     form = InviteForm()
-    form.module.choices = {m.id: m.title for m in modules}
+    form.module.choices = labelled_choices({m.id: m.title for m in modules})
     return form
 
 
 def _learner_page(form: InviteForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
-    learner_id: int = current_user.id  # type: ignore[union-attr]
+    learner_id = signed_in().id
     return render_template(
         "feedback/mine.html", form=form, error=error, button=CsrfForm(), now=utcnow(),
         invites=services.invites_of(db.session, learner_id),
@@ -54,7 +55,7 @@ def create() -> Any:
         return _learner_page(form, status=400)
     module = next(m for m in modules if m.id == form.module.data)
     try:
-        item, _token = services.invite(db.session, current_user, module, form.name.data or "",  # type: ignore[arg-type]
+        item, _token = services.invite(db.session, signed_in(), module, form.name.data or "",
                                        form.email.data or "", form.relation.data or "", utcnow(), feedback_link)
     except services.FeedbackError as exc:
         db.session.rollback()
@@ -66,7 +67,7 @@ def create() -> Any:
 @bp.post("/feedback/<int:invite_id>/revoke")
 def revoke(invite_id: int) -> Any:
     item = db.session.get(FeedbackInvite, invite_id)
-    if item is None or item.learner_id != current_user.id:  # type: ignore[union-attr]
+    if item is None or item.learner_id != signed_in().id:
         abort(404)
     try:
         services.revoke(db.session, item, utcnow())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
+from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.cohorts.enrolment import cohort_learners
 from lms.cohorts.models import Cohort
@@ -28,7 +28,7 @@ bp = Blueprint("grading", __name__, template_folder="templates")
 
 @bp.get("/grading")
 def queue() -> str:
-    cohorts = staff_cohorts(db.session, current_user)  # type: ignore[arg-type]
+    cohorts = staff_cohorts(db.session, signed_in())
     try:
         status = QueueFilter(request.args.get("status", QueueFilter.TO_GRADE))
     except ValueError:
@@ -51,11 +51,11 @@ def _submission(cohort_id: int, submission_id: int) -> Submission:
 def _page(submission: Submission, grade: Any = None, error: str | None = None, stale: bool = False,
           posted: Any = None, status: int = 200) -> tuple[str, int]:
     grade = grade if grade is not None else services.grade_of(db.session, submission)
-    roles = roles_of(db.session, current_user)  # type: ignore[arg-type]
-    can_audit = current_user.is_admin or db.session.get(Cohort, submission.cohort_id).organization_id in roles.admin_of  # type: ignore[union-attr]
+    user = signed_in()
+    cohort = db.session.get(Cohort, submission.cohort_id) or abort(404)  # the route's cohort: _submission matched them
+    can_audit = user.is_admin or cohort.organization_id in roles_of(db.session, user).admin_of
     latest = submission.latest
-    classmates = [e.user for e in cohort_learners(db.session, db.session.get(Cohort, submission.cohort_id))  # type: ignore[arg-type]
-                  if e.user_id != submission.user_id]
+    classmates = [e.user for e in cohort_learners(db.session, cohort) if e.user_id != submission.user_id]
     return render_template(
         "grading/grade.html", submission=submission, grade=grade, error=error, stale=stale, posted=posted,
         rubric=services.rubric_for(db.session, submission, grade), form=CsrfForm(),
@@ -84,7 +84,7 @@ def save(cohort_id: int, submission_id: int) -> Any:
     revision = form.get("revision", type=int)
     action = form.get("action", GradeAction.DRAFT)
     try:
-        services.save_grade(db.session, submission, current_user, levels, comments, form.get("feedback", ""),  # type: ignore[arg-type]
+        services.save_grade(db.session, submission, signed_in(), levels, comments, form.get("feedback", ""),
                             revision, action, utcnow())
     except services.StaleGrade as exc:
         db.session.rollback()
@@ -101,7 +101,7 @@ def save(cohort_id: int, submission_id: int) -> Any:
 @bp.get("/assignments/<key>/feedback")
 def feedback(key: str) -> str:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    submission = coursework.submission_for(db.session, assignment, current_user.id)  # type: ignore[union-attr]
+    submission = coursework.submission_for(db.session, assignment, signed_in().id)
     grade = services.released_grade(db.session, submission) if submission else None
     return render_template("grading/feedback.html", assignment=assignment, submission=submission, grade=grade,
                            rubric=grade.rubric_version if grade else None)
@@ -122,9 +122,10 @@ def export(cohort_id: int, fmt: str) -> Response:
 @bp.get("/assignments/<key>/peer-reviews")
 def peer_reviews(key: str) -> str:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    own = coursework.submission_for(db.session, assignment, current_user.id)  # type: ignore[union-attr]
+    user = signed_in()
+    own = coursework.submission_for(db.session, assignment, user.id)
     mine = list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
-        PeerReview.reviewer_id == current_user.id, PeerReview.status != PeerReviewStatus.CANCELLED,  # type: ignore[union-attr]
+        PeerReview.reviewer_id == user.id, PeerReview.status != PeerReviewStatus.CANCELLED,
         Submission.assignment_id == assignment.id)))
     return render_template("grading/peer_reviews.html", assignment=assignment, own=own, mine=mine, form=CsrfForm(),
                            received=peer.received(db.session, own) if own else [])
@@ -133,9 +134,10 @@ def peer_reviews(key: str) -> str:
 @bp.post("/assignments/<key>/peer-reviews")
 def request_reviews(key: str) -> Any:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    before = len([r for r in peer.reviews_to_do(db.session, assignment, current_user, utcnow()) if r.id])  # type: ignore[arg-type]
+    user = signed_in()
+    before = len([r for r in peer.reviews_to_do(db.session, assignment, user, utcnow()) if r.id])
     total = len(list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
-        PeerReview.reviewer_id == current_user.id, PeerReview.status != PeerReviewStatus.CANCELLED,  # type: ignore[union-attr]
+        PeerReview.reviewer_id == user.id, PeerReview.status != PeerReviewStatus.CANCELLED,
         Submission.assignment_id == assignment.id))))
     if total == 0:
         flash("No work to review yet: submit your own first, or come back when classmates have submitted.", "error")

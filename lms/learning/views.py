@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
+from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
@@ -18,15 +18,18 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
 from lms.learning.forms import FeedForm, OverrideForm, RevokeFeedForm
+from lms.learning.models import OverrideKind
+from lms.web.forms import add_error, labelled_choices
 
 bp = Blueprint("learning", __name__, template_folder="templates")
 
 
 @bp.get("/home")
 def home() -> str:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     roles = roles_of(db.session, user)
-    orgs = list(db.session.scalars(select(Organization).where(Organization.id.in_(roles.admin_of)).order_by(Organization.name))) if roles.admin_of else []
+    orgs = (list(db.session.scalars(select(Organization).where(Organization.id.in_(roles.admin_of)).order_by(Organization.name)))
+            if roles.admin_of else [])
     org_cohorts = cohorts.organization_cohorts(db.session, roles.admin_of) if roles.admin_of else []
     return render_template(
         "learning/home.html",
@@ -39,7 +42,7 @@ def home() -> str:
 
 @bp.get("/schedule")
 def schedule() -> str:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     plan = services.learner_schedule(db.session, user) or abort(403)
     return render_template("learning/schedule.html", plan=plan, feed=services.active_feed(db.session, user),
                            feed_form=FeedForm(), revoke_form=RevokeFeedForm(), feed_url=None)
@@ -47,7 +50,7 @@ def schedule() -> str:
 
 @bp.post("/schedule/calendar")
 def calendar_link() -> Any:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     token = services.new_feed(db.session, user)
     plan = services.learner_schedule(db.session, user) or abort(403)
     flash("Your private calendar link is ready. Anyone with it can see your schedule; turn it off here at any time.", "success")
@@ -58,7 +61,7 @@ def calendar_link() -> Any:
 
 @bp.post("/schedule/calendar/revoke")
 def revoke_calendar_link() -> Any:
-    services.revoke_feed(db.session, current_user)  # type: ignore[arg-type]
+    services.revoke_feed(db.session, signed_in())
     flash("The calendar link is turned off.", "success")
     return redirect(url_for("learning.schedule"))
 
@@ -79,8 +82,8 @@ def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int
 
 def _override_form() -> OverrideForm:
     form = OverrideForm()
-    form.phase.choices = {item.phase.id: f"Month {item.phase.month} · {item.module.title}: {item.phase.title}"
-                          for item in schedule_items(db.session)}
+    form.phase.choices = labelled_choices({item.phase.id: f"Month {item.phase.month} · {item.module.title}: {item.phase.title}"
+                                           for item in schedule_items(db.session)})
     return form
 
 
@@ -97,13 +100,14 @@ def grant_override(cohort_id: int, user_id: int) -> Any:
     person = db.session.get(User, user_id) or abort(404)
     form = _override_form()
     if form.validate_on_submit():
+        assert form.on_date.data is not None  # DataRequired: a validated form has the parsed date
         try:
             services.grant_override(db.session, cohort, person, form.phase.data, form.kind.data or "",
-                                    form.on_date.data, form.note.data or "", current_user)  # type: ignore[arg-type]
+                                    form.on_date.data, form.note.data or "", signed_in())
         except cohorts.CohortError as exc:
             db.session.rollback()
-            form.on_date.errors.append(str(exc))
+            add_error(form.on_date, str(exc))
         else:
-            flash(f"{services.OVERRIDE_KINDS[form.kind.data or '']} granted to {person.name}.", "success")
+            flash(f"{services.OVERRIDE_KINDS[OverrideKind(form.kind.data)]} granted to {person.name}.", "success")
             return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
     return _learner_page(cohort, person, form, status=400)

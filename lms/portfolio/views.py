@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
+from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
@@ -31,15 +31,16 @@ def _level(key: str) -> Level:
 def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
     now = utcnow()
     assignment = services.review_assignment(db.session, level)
-    eligible = services.eligible_work(db.session, current_user.id, level)  # type: ignore[union-attr]
-    plan = learner_schedule(db.session, current_user, now)  # type: ignore[arg-type]
+    user = signed_in()
+    eligible = services.eligible_work(db.session, user.id, level)
+    plan = learner_schedule(db.session, user, now)
     return {
         "level": level, "assignment": assignment, "eligible": eligible,
         "grades": services.grades_of(db.session, eligible),
         "codes": [o.key for o in assignment.objectives] if assignment else [],
         "objectives": assignment.objectives if assignment else [],
-        "portfolio": services.portfolio_for(db.session, current_user.id, level, now, create=create),  # type: ignore[union-attr]
-        "review": coursework.submission_for(db.session, assignment, current_user.id) if assignment else None,  # type: ignore[union-attr]
+        "portfolio": services.portfolio_for(db.session, user.id, level, now, create=create),
+        "review": coursework.submission_for(db.session, assignment, user.id) if assignment else None,
         "dates": coursework.dates_for(assignment, plan) if assignment and plan else None,
         "form": CsrfForm(), "share_url": None, "error": None,
     }
@@ -66,8 +67,9 @@ def save(level_key: str) -> Any:
     try:
         services.curate(db.session, context["portfolio"], chosen, reflections, context["eligible"], context["codes"], now)
         if request.form.get("action") == "submit":
-            enrolment = active_enrolment(db.session, current_user.id)  # type: ignore[union-attr]
-            services.submit_for_review(db.session, context["portfolio"], current_user, enrolment.cohort_id if enrolment else None,  # type: ignore[arg-type]
+            user = signed_in()
+            enrolment = active_enrolment(db.session, user.id)
+            services.submit_for_review(db.session, context["portfolio"], user, enrolment.cohort_id if enrolment else None,
                                        context["eligible"], now, context["dates"])
     except services.PortfolioError as exc:
         db.session.rollback()

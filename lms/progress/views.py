@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
 
+from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.models import Lesson
 from lms.cohorts.enrolment import active_enrolment
@@ -20,6 +20,7 @@ from lms.progress import evidence as _evidence  # noqa: F401 - turns quiz, grade
 from lms.progress import services
 from lms.progress.completion import learner_progress
 from lms.progress.forms import RatingForm, ReadForm
+from lms.web.forms import labelled_choices
 
 bp = Blueprint("progress", __name__, template_folder="templates")
 
@@ -29,7 +30,7 @@ def lesson_read(lesson: Lesson) -> bool | None:
     """For the lesson page: whether the signed-in learner marked it read (None: not a learner)."""
     if not nav_is_learner():  # the layout asks the same question; answered once per request
         return None
-    return services.has_read(db.session, current_user.id, lesson.id)
+    return services.has_read(db.session, signed_in().id, lesson.id)
 
 
 @bp.post("/lessons/<key>/read")
@@ -38,7 +39,7 @@ def read_lesson(key: str) -> Any:
     if not form.validate_on_submit():
         abort(400)
     lesson = services.active_lesson(db.session, key) or abort(404)
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     if active_enrolment(db.session, user.id) is None:
         flash("Reading is tracked for learners enrolled in a cohort.", "error")
     elif form.undo.data:
@@ -52,7 +53,7 @@ def read_lesson(key: str) -> Any:
 
 @bp.get("/progress")
 def overview() -> str:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     enrolment = active_enrolment(db.session, user.id) or abort(403)
     return render_template("progress/overview.html", cohort=enrolment.cohort,
                            progress=learner_progress(db.session, enrolment.cohort, user.id, utcnow()))
@@ -62,13 +63,13 @@ def overview() -> str:
 def competency() -> str:
     rules = services.policy(db.session)
     return render_template("progress/competency.html", rules=rules,
-                           profiles=services.profile(db.session, current_user.id, rules))  # type: ignore[union-attr]
+                           profiles=services.profile(db.session, signed_in().id, rules))
 
 
 def _rating_form(profiles: list[services.ObjectiveProfile], rules: services.Policy) -> RatingForm:
     form = RatingForm()
-    form.objective.choices = {p.objective.id: f"{p.objective.key} · {p.objective.title}" for p in profiles}
-    form.level.choices = {n: f"{n} · {rules.name_of(n)}" for n in services.RATING_LEVELS}
+    form.objective.choices = labelled_choices({p.objective.id: f"{p.objective.key} · {p.objective.title}" for p in profiles})
+    form.level.choices = labelled_choices({n: f"{n} · {rules.name_of(n)}" for n in services.RATING_LEVELS})
     return form
 
 
@@ -100,11 +101,12 @@ def rate(cohort_id: int, user_id: int) -> Any:
         objective = next((p.objective for p in profiles if p.objective.id == form.objective.data), None)
         try:
             services.rate(db.session, person.id, objective, form.level.data, form.note.data or "",
-                          current_user.id, utcnow())  # type: ignore[union-attr]
+                          signed_in().id, utcnow())
         except services.EvidenceError as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            flash(f"Rating recorded: {objective.key} at level {form.level.data} ({rules.name_of(form.level.data)}).", "success")  # type: ignore[union-attr]
+            assert objective is not None  # services.rate refuses a rating without one
+            flash(f"Rating recorded: {objective.key} at level {form.level.data} ({rules.name_of(form.level.data)}).", "success")
             return redirect(url_for("progress.learner", cohort_id=cohort.id, user_id=person.id))
     return _learner_page(cohort, person, form, profiles, rules, status=400)
