@@ -41,7 +41,8 @@ class PeriodField(MonthField):
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist or not str(valuelist[0]).strip():
-            self.data = None
+            # Spaces read as blank too, so InputRequired refuses them (as FigureField does).
+            self.data, self.raw_data = None, [""]
             return
         super().process_formdata([str(valuelist[0]).strip()])
 

@@ -8,8 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
+from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.database import utcnow
 from lms.extensions import db
@@ -17,6 +17,7 @@ from lms.kpi import services
 from lms.kpi.charts import large_chart, sparkline
 from lms.kpi.forms import FigureForm
 from lms.kpi.services import MetricTrend
+from lms.web.forms import add_error
 
 bp = Blueprint("kpi", __name__, template_folder="templates")
 
@@ -35,23 +36,25 @@ def _page(trends: list[MetricTrend], form: FigureForm, status: int = 200) -> tup
 
 @bp.get("/kpis")
 def tracker() -> tuple[str, int]:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     form = FigureForm(metric=request.args.get("metric", ""), period=_local_now(user).date().replace(day=1))
     return _page(services.tracker(db.session, user.id), form)
 
 
 @bp.post("/kpis")
 def record() -> Any:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     form = FigureForm()
     if form.validate_on_submit():
+        # InputRequired: a validated form has the parsed month and figure.
+        assert form.period.data is not None and form.value.data is not None
         try:
             metric = services.active_metric(db.session, form.metric.data or "")
-            entry = services.record_figure(db.session, user.id, metric, form.period.data, form.value.data,  # type: ignore[arg-type]
+            entry = services.record_figure(db.session, user.id, metric, form.period.data, form.value.data,
                                            _local_now(user), form.note.data or "")
         except services.KpiError as exc:
             db.session.rollback()
-            getattr(form, exc.field).errors.append(str(exc))
+            add_error(getattr(form, exc.field), str(exc))
         else:
             figure = services.format_value(metric, entry.value)
             flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}.", "success")
@@ -61,6 +64,6 @@ def record() -> Any:
 
 @bp.get("/kpis/<metric_key>")
 def metric(metric_key: str) -> str:
-    user: User = current_user  # type: ignore[assignment]
+    user = signed_in()
     trend = services.metric_trend(db.session, user.id, metric_key) or abort(404)
     return render_template("kpi/metric.html", trend=trend, chart=large_chart(trend))
