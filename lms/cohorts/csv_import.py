@@ -40,7 +40,8 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CohortError(f"The file is not UTF-8 text (byte {exc.start} cannot be read). Save it as CSV UTF-8 and upload it again.") from exc
+        raise CohortError(f"The file is not UTF-8 text (byte {exc.start} cannot be read). "
+                          "Save it as CSV UTF-8 and upload it again.") from exc
 
 
 def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
@@ -62,9 +63,10 @@ def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(columns):
-                rows.append((reader.line_num, {"email": ",".join(values), "name": "", "_shape": f"has {len(values)} fields, expected {len(columns)}"}))
+                shape = f"has {len(values)} fields, expected {len(columns)}"
+                rows.append((reader.line_num, {"email": ",".join(values), "name": "", "_shape": shape}))
                 continue
-            rows.append((reader.line_num, {c: v.strip() for c, v in zip(columns, values)}))
+            rows.append((reader.line_num, {c: v.strip() for c, v in zip(columns, values, strict=True)}))
             if len(rows) > MAX_IMPORT_ROWS:
                 raise CohortError(f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
     except csv.Error as exc:
@@ -146,7 +148,7 @@ def confirm_import(session: DbSession, record: EnrolmentImport, link_for: LinkFo
         else:
             # Enrolled now; the invitation is how they set their password and sign in.
             invite_learner(session, record.cohort, user.email, row["name"],
-                           session.get(User, record.created_by_id), link_for, now)  # type: ignore[arg-type]
+                           session.get_one(User, record.created_by_id), link_for, now)
             enrol(session, record.cohort, user, now)
     record.confirmed_at = now
     session.flush()

@@ -115,9 +115,10 @@ def accept_invitation_as(session: DbSession, token: str, user: User, now: dateti
 
 
 def _join(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
-    if active_enrolment(session, user.id) is None:
+    enrolment = active_enrolment(session, user.id)
+    if enrolment is None:
         enrol(session, invitation.cohort, user, now)
-    elif active_enrolment(session, user.id).cohort_id != invitation.cohort_id:  # type: ignore[union-attr]
+    elif enrolment.cohort_id != invitation.cohort_id:
         raise CohortError("You are already enrolled in another cohort; ask your organization to move you.")
     invitation.accepted_at = now
     session.flush()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
@@ -268,11 +268,12 @@ def answer(session: DbSession, token: str, ratings: Mapping[str, Any], comment: 
     comment = comment.strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise FeedbackError(f"Keep the comment under {MAX_COMMENT_CHARS:,} characters.")
-    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    # cast: an UPDATE answers with a CursorResult (it has the rowcount); Session.execute is typed as any Result.
+    claimed = cast(CursorResult[Any], session.execute(
         update(FeedbackInvite)
         .where(FeedbackInvite.id == item.id, FeedbackInvite.used_at.is_(None),
                FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now)
-        .values(used_at=now).execution_options(synchronize_session=False))
+        .values(used_at=now).execution_options(synchronize_session=False)))
     if claimed.rowcount != 1:
         raise UsedLink()
     set_committed_value(item, "used_at", now)

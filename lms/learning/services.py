@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -123,10 +124,10 @@ def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now:
         extension = overrides.get((item.phase.id, OverrideKind.EXTENSION))
         is_early = early is not None and early.on_date < opens
         is_extended = extension is not None and extension.on_date > due
-        if is_early:
-            opens = early.on_date  # type: ignore[union-attr]
-        if is_extended:
-            due = extension.on_date  # type: ignore[union-attr]
+        if early is not None and is_early:
+            opens = early.on_date
+        if extension is not None and is_extended:
+            due = extension.on_date
         slots.append(Slot(item=item, opens_on=opens, due_on=due, is_open=opens <= today, early=is_early, extended=is_extended))
     month = current_month(cohort.start_date, today)
     level = next((lv for lv in active_levels(session) if lv.holds(month)), None)
@@ -246,4 +247,4 @@ def calendar_ics(plan: Schedule, user: User, now: datetime) -> bytes:
             event.add("dtend", day + timedelta(days=1))
             event.add("summary", f"{'Opens' if what == 'opens' else 'Due'}: {title} (month {slot.phase.month})")
             calendar.add_component(event)
-    return calendar.to_ical()
+    return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical unannotated; it returns the encoded bytes
