@@ -76,7 +76,7 @@ def build_chart(trend: MetricTrend, width: int, height: int, axes: bool = False)
         return (left + right) / 2 if last == first else left + (month - first) / (last - first) * (right - left)
 
     dots = [Dot(x=x_of(m), y=y_of(e.value), label=f"{e.period:%B %Y}: {trend.format(e.value)}",
-                meets=trend.metric.meets(e.value)) for m, e in zip(months, trend.entries)]
+                meets=trend.metric.meets(e.value)) for m, e in zip(months, trend.entries, strict=True)]
     step = max(1, -(-len(dots) // 8))  # at most about eight month labels
     x_ticks = [Tick(at=dots[i].x, label=f"{trend.entries[i].period:%b %y}") for i in range(0, len(dots), step)] if axes else []
     if axes and dots and (len(dots) - 1) % step:

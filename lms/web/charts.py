@@ -28,8 +28,11 @@ class Frame:
 
 
 class Point(Protocol):
-    x: float
-    y: float
+    # Read-only, so frozen dataclasses (the charts' dots) are points too.
+    @property
+    def x(self) -> float: ...
+    @property
+    def y(self) -> float: ...
 
 
 def polyline(points: Iterable[Point]) -> str:
