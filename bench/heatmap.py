@@ -45,7 +45,6 @@ from lms.catalog.services import active_objectives
 from lms.cohorts.models import Cohort, Enrolment
 from lms.competency.services import grid_query, heat_map
 from lms.content.services import ContentSource, apply_content
-from lms.sections import parse_curriculum
 from lms.database import utcnow
 from lms.demo.benchmark import build_benchmark, cohort_name
 from lms.demo.services import DEMO_PASSWORD, build_demo
@@ -55,6 +54,7 @@ from lms.progress.completion import cohorts_progress
 from lms.progress.models import Evidence, EvidenceSourceName
 from lms.progress.services import rebuild
 from lms.progress.sources import SOURCES
+from lms.sections import parse_curriculum
 
 PG_SCHEMA = "lms_bench_heatmap"
 ORG_ADMIN = "orgadmin@demo.lms"

@@ -49,7 +49,7 @@ class Settings(Spec):
     closes_after_days: int | None = Field(default=None, ge=1, le=730)
 
     @model_validator(mode="after")
-    def _window(self) -> "Settings":
+    def _window(self) -> Settings:
         if self.closes_after_days is not None and self.closes_after_days <= self.opens_after_days:
             raise ValueError("closes_after_days must come after opens_after_days")
         return self
@@ -73,7 +73,7 @@ class QuizFile(Spec):
     questions: list[AnyQuestion] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _placement(self) -> "QuizFile":
+    def _placement(self) -> QuizFile:
         if (self.module is None) == (self.level is None):
             raise ValueError("give either a module (a quiz) or a level (an exam), not both")
         if self.phase and not self.module:
@@ -134,7 +134,8 @@ class QuizSection(ContentSection):
             for j, pool in enumerate(spec.pools):
                 size = sum(1 for q in spec.questions if q.pool == pool.id)
                 if pool.draw > size:
-                    problems.add(Location(path, line_at(data, ["pools", j])), f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
+                    problems.add(Location(path, line_at(data, ["pools", j])),
+                                 f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
             quizzes.append(QuizSource(spec=spec, path=path))
         bundle.specs[self.name] = quizzes
 

@@ -365,7 +365,7 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
     weights = [a.weight if a.weight is not None else (100 if a.marker == "=" else 0) for a in answers]
     options: list[dict[str, Any]] = [{"id": _option_id(i), "text": _text_of(a), "feedback": _clean(a.feedback)}
                                      for i, a in enumerate(answers)]
-    for answer, weight in zip(answers, weights):
+    for answer, weight in zip(answers, weights, strict=True):
         if not -100 <= weight <= 100:
             raise _Error(answer.pos, f"the weight {weight:g}% is outside -100..100")
     if any(a.marker == "=" and a.weight is None for a in answers):
@@ -374,7 +374,7 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
             raise _Error(opening, "a block with a bare = answer is single choice: one = answer and "
                                   "every other one ~ (0%); for several right answers or partial "
                                   "credit, give every answer a %weight%")
-        for option, weight in zip(options, weights):
+        for option, weight in zip(options, weights, strict=True):
             if weight == 100:
                 option["correct"] = True
         return {"type": "single", "options": [_option(o) for o in options]}
@@ -383,7 +383,7 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
         raise _Error(opening, "no right answer: mark it with = or give it a positive %weight%")
     if not math.isclose(positive, 100, abs_tol=0.01):
         raise _Error(opening, f"the positive weights add up to {positive:g}%, not 100%")
-    for option, weight in zip(options, weights):
+    for option, weight in zip(options, weights, strict=True):
         option["weight"] = weight
     return {"type": "multiple", "options": [_option(o) for o in options]}
 

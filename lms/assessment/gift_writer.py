@@ -99,8 +99,10 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
             text = _required(o.get("text"), "an option", notes)
             if o.get("correct"):
                 prefix = "= " if text.startswith("%") else "="
+            elif text.startswith("%"):
+                prefix = "~%0%"
             else:
-                prefix = "~%0%" if text.startswith("%") else "~"
+                prefix = "~"
             lines.append(_answer_line(prefix, text, o.get("feedback"), notes))
         return lines, ""
     if kind == "multiple":

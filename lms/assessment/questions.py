@@ -11,7 +11,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -59,7 +59,7 @@ class SingleSpec(BaseQuestion):
     options: list[Option] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _one_correct(self) -> "SingleSpec":
+    def _one_correct(self) -> SingleSpec:
         _unique_ids(self.options)
         if sum(o.correct for o in self.options) != 1:
             raise ValueError("a single-choice question needs exactly one option with correct: true")
@@ -71,7 +71,7 @@ class MultipleSpec(BaseQuestion):
     options: list[Option] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _weights(self) -> "MultipleSpec":
+    def _weights(self) -> MultipleSpec:
         _unique_ids(self.options)
         positive = sum(o.weight for o in self.options if o.weight > 0)
         if not math.isclose(positive, 100, abs_tol=0.01):
@@ -98,7 +98,7 @@ class WeightedAnswersSpec(BaseQuestion):
     answers: list[Any] = Field(min_length=1)  # each subclass names its kind of answer
 
     @model_validator(mode="after")
-    def _full_marks(self) -> "WeightedAnswersSpec":
+    def _full_marks(self) -> WeightedAnswersSpec:
         if max(a.weight for a in self.answers) != 100:
             raise ValueError("at least one accepted answer must be worth 100")
         return self
@@ -118,7 +118,7 @@ class NumericAnswer(Spec):
     feedback: str = ""
 
     @model_validator(mode="after")
-    def _shape(self) -> "NumericAnswer":
+    def _shape(self) -> NumericAnswer:
         if self.value is None and (self.min is None or self.max is None):
             raise ValueError("give either value (with an optional tolerance) or both min and max")
         if self.value is not None and (self.min is not None or self.max is not None):
@@ -162,7 +162,7 @@ class EssaySpec(BaseQuestion):
 
 
 # A question of one part, or one of a scenario's sub-questions.
-PartSpec = Union[SingleSpec, MultipleSpec, TrueFalseSpec, ShortSpec, NumericalSpec, MatchingSpec, OrderingSpec, EssaySpec]
+PartSpec = SingleSpec | MultipleSpec | TrueFalseSpec | ShortSpec | NumericalSpec | MatchingSpec | OrderingSpec | EssaySpec
 Part = Annotated[PartSpec, Field(discriminator="type")]
 
 
@@ -178,7 +178,7 @@ class ScenarioSpec(Spec):
     questions: list[Part] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _parts(self) -> "ScenarioSpec":
+    def _parts(self) -> ScenarioSpec:
         ids = [q.id for q in self.questions]
         if len(ids) != len(set(ids)):
             raise ValueError("sub-question ids must be unique within the scenario")
@@ -189,7 +189,7 @@ class ScenarioSpec(Spec):
         return self
 
 
-QuestionSpec = Union[PartSpec, ScenarioSpec]
+QuestionSpec = PartSpec | ScenarioSpec
 AnyQuestion = Annotated[QuestionSpec, Field(discriminator="type")]
 
 

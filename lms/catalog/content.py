@@ -99,7 +99,7 @@ class MetricSpec(Spec):
     objectives: list[Code] = []
 
     @model_validator(mode="after")
-    def _range(self) -> "MetricSpec":
+    def _range(self) -> MetricSpec:
         if not self.min < self.max:
             raise ValueError("min must be below max")
         if not self.min <= self.target <= self.max:
@@ -201,7 +201,8 @@ class CatalogSection(ContentSection):
             if first > last:
                 problems.add(Location(path, line), f"level {level.id!r}: months run backwards ({first} > {last})")
             elif first != expected:
-                problems.add(Location(path, line), f"level {level.id!r} starts in month {first}; expected month {expected} (levels must cover months 1-12 in order without gaps)")
+                problems.add(Location(path, line), f"level {level.id!r} starts in month {first}; expected month {expected} "
+                                                   "(levels must cover months 1-12 in order without gaps)")
             expected = last + 1
         if expected != 13 and not problems:
             problems.add(Location(path, line_at(data, ["levels"])), f"levels end in month {expected - 1}; they must cover months 1-12")
@@ -222,7 +223,8 @@ class CatalogSection(ContentSection):
                 problems.add(Location(path, line), f"duplicate id {objective.code!r} (also on line {seen[objective.code]})")
             seen.setdefault(objective.code, line)
             if not objective.code.startswith(KIND_PREFIX[objective.kind]):
-                problems.add(Location(path, line_at(data, ["objectives", i, "kind"])), f"{objective.code} is a {objective.kind} objective; its code must start with {KIND_PREFIX[objective.kind]}")
+                problems.add(Location(path, line_at(data, ["objectives", i, "kind"])),
+                             f"{objective.code} is a {objective.kind} objective; its code must start with {KIND_PREFIX[objective.kind]}")
         return spec.objectives
 
     def _modules(self, root: Path, known: set[str], problems: Problems) -> list[ModuleSource]:
@@ -242,7 +244,8 @@ class CatalogSection(ContentSection):
             if spec is None:
                 continue
             if spec.id != folder.name:
-                problems.add(Location(module_file, line_at(data, ["id"])), f"module id {spec.id!r} must equal its folder name {folder.name!r}")
+                problems.add(Location(module_file, line_at(data, ["id"])),
+                             f"module id {spec.id!r} must equal its folder name {folder.name!r}")
             _codes_known(data, ["objectives"], spec.objectives, known, module_file, problems)
             phase_ids: dict[str, int] = {}
             for i, phase in enumerate(spec.phases):
@@ -278,7 +281,8 @@ class CatalogSection(ContentSection):
         if meta is None:
             return None
         if meta.phase not in phases:
-            problems.add(Location(path, line_at(document.meta, ["phase"])), f"unknown phase {meta.phase!r}; this module's phases are {', '.join(sorted(phases))}")
+            problems.add(Location(path, line_at(document.meta, ["phase"])),
+                         f"unknown phase {meta.phase!r}; this module's phases are {', '.join(sorted(phases))}")
         _codes_known(document.meta, ["objectives"], meta.objectives, known, path, problems)
         if not document.body.strip():
             problems.add(Location(path, 1), "the lesson has no body text")

@@ -50,7 +50,8 @@ def load_content_command(check: bool) -> None:
                 click.progressbar(length=parsed.size(), label="Loading content", file=sys.stderr) as bar:
             report = apply_content(db.session, parsed, tick=bar.update)
     except SQLAlchemyError as exc:
-        click.echo(f"error: the database refused the content: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}", err=True)
+        reason = exc.orig if hasattr(exc, "orig") else exc
+        click.echo(f"error: the database refused the content: {exc.__class__.__name__}: {reason}", err=True)
         click.echo("Has the schema been created? Run `flask db upgrade` first.", err=True)
         sys.exit(1)
     if not report.changed:

@@ -57,7 +57,7 @@ class ContentSection(ABC):
         """Counts of what the files hold, e.g. {"lessons": 24}."""
 
     @abstractmethod
-    def apply(self, session: DbSession, bundle: Bundle, report: "SyncReport", tick: Tick) -> None:
+    def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         """Bring the database in line with the parsed files (flush only)."""
 
 

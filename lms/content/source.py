@@ -185,15 +185,18 @@ def line_at(data: Any, loc: Sequence[int | str]) -> int:
     """The line of the deepest element of ``loc`` that the YAML data knows of."""
     line = getattr(data, "line", 1)
     for part in loc:
-        if isinstance(data, LineMap) and part in data:
-            line = data.line_of(part)
-            data = data[part]
-        elif isinstance(data, LineList) and isinstance(part, int) and 0 <= part < len(data):
-            line = data.line_of(part)
-            data = data[part]
-        else:
+        if not _holds(data, part):
             break
+        line = data.line_of(part)
+        data = data[part]
     return line
+
+
+def _holds(data: Any, part: int | str) -> bool:
+    """Whether ``data`` is a parsed YAML mapping or sequence with an element at ``part``."""
+    if isinstance(data, LineMap):
+        return part in data
+    return isinstance(data, LineList) and isinstance(part, int) and 0 <= part < len(data)
 
 
 def _dotted(loc: Iterable[int | str]) -> str:

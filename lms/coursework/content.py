@@ -36,7 +36,7 @@ class RubricFile(Spec):
     criteria: list[CriterionSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _criteria(self) -> "RubricFile":
+    def _criteria(self) -> RubricFile:
         ids = [c.id for c in self.criteria]
         if len(ids) != len(set(ids)):
             raise ValueError("criterion ids must be unique within the rubric")
@@ -135,7 +135,8 @@ class CourseworkSection(ContentSection):
                 if spec.level not in levels:
                     problems.add(Location(path, line_at(data, ["level"])), f"unknown level {spec.level!r}")
                 elif spec.level in portfolio:
-                    problems.add(Location(path, line_at(data, ["level"])), f"level {spec.level!r} already has a portfolio rubric at {portfolio[spec.level]}")
+                    problems.add(Location(path, line_at(data, ["level"])),
+                                 f"level {spec.level!r} already has a portfolio rubric at {portfolio[spec.level]}")
                 portfolio.setdefault(spec.level, where)
             for i, criterion in enumerate(spec.criteria):
                 for j, code in enumerate(criterion.objectives):

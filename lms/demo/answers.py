@@ -58,10 +58,8 @@ class MultipleAnswer(Answerer):
     def fields(self, part: MultipleSpec, name: str, right: bool, rng: random.Random) -> Fields:
         good = [o.id for o in part.options if o.weight > 0]
         bad = [o.id for o in part.options if o.weight <= 0]
-        if right or not bad:
-            chosen = good
-        else:  # half the right options and one wrong one: partial or no credit
-            chosen = rng.sample(good, len(good) // 2) + [rng.choice(bad)]
+        # A wrong answer: half the right options and one wrong one, for partial or no credit.
+        chosen = good if right or not bad else rng.sample(good, len(good) // 2) + [rng.choice(bad)]
         return [(name, option) for option in chosen]
 
 

@@ -437,7 +437,7 @@ class Writer:
              "closed_by": "learner", "score": a.score, "max_score": a.quiz.max_score, "pending_manual": False}
             for a in attempts])
         self.report.attempts += len(ids)
-        return [row for attempt_id, a in zip(ids, attempts)
+        return [row for attempt_id, a in zip(ids, attempts, strict=True)
                 for row in attempt_outcome(attempt_id, a.quiz.title, a.number, a.quiz.parts, a.scores, self.ids)
                 .rows(a.user_id, a.submitted_at)]
 
@@ -448,13 +448,13 @@ class Writer:
              "status": "released" if w.graded_at else "submitted", "draft_body": w.body,
              "created_at": w.submitted_at - timedelta(days=1), "updated_at": w.graded_at or w.submitted_at,
              "submitted_at": w.submitted_at} for w in works])
-        for work, submission_id in zip(works, submission_ids):
+        for work, submission_id in zip(works, submission_ids, strict=True):
             work.submission_id = submission_id
         version_ids = insert_ids(self.session, SubmissionVersion, [
             {"submission_id": w.submission_id, "number": 1, "body": w.body, "attachment_ids": [],
              "submitted_at": w.submitted_at, "due_on": w.due_on, "late": w.submitted_at.date() > w.due_on}
             for w in works])
-        for work, version_id in zip(works, version_ids):
+        for work, version_id in zip(works, version_ids, strict=True):
             work.version_id = version_id
         graded = [(w, w.graded_at) for w in works if w.graded_at is not None]
         grade_rows = []
@@ -472,7 +472,7 @@ class Writer:
              "before": None, "after": {"selections": row["selections"], "feedback": row["feedback"], "score": row["score"],
                                        "status": "released", "version": row["version_id"],
                                        "rubric_version": row["rubric_version_id"]}}
-            for gid, row in zip(grade_ids, grade_rows)])
+            for gid, row in zip(grade_ids, grade_rows, strict=True)])
         self.report.submissions += len(works)
         self.report.grades += len(grade_ids)
         return [row for gid, (w, graded_at) in zip(grade_ids, graded, strict=True)
@@ -508,7 +508,7 @@ class Writer:
              "score": points_of(r.work.plan, r.levels), "assigned_at": r.assigned_at, "completed_at": r.completed_at}
             for r in reviews])
         self.report.peer_reviews += len(ids)
-        return [row for review_id, r in zip(ids, reviews)
+        return [row for review_id, r in zip(ids, reviews, strict=True)
                 for row in peer_outcome(review_id, r.work.plan.title, r.reviewer_id, r.work.plan.criteria, r.levels,
                                         self.ids).rows(r.work.user_id, r.completed_at)]
 

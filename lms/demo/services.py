@@ -441,7 +441,7 @@ class DemoActivity:
             last = min(window.closes_at or self.now, self.now) - timedelta(hours=2)
             at = window.opens_at + (last - window.opens_at) * rng.uniform(0.15, 0.5)
             skill = profile.ability
-            for number in range(1, (quiz.attempts_allowed or 3) + 1):
+            for _ in range(quiz.attempts_allowed or 3):
                 if at >= last:
                     break
                 attempt = self.attempt(quiz, user, at, skill, rng)

@@ -173,7 +173,8 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
         query = query.where(Assignment.module.has(key=module))
     submissions = list(session.scalars(query))
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))} if submissions else {}
-    grades = {g.submission_id: g for g in session.scalars(select(Grade).where(Grade.submission_id.in_([s.id for s in submissions])))} if submissions else {}
+    grades = ({g.submission_id: g for g in session.scalars(select(Grade).where(Grade.submission_id.in_([s.id for s in submissions])))}
+              if submissions else {})
     rows = [QueueRow(s, users[s.user_id], grades.get(s.id)) for s in submissions]
     counts = Counter(QUEUE_TAB.get(r.submission.status, QueueFilter.TO_GRADE) for r in rows)
     counts[QueueFilter.ALL] = len(rows)

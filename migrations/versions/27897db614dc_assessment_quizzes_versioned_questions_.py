@@ -5,11 +5,10 @@ Revises: 9ad243ac2086
 Create Date: 2026-11-22 03:40:07.533804
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '27897db614dc'

@@ -5,11 +5,10 @@ Revises: a6935208f69b
 Create Date: 2026-11-22 04:32:39.043583
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '513386da4612'

@@ -5,11 +5,10 @@ Revises: 84ec3dfcb790
 Create Date: 2026-11-22 05:07:57.499827
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '63c8f3960421'

@@ -5,11 +5,10 @@ Revises: 711debf89357
 Create Date: 2026-11-28 06:05:44.600886
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '6ca7ab7bae41'

@@ -5,11 +5,10 @@ Revises: 63c8f3960421
 Create Date: 2026-11-22 05:19:42.665497
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '711debf89357'

@@ -5,11 +5,10 @@ Revises: 513386da4612
 Create Date: 2026-11-22 04:37:07.297379
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '8169609e595b'

@@ -5,11 +5,10 @@ Revises: 8169609e595b
 Create Date: 2026-11-22 04:43:32.595273
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '84ec3dfcb790'

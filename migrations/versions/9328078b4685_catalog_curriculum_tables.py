@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-22 03:17:15.527473
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '9328078b4685'

@@ -5,11 +5,10 @@ Revises: 9328078b4685
 Create Date: 2026-11-22 03:29:47.462965
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = '9ad243ac2086'

@@ -5,11 +5,10 @@ Revises: 27897db614dc
 Create Date: 2026-11-22 04:24:23.270702
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lms.database
-
 
 # revision identifiers, used by Alembic.
 revision = 'a6935208f69b'
