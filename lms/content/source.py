@@ -209,8 +209,7 @@ def _dotted(loc: Iterable[int | str]) -> str:
 class ItemReads:
     """Transitional, for validated specs: ``spec["id"]`` and ``spec.get("objectives")``
     read attributes, as code written when specs travelled as plain dicts still does
-    (``lms/progress/evidence.py``, ``lms/demo/benchmark.py``,
-    ``tests/test_evidence_generator.py``). Remove once they read attributes; nothing
+    (``lms/demo/benchmark.py``, ``tests/test_evidence_generator.py``). Remove once they read attributes; nothing
     else should rely on it."""
 
     def __getitem__(self, key: str) -> Any:
