@@ -24,11 +24,11 @@ from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.models import Cohort
-from lms.coursework.models import Assignment, Submission
+from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
 from lms.database import DbSession
-from lms.learning.models import EXTENSION, ScheduleOverride
+from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import cohort_today, current_month, month_opens_on
-from lms.progress.models import LessonRead
+from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
 SOON_DAYS = 14
@@ -38,7 +38,7 @@ SOON_DAYS = 14
 class Item:
     """One thing on a learner's schedule."""
 
-    kind: str  # lesson | quiz | assignment | exam | portfolio
+    kind: ItemKind
     key: str
     title: str
     module: Module | None
@@ -50,7 +50,7 @@ class Item:
 
     @property
     def assessed(self) -> bool:
-        return self.kind != "lesson"
+        return self.kind != ItemKind.LESSON
 
 
 @dataclass
@@ -61,21 +61,21 @@ class ModulePart:
     level: Level
     items: list[Item] = field(default_factory=list)
 
-    def count(self, kind: str) -> tuple[int, int]:
+    def count(self, kind: ItemKind) -> tuple[int, int]:
         mine = [i for i in self.items if i.kind == kind]
         return sum(i.done for i in mine), len(mine)
 
     @property
     def lessons(self) -> tuple[int, int]:
-        return self.count("lesson")
+        return self.count(ItemKind.LESSON)
 
     @property
     def quizzes(self) -> tuple[int, int]:
-        return self.count("quiz")
+        return self.count(ItemKind.QUIZ)
 
     @property
     def assignments(self) -> tuple[int, int]:
-        return self.count("assignment")
+        return self.count(ItemKind.ASSIGNMENT)
 
     @property
     def done(self) -> bool:
@@ -216,7 +216,8 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
                                              .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
                                                                 Attempt.max_score, Attempt.pending_manual))))
         work = {(s.user_id, s.assignment_id): s for s in session.scalars(select(Submission).where(Submission.user_id.in_(ids)))}
-        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids), ScheduleOverride.kind == EXTENSION)
+        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids),
+                                                                ScheduleOverride.kind == OverrideKind.EXTENSION)
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
             extended[(o.user_id, o.phase_id)] = o.on_date
     return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended)
@@ -251,7 +252,7 @@ class _Entry:
 
     ``extended_by`` is the phase whose extensions move the due date (None: not extendable)."""
 
-    kind: str
+    kind: ItemKind
     source: Lesson | Quiz | Assignment
     module: Module | None
     level: Level | None
@@ -260,8 +261,8 @@ class _Entry:
     extended_by: int | None
 
 
-WORK_DETAIL = {"draft": "draft", "submitted": "waiting for a grade",
-               "returned": "returned for revision", "released": "accepted"}
+WORK_DETAIL = {SubmissionStatus.DRAFT: "draft", SubmissionStatus.SUBMITTED: "waiting for a grade",
+               SubmissionStatus.RETURNED: "returned for revision", SubmissionStatus.RELEASED: "accepted"}
 
 
 def _level_of(levels: list[Level], month: int) -> Level | None:
@@ -281,7 +282,7 @@ def _slots(cohort: Cohort, loaded: _Loaded) -> dict[int, _Slot]:
 
 
 def _lesson_entries(slots: dict[int, _Slot]) -> list[_Entry]:
-    return [_Entry(kind="lesson", source=lesson, module=slot.phase.module, level=slot.level,
+    return [_Entry(kind=ItemKind.LESSON, source=lesson, module=slot.phase.module, level=slot.level,
                    opens_on=slot.opens, due_on=slot.closes, extended_by=slot.phase.phase.id)
             for slot in slots.values() for lesson in slot.phase.lessons]
 
@@ -291,7 +292,7 @@ def _quiz_entry(quiz: Quiz, cohort: Cohort, slots: dict[int, _Slot], levels: lis
     if quiz.phase_id is not None and quiz.phase_id in slots:
         slot = slots[quiz.phase_id]
         end = slot.opens + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days else slot.closes
-        return _Entry(kind="quiz", source=quiz, module=slot.phase.module, level=slot.level,
+        return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.phase.module, level=slot.level,
                       opens_on=slot.opens + timedelta(days=quiz.opens_after_days), due_on=end,
                       extended_by=quiz.phase_id)
     if quiz.level_id is None:
@@ -302,7 +303,7 @@ def _quiz_entry(quiz: Quiz, cohort: Cohort, slots: dict[int, _Slot], levels: lis
     last_month = month_opens_on(cohort.start_date, level.last_month)
     end = (last_month + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days
            else month_opens_on(cohort.start_date, level.last_month + 1))
-    return _Entry(kind="exam", source=quiz, module=None, level=level,
+    return _Entry(kind=ItemKind.EXAM, source=quiz, module=None, level=level,
                   opens_on=last_month + timedelta(days=quiz.opens_after_days), due_on=end, extended_by=None)
 
 
@@ -311,10 +312,10 @@ def _assignment_entry(assignment: Assignment, slots: dict[int, _Slot], levels: l
     slot = slots.get(assignment.phase_id) if assignment.phase_id is not None else None
     if slot is None:
         return None
-    if assignment.kind == "portfolio":
-        kind, level = "portfolio", _level_by_id(levels, assignment.rubric.level_id) or slot.level
+    if assignment.kind == AssignmentKind.PORTFOLIO:
+        kind, level = ItemKind.PORTFOLIO, _level_by_id(levels, assignment.rubric.level_id) or slot.level
     else:
-        kind, level = "assignment", slot.level
+        kind, level = ItemKind.ASSIGNMENT, slot.level
     return _Entry(kind=kind, source=assignment, module=slot.phase.module, level=level, opens_on=slot.opens,
                   due_on=slot.opens + timedelta(days=assignment.due_after_days), extended_by=assignment.phase_id)
 
@@ -329,7 +330,7 @@ def _entries(cohort: Cohort, loaded: _Loaded) -> tuple[dict[int, _Slot], list[_E
 
 def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
     """Whether ``uid`` has done ``entry``, and a word on where they stand."""
-    if entry.kind == "lesson":
+    if entry.kind == ItemKind.LESSON:
         return (uid, entry.source.id) in loaded.read, ""
     if isinstance(entry.source, Quiz):  # a quiz or an exam
         quiz = entry.source
@@ -340,7 +341,7 @@ def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
     submission = loaded.work.get((uid, entry.source.id))
     if submission is None:
         return False, ""
-    return submission.status == "released", WORK_DETAIL.get(submission.status, "")
+    return submission.status == SubmissionStatus.RELEASED, WORK_DETAIL.get(submission.status, "")
 
 
 def _item(entry: _Entry, uid: int, loaded: _Loaded) -> Item:
@@ -360,12 +361,12 @@ def _module_parts(slots: dict[int, _Slot], items: list[Item]) -> list[ModulePart
         if slot.level is not None:
             parts.setdefault((slot.phase.module.id, slot.level.id), ModulePart(module=slot.phase.module, level=slot.level))
     for item in items:
-        if item.kind in ("lesson", "quiz", "assignment") and item.module is not None and item.level is not None:
+        if item.kind in (ItemKind.LESSON, ItemKind.QUIZ, ItemKind.ASSIGNMENT) and item.module is not None and item.level is not None:
             parts[(item.module.id, item.level.id)].items.append(item)
     return list(parts.values())
 
 
-def _first(items: list[Item], kind: str, level: Level) -> Item | None:
+def _first(items: list[Item], kind: ItemKind, level: Level) -> Item | None:
     return next((i for i in items if i.kind == kind and i.level is not None and i.level.id == level.id), None)
 
 
@@ -373,7 +374,7 @@ def _level_statuses(levels: list[Level], parts: list[ModulePart], items: list[It
     """Each level's module parts (in module order), its first exam and its first portfolio."""
     return [LevelStatus(level=level,
                         parts=sorted((p for p in parts if p.level.id == level.id), key=lambda p: p.module.position),
-                        exam=_first(items, "exam", level), portfolio=_first(items, "portfolio", level))
+                        exam=_first(items, ItemKind.EXAM, level), portfolio=_first(items, ItemKind.PORTFOLIO, level))
             for level in levels]
 
 
@@ -386,7 +387,7 @@ def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) ->
     for uid in ids:
         items = [_item(entry, uid, loaded) for entry in entries]
         statuses = _level_statuses(loaded.levels, _module_parts(slots, items), items)
-        items.sort(key=lambda i: (i.opens_on, i.due_on, i.kind != "lesson"))
+        items.sort(key=lambda i: (i.opens_on, i.due_on, i.kind != ItemKind.LESSON))
         result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=current, levels=statuses, items=items)
     return result
 
