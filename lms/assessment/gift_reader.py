@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lms.assessment.gift_syntax import ESCAPES, FORMAT_PREFIX, PLACEHOLDER
+from lms.assessment.kinds import QuestionKind
 
 __all__ = ["GiftProblem", "GiftResult", "parse_gift", "slugify"]
 
@@ -283,9 +284,9 @@ def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
 
     question: dict[str, Any] = {"points": 1, "objectives": []}
     if not stripped:
-        question.update(type="essay", text=text, feedback=feedback, guidance="")
+        question.update(type=QuestionKind.ESSAY.value, text=text, feedback=feedback, guidance="")
     elif stripped[0] == "#":
-        question.update(type="numerical", text=text, feedback=feedback,
+        question.update(type=QuestionKind.NUMERICAL.value, text=text, feedback=feedback,
                         answers=_numerical(stripped, pos, opening))
     elif "~" in stripped:
         if "->" in stripped:
@@ -295,15 +296,15 @@ def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
     elif "->" in stripped:
         if "=" not in stripped:
             raise _Error(pos, "a matching block needs =left -> right answers")
-        question.update(type="matching", text=text, feedback=feedback, **_matching(stripped, pos))
+        question.update(type=QuestionKind.MATCHING.value, text=text, feedback=feedback, **_matching(stripped, pos))
     else:
         head = stripped.split("#", 1)[0].strip()
         if head in _TRUE_FALSE:
-            question.update(type="true_false", text=text, feedback=feedback, **_true_false(stripped, pos))
+            question.update(type=QuestionKind.TRUE_FALSE.value, text=text, feedback=feedback, **_true_false(stripped, pos))
         elif head.upper() in _TRUE_FALSE:
             raise _Error(pos, f"{head!r}: write true/false answers as T, TRUE, F or FALSE (capitals)")
         elif stripped[0] == "=":
-            question.update(type="short", text=text, feedback=feedback, answers=_short(stripped, pos, opening))
+            question.update(type=QuestionKind.SHORT.value, text=text, feedback=feedback, answers=_short(stripped, pos, opening))
         else:
             raise _Error(pos, "the answers must start with = or ~ (or the block be #number, T/F or empty)")
     return name, _ordered(question)
@@ -377,7 +378,7 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
         for option, weight in zip(options, weights, strict=True):
             if weight == 100:
                 option["correct"] = True
-        return {"type": "single", "options": [_option(o) for o in options]}
+        return {"type": QuestionKind.SINGLE.value, "options": [_option(o) for o in options]}
     positive = sum(w for w in weights if w > 0)
     if positive == 0:
         raise _Error(opening, "no right answer: mark it with = or give it a positive %weight%")
@@ -385,7 +386,7 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
         raise _Error(opening, f"the positive weights add up to {positive:g}%, not 100%")
     for option, weight in zip(options, weights, strict=True):
         option["weight"] = weight
-    return {"type": "multiple", "options": [_option(o) for o in options]}
+    return {"type": QuestionKind.MULTIPLE.value, "options": [_option(o) for o in options]}
 
 
 def _option(option: dict[str, Any]) -> dict[str, Any]:

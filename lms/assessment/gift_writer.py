@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lms.assessment.gift_syntax import FORMAT_PREFIX, PLACEHOLDER
+from lms.assessment.kinds import QuestionKind
 
 __all__ = ["ExportResult", "export_gift"]
 
@@ -90,7 +91,7 @@ def _weighted(marker: str, weight: Any, default: int | float, text: str) -> str:
 def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
     """The answer lines of a question, and what opens its block ('#' for numerical)."""
     kind = q.get("type")
-    if kind == "single":
+    if kind == QuestionKind.SINGLE:
         options = _at_least(q.get("options"), 2, "options")
         if sum(bool(o.get("correct")) for o in options) != 1:
             raise _NotExportable("a single-choice question needs exactly one correct option")
@@ -105,21 +106,21 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
                 prefix = "~"
             lines.append(_answer_line(prefix, text, o.get("feedback"), notes))
         return lines, ""
-    if kind == "multiple":
+    if kind == QuestionKind.MULTIPLE:
         lines = []
         for o in _at_least(q.get("options"), 2, "options"):
             text = _required(o.get("text"), "an option", notes)
             weight = o.get("weight", 0)
             lines.append(_answer_line(_weighted("~", weight, 0, text), text, o.get("feedback"), notes))
         return lines, ""
-    if kind == "short":
+    if kind == QuestionKind.SHORT:
         lines = []
         for a in _at_least(q.get("answers"), 1, "answer"):
             text = _required(a.get("text"), "an answer", notes)
             weight = a.get("weight", 100)
             lines.append(_answer_line(_weighted("=", weight, 100, text), text, a.get("feedback"), notes))
         return lines, ""
-    if kind == "numerical":
+    if kind == QuestionKind.NUMERICAL:
         lines = []
         for a in _at_least(q.get("answers"), 1, "answer"):
             if a.get("value") is not None:
@@ -134,12 +135,12 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
             weight = a.get("weight", 100)
             lines.append(_answer_line(_weighted("=", weight, 100, ""), number, a.get("feedback"), notes))
         return lines, "#"
-    if kind == "matching":
+    if kind == QuestionKind.MATCHING:
         lines = [f"={_required(p.get('left'), 'a pair', notes)} -> {_required(p.get('right'), 'a pair', notes)}"
                  for p in _at_least(q.get("pairs"), 2, "pairs")]
         lines += [f"= -> {_required(d, 'a distractor', notes)}" for d in q.get("distractors") or []]
         return lines, ""
-    if kind == "true_false":
+    if kind == QuestionKind.TRUE_FALSE:
         answer = q.get("answer")
         if not isinstance(answer, bool):
             raise _NotExportable(f"answer {answer!r} is not true or false")
@@ -151,7 +152,7 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
         if right:
             line += "#" + _esc(right, notes)
         return [line], ""
-    if kind == "essay":
+    if kind == QuestionKind.ESSAY:
         return [], ""
     raise _NotExportable(f"the question type {kind!r} has no GIFT equivalent")
 
@@ -166,7 +167,7 @@ def _write(name: str, q: dict[str, Any], text: str, feedback: str, notes: set[st
     prefix = f"::{_esc(name, notes, in_block=False)}::[markdown]"
     blank = "_____"
     inline = "{" + head + " ".join(answers) + "}"
-    if q.get("type") in ("essay", "true_false"):
+    if q.get("type") in (QuestionKind.ESSAY, QuestionKind.TRUE_FALSE):
         block = "{" + head + "".join(answers) + "}"
     elif stem.count(blank) == 1 and not stem.rstrip().endswith(blank):
         # Missing-word form: the block takes the blank's place.
@@ -183,9 +184,9 @@ def _lost(q: dict[str, Any]) -> list[str]:
         lost.append(f"points ({q['points']})")
     if q.get("pool"):
         lost.append(f"pool ({q['pool']})")
-    if q.get("type") == "essay" and (q.get("guidance") or "").strip():
+    if q.get("type") == QuestionKind.ESSAY and (q.get("guidance") or "").strip():
         lost.append("grading guidance")
-    if q.get("type") == "essay" and q.get("min_words"):
+    if q.get("type") == QuestionKind.ESSAY and q.get("min_words"):
         lost.append(f"min_words ({q['min_words']})")
     return lost
 
@@ -218,10 +219,10 @@ def export_gift(quiz: dict[str, Any]) -> ExportResult:
             continue
         qid = str(q.get("id") or f"question-{index}")
         kind = q.get("type")
-        if kind == "ordering":
+        if kind == QuestionKind.ORDERING:
             problems.append(f"{qid}: not exported: GIFT has no ordering questions")
             continue
-        if kind == "scenario":
+        if kind == QuestionKind.SCENARIO:
             parts = q.get("questions") or []
             intro = "\n\n".join(x.strip() for x in (q.get("case") or "", q.get("text") or "") if x and x.strip())
             written: list[str] = []
@@ -230,7 +231,7 @@ def export_gift(quiz: dict[str, Any]) -> ExportResult:
                 name = pid if pid not in used else f"{qid}-{pid}"
                 used.add(name)
                 label = f"{qid}/{pid}"
-                if part.get("type") == "ordering":
+                if part.get("type") == QuestionKind.ORDERING:
                     problems.append(f"{label}: not exported: GIFT has no ordering questions")
                     continue
                 text = f"{intro}\n\n{(part.get('text') or '').strip()}".strip()
