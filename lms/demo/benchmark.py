@@ -26,13 +26,13 @@ from werkzeug.security import generate_password_hash
 
 from lms.accounts.models import User
 from lms.accounts.services import find_user
-from lms.assessment.models import Attempt
-from lms.assessment.questions import QUESTION_TYPES, parts_of
+from lms.assessment.models import Attempt, AttemptClosedBy
+from lms.assessment.questions import parts_of, type_of
 from lms.assessment.services import active_quizzes, current_versions, release_month
 from lms.catalog.models import Metric
 from lms.catalog.services import active_modules, active_objectives, schedule
 from lms.cohorts.models import Cohort, Enrolment
-from lms.coursework.models import Submission, SubmissionVersion
+from lms.coursework.models import Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import active_assignments
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
@@ -51,13 +51,13 @@ from lms.demo.services import (
     rubric_levels,
 )
 from lms.feedback.services import QUESTIONS, fraction_of
-from lms.grading.models import Grade, GradeEvent, PeerReview
+from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
 from lms.grading.services import read_levels
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import evidence_fraction, format_value, source_ref
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
 from lms.progress.evidence import Part, PartKey, attempt_outcome, grade_outcome, peer_outcome, question_parts
-from lms.progress.models import Evidence, LessonRead
+from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
 from lms.progress.services import evidence_row, rebuild
 from lms.progress.sources import RatingSource, StakeholderSource
 
@@ -161,8 +161,8 @@ class Catalog:
             drawn += [pair for pair in chosen if pair[0].pool == pool][:draw]
         drawn.sort(key=lambda pair: pair[0].position)
         layout = [{"version": version.id,
-                   "options": {part["id"]: ids_ for part in parts_of(version.spec)
-                               if (ids_ := QUESTION_TYPES[part["type"]].shuffle_ids(part))}}
+                   "options": {part.id: ids_ for part in parts_of(version.spec)
+                               if (ids_ := type_of(part).shuffle_ids(part))}}
                   for _, version in drawn]
         return QuizPlan(id=quiz.id, title=quiz.title, month=release_month(quiz), attempts=quiz.attempts_allowed or 3,
                         passing=quiz.passing_score, minutes=quiz.time_limit_minutes or 60, layout=layout,
@@ -354,7 +354,7 @@ class Planner:
                 if fraction is None:
                     continue
                 note = f"{metric.name}: {format_value(metric, value)} in {period:%B %Y} (target {metric.target_label})."
-                plan.evidence += [evidence_row(plan.user_id, o.id, "kpi", source_ref(metric, period), fraction,
+                plan.evidence += [evidence_row(plan.user_id, o.id, EvidenceSourceName.KPI, source_ref(metric, period), fraction,
                                                recorded, note) for o in metric.objectives]
 
 
@@ -434,7 +434,7 @@ class Writer:
             {"quiz_id": a.quiz.id, "user_id": a.user_id, "cohort_id": self.cohort.id, "number": a.number,
              "layout": a.quiz.layout, "started_at": a.started_at,
              "deadline_at": a.started_at + timedelta(minutes=a.quiz.minutes), "submitted_at": a.submitted_at,
-             "closed_by": "learner", "score": a.score, "max_score": a.quiz.max_score, "pending_manual": False}
+             "closed_by": AttemptClosedBy.LEARNER, "score": a.score, "max_score": a.quiz.max_score, "pending_manual": False}
             for a in attempts])
         self.report.attempts += len(ids)
         return [row for attempt_id, a in zip(ids, attempts, strict=True)
@@ -445,7 +445,7 @@ class Writer:
         """Insert the submissions, and the released grades of those graded; the grades' evidence rows."""
         submission_ids = insert_ids(self.session, Submission, [
             {"assignment_id": w.plan.id, "user_id": w.user_id, "cohort_id": self.cohort.id,
-             "status": "released" if w.graded_at else "submitted", "draft_body": w.body,
+             "status": SubmissionStatus.RELEASED if w.graded_at else SubmissionStatus.SUBMITTED, "draft_body": w.body,
              "created_at": w.submitted_at - timedelta(days=1), "updated_at": w.graded_at or w.submitted_at,
              "submitted_at": w.submitted_at} for w in works])
         for work, submission_id in zip(works, submission_ids, strict=True):
@@ -464,13 +464,13 @@ class Writer:
                 "submission_id": w.submission_id, "version_id": w.version_id, "rubric_version_id": w.plan.rubric_version_id,
                 "grader_id": self.instructor_id, "selections": selections,
                 "feedback": self.rng.choice(FEEDBACK[w.ability >= 0.6]), "score": points_of(w.plan, w.levels),
-                "max_score": w.plan.max_points, "status": "released", "revision": 1, "updated_at": graded_at,
+                "max_score": w.plan.max_points, "status": GradeStatus.RELEASED, "revision": 1, "updated_at": graded_at,
                 "released_at": graded_at})
         grade_ids = insert_ids(self.session, Grade, grade_rows)
         insert_all(self.session, GradeEvent, [
-            {"grade_id": gid, "actor_id": self.instructor_id, "at": row["released_at"], "action": "release",
+            {"grade_id": gid, "actor_id": self.instructor_id, "at": row["released_at"], "action": GradeAction.RELEASE,
              "before": None, "after": {"selections": row["selections"], "feedback": row["feedback"], "score": row["score"],
-                                       "status": "released", "version": row["version_id"],
+                                       "status": GradeStatus.RELEASED, "version": row["version_id"],
                                        "rubric_version": row["rubric_version_id"]}}
             for gid, row in zip(grade_ids, grade_rows, strict=True)])
         self.report.submissions += len(works)
@@ -503,7 +503,7 @@ class Writer:
         """Insert the completed reviews (of works already written); their evidence rows."""
         ids = insert_ids(self.session, PeerReview, [
             {"submission_id": r.work.submission_id, "reviewer_id": r.reviewer_id, "version_id": r.work.version_id,
-             "rubric_version_id": r.work.plan.rubric_version_id, "status": "done",
+             "rubric_version_id": r.work.plan.rubric_version_id, "status": PeerReviewStatus.DONE,
              "selections": {cid: {"level": lid} for cid, lid in r.levels.items()}, "comment": r.comment,
              "score": points_of(r.work.plan, r.levels), "assigned_at": r.assigned_at, "completed_at": r.completed_at}
             for r in reviews])
