@@ -23,7 +23,7 @@ from lms.assessment.questions import QuestionSpec, parts_of
 from lms.catalog.models import Objective
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
-from lms.grading.models import Grade, PeerReview
+from lms.grading.models import Grade, GradeStatus, PeerReview
 from lms.progress.models import Evidence
 from lms.progress.services import evidence_row, replace_evidence
 from lms.progress.sources import EvidenceSource, PeerSource, QuizSource, RubricSource
@@ -165,7 +165,7 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     submission = grade.submission
     criteria = grade.rubric_version.criteria
     grade_outcome(grade.id, submission.assignment.title, grade.grader_id, criteria, levels_of(grade.selections),
-                  criteria_ids(session, criteria), released=grade.status == "released").record(session, submission.user_id, now)
+                  criteria_ids(session, criteria), released=grade.status == GradeStatus.RELEASED).record(session, submission.user_id, now)
 
 
 def on_peer_review_completed(review: PeerReview, session: DbSession, now: datetime) -> None:
