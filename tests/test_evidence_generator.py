@@ -26,6 +26,7 @@ from lms.assessment.services import (
 )
 from lms.coursework.models import Assignment
 from lms.coursework.services import dates_for, save_draft, start_submission, submit
+from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
 from lms.demo.benchmark import AttemptPlan, BenchmarkReport, Catalog, LearnerPlan, ReviewPlan, Work, Writer
 from lms.extensions import db
@@ -54,8 +55,8 @@ GRADE_PICKS = [0, 1, 2, 3, 0]  # per criterion, the index of the level chosen (0
 PEER_PICKS = [1, 2, 0, 3, 1]
 
 
-def picks(criteria: list[dict[str, Any]], indexes: list[int]) -> dict[str, str | None]:
-    return {c["id"]: c["levels"][indexes[n % len(indexes)] % len(c["levels"])]["id"] for n, c in enumerate(criteria)}
+def picks(criteria: list[CriterionSpec], indexes: list[int]) -> dict[str, str | None]:
+    return {c.id: c.levels[indexes[n % len(indexes)] % len(c.levels)].id for n, c in enumerate(criteria)}
 
 
 def assignment(key: str) -> Assignment:
