@@ -16,7 +16,6 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from lms.assessment.kinds import QuestionKind
-from lms.content.source import ItemReads
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=120)]
@@ -27,7 +26,7 @@ class AnswerError(ValueError):
     """Input the question does not accept (malformed or tampered); nothing is saved."""
 
 
-class Spec(ItemReads, BaseModel):
+class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -206,22 +206,6 @@ def _dotted(loc: Iterable[int | str]) -> str:
     return out
 
 
-class ItemReads:
-    """Transitional, for validated specs: ``spec["id"]`` and ``spec.get("objectives")``
-    read attributes, as code written when specs travelled as plain dicts still does
-    (``lms/demo/benchmark.py``, ``tests/test_evidence_generator.py``). Remove once they read attributes; nothing
-    else should rely on it."""
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
-
-
 def validate(model: type[M], data: Any, path: Path, problems: Problems) -> M | None:
     """Validate parsed YAML against a pydantic model, mapping each error to its line."""
     try:

@@ -9,19 +9,18 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from lms.catalog.content import Code, Spec, Text
-from lms.content.source import ItemReads
 
 ShortId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)]
 
 
-class LevelSpec(ItemReads, Spec):
+class LevelSpec(Spec):
     id: ShortId
     title: Text
     points: float = Field(ge=0, le=100)
     descriptor: Text
 
 
-class CriterionSpec(ItemReads, Spec):
+class CriterionSpec(Spec):
     id: ShortId
     title: Text
     description: str = ""
