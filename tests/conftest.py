@@ -9,16 +9,15 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
-from datetime import timezone as _tz
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from flask import Flask
 from flask.testing import FlaskClient
-from dateutil.relativedelta import relativedelta
 from flask_migrate import upgrade
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
@@ -30,8 +29,8 @@ from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort
 from lms.cohorts.services import create_organization
 from lms.content.services import ContentSource, apply_content
-from lms.sections import parse_curriculum
 from lms.extensions import db, limiter
+from lms.sections import parse_curriculum
 
 SHIPPED_CONTENT = BASE_DIR / "content"
 # Each pytest-xdist worker has its own database (SQLite file or PostgreSQL schema).
@@ -89,7 +88,7 @@ class IsolatedClient(FlaskClient):
 
     # pytest-flask enters ``with app.test_client()``, which would keep each request's
     # context pushed after it returns; these tests never need that.
-    def __enter__(self) -> "IsolatedClient":
+    def __enter__(self) -> IsolatedClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -280,7 +279,7 @@ def make_cohort(app: Flask, make_org) -> Callable[..., Any]:
     def make(org: Any = None, name: str | None = None, months_ago: int = 0, start: date | None = None,
              timezone: str = "UTC", instructors: list[Any] = ()) -> Any:  # type: ignore[assignment]
         org = org or make_org()
-        start = start or (datetime.now(_tz.utc).date() - relativedelta(months=months_ago))
+        start = start or (datetime.now(UTC).date() - relativedelta(months=months_ago))
         cohort = Cohort(organization=org, name=name or f"Cohort {next(counter)}", start_date=start, timezone=timezone)
         cohort.instructors.extend(instructors)
         db.session.add(cohort)

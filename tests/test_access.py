@@ -22,22 +22,21 @@ from typing import Any
 
 import pytest
 from flask import Flask
-
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from lms.accounts.services import create_user
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, save_page, start_attempt
-from lms.accounts.services import create_user
+from lms.catalog.models import Module
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol
-from lms.grading.peer import reviews_to_do
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
-from lms.learning.services import build_schedule
 from lms.database import utcnow
 from lms.extensions import db
-from lms.catalog.models import Module
 from lms.feedback.services import invite as invite_stakeholder
+from lms.grading.peer import reviews_to_do
+from lms.learning.services import build_schedule
 from lms.web.access import rule_for
 from tests.conftest import World
 

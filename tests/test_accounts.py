@@ -16,7 +16,7 @@ import logging
 import re
 import smtplib
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -36,7 +36,7 @@ from lms.mail.models import OutboxMessage
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "violet-kettle-harbour"
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 RESET_LINK = re.compile(r"/password/reset/([A-Za-z0-9_-]+)")
 
 
@@ -517,7 +517,7 @@ def test_reset_link_sets_the_password_once(web: FlaskClient, make_user) -> None:
 
 def test_expired_or_unknown_reset_link_is_refused(web: FlaskClient, make_user) -> None:
     user = make_user(email="ada@example.com")
-    token = services.issue_reset_token(db.session, user, now=datetime.now(timezone.utc) - timedelta(hours=3))
+    token = services.issue_reset_token(db.session, user, now=datetime.now(UTC) - timedelta(hours=3))
     db.session.commit()
     expired = web.post(f"/password/reset/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert expired.status_code == 400

@@ -11,7 +11,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from lms.catalog import services
-from lms.catalog.models import Lesson, Level, Module, Objective
+from lms.catalog.models import Lesson, Module, Objective
 from lms.extensions import db
 
 

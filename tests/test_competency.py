@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -90,7 +90,7 @@ def test_cells_are_the_mastery_rows(course) -> None:
     expected = {(m.user_id, m.objective_id): m.level for m in db.session.scalars(select(Mastery))}
     seen = 0
     for row in heat.rows:
-        for column, cell in zip(heat.columns, row.cells):
+        for column, cell in zip(heat.columns, row.cells, strict=True):
             assert cell.level == expected.get((row.user.id, column.objective.id))
             assert cell.name == heat.policy.name_of(cell.level) and cell.rank == heat.policy.rank_of(cell.level)
             seen += cell.level is not None
@@ -157,7 +157,7 @@ def test_trend_replays_evidence_month_by_month(app, load_content, make_cohort, e
     load_content()
     cohort = make_cohort(months_ago=2)  # month 3 now
     one, two = enrol_learner(cohort, name="One"), enrol_learner(cohort, name="Two")
-    start = datetime.combine(cohort.start_date, time(12), tzinfo=timezone.utc)
+    start = datetime.combine(cohort.start_date, time(12), tzinfo=UTC)
     evidence(one, {"KO1": 2.0}, when=start + timedelta(days=3), ref="first")
     evidence(one, {"KO1": 4.0}, when=start + relativedelta(months=1) + timedelta(days=3), ref="second")
     evidence(two, {"KO1": 1.0}, when=start + relativedelta(months=1) + timedelta(days=4), ref="first")
@@ -206,7 +206,7 @@ def test_exports_parse_and_match_the_page(course, client, login) -> None:
     assert [int(uid) for uid, _ in page_rows] == [r["user_id"] for r in document["rows"]]
     assert [r["learner"] for r in rows] == [r["name"] for r in document["rows"]] == ["Ada Strong", "Bo Weak", "Cy Idle", "Di Partial"]
     codes = [o["code"] for o in document["objectives"]]
-    for (uid, html), csv_row, json_row in zip(page_rows, rows, document["rows"]):
+    for (_uid, html), csv_row, json_row in zip(page_rows, rows, document["rows"], strict=True):
         shown = re.findall(r'data-level="([^"]*)"', html)
         assert shown == [("" if json_row["levels"][c]["level"] is None else str(json_row["levels"][c]["level"])) for c in codes]
         assert [csv_row[f"{c} level"] for c in codes] == shown
@@ -253,7 +253,7 @@ def test_pages_run_a_fixed_number_of_statements(course, client, login, make_coho
         return result
 
     few = counts()
-    start = datetime.combine(cohort.start_date, time(9), tzinfo=timezone.utc)
+    start = datetime.combine(cohort.start_date, time(9), tzinfo=UTC)
     for n in range(8):
         learner = enrol_learner(cohort, name=f"Extra {n}")
         for month in range(3):

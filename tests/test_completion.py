@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from lms.assessment.models import Attempt, Quiz
-from lms.catalog.models import Lesson
+from lms.catalog.models import Lesson, Phase
 from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import grant_override
-from lms.catalog.models import Phase
 from lms.progress.completion import cohort_progress, learner_progress
 from lms.progress.models import LessonRead
 

@@ -4,7 +4,7 @@ a spread, safe to run twice) and ``--learners N --cohorts C`` benchmark cohorts 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from lms.progress.models import Evidence, LessonRead, Mastery
 from lms.progress.services import rebuild
 from lms.progress.sources import SOURCES
 
-UTC = timezone.utc
+UTC = UTC
 DEMO_LEARNERS = [f"learner{n:02d}@demo.lms" for n in range(1, 13)]
 COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery)
 

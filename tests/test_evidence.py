@@ -81,7 +81,7 @@ def test_a_released_grade_counts_per_mapped_objective(app: Flask, load_content, 
     work = db.session.scalar(select(Submission).where(Submission.user_id == user.id))
     criteria = work.assignment.rubric.current.criteria
     picks = [0, 1, 2, 3, 0]  # exemplary, proficient, developing, beginning, exemplary
-    chosen = {c.id: c.levels[i].id for c, i in zip(criteria, picks)}
+    chosen = {c.id: c.levels[i].id for c, i in zip(criteria, picks, strict=True)}
     save_grade(db.session, work, teacher, chosen, {}, "Draft thoughts.", None, "draft", utcnow())
     db.session.commit()
     assert evidence_of(user.id) == {}  # drafts are not evidence

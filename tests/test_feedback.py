@@ -329,7 +329,7 @@ def test_pages_run_a_fixed_number_of_statements(setting, count_queries) -> None:
         counts = []
         for client, url in urls:
             assert client.get(url).status_code == 200  # warm up
-            counts.append(count_queries(lambda: client.get(url)))
+            counts.append(count_queries(lambda client=client, url=url: client.get(url)))
         return counts
 
     add(2, 0)

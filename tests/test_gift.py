@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pydantic import TypeAdapter
 
-from lms.assessment.questions import AnyQuestion
 from lms.assessment.gift_reader import GiftProblem, GiftResult, parse_gift, slugify
 from lms.assessment.gift_writer import ExportResult, export_gift
+from lms.assessment.questions import AnyQuestion
 
 SAMPLE_FILE = Path(__file__).parent / "data" / "all-kinds.gift"
 

@@ -3,7 +3,6 @@ and exports back with the same meaning; bad GIFT names its line and writes nothi
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

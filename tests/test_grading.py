@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.coursework.models import Submission
-from lms.extensions import db
 from lms.database import utcnow
+from lms.extensions import db
 from lms.grading.models import Grade, GradeEvent
 from lms.grading.services import GradingError, save_grade
 

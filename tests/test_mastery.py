@@ -4,7 +4,7 @@ update as evidence arrives gives the same numbers as a full rebuild."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -16,7 +16,7 @@ from lms.progress.methods import MASTERY_METHODS, Point, named_level
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import EvidenceError, method_for, rebuild, record
 
-T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def level(method: str, points: list[Point], **settings) -> float | None:

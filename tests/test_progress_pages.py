@@ -5,7 +5,7 @@ fixed number of statements whatever the evidence and reading."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from lms.progress.completion import learner_progress
 from lms.progress.models import Evidence, LessonRead, Mastery
 from lms.progress.services import EvidenceError, mark_read, profile, rate, record, unmark_read
 
-T0 = datetime(2026, 3, 2, 20, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 
 
 @pytest.fixture()

@@ -23,7 +23,7 @@ from lms.assessment.content import QuizFile
 from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
 from lms.assessment.models import Attempt, Question, QuestionVersion, Quiz, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError, Option, QuestionSpec, ShortAnswer, points_of
-from lms.catalog.models import Level, Phase
+from lms.catalog.models import Level
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.models import EARLY_ACCESS

@@ -9,7 +9,6 @@ import pytest
 import redis
 
 from lms import create_app
-
 from tests.conftest import PASSWORD
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,7 +34,7 @@ from lms.learning.services import (
     override_history,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 # One lesson per interesting month of the shipped curriculum (ids from the front matter).
 M1_LESSON = "mlops-release-pipeline-registry"      # mlops.foundation, month 1

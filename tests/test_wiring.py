@@ -13,11 +13,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from config import BASE_DIR
-from lms.assessment.services import attempt_scored
 from lms.catalog.models import Lesson
 from lms.content.services import ContentSource
 from lms.extensions import db
-from lms.grading.services import grade_saved, peer_review_completed
 from lms.mail.models import OutboxMessage
 from lms.sections import CONTENT_SECTIONS, load_curriculum
 from lms.web.access import PUBLIC
