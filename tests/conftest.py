@@ -1,12 +1,12 @@
 """Shared fixtures. The schema is built by running the migrations, once per session, on
 SQLite (default) or on PostgreSQL when TEST_DATABASE_URL points there; every test then
-starts from empty tables."""
+starts from empty tables. The browser tests' fixtures (Playwright) are in
+tests/browser/conftest.py, so that these import without Playwright."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,8 +19,6 @@ from dateutil.relativedelta import relativedelta
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 from config import BASE_DIR, normalise_database_url
 from lms import create_app
@@ -193,48 +191,6 @@ def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
         return len(statements)
 
     return run
-
-
-@pytest.fixture()
-def server_url(app: Flask) -> Iterator[str]:
-    """Serve the test app on a free localhost port in a thread; yields its base URL.
-    CSRF protection is on here, as in production: the browser submits real forms."""
-    app.config["WTF_CSRF_ENABLED"] = True
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright; never a downloaded browser."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture()
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
 
 
 # --------------------------------------------------------------------------- people

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import sign_in
+from tests.browser.test_browser import sign_in
 from tests.test_competency import do_work, evidence
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import sign_in
+from tests.browser.test_browser import sign_in
 from tests.test_quiz_flow import SAMPLE_QUIZZES
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lms.extensions import db
 from lms.mail.models import OutboxMessage
-from tests.test_browser import sign_in
+from tests.browser.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import sign_in
+from tests.browser.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
