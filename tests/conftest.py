@@ -172,6 +172,13 @@ def load_content(app: Flask) -> Callable[..., Any]:
 
 
 @pytest.fixture()
+def loaded(app: Flask, load_content: Callable[..., Any]) -> Flask:
+    """The app with the shipped curriculum loaded."""
+    load_content()
+    return app
+
+
+@pytest.fixture()
 def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
     """Run a callable and return how many SQL statements it sent."""
 

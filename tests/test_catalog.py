@@ -15,12 +15,6 @@ from lms.catalog.models import Lesson, Module, Objective
 from lms.extensions import db
 
 
-@pytest.fixture()
-def loaded(app: Flask, load_content) -> Flask:
-    load_content()
-    return app
-
-
 def keys(app: Flask, model) -> list[str]:
     with app.app_context():
         return list(db.session.scalars(select(model.key).order_by(model.id)))

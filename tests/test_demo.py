@@ -31,12 +31,6 @@ DEMO_LEARNERS = [f"learner{n:02d}@demo.lms" for n in range(1, 13)]
 COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery)
 
 
-@pytest.fixture()
-def loaded(app: Flask, load_content) -> Flask:
-    load_content()
-    return app
-
-
 def run(app: Flask, *args: str) -> Result:
     with app.app_context():  # a session of its own, as on the command line
         result = app.test_cli_runner().invoke(args=["lms", "demo", *args])

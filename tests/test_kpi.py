@@ -31,12 +31,6 @@ KPI_WEIGHT_SHARE = 0.65 * 0.75          # decaying average: latest_weight x the 
 
 
 @pytest.fixture()
-def loaded(app: Flask, load_content) -> Flask:
-    load_content()
-    return app
-
-
-@pytest.fixture()
 def learner(loaded: Flask, make_user) -> Any:
     return make_user(name="Kai Kpi")
 

@@ -131,12 +131,6 @@ def grant_url(cohort: Any, user: Any) -> str:
     return f"/cohorts/{cohort.id}/learners/{user.id}/overrides"
 
 
-@pytest.fixture()
-def loaded(app: Flask, load_content) -> Flask:
-    load_content()
-    return app
-
-
 # --------------------------------------------------------------------------- pure functions
 
 
