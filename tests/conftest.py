@@ -1,22 +1,38 @@
-"""Shared fixtures. The schema is built by running the migrations, once per session, on
-SQLite (default) or on PostgreSQL when TEST_DATABASE_URL points there; every test then
-starts from empty tables. The browser tests' fixtures (Playwright) are in
-tests/browser/conftest.py, so that these import without Playwright."""
+"""Shared fixtures.
+
+The schema is built by running the migrations once per pytest-xdist worker, on SQLite
+(default) or on PostgreSQL when TEST_DATABASE_URL points there (each worker uses a schema
+of its own). Every test then starts from empty tables, and a test that loads content gets
+the loaded tables without paying for the load each time:
+
+- after migrating, each worker saves a snapshot of its empty database; the ``app`` fixture
+  restores it before a test when the previous one wrote anything, and again after the test;
+- the first time a worker loads a given set of content files (the shipped curriculum, or a
+  test's fixed quiz folder) into empty tables, ``load_content`` loads it for real and saves
+  a snapshot of the result; a later test doing the same gets that snapshot restored.
+
+Tests run against real commits (the app commits, threads and a live server share the
+database), so a snapshot is restored rather than a transaction rolled back. Browser
+fixtures (Playwright) live in ``tests/browser/conftest.py``.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
@@ -31,9 +47,9 @@ from lms.extensions import db, limiter
 from lms.sections import parse_curriculum
 
 SHIPPED_CONTENT = BASE_DIR / "content"
+SHIPPED_QUIZZES = BASE_DIR / "quizzes"
 # Each pytest-xdist worker has its own database (SQLite file or PostgreSQL schema).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-SHIPPED_QUIZZES = BASE_DIR / "quizzes"
 PG_SCHEMA = f"lms_test_{WORKER}"
 
 
@@ -53,6 +69,158 @@ def reset_pg_schema(url: str, schema: str) -> None:
         engine.dispose()
 
 
+# --------------------------------------------------------------------------- the database
+
+
+class Snapshots(Protocol):
+    """Named copies of the test database's rows (the schema never changes)."""
+
+    def save(self, name: str) -> None: ...
+
+    def restore(self, name: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _no_fsync(dbapi_connection: Any, connection_record: Any = None) -> None:
+    """Test databases need not survive a power cut: on this suite's disk each SQLite commit
+    would otherwise wait about 15 ms for fsync. Locking and isolation are unchanged."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """Copy a whole SQLite database with the backup API: the target's other connections
+    (the app's pool) see the new contents on their next statement."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        _no_fsync(dst)
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+class SqliteSnapshots:
+    def __init__(self, database: Path, folder: Path) -> None:
+        self.database, self.folder = database, folder
+
+    def save(self, name: str) -> None:
+        _sqlite_copy(self.database, self.folder / f"{name}.sqlite3")
+
+    def restore(self, name: str) -> None:
+        _sqlite_copy(self.folder / f"{name}.sqlite3", self.database)
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresSnapshots:
+    """A snapshot is a schema beside the worker's, holding copies of the non-empty tables,
+    and the sequences' positions. Restoring deletes every row (with DELETE: TRUNCATE of
+    every table took about 1.5 s a test here), restarts the sequences, copies the rows
+    back and moves the sequences to where they were."""
+
+    def __init__(self, url: str, schema: str, tables: list[str]) -> None:
+        self.engine = sa.create_engine(url)
+        self.schema, self.tables = schema, tables  # tables in foreign-key order
+        self.saved: dict[str, tuple[str, list[str], list[tuple[str, int]]]] = {}
+
+    def _name(self, *parts: str) -> str:
+        return ".".join(self.engine.dialect.identifier_preparer.quote(part) for part in parts)
+
+    def save(self, name: str) -> None:
+        copy_schema = f"{self.schema}_{len(self.saved)}"
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {copy_schema} CASCADE"))
+            conn.execute(sa.text(f"CREATE SCHEMA {copy_schema}"))
+            filled = []
+            for table in self.tables:
+                if conn.scalar(sa.text(f"SELECT EXISTS (SELECT 1 FROM {self._name(self.schema, table)})")):
+                    conn.execute(sa.text(f"CREATE TABLE {self._name(copy_schema, table)} "
+                                         f"AS TABLE {self._name(self.schema, table)}"))
+                    filled.append(table)
+            sequences = conn.execute(sa.text(
+                "SELECT sequencename, last_value FROM pg_sequences "
+                "WHERE schemaname = :schema AND last_value IS NOT NULL"), {"schema": self.schema}).all()
+        self.saved[name] = (copy_schema, filled, [(self._name(self.schema, s), v) for s, v in sequences])
+
+    def restore(self, name: str) -> None:
+        copy_schema, filled, sequences = self.saved[name]
+        with self.engine.begin() as conn:
+            # A connection left in a transaction could block us: fail, not hang.
+            conn.execute(sa.text("SET LOCAL lock_timeout = '30s'"))
+            conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
+            for table in reversed(self.tables):
+                conn.execute(sa.text(f"DELETE FROM {self._name(self.schema, table)}"))
+            conn.execute(sa.text(
+                "SELECT setval(CAST(format('%I.%I', schemaname, sequencename) AS regclass), 1, false) "
+                "FROM pg_sequences WHERE schemaname = :schema"), {"schema": self.schema})
+            for table in filled:
+                conn.execute(sa.text(f"INSERT INTO {self._name(self.schema, table)} "
+                                     f"SELECT * FROM {self._name(copy_schema, table)}"))
+            for sequence, value in sequences:
+                conn.execute(sa.text("SELECT setval(CAST(:sequence AS regclass), :value)"),
+                             {"sequence": sequence, "value": value})
+
+    def close(self) -> None:
+        with self.engine.begin() as conn:
+            for copy_schema, _, _ in self.saved.values():
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {copy_schema} CASCADE"))
+        self.engine.dispose()
+
+
+# Statements that cannot change a row; anything else counts as a write.
+_READS = ("SELECT", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "SHOW")
+
+
+class TestDatabase:
+    """The worker's database: which snapshot it was last restored from (``None``: unknown)
+    and whether anything wrote since. Every engine in the process is watched, so writes
+    through a second app, a thread or the live server count too."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, snapshots: Snapshots) -> None:
+        self.snapshots = snapshots
+        self.restored: str | None = None
+        self.written = True
+        self.loads: dict[Any, tuple[str, Any]] = {}  # content key -> (snapshot, SyncReport)
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._watch)
+
+    def _watch(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(_READS):
+            self.written = True
+
+    @property
+    def empty(self) -> bool:
+        return self.restored == "empty" and not self.written
+
+    def restore(self, name: str) -> None:
+        self.snapshots.restore(name)
+        self.restored, self.written = name, False
+
+    def save(self, name: str) -> None:
+        self.snapshots.save(name)
+        self.restored, self.written = name, False
+
+    def reset(self) -> None:
+        """Empty every table, unless nothing wrote since they were."""
+        if not self.empty:
+            self.restore("empty")
+
+    def close(self) -> None:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._watch)
+        self.snapshots.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_commits() -> Iterator[None]:
+    sa.event.listen(sa.pool.Pool, "connect", _no_fsync)
+    yield
+    sa.event.remove(sa.pool.Pool, "connect", _no_fsync)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
@@ -63,7 +231,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         reset_pg_schema(url, PG_SCHEMA)
     except sa.exc.OperationalError as exc:
         pytest.exit(f"TEST_DATABASE_URL is unreachable: {exc}", returncode=1)
-    return with_search_path(url, PG_SCHEMA)
+    # As for SQLite (``_no_fsync``): a commit need not wait for the disk.
+    return with_search_path(url, PG_SCHEMA) + "%20-csynchronous_commit%3Doff"
 
 
 @pytest.fixture(scope="session")
@@ -105,23 +274,39 @@ def make_app(database_url: str, instance_dir: Path) -> Callable[..., Flask]:
 
 
 @pytest.fixture(scope="session")
-def _migrated(make_app: Callable[..., Flask]) -> None:
+def _migrated(make_app: Callable[..., Flask], database_url: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    """Migrate the worker's database, empty it and save that as the snapshot "empty"."""
     app = make_app()
     with app.app_context():
         upgrade()
-        db.engine.dispose()
-
-
-@pytest.fixture()
-def app(make_app: Callable[..., Flask], _migrated: None) -> Iterator[Flask]:
-    app = make_app()
-    yield app
-    with app.app_context():
-        db.session.remove()
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         db.engine.dispose()
+    url = sa.engine.make_url(database_url)
+    snapshots: Snapshots
+    if url.get_backend_name() == "sqlite":
+        snapshots = SqliteSnapshots(Path(url.database or ""), tmp_path_factory.mktemp("snapshots"))
+    else:
+        tables = [table.name for table in db.metadata.sorted_tables]
+        snapshots = PostgresSnapshots(normalise_database_url(os.environ["TEST_DATABASE_URL"]), PG_SCHEMA, tables)
+    database = TestDatabase(snapshots)
+    database.save("empty")
+    yield database
+    database.close()
+
+
+@pytest.fixture()
+def app(make_app: Callable[..., Flask], _migrated: TestDatabase) -> Iterator[Flask]:
+    """A new app on empty tables."""
+    _migrated.reset()
+    app = make_app()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    _migrated.reset()
 
 
 @pytest.fixture()
@@ -142,31 +327,64 @@ def content_dir(tmp_path: Path, app: Flask) -> Path:
     return target
 
 
-_PARSED: dict[tuple[Path, Path], Any] = {}
+def _content_key(source: ContentSource) -> tuple[Path, Path, str] | None:
+    """What identifies a load of files kept in the repository (the shipped content, a
+    test's fixed quiz folder): their folders and a digest of every file. ``None`` for
+    folders elsewhere (a test's own copy, which it may edit between loads)."""
+    folders = (source.content_dir.resolve(), source.quizzes_dir.resolve())
+    if not all(folder.is_relative_to(BASE_DIR) for folder in folders):
+        return None
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(f"{path.relative_to(folder)}\0{path.stat().st_size}\0".encode())
+                digest.update(path.read_bytes())
+    return (*folders, digest.hexdigest())
+
+
+_PARSED: dict[tuple[Path, Path, str], Any] = {}
+
+
+def _unsaved(session: Any) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
 
 
 @pytest.fixture()
-def load_content(app: Flask) -> Callable[..., Any]:
+def load_content(app: Flask, _migrated: TestDatabase) -> Callable[..., Any]:
     """Load content (the shipped files by default) the way the CLI does, and commit.
-    The shipped files are parsed once per test session; applying is real every time."""
+
+    Files kept in the repository are parsed once per worker, and their first load into
+    empty tables is saved as a snapshot: a later load of the same files into empty tables
+    restores it (the same rows, ids and report as a real load). Any other load is real."""
 
     def load(content: Path | None = None) -> Any:
         source = ContentSource(
             content_dir=Path(content or app.config["CONTENT_DIR"]),
             quizzes_dir=Path(app.config["QUIZZES_DIR"]),
         )
-        key = (source.content_dir, source.quizzes_dir)
-        shipped = key == (SHIPPED_CONTENT, SHIPPED_QUIZZES)
+        key = _content_key(source)
+        into_empty = key is not None and _migrated.empty and not (has_app_context() and _unsaved(db.session))
+        if into_empty and has_app_context():
+            db.session.rollback()  # the test's own session holds no changes; end its transaction
+        if into_empty and key in _migrated.loads:
+            name, report = _migrated.loads[key]
+            _migrated.restore(name)
+            return copy.deepcopy(report)
         with app.app_context():
-            parsed = _PARSED.get(key) if shipped else None
+            parsed = _PARSED.get(key) if key is not None else None
             if parsed is None:
                 parsed = parse_curriculum(source)
-                if shipped:
+                if key is not None:
                     _PARSED[key] = parsed
             assert not parsed.problems, [str(p) for p in parsed.problems]
             report = apply_content(db.session, parsed)
             db.session.commit()
-            return report
+        if into_empty:
+            name = f"load{len(_migrated.loads)}"
+            _migrated.save(name)
+            _migrated.loads[key] = (name, copy.deepcopy(report))
+        return report
 
     return load
 
