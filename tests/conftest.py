@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
+import werkzeug.security
 from dateutil.relativedelta import relativedelta
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
@@ -418,6 +419,29 @@ def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
     return run
 
 
+# --------------------------------------------------------------------------- passwords
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remembered_scrypt() -> Iterator[None]:
+    """scrypt is a pure function that is slow on purpose (about 0.2 s a call), and the
+    suite calls it with the same inputs again and again: each sign-in checks the password
+    of a user a fixture made. Remember its results for the session; hashes and checks are
+    exactly what they would be."""
+    real = hashlib.scrypt
+    results: dict[tuple[Any, ...], bytes] = {}
+
+    def scrypt(password: Any, *, salt: Any, n: int, r: int, p: int, maxmem: int = 0, dklen: int = 64) -> bytes:
+        key = (bytes(password), bytes(salt), n, r, p, maxmem, dklen)
+        if key not in results:
+            results[key] = real(password, salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=dklen)
+        return results[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hashlib, "scrypt", scrypt)
+        yield
+
+
 # --------------------------------------------------------------------------- people
 
 PASSWORD = "correct-horse-battery"
@@ -431,8 +455,12 @@ def make_user(app: Flask) -> Callable[..., Any]:
     def make(email: str | None = None, name: str | None = None, password: str | None = PASSWORD,
              admin: bool = False, timezone: str = "UTC") -> Any:
         n = next(counter)
-        user = create_user(db.session, email or f"person{n}@example.com", name or f"Person {n}",
-                           password, timezone=timezone, is_admin=admin)
+        # The n-th user of every test gets the same salt, so with ``_remembered_scrypt``
+        # its hash is computed once per worker; users of one test still differ.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(werkzeug.security, "gen_salt", lambda length: f"{n:0{length}d}")
+            user = create_user(db.session, email or f"person{n}@example.com", name or f"Person {n}",
+                               password, timezone=timezone, is_admin=admin)
         db.session.commit()
         return user
 
