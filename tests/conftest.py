@@ -298,15 +298,64 @@ def _migrated(make_app: Callable[..., Flask], database_url: str,
     database.close()
 
 
+def _shape(app: Flask) -> tuple[Any, ...]:
+    """What a test could add to an app besides configuration: routes, hooks, handlers,
+    template filters and globals, and the registries kept in ``app.extensions``."""
+
+    def plain(value: Any) -> Any:
+        return repr(value) if isinstance(value, dict | list | tuple | set) else id(value)
+
+    return (
+        sorted((rule.rule, rule.endpoint, sorted(rule.methods or ())) for rule in app.url_map.iter_rules()),
+        sorted(app.view_functions),
+        repr((app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
+              app.teardown_appcontext_funcs, app.error_handler_spec, app.template_context_processors,
+              app.url_value_preprocessors, app.url_default_functions, app.blueprints)),
+        sorted(app.jinja_env.filters), sorted(app.jinja_env.globals),
+        {key: plain(value) for key, value in app.extensions.items()},
+    )
+
+
+class WorkerApp:
+    """Building an app takes a while (werkzeug compiles every route), so each worker keeps
+    one for the tests: a test gets it with its configuration as built, and a test that
+    changed anything else about it (added a route, say) has it thrown away."""
+
+    def __init__(self, make_app: Callable[..., Flask]) -> None:
+        self.make_app = make_app
+        self.app: Flask | None = None
+
+    def take(self) -> Flask:
+        if self.app is None:
+            self.app = self.make_app()
+            self.config = copy.deepcopy(dict(self.app.config))
+            self.shape = _shape(self.app)
+        # Flask refuses new routes once an app has served a request; a test may add some.
+        self.app._got_first_request = False
+        return self.app
+
+    def give_back(self, app: Flask) -> None:
+        app.config.clear()
+        app.config.update(copy.deepcopy(self.config))
+        if _shape(app) != self.shape:
+            self.app = None
+
+
+@pytest.fixture(scope="session")
+def _worker_app(make_app: Callable[..., Flask]) -> WorkerApp:
+    return WorkerApp(make_app)
+
+
 @pytest.fixture()
-def app(make_app: Callable[..., Flask], _migrated: TestDatabase) -> Iterator[Flask]:
-    """A new app on empty tables."""
+def app(_worker_app: WorkerApp, _migrated: TestDatabase) -> Iterator[Flask]:
+    """The app on empty tables (``make_app`` builds a new one)."""
     _migrated.reset()
-    app = make_app()
+    app = _worker_app.take()
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    _worker_app.give_back(app)
     _migrated.reset()
 
 
