@@ -49,9 +49,12 @@ from lms.sections import parse_curriculum
 
 SHIPPED_CONTENT = BASE_DIR / "content"
 SHIPPED_QUIZZES = BASE_DIR / "quizzes"
-# Each pytest-xdist worker has its own database (SQLite file or PostgreSQL schema).
+# Each pytest-xdist worker has its own database (SQLite file or PostgreSQL schema). On a
+# shared PostgreSQL server the schemas' names carry the process id, so that two runs at
+# once (two people, or two checkouts) never drop each other's tables.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-PG_SCHEMA = f"lms_test_{WORKER}"
+RUN = f"{WORKER}_{os.getpid()}"
+PG_SCHEMA = f"lms_test_{RUN}"
 
 
 def with_search_path(url: str, schema: str) -> str:
@@ -60,12 +63,14 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
-def reset_pg_schema(url: str, schema: str) -> None:
+def reset_pg_schema(url: str, schema: str, create: bool = True) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '30s'"))
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            if create:
+                conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     finally:
         engine.dispose()
 
@@ -223,17 +228,19 @@ def _fast_commits() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
     url = normalise_database_url(url)
     try:
         reset_pg_schema(url, PG_SCHEMA)
     except sa.exc.OperationalError as exc:
         pytest.exit(f"TEST_DATABASE_URL is unreachable: {exc}", returncode=1)
     # As for SQLite (``_no_fsync``): a commit need not wait for the disk.
-    return with_search_path(url, PG_SCHEMA) + "%20-csynchronous_commit%3Doff"
+    yield with_search_path(url, PG_SCHEMA) + "%20-csynchronous_commit%3Doff"
+    reset_pg_schema(url, PG_SCHEMA, create=False)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,10 @@ match what the migrations build."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,21 +16,25 @@ from flask_migrate import downgrade, upgrade
 from config import normalise_database_url
 from lms import create_app
 from lms.extensions import db
-from tests.conftest import WORKER, reset_pg_schema, with_search_path
+from tests.conftest import RUN, reset_pg_schema, with_search_path
 
 
-def _fresh_database_url(tmp_path: Path) -> str:
+@pytest.fixture()
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new PostgreSQL schema (dropped after)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
     url = normalise_database_url(url)
-    schema = f"lms_migrations_{WORKER}"
+    schema = f"lms_migrations_{RUN}"
     reset_pg_schema(url, schema)
-    return with_search_path(url, schema)
+    yield with_search_path(url, schema)
+    reset_pg_schema(url, schema, create=False)
 
 
-def test_migrations_from_empty_to_head_and_back(tmp_path: Path) -> None:
-    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": _fresh_database_url(tmp_path)}, instance_path=tmp_path)
+def test_migrations_from_empty_to_head_and_back(fresh_database_url: str, tmp_path: Path) -> None:
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
         assert sa.inspect(db.engine).get_table_names() == []
         upgrade()
