@@ -1,0 +1,23 @@
+"""at-risk reviews — issue 10 point 4
+
+Revision ID: d1b2c3d4e510
+Revises: c1b2c3d4e510
+Create Date: 2026-11-30 23:45:00.000000
+
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+# revision identifiers, used by Alembic.
+revision = 'd1b2c3d4e510'
+down_revision = 'c1b2c3d4e510'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
