@@ -9,7 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
-from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, utcnow
 
@@ -28,13 +28,14 @@ def active_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
     return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))
 
 
-def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None) -> Enrolment:
+def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None,
+          pace: Pace = Pace.CATCH_UP) -> Enrolment:
     if cohort.archived:
         raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
     current = active_enrolment(session, user.id)
     if current is not None:
         raise CohortError(f"{user.email} is already enrolled in {enrolled_where(current.cohort, cohort)}.")
-    enrolment = Enrolment(cohort=cohort, user=user, started_at=now or utcnow())
+    enrolment = Enrolment(cohort=cohort, user=user, started_at=now or utcnow(), pace=pace)
     session.add(enrolment)
     session.flush()
     return enrolment

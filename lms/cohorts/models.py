@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, utcnow
 from lms.extensions import Model, db
 
 organization_admins = Table(
@@ -53,6 +54,15 @@ class Cohort(Model):
         return self.archived_at is not None
 
 
+class Pace(StrEnum):
+    """How a learner who joins after their cohort started gets their dates (chosen by the
+    manager at enrolment: invitation, CSV import or move). A learner who joins on or before
+    the cohort's start simply follows the cohort's dates, whatever is stored here."""
+
+    CATCH_UP = "catch_up"    # the months already gone are compressed into a catch-up window, then the cohort's dates
+    OWN_START = "own_start"  # the program's pace from the joining day, as a cohort starting that day would have
+
+
 class Enrolment(Model):
     """A learner's membership of a cohort. Moving ends one and starts another; the
     learner's work belongs to the person, so nothing is lost."""
@@ -65,6 +75,7 @@ class Enrolment(Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_reason: Mapped[str] = mapped_column(String(40), default="")
+    pace: Mapped[Pace] = mapped_column(enum_type(Pace, length=20, name="pace"), default=Pace.CATCH_UP)
     cohort: Mapped[Cohort] = relationship()
     user: Mapped[User] = relationship()
 
@@ -86,6 +97,8 @@ class Invitation(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The pace the learner will follow if they accept after the cohort started.
+    pace: Mapped[Pace] = mapped_column(enum_type(Pace, length=20, name="pace"), default=Pace.CATCH_UP)
     cohort: Mapped[Cohort] = relationship()
 
 
