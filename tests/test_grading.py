@@ -112,7 +112,8 @@ def test_a_stale_save_is_refused_and_the_newer_grade_shown(course) -> None:
     late = a.post(grade_url(work), data={**levels(criteria_of(work), 3), "feedback": "A overwrites", "action": "release", "revision": revision})
     assert late.status_code == 409
     page = late.get_data(as_text=True)
-    assert "Another grader saved this grade" in page and "B&#39;s verdict" in page
+    assert "Not saved: this grade was changed by Olga Admin at" in page and "B&#39;s verdict" in page
+    assert "A overwrites" in page  # A's input is kept in the form, to save again deliberately
     db.session.expire_all()
     assert db.session.scalar(select(Grade)).feedback == "B's verdict"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -171,7 +172,8 @@ def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: ran
 
 
 def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Attempt:
-    """Start an attempt, or return the one in progress (a second click does not start another)."""
+    """Start an attempt, or return the one in progress (a second click does not start
+    another, nor do several clicks at the same moment)."""
     for attempt in attempts_of(session, quiz, user):
         expire_if_due(session, attempt, now)
     status = quiz_status(session, quiz, user, now)
@@ -192,8 +194,18 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime) -> 
     attempt = Attempt(quiz=quiz, user=user, cohort_id=enrolment.cohort_id if enrolment else None,
                       number=len(status.attempts) + 1, layout=layout, started_at=now, deadline_at=deadline,
                       max_score=sum(versions[page["version"]].points for page in layout))
-    session.add(attempt)
-    session.flush()
+    try:
+        # Attempts are numbered per learner and quiz, (quiz, user, number) unique: of starts
+        # racing for the same number one is inserted, the others find it here. A savepoint,
+        # so what this request closed on the way survives the lost race.
+        with session.begin_nested():
+            session.add(attempt)
+    except IntegrityError:
+        raced = quiz_status(session, quiz, user, now).in_progress
+        if raced is None:  # the winner's attempt is already over: nothing to return
+            raise QuizError("Another attempt at this quiz was started at the same moment; "
+                            "reload the quiz to see where you stand.") from None
+        return raced
     return attempt
 
 

@@ -43,7 +43,9 @@ class QueueFilter(StrEnum):
 
 class Grade(Model):
     """The instructor's grade of a submission, on the rubric version it was given with.
-    ``revision`` goes up with every save, so a save made on an older view is refused."""
+    ``revision`` goes up with every save, so a save made on an older view is refused: it is
+    the mapper's version counter, so every UPDATE of a grade is ``... WHERE id = :id AND
+    revision = :loaded`` and a row changed meanwhile raises ``StaleDataError`` at the flush."""
 
     __tablename__ = "grades"
 
@@ -65,6 +67,8 @@ class Grade(Model):
     version: Mapped[SubmissionVersion] = relationship()
     rubric_version: Mapped[RubricVersion] = relationship()
     grader: Mapped[User] = relationship()
+
+    __mapper_args__ = {"version_id_col": revision}
 
 
 class GradeEvent(Model):

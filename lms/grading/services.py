@@ -10,7 +10,9 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from lms.accounts.models import User
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus
@@ -31,16 +33,25 @@ class GradingError(ValueError):
 
 
 class StaleGrade(GradingError):
-    """Someone saved this grade after the grader opened it; their save is refused."""
+    """Someone else saved this grade after the grader opened it (or created the first grade
+    at the same moment): the save is refused and nothing of it is kept. ``current`` is the
+    grade as it now stands; ``changed_by`` and ``changed_at`` say whose save won and when."""
 
     def __init__(self, current: Grade) -> None:
-        super().__init__("Another grader saved this grade after you opened it. Their version is shown below; "
-                         "nothing of yours was saved. Review it and save again if you still want to change it.")
+        super().__init__(f"This grade was changed by {current.grader.name} after you opened it; nothing of yours was saved.")
         self.current = current
+        self.changed_by: str = current.grader.name
+        self.changed_at: datetime = current.updated_at
 
 
 def grade_of(session: DbSession, submission: Submission) -> Grade | None:
     return session.scalar(select(Grade).where(Grade.submission_id == submission.id))
+
+
+def _current_grade(session: DbSession, submission: Submission) -> Grade | None:
+    """The grade as the database holds it now, overwriting what the session had loaded."""
+    return session.scalar(select(Grade).where(Grade.submission_id == submission.id)
+                          .options(selectinload(Grade.grader)).execution_options(populate_existing=True))
 
 
 def rubric_for(session: DbSession, submission: Submission, grade: Grade | None) -> RubricVersion:
@@ -79,7 +90,14 @@ def snapshot(grade: Grade) -> dict[str, Any]:
 def save_grade(session: DbSession, submission: Submission, grader: User, levels: Mapping[str, str | None],
                comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: GradeAction | str,
                now: datetime) -> Grade:
-    """Save a draft, release it to the learner, or return the work for revision."""
+    """Save a draft, release it to the learner, or return the work for revision.
+
+    The save is a conditional write on the revision the grader saw: ``expected_revision``
+    must be the stored one (``None`` for ungraded work), and the UPDATE itself only matches
+    the row at that revision (``Grade.revision`` is the mapper's version counter), so of
+    several saves from one revision exactly one is written, whatever their timing. The
+    others raise ``StaleGrade`` having written nothing to the grade, logged no event and
+    sent no signal; the caller's other work survives (a savepoint) until it rolls back."""
     try:
         action = GradeAction(action)
     except ValueError:
@@ -95,25 +113,36 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
     before = snapshot(grade) if grade is not None else None
-    if grade is None:
-        grade = Grade(submission=submission, version_id=submission.latest.id, rubric_version_id=rubric.id,
-                      grader_id=grader.id, selections={}, max_score=rubric.max_points, revision=0)
-        session.add(grade)
-    grade.version_id = submission.latest.id
-    grade.selections, grade.feedback = selections, feedback.strip()
-    grade.score = None if missing else score
-    grade.grader_id, grade.updated_at, grade.revision = grader.id, now, grade.revision + 1
     if action == GradeAction.RELEASE:
-        grade.status, grade.released_at = GradeStatus.RELEASED, now
         submission.status = SubmissionStatus.RELEASED
-    else:
-        grade.status = GradeStatus.DRAFT
-        if action == GradeAction.RETURN:
-            submission.status = SubmissionStatus.RETURNED  # the learner may edit and resubmit
-        elif submission.status == SubmissionStatus.RELEASED:
-            submission.status = SubmissionStatus.SUBMITTED  # taken back from the learner until released again
+    elif action == GradeAction.RETURN:
+        submission.status = SubmissionStatus.RETURNED  # the learner may edit and resubmit
+    elif submission.status == SubmissionStatus.RELEASED:
+        submission.status = SubmissionStatus.SUBMITTED  # taken back from the learner until released again
     submission.updated_at = now
+    # The submission's row is written first. Its UPDATE opens the write transaction, so the
+    # savepoint below nests in it (on SQLite a savepoint opening the transaction would commit
+    # on release), and on PostgreSQL concurrent saves of one submission queue on its row lock.
     session.flush()
+    try:
+        with session.begin_nested():
+            if grade is None:
+                grade = Grade(submission=submission, rubric_version_id=rubric.id, max_score=rubric.max_points)
+                session.add(grade)
+            grade.version_id = submission.latest.id
+            grade.selections, grade.feedback = selections, feedback.strip()
+            grade.score = None if missing else score
+            grade.grader_id, grade.updated_at = grader.id, now
+            grade.status = GradeStatus.RELEASED if action == GradeAction.RELEASE else GradeStatus.DRAFT
+            if action == GradeAction.RELEASE:
+                grade.released_at = now
+            # Leaving the block flushes: INSERT of a first grade (one per submission, a unique
+            # constraint), or UPDATE ... SET revision = revision + 1 WHERE revision = expected.
+    except (IntegrityError, StaleDataError):
+        current = _current_grade(session, submission)
+        if current is None:  # not a lost race (there is no grade): a fault, not a refusal
+            raise
+        raise StaleGrade(current) from None  # another save won the race
     session.add(GradeEvent(grade_id=grade.id, actor_id=grader.id, at=now, action=action, before=before, after=snapshot(grade)))
     session.flush()
     grade_saved.send(grade, session=session, now=now)

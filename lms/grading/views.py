@@ -21,6 +21,7 @@ from lms.grading import peer, services
 from lms.grading.exports import EXPORTERS, grade_table
 from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
+from lms.web.filters import localtime
 from lms.web.markdown import render_markdown
 
 bp = Blueprint("grading", __name__, template_folder="templates")
@@ -88,7 +89,10 @@ def save(cohort_id: int, submission_id: int) -> Any:
                             revision, action, utcnow())
     except services.StaleGrade as exc:
         db.session.rollback()
-        return _page(submission, grade=exc.current, error=str(exc), stale=True, posted=form, status=409)
+        message = (f"Not saved: this grade was changed by {exc.changed_by} at {localtime(exc.changed_at)}, after you "
+                   "opened it. Their version is shown below and your input is kept in the form: save again to "
+                   "replace their version with yours.")
+        return _page(submission, error=message, stale=True, posted=form, status=409)
     except services.GradingError as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=400)
