@@ -64,7 +64,10 @@ def test_a_quiz_attempt_counts_per_objective_once_fully_scored(app: Flask, load_
     db.session.commit()
     trail = evidence_of(user.id, "quiz")
     assert [e.level for e in trail["AO1"]] == [4]
-    assert mastery_of(user.id)["AO1"] == 4
+    # A quiz is on the record for AO1 but, by the default rules, does not count toward an
+    # application objective: no mastery on it comes from a quiz.
+    assert [e.weight for e in trail["AO1"]] == [0] and [e.weight for e in trail["KO1"]] == [1]
+    assert "AO1" not in mastery_of(user.id) and mastery_of(user.id)["KO1"] == 4
     assert db.session.get(Attempt, attempt_id).pending_manual is False
 
 
@@ -126,7 +129,10 @@ def test_a_peer_review_counts_at_half_weight(app: Flask, load_content, make_coho
     trail = evidence_of(author, "peer")
     codes = {code for c in criteria for code in c.objectives}
     assert set(trail) == codes
-    assert all(e.weight == 0.5 and e.level == 4 and e.recorded_by_id == clients["Ben"][0].id for es in trail.values() for e in es)
+    assert all(e.level == 4 and e.recorded_by_id == clients["Ben"][0].id for es in trail.values() for e in es)
+    # Half an instructor's weight on knowledge and skill; by the default rules none on application objectives.
+    assert {code: es[0].weight for code, es in trail.items()} == {
+        code: 0.0 if code.startswith("AO") else 0.5 for code in codes}
 
 
 def test_the_mastery_policy_is_content(app: Flask, content_dir: Path, load_content, make_user) -> None:

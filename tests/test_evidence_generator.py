@@ -143,12 +143,15 @@ def test_the_volume_generator_gives_the_evidence_the_real_paths_give(app: Flask,
     expected = evidence_rows(real.id)
     assert evidence_rows(generated.id) == expected
     # ... and it says something: every source, levels between the extremes, the peer at half weight.
-    assert {row[0] for row in expected} == {"quiz", "rubric", "peer"}
-    assert {row[3] for row in expected if row[0] == "peer"} == {0.5}
+    # (the case study's grade comes from the case-study source: someone else's business, not applied work)
+    assert {row[0] for row in expected} == {"quiz", "case_study", "peer"}
+    # Weighed by the rules: a peer counts half on knowledge and skill, nothing on application objectives.
+    assert {row[3] for row in expected if row[0] == "peer" and not row[1].startswith("AO")} == {0.5}
+    assert {row[3] for row in expected if row[0] != "rubric" and row[1].startswith("AO")} == {0.0}
     quiz_levels = {row[1]: row[2] for row in expected if row[0] == "quiz"}
     assert set(quiz_levels) == {"KO1", "SO1", "AO1"} and all(0 < level < 4 for level in quiz_levels.values())
     # AO1: the essay (3 of 5) and the scenario's numerical part (1 of 1).
     assert quiz_levels["AO1"] == pytest.approx(4 * 4 / 6, abs=1e-4)
-    rubric_levels = {row[1]: row[2] for row in expected if row[0] == "rubric"}
+    rubric_levels = {row[1]: row[2] for row in expected if row[0] == "case_study"}
     # KO1 is on all five criteria: (4/4 + 3/4 + 2/4 + 1/4 + 4/4) / 5 = 0.7 -> 2.8 on the 0-4 scale.
     assert rubric_levels["KO1"] == pytest.approx(2.8)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from lms.assessment.kinds import QuestionKind
 from lms.assessment.models import GradingMethodName, Question, QuestionVersion, Quiz, QuizKind, ReviewPolicyName
 from lms.assessment.questions import (
     AnyQuestion,
@@ -21,7 +22,7 @@ from lms.assessment.questions import (
     points_of,
 )
 from lms.catalog.content import CatalogSpec
-from lms.catalog.models import Level, Module, Phase
+from lms.catalog.models import Level, Module, ObjectiveKind, Phase
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -36,6 +37,10 @@ from lms.content.services import (
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
 from lms.database import DbSession
 
+# The only question types that may be tagged with an application objective: a scenario of
+# the learner's kind of business, a written answer, or a calculation on their own figures.
+APPLICATION_ITEMS = frozenset({QuestionKind.SCENARIO, QuestionKind.ESSAY, QuestionKind.NUMERICAL})
+
 
 class Settings(Spec):
     passing_score: float = Field(default=70, ge=0, le=100)
@@ -47,6 +52,8 @@ class Settings(Spec):
     review: ReviewPolicyName = ReviewPolicyName.IMMEDIATELY
     opens_after_days: int = Field(default=0, ge=0, le=365)
     closes_after_days: int | None = Field(default=None, ge=1, le=730)
+    # Practice: for learning, not for the record; its evidence counts at the rules' practice weight (default 0).
+    practice: bool = False
 
     @model_validator(mode="after")
     def _window(self) -> Settings:
@@ -94,6 +101,7 @@ class QuizSection(ContentSection):
     def parse(self, bundle: Bundle, problems: Problems) -> None:
         catalog: CatalogSpec = bundle.specs["catalog"]
         known_codes = catalog.objective_codes
+        applied = {o.code for o in catalog.objectives if o.kind == ObjectiveKind.APPLICATION}
         modules = {m.spec.id: m.spec for m in catalog.modules}
         levels = {lv.id for lv in catalog.program.levels}
         root = bundle.source.quizzes_dir
@@ -131,6 +139,11 @@ class QuizSection(ContentSection):
                     for k, code in enumerate(part.objectives):
                         if code not in known_codes:
                             problems.add(Location(path, line_at(data, [*loc, "objectives", k])), f"unknown objective code {code!r}")
+                        elif code in applied and part is question and question.type not in APPLICATION_ITEMS:
+                            problems.add(Location(path, line_at(data, [*loc, "objectives", k])),
+                                         f"{code} is an application objective (results in the learner's own business); "
+                                         f"a {question.type} question cannot show it. Tag it with a knowledge or skill "
+                                         f"objective, or make it a scenario, essay or numerical application item")
             for j, pool in enumerate(spec.pools):
                 size = sum(1 for q in spec.questions if q.pool == pool.id)
                 if pool.draw > size:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 from lms.assessment.models import GradingMethodName, ReviewPolicyName
 
@@ -21,44 +21,63 @@ class Scored(Protocol):
     def percent(self) -> float | None: ...
 
 
+S = TypeVar("S", bound=Scored)
+
+
 class GradingMethod(ABC):
+    """Which finished attempts make the quiz grade. The grade is the mean of the counted
+    attempts' percents; the evidence a quiz gives (``lms.progress.evidence``) comes from the
+    same counted attempts, so an attempt that does not change the grade does not change
+    the learner's mastery either."""
+
     name: ClassVar[GradingMethodName]
     label: ClassVar[str]
 
     @abstractmethod
+    def counted(self, attempts: Sequence[S]) -> list[S]:
+        """The attempts that make the grade, from finished, fully graded ones (those
+        without a percent are ignored); empty when none is scored."""
+
     def pick(self, attempts: Sequence[Scored]) -> float | None:
-        """The quiz grade (percent) from finished, fully graded attempts in order."""
+        """The quiz grade (percent) from finished, fully graded attempts."""
+        percents = [a.percent for a in self.counted(attempts) if a.percent is not None]
+        return round(sum(percents) / len(percents), 2) if percents else None
+
+
+def _scored(attempts: Sequence[S]) -> list[S]:
+    return sorted((a for a in attempts if a.percent is not None), key=lambda a: a.number)
 
 
 class Highest(GradingMethod):
+    """The best attempt; of equal bests the earliest, so matching it again changes nothing."""
+
     name, label = GradingMethodName.HIGHEST, "Highest attempt"
 
-    def pick(self, attempts: Sequence[Scored]) -> float | None:
-        return max((a.percent for a in attempts if a.percent is not None), default=None)
+    def counted(self, attempts: Sequence[S]) -> list[S]:
+        scored = _scored(attempts)
+        best = max((a.percent for a in scored if a.percent is not None), default=None)
+        return [next(a for a in scored if a.percent == best)] if scored else []
 
 
 class Latest(GradingMethod):
     name, label = GradingMethodName.LATEST, "Latest attempt"
 
-    def pick(self, attempts: Sequence[Scored]) -> float | None:
-        scored = [a for a in attempts if a.percent is not None]
-        return max(scored, key=lambda a: a.number).percent if scored else None
+    def counted(self, attempts: Sequence[S]) -> list[S]:
+        return _scored(attempts)[-1:]
 
 
 class Average(GradingMethod):
     name, label = GradingMethodName.AVERAGE, "Average of attempts"
 
-    def pick(self, attempts: Sequence[Scored]) -> float | None:
-        scored = [a.percent for a in attempts if a.percent is not None]
-        return round(sum(scored) / len(scored), 2) if scored else None
+    def counted(self, attempts: Sequence[S]) -> list[S]:
+        return _scored(attempts)
 
 
 class First(GradingMethod):
     name, label = GradingMethodName.FIRST, "First attempt"
 
-    def pick(self, attempts: Sequence[Scored]) -> float | None:
-        scored = [a for a in attempts if a.percent is not None]
-        return min(scored, key=lambda a: a.number).percent if scored else None
+    def counted(self, attempts: Sequence[S]) -> list[S]:
+        return _scored(attempts)[:1]
 
 
 GRADING_METHODS: dict[GradingMethodName, GradingMethod] = {m.name: m for m in (Highest(), Latest(), Average(), First())}

@@ -68,6 +68,8 @@ class Quiz(ContentItem, Model):
     opens_after_days: Mapped[int] = mapped_column(default=0)
     closes_after_days: Mapped[int | None] = mapped_column(default=None)
     pools: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # A practice quiz gives evidence from the practice source, at the weight the rules give it (default 0).
+    practice: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(default=0)
     source_path: Mapped[str] = mapped_column(String(300), default="")
     module: Mapped[Module | None] = relationship()

@@ -26,13 +26,13 @@ from werkzeug.security import generate_password_hash
 
 from lms.accounts.models import User
 from lms.accounts.services import find_user
-from lms.assessment.models import Attempt, AttemptClosedBy
+from lms.assessment.models import Attempt, AttemptClosedBy, GradingMethodName
 from lms.assessment.questions import parts_of, type_of
 from lms.assessment.services import active_quizzes, current_versions, release_month
 from lms.catalog.models import Metric
 from lms.catalog.services import active_modules, active_objectives, schedule
 from lms.cohorts.models import Cohort, Enrolment
-from lms.coursework.models import Submission, SubmissionStatus, SubmissionVersion
+from lms.coursework.models import AssignmentKind, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import active_assignments
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
@@ -56,9 +56,18 @@ from lms.grading.services import read_levels
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import evidence_fraction, format_value, source_ref
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
-from lms.progress.evidence import Part, PartKey, attempt_outcome, grade_outcome, peer_outcome, question_parts
+from lms.progress.evidence import (
+    Part,
+    PartKey,
+    ScoredAttempt,
+    attempt_shares,
+    grade_outcome,
+    peer_outcome,
+    question_parts,
+    quiz_outcome,
+)
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
-from lms.progress.services import evidence_row, rebuild
+from lms.progress.services import evidence_row, objective_kinds, policy, rebuild, weighed
 from lms.progress.sources import RatingSource, StakeholderSource
 
 MAX_LEARNERS = 5000
@@ -100,6 +109,8 @@ class QuizPlan:
     layout: list[dict[str, Any]]
     max_score: float
     parts: list[Part]  # every answerable part of the layout's questions, with its points and objectives
+    grading: GradingMethodName = GradingMethodName.HIGHEST
+    practice: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,7 @@ class WorkPlan:
     rubric_version_id: int
     max_points: float
     criteria: list[CriterionSpec]
+    kind: AssignmentKind = AssignmentKind.HANDS_ON
 
 
 @dataclass(frozen=True)
@@ -141,7 +153,7 @@ class Catalog:
         quizzes = [cls._quiz(session, quiz, ids) for quiz in active_quizzes(session)]
         works = [WorkPlan(id=a.id, title=a.title, month=a.phase.month, due_after_days=a.due_after_days,
                           peer_reviews=a.peer_reviews, rubric_version_id=a.rubric.current.id,
-                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria)
+                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria, kind=a.kind)
                  for a in active_assignments(session)]
         metrics: dict[int, list[Metric]] = defaultdict(list)
         for metric in session.scalars(select(Metric).where(Metric.retired_at.is_(None))
@@ -166,7 +178,7 @@ class Catalog:
                   for _, version in drawn]
         return QuizPlan(id=quiz.id, title=quiz.title, month=release_month(quiz), attempts=quiz.attempts_allowed or 3,
                         passing=quiz.passing_score, minutes=quiz.time_limit_minutes or 60, layout=layout,
-                        max_score=sum(version.points for _, version in drawn),
+                        max_score=sum(version.points for _, version in drawn), grading=quiz.grading, practice=quiz.practice,
                         parts=[part for _, version in drawn
                                for part in question_parts(version.id, version.spec, version.objectives)])
 
@@ -410,6 +422,7 @@ class Writer:
         self.session, self.cohort, self.instructor_id, self.rng, self.report = session, cohort, instructor_id, rng, report
         self.ids = objective_ids
         self.latest = now - timedelta(hours=1)
+        self.rules, self.kinds = policy(session), objective_kinds(session)
 
     def write(self, plans: list[LearnerPlan], reviews: list[ReviewPlan] | None = None) -> None:
         """Write the plans; their works' peer reviews are drawn within the chunk unless
@@ -423,7 +436,7 @@ class Writer:
         evidence += self.peer_reviews(self.draw_reviews(works) if reviews is None else reviews)
         kpis = [row for plan in plans for row in plan.kpis]
         insert_all(self.session, KpiEntry, kpis)
-        insert_all(self.session, Evidence, evidence)
+        insert_all(self.session, Evidence, weighed(evidence, self.rules, self.kinds))
         self.report.lessons_read += len(reads)
         self.report.kpi_figures += len(kpis)
         self.report.evidence += len(evidence)
@@ -437,9 +450,16 @@ class Writer:
              "closed_by": AttemptClosedBy.LEARNER, "score": a.score, "max_score": a.quiz.max_score, "pending_manual": False}
             for a in attempts])
         self.report.attempts += len(ids)
-        return [row for attempt_id, a in zip(ids, attempts, strict=True)
-                for row in attempt_outcome(attempt_id, a.quiz.title, a.number, a.quiz.parts, a.scores, self.ids)
-                .rows(a.user_id, a.submitted_at)]
+        # A quiz's evidence follows its grading rule over all of a learner's attempts at it, as recording does.
+        taken: dict[tuple[int, int], list[ScoredAttempt]] = defaultdict(list)
+        quizzes = {a.quiz.id: a.quiz for a in attempts}
+        for a in attempts:
+            percent = round(100 * a.score / a.quiz.max_score, 2) if a.quiz.max_score else None
+            taken[(a.user_id, a.quiz.id)].append(
+                ScoredAttempt(a.number, percent, a.submitted_at, attempt_shares(a.quiz.parts, a.scores, self.ids)))
+        return [row for (user_id, quiz_id), scored in taken.items()
+                for row in quiz_outcome(quiz_id, quizzes[quiz_id].title, quizzes[quiz_id].grading, quizzes[quiz_id].practice,
+                                        scored).rows(user_id, max(s.at for s in scored))]
 
     def works(self, works: list[Work]) -> list[dict[str, Any]]:
         """Insert the submissions, and the released grades of those graded; the grades' evidence rows."""
@@ -476,8 +496,8 @@ class Writer:
         self.report.submissions += len(works)
         self.report.grades += len(grade_ids)
         return [row for gid, (w, graded_at) in zip(grade_ids, graded, strict=True)
-                for row in grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids)
-                .rows(w.user_id, graded_at)]
+                for row in grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids,
+                                         kind=w.plan.kind).rows(w.user_id, graded_at)]
 
     def draw_reviews(self, works: list[Work]) -> list[ReviewPlan]:
         """Each submission of a peer-reviewed assignment is reviewed by classmates who

@@ -7,13 +7,21 @@ from flask.cli import with_appcontext
 
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
-from lms.progress.services import rebuild
+from lms.progress.evidence import rederive_quiz_evidence
+from lms.progress.services import rebuild, reweigh
 
 
 @click.command("rebuild-mastery")
+@click.option("--rederive-quizzes", is_flag=True,
+              help="First rebuild every quiz's evidence from the attempts under its grading rule (after an upgrade).")
 @with_appcontext
-def rebuild_mastery_command() -> None:
-    """Recompute mastery from evidence; gives the same numbers as the incremental updates."""
+def rebuild_mastery_command(rederive_quizzes: bool) -> None:
+    """Recompute mastery from evidence under the current rules; gives the same numbers as the incremental updates."""
     with unit_of_work(db.session):
-        count = rebuild(db.session, utcnow())
+        now = utcnow()
+        if rederive_quizzes:
+            pairs = rederive_quiz_evidence(db.session, now)
+            click.echo(f"Rederived the quiz evidence of {pairs} learner-quiz pair{'s' * (pairs != 1)}.")
+        reweigh(db.session)
+        count = rebuild(db.session, now)
     click.echo(f"Rebuilt {count} mastery record{'s' * (count != 1)}.")

@@ -1,5 +1,7 @@
 """The mastery policy section: content/mastery.yml names the program's mastery method, its
-settings and the level thresholds. A changed policy recomputes every mastery."""
+settings, the level thresholds and the evidence rules (which sources count toward each
+kind of objective, and how much). A changed policy recomputes every mastery, with the
+same numbers as recording the same evidence under the new policy would give."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from lms.catalog.content import CatalogSpec, Slug, Spec
-from lms.catalog.models import Program
+from lms.catalog.models import ObjectiveKind, Program
 from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, retire_missing, upsert
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
 from lms.database import DbSession, utcnow
-from lms.progress.models import MasteryMethodName, MasteryPolicy
-from lms.progress.services import rebuild
+from lms.progress.models import EvidenceSourceName, MasteryMethodName, MasteryPolicy
+from lms.progress.services import policy, rebuild, reweigh
+
+Rules = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
 
 
 class PolicyFile(Spec):
@@ -24,6 +28,17 @@ class PolicyFile(Spec):
     settings: dict[str, float] = {}
     thresholds: dict[str, float] = Field(min_length=2)
     at_risk_below: float = Field(default=2.5, ge=0, le=4)
+    # Per objective kind, the weight of each evidence source (0 to 1; 0: recorded, not counted).
+    evidence: Rules = {}
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, evidence: Rules) -> Rules:
+        for kind, weights in evidence.items():
+            for source, weight in weights.items():
+                if not 0 <= weight <= 1:
+                    raise ValueError(f"the weight of {source.value} evidence on {kind.value} objectives is between 0 and 1")
+        return evidence
 
     @field_validator("thresholds")
     @classmethod
@@ -81,17 +96,21 @@ class MasteryPolicySection(ContentSection):
             spec = source.spec
             programs = existing_by_key(session, Program)
             before = _fingerprint(policies.get(spec.program))
-            policy = upsert(session, policies, MasteryPolicy, spec.program, {
+            row = upsert(session, policies, MasteryPolicy, spec.program, {
                 "program": programs[spec.program], "method": spec.method, "settings": dict(spec.settings),
                 "thresholds": dict(spec.thresholds), "at_risk_below": spec.at_risk_below,
+                "evidence_weights": {kind.value: {source.value: weight for source, weight in weights.items()}
+                                     for kind, weights in spec.evidence.items()},
             }, report, "mastery policies")
             seen.append(spec.program)
-            if before != _fingerprint(policy):
+            if before != _fingerprint(row):
                 session.flush()
-                rebuild(session, utcnow())  # the method changed: every mastery follows it
+                reweigh(session, policy(session))  # the rules changed: every piece of evidence weighs what they say
+                rebuild(session, utcnow())        # and every mastery follows them
             tick(1)
         retire_missing(policies, seen, report, "mastery policies")
 
 
 def _fingerprint(policy: MasteryPolicy | None) -> Any:
-    return None if policy is None else (policy.method, dict(policy.settings), policy.retired_at is None)
+    return None if policy is None else (policy.method, dict(policy.settings), policy.retired_at is None,
+                                        dict(policy.evidence_weights or {}))

@@ -1,4 +1,4 @@
-"""Graded things become evidence: quiz attempts, released rubric grades and peer reviews.
+"""Graded things become evidence: quizzes, released rubric grades and peer reviews.
 The assessment and grading features announce their results with signals; this module
 listens, so those features never depend on progress. Flush only.
 
@@ -16,17 +16,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from lms.assessment.models import Attempt, QuestionVersion, Response
+from lms.assessment.methods import GRADING_METHODS
+from lms.assessment.models import Attempt, GradingMethodName, QuestionVersion, Quiz, Response
 from lms.assessment.questions import QuestionSpec, parts_of
 from lms.catalog.models import Objective
+from lms.coursework.models import AssignmentKind
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus, PeerReview
 from lms.progress.models import Evidence
 from lms.progress.services import evidence_row, replace_evidence
-from lms.progress.sources import EvidenceSource, PeerSource, QuizSource, RubricSource
+from lms.progress.sources import (
+    CaseStudySource,
+    EvidenceSource,
+    PeerSource,
+    PracticeSource,
+    QuizSource,
+    RubricSource,
+)
 
 PartKey = tuple[int, str]  # (question version id, part id; "" for a question of one part), as responses are keyed
 
@@ -45,16 +54,18 @@ class Outcome:
     fractions: dict[int, float]
     note: str
     recorded_by_id: int | None = None
+    at: datetime | None = None  # when the result it says was made, if not when it is recorded
 
     def rows(self, user_id: int, at: datetime) -> list[dict[str, Any]]:
-        """The evidence rows' column values, for a bulk insert."""
-        return [evidence_row(user_id, oid, self.source.name, self.source_ref, fraction, at, self.note,
+        """The evidence rows' column values, for a bulk insert (at the source's default
+        weight: the generator then reweighs by the rules)."""
+        return [evidence_row(user_id, oid, self.source.name, self.source_ref, fraction, self.at or at, self.note,
                              self.recorded_by_id)
                 for oid, fraction in self.fractions.items()]
 
     def record(self, session: DbSession, user_id: int, at: datetime) -> list[Evidence]:
         """Make this reference's evidence exactly this outcome, and update mastery."""
-        return replace_evidence(session, user_id, self.source.name, self.source_ref, self.fractions, at,
+        return replace_evidence(session, user_id, self.source.name, self.source_ref, self.fractions, self.at or at,
                                 note=self.note, recorded_by_id=self.recorded_by_id)
 
 
@@ -115,19 +126,50 @@ def by_id(shares: Mapping[str, float], ids: Mapping[str, int]) -> dict[int, floa
     return {ids[code]: share for code, share in shares.items() if code in ids}
 
 
-def attempt_outcome(attempt_id: int, quiz_title: str, number: int, parts: Iterable[Part],
-                    scores: Mapping[PartKey, float | None], ids: Mapping[str, int]) -> Outcome:
-    """A fully scored quiz attempt: per objective, the share of its questions' points earned."""
-    return Outcome(QuizSource, f"attempt:{attempt_id}", by_id(quiz_shares(quiz_points(parts, scores)), ids),
-                   f"{quiz_title}, attempt {number}")
+def attempt_shares(parts: Iterable[Part], scores: Mapping[PartKey, float | None], ids: Mapping[str, int]) -> dict[int, float]:
+    """One fully scored attempt: per objective id, the share of its questions' points earned."""
+    return by_id(quiz_shares(quiz_points(parts, scores)), ids)
+
+
+@dataclass(frozen=True)
+class ScoredAttempt:
+    """What a quiz's evidence is made from: one finished, fully scored attempt."""
+
+    number: int
+    percent: float | None
+    at: datetime
+    shares: dict[int, float]  # objective id -> share of the points earned (``attempt_shares``)
+
+
+def quiz_outcome(quiz_id: int, quiz_title: str, grading: GradingMethodName, practice: bool,
+                 attempts: Sequence[ScoredAttempt]) -> Outcome:
+    """A quiz's evidence follows its own grading rule: per objective, the mean share over
+    the attempts the grading method counts (the best one, the latest, the first, or all of
+    them), recorded at the newest counted attempt's time. An attempt the method does not
+    count changes nothing; one that takes over replaces what the quiz said before, as a
+    regrade does. A practice quiz gives evidence from the practice source."""
+    counted = GRADING_METHODS[grading].counted(attempts)
+    values: dict[int, list[float]] = defaultdict(list)
+    for attempt in counted:
+        for oid, share in attempt.shares.items():
+            values[oid].append(share)
+    fractions = {oid: round(sum(shares) / len(shares), 6) for oid, shares in values.items()}
+    which = ", ".join(str(a.number) for a in counted)
+    note = f"{quiz_title}, attempt{'s' * (len(counted) > 1)} {which}" if counted else quiz_title
+    return Outcome(PracticeSource if practice else QuizSource, f"quiz:{quiz_id}", fractions, note,
+                   at=max((a.at for a in counted), default=None))
 
 
 def grade_outcome(grade_id: int, assignment_title: str, grader_id: int | None, criteria: Sequence[CriterionSpec],
-                  levels: Mapping[str, str | None], ids: Mapping[str, int], released: bool = True) -> Outcome:
+                  levels: Mapping[str, str | None], ids: Mapping[str, int], released: bool = True,
+                  kind: AssignmentKind = AssignmentKind.HANDS_ON) -> Outcome:
     """A rubric grade: per mapped objective, the mean share of the best level reached; a
-    grade that is not (or no longer) released gives nothing."""
+    grade that is not (or no longer) released gives nothing. A case study's grade is
+    evidence from the case-study source (analysis of someone else's business), other work's
+    from graded (applied) work."""
     fractions = by_id(rubric_shares(criteria, levels), ids) if released else {}
-    return Outcome(RubricSource, f"grade:{grade_id}", fractions, assignment_title, grader_id)
+    source = CaseStudySource if kind == AssignmentKind.CASE_STUDY else RubricSource
+    return Outcome(source, f"grade:{grade_id}", fractions, assignment_title, grader_id)
 
 
 def peer_outcome(review_id: int, assignment_title: str, reviewer_id: int, criteria: Sequence[CriterionSpec],
@@ -151,21 +193,58 @@ def criteria_ids(session: DbSession, criteria: Sequence[CriterionSpec]) -> dict[
     return objective_ids(session, (code for c in criteria for code in c.objectives))
 
 
-def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
-    version_ids = [page["version"] for page in attempt.layout]
+def scored_attempts(session: DbSession, quiz_id: int, user_id: int) -> list[ScoredAttempt]:
+    """The learner's finished, fully scored attempts at a quiz with each one's shares per
+    objective, in a fixed number of statements."""
+    attempts = list(session.scalars(select(Attempt).where(
+        Attempt.quiz_id == quiz_id, Attempt.user_id == user_id, Attempt.submitted_at.is_not(None),
+        Attempt.pending_manual.is_(False), Attempt.score.is_not(None)).order_by(Attempt.number)))
+    if not attempts:
+        return []
+    version_ids = {page["version"] for a in attempts for page in a.layout}
     versions = list(session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(version_ids))))
-    parts = [part for v in versions for part in question_parts(v.id, v.spec, v.objectives)]
-    scores = {(r.version_id, r.part): r.score for r in session.scalars(select(Response).where(Response.attempt_id == attempt.id))}
-    ids = objective_ids(session, (code for part in parts for code in part.objectives))
-    attempt_outcome(attempt.id, attempt.quiz.title, attempt.number, parts, scores, ids).record(
-        session, attempt.user_id, attempt.submitted_at or attempt.started_at)
+    parts = {v.id: question_parts(v.id, v.spec, v.objectives) for v in versions}
+    ids = objective_ids(session, (code for ps in parts.values() for part in ps for code in part.objectives))
+    scores: dict[int, dict[PartKey, float | None]] = defaultdict(dict)
+    for r in session.scalars(select(Response).where(Response.attempt_id.in_([a.id for a in attempts]))):
+        scores[r.attempt_id][(r.version_id, r.part)] = r.score
+    result = []
+    for a in attempts:
+        mine = [part for page in a.layout for part in parts.get(page["version"], [])]
+        at = a.submitted_at or a.started_at
+        result.append(ScoredAttempt(a.number, a.percent, at, attempt_shares(mine, scores[a.id], ids)))
+    return result
+
+
+def record_quiz(session: DbSession, quiz: Quiz, user_id: int, now: datetime) -> None:
+    """Make the learner's evidence from ``quiz`` what its grading rule says now."""
+    quiz_outcome(quiz.id, quiz.title, quiz.grading, quiz.practice, scored_attempts(session, quiz.id, user_id)).record(
+        session, user_id, now)
+
+
+def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
+    record_quiz(session, attempt.quiz, attempt.user_id, attempt.submitted_at or attempt.started_at)
+
+
+def rederive_quiz_evidence(session: DbSession, now: datetime) -> int:
+    """Rebuild every learner's quiz evidence from their attempts under each quiz's grading
+    rule (and drop evidence stored per attempt by earlier versions); returns how many
+    learner-quiz pairs were recorded. For upgrades and after a quiz's grading rule changed."""
+    session.execute(delete(Evidence).where(Evidence.source_ref.like("attempt:%")))
+    pairs = session.execute(select(Attempt.quiz_id, Attempt.user_id).where(Attempt.submitted_at.is_not(None)).distinct()).all()
+    quizzes = {q.id: q for q in session.scalars(select(Quiz).where(Quiz.id.in_({quiz_id for quiz_id, _ in pairs})))} if pairs else {}
+    for quiz_id, user_id in pairs:
+        record_quiz(session, quizzes[quiz_id], user_id, now)
+    session.flush()
+    return len(pairs)
 
 
 def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     submission = grade.submission
     criteria = grade.rubric_version.criteria
     grade_outcome(grade.id, submission.assignment.title, grade.grader_id, criteria, levels_of(grade.selections),
-                  criteria_ids(session, criteria), released=grade.status == GradeStatus.RELEASED).record(session, submission.user_id, now)
+                  criteria_ids(session, criteria), released=grade.status == GradeStatus.RELEASED,
+                  kind=submission.assignment.kind).record(session, submission.user_id, now)
 
 
 def on_peer_review_completed(review: PeerReview, session: DbSession, now: datetime) -> None:

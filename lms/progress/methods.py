@@ -29,9 +29,15 @@ class MasteryMethod(ABC):
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings
 
-    @abstractmethod
     def level(self, points: Sequence[Point]) -> float | None:
-        """The mastery level from every point so far, oldest first (None: no evidence)."""
+        """The mastery level from every point so far, oldest first (None: no evidence).
+        Points of weight 0 are on the record but do not count (the rules give some
+        sources no weight on some kinds of objective)."""
+        return self.combine([p for p in points if p.weight > 0])
+
+    @abstractmethod
+    def combine(self, points: Sequence[Point]) -> float | None:
+        """The level from the counted points (each of weight above 0), oldest first."""
 
 
 class DecayingAverage(MasteryMethod):
@@ -40,7 +46,7 @@ class DecayingAverage(MasteryMethod):
 
     name, label = MasteryMethodName.DECAYING_AVERAGE, "Decaying average"
 
-    def level(self, points: Sequence[Point]) -> float | None:
+    def combine(self, points: Sequence[Point]) -> float | None:
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         for point in points:
@@ -59,7 +65,7 @@ class NTimes(MasteryMethod):
 
     name, label = MasteryMethodName.N_TIMES, "n times at mastery"
 
-    def level(self, points: Sequence[Point]) -> float | None:
+    def combine(self, points: Sequence[Point]) -> float | None:
         if not points:
             return None
         n = int(self.settings.get("n", 3))
@@ -74,14 +80,14 @@ class NTimes(MasteryMethod):
 class Highest(MasteryMethod):
     name, label = MasteryMethodName.HIGHEST, "Highest"
 
-    def level(self, points: Sequence[Point]) -> float | None:
+    def combine(self, points: Sequence[Point]) -> float | None:
         return max((p.level for p in points), default=None)
 
 
 class Latest(MasteryMethod):
     name, label = MasteryMethodName.LATEST, "Latest"
 
-    def level(self, points: Sequence[Point]) -> float | None:
+    def combine(self, points: Sequence[Point]) -> float | None:
         return points[-1].level if points else None
 
 

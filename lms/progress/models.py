@@ -16,8 +16,10 @@ from lms.extensions import Model
 class EvidenceSourceName(StrEnum):
     """Where evidence comes from; ``lms.progress.sources`` holds each source's weight and label."""
 
-    QUIZ = "quiz"
-    RUBRIC = "rubric"
+    QUIZ = "quiz"            # a graded quiz or exam, from the attempt(s) its grading method counts
+    PRACTICE = "practice"    # a quiz marked as practice
+    RUBRIC = "rubric"        # a rubric grade of applied work: hands-on work, the capstone, the portfolio
+    CASE_STUDY = "case_study"  # a rubric grade of a case study (someone else's business)
     PEER = "peer"
     RATING = "rating"
     STAKEHOLDER = "stakeholder"
@@ -93,6 +95,8 @@ class MasteryPolicy(ContentItem, Model):
     thresholds: Mapped[dict[str, float]] = mapped_column(JSON)
     # Below this level on an objective whose modules have closed, a learner is at risk.
     at_risk_below: Mapped[float] = mapped_column(Float, default=2.5)
+    # Per objective kind, the weight of each evidence source (0: recorded, not counted).
+    evidence_weights: Mapped[dict[str, dict[str, float]]] = mapped_column(JSON, default=dict)
     program: Mapped[Program] = relationship()
 
 

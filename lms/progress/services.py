@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import selectinload
 
-from lms.catalog.models import Lesson, Objective
+from lms.catalog.models import Lesson, Objective, ObjectiveKind
 from lms.database import DbSession
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery, MasteryMethodName, MasteryPolicy
@@ -23,6 +23,32 @@ from lms.progress.sources import SOURCES
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
                                     "mastery_level": 3}
 DEFAULT_AT_RISK_BELOW = 2.5
+
+# Per objective kind, the weight each evidence source carries (0: recorded, not counted).
+EvidenceWeights = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
+
+# Sources that say nothing about results in the learner's own business: by default they
+# do not count toward application objectives (recall and analysis of someone else's case).
+NOT_APPLIED = (EvidenceSourceName.QUIZ, EvidenceSourceName.PRACTICE, EvidenceSourceName.CASE_STUDY, EvidenceSourceName.PEER)
+
+
+def default_weights() -> EvidenceWeights:
+    """The rules when content/mastery.yml states none: every source at its own weight on
+    knowledge and skill objectives; application objectives take only applied work (graded
+    hands-on work, the capstone and portfolio, instructor ratings, stakeholder feedback,
+    KPI movement)."""
+    base = {name: source.weight for name, source in SOURCES.items()}
+    applied = {name: 0.0 if name in NOT_APPLIED else weight for name, weight in base.items()}
+    return {ObjectiveKind.KNOWLEDGE: dict(base), ObjectiveKind.SKILL: dict(base), ObjectiveKind.APPLICATION: applied}
+
+
+def merged_weights(stated: Mapping[str, Mapping[str, float]] | None) -> EvidenceWeights:
+    """The default rules with whatever the program states laid over them."""
+    weights = default_weights()
+    for kind, sources in (stated or {}).items():
+        for source, weight in sources.items():
+            weights[ObjectiveKind(kind)][EvidenceSourceName(source)] = float(weight)
+    return weights
 
 
 class EvidenceError(ValueError):
@@ -36,10 +62,15 @@ class Policy:
     settings: dict[str, Any]
     thresholds: dict[str, float]
     at_risk_below: float
+    weights: EvidenceWeights
 
     @property
     def method(self) -> MasteryMethod:
         return method_for(self.settings)
+
+    def weight(self, source: EvidenceSourceName, kind: ObjectiveKind) -> float:
+        """How much evidence from ``source`` counts toward an objective of ``kind``."""
+        return self.weights[kind][source]
 
     def name_of(self, level: float | None) -> str:
         return named_level(level, self.thresholds)
@@ -55,8 +86,9 @@ def policy(session: DbSession) -> Policy:
     """The loaded program's policy (content/mastery.yml), or the defaults before any is loaded."""
     row = session.scalar(select(MasteryPolicy).where(MasteryPolicy.retired_at.is_(None)).order_by(MasteryPolicy.id))
     if row is None:
-        return Policy(dict(DEFAULT_SETTINGS), dict(DEFAULT_THRESHOLDS), DEFAULT_AT_RISK_BELOW)
-    return Policy({**DEFAULT_SETTINGS, **row.settings, "method": row.method}, dict(row.thresholds), row.at_risk_below)
+        return Policy(dict(DEFAULT_SETTINGS), dict(DEFAULT_THRESHOLDS), DEFAULT_AT_RISK_BELOW, default_weights())
+    return Policy({**DEFAULT_SETTINGS, **row.settings, "method": row.method}, dict(row.thresholds), row.at_risk_below,
+                  merged_weights(row.evidence_weights))
 
 
 def method_for(settings: Mapping[str, Any] | None = None) -> MasteryMethod:
@@ -71,37 +103,70 @@ def _points(rows: Iterable[Any]) -> list[Point]:
 
 
 def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | str, source_ref: str, fraction: float,
-                 at: datetime, note: str = "", recorded_by_id: int | None = None) -> dict[str, Any]:
+                 at: datetime, note: str = "", recorded_by_id: int | None = None, weight: float | None = None) -> dict[str, Any]:
     """The column values of one piece of evidence: ``fraction`` of full marks (0-1) on the
-    0-4 scale, at the weight of its source. Recording and the volume generator
-    (``lms.demo.benchmark``, which bulk-inserts these rows) both build rows here."""
+    0-4 scale, at ``weight`` (the rules' weight for the source and the objective's kind;
+    the source's default when not given: ``reweigh`` then sets it by the rules). Recording
+    and the volume generator (``lms.demo.benchmark``, which bulk-inserts these rows) both
+    build rows here."""
     if source not in SOURCES:
         raise EvidenceError(f"Unknown evidence source {source!r}.")
     if not 0 <= fraction <= 1:
         raise EvidenceError("Evidence is a fraction between 0 and 1.")
     kind = EvidenceSourceName(source)
     return {"user_id": user_id, "objective_id": objective_id, "source": kind, "source_ref": source_ref,
-            "level": round(fraction * 4, 4), "weight": SOURCES[kind].weight, "note": note, "recorded_at": at,
+            "level": round(fraction * 4, 4), "weight": SOURCES[kind].weight if weight is None else weight, "note": note,
+            "recorded_at": at,
             "recorded_by_id": recorded_by_id}
 
 
-def _evidence(user_id: int, objective_id: int, source: str, source_ref: str, fraction: float, now: datetime,
-              note: str, recorded_by_id: int | None) -> Evidence:
-    return Evidence(**evidence_row(user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id))
+def objective_kinds(session: DbSession, objective_ids: Iterable[int] | None = None) -> dict[int, ObjectiveKind]:
+    """Each objective's kind by id (of ``objective_ids``, or of every objective)."""
+    query = select(Objective.id, Objective.kind)
+    if objective_ids is not None:
+        wanted = set(objective_ids)
+        if not wanted:
+            return {}
+        query = query.where(Objective.id.in_(wanted))
+    return {oid: kind for oid, kind in session.execute(query)}
 
 
-def _method(session: DbSession, settings: Mapping[str, Any] | None) -> MasteryMethod:
-    return method_for(settings) if settings is not None else policy(session).method
+def weighed(rows: list[dict[str, Any]], rules: Policy, kinds: Mapping[int, ObjectiveKind]) -> list[dict[str, Any]]:
+    """``evidence_row`` rows with the weight the rules give each one's source on its objective's kind."""
+    for row in rows:
+        row["weight"] = rules.weight(row["source"], kinds.get(row["objective_id"], ObjectiveKind.KNOWLEDGE))
+    return rows
+
+
+def _method(rules: Policy, settings: Mapping[str, Any] | None) -> MasteryMethod:
+    return method_for(settings) if settings is not None else rules.method
+
+
+def reweigh(session: DbSession, rules: Policy | None = None) -> None:
+    """Give every piece of evidence the weight the rules set for its source and its
+    objective's kind, in a fixed number of statements; ``rebuild`` then recomputes mastery."""
+    rules = rules or policy(session)
+    for kind, sources in rules.weights.items():
+        of_kind = select(Objective.id).where(Objective.kind == kind).scalar_subquery()
+        for source, weight in sources.items():
+            session.execute(update(Evidence).where(Evidence.source == source, Evidence.objective_id.in_(of_kind),
+                                                   Evidence.weight != weight).values(weight=weight))
+    session.flush()
 
 
 def record(session: DbSession, user_id: int, objective_id: int, source: EvidenceSourceName, source_ref: str, fraction: float,
            now: datetime, note: str = "", settings: Mapping[str, Any] | None = None,
            recorded_by_id: int | None = None) -> Evidence:
     """Record evidence (``fraction`` of full marks, 0-1) and update that one mastery."""
-    evidence = _evidence(user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id)
+    if source not in SOURCES:
+        raise EvidenceError(f"Unknown evidence source {source!r}.")
+    rules = policy(session)
+    kind = objective_kinds(session, [objective_id]).get(objective_id, ObjectiveKind.KNOWLEDGE)
+    evidence = Evidence(**evidence_row(user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id,
+                                       rules.weight(EvidenceSourceName(source), kind)))
     session.add(evidence)
     session.flush()
-    _update(session, user_id, [objective_id], _method(session, settings), now)
+    _update(session, user_id, [objective_id], _method(rules, settings), now)
     return evidence
 
 
@@ -109,10 +174,19 @@ def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceNam
                      now: datetime, note: str = "", recorded_by_id: int | None = None,
                      settings: Mapping[str, Any] | None = None) -> list[Evidence]:
     """Make ``source_ref``'s evidence exactly ``fractions`` (objective id -> 0-1): a regraded
-    piece of work replaces what its earlier grade said; an empty mapping withdraws it."""
-    new = [_evidence(user_id, oid, source, source_ref, f, now, note, recorded_by_id) for oid, f in fractions.items()]
-    old = list(session.scalars(select(Evidence).where(
-        Evidence.user_id == user_id, Evidence.source == source, Evidence.source_ref == source_ref)))
+    piece of work replaces what its earlier grade said; an empty mapping withdraws it.
+    Evidence that would be recorded exactly as it stands (same levels, same time) is left
+    alone, so re-stating an unchanged result changes nothing. ``source_ref`` is one result's
+    whole evidence whatever its source: a quiz turned practice moves from one source to
+    the other."""
+    rules = policy(session)
+    kinds = objective_kinds(session, fractions)
+    new = [Evidence(**evidence_row(user_id, oid, source, source_ref, f, now, note, recorded_by_id,
+                                   rules.weight(EvidenceSourceName(source), kinds.get(oid, ObjectiveKind.KNOWLEDGE))))
+           for oid, f in fractions.items()]
+    old = list(session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.source_ref == source_ref)))
+    if _same(old, new):
+        return old
     touched = {e.objective_id for e in old} | set(fractions)
     if not touched:
         return []
@@ -120,8 +194,14 @@ def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceNam
         session.delete(e)
     session.add_all(new)
     session.flush()
-    _update(session, user_id, sorted(touched), _method(session, settings), now)
+    _update(session, user_id, sorted(touched), _method(rules, settings), now)
     return new
+
+
+def _same(old: list[Evidence], new: list[Evidence]) -> bool:
+    def key(e: Evidence) -> tuple[Any, ...]:
+        return (e.objective_id, e.source, e.level, e.weight, e.note, e.recorded_by_id, e.recorded_at)
+    return bool(old) and sorted(map(key, old)) == sorted(map(key, new))
 
 
 def _update(session: DbSession, user_id: int, objective_ids: list[int], method: MasteryMethod, now: datetime) -> None:
@@ -132,21 +212,27 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         select(Mastery).where(Mastery.user_id == user_id, Mastery.objective_id.in_(objective_ids)))}
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
-        if not rows[objective_id]:
+        points = _points(rows[objective_id])
+        level = method.level(points)
+        if level is None:  # nothing, or nothing that counts
             if mastery is not None:
                 session.delete(mastery)
             continue
         if mastery is None:
             mastery = Mastery(user_id=user_id, objective_id=objective_id, method=method.name)
             session.add(mastery)
-        mastery.level, mastery.evidence_count = method.level(_points(rows[objective_id])), len(rows[objective_id])
+        mastery.level, mastery.evidence_count = level, _counted(points)
         mastery.method, mastery.updated_at = method.name, now
     session.flush()
 
 
+def _counted(points: Iterable[Point]) -> int:
+    return sum(1 for p in points if p.weight > 0)
+
+
 def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | None = None) -> int:
     """Recompute every mastery from all evidence, in a fixed number of statements."""
-    method = _method(session, settings)
+    method = _method(policy(session), settings)
     grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
     # Plain rows of the five columns the methods need, not ORM objects: a 200k-row rebuild
     # stays small in memory and fast.
@@ -155,10 +241,16 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     for e in rows:
         grouped[(e.user_id, e.objective_id)].append(e)
     session.execute(delete(Mastery))
-    session.add_all(Mastery(user_id=u, objective_id=o, level=method.level(_points(rows)), evidence_count=len(rows),
-                            method=method.name, updated_at=now) for (u, o), rows in grouped.items())
+    made = 0
+    for (u, o), found in grouped.items():
+        points = _points(found)
+        level = method.level(points)
+        if level is not None:
+            session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=_counted(points), method=method.name,
+                                updated_at=now))
+            made += 1
     session.flush()
-    return len(grouped)
+    return made
 
 
 # --------------------------------------------------------------------------- lessons read
@@ -217,7 +309,8 @@ def rate(session: DbSession, learner_id: int, objective: Objective | None, level
 
 @dataclass(frozen=True)
 class TrailEntry:
-    """One piece of evidence as learners and instructors read it."""
+    """One piece of evidence as learners and instructors read it, with what it did to the
+    level: the mastery right after it under the program's method, and the change it made."""
 
     recorded_at: datetime
     source: str        # the source's label, e.g. "Instructor rating"
@@ -225,6 +318,16 @@ class TrailEntry:
     level: float
     weight: float
     recorded_by: str | None  # the person who judged, when a person did
+    level_after: float | None = None  # mastery once this piece counted (None: still no counted evidence)
+    change: float | None = None       # level_after minus the level before it (None for the first counted piece)
+
+    @property
+    def counted(self) -> bool:
+        return self.weight > 0
+
+
+# A fall of more than this in one step is called out with its cause.
+NOTABLE_DROP = 0.5
 
 
 @dataclass(frozen=True)
@@ -236,11 +339,37 @@ class ObjectiveProfile:
     evidence_count: int
     trail: list[TrailEntry]
 
+    @property
+    def latest_move(self) -> TrailEntry | None:
+        """The newest piece of evidence that changed the level (or set the first one)."""
+        return next((e for e in reversed(self.trail) if e.counted and (e.change is None or abs(e.change) >= 0.005)), None)
+
+    @property
+    def drops(self) -> list[TrailEntry]:
+        """The pieces of evidence that took the level down by more than ``NOTABLE_DROP`` at once."""
+        return [e for e in self.trail if e.change is not None and e.change < -NOTABLE_DROP]
+
+
+def _explained(entries: list[TrailEntry], method: MasteryMethod) -> list[TrailEntry]:
+    """Each entry with the level after it and the change it made, replaying the method."""
+    points: list[Point] = []
+    before: float | None = None
+    result = []
+    for entry in entries:
+        points.append(Point(level=entry.level, weight=entry.weight))
+        after = method.level(points) if entry.counted else before
+        change = None if before is None or after is None else round(after - before, 4)
+        result.append(replace(entry, level_after=after, change=change))
+        before = after
+    return result
+
 
 def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> list[ObjectiveProfile]:
     """Each active objective in program order with the learner's mastery and the evidence
-    behind it, oldest first, in a fixed number of statements."""
+    behind it, oldest first, each piece with what it did to the level, in a fixed number
+    of statements."""
     rules = rules or policy(session)
+    method = rules.method
     objectives = list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
     mastery = {m.objective_id: m for m in session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
     trails: dict[int, list[TrailEntry]] = defaultdict(list)
@@ -255,5 +384,6 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
         m = mastery.get(objective.id)
         level = m.level if m else None
         result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
-                                       evidence_count=m.evidence_count if m else 0, trail=trails[objective.id]))
+                                       evidence_count=m.evidence_count if m else 0,
+                                       trail=_explained(trails[objective.id], method)))
     return result

@@ -1,5 +1,8 @@
 """Where evidence comes from: a registry of small classes, one per source, each with the
-weight its judgements carry and the label learners and instructors see in a trail."""
+label learners and instructors see in a trail and its default weight. The weight a piece
+of evidence actually carries depends on the kind of objective it is about and is set by
+the program's rules (``content/mastery.yml``, ``evidence:``); these defaults fill in
+whatever the rules leave out."""
 
 from __future__ import annotations
 
@@ -18,8 +21,18 @@ class QuizSource(EvidenceSource):
     name, label = EvidenceSourceName.QUIZ, "Quiz"
 
 
+class PracticeSource(EvidenceSource):
+    """A practice quiz: recorded so the learner sees it, counted only if the rules say so."""
+
+    name, label, weight = EvidenceSourceName.PRACTICE, "Practice quiz", 0.0
+
+
 class RubricSource(EvidenceSource):
     name, label = EvidenceSourceName.RUBRIC, "Graded work"
+
+
+class CaseStudySource(EvidenceSource):
+    name, label = EvidenceSourceName.CASE_STUDY, "Case study"
 
 
 class PeerSource(EvidenceSource):
@@ -41,5 +54,6 @@ class KpiSource(EvidenceSource):
 
 
 SOURCES: dict[EvidenceSourceName, type[EvidenceSource]] = {
-    s.name: s for s in (QuizSource, RubricSource, PeerSource, RatingSource, StakeholderSource, KpiSource)
+    s.name: s for s in (QuizSource, PracticeSource, RubricSource, CaseStudySource, PeerSource, RatingSource,
+                        StakeholderSource, KpiSource)
 }
