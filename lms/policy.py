@@ -129,4 +129,7 @@ POLICY: dict[str, AccessRule] = {
     "competency.export": COHORT_STAFF,
     "competency.trend": COHORT_STAFF,
     "competency.organization": ORG_ADMIN,
+    # reviews of an at-risk learner: whoever sees the at-risk list, for the cohort's learners
+    "competency.at_risk_learner": STAFF_FOR_LEARNER,
+    "competency.review": STAFF_FOR_LEARNER,
 }

@@ -179,6 +179,8 @@ ROUTES: dict[str, Route] = {
     "competency.export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/competency.json", COHORT_STAFF),
     "competency.trend": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/competency/trend", COHORT_STAFF),
     "competency.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}/competency", ORG_ADMIN),
+    "competency.at_risk_learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/at-risk", COHORT_STAFF),
+    "competency.review": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/at-risk", COHORT_STAFF, "POST"),
     "grading.feedback": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/feedback", HAND_IN),
     "assessment.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/responses/{x['response_id']}/grade", COHORT_STAFF, "POST"),
 }

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Objective
-from lms.competency.services import compare, heat_map, trend
+from lms.competency.services import compare, heat_map, record_review, trend
 from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.extensions import db
@@ -31,9 +31,11 @@ def objective(code: str) -> Objective:
 
 
 def evidence(user: Any, levels: dict[str, float], when: datetime | None = None, ref: str = "test") -> None:
-    """Record a quiz-like result on each objective (``levels`` on the 0-4 scale)."""
+    """Record a quiz-like result on each knowledge or skill objective, a rubric grade on each
+    application objective (``levels`` on the 0-4 scale)."""
     for code, level in levels.items():
-        record(db.session, user.id, objective(code).id, "quiz", f"{ref}:{code}", level / 4, when or utcnow())
+        source = "rubric" if code.startswith("AO") else "quiz"
+        record(db.session, user.id, objective(code).id, source, f"{ref}:{code}", level / 4, when or utcnow())
     db.session.commit()
 
 
@@ -144,11 +146,11 @@ def test_at_risk_behind_or_below_the_bar_on_a_closed_objective(course) -> None:
     rows = by_name(heat)
     assert not rows["Ada Strong"].at_risk and rows["Ada Strong"].days_behind <= 14
     # On schedule but below proficient on KO2, whose modules have all closed; KO3 is low but still open.
-    assert rows["Bo Weak"].reasons == ["KO2 below proficient after its modules closed"]
+    assert [r.text for r in rows["Bo Weak"].reasons] == ["KO2 below proficient after its modules closed"]
     idle = rows["Cy Idle"]
     behind = learner_progress(db.session, course["cohort"], course["idle"].id, utcnow()).days_behind
-    assert behind > 14 and idle.reasons[0] == f"{behind} days behind schedule"
-    assert "KO1 has no evidence after its modules closed" in idle.reasons
+    assert behind > 14 and idle.reasons[0].text == f"{behind} days behind schedule"
+    assert "KO1 has no evidence after its modules closed" in [r.text for r in idle.reasons]
     assert {r.user.name for r in heat.at_risk} == {"Bo Weak", "Cy Idle", "Di Partial"}
     assert heat.at_risk[0].user.name == "Cy Idle"  # the most reasons first
 
@@ -241,9 +243,13 @@ def test_page_shows_legend_numbers_sort_links_and_learner_links(course, client, 
 def test_pages_run_a_fixed_number_of_statements(course, client, login, make_cohort, enrol_learner, count_queries) -> None:
     cohort = course["cohort"]
     login(client, course["admin"])
+    # The at-risk details: reasons dated from the evidence, and the learners' reviews.
+    record_review(db.session, cohort, course["weak"], course["admin"], "Spoke with Bo about KO2.", None, utcnow())
+    db.session.commit()
     urls = [f"/cohorts/{cohort.id}/competency?sort=KO2&dir=desc", f"/cohorts/{cohort.id}/competency.csv",
             f"/cohorts/{cohort.id}/competency.json", f"/cohorts/{cohort.id}/competency/trend",
-            f"/organizations/{course['org'].id}/competency"]
+            f"/organizations/{course['org'].id}/competency",
+            f"/cohorts/{cohort.id}/learners/{course['weak'].id}/at-risk"]
 
     def counts() -> list[int]:
         result = []
@@ -260,6 +266,9 @@ def test_pages_run_a_fixed_number_of_statements(course, client, login, make_coho
             evidence(learner, {"KO1": 1.0 + n % 3, "SO2": 3.0, "AO3": 2.2}, when=start + relativedelta(months=month), ref=f"m{month}")
         if n % 2:
             do_work(cohort, learner)
+        evidence(learner, {"KO2": 0.5}, when=start + relativedelta(months=7), ref="late")  # below the bar, closed
+        record_review(db.session, cohort, learner, course["admin"], f"Review of extra {n}.", None, utcnow())
+        db.session.commit()
     second = make_cohort(course["org"], "Acme 2", months_ago=2)
     evidence(enrol_learner(second, name="Second cohort learner"), {"KO1": 2.0})
     assert counts() == few

@@ -27,7 +27,7 @@ def heat_map_table(heat: HeatMap) -> GradeTable:
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
             values += [_level(cell), cell.name]
-        values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "; ".join(row.reasons)]
+        values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "; ".join(r.text for r in row.reasons)]
         rows.append(values)
     return GradeTable(columns=columns, rows=rows)
 
@@ -48,13 +48,17 @@ def heat_map_document(heat: HeatMap) -> dict[str, Any]:
                   "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
                                       "evidence": cell.evidence}
                              for c, cell in zip(heat.columns, r.cells, strict=True)},
-                  "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk, "reasons": r.reasons}
+                  "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk,
+                  "reasons": [reason.text for reason in r.reasons]}
                  for r in heat.rows],
         "distributions": {d.column.code: {s.band.name: {"count": s.count, "share": round(s.share, 4)} for s in d.shares}
                           for d in heat.distributions},
         "funnel": [{"level": step.level.key, "title": step.level.title, "opened": step.opened, "learners": step.total,
                     **{key: count for key, _label, count in step.stages}} for step in heat.funnel],
-        "at_risk": [{"user_id": r.user.id, "name": r.user.name, "reasons": r.reasons} for r in heat.at_risk],
+        "at_risk": [{"user_id": r.user.id, "name": r.user.name, "reasons": [reason.text for reason in r.reasons],
+                     "details": [{"kind": reason.kind.value, "text": reason.text, "since": reason.since.isoformat(),
+                                  "objective": reason.objective} for reason in r.reasons]}
+                    for r in heat.at_risk],
     }
 
 

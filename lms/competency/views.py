@@ -1,19 +1,24 @@
-"""Cohort competency pages: the heat map (and its exports), the trend by month, and an
-organization's cohorts side by side. Read only: nothing to commit."""
+"""Cohort competency pages: the heat map (and its exports), the trend by month, an
+organization's cohorts side by side, and an at-risk learner's reviews (the one form)."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from lms.accounts.current import signed_in
+from lms.accounts.models import User
 from lms.cohorts.models import Cohort, Organization
 from lms.competency import services
 from lms.competency.charts import trend_chart
 from lms.competency.exports import EXPORTERS
+from lms.competency.forms import ReviewForm
 from lms.database import utcnow
 from lms.extensions import db
+from lms.web.forms import add_error
 
 bp = Blueprint("competency", __name__, template_folder="templates")
 
@@ -56,3 +61,39 @@ def trend(cohort_id: int) -> str:
 def organization(org_id: int) -> str:
     org = db.session.get(Organization, org_id) or abort(404)
     return render_template("competency/organization.html", comparison=services.compare(db.session, org, utcnow()))
+
+
+def _risk(cohort_id: int, user_id: int) -> services.LearnerRisk:
+    cohort = _cohort(cohort_id)
+    learner = db.session.get(User, user_id) or abort(404)
+    try:
+        return services.learner_risk(db.session, cohort, learner, utcnow())
+    except services.ReviewError:
+        abort(404)
+
+
+def _risk_page(risk: services.LearnerRisk, form: ReviewForm, status: int = 200) -> tuple[str, int]:
+    return render_template("competency/at_risk_learner.html", risk=risk, form=form), status
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>/at-risk")
+def at_risk_learner(cohort_id: int, user_id: int) -> tuple[str, int]:
+    return _risk_page(_risk(cohort_id, user_id), ReviewForm())
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/at-risk")
+def review(cohort_id: int, user_id: int) -> Any:
+    risk = _risk(cohort_id, user_id)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            services.record_review(db.session, risk.cohort, risk.learner, signed_in(), form.note.data or "",
+                                   form.follow_up_on.data, utcnow())
+        except services.ReviewError as exc:
+            db.session.rollback()
+            risk = _risk(cohort_id, user_id)  # read again: the rollback expired what was loaded
+            add_error(form.follow_up_on if exc.field == "follow_up_on" else form.note, str(exc))
+        else:
+            flash(f"Review of {risk.learner.name} recorded.", "success")
+            return redirect(url_for("competency.heat_map", cohort_id=risk.cohort.id, _anchor="at-risk"))
+    return _risk_page(risk, form, status=400)
