@@ -90,7 +90,7 @@ def test_a_released_grade_counts_per_mapped_objective(app: Flask, load_content, 
     assert evidence_of(user.id) == {}  # drafts are not evidence
     save_grade(db.session, work, teacher, chosen, {}, "Well argued.", 1, "release", utcnow())
     db.session.commit()
-    trail = evidence_of(user.id, "rubric")
+    trail = evidence_of(user.id, "case_study")  # a case study's grade: its own source
     # KO1 is on all five criteria: (4/4 + 3/4 + 2/4 + 1/4 + 4/4) / 5 = 0.7 -> 2.8 on the 0-4 scale.
     assert trail["KO1"][0].level == pytest.approx(2.8)
     assert trail["KO4"][0].level == pytest.approx(4.0)  # criteria 1 and 5, both exemplary

@@ -124,15 +124,18 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     # savepoint below nests in it (on SQLite a savepoint opening the transaction would commit
     # on release), and on PostgreSQL concurrent saves of one submission queue on its row lock.
     session.flush()
+    # Read before a new grade is added: loading these (expired after a commit) would
+    # autoflush the grade half-filled.
+    latest_id, grader_id = submission.latest.id, grader.id
     try:
         with session.begin_nested():
             if grade is None:
                 grade = Grade(submission=submission, rubric_version_id=rubric.id, max_score=rubric.max_points)
                 session.add(grade)
-            grade.version_id = submission.latest.id
+            grade.version_id = latest_id
             grade.selections, grade.feedback = selections, feedback.strip()
             grade.score = None if missing else score
-            grade.grader_id, grade.updated_at = grader.id, now
+            grade.grader_id, grade.updated_at = grader_id, now
             grade.status = GradeStatus.RELEASED if action == GradeAction.RELEASE else GradeStatus.DRAFT
             if action == GradeAction.RELEASE:
                 grade.released_at = now
