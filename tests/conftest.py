@@ -41,10 +41,11 @@ from config import BASE_DIR, normalise_database_url
 from lms import create_app
 from lms.accounts.services import create_user
 from lms.cohorts.enrolment import enrol
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Pace
 from lms.cohorts.services import create_organization
 from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
+from lms.learning.services import opens_at
 from lms.sections import parse_curriculum
 
 SHIPPED_CONTENT = BASE_DIR / "content"
@@ -556,11 +557,13 @@ def make_cohort(app: Flask, make_org) -> Callable[..., Any]:
 
 @pytest.fixture()
 def enrol_learner(app: Flask, make_user) -> Callable[..., Any]:
-    """Enrol a (new, unless given) user in ``cohort``; returns the user."""
+    """Enrol a (new, unless given) user in ``cohort``; returns the user. They joined at the
+    cohort's start (or now, if it has not started) unless ``joined`` says when, with ``pace``."""
 
-    def make(cohort: Any, user: Any = None, **user_fields: Any) -> Any:
+    def make(cohort: Any, user: Any = None, joined: datetime | None = None, pace: Pace = Pace.CATCH_UP,
+             **user_fields: Any) -> Any:
         user = user or make_user(**user_fields)
-        enrol(db.session, cohort, user)
+        enrol(db.session, cohort, user, joined or min(opens_at(cohort, cohort.start_date), datetime.now(UTC)), pace)
         db.session.commit()
         return user
 

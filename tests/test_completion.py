@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Phase
+from lms.cohorts.models import Pace
 from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.extensions import db
@@ -104,5 +105,10 @@ def test_statements_do_not_grow_with_learners(course, make_cohort, enrol_learner
     few = add(2)
     small = count_queries(lambda: cohort_progress(db.session, cohort, few, utcnow()))
     many = few + add(6)
+    # Learners who joined late, on either pace, each with their own dates.
+    for n, pace in enumerate([Pace.CATCH_UP, Pace.OWN_START, Pace.CATCH_UP, Pace.OWN_START]):
+        many.append(enrol_learner(cohort, joined=utcnow() - timedelta(days=9 * n), pace=pace).id)
     large = count_queries(lambda: cohort_progress(db.session, cohort, many, utcnow()))
     assert small == large
+    progress = cohort_progress(db.session, cohort, many, utcnow())
+    assert len({p.timeline for p in progress.values()}) == 5  # the cohort's dates and four learners' own

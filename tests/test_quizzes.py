@@ -26,7 +26,7 @@ from lms.assessment.questions import QUESTION_TYPES, AnswerError, Option, Questi
 from lms.catalog.models import Level
 from lms.database import utcnow
 from lms.extensions import db
-from lms.learning.models import EARLY_ACCESS
+from lms.learning.models import OverrideKind
 from lms.learning.services import grant_override, month_opens_on
 
 SAMPLE_DIR = Path(__file__).parent / "data" / "quizzes"
@@ -904,7 +904,7 @@ def test_quiz_opens_with_its_phase_or_early_access(windows, make_user, make_coho
     with pytest.raises(services.QuizError, match="opens on"):
         services.start_attempt(db.session, late, user, now)
 
-    grant_override(db.session, cohort, user, late.phase_id, EARLY_ACCESS, now.date(), "Ready early", instructor, now)
+    grant_override(db.session, cohort, user, late.phase_id, OverrideKind.EARLY_ACCESS, now.date(), "Ready early", instructor, now)
     db.session.commit()
     status = services.quiz_status(db.session, late, user, now)
     assert status.can_start, status.reason

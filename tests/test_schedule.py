@@ -24,7 +24,7 @@ from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.cohorts.services import CohortError
 from lms.extensions import db
 from lms.learning import services
-from lms.learning.models import EARLY_ACCESS, EXTENSION, ScheduleOverride
+from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import (
     build_schedule,
     cohort_today,
@@ -338,7 +338,7 @@ def test_instructor_grants_early_access(loaded: Flask, world, enrol_learner, log
 
     staff = signed_in(loaded, login, world.instructor_a)
     response = staff.post(grant_url(world.cohort_a, world.learner_a), data={
-        "phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": "Ready early"})
+        "phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": "Ready early"})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}")
     staff_page = page(staff.get(response.headers["Location"]))
@@ -350,7 +350,7 @@ def test_instructor_grants_early_access(loaded: Flask, world, enrol_learner, log
     override = db.session.scalar(select(ScheduleOverride))
     assert override is not None
     assert (override.user_id, override.kind, override.on_date, override.granted_by_id) == (
-        world.learner_a.id, EARLY_ACCESS, today_utc(), world.instructor_a.id)
+        world.learner_a.id, OverrideKind.EARLY_ACCESS, today_utc(), world.instructor_a.id)
 
     assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 200
     assert learner_client.get(f"/lessons/{M12_LESSON}").status_code == 403
@@ -372,7 +372,7 @@ def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, logi
     new_due = regular_due + timedelta(days=10)
     staff = signed_in(loaded, login, world.org_admin_a)
     response = staff.post(grant_url(world.cohort_a, world.learner_a), data={
-        "phase": phase_id(M6_PHASE), "kind": EXTENSION, "on_date": new_due.isoformat(), "note": ""})
+        "phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": new_due.isoformat(), "note": ""})
     assert response.status_code == 302
 
     learner_client = signed_in(loaded, login, world.learner_a)
@@ -387,7 +387,7 @@ def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, logi
     # the newest extension wins
     later = new_due + timedelta(days=5)
     assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
-        "phase": phase_id(M6_PHASE), "kind": EXTENSION, "on_date": later.isoformat()}).status_code == 302
+        "phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": later.isoformat()}).status_code == 302
     assert f"due {short_date(later)} (extended)" in section(page(learner_client.get("/schedule")), "month-6")
 
 
@@ -404,11 +404,11 @@ def test_invalid_override_grants_nothing(loaded: Flask, world, login, case: str,
     month7_opens = month_opens_on(start, 7)
     month6_due = month_opens_on(start, 7)  # month 6's work is due when month 7 opens
     data = {
-        "early_not_before": {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": month7_opens.isoformat()},
-        "extension_not_after": {"phase": phase_id(M6_PHASE), "kind": EXTENSION, "on_date": month6_due.isoformat()},
-        "malformed": {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": "31/12/2025"},
-        "empty": {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": ""},
-        "unknown_phase": {"phase": 999_999, "kind": EARLY_ACCESS, "on_date": today_utc().isoformat()},
+        "early_not_before": {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": month7_opens.isoformat()},
+        "extension_not_after": {"phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": month6_due.isoformat()},
+        "malformed": {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": "31/12/2025"},
+        "empty": {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": ""},
+        "unknown_phase": {"phase": 999_999, "kind": OverrideKind.EARLY_ACCESS, "on_date": today_utc().isoformat()},
         "unknown_kind": {"phase": phase_id(M7_PHASE), "kind": "forever", "on_date": today_utc().isoformat()},
     }[case]
     staff = signed_in(loaded, login, world.instructor_a)
@@ -431,12 +431,12 @@ def test_invalid_override_grants_nothing(loaded: Flask, world, login, case: str,
 def test_early_access_on_the_regular_date_is_refused_by_the_service(loaded: Flask, world) -> None:
     month7_opens = month_opens_on(world.cohort_a.start_date, 7)
     with pytest.raises(CohortError):
-        services.grant_override(db.session, world.cohort_a, world.learner_a, phase_id(M7_PHASE), EARLY_ACCESS,
+        services.grant_override(db.session, world.cohort_a, world.learner_a, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
                                 month7_opens, "", world.instructor_a)
-    services.grant_override(db.session, world.cohort_a, world.learner_a, phase_id(M7_PHASE), EARLY_ACCESS,
+    services.grant_override(db.session, world.cohort_a, world.learner_a, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
                             month7_opens - timedelta(days=1), "", world.instructor_a)
     with pytest.raises(CohortError):  # the learner is not in this cohort
-        services.grant_override(db.session, world.cohort_b, world.learner_a, phase_id(M7_PHASE), EARLY_ACCESS,
+        services.grant_override(db.session, world.cohort_b, world.learner_a, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
                                 today_utc(), "", world.instructor_b)
     db.session.rollback()
 
@@ -456,7 +456,7 @@ def test_strangers_cannot_grant(loaded: Flask, world, make_user, make_cohort, lo
         person = getattr(world, who)
     client = signed_in(loaded, login, person)
     url = grant_url(world.cohort_a, world.learner_a)
-    data = {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": ""}
+    data = {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": ""}
     assert client.post(url, data=data).status_code == status
     assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}").status_code == status
     assert override_count() == 0
@@ -466,7 +466,7 @@ def test_strangers_cannot_grant(loaded: Flask, world, make_user, make_cohort, lo
 @pytest.mark.parametrize("who", ["instructor_a", "org_admin_a", "admin"])
 def test_granting_for_someone_outside_the_cohort_is_404(loaded: Flask, world, login, who: str) -> None:
     client = signed_in(loaded, login, getattr(world, who))
-    data = {"phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": ""}
+    data = {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": today_utc().isoformat(), "note": ""}
     for outsider in (world.learner_b, world.learner_a2, world.nobody):
         assert client.post(grant_url(world.cohort_a, outsider), data=data).status_code == 404
         assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{outsider.id}").status_code == 404
@@ -536,7 +536,7 @@ def test_calendar_feed(loaded: Flask, world, login) -> None:
     # early access shows in the feed
     db.session.expire_all()
     services.grant_override(db.session, world.cohort_a, db.session.get(User, learner.id), phase_id(M7_PHASE),
-                            EARLY_ACCESS, today_utc(), "", db.session.get(User, world.instructor_a.id))
+                            OverrideKind.EARLY_ACCESS, today_utc(), "", db.session.get(User, world.instructor_a.id))
     db.session.commit()
     events = events_by_uid(anonymous.get(f"/calendar/{token}.ics").data)
     assert events[f"{learner.id}-{M7_PHASE}-opens@lms"].decoded("dtstart") == today_utc()
@@ -636,7 +636,7 @@ def test_home_before_the_start_and_after_the_end(loaded: Flask, make_cohort, enr
 def test_move_keeps_history(loaded: Flask, world, login) -> None:
     staff = signed_in(loaded, login, world.instructor_a)
     assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
-        "phase": phase_id(M7_PHASE), "kind": EARLY_ACCESS, "on_date": today_utc().isoformat(),
+        "phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": today_utc().isoformat(),
         "note": "Before the move"}).status_code == 302
 
     db.session.expire_all()
@@ -648,7 +648,7 @@ def test_move_keeps_history(loaded: Flask, world, login) -> None:
     plan = services.learner_schedule(db.session, db.session.get(User, learner.id))
     assert plan is not None and plan.cohort.id == world.cohort_a2.id and plan.month == 2
     history = override_history(db.session, learner.id)
-    assert [(o.kind, o.note, o.phase.key) for o in history] == [(EARLY_ACCESS, "Before the move", M7_PHASE)]
+    assert [(o.kind, o.note, o.phase.key) for o in history] == [(OverrideKind.EARLY_ACCESS, "Before the move", M7_PHASE)]
 
     client = signed_in(loaded, login, learner)
     assert "Month 2 of 12" in text(page(client.get("/home")))
@@ -743,9 +743,9 @@ def statements(count_queries: Any, client: Any, url: str) -> int:
 def test_pages_run_a_fixed_number_of_statements(loaded: Flask, world, enrol_learner, login, count_queries,
                                                 who: str) -> None:
     learner = world.learner_a
-    services.grant_override(db.session, world.cohort_a, learner, phase_id(M7_PHASE), EARLY_ACCESS,
+    services.grant_override(db.session, world.cohort_a, learner, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
                             today_utc(), "one", world.instructor_a)
-    services.grant_override(db.session, world.cohort_a, learner, phase_id(M6_PHASE), EXTENSION,
+    services.grant_override(db.session, world.cohort_a, learner, phase_id(M6_PHASE), OverrideKind.EXTENSION,
                             month_opens_on(world.cohort_a.start_date, 8), "two", world.org_admin_a)
     db.session.commit()
     if who == "staff_learner_page":

@@ -41,9 +41,10 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
     return enrolment
 
 
-def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort, now: datetime | None = None) -> Enrolment:
+def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort, now: datetime | None = None,
+                 pace: Pace = Pace.CATCH_UP) -> Enrolment:
     """End the learner's enrolment in ``source`` and start one in ``target``; their
-    work stays attached to them."""
+    work stays attached to them. ``pace`` sets their dates if ``target`` has already started."""
     now = now or utcnow()
     if source.id == target.id:
         raise CohortError("Choose a different cohort to move the learner to.")
@@ -56,7 +57,7 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
         raise CohortError(f"{user.email} is not enrolled in {source.name}.")
     current.ended_at, current.ended_reason = now, f"moved to {target.name}"
     session.flush()
-    return enrol(session, target, user, now)
+    return enrol(session, target, user, now, pace)
 
 
 def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:

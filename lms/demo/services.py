@@ -123,8 +123,8 @@ def build_demo(session: DbSession, today: date | None = None) -> list[Credential
     for number, name in enumerate(LEARNERS, start=1):
         email = learner_email(number)
         learner = _person(session, email, name)
-        if active_enrolment(session, learner.id) is None:
-            enrol(session, cohort, learner)
+        if active_enrolment(session, learner.id) is None:  # there from the start: the cohort's dates
+            enrol(session, cohort, learner, min(opens_at(cohort, cohort.start_date) - timedelta(days=7), utcnow()))
         credentials.append(Credential("learner", name, email, DEMO_PASSWORD))
     session.flush()
     return credentials

@@ -17,10 +17,6 @@ class OverrideKind(StrEnum):
     EXTENSION = "extension"        # the phase's work is due later
 
 
-EARLY_ACCESS = OverrideKind.EARLY_ACCESS
-EXTENSION = OverrideKind.EXTENSION
-
-
 class ScheduleOverride(Model):
     """Early access (a module's phase opens sooner) or an extension (its work is due
     later) for one learner; the newest of each kind per phase wins."""

@@ -1,6 +1,13 @@
 """The cohort schedule: month N of the program opens at start + (N-1) months, at
 midnight in the cohort's time zone; each phase's work is due a month after it opens.
-Overrides move one learner's dates. Flush only; ``now`` is always passed in."""
+
+Each learner's own dates follow from the cohort's and from when they joined (``Timeline``,
+the one place this date maths lives): a learner who joined on or before the cohort's start
+has the cohort's dates; one who joined later has the pace chosen at enrolment, catch-up
+(the months already under way or gone open at once and are due in a catch-up window,
+``days_per_month`` days per month in program order, then the cohort's dates) or their own
+start (month 1 opens on the joining day). Overrides move one learner's dates on top.
+Flush only; ``now`` is always passed in."""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+from flask import current_app, has_app_context
 from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -19,13 +27,15 @@ from lms.accounts.services import hash_token, new_token
 from lms.catalog.models import Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, utcnow
 from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 
 PROGRAM_MONTHS = 12
 OVERRIDE_KINDS = {OverrideKind.EARLY_ACCESS: "Early access", OverrideKind.EXTENSION: "Extension"}
+CATCH_UP_DAYS_PER_MONTH = 14  # the default; the app config's CATCH_UP_DAYS_PER_MONTH wins
+PACES = {Pace.CATCH_UP: "Catch up, then the cohort's dates", Pace.OWN_START: "Own start: the program's pace from the joining day"}
 
 
 def month_opens_on(start: date, month: int) -> date:
@@ -49,6 +59,121 @@ def current_month(start: date, today: date) -> int:
     while month <= PROGRAM_MONTHS and month_opens_on(start, month + 1) <= today:
         month += 1
     return month
+
+
+def catch_up_days() -> int:
+    """Days of the catch-up window per missed month: the app's setting, or the default."""
+    if has_app_context():
+        return int(current_app.config.get("CATCH_UP_DAYS_PER_MONTH", CATCH_UP_DAYS_PER_MONTH))
+    return CATCH_UP_DAYS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """How one learner's dates follow from their cohort's start, their joining day (in the
+    cohort's time zone; None: from the start) and their pace. Plain values only."""
+
+    cohort_start: date
+    joined_on: date | None = None
+    pace: Pace = Pace.CATCH_UP
+    days_per_month: int = CATCH_UP_DAYS_PER_MONTH
+
+    @property
+    def late(self) -> bool:
+        """Joined after the cohort started (on or before the start: the cohort's dates)."""
+        return self.joined_on is not None and self.joined_on > self.cohort_start
+
+    @property
+    def own_start(self) -> bool:
+        return self.late and self.pace == Pace.OWN_START
+
+    @property
+    def start(self) -> date:
+        """The day the learner's month 1 opens on the calendar their dates are counted from."""
+        if self.own_start:
+            assert self.joined_on is not None  # late
+            return self.joined_on
+        return self.cohort_start
+
+    @property
+    def caught_up(self) -> int:
+        """The months in the catch-up window, 1..N (0: none): those under way or gone on joining."""
+        if not self.late or self.pace != Pace.CATCH_UP:
+            return 0
+        assert self.joined_on is not None  # late
+        return min(current_month(self.cohort_start, self.joined_on), PROGRAM_MONTHS)
+
+    @property
+    def ends_on(self) -> date:
+        """The day after the learner's month 12 (their program's end on their own calendar)."""
+        return month_opens_on(self.start, PROGRAM_MONTHS + 1)
+
+    def month_opens(self, month: int) -> date:
+        return month_opens_on(self.start, month)
+
+    def month(self, today: date) -> int:
+        """The learner's program month on ``today`` (see ``current_month``)."""
+        return current_month(self.start, today)
+
+    def catch_up_due(self, month: int) -> date | None:
+        """The end of ``month``'s catch-up window (None: the month is not caught up)."""
+        if not 1 <= month <= self.caught_up:
+            return None
+        assert self.joined_on is not None  # caught_up > 0 only when late
+        return self.joined_on + timedelta(days=self.days_per_month * month)
+
+    def place(self, month: int, opens: date, due: date) -> tuple[date, date]:
+        """An item of ``month`` with these dates on the learner's calendar: a caught-up month
+        opens on joining and is due at the end of its catch-up window, never earlier than its
+        own due date."""
+        window = self.catch_up_due(month)
+        if window is None:
+            return opens, due
+        assert self.joined_on is not None
+        return self.joined_on, max(due, window)
+
+    def item_dates(self, month: int, opens_after_days: int = 0, due_after_days: int | None = None) -> tuple[date, date]:
+        """Open and due dates of an item released ``opens_after_days`` into ``month`` and due
+        ``due_after_days`` after the month opens (None: when the next month opens)."""
+        base = self.month_opens(month)
+        due = base + timedelta(days=due_after_days) if due_after_days is not None else self.month_opens(month + 1)
+        return self.place(month, base + timedelta(days=opens_after_days), due)
+
+    def phase_dates(self, month: int) -> tuple[date, date]:
+        """When a phase of ``month`` opens and when its work is due."""
+        return self.item_dates(month)
+
+    @property
+    def catch_up_window(self) -> tuple[date, date] | None:
+        """The first and last due dates of the catch-up window (None: no catch-up)."""
+        if not self.caught_up:
+            return None
+        return self.phase_dates(1)[1], max(self.phase_dates(m)[1] for m in range(1, self.caught_up + 1))
+
+
+def learner_dates(cohort_start: date, joined_on: date | None, pace: Pace, phase_month: int,
+                  days_per_month: int = CATCH_UP_DAYS_PER_MONTH) -> tuple[date, date]:
+    """(opens, due) of a phase of ``phase_month`` for a learner who joined on ``joined_on``."""
+    return Timeline(cohort_start, joined_on, pace, days_per_month).phase_dates(phase_month)
+
+
+def timeline_of(cohort: Cohort, enrolment: Enrolment | None, days_per_month: int | None = None) -> Timeline:
+    """The learner's timeline in ``cohort`` from their enrolment there (None: the cohort's dates)."""
+    days = catch_up_days() if days_per_month is None else days_per_month
+    if enrolment is None or enrolment.cohort_id != cohort.id:
+        return Timeline(cohort.start_date, days_per_month=days)
+    return joined_timeline(cohort, enrolment.started_at, enrolment.pace, days)
+
+
+def joined_timeline(cohort: Cohort, started_at: datetime, pace: Pace, days_per_month: int | None = None) -> Timeline:
+    days = catch_up_days() if days_per_month is None else days_per_month
+    return Timeline(cohort.start_date, cohort_today(cohort, started_at), Pace(pace), days)
+
+
+def enrolment_in(session: DbSession, cohort: Cohort, user_id: int) -> Enrolment | None:
+    """The learner's current enrolment in ``cohort``, if any."""
+    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.cohort_id == cohort.id,
+                                                  Enrolment.ended_at.is_(None)))
 
 
 @dataclass(frozen=True)
@@ -78,6 +203,13 @@ class Schedule:
     month: int
     level: Level | None
     slots: list[Slot]
+    timeline: Timeline
+
+    @property
+    def joined_month(self) -> int:
+        """The cohort's month the learner joined in (0: on or before the start)."""
+        timeline = self.timeline
+        return current_month(timeline.cohort_start, timeline.joined_on) if timeline.late and timeline.joined_on else 0
 
     @property
     def open_now(self) -> list[Slot]:
@@ -113,13 +245,18 @@ def latest_overrides(session: DbSession, user_id: int) -> dict[tuple[int, Overri
     return {(o.phase_id, o.kind): o for o in rows}
 
 
-def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now: datetime) -> Schedule:
+def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now: datetime,
+                   enrolment: Enrolment | None = None) -> Schedule:
+    """The learner's schedule in ``cohort`` (``user_id`` None: the cohort's own dates):
+    their own dates from their enrolment there (looked up unless given), then their overrides."""
     today = cohort_today(cohort, now)
     overrides = latest_overrides(session, user_id) if user_id is not None else {}
+    if enrolment is None and user_id is not None:
+        enrolment = enrolment_in(session, cohort, user_id)
+    timeline = timeline_of(cohort, enrolment)
     slots = []
     for item in schedule(session):
-        opens = month_opens_on(cohort.start_date, item.phase.month)
-        due = month_opens_on(cohort.start_date, item.phase.month + 1)
+        opens, due = timeline.phase_dates(item.phase.month)
         early = overrides.get((item.phase.id, OverrideKind.EARLY_ACCESS))
         extension = overrides.get((item.phase.id, OverrideKind.EXTENSION))
         is_early = early is not None and early.on_date < opens
@@ -129,16 +266,16 @@ def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now:
         if extension is not None and is_extended:
             due = extension.on_date
         slots.append(Slot(item=item, opens_on=opens, due_on=due, is_open=opens <= today, early=is_early, extended=is_extended))
-    month = current_month(cohort.start_date, today)
+    month = timeline.month(today)
     level = next((lv for lv in active_levels(session) if lv.holds(month)), None)
-    return Schedule(cohort=cohort, today=today, month=month, level=level, slots=slots)
+    return Schedule(cohort=cohort, today=today, month=month, level=level, slots=slots, timeline=timeline)
 
 
 def learner_schedule(session: DbSession, user: User, now: datetime | None = None) -> Schedule | None:
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
         return None
-    return build_schedule(session, enrolment.cohort, user.id, now or utcnow())
+    return build_schedule(session, enrolment.cohort, user.id, now or utcnow(), enrolment)
 
 
 @dataclass(frozen=True)
@@ -154,12 +291,13 @@ def phase_access(session: DbSession, user: User, phase: Phase, what: str, now: d
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
         return LessonAccess(False, reason=f"{what.capitalize()}s open to learners enrolled in a cohort.")
-    plan = build_schedule(session, enrolment.cohort, user.id, now or utcnow())
+    plan = build_schedule(session, enrolment.cohort, user.id, now or utcnow(), enrolment)
     slot = plan.slot_for(phase.id)
     if slot is None or slot.is_open:
         return LessonAccess(True)
+    whose = "you" if plan.timeline.own_start else "your cohort"
     return LessonAccess(False, slot.opens_on,
-                        f"This {what} is part of month {phase.month}, which opens for your cohort on "
+                        f"This {what} is part of month {phase.month}, which opens for {whose} on "
                         f"{slot.opens_on:%d %B %Y}.")
 
 
@@ -184,8 +322,7 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
     phase = session.get(Phase, phase_id)
     if phase is None or phase.retired_at is not None:
         raise CohortError("Choose a part of the program that exists.")
-    base_open = month_opens_on(cohort.start_date, phase.month)
-    base_due = month_opens_on(cohort.start_date, phase.month + 1)
+    base_open, base_due = timeline_of(cohort, enrolment).phase_dates(phase.month)
     if kind == OverrideKind.EARLY_ACCESS and on_date >= base_open:
         raise CohortError(f"Early access must open before the regular date, {base_open:%d %B %Y}.")
     if kind == OverrideKind.EXTENSION and on_date <= base_due:

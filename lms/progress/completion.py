@@ -2,6 +2,9 @@
 module quiz, assignment, level exam, level portfolio) with its dates and whether it is
 done; each module's part in each level; each level's completion; how far behind.
 
+Each learner's dates are their own (``lms.learning.services.Timeline``: the cohort's, or
+from their joining when they joined late), with their extensions on top.
+
 Computed for a whole cohort at once in a fixed number of statements, so the learner page,
 the cohort pages and the heat map cost the same for 5 learners or 500. Read only.
 
@@ -23,11 +26,11 @@ from sqlalchemy.orm import load_only, selectinload
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
-from lms.learning.services import cohort_today, current_month, month_opens_on
+from lms.learning.services import Timeline, catch_up_days, cohort_today, joined_timeline
 from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
@@ -123,10 +126,11 @@ class LevelStatus:
 class LearnerProgress:
     user_id: int
     today: date
-    month: int
+    month: int  # the learner's own program month
     level: Level | None
     levels: list[LevelStatus]
     items: list[Item]
+    timeline: Timeline
 
     @property
     def overdue(self) -> list[Item]:
@@ -196,6 +200,7 @@ class _Loaded:
     best: dict[tuple[int, int], float]
     work: dict[tuple[int, int], Submission]
     extended: dict[tuple[int, int], date]
+    joined: dict[int, Enrolment]  # user id -> their current enrolment
 
 
 def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
@@ -209,6 +214,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
     best: dict[tuple[int, int], float] = {}
     work: dict[tuple[int, int], Submission] = {}
     extended: dict[tuple[int, int], date] = {}
+    joined: dict[int, Enrolment] = {}
     if ids:
         read = {(u, les) for u, les in session.execute(select(LessonRead.user_id, LessonRead.lesson_id).where(LessonRead.user_id.in_(ids)))}
         # Only the columns a score needs: an attempt's layout is large and not needed here.
@@ -220,7 +226,10 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
                                                                 ScheduleOverride.kind == OverrideKind.EXTENSION)
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
             extended[(o.user_id, o.phase_id)] = o.on_date
-    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended)
+        joined = {e.user_id: e for e in session.scalars(
+            select(Enrolment).where(Enrolment.user_id.in_(ids), Enrolment.ended_at.is_(None))
+            .options(load_only(Enrolment.user_id, Enrolment.cohort_id, Enrolment.started_at, Enrolment.pace)))}
+    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended, joined)
 
 
 def cohort_progress(session: DbSession, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
@@ -238,7 +247,7 @@ def cohorts_progress(session: DbSession, groups: Sequence[tuple[Cohort, list[int
 
 @dataclass(frozen=True)
 class _Slot:
-    """A phase placed on one cohort's calendar: its month's first day and the next month's."""
+    """A phase placed on one learner's calendar: when it opens and when its work is due."""
 
     phase: ScheduledPhase
     level: Level | None
@@ -248,7 +257,8 @@ class _Slot:
 
 @dataclass(frozen=True)
 class _Entry:
-    """A scheduled item as it stands for the whole cohort, before any learner's record.
+    """A scheduled item as it stands on one timeline (shared by the learners on it), before
+    any learner's record.
 
     ``extended_by`` is the phase whose extensions move the due date (None: not extendable)."""
 
@@ -273,12 +283,13 @@ def _level_by_id(levels: list[Level], level_id: int | None) -> Level | None:
     return next((lv for lv in levels if lv.id == level_id), None)
 
 
-def _slots(cohort: Cohort, loaded: _Loaded) -> dict[int, _Slot]:
-    """Each active phase (by id) on the cohort's calendar."""
-    return {p.phase.id: _Slot(phase=p, level=_level_of(loaded.levels, p.phase.month),
-                              opens=month_opens_on(cohort.start_date, p.phase.month),
-                              closes=month_opens_on(cohort.start_date, p.phase.month + 1))
-            for p in loaded.phases}
+def _slots(timeline: Timeline, loaded: _Loaded) -> dict[int, _Slot]:
+    """Each active phase (by id) on the timeline's calendar."""
+    slots = {}
+    for p in loaded.phases:
+        opens, closes = timeline.phase_dates(p.phase.month)
+        slots[p.phase.id] = _Slot(phase=p, level=_level_of(loaded.levels, p.phase.month), opens=opens, closes=closes)
+    return slots
 
 
 def _lesson_entries(slots: dict[int, _Slot]) -> list[_Entry]:
@@ -287,27 +298,23 @@ def _lesson_entries(slots: dict[int, _Slot]) -> list[_Entry]:
             for slot in slots.values() for lesson in slot.phase.lessons]
 
 
-def _quiz_entry(quiz: Quiz, cohort: Cohort, slots: dict[int, _Slot], levels: list[Level]) -> _Entry | None:
+def _quiz_entry(quiz: Quiz, timeline: Timeline, slots: dict[int, _Slot], levels: list[Level]) -> _Entry | None:
     """A module quiz opens and closes with its phase; a level exam with its level's last month."""
     if quiz.phase_id is not None and quiz.phase_id in slots:
         slot = slots[quiz.phase_id]
-        end = slot.opens + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days else slot.closes
+        opens, end = timeline.item_dates(slot.phase.phase.month, quiz.opens_after_days, quiz.closes_after_days or None)
         return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.phase.module, level=slot.level,
-                      opens_on=slot.opens + timedelta(days=quiz.opens_after_days), due_on=end,
-                      extended_by=quiz.phase_id)
+                      opens_on=opens, due_on=end, extended_by=quiz.phase_id)
     if quiz.level_id is None:
         return None
     level = _level_by_id(levels, quiz.level_id)
     if level is None:
         return None
-    last_month = month_opens_on(cohort.start_date, level.last_month)
-    end = (last_month + timedelta(days=quiz.closes_after_days) if quiz.closes_after_days
-           else month_opens_on(cohort.start_date, level.last_month + 1))
-    return _Entry(kind=ItemKind.EXAM, source=quiz, module=None, level=level,
-                  opens_on=last_month + timedelta(days=quiz.opens_after_days), due_on=end, extended_by=None)
+    opens, end = timeline.item_dates(level.last_month, quiz.opens_after_days, quiz.closes_after_days or None)
+    return _Entry(kind=ItemKind.EXAM, source=quiz, module=None, level=level, opens_on=opens, due_on=end, extended_by=None)
 
 
-def _assignment_entry(assignment: Assignment, slots: dict[int, _Slot], levels: list[Level]) -> _Entry | None:
+def _assignment_entry(assignment: Assignment, timeline: Timeline, slots: dict[int, _Slot], levels: list[Level]) -> _Entry | None:
     """An assignment opens with its phase; a portfolio belongs to its rubric's level."""
     slot = slots.get(assignment.phase_id) if assignment.phase_id is not None else None
     if slot is None:
@@ -316,16 +323,25 @@ def _assignment_entry(assignment: Assignment, slots: dict[int, _Slot], levels: l
         kind, level = ItemKind.PORTFOLIO, _level_by_id(levels, assignment.rubric.level_id) or slot.level
     else:
         kind, level = ItemKind.ASSIGNMENT, slot.level
-    return _Entry(kind=kind, source=assignment, module=slot.phase.module, level=level, opens_on=slot.opens,
-                  due_on=slot.opens + timedelta(days=assignment.due_after_days), extended_by=assignment.phase_id)
+    opens, due = timeline.item_dates(slot.phase.phase.month, 0, assignment.due_after_days)
+    return _Entry(kind=kind, source=assignment, module=slot.phase.module, level=level, opens_on=opens,
+                  due_on=due, extended_by=assignment.phase_id)
 
 
-def _entries(cohort: Cohort, loaded: _Loaded) -> tuple[dict[int, _Slot], list[_Entry]]:
-    """The cohort's calendar and every item on it: lessons, then quizzes and exams, then assignments."""
-    slots = _slots(cohort, loaded)
-    quizzes = (_quiz_entry(q, cohort, slots, loaded.levels) for q in loaded.quizzes)
-    assignments = (_assignment_entry(a, slots, loaded.levels) for a in loaded.assignments)
+def _entries(timeline: Timeline, loaded: _Loaded) -> tuple[dict[int, _Slot], list[_Entry]]:
+    """The timeline's calendar and every item on it: lessons, then quizzes and exams, then assignments."""
+    slots = _slots(timeline, loaded)
+    quizzes = (_quiz_entry(q, timeline, slots, loaded.levels) for q in loaded.quizzes)
+    assignments = (_assignment_entry(a, timeline, slots, loaded.levels) for a in loaded.assignments)
     return slots, _lesson_entries(slots) + [e for e in (*quizzes, *assignments) if e is not None]
+
+
+def _timeline(cohort: Cohort, uid: int, loaded: _Loaded, days_per_month: int) -> Timeline:
+    """The learner's timeline in ``cohort``: from their enrolment there, else the cohort's dates."""
+    enrolment = loaded.joined.get(uid)
+    if enrolment is None or enrolment.cohort_id != cohort.id:
+        return Timeline(cohort.start_date, days_per_month=days_per_month)
+    return joined_timeline(cohort, enrolment.started_at, enrolment.pace, days_per_month)
 
 
 def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
@@ -380,15 +396,21 @@ def _level_statuses(levels: list[Level], parts: list[ModulePart], items: list[It
 
 def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) -> dict[int, LearnerProgress]:
     today = cohort_today(cohort, now)
-    month = current_month(cohort.start_date, today)
-    current = _level_of(loaded.levels, month) if 1 <= month <= 12 else None
-    slots, entries = _entries(cohort, loaded)
+    days = catch_up_days()
+    calendars: dict[Timeline, tuple[dict[int, _Slot], list[_Entry]]] = {}  # one per distinct timeline
     result: dict[int, LearnerProgress] = {}
     for uid in ids:
+        timeline = _timeline(cohort, uid, loaded, days)
+        if timeline not in calendars:
+            calendars[timeline] = _entries(timeline, loaded)
+        slots, entries = calendars[timeline]
+        month = timeline.month(today)
+        current = _level_of(loaded.levels, month) if 1 <= month <= 12 else None
         items = [_item(entry, uid, loaded) for entry in entries]
         statuses = _level_statuses(loaded.levels, _module_parts(slots, items), items)
         items.sort(key=lambda i: (i.opens_on, i.due_on, i.kind != ItemKind.LESSON))
-        result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=current, levels=statuses, items=items)
+        result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=current, levels=statuses,
+                                      items=items, timeline=timeline)
     return result
 
 
