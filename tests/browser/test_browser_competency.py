@@ -31,9 +31,19 @@ def test_org_admin_finds_at_risk_learners_and_sorts(server_url: str, load_conten
     at_risk = page.locator("#at-risk")
     assert "At risk (2)" in at_risk.locator("h2").inner_text()
     assert "Cy Idle" in at_risk.inner_text() and "days behind schedule" in at_risk.inner_text()
-    assert "Bo Weak: KO2 below proficient after its modules closed" in at_risk.inner_text()
+    bo = at_risk.locator(f"li.at-risk-learner[data-user='{weak.id}']")
+    assert "KO2 below proficient after its modules closed" in bo.inner_text() and "since" in bo.inner_text()
+    assert "Not reviewed yet." in bo.inner_text()
     assert "Ada Strong" not in at_risk.inner_text()
     assert page.locator("#heat-map tr[data-user] .risk").count() == 2
+
+    # Record a review of Bo: back on the list with the reviewer's name.
+    bo.get_by_role("link", name="Record a review").click()
+    page.wait_for_url(f"**/cohorts/{cohort.id}/learners/{weak.id}/at-risk")
+    page.get_by_label("Support note").fill("Talked with Bo about KO2; practice plan agreed.")
+    page.get_by_role("button", name="Record the review").click()
+    page.wait_for_url(f"**/cohorts/{cohort.id}/competency#at-risk")
+    assert "Last reviewed by Olivia Org" in bo.inner_text() and "No change since that review." in bo.inner_text()
 
     names = lambda: page.locator("#heat-map tbody th.name").all_inner_texts()  # noqa: E731
     assert names() == ["Ada Strong", "Bo Weak", "Cy Idle"]
