@@ -47,6 +47,8 @@ POLICY: dict[str, AccessRule] = {
     "cohorts.edit_cohort": COHORT_MANAGER,
     "cohorts.archive_cohort": COHORT_MANAGER,
     "cohorts.invite": COHORT_MANAGER,
+    "cohorts.resend_invitation": COHORT_MANAGER,
+    "cohorts.withdraw_invitation": COHORT_MANAGER,
     "cohorts.import_learners": COHORT_MANAGER,
     "cohorts.import_preview": COHORT_MANAGER,
     "cohorts.confirm_import": COHORT_MANAGER,

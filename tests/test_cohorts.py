@@ -16,12 +16,21 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from lms.accounts.models import User
+from lms.accounts.models import PasswordResetToken, User
 from lms.accounts.services import check_reset_token, find_user
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol, move_learner
-from lms.cohorts.invitations import accept_invitation, check_invitation, invite_learner
-from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, Organization
+from lms.cohorts.invitations import accept_invitation, accept_invitation_as, check_invitation, invite_learner
+from lms.cohorts.models import (
+    Cohort,
+    Enrolment,
+    EnrolmentImport,
+    Invitation,
+    Organization,
+    Pace,
+    cohort_instructors,
+    organization_admins,
+)
 from lms.cohorts.roles import add_organization_admin
 from lms.cohorts.services import CohortError, archive_cohort, create_cohort, create_organization, unarchive_cohort
 from lms.extensions import db
@@ -284,14 +293,29 @@ def test_reinviting_revokes_the_previous_link(app, world: World) -> None:
         accept_invitation(db.session, old, "New", GOOD_PASSWORD)
 
 
-def test_no_invitation_for_someone_already_enrolled(app, world: World) -> None:
+def test_no_invitation_for_the_organizations_own_learners(app, world: World) -> None:
     for cohort, where in ((world.cohort_a, "this cohort"), (world.cohort_a2, "Alpha 1")):
-        with pytest.raises(CohortError, match=f"already enrolled in {where}"):
+        with pytest.raises(CohortError, match=f"already a learner of {where}"):
             invite_learner(db.session, cohort, world.learner_a.email, "", world.org_admin_a, invitation_link)
-    with pytest.raises(CohortError, match="already enrolled in a cohort of another organization"):
-        invite_learner(db.session, world.cohort_b, world.learner_a.email, "", world.org_admin_b, invitation_link)
     db.session.rollback()
     assert count(Invitation) == 0 and mails() == []
+
+
+def test_another_organizations_learner_is_invited_and_told_the_conflict_when_accepting(app, world: World) -> None:
+    """Organization B's admin is not told that learner A is enrolled elsewhere: the
+    invitation goes out like any other; learner A, accepting, is told, and stays where
+    they are."""
+    invitation = invite_learner(db.session, world.cohort_b, world.learner_a.email, "", world.org_admin_b, invitation_link)
+    db.session.commit()
+    assert invitation.accepted_at is None
+    assert active_cohort_of(world.learner_a.id) == world.cohort_a.id
+    token = invitation_token(mails(world.learner_a.email)[0])
+    with pytest.raises(CohortError, match=r"already a learner of Alpha 1 \(Alpha Org\)"):
+        accept_invitation_as(db.session, token, world.learner_a)
+    db.session.rollback()
+    assert active_cohort_of(world.learner_a.id) == world.cohort_a.id
+    assert count(Enrolment, Enrolment.user_id == world.learner_a.id) == 1
+    assert db.session.get(Invitation, invitation.id).accepted_at is None
 
 
 # --------------------------------------------------------------------------- invitations (pages)
@@ -314,7 +338,7 @@ def test_invite_through_the_cohort_page(app, client, world: World, login) -> Non
 
     refused = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": world.learner_a2.email})
     assert refused.status_code == 400
-    assert "already enrolled in Alpha 2" in text(refused)
+    assert "already a learner of Alpha 2" in text(refused)
 
 
 def test_anonymous_visitor_sees_the_set_password_form(app, client, world: World) -> None:
@@ -430,69 +454,74 @@ def _csv(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_import_preview_names_every_bad_row_then_confirm_enrols_the_good_ones(app, client, world: World, login) -> None:
+def test_import_preview_names_every_bad_row_then_confirm_invites_the_good_ones(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     data = _csv(
         "email,name",
         "fresh1@example.com,Fresh One",           # 2 good, new person
         "not-an-email,Bad Address",               # 3 bad email
         "FRESH1@example.com,Fresh Again",         # 4 duplicate of line 2
-        f"{world.learner_a2.email},Learner A2",   # 5 enrolled in Alpha 2
+        f"{world.learner_a2.email},Learner A2",   # 5 a learner of Alpha 2
         "noname@example.com,",                    # 6 missing name
         f"{world.nobody.email},Nobody",           # 7 good, has an account
         "fresh2@example.com,Fresh Two",           # 8 good, new person
     )
-    enrolments_before = count(Enrolment)
+    enrolments_before, users_before = count(Enrolment), count(User)
     url = preview_url(upload(client, world.cohort_a.id, data))
 
     page = text(client.get(url))
     for line, reason in [(3, "bad email: not-an-email"), (4, "duplicate: the same email is on line 2"),
-                         (5, "already enrolled in Alpha 2"), (6, "missing name")]:
+                         (5, "already a learner of Alpha 2: move them from there instead"), (6, "missing name")]:
         assert re.search(rf"<td>{line}</td>.*?<td class=\"error\">{re.escape(reason)}", page), (line, reason)
-    assert "<strong>3</strong> learners will be enrolled" in page
+    assert "<strong>3</strong> people will be invited" in page
     assert "<strong>4</strong> rows with problems" in page
 
     db.session.expire_all()
     assert count(Enrolment) == enrolments_before
     assert find_user(db.session, "fresh1@example.com") is None
-    assert mails() == []
+    assert mails() == [] and count(Invitation) == 0
 
     confirmed = client.post(url, data={})
     assert confirmed.status_code == 302
     assert confirmed.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}")
     db.session.expire_all()
-    assert count(Enrolment) == enrolments_before + 3
-    for email in ("fresh1@example.com", "fresh2@example.com", world.nobody.email):
-        user = find_user(db.session, email)
-        assert user is not None and active_cohort_of(user.id) == world.cohort_a.id, email
-    fresh1 = find_user(db.session, "fresh1@example.com")
-    assert fresh1.name == "Fresh One" and not fresh1.has_password
-    assert find_user(db.session, "noname@example.com") is None
+    # Nobody is enrolled and no account is made: each good row is an invitation.
+    assert count(Enrolment) == enrolments_before and count(User) == users_before
+    assert find_user(db.session, "fresh1@example.com") is None
+    assert active_cohort_of(world.nobody.id) is None
     assert active_cohort_of(world.learner_a2.id) == world.cohort_a2.id
-    # New people are invited to set a password; someone with an account is told.
-    for email in ("fresh1@example.com", "fresh2@example.com"):
+    for email in ("fresh1@example.com", "fresh2@example.com", world.nobody.email):
         [message] = mails(email)
-        assert check_invitation(db.session, invitation_token(message)).invitation is not None
-    [told] = mails(world.nobody.email)
-    assert "enrolled in Alpha 1" in told.subject
-    assert count(Invitation, Invitation.email == world.nobody.email) == 0
+        check = check_invitation(db.session, invitation_token(message))
+        assert check.invitation is not None and check.invitation.cohort_id == world.cohort_a.id, email
+    assert count(Invitation) == 3
+    roster = text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    assert "3 invited, not joined" in roster
 
     again = client.post(url, data={})
     assert again.status_code == 400 and "already confirmed" in text(again)
     db.session.expire_all()
-    assert count(Enrolment) == enrolments_before + 3
+    assert count(Invitation) == 3 and count(Enrolment) == enrolments_before
 
-    # The imported person sets a password through the invitation and is in the cohort.
+    # The new person sets a password through the invitation and is in the cohort.
     client.post("/logout")
     token = invitation_token(mails("fresh1@example.com")[0])
     form = client.get(f"/invitations/{token}")
-    assert form.status_code == 200 and 'name="password"' in text(form)
+    assert form.status_code == 200 and 'name="password"' in text(form) and 'value="Fresh One"' in text(form)
     joined = client.post(f"/invitations/{token}", data={"name": "Fresh One", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
     assert joined.status_code == 302
     db.session.expire_all()
     fresh1 = find_user(db.session, "fresh1@example.com")
     assert fresh1.has_password and active_cohort_of(fresh1.id) == world.cohort_a.id
     assert count(Enrolment, Enrolment.user_id == fresh1.id) == 1
+
+    # The person with an account joins only by accepting, signed in.
+    client.post("/logout")
+    login(client, world.nobody)
+    nobody_url = f"/invitations/{invitation_token(mails(world.nobody.email)[0])}"
+    assert client.post(nobody_url, data={}).status_code == 302
+    db.session.expire_all()
+    assert active_cohort_of(world.nobody.id) == world.cohort_a.id
 
 
 def test_confirm_imports_nothing_if_a_row_changed_since_the_preview(app, client, world: World, login) -> None:
@@ -508,23 +537,24 @@ def test_confirm_imports_nothing_if_a_row_changed_since_the_preview(app, client,
 
     response = client.post(url, data={})
     assert response.status_code == 400
-    assert "Nothing was imported" in text(response) and "already enrolled in Alpha 2" in text(response)
+    assert "Nothing was imported" in text(response) and "already a learner of Alpha 2" in text(response)
     db.session.expire_all()
     assert count(Enrolment) == enrolments_before
     assert find_user(db.session, "other@example.com") is None
-    assert mails() == []
+    assert mails() == [] and count(Invitation) == 0
     assert db.session.scalar(select(EnrolmentImport)).confirmed_at is None
 
 
-def test_already_enrolled_is_judged_by_identity_and_hides_other_organizations(app, world: World, make_cohort, enrol_learner) -> None:
+def test_already_a_learner_is_judged_by_identity_and_says_nothing_of_other_organizations(
+        app, world: World, make_cohort, enrol_learner) -> None:
     namesake = make_cohort(world.org_b, "Alpha 1")  # another organization's cohort with the same name
     elsewhere = enrol_learner(namesake, email="elsewhere@example.com", password=None)
     data = _csv("email,name", f"{world.learner_a.email},Learner A", f"{elsewhere.email},Elsewhere")
     preview = preview_import(db.session, world.cohort_a, "l.csv", data, world.org_admin_a)
-    # Organization A's admin is not told the name of organization B's cohort.
-    assert [r["problem"] for r in preview.bad] == ["already enrolled in this cohort",
-                                                   "already enrolled in a cohort of another organization"]
-    assert preview.good == []
+    # Organization A's admin is told nothing about organization B's learner: the row is
+    # to be invited like any other, and the person decides.
+    assert [r["problem"] for r in preview.bad] == ["already a learner of this cohort"]
+    assert [r["email"] for r in preview.good] == [elsewhere.email]
 
 
 LATIN1 = "email,name\njérôme@x.com,Jérôme\n".encode("latin-1")
@@ -575,7 +605,8 @@ def test_semicolons_and_byte_order_mark_are_accepted(app, client, world: World, 
         ("semi@example.com", "Semi Colon", None), ("semi2@example.com", "Semi Two", None)]
     assert client.post(url, data={}).status_code == 302
     db.session.expire_all()
-    assert active_cohort_of(find_user(db.session, "semi@example.com").id) == world.cohort_a.id
+    assert sorted(db.session.scalars(select(Invitation.name))) == ["Semi Colon", "Semi Two"]
+    assert find_user(db.session, "semi@example.com") is None
 
 
 def test_names_with_commas_and_accents_survive_the_import(app, client, world: World, login) -> None:
@@ -593,6 +624,231 @@ def test_import_preview_of_another_cohort_is_not_found(app, client, world: World
     login(client, world.org_admin_a)
     assert client.get(f"/cohorts/{world.cohort_a2.id}/import/{record.record.id}").status_code == 404
     assert client.post(f"/cohorts/{world.cohort_a2.id}/import/{record.record.id}", data={}).status_code == 404
+
+
+# --------------------------------------------------------------------------- consent on enrolment
+
+
+def _people_and_memberships() -> tuple[Any, ...]:
+    """Every account, enrolment, staff role and reset token, column by column: what an
+    import must leave untouched."""
+    db.session.expire_all()
+    tables = (User.__table__, Enrolment.__table__, PasswordResetToken.__table__, organization_admins, cohort_instructors)
+    return tuple(sorted(map(tuple, db.session.execute(select(table)).all())) for table in tables)
+
+
+def _flashes(page: str) -> list[str]:
+    return re.findall(r'<p class="flash flash-\w+" role="status">(.*?)</p>', page, re.S)
+
+
+def test_import_naming_other_organizations_accounts_enrols_nobody_until_they_accept(app, client, world: World, login) -> None:
+    """Organization A's admin lists organization B's learner, instructor and admin and a
+    site admin: nothing about those accounts changes; each gets an invitation, and only
+    the one who accepts, signed in, joins, at the pace the admin chose."""
+    outsiders = [world.learner_b, world.instructor_b, world.org_admin_b, world.admin]
+    login(client, world.org_admin_a)
+    before = _people_and_memberships()
+    url = preview_url(upload(client, world.cohort_a.id, _csv("email,name", *(f"{u.email},Renamed {n}" for n, u in enumerate(outsiders)))))
+    page = text(client.get(url))
+    assert "<strong>4</strong> people will be invited" in page and "with problems" not in page
+    assert client.post(url, data={"pace": "own_start"}).status_code == 302
+    assert _people_and_memberships() == before  # nobody enrolled, renamed or given a role
+    invitations = {i.email: i for i in db.session.scalars(select(Invitation))}
+    assert sorted(invitations) == sorted(u.email for u in outsiders)
+    assert {i.pace for i in invitations.values()} == {Pace.OWN_START}
+    # Not learners of cohort A: its staff get nothing of theirs.
+    assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{world.instructor_b.id}/progress").status_code == 404
+    assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{world.admin.id}").status_code == 404
+
+    # Organization B's instructor accepts, signed in: enrolled with the chosen pace.
+    client.post("/logout")
+    login(client, world.instructor_b)
+    accept_url = f"/invitations/{invitation_token(mails(world.instructor_b.email)[0])}"
+    assert f"Accept as {world.instructor_b.email}" in text(client.get(accept_url))
+    assert client.post(accept_url, data={}).status_code == 302
+    db.session.expire_all()
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.user_id == world.instructor_b.id))
+    assert enrolment.cohort_id == world.cohort_a.id and enrolment.pace == Pace.OWN_START and enrolment.ended_at is None
+    assert db.session.get(User, world.instructor_b.id).name == "Instructor B"
+
+    # Organization B's learner is told the conflict themself, and stays where they are.
+    client.post("/logout")
+    login(client, world.learner_b)
+    refused = client.post(f"/invitations/{invitation_token(mails(world.learner_b.email)[0])}", data={})
+    assert refused.status_code == 400
+    assert "already a learner of Beta 1 (Beta Org)" in text(refused)
+    db.session.expire_all()
+    assert active_cohort_of(world.learner_b.id) == world.cohort_b.id
+    assert invitations[world.learner_b.email].accepted_at is None
+
+
+def test_preview_and_messages_read_the_same_whoever_the_address_belongs_to(app, client, world: World, login) -> None:
+    """An unknown address, another organization's learner, instructor and admin, and a
+    site admin: the admin of A sees the same preview, the same confirmation and the same
+    invitation message, the address aside."""
+    login(client, world.org_admin_a)
+    addresses = ["stranger@example.com", world.learner_b.email, world.instructor_b.email, world.org_admin_b.email,
+                 world.admin.email]
+    previews, confirmations, invited = [], [], []
+
+    def same(page: str, address: str) -> str:
+        page = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "", page)
+        return page.replace(address, "ADDRESS")
+
+    for n, address in enumerate(addresses):
+        url = preview_url(upload(client, world.cohort_a.id, _csv("email,name", f"{address},Same Name")))
+        page = text(client.get(url))
+        assert "ADDRESS" not in page
+        previews.append(same(page, address))
+        assert client.post(url, data={}).status_code == 302
+        confirmations.append(_flashes(text(client.get(f"/cohorts/{world.cohort_a2.id}"))))
+        # The invitation form, with another cohort so that the address is fresh there.
+        response = client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": address, "name": f"Same {n}"})
+        assert response.status_code == 302, address
+        invited.append([same(f, address) for f in _flashes(text(client.get(f"/cohorts/{world.cohort_a.id}")))])
+    row = re.search(r"<h2>Rows to invite</h2>.*?<tbody>(.*?)</tbody>", previews[0], re.S)
+    assert row and "<td>2</td><td>ADDRESS</td><td>Same Name</td>" in row.group(1)
+    assert all(p == previews[0] for p in previews), "the preview differs by whom the address belongs to"
+    assert all(c == confirmations[0] for c in confirmations) and "1 invitation sent" in confirmations[0][0]
+    assert all(i == invited[0] for i in invited) and invited[0] == [
+        "An invitation is on its way to ADDRESS. They join Alpha 2 when they accept it."]
+    db.session.expire_all()
+    assert count(Invitation) == 2 * len(addresses)
+    assert count(Enrolment, Enrolment.cohort_id.in_([world.cohort_a.id, world.cohort_a2.id])) == 2
+
+
+def test_invited_not_joined_are_listed_apart_and_counted_nowhere(app, client, world: World, login, load_content) -> None:
+    load_content()
+    login(client, world.org_admin_a)
+    cohort = world.cohort_a.id
+
+    def figures() -> tuple[Any, ...]:
+        heat_map = client.get(f"/cohorts/{cohort}/competency.json").get_json(force=True)
+        org_page = text(client.get(f"/organizations/{world.org_a.id}"))
+        return ([r["user_id"] for r in heat_map["rows"]], [r["name"] for r in heat_map["at_risk"]],
+                heat_map["distributions"], heat_map["funnel"], re.sub(r'value="[^"]*"', "", org_page))
+
+    before = figures()
+    invite_learner(db.session, world.cohort_a, "pending@example.com", "Pending Person", world.org_admin_a, invitation_link)
+    invite_learner(db.session, world.cohort_a, world.learner_b.email, "Learner Bee", world.org_admin_a, invitation_link)
+    db.session.commit()
+    assert figures() == before
+
+    page = text(client.get(f"/cohorts/{cohort}"))
+    assert "1 learner ·" in page and "2 invited, not joined" in page
+    learners = re.search(r"<h2>Learners</h2>(.*?)</table>", page, re.S).group(1)
+    invited = re.search(r'<table id="invited-not-joined">(.*?)</table>', page, re.S).group(1)
+    assert world.learner_a.email in learners and "pending@example.com" not in learners and world.learner_b.email not in learners
+    assert "pending@example.com" in invited and world.learner_b.email in invited and world.learner_a.email not in invited
+    assert invited.count(">Send again<") == 2 and invited.count(">Withdraw<") == 2
+    # The instructor sees who is coming, without the actions.
+    client.post("/logout")
+    login(client, world.instructor_a)
+    invited = re.search(r'<table id="invited-not-joined">(.*?)</table>', text(client.get(f"/cohorts/{cohort}")), re.S).group(1)
+    assert "pending@example.com" in invited and "Send again" not in invited
+
+
+def test_resend_gives_a_new_link_and_expiry_even_when_expired(app, client, world: World, login) -> None:
+    old_token = _invite(world, name="Nina New")
+    invitation = db.session.scalar(select(Invitation))
+    invitation.expires_at = past()
+    db.session.commit()
+    login(client, world.org_admin_a)
+    invited = re.search(r'<table id="invited-not-joined">(.*?)</table>', text(client.get(f"/cohorts/{world.cohort_a.id}")), re.S).group(1)
+    assert "new@example.com" in invited and "expired" in invited and "Send again" in invited
+
+    response = client.post(f"/cohorts/{world.cohort_a.id}/invitations/{invitation.id}/resend", data={})
+    assert response.status_code == 302
+    db.session.expire_all()
+    first, second = mails("new@example.com")
+    assert second.sent_at is not None  # delivered after the commit, by the mail feature
+    new_token = invitation_token(second)
+    assert new_token != old_token
+    assert check_invitation(db.session, old_token).invitation is None
+    check = check_invitation(db.session, new_token)
+    assert check.invitation is not None and check.invitation.id == invitation.id
+    assert check.invitation.resent_at is not None and check.invitation.expires_at > datetime.now(UTC) + timedelta(days=13)
+    assert "expired" not in re.search(r'<table id="invited-not-joined">(.*?)</table>',
+                                      text(client.get(f"/cohorts/{world.cohort_a.id}")), re.S).group(1)
+    client.post("/logout")
+    joined = client.post(f"/invitations/{new_token}", data={"name": "Nina New", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert joined.status_code == 302
+    db.session.expire_all()
+    assert active_cohort_of(find_user(db.session, "new@example.com").id) == world.cohort_a.id
+
+
+def test_withdraw_ends_the_link_and_the_listing(app, client, world: World, login) -> None:
+    token = _invite(world)
+    invitation_id = db.session.scalar(select(Invitation.id))
+    login(client, world.org_admin_a)
+    assert client.post(f"/cohorts/{world.cohort_a.id}/invitations/{invitation_id}/withdraw", data={}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Invitation, invitation_id).revoked_at is not None
+    page = text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    assert _flashes(page) == ["The invitation of new@example.com is withdrawn; its link no longer works."]
+    assert "new@example.com" not in re.search(r'<table id="invited-not-joined">(.*?)</table>', page, re.S).group(1)
+    assert "not valid" in (check_invitation(db.session, token).problem or "")
+    # Nothing to send again or to withdraw twice.
+    for action in ("resend", "withdraw"):
+        client.post(f"/cohorts/{world.cohort_a.id}/invitations/{invitation_id}/{action}", data={})
+        assert "withdrawn" in text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    db.session.expire_all()
+    assert len(mails("new@example.com")) == 1
+
+
+def test_resend_and_withdraw_are_refused_to_other_organizations_and_other_cohorts(app, client, world: World, login) -> None:
+    _invite(world)
+    invitation = db.session.scalar(select(Invitation))
+    expires, token_hash, invitation_id = invitation.expires_at, invitation.token_hash, invitation.id
+    answers = {}
+    for person, cohort in ((world.org_admin_b, world.cohort_a), (world.org_admin_b, world.cohort_b),
+                           (world.instructor_a, world.cohort_a), (world.learner_a, world.cohort_a),
+                           (world.org_admin_a, world.cohort_a2)):
+        login(client, person)
+        for action in ("resend", "withdraw"):
+            answers[(person.email, cohort.name, action)] = client.post(
+                f"/cohorts/{cohort.id}/invitations/{invitation_id}/{action}", data={}).status_code
+        client.post("/logout")
+    assert answers == {
+        (world.org_admin_b.email, "Alpha 1", "resend"): 404, (world.org_admin_b.email, "Alpha 1", "withdraw"): 404,
+        (world.org_admin_b.email, "Beta 1", "resend"): 404, (world.org_admin_b.email, "Beta 1", "withdraw"): 404,
+        (world.instructor_a.email, "Alpha 1", "resend"): 403, (world.instructor_a.email, "Alpha 1", "withdraw"): 403,
+        (world.learner_a.email, "Alpha 1", "resend"): 403, (world.learner_a.email, "Alpha 1", "withdraw"): 403,
+        (world.org_admin_a.email, "Alpha 2", "resend"): 404, (world.org_admin_a.email, "Alpha 2", "withdraw"): 404,
+    }
+    db.session.expire_all()
+    unchanged = db.session.get(Invitation, invitation_id)
+    assert (unchanged.expires_at, unchanged.token_hash, unchanged.revoked_at, unchanged.resent_at) == (expires, token_hash, None, None)
+    assert len(mails("new@example.com")) == 1
+
+
+def test_pace_is_asked_once_the_cohort_started_and_used_when_accepting(app, client, world: World, login, make_cohort) -> None:
+    future = make_cohort(world.org_a, "Future", start=date.today() + timedelta(days=30))
+    login(client, world.org_admin_a)
+    assert 'name="pace"' in text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    assert 'name="pace"' not in text(client.get(f"/cohorts/{future.id}"))
+    url = preview_url(upload(client, world.cohort_a.id, _csv("email,name", "csv@example.com,Csv Person")))
+    assert 'name="pace"' in text(client.get(url))
+    assert client.post(url, data={"pace": "fast"}).status_code == 302  # not a choice: back to the preview, nothing sent
+    db.session.expire_all()
+    assert count(Invitation) == 0
+
+    assert client.post(f"/cohorts/{world.cohort_a.id}/invitations",
+                       data={"email": "own@example.com", "name": "Own Start", "pace": "own_start"}).status_code == 302
+    assert client.post(url, data={"pace": "catch_up"}).status_code == 302
+    assert client.post(f"/cohorts/{future.id}/invitations", data={"email": "early@example.com"}).status_code == 302
+    db.session.expire_all()
+    assert dict(db.session.execute(select(Invitation.email, Invitation.pace)).all()) == {
+        "own@example.com": Pace.OWN_START, "csv@example.com": Pace.CATCH_UP, "early@example.com": Pace.CATCH_UP}
+    page = re.search(r'<table id="invited-not-joined">(.*?)</table>', text(client.get(f"/cohorts/{world.cohort_a.id}")), re.S).group(1)
+    assert "Own start" in page and "Catch-up" in page
+
+    client.post("/logout")
+    token = invitation_token(mails("own@example.com")[0])
+    assert client.post(f"/invitations/{token}", data={"name": "Own Start", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}).status_code == 302
+    db.session.expire_all()
+    enrolment = db.session.scalar(select(Enrolment).join(User).where(User.email == "own@example.com"))
+    assert enrolment.cohort_id == world.cohort_a.id and enrolment.pace == Pace.OWN_START
 
 
 # --------------------------------------------------------------------------- cohort form

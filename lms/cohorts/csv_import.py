@@ -1,5 +1,8 @@
-"""Enrolment from a CSV file of learners: a preview that checks every row, then a
-confirmation that enrols every good row or none. Only flushes; the caller commits."""
+"""Invitations from a CSV file of learners: a preview that checks every row, then a
+confirmation that invites every good row or none. An import enrols nobody and makes or
+changes no account: each person joins when they accept their invitation (see
+``lms.cohorts.invitations``, which also says what a row's problem may reveal: only the
+organization's own data). Only flushes; the caller commits."""
 
 from __future__ import annotations
 
@@ -9,16 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, create_user, find_user, normalise_email
-from lms.cohorts.enrolment import enrol, enrolled_where
-from lms.cohorts.invitations import invite_learner
-from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport
+from lms.accounts.services import AccountError, normalise_email
+from lms.cohorts.invitations import own_problems, send_invitations
+from lms.cohorts.models import Cohort, EnrolmentImport, Pace
 from lms.cohorts.services import CohortError, LinkFor
 from lms.database import DbSession, utcnow
-from lms.mail.services import queue_mail
 
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_ROWS = 2000
@@ -74,7 +73,8 @@ def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _row_problems(session: DbSession, cohort: Cohort, rows: list[tuple[int, dict[str, str]]]) -> list[dict[str, Any]]:
+def _row_problems(session: DbSession, cohort: Cohort, rows: list[tuple[int, dict[str, str]]],
+                 now: datetime) -> list[dict[str, Any]]:
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     addresses = []
@@ -95,20 +95,21 @@ def _row_problems(session: DbSession, cohort: Cohort, rows: list[tuple[int, dict
                 seen[entry["email"]] = line
                 addresses.append(entry["email"])
         checked.append(entry)
-    enrolled = {email: current for email, current in session.execute(
-        select(User.email, Cohort).join(Enrolment, Enrolment.user_id == User.id).join(Cohort, Cohort.id == Enrolment.cohort_id)
-        .where(User.email.in_(addresses), Enrolment.ended_at.is_(None)))} if addresses else {}
+    # Only this organization's own data can make a row a problem: an address of another
+    # organization's account reads exactly like an unknown one.
+    problems = own_problems(session, cohort, addresses, now)
     for entry in checked:
-        if entry["problem"] is None and entry["email"] in enrolled:
-            entry["problem"] = f"already enrolled in {enrolled_where(enrolled[entry['email']], cohort)}"
+        if entry["problem"] is None and entry["email"] in problems:
+            entry["problem"] = problems[entry["email"]]
     return checked
 
 
-def preview_import(session: DbSession, cohort: Cohort, filename: str, data: bytes, created_by: User) -> ImportPreview:
-    """Read a CSV of learners; nothing is enrolled until ``confirm_import``."""
+def preview_import(session: DbSession, cohort: Cohort, filename: str, data: bytes, created_by: User,
+                   now: datetime | None = None) -> ImportPreview:
+    """Read a CSV of learners; nobody is invited until ``confirm_import``."""
     if cohort.archived:
         raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
-    rows = _row_problems(session, cohort, _read_rows(_decode(data)))
+    rows = _row_problems(session, cohort, _read_rows(_decode(data)), now or utcnow())
     if not rows:
         raise CohortError("The file has a header but no learners.")
     record = EnrolmentImport(cohort=cohort, created_by_id=created_by.id, filename=filename[:255], rows=rows)
@@ -123,33 +124,23 @@ def split_preview(record: EnrolmentImport) -> ImportPreview:
 
 
 def confirm_import(session: DbSession, record: EnrolmentImport, link_for: LinkFor,
-                   now: datetime | None = None) -> int:
-    """Enrol every good row of the preview, or none: if anything changed since the
-    preview, nothing is imported and the admin uploads again."""
+                   now: datetime | None = None, pace: Pace = Pace.CATCH_UP) -> int:
+    """Invite every good row of the preview, or none: if anything changed since the
+    preview, nothing is sent and the admin uploads again. Each invitation carries ``pace``
+    for when its person joins; nobody is enrolled before they accept."""
     now = now or utcnow()
     if record.confirmed_at is not None:
         raise CohortError("This import was already confirmed.")
     good = [r for r in record.rows if r["problem"] is None]
     if not good:
         raise CohortError("There is no row without a problem to import.")
-    recheck = _row_problems(session, record.cohort, [(r["line"], {"email": r["email"], "name": r["name"]}) for r in good])
+    recheck = _row_problems(session, record.cohort, [(r["line"], {"email": r["email"], "name": r["name"]}) for r in good], now)
     changed = [r for r in recheck if r["problem"]]
     if changed:
         lines = "; ".join(f"line {r['line']}: {r['problem']}" for r in changed)
         raise CohortError(f"Nothing was imported: some rows changed since the preview ({lines}). Upload the file again.")
-    for row in good:
-        user = find_user(session, row["email"])
-        if user is None:
-            user = create_user(session, row["email"], row["name"])
-        if user.has_password:
-            enrol(session, record.cohort, user, now)
-            queue_mail(session, user.email, f"You are enrolled in {record.cohort.name}",
-                       f"Hello {user.name},\n\nYou are now a learner in {record.cohort.name}. Sign in to see your schedule.\n")
-        else:
-            # Enrolled now; the invitation is how they set their password and sign in.
-            invite_learner(session, record.cohort, user.email, row["name"],
-                           session.get_one(User, record.created_by_id), link_for, now)
-            enrol(session, record.cohort, user, now)
+    send_invitations(session, record.cohort, [(r["email"], r["name"]) for r in good], record.created_by_id,
+                     link_for, now, pace)
     record.confirmed_at = now
     session.flush()
     return len(good)

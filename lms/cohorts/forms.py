@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import DateField, EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import DateField, EmailField, PasswordField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from lms.accounts.forms import TIMEZONE_CHOICES
 from lms.accounts.services import MIN_PASSWORD_LENGTH
 from lms.cohorts.csv_import import MAX_IMPORT_BYTES
+from lms.cohorts.models import Pace
+from lms.web.forms import labelled_choices
 
 
 class OrganizationForm(FlaskForm):
@@ -32,9 +34,23 @@ class CohortForm(FlaskForm):
     submit = SubmitField("Save cohort")
 
 
+PACE_LABELS = {
+    Pace.CATCH_UP.value: "Catch-up: the missed months are compressed into a catch-up window",
+    Pace.OWN_START.value: "Own start: follow the program's pace from the day they join",
+}
+PACE_LABEL = "If they join after the cohort started"
+
+
+def pace_field() -> RadioField:
+    """The pace of someone joining late; asked only when the cohort has started (a form
+    posted without it gets the default)."""
+    return RadioField(PACE_LABEL, choices=labelled_choices(PACE_LABELS), default=Pace.CATCH_UP.value)
+
+
 class InviteForm(FlaskForm):
     email = EmailField("Learner's email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
+    pace = pace_field()
     submit = SubmitField("Send invitation")
 
 
@@ -48,11 +64,13 @@ class ImportForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    submit = SubmitField("Confirm and enrol")
+    pace = pace_field()
+    submit = SubmitField("Send the invitations")
 
 
 class MoveForm(FlaskForm):
     target = SelectField("Move to", coerce=int, validators=[DataRequired()])
+    pace = pace_field()
     submit = SubmitField("Move learner")
 
 

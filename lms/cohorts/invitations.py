@@ -1,17 +1,27 @@
 """Invitations: a learner is invited by email to a cohort and joins through a single-use,
-expiring link, as a new person or signed in. Only flushes; the caller commits."""
+expiring link, as a new person or signed in. Only flushes; the caller commits.
+
+Consent: an invitation is the only way into a cohort from outside the organization's
+own rosters. Whoever the address belongs to (nobody yet, a learner or a member of staff of
+another organization, a site admin), the inviting staff see the same thing: an invitation
+is sent; the account is made, or enrolled, only when its owner accepts, and a conflict
+(already a learner elsewhere) is told to them, not to the staff. The only problems the
+staff are told about are in their own organization's data: already a learner of one of
+its cohorts, already invited to this cohort."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, set_password
-from lms.cohorts.enrolment import active_enrolment, enrol, enrolled_where
-from lms.cohorts.models import Cohort, Invitation
+from lms.cohorts.enrolment import active_enrolment, enrol
+from lms.cohorts.models import Cohort, Enrolment, Invitation, Pace
 from lms.cohorts.services import CohortError, LinkFor
 from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
@@ -19,45 +29,124 @@ from lms.mail.services import queue_mail
 INVITATION_LIFETIME = timedelta(days=14)
 
 
+def has_started(cohort: Cohort, now: datetime | None = None) -> bool:
+    """Whether someone joining now joins late (the cohort's first day is past, in its
+    time zone), so that the manager chooses their pace."""
+    return (now or utcnow()).astimezone(ZoneInfo(cohort.timezone)).date() > cohort.start_date
+
+
+def _open(cohort: Cohort) -> None:
+    if cohort.archived:
+        raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
+
+
+def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
+                 now: datetime | None = None) -> dict[str, str]:
+    """Why an address cannot be invited to ``cohort``, judged only on what the cohort's
+    organization already sees: its own learners, and live invitations to this cohort.
+    Accounts of other organizations (learners, staff, site admins) and unknown addresses
+    get no entry: they are invited alike. Two statements, whatever the number of addresses."""
+    now = now or utcnow()
+    if not addresses:
+        return {}
+    problems: dict[str, str] = {}
+    for email, cohort_id, cohort_name in session.execute(
+            select(User.email, Cohort.id, Cohort.name).join(Enrolment, Enrolment.user_id == User.id)
+            .join(Cohort, Cohort.id == Enrolment.cohort_id)
+            .where(User.email.in_(list(addresses)), Enrolment.ended_at.is_(None),
+                   Cohort.organization_id == cohort.organization_id)):
+        problems[email] = ("already a learner of this cohort" if cohort_id == cohort.id
+                           else f"already a learner of {cohort_name}: move them from there instead")
+    for email in session.scalars(select(Invitation.email).where(
+            Invitation.cohort_id == cohort.id, Invitation.email.in_(list(addresses)),
+            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now)):
+        problems.setdefault(email, "already invited to this cohort: send the invitation again from the cohort page")
+    return problems
+
+
 def _invitation_mail(session: DbSession, invitation: Invitation, link: str) -> None:
     queue_mail(session, invitation.email, f"Join {invitation.cohort.name} on the AI Operations program",
                f"Hello{(' ' + invitation.name) if invitation.name else ''},\n\n"
                f"You are invited to the cohort {invitation.cohort.name} of {invitation.cohort.organization.name}. "
-               f"Accept here within {INVITATION_LIFETIME.days} days:\n{link}\n")
+               f"Nothing changes for you until you accept. Accept here within {INVITATION_LIFETIME.days} days:\n{link}\n")
+
+
+def send_invitations(session: DbSession, cohort: Cohort, people: Iterable[tuple[str, str]], invited_by_id: int,
+                     link_for: LinkFor, now: datetime, pace: Pace = Pace.CATCH_UP) -> list[Invitation]:
+    """Invite already checked, normalised addresses (``(email, name)`` pairs): an earlier
+    unanswered invitation of the same address to this cohort is replaced (its link stops
+    working). Nobody is enrolled and no account is made or changed."""
+    _open(cohort)
+    people = list(people)
+    if not people:
+        return []
+    session.execute(update(Invitation).where(
+        Invitation.cohort_id == cohort.id, Invitation.email.in_([email for email, _ in people]),
+        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)).values(revoked_at=now))
+    sent = []
+    for email, name in people:
+        token, digest = new_token()
+        invitation = Invitation(cohort=cohort, email=email, name=name.strip(), token_hash=digest, invited_by_id=invited_by_id,
+                                created_at=now, expires_at=now + INVITATION_LIFETIME, pace=pace)
+        session.add(invitation)
+        session.flush()
+        _invitation_mail(session, invitation, link_for(token))
+        sent.append(invitation)
+    return sent
 
 
 def invite_learner(session: DbSession, cohort: Cohort, email: str, name: str, invited_by: User,
-                   link_for: LinkFor, now: datetime | None = None) -> Invitation:
+                   link_for: LinkFor, now: datetime | None = None, pace: Pace = Pace.CATCH_UP) -> Invitation:
+    """Invite one address; inviting it again replaces the earlier link."""
     now = now or utcnow()
-    if cohort.archived:
-        raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
+    _open(cohort)
     try:
         address = normalise_email(email)
     except AccountError as exc:
         raise CohortError(str(exc)) from exc
-    existing = find_user(session, address)
-    if existing is not None:
-        current = active_enrolment(session, existing.id)
-        if current is not None:
-            raise CohortError(f"{address} is already enrolled in {enrolled_where(current.cohort, cohort)}.")
-    for pending in session.scalars(select(Invitation).where(
-            Invitation.cohort_id == cohort.id, Invitation.email == address,
-            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))):
-        pending.revoked_at = now  # a new invitation replaces the old link
+    problem = own_problems(session, cohort, [address], now).get(address)
+    if problem is not None and not problem.startswith("already invited"):
+        raise CohortError(f"{address} is {problem}.")
+    [invitation] = send_invitations(session, cohort, [(address, name)], invited_by.id, link_for, now, pace)
+    return invitation
+
+
+def unanswered_invitations(session: DbSession, cohort: Cohort) -> list[Invitation]:
+    """Invited, not joined: neither accepted nor withdrawn, expired ones included (they can
+    be sent again). Someone who became a learner of the cohort otherwise is not listed.
+    One statement."""
+    joined = exists().where(Enrolment.cohort_id == Invitation.cohort_id, Enrolment.ended_at.is_(None),
+                            Enrolment.user_id == User.id, User.email == Invitation.email)
+    return list(session.scalars(select(Invitation).where(
+        Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None), ~joined).order_by(Invitation.created_at, Invitation.id)))
+
+
+def resend_invitation(session: DbSession, invitation: Invitation, link_for: LinkFor,
+                      now: datetime | None = None) -> Invitation:
+    """A new link (the old one stops working) with a new expiry, mailed again."""
+    now = now or utcnow()
+    if invitation.accepted_at is not None:
+        raise CohortError(f"{invitation.email} has already joined; there is nothing to send again.")
+    if invitation.revoked_at is not None:
+        raise CohortError(f"The invitation of {invitation.email} was withdrawn or replaced; invite them again.")
+    _open(invitation.cohort)
     token, digest = new_token()
-    invitation = Invitation(cohort=cohort, email=address, name=name.strip(), token_hash=digest,
-                            invited_by_id=invited_by.id, created_at=now, expires_at=now + INVITATION_LIFETIME)
-    session.add(invitation)
+    invitation.token_hash, invitation.expires_at, invitation.resent_at = digest, now + INVITATION_LIFETIME, now
     session.flush()
     _invitation_mail(session, invitation, link_for(token))
     return invitation
 
 
-def pending_invitations(session: DbSession, cohort: Cohort, now: datetime | None = None) -> list[Invitation]:
-    now = now or utcnow()
-    return list(session.scalars(select(Invitation).where(
-        Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None),
-        Invitation.revoked_at.is_(None), Invitation.expires_at > now).order_by(Invitation.created_at)))
+def withdraw_invitation(session: DbSession, invitation: Invitation, now: datetime | None = None) -> Invitation:
+    """The link stops working; the person is told nothing and nothing else changes."""
+    if invitation.accepted_at is not None:
+        raise CohortError(f"{invitation.email} has already joined; move or remove them as a learner instead.")
+    if invitation.revoked_at is not None:
+        raise CohortError(f"The invitation of {invitation.email} was already withdrawn.")
+    invitation.revoked_at = now or utcnow()
+    session.flush()
+    return invitation
 
 
 @dataclass(frozen=True)
@@ -94,7 +183,7 @@ def accept_invitation(session: DbSession, token: str, name: str, password: str,
             user = create_user(session, check.invitation.email, name, password)
         elif user.has_password:
             raise CohortError("You already have an account: sign in, then open the invitation link again.")
-        else:  # created by an import, never signed in yet
+        else:  # made by an administrator (staff welcome, or an older import), never signed in yet
             user.name = name.strip() or user.name
             set_password(user, password)
     except AccountError as exc:
@@ -115,10 +204,16 @@ def accept_invitation_as(session: DbSession, token: str, user: User, now: dateti
 
 
 def _join(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
+    """The owner's own action: only here does an invitation become an enrolment, with the
+    pace the manager chose. A conflict is told to the person accepting."""
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
-        enrol(session, invitation.cohort, user, now)
+        enrol(session, invitation.cohort, user, now, pace=invitation.pace)
     elif enrolment.cohort_id != invitation.cohort_id:
-        raise CohortError("You are already enrolled in another cohort; ask your organization to move you.")
+        current = enrolment.cohort
+        raise CohortError(
+            f"You are already a learner of {current.name} ({current.organization.name}), and a person is in one cohort "
+            f"at a time. To join {invitation.cohort.name}, first ask {current.organization.name} to end your "
+            f"enrolment there; this invitation stays valid until it expires.")
     invitation.accepted_at = now
     session.flush()

@@ -97,6 +97,7 @@ class Invitation(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # the last new link sent
     # The pace the learner will follow if they accept after the cohort started.
     pace: Mapped[Pace] = mapped_column(enum_type(Pace, length=20, name="pace"), default=Pace.CATCH_UP)
     cohort: Mapped[Cohort] = relationship()

@@ -12,6 +12,7 @@ from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.cohorts import csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
+    PACE_LABELS,
     AcceptInvitationForm,
     ButtonForm,
     CohortForm,
@@ -22,7 +23,8 @@ from lms.cohorts.forms import (
     OrganizationForm,
     PersonForm,
 )
-from lms.cohorts.models import Cohort, EnrolmentImport, Organization
+from lms.cohorts.models import Cohort, EnrolmentImport, Invitation, Organization, Pace
+from lms.database import utcnow
 from lms.extensions import db
 from lms.web.forms import add_error, labelled_choices
 
@@ -163,9 +165,11 @@ def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int =
     learners = enrolment.cohort_learners(db.session, cohort)
     move = MoveForm(prefix="move")
     move.target.choices = labelled_choices({c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived})
+    now = utcnow()
     return render_template(
         "cohorts/cohort.html", cohort=cohort, learners=learners, invite=invite or InviteForm(),
-        move=move, button=ButtonForm(), invitations=invitations.pending_invitations(db.session, cohort),
+        move=move, button=ButtonForm(), invitations=invitations.unanswered_invitations(db.session, cohort),
+        now=now, started=invitations.has_started(cohort, now), pace_labels=PACE_LABELS,
         can_manage=user.is_admin or cohort.organization_id in roles.roles_of(db.session, user).admin_of,
     ), status
 
@@ -182,14 +186,52 @@ def invite(cohort_id: int) -> Any:
     if form.validate_on_submit():
         try:
             invitation = invitations.invite_learner(db.session, cohort, form.email.data or "", form.name.data or "",
-                                                 signed_in(), invitation_link)
+                                                 signed_in(), invitation_link, pace=Pace(form.pace.data))
         except services.CohortError as exc:
             db.session.rollback()
             add_error(form.email, str(exc))
         else:
-            flash(f"An invitation is on its way to {invitation.email}.", "success")
+            # The same words whoever the address belongs to: nothing about other organizations.
+            flash(f"An invitation is on its way to {invitation.email}. They join {cohort.name} when they accept it.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return _cohort_page(cohort, invite=form, status=400)
+
+
+def _invitation(cohort: Cohort, invitation_id: int) -> Invitation:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.cohort_id != cohort.id:
+        abort(404)
+    return invitation
+
+
+@bp.post("/cohorts/<int:cohort_id>/invitations/<int:invitation_id>/resend")
+def resend_invitation(cohort_id: int, invitation_id: int) -> Response:
+    cohort = _cohort(cohort_id)
+    invitation = _invitation(cohort, invitation_id)
+    if ButtonForm().validate_on_submit():
+        try:
+            invitations.resend_invitation(db.session, invitation, invitation_link)
+        except services.CohortError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(f"A new invitation link is on its way to {invitation.email}; the old link no longer works.", "success")
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+
+
+@bp.post("/cohorts/<int:cohort_id>/invitations/<int:invitation_id>/withdraw")
+def withdraw_invitation(cohort_id: int, invitation_id: int) -> Response:
+    cohort = _cohort(cohort_id)
+    invitation = _invitation(cohort, invitation_id)
+    if ButtonForm().validate_on_submit():
+        try:
+            invitations.withdraw_invitation(db.session, invitation)
+        except services.CohortError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(f"The invitation of {invitation.email} is withdrawn; its link no longer works.", "success")
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
 
 
 @bp.route("/cohorts/<int:cohort_id>/import", methods=["GET", "POST"])
@@ -219,7 +261,8 @@ def _import(cohort: Cohort, import_id: int) -> EnrolmentImport:
 def import_preview(cohort_id: int, import_id: int) -> str:
     cohort = _cohort(cohort_id)
     preview = csv_import.split_preview(_import(cohort, import_id))
-    return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, form=ConfirmForm(), problem=None)
+    return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, form=ConfirmForm(), problem=None,
+                           started=invitations.has_started(cohort))
 
 
 @bp.post("/cohorts/<int:cohort_id>/import/<int:import_id>")
@@ -229,12 +272,14 @@ def confirm_import(cohort_id: int, import_id: int) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            count = csv_import.confirm_import(db.session, record, invitation_link)
+            count = csv_import.confirm_import(db.session, record, invitation_link, pace=Pace(form.pace.data))
         except services.CohortError as exc:
             db.session.rollback()
             return render_template("cohorts/import_preview.html", cohort=cohort, form=form, problem=str(exc),
-                                   preview=csv_import.split_preview(_import(cohort, import_id))), 400
-        flash(f"{count} learner{'s' * (count != 1)} enrolled in {cohort.name}; new people got an invitation to set a password.", "success")
+                                   preview=csv_import.split_preview(_import(cohort, import_id)),
+                                   started=invitations.has_started(cohort)), 400
+        flash(f"{count} invitation{'s' * (count != 1)} sent for {cohort.name}. Each person joins when they accept; "
+              "until then they are listed as invited, not joined.", "success")
         return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return redirect(url_for("cohorts.import_preview", cohort_id=cohort.id, import_id=record.id))
 
@@ -248,14 +293,14 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
     if form.validate_on_submit():
         target = db.session.get(Cohort, form.target.data) or abort(404)
         try:
-            enrolment.move_learner(db.session, learner, cohort, target)
+            enrolment.move_learner(db.session, learner, cohort, target, pace=Pace(form.pace.data))
         except services.CohortError as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
         flash(f"{learner.name} moved to {target.name}; their work moved with them.", "success")
     else:
-        flash("Choose a cohort to move the learner to.", "error")
+        flash("Choose a pace for the learner." if form.pace.errors else "Choose a cohort to move the learner to.", "error")
     return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
 
 
