@@ -22,7 +22,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import User
@@ -500,15 +500,24 @@ def since_review(row: Row, review: AtRiskReview | None, today: date) -> SinceRev
 
 
 def reviews_of(session: DbSession, cohort_id: int, user_ids: Sequence[int] | None = None) -> dict[int, list[AtRiskReview]]:
-    """The cohort's reviews by learner, newest first, with their reviewers: one statement."""
+    """The cohort's reviews by learner, the last recorded first, with their reviewers: one statement."""
     query = (select(AtRiskReview).where(AtRiskReview.cohort_id == cohort_id).options(joinedload(AtRiskReview.reviewer))
-             .order_by(AtRiskReview.created_at.desc(), AtRiskReview.id.desc()))
+             .order_by(AtRiskReview.id.desc()))
     if user_ids is not None:
         query = query.where(AtRiskReview.learner_id.in_(list(user_ids)))
     result: dict[int, list[AtRiskReview]] = defaultdict(list)
     for review in session.scalars(query):
         result[review.learner_id].append(review)
     return result
+
+
+def latest_reviews(session: DbSession, cohort_id: int) -> dict[int, AtRiskReview]:
+    """Each reviewed learner's last review in the cohort (the last recorded), with its
+    reviewer: one statement."""
+    last = (select(func.max(AtRiskReview.id)).where(AtRiskReview.cohort_id == cohort_id)
+            .group_by(AtRiskReview.learner_id))
+    query = select(AtRiskReview).where(AtRiskReview.id.in_(last)).options(joinedload(AtRiskReview.reviewer))
+    return {review.learner_id: review for review in session.scalars(query)}
 
 
 # --------------------------------------------------------------------------- the heat map
@@ -584,13 +593,12 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     levels = active_levels(session)
     month = current_month(cohort.start_date, today)
     legend = bands(rules)
-    reviews = reviews_of(session, cohort.id)
+    reviews = latest_reviews(session, cohort.id)
     chosen, order = sort_order(sort, columns)
     return HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
                    rows=sort_rows(rows, order, descending), distributions=_distributions(columns, rows, legend),
                    funnel=_funnel(loaded.progress.values(), levels, month), sort=chosen, descending=descending,
-                   reviews={r.user.id: since_review(r, next(iter(reviews.get(r.user.id, [])), None), today)
-                            for r in rows if r.at_risk})
+                   reviews={r.user.id: since_review(r, reviews.get(r.user.id), today) for r in rows if r.at_risk})
 
 
 # --------------------------------------------------------------------------- one learner's risk and reviews
