@@ -8,6 +8,7 @@ another session saves and commits between the loser's read and its write."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -300,3 +301,54 @@ def test_a_start_overtaken_returns_the_attempt_that_won(quiz_learner) -> None:
     db.session.commit()
     attempts = db.session.scalars(select(Attempt)).all()
     assert [a.id for a in attempts] == [attempt.id] and attempt.number == 1
+
+
+# --------------------------------------------------------------------------- a database held by another writer
+
+
+@contextmanager
+def sqlite_held_by_another_writer(busy_ms: int = 200) -> Iterator[None]:
+    """Another process holds SQLite's write lock, and the app's connections wait ``busy_ms``
+    for it (instead of Python's default five seconds) before "database is locked"."""
+    engine = db.engine
+    if engine.url.get_backend_name() != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+
+    def short_wait(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
+
+    db.session.commit()
+    engine.dispose()
+    sa.event.listen(engine, "connect", short_wait)
+    holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        sa.event.remove(engine, "connect", short_wait)
+        engine.dispose()
+
+
+def test_a_save_while_another_writer_holds_sqlite_is_refused_not_a_500(grading_course) -> None:
+    course = grading_course
+    form = grade_form(course["criteria"], 1, "Saved while busy", None)
+    with sqlite_held_by_another_writer():
+        busy = course["graders"][0].post(course["url"], data=form)
+    assert busy.status_code == 409
+    page = busy.get_data(as_text=True)
+    assert "database was busy" in page and "Saved while busy" in page  # the input is kept
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Grade)) == 0
+    assert course["graders"][0].post(course["url"], data=form).status_code == 302  # saving again works
+
+
+def test_a_start_while_another_writer_holds_sqlite_says_so(quiz_learner) -> None:
+    learner, clients = quiz_learner
+    with sqlite_held_by_another_writer():
+        busy = clients[0].post("/quizzes/sample-quiz/start", follow_redirects=True)
+    assert busy.status_code == 200 and "site was busy" in busy.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 0
+    assert "/attempts/" in clients[0].post("/quizzes/sample-quiz/start").headers["Location"]

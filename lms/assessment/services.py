@@ -15,7 +15,7 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -200,6 +200,10 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime) -> 
         # so what this request closed on the way survives the lost race.
         with session.begin_nested():
             session.add(attempt)
+    except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
+        if "database is locked" not in str(exc.orig):
+            raise
+        raise QuizError("The quiz could not be started just now because the site was busy; try again.") from None
     except IntegrityError:
         raced = quiz_status(session, quiz, user, now).in_progress
         if raced is None:  # the winner's attempt is already over: nothing to return

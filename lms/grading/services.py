@@ -10,7 +10,7 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -42,6 +42,11 @@ class StaleGrade(GradingError):
         self.current = current
         self.changed_by: str = current.grader.name
         self.changed_at: datetime = current.updated_at
+
+
+class GradingBusy(GradingError):
+    """Another writer held the database longer than a save waits for it (SQLite's lock,
+    past its busy timeout); nothing was saved and saving again may well succeed."""
 
 
 def grade_of(session: DbSession, submission: Submission) -> Grade | None:
@@ -123,7 +128,13 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     # The submission's row is written first. Its UPDATE opens the write transaction, so the
     # savepoint below nests in it (on SQLite a savepoint opening the transaction would commit
     # on release), and on PostgreSQL concurrent saves of one submission queue on its row lock.
-    session.flush()
+    try:
+        session.flush()
+    except OperationalError as exc:
+        if "database is locked" not in str(exc.orig):
+            raise
+        raise GradingBusy("Not saved: the database was busy with other work for too long. "
+                          "Your input is kept below; save again.") from None
     # Read before a new grade is added: loading these (expired after a commit) would
     # autoflush the grade half-filled.
     latest_id, grader_id = submission.latest.id, grader.id

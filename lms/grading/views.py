@@ -93,6 +93,9 @@ def save(cohort_id: int, submission_id: int) -> Any:
                    "opened it. Their version is shown below and your input is kept in the form: save again to "
                    "replace their version with yours.")
         return _page(submission, error=message, stale=True, posted=form, status=409)
+    except services.GradingBusy as exc:
+        db.session.rollback()
+        return _page(submission, error=str(exc), posted=form, status=409)
     except services.GradingError as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=400)
