@@ -17,6 +17,8 @@ from dateutil.relativedelta import relativedelta
 from icalendar import Calendar
 from sqlalchemy import select
 
+from lms.assessment.models import Quiz
+from lms.assessment.services import quiz_status
 from lms.catalog.models import Phase
 from lms.cohorts.enrolment import active_enrolment, move_learner
 from lms.cohorts.models import Cohort, Enrolment, Pace
@@ -304,3 +306,20 @@ def test_statements_do_not_grow_with_learners_of_different_paces(setting, enrol_
         enrol_learner(cohort, name=f"Extra {n}", joined=joined, pace=Pace.OWN_START if n % 2 else Pace.CATCH_UP)
     assert counts() == few
 
+
+
+def test_quiz_and_exam_windows_follow_the_learners_own_dates(setting) -> None:
+    cohort, now = setting["cohort"], setting["now"]
+    joined = now.date()
+    exam = db.session.scalar(select(Quiz).where(Quiz.key == "foundation-exam"))  # the foundation level's last month, 45 days
+    assert exam is not None
+    early = quiz_status(db.session, exam, setting["early"], now)
+    assert not early.can_start and "closed on" in (early.reason or "")
+    catch_up = quiz_status(db.session, exam, setting["catch_up"], now)
+    assert catch_up.can_start, catch_up.reason
+    assert catch_up.window is not None and catch_up.window.closes_at is not None
+    last = exam.level.last_month  # the catch-up due date of the level's last month
+    assert catch_up.window.closes_at.date() == joined + timedelta(days=14 * last)
+    own = quiz_status(db.session, exam, setting["own"], now)
+    assert not own.can_start and own.window is not None
+    assert own.window.opens_at.date() == joined + relativedelta(months=last - 1)

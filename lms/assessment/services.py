@@ -27,7 +27,7 @@ from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
 from lms.database import DbSession
-from lms.learning.services import build_schedule, month_opens_on, opens_at
+from lms.learning.services import build_schedule, enrolment_in, opens_at, timeline_of
 
 events = Namespace()
 # Sent with ``session=`` whenever a finished attempt has its final score (on submission,
@@ -56,22 +56,26 @@ class Window:
 
 
 def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime) -> Window:
-    """Open and close times for one learner: days after the module phase's release in
-    their schedule (early access included) or, for an exam, after its level's last month."""
+    """Open and close times for one learner, on their own dates (a late joiner's catch-up or
+    own start): days after the module phase's release in their schedule (early access
+    included) or, for an exam, after its level's last month."""
     if quiz.phase_id is not None:
-        slot = build_schedule(session, cohort, user_id, now).slot_for(quiz.phase_id)
-        if slot:
+        assert quiz.phase is not None  # phase_id is set
+        plan = build_schedule(session, cohort, user_id, now)
+        timeline, month = plan.timeline, quiz.phase.month
+        slot = plan.slot_for(quiz.phase_id)
+        if slot is not None and slot.early:  # early access: the quiz's days count from the early opening
             release = slot.opens_on
-        else:
-            assert quiz.phase is not None  # phase_id is set
-            release = month_opens_on(cohort.start_date, quiz.phase.month)
+            start = opens_at(cohort, release + timedelta(days=quiz.opens_after_days))
+            end = opens_at(cohort, release + timedelta(days=quiz.closes_after_days)) if quiz.closes_after_days else None
+            return Window(release_on=release, opens_at=start, closes_at=end)
     else:
         level = quiz.level or session.get(Level, quiz.level_id)
         assert level is not None  # a quiz without a phase is its level's exam
-        release = month_opens_on(cohort.start_date, level.last_month)
-    start = opens_at(cohort, release + timedelta(days=quiz.opens_after_days))
-    end = opens_at(cohort, release + timedelta(days=quiz.closes_after_days)) if quiz.closes_after_days else None
-    return Window(release_on=release, opens_at=start, closes_at=end)
+        timeline, month = timeline_of(cohort, enrolment_in(session, cohort, user_id)), level.last_month
+    opens, due = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
+    return Window(release_on=timeline.phase_dates(month)[0], opens_at=opens_at(cohort, opens),
+                  closes_at=opens_at(cohort, due) if quiz.closes_after_days else None)
 
 
 def release_month(quiz: Quiz) -> int:
