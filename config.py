@@ -35,6 +35,10 @@ class Config:
     RATELIMIT_STRATEGY = "moving-window"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per minute;20 per hour"
     LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
+    # A learner who joins after their cohort started and catches up: days of the catch-up
+    # window per month already under way or gone (month 1's work due that many days after
+    # joining, month 2's twice as many, ...).
+    CATCH_UP_DAYS_PER_MONTH = 14
     # Generate a secret key into instance/ when none is configured.
     GENERATE_SECRET_KEY = True
 

@@ -323,3 +323,13 @@ def test_quiz_and_exam_windows_follow_the_learners_own_dates(setting) -> None:
     own = quiz_status(db.session, exam, setting["own"], now)
     assert not own.can_start and own.window is not None
     assert own.window.opens_at.date() == joined + relativedelta(months=last - 1)
+
+
+def test_the_catch_up_window_is_an_app_setting(setting, app) -> None:
+    cohort, learner, now = setting["cohort"], setting["catch_up"], setting["now"]
+    assert app.config["CATCH_UP_DAYS_PER_MONTH"] == 14
+    app.config["CATCH_UP_DAYS_PER_MONTH"] = 10
+    slot = build_schedule(db.session, cohort, learner.id, now).slot_for(phase(M1_PHASE).id)
+    assert slot is not None and slot.due_on == now.date() + timedelta(days=10)
+    later = learner_progress(db.session, cohort, learner.id, now + timedelta(days=12))
+    assert later.days_behind == 2
