@@ -31,6 +31,7 @@ from lms.assessment.services import get_quiz, page_views, save_page, start_attem
 from lms.catalog.models import Module
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol
+from lms.cohorts.invitations import invite_learner
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
@@ -108,6 +109,10 @@ ROUTES: dict[str, Route] = {
     "cohorts.edit_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/edit", COHORT_MANAGER),
     "cohorts.archive_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/archive", COHORT_MANAGER, "POST"),
     "cohorts.invite": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations", COHORT_MANAGER, "POST"),
+    "cohorts.resend_invitation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations/{x['invitation_id']}/resend",
+                                       COHORT_MANAGER, "POST"),
+    "cohorts.withdraw_invitation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations/{x['withdrawn_invitation_id']}/withdraw",
+                                         COHORT_MANAGER, "POST"),
     "cohorts.import_learners": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import", COHORT_MANAGER),
     "cohorts.import_preview": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import/{x['import_id']}", COHORT_MANAGER),
     "cohorts.confirm_import": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import/{x['import_id']}", COHORT_MANAGER, "POST"),
@@ -215,6 +220,8 @@ def verdict(response: Any, method: str) -> str | int:
 def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, world: World, login, role: str) -> None:
     load_content()
     extra = {"import_id": preview_import(db.session, world.cohort_a, "l.csv", b"email,name\nz@example.com,Zed\n", world.org_admin_a).record.id}
+    for key, email in (("invitation_id", "invited@example.com"), ("withdrawn_invitation_id", "withdrawn@example.com")):
+        extra[key] = invite_learner(db.session, world.cohort_a, email, "", world.org_admin_a, lambda t: t).id
     attempt = start_attempt(db.session, get_quiz(db.session, "mlops-quiz"), world.learner_a, utcnow())
     essay = next(i for i, page in enumerate(page_views(db.session, attempt)) if page.parts[0].kind == "essay")
     save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "An answer to grade."}), utcnow())
@@ -248,3 +255,25 @@ def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, wo
         if got != expected:
             wrong.append(f"{route.method} {url} ({endpoint}): expected {expected}, got {got} [{response.status_code}]")
     assert wrong == [], f"{role}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("listed", ["learner_b", "instructor_b", "org_admin_b", "admin", "nobody"])
+def test_import_gives_no_access_to_another_organizations_account_until_it_accepts(
+        app: Flask, client, world: World, login, listed: str) -> None:
+    """Listing somebody's address in a CSV import does not make them a learner of the
+    cohort: the importing organization's staff get none of their pages, and they keep
+    exactly their roles, until they accept the invitation themselves."""
+    person = getattr(world, listed)
+    record = preview_import(db.session, world.cohort_a, "l.csv", f"email,name\n{person.email},Listed\n".encode(), world.org_admin_a).record
+    db.session.commit()
+    assert record.rows[0]["problem"] is None
+    login(client, world.org_admin_a)
+    assert client.post(f"/cohorts/{world.cohort_a.id}/import/{record.id}", data={}).status_code == 302
+    for url in (f"/cohorts/{world.cohort_a.id}/learners/{person.id}", f"/cohorts/{world.cohort_a.id}/learners/{person.id}/progress",
+                f"/cohorts/{world.cohort_a.id}/learners/{person.id}/feedback"):
+        assert client.get(url).status_code == 404, url
+    client.post("/logout")
+    login(client, person)
+    for url in ("/schedule", "/progress"):
+        assert client.get(url).status_code == (200 if listed == "learner_b" else 403), url
+    assert client.get(f"/cohorts/{world.cohort_a.id}").status_code == (200 if listed == "admin" else 404)
