@@ -62,6 +62,7 @@ POLICY: dict[str, AccessRule] = {
     "learning.calendar_feed": FEED_TOKEN,
     "learning.learner": STAFF_FOR_LEARNER,
     "learning.grant_override": STAFF_FOR_LEARNER,
+    "learning.set_pace": MANAGER_FOR_LEARNER,
     # quizzes and exams
     "assessment.quizzes": SIGNED_IN,
     "assessment.quiz": SIGNED_IN,

@@ -268,6 +268,7 @@ def test_moving_a_learner_stores_the_pace(setting, make_cohort, client, login) -
     assert plan.timeline.own_start and plan.month == 1
     # Through the cohort page's move form.
     login(client, setting["staff"])
+    assert 'name="move-pace"' in client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)  # offered with the move
     learner_id = setting["catch_up"].id
     response = client.post(f"/cohorts/{cohort.id}/learners/{learner_id}/move",
                            data={"move-target": other.id, "move-pace": "own_start"})
@@ -309,7 +310,7 @@ def test_statements_do_not_grow_with_learners_of_different_paces(setting, enrol_
 
 
 def test_quiz_and_exam_windows_follow_the_learners_own_dates(setting) -> None:
-    cohort, now = setting["cohort"], setting["now"]
+    now = setting["now"]
     joined = now.date()
     exam = db.session.scalar(select(Quiz).where(Quiz.key == "foundation-exam"))  # the foundation level's last month, 45 days
     assert exam is not None
@@ -333,3 +334,30 @@ def test_the_catch_up_window_is_an_app_setting(setting, app) -> None:
     assert slot is not None and slot.due_on == now.date() + timedelta(days=10)
     later = learner_progress(db.session, cohort, learner.id, now + timedelta(days=12))
     assert later.days_behind == 2
+
+
+def test_a_manager_sees_and_changes_the_pace_on_the_learners_page(setting, client, login, make_user) -> None:
+    cohort, learner, now = setting["cohort"], setting["catch_up"], setting["now"]
+    login(client, setting["staff"])
+    page = client.get(f"/cohorts/{cohort.id}/learners/{learner.id}").get_data(as_text=True)
+    assert 'id="pace"' in page and "Catch-up: the missed months" in text(page)
+    assert 'name="pace-pace"' in page
+    response = client.post(f"/cohorts/{cohort.id}/learners/{learner.id}/pace", data={"pace-pace": "own_start"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    plan = build_schedule(db.session, cohort, learner.id, now)
+    assert plan.timeline.own_start and plan.month == 1
+    # A pace that does not exist is refused with the form, nothing changes.
+    response = client.post(f"/cohorts/{cohort.id}/learners/{learner.id}/pace", data={"pace-pace": "sprint"})
+    assert response.status_code == 400 and "Not a valid choice" in response.get_data(as_text=True)
+    db.session.expire_all()
+    enrolment = active_enrolment(db.session, learner.id)
+    assert enrolment is not None and enrolment.pace == Pace.OWN_START
+    # An instructor sees the learner's page without the pace form.
+    instructor = make_user(name="Ines Teacher")
+    db.session.get(Cohort, cohort.id).instructors.append(instructor)
+    db.session.commit()
+    client.post("/logout")
+    login(client, instructor)
+    page = client.get(f"/cohorts/{cohort.id}/learners/{learner.id}").get_data(as_text=True)
+    assert 'id="pace"' in page and 'name="pace-pace"' not in page

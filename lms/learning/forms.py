@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from lms.learning.services import OVERRIDE_KINDS
+from lms.learning.services import OVERRIDE_KINDS, PACES
 from lms.web.forms import labelled_choices
 
 
@@ -15,6 +15,12 @@ class OverrideForm(FlaskForm):
                         description="Early access: the day it opens. Extension: the new due date.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
     submit = SubmitField("Grant")
+
+
+class PaceForm(FlaskForm):
+    pace = SelectField("Pace", choices=labelled_choices(dict(PACES)), validators=[DataRequired()],
+                       description="For a learner who joined after the cohort started.")
+    submit = SubmitField("Change pace")
 
 
 class FeedForm(FlaskForm):

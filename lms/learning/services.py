@@ -35,7 +35,8 @@ from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 PROGRAM_MONTHS = 12
 OVERRIDE_KINDS = {OverrideKind.EARLY_ACCESS: "Early access", OverrideKind.EXTENSION: "Extension"}
 CATCH_UP_DAYS_PER_MONTH = 14  # the default; the app config's CATCH_UP_DAYS_PER_MONTH wins
-PACES = {Pace.CATCH_UP: "Catch up, then the cohort's dates", Pace.OWN_START: "Own start: the program's pace from the joining day"}
+PACES = {Pace.CATCH_UP: "Catch-up: the missed months compressed into a catch-up window, then the cohort's dates",
+         Pace.OWN_START: "Own start: the program's pace from the joining day"}
 
 
 def month_opens_on(start: date, month: int) -> date:
@@ -332,6 +333,18 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
     session.add(override)
     session.flush()
     return override
+
+
+def set_pace(session: DbSession, cohort: Cohort, learner: User, pace: Pace | str) -> Enrolment:
+    """Change the pace of a learner of ``cohort`` (it matters when they joined after the start)."""
+    if pace not in PACES:
+        raise CohortError(f"Unknown pace {pace!r}.")
+    enrolment = enrolment_in(session, cohort, learner.id)
+    if enrolment is None:
+        raise CohortError(f"{learner.name} is not a learner of {cohort.name}.")
+    enrolment.pace = Pace(pace)
+    session.flush()
+    return enrolment
 
 
 def override_history(session: DbSession, user_id: int) -> list[ScheduleOverride]:

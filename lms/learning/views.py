@@ -12,12 +12,12 @@ from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
-from lms.cohorts.models import Cohort, Organization
+from lms.cohorts.models import Cohort, Organization, Pace
 from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
-from lms.learning.forms import FeedForm, OverrideForm, RevokeFeedForm
+from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm
 from lms.learning.models import OverrideKind
 from lms.web.forms import add_error, labelled_choices
 
@@ -74,9 +74,15 @@ def calendar_feed(token: str) -> Response:
                     headers={"Content-Disposition": "inline; filename=ai-operations.ics", "Cache-Control": "private, max-age=300"})
 
 
-def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200) -> tuple[str, int]:
+def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200,
+                  pace_form: PaceForm | None = None) -> tuple[str, int]:
     plan = services.build_schedule(db.session, cohort, learner.id, utcnow())
+    roles = roles_of(db.session, signed_in())
+    if pace_form is None:
+        pace_form = PaceForm(prefix="pace", data={"pace": plan.timeline.pace.value})
+    manages = roles.is_admin or cohort.organization_id in roles.admin_of
     return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
+                           pace_form=pace_form, pace_labels=services.PACES, manages=manages,
                            history=services.override_history(db.session, learner.id)), status
 
 
@@ -111,3 +117,20 @@ def grant_override(cohort_id: int, user_id: int) -> Any:
             flash(f"{services.OVERRIDE_KINDS[OverrideKind(form.kind.data)]} granted to {person.name}.", "success")
             return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
     return _learner_page(cohort, person, form, status=400)
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/pace")
+def set_pace(cohort_id: int, user_id: int) -> Any:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    person = db.session.get(User, user_id) or abort(404)
+    pace_form = PaceForm(prefix="pace")
+    if pace_form.validate_on_submit():
+        try:
+            services.set_pace(db.session, cohort, person, pace_form.pace.data or "")
+        except cohorts.CohortError as exc:
+            db.session.rollback()
+            add_error(pace_form.pace, str(exc))
+        else:
+            flash(f"{person.name}'s pace is now: {services.PACES[Pace(pace_form.pace.data)]}.", "success")
+            return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
+    return _learner_page(cohort, person, _override_form(), status=400, pace_form=pace_form)
