@@ -24,6 +24,8 @@ from lms.cohorts.enrolment import active_enrolment, move_learner
 from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
 from lms.competency.services import heat_map
+from lms.coursework.models import Assignment
+from lms.coursework.services import dates_for
 from lms.extensions import db
 from lms.learning.models import OverrideKind
 from lms.learning.services import (
@@ -361,3 +363,19 @@ def test_a_manager_sees_and_changes_the_pace_on_the_learners_page(setting, clien
     login(client, instructor)
     page = client.get(f"/cohorts/{cohort.id}/learners/{learner.id}").get_data(as_text=True)
     assert 'id="pace"' in page and 'name="pace-pace"' not in page
+
+
+def test_assignment_dates_follow_the_learners_own_dates(setting) -> None:
+    cohort, now = setting["cohort"], setting["now"]
+    joined = now.date()
+    work = db.session.scalar(select(Assignment).where(Assignment.phase_id == phase(M1_PHASE).id,
+                                                      Assignment.retired_at.is_(None)).order_by(Assignment.position))
+    assert work is not None
+    dates = {who: dates_for(work, build_schedule(db.session, cohort, setting[who].id, now)) for who in ("early", "catch_up", "own")}
+    early, catch_up, own = dates["early"], dates["catch_up"], dates["own"]
+    assert early is not None and early.due_on == cohort.start_date + timedelta(days=work.due_after_days)
+    assert catch_up is not None and (catch_up.opens_on, catch_up.due_on) == (joined, joined + timedelta(days=14))
+    assert own is not None and (own.opens_on, own.due_on) == (joined, joined + timedelta(days=work.due_after_days))
+    # The same dates as completion's.
+    items = {i.key: i for i in learner_progress(db.session, cohort, setting["catch_up"].id, now).items}
+    assert items[work.key].due_on == catch_up.due_on

@@ -41,12 +41,16 @@ class Dates:
 
 
 def dates_for(assignment: Assignment, plan: Schedule) -> Dates | None:
-    """Open and due dates in one learner's schedule: due ``due_after_days`` after the
-    phase opens, later if the learner was granted an extension for that phase."""
+    """Open and due dates in one learner's schedule (their own dates if they joined late):
+    due ``due_after_days`` after the phase opens, later if the learner was granted an
+    extension for that phase."""
     slot = plan.slot_for(assignment.phase_id)
     if slot is None:
         return None
-    due = slot.opens_on + timedelta(days=assignment.due_after_days)
+    if slot.early:  # early access: the days count from the early opening
+        due = slot.opens_on + timedelta(days=assignment.due_after_days)
+    else:
+        due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
     return Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
                  is_open=slot.is_open, extended=slot.extended)
 
