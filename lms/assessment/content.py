@@ -4,6 +4,7 @@ with the attempts that answered them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from lms.content.services import (
     upsert,
 )
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
+from lms.content.stats import Fact, Measure
 from lms.database import DbSession
 
 # The only question types that may be tagged with an application objective: a scenario of
@@ -151,6 +153,22 @@ class QuizSection(ContentSection):
                                  f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
             quizzes.append(QuizSource(spec=spec, path=path))
         bundle.specs[self.name] = quizzes
+
+    def facts(self, bundle: Bundle) -> Iterable[Fact]:
+        """A module quiz counts in its phase's month (or the module's first); an exam in its level's last month."""
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        phases = {m.spec.id: {p.id: p.month for p in m.spec.phases} for m in catalog.modules}
+        last_months = {level.id: level.months[1] for level in catalog.program.levels}
+        quizzes: list[QuizSource] = bundle.specs[self.name]
+        for source in quizzes:
+            spec = source.spec
+            if spec.module is not None:
+                months = phases.get(spec.module, {})
+                month = months.get(spec.phase) if spec.phase else min(months.values(), default=None)
+            else:
+                month = last_months.get(spec.level or "")
+            yield Fact(Measure.QUIZZES, 1, month, spec.module)
+            yield Fact(Measure.ITEMS, len(spec.questions), month, spec.module)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         quizzes: list[QuizSource] = bundle.specs[self.name]

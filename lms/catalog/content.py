@@ -3,6 +3,7 @@ modules/*/lessons/*.md, validated with line numbers and synced by stable id."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +39,7 @@ from lms.content.source import (
     read_yaml_file,
     validate,
 )
+from lms.content.stats import Fact, Measure, word_count
 from lms.database import DbSession
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -289,6 +291,16 @@ class CatalogSection(ContentSection):
         return LessonSource(meta=meta, body=document.body, path=path)
 
     # ------------------------------------------------------------------ counts
+
+    def facts(self, bundle: Bundle) -> Iterable[Fact]:
+        spec: CatalogSpec = bundle.specs[self.name]
+        for module in spec.modules:
+            months = {p.id: p.month for p in module.spec.phases}
+            for lesson in module.lessons:
+                month = months.get(lesson.meta.phase)
+                yield Fact(Measure.LESSONS, 1, month, module.spec.id)
+                yield Fact(Measure.WORDS, word_count(lesson.body), month, module.spec.id)
+                yield Fact(Measure.MINUTES, lesson.meta.minutes, month, module.spec.id)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         spec: CatalogSpec = bundle.specs[self.name]

@@ -11,7 +11,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from lms.content.services import ContentSection, ContentSource, apply_content, parse_content
+from lms.content.services import ContentSection, ContentSource, ParseResult, apply_content, parse_content
+from lms.content.stats import gather, table
 from lms.database import unit_of_work
 from lms.extensions import db
 
@@ -29,18 +30,24 @@ def content_source() -> ContentSource:
     )
 
 
-@click.command("load-content")
-@with_appcontext
-@click.option("--check", is_flag=True, help="Validate the files only; write nothing.")
-def load_content_command(check: bool) -> None:
-    """Load content/ (and quizzes/) into the database, idempotently."""
+def _parsed_or_exit(refused: str) -> ParseResult:
+    """The parsed content; on problems, each with its file and line, then exit 1."""
     parsed = parse_content(content_source(), current_app.extensions[SECTIONS_KEY])
     if parsed.problems:
         for problem in parsed.problems:
             click.echo(f"error: {problem}", err=True)
         count = len(parsed.problems.items)
-        click.echo(f"Content refused: {count} problem{'s' * (count != 1)}; the database was not changed.", err=True)
+        click.echo(f"Content refused: {count} problem{'s' * (count != 1)}; {refused}", err=True)
         sys.exit(1)
+    return parsed
+
+
+@click.command("load-content")
+@with_appcontext
+@click.option("--check", is_flag=True, help="Validate the files only; write nothing.")
+def load_content_command(check: bool) -> None:
+    """Load content/ (and quizzes/) into the database, idempotently."""
+    parsed = _parsed_or_exit("the database was not changed.")
     found = ", ".join(f"{n} {what}" for what, n in parsed.summary().items())
     if check:
         click.echo(f"Content is valid: {found}.")
@@ -60,3 +67,12 @@ def load_content_command(check: bool) -> None:
     for line in report.lines():
         click.echo(line)
     click.echo(f"Content loaded: {found}.")
+
+
+@click.command("content-stats")
+@with_appcontext
+def content_stats_command() -> None:
+    """Count what the course files hold, per month and per module (reads the files, not the database)."""
+    stats = gather(_parsed_or_exit("fix them to count the course.").facts())
+    click.echo("\n".join(["## Per month", "", *table("month", stats.by_month, stats.total), "",
+                           "## Per module", "", *table("module", stats.by_module, stats.total)]))

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from sqlalchemy import inspect, select
 
 from lms.content.source import Problems
+from lms.content.stats import Fact
 from lms.database import DbSession, utcnow
 
 Tick = Callable[[int], None]
@@ -59,6 +60,10 @@ class ContentSection(ABC):
     @abstractmethod
     def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         """Bring the database in line with the parsed files (flush only)."""
+
+    def facts(self, bundle: Bundle) -> Iterable[Fact]:
+        """What this section's files hold, counted, for ``flask lms content-stats``."""
+        return ()
 
 
 # ---------------------------------------------------------------------------- report
@@ -192,6 +197,9 @@ class ParseResult:
 
     def size(self) -> int:
         return sum(section.size(self.bundle) for section in self.sections)
+
+    def facts(self) -> list[Fact]:
+        return [fact for section in self.sections for fact in section.facts(self.bundle)]
 
 
 def parse_content(source: ContentSource, section_types: Iterable[type[ContentSection]]) -> ParseResult:

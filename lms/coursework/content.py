@@ -4,6 +4,7 @@ An edited rubric gets a new version; grades keep the version they used."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,6 +25,7 @@ from lms.content.services import (
     upsert,
 )
 from lms.content.source import Location, Problems, line_at, read_front_matter, read_yaml_file, validate
+from lms.content.stats import Fact, Measure
 from lms.coursework.models import Assignment, AssignmentKind, Rubric, RubricVersion
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
@@ -144,6 +146,13 @@ class CourseworkSection(ContentSection):
                         problems.add(Location(path, line_at(data, ["criteria", i, "objectives", j])), f"unknown objective code {code!r}")
             rubrics.append(RubricSource(spec=spec, path=path))
         return rubrics
+
+    def facts(self, bundle: Bundle) -> Iterable[Fact]:
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+        spec: CourseworkSpec = bundle.specs[self.name]
+        for assignment in spec.assignments:
+            yield Fact(Measure.ASSIGNMENTS, 1, months.get((assignment.module, assignment.meta.phase)), assignment.module)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         spec: CourseworkSpec = bundle.specs[self.name]

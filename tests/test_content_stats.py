@@ -1,0 +1,51 @@
+"""``flask lms content-stats`` counts the course files per month and per module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from lms.content.stats import Fact, Measure, gather, word_count
+
+
+def rows(output: str, title: str) -> dict[str, list[str]]:
+    """The table under ``## title``: first cell -> the other cells."""
+    section = output.split(f"## {title}")[1].split("## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| month")
+             and not line.startswith("| module")]
+    return {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines)}
+
+
+def test_content_stats_counts_the_shipped_course(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["lms", "content-stats"])
+    assert result.exit_code == 0, result.output
+    shipped = Path(app.config["CONTENT_DIR"])
+    lessons = sorted(shipped.glob("modules/*/lessons/*.md"))
+    assignments = sorted(shipped.glob("modules/*/assignments/*.md"))
+    months, modules = rows(result.output, "Per month"), rows(result.output, "Per module")
+    assert list(months)[:12] == [str(m) for m in range(1, 13)] and "total" in months
+    assert int(months["total"][0]) == len(lessons) == sum(int(modules[m.name][0]) for m in shipped.glob("modules/*"))
+    assert int(months["total"][8]) == len(assignments)
+    assert sum(int(r[0]) for name, r in months.items() if name != "total") == len(lessons)
+    # the exams sit in no module; every quiz in some month
+    assert int(modules["—"][6]) >= 3 and int(months["total"][6]) == sum(int(r[6]) for n, r in months.items() if n != "total")
+    low, median, high = map(int, months["total"][1].split("/"))
+    assert 0 < low <= median <= high
+
+
+def test_content_stats_refuses_broken_content_with_file_and_line(app: Flask, content_dir: Path) -> None:
+    (content_dir / "mastery.yml").write_text("program: ai-operations\nmethod: guesswork\n")
+    result = app.test_cli_runner().invoke(args=["lms", "content-stats"])
+    assert result.exit_code == 1 and "mastery.yml:2" in result.output
+
+
+def test_gather_adds_up_per_month_and_module() -> None:
+    facts = [Fact(Measure.LESSONS, 1, 1, "a"), Fact(Measure.WORDS, 900, 1, "a"), Fact(Measure.MINUTES, 90, 1, "a"),
+             Fact(Measure.LESSONS, 1, 2, "b"), Fact(Measure.WORDS, 2000, 2, "b"), Fact(Measure.MINUTES, 30, 2, "b"),
+             Fact(Measure.LESSONS, 1, 2, "a"), Fact(Measure.WORDS, 1200, 2, "a"), Fact(Measure.TEMPLATES, 1, None, "a")]
+    stats = gather(facts, months=2)
+    assert stats.total.word_range == (900, 1200, 2000) and stats.total.hours == 2.0
+    assert stats.by_month["2"].count(Measure.LESSONS) == 2 and stats.by_month["—"].count(Measure.TEMPLATES) == 1
+    assert stats.by_module["a"].word_range == (900, 1050, 1200) and stats.by_module["b"].hours == 0.5
+    assert word_count("A **model** card — 3 parts, and # headings.") == 7
