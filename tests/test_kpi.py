@@ -214,7 +214,7 @@ def test_the_tracker_lists_every_metric_in_content_order_with_its_trend(learner,
     record(someone_else, DEPLOY, date(2025, 5, 1), 99)
     trends = tracker(db.session, learner.id)
     expected = [m.key for m in db.session.scalars(select(Metric).join(Metric.module).order_by(Module.position, Metric.position))]
-    assert [t.metric.key for t in trends] == expected and len(expected) == 20
+    assert [t.metric.key for t in trends] == expected and len(expected) == 28
     by_key = {t.metric.key: t for t in trends}
     uptime = by_key[UPTIME]
     assert [(e.period, e.value) for e in uptime.entries] == [(date(2025, 3, 1), 99.95), (date(2025, 5, 1), 99.5)]
@@ -224,7 +224,7 @@ def test_the_tracker_lists_every_metric_in_content_order_with_its_trend(learner,
     assert by_key[DEPLOY].entries == [] and by_key[DEPLOY].trend is None and not by_key[DEPLOY].meets
     groups = services.by_module(trends)
     assert [m.position for m, _ in groups] == sorted(m.position for m, _ in groups)
-    assert sum(len(items) for _, items in groups) == 20
+    assert sum(len(items) for _, items in groups) == 28
     rows = by_key[RESPONSE].rows
     assert [(r.trend, r.meets, r.evidence) for r in rows] == [(None, False, None), ("toward", True, 1.0)]
 
@@ -266,7 +266,7 @@ def text(response: Any) -> str:
 def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     client, person = signed_in
     page = text(client.get("/kpis"))
-    assert "Record a figure" in page and page.count('class="card kpi"') == 20
+    assert "Record a figure" in page and page.count('class="card kpi"') == 28
     assert f'value="{months_ago(0)}"' in page  # the month defaults to this one
     first = client.post("/kpis", data={"metric": UPTIME, "period": months_ago(2), "value": "99.2", "note": "From the checker"})
     assert first.status_code == 302 and first.headers["Location"].endswith(f"/kpis#metric-{UPTIME}")
@@ -362,3 +362,28 @@ def test_the_tracker_page_runs_a_fixed_number_of_statements(signed_in, count_que
     many = {url: statements(url) for url in ("/kpis", f"/kpis/{keys[0]}")}
     assert many == few
     assert text(client.get("/kpis")).count("<circle") == 72
+
+
+def test_every_framework_has_at_least_three_metrics_and_the_tracker_lists_the_new_ones(signed_in) -> None:
+    client, _ = signed_in
+    modules = db.session.scalars(select(Module)).all()
+    assert len(modules) == 6
+    for module in modules:
+        assert len(module.metrics) >= 3, module.key
+        for m in module.metrics:
+            assert m.description.strip() and m.objectives and m.min_value <= m.target <= m.max_value, m.key
+    page = text(client.get("/kpis"))
+    for key in ("intl-compliance-coverage", "intl-regional-availability", "intl-satisfaction-gap",
+                "intl-data-request-time", "impl-metrics-on-target", "impl-cost-to-serve",
+                "impl-plan-actions-on-time", "impl-net-revenue-retention"):
+        assert f"/kpis/{key}" in page, key
+        assert metric(key).name in page
+
+
+def test_program_set_targets_say_so_and_csat_states_both_seed_figures(loaded) -> None:
+    for key in ("intl-compliance-coverage", "intl-data-request-time", "impl-cost-to-serve", "impl-plan-actions-on-time"):
+        assert "Target set by the program" in " ".join(metric(key).description.split()) or \
+               "target set by the program" in " ".join(metric(key).description.split()), key
+    csat = " ".join(metric("cs-customer-satisfaction").description.split())
+    assert metric("cs-customer-satisfaction").target == 90
+    assert "90%+" in csat and "95%+" in csat and "tracks 90%" in csat

@@ -55,7 +55,7 @@ def test_check_passes_on_the_shipped_content(app: Flask) -> None:
     found = re.search(r"(\d+) levels, (\d+) objectives, (\d+) modules, (\d+) lessons, (\d+) metrics", result.output)
     assert found, result.output
     levels, objectives, modules, lessons, metrics = map(int, found.groups())
-    assert (levels, objectives, modules, metrics) == (3, 11, 6, 20)
+    assert (levels, objectives, modules, metrics) == (3, 11, 6, 28)
     assert lessons >= 18
     assert counts(app)["programs"] == 0  # --check writes nothing
 

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from lms.catalog.models import (
     Lesson,
@@ -109,6 +110,38 @@ class MetricSpec(Spec):
         return self
 
 
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        raise ValueError("the link must be an https:// address")
+    host = parts.hostname or ""
+    if "." not in host or any(ch.isspace() for ch in value) or host.startswith(".") or host.endswith("."):
+        raise ValueError("the link is not a well-formed web address")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value:
+        raise ValueError("must be one line")
+    return value
+
+
+HttpsUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_https_url)]
+OneLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=240), AfterValidator(_one_line)]
+# A published source: not before modern standards and journals, not after next year.
+Year = Annotated[StrictInt, Field(ge=1900, le=2030, description="the year of publication")]
+
+
+class ReadingSpec(Spec):
+    """A public source a module recommends: cited, never copied."""
+
+    title: Text
+    author: Text
+    year: Year
+    url: HttpsUrl
+    why: OneLine
+
+
 class MetricGroupSpec(Spec):
     group: Text
     items: list[MetricSpec] = []
@@ -121,6 +154,7 @@ class ModuleSpec(Spec):
     objectives: list[Code] = Field(min_length=1)
     phases: list[PhaseSpec] = Field(min_length=1)
     metrics: MetricGroupSpec | None = None
+    readings: list[ReadingSpec] = []
 
 
 class LessonMeta(Spec):
@@ -261,6 +295,13 @@ class CatalogSection(ContentSection):
                     problems.add(where, f"duplicate id {metric.id!r} (also at {metric_ids[metric.id]})")
                 metric_ids.setdefault(metric.id, where)
                 _codes_known(data, ["metrics", "items", i, "objectives"], metric.objectives, known, module_file, problems)
+            reading_urls: dict[str, int] = {}
+            for i, reading in enumerate(spec.readings):
+                line = line_at(data, ["readings", i])
+                if reading.url in reading_urls:
+                    problems.add(Location(module_file, line),
+                                 f"duplicate reading {reading.url!r} (also on line {reading_urls[reading.url]})")
+                reading_urls.setdefault(reading.url, line)
             source = ModuleSource(spec=spec, path=module_file)
             for lesson_file in lesson_files:
                 lesson = self._lesson(lesson_file, set(phase_ids), known, problems)
@@ -310,6 +351,7 @@ class CatalogSection(ContentSection):
             "modules": len(spec.modules),
             "lessons": len(spec.lessons()),
             "metrics": sum(len(m.spec.metrics.items) if m.spec.metrics else 0 for m in spec.modules),
+            "readings": sum(len(m.spec.readings) for m in spec.modules),
         }
 
     def size(self, bundle: Bundle) -> int:
@@ -361,6 +403,7 @@ class CatalogSection(ContentSection):
             module = upsert(session, modules, Module, m.id, {
                 "program": program, "title": m.title, "summary": m.summary, "position": position,
                 "metric_group": m.metrics.group if m.metrics else "", "objectives": pick(m.objectives),
+                "readings": [r.model_dump() for r in m.readings],
             }, report, "modules")
             tick(1)
             module_phases: dict[str, Phase] = {}

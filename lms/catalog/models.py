@@ -131,6 +131,8 @@ class Module(ContentItem, Model):
     summary: Mapped[str] = mapped_column(Text)
     position: Mapped[int]
     metric_group: Mapped[str] = mapped_column(String(200), default="")
+    # The module's further reading, as validated by the loader: [{title, author, year, url, why}].
+    readings: Mapped[list[dict[str, str | int]]] = mapped_column(JSON, default=list)
     program: Mapped[Program] = relationship()
     objectives: Mapped[list[Objective]] = relationship(
         secondary=module_objectives, back_populates="modules", order_by="Objective.position"

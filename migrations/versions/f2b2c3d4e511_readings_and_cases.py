@@ -5,8 +5,8 @@ Revises: f1b2c3d4e511
 Create Date: 2026-12-01 00:25:00.000000
 
 """
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f2b2c3d4e511'
@@ -16,8 +16,11 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # Existing rows get an empty list; the next content load fills each module's readings.
+    with op.batch_alter_table('modules', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('readings', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('modules', schema=None) as batch_op:
+        batch_op.drop_column('readings')

@@ -1,0 +1,133 @@
+"""Further reading: each module lists public sources (title, author, year, https link,
+one line on why), validated by the loader with file and line and shown on the module page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from flask import Flask
+from markupsafe import escape
+from sqlalchemy import select
+
+from lms.catalog.models import Module
+from lms.extensions import db
+
+MODULE = "modules/mlops/module.yml"
+SHIPPED = Path(__file__).resolve().parent.parent / "content" / "modules"
+
+
+def invoke(app: Flask, *args: str):
+    return app.test_cli_runner().invoke(args=["lms", "load-content", *args])
+
+
+def first_reading(content_dir: Path) -> tuple[Path, str, int]:
+    """The mlops module file, its text and the line of the first reading's ``year``."""
+    path = content_dir / MODULE
+    text = path.read_text()
+    lines = text.splitlines()
+    start = lines.index("readings:")
+    year_line = next(i for i in range(start, len(lines)) if lines[i].strip().startswith("year:"))
+    return path, text, year_line + 1
+
+
+BAD = {
+    # case: (old, new, message fragment, field whose line is reported)
+    "http link": ("url: https://papers.nips.cc", "url: http://papers.nips.cc", "https:// address", "url"),
+    "not a web address": ("url: https://papers.nips.cc/paper/5656-hidden-technical-debt-in-machine-learning-systems",
+                          "url: https://papers nips", "well-formed web address", "url"),
+    "year too early": ("year: 2015", "year: 1066", "greater than or equal to 1900", "year"),
+    "year in the future": ("year: 2015", "year: 2099", "less than or equal to 2030", "year"),
+    "year as words": ("year: 2015", "year: twenty fifteen", "valid integer", "year"),
+    "missing author": ("    author: \"D. Sculley et al., NeurIPS\"\n", "", "missing (required)", "-"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_an_incomplete_or_bad_reading_is_refused_with_file_and_line(app: Flask, content_dir: Path, case: str) -> None:
+    old, new, message, field = BAD[case]
+    path = content_dir / MODULE
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    found = re.search(rf"{re.escape(str(path))}:(\d+): (readings\[0\][^\n]*)", result.output)
+    assert found, result.output
+    assert message in found.group(2), result.output
+    line = path.read_text().splitlines()[int(found.group(1)) - 1].strip()
+    if field != "-":
+        assert line.startswith(f"{field}:"), line
+    else:  # a missing field is reported at its reading
+        assert line.startswith("- title:"), line
+
+
+def test_a_why_of_more_than_one_line_is_refused(app: Flask, content_dir: Path) -> None:
+    path = content_dir / MODULE
+    text = path.read_text()
+    old = '    why: "Names the ways'
+    assert old in text
+    path.write_text(text.replace(old, '    why: "Two lines:\\nnames the ways', 1))
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert re.search(rf"{re.escape(str(path))}:\d+: readings\[0\]\.why: Value error, must be one line", result.output), result.output
+
+
+def test_the_same_link_twice_in_a_module_is_refused(app: Flask, content_dir: Path) -> None:
+    path = content_dir / MODULE
+    text = path.read_text()
+    path.write_text(text.replace("https://ai.google/research/pubs/pub48120/",
+                                 "https://papers.nips.cc/paper/5656-hidden-technical-debt-in-machine-learning-systems", 1))
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert re.search(rf"{re.escape(str(path))}:\d+: duplicate reading 'https://papers\.nips\.cc/", result.output), result.output
+
+
+def test_shipped_modules_list_at_least_five_complete_https_readings() -> None:
+    folders = sorted(p for p in SHIPPED.iterdir() if (p / "module.yml").exists())
+    assert len(folders) == 6
+    total = 0
+    for folder in folders:
+        readings = yaml.safe_load((folder / "module.yml").read_text()).get("readings", [])
+        assert len(readings) >= 5, folder.name
+        assert len({r["url"] for r in readings}) == len(readings), folder.name
+        for reading in readings:
+            assert set(reading) == {"title", "author", "year", "url", "why"}, reading
+            assert urlsplit(reading["url"]).scheme == "https" and urlsplit(reading["url"]).hostname, reading
+            assert 1900 <= reading["year"] <= 2030
+            assert "\n" not in reading["why"].strip() and len(reading["why"]) <= 240
+        total += len(readings)
+    assert total >= 30
+
+
+def test_readings_are_stored_and_a_reload_keeps_them(loaded: Flask, content_dir: Path) -> None:
+    with loaded.app_context():
+        mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+        assert len(mlops.readings) >= 5
+        first = mlops.readings[0]
+        assert first["year"] == 2015 and first["url"].startswith("https://papers.nips.cc/")
+    path = content_dir / MODULE
+    path.write_text(path.read_text().replace("year: 2015", "year: 2016", 1))
+    assert invoke(loaded).exit_code == 0
+    with loaded.app_context():
+        db.session.expire_all()
+        mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+        assert mlops.readings[0]["year"] == 2016
+
+
+def test_the_module_page_lists_further_reading(loaded: Flask, client) -> None:
+    with loaded.app_context():
+        modules = db.session.scalars(select(Module)).all()
+        assert len(modules) == 6
+        for module in modules:
+            page = client.get(f"/modules/{module.key}").get_data(as_text=True)
+            assert "<h2 id=\"further-reading\">Further reading</h2>" in page
+            for reading in module.readings:
+                link = f'<a href="{escape(reading["url"])}" rel="noopener">{escape(reading["title"])}</a>'
+                assert link in page, link
+                assert str(escape(reading["why"])) in page
+            assert 'target="_blank"' not in page
