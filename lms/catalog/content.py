@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from lms.catalog.models import (
+    Case,
     Lesson,
     Level,
     Metric,
@@ -157,12 +158,30 @@ class ModuleSpec(Spec):
     readings: list[ReadingSpec] = []
 
 
+class CaseSpec(Spec):
+    """A running case: a fictional company described once in content/cases.yml."""
+
+    id: Slug
+    name: Text
+    size: Text
+    market: Text
+    product: Text
+    stage: Text
+    countries: list[Text] = Field(min_length=1)
+    profile: Text
+
+
+class CasesFile(Spec):
+    cases: list[CaseSpec] = []
+
+
 class LessonMeta(Spec):
     id: Slug
     title: Text
     phase: Slug
     minutes: int = Field(default=20, ge=1, le=600)
     objectives: list[Code] = []
+    cases: list[Slug] = []              # running cases (ids from content/cases.yml) the lesson uses
 
 
 @dataclass
@@ -188,6 +207,7 @@ class CatalogSpec:
     program: ProgramSpec
     objectives: list[ObjectiveSpec]
     modules: list[ModuleSource]
+    cases: list[CaseSpec] = field(default_factory=list)
 
     @property
     def objective_codes(self) -> set[str]:
@@ -214,9 +234,33 @@ class CatalogSection(ContentSection):
         program = self._program(root / "program.yml", problems)
         objectives = self._objectives(root / "objectives.yml", problems)
         known = {o.code for o in objectives}
-        modules = self._modules(root / "modules", known, problems)
+        cases = self._cases(root / "cases.yml", problems)
+        # An invalid register is reported once; the lessons' case ids are then not checked against it.
+        modules = self._modules(root / "modules", known, problems, None if cases is None else {c.id for c in cases})
         if program is not None and not problems:
-            bundle.specs[self.name] = CatalogSpec(program=program, objectives=objectives, modules=modules)
+            bundle.specs[self.name] = CatalogSpec(program=program, objectives=objectives, modules=modules, cases=cases or [])
+
+    def _cases(self, path: Path, problems: Problems) -> list[CaseSpec] | None:
+        """The register of running cases; optional, but each id and each name appears once."""
+        if not path.exists():
+            return []
+        data = read_yaml_file(path, problems)
+        spec = validate(CasesFile, data, path, problems) if data is not None else None
+        if spec is None:
+            return None
+        ids: dict[str, int] = {}
+        names: dict[str, int] = {}
+        for i, case in enumerate(spec.cases):
+            line = line_at(data, ["cases", i])
+            if case.id in ids:
+                problems.add(Location(path, line), f"duplicate id {case.id!r} (also on line {ids[case.id]})")
+            ids.setdefault(case.id, line)
+            name = case.name.casefold()
+            if name in names:
+                problems.add(Location(path, line_at(data, ["cases", i, "name"])),
+                             f"duplicate company name {case.name!r} (also on line {names[name]}): each running case needs its own name")
+            names.setdefault(name, line)
+        return spec.cases
 
     def _program(self, path: Path, problems: Problems) -> ProgramSpec | None:
         if not path.exists():
@@ -263,7 +307,7 @@ class CatalogSection(ContentSection):
                              f"{objective.code} is a {objective.kind} objective; its code must start with {KIND_PREFIX[objective.kind]}")
         return spec.objectives
 
-    def _modules(self, root: Path, known: set[str], problems: Problems) -> list[ModuleSource]:
+    def _modules(self, root: Path, known: set[str], problems: Problems, cases: set[str] | None = None) -> list[ModuleSource]:
         modules: list[ModuleSource] = []
         metric_ids: dict[str, Location] = {}
         lesson_ids: dict[str, Location] = {}
@@ -304,7 +348,7 @@ class CatalogSection(ContentSection):
                 reading_urls.setdefault(reading.url, line)
             source = ModuleSource(spec=spec, path=module_file)
             for lesson_file in lesson_files:
-                lesson = self._lesson(lesson_file, set(phase_ids), known, problems)
+                lesson = self._lesson(lesson_file, set(phase_ids), known, problems, cases)
                 if lesson is None:
                     continue
                 where = Location(lesson_file, 2)
@@ -316,7 +360,8 @@ class CatalogSection(ContentSection):
         modules.sort(key=lambda m: (m.first_month, m.spec.id))
         return modules
 
-    def _lesson(self, path: Path, phases: set[str], known: set[str], problems: Problems) -> LessonSource | None:
+    def _lesson(self, path: Path, phases: set[str], known: set[str], problems: Problems,
+                cases: set[str] | None = None) -> LessonSource | None:
         document = read_front_matter(path, problems)
         if document is None:
             return None
@@ -327,6 +372,10 @@ class CatalogSection(ContentSection):
             problems.add(Location(path, line_at(document.meta, ["phase"])),
                          f"unknown phase {meta.phase!r}; this module's phases are {', '.join(sorted(phases))}")
         _codes_known(document.meta, ["objectives"], meta.objectives, known, path, problems)
+        for i, case in enumerate(meta.cases):
+            if cases is not None and case not in cases:
+                problems.add(Location(path, line_at(document.meta, ["cases", i])),
+                             f"unknown case {case!r}; the running cases are listed in cases.yml")
         if not document.body.strip():
             problems.add(Location(path, 1), "the lesson has no body text")
         return LessonSource(meta=meta, body=document.body, path=path)
@@ -352,6 +401,7 @@ class CatalogSection(ContentSection):
             "lessons": len(spec.lessons()),
             "metrics": sum(len(m.spec.metrics.items) if m.spec.metrics else 0 for m in spec.modules),
             "readings": sum(len(m.spec.readings) for m in spec.modules),
+            "cases": len(spec.cases),
         }
 
     def size(self, bundle: Bundle) -> int:
@@ -397,6 +447,13 @@ class CatalogSection(ContentSection):
         phases = existing_by_key(session, Phase)
         metrics = existing_by_key(session, Metric)
         lessons = existing_by_key(session, Lesson)
+        cases = existing_by_key(session, Case)
+        for case in spec.cases:
+            upsert(session, cases, Case, case.id, {
+                "name": case.name, "size": case.size, "market": case.market, "product": case.product,
+                "stage": case.stage, "countries": list(case.countries), "profile": case.profile,
+            }, report, "cases")
+        retire_missing(cases, [c.id for c in spec.cases], report, "cases")
         seen_phases: list[str] = []
         for position, source in enumerate(spec.modules):
             m = source.spec
@@ -429,7 +486,7 @@ class CatalogSection(ContentSection):
                     "module": module, "phase": module_phases[lesson.meta.phase], "title": lesson.meta.title,
                     "position": l_pos, "minutes": lesson.meta.minutes, "body": lesson.body,
                     "source_path": str(lesson.path.relative_to(base)) if lesson.path.is_relative_to(base) else str(lesson.path),
-                    "objectives": pick(lesson.meta.objectives),
+                    "objectives": pick(lesson.meta.objectives), "cases": [cases[c] for c in lesson.meta.cases],
                 }, report, "lessons")
                 tick(1)
         retire_missing(modules, [s.spec.id for s in spec.modules], report, "modules")

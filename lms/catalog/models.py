@@ -63,6 +63,12 @@ lesson_objectives = Table(
     Column("lesson_id", ForeignKey("lessons.id"), primary_key=True),
     Column("objective_id", ForeignKey("objectives.id"), primary_key=True),
 )
+lesson_cases = Table(
+    "lesson_cases",
+    db.metadata,
+    Column("lesson_id", ForeignKey("lessons.id"), primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+)
 metric_objectives = Table(
     "metric_objectives",
     db.metadata,
@@ -172,6 +178,21 @@ class Lesson(ContentItem, Model):
     objectives: Mapped[list[Objective]] = relationship(
         secondary=lesson_objectives, order_by="Objective.position"
     )
+    cases: Mapped[list[Case]] = relationship(secondary=lesson_cases, order_by="Case.name")
+
+
+class Case(ContentItem, Model):
+    """A running case: a fictional company that recurs through the year (content/cases.yml)."""
+
+    __tablename__ = "cases"
+
+    name: Mapped[str] = mapped_column(String(120))
+    size: Mapped[str] = mapped_column(String(120))
+    market: Mapped[str] = mapped_column(Text)
+    product: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(Text)
+    countries: Mapped[list[str]] = mapped_column(JSON)
+    profile: Mapped[str] = mapped_column(Text)
 
 
 class Metric(ContentItem, Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from lms.catalog.models import KINDS, Lesson, Level, Metric, Module, Objective, Phase, Program
 from lms.database import DbSession
@@ -152,7 +152,7 @@ def lesson_page(session: DbSession, key: str) -> LessonPage | None:
     lesson = session.scalar(
         select(Lesson).where(Lesson.key == key, Lesson.retired_at.is_(None)).options(
             selectinload(Lesson.module).selectinload(Module.objectives),
-            selectinload(Lesson.phase), selectinload(Lesson.objectives),
+            joinedload(Lesson.phase), selectinload(Lesson.objectives), selectinload(Lesson.cases),
         )
     )
     if lesson is None or not lesson.module.active or not lesson.phase.active:
