@@ -158,6 +158,16 @@ class ModuleSpec(Spec):
     readings: list[ReadingSpec] = []
 
 
+class ActivitySpec(Spec):
+    """A weekly unit's practice activity: something the learner makes in their own business."""
+
+    title: Text
+    minutes: int = Field(ge=10, le=600)
+    produces: Text                      # what the learner ends with
+    template: Slug | None = None        # a template from content/templates/ to start from
+    steps: Text                         # Markdown instructions
+
+
 class CaseSpec(Spec):
     """A running case: a fictional company described once in content/cases.yml."""
 
@@ -182,6 +192,24 @@ class LessonMeta(Spec):
     minutes: int = Field(default=20, ge=1, le=600)
     objectives: list[Code] = []
     cases: list[Slug] = []              # running cases (ids from content/cases.yml) the lesson uses
+    # A weekly unit: the week of its phase's month (1-4) and its practice activity.
+    week: int | None = Field(default=None, ge=1, le=4)
+    activity: ActivitySpec | None = None
+
+
+def _weeks_unique(modules: list[ModuleSource], problems: Problems) -> None:
+    """Each week of the year holds one unit: two lessons may not claim the same week of one month."""
+    taken: dict[tuple[int, int], Path] = {}
+    for module in modules:
+        months = {p.id: p.month for p in module.spec.phases}
+        for lesson in module.lessons:
+            month = months.get(lesson.meta.phase)
+            if lesson.meta.week is None or month is None:
+                continue
+            other = taken.setdefault((month, lesson.meta.week), lesson.path)
+            if other != lesson.path:
+                problems.add(Location(lesson.path, 2),
+                             f"week {lesson.meta.week} of month {month} is already the unit of {other.name}")
 
 
 @dataclass
@@ -358,6 +386,7 @@ class CatalogSection(ContentSection):
                 source.lessons.append(lesson)
             modules.append(source)
         modules.sort(key=lambda m: (m.first_month, m.spec.id))
+        _weeks_unique(modules, problems)
         return modules
 
     def _lesson(self, path: Path, phases: set[str], known: set[str], problems: Problems,
@@ -391,6 +420,9 @@ class CatalogSection(ContentSection):
                 yield Fact(Measure.LESSONS, 1, month, module.spec.id)
                 yield Fact(Measure.WORDS, word_count(lesson.body), month, module.spec.id)
                 yield Fact(Measure.MINUTES, lesson.meta.minutes, month, module.spec.id)
+                if lesson.meta.activity is not None:
+                    yield Fact(Measure.ACTIVITIES, 1, month, module.spec.id)
+                    yield Fact(Measure.MINUTES, lesson.meta.activity.minutes, month, module.spec.id)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         spec: CatalogSpec = bundle.specs[self.name]
@@ -480,11 +512,14 @@ class CatalogSection(ContentSection):
                     "objectives": pick(metric.objectives),
                 }, report, "metrics")
                 tick(1)
-            ordered = sorted(source.lessons, key=lambda les: (module_phases[les.meta.phase].month, les.path.name))
+            ordered = sorted(source.lessons, key=lambda les: (module_phases[les.meta.phase].month, les.meta.week or 0,
+                                                              les.path.name))
             for l_pos, lesson in enumerate(ordered):
+                activity = lesson.meta.activity
                 upsert(session, lessons, Lesson, lesson.meta.id, {
                     "module": module, "phase": module_phases[lesson.meta.phase], "title": lesson.meta.title,
-                    "position": l_pos, "minutes": lesson.meta.minutes, "body": lesson.body,
+                    "position": l_pos, "minutes": lesson.meta.minutes, "body": lesson.body, "week": lesson.meta.week,
+                    "activity": activity.model_dump(mode="json") if activity is not None else None,
                     "source_path": str(lesson.path.relative_to(base)) if lesson.path.is_relative_to(base) else str(lesson.path),
                     "objectives": pick(lesson.meta.objectives), "cases": [cases[c] for c in lesson.meta.cases],
                 }, report, "lessons")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -173,6 +174,10 @@ class Lesson(ContentItem, Model):
     minutes: Mapped[int]
     body: Mapped[str] = mapped_column(Text)
     source_path: Mapped[str] = mapped_column(String(300), default="")
+    # A weekly unit: the week of its month (1-4) and its practice activity (title, minutes,
+    # produces, template, steps), as content/README.md describes.
+    week: Mapped[int | None] = mapped_column(default=None)
+    activity: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     module: Mapped[Module] = relationship(back_populates="lessons")
     phase: Mapped[Phase] = relationship(back_populates="lessons")
     objectives: Mapped[list[Objective]] = relationship(

@@ -136,6 +136,12 @@ class LessonPage:
     rendered: Rendered
     previous: LessonLink | None
     next: LessonLink | None
+    activity_steps: Rendered | None = None  # the weekly unit's practice activity, when it has one
+
+    @property
+    def total_minutes(self) -> int:
+        """Reading and practice together: the unit's estimated time."""
+        return self.lesson.minutes + int((self.lesson.activity or {}).get("minutes", 0))
 
 
 def lesson_sequence(session: DbSession) -> list[LessonLink]:
@@ -162,6 +168,7 @@ def lesson_page(session: DbSession, key: str) -> LessonPage | None:
     return LessonPage(
         lesson=lesson,
         rendered=render_markdown(lesson.body),
+        activity_steps=render_markdown(lesson.activity["steps"]) if lesson.activity else None,
         previous=sequence[index - 1] if index > 0 else None,
         next=sequence[index + 1] if index + 1 < len(sequence) else None,
     )
