@@ -33,12 +33,13 @@ from lms.mail import wiring as mail
 from lms.policy import POLICY
 from lms.portfolio import wiring as portfolio
 from lms.progress import wiring as progress
+from lms.resources import wiring as resources
 from lms.sections import CONTENT_SECTIONS
 from lms.web import wiring as web
 from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
-FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, grading, portfolio,
+FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, kpi, feedback, competency, certificates, demo)
 
 

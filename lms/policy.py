@@ -31,6 +31,10 @@ POLICY: dict[str, AccessRule] = {
     "catalog.module": PUBLIC,
     "catalog.objectives": PUBLIC,
     "catalog.lesson": RELEASED_LESSON,
+    # templates: every signed-in user, learners of any cohort and staff alike
+    "resources.library": SIGNED_IN,
+    "resources.template": SIGNED_IN,
+    "resources.download": SIGNED_IN,
     # accounts
     "accounts.login": ANONYMOUS,
     "accounts.logout": SIGNED_IN,

@@ -12,8 +12,10 @@ from lms.content.services import ContentSection, ContentSource, ParseResult, Syn
 from lms.coursework.content import CourseworkSection
 from lms.database import DbSession
 from lms.progress.content import MasteryPolicySection
+from lms.resources.content import TemplatesSection
 
-CONTENT_SECTIONS: tuple[type[ContentSection], ...] = (CatalogSection, QuizSection, CourseworkSection, MasteryPolicySection)
+CONTENT_SECTIONS: tuple[type[ContentSection], ...] = (CatalogSection, QuizSection, CourseworkSection, MasteryPolicySection,
+                                                      TemplatesSection)
 
 
 class ContentRefused(ValueError):

@@ -1,0 +1,50 @@
+"""Template pages: the library, one template (Markdown rendered, CSV as a table) and its
+download as the raw file."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, render_template
+
+from lms.catalog.models import Module
+from lms.extensions import db
+from lms.resources import services
+from lms.resources.content import csv_rows
+from lms.resources.models import Template, TemplateFormat
+
+bp = Blueprint("resources", __name__, template_folder="templates")
+
+
+@bp.app_template_global("module_templates")
+def module_templates(module: Module) -> list[Template]:
+    """For the module page: the templates that serve it."""
+    return services.templates_for_module(db.session, module.id)
+
+
+@bp.get("/templates")
+def library() -> str:
+    return render_template("resources/library.html", shelves=services.library(db.session))
+
+
+@bp.get("/templates/<key>")
+def template(key: str) -> str:
+    item = services.active_template(db.session, key) or abort(404)
+    rows = csv_rows(item.body) if item.format is TemplateFormat.CSV else []
+    return render_template("resources/template.html", template=item, rows=rows)
+
+
+@bp.get("/templates/<key>/download")
+def download(key: str) -> Response:
+    item = services.active_template(db.session, key) or abort(404)
+    return Response(item.body, mimetype=item.format.mimetype, headers={"Content-Disposition": content_disposition(item.filename)})
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an RFC 6266 filename: a plain ASCII ``filename`` and, when the
+    name needs it, an RFC 5987 ``filename*``."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("\\", "").replace("?", "_")
+    value = f'attachment; filename="{ascii_name}"'
+    if ascii_name != filename:
+        value += f"; filename*=UTF-8''{quote(filename)}"
+    return value
