@@ -137,7 +137,8 @@ class TemplatesSection(ContentSection):
         else:
             meta_path = path.with_suffix(".yml")
             if not meta_path.exists():
-                problems.add(Location(path, 1), f"a CSV template needs a sidecar {meta_path.name} with its id, title, summary, modules and objectives")
+                problems.add(Location(path, 1),
+                             f"a CSV template needs a sidecar {meta_path.name} with its id, title, summary, modules and objectives")
                 return None
             raw = read_yaml_file(meta_path, problems)
             text = read_text(path, problems)
