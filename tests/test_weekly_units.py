@@ -77,8 +77,6 @@ def test_a_weekly_unit_is_loaded_shown_and_counted(app: Flask, content_dir: Path
     assert "week 3 of month 1" in html and f"{lesson.minutes} min reading + 90 min practice" in html
     assert "This week's practice: Map your release path" in html and "you end with: A one-page release checklist" in html
     assert 'href="/templates/deployment-checklist"' in html and "<li>List every step from commit to customer.</li>" in html
-    timeline = " ".join(client.get("/").get_data(as_text=True).split())
-    assert f"· week 3 · {lesson.minutes + 90} min with practice" in timeline
     stats = app.test_cli_runner().invoke(args=["lms", "content-stats"])
     assert stats.exit_code == 0
     month_1 = next(line for line in stats.output.splitlines() if line.startswith("| 1 "))
