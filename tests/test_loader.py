@@ -113,7 +113,8 @@ def test_changed_lesson_is_updated_in_place(app: Flask, content_dir: Path) -> No
 
     result = invoke(app)
     assert result.exit_code == 0, result.output
-    assert "lessons: 1 updated (23 unchanged)" in result.output
+    shipped = len(list(content_dir.glob("modules/*/lessons/*.md")))
+    assert f"lessons: 1 updated ({shipped - 1} unchanged)" in result.output
     with app.app_context():
         after = db.session.scalar(select(Lesson).where(Lesson.key == "mlops-release-pipeline-registry"))
         assert (after.id, after.title) == (lesson_id, "Pipelines, renamed")
