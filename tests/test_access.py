@@ -50,7 +50,7 @@ USER_OF_ROLE = {
     "learner_other_org": "learner_b", "instructor": "instructor_a", "instructor_other_cohort": "instructor_b",
     "org_admin": "org_admin_a", "org_admin_other_org": "org_admin_b", "admin": "admin",
 }
-MONTH_6_LESSON = "cs-omnichannel-intelligence"
+MONTH_6_LESSON = "cs-predictive-insights"
 
 
 def expect(default: Any, **by_role: Any) -> dict[str, Any]:

@@ -44,8 +44,8 @@ def cohort(app, load_content, make_user, make_org, make_cohort, enrol_learner) -
     start = group.start_date
     early, late, zigzag = (enrol_learner(group, name=n) for n in ("Bo Early", "Cy Late", "Di Zigzag"))
     idle = enrol_learner(group, name="Ed Idle")
-    ko2_closes = month_opens_on(start, 7)
-    ko1_closes = month_opens_on(start, 6)
+    ko2_closes = month_opens_on(start, 7)  # customer success runs to month 6 ...
+    ko1_closes = month_opens_on(start, 7)  # ... and so does MLOps
     for learner in (early, late, zigzag):  # on schedule, proficient on the four closed objectives
         do_work(group, learner)
         evidence(learner, {"KO1": 3.5, "SO1": 3.5, "KO2": 3.5, "SO2": 3.5}, when=at(start + relativedelta(months=4)), ref="base")

@@ -116,7 +116,9 @@ def test_a_case_dropped_from_the_register_is_retired_and_the_lessons_lose_it(loa
     text = register.read_text()
     start = text.index("  - id: fennick-labs")
     register.write_text(text[:start])
-    replace(content_dir / "modules/customer-success/lessons/04-scaling-success-and-growth.md", "cases: [fennick-labs]\n", "")
+    for lesson_file in content_dir.glob("modules/*/lessons/*.md"):  # every lesson that named it stops naming it
+        if "cases: [fennick-labs]\n" in lesson_file.read_text():
+            replace(lesson_file, "cases: [fennick-labs]\n", "")
     result = invoke(loaded)
     assert result.exit_code == 0, result.output
     with loaded.app_context():

@@ -42,9 +42,9 @@ from lms.progress.completion import ItemKind, cohort_progress, learner_progress
 
 M1_PHASE = "mlops.foundation"
 M6_PHASE = "customer-success.advanced"
-M7_PHASE = "process-optimization.advanced"
+M7_PHASE = "international-operations.compliance-infrastructure"
 M1_LESSON = "mlops-release-pipeline-registry"
-M6_LESSON = "cs-omnichannel-intelligence"
+M6_LESSON = "cs-predictive-insights"
 
 
 def now_utc() -> datetime:
@@ -141,8 +141,11 @@ def test_a_learner_joining_in_month_6_is_not_behind_nor_at_risk_on_the_day_they_
     at_risk = {row.user.id for row in heat.at_risk}
     assert setting["early"].id in at_risk
     assert setting["catch_up"].id not in at_risk and setting["own"].id not in at_risk
-    # The cohort's columns are unchanged: objectives of the first months closed for the cohort.
-    assert any(c.closed for c in heat.columns)
+    # The cohort's columns follow the cohort's dates: the first objectives (MLOps and customer
+    # success, whose advanced phases run in month 6) close when the cohort's month 6 ends.
+    assert not any(c.closed for c in heat.columns)
+    closed = {c.objective.code for c in heat_map(db.session, cohort, now + timedelta(days=25)).columns if c.closed}
+    assert {"KO1", "KO2"} <= closed and "KO3" not in closed
 
 
 def test_a_catch_up_learner_who_does_nothing_falls_behind_from_their_own_dates(setting) -> None:
@@ -162,13 +165,16 @@ def test_a_catch_up_learner_who_does_nothing_falls_behind_from_their_own_dates(s
 
 def test_an_objective_counts_for_at_risk_once_it_closed_for_the_learner(setting) -> None:
     cohort, learner, now = setting["cohort"], setting["catch_up"], setting["now"]
-    # 71 days after joining, months 1-5 closed for the catch-up learner (month 5 at +70):
-    # objectives served only by those months count; month 6 (+84) does not yet.
-    heat = heat_map(db.session, cohort, now + timedelta(days=71))
-    row = next(r for r in heat.rows if r.user.id == learner.id)
-    reasons = " ".join(str(r) for r in row.reasons)
-    assert "KO1 has no evidence" in reasons      # mlops: months 1-5
-    assert "KO2" not in reasons                  # customer success runs to month 6
+    # MLOps runs in months 1 and 6: for the catch-up learner month 6 is due 84 days after
+    # joining, so KO1 counts from day 85 and not before; international operations (KO3)
+    # runs to month 9 and does not count yet.
+    def reasons(days: int) -> str:
+        heat = heat_map(db.session, cohort, now + timedelta(days=days))
+        return " ".join(str(r) for r in next(r for r in heat.rows if r.user.id == learner.id).reasons)
+    assert "KO1" not in reasons(71)
+    later = reasons(85)
+    assert "KO1 has no evidence" in later
+    assert "KO3" not in later
 
 
 # --------------------------------------------------------------------------- the schedule and release

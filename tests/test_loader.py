@@ -84,11 +84,18 @@ def test_schedule_places_each_framework(app: Flask, load_content) -> None:
     load_content()
     with app.app_context():
         months = {p.key: p.month for p in db.session.scalars(select(Phase))}
-    for framework in ("mlops", "customer-success", "process-optimization", "quality-assurance"):
-        assert 1 <= months[f"{framework}.foundation"] <= 4
-        assert 5 <= months[f"{framework}.advanced"] <= 8
-    advanced = [m for k, m in months.items() if k.startswith(("international-operations.", "operations-implementation."))]
-    assert advanced and all(9 <= m <= 12 for m in advanced)
+    # the seeds' path: the four frameworks' fundamentals in months 1-4, one a month ...
+    foundations = [months[f"{f}.foundation"] for f in ("mlops", "customer-success", "process-optimization", "quality-assurance")]
+    assert foundations == [1, 2, 3, 4]
+    # ... strategy and plans, advanced MLOps and customer success, global operations and
+    # compliance, advanced process optimization in months 5-8 ...
+    assert months["operations-implementation.strategy"] == 5
+    assert months["mlops.advanced"] == months["customer-success.advanced"] == 6
+    assert months["international-operations.compliance-infrastructure"] == 7
+    assert months["process-optimization.advanced"] == 8
+    # ... then initiatives, innovation, transformation and thought leadership in months 9-12
+    assert [months[f"operations-implementation.{p}"] for p in ("innovation", "integration", "capstone")] == [10, 11, 12]
+    assert 9 in months.values() and all(1 <= m <= 12 for m in months.values())
 
 
 def test_metric_targets_are_stored_as_data(app: Flask, load_content) -> None:
@@ -180,7 +187,7 @@ BAD_CASES = {
         "duplicate id 'mlops-release-pipeline-registry'", "duplicate id",
     ),
     "month outside 1-12": (
-        "modules/mlops/module.yml", "month: 5", "month: 13",
+        "modules/mlops/module.yml", "month: 6", "month: 13",
         "modules/mlops/module.yml", "month: Input should be less than or equal to 12",
     ),
     "unknown phase": (
@@ -212,7 +219,7 @@ def test_bad_content_is_refused_with_file_and_line(app: Flask, content_dir: Path
 
 
 def test_error_line_points_at_the_bad_line(app: Flask, content_dir: Path, edit) -> None:
-    edit("modules/mlops/module.yml", "month: 5", "month: 13")
+    edit("modules/mlops/module.yml", "month: 6", "month: 13")
     result = invoke(app, "--check")
     lines = (content_dir / "modules/mlops/module.yml").read_text().splitlines()
     reported = int(re.search(r"module\.yml:(\d+): phases\[1\]\.month", result.output).group(1))

@@ -860,8 +860,8 @@ WINDOW_QUIZZES = {
     "late.yml": """\
 id: late-quiz
 title: Late quiz
-module: process-optimization
-phase: advanced
+module: international-operations
+phase: compliance-infrastructure
 questions:
   - id: late-q
     type: true_false
@@ -930,9 +930,9 @@ def test_exam_opens_in_its_levels_last_month(windows, make_cohort, enrol_learner
 
 
 def test_quiz_without_a_phase_opens_with_the_modules_last_phase(app, quizzes_dir, load_content) -> None:
-    (quizzes_dir / "q.yml").write_text(WINDOW_QUIZZES["late.yml"].replace("phase: advanced\n", ""))
+    (quizzes_dir / "q.yml").write_text(WINDOW_QUIZZES["late.yml"].replace("phase: compliance-infrastructure\n", ""))
     load_content()
-    assert quiz("late-quiz").phase.key == "process-optimization.advanced"
+    assert quiz("late-quiz").phase.key == "international-operations.adaptation-organization"
 
 
 def test_not_enrolled_cannot_start(sample, make_user) -> None:

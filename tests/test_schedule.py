@@ -7,10 +7,12 @@ from __future__ import annotations
 import html as htmlmod
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from dateutil.relativedelta import relativedelta
 from flask import Flask
 from flask.testing import FlaskClient
@@ -38,13 +40,25 @@ UTC = UTC
 
 # One lesson per interesting month of the shipped curriculum (ids from the front matter).
 M1_LESSON = "mlops-release-pipeline-registry"      # mlops.foundation, month 1
-M6_LESSON = "cs-omnichannel-intelligence"          # customer-success.advanced, month 6
-M7_LESSON = "po-automation-and-technology"         # process-optimization.advanced, month 7
+M6_LESSON = "cs-predictive-insights"               # customer-success.advanced, month 6
+M7_LESSON = "intl-regulation-and-data"             # international-operations.compliance-infrastructure, month 7
 M12_LESSON = "impl-capstone-brief"                 # operations-implementation.capstone, month 12
 M6_PHASE = "customer-success.advanced"
-M7_PHASE = "process-optimization.advanced"
-M6_TITLE = "Customer intelligence and success at scale"
-M7_TITLE = "Automate with judgement and keep improving"
+M7_PHASE = "international-operations.compliance-infrastructure"
+M6_TITLE = "Advanced customer success: prediction and proven value"
+M7_TITLE = "Global operations and compliance for a second market"
+
+
+def shipped_phases() -> dict[str, int]:
+    """Every phase of the shipped modules (``module.phase``) with its month, read from the files."""
+    phases = {}
+    for path in sorted((Path(__file__).parent.parent / "content" / "modules").glob("*/module.yml")):
+        spec = yaml.safe_load(path.read_text())
+        phases.update({f"{spec['id']}.{phase['id']}": phase["month"] for phase in spec["phases"]})
+    return phases
+
+
+PHASES = shipped_phases()
 DEMO_PASSWORD = "demo-password-2026"
 
 
@@ -72,9 +86,22 @@ def between(html: str, start: str, end: str) -> str:
 
 
 def section(html: str, element_id: str) -> str:
-    match = re.search(rf'<(section|li)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', html, re.S)
+    """The element with that id, up to its matching closing tag (elements of its kind may nest)."""
+    match = re.search(rf'<(section|li)[^>]*\bid="{re.escape(element_id)}"[^>]*>', html)
     assert match, f"no element #{element_id} in the page"
-    return match.group(2)
+    tag, depth, at = match.group(1), 1, match.end()
+    for tag_match in re.finditer(rf"<(/?){tag}\b[^>]*>", html[at:]):
+        depth += -1 if tag_match.group(1) else 1
+        if depth == 0:
+            return html[at:at + tag_match.start()]
+    raise AssertionError(f"#{element_id} is not closed")
+
+
+def phase_slot(month_html: str, lesson_key: str) -> str:
+    """Within one month of the schedule page, the slot (one module's phase) that lists the lesson."""
+    slots = [s for s in month_html.split('<li class="slot">') if f"/lessons/{lesson_key}" in s]
+    assert len(slots) == 1, f"expected one slot listing {lesson_key}, found {len(slots)}"
+    return slots[0]
 
 
 def table_row(html: str, needle: str) -> str:
@@ -214,7 +241,7 @@ def test_build_schedule_five_months_in(loaded: Flask, make_cohort) -> None:
     assert plan.today == date(2026, 6, 20)
     assert plan.month == 6
     assert plan.level is not None and plan.level.key == "intermediate"
-    assert len(plan.slots) == 12
+    assert len(plan.slots) == len(PHASES)
     assert sorted({s.phase.month for s in plan.slots}) == list(range(1, 13))
     for slot in plan.slots:
         month = slot.phase.month
@@ -222,12 +249,13 @@ def test_build_schedule_five_months_in(loaded: Flask, make_cohort) -> None:
         assert slot.due_on == slot.opens_on + relativedelta(months=1)
         assert slot.is_open is (month <= 6), slot.phase.key
         assert not slot.early and not slot.extended
-    assert [s.phase.key for s in plan.open_now] == [M6_PHASE]
-    assert [s.phase.month for s in plan.released_earlier] == [1, 2, 3, 4, 5]
-    assert [s.phase.month for s in plan.upcoming] == [7, 8, 9, 10, 11, 12]
+    assert M6_PHASE in [s.phase.key for s in plan.open_now]
+    assert sorted(s.phase.key for s in plan.open_now) == sorted(k for k, m in PHASES.items() if m == 6)
+    assert sorted(s.phase.month for s in plan.released_earlier) == sorted(m for m in PHASES.values() if m < 6)
+    assert sorted(s.phase.month for s in plan.upcoming) == sorted(m for m in PHASES.values() if m > 6)
     assert plan.next_up is not None and plan.next_up.phase.key == M7_PHASE
     assert plan.next_up.opens_on == date(2026, 7, 20)
-    assert [len(v) for v in plan.by_month().values()] == [1] * 12
+    assert [len(v) for v in plan.by_month().values()] == [list(PHASES.values()).count(m) for m in range(1, 13)]
 
 
 def test_build_schedule_levels_and_bounds(loaded: Flask, make_cohort) -> None:
@@ -376,12 +404,12 @@ def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, logi
     assert response.status_code == 302
 
     learner_client = signed_in(loaded, login, world.learner_a)
-    month6 = section(page(learner_client.get("/schedule")), "month-6")
+    month6 = phase_slot(section(page(learner_client.get("/schedule")), "month-6"), M6_LESSON)
     assert f"due {short_date(new_due)} (extended)" in month6
     assert short_date(regular_due) not in month6
     assert f"due {short_date(new_due)} (extended)" in page(learner_client.get("/home"))
 
-    other_month6 = section(page(signed_in(loaded, login, other).get("/schedule")), "month-6")
+    other_month6 = phase_slot(section(page(signed_in(loaded, login, other).get("/schedule")), "month-6"), M6_LESSON)
     assert f"due {short_date(regular_due)}" in other_month6 and "(extended)" not in other_month6
 
     # the newest extension wins
@@ -523,7 +551,7 @@ def test_calendar_feed(loaded: Flask, world, login) -> None:
     events = events_by_uid(feed.data)
     start = world.cohort_a.start_date
     phases = list(db.session.scalars(select(Phase).where(Phase.retired_at.is_(None))))
-    assert len(phases) == 12
+    assert len(phases) == len(PHASES)
     assert len(events) == 2 * len(phases)
     for phase in phases:
         opening = events[f"{learner.id}-{phase.key}-opens@lms"]

@@ -65,16 +65,16 @@ def test_an_incomplete_activity_is_refused_with_file_and_line(app: Flask, conten
 def test_a_weekly_unit_is_loaded_shown_and_counted(app: Flask, content_dir: Path, load_content, make_user, client,
                                                   login) -> None:
     first, second = month_one(content_dir)
-    rewrite(first, week=3, activity=ACTIVITY)
+    rewrite(first, week=2, activity=ACTIVITY)  # weeks 3 and 4 of month 1 are other lessons'
     rewrite(second, week=1, activity=None)
     load_content()
     lesson = db.session.scalar(select(Lesson).where(Lesson.source_path.like(f"%{first.name}")))
     other = db.session.scalar(select(Lesson).where(Lesson.source_path.like(f"%{second.name}")))
-    assert lesson.week == 3 and lesson.activity["minutes"] == 90 and lesson.activity["template"] == "deployment-checklist"
+    assert lesson.week == 2 and lesson.activity["minutes"] == 90 and lesson.activity["template"] == "deployment-checklist"
     assert other.position < lesson.position  # week order within the month, whatever the file names say
     login(client, make_user(admin=True))
     html = " ".join(client.get(f"/lessons/{lesson.key}").get_data(as_text=True).split())
-    assert "week 3 of month 1" in html and f"{lesson.minutes} min reading + 90 min practice" in html
+    assert "week 2 of month 1" in html and f"{lesson.minutes} min reading + 90 min practice" in html
     assert "This week's practice: Map your release path" in html and "you end with: A one-page release checklist" in html
     assert 'href="/templates/deployment-checklist"' in html and "<li>List every step from commit to customer.</li>" in html
     stats = app.test_cli_runner().invoke(args=["lms", "content-stats"])

@@ -150,7 +150,8 @@ class Profile:
         return rng.random() < chance
 
     def hands_in(self, month: int, rng: random.Random) -> bool:
-        """Whether they do one piece of assessed work: learners on track do all of it,
+        """Whether they do one piece of required work (a lesson, assessed work, a peer review
+        they were given): learners on track do all of it, which is what being on track means;
         learners falling behind less and less."""
         return not self.fades or self.does(month, rng)
 
@@ -306,7 +307,7 @@ class DemoActivity:
         for item in self.phases:
             start = self.month_start(item.phase.month)
             for lesson in item.lessons:
-                if not profile.does(item.phase.month, rng):
+                if not profile.hands_in(item.phase.month, rng):
                     continue
                 at = start + timedelta(days=rng.uniform(0.5, 20), hours=rng.uniform(0, 12))
                 if at < self.latest():
@@ -372,6 +373,7 @@ class DemoActivity:
         for assignment in self.assignments:
             if not assignment.peer_reviews:
                 continue
+            item_month = assignment.phase.month
             mine = {u.id: submission_for(self.session, assignment, u.id) for u in reviewers}
             handed_in = [s.submitted_at for s in mine.values() if s is not None and s.submitted_at is not None]
             if len(handed_in) < 2:
@@ -385,7 +387,7 @@ class DemoActivity:
                 if own is None or own.submitted_at is None or at <= own.submitted_at:
                     continue
                 for review in reviews_to_do(self.session, assignment, reviewer, at):
-                    if review.status != PeerReviewStatus.ASSIGNED or rng.random() > profile.engagement:
+                    if review.status != PeerReviewStatus.ASSIGNED or not profile.hands_in(item_month, rng):
                         continue
                     author = self.profiles.get(review.submission.user_id, Profile(0.7, 0.8))
                     levels = rubric_levels(review.rubric_version.criteria, author.ability + 0.05, rng)
