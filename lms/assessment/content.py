@@ -23,7 +23,7 @@ from lms.assessment.questions import (
     points_of,
 )
 from lms.catalog.content import CatalogSpec
-from lms.catalog.models import Level, Module, ObjectiveKind, Phase
+from lms.catalog.models import Lesson, Level, Module, ObjectiveKind, Phase
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -69,6 +69,11 @@ class PoolSpec(Spec):
     draw: int = Field(ge=1)
 
 
+# A weekly check is practice that teaches: unlimited attempts, answers and feedback at once.
+CHECK_SETTINGS = Settings(practice=True, attempts_allowed=0, review=ReviewPolicyName.IMMEDIATELY, shuffle_answers=True)
+CHECK_ITEMS = (3, 6)
+
+
 class QuizFile(Spec):
     id: Slug
     title: Text
@@ -76,24 +81,50 @@ class QuizFile(Spec):
     module: Slug | None = None
     phase: Slug | None = None
     level: Slug | None = None
+    lesson: Slug | None = None  # a check: the weekly unit (lesson id) it checks and opens with
     description: str = ""
-    settings: Settings = Settings()
+    settings: Settings | None = None
     pools: list[PoolSpec] = []
     questions: list[AnyQuestion] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _placement(self) -> QuizFile:
+        if self.kind == QuizKind.CHECK:
+            if self.lesson is None or self.module or self.phase or self.level:
+                raise ValueError("a check names its lesson only (module, phase and dates come from the lesson)")
+            if self.settings is not None:
+                raise ValueError("a check has no settings: it is practice with unlimited attempts and feedback at once")
+            low, high = CHECK_ITEMS
+            if not low <= len(self.questions) <= high:
+                raise ValueError(f"a check has {low}-{high} questions, not {len(self.questions)}")
+            if any(q.type == QuestionKind.ESSAY for q in self.questions):
+                raise ValueError("a check is marked at once: no essay questions")
+            return self
+        if self.lesson is not None:
+            raise ValueError("only a check (kind: check) names a lesson")
         if (self.module is None) == (self.level is None):
             raise ValueError("give either a module (a quiz) or a level (an exam), not both")
         if self.phase and not self.module:
             raise ValueError("phase goes with module")
         return self
 
+    @property
+    def rules(self) -> Settings:
+        if self.kind == QuizKind.CHECK:
+            return CHECK_SETTINGS
+        return self.settings or Settings()
+
 
 @dataclass
 class QuizSource:
     spec: QuizFile
     path: Path
+    module: str | None = None  # where it sits: a check's come from its lesson
+    phase: str | None = None
+
+    @property
+    def lesson(self) -> str | None:
+        return self.spec.lesson
 
 
 class QuizSection(ContentSection):
@@ -106,8 +137,11 @@ class QuizSection(ContentSection):
         applied = {o.code for o in catalog.objectives if o.kind == ObjectiveKind.APPLICATION}
         modules = {m.spec.id: m.spec for m in catalog.modules}
         levels = {lv.id for lv in catalog.program.levels}
+        lessons = {lesson.meta.id: (m.spec.id, lesson.meta.phase, lesson.meta.week)
+                   for m in catalog.modules for lesson in m.lessons}
         root = bundle.source.quizzes_dir
-        files = sorted([*root.glob("*.yml"), *root.glob("*.yaml")]) if root.is_dir() else []
+        files = sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]) if root.is_dir() else []
+        checked: dict[str, Location] = {}
         quiz_ids: dict[str, Location] = {}
         question_ids: dict[str, Location] = {}
         quizzes: list[QuizSource] = []
@@ -128,6 +162,19 @@ class QuizSection(ContentSection):
                     problems.add(Location(path, line_at(data, ["phase"])), f"module {spec.module!r} has no phase {spec.phase!r}")
             if spec.level is not None and spec.level not in levels:
                 problems.add(Location(path, line_at(data, ["level"])), f"unknown level {spec.level!r}")
+            source = QuizSource(spec=spec, path=path, module=spec.module, phase=spec.phase)
+            if spec.lesson is not None:
+                where_lesson = Location(path, line_at(data, ["lesson"]))
+                placed = lessons.get(spec.lesson)
+                if placed is None:
+                    problems.add(where_lesson, f"unknown lesson {spec.lesson!r}")
+                elif placed[2] is None:
+                    problems.add(where_lesson, f"lesson {spec.lesson!r} is not a weekly unit (it has no week)")
+                elif spec.lesson in checked:
+                    problems.add(where_lesson, f"lesson {spec.lesson!r} already has a check (at {checked[spec.lesson]})")
+                else:
+                    checked[spec.lesson] = where_lesson
+                    source.module, source.phase = placed[0], placed[1]
             pools = {p.id: p.draw for p in spec.pools}
             for i, question in enumerate(spec.questions):
                 where = Location(path, line_at(data, ["questions", i]))
@@ -151,7 +198,7 @@ class QuizSection(ContentSection):
                 if pool.draw > size:
                     problems.add(Location(path, line_at(data, ["pools", j])),
                                  f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
-            quizzes.append(QuizSource(spec=spec, path=path))
+            quizzes.append(source)
         bundle.specs[self.name] = quizzes
 
     def facts(self, bundle: Bundle) -> Iterable[Fact]:
@@ -162,13 +209,13 @@ class QuizSection(ContentSection):
         quizzes: list[QuizSource] = bundle.specs[self.name]
         for source in quizzes:
             spec = source.spec
-            if spec.module is not None:
-                months = phases.get(spec.module, {})
-                month = months.get(spec.phase) if spec.phase else min(months.values(), default=None)
+            if source.module is not None:
+                months = phases.get(source.module, {})
+                month = months.get(source.phase) if source.phase else min(months.values(), default=None)
             else:
                 month = last_months.get(spec.level or "")
-            yield Fact(Measure.QUIZZES, 1, month, spec.module)
-            yield Fact(Measure.ITEMS, len(spec.questions), month, spec.module)
+            yield Fact(Measure.CHECKS if spec.kind == QuizKind.CHECK else Measure.QUIZZES, 1, month, source.module)
+            yield Fact(Measure.ITEMS, len(spec.questions), month, source.module)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         quizzes: list[QuizSource] = bundle.specs[self.name]
@@ -185,18 +232,20 @@ class QuizSection(ContentSection):
         levels = existing_by_key(session, Level)
         quizzes = existing_by_key(session, Quiz)
         questions = existing_by_key(session, Question)
+        lessons = existing_by_key(session, Lesson)
         for position, source in enumerate(sources):
             s = source.spec
-            module = modules[s.module] if s.module else None
+            module = modules[source.module] if source.module else None
             phase = None
             if module is not None:
-                phase_key = f"{s.module}.{s.phase}" if s.phase else max(
+                phase_key = f"{source.module}.{source.phase}" if source.phase else max(
                     (p for p in module.phases if p.retired_at is None), key=lambda p: p.month).key
                 phase = phases[phase_key]
             quiz = upsert(session, quizzes, Quiz, s.id, {
                 "title": s.title, "kind": s.kind, "description": s.description,
                 "module": module, "phase": phase, "level": levels[s.level] if s.level else None,
-                **s.settings.model_dump(), "pools": {p.id: p.draw for p in s.pools}, "position": position,
+                "lesson": lessons[s.lesson] if s.lesson else None,
+                **s.rules.model_dump(), "pools": {p.id: p.draw for p in s.pools}, "position": position,
                 "source_path": str(source.path.relative_to(base)) if source.path.is_relative_to(base) else str(source.path),
             }, report, "quizzes")
             tick(1)

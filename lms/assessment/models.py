@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.accounts.models import User
 from lms.assessment.kinds import QuestionKind
 from lms.assessment.questions import AnyQuestion, QuestionSpec
-from lms.catalog.models import ContentItem, Level, Module, Phase
+from lms.catalog.models import ContentItem, Lesson, Level, Module, Phase
 from lms.database import UTCDateTime, enum_type, typed_json, utcnow
 from lms.extensions import Model
 
@@ -20,6 +20,7 @@ from lms.extensions import Model
 class QuizKind(StrEnum):
     QUIZ = "quiz"  # a module's, opening with its phase
     EXAM = "exam"  # a level's, in its last month
+    CHECK = "check"  # a weekly unit's practice check, opening with its lesson
 
 
 class GradingMethodName(StrEnum):
@@ -56,6 +57,8 @@ class Quiz(ContentItem, Model):
     module_id: Mapped[int | None] = mapped_column(ForeignKey("modules.id"), default=None)
     phase_id: Mapped[int | None] = mapped_column(ForeignKey("phases.id"), default=None)
     level_id: Mapped[int | None] = mapped_column(ForeignKey("levels.id"), default=None)
+    # A weekly check belongs to one lesson (its weekly unit) and opens with it.
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id"), index=True, default=None)
     passing_score: Mapped[float] = mapped_column(Float, default=70)
     time_limit_minutes: Mapped[int | None] = mapped_column(default=None)
     attempts_allowed: Mapped[int] = mapped_column(default=0)
@@ -75,6 +78,7 @@ class Quiz(ContentItem, Model):
     module: Mapped[Module | None] = relationship()
     phase: Mapped[Phase | None] = relationship()
     level: Mapped[Level | None] = relationship()
+    lesson: Mapped[Lesson | None] = relationship()
     questions: Mapped[list[Question]] = relationship(back_populates="quiz", order_by="Question.position")
 
 

@@ -87,11 +87,18 @@ def release_month(quiz: Quiz) -> int:
 
 
 def active_quizzes(session: DbSession) -> list[Quiz]:
-    """Every active quiz in the order the schedule opens them; a level's exam after its quizzes."""
+    """Every active module quiz and level exam in the order the schedule opens them; a
+    level's exam after its quizzes. Weekly checks are practice and live with their lessons."""
     quizzes = session.scalars(
-        select(Quiz).where(Quiz.retired_at.is_(None))
+        select(Quiz).where(Quiz.retired_at.is_(None), Quiz.kind != QuizKind.CHECK)
         .options(selectinload(Quiz.module), selectinload(Quiz.phase), selectinload(Quiz.level)))
     return sorted(quizzes, key=lambda q: (release_month(q), q.kind == QuizKind.EXAM, q.position))
+
+
+def lesson_check(session: DbSession, lesson_id: int) -> Quiz | None:
+    """The weekly check of a lesson (its unit), if it has an active one."""
+    return session.scalar(select(Quiz).where(Quiz.lesson_id == lesson_id, Quiz.kind == QuizKind.CHECK,
+                                             Quiz.retired_at.is_(None)))
 
 
 def get_quiz(session: DbSession, key: str) -> Quiz | None:

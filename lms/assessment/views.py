@@ -13,6 +13,7 @@ from lms.assessment import services
 from lms.assessment.forms import CsrfForm, EssayGradeForm
 from lms.assessment.models import Attempt, AttemptClosedBy, Quiz, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError
+from lms.catalog.models import Lesson
 from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.database import utcnow
@@ -25,6 +26,12 @@ bp = Blueprint("assessment", __name__, template_folder="templates")
 @bp.context_processor
 def question_types() -> dict[str, Any]:
     return {"types": QUESTION_TYPES}
+
+
+@bp.app_template_global("lesson_check")
+def lesson_check(lesson: Lesson) -> Quiz | None:
+    """For the lesson page: the weekly check of its unit, if it has one."""
+    return services.lesson_check(db.session, lesson.id)
 
 
 def _quiz(key: str) -> Quiz:

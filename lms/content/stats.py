@@ -24,8 +24,9 @@ class Measure(StrEnum):
     ACTIVITIES = "activities"
     TEMPLATES = "templates"
     READINGS = "readings"
-    QUIZZES = "quizzes"
-    ITEMS = "items"           # quiz and exam questions
+    QUIZZES = "quizzes"       # module quizzes and level exams
+    CHECKS = "checks"         # weekly units' practice checks
+    ITEMS = "items"           # questions of quizzes, exams and checks
     ASSIGNMENTS = "assignments"
 
 
@@ -91,15 +92,16 @@ def gather(facts: Iterable[Fact], months: int = 12) -> Stats:
     return Stats(by_month=by_month, by_module=by_module, total=total)
 
 
-COLUMNS = ("lessons", "words min/median/max", "hours", "activities", "templates", "readings", "quizzes", "items",
-           "assignments")
+COLUMNS = ("lessons", "words min/median/max", "hours", "activities", "templates", "readings", "quizzes", "checks",
+           "items", "assignments")
 
 
 def cells(row: Row) -> list[str]:
     words = row.word_range
     return [str(row.count(Measure.LESSONS)), "/".join(map(str, words)) if words else NONE, f"{row.hours:g}",
             str(row.count(Measure.ACTIVITIES)), str(row.count(Measure.TEMPLATES)), str(row.count(Measure.READINGS)),
-            str(row.count(Measure.QUIZZES)), str(row.count(Measure.ITEMS)), str(row.count(Measure.ASSIGNMENTS))]
+            str(row.count(Measure.QUIZZES)), str(row.count(Measure.CHECKS)), str(row.count(Measure.ITEMS)),
+            str(row.count(Measure.ASSIGNMENTS))]
 
 
 def table(title: str, rows: dict[str, Row], total: Row) -> list[str]:

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 
-from lms.assessment.models import Attempt, Quiz
+from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.models import Cohort, Enrolment
@@ -206,7 +206,9 @@ class _Loaded:
 def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
     levels = active_levels(session)
     phases = schedule(session)
-    quizzes = list(session.scalars(select(Quiz).where(Quiz.retired_at.is_(None)).order_by(Quiz.position)))
+    # Weekly checks are practice: on no one's schedule, never overdue.
+    quizzes = list(session.scalars(select(Quiz).where(Quiz.retired_at.is_(None), Quiz.kind != QuizKind.CHECK)
+                                   .order_by(Quiz.position)))
     assignments = list(session.scalars(select(Assignment).where(Assignment.retired_at.is_(None))
                                        .options(selectinload(Assignment.rubric)).order_by(Assignment.position)))
     ids = list(user_ids)
