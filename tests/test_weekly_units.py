@@ -81,3 +81,12 @@ def test_a_weekly_unit_is_loaded_shown_and_counted(app: Flask, content_dir: Path
     assert stats.exit_code == 0
     month_1 = next(line for line in stats.output.splitlines() if line.startswith("| 1 "))
     assert int(month_1.split("|")[5]) >= 1  # the activity is counted
+
+
+def test_reading_minutes_must_fit_the_lessons_length(app: Flask, content_dir: Path) -> None:
+    first, _ = month_one(content_dir)
+    rewrite(first, minutes=5)  # a lesson of over a thousand words read in five minutes
+    result = check(app)
+    assert result.exit_code == 1, result.output
+    line = next(n for n, text in enumerate(first.read_text().splitlines(), start=1) if text.startswith("minutes:"))
+    assert f"{first.name}:{line}: minutes: 5 does not fit" in result.output and "about " in result.output

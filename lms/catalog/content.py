@@ -212,6 +212,31 @@ def _weeks_unique(modules: list[ModuleSource], problems: Problems) -> None:
                              f"week {lesson.meta.week} of month {month} is already the unit of {other.name}")
 
 
+# Study time of a lesson: careful reading with notes runs at about 40 words a minute; a
+# lesson's stated minutes must sit between the fast and the slow end of that pace.
+STUDY_WORDS_PER_MINUTE = 40
+STUDY_PACE_RANGE = (25, 60)  # words a minute: slowest and fastest believable study pace
+
+
+def study_minutes(words: int) -> int:
+    """The reading time a lesson of ``words`` words should state: to the nearest 5 minutes, at least 5."""
+    return max(5, 5 * round(words / STUDY_WORDS_PER_MINUTE / 5))
+
+
+def _study_time_believable(modules: list[ModuleSource], problems: Problems) -> None:
+    """A lesson's minutes follow its length, so the year's hours are honest."""
+    slow, fast = STUDY_PACE_RANGE
+    for module in modules:
+        for lesson in module.lessons:
+            words = word_count(lesson.body)
+            if not words / fast <= lesson.meta.minutes <= words / slow:
+                lines = lesson.path.read_text(encoding="utf-8").splitlines()
+                line = next((n for n, text in enumerate(lines, start=1) if text.startswith("minutes:")), 2)
+                problems.add(Location(lesson.path, line),
+                             f"minutes: {lesson.meta.minutes} does not fit {words} words (study pace {slow}-{fast} "
+                             f"words a minute); about {study_minutes(words)}")
+
+
 @dataclass
 class LessonSource:
     meta: LessonMeta
@@ -387,6 +412,7 @@ class CatalogSection(ContentSection):
             modules.append(source)
         modules.sort(key=lambda m: (m.first_month, m.spec.id))
         _weeks_unique(modules, problems)
+        _study_time_believable(modules, problems)
         return modules
 
     def _lesson(self, path: Path, phases: set[str], known: set[str], problems: Problems,
