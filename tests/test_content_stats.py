@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from flask import Flask
 
 from lms.content.stats import Fact, Measure, gather, word_count
@@ -33,6 +34,9 @@ def test_content_stats_counts_the_shipped_course(app: Flask) -> None:
     # the exams sit in no module; every quiz in some month
     quizzes = column["quizzes"]
     assert int(modules["—"][quizzes]) >= 3 and int(months["total"][quizzes]) == sum(int(r[quizzes]) for n, r in months.items() if n != "total")
+    readings = sum(len(yaml.safe_load(m.read_text()).get("readings", [])) for m in shipped.glob("modules/*/module.yml"))
+    assert readings >= 30 and int(months["total"][column["readings"]]) == readings
+    assert int(months["total"][column["activities"]]) == sum("\nactivity:" in p.read_text() for p in lessons)
     checks = sorted(Path(app.config["QUIZZES_DIR"]).glob("checks/*.yml"))
     assert int(months["total"][column["checks"]]) == len(checks)
     low, median, high = map(int, months["total"][1].split("/"))

@@ -449,6 +449,8 @@ class CatalogSection(ContentSection):
                 if lesson.meta.activity is not None:
                     yield Fact(Measure.ACTIVITIES, 1, month, module.spec.id)
                     yield Fact(Measure.MINUTES, lesson.meta.activity.minutes, month, module.spec.id)
+            # a module's readings serve its whole span: counted in its first month
+            yield Fact(Measure.READINGS, len(module.spec.readings), module.first_month, module.spec.id)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         spec: CatalogSpec = bundle.specs[self.name]
