@@ -58,3 +58,13 @@ def test_gather_adds_up_per_month_and_module() -> None:
     assert stats.by_month["2"].count(Measure.LESSONS) == 2 and stats.by_month["—"].count(Measure.TEMPLATES) == 1
     assert stats.by_module["a"].word_range == (900, 1050, 1200) and stats.by_module["b"].hours == 0.5
     assert word_count("A **model** card — 3 parts, and # headings.") == 7
+
+
+def test_the_readme_shows_the_shipped_courses_figures(app: Flask) -> None:
+    """README.md's "The course in numbers" is this command's output for the shipped files
+    (rerun it after changing content: the block sits between the content-stats markers)."""
+    result = app.test_cli_runner().invoke(args=["lms", "content-stats"])
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("<!-- content-stats:start -->")[1].split("<!-- content-stats:end -->")[0]
+    expected = result.output.strip().replace("## Per month", "#### Per month").replace("## Per module", "#### Per module")
+    assert block.strip() == expected
