@@ -153,7 +153,8 @@ def meaning(q: dict[str, Any]) -> dict[str, Any]:
     kind = q["type"]
     m: dict[str, Any] = {"type": kind, "text": s(q.get("text")), "feedback": s(q.get("feedback"))}
     if kind == "single":
-        m["options"] = [(s(o["text"]), bool(o.get("correct")), s(o.get("feedback"))) for o in q["options"]]
+        m["options"] = [(s(o["text"]), bool(o.get("correct")), float(o.get("credit") or 0), s(o.get("feedback")))
+                        for o in q["options"]]
     elif kind == "multiple":
         m["options"] = [(s(o["text"]), float(o.get("weight", 0)), s(o.get("feedback"))) for o in q["options"]]
     elif kind == "true_false":
@@ -168,10 +169,11 @@ def meaning(q: dict[str, Any]) -> dict[str, Any]:
              float(a.get("weight", 100)), s(a.get("feedback")))
             for a in q["answers"]
         ]
+        m["feedback_other"] = s(q.get("feedback_other"))
     elif kind == "matching":
         m["pairs"] = [(s(p["left"]), s(p["right"])) for p in q["pairs"]]
         m["distractors"] = [s(d) for d in q.get("distractors") or []]
-    elif kind != "essay":
+    elif kind not in ("essay", "description"):
         raise AssertionError(f"no GIFT meaning for {kind}")
     return m
 
@@ -252,10 +254,11 @@ def test_text_formats_are_removed_and_the_text_kept_as_written() -> None:
     )
     assert result.problems == []
     by_id = {q["id"]: q for q in result.questions}
-    assert by_id["h"]["text"] == "<p>Is <b>this</b> bold?</p>"
+    assert by_id["h"]["text"] == "<p>Is this bold?</p>"  # sanitised: only the tags we render stay
     assert by_id["p"]["text"] == "Plain text"
     assert by_id["m"]["text"] == "Moodle text"
-    assert by_id["m"]["options"][0] == {"id": "a", "text": "<i>yes</i>", "correct": True, "feedback": "*good*"}
+    # An answer is shown as it is: an html one loses its tags.
+    assert by_id["m"]["options"][0] == {"id": "a", "text": "yes", "correct": True, "feedback": "*good*"}
     assert by_id["u"]["text"] == "[unknown] stays"
 
 
@@ -325,8 +328,7 @@ MALFORMED = [
     ("no-right-answer", "::q::No right answer {\n~a\n~b\n}", 3, "no right answer"),
     ("only-negative-weights", "::q::\nOnly negative {~%-50%a ~b}", 4, "no right answer"),
     ("weights-not-100", "::q::Weights {~%50%a ~%40%b ~c}", 3, "add up to 90%"),
-    ("single-with-partial-credit", "::q::Partial {=a ~%50%b ~c}", 3, "single choice"),
-    ("two-bare-equals", "::q::Two right {=a =b ~c}", 3, "single choice"),
+    ("single-without-full-marks", "::q::Partial {=%50%a ~%30%b ~c}", 3, "needs an answer worth 100%"),
     ("one-option", "::q::One option {~%100%a}", 3, "at least two answers"),
     ("empty-option", "::q::Empty option {\n=a\n~\n~c}", 5, "empty answer"),
     ("text-before-marker", "::q::Loose text {abc ~d =e}", 3, "text before the first answer"),
@@ -334,8 +336,9 @@ MALFORMED = [
     ("backslash-at-line-end", "::q::Line one \\\nline two {T}", 3, "backslash at the end"),
     ("empty-numerical", "::q::Empty numerical {#}", 3, "without an answer"),
     ("empty-short-answer", "::q::Empty short {=}", 3, "empty answer"),
-    ("numerical-wrong-feedback", "::q::Numerical {#\n=5\n~#wrong}", 5, "wrong-answer feedback"),
-    ("short-zero-weight", "::q::Zero {=right =%0%wrong#no}", 3, "weight 0%"),
+    ("numerical-credit-on-wrong", "::q::Numerical {#\n=5\n~%50%4}", 5, "wrong one (0%)"),
+    ("numerical-two-catch-alls", "::q::Numerical {#=5 ~#no ~#again}", 3, "a second ~"),
+    ("short-negative-weight", "::q::Negative {=right =%-50%wrong#no}", 3, "weight -50%"),
     ("short-without-full-marks", "::q::Half {=%50%half}", 3, "no answer is worth 100%"),
     ("one-pair", "::q::One pair {=a -> 1 = -> 2}", 3, "at least two pairs"),
     ("pair-without-arrow", "::q::Pairs {\n=a -> 1\n=b 2\n=c -> 3}", 5, "without ->"),
@@ -344,7 +347,6 @@ MALFORMED = [
     ("lower-case-true", "::q::Lower case {true}", 3, "capitals"),
     ("true-false-three-feedbacks", "::q::Too many {T#a#b#c}", 3, "at most two feedbacks"),
     ("no-marker", "::q::No marker {blue}", 3, "must start with = or ~"),
-    ("description", "::q::Just a description, no answers.", 3, "no answer block"),
     ("unclosed-name", "::q Name never closed {T}", 3, "not closed with ::"),
     ("empty-text", "::q::{T}", 3, "no text"),
     ("category-inside-question", "::q::Text {T}\n$CATEGORY: x", 4, "$CATEGORY line inside a question"),
@@ -562,3 +564,111 @@ def test_export_reports_what_gift_cannot_hold_and_what_is_broken() -> None:
         "question 9: not exported: not a mapping",
     ]
     assert [q["id"] for q in parse_gift(exported.text).questions] == ["canary"]
+
+
+# --------------------------------------------------------------------------- a Moodle bank, whole
+
+MOODLE_FILE = Path(__file__).parent / "data" / "moodle_gift_all.gift"
+
+
+def _moodle() -> GiftResult:
+    return parse_gift(MOODLE_FILE.read_text(encoding="utf-8"), "moodle_gift_all.gift")
+
+
+def test_every_construct_of_moodles_documentation_imports() -> None:
+    result = _moodle()
+    assert result.problems == []
+    kinds = {q["type"] for q in result.questions}
+    assert kinds == {"description", "single", "multiple", "true_false", "short", "numerical", "matching", "essay"}
+    adapter = TypeAdapter(AnyQuestion)
+    for q in result.questions:
+        adapter.validate_python(q if q["type"] == "description" else {**q, "objectives": ["KO1"]})
+
+
+def test_moodle_constructs_read_one_by_one() -> None:
+    result = _moodle()
+    by_id = {q["id"]: q for q in result.questions}
+    assert by_id["welcome"] == {"id": "welcome", "type": "description", "text": (
+        "This bank covers **support operations** at a small AI company. Read each situation carefully.")}
+    assert by_id["closing-note"]["type"] == "description"
+    first = by_id["first-response"]
+    assert first["type"] == "single" and first["feedback"] == "Answer where you promised to answer."
+    assert [(o["id"], o.get("correct", False), o.get("credit")) for o in first["options"]] == [
+        ("a", True, None), ("b", False, 50), ("c", False, -25), ("d", False, None)]
+    assert [o["weight"] for o in by_id["evidence"]["options"]] == [50, 50, -100]
+    assert by_id["escalation"]["text"].startswith("The support lead can escalate to _____ when")
+    assert by_id["metric-name"]["answers"][-1] == {"text": "*", "weight": 0,
+                                                   "feedback": "No: think about what the customer did not have to do."}
+    budget = by_id["budget"]
+    assert [(a.get("value"), a["tolerance"], a["weight"]) for a in budget["answers"]] == [
+        (300, 0, 100), (300, 25, 50), (1200, 0, 0)]
+    assert budget["feedback_other"] == "Divide the month by the number of weeks."
+    assert by_id["response-range"]["answers"][0] == {"min": 2, "max": 8, "weight": 100, "feedback": ""}
+    assert by_id["canary-flag"]["feedback"] == "A gradual release limits the damage of a bad model."
+    assert by_id["pair-roles"]["distractors"] == ["the office plants"]
+    retro = by_id["retro"]
+    assert retro["type"] == "essay" and "<script>" not in retro["text"] and "<strong>blameless</strong>" in retro["text"]
+    assert retro["feedback"] == "<p>Look for impact, timeline and <em>actions</em>.</p>"
+    assert by_id["plain-words"]["text"] == "Is 2\\*3 written \\<six\\> in a plain text?"
+    assert by_id["moodle-format"]["options"][0]["text"] == "Backlog growth"
+    assert by_id["escapes"]["text"] == "A {literal} brace, a ~tilde, an = equals sign, a # hash and a: colon,\nthen a new line."
+    assert "gift-q17" in by_id
+    assert result.categories["welcome"] == "$course$/top/Operations/Support"
+    assert result.categories["closing-note"] == "$course$/top/Operations/Quality"
+
+
+def test_single_choice_forms_of_moodle() -> None:
+    result = parse_gift("::two::Two right {=a =b ~c}\n\n::full::Weighted {=%100%a ~%50%b ~c}\n\n"
+                        "::later::Right one later {~%50%a ~b =c}\n")
+    assert result.problems == []
+    by_id = {q["id"]: q for q in result.questions}
+    assert [(o.get("correct", False), o.get("credit")) for o in by_id["two"]["options"]] == [
+        (True, None), (False, 100), (False, None)]
+    assert by_id["full"]["type"] == "single"
+    assert [(o.get("correct", False), o.get("credit")) for o in by_id["full"]["options"]] == [
+        (True, None), (False, 50), (False, None)]
+    assert [(o.get("correct", False), o.get("credit")) for o in by_id["later"]["options"]] == [
+        (False, 50), (False, None), (True, None)]
+    for q in result.questions:
+        back, exported, _ = round_trip({**q, "objectives": ["KO1"]})
+        assert back == q, exported.text
+
+
+def test_the_moodle_bank_round_trips_to_the_same_questions_and_categories() -> None:
+    first = _moodle()
+    exported = export_gift({"id": "bank", "questions": first.questions}, first.categories)
+    assert exported.problems == []
+    second = parse_gift(exported.text, "exported.gift")
+    assert second.problems == []
+    assert second.questions == first.questions
+    assert second.categories == first.categories
+    again = export_gift({"id": "bank", "questions": second.questions}, second.categories)
+    assert again.text == exported.text
+
+
+def test_a_description_is_written_as_its_text_alone() -> None:
+    exported = export_gift({"id": "d", "questions": [
+        {"id": "intro", "type": "description", "text": "Read {this} first.", "feedback": "Thanks."}]})
+    assert "::intro::[markdown]Read \\{this\\} first.\n" in exported.text
+    assert exported.problems == ["intro: a description's feedback has no place in GIFT; written without"]
+
+
+def test_imported_partial_credit_scores_and_feedback() -> None:
+    from lms.assessment.questions import QUESTION_TYPES
+
+    adapter = TypeAdapter(AnyQuestion)
+    by_id = {q["id"]: adapter.validate_python({**q, "objectives": ["KO1"]})
+             for q in _moodle().questions if q["type"] != "description"}
+    single, short, numerical = QUESTION_TYPES["single"], QUESTION_TYPES["short"], QUESTION_TYPES["numerical"]
+    first = by_id["first-response"]
+    assert [single.score(first, {"option": o}) for o in "abcd"] == [1.0, 0.5, 0.0, 0.0]  # a penalty never goes below 0
+    assert "partial credit: Whichever channel has the oldest message (50%)" in single.correct_answer(first)
+    metric = by_id["metric-name"]
+    assert short.score(metric, {"text": "First time fix"}) == 0.5
+    assert short.score(metric, {"text": "uptime"}) == 0.0
+    assert short.feedback(metric, {"text": "uptime"}) == ["No: think about what the customer did not have to do."]
+    budget = by_id["budget"]
+    assert numerical.score(budget, {"value": 310}) == 0.5
+    assert numerical.feedback(budget, {"value": 1200}) == ["That is the whole month."]
+    assert numerical.feedback(budget, {"value": 7}) == ["Divide the month by the number of weeks."]
+    assert numerical.feedback(budget, {"value": 300}) == ["Exactly."]

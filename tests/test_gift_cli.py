@@ -80,3 +80,95 @@ def test_export_of_a_shipped_quiz_reports_what_gift_cannot_hold(app: Flask, tmp_
 def test_export_of_an_unknown_quiz_is_an_error(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["lms", "export-gift", "no-such-quiz"])
     assert result.exit_code == 1 and "no quiz file" in result.output
+
+
+MOODLE_BANK = Path(__file__).parent / "data" / "moodle_gift_all.gift"
+
+
+def _import(app: Flask, *extra: str) -> object:
+    return app.test_cli_runner().invoke(args=["lms", "import-gift", *extra, "--module", "mlops",
+                                              "--phase", "foundation", "--objectives", "KO1"])
+
+
+def test_a_whole_moodle_bank_imports_loads_and_round_trips(app: Flask, quizzes_dir: Path) -> None:
+    result = _import(app, str(MOODLE_BANK), "--id", "moodle-bank")
+    assert result.exit_code == 0, result.output
+    written = (quizzes_dir / "moodle-bank.yml").read_text(encoding="utf-8")
+    assert "# gift-category: welcome $course$/top/Operations/Support" in written
+    runner = app.test_cli_runner()
+    check = runner.invoke(args=["lms", "load-content", "--check"])
+    assert check.exit_code == 0, check.output
+    exported = runner.invoke(args=["lms", "export-gift", "moodle-bank"])
+    assert exported.exit_code == 0, exported.output
+    gift_text = exported.stdout if hasattr(exported, "stdout") else exported.output
+    original = parse_gift(MOODLE_BANK.read_text(encoding="utf-8"))
+    again = parse_gift(gift_text)
+    assert again.problems == []
+    assert meaning(again.questions) == meaning(original.questions)
+    assert again.categories == original.categories
+
+
+def test_skip_bad_imports_the_rest_and_lists_what_was_skipped(app: Flask, quizzes_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "mixed.gift"
+    bad.write_text("::ok:: Fine? {T}\n\n::broken:: Unclosed {=yes ~no\n\n::also-ok:: Pick {=a ~b}\n\n"
+                   "::lower:: Lower {true}\n", encoding="utf-8")
+    refused = _import(app, str(bad))
+    assert refused.exit_code == 1 and f"{bad}:3:" in refused.output and f"{bad}:7:" in refused.output
+    assert "--skip-bad" in refused.output and list(quizzes_dir.iterdir()) == []
+
+    skipped = _import(app, str(bad), "--skip-bad")
+    assert skipped.exit_code == 0, skipped.output
+    assert f"skipped: {bad}:3:" in skipped.output and f"skipped: {bad}:7:" in skipped.output
+    assert "2 question(s); 2 problem(s) skipped" in skipped.output
+    written = (quizzes_dir / "mixed.yml").read_text(encoding="utf-8")
+    assert "id: ok" in written and "id: also-ok" in written and "broken" not in written
+
+
+def test_skip_bad_with_nothing_readable_writes_nothing(app: Flask, quizzes_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "none.gift"
+    bad.write_text("::broken:: Unclosed {=yes ~no\n", encoding="utf-8")
+    result = _import(app, str(bad), "--skip-bad")
+    assert result.exit_code == 1 and "no question could be read" in result.output
+    assert list(quizzes_dir.iterdir()) == []
+
+
+def test_descriptions_and_partial_credit_in_a_taken_quiz(app: Flask, quizzes_dir: Path, load_content, make_cohort,
+                                                         enrol_learner, client, login) -> None:
+    from lms.assessment.models import Attempt
+    from lms.extensions import db
+
+    bank = quizzes_dir.parent / "bank.gift"
+    bank.write_text("::intro::Read **this** first: the questions follow.\n\n"
+                    "::pick::Which channel first?{=Inbox#Yes. ~%50%Oldest message#Half. ~Chat}\n\n"
+                    "::budget::Per week?{#=300 =%0%1200#The whole month. ~#Divide by four.}\n", encoding="utf-8")
+    assert _import(app, str(bank), "--id", "bank").exit_code == 0
+    load_content()
+    cohort = make_cohort(months_ago=1)
+    user = enrol_learner(cohort)
+    login(client, user)
+    start = client.post("/quizzes/bank/start")
+    assert start.status_code == 302, start.get_data(as_text=True)[:500]
+    attempt_id = int(start.headers["Location"].split("/attempts/")[1].split("/")[0])
+    intro = client.get(f"/attempts/{attempt_id}/pages/0").get_data(as_text=True)
+    assert "<strong>this</strong>" in intro and 'name="p0"' not in intro
+    assert client.post(f"/attempts/{attempt_id}/pages/0", data={"go": "next"}).status_code == 302
+    assert client.post(f"/attempts/{attempt_id}/pages/1", data={"p1": "b", "go": "next"}).status_code == 302
+    assert client.post(f"/attempts/{attempt_id}/pages/2", data={"p2": "7", "go": "next"}).status_code == 302
+    review = client.get(f"/attempts/{attempt_id}/review").get_data(as_text=True)
+    assert "to read" in review and "1 question is not answered" not in review
+    assert client.post(f"/attempts/{attempt_id}/submit").status_code == 302
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.max_score == 2 and attempt.score == 0.5  # the description has no points; half credit
+    result = client.get(f"/attempts/{attempt_id}").get_data(as_text=True)
+    assert "Read <strong>this</strong> first" in result
+    assert "(50% of the points)" in result and "Half." in result and "Divide by four." in result
+
+    # The item statistics cover the answerable questions only, partial credit included.
+    from sqlalchemy import select
+
+    from lms.assessment.models import Quiz
+    from lms.assessment.services import quiz_statistics
+    stats = quiz_statistics(db.session, db.session.scalars(select(Quiz).where(Quiz.key == "bank")).one(), cohort)
+    assert [(q.key, q.facility) for q in stats.questions] == [("budget", 0.0), ("pick", 0.5)]
+    assert stats.questions[1].wrong_answers == [("Oldest message", 1)]

@@ -16,6 +16,7 @@ from lms.assessment import services
 from lms.assessment.content import QuizFile
 from lms.assessment.gift_reader import parse_gift, slugify
 from lms.assessment.gift_writer import export_gift
+from lms.assessment.kinds import QuestionKind
 from lms.assessment.models import QuizKind
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
@@ -38,6 +39,16 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _BlockDumper.add_representer(str, _str)
 
 
+# How an imported quiz file remembers each question's GIFT category (a comment line).
+_CATEGORY_NOTE = "# gift-category: "
+
+
+def _categories_noted(text: str) -> dict[str, str]:
+    found = (line[len(_CATEGORY_NOTE):].strip().partition(" ") for line in text.splitlines()
+             if line.startswith(_CATEGORY_NOTE))
+    return {qid: path.strip() for qid, _, path in found if qid and path.strip()}
+
+
 def _known_objectives() -> set[str]:
     data = yaml.safe_load((Path(current_app.config["CONTENT_DIR"]) / "objectives.yml").read_text(encoding="utf-8"))
     return {o["code"] for o in data.get("objectives", [])}
@@ -55,19 +66,26 @@ def _known_objectives() -> set[str]:
               help="Objective codes for every imported question, e.g. KO1,SO1 (GIFT has none).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write (default: quizzes/<id>.yml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--skip-bad", is_flag=True, help="Import the questions that read and list the ones skipped.")
 def import_gift_command(file: Path, quiz_id: str | None, title: str | None, module: str | None, phase: str | None,
-                        level: str | None, objectives: str, out: Path | None, force: bool) -> None:
+                        level: str | None, objectives: str, out: Path | None, force: bool, skip_bad: bool) -> None:
     """Turn a GIFT file into a quiz file in our format. Nothing is written if any
-    question cannot be read: every problem is listed with its line."""
+    question cannot be read: every problem is listed with its file and line
+    (with --skip-bad the rest is written and the skipped questions are listed)."""
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         _fail(f"{file}:1: not UTF-8 text (byte {exc.start})")
     result = parse_gift(text, str(file))
-    if result.problems:
+    if result.problems and not skip_bad:
         for problem in result.problems:
             click.echo(f"error: {file}:{problem.line}: {problem.message}", err=True)
-        _fail(f"{file}: {len(result.problems)} problem(s); nothing was written.")
+        _fail(f"{file}: {len(result.problems)} problem(s); nothing was written "
+              "(--skip-bad imports the rest).")
+    for problem in result.problems:
+        click.echo(f"skipped: {file}:{problem.line}: {problem.message}", err=True)
+    if not result.questions:
+        _fail(f"{file}: no question could be read; nothing was written.")
     codes = [c.strip() for c in objectives.split(",") if c.strip()]
     unknown = [c for c in codes if c not in _known_objectives()]
     if not codes or unknown:
@@ -80,7 +98,9 @@ def import_gift_command(file: Path, quiz_id: str | None, title: str | None, modu
         "kind": (QuizKind.QUIZ if module else QuizKind.EXAM).value,  # a plain str for the YAML writer
         **({"module": module} if module else {"level": level}),
         **({"phase": phase} if phase else {}),
-        "questions": [{**q, "objectives": codes} for q in result.questions],
+        # A description is text to read: it shows no objective.
+        "questions": [q if q["type"] == QuestionKind.DESCRIPTION else {**q, "objectives": codes}
+                      for q in result.questions],
     }
     try:
         QuizFile.model_validate(quiz)
@@ -93,8 +113,12 @@ def import_gift_command(file: Path, quiz_id: str | None, title: str | None, modu
     if target.exists() and not force:
         _fail(f"{target} exists; pass --force to overwrite it")
     header = f"# Imported from {file.name} by flask lms import-gift.\n"
+    if result.categories:  # Moodle's categories: a quiz has no place for them; export-gift writes them back
+        header += "".join(f"{_CATEGORY_NOTE}{qid} {path}\n" for qid, path in result.categories.items())
     target.write_text(header + yaml.dump(quiz, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    click.echo(f"Wrote {target}: {len(result.questions)} question(s). Run `flask lms load-content` to load it.")
+    skipped = f"; {len(result.problems)} problem(s) skipped, listed above" if result.problems else ""
+    click.echo(f"Wrote {target}: {len(result.questions)} question(s){skipped}. "
+               "Run `flask lms load-content` to load it.")
 
 
 @click.command("export-gift")
@@ -110,10 +134,11 @@ def export_gift_command(quiz: str, out: Path | None) -> None:
     if not path.is_file():
         _fail(f"no quiz file {quiz!r} (looked for {path})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(source)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         _fail(f"{path}: cannot read it: {exc}")
-    result = export_gift(data)
+    result = export_gift(data, _categories_noted(source) or None)
     for problem in result.problems:
         click.echo(f"warning: {problem}", err=True)
     if out:

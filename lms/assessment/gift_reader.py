@@ -6,35 +6,40 @@ read is reported with its line. Writing is ``lms/assessment/gift_writer.py``.
 
 Reading, kind by kind (``{...}`` is the answer block)::
 
-    Who wrote it? {=Ada#Yes. ~Alan#No.}         single: one bare = answer, the rest ~
-    Pick two {~%50%a ~%50%b ~%-100%c}           multiple: ~%w% or =%w% weights, may be negative
+    Who wrote it? {=Ada#Yes. ~%50%Alan#Half. ~Bob#No.}   single: the = answer is right, ~%w% earns w% (credit)
+    Pick two {~%50%a ~%50%b ~%-100%c}           multiple: ~%w% weights, may be negative
     The sky is blue. {T#shown if wrong#shown if right}           true_false
-    A cat? {=cat =feline#nice =%50%kitten =ca*}                  short; * is our wildcard
-    Pi? {#3.14:0.01}  Between? {#1..5}  {# =3.14:0.01 =%50%3:0.2#close}  numerical
+    A cat? {=cat =%50%kitten =ca* =%0%*#no}                      short; * is our wildcard, 0% answers for feedback
+    Pi? {#3.14:0.01}  Between? {#1..5}  {# =3.14:0.01 =%50%3:0.2#close ~#wrong}  numerical
     Match {=a -> 1 =b -> 2 = -> distractor}                      matching (2+ pairs)
     Write about it. {}                                           essay
+    Read this first.                                             description: text, no block
     The sky is {=blue ~red} today.               missing word: the block becomes "_____"
 
 plus ``::name::`` (the slug of the name is the question id; unnamed questions are
-``gift-q<n>``, n counting the questions of the file), ``$CATEGORY: path`` lines, ``//``
-comment lines, ``[markdown]``/``[html]``/``[plain]``/``[moodle]`` text prefixes (removed,
-the text is kept as written), ``####general feedback`` at the end of a block, per-answer
-``#feedback``, and the escapes ``\\~ \\= \\# \\{ \\} \\: \\n \\\\`` and ``\\>`` (ours: the
-exporter writes ``-\\>`` so that a ``->`` in an answer is not taken for a matching pair).
+``gift-q<n>``, n counting the questions of the file), ``$CATEGORY: path`` lines (each
+question's category is in ``GiftResult.categories``), ``//`` comment lines,
+``[markdown]``/``[html]``/``[plain]``/``[moodle]`` text prefixes (markdown kept as written;
+html and moodle sanitised, and stripped of tags in answer texts; plain escaped for
+Markdown; answers without a prefix take their question's), ``####general feedback`` at the
+end of a block, per-answer ``#feedback``, and the escapes ``\\~ \\= \\# \\{ \\} \\: \\n \\\\``
+and ``\\>`` (ours: the exporter writes ``-\\>`` so that a ``->`` in an answer is not taken
+for a matching pair).
 
-A block with ``~`` answers and no bare ``=`` is a multiple-answer question, as in Moodle
-(``{~%100%a ~b}`` too); a bare ``=`` makes it single choice.
+As in Moodle, an ``=`` answer makes a block single choice (its first bare ``=`` answer is
+the correct option; the others earn their %weight% as credit, a second ``=`` 100%); a
+block of ``~`` answers is multiple answer. One exception: ``{=%50%a =%50%b ~c}``, which
+Moodle refuses as single choice (nothing is worth 100%), reads as multiple answer.
 
-Differences from Moodle's reader, all reported as problems rather than guessed: a
-description (text without a block), lower-case ``{true}``, answers without a marker, ``->``
-in a block with ``~``, 0% short/numerical answers and numerical ``~#`` wrong-answer
-feedback (our format has no place for them), partial credit or several right answers in
-a single-choice block, unknown escapes (LaTeX ``\\(`` included: write ``\\\\(``).
-Moodle 4's ``// [id:...]`` and ``// [tag:...]`` comments are read as plain comments.
+Still refused, with the line, as Moodle would refuse them or as our format cannot hold
+them: lower-case ``{true}``, answers without a marker, ``->`` in a block with ``~``, short
+and numerical weights outside 0..100, unknown escapes (LaTeX ``\\(`` included: write
+``\\\\(``). Moodle 4's ``// [id:...]`` and ``// [tag:...]`` comments are read as plain comments.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import unicodedata
@@ -42,8 +47,11 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
+import nh3
+
 from lms.assessment.gift_syntax import ESCAPES, FORMAT_PREFIX, PLACEHOLDER
 from lms.assessment.kinds import QuestionKind
+from lms.web.markdown import sanitise
 
 __all__ = ["GiftProblem", "GiftResult", "parse_gift", "slugify"]
 
@@ -89,12 +97,43 @@ def _decode(text: str) -> str:
     return text.translate(_DECODE)
 
 
-def _clean(text: str) -> str:
-    """A text as our format keeps it: format prefix removed, escapes resolved, trimmed."""
+def _format_of(text: str) -> str | None:
+    match = FORMAT_PREFIX.match(text)
+    return match.group(1).lower() if match else None
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def _clean(text: str, default: str | None = None) -> str:
+    """A text as our format keeps it (Markdown): format prefix removed, escapes resolved,
+    trimmed. ``[html]`` and ``[moodle]`` texts are sanitised (the tags we render are kept,
+    scripts and event handlers go), ``[plain]`` texts have Markdown's characters escaped;
+    ``[markdown]`` and unmarked texts are kept as written. A text without a prefix takes
+    ``default``, the format of its question's text, as in Moodle."""
+    fmt = _format_of(text) or default
     match = FORMAT_PREFIX.match(text)
     if match:
         text = text[match.end():]
-    return _decode(text).strip()
+    text = _decode(text).strip()
+    if fmt in ("html", "moodle") and text:
+        text = str(sanitise(text)).strip()
+    elif fmt == "plain":
+        text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
+
+
+def _plain(text: str, default: str | None = None) -> str:
+    """An answer text shown as it is (options, short answers, pairs): ``[html]`` and
+    ``[moodle]`` answers lose their tags, the rest is kept as written."""
+    fmt = _format_of(text) or default
+    match = FORMAT_PREFIX.match(text)
+    if match:
+        text = text[match.end():]
+    text = _decode(text).strip()
+    if fmt in ("html", "moodle") and text:
+        text = html.unescape(nh3.clean(text, tags=set())).strip()
+    return text
 
 
 def _number(raw: str) -> int | float | None:
@@ -249,8 +288,11 @@ def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
     opening = t.find("{", body)
     closing = t.find("}", body)
     if opening < 0 and closing < 0:
-        raise _Error(start, "no answer block {...}: a description without answers has no equivalent "
-                            "in our format")
+        # Moodle's description: text shown among the questions, nothing to answer.
+        text = _clean(t[body:])
+        if not text:
+            raise _Error(start, "the question has no text")
+        return name, {"type": QuestionKind.DESCRIPTION.value, "text": text}
     if opening < 0 or 0 <= closing < opening:
         raise _Error(closing, "a } without an opening {; write \\} for a literal brace")
     closing = t.find("}", opening + 1)
@@ -267,6 +309,7 @@ def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
 
     before = t[body:opening]
     raw_text = before + "_____" + after if after.strip() else before
+    fmt = _format_of(raw_text)  # the answers' format too, unless they name their own
     text = _clean(raw_text)
     if not text:
         raise _Error(start, "the question has no text")
@@ -276,7 +319,7 @@ def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
     feedback = ""
     general = block.rfind("####")
     if general >= 0:
-        feedback = _clean(block[general + 4:])
+        feedback = _clean(block[general + 4:], fmt)
         block = block[:general]
     lead = len(block) - len(block.lstrip())
     stripped = block.strip()
@@ -287,24 +330,27 @@ def _read_question(chunk: _Chunk) -> tuple[str | None, dict[str, Any]]:
         question.update(type=QuestionKind.ESSAY.value, text=text, feedback=feedback, guidance="")
     elif stripped[0] == "#":
         question.update(type=QuestionKind.NUMERICAL.value, text=text, feedback=feedback,
-                        answers=_numerical(stripped, pos, opening))
+                        **_numerical(stripped, pos, opening, fmt))
     elif "~" in stripped:
         if "->" in stripped:
             raise _Error(pos + stripped.index("->"),
                          "-> (matching) mixed with ~ (multiple choice) in one answer block")
-        question.update(text=text, feedback=feedback, **_choice(stripped, pos, opening))
+        question.update(text=text, feedback=feedback, **_choice(stripped, pos, opening, fmt))
     elif "->" in stripped:
         if "=" not in stripped:
             raise _Error(pos, "a matching block needs =left -> right answers")
-        question.update(type=QuestionKind.MATCHING.value, text=text, feedback=feedback, **_matching(stripped, pos))
+        question.update(type=QuestionKind.MATCHING.value, text=text, feedback=feedback,
+                        **_matching(stripped, pos, fmt))
     else:
         head = stripped.split("#", 1)[0].strip()
         if head in _TRUE_FALSE:
-            question.update(type=QuestionKind.TRUE_FALSE.value, text=text, feedback=feedback, **_true_false(stripped, pos))
+            question.update(type=QuestionKind.TRUE_FALSE.value, text=text, feedback=feedback,
+                            **_true_false(stripped, pos, fmt))
         elif head.upper() in _TRUE_FALSE:
             raise _Error(pos, f"{head!r}: write true/false answers as T, TRUE, F or FALSE (capitals)")
         elif stripped[0] == "=":
-            question.update(type=QuestionKind.SHORT.value, text=text, feedback=feedback, answers=_short(stripped, pos, opening))
+            question.update(type=QuestionKind.SHORT.value, text=text, feedback=feedback,
+                            answers=_short(stripped, pos, opening, fmt))
         else:
             raise _Error(pos, "the answers must start with = or ~ (or the block be #number, T/F or empty)")
     return name, _ordered(question)
@@ -352,34 +398,42 @@ def _split(block: str, pos: int, markers: str, leading_ok: bool = False,
     return answers
 
 
-def _text_of(answer: _Answer, what: str = "answer") -> str:
-    text = _clean(answer.text)
+def _text_of(answer: _Answer, fmt: str | None, what: str = "answer") -> str:
+    text = _plain(answer.text, fmt)
     if not text:
         raise _Error(answer.pos, f"an empty {what}")
     return text
 
 
-def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
+def _choice(block: str, pos: int, opening: int, fmt: str | None) -> dict[str, Any]:
     answers = _split(block, pos, "~=")
     if len(answers) < 2:
         raise _Error(pos, "a multiple-choice block needs at least two answers")
     weights = [a.weight if a.weight is not None else (100 if a.marker == "=" else 0) for a in answers]
-    options: list[dict[str, Any]] = [{"id": _option_id(i), "text": _text_of(a), "feedback": _clean(a.feedback)}
+    options: list[dict[str, Any]] = [{"id": _option_id(i), "text": _text_of(a, fmt),
+                                      "feedback": _clean(a.feedback, fmt)}
                                      for i, a in enumerate(answers)]
     for answer, weight in zip(answers, weights, strict=True):
         if not -100 <= weight <= 100:
             raise _Error(answer.pos, f"the weight {weight:g}% is outside -100..100")
-    if any(a.marker == "=" and a.weight is None for a in answers):
-        # Moodle's single-answer form: the bare = answer is right, every other one wrong.
-        if weights.count(100) != 1 or any(w not in (0, 100) for w in weights):
-            raise _Error(opening, "a block with a bare = answer is single choice: one = answer and "
-                                  "every other one ~ (0%); for several right answers or partial "
-                                  "credit, give every answer a %weight%")
-        for option, weight in zip(options, weights, strict=True):
-            if weight == 100:
-                option["correct"] = True
-        return {"type": QuestionKind.SINGLE.value, "options": [_option(o) for o in options]}
     positive = sum(w for w in weights if w > 0)
+    # As in Moodle, an = answer makes the block single choice; one exception keeps the
+    # multiple-answer reading of {=%50%a =%50%b ~c}, which Moodle would refuse as single
+    # choice (no answer is worth 100%) and whose weights add up like a multiple answer's.
+    fits_multiple = 100 not in weights and math.isclose(positive, 100, abs_tol=0.01)
+    if any(a.marker == "=" for a in answers) and not fits_multiple:
+        if 100 not in weights:
+            raise _Error(opening, "a single-choice block (it has an = answer) needs an answer worth 100%")
+        # The correct option: the first bare = answer, else the first worth 100%; any other
+        # answer earns its credit.
+        bare = [i for i, a in enumerate(answers) if a.marker == "=" and a.weight is None]
+        right = bare[0] if bare else weights.index(100)
+        for index, (option, weight) in enumerate(zip(options, weights, strict=True)):
+            if index == right:
+                option["correct"] = True
+            elif weight:
+                option["credit"] = weight
+        return {"type": QuestionKind.SINGLE.value, "options": [_option(o) for o in options]}
     if positive == 0:
         raise _Error(opening, "no right answer: mark it with = or give it a positive %weight%")
     if not math.isclose(positive, 100, abs_tol=0.01):
@@ -390,7 +444,7 @@ def _choice(block: str, pos: int, opening: int) -> dict[str, Any]:
 
 
 def _option(option: dict[str, Any]) -> dict[str, Any]:
-    order = ["id", "text", "correct", "weight", "feedback"]
+    order = ["id", "text", "correct", "credit", "weight", "feedback"]
     return {k: option[k] for k in order if k in option}
 
 
@@ -406,9 +460,9 @@ def _option_id(index: int) -> str:
 
 def _check_weight(answer: _Answer) -> int | float:
     weight = 100 if answer.weight is None else answer.weight
-    if not 0 < weight <= 100:
-        raise _Error(answer.pos, f"the weight {weight:g}% is not possible here: our format takes "
-                                 "accepted answers worth more than 0% and at most 100%")
+    if not 0 <= weight <= 100:
+        raise _Error(answer.pos, f"the weight {weight:g}% is not possible here: accepted answers are "
+                                 "worth 0% (a known wrong answer, for its feedback) to 100%")
     return weight
 
 
@@ -417,26 +471,32 @@ def _full_marks(answers: list[dict[str, Any]], opening: int) -> None:
         raise _Error(opening, "no answer is worth 100%")
 
 
-def _short(block: str, pos: int, opening: int) -> list[dict[str, Any]]:
-    answers = [{"text": _text_of(a), "weight": _check_weight(a), "feedback": _clean(a.feedback)}
+def _short(block: str, pos: int, opening: int, fmt: str | None) -> list[dict[str, Any]]:
+    answers = [{"text": _text_of(a, fmt), "weight": _check_weight(a), "feedback": _clean(a.feedback, fmt)}
                for a in _split(block, pos, "=")]
     _full_marks(answers, opening)
     return answers
 
 
-def _numerical(block: str, pos: int, opening: int) -> list[dict[str, Any]]:
+def _numerical(block: str, pos: int, opening: int, fmt: str | None) -> dict[str, Any]:
     body = block[1:]
-    if "~" in body:
-        raise _Error(pos + 1 + body.index("~"), "wrong-answer feedback (~#...) in a numerical block "
-                                                 "has no equivalent in our format")
     if not body.strip():
         raise _Error(pos, "a numerical block without an answer")
     result: list[dict[str, Any]] = []
-    for answer in _split(body, pos + 1, "=", leading_ok=True):
+    other: str | None = None
+    for answer in _split(body, pos + 1, "=~", leading_ok=True):
         raw = answer.text.strip()  # escaped characters stay placeholders: never a number
         match = FORMAT_PREFIX.match(raw)
         if match:
             raw = raw[match.end():].strip()
+        if answer.marker == "~" and raw in ("", "*"):
+            # Moodle's wrong-answer feedback: shown for any number no answer matches.
+            if other is not None:
+                raise _Error(answer.pos, "a second ~ (any other number) in one numerical block")
+            if answer.weight not in (None, 0):
+                raise _Error(answer.pos, "any other number (~) is worth 0%")
+            other = _clean(answer.feedback, fmt)
+            continue
         if not raw:
             raise _Error(answer.pos, "an empty numerical answer")
         item: dict[str, Any]
@@ -456,14 +516,21 @@ def _numerical(block: str, pos: int, opening: int) -> list[dict[str, Any]]:
             if tolerance < 0:
                 raise _Error(answer.pos, f"the tolerance in {raw!r} is negative")
             item = {"value": value, "tolerance": tolerance}
-        item["weight"] = _check_weight(answer)
-        item["feedback"] = _clean(answer.feedback)
+        if answer.marker == "~":
+            if answer.weight not in (None, 0):
+                raise _Error(answer.pos, "a ~ numerical answer is a wrong one (0%): write =%w% for credit")
+            item["weight"] = 0
+        else:
+            item["weight"] = _check_weight(answer)
+        item["feedback"] = _clean(answer.feedback, fmt)
         result.append(item)
+    if not result:
+        raise _Error(pos, "a numerical block without an answer")
     _full_marks(result, opening)
-    return result
+    return {"answers": result, **({"feedback_other": other} if other else {})}
 
 
-def _matching(block: str, pos: int) -> dict[str, Any]:
+def _matching(block: str, pos: int, fmt: str | None) -> dict[str, Any]:
     pairs: list[dict[str, str]] = []
     distractors: list[str] = []
     for answer in _split(block, pos, "=", weights=False):  # as in Moodle: %50% is text here
@@ -472,7 +539,7 @@ def _matching(block: str, pos: int) -> dict[str, Any]:
         left, arrow, right = answer.text.partition("->")
         if not arrow:
             raise _Error(answer.pos, "a matching answer without ->: write =left -> right")
-        left_text, right_text = _clean(left), _clean(right)
+        left_text, right_text = _plain(left, fmt), _plain(right, fmt)
         if not right_text:
             raise _Error(answer.pos, "a matching pair without a right-hand text")
         if left_text:
@@ -484,12 +551,12 @@ def _matching(block: str, pos: int) -> dict[str, Any]:
     return {"pairs": pairs, **({"distractors": distractors} if distractors else {})}
 
 
-def _true_false(block: str, pos: int) -> dict[str, Any]:
+def _true_false(block: str, pos: int, fmt: str | None) -> dict[str, Any]:
     head, *feedbacks = block.split("#")
     if len(feedbacks) > 2:
         raise _Error(pos, "true/false takes at most two feedbacks: {T#if wrong#if right}")
-    wrong = _clean(feedbacks[0]) if feedbacks else ""
-    right = _clean(feedbacks[1]) if len(feedbacks) > 1 else ""
+    wrong = _clean(feedbacks[0], fmt) if feedbacks else ""
+    right = _clean(feedbacks[1], fmt) if len(feedbacks) > 1 else ""
     answer = _TRUE_FALSE[head.strip()]
     # GIFT's first feedback shows for a wrong answer, the second for a right one; ours
     # follow the learner's choice.

@@ -1,7 +1,9 @@
 """Writing a quiz of our format as GIFT (Moodle's plain-text question format).
 
 ``export_gift`` writes a quiz dict (quizzes/README.md) as GIFT text. Nothing is dropped in
-silence: what GIFT cannot hold is reported per question. Ordering questions are not
+silence: what GIFT cannot hold is reported per question. Single-choice credit is written
+``~%credit%``, 0% short and numerical answers ``=%0%``, a numerical question's feedback for
+any other number ``~#...``, a description as its text without a block. Ordering questions are not
 written; a scenario becomes one GIFT question per part, each starting with the case text;
 points, pools, essay guidance and minimum words have no place in GIFT and are left out.
 Texts are escaped (``\\~ \\= \\# \\{ \\} \\: \\n \\\\``), ``->`` inside answers is written
@@ -98,12 +100,10 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
         lines = []
         for o in options:
             text = _required(o.get("text"), "an option", notes)
-            if o.get("correct"):
-                prefix = "= " if text.startswith("%") else "="
-            elif text.startswith("%"):
-                prefix = "~%0%"
-            else:
-                prefix = "~"
+            # The correct option is a bare =, the reader's choice among full-marks answers;
+            # partial credit (or a penalty) is ~%credit%, as Moodle writes it.
+            correct = "= " if text.startswith("%") else "="
+            prefix = correct if o.get("correct") else _weighted("~", o.get("credit") or 0, 0, text)
             lines.append(_answer_line(prefix, text, o.get("feedback"), notes))
         return lines, ""
     if kind == QuestionKind.MULTIPLE:
@@ -134,6 +134,8 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
                 raise _NotExportable("a numerical answer needs value or min and max")
             weight = a.get("weight", 100)
             lines.append(_answer_line(_weighted("=", weight, 100, ""), number, a.get("feedback"), notes))
+        if q.get("feedback_other"):  # any other number: Moodle's wrong-answer feedback
+            lines.append("~#" + _esc(q["feedback_other"], notes))
         return lines, "#"
     if kind == QuestionKind.MATCHING:
         lines = [f"={_required(p.get('left'), 'a pair', notes)} -> {_required(p.get('right'), 'a pair', notes)}"
@@ -158,6 +160,14 @@ def _block_lines(q: dict[str, Any], notes: set[str]) -> tuple[list[str], str]:
 
 
 def _write(name: str, q: dict[str, Any], text: str, feedback: str, notes: set[str]) -> str:
+    if q.get("type") == QuestionKind.DESCRIPTION:
+        # GIFT's description: the text alone, without an answer block.
+        stem = _esc(text, notes, in_block=False)
+        if not stem:
+            raise _NotExportable("the description has no text")
+        if (feedback or "").strip():
+            notes.add("a description's feedback has no place in GIFT; written without")
+        return f"::{_esc(name, notes, in_block=False)}::[markdown]{stem}"
     answers, head = _block_lines(q, notes)
     if feedback and feedback.strip():
         answers = answers + [f"####{_esc(feedback, notes)}"]
@@ -179,7 +189,9 @@ def _write(name: str, q: dict[str, Any], text: str, feedback: str, notes: set[st
 
 def _lost(q: dict[str, Any]) -> list[str]:
     """Fields of ours that GIFT has no place for (objectives aside: GIFT never has them)."""
-    lost = []
+    lost: list[str] = []
+    if q.get("type") == QuestionKind.DESCRIPTION:
+        return lost  # no points to lose
     if q.get("points", 1) != 1:
         lost.append(f"points ({q['points']})")
     if q.get("pool"):
@@ -191,13 +203,16 @@ def _lost(q: dict[str, Any]) -> list[str]:
     return lost
 
 
-def export_gift(quiz: dict[str, Any]) -> ExportResult:
-    """Write a quiz dict (our format) as GIFT; what GIFT cannot hold is in ``problems``."""
+def export_gift(quiz: dict[str, Any], categories: dict[str, str] | None = None) -> ExportResult:
+    """Write a quiz dict (our format) as GIFT; what GIFT cannot hold is in ``problems``.
+    ``categories`` (question id -> Moodle category path, as the reader gives them) writes
+    each question under its category; without it the quiz id is the one category."""
     problems: list[str] = []
     items: list[str] = []
     used: set[str] = {str(q.get("id")) for q in quiz.get("questions") or [] if isinstance(q, dict)}
-    if quiz.get("id"):
+    if quiz.get("id") and not categories:
         items.append(f"$CATEGORY: {quiz['id']}")
+    current: str | None = None
 
     def emit(name: str, q: dict[str, Any], text: str, feedback: str, label: str) -> bool:
         notes: set[str] = set()
@@ -219,6 +234,10 @@ def export_gift(quiz: dict[str, Any]) -> ExportResult:
             continue
         qid = str(q.get("id") or f"question-{index}")
         kind = q.get("type")
+        category = (categories or {}).get(qid)
+        if category and category != current and "\n" not in category:
+            items.append(f"$CATEGORY: {category}")
+            current = category
         if kind == QuestionKind.ORDERING:
             problems.append(f"{qid}: not exported: GIFT has no ordering questions")
             continue

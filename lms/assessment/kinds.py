@@ -16,6 +16,7 @@ class QuestionKind(StrEnum):
     ORDERING = "ordering"
     ESSAY = "essay"
     SCENARIO = "scenario"  # a case with sub-questions of the other kinds
+    DESCRIPTION = "description"  # text shown in the quiz: no answer, no points (GIFT's description item)
 
     def __repr__(self) -> str:
         # Content authors read this in pydantic's "expected tags: 'single', 'multiple', ..."

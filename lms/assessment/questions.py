@@ -44,6 +44,9 @@ class Option(Spec):
     text: Text
     correct: bool = False
     weight: float = Field(default=0, ge=-100, le=100)
+    # Single choice: the share of the points (percent) this option earns when it is not the
+    # correct one; partial credit, or a penalty when negative (a question never scores below 0).
+    credit: float | None = Field(default=None, ge=-100, le=100)
     feedback: str = ""
 
 
@@ -62,6 +65,10 @@ class SingleSpec(BaseQuestion):
         _unique_ids(self.options)
         if sum(o.correct for o in self.options) != 1:
             raise ValueError("a single-choice question needs exactly one option with correct: true")
+        if any(o.correct and o.credit is not None for o in self.options):
+            raise ValueError("the correct option earns all the points: give credit only to the other options")
+        if any(o.weight for o in self.options):
+            raise ValueError("single-choice options take credit (percent), not weight")
         return self
 
 
@@ -72,6 +79,8 @@ class MultipleSpec(BaseQuestion):
     @model_validator(mode="after")
     def _weights(self) -> MultipleSpec:
         _unique_ids(self.options)
+        if any(o.credit is not None or o.correct for o in self.options):
+            raise ValueError("multiple-answer options take a weight (percent), not credit or correct")
         positive = sum(o.weight for o in self.options if o.weight > 0)
         if not math.isclose(positive, 100, abs_tol=0.01):
             raise ValueError(f"the positive option weights must add up to 100 (they add up to {positive:g})")
@@ -87,7 +96,7 @@ class TrueFalseSpec(BaseQuestion):
 
 class ShortAnswer(Spec):
     text: Text
-    weight: float = Field(default=100, gt=0, le=100)
+    weight: float = Field(default=100, ge=0, le=100)  # 0: a known wrong answer (``*`` for any other), for its feedback
     feedback: str = ""
 
 
@@ -113,7 +122,7 @@ class NumericAnswer(Spec):
     tolerance: float = Field(default=0, ge=0)
     min: float | None = None
     max: float | None = None
-    weight: float = Field(default=100, gt=0, le=100)
+    weight: float = Field(default=100, ge=0, le=100)  # 0: a known wrong answer, for its feedback
     feedback: str = ""
 
     @model_validator(mode="after")
@@ -136,6 +145,7 @@ class NumericAnswer(Spec):
 class NumericalSpec(WeightedAnswersSpec):
     type: Literal[QuestionKind.NUMERICAL]
     answers: list[NumericAnswer] = Field(min_length=1)
+    feedback_other: str = ""  # shown for a number no answer matches (GIFT's ``~#...``)
 
 
 class Pair(Spec):
@@ -188,7 +198,20 @@ class ScenarioSpec(Spec):
         return self
 
 
-QuestionSpec = PartSpec | ScenarioSpec
+class DescriptionSpec(Spec):
+    """Text shown among the questions (an introduction, a case to read): nothing to answer,
+    no points; scoring, evidence and statistics pass it by (it has no parts)."""
+
+    id: Slug
+    type: Literal[QuestionKind.DESCRIPTION]
+    text: Text
+    feedback: str = ""
+    pool: Slug | None = None
+    objectives: list[Code] = []
+    points: Literal[0] = 0
+
+
+QuestionSpec = PartSpec | ScenarioSpec | DescriptionSpec
 AnyQuestion = Annotated[QuestionSpec, Field(discriminator="type")]
 
 
@@ -250,13 +273,20 @@ class Single(QuestionType[SingleSpec]):
     def score(self, spec: SingleSpec, answer: dict[str, Any] | None) -> float | None:
         if not answer:
             return 0.0
-        return 1.0 if any(o.id == answer["option"] and o.correct for o in spec.options) else 0.0
+        chosen = next((o for o in spec.options if o.id == answer["option"]), None)
+        if chosen is None:
+            return 0.0
+        if chosen.correct:
+            return 1.0
+        return max(0.0, min(1.0, (chosen.credit or 0) / 100))
 
     def feedback(self, spec: SingleSpec, answer: dict[str, Any] | None) -> list[str]:
         return [o.feedback for o in spec.options if answer and o.id == answer["option"] and o.feedback]
 
     def correct_answer(self, spec: SingleSpec) -> str:
-        return next(o.text for o in spec.options if o.correct)
+        right = next(o.text for o in spec.options if o.correct)
+        partial = [f"{o.text} ({o.credit:g}%)" for o in spec.options if not o.correct and o.credit]
+        return right + (f" (partial credit: {'; '.join(partial)})" if partial else "")
 
     def describe(self, spec: SingleSpec, answer: dict[str, Any] | None) -> str:
         return "" if not answer else next((o.text for o in spec.options if o.id == answer["option"]), "")
@@ -344,6 +374,8 @@ class WeightedAnswers(QuestionType[W]):
 
     def feedback(self, spec: W, answer: dict[str, Any] | None) -> list[str]:
         best = self._best(spec, answer)
+        if best is None and answer and isinstance(spec, NumericalSpec) and spec.feedback_other:
+            return [spec.feedback_other]
         return [best.feedback] if best and best.feedback else []
 
 
@@ -386,7 +418,7 @@ class Numerical(WeightedAnswers[NumericalSpec]):
         return accepted.matches(answer["value"])
 
     def correct_answer(self, spec: NumericalSpec) -> str:
-        best = next(a for a in spec.answers if a.weight == 100)
+        best = next(a for a in spec.answers if a.weight == 100)  # the spec has one (_full_marks)
         if best.value is not None:
             return f"{best.value:g}" + (f" (± {best.tolerance:g})" if best.tolerance else "")
         return f"between {best.min:g} and {best.max:g}"
@@ -515,7 +547,9 @@ def type_of(part: PartSpec) -> QuestionType[Any]:
 
 
 def parts_of(spec: QuestionSpec) -> list[PartSpec]:
-    """The answerable parts of a question: itself, or a scenario's sub-questions."""
+    """The answerable parts of a question: itself, a scenario's sub-questions, or none (a description)."""
+    if isinstance(spec, DescriptionSpec):
+        return []
     return list(spec.questions) if isinstance(spec, ScenarioSpec) else [spec]
 
 
