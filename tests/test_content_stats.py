@@ -37,6 +37,9 @@ def test_content_stats_counts_the_shipped_course(app: Flask) -> None:
     readings = sum(len(yaml.safe_load(m.read_text()).get("readings", [])) for m in shipped.glob("modules/*/module.yml"))
     assert readings >= 30 and int(months["total"][column["readings"]]) == readings
     assert int(months["total"][column["activities"]]) == sum("\nactivity:" in p.read_text() for p in lessons)
+    # every framework has success metrics to track
+    framework_rows = {name: r for name, r in modules.items() if name not in ("—", "total")}
+    assert len(framework_rows) == 6 and all(int(r[column["metrics"]]) > 0 for r in framework_rows.values())
     checks = sorted(Path(app.config["QUIZZES_DIR"]).glob("checks/*.yml"))
     assert int(months["total"][column["checks"]]) == len(checks)
     low, median, high = map(int, months["total"][1].split("/"))

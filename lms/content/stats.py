@@ -24,6 +24,7 @@ class Measure(StrEnum):
     ACTIVITIES = "activities"
     TEMPLATES = "templates"
     READINGS = "readings"
+    METRICS = "metrics"       # success metrics learners track in the KPI tracker
     QUIZZES = "quizzes"       # module quizzes and level exams
     CHECKS = "checks"         # weekly units' practice checks
     ITEMS = "items"           # questions of quizzes, exams and checks
@@ -92,16 +93,16 @@ def gather(facts: Iterable[Fact], months: int = 12) -> Stats:
     return Stats(by_month=by_month, by_module=by_module, total=total)
 
 
-COLUMNS = ("lessons", "words min/median/max", "hours", "activities", "templates", "readings", "quizzes", "checks",
-           "items", "assignments")
+COLUMNS = ("lessons", "words min/median/max", "hours", "activities", "templates", "readings", "metrics", "quizzes",
+           "checks", "items", "assignments")
 
 
 def cells(row: Row) -> list[str]:
     words = row.word_range
     return [str(row.count(Measure.LESSONS)), "/".join(map(str, words)) if words else NONE, f"{row.hours:g}",
             str(row.count(Measure.ACTIVITIES)), str(row.count(Measure.TEMPLATES)), str(row.count(Measure.READINGS)),
-            str(row.count(Measure.QUIZZES)), str(row.count(Measure.CHECKS)), str(row.count(Measure.ITEMS)),
-            str(row.count(Measure.ASSIGNMENTS))]
+            str(row.count(Measure.METRICS)), str(row.count(Measure.QUIZZES)), str(row.count(Measure.CHECKS)),
+            str(row.count(Measure.ITEMS)), str(row.count(Measure.ASSIGNMENTS))]
 
 
 def table(title: str, rows: dict[str, Row], total: Row) -> list[str]:
