@@ -135,6 +135,9 @@ def test_removed_items_are_retired_not_deleted_and_come_back(app: Flask, content
     lesson_file.unlink()
     shutil.rmtree(content_dir / "modules" / "quality-assurance")
     (content_dir.parent / "quizzes" / "quality-assurance-quiz.yml").unlink()
+    checks = content_dir.parent / "quizzes" / "checks"  # the weekly checks of the removed units go with them
+    for check in [*checks.glob("mlops-release-pipeline-registry.yml"), *checks.glob("qa-*.yml")]:
+        check.unlink()
     for sheet in [*(content_dir / "templates").glob("*.md"), *(content_dir / "templates").glob("*.yml")]:
         # the templates that served the removed module now serve another; its assignments are gone
         text = re.sub(r"^assignments:.*\n", "", sheet.read_text(), flags=re.M)
@@ -160,7 +163,9 @@ def test_retired_lesson_is_hidden_from_the_catalog(app: Flask, admin_client, con
     invoke(app)
     assert client.get("/lessons/mlops-release-pipeline-registry").status_code == 200
     (content_dir / LESSON).unlink()
-    invoke(app)
+    for check in (content_dir.parent / "quizzes" / "checks").glob("mlops-release-pipeline-registry.yml"):
+        check.unlink()  # its weekly check goes with it
+    assert invoke(app).exit_code == 0
     assert client.get("/lessons/mlops-release-pipeline-registry").status_code == 404
     assert "mlops-release-pipeline-registry" not in client.get("/modules/mlops").get_data(as_text=True)
 

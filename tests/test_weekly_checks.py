@@ -30,8 +30,11 @@ CHECK: dict[str, Any] = {
 
 
 def write_check(content_dir: Path, check: dict[str, Any], name: str = "test-check.yml") -> Path:
+    """Write a check file; the shipped check of the same lesson makes way for it."""
     folder = content_dir.parent / "quizzes" / "checks"
     folder.mkdir(exist_ok=True)
+    for shipped in folder.glob(f"{check.get('lesson')}.yml"):
+        shipped.unlink()
     path = folder / name
     path.write_text(yaml.safe_dump(check, sort_keys=False))
     return path
@@ -49,7 +52,8 @@ def test_a_check_is_placed_with_its_lesson_as_practice(app: Flask, content_dir: 
     assert quiz.lesson is not None and quiz.lesson.key == LESSON
     assert quiz.phase is not None and quiz.phase.key == "mlops.foundation" and quiz.module.key == "mlops"
     assert quiz.practice and quiz.attempts_allowed == 0 and quiz.review == ReviewPolicyName.IMMEDIATELY
-    assert services.lesson_check(db.session, quiz.lesson.id) is quiz
+    link = services.lesson_check(db.session, quiz.lesson.id)
+    assert link is not None and (link.key, link.questions) == ("check-test-release", 3)
     # not a scheduled quiz: off the quiz list and off everyone's schedule
     assert quiz not in services.active_quizzes(db.session)
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -95,10 +95,23 @@ def active_quizzes(session: DbSession) -> list[Quiz]:
     return sorted(quizzes, key=lambda q: (release_month(q), q.kind == QuizKind.EXAM, q.position))
 
 
-def lesson_check(session: DbSession, lesson_id: int) -> Quiz | None:
-    """The weekly check of a lesson (its unit), if it has an active one."""
-    return session.scalar(select(Quiz).where(Quiz.lesson_id == lesson_id, Quiz.kind == QuizKind.CHECK,
-                                             Quiz.retired_at.is_(None)))
+@dataclass(frozen=True)
+class CheckLink:
+    """What the lesson page says about its unit's weekly check."""
+
+    key: str
+    title: str
+    questions: int
+
+
+def lesson_check(session: DbSession, lesson_id: int) -> CheckLink | None:
+    """The weekly check of a lesson (its unit), if it has an active one, in one statement."""
+    row = session.execute(
+        select(Quiz.key, Quiz.title, func.count(Question.id))
+        .outerjoin(Question, (Question.quiz_id == Quiz.id) & Question.retired_at.is_(None))
+        .where(Quiz.lesson_id == lesson_id, Quiz.kind == QuizKind.CHECK, Quiz.retired_at.is_(None))
+        .group_by(Quiz.id, Quiz.key, Quiz.title)).first()
+    return None if row is None else CheckLink(key=row[0], title=row[1], questions=row[2])
 
 
 def get_quiz(session: DbSession, key: str) -> Quiz | None:

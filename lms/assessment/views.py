@@ -29,7 +29,7 @@ def question_types() -> dict[str, Any]:
 
 
 @bp.app_template_global("lesson_check")
-def lesson_check(lesson: Lesson) -> Quiz | None:
+def lesson_check(lesson: Lesson) -> services.CheckLink | None:
     """For the lesson page: the weekly check of its unit, if it has one."""
     return services.lesson_check(db.session, lesson.id)
 

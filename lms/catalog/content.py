@@ -451,7 +451,7 @@ class CatalogSection(ContentSection):
                     yield Fact(Measure.MINUTES, lesson.meta.activity.minutes, month, module.spec.id)
             # a module's readings serve its whole span: counted in its first month
             yield Fact(Measure.READINGS, len(module.spec.readings), module.first_month, module.spec.id)
-            yield Fact(Measure.METRICS, len(module.spec.metrics.items), module.first_month, module.spec.id)
+            yield Fact(Measure.METRICS, len(module.spec.metrics.items) if module.spec.metrics else 0, module.first_month, module.spec.id)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         spec: CatalogSpec = bundle.specs[self.name]
