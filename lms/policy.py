@@ -77,6 +77,7 @@ POLICY: dict[str, AccessRule] = {
     "assessment.submit": OWN_ATTEMPT,
     "assessment.result": OWN_ATTEMPT,
     "assessment.statistics": COHORT_STAFF,
+    "assessment.withdraw_item": COHORT_STAFF,
     "assessment.grade": COHORT_STAFF,
     "assessment.essay_queue": STAFF,
     # assessed work

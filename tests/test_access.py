@@ -138,6 +138,8 @@ ROUTES: dict[str, Route] = {
     "assessment.submit": Route(lambda w, x: f"/attempts/{x['attempt_id']}/submit", OWN_ATTEMPT, "POST"),
     "assessment.result": Route(lambda w, x: f"/attempts/{x['attempt_id']}", OWN_ATTEMPT),
     "assessment.statistics": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/quizzes/mlops-quiz/statistics", COHORT_STAFF),
+    # Without data the form is re-rendered with its errors (400): nothing is withdrawn.
+    "assessment.withdraw_item": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/quizzes/mlops-quiz/withdraw", COHORT_STAFF, "POST"),
     "assessment.essay_queue": Route(lambda w, x: "/grading/essays", STAFF),
     "coursework.assignments": Route(lambda w, x: "/coursework", SIGNED_IN),
     "coursework.assignment": Route(lambda w, x: "/assignments/cs-hands-on-own-operation", LESSON),

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, DecimalField, HiddenField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class CsrfForm(FlaskForm):
@@ -13,3 +13,12 @@ class EssayGradeForm(FlaskForm):
     points = DecimalField("Points", places=2, validators=[InputRequired("Give the points."), NumberRange(min=0)])
     comment = TextAreaField("Comment for the learner", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save grade")
+
+
+class WithdrawItemForm(FlaskForm):
+    """Withdraw a question from a running quiz (item analysis), optionally regrading the cohort."""
+
+    item = HiddenField("Item", validators=[DataRequired("Choose the item to withdraw.")])
+    reason = TextAreaField("Why it is withdrawn", validators=[DataRequired("Say why the item is withdrawn."), Length(max=2000)])
+    regrade = BooleanField("Regrade: rescore this cohort's finished attempts without it")
+    submit = SubmitField("Withdraw item")

@@ -170,3 +170,23 @@ class Response(Model):
     grader_comment: Mapped[str] = mapped_column(Text, default="")
     attempt: Mapped[Attempt] = relationship(back_populates="responses")
     version: Mapped[QuestionVersion] = relationship()
+
+
+class ItemWithdrawal(Model):
+    """A question withdrawn from its quiz, program-wide: new attempts no longer draw it
+    (item analysis, issue 12 point 3). Who withdrew it, when, why, and from which cohort's
+    statistics; attempts already scored keep its points unless that cohort was regraded,
+    which took the question out of its finished attempts (``regraded_attempts`` of them)."""
+
+    __tablename__ = "item_withdrawals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), unique=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    withdrawn_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    regraded_attempts: Mapped[int] = mapped_column(default=0)
+    question: Mapped[Question] = relationship()
+    withdrawn_by: Mapped[User] = relationship()

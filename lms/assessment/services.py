@@ -21,7 +21,16 @@ from sqlalchemy.orm import selectinload
 from lms.accounts.models import User
 from lms.assessment.kinds import QuestionKind
 from lms.assessment.methods import GRADING_METHODS, REVIEW_POLICIES
-from lms.assessment.models import Attempt, AttemptClosedBy, Question, QuestionVersion, Quiz, QuizKind, Response
+from lms.assessment.models import (
+    Attempt,
+    AttemptClosedBy,
+    ItemWithdrawal,
+    Question,
+    QuestionVersion,
+    Quiz,
+    QuizKind,
+    Response,
+)
 from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_named, parts_of, type_of
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
@@ -168,7 +177,9 @@ def quiz_status(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Qu
 
 
 def current_versions(session: DbSession, quiz: Quiz) -> list[tuple[Question, QuestionVersion]]:
-    questions = session.scalars(select(Question).where(Question.quiz_id == quiz.id, Question.retired_at.is_(None))
+    """The questions a new attempt draws from: active ones, less those withdrawn (item analysis)."""
+    questions = session.scalars(select(Question).where(Question.quiz_id == quiz.id, Question.retired_at.is_(None),
+                                                       Question.id.not_in(select(ItemWithdrawal.question_id)))
                                 .order_by(Question.position).options(selectinload(Question.versions)))
     return [(q, q.current) for q in questions]
 
@@ -427,6 +438,44 @@ def shows_answers(session: DbSession, attempt: Attempt, now: datetime) -> bool:
 # --------------------------------------------------------------------------- statistics
 
 
+# Item analysis (issue 12 point 3): below this many finished attempts in the cohort, and on
+# an item scored in fewer of them (a pool draws it in some attempts only), nothing is flagged.
+FLAG_MIN_ATTEMPTS = 20
+TOO_EASY_ABOVE = 0.95    # facility: the mean share of the item's points scored
+TOO_HARD_BELOW = 0.2
+DISCRIMINATES_BELOW = 0.1  # discrimination: its facility in the best 27% of attempts (by total) minus the weakest 27%
+
+
+@dataclass(frozen=True)
+class ItemFlag:
+    name: str
+    explanation: str
+
+
+TOO_EASY = ItemFlag("too easy", f"More than {TOO_EASY_ABOVE:.0%} of the points were scored: it tells learners apart "
+                                "from nobody and may give the answer away.")
+TOO_HARD = ItemFlag("too hard", f"Under {TOO_HARD_BELOW:.0%} of the points were scored: check the key, the wording "
+                                "and whether the lessons teach it.")
+NO_DISCRIMINATION = ItemFlag("does not discriminate",
+                             f"The best 27% of attempts scored less than {DISCRIMINATES_BELOW:.0%} more of its points "
+                             "than the weakest 27%: it does not measure what the rest of the quiz measures.")
+
+
+ITEM_FLAG_RULES = (TOO_EASY, TOO_HARD, NO_DISCRIMINATION)
+
+
+def item_flags(facility: float | None, discrimination: float | None) -> list[ItemFlag]:
+    """What item analysis says of one item, from its facility and discrimination index."""
+    flags = []
+    if facility is not None and facility > TOO_EASY_ABOVE:
+        flags.append(TOO_EASY)
+    if facility is not None and facility < TOO_HARD_BELOW:
+        flags.append(TOO_HARD)
+    if discrimination is not None and discrimination < DISCRIMINATES_BELOW:
+        flags.append(NO_DISCRIMINATION)
+    return flags
+
+
 @dataclass
 class QuestionStats:
     key: str
@@ -436,6 +485,11 @@ class QuestionStats:
     facility: float | None
     discrimination: float | None
     wrong_answers: list[tuple[str, int]]
+    question_key: str = ""
+    first_part: bool = True  # the question's first row: where it can be withdrawn
+    scored: int = 0  # finished attempts in which the item has a score
+    flags: list[ItemFlag] = dataclasses.field(default_factory=list)
+    withdrawal: ItemWithdrawal | None = None
 
 
 @dataclass
@@ -446,6 +500,8 @@ class QuizStats:
     distribution: list[int]  # attempts per 10-point band, 0-9 ... 90-100
     questions: list[QuestionStats]
     pending_essays: list[Response]
+    flagged: bool = False  # enough finished attempts for item analysis to flag items
+    withdrawals: list[ItemWithdrawal] = dataclasses.field(default_factory=list)
 
 
 def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats:
@@ -468,7 +524,11 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
     by_part: dict[tuple[str, str], list[Response]] = defaultdict(list)
     for r in responses:
         by_part[(r.version.question.key, r.part)].append(r)
+    withdrawals = quiz_withdrawals(session, quiz)
+    withdrawn = {w.question.key: w for w in withdrawals}
+    flagged = len(attempts) >= FLAG_MIN_ATTEMPTS
     stats = []
+    seen: set[str] = set()
     for (key, part_id), rows in sorted(by_part.items()):
         part = part_named(rows[0].version.spec, part_id)
         kind = type_of(part)
@@ -479,16 +539,73 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
         hi, lo = _mean_fraction(marks, upper, points), _mean_fraction(marks, lower, points)
         wrong = Counter(kind.describe(part, r.answer) for r in scored
                         if r.answer is not None and r.score is not None and r.score < points and kind.auto_scored)
-        stats.append(QuestionStats(
+        row = QuestionStats(
             key=key if part_id == "" else f"{key} / {part_id}", label=part.text[:140], kind=kind.label,
             answered=sum(1 for r in rows if r.answer is not None),
             facility=None if facility is None else round(facility, 3),
             discrimination=None if hi is None or lo is None else round(hi - lo, 3),
-            wrong_answers=wrong.most_common(3)))
+            wrong_answers=wrong.most_common(3), question_key=key, first_part=key not in seen,
+            scored=len(marks), withdrawal=withdrawn.get(key))
+        if flagged and row.scored >= FLAG_MIN_ATTEMPTS and row.withdrawal is None:
+            row.flags = item_flags(row.facility, row.discrimination)
+        seen.add(key)
+        stats.append(row)
     pending = [r for r in responses if r.score is None and r.answer is not None]
     return QuizStats(attempts=len(attempts), learners=len({a.user_id for a in attempts}),
                      average=round(sum(percents) / len(percents), 2) if percents else None,
-                     distribution=distribution, questions=stats, pending_essays=pending)
+                     distribution=distribution, questions=stats, pending_essays=pending,
+                     flagged=flagged, withdrawals=withdrawals)
+
+
+def quiz_withdrawals(session: DbSession, quiz: Quiz) -> list[ItemWithdrawal]:
+    """The quiz's withdrawn questions, oldest first, with who withdrew them."""
+    return list(session.scalars(select(ItemWithdrawal).join(Question).where(Question.quiz_id == quiz.id)
+                                .order_by(ItemWithdrawal.withdrawn_at, ItemWithdrawal.id)
+                                .options(selectinload(ItemWithdrawal.question), selectinload(ItemWithdrawal.withdrawn_by))))
+
+
+def withdraw_item(session: DbSession, quiz: Quiz, cohort: Cohort, item_key: str, reason: str, by: User,
+                  now: datetime, regrade: bool = False) -> ItemWithdrawal:
+    """Withdraw a question from ``quiz`` program-wide: new attempts no longer draw it (a pool
+    draws what it still can). Attempts already scored keep its points; with ``regrade``, the
+    cohort's finished attempts are rescored without it (its points leave score and maximum),
+    and the rescore's ``attempt_scored`` brings the evidence along. Attempts still open keep it."""
+    reason = reason.strip()
+    if not reason:
+        raise QuizError("Say why the item is withdrawn.")
+    question = session.scalar(select(Question).where(Question.key == item_key, Question.quiz_id == quiz.id))
+    if question is None:
+        raise QuizError(f"This quiz has no item {item_key!r}.")
+    earlier = session.scalar(select(ItemWithdrawal).where(ItemWithdrawal.question_id == question.id))
+    if earlier is not None:
+        raise QuizError(f"Item {item_key!r} was already withdrawn on {earlier.withdrawn_at:%d %B %Y}.")
+    withdrawal = ItemWithdrawal(question=question, cohort_id=cohort.id, withdrawn_by=by, reason=reason, withdrawn_at=now)
+    session.add(withdrawal)
+    session.flush()
+    if regrade:
+        withdrawal.regraded_attempts = regrade_without(session, quiz, cohort, question)
+        withdrawal.regraded_at = now
+        session.flush()
+    return withdrawal
+
+
+def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Question) -> int:
+    """Take ``question`` out of the cohort's finished attempts at ``quiz`` and rescore them;
+    returns how many changed. Its saved answers stay, no longer counted."""
+    version_ids = set(session.scalars(select(QuestionVersion.id).where(QuestionVersion.question_id == question.id)))
+    attempts = session.scalars(select(Attempt).where(
+        Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))
+        .order_by(Attempt.id)).all()
+    changed = 0
+    for attempt in attempts:
+        if not any(page["version"] in version_ids for page in attempt.layout):
+            continue
+        attempt.layout = [page for page in attempt.layout if page["version"] not in version_ids]
+        versions = page_versions(session, attempt)
+        attempt.max_score = sum(versions[page["version"]].points for page in attempt.layout)
+        rescore(session, attempt)
+        changed += 1
+    return changed
 
 
 def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int], points: float) -> float | None:

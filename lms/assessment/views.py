@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import signed_in
 from lms.assessment import services
-from lms.assessment.forms import CsrfForm, EssayGradeForm
+from lms.assessment.forms import CsrfForm, EssayGradeForm, WithdrawItemForm
 from lms.assessment.models import Attempt, AttemptClosedBy, Quiz, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError
 from lms.catalog.models import Lesson
@@ -150,12 +150,40 @@ def essay_queue() -> str:
                            responses=services.pending_essays(db.session, list(cohorts)))
 
 
+def _render_statistics(cohort: Cohort, quiz: Quiz, grade_form: EssayGradeForm | None = None,
+                       withdraw_form: WithdrawItemForm | None = None, **extra: Any) -> str:
+    return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz,
+                           stats=services.quiz_statistics(db.session, quiz, cohort),
+                           grade_form=grade_form or EssayGradeForm(), withdraw_form=withdraw_form or WithdrawItemForm(),
+                           flag_rules=services.ITEM_FLAG_RULES, min_attempts=services.FLAG_MIN_ATTEMPTS, **extra)
+
+
 @bp.get("/cohorts/<int:cohort_id>/quizzes/<key>/statistics")
 def statistics(cohort_id: int, key: str) -> str:
     cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    return _render_statistics(cohort, _quiz(key))
+
+
+@bp.post("/cohorts/<int:cohort_id>/quizzes/<key>/withdraw")
+def withdraw_item(cohort_id: int, key: str) -> Any:
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
     quiz = _quiz(key)
-    return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz,
-                           stats=services.quiz_statistics(db.session, quiz, cohort), grade_form=EssayGradeForm())
+    form = WithdrawItemForm()
+    if form.validate_on_submit():
+        try:
+            withdrawal = services.withdraw_item(db.session, quiz, cohort, form.item.data or "", form.reason.data or "",
+                                                signed_in(), utcnow(), regrade=bool(form.regrade.data))
+        except services.QuizError as exc:
+            db.session.rollback()
+            add_error(form.item, str(exc))
+        else:
+            done = f"Item {withdrawal.question.key} withdrawn: new attempts no longer draw it."
+            if withdrawal.regraded_at is not None:
+                n = withdrawal.regraded_attempts
+                done += f" {n} finished attempt{'s' if n != 1 else ''} of this cohort rescored without it."
+            flash(done, "success")
+            return redirect(url_for("assessment.statistics", cohort_id=cohort.id, key=quiz.key) + "#items")
+    return _render_statistics(cohort, quiz, withdraw_form=form), 400
 
 
 @bp.post("/cohorts/<int:cohort_id>/responses/<int:response_id>/grade")
@@ -175,5 +203,4 @@ def grade(cohort_id: int, response_id: int) -> Any:
         else:
             flash("Grade saved.", "success")
             return redirect(url_for("assessment.statistics", cohort_id=cohort.id, key=quiz.key) + "#essays")
-    return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz, grade_form=form, grading=response.id,
-                           stats=services.quiz_statistics(db.session, quiz, cohort)), 400
+    return _render_statistics(cohort, quiz, grade_form=form, grading=response.id), 400
