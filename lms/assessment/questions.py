@@ -13,13 +13,25 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from lms.assessment.kinds import QuestionKind
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=120)]
 Code = Annotated[str, StringConstraints(pattern=r"^(KO|SO|AO)[0-9]{1,2}$")]
+
+
+def _sentence(text: str) -> str:
+    if len(text.split()) < 4:
+        raise ValueError("give the reason in a sentence (four words or more)")
+    return text
+
+
+# Why an item may break a bank-lint rule (lms/assessment/lint.py). An author's note, not
+# content: kept out of the stored version and its checksum.
+Reason = Annotated[Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_sentence)] | None,
+                   Field(exclude=True)]
 
 
 class AnswerError(ValueError):
@@ -59,6 +71,7 @@ def _unique_ids(options: list[Option]) -> None:
 class SingleSpec(BaseQuestion):
     type: Literal[QuestionKind.SINGLE]
     options: list[Option] = Field(min_length=2)
+    uneven_options: Reason = None
 
     @model_validator(mode="after")
     def _one_correct(self) -> SingleSpec:
@@ -75,6 +88,7 @@ class SingleSpec(BaseQuestion):
 class MultipleSpec(BaseQuestion):
     type: Literal[QuestionKind.MULTIPLE]
     options: list[Option] = Field(min_length=2)
+    uneven_options: Reason = None
 
     @model_validator(mode="after")
     def _weights(self) -> MultipleSpec:

@@ -1,0 +1,225 @@
+"""The item-bank lint (lms/assessment/lint.py): each rule refuses a bad quiz with the file
+and line to change, the option-length rule lets an item that says why pass, the
+near-duplicate search agrees with comparing every pair and stays fast on a large bank,
+and the figures are counted per quiz."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from lms.assessment.content import QuizFile
+from lms.assessment.lint import RULES, Bank, BankQuiz, QuizFigures, similar_sets
+from lms.assessment.questions import Option, SingleSpec
+from lms.content.source import Problem, Problems, read_yaml_file, validate
+
+EVEN = ("Roll back first", "Page the owner.", "Freeze releases")  # 15 characters each: no option stands out
+LONG_RIGHT = ("Roll back to the last good model", "Page the owner of the model", "Freeze the release train")
+
+
+def single(key: str, stem: str, options: Sequence[str] = EVEN, correct: int = 0, *, feedback: bool = True,
+           extra: str = "") -> str:
+    lines = [f"  - id: {key}", "    type: single", "    objectives: [KO1]", f"    text: {stem}"]
+    lines += ["    feedback: Why the answer holds."] if feedback else []
+    lines += [f"    {extra}"] if extra else []
+    lines.append("    options:")
+    for k, text in enumerate(options):
+        lines += [f"      - id: {'abcdef'[k]}", f"        text: {text}"] + (["        correct: true"] if k == correct else [])
+    return "\n".join(lines) + "\n"
+
+
+def true_false(key: str, answer: bool, feedback: str = "    feedback: Why the answer holds.") -> str:
+    return (f"  - id: {key}\n    type: true_false\n    objectives: [KO1]\n    text: Statement {key} holds.\n"
+            f"    answer: {str(answer).lower()}\n{feedback}\n")
+
+
+def quiz(key: str, *questions: str) -> str:
+    return f"id: {key}\ntitle: Lint test\nmodule: mlops\nquestions:\n" + "".join(questions)
+
+
+def line_of(text: str, needle: str) -> int:
+    found = [i + 1 for i, line in enumerate(text.splitlines()) if needle in line]
+    assert len(found) == 1, (needle, found)
+    return found[0]
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def bank_of(folder: Path) -> Bank:
+    """The quiz files of ``folder``, read and validated as the quizzes section does."""
+    problems, quizzes = Problems(), []
+    for path in sorted(folder.glob("*.yml")):
+        data = read_yaml_file(path, problems)
+        spec = validate(QuizFile, data, path, problems)
+        assert spec is not None, [str(p) for p in problems]
+        quizzes.append(BankQuiz(spec.id, path, data, spec.questions))
+    return Bank(quizzes)
+
+
+def lint(folder: Path) -> list[Problem]:
+    return bank_of(folder).problems()
+
+
+# name -> (files, the rule, the file and the text of the line it must point at, a phrase of the message)
+BAD: dict[str, tuple[dict[str, str], str, str, str, str]] = {
+    "longest-correct": (
+        {"q.yml": quiz("lint-quiz", single("lq-1", "First?", LONG_RIGHT), single("lq-2", "Second?", LONG_RIGHT),
+                       single("lq-3", "Third?"))},
+        "longest-correct", "q.yml", "questions:", "longest in 2 of 3 single-choice items (67%; at most 35%): lq-1, lq-2"),
+    "true-false-balance": (
+        {"q.yml": quiz("lint-quiz", *(true_false(f"tf-{n}", n != 4) for n in range(5)))},
+        "true-false-balance", "q.yml", "questions:", "4 of 5 true/false keys are true (80%)"),
+    "option-lengths": (
+        {"q.yml": quiz("lint-quiz", single("ol-1", "Ship it?", ("Yes.", "Only after the weekly review", "No.")))},
+        "option-lengths", "q.yml", "Only after the weekly review", "option 'b' has 28 characters, option 'c' 3"),
+    "near-duplicate-stems": (
+        {"a.yml": quiz("lint-a", single("nd-1", "Which check should run before every model release goes out?")),
+         "b.yml": quiz("lint-b", single("nd-2", "Which check should run before every model release goes live?"))},
+        "near-duplicate-stems", "b.yml", "goes live?", "the stem of 'nd-2' is nearly the same as that of 'nd-1' at "),
+    "all-or-none-of-the-above": (
+        {"q.yml": quiz("lint-quiz", single("an-1", "Which first?", ("Roll back first", "Page the owner.",
+                                                                    "None of the above")))},
+        "all-or-none-of-the-above", "q.yml", "None of the above", "option 'c' is a catch-all"),
+    "rationale": (
+        {"q.yml": quiz("lint-quiz", single("ra-1", "Which first?"), single("ra-2", "And then?", feedback=False))},
+        "rationale", "q.yml", "- id: ra-2", "'ra-2' shows no rationale after answering"),
+    "rationale of a true/false item": (
+        {"q.yml": quiz("lint-quiz", true_false("ra-tf", True, "    feedback_true: Right, because it holds."))},
+        "rationale", "q.yml", "- id: ra-tf", "'ra-tf' shows no rationale"),
+}
+
+
+def test_every_rule_has_a_bad_case() -> None:
+    assert {case[1] for case in BAD.values()} == set(RULES)
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_each_rule_refuses_a_bad_quiz_with_file_and_line(tmp_path: Path, case: str) -> None:
+    files, rule, file, needle, message = BAD[case]
+    folder = write(tmp_path / "quizzes", files)
+    problems = lint(folder)
+    assert [str(p.location) for p in problems] == [f"{folder / file}:{line_of(files[file], needle)}"], problems
+    assert problems[0].message.startswith(f"{rule}: ") and message in problems[0].message, problems[0].message
+
+
+def test_a_sound_quiz_passes(tmp_path: Path) -> None:
+    folder = write(tmp_path / "quizzes", {"q.yml": quiz(
+        "lint-quiz",
+        single("ok-1", "First?", LONG_RIGHT), single("ok-2", "Second?"), single("ok-3", "Third?", LONG_RIGHT, correct=2),
+        *(true_false(f"ok-tf-{n}", n < 3) for n in range(5)),  # 3 of 5 true: 60%
+        single("ok-short-1", "Which one?"), single("ok-short-2", "Which one?"))})  # short stems may repeat
+    assert lint(folder) == []
+
+
+def test_longest_correct_counts_only_a_strictly_longest_option(tmp_path: Path) -> None:
+    tied = ("Roll back to the last good model", "Page the owner of the models now", "Freeze the release train")
+    folder = write(tmp_path / "quizzes", {"q.yml": quiz("lint-quiz", *(single(f"t-{n}", f"Tie {n}?", tied) for n in range(3)))})
+    assert lint(folder) == []
+
+
+def test_few_true_false_items_are_not_balanced(tmp_path: Path) -> None:
+    folder = write(tmp_path / "quizzes", {"q.yml": quiz("lint-quiz", *(true_false(f"tf-{n}", True) for n in range(4)))})
+    assert lint(folder) == []
+
+
+UNEVEN = ("Yes.", "Only after the weekly review", "No.")
+
+
+def test_uneven_options_pass_with_a_reason(tmp_path: Path) -> None:
+    folder = write(tmp_path / "quizzes", {"q.yml": quiz("lint-quiz", single(
+        "ol-1", "Ship it?", UNEVEN, extra="uneven_options: a bare yes or no against the one condition"))})
+    bank = bank_of(folder)
+    assert bank.problems() == []
+    part = bank.quizzes[0].items[0].part
+    assert isinstance(part, SingleSpec) and part.uneven_options == "a bare yes or no against the one condition"
+    # an author's note: not part of the stored version or its checksum
+    assert "uneven_options" not in part.model_dump(mode="json")
+
+
+def test_a_reason_of_a_word_or_two_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "quizzes", {"q.yml": quiz("lint-quiz", single(
+        "ol-1", "Ship it?", UNEVEN, extra="uneven_options: by design"))}) / "q.yml"
+    problems = Problems()
+    assert validate(QuizFile, read_yaml_file(path, problems), path, problems) is None
+    [problem] = problems  # at the question: the loader places errors inside a question there
+    assert problem.location.line == line_of(path.read_text(), "- id: ol-1") and "four words or more" in problem.message
+
+
+def test_a_reason_on_even_options_is_refused(tmp_path: Path) -> None:
+    files = {"q.yml": quiz("lint-quiz", single("ol-1", "Which first?", extra="uneven_options: the options differ by design"))}
+    folder = write(tmp_path / "quizzes", files)
+    [problem] = lint(folder)
+    assert problem.location.line == line_of(files["q.yml"], "uneven_options")
+    assert problem.message.startswith("option-lengths: ") and "remove uneven_options" in problem.message
+
+
+def test_sub_questions_of_a_scenario_are_linted_where_they_are(tmp_path: Path) -> None:
+    scenario = ("  - id: sc\n    type: scenario\n    case: A small company ships a model.\n    questions:\n"
+                + single("sc-a", "First?", ("Yes.", "Only after the weekly review", "No.")).replace("\n  ", "\n      ")
+                .replace("  - id: sc-a", "      - id: sc-a")
+                + single("sc-b", "Then?", feedback=False).replace("\n  ", "\n      ").replace("  - id: sc-b", "      - id: sc-b"))
+    files = {"q.yml": quiz("lint-quiz", scenario)}
+    problems = lint(write(tmp_path / "quizzes", files))
+    assert {(p.message.split(":")[0], p.location.line) for p in problems} == {
+        ("option-lengths", line_of(files["q.yml"], "Only after the weekly review")),
+        ("rationale", line_of(files["q.yml"], "- id: sc-b")),
+    }, problems
+
+
+def test_figures_per_quiz(tmp_path: Path) -> None:
+    folder = write(tmp_path / "quizzes", {
+        "a.yml": quiz("lint-a", single("f-1", "Which check should run before every model release goes out?", LONG_RIGHT),
+                      single("f-2", "Second?"), single("f-3", "Third?"), single("f-4", "Fourth?"),
+                      *(true_false(f"f-tf-{n}", n < 2) for n in range(4))),
+        "b.yml": quiz("lint-b", single("g-1", "Which check should run before every model release goes live?")),
+    })
+    figures = bank_of(folder).figures()
+    assert figures == [
+        QuizFigures(quiz="lint-a", path=folder / "a.yml", questions=8, singles=4, longest_correct=1, true_false=4,
+                    true_keys=2, near_duplicates=1),
+        QuizFigures(quiz="lint-b", path=folder / "b.yml", questions=1, singles=1, longest_correct=0, true_false=0,
+                    true_keys=0, near_duplicates=1),
+    ]
+    assert figures[0].longest_share == Fraction(1, 4) and figures[0].true_share == Fraction(1, 2)
+    assert figures[1].true_share is None
+
+
+def test_similar_sets_finds_what_comparing_every_pair_finds() -> None:
+    rng = random.Random(12)
+    vocabulary = [f"w{n}" for n in range(60)]
+    sets = [frozenset(rng.sample(vocabulary, rng.randint(6, 14))) for _ in range(300)]
+    sets += [frozenset(list(s)[:-1]) for s in sets[:40]]  # near copies
+    threshold = Fraction(4, 5)
+    expected = [(i, j) for i, j in combinations(range(len(sets)), 2)
+                if Fraction(len(sets[i] & sets[j]), len(sets[i] | sets[j])) >= threshold]
+    assert len(expected) >= 40
+    assert similar_sets(sets, threshold) == expected
+
+
+def test_the_lint_stays_fast_on_a_large_bank(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    vocabulary = [f"word{n}" for n in range(3000)]
+
+    def item(n: int) -> SingleSpec:
+        stem = " ".join(rng.sample(vocabulary, rng.randint(8, 20)))
+        return SingleSpec.model_validate({
+            "id": f"i-{n}", "type": "single", "objectives": ["KO1"], "text": stem, "feedback": "Because.",
+            "options": [Option(id=k, text=text, correct=k == "c", feedback="").model_dump() for k, text in zip("abc", EVEN, strict=True)]})
+
+    quizzes = [BankQuiz(f"q-{n}", tmp_path / f"q-{n}.yml", None, [item(n * 100 + k) for k in range(100)]) for n in range(20)]
+    started = time.perf_counter()
+    bank = Bank(quizzes)
+    problems, figures = bank.problems(), bank.figures()
+    assert time.perf_counter() - started < 2.0  # 2,000 items; comparing every pair of stems took longer
+    assert problems == [] and sum(f.questions for f in figures) == 2000
