@@ -16,6 +16,7 @@ from lms.assessment import services
 from lms.assessment.models import Quiz, QuizKind, ReviewPolicyName
 from lms.database import utcnow
 from lms.extensions import db
+from lms.learning.services import month_opens_on
 from lms.progress.completion import learner_progress
 
 LESSON = "mlops-release-pipeline-registry"  # month 1, week 1
@@ -115,3 +116,33 @@ def test_content_stats_counts_checks(app: Flask, content_dir: Path) -> None:
     column = [c.strip() for c in header.split("|")].index("checks")
     month_1 = next(line for line in result.output.splitlines() if line.startswith("| 1 "))
     assert int(month_1.split("|")[column]) >= 1
+
+
+# --------------------------------------------------------------------------- module quizzes open as their phase ends
+
+
+def test_a_module_quiz_opens_when_the_phase_it_covers_ends(loaded: Flask, make_cohort, enrol_learner) -> None:
+    quiz = db.session.scalar(select(Quiz).where(Quiz.key == "mlops-quiz"))
+    assert quiz.opens_when_phase_ends and quiz.phase.key == "mlops.advanced" and quiz.phase.month == 6
+    assert services.release_month(quiz) == 7
+    now = utcnow()
+    in_month_6 = make_cohort(months_ago=5)
+    learner = enrol_learner(in_month_6)
+    status = services.quiz_status(db.session, quiz, learner, now)
+    assert not status.can_start and status.window.release_on == month_opens_on(in_month_6.start_date, 7)
+    item = next(i for i in learner_progress(db.session, in_month_6, learner.id, now).items if i.key == "mlops-quiz")
+    assert item.opens_on == month_opens_on(in_month_6.start_date, 7)
+    in_month_7 = enrol_learner(make_cohort(months_ago=6))
+    assert services.quiz_status(db.session, quiz, in_month_7, now).can_start
+    # every shipped module quiz opens as its module's last phase ends; checks cover the weeks before
+    for module_quiz in services.active_quizzes(db.session):
+        if module_quiz.kind == QuizKind.QUIZ:
+            assert module_quiz.opens_when_phase_ends
+            assert module_quiz.phase.month == max(p.month for p in module_quiz.module.phases if p.retired_at is None)
+
+
+def test_only_a_module_quiz_opens_when_its_phase_ends(app: Flask, content_dir: Path) -> None:
+    exam = content_dir.parent / "quizzes" / "foundation-exam.yml"
+    exam.write_text(exam.read_text().replace("settings:\n", "settings:\n  opens_when_phase_ends: true\n", 1))
+    result = check_cli(app)
+    assert result.exit_code == 1 and "foundation-exam.yml" in result.output and "opens_when_phase_ends is for a module quiz" in result.output

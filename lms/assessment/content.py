@@ -56,6 +56,8 @@ class Settings(Spec):
     closes_after_days: int | None = Field(default=None, ge=1, le=730)
     # Practice: for learning, not for the record; its evidence counts at the rules' practice weight (default 0).
     practice: bool = False
+    # A module quiz that covers its phase opens when the phase's work is due (the days count from then).
+    opens_when_phase_ends: bool = False
 
     @model_validator(mode="after")
     def _window(self) -> Settings:
@@ -106,6 +108,8 @@ class QuizFile(Spec):
             raise ValueError("give either a module (a quiz) or a level (an exam), not both")
         if self.phase and not self.module:
             raise ValueError("phase goes with module")
+        if self.settings is not None and self.settings.opens_when_phase_ends and not self.module:
+            raise ValueError("opens_when_phase_ends is for a module quiz, which has a phase")
         return self
 
     @property

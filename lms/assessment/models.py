@@ -73,6 +73,17 @@ class Quiz(ContentItem, Model):
     pools: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # A practice quiz gives evidence from the practice source, at the weight the rules give it (default 0).
     practice: Mapped[bool] = mapped_column(default=False)
+    # A module quiz may open when its phase's work is due instead of when the phase opens.
+    opens_when_phase_ends: Mapped[bool] = mapped_column(default=False)
+
+    @property
+    def release_month(self) -> int:
+        """The program month whose opening its days count from: its phase's (or the next
+        one's, when it opens as the phase ends), or its level's last month for an exam."""
+        if self.phase is not None:
+            return self.phase.month + (1 if self.opens_when_phase_ends else 0)
+        assert self.level is not None  # a quiz without a phase is its level's exam
+        return self.level.last_month
     position: Mapped[int] = mapped_column(default=0)
     source_path: Mapped[str] = mapped_column(String(300), default="")
     module: Mapped[Module | None] = relationship()

@@ -71,9 +71,9 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
     if quiz.phase_id is not None:
         assert quiz.phase is not None  # phase_id is set
         plan = build_schedule(session, cohort, user_id, now)
-        timeline, month = plan.timeline, quiz.phase.month
+        timeline, month = plan.timeline, quiz.release_month
         slot = plan.slot_for(quiz.phase_id)
-        if slot is not None and slot.early:  # early access: the quiz's days count from the early opening
+        if slot is not None and slot.early and not quiz.opens_when_phase_ends:  # early access: the quiz's days count from the early opening
             release = slot.opens_on
             start = opens_at(cohort, release + timedelta(days=quiz.opens_after_days))
             end = opens_at(cohort, release + timedelta(days=quiz.closes_after_days)) if quiz.closes_after_days else None
@@ -88,11 +88,8 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
 
 
 def release_month(quiz: Quiz) -> int:
-    """The program month a quiz opens in: its phase's, or its level's last month."""
-    if quiz.phase is not None:
-        return quiz.phase.month
-    assert quiz.level is not None  # a quiz without a phase is its level's exam
-    return quiz.level.last_month
+    """The program month a quiz opens in (see ``Quiz.release_month``)."""
+    return quiz.release_month
 
 
 def active_quizzes(session: DbSession) -> list[Quiz]:

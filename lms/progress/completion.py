@@ -304,7 +304,8 @@ def _quiz_entry(quiz: Quiz, timeline: Timeline, slots: dict[int, _Slot], levels:
     """A module quiz opens and closes with its phase; a level exam with its level's last month."""
     if quiz.phase_id is not None and quiz.phase_id in slots:
         slot = slots[quiz.phase_id]
-        opens, end = timeline.item_dates(slot.phase.phase.month, quiz.opens_after_days, quiz.closes_after_days or None)
+        month = slot.phase.phase.month + (1 if quiz.opens_when_phase_ends else 0)  # a quiz on the phase: when it ends
+        opens, end = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
         return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.phase.module, level=slot.level,
                       opens_on=opens, due_on=end, extended_by=quiz.phase_id)
     if quiz.level_id is None:
