@@ -55,6 +55,7 @@ class AssignmentMeta(Spec):
     due_after_days: int = Field(ge=1, le=365)
     peer_reviews: int = Field(default=0, ge=0, le=5)
     deliverables: list[Text] = Field(min_length=1)
+    artifact: Slug | None = None  # a critique's artifact: the id of a template in content/templates/
 
 
 @dataclass
@@ -69,6 +70,7 @@ class AssignmentSource:
     module: str
     body: str
     path: Path
+    artifact_line: int = 1  # where the front matter names the artifact (the templates section checks it)
 
 
 @dataclass
@@ -117,7 +119,14 @@ class CourseworkSection(ContentSection):
                     problems.add(Location(path, line_at(document.meta, ["objectives", i])), f"unknown objective code {code!r}")
             if not document.body.strip():
                 problems.add(Location(path, 1), "the assignment has no brief")
-            assignments.append(AssignmentSource(meta=meta, module=module.id, body=document.body, path=path))
+            artifact_line = line_at(document.meta, ["artifact"])
+            if meta.kind == AssignmentKind.CRITIQUE and meta.artifact is None:
+                problems.add(Location(path, line_at(document.meta, ["kind"])),
+                             "a critique needs an artifact: the id of the template in templates/ the learner assesses")
+            elif meta.kind != AssignmentKind.CRITIQUE and meta.artifact is not None:
+                problems.add(Location(path, artifact_line), f"only a critique has an artifact; this assignment is a {meta.kind.value}")
+            assignments.append(AssignmentSource(meta=meta, module=module.id, body=document.body, path=path,
+                                                artifact_line=artifact_line))
         bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
 
     def _rubrics(self, folder: Path, codes: set[str], levels: set[str], problems: Problems) -> list[RubricSource]:
@@ -187,7 +196,7 @@ class CourseworkSection(ContentSection):
                 "phase": phases[f"{source.module}.{m.phase}"], "rubric": rubrics[m.rubric],
                 "due_after_days": m.due_after_days, "peer_reviews": m.peer_reviews,
                 "deliverables": list(m.deliverables), "body": source.body, "position": position,
-                "objectives": [objectives[c] for c in m.objectives],
+                "objectives": [objectives[c] for c in m.objectives], "artifact": m.artifact,
                 "source_path": str(source.path.relative_to(base)) if source.path.is_relative_to(base) else str(source.path),
             }, report, "assignments")
             tick(1)

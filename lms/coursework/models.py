@@ -17,6 +17,7 @@ class AssignmentKind(StrEnum):
     HANDS_ON = "hands_on"
     CAPSTONE = "capstone"
     PORTFOLIO = "portfolio"  # a level's portfolio review
+    CRITIQUE = "critique"    # the learner assesses a provided artifact (a template) against best practice
 
 
 class SubmissionStatus(StrEnum):
@@ -88,6 +89,7 @@ class Assignment(ContentItem, Model):
     body: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(default=0)
     source_path: Mapped[str] = mapped_column(String(300), default="")
+    artifact: Mapped[str | None] = mapped_column(String(100), default=None)  # a critique's template key
     module: Mapped[Module] = relationship()
     phase: Mapped[Phase] = relationship()
     rubric: Mapped[Rubric] = relationship()
@@ -99,7 +101,8 @@ class Assignment(ContentItem, Model):
 
 
 KINDS = {AssignmentKind.CASE_STUDY: "Case study", AssignmentKind.HANDS_ON: "Hands-on assignment",
-         AssignmentKind.CAPSTONE: "Capstone project", AssignmentKind.PORTFOLIO: "Level portfolio review"}
+         AssignmentKind.CAPSTONE: "Capstone project", AssignmentKind.PORTFOLIO: "Level portfolio review",
+         AssignmentKind.CRITIQUE: "Critique"}
 
 
 class Submission(Model):

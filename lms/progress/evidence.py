@@ -37,6 +37,10 @@ from lms.progress.sources import (
     RubricSource,
 )
 
+# Kinds of assessed work that judge material the learner was given (someone else's business,
+# a provided artifact) rather than apply the unit to their own: their grades are case-study evidence.
+JUDGED_AS_CASE_STUDY = frozenset({AssignmentKind.CASE_STUDY, AssignmentKind.CRITIQUE})
+
 PartKey = tuple[int, str]  # (question version id, part id; "" for a question of one part), as responses are keyed
 
 
@@ -165,10 +169,11 @@ def grade_outcome(grade_id: int, assignment_title: str, grader_id: int | None, c
                   kind: AssignmentKind = AssignmentKind.HANDS_ON) -> Outcome:
     """A rubric grade: per mapped objective, the mean share of the best level reached; a
     grade that is not (or no longer) released gives nothing. A case study's grade is
-    evidence from the case-study source (analysis of someone else's business), other work's
-    from graded (applied) work."""
+    evidence from the case-study source (analysis of someone else's business), and so is a
+    critique's (judging a provided artifact against best practice); other work's from
+    graded (applied) work."""
     fractions = by_id(rubric_shares(criteria, levels), ids) if released else {}
-    source = CaseStudySource if kind == AssignmentKind.CASE_STUDY else RubricSource
+    source = CaseStudySource if kind in JUDGED_AS_CASE_STUDY else RubricSource
     return Outcome(source, f"grade:{grade_id}", fractions, assignment_title, grader_id)
 
 

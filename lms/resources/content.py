@@ -4,7 +4,7 @@ with file and line and synced by stable id. Removed files are retired, never del
 
 It runs after the catalog and coursework sections, whose modules, objectives and
 assignments it checks the templates against, and it checks that every ``/templates/<id>``
-link in a lesson or an assignment names a template."""
+link in a lesson or an assignment, and every critique's ``artifact:``, names a template."""
 
 from __future__ import annotations
 
@@ -161,6 +161,9 @@ class TemplatesSection(ContentSection):
         return TemplateSource(meta=meta, format=fmt, body=body, path=path)
 
     def _links(self, catalog: CatalogSpec, coursework: CourseworkSpec, known: set[str], problems: Problems) -> None:
+        for a in coursework.assignments:
+            if a.meta.artifact is not None and a.meta.artifact not in known:
+                problems.add(Location(a.path, a.artifact_line), f"the critique's artifact is an unknown template {a.meta.artifact!r}")
         texts = [(lesson.path, lesson.body) for _, lesson in catalog.lessons()]
         texts += [(a.path, a.body) for a in coursework.assignments]
         for path, body in texts:

@@ -22,6 +22,12 @@ def module_templates(module: Module) -> list[Template]:
     return services.templates_for_module(db.session, module.id)
 
 
+@bp.app_template_global("assignment_artifact")
+def assignment_artifact(key: str | None) -> Template | None:
+    """For the assignment page: the active template a critique asks the learner to assess."""
+    return services.active_template(db.session, key) if key else None
+
+
 @bp.get("/templates")
 def library() -> str:
     return render_template("resources/library.html", shelves=services.library(db.session))
