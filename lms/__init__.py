@@ -24,6 +24,7 @@ from lms.competency import wiring as competency
 from lms.content import wiring as content
 from lms.coursework import wiring as coursework
 from lms.demo import wiring as demo
+from lms.expert import wiring as expert
 from lms.extensions import csrf, db, limiter, login_manager, migrate
 from lms.feedback import wiring as feedback
 from lms.grading import wiring as grading
@@ -40,7 +41,7 @@ from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
-            progress, kpi, feedback, competency, certificates, demo)
+            progress, kpi, feedback, expert, competency, certificates, demo)
 
 
 def create_app(

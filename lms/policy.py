@@ -18,6 +18,7 @@ from lms.cohorts.access import (
     STAFF_FOR_LEARNER,
 )
 from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNMENT, RELEASED_ASSIGNMENT
+from lms.expert.access import EXPERT_INVITE_MANAGER
 from lms.grading.access import OWN_PEER_REVIEW
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
 from lms.web.access import PUBLIC, AccessRule
@@ -132,6 +133,16 @@ POLICY: dict[str, AccessRule] = {
     "feedback.respond": FEED_TOKEN,
     "feedback.answer": FEED_TOKEN,
     "feedback.learner": STAFF_FOR_LEARNER,
+    # expert evaluation: the learner for their own work, the cohort's staff for its submissions;
+    # the rating link carries its own secret (a bad, used, withdrawn or expired one gets a page saying so)
+    "expert.mine": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "expert.invite_mine": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "expert.submission": COHORT_STAFF,
+    "expert.invite_staff": COHORT_STAFF,
+    "expert.revoke": EXPERT_INVITE_MANAGER,
+    "expert.evaluate": FEED_TOKEN,
+    "expert.rate": FEED_TOKEN,
+    "expert.file": FEED_TOKEN,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

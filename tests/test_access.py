@@ -34,6 +34,7 @@ from lms.cohorts.enrolment import enrol
 from lms.cohorts.invitations import invite_learner
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
+from lms.expert.services import invite as invite_expert
 from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
 from lms.grading.peer import reviews_to_do
@@ -183,6 +184,15 @@ ROUTES: dict[str, Route] = {
     "feedback.respond": Route(lambda w, x: "/f/not-a-token", expect("missing")),
     "feedback.answer": Route(lambda w, x: "/f/not-a-token", expect("missing"), "POST"),
     "feedback.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/feedback", COHORT_STAFF),
+    "expert.mine": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/experts", HAND_IN),
+    "expert.invite_mine": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/experts", HAND_IN, "POST"),
+    "expert.submission": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}/experts", COHORT_STAFF),
+    "expert.invite_staff": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}/experts", COHORT_STAFF, "POST"),
+    # Learner A's invitation: withdrawn by them or their cohort's staff; for everybody else it does not exist.
+    "expert.revoke": Route(lambda w, x: f"/experts/{x['expert_invite_id']}/revoke", COHORT_FILE, "POST"),
+    "expert.evaluate": Route(lambda w, x: "/e/not-a-token", expect("missing")),
+    "expert.rate": Route(lambda w, x: "/e/not-a-token", expect("missing"), "POST"),
+    "expert.file": Route(lambda w, x: f"/e/not-a-token/files/{x['attachment_id']}", expect("missing")),
     "kpi.tracker": Route(lambda w, x: "/kpis", LEARNERS),
     "kpi.record": Route(lambda w, x: "/kpis", LEARNERS, "POST"),
     "kpi.metric": Route(lambda w, x: "/kpis/mlops-system-uptime", LEARNERS),
@@ -246,6 +256,8 @@ def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, wo
     extra["response_id"] = db.session.scalar(select(Response.id).where(Response.attempt_id == attempt.id))
     extra["feedback_invite_id"] = invite_stakeholder(db.session, world.learner_a, db.session.scalar(select(Module).where(Module.key == "mlops")),
                                                      "Dana Client", "dana@client.example", "customer", utcnow(), lambda t: t)[0].id
+    extra["expert_invite_id"] = invite_expert(db.session, work, world.learner_a, "Erin Expert", "erin@expert.example", "",
+                                              utcnow(), lambda t: t)[0].id
     db.session.commit()
     if role != "anonymous":
         login(client, getattr(world, USER_OF_ROLE[role]))

@@ -180,7 +180,7 @@ def test_application_objectives_take_only_applied_work_by_default(app: Flask, lo
     load_content()
     rules = policy(db.session)
     applied = rules.weights[ObjectiveKind.APPLICATION]
-    assert {s for s, w in applied.items() if w > 0} == {"rubric", "rating", "stakeholder", "kpi"}
+    assert {s for s, w in applied.items() if w > 0} == {"rubric", "rating", "stakeholder", "kpi", "expert"}
     assert all(rules.weights[kind]["quiz"] == 1 for kind in (ObjectiveKind.KNOWLEDGE, ObjectiveKind.SKILL))
     learner = make_user()
     ao1 = db.session.scalar(select(Objective).where(Objective.key == "AO1"))

@@ -68,7 +68,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "feedback", "grading", "kpi", "learning", "portfolio", "progress", "resources", "web"]
+                                   "expert", "feedback", "grading", "kpi", "learning", "portfolio", "progress", "resources", "web"]
     assert after["commands"] == ["close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
                                  "load-content", "rebuild-mastery"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates"]

@@ -24,6 +24,7 @@ class EvidenceSourceName(StrEnum):
     RATING = "rating"
     STAKEHOLDER = "stakeholder"
     KPI = "kpi"
+    EXPERT = "expert"        # an outside expert's rubric rating of a submission, through a single-use link
 
 
 class ItemKind(StrEnum):

@@ -53,7 +53,13 @@ class KpiSource(EvidenceSource):
     name, label, weight = EvidenceSourceName.KPI, "KPI progress", 0.75
 
 
+class ExpertSource(EvidenceSource):
+    """An outside expert's rating of a submission against its rubric (they have no account)."""
+
+    name, label, weight = EvidenceSourceName.EXPERT, "Expert evaluation", 0.75
+
+
 SOURCES: dict[EvidenceSourceName, type[EvidenceSource]] = {
     s.name: s for s in (QuizSource, PracticeSource, RubricSource, CaseStudySource, PeerSource, RatingSource,
-                        StakeholderSource, KpiSource)
+                        StakeholderSource, KpiSource, ExpertSource)
 }

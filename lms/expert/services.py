@@ -1,0 +1,294 @@
+"""Expert evaluation. A learner (for their own handed-in work) or the cohort's staff invite
+an outside expert to rate a submission against its rubric, through a single-use link that
+needs no account. The expert states their credentials, chooses a level on each criterion
+with a comment and writes an overall comment; the rating becomes ``expert`` evidence on the
+rubric's objectives. Services take a session and plain values and only flush."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from lms.accounts.models import User
+from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
+from lms.coursework.models import Submission, SubmissionStatus
+from lms.coursework.specs import CriterionSpec
+from lms.database import DbSession
+from lms.expert.models import ExpertEvaluation, ExpertInvite, ExpertInviteStatus
+from lms.grading.services import GradingError, read_levels
+from lms.mail.services import queue_mail
+from lms.progress.evidence import Outcome, by_id, criteria_ids, rubric_shares
+from lms.progress.sources import ExpertSource
+
+DEFAULT_DAYS_VALID = 14  # the EXPERT_LINK_DAYS setting overrides it
+MAX_NAME_CHARS = 200
+MAX_NOTE_CHARS = 2000
+MAX_CREDENTIAL_CHARS = 200
+MAX_QUALIFICATION_CHARS = 1500
+MAX_COMMENT_CHARS = 5000
+MAX_YEARS = 70
+LinkFor = Callable[[str], str]
+
+
+class ExpertError(ValueError):
+    """A problem the person can fix, or a link that cannot be used; nothing was changed."""
+
+
+# ------------------------------------------------------------------ link problems
+# Small classes, checked in order: each knows when it applies to an invitation, what the
+# lists call that state, the message the expert reads and the HTTP status.
+
+
+class LinkError(ExpertError):
+    status: ClassVar[ExpertInviteStatus | None] = None
+    http_status: ClassVar[int] = 410
+    message: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+    @staticmethod
+    def applies(invite: ExpertInvite, now: datetime) -> bool:
+        return False
+
+
+class UnknownLink(LinkError):
+    http_status = 404
+    message = "This evaluation link is not valid. Check that you copied the whole address from the email."
+
+
+class UsedLink(LinkError):
+    status = ExpertInviteStatus.RATED
+    message = "This evaluation link has already been used. Each link works once; thank you if the rating was yours."
+
+    @staticmethod
+    def applies(invite: ExpertInvite, now: datetime) -> bool:
+        return invite.used_at is not None
+
+
+class RevokedLink(LinkError):
+    status = ExpertInviteStatus.REVOKED
+    message = "This evaluation request was withdrawn. Nothing more is needed from you."
+
+    @staticmethod
+    def applies(invite: ExpertInvite, now: datetime) -> bool:
+        return invite.revoked_at is not None
+
+
+class ExpiredLink(LinkError):
+    status = ExpertInviteStatus.EXPIRED
+    message = "This evaluation link has expired. If you still want to give a rating, ask the person who sent it for a new one."
+
+    @staticmethod
+    def applies(invite: ExpertInvite, now: datetime) -> bool:
+        return invite.expires_at <= now
+
+
+LINK_PROBLEMS: tuple[type[LinkError], ...] = (UsedLink, RevokedLink, ExpiredLink)
+STATUS_LABELS: dict[ExpertInviteStatus, str] = {
+    ExpertInviteStatus.WAITING: "Waiting", ExpertInviteStatus.RATED: "Rated",
+    ExpertInviteStatus.EXPIRED: "Expired", ExpertInviteStatus.REVOKED: "Withdrawn"}
+
+
+def problem_of(invite: ExpertInvite, now: datetime) -> type[LinkError] | None:
+    return next((p for p in LINK_PROBLEMS if p.applies(invite, now)), None)
+
+
+def status_of(invite: ExpertInvite, now: datetime) -> ExpertInviteStatus:
+    problem = problem_of(invite, now)
+    return problem.status if problem and problem.status else ExpertInviteStatus.WAITING
+
+
+# ------------------------------------------------------------------ inviting
+
+
+def handed_in(submission: Submission) -> bool:
+    return submission.latest is not None and submission.status != SubmissionStatus.DRAFT
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ExpertError("Give the expert's name.")
+    if len(name) > MAX_NAME_CHARS:
+        raise ExpertError(f"Keep the name under {MAX_NAME_CHARS} characters.")
+    return name
+
+
+def _invite_mail(session: DbSession, item: ExpertInvite, inviter: User, learner: User, link: str, days: int) -> None:
+    asker = learner.name if inviter.id == learner.id else f"{inviter.name}, an instructor of {learner.name}"
+    note = f"Their note to you:\n\n{item.note}\n\n" if item.note else ""
+    criteria = len(item.rubric_version.criteria)
+    queue_mail(
+        session, item.email, f"{asker} asks for your expert rating of \"{item.submission.assignment.title}\"",
+        f"Hello {item.name},\n\n"
+        f"{asker} asks you, as an expert, to rate the work {learner.name} handed in for "
+        f"\"{item.submission.assignment.title}\" in the AI Operations program. You read the work, say briefly "
+        f"who you are and why you are qualified, choose a level on each of the {criteria} criteria of its rubric "
+        "with a comment, and write an overall comment. You need no account.\n\n"
+        f"{note}"
+        f"Open this link within {days} days; it works once:\n{link}\n\n"
+        f"Your rating and the credentials you state are shown to {learner.name} and their instructors, and count "
+        "toward their assessment. If you were not expecting this message, you can ignore it.\n")
+
+
+def invite(session: DbSession, submission: Submission, inviter: User, name: str, email: str, note: str,
+           now: datetime, link_for: LinkFor, days_valid: int = DEFAULT_DAYS_VALID) -> tuple[ExpertInvite, str]:
+    """Invite an expert to rate the submission's latest version on its rubric's current
+    version, and mail the link (``link_for(token)``, an absolute URL built by the caller).
+    Returns the invitation and the raw token, which is not kept. Who may invite (the
+    learner, or the cohort's staff) is decided by the caller."""
+    if not handed_in(submission):
+        raise ExpertError("Hand the work in first: an expert rates submitted work.")
+    name = _clean_name(name)
+    try:
+        address = normalise_email(email)
+    except AccountError as exc:
+        raise ExpertError(str(exc)) from exc
+    learner = session.get(User, submission.user_id)
+    assert learner is not None  # a submission's learner is never deleted
+    if address in {learner.email, inviter.email}:
+        raise ExpertError("Invite an outside expert: not the learner, and not yourself.")
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise ExpertError(f"Keep the note under {MAX_NOTE_CHARS:,} characters.")
+    waiting = session.scalar(select(ExpertInvite.id).where(
+        ExpertInvite.submission_id == submission.id, ExpertInvite.email == address, ExpertInvite.used_at.is_(None),
+        ExpertInvite.revoked_at.is_(None), ExpertInvite.expires_at > now))
+    if waiting is not None:
+        raise ExpertError(f"{address} already has a waiting invitation for this work. "
+                          "Withdraw it first if you want to send a new link.")
+    latest = submission.latest
+    assert latest is not None  # handed_in
+    token, digest = new_token()
+    item = ExpertInvite(submission=submission, version_id=latest.id, rubric_version=submission.assignment.rubric.current,
+                        invited_by_id=inviter.id, name=name, email=address, note=note, token_hash=digest,
+                        created_at=now, expires_at=now + timedelta(days=days_valid))
+    session.add(item)
+    session.flush()
+    _invite_mail(session, item, inviter, learner, link_for(token), days_valid)
+    return item, token
+
+
+def revoke(session: DbSession, invite: ExpertInvite, now: datetime) -> None:
+    """Withdraw a link; a rated one stays rated (its rating remains evidence)."""
+    if invite.used_at is not None:
+        raise ExpertError(f"{invite.name} has already rated the work; the rating stays on the record.")
+    if invite.revoked_at is None:
+        invite.revoked_at = now
+    session.flush()
+
+
+def invites_for(session: DbSession, submission_id: int) -> list[ExpertInvite]:
+    """Every invitation for a submission, newest first, with inviter and rating: three statements."""
+    return list(session.scalars(
+        select(ExpertInvite).where(ExpertInvite.submission_id == submission_id)
+        .options(selectinload(ExpertInvite.invited_by), selectinload(ExpertInvite.evaluation))
+        .order_by(ExpertInvite.created_at.desc(), ExpertInvite.id.desc())))
+
+
+def evaluations_for(session: DbSession, submission_id: int) -> list[ExpertEvaluation]:
+    """The ratings a submission received, newest first, with their invitation and rubric
+    version: four statements, however many there are."""
+    return list(session.scalars(
+        select(ExpertEvaluation).join(ExpertEvaluation.invite).where(ExpertInvite.submission_id == submission_id)
+        .options(selectinload(ExpertEvaluation.invite).selectinload(ExpertInvite.rubric_version),
+                 selectinload(ExpertEvaluation.invite).selectinload(ExpertInvite.version))
+        .order_by(ExpertEvaluation.submitted_at.desc(), ExpertEvaluation.id.desc())))
+
+
+# ------------------------------------------------------------------ the expert's side
+
+
+def open_invite(session: DbSession, token: str, now: datetime) -> ExpertInvite:
+    """The invitation behind a link, or a ``LinkError`` saying why it cannot be used."""
+    item = session.scalar(select(ExpertInvite).where(ExpertInvite.token_hash == hash_token(token))
+                          .options(selectinload(ExpertInvite.submission).selectinload(Submission.assignment),
+                                   selectinload(ExpertInvite.version), selectinload(ExpertInvite.rubric_version)))
+    if item is None:
+        raise UnknownLink()
+    problem = problem_of(item, now)
+    if problem is not None:
+        raise problem()
+    return item
+
+
+def check_credentials(role: str, organization: str, years: str | int | None, qualification: str) -> tuple[str, str, int, str]:
+    """The expert's stated role, organization, years of experience and why they are qualified."""
+    role, organization = " ".join(role.split()), " ".join(organization.split())
+    if not role:
+        raise ExpertError("State your role (for example, Head of Machine Learning Operations).")
+    if not organization:
+        raise ExpertError("State the organization you work for, or \"independent\".")
+    if max(len(role), len(organization)) > MAX_CREDENTIAL_CHARS:
+        raise ExpertError(f"Keep your role and organization under {MAX_CREDENTIAL_CHARS} characters each.")
+    raw = str(years if years is not None else "").strip()
+    if not (raw.isdecimal() and 0 <= int(raw) <= MAX_YEARS):
+        raise ExpertError(f"Give your years of relevant experience as a whole number from 0 to {MAX_YEARS}.")
+    qualification = qualification.strip()
+    if not qualification:
+        raise ExpertError("Say in a sentence or two why you are qualified to judge this work.")
+    if len(qualification) > MAX_QUALIFICATION_CHARS:
+        raise ExpertError(f"Keep why you are qualified under {MAX_QUALIFICATION_CHARS:,} characters.")
+    return role, organization, int(raw), qualification
+
+
+def expert_outcome(evaluation_id: int, assignment_title: str, expert: str, criteria: Sequence[CriterionSpec],
+                   levels: Mapping[str, str | None], ids: Mapping[str, int]) -> Outcome:
+    """An expert's rating: the rubric maths of a grade (per mapped objective, the mean share
+    of the best level reached), from the expert source."""
+    return Outcome(ExpertSource, f"expert:{evaluation_id}", by_id(rubric_shares(criteria, levels), ids),
+                   f"Expert evaluation of {assignment_title} by {expert}")
+
+
+def rate(session: DbSession, token: str, credentials: Mapping[str, Any], levels: Mapping[str, str | None],
+         comments: Mapping[str, str], comment: str, now: datetime) -> ExpertEvaluation:
+    """Save an expert's rating once and record it as evidence on the rubric's objectives.
+
+    ``credentials`` holds role, organization, years and qualification. The link is claimed
+    with a conditional UPDATE in the same flush as the rating, so a second submit (a double
+    click, a second tab) finds it used and is refused."""
+    item = open_invite(session, token, now)
+    role, organization, years, qualification = check_credentials(
+        str(credentials.get("role") or ""), str(credentials.get("organization") or ""),
+        credentials.get("years"), str(credentials.get("qualification") or ""))
+    criteria = item.rubric_version.criteria
+    try:
+        chosen, score, missing = read_levels(criteria, levels)
+    except GradingError as exc:
+        raise ExpertError(str(exc)) from exc
+    if missing:
+        raise ExpertError(f"Choose a level on every criterion (missing: {', '.join(missing)}).")
+    notes = {c.id: (comments.get(c.id) or "").strip() for c in criteria}
+    if any(len(text) > MAX_COMMENT_CHARS for text in notes.values()):
+        raise ExpertError(f"Keep each criterion's comment under {MAX_COMMENT_CHARS:,} characters.")
+    comment = comment.strip()
+    if not comment:
+        raise ExpertError("Write an overall comment: what is strong, and what would make the work better.")
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ExpertError(f"Keep the overall comment under {MAX_COMMENT_CHARS:,} characters.")
+    # cast: an UPDATE answers with a CursorResult (it has the rowcount); Session.execute is typed as any Result.
+    claimed = cast(CursorResult[Any], session.execute(
+        update(ExpertInvite)
+        .where(ExpertInvite.id == item.id, ExpertInvite.used_at.is_(None),
+               ExpertInvite.revoked_at.is_(None), ExpertInvite.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False)))
+    if claimed.rowcount != 1:
+        raise UsedLink()
+    set_committed_value(item, "used_at", now)
+    evaluation = ExpertEvaluation(
+        invite=item, role=role, organization=organization, years=years, qualification=qualification,
+        selections={cid: {"level": lid, "comment": notes[cid]} for cid, lid in chosen.items()},
+        comment=comment, score=score, max_score=item.rubric_version.max_points, submitted_at=now)
+    session.add(evaluation)
+    session.flush()
+    expert_outcome(evaluation.id, item.submission.assignment.title, f"{item.name}, {role} at {organization}",
+                   criteria, {cid: lid for cid, lid in chosen.items()}, criteria_ids(session, criteria)).record(
+        session, item.submission.user_id, now)
+    return evaluation
