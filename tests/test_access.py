@@ -27,7 +27,7 @@ from werkzeug.datastructures import MultiDict
 
 from lms.accounts.services import create_user
 from lms.assessment.models import Response
-from lms.assessment.services import get_quiz, page_views, save_page, start_attempt
+from lms.assessment.services import get_quiz, page_views, quiz_window, save_page, start_attempt
 from lms.catalog.models import Module
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol
@@ -238,9 +238,12 @@ def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, wo
     extra = {"import_id": preview_import(db.session, world.cohort_a, "l.csv", b"email,name\nz@example.com,Zed\n", world.org_admin_a).record.id}
     for key, email in (("invitation_id", "invited@example.com"), ("withdrawn_invitation_id", "withdrawn@example.com")):
         extra[key] = invite_learner(db.session, world.cohort_a, email, "", world.org_admin_a, lambda t: t).id
-    attempt = start_attempt(db.session, get_quiz(db.session, "mlops-quiz"), world.learner_a, utcnow())
+    # the MLOps quiz opens when its month-6 phase ends: learner A starts it on the day it opens
+    mlops_quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, mlops_quiz, world.cohort_a, world.learner_a.id, utcnow()).opens_at
+    attempt = start_attempt(db.session, mlops_quiz, world.learner_a, opening)
     essay = next(i for i, page in enumerate(page_views(db.session, attempt)) if page.parts[0].kind == "essay")
-    save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "An answer to grade."}), utcnow())
+    save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "An answer to grade."}), opening)
     extra["attempt_id"] = attempt.id
     work = start_submission(db.session, get_assignment(db.session, "cs-hands-on-own-operation"), world.learner_a.id, world.cohort_a.id, utcnow())
     work_dates = dates_for(work.assignment, build_schedule(db.session, world.cohort_a, world.learner_a.id, utcnow()))
