@@ -206,7 +206,8 @@ class QuizSection(ContentSection):
         bundle.specs[self.name] = quizzes
 
     def facts(self, bundle: Bundle) -> Iterable[Fact]:
-        """A module quiz counts in its phase's month (or the module's first); an exam in its level's last month."""
+        """A module quiz counts in the month it opens (its phase's, or the next when it opens as the
+        phase ends); a check in its lesson's month; an exam in its level's last month."""
         catalog: CatalogSpec = bundle.specs["catalog"]
         phases = {m.spec.id: {p.id: p.month for p in m.spec.phases} for m in catalog.modules}
         last_months = {level.id: level.months[1] for level in catalog.program.levels}
@@ -216,6 +217,8 @@ class QuizSection(ContentSection):
             if source.module is not None:
                 months = phases.get(source.module, {})
                 month = months.get(source.phase) if source.phase else min(months.values(), default=None)
+                if month is not None and spec.rules.opens_when_phase_ends:  # counted in the month it opens
+                    month += 1
             else:
                 month = last_months.get(spec.level or "")
             yield Fact(Measure.CHECKS if spec.kind == QuizKind.CHECK else Measure.QUIZZES, 1, month, source.module)
