@@ -420,6 +420,7 @@ def load_content(app: Flask, _migrated: TestDatabase) -> Callable[..., Any]:
         source = ContentSource(
             content_dir=Path(content or app.config["CONTENT_DIR"]),
             quizzes_dir=Path(app.config["QUIZZES_DIR"]),
+            lint_bank=bool(app.config.get("ITEM_BANK_LINT", True)),
         )
         key = _content_key(source)
         into_empty = key is not None and _migrated.empty and not (has_app_context() and _unsaved(db.session))

@@ -1,7 +1,8 @@
 """The item-bank lint (lms/assessment/lint.py): each rule refuses a bad quiz with the file
-and line to change, the option-length rule lets an item that says why pass, the
-near-duplicate search agrees with comparing every pair and stays fast on a large bank,
-and the figures are counted per quiz."""
+and line to change (directly, and through `flask lms load-content --check`), the
+option-length rule lets an item that says why pass, the near-duplicate search agrees with
+comparing every pair and stays fast on a large bank, and the figures are counted per quiz
+and printed by `flask lms content-stats`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from flask import Flask
 
+import config
 from lms.assessment.content import QuizFile
 from lms.assessment.lint import RULES, Bank, BankQuiz, QuizFigures, similar_sets
 from lms.assessment.questions import Option, SingleSpec
@@ -223,3 +227,56 @@ def test_the_lint_stays_fast_on_a_large_bank(tmp_path: Path) -> None:
     problems, figures = bank.problems(), bank.figures()
     assert time.perf_counter() - started < 2.0  # 2,000 items; comparing every pair of stems took longer
     assert problems == [] and sum(f.questions for f in figures) == 2000
+
+
+# --------------------------------------------------------------------------- through the loader
+
+
+@pytest.fixture()
+def app(app: Flask) -> Flask:
+    """The lint on, as outside the test suite (whose own small quizzes run with it off)."""
+    app.config["ITEM_BANK_LINT"] = True
+    return app
+
+
+def test_the_lint_is_on_outside_the_test_suite() -> None:
+    assert config.Config.ITEM_BANK_LINT is True and config.TestingConfig.ITEM_BANK_LINT is False
+
+
+def check(app: Flask, folder: Path) -> Result:
+    app.config["QUIZZES_DIR"] = folder
+    return app.test_cli_runner().invoke(args=["lms", "load-content", "--check"])
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_load_content_check_refuses_each_rule_with_file_and_line(app: Flask, tmp_path: Path, case: str) -> None:
+    files, rule, file, needle, message = BAD[case]
+    result = check(app, write(tmp_path / "quizzes", files))
+    assert result.exit_code == 1
+    where = f"{tmp_path / 'quizzes' / file}:{line_of(files[file], needle)}: {rule}: "
+    assert any(where in line and message in line for line in result.output.splitlines()), result.output
+
+
+def test_load_content_check_passes_uneven_options_with_a_reason(app: Flask, tmp_path: Path) -> None:
+    result = check(app, write(tmp_path / "quizzes", {"q.yml": quiz("lint-quiz", single(
+        "ol-1", "Ship it?", UNEVEN, extra="uneven_options: a bare yes or no against the one condition"))}))
+    assert result.exit_code == 0, result.output
+    assert "1 quizzes, 1 questions" in result.output
+
+
+def test_the_shipped_bank_passes_the_lint(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["lms", "load-content", "--check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_content_stats_prints_the_figures_per_quiz(app: Flask, tmp_path: Path) -> None:
+    app.config["QUIZZES_DIR"] = write(tmp_path / "quizzes", {
+        "a.yml": quiz("lint-a", single("f-1", "First?", LONG_RIGHT), single("f-2", "Second?"), single("f-3", "Third?"),
+                      *(true_false(f"f-tf-{n}", n < 3) for n in range(5)))})
+    result = app.test_cli_runner().invoke(args=["lms", "content-stats"])
+    assert result.exit_code == 0, result.output
+    block = result.output.split("## Item bank lint")[1]
+    header, _, row = (line for line in block.splitlines() if line.startswith("|"))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "quiz", "questions", "single", "longest correct", "true/false", "true", "near-duplicate pairs"]
+    assert [c.strip() for c in row.strip("|").split("|")] == ["lint-a", "8", "3", "1 (33%)", "5", "3 (60%)", "0"]

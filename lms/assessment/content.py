@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from lms.assessment.kinds import QuestionKind
+from lms.assessment.lint import Bank, BankQuiz, QuizFigures
 from lms.assessment.models import GradingMethodName, Question, QuestionVersion, Quiz, QuizKind, ReviewPolicyName
 from lms.assessment.questions import (
     AnyQuestion,
@@ -36,7 +37,7 @@ from lms.content.services import (
     upsert,
 )
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
-from lms.content.stats import Fact, Measure
+from lms.content.stats import NONE, Block, Fact, Measure
 from lms.database import DbSession
 
 # The only question types that may be tagged with an application objective: a scenario of
@@ -125,6 +126,7 @@ class QuizSource:
     path: Path
     module: str | None = None  # where it sits: a check's come from its lesson
     phase: str | None = None
+    lint: QuizFigures | None = None  # what the item-bank lint measured in it
 
     @property
     def lesson(self) -> str | None:
@@ -149,6 +151,7 @@ class QuizSection(ContentSection):
         quiz_ids: dict[str, Location] = {}
         question_ids: dict[str, Location] = {}
         quizzes: list[QuizSource] = []
+        linted: list[BankQuiz] = []
         for path in files:
             data = read_yaml_file(path, problems)
             spec = validate(QuizFile, data, path, problems) if data is not None else None
@@ -203,11 +206,16 @@ class QuizSection(ContentSection):
                     problems.add(Location(path, line_at(data, ["pools", j])),
                                  f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
             quizzes.append(source)
+            linted.append(BankQuiz(spec.id, path, data, spec.questions))
+        bank = Bank(linted)
+        for problem in bank.problems() if bundle.source.lint_bank else ():
+            problems.add(problem.location, problem.message)
+        for source, figures in zip(quizzes, bank.figures(), strict=True):
+            source.lint = figures
         bundle.specs[self.name] = quizzes
 
     def facts(self, bundle: Bundle) -> Iterable[Fact]:
-        """A module quiz counts in the month it opens (its phase's, or the next when it opens as the
-        phase ends); a check in its lesson's month; an exam in its level's last month."""
+        """A module quiz counts in its phase's month (or the module's first); an exam in its level's last month."""
         catalog: CatalogSpec = bundle.specs["catalog"]
         phases = {m.spec.id: {p.id: p.month for p in m.spec.phases} for m in catalog.modules}
         last_months = {level.id: level.months[1] for level in catalog.program.levels}
@@ -217,12 +225,23 @@ class QuizSection(ContentSection):
             if source.module is not None:
                 months = phases.get(source.module, {})
                 month = months.get(source.phase) if source.phase else min(months.values(), default=None)
-                if month is not None and spec.rules.opens_when_phase_ends:  # counted in the month it opens
-                    month += 1
             else:
                 month = last_months.get(spec.level or "")
             yield Fact(Measure.CHECKS if spec.kind == QuizKind.CHECK else Measure.QUIZZES, 1, month, source.module)
             yield Fact(Measure.ITEMS, len(spec.questions), month, source.module)
+
+    def blocks(self, bundle: Bundle) -> Iterable[Block]:
+        """The item-bank lint's figures, per quiz (lms/assessment/lint.py says what they mean)."""
+        quizzes: list[QuizSource] = bundle.specs[self.name]
+
+        def share(count: int, of: int) -> str:
+            return f"{count} ({count / of:.0%})" if of else NONE
+
+        yield Block("Item bank lint", ("quiz", "questions", "single", "longest correct", "true/false", "true",
+                                       "near-duplicate pairs"),
+                    [[f.quiz, str(f.questions), str(f.singles), share(f.longest_correct, f.singles),
+                      str(f.true_false), share(f.true_keys, f.true_false), str(f.near_duplicates)]
+                     for f in (source.lint for source in quizzes) if f is not None])
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         quizzes: list[QuizSource] = bundle.specs[self.name]

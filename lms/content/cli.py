@@ -27,6 +27,7 @@ def content_source() -> ContentSource:
     return ContentSource(
         content_dir=Path(current_app.config["CONTENT_DIR"]),
         quizzes_dir=Path(current_app.config["QUIZZES_DIR"]),
+        lint_bank=bool(current_app.config.get("ITEM_BANK_LINT", True)),
     )
 
 
@@ -73,6 +74,8 @@ def load_content_command(check: bool) -> None:
 @with_appcontext
 def content_stats_command() -> None:
     """Count what the course files hold, per month and per module (reads the files, not the database)."""
-    stats = gather(_parsed_or_exit("fix them to count the course.").facts())
+    parsed = _parsed_or_exit("fix them to count the course.")
+    stats = gather(parsed.facts())
     click.echo("\n".join(["## Per month", "", *table("month", stats.by_month, stats.total), "",
-                           "## Per module", "", *table("module", stats.by_module, stats.total)]))
+                           "## Per module", "", *table("module", stats.by_module, stats.total),
+                           *(line for block in parsed.blocks() for line in ["", *block.lines()])]))

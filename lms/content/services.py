@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from sqlalchemy import inspect, select
 
 from lms.content.source import Problems
-from lms.content.stats import Fact
+from lms.content.stats import Block, Fact
 from lms.database import DbSession, utcnow
 
 Tick = Callable[[int], None]
@@ -31,6 +31,8 @@ Tick = Callable[[int], None]
 class ContentSource:
     content_dir: Path
     quizzes_dir: Path
+    # Refuse quizzes that fail the item-bank lint (lms/assessment/lint.py); its figures are kept either way.
+    lint_bank: bool = True
 
 
 @dataclass
@@ -63,6 +65,10 @@ class ContentSection(ABC):
 
     def facts(self, bundle: Bundle) -> Iterable[Fact]:
         """What this section's files hold, counted, for ``flask lms content-stats``."""
+        return ()
+
+    def blocks(self, bundle: Bundle) -> Iterable[Block]:
+        """Figures of this section's own that ``flask lms content-stats`` prints after the counts."""
         return ()
 
 
@@ -200,6 +206,9 @@ class ParseResult:
 
     def facts(self) -> list[Fact]:
         return [fact for section in self.sections for fact in section.facts(self.bundle)]
+
+    def blocks(self) -> list[Block]:
+        return [block for section in self.sections for block in section.blocks(self.bundle)]
 
 
 def parse_content(source: ContentSource, section_types: Iterable[type[ContentSection]]) -> ParseResult:

@@ -108,7 +108,23 @@ def cells(row: Row) -> list[str]:
 def table(title: str, rows: dict[str, Row], total: Row) -> list[str]:
     """A Markdown table: one line per row, then the total."""
     body = [[name, *cells(row)] for name, row in rows.items()] + [["total", *cells(total)]]
-    header = [title, *COLUMNS]
+    return grid([title, *COLUMNS], body)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Figures a section prints as a table of its own, after the counts (e.g. per quiz)."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: list[list[str]]
+
+    def lines(self) -> list[str]:
+        return [f"## {self.title}", "", *grid(list(self.header), self.rows)]
+
+
+def grid(header: list[str], body: list[list[str]]) -> list[str]:
+    """A Markdown table, the first column left-aligned and the others right-aligned."""
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def line(values: list[str]) -> str:
