@@ -98,8 +98,9 @@ class QuizFile(Spec):
             if self.settings is not None:
                 raise ValueError("a check has no settings: it is practice with unlimited attempts and feedback at once")
             low, high = CHECK_ITEMS
-            if not low <= len(self.questions) <= high:
-                raise ValueError(f"a check has {low}-{high} questions, not {len(self.questions)}")
+            asked = sum(q.type != QuestionKind.DESCRIPTION for q in self.questions)  # text to read is not a question
+            if not low <= asked <= high:
+                raise ValueError(f"a check has {low}-{high} questions, not {asked}")
             if any(q.type == QuestionKind.ESSAY for q in self.questions):
                 raise ValueError("a check is marked at once: no essay questions")
             return self
