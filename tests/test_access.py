@@ -232,10 +232,9 @@ def verdict(response: Any, method: str) -> str | int:
     return status
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, world: World, login, role: str) -> None:
-    load_content()
-    extra = {"import_id": preview_import(db.session, world.cohort_a, "l.csv", b"email,name\nz@example.com,Zed\n", world.org_admin_a).record.id}
+def route_extras(app: Flask, world: World) -> dict[str, Any]:
+    """The rows the ROUTES' URLs point at (an import, invitations, an attempt, files, reviews, ...), committed."""
+    extra: dict[str, Any] = {"import_id": preview_import(db.session, world.cohort_a, "l.csv", b"email,name\nz@example.com,Zed\n", world.org_admin_a).record.id}
     for key, email in (("invitation_id", "invited@example.com"), ("withdrawn_invitation_id", "withdrawn@example.com")):
         extra[key] = invite_learner(db.session, world.cohort_a, email, "", world.org_admin_a, lambda t: t).id
     # the MLOps quiz opens when its month-6 phase ends: learner A starts it on the day it opens
@@ -262,6 +261,13 @@ def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, wo
     extra["expert_invite_id"] = invite_expert(db.session, work, world.learner_a, "Erin Expert", "erin@expert.example", "",
                                               utcnow(), lambda t: t)[0].id
     db.session.commit()
+    return extra
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, world: World, login, role: str) -> None:
+    load_content()
+    extra = route_extras(app, world)
     if role != "anonymous":
         login(client, getattr(world, USER_OF_ROLE[role]))
     wrong = []

@@ -1,11 +1,11 @@
-"""The shell's wiring: shared templates and static files, error pages, template filters
-and the request's unit of work."""
+"""The shell's wiring: shared templates and static files, error pages, template filters,
+the request's unit of work and the security headers on every response."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from lms.web import filters, unit_of_work
+from lms.web import filters, security, unit_of_work
 from lms.web.errors import register_error_handlers
 from lms.web.markdown import render_markdown
 from lms.web.views import bp
@@ -18,6 +18,7 @@ def markdown_filter(text: str) -> str:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     unit_of_work.init_app(app)
+    security.init_app(app)
     filters.init_app(app)
     register_error_handlers(app)
     app.add_template_filter(markdown_filter, "markdown")

@@ -1,0 +1,53 @@
+"""Security headers on every response, set in one ``after_request`` hook.
+
+The Content-Security-Policy allows scripts from the platform only (no inline script,
+no ``on*`` handlers), no framing (``frame-ancestors 'none'`` and ``X-Frame-Options``),
+and images, fonts, forms and connections to the platform's own origin. Styles come
+from the stylesheet; ``'unsafe-inline'`` is allowed for ``style-src`` only, because the
+templates still carry ``style=""`` attributes (chart bar widths, grid positions) — a
+style cannot run code. HSTS is sent only in production, or when ``HSTS`` is set."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self'",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+HSTS = "max-age=31536000; includeSubDomains"
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def hsts_enabled(app: Flask) -> bool:
+    """``HSTS`` in the config decides; by default only the production config sends it."""
+    return bool(app.config.get("HSTS", app.config.get("ENV_NAME") == "production"))
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if hsts_enabled(current_app):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_security_headers)
