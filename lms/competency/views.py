@@ -18,6 +18,7 @@ from lms.competency.exports import EXPORTERS
 from lms.competency.forms import ReviewForm
 from lms.database import utcnow
 from lms.extensions import db
+from lms.web.downloads import content_disposition
 from lms.web.forms import add_error
 
 bp = Blueprint("competency", __name__, template_folder="templates")
@@ -48,7 +49,7 @@ def export(cohort_id: int, fmt: str) -> Response:
     cohort = _cohort(cohort_id)
     body = exporter.render(_heat_map(cohort))
     filename = f"competency-{_slug(cohort.name)}-{utcnow():%Y%m%d}.{exporter.extension}"
-    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": content_disposition(filename)})
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency/trend")

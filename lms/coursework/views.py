@@ -19,6 +19,7 @@ from lms.coursework.services import Dates
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import learner_schedule
+from lms.web.downloads import content_disposition
 from lms.web.markdown import render_markdown
 
 bp = Blueprint("coursework", __name__, template_folder="templates")
@@ -120,7 +121,8 @@ def send_attachment(item: Attachment) -> Response:
     if data is None:
         abort(404)
     inline = item.content_type.startswith("image/") or item.content_type == "application/pdf"
-    response = send_file(io.BytesIO(data), mimetype=item.content_type, as_attachment=not inline, download_name=item.filename)
+    response = send_file(io.BytesIO(data), mimetype=item.content_type)
+    response.headers["Content-Disposition"] = content_disposition(item.filename, inline=inline)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -21,6 +21,7 @@ from lms.grading import peer, services
 from lms.grading.exports import EXPORTERS, grade_table
 from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
+from lms.web.downloads import content_disposition
 from lms.web.filters import localtime
 from lms.web.markdown import render_markdown
 
@@ -120,7 +121,7 @@ def export(cohort_id: int, fmt: str) -> Response:
     exporter = EXPORTERS.get(fmt) or abort(404)
     body = exporter.render(grade_table(db.session, cohort))
     filename = f"grades-{cohort.name.lower().replace(' ', '-')}-{utcnow():%Y%m%d}.{exporter.extension}"
-    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": content_disposition(filename)})
 
 
 # --------------------------------------------------------------------------- peer review

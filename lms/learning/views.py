@@ -19,6 +19,7 @@ from lms.extensions import db
 from lms.learning import services
 from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm
 from lms.learning.models import OverrideKind
+from lms.web.downloads import content_disposition
 from lms.web.forms import add_error, labelled_choices
 
 bp = Blueprint("learning", __name__, template_folder="templates")
@@ -71,7 +72,8 @@ def calendar_feed(token: str) -> Response:
     owner = services.feed_owner(db.session, token) or abort(404)
     plan = services.learner_schedule(db.session, owner) or abort(404)
     return Response(services.calendar_ics(plan, owner, utcnow()), mimetype="text/calendar",
-                    headers={"Content-Disposition": "inline; filename=ai-operations.ics", "Cache-Control": "private, max-age=300"})
+                    headers={"Content-Disposition": content_disposition("ai-operations.ics", inline=True),
+                             "Cache-Control": "private, max-age=300"})
 
 
 def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200,

@@ -3,8 +3,6 @@ download as the raw file."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, Response, abort, render_template
 
 from lms.catalog.models import Module
@@ -12,6 +10,7 @@ from lms.extensions import db
 from lms.resources import services
 from lms.resources.content import csv_rows
 from lms.resources.models import Template, TemplateFormat
+from lms.web.downloads import content_disposition
 
 bp = Blueprint("resources", __name__, template_folder="templates")
 
@@ -44,13 +43,3 @@ def template(key: str) -> str:
 def download(key: str) -> Response:
     item = services.active_template(db.session, key) or abort(404)
     return Response(item.body, mimetype=item.format.mimetype, headers={"Content-Disposition": content_disposition(item.filename)})
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an RFC 6266 filename: a plain ASCII ``filename`` and, when the
-    name needs it, an RFC 5987 ``filename*``."""
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("\\", "").replace("?", "_")
-    value = f'attachment; filename="{ascii_name}"'
-    if ascii_name != filename:
-        value += f"; filename*=UTF-8''{quote(filename)}"
-    return value

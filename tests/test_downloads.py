@@ -1,0 +1,66 @@
+"""Every download names its file through one helper, per RFC 6266 (issue 17 point 1): a
+cohort or file name outside Latin-1, with CR/LF or a double quote, gives a 200 with a safe
+ASCII ``filename`` and the full name in ``filename*=UTF-8''...``."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import pytest
+from flask import Flask
+
+from lms.coursework.models import Attachment
+from lms.extensions import db
+from lms.web.downloads import content_disposition
+from tests.conftest import World
+from tests.test_access import route_extras
+
+HOSTILE = 'Cohorte Ünïcode 日本 "quoted"\r\nX-Injected: yes'
+# disposition; filename="ascii"[; filename*=UTF-8''pct-encoded]
+HEADER = re.compile(r"""^(attachment|inline); filename="([A-Za-z0-9 ._()+,=@-]+)"(?:; filename\*=UTF-8''([A-Za-z0-9%!#$&+\-.^_`|~]+))?$""")
+
+
+def parse(value: str) -> tuple[str, str, str | None]:
+    match = HEADER.match(value)
+    assert match, value
+    disposition, fallback, extended = match.groups()
+    return disposition, fallback, unquote(extended, errors="strict") if extended else None
+
+
+@pytest.mark.parametrize(("name", "fallback", "full"), [
+    ("model-card.md", "model-card.md", None),
+    ("Ünï.txt", "Uni.txt", "Ünï.txt"),
+    ('a "b".csv', "a _b_.csv", 'a "b".csv'),
+    ("grades-日本.csv", "grades-__.csv", "grades-日本.csv"),
+    ("line\r\nbreak.csv", "line break.csv", None),
+    ("../../etc/passwd", "-..-etc-passwd", None),
+    ("a;b%c\\d.txt", "a_b_c-d.txt", "a;b%c-d.txt"),
+    ("\r\n", "download", None),
+])
+def test_the_helper_gives_an_ascii_name_and_the_full_name(name: str, fallback: str, full: str | None) -> None:
+    assert parse(content_disposition(name)) == ("attachment", fallback, full)
+    assert parse(content_disposition(name, inline=True))[0] == "inline"
+
+
+def test_downloads_of_a_cohort_with_a_hostile_name_answer_200(app: Flask, client, load_content, world: World, login) -> None:
+    load_content()
+    extra = route_extras(app, world)
+    world.cohort_a.name = HOSTILE
+    db.session.get(Attachment, extra["attachment_id"]).filename = 'plan "final" Ünï\r\n日本.txt'
+    db.session.commit()
+    login(client, world.admin)
+    cohort = world.cohort_a.id
+    for url in (f"/cohorts/{cohort}/grades.csv", f"/cohorts/{cohort}/competency.csv", f"/cohorts/{cohort}/competency.json",
+                f"/attachments/{extra['attachment_id']}", "/templates/model-card/download"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        disposition, fallback, full = parse(response.headers["Content-Disposition"])
+        assert disposition == "attachment", url
+        assert "X-Injected" not in response.headers
+        if "grades" in url:
+            assert full is not None and full.startswith('grades-cohorte-ünïcode-日本-"quoted"') and "\r" not in full and "\n" not in full
+            assert fallback.startswith("grades-cohorte-unicode-__-_quoted_")
+        if "attachments" in url:
+            assert full == 'plan "final" Ünï 日本.txt' and fallback == "plan _final_ Uni __.txt"
+        response.close()
