@@ -36,12 +36,13 @@ from lms.portfolio import wiring as portfolio
 from lms.progress import wiring as progress
 from lms.resources import wiring as resources
 from lms.sections import CONTENT_SECTIONS
+from lms.simulations import wiring as simulations
 from lms.web import wiring as web
 from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
-            progress, kpi, feedback, expert, competency, certificates, demo)
+            progress, simulations, kpi, feedback, expert, competency, certificates, demo)
 
 
 def create_app(

@@ -21,6 +21,7 @@ from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNM
 from lms.expert.access import EXPERT_INVITE_MANAGER
 from lms.grading.access import OWN_PEER_REVIEW
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
+from lms.simulations.access import OWN_RUN
 from lms.web.access import PUBLIC, AccessRule
 
 POLICY: dict[str, AccessRule] = {
@@ -143,6 +144,14 @@ POLICY: dict[str, AccessRule] = {
     "expert.evaluate": FEED_TOKEN,
     "expert.rate": FEED_TOKEN,
     "expert.file": FEED_TOKEN,
+    # branching simulations: the list and pages for everyone signed in, runs for enrolled
+    # learners (each run its learner's alone), a cohort's runs for its staff
+    "simulations.index": SIGNED_IN,
+    "simulations.simulation": SIGNED_IN,
+    "simulations.start": LEARNER,
+    "simulations.run": OWN_RUN,
+    "simulations.choose": OWN_RUN,
+    "simulations.cohort": COHORT_STAFF,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

@@ -13,9 +13,10 @@ from lms.coursework.content import CourseworkSection
 from lms.database import DbSession
 from lms.progress.content import MasteryPolicySection
 from lms.resources.content import TemplatesSection
+from lms.simulations.content import SimulationsSection
 
 CONTENT_SECTIONS: tuple[type[ContentSection], ...] = (CatalogSection, QuizSection, CourseworkSection, MasteryPolicySection,
-                                                      TemplatesSection)
+                                                      TemplatesSection, SimulationsSection)
 
 
 class ContentRefused(ValueError):

@@ -39,6 +39,7 @@ from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
 from lms.grading.peer import reviews_to_do
 from lms.learning.services import build_schedule
+from lms.simulations.services import get_simulation, start_run
 from lms.web.access import rule_for
 from tests.conftest import World
 
@@ -204,6 +205,12 @@ ROUTES: dict[str, Route] = {
     "competency.review": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/at-risk", COHORT_STAFF, "POST"),
     "grading.feedback": Route(lambda w, x: "/assignments/cs-hands-on-own-operation/feedback", HAND_IN),
     "assessment.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/responses/{x['response_id']}/grade", COHORT_STAFF, "POST"),
+    "simulations.index": Route(lambda w, x: "/simulations", SIGNED_IN),
+    "simulations.simulation": Route(lambda w, x: "/simulations/mlops-2am-outage", SIGNED_IN),
+    "simulations.start": Route(lambda w, x: "/simulations/mlops-2am-outage/start", LEARNERS, "POST"),
+    "simulations.run": Route(lambda w, x: f"/simulation-runs/{x['simulation_run_id']}", OWN_ATTEMPT),
+    "simulations.choose": Route(lambda w, x: f"/simulation-runs/{x['simulation_run_id']}", OWN_ATTEMPT, "POST"),
+    "simulations.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/simulations", COHORT_STAFF),
 }
 
 
@@ -260,6 +267,8 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
                                                      "Dana Client", "dana@client.example", "customer", utcnow(), lambda t: t)[0].id
     extra["expert_invite_id"] = invite_expert(db.session, work, world.learner_a, "Erin Expert", "erin@expert.example", "",
                                               utcnow(), lambda t: t)[0].id
+    # learner A's run of the MLOps simulation (its month-6 phase is open in cohort A)
+    extra["simulation_run_id"] = start_run(db.session, get_simulation(db.session, "mlops-2am-outage"), world.learner_a, utcnow()).id
     db.session.commit()
     return extra
 

@@ -162,8 +162,9 @@ def test_benchmark_cohorts_have_evidence_on_every_objective_from_every_source(lo
     assert len(objectives) == 11
     assert {e.objective_id for e in evidence} == objectives
     # every source but practice quizzes: the shipped course marks no quiz as practice
-    # practice quizzes and outside experts' ratings are not generated at volume (yet)
-    assert {e.source for e in evidence} == set(SOURCES) - {EvidenceSourceName.PRACTICE, EvidenceSourceName.EXPERT}
+    # practice quizzes, outside experts' ratings and simulation runs are not generated at volume (yet)
+    assert {e.source for e in evidence} == set(SOURCES) - {EvidenceSourceName.PRACTICE, EvidenceSourceName.EXPERT,
+                                                           EvidenceSourceName.SIMULATION}
     assert {e.user_id for e in evidence} == set(generated)
     assert len(evidence) > 40 * 200  # hundreds per learner, as in a real year
     rules, kinds = policy(db.session), objective_kinds(db.session)

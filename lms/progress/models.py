@@ -25,6 +25,7 @@ class EvidenceSourceName(StrEnum):
     STAKEHOLDER = "stakeholder"
     KPI = "kpi"
     EXPERT = "expert"        # an outside expert's rubric rating of a submission, through a single-use link
+    SIMULATION = "simulation"  # a branching simulation's path, scored per objective (lms.simulations)
 
 
 class ItemKind(StrEnum):

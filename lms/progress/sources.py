@@ -59,7 +59,13 @@ class ExpertSource(EvidenceSource):
     name, label, weight = EvidenceSourceName.EXPERT, "Expert evaluation", 0.75
 
 
+class SimulationSource(EvidenceSource):
+    """A branching simulation: the path a learner took through a scenario, scored against its objectives."""
+
+    name, label, weight = EvidenceSourceName.SIMULATION, "Simulation", 0.75
+
+
 SOURCES: dict[EvidenceSourceName, type[EvidenceSource]] = {
     s.name: s for s in (QuizSource, PracticeSource, RubricSource, CaseStudySource, PeerSource, RatingSource,
-                        StakeholderSource, KpiSource, ExpertSource)
+                        StakeholderSource, KpiSource, ExpertSource, SimulationSource)
 }

@@ -1,0 +1,217 @@
+"""Branching simulations: starting a run, making choices, scoring the path and turning
+the best finished run into evidence; the lists learners and staff see. Flush only.
+
+Scoring: per objective, the mean of the points (0-4) the path's choices gave it; a
+choice that does not score an objective leaves it out of that mean. The evidence of a
+simulation is its learner's best finished run (the highest mean over its objectives; the
+later run on a tie), recorded from the ``simulation`` source as ``simulation:<id>``, so
+replaying can only raise it and a worse replay changes nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lms.accounts.models import User
+from lms.cohorts.enrolment import active_enrolment, cohort_learners
+from lms.cohorts.models import Cohort
+from lms.database import DbSession
+from lms.learning.services import build_schedule
+from lms.progress.evidence import objective_ids
+from lms.progress.models import EvidenceSourceName
+from lms.progress.services import replace_evidence
+from lms.simulations.models import Simulation, SimulationRun
+
+MAX_POINTS = 4
+
+
+class SimulationError(ValueError):
+    """A choice or a start the simulation refuses; the message is for the learner."""
+
+
+def get_simulation(session: DbSession, key: str) -> Simulation | None:
+    return session.scalar(select(Simulation).where(Simulation.key == key, Simulation.retired_at.is_(None)))
+
+
+def active_simulations(session: DbSession) -> list[Simulation]:
+    return list(session.scalars(
+        select(Simulation).where(Simulation.retired_at.is_(None))
+        .options(selectinload(Simulation.module), selectinload(Simulation.phase)).order_by(Simulation.key)))
+
+
+def node_of(simulation: Simulation, node_id: str) -> dict[str, Any]:
+    node: dict[str, Any] = simulation.spec["nodes"][node_id]
+    return node
+
+
+def is_end(node: Mapping[str, Any]) -> bool:
+    return node.get("outcome") is not None
+
+
+def score_path(nodes: Mapping[str, Any], path: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Per objective code, the mean points (0-4) of the path's choices that score it."""
+    points: dict[str, list[int]] = defaultdict(list)
+    for step in path:
+        choice = nodes[step["node"]]["choices"][step["choice"]]
+        for code, value in choice["points"].items():
+            points[code].append(value)
+    return {code: round(sum(values) / len(values), 4) for code, values in sorted(points.items())}
+
+
+def overall(scores: Mapping[str, float]) -> float:
+    return sum(scores.values()) / len(scores) if scores else 0.0
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def open_phases(session: DbSession, user: User, now: datetime) -> set[int] | None:
+    """The phase ids open in the learner's schedule; None when they are not enrolled."""
+    enrolment = active_enrolment(session, user.id)
+    if enrolment is None:
+        return None
+    plan = build_schedule(session, enrolment.cohort, user.id, now, enrolment)
+    return {s.phase.id for s in plan.slots if s.is_open}
+
+
+def is_open(session: DbSession, simulation: Simulation, user: User, now: datetime) -> bool:
+    phases = open_phases(session, user, now)
+    return phases is not None and simulation.phase_id in phases
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def runs_of(session: DbSession, simulation: Simulation, user_id: int) -> list[SimulationRun]:
+    return list(session.scalars(select(SimulationRun).where(
+        SimulationRun.simulation_id == simulation.id, SimulationRun.user_id == user_id).order_by(SimulationRun.id)))
+
+
+def best_run(runs: Sequence[SimulationRun]) -> SimulationRun | None:
+    """The run that counts: the finished one with the highest mean score, the later on a tie."""
+    finished = [r for r in runs if r.finished]
+    return max(finished, key=lambda r: (overall(r.scores), r.id)) if finished else None
+
+
+def start_run(session: DbSession, simulation: Simulation, user: User, now: datetime) -> SimulationRun:
+    """A new run at the start; an unfinished run of the same simulation is picked up instead."""
+    if not is_open(session, simulation, user, now):
+        raise SimulationError(f"{simulation.title} opens with its phase, {simulation.phase.title}, in your schedule.")
+    current = next((r for r in runs_of(session, simulation, user.id) if not r.finished), None)
+    if current is not None:
+        return current
+    run = SimulationRun(simulation=simulation, user_id=user.id, node=simulation.spec["start"], path=[], scores={},
+                        started_at=now)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def choose(session: DbSession, run: SimulationRun, node_id: str, choice: int, now: datetime) -> dict[str, Any]:
+    """Take choice ``choice`` at node ``node_id`` (the one the learner saw: a stale page is
+    refused). Returns the choice made; at an end, scores the run and records evidence."""
+    if run.finished:
+        raise SimulationError("This run has ended. Start a new one to try another path.")
+    if node_id != run.node:
+        raise SimulationError("That decision was already made; here is where the run stands now.")
+    simulation = run.simulation
+    node = node_of(simulation, run.node)
+    choices = node.get("choices") or []
+    if not 0 <= choice < len(choices):
+        raise SimulationError("Choose one of the options.")
+    made: dict[str, Any] = choices[choice]
+    run.path = [*run.path, {"node": run.node, "choice": choice}]
+    run.node = made["next"]
+    if is_end(node_of(simulation, run.node)):
+        run.scores = score_path(simulation.spec["nodes"], run.path)
+        run.finished_at = now
+        session.flush()
+        record_evidence(session, simulation, run.user_id, now)
+    session.flush()
+    return made
+
+
+def record_evidence(session: DbSession, simulation: Simulation, user_id: int, now: datetime) -> None:
+    """The simulation's evidence for the learner: its best finished run's scores, as fractions of full marks."""
+    runs = runs_of(session, simulation, user_id)
+    best = best_run(runs)
+    if best is None:
+        return
+    ids = objective_ids(session, best.scores)
+    fractions = {ids[code]: round(score / MAX_POINTS, 6) for code, score in best.scores.items() if code in ids}
+    number = runs.index(best) + 1
+    finished = sum(1 for r in runs if r.finished)
+    note = f"{simulation.title}, run {number} (best of {finished})"
+    replace_evidence(session, user_id, EvidenceSourceName.SIMULATION, f"simulation:{simulation.id}", fractions,
+                     best.finished_at or now, note=note)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decision of a run as shown back: the situation's node, the choice made and what it led to."""
+
+    node: str
+    text: str
+    consequence: str
+    points: dict[str, int]
+
+
+def steps(run: SimulationRun) -> list[Step]:
+    nodes = run.simulation.spec["nodes"]
+    out = []
+    for step in run.path:
+        choice = nodes[step["node"]]["choices"][step["choice"]]
+        out.append(Step(step["node"], choice["text"], choice["consequence"], dict(choice["points"])))
+    return out
+
+
+# --------------------------------------------------------------------------- the lists
+
+
+@dataclass(frozen=True)
+class Listing:
+    simulation: Simulation
+    open: bool
+    runs: list[SimulationRun]
+
+    @property
+    def best(self) -> SimulationRun | None:
+        return best_run(self.runs)
+
+    @property
+    def in_progress(self) -> SimulationRun | None:
+        return next((r for r in self.runs if not r.finished), None)
+
+
+def listings(session: DbSession, user: User, now: datetime) -> list[Listing]:
+    """Every active simulation with whether it is open to the learner and their runs (three queries)."""
+    simulations = active_simulations(session)
+    phases = open_phases(session, user, now) or set()
+    runs: dict[int, list[SimulationRun]] = defaultdict(list)
+    for run in session.scalars(select(SimulationRun).where(SimulationRun.user_id == user.id).order_by(SimulationRun.id)):
+        runs[run.simulation_id].append(run)
+    return [Listing(s, s.phase_id in phases, runs[s.id]) for s in simulations]
+
+
+@dataclass(frozen=True)
+class LearnerRuns:
+    learner: User
+    runs: list[SimulationRun]
+
+
+def cohort_runs(session: DbSession, cohort: Cohort) -> list[LearnerRuns]:
+    """The cohort's current learners, each with their runs of every simulation, newest first (a fixed number of queries)."""
+    learners = [e.user for e in cohort_learners(session, cohort)]
+    runs: dict[int, list[SimulationRun]] = defaultdict(list)
+    if learners:
+        for run in session.scalars(
+                select(SimulationRun).where(SimulationRun.user_id.in_([u.id for u in learners]))
+                .options(selectinload(SimulationRun.simulation)).order_by(SimulationRun.id.desc())):
+            runs[run.user_id].append(run)
+    return [LearnerRuns(u, runs[u.id]) for u in learners]

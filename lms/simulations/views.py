@@ -1,0 +1,105 @@
+"""Branching simulations: the learner's list, a simulation's page, a run (each decision
+posts a choice and shows its consequence and the next situation, the end shows the path
+and the score per objective), and the staff's page of a cohort's runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from lms.accounts.current import signed_in
+from lms.catalog.models import Module
+from lms.cohorts.models import Cohort
+from lms.cohorts.roles import roles_of, staff_cohorts
+from lms.database import utcnow
+from lms.extensions import db
+from lms.simulations import services
+from lms.simulations.forms import ChoiceForm, CsrfForm
+from lms.simulations.models import Simulation, SimulationRun
+
+bp = Blueprint("simulations", __name__, template_folder="templates")
+
+_FACTS = {"node_of": services.node_of, "is_end": services.is_end, "steps": services.steps, "overall": services.overall,
+          "max_points": services.MAX_POINTS}
+
+
+@bp.app_template_global("module_simulations")
+def module_simulations(module: Module) -> list[Simulation]:
+    """For the module page: the module's active simulations."""
+    return [s for s in services.active_simulations(db.session) if s.module_id == module.id]
+
+
+def _simulation(key: str) -> Simulation:
+    return services.get_simulation(db.session, key) or abort(404)
+
+
+def _run(run_id: int) -> SimulationRun:
+    return db.session.get(SimulationRun, run_id) or abort(404)
+
+
+@bp.get("/simulations")
+def index() -> str:
+    user = signed_in()
+    roles = roles_of(db.session, user)
+    return render_template("simulations/index.html", listings=services.listings(db.session, user, utcnow()),
+                           enrolled=roles.enrolment is not None,
+                           staff_cohorts=staff_cohorts(db.session, user) if roles.is_staff else [])
+
+
+@bp.get("/simulations/<key>")
+def simulation(key: str) -> str:
+    user = signed_in()
+    item = _simulation(key)
+    runs = services.runs_of(db.session, item, user.id)
+    return render_template("simulations/simulation.html", simulation=item, runs=runs, best=services.best_run(runs),
+                           open=services.is_open(db.session, item, user, utcnow()), form=CsrfForm(), **_FACTS)
+
+
+@bp.post("/simulations/<key>/start")
+def start(key: str) -> Any:
+    item = _simulation(key)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    try:
+        run = services.start_run(db.session, item, signed_in(), utcnow())
+    except services.SimulationError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("simulations.simulation", key=key))
+    return redirect(url_for("simulations.run", run_id=run.id))
+
+
+def _run_page(run: SimulationRun, made: dict[str, Any] | None = None, form: ChoiceForm | None = None,
+              error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("simulations/run.html", run=run, simulation=run.simulation, made=made,
+                           node=services.node_of(run.simulation, run.node), form=form or ChoiceForm(),
+                           restart=CsrfForm(), error=error, **_FACTS), status
+
+
+@bp.get("/simulation-runs/<int:run_id>")
+def run(run_id: int) -> tuple[str, int]:
+    return _run_page(_run(run_id))
+
+
+@bp.post("/simulation-runs/<int:run_id>")
+def choose(run_id: int) -> Any:
+    item = _run(run_id)
+    form = ChoiceForm()
+    if not form.validate_on_submit():
+        return _run_page(item, form=form, error="Choose one of the options.", status=400)
+    try:
+        made = services.choose(db.session, item, form.node.data or "", form.choice.data or 0, utcnow())
+    except services.SimulationError as exc:
+        db.session.rollback()
+        return _run_page(_run(run_id), error=str(exc), status=409)
+    # The consequence is shown once, on the page right after the choice (post, then show).
+    return _run_page(item, made=made)
+
+
+@bp.get("/cohorts/<int:cohort_id>/simulations")
+def cohort(cohort_id: int) -> str:
+    group = db.session.get(Cohort, cohort_id) or abort(404)
+    learner = request.args.get("learner", type=int)
+    return render_template("simulations/cohort.html", cohort=group, rows=services.cohort_runs(db.session, group),
+                           learner=learner, **_FACTS)
