@@ -72,8 +72,10 @@ def start(key: str) -> Any:
 
 def _run_page(run: SimulationRun, made: dict[str, Any] | None = None, form: ChoiceForm | None = None,
               error: str | None = None, status: int = 200) -> tuple[str, int]:
+    form = form or ChoiceForm()
+    form.node.data = run.node  # the decision the page shows: a choice posted from an older page is refused
     return render_template("simulations/run.html", run=run, simulation=run.simulation, made=made,
-                           node=services.node_of(run.simulation, run.node), form=form or ChoiceForm(),
+                           node=services.node_of(run.simulation, run.node), form=form,
                            restart=CsrfForm(), error=error, **_FACTS), status
 
 
