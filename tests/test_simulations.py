@@ -141,8 +141,8 @@ def test_unknown_module_phase_and_start(tmp_path: Path) -> None:
 
 
 def test_score_is_the_paths_mean_points_per_objective() -> None:
-    nodes = {"a": {"choices": [{"points": {"KO1": 4, "SO1": 2}}]}, "b": {"choices": [{}, {"points": {"KO1": 1}}]}}
-    assert services.score_path(nodes, [{"node": "a", "choice": 0}, {"node": "b", "choice": 1}]) == {"KO1": 2.5, "SO1": 2.0}
+    path = [{"node": "a", "choice": 0, "points": {"KO1": 4, "SO1": 2}}, {"node": "b", "choice": 1, "points": {"KO1": 1}}]
+    assert services.score_path(path) == {"KO1": 2.5, "SO1": 2.0}
     assert services.overall({"KO1": 2.5, "SO1": 2.0}) == 2.25
 
 
@@ -205,7 +205,7 @@ def test_a_stale_or_invalid_choice_changes_nothing(course: dict[str, Any]) -> No
     assert client.post(f"/simulation-runs/{run.id}", data={"node": "page", "choice": "0"}).status_code == 409
     assert client.post(f"/simulation-runs/{run.id}", data={"node": "triage", "choice": "7"}).status_code == 409
     db.session.expire_all()
-    assert db.session.get(SimulationRun, run.id).path == [{"node": "page", "choice": 0}]
+    assert [(s["node"], s["choice"]) for s in db.session.get(SimulationRun, run.id).path] == [("page", 0)]
 
 
 def test_repeated_runs_the_best_counts(course: dict[str, Any]) -> None:
@@ -276,6 +276,30 @@ def test_the_module_page_and_list_link_the_simulation(course: dict[str, Any]) ->
     assert f"/simulations/{SIM}" in client.get("/modules/mlops").get_data(as_text=True)
     listing = client.get("/simulations").get_data(as_text=True)
     assert f"/simulations/{SIM}" in listing and "open" in listing
+    play(client, BEST)
+    assert "3.9 / 4 (1 run)" in client.get("/simulations").get_data(as_text=True)
+
+
+def test_a_run_survives_an_edit_of_the_file(course: dict[str, Any]) -> None:
+    """A path keeps its choices as made: editing the scenario changes neither the run's
+    path nor its score, and a run standing on a removed node can only be restarted."""
+    client = course["client"]
+    play(client, BEST[:2])
+    sim = db.session.scalar(select(Simulation).where(Simulation.key == SIM))
+    spec = dict(sim.spec)
+    nodes = dict(spec["nodes"])
+    del nodes["stabilised"]
+    nodes["page"] = {**nodes["page"], "choices": [{**c, "text": "Edited"} for c in nodes["page"]["choices"]]}
+    sim.spec = {**spec, "nodes": nodes}
+    db.session.commit()
+    run = db.session.scalar(select(SimulationRun))
+    text = client.get(f"/simulation-runs/{run.id}").get_data(as_text=True)
+    assert "has been changed since this run began" in text
+    assert client.post(f"/simulation-runs/{run.id}", data={"node": "stabilised", "choice": "0"}).status_code == 409
+    staff = course["client_for"](course["teacher"]).get(f"/cohorts/{course['cohort'].id}/simulations").get_data(as_text=True)
+    assert "Open the dashboards and spend ten minutes" in staff and "Edited" not in staff
+    fresh = client.post(f"/simulations/{SIM}/start").headers["Location"]
+    assert fresh.endswith(f"/simulation-runs/{run.id + 1}")
 
 
 def test_a_retired_simulation_is_gone(course: dict[str, Any]) -> None:

@@ -46,20 +46,23 @@ def active_simulations(session: DbSession) -> list[Simulation]:
 
 
 def node_of(simulation: Simulation, node_id: str) -> dict[str, Any]:
-    node: dict[str, Any] = simulation.spec["nodes"][node_id]
-    return node
+    """A node of the simulation as loaded; one that a later edit of the file removed reads as
+    an end that says so (a run standing there can only be restarted)."""
+    node: dict[str, Any] | None = simulation.spec["nodes"].get(node_id)
+    return node if node is not None else {"situation": "This part of the simulation has been changed since this run began.",
+                                          "outcome": "Start a new run to play the current version.", "choices": []}
 
 
 def is_end(node: Mapping[str, Any]) -> bool:
     return node.get("outcome") is not None
 
 
-def score_path(nodes: Mapping[str, Any], path: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Per objective code, the mean points (0-4) of the path's choices that score it."""
+def score_path(path: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Per objective code, the mean points (0-4) of the path's choices that score it (each
+    step of a path keeps the choice's points as they were when it was made)."""
     points: dict[str, list[int]] = defaultdict(list)
     for step in path:
-        choice = nodes[step["node"]]["choices"][step["choice"]]
-        for code, value in choice["points"].items():
+        for code, value in step["points"].items():
             points[code].append(value)
     return {code: round(sum(values) / len(values), 4) for code, values in sorted(points.items())}
 
@@ -100,10 +103,12 @@ def best_run(runs: Sequence[SimulationRun]) -> SimulationRun | None:
 
 
 def start_run(session: DbSession, simulation: Simulation, user: User, now: datetime) -> SimulationRun:
-    """A new run at the start; an unfinished run of the same simulation is picked up instead."""
+    """A new run at the start; an unfinished run of the same simulation is picked up instead
+    (unless an edit of the file removed the node it stands on: that one is left as it is)."""
     if not is_open(session, simulation, user, now):
         raise SimulationError(f"{simulation.title} opens with its phase, {simulation.phase.title}, in your schedule.")
-    current = next((r for r in runs_of(session, simulation, user.id) if not r.finished), None)
+    current = next((r for r in runs_of(session, simulation, user.id)
+                    if not r.finished and r.node in simulation.spec["nodes"]), None)
     if current is not None:
         return current
     run = SimulationRun(simulation=simulation, user_id=user.id, node=simulation.spec["start"], path=[], scores={},
@@ -121,15 +126,19 @@ def choose(session: DbSession, run: SimulationRun, node_id: str, choice: int, no
     if node_id != run.node:
         raise SimulationError("That decision was already made; here is where the run stands now.")
     simulation = run.simulation
-    node = node_of(simulation, run.node)
+    node = simulation.spec["nodes"].get(run.node)
+    if node is None:
+        raise SimulationError("This simulation has changed since you started this run. Start a new one.")
     choices = node.get("choices") or []
     if not 0 <= choice < len(choices):
         raise SimulationError("Choose one of the options.")
     made: dict[str, Any] = choices[choice]
-    run.path = [*run.path, {"node": run.node, "choice": choice}]
+    # The step keeps the choice as it read, so the path and its score survive later edits of the file.
+    run.path = [*run.path, {"node": run.node, "choice": choice, "text": made["text"],
+                            "consequence": made["consequence"], "points": dict(made["points"])}]
     run.node = made["next"]
     if is_end(node_of(simulation, run.node)):
-        run.scores = score_path(simulation.spec["nodes"], run.path)
+        run.scores = score_path(run.path)
         run.finished_at = now
         session.flush()
         record_evidence(session, simulation, run.user_id, now)
@@ -163,12 +172,7 @@ class Step:
 
 
 def steps(run: SimulationRun) -> list[Step]:
-    nodes = run.simulation.spec["nodes"]
-    out = []
-    for step in run.path:
-        choice = nodes[step["node"]]["choices"][step["choice"]]
-        out.append(Step(step["node"], choice["text"], choice["consequence"], dict(choice["points"])))
-    return out
+    return [Step(step["node"], step["text"], step["consequence"], dict(step["points"])) for step in run.path]
 
 
 # --------------------------------------------------------------------------- the lists

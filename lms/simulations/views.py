@@ -43,7 +43,7 @@ def index() -> str:
     user = signed_in()
     roles = roles_of(db.session, user)
     return render_template("simulations/index.html", listings=services.listings(db.session, user, utcnow()),
-                           enrolled=roles.enrolment is not None,
+                           enrolled=roles.enrolment is not None, overall=services.overall, max_points=services.MAX_POINTS,
                            staff_cohorts=staff_cohorts(db.session, user) if roles.is_staff else [])
 
 
