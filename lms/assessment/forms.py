@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, HiddenField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from lms.web.forms import FiniteDecimalField
 
 
 class CsrfForm(FlaskForm):
@@ -10,7 +12,7 @@ class CsrfForm(FlaskForm):
 
 
 class EssayGradeForm(FlaskForm):
-    points = DecimalField("Points", places=2, validators=[InputRequired("Give the points."), NumberRange(min=0)])
+    points = FiniteDecimalField("Points", places=2, validators=[InputRequired("Give the points."), NumberRange(min=0)])
     comment = TextAreaField("Comment for the learner", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save grade")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from wtforms import Field
+from wtforms import DecimalField, Field
 
 
 def add_error(field: Field, message: str) -> None:
@@ -19,3 +19,17 @@ def labelled_choices(labels: dict[Any, str]) -> dict[str, Any]:
     (it deprecates (value, label) tuples, and the tests turn that warning into an error)."""
     # cast: the stubs know a choices dict only as option groups, {group label: choices}.
     return cast(dict[str, Any], labels)
+
+
+NOT_A_NUMBER = "Enter a number (not NaN or infinity)."
+
+
+class FiniteDecimalField(DecimalField):
+    """A ``DecimalField`` that refuses what ``Decimal`` reads but is no amount: NaN, sNaN and
+    the infinities (``Decimal("sNaN") < 0`` raises, so a validator after it would answer 500)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(NOT_A_NUMBER)
