@@ -1,8 +1,9 @@
 """The ``int`` URL converter, bounded to what an id column holds.
 
-Werkzeug's ``<int:...>`` accepts any number of digits; an id of 2**63 or more then reaches
-the database driver and fails there (a 500, or an overflow on PostgreSQL's BIGINT). The
-converter here answers 404 for such a value, on every route at once."""
+Werkzeug's ``<int:...>`` accepts any number of digits; an id the column cannot hold then
+reaches the database driver and fails there with a 500 (SQLite overflows at 2**63,
+PostgreSQL's INTEGER id columns at 2**31). The converter here answers 404 for any number
+above what an INTEGER id column holds on every supported database, on every route at once."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from flask import Flask
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER, the type of every id column (no BigInteger ids)
 
 
 class IdConverter(IntegerConverter):
-    """``<int:...>`` refusing a number above the largest signed 64-bit integer with 404.
+    """``<int:...>`` refusing a number above ``MAX_ID`` with 404.
 
     ``NotFound`` rather than werkzeug's ``ValidationError``: after a failed conversion
     werkzeug reports the other methods of the same path (a 405), while an id no column can
