@@ -27,8 +27,10 @@ def counts() -> dict[str, int]:
 
 
 def cli(app: Flask, *args: str) -> str:
-    with app.app_context():
+    with app.app_context():  # a session of its own, as on the command line
         result = app.test_cli_runner().invoke(args=["lms", *args])
+    db.session.rollback()  # the test's own session starts afresh, holding no connection from before the command
+    db.session.expire_all()
     assert result.exit_code == 0, result.output
     return result.output
 
