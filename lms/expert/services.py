@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
@@ -21,6 +19,7 @@ from lms.coursework.models import Submission, SubmissionStatus
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.expert.models import ExpertEvaluation, ExpertInvite, ExpertInviteStatus
+from lms.feedback import links
 from lms.grading.services import GradingError, read_levels
 from lms.mail.services import queue_mail
 from lms.progress.evidence import Outcome, by_id, criteria_ids, rubric_shares
@@ -41,53 +40,31 @@ class ExpertError(ValueError):
 
 
 # ------------------------------------------------------------------ link problems
-# Small classes, checked in order: each knows when it applies to an invitation, what the
-# lists call that state, the message the expert reads and the HTTP status.
+# The shared link states (lms/feedback/links.py, checked in order) with what the lists call
+# each and the message the expert reads.
 
 
-class LinkError(ExpertError):
+class LinkError(links.LinkProblem, ExpertError):
     status: ClassVar[ExpertInviteStatus | None] = None
-    http_status: ClassVar[int] = 410
-    message: ClassVar[str] = ""
-
-    def __init__(self) -> None:
-        super().__init__(self.message)
-
-    @staticmethod
-    def applies(invite: ExpertInvite, now: datetime) -> bool:
-        return False
 
 
-class UnknownLink(LinkError):
-    http_status = 404
+class UnknownLink(links.UnknownLinkProblem, LinkError):
     message = "This evaluation link is not valid. Check that you copied the whole address from the email."
 
 
-class UsedLink(LinkError):
+class UsedLink(links.UsedLinkProblem, LinkError):
     status = ExpertInviteStatus.RATED
     message = "This evaluation link has already been used. Each link works once; thank you if the rating was yours."
 
-    @staticmethod
-    def applies(invite: ExpertInvite, now: datetime) -> bool:
-        return invite.used_at is not None
 
-
-class RevokedLink(LinkError):
+class RevokedLink(links.RevokedLinkProblem, LinkError):
     status = ExpertInviteStatus.REVOKED
     message = "This evaluation request was withdrawn. Nothing more is needed from you."
 
-    @staticmethod
-    def applies(invite: ExpertInvite, now: datetime) -> bool:
-        return invite.revoked_at is not None
 
-
-class ExpiredLink(LinkError):
+class ExpiredLink(links.ExpiredLinkProblem, LinkError):
     status = ExpertInviteStatus.EXPIRED
     message = "This evaluation link has expired. If you still want to give a rating, ask the person who sent it for a new one."
-
-    @staticmethod
-    def applies(invite: ExpertInvite, now: datetime) -> bool:
-        return invite.expires_at <= now
 
 
 LINK_PROBLEMS: tuple[type[LinkError], ...] = (UsedLink, RevokedLink, ExpiredLink)
@@ -97,12 +74,11 @@ STATUS_LABELS: dict[ExpertInviteStatus, str] = {
 
 
 def problem_of(invite: ExpertInvite, now: datetime) -> type[LinkError] | None:
-    return next((p for p in LINK_PROBLEMS if p.applies(invite, now)), None)
+    return links.problem_of(LINK_PROBLEMS, invite, now)
 
 
 def status_of(invite: ExpertInvite, now: datetime) -> ExpertInviteStatus:
-    problem = problem_of(invite, now)
-    return problem.status if problem and problem.status else ExpertInviteStatus.WAITING
+    return links.status_of(LINK_PROBLEMS, ExpertInviteStatus.WAITING, invite, now)
 
 
 # ------------------------------------------------------------------ inviting
@@ -273,15 +249,8 @@ def rate(session: DbSession, token: str, credentials: Mapping[str, Any], levels:
         raise ExpertError("Write an overall comment: what is strong, and what would make the work better.")
     if len(comment) > MAX_COMMENT_CHARS:
         raise ExpertError(f"Keep the overall comment under {MAX_COMMENT_CHARS:,} characters.")
-    # cast: an UPDATE answers with a CursorResult (it has the rowcount); Session.execute is typed as any Result.
-    claimed = cast(CursorResult[Any], session.execute(
-        update(ExpertInvite)
-        .where(ExpertInvite.id == item.id, ExpertInvite.used_at.is_(None),
-               ExpertInvite.revoked_at.is_(None), ExpertInvite.expires_at > now)
-        .values(used_at=now).execution_options(synchronize_session=False)))
-    if claimed.rowcount != 1:
+    if not links.claim(session, item, now):
         raise UsedLink()
-    set_committed_value(item, "used_at", now)
     evaluation = ExpertEvaluation(
         invite=item, role=role, organization=organization, years=years, qualification=qualification,
         selections={cid: {"level": lid, "comment": notes[cid]} for cid, lid in chosen.items()},

@@ -8,18 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
 from lms.catalog.models import Module
 from lms.cohorts.enrolment import active_enrolment
 from lms.database import DbSession
+from lms.feedback import links
 from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse, InviteStatus
 from lms.mail.services import queue_mail
 from lms.progress.models import EvidenceSourceName
@@ -71,53 +70,31 @@ class FeedbackError(ValueError):
 
 
 # ------------------------------------------------------------------ link problems
-# A registry of small classes: each knows when it applies to an invitation, what the
-# learner's list calls that state, the message the stakeholder reads and the HTTP status.
+# The shared link states (lms/feedback/links.py) with what the learner's list calls each
+# and the message the stakeholder reads.
 
 
-class LinkError(FeedbackError):
+class LinkError(links.LinkProblem, FeedbackError):
     status: ClassVar[InviteStatus | None] = None
-    http_status: ClassVar[int] = 410
-    message: ClassVar[str] = ""
-
-    def __init__(self) -> None:
-        super().__init__(self.message)
-
-    @staticmethod
-    def applies(invite: FeedbackInvite, now: datetime) -> bool:
-        return False
 
 
-class UnknownLink(LinkError):
-    http_status = 404
+class UnknownLink(links.UnknownLinkProblem, LinkError):
     message = "This feedback link is not valid. Check that you copied the whole address from the email."
 
 
-class UsedLink(LinkError):
+class UsedLink(links.UsedLinkProblem, LinkError):
     status = InviteStatus.ANSWERED
     message = "This feedback link has already been used. Each link works once; thank you if it was you."
 
-    @staticmethod
-    def applies(invite: FeedbackInvite, now: datetime) -> bool:
-        return invite.used_at is not None
 
-
-class RevokedLink(LinkError):
+class RevokedLink(links.RevokedLinkProblem, LinkError):
     status = InviteStatus.REVOKED
     message = "The person who sent this link has withdrawn it. Nothing more is needed from you."
 
-    @staticmethod
-    def applies(invite: FeedbackInvite, now: datetime) -> bool:
-        return invite.revoked_at is not None
 
-
-class ExpiredLink(LinkError):
+class ExpiredLink(links.ExpiredLinkProblem, LinkError):
     status = InviteStatus.EXPIRED
     message = "This feedback link has expired. If you still want to answer, ask the person who sent it for a new one."
-
-    @staticmethod
-    def applies(invite: FeedbackInvite, now: datetime) -> bool:
-        return invite.expires_at <= now
 
 
 # Checked in this order: an answered link stays "answered" whatever happens later.
@@ -127,13 +104,12 @@ STATUS_LABELS: dict[InviteStatus, str] = {InviteStatus.WAITING: "Waiting", Invit
 
 
 def problem_of(invite: FeedbackInvite, now: datetime) -> type[LinkError] | None:
-    return next((p for p in LINK_PROBLEMS if p.applies(invite, now)), None)
+    return links.problem_of(LINK_PROBLEMS, invite, now)
 
 
 def status_of(invite: FeedbackInvite, now: datetime) -> InviteStatus:
     """waiting, answered, revoked or expired."""
-    problem = problem_of(invite, now)
-    return problem.status if problem and problem.status else InviteStatus.WAITING
+    return links.status_of(LINK_PROBLEMS, InviteStatus.WAITING, invite, now)
 
 
 # ------------------------------------------------------------------ the learner's side
@@ -268,15 +244,8 @@ def answer(session: DbSession, token: str, ratings: Mapping[str, Any], comment: 
     comment = comment.strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise FeedbackError(f"Keep the comment under {MAX_COMMENT_CHARS:,} characters.")
-    # cast: an UPDATE answers with a CursorResult (it has the rowcount); Session.execute is typed as any Result.
-    claimed = cast(CursorResult[Any], session.execute(
-        update(FeedbackInvite)
-        .where(FeedbackInvite.id == item.id, FeedbackInvite.used_at.is_(None),
-               FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now)
-        .values(used_at=now).execution_options(synchronize_session=False)))
-    if claimed.rowcount != 1:
+    if not links.claim(session, item, now):
         raise UsedLink()
-    set_committed_value(item, "used_at", now)
     response = FeedbackResponse(invite=item, ratings=clean, comment=comment, submitted_at=now)
     session.add(response)
     session.flush()
