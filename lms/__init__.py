@@ -31,6 +31,7 @@ from lms.grading import wiring as grading
 from lms.kpi import wiring as kpi
 from lms.learning import wiring as learning
 from lms.mail import wiring as mail
+from lms.notifications import wiring as notifications
 from lms.policy import POLICY
 from lms.portfolio import wiring as portfolio
 from lms.progress import wiring as progress
@@ -42,7 +43,8 @@ from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
-            progress, simulations, kpi, feedback, expert, competency, certificates, demo)
+            progress, simulations, kpi, feedback, expert, competency, certificates,
+            notifications, demo)
 
 
 def create_app(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import smtplib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from lms.database import DbSession, utcnow
 from lms.mail.models import OutboxMessage
@@ -26,6 +26,15 @@ def queue_mail(session: DbSession, recipient: str, subject: str, body: str) -> O
     session.flush()
     session.info[PENDING] = True  # tells the request's end that there is mail to deliver
     return message
+
+
+def queue_mails(session: DbSession, messages: Iterable[tuple[str, str, str]]) -> int:
+    """Queue many (recipient, subject, body) messages in one statement; returns how many."""
+    rows = [{"recipient": recipient, "subject": subject, "body": body} for recipient, subject, body in messages]
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+        session.info[PENDING] = True
+    return len(rows)
 
 
 class Transport(ABC):

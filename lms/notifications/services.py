@@ -1,0 +1,187 @@
+"""Make notifications, honouring each user's preference per kind of event, and read them.
+
+``notify`` is what other features call: one notice to one user, made at most once per
+``(user_id, key)`` (an ``INSERT ... ON CONFLICT DO NOTHING`` on the unique constraint, so
+two racing callers make one row on SQLite and PostgreSQL alike). ``notify_all`` does the
+same for many notices in a fixed number of statements. Services only flush."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lms.accounts.models import User
+from lms.database import DbSession, utcnow
+from lms.mail.services import queue_mails
+from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
+
+# Requests (and the reminder command) put the site's root URL here, so emails carry
+# absolute links; without it an email shows the link as the path it was given.
+BASE_URL = "lms.notifications.base_url"
+KEY_LENGTH = 200
+TITLE_LENGTH = 300
+CHUNK = 500  # rows per INSERT, well under every database's limit on bound parameters
+
+
+class NotificationError(ValueError):
+    """A notice or preference the service refuses."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice to make: who, what kind, its once-only key, and what it says."""
+
+    user_id: int
+    event: NotificationEvent
+    key: str
+    title: str
+    body: str = ""
+    link: str | None = None
+
+
+UpsertInsert = postgresql.Insert | sqlite.Insert
+
+
+def _insert(session: DbSession) -> Callable[[Any], UpsertInsert]:
+    """The database's INSERT with ON CONFLICT (both dialects spell it the same)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotificationError(f"notifications need SQLite or PostgreSQL, not {dialect}")
+
+
+def channels_for(session: DbSession, user_ids: Iterable[int]) -> dict[tuple[int, NotificationEvent], Channel]:
+    """The channels users chose, per (user, event); a kind they never chose is absent."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(NotificationPreference.user_id, NotificationPreference.event,
+                                  NotificationPreference.channel).where(NotificationPreference.user_id.in_(ids)))
+    return {(user_id, event): channel for user_id, event, channel in rows}
+
+
+def preferences(session: DbSession, user_id: int) -> dict[NotificationEvent, Channel]:
+    """Every kind of event with the channel this user gets it on (their choice or the default)."""
+    chosen = channels_for(session, [user_id])
+    return {event: chosen.get((user_id, event), kind.default) for event, kind in EVENTS.items()}
+
+
+def set_preferences(session: DbSession, user_id: int, choices: Mapping[NotificationEvent | str, Channel | str]) -> None:
+    """Store the user's channel per event (an upsert, so concurrent saves never clash)."""
+    rows = []
+    for event, channel in choices.items():
+        try:
+            rows.append({"user_id": user_id, "event": NotificationEvent(event), "channel": Channel(channel)})
+        except ValueError:
+            raise NotificationError(f"Unknown event or channel: {event!r}, {channel!r}.") from None
+    if not rows:
+        return
+    stmt = _insert(session)(NotificationPreference).values(rows)
+    stmt = stmt.on_conflict_do_update(index_elements=["user_id", "event"], set_={"channel": stmt.excluded.channel})
+    session.execute(stmt)
+    session.flush()
+
+
+def _absolute(session: DbSession, link: str) -> str:
+    base = str(session.info.get(BASE_URL) or "")
+    if base and link.startswith("/"):
+        return base.rstrip("/") + link
+    return link
+
+
+def _email_body(session: DbSession, user: User, notification: Notification) -> str:
+    parts = [f"Hello {user.name},", "", notification.title]
+    if notification.body:
+        parts += ["", notification.body]
+    if notification.link:
+        parts += ["", f"Open it here: {_absolute(session, notification.link)}"]
+    parts += ["", "You can choose which notices you get, and how, under Account > Notification preferences."]
+    return "\n".join(parts) + "\n"
+
+
+def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | None = None) -> list[Notification]:
+    """Make every notice not made before (per user and key) whose kind the user has not
+    switched off, and queue an email for those whose channel is email. Returns the new
+    notifications. A fixed number of statements however many notices there are (but one
+    INSERT per ``CHUNK`` of them)."""
+    now = now or utcnow()
+    chosen = channels_for(session, (n.user_id for n in notices))
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    for notice in notices:
+        event = NotificationEvent(notice.event)
+        if not notice.key or len(notice.key) > KEY_LENGTH:
+            raise NotificationError(f"A notification key must be 1 to {KEY_LENGTH} characters: {notice.key!r}.")
+        channel = chosen.get((notice.user_id, event), EVENTS[event].default)
+        if channel == Channel.OFF or (notice.user_id, notice.key) in seen:
+            continue
+        seen.add((notice.user_id, notice.key))
+        rows.append({"user_id": notice.user_id, "event": event, "key": notice.key,
+                     "title": notice.title[:TITLE_LENGTH], "body": notice.body, "link": notice.link,
+                     "channel": channel, "created_at": now, "read_at": None,
+                     "mailed_at": now if channel == Channel.EMAIL else None})
+    if not rows:
+        return []
+    insert = _insert(session)
+    ids: list[int] = []
+    for start in range(0, len(rows), CHUNK):
+        stmt = (insert(Notification).values(rows[start:start + CHUNK])
+                .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(Notification.id))
+        ids += session.scalars(stmt)
+    if not ids:
+        return []
+    made = list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+    emailed = [n for n in made if n.channel == Channel.EMAIL]
+    if emailed:
+        users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({n.user_id for n in emailed})))}
+        queue_mails(session, [(users[n.user_id].email, n.title, _email_body(session, users[n.user_id], n))
+                              for n in emailed])
+    return made
+
+
+def notify(session: DbSession, *, user_id: int, event: NotificationEvent, key: str, title: str, body: str = "",
+           link: str | None = None) -> Notification | None:
+    """Notify one user of one event, once: a second call with the same ``key`` for the same
+    user (or a kind the user switched off) makes nothing, sends nothing and returns None.
+    ``link`` is a path on this site (``url_for(...)``); ``body`` is plain text."""
+    made = notify_all(session, [Notice(user_id, event, key, title, body, link)])
+    return made[0] if made else None
+
+
+# ------------------------------------------------------------------ the centre
+
+
+def unread_count(session: DbSession, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Notification)
+                          .where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def recent(session: DbSession, user_id: int, limit: int = 100) -> list[Notification]:
+    """The user's latest notifications, newest first."""
+    return list(session.scalars(select(Notification).where(Notification.user_id == user_id)
+                                .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def own_notification(session: DbSession, user_id: int, notification_id: int) -> Notification | None:
+    notification = session.get(Notification, notification_id)
+    return notification if notification is not None and notification.user_id == user_id else None
+
+
+def mark_read(session: DbSession, notification: Notification, now: datetime) -> None:
+    if notification.read_at is None:
+        notification.read_at = now
+        session.flush()
+
+
+def mark_all_read(session: DbSession, user_id: int, now: datetime) -> int:
+    """Mark every unread notification of the user read; returns how many were unread."""
+    result = session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                             .values(read_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
