@@ -33,8 +33,11 @@ class Config:
     # A moving window: limits hold across clock-minute boundaries (a fixed window would let
     # a burst straddling a boundary through twice).
     RATELIMIT_STRATEGY = "moving-window"
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per minute;20 per hour"
     LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
+    # Failed sign-ins per account (lms/accounts/signin_guard.py): past each slow-down tier the
+    # next try waits; past the lock the account needs the unlock link mailed to its owner.
+    LOGIN_SLOWDOWN = "3 per minute;6 per 15 minutes"
+    LOGIN_LOCK = "10 per day"
     # A learner who joins after their cohort started and catches up: days of the catch-up
     # window per month already under way or gone (month 1's work due that many days after
     # joining, month 2's twice as many, ...).
@@ -52,6 +55,8 @@ class Config:
         self.SECRET_KEY = self._secret_key(instance_path)
         redis_url = os.environ.get("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
+        # Production refuses to start with several workers on in-memory limits unless this is set.
+        self.ALLOW_IN_MEMORY_LIMITS = os.environ.get("ALLOW_IN_MEMORY_LIMITS", "").lower() in {"1", "true", "yes"}
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")

@@ -43,6 +43,7 @@ POLICY: dict[str, AccessRule] = {
     "accounts.account": SIGNED_IN,
     "accounts.forgot_password": ANONYMOUS,
     "accounts.reset_password": ANONYMOUS,
+    "accounts.unlock": ANONYMOUS,
     # site administration
     "cohorts.organizations": SITE_ADMIN,
     "cohorts.organization_admin": SITE_ADMIN,

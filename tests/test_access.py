@@ -106,6 +106,7 @@ ROUTES: dict[str, Route] = {
     "accounts.account": Route(lambda w, x: "/account", SIGNED_IN),
     "accounts.forgot_password": Route(lambda w, x: "/password/forgot", EVERYONE),
     "accounts.reset_password": Route(lambda w, x: "/password/reset/not-a-token", expect(400)),
+    "accounts.unlock": Route(lambda w, x: "/login/unlock/not-a-token", expect(400)),
     "cohorts.organizations": Route(lambda w, x: "/admin/organizations", SITE_ADMIN),
     "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
     "cohorts.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}", ORG_ADMIN),

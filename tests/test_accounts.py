@@ -656,7 +656,7 @@ def test_a_failing_transport_does_not_break_the_request(
 
 
 def test_failed_logins_per_account_are_limited(fresh_app: Callable[..., Flask], make_user) -> None:
-    client = fresh_app(LOGIN_LIMIT_PER_ACCOUNT="3 per minute").test_client()
+    client = fresh_app(LOGIN_SLOWDOWN="3 per minute").test_client()
     make_user(email="ada@example.com")
     make_user(email="bob@example.com")
     for _ in range(3):
@@ -671,7 +671,7 @@ def test_failed_logins_per_account_are_limited(fresh_app: Callable[..., Flask], 
 
 
 def test_successful_logins_do_not_count_against_the_limit(fresh_app: Callable[..., Flask], make_user) -> None:
-    client = fresh_app(LOGIN_LIMIT_PER_ACCOUNT="3 per minute", LOGIN_LIMIT_PER_ADDRESS="3 per minute").test_client()
+    client = fresh_app(LOGIN_SLOWDOWN="3 per minute", LOGIN_LIMIT_PER_ADDRESS="3 per minute").test_client()
     make_user(email="ada@example.com")
     for _ in range(5):
         assert post_login(client, "ada@example.com", PASSWORD).status_code == 302

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from lms import create_app
+from lms.extensions import db
 from tests.conftest import PASSWORD
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -37,7 +38,7 @@ def test_failed_logins_are_counted_in_redis_across_app_instances(app, make_app, 
     prefix = f"lms-test-{uuid.uuid4().hex}"
     user = make_user()
     overrides = {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_KEY_PREFIX": prefix,
-                 "LOGIN_LIMIT_PER_ACCOUNT": "3 per minute"}
+                 "LOGIN_SLOWDOWN": "3 per minute"}
     # Two app instances stand for two server processes sharing one Redis.
     first, second = make_app(**overrides), make_app(**overrides)
     for _ in range(3):
@@ -47,3 +48,7 @@ def test_failed_logins_are_counted_in_redis_across_app_instances(app, make_app, 
     keys = redis.Redis.from_url(redis_url).keys(f"*{prefix}*")
     assert keys, "the counters live in Redis"
     redis.Redis.from_url(redis_url).delete(*keys)
+    for each in (first, second):  # close their pools (PostgreSQL connections otherwise linger)
+        with each.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -42,3 +42,9 @@ class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()])
     submit = SubmitField("Save")
+
+
+class UnlockForm(FlaskForm):
+    """The unlock link's button (a GET only shows it: mail scanners that open links unlock nothing)."""
+
+    submit = SubmitField("Unlock my account")

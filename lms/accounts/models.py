@@ -46,3 +46,17 @@ class PasswordResetToken(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     user: Mapped[User] = relationship()
+
+
+class LoginUnlockToken(Model):
+    """A one-time link mailed when failed sign-ins lock an account; only its hash is kept."""
+
+    __tablename__ = "login_unlock_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    user: Mapped[User] = relationship()

@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from lms.accounts.models import PasswordResetToken, User
+from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
 from lms.database import DbSession, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 RESET_TOKEN_LIFETIME = timedelta(hours=2)
+UNLOCK_TOKEN_LIFETIME = timedelta(hours=24)
 TIMEZONES = frozenset(available_timezones())
 # A dummy hash so a login for an unknown email costs as much as a real one.
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -169,3 +170,54 @@ def reset_password(session: DbSession, token: str, password: str, now: datetime 
         other.used_at = now
     session.flush()
     return check.reset.user
+
+
+# --------------------------------------------------------------------------- unlock links
+
+
+def issue_unlock_token(session: DbSession, user: User, now: datetime | None = None,
+                       lifetime: timedelta = UNLOCK_TOKEN_LIFETIME) -> str:
+    """A single-use link that lifts the sign-in lock failed tries put on ``user``."""
+    now = now or utcnow()
+    token, digest = new_token()
+    session.add(LoginUnlockToken(user=user, token_hash=digest, created_at=now, expires_at=now + lifetime))
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class UnlockCheck:
+    unlock: LoginUnlockToken | None
+    problem: str | None
+
+
+def check_unlock_token(session: DbSession, token: str, now: datetime | None = None) -> UnlockCheck:
+    now = now or utcnow()
+    unlock = session.scalar(select(LoginUnlockToken).where(LoginUnlockToken.token_hash == _hash_token(token)))
+    if unlock is None:
+        return UnlockCheck(None, "This unlock link is not valid.")
+    if unlock.used_at is not None:
+        return UnlockCheck(None, "This unlock link has already been used.")
+    if unlock.expires_at <= now:
+        return UnlockCheck(None, "This unlock link has expired. Reset your password to sign in.")
+    return UnlockCheck(unlock, None)
+
+
+def use_unlock_token(session: DbSession, token: str, now: datetime | None = None) -> User:
+    """Spend the link (and every other outstanding one for the same person); the caller
+    clears the sign-in counters."""
+    now = now or utcnow()
+    check = check_unlock_token(session, token, now)
+    if check.unlock is None:
+        raise AccountError(check.problem or "Invalid link.")
+    # A conditional write: of two requests spending the same link at once, one wins.
+    spent = session.execute(
+        update(LoginUnlockToken)
+        .where(LoginUnlockToken.user_id == check.unlock.user_id, LoginUnlockToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not spent.rowcount:  # type: ignore[attr-defined]
+        raise AccountError("This unlock link has already been used.")
+    session.flush()
+    return check.unlock.user

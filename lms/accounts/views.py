@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,8 +12,16 @@ from werkzeug.wrappers import Response
 
 from lms.accounts import services
 from lms.accounts.current import signed_in, signed_in_user
-from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm
+from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm, UnlockForm
 from lms.accounts.models import User
+from lms.accounts.signin_guard import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_DAYS,
+    SignInGuard,
+    Verdict,
+    device_cookie_value,
+    device_for,
+)
 from lms.extensions import db, limiter
 from lms.mail.services import queue_mail
 from lms.web.forms import add_error
@@ -39,28 +48,93 @@ def safe_next(target: str | None) -> str:
     return url_for("learning.home")
 
 
-def _login_email_key() -> str:
-    return "login-account:" + (request.form.get("email") or "").strip().lower()
-
-
 def _failed(response: Response) -> bool:
     return request.method == "POST" and response.status_code != 302
 
 
+def sign_in_guard() -> SignInGuard:
+    """Failure counts in the rate-limit storage (Redis when REDIS_URL is set)."""
+    config = current_app.config
+    return SignInGuard(limiter.limiter, config["LOGIN_SLOWDOWN"], config["LOGIN_LOCK"],
+                       config.get("RATELIMIT_KEY_PREFIX", ""))
+
+
+def _device(user: User | None) -> str | None:
+    return device_for(current_app.config["SECRET_KEY"], request.cookies.get(DEVICE_COOKIE),
+                      user.id if user is not None else None)
+
+
+def _trust_device(response: Response, user: User, nonce: str | None) -> Response:
+    """Mark this browser as one the account's owner uses (signed, one account per browser)."""
+    value = device_cookie_value(current_app.config["SECRET_KEY"], user.id, nonce or secrets.token_urlsafe(16))
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
+
+
+LOCKED_MESSAGE = ("Too many failed sign-ins: this account is locked. If the address has an account, a link "
+                  "to unlock it has been sent there; follow it (or reset your password), then sign in.")
+
+
+def _mail_unlock_link(user: User) -> None:
+    token = services.issue_unlock_token(db.session, user)
+    link = url_for("accounts.unlock", token=token, _external=True)
+    queue_mail(db.session, user.email, "Your account was locked after failed sign-ins",
+               f"Hello {user.name},\n\nSomeone (perhaps you) entered a wrong password for your account too many "
+               f"times, so signing in with the password is locked. Use this link within a day to unlock it "
+               f"from your browser:\n{link}\n\nIf it was not you, your password is still safe; consider "
+               "changing it to a long one.\n")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_login_email_key, deduct_when=_failed)
 def login() -> Any:
     if signed_in_user() is not None:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(db.session, form.email.data or "", form.password.data or "")
+        email = (form.email.data or "").strip().lower()
+        owner = services.find_user(db.session, email)
+        device = _device(owner)
+        guard = sign_in_guard()
+        check = guard.check(email, device)
+        if check.verdict is not Verdict.ALLOWED:
+            # Refused before the password is looked at: a guess here tells nothing.
+            message = (LOCKED_MESSAGE if check.verdict is Verdict.LOCKED
+                       else f"Too many failed sign-ins: wait {check.retry_after} seconds, then try again.")
+            add_error(form.password, message)
+            page = render_template("accounts/login.html", form=form)
+            return page, 429, {"Retry-After": str(check.retry_after)}
+        user = services.authenticate(db.session, email, form.password.data or "")
         if user is not None:
             login_user(user, remember=bool(form.remember.data))
-            return redirect(safe_next(request.args.get("next")))
-        add_error(form.password, "That email and password do not match an account.")
+            return _trust_device(redirect(safe_next(request.args.get("next"))), user, device)
+        failure = guard.failed(email, device)
+        if failure.just_locked:
+            if owner is not None:
+                _mail_unlock_link(owner)
+            add_error(form.password, LOCKED_MESSAGE)
+        else:
+            add_error(form.password, "That email and password do not match an account.")
     return render_template("accounts/login.html", form=form), 200
+
+
+@bp.route("/login/unlock/<token>", methods=["GET", "POST"])
+def unlock(token: str) -> Any:
+    check = services.check_unlock_token(db.session, token)
+    if check.unlock is None:
+        return render_template("accounts/unlock.html", form=None, problem=check.problem), 400
+    form = UnlockForm()
+    if form.validate_on_submit():
+        try:
+            user = services.use_unlock_token(db.session, token)
+        except services.AccountError as exc:
+            db.session.rollback()
+            return render_template("accounts/unlock.html", form=None, problem=str(exc)), 400
+        sign_in_guard().unlock(user.email)
+        flash("Your account is unlocked in this browser. Sign in with your password.", "success")
+        return _trust_device(redirect(url_for("accounts.login")), user, _device(user))
+    return render_template("accounts/unlock.html", form=form, problem=None)
 
 
 @bp.post("/logout")
@@ -124,11 +198,12 @@ def reset_password(token: str) -> Any:
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(db.session, token, form.password.data or "")
+            user = services.reset_password(db.session, token, form.password.data or "")
         except services.AccountError as exc:
             db.session.rollback()
             add_error(form.password, str(exc))
         else:
+            sign_in_guard().unlock(user.email)  # a new password lifts a sign-in lock
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form, problem=None)

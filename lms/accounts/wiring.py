@@ -1,5 +1,6 @@
 """Accounts' wiring: sign-in pages, who is asking (for the access policy and filters),
-the session's user loader and ``flask lms create-admin``."""
+the session's user loader and ``flask lms create-admin``; in production, a refusal to
+start several workers on unshared (in-memory) sign-in limits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask import Flask
 
 from lms.accounts.cli import create_admin_command
 from lms.accounts.current import signed_in_user
+from lms.accounts.signin_guard import check_limit_storage, worker_count
 from lms.accounts.views import bp, load_user, login_redirect
 from lms.cli import add_commands
 from lms.extensions import login_manager
@@ -14,6 +16,7 @@ from lms.web.access import Identity, set_identity
 
 
 def init_app(app: Flask) -> None:
+    check_limit_storage(app.config, worker_count())
     app.register_blueprint(bp)
     login_manager.user_loader(load_user)
     set_identity(app, Identity(current_user=signed_in_user, login_redirect=login_redirect))
