@@ -20,7 +20,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import learner_schedule
 from lms.web.downloads import content_disposition
-from lms.web.markdown import render_markdown
+from lms.web.markdown import render_markdown, render_user_markdown
 
 bp = Blueprint("coursework", __name__, template_folder="templates")
 
@@ -60,7 +60,7 @@ def _render_work(item: Assignment, submission: Submission | None, dates: Dates |
     changes = services.compare(versions[-2], versions[-1]) if len(versions) >= 2 else []
     return render_template("coursework/work.html", assignment=item, submission=submission, dates=dates, form=form,
                            button=CsrfForm(), error=error, changes=changes,
-                           preview=render_markdown(submission.draft_body).html if submission and submission.draft_body else None), status
+                           preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None), status
 
 
 @bp.get("/assignments/<key>/work")

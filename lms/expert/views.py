@@ -19,7 +19,7 @@ from lms.expert.forms import CsrfForm, InviteForm
 from lms.expert.models import ExpertEvaluation, ExpertInvite
 from lms.extensions import db
 from lms.web.forms import add_error
-from lms.web.markdown import render_markdown
+from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("expert", __name__, template_folder="templates")
 
@@ -137,7 +137,7 @@ def _form_page(item: ExpertInvite, token: str, error: str | None = None, posted:
     files = [a for a in work.attachments if a.id in item.version.attachment_ids]
     return render_template(
         "expert/evaluate.html", invite=item, token=token, learner=db.session.get(User, work.user_id),
-        body=render_markdown(item.version.body).html, files=files, rubric=item.rubric_version, form=CsrfForm(),
+        body=render_user_markdown(item.version.body), files=files, rubric=item.rubric_version, form=CsrfForm(),
         error=error, posted=posted, max_comment=services.MAX_COMMENT_CHARS, max_years=services.MAX_YEARS), status
 
 

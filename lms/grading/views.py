@@ -23,7 +23,7 @@ from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
 from lms.web.downloads import content_disposition
 from lms.web.filters import localtime
-from lms.web.markdown import render_markdown
+from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("grading", __name__, template_folder="templates")
 
@@ -61,7 +61,7 @@ def _page(submission: Submission, grade: Any = None, error: str | None = None, s
     return render_template(
         "grading/grade.html", submission=submission, grade=grade, error=error, stale=stale, posted=posted,
         rubric=services.rubric_for(db.session, submission, grade), form=CsrfForm(),
-        body=render_markdown(latest.body).html if latest else None, changes=services.changes_since_last(submission),
+        body=render_user_markdown(latest.body) if latest else None, changes=services.changes_since_last(submission),
         files=[a for a in submission.attachments if latest and a.id in latest.attachment_ids],
         learner=db.session.get(User, submission.user_id),
         history=services.history(db.session, grade) if grade is not None and can_audit else None,
@@ -156,7 +156,7 @@ def request_reviews(key: str) -> Any:
 
 def _review_page(review: PeerReview, error: str | None = None, posted: Any = None, status: int = 200) -> tuple[str, int]:
     files = [a for a in review.submission.attachments if a.id in review.version.attachment_ids]
-    return render_template("grading/peer_review.html", review=review, body=render_markdown(review.version.body).html,
+    return render_template("grading/peer_review.html", review=review, body=render_user_markdown(review.version.body),
                            files=files, rubric=review.rubric_version, form=CsrfForm(), error=error, posted=posted), status
 
 

@@ -19,7 +19,7 @@ from lms.extensions import db
 from lms.learning.services import learner_schedule
 from lms.portfolio import services
 from lms.portfolio.forms import CsrfForm
-from lms.web.markdown import render_markdown
+from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("portfolio", __name__, template_folder="templates")
 
@@ -103,8 +103,8 @@ def shared(token: str) -> str:
     eligible = services.eligible_work(db.session, item.user_id, item.level)
     chosen = [s for i in item.artifact_ids for s in eligible if s.id == i]
     return render_template("portfolio/shared.html", portfolio=item, owner=owner, artifacts=chosen, token=token,
-                           bodies={s.id: render_markdown(s.latest.body).html for s in chosen if s.latest},
-                           reflections={c: render_markdown(t).html for c, t in item.reflections.items()})
+                           bodies={s.id: render_user_markdown(s.latest.body) for s in chosen if s.latest},
+                           reflections={c: render_user_markdown(t) for c, t in item.reflections.items()})
 
 
 @bp.get("/shared/portfolios/<token>/files/<int:attachment_id>")

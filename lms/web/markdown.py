@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import markdown
 import nh3
@@ -64,3 +66,42 @@ def render_markdown(text: str) -> Rendered:
     md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
     raw = md.convert(text)
     return Rendered(html=sanitise(raw), toc=_toc(getattr(md, "toc_tokens", [])))
+
+
+# Where the platform serves its own uploads. Learners', stakeholders' and discussion
+# Markdown keeps an image only when it points here (a relative path on this site); any
+# other image becomes a link, so reading a comment never loads a picture from elsewhere
+# (a tracking pixel would tell its owner who read it and when).
+OWN_UPLOAD_PREFIXES: tuple[str, ...] = ("/attachments/",)
+# nh3's output writes every attribute as name="value", with " escaped inside values.
+_IMG = re.compile(r'<img((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*="[^"]*")*)\s*/?>')
+_ATTR = re.compile(r'([a-zA-Z_:][-a-zA-Z0-9_:.]*)="([^"]*)"')
+
+
+def is_own_upload(src: str) -> bool:
+    """A relative path under one of OWN_UPLOAD_PREFIXES, with no scheme or host."""
+    if "\\" in src or src.startswith("//") or any(ord(c) < 33 for c in src):
+        return False
+    parts = urlsplit(src)
+    if parts.scheme or parts.netloc or "%" in parts.path or ".." in parts.path.split("/"):
+        return False
+    return parts.path.startswith(OWN_UPLOAD_PREFIXES)
+
+
+def _image_or_link(match: re.Match[str]) -> str:
+    attrs = {name: html.unescape(value) for name, value in _ATTR.findall(match.group(1))}
+    src = attrs.get("src", "")
+    if src and is_own_upload(src):
+        return match.group(0)
+    if not src:
+        return html.escape(attrs.get("alt", ""))
+    label = attrs.get("alt") or src
+    return f'<a href="{html.escape(src)}">{html.escape(label)}</a>'
+
+
+def render_user_markdown(text: str) -> Markup:
+    """Markdown written by people (submissions, reflections, comments, discussions):
+    sanitised like content, and images only from the platform's own uploads."""
+    first = str(render_markdown(text).html)
+    # The second pass sanitises the links made from images (their href's scheme and rel).
+    return sanitise(_IMG.sub(_image_or_link, first))

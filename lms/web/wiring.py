@@ -7,12 +7,17 @@ from flask import Flask
 
 from lms.web import converters, filters, security, unit_of_work
 from lms.web.errors import register_error_handlers
-from lms.web.markdown import render_markdown
+from lms.web.markdown import render_markdown, render_user_markdown
 from lms.web.views import bp
 
 
 def markdown_filter(text: str) -> str:
     return render_markdown(text).html
+
+
+def user_markdown_filter(text: str) -> str:
+    """Markdown people wrote: images only from the platform's uploads."""
+    return render_user_markdown(text)
 
 
 def init_app(app: Flask) -> None:
@@ -23,3 +28,4 @@ def init_app(app: Flask) -> None:
     filters.init_app(app)
     register_error_handlers(app)
     app.add_template_filter(markdown_filter, "markdown")
+    app.add_template_filter(user_markdown_filter, "user_markdown")
