@@ -18,6 +18,7 @@ from lms.catalog.models import Objective
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
 from lms.demo import cli as demo_cli
+from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
 from lms.kpi.models import KpiEntry
@@ -25,10 +26,12 @@ from lms.progress.completion import cohort_progress
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
 from lms.progress.services import objective_kinds, policy, rebuild
 from lms.progress.sources import SOURCES
+from lms.simulations.models import SimulationRun
 
 UTC = UTC
 DEMO_LEARNERS = [f"learner{n:02d}@demo.lms" for n in range(1, 13)]
-COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery)
+COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery,
+           SimulationRun, ExpertEvaluation)
 
 
 def run(app: Flask, *args: str) -> Result:
@@ -76,7 +79,13 @@ def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(lo
     assert len(ids) == 12
     evidence = list(db.session.scalars(select(Evidence).where(Evidence.user_id.in_(ids.values()))))
     # every way the real services turn work into evidence was exercised
-    assert {e.source for e in evidence} >= {"quiz", "rubric", "peer", "rating", "kpi"}
+    assert {e.source for e in evidence} >= {"quiz", "rubric", "peer", "rating", "kpi", "simulation", "expert"}
+    assert "simulation runs" in first.output and "expert ratings" in first.output
+    # simulations played to their end and experts' ratings with credentials, through the real services
+    assert db.session.scalar(select(func.count()).select_from(SimulationRun).where(
+        SimulationRun.user_id.in_(ids.values()), SimulationRun.finished_at.is_not(None))) >= 6
+    rated = list(db.session.scalars(select(ExpertEvaluation)))
+    assert len(rated) >= 3 and all(e.role and e.organization and e.invite.used_at for e in rated)
     cohort = db.session.scalar(select(Cohort).where(Cohort.name == "Northwind cohort 1"))
     opened = datetime.combine(cohort.start_date, datetime.min.time(), tzinfo=UTC).replace(day=1)
     assert all(opened <= e.recorded_at < started for e in evidence)
@@ -161,10 +170,9 @@ def test_benchmark_cohorts_have_evidence_on_every_objective_from_every_source(lo
     objectives = set(db.session.scalars(select(Objective.id)))
     assert len(objectives) == 11
     assert {e.objective_id for e in evidence} == objectives
-    # every source but practice quizzes: the shipped course marks no quiz as practice
-    # practice quizzes, outside experts' ratings and simulation runs are not generated at volume (yet)
-    assert {e.source for e in evidence} == set(SOURCES) - {EvidenceSourceName.PRACTICE, EvidenceSourceName.EXPERT,
-                                                           EvidenceSourceName.SIMULATION}
+    # every source but practice quizzes: the shipped course marks no quiz as practice (checks are not generated)
+    assert {e.source for e in evidence} == set(SOURCES) - {EvidenceSourceName.PRACTICE}
+    assert "simulation runs" in result.output and "expert ratings" in result.output
     assert {e.user_id for e in evidence} == set(generated)
     assert len(evidence) > 40 * 200  # hundreds per learner, as in a real year
     rules, kinds = policy(db.session), objective_kinds(db.session)

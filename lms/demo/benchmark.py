@@ -1,6 +1,7 @@
 """Benchmark data at volume: extra cohorts in the demo organization, each with generated
 learners and their months of activity (lessons read, quiz attempts, graded work, peer
-reviews, instructor ratings, stakeholder feedback, KPI figures) written with bulk inserts,
+reviews, instructor ratings, stakeholder feedback, KPI figures, simulation runs, outside
+experts' ratings) written with bulk inserts,
 then mastery computed once from all the evidence. Flush only.
 
 The evidence is what the real sources record: quiz attempts, rubric grades and peer
@@ -25,7 +26,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.security import generate_password_hash
 
 from lms.accounts.models import User
-from lms.accounts.services import find_user
+from lms.accounts.services import find_user, new_token
 from lms.assessment.models import Attempt, AttemptClosedBy, GradingMethodName
 from lms.assessment.questions import parts_of, type_of
 from lms.assessment.services import active_quizzes, current_versions, release_month
@@ -38,18 +39,26 @@ from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.demo.services import (
     DEMO_PASSWORD,
+    EXPERT_COMMENTS,
+    EXPERT_SUMMARY,
+    EXPERTS,
     FEEDBACK,
     INSTRUCTOR_EMAIL,
     PEER_COMMENTS,
     RATING_NOTES,
     DemoError,
+    Expert,
     Profile,
     Tick,
     baseline,
     clamp,
     demo_organization,
+    pick_choice,
     rubric_levels,
 )
+from lms.expert.models import ExpertEvaluation, ExpertInvite
+from lms.expert.services import DEFAULT_DAYS_VALID as EXPERT_DAYS_VALID
+from lms.expert.services import expert_outcome
 from lms.feedback.services import QUESTIONS, fraction_of
 from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
 from lms.grading.services import read_levels
@@ -69,6 +78,8 @@ from lms.progress.evidence import (
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
 from lms.progress.services import evidence_row, objective_kinds, policy, rebuild, weighed
 from lms.progress.sources import RatingSource, StakeholderSource
+from lms.simulations.models import SimulationRun
+from lms.simulations.services import active_simulations, is_end, score_path, simulation_outcome
 
 MAX_LEARNERS = 5000
 CHUNK = 250          # learners written together (peer reviewers are drawn within a chunk)
@@ -127,6 +138,14 @@ class WorkPlan:
 
 
 @dataclass(frozen=True)
+class SimulationPlan:
+    id: int
+    title: str
+    month: int
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ModulePlan:
     key: str
     title: str
@@ -143,6 +162,7 @@ class Catalog:
     quizzes: list[QuizPlan]
     works: list[WorkPlan]
     modules: list[ModulePlan]
+    simulations: list[SimulationPlan] = field(default_factory=list)
 
     @classmethod
     def load(cls, session: DbSession) -> Catalog:
@@ -163,7 +183,8 @@ class Catalog:
                               months=frozenset(p.month for p in m.phases), objectives=[o.id for o in m.objectives],
                               metrics=metrics[m.id])
                    for m in active_modules(session) if m.phases]
-        return cls(ids, dict(lessons), [q for q in quizzes if q.layout], works, modules)
+        simulations = [SimulationPlan(s.id, s.title, s.phase.month, s.spec) for s in active_simulations(session)]
+        return cls(ids, dict(lessons), [q for q in quizzes if q.layout], works, modules, simulations)
 
     @staticmethod
     def _quiz(session: DbSession, quiz: Any, ids: dict[str, int]) -> QuizPlan:
@@ -203,6 +224,18 @@ class AttemptPlan:
 
 
 @dataclass
+class ExpertPlan:
+    """An outside expert's rating of a graded piece of work, invited by the learner."""
+
+    expert: Expert
+    levels: dict[str, str | None]
+    comments: dict[str, str]
+    comment: str
+    invited_at: datetime
+    rated_at: datetime
+
+
+@dataclass
 class Work:
     plan: WorkPlan
     user_id: int
@@ -214,6 +247,7 @@ class Work:
     levels: dict[str, str | None]
     submission_id: int = 0
     version_id: int = 0
+    expert: ExpertPlan | None = None
 
 
 @dataclass
@@ -235,6 +269,7 @@ class LearnerPlan:
     attempts: list[AttemptPlan] = field(default_factory=list)
     works: list[Work] = field(default_factory=list)
     kpis: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -266,6 +301,8 @@ class Planner:
         tracked = {m.key: rng.sample(m.metrics, min(len(m.metrics), rng.choice([2, 3]))) for m in self.catalog.modules}
         baselines: dict[int, float] = {}
         last: dict[int, float] = {}
+        # Simulations and experts draw from their own sequence, so adding them moved nothing else.
+        extra = random.Random(f"bench-extra:{self.cohort.id}:{user_id}")
         for month in range(1, self.months + 1):
             self.lessons(plan, profile, rng, month)
             self.quizzes(plan, profile, rng, month)
@@ -273,6 +310,8 @@ class Planner:
             self.ratings(plan, profile, rng, month)
             self.stakeholders(plan, profile, rng, month)
             self.kpis(plan, profile, rng, month, tracked, baselines, last)
+            self.simulations(plan, profile, extra, month)
+        self.expert(plan, profile, extra)
         return plan
 
     def lessons(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
@@ -317,6 +356,46 @@ class Planner:
                 due_on=(opens + timedelta(days=work.due_after_days)).date(),
                 graded_at=graded if self.before_now(graded) else None,
                 levels=rubric_levels(work.criteria, profile.ability, rng)))
+
+    def simulations(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
+        """One run of each simulation of the month, played to an end as the real runs are
+        (each step keeps the choice as it read), and its evidence as recording gives it."""
+        for sim in self.catalog.simulations:
+            if sim.month != month or not profile.does(month, rng):
+                continue
+            node, path = sim.spec["start"], []
+            while not is_end(sim.spec["nodes"][node]):
+                choices = sim.spec["nodes"][node]["choices"]
+                index = pick_choice(choices, profile.ability, rng)
+                made = choices[index]
+                path.append({"node": node, "choice": index, "text": made["text"], "consequence": made["consequence"],
+                             "points": dict(made["points"])})
+                node = made["next"]
+            started = self.at(month, rng.uniform(0.1, 0.8))
+            finished = started + timedelta(minutes=4 * len(path))
+            if not self.before_now(finished):
+                continue
+            scores = score_path(path)
+            plan.runs.append({"simulation_id": sim.id, "user_id": plan.user_id, "node": node, "path": path,
+                              "scores": scores, "started_at": started, "finished_at": finished})
+            plan.evidence += simulation_outcome(sim.id, sim.title, scores, self.catalog.objective_ids, 1, 1).rows(
+                plan.user_id, finished)
+
+    def expert(self, plan: LearnerPlan, profile: Profile, rng: random.Random) -> None:
+        """About one learner in four on track invites an outside expert to rate one piece of graded work."""
+        graded = [w for w in plan.works if w.graded_at is not None]
+        if profile.fades or not graded or rng.random() > 0.25:
+            return
+        work = rng.choice(graded)
+        assert work.graded_at is not None
+        invited = work.graded_at + timedelta(days=rng.uniform(0.5, 3))
+        rated = invited + timedelta(days=rng.uniform(1, 6))
+        if not self.before_now(rated):
+            return
+        good = profile.ability >= 0.6
+        work.expert = ExpertPlan(rng.choice(EXPERTS), rubric_levels(work.plan.criteria, profile.ability, rng),
+                                 {c.id: rng.choice(EXPERT_COMMENTS[good]) for c in work.plan.criteria},
+                                 EXPERT_SUMMARY[good], invited, rated)
 
     def ratings(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int) -> None:
         for module in self.catalog.modules:
@@ -408,6 +487,8 @@ class BenchmarkReport:
     grades: int = 0
     peer_reviews: int = 0
     kpi_figures: int = 0
+    simulation_runs: int = 0
+    expert_ratings: int = 0
     mastery: int = 0          # mastery records after the rebuild (everyone's); 0 when nothing was added
     cohort_names: list[str] = field(default_factory=list)
 
@@ -436,6 +517,9 @@ class Writer:
         evidence += self.peer_reviews(self.draw_reviews(works) if reviews is None else reviews)
         kpis = [row for plan in plans for row in plan.kpis]
         insert_all(self.session, KpiEntry, kpis)
+        runs = [row for plan in plans for row in plan.runs]
+        insert_all(self.session, SimulationRun, runs)
+        self.report.simulation_runs += len(runs)
         insert_all(self.session, Evidence, weighed(evidence, self.rules, self.kinds))
         self.report.lessons_read += len(reads)
         self.report.kpi_figures += len(kpis)
@@ -497,7 +581,27 @@ class Writer:
         self.report.grades += len(grade_ids)
         return [row for gid, (w, graded_at) in zip(grade_ids, graded, strict=True)
                 for row in grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids,
-                                         kind=w.plan.kind).rows(w.user_id, graded_at)]
+                                         kind=w.plan.kind).rows(w.user_id, graded_at)] + self.experts(works)
+
+    def experts(self, works: list[Work]) -> list[dict[str, Any]]:
+        """Insert the used invitations and the ratings of the works an expert rated; their evidence rows."""
+        rated = [(w, w.expert) for w in works if w.expert is not None]
+        invite_ids = insert_ids(self.session, ExpertInvite, [
+            {"submission_id": w.submission_id, "version_id": w.version_id, "rubric_version_id": w.plan.rubric_version_id,
+             "invited_by_id": w.user_id, "name": e.expert.name, "email": e.expert.email, "note": "",
+             "token_hash": new_token()[1],  # the link was used at once: nothing can open it again
+             "created_at": e.invited_at, "expires_at": e.invited_at + timedelta(days=EXPERT_DAYS_VALID),
+             "used_at": e.rated_at} for w, e in rated])
+        evaluation_ids = insert_ids(self.session, ExpertEvaluation, [
+            {"invite_id": invite_id, **e.expert.credentials, "comment": e.comment,
+             "selections": {cid: {"level": lid, "comment": e.comments[cid]} for cid, lid in e.levels.items()},
+             "score": points_of(w.plan, e.levels), "max_score": w.plan.max_points, "submitted_at": e.rated_at}
+            for invite_id, (w, e) in zip(invite_ids, rated, strict=True)])
+        self.report.expert_ratings += len(evaluation_ids)
+        return [row for evaluation_id, (w, e) in zip(evaluation_ids, rated, strict=True)
+                for row in expert_outcome(evaluation_id, w.plan.title, f"{e.expert.name}, {e.expert.role} at "
+                                          f"{e.expert.organization}", w.plan.criteria, e.levels, self.ids)
+                .rows(w.user_id, e.rated_at)]
 
     def draw_reviews(self, works: list[Work]) -> list[ReviewPlan]:
         """Each submission of a peer-reviewed assignment is reviewed by classmates who

@@ -6,9 +6,11 @@ services, so evidence and mastery arrive the way they do for real learners. Flus
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
@@ -46,6 +48,7 @@ from lms.coursework.services import (
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession, utcnow
 from lms.demo.answers import page_form
+from lms.expert import services as expert
 from lms.grading.models import GradeAction, PeerReviewStatus
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.grading.services import save_grade
@@ -53,6 +56,8 @@ from lms.kpi.services import record_figure
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, cohort_today, current_month, month_opens_on, opens_at
 from lms.progress.models import Evidence, LessonRead
 from lms.progress.services import mark_read, rate
+from lms.simulations.models import Simulation
+from lms.simulations.services import SimulationError, active_simulations, choose, overall, start_run
 
 DEMO_PASSWORD = "demo-password-2026"
 ORGANIZATION = "Northwind Ventures"
@@ -239,6 +244,58 @@ def work_body(assignment: Assignment, skill: float, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def pick_choice(choices: Sequence[Mapping[str, Any]], skill: float, rng: random.Random) -> int:
+    """The option a learner of this skill takes at a simulation's decision point: the one
+    that scores best with a chance of ``skill``, otherwise any of the others."""
+    def mean(choice: Mapping[str, Any]) -> float:
+        points = list(choice["points"].values())
+        return sum(points) / len(points) if points else 0.0
+
+    best = max(range(len(choices)), key=lambda i: (mean(choices[i]), -i))
+    if rng.random() < skill or len(choices) == 1:
+        return best
+    return rng.choice([i for i in range(len(choices)) if i != best])
+
+
+@dataclass(frozen=True)
+class Expert:
+    """An outside expert the demo learners invite to rate their work; they need no account."""
+
+    name: str
+    email: str
+    role: str
+    organization: str
+    years: int
+    qualification: str
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return {"role": self.role, "organization": self.organization, "years": self.years,
+                "qualification": self.qualification}
+
+
+EXPERTS = [
+    Expert("Priya Raman", "priya.raman@experts.demo.lms", "Head of ML Platform", "Brightfield Analytics", 12,
+           "I run model releases, monitoring and on-call for a platform team of eight."),
+    Expert("Tomas Lindqvist", "tomas.lindqvist@experts.demo.lms", "VP Customer Success", "Harbour Software", 15,
+           "I built and led support and success teams from 5 to 60 people at two SaaS companies."),
+    Expert("Ngozi Eze", "ngozi.eze@experts.demo.lms", "Operations consultant", "independent", 9,
+           "I redesign operations for small AI companies: process maps, KPIs and the first runbooks."),
+]
+EXPERT_COMMENTS = {
+    True: ["Specific and measured; I would use this at work as it is.",
+           "The reasoning holds up against what I see in practice."],
+    False: ["The direction is right, but it needs numbers and a named owner.",
+            "Too general to act on yet: say what happens first, and who does it."],
+}
+EXPERT_SUMMARY = {
+    True: "Strong, practical work. The **measurements** make the case; next, rehearse the plan once with the team.",
+    False: "A fair start. Tie each step to a **measured problem** and name who acts when a number moves.",
+}
+# The demo has no request to build an absolute link from; the link is used at once anyway.
+DEMO_LINK = "http://localhost:5000/e/{}"
+
+
 # --------------------------------------------------------------------------- the activity
 
 
@@ -253,6 +310,8 @@ class ActivityReport:
     peer_reviews: int = 0
     ratings: int = 0
     kpi_figures: int = 0
+    simulation_runs: int = 0
+    expert_ratings: int = 0
     months: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -277,8 +336,10 @@ class DemoActivity:
         self.phases = [item for item in schedule(session) if item.phase.month <= self.months]
         self.quizzes = [q for q in active_quizzes(session) if release_month(q) <= self.months]
         self.assignments = [a for a in active_assignments(session) if a.phase.month <= self.months]
+        self.simulations = [s for s in active_simulations(session) if s.phase.month <= self.months]
         self.report = ActivityReport(months=max(self.months, 0))
         self.profiles: dict[int, Profile] = {}
+        self.released: dict[int, list[tuple[Submission, datetime]]] = defaultdict(list)
 
     def latest(self, hours: float = 1) -> datetime:
         return self.now - timedelta(hours=hours)
@@ -295,6 +356,8 @@ class DemoActivity:
             self.take_quizzes(user, profile, rng)
             self.ratings(user, profile, rng)
             self.kpi_figures(user, profile, rng)
+            self.play_simulations(user, profile, rng)
+            self.expert_rating(user, profile, rng)
             self.report.learners += 1
             tick(1)
         self.peer_reviews([user for user, _ in learners])
@@ -342,6 +405,7 @@ class DemoActivity:
                 at: datetime) -> None:
         save_grade(self.session, submission, self.instructor, levels, {}, feedback, revision, GradeAction.RELEASE, at)
         self.report.grades += 1
+        self.released[submission.user_id].append((submission, at))
 
     def revise(self, submission: Submission, dates: Dates, profile: Profile, at: datetime, rng: random.Random) -> bool:
         """The instructor returns the work for revision, the learner improves it and hands
@@ -432,6 +496,56 @@ class DemoActivity:
                 record_figure(self.session, user.id, metric, period, value, at)
                 figures += 1
                 self.report.kpi_figures += 1
+
+    # ------------------------------------------------------------------ simulations and experts
+
+    def play_simulations(self, user: User, profile: Profile, rng: random.Random) -> None:
+        """Runs of the branching simulations whose phase has begun, through the real
+        services; a learner whose run ended badly sometimes plays it again, a little wiser."""
+        for simulation in self.simulations:
+            month = simulation.phase.month
+            if not profile.does(month, rng):
+                continue
+            at = self.month_start(month) + timedelta(days=rng.uniform(3, 25), hours=rng.uniform(9, 20))
+            skill = profile.ability
+            for _ in range(2):
+                if at >= self.latest(2) or not self.play(simulation, user, skill, at, rng):
+                    break
+                at += timedelta(days=rng.uniform(1, 4))
+                skill = min(0.97, skill + 0.2)
+
+    def play(self, simulation: Simulation, user: User, skill: float, at: datetime, rng: random.Random) -> bool:
+        """One run to its end; True when the learner would want to try again."""
+        try:
+            run = start_run(self.session, simulation, user, at)
+        except SimulationError:
+            return False  # not open in this learner's schedule
+        while not run.finished:
+            at += timedelta(minutes=rng.uniform(2, 6))
+            choose(self.session, run, run.node, pick_choice(simulation.spec["nodes"][run.node]["choices"], skill, rng), at)
+        self.report.simulation_runs += 1
+        return overall(run.scores) < 3 and rng.random() < 0.6
+
+    def expert_rating(self, user: User, profile: Profile, rng: random.Random) -> None:
+        """Some learners invite an outside expert to rate one piece of graded work; the
+        expert answers the link a few days later, through the real services."""
+        released = self.released.get(user.id, [])
+        if not released or profile.fades or rng.random() > 0.5:
+            return
+        submission, graded_at = rng.choice(released)
+        invited = graded_at + timedelta(days=rng.uniform(0.5, 3))
+        rated = invited + timedelta(days=rng.uniform(1, 6))
+        if rated >= self.latest():
+            return
+        who = rng.choice(EXPERTS)
+        _, token = expert.invite(self.session, submission, user, who.name, who.email,
+                                 "Thank you for taking the time: I would value a practitioner's view.", invited,
+                                 DEMO_LINK.format)
+        criteria = submission.assignment.rubric.current.criteria
+        good = profile.ability >= 0.6
+        expert.rate(self.session, token, who.credentials, rubric_levels(criteria, profile.ability, rng),
+                    {c.id: rng.choice(EXPERT_COMMENTS[good]) for c in criteria}, EXPERT_SUMMARY[good], rated)
+        self.report.expert_ratings += 1
 
     # ------------------------------------------------------------------ quizzes
 

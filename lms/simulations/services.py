@@ -23,9 +23,8 @@ from lms.cohorts.enrolment import active_enrolment, cohort_learners
 from lms.cohorts.models import Cohort
 from lms.database import DbSession
 from lms.learning.services import build_schedule
-from lms.progress.evidence import objective_ids
-from lms.progress.models import EvidenceSourceName
-from lms.progress.services import replace_evidence
+from lms.progress.evidence import Outcome, objective_ids
+from lms.progress.sources import SimulationSource
 from lms.simulations.models import Simulation, SimulationRun
 
 MAX_POINTS = 4
@@ -146,19 +145,25 @@ def choose(session: DbSession, run: SimulationRun, node_id: str, choice: int, no
     return made
 
 
+def simulation_outcome(simulation_id: int, title: str, scores: Mapping[str, float], ids: Mapping[str, int],
+                       number: int, finished: int) -> Outcome:
+    """The evidence of a learner's best finished run (run ``number`` of ``finished``): its
+    score per objective code as fractions of full marks; ``ids`` maps codes to objective ids.
+    Recording and the volume generator (``lms.demo.benchmark``) both build it here."""
+    fractions = {ids[code]: round(score / MAX_POINTS, 6) for code, score in scores.items() if code in ids}
+    return Outcome(SimulationSource, f"simulation:{simulation_id}", fractions,
+                   f"{title}, run {number} (best of {finished})")
+
+
 def record_evidence(session: DbSession, simulation: Simulation, user_id: int, now: datetime) -> None:
     """The simulation's evidence for the learner: its best finished run's scores, as fractions of full marks."""
     runs = runs_of(session, simulation, user_id)
     best = best_run(runs)
     if best is None:
         return
-    ids = objective_ids(session, best.scores)
-    fractions = {ids[code]: round(score / MAX_POINTS, 6) for code, score in best.scores.items() if code in ids}
-    number = runs.index(best) + 1
-    finished = sum(1 for r in runs if r.finished)
-    note = f"{simulation.title}, run {number} (best of {finished})"
-    replace_evidence(session, user_id, EvidenceSourceName.SIMULATION, f"simulation:{simulation.id}", fractions,
-                     best.finished_at or now, note=note)
+    outcome = simulation_outcome(simulation.id, simulation.title, best.scores, objective_ids(session, best.scores),
+                                 runs.index(best) + 1, sum(1 for r in runs if r.finished))
+    outcome.record(session, user_id, best.finished_at or now)
 
 
 @dataclass(frozen=True)
