@@ -27,6 +27,7 @@ from lms.demo import wiring as demo
 from lms.expert import wiring as expert
 from lms.extensions import csrf, db, limiter, login_manager, migrate
 from lms.feedback import wiring as feedback
+from lms.gradebook import wiring as gradebook
 from lms.grading import wiring as grading
 from lms.kpi import wiring as kpi
 from lms.learning import wiring as learning
@@ -44,7 +45,7 @@ from lms.web.access import install_policy
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, kpi, feedback, expert, competency, certificates,
-            notifications, demo)
+            notifications, gradebook, demo)
 
 
 def create_app(

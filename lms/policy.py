@@ -102,6 +102,10 @@ POLICY: dict[str, AccessRule] = {
     "grading.save_peer_review": OWN_PEER_REVIEW,
     "grading.peer_review_file": OWN_PEER_REVIEW,
     "grading.reassign_review": COHORT_STAFF,
+    # the gradebook: the cohort's staff only (bulk actions refuse learners of other cohorts with a 404)
+    "gradebook.page": COHORT_STAFF,
+    "gradebook.export": COHORT_STAFF,
+    "gradebook.bulk": COHORT_STAFF,
     # portfolios: the learner's own; a shared link carries its own secret
     "portfolio.levels": LEARNER,
     "portfolio.portfolio": LEARNER,

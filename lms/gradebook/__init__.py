@@ -1,0 +1,1 @@
+"""The gradebook: a cohort's learners against every assessed item, with bulk actions."""

@@ -1,0 +1,514 @@
+"""The gradebook of a cohort: its learners against every assessed item (weekly checks,
+module quizzes, assignments, portfolio reviews, level exams) in program-month order, each
+cell with a status and a score. Read in a fixed number of statements whatever the number
+of learners: the due dates and overdue items come from ``lms.progress.completion``, the
+learners at risk from ``lms.competency.services.heat_map``, quiz grades from the quiz's
+own grading method.
+
+Bulk actions write only through the features that own the data: releasing drafted grades
+through ``lms.grading.services.save_grade`` (a conditional write on the revision the
+staff member saw), extensions through ``lms.learning.services.grant_override``, messages
+through ``lms.notifications.services.notify_all`` (which mails them through the outbox). Each answers per learner; services only flush."""
+
+from __future__ import annotations
+
+import uuid
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import load_only, selectinload
+
+from lms.accounts.models import User
+from lms.assessment.methods import GRADING_METHODS
+from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.catalog.models import Lesson
+from lms.cohorts.models import Cohort
+from lms.cohorts.services import CohortError
+from lms.competency.services import heat_map, learners_of
+from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus
+from lms.coursework.services import attachment_bytes
+from lms.database import DbSession
+from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
+from lms.grading.exports import CsvExporter, GradeTable
+from lms.grading.models import Grade, GradeAction, GradeStatus
+from lms.grading.services import save_grade
+from lms.learning.models import OverrideKind
+from lms.learning.services import cohort_today, grant_override
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import Notice, notify_all
+from lms.progress.completion import Item, cohort_progress
+from lms.progress.models import ItemKind
+from lms.web.downloads import safe_filename
+
+KIND_ORDER = (ColumnKind.CHECK, ColumnKind.QUIZ, ColumnKind.ASSIGNMENT, ColumnKind.PORTFOLIO, ColumnKind.EXAM)
+KIND_LABELS = {ColumnKind.CHECK: "Check", ColumnKind.QUIZ: "Quiz", ColumnKind.ASSIGNMENT: "Assignment",
+               ColumnKind.PORTFOLIO: "Portfolio", ColumnKind.EXAM: "Exam"}
+STATUS_LABELS = {CellStatus.NOT_OPEN: "not open", CellStatus.NOT_STARTED: "not started",
+                 CellStatus.IN_PROGRESS: "in progress", CellStatus.OVERDUE: "overdue", CellStatus.SUBMITTED: "to grade",
+                 CellStatus.DRAFTED: "drafted", CellStatus.RETURNED: "returned", CellStatus.RELEASED: "released",
+                 CellStatus.PASSED: "passed", CellStatus.FAILED: "failed"}
+FILTER_LABELS = {RowFilter.ALL: "All learners", RowFilter.AT_RISK: "At risk", RowFilter.OVERDUE: "Overdue",
+                 RowFilter.UNGRADED: "Ungraded"}
+# Handed in and not graded for the learner yet: what the "ungraded" filter looks for.
+UNGRADED = frozenset({CellStatus.SUBMITTED, CellStatus.DRAFTED})
+PROGRESS_KIND = {ColumnKind.QUIZ: ItemKind.QUIZ, ColumnKind.EXAM: ItemKind.EXAM,
+                 ColumnKind.ASSIGNMENT: ItemKind.ASSIGNMENT, ColumnKind.PORTFOLIO: ItemKind.PORTFOLIO}
+MAX_SUBJECT = 200
+MAX_MESSAGE = 5000
+
+
+class GradebookError(ValueError):
+    """A bulk action refused as a whole (nothing was done); the message says why."""
+
+
+class NotInCohort(LookupError):
+    """A learner, item or grade named in a request is not part of this cohort's gradebook (a 404)."""
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: ColumnKind
+    key: str
+    title: str
+    month: int
+    module_key: str | None
+    module_title: str | None
+    phase_id: int | None  # the part of the program whose extensions move its due date
+    item_id: int          # the quiz's or the assignment's id
+    passing_score: float | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def graded_work(self) -> bool:
+        """Work graded with a rubric: grades to release, submissions to download."""
+        return self.kind in (ColumnKind.ASSIGNMENT, ColumnKind.PORTFOLIO)
+
+    @property
+    def extendable(self) -> bool:
+        return self.phase_id is not None and self.kind not in (ColumnKind.CHECK, ColumnKind.EXAM)
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: CellStatus
+    score: float | None = None      # points for graded work, percent for quizzes
+    max_score: float | None = None  # points for graded work; 100 for quizzes
+    overdue: bool = False
+    due_on: date | None = None
+    submission_id: int | None = None
+    grade_id: int | None = None
+    grade_revision: int | None = None
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class Row:
+    user: User
+    at_risk: bool
+    cells: list[Cell]
+
+    @property
+    def overdue(self) -> bool:
+        return any(c.overdue for c in self.cells)
+
+    @property
+    def ungraded(self) -> bool:
+        return any(c.status in UNGRADED for c in self.cells)
+
+    def shown_by(self, row_filter: RowFilter) -> bool:
+        return {RowFilter.ALL: True, RowFilter.AT_RISK: self.at_risk, RowFilter.OVERDUE: self.overdue,
+                RowFilter.UNGRADED: self.ungraded}[row_filter]
+
+
+@dataclass(frozen=True)
+class Gradebook:
+    cohort: Cohort
+    today: date
+    columns: list[Column]
+    rows: list[Row]           # the rows the filter shows
+    learners: int             # every learner of the cohort
+    row_filter: RowFilter
+    module: str | None
+    modules: list[tuple[str, str]]  # (key, title) of every module with a column, in program order
+
+    def column(self, column_id: str) -> Column | None:
+        return next((c for c in self.columns if c.id == column_id), None)
+
+
+def _columns(session: DbSession) -> list[Column]:
+    """Every active assessed item, in program-month order (checks, quizzes, work, exams within a month)."""
+    columns: list[Column] = []
+    quizzes = session.scalars(select(Quiz).where(Quiz.retired_at.is_(None)).options(
+        selectinload(Quiz.module), selectinload(Quiz.phase), selectinload(Quiz.level),
+        selectinload(Quiz.lesson).selectinload(Lesson.phase), selectinload(Quiz.lesson).selectinload(Lesson.module)))
+    positions: dict[str, int] = {}
+    for quiz in quizzes:
+        if quiz.kind == QuizKind.CHECK:
+            if quiz.lesson is None:
+                continue
+            kind, month, module, phase_id = ColumnKind.CHECK, quiz.lesson.phase.month, quiz.lesson.module, None
+        elif quiz.kind == QuizKind.EXAM:
+            if quiz.level is None:
+                continue
+            kind, month, module, phase_id = ColumnKind.EXAM, quiz.level.last_month, None, None
+        else:
+            if quiz.phase is None:
+                continue
+            kind, month, module, phase_id = ColumnKind.QUIZ, quiz.release_month, quiz.module, quiz.phase_id
+        positions[f"{kind}:{quiz.key}"] = quiz.position
+        columns.append(Column(kind=kind, key=quiz.key, title=quiz.title, month=month,
+                              module_key=module.key if module else None, module_title=module.title if module else None,
+                              phase_id=phase_id, item_id=quiz.id, passing_score=quiz.passing_score))
+    for work in session.scalars(select(Assignment).where(Assignment.retired_at.is_(None))
+                                .options(selectinload(Assignment.module), selectinload(Assignment.phase))):
+        kind = ColumnKind.PORTFOLIO if work.kind == AssignmentKind.PORTFOLIO else ColumnKind.ASSIGNMENT
+        positions[f"{kind}:{work.key}"] = work.position
+        columns.append(Column(kind=kind, key=work.key, title=work.title, month=work.phase.month,
+                              module_key=work.module.key, module_title=work.module.title, phase_id=work.phase_id,
+                              item_id=work.id))
+    return sorted(columns, key=lambda c: (c.month, KIND_ORDER.index(c.kind), positions[c.id], c.key))
+
+
+def _quiz_cell(column: Column, attempts: list[Attempt], grading: Any, item: Item | None, today: date) -> Cell:
+    finished = [a for a in attempts if a.finished]
+    scored = [a for a in finished if not a.pending_manual]
+    grade = grading.pick(scored) if scored else None
+    overdue = bool(item and not item.done and item.due_on < today)
+    due = item.due_on if item else None
+    if grade is not None:
+        passed = column.passing_score is None or grade >= column.passing_score
+        return Cell(CellStatus.PASSED if passed else CellStatus.FAILED, grade, 100.0, overdue, due)
+    if any(a.pending_manual for a in finished):
+        return Cell(CellStatus.SUBMITTED, None, 100.0, overdue, due)
+    return _undone(CellStatus.IN_PROGRESS if attempts else CellStatus.NOT_STARTED, item, today)
+
+
+def _undone(status: CellStatus, item: Item | None, today: date, submission_id: int | None = None) -> Cell:
+    """Nothing handed in: not open yet, overdue, or open (``status``)."""
+    if item is None:
+        return Cell(status, submission_id=submission_id)
+    if item.opens_on > today and status == CellStatus.NOT_STARTED:
+        return Cell(CellStatus.NOT_OPEN, due_on=item.due_on, submission_id=submission_id)
+    if item.due_on < today:
+        return Cell(CellStatus.OVERDUE, overdue=True, due_on=item.due_on, submission_id=submission_id)
+    return Cell(status, due_on=item.due_on, submission_id=submission_id)
+
+
+WORK_STATUS = {SubmissionStatus.RETURNED: CellStatus.RETURNED, SubmissionStatus.RELEASED: CellStatus.RELEASED}
+
+
+def _work_cell(submission: Submission | None, grade: Grade | None, item: Item | None, today: date) -> Cell:
+    if submission is None or submission.latest is None:
+        return _undone(CellStatus.IN_PROGRESS if submission else CellStatus.NOT_STARTED, item, today,
+                       submission.id if submission else None)
+    if submission.status == SubmissionStatus.SUBMITTED:
+        status = CellStatus.DRAFTED if grade is not None else CellStatus.SUBMITTED
+    else:
+        status = WORK_STATUS.get(submission.status, CellStatus.SUBMITTED)
+    overdue = bool(item and not item.done and item.due_on < today and status == CellStatus.RETURNED)
+    return Cell(status, grade.score if grade else None, grade.max_score if grade else None, overdue,
+                item.due_on if item else None, submission.id, grade.id if grade else None,
+                grade.revision if grade else None)
+
+
+def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
+              module: str | None = None) -> Gradebook:
+    """The cohort's gradebook, its rows filtered and, for one module, its columns too."""
+    users = learners_of(session, [cohort.id])[cohort.id]
+    ids = [u.id for u in users]
+    at_risk = {r.user.id for r in heat_map(session, cohort, now).at_risk} if users else set()
+    progress = cohort_progress(session, cohort, ids, now)
+    every = _columns(session)
+    modules = list(dict.fromkeys((c.module_key, c.module_title or "") for c in every if c.module_key))
+    columns = [c for c in every if module is None or c.module_key == module]
+    attempts: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
+    work: dict[tuple[int, int], Submission] = {}
+    grades: dict[int, Grade] = {}
+    if ids:
+        for a in session.scalars(select(Attempt).where(Attempt.user_id.in_(ids)).order_by(Attempt.number).options(
+                load_only(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
+                          Attempt.max_score, Attempt.pending_manual))):
+            attempts[(a.user_id, a.quiz_id)].append(a)
+        for s in session.scalars(select(Submission).where(Submission.user_id.in_(ids), Submission.cohort_id == cohort.id)
+                                 .options(selectinload(Submission.versions))):
+            work[(s.user_id, s.assignment_id)] = s
+        if work:
+            grades = {g.submission_id: g for g in session.scalars(
+                select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))}
+    quiz_grading = {q.id: GRADING_METHODS[q.grading] for q in session.scalars(
+        select(Quiz).where(Quiz.id.in_([c.item_id for c in columns if not c.graded_work]))
+        .options(load_only(Quiz.id, Quiz.grading)))} if columns else {}
+    rows = []
+    today = cohort_today(cohort, now)
+    for user in users:
+        items = {(i.kind, i.key): i for i in progress[user.id].items} if user.id in progress else {}
+        cells = []
+        for column in columns:
+            item = items.get((PROGRESS_KIND[column.kind], column.key)) if column.kind in PROGRESS_KIND else None
+            if column.graded_work:
+                submission = work.get((user.id, column.item_id))
+                grade = grades.get(submission.id) if submission else None
+                cells.append(_work_cell(submission, grade, item, today))
+            else:
+                cells.append(_quiz_cell(column, attempts.get((user.id, column.item_id), []),
+                                        quiz_grading[column.item_id], item, today))
+        rows.append(Row(user=user, at_risk=user.id in at_risk, cells=cells))
+    return Gradebook(cohort=cohort, today=today, columns=columns, rows=[r for r in rows if r.shown_by(row_filter)],
+                     learners=len(users), row_filter=row_filter, module=module, modules=modules)
+
+
+def table(book: Gradebook) -> GradeTable:
+    """The gradebook as the exports carry it: the page's columns, a status and a score per item."""
+    columns = ["learner", "email", "at_risk"]
+    for c in book.columns:
+        columns += [f"{c.id} status", f"{c.id} score"]
+    rows = []
+    for row in book.rows:
+        values: list[Any] = [row.user.name, row.user.email, "yes" if row.at_risk else "no"]
+        for cell in row.cells:
+            values += [cell.status.value, "" if cell.score is None else cell.score]
+        rows.append(values)
+    return GradeTable(columns=columns, rows=rows)
+
+
+# --------------------------------------------------------------------------- bulk actions
+
+
+@dataclass
+class Outcome:
+    """A bulk action's answer per learner: who it was done for, and why not for the others."""
+
+    verb: str  # "Released", "Extended", "Messaged"
+    done: list[str] = field(default_factory=list)
+    refused: dict[str, list[str]] = field(default_factory=dict)  # reason -> names
+
+    def refuse(self, name: str, reason: str) -> None:
+        self.refused.setdefault(reason, []).append(name)
+
+    @property
+    def summary(self) -> str:
+        parts = [f"{self.verb} {len(self.done)}"]
+        for reason, names in self.refused.items():
+            parts.append(f"{len(names)} {reason} ({', '.join(names)})")
+        return "; ".join(parts) + "."
+
+
+def learners_in(session: DbSession, cohort: Cohort, user_ids: Iterable[int]) -> list[User]:
+    """The cohort's current learners among ``user_ids``, by name; any other id is ``NotInCohort``."""
+    wanted = set(user_ids)
+    found = [u for u in learners_of(session, [cohort.id])[cohort.id] if u.id in wanted]
+    if len(found) != len(wanted):
+        raise NotInCohort("Not a learner of this cohort.")
+    return found
+
+
+def column_of(session: DbSession, column_id: str) -> Column:
+    column = next((c for c in _columns(session) if c.id == column_id), None)
+    if column is None:
+        raise NotInCohort("No such item.")
+    return column
+
+
+def _submissions(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User]) -> dict[int, Submission]:
+    return {s.user_id: s for s in session.scalars(
+        select(Submission).where(Submission.cohort_id == cohort.id, Submission.assignment_id == column.item_id,
+                                 Submission.user_id.in_([u.id for u in users]))
+        .options(selectinload(Submission.versions), selectinload(Submission.attachments)))}
+
+
+def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User], seen: Mapping[int, int],
+                    grader: User, now: datetime) -> Outcome:
+    """Release the drafted grades of ``column`` for ``users``. ``seen`` maps each grade id the
+    page showed to its revision there: a grade not shown, or changed since, is not released
+    (its row says so), and the save itself is conditional on that revision, so a grade
+    changed between this check and the write raises ``StaleGrade`` (the caller rolls back)."""
+    if not column.graded_work:
+        raise GradebookError("Only assignments and portfolio reviews have drafted grades to release.")
+    outcome = Outcome("Released")
+    work = _submissions(session, cohort, column, users)
+    grades = {g.submission_id: g for g in session.scalars(
+        select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))} if work else {}
+    for user in users:
+        submission = work.get(user.id)
+        grade = grades.get(submission.id) if submission else None
+        if submission is None or grade is None or grade.status != GradeStatus.DRAFT:
+            outcome.refuse(user.name, "had no drafted grade")
+        elif submission.status != SubmissionStatus.SUBMITTED:
+            outcome.refuse(user.name, "were returned for revision")
+        elif seen.get(grade.id) != grade.revision:
+            outcome.refuse(user.name, "changed since you opened the page (open them to check)")
+        elif submission.latest is None or grade.version_id != submission.latest.id:
+            outcome.refuse(user.name, "handed in a newer version since the draft")
+        elif grade.score is None:
+            outcome.refuse(user.name, "have a criterion without a level")
+        else:
+            selections = grade.selections
+            save_grade(session, submission, grader, {cid: s.get("level") for cid, s in selections.items()},
+                       {cid: s.get("comment", "") for cid, s in selections.items()}, grade.feedback,
+                       grade.revision, GradeAction.RELEASE, now)
+            outcome.done.append(user.name)
+    return outcome
+
+
+def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User], on_date: date,
+                     note: str, by: User, now: datetime) -> Outcome:
+    """An extension to ``on_date`` of the part of the program ``column`` belongs to, for each learner."""
+    if not column.extendable or column.phase_id is None:
+        raise GradebookError("Extensions move the due dates of a module's part; weekly checks and level exams have none.")
+    outcome = Outcome("Extended")
+    for user in users:
+        try:
+            grant_override(session, cohort, user, column.phase_id, OverrideKind.EXTENSION, on_date, note, by, now)
+        except CohortError as exc:
+            outcome.refuse(user.name, f"not extended: {exc}")
+        else:
+            outcome.done.append(user.name)
+    return outcome
+
+
+def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], subject: str, body: str,
+                     sender: User, now: datetime, link: str | None = None) -> Outcome:
+    """A message from staff to each learner, through the notifications: in the learner's
+    notification centre, and mailed (through the outbox) as their preference for staff
+    messages says (by email, unless they chose otherwise). One message is one notice per
+    learner, whatever the preference, so nobody gets it mailed twice."""
+    subject, body = " ".join(subject.split()), body.strip()
+    if not subject or not body:
+        raise GradebookError("Write a subject and a message.")
+    if len(subject) > MAX_SUBJECT or len(body) > MAX_MESSAGE:
+        raise GradebookError(f"Keep the subject under {MAX_SUBJECT} and the message under {MAX_MESSAGE:,} characters.")
+    key = f"gradebook-message:{cohort.id}:{uuid.uuid4().hex}"
+    made = notify_all(session, [Notice(user_id=u.id, event=NotificationEvent.MESSAGE, key=key, title=f"{cohort.name}: {subject}",
+                                       body=f"{body}\n\n— {sender.name}", link=link) for u in users], now)
+    reached = {n.user_id for n in made}
+    outcome = Outcome("Messaged")
+    for user in users:
+        if user.id in reached:
+            outcome.done.append(user.name)
+        else:
+            outcome.refuse(user.name, "have switched staff messages off")
+    return outcome
+
+
+# --------------------------------------------------------------------------- the submissions archive
+
+
+@dataclass(frozen=True)
+class Archive:
+    """What the zip holds: the manifest, then each learner's latest version (text and files).
+    ``files`` are (name in the zip, a detached copy of the attachment) so streaming reads no
+    database after the request's unit of work has ended."""
+
+    manifest: str
+    texts: list[tuple[str, str]]
+    files: list[tuple[str, Attachment]]
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    stem, dot, ext = name.rpartition(".")
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem} ({n}).{ext}" if dot else f"{name} ({n})"
+    taken.add(candidate)
+    return candidate
+
+
+def submissions_archive(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User]) -> Archive:
+    """Every handed-in submission of ``column`` by ``users`` in ``cohort``: its latest version."""
+    if not column.graded_work:
+        raise GradebookError("Only assignments and portfolio reviews have submissions to download.")
+    work = _submissions(session, cohort, column, users)
+    grades = {g.submission_id: g for g in session.scalars(
+        select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))} if work else {}
+    columns = ["learner", "email", "folder", "status", "version", "submitted_at", "late", "grade_status", "score",
+               "max_score", "files"]
+    rows: list[list[Any]] = []
+    texts: list[tuple[str, str]] = []
+    files: list[tuple[str, Attachment]] = []
+    taken: set[str] = {"manifest.csv"}
+    for user in users:
+        submission = work.get(user.id)
+        latest = submission.latest if submission else None
+        if submission is None or latest is None:
+            continue
+        folder = _unique(safe_filename(f"{user.name} ({user.id})"), taken)
+        names = set[str]()
+        text_name = f"answer-v{latest.number}.md"
+        names.add(text_name)
+        texts.append((f"{folder}/{text_name}", latest.body))
+        kept = [a for a in submission.attachments if a.id in latest.attachment_ids]
+        for item in kept:
+            name = _unique(safe_filename(item.filename), names)
+            files.append((f"{folder}/{name}", Attachment(stored_name=item.stored_name, filename=item.filename)))
+        grade = grades.get(submission.id)
+        rows.append([user.name, user.email, folder, submission.status.value, latest.number,
+                     latest.submitted_at.isoformat(), "yes" if latest.late else "no",
+                     grade.status.value if grade else "", "" if grade is None or grade.score is None else grade.score,
+                     grade.max_score if grade else "", "; ".join(sorted(names - {text_name}))])
+    return Archive(manifest=CsvExporter().render(GradeTable(columns=columns, rows=rows)), texts=texts, files=files)
+
+
+class _Sink:
+    """A write-only stream the zip writes into; ``take`` hands over what was written since."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def zip_stream(archive: Archive, folder: Path) -> Iterator[bytes]:
+    """The archive as zip bytes, one file at a time: at most one attachment (10 MB at most)
+    is held in memory. A file missing from the upload folder is listed in ``MISSING.txt``."""
+    sink = _Sink()
+    missing: list[str] = []
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.csv", archive.manifest)
+        yield sink.take()
+        for name, text in archive.texts:
+            zf.writestr(name, text)
+            yield sink.take()
+        for name, item in archive.files:
+            data = attachment_bytes(folder, item)
+            if data is None:
+                missing.append(name)
+                continue
+            zf.writestr(name, data)
+            del data
+            yield sink.take()
+        if missing:
+            zf.writestr("MISSING.txt", "These files were not found in the upload folder:\n" + "\n".join(missing) + "\n")
+    yield sink.take()

@@ -1,0 +1,130 @@
+"""The gradebook page, its exports and its bulk actions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from lms.accounts.current import signed_in
+from lms.cohorts.models import Cohort
+from lms.coursework.views import _uploads
+from lms.database import utcnow
+from lms.extensions import db
+from lms.gradebook import services
+from lms.gradebook.exports import EXPORTERS
+from lms.gradebook.forms import CsrfForm
+from lms.gradebook.models import BulkAction, RowFilter, Scope
+from lms.grading.services import GradingError, StaleGrade
+from lms.web.downloads import content_disposition
+
+bp = Blueprint("gradebook", __name__, template_folder="templates")
+
+
+def _cohort(cohort_id: int) -> Cohort:
+    return db.session.get(Cohort, cohort_id) or abort(404)
+
+
+def _filters(args: MultiDict[str, str]) -> tuple[RowFilter, str | None]:
+    try:
+        row_filter = RowFilter(args.get("show", RowFilter.ALL))
+    except ValueError:
+        row_filter = RowFilter.ALL
+    return row_filter, args.get("module") or None
+
+
+def _page(cohort: Cohort, row_filter: RowFilter, module: str | None, error: str | None = None,
+          posted: Any = None, status: int = 200) -> tuple[str, int]:
+    book = services.gradebook(db.session, cohort, utcnow(), row_filter, module)
+    return render_template("gradebook/gradebook.html", book=book, form=CsrfForm(), error=error, posted=posted or {},
+                           picked=set(posted.getlist("learner")) if posted else set(),
+                           filters=services.FILTER_LABELS, exporters=EXPORTERS.values(), actions=BulkAction,
+                           scopes=Scope), status
+
+
+@bp.get("/cohorts/<int:cohort_id>/gradebook")
+def page(cohort_id: int) -> tuple[str, int]:
+    return _page(_cohort(cohort_id), *_filters(request.args))
+
+
+@bp.get("/cohorts/<int:cohort_id>/gradebook.<fmt>")
+def export(cohort_id: int, fmt: str) -> Response:
+    cohort = _cohort(cohort_id)
+    exporter = EXPORTERS.get(fmt) or abort(404)
+    book = services.gradebook(db.session, cohort, utcnow(), *_filters(request.args))
+    filename = f"gradebook-{cohort.name}-{utcnow():%Y%m%d}.{exporter.extension}"
+    return Response(exporter.render(services.table(book)), mimetype=exporter.mimetype,
+                    headers={"Content-Disposition": content_disposition(filename)})
+
+
+def _seen(values: list[str]) -> dict[int, int]:
+    """``grade id:revision`` pairs the page showed; anything else is ignored."""
+    seen = {}
+    for value in values:
+        grade_id, _, revision = value.partition(":")
+        if grade_id.isdigit() and revision.isdigit():
+            seen[int(grade_id)] = int(revision)
+    return seen
+
+
+@bp.post("/cohorts/<int:cohort_id>/gradebook")
+def bulk(cohort_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    form = request.form
+    row_filter, module = _filters(form)
+
+    def refused(message: str, status: int = 400) -> tuple[str, int]:
+        return _page(cohort, row_filter, module, error=message, posted=form, status=status)
+
+    try:
+        action = BulkAction(form.get("action", ""))
+        scope = Scope(form.get("scope", Scope.SELECTED))
+    except ValueError:
+        return refused("Choose an action for the learners.")
+    ids = form.getlist("learner")
+    if not all(i.isdigit() and len(i) < 10 for i in ids):
+        abort(404)
+    try:
+        if scope == Scope.SHOWN:
+            users = [r.user for r in services.gradebook(db.session, cohort, utcnow(), row_filter, module).rows]
+        else:
+            users = services.learners_in(db.session, cohort, (int(i) for i in ids))
+        column = services.column_of(db.session, form.get("column", "")) if action != BulkAction.MESSAGE else None
+    except services.NotInCohort:
+        abort(404)
+    if not users:
+        return refused("Tick the learners first, or choose every learner shown.")
+    user, now = signed_in(), utcnow()
+    try:
+        if action == BulkAction.DOWNLOAD:
+            assert column is not None
+            archive = services.submissions_archive(db.session, cohort, column, users)
+            filename = f"submissions-{cohort.name}-{column.key}-{now:%Y%m%d}.zip"
+            return Response(services.zip_stream(archive, _uploads()), mimetype="application/zip",
+                            headers={"Content-Disposition": content_disposition(filename),
+                                     "Cache-Control": "private, no-store"})
+        if action == BulkAction.RELEASE:
+            assert column is not None
+            outcome = services.release_drafted(db.session, cohort, column, users, _seen(form.getlist("seen")), user, now)
+        elif action == BulkAction.EXTEND:
+            assert column is not None
+            try:
+                until = date.fromisoformat(form.get("until", ""))
+            except ValueError:
+                return refused("Give the new due date as a date.")
+            outcome = services.grant_extensions(db.session, cohort, column, users, until, form.get("note", ""), user, now)
+        else:
+            outcome = services.message_learners(db.session, cohort, users, form.get("subject", ""),
+                                                form.get("body", ""), user, now, url_for("learning.home"))
+    except StaleGrade as exc:
+        db.session.rollback()
+        return refused(f"Nothing was released: {exc.current.grader.name} changed a grade of this column while you "
+                       "were releasing. The page below shows the grades as they now stand.", 409)
+    except (services.GradebookError, GradingError) as exc:
+        db.session.rollback()
+        return refused(str(exc))
+    current_app.logger.info("gradebook %s in cohort %s by user %s: %s", action, cohort.id, user.id, outcome.summary)
+    flash(outcome.summary, "success" if not outcome.refused else "warning")
+    return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))

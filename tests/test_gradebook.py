@@ -1,0 +1,331 @@
+"""The gradebook: learners against every assessed item in month order, statuses and scores,
+filters, CSV and JSON with the page's columns, a fixed number of statements; bulk actions
+(release drafted grades conditionally, extensions, messages, a zip of submissions) that
+answer per learner and refuse learners of other cohorts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.coursework.models import Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
+from lms.gradebook.services import KIND_ORDER, gradebook, table
+from lms.grading.models import Grade, GradeAction, GradeStatus
+from lms.grading.services import save_grade
+from lms.learning.models import OverrideKind, ScheduleOverride
+from lms.mail.models import OutboxMessage
+from lms.notifications.models import Channel, Notification, NotificationEvent
+from lms.notifications.services import set_preferences
+from tests.conftest import PASSWORD
+
+CASE = "mlops-case-coldwatch"
+COLUMN = f"assignment:{CASE}"
+
+
+@pytest.fixture()
+def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
+    load_content()
+    org_admin = make_user(name="Olga Admin")
+    org = make_org(admins=[org_admin])
+    teacher, other_teacher = make_user(name="Tess Teacher"), make_user(name="Otto Teacher")
+    cohort = make_cohort(org, "Когорта 東京 1", months_ago=5, instructors=[teacher])
+    other = make_cohort(months_ago=5, instructors=[other_teacher])
+
+    def client_for(user: Any) -> Any:
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    def hand_in(cohort_: Any, name: str, body: str = "My analysis.", file: tuple[str, bytes] | None = None) -> tuple[Any, Any]:
+        learner = enrol_learner(cohort_, name=name)
+        data: dict[str, Any] = {"body": body, "action": "submit"}
+        if file:
+            data["file"] = (io.BytesIO(file[1]), file[0])
+        client_for(learner).post(f"/assignments/{CASE}/work", data=data, content_type="multipart/form-data")
+        db.session.expire_all()
+        return learner, db.session.scalar(select(Submission).where(Submission.user_id == learner.id))
+
+    def draft(work: Any, pick: int = 1, grader: Any = None) -> Grade:
+        criteria = work.assignment.rubric.current.criteria
+        grade = save_grade(db.session, work, grader or teacher, {c.id: c.levels[pick].id for c in criteria}, {},
+                           "Draft feedback", None, GradeAction.DRAFT, utcnow())
+        db.session.commit()
+        return grade
+
+    return {"cohort": cohort, "other": other, "teacher": teacher, "other_teacher": other_teacher, "org_admin": org_admin,
+            "client_for": client_for, "hand_in": hand_in, "draft": draft, "enrol": enrol_learner}
+
+
+def url(cohort: Any, tail: str = "") -> str:
+    return f"/cohorts/{cohort.id}/gradebook{tail}"
+
+
+def seen(page: str) -> list[str]:
+    return re.findall(r'name="seen" value="(\d+:\d+)"', page)
+
+
+def cell(book: Any, user: Any, column_id: str = COLUMN) -> Any:
+    index = next(i for i, c in enumerate(book.columns) if c.id == column_id)
+    return next(r for r in book.rows if r.user.id == user.id).cells[index]
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def test_columns_in_month_order_with_every_kind_and_statuses(course) -> None:
+    ada, work = course["hand_in"](course["cohort"], "Ada Drafted")
+    bo, _ = course["hand_in"](course["cohort"], "Bo Submitted")
+    cy = course["enrol"](course["cohort"], name="Cy Nothing")
+    course["draft"](work)
+    book = gradebook(db.session, course["cohort"], utcnow())
+    keys = [(c.month, KIND_ORDER.index(c.kind)) for c in book.columns]
+    assert keys == sorted(keys)
+    assert {c.kind for c in book.columns} == set(ColumnKind)
+    assert [r.user.name for r in book.rows] == ["Ada Drafted", "Bo Submitted", "Cy Nothing"]
+    drafted = cell(book, ada)
+    assert drafted.status == CellStatus.DRAFTED and drafted.score is not None and drafted.max_score
+    assert cell(book, bo).status == CellStatus.SUBMITTED
+    assert cell(book, cy).status in (CellStatus.NOT_STARTED, CellStatus.OVERDUE)
+    assert all(isinstance(c.status, CellStatus) for r in book.rows for c in r.cells)
+
+
+def test_filters_ungraded_overdue_and_one_module(course) -> None:
+    ada, work = course["hand_in"](course["cohort"], "Ada Drafted")
+    course["enrol"](course["cohort"], name="Cy Nothing")
+    now = utcnow()
+    ungraded = gradebook(db.session, course["cohort"], now, RowFilter.UNGRADED)
+    assert [r.user.name for r in ungraded.rows] == ["Ada Drafted"]
+    overdue = gradebook(db.session, course["cohort"], now, RowFilter.OVERDUE)
+    assert "Cy Nothing" in [r.user.name for r in overdue.rows]  # five months in, the first months' work is overdue
+    mlops = gradebook(db.session, course["cohort"], now, module="mlops")
+    assert mlops.columns and {c.module_key for c in mlops.columns} == {"mlops"}
+    assert COLUMN in {c.id for c in mlops.columns} and not any(c.kind == ColumnKind.EXAM for c in mlops.columns)
+    at_risk = gradebook(db.session, course["cohort"], now, RowFilter.AT_RISK)
+    assert {r.user.id for r in at_risk.rows} <= {r.user.id for r in gradebook(db.session, course["cohort"], now).rows}
+    assert all(r.at_risk for r in at_risk.rows)
+
+
+def test_page_has_sticky_headers_filters_and_a_link_from_the_cohort(course) -> None:
+    ada, work = course["hand_in"](course["cohort"], "Ada Drafted")
+    grade = course["draft"](work)
+    teacher = course["client_for"](course["teacher"])
+    assert url(course["cohort"]) in teacher.get(f"/cohorts/{course['cohort'].id}").get_data(as_text=True)
+    page = teacher.get(url(course["cohort"])).get_data(as_text=True)
+    assert 'class="table-wrap gb-scroll"' in page and "<thead>" in page and "style=" not in page.split("<main", 1)[-1]
+    assert "Ada Drafted" in page and "drafted" in page and seen(page) == [f"{grade.id}:{grade.revision}"]
+    assert "Ada Drafted" in teacher.get(url(course["cohort"], "?show=ungraded&module=mlops")).get_data(as_text=True)
+    page = teacher.get(url(course["cohort"], "?show=ungraded&module=customer-success")).get_data(as_text=True)
+    assert "Ada Drafted" not in page and CASE not in page  # the filters look at the module's columns only
+    assert teacher.get(url(course["cohort"], "?show=nonsense&module=nope")).status_code == 200
+
+
+def test_csv_and_json_carry_the_same_columns_with_a_unicode_file_name(course) -> None:
+    ada, work = course["hand_in"](course["cohort"], "=Ada Drafted")
+    course["draft"](work)
+    teacher = course["client_for"](course["teacher"])
+    response = teacher.get(url(course["cohort"], ".csv"))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert "filename*=UTF-8''gradebook-%D0%9A" in disposition and disposition.isascii()
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    data = teacher.get(url(course["cohort"], ".json")).get_json()
+    book = gradebook(db.session, course["cohort"], utcnow())
+    assert rows[0] == data["columns"] == table(book).columns
+    assert rows[0][:3] == ["learner", "email", "at_risk"] and f"{COLUMN} status" in rows[0]
+    assert rows[1][0] == "'=Ada Drafted"  # formula-safe, as the grades export
+    assert data["rows"][0][f"{COLUMN} status"] == "drafted" and data["rows"][0]["learner"] == "=Ada Drafted"
+    assert teacher.get(url(course["cohort"], ".xlsx")).status_code == 404
+
+
+def test_page_and_exports_run_a_fixed_number_of_statements(course, count_queries) -> None:
+    for n in range(2):
+        course["draft"](course["hand_in"](course["cohort"], f"First {n}")[1])
+    teacher = course["client_for"](course["teacher"])
+    urls = [url(course["cohort"]), url(course["cohort"], ".csv"), url(course["cohort"], ".json"),
+            url(course["cohort"], "?show=ungraded&module=mlops")]
+
+    def counts() -> list[int]:
+        result = []
+        for address in urls:
+            result.append(count_queries(lambda address=address: teacher.get(address)))  # noqa: B023
+            db.session.expire_all()
+        return result
+
+    few = counts()
+    for n in range(6):
+        learner, work = course["hand_in"](course["cohort"], f"Extra {n}")
+        if n % 2:
+            course["draft"](work)
+    assert counts() == few
+
+
+# --------------------------------------------------------------------------- bulk actions
+
+
+def test_bulk_release_reports_per_row_and_never_overwrites_a_changed_grade(course) -> None:
+    ada, ada_work = course["hand_in"](course["cohort"], "Ada Ready")
+    bo, bo_work = course["hand_in"](course["cohort"], "Bo Changed")
+    cy, _ = course["hand_in"](course["cohort"], "Cy Ungraded")
+    course["draft"](ada_work)
+    course["draft"](bo_work)
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get(url(course["cohort"])).get_data(as_text=True)
+    # Another grader changes Bo's draft after the page was opened.
+    bo_grade = db.session.scalar(select(Grade).where(Grade.submission_id == bo_work.id))
+    criteria = bo_work.assignment.rubric.current.criteria
+    save_grade(db.session, bo_work, course["org_admin"], {c.id: c.levels[2].id for c in criteria}, {}, "Olga's view",
+               bo_grade.revision, GradeAction.DRAFT, utcnow())
+    db.session.commit()
+    response = teacher.post(url(course["cohort"]), data={
+        "action": "release", "column": COLUMN, "scope": "selected", "learner": [ada.id, bo.id, cy.id], "seen": seen(page)},
+        follow_redirects=True)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Released 1; 1 changed since you opened the page (open them to check) (Bo Changed); 1 had no drafted grade (Cy Ungraded)." in text
+    db.session.expire_all()
+    statuses = {g.submission_id: (g.status, g.feedback) for g in db.session.scalars(select(Grade))}
+    assert statuses[ada_work.id][0] == GradeStatus.RELEASED
+    assert statuses[bo_work.id] == (GradeStatus.DRAFT, "Olga's view")
+    assert db.session.get(Submission, ada_work.id).status == "released"
+
+
+def test_bulk_release_of_the_shown_column(course) -> None:
+    works = [course["hand_in"](course["cohort"], f"Learner {n}")[1] for n in range(3)]
+    for work in works[:2]:
+        course["draft"](work)
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get(url(course["cohort"], "?show=ungraded")).get_data(as_text=True)
+    response = teacher.post(url(course["cohort"]), data={"action": "release", "column": COLUMN, "scope": "shown",
+                                                          "show": "ungraded", "seen": seen(page)})
+    assert response.status_code == 302 and "show=ungraded" in response.headers["Location"]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Grade).where(Grade.status == GradeStatus.RELEASED)) == 2
+
+
+def test_bulk_actions_refuse_other_cohorts_and_unknown_items(course) -> None:
+    ada, work = course["hand_in"](course["cohort"], "Ada Mine")
+    stranger, _ = course["hand_in"](course["other"], "Sam Stranger")
+    course["draft"](work)
+    teacher = course["client_for"](course["teacher"])
+    base = {"action": "release", "column": COLUMN, "scope": "selected"}
+    assert teacher.post(url(course["cohort"]), data={**base, "learner": [ada.id, stranger.id]}).status_code == 404
+    assert teacher.post(url(course["cohort"]), data={**base, "learner": ["x"]}).status_code == 404
+    assert teacher.post(url(course["cohort"]), data={**base, "learner": [ada.id], "column": "assignment:nope"}).status_code == 404
+    assert teacher.post(url(course["other"]), data={**base, "learner": [ada.id]}).status_code == 404  # not their cohort
+    other_teacher = course["client_for"](course["other_teacher"])
+    assert other_teacher.post(url(course["other"]), data={**base, "learner": [ada.id]}).status_code == 404
+    refused = teacher.post(url(course["cohort"]), data={**base, "learner": []})
+    assert refused.status_code == 400 and "Tick the learners first" in refused.get_data(as_text=True)
+    assert teacher.post(url(course["cohort"]), data={**base, "action": "explode", "learner": [ada.id]}).status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(Grade)).status == GradeStatus.DRAFT
+
+
+def test_bulk_extension_through_the_schedule_overrides(course) -> None:
+    ada, _ = course["hand_in"](course["cohort"], "Ada Late")
+    bo = course["enrol"](course["cohort"], name="Bo Late")
+    teacher = course["client_for"](course["teacher"])
+    later = (utcnow() + timedelta(days=400)).date()
+    response = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "scope": "selected",
+                                                          "learner": [ada.id, bo.id], "until": later.isoformat(),
+                                                          "note": "Family emergency"}, follow_redirects=True)
+    assert "Extended 2." in response.get_data(as_text=True)
+    overrides = list(db.session.scalars(select(ScheduleOverride)))
+    assert {o.user_id for o in overrides} == {ada.id, bo.id}
+    assert all(o.kind == OverrideKind.EXTENSION and o.on_date == later and o.note == "Family emergency" for o in overrides)
+    early = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id],
+                                                       "until": "2000-01-01"}, follow_redirects=True).get_data(as_text=True)
+    assert "Extended 0; 1 not extended: An extension must run past the regular due date" in early
+    bad = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "soon"})
+    assert bad.status_code == 400 and "Give the new due date as a date." in bad.get_data(as_text=True)
+    exam = next(c for c in gradebook(db.session, course["cohort"], utcnow()).columns if c.kind == ColumnKind.EXAM)
+    refused = teacher.post(url(course["cohort"]), data={"action": "extend", "column": exam.id, "learner": [ada.id],
+                                                         "until": later.isoformat()})
+    assert refused.status_code == 400 and "level exams have none" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ScheduleOverride)) == 2
+
+
+def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
+    ada = course["enrol"](course["cohort"], name="Ada Reader")
+    bo = course["enrol"](course["cohort"], name="Bo Reader")
+    cy = course["enrol"](course["cohort"], name="Cy Quiet")
+    set_preferences(db.session, cy.id, {NotificationEvent.MESSAGE: Channel.OFF})
+    db.session.commit()
+    teacher = course["client_for"](course["teacher"])
+    response = teacher.post(url(course["cohort"]), data={"action": "message", "scope": "selected",
+                                                          "learner": [ada.id, bo.id, cy.id],
+                                                          "subject": "Case study", "body": "Hand it in by Friday."},
+                            follow_redirects=True)
+    assert "Messaged 2; 1 have switched staff messages off (Cy Quiet)." in response.get_data(as_text=True)
+    notices = list(db.session.scalars(select(Notification).where(Notification.event == NotificationEvent.MESSAGE)))
+    assert sorted(n.user_id for n in notices) == sorted([ada.id, bo.id])
+    assert "Case study" in notices[0].title and "Hand it in by Friday." in notices[0].body
+    mail = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.subject.contains("Case study"))))
+    assert sorted(m.recipient for m in mail) == sorted([ada.email, bo.email])  # once each: by email, the default
+    assert "Hand it in by Friday." in mail[0].body and "Tess Teacher" in mail[0].body
+    empty = teacher.post(url(course["cohort"]), data={"action": "message", "learner": [ada.id], "subject": " ", "body": "x"})
+    assert empty.status_code == 400 and "Write a subject and a message." in empty.get_data(as_text=True)
+    assert ">x</textarea>" in empty.get_data(as_text=True)  # the message is kept in the form
+
+
+def test_zip_of_every_submission_with_a_manifest(course) -> None:
+    ada, _ = course["hand_in"](course["cohort"], "Ada Zip", "Ada's answer", file=("plan.pdf", b"%PDF-1.4 plan"))
+    bo, _ = course["hand_in"](course["cohort"], "Бо Зип", "Bo's answer", file=("plan.pdf", b"%PDF-1.4 other"))
+    course["enrol"](course["cohort"], name="Cy Nothing")
+    course["hand_in"](course["other"], "Sam Stranger")
+    teacher = course["client_for"](course["teacher"])
+    response = teacher.post(url(course["cohort"]), data={"action": "download", "column": COLUMN, "scope": "shown"})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.is_streamed
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.isascii() and "filename*=UTF-8''submissions-%D0%9A" in disposition
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    names = archive.namelist()
+    assert names[0] == "manifest.csv"
+    manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert [m["learner"] for m in manifest] == ["Ada Zip", "Бо Зип"]  # handed in, this cohort only
+    folder = manifest[0]["folder"]
+    assert archive.read(f"{folder}/answer-v1.md").decode() == "Ada's answer"
+    assert archive.read(f"{folder}/plan.pdf") == b"%PDF-1.4 plan"
+    assert archive.read(f"{manifest[1]['folder']}/plan.pdf") == b"%PDF-1.4 other"
+    assert manifest[0]["files"] == "plan.pdf" and manifest[0]["version"] == "1"
+    quiz = teacher.post(url(course["cohort"]), data={"action": "download", "column": "quiz:mlops-quiz", "scope": "shown"})
+    assert quiz.status_code == 400
+
+
+@pytest.fixture()
+def csrf_client(app: Flask, make_app: Callable[..., Flask]) -> Iterator[Any]:
+    strict = make_app(WTF_CSRF_ENABLED=True)
+    yield strict.test_client()
+    with strict.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_bulk_actions_need_the_csrf_token(course, csrf_client) -> None:
+    ada = course["enrol"](course["cohort"], name="Ada Reader")
+    login_page = csrf_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page)
+    assert token
+    csrf_client.post("/login", data={"email": course["teacher"].email, "password": PASSWORD,
+                                     "csrf_token": token.group(1)})
+    data = {"action": "message", "learner": [ada.id], "subject": "Hi", "body": "Hello"}
+    assert csrf_client.post(url(course["cohort"]), data=data).status_code == 400
+    page = csrf_client.get(url(course["cohort"])).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    assert csrf_client.post(url(course["cohort"]), data={**data, "csrf_token": token.group(1)}).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.recipient == ada.email)) >= 1
