@@ -37,6 +37,7 @@ from lms.policy import POLICY
 from lms.portfolio import wiring as portfolio
 from lms.progress import wiring as progress
 from lms.resources import wiring as resources
+from lms.search import wiring as search
 from lms.sections import CONTENT_SECTIONS
 from lms.simulations import wiring as simulations
 from lms.web import wiring as web
@@ -44,7 +45,7 @@ from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
-            progress, simulations, kpi, feedback, expert, competency, certificates,
+            progress, simulations, kpi, feedback, expert, competency, certificates, search,
             notifications, gradebook, demo)
 
 

@@ -37,6 +37,10 @@ POLICY: dict[str, AccessRule] = {
     "resources.library": SIGNED_IN,
     "resources.template": SIGNED_IN,
     "resources.download": SIGNED_IN,
+    # search: for people signed in (anonymous visitors are sent to sign in; the public
+    # catalog pages are there to browse); results are filtered to what the user may read,
+    # locked lessons listed by title and opening date only, learners for staff of their cohorts
+    "search.search": SIGNED_IN,
     # accounts
     "accounts.login": ANONYMOUS,
     "accounts.logout": SIGNED_IN,

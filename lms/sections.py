@@ -13,10 +13,11 @@ from lms.coursework.content import CourseworkSection
 from lms.database import DbSession
 from lms.progress.content import MasteryPolicySection
 from lms.resources.content import TemplatesSection
+from lms.search.content import SearchIndexSection
 from lms.simulations.content import SimulationsSection
 
 CONTENT_SECTIONS: tuple[type[ContentSection], ...] = (CatalogSection, QuizSection, CourseworkSection, MasteryPolicySection,
-                                                      TemplatesSection, SimulationsSection)
+                                                      TemplatesSection, SimulationsSection, SearchIndexSection)
 
 
 class ContentRefused(ValueError):

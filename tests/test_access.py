@@ -104,6 +104,7 @@ ROUTES: dict[str, Route] = {
     "accounts.login": Route(lambda w, x: "/login", EVERYONE),
     "accounts.logout": Route(lambda w, x: "/logout", SIGNED_IN, "POST"),
     "accounts.account": Route(lambda w, x: "/account", SIGNED_IN),
+    "search.search": Route(lambda w, x: "/search?q=quality", SIGNED_IN),
     "accounts.forgot_password": Route(lambda w, x: "/password/forgot", EVERYONE),
     "accounts.reset_password": Route(lambda w, x: "/password/reset/not-a-token", expect(400)),
     "accounts.unlock": Route(lambda w, x: "/login/unlock/not-a-token", expect(400)),

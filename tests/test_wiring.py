@@ -68,17 +68,17 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "expert", "feedback", "grading", "kpi", "learning", "portfolio", "progress", "resources", "simulations",
+                                   "expert", "feedback", "grading", "kpi", "learning", "portfolio", "progress", "resources", "search", "simulations",
                                    "web"]
     assert after["commands"] == ["close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
-                                 "load-content", "rebuild-mastery"]
-    assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations"]
+                                 "load-content", "rebuild-mastery", "rebuild-search"]
+    assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     assert after["after_commit"] == ["lms.mail.views.deliver_after_commit"]
 
 
 def test_the_content_loader_works_without_an_app_factory(app: Flask) -> None:
     """A script that loads the curriculum through the public function gets every section."""
-    assert [s.name for s in CONTENT_SECTIONS] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations"]
+    assert [s.name for s in CONTENT_SECTIONS] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     report = load_curriculum(db.session, ContentSource(content_dir=BASE_DIR / "content", quizzes_dir=BASE_DIR / "quizzes"))
     labels = set(report.counts)
     assert {"lessons", "questions", "assignments"} <= labels, labels
