@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -69,5 +70,5 @@ def test_the_readme_shows_the_shipped_courses_figures(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["lms", "content-stats"])
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     block = readme.split("<!-- content-stats:start -->")[1].split("<!-- content-stats:end -->")[0]
-    expected = result.output.strip().replace("## Per month", "#### Per month").replace("## Per module", "#### Per module")
+    expected = re.sub(r"(?m)^## ", "#### ", result.output.strip())  # the tables sit under "The course in numbers"
     assert block.strip() == expected

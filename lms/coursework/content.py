@@ -25,7 +25,7 @@ from lms.content.services import (
     upsert,
 )
 from lms.content.source import Location, Problems, line_at, read_front_matter, read_yaml_file, validate
-from lms.content.stats import Fact, Measure
+from lms.content.stats import NONE, Block, Fact, Measure
 from lms.coursework.models import Assignment, AssignmentKind, Rubric, RubricVersion
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
@@ -162,6 +162,26 @@ class CourseworkSection(ContentSection):
         spec: CourseworkSpec = bundle.specs[self.name]
         for assignment in spec.assignments:
             yield Fact(Measure.ASSIGNMENTS, 1, months.get((assignment.module, assignment.meta.phase)), assignment.module)
+
+    def blocks(self, bundle: Bundle) -> Iterable[Block]:
+        """The critiques: per critique its month, the artifact (a template) the learner
+        assesses, its rubric's criteria and the objectives it serves; then the totals."""
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+        spec: CourseworkSpec = bundle.specs[self.name]
+        criteria = {r.spec.id: len(r.spec.criteria) for r in spec.rubrics}
+        critiques = [a for a in spec.assignments if a.meta.kind == AssignmentKind.CRITIQUE]
+        rows: list[list[str]] = []
+        for source in critiques:
+            meta = source.meta
+            month = months.get((source.module, meta.phase))
+            rows.append([meta.id, source.module, str(month) if month is not None else NONE, meta.artifact or NONE,
+                         str(criteria.get(meta.rubric, 0)), ", ".join(meta.objectives)])
+        served = sorted({code for source in critiques for code in source.meta.objectives})
+        rows.append([f"total ({len(critiques)})", str(len({a.module for a in critiques})), NONE,
+                     str(len({a.meta.artifact for a in critiques if a.meta.artifact})),
+                     str(sum(int(row[4]) for row in rows)), ", ".join(served) or NONE])
+        yield Block("Critiques", ("critique", "module", "month", "artifact", "criteria", "objectives"), rows)
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
         spec: CourseworkSpec = bundle.specs[self.name]

@@ -12,6 +12,7 @@ must be reachable from the start and the graph may not loop, so every path ends.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text
 from lms.catalog.models import Module, Phase
 from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, retire_missing, upsert
 from lms.content.source import LineMap, Location, Problems, line_at, read_yaml_file, validate
+from lms.content.stats import NONE, Block
 from lms.database import DbSession
 from lms.simulations.models import Simulation
 
@@ -182,6 +184,25 @@ class SimulationsSection(ContentSection):
     def summary(self, bundle: Bundle) -> dict[str, int]:
         sources: list[SimulationSource] = bundle.specs[self.name]
         return {"simulations": len(sources), "simulation nodes": sum(len(s.spec.nodes) for s in sources)}
+
+    def blocks(self, bundle: Bundle) -> Iterable[Block]:
+        """Per scenario: the month it opens (its phase's), its decision points, endings and
+        distinct paths, and the objectives it serves; then the totals."""
+        catalog: CatalogSpec = bundle.specs["catalog"]
+        months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+        sources: list[SimulationSource] = bundle.specs[self.name]
+        rows: list[list[str]] = []
+        for source in sources:
+            spec = source.spec
+            month = months.get((spec.module, spec.phase))
+            rows.append([spec.id, spec.module, str(month) if month is not None else NONE,
+                         str(sum(not n.is_end for n in spec.nodes.values())), str(sum(n.is_end for n in spec.nodes.values())),
+                         str(paths(spec)), ", ".join(spec.objectives)])
+        served = sorted({code for source in sources for code in source.spec.objectives})
+        rows.append([f"total ({len(sources)})", str(len({s.spec.module for s in sources})), NONE,
+                     *(str(sum(int(row[i]) for row in rows)) for i in (3, 4, 5)), ", ".join(served) or NONE])
+        yield Block("Simulations", ("simulation", "module", "month", "decision points", "endings", "paths", "objectives"),
+                    rows)
 
     def size(self, bundle: Bundle) -> int:
         return len(bundle.specs[self.name])
