@@ -1,6 +1,6 @@
 """One source of truth for evidence: a learner built through the real paths (a quiz attempt
 answered and scored by the assessment service, a rubric grade released through grading, a
-classmate's peer review) and a learner built by the volume generator behind ``flask lms
+classmate's peer review; a simulation played to its end, an outside expert's rating) and a learner built by the volume generator behind ``flask lms
 demo --learners N`` with the same points per part and the same levels get the same evidence
 rows. Either side computing its evidence differently on its own fails here."""
 
@@ -28,12 +28,26 @@ from lms.coursework.models import Assignment
 from lms.coursework.services import dates_for, save_draft, start_submission, submit
 from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
-from lms.demo.benchmark import AttemptPlan, BenchmarkReport, Catalog, LearnerPlan, ReviewPlan, Work, Writer
+from lms.demo.benchmark import (
+    AttemptPlan,
+    BenchmarkReport,
+    Catalog,
+    ExpertPlan,
+    LearnerPlan,
+    Planner,
+    ReviewPlan,
+    Work,
+    Writer,
+)
+from lms.demo.services import EXPERTS, Profile, pick_choice
+from lms.expert import services as expert
+from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.grading.services import save_grade
 from lms.learning.services import build_schedule
 from lms.progress.models import Evidence
+from lms.simulations.services import choose, get_simulation, start_run
 from tests.test_quiz_flow import SAMPLE_QUIZZES
 
 CASE = "mlops-case-coldwatch"          # graded by the instructor
@@ -155,3 +169,54 @@ def test_the_volume_generator_gives_the_evidence_the_real_paths_give(app: Flask,
     rubric_levels = {row[1]: row[2] for row in expected if row[0] == "case_study"}
     # KO1 is on all five criteria: (4/4 + 3/4 + 2/4 + 1/4 + 4/4) / 5 = 0.7 -> 2.8 on the 0-4 scale.
     assert rubric_levels["KO1"] == pytest.approx(2.8)
+
+
+SIMULATION = "cs-escalation-fennick"  # customer success, foundation phase: month 2
+EXPERT_PICKS = [1, 0, 2, 1, 3]
+
+
+def test_the_volume_generator_gives_the_simulation_and_expert_evidence_the_real_paths_give(
+        app: Flask, load_content, make_cohort, enrol_learner, make_user) -> None:
+    load_content()
+    now = utcnow()
+    cohort = make_cohort(months_ago=5, instructors=[make_user(name="Teacher")])
+    real, generated = (enrol_learner(cohort, name=name) for name in ("Ana", "Gen"))
+    who = EXPERTS[0]
+    profile = Profile(1.0, 1.0)  # takes every simulation and always the best-scoring option
+
+    # ----------------------------------------------------------------- the real paths
+    simulation = get_simulation(db.session, SIMULATION)
+    assert simulation is not None
+    run = start_run(db.session, simulation, real, now - timedelta(hours=3))
+    while not run.finished:
+        choose(db.session, run, run.node, pick_choice(simulation.spec["nodes"][run.node]["choices"], 1.0, random.Random(1)),
+               now - timedelta(hours=2))
+    work = hand_in(cohort, real, CASE, now)
+    criteria = work.assignment.rubric.current.criteria
+    levels = picks(criteria, EXPERT_PICKS)
+    comments = {c.id: f"On {c.title}." for c in criteria}
+    _, token = expert.invite(db.session, work, real, who.name, who.email, "", now, "http://localhost/e/{}".format)
+    expert.rate(db.session, token, who.credentials, levels, comments, "Sound work.", now)
+    db.session.commit()
+
+    # ----------------------------------------------------------------- the volume generator
+    catalog = Catalog.load(db.session)
+    planner = Planner(catalog, cohort, 0, now)
+    plan = LearnerPlan(generated.id)
+    planner.simulations(plan, profile, random.Random(1), month=simulation.phase.month)
+    assert len(plan.runs) == 1 and plan.runs[0]["path"] == run.path and plan.runs[0]["scores"] == run.scores
+    plan.works = [Work(plan=next(w for w in catalog.works if w.id == work.assignment_id), user_id=generated.id,
+                       ability=0.7, submitted_at=now - timedelta(minutes=30), body="Generated work.", due_on=now.date(),
+                       graded_at=None, levels={},
+                       expert=ExpertPlan(who, levels, comments, "Sound work.", now - timedelta(minutes=20), now))]
+    report = BenchmarkReport()
+    Writer(db.session, cohort, 0, now, random.Random(1), report, catalog.objective_ids).write([plan], reviews=[])
+    db.session.commit()
+    assert (report.simulation_runs, report.expert_ratings) == (1, 1)
+
+    # ----------------------------------------------------------------- the same evidence
+    expected = evidence_rows(real.id)
+    assert evidence_rows(generated.id) == expected
+    assert {row[0] for row in expected} == {"simulation", "expert"}
+    rated = db.session.scalars(select(ExpertEvaluation).order_by(ExpertEvaluation.id)).all()
+    assert [(e.score, e.selections, e.role) for e in rated[:1]] == [(e.score, e.selections, e.role) for e in rated[1:]]
