@@ -7,18 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.test_browser import sign_in
+from tests.browser.test_browser_expert import new_page
 
 pytestmark = pytest.mark.browser
 
 CRITIQUE = "mlops-critique-on-call-runbook"
 TITLE = "Critique: the Kestrel Docs on-call runbook"
 ARTIFACT = "Flawed artifact: Kestrel Docs on-call runbook"
-
-
-def new_page(browser):
-    page = browser.new_context().new_page()
-    page.set_default_timeout(10_000)
-    return page
 
 
 def test_a_learner_critiques_the_artifact_and_reads_the_rubric_grade(server_url: str, load_content, make_user,

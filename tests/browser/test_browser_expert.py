@@ -22,6 +22,7 @@ TITLE = "Case study: false alarms and a silent outage at Coldwatch"
 
 
 def new_page(browser):
+    """A page in a browser context of its own (its own cookies: one signed-in person), 10 s timeouts."""
     page = browser.new_context().new_page()
     page.set_default_timeout(10_000)
     return page
