@@ -21,6 +21,7 @@ from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNM
 from lms.expert.access import EXPERT_INVITE_MANAGER
 from lms.grading.access import OWN_PEER_REVIEW
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
+from lms.notifications.access import OWN_NOTIFICATION
 from lms.simulations.access import OWN_RUN
 from lms.web.access import PUBLIC, AccessRule
 
@@ -169,4 +170,11 @@ POLICY: dict[str, AccessRule] = {
     # reviews of an at-risk learner: whoever sees the at-risk list, for the cohort's learners
     "competency.at_risk_learner": STAFF_FOR_LEARNER,
     "competency.review": STAFF_FOR_LEARNER,
+    # notifications: each user's own centre and preferences; a notification is its recipient's alone
+    "notifications.centre": SIGNED_IN,
+    "notifications.open": OWN_NOTIFICATION,
+    "notifications.read": OWN_NOTIFICATION,
+    "notifications.read_all": SIGNED_IN,
+    "notifications.preferences": SIGNED_IN,
+    "notifications.save_preferences": SIGNED_IN,
 }

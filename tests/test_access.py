@@ -39,6 +39,8 @@ from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
 from lms.grading.peer import reviews_to_do
 from lms.learning.services import build_schedule
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import notify
 from lms.simulations.services import get_simulation, start_run
 from lms.web.access import rule_for
 from tests.conftest import World
@@ -152,6 +154,12 @@ ROUTES: dict[str, Route] = {
     "coursework.remove_attachment": Route(lambda w, x: f"/assignments/cs-hands-on-own-operation/work/attachments/{x['attachment_id']}/remove",
                                           HAND_IN, "POST"),
     "coursework.attachment": Route(lambda w, x: f"/attachments/{x['attachment_id']}", COHORT_FILE),
+    "notifications.centre": Route(lambda w, x: "/notifications", SIGNED_IN),
+    "notifications.open": Route(lambda w, x: f"/notifications/{x['notification_id']}/open", OWN_ATTEMPT, "POST"),
+    "notifications.read": Route(lambda w, x: f"/notifications/{x['notification_id']}/read", OWN_ATTEMPT, "POST"),
+    "notifications.read_all": Route(lambda w, x: "/notifications/read-all", SIGNED_IN, "POST"),
+    "notifications.preferences": Route(lambda w, x: "/notifications/preferences", SIGNED_IN),
+    "notifications.save_preferences": Route(lambda w, x: "/notifications/preferences", SIGNED_IN, "POST"),
     "grading.queue": Route(lambda w, x: "/grading", STAFF),
     "grading.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}", COHORT_STAFF),
     "grading.save": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}", COHORT_STAFF, "POST"),
@@ -274,6 +282,9 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
                                               utcnow(), lambda t: t)[0].id
     # learner A's run of the MLOps simulation (its month-6 phase is open in cohort A)
     extra["simulation_run_id"] = start_run(db.session, get_simulation(db.session, "mlops-2am-outage"), world.learner_a, utcnow()).id
+    # a notification of learner A's (opened and read by them alone)
+    extra["notification_id"] = notify(db.session, user_id=world.learner_a.id, event=NotificationEvent.MESSAGE, key="access",
+                                      title="Hello", link="/home").id
     db.session.commit()
     return extra
 

@@ -3,13 +3,22 @@ outbox, the centre (unread count, mark read), and the reminder command."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
+from lms.cohorts.models import Cohort
+from lms.coursework.models import Submission
+from lms.database import utcnow
 from lms.extensions import db
+from lms.grading.models import Grade
 from lms.mail.models import OutboxMessage
+from lms.mail.services import LogTransport
 from lms.notifications.models import Channel, Notification, NotificationEvent
+from lms.notifications.reminders import due_moment, send_reminders
 from lms.notifications.services import (
     Notice,
     mark_all_read,
@@ -20,12 +29,21 @@ from lms.notifications.services import (
     set_preferences,
     unread_count,
 )
+from lms.progress.completion import learner_progress
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def outbox() -> list[OutboxMessage]:
     return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def all_notifications() -> list[Notification]:
+    return list(db.session.scalars(select(Notification).order_by(Notification.id)))
+
+
+def notifications_of(user_id: int) -> list[Notification]:
+    return [n for n in all_notifications() if n.user_id == user_id]
 
 
 def test_notify_once_per_key_and_emails_by_default(make_user) -> None:
@@ -84,3 +102,162 @@ def test_notify_all_is_a_fixed_number_of_statements(make_user, count_queries) ->
     assert run(few, "a") == run(many, "b")
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 12
     assert len(outbox()) == 12
+
+
+# --------------------------------------------------------------------------- events of other features
+
+CASE = "mlops-case-coldwatch"
+
+
+@pytest.fixture()
+def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login):
+    load_content()
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(make_org(), "Main", months_ago=5, instructors=[teacher])
+
+    def client_for(user):
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    def hand_in(name: str) -> tuple:
+        learner = enrol_learner(cohort, name=name)
+        client = client_for(learner)
+        client.post(f"/assignments/{CASE}/work", data={"body": "My analysis.", "action": "submit"})
+        db.session.expire_all()
+        work = db.session.scalar(select(Submission).where(Submission.user_id == learner.id))
+        return learner, client, work
+
+    return {"cohort": cohort, "teacher": teacher, "client_for": client_for, "hand_in": hand_in}
+
+
+def grade_form(work, action: str, revision: str = "") -> dict[str, str]:
+    levels = {f"level-{c.id}": c.levels[1].id for c in work.assignment.rubric.current.criteria}
+    return {**levels, "feedback": "Clear diagnosis.", "action": action, "revision": revision}
+
+
+def test_a_released_grade_reaches_the_learner_and_opens_the_feedback(course) -> None:
+    learner, learner_client, work = course["hand_in"]("Lia Learner")
+    teacher = course["client_for"](course["teacher"])
+    url = f"/cohorts/{work.cohort_id}/submissions/{work.id}"
+    assert teacher.post(url, data=grade_form(work, "draft")).status_code == 302
+    assert notifications_of(learner.id) == []  # a draft tells nobody
+    grade = db.session.scalar(select(Grade))
+    assert teacher.post(url, data=grade_form(work, "release", str(grade.revision))).status_code == 302
+    [made] = notifications_of(learner.id)
+    assert made.event == NotificationEvent.GRADE_RELEASED and made.link == f"/assignments/{CASE}/feedback"
+    [mail] = [m for m in outbox() if m.recipient == learner.email]
+    assert f"http://localhost/assignments/{CASE}/feedback" in mail.body  # an absolute link, from the request
+
+    page = learner_client.get("/notifications").get_data(as_text=True)
+    assert "Your grade for" in page and "1 unread" in page
+    assert 'class="notification-count"' in learner_client.get("/home").get_data(as_text=True)
+    opened = learner_client.post(f"/notifications/{made.id}/open")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/assignments/{CASE}/feedback")
+    assert unread_count(db.session, learner.id) == 0
+    # Another user's notification does not exist for them.
+    assert teacher.post(f"/notifications/{made.id}/open").status_code == 404
+
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert teacher.post(url, data=grade_form(work, "return", str(grade.revision))).status_code == 302
+    events = [n.event for n in notifications_of(learner.id)]
+    assert events == [NotificationEvent.GRADE_RELEASED, NotificationEvent.RETURNED_FOR_REVISION]
+
+
+def test_mark_all_read_and_preferences_pages(course) -> None:
+    learner, client, _work = course["hand_in"]("Lia Learner")
+    for n in range(3):
+        notify(db.session, user_id=learner.id, event=NotificationEvent.MESSAGE, key=f"m{n}", title=f"Message {n}")
+    db.session.commit()
+    assert client.post("/notifications/read-all").status_code == 302
+    assert unread_count(db.session, learner.id) == 0
+    page = client.get("/notifications/preferences").get_data(as_text=True)
+    assert "A grade is released" in page and "Work is awaiting grading" not in page  # a learner sees a learner's kinds
+    assert client.post("/notifications/preferences", data={"grade_released": "off"}).status_code == 302
+    assert preferences(db.session, learner.id)[NotificationEvent.GRADE_RELEASED] == Channel.OFF
+    refused = client.post("/notifications/preferences", data={"grade_released": "carrier-pigeon"})
+    assert refused.status_code == 400 and "choose one of the listed options" in refused.get_data(as_text=True)
+    staff_page = course["client_for"](course["teacher"]).get("/notifications/preferences").get_data(as_text=True)
+    assert "Work is awaiting grading" in staff_page
+    assert "/notifications/preferences" in client.get("/account").get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- send-reminders
+
+
+def test_send_reminders_twice_sends_once(course, app: Flask) -> None:
+    learner, _client, _work = course["hand_in"]("Lia Learner")  # five months in, nothing else done: at risk
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["lms", "send-reminders"])
+    assert first.exit_code == 0, first.output
+    db.session.expire_all()
+    made, mails = len(all_notifications()), len(outbox())
+    teacher_events = {n.event for n in notifications_of(course["teacher"].id)}
+    assert {NotificationEvent.LEARNER_AT_RISK, NotificationEvent.AWAITING_GRADING} <= teacher_events
+    assert NotificationEvent.MONTH_OPENS in {n.event for n in notifications_of(learner.id)}  # month 6 opened today
+    # the awaiting-grading count is on the digest channel: one digest email for the teacher today
+    assert [m.subject for m in outbox() if m.recipient == course["teacher"].email and "digest" in m.subject]
+    second = runner.invoke(args=["lms", "send-reminders"])
+    assert second.exit_code == 0 and "Made 0 notices" in second.output and "queued 0 digests" in second.output
+    db.session.expire_all()
+    assert (len(all_notifications()), len(outbox())) == (made, mails)
+    assert runner.invoke(args=["lms", "send-reminders", "--at", "yesterday"]).exit_code == 2
+
+
+def test_due_reminders_follow_the_learners_time_zone(course, enrol_learner) -> None:
+    cohort = course["cohort"]
+    here, far = enrol_learner(cohort, timezone="UTC"), enrol_learner(cohort, timezone="Pacific/Auckland")
+    progress = learner_progress(db.session, cohort, here.id, utcnow())
+    item = next(i for i in progress.items if i.assessed and not i.done and i.opens_on <= progress.today <= i.due_on)
+    due_here = due_moment(item.due_on, ZoneInfo("UTC"))
+    due_far = due_moment(item.due_on, ZoneInfo("Pacific/Auckland"))
+    assert due_far < due_here
+
+    def events_at(moment: datetime, user) -> set[str]:
+        send_reminders(db.session, moment)
+        db.session.commit()
+        return {n.key for n in notifications_of(user.id) if item.key in n.key}
+
+    # 30 hours before the end of the due day in UTC: Auckland's day has already ended (12-13 h ahead)
+    moment = due_here - timedelta(hours=30)
+    assert {k.split(":")[0] for k in events_at(moment, here)} == {"due-3d"}
+    assert {k.split(":")[0] for k in events_at(moment, far)} == {"due-24h"}
+    assert {k.split(":")[0] for k in events_at(due_here - timedelta(hours=2), here)} == {"due-3d", "due-24h"}
+
+
+def test_reminder_statements_do_not_grow_with_learners(app: Flask, load_content, make_org, make_cohort, enrol_learner,
+                                                       make_user, count_queries) -> None:
+    load_content()
+    now = utcnow()
+
+    def cohort_with(learners: int) -> None:
+        teacher = make_user()
+        set_preferences(db.session, teacher.id, {NotificationEvent.LEARNER_AT_RISK: Channel.DIGEST})
+        cohort = make_cohort(make_org(), months_ago=5, instructors=[teacher])
+        for _ in range(learners):
+            enrol_learner(cohort)
+        db.session.commit()
+
+    def run() -> int:
+        count = count_queries(lambda: send_reminders(db.session, now))
+        db.session.commit()
+        for cohort in db.session.scalars(select(Cohort)):
+            cohort.archived_at = now  # the next run sees only the next cohort
+        db.session.commit()
+        return count
+
+    cohort_with(2)
+    few = run()
+    cohort_with(8)
+    assert run() == few
+    assert len(all_notifications()) == (2 + 8) * 1 + (2 + 8)  # month 6 opens for each; each is at risk
+
+
+def test_the_log_transport_prints_recipient_subject_and_links(capsys) -> None:
+    message = OutboxMessage(recipient="ana@example.com", subject="Your grade is released",
+                            body="Hello Ana,\n\nOpen it here: http://localhost/assignments/case/feedback.\n")
+    LogTransport({}).send(message)
+    printed = capsys.readouterr().err
+    assert "ana@example.com: Your grade is released" in printed
+    assert "http://localhost/assignments/case/feedback\n" in printed + "\n"

@@ -62,16 +62,20 @@ def test_importing_every_module_attaches_nothing(probe: dict) -> None:
 def test_create_app_wires_every_feature(probe: dict) -> None:
     after = probe["after"]
     assert after["receivers"] == {
-        "attempt-scored": ["lms.certificates.services.on_attempt_scored", "lms.progress.evidence.on_attempt_scored"],
-        "grade-saved": ["lms.certificates.services.on_grade_saved", "lms.progress.evidence.on_grade_saved"],
-        "peer-review-completed": ["lms.progress.evidence.on_peer_review_completed"],
+        "attempt-scored": ["lms.certificates.services.on_attempt_scored", "lms.notifications.receivers.on_attempt_scored",
+                           "lms.progress.evidence.on_attempt_scored"],
+        "grade-saved": ["lms.certificates.services.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
+                        "lms.progress.evidence.on_grade_saved"],
+        "peer-review-completed": ["lms.notifications.receivers.on_peer_review_completed",
+                                  "lms.progress.evidence.on_peer_review_completed"],
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "expert", "feedback", "grading", "kpi", "learning", "portfolio", "progress", "resources", "search", "simulations",
+                                   "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "progress", "resources", "search", "simulations",
                                    "web"]
     assert after["commands"] == ["close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
-                                 "load-content", "rebuild-mastery", "rebuild-search"]
+                                 "load-content", "rebuild-mastery", "rebuild-search",
+                                 "send-reminders"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     assert after["after_commit"] == ["lms.mail.views.deliver_after_commit"]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -34,6 +35,11 @@ from lms.progress.completion import LevelStatus, learner_progress
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 CODE_BYTES = 16  # secrets.token_urlsafe(16): 22 URL-safe characters, 128 random bits
 MAX_CODE_LENGTH = 40
+
+events = Namespace()
+# Sent with ``session=`` and ``now=`` for each certificate issued (the sender); features
+# above (notifications) listen to it.
+certificate_issued = events.signal("certificate-issued")
 
 
 # --------------------------------------------------------------------------- issuing
@@ -55,6 +61,7 @@ def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -
         except IntegrityError:
             continue  # a concurrent request (a grade release, the check button) issued it first
         issued.append(certificate)
+        certificate_issued.send(certificate, session=session, now=now)
     return issued
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -24,6 +25,11 @@ from lms.grading.services import GradingError, read_levels
 from lms.mail.services import queue_mail
 from lms.progress.evidence import Outcome, by_id, criteria_ids, rubric_shares
 from lms.progress.sources import ExpertSource
+
+events = Namespace()
+# Sent with ``session=`` and ``now=`` once an expert's rating is saved (the sender is the
+# ExpertEvaluation); features above (notifications) listen to it.
+expert_rated = events.signal("expert-rated")
 
 DEFAULT_DAYS_VALID = 14  # the EXPERT_LINK_DAYS setting overrides it
 MAX_NAME_CHARS = 200
@@ -260,4 +266,5 @@ def rate(session: DbSession, token: str, credentials: Mapping[str, Any], levels:
     expert_outcome(evaluation.id, item.submission.assignment.title, f"{item.name}, {role} at {organization}",
                    criteria, {cid: lid for cid, lid in chosen.items()}, criteria_ids(session, criteria)).record(
         session, item.submission.user_id, now)
+    expert_rated.send(evaluation, session=session, now=now)
     return evaluation

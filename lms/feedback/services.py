@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +24,11 @@ from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackRespon
 from lms.mail.services import queue_mail
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
+
+events = Namespace()
+# Sent with ``session=`` and ``now=`` once a stakeholder's answer is saved (the sender is
+# the FeedbackResponse); features above (notifications) listen to it.
+feedback_answered = events.signal("feedback-answered")
 
 SOURCE = EvidenceSourceName.STAKEHOLDER
 DEFAULT_DAYS_VALID = 21
@@ -254,4 +260,5 @@ def answer(session: DbSession, token: str, ratings: Mapping[str, Any], comment: 
                      {objective.id: fraction for objective in item.module.objectives}, now,
                      note=f"{RELATIONS[item.relation]} {item.name}: {mean:g} of 5 on average "
                           f"({', '.join(f'{q.label.lower()} {clean[q.id]}' for q in QUESTIONS)})")
+    feedback_answered.send(response, session=session, now=now)
     return response

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
+import click
 from sqlalchemy import insert, select
 
 from lms.database import DbSession, utcnow
@@ -47,13 +49,26 @@ class Transport(ABC):
     def send(self, message: OutboxMessage) -> None: ...
 
 
+LINK = re.compile(r"https?://\S+|(?<!\S)/[\w./?=&%#-]+")
+
+
+def links_in(text: str) -> list[str]:
+    """The URLs (and site paths) in a plain-text message, in order, each once."""
+    return list(dict.fromkeys(match.rstrip(".,;:)") for match in LINK.findall(text)))
+
+
 class LogTransport(Transport):
-    """Development and tests: the message goes to the log and stays in the outbox."""
+    """Development and tests: the message goes to the log and stays in the outbox. It is also
+    printed to the console (recipient, subject, links), so under ``flask run`` a developer
+    can follow a reset or notification link without a mail server."""
 
     name = "log"
 
     def send(self, message: OutboxMessage) -> None:
         log.info("mail to %s: %s\n%s", message.recipient, message.subject, message.body)
+        lines = [f"[mail] to {message.recipient}: {message.subject}"]
+        lines += [f"[mail]   {link}" for link in links_in(message.body)]
+        click.echo("\n".join(lines), err=True)
 
 
 class SmtpTransport(Transport):

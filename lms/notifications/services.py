@@ -47,7 +47,7 @@ class Notice:
 UpsertInsert = postgresql.Insert | sqlite.Insert
 
 
-def _insert(session: DbSession) -> Callable[[Any], UpsertInsert]:
+def upsert_insert(session: DbSession) -> Callable[[Any], UpsertInsert]:
     """The database's INSERT with ON CONFLICT (both dialects spell it the same)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -83,13 +83,13 @@ def set_preferences(session: DbSession, user_id: int, choices: Mapping[Notificat
             raise NotificationError(f"Unknown event or channel: {event!r}, {channel!r}.") from None
     if not rows:
         return
-    stmt = _insert(session)(NotificationPreference).values(rows)
+    stmt = upsert_insert(session)(NotificationPreference).values(rows)
     stmt = stmt.on_conflict_do_update(index_elements=["user_id", "event"], set_={"channel": stmt.excluded.channel})
     session.execute(stmt)
     session.flush()
 
 
-def _absolute(session: DbSession, link: str) -> str:
+def absolute_link(session: DbSession, link: str) -> str:
     base = str(session.info.get(BASE_URL) or "")
     if base and link.startswith("/"):
         return base.rstrip("/") + link
@@ -101,7 +101,7 @@ def _email_body(session: DbSession, user: User, notification: Notification) -> s
     if notification.body:
         parts += ["", notification.body]
     if notification.link:
-        parts += ["", f"Open it here: {_absolute(session, notification.link)}"]
+        parts += ["", f"Open it here: {absolute_link(session, notification.link)}"]
     parts += ["", "You can choose which notices you get, and how, under Account > Notification preferences."]
     return "\n".join(parts) + "\n"
 
@@ -129,7 +129,7 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
                      "mailed_at": now if channel == Channel.EMAIL else None})
     if not rows:
         return []
-    insert = _insert(session)
+    insert = upsert_insert(session)
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
         stmt = (insert(Notification).values(rows[start:start + CHUNK])

@@ -1,11 +1,36 @@
-"""Notifications' wiring: filled in as the feature grows."""
+"""Notifications' wiring: the centre's pages and the unread count in every template, the
+receivers of the other features' signals, ``flask lms send-reminders``, and the site's root
+URL for links in emails queued during a request."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
-from lms.notifications import models  # noqa: F401  (the tables belong to the app's metadata)
+from lms.assessment.services import attempt_scored
+from lms.certificates.services import certificate_issued
+from lms.cli import add_commands
+from lms.expert.services import expert_rated
+from lms.extensions import db
+from lms.feedback.services import feedback_answered
+from lms.grading.services import grade_saved, peer_review_completed
+from lms.notifications import receivers
+from lms.notifications.cli import send_reminders_command
+from lms.notifications.services import BASE_URL
+from lms.notifications.views import bp, unread_context
+
+
+def remember_base_url() -> None:
+    db.session.info[BASE_URL] = request.url_root
 
 
 def init_app(app: Flask) -> None:
-    pass
+    app.register_blueprint(bp)
+    app.context_processor(unread_context)
+    app.before_request(remember_base_url)
+    grade_saved.connect(receivers.on_grade_saved)
+    peer_review_completed.connect(receivers.on_peer_review_completed)
+    attempt_scored.connect(receivers.on_attempt_scored)
+    feedback_answered.connect(receivers.on_feedback_answered)
+    expert_rated.connect(receivers.on_expert_rated)
+    certificate_issued.connect(receivers.on_certificate_issued)
+    add_commands(app, send_reminders_command)

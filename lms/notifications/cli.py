@@ -1,0 +1,46 @@
+"""``flask lms send-reminders``: due-date reminders, month openings, staff's grading and
+at-risk notices, and the daily digests. Idempotent; run it every few minutes from cron."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from lms.database import unit_of_work, utcnow
+from lms.extensions import db
+from lms.mail.services import deliver_pending, transport_for
+from lms.notifications.reminders import send_reminders
+from lms.notifications.services import BASE_URL
+
+
+def _moment(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date and time (e.g. 2026-12-01T09:00)", param_hint="--at") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@click.command("send-reminders")
+@click.option("--base-url", envvar="LMS_BASE_URL", default="",
+              help="The site's root URL for links in emails, e.g. https://lms.example.org (or LMS_BASE_URL).")
+@click.option("--at", "at", default=None, help="Act as if it were this UTC time (ISO format), to try things out.")
+@with_appcontext
+def send_reminders_command(base_url: str, at: str | None) -> None:
+    """Send the reminders and digests due now; never the same notice twice."""
+    now = _moment(at)
+    session = db.session
+    if base_url:
+        session.info[BASE_URL] = base_url
+    with unit_of_work(session):
+        report = send_reminders(session, now)
+    with unit_of_work(session):
+        mailed = deliver_pending(session, transport_for(current_app.config))
+    kinds = ", ".join(f"{event.value} {count}" for event, count in sorted(report.notices.items())) or "none"
+    click.echo(f"Made {report.made} notice{'s' * (report.made != 1)} ({kinds}); "
+               f"queued {report.digests} digest{'s' * (report.digests != 1)}; delivered {mailed} email{'s' * (mailed != 1)}.")

@@ -1,0 +1,113 @@
+"""Other features' events become notifications. The features announce them with blinker
+signals (grading, assessment, feedback, expert, certificates) and never import this
+feature; ``wiring.init_app`` connects these receivers. Each receiver makes its notices
+with a key naming the occurrence, so a signal sent twice notifies once. Flush only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from lms.assessment.models import Attempt, Response
+from lms.certificates.models import Certificate
+from lms.cohorts.enrolment import active_enrolment
+from lms.coursework.models import SubmissionStatus
+from lms.database import DbSession
+from lms.expert.models import ExpertEvaluation
+from lms.feedback.models import FeedbackResponse
+from lms.grading.models import Grade, GradeStatus, PeerReview
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import Notice, notify_all
+
+
+def link_to(endpoint: str, **values: Any) -> str | None:
+    """The path of a page (no request needed: the reminder command has none), or None
+    outside an app or for an endpoint this app does not have."""
+    if not has_app_context():
+        return None
+    try:
+        return current_app.url_map.bind("localhost").build(endpoint, values)
+    except BuildError:
+        return None
+
+
+def _points(score: float | None, max_score: float) -> str:
+    return "" if score is None else f"{score:g} of {max_score:g} points."
+
+
+def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
+    """A released grade, or work returned for revision, tells the learner."""
+    submission = grade.submission
+    assignment = submission.assignment
+    link = link_to("grading.feedback", key=assignment.key)
+    if grade.status == GradeStatus.RELEASED and submission.status == SubmissionStatus.RELEASED:
+        notice = Notice(submission.user_id, NotificationEvent.GRADE_RELEASED, f"grade:{grade.id}:released:{grade.revision}",
+                        f"Your grade for {assignment.title} is released", _points(grade.score, grade.max_score), link)
+    elif submission.status == SubmissionStatus.RETURNED:
+        notice = Notice(submission.user_id, NotificationEvent.RETURNED_FOR_REVISION,
+                        f"grade:{grade.id}:returned:{grade.revision}",
+                        f"{assignment.title} was returned for revision",
+                        "Read the feedback, revise your work and hand it in again.", link)
+    else:
+        return
+    notify_all(session, [notice], now)
+
+
+def on_peer_review_completed(review: PeerReview, session: DbSession, now: datetime) -> None:
+    assignment = review.submission.assignment
+    notify_all(session, [Notice(review.submission.user_id, NotificationEvent.PEER_REVIEW_RECEIVED, f"peer-review:{review.id}",
+                                f"A peer reviewed your {assignment.title}", "",
+                                link_to("grading.feedback", key=assignment.key))], now)
+
+
+def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
+    """An attempt scored after a grader marked its essays: the learner hears it once."""
+    graded = session.scalar(select(Response.id).where(Response.attempt_id == attempt.id,
+                                                      Response.graded_by_id.is_not(None)).limit(1))
+    if graded is None:
+        return
+    notify_all(session, [Notice(attempt.user_id, NotificationEvent.ESSAY_GRADED, f"attempt:{attempt.id}:essays-graded",
+                                f"Your essay answers in {attempt.quiz.title} are graded",
+                                _points(attempt.score, attempt.max_score),
+                                link_to("assessment.result", attempt_id=attempt.id))])
+
+
+def on_feedback_answered(response: FeedbackResponse, session: DbSession, now: datetime) -> None:
+    """A stakeholder answered: the learner, and the instructors of their cohort."""
+    invite = response.invite
+    notices = [Notice(invite.learner_id, NotificationEvent.FEEDBACK_RECEIVED, f"feedback:{invite.id}",
+                      f"{invite.name} gave you feedback on {invite.module.title}", "", link_to("feedback.mine"))]
+    enrolment = active_enrolment(session, invite.learner_id)
+    if enrolment is not None:
+        link = link_to("feedback.learner", cohort_id=enrolment.cohort_id, user_id=invite.learner_id)
+        notices += [Notice(staff.id, NotificationEvent.FEEDBACK_LINK_ANSWERED, f"feedback:{invite.id}:answered",
+                           f"{invite.name} answered {invite.learner.name}'s feedback link on {invite.module.title}",
+                           "", link)
+                    for staff in enrolment.cohort.instructors]
+    notify_all(session, notices, now)
+
+
+def on_expert_rated(evaluation: ExpertEvaluation, session: DbSession, now: datetime) -> None:
+    """An expert rated a piece of work: the learner, and whoever sent the link."""
+    invite = evaluation.invite
+    submission = invite.submission
+    assignment = submission.assignment
+    notices = [Notice(submission.user_id, NotificationEvent.FEEDBACK_RECEIVED, f"expert:{invite.id}",
+                      f"{invite.name} rated your {assignment.title}", "", link_to("expert.mine", key=assignment.key))]
+    if invite.invited_by_id != submission.user_id:
+        link = (link_to("expert.submission", cohort_id=submission.cohort_id, submission_id=submission.id)
+                if submission.cohort_id is not None else None)
+        notices.append(Notice(invite.invited_by_id, NotificationEvent.FEEDBACK_LINK_ANSWERED, f"expert:{invite.id}:answered",
+                              f"{invite.name} answered the expert link for {assignment.title}", "", link))
+    notify_all(session, notices, now)
+
+
+def on_certificate_issued(certificate: Certificate, session: DbSession, now: datetime) -> None:
+    notify_all(session, [Notice(certificate.user_id, NotificationEvent.CERTIFICATE_ISSUED, f"certificate:{certificate.id}",
+                                f"Your {certificate.level.title} certificate is issued",
+                                "Share it, or add its badge to your profile.",
+                                link_to("certificates.certificate", code=certificate.code))], now)
