@@ -3,17 +3,25 @@ outbox, the centre (unread count, mark read), and the reminder command."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from lms.catalog.models import Level, Module
+from lms.certificates.models import Certificate
+from lms.certificates.services import certificate_issued
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Submission
 from lms.database import utcnow
+from lms.expert import services as expert_services
 from lms.extensions import db
+from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
 from lms.mail.models import OutboxMessage
 from lms.mail.services import LogTransport
@@ -261,3 +269,65 @@ def test_the_log_transport_prints_recipient_subject_and_links(capsys) -> None:
     printed = capsys.readouterr().err
     assert "ana@example.com: Your grade is released" in printed
     assert "http://localhost/assignments/case/feedback\n" in printed + "\n"
+
+
+# --------------------------------------------------------------------------- feedback, experts, certificates
+
+
+def test_stakeholder_and_expert_answers_notify_the_learner_and_staff(course) -> None:
+    learner, _client, work = course["hand_in"]("Lia Learner")
+    teacher = course["teacher"]
+    mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+    _invite, token = feedback_services.invite(db.session, learner, mlops, "Dana Client", "dana@client.example", "customer",
+                                              utcnow(), lambda t: f"/f/{t}")
+    feedback_services.answer(db.session, token, {"reliability": "4", "communication": "5", "results": "3", "recommend": "4"},
+                             "", utcnow())
+    _item, expert_token = expert_services.invite(db.session, work, teacher, "Erin Expert", "erin@expert.example", "",
+                                                 utcnow(), lambda t: f"/e/{t}")
+    levels = {c.id: "proficient" for c in work.assignment.rubric.current.criteria}
+    expert_services.rate(db.session, expert_token, {"role": "Head of ML", "organization": "Brightfield", "years": "12",
+                                                    "qualification": "Runs the platform team"},
+                         levels, {}, "Sound analysis.", utcnow())
+    db.session.commit()
+    assert [(n.event, n.link) for n in notifications_of(learner.id)] == [
+        (NotificationEvent.FEEDBACK_RECEIVED, "/feedback"),
+        (NotificationEvent.FEEDBACK_RECEIVED, f"/assignments/{CASE}/experts")]
+    assert [(n.event, n.link) for n in notifications_of(teacher.id)] == [
+        (NotificationEvent.FEEDBACK_LINK_ANSWERED, f"/cohorts/{course['cohort'].id}/learners/{learner.id}/feedback"),
+        (NotificationEvent.FEEDBACK_LINK_ANSWERED, f"/cohorts/{course['cohort'].id}/submissions/{work.id}/experts")]
+
+
+def test_an_issued_certificate_notifies_its_holder_once(course, enrol_learner) -> None:
+    learner = enrol_learner(course["cohort"])
+    level = db.session.scalar(select(Level).order_by(Level.position))
+    certificate = Certificate(user_id=learner.id, level=level, code="a-code-for-the-test", issued_at=utcnow())
+    db.session.add(certificate)
+    db.session.flush()
+    for _ in range(2):
+        certificate_issued.send(certificate, session=db.session, now=utcnow())
+    db.session.commit()
+    [made] = notifications_of(learner.id)
+    assert made.event == NotificationEvent.CERTIFICATE_ISSUED and made.link == "/certificates/a-code-for-the-test"
+    assert level.title in made.title
+
+
+def test_two_sessions_racing_on_one_key_make_one_notification(app: Flask, make_user) -> None:
+    """Two transactions insert the same (user, key) at the same time: the second waits for
+    the first (PostgreSQL's unique index, SQLite's write lock), then makes nothing."""
+    user = make_user()
+    first, second = Session(db.engine), Session(db.engine)
+    results: list[object] = []
+    try:
+        made = notify(first, user_id=user.id, event=NotificationEvent.MESSAGE, key="race", title="One")
+        racer = threading.Thread(target=lambda: (results.append(notify(second, user_id=user.id, event=NotificationEvent.MESSAGE,
+                                                                      key="race", title="Two")), second.commit()))
+        racer.start()
+        time.sleep(0.3)
+        first.commit()
+        racer.join(timeout=30)
+        assert made is not None and results == [None]
+    finally:
+        first.close()
+        second.close()
+    assert [n.title for n in notifications_of(user.id)] == ["One"]
+    assert len(outbox()) == 1
