@@ -40,12 +40,13 @@ from lms.resources import wiring as resources
 from lms.search import wiring as search
 from lms.sections import CONTENT_SECTIONS
 from lms.simulations import wiring as simulations
+from lms.teams import wiring as teams
 from lms.web import wiring as web
 from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
-            progress, simulations, kpi, feedback, expert, competency, certificates, search,
+            progress, simulations, teams, kpi, feedback, expert, competency, certificates, search,
             notifications, gradebook, demo)
 
 

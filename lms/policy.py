@@ -23,6 +23,7 @@ from lms.grading.access import OWN_PEER_REVIEW
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
 from lms.notifications.access import OWN_NOTIFICATION
 from lms.simulations.access import OWN_RUN
+from lms.teams.access import TEAM_FILE
 from lms.web.access import PUBLIC, AccessRule
 
 POLICY: dict[str, AccessRule] = {
@@ -162,6 +163,25 @@ POLICY: dict[str, AccessRule] = {
     "simulations.run": OWN_RUN,
     "simulations.choose": OWN_RUN,
     "simulations.cohort": COHORT_STAFF,
+    # team projects: learners once the assignment is released (the view answers 404 for
+    # another cohort's team), a team's files for its members and staff, teams for cohort staff
+    "teams.team": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.create": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.join": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.leave": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.save_work": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.remove_file": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.rate": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "teams.file": TEAM_FILE,
+    "teams.cohort": COHORT_STAFF,
+    "teams.manage": COHORT_STAFF,
+    "teams.staff_create": COHORT_STAFF,
+    "teams.rename": COHORT_STAFF,
+    "teams.add": COHORT_STAFF,
+    "teams.remove": COHORT_STAFF,
+    "teams.dissolve": COHORT_STAFF,
+    "teams.detail": COHORT_STAFF,
+    "teams.adjust": COHORT_STAFF,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

@@ -38,10 +38,12 @@ from lms.expert.services import invite as invite_expert
 from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
 from lms.grading.peer import reviews_to_do
-from lms.learning.services import build_schedule
+from lms.learning.services import build_schedule, grant_override
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import notify
 from lms.simulations.services import get_simulation, start_run
+from lms.teams.services import Upload, add_member, create_team
+from lms.teams.services import save_work as save_team_work
 from lms.web.access import rule_for
 from tests.conftest import World
 
@@ -82,6 +84,9 @@ COHORT_FILE = expect("missing", anonymous="login", learner="ok", instructor="ok"
 OWN_ATTEMPT = expect("missing", anonymous="login", learner="ok")
 # A learner's own row under the LEARNER rule: other learners are told it does not exist.
 OWN_AS_LEARNER = expect("forbid", anonymous="login", learner="ok", learner_other_cohort="missing", learner_other_org="missing")
+# The month-9 team project: learner A has early access to it; for the other learners it is not released yet.
+TEAM_KEY = "intl-hands-on-entry-plan"
+TEAM_LEARNER = expect("forbid", anonymous="login", learner="ok")
 
 
 @dataclass
@@ -224,6 +229,27 @@ ROUTES: dict[str, Route] = {
     "simulations.run": Route(lambda w, x: f"/simulation-runs/{x['simulation_run_id']}", OWN_ATTEMPT),
     "simulations.choose": Route(lambda w, x: f"/simulation-runs/{x['simulation_run_id']}", OWN_ATTEMPT, "POST"),
     "simulations.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/simulations", COHORT_STAFF),
+    # learner A's team (handed in, so nothing here changes it) for the month-9 team project
+    "teams.team": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team", TEAM_LEARNER),
+    "teams.create": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/new", TEAM_LEARNER, "POST"),
+    "teams.join": Route(lambda w, x: f"/assignments/{TEAM_KEY}/teams/{x['team_id']}/join", TEAM_LEARNER, "POST"),
+    "teams.leave": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/leave", TEAM_LEARNER, "POST"),
+    "teams.save_work": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/work", TEAM_LEARNER, "POST"),
+    "teams.remove_file": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/work/attachments/{x['team_file_id']}/remove",
+                               TEAM_LEARNER, "POST"),
+    "teams.rate": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/ratings", TEAM_LEARNER, "POST"),
+    "teams.file": Route(lambda w, x: f"/teams/{x['team_id']}/files/{x['team_file_id']}", COHORT_FILE),
+    "teams.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams", COHORT_STAFF),
+    "teams.manage": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/assignments/{TEAM_KEY}/teams", COHORT_STAFF),
+    "teams.staff_create": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/assignments/{TEAM_KEY}/teams", COHORT_STAFF, "POST"),
+    "teams.rename": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}/rename", COHORT_STAFF, "POST"),
+    "teams.add": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}/members", COHORT_STAFF, "POST"),
+    "teams.remove": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}/members/{x['teammate_id']}/remove",
+                          COHORT_STAFF, "POST"),
+    "teams.dissolve": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}/dissolve", COHORT_STAFF, "POST"),
+    "teams.detail": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}", COHORT_STAFF),
+    "teams.adjust": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}/members/{x['teammate_id']}/adjustment",
+                          COHORT_STAFF, "POST"),
 }
 
 
@@ -282,6 +308,16 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
                                               utcnow(), lambda t: t)[0].id
     # learner A's run of the MLOps simulation (its month-6 phase is open in cohort A)
     extra["simulation_run_id"] = start_run(db.session, get_simulation(db.session, "mlops-2am-outage"), world.learner_a, utcnow()).id
+    # learner A (with early access to the month-9 team project) and the classmate form a team that hands in a file
+    team_work = get_assignment(db.session, TEAM_KEY)
+    grant_override(db.session, world.cohort_a, world.learner_a, team_work.phase_id, "early_access", utcnow().date(), "", world.org_admin_a)
+    team = create_team(db.session, team_work, world.cohort_a.id, "Access team", world.learner_a, utcnow(), as_learner=True)
+    add_member(db.session, team, classmate, utcnow())
+    team_dates = dates_for(team_work, build_schedule(db.session, world.cohort_a, world.learner_a.id, utcnow()))
+    save_team_work(db.session, team, world.learner_a.id, team.draft_revision, "Our plan", Upload("plan.txt", b"plan"), True,
+                   team_dates, Path(app.instance_path) / "uploads", utcnow())
+    extra["team_id"], extra["teammate_id"] = team.id, classmate.id
+    extra["team_file_id"] = team.submission.current_attachments[0].id
     # a notification of learner A's (opened and read by them alone)
     extra["notification_id"] = notify(db.session, user_id=world.learner_a.id, event=NotificationEvent.MESSAGE, key="access",
                                       title="Hello", link="/home").id

@@ -45,6 +45,21 @@ class RubricFile(Spec):
         return self
 
 
+class TeamSpec(Spec):
+    """A team assignment: teams of ``min`` to ``max`` learners hand in one piece of work;
+    with ``self_formed`` learners form and join teams themselves, otherwise staff do."""
+
+    min: int = Field(ge=1, le=12)
+    max: int = Field(ge=2, le=12)
+    self_formed: bool = False
+
+    @model_validator(mode="after")
+    def _sizes(self) -> TeamSpec:
+        if self.min > self.max:
+            raise ValueError(f"team min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
 class AssignmentMeta(Spec):
     id: Slug
     kind: AssignmentKind
@@ -56,6 +71,7 @@ class AssignmentMeta(Spec):
     peer_reviews: int = Field(default=0, ge=0, le=5)
     deliverables: list[Text] = Field(min_length=1)
     artifact: Slug | None = None  # a critique's artifact: the id of a template in content/templates/
+    team: TeamSpec | None = None  # a team assignment (lms.teams)
 
 
 @dataclass
@@ -125,6 +141,13 @@ class CourseworkSection(ContentSection):
                              "a critique needs an artifact: the id of the template in templates/ the learner assesses")
             elif meta.kind != AssignmentKind.CRITIQUE and meta.artifact is not None:
                 problems.add(Location(path, artifact_line), f"only a critique has an artifact; this assignment is a {meta.kind.value}")
+            if meta.team is not None and meta.kind == AssignmentKind.PORTFOLIO:
+                problems.add(Location(path, line_at(document.meta, ["team"])),
+                             "a level's portfolio is personal: it cannot be a team assignment")
+            elif meta.team is not None and meta.peer_reviews:
+                problems.add(Location(path, line_at(document.meta, ["peer_reviews"])),
+                             "a team assignment has no peer reviews (teammates rate each other's contribution instead): "
+                             "set peer_reviews to 0")
             assignments.append(AssignmentSource(meta=meta, module=module.id, body=document.body, path=path,
                                                 artifact_line=artifact_line))
         bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
@@ -217,6 +240,8 @@ class CourseworkSection(ContentSection):
                 "due_after_days": m.due_after_days, "peer_reviews": m.peer_reviews,
                 "deliverables": list(m.deliverables), "body": source.body, "position": position,
                 "objectives": [objectives[c] for c in m.objectives], "artifact": m.artifact,
+                "team_min": m.team.min if m.team else None, "team_max": m.team.max if m.team else None,
+                "team_self_formed": bool(m.team and m.team.self_formed),
                 "source_path": str(source.path.relative_to(base)) if source.path.is_relative_to(base) else str(source.path),
             }, report, "assignments")
             tick(1)

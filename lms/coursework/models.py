@@ -90,6 +90,10 @@ class Assignment(ContentItem, Model):
     position: Mapped[int] = mapped_column(default=0)
     source_path: Mapped[str] = mapped_column(String(300), default="")
     artifact: Mapped[str | None] = mapped_column(String(100), default=None)  # a critique's template key
+    # A team assignment (lms.teams): the team size limits, and whether learners form teams themselves.
+    team_min: Mapped[int | None] = mapped_column(default=None)
+    team_max: Mapped[int | None] = mapped_column(default=None)
+    team_self_formed: Mapped[bool] = mapped_column(default=False)
     module: Mapped[Module] = relationship()
     phase: Mapped[Phase] = relationship()
     rubric: Mapped[Rubric] = relationship()
@@ -98,6 +102,11 @@ class Assignment(ContentItem, Model):
     @property
     def kind_label(self) -> str:
         return KINDS[self.kind]
+
+    @property
+    def is_team(self) -> bool:
+        """One submission per team, graded once (lms.teams)."""
+        return self.team_max is not None
 
 
 KINDS = {AssignmentKind.CASE_STUDY: "Case study", AssignmentKind.HANDS_ON: "Hands-on assignment",

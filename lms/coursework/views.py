@@ -63,9 +63,16 @@ def _render_work(item: Assignment, submission: Submission | None, dates: Dates |
                            preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None), status
 
 
+def _team_work(item: Assignment) -> WerkzeugResponse:
+    """A team assignment's work is the team's, on the team page (lms.teams)."""
+    return redirect(url_for("teams.team", key=item.key), code=303)
+
+
 @bp.get("/assignments/<key>/work")
-def work(key: str) -> tuple[str, int]:
+def work(key: str) -> tuple[str, int] | WerkzeugResponse:
     item, _, dates = _work_context(key)
+    if item.is_team:
+        return _team_work(item)
     submission = services.submission_for(db.session, item, signed_in().id)
     form = WorkForm(body=submission.draft_body if submission else "")
     return _render_work(item, submission, dates, form)
@@ -74,6 +81,8 @@ def work(key: str) -> tuple[str, int]:
 @bp.post("/assignments/<key>/work")
 def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
     item, enrolment, dates = _work_context(key)
+    if item.is_team:
+        return _team_work(item)
     form = WorkForm()
     if not form.validate_on_submit():
         abort(400)

@@ -1,0 +1,1 @@
+"""Team projects: one submission per team, graded once, with teammates' contribution ratings."""

@@ -1,0 +1,363 @@
+"""Team projects (issue 12 point 4): the content declares a team assignment (bad values
+refused with file and line); learners form and join teams within limits; one submission
+per team that any member edits (a save from an older view is refused, not silently
+overwritten); staff grade once and every member gets the grade and its evidence; members
+rate each other's contribution anonymously; staff adjust one member's grade with a note,
+and that member's evidence follows. Races use real parallel connections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.coursework.models import Assignment, Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.services import save_grade
+from lms.teams import services
+from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
+from tests.test_concurrency import RACERS, race
+from tests.test_critique import check
+from tests.test_evidence import evidence_of
+
+KEY = "intl-hands-on-entry-plan"
+TEAM_FILE = Path("modules") / "international-operations" / "assignments" / "02-hands-on.md"
+
+
+@pytest.fixture()
+def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
+    """A cohort in its tenth month (the team assignment is open), with an instructor, an
+    organization admin, six learners and a learner of another cohort, each signed in on their own client."""
+    load_content()
+    admin = make_user(name="Olga Admin")
+    teacher = make_user(name="Tess Teacher")
+    org = make_org(admins=[admin])
+    cohort = make_cohort(org, "Founders", months_ago=9, instructors=[teacher])
+    other = make_cohort(org, "Other", months_ago=9)
+    learners = [enrol_learner(cohort, name=f"Founder {n}") for n in "ABCDEF"]
+    outsider = enrol_learner(other, name="Outsider")
+    clients = {}
+    for person in [*learners, outsider, teacher, admin]:
+        clients[person.id] = app.test_client()
+        login(clients[person.id], person)
+    return {"cohort": cohort, "other": other, "learners": learners, "outsider": outsider, "teacher": teacher,
+            "admin": admin, "clients": clients, "assignment": db.session.scalar(select(Assignment).where(Assignment.key == KEY))}
+
+
+def client_of(course: dict[str, Any], person: Any) -> Any:
+    return course["clients"][person.id]
+
+
+def team_named(name: str) -> Team:
+    db.session.expire_all()
+    return db.session.scalars(select(Team).where(Team.name == name)).one()
+
+
+def form_team(course: dict[str, Any], name: str, people: list[Any]) -> Team:
+    """The first person starts the team, the others join it, through the pages."""
+    first, *rest = people
+    assert client_of(course, first).post(f"/assignments/{KEY}/team/new", data={"name": name}).status_code == 302
+    team = team_named(name)
+    for person in rest:
+        assert client_of(course, person).post(f"/assignments/{KEY}/teams/{team.id}/join").status_code == 302
+    return team_named(name)
+
+
+def save(course: dict[str, Any], person: Any, body: str, revision: Any, action: str = "save") -> Any:
+    return client_of(course, person).post(f"/assignments/{KEY}/team/work",
+                                          data={"body": body, "revision": str(revision), "action": action})
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_the_shipped_team_assignment_loads_with_its_limits(course) -> None:
+    item = course["assignment"]
+    assert item.is_team and (item.team_min, item.team_max, item.team_self_formed) == (2, 4, True)
+    assert item.peer_reviews == 0 and "team of two to four founders" in item.body
+
+
+@pytest.mark.parametrize(("team", "message", "line_of"), [
+    ("team: {min: 5, max: 3}", "team min (5) is larger than max (3)", "team:"),
+    ("team: {min: 2, max: 40}", "less than or equal to 12", "team:"),
+    ("team: {min: 2, max: 4, size: 3}", "size", "team:"),
+])
+def test_bad_team_values_are_refused_with_file_and_line(app: Flask, content_dir: Path, team: str, message: str,
+                                                       line_of: str) -> None:
+    path = content_dir / TEAM_FILE
+    text = path.read_text()
+    start = text.index("team:")
+    end = text.index("self_formed: true\n") + len("self_formed: true\n")
+    path.write_text(text[:start] + team + "\n" + text[end:])
+    result = check(app)
+    assert result.exit_code != 0
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), start=1) if row.startswith(line_of))
+    assert f"02-hands-on.md:{line}" in result.output and message in result.output, result.output
+
+
+def test_a_team_assignment_with_peer_reviews_is_refused(app: Flask, content_dir: Path) -> None:
+    path = content_dir / TEAM_FILE
+    path.write_text(path.read_text().replace("peer_reviews: 0", "peer_reviews: 2"))
+    result = check(app)
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), start=1) if row.startswith("peer_reviews:"))
+    assert result.exit_code != 0 and f"02-hands-on.md:{line}: a team assignment has no peer reviews" in result.output
+
+
+# --------------------------------------------------------------------------- forming teams
+
+
+def test_learners_form_and_join_teams_within_limits(course) -> None:
+    a, b, c, d, e, f = course["learners"]
+    team = form_team(course, "Northwind", [a, b, c, d])
+    assert [m.user.name for m in team.members] == ["Founder A", "Founder B", "Founder C", "Founder D"]
+    full = client_of(course, e).post(f"/assignments/{KEY}/teams/{team.id}/join", follow_redirects=True)
+    assert "Northwind is full: at most 4 members" in full.get_data(as_text=True)
+    again = client_of(course, a).post(f"/assignments/{KEY}/team/new", data={"name": "Second"}, follow_redirects=True)
+    assert "You are already in Northwind" in again.get_data(as_text=True)
+    taken = client_of(course, e).post(f"/assignments/{KEY}/team/new", data={"name": "northwind "}, follow_redirects=True)
+    assert taken.status_code == 200  # a different name (case differs): allowed
+    same = client_of(course, f).post(f"/assignments/{KEY}/team/new", data={"name": "Northwind"}, follow_redirects=True)
+    assert "There is already a team called &#39;Northwind&#39;" in same.get_data(as_text=True)
+    # leaving before handing in; the outsider's cohort does not see or reach the team
+    assert client_of(course, d).post(f"/assignments/{KEY}/team/leave").status_code == 302
+    assert len(team_named("Northwind").members) == 3
+    assert client_of(course, course["outsider"]).post(f"/assignments/{KEY}/teams/{team.id}/join").status_code == 404
+    page = client_of(course, course["outsider"]).get(f"/assignments/{KEY}/team").get_data(as_text=True)
+    assert "Northwind" not in page
+
+
+def test_a_learner_formed_team_left_empty_ends_and_its_draft_goes(course) -> None:
+    a = course["learners"][0]
+    team = form_team(course, "Solo", [a])
+    assert save(course, a, "Draft", team.draft_revision).status_code == 302
+    assert client_of(course, a).post(f"/assignments/{KEY}/team/leave").status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Team.id))) == 0
+    assert db.session.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_staff_create_rename_fill_and_dissolve_teams(course) -> None:
+    a, b, c = course["learners"][:3]
+    staff = client_of(course, course["teacher"])
+    cohort = course["cohort"]
+    base = f"/cohorts/{cohort.id}"
+    assert staff.post(f"{base}/assignments/{KEY}/teams", data={"name": "Blue"}).status_code == 302
+    assert staff.post(f"{base}/assignments/{KEY}/teams", data={"name": "Red"}).status_code == 302
+    blue, red = team_named("Blue"), team_named("Red")
+    assert staff.post(f"{base}/teams/{blue.id}/members", data={"user": a.id}).status_code == 302
+    assert staff.post(f"{base}/teams/{blue.id}/members", data={"user": b.id}).status_code == 302
+    moved = staff.post(f"{base}/teams/{red.id}/members", data={"user": a.id}, follow_redirects=True).get_data(as_text=True)
+    assert "Founder A is already in Blue: leave it first." in moved
+    outsider = staff.post(f"{base}/teams/{red.id}/members", data={"user": course["outsider"].id}, follow_redirects=True)
+    assert "Outsider is not a learner of this team&#39;s cohort." in outsider.get_data(as_text=True)
+    clash = staff.post(f"{base}/teams/{red.id}/rename", data={"name": "Blue"}, follow_redirects=True)
+    assert "There is already a team called &#39;Blue&#39;" in clash.get_data(as_text=True)
+    assert staff.post(f"{base}/teams/{red.id}/rename", data={"name": "Crimson"}).status_code == 302
+    assert staff.post(f"{base}/teams/{blue.id}/members/{b.id}/remove").status_code == 302
+    assert staff.post(f"{base}/teams/{red.id}/dissolve").status_code == 302
+    staff.get(f"{base}/assignments/{KEY}/teams")  # the flashes shown
+    page = staff.get(f"{base}/assignments/{KEY}/teams").get_data(as_text=True)
+    assert "<h2>Blue " in page and "Crimson" not in page and "Red" not in page
+    assert [m.user_id for m in team_named("Blue").members] == [a.id]
+    unplaced = page.split("Learners not in a team")[1]
+    assert c.name in unplaced and b.name in unplaced and a.name not in unplaced
+    # staff of another cohort's page cannot reach this team
+    assert staff.post(f"/cohorts/{course['other'].id}/teams/{blue.id}/rename", data={"name": "X"}).status_code in (403, 404)
+
+
+# --------------------------------------------------------------------------- the team's work, grade and ratings
+
+
+def test_the_whole_team_journey(app: Flask, course) -> None:
+    a, b, c = course["learners"][:3]
+    team = form_team(course, "Tallyweave task force", [a, b, c])
+    assert save(course, a, "Market memo v1", team.draft_revision).status_code == 302
+    # B opened the page before A saved: B's save is refused, B's text kept, A's stays
+    stale = save(course, b, "B's overwrite", team.draft_revision)
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "a teammate saved the team&#39;s work after you opened it" in page and "B&#39;s overwrite" in page
+    team = team_named("Tallyweave task force")
+    assert team.submission.draft_body == "Market memo v1" and team.submission.user_id == a.id
+    # B reloads, merges and hands in for the team; a file is shared with the team only
+    upload = client_of(course, b).post(f"/assignments/{KEY}/team/work", data={
+        "body": "Market memo v2", "revision": str(team.draft_revision), "action": "save",
+        "file": (__import__("io").BytesIO(b"owner,risk\n"), "register.csv")}, content_type="multipart/form-data")
+    assert upload.status_code == 302
+    team = team_named("Tallyweave task force")
+    assert save(course, b, "Market memo v2, final", team.draft_revision, "submit").status_code == 302
+    team = team_named("Tallyweave task force")
+    assert team.submitted and len(team.submission.versions) == 1
+    attachment = team.submission.current_attachments[0]
+    assert client_of(course, c).get(f"/teams/{team.id}/files/{attachment.id}").status_code == 200
+    assert client_of(course, course["learners"][3]).get(f"/teams/{team.id}/files/{attachment.id}").status_code == 404
+    assert client_of(course, course["teacher"]).get(f"/teams/{team.id}/files/{attachment.id}").status_code == 200
+    # members are fixed now
+    left = client_of(course, c).post(f"/assignments/{KEY}/team/leave", follow_redirects=True).get_data(as_text=True)
+    assert "has handed in its work: its members are fixed" in left
+    # ratings: teammates only, 1-5, replaced on a second save, never shown to the others
+    bad = client_of(course, a).post(f"/assignments/{KEY}/team/ratings", data={f"score-{a.id}": "5"}, follow_redirects=True)
+    assert "You can rate only your teammates." in bad.get_data(as_text=True)
+    out_of_range = client_of(course, a).post(f"/assignments/{KEY}/team/ratings", data={f"score-{b.id}": "9"}, follow_redirects=True)
+    assert "Ratings go from 1 to 5." in out_of_range.get_data(as_text=True)
+    for rater, scores in ((a, {b: 5, c: 1}), (b, {a: 4, c: 2}), (c, {a: 4, b: 5})):
+        form = {f"score-{p.id}": str(s) for p, s in scores.items()} | {f"comment-{c.id}": "Missed two meetings."}
+        assert client_of(course, rater).post(f"/assignments/{KEY}/team/ratings", data=form).status_code == 302
+    assert client_of(course, a).post(f"/assignments/{KEY}/team/ratings", data={f"score-{c.id}": "2"}).status_code == 302
+    assert db.session.scalar(select(func.count(ContributionRating.id))) == 6
+    seen_by_c = client_of(course, c).get(f"/assignments/{KEY}/team").get_data(as_text=True)
+    assert "Missed two meetings" not in seen_by_c  # C sees only the ratings C gave
+    # staff see the ratings per member with who gave them
+    detail = client_of(course, course["teacher"]).get(f"/cohorts/{course['cohort'].id}/teams/{team.id}").get_data(as_text=True)
+    assert "mean 2.0 from 2 ratings" in detail and "2 from Founder A" in detail and "Missed two meetings" in detail
+    # an adjustment needs a grade first
+    early = client_of(course, course["teacher"]).post(f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{c.id}/adjustment",
+                                                    data={"points": "-2", "note": "Uneven", "revision": ""})
+    assert early.status_code == 400 and "Grade the team&#39;s work" in early.get_data(as_text=True)
+    # graded once with the rubric, released: every member gets the grade and the evidence
+    criteria = course["assignment"].rubric.current.criteria
+    levels = {cr.id: cr.levels[1].id for cr in criteria}
+    url = f"/cohorts/{course['cohort'].id}/submissions/{team.submission_id}"
+    form = {f"level-{k}": v for k, v in levels.items()} | {"feedback": "A credible plan.", "action": "release", "revision": ""}
+    assert client_of(course, course["teacher"]).post(url, data=form).status_code == 302
+    trails = {p.id: evidence_of(p.id, "rubric") for p in (a, b, c)}
+    codes = {code for cr in criteria for code in cr.objectives}
+    assert all(set(trail) == codes for trail in trails.values())
+    levels_a = {k: [e.level for e in rows] for k, rows in trails[a.id].items()}
+    assert levels_a == {k: [e.level for e in rows] for k, rows in trails[c.id].items()}
+    # staff adjust C down with a note; a note is required
+    adjust_url = f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{c.id}/adjustment"
+    teacher = client_of(course, course["teacher"])
+    no_note = teacher.post(adjust_url, data={"points": "-3", "note": " ", "revision": "", "member": str(c.id)})
+    assert no_note.status_code == 400 and "Say why in the note" in no_note.get_data(as_text=True)
+    assert 'value="-3"' in no_note.get_data(as_text=True)  # the input is kept
+    assert teacher.post(adjust_url, data={"points": "-3", "note": "Teammates and the log show a small share of the work.",
+                                          "revision": ""}).status_code == 302
+    grade = services.grades_of(db.session, [team_named("Tallyweave task force")])[team.id]
+    after = evidence_of(c.id, "rubric")
+    shift = 3 / grade.max_score * 4
+    for code, rows in after.items():
+        assert rows[-1].level == pytest.approx(max(0.0, levels_a[code][-1] - shift), abs=1e-3)
+        assert "adjusted -3 points" in rows[-1].note
+    assert {k: [e.level for e in rows] for k, rows in evidence_of(a.id, "rubric").items()} == levels_a
+    # C sees the team's grade, their own and the note; A sees no note
+    mine = client_of(course, c).get(f"/assignments/{KEY}/team").get_data(as_text=True)
+    assert f"{grade.score:g} / {grade.max_score:g}" in mine and f"{grade.score - 3:g} / {grade.max_score:g}" in mine
+    assert "Teammates and the log show a small share of the work." in mine and "A credible plan." in mine
+    assert "small share" not in client_of(course, a).get(f"/assignments/{KEY}/team").get_data(as_text=True)
+    # a second staff save from the stale (empty) revision is refused, not silently overwritten
+    stale_adjust = teacher.post(adjust_url, data={"points": "1", "note": "Other view", "revision": ""})
+    assert stale_adjust.status_code == 409
+    assert db.session.scalar(select(GradeAdjustment.points)) == -3
+    # a regrade (re-release) keeps C's adjustment in their evidence, the holder (A) gets the plain grade
+    form["revision"] = str(grade.revision)
+    assert teacher.post(url, data=form).status_code == 302
+    assert all(rows[-1].level == pytest.approx(max(0.0, levels_a[k][-1] - shift), abs=1e-3)
+               for k, rows in evidence_of(c.id, "rubric").items())
+    assert {k: rows[-1].level for k, rows in evidence_of(a.id, "rubric").items()} == {k: v[-1] for k, v in levels_a.items()}
+
+
+def test_a_team_below_its_minimum_cannot_hand_in(course) -> None:
+    a = course["learners"][0]
+    team = form_team(course, "Alone", [a])
+    response = save(course, a, "Everything", team.draft_revision, "submit")
+    assert response.status_code == 400
+    assert "A team hands in with at least 2 members; Alone has 1." in response.get_data(as_text=True)
+    assert not team_named("Alone").submitted
+
+
+def test_the_individual_work_page_sends_team_members_to_the_team(course) -> None:
+    a = course["learners"][0]
+    response = client_of(course, a).get(f"/assignments/{KEY}/work")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/assignments/{KEY}/team")
+    assert client_of(course, a).post(f"/assignments/{KEY}/work", data={"body": "x", "action": "submit"}).status_code == 303
+    assert db.session.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_the_staff_page_statements_do_not_grow_with_learners(app: Flask, course, count_queries, enrol_learner) -> None:
+    staff = client_of(course, course["teacher"])
+    url = f"/cohorts/{course['cohort'].id}/assignments/{KEY}/teams"
+    form_team(course, "One", course["learners"][:3])
+    form_team(course, "Two", course["learners"][3:5])
+    small = count_queries(lambda: staff.get(url))
+    for n in range(6):
+        enrol_learner(course["cohort"], name=f"Extra {n}")
+    form_team(course, "Three", [course["learners"][5]])
+    assert count_queries(lambda: staff.get(url)) == small
+
+
+# --------------------------------------------------------------------------- races
+
+
+def test_racing_joins_never_overfill_a_team(course) -> None:
+    a, b, c, *rest = course["learners"]
+    team = form_team(course, "Last seat", [a, b, c])
+    joiners = rest[:3]
+    clients, url = [client_of(course, p) for p in joiners], f"/assignments/{KEY}/teams/{team.id}/join"
+    responses = race([lambda cl=cl: cl.post(url) for cl in clients])
+    assert all(r.status_code == 302 for r in responses)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(TeamMember.id)).where(TeamMember.team_id == team.id)) == 4
+
+
+def test_one_learner_racing_into_two_teams_ends_in_one(app: Flask, course, login) -> None:
+    a, b, c = course["learners"][:3]
+    first, second = form_team(course, "First", [a]), form_team(course, "Second", [b])
+    clients = []
+    for _ in range(RACERS):
+        client = app.test_client()
+        login(client, c)
+        clients.append(client)
+    first_id, second_id = first.id, second.id
+    targets = [first_id if i % 2 else second_id for i in range(RACERS)]
+    responses = race([lambda cl=cl, t=t: cl.post(f"/assignments/{KEY}/teams/{t}/join") for cl, t in zip(clients, targets, strict=True)])
+    assert all(r.status_code == 302 for r in responses)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(TeamMember.id)).where(TeamMember.user_id == c.id)) == 1
+
+
+def test_racing_saves_from_one_revision_keep_exactly_one(app: Flask, course, login) -> None:
+    a, b, c, d = course["learners"][:4]
+    team = form_team(course, "Racers", [a, b, c, d])
+    assert save(course, a, "Start", team.draft_revision).status_code == 302
+    revision = team_named("Racers").draft_revision
+    members = [a, b, c, d]
+    clients = []
+    for i in range(RACERS):
+        client = app.test_client()
+        login(client, members[i % 4])
+        clients.append(client)
+    responses = race([lambda cl=cl, i=i: cl.post(f"/assignments/{KEY}/team/work", data={
+        "body": f"Version of racer {i}", "revision": str(revision), "action": "save"}) for i, cl in enumerate(clients)])
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [302] + [409] * (RACERS - 1), codes
+    winner = next(i for i, r in enumerate(responses) if r.status_code == 302)
+    assert team_named("Racers").submission.draft_body == f"Version of racer {winner}"
+    assert team_named("Racers").draft_revision == revision + 1
+
+
+def test_racing_team_names_give_one_team_and_messages(app: Flask, course, login) -> None:
+    learners = course["learners"][:4]
+    clients = [client_of(course, p) for p in learners]
+    responses = race([lambda cl=cl: cl.post(f"/assignments/{KEY}/team/new", data={"name": "Same name"},
+                                            follow_redirects=True) for cl in clients])
+    assert all(r.status_code == 200 for r in responses)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Team.id))) == 1
+    refused = [r for r in responses if "There is already a team called" in r.get_data(as_text=True)]
+    assert len(refused) == 3
+
+
+def test_service_refuses_work_of_non_members(course) -> None:
+    a, b, c = course["learners"][:3]
+    team = form_team(course, "Pair", [a, b])
+    with pytest.raises(services.TeamError, match="Only the team's members"):
+        services.save_work(db.session, team, c.id, team.draft_revision, "x", None, False, None, Path("/tmp"), utcnow())
+    with pytest.raises(services.TeamError, match="Ratings open once"):
+        services.rate(db.session, team, a.id, {b.id: 3}, {}, utcnow())
+    db.session.rollback()
+    assert save_grade is not None  # the grading service is the one the journey uses
