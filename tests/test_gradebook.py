@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from lms.coursework.models import Submission
 from lms.database import utcnow
 from lms.extensions import db
+from lms.gradebook import services as gradebook_services
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.gradebook.services import KIND_ORDER, gradebook, table
 from lms.grading.models import Grade, GradeAction, GradeStatus
@@ -329,3 +330,33 @@ def test_bulk_actions_need_the_csrf_token(course, csrf_client) -> None:
     assert csrf_client.post(url(course["cohort"]), data={**data, "csrf_token": token.group(1)}).status_code == 302
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.recipient == ada.email)) >= 1
+
+
+def test_a_grade_changed_during_the_release_is_not_overwritten_and_nothing_is_released(course, monkeypatch) -> None:
+    """The race the page's revisions cannot see: another grader saves between the bulk
+    action's read and its write. The release is a conditional UPDATE, so it is refused
+    (409) and the whole action rolled back, the other grader's save kept."""
+    ada, ada_work = course["hand_in"](course["cohort"], "Ada Raced")
+    bo, bo_work = course["hand_in"](course["cohort"], "Bo Second")
+    raced_id = course["draft"](ada_work).id
+    course["draft"](bo_work)
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get(url(course["cohort"])).get_data(as_text=True)
+    real_save = gradebook_services.save_grade
+
+    def racing_save(session: Any, submission: Any, *args: Any) -> Any:
+        if submission.id == ada_work.id:  # someone else's save lands first, on its own connection
+            with db.engine.begin() as other:
+                other.execute(update(Grade).where(Grade.id == raced_id)
+                              .values(revision=Grade.revision + 1, feedback="Olga's save"))
+        return real_save(session, submission, *args)
+
+    monkeypatch.setattr(gradebook_services, "save_grade", racing_save)
+    response = teacher.post(url(course["cohort"]), data={"action": "release", "column": COLUMN, "learner": [ada.id, bo.id],
+                                                          "seen": seen(page)})
+    assert response.status_code == 409 and "Nothing was released" in response.get_data(as_text=True)
+    db.session.expire_all()
+    grades = {g.submission_id: g for g in db.session.scalars(select(Grade))}
+    assert {g.status for g in grades.values()} == {GradeStatus.DRAFT}
+    assert grades[ada_work.id].feedback == "Olga's save" and grades[bo_work.id].feedback == "Draft feedback"
+    assert {s.status for s in db.session.scalars(select(Submission))} == {"submitted"}
