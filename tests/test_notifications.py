@@ -12,17 +12,23 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
+from lms.assessment.models import Response
+from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
 from lms.certificates.services import certificate_issued
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Submission
+from lms.coursework.services import dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.expert import services as expert_services
 from lms.extensions import db
 from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
+from lms.grading.peer import complete_review, reviews_to_do
+from lms.learning.services import build_schedule
 from lms.mail.models import OutboxMessage
 from lms.mail.services import LogTransport
 from lms.notifications.models import Channel, Notification, NotificationEvent
@@ -331,3 +337,38 @@ def test_two_sessions_racing_on_one_key_make_one_notification(app: Flask, make_u
         second.close()
     assert [n.title for n in notifications_of(user.id)] == ["One"]
     assert len(outbox()) == 1
+
+
+def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learner) -> None:
+    cohort, teacher = course["cohort"], course["teacher"]
+    learner, _client, _work = course["hand_in"]("Lia Learner")
+    quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
+    attempt = start_attempt(db.session, quiz, learner, opening)
+    for number, page in enumerate(page_views(db.session, attempt)):
+        if page.parts[0].kind == "essay":
+            save_page(db.session, attempt, number, MultiDict({f"p{number}": "An answer to grade."}), opening)
+    submit_attempt(db.session, attempt, opening)
+    db.session.commit()
+    assert notifications_of(learner.id) == []  # scored automatically, essays pending: nothing yet
+    essays = [r for r in db.session.scalars(select(Response).where(Response.attempt_id == attempt.id)) if r.score is None]
+    assert essays
+    for response in essays:
+        grade_essay(db.session, response, 1, "Fine.", teacher, utcnow())
+    db.session.commit()
+    [graded] = notifications_of(learner.id)
+    assert graded.event == NotificationEvent.ESSAY_GRADED and graded.link == f"/attempts/{attempt.id}"
+
+    hands_on = get_assignment(db.session, "cs-hands-on-own-operation")  # reviewed by peers
+    classmate = enrol_learner(cohort)
+    for person in (learner, classmate):
+        mine = start_submission(db.session, hands_on, person.id, cohort.id, utcnow())
+        mine.draft_body = "My plan."
+        submit(db.session, mine, dates_for(hands_on, build_schedule(db.session, cohort, person.id, utcnow())), utcnow())
+    db.session.commit()
+    [review] = reviews_to_do(db.session, hands_on, classmate, utcnow())
+    levels = {c.id: c.levels[1].id for c in review.rubric_version.criteria}
+    complete_review(db.session, review, levels, "Clear plan; name the owner.", utcnow())
+    db.session.commit()
+    assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.ESSAY_GRADED,
+                                                              NotificationEvent.PEER_REVIEW_RECEIVED]
