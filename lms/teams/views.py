@@ -10,10 +10,11 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lms.accounts.current import signed_in
+from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.cohorts.enrolment import active_enrolment, cohort_learners
 from lms.cohorts.models import Cohort
+from lms.cohorts.roles import staff_cohorts
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, Attachment
 from lms.coursework.services import Dates
@@ -229,6 +230,13 @@ def file(team_id: int, attachment_id: int) -> Any:
 
 
 # --------------------------------------------------------------------------- staff
+
+
+@bp.app_template_global("team_staff_cohorts")
+def team_staff_cohorts() -> list[Cohort]:
+    """The cohorts whose teams the signed-in person manages (for the assignment page's links)."""
+    user = signed_in_user()
+    return staff_cohorts(db.session, user) if user is not None else []
 
 
 def _cohort(cohort_id: int) -> Cohort:
