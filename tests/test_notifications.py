@@ -372,3 +372,14 @@ def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learne
     db.session.commit()
     assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.ESSAY_GRADED,
                                                               NotificationEvent.PEER_REVIEW_RECEIVED]
+
+
+def test_open_goes_only_to_a_page_of_this_site(course) -> None:
+    learner, client, _work = course["hand_in"]("Lia Learner")
+    made = [notify(db.session, user_id=learner.id, event=NotificationEvent.MESSAGE, key=f"link:{n}", title="Look", link=link)
+            for n, link in enumerate(["//evil.example/x", "https://evil.example/", None])]
+    db.session.commit()
+    for notification in made:
+        answer = client.post(f"/notifications/{notification.id}/open")
+        assert answer.status_code == 302 and answer.headers["Location"].endswith("/notifications")
+    assert unread_count(db.session, learner.id) == 0

@@ -53,7 +53,8 @@ def open_(notification_id: int) -> WerkzeugResponse:
     if not ActionForm().validate_on_submit():
         abort(400)
     services.mark_read(db.session, notification, utcnow())
-    target = notification.link if notification.link and notification.link.startswith("/") else None
+    link = notification.link or ""
+    target = link if link.startswith("/") and not link.startswith("//") else None  # a page of this site only
     return redirect(target or url_for("notifications.centre"))
 
 
