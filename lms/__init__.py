@@ -16,6 +16,7 @@ from flask import Flask
 from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
 from lms.accounts import wiring as accounts
 from lms.assessment import wiring as assessment
+from lms.audit import wiring as audit
 from lms.catalog import wiring as catalog
 from lms.certificates import wiring as certificates
 from lms.cli import lms_group
@@ -45,7 +46,7 @@ from lms.web import wiring as web
 from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
-FEATURES = (web, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
+FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search,
             notifications, gradebook, demo)
 

@@ -24,6 +24,13 @@ class User(UserMixin, Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set by a site admin (the admin console): a deactivated user cannot sign in.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login's "may sign in": false once deactivated (``login_user`` refuses then)."""
+        return self.deactivated_at is None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"

@@ -34,7 +34,8 @@ def load_user(user_id: str) -> User | None:
     if not ident.isdigit() or not version.isdigit():
         return None
     user = db.session.get(User, int(ident))
-    return user if user is not None and user.session_version == int(version) else None
+    # A deactivated user's session ends at their next request.
+    return user if user is not None and user.session_version == int(version) and user.is_active else None
 
 
 def login_redirect() -> Response:
