@@ -8,13 +8,15 @@ and that member's evidence follows. Races use real parallel connections."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from lms.coursework.models import Assignment, Submission
+from lms.coursework.models import Assignment, AssignmentKind, Submission
+from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import save_grade
@@ -22,7 +24,7 @@ from lms.teams import services
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 from tests.test_concurrency import RACERS, race
 from tests.test_critique import check
-from tests.test_evidence import evidence_of
+from tests.test_evidence import evidence_of, mastery_of
 
 KEY = "intl-hands-on-entry-plan"
 TEAM_FILE = Path("modules") / "international-operations" / "assignments" / "02-hands-on.md"
@@ -227,6 +229,7 @@ def test_the_whole_team_journey(app: Flask, course) -> None:
     trails = {p.id: evidence_of(p.id, "rubric") for p in (a, b, c)}
     codes = {code for cr in criteria for code in cr.objectives}
     assert all(set(trail) == codes for trail in trails.values())
+    assert all(mastery_of(p.id)[code] is not None for p in (a, b, c) for code in codes)  # and on to mastery
     levels_a = {k: [e.level for e in rows] for k, rows in trails[a.id].items()}
     assert levels_a == {k: [e.level for e in rows] for k, rows in trails[c.id].items()}
     # staff adjust C down with a note; a note is required
@@ -361,3 +364,21 @@ def test_service_refuses_work_of_non_members(course) -> None:
         services.rate(db.session, team, a.id, {b.id: 3}, {}, utcnow())
     db.session.rollback()
     assert save_grade is not None  # the grading service is the one the journey uses
+
+
+def test_an_adjustment_moves_each_objective_by_its_share_of_the_maximum() -> None:
+    """The member's outcome is the grade's (progress's maths), shifted and kept within 0-1."""
+    criteria = [CriterionSpec.model_validate({"id": cid, "title": cid, "objectives": [code], "levels": [
+        {"id": "top", "title": "Top", "points": 4, "descriptor": "."}, {"id": "low", "title": "Low", "points": 1, "descriptor": "."}]})
+        for cid, code in (("one", "KO3"), ("two", "SO3"))]
+    grade: Any = SimpleNamespace(id=7, grader_id=1, selections={"one": {"level": "top"}, "two": {"level": "low"}}, status="released",
+                                 max_score=8.0, rubric_version=SimpleNamespace(criteria=criteria),
+                                 submission=SimpleNamespace(assignment=SimpleNamespace(title="Plan", kind=AssignmentKind.HANDS_ON)))
+    ids = {"KO3": 1, "SO3": 2}
+    assert services.member_outcome(grade, None, ids).fractions == {1: 1.0, 2: 0.25}
+    down: Any = SimpleNamespace(points=-2.0)
+    outcome = services.member_outcome(grade, down, ids)
+    assert outcome.fractions == {1: 0.75, 2: 0.0} and outcome.note == "Plan (team grade adjusted -2 points)"
+    assert outcome.source_ref == "grade:7"
+    up: Any = SimpleNamespace(points=4.0)
+    assert services.member_outcome(grade, up, ids).fractions == {1: 1.0, 2: 0.75}
