@@ -15,6 +15,7 @@ from flask import Flask
 
 from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
 from lms.accounts import wiring as accounts
+from lms.admin import wiring as admin
 from lms.assessment import wiring as assessment
 from lms.audit import wiring as audit
 from lms.catalog import wiring as catalog
@@ -48,7 +49,7 @@ from lms.web.access import install_policy
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search,
-            notifications, gradebook, demo)
+            notifications, gradebook, admin, demo)
 
 
 def create_app(

@@ -4,6 +4,7 @@ with the URL map and try every route as every kind of user."""
 
 from __future__ import annotations
 
+from lms.admin.access import AUDIT_READER
 from lms.assessment.access import OWN_ATTEMPT
 from lms.cohorts.access import (
     ANONYMOUS,
@@ -53,6 +54,15 @@ POLICY: dict[str, AccessRule] = {
     # site administration
     "cohorts.organizations": SITE_ADMIN,
     "cohorts.organization_admin": SITE_ADMIN,
+    # the admin console (lms.admin) and the audit log: organization admins read their organizations' entries
+    "admin.users": SITE_ADMIN,
+    "admin.user": SITE_ADMIN,
+    "admin.deactivate": SITE_ADMIN,
+    "admin.reactivate": SITE_ADMIN,
+    "admin.end_sessions": SITE_ADMIN,
+    "admin.send_reset_link": SITE_ADMIN,
+    "admin.audit": AUDIT_READER,
+    "admin.audit_export": AUDIT_READER,
     # organizations and cohorts
     "cohorts.organization": ORG_ADMIN,
     "cohorts.new_cohort": ORG_ADMIN,

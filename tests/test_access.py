@@ -73,6 +73,8 @@ _OUTSIDERS = dict(nobody="missing", learner_other_org="missing", instructor_othe
 ORG_ADMIN = expect("forbid", anonymous="login", org_admin="ok", admin="ok", **_OUTSIDERS)
 COHORT_STAFF = expect("forbid", anonymous="login", instructor="ok", org_admin="ok", admin="ok", **_OUTSIDERS)
 COHORT_MANAGER = expect("forbid", anonymous="login", org_admin="ok", admin="ok", **_OUTSIDERS)
+# Site admins read the whole audit log, every organization admin their organizations' entries.
+AUDIT_READER = expect("forbid", anonymous="login", org_admin="ok", org_admin_other_org="ok", admin="ok")
 STAFF = expect("ok", anonymous="login", nobody="forbid", learner="forbid", learner_other_cohort="forbid", learner_other_org="forbid")
 LEARNERS = expect("forbid", anonymous="login", learner="ok", learner_other_cohort="ok", learner_other_org="ok")
 LESSON = expect("ok", anonymous="login", nobody="forbid", learner_other_cohort="forbid")
@@ -117,6 +119,14 @@ ROUTES: dict[str, Route] = {
     "accounts.unlock": Route(lambda w, x: "/login/unlock/not-a-token", expect(400)),
     "cohorts.organizations": Route(lambda w, x: "/admin/organizations", SITE_ADMIN),
     "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
+    "admin.users": Route(lambda w, x: "/admin/users?q=learner", SITE_ADMIN),
+    "admin.user": Route(lambda w, x: f"/admin/users/{w.learner_a.id}", SITE_ADMIN),
+    "admin.deactivate": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/deactivate", SITE_ADMIN, "POST"),
+    "admin.reactivate": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/reactivate", SITE_ADMIN, "POST"),
+    "admin.end_sessions": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/end-sessions", SITE_ADMIN, "POST"),
+    "admin.send_reset_link": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/reset-link", SITE_ADMIN, "POST"),
+    "admin.audit": Route(lambda w, x: "/admin/audit", AUDIT_READER),
+    "admin.audit_export": Route(lambda w, x: "/admin/audit/export.csv", AUDIT_READER),
     "cohorts.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}", ORG_ADMIN),
     "cohorts.new_cohort": Route(lambda w, x: f"/organizations/{w.org_a.id}/cohorts/new", ORG_ADMIN),
     "cohorts.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}", COHORT_STAFF),

@@ -107,6 +107,9 @@ def login() -> Any:
             page = render_template("accounts/login.html", form=form)
             return page, 429, {"Retry-After": str(check.retry_after)}
         user = services.authenticate(db.session, email, form.password.data or "")
+        if user is not None and not user.is_active:  # deactivated by a site admin (lms.admin)
+            add_error(form.password, "This account is deactivated. Ask your organization's administrator.")
+            return render_template("accounts/login.html", form=form), 403
         if user is not None:
             login_user(user, remember=bool(form.remember.data))
             return _trust_device(redirect(safe_next(request.args.get("next"))), user, device)
