@@ -32,6 +32,8 @@ from lms.assessment.models import (
     Response,
 )
 from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_named, parts_of, type_of
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
@@ -583,6 +585,10 @@ def withdraw_item(session: DbSession, quiz: Quiz, cohort: Cohort, item_key: str,
         withdrawal.regraded_attempts = regrade_without(session, quiz, cohort, question)
         withdrawal.regraded_at = now
         session.flush()
+    record_from(session, action=AuditAction.ITEM_WITHDRAWN, organization_id=cohort.organization_id,
+                target=f"quiz:{quiz.id} item:{item_key} cohort:{cohort.id}", before=None,
+                after={"reason": reason, "regraded_attempts": withdrawal.regraded_attempts if regrade else None},
+                actor_id=by.id)
     return withdrawal
 
 

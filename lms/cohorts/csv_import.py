@@ -14,6 +14,8 @@ from typing import Any
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, normalise_email
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.cohorts.invitations import own_problems, send_invitations
 from lms.cohorts.models import Cohort, EnrolmentImport, Pace
 from lms.cohorts.services import CohortError, LinkFor
@@ -143,4 +145,7 @@ def confirm_import(session: DbSession, record: EnrolmentImport, link_for: LinkFo
                      link_for, now, pace)
     record.confirmed_at = now
     session.flush()
+    record_from(session, action=AuditAction.ENROLMENT_IMPORTED, organization_id=record.cohort.organization_id,
+                target=f"import:{record.id} cohort:{record.cohort_id}", before=None,
+                after={"file": record.filename, "invited": len(good), "pace": pace})
     return len(good)

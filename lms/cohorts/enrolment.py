@@ -9,6 +9,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, utcnow
@@ -38,6 +40,9 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
     enrolment = Enrolment(cohort=cohort, user=user, started_at=now or utcnow(), pace=pace)
     session.add(enrolment)
     session.flush()
+    record_from(session, action=AuditAction.LEARNER_ENROLLED, organization_id=cohort.organization_id,
+                target=f"user:{user.id} cohort:{cohort.id}", before=None,
+                after={"cohort": cohort.id, "pace": enrolment.pace, "started_at": enrolment.started_at})
     return enrolment
 
 
@@ -57,6 +62,8 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
         raise CohortError(f"{user.email} is not enrolled in {source.name}.")
     current.ended_at, current.ended_reason = now, f"moved to {target.name}"
     session.flush()
+    record_from(session, action=AuditAction.LEARNER_MOVED, organization_id=source.organization_id,
+                target=f"user:{user.id} cohort:{source.id}", before={"cohort": source.id}, after={"cohort": target.id})
     return enrol(session, target, user, now, pace)
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import exists, select, update
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, set_password
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Enrolment, Invitation, Pace
 from lms.cohorts.services import CohortError, LinkFor
@@ -90,6 +92,9 @@ def send_invitations(session: DbSession, cohort: Cohort, people: Iterable[tuple[
                                 created_at=now, expires_at=now + INVITATION_LIFETIME, pace=pace)
         session.add(invitation)
         session.flush()
+        record_from(session, action=AuditAction.LEARNER_INVITED, organization_id=cohort.organization_id,
+                    target=f"invitation:{invitation.id} cohort:{cohort.id}", before=None,
+                    after={"expires_at": invitation.expires_at}, actor_id=invited_by_id)
         _invitation_mail(session, invitation, link_for(token))
         sent.append(invitation)
     return sent
@@ -132,8 +137,12 @@ def resend_invitation(session: DbSession, invitation: Invitation, link_for: Link
         raise CohortError(f"The invitation of {invitation.email} was withdrawn or replaced; invite them again.")
     _open(invitation.cohort)
     token, digest = new_token()
+    before = {"expires_at": invitation.expires_at}
     invitation.token_hash, invitation.expires_at, invitation.resent_at = digest, now + INVITATION_LIFETIME, now
     session.flush()
+    record_from(session, action=AuditAction.INVITATION_RESENT, organization_id=invitation.cohort.organization_id,
+                target=f"invitation:{invitation.id} cohort:{invitation.cohort_id}", before=before,
+                after={"expires_at": invitation.expires_at})
     _invitation_mail(session, invitation, link_for(token))
     return invitation
 
@@ -146,6 +155,9 @@ def withdraw_invitation(session: DbSession, invitation: Invitation, now: datetim
         raise CohortError(f"The invitation of {invitation.email} was already withdrawn.")
     invitation.revoked_at = now or utcnow()
     session.flush()
+    record_from(session, action=AuditAction.INVITATION_WITHDRAWN, organization_id=invitation.cohort.organization_id,
+                target=f"invitation:{invitation.id} cohort:{invitation.cohort_id}", before={"revoked_at": None},
+                after={"revoked_at": invitation.revoked_at})
     return invitation
 
 

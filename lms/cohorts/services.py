@@ -25,6 +25,8 @@ from lms.accounts.services import (
     issue_reset_token,
     normalise_email,
 )
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
@@ -49,6 +51,8 @@ def create_organization(session: DbSession, name: str) -> Organization:
     org = Organization(name=name)
     session.add(org)
     session.flush()
+    record_from(session, action=AuditAction.ORGANIZATION_CREATED, organization_id=org.id,
+                target=f"organization:{org.id}", before=None, after={"name": org.name})
     return org
 
 
@@ -118,6 +122,12 @@ def parse_email_list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").replace("\n", ",").split(",") if part.strip()]
 
 
+def cohort_state(cohort: Cohort) -> dict[str, object]:
+    """What the audit log keeps of a cohort before and after a change."""
+    return {"name": cohort.name, "start_date": cohort.start_date, "timezone": cohort.timezone,
+            "instructors": sorted(user.id for user in cohort.instructors)}
+
+
 def create_cohort(session: DbSession, org: Organization, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
     name = _check_cohort_fields(session, org, name, timezone)
@@ -127,15 +137,20 @@ def create_cohort(session: DbSession, org: Organization, name: str, start_date: 
     cohort = Cohort(organization=org, name=name, start_date=start_date, timezone=timezone, instructors=instructors)
     session.add(cohort)
     session.flush()
+    record_from(session, action=AuditAction.COHORT_CREATED, organization_id=org.id, target=f"cohort:{cohort.id}",
+                before=None, after=cohort_state(cohort))
     return cohort
 
 
 def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
+    before = cohort_state(cohort)
     cohort.name = _check_cohort_fields(session, cohort.organization, name, timezone, cohort)
     cohort.start_date, cohort.timezone = start_date, timezone
     cohort.instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
     session.flush()
+    record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
+                target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort))
     return cohort
 
 
@@ -143,11 +158,16 @@ def archive_cohort(session: DbSession, cohort: Cohort, now: datetime | None = No
     if cohort.archived_at is None:
         cohort.archived_at = now or utcnow()
         session.flush()
+        record_from(session, action=AuditAction.COHORT_ARCHIVED, organization_id=cohort.organization_id,
+                    target=f"cohort:{cohort.id}", before={"archived_at": None}, after={"archived_at": cohort.archived_at})
 
 
 def unarchive_cohort(session: DbSession, cohort: Cohort) -> None:
+    before = {"archived_at": cohort.archived_at}
     cohort.archived_at = None
     session.flush()
+    record_from(session, action=AuditAction.COHORT_UNARCHIVED, organization_id=cohort.organization_id,
+                target=f"cohort:{cohort.id}", before=before, after={"archived_at": None})
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.catalog.models import Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.enrolment import active_enrolment
@@ -332,6 +334,10 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
                                 note=note.strip(), granted_by_id=granted_by.id, created_at=now or utcnow())
     session.add(override)
     session.flush()
+    record_from(session, action=AuditAction.EXTENSION_GRANTED if kind == OverrideKind.EXTENSION else AuditAction.OVERRIDE_GRANTED,
+                organization_id=cohort.organization_id, target=f"user:{learner.id} cohort:{cohort.id} phase:{phase.id}",
+                before={"open": base_open, "due": base_due}, after={"kind": kind, "on_date": on_date, "note": override.note},
+                actor_id=granted_by.id)
     return override
 
 
