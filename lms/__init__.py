@@ -43,12 +43,13 @@ from lms.search import wiring as search
 from lms.sections import CONTENT_SECTIONS
 from lms.simulations import wiring as simulations
 from lms.teams import wiring as teams
+from lms.today import wiring as today
 from lms.web import wiring as web
 from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
-            progress, simulations, teams, kpi, feedback, expert, competency, certificates, search,
+            progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, demo)
 
 

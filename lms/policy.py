@@ -32,6 +32,7 @@ POLICY: dict[str, AccessRule] = {
     "web.health": PUBLIC,
     # the catalog: the program is public, lessons follow the cohort's schedule
     "catalog.program": PUBLIC,
+    "web.favicon": PUBLIC,
     "catalog.level": PUBLIC,
     "catalog.module": PUBLIC,
     "catalog.objectives": PUBLIC,

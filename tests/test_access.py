@@ -111,6 +111,7 @@ ROUTES: dict[str, Route] = {
     "resources.template": Route(lambda w, x: "/templates/model-card", SIGNED_IN),
     "resources.download": Route(lambda w, x: "/templates/model-card/download", SIGNED_IN),
     "accounts.login": Route(lambda w, x: "/login", EVERYONE),
+    "web.favicon": Route(lambda w, x: "/favicon.ico", EVERYONE),
     "accounts.logout": Route(lambda w, x: "/logout", SIGNED_IN, "POST"),
     "accounts.account": Route(lambda w, x: "/account", SIGNED_IN),
     "search.search": Route(lambda w, x: "/search?q=quality", SIGNED_IN),

@@ -4,10 +4,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from lms.accounts.services import MIN_PASSWORD_LENGTH, TIMEZONES
-from lms.web.forms import labelled_choices
+from lms.accounts.services import MIN_PASSWORD_LENGTH
+from lms.accounts.timezones import grouped_choices
 
-TIMEZONE_CHOICES = labelled_choices({zone: zone for zone in sorted(TIMEZONES)})
+# By region, without the tz database's deprecated aliases (the account page puts the person's likely zones first).
+TIMEZONE_CHOICES = grouped_choices()
 
 
 class LoginForm(FlaskForm):

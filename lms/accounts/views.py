@@ -22,6 +22,7 @@ from lms.accounts.signin_guard import (
     device_cookie_value,
     device_for,
 )
+from lms.accounts.timezones import countries_of, grouped_choices, likely_zones
 from lms.extensions import db, limiter
 from lms.mail.services import queue_mail
 from lms.web.forms import add_error
@@ -152,6 +153,7 @@ def logout() -> Response:
 def account() -> Any:
     user = signed_in()
     profile = ProfileForm(obj=user, prefix="profile")
+    profile.timezone.choices = grouped_choices(likely_zones(user.timezone, countries_of(request.accept_languages.values())))
     password = ChangePasswordForm(prefix="password")
     if profile.submit.data and profile.validate_on_submit():
         try:

@@ -28,7 +28,9 @@ bp = Blueprint("coursework", __name__, template_folder="templates")
 @bp.get("/coursework")
 def assignments() -> str:
     plan = learner_schedule(db.session, signed_in(), utcnow())
-    items = services.active_assignments(db.session)
+    # In the order the months open them (then module, then the module's own order).
+    items = sorted(services.active_assignments(db.session),
+                   key=lambda a: (a.phase.month if a.phase else 13, a.module.position if a.module else 0, a.position))
     dates = {a.id: services.dates_for(a, plan) for a in items} if plan else {}
     return render_template("coursework/assignments.html", assignments=items, dates=dates, kinds=KINDS)
 

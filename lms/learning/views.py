@@ -3,26 +3,91 @@ one learner's schedule with extensions and early access."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
-from sqlalchemy import select
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, url_for
+from sqlalchemy import exists, select
 
-from lms.accounts.current import signed_in
+from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
-from lms.cohorts.models import Cohort, Organization, Pace
+from lms.cohorts.models import Cohort, Enrolment, Organization, Pace, cohort_instructors, organization_admins
 from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
 from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm
+from lms.learning.home import panels_of
 from lms.learning.models import OverrideKind
 from lms.web.downloads import content_disposition
 from lms.web.forms import add_error, labelled_choices
 
 bp = Blueprint("learning", __name__, template_folder="templates")
+
+
+@dataclass(frozen=True)
+class NavRoles:
+    """What the navigation needs to know of the signed-in person: learner, staff or both."""
+
+    learner: bool
+    staff: bool
+
+
+@bp.app_template_global("nav_roles")
+def nav_roles() -> NavRoles | None:
+    """The signed-in person's roles for the navigation (None: anonymous): one statement, once per request."""
+    user = signed_in_user()
+    if user is None:
+        return None
+    if "nav_roles" not in g:
+        row = db.session.execute(select(
+            exists().where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None)),
+            exists().where(organization_admins.c.user_id == user.id),
+            exists().where(cohort_instructors.c.user_id == user.id))).one()
+        g.nav_roles = NavRoles(learner=bool(row[0]), staff=user.is_admin or bool(row[1]) or bool(row[2]))
+        g.nav_is_learner = g.nav_roles.learner  # the same answer lms.cohorts.views.nav_is_learner caches for the page
+    roles: NavRoles = g.nav_roles
+    return roles
+
+
+@dataclass(frozen=True)
+class Locked:
+    """What the signed-in learner's schedule has not released yet: phase id and lesson key -> opening day."""
+
+    phases: dict[int, date]
+    lessons: dict[str, date]
+
+
+def _locked() -> Locked:
+    if "locked" not in g:
+        locked = Locked({}, {})
+        roles = nav_roles()
+        user = signed_in_user()
+        plan = (services.learner_schedule(db.session, user)
+                if roles is not None and user is not None and roles.learner and not roles.staff else None)
+        if plan is not None:
+            closed = [s for s in plan.slots if not s.is_open]
+            locked = Locked({s.phase.id: s.opens_on for s in closed},
+                            {lesson.key: s.opens_on for s in closed for lesson in s.lessons})
+        g.locked = locked
+    result: Locked = g.locked
+    return result
+
+
+@bp.app_template_global("phase_opens_on")
+def phase_opens_on(phase_id: int) -> date | None:
+    """The day a phase opens for the signed-in learner when it is not open yet; None when
+    they may open its pages (staff and visitors see every link: they are let in or asked to sign in)."""
+    return _locked().phases.get(phase_id)
+
+
+@bp.app_template_global("lesson_opens_on")
+def lesson_opens_on(key: str) -> date | None:
+    """``phase_opens_on`` for a lesson, by its key."""
+    return _locked().lessons.get(key)
 
 
 @bp.get("/home")
@@ -32,10 +97,12 @@ def home() -> str:
     orgs = (list(db.session.scalars(select(Organization).where(Organization.id.in_(roles.admin_of)).order_by(Organization.name)))
             if roles.admin_of else [])
     org_cohorts = cohorts.organization_cohorts(db.session, roles.admin_of) if roles.admin_of else []
+    now = utcnow()
     return render_template(
         "learning/home.html",
         roles=roles,
-        plan=services.build_schedule(db.session, roles.enrolment.cohort, user.id, utcnow()) if roles.enrolment else None,
+        plan=services.build_schedule(db.session, roles.enrolment.cohort, user.id, now) if roles.enrolment else None,
+        panels=panels_of(current_app, db.session, user, roles, now),
         taught=instructor_cohorts(db.session, user) if roles.instructs else [],
         orgs=[(org, [row for row in org_cohorts if row.cohort.organization_id == org.id]) for org in orgs],
     )

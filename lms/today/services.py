@@ -1,0 +1,275 @@
+"""What's due: the learner's to-do list, recent grades and feedback and what opens next; for
+an instructor, per cohort taught, the work waiting to be graded, the overdue learners and
+the learners newly at risk.
+
+The to-do list is the learner's schedule as ``lms.progress.completion`` computes it (the
+same dates as the schedule, the quiz and assessed-work pages, extensions included) plus the
+weekly checks of the units open now. Read only; a fixed number of statements whatever the
+number of items, learners or evidence rows (the instructor's part: a fixed number per
+cohort taught)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import load_only, selectinload
+
+from lms.accounts.models import User
+from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.assessment.services import pending_essays
+from lms.cohorts.models import Cohort, cohort_instructors
+from lms.competency.services import HeatMap, heat_map
+from lms.coursework.models import Assignment, Submission, SubmissionStatus
+from lms.database import DbSession
+from lms.feedback.models import FeedbackInvite, FeedbackResponse
+from lms.grading.models import Grade, GradeStatus
+from lms.learning.services import Schedule
+from lms.progress.completion import Item, LearnerProgress, learner_progress
+from lms.progress.models import ItemKind
+
+RECENT_SHOWN = 6       # grades, quiz results and feedback on the learner's home
+WAITING_SHOWN = 5      # submissions listed per cohort on the instructor's home (the rest: the queue)
+
+
+class TodoKind(StrEnum):
+    CHECK = "weekly check"
+    QUIZ = "quiz"
+    EXAM = "exam"
+    ASSIGNMENT = "assignment"
+    PORTFOLIO = "portfolio"
+
+
+KIND_OF_ITEM = {ItemKind.QUIZ: TodoKind.QUIZ, ItemKind.EXAM: TodoKind.EXAM, ItemKind.ASSIGNMENT: TodoKind.ASSIGNMENT,
+                ItemKind.PORTFOLIO: TodoKind.PORTFOLIO}
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where an entry leads: an endpoint and its arguments (the template builds the URL)."""
+
+    endpoint: str
+    key: str = ""
+    arg: str = "key"
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {self.arg: self.key} if self.key else {}
+
+
+@dataclass(frozen=True)
+class Todo:
+    kind: TodoKind
+    key: str
+    title: str
+    module: str | None
+    due_on: date
+    today: date
+    link: Link
+    detail: str = ""
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_on < self.today
+
+    @property
+    def closes(self) -> bool:
+        """A quiz or exam closes at the start of its day (assessed work is due by the end)."""
+        return self.kind in (TodoKind.QUIZ, TodoKind.EXAM)
+
+
+@dataclass(frozen=True)
+class Recent:
+    what: str          # "grade", "quiz", "feedback"
+    title: str
+    at: datetime
+    result: str
+    link: Link
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What opens next: the first day something opens, and what."""
+
+    on: date
+    titles: list[str]
+
+
+@dataclass(frozen=True)
+class LearnerToday:
+    todo: list[Todo]
+    recent: list[Recent]
+    next: Opening | None
+
+
+def _link(item: Item) -> Link:
+    if item.kind == ItemKind.PORTFOLIO and item.level is not None:
+        return Link("portfolio.portfolio", item.level.key, "level_key")
+    if item.kind in (ItemKind.QUIZ, ItemKind.EXAM):
+        return Link("assessment.quiz", item.key)
+    return Link("coursework.assignment", item.key)
+
+
+def _todo_order(todo: Todo) -> tuple[bool, date, str]:
+    return (not todo.overdue, todo.due_on, todo.title)
+
+
+def todo_list(session: DbSession, plan: Schedule, progress: LearnerProgress) -> list[Todo]:
+    """The open assessed items not yet done (work handed in and waiting for a grade is not
+    the learner's to do) and the weekly checks of the units open now not yet taken: overdue
+    first, then by due date."""
+    user_id, today = progress.user_id, progress.today
+    waiting = set(session.scalars(select(Assignment.key).join(Submission, Submission.assignment_id == Assignment.id).where(
+        Submission.user_id == user_id, Submission.status == SubmissionStatus.SUBMITTED)))
+    todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
+                 module=item.module.title if item.module else (item.level.title if item.level else None),
+                 due_on=item.due_on, today=today, link=_link(item), detail=item.detail)
+            for item in progress.items
+            if item.kind in KIND_OF_ITEM and not item.done and item.opens_on <= today
+            and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.key in waiting)]
+    return sorted(todo + _checks(session, plan, user_id), key=_todo_order)
+
+
+def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
+    """The weekly checks of the lessons open now (released, not yet past due) the learner
+    has not finished an attempt of: two statements."""
+    due_of = {lesson.id: (slot, lesson) for slot in plan.open_now for lesson in slot.lessons}
+    if not due_of:
+        return []
+    checks = list(session.scalars(select(Quiz).where(Quiz.kind == QuizKind.CHECK, Quiz.retired_at.is_(None),
+                                                      Quiz.lesson_id.in_(list(due_of)))
+                                  .options(load_only(Quiz.id, Quiz.key, Quiz.title, Quiz.lesson_id))))
+    if not checks:
+        return []
+    taken = set(session.scalars(select(Attempt.quiz_id).where(Attempt.user_id == user_id, Attempt.submitted_at.is_not(None),
+                                                              Attempt.quiz_id.in_([q.id for q in checks]))))
+    result = []
+    for quiz in checks:
+        if quiz.id in taken or quiz.lesson_id is None:
+            continue
+        slot, lesson = due_of[quiz.lesson_id]
+        result.append(Todo(kind=TodoKind.CHECK, key=quiz.key, title=quiz.title, module=slot.item.module.title,
+                           due_on=slot.due_on, today=plan.today, link=Link("assessment.quiz", quiz.key),
+                           detail=f"practice on {lesson.title}"))
+    return result
+
+
+def recent_results(session: DbSession, user_id: int) -> list[Recent]:
+    """The learner's latest released grades, scored quizzes and stakeholder feedback, newest
+    first: three statements."""
+    grades = session.scalars(
+        select(Grade).join(Submission, Submission.id == Grade.submission_id)
+        .where(Submission.user_id == user_id, Grade.status == GradeStatus.RELEASED, Grade.released_at.is_not(None))
+        .order_by(Grade.released_at.desc()).limit(RECENT_SHOWN)
+        .options(selectinload(Grade.submission).selectinload(Submission.assignment)))
+    attempts = session.scalars(
+        select(Attempt).join(Quiz, Quiz.id == Attempt.quiz_id)
+        .where(Attempt.user_id == user_id, Attempt.submitted_at.is_not(None), Attempt.score.is_not(None),
+               Attempt.pending_manual.is_(False), Quiz.kind != QuizKind.CHECK)
+        .order_by(Attempt.submitted_at.desc()).limit(RECENT_SHOWN)
+        .options(load_only(Attempt.quiz_id, Attempt.score, Attempt.max_score, Attempt.submitted_at, Attempt.pending_manual),
+                 selectinload(Attempt.quiz).load_only(Quiz.key, Quiz.title, Quiz.passing_score)))
+    answers = session.scalars(
+        select(FeedbackResponse).join(FeedbackInvite, FeedbackInvite.id == FeedbackResponse.invite_id)
+        .where(FeedbackInvite.learner_id == user_id)
+        .order_by(FeedbackResponse.submitted_at.desc()).limit(RECENT_SHOWN)
+        .options(selectinload(FeedbackResponse.invite).selectinload(FeedbackInvite.module)))
+    recent = [Recent("grade", g.submission.assignment.title, g.released_at or g.updated_at,
+                     f"{g.score:g} of {g.max_score:g}" if g.score is not None else "graded",
+                     Link("grading.feedback", g.submission.assignment.key))
+              for g in grades]
+    recent += [Recent("quiz", a.quiz.title, a.submitted_at or a.started_at, f"{a.percent:g}%", Link("assessment.quiz", a.quiz.key))
+               for a in attempts if a.percent is not None]
+    recent += [Recent("feedback", f"{r.invite.name} on {r.invite.module.title}", r.submitted_at, r.invite.relation.replace("_", " "),
+                      Link("feedback.mine", ""))
+               for r in answers]
+    return sorted(recent, key=lambda r: r.at, reverse=True)[:RECENT_SHOWN]
+
+
+def next_opening(plan: Schedule, progress: LearnerProgress) -> Opening | None:
+    """The first day after today something of the schedule opens (a phase, a quiz, an exam,
+    assessed work), and what opens then."""
+    phases = [(s.opens_on, f"{s.item.module.title}: {s.phase.title}") for s in plan.upcoming]
+    assessed = [(i.opens_on, f"{KIND_OF_ITEM[i.kind]}: {i.title}") for i in progress.items
+                if i.kind in KIND_OF_ITEM and i.opens_on > progress.today]
+    if not phases and not assessed:
+        return None
+    first = min(day for day, _title in phases + assessed)
+    return Opening(first, [title for day, title in phases + assessed if day == first])
+
+
+def learner_today(session: DbSession, plan: Schedule, user_id: int, now: datetime) -> LearnerToday:
+    progress = learner_progress(session, plan.cohort, user_id, now)
+    return LearnerToday(todo=todo_list(session, plan, progress), recent=recent_results(session, user_id),
+                        next=next_opening(plan, progress))
+
+
+# --------------------------------------------------------------------------- instructors
+
+
+@dataclass(frozen=True)
+class Waiting:
+    submission: Submission
+    learner: User
+
+
+@dataclass(frozen=True)
+class CohortToday:
+    cohort: Cohort
+    waiting: list[Waiting]
+    waiting_count: int
+    essays: int
+    map: HeatMap
+
+    @property
+    def overdue(self) -> list[tuple[User, int]]:
+        """Learners with assessed work past due, the most days behind first."""
+        rows = sorted((r for r in self.map.rows if r.days_behind > 0), key=lambda r: (-r.days_behind, r.user.name))
+        return [(r.user, r.days_behind) for r in rows]
+
+    @property
+    def new_at_risk(self) -> list[tuple[User, list[str]]]:
+        """At-risk learners nobody has reviewed yet, or with reasons new since their last review."""
+        found = []
+        for row in self.map.at_risk:
+            since = self.map.review_of(row)
+            if not since.reviewed:
+                found.append((row.user, [str(r) for r in row.reasons]))
+            elif since.new:
+                found.append((row.user, [str(r) for r in since.new]))
+        return found
+
+
+def taught_cohorts(session: DbSession, user_id: int) -> list[Cohort]:
+    return list(session.scalars(
+        select(Cohort).join(cohort_instructors, cohort_instructors.c.cohort_id == Cohort.id)
+        .where(cohort_instructors.c.user_id == user_id, Cohort.archived_at.is_(None)).order_by(Cohort.name)))
+
+
+def instructor_today(session: DbSession, user_id: int, now: datetime) -> list[CohortToday]:
+    """Each cohort the person teaches (not archived): work waiting for a grade (the oldest
+    first), essay answers to grade, overdue learners and newly at-risk learners."""
+    cohorts = taught_cohorts(session, user_id)
+    if not cohorts:
+        return []
+    ids = [c.id for c in cohorts]
+    submitted = list(session.scalars(
+        select(Submission).where(Submission.cohort_id.in_(ids), Submission.status == SubmissionStatus.SUBMITTED)
+        .order_by(Submission.submitted_at, Submission.id)
+        .options(selectinload(Submission.assignment), load_only(Submission.id, Submission.assignment_id, Submission.user_id,
+                                                                 Submission.cohort_id, Submission.status, Submission.submitted_at))))
+    learners = ({u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submitted})))}
+                if submitted else {})
+    by_cohort: dict[int, list[Waiting]] = defaultdict(list)
+    for s in submitted:
+        if s.cohort_id is not None:
+            by_cohort[s.cohort_id].append(Waiting(s, learners[s.user_id]))
+    essays: dict[int, int] = defaultdict(int)
+    for response in pending_essays(session, ids):
+        if response.attempt.cohort_id is not None:
+            essays[response.attempt.cohort_id] += 1
+    return [CohortToday(cohort=c, waiting=by_cohort[c.id][:WAITING_SHOWN], waiting_count=len(by_cohort[c.id]),
+                        essays=essays[c.id], map=heat_map(session, c, now)) for c in cohorts]

@@ -1,0 +1,36 @@
+"""The home page's "what's due" panels: built from the services, included by the home page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+
+from lms.accounts.models import User
+from lms.cohorts.roles import Roles
+from lms.database import DbSession
+from lms.learning.home import HomePanel, Place
+from lms.learning.services import build_schedule
+from lms.today import services
+
+# No routes: the blueprint only carries the panels' templates.
+bp = Blueprint("today", __name__, template_folder="templates")
+
+
+def learner_panel(session: DbSession, user: User, roles: Roles, now: datetime) -> dict[str, Any] | None:
+    if roles.enrolment is None:
+        return None
+    plan = build_schedule(session, roles.enrolment.cohort, user.id, now, roles.enrolment)
+    return {"today": services.learner_today(session, plan, user.id, now)}
+
+
+def instructor_panel(session: DbSession, user: User, roles: Roles, now: datetime) -> dict[str, Any] | None:
+    if not roles.instructs:
+        return None
+    cohorts = services.instructor_today(session, user.id, now)
+    return {"cohorts": cohorts} if cohorts else None
+
+
+PANELS = (HomePanel(Place.LEARNER, "today/_learner.html", learner_panel),
+          HomePanel(Place.STAFF, "today/_instructor.html", instructor_panel))

@@ -1,0 +1,177 @@
+"""No dead links (issue 13 point 3): from every role's home, follow every same-site link
+(up to ``MAX_PAGES`` pages, no POST forms, never the sign-out) and fail on any 403, 404 or
+500; then, in Chromium, one page of each kind the crawl reached at 1280 px and at 390 px:
+the page itself never scrolls sideways (wide tables scroll in their own box).
+
+The world is the access test's: organization A's cohort five months in, with a quiz
+attempt, handed-in work with a file, a peer review, feedback and expert invitations."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import pytest
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from tests.browser.test_browser import sign_in
+from tests.conftest import World
+from tests.test_access import route_extras
+
+pytestmark = pytest.mark.browser
+
+MAX_PAGES = 250
+VARIANTS_PER_PATH = 1  # the same path with another query string (a sort order, a filter): one suffices
+WIDTHS = (1280, 390)
+ROLES = {"learner": "learner_a", "learner_other_cohort": "learner_a2", "instructor": "instructor_a",
+         "org_admin": "org_admin_a", "admin": "admin"}
+
+
+class Links(HTMLParser):
+    """Every href of a page's links and its <link> elements (the stylesheet, the icon)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag in ("a", "link") and href:
+            self.hrefs.append(href)
+
+
+def same_site(base: str, href: str) -> str | None:
+    url = urldefrag(urljoin(base, href))[0]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "") or parts.netloc not in ("", "localhost"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class Crawl:
+    status: dict[str, int] = field(default_factory=dict)      # URL -> status
+    html: list[str] = field(default_factory=list)             # the URLs that answered 200 with an HTML page
+    found_on: dict[str, str] = field(default_factory=dict)    # URL -> the page that linked it first
+
+
+def crawl(client: Any, start: str = "/home") -> Crawl:
+    """Breadth first from ``start``: each URL's status and, for each dead one, the page linking it."""
+    result = Crawl()
+    seen = result.status
+    found_on = result.found_on
+    found_on[start] = "(start)"
+    per_path: dict[str, int] = {}
+    queue = deque([start])
+    while queue and len(seen) < MAX_PAGES:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        response = client.get(url)
+        response.close()  # a file's response holds the file open until closed
+        seen[url] = response.status_code
+        if response.status_code in (301, 302, 303, 307, 308):
+            target = same_site("http://localhost" + url, response.headers["Location"])
+            if target and target not in seen:
+                found_on.setdefault(target, url)
+                queue.append(target)
+            continue
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        result.html.append(url)
+        parser = Links()
+        parser.feed(response.get_data(as_text=True))
+        for href in parser.hrefs:
+            target = same_site("http://localhost" + url, href)
+            if target is None or target in seen or target in found_on or target.startswith("/logout"):
+                continue
+            path = target.split("?")[0]
+            if "?" in target and per_path.get(path, 0) >= VARIANTS_PER_PATH:
+                continue
+            per_path[path] = per_path.get(path, 0) + 1
+            found_on[target] = url
+            queue.append(target)
+    return result
+
+
+# The elements that stick out of the page's width, outermost first (for the failure message).
+WIDEST = """() => {
+  const limit = document.scrollingElement.clientWidth, out = [];
+  const clipped = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+    if (getComputedStyle(p).overflowX !== "visible") return true; } return false; };
+  for (const el of document.querySelectorAll("body *")) {
+    const box = el.getBoundingClientRect();
+    if (box.right > limit + 1 && !clipped(el)) {
+      out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")}#${el.id} (${Math.round(box.left)}-${Math.round(box.right)})`);
+    }
+  }
+  return out.slice(0, 8).join(", ");
+}"""
+
+
+def endpoint_of(app: Flask, url: str) -> str:
+    adapter = app.url_map.bind("localhost")
+    try:
+        return str(adapter.match(url.split("?")[0])[0])
+    except HTTPException:
+        return url
+
+
+def test_no_dead_links_and_no_sideways_scrolling(app: Flask, server_url: str, load_content, world: World, login,
+                                                 browser) -> None:
+    load_content()
+    route_extras(app, world)
+    checked: set[str] = set()  # endpoints already seen in the browser (by an earlier role)
+    problems = []
+    for role, name in ROLES.items():
+        user = getattr(world, name)
+        client = app.test_client()
+        app.config["WTF_CSRF_ENABLED"] = False  # the test client signs in without a token; the browser below with one
+        login(client, user)
+        started = time.perf_counter()
+        found = crawl(client)
+        crawled = time.perf_counter() - started
+        app.config["WTF_CSRF_ENABLED"] = True
+        problems += [f"{role}: {status} {url} (linked from {found.found_on.get(url)})" for url, status in found.status.items()
+                     if status in (401, 403, 404, 405) or status >= 500]
+        assert len(found.html) > 20, f"{role}: the crawl reached only {found.html}"
+        # One page of each kind (endpoint) no earlier role showed, in the browser at both widths.
+        kinds: dict[str, str] = {}
+        for url in found.html:
+            kind = endpoint_of(app, url)
+            if kind not in checked:
+                kinds.setdefault(kind, url)
+        checked |= set(kinds)
+        started = time.perf_counter()
+        problems += [f"{role}: {line}" for line in sideways(browser, server_url, user.email, list(kinds.values()))]
+        print(f"{role}: {len(found.status)} URLs crawled in {crawled:.1f} s, {len(kinds)} pages in the browser in "
+              f"{time.perf_counter() - started:.1f} s")
+    assert problems == [], "\n".join(problems)
+
+
+def sideways(browser: Any, server_url: str, email: str, urls: list[str]) -> list[str]:
+    """The pages among ``urls`` that scroll sideways at one of the ``WIDTHS``, and what sticks out."""
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, server_url, email)
+    found = []
+    for url in urls:
+        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+        response = page.goto(server_url + url)
+        if response is None or response.status != 200:
+            found.append(f"{url} answered {response and response.status} in the browser")
+            continue
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            scroll, client_width = page.evaluate(
+                "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+            if scroll > client_width:
+                found.append(f"{url} at {width} px: {scroll} > {client_width}: {page.evaluate(WIDEST)}")
+    context.close()
+    return found

@@ -1,0 +1,237 @@
+"""What's due (issue 13 point 2), navigation matching permissions (point 3) and the rough
+edges (point 8): the learner's to-do list, recent results and what opens next; the
+instructor's cohorts at a glance; the navigation per role; locked items as plain text with
+their opening date; the favicon; time zones by region; assessed work in month order;
+un-marking a lesson asks first."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lms.assessment.models import Quiz, QuizKind
+from lms.coursework.models import Assignment
+from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.models import GradeAction
+from lms.grading.services import rubric_for, save_grade
+from lms.learning.services import build_schedule
+from lms.progress.completion import learner_progress
+from lms.today.services import TodoKind, instructor_today, learner_today
+
+
+@pytest.fixture()
+def course(app: Flask, load_content) -> None:
+    load_content()
+
+
+def page(response: Any) -> str:
+    assert response.status_code == 200, response.status_code
+    return str(response.get_data(as_text=True))
+
+
+def todo_rows(html: str) -> list[tuple[str, str, bool]]:
+    """(key, due date, overdue) of each to-do entry, in the order shown."""
+    return [(key, due, "overdue" in classes) for classes, key, due in
+            re.findall(r'<li class="todo-item([^"]*)" data-key="([^"]+)" data-due="([^"]+)"', html)]
+
+
+def hand_in(cohort: Any, learner: Any, key: str, app: Flask) -> Any:
+    work = start_submission(db.session, get_assignment(db.session, key), learner.id, cohort.id, utcnow())
+    dates = dates_for(work.assignment, build_schedule(db.session, cohort, learner.id, utcnow()))
+    add_attachment(db.session, work, "plan.txt", b"plan", dates, Path(app.instance_path) / "uploads", utcnow())
+    submit(db.session, work, dates, utcnow())
+    db.session.commit()
+    return work
+
+
+# ---------------------------------------------------------------- the learner's to-do list
+
+
+def test_the_to_do_list_is_the_schedule_overdue_first(course, client, make_cohort, enrol_learner, login) -> None:
+    cohort = make_cohort(months_ago=5)
+    learner = enrol_learner(cohort, name="Lea Learner")
+    login(client, learner)
+    html = page(client.get("/home"))
+    rows = todo_rows(html)
+    assert rows, "a learner five months in has work to do"
+    # overdue first, then by due date
+    flags = [overdue for _key, _due, overdue in rows]
+    assert flags == sorted(flags, reverse=True)
+    assert [due for _k, due, overdue in rows if overdue] == sorted(due for _k, due, overdue in rows if overdue)
+    assert [due for _k, due, overdue in rows if not overdue] == sorted(due for _k, due, overdue in rows if not overdue)
+    # every open assessed item not done is listed with the schedule's due date
+    progress = learner_progress(db.session, cohort, learner.id, utcnow())
+    expected = {(i.key, i.due_on.isoformat()) for i in progress.items
+                if i.assessed and not i.done and i.opens_on <= progress.today}
+    listed = {(key, due) for key, due, _overdue in rows}
+    assert expected <= listed
+    # the assessed-work page gives the same due dates
+    plan = build_schedule(db.session, cohort, learner.id, utcnow())
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.key.in_([k for k, _d, _o in rows]))):
+        dates = dates_for(assignment, plan)
+        assert dates is not None and (assignment.key, dates.due_on.isoformat()) in listed
+    # the weekly checks of the units open now are there too, due with their unit
+    checks = {k for k, _d, _o in rows} - {i.key for i in progress.items}
+    open_lessons = {lesson.id: slot for slot in plan.open_now for lesson in slot.lessons}
+    for quiz in db.session.scalars(select(Quiz).where(Quiz.key.in_(checks))):
+        assert quiz.kind == QuizKind.CHECK and quiz.lesson_id in open_lessons
+        assert (quiz.key, open_lessons[quiz.lesson_id].due_on.isoformat()) in listed
+    assert "What unlocks next" in html and 'id="opens-next"' in html
+
+
+def test_work_handed_in_leaves_the_list_and_a_released_grade_shows(course, app, client, make_user, make_cohort,
+                                                                   enrol_learner, login) -> None:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lea Learner")
+    key = "cs-hands-on-own-operation"
+    login(client, learner)
+    assert key in {k for k, _d, _o in todo_rows(page(client.get("/home")))}
+    work = hand_in(cohort, learner, key, app)
+    assert key not in {k for k, _d, _o in todo_rows(page(client.get("/home")))}
+
+    today = instructor_today(db.session, teacher.id, utcnow())
+    assert [(w.learner.name, w.submission.id) for w in today[0].waiting] == [("Lea Learner", work.id)]
+    rubric = rubric_for(db.session, work, None)
+    levels: dict[str, str | None] = {c.id: c.levels[-1].id for c in rubric.criteria}
+    save_grade(db.session, work, teacher, levels, {}, "Well argued.", None, GradeAction.RELEASE, utcnow())
+    db.session.commit()
+    recent = page(client.get("/home")).split('id="recent"')[1].split("</ul>")[0]
+    assert "grade" in recent and work.assignment.title in recent
+    assert learner_today(db.session, build_schedule(db.session, cohort, learner.id, utcnow()), learner.id, utcnow()).recent[0].what == "grade"
+
+
+def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol_learner) -> None:
+    cohort = make_cohort(months_ago=1)
+    learner = enrol_learner(cohort)
+    plan = build_schedule(db.session, cohort, learner.id, utcnow())
+    kinds = {t.kind for t in learner_today(db.session, plan, learner.id, utcnow()).todo}
+    assert TodoKind.CHECK in kinds
+
+
+# ---------------------------------------------------------------- the instructor's home
+
+
+def test_the_instructor_sees_grading_overdue_and_new_at_risk_learners(course, app, client, make_user, make_cohort,
+                                                                      enrol_learner, login) -> None:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lea Learner")
+    work = hand_in(cohort, learner, "cs-hands-on-own-operation", app)
+    login(client, teacher)
+    html = page(client.get("/home"))
+    section = html.split('id="instructor-today"')[1]
+    assert f'/cohorts/{cohort.id}/submissions/{work.id}' in section
+    assert f'/grading?cohort={cohort.id}' in section
+    overdue = section.split("<h4>Overdue learners</h4>")[1].split("<h4>")[0]
+    assert "Lea Learner" in overdue and "days behind" in overdue
+    at_risk = section.split("<h4>Newly at risk</h4>")[1]
+    assert f'/cohorts/{cohort.id}/learners/{learner.id}/at-risk' in at_risk
+
+
+def test_homes_run_a_fixed_number_of_statements(course, app, client, make_user, make_cohort, enrol_learner, login,
+                                                count_queries) -> None:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    first = enrol_learner(cohort, name="Lea Learner")
+
+    def statements(user: Any) -> int:
+        client.post("/logout")
+        login(client, user)
+        page(client.get("/home"))  # warm up
+        return count_queries(lambda: client.get("/home"))
+
+    hand_in(cohort, first, "cs-hands-on-own-operation", app)
+    few = (statements(teacher), statements(first))
+    for n in range(5):
+        hand_in(cohort, enrol_learner(cohort, name=f"More {n}"), "cs-hands-on-own-operation", app)
+    hand_in(cohort, first, "mlops-hands-on-own-pipeline", app)
+    many = (statements(teacher), statements(first))
+    assert few == many, f"statements with 1 learner: {few}; with 6: {many}"
+
+
+# ---------------------------------------------------------------- navigation
+
+
+def nav(html: str) -> str:
+    return html.split('<ul id="nav-menu">')[1].split("</ul>")[0]
+
+
+def test_the_navigation_shows_each_role_what_it_may_open(course, client, make_user, make_cohort, enrol_learner,
+                                                         login) -> None:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort)
+    login(client, learner)
+    links = nav(page(client.get("/home")))
+    for label in ("Schedule", "Portfolio", "Progress", "Stakeholder feedback", "KPIs", "Certificates"):
+        assert f">{label}</a>" in links, label
+    assert ">Grading</a>" not in links
+    client.post("/logout")
+    login(client, teacher)
+    links = nav(page(client.get("/home")))
+    assert ">Grading</a>" in links
+    for label in ("Schedule", "Portfolio", "Progress", "Stakeholder feedback"):
+        assert f">{label}</a>" not in links, label
+    client.post("/logout")
+    links = nav(page(client.get("/")))
+    assert ">Sign in</a>" in links and ">Home</a>" not in links
+
+
+def test_locked_lessons_are_plain_text_with_their_opening_date(course, client, make_cohort, enrol_learner, login) -> None:
+    cohort = make_cohort(months_ago=1)
+    login(client, enrol_learner(cohort))
+    html = page(client.get("/levels/advanced"))
+    assert "/lessons/" not in html and "opens on" in html
+    progress = page(client.get("/progress"))
+    assert "opens on" in progress
+
+
+def test_the_favicon_is_served(client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    response.close()
+
+
+# ---------------------------------------------------------------- rough edges
+
+
+def test_time_zones_by_region_without_aliases_the_likely_ones_first(client, make_user, login) -> None:
+    login(client, make_user(timezone="Europe/Berlin"))
+    html = page(client.get("/account", headers={"Accept-Language": "en-GB,en;q=0.8"}))
+    select_html = html.split('name="profile-timezone"')[1].split("</select>")[0]
+    groups = re.findall(r'<optgroup label="([^"]+)">', select_html)
+    assert groups[0] == "Likely for you" and {"Europe", "America", "Asia", "Pacific"} <= set(groups)
+    likely = select_html.split('<optgroup label="Likely for you">')[1].split("</optgroup>")[0]
+    assert re.findall(r'value="([^"]+)"', likely) == ["Europe/Berlin", "Europe/London", "UTC"]
+    values = re.findall(r'value="([^"]+)"', select_html)
+    assert len(values) == len(set(values)) < 450
+    assert not {"US/Eastern", "Asia/Calcutta", "GB", "Europe/Kiev"} & set(values)
+    response = client.post("/account", data={"profile-name": "Ada", "profile-timezone": "Asia/Kolkata",
+                                              "profile-submit": "Save"})
+    assert response.status_code == 302
+
+
+def test_assessed_work_is_listed_in_month_order(course, client, make_user, login) -> None:
+    login(client, make_user(admin=True))
+    html = page(client.get("/coursework"))
+    months = [int(m) for m in re.findall(r"· month (\d+)</td>", html)]
+    assert months and months == sorted(months)
+
+
+def test_un_marking_a_lesson_asks_first(course, client, make_cohort, enrol_learner, login) -> None:
+    cohort = make_cohort(months_ago=1)
+    login(client, enrol_learner(cohort))
+    plan_lesson = next(s for s in build_schedule(db.session, cohort, None, utcnow()).open_now if s.lessons).lessons[0]
+    client.post(f"/lessons/{plan_lesson.key}/read", data={})
+    html = page(client.get(f"/lessons/{plan_lesson.key}"))
+    confirm = html.split('<details class="confirm mt-1" id="unmark-read">')[1].split("</details>")[0]
+    assert "<summary" in confirm and "Yes, mark it as not read" in confirm and 'name="undo"' in confirm
+
