@@ -56,7 +56,7 @@ def _start(day: date, zone: str) -> datetime:
     return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
 
 
-def _query(filters: LogFilters, scope: frozenset[int] | None) -> Select[Any]:
+def _query(filters: LogFilters, scope: frozenset[int] | None) -> Select[AuditEntry, User, Organization]:
     actor, org = aliased(User), aliased(Organization)
     query = (select(AuditEntry, actor, org).outerjoin(actor, actor.id == AuditEntry.actor_id)
              .outerjoin(org, org.id == AuditEntry.organization_id))
