@@ -46,6 +46,8 @@ class Config:
     ITEM_BANK_LINT = True
     # Generate a secret key into instance/ when none is configured.
     GENERATE_SECRET_KEY = True
+    # `flask lms purge-uploads` deletes the uploads of cohorts archived longer than this (lms/privacy).
+    UPLOAD_RETENTION_MONTHS = 24
 
     def __init__(self, instance_path: Path) -> None:
         self.INSTANCE_PATH = instance_path

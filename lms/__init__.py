@@ -37,6 +37,7 @@ from lms.mail import wiring as mail
 from lms.notifications import wiring as notifications
 from lms.policy import POLICY
 from lms.portfolio import wiring as portfolio
+from lms.privacy import wiring as privacy
 from lms.progress import wiring as progress
 from lms.resources import wiring as resources
 from lms.search import wiring as search
@@ -50,7 +51,8 @@ from lms.web.access import install_policy
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
-            notifications, gradebook, admin, demo)
+            notifications, gradebook, admin, demo,
+            privacy)
 
 
 def create_app(

@@ -208,4 +208,8 @@ POLICY: dict[str, AccessRule] = {
     "notifications.read_all": SIGNED_IN,
     "notifications.preferences": SIGNED_IN,
     "notifications.save_preferences": SIGNED_IN,
+    # data rights: everyone downloads their own data; only site admins erase a learner
+    "privacy.data": SIGNED_IN,
+    "privacy.export": SIGNED_IN,
+    "privacy.erase": SITE_ADMIN,
 }

@@ -71,13 +71,13 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "progress", "resources", "search", "simulations",
+                                   "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "teams", "web"]
     assert after["commands"] == ["close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
-                                 "load-content", "rebuild-mastery", "rebuild-search",
+                                 "load-content", "purge-uploads", "rebuild-mastery", "rebuild-search",
                                  "send-reminders"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
-    assert after["after_commit"] == ["lms.mail.views.deliver_after_commit"]
+    assert after["after_commit"] == ["lms.mail.views.deliver_after_commit", "lms.privacy.views.delete_committed_files"]
 
 
 def test_the_content_loader_works_without_an_app_factory(app: Flask) -> None:

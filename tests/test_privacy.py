@@ -1,0 +1,294 @@
+"""Learners' data rights: the export (every kind's JSON key, files byte for byte, other
+people hidden as the app hides them), erasure (personal data gone, files deleted, peer
+reviews kept as by "a former learner", other learners and the cohort's heat map
+untouched, audited, refused for staff and on a wrong confirmation), the coverage of every
+foreign key to users by a data kind, and ``flask lms purge-uploads``."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from lms.accounts.models import User
+from lms.audit.models import AuditAction, AuditEntry
+from lms.catalog.models import Metric
+from lms.cohorts.models import Cohort
+from lms.competency.services import heat_map
+from lms.coursework.models import Attachment, Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.models import Grade, GradeAction, PeerReview, PeerReviewStatus
+from lms.grading.services import save_grade
+from lms.kpi.models import KpiEntry
+from lms.privacy.kinds import ERASED_NAME, KINDS, covered, erased_email
+from lms.privacy.services import months_before
+from lms.progress.models import Evidence, Mastery
+
+HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
+PDF = b"%PDF-1.4 Ana's plan \x00\x01\x02 binary tail"
+# Foreign keys of features not committed when lms/privacy was written: their kinds are to be
+# added when they land (see the lead's report). Empty this set as they are.
+AWAITING = {"announcements.author_id", "announcements.edited_by_id", "announcement_dismissals.user_id",
+            "discussion_threads.author_id", "discussion_posts.author_id", "discussion_moderations.actor_id"}
+
+
+def post_work(client: Any, body: str, file: tuple[str, bytes] | None = None) -> Any:
+    fields: dict[str, Any] = {"body": body, "action": "submit"}
+    if file:
+        fields["file"] = FileStorage(io.BytesIO(file[1]), filename=file[0])
+    boundary, data = encode_multipart(fields)
+    return client.post(f"/assignments/{HANDS_ON}/work", data=data, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+@pytest.fixture()
+def course(app: Flask, load_content, make_cohort, make_user, enrol_learner, login) -> dict[str, Any]:
+    load_content()
+    teacher = make_user(name="Tom Teacher")
+    admin = make_user(name="Sid Admin", admin=True)
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+
+    def client_for(user: Any) -> Any:
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    people = {name: enrol_learner(cohort, name=name) for name in ("Ana Erased", "Ben Stays", "Cleo Stays")}
+    clients = {name: client_for(user) for name, user in people.items()}
+    assert post_work(clients["Ana Erased"], "Ana's private plan", ("plan.pdf", PDF)).status_code == 302
+    assert post_work(clients["Ben Stays"], "Ben's plan", ("ben.pdf", b"%PDF-1.4 Ben")).status_code == 302
+    assert post_work(clients["Cleo Stays"], "Cleo's plan").status_code == 302
+    for name in people:
+        assert clients[name].post(f"/assignments/{HANDS_ON}/peer-reviews").status_code == 302
+    db.session.expire_all()
+    for review in db.session.scalars(select(PeerReview).where(PeerReview.status == PeerReviewStatus.ASSIGNED)):
+        reviewer = next(n for n, u in people.items() if u.id == review.reviewer_id)
+        done = {f"level-{c.id}": c.levels[1].id for c in review.rubric_version.criteria}
+        done["comment"] = f"Notes of {reviewer.split()[0].lower()} on #{review.submission_id}"
+        assert clients[reviewer].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
+    db.session.expire_all()
+    now = utcnow()
+    for submission in db.session.scalars(select(Submission).order_by(Submission.id)):
+        levels = {c.id: c.levels[2].id for c in submission.assignment.rubric.current.criteria}
+        save_grade(db.session, submission, teacher, levels, {}, f"Feedback for #{submission.id}", None,
+                   GradeAction.RELEASE, now)
+    db.session.add(KpiEntry(user_id=people["Ana Erased"].id, metric_id=_a_metric(), period=now.date().replace(day=1),
+                            value=42.0, note="my revenue is secret"))
+    db.session.commit()
+    return {"cohort": cohort, "teacher": teacher, "admin": admin, "people": people, "clients": clients,
+            "client_for": client_for}
+
+
+def _a_metric() -> int:
+    metric_id = db.session.scalar(select(Metric.id).limit(1))
+    assert metric_id is not None
+    return int(metric_id)
+
+
+def uploads(app: Flask) -> Path:
+    return Path(app.config.get("UPLOAD_DIR") or Path(app.instance_path) / "uploads")
+
+
+def download(client: Any) -> zipfile.ZipFile:
+    response = client.post("/account/data/export")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="my-data-')
+    return zipfile.ZipFile(io.BytesIO(response.get_data()))
+
+
+def test_every_foreign_key_to_users_has_a_data_kind(app: Flask) -> None:
+    keys = {f"{table.name}.{fk.parent.name}" for table in db.metadata.tables.values() for fk in table.foreign_keys
+            if fk.column.table.name == "users"}
+    claimed = covered()
+    assert keys - claimed - AWAITING == set(), "a model keeps a user id that no lms/privacy kind exports or erases"
+    assert claimed - keys == set(), "a kind claims a column that is no foreign key to users"
+    names = [kind.name for kind in KINDS]
+    assert len(names) == len(set(names))
+    every = [c for kind in KINDS for c in kind.covers]
+    assert len(every) == len(set(every)), "a column claimed by two kinds"
+
+
+def test_the_learner_downloads_everything_about_them(app: Flask, course) -> None:
+    ana = course["people"]["Ana Erased"]
+    archive = download(course["clients"]["Ana Erased"])
+    data = json.loads(archive.read("data.json"))
+    assert {kind.name for kind in KINDS if kind.exported} <= set(data)
+    assert "staff_actions" not in data
+    account = data["account"][0]
+    assert account["email"] == ana.email and account["name"] == "Ana Erased"
+    assert "password_hash" not in account and "session_version" not in account
+    assert any(e["role"] == "learner" and e["cohort"] == course["cohort"].name for e in data["memberships"])
+
+    [own] = data["submissions"]
+    assert own["versions"][0]["body"] == "Ana's private plan"
+    [attached] = own["attachments"]
+    assert attached["filename"] == "plan.pdf" and "stored_name" not in attached
+    assert archive.read(attached["in_zip"]) == PDF  # byte for byte
+    assert data["grades"][0]["feedback"] == f"Feedback for #{own['id']}" and "grader_id" not in data["grades"][0]
+    given = [r for r in data["peer_reviews"] if r["direction"] == "given"]
+    received = [r for r in data["peer_reviews"] if r["direction"] == "received"]
+    assert given and all(r["comment"].startswith("Notes of ana") for r in given)
+    assert received and all("reviewer_id" not in r for r in received)
+    assert data["evidence_and_mastery"] and data["kpi_figures"][0]["note"] == "my revenue is secret"
+    # nothing of anyone else: no other learner's name, email or text
+    text = archive.read("data.json").decode()
+    for other in ("Ben Stays", "Cleo Stays", "Ben's plan", course["people"]["Ben Stays"].email, "Tom Teacher"):
+        assert other not in text
+    assert [n for n in archive.namelist() if n.startswith("files/")] == [attached["in_zip"]]
+    # the download is audited
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.DATA_EXPORTED)).one()
+    assert entry.actor_id == ana.id and entry.target == f"user:{ana.id}"
+
+
+def test_export_needs_a_post_and_is_not_cached(app: Flask, course) -> None:
+    client = course["clients"]["Ben Stays"]
+    page = client.get("/account/data")
+    assert page.status_code == 200 and "Download my data" in page.get_data(as_text=True)
+    response = client.post("/account/data/export")
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert client.get("/account/data/export").status_code == 405
+
+
+def _snapshot(cohort: Any) -> Any:
+    db.session.expire_all()
+    cohort = db.session.get(Cohort, cohort.id)
+    book = heat_map(db.session, cohort, utcnow())
+    rows = [(r.user.id, [(c.level, c.evidence) for c in r.cells], r.mean) for r in book.rows]
+    return rows, [(d.__dict__ if hasattr(d, "__dict__") else d) for d in book.distributions]
+
+
+def test_a_site_admin_erases_a_learner(app: Flask, course) -> None:
+    ana, ben = course["people"]["Ana Erased"], course["people"]["Ben Stays"]
+    folder = uploads(app)
+    ana_files = [folder / a.stored_name for a in db.session.scalars(
+        select(Attachment).join(Submission).where(Submission.user_id == ana.id))]
+    ben_files = [folder / a.stored_name for a in db.session.scalars(
+        select(Attachment).join(Submission).where(Submission.user_id == ben.id))]
+    assert ana_files and all(p.is_file() for p in ana_files) and ben_files
+    ana_id, email = ana.id, ana.email
+    evidence_before = db.session.scalar(select(db.func.count()).select_from(Evidence).where(Evidence.user_id == ana_id))
+    mastery_before = [(m.objective_id, m.level) for m in db.session.scalars(
+        select(Mastery).where(Mastery.user_id == ana_id).order_by(Mastery.id))]
+    given_before = {r.id: r.comment for r in db.session.scalars(select(PeerReview).where(PeerReview.reviewer_id == ana_id))}
+    ben_before = download(course["clients"]["Ben Stays"]).read("data.json")
+    heat_before = _snapshot(course["cohort"])
+
+    admin = course["client_for"](course["admin"])
+    page = admin.get(f"/admin/users/{ana_id}/erase")
+    assert page.status_code == 200 and email in page.get_data(as_text=True)
+    wrong = admin.post(f"/admin/users/{ana_id}/erase", data={"confirm_email": "someone@else.example"})
+    assert wrong.status_code == 400 and "exactly" in wrong.get_data(as_text=True)
+    assert all(p.is_file() for p in ana_files)
+    done = admin.post(f"/admin/users/{ana_id}/erase", data={"confirm_email": email.upper()})
+    assert done.status_code == 302
+
+    db.session.expire_all()
+    user = db.session.get(User, ana_id)
+    assert user is not None and user.name == ERASED_NAME and user.email == erased_email(ana_id)
+    assert user.password_hash is None and not user.is_active
+    assert not any(p.exists() for p in ana_files) and all(p.is_file() for p in ben_files)
+    [work] = db.session.scalars(select(Submission).where(Submission.user_id == ana_id)).all()
+    assert work.draft_body == "" and all(v.body == "" for v in work.versions)
+    assert all(a.filename == "erased" and a.stored_name.startswith("deleted/") for a in work.attachments)
+    grade = db.session.scalars(select(Grade).where(Grade.submission_id == work.id)).one()
+    assert grade.score is not None and grade.feedback == ""
+    # peer reviews they wrote stay, text and all, as by "a former learner"
+    assert {r.id: r.comment for r in db.session.scalars(
+        select(PeerReview).where(PeerReview.reviewer_id == ana_id))} == given_before
+    assert db.session.scalar(select(KpiEntry.note).where(KpiEntry.user_id == ana_id)) == ""
+    # statistics: evidence and mastery kept, the heat map and other learners untouched
+    assert db.session.scalar(select(db.func.count()).select_from(Evidence).where(Evidence.user_id == ana_id)) == evidence_before
+    assert [(m.objective_id, m.level) for m in db.session.scalars(
+        select(Mastery).where(Mastery.user_id == ana_id).order_by(Mastery.id))] == mastery_before
+    assert _snapshot(course["cohort"]) == heat_before
+    ben_after = json.loads(download(course["clients"]["Ben Stays"]).read("data.json"))
+    ben_was = json.loads(ben_before)
+    for key in ("submissions", "grades", "peer_reviews", "evidence_and_mastery"):
+        assert ben_after[key] == ben_was[key]
+    # the grader sees the review as by a former learner
+    ben_work = db.session.scalar(select(Submission.id).where(Submission.user_id == ben.id))
+    grading = course["client_for"](course["teacher"]).get(f"/cohorts/{course['cohort'].id}/submissions/{ben_work}")
+    graded = grading.get_data(as_text=True)
+    assert grading.status_code == 200 and "Ana Erased" not in graded
+    if any(r.submission_id == ben_work for r in db.session.scalars(select(PeerReview).where(PeerReview.reviewer_id == ana_id))):
+        assert ERASED_NAME in graded
+    # audited, without the name or the address
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.LEARNER_ERASED)).one()
+    assert entry.actor_id == course["admin"].id and entry.target == f"user:{ana_id}"
+    assert email not in json.dumps(entry.after) and "Ana" not in json.dumps(entry.after)
+    # the erased learner cannot sign in any more; erasing again is refused
+    again = admin.post(f"/admin/users/{ana_id}/erase", data={"confirm_email": erased_email(ana_id)})
+    assert again.status_code == 400 and "already been erased" in again.get_data(as_text=True)
+
+
+def test_staff_are_not_erased(app: Flask, course) -> None:
+    teacher = course["teacher"]
+    admin = course["client_for"](course["admin"])
+    response = admin.post(f"/admin/users/{teacher.id}/erase", data={"confirm_email": teacher.email})
+    assert response.status_code == 400 and "deactivate them" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, teacher.id).name == "Tom Teacher"  # type: ignore[union-attr]
+    assert admin.get("/admin/users/999999/erase").status_code == 404
+
+
+def test_months_before_clamps_the_day() -> None:
+    moment = utcnow().replace(year=2026, month=3, day=31)
+    assert months_before(moment, 1).date().isoformat() == "2026-02-28"
+    assert months_before(moment, 14).date().isoformat() == "2025-01-31"
+
+
+def test_purge_uploads_of_long_archived_cohorts(app: Flask, course, make_cohort, enrol_learner, login) -> None:
+    folder = uploads(app)
+    old = course["cohort"]
+    recent = make_cohort(months_ago=5)
+    learner = enrol_learner(recent, name="Rita Recent")
+    client = course["client_for"](learner)
+    assert post_work(client, "Rita's plan", ("rita.pdf", b"%PDF-1.4 Rita")).status_code == 302
+    db.session.expire_all()
+    old_files = [folder / a.stored_name for a in db.session.scalars(
+        select(Attachment).join(Submission).where(Submission.cohort_id == old.id))]
+    [rita_file] = [folder / a.stored_name for a in db.session.scalars(
+        select(Attachment).join(Submission).where(Submission.cohort_id == recent.id))]
+    now = utcnow()
+    db.session.get(Cohort, old.id).archived_at = now - timedelta(days=800)  # type: ignore[union-attr]
+    db.session.get(Cohort, recent.id).archived_at = now - timedelta(days=30)  # type: ignore[union-attr]
+    db.session.commit()
+
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["lms", "purge-uploads", "--dry-run"])
+    assert dry.exit_code == 0 and f"Would delete {len(old_files)} files" in dry.output and old.name in dry.output
+    assert all(p.is_file() for p in old_files)
+    first = runner.invoke(args=["lms", "purge-uploads"])
+    assert first.exit_code == 0 and f"Deleted {len(old_files)} files" in first.output
+    assert not any(p.exists() for p in old_files) and rita_file.is_file()
+    db.session.expire_all()
+    kept = db.session.scalars(select(Attachment).join(Submission).where(Submission.cohort_id == old.id)).all()
+    assert kept and all(a.stored_name.startswith("deleted/") and a.filename for a in kept)
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.UPLOADS_PURGED)).all()
+    assert [(e.target, e.after["files"]) for e in entries] == [(f"cohort:{old.id}", len(old_files))]  # type: ignore[index]
+    second = runner.invoke(args=["lms", "purge-uploads"])
+    assert second.exit_code == 0 and "Deleted 0 files" in second.output
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == AuditAction.UPLOADS_PURGED)) == 1
+    # a downloaded export lists the purged file without it
+    archive = download(course["clients"]["Ben Stays"])
+    data = json.loads(archive.read("data.json"))
+    assert all(a["in_zip"] is None for s in data["submissions"] for a in s["attachments"])
+
+
+def test_purge_refuses_a_bad_setting(app: Flask) -> None:
+    app.config["UPLOAD_RETENTION_MONTHS"] = 0
+    try:
+        result = app.test_cli_runner().invoke(args=["lms", "purge-uploads"])
+    finally:
+        app.config["UPLOAD_RETENTION_MONTHS"] = 24
+    assert result.exit_code != 0 and "UPLOAD_RETENTION_MONTHS" in result.output
