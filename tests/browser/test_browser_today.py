@@ -1,0 +1,61 @@
+"""In Chromium: the learner's to-do list matches the schedule (the dates the assessed-work
+page gives), and on a phone the navigation folds behind "Menu"."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.test_browser import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_to_do_list_matches_the_schedule(server_url: str, load_content, make_cohort, enrol_learner, browser) -> None:
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=5), name="Lea Learner")
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    entries = page.locator("#todo li.todo-item")
+    assert entries.count() > 3
+    todo = {entries.nth(i).get_attribute("data-key"): entries.nth(i).locator("time").inner_text() for i in range(entries.count())}
+    overdue = [entries.nth(i).evaluate("e => e.classList.contains('overdue')") for i in range(entries.count())]
+    assert overdue == sorted(overdue, reverse=True), "overdue entries come first"
+
+    page.get_by_role("link", name="Assessed work").click()
+    rows = page.locator("table tbody tr")
+    schedule = {}
+    for i in range(rows.count()):
+        link = rows.nth(i).locator("a")
+        due = re.search(r"due (\d\d \w{3} \d{4})", rows.nth(i).inner_text())
+        if link.count() and due:
+            schedule[link.get_attribute("href").rsplit("/", 1)[-1]] = due.group(1)
+    assignments = {key: due for key, due in todo.items() if key in schedule}
+    assert assignments, "the to-do list holds open assessed work"
+    assert assignments == {key: schedule[key] for key in assignments}
+
+    # The first entry opens its page.
+    page.goto(server_url + "/home")
+    first = page.locator("#todo li.todo-item a").first
+    title = first.inner_text()
+    first.click()
+    assert title in page.locator("h1").inner_text()
+    context.close()
+
+
+def test_the_navigation_folds_behind_menu_on_a_phone(server_url: str, load_content, make_cohort, enrol_learner, browser) -> None:
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=2))
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    menu = page.locator("#nav-menu")
+    assert not menu.is_visible()
+    page.get_by_text("Menu", exact=True).click()
+    assert menu.is_visible()
+    page.locator("#nav-menu").get_by_role("link", name="Schedule").click()
+    page.wait_for_url("**/schedule")
+    assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
+    context.close()
