@@ -15,6 +15,7 @@ from flask import Flask
 
 from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
 from lms.accounts import wiring as accounts
+from lms.announcements import wiring as announcements
 from lms.admin import wiring as admin
 from lms.assessment import wiring as assessment
 from lms.audit import wiring as audit
@@ -26,6 +27,7 @@ from lms.competency import wiring as competency
 from lms.content import wiring as content
 from lms.coursework import wiring as coursework
 from lms.demo import wiring as demo
+from lms.discussions import wiring as discussions
 from lms.expert import wiring as expert
 from lms.extensions import csrf, db, limiter, login_manager, migrate
 from lms.feedback import wiring as feedback
@@ -51,7 +53,7 @@ from lms.web.access import install_policy
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
-            notifications, gradebook, admin, demo,
+            notifications, gradebook, admin, announcements, discussions, demo,
             privacy)
 
 

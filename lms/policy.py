@@ -5,6 +5,7 @@ with the URL map and try every route as every kind of user."""
 from __future__ import annotations
 
 from lms.admin.access import AUDIT_READER
+from lms.announcements.access import LEARNER_OF_ANNOUNCEMENT
 from lms.assessment.access import OWN_ATTEMPT
 from lms.cohorts.access import (
     ANONYMOUS,
@@ -19,6 +20,7 @@ from lms.cohorts.access import (
     STAFF_FOR_LEARNER,
 )
 from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNMENT, RELEASED_ASSIGNMENT
+from lms.discussions.access import DISCUSSION_MEMBER, DISCUSSION_STAFF, POST_AUTHOR
 from lms.expert.access import EXPERT_INVITE_MANAGER
 from lms.grading.access import OWN_PEER_REVIEW
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
@@ -193,6 +195,26 @@ POLICY: dict[str, AccessRule] = {
     "teams.dissolve": COHORT_STAFF,
     "teams.detail": COHORT_STAFF,
     "teams.adjust": COHORT_STAFF,
+    # announcements: the cohort's staff post, schedule, edit and delete; its learners read and dismiss them
+    "announcements.manage": COHORT_STAFF,
+    "announcements.create": COHORT_STAFF,
+    "announcements.edit": COHORT_STAFF,
+    "announcements.save": COHORT_STAFF,
+    "announcements.delete": COHORT_STAFF,
+    "announcements.mine": LEARNER,
+    "announcements.dismiss": LEARNER_OF_ANNOUNCEMENT,
+    # module discussions: a cohort's learners and staff (anybody else, another cohort's learners
+    # included, gets 404); moderation for its staff, editing a post for its author
+    "discussions.start": SIGNED_IN,
+    "discussions.index": DISCUSSION_MEMBER,
+    "discussions.module": DISCUSSION_MEMBER,
+    "discussions.new_thread": DISCUSSION_MEMBER,
+    "discussions.thread": DISCUSSION_MEMBER,
+    "discussions.reply": DISCUSSION_MEMBER,
+    "discussions.moderate_thread": DISCUSSION_STAFF,
+    "discussions.moderate_post": DISCUSSION_STAFF,
+    "discussions.edit_post": POST_AUTHOR,
+    "discussions.save_post": POST_AUTHOR,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

@@ -224,6 +224,7 @@ def test_a_site_admin_erases_a_learner(app: Flask, course) -> None:
     # audited, without the name or the address
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.LEARNER_ERASED)).one()
     assert entry.actor_id == course["admin"].id and entry.target == f"user:{ana_id}"
+    assert entry.organization_id == course["cohort"].organization_id
     assert email not in json.dumps(entry.after) and "Ana" not in json.dumps(entry.after)
     # the erased learner cannot sign in any more; erasing again is refused
     again = admin.post(f"/admin/users/{ana_id}/erase", data={"confirm_email": erased_email(ana_id)})

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record
-from lms.cohorts.models import Cohort, cohort_instructors, organization_admins
+from lms.cohorts.models import Cohort, Enrolment, cohort_instructors, organization_admins
 from lms.coursework.models import Attachment, Submission
 from lms.database import DbSession
 from lms.privacy.kinds import (
@@ -159,20 +159,23 @@ def delete_doomed(session: DbSession, folder: Path) -> int:
 def erase_learner(session: DbSession, user: User, confirmation: str, *, actor_id: int | None, ip: str | None,
                   now: datetime) -> dict[str, int]:
     """Erase ``user`` as the kinds decide (see lms/privacy/kinds.py), once the admin typed
-    the account's email as ``confirmation``; recorded in the audit log without the name
-    or email (the log is never changed, so it must not keep them). The uploaded files are
+    the account's email as ``confirmation``; recorded in the audit log (in the organization
+    of their latest enrolment, so its admins read it too) without the name or email: the
+    log is never changed, so it must not keep them. The uploaded files are
     deleted by ``delete_doomed`` after the commit."""
     reason = erasable(session, user)
     if reason:
         raise ErasureRefused(reason)
     if confirmation.strip().lower() != user.email.lower():
         raise ErasureRefused("Type the account's email address exactly to confirm.")
+    organization_id = session.scalar(select(Cohort.organization_id).join(Enrolment, Enrolment.cohort_id == Cohort.id)
+                                     .where(Enrolment.user_id == user.id).order_by(Enrolment.started_at.desc()).limit(1))
     erasure = Erasure(user=user, original_email=user.email, now=now)
     for kind in reversed(KINDS):  # the account last: the others still see it as it was
         erasure.counts[kind.name] = kind.erase(session, erasure)
     session.flush()
     doom(session, erasure.doomed)
-    record(session, actor_id=actor_id, action=AuditAction.LEARNER_ERASED, organization_id=None,
+    record(session, actor_id=actor_id, action=AuditAction.LEARNER_ERASED, organization_id=organization_id,
            target=f"user:{user.id}", before=None, after={"erased": {k: v for k, v in erasure.counts.items() if v}},
            ip=ip)
     return erasure.counts

@@ -1,0 +1,215 @@
+"""Module discussions: start a thread, reply (notifying the thread's other participants),
+edit one's own post (a conditional write on the revision the author saw), moderate (a
+registry of actions, each logged with who, when and why), and the lists the pages show,
+each in a fixed number of statements. Services take a session and plain arguments and
+only flush."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import selectinload
+
+from lms.accounts.models import User
+from lms.catalog.models import Module
+from lms.cohorts.models import Cohort
+from lms.database import DbSession
+from lms.discussions.models import Moderation, ModerationAction, Post, Thread
+from lms.discussions.moderation import MODERATORS, ModerationRefused
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import Notice, notify_all
+
+LinkFor = Callable[[Post], str]
+TITLE_LENGTH = 200
+BODY_LENGTH = 20_000
+EXCERPT = 280
+
+
+class DiscussionError(ValueError):
+    """Something the service refuses, with a message for the person."""
+
+
+class StalePost(DiscussionError):
+    def __init__(self, current: Post) -> None:
+        self.current = current
+        super().__init__("Not saved: this post was changed (in another tab or window) since you opened it. "
+                         "Its current text is below; make your change again.")
+
+
+def _body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise DiscussionError("Write something first.")
+    if len(body) > BODY_LENGTH:
+        raise DiscussionError(f"Keep a post to {BODY_LENGTH:,} characters.")
+    return body
+
+
+def _title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise DiscussionError("Give the thread a title.")
+    if len(title) > TITLE_LENGTH:
+        raise DiscussionError(f"Keep the title to {TITLE_LENGTH} characters.")
+    return title
+
+
+def _excerpt(body: str) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= EXCERPT else text[:EXCERPT - 1].rstrip() + "…"
+
+
+# ------------------------------------------------------------------ writing
+
+
+def start_thread(session: DbSession, cohort: Cohort, module: Module, author: User, title: str, body: str,
+                 now: datetime) -> Thread:
+    thread = Thread(cohort_id=cohort.id, module_id=module.id, author_id=author.id, title=_title(title),
+                    created_at=now, last_post_at=now)
+    session.add(thread)
+    session.flush()
+    session.add(Post(thread_id=thread.id, author_id=author.id, body=_body(body), opening=True, created_at=now))
+    session.flush()
+    return thread
+
+
+def reply(session: DbSession, thread: Thread, author: User, body: str, now: datetime, link_for: LinkFor) -> Post:
+    """Add a reply and notify everyone else who has posted in the thread. A locked or
+    hidden thread takes no replies."""
+    if thread.hidden:
+        raise DiscussionError("This thread is hidden: it takes no replies.")
+    # Lock the thread's row while replying (PostgreSQL): a lock given meanwhile is seen.
+    session.refresh(thread, with_for_update=True)
+    if thread.locked:
+        raise DiscussionError("This thread is locked: it takes no new replies.")
+    post = Post(thread_id=thread.id, author_id=author.id, body=_body(body), created_at=now)
+    session.add(post)
+    thread.last_post_at = now
+    session.flush()
+    participants = set(session.scalars(select(Post.author_id).where(Post.thread_id == thread.id).distinct()))
+    participants.discard(author.id)
+    notify_all(session, [Notice(user_id=uid, event=NotificationEvent.DISCUSSION_REPLY,
+                                key=f"discussion-post:{post.id}",
+                                title=f"{author.name} replied in “{thread.title}”",
+                                body=_excerpt(post.body), link=link_for(post))
+                         for uid in sorted(participants)], now)
+    return post
+
+
+def edit_post(session: DbSession, post: Post, editor: User, body: str, title: str | None, expected_revision: int,
+              now: datetime) -> Post:
+    """The author changes their post (and, for the opening post, the thread's title).
+    Written only where the post is still at ``expected_revision``: of two saves from one
+    view exactly one is kept; the other raises ``StalePost`` having written nothing."""
+    if post.author_id != editor.id:
+        raise DiscussionError("Only a post's author can edit it.")
+    thread = post.thread
+    if post.hidden or thread.hidden:
+        raise DiscussionError("A hidden post cannot be edited.")
+    if thread.locked:
+        raise DiscussionError("This thread is locked: its posts can no longer be edited.")
+    new_body = _body(body)
+    new_title = _title(title) if post.opening and title is not None else None
+    result = session.execute(
+        update(Post).where(Post.id == post.id, Post.revision == expected_revision)
+        .values(body=new_body, edited_at=now, revision=expected_revision + 1)
+        .execution_options(synchronize_session=False))
+    session.refresh(post)
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has a rowcount
+        raise StalePost(post)
+    if new_title is not None:
+        thread.title = new_title
+        session.flush()
+    return post
+
+
+def moderate(session: DbSession, actor: User, action: ModerationAction | str, thread: Thread, post: Post | None,
+             reason: str, now: datetime) -> Moderation:
+    """Apply a moderation action (from ``MODERATORS``) and log it with its reason."""
+    try:
+        moderator = MODERATORS[ModerationAction(action)]
+    except ValueError:
+        raise DiscussionError("Choose a moderation action.") from None
+    if moderator.on_post != (post is not None):
+        raise DiscussionError(f"“{moderator.label}” applies to a {'reply' if moderator.on_post else 'thread'}.")
+    if post is not None and post.thread_id != thread.id:
+        raise DiscussionError("That post is not in this thread.")
+    reason = reason.strip()
+    if moderator.needs_reason and not reason:
+        raise DiscussionError("Give a reason: it is kept in the moderation log.")
+    try:
+        moderator.apply(session, thread, post, reason)
+    except ModerationRefused as exc:
+        raise DiscussionError(str(exc)) from None
+    entry = Moderation(cohort_id=thread.cohort_id, thread_id=thread.id, post_id=post.id if post else None,
+                       actor_id=actor.id, action=moderator.action, reason=reason, at=now)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class ModuleRow:
+    module: Module
+    threads: int
+    last_post_at: datetime | None
+
+
+def cohort_modules(session: DbSession, cohort: Cohort, staff: bool) -> list[ModuleRow]:
+    """Every active module with the cohort's thread count and latest activity: one statement."""
+    visible = [Thread.cohort_id == cohort.id, Thread.module_id == Module.id]
+    if not staff:
+        visible.append(Thread.hidden.is_(False))
+    rows = session.execute(
+        select(Module, func.count(Thread.id), func.max(Thread.last_post_at))
+        .outerjoin(Thread, and_(*visible)).where(Module.retired_at.is_(None))
+        .group_by(Module.id).order_by(Module.position))
+    return [ModuleRow(m, n, last) for m, n, last in rows]
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    thread: Thread
+    replies: int
+    answered: bool
+
+
+def module_threads(session: DbSession, cohort: Cohort, module: Module, staff: bool) -> list[ThreadRow]:
+    """The module's threads in the cohort, pinned first, then by latest post; with their
+    reply count (visible replies) and whether one is marked the answer. Hidden threads
+    for staff only. Two statements whatever the number of threads and replies."""
+    replies = [Post.thread_id == Thread.id, Post.opening.is_(False)]
+    if not staff:
+        replies.append(Post.hidden.is_(False))
+    reply_count = select(func.count(Post.id)).where(*replies).correlate(Thread).scalar_subquery()
+    answered = select(func.count(Post.id)).where(Post.thread_id == Thread.id, Post.is_answer.is_(True)) \
+        .correlate(Thread).scalar_subquery()
+    query = (select(Thread, reply_count, answered).where(Thread.cohort_id == cohort.id, Thread.module_id == module.id)
+             .options(selectinload(Thread.author))
+             .order_by(Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc()))
+    if not staff:
+        query = query.where(Thread.hidden.is_(False))
+    return [ThreadRow(t, n or 0, bool(a)) for t, n, a in session.execute(query)]
+
+
+def thread_posts(session: DbSession, thread: Thread) -> list[Post]:
+    """The opening post, then the replies in order, with their authors: two statements."""
+    return list(session.scalars(select(Post).where(Post.thread_id == thread.id)
+                                .options(selectinload(Post.author))
+                                .order_by(Post.opening.desc(), Post.created_at, Post.id)))
+
+
+def moderation_log(session: DbSession, thread: Thread) -> list[Moderation]:
+    return list(session.scalars(select(Moderation).where(Moderation.thread_id == thread.id)
+                                .options(selectinload(Moderation.actor))
+                                .order_by(Moderation.at.desc(), Moderation.id.desc())))
+
+
+def module_by_key(session: DbSession, key: str) -> Module | None:
+    return session.scalar(select(Module).where(Module.key == key, Module.retired_at.is_(None)))

@@ -1,0 +1,243 @@
+"""Module discussions (issue 13 point 6): threads and replies per module within a cohort,
+a reply notifies the thread's other participants, the author edits their own post (a
+conditional write), the cohort's staff mark an answer, pin, lock and hide with a reason
+(each in the moderation log); hidden posts for staff only; a locked thread refuses
+replies; another cohort's people get 404; pages run a fixed number of statements."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from lms.catalog.models import Module
+from lms.database import utcnow
+from lms.discussions import services
+from lms.discussions.models import Moderation, ModerationAction, Post, Thread
+from lms.extensions import db
+from lms.notifications.models import Channel, Notification, NotificationEvent
+from lms.notifications.services import set_preferences
+
+
+def link(post: Post) -> str:
+    return f"/threads/{post.thread_id}#post-{post.id}"
+
+
+@pytest.fixture()
+def setting(loaded, world, enrol_learner):
+    """Cohort A's MLOps discussions: learner A's thread; a classmate."""
+    mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+    classmate = enrol_learner(world.cohort_a, name="Classmate C")
+    thread = services.start_thread(db.session, world.cohort_a, mlops, world.learner_a, "How often to retrain?",
+                                   "Our model *drifts*.", utcnow())
+    db.session.commit()
+    return world, mlops, classmate, thread
+
+
+def opening_of(thread: Thread) -> Post:
+    return db.session.scalar(select(Post).where(Post.thread_id == thread.id, Post.opening.is_(True)))
+
+
+def test_a_reply_notifies_the_threads_other_participants(setting) -> None:
+    world, _, classmate, thread = setting
+    first = services.reply(db.session, thread, classmate, "Weekly, for us.", utcnow(), link)
+    second = services.reply(db.session, thread, world.instructor_a, "Watch the drift metric.", utcnow(), link)
+    db.session.commit()
+    rows = [(n.user_id, n.key, n.event) for n in db.session.scalars(select(Notification).order_by(Notification.id))]
+    assert rows == [
+        (world.learner_a.id, f"discussion-post:{first.id}", NotificationEvent.DISCUSSION_REPLY),
+        (world.learner_a.id, f"discussion-post:{second.id}", NotificationEvent.DISCUSSION_REPLY),
+        (classmate.id, f"discussion-post:{second.id}", NotificationEvent.DISCUSSION_REPLY),
+    ]
+    note = db.session.scalar(select(Notification).where(Notification.key == f"discussion-post:{second.id}",
+                                                        Notification.user_id == classmate.id))
+    assert note.title == "Instructor A replied in “How often to retrain?”" and note.link == link(second)
+
+
+def test_a_participant_who_switched_replies_off_is_not_notified(setting) -> None:
+    world, _, classmate, thread = setting
+    set_preferences(db.session, world.learner_a.id, {NotificationEvent.DISCUSSION_REPLY: Channel.OFF})
+    services.reply(db.session, thread, classmate, "Me too.", utcnow(), link)
+    db.session.commit()
+    assert db.session.scalar(select(Notification)) is None
+
+
+def test_learners_start_threads_and_reply_through_the_pages(setting, client, login) -> None:
+    world, _, classmate, thread = setting
+    login(client, classmate)
+    base = f"/cohorts/{world.cohort_a.id}/discussions/mlops"
+    assert "How often to retrain?" in client.get(base).get_data(as_text=True)
+    bad = client.post(base, data={"title": "", "body": ""})
+    assert bad.status_code == 400 and "Give the thread a title." in bad.get_data(as_text=True)
+    made = client.post(base, data={"title": "Feature store?", "body": "Which one <script>alert(1)</script>**fast**"})
+    assert made.status_code == 302
+    new = db.session.scalar(select(Thread).where(Thread.title == "Feature store?"))
+    page = client.get(f"/threads/{new.id}").get_data(as_text=True)
+    assert "<strong>fast</strong>" in page and "<script>alert" not in page
+    replied = client.post(f"/threads/{thread.id}", data={"body": "We retrain **monthly**."})
+    assert replied.status_code == 302 and "#post-" in replied.headers["Location"]
+    assert "<strong>monthly</strong>" in client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    index = client.get(f"/cohorts/{world.cohort_a.id}/discussions").get_data(as_text=True)
+    assert "Customer success" in index or "customer-success" in index
+    assert client.post(f"/threads/{thread.id}", data={"body": "   "}).status_code == 400
+
+
+def test_module_page_links_the_discussions_of_ones_cohort(setting, client, login) -> None:
+    world, _, _, _ = setting
+    login(client, world.learner_a)
+    page = client.get("/modules/mlops").get_data(as_text=True)
+    assert "/discussions?module=mlops" in page
+    assert client.get("/discussions?module=mlops").headers["Location"].endswith(
+        f"/cohorts/{world.cohort_a.id}/discussions/mlops")
+    assert f"/cohorts/{world.cohort_a.id}/discussions" in client.get("/home").get_data(as_text=True)
+    assert client.get("/discussions").headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}/discussions")
+    client.post("/logout")
+    login(client, world.org_admin_a)  # two cohorts in the organization: a choice
+    choice = client.get("/discussions?module=mlops").get_data(as_text=True)
+    assert f"/cohorts/{world.cohort_a.id}/discussions/mlops" in choice and f"/cohorts/{world.cohort_a2.id}/discussions/mlops" in choice
+
+
+def test_a_locked_thread_refuses_replies_with_a_message(setting, client, login) -> None:
+    world, _, classmate, thread = setting
+    services.moderate(db.session, world.instructor_a, ModerationAction.LOCK, thread, None, "Settled.", utcnow())
+    db.session.commit()
+    with pytest.raises(services.DiscussionError, match="locked"):
+        services.reply(db.session, thread, classmate, "One more thing", utcnow(), link)
+    db.session.rollback()
+    login(client, classmate)
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert "This thread is locked: it takes no new replies." in page and 'name="body"' not in page
+    refused = client.post(f"/threads/{thread.id}", data={"body": "Still?"})
+    assert refused.status_code == 409 and "This thread is locked" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(Post).where(Post.body == "Still?")) is None
+
+
+def test_staff_mark_one_answer_pin_and_the_list_shows_it(setting, client, login) -> None:
+    world, mlops, classmate, thread = setting
+    a = services.reply(db.session, thread, classmate, "Answer A", utcnow(), link)
+    b = services.reply(db.session, thread, world.instructor_a, "Answer B", utcnow(), link)
+    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Later thread", "x", utcnow())
+    db.session.commit()
+    login(client, world.instructor_a)
+    assert client.post(f"/posts/{a.id}/moderate", data={"action": "mark_answer"}).status_code == 302
+    assert client.post(f"/posts/{b.id}/moderate", data={"action": "mark_answer"}).status_code == 302
+    db.session.expire_all()
+    assert [p.id for p in db.session.scalars(select(Post).where(Post.is_answer.is_(True)))] == [b.id]
+    again = client.post(f"/posts/{b.id}/moderate", data={"action": "mark_answer"})
+    assert again.status_code == 400 and "already the answer" in again.get_data(as_text=True)
+    opening = client.post(f"/posts/{opening_of(thread).id}/moderate", data={"action": "mark_answer"})
+    assert opening.status_code == 400 and "cannot be its answer" in opening.get_data(as_text=True)
+    # the later thread is on top until the first is pinned
+    rows = services.module_threads(db.session, world.cohort_a, mlops, staff=False)
+    assert [r.thread.id for r in rows] == [other.id, thread.id]
+    assert client.post(f"/threads/{thread.id}/moderate", data={"action": "pin"}).status_code == 302
+    rows = services.module_threads(db.session, world.cohort_a, mlops, staff=False)
+    assert [(r.thread.id, r.replies, r.answered) for r in rows] == [(thread.id, 2, True), (other.id, 0, False)]
+    client.post("/logout")
+    login(client, classmate)
+    text = client.get(f"/cohorts/{world.cohort_a.id}/discussions/mlops").get_data(as_text=True)
+    assert text.index("How often to retrain?") < text.index("Later thread") and "answered" in text and "pinned" in text
+    assert client.post(f"/threads/{thread.id}/moderate", data={"action": "unpin"}).status_code == 403
+
+
+def test_hiding_needs_a_reason_kept_in_the_log_and_hides_from_learners(setting, client, login) -> None:
+    world, _, classmate, thread = setting
+    rude = services.reply(db.session, thread, classmate, "Something rude", utcnow(), link)
+    db.session.commit()
+    login(client, world.instructor_a)
+    no_reason = client.post(f"/posts/{rude.id}/moderate", data={"action": "hide_post", "reason": " "})
+    assert no_reason.status_code == 400 and "Give a reason" in no_reason.get_data(as_text=True)
+    assert client.post(f"/posts/{rude.id}/moderate", data={"action": "hide_post", "reason": "Off-topic insult"}).status_code == 302
+    staff_view = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert "Something rude" in staff_view and "Off-topic insult" in staff_view and "Moderation log" in staff_view
+    client.post("/logout")
+    login(client, world.learner_a)
+    learner_view = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert "Something rude" not in learner_view and "hidden by the cohort's staff" in learner_view
+    assert "Off-topic insult" not in learner_view and "Moderation log" not in learner_view
+    log = db.session.scalars(select(Moderation)).all()
+    assert [(m.action, m.reason, m.actor_id, m.post_id) for m in log] == [
+        (ModerationAction.HIDE_POST, "Off-topic insult", world.instructor_a.id, rude.id)]
+
+
+def test_a_hidden_thread_is_not_found_for_learners_but_shown_to_staff(setting, client, login) -> None:
+    world, mlops, _, thread = setting
+    services.moderate(db.session, world.org_admin_a, ModerationAction.HIDE_THREAD, thread, None, "Duplicate", utcnow())
+    db.session.commit()
+    login(client, world.learner_a)
+    assert client.get(f"/threads/{thread.id}").status_code == 404
+    assert client.post(f"/threads/{thread.id}", data={"body": "x"}).status_code == 404
+    assert "How often to retrain?" not in client.get(f"/cohorts/{world.cohort_a.id}/discussions/mlops").get_data(as_text=True)
+    client.post("/logout")
+    login(client, world.instructor_a)
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert "Duplicate" in page and "hidden" in page
+    assert "How often to retrain?" in client.get(f"/cohorts/{world.cohort_a.id}/discussions/mlops").get_data(as_text=True)
+
+
+def test_the_author_edits_their_post_conditionally(setting, client, login) -> None:
+    world, _, classmate, thread = setting
+    post = opening_of(thread)
+    login(client, world.learner_a)
+    assert 'name="revision"' in client.get(f"/posts/{post.id}/edit").get_data(as_text=True)
+    saved = client.post(f"/posts/{post.id}/edit", data={"title": "Retraining cadence", "body": "Edited", "revision": 1})
+    assert saved.status_code == 302
+    stale = client.post(f"/posts/{post.id}/edit", data={"title": "Old tab", "body": "Old tab", "revision": 1})
+    assert stale.status_code == 409 and "changed" in stale.get_data(as_text=True)
+    db.session.expire_all()
+    assert (post.body, post.revision, post.thread.title) == ("Edited", 2, "Retraining cadence") and post.edited_at
+    client.post("/logout")
+    login(client, classmate)
+    assert client.get(f"/posts/{post.id}/edit").status_code == 403
+    with pytest.raises(services.DiscussionError):
+        services.edit_post(db.session, post, classmate, "Hijack", None, 2, utcnow())
+
+
+def test_marking_an_answer_does_not_make_the_authors_edit_stale(setting) -> None:
+    world, _, classmate, thread = setting
+    reply = services.reply(db.session, thread, classmate, "Weekly", utcnow(), link)
+    services.moderate(db.session, world.instructor_a, ModerationAction.MARK_ANSWER, thread, reply, "", utcnow())
+    services.edit_post(db.session, reply, classmate, "Weekly, with a drift check", None, 1, utcnow())
+    db.session.commit()
+    assert reply.is_answer and reply.revision == 2
+
+
+def test_another_cohorts_people_get_404(setting, client, login) -> None:
+    world, _, _, thread = setting
+    for person in (world.learner_a2, world.learner_b, world.instructor_b, world.nobody):
+        login(client, person)
+        for url in (f"/threads/{thread.id}", f"/cohorts/{world.cohort_a.id}/discussions/mlops",
+                    f"/posts/{opening_of(thread).id}/edit"):
+            assert client.get(url).status_code == 404, (person.name, url)
+        assert client.post(f"/threads/{thread.id}", data={"body": "hi"}).status_code == 404
+        client.post("/logout")
+
+
+def test_pages_run_a_fixed_number_of_statements(setting, client, login, enrol_learner, count_queries) -> None:
+    world, mlops, _, thread = setting
+
+    def add(n: int) -> None:
+        for i in range(n):
+            person = enrol_learner(world.cohort_a, name=f"Poster {i}")
+            services.start_thread(db.session, world.cohort_a, mlops, person, f"Question {i}", "x", utcnow())
+            reply = services.reply(db.session, thread, person, f"Reply {i}", utcnow(), link)
+            services.moderate(db.session, world.instructor_a, ModerationAction.HIDE_POST, thread, reply, "why", utcnow())
+        db.session.commit()
+
+    urls = [f"/cohorts/{world.cohort_a.id}/discussions", f"/cohorts/{world.cohort_a.id}/discussions/mlops",
+            f"/threads/{thread.id}"]
+
+    def measure() -> dict[tuple[str, str], int]:
+        counts = {}
+        for person in (world.learner_a, world.instructor_a):
+            login(client, person)
+            for url in urls:
+                assert client.get(url).status_code == 200
+                counts[(person.name, url)] = count_queries(lambda url=url: client.get(url))
+            client.post("/logout")
+        return counts
+
+    add(2)
+    few = measure()
+    add(6)
+    many = measure()
+    assert few == many, f"2 threads and replies: {few}; 8: {many}"
