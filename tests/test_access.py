@@ -26,6 +26,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.services import create_user
+from lms.announcements.services import post as post_announcement
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, quiz_window, save_page, start_attempt
 from lms.catalog.models import Module
@@ -34,6 +35,9 @@ from lms.cohorts.enrolment import enrol
 from lms.cohorts.invitations import invite_learner
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
+from lms.discussions.models import Post
+from lms.discussions.services import reply as reply_in_thread
+from lms.discussions.services import start_thread
 from lms.expert.services import invite as invite_expert
 from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
@@ -86,6 +90,11 @@ COHORT_FILE = expect("missing", anonymous="login", learner="ok", instructor="ok"
 OWN_ATTEMPT = expect("missing", anonymous="login", learner="ok")
 # A learner's own row under the LEARNER rule: other learners are told it does not exist.
 OWN_AS_LEARNER = expect("forbid", anonymous="login", learner="ok", learner_other_cohort="missing", learner_other_org="missing")
+# A cohort's discussions: its learners and staff; anybody else (another cohort's learners too) is not told they exist.
+DISCUSSION = COHORT_FILE
+DISCUSSION_STAFF = expect("missing", anonymous="login", learner="forbid", instructor="ok", org_admin="ok", admin="ok")
+# Learner A's post: edited by them alone; the rest of the cohort is told "forbidden".
+POST_AUTHOR = expect("missing", anonymous="login", learner="ok", instructor="forbid", org_admin="forbid", admin="forbid")
 # The month-9 team project: learner A has early access to it; for the other learners it is not released yet.
 TEAM_KEY = "intl-hands-on-entry-plan"
 TEAM_LEARNER = expect("forbid", anonymous="login", learner="ok")
@@ -243,6 +252,26 @@ ROUTES: dict[str, Route] = {
     "simulations.run": Route(lambda w, x: f"/simulation-runs/{x['simulation_run_id']}", OWN_ATTEMPT),
     "simulations.choose": Route(lambda w, x: f"/simulation-runs/{x['simulation_run_id']}", OWN_ATTEMPT, "POST"),
     "simulations.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/simulations", COHORT_STAFF),
+    "announcements.manage": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/announcements", COHORT_STAFF),
+    "announcements.create": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/announcements", COHORT_STAFF, "POST"),
+    "announcements.edit": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/announcements/{x['announcement_id']}/edit", COHORT_STAFF),
+    "announcements.save": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/announcements/{x['announcement_id']}/edit",
+                                COHORT_STAFF, "POST"),
+    "announcements.delete": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/announcements/{x['doomed_announcement_id']}/delete",
+                                  COHORT_STAFF, "POST"),
+    "announcements.mine": Route(lambda w, x: "/announcements", LEARNERS),
+    "announcements.dismiss": Route(lambda w, x: f"/announcements/{x['announcement_id']}/dismiss",
+                                   expect("missing", anonymous="login", learner="ok"), "POST"),
+    "discussions.start": Route(lambda w, x: "/discussions", SIGNED_IN),
+    "discussions.index": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/discussions", DISCUSSION),
+    "discussions.module": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/discussions/mlops", DISCUSSION),
+    "discussions.new_thread": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/discussions/mlops", DISCUSSION, "POST"),
+    "discussions.thread": Route(lambda w, x: f"/threads/{x['thread_id']}", DISCUSSION),
+    "discussions.reply": Route(lambda w, x: f"/threads/{x['thread_id']}", DISCUSSION, "POST"),
+    "discussions.moderate_thread": Route(lambda w, x: f"/threads/{x['thread_id']}/moderate", DISCUSSION_STAFF, "POST"),
+    "discussions.moderate_post": Route(lambda w, x: f"/posts/{x['reply_id']}/moderate", DISCUSSION_STAFF, "POST"),
+    "discussions.edit_post": Route(lambda w, x: f"/posts/{x['post_id']}/edit", POST_AUTHOR),
+    "discussions.save_post": Route(lambda w, x: f"/posts/{x['post_id']}/edit", POST_AUTHOR, "POST"),
     # learner A's team (handed in, so nothing here changes it) for the month-9 team project
     "teams.team": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team", TEAM_LEARNER),
     "teams.create": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/new", TEAM_LEARNER, "POST"),
@@ -335,6 +364,16 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     # a notification of learner A's (opened and read by them alone)
     extra["notification_id"] = notify(db.session, user_id=world.learner_a.id, event=NotificationEvent.MESSAGE, key="access",
                                       title="Hello", link="/home").id
+    # an announcement learner A sees, another for the staff to delete; learner A's thread in
+    # cohort A's MLOps discussions, with the instructor's reply
+    for key in ("announcement_id", "doomed_announcement_id"):
+        extra[key] = post_announcement(db.session, world.cohort_a, world.instructor_a, "Welcome", "Hello **all**.",
+                                       None, utcnow(), lambda a: "/announcements").id
+    mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+    thread = start_thread(db.session, world.cohort_a, mlops, world.learner_a, "Drift alerts", "How often?", utcnow())
+    extra["thread_id"] = thread.id
+    extra["post_id"] = db.session.scalar(select(Post.id).where(Post.thread_id == thread.id, Post.opening.is_(True)))
+    extra["reply_id"] = reply_in_thread(db.session, thread, world.instructor_a, "Daily.", utcnow(), lambda p: "/").id
     db.session.commit()
     return extra
 

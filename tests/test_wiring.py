@@ -70,11 +70,11 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                                   "lms.progress.evidence.on_peer_review_completed"],
     }
     assert after["user_loader"] is True
-    assert after["blueprints"] == ["accounts", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+    assert after["blueprints"] == ["accounts", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
+                                   "discussions", "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "teams", "web"]
     assert after["commands"] == ["close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
-                                 "load-content", "purge-uploads", "rebuild-mastery", "rebuild-search",
+                                 "load-content", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search",
                                  "send-reminders"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     assert after["after_commit"] == ["lms.mail.views.deliver_after_commit", "lms.privacy.views.delete_committed_files"]
