@@ -323,3 +323,20 @@ def test_grade_saves_are_audited_from_the_grading_signal(app: Flask, load_conten
     assert {(e.actor_id, e.organization_id, e.ip) for e in graded} == {(teacher.id, org.id, "192.0.2.50")}
     assert graded[0].before is None and graded[1].before is not None and graded[1].before["status"] == "draft"
     assert graded[1].after is not None and graded[1].after["status"] == "released"
+
+
+def test_organization_admins_added_and_site_admins_made_are_audited(app: Flask, world: World, client, login) -> None:
+    login(client, world.admin)
+    added = client.post(f"/admin/organizations/{world.org_a.id}", data={"email": "new.admin@example.com", "name": "N"})
+    assert added.status_code == 302
+    result = app.test_cli_runner().invoke(args=["lms", "create-admin", "--email", "root@example.com", "--name", "Root",
+                                                "--password", "a-long-passphrase-1"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    edited, granted = [e for e in entries() if e.action in (AuditAction.ORGANIZATION_EDITED, AuditAction.ADMIN_GRANTED)]
+    new_admin = db.session.scalar(select(User).where(User.email == "new.admin@example.com"))
+    assert new_admin is not None
+    assert (edited.actor_id, edited.organization_id, edited.before) == (world.admin.id, world.org_a.id,
+                                                                       {"admins": [world.org_admin_a.id]})
+    assert edited.after == {"admins": sorted([world.org_admin_a.id, new_admin.id])}
+    assert (granted.action, granted.actor_id, granted.ip) == (AuditAction.ADMIN_GRANTED, None, None)

@@ -8,6 +8,8 @@ import click
 from flask.cli import with_appcontext
 
 from lms.accounts import services
+from lms.audit.models import AuditAction
+from lms.audit.services import record
 from lms.database import unit_of_work
 from lms.extensions import db
 
@@ -29,6 +31,9 @@ def create_admin_command(email: str, name: str, password: str) -> None:
                 user.is_admin = True
                 services.set_password(user, password)
                 done = f"{user.email} is now a site admin; password updated."
+            db.session.flush()
+            record(db.session, actor_id=None, action=AuditAction.ADMIN_GRANTED, organization_id=None,
+                   target=f"user:{user.id}", before=None, after={"is_admin": True, "by": "flask lms create-admin"}, ip=None)
     except services.AccountError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -366,9 +366,15 @@ def grade_essay(session: DbSession, response: Response, points: float, comment: 
         raise QuizError("The attempt is still in progress.")
     if not 0 <= points <= part.points:
         raise QuizError(f"Give between 0 and {part.points:g} points.")
+    before = {"score": response.score, "comment": response.grader_comment}
     response.score, response.grader_comment = points, comment.strip()
     response.graded_by_id, response.graded_at = grader.id, now
     rescore(session, response.attempt)
+    organization_id = (session.scalar(select(Cohort.organization_id).where(Cohort.id == response.attempt.cohort_id))
+                       if response.attempt.cohort_id is not None else None)
+    record_from(session, action=AuditAction.GRADE_SAVED, organization_id=organization_id,
+                target=f"response:{response.id} attempt:{response.attempt_id}", before=before,
+                after={"score": points, "comment": response.grader_comment}, actor_id=grader.id)
 
 
 # --------------------------------------------------------------------------- review

@@ -10,6 +10,8 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.cohorts.services import (
     CohortError,
@@ -59,8 +61,11 @@ def add_organization_admin(session: DbSession, org: Organization, email: str, na
     user = find_or_create_person(session, email, name, link_for, f"an administrator of {org.name}", now or utcnow())
     if user in org.admins:
         raise CohortError(f"{user.email} is already an administrator of {org.name}.")
+    before = {"admins": sorted(admin.id for admin in org.admins)}
     org.admins.append(user)
     session.flush()
+    record_from(session, action=AuditAction.ORGANIZATION_EDITED, organization_id=org.id, target=f"organization:{org.id}",
+                before=before, after={"admins": sorted(admin.id for admin in org.admins)})
     return user
 
 
