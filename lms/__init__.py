@@ -19,6 +19,7 @@ from lms.announcements import wiring as announcements
 from lms.admin import wiring as admin
 from lms.assessment import wiring as assessment
 from lms.audit import wiring as audit
+from lms.backup import wiring as backup
 from lms.catalog import wiring as catalog
 from lms.certificates import wiring as certificates
 from lms.cli import lms_group
@@ -54,6 +55,7 @@ from lms.web.access import install_policy
 FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, announcements, discussions, demo,
+            backup,
             privacy)
 
 

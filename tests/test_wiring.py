@@ -73,8 +73,8 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     assert after["blueprints"] == ["accounts", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
                                    "discussions", "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "teams", "today", "web"]
-    assert after["commands"] == ["close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
-                                 "load-content", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search",
+    assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
+                                 "load-content", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search", "restore",
                                  "send-reminders"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     assert after["after_commit"] == ["lms.mail.views.deliver_after_commit", "lms.privacy.views.delete_committed_files"]

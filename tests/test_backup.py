@@ -1,0 +1,289 @@
+"""``flask lms backup`` and ``flask lms restore``: the demo data round-trips into a fresh
+empty database (a new SQLite file, or on PostgreSQL a second database made for the test)
+with every table's rows, a learner's evidence and a submission's file intact; damaged
+backups and non-empty targets are refused with the file or table and the reason, and the
+target is left untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from config import normalise_database_url
+from lms.accounts.models import User
+from lms.backup.dialects import PostgresSnapshot
+from lms.backup.manifest import MANIFEST, MANIFEST_DIGEST, BackupError, sha256_of
+from lms.cohorts.services import create_organization
+from lms.coursework.models import Attachment, Submission
+from lms.coursework.services import attachment_bytes
+from lms.extensions import db
+from lms.progress.models import Evidence
+from tests.conftest import PG_SCHEMA, RUN, with_search_path
+
+ATTACHMENT = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+def cli(app: Flask, *args: str) -> Result:
+    with app.app_context():  # a session of its own, as on the command line
+        result = app.test_cli_runner().invoke(args=["lms", *args])
+    db.session.rollback()
+    db.session.expire_all()
+    return result
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    with app.app_context(), db.engine.connect() as conn:
+        return {table.name: conn.scalar(select(func.count()).select_from(table)) or 0
+                for table in db.metadata.sorted_tables}
+
+
+def table_names(app: Flask) -> list[str]:
+    with app.app_context():
+        names = sa.inspect(db.engine).get_table_names()
+        db.engine.dispose()
+    return names
+
+
+@pytest.fixture()
+def fresh_target(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[Callable[[], Flask]]:
+    """Makes apps on new empty databases with empty upload folders: a new SQLite file, or
+    on PostgreSQL a new database holding an empty schema of the same name as the suite's
+    (a dump is restored into the schema it came from); dropped afterwards."""
+    made: list[Flask] = []
+    databases: list[str] = []
+    base = os.environ.get("TEST_DATABASE_URL")
+    admin = sa.create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT") if base else None
+
+    def make() -> Flask:
+        n = len(made)
+        if admin is None:
+            url = f"sqlite:///{tmp_path / f'restored{n}.sqlite3'}"
+        else:
+            name = f"{admin.url.database}_backup_{RUN}_{n}".lower()
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            databases.append(name)
+            target = admin.url.set(database=name)
+            engine = sa.create_engine(target)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
+            engine.dispose()
+            url = with_search_path(target.render_as_string(hide_password=False), PG_SCHEMA)
+        app = make_app(SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=str(tmp_path / f"restored-uploads{n}"))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            for name in databases:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def add_attachment(app: Flask, uploads: Path, submission: Submission) -> Attachment:
+    stored = f"{submission.id}/backup-test.pdf"
+    (uploads / stored).parent.mkdir(parents=True, exist_ok=True)
+    (uploads / stored).write_bytes(ATTACHMENT)
+    attachment = Attachment(submission=submission, filename="plan.pdf", stored_name=stored,
+                            content_type="application/pdf", size=len(ATTACHMENT), uploaded_at=datetime.now(UTC))
+    db.session.add(attachment)
+    db.session.commit()
+    return attachment
+
+
+def evidence_of(app: Flask, email: str) -> list[tuple[Any, ...]]:
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.email == email))
+        rows = db.session.scalars(select(Evidence).where(Evidence.user_id == user_id).order_by(Evidence.id))
+        return [(e.id, e.objective_id, e.source, e.source_ref, e.level, e.weight, e.note, e.recorded_at) for e in rows]
+
+
+# --------------------------------------------------------------------------- the round trip
+
+
+def test_the_demo_data_round_trips_into_an_empty_database(loaded: Flask, tmp_path: Path,
+                                                          fresh_target: Callable[[], Flask]) -> None:
+    uploads = tmp_path / "uploads"
+    loaded.config["UPLOAD_DIR"] = str(uploads)
+    assert cli(loaded, "demo").exit_code == 0
+    learner = db.session.scalar(select(User).where(User.email == "learner01@demo.lms"))
+    assert learner is not None
+    submission = db.session.scalars(select(Submission).where(Submission.user_id == learner.id)).first()
+    assert submission is not None
+    attachment_id = add_attachment(loaded, uploads, submission).id
+    before = row_counts(loaded)
+    evidence = evidence_of(loaded, "learner01@demo.lms")
+    assert len(evidence) > 10 and before["attachments"] == 1 and before["users"] >= 15
+
+    archive = tmp_path / "nightly.tar.gz"
+    made = cli(loaded, "backup", str(archive))
+    assert made.exit_code == 0, made.output
+    assert f"Backup written to {archive}" in made.output and "1 uploaded files" in made.output
+
+    target = fresh_target()
+    restored = cli(target, "restore", str(archive))
+    assert restored.exit_code == 0, restored.output
+    assert "all matching the manifest" in restored.output
+
+    assert row_counts(target) == before
+    assert evidence_of(target, "learner01@demo.lms") == evidence
+    with target.app_context():
+        copy = db.session.get(Attachment, attachment_id)
+        assert copy is not None and copy.filename == "plan.pdf"
+        assert attachment_bytes(Path(target.config["UPLOAD_DIR"]), copy) == ATTACHMENT
+        # The restored database carries on: ids continue after the restored rows.
+        organization = create_organization(db.session, "After the restore")
+        db.session.commit()
+        assert organization.id > before["organizations"]
+        db.session.rollback()
+
+    # Restoring again into the now filled database is refused, naming a table that holds rows.
+    again = cli(target, "restore", str(archive))
+    assert again.exit_code != 0
+    assert "the target database is not empty: table" in again.output and "restore only into an empty" in again.output
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+@pytest.fixture()
+def small_backup(app: Flask, tmp_path: Path, make_user: Callable[..., Any]) -> Path:
+    """A backup folder of a database with two users and one uploaded file."""
+    uploads = tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = str(uploads)
+    make_user(), make_user()
+    (uploads / "7").mkdir(parents=True)
+    (uploads / "7" / "work.pdf").write_bytes(ATTACHMENT)
+    folder = tmp_path / "backup"
+    made = cli(app, "backup", str(folder))
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [MANIFEST, MANIFEST_DIGEST, "uploads", "database.sqlite3" if app.config["SQLALCHEMY_DATABASE_URI"].startswith(
+            "sqlite") else "database.dump"])
+    return folder
+
+
+def refused(target: Flask, source: Path, *expected: str) -> None:
+    result = cli(target, "restore", str(source))
+    assert result.exit_code == 1, result.output
+    for text in expected:
+        assert text in result.output, result.output
+    # untouched: no table made, no file copied
+    assert table_names(target) == []
+    assert not Path(target.config["UPLOAD_DIR"]).exists()
+
+
+def rewrite_manifest(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    manifest = json.loads((folder / MANIFEST).read_text())
+    change(manifest)
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    (folder / MANIFEST_DIGEST).write_text(f"{sha256_of(folder / MANIFEST)}  {MANIFEST}\n")
+
+
+def test_a_damaged_file_is_refused_before_anything_is_loaded(small_backup: Path,
+                                                             fresh_target: Callable[[], Flask]) -> None:
+    target = fresh_target()
+    damaged = small_backup / "uploads" / "7" / "work.pdf"
+    damaged.chmod(damaged.stat().st_mode | stat.S_IWUSR)
+    damaged.write_bytes(ATTACHMENT.replace(b"EOF", b"EOG"))
+    refused(target, small_backup, "uploads/7/work.pdf: checksum does not match the manifest")
+
+    damaged.unlink()
+    refused(target, small_backup, "uploads/7/work.pdf: listed in the manifest but missing")
+
+
+def test_a_damaged_or_wrong_manifest_is_refused(small_backup: Path, fresh_target: Callable[[], Flask]) -> None:
+    target = fresh_target()
+    manifest = small_backup / MANIFEST
+    original = manifest.read_bytes()
+    manifest.write_bytes(original.replace(b'"users": 2', b'"users": 3'))
+    refused(target, small_backup, f"{MANIFEST}: its checksum does not match {MANIFEST_DIGEST}")
+
+    manifest.write_bytes(original)
+    rewrite_manifest(small_backup, lambda m: m.update(files={**m["files"], "extra.txt": m["files"]["uploads/7/work.pdf"]}))
+    refused(target, small_backup, "extra.txt: listed in the manifest but missing")
+
+    (small_backup / MANIFEST).write_bytes(original[:-20])
+    (small_backup / MANIFEST_DIGEST).write_text(f"{sha256_of(manifest)}  {MANIFEST}\n")
+    refused(target, small_backup, f"{MANIFEST}: not JSON at line")
+
+    manifest.write_bytes(original)
+    rewrite_manifest(small_backup, lambda m: m.update(alembic_revision="ffffffffffff"))
+    refused(target, small_backup, "schema revision ffffffffffff is unknown")
+
+    manifest.write_bytes(original)
+    rewrite_manifest(small_backup, lambda m: m.update(dialect="oracle"))
+    refused(target, small_backup, "the backup is of a oracle database")
+
+    if json.loads(original)["dialect"] == "sqlite":  # a dump's rows are counted once loaded (in the round trip)
+        manifest.write_bytes(original)
+        rewrite_manifest(small_backup, lambda m: m["tables"].update(users=5))
+        refused(target, small_backup, "database.sqlite3: table users holds 2 rows, the manifest says 5")
+
+
+def test_a_broken_archive_and_a_filled_upload_folder_are_refused(app: Flask, small_backup: Path, tmp_path: Path,
+                                                                 fresh_target: Callable[[], Flask]) -> None:
+    target = fresh_target()
+    archive = tmp_path / "whole.tar.gz"
+    assert cli(app, "backup", str(archive)).exit_code == 0
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    refused(target, broken, "broken.tar.gz: not a readable backup archive")
+    refused(target, tmp_path / "nowhere.tar.gz", "nowhere.tar.gz: no such file or folder")
+
+    uploads = Path(target.config["UPLOAD_DIR"])
+    (uploads / "left").mkdir(parents=True)
+    (uploads / "left" / "over.txt").write_text("x")
+    result = cli(target, "restore", str(small_backup))
+    assert result.exit_code == 1
+    assert "the upload folder is not empty (left/over.txt)" in result.output
+    assert table_names(target) == []
+
+    # An existing target is never overwritten by a backup either.
+    again = cli(app, "backup", str(archive))
+    assert again.exit_code == 1 and "already exists; choose a new name" in again.output
+
+
+def test_postgres_client_missing_or_older_than_the_server_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    monkeypatch.setattr(shutil, "which", lambda program: None)
+    with pytest.raises(BackupError, match="pg_dump was not found on PATH: install the PostgreSQL 16 client"):
+        PostgresSnapshot._client("pg_dump", 16)
+
+    old = tmp_path / "pg_dump"
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.4'\n")
+    old.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda program: str(old))
+    with pytest.raises(BackupError, match="is version 13 but the server is PostgreSQL 16"):
+        PostgresSnapshot._client("pg_dump", 16)
+
+
+def test_a_migrated_but_empty_database_takes_the_backup(small_backup: Path, fresh_target: Callable[[], Flask]) -> None:
+    """``flask db upgrade`` then ``flask lms restore``: the empty tables are replaced by the backup's."""
+    target = fresh_target()
+    with target.app_context():
+        upgrade()
+        db.engine.dispose()
+    restored = cli(target, "restore", str(small_backup))
+    assert restored.exit_code == 0, restored.output
+    assert row_counts(target)["users"] == 2
+    assert (Path(target.config["UPLOAD_DIR"]) / "7" / "work.pdf").read_bytes() == ATTACHMENT
