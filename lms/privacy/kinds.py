@@ -29,6 +29,7 @@ from sqlalchemy import delete, inspect, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
+from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.assessment.kinds import QuestionKind
 from lms.assessment.models import Attempt, QuestionVersion, Quiz, Response
 from lms.catalog.models import Lesson
@@ -37,6 +38,7 @@ from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, O
 from lms.competency.models import AtRiskReview
 from lms.coursework.models import Assignment, Attachment, Submission
 from lms.database import DbSession
+from lms.discussions.models import Post, Thread
 from lms.expert.models import ExpertInvite
 from lms.feedback.models import FeedbackInvite
 from lms.grading.models import Grade, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
@@ -520,6 +522,46 @@ class AtRiskReviews(DataKind):
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+ERASED_POST = "*This post was removed when its author's account was erased.*"
+
+
+class Discussions(DataKind):
+    """Discussion threads started and posts written. Erased: the body of every post they
+    wrote replaced by a notice (text they authored), the post kept in its place so the
+    replies of others still read in order; thread titles kept (the topic others answered
+    under), shown as started by "a former learner"."""
+
+    name = "discussions"
+    covers = ("discussion_threads.author_id", "discussion_posts.author_id")
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        found = [row(t, without=("author_id",), record="thread started") for t in
+                 session.scalars(select(Thread).where(Thread.author_id == user.id).order_by(Thread.id))]
+        found += [row(p, without=("author_id", "revision"), record="post", thread=title) for p, title in session.execute(
+            select(Post, Thread.title).join(Thread, Thread.id == Post.thread_id)
+            .where(Post.author_id == user.id).order_by(Post.id))]
+        return found
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        result = session.execute(update(Post).where(Post.author_id == erasure.user.id)
+                                 .values(body=ERASED_POST, revision=Post.revision + 1))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class AnnouncementsRead(DataKind):
+    """Announcements dismissed from one's home. Erased: kept (staff see how many learners
+    dismissed each)."""
+
+    name = "announcements_dismissed"
+    covers = ("announcement_dismissals.user_id",)
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        return [row(d, without=("user_id",), title=title) for d, title in session.execute(
+            select(AnnouncementDismissal, Announcement.title)
+            .join(Announcement, Announcement.id == AnnouncementDismissal.announcement_id)
+            .where(AnnouncementDismissal.user_id == user.id).order_by(AnnouncementDismissal.dismissed_at))]
+
+
 class StaffActions(DataKind):
     """Columns naming someone acting as staff (grader, author of a note, who granted or
     imported what). Not exported: these are the staff's work on other people's records.
@@ -530,12 +572,14 @@ class StaffActions(DataKind):
     exported = False
     covers = ("grades.grader_id", "grade_events.actor_id", "quiz_responses.graded_by_id", "evidence.recorded_by_id",
               "schedule_overrides.granted_by_id", "item_withdrawals.withdrawn_by_id", "invitations.invited_by_id",
-              "enrolment_imports.created_by_id", "at_risk_reviews.reviewer_id", "team_adjustments.adjusted_by_id")
+              "enrolment_imports.created_by_id", "at_risk_reviews.reviewer_id", "team_adjustments.adjusted_by_id",
+              "announcements.author_id", "announcements.edited_by_id", "discussion_moderations.actor_id")
 
 
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
-                               Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), StaffActions())
+                               Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
+                               AnnouncementsRead(), StaffActions())
 
 
 def covered(kinds: Sequence[DataKind] = KINDS) -> set[str]:
