@@ -33,7 +33,7 @@ from lms.grading.models import Grade, GradeAction, PeerReview, PeerReviewStatus
 from lms.grading.services import save_grade
 from lms.kpi.models import KpiEntry
 from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
-from lms.privacy.services import months_before
+from lms.privacy.services import export_bundle, months_before
 from lms.progress.models import Evidence, Mastery
 
 HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
@@ -296,3 +296,25 @@ def test_purge_refuses_a_bad_setting(app: Flask) -> None:
     finally:
         app.config["UPLOAD_RETENTION_MONTHS"] = 24
     assert result.exit_code != 0 and "UPLOAD_RETENTION_MONTHS" in result.output
+
+
+def test_the_export_runs_a_fixed_number_of_statements(app: Flask, course, count_queries) -> None:
+    """More rows of every kind, same statements: nothing is loaded row by row."""
+    ana = course["people"]["Ana Erased"]
+
+    def export() -> None:
+        db.session.expire_all()
+        user = db.session.get(User, ana.id)
+        export_bundle(db.session, user, utcnow())
+
+    before = count_queries(export)
+    now = utcnow()
+    metric = _a_metric()
+    for month in range(1, 6):
+        db.session.add(KpiEntry(user_id=ana.id, metric_id=metric, period=now.date().replace(year=2020, month=month, day=1),
+                                value=float(month)))
+    module = db.session.scalars(select(Module).order_by(Module.id)).first()
+    for n in range(3):
+        start_thread(db.session, course["cohort"], module, ana, f"Topic {n}", f"Question {n}", now)
+    db.session.commit()
+    assert count_queries(export) == before

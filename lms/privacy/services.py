@@ -162,7 +162,9 @@ def erase_learner(session: DbSession, user: User, confirmation: str, *, actor_id
     the account's email as ``confirmation``; recorded in the audit log (in the organization
     of their latest enrolment, so its admins read it too) without the name or email: the
     log is never changed, so it must not keep them. The uploaded files are
-    deleted by ``delete_doomed`` after the commit."""
+    deleted by ``delete_doomed`` after the commit. The account's row is locked first, so
+    two admins erasing at once run one after the other and the second is refused."""
+    session.refresh(user, with_for_update=True)
     reason = erasable(session, user)
     if reason:
         raise ErasureRefused(reason)
