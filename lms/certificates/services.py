@@ -28,6 +28,7 @@ from lms.catalog.models import Level
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
+from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.completion import LevelStatus, learner_progress
@@ -237,6 +238,8 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     if grade.status != GradeStatus.RELEASED:
         return
     submission = grade.submission
-    cohort = _cohort_of(session, submission.user_id, submission.cohort_id)
-    if cohort is not None:
-        issue_due(session, cohort, submission.user_id, now)
+    group = groups_of(session, [submission.id]).get(submission.id)
+    for user_id in learner_ids(submission, group):  # a team's grade completes every member's work
+        cohort = _cohort_of(session, user_id, submission.cohort_id)
+        if cohort is not None:
+            issue_due(session, cohort, user_id, now)

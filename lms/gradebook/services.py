@@ -33,6 +33,7 @@ from lms.cohorts.services import CohortError
 from lms.competency.services import heat_map, learners_of
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus
 from lms.coursework.services import attachment_bytes
+from lms.coursework.sharing import Group, groups_of, work_by_learner
 from lms.database import DbSession
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.grading.exports import CsvExporter, GradeTable
@@ -114,6 +115,7 @@ class Cell:
     submission_id: int | None = None
     grade_id: int | None = None
     grade_revision: int | None = None
+    team: str | None = None  # the team whose work this is (its status is the team's)
 
     @property
     def label(self) -> str:
@@ -216,7 +218,10 @@ def _undone(status: CellStatus, item: Item | None, today: date, submission_id: i
 WORK_STATUS = {SubmissionStatus.RETURNED: CellStatus.RETURNED, SubmissionStatus.RELEASED: CellStatus.RELEASED}
 
 
-def _work_cell(submission: Submission | None, grade: Grade | None, item: Item | None, today: date) -> Cell:
+def _work_cell(submission: Submission | None, grade: Grade | None, item: Item | None, today: date,
+               group: Group | None = None, user_id: int = 0) -> Cell:
+    """A team's work shows the team's status for every member, with the member's own
+    (adjusted) score."""
     if submission is None or submission.latest is None:
         return _undone(CellStatus.IN_PROGRESS if submission else CellStatus.NOT_STARTED, item, today,
                        submission.id if submission else None)
@@ -225,9 +230,12 @@ def _work_cell(submission: Submission | None, grade: Grade | None, item: Item | 
     else:
         status = WORK_STATUS.get(submission.status, CellStatus.SUBMITTED)
     overdue = bool(item and not item.done and item.due_on < today and status == CellStatus.RETURNED)
-    return Cell(status, grade.score if grade else None, grade.max_score if grade else None, overdue,
+    score = grade.score if grade else None
+    if grade is not None and group is not None:
+        score = group.score_of(user_id, grade.score, grade.max_score)
+    return Cell(status, score, grade.max_score if grade else None, overdue,
                 item.due_on if item else None, submission.id, grade.id if grade else None,
-                grade.revision if grade else None)
+                grade.revision if grade else None, group.name if group else None)
 
 
 def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
@@ -243,17 +251,18 @@ def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: Row
     attempts: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
     work: dict[tuple[int, int], Submission] = {}
     grades: dict[int, Grade] = {}
+    groups: dict[int, Group] = {}
     if ids:
         for a in session.scalars(select(Attempt).where(Attempt.user_id.in_(ids)).order_by(Attempt.number).options(
                 load_only(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
                           Attempt.max_score, Attempt.pending_manual))):
             attempts[(a.user_id, a.quiz_id)].append(a)
-        for s in session.scalars(select(Submission).where(Submission.user_id.in_(ids), Submission.cohort_id == cohort.id)
-                                 .options(selectinload(Submission.versions))):
-            work[(s.user_id, s.assignment_id)] = s
+        # a team's submission is every member's work (lms.coursework.sharing)
+        work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(selectinload(Submission.versions),))
         if work:
             grades = {g.submission_id: g for g in session.scalars(
                 select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))}
+            groups = groups_of(session, {s.id for s in work.values()})
     quiz_grading = {q.id: GRADING_METHODS[q.grading] for q in session.scalars(
         select(Quiz).where(Quiz.id.in_([c.item_id for c in columns if not c.graded_work]))
         .options(load_only(Quiz.id, Quiz.grading)))} if columns else {}
@@ -267,7 +276,8 @@ def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: Row
             if column.graded_work:
                 submission = work.get((user.id, column.item_id))
                 grade = grades.get(submission.id) if submission else None
-                cells.append(_work_cell(submission, grade, item, today))
+                group = groups.get(submission.id) if submission else None
+                cells.append(_work_cell(submission, grade, item, today, group, user.id))
             else:
                 cells.append(_quiz_cell(column, attempts.get((user.id, column.item_id), []),
                                         quiz_grading[column.item_id], item, today))
@@ -329,10 +339,11 @@ def column_of(session: DbSession, column_id: str) -> Column:
 
 
 def _submissions(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User]) -> dict[int, Submission]:
-    return {s.user_id: s for s in session.scalars(
-        select(Submission).where(Submission.cohort_id == cohort.id, Submission.assignment_id == column.item_id,
-                                 Submission.user_id.in_([u.id for u in users]))
-        .options(selectinload(Submission.versions), selectinload(Submission.attachments)))}
+    """Each learner's work for ``column`` (a team's submission is each member's)."""
+    work = work_by_learner(session, [u.id for u in users], Submission.cohort_id == cohort.id,
+                           Submission.assignment_id == column.item_id,
+                           options=(selectinload(Submission.versions), selectinload(Submission.attachments)))
+    return {uid: s for (uid, _aid), s in work.items()}
 
 
 def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User], seen: Mapping[int, int],
@@ -347,10 +358,13 @@ def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: S
     work = _submissions(session, cohort, column, users)
     grades = {g.submission_id: g for g in session.scalars(
         select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))} if work else {}
+    released: set[int] = set()  # a team's grade, released once for all its members
     for user in users:
         submission = work.get(user.id)
         grade = grades.get(submission.id) if submission else None
-        if submission is None or grade is None or grade.status != GradeStatus.DRAFT:
+        if submission is not None and submission.id in released:
+            outcome.done.append(user.name)
+        elif submission is None or grade is None or grade.status != GradeStatus.DRAFT:
             outcome.refuse(user.name, "had no drafted grade")
         elif submission.status != SubmissionStatus.SUBMITTED:
             outcome.refuse(user.name, "were returned for revision")
@@ -365,6 +379,7 @@ def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: S
             save_grade(session, submission, grader, {cid: s.get("level") for cid, s in selections.items()},
                        {cid: s.get("comment", "") for cid, s in selections.items()}, grade.feedback,
                        grade.revision, GradeAction.RELEASE, now)
+            released.add(submission.id)
             outcome.done.append(user.name)
     return outcome
 
@@ -440,31 +455,43 @@ def submissions_archive(session: DbSession, cohort: Cohort, column: Column, user
     work = _submissions(session, cohort, column, users)
     grades = {g.submission_id: g for g in session.scalars(
         select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))} if work else {}
-    columns = ["learner", "email", "folder", "status", "version", "submitted_at", "late", "grade_status", "score",
+    groups = groups_of(session, {s.id for s in work.values()})
+    columns = ["learner", "email", "team", "folder", "status", "version", "submitted_at", "late", "grade_status", "score",
                "max_score", "files"]
     rows: list[list[Any]] = []
     texts: list[tuple[str, str]] = []
     files: list[tuple[str, Attachment]] = []
     taken: set[str] = {"manifest.csv"}
+    written: dict[int, tuple[str, str]] = {}  # a team's submission: one folder, named once, for all its members
     for user in users:
         submission = work.get(user.id)
         latest = submission.latest if submission else None
         if submission is None or latest is None:
             continue
-        folder = _unique(safe_filename(f"{user.name} ({user.id})"), taken)
-        names = set[str]()
-        text_name = f"answer-v{latest.number}.md"
-        names.add(text_name)
-        texts.append((f"{folder}/{text_name}", latest.body))
-        kept = [a for a in submission.attachments if a.id in latest.attachment_ids]
-        for item in kept:
-            name = _unique(safe_filename(item.filename), names)
-            files.append((f"{folder}/{name}", Attachment(stored_name=item.stored_name, filename=item.filename)))
+        group = groups.get(submission.id)
+        if submission.id in written:
+            folder, listed = written[submission.id]
+        else:
+            folder = _unique(safe_filename(f"{group.name} (team {submission.id})" if group else f"{user.name} ({user.id})"),
+                             taken)
+            names = set[str]()
+            text_name = f"answer-v{latest.number}.md"
+            names.add(text_name)
+            texts.append((f"{folder}/{text_name}", latest.body))
+            kept = [a for a in submission.attachments if a.id in latest.attachment_ids]
+            for item in kept:
+                name = _unique(safe_filename(item.filename), names)
+                files.append((f"{folder}/{name}", Attachment(stored_name=item.stored_name, filename=item.filename)))
+            listed = "; ".join(sorted(names - {text_name}))
+            written[submission.id] = (folder, listed)
         grade = grades.get(submission.id)
-        rows.append([user.name, user.email, folder, submission.status.value, latest.number,
+        score = grade.score if grade else None
+        if grade is not None and group is not None:
+            score = group.score_of(user.id, grade.score, grade.max_score)
+        rows.append([user.name, user.email, group.name if group else "", folder, submission.status.value, latest.number,
                      latest.submitted_at.isoformat(), "yes" if latest.late else "no",
-                     grade.status.value if grade else "", "" if grade is None or grade.score is None else grade.score,
-                     grade.max_score if grade else "", "; ".join(sorted(names - {text_name}))])
+                     grade.status.value if grade else "", "" if score is None else score,
+                     grade.max_score if grade else "", listed])
     return Archive(manifest=CsvExporter().render(GradeTable(columns=columns, rows=rows)), texts=texts, files=files)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Rubric, Submission, SubmissionStatus
+from lms.coursework.sharing import groups_of
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
 
@@ -47,6 +48,7 @@ def grade_table(session: DbSession, cohort: Cohort) -> GradeTable:
     columns = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
     columns += [f"{a} / {c}" for a, c in criteria]
     rows = []
+    teams = groups_of(session, [s.id for s in submissions])  # a team's work: a row for each member, with their score
     for s in submissions:
         grade = grades.get(s.id)
         points: dict[tuple[str, str], Any] = {}
@@ -54,12 +56,14 @@ def grade_table(session: DbSession, cohort: Cohort) -> GradeTable:
             for c in grade.rubric_version.criteria:
                 level = c.level(grade.selections.get(c.id, {}).get("level"))
                 points[(s.assignment.key, c.id)] = level.points if level else ""
-        user = users[s.user_id]
+        team = teams.get(s.id)
         latest = s.latest
-        rows.append([user.name, user.email, s.assignment.key, s.assignment.module.key, len(s.versions),
-                     latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
-                     s.status.value, grade.score if grade else "", grade.max_score if grade else "",
-                     *[points.get(key, "") for key in criteria]])
+        for user in team.members if team else [users[s.user_id]]:
+            score = team.score_of(user.id, grade.score, grade.max_score) if team and grade else (grade.score if grade else "")
+            rows.append([user.name, user.email, s.assignment.key, s.assignment.module.key, len(s.versions),
+                         latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
+                         s.status.value, "" if score is None else score, grade.max_score if grade else "",
+                         *[points.get(key, "") for key in criteria]])
     return GradeTable(columns=columns, rows=rows)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from lms.accounts.models import User
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus
 from lms.coursework.services import DiffLine, compare
+from lms.coursework.sharing import Group, groups_of
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, QueueFilter
@@ -187,6 +188,7 @@ class QueueRow:
     submission: Submission
     learner: User
     grade: Grade | None
+    team: Group | None = None  # a team's work: the team, named instead of the member who holds it
 
     @property
     def late(self) -> bool:
@@ -218,7 +220,8 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))} if submissions else {}
     grades = ({g.submission_id: g for g in session.scalars(select(Grade).where(Grade.submission_id.in_([s.id for s in submissions])))}
               if submissions else {})
-    rows = [QueueRow(s, users[s.user_id], grades.get(s.id)) for s in submissions]
+    teams = groups_of(session, [s.id for s in submissions])
+    rows = [QueueRow(s, users[s.user_id], grades.get(s.id), teams.get(s.id)) for s in submissions]
     counts = Counter(QUEUE_TAB.get(r.submission.status, QueueFilter.TO_GRADE) for r in rows)
     counts[QueueFilter.ALL] = len(rows)
     if status != QueueFilter.ALL:

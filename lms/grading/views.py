@@ -13,6 +13,7 @@ from lms.cohorts.enrolment import cohort_learners
 from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.coursework import services as coursework
+from lms.coursework import sharing
 from lms.coursework.models import Attachment, Submission
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
@@ -64,6 +65,7 @@ def _page(submission: Submission, grade: Any = None, error: str | None = None, s
         body=render_user_markdown(latest.body) if latest else None, changes=services.changes_since_last(submission),
         files=[a for a in submission.attachments if latest and a.id in latest.attachment_ids],
         learner=db.session.get(User, submission.user_id),
+        team=sharing.groups_of(db.session, [submission.id]).get(submission.id),
         history=services.history(db.session, grade) if grade is not None and can_audit else None,
         peer_reviews=peer.reviews_of(db.session, submission), classmates=classmates,
         names={u.id: u.name for u in classmates},
@@ -109,10 +111,14 @@ def save(cohort_id: int, submission_id: int) -> Any:
 @bp.get("/assignments/<key>/feedback")
 def feedback(key: str) -> str:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    submission = coursework.submission_for(db.session, assignment, signed_in().id)
+    user = signed_in()
+    submission = sharing.work_for(db.session, assignment, user.id)  # their own, or their team's
     grade = services.released_grade(db.session, submission) if submission else None
+    team = sharing.groups_of(db.session, [submission.id]).get(submission.id) if submission else None
+    score = team.score_of(user.id, grade.score, grade.max_score) if team and grade else (grade.score if grade else None)
     return render_template("grading/feedback.html", assignment=assignment, submission=submission, grade=grade,
-                           rubric=grade.rubric_version if grade else None)
+                           rubric=grade.rubric_version if grade else None, team=team, score=score,
+                           adjustment=team.adjustments.get(user.id) if team else None)
 
 
 @bp.get("/cohorts/<int:cohort_id>/grades.<fmt>")

@@ -16,6 +16,7 @@ from lms.assessment.models import Attempt, Response
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import active_enrolment
 from lms.coursework.models import SubmissionStatus
+from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession
 from lms.expert.models import ExpertEvaluation
 from lms.feedback.models import FeedbackResponse
@@ -40,21 +41,25 @@ def _points(score: float | None, max_score: float) -> str:
 
 
 def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
-    """A released grade, or work returned for revision, tells the learner."""
+    """A released grade, or work returned for revision, tells the learner: every member
+    when it is a team's work, each with their own (adjusted) points."""
     submission = grade.submission
     assignment = submission.assignment
     link = link_to("grading.feedback", key=assignment.key)
+    group = groups_of(session, [submission.id]).get(submission.id)
+    learners = learner_ids(submission, group)
     if grade.status == GradeStatus.RELEASED and submission.status == SubmissionStatus.RELEASED:
-        notice = Notice(submission.user_id, NotificationEvent.GRADE_RELEASED, f"grade:{grade.id}:released:{grade.revision}",
-                        f"Your grade for {assignment.title} is released", _points(grade.score, grade.max_score), link)
+        notices = [Notice(uid, NotificationEvent.GRADE_RELEASED, f"grade:{grade.id}:released:{grade.revision}",
+                          f"Your grade for {assignment.title} is released",
+                          _points(group.score_of(uid, grade.score, grade.max_score) if group else grade.score,
+                                  grade.max_score), link) for uid in learners]
     elif submission.status == SubmissionStatus.RETURNED:
-        notice = Notice(submission.user_id, NotificationEvent.RETURNED_FOR_REVISION,
-                        f"grade:{grade.id}:returned:{grade.revision}",
-                        f"{assignment.title} was returned for revision",
-                        "Read the feedback, revise your work and hand it in again.", link)
+        notices = [Notice(uid, NotificationEvent.RETURNED_FOR_REVISION, f"grade:{grade.id}:returned:{grade.revision}",
+                          f"{assignment.title} was returned for revision",
+                          "Read the feedback, revise your work and hand it in again.", link) for uid in learners]
     else:
         return
-    notify_all(session, [notice], now)
+    notify_all(session, notices, now)
 
 
 def on_peer_review_completed(review: PeerReview, session: DbSession, now: datetime) -> None:

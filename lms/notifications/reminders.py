@@ -69,7 +69,7 @@ def learner_notices(user: User, cohort: Cohort, progress: LearnerProgress, now: 
     notices = []
     zone = zone_of(user)
     for item in progress.items:
-        if item.done or not item.assessed or item.opens_on > progress.today:
+        if item.done or item.handed_in or not item.assessed or item.opens_on > progress.today:
             continue
         left = due_moment(item.due_on, zone) - now
         if left <= timedelta(0) or left > SOON:

@@ -28,6 +28,7 @@ from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.services import ScheduledPhase, active_levels, schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
+from lms.coursework.sharing import work_by_learner
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import Timeline, catch_up_days, cohort_today, joined_timeline
@@ -50,6 +51,7 @@ class Item:
     due_on: date
     done: bool
     detail: str = ""  # e.g. "best 64% (pass 70%)", "returned for revision"
+    handed_in: bool = False  # work handed in (by the learner or their team) and not returned: nothing to chase
 
     @property
     def assessed(self) -> bool:
@@ -223,7 +225,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
         best = _best_percent(session.scalars(select(Attempt).where(Attempt.user_id.in_(ids), Attempt.submitted_at.is_not(None))
                                              .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
                                                                 Attempt.max_score, Attempt.pending_manual))))
-        work = {(s.user_id, s.assignment_id): s for s in session.scalars(select(Submission).where(Submission.user_id.in_(ids)))}
+        work = work_by_learner(session, ids)  # a team's submission is every member's work
         for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids),
                                                                 ScheduleOverride.kind == OverrideKind.EXTENSION)
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
@@ -367,9 +369,11 @@ def _item(entry: _Entry, uid: int, loaded: _Loaded) -> Item:
     """``entry`` for one learner: their extension, if later, moves its due date."""
     extra = loaded.extended.get((uid, entry.extended_by)) if entry.extended_by is not None else None
     done, detail = _state(entry, uid, loaded)
+    work = loaded.work.get((uid, entry.source.id)) if isinstance(entry.source, Assignment) else None
     return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,
                 level=entry.level, opens_on=entry.opens_on, due_on=max(entry.due_on, extra) if extra else entry.due_on,
-                done=done, detail=detail)
+                done=done, detail=detail,
+                handed_in=work is not None and work.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RELEASED))
 
 
 def _module_parts(slots: dict[int, _Slot], items: list[Item]) -> list[ModulePart]:

@@ -1,0 +1,118 @@
+"""Work shared by several learners: one submission, held by one of them (its ``user_id``),
+that is the work of each (a team's, ``lms.teams``). A feature whose learners share work
+registers a ``SharedWork`` here in its ``init_app``; every lookup of a learner's work
+(progress, grading's feedback page, the gradebook, notifications, the demo) goes through
+``work_by_learner`` / ``work_for``, so each sharer counts as having done it, and through
+``groups_of`` to name the group and read each member's own score.
+
+Set-based: each lookup costs one statement for the learners' own work plus, per
+registered kind of sharing, a fixed number, whatever the number of learners."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lms.accounts.models import User
+from lms.coursework.models import Assignment, Submission
+from lms.database import DbSession
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A member's share moved from the group's grade, with the staff's note."""
+
+    points: float
+    note: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """The learners whose work one submission is, and each one's adjustment."""
+
+    name: str
+    members: list[User]
+    adjustments: dict[int, Adjustment] = field(default_factory=dict)
+
+    @property
+    def member_ids(self) -> list[int]:
+        return [m.id for m in self.members]
+
+    @property
+    def names(self) -> str:
+        return ", ".join(m.name for m in self.members)
+
+    def score_of(self, user_id: int, score: float | None, max_score: float) -> float | None:
+        """``user_id``'s score: the group's moved by their adjustment, within 0 and the maximum."""
+        if score is None:
+            return None
+        adjustment = self.adjustments.get(user_id)
+        return max(0.0, min(max_score, score + adjustment.points)) if adjustment else score
+
+
+class SharedWork(Protocol):
+    def shared_with(self, session: DbSession, user_ids: Collection[int]) -> list[tuple[int, int]]:
+        """(learner id, submission id) for every submission that is the work of one of
+        ``user_ids`` (held by them or by another member), in a fixed number of statements."""
+
+    def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
+        """Submission id -> its group, for the shared ones among ``submission_ids``."""
+
+
+_REGISTRY: dict[str, SharedWork] = {}
+
+
+def register(name: str, provider: SharedWork) -> None:
+    """Called from a feature's ``init_app`` (again for every app: the same name replaces)."""
+    _REGISTRY[name] = provider
+
+
+def work_by_learner(session: DbSession, user_ids: Collection[int], *criteria: Any,
+                    options: Sequence[Any] = ()) -> dict[tuple[int, int], Submission]:
+    """(learner id, assignment id) -> the learner's work: their own submission, or the
+    shared one they are a member of (which wins: it is what is handed in and graded).
+    ``criteria`` narrow the submissions (e.g. ``Submission.cohort_id == 3``)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    work = {(s.user_id, s.assignment_id): s
+            for s in session.scalars(select(Submission).where(Submission.user_id.in_(ids), *criteria).options(*options))}
+    pairs = [pair for provider in _REGISTRY.values() for pair in provider.shared_with(session, ids)]
+    if not pairs:
+        return work
+    loaded = {s.id: s for s in work.values()}
+    missing = {sid for _uid, sid in pairs if sid not in loaded}
+    if missing:
+        loaded |= {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(missing), *criteria)
+                                                    .options(*options))}
+    for uid, sid in pairs:
+        if sid in loaded:
+            work[(uid, loaded[sid].assignment_id)] = loaded[sid]
+    return work
+
+
+def work_for(session: DbSession, assignment: Assignment, user_id: int) -> Submission | None:
+    """One learner's work for one assignment (their own or their group's)."""
+    return work_by_learner(session, [user_id], Submission.assignment_id == assignment.id,
+                           options=(selectinload(Submission.versions), selectinload(Submission.attachments))
+                           ).get((user_id, assignment.id))
+
+
+def groups_of(session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
+    """Submission id -> the group whose work it is, for the shared ones."""
+    ids = set(submission_ids)
+    if not ids:
+        return {}
+    found: dict[int, Group] = {}
+    for provider in _REGISTRY.values():
+        found |= provider.groups(session, ids)
+    return found
+
+
+def learner_ids(submission: Submission, group: Group | None) -> list[int]:
+    """Everyone whose work ``submission`` is."""
+    return group.member_ids if group is not None and group.members else [submission.user_id]

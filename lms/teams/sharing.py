@@ -1,0 +1,34 @@
+"""A team's one submission is the work of every member (``lms.coursework.sharing``):
+registered in ``wiring.init_app`` so progress, grading's feedback page, the gradebook,
+notifications and the demo count it for each member, name the team and read each
+member's adjusted score."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lms.coursework.sharing import Adjustment, Group
+from lms.database import DbSession
+from lms.teams.models import GradeAdjustment, Team, TeamMember
+
+
+class TeamWork:
+    def shared_with(self, session: DbSession, user_ids: Collection[int]) -> list[tuple[int, int]]:
+        return [(uid, sid) for uid, sid in session.execute(
+            select(TeamMember.user_id, Team.submission_id).join(Team, Team.id == TeamMember.team_id)
+            .where(TeamMember.user_id.in_(list(user_ids)), Team.submission_id.is_not(None))) if sid is not None]
+
+    def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
+        teams = list(session.scalars(select(Team).where(Team.submission_id.in_(list(submission_ids)))
+                                     .options(selectinload(Team.members).selectinload(TeamMember.user))))
+        if not teams:
+            return {}
+        adjustments: dict[int, dict[int, Adjustment]] = defaultdict(dict)
+        for a in session.scalars(select(GradeAdjustment).where(GradeAdjustment.team_id.in_([t.id for t in teams]))):
+            adjustments[a.team_id][a.user_id] = Adjustment(a.points, a.note)
+        return {t.submission_id: Group(t.name, [m.user for m in t.members], dict(adjustments[t.id]))
+                for t in teams if t.submission_id is not None}
