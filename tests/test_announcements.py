@@ -209,3 +209,23 @@ def test_pages_run_a_fixed_number_of_statements(world, client, login, enrol_lear
     add(6)
     many = measure()
     assert few == many, f"2 announcements: {few}; 8: {many}"
+
+
+def test_send_reminders_publishes_scheduled_announcements_too(setting, app) -> None:
+    """One cron entry is enough: send-reminders fires reminders_due and announcements answer it."""
+    world, _, _ = setting
+    now = utcnow()
+    made = services.post(db.session, world.cohort_a, world.instructor_a, "Later", "Body", now + timedelta(minutes=5),
+                         now, link)
+    db.session.commit()
+    made.publish_at = now - timedelta(minutes=1)  # its time has come
+    db.session.commit()
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result: Result = runner.invoke(args=["lms", "send-reminders"])
+        assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    notices = list(db.session.scalars(select(Notification).where(Notification.link.like("/announcements%"))))
+    assert {n.link for n in notices} == {f"/announcements#announcement-{made.id}"}
+    readers = [n.user_id for n in notices]
+    assert world.learner_a.id in readers and len(readers) == len(set(readers))  # each learner once, after two runs

@@ -13,7 +13,7 @@ from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.mail.services import deliver_pending, transport_for
 from lms.notifications.reminders import send_reminders
-from lms.notifications.services import BASE_URL
+from lms.notifications.services import BASE_URL, reminders_due
 
 
 def _moment(value: str | None) -> datetime:
@@ -39,6 +39,9 @@ def send_reminders_command(base_url: str, at: str | None) -> None:
         session.info[BASE_URL] = base_url
     with unit_of_work(session):
         report = send_reminders(session, now)
+    # A request context of its own, so receivers' url_for builds links (paths on the site).
+    with current_app.test_request_context(), unit_of_work(session):
+        reminders_due.send(current_app._get_current_object(), session=session, now=now)  # type: ignore[attr-defined]
     with unit_of_work(session):
         mailed = deliver_pending(session, transport_for(current_app.config))
     kinds = ", ".join(f"{event.value} {count}" for event, count in sorted(report.notices.items())) or "none"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -19,6 +20,13 @@ from lms.accounts.models import User
 from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mails
 from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
+
+events = Namespace()
+
+# Sent by ``flask lms send-reminders`` inside its unit of work, with ``session`` and ``now``:
+# features with notices of their own that fall due with time (scheduled announcements)
+# connect here, so one cron entry serves them all and this feature imports none of them.
+reminders_due = events.signal("reminders-due")
 
 # Requests (and the reminder command) put the site's root URL here, so emails carry
 # absolute links; without it an email shows the link as the path it was given.
