@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -318,3 +319,27 @@ def test_the_export_runs_a_fixed_number_of_statements(app: Flask, course, count_
         start_thread(db.session, course["cohort"], module, ana, f"Topic {n}", f"Question {n}", now)
     db.session.commit()
     assert count_queries(export) == before
+
+
+def test_two_admins_erasing_at_once_erase_once(app: Flask, course, make_user) -> None:
+    ana = course["people"]["Ana Erased"]
+    second_admin = make_user(name="Second Admin", admin=True)
+    clients = [course["client_for"](course["admin"]), course["client_for"](second_admin)]
+    url, email = f"/admin/users/{ana.id}/erase", ana.email
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def erase(client: Any) -> None:
+        barrier.wait(timeout=30)
+        statuses.append(client.post(url, data={"confirm_email": email}).status_code)
+
+    threads = [threading.Thread(target=erase, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [302, 400]
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == AuditAction.LEARNER_ERASED)) == 1
+    assert db.session.get(User, ana.id).name == ERASED_NAME  # type: ignore[union-attr]

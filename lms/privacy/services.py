@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
@@ -26,6 +27,7 @@ from lms.privacy.kinds import (
     KINDS,
     Erasure,
     ExportFile,
+    erased_email,
     is_erased,
 )
 
@@ -162,17 +164,27 @@ def erase_learner(session: DbSession, user: User, confirmation: str, *, actor_id
     the account's email as ``confirmation``; recorded in the audit log (in the organization
     of their latest enrolment, so its admins read it too) without the name or email: the
     log is never changed, so it must not keep them. The uploaded files are
-    deleted by ``delete_doomed`` after the commit. The account's row is locked first, so
-    two admins erasing at once run one after the other and the second is refused."""
-    session.refresh(user, with_for_update=True)
+    deleted by ``delete_doomed`` after the commit. The account's row is claimed first by a
+    write conditional on the email the admin confirmed, so of two admins erasing at once
+    one erases and the other is refused."""
     reason = erasable(session, user)
     if reason:
         raise ErasureRefused(reason)
-    if confirmation.strip().lower() != user.email.lower():
+    original = user.email
+    if confirmation.strip().lower() != original.lower():
         raise ErasureRefused("Type the account's email address exactly to confirm.")
+    try:
+        claimed = session.execute(update(User).where(User.id == user.id, User.email == original)
+                                  .values(email=erased_email(user.id)).execution_options(synchronize_session=False))
+    except OperationalError as exc:
+        if "database is locked" not in str(exc.orig):
+            raise
+        raise ErasureRefused("The site was busy with other work for too long; try again.") from None
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ErasureRefused("This account was changed or erased meanwhile; reload the page.")
     organization_id = session.scalar(select(Cohort.organization_id).join(Enrolment, Enrolment.cohort_id == Cohort.id)
                                      .where(Enrolment.user_id == user.id).order_by(Enrolment.started_at.desc()).limit(1))
-    erasure = Erasure(user=user, original_email=user.email, now=now)
+    erasure = Erasure(user=user, original_email=original, now=now)
     for kind in reversed(KINDS):  # the account last: the others still see it as it was
         erasure.counts[kind.name] = kind.erase(session, erasure)
     session.flush()
