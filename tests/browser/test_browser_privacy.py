@@ -36,7 +36,7 @@ def test_learner_downloads_their_data(request: pytest.FixtureRequest, app: Flask
     page = context.new_page()
     page.set_default_timeout(15_000)
     sign_in(page, server_url, learner.email)
-    page.goto(f"{server_url}/account/data")
+    page.get_by_role("link", name="Your data").click()
     page.get_by_role("heading", name="Your data").wait_for()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download my data (zip)").click()
