@@ -23,7 +23,7 @@ from werkzeug.test import encode_multipart
 from lms.accounts.models import User
 from lms.audit.models import AuditAction, AuditEntry
 from lms.catalog.models import Metric, Module
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, EnrolmentImport, Invitation
 from lms.competency.services import heat_map
 from lms.coursework.models import Attachment, Submission
 from lms.database import utcnow
@@ -33,8 +33,9 @@ from lms.extensions import db
 from lms.grading.models import Grade, GradeAction, PeerReview, PeerReviewStatus
 from lms.grading.services import save_grade
 from lms.kpi.models import KpiEntry
+from lms.mail.models import OutboxMessage
 from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
-from lms.privacy.services import export_bundle, months_before
+from lms.privacy.services import erase_learner, export_bundle, months_before
 from lms.progress.models import Evidence, Mastery
 
 HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
@@ -343,3 +344,26 @@ def test_two_admins_erasing_at_once_erase_once(app: Flask, course, make_user) ->
     assert db.session.scalar(select(db.func.count()).select_from(AuditEntry)
                              .where(AuditEntry.action == AuditAction.LEARNER_ERASED)) == 1
     assert db.session.get(User, ana.id).name == ERASED_NAME  # type: ignore[union-attr]
+
+
+def test_erasure_reaches_rows_kept_by_address(app: Flask, course) -> None:
+    """Mail to the old address, invitations sent to it and enrolment imports naming it."""
+    ana, ben, now = course["people"]["Ana Erased"], course["people"]["Ben Stays"], utcnow()
+    cohort_id, email = course["cohort"].id, ana.email
+    db.session.add_all([
+        OutboxMessage(recipient=email, subject="Your grade", body="Dear Ana"),
+        OutboxMessage(recipient=ben.email, subject="Your grade", body="Dear Ben"),
+        Invitation(cohort_id=cohort_id, email=email, name="Ana Erased", token_hash="a" * 64, expires_at=now),
+        EnrolmentImport(cohort_id=cohort_id, created_by_id=course["teacher"].id, filename="people.csv",
+                        rows=[{"email": email, "name": "Ana Erased"}, {"email": ben.email, "name": "Ben Stays"}]),
+    ])
+    db.session.commit()
+    erase_learner(db.session, db.session.get(User, ana.id), email, actor_id=None, ip=None, now=now)  # type: ignore[arg-type]
+    db.session.commit()
+    db.session.expire_all()
+    recipients = db.session.scalars(select(OutboxMessage.recipient)).all()
+    assert email not in recipients and ben.email in recipients
+    invitation = db.session.scalars(select(Invitation)).one()
+    assert (invitation.email, invitation.name) == (erased_email(ana.id), ERASED_NAME)
+    assert db.session.scalars(select(EnrolmentImport)).one().rows == [
+        {"email": erased_email(ana.id), "name": ERASED_NAME}, {"email": ben.email, "name": "Ben Stays"}]
