@@ -55,6 +55,8 @@ from lms.demo.services import (
     demo_organization,
     pick_choice,
     rubric_levels,
+    team_sizes,
+    teammate_rating,
 )
 from lms.expert.models import ExpertEvaluation, ExpertInvite
 from lms.expert.services import DEFAULT_DAYS_VALID as EXPERT_DAYS_VALID
@@ -80,6 +82,7 @@ from lms.progress.services import evidence_row, objective_kinds, policy, rebuild
 from lms.progress.sources import RatingSource, StakeholderSource
 from lms.simulations.models import SimulationRun
 from lms.simulations.services import active_simulations, is_end, score_path, simulation_outcome
+from lms.teams.models import ContributionRating, Team, TeamMember
 
 MAX_LEARNERS = 5000
 CHUNK = 250          # learners written together (peer reviewers are drawn within a chunk)
@@ -135,6 +138,8 @@ class WorkPlan:
     max_points: float
     criteria: list[CriterionSpec]
     kind: AssignmentKind = AssignmentKind.HANDS_ON
+    team_min: int | None = None  # a team assignment (lms.teams): teams of team_min to team_max hand in once
+    team_max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,8 @@ class Catalog:
         quizzes = [cls._quiz(session, quiz, ids) for quiz in active_quizzes(session)]
         works = [WorkPlan(id=a.id, title=a.title, month=a.phase.month, due_after_days=a.due_after_days,
                           peer_reviews=a.peer_reviews, rubric_version_id=a.rubric.current.id,
-                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria, kind=a.kind)
+                          max_points=a.rubric.current.max_points, criteria=a.rubric.current.criteria, kind=a.kind,
+                          team_min=a.team_min, team_max=a.team_max)
                  for a in active_assignments(session)]
         metrics: dict[int, list[Metric]] = defaultdict(list)
         for metric in session.scalars(select(Metric).where(Metric.retired_at.is_(None))
@@ -248,6 +254,19 @@ class Work:
     submission_id: int = 0
     version_id: int = 0
     expert: ExpertPlan | None = None
+
+
+@dataclass
+class TeamPlan:
+    """Learners who handed in a team assignment, put together: the team's one submission is
+    the last one's to hand in (``holder``); every member gets its grade's evidence."""
+
+    members: list[Work]
+    ratings: list[dict[str, Any]] = field(default_factory=list)  # ContributionRating rows but the team id
+
+    @property
+    def holder(self) -> Work:
+        return self.members[-1]
 
 
 @dataclass
@@ -489,6 +508,7 @@ class BenchmarkReport:
     kpi_figures: int = 0
     simulation_runs: int = 0
     expert_ratings: int = 0
+    teams: int = 0            # teams formed for team assignments
     mastery: int = 0          # mastery records after the rebuild (everyone's); 0 when nothing was added
     cohort_names: list[str] = field(default_factory=list)
 
@@ -545,8 +565,57 @@ class Writer:
                 for row in quiz_outcome(quiz_id, quizzes[quiz_id].title, quizzes[quiz_id].grading, quizzes[quiz_id].practice,
                                         scored).rows(user_id, max(s.at for s in scored))]
 
-    def works(self, works: list[Work]) -> list[dict[str, Any]]:
-        """Insert the submissions, and the released grades of those graded; the grades' evidence rows."""
+    def form_teams(self, works: list[Work]) -> tuple[list[TeamPlan], list[Work]]:
+        """The team assignments' works grouped into teams (within the chunk, in the order they
+        were handed in, sizes within the assignment's limits, from a sequence of their own so
+        nothing else moves), with a few teammates' contribution ratings; and the works left as
+        individual submissions (a learner left without a team hands nothing in)."""
+        by_assignment: dict[int, list[Work]] = defaultdict(list)
+        single: list[Work] = []
+        for w in works:
+            (by_assignment[w.plan.id] if w.plan.team_max else single).append(w)
+        teams: list[TeamPlan] = []
+        for group in by_assignment.values():
+            group.sort(key=lambda w: (w.submitted_at, w.user_id))
+            rng = random.Random(f"bench-teams:{self.cohort.id}:{group[0].plan.id}:{group[0].user_id}")
+            start = 0
+            for size in team_sizes(len(group), group[0].plan.team_min or 1, group[0].plan.team_max or 1, rng):
+                team = TeamPlan(group[start:start + size])
+                start += size
+                holder = team.holder
+                for w in team.members[:-1]:  # the holder's submission, grade and levels are the team's
+                    w.submitted_at, w.graded_at, w.levels, w.expert = holder.submitted_at, holder.graded_at, holder.levels, None
+                for rater in team.members:
+                    for ratee in team.members:
+                        at = holder.submitted_at + timedelta(hours=rng.uniform(2, 72))
+                        if rater is ratee or rng.random() > 0.4 or at >= self.latest:
+                            continue
+                        score, comment = teammate_rating(ratee.ability, rng)
+                        team.ratings.append({"rater_id": rater.user_id, "ratee_id": ratee.user_id, "score": score,
+                                             "comment": comment, "updated_at": at})
+                teams.append(team)
+        return teams, single + [t.holder for t in teams]
+
+    def teams(self, teams: list[TeamPlan]) -> None:
+        """Insert the teams (each with its holder's submission), their members and ratings."""
+        team_ids = insert_ids(self.session, Team, [
+            {"assignment_id": t.holder.plan.id, "cohort_id": self.cohort.id, "name": f"Team {t.holder.user_id}",
+             "submission_id": t.holder.submission_id, "created_by_id": t.members[0].user_id, "formed_by_learner": True,
+             "revision": len(t.members), "draft_revision": 1, "created_at": t.members[0].submitted_at - timedelta(days=5)}
+            for t in teams])
+        insert_all(self.session, TeamMember, [
+            {"assignment_id": t.holder.plan.id, "team_id": tid, "user_id": w.user_id,
+             "joined_at": t.members[0].submitted_at - timedelta(days=5)} for tid, t in zip(team_ids, teams, strict=True)
+            for w in t.members])
+        insert_all(self.session, ContributionRating, [{"team_id": tid, **row} for tid, t in zip(team_ids, teams, strict=True)
+                                                      for row in t.ratings])
+        self.report.teams += len(team_ids)
+
+    def works(self, every: list[Work]) -> list[dict[str, Any]]:
+        """Insert the submissions (one per team for a team assignment), and the released
+        grades of those graded; the grades' evidence rows (each team member's)."""
+        teams, works = self.form_teams(every)
+        members = {id(t.holder): t.members for t in teams}
         submission_ids = insert_ids(self.session, Submission, [
             {"assignment_id": w.plan.id, "user_id": w.user_id, "cohort_id": self.cohort.id,
              "status": SubmissionStatus.RELEASED if w.graded_at else SubmissionStatus.SUBMITTED, "draft_body": w.body,
@@ -560,6 +629,10 @@ class Writer:
             for w in works])
         for work, version_id in zip(works, version_ids, strict=True):
             work.version_id = version_id
+        for team in teams:
+            for w in team.members:
+                w.submission_id, w.version_id = team.holder.submission_id, team.holder.version_id
+        self.teams(teams)
         graded = [(w, w.graded_at) for w in works if w.graded_at is not None]
         grade_rows = []
         for w, graded_at in graded:
@@ -580,8 +653,10 @@ class Writer:
         self.report.submissions += len(works)
         self.report.grades += len(grade_ids)
         return [row for gid, (w, graded_at) in zip(grade_ids, graded, strict=True)
-                for row in grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids,
-                                         kind=w.plan.kind).rows(w.user_id, graded_at)] + self.experts(works)
+                for outcome in [grade_outcome(gid, w.plan.title, self.instructor_id, w.plan.criteria, w.levels, self.ids,
+                                              kind=w.plan.kind)]
+                for member in members.get(id(w), [w])
+                for row in outcome.rows(member.user_id, graded_at)] + self.experts(works)
 
     def experts(self, works: list[Work]) -> list[dict[str, Any]]:
         """Insert the used invitations and the ratings of the works an expert rated; their evidence rows."""

@@ -39,7 +39,8 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
                    f"{activity.submissions} pieces of work handed in ({activity.grades} graded), "
                    f"{activity.peer_reviews} peer reviews, {activity.ratings} instructor ratings, "
                    f"{activity.kpi_figures} KPI figures, {activity.simulation_runs} simulation runs, "
-                   f"{activity.expert_ratings} expert ratings ({time.perf_counter() - started:.1f}s).")
+                   f"{activity.expert_ratings} expert ratings, {activity.teams} teams "
+                   f"({time.perf_counter() - started:.1f}s).")
     elif activity.already:
         click.echo(f"Demo activity: already in place for {activity.already} learners; nothing added.")
     if cohorts == 0:
@@ -59,7 +60,8 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
         click.echo(f"  {report.evidence:,} evidence rows, {report.attempts:,} quiz attempts, "
                    f"{report.submissions:,} submissions ({report.grades:,} graded), {report.peer_reviews:,} peer reviews, "
                    f"{report.lessons_read:,} lessons read, {report.kpi_figures:,} KPI figures, "
-                   f"{report.simulation_runs:,} simulation runs, {report.expert_ratings:,} expert ratings; "
+                   f"{report.simulation_runs:,} simulation runs, {report.expert_ratings:,} expert ratings, "
+                   f"{report.teams:,} teams; "
                    + (f"{report.mastery:,} mastery records rebuilt." if report.mastery else "mastery unchanged."))
         click.echo(f"  Took {seconds:.1f}s.")
     click.echo(f"Evidence in the database: {evidence_count(db.session):,} rows.")

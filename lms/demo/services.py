@@ -1,6 +1,7 @@
 """Builds (or refreshes) the demo organization and gives its twelve learners five months of
 real activity: lessons read, quiz attempts answered page by page, case studies and hands-on
-work submitted and graded, peer reviews. Everything goes through the platform's own
+work submitted and graded, peer reviews; a team assignment, once reached, is done in teams
+(one submission per team, graded once, teammates rating each other). Everything goes through the platform's own
 services, so evidence and mastery arrive the way they do for real learners. Flush only."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -58,6 +60,7 @@ from lms.progress.models import Evidence, LessonRead
 from lms.progress.services import mark_read, rate
 from lms.simulations.models import Simulation
 from lms.simulations.services import SimulationError, active_simulations, choose, overall, start_run
+from lms.teams import services as teams
 
 DEMO_PASSWORD = "demo-password-2026"
 ORGANIZATION = "Northwind Ventures"
@@ -69,6 +72,7 @@ LEARNERS = [
 ]
 
 Tick = Callable[[int], None]
+TEAM_NAMES = ["Harbour", "Meridian", "Northstar", "Tallyweave", "Keystone", "Lighthouse"]
 
 
 class DemoError(ValueError):
@@ -223,6 +227,30 @@ RATING_NOTES = [
 ]
 
 
+def team_sizes(count: int, low: int, high: int, rng: random.Random) -> list[int]:
+    """Sizes of teams (each ``low`` to ``high``) for ``count`` learners taken in order; the
+    few left over who cannot make a team of ``low`` stay without one."""
+    low = max(low, 1)
+    sizes: list[int] = []
+    left = count
+    while left >= low:
+        size = min(rng.randint(low, high), left)
+        if 0 < left - size < low:  # do not leave too few for a last team
+            size = left if left <= high else left - low
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+TEAMMATE_COMMENTS = ["Carried the market research and kept us on schedule.", "Solid share of the work.",
+                     "Joined late but made up for it on the risk register.", "Quiet in meetings; the numbers were theirs."]
+
+
+def teammate_rating(ability: float, rng: random.Random) -> tuple[int, str]:
+    """A teammate's rating of a member's contribution (1-5), roughly by how able they are."""
+    return max(1, min(5, round(1 + 4 * ability + rng.gauss(0, 0.6)))), rng.choice(TEAMMATE_COMMENTS)
+
+
 def baseline(metric: Metric, rng: random.Random) -> float:
     """Where a learner's company starts on a metric: well short of the target."""
     if metric.direction == MetricDirection.AT_LEAST:  # from zero at worst for changes that can go negative
@@ -312,6 +340,8 @@ class ActivityReport:
     kpi_figures: int = 0
     simulation_runs: int = 0
     expert_ratings: int = 0
+    teams: int = 0
+    team_ratings: int = 0
     months: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -340,6 +370,8 @@ class DemoActivity:
         self.report = ActivityReport(months=max(self.months, 0))
         self.profiles: dict[int, Profile] = {}
         self.released: dict[int, list[tuple[Submission, datetime]]] = defaultdict(list)
+        # a team assignment's learners who got round to it: (moment, graded moment, user, profile, dates)
+        self.team_work: dict[int, list[tuple[datetime, datetime, User, Profile, Dates]]] = defaultdict(list)
 
     def latest(self, hours: float = 1) -> datetime:
         return self.now - timedelta(hours=hours)
@@ -360,6 +392,7 @@ class DemoActivity:
             self.expert_rating(user, profile, rng)
             self.report.learners += 1
             tick(1)
+        self.teams()
         self.peer_reviews([user for user, _ in learners])
         self.session.flush()
         return self.report
@@ -391,6 +424,9 @@ class DemoActivity:
                                                                    hours=rng.uniform(8, 20))
             if at >= self.latest(24):
                 continue  # not got round to it yet
+            if assignment.is_team:  # done with teammates, once everyone's months are played (``teams``)
+                self.team_work[assignment.id].append((at, at + timedelta(days=rng.uniform(2, 6)), user, profile, dates))
+                continue
             submission = self.hand_in(assignment, user, work_body(assignment, profile.ability, rng), dates, at)
             graded_at = at + timedelta(days=rng.uniform(2, 6))
             if graded_at >= self.latest():
@@ -432,6 +468,51 @@ class DemoActivity:
         submit(self.session, submission, dates, at)
         self.report.submissions += 1
         return submission
+
+    def teams(self) -> None:
+        """Each team assignment: the learners who got round to it form teams (in the order they
+        started, sizes within its limits, from a sequence of their own), the last of each team
+        hands in the team's work through the teams feature, the instructor grades it once (every
+        member gets the grade's evidence) and some teammates rate each other's contribution."""
+        for assignment in self.assignments:
+            reached = sorted(self.team_work.get(assignment.id, []), key=lambda r: (r[0], r[2].id))
+            if not reached:
+                continue
+            rng = random.Random(f"northwind-teams:{assignment.key}")
+            start = 0
+            for number, size in enumerate(team_sizes(len(reached), assignment.team_min or 1, assignment.team_max or 1, rng),
+                                          start=1):
+                members = reached[start:start + size]
+                start += size
+                self.team(assignment, f"{TEAM_NAMES[(number - 1) % len(TEAM_NAMES)]} {number}", members, rng)
+
+    def team(self, assignment: Assignment, name: str, members: list[tuple[datetime, datetime, User, Profile, Dates]],
+             rng: random.Random) -> None:
+        first, holder = members[0], members[-1]
+        formed = first[0] - timedelta(days=5)
+        team = teams.create_team(self.session, assignment, self.cohort.id, name, first[2] if assignment.team_self_formed
+                                 else self.instructor, formed, as_learner=assignment.team_self_formed)
+        for _, _, user, _, _ in members[int(assignment.team_self_formed):]:
+            teams.add_member(self.session, team, user, formed + timedelta(hours=2))
+        at, graded_at, user, profile, dates = holder
+        ability = sum(m[3].ability for m in members) / len(members)
+        teams.save_work(self.session, team, user.id, team.draft_revision, work_body(assignment, ability, rng), None, True,
+                        dates, Path(), at)
+        self.report.teams += 1
+        self.report.submissions += 1
+        submission = team.submission
+        if submission is None:
+            return
+        for rater in members:
+            scores = {m[2].id: teammate_rating(m[3].ability, rng) for m in members if m is not rater and rng.random() < 0.5}
+            rated = at + timedelta(hours=rng.uniform(2, 48))
+            if scores and rated < self.latest():
+                teams.rate(self.session, team, rater[2].id, {uid: s for uid, (s, _) in scores.items()},
+                           {uid: c for uid, (_, c) in scores.items()}, rated)
+                self.report.team_ratings += len(scores)
+        if graded_at < self.latest():
+            self.release(submission, rubric_levels(assignment.rubric.current.criteria, ability, rng),
+                         rng.choice(FEEDBACK[ability >= 0.6]), None, graded_at)
 
     def peer_reviews(self, reviewers: list[User]) -> None:
         for assignment in self.assignments:
