@@ -3,9 +3,9 @@
 The Content-Security-Policy allows scripts from the platform only (no inline script,
 no ``on*`` handlers), no framing (``frame-ancestors 'none'`` and ``X-Frame-Options``),
 and images, fonts, forms and connections to the platform's own origin. Styles come
-from the stylesheet; ``'unsafe-inline'`` is allowed for ``style-src`` only, because the
-templates still carry ``style=""`` attributes (chart bar widths, grid positions) — a
-style cannot run code. HSTS is sent only in production, or when ``HSTS`` is set."""
+from the stylesheet only: no ``style=""`` attributes and no ``<style>`` elements
+(tests/test_security_headers.py checks every template and every rendered page). HSTS is
+sent only in production, or when ``HSTS`` is set."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from flask import Flask, Response, current_app
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self'",
     "img-src 'self'",
     "font-src 'self'",
     "connect-src 'self'",
