@@ -46,6 +46,7 @@ from lms.resources import wiring as resources
 from lms.search import wiring as search
 from lms.sections import CONTENT_SECTIONS
 from lms.simulations import wiring as simulations
+from lms.sso import wiring as sso
 from lms.teams import wiring as teams
 from lms.today import wiring as today
 from lms.web import wiring as web
@@ -56,6 +57,7 @@ FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, 
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,
+            sso,
             privacy)
 
 

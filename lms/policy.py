@@ -54,6 +54,12 @@ POLICY: dict[str, AccessRule] = {
     "accounts.forgot_password": ANONYMOUS,
     "accounts.reset_password": ANONYMOUS,
     "accounts.unlock": ANONYMOUS,
+    # single sign-on (lms.sso): organization admins configure it, the sign-in steps are for anyone
+    "sso.settings": ORG_ADMIN,
+    "sso.start": ANONYMOUS,
+    "sso.begin": ANONYMOUS,
+    "sso.callback": ANONYMOUS,
+    "sso.confirm": ANONYMOUS,
     # site administration
     "cohorts.organizations": SITE_ADMIN,
     "cohorts.organization_admin": SITE_ADMIN,

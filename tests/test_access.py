@@ -127,6 +127,12 @@ ROUTES: dict[str, Route] = {
     "accounts.forgot_password": Route(lambda w, x: "/password/forgot", EVERYONE),
     "accounts.reset_password": Route(lambda w, x: "/password/reset/not-a-token", expect(400)),
     "accounts.unlock": Route(lambda w, x: "/login/unlock/not-a-token", expect(400)),
+    "sso.settings": Route(lambda w, x: f"/organizations/{w.org_a.id}/single-sign-on", ORG_ADMIN),
+    "sso.start": Route(lambda w, x: "/login/organization", EVERYONE),
+    # organization A has no single sign-on: "not offered" (signed-in people are sent on)
+    "sso.begin": Route(lambda w, x: f"/login/organization/{w.org_a.id}", expect("ok", anonymous=404)),
+    "sso.callback": Route(lambda w, x: "/login/organization/callback?code=x&state=y", expect(400)),
+    "sso.confirm": Route(lambda w, x: "/login/organization/confirm", expect(400), "POST"),
     "cohorts.organizations": Route(lambda w, x: "/admin/organizations", SITE_ADMIN),
     "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
     "admin.users": Route(lambda w, x: "/admin/users?q=learner", SITE_ADMIN),

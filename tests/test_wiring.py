@@ -72,7 +72,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
                                    "discussions", "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
-                                   "teams", "today", "web"]
+                                   "sso", "teams", "today", "web"]
     assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
                                  "load-content", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search", "restore",
                                  "send-reminders"]

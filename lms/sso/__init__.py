@@ -1,0 +1,1 @@
+"""Single sign-on: an organization's people sign in through its OpenID Connect provider."""

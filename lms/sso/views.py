@@ -1,0 +1,163 @@
+"""Single sign-on pages: an organization admin's settings, and the sign-in steps
+(find the organization by email domain or an organization's own link, go to the
+provider, come back to the callback, confirm a first sign-in).
+
+The callback is a GET (the provider redirects the browser there) and so only reads: an
+account already linked is signed in at once; a first sign-in, which links or creates an
+account, is confirmed with a POST from the page it shows. Every refusal is a page that
+says why (never a 500)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import login_user
+
+from lms.accounts.current import signed_in, signed_in_user
+from lms.accounts.views import safe_next
+from lms.cohorts.models import Organization
+from lms.extensions import db
+from lms.sso import services
+from lms.sso.forms import ConfirmForm, FindOrganizationForm, SettingsForm
+from lms.sso.models import SsoConfig
+from lms.sso.oidc import Identity, Request, SsoError, authorization_request, finish
+from lms.web.forms import add_error
+
+bp = Blueprint("sso", __name__, template_folder="templates")
+
+STARTED = "lms.sso.started"    # the request sent to the provider (state, nonce, PKCE verifier)
+PENDING = "lms.sso.pending"    # a checked identity waiting for the person's confirmation
+STARTED_FOR = 15 * 60          # seconds a sign-in at the provider may take
+PENDING_FOR = 10 * 60          # seconds to confirm a first sign-in
+
+
+def _refuse(problem: str, status: int = 403) -> tuple[str, int]:
+    return render_template("sso/refused.html", problem=problem), status
+
+
+def _secret_key() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+# Settings --------------------------------------------------------------------------------
+
+@bp.route("/organizations/<int:org_id>/single-sign-on", methods=["GET", "POST"])
+def settings(org_id: int) -> Any:
+    org = db.get_or_404(Organization, org_id)
+    config = services.config_of(db.session, org.id)
+    form = SettingsForm()
+    if request.method == "GET" and config is not None:
+        form.issuer.data, form.client_id.data = config.issuer, config.client_id
+        form.allowed_domains.data = " ".join(config.domains)
+        form.create_accounts.data, form.enabled.data = config.create_accounts, config.enabled
+        form.revision.data = str(config.revision)
+    if form.validate_on_submit():
+        revision_text = (form.revision.data or "").strip()
+        revision = int(revision_text) if revision_text.isdigit() and len(revision_text) < 10 else None
+        choice = services.Settings(issuer=form.issuer.data or "", client_id=form.client_id.data or "",
+                                   client_secret=form.client_secret.data or None,
+                                   allowed_domains=form.allowed_domains.data or "",
+                                   create_accounts=bool(form.create_accounts.data), enabled=bool(form.enabled.data))
+        try:
+            services.save_settings(db.session, org, choice, revision=revision, secret_key=_secret_key(),
+                                   actor_id=signed_in().id)
+        except services.SsoSettingsError as exc:
+            db.session.rollback()
+            add_error(form.issuer, str(exc))
+            return _settings_page(org, services.config_of(db.session, org.id), form), 409
+        flash("Single sign-on settings saved.", "success")
+        return redirect(url_for("sso.settings", org_id=org.id))
+    return _settings_page(org, config, form), 400 if form.errors else 200
+
+
+def _settings_page(org: Organization, config: SsoConfig | None, form: SettingsForm) -> str:
+    link = url_for("sso.begin", org_id=org.id, _external=True)
+    callback = url_for("sso.callback", _external=True)
+    return render_template("sso/settings.html", org=org, config=config, form=form, link=link, callback=callback)
+
+
+# Sign-in ---------------------------------------------------------------------------------
+
+@bp.route("/login/organization", methods=["GET", "POST"])
+def start() -> Any:
+    if signed_in_user() is not None:
+        return redirect(safe_next(request.args.get("next")))
+    form = FindOrganizationForm()
+    if form.validate_on_submit():
+        config = services.config_for_email(db.session, form.email.data or "")
+        if config is not None:
+            return redirect(url_for("sso.begin", org_id=config.organization_id, next=request.args.get("next")))
+        add_error(form.email, "No organization signs in people of this address through single sign-on: "
+                              "sign in with your password instead.")
+    return render_template("sso/start.html", form=form), 400 if form.errors else 200
+
+
+@bp.get("/login/organization/<int:org_id>")
+def begin(org_id: int) -> Any:
+    if signed_in_user() is not None:
+        return redirect(safe_next(request.args.get("next")))
+    config = services.config_of(db.session, org_id)
+    if config is None or not config.enabled:
+        return _refuse("This organization does not offer single sign-on.", 404)
+    state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    try:
+        sent = authorization_request(services.client_of(config, _secret_key()), url_for("sso.callback", _external=True),
+                                     state, nonce, verifier)
+    except (SsoError, services.SsoSettingsError) as exc:
+        return _refuse(str(exc), 502)
+    session[STARTED] = {"org": org_id, "state": state, "nonce": nonce, "verifier": verifier,
+                        "next": safe_next(request.args.get("next")), "at": int(time.time())}
+    return redirect(sent.url)
+
+
+@bp.get("/login/organization/callback")
+def callback() -> Any:
+    started = session.pop(STARTED, None)
+    if not isinstance(started, dict) or int(started.get("at", 0)) + STARTED_FOR < time.time():
+        return _refuse("This sign-in was not started in this browser, or took too long: start again.", 400)
+    config = services.config_of(db.session, int(started["org"]))
+    if config is None:
+        return _refuse("This organization does not offer single sign-on.", 404)
+    expected = Request(url="", state=str(started["state"]), nonce=str(started["nonce"]),
+                       code_verifier=str(started["verifier"]))
+    returned = {key: value for key, value in request.args.items() if isinstance(value, str)}
+    try:
+        identity = finish(services.client_of(config, _secret_key()), url_for("sso.callback", _external=True),
+                          expected, returned)
+        found = services.match(db.session, config, identity)
+    except (SsoError, services.SsoSettingsError, services.Refusal) as exc:
+        return _refuse(str(exc))
+    if found.outcome is services.Outcome.SIGN_IN and found.user is not None:
+        login_user(found.user)
+        return redirect(safe_next(started.get("next")))
+    session[PENDING] = {"org": config.organization_id, "iss": identity.issuer, "sub": identity.subject,
+                        "email": identity.email, "verified": identity.email_verified, "name": identity.name,
+                        "next": started.get("next"), "at": int(time.time())}
+    return render_template("sso/confirm.html", form=ConfirmForm(), found=found, create=found.outcome is services.Outcome.CREATE)
+
+
+@bp.post("/login/organization/confirm")
+def confirm() -> Any:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or int(pending.get("at", 0)) + PENDING_FOR < time.time():
+        session.pop(PENDING, None)
+        return _refuse("There is no sign-in waiting for confirmation in this browser, or it took too long: "
+                       "start again.", 400)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _refuse("The confirmation form expired: start the sign-in again.", 400)
+    session.pop(PENDING, None)
+    config = services.config_of(db.session, int(pending["org"]))
+    if config is None:
+        return _refuse("This organization does not offer single sign-on.", 404)
+    identity = Identity(issuer=str(pending["iss"]), subject=str(pending["sub"]), email=pending.get("email"),
+                        email_verified=pending.get("verified") is True, name=pending.get("name"))
+    try:
+        user = services.confirm(db.session, config, identity)
+    except services.Refusal as exc:
+        return _refuse(str(exc), 409)
+    login_user(user)
+    return redirect(safe_next(pending.get("next")))

@@ -1,0 +1,207 @@
+"""Single sign-on with OpenID Connect against a real provider on 127.0.0.1
+(``tests/oidc_provider.py``): settings, first and later sign-ins, and every refusal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from joserfc.jwk import RSAKey
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.audit.models import AuditAction, AuditEntry
+from lms.extensions import db
+from lms.sso.models import SsoConfig, SsoIdentity
+from lms.sso.services import Settings, decrypt_secret, save_settings
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, serve
+
+
+@pytest.fixture(scope="session")
+def _provider() -> Iterator[Provider]:
+    yield from serve()
+
+
+@pytest.fixture()
+def provider(_provider: Provider) -> Iterator[Provider]:
+    _provider.reset()
+    yield _provider
+    _provider.reset()
+
+
+def configure(app: Any, org: Any, provider: Provider, domains: str = "alpha.example.org example.com",
+              create_accounts: bool = True, client_id: str = CLIENT_ID) -> None:
+    save_settings(db.session, org, Settings(issuer=provider.issuer, client_id=client_id, client_secret=CLIENT_SECRET,
+                                            allowed_domains=domains, create_accounts=create_accounts, enabled=True),
+                  revision=None, secret_key=app.config["SECRET_KEY"], actor_id=org.admins[0].id)
+    db.session.commit()
+
+
+def person(sub: str, email: str, verified: bool = True, name: str = "Ada Alpha") -> dict[str, Any]:
+    return {"sub": sub, "email": email, "email_verified": verified, "name": name}
+
+
+def through_provider(client: Any, org_id: int, next_url: str | None = None) -> Any:
+    """Start at the organization's link, let the provider answer, land on the callback."""
+    start = client.get(f"/login/organization/{org_id}" + (f"?next={next_url}" if next_url else ""))
+    assert start.status_code == 302, start.get_data(as_text=True)
+    answer = requests.get(start.location, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    back = urlsplit(answer.headers["Location"])
+    assert back.path == "/login/organization/callback"
+    return client.get(f"{back.path}?{back.query}")
+
+
+def signed_in_as(client: Any) -> str | None:
+    page = client.get("/account")
+    if page.status_code != 200:
+        return None
+    return "signed in"
+
+
+def test_first_sign_in_creates_the_account_then_signs_straight_in(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    provider.next_user = person("ada-1", "Ada@Alpha.example.org")
+    page = through_provider(client, world.org_a.id, next_url="/templates")
+    assert page.status_code == 200
+    assert "There is no account" in page.get_data(as_text=True) and "ada@alpha.example.org" in page.get_data(as_text=True)
+    assert signed_in_as(client) is None  # nothing is written or signed in before the confirmation
+    done = client.post("/login/organization/confirm")
+    assert done.status_code == 302, done.get_data(as_text=True)
+    assert done.location.endswith("/templates")
+    assert signed_in_as(client)
+    user = db.session.scalar(select(User).where(User.email == "ada@alpha.example.org"))
+    assert user is not None and user.name == "Ada Alpha" and user.password_hash is None
+    linked = db.session.scalars(select(SsoIdentity)).all()
+    assert [(i.user_id, i.subject, i.organization_id) for i in linked] == [(user.id, "ada-1", world.org_a.id)]
+
+    client.post("/logout")
+    provider.next_user = person("ada-1", "ada@alpha.example.org")
+    again = through_provider(client, world.org_a.id)
+    assert again.status_code == 302 and signed_in_as(client)
+
+
+def test_an_existing_member_is_linked_by_verified_email(app, client, world, provider):
+    configure(app, world.org_a, provider, create_accounts=False)
+    provider.next_user = person("learner-a", world.learner_a.email)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 200 and "link it to" in page.get_data(as_text=True)
+    assert client.post("/login/organization/confirm").status_code == 302
+    assert db.session.scalar(select(SsoIdentity.user_id)) == world.learner_a.id
+    # A replayed confirmation does nothing more.
+    client.post("/logout")
+    assert client.post("/login/organization/confirm").status_code == 400
+
+
+def test_another_organizations_user_is_never_signed_in(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    provider.next_user = person("learner-b", world.learner_b.email)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "another organization" in page.get_data(as_text=True)
+    assert signed_in_as(client) is None
+    provider.next_user = person("admin", world.admin.email)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "Site administrators" in page.get_data(as_text=True)
+
+
+def test_account_creation_off_refuses_unknown_people(app, client, world, provider):
+    configure(app, world.org_a, provider, create_accounts=False)
+    provider.next_user = person("new", "new@alpha.example.org")
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "does not create accounts" in page.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.email == "new@alpha.example.org")) is None
+
+
+def test_unknown_domain_and_unverified_email_are_refused(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    found = client.post("/login/organization", data={"email": "someone@elsewhere.example.net"})
+    assert found.status_code == 400 and "No organization" in found.get_data(as_text=True)
+    routed = client.post("/login/organization", data={"email": "someone@alpha.example.org"})
+    assert routed.status_code == 302 and routed.location.endswith(f"/login/organization/{world.org_a.id}")
+    provider.next_user = person("x", "someone@elsewhere.example.net")
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "elsewhere.example.net do not sign in" in page.get_data(as_text=True)
+    provider.next_user = person("y", "someone@alpha.example.org", verified=False)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "not verified" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    ({"iss": "https://impostor.test"}, "another provider than the configured issuer"),
+    ({"aud": "someone-else"}, "issued for another application"),
+    ({"nonce": "replayed-nonce"}, "nonce differs"),
+    ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "has expired"),
+])
+def test_bad_id_tokens_are_refused(app, client, world, provider, tamper, message):
+    configure(app, world.org_a, provider)
+    provider.next_user = person("ada-1", "ada@alpha.example.org")
+    provider.tamper = tamper
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403
+    assert message in page.get_data(as_text=True)
+    assert signed_in_as(client) is None and client.post("/login/organization/confirm").status_code == 400
+
+
+def test_a_token_signed_with_another_key_or_a_wrong_state_is_refused(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    provider.next_user = person("ada-1", "ada@alpha.example.org")
+    provider.signing_key = RSAKey.generate_key(2048, parameters={"kid": "test-key"}, private=True)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "signature could not be verified" in page.get_data(as_text=True)
+    provider.signing_key = None
+    start = client.get(f"/login/organization/{world.org_a.id}")
+    answer = requests.get(start.location, allow_redirects=False, timeout=10)
+    code = dict(part.split("=", 1) for part in urlsplit(answer.headers["Location"]).query.split("&"))["code"]
+    forged = client.get(f"/login/organization/callback?code={code}&state=forged")
+    assert forged.status_code == 403 and "state differs" in forged.get_data(as_text=True)
+    assert signed_in_as(client) is None
+
+
+def test_discovery_naming_another_issuer_is_refused(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    provider.advertised_issuer = "https://impostor.test"
+    page = client.get(f"/login/organization/{world.org_a.id}")
+    assert page.status_code == 502 and "names the issuer" in page.get_data(as_text=True)
+
+
+def test_org_admin_configures_sso_secret_never_shown_and_audited(app, client, world, provider, login):
+    login(client, world.org_admin_a)
+    url = f"/organizations/{world.org_a.id}/single-sign-on"
+    assert client.get(url).status_code == 200
+    form = {"issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "allowed_domains": "Alpha.example.org, example.com", "create_accounts": "y", "enabled": "y", "revision": ""}
+    assert client.post(url, data=form).status_code == 302
+    config = db.session.scalar(select(SsoConfig))
+    assert config is not None and config.domains == ["alpha.example.org", "example.com"] and config.create_accounts
+    assert CLIENT_SECRET not in config.client_secret_encrypted
+    assert decrypt_secret(app.config["SECRET_KEY"], config.client_secret_encrypted) == CLIENT_SECRET
+    page = client.get(url).get_data(as_text=True)
+    assert CLIENT_SECRET not in page and "stored encrypted" in page
+    # An empty secret keeps the stored one; a stale revision is refused, not overwritten.
+    kept = form | {"client_secret": "", "revision": "1", "create_accounts": ""}
+    assert client.post(url, data=kept).status_code == 302
+    db.session.expire_all()
+    config = db.session.scalar(select(SsoConfig))
+    assert config is not None and not config.create_accounts and config.revision == 2
+    assert decrypt_secret(app.config["SECRET_KEY"], config.client_secret_encrypted) == CLIENT_SECRET
+    stale = client.post(url, data=kept)
+    assert stale.status_code == 409 and "changed these settings meanwhile" in stale.get_data(as_text=True)
+    bad = client.post(url, data=form | {"issuer": "ftp://x", "revision": "2"})
+    assert bad.status_code == 409 and "https://" in bad.get_data(as_text=True)
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.SSO_CONFIGURED)
+                                 .order_by(AuditEntry.id)).all()
+    assert len(entries) == 2 and entries[0].actor_id == world.org_admin_a.id
+    assert entries[0].organization_id == world.org_a.id and entries[0].after is not None
+    assert CLIENT_SECRET not in str([(e.before, e.after) for e in entries])
+    assert entries[1].before is not None and entries[1].before["create_accounts"] is True
+    assert entries[1].after is not None and entries[1].after["create_accounts"] is False
+    # Another organization cannot claim the same domain.
+    client.post("/logout")
+    login(client, world.org_admin_b)
+    other = client.post(f"/organizations/{world.org_b.id}/single-sign-on", data=form)
+    assert other.status_code == 409 and "Another organization" in other.get_data(as_text=True)
+    assert client.get(url).status_code == 404
