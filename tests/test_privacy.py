@@ -37,6 +37,7 @@ from lms.mail.models import OutboxMessage
 from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
 from lms.privacy.services import erase_learner, export_bundle, months_before
 from lms.progress.models import Evidence, Mastery
+from lms.sso.models import SsoIdentity
 
 HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
 PDF = b"%PDF-1.4 Ana's plan \x00\x01\x02 binary tail"
@@ -347,7 +348,8 @@ def test_two_admins_erasing_at_once_erase_once(app: Flask, course, make_user) ->
 
 
 def test_erasure_reaches_rows_kept_by_address(app: Flask, course) -> None:
-    """Mail to the old address, invitations sent to it and enrolment imports naming it."""
+    """Mail to the old address, invitations sent to it and enrolment imports naming it;
+    the single sign-on identity linked to the account is exported, then deleted."""
     ana, ben, now = course["people"]["Ana Erased"], course["people"]["Ben Stays"], utcnow()
     cohort_id, email = course["cohort"].id, ana.email
     db.session.add_all([
@@ -356,13 +358,18 @@ def test_erasure_reaches_rows_kept_by_address(app: Flask, course) -> None:
         Invitation(cohort_id=cohort_id, email=email, name="Ana Erased", token_hash="a" * 64, expires_at=now),
         EnrolmentImport(cohort_id=cohort_id, created_by_id=course["teacher"].id, filename="people.csv",
                         rows=[{"email": email, "name": "Ana Erased"}, {"email": ben.email, "name": "Ben Stays"}]),
+        SsoIdentity(organization_id=course["cohort"].organization_id, user_id=ana.id,
+                    issuer="https://idp.example.org", subject="ana-subject"),
     ])
     db.session.commit()
+    exported = export_bundle(db.session, db.session.get(User, ana.id), now).data  # type: ignore[arg-type]
+    assert [i["subject"] for i in exported["account"][0]["single_sign_on"]] == ["ana-subject"]
     erase_learner(db.session, db.session.get(User, ana.id), email, actor_id=None, ip=None, now=now)  # type: ignore[arg-type]
     db.session.commit()
     db.session.expire_all()
     recipients = db.session.scalars(select(OutboxMessage.recipient)).all()
     assert email not in recipients and ben.email in recipients
+    assert db.session.scalars(select(SsoIdentity)).all() == []
     invitation = db.session.scalars(select(Invitation)).one()
     assert (invitation.email, invitation.name) == (erased_email(ana.id), ERASED_NAME)
     assert db.session.scalars(select(EnrolmentImport)).one().rows == [
