@@ -89,10 +89,14 @@ def start() -> Any:
     if form.validate_on_submit():
         config = services.config_for_email(db.session, form.email.data or "")
         if config is not None:
-            return redirect(url_for("sso.begin", org_id=config.organization_id, next=request.args.get("next")))
+            # A link, not a redirect: the Content-Security-Policy's form-action keeps a form's
+            # redirects on this site, so the browser would refuse to follow one to the provider.
+            org = db.session.get(Organization, config.organization_id)
+            link = url_for("sso.begin", org_id=config.organization_id, next=request.args.get("next"))
+            return render_template("sso/start.html", form=form, org=org, link=link)
         add_error(form.email, "No organization signs in people of this address through single sign-on: "
                               "sign in with your password instead.")
-    return render_template("sso/start.html", form=form), 400 if form.errors else 200
+    return render_template("sso/start.html", form=form, org=None, link=None), 400 if form.errors else 200
 
 
 @bp.get("/login/organization/<int:org_id>")
