@@ -64,13 +64,14 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     assert after["receivers"] == {
         "attempt-scored": ["lms.certificates.services.on_attempt_scored", "lms.notifications.receivers.on_attempt_scored",
                            "lms.progress.evidence.on_attempt_scored"],
-        "grade-saved": ["lms.certificates.services.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
+        "grade-saved": ["lms.admin.receivers.on_grade_saved",
+                        "lms.certificates.services.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
                         "lms.progress.evidence.on_grade_saved", "lms.teams.services.on_grade_saved"],
         "peer-review-completed": ["lms.notifications.receivers.on_peer_review_completed",
                                   "lms.progress.evidence.on_peer_review_completed"],
     }
     assert after["user_loader"] is True
-    assert after["blueprints"] == ["accounts", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
+    assert after["blueprints"] == ["accounts", "admin", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
                                    "discussions", "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "web"]
     assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
