@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.audit.models import AuditAction, AuditEntry
+from lms.database import utcnow
 from lms.extensions import db
 from lms.sso.models import SsoConfig, SsoIdentity
 from lms.sso.services import Settings, decrypt_secret, save_settings
@@ -206,3 +207,23 @@ def test_org_admin_configures_sso_secret_never_shown_and_audited(app, client, wo
     other = client.post(f"/organizations/{world.org_b.id}/single-sign-on", data=form)
     assert other.status_code == 409 and "Another organization" in other.get_data(as_text=True)
     assert client.get(url).status_code == 404
+
+
+def test_a_deactivated_account_or_switched_off_sso_signs_nobody_in(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    provider.next_user = person("learner-a", world.learner_a.email)
+    through_provider(client, world.org_a.id)
+    assert client.post("/login/organization/confirm").status_code == 302
+    client.post("/logout")
+    world.learner_a.deactivated_at = utcnow()
+    db.session.commit()
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "deactivated" in page.get_data(as_text=True)
+    assert signed_in_as(client) is None
+    config = db.session.scalar(select(SsoConfig))
+    assert config is not None
+    config.enabled = False
+    db.session.commit()
+    off = client.get(f"/login/organization/{world.org_a.id}")
+    assert off.status_code == 404 and "does not offer single sign-on" in off.get_data(as_text=True)
+    assert client.post("/login/organization", data={"email": world.learner_a.email}).status_code == 400
