@@ -35,8 +35,8 @@ def provider(_provider: Provider) -> Iterator[Provider]:
 
 
 def configure(app: Any, org: Any, provider: Provider, domains: str = "alpha.example.org example.com",
-              create_accounts: bool = True, client_id: str = CLIENT_ID) -> None:
-    save_settings(db.session, org, Settings(issuer=provider.issuer, client_id=client_id, client_secret=CLIENT_SECRET,
+              create_accounts: bool = True, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> None:
+    save_settings(db.session, org, Settings(issuer=provider.issuer, client_id=client_id, client_secret=client_secret,
                                             allowed_domains=domains, create_accounts=create_accounts, enabled=True),
                   revision=None, secret_key=app.config["SECRET_KEY"], actor_id=org.admins[0].id)
     db.session.commit()
@@ -227,3 +227,10 @@ def test_a_deactivated_account_or_switched_off_sso_signs_nobody_in(app, client, 
     off = client.get(f"/login/organization/{world.org_a.id}")
     assert off.status_code == 404 and "does not offer single sign-on" in off.get_data(as_text=True)
     assert client.post("/login/organization", data={"email": world.learner_a.email}).status_code == 400
+
+
+def test_a_wrong_client_secret_is_a_clear_refusal(app, client, world, provider):
+    configure(app, world.org_a, provider, client_secret="not-the-secret")
+    provider.next_user = person("ada-1", "ada@alpha.example.org")
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "did not exchange the authorization code" in page.get_data(as_text=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -111,12 +112,15 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
     with _session(client, redirect_uri) as oauth:
         try:
             token = oauth.fetch_token(metadata["token_endpoint"], code=code, code_verifier=expected.code_verifier)
-        except Exception as exc:  # Authlib raises OAuthError, requests its own; both are a refusal here
+        except (AuthlibBaseError, requests.RequestException, ValueError) as exc:
             raise SsoError(f"The provider did not exchange the authorization code: {exc}") from exc
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise SsoError("The provider's token answer carries no ID token.")
-    keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"], "signing keys"))  # type: ignore[arg-type]
+    try:
+        keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"], "signing keys"))  # type: ignore[arg-type]
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise SsoError(f"The provider's signing keys (JWKS) could not be read: {exc}.") from exc
     allowed = [alg for alg in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if alg in ALGORITHMS]
     try:
         decoded = jwt.decode(id_token, keys, algorithms=allowed or ["RS256"])
