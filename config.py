@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TypeVar
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE = BASE_DIR / "instance"
@@ -16,6 +17,29 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise RuntimeError(f"{name}={value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(name: str, default: N, kind: type[N]) -> N:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise RuntimeError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise RuntimeError(f"{name}={raw!r} must be above 0")
+    return value
 
 
 class Config:
@@ -33,6 +57,8 @@ class Config:
     # A moving window: limits hold across clock-minute boundaries (a fixed window would let
     # a burst straddling a boundary through twice).
     RATELIMIT_STRATEGY = "moving-window"
+    # Redis unreachable: limits are kept in memory meanwhile (Flask-Limiter logs a warning).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
     # Failed sign-ins per account (lms/accounts/signin_guard.py): past each slow-down tier the
     # next try waits; past the lock the account needs the unlock link mailed to its owner.
@@ -59,8 +85,17 @@ class Config:
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
         # Production refuses to start with several workers on in-memory limits unless this is set.
         self.ALLOW_IN_MEMORY_LIMITS = os.environ.get("ALLOW_IN_MEMORY_LIMITS", "").lower() in {"1", "true", "yes"}
+        self.REDIS_URL = redis_url or ""  # RQ jobs (mail delivery); unset: after the response
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
-        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+        # starttls (port 587), tls (implicit TLS, port 465) or none (a local relay, port 25)
+        self.MAIL_SECURITY = _choice("MAIL_SECURITY", "starttls", ("starttls", "tls", "none"))
+        self.MAIL_PORT = _number("MAIL_PORT", {"starttls": 587, "tls": 465, "none": 25}[self.MAIL_SECURITY], int)
+        self.MAIL_CA_FILE = os.environ.get("MAIL_CA_FILE", "")  # certificate authorities (default: the system's)
+        self.MAIL_TIMEOUT = _number("MAIL_TIMEOUT", 10.0, float)  # seconds per SMTP operation
+        # Failed messages are tried again after 1 minute, doubling up to 6 hours, 8 tries in all.
+        self.MAIL_RETRY_FIRST = _number("MAIL_RETRY_FIRST", 60.0, float)
+        self.MAIL_RETRY_LONGEST = _number("MAIL_RETRY_LONGEST", 6 * 3600.0, float)
+        self.MAIL_MAX_ATTEMPTS = _number("MAIL_MAX_ATTEMPTS", 8, int)
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "lms@localhost")

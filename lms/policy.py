@@ -72,6 +72,10 @@ POLICY: dict[str, AccessRule] = {
     "admin.send_reset_link": SITE_ADMIN,
     "admin.audit": AUDIT_READER,
     "admin.audit_export": AUDIT_READER,
+    # mail that could not be delivered, and retrying it
+    "mail.outbox": SITE_ADMIN,
+    "mail.retry": SITE_ADMIN,
+    "mail.retry_failed": SITE_ADMIN,
     # organizations and cohorts
     "cohorts.organization": ORG_ADMIN,
     "cohorts.new_cohort": ORG_ADMIN,

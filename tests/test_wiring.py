@@ -72,13 +72,13 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "discussions", "expert", "feedback", "grading", "kpi", "learning", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+                                   "discussions", "expert", "feedback", "grading", "kpi", "learning", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "web"]
-    assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "demo", "export-gift", "import-gift",
-                                 "load-content", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search", "restore",
+    assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "demo", "export-gift", "import-gift",
+                                 "load-content", "mail-worker", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search", "restore",
                                  "send-reminders"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
-    assert after["after_commit"] == ["lms.mail.views.deliver_after_commit", "lms.privacy.views.delete_committed_files"]
+    assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.privacy.views.delete_committed_files"]
 
 
 def test_the_content_loader_works_without_an_app_factory(app: Flask) -> None:

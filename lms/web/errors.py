@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from lms.extensions import db
@@ -26,7 +27,34 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+# The database cannot be reached (refused, dropped, timed out, locked): a 503 to try again
+# later, not a 500. Its page is rendered without the site's layout and context processors,
+# which would ask the database again.
+UNAVAILABLE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+UNAVAILABLE = ("Temporarily unavailable",
+               "The platform cannot reach its database just now, so nothing you sent was saved. Try again in a minute.")
+RETRY_AFTER = "30"
+
+
+def handle_unavailable(error: Exception) -> Any:
+    current_app.logger.error("database unavailable for %s %s: %s", request.method, request.path,
+                             str(error).splitlines()[0] if str(error) else type(error).__name__)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone: nothing to roll back
+        current_app.logger.debug("rollback after a database failure failed too", exc_info=True)
+    title, message = UNAVAILABLE
+    headers = {"Retry-After": RETRY_AFTER}
+    if request.path.startswith("/api/"):
+        return jsonify(error=title, reason=message), 503, headers
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render(title=title, message=message)
+    return page, 503, headers
+
+
 def handle_error(error: Exception) -> Any:
+    original = getattr(error, "original_exception", None)
+    if isinstance(original, UNAVAILABLE_ERRORS):  # raised outside a view (after the request)
+        return handle_unavailable(original)
     if not isinstance(error, HTTPException):
         error = InternalServerError(original_exception=error)
     code = error.code or 500
@@ -44,3 +72,5 @@ def handle_error(error: Exception) -> Any:
 def register_error_handlers(app: Flask) -> None:
     for code in MESSAGES:
         app.register_error_handler(code, handle_error)
+    for error in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error, handle_unavailable)
