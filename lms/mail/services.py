@@ -53,7 +53,7 @@ def queue_mails(session: DbSession, messages: Iterable[tuple[str, str, str]]) ->
     rows = [{"recipient": recipient, "subject": subject, "body": body} for recipient, subject, body in messages]
     if not rows:
         return 0
-    ids = session.scalars(insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows).all()
+    ids = session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows).all()
     _note_pending(session, ids)
     return len(rows)
 
