@@ -99,6 +99,11 @@ class Config:
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "lms@localhost")
+        # Two-factor sign-in (lms/twofactor) required of site admins, organization admins and the
+        # instructors of organizations that ask for it. Always on in production; off by default in
+        # development (the demo's admins sign in with their password) and in tests (tests turn it on).
+        self.TWO_FACTOR_REQUIRED = self.ENV_NAME == "production" or os.environ.get(
+            "TWO_FACTOR_REQUIRED", "").strip().lower() in {"1", "true", "yes"}
 
     def _secret_key(self, instance_path: Path) -> str:
         from_env = os.environ.get("SECRET_KEY")

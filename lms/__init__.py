@@ -49,11 +49,12 @@ from lms.simulations import wiring as simulations
 from lms.sso import wiring as sso
 from lms.teams import wiring as teams
 from lms.today import wiring as today
+from lms.twofactor import wiring as twofactor
 from lms.web import wiring as web
 from lms.web.access import install_policy
 
 # Dependency order: a feature comes after every feature it builds on.
-FEATURES = (web, audit, accounts, mail, catalog, cohorts, learning, assessment, coursework, resources, grading, portfolio,
+FEATURES = (web, audit, accounts, mail, catalog, cohorts, twofactor, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,

@@ -27,6 +27,7 @@ from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
 from lms.notifications.access import OWN_NOTIFICATION
 from lms.simulations.access import OWN_RUN
 from lms.teams.access import TEAM_FILE
+from lms.twofactor.access import SIGNED_IN_OR_ENROLLING
 from lms.web.access import PUBLIC, AccessRule
 
 POLICY: dict[str, AccessRule] = {
@@ -54,6 +55,14 @@ POLICY: dict[str, AccessRule] = {
     "accounts.forgot_password": ANONYMOUS,
     "accounts.reset_password": ANONYMOUS,
     "accounts.unlock": ANONYMOUS,
+    # two-factor sign-in (lms.twofactor): the code step and set-up before signing in completes
+    "twofactor.challenge": ANONYMOUS,
+    "twofactor.cancel": ANONYMOUS,
+    "twofactor.setup": SIGNED_IN_OR_ENROLLING,
+    "twofactor.disable": SIGNED_IN,
+    "twofactor.forget_device": SIGNED_IN,
+    "twofactor.organization_policy": ORG_ADMIN,
+    "twofactor.admin_reset": SITE_ADMIN,
     # single sign-on (lms.sso): organization admins configure it, the sign-in steps are for anyone
     "sso.settings": ORG_ADMIN,
     "sso.start": ANONYMOUS,

@@ -47,6 +47,7 @@ from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
 from lms.learning.services import opens_at
 from lms.sections import parse_curriculum
+from tests.two_factor import pass_second_factor
 
 SHIPPED_CONTENT = BASE_DIR / "content"
 SHIPPED_QUIZZES = BASE_DIR / "quizzes"
@@ -585,7 +586,7 @@ def login(app: Flask) -> Callable[..., Any]:
     def sign_in(client: Any, user: Any, password: str = PASSWORD) -> Any:
         response = client.post("/login", data={"email": user.email, "password": password})
         assert response.status_code == 302, f"could not sign in {user.email}"
-        return response
+        return pass_second_factor(client, response, user)  # when two-factor sign-in asks for it
 
     return sign_in
 

@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from lms.accounts.services import create_user
+from lms.accounts.services import create_user, hash_token
 from lms.announcements.services import post as post_announcement
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, quiz_window, save_page, start_attempt
@@ -48,6 +48,8 @@ from lms.notifications.services import notify
 from lms.simulations.services import get_simulation, start_run
 from lms.teams.services import Upload, add_member, create_team
 from lms.teams.services import save_work as save_team_work
+from lms.twofactor.models import RememberedDevice
+from lms.twofactor.services import remember_device
 from lms.web.access import rule_for
 from tests.conftest import World
 
@@ -127,6 +129,15 @@ ROUTES: dict[str, Route] = {
     "accounts.forgot_password": Route(lambda w, x: "/password/forgot", EVERYONE),
     "accounts.reset_password": Route(lambda w, x: "/password/reset/not-a-token", expect(400)),
     "accounts.unlock": Route(lambda w, x: "/login/unlock/not-a-token", expect(400)),
+    # two-factor sign-in: with no sign-in under way the code step sends back to sign in (a redirect: ok)
+    "twofactor.challenge": Route(lambda w, x: "/login/two-factor", EVERYONE),
+    "twofactor.cancel": Route(lambda w, x: "/account/two-factor/cancel", EVERYONE, "POST"),
+    "twofactor.setup": Route(lambda w, x: "/account/two-factor", SIGNED_IN),
+    "twofactor.disable": Route(lambda w, x: "/account/two-factor/off", SIGNED_IN),
+    "twofactor.forget_device": Route(lambda w, x: f"/account/two-factor/devices/{x['device_id']}/forget",
+                                     expect("missing", anonymous="login", learner="ok"), "POST"),
+    "twofactor.organization_policy": Route(lambda w, x: f"/organizations/{w.org_a.id}/two-factor", ORG_ADMIN),
+    "twofactor.admin_reset": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/two-factor/reset", SITE_ADMIN, "POST"),
     "sso.settings": Route(lambda w, x: f"/organizations/{w.org_a.id}/single-sign-on", ORG_ADMIN),
     "sso.start": Route(lambda w, x: "/login/organization", EVERYONE),
     # organization A has no single sign-on: "not offered" (signed-in people are sent on)
@@ -383,6 +394,9 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     extra["thread_id"] = thread.id
     extra["post_id"] = db.session.scalar(select(Post.id).where(Post.thread_id == thread.id, Post.opening.is_(True)))
     extra["reply_id"] = reply_in_thread(db.session, thread, world.instructor_a, "Daily.", utcnow(), lambda p: "/").id
+    # a browser learner A asked two-factor sign-in to remember (only they may forget it)
+    extra["device_id"] = db.session.scalar(select(RememberedDevice.id).where(
+        RememberedDevice.token_hash == hash_token(remember_device(db.session, world.learner_a, "Phone"))))
     db.session.commit()
     return extra
 
@@ -391,6 +405,9 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
 def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, world: World, login, role: str) -> None:
     load_content()
     extra = route_extras(app, world)
+    # As in production: admins and organization admins pass two-factor sign-in (the login
+    # fixture sets it up for them through its pages, then signs in with a code).
+    app.config["TWO_FACTOR_REQUIRED"] = True
     if role != "anonymous":
         login(client, getattr(world, USER_OF_ROLE[role]))
     wrong = []

@@ -14,6 +14,7 @@ from lms.accounts import services
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm, UnlockForm
 from lms.accounts.models import User
+from lms.accounts.second_step import PasswordAccepted, second_step
 from lms.accounts.signin_guard import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
@@ -74,6 +75,13 @@ def _trust_device(response: Response, user: User, nonce: str | None) -> Response
     return response
 
 
+def finish_sign_in(accepted: PasswordAccepted) -> Response:
+    """Sign the person in (after the password, and the second step if there is one) and
+    mark this browser as theirs for the sign-in guard."""
+    login_user(accepted.user, remember=accepted.remember)
+    return _trust_device(redirect(accepted.next_url), accepted.user, accepted.device)
+
+
 LOCKED_MESSAGE = ("Too many failed sign-ins: this account is locked. If the address has an account, a link "
                   "to unlock it has been sent there; follow it (or reset your password), then sign in.")
 
@@ -112,8 +120,10 @@ def login() -> Any:
             add_error(form.password, "This account is deactivated. Ask your organization's administrator.")
             return render_template("accounts/login.html", form=form), 403
         if user is not None:
-            login_user(user, remember=bool(form.remember.data))
-            return _trust_device(redirect(safe_next(request.args.get("next"))), user, device)
+            accepted = PasswordAccepted(user, bool(form.remember.data), safe_next(request.args.get("next")), device)
+            step = second_step()
+            pending = step(accepted) if step is not None else None
+            return pending if pending is not None else finish_sign_in(accepted)
         failure = guard.failed(email, device)
         if failure.just_locked:
             if owner is not None:

@@ -51,6 +51,7 @@ from lms.progress.models import Evidence, LessonRead, Mastery
 from lms.simulations.models import SimulationRun
 from lms.sso.models import SsoIdentity
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
+from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCredential
 
 ERASED_NAME = "A former learner"
 ERASED_DOMAIN = "erased.invalid"  # RFC 2606: never a real mailbox
@@ -566,6 +567,32 @@ class AnnouncementsRead(DataKind):
             .where(AnnouncementDismissal.user_id == user.id).order_by(AnnouncementDismissal.dismissed_at))]
 
 
+class TwoFactor(DataKind):
+    """Two-factor sign-in (lms.twofactor): whether it is on and since when, how many
+    recovery codes are used, the remembered devices; never the secret or any hash.
+    Erased: all of it deleted."""
+
+    name = "two_factor"
+    covers = ("two_factor_credentials.user_id", "two_factor_recovery_codes.user_id", "two_factor_devices.user_id")
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        found = session.scalar(select(TwoFactorCredential).where(TwoFactorCredential.user_id == user.id))
+        if found is None:
+            return []
+        codes = list(session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)))
+        devices = session.scalars(select(RememberedDevice).where(RememberedDevice.user_id == user.id)
+                                  .order_by(RememberedDevice.id))
+        return [{"set_up_at": plain(found.created_at), "confirmed_at": plain(found.confirmed_at),
+                 "recovery_codes": len(codes), "recovery_codes_used": sum(c.used_at is not None for c in codes),
+                 "remembered_devices": [row(d, without=("user_id",)) for d in devices]}]
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        total = 0
+        for model in (RecoveryCode, RememberedDevice, TwoFactorCredential):
+            total += session.execute(delete(model).where(model.user_id == erasure.user.id)).rowcount  # type: ignore[attr-defined]
+        return total
+
+
 class StaffActions(DataKind):
     """Columns naming someone acting as staff (grader, author of a note, who granted or
     imported what). Not exported: these are the staff's work on other people's records.
@@ -583,7 +610,7 @@ class StaffActions(DataKind):
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
                                Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
-                               AnnouncementsRead(), StaffActions())
+                               AnnouncementsRead(), TwoFactor(), StaffActions())
 
 
 def covered(kinds: Sequence[DataKind] = KINDS) -> set[str]:

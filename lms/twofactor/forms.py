@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(message="Type the code."), Length(max=32)],
+                       description="The 6 digits your authenticator app shows, or one of your recovery codes.",
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off"})
+    remember = BooleanField("Remember this device for 30 days")
+    submit = SubmitField("Continue")
+
+
+class ConfirmForm(FlaskForm):
+    key = HiddenField(validators=[DataRequired(message="Start again with a new key."), Length(max=1000)])
+    code = StringField("Code from the app", validators=[DataRequired(message="Type the code."), Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField("Turn on two-factor sign-in")
+
+
+class DisableForm(FlaskForm):
+    code = StringField("Current code (or a recovery code)", validators=[DataRequired(message="Type the code."),
+                                                                       Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code"})
+    submit = SubmitField("Turn off two-factor sign-in")
+
+
+class PlainForm(FlaskForm):
+    submit = SubmitField("Go")
+
+
+class PolicyForm(FlaskForm):
+    require_for_instructors = BooleanField("Require two-factor sign-in for this organization's instructors")
+    submit = SubmitField("Save")
+
+
+class ResetForm(FlaskForm):
+    confirm = BooleanField("I am sure", validators=[DataRequired(message="Tick the box to confirm.")])
+    submit = SubmitField("Reset two-factor")
