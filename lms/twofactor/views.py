@@ -225,7 +225,9 @@ def setup() -> Any:
 def cancel() -> Response:
     """Leave a required set-up half-way: the pending sign-in ends."""
     session.pop(PENDING, None)
-    flash("You are not signed in: your role requires two-factor sign-in.", "info")
+    if signed_in_user() is not None:
+        return redirect(url_for("accounts.account"))
+    flash("You are not signed in: the sign-in was not finished.", "info")
     return redirect(url_for("accounts.login"))
 
 
