@@ -234,3 +234,15 @@ def test_a_wrong_client_secret_is_a_clear_refusal(app, client, world, provider):
     provider.next_user = person("ada-1", "ada@alpha.example.org")
     page = through_provider(client, world.org_a.id)
     assert page.status_code == 403 and "did not exchange the authorization code" in page.get_data(as_text=True)
+
+
+def test_two_factor_still_follows_the_provider_for_roles_that_require_it(app, client, world, provider):
+    app.config["TWO_FACTOR_REQUIRED"] = True
+    configure(app, world.org_a, provider)
+    provider.next_user = person("org-admin-a", world.org_admin_a.email)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 200
+    done = client.post("/login/organization/confirm")
+    assert done.status_code == 302 and urlsplit(done.location).path == "/account/two-factor"
+    assert client.get("/templates").status_code == 302  # not signed in until two-factor is set up
+    assert db.session.scalar(select(SsoIdentity.user_id)) == world.org_admin_a.id

@@ -14,10 +14,12 @@ import time
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import login_user
+from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in, signed_in_user
-from lms.accounts.views import safe_next
+from lms.accounts.models import User
+from lms.accounts.second_step import PasswordAccepted, second_step
+from lms.accounts.views import finish_sign_in, safe_next
 from lms.cohorts.models import Organization
 from lms.extensions import db
 from lms.sso import services
@@ -40,6 +42,15 @@ def _refuse(problem: str, status: int = 403) -> tuple[str, int]:
 
 def _secret_key() -> str:
     return str(current_app.config["SECRET_KEY"])
+
+
+def _sign_in(user: User, next_url: str) -> Response:
+    """The provider stands in for the password: the second step (two-factor sign-in, when
+    the person has it or their role requires it) still follows, as after a password."""
+    accepted = PasswordAccepted(user, False, safe_next(next_url), None)
+    step = second_step()
+    pending = step(accepted) if step is not None else None
+    return pending if pending is not None else finish_sign_in(accepted)
 
 
 # Settings --------------------------------------------------------------------------------
@@ -135,8 +146,7 @@ def callback() -> Any:
     except (SsoError, services.SsoSettingsError, services.Refusal) as exc:
         return _refuse(str(exc))
     if found.outcome is services.Outcome.SIGN_IN and found.user is not None:
-        login_user(found.user)
-        return redirect(safe_next(started.get("next")))
+        return _sign_in(found.user, str(started.get("next") or ""))
     session[PENDING] = {"org": config.organization_id, "iss": identity.issuer, "sub": identity.subject,
                         "email": identity.email, "verified": identity.email_verified, "name": identity.name,
                         "next": started.get("next"), "at": int(time.time())}
@@ -163,5 +173,4 @@ def confirm() -> Any:
         user = services.confirm(db.session, config, identity)
     except services.Refusal as exc:
         return _refuse(str(exc), 409)
-    login_user(user)
-    return redirect(safe_next(pending.get("next")))
+    return _sign_in(user, str(pending.get("next") or ""))
