@@ -81,7 +81,7 @@ def grade(course: dict[str, Any], action: str = GradeAction.RELEASE, pick: int =
 def adjust_c(course: dict[str, Any], points: float = -3) -> None:
     team = services.get_team(db.session, db.session.scalars(select(Team.id)).one())
     assert team is not None
-    _ = course["teacher"].id  # loaded before: adjust() reads actor.id inside its savepoint, where a refresh would autoflush
+    db.session.expire(course["teacher"])  # an expired actor: adjust() reads its id before the savepoint, not inside
     services.adjust(db.session, team, course["learners"][2].id, points, "A small share of the work.", None,
                     course["teacher"], utcnow())
     db.session.commit()

@@ -72,7 +72,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "discussions", "expert", "feedback", "grading", "kpi", "learning", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+                                   "discussions", "expert", "feedback", "gradebook", "grading", "kpi", "learning", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web"]
     assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "demo", "export-gift", "import-gift",
                                  "load-content", "mail-worker", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search", "restore",

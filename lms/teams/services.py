@@ -432,12 +432,13 @@ def adjust(session: DbSession, team: Team, user_id: int, points: float, note: st
     existing = adjustments_of(session, team).get(user_id)
     if existing is not None and existing.revision != expected_revision:
         raise StaleAdjustment()
+    actor_id = actor.id  # read before the savepoint: an expired actor would autoflush a half-built row there
     try:
         with session.begin_nested():
             adjustment = existing or GradeAdjustment(team_id=team.id, user_id=user_id)
             if existing is None:
                 session.add(adjustment)
-            adjustment.points, adjustment.note, adjustment.adjusted_by_id, adjustment.updated_at = float(points), note, actor.id, now
+            adjustment.points, adjustment.note, adjustment.adjusted_by_id, adjustment.updated_at = float(points), note, actor_id, now
     except (IntegrityError, StaleDataError):
         raise StaleAdjustment() from None
     except OperationalError as exc:

@@ -25,7 +25,7 @@ from lms.learning.services import learner_schedule
 from lms.teams import services
 from lms.teams.forms import CsrfForm, TeamWorkForm
 from lms.teams.models import Team
-from lms.web.markdown import render_markdown
+from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("teams", __name__, template_folder="templates")
 
@@ -74,11 +74,11 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
         context.update(
             team=team, submission=submission, form=form,
             changes=coursework.compare(versions[-2], versions[-1]) if len(versions) >= 2 else [],
-            preview=render_markdown(submission.draft_body).html if submission and submission.draft_body else None,
+            preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None,
             mine=services.ratings_by(db.session, team, user.id) if team.submitted else {},
             grade=grade, adjustment=adjustment,
             my_score=services.adjusted_score(grade, adjustment) if grade else None,
-            feedback=render_markdown(grade.feedback).html if grade and grade.feedback else None)
+            feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None)
     return render_template("teams/team.html", assignment=item, dates=_dates(item), button=CsrfForm(), error=error,
                            user=user, **context), status
 
