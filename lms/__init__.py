@@ -15,8 +15,8 @@ from flask import Flask
 
 from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
 from lms.accounts import wiring as accounts
-from lms.announcements import wiring as announcements
 from lms.admin import wiring as admin
+from lms.announcements import wiring as announcements
 from lms.assessment import wiring as assessment
 from lms.audit import wiring as audit
 from lms.backup import wiring as backup
