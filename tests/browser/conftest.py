@@ -4,7 +4,7 @@ Chromium driven by Playwright. Only these tests import Playwright."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+def closing_body(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
+    """The app, with each response body closed however its sending ends. Werkzeug's
+    development server skips ``close()`` when the browser drops the connection mid-body
+    (a navigation cancels a stylesheet download), leaving a static file open for the
+    garbage collector; a generator's ``finally`` runs when the server lets go of it."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        body = app(environ, start_response)
+        try:
+            yield from body
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return serve
+
+
 @pytest.fixture()
 def server_url(app: Flask) -> Iterator[str]:
     """Serve the test app on a free localhost port in a thread; yields its base URL.
     CSRF protection is on here, as in production: the browser submits real forms."""
     app.config["WTF_CSRF_ENABLED"] = True
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closing_body(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
