@@ -16,6 +16,7 @@ else with the reason, so a new column has to be placed before the suite passes."
 from __future__ import annotations
 
 import html
+import random
 import re
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -32,8 +33,9 @@ from lms.accounts.models import User
 from lms.catalog.models import Level, Module
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import utcnow
-from lms.demo.services import DEMO_PASSWORD, INSTRUCTOR_EMAIL, build_demo, demo_activity, learner_email
+from lms.demo.services import DEMO_PASSWORD, EXPERTS, INSTRUCTOR_EMAIL, build_demo, demo_activity, learner_email, rubric_levels
 from lms.expert.services import invite as invite_expert
+from lms.expert.services import rate as rate_expert
 from lms.extensions import db
 from lms.feedback.services import QUESTIONS as FEEDBACK_QUESTIONS
 from lms.feedback.services import answer as answer_feedback
@@ -415,6 +417,11 @@ def poisoned(app: Flask, load_content: Callable[..., Any], world: World) -> Iter
                                             utcnow(), lambda t: t)[1]
     if work is not None:
         tokens["expert"] = invite_expert(db.session, work, learner, "Ex Pert", "ex@expert.example", "", utcnow(), lambda t: t)[1]
+        # and one answered, so learner01's pages show an expert's rating whatever the demo drew
+        answered_token = invite_expert(db.session, work, learner, "Ra Ted", "rated@expert.example", "", utcnow(), lambda t: t)[1]
+        criteria = work.assignment.rubric.current.criteria
+        rate_expert(db.session, answered_token, EXPERTS[0].credentials, rubric_levels(criteria, 0.8, random.Random(1)),
+                    {c.id: "Clear." for c in criteria}, "Sound work.", utcnow())
     # learner A's handed-in work comes back for revision: the work page shows the draft's preview
     returned = db.session.get(Submission, extra["submission_id"])
     returned.status = SubmissionStatus.RETURNED
