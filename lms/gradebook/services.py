@@ -45,7 +45,7 @@ from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
 from lms.progress.completion import Item, cohort_progress
 from lms.progress.models import ItemKind
-from lms.web.downloads import safe_filename
+from lms.web.downloads import ZipSink, safe_filename
 
 KIND_ORDER = (ColumnKind.CHECK, ColumnKind.QUIZ, ColumnKind.ASSIGNMENT, ColumnKind.PORTFOLIO, ColumnKind.EXAM)
 KIND_LABELS = {ColumnKind.CHECK: "Check", ColumnKind.QUIZ: "Quiz", ColumnKind.ASSIGNMENT: "Assignment",
@@ -495,32 +495,10 @@ def submissions_archive(session: DbSession, cohort: Cohort, column: Column, user
     return Archive(manifest=CsvExporter().render(GradeTable(columns=columns, rows=rows)), texts=texts, files=files)
 
 
-class _Sink:
-    """A write-only stream the zip writes into; ``take`` hands over what was written since."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
-
-
 def zip_stream(archive: Archive, folder: Path) -> Iterator[bytes]:
     """The archive as zip bytes, one file at a time: at most one attachment (10 MB at most)
     is held in memory. A file missing from the upload folder is listed in ``MISSING.txt``."""
-    sink = _Sink()
+    sink = ZipSink()
     missing: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("manifest.csv", archive.manifest)

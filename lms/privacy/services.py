@@ -30,6 +30,7 @@ from lms.privacy.kinds import (
     erased_email,
     is_erased,
 )
+from lms.web.downloads import ZipSink
 
 EXPORT_FORMAT = 1
 README = """This archive holds everything the course platform keeps about you.
@@ -67,28 +68,6 @@ def record_export(session: DbSession, user: User, actor_id: int | None, ip: str 
            target=f"user:{user.id}", before=None, after=None, ip=ip)
 
 
-class _Sink:
-    """A write-only stream the zip writes into; ``take`` hands over what was written since."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
-
-
 def _read(folder: Path, stored_name: str) -> bytes | None:
     path = (folder / stored_name).resolve()
     if not path.is_relative_to(folder.resolve()) or not path.is_file():
@@ -99,7 +78,7 @@ def _read(folder: Path, stored_name: str) -> bytes | None:
 def zip_stream(bundle: Bundle, folder: Path) -> Iterator[bytes]:
     """The zip, one file at a time (at most one upload held in memory); no database access,
     so it can stream after the request's unit of work has ended."""
-    sink = _Sink()
+    sink = ZipSink()
     missing: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("README.txt", README)

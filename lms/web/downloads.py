@@ -42,3 +42,26 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
     if fallback != name:
         value += f"; filename*=UTF-8''{quote(name, safe=ATTR_CHARS)}"
     return value
+
+
+class ZipSink:
+    """A write-only stream a ``zipfile.ZipFile`` writes into, for a zip streamed as it is
+    made: ``take`` hands over what was written since the last call (one file at a time)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
