@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_browser import sign_in
 from tests.conftest import PASSWORD
@@ -47,8 +48,9 @@ def test_admin_deactivates_a_user_found_by_email_and_the_log_shows_it(server_url
     page.get_by_role("link", name="Audit log").first.click()
     page.get_by_label("Action").select_option(label="User deactivated")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**action=user_deactivated**")
     row = page.locator("#audit-log tbody tr")
-    assert row.count() == 1
+    expect(row).to_have_count(1)  # waits for the filtered page; count() alone raced the navigation
     text = row.first.inner_text()
     assert world.admin.name in text and f"user:{world.learner_a.id}" in text and "127.0.0.1" in text
     with page.expect_download() as info:
