@@ -1,0 +1,25 @@
+"""operations gaps — placeholder, filled by the feature that owns it
+
+Revision ID: k8c3d4e5f613
+Revises: k7c3d4e5f613
+Create Date: 2026-12-01 10:48:00.000000
+
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import lms.database  # noqa: F401
+
+# revision identifiers, used by Alembic.
+revision = 'k8c3d4e5f613'
+down_revision = 'k7c3d4e5f613'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
