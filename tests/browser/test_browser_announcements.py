@@ -6,6 +6,7 @@ instructor sees it counted as dismissed."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from lms.extensions import db
@@ -41,7 +42,7 @@ def test_an_announcement_reaches_learners(server_url: str, make_user, make_cohor
     assert panel.locator("strong", has_text="17:00").count() == 1
     panel.get_by_role("button", name="Dismiss Live session on Thursday").click()
     learner_page.wait_for_url("**/home")
-    assert learner_page.locator("#announcements").count() == 0
+    expect(learner_page.locator("#announcements")).to_have_count(0)  # the reloaded home: wait_for_url alone is already true
     learner_page.goto(f"{server_url}/announcements")
     assert "Live session on Thursday" in learner_page.locator("main").inner_text()
     mine.close()

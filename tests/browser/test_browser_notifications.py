@@ -7,6 +7,7 @@ import re
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from lms.coursework.services import dates_for, get_assignment, start_submission, submit
@@ -59,7 +60,9 @@ def test_a_learner_opens_the_notification_of_a_released_grade(server_url: str, l
     assert "A sharp diagnosis; make the checklist testable." in page.locator("main").inner_text()
     assert page.get_by_role("navigation", name="Main").locator(".notification-count").count() == 0  # read now
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Notifications").click()
-    assert page.locator("li.notification.unread").count() == 0 and page.locator("li.notification").count() == 1
+    page.wait_for_url("**/notifications")
+    expect(page.locator("li.notification")).to_have_count(1)
+    expect(page.locator("li.notification.unread")).to_have_count(0)
     context.close()
 
 
