@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, DateTime, Enum, MetaData
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from sqlalchemy.types import TypeDecorator
 
@@ -91,6 +91,12 @@ class Base(DeclarativeBase):
 
 # What services take: a Session, or the request's scoped session that stands for one.
 DbSession = Session | scoped_session[Any]
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched. ``Session.execute`` is typed as answering any
+    ``Result``; for those statements it is a ``CursorResult``, which has the count."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 @contextmanager

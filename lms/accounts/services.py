@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, rowcount, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 RESET_TOKEN_LIFETIME = timedelta(hours=2)
@@ -217,7 +217,7 @@ def use_unlock_token(session: DbSession, token: str, now: datetime | None = None
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if not spent.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(spent):
         raise AccountError("This unlock link has already been used.")
     session.flush()
     return check.unlock.user

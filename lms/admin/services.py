@@ -16,7 +16,7 @@ from lms.accounts.services import issue_reset_token
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin, record
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, rowcount, utcnow
 
 PAGE_SIZE = 25
 QUERY_LENGTH = 200
@@ -128,7 +128,7 @@ def _change(session: DbSession, user: User, seen_version: int, *, active: bool |
         values["deactivated_at"] = None if active else utcnow()
         condition.append(User.deactivated_at.is_not(None) if active else User.deactivated_at.is_(None))
     done = session.execute(update(User).where(*condition).values(**values).execution_options(synchronize_session=False))
-    if getattr(done, "rowcount", 0) != 1:
+    if rowcount(done) != 1:
         session.refresh(user)
         raise StaleUser(f"{user.name} changed since the page was shown: look again and repeat if still needed.")
     session.refresh(user)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from lms.accounts.models import User
 from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.cohorts.models import Cohort, Enrolment
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
 
@@ -95,7 +95,7 @@ def edit(session: DbSession, announcement: Announcement, editor: User, title: st
         update(Announcement).where(Announcement.id == announcement.id, Announcement.revision == expected_revision)
         .values(**values).execution_options(synchronize_session=False))
     session.refresh(announcement)
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has a rowcount
+    if rowcount(result) != 1:
         who = announcement.edited_by or announcement.author
         raise StaleAnnouncement(announcement, who.name)
     publish_due(session, now, link_for, cohort_id=announcement.cohort_id)

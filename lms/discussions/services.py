@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from lms.accounts.models import User
 from lms.catalog.models import Module
 from lms.cohorts.models import Cohort
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.discussions.models import Moderation, ModerationAction, Post, Thread
 from lms.discussions.moderation import MODERATORS, ModerationRefused
 from lms.notifications.models import NotificationEvent
@@ -118,7 +118,7 @@ def edit_post(session: DbSession, post: Post, editor: User, body: str, title: st
         .values(body=new_body, edited_at=now, revision=expected_revision + 1)
         .execution_options(synchronize_session=False))
     session.refresh(post)
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult has a rowcount
+    if rowcount(result) != 1:
         raise StalePost(post)
     if new_title is not None:
         thread.title = new_title

@@ -102,7 +102,7 @@ def arm_after_response(response: Response) -> Response:
     server closes the response (after sending it)."""
     ids: list[int] = []
     setattr(g, AFTER_RESPONSE, ids)
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
     response.call_on_close(lambda: deliver_after_response(app, ids))
     return response
 
@@ -112,7 +112,7 @@ def deliver_after_commit(session: DbSession) -> None:
     ids = take_pending(session)
     if not ids:
         return
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
     transport = transport_for(app.config)
     if not transport.remote:
         deliver_pending(session, transport, ids=ids)

@@ -41,7 +41,7 @@ def send_reminders_command(base_url: str, at: str | None) -> None:
         report = send_reminders(session, now)
     # A request context of its own, so receivers' url_for builds links (paths on the site).
     with current_app.test_request_context(), unit_of_work(session):
-        reminders_due.send(current_app._get_current_object(), session=session, now=now)  # type: ignore[attr-defined]
+        reminders_due.send(current_app._get_current_object(), session=session, now=now)  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
     with unit_of_work(session):
         mailed = deliver_pending(session, transport_for(current_app.config))
     kinds = ", ".join(f"{event.value} {count}" for event, count in sorted(report.notices.items())) or "none"

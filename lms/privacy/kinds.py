@@ -37,7 +37,7 @@ from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, Organization, cohort_instructors, organization_admins
 from lms.competency.models import AtRiskReview
 from lms.coursework.models import Assignment, Attachment, Submission
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.discussions.models import Post, Thread
 from lms.expert.models import ExpertInvite
 from lms.feedback.models import FeedbackInvite
@@ -204,7 +204,7 @@ class Memberships(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(ScheduleOverride).where(ScheduleOverride.user_id == erasure.user.id).values(note=""))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class LessonReads(DataKind):
@@ -371,7 +371,7 @@ class EvidenceAndMastery(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(Evidence).where(Evidence.user_id == erasure.user.id, Evidence.note != "").values(note=""))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class KpiFigures(DataKind):
@@ -386,7 +386,7 @@ class KpiFigures(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(KpiEntry).where(KpiEntry.user_id == erasure.user.id).values(note=""))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class Feedback(DataKind):
@@ -454,7 +454,7 @@ class Portfolios(DataKind):
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(Portfolio).where(Portfolio.user_id == erasure.user.id)
                                  .values(reflections={}, share_token_hash=None, shared_at=None))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class SimulationRuns(DataKind):
@@ -480,7 +480,7 @@ class Notifications(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(delete(Notification).where(Notification.user_id == erasure.user.id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class Teams(DataKind):
@@ -508,7 +508,7 @@ class Teams(DataKind):
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(ContributionRating).where(ContributionRating.rater_id == erasure.user.id)
                                  .values(comment=""))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class AtRiskReviews(DataKind):
@@ -524,7 +524,7 @@ class AtRiskReviews(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(AtRiskReview).where(AtRiskReview.learner_id == erasure.user.id).values(note=""))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 ERASED_POST = "*This post was removed when its author's account was erased.*"
@@ -550,7 +550,7 @@ class Discussions(DataKind):
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(Post).where(Post.author_id == erasure.user.id)
                                  .values(body=ERASED_POST, revision=Post.revision + 1))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class AnnouncementsRead(DataKind):
@@ -589,7 +589,7 @@ class TwoFactor(DataKind):
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         total = 0
         for model in (RecoveryCode, RememberedDevice, TwoFactorCredential):
-            total += session.execute(delete(model).where(model.user_id == erasure.user.id)).rowcount  # type: ignore[attr-defined]
+            total += rowcount(session.execute(delete(model).where(model.user_id == erasure.user.id)))
         return total
 
 

@@ -21,7 +21,7 @@ from lms.audit.models import AuditAction
 from lms.audit.services import record
 from lms.cohorts.models import Cohort, Enrolment, cohort_instructors, organization_admins
 from lms.coursework.models import Attachment, Submission
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.privacy.kinds import (
     DELETED_PREFIX,
     KINDS,
@@ -159,7 +159,7 @@ def erase_learner(session: DbSession, user: User, confirmation: str, *, actor_id
         if "database is locked" not in str(exc.orig):
             raise
         raise ErasureRefused("The site was busy with other work for too long; try again.") from None
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         raise ErasureRefused("This account was changed or erased meanwhile; reload the page.")
     organization_id = session.scalar(select(Cohort.organization_id).join(Enrolment, Enrolment.cohort_id == Cohort.id)
                                      .where(Enrolment.user_id == user.id).order_by(Enrolment.started_at.desc()).limit(1))

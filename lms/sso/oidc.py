@@ -118,7 +118,7 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
     if not isinstance(id_token, str):
         raise SsoError("The provider's token answer carries no ID token.")
     try:
-        keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"], "signing keys"))  # type: ignore[arg-type]
+        keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"], "signing keys"))  # type: ignore[arg-type]  # a JSON object, checked by joserfc itself
     except (JoseError, ValueError, KeyError, TypeError) as exc:
         raise SsoError(f"The provider's signing keys (JWKS) could not be read: {exc}.") from exc
     allowed = [alg for alg in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if alg in ALGORITHMS]

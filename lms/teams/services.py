@@ -28,7 +28,7 @@ from lms.cohorts.enrolment import is_learner_of
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.coursework.services import Dates, SubmissionError
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.evidence import Outcome, criteria_ids, grade_outcome, levels_of
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
@@ -262,7 +262,7 @@ def _claim(session: DbSession, team: Team, expected: int | None) -> None:
                                  .values(draft_revision=expected + 1).execution_options(synchronize_session=False))
     except OperationalError as exc:
         raise _busy(exc) from None
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise StaleTeamWork()
     session.expire(team, ["draft_revision"])
 

@@ -24,7 +24,7 @@ from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin, record
 from lms.cohorts.models import Cohort, cohort_instructors, organization_admins
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, rowcount, utcnow
 from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCredential, TwoFactorPolicy
 
 ISSUER = "LMS"
@@ -151,7 +151,7 @@ def _spend_step(session: DbSession, found: TwoFactorCredential, step: int) -> bo
                            .where(TwoFactorCredential.id == found.id, TwoFactorCredential.last_step < step)
                            .values(last_step=step).execution_options(synchronize_session=False))
     session.refresh(found)
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(done))
 
 
 def confirm_enrolment(session: DbSession, user: User, token: str, code: str, key: bytes,
@@ -221,7 +221,7 @@ def verify(session: DbSession, user: User, code: str, key: bytes, now: datetime 
     spent = session.execute(update(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _recovery_hash(user.id, compact),
         RecoveryCode.used_at.is_(None)).values(used_at=now).execution_options(synchronize_session=False))
-    return Outcome.RECOVERY if spent.rowcount else None  # type: ignore[attr-defined]
+    return Outcome.RECOVERY if rowcount(spent) else None
 
 
 def disable(session: DbSession, user: User, code: str, key: bytes, enforced: bool,
@@ -237,9 +237,9 @@ def disable(session: DbSession, user: User, code: str, key: bytes, enforced: boo
 def _remove(session: DbSession, user_id: int, now: datetime) -> dict[str, int]:
     codes = session.scalar(select(func.count()).select_from(RecoveryCode).where(
         RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))) or 0
-    devices = session.execute(update(RememberedDevice).where(
+    devices = rowcount(session.execute(update(RememberedDevice).where(
         RememberedDevice.user_id == user_id, RememberedDevice.revoked_at.is_(None)).values(revoked_at=now)
-        .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)))
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
     session.execute(delete(TwoFactorCredential).where(TwoFactorCredential.user_id == user_id))
     session.flush()
@@ -287,7 +287,7 @@ def forget_device(session: DbSession, user: User, device_id: int, now: datetime 
     done = session.execute(update(RememberedDevice).where(
         RememberedDevice.id == device_id, RememberedDevice.user_id == user.id, RememberedDevice.revoked_at.is_(None))
         .values(revoked_at=now or utcnow()).execution_options(synchronize_session=False))
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(done))
 
 
 # --------------------------------------------------------------------------- organization setting
