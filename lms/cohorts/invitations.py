@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from blinker import Namespace
 from sqlalchemy import exists, select, update
 
 from lms.accounts.models import User
@@ -29,6 +30,11 @@ from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
 
 INVITATION_LIFETIME = timedelta(days=14)
+
+events = Namespace()
+# Sent with ``session=``, ``now=`` and ``user=`` when a person accepts an invitation (the
+# sender) and is a learner of its cohort; features above (webhooks) listen to it.
+invitation_accepted = events.signal("invitation-accepted")
 
 
 def has_started(cohort: Cohort, now: datetime | None = None) -> bool:
@@ -229,3 +235,4 @@ def _join(session: DbSession, invitation: Invitation, user: User, now: datetime)
             f"enrolment there; this invitation stays valid until it expires.")
     invitation.accepted_at = now
     session.flush()
+    invitation_accepted.send(invitation, session=session, now=now, user=user)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +24,12 @@ from lms.progress.sources import SOURCES
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
                                     "mastery_level": 3}
 DEFAULT_AT_RISK_BELOW = 2.5
+
+events = Namespace()
+# Sent with ``session=``, ``now=`` and ``changes=`` ({objective id: (level before, level after)},
+# None for no counted evidence) when evidence moves a learner's mastery (the sender is the
+# user id); not sent by ``rebuild``. Features above (webhooks) listen to it.
+mastery_changed = events.signal("mastery-changed")
 
 # Per objective kind, the weight each evidence source carries (0: recorded, not counted).
 EvidenceWeights = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
@@ -210,10 +217,14 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         rows[e.objective_id].append(e)
     current = {m.objective_id: m for m in session.scalars(
         select(Mastery).where(Mastery.user_id == user_id, Mastery.objective_id.in_(objective_ids)))}
+    changes: dict[int, tuple[float | None, float | None]] = {}
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
         points = _points(rows[objective_id])
         level = method.level(points)
+        before = mastery.level if mastery is not None else None
+        if level != before:
+            changes[objective_id] = (before, level)
         if level is None:  # nothing, or nothing that counts
             if mastery is not None:
                 session.delete(mastery)
@@ -224,6 +235,8 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         mastery.level, mastery.evidence_count = level, _counted(points)
         mastery.method, mastery.updated_at = method.name, now
     session.flush()
+    if changes:
+        mastery_changed.send(user_id, session=session, now=now, changes=changes)
 
 
 def _counted(points: Iterable[Point]) -> int:
