@@ -1,0 +1,95 @@
+"""Cursor paging with a stable sort: each list is ordered by its keys (a time and the id,
+or the id alone) and a cursor is the last row's keys, so a page never repeats or skips a
+row whatever is added meanwhile. The next page's address is in the ``Link`` header too."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from flask import request
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from lms.api.problems import ApiProblem
+from lms.api.schemas import ListQuery, SyncQuery
+from lms.database import DbSession
+
+T = TypeVar("T")
+
+
+def encode(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode(cursor: str, timed: bool) -> tuple[Any, ...]:
+    bad = ApiProblem(422, "The cursor is not one this API gave out; start again without it.")
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise bad from exc
+    if not isinstance(values, list) or len(values) != (2 if timed else 1) or not isinstance(values[-1], int):
+        raise bad
+    if timed:
+        try:
+            moment = datetime.fromisoformat(values[0])
+        except (TypeError, ValueError) as exc:
+            raise bad from exc
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC), values[1])
+    return (values[0],)
+
+
+def since(query: SyncQuery) -> datetime | None:
+    moment = query.updated_since
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+
+    def headers(self) -> dict[str, str]:
+        if self.next_cursor is None:
+            return {}
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        args["cursor"] = self.next_cursor
+        return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}
+
+
+def fetch(session: DbSession, stmt: Select[Any] | Any, query: ListQuery, idcol: InstrumentedAttribute[int],
+          timecol: InstrumentedAttribute[Any] | None = None,
+          key_of: Callable[[Any], tuple[Any, ...]] | None = None) -> Page:
+    """One statement: the page after ``query.cursor`` ordered by (time, id) or id; ``key_of``
+    reads those keys from a row (default: the row's first item's attributes)."""
+    if isinstance(query, SyncQuery) and timecol is not None and (moment := since(query)) is not None:
+        stmt = stmt.where(timecol >= moment)
+    if query.cursor:
+        values = decode(query.cursor, timecol is not None)
+        if timecol is not None:
+            stmt = stmt.where(or_(timecol > values[0], and_(timecol == values[0], idcol > values[1])))
+        else:
+            stmt = stmt.where(idcol > values[0])
+    order = (timecol, idcol) if timecol is not None else (idcol,)
+    rows = list(session.execute(stmt.order_by(*order).limit(query.limit + 1)))
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        if key_of is not None:
+            keys = key_of(last)
+        else:
+            item = last[0]
+            keys = ((getattr(item, timecol.key), item.id) if timecol is not None else (item.id,))
+        cursor = encode(keys)
+    return Page(rows, cursor)

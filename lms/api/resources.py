@@ -1,0 +1,325 @@
+"""The REST API v1: read-only resources for an organization's systems and invitations by
+email. Each view runs after the access policy (lms/policy.py, lms/api/access.py) and reads
+with a fixed number of statements per page (lms/api/paging.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from spectree import Response as Resp
+from sqlalchemy import Select, select
+from werkzeug.exceptions import HTTPException
+
+from lms.accounts.models import User
+from lms.api import schemas as s
+from lms.api.access import current_token
+from lms.api.paging import Page, fetch
+from lms.api.problems import ApiProblem, handle_http_error
+from lms.api.spec import api_spec, document
+from lms.assessment.models import Attempt, Quiz
+from lms.catalog.models import Level, Metric, Module, Objective
+from lms.certificates.models import Certificate
+from lms.cohorts import invitations
+from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.cohorts.roles import roles_of
+from lms.cohorts.services import CohortError
+from lms.cohorts.views import invitation_link
+from lms.competency.services import grid_query
+from lms.coursework.models import Assignment, Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.models import Grade, GradeStatus
+from lms.kpi.models import KpiEntry
+from lms.progress.models import Evidence, Mastery
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1", template_folder="templates")
+bp.register_error_handler(HTTPException, handle_http_error)
+
+
+def _query(kind: str = "query") -> Any:
+    return getattr(getattr(request, "context"), kind)  # noqa: B009 - spectree sets it at run time
+
+
+def _owner() -> User:
+    token = current_token()
+    user = db.session.get(User, token.user_id) if token else None
+    if user is None:
+        raise ApiProblem(401, "Send an API token.")
+    return user
+
+
+def _answer(page: Page, model: Any, items: list[Any]) -> tuple[Any, int, dict[str, str]]:
+    return model(data=items, next_cursor=page.next_cursor), 200, page.headers()
+
+
+def _learners(cohort_id: int) -> Any:
+    """The cohort's current learners (a subquery)."""
+    return select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))
+
+
+# --------------------------------------------------------------------------- the document
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return current_app.json.response(document())
+
+
+@bp.get("/docs")
+def docs() -> str:
+    return render_template("api/docs.html", doc=document())
+
+
+# --------------------------------------------------------------------------- people
+
+
+def _visible_organizations(user: User) -> Select[Any]:
+    token = current_token()
+    stmt = select(Organization)
+    if token is not None and token.organization_id is not None:
+        return stmt.where(Organization.id == token.organization_id)
+    if user.is_admin:
+        return stmt
+    roles = roles_of(db.session, user)
+    return stmt.where(Organization.id.in_(list(roles.admin_of | {c.organization_id for c in _taught(user)})))
+
+
+def _taught(user: User) -> list[Cohort]:
+    roles = roles_of(db.session, user)
+    return list(db.session.scalars(select(Cohort).where(Cohort.id.in_(list(roles.instructs))))) if roles.instructs else []
+
+
+@bp.get("/organizations")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.OrganizationPage), tags=["people"], operation_id="listOrganizations")
+def organizations() -> Any:
+    """Organizations the token may see"""
+    page = fetch(db.session, _visible_organizations(_owner()), _query(), Organization.id)
+    return _answer(page, s.OrganizationPage, [s.OrganizationOut(id=o.id, name=o.name, created_at=o.created_at)
+                                              for (o,) in page.rows])
+
+
+def _cohort_out(c: Cohort) -> s.CohortOut:
+    return s.CohortOut(id=c.id, organization_id=c.organization_id, name=c.name, start_date=c.start_date,
+                       timezone=c.timezone, archived=c.archived, created_at=c.created_at)
+
+
+@bp.get("/cohorts")
+@api_spec.validate(query=s.CohortsQuery, resp=Resp(HTTP_200=s.CohortPage), tags=["people"], operation_id="listCohorts")
+def cohorts() -> Any:
+    """Cohorts the token's owner works on"""
+    user, query = _owner(), _query()
+    token = current_token()
+    stmt = select(Cohort)
+    if not user.is_admin:
+        roles = roles_of(db.session, user)
+        stmt = stmt.where(Cohort.organization_id.in_(list(roles.admin_of)) | Cohort.id.in_(list(roles.instructs)))
+    if token is not None and token.organization_id is not None:
+        stmt = stmt.where(Cohort.organization_id == token.organization_id)
+    if query.organization_id is not None:
+        stmt = stmt.where(Cohort.organization_id == query.organization_id)
+    page = fetch(db.session, stmt, query, Cohort.id)
+    return _answer(page, s.CohortPage, [_cohort_out(c) for (c,) in page.rows])
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+@api_spec.validate(resp=Resp(HTTP_200=s.CohortOut), tags=["people"], operation_id="getCohort")
+def cohort(cohort_id: int) -> Any:
+    """One cohort"""
+    found = db.session.get(Cohort, cohort_id)
+    if found is None:
+        raise ApiProblem(404, "No such cohort.")
+    return _cohort_out(found)
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.LearnerPage), tags=["people"], operation_id="listLearners")
+def learners(cohort_id: int) -> Any:
+    """The cohort's current learners"""
+    stmt = (select(Enrolment, User).join(User, User.id == Enrolment.user_id)
+            .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None)))
+    page = fetch(db.session, stmt, _query(), Enrolment.id)
+    return _answer(page, s.LearnerPage, [s.LearnerOut(id=u.id, name=u.name, email=u.email, enrolled_at=e.started_at, pace=e.pace.value)
+                                         for e, u in page.rows])
+
+
+@bp.get("/cohorts/<int:cohort_id>/enrolments")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.EnrolmentPage), tags=["people"], operation_id="listEnrolments")
+def enrolments(cohort_id: int) -> Any:
+    """Every enrolment of the cohort, ended ones included"""
+    stmt = select(Enrolment, User).join(User, User.id == Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
+    page = fetch(db.session, stmt, _query(), Enrolment.id)
+    return _answer(page, s.EnrolmentPage, [
+        s.EnrolmentOut(id=e.id, learner_id=u.id, name=u.name, email=u.email, started_at=e.started_at, ended_at=e.ended_at,
+                       ended_reason=e.ended_reason, pace=e.pace.value) for e, u in page.rows])
+
+
+@bp.post("/cohorts/<int:cohort_id>/enrolments")
+@api_spec.validate(json=s.InvitationIn, resp=Resp(HTTP_201=s.InvitationOut), tags=["people"], operation_id="inviteLearner")
+def invite(cohort_id: int) -> Any:
+    """Invite a learner by email (as the cohort page does): they join when they accept"""
+    body = _query("json")
+    if body is None:
+        raise ApiProblem(422, "Send a JSON body: {\"email\": ..., \"name\": ...}.")
+    found = db.session.get(Cohort, cohort_id)
+    if found is None:
+        raise ApiProblem(404, "No such cohort.")
+    try:
+        made = invitations.invite_learner(db.session, found, body.email, body.name, _owner(), invitation_link, utcnow())
+    except CohortError as exc:
+        db.session.rollback()
+        raise ApiProblem(422, str(exc)) from exc
+    out = s.InvitationOut(id=made.id, cohort_id=made.cohort_id, email=made.email, name=made.name,
+                          created_at=made.created_at, expires_at=made.expires_at)
+    return out, 201
+
+
+# --------------------------------------------------------------------------- the curriculum
+
+
+@bp.get("/curriculum/levels")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.LevelPage), tags=["curriculum"], operation_id="listLevels")
+def levels() -> Any:
+    """The program's levels"""
+    page = fetch(db.session, select(Level).where(Level.retired_at.is_(None)), _query(), Level.id)
+    return _answer(page, s.LevelPage, [s.LevelOut(id=x.id, key=x.key, title=x.title, position=x.position, first_month=x.first_month,
+                                                  last_month=x.last_month, summary=x.summary) for (x,) in page.rows])
+
+
+@bp.get("/curriculum/modules")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.ModulePage), tags=["curriculum"], operation_id="listModules")
+def modules() -> Any:
+    """The program's modules"""
+    page = fetch(db.session, select(Module).where(Module.retired_at.is_(None)), _query(), Module.id)
+    return _answer(page, s.ModulePage, [s.ModuleOut(id=x.id, key=x.key, title=x.title, position=x.position, summary=x.summary)
+                                        for (x,) in page.rows])
+
+
+@bp.get("/curriculum/objectives")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.ObjectivePage), tags=["curriculum"], operation_id="listObjectives")
+def objectives() -> Any:
+    """The objectives learners are assessed against"""
+    page = fetch(db.session, select(Objective).where(Objective.retired_at.is_(None)), _query(), Objective.id)
+    return _answer(page, s.ObjectivePage, [
+        s.ObjectiveOut(id=x.id, key=x.key, kind=x.kind.value, title=x.title, statement=x.statement, outcomes=list(x.outcomes),
+                       position=x.position) for (x,) in page.rows])
+
+
+@bp.get("/curriculum/metrics")
+@api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.MetricPage), tags=["curriculum"], operation_id="listMetrics")
+def metrics() -> Any:
+    """The business metrics learners track (KPI figures refer to them)"""
+    stmt = select(Metric, Module.key).join(Module, Module.id == Metric.module_id).where(Metric.retired_at.is_(None))
+    page = fetch(db.session, stmt, _query(), Metric.id)
+    return _answer(page, s.MetricPage, [
+        s.MetricOut(id=m.id, key=m.key, module_key=k, name=m.name, unit=m.unit.value, direction=m.direction.value,
+                    target=m.target, min_value=m.min_value, max_value=m.max_value) for m, k in page.rows])
+
+
+# --------------------------------------------------------------------------- competency
+
+
+def _mastery(cohort_id: int, user_id: int | None) -> Any:
+    stmt = (grid_query([cohort_id]).add_columns(Mastery.id, Mastery.updated_at, Objective.key)
+            .join(Objective, Objective.id == Mastery.objective_id))
+    if user_id is not None:
+        stmt = stmt.where(Mastery.user_id == user_id)
+    page = fetch(db.session, stmt, _query(), Mastery.id, Mastery.updated_at, key_of=lambda r: (r[5], r[4]))
+    items = [s.MasteryOut(id=mid, learner_id=u, objective_key=key, level=level, evidence_count=count, updated_at=at)
+             for u, _o, level, count, mid, at, key in page.rows]
+    return _answer(page, s.MasteryPage, items)
+
+
+@bp.get("/cohorts/<int:cohort_id>/mastery")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.MasteryPage), tags=["competency"], operation_id="cohortMastery")
+def cohort_mastery(cohort_id: int) -> Any:
+    """Mastery of every current learner per objective: the heat map's data"""
+    return _mastery(cohort_id, None)
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>/mastery")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.MasteryPage), tags=["competency"], operation_id="learnerMastery")
+def learner_mastery(cohort_id: int, user_id: int) -> Any:
+    """One learner's mastery per objective"""
+    return _mastery(cohort_id, user_id)
+
+
+@bp.get("/cohorts/<int:cohort_id>/evidence")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.EvidencePage), tags=["competency"], operation_id="listEvidence")
+def evidence(cohort_id: int) -> Any:
+    """The evidence behind mastery, newest last"""
+    stmt = (select(Evidence, Objective.key).join(Objective, Objective.id == Evidence.objective_id)
+            .where(Evidence.user_id.in_(_learners(cohort_id))))
+    page = fetch(db.session, stmt, _query(), Evidence.id, Evidence.recorded_at)
+    return _answer(page, s.EvidencePage, [
+        s.EvidenceOut(id=e.id, learner_id=e.user_id, objective_key=k, source=e.source.value, level=e.level, weight=e.weight,
+                      note=e.note, recorded_at=e.recorded_at) for e, k in page.rows])
+
+
+@bp.get("/cohorts/<int:cohort_id>/kpi")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.KpiPage), tags=["competency"], operation_id="listKpiFigures")
+def kpi(cohort_id: int) -> Any:
+    """KPI figures the learners recorded"""
+    stmt = (select(KpiEntry, Metric.key).join(Metric, Metric.id == KpiEntry.metric_id)
+            .where(KpiEntry.user_id.in_(_learners(cohort_id))))
+    page = fetch(db.session, stmt, _query(), KpiEntry.id, KpiEntry.recorded_at)
+    return _answer(page, s.KpiPage, [s.KpiOut(id=e.id, learner_id=e.user_id, metric_key=k, period=e.period, value=e.value,
+                                              recorded_at=e.recorded_at) for e, k in page.rows])
+
+
+@bp.get("/cohorts/<int:cohort_id>/certificates")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.CertificatePage), tags=["competency"], operation_id="listCertificates")
+def certificates(cohort_id: int) -> Any:
+    """Level certificates issued to the learners"""
+    stmt = (select(Certificate, Level.key).join(Level, Level.id == Certificate.level_id)
+            .where(Certificate.user_id.in_(_learners(cohort_id))))
+    page = fetch(db.session, stmt, _query(), Certificate.id, Certificate.issued_at)
+    return _answer(page, s.CertificatePage, [
+        s.CertificateOut(id=c.id, learner_id=c.user_id, level_key=k, code=c.code, issued_at=c.issued_at,
+                         verify_url=url_for("certificates.certificate", code=c.code, _external=True)) for c, k in page.rows])
+
+
+# --------------------------------------------------------------------------- grades
+
+
+@bp.get("/cohorts/<int:cohort_id>/quiz-attempts")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.AttemptPage), tags=["grades"], operation_id="listQuizAttempts")
+def quiz_attempts(cohort_id: int) -> Any:
+    """Submitted quiz attempts (a summary: score, no answers)"""
+    stmt = (select(Attempt, Quiz.key).join(Quiz, Quiz.id == Attempt.quiz_id)
+            .where(Attempt.cohort_id == cohort_id, Attempt.submitted_at.is_not(None)))
+    page = fetch(db.session, stmt, _query(), Attempt.id, Attempt.submitted_at)
+    return _answer(page, s.AttemptPage, [
+        s.AttemptOut(id=a.id, learner_id=a.user_id, quiz_key=k, number=a.number, started_at=a.started_at,
+                     submitted_at=a.submitted_at, score=a.score, max_score=a.max_score, pending_manual=a.pending_manual)
+        for a, k in page.rows])
+
+
+def _grade_out(g: Grade, sub: Submission, key: str) -> s.GradeOut:
+    return s.GradeOut(id=g.id, submission_id=sub.id, learner_id=sub.user_id, assignment_key=key, score=g.score,
+                      max_score=g.max_score, feedback=g.feedback, released_at=g.released_at, updated_at=g.updated_at)
+
+
+@bp.get("/cohorts/<int:cohort_id>/submissions")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.SubmissionPage), tags=["grades"], operation_id="listSubmissions")
+def submissions(cohort_id: int) -> Any:
+    """Handed-in work (drafts are the learner's alone), with the grade once released"""
+    stmt = (select(Submission, Assignment.key, Grade).join(Assignment, Assignment.id == Submission.assignment_id)
+            .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
+            .where(Submission.cohort_id == cohort_id, Submission.submitted_at.is_not(None)))
+    page = fetch(db.session, stmt, _query(), Submission.id, Submission.updated_at)
+    return _answer(page, s.SubmissionPage, [
+        s.SubmissionOut(id=sub.id, learner_id=sub.user_id, assignment_key=k, status=sub.status.value,
+                        submitted_at=sub.submitted_at, updated_at=sub.updated_at,
+                        grade=_grade_out(g, sub, k) if g is not None else None) for sub, k, g in page.rows])
+
+
+@bp.get("/cohorts/<int:cohort_id>/grades")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.GradePage), tags=["grades"], operation_id="listGrades")
+def grades(cohort_id: int) -> Any:
+    """Released grades; with updated_since, the ones released or changed since"""
+    stmt = (select(Grade, Submission, Assignment.key).join(Submission, Submission.id == Grade.submission_id)
+            .join(Assignment, Assignment.id == Submission.assignment_id)
+            .where(Submission.cohort_id == cohort_id, Grade.status == GradeStatus.RELEASED))
+    page = fetch(db.session, stmt, _query(), Grade.id, Grade.updated_at)
+    return _answer(page, s.GradePage, [_grade_out(g, sub, k) for g, sub, k in page.rows])

@@ -1,0 +1,281 @@
+"""The API's request and response schemas (pydantic). The OpenAPI document is generated
+from these by spectree (lms/api/spec.py): change a field here and the document follows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lms.api.models import Scope
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class ListQuery(Schema):
+    limit: int = Field(50, ge=1, le=200, description="Items per page (1-200).")
+    cursor: str | None = Field(None, max_length=200, description="The `next_cursor` of the previous page (or follow the `Link` header).")
+
+
+class SyncQuery(ListQuery):
+    updated_since: datetime | None = Field(
+        None, description="Only items changed at or after this time (ISO 8601; UTC when no offset is given), for incremental sync.")
+
+
+class CohortsQuery(ListQuery):
+    organization_id: int | None = Field(None, ge=1, le=2**31 - 1, description="Only this organization's cohorts.")
+
+
+class InvitationIn(Schema):
+    email: str = Field(min_length=3, max_length=254, description="The learner's email address; an invitation is sent there.")
+    name: str = Field("", max_length=200, description="The learner's name, if known.")
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 ``application/problem+json``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="The reason, for a person.")
+    instance: str | None = None
+    errors: list[dict[str, object]] | None = Field(None, description="Each invalid field (422 only).")
+
+
+# --------------------------------------------------------------------------- resources
+
+
+class OrganizationOut(Schema):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class CohortOut(Schema):
+    id: int
+    organization_id: int
+    name: str
+    start_date: date
+    timezone: str
+    archived: bool
+    created_at: datetime
+
+
+class LearnerOut(Schema):
+    id: int
+    name: str
+    email: str
+    enrolled_at: datetime
+    pace: str
+
+
+class EnrolmentOut(Schema):
+    id: int
+    learner_id: int
+    name: str
+    email: str
+    started_at: datetime
+    ended_at: datetime | None
+    ended_reason: str
+    pace: str
+
+
+class InvitationOut(Schema):
+    id: int
+    cohort_id: int
+    email: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class LevelOut(Schema):
+    id: int
+    key: str
+    title: str
+    position: int
+    first_month: int
+    last_month: int
+    summary: str
+
+
+class ModuleOut(Schema):
+    id: int
+    key: str
+    title: str
+    position: int
+    summary: str
+
+
+class ObjectiveOut(Schema):
+    id: int
+    key: str
+    kind: str
+    title: str
+    statement: str
+    outcomes: list[str]
+    position: int
+
+
+class MetricOut(Schema):
+    id: int
+    key: str
+    module_key: str
+    name: str
+    unit: str
+    direction: str
+    target: float
+    min_value: float
+    max_value: float
+
+
+class MasteryOut(Schema):
+    id: int
+    learner_id: int
+    objective_key: str
+    level: float | None = Field(description="0-4; null until there is evidence.")
+    evidence_count: int
+    updated_at: datetime
+
+
+class EvidenceOut(Schema):
+    id: int
+    learner_id: int
+    objective_key: str
+    source: str
+    level: float
+    weight: float
+    note: str
+    recorded_at: datetime
+
+
+class AttemptOut(Schema):
+    id: int
+    learner_id: int
+    quiz_key: str
+    number: int
+    started_at: datetime
+    submitted_at: datetime
+    score: float | None
+    max_score: float
+    pending_manual: bool
+
+
+class GradeOut(Schema):
+    id: int
+    submission_id: int
+    learner_id: int
+    assignment_key: str
+    score: float | None
+    max_score: float
+    feedback: str
+    released_at: datetime | None
+    updated_at: datetime
+
+
+class SubmissionOut(Schema):
+    id: int
+    learner_id: int
+    assignment_key: str
+    status: str
+    submitted_at: datetime | None
+    updated_at: datetime
+    grade: GradeOut | None = Field(description="The grade once released; null before.")
+
+
+class KpiOut(Schema):
+    id: int
+    learner_id: int
+    metric_key: str
+    period: date
+    value: float
+    recorded_at: datetime
+
+
+class CertificateOut(Schema):
+    id: int
+    learner_id: int
+    level_key: str
+    code: str
+    issued_at: datetime
+    verify_url: str
+
+
+class TokenInfo(Schema):
+    name: str
+    scopes: list[Scope]
+    organization_id: int | None
+    expires_at: datetime | None
+    owner_id: int
+
+
+# --------------------------------------------------------------------------- pages
+
+
+class Paged(Schema):
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class OrganizationPage(Paged):
+    data: list[OrganizationOut]
+
+
+class CohortPage(Paged):
+    data: list[CohortOut]
+
+
+class LearnerPage(Paged):
+    data: list[LearnerOut]
+
+
+class EnrolmentPage(Paged):
+    data: list[EnrolmentOut]
+
+
+class LevelPage(Paged):
+    data: list[LevelOut]
+
+
+class ModulePage(Paged):
+    data: list[ModuleOut]
+
+
+class ObjectivePage(Paged):
+    data: list[ObjectiveOut]
+
+
+class MetricPage(Paged):
+    data: list[MetricOut]
+
+
+class MasteryPage(Paged):
+    data: list[MasteryOut]
+
+
+class EvidencePage(Paged):
+    data: list[EvidenceOut]
+
+
+class AttemptPage(Paged):
+    data: list[AttemptOut]
+
+
+class SubmissionPage(Paged):
+    data: list[SubmissionOut]
+
+
+class GradePage(Paged):
+    data: list[GradeOut]
+
+
+class KpiPage(Paged):
+    data: list[KpiOut]
+
+
+class CertificatePage(Paged):
+    data: list[CertificateOut]

@@ -1,0 +1,124 @@
+"""API tokens: create (the secret returned once, its hash kept), list, revoke, and find
+the token a request presents. Services flush, never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from lms.accounts.models import User
+from lms.api.models import ApiToken, Scope
+from lms.cohorts.models import Organization
+from lms.cohorts.roles import roles_of
+from lms.database import DbSession, utcnow
+
+SECRET_PREFIX = "lms_"
+NAME_MAX = 100
+LAST_USED_EVERY = 60  # seconds: last-used time is written at most once a minute per token
+
+
+class TokenError(ValueError):
+    """A token request refused, with a message for the person."""
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def parse_scopes(values: Iterable[str]) -> list[str]:
+    chosen = []
+    for value in values:
+        try:
+            chosen.append(Scope(value).value)
+        except ValueError as exc:
+            raise TokenError(f"Unknown scope {value!r}.") from exc
+    if not chosen:
+        raise TokenError("Choose at least one scope.")
+    return sorted(set(chosen))
+
+
+def create_token(session: DbSession, owner: User, name: str, scopes: Iterable[str], expires_at: datetime | None,
+                 organization: Organization | None = None, now: datetime | None = None) -> NewToken:
+    """A token of ``owner``; with ``organization``, an organization token (its admins and
+    site admins only) limited to that organization's data."""
+    now = now or utcnow()
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise TokenError(f"Give the token a name of 1 to {NAME_MAX} characters.")
+    if expires_at is not None and expires_at <= now:
+        raise TokenError("The expiry must be in the future.")
+    if organization is not None and not owner.is_admin and organization.id not in roles_of(session, owner).admin_of:
+        raise TokenError("Only the organization's admins create its tokens.")
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=owner.id, organization_id=organization.id if organization else None, name=name,
+                     prefix=secret[:12], token_hash=hash_secret(secret), scopes=parse_scopes(scopes),
+                     created_at=now, expires_at=expires_at)
+    session.add(token)
+    session.flush()
+    return NewToken(token=token, secret=secret)
+
+
+def personal_tokens(session: DbSession, owner: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.organization_id.is_(None))
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def organization_tokens(session: DbSession, organization: Organization) -> list[ApiToken]:
+    from sqlalchemy.orm import selectinload
+    return list(session.scalars(select(ApiToken).where(ApiToken.organization_id == organization.id)
+                                .options(selectinload(ApiToken.user))
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_token(session: DbSession, token: ApiToken, now: datetime | None = None) -> None:
+    """Revoking twice is harmless: the first time stands."""
+    if token.revoked_at is None:
+        token.revoked_at = now or utcnow()
+        session.flush()
+
+
+@dataclass(frozen=True)
+class Presented:
+    """What a request's bearer token turned out to be."""
+
+    token: ApiToken | None
+    problem: str | None  # why it is refused (None: usable)
+
+
+def find_token(session: DbSession, secret: str, now: datetime | None = None) -> Presented:
+    """The token for ``secret`` and whether it may be used now (one statement)."""
+    now = now or utcnow()
+    if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
+        return Presented(None, "The bearer token is not an API token of this platform.")
+    row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.token_hash == hash_secret(secret))).first()
+    if row is None:
+        return Presented(None, "The bearer token is unknown.")
+    token, user = row
+    if token.revoked_at is not None:
+        return Presented(token, "The token was revoked.")
+    if token.expires_at is not None and token.expires_at <= now:
+        return Presented(token, "The token has expired.")
+    if not user.is_active:
+        return Presented(token, "The token's owner is deactivated.")
+    return Presented(token, None)
+
+
+def note_use(session: DbSession, token_id: int, now: datetime | None = None) -> None:
+    """Record the last-used time (a conditional write, at most once a minute)."""
+    now = now or utcnow()
+    from datetime import timedelta
+    session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                    .where((ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - timedelta(seconds=LAST_USED_EVERY)))
+                    .values(last_used_at=now))

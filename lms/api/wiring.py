@@ -1,0 +1,21 @@
+"""The API's wiring: the /api/v1 blueprint (problem+json errors, exempt from CSRF since a
+session cookie is never an API credential there), the token pages, bearer authentication
+with the per-token rate limit before the access policy, and the last-used time after."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from lms.api import auth
+from lms.api.problems import as_problem
+from lms.api.resources import bp as api_v1
+from lms.api.views import bp as pages
+from lms.extensions import csrf
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(pages)
+    app.register_blueprint(api_v1)
+    csrf.exempt(api_v1)
+    auth.install(app)
+    app.after_request(as_problem)
