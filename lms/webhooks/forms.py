@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField, SubmitField, URLField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from lms.web.forms import labelled_choices
+from lms.webhooks.models import EVENT_LABELS
+
+
+class EventsField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class EndpointForm(FlaskForm):
+    url = URLField("Endpoint URL", validators=[DataRequired(), Length(max=500)],
+                   description="https:// only; each event is POSTed there as JSON, signed with the endpoint's secret.")
+    description = StringField("Description", validators=[Optional(), Length(max=200)])
+    events = EventsField("Events", choices=labelled_choices({e.value: label for e, label in EVENT_LABELS.items()}),
+                         validators=[DataRequired(message="Choose at least one event.")])
+    submit = SubmitField("Add endpoint")
+
+
+class ActionForm(FlaskForm):
+    submit = SubmitField("Go")

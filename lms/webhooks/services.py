@@ -1,0 +1,387 @@
+"""Webhooks: endpoints an organization admin registers, events queued for them (flush
+only), and their delivery outside the request, signed and retried with backoff.
+
+Signing follows the Standard Webhooks specification (https://www.standardwebhooks.com/):
+each request carries ``Webhook-Id`` (the delivery's id, the same on every retry),
+``Webhook-Timestamp`` (Unix seconds of this attempt) and ``Webhook-Signature``:
+``v1,`` + base64 of HMAC-SHA256 over ``"{id}.{timestamp}.{body}"``, keyed with the
+endpoint's secret (``whsec_`` + base64 of 24 random bytes, the key being the decoded
+bytes). So the signature covers the timestamp and the exact body, and the receiver can
+verify it with any Standard Webhooks library or a few lines of its own.
+
+The secret must be readable to sign with, so it cannot be kept as a hash: it is stored
+Fernet-encrypted under a key derived from ``SECRET_KEY`` (a database dump alone does not
+give it away) and shown once, when the endpoint is made or its secret rotated.
+
+Delivery copies lms/mail: ``claim`` takes due deliveries with a conditional write that
+pushes their next attempt a lease ahead (two deliverers never send one twice), the
+request is sent with no transaction open, and ``record`` writes the answer: delivered on
+2xx, else the status code or error and the next try (exponential backoff), failed after
+``WEBHOOK_MAX_ATTEMPTS``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from lms.database import DbSession, unit_of_work, utcnow
+from lms.mail.services import Backoff
+from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+log = logging.getLogger("lms.webhooks")
+
+# session.info key: ids of the deliveries this unit of work queued, sent once it committed
+PENDING = "lms.webhooks.pending"
+SECRET_PREFIX = "whsec_"
+USER_AGENT = "lms-webhooks/1"
+MAX_ENDPOINTS = 20  # per organization
+
+
+class WebhookError(ValueError):
+    """Input the webhook pages refuse; nothing was saved."""
+
+
+# --------------------------------------------------------------------------- secrets & signatures
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _fernet(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(b"lms.webhooks.endpoint-secret:" + secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def encrypt_secret(secret_key: str, secret: str) -> str:
+    return _fernet(secret_key).encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(secret_key: str, encrypted: str) -> str:
+    try:
+        return _fernet(secret_key).decrypt(encrypted.encode()).decode()
+    except InvalidToken:
+        raise WebhookError("The endpoint's secret cannot be read (was SECRET_KEY changed?): rotate it.") from None
+
+
+def signing_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
+    """The ``Webhook-Signature`` header's value for one attempt."""
+    content = f"{message_id}.{timestamp}.{body}".encode()
+    return "v1," + base64.b64encode(hmac.new(signing_key(secret), content, hashlib.sha256).digest()).decode()
+
+
+def verify(secret: str, headers: Mapping[str, str], body: str, now: datetime | None = None,
+           tolerance: timedelta = timedelta(minutes=5)) -> bool:
+    """What a receiver does (the README's example; the tests use it too): the timestamp is
+    recent and one of the header's ``v1`` signatures matches, compared in constant time."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        message_id, timestamp = lowered["webhook-id"], int(lowered["webhook-timestamp"])
+        signatures = lowered["webhook-signature"].split()
+    except (KeyError, ValueError):
+        return False
+    if abs((now or utcnow()).timestamp() - timestamp) > tolerance.total_seconds():
+        return False
+    expected = sign(secret, message_id, timestamp, body)
+    return any(hmac.compare_digest(expected, given) for given in signatures)
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+def check_url(url: str, allow_local_http: bool) -> str:
+    """An endpoint URL: https to a named host or a public address; http://127.0.0.1 or
+    http://localhost only when ``allow_local_http`` (testing and development)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookError("That is not a valid URL.") from None
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        raise WebhookError("Give a full URL with a host and no user name or password, e.g. https://hooks.example.org/lms.")
+    local = host in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme == "http" and local and allow_local_http:
+        return url
+    if parts.scheme != "https":
+        raise WebhookError("Webhook endpoints must use https://"
+                           + (" (http:// only to 127.0.0.1 on a development server)." if allow_local_http else "."))
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if (local or (address is not None and not address.is_global)) and not allow_local_http:
+        raise WebhookError("Webhook endpoints must be reachable on the internet, not a local or private address.")
+    del port
+    return url
+
+
+def read_events(chosen: Iterable[str]) -> list[str]:
+    values = set(chosen)
+    unknown = values - {e.value for e in WebhookEvent}
+    if unknown:
+        raise WebhookError(f"Unknown events: {', '.join(sorted(unknown))}.")
+    if not values:
+        raise WebhookError("Choose at least one event.")
+    return [e.value for e in WebhookEvent if e.value in values]
+
+
+def endpoints_of(session: DbSession, organization_id: int) -> list[WebhookEndpoint]:
+    return list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)
+                                .order_by(WebhookEndpoint.id)))
+
+
+def endpoint_of(session: DbSession, organization_id: int, endpoint_id: int) -> WebhookEndpoint | None:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    return endpoint if endpoint is not None and endpoint.organization_id == organization_id else None
+
+
+def create_endpoint(session: DbSession, organization_id: int, url: str, events: Iterable[str], description: str,
+                    secret_key: str, actor_id: int | None, allow_local_http: bool,
+                    now: datetime | None = None) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it and its secret (shown once, then only stored encrypted)."""
+    checked, chosen = check_url(url, allow_local_http), read_events(events)
+    if len(endpoints_of(session, organization_id)) >= MAX_ENDPOINTS:
+        raise WebhookError(f"An organization has at most {MAX_ENDPOINTS} endpoints; remove one first.")
+    secret = new_secret()
+    endpoint = WebhookEndpoint(organization_id=organization_id, url=checked, events=chosen, description=description.strip(),
+                               secret_encrypted=encrypt_secret(secret_key, secret), active=True,
+                               created_at=now or utcnow(), created_by_id=actor_id)
+    session.add(endpoint)
+    session.flush()
+    return endpoint, secret
+
+
+def rotate_secret(session: DbSession, endpoint: WebhookEndpoint, secret_key: str) -> str:
+    secret = new_secret()
+    endpoint.secret_encrypted = encrypt_secret(secret_key, secret)
+    session.flush()
+    return secret
+
+
+def set_active(session: DbSession, endpoint: WebhookEndpoint, active: bool) -> None:
+    endpoint.active = active
+    session.flush()
+
+
+# --------------------------------------------------------------------------- queueing events
+
+
+def _note_pending(session: DbSession, ids: Iterable[int]) -> None:
+    session.info.setdefault(PENDING, []).extend(ids)
+
+
+def take_pending(session: DbSession) -> list[int]:
+    ids: list[int] = session.info.pop(PENDING, [])
+    return ids
+
+
+def subscribed(session: DbSession, organization_ids: ColumnElement[Any] | Sequence[int],
+               event: WebhookEvent) -> list[WebhookEndpoint]:
+    """The active endpoints of these organizations (ids or a subquery) that take ``event``."""
+    rows = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.organization_id.in_(organization_ids),
+                                                         WebhookEndpoint.active.is_(True)))
+    return [e for e in rows if event.value in e.events]
+
+
+def payload(event: WebhookEvent, data: Mapping[str, Any], now: datetime) -> str:
+    """The body sent: the event's type, when it happened and its data (compact JSON)."""
+    return json.dumps({"type": event.value, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data},
+                      separators=(",", ":"), sort_keys=True, default=str)
+
+
+def queue_event(session: DbSession, endpoints: Sequence[WebhookEndpoint], event: WebhookEvent, key: str,
+                data: Mapping[str, Any], now: datetime) -> list[WebhookDelivery]:
+    """One delivery per endpoint for this occurrence (``key``); an occurrence already queued
+    for an endpoint is not queued again. Sent once the caller's work commits. Flushes only."""
+    if not endpoints:
+        return []
+    ids = [e.id for e in endpoints]
+    known = set(session.scalars(select(WebhookDelivery.endpoint_id).where(
+        WebhookDelivery.endpoint_id.in_(ids), WebhookDelivery.event_key == key)))
+    body = payload(event, data, now)
+    made = [WebhookDelivery(endpoint_id=e.id, event=event, event_key=key, message_id=f"msg_{uuid.uuid4().hex}", body=body,
+                            created_at=now) for e in endpoints if e.id not in known]
+    if made:
+        session.add_all(made)
+        session.flush()
+        _note_pending(session, [d.id for d in made])
+    return made
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery taken for one attempt (plain values: no session is held meanwhile)."""
+
+    id: int
+    url: str
+    secret_encrypted: str
+    message_id: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    error: str | None  # None: delivered
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+
+def backoff_from(config: Mapping[str, Any]) -> Backoff:
+    timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
+    return Backoff(first=timedelta(seconds=float(config.get("WEBHOOK_RETRY_FIRST", 60))),
+                   longest=timedelta(seconds=float(config.get("WEBHOOK_RETRY_LONGEST", 6 * 3600))),
+                   attempts=int(config.get("WEBHOOK_MAX_ATTEMPTS", 8)),
+                   lease=timedelta(seconds=max(60.0, 3 * timeout)))
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(WebhookDelivery.status == DeliveryStatus.PENDING,
+                or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now))
+
+
+def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
+          limit: int | None = None) -> list[Claimed]:
+    """Take the due deliveries (of ``ids`` when given, oldest first, at most ``limit``) of
+    active endpoints for one attempt, by a write conditional on their still being due.
+    Flushes only."""
+    query = (select(WebhookDelivery.id).join(WebhookDelivery.endpoint)
+             .where(_due(now), WebhookEndpoint.active.is_(True)).order_by(WebhookDelivery.id).limit(limit))
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(WebhookDelivery.id.in_(ids))
+    candidates = list(session.scalars(query))
+    if not candidates:
+        return []
+    taken = set(session.scalars(
+        update(WebhookDelivery).where(WebhookDelivery.id.in_(candidates), _due(now))
+        .values(next_attempt_at=now + lease).returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)))
+    rows = session.execute(select(WebhookDelivery.id, WebhookEndpoint.url, WebhookEndpoint.secret_encrypted,
+                                  WebhookDelivery.message_id, WebhookDelivery.body, WebhookDelivery.attempts)
+                           .join(WebhookDelivery.endpoint).where(WebhookDelivery.id.in_(taken)).order_by(WebhookDelivery.id))
+    return [Claimed(*row) for row in rows]
+
+
+def record(session: DbSession, delivery: Claimed, now: datetime, answer: Answer, backoff: Backoff) -> DeliveryStatus:
+    """Write one attempt's result. Flushes only."""
+    attempts = delivery.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "response_status": answer.status}
+    if answer.error is None:
+        status = DeliveryStatus.DELIVERED
+        values |= {"status": status, "delivered_at": now, "error": "", "next_attempt_at": None}
+    else:
+        status = DeliveryStatus.FAILED if attempts >= backoff.attempts else DeliveryStatus.PENDING
+        values |= {"status": status, "error": answer.error[:2000],
+                   "next_attempt_at": None if status is DeliveryStatus.FAILED else now + backoff.after(attempts)}
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
+                    .execution_options(synchronize_session=False))
+    session.flush()
+    return status
+
+
+def post(http: requests.Session, delivery: Claimed, secret_key: str, timeout: float, now: datetime) -> Answer:
+    """Send one attempt: a signed POST; 2xx is delivered, anything else an error. Never raises."""
+    try:
+        secret = decrypt_secret(secret_key, delivery.secret_encrypted)
+    except WebhookError as exc:
+        return Answer(None, str(exc))
+    timestamp = int(now.timestamp())
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Webhook-Id": delivery.message_id,
+               "Webhook-Timestamp": str(timestamp), "Webhook-Signature": sign(secret, delivery.message_id, timestamp, delivery.body)}
+    try:
+        with http.post(delivery.url, data=delivery.body.encode(), headers=headers, timeout=timeout,
+                       allow_redirects=False, stream=True) as response:
+            if 200 <= response.status_code < 300:
+                return Answer(response.status_code, None)
+            excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
+            return Answer(response.status_code, f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""))
+    except requests.RequestException as exc:
+        return Answer(None, f"{exc.__class__.__name__}: {exc}")
+
+
+def deliver_pending(session: DbSession, config: Mapping[str, Any], *, ids: Sequence[int] | None = None,
+                    limit: int | None = None, now: datetime | None = None, stop_on_failure: bool = False) -> int:
+    """Send the due deliveries (of ``ids`` when given, at most ``limit``); returns how many
+    were delivered. A job, not a service: each claim and each result is committed in a unit
+    of work of its own, so no transaction stays open while an endpoint is talked to."""
+    backoff = backoff_from(config)
+    timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
+    secret_key = str(config["SECRET_KEY"])
+    with unit_of_work(session):
+        claimed = claim(session, now or utcnow(), backoff.lease, ids=ids, limit=limit)
+    delivered = 0
+    with requests.Session() as http:
+        for index, delivery in enumerate(claimed):
+            answer = post(http, delivery, secret_key, timeout, now or utcnow())
+            if not answer.delivered:
+                log.warning("webhook %s to %s not delivered (attempt %d): %s", delivery.message_id, delivery.url,
+                            delivery.attempts + 1, answer.error)
+            with unit_of_work(session):
+                record(session, delivery, now or utcnow(), answer, backoff)
+            delivered += answer.delivered
+            if not answer.delivered and stop_on_failure:
+                with unit_of_work(session):
+                    release(session, [d.id for d in claimed[index + 1:]])
+                break
+    return delivered
+
+
+def release(session: DbSession, ids: Sequence[int]) -> None:
+    """Give claimed deliveries back, due at once. Flushes only."""
+    if ids:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.PENDING)
+                        .values(next_attempt_at=None).execution_options(synchronize_session=False))
+        session.flush()
+
+
+# --------------------------------------------------------------------------- the admin's log
+
+
+def deliveries_of(session: DbSession, endpoint: WebhookEndpoint, limit: int = 100) -> list[WebhookDelivery]:
+    return list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+                                .order_by(WebhookDelivery.id.desc()).limit(limit)))
+
+
+def delivery_of(session: DbSession, organization_id: int, delivery_id: int) -> WebhookDelivery | None:
+    row = session.execute(select(WebhookDelivery, WebhookEndpoint.organization_id).join(WebhookDelivery.endpoint)
+                          .where(WebhookDelivery.id == delivery_id)).first()
+    return row[0] if row is not None and row[1] == organization_id else None
+
+
+def redeliver(session: DbSession, delivery: WebhookDelivery) -> None:
+    """Send a delivery again now, with a fresh set of attempts (the same ``Webhook-Id`` and
+    body, so a receiver that already has it can tell). Sent once the caller's work commits."""
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
+                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0)
+                    .execution_options(synchronize_session=False))
+    session.flush()
+    _note_pending(session, [delivery.id])

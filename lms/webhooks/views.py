@@ -1,0 +1,105 @@
+"""An organization admin's webhook pages: the endpoints (add one, its secret shown once;
+pause, resume, rotate the secret), each endpoint's delivery log, and redelivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from lms.accounts.current import signed_in
+from lms.cohorts.models import Organization
+from lms.extensions import db
+from lms.web.forms import add_error
+from lms.webhooks import services
+from lms.webhooks.forms import ActionForm, EndpointForm
+from lms.webhooks.models import EVENT_LABELS, WebhookEndpoint, WebhookEvent
+
+bp = Blueprint("webhooks", __name__, template_folder="templates")
+
+
+def _allow_local_http() -> bool:
+    return bool(current_app.config.get("WEBHOOK_ALLOW_LOCAL_HTTP"))
+
+
+def _list(org: Organization, form: EndpointForm, secret: str | None = None,
+          created: WebhookEndpoint | None = None) -> str:
+    return render_template("webhooks/endpoints.html", org=org, form=form, action=ActionForm(),
+                           endpoints=services.endpoints_of(db.session, org.id), secret=secret, created=created,
+                           labels={e.value: label for e, label in EVENT_LABELS.items()},
+                           allow_local_http=_allow_local_http())
+
+
+def _endpoint(org_id: int, endpoint_id: int) -> tuple[Organization, WebhookEndpoint]:
+    org = db.get_or_404(Organization, org_id)
+    endpoint = services.endpoint_of(db.session, org.id, endpoint_id)
+    if endpoint is None:
+        abort(404)
+    return org, endpoint
+
+
+@bp.route("/organizations/<int:org_id>/webhooks", methods=["GET", "POST"])
+def endpoints(org_id: int) -> Any:
+    org = db.get_or_404(Organization, org_id)
+    form = EndpointForm()
+    if not form.is_submitted():
+        return _list(org, form)
+    if not form.validate():
+        return _list(org, form), 400
+    try:
+        endpoint, secret = services.create_endpoint(
+            db.session, org.id, form.url.data or "", form.events.data or [], form.description.data or "",
+            str(current_app.config["SECRET_KEY"]), signed_in().id, _allow_local_http())
+    except services.WebhookError as exc:
+        db.session.rollback()
+        add_error(form.url, str(exc))
+        return _list(org, form), 400
+    # Shown once, on this answer to the POST (committed: < 400); never again.
+    return _list(org, EndpointForm(formdata=None), secret=secret, created=endpoint), 201
+
+
+@bp.get("/organizations/<int:org_id>/webhooks/<int:endpoint_id>")
+def endpoint(org_id: int, endpoint_id: int) -> str:
+    org, hook = _endpoint(org_id, endpoint_id)
+    return render_template("webhooks/endpoint.html", org=org, endpoint=hook, action=ActionForm(),
+                           deliveries=services.deliveries_of(db.session, hook),
+                           labels={e.value: label for e, label in EVENT_LABELS.items()}, events=WebhookEvent)
+
+
+def _refused(org_id: int, endpoint_id: int) -> Response:
+    flash("This page had expired, so nothing was done. Try again.", "error")
+    return redirect(url_for("webhooks.endpoint", org_id=org_id, endpoint_id=endpoint_id))
+
+
+@bp.post("/organizations/<int:org_id>/webhooks/<int:endpoint_id>/active")
+def toggle(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
+    org, hook = _endpoint(org_id, endpoint_id)
+    if not ActionForm().validate_on_submit():
+        return _list(org, EndpointForm(formdata=None)), 400
+    services.set_active(db.session, hook, not hook.active)
+    flash(f"{hook.url}: {'deliveries resume' if hook.active else 'paused; events meanwhile are not sent until you resume'}.",
+          "success")
+    return redirect(url_for("webhooks.endpoints", org_id=org.id))
+
+
+@bp.post("/organizations/<int:org_id>/webhooks/<int:endpoint_id>/secret")
+def rotate(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
+    org, hook = _endpoint(org_id, endpoint_id)
+    if not ActionForm().validate_on_submit():
+        return _list(org, EndpointForm(formdata=None)), 400
+    secret = services.rotate_secret(db.session, hook, str(current_app.config["SECRET_KEY"]))
+    return _list(org, EndpointForm(formdata=None), secret=secret, created=hook), 200
+
+
+@bp.post("/organizations/<int:org_id>/webhooks/deliveries/<int:delivery_id>/redeliver")
+def redeliver(org_id: int, delivery_id: int) -> Response:
+    org = db.get_or_404(Organization, org_id)
+    delivery = services.delivery_of(db.session, org.id, delivery_id)
+    if delivery is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        return _refused(org.id, delivery.endpoint_id)
+    services.redeliver(db.session, delivery)
+    flash(f"Delivery {delivery.message_id} will be sent again now.", "success")
+    return redirect(url_for("webhooks.endpoint", org_id=org.id, endpoint_id=delivery.endpoint_id))

@@ -1,0 +1,453 @@
+"""Webhooks (issue 15 point 3): an organization admin registers endpoints, each event is
+POSTed to a real HTTP receiver on 127.0.0.1, signed as Standard Webhooks says, retried with
+exponential backoff (the receiver answers 500, then 200), logged with status code and
+attempts, redelivered by the admin; through the RQ queue when Redis is configured."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from lms.catalog.models import Level, Objective
+from lms.certificates.models import Certificate
+from lms.certificates.services import certificate_issued
+from lms.cohorts.invitations import accept_invitation_as, invite_learner
+from lms.coursework.services import dates_for, get_assignment, start_submission, submit
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.services import rubric_for, save_grade
+from lms.learning.services import build_schedule
+from lms.progress.models import EvidenceSourceName
+from lms.progress.services import record
+from lms.webhooks import services
+from lms.webhooks.jobs import QUEUE
+from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from lms.webhooks.receivers import queue_at_risk
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
+
+
+# --------------------------------------------------------------------------- a real receiver
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every POST and answers the next scripted
+    status (200 once the script is used up)."""
+
+    port: int = 0
+    answers: list[int] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.body) for r in self.received]
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            with lock:
+                state.received.append(Received(self.path, dict(self.headers.items()), body))
+                status = state.answers.pop(0) if state.answers else 200
+            reply = b"boom" if status >= 400 else b"ok"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture()
+def org_setup(app: Flask, load_content: Callable[..., Any], make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
+    load_content()
+    admin = make_user(name="Olivia Org")
+    instructor = make_user(name="Ines Instructor")
+    org = make_org("Acme", admins=[admin])
+    cohort = make_cohort(org, "Acme 1", months_ago=5, instructors=[instructor])
+    learner = enrol_learner(cohort, name="Lea Learner", email="lea@example.com")
+    return {"org": org, "admin": admin, "instructor": instructor, "cohort": cohort, "learner": learner}
+
+
+def add_endpoint(app: Flask, org: Any, url: str, events: list[WebhookEvent]) -> tuple[WebhookEndpoint, str]:
+    endpoint, secret = services.create_endpoint(db.session, org.id, url, [e.value for e in events], "test",
+                                                app.config["SECRET_KEY"], None, True)
+    db.session.commit()
+    return endpoint, secret
+
+
+def deliveries() -> list[WebhookDelivery]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+
+
+def deliver(app: Flask, now: datetime | None = None) -> int:
+    return services.deliver_pending(db.session, app.config, now=now)
+
+
+def release_a_grade(setup: dict[str, Any]) -> Any:
+    """The learner hands in the MLOps hands-on work and the instructor releases a grade."""
+    work = start_submission(db.session, get_assignment(db.session, "cs-hands-on-own-operation"), setup["learner"].id,
+                            setup["cohort"].id, utcnow())
+    work.draft_body = "My plan."
+    submit(db.session, work, dates_for(work.assignment, build_schedule(db.session, setup["cohort"], setup["learner"].id, utcnow())),
+           utcnow())
+    rubric = rubric_for(db.session, work, None)
+    grade = save_grade(db.session, work, setup["instructor"], {c.id: c.levels[0].id for c in rubric.criteria}, {}, "Well done.",
+                       None, "release", utcnow())
+    db.session.commit()
+    return grade
+
+
+# --------------------------------------------------------------------------- signatures and URLs
+
+
+def test_signature_follows_standard_webhooks_and_verifies() -> None:
+    secret = services.new_secret()
+    assert secret.startswith("whsec_") and len(services.signing_key(secret)) == 24
+    now = utcnow()
+    stamp = int(now.timestamp())
+    signature = services.sign(secret, "msg_1", stamp, '{"a":1}')
+    headers = {"Webhook-Id": "msg_1", "Webhook-Timestamp": str(stamp), "Webhook-Signature": signature}
+    assert signature.startswith("v1,")
+    assert services.verify(secret, headers, '{"a":1}', now)
+    assert not services.verify(secret, headers, '{"a":2}', now)                                # tampered body
+    assert not services.verify(services.new_secret(), headers, '{"a":1}', now)                 # another secret
+    assert not services.verify(secret, headers | {"Webhook-Id": "msg_2"}, '{"a":1}', now)      # another id
+    assert not services.verify(secret, headers, '{"a":1}', now + timedelta(minutes=6))         # replayed later
+    # several signatures (a rotation): one that matches is enough
+    assert services.verify(secret, headers | {"Webhook-Signature": f"v1,bm9wZQ== {signature}"}, '{"a":1}', now)
+
+
+@pytest.mark.parametrize(("url", "local", "problem"), [
+    ("https://hooks.example.org/lms", False, None),
+    ("http://hooks.example.org/lms", False, "must use https"),
+    ("http://127.0.0.1:8000/hook", False, "must use https"),
+    ("http://127.0.0.1:8000/hook", True, None),
+    ("http://10.0.0.5/hook", True, "must use https"),
+    ("https://10.0.0.5/hook", False, "not a local or private address"),
+    ("https://127.0.0.1/hook", False, "not a local or private address"),
+    ("https://user:pw@hooks.example.org/", False, "no user name"),
+    ("hooks.example.org", False, "with a host"),
+    ("https://[::1/", False, "not a valid URL"),
+])
+def test_endpoint_urls(url: str, local: bool, problem: str | None) -> None:
+    if problem is None:
+        assert services.check_url(url, local) == url
+    else:
+        with pytest.raises(services.WebhookError, match=problem):
+            services.check_url(url, local)
+
+
+# --------------------------------------------------------------------------- the admin's pages
+
+
+def test_admin_registers_an_endpoint_and_sees_the_secret_once(org_setup: dict[str, Any], client: Any, login: Any,
+                                                              receiver: Receiver) -> None:
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    page = client.get(f"/organizations/{org.id}/webhooks")
+    assert page.status_code == 200 and "No endpoint yet" in page.get_data(as_text=True)
+    refused = client.post(f"/organizations/{org.id}/webhooks", data={"url": "http://hooks.example.org/x", "events": ["grade.released"]})
+    assert refused.status_code == 400 and "must use https" in refused.get_data(as_text=True)
+    none_chosen = client.post(f"/organizations/{org.id}/webhooks", data={"url": receiver.url()})
+    assert none_chosen.status_code == 400 and "Choose at least one event" in none_chosen.get_data(as_text=True)
+    made = client.post(f"/organizations/{org.id}/webhooks",
+                       data={"url": receiver.url(), "events": ["grade.released", "certificate.issued"], "description": "HR"})
+    body = made.get_data(as_text=True)
+    assert made.status_code == 201
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    secret = services.decrypt_secret(client.application.config["SECRET_KEY"], endpoint.secret_encrypted)
+    assert secret in body and secret not in endpoint.secret_encrypted
+    assert endpoint.events == ["grade.released", "certificate.issued"]
+    assert secret not in client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True)
+    # a new secret replaces it, shown once again
+    rotated = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret")
+    db.session.expire_all()
+    fresh = services.decrypt_secret(client.application.config["SECRET_KEY"], endpoint.secret_encrypted)
+    assert rotated.status_code == 200 and fresh != secret and fresh in rotated.get_data(as_text=True)
+    # paused, then resumed
+    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
+    db.session.expire_all()
+    assert endpoint.active is False
+    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
+    db.session.expire_all()
+    assert endpoint.active is True
+
+
+def test_another_organizations_endpoint_is_not_found_under_ones_own(app: Flask, org_setup: dict[str, Any], make_org, client: Any,
+                                                                    login: Any) -> None:
+    other = make_org("Other")
+    theirs, _ = add_endpoint(app, other, "https://hooks.example.org/other", [WebhookEvent.GRADE_RELEASED])
+    [delivery] = services.queue_event(db.session, [theirs], WebhookEvent.GRADE_RELEASED, "k", {}, utcnow())
+    db.session.commit()
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    assert client.get(f"/organizations/{org.id}/webhooks/{theirs.id}").status_code == 404
+    assert client.post(f"/organizations/{org.id}/webhooks/{theirs.id}/secret").status_code == 404
+    assert client.post(f"/organizations/{org.id}/webhooks/deliveries/{delivery.id}/redeliver").status_code == 404
+
+
+# --------------------------------------------------------------------------- events, signatures, retries
+
+
+def test_a_released_grade_is_delivered_signed(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    endpoint, secret = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    grade = release_a_grade(org_setup)
+    [delivery] = deliveries()
+    assert delivery.event is WebhookEvent.GRADE_RELEASED and delivery.status is DeliveryStatus.PENDING
+    assert deliver(app) == 1
+    [got] = receiver.received
+    assert got.path == "/hook" and got.headers["Content-Type"] == "application/json"
+    assert got.headers["Webhook-Id"] == delivery.message_id
+    assert services.verify(secret, got.headers, got.body)
+    payload = json.loads(got.body)
+    assert payload["type"] == "grade.released"
+    data = payload["data"]
+    assert data["grade"]["id"] == grade.id and data["grade"]["score"] == grade.score
+    assert data["learner"]["email"] == "lea@example.com" and data["cohort"]["name"] == "Acme 1"
+    assert data["submission"]["assignment"]["key"] == "cs-hands-on-own-operation"
+    [done] = deliveries()
+    assert done.status is DeliveryStatus.DELIVERED and done.attempts == 1 and done.response_status == 200 and done.error == ""
+    # a draft save sends nothing; nothing is sent twice
+    assert deliver(app) == 0 and len(receiver.received) == 1
+
+
+def test_a_failing_endpoint_is_retried_with_backoff(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    receiver.answers = [500, 503]
+    _, secret = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    start = utcnow()
+    assert deliver(app, start) == 0
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.PENDING and delivery.attempts == 1 and delivery.response_status == 500
+    assert delivery.error == "HTTP 500: boom"
+    assert delivery.next_attempt_at == start + timedelta(seconds=60)
+    assert deliver(app, start + timedelta(seconds=30)) == 0 and len(receiver.received) == 1  # not due yet
+    assert deliver(app, start + timedelta(seconds=61)) == 0  # 503
+    [delivery] = deliveries()
+    assert delivery.attempts == 2 and delivery.next_attempt_at == start + timedelta(seconds=61 + 120)  # doubled
+    assert deliver(app, start + timedelta(seconds=200)) == 1
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.DELIVERED and delivery.attempts == 3 and delivery.response_status == 200
+    # the same id and body each time, each attempt signed with its own timestamp
+    assert {r.headers["Webhook-Id"] for r in receiver.received} == {delivery.message_id}
+    assert len({r.headers["Webhook-Timestamp"] for r in receiver.received}) == 3
+    for got in receiver.received:
+        stamp = datetime.fromtimestamp(int(got.headers["Webhook-Timestamp"]), start.tzinfo)
+        assert got.body == delivery.body and services.verify(secret, got.headers, got.body, stamp)
+
+
+def test_gives_up_after_the_last_attempt_and_the_admin_redelivers(app: Flask, org_setup: dict[str, Any], receiver: Receiver,
+                                                                  client: Any, login: Any) -> None:
+    app.config["WEBHOOK_MAX_ATTEMPTS"] = 2
+    receiver.answers = [500, 500]
+    endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    start = utcnow()
+    deliver(app, start)
+    deliver(app, start + timedelta(minutes=2))
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.FAILED and delivery.attempts == 2 and delivery.next_attempt_at is None
+    assert deliver(app, start + timedelta(days=1)) == 0 and len(receiver.received) == 2
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    log = client.get(f"/organizations/{org.id}/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert delivery.message_id in log and "HTTP 500: boom" in log and "failed" in log
+    response = client.post(f"/organizations/{org.id}/webhooks/deliveries/{delivery.id}/redeliver")
+    assert response.status_code == 302
+    assert len(receiver.received) == 2  # the response goes first ...
+    response.close()                    # ... then the process sends it
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.DELIVERED and delivery.attempts == 1 and len(receiver.received) == 3
+
+
+def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup: dict[str, Any]) -> None:
+    add_endpoint(app, org_setup["org"], "http://127.0.0.1:9/hook", [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    assert deliver(app) == 0
+    [delivery] = deliveries()
+    assert delivery.response_status is None and "ConnectionError" in delivery.error and delivery.status is DeliveryStatus.PENDING
+
+
+def test_a_paused_endpoint_gets_nothing(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    endpoint.active = False
+    db.session.commit()
+    release_a_grade(org_setup)
+    assert deliveries() == [] and receiver.received == []
+
+
+def test_mastery_level_changes_are_sent_when_the_named_level_moves(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    _, secret = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.MASTERY_LEVEL_CHANGED])
+    learner = org_setup["learner"]
+    ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
+    assert ko1 is not None
+    record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:1", 0.9, utcnow())   # none -> 3.6
+    record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:2", 0.95, utcnow())  # same named level
+    db.session.commit()
+    assert deliver(app) == 1
+    [payload] = receiver.bodies()
+    assert payload["type"] == "mastery.level_changed"
+    data = payload["data"]
+    assert data["objective"]["code"] == "KO1" and data["before"] == {"level": None, "name": "no evidence"}
+    assert data["after"]["level"] == pytest.approx(3.6) and data["after"]["name"] not in ("no evidence", "")
+    assert data["learner"]["email"] == "lea@example.com"
+    assert services.verify(secret, receiver.received[0].headers, receiver.received[0].body)
+
+
+def test_certificates_and_accepted_invitations_are_sent(app: Flask, org_setup: dict[str, Any], receiver: Receiver,
+                                                        make_user) -> None:
+    add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.CERTIFICATE_ISSUED, WebhookEvent.ENROLMENT_ACCEPTED])
+    level = db.session.scalar(select(Level).where(Level.key == "foundation"))
+    certificate = Certificate(user_id=org_setup["learner"].id, level=level, code="abc", issued_at=utcnow())
+    db.session.add(certificate)
+    db.session.flush()
+    certificate_issued.send(certificate, session=db.session, now=utcnow())
+    newcomer = make_user(email="new@example.com", name="Nia New")
+    tokens: list[str] = []
+    invite_learner(db.session, org_setup["cohort"], "new@example.com", "Nia", org_setup["admin"], lambda t: tokens.append(t) or t)
+    accept_invitation_as(db.session, tokens[0], newcomer, utcnow())
+    db.session.commit()
+    assert deliver(app) == 2
+    by_type = {b["type"]: b["data"] for b in receiver.bodies()}
+    assert by_type["certificate.issued"]["certificate"]["level"]["key"] == "foundation"
+    assert by_type["certificate.issued"]["learner"]["email"] == "lea@example.com"
+    assert by_type["enrolment.accepted"]["learner"]["email"] == "new@example.com"
+    assert by_type["enrolment.accepted"]["cohort"]["name"] == "Acme 1"
+
+
+def test_learners_newly_at_risk_are_sent_once(app: Flask, load_content, make_user, make_org, make_cohort, enrol_learner,
+                                              receiver: Receiver) -> None:
+    load_content()
+    org = make_org("Late Org")
+    cohort = make_cohort(org, "Late 1", months_ago=7)
+    enrol_learner(cohort, name="Ed Idle", email="ed@example.com")  # seven months in, nothing done
+    add_endpoint(app, org, receiver.url(), [WebhookEvent.LEARNER_AT_RISK])
+    now = utcnow()
+    assert queue_at_risk(db.session, now) == 1
+    assert queue_at_risk(db.session, now) == 0  # the same risk is not news twice
+    db.session.commit()
+    assert deliver(app) == 1
+    [payload] = receiver.bodies()
+    assert payload["type"] == "learner.at_risk" and payload["data"]["learner"]["email"] == "ed@example.com"
+    assert payload["data"]["reasons"] and payload["data"]["since"]
+
+
+def test_other_organizations_events_are_not_sent(app: Flask, org_setup: dict[str, Any], make_org, receiver: Receiver) -> None:
+    add_endpoint(app, make_org("Elsewhere"), receiver.url(), list(WebhookEvent))
+    release_a_grade(org_setup)
+    assert deliveries() == []
+
+
+# --------------------------------------------------------------------------- commands and the queue
+
+
+def test_deliver_webhooks_command_sends_what_is_due(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["lms", "deliver-webhooks"])
+    assert result.exit_code == 0, result.output
+    assert "Delivered 1 webhook." in result.output and len(receiver.received) == 1
+
+
+@pytest.fixture()
+def redis_db() -> Iterator[str]:
+    connection = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        connection.ping()
+    except redis.RedisError:
+        connection.close()
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    connection.flushdb()
+    try:
+        yield REDIS_TEST_URL
+    finally:
+        connection.flushdb()
+        connection.close()
+
+
+def test_with_redis_a_requests_deliveries_go_through_the_rq_worker(app: Flask, org_setup: dict[str, Any], receiver: Receiver,
+                                                                  redis_db: str, client: Any, login: Any) -> None:
+    endpoint, secret = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    [delivery] = services.queue_event(db.session, [endpoint], WebhookEvent.GRADE_RELEASED, "k", {"x": 1}, utcnow())
+    db.session.commit()
+    deliver(app)  # delivered once
+    app.config["REDIS_URL"] = redis_db
+    try:
+        login(client, org_setup["admin"])
+        response = client.post(f"/organizations/{org_setup['org'].id}/webhooks/deliveries/{delivery.id}/redeliver")
+        response.close()
+        assert len(receiver.received) == 1  # queued, not sent by the process
+        connection = redis.Redis.from_url(redis_db)
+        try:
+            with app.app_context():
+                SimpleWorker([QUEUE], connection=connection).work(burst=True)
+        finally:
+            connection.close()
+    finally:
+        app.config["REDIS_URL"] = ""
+        app.extensions.pop("lms.mail.redis", None)
+    assert len(receiver.received) == 2 and services.verify(secret, receiver.received[1].headers, receiver.received[1].body)
+    [done] = deliveries()
+    assert done.status is DeliveryStatus.DELIVERED
+
+
+def test_the_delivery_log_takes_a_fixed_number_of_statements(app: Flask, org_setup: dict[str, Any], client: Any, login: Any,
+                                                             count_queries: Callable[[Callable[[], Any]], int]) -> None:
+    endpoint, _ = add_endpoint(app, org_setup["org"], "https://hooks.example.org/x", [WebhookEvent.GRADE_RELEASED])
+    url = f"/organizations/{org_setup['org'].id}/webhooks/{endpoint.id}"
+    login(client, org_setup["admin"])
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            services.queue_event(db.session, [endpoint], WebhookEvent.GRADE_RELEASED, f"k{len(deliveries())}", {}, utcnow())
+        db.session.commit()
+
+    add(1)
+    few = count_queries(lambda: client.get(url))
+    add(6)
+    assert count_queries(lambda: client.get(url)) == few
