@@ -74,6 +74,14 @@ class Config:
     GENERATE_SECRET_KEY = True
     # `flask lms purge-uploads` deletes the uploads of cohorts archived longer than this (lms/privacy).
     UPLOAD_RETENTION_MONTHS = 24
+    # Webhooks (lms/webhooks): seconds per delivery attempt; failed ones are tried again after 1
+    # minute, doubling up to 6 hours, 8 tries in all. Endpoints must be https:// unless local
+    # http (127.0.0.1) is allowed, which development and tests do.
+    WEBHOOK_TIMEOUT = 10.0
+    WEBHOOK_RETRY_FIRST = 60.0
+    WEBHOOK_RETRY_LONGEST = 6 * 3600.0
+    WEBHOOK_MAX_ATTEMPTS = 8
+    WEBHOOK_ALLOW_LOCAL_HTTP = False
 
     def __init__(self, instance_path: Path) -> None:
         self.INSTANCE_PATH = instance_path
@@ -126,6 +134,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    WEBHOOK_ALLOW_LOCAL_HTTP = True
 
 
 class TestingConfig(Config):
@@ -135,6 +144,7 @@ class TestingConfig(Config):
     # The suite's own small quizzes exercise other features and are not written to pass the
     # item-bank lint; tests/test_bank_lint.py turns it on, for its cases and the shipped bank.
     ITEM_BANK_LINT = False
+    WEBHOOK_ALLOW_LOCAL_HTTP = True
 
     def __init__(self, instance_path: Path) -> None:
         super().__init__(instance_path)

@@ -32,6 +32,7 @@ from lms.discussions import wiring as discussions
 from lms.expert import wiring as expert
 from lms.extensions import csrf, db, limiter, login_manager, migrate
 from lms.feedback import wiring as feedback
+from lms.framework import wiring as framework
 from lms.gradebook import wiring as gradebook
 from lms.grading import wiring as grading
 from lms.kpi import wiring as kpi
@@ -52,6 +53,7 @@ from lms.today import wiring as today
 from lms.twofactor import wiring as twofactor
 from lms.web import wiring as web
 from lms.web.access import install_policy
+from lms.webhooks import wiring as webhooks
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, audit, accounts, mail, catalog, cohorts, twofactor, learning, assessment, coursework, resources, grading, portfolio,
@@ -59,7 +61,9 @@ FEATURES = (web, audit, accounts, mail, catalog, cohorts, twofactor, learning, a
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,
             sso,
-            privacy)
+            privacy,
+            framework,
+            webhooks)
 
 
 def create_app(

@@ -41,6 +41,7 @@ from lms.discussions.services import start_thread
 from lms.expert.services import invite as invite_expert
 from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
+from lms.framework.services import node_id
 from lms.grading.peer import reviews_to_do
 from lms.learning.services import build_schedule, grant_override
 from lms.notifications.models import NotificationEvent
@@ -51,6 +52,8 @@ from lms.teams.services import save_work as save_team_work
 from lms.twofactor.models import RememberedDevice
 from lms.twofactor.services import remember_device
 from lms.web.access import rule_for
+from lms.webhooks.models import WebhookEvent
+from lms.webhooks.services import create_endpoint, queue_event
 from tests.conftest import World
 
 ROLES = [
@@ -97,6 +100,8 @@ DISCUSSION = COHORT_FILE
 DISCUSSION_STAFF = expect("missing", anonymous="login", learner="forbid", instructor="ok", org_admin="ok", admin="ok")
 # Learner A's post: edited by them alone; the rest of the cohort is told "forbidden".
 POST_AUTHOR = expect("missing", anonymous="login", learner="ok", instructor="forbid", org_admin="forbid", admin="forbid")
+# The program's CASE document (its identifier is derived from the program's id).
+CASE_DOCUMENT = node_id("ai-operations", "document:ai-operations")
 # The month-9 team project: learner A has early access to it; for the other learners it is not released yet.
 TEAM_KEY = "intl-hands-on-entry-plan"
 TEAM_LEARNER = expect("forbid", anonymous="login", learner="ok")
@@ -208,6 +213,18 @@ ROUTES: dict[str, Route] = {
     "privacy.data": Route(lambda w, x: "/account/data", SIGNED_IN),
     "privacy.export": Route(lambda w, x: "/account/data/export", SIGNED_IN, "POST"),
     "privacy.erase": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/erase", SITE_ADMIN),
+    # webhooks: organization A's endpoint and a delivery to it (another organization's admin: not found)
+    "webhooks.endpoints": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks", ORG_ADMIN),
+    "webhooks.endpoint": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}", ORG_ADMIN),
+    "webhooks.toggle": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}/active", ORG_ADMIN, "POST"),
+    "webhooks.rotate": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}/secret", ORG_ADMIN, "POST"),
+    "webhooks.redeliver": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/deliveries/{x['delivery_id']}/redeliver",
+                                ORG_ADMIN, "POST"),
+    # the CASE framework: public
+    "framework.documents": Route(lambda w, x: "/ims/case/v1p0/CFDocuments", EVERYONE),
+    "framework.document": Route(lambda w, x: f"/ims/case/v1p0/CFDocuments/{CASE_DOCUMENT}", EVERYONE),
+    "framework.package": Route(lambda w, x: f"/ims/case/v1p0/CFPackages/{CASE_DOCUMENT}", EVERYONE),
+    "framework.item": Route(lambda w, x: f"/ims/case/v1p0/CFItems/{node_id('ai-operations', 'objective:KO1')}", EVERYONE),
     "grading.queue": Route(lambda w, x: "/grading", STAFF),
     "grading.grade": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}", COHORT_STAFF),
     "grading.save": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['submission_id']}", COHORT_STAFF, "POST"),
@@ -397,6 +414,11 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     # a browser learner A asked two-factor sign-in to remember (only they may forget it)
     extra["device_id"] = db.session.scalar(select(RememberedDevice.id).where(
         RememberedDevice.token_hash == hash_token(remember_device(db.session, world.learner_a, "Phone"))))
+    # organization A's webhook endpoint (nothing listens there: a delivery fails at once) and a delivery to it
+    endpoint, _secret = create_endpoint(db.session, world.org_a.id, "http://127.0.0.1:9/hook", ["grade.released"], "",
+                                        app.config["SECRET_KEY"], world.org_admin_a.id, True)
+    extra["webhook_id"] = endpoint.id
+    extra["delivery_id"] = queue_event(db.session, [endpoint], WebhookEvent.GRADE_RELEASED, "access", {}, utcnow())[0].id
     db.session.commit()
     return extra
 

@@ -66,19 +66,21 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                            "lms.progress.evidence.on_attempt_scored"],
         "grade-saved": ["lms.admin.receivers.on_grade_saved",
                         "lms.certificates.services.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
-                        "lms.progress.evidence.on_grade_saved", "lms.teams.services.on_grade_saved"],
+                        "lms.progress.evidence.on_grade_saved", "lms.teams.services.on_grade_saved",
+                        "lms.webhooks.receivers.on_grade_saved"],
         "peer-review-completed": ["lms.notifications.receivers.on_peer_review_completed",
                                   "lms.progress.evidence.on_peer_review_completed"],
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "discussions", "expert", "feedback", "gradebook", "grading", "kpi", "learning", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
-                                   "sso", "teams", "today", "twofactor", "web"]
-    assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "demo", "export-gift", "import-gift",
+                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "kpi", "learning", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+                                   "sso", "teams", "today", "twofactor", "web", "webhooks"]
+    assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
                                  "load-content", "mail-worker", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-search", "restore",
-                                 "send-reminders"]
+                                 "send-reminders", "webhook-worker"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
-    assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.privacy.views.delete_committed_files"]
+    assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.privacy.views.delete_committed_files",
+                                     "lms.webhooks.jobs.deliver_after_commit"]
 
 
 def test_the_content_loader_works_without_an_app_factory(app: Flask) -> None:
