@@ -17,6 +17,7 @@ from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
 from lms.accounts import wiring as accounts
 from lms.admin import wiring as admin
 from lms.announcements import wiring as announcements
+from lms.api import wiring as api
 from lms.assessment import wiring as assessment
 from lms.audit import wiring as audit
 from lms.backup import wiring as backup
@@ -63,7 +64,8 @@ FEATURES = (web, audit, accounts, mail, catalog, cohorts, twofactor, learning, a
             sso,
             privacy,
             framework,
-            webhooks)
+            webhooks,
+            api)
 
 
 def create_app(

@@ -6,6 +6,15 @@ from __future__ import annotations
 
 from lms.admin.access import AUDIT_READER
 from lms.announcements.access import LEARNER_OF_ANNOUNCEMENT
+from lms.api.access import (
+    COMPETENCY_OF_COHORT,
+    COMPETENCY_OF_LEARNER,
+    CURRICULUM,
+    ENROL,
+    GRADES_OF_COHORT,
+    PEOPLE_OF_COHORT,
+    PEOPLE_STAFF,
+)
 from lms.assessment.access import OWN_ATTEMPT
 from lms.cohorts.access import (
     ANONYMOUS,
@@ -265,4 +274,31 @@ POLICY: dict[str, AccessRule] = {
     "framework.document": PUBLIC,
     "framework.package": PUBLIC,
     "framework.item": PUBLIC,
+    # API tokens (lms.api): everyone's personal tokens; an organization's tokens for its admins
+    "api.personal": SIGNED_IN,
+    "api.revoke_personal": SIGNED_IN,  # the view answers 404 for another person's token
+    "api.organization": ORG_ADMIN,
+    "api.revoke_organization": ORG_ADMIN,
+    # the REST API v1: a bearer token (lms/api/auth.py answers 401 before this table); each
+    # route needs its scope and what the token's owner may see in the web app; the document is public
+    "api_v1.openapi": PUBLIC,
+    "api_v1.docs": PUBLIC,
+    "api_v1.organizations": PEOPLE_STAFF,
+    "api_v1.cohorts": PEOPLE_STAFF,
+    "api_v1.cohort": PEOPLE_OF_COHORT,
+    "api_v1.learners": PEOPLE_OF_COHORT,
+    "api_v1.enrolments": PEOPLE_OF_COHORT,
+    "api_v1.invite": ENROL,
+    "api_v1.levels": CURRICULUM,
+    "api_v1.modules": CURRICULUM,
+    "api_v1.objectives": CURRICULUM,
+    "api_v1.metrics": CURRICULUM,
+    "api_v1.cohort_mastery": COMPETENCY_OF_COHORT,
+    "api_v1.learner_mastery": COMPETENCY_OF_LEARNER,
+    "api_v1.evidence": COMPETENCY_OF_COHORT,
+    "api_v1.kpi": COMPETENCY_OF_COHORT,
+    "api_v1.certificates": COMPETENCY_OF_COHORT,
+    "api_v1.quiz_attempts": GRADES_OF_COHORT,
+    "api_v1.submissions": GRADES_OF_COHORT,
+    "api_v1.grades": GRADES_OF_COHORT,
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from werkzeug.datastructures import MultiDict
 
 from lms.accounts.services import create_user, hash_token
 from lms.announcements.services import post as post_announcement
+from lms.api.models import Scope
+from lms.api.tokens import create_token as create_api_token
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, quiz_window, save_page, start_attempt
 from lms.catalog.models import Module
@@ -116,7 +119,17 @@ class Route:
 
 
 A = "cohort_a"
-ROUTES: dict[str, Route] = {
+# The REST API v1, with a bearer token of each role's user (all scopes): what the owner may
+# see in the web app; no token at all is a 401 (not a sign-in redirect).
+
+
+def as_token(expected: dict[str, Any]) -> dict[str, Any]:
+    return {role: 401 if answer == "login" else answer for role, answer in expected.items()}
+
+
+API_PUBLIC = {"api_v1.openapi", "api_v1.docs"}
+_API_COHORT = as_token(COHORT_STAFF)
+API_ROUTES: dict[str, Route] = {
     "web.health": Route(lambda w, x: "/healthz", EVERYONE),
     "catalog.program": Route(lambda w, x: "/", EVERYONE),
     "catalog.level": Route(lambda w, x: "/levels/intermediate", EVERYONE),
@@ -330,6 +343,17 @@ ROUTES: dict[str, Route] = {
     "teams.detail": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}", COHORT_STAFF),
     "teams.adjust": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/teams/{x['team_id']}/members/{x['teammate_id']}/adjustment",
                           COHORT_STAFF, "POST"),
+    # API tokens: each person's own; an organization's for its admins (another person's token: not found)
+    "api.personal": Route(lambda w, x: "/account/api-tokens", SIGNED_IN),
+    "api.revoke_personal": Route(lambda w, x: f"/account/api-tokens/{x['api_token_id']}/revoke",
+                                 expect("missing", anonymous="login", learner="ok"), "POST"),
+    "api.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}/api-tokens", ORG_ADMIN),
+    "api.revoke_organization": Route(lambda w, x: f"/organizations/{w.org_a.id}/api-tokens/{x['org_api_token_id']}/revoke",
+                                     ORG_ADMIN, "POST"),
+    # the REST API: its document is public; a session is no API credential (401 for everyone:
+    # API_ROUTES below tries each route with each role's token)
+    **{endpoint: Route(route.url, EVERYONE if endpoint in API_PUBLIC else expect(401), route.method, route.data)
+       for endpoint, route in API_ROUTES.items()},
 }
 
 
@@ -419,6 +443,9 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
                                         app.config["SECRET_KEY"], world.org_admin_a.id, True)
     extra["webhook_id"] = endpoint.id
     extra["delivery_id"] = queue_event(db.session, [endpoint], WebhookEvent.GRADE_RELEASED, "access", {}, utcnow())[0].id
+    # a personal API token of learner A's and an organization token of organization A's
+    extra["api_token_id"] = create_api_token(db.session, world.learner_a, "Mine", ["read:curriculum"], None).token.id
+    extra["org_api_token_id"] = create_api_token(db.session, world.org_admin_a, "HR", ["read:people"], None, world.org_a).token.id
     db.session.commit()
     return extra
 
@@ -466,3 +493,89 @@ def test_import_gives_no_access_to_another_organizations_account_until_it_accept
     for url in ("/schedule", "/progress"):
         assert client.get(url).status_code == (200 if listed == "learner_b" else 403), url
     assert client.get(f"/cohorts/{world.cohort_a.id}").status_code == (200 if listed == "admin" else 404)
+
+# --------------------------------------------------------------------------- the REST API with tokens
+
+ALL_SCOPES = [s.value for s in Scope]
+
+
+def token_verdict(response: Any) -> str | int:
+    status = response.status_code
+    return {200: "ok", 201: "ok", 403: "forbid", 404: "missing"}.get(status, status)
+
+
+def try_api(client: Any, world: World, secret: str | None, expected: Callable[[str, Route], Any]) -> list[str]:
+    wrong = []
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    for endpoint, route in API_ROUTES.items():
+        url = route.url(world, {})
+        response = client.open(url, method=route.method, json=route.data if route.method == "POST" else None, headers=headers)
+        want, got = expected(endpoint, route), token_verdict(response)
+        if got != want:
+            wrong.append(f"{route.method} {url} ({endpoint}): expected {want}, got {got} [{response.status_code}]")
+        elif response.status_code >= 400:
+            assert response.mimetype == "application/problem+json", (url, response.mimetype)
+            assert response.json["detail"], url
+    return wrong
+
+
+def test_every_api_route_is_in_the_token_table(app: Flask) -> None:
+    assert {e for e in endpoints(app) if e.startswith("api_v1.")} == set(API_ROUTES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_roles_token_gets_what_the_role_sees(app: Flask, client, load_content, world: World, role: str) -> None:
+    load_content()
+    secret = None
+    if role != "anonymous":
+        secret = create_api_token(db.session, getattr(world, USER_OF_ROLE[role]), role, ALL_SCOPES, None).secret
+        db.session.commit()
+    wrong = try_api(client, world, secret, lambda endpoint, route: route.expected[role])
+    assert wrong == [], f"{role}:\n" + "\n".join(wrong)
+
+
+def test_another_organizations_token_finds_nothing_of_organization_a(app: Flask, client, load_content, world: World) -> None:
+    """Organization B's token (made by its admin) and a site admin's token for organization B:
+    organization A's cohorts do not exist for them; lists show organization B's rows only."""
+    load_content()
+    for owner in (world.org_admin_b, world.admin):
+        secret = create_api_token(db.session, owner, "B", ALL_SCOPES, None, world.org_b).secret
+        db.session.commit()
+        wrong = try_api(client, world, secret, lambda endpoint, route: "ok" if route.expected["org_admin"] == "ok" and (
+            endpoint in API_PUBLIC or "cohort_id" not in next(app.url_map.iter_rules(endpoint)).rule) else "missing")
+        assert wrong == [], "\n".join(wrong)
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert {c["organization_id"] for c in client.get("/api/v1/cohorts", headers=headers).json["data"]} == {world.org_b.id}
+        assert [o["id"] for o in client.get("/api/v1/organizations", headers=headers).json["data"]] == [world.org_b.id]
+
+
+def test_a_token_without_the_scope_is_forbidden(app: Flask, client, load_content, world: World) -> None:
+    load_content()
+    secret = create_api_token(db.session, world.org_admin_a, "curriculum only", ["read:curriculum"], None).secret
+    db.session.commit()
+    allowed = {"api_v1.openapi", "api_v1.docs", "api_v1.levels", "api_v1.modules", "api_v1.objectives", "api_v1.metrics"}
+    wrong = try_api(client, world, secret, lambda endpoint, route: "ok" if endpoint in allowed else "forbid")
+    assert wrong == []
+    answer = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", headers={"Authorization": f"Bearer {secret}"})
+    assert "read:grades" in answer.json["detail"]
+
+
+@pytest.mark.parametrize("state", ["revoked", "expired", "unknown", "owner_deactivated", "no_longer_admin"])
+def test_a_dead_token_opens_nothing(app: Flask, client, load_content, world: World, state: str) -> None:
+    load_content()
+    made = create_api_token(db.session, world.org_admin_a, "HR", ALL_SCOPES, None, world.org_a)
+    secret = made.secret
+    if state == "revoked":
+        made.token.revoked_at = utcnow()
+    elif state == "expired":
+        made.token.expires_at = utcnow() - timedelta(seconds=1)
+    elif state == "unknown":
+        secret = secret[:-4] + "AAAA"
+    elif state == "owner_deactivated":
+        world.org_admin_a.deactivated_at = utcnow()
+    else:
+        world.org_a.admins.remove(world.org_admin_a)
+    db.session.commit()
+    want = "forbid" if state == "no_longer_admin" else 401
+    wrong = try_api(client, world, secret, lambda endpoint, route: "ok" if endpoint in API_PUBLIC else want)
+    assert wrong == []

@@ -72,7 +72,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                                   "lms.progress.evidence.on_peer_review_completed"],
     }
     assert after["user_loader"] is True
-    assert after["blueprints"] == ["accounts", "admin", "announcements", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
+    assert after["blueprints"] == ["accounts", "admin", "announcements", "api", "api_v1", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
                                    "discussions", "expert", "feedback", "framework", "gradebook", "grading", "kpi", "learning", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web", "webhooks"]
     assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
