@@ -38,6 +38,7 @@ from lms.gradebook import wiring as gradebook
 from lms.grading import wiring as grading
 from lms.kpi import wiring as kpi
 from lms.learning import wiring as learning
+from lms.lti import wiring as lti
 from lms.mail import wiring as mail
 from lms.notifications import wiring as notifications
 from lms.policy import POLICY
@@ -62,6 +63,7 @@ FEATURES = (web, audit, accounts, mail, catalog, cohorts, twofactor, learning, a
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,
             sso,
+            lti,
             privacy,
             framework,
             webhooks,

@@ -78,6 +78,18 @@ POLICY: dict[str, AccessRule] = {
     "sso.begin": ANONYMOUS,
     "sso.callback": ANONYMOUS,
     "sso.confirm": ANONYMOUS,
+    # LTI 1.3 tool (lms.lti): the platform's calls are public (a launch is checked by its signed
+    # id_token, state and nonce); deep linking is for the instructor it signed in; site admins register platforms
+    "lti.jwks": PUBLIC,
+    "lti.login": PUBLIC,
+    "lti.launch": PUBLIC,
+    "lti.deep_link": SIGNED_IN,
+    "lti.platforms": SITE_ADMIN,
+    "lti.platform": SITE_ADMIN,
+    "lti.map_context": SITE_ADMIN,
+    "lti.sync_roster": SITE_ADMIN,
+    "lti.retry_scores": SITE_ADMIN,
+    "lti.configuration": SITE_ADMIN,
     # site administration
     "cohorts.organizations": SITE_ADMIN,
     "cohorts.organization_admin": SITE_ADMIN,

@@ -47,6 +47,8 @@ from lms.feedback.services import invite as invite_stakeholder
 from lms.framework.services import node_id
 from lms.grading.peer import reviews_to_do
 from lms.learning.services import build_schedule, grant_override
+from lms.lti.models import LtiPlatform
+from lms.lti.services import map_context as map_lti_context
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import notify
 from lms.simulations.services import get_simulation, start_run
@@ -162,6 +164,16 @@ API_ROUTES: dict[str, Route] = {
     "sso.begin": Route(lambda w, x: f"/login/organization/{w.org_a.id}", expect("ok", anonymous=404)),
     "sso.callback": Route(lambda w, x: "/login/organization/callback?code=x&state=y", expect(400)),
     "sso.confirm": Route(lambda w, x: "/login/organization/confirm", expect(400), "POST"),
+    "lti.jwks": Route(lambda w, x: "/lti/jwks", EVERYONE),
+    "lti.login": Route(lambda w, x: "/lti/login", expect(400)),
+    "lti.launch": Route(lambda w, x: "/lti/launch", expect(400), "POST"),
+    "lti.deep_link": Route(lambda w, x: "/lti/deep-link", expect(400, anonymous="login")),
+    "lti.platforms": Route(lambda w, x: "/admin/lti", SITE_ADMIN),
+    "lti.platform": Route(lambda w, x: f"/admin/lti/platforms/{x['lti_platform_id']}", SITE_ADMIN),
+    "lti.map_context": Route(lambda w, x: f"/admin/lti/platforms/{x['lti_platform_id']}/contexts", SITE_ADMIN, "POST"),
+    "lti.sync_roster": Route(lambda w, x: f"/admin/lti/contexts/{x['lti_context_id']}/roster", SITE_ADMIN, "POST"),
+    "lti.retry_scores": Route(lambda w, x: "/admin/lti/scores/retry", SITE_ADMIN, "POST"),
+    "lti.configuration": Route(lambda w, x: "/admin/lti/configuration", SITE_ADMIN),
     "cohorts.organizations": Route(lambda w, x: "/admin/organizations", SITE_ADMIN),
     "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
     "admin.users": Route(lambda w, x: "/admin/users?q=learner", SITE_ADMIN),
@@ -446,6 +458,13 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     # a personal API token of learner A's and an organization token of organization A's
     extra["api_token_id"] = create_api_token(db.session, world.learner_a, "Mine", ["read:curriculum"], None).token.id
     extra["org_api_token_id"] = create_api_token(db.session, world.org_admin_a, "HR", ["read:people"], None, world.org_a).token.id
+    lti_platform = LtiPlatform(name="Access Moodle", issuer="https://moodle.example.org", client_id="access",
+                               auth_login_url="https://moodle.example.org/auth", auth_token_url="https://moodle.example.org/token",
+                               key_set_url="https://moodle.example.org/jwks")
+    db.session.add(lti_platform)
+    db.session.flush()
+    extra["lti_platform_id"] = lti_platform.id
+    extra["lti_context_id"] = map_lti_context(db.session, lti_platform, "course-1", world.cohort_a).id
     db.session.commit()
     return extra
 

@@ -1,0 +1,304 @@
+"""LTI 1.3 Advantage tool against a real platform on 127.0.0.1 (``tests/lti_platform.py``):
+registration, launches (account matching, enrolment, landing), deep linking, grade
+passback with retries and regrades, roster sync, and every refusal of a bad launch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from lms.accounts.models import User
+from lms.assessment.models import Response
+from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
+from lms.cohorts.enrolment import is_learner_of
+from lms.database import utcnow
+from lms.extensions import db
+from lms.lti import keys, services
+from lms.lti.grades import send_pending
+from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreStatus
+from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
+
+CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+TARGET_LINK = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
+
+
+@pytest.fixture(scope="session")
+def _platform() -> Iterator[Platform]:
+    yield from serve()
+
+
+@pytest.fixture()
+def platform(_platform: Platform) -> Iterator[Platform]:
+    _platform.reset()
+    yield _platform
+    _platform.reset()
+
+
+@pytest.fixture(scope="session")
+def tool_pem() -> str:
+    """One tool key for the module's tests (generating RSA keys is slow)."""
+    return RSAKey.generate_key(2048, private=True).as_pem(private=True).decode()
+
+
+def register(app: Any, platform: Platform, cohort: Any, pem: str) -> LtiPlatform:
+    keys.store_tool_key(db.session, app.config["SECRET_KEY"], pem)
+    registered = services.save_platform(db.session, None, services.PlatformSettings(
+        name="Test Moodle", issuer=platform.issuer, client_id=CLIENT_ID, auth_login_url=f"{platform.issuer}/auth",
+        auth_token_url=f"{platform.issuer}/token", key_set_url=f"{platform.issuer}/jwks", deployment_ids=[DEPLOYMENT_ID]),
+        revision=None, secret_key=app.config["SECRET_KEY"], allow_local=True)
+    services.map_context(db.session, registered, CONTEXT_ID, cohort, "Operations 101")
+    db.session.commit()
+    return registered
+
+
+@pytest.fixture()
+def lti(app: Any, client: Any, load_content: Any, world: Any, platform: Platform, tool_pem: str) -> Platform:
+    load_content()
+    register(app, platform, world.cohort_a, tool_pem)
+    platform.tool_jwks = client.get("/lti/jwks").get_json()
+    return platform
+
+
+def launch(client: Any, platform: Platform, login_args: dict[str, str] | None = None) -> Any:
+    """The platform's login initiation, its authorization answer, and the launch POST."""
+    args = {"iss": platform.issuer, "login_hint": "hint", "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT_ID,
+            "target_link_uri": "http://localhost/lti/launch"} | (login_args or {})
+    started = client.post("/lti/login", data=args)
+    assert started.status_code == 302, started.get_data(as_text=True)
+    answer = requests.get(started.location, timeout=10)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return client.post(path_of(body["redirect_uri"]), data={"id_token": body["id_token"], "state": body["state"]})
+
+
+def refused(response: Any, status: int, words: str) -> None:
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text
+    assert words in text, text
+
+
+def test_a_site_admin_registers_a_platform_maps_a_course_and_reads_the_urls_to_paste(app, client, world, login, platform) -> None:
+    login(client, world.admin)
+    form = {"name": "Acme Moodle", "issuer": platform.issuer, "client_id": CLIENT_ID, "deployment_ids": "d1 d2",
+            "auth_login_url": f"{platform.issuer}/auth", "auth_token_url": f"{platform.issuer}/token",
+            "key_set_url": "ftp://nowhere", "trust_emails": "y"}
+    refused(client.post("/admin/lti", data=form), 400, "public keyset (JWKS) URL must be an https:// address")
+    done = client.post("/admin/lti", data=form | {"key_set_url": f"{platform.issuer}/jwks"})
+    assert done.status_code == 302
+    registered = db.session.scalar(select(LtiPlatform))
+    assert registered is not None and sorted(d.deployment_id for d in registered.deployments) == ["d1", "d2"]
+    refused(client.post("/admin/lti", data=form | {"key_set_url": f"{platform.issuer}/jwks"}), 400, "already registered")
+    keys = client.get("/lti/jwks").get_json()["keys"]
+    assert len(keys) == 1 and keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and "d" not in keys[0]
+    page = client.get("/admin/lti/configuration").get_data(as_text=True)
+    for url in ("http://localhost/lti/login", "http://localhost/lti/launch", "http://localhost/lti/jwks", keys[0]["kid"]):
+        assert url in page
+    mapped = client.post(f"/admin/lti/platforms/{registered.id}/contexts",
+                         data={"context-context_id": "course-9", "context-title": "Ops", "context-cohort_id": world.cohort_a.id})
+    assert mapped.status_code == 302
+    assert db.session.scalar(select(LtiContext.cohort_id).where(LtiContext.context_id == "course-9")) == world.cohort_a.id
+    edit = client.get(f"/admin/lti/platforms/{registered.id}").get_data(as_text=True)
+    assert "course-9" in edit and world.cohort_a.name in edit
+    saved = client.post(f"/admin/lti/platforms/{registered.id}", data=form | {"key_set_url": f"{platform.issuer}/jwks",
+                                                                              "deployment_ids": "d2", "revision": "0"})
+    refused(saved, 409, "Someone else changed")
+
+
+def test_a_learner_launches_into_the_quiz_enrolled_in_the_mapped_cohort_and_comes_back_by_sub(app, client, lti) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True  # the login and the launch are exempt: the platform's pages post them
+    lti.person("moodle-17", "Lena@School.example", name="Lena Learner", **{CUSTOM: {"target": "quiz:mlops-quiz"}})
+    landed = launch(client, lti)
+    assert landed.status_code == 302 and landed.location.endswith("/quizzes/mlops-quiz"), landed.get_data(as_text=True)
+    user = db.session.scalar(select(User).where(User.email == "lena@school.example"))
+    assert user is not None and user.name == "Lena Learner" and user.password_hash is None
+    cohort_id = db.session.scalar(select(LtiContext.cohort_id))
+    assert is_learner_of(db.session, cohort_id, user.id)
+    assert client.get("/quizzes/mlops-quiz").status_code == 200  # signed in
+    assert client.post("/lti/deep-link", data={}).status_code == 400  # other forms keep their CSRF check
+    # Later launches find the account by the platform's user id, even with another address there.
+    lti.person("moodle-17", "lena.new@school.example", resource_link_id="link-2",
+               **{TARGET_LINK: "http://localhost/lessons/cs-predictive-insights"})
+    again = launch(client, lti)
+    assert again.location.endswith("/lessons/cs-predictive-insights")
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("lena%"))) == 1
+
+
+def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_is_synced(client, lti, world) -> None:
+    lti.members = [
+        {"user_id": "m-1", "email": world.learner_a2.email, "name": "Moved?", "roles": [LEARNER], "status": "Active"},
+        {"user_id": "m-2", "email": "new.one@school.example", "name": "New One", "roles": ["Learner"], "status": "Active"},
+        {"user_id": "m-3", "email": "gone@school.example", "name": "Gone", "roles": [LEARNER], "status": "Inactive"},
+        {"user_id": "m-4", "name": "No Mail", "roles": [LEARNER], "status": "Active"},
+        {"user_id": "teach-1", "email": world.instructor_b.email, "roles": [INSTRUCTOR], "status": "Active"},
+    ]
+    lti.person("teach-1", world.instructor_b.email, role=INSTRUCTOR, name="Ivy")
+    landed = launch(client, lti)
+    assert landed.status_code == 302 and landed.location.endswith("/home")
+    db.session.expire_all()
+    cohort = db.session.get(type(world.cohort_a), world.cohort_a.id)
+    assert world.instructor_b.id in [i.id for i in cohort.instructors]
+    assert db.session.scalar(select(LtiAccount.user_id).where(LtiAccount.subject == "teach-1")) == world.instructor_b.id
+    new_one = db.session.scalar(select(User).where(User.email == "new.one@school.example"))
+    assert new_one is not None and is_learner_of(db.session, cohort.id, new_one.id)
+    assert db.session.scalar(select(User).where(User.email == "gone@school.example")) is None
+    assert not is_learner_of(db.session, cohort.id, world.learner_a2.id)  # enrolled elsewhere: skipped, not moved
+    # On demand, from the platform's page: the same roster again changes nothing and says so.
+    client.post("/logout")
+    from tests.conftest import PASSWORD  # noqa: PLC0415
+    client.post("/login", data={"email": world.admin.email, "password": PASSWORD})
+    context = db.session.scalar(select(LtiContext))
+    synced = client.post(f"/admin/lti/contexts/{context.id}/roster", follow_redirects=True)
+    text = synced.get_data(as_text=True)
+    assert "5 members read: 0 learners and 0 instructors added" in text and "No Mail" in text
+
+
+def test_deep_linking_returns_a_signed_answer_with_line_items(client, lti) -> None:
+    lti.person("teach-2", "ted@school.example", role=INSTRUCTOR, name="Ted", message_type="LtiDeepLinkingRequest")
+    started = launch(client, lti)
+    assert started.status_code == 302 and started.location.endswith("/lti/deep-link")
+    picker = client.get("/lti/deep-link")
+    assert picker.status_code == 200 and 'value="quiz:mlops-quiz"' in picker.get_data(as_text=True)
+    assert client.post("/lti/deep-link", data={}).status_code == 400
+    answer = client.post("/lti/deep-link", data=MultiDict([("items", "quiz:mlops-quiz"), ("items", "module:mlops")]))
+    assert answer.status_code == 200
+    assert f"form-action 'self' {lti.issuer}" in answer.headers["Content-Security-Policy"]
+    page = answer.get_data(as_text=True)
+    assert f'action="{lti.issuer}/deep-link-return"' in page
+    token = page.split('name="JWT" value="')[1].split('"')[0]
+    claims = jwt.decode(token, KeySet.import_key_set(lti.tool_jwks)).claims
+    assert claims["iss"] == CLIENT_ID and claims["aud"] == [lti.issuer]
+    assert claims["https://purl.imsglobal.org/spec/lti/claim/message_type"] == "LtiDeepLinkingResponse"
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "opaque-data"
+    items = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert [i["custom"]["target"] for i in items] == ["quiz:mlops-quiz", "module:mlops"]
+    assert items[0]["lineItem"]["resourceId"] == "quiz:mlops-quiz" and "lineItem" not in items[1]
+    assert all(i["type"] == "ltiResourceLink" and i["url"] == "http://localhost/lti/launch" for i in items)
+    assert client.get("/lti/deep-link").status_code == 400  # answered once
+    lti.person("lea-1", "lea@school.example", message_type="LtiDeepLinkingRequest")
+    refused(launch(client, lti), 403, "Only instructors")
+
+
+def essay_attempt(user: Any, cohort: Any) -> Response:
+    quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, quiz, cohort, user.id, utcnow()).opens_at
+    attempt = start_attempt(db.session, quiz, user, opening)
+    essay = next(i for i, page in enumerate(page_views(db.session, attempt)) if page.parts[0].kind == "essay")
+    save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "My answer."}), opening)
+    submit_attempt(db.session, attempt, opening)
+    db.session.commit()
+    found = db.session.scalar(select(Response).where(Response.attempt_id == attempt.id, Response.score.is_(None)))
+    assert found is not None
+    return found
+
+
+def test_quiz_scores_go_back_with_retries_and_regrades_update_them(app, client, lti, world) -> None:
+    app.config.update(LTI_RETRY_FIRST=0)
+    item = lti.add_line_item({"label": "MLOps quiz", "scoreMaximum": 100, "resourceId": "quiz:mlops-quiz"})
+    lti.person("moodle-5", "sam@school.example", lineitem=item["id"], **{CUSTOM: {"target": "quiz:mlops-quiz"}})
+    assert launch(client, lti).status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "sam@school.example"))
+    essay = essay_attempt(user, world.cohort_a)
+    lti.fail_scores = 1
+    grade_essay(db.session, essay, 5, "Good.", world.instructor_a, utcnow())
+    db.session.commit()
+    score = db.session.scalar(select(LtiScore))
+    assert score is not None and score.status is ScoreStatus.PENDING and score.target == "quiz:mlops-quiz"
+    first = send_pending(db.session, app.config)
+    assert (first.sent, first.failed) == (0, 1) and lti.scores == []
+    db.session.expire_all()
+    assert "503" in db.session.scalar(select(LtiScore.last_error))
+    result = app.test_cli_runner().invoke(args=["lms", "lti-sync"])
+    assert "Sent 1 score" in result.output, result.output
+    assert len(lti.scores) == 1 and lti.scores[0]["userId"] == "moodle-5" and lti.scores[0]["scoreMaximum"] == 100
+    assert lti.scores[0]["gradingProgress"] == "FullyGraded" and lti.scores[0]["lineitem"] == 1
+    given = lti.scores[0]["scoreGiven"]
+    # A regrade rewrites the same row, and the platform gets the new score.
+    grade_essay(db.session, db.session.get(Response, essay.id), 0, "Thin after all.", world.instructor_a, utcnow())
+    db.session.commit()
+    assert send_pending(db.session, app.config).sent == 1
+    assert len(lti.scores) == 2 and lti.scores[1]["scoreGiven"] < given
+    assert db.session.scalar(select(func.count()).select_from(LtiScore)) == 1
+
+
+def test_a_score_without_a_placed_line_item_creates_one_and_is_sent_after_the_commit(app, client, lti, world) -> None:
+    lti.person("moodle-6", "ann@school.example")
+    assert launch(client, lti).status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "ann@school.example"))
+    essay = essay_attempt(user, world.cohort_a)
+    from tests.conftest import PASSWORD  # noqa: PLC0415
+    other = app.test_client()
+    other.post("/login", data={"email": world.instructor_a.email, "password": PASSWORD})
+    graded = other.post(f"/cohorts/{world.cohort_a.id}/responses/{essay.id}/grade", data={"points": "3", "comment": "ok"})
+    assert graded.status_code in (302, 303), graded.get_data(as_text=True)
+    assert [i["resourceId"] for i in lti.line_items.values()] == ["quiz:mlops-quiz"]
+    assert len(lti.scores) == 1 and lti.scores[0]["userId"] == "moodle-6"
+    assert db.session.scalar(select(LtiScore.status)) is ScoreStatus.SENT
+
+
+CASES = ["forged", "expired", "replayed", "deployment", "audience", "no-state", "unmapped", "unregistered", "no-email", "role"]
+
+
+def test_bad_launches_are_refused_with_a_page_that_says_why(app, lti) -> None:
+    """Each case in a browser of its own; nothing is created by a refused launch."""
+    for case in CASES:
+        client = app.test_client()
+        lti.person(f"sub-{case}", f"{case}@school.example")
+        lti.tamper, lti.signing_key = {}, None
+        if case == "forged":
+            lti.signing_key = RSAKey.generate_key(2048, parameters={"kid": "platform-key"}, private=True)
+            refused(launch(client, lti), 401, "signature does not verify")
+        elif case == "expired":
+            lti.tamper = {"exp": 1_000_000, "iat": 999_000}
+            refused(launch(client, lti), 401, "has expired")
+        elif case == "replayed":
+            assert launch(client, lti).status_code == 302
+            state = next(c.key for c in client._cookies.values() if c.key.startswith("lti1p3-state-"))
+            body = {"id_token": lti.last_id_token, "state": state.removeprefix("lti1p3-")}
+            refused(client.post("/lti/launch", data=body), 409, "already used")
+        elif case == "deployment":
+            lti.tamper = {"https://purl.imsglobal.org/spec/lti/claim/deployment_id": "someone-elses"}
+            refused(launch(client, lti), 403, "deployment of the tool is not registered")
+        elif case == "audience":
+            lti.tamper = {"aud": [CLIENT_ID, "another-tool"]}
+            refused(launch(client, lti), 403, "several audiences")
+        elif case == "no-state":
+            started = client.post("/lti/login", data={"iss": lti.issuer, "login_hint": "h", "client_id": CLIENT_ID})
+            body = requests.get(started.location, timeout=10).json()
+            refused(app.test_client().post("/lti/launch", data={"id_token": body["id_token"], "state": body["state"]}),
+                    400, "not started in this browser")
+        elif case == "unmapped":
+            lti.tamper = {"https://purl.imsglobal.org/spec/lti/claim/context": {"id": "course-x", "title": "Elsewhere"}}
+            refused(launch(client, lti), 409, "is not linked to a cohort yet")
+        elif case == "unregistered":
+            refused(client.post("/lti/login", data={"iss": "https://other.example", "login_hint": "h", "client_id": "x"}),
+                    403, "No platform is registered")
+        elif case == "no-email":
+            lti.tamper = {"email": None}
+            refused(launch(client, lti), 403, "did not share this person")
+        elif case == "role":
+            lti.tamper = {"https://purl.imsglobal.org/spec/lti/claim/roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"]}
+            refused(launch(client, lti), 403, "Only learners and instructors")
+        made = db.session.scalar(select(func.count()).select_from(User).where(User.email == f"{case}@school.example"))
+        assert made == (1 if case == "replayed" else 0), case
+
+
+def test_the_platform_page_runs_a_fixed_number_of_statements(app, client, world, login, platform, count_queries,
+                                                             tool_pem) -> None:
+    registered = register(app, platform, world.cohort_a, tool_pem)
+    login(client, world.admin)
+
+    def page() -> None:
+        assert client.get(f"/admin/lti/platforms/{registered.id}").status_code == 200
+
+    few = count_queries(page)
+    for n in range(5):
+        services.map_context(db.session, db.session.get(LtiPlatform, registered.id), f"c-{n}", world.cohort_a2)
+    db.session.commit()
+    assert count_queries(page) == few
