@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -73,6 +73,21 @@ def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:
         select(Enrolment).join(Enrolment.user)
         .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
         .options(selectinload(Enrolment.user)).order_by(User.name)))
+
+
+def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) -> tuple[list[Enrolment], int, int]:
+    """One page of the cohort's current learners by name (out of range: the nearest page),
+    the page's number and how many learners there are: three statements whatever the
+    cohort's size."""
+    current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
+    pages = max((total + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
+    found = list(session.scalars(
+        select(Enrolment).join(Enrolment.user).where(*current)
+        .options(selectinload(Enrolment.user)).order_by(User.name, User.id)
+        .offset((page - 1) * per_page).limit(per_page)))
+    return found, page, total
 
 
 def is_learner_of(session: DbSession, cohort_id: int, user_id: int) -> bool:

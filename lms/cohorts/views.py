@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_user
 from werkzeug.wrappers import Response
 
@@ -160,14 +160,19 @@ def archive_cohort(cohort_id: int) -> Response:
 # ------------------------------------------------------------------ cohort pages
 
 
+LEARNERS_PER_PAGE = 100  # learners on one page of the cohort page
+
+
 def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int = 200) -> tuple[str, int]:
     user = signed_in()
-    learners = enrolment.cohort_learners(db.session, cohort)
+    learners, page, total = enrolment.learners_page(db.session, cohort, request.args.get("page", 1, type=int) or 1,
+                                                    LEARNERS_PER_PAGE)
     move = MoveForm(prefix="move")
     move.target.choices = labelled_choices({c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived})
     now = utcnow()
     return render_template(
-        "cohorts/cohort.html", cohort=cohort, learners=learners, invite=invite or InviteForm(),
+        "cohorts/cohort.html", cohort=cohort, learners=learners, learner_count=total, page=page, per_page=LEARNERS_PER_PAGE,
+        pages=max((total + LEARNERS_PER_PAGE - 1) // LEARNERS_PER_PAGE, 1), invite=invite or InviteForm(),
         move=move, button=ButtonForm(), invitations=invitations.unanswered_invitations(db.session, cohort),
         now=now, started=invitations.has_started(cohort, now), pace_labels=PACE_LABELS,
         can_manage=user.is_admin or cohort.organization_id in roles.roles_of(db.session, user).admin_of,

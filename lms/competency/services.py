@@ -9,16 +9,20 @@ list shows each learner's last review and what changed since.
 
 Every function runs a fixed number of statements whatever the number of learners, evidence
 rows or cohorts: one query for the mastery grid, one for the learners, the objectives with
-their modules, ``cohorts_progress`` for the schedule, one for the evidence of the objectives
-a learner is below the bar on, and one for the reviews."""
+their modules, the schedule state kept in ``lms.progress.state`` (days behind, the overdue
+items of learners behind, the level funnel: set-based SQL, nothing worked out per learner
+on a page view), one for the evidence of the objectives a learner is below the bar on, and
+one for the reviews. The page shows ``PER_PAGE`` learners at a time, sorted and filtered
+over the whole cohort; distributions, the funnel and the at-risk list cover the whole cohort."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -32,14 +36,26 @@ from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, ReasonKind, ReasonSnapshot
 from lms.database import DbSession
-from lms.learning.services import PROGRAM_MONTHS, Timeline, cohort_today, current_month, month_opens_on, opens_at
-from lms.progress.completion import Item, LearnerProgress, LevelStatus, cohorts_progress
+from lms.learning.services import (
+    PROGRAM_MONTHS,
+    Timeline,
+    catch_up_days,
+    cohort_today,
+    current_month,
+    joined_timeline,
+    month_opens_on,
+    opens_at,
+)
+from lms.progress import state
+from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point
 from lms.progress.models import Evidence, ItemKind, Mastery
 from lms.progress.services import Policy, policy
 
 NO_EVIDENCE = "no evidence"
 OVERDUE_SHOWN = 5  # overdue items listed under a "behind schedule" reason; the rest are counted
+PER_PAGE = 100  # learners on one page of the heat map
+AT_RISK_PER_PAGE = 25  # learners on one page of the at-risk list
 
 
 class ReviewError(ValueError):
@@ -173,15 +189,25 @@ class Reason:
 
 @dataclass(frozen=True)
 class Row:
+    """One learner of the heat map. ``levels`` holds (level, evidence count) per column;
+    the ``cells`` are made from them when read (a page renders a hundred rows, not all)."""
+
     user: User
-    cells: list[Cell]
+    levels: tuple[tuple[float | None, int], ...]
     mean: float | None
     days_behind: int
     reasons: list[Reason]
+    rules: Policy = field(repr=False, compare=False)
 
     @property
     def at_risk(self) -> bool:
         return bool(self.reasons)
+
+    @cached_property
+    def cells(self) -> list[Cell]:
+        rules = self.rules
+        return [Cell(level=level, name=rules.name_of(level), rank=rules.rank_of(level), evidence=count)
+                for level, count in self.levels]
 
 
 @dataclass(frozen=True)
@@ -249,7 +275,7 @@ class ByObjective(SortOrder):
         self.index = index
 
     def key(self, row: Row) -> Any:
-        level = row.cells[self.index].level
+        level = row.levels[self.index][0]
         return -1.0 if level is None else level
 
 
@@ -267,10 +293,13 @@ def sort_order(sort: str | None, columns: Sequence[Column]) -> tuple[str, SortOr
     return DEFAULT_SORT, SORTS[DEFAULT_SORT]
 
 
-def sort_rows(rows: Iterable[Row], order: SortOrder, descending: bool) -> list[Row]:
-    """Ties keep alphabetical order (the sort is stable), both ways."""
-    by_name = sorted(rows, key=ByName().key)
-    return sorted(by_name, key=order.key, reverse=descending)
+def sort_rows(rows: Iterable[Row], order: SortOrder, descending: bool, by_name: bool = False) -> list[Row]:
+    """Ties keep alphabetical order (the sort is stable), both ways. ``by_name``: the rows
+    already come in name order (as ``learners_of`` gives them)."""
+    named = list(rows) if by_name else sorted(rows, key=ByName().key)
+    if isinstance(order, ByName) and not descending:
+        return named
+    return sorted(named, key=order.key, reverse=descending)
 
 
 # --------------------------------------------------------------------------- shared loading
@@ -304,11 +333,15 @@ def grid_query(cohort_ids: Sequence[int]) -> Any:
             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None)))
 
 
-def mastery_grid(session: DbSession, cohort_ids: Sequence[int]) -> dict[tuple[int, int], tuple[float | None, int]]:
+def mastery_grid(session: DbSession, cohort_ids: Sequence[int],
+                 user_ids: Sequence[int] | None = None) -> dict[tuple[int, int], tuple[float | None, int]]:
     """(user id, objective id) -> (level, evidence count), in one statement."""
     if not cohort_ids:
         return {}
-    return {(u, o): (level, count) for u, o, level, count in session.execute(grid_query(cohort_ids))}
+    query = grid_query(cohort_ids)
+    if user_ids is not None:
+        query = query.where(Mastery.user_id.in_(list(user_ids)))
+    return {(u, o): (level, count) for u, o, level, count in session.execute(query)}
 
 
 def closes_on(objective: Objective, timeline: Timeline) -> date | None:
@@ -327,14 +360,85 @@ def columns_for(objectives: Sequence[Objective], cohort: Cohort, today: date) ->
     return columns
 
 
-def learner_columns(columns: Sequence[Column], learner: LearnerProgress | None) -> Sequence[Column]:
+@dataclass(frozen=True)
+class Standing:
+    """One learner's place on their schedule today, read from the kept state
+    (``lms.progress.state``): their timeline, days behind and, when behind, the overdue
+    assessed items oldest first."""
+
+    timeline: Timeline
+    today: date
+    days_behind: int = 0
+    overdue: tuple[state.OverdueRow, ...] = ()
+
+    @property
+    def behind(self) -> bool:
+        return self.days_behind > BEHIND_AFTER_DAYS
+
+
+@dataclass(frozen=True)
+class Learner:
+    """A current learner of a cohort with their enrolment's start and pace."""
+
+    user: User
+    started_at: datetime
+    pace: Any
+
+
+def enrolled(session: DbSession, cohort_ids: Sequence[int], user_ids: Sequence[int] | None = None) -> dict[int, list[Learner]]:
+    """Each cohort's current learners by name with their enrolment's start and pace: one statement."""
+    result: dict[int, list[Learner]] = {cid: [] for cid in cohort_ids}
+    if not cohort_ids:
+        return result
+    query = (select(Enrolment.cohort_id, Enrolment.started_at, Enrolment.pace, User).join(User, User.id == Enrolment.user_id)
+             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None)).order_by(User.name, User.id))
+    if user_ids is not None:
+        query = query.where(Enrolment.user_id.in_(list(user_ids)))
+    for cohort_id, started_at, pace, user in session.execute(query):
+        result[cohort_id].append(Learner(user=user, started_at=started_at, pace=pace))
+    return result
+
+
+def standings(session: DbSession, cohort: Cohort, learners: Sequence[Learner], now: datetime, *,
+              user_ids: Sequence[int] | None = None) -> dict[int, Standing]:
+    """Each learner's standing from the kept state: one statement for the days behind, one
+    for the overdue items of those behind."""
+    today = cohort_today(cohort, now)
+    behind = state.days_behind(session, [cohort.id], {cohort.id: today}, user_ids)
+    late = any(days > BEHIND_AFTER_DAYS for days in behind.values())
+    items = state.overdue_items(session, cohort.id, today, BEHIND_AFTER_DAYS, user_ids) if late else {}
+    return standings_from(cohort, learners, today, behind, items)
+
+
+def standings_from(cohort: Cohort, learners: Sequence[Learner], today: date, behind: dict[int, int],
+                   items: dict[int, list[state.OverdueRow]] | None = None) -> dict[int, Standing]:
+    """Standings from what was read: days behind, and the overdue items (None: not read)."""
+    items = items or {}
+    days = catch_up_days()
+    cohort_line = Timeline(cohort.start_date, days_per_month=days)
+    start = opens_at(cohort, cohort.start_date)
+    result = {}
+    for learner in learners:
+        uid = learner.user.id
+        # Joined on or before the start: the cohort's own dates (no time zone work needed).
+        timeline = cohort_line if learner.started_at < start else joined_timeline(cohort, learner.started_at, learner.pace, days)
+        result[uid] = Standing(timeline=timeline, today=today, days_behind=behind.get(uid, 0), overdue=tuple(items.get(uid, ())))
+    return result
+
+
+def learner_columns(columns: Sequence[Column], learner: Standing | None,
+                    cache: dict[Timeline, list[Column]] | None = None) -> Sequence[Column]:
     """The columns as they close for one learner: on their own dates when they joined late."""
     if learner is None or not learner.timeline.late:
         return columns
+    if cache is not None and learner.timeline in cache:
+        return cache[learner.timeline]
     result = []
     for column in columns:
         day = closes_on(column.objective, learner.timeline)
         result.append(Column(objective=column.objective, closes_on=day, closed=day is not None and day <= learner.today))
+    if cache is not None:
+        cache[learner.timeline] = result
     return result
 
 
@@ -347,15 +451,23 @@ def _below_bar(users: Sequence[User], columns: Sequence[Column], grid: dict[tupl
                rules: Policy) -> set[tuple[int, int]]:
     """(user id, objective id) of each closed objective a learner has evidence on and is below the bar."""
     result = set()
+    bar = rules.at_risk_below
+    closed = [column.objective.id for column in columns if column.closed]
     for user in users:
-        for column in columns:
-            level = grid.get((user.id, column.objective.id), (None, 0))[0]
-            if column.closed and level is not None and level < rules.at_risk_below:
-                result.add((user.id, column.objective.id))
+        for oid in closed:
+            found = grid.get((user.id, oid))
+            if found is not None and found[0] is not None and found[0] < bar:
+                result.add((user.id, oid))
     return result
 
 
 def fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]], rules: Policy) -> dict[tuple[int, int], date]:
+    if not pairs:
+        return {}
+    return _fell_below(session, cohort, pairs, rules)
+
+
+def _fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]], rules: Policy) -> dict[tuple[int, int], date]:
     """For each (user id, objective id) in ``pairs``: the day (in the cohort's time zone) of
     the evidence that took the learner's mastery below the at-risk bar for the last time,
     replaying their evidence with the program's method. One statement whatever the pairs."""
@@ -381,30 +493,27 @@ def fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]], 
     return {pair: at.astimezone(zone).date() for pair, at in since.items() if at is not None}
 
 
-def _overdue(learner: LearnerProgress) -> list[Item]:
-    """The unfinished assessed items past due, oldest first: what "days behind" counts."""
-    return [i for i in learner.overdue if i.assessed]
-
-
-def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], cells: Sequence[Cell], learner: LearnerProgress | None,
-             fell: dict[tuple[int, int], date], rules: Policy) -> list[Reason]:
+def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequence[tuple[float | None, int]],
+             learner: Standing | None, fell: dict[tuple[int, int], date], rules: Policy,
+             cache: dict[Timeline, list[Column]] | None = None) -> list[Reason]:
     bar_name = rules.name_of(rules.at_risk_below)
     reasons = []
-    columns = learner_columns(columns, learner)  # an objective counts once its modules closed for this learner
+    columns = learner_columns(columns, learner, cache)  # an objective counts once its modules closed for this learner
     if learner is not None and learner.behind:
-        late = _overdue(learner)
+        late = learner.overdue
         reasons.append(Reason(
-            kind=ReasonKind.BEHIND, text=f"{learner.days_behind} days behind schedule", since=late[0].due_on,
+            kind=ReasonKind.BEHIND, text=f"{learner.days_behind} days behind schedule",
+            since=late[0].due_on if late else learner.today - timedelta(days=learner.days_behind),
             link=_learner_page(cohort.id, user.id, "overdue"), days_behind=learner.days_behind,
             items=tuple(OverdueItem(kind=i.kind, key=i.key, title=i.title, due_on=i.due_on) for i in late)))
-    for column, cell in zip(columns, cells, strict=True):
+    for column, (level, _count) in zip(columns, levels, strict=True):
         if not column.closed or column.closes_on is None:
             continue
         link = _learner_page(cohort.id, user.id, f"objective-{column.code}")
-        if cell.level is None:
+        if level is None:
             reasons.append(Reason(kind=ReasonKind.NO_EVIDENCE, text=f"{column.code} has no evidence after its modules closed",
                                   since=column.closes_on, link=link, objective=column.code))
-        elif cell.level < rules.at_risk_below:
+        elif level < rules.at_risk_below:
             went = fell.get((user.id, column.objective.id))
             reasons.append(Reason(kind=ReasonKind.BELOW_BAR, text=f"{column.code} below {bar_name} after its modules closed",
                                   since=max(went, column.closes_on) if went else column.closes_on, link=link,
@@ -413,54 +522,47 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], cells: Seque
 
 
 def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
-          grid: dict[tuple[int, int], tuple[float | None, int]], progress: dict[int, LearnerProgress], rules: Policy,
+          grid: dict[tuple[int, int], tuple[float | None, int]], progress: dict[int, Standing], rules: Policy,
           fell: dict[tuple[int, int], date] | None = None) -> list[Row]:
     """One row per learner. ``fell`` (from ``fell_below``) dates the reasons "below the bar";
     without it they are dated from the objective's closing day."""
     rows = []
+    nothing = (None, 0)
+    objective_ids = [column.objective.id for column in columns]
+    cache: dict[Timeline, list[Column]] = {}
     for user in users:
-        cells = []
-        for column in columns:
-            level, count = grid.get((user.id, column.objective.id), (None, 0))
-            cells.append(Cell(level=level, name=rules.name_of(level), rank=rules.rank_of(level), evidence=count))
-        learner = progress.get(user.id)
+        uid = user.id
+        levels = tuple(grid.get((uid, oid), nothing) for oid in objective_ids)
+        learner = progress.get(uid)
         days = learner.days_behind if learner is not None else 0
-        reasons = _reasons(cohort, user, columns, cells, learner, fell or {}, rules)
-        rows.append(Row(user=user, cells=cells, mean=_mean(c.level for c in cells), days_behind=days, reasons=reasons))
+        reasons = _reasons(cohort, user, columns, levels, learner, fell or {}, rules, cache)
+        rows.append(Row(user=user, levels=levels, mean=_mean(level for level, _count in levels), days_behind=days,
+                        reasons=reasons, rules=rules))
     return rows
 
 
-def _distributions(columns: Sequence[Column], rows: Sequence[Row], legend: Sequence[Band]) -> list[Distribution]:
+def _distributions(columns: Sequence[Column], rows: Sequence[Row], legend: Sequence[Band], rules: Policy) -> list[Distribution]:
     result = []
     total = len(rows)
     for index, column in enumerate(columns):
         counts: dict[int, int] = defaultdict(int)
         for row in rows:
-            counts[row.cells[index].rank] += 1
+            counts[rules.rank_of(row.levels[index][0])] += 1
         shares = [Share(band=b, count=counts[b.rank], share=counts[b.rank] / total if total else 0.0) for b in legend]
         result.append(Distribution(column=column, shares=shares, total=total))
     return result
 
 
-def _started(status: LevelStatus) -> bool:
-    items = [i for p in status.parts for i in p.items] + [i for i in (status.exam, status.portfolio) if i is not None]
-    return status.stage > 0 or any(i.done for i in items)
-
-
-def _funnel(progress: Iterable[LearnerProgress], levels: Sequence[Level], month: int) -> list[FunnelStep]:
-    statuses: dict[int, list[LevelStatus]] = defaultdict(list)
-    total = 0
-    for learner in progress:
-        total += 1
-        for status in learner.levels:
-            statuses[status.level.id].append(status)
+def _funnel(counts: dict[int, state.LevelCounts], total: int, levels: Sequence[Level], month: int) -> list[FunnelStep]:
+    """The level funnel from the kept state's counts; a learner with nothing to do in a
+    level (no row there) has its modules done."""
     steps = []
     for level in levels:
-        mine = statuses[level.id]
+        mine = counts.get(level.id) or state.LevelCounts()
+        empty = max(total - mine.seen, 0)
         steps.append(FunnelStep(
-            level=level, opened=month >= level.first_month, total=total,
-            started=sum(1 for s in mine if _started(s)), modules_done=sum(1 for s in mine if s.stage >= 1),
-            exam_passed=sum(1 for s in mine if s.stage >= 2), complete=sum(1 for s in mine if s.stage >= 3)))
+            level=level, opened=month >= level.first_month, total=total, started=mine.started + empty,
+            modules_done=mine.modules_done + empty, exam_passed=mine.exam_passed, complete=mine.complete))
     return steps
 
 
@@ -511,11 +613,15 @@ def reviews_of(session: DbSession, cohort_id: int, user_ids: Sequence[int] | Non
     return result
 
 
-def latest_reviews(session: DbSession, cohort_id: int) -> dict[int, AtRiskReview]:
+def latest_reviews(session: DbSession, cohort_id: int, user_ids: Sequence[int] | None = None) -> dict[int, AtRiskReview]:
     """Each reviewed learner's last review in the cohort (the last recorded), with its
-    reviewer: one statement."""
+    reviewer (of ``user_ids`` only, when given): one statement."""
     last = (select(func.max(AtRiskReview.id)).where(AtRiskReview.cohort_id == cohort_id)
             .group_by(AtRiskReview.learner_id))
+    if user_ids is not None:
+        if not user_ids:
+            return {}
+        last = last.where(AtRiskReview.learner_id.in_(list(user_ids)))
     query = select(AtRiskReview).where(AtRiskReview.id.in_(last)).options(joinedload(AtRiskReview.reviewer))
     return {review.learner_id: review for review in session.scalars(query)}
 
@@ -532,19 +638,55 @@ class _Loaded:
     today: date
     columns: list[Column]
     rows: list[Row]
-    progress: dict[int, LearnerProgress]
 
 
-def _load_rows(session: DbSession, cohort: Cohort, users: list[User], now: datetime) -> _Loaded:
+def _load_rows(session: DbSession, cohort: Cohort, learners: list[Learner], now: datetime,
+               only: Sequence[int] | None = None) -> _Loaded:
+    """The rows of ``learners`` (``only``: their ids, to read one learner's state alone)."""
     rules = policy(session)
     objectives = objectives_with_modules(session)
-    grid = mastery_grid(session, [cohort.id])
-    progress = cohorts_progress(session, [(cohort, [u.id for u in users])], now)[cohort.id]
+    grid = mastery_grid(session, [cohort.id], only)
+    progress = standings(session, cohort, learners, now, user_ids=only)
     today = cohort_today(cohort, now)
     columns = columns_for(objectives, cohort, today)
+    users = [learner.user for learner in learners]
     fell = fell_below(session, cohort, _below_bar(users, columns, grid, rules), rules)
     rows = _rows(cohort, users, columns, grid, progress, rules, fell)
-    return _Loaded(rules=rules, objectives=objectives, today=today, columns=columns, rows=rows, progress=progress)
+    return _Loaded(rules=rules, objectives=objectives, today=today, columns=columns, rows=rows)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a longer list: which page, how many pages, how many items in all."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def slice(self, items: Sequence[Any]) -> list[Any]:
+        return list(items[self.first:self.first + self.per_page])
+
+    @property
+    def shown_from(self) -> int:
+        return min(self.first + 1, self.total)
+
+    @property
+    def shown_to(self) -> int:
+        return min(self.first + self.per_page, self.total)
+
+
+def paging(page: int | None, per_page: int, total: int) -> Paging:
+    """Page ``page`` (1-based; out of range: the nearest page there is)."""
+    pages = max((total + per_page - 1) // per_page, 1)
+    return Paging(page=min(max(page or 1, 1), pages), per_page=per_page, total=total)
 
 
 @dataclass(frozen=True)
@@ -555,20 +697,38 @@ class HeatMap:
     policy: Policy
     legend: list[Band]
     columns: list[Column]
-    rows: list[Row]
+    rows: list[Row]  # every learner of the cohort, sorted (the exports)
     distributions: list[Distribution]
     funnel: list[FunnelStep]
     sort: str
     descending: bool
     reviews: dict[int, SinceReview]  # each at-risk learner's last review and what changed since
+    shown: list[Row] = field(default_factory=list)  # this page's rows, sorted and filtered over the cohort
+    paging: Paging = field(default_factory=lambda: Paging(1, PER_PAGE, 0))
+    risk_paging: Paging = field(default_factory=lambda: Paging(1, AT_RISK_PER_PAGE, 0))
+    query: str = ""        # the name or email filter
+    risk_only: bool = False  # only the learners at risk
 
     def review_of(self, row: Row) -> SinceReview:
         return self.reviews.get(row.user.id) or since_review(row, None, self.today)
 
-    @property
+    @cached_property
     def at_risk(self) -> list[Row]:
         """The learners at risk, the most reasons and days behind first."""
         return sort_rows((r for r in self.rows if r.at_risk), SORTS["risk"], descending=True)
+
+    @property
+    def at_risk_shown(self) -> list[Row]:
+        """This page of the at-risk list."""
+        return self.risk_paging.slice(self.at_risk)
+
+    @property
+    def learners(self) -> int:
+        return len(self.rows)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.query) or self.risk_only
 
     @property
     def bar_name(self) -> str:
@@ -583,22 +743,43 @@ class HeatMap:
         return "desc" if sort == self.sort and not self.descending else "asc"
 
 
+def _matches(row: Row, query: str, risk_only: bool) -> bool:
+    if risk_only and not row.at_risk:
+        return False
+    return not query or query in row.user.name.lower() or query in row.user.email.lower()
+
+
 def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None = None,
-             descending: bool = False) -> HeatMap:
-    """The cohort's learners against the active objectives, sorted server-side; the at-risk
-    learners with their last review."""
-    users = learners_of(session, [cohort.id])[cohort.id]
-    loaded = _load_rows(session, cohort, users, now)
+             descending: bool = False, page: int | None = 1, query: str = "", risk_only: bool = False,
+             risk_page: int | None = 1) -> HeatMap:
+    """The cohort's learners against the active objectives, sorted server-side over the
+    whole cohort, filtered by name or email (``query``) or to those at risk, ``PER_PAGE``
+    at a time; distributions, the funnel and the at-risk learners (with their last review,
+    ``AT_RISK_PER_PAGE`` at a time) over the whole cohort."""
+    learners = enrolled(session, [cohort.id])[cohort.id]
+    loaded = _load_rows(session, cohort, learners, now)
     rules, today, columns, rows = loaded.rules, loaded.today, loaded.columns, loaded.rows
     levels = active_levels(session)
     month = current_month(cohort.start_date, today)
     legend = bands(rules)
-    reviews = latest_reviews(session, cohort.id)
     chosen, order = sort_order(sort, columns)
-    return HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
-                   rows=sort_rows(rows, order, descending), distributions=_distributions(columns, rows, legend),
-                   funnel=_funnel(loaded.progress.values(), levels, month), sort=chosen, descending=descending,
-                   reviews={r.user.id: since_review(r, reviews.get(r.user.id), today) for r in rows if r.at_risk})
+    ordered = sort_rows(rows, order, descending)
+    wanted = query.strip().lower()
+    picked = [r for r in ordered if _matches(r, wanted, risk_only)] if wanted or risk_only else ordered
+    pages = paging(page, PER_PAGE, len(picked))
+    risky = sum(1 for r in rows if r.at_risk)
+    risk_pages = paging(risk_page, AT_RISK_PER_PAGE, risky)
+    heat = HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
+                   rows=ordered, distributions=_distributions(columns, rows, legend, rules),
+                   funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), len(rows), levels, month),
+                   sort=chosen, descending=descending, reviews={}, shown=pages.slice(picked), paging=pages,
+                   risk_paging=risk_pages, query=query.strip(), risk_only=risk_only)
+    # Reviews: the learners at risk on this page of the list, and those at risk in the map's page.
+    wanted_reviews = {r.user.id for r in heat.at_risk_shown} | {r.user.id for r in heat.shown if r.at_risk}
+    reviews = latest_reviews(session, cohort.id, sorted(wanted_reviews))
+    heat.reviews.update({r.user.id: since_review(r, reviews.get(r.user.id), today)
+                         for r in rows if r.user.id in wanted_reviews})
+    return heat
 
 
 # --------------------------------------------------------------------------- one learner's risk and reviews
@@ -625,7 +806,7 @@ class LearnerRisk:
 def learner_risk(session: DbSession, cohort: Cohort, learner: User, now: datetime) -> LearnerRisk:
     if not is_learner_of(session, cohort.id, learner.id):
         raise ReviewError(f"{learner.name} is not a learner of {cohort.name}.")
-    loaded = _load_rows(session, cohort, [learner], now)
+    loaded = _load_rows(session, cohort, enrolled(session, [cohort.id], [learner.id])[cohort.id], now, [learner.id])
     row = loaded.rows[0]
     reviews = reviews_of(session, cohort.id, [learner.id]).get(learner.id, [])
     return LearnerRisk(cohort=cohort, learner=learner, today=loaded.today, policy=loaded.rules, row=row, reviews=reviews,
@@ -768,25 +949,29 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     cohorts = list(session.scalars(select(Cohort).where(Cohort.organization_id == organization.id)
                                    .order_by(Cohort.start_date, Cohort.name)))
     ids = [c.id for c in cohorts]
-    users = learners_of(session, ids)
+    learners = enrolled(session, ids)
     grid = mastery_grid(session, ids)
-    progress = cohorts_progress(session, [(c, [u.id for u in users[c.id]]) for c in cohorts], now)
+    todays = {c.id: cohort_today(c, now) for c in cohorts}
+    behind = state.days_behind(session, ids, todays)
+    funnels = state.funnel_counts(session, ids)
     result = []
     for cohort in cohorts:
-        today = cohort_today(cohort, now)
+        today = todays[cohort.id]
         month = current_month(cohort.start_date, today)
         columns = columns_for(objectives, cohort, today)
-        rows = _rows(cohort, users[cohort.id], columns, grid, progress[cohort.id], rules)
+        mine = learners[cohort.id]
+        progress = standings_from(cohort, mine, today, behind)
+        rows = _rows(cohort, [learner.user for learner in mine], columns, grid, progress, rules)
         means = []
         for index in range(len(columns)):
-            values = [r.cells[index].level for r in rows]
+            values = [r.levels[index][0] for r in rows]
             mean = _mean(values)
             means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean),
                               evidence=sum(1 for v in values if v is not None)))
-        cells = [c.level for r in rows for c in r.cells]
+        cells = [level for r in rows for level, _count in r.levels]
         proficient = (sum(1 for v in cells if v is not None and v >= rules.at_risk_below) / len(cells)) if cells else None
         result.append(CohortCompetency(cohort=cohort, month=month, learners=len(rows), means=means, proficient=proficient,
                                        at_risk=sum(1 for r in rows if r.at_risk),
-                                       completion=_funnel(progress[cohort.id].values(), levels, month)))
+                                       completion=_funnel(funnels.get(cohort.id, {}), len(rows), levels, month)))
     return Comparison(organization=organization, policy=rules, legend=bands(rules), objectives=objectives,
                       levels=levels, cohorts=result)

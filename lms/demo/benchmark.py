@@ -80,6 +80,7 @@ from lms.progress.evidence import (
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
 from lms.progress.services import evidence_row, objective_kinds, policy, rebuild, weighed
 from lms.progress.sources import RatingSource, StakeholderSource
+from lms.progress.state import rebuild as rebuild_progress
 from lms.simulations.models import SimulationRun
 from lms.simulations.services import active_simulations, is_end, score_path, simulation_outcome
 from lms.teams.models import ContributionRating, Team, TeamMember
@@ -779,5 +780,7 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     session.flush()
     if report.evidence:
         report.mastery = rebuild(session, now)
+    if report.learners:  # bulk inserts pass the session events by: the schedule state is rebuilt once
+        rebuild_progress(session, now)
     return report
 

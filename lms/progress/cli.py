@@ -1,4 +1,5 @@
-"""``flask lms rebuild-mastery``: recompute every learner's mastery from all evidence."""
+"""``flask lms rebuild-mastery``: recompute every learner's mastery from all evidence;
+``flask lms rebuild-progress``: recompute every learner's schedule state (``lms.progress.state``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask.cli import with_appcontext
 
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
+from lms.progress import state
 from lms.progress.evidence import rederive_quiz_evidence
 from lms.progress.services import rebuild, reweigh
 
@@ -25,3 +27,13 @@ def rebuild_mastery_command(rederive_quizzes: bool) -> None:
         reweigh(db.session)
         count = rebuild(db.session, now)
     click.echo(f"Rebuilt {count} mastery record{'s' * (count != 1)}.")
+
+
+@click.command("rebuild-progress")
+@with_appcontext
+def rebuild_progress_command() -> None:
+    """Recompute every learner's schedule state (each item's dates, done or not) from their
+    records; gives the same rows as the updates made as events arrive."""
+    with unit_of_work(db.session):
+        rows = state.rebuild(db.session, utcnow())
+    click.echo(f"Rebuilt {rows} schedule item{'s' * (rows != 1)}.")

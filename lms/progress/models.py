@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -113,3 +113,40 @@ class LessonRead(Model):
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"))
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lesson: Mapped[Lesson] = relationship()
+
+
+class ItemRole(StrEnum):
+    """What a scheduled item counts toward in its level (``lms.progress.completion``): a
+    module's part, the level's exam (its first), the level's portfolio (its first), nothing."""
+
+    PART = "part"
+    EXAM = "exam"
+    PORTFOLIO = "portfolio"
+    NONE = "none"
+
+
+class ProgressItem(Model):
+    """One item of one learner's schedule as it stands (``lms.progress.state``): its dates in
+    the learner's current cohort (with their extensions), whether it is done and what it
+    counts toward. Kept up to date as their records change, never computed on a page view;
+    whether it is open, due or overdue follows from the dates and today, in SQL."""
+
+    __tablename__ = "progress_items"
+    __table_args__ = (Index("ix_progress_items_cohort_done_due", "cohort_id", "done", "due_on"),
+                      Index("ix_progress_items_user_position", "user_id", "position"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    position: Mapped[int] = mapped_column()  # the item's place in the learner's schedule (opens, due, lessons first)
+    kind: Mapped[ItemKind] = mapped_column(enum_type(ItemKind, length=20, name="kind"))
+    key: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200))
+    module_id: Mapped[int | None] = mapped_column(ForeignKey("modules.id"), default=None)
+    level_id: Mapped[int | None] = mapped_column(ForeignKey("levels.id"), default=None)
+    role: Mapped[ItemRole] = mapped_column(enum_type(ItemRole, length=20, name="role"))
+    opens_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    done: Mapped[bool] = mapped_column(default=False)
+    handed_in: Mapped[bool] = mapped_column(default=False)
+    detail: Mapped[str] = mapped_column(String(120), default="")

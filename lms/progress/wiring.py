@@ -1,5 +1,6 @@
 """Progress's wiring: its pages, quiz, grade and peer-review results turned into evidence,
-and ``flask lms rebuild-mastery``."""
+``flask lms rebuild-mastery``; each learner's schedule state kept as their records change
+(session events, ``lms.progress.state``) and ``flask lms rebuild-progress``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from flask import Flask
 from lms.assessment.services import attempt_scored
 from lms.cli import add_commands
 from lms.grading.services import grade_saved, peer_review_completed
-from lms.progress import evidence
-from lms.progress.cli import rebuild_mastery_command
+from lms.progress import evidence, state
+from lms.progress.cli import rebuild_mastery_command, rebuild_progress_command
 from lms.progress.views import bp
 
 
@@ -18,4 +19,5 @@ def init_app(app: Flask) -> None:
     attempt_scored.connect(evidence.on_attempt_scored)
     grade_saved.connect(evidence.on_grade_saved)
     peer_review_completed.connect(evidence.on_peer_review_completed)
-    add_commands(app, rebuild_mastery_command)
+    state.listen()
+    add_commands(app, rebuild_mastery_command, rebuild_progress_command)

@@ -1,0 +1,356 @@
+"""Each learner's schedule kept as it stands, not recomputed on a page view: one
+``ProgressItem`` row per item of their schedule in their current cohort (its dates with
+their extensions, done or not, what it counts toward in its level). Whether an item is
+open, due soon or overdue follows from its dates and today, so pages ask it with set-based
+SQL (``days_behind``, ``overdue_items``, ``funnel_counts``) in a fixed number of statements
+whatever the number of learners.
+
+How the rows are kept (the session events are connected in ``lms.progress.wiring``):
+
+* after each flush, the learners whose records changed are noted on the session: a lesson
+  marked read, an attempt submitted or scored, work handed in, graded, returned or
+  released (every member of a team's shared work), an extension, an enrolment (joining,
+  moving, leaving), a team membership, their cohort's start date; a content change
+  (lessons, quizzes, assignments, phases, modules, levels, rubrics) notes everyone;
+* before the session commits (and before any reader here reads), those learners' rows are
+  rewritten from ``lms.progress.completion`` (the one definition of the schedule) for
+  just those learners: the work in Python happens when the event arrives;
+* ``rebuild`` (``flask lms rebuild-progress``) recomputes every row and gives the same rows.
+
+Bulk inserts that bypass the ORM (the volume generator) call ``rebuild`` themselves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import case, delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from lms.cohorts.models import Cohort, Enrolment
+from lms.coursework.models import Submission
+from lms.coursework.sharing import groups_of, learner_ids
+from lms.database import DbSession, utcnow
+from lms.progress.completion import LearnerProgress, cohorts_progress
+from lms.progress.models import ItemKind, ItemRole, ProgressItem
+
+STALE_USERS = "lms.progress.stale_users"
+STALE_SUBMISSIONS = "lms.progress.stale_submissions"
+STALE_COHORTS = "lms.progress.stale_cohorts"
+STALE_ALL = "lms.progress.stale_all"
+SETTLING = "lms.progress.settling"
+CHUNK = 500  # learners recomputed at once
+BATCH = 5000  # rows per INSERT
+
+# Tables whose rows belong to one learner (``user_id``), with the columns whose change
+# matters to the schedule (None: any change, and every insert and delete).
+LEARNER_TABLES: dict[str, tuple[str, ...] | None] = {
+    "lesson_reads": None,
+    "quiz_attempts": ("submitted_at", "score", "max_score", "pending_manual", "quiz_id", "user_id"),
+    "submissions": ("status", "assignment_id", "user_id", "submitted_at"),
+    "schedule_overrides": None,
+    "enrolments": None,
+    "team_members": None,
+}
+# Content: a change to any of these changes everyone's schedule (a content load, mostly).
+CONTENT_TABLES = frozenset({"lessons", "quizzes", "assignments", "phases", "modules", "levels", "rubrics"})
+COHORT_COLUMNS = ("start_date",)
+
+
+# --------------------------------------------------------------------------- noticing changes
+
+
+def _changed(obj: Any, columns: tuple[str, ...] | None) -> bool:
+    if columns is None:
+        return True
+    state = inspect(obj)
+    return any(state.attrs[c].history.has_changes() for c in columns if c in state.attrs)
+
+
+def _user_ids(obj: Any) -> set[int]:
+    """The learner a row belongs to, before and after the change."""
+    state = inspect(obj)
+    ids = {obj.user_id} if getattr(obj, "user_id", None) is not None else set()
+    if "user_id" in state.attrs:
+        ids |= {v for v in state.attrs["user_id"].history.deleted if v is not None}
+    return ids
+
+
+def _note_changes(session: Session, flush_context: UOWTransaction) -> None:
+    """After a flush: note which learners' schedules the flushed changes touch."""
+    info = session.info
+    new, dirty, deleted = session.new, session.dirty, session.deleted
+    for obj in (*new, *dirty, *deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table is None:
+            continue
+        if table in LEARNER_TABLES:
+            if obj in dirty and not _changed(obj, LEARNER_TABLES[table]):
+                continue
+            info.setdefault(STALE_USERS, set()).update(_user_ids(obj))
+            if table == "submissions" and getattr(obj, "id", None) is not None:
+                info.setdefault(STALE_SUBMISSIONS, set()).add(obj.id)
+        elif table in CONTENT_TABLES:
+            if obj in dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            info[STALE_ALL] = True
+        elif table == "cohorts" and obj in dirty and _changed(obj, COHORT_COLUMNS):
+            info.setdefault(STALE_COHORTS, set()).add(obj.id)
+
+
+def _settle_before_commit(session: Session) -> None:
+    settle(session)
+
+
+def _forget(session: Session) -> None:
+    for key in (STALE_USERS, STALE_SUBMISSIONS, STALE_COHORTS, STALE_ALL):
+        session.info.pop(key, None)
+
+
+def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if getattr(previous_transaction, "parent", None) is None:  # the whole unit of work, not a savepoint
+        _forget(session)
+
+
+LISTENERS = (("after_flush", _note_changes), ("before_commit", _settle_before_commit),
+             ("after_commit", _forget), ("after_soft_rollback", _forget_after_rollback))
+
+
+def listen() -> None:
+    """Connect the session events (from ``lms.progress.wiring``; once, whatever the apps)."""
+    for name, fn in LISTENERS:
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+
+
+def _pending(session: DbSession) -> bool:
+    info = session.info
+    return bool(info.get(STALE_ALL) or info.get(STALE_USERS) or info.get(STALE_COHORTS) or info.get(STALE_SUBMISSIONS))
+
+
+def settle(session: DbSession, now: datetime | None = None) -> None:
+    """Bring the noted learners' rows up to date (before a commit, and before a reader
+    reads). Nothing to do, nothing run: a page view whose request changed nothing does
+    not write."""
+    real = session
+    info = real.info
+    if info.get(SETTLING):
+        return
+    if real.new or real.dirty or real.deleted:
+        if not _pending(real) and not _touches_schedule(real):
+            return
+        real.flush()
+    info[SETTLING] = True
+    try:
+        while _pending(real):
+            everyone = info.pop(STALE_ALL, False)
+            users: set[int] = info.pop(STALE_USERS, set())
+            submissions: set[int] = info.pop(STALE_SUBMISSIONS, set())
+            cohorts: set[int] = info.pop(STALE_COHORTS, set())
+            moment = now or utcnow()
+            if everyone:
+                rebuild(real, moment)
+                continue
+            users |= _members_of(real, submissions) | _learners_of(real, cohorts)
+            refresh(real, users, moment)
+            if real.new or real.dirty or real.deleted:
+                real.flush()
+    finally:
+        info[SETTLING] = False
+
+
+def _touches_schedule(session: DbSession) -> bool:
+    tables = set(LEARNER_TABLES) | CONTENT_TABLES | {"cohorts"}
+    return any(getattr(o, "__tablename__", None) in tables for o in (*session.new, *session.dirty, *session.deleted))
+
+
+def _members_of(session: DbSession, submission_ids: set[int]) -> set[int]:
+    """Everyone whose work the submissions are (a team's shared work is every member's)."""
+    if not submission_ids:
+        return set()
+    groups = groups_of(session, submission_ids)
+    found: set[int] = set()
+    for submission in session.scalars(select(Submission).where(Submission.id.in_(submission_ids))):
+        found.update(learner_ids(submission, groups.get(submission.id)))
+    return found
+
+
+def _learners_of(session: DbSession, cohort_ids: set[int]) -> set[int]:
+    if not cohort_ids:
+        return set()
+    return set(session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id.in_(cohort_ids), Enrolment.ended_at.is_(None))))
+
+
+# --------------------------------------------------------------------------- writing the rows
+
+
+def item_rows(cohort_id: int, learner: LearnerProgress) -> list[dict[str, Any]]:
+    """One learner's schedule as ``ProgressItem`` column values, in their schedule's order."""
+    roles: dict[int, ItemRole] = {}
+    for status in learner.levels:
+        for part in status.parts:
+            for item in part.items:
+                roles[id(item)] = ItemRole.PART
+        if status.exam is not None:
+            roles[id(status.exam)] = ItemRole.EXAM
+        if status.portfolio is not None:
+            roles[id(status.portfolio)] = ItemRole.PORTFOLIO
+    return [{"user_id": learner.user_id, "cohort_id": cohort_id, "position": position, "kind": item.kind,
+             "key": item.key, "title": item.title[:200], "module_id": item.module.id if item.module else None,
+             "level_id": item.level.id if item.level else None, "role": roles.get(id(item), ItemRole.NONE),
+             "opens_on": item.opens_on, "due_on": item.due_on, "done": item.done, "handed_in": item.handed_in,
+             "detail": item.detail[:120]}
+            for position, item in enumerate(learner.items)]
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for first in range(0, len(values), size):
+        yield values[first:first + size]
+
+
+def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datetime) -> int:
+    """Compute and insert the rows of (user id, cohort id) pairs, ``CHUNK`` learners at a time."""
+    pairs = sorted(enrolments)
+    cohorts = {c.id: c for c in session.scalars(select(Cohort).where(Cohort.id.in_({c for _u, c in pairs})))} if pairs else {}
+    written = 0
+    for chunk in _chunks(pairs, CHUNK):
+        by_cohort: dict[int, list[int]] = defaultdict(list)
+        for user_id, cohort_id in chunk:
+            by_cohort[cohort_id].append(user_id)
+        groups = [(cohorts[cid], ids) for cid, ids in by_cohort.items()]
+        progress = cohorts_progress(session, groups, now)
+        rows = [row for cohort, ids in groups for uid in ids for row in item_rows(cohort.id, progress[cohort.id][uid])]
+        for batch in _chunks(rows, BATCH):
+            session.execute(insert(ProgressItem), list(batch))
+        written += len(rows)
+    return written
+
+
+def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
+    """Rewrite the rows of ``user_ids`` (none for someone not enrolled now)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return 0
+    written = 0
+    for chunk in _chunks(ids, CHUNK):
+        session.execute(delete(ProgressItem).where(ProgressItem.user_id.in_(chunk)))
+        pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
+                                .where(Enrolment.user_id.in_(chunk), Enrolment.ended_at.is_(None))).all()
+        written += _write(session, [(u, c) for u, c in pairs], now)
+    return written
+
+
+def rebuild(session: DbSession, now: datetime) -> int:
+    """Recompute every learner's rows from their records; the same rows the events keep."""
+    session.execute(delete(ProgressItem))
+    pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.ended_at.is_(None))).all()
+    return _write(session, [(u, c) for u, c in pairs], now)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+ASSESSED = ItemKind.LESSON  # every kind but this one is assessed
+
+
+def days_behind(session: DbSession, cohort_ids: Sequence[int], today: dict[int, date],
+                user_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Learner id -> days their oldest unfinished assessed item is past due (only learners
+    behind at all), from one aggregate statement over the cohorts' rows."""
+    if not cohort_ids:
+        return {}
+    settle(session)
+    query = (select(ProgressItem.cohort_id, ProgressItem.user_id, func.min(ProgressItem.due_on))
+             .where(ProgressItem.cohort_id.in_(list(cohort_ids)), ProgressItem.done.is_(False),
+                    ProgressItem.kind != ASSESSED)
+             .group_by(ProgressItem.cohort_id, ProgressItem.user_id))
+    if user_ids is not None:
+        query = query.where(ProgressItem.user_id.in_(list(user_ids)))
+    result = {}
+    for cohort_id, user_id, oldest in session.execute(query):
+        late = (today[cohort_id] - oldest).days
+        if late > 0:
+            result[user_id] = late
+    return result
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    kind: ItemKind
+    key: str
+    title: str
+    due_on: date
+
+
+def overdue_items(session: DbSession, cohort_id: int, today: date, behind_after: int,
+                  user_ids: Sequence[int] | None = None) -> dict[int, list[OverdueRow]]:
+    """The unfinished assessed items past due of each learner more than ``behind_after``
+    days behind, oldest first (as ``LearnerProgress.overdue`` orders them): one statement."""
+    settle(session)
+    behind = (select(ProgressItem.user_id)
+              .where(ProgressItem.cohort_id == cohort_id, ProgressItem.done.is_(False), ProgressItem.kind != ASSESSED)
+              .group_by(ProgressItem.user_id)
+              .having(func.min(ProgressItem.due_on) < date.fromordinal(today.toordinal() - behind_after)))
+    query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.title, ProgressItem.due_on)
+             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.done.is_(False), ProgressItem.kind != ASSESSED,
+                    ProgressItem.due_on < today, ProgressItem.user_id.in_(behind))
+             .order_by(ProgressItem.user_id, ProgressItem.due_on, ProgressItem.position))
+    if user_ids is not None:
+        query = query.where(ProgressItem.user_id.in_(list(user_ids)))
+    result: dict[int, list[OverdueRow]] = defaultdict(list)
+    for user_id, kind, key, title, due_on in session.execute(query):
+        result[user_id].append(OverdueRow(kind=kind, key=key, title=title, due_on=due_on))
+    return result
+
+
+@dataclass
+class LevelCounts:
+    """How many of a cohort's learners reached each stage of one level."""
+
+    started: int = 0
+    modules_done: int = 0
+    exam_passed: int = 0
+    complete: int = 0
+    seen: int = 0  # learners with any row in the level
+
+
+def funnel_counts(session: DbSession, cohort_ids: Sequence[int],
+                  user_ids: Sequence[int] | None = None) -> dict[int, dict[int, LevelCounts]]:
+    """Cohort id -> level id -> the stage counts (``LevelStatus.stage``), from one
+    statement grouped by learner and level. A learner with no item in a level has its
+    modules done (nothing to do) and is counted by the caller from ``seen``."""
+    if not cohort_ids:
+        return {}
+    settle(session)
+    part = ProgressItem.role == ItemRole.PART
+    query = (select(ProgressItem.cohort_id, ProgressItem.level_id,
+                    func.sum(case((part, 1), else_=0)),
+                    func.sum(case((part & ProgressItem.done, 1), else_=0)),
+                    func.max(case(((ProgressItem.role == ItemRole.EXAM) & ProgressItem.done, 1), else_=0)),
+                    func.max(case(((ProgressItem.role == ItemRole.PORTFOLIO) & ProgressItem.done, 1), else_=0)),
+                    func.max(case((ProgressItem.done, 1), else_=0)))
+             .where(ProgressItem.cohort_id.in_(list(cohort_ids)), ProgressItem.role != ItemRole.NONE,
+                    ProgressItem.level_id.is_not(None))
+             .group_by(ProgressItem.cohort_id, ProgressItem.user_id, ProgressItem.level_id))
+    if user_ids is not None:
+        query = query.where(ProgressItem.user_id.in_(list(user_ids)))
+    result: dict[int, dict[int, LevelCounts]] = defaultdict(lambda: defaultdict(LevelCounts))
+    for cohort_id, level_id, parts, parts_done, exam, portfolio, any_done in session.execute(query):
+        counts = result[cohort_id][level_id]
+        counts.seen += 1
+        stage = 0 if parts_done < parts else (1 if not exam else (3 if portfolio else 2))
+        counts.started += 1 if stage > 0 or any_done else 0
+        counts.modules_done += stage >= 1
+        counts.exam_passed += stage >= 2
+        counts.complete += stage >= 3
+    return result
+
+
+def stored_rows(session: DbSession) -> list[tuple[Any, ...]]:
+    """Every row's values but its id, in a stable order: what ``rebuild`` must reproduce."""
+    settle(session)
+    columns = [c for c in ProgressItem.__table__.columns if c.name != "id"]
+    return [tuple(r) for r in session.execute(select(*columns).order_by(ProgressItem.user_id, ProgressItem.position))]

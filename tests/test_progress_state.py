@@ -1,0 +1,236 @@
+"""Schedule state kept, not recomputed (issue 14 points 1 and 2): each learner's items are
+kept in ``progress_items`` as their records change, ``flask lms rebuild-progress`` gives
+the same rows; the heat map and the cohort page read it with set-based SQL, page their
+learners (sorted and filtered over the whole cohort) and run a fixed number of statements."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import select
+
+from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.catalog.models import Lesson, Objective
+from lms.cohorts import views as cohort_views
+from lms.cohorts.enrolment import move_learner
+from lms.cohorts.models import Cohort
+from lms.competency import services as competency
+from lms.coursework.models import Assignment, Submission
+from lms.database import utcnow
+from lms.extensions import db
+from lms.learning.models import OverrideKind
+from lms.learning.services import grant_override
+from lms.progress import state
+from lms.progress.completion import cohort_progress
+from lms.progress.models import LessonRead, ProgressItem
+from lms.progress.services import mark_read, record
+
+
+def cli(app: Flask, *args: str) -> Result:
+    with app.app_context():  # a session of its own, as on the command line
+        result = app.test_cli_runner().invoke(args=["lms", *args])
+    db.session.rollback()
+    db.session.expire_all()
+    return result
+
+
+def kept(user_id: int) -> dict[str, tuple[bool, Any, int]]:
+    """One learner's kept items: key -> (done, due on, cohort id)."""
+    return {r.key: (r.done, r.due_on, r.cohort_id)
+            for r in db.session.scalars(select(ProgressItem).where(ProgressItem.user_id == user_id))}
+
+
+def rebuilt_equals_kept() -> bool:
+    before = state.stored_rows(db.session)
+    state.rebuild(db.session, utcnow())
+    after = state.stored_rows(db.session)
+    db.session.rollback()
+    return before == after
+
+
+def test_rebuilt_state_equals_the_state_kept_as_the_demo_was_built(loaded: Flask) -> None:
+    assert cli(loaded, "demo").exit_code == 0
+    rows = state.stored_rows(db.session)
+    columns = [c.name for c in ProgressItem.__table__.columns if c.name != "id"]
+    learners = {r[columns.index("user_id")] for r in rows}
+    assert len(learners) >= 12
+    done = [r[columns.index("done")] for r in rows]
+    assert any(done) and not all(done)  # months of real activity: some items done, some not
+
+    # What the events kept is what the schedule's definition gives for each learner today.
+    cohort = db.session.scalar(select(Cohort).where(Cohort.name == "Northwind cohort 1"))
+    mine = [r for r in rows if r[columns.index("cohort_id")] == cohort.id]
+    ids = sorted({r[columns.index("user_id")] for r in mine})
+    progress = cohort_progress(db.session, cohort, ids, utcnow())
+    expected = [tuple(row[c] for c in columns) for uid in ids for row in state.item_rows(cohort.id, progress[uid])]
+    assert mine == expected
+
+    result = cli(loaded, "rebuild-progress")
+    assert result.exit_code == 0 and f"Rebuilt {len(rows)} schedule items." in result.output
+    assert state.stored_rows(db.session) == rows
+
+
+@pytest.fixture()
+def learner(loaded: Flask, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
+    org = make_org("Kept Co")
+    cohort = make_cohort(org, "Kept 1", months_ago=3)
+    other = make_cohort(org, "Kept 2", months_ago=1)
+    return {"cohort": cohort, "other": other, "user": enrol_learner(cohort, name="Kim Kept"),
+            "staff": enrol_learner(other, name="Somebody Else")}
+
+
+def test_each_event_rewrites_the_learners_state_and_nothing_on_a_rollback(learner: dict[str, Any]) -> None:
+    cohort, user = learner["cohort"], learner["user"]
+    start = kept(user.id)
+    assert start and not any(done for done, _due, _c in start.values())
+    assert {c for _d, _due, c in start.values()} == {cohort.id}
+
+    # A lesson read.
+    lesson = db.session.scalar(select(Lesson).where(Lesson.key.in_(start)).order_by(Lesson.id))
+    mark_read(db.session, user.id, lesson, utcnow())
+    db.session.commit()
+    assert kept(user.id)[lesson.key][0]
+
+    # Nothing kept from work rolled back.
+    db.session.add(Attempt(quiz_id=db.session.scalar(select(Quiz.id).where(Quiz.key.in_(start))), user_id=user.id,
+                           number=1, layout=[], submitted_at=utcnow(), score=100, max_score=100))
+    db.session.flush()
+    db.session.rollback()
+    assert kept(user.id)[lesson.key][0] and sum(done for done, _d, _c in kept(user.id).values()) == 1
+
+    # A quiz passed, work accepted.
+    quiz = db.session.scalar(select(Quiz).where(Quiz.key.in_(start), Quiz.kind == QuizKind.QUIZ))
+    db.session.add(Attempt(quiz_id=quiz.id, user_id=user.id, number=1, layout=[], submitted_at=utcnow(), score=100,
+                           max_score=100))
+    assignment = db.session.scalar(select(Assignment).where(Assignment.key.in_(start)).order_by(Assignment.id))
+    work = Submission(assignment_id=assignment.id, user_id=user.id, cohort_id=cohort.id, status="submitted",
+                      submitted_at=utcnow())
+    db.session.add(work)
+    db.session.commit()
+    assert kept(user.id)[quiz.key][0] and not kept(user.id)[assignment.key][0]
+    work.status = "released"
+    db.session.commit()
+    assert kept(user.id)[assignment.key][0]
+
+    # An extension moves the due date of its phase's work.
+    due = kept(user.id)[assignment.key][1]
+    grant_override(db.session, cohort, user, assignment.phase_id, OverrideKind.EXTENSION, due + timedelta(days=45),
+                   "family matters", learner["staff"], utcnow())
+    db.session.commit()
+    assert kept(user.id)[assignment.key][1] == due + timedelta(days=45)
+    assert rebuilt_equals_kept()
+
+    # Moving to another cohort: the rows follow, on the new cohort's dates.
+    move_learner(db.session, user, cohort, learner["other"], utcnow())
+    db.session.commit()
+    assert {c for _d, _due, c in kept(user.id).values()} == {learner["other"].id}
+    assert rebuilt_equals_kept()
+
+
+def test_a_reader_sees_changes_made_earlier_in_its_unit_of_work(learner: dict[str, Any]) -> None:
+    cohort, user = learner["cohort"], learner["user"]
+    today = utcnow().date()
+    before = state.overdue_items(db.session, cohort.id, today, 0)[user.id]
+    assert before
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.key.in_({i.key for i in before[:2]}))):
+        db.session.add(Submission(assignment_id=assignment.id, user_id=user.id, cohort_id=cohort.id, status="released",
+                                  submitted_at=utcnow()))
+    db.session.flush()  # not committed: settled before reading
+    after = state.overdue_items(db.session, cohort.id, today, 0)[user.id]
+    assert after == before[2:]
+    db.session.rollback()
+
+
+# --------------------------------------------------------------------------- the heat map, a page at a time
+
+
+@pytest.fixture()
+def crowd(loaded: Flask, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
+    admin = make_user(name="Pat Admin")
+    org = make_org("Crowd Co", admins=[admin])
+    cohort = make_cohort(org, "Crowd 1", months_ago=7)
+    ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
+    people = []
+    for n in range(7):
+        person = enrol_learner(cohort, name=f"Learner {n}", email=f"crowd{n}@example.com")
+        record(db.session, person.id, ko1.id, "quiz", f"t:{n}", n / 7, utcnow())
+        people.append(person)
+    db.session.commit()
+    return {"admin": admin, "org": org, "cohort": cohort, "people": people}
+
+
+def names(rows: list[competency.Row]) -> list[str]:
+    return [r.user.name for r in rows]
+
+
+def test_the_heat_map_pages_sorts_and_filters_over_the_whole_cohort(crowd: dict[str, Any], monkeypatch) -> None:
+    monkeypatch.setattr(competency, "PER_PAGE", 3)
+    monkeypatch.setattr(competency, "AT_RISK_PER_PAGE", 2)
+    cohort, now = crowd["cohort"], utcnow()
+    pages = [competency.heat_map(db.session, cohort, now, "KO1", True, page=p) for p in (1, 2, 3)]
+    assert [h.paging.pages for h in pages] == [3, 3, 3] and [len(h.shown) for h in pages] == [3, 3, 1]
+    assert sum((names(h.shown) for h in pages), []) == [f"Learner {n}" for n in range(6, -1, -1)]
+    assert names(pages[0].rows) == [f"Learner {n}" for n in range(6, -1, -1)]  # the exports: everyone
+    assert all(d.total == 7 for d in pages[0].distributions)
+    assert all(step.total == 7 for step in pages[0].funnel)
+    # Out of range: the nearest page there is.
+    assert competency.heat_map(db.session, cohort, now, page=99).paging.page == 3
+    assert competency.heat_map(db.session, cohort, now, page=-4).paging.page == 1
+    # Filtered over the whole cohort, then paged.
+    found = competency.heat_map(db.session, cohort, now, "KO1", False, query="LEARNER 5")
+    assert names(found.shown) == ["Learner 5"] and found.paging.total == 1
+    assert names(competency.heat_map(db.session, cohort, now, query="crowd2@").shown) == ["Learner 2"]
+    risky = competency.heat_map(db.session, cohort, now, "name", risk_only=True)
+    assert risky.paging.total == len(risky.at_risk) == 7  # seven months in, nobody did anything
+    assert len(risky.at_risk_shown) == 2 and risky.risk_paging.pages == 4
+    assert all(r.user.id in risky.reviews for r in risky.at_risk_shown)
+
+
+def test_heat_map_and_cohort_pages_through_the_browser_client(crowd: dict[str, Any], client, login, monkeypatch) -> None:
+    monkeypatch.setattr(competency, "PER_PAGE", 3)
+    monkeypatch.setattr(cohort_views, "LEARNERS_PER_PAGE", 3)
+    login(client, crowd["admin"])
+    cohort = crowd["cohort"]
+    html = client.get(f"/cohorts/{cohort.id}/competency?sort=KO1&dir=desc&page=2").get_data(as_text=True)
+    assert re.findall(r'<tr class="[^"]*" data-user="\d+">\s*<th scope="row" class="name"><a [^>]*>([^<]+)</a>', html) == [
+        "Learner 3", "Learner 2", "Learner 1"]
+    assert "Learners 4–6 of 7" in html and 'rel="next"' in html and 'rel="prev"' in html
+    assert client.get(f"/cohorts/{cohort.id}/competency?page=x&risk_page=y").status_code == 200
+    filtered = client.get(f"/cohorts/{cohort.id}/competency?q=learner+4").get_data(as_text=True)
+    assert "Learners 1–1 of 1 matching (of 7)" in filtered
+    roster = client.get(f"/cohorts/{cohort.id}?page=3").get_data(as_text=True)
+    assert "7 learners" in roster and "Learners 7–7 of 7" in roster
+    assert re.findall(r"<tr>\s*<td>(Learner \d)</td>", roster) == ["Learner 6"]
+
+
+def test_statements_stay_fixed_as_the_cohort_grows_past_a_page(crowd: dict[str, Any], client, login, enrol_learner,
+                                                                count_queries, monkeypatch) -> None:
+    monkeypatch.setattr(competency, "PER_PAGE", 4)
+    monkeypatch.setattr(cohort_views, "LEARNERS_PER_PAGE", 4)
+    login(client, crowd["admin"])
+    cohort = crowd["cohort"]
+    urls = [f"/cohorts/{cohort.id}/competency", f"/cohorts/{cohort.id}/competency?sort=KO1&page=2&risk=1",
+            f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}?page=2",
+            f"/cohorts/{cohort.id}/learners/{crowd['people'][0].id}/at-risk"]
+
+    def counts() -> list[int]:
+        result = []
+        for url in urls:
+            result.append(count_queries(lambda url=url: client.get(url)))  # noqa: B023
+            db.session.expire_all()
+        return result
+
+    few = counts()
+    ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
+    when = datetime.now(UTC) - timedelta(days=40)
+    for n in range(9):
+        person = enrol_learner(cohort, name=f"More {n}")
+        record(db.session, person.id, ko1.id, "quiz", f"more:{n}", (n % 4) / 4, when)
+        db.session.add(LessonRead(user_id=person.id, lesson_id=db.session.scalar(select(Lesson.id).order_by(Lesson.id))))
+        db.session.commit()
+    assert counts() == few
