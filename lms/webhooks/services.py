@@ -114,7 +114,7 @@ def check_url(url: str, allow_local_http: bool) -> str:
     url = url.strip()
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 (a port out of range raises ValueError here)
     except ValueError:
         raise WebhookError("That is not a valid URL.") from None
     host = (parts.hostname or "").lower()
@@ -132,7 +132,6 @@ def check_url(url: str, allow_local_http: bool) -> str:
         address = None
     if (local or (address is not None and not address.is_global)) and not allow_local_http:
         raise WebhookError("Webhook endpoints must be reachable on the internet, not a local or private address.")
-    del port
     return url
 
 
