@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -23,6 +24,7 @@ from lms.extensions import db
 from lms.lti import keys, services
 from lms.lti.grades import send_pending
 from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreStatus
+from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
@@ -151,7 +153,6 @@ def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_i
     assert not is_learner_of(db.session, cohort.id, world.learner_a2.id)  # enrolled elsewhere: skipped, not moved
     # On demand, from the platform's page: the same roster again changes nothing and says so.
     client.post("/logout")
-    from tests.conftest import PASSWORD  # noqa: PLC0415
     client.post("/login", data={"email": world.admin.email, "password": PASSWORD})
     context = db.session.scalar(select(LtiContext))
     synced = client.post(f"/admin/lti/contexts/{context.id}/roster", follow_redirects=True)
@@ -228,17 +229,57 @@ def test_quiz_scores_go_back_with_retries_and_regrades_update_them(app, client, 
 
 
 def test_a_score_without_a_placed_line_item_creates_one_and_is_sent_after_the_commit(app, client, lti, world) -> None:
-    lti.person("moodle-6", "ann@school.example")
+    lti.person("moodle-6", "ann@school.example", **{CUSTOM: {"target": "quiz:mlops-quiz"}})  # placed by hand, no line item
     assert launch(client, lti).status_code == 302
     user = db.session.scalar(select(User).where(User.email == "ann@school.example"))
     essay = essay_attempt(user, world.cohort_a)
-    from tests.conftest import PASSWORD  # noqa: PLC0415
     other = app.test_client()
     other.post("/login", data={"email": world.instructor_a.email, "password": PASSWORD})
     graded = other.post(f"/cohorts/{world.cohort_a.id}/responses/{essay.id}/grade", data={"points": "3", "comment": "ok"})
     assert graded.status_code in (302, 303), graded.get_data(as_text=True)
     assert [i["resourceId"] for i in lti.line_items.values()] == ["quiz:mlops-quiz"]
     assert len(lti.scores) == 1 and lti.scores[0]["userId"] == "moodle-6"
+    assert db.session.scalar(select(LtiScore.status)) is ScoreStatus.SENT
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"  # this feature's Redis database
+
+
+@pytest.fixture()
+def redis_db() -> Iterator[str]:
+    connection = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        connection.ping()
+    except redis.RedisError:
+        connection.close()
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    connection.flushdb()
+    try:
+        yield REDIS_TEST_URL
+    finally:
+        connection.flushdb()
+        connection.close()
+
+
+def test_with_redis_scores_go_through_the_rq_queue(app, client, lti, world, redis_db) -> None:
+    lti.person("moodle-7", "rq@school.example", **{CUSTOM: {"target": "quiz:mlops-quiz"}})
+    assert launch(client, lti).status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "rq@school.example"))
+    essay = essay_attempt(user, world.cohort_a)
+    app.config["REDIS_URL"] = redis_db
+    try:
+        other = app.test_client()
+        other.post("/login", data={"email": world.instructor_a.email, "password": PASSWORD})
+        graded = other.post(f"/cohorts/{world.cohort_a.id}/responses/{essay.id}/grade", data={"points": "4", "comment": "ok"})
+        assert graded.status_code in (302, 303)
+        assert lti.scores == [] and db.session.scalar(select(LtiScore.status)) is ScoreStatus.PENDING  # queued, not sent
+        result = app.test_cli_runner().invoke(args=["lms", "lti-sync", "--worker", "--burst"])
+        assert result.exit_code == 0, result.output
+    finally:
+        app.config["REDIS_URL"] = ""
+        app.extensions.pop("lms.mail.redis", None)
+    assert len(lti.scores) == 1 and lti.scores[0]["userId"] == "moodle-7"
+    db.session.expire_all()
     assert db.session.scalar(select(LtiScore.status)) is ScoreStatus.SENT
 
 

@@ -22,7 +22,7 @@ from pylti1p3.exception import LtiException
 from pylti1p3.grade import Grade as LtiGrade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.assessment.methods import GRADING_METHODS
@@ -44,22 +44,24 @@ class Counted:
     percent: float | None
 
 
-def _destinations(session: DbSession, user_id: int, cohort_id: int | None) -> list[tuple[LtiAccount, LtiContext]]:
-    """The platform courses this learner's scores go to: their linked platform accounts x
-    the courses mapped to their cohort that offer score passback. One statement."""
+def _destinations(session: DbSession, user_id: int, cohort_id: int | None, target: str) -> list[tuple[LtiAccount, LtiContext]]:
+    """The platform courses this learner's score on ``target`` goes to: their linked platform
+    accounts x the courses mapped to their cohort that offer score passback and where the
+    target is placed (a resource link launches it). One statement."""
     if cohort_id is None:
         return []
+    placed = exists().where(LtiResourceLink.lti_context_id == LtiContext.id, LtiResourceLink.target == target)
     rows = session.execute(select(LtiAccount, LtiContext).join(LtiContext, LtiContext.platform_id == LtiAccount.platform_id)
                            .where(LtiAccount.user_id == user_id, LtiContext.cohort_id == cohort_id,
-                                  LtiContext.ags_scopes.contains(SCORE_SCOPE))).all()
+                                  LtiContext.ags_scopes.contains(SCORE_SCOPE), placed)).all()
     return [(account, context) for account, context in rows]
 
 
 def queue_score(session: DbSession, user_id: int, cohort_id: int | None, target: str, label: str,
                 given: float, maximum: float, at: datetime) -> list[LtiScore]:
-    """Make the learner's score on ``target`` the one to send to every course it belongs to."""
+    """Make the learner's score on ``target`` the one to send to every course that placed it."""
     queued = []
-    for account, context in _destinations(session, user_id, cohort_id):
+    for account, context in _destinations(session, user_id, cohort_id, target):
         score = session.scalar(select(LtiScore).where(LtiScore.lti_context_id == context.id, LtiScore.target == target,
                                                       LtiScore.lti_account_id == account.id))
         if score is None:
@@ -79,9 +81,9 @@ def queue_score(session: DbSession, user_id: int, cohort_id: int | None, target:
 
 def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
     """A quiz's grade (by its grading method: highest, latest, ...) in percent."""
-    if not _destinations(session, attempt.user_id, attempt.cohort_id):
-        return
     quiz = attempt.quiz
+    if not _destinations(session, attempt.user_id, attempt.cohort_id, f"quiz:{quiz.key}"):
+        return
     rows = session.execute(select(Attempt.number, Attempt.score, Attempt.max_score).where(
         Attempt.quiz_id == quiz.id, Attempt.user_id == attempt.user_id, Attempt.submitted_at.is_not(None),
         Attempt.pending_manual.is_(False), Attempt.score.is_not(None))).all()
