@@ -1,0 +1,242 @@
+"""The REST API v1 and its tokens (issue 15 points 1, 2): token pages (secret shown once,
+only its hash kept, revoke, expiry, last use), bearer authentication, problem+json errors,
+cursor paging with Link headers and updated_since, released grades only, invitations by
+email, the per-token rate limit, the generated document and its reference page, and a
+fixed number of statements per page. Access for every role is in tests/test_access.py,
+the contract (schemathesis) in tests/test_api_contract.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lms.api.models import ApiToken, Scope
+from lms.api.tokens import create_token, hash_secret
+from lms.catalog.models import Metric, Objective
+from lms.cohorts.models import Invitation
+from lms.coursework.services import dates_for, get_assignment, start_submission, submit
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.services import rubric_for, save_grade
+from lms.kpi.models import KpiEntry
+from lms.learning.services import build_schedule
+from lms.progress.models import Mastery, MasteryMethodName
+from lms.web.unit_of_work import WROTE
+from tests.conftest import World
+
+ALL = [s.value for s in Scope]
+
+
+def bearer(owner: Any, scopes: list[str] = ALL, organization: Any = None) -> dict[str, str]:
+    secret = create_token(db.session, owner, "test", scopes, None, organization).secret
+    db.session.commit()
+    db.session.info.pop(WROTE, None)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def follow(client: Any, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a list, page by page through the Link header."""
+    items: list[dict[str, Any]] = []
+    while url:
+        answer = client.get(url, headers=headers)
+        assert answer.status_code == 200, answer.json
+        items += answer.json["data"]
+        link = answer.headers.get("Link")
+        assert (link is None) == (answer.json["next_cursor"] is None)
+        url = re.match(r'<http://localhost([^>]+)>; rel="next"', link).group(1) if link else ""
+    return items
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_a_personal_token_is_shown_once_stored_as_a_hash_and_revoked(app: Flask, client, world: World, login) -> None:
+    login(client, world.instructor_a)
+    page = client.get("/account")
+    assert b"/account/api-tokens" in page.data
+    refused = client.post("/account/api-tokens", data={"name": "Sync"})
+    assert refused.status_code == 400 and b"Choose at least one scope." in refused.data
+    past = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "2020-01-01"})
+    assert past.status_code == 400 and b"The expiry must be in the future." in past.data
+    made = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people", "read:grades"],
+                                                    "expires_on": (date.today() + timedelta(days=30)).isoformat()})
+    assert made.status_code == 200
+    secret = re.search(rb"(lms_[A-Za-z0-9_-]{40,})", made.data).group(1).decode()
+    token = db.session.scalar(select(ApiToken))
+    assert token.token_hash == hash_secret(secret) and secret not in str(vars(token))
+    assert token.scopes == ["read:grades", "read:people"] and token.expires_at is not None and token.organization_id is None
+    again = client.get("/account/api-tokens")
+    assert secret.encode() not in again.data and token.prefix.encode() in again.data and b"never" in again.data
+
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ApiToken, token.id).last_used_at is not None  # written after the GET, in its own unit of work
+    assert client.post(f"/account/api-tokens/{token.id}/revoke", data={}).status_code == 302
+    refused_call = client.get(f"/api/v1/cohorts/{world.cohort_a.id}", headers=headers)
+    assert refused_call.status_code == 401 and refused_call.json["detail"] == "The token was revoked."
+    assert refused_call.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_organization_admins_make_organization_tokens(app: Flask, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    assert b"/api-tokens" in client.get(f"/organizations/{world.org_a.id}").data
+    made = client.post(f"/organizations/{world.org_a.id}/api-tokens", data={"name": "HR", "scopes": ["read:people"]})
+    assert made.status_code == 200 and b"shown only this once" in made.data
+    token = db.session.scalar(select(ApiToken))
+    assert token.organization_id == world.org_a.id and token.user_id == world.org_admin_a.id
+    # another person's token (or another organization's) cannot be revoked from here
+    theirs = create_token(db.session, world.org_admin_b, "B", ["read:people"], None, world.org_b).token
+    db.session.commit()
+    assert client.post(f"/organizations/{world.org_a.id}/api-tokens/{theirs.id}/revoke", data={}).status_code == 404
+    assert client.post(f"/account/api-tokens/{token.id}/revoke", data={}).status_code == 404
+    assert client.post(f"/organizations/{world.org_a.id}/api-tokens/{token.id}/revoke", data={}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ApiToken, token.id).revoked_at is not None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: World) -> None:
+    headers = bearer(world.org_admin_a)
+    cases = [
+        (client.get("/api/v1/cohorts"), 401, "Authorization: Bearer"),
+        (client.get("/api/v1/cohorts", headers={"Authorization": "Bearer nonsense"}), 401, "not an API token"),
+        (client.get("/api/v1/cohorts", headers={"Authorization": "Basic abc"}), 401, "Bearer"),
+        (client.get("/api/v1/no-such-thing", headers=headers), 404, "nothing at this address"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_b.id}", headers=headers), 404, ""),
+        (client.delete(f"/api/v1/cohorts/{world.cohort_a.id}", headers=headers), 405, ""),
+        (client.get("/api/v1/cohorts?limit=500", headers=headers), 422, "limit"),
+        (client.get("/api/v1/cohorts?cursor=%25%25", headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades?updated_since=yesterday", headers=headers), 422, "updated_since"),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "not an address"}, headers=headers), 422, ""),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={}, headers=headers), 422, "email"),
+    ]
+    for answer, status, words in cases:
+        assert answer.status_code == status, (status, answer.json)
+        assert answer.mimetype == "application/problem+json"
+        problem = answer.json
+        assert problem["status"] == status and problem["title"] and problem["detail"] and words in problem["detail"], problem
+
+
+def test_each_token_has_its_rate_limit(app: Flask, client, world: World) -> None:
+    app.config["API_RATE_LIMIT"] = "3/minute"
+    first, second = bearer(world.org_admin_a), bearer(world.org_admin_a)
+    assert [client.get("/api/v1/curriculum/levels", headers=first).status_code for _ in range(4)] == [200, 200, 200, 429]
+    limited = client.get("/api/v1/curriculum/levels", headers=first)
+    assert limited.mimetype == "application/problem+json" and int(limited.headers["Retry-After"]) >= 1
+    assert client.get("/api/v1/curriculum/levels", headers=second).status_code == 200
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def test_pages_follow_the_link_header_in_a_stable_order(app: Flask, client, world: World, enrol_learner) -> None:
+    for _ in range(5):
+        enrol_learner(world.cohort_a)
+    headers = bearer(world.instructor_a)
+    everyone = follow(client, f"/api/v1/cohorts/{world.cohort_a.id}/learners?limit=2", headers)
+    assert len(everyone) == 6 and len({p["id"] for p in everyone}) == 6
+    assert everyone == client.get(f"/api/v1/cohorts/{world.cohort_a.id}/learners?limit=200", headers=headers).json["data"]
+    # the instructor of cohort A sees cohort A only; the organization admin both of organization A's cohorts
+    assert [c["id"] for c in follow(client, "/api/v1/cohorts?limit=1", headers)] == [world.cohort_a.id]
+    admin = bearer(world.org_admin_a)
+    assert [c["id"] for c in follow(client, "/api/v1/cohorts?limit=1", admin)] == [world.cohort_a.id, world.cohort_a2.id]
+
+
+def test_updated_since_gives_what_changed_and_pages_by_time(app: Flask, client, loaded, world: World) -> None:
+    metric = db.session.scalar(select(Metric).order_by(Metric.id))
+    start = utcnow() - timedelta(days=10)
+    for day in range(6):
+        db.session.add(KpiEntry(user_id=world.learner_a.id, metric_id=metric.id, period=date(2026, 1 + day, 1), value=day,
+                                recorded_at=start + timedelta(days=day)))
+    db.session.add(KpiEntry(user_id=world.learner_b.id, metric_id=metric.id, period=date(2026, 1, 1), value=9, recorded_at=start))
+    db.session.commit()
+    headers = bearer(world.org_admin_a)
+    url = f"/api/v1/cohorts/{world.cohort_a.id}/kpi"
+    assert [k["value"] for k in follow(client, url + "?limit=4", headers)] == [0, 1, 2, 3, 4, 5]
+    since = (start + timedelta(days=3)).isoformat().replace("+00:00", "Z")
+    assert [k["value"] for k in follow(client, f"{url}?limit=1&updated_since={since}", headers)] == [3, 4, 5]
+
+
+def test_grades_are_released_ones_only_and_invitations_go_out(app: Flask, client, loaded, world: World, enrol_learner) -> None:
+    classmate = enrol_learner(world.cohort_a)
+    assignment = get_assignment(db.session, "cs-hands-on-own-operation")
+    grades = []
+    for learner, action in ((world.learner_a, "release"), (classmate, "draft")):
+        work = start_submission(db.session, assignment, learner.id, world.cohort_a.id, utcnow())
+        work.draft_body = "My plan."
+        submit(db.session, work, dates_for(assignment, build_schedule(db.session, world.cohort_a, learner.id, utcnow())), utcnow())
+        rubric = rubric_for(db.session, work, None)
+        grades.append(save_grade(db.session, work, world.instructor_a, {c.id: c.levels[0].id for c in rubric.criteria}, {},
+                                 "Well done.", None, action, utcnow()))
+    db.session.commit()
+    headers = bearer(world.instructor_a, ["read:grades"])
+    released = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", headers=headers).json["data"]
+    assert [(g["learner_id"], g["feedback"]) for g in released] == [(world.learner_a.id, "Well done.")]
+    work = {s["learner_id"]: s for s in client.get(f"/api/v1/cohorts/{world.cohort_a.id}/submissions", headers=headers).json["data"]}
+    assert work[world.learner_a.id]["grade"]["id"] == grades[0].id and work[classmate.id]["grade"] is None
+    later = (utcnow() + timedelta(minutes=1)).isoformat()
+    assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"updated_since": later},
+                      headers=headers).json["data"] == []
+
+    manager = bearer(world.org_admin_a, ["write:enrolments"])
+    made = client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "New.Person@Example.com", "name": "New"},
+                       headers=manager)
+    assert made.status_code == 201 and made.json["email"] == "new.person@example.com"
+    assert db.session.scalar(select(Invitation.email).where(Invitation.id == made.json["id"])) == "new.person@example.com"
+    again = client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": world.learner_a.email}, headers=manager)
+    assert again.status_code == 422 and "already a learner" in again.json["detail"]
+
+
+@pytest.mark.parametrize("resource", ["mastery", "learners", "evidence", "grades", "submissions"])
+def test_a_page_costs_the_same_statements_whatever_the_cohort_size(app: Flask, client, loaded, world: World, enrol_learner,
+                                                                    count_queries, resource: str) -> None:
+    objectives = list(db.session.scalars(select(Objective.id).limit(3)))
+    method = next(iter(MasteryMethodName))
+    headers = bearer(world.org_admin_a)
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            learner = enrol_learner(world.cohort_a)
+            db.session.add_all([Mastery(user_id=learner.id, objective_id=o, level=2.5, evidence_count=1, method=method)
+                                for o in objectives])
+        db.session.commit()
+        db.session.info.pop(WROTE, None)
+
+    def page() -> None:
+        assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}/{resource}?limit=200", headers=headers).status_code == 200
+
+    def measure() -> int:
+        db.session.expire_all()
+        return count_queries(page)
+
+    grow(2)
+    page()  # the token's first use writes its last-used time (once a minute): not part of a page
+    small = measure()
+    grow(6)
+    assert measure() == small <= 10
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def test_the_document_is_openapi_3_1_generated_from_the_schemas(app: Flask, client) -> None:
+    doc = client.get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    grades = doc["paths"]["/api/v1/cohorts/{cohort_id}/grades"]["get"]
+    assert grades["x-scope"] == "read:grades" and grades["security"] == [{"bearerAuth": []}]
+    assert {p["name"] for p in grades["parameters"]} == {"cohort_id", "limit", "cursor", "updated_since"}
+    assert grades["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/GradePage"}
+    for code in ("401", "403", "404", "422", "429"):
+        assert grades["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert set(doc["components"]["schemas"]["GradeOut"]["properties"]) >= {"score", "released_at", "updated_at"}
+    reference = client.get("/api/v1/docs")
+    assert reference.status_code == 200 and b"listGrades" in reference.data and b"<script" not in reference.data
+    assert b"style=" not in reference.data and "script-src 'self'" in reference.headers["Content-Security-Policy"]
