@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,6 +57,8 @@ class Receiver:
     port: int = 0
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds to wait before answering (a slow or hanging endpoint)
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -75,11 +78,16 @@ def receiver() -> Iterator[Receiver]:
             with lock:
                 state.received.append(Received(self.path, dict(self.headers.items()), body))
                 status = state.answers.pop(0) if state.answers else 200
+            if state.delay:
+                state.stop.wait(state.delay)
             reply = b"boom" if status >= 400 else b"ok"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+            except OSError:  # the sender gave up waiting
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -92,6 +100,7 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.stop.set()
         server.shutdown()
         server.server_close()
         thread.join(5)
@@ -312,6 +321,18 @@ def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup:
     assert delivery.response_status is None and "ConnectionError" in delivery.error and delivery.status is DeliveryStatus.PENDING
 
 
+def test_a_hanging_endpoint_costs_one_timeout(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    app.config["WEBHOOK_TIMEOUT"] = 0.3
+    receiver.delay = 5
+    add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    started = time.monotonic()
+    assert deliver(app) == 0
+    assert time.monotonic() - started < 3
+    [delivery] = deliveries()
+    assert "Timeout" in delivery.error and delivery.response_status is None and delivery.status is DeliveryStatus.PENDING
+
+
 def test_a_paused_endpoint_gets_nothing(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
     endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
     endpoint.active = False
@@ -374,6 +395,18 @@ def test_learners_newly_at_risk_are_sent_once(app: Flask, load_content, make_use
     [payload] = receiver.bodies()
     assert payload["type"] == "learner.at_risk" and payload["data"]["learner"]["email"] == "ed@example.com"
     assert payload["data"]["reasons"] and payload["data"]["since"]
+
+
+def test_send_reminders_looks_for_learners_newly_at_risk(app: Flask, load_content, make_org, make_cohort, enrol_learner) -> None:
+    load_content()
+    org = make_org("Late Org")
+    enrol_learner(make_cohort(org, "Late 1", months_ago=7), name="Ed Idle", email="ed@example.com")
+    add_endpoint(app, org, "https://hooks.example.org/risk", [WebhookEvent.LEARNER_AT_RISK])
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["lms", "send-reminders"])
+    assert result.exit_code == 0, result.output
+    [delivery] = deliveries()
+    assert delivery.event is WebhookEvent.LEARNER_AT_RISK and json.loads(delivery.body)["data"]["learner"]["email"] == "ed@example.com"
 
 
 def test_other_organizations_events_are_not_sent(app: Flask, org_setup: dict[str, Any], make_org, receiver: Receiver) -> None:
