@@ -111,6 +111,12 @@ def test_a_site_admin_registers_a_platform_maps_a_course_and_reads_the_urls_to_p
     saved = client.post(f"/admin/lti/platforms/{registered.id}", data=form | {"key_set_url": f"{platform.issuer}/jwks",
                                                                               "deployment_ids": "d2", "revision": "0"})
     refused(saved, 409, "Someone else changed")
+    # Behind TLS (production) the login's state and nonce cookies cross sites: SameSite=None; Secure.
+    app.config["SESSION_COOKIE_SECURE"] = True
+    started = app.test_client().get("/lti/login", query_string={"iss": platform.issuer, "login_hint": "h", "client_id": CLIENT_ID})
+    assert started.status_code == 302 and started.location.startswith(f"{platform.issuer}/auth?")
+    cookies = started.headers.getlist("Set-Cookie")
+    assert len(cookies) == 2 and all("SameSite=None" in c and "Secure" in c and "HttpOnly" in c for c in cookies), cookies
 
 
 def test_a_learner_launches_into_the_quiz_enrolled_in_the_mapped_cohort_and_comes_back_by_sub(app, client, lti) -> None:
