@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
 from lms.coursework.models import Submission, SubmissionStatus
+from lms.coursework.sharing import Group, groups_of, learner_ids
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.expert.models import ExpertEvaluation, ExpertInvite, ExpertInviteStatus
@@ -103,20 +104,25 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _invite_mail(session: DbSession, item: ExpertInvite, inviter: User, learner: User, link: str, days: int) -> None:
-    asker = learner.name if inviter.id == learner.id else f"{inviter.name}, an instructor of {learner.name}"
+def _invite_mail(session: DbSession, item: ExpertInvite, inviter: User, learner: User, link: str, days: int,
+                 group: Group | None = None) -> None:
+    whose = f"{learner.name}" if group is None else f"the team {group.name} ({group.names})"
+    if inviter.id in learner_ids(item.submission, group):
+        asker = inviter.name if group is None else f"{inviter.name}, a member of {whose}"
+    else:
+        asker = f"{inviter.name}, an instructor of {whose}"
     note = f"Their note to you:\n\n{item.note}\n\n" if item.note else ""
     criteria = len(item.rubric_version.criteria)
     queue_mail(
         session, item.email, f"{asker} asks for your expert rating of \"{item.submission.assignment.title}\"",
         f"Hello {item.name},\n\n"
-        f"{asker} asks you, as an expert, to rate the work {learner.name} handed in for "
+        f"{asker} asks you, as an expert, to rate the work {whose} handed in for "
         f"\"{item.submission.assignment.title}\" in the AI Operations program. You read the work, say briefly "
         f"who you are and why you are qualified, choose a level on each of the {criteria} criteria of its rubric "
         "with a comment, and write an overall comment. You need no account.\n\n"
         f"{note}"
         f"Open this link within {days} days; it works once:\n{link}\n\n"
-        f"Your rating and the credentials you state are shown to {learner.name} and their instructors, and count "
+        f"Your rating and the credentials you state are shown to {whose} and their instructors, and count "
         "toward their assessment. If you were not expecting this message, you can ignore it.\n")
 
 
@@ -135,8 +141,9 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
         raise ExpertError(str(exc)) from exc
     learner = session.get(User, submission.user_id)
     assert learner is not None  # a submission's learner is never deleted
-    if address in {learner.email, inviter.email}:
-        raise ExpertError("Invite an outside expert: not the learner, and not yourself.")
+    group = groups_of(session, [submission.id]).get(submission.id)  # a team's work: every member is its learner
+    if address in {learner.email, inviter.email, *(m.email for m in (group.members if group else []))}:
+        raise ExpertError("Invite an outside expert: not the learner (nor a teammate), and not yourself.")
     note = note.strip()
     if len(note) > MAX_NOTE_CHARS:
         raise ExpertError(f"Keep the note under {MAX_NOTE_CHARS:,} characters.")
@@ -154,7 +161,7 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
                         created_at=now, expires_at=now + timedelta(days=days_valid))
     session.add(item)
     session.flush()
-    _invite_mail(session, item, inviter, learner, link_for(token), days_valid)
+    _invite_mail(session, item, inviter, learner, link_for(token), days_valid, group)
     return item, token
 
 
@@ -263,8 +270,10 @@ def rate(session: DbSession, token: str, credentials: Mapping[str, Any], levels:
         comment=comment, score=score, max_score=item.rubric_version.max_points, submitted_at=now)
     session.add(evaluation)
     session.flush()
-    expert_outcome(evaluation.id, item.submission.assignment.title, f"{item.name}, {role} at {organization}",
-                   criteria, {cid: lid for cid, lid in chosen.items()}, criteria_ids(session, criteria)).record(
-        session, item.submission.user_id, now)
+    outcome = expert_outcome(evaluation.id, item.submission.assignment.title, f"{item.name}, {role} at {organization}",
+                             criteria, {cid: lid for cid, lid in chosen.items()}, criteria_ids(session, criteria))
+    group = groups_of(session, [item.submission.id]).get(item.submission.id)
+    for user_id in learner_ids(item.submission, group):  # a team's work: evidence for every member
+        outcome.record(session, user_id, now)
     expert_rated.send(evaluation, session=session, now=now)
     return evaluation

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.coursework import services as coursework
+from lms.coursework import sharing
 from lms.coursework.models import Assignment, Attachment, Submission
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
@@ -46,8 +47,10 @@ def _days_valid() -> int:
 def _page(submission: Submission | None, assignment: Assignment, form: InviteForm, staff: bool,
           error: str | None = None, status: int = 200) -> tuple[str, int]:
     learner = db.session.get(User, submission.user_id) if submission else None
+    team = sharing.groups_of(db.session, [submission.id]).get(submission.id) if submission else None
     return render_template(
-        "expert/invites.html", submission=submission, assignment=assignment, learner=learner, form=form, error=error,
+        "expert/invites.html", submission=submission, assignment=assignment, learner=learner, team=team, form=form,
+        error=error,
         staff=staff, button=CsrfForm(), now=utcnow(), days=_days_valid(),
         can_invite=submission is not None and services.handed_in(submission),
         invites=services.invites_for(db.session, submission.id) if submission else [],
@@ -74,13 +77,14 @@ def _create(submission: Submission | None, assignment: Assignment, staff: bool, 
 @bp.get("/assignments/<key>/experts")
 def mine(key: str) -> tuple[str, int]:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    return _page(coursework.submission_for(db.session, assignment, signed_in().id), assignment, InviteForm(), staff=False)
+    # their own work, or the shared work they are a member of (a team's: any member may invite)
+    return _page(sharing.work_for(db.session, assignment, signed_in().id), assignment, InviteForm(), staff=False)
 
 
 @bp.post("/assignments/<key>/experts")
 def invite_mine(key: str) -> Any:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    submission = coursework.submission_for(db.session, assignment, signed_in().id)
+    submission = sharing.work_for(db.session, assignment, signed_in().id)
     return _create(submission, assignment, False, url_for("expert.mine", key=key))
 
 
@@ -109,7 +113,8 @@ def invite_staff(cohort_id: int, submission_id: int) -> Any:
 def revoke(invite_id: int) -> Any:
     item = db.session.get(ExpertInvite, invite_id) or abort(404)  # the policy let through its sender and the cohort's staff
     work = item.submission
-    if work.user_id == signed_in().id:
+    group = sharing.groups_of(db.session, [work.id]).get(work.id)
+    if signed_in().id in sharing.learner_ids(work, group):  # the learner, or a member of the team whose work it is
         back = url_for("expert.mine", key=work.assignment.key)
     else:
         back = url_for("expert.submission", cohort_id=work.cohort_id, submission_id=work.id)

@@ -90,6 +90,16 @@ def lesson_opens_on(key: str) -> date | None:
     return _locked().lessons.get(key)
 
 
+@bp.app_template_global("schedule_closed")
+def schedule_closed() -> bool:
+    """True for a signed-in person who is neither staff nor an enrolled learner: no lesson
+    or assignment opens for them (its page answers 403), so pages list them without links.
+    Visitors are asked to sign in by those pages, staff and learners are let in (or see
+    ``phase_opens_on``)."""
+    roles = nav_roles()
+    return roles is not None and not roles.learner and not roles.staff
+
+
 @bp.get("/home")
 def home() -> str:
     user = signed_in()

@@ -101,9 +101,11 @@ def on_expert_rated(evaluation: ExpertEvaluation, session: DbSession, now: datet
     invite = evaluation.invite
     submission = invite.submission
     assignment = submission.assignment
-    notices = [Notice(submission.user_id, NotificationEvent.FEEDBACK_RECEIVED, f"expert:{invite.id}",
-                      f"{invite.name} rated your {assignment.title}", "", link_to("expert.mine", key=assignment.key))]
-    if invite.invited_by_id != submission.user_id:
+    learners = learner_ids(submission, groups_of(session, [submission.id]).get(submission.id))  # a team: every member
+    notices = [Notice(user_id, NotificationEvent.FEEDBACK_RECEIVED, f"expert:{invite.id}",
+                      f"{invite.name} rated your {assignment.title}", "", link_to("expert.mine", key=assignment.key))
+               for user_id in learners]
+    if invite.invited_by_id not in learners:
         link = (link_to("expert.submission", cohort_id=submission.cohort_id, submission_id=submission.id)
                 if submission.cohort_id is not None else None)
         notices.append(Notice(invite.invited_by_id, NotificationEvent.FEEDBACK_LINK_ANSWERED, f"expert:{invite.id}:answered",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from lms.accounts.services import hash_token, new_token
 from lms.catalog.models import Level, Phase
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission, SubmissionStatus
+from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
 from lms.portfolio.models import Portfolio
@@ -31,23 +33,42 @@ def review_assignment(session: DbSession, level: Level) -> Assignment | None:
 
 
 def eligible_work(session: DbSession, user_id: int, level: Level) -> list[Submission]:
-    """The learner's released (graded and accepted) work from this level's months."""
-    return list(session.scalars(
-        select(Submission).join(Submission.assignment).join(Phase, Phase.id == Assignment.phase_id)
-        .where(Submission.user_id == user_id, Submission.status == SubmissionStatus.RELEASED,
-               Assignment.kind != AssignmentKind.PORTFOLIO,
-               Phase.month >= level.first_month, Phase.month <= level.last_month)
-        .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
+    """The learner's released (graded and accepted) work from this level's months: their own
+    and the shared work they are a member of (a team's submission, ``lms.coursework.sharing``)."""
+    in_level = (select(Assignment.id).join(Phase, Phase.id == Assignment.phase_id)
+                .where(Assignment.kind != AssignmentKind.PORTFOLIO,
+                       Phase.month >= level.first_month, Phase.month <= level.last_month))
+    work = work_by_learner(
+        session, [user_id], Submission.status == SubmissionStatus.RELEASED, Submission.assignment_id.in_(in_level),
+        options=(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
                  selectinload(Submission.assignment).selectinload(Assignment.objectives),
-                 selectinload(Submission.assignment).selectinload(Assignment.phase))
-        .order_by(Phase.month, Assignment.position)))
+                 selectinload(Submission.assignment).selectinload(Assignment.phase)))
+    mine = [s for (uid, _aid), s in work.items() if uid == user_id]
+    return sorted(mine, key=lambda s: (s.assignment.phase.month if s.assignment.phase else 0, s.assignment.position, s.id))
 
 
-def grades_of(session: DbSession, submissions: list[Submission]) -> dict[int, Grade]:
+@dataclass(frozen=True)
+class Score:
+    """A piece of work's released score for one learner (a team member's own, adjusted, share)."""
+
+    score: float
+    max_score: float
+
+
+def grades_of(session: DbSession, submissions: list[Submission], user_id: int) -> dict[int, Score]:
+    """Submission id -> ``user_id``'s released score on it: a fixed number of statements."""
     if not submissions:
         return {}
-    return {g.submission_id: g for g in session.scalars(select(Grade).where(
-        Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED))}
+    grades = list(session.scalars(select(Grade).where(
+        Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED)))
+    groups = groups_of(session, [g.submission_id for g in grades])
+    scores = {}
+    for g in grades:
+        group = groups.get(g.submission_id)
+        score = group.score_of(user_id, g.score, g.max_score) if group is not None else g.score
+        if score is not None:
+            scores[g.submission_id] = Score(score, g.max_score)
+    return scores
 
 
 def portfolio_for(session: DbSession, user_id: int, level: Level, now: datetime, *, create: bool = True) -> Portfolio:
@@ -66,7 +87,7 @@ def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], re
            eligible: list[Submission], codes: list[str], now: datetime) -> None:
     allowed = {s.id for s in eligible}
     if any(i not in allowed for i in artifact_ids):
-        raise PortfolioError("Only your own graded and released work from this level can go in the portfolio.")
+        raise PortfolioError("Only your own graded and released work from this level (a team's included) can go in the portfolio.")
     unknown = set(reflections) - set(codes)
     if unknown:
         raise PortfolioError(f"Unknown objectives: {', '.join(sorted(unknown))}.")

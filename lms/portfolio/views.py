@@ -13,6 +13,7 @@ from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
 from lms.coursework import services as coursework
 from lms.coursework.models import Attachment
+from lms.coursework.sharing import groups_of
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
@@ -36,7 +37,8 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
     plan = learner_schedule(db.session, user, now)
     return {
         "level": level, "assignment": assignment, "eligible": eligible,
-        "grades": services.grades_of(db.session, eligible),
+        "grades": services.grades_of(db.session, eligible, user.id),
+        "teams": groups_of(db.session, [s.id for s in eligible]),  # team work is each member's (lms.coursework.sharing)
         "codes": [o.key for o in assignment.objectives] if assignment else [],
         "objectives": assignment.objectives if assignment else [],
         "portfolio": services.portfolio_for(db.session, user.id, level, now, create=create),
@@ -103,6 +105,7 @@ def shared(token: str) -> str:
     eligible = services.eligible_work(db.session, item.user_id, item.level)
     chosen = [s for i in item.artifact_ids for s in eligible if s.id == i]
     return render_template("portfolio/shared.html", portfolio=item, owner=owner, artifacts=chosen, token=token,
+                           teams=groups_of(db.session, [s.id for s in chosen]),
                            bodies={s.id: render_user_markdown(s.latest.body) for s in chosen if s.latest},
                            reflections={c: render_user_markdown(t) for c, t in item.reflections.items()})
 

@@ -203,6 +203,7 @@ class _Loaded:
     work: dict[tuple[int, int], Submission]
     extended: dict[tuple[int, int], date]
     joined: dict[int, Enrolment]  # user id -> their current enrolment
+    early: dict[tuple[int, int], date] = field(default_factory=dict)  # (user, phase) -> early access opening
 
 
 def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
@@ -218,6 +219,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
     best: dict[tuple[int, int], float] = {}
     work: dict[tuple[int, int], Submission] = {}
     extended: dict[tuple[int, int], date] = {}
+    early: dict[tuple[int, int], date] = {}
     joined: dict[int, Enrolment] = {}
     if ids:
         read = {(u, les) for u, les in session.execute(select(LessonRead.user_id, LessonRead.lesson_id).where(LessonRead.user_id.in_(ids)))}
@@ -226,14 +228,14 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
                                              .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
                                                                 Attempt.max_score, Attempt.pending_manual))))
         work = work_by_learner(session, ids)  # a team's submission is every member's work
-        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids),
-                                                                ScheduleOverride.kind == OverrideKind.EXTENSION)
+        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids))
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
-            extended[(o.user_id, o.phase_id)] = o.on_date
+            # the latest of each kind counts, as in the learner's schedule (lms.learning.services.build_schedule)
+            (extended if o.kind == OverrideKind.EXTENSION else early)[(o.user_id, o.phase_id)] = o.on_date
         joined = {e.user_id: e for e in session.scalars(
             select(Enrolment).where(Enrolment.user_id.in_(ids), Enrolment.ended_at.is_(None))
             .options(load_only(Enrolment.user_id, Enrolment.cohort_id, Enrolment.started_at, Enrolment.pace)))}
-    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended, joined)
+    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended, joined, early)
 
 
 def cohort_progress(session: DbSession, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
@@ -264,7 +266,10 @@ class _Entry:
     """A scheduled item as it stands on one timeline (shared by the learners on it), before
     any learner's record.
 
-    ``extended_by`` is the phase whose extensions move the due date (None: not extendable)."""
+    ``extended_by`` is the phase whose extensions move the due date (None: not extendable).
+    ``early`` says how the item moves when the learner has early access to its phase
+    (None: it does not): opening ``early.opens_after`` days after the early opening, due
+    ``early.due_after`` days after it (None: the due date stays)."""
 
     kind: ItemKind
     source: Lesson | Quiz | Assignment
@@ -273,6 +278,18 @@ class _Entry:
     opens_on: date
     due_on: date
     extended_by: int | None
+    early: _Early | None = None
+
+
+@dataclass(frozen=True)
+class _Early:
+    """An item's dates counted from its phase's opening, for a learner with early access to
+    it (the same rule as the quiz window and the assessed work's dates)."""
+
+    phase_id: int
+    phase_opens: date      # the phase's regular opening on this timeline
+    opens_after: int = 0
+    due_after: int | None = None
 
 
 WORK_DETAIL = {SubmissionStatus.DRAFT: "draft", SubmissionStatus.SUBMITTED: "waiting for a grade",
@@ -298,7 +315,8 @@ def _slots(timeline: Timeline, loaded: _Loaded) -> dict[int, _Slot]:
 
 def _lesson_entries(slots: dict[int, _Slot]) -> list[_Entry]:
     return [_Entry(kind=ItemKind.LESSON, source=lesson, module=slot.phase.module, level=slot.level,
-                   opens_on=slot.opens, due_on=slot.closes, extended_by=slot.phase.phase.id)
+                   opens_on=slot.opens, due_on=slot.closes, extended_by=slot.phase.phase.id,
+                   early=_Early(slot.phase.phase.id, slot.opens))
             for slot in slots.values() for lesson in slot.phase.lessons]
 
 
@@ -308,8 +326,11 @@ def _quiz_entry(quiz: Quiz, timeline: Timeline, slots: dict[int, _Slot], levels:
         slot = slots[quiz.phase_id]
         month = slot.phase.phase.month + (1 if quiz.opens_when_phase_ends else 0)  # a quiz on the phase: when it ends
         opens, end = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
+        # a quiz opening as its phase ends does not move with early access (lms.assessment.services.quiz_window)
+        early = (None if quiz.opens_when_phase_ends
+                 else _Early(slot.phase.phase.id, slot.opens, quiz.opens_after_days, quiz.closes_after_days or None))
         return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.phase.module, level=slot.level,
-                      opens_on=opens, due_on=end, extended_by=quiz.phase_id)
+                      opens_on=opens, due_on=end, extended_by=quiz.phase_id, early=early)
     if quiz.level_id is None:
         return None
     level = _level_by_id(levels, quiz.level_id)
@@ -330,7 +351,8 @@ def _assignment_entry(assignment: Assignment, timeline: Timeline, slots: dict[in
         kind, level = ItemKind.ASSIGNMENT, slot.level
     opens, due = timeline.item_dates(slot.phase.phase.month, 0, assignment.due_after_days)
     return _Entry(kind=kind, source=assignment, module=slot.phase.module, level=level, opens_on=opens,
-                  due_on=due, extended_by=assignment.phase_id)
+                  due_on=due, extended_by=assignment.phase_id,
+                  early=_Early(slot.phase.phase.id, slot.opens, 0, assignment.due_after_days))
 
 
 def _entries(timeline: Timeline, loaded: _Loaded) -> tuple[dict[int, _Slot], list[_Entry]]:
@@ -366,12 +388,19 @@ def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
 
 
 def _item(entry: _Entry, uid: int, loaded: _Loaded) -> Item:
-    """``entry`` for one learner: their extension, if later, moves its due date."""
+    """``entry`` for one learner: their early access, if earlier than the phase's opening,
+    opens it (and counts its days) from then; their extension, if later, moves its due date."""
     extra = loaded.extended.get((uid, entry.extended_by)) if entry.extended_by is not None else None
+    opens_on, due_on = entry.opens_on, entry.due_on
+    early = loaded.early.get((uid, entry.early.phase_id)) if entry.early is not None else None
+    if entry.early is not None and early is not None and early < entry.early.phase_opens:
+        opens_on = early + timedelta(days=entry.early.opens_after)
+        if entry.early.due_after is not None:
+            due_on = early + timedelta(days=entry.early.due_after)
     done, detail = _state(entry, uid, loaded)
     work = loaded.work.get((uid, entry.source.id)) if isinstance(entry.source, Assignment) else None
     return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,
-                level=entry.level, opens_on=entry.opens_on, due_on=max(entry.due_on, extra) if extra else entry.due_on,
+                level=entry.level, opens_on=opens_on, due_on=max(due_on, extra) if extra else due_on,
                 done=done, detail=detail,
                 handed_in=work is not None and work.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RELEASED))
 

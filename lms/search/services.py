@@ -31,7 +31,7 @@ from lms.search.query import SearchQuery, parse_query
 
 PAGE_SIZE = 10
 MAX_PAGE = 500
-LEARNER_LIMIT = 20
+LEARNER_LIMIT = 20  # learners a page
 EVERY_KIND = (DocumentKind.LESSON, DocumentKind.TEMPLATE)
 
 # ---------------------------------------------------------------------------- the index
@@ -161,12 +161,22 @@ class Results:
     total: int = 0
     hits: list[Hit] = field(default_factory=list)
     learners: list[LearnerHit] = field(default_factory=list)
-    more_learners: bool = False
     learners_searched: bool = False
+    learner_page: int = 1
+    learner_total: int = 0
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
+
+    @property
+    def learner_pages(self) -> int:
+        return max(1, -(-self.learner_total // LEARNER_LIMIT))
+
+    @property
+    def more_learners(self) -> bool:
+        """More learners match than this page shows (on a later page)."""
+        return self.learner_page < self.learner_pages
 
     @property
     def empty(self) -> bool:
@@ -200,19 +210,18 @@ class LessonGate:
 
 
 def search(session: DbSession, user: User, raw: str, page: int = 1, now: datetime | None = None,
-           kinds: Sequence[DocumentKind] = EVERY_KIND) -> Results:
-    """One page of what ``raw`` finds for ``user``. A fixed number of statements whatever
-    the number of hits or learners."""
+           kinds: Sequence[DocumentKind] = EVERY_KIND, learner_page: int = 1) -> Results:
+    """One page of what ``raw`` finds for ``user`` (and, for staff, page ``learner_page`` of
+    the learners it finds). A fixed number of statements whatever the number of hits or learners."""
     query = parse_query(raw)
     page = min(max(page, 1), MAX_PAGE)
-    results = Results(query=query, page=page)
+    results = Results(query=query, page=page, learner_page=min(max(learner_page, 1), MAX_PAGE))
     if not query.text:
         return results
     roles = roles_of(session, user)
     if roles.is_staff:
         results.learners_searched = True
-        found = find_learners(session, user, roles, query.text)
-        results.learners, results.more_learners = found[:LEARNER_LIMIT], len(found) > LEARNER_LIMIT
+        results.learners, results.learner_total = find_learners(session, user, roles, query.text, results.learner_page)
     if not query:
         return results
     backend = backend_for(session)
@@ -239,14 +248,15 @@ def _like(needle: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def find_learners(session: DbSession, user: User, roles: Roles, text: str) -> list[LearnerHit]:
+def find_learners(session: DbSession, user: User, roles: Roles, text: str, page: int = 1) -> tuple[list[LearnerHit], int]:
     """Learners with an active enrolment whose name or email holds ``text``, in the
     cohorts ``user`` works on: every cohort for a site admin, their organizations'
     cohorts for an organization admin, the cohorts they teach for an instructor.
-    One more than ``LEARNER_LIMIT`` at most, to tell that there are more."""
+    Page ``page`` of them (``LEARNER_LIMIT`` a page, by name) and how many there are in all:
+    two statements."""
     needle = " ".join(text.split()).lower()[:100]
     if len(needle) < 2:
-        return []
+        return [], 0
     pattern = _like(needle)
     statement = (select(User, Cohort).join(Enrolment, Enrolment.user_id == User.id)
                  .join(Cohort, Cohort.id == Enrolment.cohort_id)
@@ -255,5 +265,9 @@ def find_learners(session: DbSession, user: User, roles: Roles, text: str) -> li
     if not user.is_admin:
         scope = [Cohort.organization_id.in_(roles.admin_of), Cohort.id.in_(roles.instructs)]
         statement = statement.where(or_(*scope))
-    rows = session.execute(statement.order_by(User.name, User.id).limit(LEARNER_LIMIT + 1))
-    return [LearnerHit(user=u, cohort=c) for u, c in rows]
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    if not total:
+        return [], 0
+    rows = session.execute(statement.order_by(User.name, User.id, Cohort.id)
+                           .limit(LEARNER_LIMIT).offset((page - 1) * LEARNER_LIMIT))
+    return [LearnerHit(user=u, cohort=c) for u, c in rows], total

@@ -18,5 +18,6 @@ def _page(value: str | None) -> int:
 @bp.get("/search")
 def search() -> str:
     raw = request.args.get("q", "")
-    results = services.search(db.session, signed_in(), raw, _page(request.args.get("page")))
+    results = services.search(db.session, signed_in(), raw, _page(request.args.get("page")),
+                              learner_page=_page(request.args.get("learners_page")))
     return render_template("search/results.html", results=results, raw=raw)

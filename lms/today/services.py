@@ -11,11 +11,12 @@ cohort taught)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
@@ -23,7 +24,8 @@ from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.assessment.services import pending_essays
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import HeatMap, heat_map
-from lms.coursework.models import Assignment, Submission, SubmissionStatus
+from lms.coursework.models import Submission, SubmissionStatus
+from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.grading.models import Grade, GradeStatus
@@ -122,14 +124,14 @@ def todo_list(session: DbSession, plan: Schedule, progress: LearnerProgress) -> 
     the learner's to do) and the weekly checks of the units open now not yet taken: overdue
     first, then by due date."""
     user_id, today = progress.user_id, progress.today
-    waiting = set(session.scalars(select(Assignment.key).join(Submission, Submission.assignment_id == Assignment.id).where(
-        Submission.user_id == user_id, Submission.status == SubmissionStatus.SUBMITTED)))
+    # Handed in and not done is waiting for a grade: the learner's own work or their team's
+    # (progress finds it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
                  module=item.module.title if item.module else (item.level.title if item.level else None),
                  due_on=item.due_on, today=today, link=_link(item), detail=item.detail)
             for item in progress.items
             if item.kind in KIND_OF_ITEM and not item.done and item.opens_on <= today
-            and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.key in waiting)]
+            and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.handed_in)]
     return sorted(todo + _checks(session, plan, user_id), key=_todo_order)
 
 
@@ -158,13 +160,19 @@ def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
 
 
 def recent_results(session: DbSession, user_id: int) -> list[Recent]:
-    """The learner's latest released grades, scored quizzes and stakeholder feedback, newest
-    first: three statements."""
-    grades = session.scalars(
-        select(Grade).join(Submission, Submission.id == Grade.submission_id)
-        .where(Submission.user_id == user_id, Grade.status == GradeStatus.RELEASED, Grade.released_at.is_not(None))
+    """The learner's latest released grades (on their own work and on their team's, with
+    their own adjusted score), scored quizzes and stakeholder feedback, newest first: a
+    fixed number of statements."""
+    work = work_by_learner(session, [user_id], options=(load_only(Submission.id, Submission.assignment_id,
+                                                                   Submission.user_id),))
+    grades = list(session.scalars(
+        select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()]),
+                            Grade.status == GradeStatus.RELEASED, Grade.released_at.is_not(None))
         .order_by(Grade.released_at.desc()).limit(RECENT_SHOWN)
-        .options(selectinload(Grade.submission).selectinload(Submission.assignment)))
+        .options(selectinload(Grade.submission).selectinload(Submission.assignment)))) if work else []
+    teams = groups_of(session, [g.submission_id for g in grades])
+    scores = {g.id: teams[g.submission_id].score_of(user_id, g.score, g.max_score) if g.submission_id in teams else g.score
+              for g in grades}
     attempts = session.scalars(
         select(Attempt).join(Quiz, Quiz.id == Attempt.quiz_id)
         .where(Attempt.user_id == user_id, Attempt.submitted_at.is_not(None), Attempt.score.is_not(None),
@@ -177,8 +185,10 @@ def recent_results(session: DbSession, user_id: int) -> list[Recent]:
         .where(FeedbackInvite.learner_id == user_id)
         .order_by(FeedbackResponse.submitted_at.desc()).limit(RECENT_SHOWN)
         .options(selectinload(FeedbackResponse.invite).selectinload(FeedbackInvite.module)))
-    recent = [Recent("grade", g.submission.assignment.title, g.released_at or g.updated_at,
-                     f"{g.score:g} of {g.max_score:g}" if g.score is not None else "graded",
+    recent = [Recent("grade", g.submission.assignment.title + (f" (team {teams[g.submission_id].name})"
+                                                                if g.submission_id in teams else ""),
+                     g.released_at or g.updated_at,
+                     f"{scores[g.id]:g} of {g.max_score:g}" if scores[g.id] is not None else "graded",
                      Link("grading.feedback", g.submission.assignment.key))
               for g in grades]
     recent += [Recent("quiz", a.quiz.title, a.submitted_at or a.started_at, f"{a.percent:g}%", Link("assessment.quiz", a.quiz.key))
@@ -243,16 +253,19 @@ class CohortToday:
         return found
 
 
-def taught_cohorts(session: DbSession, user_id: int) -> list[Cohort]:
-    return list(session.scalars(
-        select(Cohort).join(cohort_instructors, cohort_instructors.c.cohort_id == Cohort.id)
-        .where(cohort_instructors.c.user_id == user_id, Cohort.archived_at.is_(None)).order_by(Cohort.name)))
+def taught_cohorts(session: DbSession, user_id: int, admin_of: Collection[int] = ()) -> list[Cohort]:
+    """The cohorts (not archived) the person teaches, and those of the organizations they
+    administer (an organization admin may grade its cohorts' work)."""
+    taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user_id)
+    staffed = or_(Cohort.id.in_(taught), Cohort.organization_id.in_(list(admin_of))) if admin_of else Cohort.id.in_(taught)
+    return list(session.scalars(select(Cohort).where(staffed, Cohort.archived_at.is_(None)).order_by(Cohort.name, Cohort.id)))
 
 
-def instructor_today(session: DbSession, user_id: int, now: datetime) -> list[CohortToday]:
-    """Each cohort the person teaches (not archived): work waiting for a grade (the oldest
-    first), essay answers to grade, overdue learners and newly at-risk learners."""
-    cohorts = taught_cohorts(session, user_id)
+def instructor_today(session: DbSession, user_id: int, now: datetime, admin_of: Collection[int] = ()) -> list[CohortToday]:
+    """Each cohort the person teaches, or staffs as an admin of its organization (not
+    archived): work waiting for a grade (the oldest first), essay answers to grade, overdue
+    learners and newly at-risk learners."""
+    cohorts = taught_cohorts(session, user_id, admin_of)
     if not cohorts:
         return []
     ids = [c.id for c in cohorts]
