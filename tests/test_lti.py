@@ -24,6 +24,8 @@ from lms.extensions import db
 from lms.lti import keys, services
 from lms.lti.grades import send_pending
 from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreStatus
+from lms.privacy.kinds import LtiLinks
+from lms.privacy.services import erase_learner
 from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 
@@ -232,6 +234,13 @@ def test_quiz_scores_go_back_with_retries_and_regrades_update_them(app, client, 
     assert send_pending(db.session, app.config).sent == 1
     assert len(lti.scores) == 2 and lti.scores[1]["scoreGiven"] < given
     assert db.session.scalar(select(func.count()).select_from(LtiScore)) == 1
+    # Data rights: the link and the grades sent are in the learner's export; erasure deletes them.
+    [exported] = LtiLinks().export(db.session, user)
+    assert exported["platform_user_id"] == "moodle-5" and len(exported["grades_sent"]) == 1
+    erase_learner(db.session, user, user.email, actor_id=world.admin.id, ip=None, now=utcnow())
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(LtiAccount)) == 0
+    assert db.session.scalar(select(func.count()).select_from(LtiScore)) == 0
 
 
 def test_a_score_without_a_placed_line_item_creates_one_and_is_sent_after_the_commit(app, client, lti, world) -> None:

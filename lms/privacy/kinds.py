@@ -44,6 +44,7 @@ from lms.feedback.models import FeedbackInvite
 from lms.grading.models import Grade, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.models import CalendarFeed, ScheduleOverride
+from lms.lti.models import LtiAccount, LtiPlatform, LtiScore
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import DigestSent, Notification, NotificationPreference
 from lms.portfolio.models import Portfolio
@@ -593,6 +594,30 @@ class TwoFactor(DataKind):
         return total
 
 
+class LtiLinks(DataKind):
+    """Accounts of learning platforms (LTI, lms.lti) linked to this one: the platform, its user
+    id for the person, and the grades sent back there. Erased: the links and the queued
+    grades deleted (the platform can no longer sign the account in)."""
+
+    name = "lti_links"
+    covers = ("lti_accounts.user_id",)
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        found = []
+        for account, platform in session.execute(select(LtiAccount, LtiPlatform).join(
+                LtiPlatform, LtiPlatform.id == LtiAccount.platform_id).where(LtiAccount.user_id == user.id).order_by(LtiAccount.id)):
+            scores = session.scalars(select(LtiScore).where(LtiScore.lti_account_id == account.id).order_by(LtiScore.id))
+            found.append({"platform": platform.name, "issuer": platform.issuer, "platform_user_id": account.subject,
+                          "linked_at": plain(account.created_at),
+                          "grades_sent": [row(s, without=("lti_account_id", "leased_until")) for s in scores]})
+        return found
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        accounts = select(LtiAccount.id).where(LtiAccount.user_id == erasure.user.id)
+        session.execute(delete(LtiScore).where(LtiScore.lti_account_id.in_(accounts)))
+        return rowcount(session.execute(delete(LtiAccount).where(LtiAccount.user_id == erasure.user.id)))
+
+
 class StaffActions(DataKind):
     """Columns naming someone acting as staff (grader, author of a note, who granted or
     imported what). Not exported: these are the staff's work on other people's records.
@@ -610,7 +635,7 @@ class StaffActions(DataKind):
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
                                Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
-                               AnnouncementsRead(), TwoFactor(), StaffActions())
+                               AnnouncementsRead(), TwoFactor(), LtiLinks(), StaffActions())
 
 
 def covered(kinds: Sequence[DataKind] = KINDS) -> set[str]:
