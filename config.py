@@ -94,6 +94,14 @@ class Config:
         # Production refuses to start with several workers on in-memory limits unless this is set.
         self.ALLOW_IN_MEMORY_LIMITS = os.environ.get("ALLOW_IN_MEMORY_LIMITS", "").lower() in {"1", "true", "yes"}
         self.REDIS_URL = redis_url or ""  # RQ jobs (mail delivery); unset: after the response
+        # Background jobs (lms/jobs): a cohort with more learners than this has its CSV/JSON exports
+        # made by a job (progress, then a download); a failed try is retried after JOBS_RETRY_FIRST
+        # seconds, doubling up to JOBS_RETRY_LONGEST; a running job's claim lasts JOBS_LEASE seconds.
+        self.EXPORT_BACKGROUND_ABOVE = _number("EXPORT_BACKGROUND_ABOVE", 2000, int)
+        self.JOBS_RETRY_FIRST = _number("JOBS_RETRY_FIRST", 30.0, float)
+        self.JOBS_RETRY_LONGEST = _number("JOBS_RETRY_LONGEST", 3600.0, float)
+        self.JOBS_LEASE = _number("JOBS_LEASE", 7200.0, float)
+        self.JOBS_TIMEOUT = _number("JOBS_TIMEOUT", 3600, int)
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         # starttls (port 587), tls (implicit TLS, port 465) or none (a local relay, port 25)
         self.MAIL_SECURITY = _choice("MAIL_SECURITY", "starttls", ("starttls", "tls", "none"))

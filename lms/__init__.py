@@ -36,6 +36,9 @@ from lms.feedback import wiring as feedback
 from lms.framework import wiring as framework
 from lms.gradebook import wiring as gradebook
 from lms.grading import wiring as grading
+from lms.job_kinds import JOB_KINDS
+from lms.jobs import wiring as jobs
+from lms.jobs.runner import install_kinds
 from lms.kpi import wiring as kpi
 from lms.learning import wiring as learning
 from lms.lti import wiring as lti
@@ -58,7 +61,7 @@ from lms.web.access import install_policy
 from lms.webhooks import wiring as webhooks
 
 # Dependency order: a feature comes after every feature it builds on.
-FEATURES = (web, audit, accounts, mail, catalog, cohorts, twofactor, learning, assessment, coursework, resources, grading, portfolio,
+FEATURES = (web, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,
@@ -95,5 +98,6 @@ def create_app(
     for feature in FEATURES:
         feature.init_app(app)
     content.init_app(app, CONTENT_SECTIONS)
+    install_kinds(app, JOB_KINDS)
     install_policy(app, POLICY)
     return app

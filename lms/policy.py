@@ -32,6 +32,7 @@ from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNM
 from lms.discussions.access import DISCUSSION_MEMBER, DISCUSSION_STAFF, POST_AUTHOR
 from lms.expert.access import EXPERT_INVITE_MANAGER
 from lms.grading.access import OWN_PEER_REVIEW
+from lms.jobs.access import JOB_REQUESTER
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
 from lms.notifications.access import OWN_NOTIFICATION
 from lms.simulations.access import OWN_RUN
@@ -106,6 +107,13 @@ POLICY: dict[str, AccessRule] = {
     "mail.outbox": SITE_ADMIN,
     "mail.retry": SITE_ADMIN,
     "mail.retry_failed": SITE_ADMIN,
+    # background jobs (lms.jobs): the site admin's list and retry; a job's page and file are
+    # its requester's; a cohort's large export is asked for by its staff
+    "jobs.board": SITE_ADMIN,
+    "jobs.retry": SITE_ADMIN,
+    "jobs.job": JOB_REQUESTER,
+    "jobs.download": JOB_REQUESTER,
+    "jobs.cohort_export": COHORT_STAFF,
     # organizations and cohorts
     "cohorts.organization": ORG_ADMIN,
     "cohorts.new_cohort": ORG_ADMIN,

@@ -46,6 +46,7 @@ from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
 from lms.framework.services import node_id
 from lms.grading.peer import reviews_to_do
+from lms.jobs.models import Job, JobStatus
 from lms.learning.services import build_schedule, grant_override
 from lms.lti.models import LtiPlatform
 from lms.lti.services import map_context as map_lti_context
@@ -94,6 +95,8 @@ LEARNERS = expect("forbid", anonymous="login", learner="ok", learner_other_cohor
 LESSON = expect("ok", anonymous="login", nobody="forbid", learner_other_cohort="forbid")
 # Handing in work: enrolled learners whose schedule has released the assignment.
 HAND_IN = expect("forbid", anonymous="login", learner="ok", learner_other_org="ok")
+# A background job's page and file: who asked for it (instructor A) and site admins; nobody else learns it exists.
+JOB_REQUESTER = expect("missing", anonymous="login", instructor="ok", admin="ok")
 # A learner's file: them and their cohort's staff; nobody else learns it exists.
 COHORT_FILE = expect("missing", anonymous="login", learner="ok", instructor="ok", org_admin="ok", admin="ok")
 # An attempt (or a peer review) is its learner's alone; for everybody else its id does not exist.
@@ -187,6 +190,12 @@ API_ROUTES: dict[str, Route] = {
     "mail.outbox": Route(lambda w, x: "/admin/mail", SITE_ADMIN),
     "mail.retry": Route(lambda w, x: "/admin/mail/1/retry", SITE_ADMIN, "POST"),
     "mail.retry_failed": Route(lambda w, x: "/admin/mail/retry-failed", SITE_ADMIN, "POST"),
+    # background jobs: the site admin's list and retry; a job's page and file for who asked for it (instructor A)
+    "jobs.board": Route(lambda w, x: "/admin/jobs", SITE_ADMIN),
+    "jobs.retry": Route(lambda w, x: f"/admin/jobs/{x['job_id']}/retry", SITE_ADMIN, "POST"),
+    "jobs.job": Route(lambda w, x: f"/jobs/{x['job_id']}", JOB_REQUESTER),
+    "jobs.download": Route(lambda w, x: f"/jobs/{x['job_id']}/download", JOB_REQUESTER),
+    "jobs.cohort_export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/exports/competency.csv", COHORT_STAFF, "POST"),
     "cohorts.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}", ORG_ADMIN),
     "cohorts.new_cohort": Route(lambda w, x: f"/organizations/{w.org_a.id}/cohorts/new", ORG_ADMIN),
     "cohorts.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}", COHORT_STAFF),
@@ -455,6 +464,15 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
                                         app.config["SECRET_KEY"], world.org_admin_a.id, True)
     extra["webhook_id"] = endpoint.id
     extra["delivery_id"] = queue_event(db.session, [endpoint], WebhookEvent.GRADE_RELEASED, "access", {}, utcnow())[0].id
+    # an export instructor A asked for, made and kept in the upload directory
+    exported = Path(app.instance_path) / "uploads" / "exports" / "access.csv"
+    exported.parent.mkdir(parents=True, exist_ok=True)
+    exported.write_text("learner\n")
+    job = Job(kind="export", label="Access export", status=JobStatus.DONE, requested_by_id=world.instructor_a.id,
+              file_path="exports/access.csv", file_name="access.csv", file_type="text/csv")
+    db.session.add(job)
+    db.session.flush()
+    extra["job_id"] = job.id
     # a personal API token of learner A's and an organization token of organization A's
     extra["api_token_id"] = create_api_token(db.session, world.learner_a, "Mine", ["read:curriculum"], None).token.id
     extra["org_api_token_id"] = create_api_token(db.session, world.org_admin_a, "HR", ["read:people"], None, world.org_a).token.id

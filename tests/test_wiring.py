@@ -73,13 +73,13 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "api", "api_v1", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "kpi", "learning", "lti", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "jobs", "kpi", "learning", "lti", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web", "webhooks"]
     assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
-                                 "load-content", "lti-sync", "mail-worker", "publish-announcements", "purge-uploads", "rebuild-mastery", "rebuild-progress", "rebuild-search", "restore",
-                                 "send-reminders", "webhook-worker"]
+                                 "load-content", "lti-sync", "mail-worker", "publish-announcements", "purge-uploads", "queue-job", "rebuild-mastery", "rebuild-progress", "rebuild-search", "restore",
+                                 "run-jobs", "send-reminders", "webhook-worker", "worker"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
-    assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.lti.jobs.send_after_commit", "lms.privacy.views.delete_committed_files",
+    assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.jobs.runner.dispatch_after_commit", "lms.lti.jobs.send_after_commit", "lms.privacy.views.delete_committed_files",
                                      "lms.webhooks.jobs.deliver_after_commit"]
 
 

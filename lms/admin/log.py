@@ -6,12 +6,13 @@ A fixed number of statements whatever the page or export holds."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from lms.accounts.models import User
@@ -23,6 +24,7 @@ from lms.grading.exports import GradeTable
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
+EXPORT_CHUNK = 1000
 COLUMNS = ["id", "at_utc", "actor_id", "actor", "actor_email", "action", "organization_id", "organization",
            "target", "ip", "before", "after"]
 
@@ -103,6 +105,30 @@ def table(session: DbSession, filters: LogFilters, scope: frozenset[int] | None,
                      actor.email if actor else "", entry.action.value, entry.organization_id,
                      org.name if org else "", entry.target, entry.ip or "", state(entry.before), state(entry.after)])
     return GradeTable(columns=COLUMNS, rows=rows)
+
+
+def stream_rows(session: DbSession, filters: LogFilters, scope: frozenset[int] | None, *, structured: bool,
+                chunk: int = EXPORT_CHUNK) -> Iterator[list[Any]]:
+    """``table``'s rows read ``chunk`` at a time (keyset on the newest-first order), so an
+    export of the whole log is sent with constant memory: one statement per chunk."""
+
+    def state(value: dict[str, Any] | None) -> Any:
+        return value if structured else ("" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+    query, after, sent = _query(filters, scope), None, 0
+    while sent < EXPORT_LIMIT:
+        page = query if after is None else query.where(or_(
+            AuditEntry.created_at < after[0], and_(AuditEntry.created_at == after[0], AuditEntry.id < after[1])))
+        found = session.execute(page.limit(min(chunk, EXPORT_LIMIT - sent))).all()
+        for entry, actor, org in found:
+            yield [entry.id, entry.created_at.isoformat(), entry.actor_id, actor.name if actor else "",
+                   actor.email if actor else "", entry.action.value, entry.organization_id,
+                   org.name if org else "", entry.target, entry.ip or "", state(entry.before), state(entry.after)]
+        if len(found) < chunk:
+            return
+        sent += len(found)
+        after = (found[-1][0].created_at, found[-1][0].id)
+        session.expunge_all()  # the chunk is sent: let its rows go
 
 
 def organizations(session: DbSession, scope: frozenset[int] | None) -> list[Organization]:

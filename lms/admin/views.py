@@ -21,7 +21,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.gradebook.exports import EXPORTERS
 from lms.mail.services import queue_mail
-from lms.web.downloads import content_disposition
+from lms.web.downloads import streamed_download
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
@@ -174,6 +174,6 @@ def audit_export(fmt: str) -> Response:
     filters, problems = _filters()
     if problems:
         return Response("\n".join(problems) + "\n", status=400, mimetype="text/plain")
-    body = exporter.render(log.table(db.session, filters, _scope(), structured=fmt == "json"))
+    rows = log.stream_rows(db.session, filters, _scope(), structured=fmt == "json")  # read in chunks as it is sent
     filename = f"audit-log-{utcnow():%Y%m%d-%H%M}.{exporter.extension}"
-    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": content_disposition(filename)})
+    return streamed_download(exporter.stream_rows(log.COLUMNS, rows), mimetype=exporter.mimetype, filename=filename)

@@ -4,38 +4,60 @@ a spreadsheet would run as formulas are made safe the same way."""
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from lms.competency.services import Cell, HeatMap
 from lms.grading.exports import CsvExporter, GradeTable
+from lms.web.downloads import json_stream
 
 
 def _level(cell: Cell) -> float | str:
     return "" if cell.level is None else cell.level
 
 
-def heat_map_table(heat: HeatMap) -> GradeTable:
-    """One row per learner, in the heat map's order."""
+def heat_map_columns(heat: HeatMap) -> list[str]:
     columns = ["learner", "email"]
     for column in heat.columns:
         columns += [f"{column.code} level", f"{column.code} named level"]
-    columns += ["mean", "at risk", "reasons"]
-    rows = []
+    return [*columns, "mean", "at risk", "reasons"]
+
+
+def heat_map_rows(heat: HeatMap) -> Iterator[list[Any]]:
+    """One row per learner, in the heat map's order, made as they are read."""
     for row in heat.rows:
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
             values += [_level(cell), cell.name]
         values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "; ".join(r.text for r in row.reasons)]
-        rows.append(values)
-    return GradeTable(columns=columns, rows=rows)
+        yield values
+
+
+def heat_map_table(heat: HeatMap) -> GradeTable:
+    """One row per learner, in the heat map's order."""
+    return GradeTable(columns=heat_map_columns(heat), rows=list(heat_map_rows(heat)))
+
+
+def _row_document(heat: HeatMap, r: Any) -> dict[str, Any]:
+    return {"user_id": r.user.id, "name": r.user.name, "email": r.user.email,
+            "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
+                                "evidence": cell.evidence}
+                       for c, cell in zip(heat.columns, r.cells, strict=True)},
+            "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk,
+            "reasons": [reason.text for reason in r.reasons]}
 
 
 def heat_map_document(heat: HeatMap) -> dict[str, Any]:
     """The heat map as plain data: everything the page shows."""
+    head, tail = _document_parts(heat)
+    return {**head, "rows": [_row_document(heat, r) for r in heat.rows], **tail}
+
+
+def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document's members before its rows, and after them."""
     cohort = heat.cohort
-    return {
+    head = {
         "cohort": {"id": cohort.id, "name": cohort.name, "organization": cohort.organization.name,
                    "start_date": cohort.start_date.isoformat(), "month": heat.month, "today": heat.today.isoformat()},
         "objectives": [{"code": c.code, "title": c.objective.title, "kind": c.objective.kind,
@@ -44,13 +66,8 @@ def heat_map_document(heat: HeatMap) -> dict[str, Any]:
         "thresholds": dict(heat.policy.thresholds),
         "at_risk_below": heat.policy.at_risk_below,
         "sort": {"by": heat.sort, "descending": heat.descending},
-        "rows": [{"user_id": r.user.id, "name": r.user.name, "email": r.user.email,
-                  "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
-                                      "evidence": cell.evidence}
-                             for c, cell in zip(heat.columns, r.cells, strict=True)},
-                  "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk,
-                  "reasons": [reason.text for reason in r.reasons]}
-                 for r in heat.rows],
+    }
+    tail = {
         "distributions": {d.column.code: {s.band.name: {"count": s.count, "share": round(s.share, 4)} for s in d.shares}
                           for d in heat.distributions},
         "funnel": [{"level": step.level.key, "title": step.level.title, "opened": step.opened, "learners": step.total,
@@ -60,6 +77,7 @@ def heat_map_document(heat: HeatMap) -> dict[str, Any]:
                                   "objective": reason.objective} for reason in r.reasons]}
                     for r in heat.at_risk],
     }
+    return head, tail
 
 
 class HeatMapExporter(ABC):
@@ -68,22 +86,27 @@ class HeatMapExporter(ABC):
     mimetype: ClassVar[str]
     extension: ClassVar[str]
 
+    def render(self, heat: HeatMap) -> str:
+        return "".join(self.stream(heat))
+
     @abstractmethod
-    def render(self, heat: HeatMap) -> str: ...
+    def stream(self, heat: HeatMap) -> Iterator[str]:
+        """The export a row at a time (a streamed response, or a background job's file)."""
 
 
 class CsvHeatMap(HeatMapExporter):
     name, label, mimetype, extension = "csv", "CSV", "text/csv", "csv"
 
-    def render(self, heat: HeatMap) -> str:
-        return CsvExporter().render(heat_map_table(heat))
+    def stream(self, heat: HeatMap) -> Iterator[str]:
+        return CsvExporter().stream_rows(heat_map_columns(heat), heat_map_rows(heat))
 
 
 class JsonHeatMap(HeatMapExporter):
     name, label, mimetype, extension = "json", "JSON", "application/json", "json"
 
-    def render(self, heat: HeatMap) -> str:
-        return json.dumps(heat_map_document(heat), indent=2, ensure_ascii=False)
+    def stream(self, heat: HeatMap) -> Iterator[str]:
+        head, tail = _document_parts(heat)
+        return json_stream(head, "rows", (_row_document(heat, r) for r in heat.rows), tail)
 
 
 EXPORTERS: dict[str, HeatMapExporter] = {e.name: e for e in (CsvHeatMap(), JsonHeatMap())}

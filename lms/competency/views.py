@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in
@@ -18,7 +18,8 @@ from lms.competency.exports import EXPORTERS
 from lms.competency.forms import ReviewForm
 from lms.database import utcnow
 from lms.extensions import db
-from lms.web.downloads import content_disposition
+from lms.jobs import exports
+from lms.web.downloads import streamed_download
 from lms.web.forms import add_error
 
 bp = Blueprint("competency", __name__, template_folder="templates")
@@ -47,12 +48,15 @@ def heat_map(cohort_id: int) -> str:
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency.<fmt>")
-def export(cohort_id: int, fmt: str) -> Response:
+def export(cohort_id: int, fmt: str) -> Response | str:
+    """Streamed row by row; a cohort past EXPORT_BACKGROUND_ABOVE learners is offered a background job."""
     exporter = EXPORTERS.get(fmt) or abort(404)
     cohort = _cohort(cohort_id)
-    body = exporter.render(_heat_map(cohort))
+    if exports.in_background(db.session, current_app.config, cohort.id):
+        return exports.offer(cohort, "competency", fmt, request.args)
     filename = f"competency-{_slug(cohort.name)}-{utcnow():%Y%m%d}.{exporter.extension}"
-    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": content_disposition(filename)})
+    return streamed_download(exporter.stream(_heat_map(cohort)), mimetype=exporter.mimetype, filename=filename,
+                             session=db.session)
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency/trend")

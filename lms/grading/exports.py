@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -75,6 +76,16 @@ class Exporter(ABC):
     @abstractmethod
     def render(self, table: GradeTable) -> str: ...
 
+    def stream(self, table: GradeTable) -> Iterator[str]:
+        """The export in pieces (one per row where the format allows), for a streamed
+        response or a job's file; joined, they are ``render``'s text."""
+        yield self.render(table)
+
+    def stream_rows(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+        """``stream`` of the table these rows make (formats that can go a row at a time
+        override it so the rows are never all held)."""
+        return self.stream(GradeTable(columns=list(columns), rows=[list(row) for row in rows]))
+
 
 def _safe(value: Any) -> Any:
     """Spreadsheets run cells that start with = + - @ as formulas; such text gets a quote."""
@@ -87,11 +98,22 @@ class CsvExporter(Exporter):
     name, mimetype, extension = "csv", "text/csv", "csv"
 
     def render(self, table: GradeTable) -> str:
+        return "".join(self.stream(table))
+
+    def stream(self, table: GradeTable) -> Iterator[str]:
+        return self.stream_rows(table.columns, table.rows)
+
+    def stream_rows(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+        """The header, then one CSV line per row as ``rows`` yields it: constant memory."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(table.columns)
-        writer.writerows([[_safe(v) for v in row] for row in table.rows])
-        return out.getvalue()
+        writer.writerow(columns)
+        yield out.getvalue()
+        for row in rows:
+            out.seek(0)
+            out.truncate()
+            writer.writerow([_safe(v) for v in row])
+            yield out.getvalue()
 
 
 EXPORTERS: dict[str, Exporter] = {e.name: e for e in (CsvExporter(),)}

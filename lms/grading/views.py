@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from lms.accounts.current import signed_in
@@ -22,7 +22,8 @@ from lms.grading import peer, services
 from lms.grading.exports import EXPORTERS, grade_table
 from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
-from lms.web.downloads import content_disposition
+from lms.jobs import exports
+from lms.web.downloads import streamed_download
 from lms.web.filters import localtime
 from lms.web.markdown import render_user_markdown
 
@@ -122,12 +123,15 @@ def feedback(key: str) -> str:
 
 
 @bp.get("/cohorts/<int:cohort_id>/grades.<fmt>")
-def export(cohort_id: int, fmt: str) -> Response:
+def export(cohort_id: int, fmt: str) -> Response | str:
+    """Streamed row by row; a cohort past EXPORT_BACKGROUND_ABOVE learners is offered a background job."""
     cohort = db.session.get(Cohort, cohort_id) or abort(404)
     exporter = EXPORTERS.get(fmt) or abort(404)
-    body = exporter.render(grade_table(db.session, cohort))
+    if exports.in_background(db.session, current_app.config, cohort.id):
+        return exports.offer(cohort, "grades", fmt, request.args)
     filename = f"grades-{cohort.name.lower().replace(' ', '-')}-{utcnow():%Y%m%d}.{exporter.extension}"
-    return Response(body, mimetype=exporter.mimetype, headers={"Content-Disposition": content_disposition(filename)})
+    return streamed_download(exporter.stream(grade_table(db.session, cohort)), mimetype=exporter.mimetype,
+                             filename=filename)
 
 
 # --------------------------------------------------------------------------- peer review

@@ -8,9 +8,14 @@ name as an RFC 5987 ``filename*=UTF-8''...`` which browsers prefer."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
+
+from flask import Response, stream_with_context
 
 # RFC 5987 attr-char, the characters ``filename*`` may carry unencoded.
 ATTR_CHARS = "!#$&+-.^_`|~"
@@ -65,3 +70,31 @@ class ZipSink:
         data = b"".join(self.parts)
         self.parts.clear()
         return data
+
+
+def json_stream(head: Mapping[str, Any], key: str, items: Iterable[Any], tail: Mapping[str, Any] | None = None,
+                *, separator: str = "\n") -> Iterator[str]:
+    """A JSON object made piece by piece, for an export streamed with constant memory:
+    ``head``'s members, then ``key`` holding the list of ``items`` (one piece each, as the
+    iterable yields them), then ``tail``'s members. ``json.loads`` of the joined pieces
+    equals the object with its members in that order."""
+
+    def member(name: str, value: Any) -> str:
+        return f"{json.dumps(name)}: {json.dumps(value, ensure_ascii=False)}"
+
+    yield "{" + ", ".join(member(name, value) for name, value in head.items()) + (", " if head else "")
+    yield f"{json.dumps(key)}: ["
+    for index, item in enumerate(items):
+        yield ("," if index else "") + separator + json.dumps(item, ensure_ascii=False)
+    yield separator + "]" + "".join(", " + member(name, value) for name, value in (tail or {}).items()) + "}\n"
+
+
+def streamed_download(chunks: Iterable[str], *, mimetype: str, filename: str, session: Any = None) -> Response:
+    """A download whose body is sent as ``chunks`` yields it (an export's rows), inside the
+    request's context. With ``session``, the objects it loaded are detached first: the
+    request's unit of work rolls back before the body is sent, which would otherwise
+    expire them and load each again, row by row."""
+    if session is not None:
+        session.expunge_all()
+    return Response(stream_with_context(chunk.encode() for chunk in chunks), mimetype=mimetype,
+                    headers={"Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})

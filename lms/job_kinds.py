@@ -1,0 +1,172 @@
+"""The one list of background job kinds (``JOB_KINDS``), installed by ``create_app``; and
+the export sources the ``export`` kind makes files of. Assembly only: each kind is a small
+class calling one feature's service, as its ``flask lms`` command does. Queue the
+periodic ones from cron with ``flask lms queue-job NAME`` (the worker runs them)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from lms.announcements import services as announcements
+from lms.announcements.views import link_for
+from lms.certificates.services import issue_due
+from lms.cohorts.models import Cohort, Enrolment
+from lms.competency import services as competency
+from lms.competency.exports import EXPORTERS as HEAT_MAP_EXPORTERS
+from lms.database import DbSession, unit_of_work, utcnow
+from lms.gradebook import services as gradebook
+from lms.gradebook.exports import EXPORTERS as GRADEBOOK_EXPORTERS
+from lms.gradebook.models import RowFilter
+from lms.grading.exports import EXPORTERS as GRADE_EXPORTERS
+from lms.grading.exports import grade_table
+from lms.jobs.exports import ExportFile, ExportJob, ExportSource
+from lms.jobs.kinds import JobKind, Work
+from lms.mail.services import deliver_pending, transport_for
+from lms.notifications.reminders import send_reminders
+from lms.notifications.services import BASE_URL, reminders_due
+from lms.progress.services import rebuild, reweigh
+from lms.search.services import rebuild_index
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def _base_url(work: Work) -> None:
+    base = str(work.params.get("base_url") or os.environ.get("LMS_BASE_URL", ""))
+    if base:
+        work.session.info[BASE_URL] = base
+
+
+class DeliverMail(JobKind):
+    name, label, from_command = "deliver-mail", "Deliver the outbox's due mail", True
+
+    def run(self, work: Work) -> str:
+        return f"Delivered {_plural(deliver_pending(work.session, transport_for(work.app.config)), 'email')}."
+
+
+class SendReminders(JobKind):
+    """Reminders, staff notices and the daily digests due now; each notice is made once."""
+
+    name, label, from_command = "send-reminders", "Send the reminders and digests due", True
+
+    def run(self, work: Work) -> str:
+        session, now = work.session, utcnow()
+        _base_url(work)
+        with unit_of_work(session):
+            report = send_reminders(session, now)
+        with work.app.test_request_context(), unit_of_work(session):
+            reminders_due.send(work.app, session=session, now=now)
+        mailed = deliver_pending(session, transport_for(work.app.config))
+        return f"Made {_plural(report.made, 'notice')}; queued {_plural(report.digests, 'digest')}; delivered {_plural(mailed, 'email')}."
+
+
+class PublishAnnouncements(JobKind):
+    name, label, from_command = "publish-announcements", "Notify learners of scheduled announcements", True
+
+    def run(self, work: Work) -> str:
+        _base_url(work)
+        with work.app.test_request_context(), unit_of_work(work.session):
+            count = announcements.publish_due(work.session, utcnow(), link_for)
+        return f"Notified the learners of {_plural(count, 'announcement')}."
+
+
+class RebuildMastery(JobKind):
+    name, label, from_command = "rebuild-mastery", "Rebuild mastery from the evidence", True
+    max_attempts = 3
+
+    def run(self, work: Work) -> str:
+        with unit_of_work(work.session):
+            reweigh(work.session)
+            count = rebuild(work.session, utcnow())
+        return f"Rebuilt {_plural(count, 'mastery record')}."
+
+
+class RebuildSearch(JobKind):
+    name, label, from_command = "rebuild-search", "Rebuild the search index", True
+    max_attempts = 3
+
+    def run(self, work: Work) -> str:
+        with unit_of_work(work.session):
+            report = rebuild_index(work.session)
+        return f"{report.created} added, {report.updated} updated, {report.removed} removed."
+
+
+class CheckCertificates(JobKind):
+    """Issue every certificate due (as a grade release would): a cohort at a time, each
+    committed on its own; issuing twice gives nothing more."""
+
+    name, label, from_command = "check-certificates", "Issue the certificates due", True
+
+    def run(self, work: Work) -> str:
+        session = work.session
+        cohorts = list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
+        learners = list(session.execute(select(Enrolment.cohort_id, Enrolment.user_id)
+                                        .where(Enrolment.ended_at.is_(None), Enrolment.cohort_id.in_(cohorts))
+                                        .order_by(Enrolment.cohort_id, Enrolment.user_id)))
+        issued = 0
+        for index, cohort_id in enumerate(cohorts):
+            with unit_of_work(session):
+                cohort = session.get_one(Cohort, cohort_id)
+                for _, user_id in (pair for pair in learners if pair[0] == cohort_id):
+                    issued += len(issue_due(session, cohort, user_id, utcnow()))
+            work.progress(index + 1, len(cohorts))
+        return f"Issued {_plural(issued, 'certificate')} to the learners of {_plural(len(cohorts), 'cohort')}."
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "cohort"
+
+
+class HeatMapExport(ExportSource):
+    name, label, formats = "competency", "Competency heat map", tuple(HEAT_MAP_EXPORTERS)
+
+    def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
+        exporter = HEAT_MAP_EXPORTERS[fmt]
+        heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc")
+        return ExportFile(f"competency-{_slug(cohort.name)}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
+                          len(heat.rows) + 1, exporter.stream(heat))
+
+
+class GradesExport(ExportSource):
+    name, label, formats = "grades", "Grades", tuple(GRADE_EXPORTERS)
+
+    def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
+        exporter = GRADE_EXPORTERS[fmt]
+        table = grade_table(session, cohort)
+        return ExportFile(f"grades-{cohort.name.lower().replace(' ', '-')}-{now:%Y%m%d}.{exporter.extension}",
+                          exporter.mimetype, len(table.rows) + 1, exporter.stream(table))
+
+
+def _gradebook_filters(args: MultiDict[str, str]) -> tuple[RowFilter, str | None]:
+    """The gradebook page's filters (``show``, ``module``), as its export reads them."""
+    try:
+        row_filter = RowFilter(args.get("show", RowFilter.ALL))
+    except ValueError:
+        row_filter = RowFilter.ALL
+    return row_filter, args.get("module") or None
+
+
+class GradebookExport(ExportSource):
+    name, label, formats = "gradebook", "Gradebook", tuple(GRADEBOOK_EXPORTERS)
+
+    def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
+        exporter = GRADEBOOK_EXPORTERS[fmt]
+        table = gradebook.table(gradebook.gradebook(session, cohort, now, *_gradebook_filters(MultiDict(args))))
+        return ExportFile(f"gradebook-{cohort.name}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
+                          len(table.rows) + 1, exporter.stream(table))
+
+
+EXPORT_SOURCES: tuple[ExportSource, ...] = (HeatMapExport(), GradesExport(), GradebookExport())
+
+JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildSearch(),
+                                  CheckCertificates(), ExportJob(EXPORT_SOURCES))

@@ -1,0 +1,91 @@
+"""Large exports as jobs: a cohort with more than ``EXPORT_BACKGROUND_ABOVE`` learners
+(2,000 by default) gets its CSV or JSON made by a background job, with progress and a
+download link when ready, instead of in the request. An export source is a small class
+(``ExportSource``) per exported thing (heat map, grades, gradebook), registered in
+``lms/job_kinds.py``; the ``export`` job kind writes the source's chunks to a file under
+the upload directory. Small cohorts are streamed by the feature's own view."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from lms.cohorts.models import Cohort, Enrolment
+from lms.database import DbSession
+from lms.jobs.kinds import JobKind, Work
+from lms.jobs.services import JobError
+
+DEFAULT_THRESHOLD = 2000
+
+
+@dataclass
+class ExportFile:
+    """What a source makes: the download's name and type, how many chunks (rows, plus a
+    header) and the chunks, produced lazily so memory stays flat."""
+
+    filename: str
+    mimetype: str
+    total: int
+    chunks: Iterable[str]
+
+
+class ExportSource(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+    formats: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile: ...
+
+
+def learners(session: DbSession, cohort_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Enrolment)
+                          .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))) or 0
+
+
+def in_background(session: DbSession, config: Mapping[str, Any], cohort_id: int) -> bool:
+    """Whether the cohort's exports are made by a job (more learners than the threshold)."""
+    return learners(session, cohort_id) > int(config.get("EXPORT_BACKGROUND_ABOVE", DEFAULT_THRESHOLD))
+
+
+def offer(cohort: Cohort, source: str, fmt: str, args: Mapping[str, str]) -> str:
+    """The page shown instead of a large export: a button that asks for it as a job."""
+    return render_template("jobs/export_offer.html", cohort=cohort, source=source, fmt=fmt,
+                           args={k: v for k, v in args.items() if len(k) <= 40 and len(v) <= 200})
+
+
+class ExportJob(JobKind):
+    """Build one export of a cohort into a file (params: source, cohort_id, format, args)."""
+
+    name = "export"
+    label = "Export"
+    max_attempts = 3
+
+    def __init__(self, sources: Iterable[ExportSource]) -> None:
+        self.sources = {source.name: source for source in sources}
+
+    def source(self, name: str, fmt: str) -> ExportSource:
+        found = self.sources.get(name)
+        if found is None or fmt not in found.formats:
+            raise JobError(f"There is no {fmt} export of {name}.")
+        return found
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        found = self.sources.get(str(params.get("source")))
+        return f"{found.label if found else 'Export'} ({params.get('format')}) of {params.get('cohort_name', 'a cohort')}"
+
+    def run(self, work: Work) -> str:
+        params = work.params
+        source = self.source(str(params["source"]), str(params["format"]))
+        cohort = work.session.get(Cohort, int(params["cohort_id"]))
+        if cohort is None:
+            raise JobError("The cohort no longer exists.")
+        made = source.build(work.session, cohort, str(params["format"]), dict(params.get("args") or {}), work.now)
+        written = work.write_file(made.filename, made.mimetype, made.chunks, made.total)
+        return f"{made.filename}: {max(0, written - 1)} rows"

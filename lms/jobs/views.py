@@ -1,0 +1,105 @@
+"""The site admin's jobs page (queued, running, failed with the error, a retry button);
+a job's own page for whoever asked for it (progress, then the download); asking for a
+large export as a job."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from lms.accounts.current import signed_in
+from lms.cohorts.models import Cohort
+from lms.extensions import db
+from lms.jobs import runner, services
+from lms.jobs.exports import ExportJob
+from lms.jobs.forms import ButtonForm
+from lms.jobs.kinds import upload_root
+from lms.jobs.models import Job, JobStatus
+from lms.web.downloads import content_disposition
+
+bp = Blueprint("jobs", __name__, template_folder="templates")
+
+CHUNK = 64 * 1024
+
+
+def _board(form: ButtonForm, status: int = 200) -> tuple[str, int]:
+    return render_template("jobs/board.html", board=services.board(db.session), form=form, statuses=JobStatus), status
+
+
+@bp.get("/admin/jobs")
+def board() -> tuple[str, int]:
+    return _board(ButtonForm())
+
+
+@bp.post("/admin/jobs/<int:job_id>/retry")
+def retry(job_id: int) -> Response | tuple[str, int]:
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return _board(form, 400)
+    if db.session.get(Job, job_id) is None:
+        abort(404)
+    if services.retry(db.session, job_id):
+        flash(f"Job {job_id} will run again now.", "success")
+    else:
+        flash(f"Job {job_id} was not retried: it is running or done, or the same work is queued already.", "info")
+    return redirect(url_for("jobs.board"))
+
+
+def _job(job_id: int) -> Job:
+    return db.session.get(Job, job_id) or abort(404)
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int) -> str:
+    return render_template("jobs/job.html", job=_job(job_id), statuses=JobStatus)
+
+
+@bp.get("/jobs/<int:job_id>/download")
+def download(job_id: int) -> Response:
+    found = _job(job_id)
+    if found.status is not JobStatus.DONE or not found.file_path:
+        abort(404)
+    root = upload_root(current_app).resolve()
+    path = (root / found.file_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        abort(404)
+
+    def chunks(file: Path) -> Iterator[bytes]:
+        with file.open("rb") as handle:  # opened and closed by the iteration itself
+            while data := handle.read(CHUNK):
+                yield data
+
+    response = Response(chunks(path), mimetype=found.file_type or "application/octet-stream", direct_passthrough=True)
+    response.content_length = path.stat().st_size
+    response.headers["Content-Disposition"] = content_disposition(found.file_name or path.name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/cohorts/<int:cohort_id>/exports/<source>.<fmt>")
+def cohort_export(cohort_id: int, source: str, fmt: str) -> Response:
+    """Queue a cohort's export as a job (one live job per cohort, export and options)."""
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    exporter = runner.kinds(current_app).get(ExportJob.name)
+    if not isinstance(exporter, ExportJob):
+        abort(404)
+    try:
+        exporter.source(source, fmt)
+    except services.JobError:
+        abort(404)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400, "This page had expired: ask for the export again.")
+    args = {key: value for key, value in request.form.items()
+            if key not in ("csrf_token", "submit") and len(key) <= 40 and len(value) <= 200}
+    user = signed_in()
+    params = {"source": source, "cohort_id": cohort.id, "cohort_name": cohort.name, "format": fmt, "args": args}
+    options = hashlib.sha256("&".join(f"{k}={v}" for k, v in sorted(args.items())).encode()).hexdigest()[:16]
+    key = f"export:{user.id}:{source}:{cohort.id}:{fmt}:{options}"
+    made = services.queue_job(db.session, ExportJob.name, params, label=exporter.describe(params),
+                              max_attempts=exporter.max_attempts, requested_by_id=user.id, key=key)
+    return redirect(url_for("jobs.job", job_id=made.id))

@@ -1,0 +1,322 @@
+"""Background jobs (issue 14 points 3 and 6): exports stream row by row, and a cohort past
+EXPORT_BACKGROUND_ABOVE learners gets its export as a job with progress and a download;
+jobs run inline without Redis, are retried with backoff, failed with their error and
+retried from the site admin's page; with the real Redis (127.0.0.1:6379, database 11) a
+real ``flask lms worker`` process runs the jobs (each once), retries through RQ's
+scheduler and delivers the mail the request queued."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import select
+
+from lms.database import unit_of_work
+from lms.extensions import db
+from lms.job_kinds import JOB_KINDS
+from lms.jobs import runner, services
+from lms.jobs.kinds import JobKind, Work
+from lms.jobs.models import Job, JobStatus
+from lms.mail.models import MailStatus, OutboxMessage
+from tests.test_faults import Inbox, free_port
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/11"
+
+
+def job(job_id: int) -> Job:
+    db.session.expire_all()
+    found = db.session.get(Job, job_id)
+    assert found is not None
+    db.session.rollback()  # no read transaction left open (SQLite, another process writes)
+    return found
+
+
+def jobs() -> list[Job]:
+    db.session.expire_all()
+    found = list(db.session.scalars(select(Job).order_by(Job.id)))
+    db.session.rollback()
+    return found
+
+
+def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture()
+def cohort(loaded: Flask, world: Any, enrol_learner: Callable[..., Any], tmp_path: Path) -> Any:
+    """Cohort A with three learners; its instructor signs in."""
+    enrol_learner(world.cohort_a, name="=Formula Fan")
+    enrol_learner(world.cohort_a, name="Zoë Ünicode")
+    return world.cohort_a
+
+
+def rows(body: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body)))
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def test_small_exports_stream_and_large_ones_become_jobs_with_the_same_file(
+    app: Flask, client: Any, login: Callable[..., Any], world: Any, cohort: Any,
+) -> None:
+    login(client, world.instructor_a)
+    urls = {"competency.csv": f"/cohorts/{cohort.id}/competency.csv?sort=name&dir=desc",
+            "competency.json": f"/cohorts/{cohort.id}/competency.json", "grades.csv": f"/cohorts/{cohort.id}/grades.csv",
+            "gradebook.json": f"/cohorts/{cohort.id}/gradebook.json", "gradebook.csv": f"/cohorts/{cohort.id}/gradebook.csv?show=all"}
+    streamed = {}
+    for name, url in urls.items():
+        response = client.get(url)
+        assert response.status_code == 200 and response.is_streamed, name
+        streamed[name] = response.get_data(as_text=True)
+    assert len(rows(streamed["competency.csv"])) == 4  # the header and three learners
+    assert "'=Formula Fan" in streamed["competency.csv"]  # formula-safe, as before
+    assert [r["name"] for r in json.loads(streamed["competency.json"])["rows"]] == sorted(
+        ["=Formula Fan", "Learner A", "Zoë Ünicode"], key=str.lower)
+
+    app.config["EXPORT_BACKGROUND_ABOVE"] = 2  # three learners: past the threshold
+    offer = client.get(urls["competency.csv"])
+    page = offer.get_data(as_text=True)
+    assert offer.status_code == 200 and "Prepare the export" in page and not offer.is_streamed
+    assert f'action="/cohorts/{cohort.id}/exports/competency.csv"' in page and 'name="sort" value="name"' in page
+    for name in urls:
+        source, fmt = name.split(".")
+        args = {"sort": "name", "dir": "desc"} if name == "competency.csv" else ({"show": "all"} if name == "gradebook.csv" else {})
+        asked = client.post(f"/cohorts/{cohort.id}/exports/{source}.{fmt}", data=args)
+        assert asked.status_code == 302 and "/jobs/" in asked.headers["Location"], name
+        page = client.get(asked.headers["Location"]).get_data(as_text=True)  # no Redis: it ran inline, after the commit
+        assert "Ready." in page and "Download" in page, name
+        made = jobs()[-1]
+        assert made.status is JobStatus.DONE and made.attempts == 1 and made.requested_by_id == world.instructor_a.id
+        assert made.progress_done == made.progress_total == len(cohort_rows(streamed[name], fmt)) + 1
+        download = client.get(f"/jobs/{made.id}/download")
+        assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+        body = download.get_data(as_text=True)
+        if fmt == "json":
+            assert json.loads(body) == json.loads(streamed[name]), name
+        else:
+            assert body == streamed[name], name
+    assert client.post(f"/cohorts/{cohort.id}/exports/competency.xlsx").status_code == 404
+    assert client.post(f"/cohorts/{cohort.id}/exports/nothing.csv").status_code == 404
+    other = app.test_client()
+    login(other, world.instructor_b)
+    assert other.get(f"/jobs/{jobs()[0].id}").status_code == 404  # another person's export
+
+
+def cohort_rows(body: str, fmt: str) -> list[Any]:
+    return json.loads(body)["rows"] if fmt == "json" else rows(body)[1:]
+
+
+def test_the_audit_export_streams_in_chunks(app: Flask, client: Any, login: Callable[..., Any], world: Any,
+                                            count_queries: Callable[..., int], monkeypatch: pytest.MonkeyPatch) -> None:
+    from lms.admin import log
+    from lms.audit.models import AuditAction
+    from lms.audit.services import record
+
+    for n in range(7):
+        record(db.session, actor_id=world.admin.id, action=AuditAction.COHORT_EDITED, organization_id=world.org_a.id,
+               target=f"cohort:{n}", before=None, after={"n": n}, ip=None)
+    db.session.commit()
+    login(client, world.admin)
+    whole = client.get("/admin/audit/export.csv").get_data(as_text=True)
+    monkeypatch.setattr(log.stream_rows, "__kwdefaults__", {"chunk": 3})  # three statements for seven entries
+    response = client.get("/admin/audit/export.csv")
+    assert response.is_streamed
+    chunked = response.get_data(as_text=True)
+    assert chunked == whole and len(rows(chunked)) >= 8
+    assert [r[5] for r in rows(chunked)[1:8]] == ["cohort_edited"] * 7
+    data = client.get("/admin/audit/export.json").get_json()
+    assert len(data["rows"]) == len(rows(chunked)) - 1 and data["rows"][0]["target"] == "cohort:6"
+
+
+# --------------------------------------------------------------------------- inline jobs, retries, the admin page
+
+
+class Flaky(JobKind):
+    """Fails until it has been tried ``params["fails"]`` times; idempotent (counts tries)."""
+
+    name, label = "flaky", "A flaky job"
+    max_attempts = 3
+    tries: ClassVar[list[int]] = []
+    mended: ClassVar[bool] = False
+
+    def run(self, work: Work) -> str:
+        Flaky.tries.append(work.job_id)
+        if not Flaky.mended and Flaky.tries.count(work.job_id) <= int(work.params.get("fails", 0)):
+            raise RuntimeError(f"try {Flaky.tries.count(work.job_id)} broke")
+        work.progress(1, 1, force=True)
+        return "worked"
+
+
+@pytest.fixture()
+def flaky(app: Flask) -> Iterator[Flask]:
+    runner.install_kinds(app, [*JOB_KINDS, Flaky()])
+    Flaky.tries.clear()
+    Flaky.mended = False
+    yield app
+    runner.install_kinds(app, JOB_KINDS)
+
+
+def queue(app: Flask, kind: str, params: dict[str, Any], **more: Any) -> int:
+    with app.app_context():
+        with unit_of_work(db.session):
+            made = services.queue_job(db.session, kind, params, label=kind, **more)
+        made_id = made.id
+        runner.dispatch(app, services.take_pending(db.session))
+        db.session.remove()
+    return made_id
+
+
+def test_inline_jobs_retry_with_backoff_fail_with_the_error_and_the_admin_retries(
+    flaky: Flask, client: Any, login: Callable[..., Any], make_user: Callable[..., Any],
+) -> None:
+    app = flaky
+    app.config.update(JOBS_RETRY_FIRST=600)
+    waiting = queue(app, "flaky", {"fails": 1}, max_attempts=3)
+    first = job(waiting)
+    assert first.status is JobStatus.QUEUED and first.attempts == 1 and "try 1 broke" in first.error
+    assert 590 <= (first.next_attempt_at - first.finished_at).total_seconds() <= 600  # type: ignore[operator]
+    cli = app.test_cli_runner()
+    assert "Ran 0 jobs" in cli.invoke(args=["lms", "run-jobs"]).output  # not due before its backoff
+
+    app.config.update(JOBS_RETRY_FIRST=0.05)  # the next failures wait 0.05 s, then 0.1 s
+    broken = queue(app, "flaky", {"fails": 5}, max_attempts=2)
+    assert job(broken).status is JobStatus.QUEUED
+    time.sleep(0.1)
+    assert "Ran 1 job" in cli.invoke(args=["lms", "run-jobs"]).output
+    failed = job(broken)
+    assert failed.status is JobStatus.FAILED and failed.attempts == 2 and "RuntimeError: try 2 broke" in failed.error
+
+    admin = make_user(admin=True)
+    login(client, admin)
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert "try 2 broke" in page and f"/admin/jobs/{broken}/retry" in page and f"/admin/jobs/{waiting}/retry" in page
+    Flaky.mended = True  # the next try works
+    assert client.post(f"/admin/jobs/{broken}/retry").status_code == 302
+    done = job(broken)
+    assert done.status is JobStatus.DONE and done.attempts == 1 and done.result == "worked" and done.error == ""
+    assert client.post(f"/admin/jobs/{broken}/retry").status_code == 302  # done: nothing to retry
+    assert job(broken).attempts == 1
+    assert "Recently done" in client.get("/admin/jobs").get_data(as_text=True)
+
+
+def test_queue_job_command_runs_inline_and_keeps_one_live_job_per_key(app: Flask, flaky: Flask) -> None:
+    cli = app.test_cli_runner()
+    result = cli.invoke(args=["lms", "queue-job", "deliver-mail"])
+    assert result.exit_code == 0 and "done" in result.output, result.output
+    assert [(j.kind, j.status, j.result, j.active_key) for j in jobs()] == [
+        ("deliver-mail", JobStatus.DONE, "Delivered 0 emails.", None)]
+    assert cli.invoke(args=["lms", "queue-job", "export"]).exit_code == 2  # needs parameters: not from the command line
+    assert cli.invoke(args=["lms", "queue-job", "nonsense"]).exit_code == 2
+    with app.app_context():
+        one = services.queue_job(db.session, "flaky", {}, label="x", key="nightly")
+        two = services.queue_job(db.session, "flaky", {}, label="x", key="nightly")
+        assert one is two and services.take_pending(db.session) == [one.id]
+        db.session.rollback()
+
+
+def test_a_job_is_claimed_once(app: Flask, flaky: Flask) -> None:
+    made = queue(app, "flaky", {"fails": 0})
+    with app.app_context():
+        assert runner.run_job(made) == "not due"  # done already: running it again does nothing
+        db.session.remove()
+    assert job(made).attempts == 1 and Flaky.tries == [made]
+
+
+# --------------------------------------------------------------------------- Redis and a real worker
+
+
+@pytest.fixture()
+def redis_db() -> Iterator[str]:
+    connection = Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        connection.flushdb()
+    except RedisError:
+        connection.close()
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    yield REDIS_TEST_URL
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture()
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def test_with_redis_a_real_worker_runs_each_job_once_retries_and_delivers_mail(
+    app: Flask, make_app: Callable[..., Flask], database_url: str, instance_dir: Path, redis_db: str,
+    smtp: tuple[Inbox, int], world: Any, cohort: Any, login: Callable[..., Any], tmp_path: Path,
+) -> None:
+    inbox, smtp_port = smtp
+    mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_SECURITY": "none"}
+    web = make_app(REDIS_URL=redis_db, EXPORT_BACKGROUND_ABOVE=2, **mail)
+    client = web.test_client()
+    try:
+        # Mail leaves the request: queued for the worker, not sent while the request waits.
+        assert client.post("/password/forgot", data={"email": world.learner_a.email}).status_code == 302
+        with web.app_context():
+            assert [m.status for m in db.session.scalars(select(OutboxMessage))] == [MailStatus.PENDING]
+            db.session.remove()
+        assert inbox.received == []
+        login(client, world.instructor_a)
+        asked = client.post(f"/cohorts/{cohort.id}/exports/competency.csv")
+        export_id = int(asked.headers["Location"].rsplit("/", 1)[1])
+        assert job(export_id).status is JobStatus.QUEUED  # Redis is there: left for the worker
+        gone = queue(web, "export", {"source": "grades", "cohort_id": 999_999, "format": "csv"}, max_attempts=2)
+        # The same job put on the queue twice is still run once.
+        Queue(runner.QUEUE, connection=Redis.from_url(redis_db)).enqueue(runner.rq_job, export_id)
+
+        env = {**os.environ, "LMS_ENV": "testing", "TEST_DATABASE_URL": database_url, "DATABASE_URL": database_url,
+               "LMS_INSTANCE_PATH": str(instance_dir), "REDIS_URL": redis_db, "FLASK_APP": "wsgi",
+               "JOBS_RETRY_FIRST": "0.2", **{k: str(v) for k, v in mail.items()}}
+        log_path = tmp_path / "worker.log"
+        with log_path.open("w") as log_file:
+            worker = subprocess.Popen([sys.executable, "-m", "flask", "lms", "worker"], env=env, stdout=log_file,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for(lambda: job(export_id).status is JobStatus.DONE and job(gone).status is JobStatus.FAILED
+                     and len(inbox.received) == 1, 60, "the worker")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(5)
+        log = log_path.read_text()
+        assert worker.returncode == 0, log
+        made, broken = job(export_id), job(gone)
+        assert made.attempts == 1 and made.file_path and made.progress_done == made.progress_total == 4, log
+        assert broken.attempts == 2 and "The cohort no longer exists" in broken.error  # retried after its backoff
+        assert [r for _, r, _ in inbox.received] == [[world.learner_a.email]]
+        download = client.get(f"/jobs/{export_id}/download")
+        assert download.status_code == 200 and len(rows(download.get_data(as_text=True))) == 4
+    finally:
+        with web.app_context():
+            db.session.remove()
+            db.engine.dispose()
