@@ -151,6 +151,7 @@ USER_TEXT: dict[str, tuple[str, ...]] = {
     "notifications": ("title", "body"),
     "sso_configs": ("issuer", "client_id", "allowed_domains"),
     "two_factor_devices": ("label",),
+    "api_tokens": ("name",),
 }
 # JSON columns holding user text: the keys whose string values are (``*``: every value).
 USER_JSON: dict[str, dict[str, str]] = {
@@ -184,7 +185,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "audit_log.*": "append-only (it cannot be overwritten here): copies of the fields above, on pages the crawl checks",
     "notifications.key": "generated",
     "sso_configs.client_secret_encrypted": "encrypted, never shown", "two_factor_credentials.*": "encrypted secrets",
-    "two_factor_recovery_codes.*": "hashes", "sso_identities.*": "identifiers from the provider's signed token", "notifications.link": "site paths the code builds",
+    "two_factor_recovery_codes.*": "hashes", "api_tokens.prefix": "generated", "api_tokens.scopes": "chosen from the scope list", "sso_identities.*": "identifiers from the provider's signed token", "notifications.link": "site paths the code builds",
 }
 TEXT_TYPES = (sa.String, sa.Text, sa.JSON)
 # User text the crawl is not expected to show: what the fixture has no rows for, or shows
