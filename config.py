@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import make_url
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE = BASE_DIR / "instance"
@@ -88,6 +91,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'lms.sqlite3'}"
         )
+        # Seconds to wait for a PostgreSQL connection before the request answers 503 (libpq's
+        # connect_timeout; psycopg waits at least 2): an unreachable database must not hang requests.
+        self.DATABASE_CONNECT_TIMEOUT = _number("DATABASE_CONNECT_TIMEOUT", 5, int)
         self.SECRET_KEY = self._secret_key(instance_path)
         redis_url = os.environ.get("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
@@ -138,6 +144,17 @@ class Config:
         key_file.write_text(key)
         key_file.chmod(0o600)
         return key
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLALCHEMY_ENGINE_OPTIONS for the configured database: PostgreSQL connections get
+    DATABASE_CONNECT_TIMEOUT as libpq's ``connect_timeout`` (unless the URL sets one)."""
+    options: dict[str, Any] = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    url = make_url(str(config.get("SQLALCHEMY_DATABASE_URI") or "sqlite://"))
+    timeout = config.get("DATABASE_CONNECT_TIMEOUT")
+    if url.get_backend_name() == "postgresql" and timeout and "connect_timeout" not in url.query:
+        options["connect_args"] = {"connect_timeout": int(timeout), **dict(options.get("connect_args") or {})}
+    return options
 
 
 class DevelopmentConfig(Config):

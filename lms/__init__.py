@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE
+from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE, engine_options
 from lms.accounts import wiring as accounts
 from lms.admin import wiring as admin
 from lms.announcements import wiring as announcements
@@ -87,6 +87,7 @@ def create_app(
     app.config.from_object(CONFIGS[env](Path(app.instance_path)))
     if overrides:
         app.config.update(overrides)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)

@@ -6,7 +6,10 @@ is checked with Authlib's S256 challenge, and ID tokens are signed RS256 with th
 provider's own RSA key through joserfc (Authlib's JOSE library); the JWKS endpoint
 publishes the public half. Its authorization endpoint signs in ``next_user`` without
 asking (the tests choose who), and ``tamper`` rewrites claims of the next ID tokens to
-play a misbehaving or hostile provider."""
+play a misbehaving or hostile provider. The UserInfo endpoint answers a bearer access
+token it issued with the person's claims; ``id_token_omits`` leaves claims out of the ID
+token (they are still in userinfo), ``userinfo_tamper`` rewrites userinfo answers and
+``userinfo_calls`` counts them."""
 
 from __future__ import annotations
 
@@ -40,10 +43,16 @@ class Provider:
     signing_key: RSAKey | None = None      # sign with another key than the published one
     advertised_issuer: str | None = None   # what discovery claims to be
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    id_token_omits: set[str] = field(default_factory=set)
+    userinfo_tamper: dict[str, Any] = field(default_factory=dict)
+    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    userinfo_calls: int = 0
 
     def reset(self) -> None:
         self.next_user, self.tamper, self.signing_key, self.advertised_issuer = {}, {}, None, None
         self.codes.clear()
+        self.id_token_omits, self.userinfo_tamper, self.userinfo_calls = set(), {}, 0
+        self.access_tokens.clear()
 
     def metadata(self) -> dict[str, Any]:
         metadata = OpenIDProviderMetadata({
@@ -51,6 +60,7 @@ class Provider:
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
             "jwks_uri": f"{self.issuer}/jwks",
+            "userinfo_endpoint": f"{self.issuer}/userinfo",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -67,6 +77,8 @@ class Provider:
         claims: dict[str, Any] = {"iss": self.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
                                   "nonce": grant["nonce"], "auth_time": now} | grant["user"]
         claims.update(self.tamper)
+        for name in self.id_token_omits:
+            claims.pop(name, None)
         return jwt.encode({"alg": "RS256", "kid": "test-key"}, claims, self.signing_key or self.key)
 
 
@@ -102,8 +114,19 @@ def make_app(provider: Provider) -> Flask:
         if (grant is None or request.form.get("redirect_uri") != grant["redirect_uri"]
                 or create_s256_code_challenge(request.form.get("code_verifier", "")) != grant["challenge"]):
             return jsonify({"error": "invalid_grant"}), 400
-        return jsonify({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300,
+        access_token = secrets.token_urlsafe(16)
+        provider.access_tokens[access_token] = dict(grant["user"])
+        return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": 300,
                         "id_token": provider.id_token(grant)})
+
+    @app.get("/userinfo")
+    def userinfo() -> Any:
+        provider.userinfo_calls += 1
+        scheme, _, access_token = request.headers.get("Authorization", "").partition(" ")
+        user = provider.access_tokens.get(access_token) if scheme == "Bearer" else None
+        if user is None:
+            return jsonify({"error": "invalid_token"}), 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return jsonify(user | provider.userinfo_tamper)
 
     return app
 

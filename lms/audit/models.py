@@ -37,6 +37,9 @@ class AuditAction(StrEnum):
     DATA_EXPORTED = "data_exported"
     LEARNER_ERASED = "learner_erased"
     UPLOADS_PURGED = "uploads_purged"
+    BACKUP_WRITTEN = "backup_written"
+    BACKUP_RESTORED = "backup_restored"
+    MAIL_RETRIED = "mail_retried"
     # Organizations and cohorts
     ORGANIZATION_CREATED = "organization_created"
     ORGANIZATION_EDITED = "organization_edited"

@@ -11,8 +11,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from lms.backup.manifest import BackupError, now_iso
-from lms.backup.services import restore_backup, write_backup
-from lms.database import utcnow
+from lms.backup.services import audit, restore_backup, write_backup
+from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 
 
@@ -41,6 +41,8 @@ def backup_command(target: Path | None) -> None:
         _fail("no backup was written", exc)
         return
     manifest = outcome.manifest
+    with unit_of_work(db.session):
+        audit(db.session, "backup", outcome)
     click.echo(f"Backup written to {outcome.path}: {manifest.dialect} database at revision "
                f"{manifest.alembic_revision}, {len(manifest.tables)} tables, {outcome.rows} rows, "
                f"{outcome.uploads} uploaded files.")
@@ -58,6 +60,8 @@ def restore_command(source: Path) -> None:
         _fail(f"{source} was not restored", exc)
         return
     manifest = outcome.manifest
+    with unit_of_work(db.session):  # written into the restored database, after its rows were checked
+        audit(db.session, "restore", outcome)
     click.echo(f"Restored {source} (made {manifest.created_at:%Y-%m-%d %H:%M} UTC): {len(manifest.tables)} tables, "
                f"{outcome.rows} rows and {outcome.uploads} uploaded files, all matching the manifest. "
                "Run `flask db upgrade` if this version of lms is newer than the backup's.")

@@ -5,12 +5,19 @@ SQLAlchemy dialect name.
   database file while the site runs; restoring copies it back the same way.
 - PostgreSQL: ``pg_dump --format=custom`` of the application's schema, taken from a
   snapshot exported by a REPEATABLE READ transaction that also counts the rows, so counts
-  and dump agree; ``pg_restore`` in one transaction into the same schema of the target."""
+  and dump agree; ``pg_restore`` turns it into SQL that ``psql`` runs in one transaction
+  into the same schema of the target, ending with a check of every table's row count
+  against the manifest: a mismatch rolls the whole load back.
+
+Either way ``load`` keeps the loaded database only when its tables and row counts are the
+manifest's; otherwise the target is left as it was and the restore is refused."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -27,6 +34,8 @@ from lms.backup.manifest import BackupError, Manifest
 
 # Tables whose rows do not make a database "not empty": the migration marker.
 BOOKKEEPING = frozenset({"alembic_version"})
+# Starts the message of the row-count check run at the end of a PostgreSQL load.
+CHECK_MARK = "lms-restore-check:"
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,20 @@ def _revision(tables: list[str], scalar: Callable[[str], Any]) -> str:
     return str(revision)
 
 
+def mismatch(loaded: dict[str, int], expected: dict[str, int]) -> str | None:
+    """The first table whose row count (or presence) differs from the manifest's, as a sentence."""
+    wrong = sorted(name for name in set(loaded) | set(expected) if loaded.get(name) != expected.get(name))
+    if not wrong:
+        return None
+    return (f"table {wrong[0]} holds {loaded.get(wrong[0], 'no')} rows, the manifest says "
+            f"{expected.get(wrong[0], 'no table')}")
+
+
+def refused_load(problem: str) -> BackupError:
+    return BackupError(f"the loaded database does not match the manifest: {problem}; nothing was kept "
+                       "(the target is as it was)")
+
+
 class DatabaseSnapshot(ABC):
     dialect: ClassVar[str]
     filename: ClassVar[str]
@@ -75,7 +98,8 @@ class DatabaseSnapshot(ABC):
 
     @abstractmethod
     def load(self, engine: Engine, dump: Path, manifest: Manifest) -> None:
-        """Load the dump into the (checked) target."""
+        """Load the dump into the (checked) target and keep it only if every table's row
+        count is the manifest's; otherwise leave the target as it was and raise."""
 
     @abstractmethod
     def counts(self, engine: Engine) -> dict[str, int]:
@@ -156,7 +180,17 @@ class SqliteSnapshot(DatabaseSnapshot):
         try:
             target = raw.driver_connection
             assert isinstance(target, sqlite3.Connection)
-            source.backup(target)
+            with tempfile.TemporaryDirectory(prefix="lms-restore-") as work:
+                before = sqlite3.connect(Path(work) / "before.sqlite3")
+                try:
+                    target.backup(before)  # the (empty) target as it was, to put back on a mismatch
+                    source.backup(target)
+                    problem = mismatch(self._read(target), manifest.tables)
+                    if problem is not None:
+                        before.backup(target)
+                        raise refused_load(problem)
+                finally:
+                    before.close()
         finally:
             raw.close()
             source.close()
@@ -256,11 +290,46 @@ class PostgresSnapshot(DatabaseSnapshot):
             raise BackupError(f"pg_restore is {version} but the dump was made by {manifest.client_version}: "
                               f"install the PostgreSQL {made_by} client")
 
+    @staticmethod
+    def check_script(schema: str, expected: dict[str, int]) -> str:
+        """A PL/pgSQL block that raises unless the schema's tables and their row counts are
+        ``expected``; run last in the load's transaction, so a mismatch rolls it all back.
+        Names and counts reach it as one JSON literal (never spliced into SQL as names:
+        ``format('%I')`` quotes them), inside a dollar quote whose tag is random."""
+        tag = f"$lms_{secrets.token_hex(8)}$"
+        literal = "'" + json.dumps({"schema": schema, "tables": expected}).replace("'", "''") + "'"
+        return f"""DO {tag}
+DECLARE
+  given CONSTANT jsonb := {literal}::jsonb;
+  target CONSTANT text := given ->> 'schema';
+  name text;
+  found bigint;
+BEGIN
+  FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = target
+                AND NOT (given -> 'tables') ? tablename ORDER BY tablename LOOP
+    EXECUTE format('SELECT count(*) FROM %I.%I', target, name) INTO found;
+    RAISE EXCEPTION '{CHECK_MARK} table % holds % rows, the manifest says no table', name, found;
+  END LOOP;
+  FOR name IN SELECT jsonb_object_keys(given -> 'tables') ORDER BY 1 LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = target AND tablename = name) THEN
+      RAISE EXCEPTION '{CHECK_MARK} table % holds no rows, the manifest says %', name, given -> 'tables' ->> name;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %I.%I', target, name) INTO found;
+    IF found <> (given -> 'tables' ->> name)::bigint THEN
+      RAISE EXCEPTION '{CHECK_MARK} table % holds % rows, the manifest says %', name, found, given -> 'tables' ->> name;
+    END IF;
+  END LOOP;
+END
+{tag};
+"""
+
     def load(self, engine: Engine, dump: Path, manifest: Manifest) -> None:
         with engine.connect() as conn:
-            program, _ = self._client("pg_restore", self._server_major(conn))
+            server = self._server_major(conn)
+            program, _ = self._client("pg_restore", server)
+            psql, _ = self._client("psql", server)
             has_tables = bool(self._tables(conn))
-        engine.dispose()  # no connection of ours holds a lock pg_restore needs
+        engine.dispose()  # no connection of ours holds a lock the load needs
         uri, env = self._libpq(engine)
         listing = subprocess.run([program, "--list", str(dump)], capture_output=True, text=True, env=env,
                                  check=False)
@@ -270,16 +339,27 @@ class PostgresSnapshot(DatabaseSnapshot):
         kept = [line for line in listing.stdout.splitlines()
                 if line.split()[3:5] != ["SCHEMA", "-"] and line.split()[3:6] != ["COMMENT", "-", "SCHEMA"]]
         with tempfile.TemporaryDirectory(prefix="lms-restore-") as work:
-            use_list = Path(work) / "restore.list"
+            use_list, script, check = Path(work) / "restore.list", Path(work) / "restore.sql", Path(work) / "check.sql"
             use_list.write_text("\n".join(kept) + "\n", encoding="utf-8")
+            check.write_text(self.check_script(manifest.schema_name or "public", manifest.tables), encoding="utf-8")
             # Empty tables left by `flask db upgrade` are replaced by the backup's, in the same transaction.
             clean = ["--clean", "--if-exists"] if has_tables else []
+            written = subprocess.run(
+                [program, "--no-owner", "--no-privileges", *clean, f"--use-list={use_list}", f"--file={script}",
+                 str(dump)], capture_output=True, text=True, env=env, check=False)
+            if written.returncode != 0:
+                raise BackupError(f"{dump.name}: pg_restore failed (exit {written.returncode}), nothing was loaded: "
+                                  f"{written.stderr.strip()}")
             done = subprocess.run(
-                [program, "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges", *clean,
-                 f"--use-list={use_list}", f"--dbname={uri}", str(dump)],
+                [psql, "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
+                 "--command=SET client_min_messages TO warning", f"--file={script}", f"--file={check}",
+                 f"--dbname={uri}"],
                 capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
-            raise BackupError(f"{dump.name}: pg_restore failed (exit {done.returncode}), nothing was loaded: "
+            marked = re.search(rf"{re.escape(CHECK_MARK)} (.+)", done.stderr)
+            if marked:
+                raise refused_load(marked.group(1).strip())
+            raise BackupError(f"{dump.name}: loading it failed (psql exit {done.returncode}), nothing was loaded: "
                               f"{done.stderr.strip()}")
 
 

@@ -5,12 +5,16 @@ the upload folder) and the manifest (``lms.backup.manifest``).
 Restoring checks everything before it writes anything: the manifest and its digest, the
 format, the dialect, that the schema revision is one this code knows, every file's size
 and sha256, that the target database and upload folder are empty (and, on SQLite, that
-the snapshot's row counts are the manifest's). Then it loads the database, copies the
-uploads and checks the row counts again in the loaded database."""
+the snapshot's row counts are the manifest's). Then it loads the database, keeping it only
+if every table's row count is the manifest's (checked inside the load, so a mismatch
+leaves the target empty on both databases), copies the uploads and counts once more."""
 
 from __future__ import annotations
 
+import getpass
+import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import zlib
@@ -20,13 +24,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Literal
 
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from config import BASE_DIR
-from lms.backup.dialects import snapshot_for
+from lms.audit.models import AuditAction, AuditEntry
+from lms.audit.services import record
+from lms.backup.dialects import mismatch, snapshot_for
 from lms.backup.manifest import (
     FORMAT,
     FORMAT_VERSION,
@@ -40,6 +47,7 @@ from lms.backup.manifest import (
     verify_files,
     write_manifest,
 )
+from lms.database import DbSession
 
 MIGRATIONS = BASE_DIR / "migrations"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
@@ -195,10 +203,34 @@ def restore_backup(engine: Engine, uploads: Path, source: Path) -> Outcome:
                 target = uploads / name.removeprefix(f"{UPLOADS}/")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(folder / name, target)
-    loaded = snapshot.counts(engine)
-    wrong = sorted(name for name in set(loaded) | set(manifest.tables) if loaded.get(name) != manifest.tables.get(name))
-    if wrong:
-        raise BackupError(f"the loaded database does not match the manifest: table {wrong[0]} holds "
-                          f"{loaded.get(wrong[0], 'no')} rows, the manifest says "
-                          f"{manifest.tables.get(wrong[0], 'no table')}; do not use it")
+    # ``load`` kept the database only if its row counts were the manifest's; counted once
+    # more now that it is committed, in case something wrote to it meanwhile.
+    problem = mismatch(snapshot.counts(engine), manifest.tables)
+    if problem is not None:
+        raise BackupError(f"the restored database does not match the manifest: {problem}; do not use it")
     return Outcome(source, manifest)
+
+
+def command_runner() -> str:
+    """Who ran the command, as the system knows them (``user@host``): commands have no
+    signed-in actor, so the audit entry's actor is the system and this says whose shell it was."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container without a passwd entry)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def audit(session: DbSession, command: Literal["backup", "restore"], outcome: Outcome) -> AuditEntry:
+    """The audit entry of a backup written or restored by ``flask lms backup`` / ``restore``:
+    the system as actor (no person is signed in on the command line), the backup's path as
+    target, and what it holds."""
+    manifest = outcome.manifest
+    return record(session, actor_id=None,
+                  action=AuditAction.BACKUP_WRITTEN if command == "backup" else AuditAction.BACKUP_RESTORED,
+                  organization_id=None, target=f"backup:{outcome.path.resolve()}", before=None,
+                  after={"via": f"flask lms {command}", "run_by": command_runner(),
+                         "made_at": manifest.created_at, "dialect": manifest.dialect,
+                         "alembic_revision": manifest.alembic_revision, "tables": len(manifest.tables),
+                         "rows": outcome.rows, "uploads": outcome.uploads},
+                  ip=None)

@@ -23,6 +23,9 @@ from typing import Any, ClassVar, Protocol
 import click
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 
+from lms.audit import services as audit
+from lms.audit.models import AuditAction
+from lms.audit.services import Origin
 from lms.database import DbSession, unit_of_work, utcnow
 from lms.mail.models import MailStatus, OutboxMessage
 
@@ -34,6 +37,7 @@ PENDING = "lms.mail.pending"
 
 SECURITIES = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+AUDIT_ERROR_LENGTH = 300  # of each retried message's last error, in the audit entry
 
 
 def _note_pending(session: DbSession, ids: Iterable[int]) -> None:
@@ -300,17 +304,31 @@ def troubled(session: DbSession, limit: int = 200) -> Trouble:
     return Trouble(failed, retrying, pending or 0)
 
 
-def retry(session: DbSession, message_ids: Sequence[int]) -> int:
+def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None = None, target: str = "") -> int:
     """Make unsent messages due now (a failed one gets a fresh set of attempts); they are
-    delivered once the caller's work commits. Returns how many; sent ones are left alone."""
+    delivered once the caller's work commits. Returns how many; sent ones are left alone.
+    ``by`` (a site admin's retry) writes one audit entry naming the messages, their state
+    before and ``target`` (default ``mail:<id>`` of the first)."""
     if not message_ids:
         return 0
+    before = list(session.execute(
+        select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.status, OutboxMessage.attempts,
+               OutboxMessage.error)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status != MailStatus.SENT)
+        .order_by(OutboxMessage.id))) if by is not None else []
     ids = list(session.scalars(
         update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status != MailStatus.SENT)
         .values(status=MailStatus.PENDING, next_attempt_at=None, attempts=0)
         .returning(OutboxMessage.id).execution_options(synchronize_session=False)))
     session.flush()
     _note_pending(session, ids)
+    if by is not None and ids:
+        retried = set(ids)
+        states = [{"id": row.id, "recipient": row.recipient, "status": row.status, "attempts": row.attempts,
+                   "error": row.error[:AUDIT_ERROR_LENGTH]} for row in before if row.id in retried]
+        audit.record(session, actor_id=by.actor_id, action=AuditAction.MAIL_RETRIED, organization_id=None,
+                     target=target or f"mail:{min(ids)}", before={"messages": states},
+                     after={"retried": sorted(ids), "status": MailStatus.PENDING, "attempts": 0}, ip=by.ip)
     return len(ids)
 
 

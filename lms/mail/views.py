@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from lms.audit.services import origin
 from lms.extensions import db
 from lms.mail import services
 from lms.mail.forms import RetryForm
@@ -31,7 +32,7 @@ def retry(message_id: int) -> Response | tuple[str, int]:
     form = RetryForm()
     if not form.validate_on_submit():
         return render_template("mail/outbox.html", trouble=services.troubled(db.session), form=form), 400
-    return _retried(services.retry(db.session, [message_id]))
+    return _retried(services.retry(db.session, [message_id], by=origin(db.session)))
 
 
 @bp.post("/admin/mail/retry-failed")
@@ -39,4 +40,5 @@ def retry_failed() -> Response | tuple[str, int]:
     form = RetryForm()
     if not form.validate_on_submit():
         return render_template("mail/outbox.html", trouble=services.troubled(db.session), form=form), 400
-    return _retried(services.retry(db.session, services.failed_ids(db.session)))
+    return _retried(services.retry(db.session, services.failed_ids(db.session), by=origin(db.session),
+                                   target="mail:failed"))

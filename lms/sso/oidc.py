@@ -11,6 +11,7 @@ every failure becomes ``SsoError`` with a sentence a person can act on."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,11 +136,45 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
         claims.validate(leeway=LEEWAY)
     except JoseError as exc:
         raise SsoError(_claim_problem(exc)) from exc
+    email, verified, name = _email(claims), claims.get("email_verified") is True, _name(claims)
+    if (email is None or name is None) and isinstance(metadata.get("userinfo_endpoint"), str):
+        info = userinfo(metadata["userinfo_endpoint"], token.get("access_token"), str(claims["sub"]))
+        if email is None:  # the address and whether it is verified come from the same answer
+            email, verified = _email(info), info.get("email_verified") is True
+        name = name or _name(info)
+    return Identity(issuer=str(claims["iss"]), subject=str(claims["sub"]), email=email, email_verified=verified,
+                    name=name)
+
+
+def _email(claims: Mapping[str, Any]) -> str | None:
     email = claims.get("email")
-    return Identity(issuer=str(claims["iss"]), subject=str(claims["sub"]),
-                    email=email.strip().lower() if isinstance(email, str) else None,
-                    email_verified=claims.get("email_verified") is True,
-                    name=claims.get("name") if isinstance(claims.get("name"), str) else None)
+    return email.strip().lower() or None if isinstance(email, str) else None
+
+
+def _name(claims: Mapping[str, Any]) -> str | None:
+    name = claims.get("name")
+    return name.strip() or None if isinstance(name, str) else None
+
+
+def userinfo(endpoint: str, access_token: Any, subject: str) -> dict[str, Any]:
+    """The provider's UserInfo answer (OpenID Connect Core 5.3), asked with the access token
+    when the ID token leaves out the email or name. Its ``sub`` must be the ID token's
+    (5.3.2): an answer about someone else is refused."""
+    if not isinstance(access_token, str) or not access_token:
+        raise SsoError("The ID token does not carry your email address and the provider gave no access token "
+                       "to ask for it (userinfo).")
+    try:
+        response = requests.get(endpoint, headers={"Authorization": f"Bearer {access_token}",
+                                                   "Accept": "application/json"}, timeout=TIMEOUT)
+        response.raise_for_status()
+        info = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise SsoError(f"The organization's sign-in provider could not be reached (userinfo): {exc}") from exc
+    if not isinstance(info, dict):
+        raise SsoError("The organization's sign-in provider answered something unexpected (userinfo).")
+    if str(info.get("sub")) != subject:
+        raise SsoError("The provider's userinfo answer is about another person than the ID token (sub differs).")
+    return info
 
 
 def _claim_problem(exc: JoseError) -> str:
