@@ -114,12 +114,13 @@ class SendError(Exception):
     pass
 
 
-def _service(session: DbSession, context: LtiContext, secret_key: str,
-             connectors: dict[int, ServiceConnector]) -> AssignmentsGradesService:
+def _service(session: DbSession, context: LtiContext, secret_key: str, connectors: dict[int, ServiceConnector],
+             http: TimeoutSession) -> AssignmentsGradesService:
+    """The platform's grade service (its access token is fetched once per run and platform)."""
     connector = connectors.get(context.platform_id)
     if connector is None:
         connector = connectors[context.platform_id] = ServiceConnector(
-            registration_for(session, context.platform, secret_key), TimeoutSession())
+            registration_for(session, context.platform, secret_key), http)
     data: Any = {"scope": context.ags_scopes.split(), "lineitems": context.lineitems_url or ""}
     return AssignmentsGradesService(connector, data)
 
@@ -179,6 +180,16 @@ def send_pending(session: DbSession, config: Mapping[str, Any], ids: Sequence[in
     due = list(session.scalars(query.order_by(LtiScore.id).limit(limit)))
     session.rollback()
     connectors: dict[int, ServiceConnector] = {}
+    http = TimeoutSession()
+    try:
+        _send(session, config, due, moment, connectors, http, result)
+    finally:
+        http.close()
+    return result
+
+
+def _send(session: DbSession, config: Mapping[str, Any], due: Sequence[int], moment: datetime,
+          connectors: dict[int, ServiceConnector], http: TimeoutSession, result: SendResult) -> None:
     secret_key = str(config["SECRET_KEY"])
     for score_id in due:
         with unit_of_work(session):
@@ -188,7 +199,7 @@ def send_pending(session: DbSession, config: Mapping[str, Any], ids: Sequence[in
         assert score is not None
         revision = score.revision
         try:
-            ags = _service(session, score.context, secret_key, connectors)
+            ags = _service(session, score.context, secret_key, connectors, http)
             grade = (LtiGrade().set_score_given(score.score_given).set_score_maximum(score.score_maximum)
                      .set_timestamp(score.scored_at.isoformat(timespec="milliseconds"))
                      .set_activity_progress("Completed").set_grading_progress("FullyGraded")
@@ -214,7 +225,6 @@ def send_pending(session: DbSession, config: Mapping[str, Any], ids: Sequence[in
             session.execute(update(LtiScore).where(and_(LtiScore.id == score_id, LtiScore.revision != revision))
                             .values(leased_until=None))
         session.expire_all()
-    return result
 
 
 def retry_failed(session: DbSession) -> int:

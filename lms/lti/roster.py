@@ -43,12 +43,13 @@ def read_members(context: LtiContext, session: DbSession, secret_key: str) -> li
     if not context.memberships_url:
         raise RosterError("The platform has not offered its roster service (Names and Role Provisioning) for this course "
                           "yet: launch the tool from the course once, with the service enabled.")
-    connector = ServiceConnector(registration_for(session, context.platform, secret_key), TimeoutSession())
-    service = NamesRolesProvisioningService(connector, {"context_memberships_url": context.memberships_url})
-    try:
-        return [dict(m) for m in service.get_members()]
-    except (LtiException, requests.RequestException, ValueError, KeyError, AssertionError) as exc:
-        raise RosterError(f"The platform's roster could not be read: {exc}") from exc
+    with TimeoutSession() as http:
+        connector = ServiceConnector(registration_for(session, context.platform, secret_key), http)
+        service = NamesRolesProvisioningService(connector, {"context_memberships_url": context.memberships_url})
+        try:
+            return [dict(m) for m in service.get_members()]
+        except (LtiException, requests.RequestException, ValueError, KeyError, AssertionError) as exc:
+            raise RosterError(f"The platform's roster could not be read: {exc}") from exc
 
 
 def sync(session: DbSession, context: LtiContext, secret_key: str, now: datetime) -> RosterSync:

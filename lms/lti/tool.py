@@ -273,17 +273,18 @@ def explain(exc: Exception) -> Refusal:
     return Refusal(f"The launch was refused: {text or type(exc).__name__}.", 400)
 
 
-def validated_launch(session: DbSession, secret_key: str) -> tuple[dict[str, Any], LtiPlatform, ToolLaunch]:
-    """Check the POSTed launch; the claims, the platform and the launch (for its services)."""
+def validated_launch(session: DbSession, secret_key: str) -> tuple[dict[str, Any], LtiPlatform]:
+    """Check the POSTed launch: its claims and the platform that sent it."""
     lti_request, cookies, sessions = _services(secret_key)
     conf = DatabaseToolConf(session, secret_key)
-    launch = ToolLaunch(lti_request, conf, session_service=sessions, cookie_service=cookies,  # type: ignore[no-untyped-call]
-                        requests_session=TimeoutSession())
-    try:
-        claims = dict(launch.get_launch_data())
-    except (LtiException, Refusal) as exc:
-        raise explain(exc) from exc
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # malformed claims pylti1p3 indexes into
-        raise Refusal(f"The launch's claims are malformed: {exc}.", 400) from exc
+    with TimeoutSession() as http:  # fetches the platform's JWKS
+        launch = ToolLaunch(lti_request, conf, session_service=sessions, cookie_service=cookies,  # type: ignore[no-untyped-call]
+                            requests_session=http)
+        try:
+            claims = dict(launch.get_launch_data())
+        except (LtiException, Refusal) as exc:
+            raise explain(exc) from exc
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # malformed claims pylti1p3 indexes into
+            raise Refusal(f"The launch's claims are malformed: {exc}.", 400) from exc
     assert conf.platform is not None
-    return claims, conf.platform, launch
+    return claims, conf.platform

@@ -68,7 +68,7 @@ def login() -> Any:
 def launch() -> Any:
     now = utcnow()
     try:
-        claims, platform, _ = tool.validated_launch(db.session, _secret_key())
+        claims, platform = tool.validated_launch(db.session, _secret_key())
         services.use_nonce(db.session, platform, str(claims.get("nonce") or ""), claims.get("exp"), now)
         launched = services.read_launch(claims)
         accepted = services.accept(db.session, platform, launched, now)
