@@ -41,8 +41,11 @@ def backup_command(target: Path | None) -> None:
         _fail("no backup was written", exc)
         return
     manifest = outcome.manifest
-    with unit_of_work(db.session):
-        audit(db.session, "backup", outcome)
+    try:
+        with unit_of_work(db.session):
+            audit(db.session, "backup", outcome)
+    except SQLAlchemyError as exc:
+        _fail(f"the backup {outcome.path} was written but its audit entry was not", exc)
     click.echo(f"Backup written to {outcome.path}: {manifest.dialect} database at revision "
                f"{manifest.alembic_revision}, {len(manifest.tables)} tables, {outcome.rows} rows, "
                f"{outcome.uploads} uploaded files.")
@@ -60,8 +63,11 @@ def restore_command(source: Path) -> None:
         _fail(f"{source} was not restored", exc)
         return
     manifest = outcome.manifest
-    with unit_of_work(db.session):  # written into the restored database, after its rows were checked
-        audit(db.session, "restore", outcome)
+    try:
+        with unit_of_work(db.session):  # written into the restored database, after its rows were checked
+            audit(db.session, "restore", outcome)
+    except SQLAlchemyError as exc:
+        _fail(f"{source} was restored but its audit entry was not written", exc)
     click.echo(f"Restored {source} (made {manifest.created_at:%Y-%m-%d %H:%M} UTC): {len(manifest.tables)} tables, "
                f"{outcome.rows} rows and {outcome.uploads} uploaded files, all matching the manifest. "
                "Run `flask db upgrade` if this version of lms is newer than the backup's.")
