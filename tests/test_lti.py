@@ -298,7 +298,8 @@ def test_with_redis_scores_go_through_the_rq_queue(app, client, lti, world, redi
     assert db.session.scalar(select(LtiScore.status)) is ScoreStatus.SENT
 
 
-CASES = ["forged", "expired", "replayed", "deployment", "audience", "no-state", "unmapped", "unregistered", "no-email", "role"]
+CASES = ["forged", "expired", "replayed", "deployment", "audience", "no-state", "unmapped", "unregistered", "no-email", "role",
+         "garbage"]
 
 
 def test_bad_launches_are_refused_with_a_page_that_says_why(app, lti) -> None:
@@ -341,6 +342,13 @@ def test_bad_launches_are_refused_with_a_page_that_says_why(app, lti) -> None:
         elif case == "role":
             lti.tamper = {"https://purl.imsglobal.org/spec/lti/claim/roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"]}
             refused(launch(client, lti), 403, "Only learners and instructors")
+        elif case == "garbage":
+            started = client.post("/lti/login", data={"iss": lti.issuer, "login_hint": "h", "client_id": CLIENT_ID})
+            state = requests.get(started.location, timeout=10).json()["state"]
+            for token in ("not-a-token", "a.b.c", "eyJhbGciOiJub25lIn0.eyJub25jZSI6MX0."):
+                answer = client.post("/lti/launch", data={"id_token": token, "state": state})
+                assert answer.status_code == 400, (token, answer.get_data(as_text=True))
+            refused(client.post("/lti/launch", data={"state": state}), 400, "carries no id_token")
         made = db.session.scalar(select(func.count()).select_from(User).where(User.email == f"{case}@school.example"))
         assert made == (1 if case == "replayed" else 0), case
 
