@@ -30,6 +30,7 @@ from lms.jobs.kinds import JobKind, Work
 from lms.mail.services import deliver_pending, transport_for
 from lms.notifications.reminders import send_reminders
 from lms.notifications.services import BASE_URL, reminders_due
+from lms.progress import state as progress_state
 from lms.progress.services import rebuild, reweigh
 from lms.search.services import rebuild_index
 
@@ -86,6 +87,16 @@ class RebuildMastery(JobKind):
             reweigh(work.session)
             count = rebuild(work.session, utcnow())
         return f"Rebuilt {_plural(count, 'mastery record')}."
+
+
+class RebuildProgress(JobKind):
+    name, label, from_command = "rebuild-progress", "Rebuild every learner's schedule state", True
+    max_attempts = 3
+
+    def run(self, work: Work) -> str:
+        with unit_of_work(work.session):
+            rows = progress_state.rebuild(work.session, utcnow())
+        return f"Rebuilt {_plural(rows, 'schedule item')}."
 
 
 class RebuildSearch(JobKind):
@@ -168,5 +179,5 @@ class GradebookExport(ExportSource):
 
 EXPORT_SOURCES: tuple[ExportSource, ...] = (HeatMapExport(), GradesExport(), GradebookExport())
 
-JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildSearch(),
-                                  CheckCertificates(), ExportJob(EXPORT_SOURCES))
+JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildProgress(),
+                                  RebuildSearch(), CheckCertificates(), ExportJob(EXPORT_SOURCES))

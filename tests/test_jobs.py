@@ -235,6 +235,22 @@ def test_queue_job_command_runs_inline_and_keeps_one_live_job_per_key(app: Flask
         db.session.rollback()
 
 
+def test_every_periodic_kind_runs_from_the_command_and_twice_gives_nothing_more(app: Flask, cohort: Any) -> None:
+    """Each kind cron queues runs to the end; run again, it finds nothing left to do (idempotent)."""
+    cli = app.test_cli_runner()
+    periodic = sorted(name for name, kind in runner.kinds(app).items() if kind.from_command)
+    assert periodic == ["check-certificates", "deliver-mail", "publish-announcements", "rebuild-mastery",
+                        "rebuild-progress", "rebuild-search", "send-reminders"]
+    for name in periodic:
+        for _ in range(2):
+            result = cli.invoke(args=["lms", "queue-job", name])
+            assert result.exit_code == 0 and ": done." in result.output, (name, result.output)
+    finished = {(j.kind, j.result) for j in jobs() if j.status is JobStatus.DONE}
+    assert len([j for j in jobs() if j.status is JobStatus.DONE]) == 2 * len(periodic)
+    assert ("check-certificates", "Issued 0 certificates to the learners of 3 cohorts.") in finished
+    assert ("deliver-mail", "Delivered 0 emails.") in finished
+
+
 def test_a_job_is_claimed_once(app: Flask, flaky: Flask) -> None:
     made = queue(app, "flaky", {"fails": 0})
     with app.app_context():

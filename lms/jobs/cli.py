@@ -37,7 +37,7 @@ def worker_command(burst: bool) -> None:
 @click.option("--key", default=None, help="Queue nothing if a job with this key is still queued or running.")
 @with_appcontext
 def queue_job_command(kind: str, key: str | None) -> None:
-    """Queue a job of KIND (e.g. from cron: deliver-mail, send-reminders, check-certificates, rebuild-mastery)."""
+    """Queue a job of KIND (e.g. from cron: deliver-mail, send-reminders, check-certificates, rebuild-progress)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     known = runner.kinds(app)
     job_kind = known.get(kind)
