@@ -108,6 +108,10 @@ class Config:
         self.JOBS_RETRY_LONGEST = _number("JOBS_RETRY_LONGEST", 3600.0, float)
         self.JOBS_LEASE = _number("JOBS_LEASE", 7200.0, float)
         self.JOBS_TIMEOUT = _number("JOBS_TIMEOUT", 3600, int)
+        # Where uploads are kept (lms/storage): local (UPLOAD_DIR, else instance/uploads) or
+        # database (every app node reads them); `flask lms move-files --to ...` moves them.
+        self.FILE_STORAGE = _choice("FILE_STORAGE", "local", ("local", "database"))
+        self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", "")
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         # starttls (port 587), tls (implicit TLS, port 465) or none (a local relay, port 25)
         self.MAIL_SECURITY = _choice("MAIL_SECURITY", "starttls", ("starttls", "tls", "none"))

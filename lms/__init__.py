@@ -53,6 +53,7 @@ from lms.search import wiring as search
 from lms.sections import CONTENT_SECTIONS
 from lms.simulations import wiring as simulations
 from lms.sso import wiring as sso
+from lms.storage import wiring as storage
 from lms.teams import wiring as teams
 from lms.today import wiring as today
 from lms.twofactor import wiring as twofactor
@@ -61,7 +62,7 @@ from lms.web.access import install_policy
 from lms.webhooks import wiring as webhooks
 
 # Dependency order: a feature comes after every feature it builds on.
-FEATURES = (web, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading, portfolio,
+FEATURES = (web, storage, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading, portfolio,
             progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,

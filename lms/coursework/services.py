@@ -15,6 +15,7 @@ from werkzeug.utils import secure_filename
 from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.database import DbSession
 from lms.learning.services import Schedule
+from lms.storage.backends import Storage, as_storage
 
 
 def active_assignments(session: DbSession) -> list[Assignment]:
@@ -103,8 +104,9 @@ def save_draft(session: DbSession, submission: Submission, body: str, dates: Dat
 
 
 def add_attachment(session: DbSession, submission: Submission, filename: str, data: bytes, dates: Dates | None,
-                   folder: Path, now: datetime) -> Attachment:
-    """Store an uploaded file under ``folder`` (inside instance/, never static)."""
+                   storage: Storage | Path, now: datetime) -> Attachment:
+    """Store an uploaded file in ``storage`` (lms/storage: the upload folder inside instance/,
+    never static, or the database, in this session's transaction); a folder means local disk."""
     _editable(submission, dates)
     name = secure_filename(filename) or "file"
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -117,9 +119,7 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
     if len(submission.current_attachments) >= MAX_ATTACHMENTS:
         raise SubmissionError(f"At most {MAX_ATTACHMENTS} files; remove one first.")
     stored = f"{submission.id}/{uuid.uuid4().hex}.{extension}"
-    path = folder / stored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    as_storage(storage).save(stored, data, session)
     attachment = Attachment(submission=submission, filename=name, stored_name=stored,
                             content_type=ALLOWED_EXTENSIONS[extension], size=len(data), uploaded_at=now)
     session.add(attachment)
@@ -174,9 +174,6 @@ def return_for_revision(session: DbSession, submission: Submission, now: datetim
     session.flush()
 
 
-def attachment_bytes(folder: Path, attachment: Attachment) -> bytes | None:
-    """The stored file's content, or None if it is missing or outside the upload folder."""
-    path = (folder / attachment.stored_name).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        return None
-    return path.read_bytes()
+def attachment_bytes(storage: Storage | Path, attachment: Attachment) -> bytes | None:
+    """The stored file's content, or None if it is missing (or its name points outside the upload folder)."""
+    return as_storage(storage).read(attachment.stored_name)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import signed_in
@@ -19,6 +16,7 @@ from lms.coursework.services import Dates
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import learner_schedule
+from lms.storage.backends import Storage, file_storage
 from lms.web.downloads import content_disposition
 from lms.web.markdown import render_markdown, render_user_markdown
 
@@ -43,8 +41,9 @@ def assignment(key: str) -> str:
                            rubric=item.rubric.current, dates=services.dates_for(item, plan) if plan else None)
 
 
-def _uploads() -> Path:
-    return Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
+def _uploads() -> Storage:
+    """Where uploads are kept (FILE_STORAGE: the local upload folder or the database)."""
+    return file_storage()
 
 
 def _work_context(key: str) -> tuple[Assignment, Enrolment | None, Dates | None]:
@@ -127,12 +126,14 @@ def remove_attachment(key: str, attachment_id: int) -> WerkzeugResponse:
 
 
 def send_attachment(item: Attachment) -> Response:
-    """The file from instance/uploads, read into memory (at most 10 MB) so no handle outlives the request."""
-    data = services.attachment_bytes(_uploads(), item)
-    if data is None:
+    """The stored file, streamed chunk by chunk from either storage; each chunk opens and
+    closes its own handle or connection, so nothing outlives an abandoned download."""
+    opened = _uploads().open(item.stored_name)
+    if opened is None:
         abort(404)
     inline = item.content_type.startswith("image/") or item.content_type == "application/pdf"
-    response = send_file(io.BytesIO(data), mimetype=item.content_type)
+    response = Response(opened.chunks, mimetype=item.content_type, direct_passthrough=True)
+    response.content_length = opened.size
     response.headers["Content-Disposition"] = content_disposition(item.filename, inline=inline)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

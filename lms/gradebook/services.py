@@ -45,6 +45,7 @@ from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
 from lms.progress.completion import Item, cohort_progress
 from lms.progress.models import ItemKind
+from lms.storage.backends import Storage
 from lms.web.downloads import ZipSink, safe_filename
 
 KIND_ORDER = (ColumnKind.CHECK, ColumnKind.QUIZ, ColumnKind.ASSIGNMENT, ColumnKind.PORTFOLIO, ColumnKind.EXAM)
@@ -495,7 +496,7 @@ def submissions_archive(session: DbSession, cohort: Cohort, column: Column, user
     return Archive(manifest=CsvExporter().render(GradeTable(columns=columns, rows=rows)), texts=texts, files=files)
 
 
-def zip_stream(archive: Archive, folder: Path) -> Iterator[bytes]:
+def zip_stream(archive: Archive, folder: Storage | Path) -> Iterator[bytes]:
     """The archive as zip bytes, one file at a time: at most one attachment (10 MB at most)
     is held in memory. A file missing from the upload folder is listed in ``MISSING.txt``."""
     sink = ZipSink()
@@ -515,5 +516,5 @@ def zip_stream(archive: Archive, folder: Path) -> Iterator[bytes]:
             del data
             yield sink.take()
         if missing:
-            zf.writestr("MISSING.txt", "These files were not found in the upload folder:\n" + "\n".join(missing) + "\n")
+            zf.writestr("MISSING.txt", "These files were not found in the file storage:\n" + "\n".join(missing) + "\n")
     yield sink.take()

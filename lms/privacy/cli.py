@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -11,6 +9,7 @@ from flask.cli import with_appcontext
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.privacy.services import delete_doomed, purge_uploads
+from lms.storage.backends import file_storage
 
 
 @click.command("purge-uploads")
@@ -21,10 +20,9 @@ def purge_uploads_command(dry_run: bool) -> None:
     months = current_app.config.get("UPLOAD_RETENTION_MONTHS")
     if not isinstance(months, int) or isinstance(months, bool) or months < 1:
         raise click.ClickException(f"UPLOAD_RETENTION_MONTHS must be a whole number of months (1 or more), not {months!r}.")
-    folder = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
     with unit_of_work(db.session):
         report = purge_uploads(db.session, months, utcnow(), dry_run=dry_run)
-    delete_doomed(db.session, folder)
+    delete_doomed(db.session, file_storage())  # from every storage: local disk and the database
     verb = "Would delete" if dry_run else "Deleted"
     where = ", ".join(report.cohorts) or "no cohort archived that long with files left"
     click.echo(f"{verb} {report.files} file{'s' * (report.files != 1)} ({report.bytes} bytes) "

@@ -30,6 +30,7 @@ from lms.privacy.kinds import (
     erased_email,
     is_erased,
 )
+from lms.storage.backends import Storage, as_storage
 from lms.web.downloads import ZipSink
 
 EXPORT_FORMAT = 1
@@ -68,16 +69,14 @@ def record_export(session: DbSession, user: User, actor_id: int | None, ip: str 
            target=f"user:{user.id}", before=None, after=None, ip=ip)
 
 
-def _read(folder: Path, stored_name: str) -> bytes | None:
-    path = (folder / stored_name).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        return None
-    return path.read_bytes()
+def _read(folder: Storage | Path, stored_name: str) -> bytes | None:
+    return as_storage(folder).read(stored_name)
 
 
-def zip_stream(bundle: Bundle, folder: Path) -> Iterator[bytes]:
-    """The zip, one file at a time (at most one upload held in memory); no database access,
-    so it can stream after the request's unit of work has ended."""
+def zip_stream(bundle: Bundle, folder: Storage | Path) -> Iterator[bytes]:
+    """The zip, one file at a time (at most one upload held in memory); no use of the
+    request's session, so it can stream after the request's unit of work has ended (database
+    storage reads each chunk on a connection of its own)."""
     sink = ZipSink()
     missing: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -117,13 +116,10 @@ def erasable(session: DbSession, user: User) -> str | None:
 DOOMED = "lms.privacy.doomed"
 
 
-def delete_file(folder: Path, stored_name: str) -> bool:
-    """Remove a stored upload; False if it was already gone or lies outside the folder."""
-    path = (folder / stored_name).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        return False
-    path.unlink()
-    return True
+def delete_file(folder: Storage | Path, stored_name: str) -> bool:
+    """Remove a stored upload from every storage; False if it was already gone (or its name
+    points outside the upload folder)."""
+    return as_storage(folder).delete(stored_name)
 
 
 def doom(session: DbSession, stored_names: list[str]) -> None:
@@ -131,7 +127,7 @@ def doom(session: DbSession, stored_names: list[str]) -> None:
     session.info.setdefault(DOOMED, []).extend(stored_names)
 
 
-def delete_doomed(session: DbSession, folder: Path) -> int:
+def delete_doomed(session: DbSession, folder: Storage | Path) -> int:
     """Delete the files doomed by work now committed; how many were removed."""
     names: list[str] = session.info.pop(DOOMED, [])
     return sum(delete_file(folder, name) for name in names)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
@@ -15,13 +13,14 @@ from lms.extensions import db
 from lms.privacy import services
 from lms.privacy.forms import EraseForm, ExportForm
 from lms.privacy.kinds import KINDS
+from lms.storage.backends import Storage, file_storage
 from lms.web.downloads import content_disposition
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
 
 
-def uploads() -> Path:
-    return Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
+def uploads() -> Storage:
+    return file_storage()
 
 
 def delete_committed_files(session: Session) -> None:

@@ -31,6 +31,7 @@ from lms.coursework.services import Dates, SubmissionError
 from lms.database import DbSession, rowcount
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.evidence import Outcome, criteria_ids, grade_outcome, levels_of
+from lms.storage.backends import Storage
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 
 MAX_NAME = 100
@@ -290,7 +291,7 @@ class Upload:
 
 
 def save_work(session: DbSession, team: Team, member_id: int, expected_revision: int | None, body: str,
-              upload: Upload | None, submit: bool, dates: Dates | None, folder: Path, now: datetime) -> SubmissionVersion | None:
+              upload: Upload | None, submit: bool, dates: Dates | None, folder: Storage | Path, now: datetime) -> SubmissionVersion | None:
     """Save the team's draft (and a file), and hand it in when ``submit``; any member may."""
     if member_id not in team.member_ids:
         raise TeamError("Only the team's members work on its submission.")

@@ -4,10 +4,9 @@ grade) and for staff (forming teams per cohort and assignment, contributions, ad
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import signed_in, signed_in_user
@@ -22,6 +21,7 @@ from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import learner_schedule
+from lms.storage.backends import Storage, file_storage
 from lms.teams import services
 from lms.teams.forms import CsrfForm, TeamWorkForm
 from lms.teams.models import Team
@@ -52,8 +52,8 @@ def _dates(item: Assignment) -> Dates | None:
     return coursework.dates_for(item, plan) if plan else None
 
 
-def _uploads() -> Path:
-    return Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
+def _uploads() -> Storage:
+    return file_storage()
 
 
 def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | None = None, status: int = 200) -> tuple[str, int]:
