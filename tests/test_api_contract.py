@@ -35,6 +35,8 @@ def test_every_operation_keeps_to_the_document(app: Flask, loaded: Flask, world:
     db.session.commit()
     db.session.info.pop(WROTE, None)  # the fixture's own writes, committed; the requests below share its session
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    assert schema.raw_schema["openapi"] == "3.1.0"
+    schema.validate()  # against the OpenAPI 3.1 meta-schema
     headers = {"Authorization": f"Bearer {secret}"}
     started = time.monotonic()
     tried = []
