@@ -117,8 +117,9 @@ def stream_rows(session: DbSession, filters: LogFilters, scope: frozenset[int] |
 
     query, after, sent = _query(filters, scope), None, 0
     while sent < EXPORT_LIMIT:
-        page = query if after is None else query.where(or_(
-            AuditEntry.created_at < after[0], and_(AuditEntry.created_at == after[0], AuditEntry.id < after[1])))
+        page = query if after is None else query.where(  # the first condition lets the created_at index range
+            AuditEntry.created_at <= after[0],
+            or_(AuditEntry.created_at < after[0], and_(AuditEntry.created_at == after[0], AuditEntry.id < after[1])))
         found = session.execute(page.limit(min(chunk, EXPORT_LIMIT - sent))).all()
         for entry, actor, org in found:
             yield [entry.id, entry.created_at.isoformat(), entry.actor_id, actor.name if actor else "",
