@@ -5,13 +5,11 @@ and the last-used time is written after the response, in a unit of work of its o
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, current_app, g, request
 from limits import parse
 
 from lms.accounts.models import User
-from lms.api.access import TOKEN_KEY, current_token
+from lms.api.access import TOKEN_KEY
 from lms.api.problems import PREFIX, ApiProblem
 from lms.api.tokens import LAST_USED_EVERY, find_token, note_use
 from lms.database import unit_of_work, utcnow
@@ -69,8 +67,3 @@ def install(app: Flask) -> None:
     app.config.setdefault("API_RATE_LIMIT", "600/minute")
     app.before_request(authenticate)
     app.teardown_request(note_last_use)
-
-
-def token_owner() -> Any:
-    token = current_token()
-    return token.user_id if token else None

@@ -7,9 +7,10 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.api.models import ApiToken, Scope
@@ -75,7 +76,6 @@ def personal_tokens(session: DbSession, owner: User) -> list[ApiToken]:
 
 
 def organization_tokens(session: DbSession, organization: Organization) -> list[ApiToken]:
-    from sqlalchemy.orm import selectinload
     return list(session.scalars(select(ApiToken).where(ApiToken.organization_id == organization.id)
                                 .options(selectinload(ApiToken.user))
                                 .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
@@ -118,7 +118,6 @@ def find_token(session: DbSession, secret: str, now: datetime | None = None) -> 
 def note_use(session: DbSession, token_id: int, now: datetime | None = None) -> None:
     """Record the last-used time (a conditional write, at most once a minute)."""
     now = now or utcnow()
-    from datetime import timedelta
     session.execute(update(ApiToken).where(ApiToken.id == token_id)
                     .where((ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - timedelta(seconds=LAST_USED_EVERY)))
                     .values(last_used_at=now))
