@@ -1,23 +1,27 @@
 """How long the cohort competency heat map takes at volume.
 
-Builds a fresh database (SQLite in a temporary directory, or a private schema of the
-PostgreSQL database given with --database-url), loads the course, builds the demo
-organization and one generated cohort of --learners learners with months of activity
-(``lms.demo.benchmark``, as ``flask lms demo --learners N`` does), tops its evidence up to
-about --evidence rows with bulk inserts (never removes any), rebuilds mastery, then times:
+For each database in one run (SQLite in a temporary directory, and with --database-url a
+private schema of that PostgreSQL database), builds a fresh database, loads the course,
+builds the demo organization and one generated cohort of --learners learners with months
+of activity (``lms.demo.benchmark``, as ``flask lms demo --learners N`` does), tops its
+evidence up to about --evidence rows with bulk inserts (never removes any), rebuilds
+mastery and the schedule state, then times:
 
-  grid query      the one aggregate statement the heat map runs for the mastery grid
+  grid query      the one aggregate statement the heat map runs for the mastery grid: the floor
   evidence query  for comparison: averaging the raw evidence per learner and objective
-  service         ``competency.services.heat_map`` (grid, schedule state, at risk, funnel),
-                  and the schedule state (``cohorts_progress``) on its own
-  page            GET /cohorts/<id>/competency through the test client, as the org admin
+  service         ``competency.services.heat_map`` (grid, schedule state, at risk, funnel)
+  page            GET /cohorts/<id>/competency through the test client, as the org admin:
+                  the server's whole work for the page (request, service, rendering)
+  cohort page     GET /cohorts/<id>, likewise
   CSV export      GET /cohorts/<id>/competency.csv, likewise
+  state           one learner's schedule state rewritten (what an event costs), and
+                  ``flask lms rebuild-progress`` for everyone
 
-and prints the median of --runs runs of each (after one warm-up run).
+and prints the median of --runs runs of each (after one warm-up run), the databases side
+by side, with the page's time as a multiple of the grid query (its floor).
 
-    .venv/bin/python bench/heatmap.py
-    .venv/bin/python bench/heatmap.py --learners 200 --evidence 50000 --runs 3
     .venv/bin/python bench/heatmap.py --database-url postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/heatmap.py --learners 200 --evidence 50000 --runs 3   # SQLite only
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from lms.demo.benchmark import build_benchmark, cohort_name
 from lms.demo.services import DEMO_PASSWORD, build_demo
 from lms.extensions import db
 from lms.learning.services import opens_at
-from lms.progress.completion import cohorts_progress
+from lms.progress import state
 from lms.progress.models import Evidence, EvidenceSourceName
 from lms.progress.services import rebuild
 from lms.progress.sources import SOURCES
@@ -151,26 +155,46 @@ def build(app: Flask, learners: int, evidence: int) -> int:
         added = top_up(cohort, evidence, now)
         if added:
             rebuild(db.session, now)
+        state.rebuild(db.session, now)
         db.session.commit()
         say(f"  {report.learners} learners, {generated:,} evidence rows from their activity, {added:,} added; "
             f"{cohort_evidence(cohort):,} in all ({time.perf_counter() - started:.0f}s).")
         return cohort.id
 
 
-def measure(app: Flask, cohort_id: int, runs: int) -> list[tuple[str, float, str]]:
+Result = tuple[str, float, str]
+
+
+def timed_get(client: Any, url: str, runs: int) -> tuple[float, int, int]:
+    """The median time of GET ``url``, its statement count and its size (bytes)."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    page = client.get(url)
+    sa.event.remove(engine, "before_cursor_execute", count)
+    if page.status_code != 200:
+        raise SystemExit(f"{url} answered {page.status_code}.")
+    return median_ms(lambda: client.get(url), runs), len(statements), len(page.data)
+
+
+def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     client = app.test_client()
     with app.app_context():
         response = client.post("/login", data={"email": ORG_ADMIN, "password": DEMO_PASSWORD})
         if response.status_code != 302:
             raise SystemExit(f"Could not sign in as {ORG_ADMIN} ({response.status_code}).")
-    results = []
+    results: list[Result] = []
     with app.app_context():
         cohort = db.session.get(Cohort, cohort_id)
         assert cohort is not None
         grid = grid_query([cohort_id])
         rows = len(db.session.execute(grid).all())
-        results.append(("grid query (the heat map's one aggregate statement)",
-                        median_ms(lambda: db.session.execute(grid).all(), runs), f"{rows:,} mastery rows"))
+        floor = median_ms(lambda: db.session.execute(grid).all(), runs)
+        results.append(("grid query (the floor: the heat map's one aggregate statement)", floor, f"{rows:,} mastery rows"))
         averages = (select(Evidence.user_id, Evidence.objective_id, func.avg(Evidence.level), func.count())
                     .join(Enrolment, Enrolment.user_id == Evidence.user_id)
                     .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))
@@ -183,30 +207,35 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[tuple[str, float, str
         def fresh() -> None:
             db.session.expire_all()
 
-        ids = list(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))))
-        results.append(("heat map service", median_ms(lambda: heat_map(db.session, db.session.get(Cohort, cohort_id), now), runs, fresh),
-                        f"{learners} learners"))
-        results.append(("  of which schedule state (cohorts_progress)",
-                        median_ms(lambda: cohorts_progress(db.session, [(db.session.get(Cohort, cohort_id), ids)], now), runs, fresh),
-                        "lessons, attempts, submissions, extensions"))
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    page = client.get(f"/cohorts/{cohort_id}/competency")
-    sa.event.remove(engine, "before_cursor_execute", count)
-    if page.status_code != 200:
-        raise SystemExit(f"The heat map answered {page.status_code}.")
-    counted = len(statements)
-    results.append(("heat map page (request, service and rendering)",
-                     median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc"), runs),
-                     f"{counted} SQL statements, {len(page.data) // 1024} KiB of HTML"))
-    results.append(("CSV export", median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency.csv"), runs), ""))
+        service = median_ms(lambda: heat_map(db.session, db.session.get(Cohort, cohort_id), now), runs, fresh)
+        results.append(("heat map service, every row complete (as the exports)", service,
+                        f"{learners} learners, {service / floor:.1f}x the floor"))
+        page, statements, size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs)
+        results.append(("heat map page, server time (request, service, rendering)", page,
+                        f"{page / floor:.1f}x the floor; {statements} SQL statements, {size // 1024} KiB of HTML"))
+        last, _n, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=KO1&page=5", runs)
+        results.append(("heat map page 5, sorted by an objective", last, f"{last / floor:.1f}x the floor"))
+        roster, statements, size = timed_get(client, f"/cohorts/{cohort_id}", runs)
+        results.append(("cohort page", roster, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        results.append(("CSV export", median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency.csv").get_data(), runs), ""))
+        one = db.session.scalar(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id))
+        results.append(("state: one learner rewritten (an event)", median_ms(
+            lambda: state.refresh(db.session, [one], now), runs, db.session.rollback), "rolled back"))
+        results.append(("state: rebuild-progress, everyone", median_ms(
+            lambda: state.rebuild(db.session, now), min(runs, 3), db.session.rollback), "rolled back"))
+        db.session.rollback()
     return results
+
+
+def run(url: str, workdir: Path, learners: int, evidence: int, runs: int) -> list[Result]:
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url}, instance_path=workdir / "instance")
+    try:
+        cohort_id = build(app, learners, evidence)
+        return measure(app, cohort_id, runs)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -215,25 +244,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evidence", type=int, default=200_000, help="about how many evidence rows (default 200000)")
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each measure (default 7)")
     parser.add_argument("--database-url", default=None,
-                        help="a PostgreSQL database to use (a private schema is created and dropped); default: SQLite in a temp dir")
+                        help="also run on this PostgreSQL database (a private schema is created and dropped)")
     args = parser.parse_args(argv)
+    columns: dict[str, list[Result]] = {}
     workdir = Path(tempfile.mkdtemp(prefix="lms-bench-"))
-    url = pg_url(args.database_url) if args.database_url else f"sqlite:///{workdir / 'bench.sqlite3'}"
     try:
-        app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url}, instance_path=workdir / "instance")
-        cohort_id = build(app, args.learners, args.evidence)
-        results = measure(app, cohort_id, args.runs)
-        with app.app_context():
-            db.engine.dispose()
+        say("SQLite ...")
+        columns["SQLite"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, args.learners, args.evidence, args.runs)
+        if args.database_url:
+            say("PostgreSQL ...")
+            try:
+                columns["PostgreSQL"] = run(pg_url(args.database_url), workdir, args.learners, args.evidence, args.runs)
+            finally:
+                drop_pg_schema(args.database_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if args.database_url:
-            drop_pg_schema(args.database_url)
-    database = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"Heat map benchmark on {database}: median of {args.runs} runs")
-    width = max(len(name) for name, _ms, _note in results)
-    for name, ms, note in results:
-        print(f"  {name:<{width}}  {ms:9.1f} ms  {note}")
+    names = [name for name, _ms, _note in next(iter(columns.values()))]
+    width = max(len(n) for n in names)
+    print(f"Heat map benchmark: one cohort of {args.learners} learners, ~{args.evidence:,} evidence rows; median of {args.runs} runs")
+    print(f"  {'':<{width}}  " + "  ".join(f"{db_name:>12}" for db_name in columns))
+    for index, name in enumerate(names):
+        cells = "  ".join(f"{columns[db_name][index][1]:9.1f} ms" for db_name in columns)
+        print(f"  {name:<{width}}  {cells}")
+        for db_name in columns:
+            note = columns[db_name][index][2]
+            if note:
+                print(f"  {'':<{width}}    {db_name}: {note}")
 
 
 if __name__ == "__main__":

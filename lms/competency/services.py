@@ -18,9 +18,10 @@ over the whole cohort; distributions, the funnel and the at-risk list cover the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
@@ -55,7 +56,7 @@ from lms.progress.services import Policy, policy
 NO_EVIDENCE = "no evidence"
 OVERDUE_SHOWN = 5  # overdue items listed under a "behind schedule" reason; the rest are counted
 PER_PAGE = 100  # learners on one page of the heat map
-AT_RISK_PER_PAGE = 25  # learners on one page of the at-risk list
+AT_RISK_PER_PAGE = 15  # learners on one page of the at-risk list
 
 
 class ReviewError(ValueError):
@@ -399,17 +400,6 @@ def enrolled(session: DbSession, cohort_ids: Sequence[int], user_ids: Sequence[i
     return result
 
 
-def standings(session: DbSession, cohort: Cohort, learners: Sequence[Learner], now: datetime, *,
-              user_ids: Sequence[int] | None = None) -> dict[int, Standing]:
-    """Each learner's standing from the kept state: one statement for the days behind, one
-    for the overdue items of those behind."""
-    today = cohort_today(cohort, now)
-    behind = state.days_behind(session, [cohort.id], {cohort.id: today}, user_ids)
-    late = any(days > BEHIND_AFTER_DAYS for days in behind.values())
-    items = state.overdue_items(session, cohort.id, today, BEHIND_AFTER_DAYS, user_ids) if late else {}
-    return standings_from(cohort, learners, today, behind, items)
-
-
 def standings_from(cohort: Cohort, learners: Sequence[Learner], today: date, behind: dict[int, int],
                    items: dict[int, list[state.OverdueRow]] | None = None) -> dict[int, Standing]:
     """Standings from what was read: days behind, and the overdue items (None: not read)."""
@@ -544,10 +534,13 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
 def _distributions(columns: Sequence[Column], rows: Sequence[Row], legend: Sequence[Band], rules: Policy) -> list[Distribution]:
     result = []
     total = len(rows)
+    bounds = sorted(rules.thresholds.values())
     for index, column in enumerate(columns):
         counts: dict[int, int] = defaultdict(int)
         for row in rows:
-            counts[rules.rank_of(row.levels[index][0])] += 1
+            level = row.levels[index][0]
+            # rank_of: 0 for no evidence, else how many named levels it reaches (at least 1)
+            counts[0 if level is None else (bisect_right(bounds, level) or 1)] += 1
         shares = [Share(band=b, count=counts[b.rank], share=counts[b.rank] / total if total else 0.0) for b in legend]
         result.append(Distribution(column=column, shares=shares, total=total))
     return result
@@ -638,21 +631,37 @@ class _Loaded:
     today: date
     columns: list[Column]
     rows: list[Row]
+    progress: dict[int, Standing]
+    grid: dict[tuple[int, int], tuple[float | None, int]]
 
 
 def _load_rows(session: DbSession, cohort: Cohort, learners: list[Learner], now: datetime,
                only: Sequence[int] | None = None) -> _Loaded:
-    """The rows of ``learners`` (``only``: their ids, to read one learner's state alone)."""
+    """The rows of ``learners`` (``only``: their ids, to read one learner's state alone),
+    their reasons not yet dated (``_dated``)."""
     rules = policy(session)
     objectives = objectives_with_modules(session)
     grid = mastery_grid(session, [cohort.id], only)
-    progress = standings(session, cohort, learners, now, user_ids=only)
     today = cohort_today(cohort, now)
+    progress = standings_from(cohort, learners, today, state.days_behind(session, [cohort.id], {cohort.id: today}, only))
     columns = columns_for(objectives, cohort, today)
-    users = [learner.user for learner in learners]
-    fell = fell_below(session, cohort, _below_bar(users, columns, grid, rules), rules)
-    rows = _rows(cohort, users, columns, grid, progress, rules, fell)
-    return _Loaded(rules=rules, objectives=objectives, today=today, columns=columns, rows=rows)
+    rows = _rows(cohort, [learner.user for learner in learners], columns, grid, progress, rules)
+    return _Loaded(rules=rules, objectives=objectives, today=today, columns=columns, rows=rows, progress=progress, grid=grid)
+
+
+def _dated(session: DbSession, cohort: Cohort, loaded: _Loaded, rows: Iterable[Row]) -> dict[int, Row]:
+    """``rows`` at risk again, their reasons complete: the overdue items of those behind
+    listed, "below the bar" dated from the evidence that took them there (two statements
+    whatever the number of rows; a page dates the rows it shows, an export all of them)."""
+    risky = [r for r in rows if r.at_risk]
+    if not risky:
+        return {}
+    behind = [r.user.id for r in risky if loaded.progress[r.user.id].behind]
+    items = state.overdue_items(session, cohort.id, loaded.today, behind)
+    users = [r.user for r in risky]
+    fell = fell_below(session, cohort, _below_bar(users, loaded.columns, loaded.grid, loaded.rules), loaded.rules)
+    progress = {uid: replace(loaded.progress[uid], overdue=tuple(items.get(uid, ()))) for uid in (u.id for u in users)}
+    return {r.user.id: r for r in _rows(cohort, users, loaded.columns, loaded.grid, progress, loaded.rules, fell)}
 
 
 @dataclass(frozen=True)
@@ -751,11 +760,13 @@ def _matches(row: Row, query: str, risk_only: bool) -> bool:
 
 def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None = None,
              descending: bool = False, page: int | None = 1, query: str = "", risk_only: bool = False,
-             risk_page: int | None = 1) -> HeatMap:
+             risk_page: int | None = 1, date_all: bool = True) -> HeatMap:
     """The cohort's learners against the active objectives, sorted server-side over the
     whole cohort, filtered by name or email (``query``) or to those at risk, ``PER_PAGE``
     at a time; distributions, the funnel and the at-risk learners (with their last review,
-    ``AT_RISK_PER_PAGE`` at a time) over the whole cohort."""
+    ``AT_RISK_PER_PAGE`` at a time) over the whole cohort. Every at-risk row's reasons are
+    complete (overdue items, dates from the evidence) with ``date_all`` (exports), else
+    those of the at-risk list's page (the map's rows show the reasons' texts only)."""
     learners = enrolled(session, [cohort.id])[cohort.id]
     loaded = _load_rows(session, cohort, learners, now)
     rules, today, columns, rows = loaded.rules, loaded.today, loaded.columns, loaded.rows
@@ -769,16 +780,25 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     pages = paging(page, PER_PAGE, len(picked))
     risky = sum(1 for r in rows if r.at_risk)
     risk_pages = paging(risk_page, AT_RISK_PER_PAGE, risky)
+    risk_rows = sort_rows((r for r in rows if r.at_risk), SORTS["risk"], descending=True)
+    # The map's rows show reasons' texts only; the at-risk list shows their dates and overdue items.
+    dated = _dated(session, cohort, loaded, ordered if date_all else risk_pages.slice(risk_rows))
+    if dated:
+        ordered = [dated.get(r.user.id, r) for r in ordered]
+        picked = [dated.get(r.user.id, r) for r in picked]
     heat = HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
                    rows=ordered, distributions=_distributions(columns, rows, legend, rules),
                    funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), len(rows), levels, month),
                    sort=chosen, descending=descending, reviews={}, shown=pages.slice(picked), paging=pages,
                    risk_paging=risk_pages, query=query.strip(), risk_only=risk_only)
-    # Reviews: the learners at risk on this page of the list, and those at risk in the map's page.
-    wanted_reviews = {r.user.id for r in heat.at_risk_shown} | {r.user.id for r in heat.shown if r.at_risk}
+    # Reviews: of the learners at risk on this page of the list and in the map's page (a page), or all.
+    if date_all:  # every at-risk learner's (callers look at them all)
+        wanted_reviews = {r.user.id for r in heat.at_risk}
+    else:
+        wanted_reviews = {r.user.id for r in heat.at_risk_shown} | {r.user.id for r in heat.shown if r.at_risk}
     reviews = latest_reviews(session, cohort.id, sorted(wanted_reviews))
     heat.reviews.update({r.user.id: since_review(r, reviews.get(r.user.id), today)
-                         for r in rows if r.user.id in wanted_reviews})
+                         for r in heat.rows if r.user.id in wanted_reviews})
     return heat
 
 
@@ -807,7 +827,7 @@ def learner_risk(session: DbSession, cohort: Cohort, learner: User, now: datetim
     if not is_learner_of(session, cohort.id, learner.id):
         raise ReviewError(f"{learner.name} is not a learner of {cohort.name}.")
     loaded = _load_rows(session, cohort, enrolled(session, [cohort.id], [learner.id])[cohort.id], now, [learner.id])
-    row = loaded.rows[0]
+    row = _dated(session, cohort, loaded, loaded.rows).get(learner.id, loaded.rows[0])
     reviews = reviews_of(session, cohort.id, [learner.id]).get(learner.id, [])
     return LearnerRisk(cohort=cohort, learner=learner, today=loaded.today, policy=loaded.rules, row=row, reviews=reviews,
                        since=since_review(row, reviews[0] if reviews else None, loaded.today))

@@ -16,6 +16,7 @@ from lms.competency import services
 from lms.competency.charts import trend_chart
 from lms.competency.exports import EXPORTERS
 from lms.competency.forms import ReviewForm
+from lms.competency.render import heat_rows
 from lms.database import utcnow
 from lms.extensions import db
 from lms.jobs import exports
@@ -35,7 +36,8 @@ def _heat_map(cohort: Cohort) -> services.HeatMap:
     filtered by name or email (``?q=``) or to the learners at risk (``?risk=1``)."""
     return services.heat_map(db.session, cohort, utcnow(), request.args.get("sort"), request.args.get("dir") == "desc",
                              page=request.args.get("page", 1, type=int), query=request.args.get("q", "")[:100],
-                             risk_only=request.args.get("risk") == "1", risk_page=request.args.get("risk_page", 1, type=int))
+                             risk_only=request.args.get("risk") == "1", risk_page=request.args.get("risk_page", 1, type=int),
+                             date_all=request.endpoint != "competency.heat_map")  # the page completes the rows it shows
 
 
 def _slug(text: str) -> str:
@@ -44,7 +46,8 @@ def _slug(text: str) -> str:
 
 @bp.get("/cohorts/<int:cohort_id>/competency")
 def heat_map(cohort_id: int) -> str:
-    return render_template("competency/heat_map.html", heat=_heat_map(_cohort(cohort_id)), exporters=EXPORTERS.values())
+    return render_template("competency/heat_map.html", heat=_heat_map(_cohort(cohort_id)), exporters=EXPORTERS.values(),
+                           heat_rows=heat_rows)
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency.<fmt>")

@@ -150,3 +150,31 @@ class ProgressItem(Model):
     done: Mapped[bool] = mapped_column(default=False)
     handed_in: Mapped[bool] = mapped_column(default=False)
     detail: Mapped[str] = mapped_column(String(120), default="")
+
+
+class ProgressLevel(Model):
+    """How far one learner got in one level (``LevelStatus``), kept with their items: the
+    stage (0 started, 1 modules done, 2 and exam passed, 3 complete) and whether they started."""
+
+    __tablename__ = "progress_levels"
+    __table_args__ = (Index("ix_progress_levels_cohort_level", "cohort_id", "level_id"),
+                      Index("ix_progress_levels_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"))
+    stage: Mapped[int] = mapped_column()
+    started: Mapped[bool] = mapped_column()
+
+
+class ProgressLearner(Model):
+    """One learner's schedule in one line, kept with their items: the due date of their
+    oldest unfinished assessed item (None: nothing left), from which days behind follow."""
+
+    __tablename__ = "progress_learners"
+    __table_args__ = (Index("ix_progress_learners_cohort", "cohort_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    oldest_due: Mapped[date | None] = mapped_column(Date, default=None)

@@ -1,6 +1,8 @@
 """Each learner's schedule kept as it stands, not recomputed on a page view: one
 ``ProgressItem`` row per item of their schedule in their current cohort (its dates with
-their extensions, done or not, what it counts toward in its level). Whether an item is
+their extensions, done or not, what it counts toward in its level), one ``ProgressLevel``
+row per level (the stage reached) and one ``ProgressLearner`` row (the due date of the
+oldest unfinished assessed item). Whether an item is
 open, due soon or overdue follows from its dates and today, so pages ask it with set-based
 SQL (``days_behind``, ``overdue_items``, ``funnel_counts``) in a fixed number of statements
 whatever the number of learners.
@@ -35,7 +37,7 @@ from lms.coursework.models import Submission
 from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession, utcnow
 from lms.progress.completion import LearnerProgress, cohorts_progress
-from lms.progress.models import ItemKind, ItemRole, ProgressItem
+from lms.progress.models import ItemKind, ItemRole, ProgressItem, ProgressLearner, ProgressLevel
 
 STALE_USERS = "lms.progress.stale_users"
 STALE_SUBMISSIONS = "lms.progress.stale_submissions"
@@ -206,6 +208,22 @@ def item_rows(cohort_id: int, learner: LearnerProgress) -> list[dict[str, Any]]:
             for position, item in enumerate(learner.items)]
 
 
+def level_rows(cohort_id: int, learner: LearnerProgress) -> list[dict[str, Any]]:
+    """One learner's stage in each level (``LevelStatus.stage``) and whether they started it."""
+    rows = []
+    for status in learner.levels:
+        items = [i for p in status.parts for i in p.items] + [i for i in (status.exam, status.portfolio) if i is not None]
+        rows.append({"user_id": learner.user_id, "cohort_id": cohort_id, "level_id": status.level.id, "stage": status.stage,
+                     "started": status.stage > 0 or any(i.done for i in items)})
+    return rows
+
+
+def learner_row(cohort_id: int, learner: LearnerProgress) -> dict[str, Any]:
+    """The due date of the learner's oldest unfinished assessed item (what days behind count from)."""
+    due = [i.due_on for i in learner.items if i.assessed and not i.done]
+    return {"user_id": learner.user_id, "cohort_id": cohort_id, "oldest_due": min(due, default=None)}
+
+
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for first in range(0, len(values), size):
         yield values[first:first + size]
@@ -222,9 +240,15 @@ def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datet
             by_cohort[cohort_id].append(user_id)
         groups = [(cohorts[cid], ids) for cid, ids in by_cohort.items()]
         progress = cohorts_progress(session, groups, now)
-        rows = [row for cohort, ids in groups for uid in ids for row in item_rows(cohort.id, progress[cohort.id][uid])]
+        learners = [(cohort.id, progress[cohort.id][uid]) for cohort, ids in groups for uid in ids]
+        rows = [row for cid, learner in learners for row in item_rows(cid, learner)]
         for batch in _chunks(rows, BATCH):
             session.execute(insert(ProgressItem), list(batch))
+        levels = [row for cid, learner in learners for row in level_rows(cid, learner)]
+        for batch in _chunks(levels, BATCH):
+            session.execute(insert(ProgressLevel), list(batch))
+        if learners:
+            session.execute(insert(ProgressLearner), [learner_row(cid, learner) for cid, learner in learners])
         written += len(rows)
     return written
 
@@ -236,7 +260,8 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
         return 0
     written = 0
     for chunk in _chunks(ids, CHUNK):
-        session.execute(delete(ProgressItem).where(ProgressItem.user_id.in_(chunk)))
+        for model in (ProgressItem, ProgressLevel, ProgressLearner):
+            session.execute(delete(model).where(model.user_id.in_(chunk)))
         pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
                                 .where(Enrolment.user_id.in_(chunk), Enrolment.ended_at.is_(None))).all()
         written += _write(session, [(u, c) for u, c in pairs], now)
@@ -245,7 +270,8 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
 
 def rebuild(session: DbSession, now: datetime) -> int:
     """Recompute every learner's rows from their records; the same rows the events keep."""
-    session.execute(delete(ProgressItem))
+    for model in (ProgressItem, ProgressLevel, ProgressLearner):
+        session.execute(delete(model))
     pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.ended_at.is_(None))).all()
     return _write(session, [(u, c) for u, c in pairs], now)
 
@@ -259,18 +285,18 @@ ASSESSED = ItemKind.LESSON  # every kind but this one is assessed
 def days_behind(session: DbSession, cohort_ids: Sequence[int], today: dict[int, date],
                 user_ids: Sequence[int] | None = None) -> dict[int, int]:
     """Learner id -> days their oldest unfinished assessed item is past due (only learners
-    behind at all), from one aggregate statement over the cohorts' rows."""
+    behind at all): one statement over one kept row per learner."""
     if not cohort_ids:
         return {}
     settle(session)
-    query = (select(ProgressItem.cohort_id, ProgressItem.user_id, func.min(ProgressItem.due_on))
-             .where(ProgressItem.cohort_id.in_(list(cohort_ids)), ProgressItem.done.is_(False),
-                    ProgressItem.kind != ASSESSED)
-             .group_by(ProgressItem.cohort_id, ProgressItem.user_id))
+    query = (select(ProgressLearner.cohort_id, ProgressLearner.user_id, ProgressLearner.oldest_due)
+             .where(ProgressLearner.cohort_id.in_(list(cohort_ids)), ProgressLearner.oldest_due.is_not(None)))
     if user_ids is not None:
-        query = query.where(ProgressItem.user_id.in_(list(user_ids)))
+        query = query.where(ProgressLearner.user_id.in_(list(user_ids)))
     result = {}
     for cohort_id, user_id, oldest in session.execute(query):
+        if oldest is None:
+            continue
         late = (today[cohort_id] - oldest).days
         if late > 0:
             result[user_id] = late
@@ -285,21 +311,16 @@ class OverdueRow:
     due_on: date
 
 
-def overdue_items(session: DbSession, cohort_id: int, today: date, behind_after: int,
-                  user_ids: Sequence[int] | None = None) -> dict[int, list[OverdueRow]]:
-    """The unfinished assessed items past due of each learner more than ``behind_after``
-    days behind, oldest first (as ``LearnerProgress.overdue`` orders them): one statement."""
+def overdue_items(session: DbSession, cohort_id: int, today: date, user_ids: Sequence[int]) -> dict[int, list[OverdueRow]]:
+    """The unfinished assessed items past due of each of ``user_ids``, oldest first (as
+    ``LearnerProgress.overdue`` orders them): one statement."""
+    if not user_ids:
+        return {}
     settle(session)
-    behind = (select(ProgressItem.user_id)
-              .where(ProgressItem.cohort_id == cohort_id, ProgressItem.done.is_(False), ProgressItem.kind != ASSESSED)
-              .group_by(ProgressItem.user_id)
-              .having(func.min(ProgressItem.due_on) < date.fromordinal(today.toordinal() - behind_after)))
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.title, ProgressItem.due_on)
-             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.done.is_(False), ProgressItem.kind != ASSESSED,
-                    ProgressItem.due_on < today, ProgressItem.user_id.in_(behind))
+             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.user_id.in_(list(user_ids)),
+                    ProgressItem.done.is_(False), ProgressItem.kind != ASSESSED, ProgressItem.due_on < today)
              .order_by(ProgressItem.user_id, ProgressItem.due_on, ProgressItem.position))
-    if user_ids is not None:
-        query = query.where(ProgressItem.user_id.in_(list(user_ids)))
     result: dict[int, list[OverdueRow]] = defaultdict(list)
     for user_id, kind, key, title, due_on in session.execute(query):
         result[user_id].append(OverdueRow(kind=kind, key=key, title=title, due_on=due_on))
@@ -317,40 +338,34 @@ class LevelCounts:
     seen: int = 0  # learners with any row in the level
 
 
-def funnel_counts(session: DbSession, cohort_ids: Sequence[int],
-                  user_ids: Sequence[int] | None = None) -> dict[int, dict[int, LevelCounts]]:
-    """Cohort id -> level id -> the stage counts (``LevelStatus.stage``), from one
-    statement grouped by learner and level. A learner with no item in a level has its
-    modules done (nothing to do) and is counted by the caller from ``seen``."""
+def funnel_counts(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, dict[int, LevelCounts]]:
+    """Cohort id -> level id -> how many learners reached each stage, from one statement
+    over the kept level rows. A learner with no row in a level has nothing to do there
+    (its modules are done); the caller counts them from ``seen``."""
     if not cohort_ids:
         return {}
     settle(session)
-    part = ProgressItem.role == ItemRole.PART
-    query = (select(ProgressItem.cohort_id, ProgressItem.level_id,
-                    func.sum(case((part, 1), else_=0)),
-                    func.sum(case((part & ProgressItem.done, 1), else_=0)),
-                    func.max(case(((ProgressItem.role == ItemRole.EXAM) & ProgressItem.done, 1), else_=0)),
-                    func.max(case(((ProgressItem.role == ItemRole.PORTFOLIO) & ProgressItem.done, 1), else_=0)),
-                    func.max(case((ProgressItem.done, 1), else_=0)))
-             .where(ProgressItem.cohort_id.in_(list(cohort_ids)), ProgressItem.role != ItemRole.NONE,
-                    ProgressItem.level_id.is_not(None))
-             .group_by(ProgressItem.cohort_id, ProgressItem.user_id, ProgressItem.level_id))
-    if user_ids is not None:
-        query = query.where(ProgressItem.user_id.in_(list(user_ids)))
-    result: dict[int, dict[int, LevelCounts]] = defaultdict(lambda: defaultdict(LevelCounts))
-    for cohort_id, level_id, parts, parts_done, exam, portfolio, any_done in session.execute(query):
-        counts = result[cohort_id][level_id]
-        counts.seen += 1
-        stage = 0 if parts_done < parts else (1 if not exam else (3 if portfolio else 2))
-        counts.started += 1 if stage > 0 or any_done else 0
-        counts.modules_done += stage >= 1
-        counts.exam_passed += stage >= 2
-        counts.complete += stage >= 3
+    stage = ProgressLevel.stage
+    query = (select(ProgressLevel.cohort_id, ProgressLevel.level_id, func.count(),
+                    func.sum(case((ProgressLevel.started, 1), else_=0)), func.sum(case((stage >= 1, 1), else_=0)),
+                    func.sum(case((stage >= 2, 1), else_=0)), func.sum(case((stage >= 3, 1), else_=0)))
+             .where(ProgressLevel.cohort_id.in_(list(cohort_ids)))
+             .group_by(ProgressLevel.cohort_id, ProgressLevel.level_id))
+    result: dict[int, dict[int, LevelCounts]] = defaultdict(dict)
+    for cohort_id, level_id, seen, started, modules, exam, complete in session.execute(query):
+        result[cohort_id][level_id] = LevelCounts(started=int(started or 0), modules_done=int(modules or 0),
+                                                  exam_passed=int(exam or 0), complete=int(complete or 0), seen=int(seen))
     return result
 
 
 def stored_rows(session: DbSession) -> list[tuple[Any, ...]]:
-    """Every row's values but its id, in a stable order: what ``rebuild`` must reproduce."""
+    """Every kept row's values but its id, table by table in a stable order: what
+    ``rebuild`` must reproduce."""
     settle(session)
-    columns = [c for c in ProgressItem.__table__.columns if c.name != "id"]
-    return [tuple(r) for r in session.execute(select(*columns).order_by(ProgressItem.user_id, ProgressItem.position))]
+    result: list[tuple[Any, ...]] = []
+    for model, order in ((ProgressItem, ("user_id", "position")), (ProgressLevel, ("user_id", "level_id")),
+                         (ProgressLearner, ("user_id",))):
+        columns = [c for c in model.__table__.columns if c.name != "id"]
+        result += [(model.__tablename__, *r) for r in session.execute(
+            select(*columns).order_by(*(getattr(model, name) for name in order)))]
+    return result

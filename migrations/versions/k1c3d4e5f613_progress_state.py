@@ -52,9 +52,41 @@ def upgrade():
     with op.batch_alter_table('progress_items', schema=None) as batch_op:
         batch_op.create_index('ix_progress_items_cohort_done_due', ['cohort_id', 'done', 'due_on'], unique=False)
         batch_op.create_index('ix_progress_items_user_position', ['user_id', 'position'], unique=False)
+    op.create_table('progress_levels',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('cohort_id', sa.Integer(), nullable=False),
+    sa.Column('level_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sa.Integer(), nullable=False),
+    sa.Column('started', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohorts.id'], name=op.f('fk_progress_levels_cohort_id_cohorts')),
+    sa.ForeignKeyConstraint(['level_id'], ['levels.id'], name=op.f('fk_progress_levels_level_id_levels')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_progress_levels_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_levels'))
+    )
+    with op.batch_alter_table('progress_levels', schema=None) as batch_op:
+        batch_op.create_index('ix_progress_levels_cohort_level', ['cohort_id', 'level_id'], unique=False)
+        batch_op.create_index('ix_progress_levels_user', ['user_id'], unique=False)
+    op.create_table('progress_learners',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('cohort_id', sa.Integer(), nullable=False),
+    sa.Column('oldest_due', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohorts.id'], name=op.f('fk_progress_learners_cohort_id_cohorts')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_progress_learners_user_id_users')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_progress_learners'))
+    )
+    with op.batch_alter_table('progress_learners', schema=None) as batch_op:
+        batch_op.create_index('ix_progress_learners_cohort', ['cohort_id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('progress_learners', schema=None) as batch_op:
+        batch_op.drop_index('ix_progress_learners_cohort')
+    op.drop_table('progress_learners')
+    with op.batch_alter_table('progress_levels', schema=None) as batch_op:
+        batch_op.drop_index('ix_progress_levels_user')
+        batch_op.drop_index('ix_progress_levels_cohort_level')
+    op.drop_table('progress_levels')
     with op.batch_alter_table('progress_items', schema=None) as batch_op:
         batch_op.drop_index('ix_progress_items_user_position')
         batch_op.drop_index('ix_progress_items_cohort_done_due')

@@ -1,0 +1,43 @@
+"""The heat map's learner rows as HTML, made in Python: a page of a hundred learners has
+over a thousand cells, and a template macro per cell cost more than the query behind them.
+The markup is the one ``competency/_heat.html`` describes (class ``heat heat-<rank>``, the
+level in ``data-level``, the number printed and the named level for screen readers), with
+every value escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import url_for
+from markupsafe import Markup, escape
+
+from lms.competency.services import Cell, Column, Row
+
+_PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
+
+
+def cell_html(cell: Cell) -> str:
+    level = "" if cell.level is None else repr(cell.level)
+    name = escape(cell.name)
+    return (f'<td class="heat heat-{cell.rank}" data-level="{level}">{cell.label}'
+            f'<span class="visually-hidden"> {name}</span></td>')
+
+
+def heat_rows(cohort_id: int, rows: Sequence[Row], columns: Sequence[Column]) -> Markup:
+    """Each of ``rows`` as a table row: the learner's name (a link to their progress), a cell
+    per column, the mean and whether they are at risk."""
+    link = url_for("progress.learner", cohort_id=cohort_id, user_id=_PLACEHOLDER)
+    parts = []
+    for row in rows:
+        href = escape(link.replace(str(_PLACEHOLDER), str(row.user.id)))
+        cells = "".join(cell_html(cell) for cell in row.cells)
+        mean = "–" if row.mean is None else f"{row.mean:.2f}"
+        if row.at_risk:  # the reasons are listed under "At risk" and on the learner's pages
+            count = len(row.reasons)
+            risk = f'<span class="risk" title="{count} reason{"s" * (count != 1)}">at risk</span>'
+        else:
+            risk = '<span class="muted">no</span>'
+        parts.append(f'<tr class="{"row-bad" if row.at_risk else ""}" data-user="{row.user.id}">'
+                     f'<th scope="row" class="name"><a href="{href}">{escape(row.user.name)}</a></th>'
+                     f'{cells}<td class="num">{mean}</td><td>{risk}</td></tr>\n')
+    return Markup("".join(parts))
