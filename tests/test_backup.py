@@ -7,7 +7,8 @@ not kept, on either database. Backups and restores are in the audit log.
 
 Kept cheap: the demo runs with three of its learner profiles (every table the full demo
 fills is still filled), the small backup is made once and each test works on a copy, and
-the refusal tests share one empty target (each checks it is left untouched)."""
+every test restores into one target database made for the module and emptied after each
+test (a new schema or SQLite file is cheap; a PostgreSQL database is not)."""
 
 from __future__ import annotations
 
@@ -69,52 +70,56 @@ def table_names(app: Flask) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def fresh_target(make_app: Callable[..., Flask], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Flask]]:
-    """Makes apps on new empty databases with empty upload folders: a new SQLite file, or
-    on PostgreSQL a new database holding an empty schema of the same name as the suite's
-    (a dump is restored into the schema it came from); dropped after the module."""
-    made: list[Flask] = []
-    databases: list[str] = []
+def _target(make_app: Callable[..., Flask], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """An app on an empty database with an empty upload folder, for the whole module: a new
+    SQLite file, or on PostgreSQL a new database holding an empty schema of the same name
+    as the suite's (a dump is restored into the schema it came from). One database is made
+    and dropped per module (each CREATE and DROP DATABASE costs PostgreSQL a checkpoint);
+    ``target`` empties it after each test."""
     base = os.environ.get("TEST_DATABASE_URL")
     admin = sa.create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT") if base else None
-    folder = tmp_path_factory.mktemp("targets")
-
-    def make() -> Flask:
-        n = len(made)
-        if admin is None:
-            url = f"sqlite:///{folder / f'restored{n}.sqlite3'}"
-        else:
-            name = f"{admin.url.database}_backup_{RUN}_{n}".lower()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            databases.append(name)
-            target = admin.url.set(database=name)
-            engine = sa.create_engine(target)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
-            engine.dispose()
-            url = with_search_path(target.render_as_string(hide_password=False), PG_SCHEMA)
-        app = make_app(SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=str(folder / f"restored-uploads{n}"))
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    folder = tmp_path_factory.mktemp("target")
+    name = ""
+    if admin is None:
+        url = f"sqlite:///{folder / 'restored.sqlite3'}"
+    else:
+        name = f"{admin.url.database}_backup_{RUN}".lower()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = with_search_path(admin.url.set(database=name).render_as_string(hide_password=False), PG_SCHEMA)
+    app = make_app(SQLALCHEMY_DATABASE_URI=url, UPLOAD_DIR=str(folder / "restored-uploads"))
+    empty(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
     if admin is not None:
         with admin.connect() as conn:
-            for name in databases:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def empty_target(fresh_target: Callable[[], Flask]) -> Flask:
-    """One empty target for the refusal tests, which each check it is left untouched."""
-    return fresh_target()
+def empty(app: Flask) -> None:
+    """Make the target empty again: no table (a new schema, or no SQLite file), no upload."""
+    with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+                conn.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
+            db.engine.dispose()
+        else:
+            db.engine.dispose()
+            Path(str(db.engine.url.database)).unlink(missing_ok=True)
+    shutil.rmtree(app.config["UPLOAD_DIR"], ignore_errors=True)
+
+
+@pytest.fixture()
+def target(_target: Flask) -> Iterator[Flask]:
+    """The module's empty target, emptied again after the test."""
+    yield _target
+    empty(_target)
 
 
 def add_attachment(app: Flask, uploads: Path, submission: Submission) -> Attachment:
@@ -146,7 +151,7 @@ def audit_entries(app: Flask, action: AuditAction) -> list[AuditEntry]:
 
 
 def test_the_demo_data_round_trips_into_an_empty_database(loaded: Flask, tmp_path: Path,
-                                                          fresh_target: Callable[[], Flask],
+                                                          target: Flask,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     uploads = tmp_path / "uploads"
     loaded.config["UPLOAD_DIR"] = str(uploads)
@@ -175,7 +180,6 @@ def test_the_demo_data_round_trips_into_an_empty_database(loaded: Flask, tmp_pat
     # (the manifest counts every table, alembic_version and the search index's too)
     assert written.after["rows"] >= sum(before.values()) and written.after["uploads"] == 1
 
-    target = fresh_target()
     restored = cli(target, "restore", str(archive))
     assert restored.exit_code == 0, restored.output
     assert "all matching the manifest" in restored.output
@@ -251,8 +255,7 @@ def rewrite_manifest(folder: Path, change: Callable[[dict[str, Any]], None]) -> 
     (folder / MANIFEST_DIGEST).write_text(f"{sha256_of(folder / MANIFEST)}  {MANIFEST}\n")
 
 
-def test_a_damaged_file_is_refused_before_anything_is_loaded(small_backup: Path, empty_target: Flask) -> None:
-    target = empty_target
+def test_a_damaged_file_is_refused_before_anything_is_loaded(small_backup: Path, target: Flask) -> None:
     damaged = small_backup / "uploads" / "7" / "work.pdf"
     damaged.chmod(damaged.stat().st_mode | stat.S_IWUSR)
     damaged.write_bytes(ATTACHMENT.replace(b"EOF", b"EOG"))
@@ -262,8 +265,7 @@ def test_a_damaged_file_is_refused_before_anything_is_loaded(small_backup: Path,
     refused(target, small_backup, "uploads/7/work.pdf: listed in the manifest but missing")
 
 
-def test_a_damaged_or_wrong_manifest_is_refused(small_backup: Path, empty_target: Flask) -> None:
-    target = empty_target
+def test_a_damaged_or_wrong_manifest_is_refused(small_backup: Path, target: Flask) -> None:
     manifest = small_backup / MANIFEST
     original = manifest.read_bytes()
     manifest.write_bytes(original.replace(b'"users": 2', b'"users": 3'))
@@ -287,14 +289,14 @@ def test_a_damaged_or_wrong_manifest_is_refused(small_backup: Path, empty_target
 
 
 def test_row_counts_other_than_the_manifests_are_refused_and_nothing_is_kept(
-        small_backup: Path, empty_target: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+        small_backup: Path, target: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite counts the snapshot file before loading it; a PostgreSQL dump's rows can only
     be counted once loaded, so the count runs inside the loading transaction. Either way a
     mismatch exits 1 naming the table and leaves the target empty."""
     sqlite = json.loads((small_backup / MANIFEST).read_text())["dialect"] == "sqlite"
     original = (small_backup / MANIFEST).read_bytes()
     rewrite_manifest(small_backup, lambda m: m["tables"].update(users=5))
-    refused(empty_target, small_backup, "table users holds 2 rows, the manifest says 5",
+    refused(target, small_backup, "table users holds 2 rows, the manifest says 5",
             "database.sqlite3: " if sqlite else "the loaded database does not match the manifest: ")
     if not sqlite:
         return  # the check's other cases: test_the_postgres_load_check_names_the_first_wrong_table
@@ -304,13 +306,13 @@ def test_row_counts_other_than_the_manifests_are_refused_and_nothing_is_kept(
             (lambda m: m["tables"].update(ghosts=0), "table ghosts holds no rows, the manifest says 0")):
         (small_backup / MANIFEST).write_bytes(original)
         rewrite_manifest(small_backup, change)
-        refused(empty_target, small_backup, message)
+        refused(target, small_backup, message)
 
     # SQLite checks after loading too (a snapshot it could not count first): the target is put back.
     monkeypatch.setattr(SqliteSnapshot, "snapshot_counts", lambda self, dump: None)
     (small_backup / MANIFEST).write_bytes(original)
     rewrite_manifest(small_backup, lambda m: m["tables"].update(users=1))
-    refused(empty_target, small_backup, "the loaded database does not match the manifest: table users holds 2 rows, "
+    refused(target, small_backup, "the loaded database does not match the manifest: table users holds 2 rows, "
             "the manifest says 1; nothing was kept")
 
 
@@ -343,8 +345,7 @@ def test_the_postgres_load_check_names_the_first_wrong_table(app: Flask, make_us
 
 
 def test_a_broken_archive_and_a_filled_upload_folder_are_refused(app: Flask, small_backup: Path, tmp_path: Path,
-                                                                 empty_target: Flask) -> None:
-    target = empty_target
+                                                                 target: Flask) -> None:
     archive = tmp_path / "whole.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(small_backup, arcname="whole")
@@ -356,13 +357,10 @@ def test_a_broken_archive_and_a_filled_upload_folder_are_refused(app: Flask, sma
     uploads = Path(target.config["UPLOAD_DIR"])
     (uploads / "left").mkdir(parents=True)
     (uploads / "left" / "over.txt").write_text("x")
-    try:
-        result = cli(target, "restore", str(small_backup))
-        assert result.exit_code == 1
-        assert "the upload folder is not empty (left/over.txt)" in result.output
-        assert table_names(target) == []
-    finally:
-        shutil.rmtree(uploads)  # the target is shared: leave it empty
+    result = cli(target, "restore", str(small_backup))
+    assert result.exit_code == 1
+    assert "the upload folder is not empty (left/over.txt)" in result.output
+    assert table_names(target) == []
 
     # An existing target is never overwritten by a backup either.
     again = cli(app, "backup", str(archive))
@@ -383,9 +381,8 @@ def test_postgres_client_missing_or_older_than_the_server_is_refused(monkeypatch
         PostgresSnapshot._client("pg_dump", 16)
 
 
-def test_a_migrated_but_empty_database_takes_the_backup(small_backup: Path, fresh_target: Callable[[], Flask]) -> None:
+def test_a_migrated_but_empty_database_takes_the_backup(small_backup: Path, target: Flask) -> None:
     """``flask db upgrade`` then ``flask lms restore``: the empty tables are replaced by the backup's."""
-    target = fresh_target()
     with target.app_context():
         upgrade(revision=json.loads((small_backup / MANIFEST).read_text())["alembic_revision"])
         db.engine.dispose()
