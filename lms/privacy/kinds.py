@@ -618,6 +618,17 @@ class LtiLinks(DataKind):
         return rowcount(session.execute(delete(LtiAccount).where(LtiAccount.user_id == erasure.user.id)))
 
 
+class ScheduleState(DataKind):
+    """Each learner's schedule state as it stands (``lms.progress.state``: items with their
+    dates and done or not, the stage reached in each level, the oldest unfinished due date).
+    Not exported: it is worked out from the enrolment, lessons read, attempts and work,
+    which are. Erased: kept (the cohort's heat map and level funnel)."""
+
+    name = "schedule_state"
+    exported = False
+    covers = ("progress_items.user_id", "progress_levels.user_id", "progress_learners.user_id")
+
+
 class StaffActions(DataKind):
     """Columns naming someone acting as staff (grader, author of a note, who granted or
     imported what). Not exported: these are the staff's work on other people's records.
@@ -635,7 +646,7 @@ class StaffActions(DataKind):
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
                                Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
-                               AnnouncementsRead(), TwoFactor(), LtiLinks(), StaffActions())
+                               AnnouncementsRead(), TwoFactor(), LtiLinks(), ScheduleState(), StaffActions())
 
 
 def covered(kinds: Sequence[DataKind] = KINDS) -> set[str]:
