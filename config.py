@@ -85,6 +85,14 @@ class Config:
     WEBHOOK_RETRY_LONGEST = 6 * 3600.0
     WEBHOOK_MAX_ATTEMPTS = 8
     WEBHOOK_ALLOW_LOCAL_HTTP = False
+    # xAPI (lms/xapi): statements go to the LRS at XAPI_LRS_ENDPOINT (e.g. https://lrs.example.org/xAPI/)
+    # with HTTP Basic XAPI_LRS_USERNAME/XAPI_LRS_PASSWORD; empty: off. Actors are accounts on
+    # XAPI_HOMEPAGE (the site's base URL; the request's when empty) named by an opaque id.
+    XAPI_TIMEOUT = 10.0
+    XAPI_RETRY_FIRST = 60.0
+    XAPI_RETRY_LONGEST = 6 * 3600.0
+    XAPI_MAX_ATTEMPTS = 20
+    XAPI_BATCH = 50
 
     def __init__(self, instance_path: Path) -> None:
         self.INSTANCE_PATH = instance_path
@@ -95,6 +103,10 @@ class Config:
         # connect_timeout; psycopg waits at least 2): an unreachable database must not hang requests.
         self.DATABASE_CONNECT_TIMEOUT = _number("DATABASE_CONNECT_TIMEOUT", 5, int)
         self.SECRET_KEY = self._secret_key(instance_path)
+        self.XAPI_LRS_ENDPOINT = os.environ.get("XAPI_LRS_ENDPOINT", "")
+        self.XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
+        self.XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")
+        self.XAPI_HOMEPAGE = os.environ.get("XAPI_HOMEPAGE", "")
         redis_url = os.environ.get("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
         # Production refuses to start with several workers on in-memory limits unless this is set.

@@ -44,6 +44,7 @@ from lms.learning import wiring as learning
 from lms.lti import wiring as lti
 from lms.mail import wiring as mail
 from lms.notifications import wiring as notifications
+from lms.openbadges import wiring as openbadges
 from lms.policy import POLICY
 from lms.portfolio import wiring as portfolio
 from lms.privacy import wiring as privacy
@@ -60,6 +61,7 @@ from lms.twofactor import wiring as twofactor
 from lms.web import wiring as web
 from lms.web.access import install_policy
 from lms.webhooks import wiring as webhooks
+from lms.xapi import wiring as xapi
 
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, storage, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading, portfolio,
@@ -71,7 +73,9 @@ FEATURES = (web, storage, audit, accounts, mail, catalog, cohorts, jobs, twofact
             privacy,
             framework,
             webhooks,
-            api)
+            api,
+            xapi,
+            openbadges)
 
 
 def create_app(

@@ -35,6 +35,7 @@ from lms.grading.access import OWN_PEER_REVIEW
 from lms.jobs.access import JOB_REQUESTER
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
 from lms.notifications.access import OWN_NOTIFICATION
+from lms.openbadges.access import CERTIFICATE_ADMIN
 from lms.simulations.access import OWN_RUN
 from lms.teams.access import TEAM_FILE
 from lms.twofactor.access import SIGNED_IN_OR_ENROLLING
@@ -189,6 +190,17 @@ POLICY: dict[str, AccessRule] = {
     "certificates.badge_class": PUBLIC,
     "certificates.badge_image": PUBLIC,
     "certificates.issuer": PUBLIC,
+    # Open Badges 3.0 (lms.openbadges): the issuer profile, keys, credentials (by the
+    # certificate's secret code), status list and verification are public; revoking is for
+    # site admins and the learner's organization admins
+    "openbadges.issuer": PUBLIC,
+    "openbadges.jwks": PUBLIC,
+    "openbadges.credential": PUBLIC,
+    "openbadges.credential_json": PUBLIC,
+    "openbadges.status_list": PUBLIC,
+    "openbadges.verify_page": PUBLIC,
+    "openbadges.verify_json": PUBLIC,
+    "openbadges.manage": CERTIFICATE_ADMIN,
     # progress: the learner's own pages; lessons are marked read where they can be read
     "progress.overview": LEARNER,
     "progress.competency": LEARNER,

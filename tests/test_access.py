@@ -32,7 +32,8 @@ from lms.api.models import Scope
 from lms.api.tokens import create_token as create_api_token
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, quiz_window, save_page, start_attempt
-from lms.catalog.models import Module
+from lms.catalog.models import Level, Module
+from lms.certificates.models import Certificate
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol
 from lms.cohorts.invitations import invite_learner
@@ -52,6 +53,7 @@ from lms.lti.models import LtiPlatform
 from lms.lti.services import map_context as map_lti_context
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import notify
+from lms.openbadges.services import ensure_key as ensure_badge_key
 from lms.simulations.services import get_simulation, start_run
 from lms.teams.services import Upload, add_member, create_team
 from lms.teams.services import save_work as save_team_work
@@ -286,6 +288,15 @@ API_ROUTES: dict[str, Route] = {
     "certificates.badge_class": Route(lambda w, x: "/badges/foundation.json", EVERYONE),
     "certificates.badge_image": Route(lambda w, x: "/badges/foundation.svg", EVERYONE),
     "certificates.issuer": Route(lambda w, x: "/badges/issuer.json", EVERYONE),
+    "openbadges.issuer": Route(lambda w, x: "/badges/v3/issuer", EVERYONE),
+    "openbadges.jwks": Route(lambda w, x: "/badges/v3/jwks.json", EVERYONE),
+    "openbadges.credential": Route(lambda w, x: f"/badges/v3/credentials/{x['certificate_code']}.jwt", EVERYONE),
+    "openbadges.credential_json": Route(lambda w, x: "/badges/v3/credentials/not-a-code", expect("missing")),
+    "openbadges.status_list": Route(lambda w, x: "/badges/v3/status/revocation", EVERYONE),
+    "openbadges.verify_page": Route(lambda w, x: "/badges/v3/verify", EVERYONE),
+    "openbadges.verify_json": Route(lambda w, x: "/badges/v3/verify.json?credential=a.b.c", EVERYONE),
+    "openbadges.manage": Route(lambda w, x: f"/badges/v3/manage/{x['certificate_code']}",
+                               expect("missing", anonymous="login", org_admin="ok", admin="ok")),
     "progress.overview": Route(lambda w, x: "/progress", LEARNERS),
     "progress.competency": Route(lambda w, x: "/progress/competency", LEARNERS),
     "progress.read_lesson": Route(lambda w, x: f"/lessons/{MONTH_6_LESSON}/read", LESSON, "POST"),
@@ -483,6 +494,12 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     db.session.flush()
     extra["lti_platform_id"] = lti_platform.id
     extra["lti_context_id"] = map_lti_context(db.session, lti_platform, "course-1", world.cohort_a).id
+    # learner A's certificate of the foundation level and the Open Badges 3.0 issuer's key
+    certificate = Certificate(user_id=world.learner_a.id, level=db.session.scalar(select(Level).where(Level.key == "foundation")),
+                              code="access-certificate", issued_at=utcnow())
+    db.session.add(certificate)
+    ensure_badge_key(db.session, app.config["SECRET_KEY"])
+    extra["certificate_code"] = certificate.code
     db.session.commit()
     return extra
 

@@ -63,24 +63,24 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     after = probe["after"]
     assert after["receivers"] == {
         "attempt-scored": ["lms.certificates.services.on_attempt_scored", "lms.lti.grades.on_attempt_scored", "lms.notifications.receivers.on_attempt_scored",
-                           "lms.progress.evidence.on_attempt_scored"],
+                           "lms.progress.evidence.on_attempt_scored", "lms.xapi.receivers.on_attempt_scored"],
         "grade-saved": ["lms.admin.receivers.on_grade_saved",
                         "lms.certificates.services.on_grade_saved", "lms.lti.grades.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
                         "lms.progress.evidence.on_grade_saved", "lms.teams.services.on_grade_saved",
-                        "lms.webhooks.receivers.on_grade_saved"],
+                        "lms.webhooks.receivers.on_grade_saved", "lms.xapi.receivers.on_grade_saved"],
         "peer-review-completed": ["lms.notifications.receivers.on_peer_review_completed",
                                   "lms.progress.evidence.on_peer_review_completed"],
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "api", "api_v1", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "jobs", "kpi", "learning", "lti", "mail", "notifications", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "jobs", "kpi", "learning", "lti", "mail", "notifications", "openbadges", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web", "webhooks"]
-    assert after["commands"] == ["backup", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
+    assert after["commands"] == ["backup", "badge-key", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
                                  "load-content", "lti-sync", "mail-worker", "move-files", "publish-announcements", "purge-uploads", "queue-job", "rebuild-mastery", "rebuild-progress", "rebuild-search", "restore",
-                                 "run-jobs", "send-reminders", "webhook-worker", "worker"]
+                                 "run-jobs", "send-reminders", "send-xapi", "webhook-worker", "worker"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.jobs.runner.dispatch_after_commit", "lms.lti.jobs.send_after_commit", "lms.privacy.views.delete_committed_files",
-                                     "lms.webhooks.jobs.deliver_after_commit"]
+                                     "lms.webhooks.jobs.deliver_after_commit", "lms.xapi.jobs.send_after_commit"]
 
 
 def test_the_content_loader_works_without_an_app_factory(app: Flask) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.utils import secure_filename
@@ -57,6 +58,11 @@ def dates_for(assignment: Assignment, plan: Schedule) -> Dates | None:
 
 
 # --------------------------------------------------------------------------- submissions
+
+events = Namespace()
+# Sent with ``session=``, ``now=`` and ``submission=`` each time a learner submits a version
+# (the sender is the new SubmissionVersion). xAPI listens to it.
+work_submitted = events.signal("work-submitted")
 
 ALLOWED_EXTENSIONS = {
     "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
@@ -150,6 +156,7 @@ def submit(session: DbSession, submission: Submission, dates: Dates | None, now:
     session.add(version)
     submission.status, submission.submitted_at, submission.updated_at = SubmissionStatus.SUBMITTED, now, now
     session.flush()
+    work_submitted.send(version, session=session, now=now, submission=submission)
     return version
 
 

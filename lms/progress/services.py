@@ -30,6 +30,9 @@ events = Namespace()
 # None for no counted evidence) when evidence moves a learner's mastery (the sender is the
 # user id); not sent by ``rebuild``. Features above (webhooks) listen to it.
 mastery_changed = events.signal("mastery-changed")
+# Sent with ``session=``, ``now=`` and ``lesson=`` when a learner first marks a lesson read
+# (the sender is the user id); marking it again sends nothing. xAPI listens to it.
+lesson_read = events.signal("lesson-read")
 
 # Per objective kind, the weight each evidence source carries (0: recorded, not counted).
 EvidenceWeights = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
@@ -280,6 +283,7 @@ def mark_read(session: DbSession, user_id: int, lesson: Lesson, now: datetime) -
         row = LessonRead(user_id=user_id, lesson_id=lesson.id, read_at=now)
         session.add(row)
         session.flush()
+        lesson_read.send(user_id, session=session, now=now, lesson=lesson)
     return row
 
 

@@ -1,0 +1,287 @@
+"""xAPI statements for a Learning Record Store: built from other features' events, written
+to the outbox (``xapi_statements``) in the event's own unit of work (flush only), and sent
+outside the request, retried with backoff until the LRS has them.
+
+- Off unless ``XAPI_LRS_ENDPOINT`` is set (the LRS's xAPI base, e.g.
+  ``https://lrs.example.org/xAPI/``; statements go to ``<endpoint>/statements`` with HTTP
+  Basic ``XAPI_LRS_USERNAME``/``XAPI_LRS_PASSWORD``).
+- Actors are accounts, never e-mail addresses: ``{"homePage": <the site's base URL>,
+  "name": <an opaque id>}``, the id an HMAC of the user id under the app's SECRET_KEY (stable,
+  and not the database id).
+- Statement ids are uuid5s of the event's key (e.g. ``attempt:12:completed``) in a
+  namespace of this installation: an event is queued once, and a statement sent again
+  (a retry after a timeout, ``send-xapi --retry-failed``) is the same statement, which an
+  LRS stores once (xAPI 1.0.3, 2.1.3: an identical statement with a known id is not stored
+  again).
+- Verbs and activity types are the ADL vocabulary's (http://adlnet.gov/expapi/...)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from flask import has_request_context, request
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+
+from lms.database import DbSession, unit_of_work, utcnow
+from lms.mail.services import Backoff
+from lms.xapi.models import StatementStatus, XapiStatement
+
+log = logging.getLogger("lms.xapi")
+
+# session.info key: ids of the statements this unit of work queued, sent once it committed
+PENDING = "lms.xapi.pending"
+XAPI_VERSION = "1.0.3"
+USER_AGENT = "lms-xapi/1"
+
+ADL = "http://adlnet.gov/expapi"
+VERBS: dict[str, dict[str, Any]] = {
+    name: {"id": f"{ADL}/verbs/{name}", "display": {"en-US": name}}
+    for name in ("attempted", "completed", "passed", "failed", "scored", "progressed", "mastered", "experienced")
+}
+# ADL has no "submitted" verb of its own: its vocabulary lists Activity Streams' "submit".
+VERBS["submitted"] = {"id": "http://activitystrea.ms/schema/1.0/submit", "display": {"en-US": "submitted"}}
+ACTIVITY_TYPES = {name: f"{ADL}/activities/{name}"
+                  for name in ("lesson", "assessment", "performance", "objective", "course")}
+
+
+class XapiError(ValueError):
+    """The LRS settings cannot be used; the message says why."""
+
+
+# --------------------------------------------------------------------------- statements
+
+
+def enabled(config: Mapping[str, Any]) -> bool:
+    return bool(str(config.get("XAPI_LRS_ENDPOINT") or "").strip())
+
+
+def homepage(config: Mapping[str, Any]) -> str:
+    """The site's base URL with a trailing slash: XAPI_HOMEPAGE, else the request's."""
+    configured = str(config.get("XAPI_HOMEPAGE") or "").strip()
+    if configured:
+        return configured.rstrip("/") + "/"
+    if has_request_context():
+        return request.url_root
+    return "http://localhost/"
+
+
+def opaque_id(secret_key: str, user_id: int) -> str:
+    return hmac.new(secret_key.encode(), f"lms.xapi.actor:{user_id}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def actor(config: Mapping[str, Any], user_id: int) -> dict[str, Any]:
+    return {"objectType": "Agent",
+            "account": {"homePage": homepage(config), "name": opaque_id(str(config["SECRET_KEY"]), user_id)}}
+
+
+def namespace(secret_key: str, site: str = "") -> uuid.UUID:
+    """This installation's uuid5 namespace: from the app's secret and the configured site."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "lms:xapi:" + site + ":" + hmac.new(secret_key.encode(), b"lms.xapi.namespace",
+                                                                            hashlib.sha256).hexdigest())
+
+
+def statement_id(config: Mapping[str, Any], key: str) -> str:
+    return str(uuid.uuid5(namespace(str(config["SECRET_KEY"]), str(config.get("XAPI_HOMEPAGE") or "")), key))
+
+
+def activity(config: Mapping[str, Any], kind: str, path: str, name: str) -> dict[str, Any]:
+    return {"objectType": "Activity", "id": homepage(config) + path,
+            "definition": {"type": ACTIVITY_TYPES[kind], "name": {"en-US": name}}}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def statement(config: Mapping[str, Any], key: str, user_id: int, verb: str, obj: dict[str, Any], now: datetime,
+              result: dict[str, Any] | None = None, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    made: dict[str, Any] = {"id": statement_id(config, key), "actor": actor(config, user_id), "verb": VERBS[verb],
+                            "object": obj, "timestamp": iso(now)}
+    if result is not None:
+        made["result"] = result
+    made["context"] = {"platform": "lms", **(context or {})}
+    return made
+
+
+def score(raw: float, maximum: float) -> dict[str, float]:
+    scaled = 0.0 if not maximum else max(-1.0, min(1.0, raw / maximum))
+    return {"scaled": round(scaled, 4), "raw": raw, "min": 0.0, "max": maximum}
+
+
+def queue(session: DbSession, config: Mapping[str, Any], key: str, made: dict[str, Any], now: datetime) -> XapiStatement | None:
+    """Put one statement in the outbox (once per event key), sent after the caller's commit.
+    Flushes only; nothing when xAPI is off."""
+    if not enabled(config):
+        return None
+    if session.scalar(select(XapiStatement.id).where(XapiStatement.statement_id == made["id"])) is not None:
+        return None
+    row = XapiStatement(statement_id=made["id"], event_key=key[:200], created_at=now,
+                        body=json.dumps(made, separators=(",", ":"), sort_keys=True))
+    session.add(row)
+    session.flush()
+    session.info.setdefault(PENDING, []).append(row.id)
+    return row
+
+
+def take_pending(session: DbSession) -> list[int]:
+    ids: list[int] = session.info.pop(PENDING, [])
+    return ids
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    statement_id: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    error: str | None  # None: the LRS has it
+
+    @property
+    def sent(self) -> bool:
+        return self.error is None
+
+
+def backoff_from(config: Mapping[str, Any]) -> Backoff:
+    timeout = float(config.get("XAPI_TIMEOUT") or 10)
+    return Backoff(first=timedelta(seconds=float(config.get("XAPI_RETRY_FIRST", 60))),
+                   longest=timedelta(seconds=float(config.get("XAPI_RETRY_LONGEST", 6 * 3600))),
+                   attempts=int(config.get("XAPI_MAX_ATTEMPTS", 20)),
+                   lease=timedelta(seconds=max(60.0, 3 * timeout)))
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(XapiStatement.status == StatementStatus.PENDING,
+                or_(XapiStatement.next_attempt_at.is_(None), XapiStatement.next_attempt_at <= now))
+
+
+def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
+          limit: int | None = None) -> list[Claimed]:
+    """Take due statements (oldest first) for one attempt by a write conditional on their
+    still being due, so two senders never send one at once. Flushes only."""
+    query = select(XapiStatement.id).where(_due(now)).order_by(XapiStatement.id).limit(limit)
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(XapiStatement.id.in_(ids))
+    candidates = list(session.scalars(query))
+    if not candidates:
+        return []
+    taken = set(session.scalars(
+        update(XapiStatement).where(XapiStatement.id.in_(candidates), _due(now))
+        .values(next_attempt_at=now + lease).returning(XapiStatement.id)
+        .execution_options(synchronize_session=False)))
+    rows = session.execute(select(XapiStatement.id, XapiStatement.statement_id, XapiStatement.body, XapiStatement.attempts)
+                           .where(XapiStatement.id.in_(taken)).order_by(XapiStatement.id))
+    return [Claimed(*row) for row in rows]
+
+
+def record(session: DbSession, claimed: Sequence[Claimed], now: datetime, answer: Answer, backoff: Backoff) -> None:
+    """Write one attempt's result for these statements. Flushes only."""
+    for item in claimed:
+        attempts = item.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "response_status": answer.status}
+        if answer.error is None:
+            values |= {"status": StatementStatus.SENT, "sent_at": now, "error": "", "next_attempt_at": None}
+        else:
+            failed = attempts >= backoff.attempts
+            values |= {"status": StatementStatus.FAILED if failed else StatementStatus.PENDING, "error": answer.error[:2000],
+                       "next_attempt_at": None if failed else now + backoff.after(attempts)}
+        session.execute(update(XapiStatement).where(XapiStatement.id == item.id).values(**values)
+                        .execution_options(synchronize_session=False))
+    session.flush()
+
+
+def statements_url(config: Mapping[str, Any]) -> str:
+    return str(config["XAPI_LRS_ENDPOINT"]).strip().rstrip("/") + "/statements"
+
+
+def post(http: requests.Session, config: Mapping[str, Any], claimed: Sequence[Claimed]) -> Answer:
+    """POST a batch of statements; 2xx is stored. Never raises."""
+    body = "[" + ",".join(item.body for item in claimed) + "]"
+    headers = {"Content-Type": "application/json", "X-Experience-API-Version": XAPI_VERSION, "User-Agent": USER_AGENT}
+    auth = (str(config.get("XAPI_LRS_USERNAME") or ""), str(config.get("XAPI_LRS_PASSWORD") or ""))
+    try:
+        with http.post(statements_url(config), data=body.encode(), headers=headers, auth=auth,
+                       timeout=float(config.get("XAPI_TIMEOUT") or 10), allow_redirects=False, stream=True) as response:
+            if 200 <= response.status_code < 300:
+                return Answer(response.status_code, None)
+            excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
+            return Answer(response.status_code, f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""))
+    except requests.RequestException as exc:
+        return Answer(None, f"{exc.__class__.__name__}: {exc}")
+
+
+def send_pending(session: DbSession, config: Mapping[str, Any], *, ids: Sequence[int] | None = None,
+                 limit: int | None = None, now: datetime | None = None, stop_on_failure: bool = False) -> int:
+    """Send the due statements (of ``ids`` when given, at most ``limit``) in batches of
+    XAPI_BATCH; returns how many the LRS stored. A job: each claim and each result is
+    committed in a unit of work of its own, no transaction open while the LRS is talked to.
+    A batch the LRS refuses as a whole (4xx) is sent again one statement at a time, so one
+    bad statement does not hold the others back."""
+    if not enabled(config):
+        return 0
+    backoff = backoff_from(config)
+    with unit_of_work(session):
+        claimed = claim(session, now or utcnow(), backoff.lease, ids=ids, limit=limit)
+    size = max(1, int(config.get("XAPI_BATCH") or 50))
+    stored = 0
+    with requests.Session() as http:
+        for start in range(0, len(claimed), size):
+            batch = claimed[start:start + size]
+            answer = post(http, config, batch)
+            results = [(batch, answer)]
+            if answer.status is not None and 400 <= answer.status < 500 and len(batch) > 1:
+                results = [([item], post(http, config, [item])) for item in batch]
+            for items, got in results:
+                if not got.sent:
+                    log.warning("xAPI statements %s not stored (attempt %d): %s", [i.statement_id for i in items],
+                                items[0].attempts + 1, got.error)
+                with unit_of_work(session):
+                    record(session, items, now or utcnow(), got, backoff)
+                stored += len(items) if got.sent else 0
+            if not answer.sent and answer.status is None and stop_on_failure:
+                with unit_of_work(session):
+                    release(session, [c.id for c in claimed[start + size:]])
+                break
+    return stored
+
+
+def release(session: DbSession, ids: Sequence[int]) -> None:
+    """Give claimed statements back, due at once. Flushes only."""
+    if ids:
+        session.execute(update(XapiStatement).where(XapiStatement.id.in_(ids), XapiStatement.status == StatementStatus.PENDING)
+                        .values(next_attempt_at=None).execution_options(synchronize_session=False))
+        session.flush()
+
+
+def retry_failed(session: DbSession) -> int:
+    """Statements given up on are due again with a fresh set of attempts. Flushes only."""
+    ids = list(session.scalars(select(XapiStatement.id).where(XapiStatement.status == StatementStatus.FAILED)))
+    if ids:
+        session.execute(update(XapiStatement).where(XapiStatement.id.in_(ids))
+                        .values(status=StatementStatus.PENDING, next_attempt_at=None, attempts=0)
+                        .execution_options(synchronize_session=False))
+        session.flush()
+    return len(ids)
+
+
+def counts(session: DbSession) -> dict[str, int]:
+    return {str(status): int(n) for status, n in session.execute(
+        select(XapiStatement.status, func.count()).group_by(XapiStatement.status))}
