@@ -28,7 +28,7 @@ from lms.learning.services import grant_override
 from lms.progress import state
 from lms.progress.completion import cohort_progress
 from lms.progress.models import LessonRead, ProgressItem
-from lms.progress.services import mark_read, record
+from lms.progress.services import mark_read, record, unmark_read
 
 
 def cli(app: Flask, *args: str) -> Result:
@@ -97,6 +97,11 @@ def test_each_event_rewrites_the_learners_state_and_nothing_on_a_rollback(learne
     mark_read(db.session, user.id, lesson, utcnow())
     db.session.commit()
     assert kept(user.id)[lesson.key][0]
+    unmark_read(db.session, user.id, lesson)  # a bulk DELETE, past the flush
+    db.session.commit()
+    assert not kept(user.id)[lesson.key][0]
+    mark_read(db.session, user.id, lesson, utcnow())
+    db.session.commit()
 
     # Nothing kept from work rolled back.
     db.session.add(Attempt(quiz_id=db.session.scalar(select(Quiz.id).where(Quiz.key.in_(start))), user_id=user.id,

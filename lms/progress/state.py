@@ -30,7 +30,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, delete, event, func, insert, inspect, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
@@ -103,11 +103,38 @@ def _note_changes(session: Session, flush_context: UOWTransaction) -> None:
             info.setdefault(STALE_COHORTS, set()).add(obj.id)
 
 
+def _note_statement(orm_execute_state: ORMExecuteState) -> None:
+    """Bulk statements pass the flush by (``unmark_read`` deletes, the volume generator
+    inserts): note the learners they touch, read from their rows or parameters."""
+    if not (orm_execute_state.is_update or orm_execute_state.is_delete or orm_execute_state.is_insert):
+        return
+    table = getattr(orm_execute_state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if table is None or name is None:
+        return
+    info = orm_execute_state.session.info
+    if name in CONTENT_TABLES:
+        info[STALE_ALL] = True
+        return
+    if name not in LEARNER_TABLES and name != "cohorts":
+        return
+    column = "user_id" if name in LEARNER_TABLES else "id"
+    if orm_execute_state.is_insert:
+        params = orm_execute_state.parameters
+        rows = params if isinstance(params, list) else [params] if isinstance(params, dict) else []
+        found = {r[column] for r in rows if isinstance(r, dict) and r.get(column) is not None}
+    else:
+        where = orm_execute_state.statement.whereclause  # type: ignore[attr-defined]
+        query = select(table.c[column])
+        found = set(orm_execute_state.session.scalars(query.where(where) if where is not None else query))
+    info.setdefault(STALE_USERS if name in LEARNER_TABLES else STALE_COHORTS, set()).update(found)
+
+
 def _settle_before_commit(session: Session) -> None:
     settle(session)
 
 
-def _forget(session: Session) -> None:
+def _forget(session: DbSession) -> None:
     for key in (STALE_USERS, STALE_SUBMISSIONS, STALE_COHORTS, STALE_ALL):
         session.info.pop(key, None)
 
@@ -117,7 +144,7 @@ def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
         _forget(session)
 
 
-LISTENERS = (("after_flush", _note_changes), ("before_commit", _settle_before_commit),
+LISTENERS = (("after_flush", _note_changes), ("do_orm_execute", _note_statement), ("before_commit", _settle_before_commit),
              ("after_commit", _forget), ("after_soft_rollback", _forget_after_rollback))
 
 
@@ -270,6 +297,7 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
 
 def rebuild(session: DbSession, now: datetime) -> int:
     """Recompute every learner's rows from their records; the same rows the events keep."""
+    _forget(session)  # whatever was noted so far is covered
     for model in (ProgressItem, ProgressLevel, ProgressLearner):
         session.execute(delete(model))
     pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.ended_at.is_(None))).all()
