@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from sqlalchemy import select, update
@@ -266,3 +267,43 @@ def test_off_without_an_lrs(app: Flask, setup: dict[str, Any]) -> None:
     assert outbox() == []
     result = app.test_cli_runner().invoke(args=["lms", "send-xapi"])
     assert result.exit_code != 0 and "xAPI is off" in result.output
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/7"
+
+
+@pytest.fixture()
+def redis_db() -> Iterator[str]:
+    connection = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        connection.ping()
+    except redis.RedisError:
+        connection.close()
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    connection.flushdb()
+    try:
+        yield REDIS_TEST_URL
+    finally:
+        connection.flushdb()
+        connection.close()
+
+
+def test_with_redis_a_requests_statements_go_through_the_rq_worker(app: Flask, setup: dict[str, Any], lrs: str, redis_db: str,
+                                                                  client: Any, login: Any) -> None:
+    configure(app, lrs, "https://queued.example.org/")
+    app.config["REDIS_URL"] = redis_db
+    try:
+        login(client, setup["learner"])
+        response = client.post(f"/lessons/{LESSON}/read")
+        assert response.status_code == 302
+        response.close()
+        [row] = outbox()
+        assert row.status == StatementStatus.PENDING and row.attempts == 0  # queued, not sent by the web process
+        result = app.test_cli_runner().invoke(args=["lms", "send-xapi", "--worker", "--burst"])
+        assert result.exit_code == 0, result.output
+    finally:
+        app.config["REDIS_URL"] = ""
+        app.extensions.pop("lms.mail.redis", None)
+    [row] = outbox()
+    assert row.status == StatementStatus.SENT
+    assert row.statement_id in {s["id"] for s in lrs_statements(lrs)}
