@@ -26,7 +26,7 @@ from lms.extensions import db
 from lms.storage.backends import CHUNK_BYTES, DatabaseStore, FileStore, LocalStore, StorageError, file_storage
 from lms.storage.models import StoredChunk, StoredFile
 from lms.storage.services import move_files
-from tests.test_backup import cli, fresh_target  # noqa: F401 - fresh_target is a fixture
+from tests.test_backup import _target, cli, target  # noqa: F401 - _target and target are fixtures
 
 CASE = "mlops-case-coldwatch"
 BACKENDS = ["local", "database"]
@@ -99,6 +99,16 @@ def test_each_backend_stores_streams_in_chunks_replaces_and_deletes(store: FileS
         with pytest.raises(StorageError):
             store.put(bad, b"no")
         assert store.read(bad) is None
+
+
+def test_each_backend_writes_a_file_as_it_is_made(store: FileStore) -> None:
+    pieces = (BIG[i:i + 1000] for i in range(0, len(BIG), 1000))  # an export, a row at a time
+    assert store.write("exports/job-1.csv", pieces) == (len(BIG), hashlib.sha256(BIG).hexdigest())
+    assert store.read("exports/job-1.csv") == BIG and store.list_keys() == ["exports/job-1.csv"]
+    assert store.write("exports/job-1.csv", iter([b"a,b\n"])) == (4, hashlib.sha256(b"a,b\n").hexdigest())
+    assert store.read("exports/job-1.csv") == b"a,b\n"
+    assert store.write("exports/empty.csv", iter([])) == (0, hashlib.sha256(b"").hexdigest())
+    assert store.read("exports/empty.csv") == b""
 
 
 def test_a_download_abandoned_half_way_holds_nothing_open(store: FileStore) -> None:
@@ -255,7 +265,7 @@ def test_erasing_a_learner_deletes_their_files_from_either_storage(app: Flask, p
 
 
 def test_a_backup_carries_files_kept_in_the_database(app: Flask, people, uploads: Path, tmp_path: Path,
-                                                      fresh_target: Callable[[], Flask]) -> None:  # noqa: F811
+                                                      target: Flask) -> None:  # noqa: F811
     app.config["FILE_STORAGE"] = "database"
     assert post_file(people["learner"], "plan.pdf", BIG).status_code == 302
     key = attachments()[0].stored_name  # read here: inside the target's context a lazy load would use its database
@@ -263,10 +273,25 @@ def test_a_backup_carries_files_kept_in_the_database(app: Flask, people, uploads
     assert made.exit_code == 0, made.output
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
     assert manifest["tables"]["stored_files"] == 1 and manifest["tables"]["stored_file_chunks"] == 3
-    target = fresh_target()
-    target.config["FILE_STORAGE"] = "database"
     restored = cli(target, "restore", str(tmp_path / "backup"))
     assert restored.exit_code == 0, restored.output
     with target.app_context():
         assert file_storage(target).read(key) == BIG
         assert local_files(Path(target.config["UPLOAD_DIR"])) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_export_made_by_a_job_is_kept_in_either_storage(app: Flask, loaded: Flask, world: Any, client: Any, login,
+                                                           uploads: Path, backend: str) -> None:
+    app.config["FILE_STORAGE"] = backend
+    login(client, world.instructor_a)
+    streamed = client.get(f"/cohorts/{world.cohort_a.id}/competency.csv").get_data()
+    app.config["EXPORT_BACKGROUND_ABOVE"] = 0  # every cohort's export is a job (inline: no Redis here)
+    asked = client.post(f"/cohorts/{world.cohort_a.id}/exports/competency.csv")
+    assert asked.status_code == 302 and "/jobs/" in asked.headers["Location"]
+    job_id = int(asked.headers["Location"].rstrip("/").split("/")[-1])
+    download = client.get(f"/jobs/{job_id}/download")
+    assert download.status_code == 200 and download.get_data() == streamed and download.content_length == len(streamed)
+    download.close()
+    keys = [k for k in file_storage(app).primary.list_keys() if k.startswith("exports/")]
+    assert len(keys) == 1 and (stored_rows() == 1) is (backend == "database") and bool(local_files(uploads)) is (backend == "local")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,13 +23,9 @@ from sqlalchemy import update
 from lms.database import DbSession
 from lms.extensions import db
 from lms.jobs.models import Job
+from lms.storage.backends import file_storage
 
 EXPORTS_FOLDER = "exports"
-
-
-def upload_root(app: Flask) -> Path:
-    """The upload storage directory (exports made by jobs are kept in its ``exports/``)."""
-    return Path(app.config.get("UPLOAD_DIR") or Path(app.instance_path) / "uploads")
 
 
 @dataclass
@@ -57,23 +53,23 @@ class Work:
             connection.execute(update(Job).where(Job.id == self.job_id).values(progress_done=done, progress_total=total))
 
     def write_file(self, name: str, mimetype: str, chunks: Iterable[str], total: int) -> int:
-        """Write ``chunks`` (one per row, after a header) to a new file under the upload
-        directory (as ``.part`` until complete, so a download never reads half a file),
-        reporting progress; it is the job's result once the job is done. Returns the
-        chunks written."""
-        relative = Path(EXPORTS_FOLDER) / f"job-{self.job_id}-{secrets.token_hex(8)}{Path(name).suffix}"
-        path = upload_root(self.app) / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write ``chunks`` (one per row, after a header) to a new file in the file storage
+        (lms/storage: the upload folder's ``exports/``, or the database, so any node serves
+        it) as they are made; nobody reads half a file. Reports progress; the file is the
+        job's result once the job is done. Returns the chunks written."""
+        relative = f"{EXPORTS_FOLDER}/job-{self.job_id}-{secrets.token_hex(8)}{Path(name).suffix}"
         written = 0
-        partial = path.with_suffix(path.suffix + ".part")
-        with partial.open("w", encoding="utf-8", newline="") as out:
+
+        def encoded() -> Iterator[bytes]:
+            nonlocal written
             for chunk in chunks:
-                out.write(chunk)
+                yield chunk.encode("utf-8")
                 written += 1
                 self.progress(min(written, total), total)
-        partial.replace(path)
+
+        file_storage(self.app).write(relative, encoded())
         self.progress(total, total, force=True)
-        self.file = (relative.as_posix(), name, mimetype)
+        self.file = (relative, name, mimetype)
         return written
 
 

@@ -5,8 +5,6 @@ large export as a job."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -17,13 +15,11 @@ from lms.extensions import db
 from lms.jobs import runner, services
 from lms.jobs.exports import ExportJob
 from lms.jobs.forms import ButtonForm
-from lms.jobs.kinds import upload_root
 from lms.jobs.models import Job, JobStatus
+from lms.storage.backends import file_storage
 from lms.web.downloads import content_disposition
 
 bp = Blueprint("jobs", __name__, template_folder="templates")
-
-CHUNK = 64 * 1024
 
 
 def _board(form: ButtonForm, status: int = 200) -> tuple[str, int]:
@@ -63,19 +59,12 @@ def download(job_id: int) -> Response:
     found = _job(job_id)
     if found.status is not JobStatus.DONE or not found.file_path:
         abort(404)
-    root = upload_root(current_app).resolve()
-    path = (root / found.file_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    opened = file_storage().open(found.file_path)  # the upload folder or the database: any node serves it
+    if opened is None:
         abort(404)
-
-    def chunks(file: Path) -> Iterator[bytes]:
-        with file.open("rb") as handle:  # opened and closed by the iteration itself
-            while data := handle.read(CHUNK):
-                yield data
-
-    response = Response(chunks(path), mimetype=found.file_type or "application/octet-stream", direct_passthrough=True)
-    response.content_length = path.stat().st_size
-    response.headers["Content-Disposition"] = content_disposition(found.file_name or path.name)
+    response = Response(opened.chunks, mimetype=found.file_type or "application/octet-stream", direct_passthrough=True)
+    response.content_length = opened.size
+    response.headers["Content-Disposition"] = content_disposition(found.file_name or found.file_path.rsplit("/", 1)[-1])
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

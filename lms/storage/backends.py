@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
@@ -77,6 +78,13 @@ class FileStore(ABC):
     def put(self, key: str, data: bytes, session: DbSession | None = None) -> None:
         """Store ``data`` under ``key``, replacing what was there. With ``session``, as part
         of that session's transaction where the backend can (the database)."""
+
+    def write(self, key: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+        """Store what ``chunks`` yields under ``key`` (replacing what was there), never the
+        whole file in memory; nobody reads a half-written file. Returns (size, sha256)."""
+        data = b"".join(chunks)
+        self.put(key, data)
+        return len(data), hashlib.sha256(data).hexdigest()
 
     @abstractmethod
     def size(self, key: str) -> int | None:
@@ -140,6 +148,24 @@ class LocalStore(FileStore):
             os.replace(partial, path)  # readers see the old file or the whole new one
         finally:
             partial.unlink(missing_ok=True)
+
+    def write(self, key: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+        path = self.path(key)
+        if path is None:
+            raise StorageError(f"{key!r} cannot name a stored file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with partial.open("wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return size, digest.hexdigest()
 
     def size(self, key: str) -> int | None:
         path = self.path(key)
@@ -221,6 +247,28 @@ class DatabaseStore(FileStore):
         with self.engine.begin() as conn:
             self._write(conn, key, data)
 
+    def write(self, key: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+        """Spooled to a temporary file as it is made (memory up to one chunk, then disk), then
+        stored in one short transaction, so no write lock is held while the file is made
+        (SQLite would lock everyone else out meanwhile); readers see the whole file at the
+        commit, or the one it replaces until then."""
+        check_key(key)
+        digest, size = hashlib.sha256(), 0
+        with tempfile.SpooledTemporaryFile(max_size=CHUNK_BYTES) as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            spool.seek(0)
+            with self.engine.begin() as conn:
+                self._remove(conn, key)
+                count = -(-size // CHUNK_BYTES)
+                conn.execute(insert(StoredFile), [{"key": key, "size": size, "sha256": digest.hexdigest(), "chunks": count,
+                                                   "created_at": utcnow()}])
+                for seq in range(count):
+                    conn.execute(insert(StoredChunk), [{"file_key": key, "seq": seq, "data": spool.read(CHUNK_BYTES)}])
+        return size, digest.hexdigest()
+
     def size(self, key: str) -> int | None:
         with self.engine.connect() as conn:
             return conn.scalar(select(StoredFile.size).where(StoredFile.key == key))
@@ -290,6 +338,10 @@ class Storage:
 
     def save(self, key: str, data: bytes, session: DbSession | None = None) -> None:
         self.primary.put(key, data, session)
+
+    def write(self, key: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+        """A file too big to hold in memory (an export), written as it is made: (size, sha256)."""
+        return self.primary.write(key, chunks)
 
     def open(self, key: str) -> Opened | None:
         for store in self.stores:
