@@ -12,6 +12,9 @@ from lms.api.access import (
     CURRICULUM,
     ENROL,
     GRADES_OF_COHORT,
+    OWN_COMPETENCY,
+    OWN_GRADES,
+    OWN_PROFILE,
     PEOPLE_OF_COHORT,
     PEOPLE_STAFF,
 )
@@ -333,4 +336,12 @@ POLICY: dict[str, AccessRule] = {
     "api_v1.quiz_attempts": GRADES_OF_COHORT,
     "api_v1.submissions": GRADES_OF_COHORT,
     "api_v1.grades": GRADES_OF_COHORT,
+    # the token owner's own data ("me"): personal tokens of anyone signed in, never another person's rows
+    "api_v1.me": OWN_PROFILE,
+    "api_v1.my_mastery": OWN_COMPETENCY,
+    "api_v1.my_evidence": OWN_COMPETENCY,
+    "api_v1.my_certificates": OWN_COMPETENCY,
+    "api_v1.my_attempts": OWN_GRADES,
+    "api_v1.my_submissions": OWN_GRADES,
+    "api_v1.my_grades": OWN_GRADES,
 }

@@ -135,8 +135,38 @@ def as_token(expected: dict[str, Any]) -> dict[str, Any]:
 
 
 API_PUBLIC = {"api_v1.openapi", "api_v1.docs"}
+API_ME = {"api_v1.me", "api_v1.my_mastery", "api_v1.my_evidence", "api_v1.my_certificates", "api_v1.my_attempts",
+          "api_v1.my_submissions", "api_v1.my_grades"}  # personal tokens only (an organization token is not a person)
 _API_COHORT = as_token(COHORT_STAFF)
 API_ROUTES: dict[str, Route] = {
+    "api_v1.openapi": Route(lambda w, x: "/api/v1/openapi.json", EVERYONE),
+    "api_v1.docs": Route(lambda w, x: "/api/v1/docs", EVERYONE),
+    "api_v1.organizations": Route(lambda w, x: "/api/v1/organizations", as_token(STAFF)),
+    "api_v1.cohorts": Route(lambda w, x: "/api/v1/cohorts", as_token(STAFF)),
+    "api_v1.cohort": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}", _API_COHORT),
+    "api_v1.learners": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners", _API_COHORT),
+    "api_v1.enrolments": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/enrolments", _API_COHORT),
+    "api_v1.invite": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/enrolments", as_token(COHORT_MANAGER), "POST",
+                           {"email": "api-invited@example.com"}),
+    "api_v1.levels": Route(lambda w, x: "/api/v1/curriculum/levels", as_token(SIGNED_IN)),
+    "api_v1.modules": Route(lambda w, x: "/api/v1/curriculum/modules", as_token(SIGNED_IN)),
+    "api_v1.objectives": Route(lambda w, x: "/api/v1/curriculum/objectives", as_token(SIGNED_IN)),
+    "api_v1.metrics": Route(lambda w, x: "/api/v1/curriculum/metrics", as_token(SIGNED_IN)),
+    "api_v1.cohort_mastery": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/mastery", _API_COHORT),
+    "api_v1.learner_mastery": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/mastery", _API_COHORT),
+    "api_v1.evidence": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/evidence", _API_COHORT),
+    "api_v1.kpi": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/kpi", _API_COHORT),
+    "api_v1.certificates": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/certificates", _API_COHORT),
+    "api_v1.quiz_attempts": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/quiz-attempts", _API_COHORT),
+    "api_v1.submissions": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/submissions", _API_COHORT),
+    "api_v1.grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades", _API_COHORT),
+    # "me": the token owner's own data, for every signed-in role (see test_me_is_always_the_tokens_owner)
+    **{endpoint: Route(lambda w, x, path=path: f"/api/v1/me{path}", as_token(SIGNED_IN))
+       for endpoint, path in (("api_v1.me", ""), ("api_v1.my_mastery", "/mastery"), ("api_v1.my_evidence", "/evidence"),
+                              ("api_v1.my_certificates", "/certificates"), ("api_v1.my_attempts", "/attempts"),
+                              ("api_v1.my_submissions", "/submissions"), ("api_v1.my_grades", "/grades"))},
+}
+ROUTES: dict[str, Route] = {
     "web.health": Route(lambda w, x: "/healthz", EVERYONE),
     "catalog.program": Route(lambda w, x: "/", EVERYONE),
     "catalog.level": Route(lambda w, x: "/levels/intermediate", EVERYONE),
@@ -595,8 +625,9 @@ def test_another_organizations_token_finds_nothing_of_organization_a(app: Flask,
     for owner in (world.org_admin_b, world.admin):
         secret = create_api_token(db.session, owner, "B", ALL_SCOPES, None, world.org_b).secret
         db.session.commit()
-        wrong = try_api(client, world, secret, lambda endpoint, route: "ok" if route.expected["org_admin"] == "ok" and (
-            endpoint in API_PUBLIC or "cohort_id" not in next(app.url_map.iter_rules(endpoint)).rule) else "missing")
+        wrong = try_api(client, world, secret, lambda endpoint, route: "forbid" if endpoint in API_ME else (
+            "ok" if route.expected["org_admin"] == "ok" and (
+                endpoint in API_PUBLIC or "cohort_id" not in next(app.url_map.iter_rules(endpoint)).rule) else "missing"))
         assert wrong == [], "\n".join(wrong)
         headers = {"Authorization": f"Bearer {secret}"}
         assert {c["organization_id"] for c in client.get("/api/v1/cohorts", headers=headers).json["data"]} == {world.org_b.id}
@@ -633,3 +664,21 @@ def test_a_dead_token_opens_nothing(app: Flask, client, load_content, world: Wor
     want = "forbid" if state == "no_longer_admin" else 401
     wrong = try_api(client, world, secret, lambda endpoint, route: "ok" if endpoint in API_PUBLIC else want)
     assert wrong == []
+
+
+def test_me_is_always_the_tokens_owner(app: Flask, client, load_content, world: World) -> None:
+    """Learner A's rows on the "me" endpoints: their own token lists them; every other
+    role's personal token lists only its owner's rows, never learner A's."""
+    from tests.test_api_me import ME_LISTS, give_own_data
+
+    load_content()
+    own = give_own_data(world.learner_a, world.cohort_a, grader=world.instructor_a)
+    for role in ROLES[1:]:
+        owner = getattr(world, USER_OF_ROLE[role])
+        headers = {"Authorization": f"Bearer {create_api_token(db.session, owner, role, ALL_SCOPES, None).secret}"}
+        db.session.commit()
+        assert client.get("/api/v1/me", headers=headers).json["id"] == owner.id, role
+        for name in ME_LISTS:
+            rows = client.get(f"/api/v1/me/{name}?limit=200", headers=headers).json["data"]
+            assert {r["learner_id"] for r in rows} <= {owner.id}, (role, name)
+            assert ({r["id"] for r in rows} == own.ids[name]) if owner == world.learner_a else not rows, (role, name)

@@ -73,3 +73,29 @@ CURRICULUM = TokenRule(Scope.READ_CURRICULUM, SIGNED_IN)
 COMPETENCY_OF_COHORT = TokenRule(Scope.READ_COMPETENCY, COHORT_STAFF)
 COMPETENCY_OF_LEARNER = TokenRule(Scope.READ_COMPETENCY, STAFF_FOR_LEARNER)
 GRADES_OF_COHORT = TokenRule(Scope.READ_GRADES, COHORT_STAFF)
+
+
+class OwnDataRule(TokenRule):
+    """The "me" endpoints: the token owner's own data, for anyone signed in, with ``scope``.
+    Personal tokens only: an organization token speaks for its organization, not a person."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope, SIGNED_IN)
+        self.label = f"a personal token with {scope.value} (its owner's own data)"
+
+    def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
+        token = current_token()
+        if token is not None and token.organization_id is not None:
+            return Decision.FORBID
+        return super().decide(user, view_args)
+
+    def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:
+        token = current_token()
+        if token is not None and token.organization_id is not None:
+            return "The /me endpoints take a personal token (an organization token is not a person)."
+        return super().reason(user, view_args)
+
+
+OWN_PROFILE = OwnDataRule(Scope.READ_PEOPLE)
+OWN_COMPETENCY = OwnDataRule(Scope.READ_COMPETENCY)
+OWN_GRADES = OwnDataRule(Scope.READ_GRADES)

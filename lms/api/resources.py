@@ -21,7 +21,7 @@ from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Level, Metric, Module, Objective
 from lms.certificates.models import Certificate
 from lms.cohorts import invitations
-from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.cohorts.roles import roles_of
 from lms.cohorts.services import CohortError
 from lms.cohorts.views import invitation_link
@@ -321,5 +321,105 @@ def grades(cohort_id: int) -> Any:
     stmt = (select(Grade, Submission, Assignment.key).join(Submission, Submission.id == Grade.submission_id)
             .join(Assignment, Assignment.id == Submission.assignment_id)
             .where(Submission.cohort_id == cohort_id, Grade.status == GradeStatus.RELEASED))
+    page = fetch(db.session, stmt, _query(), Grade.id, Grade.updated_at)
+    return _answer(page, s.GradePage, [_grade_out(g, sub, k) for g, sub, k in page.rows])
+
+
+# --------------------------------------------------------------------------- me: the token owner's own data
+# Whoever calls, the rows are the token owner's (``user_id == owner``): no argument names a person.
+
+
+@bp.get("/me")
+@api_spec.validate(resp=Resp(HTTP_200=s.MeOut), tags=["me"], operation_id="getMe")
+def me() -> Any:
+    """The token's owner: profile and memberships (enrolments, cohorts taught, organizations administered)"""
+    user = _owner()
+    enrolled = db.session.execute(select(Enrolment, Cohort).join(Cohort, Cohort.id == Enrolment.cohort_id)
+                                  .where(Enrolment.user_id == user.id).order_by(Enrolment.started_at, Enrolment.id)).all()
+    taught = db.session.scalars(select(Cohort).join(cohort_instructors, cohort_instructors.c.cohort_id == Cohort.id)
+                                .where(cohort_instructors.c.user_id == user.id).order_by(Cohort.id)).all()
+    governed = db.session.scalars(select(Organization)
+                                  .join(organization_admins, organization_admins.c.organization_id == Organization.id)
+                                  .where(organization_admins.c.user_id == user.id).order_by(Organization.id)).all()
+    return s.MeOut(
+        id=user.id, name=user.name, email=user.email, timezone=user.timezone, site_admin=user.is_admin,
+        created_at=user.created_at,
+        enrolments=[s.MyEnrolmentOut(id=e.id, cohort_id=c.id, cohort_name=c.name, organization_id=c.organization_id,
+                                     started_at=e.started_at, ended_at=e.ended_at, ended_reason=e.ended_reason,
+                                     pace=e.pace.value) for e, c in enrolled],
+        instructs=[_cohort_out(c) for c in taught],
+        admin_of=[s.OrganizationOut(id=o.id, name=o.name, created_at=o.created_at) for o in governed])
+
+
+@bp.get("/me/mastery")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.MasteryPage), tags=["me"], operation_id="myMastery")
+def my_mastery() -> Any:
+    """The owner's mastery per objective"""
+    stmt = (select(Mastery, Objective.key).join(Objective, Objective.id == Mastery.objective_id)
+            .where(Mastery.user_id == _owner().id))
+    page = fetch(db.session, stmt, _query(), Mastery.id, Mastery.updated_at)
+    return _answer(page, s.MasteryPage, [
+        s.MasteryOut(id=m.id, learner_id=m.user_id, objective_key=k, level=m.level, evidence_count=m.evidence_count,
+                     updated_at=m.updated_at) for m, k in page.rows])
+
+
+@bp.get("/me/evidence")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.EvidencePage), tags=["me"], operation_id="myEvidence")
+def my_evidence() -> Any:
+    """The evidence behind the owner's mastery, newest last"""
+    stmt = (select(Evidence, Objective.key).join(Objective, Objective.id == Evidence.objective_id)
+            .where(Evidence.user_id == _owner().id))
+    page = fetch(db.session, stmt, _query(), Evidence.id, Evidence.recorded_at)
+    return _answer(page, s.EvidencePage, [
+        s.EvidenceOut(id=e.id, learner_id=e.user_id, objective_key=k, source=e.source.value, level=e.level, weight=e.weight,
+                      note=e.note, recorded_at=e.recorded_at) for e, k in page.rows])
+
+
+@bp.get("/me/certificates")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.CertificatePage), tags=["me"], operation_id="myCertificates")
+def my_certificates() -> Any:
+    """The owner's level certificates"""
+    stmt = (select(Certificate, Level.key).join(Level, Level.id == Certificate.level_id)
+            .where(Certificate.user_id == _owner().id))
+    page = fetch(db.session, stmt, _query(), Certificate.id, Certificate.issued_at)
+    return _answer(page, s.CertificatePage, [
+        s.CertificateOut(id=c.id, learner_id=c.user_id, level_key=k, code=c.code, issued_at=c.issued_at,
+                         verify_url=url_for("certificates.certificate", code=c.code, _external=True)) for c, k in page.rows])
+
+
+@bp.get("/me/attempts")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.AttemptPage), tags=["me"], operation_id="myQuizAttempts")
+def my_attempts() -> Any:
+    """The owner's submitted quiz attempts (a summary: score, no answers)"""
+    stmt = (select(Attempt, Quiz.key).join(Quiz, Quiz.id == Attempt.quiz_id)
+            .where(Attempt.user_id == _owner().id, Attempt.submitted_at.is_not(None)))
+    page = fetch(db.session, stmt, _query(), Attempt.id, Attempt.submitted_at)
+    return _answer(page, s.AttemptPage, [
+        s.AttemptOut(id=a.id, learner_id=a.user_id, quiz_key=k, number=a.number, started_at=a.started_at,
+                     submitted_at=a.submitted_at, score=a.score, max_score=a.max_score, pending_manual=a.pending_manual)
+        for a, k in page.rows])
+
+
+@bp.get("/me/submissions")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.SubmissionPage), tags=["me"], operation_id="mySubmissions")
+def my_submissions() -> Any:
+    """The owner's submissions (drafts included, as on their pages), each with its grade once released"""
+    stmt = (select(Submission, Assignment.key, Grade).join(Assignment, Assignment.id == Submission.assignment_id)
+            .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
+            .where(Submission.user_id == _owner().id))
+    page = fetch(db.session, stmt, _query(), Submission.id, Submission.updated_at)
+    return _answer(page, s.SubmissionPage, [
+        s.SubmissionOut(id=sub.id, learner_id=sub.user_id, assignment_key=k, status=sub.status.value,
+                        submitted_at=sub.submitted_at, updated_at=sub.updated_at,
+                        grade=_grade_out(g, sub, k) if g is not None else None) for sub, k, g in page.rows])
+
+
+@bp.get("/me/grades")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.GradePage), tags=["me"], operation_id="myGrades")
+def my_grades() -> Any:
+    """The owner's released grades; with updated_since, the ones released or changed since"""
+    stmt = (select(Grade, Submission, Assignment.key).join(Submission, Submission.id == Grade.submission_id)
+            .join(Assignment, Assignment.id == Submission.assignment_id)
+            .where(Submission.user_id == _owner().id, Grade.status == GradeStatus.RELEASED))
     page = fetch(db.session, stmt, _query(), Grade.id, Grade.updated_at)
     return _answer(page, s.GradePage, [_grade_out(g, sub, k) for g, sub, k in page.rows])

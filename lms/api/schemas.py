@@ -206,6 +206,31 @@ class CertificateOut(Schema):
     verify_url: str
 
 
+class MyEnrolmentOut(Schema):
+    id: int
+    cohort_id: int
+    cohort_name: str
+    organization_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    ended_reason: str
+    pace: str
+
+
+class MeOut(Schema):
+    """The token's owner and where they belong."""
+
+    id: int
+    name: str
+    email: str
+    timezone: str
+    site_admin: bool
+    created_at: datetime
+    enrolments: list[MyEnrolmentOut] = Field(description="As a learner, ended enrolments included, oldest first.")
+    instructs: list[CohortOut] = Field(description="Cohorts they teach.")
+    admin_of: list[OrganizationOut] = Field(description="Organizations they administer.")
+
+
 class TokenInfo(Schema):
     name: str
     scopes: list[Scope]
