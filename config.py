@@ -124,6 +124,10 @@ class Config:
         # database (every app node reads them); `flask lms move-files --to ...` moves them.
         self.FILE_STORAGE = _choice("FILE_STORAGE", "local", ("local", "database"))
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", "")
+        # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (a load
+        # balancer: 1), so sign-in limits count the client's address, not the proxy's. 0: none.
+        proxies = os.environ.get("TRUSTED_PROXIES", "").strip()
+        self.TRUSTED_PROXIES = _number("TRUSTED_PROXIES", 0, int) if proxies not in ("", "0") else 0
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         # starttls (port 587), tls (implicit TLS, port 465) or none (a local relay, port 25)
         self.MAIL_SECURITY = _choice("MAIL_SECURITY", "starttls", ("starttls", "tls", "none"))

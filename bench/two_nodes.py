@@ -271,6 +271,9 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-keep-alive 10s
+    # A node busy with a burst still answers its health check, later: not marked down for it.
+    timeout check 10s
+    default-server inter 2s fall 5 rise 1
     option http-keep-alive
     # A connection to a node that the node closed meanwhile: send the request again rather
     # than close the client's connection (the nodes keep idle connections longer than this
@@ -350,7 +353,7 @@ def cluster(database_url: str, redis_url: str, *, workers_per_node: int = 2, thr
         proxy_port = free_port()
         config = folder / "haproxy.cfg"
         config.write_text(HAPROXY_CONFIG.format(port=proxy_port, servers="\n".join(
-            f"    server node{n} 127.0.0.1:{port} check inter 500ms" for n, port in enumerate(ports, start=1))))
+            f"    server node{n} 127.0.0.1:{port} check" for n, port in enumerate(ports, start=1))))
         processes.append(start("haproxy", [haproxy, "-f", str(config), "-db"], dict(os.environ), folder))
         nodes = [f"http://127.0.0.1:{port}" for port in ports]
         proxy = f"http://127.0.0.1:{proxy_port}"

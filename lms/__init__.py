@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, CONFIGS, DEFAULT_INSTANCE, engine_options
 from lms.accounts import wiring as accounts
@@ -93,6 +94,8 @@ def create_app(
     if overrides:
         app.config.update(overrides)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    if proxies := int(app.config.get("TRUSTED_PROXIES") or 0):  # behind a load balancer (Running on several machines)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
