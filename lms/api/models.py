@@ -25,11 +25,11 @@ class Scope(StrEnum):
 
 
 SCOPE_LABELS: dict[Scope, str] = {
-    Scope.READ_PEOPLE: "Read organizations, cohorts, learners and enrolments",
+    Scope.READ_PEOPLE: "Read organizations, cohorts, learners and enrolments (and your own profile)",
     Scope.WRITE_ENROLMENTS: "Invite learners to cohorts",
     Scope.READ_CURRICULUM: "Read the curriculum (levels, modules, objectives, metrics)",
-    Scope.READ_COMPETENCY: "Read mastery, evidence, KPI figures and certificates",
-    Scope.READ_GRADES: "Read quiz attempts, submissions and released grades",
+    Scope.READ_COMPETENCY: "Read mastery, evidence, KPI figures and certificates (yours, or as staff)",
+    Scope.READ_GRADES: "Read quiz attempts, submissions and released grades (yours, or as staff)",
 }
 
 
