@@ -65,8 +65,8 @@ from lms.webhooks import wiring as webhooks
 from lms.xapi import wiring as xapi
 
 # Dependency order: a feature comes after every feature it builds on.
-FEATURES = (web, storage, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading, portfolio,
-            progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
+FEATURES = (web, storage, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading,
+            portfolio, progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
             notifications, gradebook, admin, announcements, discussions, demo,
             backup,
             sso,
