@@ -237,7 +237,7 @@ def test_the_rules_refuse_unknown_sources_and_weights_out_of_range(app: Flask, c
 
 def test_load_content_check_refuses_a_recall_item_tagged_with_an_application_objective(app: Flask, content_dir: Path) -> None:
     runner = app.test_cli_runner()
-    path = content_dir.parent / "quizzes" / "mlops-quiz.yml"
+    path = content_dir.parent / "quizzes" / "mlops-foundation-quiz.yml"  # month 1's phase quiz
     lines = path.read_text().splitlines(keepends=True)
     where = next(i for i, line in enumerate(lines) if line.strip() == "objectives: [KO1]")
     assert lines[where - 1].strip() == "type: single"
@@ -245,7 +245,7 @@ def test_load_content_check_refuses_a_recall_item_tagged_with_an_application_obj
     path.write_text("".join(lines))
     result = runner.invoke(args=["lms", "load-content", "--check"])
     assert result.exit_code != 0
-    assert f"mlops-quiz.yml:{where + 1}" in result.output
+    assert f"mlops-foundation-quiz.yml:{where + 1}" in result.output
     assert "AO1 is an application objective" in result.output and "single question" in result.output
     # A scenario, essay or numerical item may carry it: the shipped quizzes do, and pass.
     lines[where] = lines[where].replace("[KO1, AO1]", "[KO1]")

@@ -74,7 +74,7 @@ def test_export_of_a_shipped_quiz_reports_what_gift_cannot_hold(app: Flask, tmp_
     assert "not exported: GIFT has no ordering questions" in result.output
     assert "flattened" in result.output
     parsed = parse_gift(out.read_text(encoding="utf-8"))
-    assert parsed.problems == [] and len(parsed.questions) >= 10
+    assert parsed.problems == [] and len(parsed.questions) >= 6  # the module quiz on its last phase (phase quizzes hold the rest)
 
 
 def test_export_of_an_unknown_quiz_is_an_error(app: Flask) -> None:
