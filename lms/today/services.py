@@ -232,17 +232,23 @@ class CohortToday:
     waiting: list[Waiting]
     waiting_count: int
     essays: int
-    map: HeatMap
+    # None for a cohort the person staffs only as an admin of its organization: an
+    # organization may run many cohorts, and its admin follows them on their heat maps.
+    map: HeatMap | None
 
     @property
     def overdue(self) -> list[tuple[User, int]]:
         """Learners with assessed work past due, the most days behind first."""
+        if self.map is None:
+            return []
         rows = sorted((r for r in self.map.rows if r.days_behind > 0), key=lambda r: (-r.days_behind, r.user.name))
         return [(r.user, r.days_behind) for r in rows]
 
     @property
     def new_at_risk(self) -> list[tuple[User, list[str]]]:
         """At-risk learners nobody has reviewed yet, or with reasons new since their last review."""
+        if self.map is None:
+            return []
         found = []
         for row in self.map.at_risk:
             since = self.map.review_of(row)
@@ -269,6 +275,8 @@ def instructor_today(session: DbSession, user_id: int, now: datetime, admin_of: 
     if not cohorts:
         return []
     ids = [c.id for c in cohorts]
+    teaches = set(session.scalars(select(cohort_instructors.c.cohort_id).where(
+        cohort_instructors.c.user_id == user_id, cohort_instructors.c.cohort_id.in_(ids))))
     submitted = list(session.scalars(
         select(Submission).where(Submission.cohort_id.in_(ids), Submission.status == SubmissionStatus.SUBMITTED)
         .order_by(Submission.submitted_at, Submission.id)
@@ -285,4 +293,5 @@ def instructor_today(session: DbSession, user_id: int, now: datetime, admin_of: 
         if response.attempt.cohort_id is not None:
             essays[response.attempt.cohort_id] += 1
     return [CohortToday(cohort=c, waiting=by_cohort[c.id][:WAITING_SHOWN], waiting_count=len(by_cohort[c.id]),
-                        essays=essays[c.id], map=heat_map(session, c, now)) for c in cohorts]
+                        essays=essays[c.id], map=heat_map(session, c, now) if c.id in teaches else None)
+            for c in cohorts]
