@@ -134,7 +134,8 @@ def test_removed_items_are_retired_not_deleted_and_come_back(app: Flask, content
     saved = lesson_file.read_text()
     lesson_file.unlink()
     shutil.rmtree(content_dir / "modules" / "quality-assurance")
-    (content_dir.parent / "quizzes" / "quality-assurance-quiz.yml").unlink()
+    for quiz in (content_dir.parent / "quizzes").glob("quality-assurance-*quiz.yml"):  # the module quiz and its phase quizzes
+        quiz.unlink()
     checks = content_dir.parent / "quizzes" / "checks"  # the weekly checks of the removed units go with them
     for check in [*checks.glob("mlops-release-pipeline-registry.yml"), *checks.glob("qa-*.yml")]:
         check.unlink()
