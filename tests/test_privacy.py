@@ -21,6 +21,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from lms.accounts.models import User
+from lms.api.models import ApiToken
+from lms.api.tokens import create_token
 from lms.audit.models import AuditAction, AuditEntry
 from lms.catalog.models import Metric, Module
 from lms.cohorts.models import Cohort, EnrolmentImport, Invitation
@@ -32,6 +34,7 @@ from lms.discussions.services import reply, start_thread
 from lms.extensions import db
 from lms.grading.models import Grade, GradeAction, PeerReview, PeerReviewStatus
 from lms.grading.services import save_grade
+from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.mail.models import OutboxMessage
 from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
@@ -374,3 +377,29 @@ def test_erasure_reaches_rows_kept_by_address(app: Flask, course) -> None:
     assert (invitation.email, invitation.name) == (erased_email(ana.id), ERASED_NAME)
     assert db.session.scalars(select(EnrolmentImport)).one().rows == [
         {"email": erased_email(ana.id), "name": ERASED_NAME}, {"email": ben.email, "name": "Ben Stays"}]
+
+
+def test_api_tokens_and_requested_jobs_are_exported_then_erased(app: Flask, course) -> None:
+    """A learner's personal API tokens (never their hash or prefix) and the jobs they asked
+    for are in the export; erasure deletes the tokens, the finished jobs and their files."""
+    ana, ben = course["people"]["Ana Erased"], course["people"]["Ben Stays"]
+    made = create_token(db.session, ana, "My notebook", ["read:grades"], None)
+    create_token(db.session, ben, "Ben's", ["read:grades"], None)
+    exported_file = uploads(app) / "exports" / "ana.csv"
+    exported_file.parent.mkdir(parents=True, exist_ok=True)
+    exported_file.write_text("learner\n")
+    db.session.add(Job(kind="export", label="Ana's export", status=JobStatus.DONE, requested_by_id=ana.id,
+                       file_path="exports/ana.csv", file_name="ana.csv", file_type="text/csv"))
+    db.session.commit()
+    data = json.loads(download(course["clients"]["Ana Erased"]).read("data.json"))
+    [token] = data["api_tokens"]
+    assert token["name"] == "My notebook" and token["scopes"] == ["read:grades"] and "last_used_at" in token
+    assert "token_hash" not in token and "prefix" not in token and made.token.token_hash not in json.dumps(data)
+    [job] = data["requested_jobs"]
+    assert job["label"] == "Ana's export" and job["file_name"] == "ana.csv" and "file_path" not in job
+
+    admin = course["client_for"](course["admin"])
+    assert admin.post(f"/admin/users/{ana.id}/erase", data={"confirm_email": ana.email}).status_code == 302
+    db.session.expire_all()
+    assert [t.user_id for t in db.session.scalars(select(ApiToken))] == [ben.id]
+    assert db.session.scalars(select(Job)).all() == [] and not exported_file.exists()

@@ -152,6 +152,17 @@ USER_TEXT: dict[str, tuple[str, ...]] = {
     "sso_configs": ("issuer", "client_id", "allowed_domains"),
     "two_factor_devices": ("label",),
     "api_tokens": ("name",),
+    # an organization admin's webhook endpoints, and the receivers' answers (errors) on their deliveries' page
+    "webhook_endpoints": ("url", "description"),
+    "webhook_deliveries": ("error",),
+    # a site admin's LTI registrations (typed from what the platform shows), and the courses the
+    # platforms launch from (their ids and titles come in launches)
+    "lti_platforms": ("name", "issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url"),
+    "lti_deployments": ("deployment_id",),
+    "lti_contexts": ("context_id", "title"),
+    # jobs: labels and file names carry cohort names; errors and results carry exceptions' text
+    "jobs": ("label", "error", "result", "file_name"),
+    "credential_revocations": ("reason",),
 }
 # JSON columns holding user text: the keys whose string values are (``*``: every value).
 USER_JSON: dict[str, dict[str, str]] = {
@@ -186,6 +197,25 @@ NOT_USER_TEXT: dict[str, str] = {
     "notifications.key": "generated",
     "sso_configs.client_secret_encrypted": "encrypted, never shown", "two_factor_credentials.*": "encrypted secrets",
     "two_factor_recovery_codes.*": "hashes", "api_tokens.prefix": "generated", "api_tokens.scopes": "chosen from the scope list", "sso_identities.*": "identifiers from the provider's signed token", "notifications.link": "site paths the code builds",
+    "badge_issuer_keys.*": "generated keys (the private half encrypted), never typed",
+    "lti_tool_keys.*": "generated keys (the private half encrypted), never typed",
+    "stored_files.sha256": "hashes", "stored_file_chunks.file_key": "generated (an attachment's stored name)",
+    "xapi_statements.*": "the LRS outbox: statements the code builds and the LRS's answers, not rendered on pages",
+    "jobs.kind": "registered kind names", "jobs.params": "ids and choices the code builds",
+    "jobs.active_key": "generated", "jobs.file_path": "generated paths", "jobs.file_type": "generated media types",
+    "webhook_endpoints.events": "chosen from the event list",
+    "webhook_endpoints.secret_encrypted": "encrypted, shown once when made",
+    "webhook_deliveries.event_key": "generated", "webhook_deliveries.message_id": "generated",
+    "webhook_deliveries.body": "the JSON the code builds and signs, not rendered on pages",
+    "lti_contexts.lineitems_url": "service URLs from the platform's signed launch, not rendered on pages",
+    "lti_contexts.memberships_url": "service URLs from the platform's signed launch, not rendered on pages",
+    "lti_contexts.ags_scopes": "scope names from the platform's signed launch, not rendered on pages",
+    "lti_accounts.subject": "the platform's user id from its signed launch, not rendered on pages",
+    "lti_nonces.nonce": "launch nonces, not rendered on pages",
+    "lti_resource_links.*": "the platform's link ids and the targets the code builds, not rendered on pages",
+    "lti_line_items.*": "targets the code builds and the platform's line item URLs, not rendered on pages",
+    "lti_scores.*": "the grade passback queue (targets and labels from content, the platform's errors); pages show counts only",
+    "progress_items.*": "the schedule state: copies of content titles and details the code builds",
 }
 TEXT_TYPES = (sa.String, sa.Text, sa.JSON)
 # User text the crawl is not expected to show: what the fixture has no rows for, or shows
@@ -205,6 +235,8 @@ NOT_SHOWN: dict[str, str] = {
     "two_factor_devices.label": "no remembered device in the fixture",
     "team_adjustments.note": "no adjustment in the fixture",
     "team_ratings.comment": "no team rating in the fixture",
+    "lti_deployments.deployment_id": "no deployment registered in the fixture",
+    "credential_revocations.reason": "no revoked credential in the fixture",
 }
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
 from lms.announcements.models import Announcement, AnnouncementDismissal
+from lms.api.models import ApiToken
 from lms.assessment.kinds import QuestionKind
 from lms.assessment.models import Attempt, QuestionVersion, Quiz, Response
 from lms.catalog.models import Lesson
@@ -42,6 +43,7 @@ from lms.discussions.models import Post, Thread
 from lms.expert.models import ExpertInvite
 from lms.feedback.models import FeedbackInvite
 from lms.grading.models import Grade, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
+from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.models import CalendarFeed, ScheduleOverride
 from lms.lti.models import LtiAccount, LtiPlatform, LtiScore
@@ -618,6 +620,46 @@ class LtiLinks(DataKind):
         return rowcount(session.execute(delete(LtiAccount).where(LtiAccount.user_id == erasure.user.id)))
 
 
+class ApiTokens(DataKind):
+    """API tokens (lms.api) the person made: their name, scopes, organization (for an
+    organization's token), when made, last used, expiring or revoked; never the hash or the
+    prefix. Erased: their personal tokens deleted (so none still opens their data).
+    Organization tokens are made by organization admins, who are staff and never erased."""
+
+    name = "api_tokens"
+    covers = ("api_tokens.user_id",)
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        return [row(t, without=("user_id", "prefix")) for t in session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))]
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        return rowcount(session.execute(delete(ApiToken).where(ApiToken.user_id == erasure.user.id,
+                                                               ApiToken.organization_id.is_(None))))
+
+
+class RequestedJobs(DataKind):
+    """Background jobs (lms.jobs) the person asked for (exports): what, when, how it went and
+    the file's name; not the parameters or the stored path. Erased: finished jobs deleted
+    with the files they made (doomed, deleted after the commit); a job still queued or
+    running is detached from the account (it ends as usual; nobody may download its file)."""
+
+    name = "requested_jobs"
+    covers = ("jobs.requested_by_id",)
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        return [row(j, without=("requested_by_id", "params", "key", "active_key", "file_path", "lease_until"))
+                for j in session.scalars(select(Job).where(Job.requested_by_id == user.id).order_by(Job.id))]
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        mine = Job.requested_by_id == erasure.user.id
+        ended = Job.status.in_((JobStatus.DONE, JobStatus.FAILED))
+        erasure.doomed += [path for path in session.scalars(select(Job.file_path).where(mine, ended)) if path]
+        total = rowcount(session.execute(delete(Job).where(mine, ended)))
+        return total + rowcount(session.execute(update(Job).where(mine).values(requested_by_id=None)
+                                                .execution_options(synchronize_session=False)))
+
+
 class ScheduleState(DataKind):
     """Each learner's schedule state as it stands (``lms.progress.state``: items with their
     dates and done or not, the stage reached in each level, the oldest unfinished due date).
@@ -640,13 +682,15 @@ class StaffActions(DataKind):
     covers = ("grades.grader_id", "grade_events.actor_id", "quiz_responses.graded_by_id", "evidence.recorded_by_id",
               "schedule_overrides.granted_by_id", "item_withdrawals.withdrawn_by_id", "invitations.invited_by_id",
               "enrolment_imports.created_by_id", "at_risk_reviews.reviewer_id", "team_adjustments.adjusted_by_id",
-              "announcements.author_id", "announcements.edited_by_id", "discussion_moderations.actor_id")
+              "announcements.author_id", "announcements.edited_by_id", "discussion_moderations.actor_id",
+              "webhook_endpoints.created_by_id", "credential_revocations.revoked_by_id")
 
 
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
                                Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
-                               AnnouncementsRead(), TwoFactor(), LtiLinks(), ScheduleState(), StaffActions())
+                               AnnouncementsRead(), TwoFactor(), LtiLinks(), ApiTokens(), RequestedJobs(), ScheduleState(),
+                               StaffActions())
 
 
 def covered(kinds: Sequence[DataKind] = KINDS) -> set[str]:
