@@ -131,7 +131,16 @@ def _note_statement(orm_execute_state: ORMExecuteState) -> None:
 
 
 def _settle_before_commit(session: Session) -> None:
+    # A savepoint's commit fires this event too; the rows are rewritten once, when the
+    # whole unit of work commits (a reader settles first anyway), not after each savepoint.
+    if session.in_nested_transaction():
+        return
     settle(session)
+
+
+def _forget_after_commit(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's commit: the notes wait for the whole unit
+        _forget(session)
 
 
 def _forget(session: DbSession) -> None:
@@ -145,7 +154,7 @@ def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
 
 
 LISTENERS = (("after_flush", _note_changes), ("do_orm_execute", _note_statement), ("before_commit", _settle_before_commit),
-             ("after_commit", _forget), ("after_soft_rollback", _forget_after_rollback))
+             ("after_commit", _forget_after_commit), ("after_soft_rollback", _forget_after_rollback))
 
 
 def listen() -> None:
