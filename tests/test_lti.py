@@ -192,6 +192,12 @@ def test_deep_linking_returns_a_signed_answer_with_line_items(client, lti) -> No
     assert client.get("/lti/deep-link").status_code == 400  # answered once
     lti.person("lea-1", "lea@school.example", message_type="LtiDeepLinkingRequest")
     refused(launch(client, lti), 403, "Only instructors")
+    # a return address that is not a web address never reaches a form's action
+    lti.person("teach-2", "ted@school.example", role=INSTRUCTOR, name="Ted", message_type="LtiDeepLinkingRequest", **{
+        "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": {
+            "deep_link_return_url": "javascript:alert(1)", "accept_types": ["ltiResourceLink"],
+            "accept_presentation_document_targets": ["window"]}})
+    refused(launch(client, lti), 400, "not a web address")
 
 
 def essay_attempt(user: Any, cohort: Any) -> Response:

@@ -79,6 +79,9 @@ def launch() -> Any:
         settings = dict(launched.deep_linking)
         if "ltiResourceLink" not in (settings.get("accept_types") or []) or not settings.get("deep_link_return_url"):
             return _refuse("The platform asks for content this tool does not offer (it places LTI resource links only).", 400)
+        back = urlsplit(str(settings["deep_link_return_url"]))
+        if back.scheme not in ("https", "http") or not back.netloc:
+            return _refuse("The platform's deep-linking return address is not a web address (http or https).", 400)
         session[DEEP_LINK] = {"platform": platform.id, "deployment": launched.deployment_id, "settings": settings,
                               "user": accepted.user.id, "at": int(time.time())}
         return _sign_in(accepted.user, url_for("lti.deep_link"))
