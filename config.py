@@ -116,6 +116,7 @@ class Config:
         # made by a job (progress, then a download); a failed try is retried after JOBS_RETRY_FIRST
         # seconds, doubling up to JOBS_RETRY_LONGEST; a running job's claim lasts JOBS_LEASE seconds.
         self.EXPORT_BACKGROUND_ABOVE = _number("EXPORT_BACKGROUND_ABOVE", 2000, int)
+        self.EXPORT_KEEP_DAYS = _number("EXPORT_KEEP_DAYS", 7, int)  # then `expire-exports` deletes a job's file
         self.JOBS_RETRY_FIRST = _number("JOBS_RETRY_FIRST", 30.0, float)
         self.JOBS_RETRY_LONGEST = _number("JOBS_RETRY_LONGEST", 3600.0, float)
         self.JOBS_LEASE = _number("JOBS_LEASE", 7200.0, float)

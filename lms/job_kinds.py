@@ -25,7 +25,7 @@ from lms.gradebook.exports import EXPORTERS as GRADEBOOK_EXPORTERS
 from lms.gradebook.models import RowFilter
 from lms.grading.exports import EXPORTERS as GRADE_EXPORTERS
 from lms.grading.exports import grade_table
-from lms.jobs.exports import ExportFile, ExportJob, ExportSource
+from lms.jobs.exports import ExpireExports, ExportFile, ExportJob, ExportSource
 from lms.jobs.kinds import JobKind, Work
 from lms.mail.services import deliver_pending, transport_for
 from lms.notifications.reminders import send_reminders
@@ -180,4 +180,4 @@ class GradebookExport(ExportSource):
 EXPORT_SOURCES: tuple[ExportSource, ...] = (HeatMapExport(), GradesExport(), GradebookExport())
 
 JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildProgress(),
-                                  RebuildSearch(), CheckCertificates(), ExportJob(EXPORT_SOURCES))
+                                  RebuildSearch(), CheckCertificates(), ExportJob(EXPORT_SOURCES), ExpireExports())

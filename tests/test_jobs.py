@@ -123,6 +123,60 @@ def test_small_exports_stream_and_large_ones_become_jobs_with_the_same_file(
     assert other.get(f"/jobs/{jobs()[0].id}").status_code == 404  # another person's export
 
 
+def test_export_files_expire_after_the_keeping_days(
+    app: Flask, client: Any, login: Callable[..., Any], world: Any, cohort: Any,
+) -> None:
+    """``expire-exports`` deletes the files of jobs done more than EXPORT_KEEP_DAYS ago from
+    the file storage and marks them expired: the requester's page and the admin's board say
+    so, the download is gone; a newer file is kept; run again, it does nothing more."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from lms.database import utcnow
+    from lms.storage.backends import file_storage
+
+    app.config["EXPORT_BACKGROUND_ABOVE"] = 2
+    login(client, world.instructor_a)
+    made = []
+    for source in ("grades", "gradebook"):
+        asked = client.post(f"/cohorts/{cohort.id}/exports/{source}.csv")
+        assert asked.status_code == 302
+        made.append(jobs()[-1])
+    old, new = made
+    assert old.status is JobStatus.DONE and old.file_path and new.file_path
+    with app.app_context():
+        assert file_storage().open(old.file_path) is not None
+        db.session.execute(update(Job).where(Job.id == old.id).values(finished_at=utcnow() - timedelta(days=8)))
+        db.session.execute(update(Job).where(Job.id == new.id).values(finished_at=utcnow() - timedelta(days=6)))
+        db.session.commit()
+    page = client.get(f"/jobs/{old.id}").get_data(as_text=True)
+    assert "kept until" in page and "Download" in page
+
+    cli = app.test_cli_runner()
+    result = cli.invoke(args=["lms", "queue-job", "expire-exports"])
+    assert result.exit_code == 0 and ": done." in result.output, result.output
+    assert jobs()[-1].result == "Expired 1 job; deleted 1 file."
+    gone, kept = job(old.id), job(new.id)
+    assert gone.status is JobStatus.EXPIRED and gone.file_path == "" and gone.file_name
+    assert kept.status is JobStatus.DONE and kept.file_path == new.file_path
+    with app.app_context():
+        assert file_storage().open(old.file_path) is None and file_storage().open(new.file_path) is not None
+    page = client.get(f"/jobs/{old.id}").get_data(as_text=True)
+    assert "Expired" in page and "Download" not in page
+    assert client.get(f"/jobs/{old.id}/download").status_code == 404
+    assert client.get(f"/jobs/{new.id}/download").status_code == 200
+    admin = app.test_client()
+    login(admin, world.admin)
+    board = admin.get("/admin/jobs").get_data(as_text=True)
+    assert f"Expired: its file {gone.file_name} was deleted." in board and "1 expired" in board
+
+    app.config["EXPORT_KEEP_DAYS"] = 5  # shorter: the newer file goes too, the old one is not counted again
+    assert ": done." in cli.invoke(args=["lms", "queue-job", "expire-exports"]).output
+    assert jobs()[-1].result == "Expired 1 job; deleted 1 file."
+    assert job(new.id).status is JobStatus.EXPIRED
+
+
 def cohort_rows(body: str, fmt: str) -> list[Any]:
     return json.loads(body)["rows"] if fmt == "json" else rows(body)[1:]
 
@@ -239,7 +293,7 @@ def test_every_periodic_kind_runs_from_the_command_and_twice_gives_nothing_more(
     """Each kind cron queues runs to the end; run again, it finds nothing left to do (idempotent)."""
     cli = app.test_cli_runner()
     periodic = sorted(name for name, kind in runner.kinds(app).items() if kind.from_command)
-    assert periodic == ["check-certificates", "deliver-mail", "publish-announcements", "rebuild-mastery",
+    assert periodic == ["check-certificates", "deliver-mail", "expire-exports", "publish-announcements", "rebuild-mastery",
                         "rebuild-progress", "rebuild-search", "send-reminders"]
     for name in periodic:
         for _ in range(2):

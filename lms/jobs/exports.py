@@ -10,18 +10,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from flask import render_template
 from sqlalchemy import func, select
 
 from lms.cohorts.models import Cohort, Enrolment
-from lms.database import DbSession
+from lms.database import DbSession, unit_of_work
 from lms.jobs.kinds import JobKind, Work
-from lms.jobs.services import JobError
+from lms.jobs.services import JobError, expire, expiring
+from lms.storage.backends import file_storage
 
 DEFAULT_THRESHOLD = 2000
+DEFAULT_KEEP_DAYS = 7
 
 
 @dataclass
@@ -52,6 +54,11 @@ def learners(session: DbSession, cohort_id: int) -> int:
 def in_background(session: DbSession, config: Mapping[str, Any], cohort_id: int) -> bool:
     """Whether the cohort's exports are made by a job (more learners than the threshold)."""
     return learners(session, cohort_id) > int(config.get("EXPORT_BACKGROUND_ABOVE", DEFAULT_THRESHOLD))
+
+
+def keep_for(config: Mapping[str, Any]) -> timedelta:
+    """How long a job's file is kept after it was made (``EXPORT_KEEP_DAYS``, 7 by default)."""
+    return timedelta(days=max(0, int(config.get("EXPORT_KEEP_DAYS", DEFAULT_KEEP_DAYS))))
 
 
 def offer(cohort: Cohort, source: str, fmt: str, args: Mapping[str, str]) -> str:
@@ -89,3 +96,23 @@ class ExportJob(JobKind):
         made = source.build(work.session, cohort, str(params["format"]), dict(params.get("args") or {}), work.now)
         written = work.write_file(made.filename, made.mimetype, made.chunks, made.total)
         return f"{made.filename}: {max(0, written - 1)} rows"
+
+
+class ExpireExports(JobKind):
+    """Delete the files of jobs done more than ``EXPORT_KEEP_DAYS`` ago (from the file
+    storage, wherever they are) and mark those jobs expired. Idempotent: a file already
+    gone is skipped, a job is marked once. Cron: ``flask lms queue-job expire-exports``, daily."""
+
+    name, label, from_command = "expire-exports", "Delete the export files past their keeping time", True
+    chunk = 500
+
+    def run(self, work: Work) -> str:
+        session, storage = work.session, file_storage(work.app)
+        before = work.now - keep_for(work.app.config)
+        expired = deleted = 0
+        while found := expiring(session, before, self.chunk):
+            for job_id, path in found:
+                deleted += storage.delete(path)  # the file first: a job marked expired never keeps one
+                with unit_of_work(session):
+                    expired += expire(session, job_id)
+        return f"Expired {expired} job{'s' * (expired != 1)}; deleted {deleted} file{'s' * (deleted != 1)}."

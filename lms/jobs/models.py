@@ -16,6 +16,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"  # claimed by a runner until lease_until
     DONE = "done"
     FAILED = "failed"    # gave up after max_attempts tries; a site admin may retry it
+    EXPIRED = "expired"  # done, and its file deleted after EXPORT_KEEP_DAYS (``expire-exports``)
 
 
 class Job(Model):

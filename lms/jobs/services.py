@@ -143,6 +143,25 @@ def retry(session: DbSession, job_id: int) -> bool:
     return bool(changed)
 
 
+def expiring(session: DbSession, before: datetime, limit: int = 500) -> list[tuple[int, str]]:
+    """(id, file path) of done jobs whose file was made before ``before``: what the
+    ``expire-exports`` kind deletes, ``limit`` at a time."""
+    return [(job_id, path) for job_id, path in session.execute(
+        select(Job.id, Job.file_path).where(Job.status == JobStatus.DONE, Job.file_path != "", Job.finished_at < before)
+        .order_by(Job.id).limit(limit))]
+
+
+def expire(session: DbSession, job_id: int) -> bool:
+    """Mark a done job's file as gone (its file deleted first): the job page and the admin's
+    board say it expired, the download is a 404. Conditional on its still being done. Flushes only."""
+    changed = rowcount(session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.DONE)
+        .values(status=JobStatus.EXPIRED, file_path="")
+        .execution_options(synchronize_session=False)))
+    session.flush()
+    return bool(changed)
+
+
 def due_ids(session: DbSession, now: datetime, limit: int = 100) -> list[int]:
     return list(session.scalars(select(Job.id).where(_runnable(now)).order_by(Job.id).limit(limit)))
 
@@ -154,7 +173,7 @@ class Board:
     running: list[Job]
     queued: list[Job]
     failed: list[Job]
-    done: list[Job]
+    done: list[Job]  # the latest finished, done or expired (their files deleted)
     counts: dict[JobStatus, int]
 
 
@@ -166,4 +185,6 @@ def board(session: DbSession, limit: int = 100) -> Board:
     counts |= {JobStatus(s): n for s, n in session.execute(select(Job.status, func.count()).group_by(Job.status))}
     return Board(running=of(JobStatus.RUNNING, Job.started_at), queued=of(JobStatus.QUEUED, Job.next_attempt_at, Job.id),
                  failed=of(JobStatus.FAILED, Job.finished_at.desc(), Job.id.desc()),
-                 done=of(JobStatus.DONE, Job.finished_at.desc(), Job.id.desc())[:20], counts=counts)
+                 done=list(session.scalars(select(Job).where(Job.status.in_([JobStatus.DONE, JobStatus.EXPIRED]))
+                                           .order_by(Job.finished_at.desc(), Job.id.desc()).limit(20))),
+                 counts=counts)

@@ -13,7 +13,7 @@ from lms.accounts.current import signed_in
 from lms.cohorts.models import Cohort
 from lms.extensions import db
 from lms.jobs import runner, services
-from lms.jobs.exports import ExportJob
+from lms.jobs.exports import ExportJob, keep_for
 from lms.jobs.forms import ButtonForm
 from lms.jobs.models import Job, JobStatus
 from lms.storage.backends import file_storage
@@ -23,7 +23,8 @@ bp = Blueprint("jobs", __name__, template_folder="templates")
 
 
 def _board(form: ButtonForm, status: int = 200) -> tuple[str, int]:
-    return render_template("jobs/board.html", board=services.board(db.session), form=form, statuses=JobStatus), status
+    return render_template("jobs/board.html", board=services.board(db.session), form=form, statuses=JobStatus,
+                           keep=keep_for(current_app.config)), status
 
 
 @bp.get("/admin/jobs")
@@ -51,7 +52,7 @@ def _job(job_id: int) -> Job:
 
 @bp.get("/jobs/<int:job_id>")
 def job(job_id: int) -> str:
-    return render_template("jobs/job.html", job=_job(job_id), statuses=JobStatus)
+    return render_template("jobs/job.html", job=_job(job_id), statuses=JobStatus, keep=keep_for(current_app.config))
 
 
 @bp.get("/jobs/<int:job_id>/download")
