@@ -24,7 +24,7 @@ from lms.gradebook import services as gradebook
 from lms.gradebook.exports import EXPORTERS as GRADEBOOK_EXPORTERS
 from lms.gradebook.models import RowFilter
 from lms.grading.exports import EXPORTERS as GRADE_EXPORTERS
-from lms.grading.exports import grade_table
+from lms.grading.exports import grade_rows
 from lms.jobs.exports import ExpireExports, ExportFile, ExportJob, ExportSource
 from lms.jobs.kinds import JobKind, Work
 from lms.mail.services import deliver_pending, transport_for
@@ -153,9 +153,9 @@ class GradesExport(ExportSource):
 
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = GRADE_EXPORTERS[fmt]
-        table = grade_table(session, cohort)
+        found = grade_rows(session, cohort)
         return ExportFile(f"grades-{cohort.name.lower().replace(' ', '-')}-{now:%Y%m%d}.{exporter.extension}",
-                          exporter.mimetype, len(table.rows) + 1, exporter.stream(table))
+                          exporter.mimetype, found.estimate + 1, exporter.stream_rows(found.columns, found.rows))
 
 
 def _gradebook_filters(args: MultiDict[str, str]) -> tuple[RowFilter, str | None]:
@@ -172,9 +172,9 @@ class GradebookExport(ExportSource):
 
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = GRADEBOOK_EXPORTERS[fmt]
-        table = gradebook.table(gradebook.gradebook(session, cohort, now, *_gradebook_filters(MultiDict(args))))
+        found = gradebook.export_rows(session, cohort, now, *_gradebook_filters(MultiDict(args)))
         return ExportFile(f"gradebook-{cohort.name}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
-                          len(table.rows) + 1, exporter.stream(table))
+                          found.estimate + 1, exporter.stream_rows(found.columns, found.rows))
 
 
 EXPORT_SOURCES: tuple[ExportSource, ...] = (HeatMapExport(), GradesExport(), GradebookExport())

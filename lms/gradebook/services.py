@@ -21,14 +21,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Lesson
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
 from lms.competency.services import heat_map, learners_of
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus
@@ -36,7 +36,7 @@ from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
 from lms.database import DbSession
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
-from lms.grading.exports import CsvExporter, GradeTable
+from lms.grading.exports import CsvExporter, GradeRows, GradeTable
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
 from lms.learning.models import OverrideKind
@@ -239,36 +239,38 @@ def _work_cell(submission: Submission | None, grade: Grade | None, item: Item | 
                 grade.revision if grade else None, group.name if group else None)
 
 
-def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
-              module: str | None = None) -> Gradebook:
-    """The cohort's gradebook, its rows filtered and, for one module, its columns too."""
-    users = learners_of(session, [cohort.id])[cohort.id]
-    ids = [u.id for u in users]
-    at_risk = {r.user.id for r in heat_map(session, cohort, now).at_risk} if users else set()
-    progress = cohort_progress(session, cohort, ids, now)
-    every = _columns(session)
-    modules = list(dict.fromkeys((c.module_key, c.module_title or "") for c in every if c.module_key))
-    columns = [c for c in every if module is None or c.module_key == module]
-    attempts: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
-    work: dict[tuple[int, int], Submission] = {}
-    grades: dict[int, Grade] = {}
-    groups: dict[int, Group] = {}
-    if ids:
-        for a in session.scalars(select(Attempt).where(Attempt.user_id.in_(ids)).order_by(Attempt.number).options(
-                load_only(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
-                          Attempt.max_score, Attempt.pending_manual))):
-            attempts[(a.user_id, a.quiz_id)].append(a)
-        # a team's submission is every member's work (lms.coursework.sharing)
-        work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(selectinload(Submission.versions),))
-        if work:
-            grades = {g.submission_id: g for g in session.scalars(
-                select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))}
-            groups = groups_of(session, {s.id for s in work.values()})
-    quiz_grading = {q.id: GRADING_METHODS[q.grading] for q in session.scalars(
+def _quiz_grading(session: DbSession, columns: Sequence[Column]) -> dict[int, Any]:
+    return {q.id: GRADING_METHODS[q.grading] for q in session.scalars(
         select(Quiz).where(Quiz.id.in_([c.item_id for c in columns if not c.graded_work]))
         .options(load_only(Quiz.id, Quiz.grading)))} if columns else {}
+
+
+def _at_risk(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
+    """The ids of the cohort's learners at risk (the heat map's judgement, over the whole cohort)."""
+    return {r.user.id for r in heat_map(session, cohort, now, date_all=False).at_risk}
+
+
+def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Sequence[Column], at_risk: set[int],
+          quiz_grading: Mapping[int, Any], now: datetime, today: date) -> list[Row]:
+    """The rows of ``users``, in a fixed number of statements whatever their number."""
+    ids = [u.id for u in users]
+    if not ids:
+        return []
+    progress = cohort_progress(session, cohort, ids, now)
+    attempts: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
+    grades: dict[int, Grade] = {}
+    groups: dict[int, Group] = {}
+    for a in session.scalars(select(Attempt).where(Attempt.user_id.in_(ids)).order_by(Attempt.number).options(
+            load_only(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
+                      Attempt.max_score, Attempt.pending_manual))):
+        attempts[(a.user_id, a.quiz_id)].append(a)
+    # a team's submission is every member's work (lms.coursework.sharing)
+    work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(selectinload(Submission.versions),))
+    if work:
+        grades = {g.submission_id: g for g in session.scalars(
+            select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))}
+        groups = groups_of(session, {s.id for s in work.values()})
     rows = []
-    today = cohort_today(cohort, now)
     for user in users:
         items = {(i.kind, i.key): i for i in progress[user.id].items} if user.id in progress else {}
         cells = []
@@ -283,22 +285,76 @@ def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: Row
                 cells.append(_quiz_cell(column, attempts.get((user.id, column.item_id), []),
                                         quiz_grading[column.item_id], item, today))
         rows.append(Row(user=user, at_risk=user.id in at_risk, cells=cells))
+    return rows
+
+
+def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
+              module: str | None = None) -> Gradebook:
+    """The cohort's gradebook, its rows filtered and, for one module, its columns too."""
+    users = learners_of(session, [cohort.id])[cohort.id]
+    at_risk = _at_risk(session, cohort, now) if users else set()
+    every = _columns(session)
+    modules = list(dict.fromkeys((c.module_key, c.module_title or "") for c in every if c.module_key))
+    columns = [c for c in every if module is None or c.module_key == module]
+    today = cohort_today(cohort, now)
+    rows = _rows(session, cohort, users, columns, at_risk, _quiz_grading(session, columns), now, today)
     return Gradebook(cohort=cohort, today=today, columns=columns, rows=[r for r in rows if r.shown_by(row_filter)],
                      learners=len(users), row_filter=row_filter, module=module, modules=modules)
 
 
+def _header(columns: Sequence[Column]) -> list[str]:
+    header = ["learner", "email", "at_risk"]
+    for c in columns:
+        header += [f"{c.id} status", f"{c.id} score"]
+    return header
+
+
+def _values(row: Row) -> list[Any]:
+    values: list[Any] = [row.user.name, row.user.email, "yes" if row.at_risk else "no"]
+    for cell in row.cells:
+        values += [cell.status.value, "" if cell.score is None else cell.score]
+    return values
+
+
 def table(book: Gradebook) -> GradeTable:
     """The gradebook as the exports carry it: the page's columns, a status and a score per item."""
-    columns = ["learner", "email", "at_risk"]
-    for c in book.columns:
-        columns += [f"{c.id} status", f"{c.id} score"]
-    rows = []
-    for row in book.rows:
-        values: list[Any] = [row.user.name, row.user.email, "yes" if row.at_risk else "no"]
-        for cell in row.cells:
-            values += [cell.status.value, "" if cell.score is None else cell.score]
-        rows.append(values)
-    return GradeTable(columns=columns, rows=rows)
+    return GradeTable(columns=_header(book.columns), rows=[_values(row) for row in book.rows])
+
+
+EXPORT_CHUNK = 500
+
+
+def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
+                module: str | None = None, chunk: int | None = None) -> GradeRows:
+    """``table(gradebook(...))`` read ``chunk`` learners at a time (keyset on the page's
+    order, name then id) as its rows are iterated, so an export's memory stays flat
+    whatever the cohort's size: a fixed number of statements per chunk, never per learner.
+    (Who is at risk is the heat map's judgement over the whole cohort, read first.)"""
+    size = chunk or EXPORT_CHUNK
+    columns = [c for c in _columns(session) if module is None or c.module_key == module]
+    quiz_grading = _quiz_grading(session, columns)
+    at_risk = _at_risk(session, cohort, now)
+    today = cohort_today(cohort, now)
+    current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+    estimate = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
+    query = (select(User).join(Enrolment, Enrolment.user_id == User.id).where(*current)
+             .order_by(User.name, User.id).limit(size))
+
+    def rows() -> Iterator[list[Any]]:
+        after: tuple[str, int] | None = None
+        while True:
+            page = query if after is None else query.where(tuple_(User.name, User.id) > tuple_(after[0], after[1]))
+            users = list(session.scalars(page))
+            if not users:
+                return
+            after = (users[-1].name, users[-1].id)
+            for row in _rows(session, cohort, users, columns, at_risk, quiz_grading, now, today):
+                if row.shown_by(row_filter):
+                    yield _values(row)
+            if len(users) < size:
+                return
+
+    return GradeRows(columns=_header(columns), rows=rows(), estimate=estimate)
 
 
 # --------------------------------------------------------------------------- bulk actions

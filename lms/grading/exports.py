@@ -9,12 +9,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
 
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
-from lms.coursework.models import Assignment, Rubric, Submission, SubmissionStatus
+from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission, SubmissionStatus
 from lms.coursework.sharing import groups_of
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
@@ -26,46 +26,124 @@ class GradeTable:
     rows: list[list[Any]]
 
 
-def grade_table(session: DbSession, cohort: Cohort) -> GradeTable:
-    """One row per learner and assignment handed in; a column per rubric criterion
-    ("<assignment> / <criterion>") holding the points of the level given. Only released
-    grades count. A fixed number of statements."""
-    submissions = list(session.scalars(
-        select(Submission).where(Submission.cohort_id == cohort.id, Submission.status != SubmissionStatus.DRAFT)
-        .options(selectinload(Submission.versions), selectinload(Submission.assignment).selectinload(Assignment.module),
-                 selectinload(Submission.assignment).selectinload(Assignment.rubric).selectinload(Rubric.versions))
-        .order_by(Submission.assignment_id, Submission.user_id)))
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))} if submissions else {}
-    grades = {g.submission_id: g for g in session.scalars(
-        select(Grade).where(Grade.submission_id.in_([s.id for s in submissions]), Grade.status == GradeStatus.RELEASED)
-        .options(selectinload(Grade.rubric_version)))} if submissions else {}
+@dataclass(frozen=True)
+class GradeRows:
+    """An export's columns and its rows read as they are iterated (``EXPORT_CHUNK`` learners'
+    work at a time), with ``estimate``, about how many rows (for a job's progress)."""
+
+    columns: list[str]
+    rows: Iterable[list[Any]]
+    estimate: int
+
+
+EXPORT_CHUNK = 500
+COLUMNS = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
+
+
+def _handed_in(cohort: Cohort) -> Any:
+    return select(Submission).where(Submission.cohort_id == cohort.id, Submission.status != SubmissionStatus.DRAFT)
+
+
+@dataclass(frozen=True)
+class _Rubrics:
+    """What every chunk shares, read once: the assignments handed in (with their modules and
+    rubrics), every rubric version a row is graded with, and the criteria columns."""
+
+    assignments: dict[int, Assignment]
+    versions: dict[int, RubricVersion]
+    criteria: list[tuple[str, str]]
+
+
+def _rubrics(session: DbSession, cohort: Cohort) -> _Rubrics:
+    """(assignment key, criterion id) of every rubric the cohort's work is graded with (a
+    released grade's version, else the rubric's current one), in the order the rows first
+    meet them (by assignment, then learner). A fixed number of statements whatever the size."""
+    released = aliased(Grade)
+    used = session.execute(
+        select(Submission.assignment_id, released.rubric_version_id, func.min(Submission.user_id))
+        .outerjoin(released, and_(released.submission_id == Submission.id, released.status == GradeStatus.RELEASED))
+        .where(Submission.cohort_id == cohort.id, Submission.status != SubmissionStatus.DRAFT)
+        .group_by(Submission.assignment_id, released.rubric_version_id)
+        .order_by(Submission.assignment_id, func.min(Submission.user_id))).all()
+    if not used:
+        return _Rubrics({}, {}, [])
+    assignments = {a.id: a for a in session.scalars(
+        select(Assignment).where(Assignment.id.in_({a for a, _v, _u in used}))
+        .options(selectinload(Assignment.module), selectinload(Assignment.rubric).selectinload(Rubric.versions)))}
+    versions = {v.id: v for a in assignments.values() for v in a.rubric.versions}
+    missing = {v for _a, v, _u in used if v is not None and v not in versions}  # a grade on another rubric's version
+    if missing:
+        versions |= {v.id: v for v in session.scalars(select(RubricVersion).where(RubricVersion.id.in_(missing)))}
     criteria: list[tuple[str, str]] = []
-    for s in submissions:
-        grade = grades.get(s.id)
-        rubric = grade.rubric_version if grade else s.assignment.rubric.current
+    for assignment_id, version_id, _first in used:
+        assignment = assignments[assignment_id]
+        rubric = versions[version_id] if version_id is not None else assignment.rubric.current
         for c in rubric.criteria:
-            if (s.assignment.key, c.id) not in criteria:
-                criteria.append((s.assignment.key, c.id))
-    columns = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
-    columns += [f"{a} / {c}" for a, c in criteria]
-    rows = []
-    teams = groups_of(session, [s.id for s in submissions])  # a team's work: a row for each member, with their score
+            if (assignment.key, c.id) not in criteria:
+                criteria.append((assignment.key, c.id))
+    return _Rubrics(assignments, versions, criteria)
+
+
+def _chunk_rows(session: DbSession, submissions: list[Submission], shared: _Rubrics) -> Iterator[list[Any]]:
+    """The rows of one chunk of submissions: the same few statements for every chunk."""
+    ids = [s.id for s in submissions]
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))}
+    grades = {g.submission_id: g for g in session.scalars(
+        select(Grade).where(Grade.submission_id.in_(ids), Grade.status == GradeStatus.RELEASED))}
+    teams = groups_of(session, ids)  # a team's work: a row for each member, with their score
+    criteria = shared.criteria
     for s in submissions:
         grade = grades.get(s.id)
+        assignment = shared.assignments[s.assignment_id]
         points: dict[tuple[str, str], Any] = {}
         if grade is not None:
-            for c in grade.rubric_version.criteria:
+            for c in shared.versions[grade.rubric_version_id].criteria:
                 level = c.level(grade.selections.get(c.id, {}).get("level"))
-                points[(s.assignment.key, c.id)] = level.points if level else ""
+                points[(assignment.key, c.id)] = level.points if level else ""
         team = teams.get(s.id)
         latest = s.latest
         for user in team.members if team else [users[s.user_id]]:
             score = team.score_of(user.id, grade.score, grade.max_score) if team and grade else (grade.score if grade else "")
-            rows.append([user.name, user.email, s.assignment.key, s.assignment.module.key, len(s.versions),
-                         latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
-                         s.status.value, "" if score is None else score, grade.max_score if grade else "",
-                         *[points.get(key, "") for key in criteria]])
-    return GradeTable(columns=columns, rows=rows)
+            yield [user.name, user.email, assignment.key, assignment.module.key, len(s.versions),
+                   latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
+                   s.status.value, "" if score is None else score, grade.max_score if grade else "",
+                   *[points.get(key, "") for key in criteria]]
+    for loaded in (*grades.values(), *(v for s in submissions for v in s.versions), *submissions):
+        session.expunge(loaded)  # the chunk is written: let its rows go (assignments and people stay the caller's)
+
+
+def grade_rows(session: DbSession, cohort: Cohort, chunk: int | None = None) -> GradeRows:
+    """One row per learner and assignment handed in; a column per rubric criterion
+    ("<assignment> / <criterion>") holding the points of the level given. Only released
+    grades count. The rows are read ``chunk`` submissions at a time (keyset on assignment
+    and learner) as they are iterated, so memory stays flat whatever the cohort's size:
+    a fixed number of statements per chunk, never per row."""
+    size = chunk or EXPORT_CHUNK
+    shared = _rubrics(session, cohort)
+    estimate = session.scalar(select(func.count()).select_from(_handed_in(cohort).subquery())) or 0
+    query = (_handed_in(cohort).options(selectinload(Submission.versions))
+             .order_by(Submission.assignment_id, Submission.user_id).limit(size))
+
+    def rows() -> Iterator[list[Any]]:
+        after: tuple[int, int] | None = None
+        while True:
+            page = query if after is None else query.where(
+                tuple_(Submission.assignment_id, Submission.user_id) > tuple_(after[0], after[1]))
+            submissions = list(session.scalars(page))
+            if not submissions:
+                return
+            after = (submissions[-1].assignment_id, submissions[-1].user_id)
+            yield from _chunk_rows(session, submissions, shared)
+            if len(submissions) < size:
+                return
+
+    return GradeRows(columns=COLUMNS + [f"{a} / {c}" for a, c in shared.criteria], rows=rows(), estimate=estimate)
+
+
+def grade_table(session: DbSession, cohort: Cohort) -> GradeTable:
+    """``grade_rows`` held whole (for callers that want every row at once)."""
+    found = grade_rows(session, cohort)
+    return GradeTable(columns=found.columns, rows=list(found.rows))
 
 
 class Exporter(ABC):

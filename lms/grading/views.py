@@ -19,7 +19,7 @@ from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading import peer, services
-from lms.grading.exports import EXPORTERS, grade_table
+from lms.grading.exports import EXPORTERS, grade_rows
 from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
 from lms.jobs import exports
@@ -130,7 +130,8 @@ def export(cohort_id: int, fmt: str) -> Response | str:
     if exports.in_background(db.session, current_app.config, cohort.id):
         return exports.offer(cohort, "grades", fmt, request.args)
     filename = f"grades-{cohort.name.lower().replace(' ', '-')}-{utcnow():%Y%m%d}.{exporter.extension}"
-    return streamed_download(exporter.stream(grade_table(db.session, cohort)), mimetype=exporter.mimetype,
+    found = grade_rows(db.session, cohort)  # read a chunk of learners at a time as the body is sent
+    return streamed_download(exporter.stream_rows(found.columns, found.rows), mimetype=exporter.mimetype,
                              filename=filename)
 
 
