@@ -13,8 +13,8 @@ from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.jobs import runner, services
 from lms.jobs.models import Job
+from lms.jobs.outbox import redis_link
 from lms.mail.jobs import QUEUE as MAIL_QUEUE
-from lms.mail.jobs import redis_link
 
 
 @click.command("worker")

@@ -27,7 +27,7 @@ from lms.extensions import db
 from lms.jobs import services
 from lms.jobs.kinds import JobKind, Work
 from lms.jobs.models import Job
-from lms.mail.jobs import redis_link
+from lms.jobs.outbox import redis_link
 
 log = logging.getLogger("lms.jobs")
 

@@ -1,11 +1,8 @@
 """Queue mail in the outbox (flush only); deliver it outside the request, retried with backoff.
 
-A message is delivered in three steps, so that no transaction is held open while a mail
-server is talked to and two deliverers never send one message twice: ``claim`` takes due
-messages with a conditional write that pushes their next attempt a lease ahead, the
-transport sends them, and ``record`` writes each result (sent, or the error and when to
-try again; ``failed`` after ``MAIL_MAX_ATTEMPTS``). ``deliver_pending`` runs the three,
-each claim and each result committed in a unit of work of its own."""
+Delivery is lms/jobs/outbox's (claim with a lease, send with no transaction open, record
+each result; ``failed`` after ``MAIL_MAX_ATTEMPTS``); mail adds its transports and records
+which one sent a message."""
 
 from __future__ import annotations
 
@@ -21,12 +18,14 @@ from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
 import click
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 
 from lms.audit import services as audit
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin
-from lms.database import DbSession, unit_of_work, utcnow
+from lms.database import DbSession
+from lms.jobs import outbox
+from lms.jobs.outbox import Backoff, Outbox, Outcome, deliver, note_pending
 from lms.mail.models import MailStatus, OutboxMessage
 
 log = logging.getLogger("lms.mail")
@@ -41,7 +40,7 @@ AUDIT_ERROR_LENGTH = 300  # of each retried message's last error, in the audit e
 
 
 def _note_pending(session: DbSession, ids: Iterable[int]) -> None:
-    session.info.setdefault(PENDING, []).extend(ids)
+    note_pending(session, PENDING, ids)
 
 
 def queue_mail(session: DbSession, recipient: str, subject: str, body: str) -> OutboxMessage:
@@ -64,8 +63,7 @@ def queue_mails(session: DbSession, messages: Iterable[tuple[str, str, str]]) ->
 
 def take_pending(session: DbSession) -> list[int]:
     """The ids of the messages queued since the last call (the request's, after its commit)."""
-    ids: list[int] = session.info.pop(PENDING, [])
-    return ids
+    return outbox.take_pending(session, PENDING)
 
 
 # --------------------------------------------------------------------------- transports
@@ -171,73 +169,39 @@ def transport_for(config: Mapping[str, Any]) -> Transport:
 # --------------------------------------------------------------------------- delivery
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Try again after ``first``, doubling each time up to ``longest``; give up after ``attempts``."""
+class MailOutbox(Outbox[Claimed]):
+    """The outbox table of lms/jobs/outbox: sent through a transport (``MAIL_*`` backoff)."""
 
-    first: timedelta = timedelta(minutes=1)
-    longest: timedelta = timedelta(hours=6)
-    attempts: int = 8
-    # How long a claimed message is left to its deliverer before another may take it.
-    lease: timedelta = timedelta(minutes=5)
+    model, pending, done, failed, done_at = OutboxMessage, MailStatus.PENDING, MailStatus.SENT, MailStatus.FAILED, "sent_at"
+
+    def __init__(self, transport: Transport, backoff: Backoff | None = None) -> None:
+        super().__init__(backoff or Backoff.from_config(transport.config, "MAIL"))
+        self.transport = transport
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Backoff:
-        return cls(first=timedelta(seconds=float(config.get("MAIL_RETRY_FIRST", 60))),
-                   longest=timedelta(seconds=float(config.get("MAIL_RETRY_LONGEST", 6 * 3600))),
-                   attempts=int(config.get("MAIL_MAX_ATTEMPTS", 8)),
-                   lease=timedelta(seconds=max(60.0, 3 * float(config.get("MAIL_TIMEOUT") or 10))))
+    def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
+        rows = session.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
+                                      OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+        return [Claimed(*row) for row in rows]
 
-    def after(self, attempts: int) -> timedelta:
-        """The wait before the next try, once ``attempts`` tries have failed."""
-        wait: timedelta = self.first * 2 ** min(30, max(0, attempts - 1))
-        return min(self.longest, wait)
+    def send(self, group: Sequence[Claimed], now: datetime) -> list[tuple[Sequence[Claimed], Outcome]]:
+        [message] = group
+        try:
+            self.transport.send(message)
+            return [(group, Outcome())]
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            error = describe(exc)
+            log.warning("mail to %s not sent (attempt %d): %s", message.recipient, message.attempts + 1, error)
+            return [(group, Outcome(error, halt=True))]
 
-
-def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(OutboxMessage.status == MailStatus.PENDING,
-                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+    def columns(self, outcome: Outcome) -> dict[str, Any]:
+        return {"transport": self.transport.name} if outcome.done else {}
 
 
 def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
           limit: int | None = None) -> list[Claimed]:
-    """Take the due messages (of ``ids`` when given, oldest first, at most ``limit``) for one
-    attempt: their next attempt moves a lease ahead, by a write conditional on their still
-    being due, so a concurrent deliverer takes none of them. Flushes only."""
-    query = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(OutboxMessage.id.in_(ids))
-    candidates = list(session.scalars(query))
-    if not candidates:
-        return []
-    taken = set(session.scalars(
-        update(OutboxMessage).where(OutboxMessage.id.in_(candidates), _due(now))
-        .values(next_attempt_at=now + lease).returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)))
-    rows = session.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
-                                  OutboxMessage.attempts).where(OutboxMessage.id.in_(taken)).order_by(OutboxMessage.id))
-    return [Claimed(*row) for row in rows]
-
-
-def record(session: DbSession, message: Claimed, now: datetime, transport: str, error: str | None,
-           backoff: Backoff) -> MailStatus:
-    """Write one attempt's result: sent, or the error and the next try (failed once the
-    attempts are used up). Flushes only."""
-    attempts = message.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now}
-    if error is None:
-        status = MailStatus.SENT
-        values |= {"status": status, "sent_at": now, "transport": transport, "error": "", "next_attempt_at": None}
-    else:
-        status = MailStatus.FAILED if attempts >= backoff.attempts else MailStatus.PENDING
-        values |= {"status": status, "error": error[:2000],
-                   "next_attempt_at": None if status is MailStatus.FAILED else now + backoff.after(attempts)}
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
-                    .execution_options(synchronize_session=False))
-    session.flush()
-    return status
+    """Take due messages for one attempt (``Outbox.claim``). Flushes only."""
+    return MailOutbox.claim(session, now, lease, ids=ids, limit=limit)
 
 
 def describe(exc: BaseException) -> str:
@@ -248,38 +212,8 @@ def deliver_pending(session: DbSession, transport: Transport, *, ids: Sequence[i
                     limit: int | None = None, now: datetime | None = None,
                     backoff: Backoff | None = None, stop_on_failure: bool = False) -> int:
     """Send the due messages (of ``ids`` when given, at most ``limit``); returns how many were
-    sent. A failure is recorded on its message with its next try, never raised. A job, not
-    a service: each claim and each result is committed in a unit of work of its own, so
-    no transaction stays open while the mail server is talked to. ``stop_on_failure``
-    leaves the rest for later after a failure (a server that hangs costs one timeout)."""
-    backoff = backoff or Backoff.from_config(transport.config)
-    with unit_of_work(session):
-        claimed = claim(session, now or utcnow(), backoff.lease, ids=ids, limit=limit)
-    sent = 0
-    for index, message in enumerate(claimed):
-        try:
-            transport.send(message)
-            error = None
-        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
-            error = describe(exc)
-            log.warning("mail to %s not sent (attempt %d): %s", message.recipient, message.attempts + 1, error)
-        with unit_of_work(session):
-            record(session, message, now or utcnow(), transport.name, error, backoff)
-        sent += error is None
-        if error is not None and stop_on_failure:
-            rest = [m.id for m in claimed[index + 1:]]
-            with unit_of_work(session):
-                release(session, rest)
-            break
-    return sent
-
-
-def release(session: DbSession, ids: Sequence[int]) -> None:
-    """Give claimed messages back, due at once (their deliverer stopped before them). Flushes only."""
-    if ids:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == MailStatus.PENDING)
-                        .values(next_attempt_at=None).execution_options(synchronize_session=False))
-        session.flush()
+    sent (``lms.jobs.outbox.deliver``: failures recorded with their next try, never raised)."""
+    return deliver(session, MailOutbox(transport, backoff), ids=ids, limit=limit, now=now, stop_on_failure=stop_on_failure)
 
 
 # --------------------------------------------------------------------------- site admin

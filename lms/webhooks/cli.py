@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from rq import SimpleWorker
 
 from lms.extensions import db
-from lms.mail.jobs import redis_link
+from lms.jobs.outbox import redis_link
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.services import deliver_pending
 

@@ -13,11 +13,9 @@ The secret must be readable to sign with, so it cannot be kept as a hash: it is 
 Fernet-encrypted under a key derived from ``SECRET_KEY`` (a database dump alone does not
 give it away) and shown once, when the endpoint is made or its secret rotated.
 
-Delivery copies lms/mail: ``claim`` takes due deliveries with a conditional write that
-pushes their next attempt a lease ahead (two deliverers never send one twice), the
-request is sent with no transaction open, and ``record`` writes the answer: delivered on
-2xx, else the status code or error and the next try (exponential backoff), failed after
-``WEBHOOK_MAX_ATTEMPTS``."""
+Delivery is lms/jobs/outbox's (claim with a lease, send with no transaction open, record
+the answer: delivered on 2xx, else the status code or error and the next try, failed after
+``WEBHOOK_MAX_ATTEMPTS``)."""
 
 from __future__ import annotations
 
@@ -30,17 +28,18 @@ import logging
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 
-from lms.database import DbSession, unit_of_work, utcnow
-from lms.mail.services import Backoff
+from lms.database import DbSession, utcnow
+from lms.jobs import outbox
+from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger("lms.webhooks")
@@ -187,12 +186,11 @@ def set_active(session: DbSession, endpoint: WebhookEndpoint, active: bool) -> N
 
 
 def _note_pending(session: DbSession, ids: Iterable[int]) -> None:
-    session.info.setdefault(PENDING, []).extend(ids)
+    note_pending(session, PENDING, ids)
 
 
 def take_pending(session: DbSession) -> list[int]:
-    ids: list[int] = session.info.pop(PENDING, [])
-    return ids
+    return outbox.take_pending(session, PENDING)
 
 
 def subscribed(session: DbSession, organization_ids: ColumnElement[Any] | Sequence[int],
@@ -243,123 +241,54 @@ class Claimed:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int | None
-    error: str | None  # None: delivered
+class WebhookOutbox(HttpOutbox[Claimed]):
+    """The deliveries of active endpoints, signed and POSTed (``WEBHOOK_*`` backoff)."""
 
-    @property
-    def delivered(self) -> bool:
-        return self.error is None
+    model, pending, done, failed = WebhookDelivery, DeliveryStatus.PENDING, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED
+    done_at = "delivered_at"
 
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(Backoff.from_config(config, "WEBHOOK"))
+        self.timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
+        self.secret_key = str(config["SECRET_KEY"])
 
-def backoff_from(config: Mapping[str, Any]) -> Backoff:
-    timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
-    return Backoff(first=timedelta(seconds=float(config.get("WEBHOOK_RETRY_FIRST", 60))),
-                   longest=timedelta(seconds=float(config.get("WEBHOOK_RETRY_LONGEST", 6 * 3600))),
-                   attempts=int(config.get("WEBHOOK_MAX_ATTEMPTS", 8)),
-                   lease=timedelta(seconds=max(60.0, 3 * timeout)))
+    @classmethod
+    def candidates(cls, now: datetime) -> Select[tuple[int]]:
+        return super().candidates(now).join(WebhookDelivery.endpoint).where(WebhookEndpoint.active.is_(True))
 
+    @classmethod
+    def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
+        rows = session.execute(select(WebhookDelivery.id, WebhookEndpoint.url, WebhookEndpoint.secret_encrypted,
+                                      WebhookDelivery.message_id, WebhookDelivery.body, WebhookDelivery.attempts)
+                               .join(WebhookDelivery.endpoint).where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id))
+        return [Claimed(*row) for row in rows]
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(WebhookDelivery.status == DeliveryStatus.PENDING,
-                or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now))
-
-
-def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
-          limit: int | None = None) -> list[Claimed]:
-    """Take the due deliveries (of ``ids`` when given, oldest first, at most ``limit``) of
-    active endpoints for one attempt, by a write conditional on their still being due.
-    Flushes only."""
-    query = (select(WebhookDelivery.id).join(WebhookDelivery.endpoint)
-             .where(_due(now), WebhookEndpoint.active.is_(True)).order_by(WebhookDelivery.id).limit(limit))
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(WebhookDelivery.id.in_(ids))
-    candidates = list(session.scalars(query))
-    if not candidates:
-        return []
-    taken = set(session.scalars(
-        update(WebhookDelivery).where(WebhookDelivery.id.in_(candidates), _due(now))
-        .values(next_attempt_at=now + lease).returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)))
-    rows = session.execute(select(WebhookDelivery.id, WebhookEndpoint.url, WebhookEndpoint.secret_encrypted,
-                                  WebhookDelivery.message_id, WebhookDelivery.body, WebhookDelivery.attempts)
-                           .join(WebhookDelivery.endpoint).where(WebhookDelivery.id.in_(taken)).order_by(WebhookDelivery.id))
-    return [Claimed(*row) for row in rows]
+    def send(self, group: Sequence[Claimed], now: datetime) -> list[tuple[Sequence[Claimed], Outcome]]:
+        [delivery] = group
+        outcome = post_signed(self.http, delivery, self.secret_key, self.timeout, now)
+        if not outcome.done:
+            log.warning("webhook %s to %s not delivered (attempt %d): %s", delivery.message_id, delivery.url,
+                        delivery.attempts + 1, outcome.error)
+        return [(group, replace(outcome, halt=not outcome.done))]
 
 
-def record(session: DbSession, delivery: Claimed, now: datetime, answer: Answer, backoff: Backoff) -> DeliveryStatus:
-    """Write one attempt's result. Flushes only."""
-    attempts = delivery.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "response_status": answer.status}
-    if answer.error is None:
-        status = DeliveryStatus.DELIVERED
-        values |= {"status": status, "delivered_at": now, "error": "", "next_attempt_at": None}
-    else:
-        status = DeliveryStatus.FAILED if attempts >= backoff.attempts else DeliveryStatus.PENDING
-        values |= {"status": status, "error": answer.error[:2000],
-                   "next_attempt_at": None if status is DeliveryStatus.FAILED else now + backoff.after(attempts)}
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
-                    .execution_options(synchronize_session=False))
-    session.flush()
-    return status
-
-
-def post(http: requests.Session, delivery: Claimed, secret_key: str, timeout: float, now: datetime) -> Answer:
+def post_signed(http: requests.Session, delivery: Claimed, secret_key: str, timeout: float, now: datetime) -> Outcome:
     """Send one attempt: a signed POST; 2xx is delivered, anything else an error. Never raises."""
     try:
         secret = decrypt_secret(secret_key, delivery.secret_encrypted)
     except WebhookError as exc:
-        return Answer(None, str(exc))
+        return Outcome(str(exc))
     timestamp = int(now.timestamp())
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Webhook-Id": delivery.message_id,
                "Webhook-Timestamp": str(timestamp), "Webhook-Signature": sign(secret, delivery.message_id, timestamp, delivery.body)}
-    try:
-        with http.post(delivery.url, data=delivery.body.encode(), headers=headers, timeout=timeout,
-                       allow_redirects=False, stream=True) as response:
-            if 200 <= response.status_code < 300:
-                return Answer(response.status_code, None)
-            excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
-            return Answer(response.status_code, f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""))
-    except requests.RequestException as exc:
-        return Answer(None, f"{exc.__class__.__name__}: {exc}")
+    return post(http, delivery.url, delivery.body, headers, timeout)
 
 
 def deliver_pending(session: DbSession, config: Mapping[str, Any], *, ids: Sequence[int] | None = None,
                     limit: int | None = None, now: datetime | None = None, stop_on_failure: bool = False) -> int:
     """Send the due deliveries (of ``ids`` when given, at most ``limit``); returns how many
-    were delivered. A job, not a service: each claim and each result is committed in a unit
-    of work of its own, so no transaction stays open while an endpoint is talked to."""
-    backoff = backoff_from(config)
-    timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
-    secret_key = str(config["SECRET_KEY"])
-    with unit_of_work(session):
-        claimed = claim(session, now or utcnow(), backoff.lease, ids=ids, limit=limit)
-    delivered = 0
-    with requests.Session() as http:
-        for index, delivery in enumerate(claimed):
-            answer = post(http, delivery, secret_key, timeout, now or utcnow())
-            if not answer.delivered:
-                log.warning("webhook %s to %s not delivered (attempt %d): %s", delivery.message_id, delivery.url,
-                            delivery.attempts + 1, answer.error)
-            with unit_of_work(session):
-                record(session, delivery, now or utcnow(), answer, backoff)
-            delivered += answer.delivered
-            if not answer.delivered and stop_on_failure:
-                with unit_of_work(session):
-                    release(session, [d.id for d in claimed[index + 1:]])
-                break
-    return delivered
-
-
-def release(session: DbSession, ids: Sequence[int]) -> None:
-    """Give claimed deliveries back, due at once. Flushes only."""
-    if ids:
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == DeliveryStatus.PENDING)
-                        .values(next_attempt_at=None).execution_options(synchronize_session=False))
-        session.flush()
+    were delivered (``lms.jobs.outbox.deliver``)."""
+    return deliver(session, WebhookOutbox(config), ids=ids, limit=limit, now=now, stop_on_failure=stop_on_failure)
 
 
 # --------------------------------------------------------------------------- the admin's log

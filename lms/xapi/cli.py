@@ -10,7 +10,7 @@ from rq import SimpleWorker
 
 from lms.database import unit_of_work
 from lms.extensions import db
-from lms.mail.jobs import redis_link
+from lms.jobs.outbox import redis_link
 from lms.xapi.jobs import QUEUE
 from lms.xapi.services import counts, enabled, send_pending
 from lms.xapi.services import retry_failed as make_failed_due

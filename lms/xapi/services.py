@@ -22,17 +22,18 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import requests
 from flask import has_request_context, request
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import func, select, update
 
-from lms.database import DbSession, unit_of_work, utcnow
-from lms.mail.services import Backoff
+from lms.database import DbSession
+from lms.jobs import outbox
+from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
 from lms.xapi.models import StatementStatus, XapiStatement
 
 log = logging.getLogger("lms.xapi")
@@ -128,13 +129,12 @@ def queue(session: DbSession, config: Mapping[str, Any], key: str, made: dict[st
                         body=json.dumps(made, separators=(",", ":"), sort_keys=True))
     session.add(row)
     session.flush()
-    session.info.setdefault(PENDING, []).append(row.id)
+    note_pending(session, PENDING, [row.id])
     return row
 
 
 def take_pending(session: DbSession) -> list[int]:
-    ids: list[int] = session.info.pop(PENDING, [])
-    return ids
+    return outbox.take_pending(session, PENDING)
 
 
 # --------------------------------------------------------------------------- sending
@@ -148,127 +148,60 @@ class Claimed:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int | None
-    error: str | None  # None: the LRS has it
+class StatementOutbox(HttpOutbox[Claimed]):
+    """Statements POSTed to the LRS in batches of ``XAPI_BATCH`` (``XAPI_*`` backoff). A batch
+    the LRS refuses as a whole (4xx) is sent again one statement at a time, so one bad
+    statement does not hold the others back; only an LRS that does not answer halts a run."""
 
-    @property
-    def sent(self) -> bool:
-        return self.error is None
+    model, pending, done, failed = XapiStatement, StatementStatus.PENDING, StatementStatus.SENT, StatementStatus.FAILED
+    done_at = "sent_at"
 
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(Backoff.from_config(config, "XAPI", attempts=20))
+        self.config = config
+        self.size = max(1, int(config.get("XAPI_BATCH") or 50))
 
-def backoff_from(config: Mapping[str, Any]) -> Backoff:
-    timeout = float(config.get("XAPI_TIMEOUT") or 10)
-    return Backoff(first=timedelta(seconds=float(config.get("XAPI_RETRY_FIRST", 60))),
-                   longest=timedelta(seconds=float(config.get("XAPI_RETRY_LONGEST", 6 * 3600))),
-                   attempts=int(config.get("XAPI_MAX_ATTEMPTS", 20)),
-                   lease=timedelta(seconds=max(60.0, 3 * timeout)))
+    @classmethod
+    def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
+        rows = session.execute(select(XapiStatement.id, XapiStatement.statement_id, XapiStatement.body, XapiStatement.attempts)
+                               .where(XapiStatement.id.in_(ids)).order_by(XapiStatement.id))
+        return [Claimed(*row) for row in rows]
 
+    def groups(self, claimed: Sequence[Claimed]) -> Iterator[Sequence[Claimed]]:
+        for start in range(0, len(claimed), self.size):
+            yield claimed[start:start + self.size]
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(XapiStatement.status == StatementStatus.PENDING,
-                or_(XapiStatement.next_attempt_at.is_(None), XapiStatement.next_attempt_at <= now))
-
-
-def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
-          limit: int | None = None) -> list[Claimed]:
-    """Take due statements (oldest first) for one attempt by a write conditional on their
-    still being due, so two senders never send one at once. Flushes only."""
-    query = select(XapiStatement.id).where(_due(now)).order_by(XapiStatement.id).limit(limit)
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(XapiStatement.id.in_(ids))
-    candidates = list(session.scalars(query))
-    if not candidates:
-        return []
-    taken = set(session.scalars(
-        update(XapiStatement).where(XapiStatement.id.in_(candidates), _due(now))
-        .values(next_attempt_at=now + lease).returning(XapiStatement.id)
-        .execution_options(synchronize_session=False)))
-    rows = session.execute(select(XapiStatement.id, XapiStatement.statement_id, XapiStatement.body, XapiStatement.attempts)
-                           .where(XapiStatement.id.in_(taken)).order_by(XapiStatement.id))
-    return [Claimed(*row) for row in rows]
-
-
-def record(session: DbSession, claimed: Sequence[Claimed], now: datetime, answer: Answer, backoff: Backoff) -> None:
-    """Write one attempt's result for these statements. Flushes only."""
-    for item in claimed:
-        attempts = item.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "response_status": answer.status}
-        if answer.error is None:
-            values |= {"status": StatementStatus.SENT, "sent_at": now, "error": "", "next_attempt_at": None}
-        else:
-            failed = attempts >= backoff.attempts
-            values |= {"status": StatementStatus.FAILED if failed else StatementStatus.PENDING, "error": answer.error[:2000],
-                       "next_attempt_at": None if failed else now + backoff.after(attempts)}
-        session.execute(update(XapiStatement).where(XapiStatement.id == item.id).values(**values)
-                        .execution_options(synchronize_session=False))
-    session.flush()
+    def send(self, group: Sequence[Claimed], now: datetime) -> list[tuple[Sequence[Claimed], Outcome]]:
+        answer = post_statements(self.http, self.config, group)
+        results: list[tuple[Sequence[Claimed], Outcome]] = [(group, replace(answer, halt=answer.status is None and not answer.done))]
+        if answer.status is not None and 400 <= answer.status < 500 and len(group) > 1:
+            results = [([item], post_statements(self.http, self.config, [item])) for item in group]
+        for items, got in results:
+            if not got.done:
+                log.warning("xAPI statements %s not stored (attempt %d): %s", [i.statement_id for i in items],
+                            items[0].attempts + 1, got.error)
+        return results
 
 
 def statements_url(config: Mapping[str, Any]) -> str:
     return str(config["XAPI_LRS_ENDPOINT"]).strip().rstrip("/") + "/statements"
 
 
-def post(http: requests.Session, config: Mapping[str, Any], claimed: Sequence[Claimed]) -> Answer:
+def post_statements(http: requests.Session, config: Mapping[str, Any], claimed: Sequence[Claimed]) -> Outcome:
     """POST a batch of statements; 2xx is stored. Never raises."""
     body = "[" + ",".join(item.body for item in claimed) + "]"
     headers = {"Content-Type": "application/json", "X-Experience-API-Version": XAPI_VERSION, "User-Agent": USER_AGENT}
     auth = (str(config.get("XAPI_LRS_USERNAME") or ""), str(config.get("XAPI_LRS_PASSWORD") or ""))
-    try:
-        with http.post(statements_url(config), data=body.encode(), headers=headers, auth=auth,
-                       timeout=float(config.get("XAPI_TIMEOUT") or 10), allow_redirects=False, stream=True) as response:
-            if 200 <= response.status_code < 300:
-                return Answer(response.status_code, None)
-            excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
-            return Answer(response.status_code, f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""))
-    except requests.RequestException as exc:
-        return Answer(None, f"{exc.__class__.__name__}: {exc}")
+    return post(http, statements_url(config), body, headers, float(config.get("XAPI_TIMEOUT") or 10), auth)
 
 
 def send_pending(session: DbSession, config: Mapping[str, Any], *, ids: Sequence[int] | None = None,
                  limit: int | None = None, now: datetime | None = None, stop_on_failure: bool = False) -> int:
-    """Send the due statements (of ``ids`` when given, at most ``limit``) in batches of
-    XAPI_BATCH; returns how many the LRS stored. A job: each claim and each result is
-    committed in a unit of work of its own, no transaction open while the LRS is talked to.
-    A batch the LRS refuses as a whole (4xx) is sent again one statement at a time, so one
-    bad statement does not hold the others back."""
+    """Send the due statements (of ``ids`` when given, at most ``limit``); returns how many
+    the LRS stored (``lms.jobs.outbox.deliver``). Nothing when xAPI is off."""
     if not enabled(config):
         return 0
-    backoff = backoff_from(config)
-    with unit_of_work(session):
-        claimed = claim(session, now or utcnow(), backoff.lease, ids=ids, limit=limit)
-    size = max(1, int(config.get("XAPI_BATCH") or 50))
-    stored = 0
-    with requests.Session() as http:
-        for start in range(0, len(claimed), size):
-            batch = claimed[start:start + size]
-            answer = post(http, config, batch)
-            results = [(batch, answer)]
-            if answer.status is not None and 400 <= answer.status < 500 and len(batch) > 1:
-                results = [([item], post(http, config, [item])) for item in batch]
-            for items, got in results:
-                if not got.sent:
-                    log.warning("xAPI statements %s not stored (attempt %d): %s", [i.statement_id for i in items],
-                                items[0].attempts + 1, got.error)
-                with unit_of_work(session):
-                    record(session, items, now or utcnow(), got, backoff)
-                stored += len(items) if got.sent else 0
-            if not answer.sent and answer.status is None and stop_on_failure:
-                with unit_of_work(session):
-                    release(session, [c.id for c in claimed[start + size:]])
-                break
-    return stored
-
-
-def release(session: DbSession, ids: Sequence[int]) -> None:
-    """Give claimed statements back, due at once. Flushes only."""
-    if ids:
-        session.execute(update(XapiStatement).where(XapiStatement.id.in_(ids), XapiStatement.status == StatementStatus.PENDING)
-                        .values(next_attempt_at=None).execution_options(synchronize_session=False))
-        session.flush()
+    return deliver(session, StatementOutbox(config), ids=ids, limit=limit, now=now, stop_on_failure=stop_on_failure)
 
 
 def retry_failed(session: DbSession) -> int:

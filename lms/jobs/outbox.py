@@ -1,0 +1,395 @@
+"""Outbox delivery, one way for every feature that sends rows of an outbox table to another
+machine (lms/mail's messages, lms/webhooks' deliveries, lms/xapi's statements). A feature
+keeps only what is its own: how its rows are read and sent, and what it records beside the
+shared columns. Features depend on this module, never the reverse.
+
+A row is delivered in three steps, so that no transaction is held open while another
+machine is talked to and two deliverers never send one row twice: ``Outbox.claim`` takes
+due rows with a write conditional on their still being due that pushes their next attempt
+a lease ahead, ``Outbox.send`` sends them, and ``Outbox.record`` writes each result (done,
+or the error and when to try again under the ``Backoff``; failed once the attempts are used
+up). ``deliver`` runs the three, each claim and each result committed in a unit of work of
+its own.
+
+Where delivery runs (``Courier``): never in the request whose work queued the rows. With
+``REDIS_URL`` set their ids go to the feature's RQ queue as one job; otherwise (or when
+Redis does not answer) they are sent by the process that served the request once its
+response has gone out (``response.call_on_close``), stopping at the first failure. Whatever
+is not delivered there stays due, and the feature's cron command retries it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import requests
+from flask import Flask, Response, current_app, g
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+
+from lms.database import DbSession, unit_of_work, utcnow
+from lms.extensions import db
+
+ERROR_LENGTH = 2000  # of the last error kept on a row
+REDIS_KEY = "lms.mail.redis"
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+class RedisLink:
+    """The app's Redis connection for jobs, with short timeouts; after a failure it is not
+    tried again for ``retry_after`` seconds (requests meanwhile fall back at once)."""
+
+    def __init__(self, url: str, retry_after: float) -> None:
+        self.url = url
+        self.retry_after = retry_after
+        self.connection = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        self.down_until = 0.0
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def failed(self, exc: Exception) -> None:
+        self.down_until = time.monotonic() + self.retry_after
+        logging.getLogger("lms.mail").warning("Redis at %s is unreachable (%s): jobs run in this process instead",
+                                              self.url, exc)
+
+
+def redis_link(app: Flask) -> RedisLink | None:
+    """One link per app (``REDIS_URL``), shared by the job runner and every outbox."""
+    url = app.config.get("REDIS_URL") or ""
+    if not url:
+        return None
+    link: RedisLink | None = app.extensions.get(REDIS_KEY)
+    if link is None or link.url != url:
+        link = app.extensions[REDIS_KEY] = RedisLink(url, float(app.config.get("REDIS_RETRY_AFTER", 30)))
+    return link
+
+
+# --------------------------------------------------------------------------- the policy
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Try again after ``first``, doubling each time up to ``longest``; give up after ``attempts``."""
+
+    first: timedelta = timedelta(minutes=1)
+    longest: timedelta = timedelta(hours=6)
+    attempts: int = 8
+    # How long a claimed row is left to its deliverer before another may take it.
+    lease: timedelta = timedelta(minutes=5)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], prefix: str, attempts: int = 8) -> Backoff:
+        """``{prefix}_RETRY_FIRST``, ``_RETRY_LONGEST`` (seconds), ``_MAX_ATTEMPTS``; the lease
+        three times ``{prefix}_TIMEOUT``, at least a minute."""
+        return cls(first=timedelta(seconds=float(config.get(f"{prefix}_RETRY_FIRST", 60))),
+                   longest=timedelta(seconds=float(config.get(f"{prefix}_RETRY_LONGEST", 6 * 3600))),
+                   attempts=int(config.get(f"{prefix}_MAX_ATTEMPTS", attempts)),
+                   lease=timedelta(seconds=max(60.0, 3 * float(config.get(f"{prefix}_TIMEOUT") or 10))))
+
+    def after(self, attempts: int) -> timedelta:
+        """The wait before the next try, once ``attempts`` tries have failed."""
+        wait: timedelta = self.first * 2 ** min(30, max(0, attempts - 1))
+        return min(self.longest, wait)
+
+
+# --------------------------------------------------------------------------- rows and results
+
+
+class Claim(Protocol):
+    """A row taken for one attempt (plain values: no session is held meanwhile)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+C = TypeVar("C", bound=Claim)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result: ``error`` None when delivered; ``status`` the HTTP status when
+    there was an answer; ``halt``: a deliverer told to stop at the first failure leaves the
+    rest for later (a server that hangs costs one timeout)."""
+
+    error: str | None = None
+    status: int | None = None
+    halt: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.error is None
+
+
+def note_pending(session: DbSession, key: str, ids: Iterable[int]) -> None:
+    """Remember rows this unit of work queued (under ``key`` in ``session.info``)."""
+    session.info.setdefault(key, []).extend(ids)
+
+
+def take_pending(session: DbSession, key: str) -> list[int]:
+    """The ids noted since the last call (the request's, after its commit)."""
+    ids: list[int] = session.info.pop(key, [])
+    return ids
+
+
+class Outbox(ABC, Generic[C]):
+    """One feature's outbox: its table (``model``, with ``id``, ``status``, ``attempts``,
+    ``last_attempt_at``, ``next_attempt_at``, ``error`` and the ``done_at`` column), its
+    statuses, how a claimed row is read (``load``) and sent (``send``)."""
+
+    model: ClassVar[type[Any]]
+    pending: ClassVar[StrEnum]
+    done: ClassVar[StrEnum]
+    failed: ClassVar[StrEnum]
+    done_at: ClassVar[str]  # the column stamped when a row is delivered
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+
+    # ---- claiming (class-level: the same for any configuration)
+
+    @classmethod
+    def due(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.model.status == cls.pending,
+                    or_(cls.model.next_attempt_at.is_(None), cls.model.next_attempt_at <= now))
+
+    @classmethod
+    def candidates(cls, now: datetime) -> Select[tuple[int]]:
+        """The due rows' ids, oldest first (a feature may narrow it)."""
+        return select(cls.model.id).where(cls.due(now)).order_by(cls.model.id)
+
+    @classmethod
+    @abstractmethod
+    def load(cls, session: DbSession, ids: Iterable[int]) -> list[C]:
+        """The claimed rows' values, by id."""
+
+    @classmethod
+    def claim(cls, session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
+              limit: int | None = None) -> list[C]:
+        """Take the due rows (of ``ids`` when given, oldest first, at most ``limit``) for one
+        attempt: their next attempt moves a lease ahead, by a write conditional on their
+        still being due, so a concurrent deliverer takes none of them. Flushes only."""
+        query = cls.candidates(now).limit(limit)
+        if ids is not None:
+            if not ids:
+                return []
+            query = query.where(cls.model.id.in_(ids))
+        candidates = list(session.scalars(query))
+        if not candidates:
+            return []
+        taken = set(session.scalars(
+            update(cls.model).where(cls.model.id.in_(candidates), cls.due(now))
+            .values(next_attempt_at=now + lease).returning(cls.model.id)
+            .execution_options(synchronize_session=False)))
+        return cls.load(session, taken)
+
+    @classmethod
+    def release(cls, session: DbSession, ids: Sequence[int]) -> None:
+        """Give claimed rows back, due at once (their deliverer stopped before them). Flushes only."""
+        if ids:
+            session.execute(update(cls.model).where(cls.model.id.in_(ids), cls.model.status == cls.pending)
+                            .values(next_attempt_at=None).execution_options(synchronize_session=False))
+            session.flush()
+
+    # ---- sending and recording
+
+    def groups(self, claimed: Sequence[C]) -> Iterator[Sequence[C]]:
+        """What goes out in one send: a row at a time unless the feature batches."""
+        for item in claimed:
+            yield [item]
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Held open while a run sends (e.g. one HTTP session)."""
+        yield
+
+    @abstractmethod
+    def send(self, group: Sequence[C], now: datetime) -> list[tuple[Sequence[C], Outcome]]:
+        """Send one group (at ``now``); the result of each part of it. Never raises for a
+        failed send."""
+
+    def columns(self, outcome: Outcome) -> dict[str, Any]:
+        """The feature's own columns recorded with an attempt."""
+        return {}
+
+    def record(self, session: DbSession, items: Sequence[C], now: datetime, outcome: Outcome) -> None:
+        """Write one attempt's result for these rows: done, or the error and the next try
+        (failed once the attempts are used up). Flushes only."""
+        for item in items:
+            attempts = item.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, **self.columns(outcome)}
+            if outcome.error is None:
+                values |= {"status": self.done, self.done_at: now, "error": "", "next_attempt_at": None}
+            else:
+                failed = attempts >= self.backoff.attempts
+                values |= {"status": self.failed if failed else self.pending, "error": outcome.error[:ERROR_LENGTH],
+                           "next_attempt_at": None if failed else now + self.backoff.after(attempts)}
+            session.execute(update(self.model).where(self.model.id == item.id).values(**values)
+                            .execution_options(synchronize_session=False))
+        session.flush()
+
+
+def deliver(session: DbSession, outbox: Outbox[C], *, ids: Sequence[int] | None = None, limit: int | None = None,
+            now: datetime | None = None, stop_on_failure: bool = False) -> int:
+    """Send the due rows (of ``ids`` when given, at most ``limit``); returns how many were
+    delivered. A failure is recorded on its row with its next try, never raised. A job, not
+    a service: each claim and each result is committed in a unit of work of its own, so no
+    transaction stays open while the other machine is talked to. ``stop_on_failure`` leaves
+    the rest for later after a halting failure."""
+    with unit_of_work(session):
+        claimed = outbox.claim(session, now or utcnow(), outbox.backoff.lease, ids=ids, limit=limit)
+    delivered = sent = 0
+    with outbox.sending():
+        for group in outbox.groups(claimed):
+            results = outbox.send(group, now or utcnow())
+            sent += len(group)
+            for items, outcome in results:
+                with unit_of_work(session):
+                    outbox.record(session, items, now or utcnow(), outcome)
+                delivered += len(items) if outcome.done else 0
+            if stop_on_failure and any(outcome.halt for _, outcome in results):
+                with unit_of_work(session):
+                    outbox.release(session, [item.id for item in claimed[sent:]])
+                break
+    return delivered
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+
+class HttpOutbox(Outbox[C]):
+    """An outbox POSTing to web servers: one HTTP session a run; the status recorded."""
+
+    http: requests.Session
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        with requests.Session() as self.http:
+            yield
+
+    def columns(self, outcome: Outcome) -> dict[str, Any]:
+        return {"response_status": outcome.status}
+
+
+def post(http: requests.Session, url: str, body: str, headers: Mapping[str, str], timeout: float,
+         auth: tuple[str, str] | None = None) -> Outcome:
+    """POST ``body``; 2xx is delivered, anything else an error (with the start of the
+    answer). No redirects are followed. Never raises."""
+    try:
+        with http.post(url, data=body.encode(), headers=dict(headers), auth=auth, timeout=timeout,
+                       allow_redirects=False, stream=True) as response:
+            if 200 <= response.status_code < 300:
+                return Outcome(None, response.status_code)
+            excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
+            return Outcome(f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""), response.status_code)
+    except requests.RequestException as exc:
+        return Outcome(f"{exc.__class__.__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------- where it runs
+
+
+class Deliver(Protocol):
+    """A feature's delivery run with the app's configuration (e.g. its ``deliver_pending``)."""
+
+    def __call__(self, session: DbSession, config: Mapping[str, Any], *, ids: Sequence[int] | None = None,
+                 limit: int | None = None, stop_on_failure: bool = False) -> int: ...
+
+
+def never(config: Mapping[str, Any]) -> bool:
+    return False
+
+
+def always(config: Mapping[str, Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Courier:
+    """Where one outbox's rows are delivered after the work that queued them committed: the
+    RQ ``queue`` (the job ``job``, a module-level function's dotted name, calling
+    ``run_job``); else after the response (at most ``limit_setting`` of them); else here."""
+
+    queue: str
+    job: str
+    pending_key: str  # in ``session.info``: the ids the unit of work queued (``note_pending``)
+    after_response_key: str  # on ``g``: the ids a response's close sends
+    deliver: Deliver
+    what: str  # for the log: "mail delivery"
+    log: logging.Logger
+    limit_setting: str | None = None
+    # Deliver in the request itself (a local transport that cannot hang).
+    inline: Callable[[Mapping[str, Any]], bool] = never
+    # Whether a response should wait to send anything (the feature is on).
+    armed: Callable[[Mapping[str, Any]], bool] = always
+
+    def run_job(self, ids: list[int]) -> int:
+        """The RQ job's work: deliver these rows (those still due)."""
+        try:
+            return self.deliver(db.session, current_app.config, ids=ids)
+        finally:
+            db.session.remove()
+
+    def enqueue(self, app: Flask, ids: Sequence[int]) -> bool:
+        """Hand the rows to the RQ queue; False when there is no (reachable) Redis."""
+        link = redis_link(app)
+        if link is None or not link.usable():
+            return False
+        try:
+            Queue(self.queue, connection=link.connection).enqueue(self.job, list(ids), job_timeout=600)
+        except RedisError as exc:
+            link.failed(exc)
+            return False
+        return True
+
+    def after_response(self, app: Flask, ids: list[int]) -> None:
+        """Send a request's rows once its response has gone; never raises."""
+        if not ids:
+            return
+        with app.app_context():
+            try:
+                limit = int(app.config.get(self.limit_setting, 20)) if self.limit_setting else None
+                self.deliver(db.session, app.config, ids=ids, limit=limit, stop_on_failure=True)
+            except Exception:  # the response is gone: log it, the cron command retries
+                self.log.exception("%s after the response failed", self.what)
+            finally:
+                db.session.remove()
+
+    def arm(self, response: Response) -> Response:
+        """Before the request's commit: a place for its rows, sent when the server closes
+        the response (after sending it)."""
+        if not self.armed(current_app.config):
+            return response
+        ids: list[int] = []
+        setattr(g, self.after_response_key, ids)
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
+        response.call_on_close(lambda: self.after_response(app, ids))
+        return response
+
+    def after_commit(self, session: DbSession) -> None:
+        """The request's work has committed: its rows go out, away from the request."""
+        ids = take_pending(session, self.pending_key)
+        if not ids:
+            return
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
+        if self.inline(app.config):
+            self.deliver(session, app.config, ids=ids)
+        elif not self.enqueue(app, ids):
+            after_response: list[int] | None = g.get(self.after_response_key)
+            if after_response is None:  # no response to wait for
+                self.after_response(app, ids)
+            else:
+                after_response.extend(ids)
