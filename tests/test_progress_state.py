@@ -56,7 +56,7 @@ def rebuilt_equals_kept() -> bool:
 def test_rebuilt_state_equals_the_state_kept_as_the_demo_was_built(loaded: Flask) -> None:
     assert cli(loaded, "demo").exit_code == 0
     everything = state.stored_rows(db.session)
-    assert {r[0] for r in everything} == {"progress_items", "progress_levels", "progress_learners"}
+    assert {r[0] for r in everything} == {"progress_items", "progress_levels", "progress_learners", "progress_objectives"}
     rows = [r[1:] for r in everything if r[0] == "progress_items"]
     columns = [c.name for c in ProgressItem.__table__.columns if c.name != "id"]
     learners = {r[columns.index("user_id")] for r in rows}

@@ -5,7 +5,7 @@ a spreadsheet would run as formulas are made safe the same way."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from lms.competency.services import Cell, HeatMap
@@ -25,7 +25,8 @@ def heat_map_columns(heat: HeatMap) -> list[str]:
 
 
 def heat_map_rows(heat: HeatMap) -> Iterator[list[Any]]:
-    """One row per learner, in the heat map's order, made as they are read."""
+    """One row per learner, in the heat map's order, made as they are read (``heat.rows``
+    builds them a chunk of learners at a time)."""
     for row in heat.rows:
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
@@ -54,7 +55,7 @@ def heat_map_document(heat: HeatMap) -> dict[str, Any]:
     return {**head, "rows": [_row_document(heat, r) for r in heat.rows], **tail}
 
 
-def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], dict[str, Any]]:
+def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], Mapping[str, Any]]:
     """The document's members before its rows, and after them."""
     cohort = heat.cohort
     head = {
@@ -67,7 +68,37 @@ def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], dict[str, Any]]:
         "at_risk_below": heat.policy.at_risk_below,
         "sort": {"by": heat.sort, "descending": heat.descending},
     }
-    tail = {
+    tail = _Tail(heat)
+    return head, tail
+
+
+class _Tail(Mapping[str, Any]):
+    """The document's members after its rows, worked out when first read: a streamed
+    document reads them once the rows are sent, so the rows and the at-risk list (built a
+    chunk of learners at a time) are never all in memory at once."""
+
+    def __init__(self, heat: HeatMap) -> None:
+        self._heat = heat
+        self._members: dict[str, Any] | None = None
+
+    @property
+    def members(self) -> dict[str, Any]:
+        if self._members is None:
+            self._members = _tail_members(self._heat)
+        return self._members
+
+    def __getitem__(self, key: str) -> Any:
+        return self.members[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+
+def _tail_members(heat: HeatMap) -> dict[str, Any]:
+    return {
         "distributions": {d.column.code: {s.band.name: {"count": s.count, "share": round(s.share, 4)} for s in d.shares}
                           for d in heat.distributions},
         "funnel": [{"level": step.level.key, "title": step.level.title, "opened": step.opened, "learners": step.total,
@@ -77,7 +108,6 @@ def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], dict[str, Any]]:
                                   "objective": reason.objective} for reason in r.reasons]}
                     for r in heat.at_risk],
     }
-    return head, tail
 
 
 class HeatMapExporter(ABC):

@@ -18,20 +18,19 @@ over the whole cohort; distributions, the funnel and the at-risk list cover the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from lms.accounts.models import User
-from lms.catalog.models import KINDS, Level, Module, Objective, ObjectiveKind
+from lms.catalog.models import KINDS, Level, Objective, ObjectiveKind
 from lms.catalog.services import active_levels
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
@@ -40,17 +39,15 @@ from lms.database import DbSession
 from lms.learning.services import (
     PROGRAM_MONTHS,
     Timeline,
-    catch_up_days,
     cohort_today,
     current_month,
-    joined_timeline,
     month_opens_on,
     opens_at,
 )
 from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point
-from lms.progress.models import Evidence, ItemKind, Mastery
+from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
 
 NO_EVIDENCE = "no evidence"
@@ -249,35 +246,65 @@ class FunnelStep:
 # --------------------------------------------------------------------------- sorting
 
 
+@dataclass(frozen=True)
+class Summary:
+    """One learner of a cohort in one line, read with SQL over the mastery rows and the kept
+    schedule state (``learner_summaries``): what the heat map sorts, filters and counts the
+    whole cohort by, without building the learner's row."""
+
+    user_id: int
+    name: str
+    email: str
+    mean: float | None
+    weak: int                    # closed objectives with no evidence or below the at-risk bar
+    days_behind: int
+    level: float | None = None   # the level on the objective sorted by (``ByObjective``)
+
+    @property
+    def behind(self) -> bool:
+        return self.days_behind > BEHIND_AFTER_DAYS
+
+    @property
+    def reasons(self) -> int:
+        """How many reasons the learner is at risk for (as many as their row lists)."""
+        return self.weak + int(self.behind)
+
+    @property
+    def at_risk(self) -> bool:
+        return self.reasons > 0
+
+
 class SortOrder(ABC):
-    """How the heat map's rows can be ordered: a registry of small classes."""
+    """How the heat map's learners can be ordered: a registry of small classes."""
+
+    objective_id: int | None = None  # the objective whose level the summaries must carry
 
     @abstractmethod
-    def key(self, row: Row) -> Any: ...
+    def key(self, learner: Summary) -> Any: ...
 
 
 class ByName(SortOrder):
-    def key(self, row: Row) -> Any:
-        return (row.user.name.lower(), row.user.id)
+    def key(self, learner: Summary) -> Any:
+        return (learner.name.lower(), learner.user_id)
 
 
 class ByMean(SortOrder):
-    def key(self, row: Row) -> Any:
-        return -1.0 if row.mean is None else row.mean
+    def key(self, learner: Summary) -> Any:
+        return -1.0 if learner.mean is None else learner.mean
 
 
 class ByRisk(SortOrder):
-    def key(self, row: Row) -> Any:
-        return (row.at_risk, len(row.reasons), row.days_behind)
+    def key(self, learner: Summary) -> Any:
+        return (learner.at_risk, learner.reasons, learner.days_behind)
 
 
 class ByObjective(SortOrder):
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, objective_id: int) -> None:
         self.index = index
+        self.objective_id = objective_id
 
-    def key(self, row: Row) -> Any:
-        level = row.levels[self.index][0]
-        return -1.0 if level is None else level
+    def key(self, learner: Summary) -> Any:
+        return -1.0 if learner.level is None else learner.level
 
 
 SORTS: dict[str, SortOrder] = {"name": ByName(), "mean": ByMean(), "risk": ByRisk()}
@@ -290,14 +317,13 @@ def sort_order(sort: str | None, columns: Sequence[Column]) -> tuple[str, SortOr
         return sort, SORTS[sort]
     index = next((i for i, c in enumerate(columns) if c.code == sort), None)
     if index is not None:
-        return columns[index].code, ByObjective(index)
+        return columns[index].code, ByObjective(index, columns[index].objective.id)
     return DEFAULT_SORT, SORTS[DEFAULT_SORT]
 
 
-def sort_rows(rows: Iterable[Row], order: SortOrder, descending: bool, by_name: bool = False) -> list[Row]:
-    """Ties keep alphabetical order (the sort is stable), both ways. ``by_name``: the rows
-    already come in name order (as ``learners_of`` gives them)."""
-    named = list(rows) if by_name else sorted(rows, key=ByName().key)
+def sort_learners(learners: Iterable[Summary], order: SortOrder, descending: bool) -> list[Summary]:
+    """Ties keep alphabetical order (the sort is stable), both ways."""
+    named = sorted(learners, key=ByName().key)
     if isinstance(order, ByName) and not descending:
         return named
     return sorted(named, key=order.key, reverse=descending)
@@ -308,9 +334,7 @@ def sort_rows(rows: Iterable[Row], order: SortOrder, descending: bool, by_name: 
 
 def objectives_with_modules(session: DbSession) -> list[Objective]:
     """The active objectives in order, with their modules and the modules' phases (3 statements)."""
-    return list(session.scalars(
-        select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)
-        .options(selectinload(Objective.modules).selectinload(Module.phases))))
+    return state.active_objectives_with_modules(session)
 
 
 def learners_of(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, list[User]]:
@@ -348,87 +372,81 @@ def mastery_grid(session: DbSession, cohort_ids: Sequence[int],
 def closes_on(objective: Objective, timeline: Timeline) -> date | None:
     """The day the last phase of the objective's active modules is due on ``timeline`` (the
     cohort's dates, or one learner's own)."""
-    days = [timeline.phase_dates(phase.month)[1]
-            for module in objective.modules if module.active for phase in module.phases if phase.active]
-    return max(days, default=None)
+    return state.objective_closings([objective], timeline)[objective.id]
 
 
 def columns_for(objectives: Sequence[Objective], cohort: Cohort, today: date) -> list[Column]:
-    columns = []
-    for objective in objectives:
-        day = closes_on(objective, Timeline(cohort.start_date))
-        columns.append(Column(objective=objective, closes_on=day, closed=day is not None and day <= today))
-    return columns
+    closing = state.objective_closings(objectives, Timeline(cohort.start_date))
+    return [Column(objective=o, closes_on=(day := closing[o.id]), closed=day is not None and day <= today) for o in objectives]
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
+                      sort_objective: int | None = None) -> list[Summary]:
+    """Every current learner of the cohort in one line (``Summary``), in one statement over
+    the mastery rows and the kept state: their mean, how many closed objectives they have no
+    evidence on or are below the bar on (``ProgressObjective``: when each closes on their
+    dates), their days behind (``ProgressLearner``) and, with ``sort_objective``, their level
+    on it. Nothing per learner but reading the line."""
+    state.settle(session)
+    kept, bar = ProgressObjective, rules.at_risk_below
+    weak = case((and_(kept.closes_on <= today, or_(Mastery.level.is_(None), Mastery.level < bar)), 1), else_=0)
+    per_learner = (select(kept.user_id.label("user_id"), func.avg(Mastery.level).label("mean"), func.sum(weak).label("weak"))
+                   .select_from(kept)
+                   .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
+                   .where(kept.cohort_id == cohort.id, kept.objective_id.in_([c.objective.id for c in columns]))
+                   .group_by(kept.user_id).subquery())
+    line = ProgressLearner
+    query = (select(Enrolment.user_id, User.name, User.email, line.oldest_due, per_learner.c.mean, per_learner.c.weak)
+             .join(User, User.id == Enrolment.user_id)
+             .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
+             .outerjoin(per_learner, per_learner.c.user_id == Enrolment.user_id)
+             .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None)))
+    if sort_objective is not None:
+        sorted_by = aliased(Mastery)
+        query = query.add_columns(sorted_by.level).outerjoin(
+            sorted_by, and_(sorted_by.user_id == Enrolment.user_id, sorted_by.objective_id == sort_objective))
+    result = []
+    for row in session.execute(query):
+        user_id, name, email, oldest, mean, weak_count = row[:6]
+        late = (today - oldest).days if oldest is not None else 0
+        result.append(Summary(user_id=user_id, name=name, email=email, mean=_rounded(mean), weak=int(weak_count or 0),
+                              days_behind=max(late, 0), level=row[6] if sort_objective is not None else None))
+    return result
 
 
 @dataclass(frozen=True)
 class Standing:
     """One learner's place on their schedule today, read from the kept state
-    (``lms.progress.state``): their timeline, days behind and, when behind, the overdue
-    assessed items oldest first."""
+    (``lms.progress.state``): days behind, when behind the overdue assessed items oldest
+    first, and when each objective closes on their dates (None: the cohort's)."""
 
-    timeline: Timeline
     today: date
     days_behind: int = 0
     overdue: tuple[state.OverdueRow, ...] = ()
+    closes: tuple[tuple[int, date | None], ...] | None = None
 
     @property
     def behind(self) -> bool:
         return self.days_behind > BEHIND_AFTER_DAYS
 
 
-@dataclass(frozen=True)
-class Learner:
-    """A current learner of a cohort with their enrolment's start and pace."""
-
-    user: User
-    started_at: datetime
-    pace: Any
-
-
-def enrolled(session: DbSession, cohort_ids: Sequence[int], user_ids: Sequence[int] | None = None) -> dict[int, list[Learner]]:
-    """Each cohort's current learners by name with their enrolment's start and pace: one statement."""
-    result: dict[int, list[Learner]] = {cid: [] for cid in cohort_ids}
-    if not cohort_ids:
-        return result
-    query = (select(Enrolment.cohort_id, Enrolment.started_at, Enrolment.pace, User).join(User, User.id == Enrolment.user_id)
-             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None)).order_by(User.name, User.id))
-    if user_ids is not None:
-        query = query.where(Enrolment.user_id.in_(list(user_ids)))
-    for cohort_id, started_at, pace, user in session.execute(query):
-        result[cohort_id].append(Learner(user=user, started_at=started_at, pace=pace))
-    return result
-
-
-def standings_from(cohort: Cohort, learners: Sequence[Learner], today: date, behind: dict[int, int],
-                   items: dict[int, list[state.OverdueRow]] | None = None) -> dict[int, Standing]:
-    """Standings from what was read: days behind, and the overdue items (None: not read)."""
-    items = items or {}
-    days = catch_up_days()
-    cohort_line = Timeline(cohort.start_date, days_per_month=days)
-    start = opens_at(cohort, cohort.start_date)
-    result = {}
-    for learner in learners:
-        uid = learner.user.id
-        # Joined on or before the start: the cohort's own dates (no time zone work needed).
-        timeline = cohort_line if learner.started_at < start else joined_timeline(cohort, learner.started_at, learner.pace, days)
-        result[uid] = Standing(timeline=timeline, today=today, days_behind=behind.get(uid, 0), overdue=tuple(items.get(uid, ())))
-    return result
-
-
 def learner_columns(columns: Sequence[Column], learner: Standing | None,
-                    cache: dict[Timeline, list[Column]] | None = None) -> Sequence[Column]:
-    """The columns as they close for one learner: on their own dates when they joined late."""
-    if learner is None or not learner.timeline.late:
+                    cache: dict[tuple[tuple[int, date | None], ...], list[Column]] | None = None) -> Sequence[Column]:
+    """The columns as they close for one learner (the kept closing days: their own dates
+    when they joined late)."""
+    if learner is None or learner.closes is None:
         return columns
-    if cache is not None and learner.timeline in cache:
-        return cache[learner.timeline]
-    result = []
-    for column in columns:
-        day = closes_on(column.objective, learner.timeline)
-        result.append(Column(objective=column.objective, closes_on=day, closed=day is not None and day <= learner.today))
+    if cache is not None and learner.closes in cache:
+        return cache[learner.closes]
+    days = dict(learner.closes)
+    result = [Column(objective=c.objective, closes_on=(day := days.get(c.objective.id)), closed=day is not None and day <= learner.today)
+              for c in columns]
     if cache is not None:
-        cache[learner.timeline] = result
+        cache[learner.closes] = result
     return result
 
 
@@ -437,17 +455,17 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return round(sum(present) / len(present), 4) if present else None
 
 
-def _below_bar(users: Sequence[User], columns: Sequence[Column], grid: dict[tuple[int, int], tuple[float | None, int]],
+def _below_bar(rows: Sequence[Row], columns: Sequence[Column], standings: dict[int, Standing],
                rules: Policy) -> set[tuple[int, int]]:
-    """(user id, objective id) of each closed objective a learner has evidence on and is below the bar."""
+    """(user id, objective id) of each objective closed for the learner that they have
+    evidence on and are below the bar on."""
     result = set()
     bar = rules.at_risk_below
-    closed = [column.objective.id for column in columns if column.closed]
-    for user in users:
-        for oid in closed:
-            found = grid.get((user.id, oid))
-            if found is not None and found[0] is not None and found[0] < bar:
-                result.add((user.id, oid))
+    for row in rows:
+        mine = learner_columns(columns, standings.get(row.user.id))
+        for column, (level, _count) in zip(mine, row.levels, strict=True):
+            if column.closed and level is not None and level < bar:
+                result.add((row.user.id, column.objective.id))
     return result
 
 
@@ -485,7 +503,7 @@ def _fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]],
 
 def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequence[tuple[float | None, int]],
              learner: Standing | None, fell: dict[tuple[int, int], date], rules: Policy,
-             cache: dict[Timeline, list[Column]] | None = None) -> list[Reason]:
+             cache: dict[tuple[tuple[int, date | None], ...], list[Column]] | None = None) -> list[Reason]:
     bar_name = rules.name_of(rules.at_risk_below)
     reasons = []
     columns = learner_columns(columns, learner, cache)  # an objective counts once its modules closed for this learner
@@ -519,7 +537,7 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
     rows = []
     nothing = (None, 0)
     objective_ids = [column.objective.id for column in columns]
-    cache: dict[Timeline, list[Column]] = {}
+    cache: dict[tuple[tuple[int, date | None], ...], list[Column]] = {}
     for user in users:
         uid = user.id
         levels = tuple(grid.get((uid, oid), nothing) for oid in objective_ids)
@@ -531,17 +549,53 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
     return rows
 
 
-def _distributions(columns: Sequence[Column], rows: Sequence[Row], legend: Sequence[Band], rules: Policy) -> list[Distribution]:
-    result = []
-    total = len(rows)
+@dataclass(frozen=True)
+class _ObjectiveFigures:
+    """A cohort's figures on one objective, from one aggregate statement."""
+
+    present: int                 # learners with a level
+    mean: float | None
+    reaching: tuple[int, ...]    # learners at or above each threshold, lowest first
+    proficient: int              # learners at or above the at-risk bar
+
+
+def objective_figures(session: DbSession, cohort_ids: Sequence[int], columns: Sequence[Column],
+                      rules: Policy) -> dict[tuple[int, int], _ObjectiveFigures]:
+    """(cohort id, objective id) -> how many current learners have a level, their mean, how
+    many reach each threshold and the bar: one statement (GROUP BY), nothing per learner."""
+    if not cohort_ids or not columns:
+        return {}
     bounds = sorted(rules.thresholds.values())
-    for index, column in enumerate(columns):
-        counts: dict[int, int] = defaultdict(int)
-        for row in rows:
-            level = row.levels[index][0]
-            # rank_of: 0 for no evidence, else how many named levels it reaches (at least 1)
-            counts[0 if level is None else (bisect_right(bounds, level) or 1)] += 1
-        shares = [Share(band=b, count=counts[b.rank], share=counts[b.rank] / total if total else 0.0) for b in legend]
+    level = Mastery.level
+    reach = [func.sum(case((level >= bound, 1), else_=0)) for bound in (*bounds, rules.at_risk_below)]
+    query = (select(Enrolment.cohort_id, Mastery.objective_id, func.count(level), func.avg(level), *reach)
+             .join(Enrolment, Enrolment.user_id == Mastery.user_id)
+             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None),
+                    Mastery.objective_id.in_([c.objective.id for c in columns]))
+             .group_by(Enrolment.cohort_id, Mastery.objective_id))
+    result = {}
+    for cohort_id, objective_id, present, mean, *counts in session.execute(query):
+        numbers = [int(n or 0) for n in counts]
+        result[(cohort_id, objective_id)] = _ObjectiveFigures(present=int(present), mean=_rounded(mean),
+                                                              reaching=tuple(numbers[:-1]), proficient=numbers[-1])
+    return result
+
+
+def _distributions(cohort: Cohort, columns: Sequence[Column], figures: dict[tuple[int, int], _ObjectiveFigures],
+                   legend: Sequence[Band], total: int) -> list[Distribution]:
+    """Each objective's learners by band: rank 0 no evidence, then each named level reached
+    (the lowest band also holds those below its threshold, as ``Policy.rank_of`` ranks them)."""
+    result = []
+    for column in columns:
+        found = figures.get((cohort.id, column.objective.id))
+        present = found.present if found else 0
+        reaching = found.reaching if found else ()
+        counts = {0: max(total - present, 0)}
+        for rank in range(1, len(legend)):
+            above = reaching[rank] if rank < len(reaching) else 0  # at or above the next threshold
+            counts[rank] = (present if rank == 1 else (reaching[rank - 1] if rank - 1 < len(reaching) else 0)) - above
+        shares = [Share(band=b, count=counts.get(b.rank, 0), share=counts.get(b.rank, 0) / total if total else 0.0)
+                  for b in legend]
         result.append(Distribution(column=column, shares=shares, total=total))
     return result
 
@@ -622,46 +676,83 @@ def latest_reviews(session: DbSession, cohort_id: int, user_ids: Sequence[int] |
 # --------------------------------------------------------------------------- the heat map
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """What a cohort's rows are computed from."""
+ROWS_CHUNK = 250  # learners whose rows are built at once when every row is read (exports)
 
+
+@dataclass(frozen=True)
+class _Context:
+    """What a cohort's rows are made from, read once."""
+
+    session: DbSession
+    cohort: Cohort
     rules: Policy
-    objectives: list[Objective]
     today: date
     columns: list[Column]
-    rows: list[Row]
-    progress: dict[int, Standing]
-    grid: dict[tuple[int, int], tuple[float | None, int]]
 
 
-def _load_rows(session: DbSession, cohort: Cohort, learners: list[Learner], now: datetime,
-               only: Sequence[int] | None = None) -> _Loaded:
-    """The rows of ``learners`` (``only``: their ids, to read one learner's state alone),
-    their reasons not yet dated (``_dated``)."""
-    rules = policy(session)
-    objectives = objectives_with_modules(session)
-    grid = mastery_grid(session, [cohort.id], only)
+def _context(session: DbSession, cohort: Cohort, now: datetime) -> _Context:
     today = cohort_today(cohort, now)
-    progress = standings_from(cohort, learners, today, state.days_behind(session, [cohort.id], {cohort.id: today}, only))
-    columns = columns_for(objectives, cohort, today)
-    rows = _rows(cohort, [learner.user for learner in learners], columns, grid, progress, rules)
-    return _Loaded(rules=rules, objectives=objectives, today=today, columns=columns, rows=rows, progress=progress, grid=grid)
+    return _Context(session=session, cohort=cohort, rules=policy(session), today=today,
+                    columns=columns_for(objectives_with_modules(session), cohort, today))
 
 
-def _dated(session: DbSession, cohort: Cohort, loaded: _Loaded, rows: Iterable[Row]) -> dict[int, Row]:
-    """``rows`` at risk again, their reasons complete: the overdue items of those behind
-    listed, "below the bar" dated from the evidence that took them there (two statements
-    whatever the number of rows; a page dates the rows it shows, an export all of them)."""
-    risky = [r for r in rows if r.at_risk]
-    if not risky:
+def _users(session: DbSession, user_ids: Iterable[int]) -> dict[int, User]:
+    ids = sorted(set(user_ids))
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+
+
+def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | None = None,
+               dated: set[int] | None = None) -> dict[int, Row]:
+    """The rows of ``users`` by id, from their mastery rows and the kept state (days behind
+    from ``behind`` when the caller read them). The rows of ``dated`` (None: all) are
+    complete: the overdue items of those behind listed, "below the bar" dated from the
+    evidence that took them there. At most six statements whatever the number of users."""
+    ids = [u.id for u in users]
+    if not ids:
         return {}
-    behind = [r.user.id for r in risky if loaded.progress[r.user.id].behind]
-    items = state.overdue_items(session, cohort.id, loaded.today, behind)
-    users = [r.user for r in risky]
-    fell = fell_below(session, cohort, _below_bar(users, loaded.columns, loaded.grid, loaded.rules), loaded.rules)
-    progress = {uid: replace(loaded.progress[uid], overdue=tuple(items.get(uid, ()))) for uid in (u.id for u in users)}
-    return {r.user.id: r for r in _rows(cohort, users, loaded.columns, loaded.grid, progress, loaded.rules, fell)}
+    session, cohort, today = ctx.session, ctx.cohort, ctx.today
+    grid = mastery_grid(session, [cohort.id], ids)
+    if behind is None:
+        behind = state.days_behind(session, [cohort.id], {cohort.id: today}, ids)
+    closes = state.closings(session, cohort.id, ids)
+    standings = {uid: Standing(today=today, days_behind=behind.get(uid, 0), closes=closes.get(uid)) for uid in ids}
+    rows = {r.user.id: r for r in _rows(cohort, users, ctx.columns, grid, standings, ctx.rules)}
+    risky = [r for r in rows.values() if r.at_risk and (dated is None or r.user.id in dated)]
+    if not risky:
+        return rows
+    items = state.overdue_items(session, cohort.id, today, [r.user.id for r in risky if standings[r.user.id].behind])
+    fell = fell_below(session, cohort, _below_bar(risky, ctx.columns, standings, ctx.rules), ctx.rules)
+    complete = {r.user.id: replace(standings[r.user.id], overdue=tuple(items.get(r.user.id, ()))) for r in risky}
+    rows.update({r.user.id: r for r in _rows(cohort, [r.user for r in risky], ctx.columns, grid, complete, ctx.rules, fell)})
+    return rows
+
+
+class LazyRows(Sequence[Row]):
+    """The complete rows of some learners in a given order, built ``ROWS_CHUNK`` at a time
+    as they are read (an export streams every learner's row with constant memory). Its
+    length is known without building any row."""
+
+    def __init__(self, ctx: _Context, learners: Sequence[Summary]) -> None:
+        self._ctx = ctx
+        self._learners = learners
+
+    def __len__(self) -> int:
+        return len(self._learners)
+
+    def _build(self, learners: Sequence[Summary]) -> list[Row]:
+        behind = {s.user_id: s.days_behind for s in learners}
+        users = _users(self._ctx.session, behind)
+        rows = _make_rows(self._ctx, [users[s.user_id] for s in learners], behind)
+        return [rows[s.user_id] for s in learners]
+
+    def __iter__(self) -> Iterator[Row]:
+        for first in range(0, len(self._learners), ROWS_CHUNK):
+            yield from self._build(self._learners[first:first + ROWS_CHUNK])
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return self._build(self._learners[index])
+        return self._build([self._learners[index]])[0]
 
 
 @dataclass(frozen=True)
@@ -706,34 +797,74 @@ class HeatMap:
     policy: Policy
     legend: list[Band]
     columns: list[Column]
-    rows: list[Row]  # every learner of the cohort, sorted (the exports)
+    learners_in_order: list[Summary]  # every learner of the cohort in one line, sorted
+    risky: list[Summary]              # the learners at risk, the most reasons and days behind first
     distributions: list[Distribution]
     funnel: list[FunnelStep]
     sort: str
     descending: bool
-    reviews: dict[int, SinceReview]  # each at-risk learner's last review and what changed since
-    shown: list[Row] = field(default_factory=list)  # this page's rows, sorted and filtered over the cohort
+    reviews: dict[int, SinceReview]  # at-risk learners' last review and what changed since (those read)
+    on_page: list[Summary] = field(default_factory=list)       # this page's learners, sorted and filtered over the cohort
+    risk_on_page: list[Summary] = field(default_factory=list)  # this page of the at-risk list
+    date_all: bool = True  # the map's rows complete too (else the at-risk list's only)
     paging: Paging = field(default_factory=lambda: Paging(1, PER_PAGE, 0))
     risk_paging: Paging = field(default_factory=lambda: Paging(1, AT_RISK_PER_PAGE, 0))
     query: str = ""        # the name or email filter
     risk_only: bool = False  # only the learners at risk
-
-    def review_of(self, row: Row) -> SinceReview:
-        return self.reviews.get(row.user.id) or since_review(row, None, self.today)
+    context: _Context | None = field(default=None, repr=False, compare=False)
 
     @cached_property
-    def at_risk(self) -> list[Row]:
-        """The learners at risk, the most reasons and days behind first."""
-        return sort_rows((r for r in self.rows if r.at_risk), SORTS["risk"], descending=True)
+    def _page_rows(self) -> dict[int, Row]:
+        """The rows of this page of the map and of the at-risk list, built when first read
+        (callers that want every row or the at-risk list only never build them), with the
+        last review of those at risk: a fixed number of statements."""
+        ctx = self.context
+        learners = [*self.on_page, *self.risk_on_page]
+        if ctx is None or not learners:
+            return {}
+        behind = {s.user_id: s.days_behind for s in learners}
+        users = _users(ctx.session, behind)
+        listed = None if self.date_all else {s.user_id for s in self.risk_on_page}
+        built = _make_rows(ctx, [users[uid] for uid in behind], behind, listed)
+        wanted = sorted(uid for uid, row in built.items() if row.at_risk)
+        reviews = latest_reviews(ctx.session, self.cohort.id, wanted)
+        self.reviews.update({uid: since_review(built[uid], reviews.get(uid), self.today) for uid in wanted})
+        return built
+
+    @property
+    def shown(self) -> list[Row]:
+        """This page's rows, sorted and filtered over the whole cohort."""
+        return [self._page_rows[s.user_id] for s in self.on_page]
 
     @property
     def at_risk_shown(self) -> list[Row]:
-        """This page of the at-risk list."""
-        return self.risk_paging.slice(self.at_risk)
+        """This page of the at-risk list, its rows complete."""
+        return [self._page_rows[s.user_id] for s in self.risk_on_page]
+
+    @property
+    def rows(self) -> LazyRows:
+        """Every learner's complete row in the map's order, built in chunks as read (the exports)."""
+        assert self.context is not None
+        return LazyRows(self.context, self.learners_in_order)
+
+    @property
+    def at_risk(self) -> LazyRows:
+        """The learners at risk, complete, the most reasons and days behind first."""
+        assert self.context is not None
+        return LazyRows(self.context, self.risky)
+
+    def review_of(self, row: Row) -> SinceReview:
+        uid = row.user.id
+        if any(s.user_id == uid for s in (*self.on_page, *self.risk_on_page)):
+            _ = self._page_rows  # reads this page's reviews
+        if uid not in self.reviews and self.context is not None and any(s.user_id == uid for s in self.risky):
+            found = latest_reviews(self.context.session, self.cohort.id, [uid]).get(uid)
+            self.reviews[uid] = since_review(row, found, self.today)
+        return self.reviews.get(uid) or since_review(row, None, self.today)
 
     @property
     def learners(self) -> int:
-        return len(self.rows)
+        return len(self.learners_in_order)
 
     @property
     def filtered(self) -> bool:
@@ -752,10 +883,10 @@ class HeatMap:
         return "desc" if sort == self.sort and not self.descending else "asc"
 
 
-def _matches(row: Row, query: str, risk_only: bool) -> bool:
-    if risk_only and not row.at_risk:
+def _matches(learner: Summary, query: str, risk_only: bool) -> bool:
+    if risk_only and not learner.at_risk:
         return False
-    return not query or query in row.user.name.lower() or query in row.user.email.lower()
+    return not query or query in learner.name.lower() or query in learner.email.lower()
 
 
 def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None = None,
@@ -764,41 +895,33 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     """The cohort's learners against the active objectives, sorted server-side over the
     whole cohort, filtered by name or email (``query``) or to those at risk, ``PER_PAGE``
     at a time; distributions, the funnel and the at-risk learners (with their last review,
-    ``AT_RISK_PER_PAGE`` at a time) over the whole cohort. Every at-risk row's reasons are
-    complete (overdue items, dates from the evidence) with ``date_all`` (exports), else
-    those of the at-risk list's page (the map's rows show the reasons' texts only)."""
-    learners = enrolled(session, [cohort.id])[cohort.id]
-    loaded = _load_rows(session, cohort, learners, now)
-    rules, today, columns, rows = loaded.rules, loaded.today, loaded.columns, loaded.rows
-    levels = active_levels(session)
+    ``AT_RISK_PER_PAGE`` at a time) over the whole cohort. The whole cohort is read as one
+    line per learner (``learner_summaries``) and aggregates (``objective_figures``); only
+    the rows shown are built, when first read (``shown``, ``at_risk_shown``). The at-risk
+    list's rows are complete (overdue items, dates from the evidence), the map's too with
+    ``date_all`` (the map's rows show the reasons' texts only). ``rows`` and ``at_risk``
+    build every (at-risk) learner's complete row as they are read."""
+    ctx = _context(session, cohort, now)
+    rules, today, columns = ctx.rules, ctx.today, ctx.columns
+    chosen, order = sort_order(sort, columns)
+    learners = learner_summaries(session, cohort, columns, today, rules, order.objective_id)
+    ordered = sort_learners(learners, order, descending)
+    wanted = query.strip().lower()
+    picked = [s for s in ordered if _matches(s, wanted, risk_only)] if wanted or risk_only else ordered
+    pages = paging(page, PER_PAGE, len(picked))
+    risky = sort_learners((s for s in learners if s.at_risk), SORTS["risk"], descending=True)
+    risk_pages = paging(risk_page, AT_RISK_PER_PAGE, len(risky))
     month = current_month(cohort.start_date, today)
     legend = bands(rules)
-    chosen, order = sort_order(sort, columns)
-    ordered = sort_rows(rows, order, descending)
-    wanted = query.strip().lower()
-    picked = [r for r in ordered if _matches(r, wanted, risk_only)] if wanted or risk_only else ordered
-    pages = paging(page, PER_PAGE, len(picked))
-    risky = sum(1 for r in rows if r.at_risk)
-    risk_pages = paging(risk_page, AT_RISK_PER_PAGE, risky)
-    risk_rows = sort_rows((r for r in rows if r.at_risk), SORTS["risk"], descending=True)
-    # The map's rows show reasons' texts only; the at-risk list shows their dates and overdue items.
-    dated = _dated(session, cohort, loaded, ordered if date_all else risk_pages.slice(risk_rows))
-    if dated:
-        ordered = [dated.get(r.user.id, r) for r in ordered]
-        picked = [dated.get(r.user.id, r) for r in picked]
+    figures = objective_figures(session, [cohort.id], columns, rules)
     heat = HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
-                   rows=ordered, distributions=_distributions(columns, rows, legend, rules),
-                   funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), len(rows), levels, month),
-                   sort=chosen, descending=descending, reviews={}, shown=pages.slice(picked), paging=pages,
-                   risk_paging=risk_pages, query=query.strip(), risk_only=risk_only)
-    # Reviews: of the learners at risk on this page of the list and in the map's page (a page), or all.
-    if date_all:  # every at-risk learner's (callers look at them all)
-        wanted_reviews = {r.user.id for r in heat.at_risk}
-    else:
-        wanted_reviews = {r.user.id for r in heat.at_risk_shown} | {r.user.id for r in heat.shown if r.at_risk}
-    reviews = latest_reviews(session, cohort.id, sorted(wanted_reviews))
-    heat.reviews.update({r.user.id: since_review(r, reviews.get(r.user.id), today)
-                         for r in heat.rows if r.user.id in wanted_reviews})
+                   learners_in_order=ordered, risky=risky,
+                   distributions=_distributions(cohort, columns, figures, legend, len(learners)),
+                   funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), len(learners),
+                                  active_levels(session), month),
+                   sort=chosen, descending=descending, reviews={}, on_page=pages.slice(picked),
+                   risk_on_page=risk_pages.slice(risky), date_all=date_all, paging=pages, risk_paging=risk_pages,
+                   query=query.strip(), risk_only=risk_only, context=ctx)
     return heat
 
 
@@ -826,11 +949,11 @@ class LearnerRisk:
 def learner_risk(session: DbSession, cohort: Cohort, learner: User, now: datetime) -> LearnerRisk:
     if not is_learner_of(session, cohort.id, learner.id):
         raise ReviewError(f"{learner.name} is not a learner of {cohort.name}.")
-    loaded = _load_rows(session, cohort, enrolled(session, [cohort.id], [learner.id])[cohort.id], now, [learner.id])
-    row = _dated(session, cohort, loaded, loaded.rows).get(learner.id, loaded.rows[0])
+    ctx = _context(session, cohort, now)
+    row = _make_rows(ctx, [learner])[learner.id]
     reviews = reviews_of(session, cohort.id, [learner.id]).get(learner.id, [])
-    return LearnerRisk(cohort=cohort, learner=learner, today=loaded.today, policy=loaded.rules, row=row, reviews=reviews,
-                       since=since_review(row, reviews[0] if reviews else None, loaded.today))
+    return LearnerRisk(cohort=cohort, learner=learner, today=ctx.today, policy=ctx.rules, row=row, reviews=reviews,
+                       since=since_review(row, reviews[0] if reviews else None, ctx.today))
 
 
 def record_review(session: DbSession, cohort: Cohort, learner: User, reviewer: User, note: str, follow_up_on: date | None,
@@ -960,38 +1083,68 @@ class Comparison:
         return self.policy.name_of(self.policy.at_risk_below)
 
 
+def risk_counts(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int, date], columns: Sequence[Column],
+                rules: Policy) -> dict[int, int]:
+    """Cohort id -> how many of its current learners are at risk today (more than
+    ``BEHIND_AFTER_DAYS`` days behind, or a closed objective with no evidence or below the
+    bar, as their rows' reasons count): one statement over the kept state, whatever the
+    number of cohorts and learners."""
+    if not cohorts:
+        return {}
+    state.settle(session)
+    ids = [c.id for c in cohorts]
+    kept, line = ProgressObjective, ProgressLearner
+    today = case(todays, value=kept.cohort_id)
+    cutoff = case({cid: day - timedelta(days=BEHIND_AFTER_DAYS) for cid, day in todays.items()}, value=Enrolment.cohort_id)
+    weak = (select(kept.user_id).outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
+            .where(kept.cohort_id.in_(ids), kept.objective_id.in_([c.objective.id for c in columns]), kept.closes_on <= today,
+                   or_(Mastery.level.is_(None), Mastery.level < rules.at_risk_below)))
+    query = (select(Enrolment.cohort_id, func.count())
+             .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
+             .where(Enrolment.cohort_id.in_(ids), Enrolment.ended_at.is_(None),
+                    or_(line.oldest_due < cutoff, Enrolment.user_id.in_(weak)))
+             .group_by(Enrolment.cohort_id))
+    return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
+
+
+def learner_counts(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, int]:
+    """Cohort id -> how many current learners: one statement."""
+    if not cohort_ids:
+        return {}
+    query = (select(Enrolment.cohort_id, func.count()).where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None))
+             .group_by(Enrolment.cohort_id))
+    return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
+
+
 def compare(session: DbSession, organization: Organization, now: datetime) -> Comparison:
     """The organization's cohorts side by side, in a fixed number of statements whatever the
-    number of cohorts and learners."""
+    number of cohorts and learners: every figure is an aggregate in SQL (GROUP BY cohort),
+    nothing is read or worked out per learner."""
     rules = policy(session)
     objectives = objectives_with_modules(session)
     levels = active_levels(session)
     cohorts = list(session.scalars(select(Cohort).where(Cohort.organization_id == organization.id)
                                    .order_by(Cohort.start_date, Cohort.name)))
     ids = [c.id for c in cohorts]
-    learners = enrolled(session, ids)
-    grid = mastery_grid(session, ids)
     todays = {c.id: cohort_today(c, now) for c in cohorts}
-    behind = state.days_behind(session, ids, todays)
+    columns = columns_for(objectives, cohorts[0], todays[cohorts[0].id]) if cohorts else []
+    totals = learner_counts(session, ids)
+    figures = objective_figures(session, ids, columns, rules)
+    risky = risk_counts(session, cohorts, todays, columns, rules)
     funnels = state.funnel_counts(session, ids)
     result = []
     for cohort in cohorts:
-        today = todays[cohort.id]
-        month = current_month(cohort.start_date, today)
-        columns = columns_for(objectives, cohort, today)
-        mine = learners[cohort.id]
-        progress = standings_from(cohort, mine, today, behind)
-        rows = _rows(cohort, [learner.user for learner in mine], columns, grid, progress, rules)
-        means = []
-        for index in range(len(columns)):
-            values = [r.levels[index][0] for r in rows]
-            mean = _mean(values)
-            means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean),
-                              evidence=sum(1 for v in values if v is not None)))
-        cells = [level for r in rows for level, _count in r.levels]
-        proficient = (sum(1 for v in cells if v is not None and v >= rules.at_risk_below) / len(cells)) if cells else None
-        result.append(CohortCompetency(cohort=cohort, month=month, learners=len(rows), means=means, proficient=proficient,
-                                       at_risk=sum(1 for r in rows if r.at_risk),
-                                       completion=_funnel(funnels.get(cohort.id, {}), len(rows), levels, month)))
+        month = current_month(cohort.start_date, todays[cohort.id])
+        total = totals.get(cohort.id, 0)
+        means, proficient = [], 0
+        for column in columns:
+            found = figures.get((cohort.id, column.objective.id))
+            mean = found.mean if found else None
+            means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean), evidence=found.present if found else 0))
+            proficient += found.proficient if found else 0
+        cells = total * len(columns)
+        result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means,
+                                       proficient=proficient / cells if cells else None, at_risk=risky.get(cohort.id, 0),
+                                       completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))
     return Comparison(organization=organization, policy=rules, legend=bands(rules), objectives=objectives,
                       levels=levels, cohorts=result)

@@ -668,7 +668,7 @@ class ScheduleState(DataKind):
 
     name = "schedule_state"
     exported = False
-    covers = ("progress_items.user_id", "progress_levels.user_id", "progress_learners.user_id")
+    covers = ("progress_items.user_id", "progress_levels.user_id", "progress_learners.user_id", "progress_objectives.user_id")
 
 
 class StaffActions(DataKind):

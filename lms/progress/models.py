@@ -178,3 +178,20 @@ class ProgressLearner(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
     oldest_due: Mapped[date | None] = mapped_column(Date, default=None)
+
+
+class ProgressObjective(Model):
+    """When one objective closes for one learner, kept with their items: the day the last
+    phase of its active modules is due on the learner's dates (the cohort's, or their own
+    when they joined late; None: no module serves it). An objective counts toward being at
+    risk once it has closed, so the heat map counts the learners at risk in SQL."""
+
+    __tablename__ = "progress_objectives"
+    __table_args__ = (Index("ix_progress_objectives_cohort_user", "cohort_id", "user_id"),
+                      Index("ix_progress_objectives_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"))
+    closes_on: Mapped[date | None] = mapped_column(Date, default=None)

@@ -1,10 +1,12 @@
 """Each learner's schedule kept as it stands, not recomputed on a page view: one
 ``ProgressItem`` row per item of their schedule in their current cohort (its dates with
 their extensions, done or not, what it counts toward in its level), one ``ProgressLevel``
-row per level (the stage reached) and one ``ProgressLearner`` row (the due date of the
-oldest unfinished assessed item). Whether an item is
+row per level (the stage reached), one ``ProgressLearner`` row (the due date of the
+oldest unfinished assessed item) and one ``ProgressObjective`` row per active objective
+(the day it closes on the learner's dates). Whether an item is
 open, due soon or overdue follows from its dates and today, so pages ask it with set-based
-SQL (``days_behind``, ``overdue_items``, ``funnel_counts``) in a fixed number of statements
+SQL (``days_behind``, ``overdue_items``, ``funnel_counts``; the heat map's at-risk counts
+over ``ProgressObjective``) in a fixed number of statements
 whatever the number of learners.
 
 How the rows are kept (the session events are connected in ``lms.progress.wiring``):
@@ -30,14 +32,16 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, delete, event, func, insert, inspect, select
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, selectinload
 
+from lms.catalog.models import Module, Objective
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
 from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession, utcnow
+from lms.learning.services import Timeline
 from lms.progress.completion import LearnerProgress, cohorts_progress
-from lms.progress.models import ItemKind, ItemRole, ProgressItem, ProgressLearner, ProgressLevel
+from lms.progress.models import ItemKind, ItemRole, ProgressItem, ProgressLearner, ProgressLevel, ProgressObjective
 
 STALE_USERS = "lms.progress.stale_users"
 STALE_SUBMISSIONS = "lms.progress.stale_submissions"
@@ -58,7 +62,9 @@ LEARNER_TABLES: dict[str, tuple[str, ...] | None] = {
     "team_members": None,
 }
 # Content: a change to any of these changes everyone's schedule (a content load, mostly).
-CONTENT_TABLES = frozenset({"lessons", "quizzes", "assignments", "phases", "modules", "levels", "rubrics"})
+CONTENT_TABLES = frozenset({"lessons", "quizzes", "assignments", "phases", "modules", "levels", "rubrics", "objectives",
+                            "module_objectives"})
+MODELS = (ProgressItem, ProgressLevel, ProgressLearner, ProgressObjective)  # the kept tables, one row set per learner
 COHORT_COLUMNS = ("start_date",)
 
 
@@ -260,6 +266,35 @@ def learner_row(cohort_id: int, learner: LearnerProgress) -> dict[str, Any]:
     return {"user_id": learner.user_id, "cohort_id": cohort_id, "oldest_due": min(due, default=None)}
 
 
+def objective_closings(objectives: Sequence[Objective], timeline: Timeline) -> dict[int, date | None]:
+    """Objective id -> the day the last phase of its active modules is due on ``timeline``
+    (None: no active module serves it)."""
+    result = {}
+    for objective in objectives:
+        days = [timeline.phase_dates(phase.month)[1]
+                for module in objective.modules if module.active for phase in module.phases if phase.active]
+        result[objective.id] = max(days, default=None)
+    return result
+
+
+def active_objectives_with_modules(session: DbSession) -> list[Objective]:
+    """The active objectives in order, with their modules and the modules' phases (3 statements)."""
+    return list(session.scalars(
+        select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)
+        .options(selectinload(Objective.modules).selectinload(Module.phases))))
+
+
+def objective_rows(cohort: Cohort, learner: LearnerProgress, objectives: Sequence[Objective],
+                   cache: dict[Timeline, dict[int, date | None]]) -> list[dict[str, Any]]:
+    """When each active objective closes for the learner: on the cohort's dates, or on their
+    own when they joined late (as the heat map's columns close for them)."""
+    timeline = learner.timeline if learner.timeline.late else Timeline(cohort.start_date)
+    if timeline not in cache:
+        cache[timeline] = objective_closings(objectives, timeline)
+    return [{"user_id": learner.user_id, "cohort_id": cohort.id, "objective_id": oid, "closes_on": day}
+            for oid, day in cache[timeline].items()]
+
+
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for first in range(0, len(values), size):
         yield values[first:first + size]
@@ -269,6 +304,8 @@ def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datet
     """Compute and insert the rows of (user id, cohort id) pairs, ``CHUNK`` learners at a time."""
     pairs = sorted(enrolments)
     cohorts = {c.id: c for c in session.scalars(select(Cohort).where(Cohort.id.in_({c for _u, c in pairs})))} if pairs else {}
+    objectives = active_objectives_with_modules(session) if pairs else []
+    closings: dict[Timeline, dict[int, date | None]] = {}
     written = 0
     for chunk in _chunks(pairs, CHUNK):
         by_cohort: dict[int, list[int]] = defaultdict(list)
@@ -285,6 +322,9 @@ def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datet
             session.execute(insert(ProgressLevel), list(batch))
         if learners:
             session.execute(insert(ProgressLearner), [learner_row(cid, learner) for cid, learner in learners])
+        closing = [row for cid, learner in learners for row in objective_rows(cohorts[cid], learner, objectives, closings)]
+        for batch in _chunks(closing, BATCH):
+            session.execute(insert(ProgressObjective), list(batch))
         written += len(rows)
     return written
 
@@ -296,7 +336,7 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
         return 0
     written = 0
     for chunk in _chunks(ids, CHUNK):
-        for model in (ProgressItem, ProgressLevel, ProgressLearner):
+        for model in MODELS:
             session.execute(delete(model).where(model.user_id.in_(chunk)))
         pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
                                 .where(Enrolment.user_id.in_(chunk), Enrolment.ended_at.is_(None))).all()
@@ -307,7 +347,7 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
 def rebuild(session: DbSession, now: datetime) -> int:
     """Recompute every learner's rows from their records; the same rows the events keep."""
     _forget(session)  # whatever was noted so far is covered
-    for model in (ProgressItem, ProgressLevel, ProgressLearner):
+    for model in MODELS:
         session.execute(delete(model))
     pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.ended_at.is_(None))).all()
     return _write(session, [(u, c) for u, c in pairs], now)
@@ -338,6 +378,21 @@ def days_behind(session: DbSession, cohort_ids: Sequence[int], today: dict[int, 
         if late > 0:
             result[user_id] = late
     return result
+
+
+def closings(session: DbSession, cohort_id: int, user_ids: Sequence[int]) -> dict[int, tuple[tuple[int, date | None], ...]]:
+    """Each of ``user_ids``' kept closing days: (objective id, the day it closes on their
+    dates) in objective id order; one statement."""
+    if not user_ids:
+        return {}
+    settle(session)
+    query = (select(ProgressObjective.user_id, ProgressObjective.objective_id, ProgressObjective.closes_on)
+             .where(ProgressObjective.cohort_id == cohort_id, ProgressObjective.user_id.in_(list(user_ids)))
+             .order_by(ProgressObjective.user_id, ProgressObjective.objective_id))
+    found: dict[int, list[tuple[int, date | None]]] = defaultdict(list)
+    for user_id, objective_id, day in session.execute(query):
+        found[user_id].append((objective_id, day))
+    return {user_id: tuple(days) for user_id, days in found.items()}
 
 
 @dataclass(frozen=True)
@@ -401,7 +456,7 @@ def stored_rows(session: DbSession) -> list[tuple[Any, ...]]:
     settle(session)
     result: list[tuple[Any, ...]] = []
     for model, order in ((ProgressItem, ("user_id", "position")), (ProgressLevel, ("user_id", "level_id")),
-                         (ProgressLearner, ("user_id",))):
+                         (ProgressLearner, ("user_id",)), (ProgressObjective, ("user_id", "objective_id"))):
         columns = [c for c in model.__table__.columns if c.name != "id"]
         result += [(model.__tablename__, *r) for r in session.execute(
             select(*columns).order_by(*(getattr(model, name) for name in order)))]

@@ -1,0 +1,216 @@
+"""The heat map at scale (issue 14 point 2): the whole cohort is read as one line per learner
+and SQL aggregates, only the shown page's rows are built. These tests fail if sorting,
+filtering, the at-risk count or the distributions stop covering the whole cohort, if the
+one-line summaries disagree with the rows built in Python (late joiners' own dates
+included), if the organization comparison's figures drift from the heat maps', or if a
+page's statement count grows with the cohort. Pages are made small (``PER_PAGE``) so a few
+learners span several pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from dateutil.relativedelta import relativedelta
+
+from lms.cohorts.models import Pace
+from lms.competency import services
+from lms.competency.models import ReasonKind
+from lms.competency.services import Row, compare, heat_map
+from lms.database import utcnow
+from lms.extensions import db
+from tests.test_competency import course, evidence  # noqa: F401  (the fixture, and its helper)
+
+SORTS = ("name", "mean", "risk", "KO1", "KO2", "SO2")
+
+
+@pytest.fixture()
+def bigger(course, enrol_learner) -> dict[str, Any]:  # noqa: F811
+    """``course``'s four learners, five more with spread levels, and one who joined two
+    months ago on their own dates (KO1 has not closed for them)."""
+    cohort = course["cohort"]
+    late = enrol_learner(cohort, name="Ed Late", joined=datetime.now(UTC) - relativedelta(months=2), pace=Pace.OWN_START)
+    evidence(late, {"KO1": 1.0}, ref="late")
+    for n, level in enumerate((0.5, 1.5, 2.5, 3.5, 2.0)):
+        extra = enrol_learner(cohort, name=f"Extra {n}", email=f"extra{n}@example.com")
+        evidence(extra, {"KO1": level, "KO2": 4 - level, "SO1": 3.0}, ref=f"x{n}")
+    return {**course, "late": late}
+
+
+@pytest.fixture()
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "PER_PAGE", 3)
+    monkeypatch.setattr(services, "AT_RISK_PER_PAGE", 2)
+
+
+def names(rows: list[Row]) -> list[str]:
+    return [r.user.name for r in rows]
+
+
+def key(heat: Any, sort: str, row: Row) -> Any:
+    if sort == "name":
+        return (row.user.name.lower(), row.user.id)
+    if sort == "mean":
+        return -1.0 if row.mean is None else row.mean
+    if sort == "risk":
+        return (row.at_risk, len(row.reasons), row.days_behind)
+    index = [c.code for c in heat.columns].index(sort)
+    level = row.levels[index][0]
+    return -1.0 if level is None else level
+
+
+def test_the_summaries_agree_with_the_rows_built_in_python(bigger) -> None:
+    heat = heat_map(db.session, bigger["cohort"], utcnow())
+    rows = {r.user.id: r for r in heat.rows}
+    assert len(rows) == heat.learners == 10
+    for line in heat.learners_in_order:
+        row = rows[line.user_id]
+        assert (line.at_risk, line.reasons, line.days_behind, line.mean) == (
+            row.at_risk, len(row.reasons), row.days_behind, row.mean), row.user.name
+    # KO1 has closed for the cohort but not on the late joiner's own dates: 1.0 on it is no reason yet.
+    late = rows[bigger["late"].id]
+    assert not any(r.objective == "KO1" for r in late.reasons)
+    low = next(r for r in rows.values() if r.user.name == "Extra 0")
+    assert any(r.kind == ReasonKind.BELOW_BAR and r.objective == "KO1" for r in low.reasons)
+    idle = next(r for r in rows.values() if r.user.name == "Cy Idle")
+    assert any(r.kind == ReasonKind.NO_EVIDENCE for r in idle.reasons)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_sort_runs_over_the_whole_cohort_page_by_page(bigger, small_pages, descending) -> None:
+    cohort = bigger["cohort"]
+    for sort in SORTS:
+        whole = heat_map(db.session, cohort, utcnow(), sort, descending)
+        everyone = list(whole.rows)
+        keys = [key(whole, sort, r) for r in everyone]
+        assert keys == sorted(keys, reverse=descending), sort
+        ties = [(keys[i], everyone[i].user.name.lower()) for i in range(len(everyone))]
+        for before, after in zip(ties, ties[1:], strict=False):  # ties stay in name order, both ways
+            assert before[0] != after[0] or before[1] <= after[1], sort
+        assert whole.paging.pages == math.ceil(10 / 3)
+        paged = []
+        for page in range(1, whole.paging.pages + 1):
+            shown = heat_map(db.session, cohort, utcnow(), sort, descending, page=page).shown
+            assert len(shown) <= 3
+            paged += names(shown)
+        assert paged == names(everyone), sort
+
+
+def test_filters_run_over_the_whole_cohort(bigger, small_pages) -> None:
+    cohort = bigger["cohort"]
+    everyone = list(heat_map(db.session, cohort, utcnow()).rows)
+    extras = heat_map(db.session, cohort, utcnow(), "KO1", True, query="EXTRA")
+    assert extras.paging.total == 5 and extras.paging.pages == 2 and extras.learners == 10
+    found = names(extras.shown) + names(heat_map(db.session, cohort, utcnow(), "KO1", True, page=2, query="extra").shown)
+    assert found == ["Extra 3", "Extra 2", "Extra 4", "Extra 1", "Extra 0"]
+    by_email = heat_map(db.session, cohort, utcnow(), query="extra4@example")
+    assert names(by_email.shown) == ["Extra 4"]
+    at_risk = [r for r in everyone if r.at_risk]
+    risky = heat_map(db.session, cohort, utcnow(), risk_only=True)
+    assert risky.paging.total == len(at_risk) >= 4
+    shown = []
+    for page in range(1, risky.paging.pages + 1):
+        rows = heat_map(db.session, cohort, utcnow(), risk_only=True, page=page).shown
+        assert all(r.at_risk for r in rows)
+        shown += names(rows)
+    assert shown == names(at_risk)
+
+
+def test_at_risk_count_and_list_cover_the_whole_cohort(bigger, small_pages) -> None:
+    cohort = bigger["cohort"]
+    everyone = list(heat_map(db.session, cohort, utcnow()).rows)
+    expected = sorted((r for r in everyone if r.at_risk), key=lambda r: (r.user.name.lower(), r.user.id))
+    expected.sort(key=lambda r: (r.at_risk, len(r.reasons), r.days_behind), reverse=True)
+    heat = heat_map(db.session, cohort, utcnow(), page=4)  # the last page of the map shows one learner
+    assert heat.risk_paging.total == len(expected) and len(heat.shown) == 1
+    listed: list[Row] = []
+    for page in range(1, heat.risk_paging.pages + 1):
+        listed += heat_map(db.session, cohort, utcnow(), risk_page=page).at_risk_shown
+    assert names(listed) == names(expected) == names(list(heat.at_risk))
+    # The list's rows are complete: the same reasons, dated from the evidence, as the exports'.
+    complete = {r.user.id: r for r in everyone}
+    for row in listed:
+        assert row.reasons == complete[row.user.id].reasons
+
+
+def test_distributions_count_the_whole_cohort(bigger, small_pages) -> None:
+    heat = heat_map(db.session, bigger["cohort"], utcnow(), page=2)
+    everyone = list(heat.rows)
+    for index, d in enumerate(heat.distributions):
+        counts = {b.rank: 0 for b in heat.legend}
+        for row in everyone:
+            counts[heat.policy.rank_of(row.levels[index][0])] += 1
+        assert {s.band.rank: s.count for s in d.shares} == counts
+        assert d.total == 10
+
+
+def test_the_comparison_agrees_with_each_cohorts_heat_map(bigger, make_cohort, enrol_learner) -> None:
+    org = bigger["org"]
+    other = make_cohort(org, "Acme 2", months_ago=9)
+    for n, level in enumerate((1.0, 3.0, 3.9)):
+        evidence(enrol_learner(other, name=f"Other {n}"), {"KO1": level, "AO1": level / 2}, ref=f"o{n}")
+    comparison = compare(db.session, org, utcnow())
+    assert [c.cohort.name for c in comparison.cohorts] == ["Acme 2", "Acme 1"]
+    for figures in comparison.cohorts:
+        heat = heat_map(db.session, figures.cohort, utcnow())
+        rows = list(heat.rows)
+        assert figures.learners == len(rows) and figures.at_risk == heat.risk_paging.total == sum(r.at_risk for r in rows)
+        for index, cell in enumerate(figures.means):
+            levels = [r.levels[index][0] for r in rows if r.levels[index][0] is not None]
+            assert cell.evidence == len(levels)
+            assert cell.level == (pytest.approx(sum(levels) / len(levels), abs=1e-4) if levels else None)
+        cells = [level for r in rows for level, _count in r.levels]
+        bar = heat.policy.at_risk_below
+        assert figures.proficient == pytest.approx(sum(1 for v in cells if v is not None and v >= bar) / len(cells))
+
+
+def test_exports_build_their_rows_a_chunk_at_a_time(bigger, client, login, monkeypatch) -> None:
+    monkeypatch.setattr(services, "ROWS_CHUNK", 3)
+    built: list[int] = []
+    make_rows = services._make_rows
+
+    def counting(ctx: Any, users: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(len(users))
+        return make_rows(ctx, users, *args, **kwargs)
+
+    monkeypatch.setattr(services, "_make_rows", counting)
+    cohort = bigger["cohort"]
+    login(client, bigger["admin"])
+    table = list(csv.reader(io.StringIO(client.get(f"/cohorts/{cohort.id}/competency.csv?sort=mean&dir=desc")
+                                        .get_data(as_text=True))))
+    expected = names(list(heat_map(db.session, cohort, utcnow(), "mean", True).rows))
+    assert [line[0] for line in table[1:]] == expected
+    assert built and max(built) <= 3  # never more than a chunk of rows at once
+    document = client.get(f"/cohorts/{cohort.id}/competency.json").get_json(force=True)
+    assert len(document["rows"]) == 10 and len(document["at_risk"]) == heat_map(db.session, cohort, utcnow()).risk_paging.total
+
+
+def test_statements_stay_fixed_as_the_cohort_and_organization_grow(course, small_pages, client, login,  # noqa: F811
+                                                                    enrol_learner, make_cohort, count_queries) -> None:
+    cohort, org = course["cohort"], course["org"]
+    login(client, course["admin"])
+    urls = [f"/cohorts/{cohort.id}/competency", f"/cohorts/{cohort.id}/competency?sort=KO1&dir=desc&page=2",
+            f"/cohorts/{cohort.id}/competency?q=e&risk=1&risk_page=2", f"/cohorts/{cohort.id}/competency?sort=risk&page=9",
+            f"/organizations/{org.id}/competency", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}?page=2"]
+
+    def counts() -> list[int]:
+        result = []
+        for address in urls:
+            result.append(count_queries(lambda address=address: client.get(address)))  # noqa: B023
+            db.session.expire_all()
+        return result
+
+    few = counts()
+    for n in range(8):
+        learner = enrol_learner(cohort, name=f"More {n}", joined=datetime.now(UTC) - relativedelta(months=n % 3),
+                                pace=Pace.OWN_START if n % 2 else Pace.CATCH_UP)
+        evidence(learner, {"KO1": 0.5 + n / 3, "KO2": 3.0}, ref=f"m{n}")
+    for n in range(3):
+        other = make_cohort(org, f"Acme extra {n}", months_ago=n + 2)
+        evidence(enrol_learner(other, name=f"Other {n}"), {"KO1": 2.0}, ref=f"o{n}")
+    assert heat_map(db.session, cohort, utcnow()).paging.pages == 4
+    assert counts() == few
