@@ -321,6 +321,41 @@ def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup:
     assert delivery.response_status is None and "ConnectionError" in delivery.error and delivery.status is DeliveryStatus.PENDING
 
 
+def test_a_host_name_resolving_to_a_local_address_is_refused_at_delivery(app: Flask, org_setup: dict[str, Any],
+                                                                        receiver: Receiver,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name checked at registration may point at the site's own network by delivery time
+    (SSRF): without WEBHOOK_ALLOW_LOCAL_HTTP it is resolved again and refused, the reason kept."""
+    add_endpoint(app, org_setup["org"], f"http://localhost:{receiver.port}/hook", [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL_HTTP", False)
+    start = utcnow()
+    assert deliver(app, start) == 0
+    assert receiver.received == []
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.PENDING and delivery.attempts == 1 and delivery.response_status is None
+    assert delivery.error.startswith("Refused: localhost resolves to ") and "local or private address" in delivery.error
+    assert delivery.next_attempt_at == start + timedelta(seconds=60)  # an attempt like any other: retried, then failed
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL_HTTP", True)  # development: allowed
+    assert deliver(app, start + timedelta(seconds=61)) == 1 and len(receiver.received) == 1
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("https://127.0.0.1/hook", True),
+    ("https://10.1.2.3/hook", True),
+    ("http://169.254.169.254/latest/meta-data", True),  # link-local: a cloud's metadata service
+    ("https://[::1]/hook", True),
+    ("https://[::ffff:192.168.0.1]/hook", True),
+    ("https://93.184.215.14/hook", False),
+])
+def test_delivery_time_address_check(url: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(services.WebhookError, match="local or private address"):
+            services.refuse_private_host(url)
+    else:
+        services.refuse_private_host(url)
+
+
 def test_a_hanging_endpoint_costs_one_timeout(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
     app.config["WEBHOOK_TIMEOUT"] = 0.3
     receiver.delay = 5

@@ -15,7 +15,9 @@ give it away) and shown once, when the endpoint is made or its secret rotated.
 
 Delivery is lms/jobs/outbox's (claim with a lease, send with no transaction open, record
 the answer: delivered on 2xx, else the status code or error and the next try, failed after
-``WEBHOOK_MAX_ATTEMPTS``)."""
+``WEBHOOK_MAX_ATTEMPTS``). Before each attempt the endpoint's host name is resolved again
+and an address that is not public (loopback, private, link-local...) is refused, the
+reason recorded, unless ``WEBHOOK_ALLOW_LOCAL_HTTP`` (development and tests)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -132,6 +135,25 @@ def check_url(url: str, allow_local_http: bool) -> str:
     if (local or (address is not None and not address.is_global)) and not allow_local_http:
         raise WebhookError("Webhook endpoints must be reachable on the internet, not a local or private address.")
     return url
+
+
+def refuse_private_host(url: str) -> None:
+    """Raise WebhookError when the URL's host resolves (now) to an address that is not
+    public: loopback, private, link-local, reserved... A name checked at registration may
+    point elsewhere since, so this is asked again before each delivery."""
+    parts = urlsplit(url)
+    try:
+        found = socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise WebhookError(f"The endpoint's host name does not resolve: {exc}") from None
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_global:
+            raise WebhookError(f"Refused: {parts.hostname} resolves to {address}, a local or private address "
+                               "(allowed only with WEBHOOK_ALLOW_LOCAL_HTTP).")
 
 
 def read_events(chosen: Iterable[str]) -> list[str]:
@@ -251,6 +273,7 @@ class WebhookOutbox(HttpOutbox[Claimed]):
         super().__init__(Backoff.from_config(config, "WEBHOOK"))
         self.timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
         self.secret_key = str(config["SECRET_KEY"])
+        self.allow_local = bool(config.get("WEBHOOK_ALLOW_LOCAL_HTTP"))
 
     @classmethod
     def candidates(cls, now: datetime) -> Select[tuple[int]]:
@@ -265,17 +288,21 @@ class WebhookOutbox(HttpOutbox[Claimed]):
 
     def send(self, group: Sequence[Claimed], now: datetime) -> list[tuple[Sequence[Claimed], Outcome]]:
         [delivery] = group
-        outcome = post_signed(self.http, delivery, self.secret_key, self.timeout, now)
+        outcome = post_signed(self.http, delivery, self.secret_key, self.timeout, now, self.allow_local)
         if not outcome.done:
             log.warning("webhook %s to %s not delivered (attempt %d): %s", delivery.message_id, delivery.url,
                         delivery.attempts + 1, outcome.error)
         return [(group, replace(outcome, halt=not outcome.done))]
 
 
-def post_signed(http: requests.Session, delivery: Claimed, secret_key: str, timeout: float, now: datetime) -> Outcome:
-    """Send one attempt: a signed POST; 2xx is delivered, anything else an error. Never raises."""
+def post_signed(http: requests.Session, delivery: Claimed, secret_key: str, timeout: float, now: datetime,
+                allow_local: bool = False) -> Outcome:
+    """Send one attempt: a signed POST; 2xx is delivered, anything else an error. A host
+    that resolves to a local or private address is refused, unless ``allow_local``. Never raises."""
     try:
         secret = decrypt_secret(secret_key, delivery.secret_encrypted)
+        if not allow_local:
+            refuse_private_host(delivery.url)
     except WebhookError as exc:
         return Outcome(str(exc))
     timestamp = int(now.timestamp())
