@@ -12,7 +12,6 @@ id_tokens, ``signing_key`` signs with another key than the published one, and
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 from werkzeug.serving import make_server
+
+from tests.receivers import running
 
 CLIENT_ID = "lms-tool-client"
 DEPLOYMENT_ID = "deployment-1"
@@ -177,14 +178,8 @@ def serve() -> Iterator[Platform]:
     platform = Platform()
     server = make_server("127.0.0.1", 0, make_app(platform), threaded=True)
     platform.issuer = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield platform
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def path_of(url: str) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -28,6 +27,7 @@ from lms.privacy.kinds import LtiLinks
 from lms.privacy.services import erase_learner
 from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
+from tests.redis_db import redis_database
 
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 TARGET_LINK = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
@@ -268,18 +268,7 @@ REDIS_TEST_URL = "redis://127.0.0.1:6379/15"  # this feature's Redis database
 
 @pytest.fixture()
 def redis_db() -> Iterator[str]:
-    connection = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
-    try:
-        connection.ping()
-    except redis.RedisError:
-        connection.close()
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    connection.flushdb()
-    try:
-        yield REDIS_TEST_URL
-    finally:
-        connection.flushdb()
-        connection.close()
+    yield from redis_database(REDIS_TEST_URL)
 
 
 def test_with_redis_scores_go_through_the_rq_queue(app, client, lti, world, redis_db) -> None:

@@ -35,6 +35,8 @@ from lms.webhooks import services
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk
+from tests.receivers import running
+from tests.redis_db import redis_database
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
 
@@ -95,15 +97,11 @@ def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with running(server, poll_interval=0.05):
+        try:
+            yield state
+        finally:
+            state.stop.set()  # a hanging answer gives up before the server stops
 
 
 # --------------------------------------------------------------------------- helpers
@@ -464,18 +462,7 @@ def test_deliver_webhooks_command_sends_what_is_due(app: Flask, org_setup: dict[
 
 @pytest.fixture()
 def redis_db() -> Iterator[str]:
-    connection = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
-    try:
-        connection.ping()
-    except redis.RedisError:
-        connection.close()
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    connection.flushdb()
-    try:
-        yield REDIS_TEST_URL
-    finally:
-        connection.flushdb()
-        connection.close()
+    yield from redis_database(REDIS_TEST_URL)
 
 
 def test_with_redis_a_requests_deliveries_go_through_the_rq_worker(app: Flask, org_setup: dict[str, Any], receiver: Receiver,

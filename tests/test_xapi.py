@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import requests
 from flask import Flask
 from sqlalchemy import select, update
@@ -40,6 +39,7 @@ from lms.progress.models import EvidenceSourceName
 from lms.progress.services import record
 from lms.xapi import services
 from lms.xapi.models import StatementStatus, XapiStatement
+from tests.redis_db import redis_database
 
 RALPH_VENV = Path(os.environ.get("LMS_RALPH_VENV") or Path.home() / ".cache" / "lms-ralph" / "venv")
 RALPH_PACKAGES = ["ralph-malph[cli,lrs]==5.1.0", "requests"]
@@ -274,18 +274,7 @@ REDIS_TEST_URL = "redis://127.0.0.1:6379/7"
 
 @pytest.fixture()
 def redis_db() -> Iterator[str]:
-    connection = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
-    try:
-        connection.ping()
-    except redis.RedisError:
-        connection.close()
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    connection.flushdb()
-    try:
-        yield REDIS_TEST_URL
-    finally:
-        connection.flushdb()
-        connection.close()
+    yield from redis_database(REDIS_TEST_URL)
 
 
 def test_with_redis_a_requests_statements_go_through_the_rq_worker(app: Flask, setup: dict[str, Any], lrs: str, redis_db: str,
