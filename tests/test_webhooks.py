@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from rq import SimpleWorker
 from sqlalchemy import select
@@ -31,7 +32,8 @@ from lms.grading.services import rubric_for, save_grade
 from lms.learning.services import build_schedule
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import record
-from lms.webhooks import services
+from lms.webhooks import addresses, services
+from lms.webhooks.addresses import PublicHTTPConnection, PublicHTTPSConnection, guard, public_addresses
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk
@@ -336,6 +338,42 @@ def test_a_host_name_resolving_to_a_local_address_is_refused_at_delivery(app: Fl
     assert delivery.next_attempt_at == start + timedelta(seconds=60)  # an attempt like any other: retried, then failed
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL_HTTP", True)  # development: allowed
     assert deliver(app, start + timedelta(seconds=61)) == 1 and len(receiver.received) == 1
+
+
+def test_a_name_that_changes_between_the_check_and_the_connection_is_refused(app: Flask, org_setup: dict[str, Any],
+                                                                            receiver: Receiver,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the check before the attempt saw a public address (here: skipped), the
+    connection's own look-up gets 127.0.0.1; the connection checks what it connects to."""
+    add_endpoint(app, org_setup["org"], f"http://localhost:{receiver.port}/hook", [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL_HTTP", False)
+    monkeypatch.setattr(services, "refuse_private_host", lambda url: None)
+    assert deliver(app) == 0 and receiver.received == []
+    [delivery] = deliveries()
+    assert "ConnectionError" in delivery.error and "Refused: localhost resolves to " in delivery.error
+
+
+def test_the_guarded_connection_goes_to_the_address_it_checked(app: Flask, org_setup: dict[str, Any], receiver: Receiver,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the check passes, the connection is made to the very address checked (here a
+    stand-in check lets 127.0.0.1 through for a name that does not resolve at all)."""
+    endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    endpoint.url = f"http://hooks.invalid:{receiver.port}/hook"  # (registration wants https for a name)
+    db.session.commit()
+    release_a_grade(org_setup)
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL_HTTP", False)
+    monkeypatch.setattr(services, "refuse_private_host", lambda url: None)
+    monkeypatch.setattr(addresses, "public_addresses", lambda host, port: ["127.0.0.1"] if host == "hooks.invalid" else [])
+    assert deliver(app) == 1 and receiver.received[0].headers["Host"] == f"hooks.invalid:{receiver.port}"
+
+
+def test_the_guarded_session_connects_through_checked_connections() -> None:
+    with requests.Session() as http:
+        guard(http)
+        for url, kind in (("http://example.org/", PublicHTTPConnection), ("https://example.org/", PublicHTTPSConnection)):
+            assert http.get_adapter(url).poolmanager.connection_from_url(url).ConnectionCls is kind
+    assert public_addresses("93.184.215.14", 443) == ["93.184.215.14"]
 
 
 @pytest.mark.parametrize(("url", "refused"), [

@@ -28,9 +28,9 @@ import ipaddress
 import json
 import logging
 import secrets
-import socket
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,7 @@ from sqlalchemy import ColumnElement, Select, select, update
 from lms.database import DbSession, utcnow
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
+from lms.webhooks.addresses import NotPublic, guard, public_addresses
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger("lms.webhooks")
@@ -139,21 +140,13 @@ def check_url(url: str, allow_local_http: bool) -> str:
 
 def refuse_private_host(url: str) -> None:
     """Raise WebhookError when the URL's host resolves (now) to an address that is not
-    public: loopback, private, link-local, reserved... A name checked at registration may
-    point elsewhere since, so this is asked again before each delivery."""
+    public (lms/webhooks/addresses). A name checked at registration may point elsewhere
+    since, so this is asked again before each delivery."""
     parts = urlsplit(url)
     try:
-        found = socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError, ValueError) as exc:
-        raise WebhookError(f"The endpoint's host name does not resolve: {exc}") from None
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global:
-            raise WebhookError(f"Refused: {parts.hostname} resolves to {address}, a local or private address "
-                               "(allowed only with WEBHOOK_ALLOW_LOCAL_HTTP).")
+        public_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    except NotPublic as exc:
+        raise WebhookError(str(exc)) from None
 
 
 def read_events(chosen: Iterable[str]) -> list[str]:
@@ -274,6 +267,13 @@ class WebhookOutbox(HttpOutbox[Claimed]):
         self.timeout = float(config.get("WEBHOOK_TIMEOUT") or 10)
         self.secret_key = str(config["SECRET_KEY"])
         self.allow_local = bool(config.get("WEBHOOK_ALLOW_LOCAL_HTTP"))
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        with super().sending():
+            if not self.allow_local:
+                guard(self.http)  # connects only to the public addresses it resolves (no rebinding)
+            yield
 
     @classmethod
     def candidates(cls, now: datetime) -> Select[tuple[int]]:
