@@ -123,6 +123,42 @@ def test_small_exports_stream_and_large_ones_become_jobs_with_the_same_file(
     assert other.get(f"/jobs/{jobs()[0].id}").status_code == 404  # another person's export
 
 
+def test_a_running_export_shows_its_progress_to_its_requester_and_site_admins_only(
+    app: Flask, client: Any, login: Callable[..., Any], world: Any, cohort: Any,
+) -> None:
+    """While the job runs its page refreshes itself and shows how many rows are made; once
+    done, a download link; the requester and site admins see it, other staff get a 404."""
+    from sqlalchemy import update
+
+    app.config["EXPORT_BACKGROUND_ABOVE"] = 2
+    login(client, world.instructor_a)
+    asked = client.post(f"/cohorts/{cohort.id}/exports/gradebook.json")
+    made = jobs()[-1]
+    assert asked.headers["Location"].endswith(f"/jobs/{made.id}") and made.status is JobStatus.DONE
+    with app.app_context():  # as a worker would leave it half-way
+        db.session.execute(update(Job).where(Job.id == made.id).values(status=JobStatus.RUNNING, progress_done=2,
+                                                                        progress_total=4))
+        db.session.commit()
+    page = client.get(f"/jobs/{made.id}").get_data(as_text=True)
+    assert "Being made: 2 of 4 rows" in page and 'value="50"' in page and 'http-equiv="refresh"' in page
+    assert "Download" not in page and client.get(f"/jobs/{made.id}/download").status_code == 404
+    admin = app.test_client()
+    login(admin, world.admin)
+    assert "Being made: 2 of 4 rows" in admin.get(f"/jobs/{made.id}").get_data(as_text=True)
+    assert "50%" in admin.get("/admin/jobs").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(update(Job).where(Job.id == made.id).values(status=JobStatus.DONE, progress_done=4))
+        db.session.commit()
+    page = client.get(f"/jobs/{made.id}").get_data(as_text=True)
+    assert "Ready." in page and f'href="/jobs/{made.id}/download"' in page and 'http-equiv="refresh"' not in page
+    assert json.loads(client.get(f"/jobs/{made.id}/download").get_data(as_text=True))["columns"][0] == "learner"
+    assert admin.get(f"/jobs/{made.id}/download").status_code == 200
+    other = app.test_client()
+    login(other, world.instructor_b)
+    assert other.get(f"/jobs/{made.id}").status_code == 404 and other.get(f"/jobs/{made.id}/download").status_code == 404
+    assert app.test_client().get(f"/jobs/{made.id}").status_code in (302, 401)  # signed out: to the sign-in page
+
+
 def test_export_files_expire_after_the_keeping_days(
     app: Flask, client: Any, login: Callable[..., Any], world: Any, cohort: Any,
 ) -> None:
