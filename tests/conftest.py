@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
+import werkzeug.routing.rules
 import werkzeug.security
 from dateutil.relativedelta import relativedelta
 from flask import Flask, has_app_context
@@ -505,6 +506,31 @@ def _remembered_scrypt() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hashlib, "scrypt", scrypt)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remembered_url_builders() -> Iterator[None]:
+    """Werkzeug writes and compiles Python code for each route's URL builder when the route
+    is added (about 70 % of ``create_app``), and the suite builds the same app again and
+    again (tests with configuration of their own, second nodes, rebuilt worker apps). The
+    builder is a pure function of the route's text, its parts and ``append_unknown``, taking
+    the rule as an argument: remember it for the session. A rule whose defaults fill one of
+    its own variables (the builder then holds a converted value) is compiled each time."""
+    real = werkzeug.routing.rules.Rule._compile_builder
+    builders: dict[tuple[Any, ...], Any] = {}
+
+    def compile_builder(self: werkzeug.routing.rules.Rule, append_unknown: bool = True) -> Any:
+        defaults = self.defaults or {}
+        if any(is_dynamic and data in defaults for is_dynamic, data in self._trace):
+            return real(self, append_unknown)
+        key = (self.rule, tuple(self._trace), tuple(defaults), append_unknown)
+        if key not in builders:
+            builders[key] = real(self, append_unknown)
+        return builders[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(werkzeug.routing.rules.Rule, "_compile_builder", compile_builder)
         yield
 
 
