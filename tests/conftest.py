@@ -202,6 +202,7 @@ class TestDatabase:
         self.restored: str | None = None
         self.written = True
         self.loads: dict[Any, tuple[str, Any]] = {}  # content key -> (snapshot, SyncReport)
+        self.demos: dict[Any, tuple[str, Any]] = {}  # (loaded snapshot, config, day) -> (snapshot, CLI result)
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._watch)
 
     def _watch(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -462,6 +463,42 @@ def loaded(app: Flask, load_content: Callable[..., Any]) -> Flask:
     """The app with the shipped curriculum loaded."""
     load_content()
     return app
+
+
+@pytest.fixture()
+def demo_command(loaded: Flask, _migrated: TestDatabase) -> Callable[[], Any]:
+    """Run ``flask lms demo`` (in an app context of its own, as on the command line) and
+    return click's result; the test's session is rolled back and expired afterwards.
+
+    The demo's months of activity take a while to build, and several tests start from the
+    same place: the shipped curriculum just loaded, nothing else written. The first such run
+    in a worker (for a given configuration, on a given day) is real and saved as a snapshot;
+    a later one restores it and returns a copy of the same result. Any other run is real."""
+
+    def run() -> Any:
+        config = hashlib.sha256(repr(sorted(loaded.config.items())).encode()).hexdigest()
+        key = (_migrated.restored, config, datetime.now(UTC).date())
+        fresh = (str(_migrated.restored).startswith("load") and not _migrated.written
+                 and not (has_app_context() and _unsaved(db.session)))
+        if fresh and has_app_context():
+            db.session.rollback()  # the test's own session holds no changes; end its transaction
+        if fresh and key in _migrated.demos:
+            name, result = _migrated.demos[key]
+            _migrated.restore(name)
+            result = copy.copy(result)
+        else:
+            with loaded.app_context():
+                result = loaded.test_cli_runner().invoke(args=["lms", "demo"])
+            if fresh and result.exit_code == 0:
+                name = f"demo{len(_migrated.demos)}"
+                _migrated.save(name)
+                _migrated.demos[key] = (name, copy.copy(result))
+        if has_app_context():
+            db.session.rollback()
+            db.session.expire_all()
+        return result
+
+    return run
 
 
 @pytest.fixture()

@@ -4,6 +4,7 @@ a spread, safe to run twice) and ``--learners N --cohorts C`` benchmark cohorts 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,9 +69,10 @@ def credentials(result: Result) -> list[str]:
 # --------------------------------------------------------------------------- the standard demo
 
 
-def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(loaded: Flask) -> None:
+def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(
+        loaded: Flask, demo_command: Callable[[], Result]) -> None:
     started = datetime.now(UTC)
-    first = run(loaded)
+    first = demo_command()
     assert first.exit_code == 0, first.output
     assert "Demo activity: 12 learners given 5 months of work" in first.output
     assert len(credentials(first)) == 15

@@ -6,6 +6,7 @@ learners (sorted and filtered over the whole cohort) and run a fixed number of s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,8 +54,9 @@ def rebuilt_equals_kept() -> bool:
     return before == after
 
 
-def test_rebuilt_state_equals_the_state_kept_as_the_demo_was_built(loaded: Flask) -> None:
-    assert cli(loaded, "demo").exit_code == 0
+def test_rebuilt_state_equals_the_state_kept_as_the_demo_was_built(
+        loaded: Flask, demo_command: Callable[[], Result]) -> None:
+    assert demo_command().exit_code == 0
     everything = state.stored_rows(db.session)
     assert {r[0] for r in everything} == {"progress_items", "progress_levels", "progress_learners", "progress_objectives"}
     rows = [r[1:] for r in everything if r[0] == "progress_items"]

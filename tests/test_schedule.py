@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from click.testing import Result
 from dateutil.relativedelta import relativedelta
 from flask import Flask
 from flask.testing import FlaskClient
@@ -697,6 +699,10 @@ CREDENTIAL = re.compile(r"^(?P<role>\S.*?)\s+(?P<email>\S+@\S+)\s+(?P<password>\
 def run_demo(app: Flask) -> list[dict[str, str]]:
     with app.app_context():  # a session of its own, as on the command line
         result = app.test_cli_runner().invoke(args=["lms", "demo"])
+    return demo_credentials(result)
+
+
+def demo_credentials(result: Result) -> list[dict[str, str]]:
     assert result.exit_code == 0, result.output
     return [m.groupdict() for line in result.output.splitlines() if (m := CREDENTIAL.match(line.strip()))]
 
@@ -708,8 +714,8 @@ def people_counts() -> tuple[int, ...]:
                  for model in (User, Enrolment, Organization, Cohort))
 
 
-def test_demo_command(loaded: Flask, login) -> None:
-    credentials = run_demo(loaded)
+def test_demo_command(loaded: Flask, login, demo_command: Callable[[], Result]) -> None:
+    credentials = demo_credentials(demo_command())
     roles = [c["role"] for c in credentials]
     assert roles.count("site admin") == 1
     assert roles.count("organization admin") == 1
