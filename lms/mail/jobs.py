@@ -19,8 +19,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Response
-
 from lms.database import DbSession
 from lms.jobs.outbox import Courier
 from lms.jobs.outbox import redis_link as redis_link  # where the mail and LTI commands look for it
@@ -37,15 +35,12 @@ def _deliver(session: DbSession, config: Mapping[str, Any], *, ids: Sequence[int
 COURIER = Courier(QUEUE, f"{__name__}.deliver_job", PENDING, "lms_mail_after_response", _deliver, "mail delivery",
                   logging.getLogger("lms.mail"), limit_setting="MAIL_AFTER_RESPONSE_LIMIT",
                   inline=lambda config: not transport_for(config).remote)
+arm_after_response = COURIER.arm  # the app's after_request: a place for the response's close to send from
 
 
 def deliver_job(ids: list[int]) -> int:
     """The RQ job: deliver these messages (those still due); run by ``flask lms mail-worker``."""
     return COURIER.run_job(ids)
-
-
-def arm_after_response(response: Response) -> Response:
-    return COURIER.arm(response)
 
 
 def deliver_after_commit(session: DbSession) -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response
-
 from lms.database import DbSession
 from lms.jobs.outbox import Courier
 from lms.webhooks.services import PENDING, deliver_pending
@@ -24,15 +22,12 @@ from lms.webhooks.services import PENDING, deliver_pending
 QUEUE = "webhooks"
 COURIER = Courier(QUEUE, f"{__name__}.deliver_job", PENDING, "lms_webhooks_after_response", deliver_pending,
                   "webhook delivery", logging.getLogger("lms.webhooks"), limit_setting="WEBHOOK_AFTER_RESPONSE_LIMIT")
+arm_after_response = COURIER.arm  # the app's after_request: a place for the response's close to send from
 
 
 def deliver_job(ids: list[int]) -> int:
     """The RQ job: deliver these (those still due); run by ``flask lms webhook-worker``."""
     return COURIER.run_job(ids)
-
-
-def arm_after_response(response: Response) -> Response:
-    return COURIER.arm(response)
 
 
 def deliver_after_commit(session: DbSession) -> None:

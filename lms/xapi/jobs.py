@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response
-
 from lms.database import DbSession
 from lms.jobs.outbox import Courier
 from lms.xapi.services import PENDING, enabled, send_pending
@@ -17,15 +15,12 @@ from lms.xapi.services import PENDING, enabled, send_pending
 QUEUE = "xapi"
 COURIER = Courier(QUEUE, f"{__name__}.send_job", PENDING, "lms_xapi_after_response", send_pending, "xAPI sending",
                   logging.getLogger("lms.xapi"), armed=enabled)
+arm_after_response = COURIER.arm  # the app's after_request: a place for the response's close to send from
 
 
 def send_job(ids: list[int]) -> int:
     """The RQ job: send these statements (those still due)."""
     return COURIER.run_job(ids)
-
-
-def arm_after_response(response: Response) -> Response:
-    return COURIER.arm(response)
 
 
 def send_after_commit(session: DbSession) -> None:
