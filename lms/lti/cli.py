@@ -12,10 +12,10 @@ from sqlalchemy import delete
 
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
+from lms.jobs.outbox import redis_link
 from lms.lti.grades import send_pending
 from lms.lti.jobs import QUEUE
 from lms.lti.models import LtiNonce
-from lms.mail.jobs import redis_link
 
 
 @click.command("lti-sync")

@@ -14,8 +14,8 @@ from rq import Queue
 
 from lms.database import DbSession
 from lms.extensions import db
+from lms.jobs.outbox import redis_link
 from lms.lti.grades import send_pending, take_queued
-from lms.mail.jobs import redis_link
 
 log = logging.getLogger("lms.lti")
 QUEUE = "lti"
