@@ -246,8 +246,9 @@ def _quiz_grading(session: DbSession, columns: Sequence[Column]) -> dict[int, An
 
 
 def _at_risk(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
-    """The ids of the cohort's learners at risk (the heat map's judgement, over the whole cohort)."""
-    return {r.user.id for r in heat_map(session, cohort, now, date_all=False).at_risk}
+    """The ids of the cohort's learners at risk: the heat map's judgement over the whole
+    cohort, read as one line per learner (its summaries), no row built."""
+    return {learner.user_id for learner in heat_map(session, cohort, now, date_all=False).risky}
 
 
 def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Sequence[Column], at_risk: set[int],
