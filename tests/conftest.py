@@ -128,12 +128,20 @@ class PostgresSnapshots:
     """A snapshot is a schema beside the worker's, holding copies of the non-empty tables,
     and the sequences' positions. Restoring deletes every row (with DELETE: TRUNCATE of
     every table took about 1.5 s a test here), restarts the sequences, copies the rows
-    back and moves the sequences to where they were."""
+    back and moves the sequences to where they were, all sent at once (an empty restore
+    went from 57 to 28 ms, the loaded curriculum's from 430 to 300 ms)."""
 
     def __init__(self, url: str, schema: str, tables: list[str]) -> None:
         self.engine = sa.create_engine(url)
         self.schema, self.tables = schema, tables  # tables in foreign-key order
         self.saved: dict[str, tuple[str, list[str], list[tuple[str, int]]]] = {}
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+                self.replica = True
+            except sa.exc.DBAPIError:  # not a superuser
+                self.replica = False
 
     def _name(self, *parts: str) -> str:
         return ".".join(self.engine.dialect.identifier_preparer.quote(part) for part in parts)
@@ -156,28 +164,38 @@ class PostgresSnapshots:
 
     def restore(self, name: str) -> None:
         copy_schema, filled, sequences = self.saved[name]
-        with self.engine.begin() as conn:
+        # One round trip: a few hundred statements sent one by one cost more than their work.
+        # As a superuser (the suite's usual role) with ``session_replication_role = replica``
+        # for this transaction: no trigger fires, so neither the foreign keys' checks for every
+        # row deleted and copied back (the copy is consistent as it stands) nor the audit
+        # log's refusal of DELETE. Otherwise as the tables' owner: that refusal is lifted for
+        # the transaction, the deletes go in foreign-key order and the keys are checked.
+        statements = [
             # A connection left in a transaction could block us: fail, not hang.
-            conn.execute(sa.text("SET LOCAL lock_timeout = '30s'"))
-            conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
-            # The audit log refuses DELETE (its trigger): as the tables' owner, lift that for
-            # this transaction only.
-            append_only = [self._name(self.schema, table) for table in self.tables if table == "audit_log"]
-            for table_name in append_only:
-                conn.execute(sa.text(f"ALTER TABLE {table_name} DISABLE TRIGGER USER"))
-            for table in reversed(self.tables):
-                conn.execute(sa.text(f"DELETE FROM {self._name(self.schema, table)}"))
-            conn.execute(sa.text(
-                "SELECT setval(CAST(format('%I.%I', schemaname, sequencename) AS regclass), 1, false) "
-                "FROM pg_sequences WHERE schemaname = :schema"), {"schema": self.schema})
-            for table in filled:
-                conn.execute(sa.text(f"INSERT INTO {self._name(self.schema, table)} "
-                                     f"SELECT * FROM {self._name(copy_schema, table)}"))
-            for sequence, value in sequences:
-                conn.execute(sa.text("SELECT setval(CAST(:sequence AS regclass), :value)"),
-                             {"sequence": sequence, "value": value})
-            for table_name in append_only:
-                conn.execute(sa.text(f"ALTER TABLE {table_name} ENABLE TRIGGER USER"))
+            "SET LOCAL lock_timeout = '30s'", "SET LOCAL synchronous_commit = off",
+        ]
+        append_only = [self._name(self.schema, table) for table in self.tables if table == "audit_log"]
+        if self.replica:
+            statements.append("SET LOCAL session_replication_role = replica")
+        else:
+            statements += [f"ALTER TABLE {table_name} DISABLE TRIGGER USER" for table_name in append_only]
+        statements += [f"DELETE FROM {self._name(self.schema, table)}" for table in reversed(self.tables)]
+        statements.append(
+            "SELECT setval(CAST(format('%I.%I', schemaname, sequencename) AS regclass), 1, false) "
+            f"FROM pg_sequences WHERE schemaname = {self._literal(self.schema)}")
+        statements += [f"INSERT INTO {self._name(self.schema, table)} SELECT * FROM {self._name(copy_schema, table)}"
+                       for table in filled]
+        if sequences:
+            statements.append("SELECT " + ", ".join(
+                f"setval(CAST({self._literal(sequence)} AS regclass), {int(value)})" for sequence, value in sequences))
+        if not self.replica:
+            statements += [f"ALTER TABLE {table_name} ENABLE TRIGGER USER" for table_name in append_only]
+        with self.engine.begin() as conn:
+            # psycopg sends a string of several statements without parameters in one go
+            conn.connection.driver_connection.execute(";\n".join(statements))  # type: ignore[union-attr]
+
+    def _literal(self, text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
 
     def close(self) -> None:
         with self.engine.begin() as conn:
