@@ -1,0 +1,312 @@
+"""How fast the everyday pages are under load, beside a bare Flask "hello" (issue 14 point 4).
+
+Builds a throw-away database (SQLite in a temporary directory; with --database-url that
+PostgreSQL database, dropped and created afresh, dropped at the end), loads the
+course and the demo organization with its learners' months of activity (``flask lms demo``),
+then starts, side by side under the same gunicorn settings (``-w 2``, sync workers):
+
+  hello      a bare Flask app answering "Hello, World!" (bench/hello.py): the floor
+  the app    ``wsgi:app`` on that database
+
+signs in as a demo learner and drives --clients concurrent clients (threads, one HTTP
+connection a request, as gunicorn's sync workers close each) for --duration seconds each,
+one target after the other, against hello, the learner home (/home) and the progress page
+(/progress). It prints requests/s, p50 and p95 of each, the pages' requests/s as a % of
+hello's, beside the targets (>= 25% of hello, p95 <= 40 ms), and each page's SQL statement
+count and size (measured in-process, through the test client).
+
+    .venv/bin/python bench/everyday.py                       # SQLite, 15 s a target, 8 clients
+    .venv/bin/python bench/everyday.py --duration 5 --database-url postgresql://postgres@127.0.0.1:5432/lms_bench_everyday
+    .venv/bin/python bench/everyday.py --profile 200         # no load: cProfile of 200 views of each page
+
+The client runs on the same machine as the servers and takes CPU from them (as it takes from
+hello): the % of hello is the figure to compare between machines, not the requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import http.client
+import io
+import os
+import pstats
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+from config import normalise_database_url  # noqa: E402
+from two_nodes import Process, drop_database, free_port, recreate_database, sign_in, start, stop_all, wait_until  # noqa: E402
+
+LEARNER = 1  # learner01@demo.lms: months of activity from the demo's profiles
+PAGES = (("learner home", "/home"), ("progress page", "/progress"))
+TARGET_SHARE = 25.0    # % of hello's requests/s
+TARGET_P95_MS = 40.0
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- the database
+
+
+def build(url: str, instance: Path) -> Flask:
+    """Migrate, load the course, build the demo organization and its learners' activity."""
+    from flask_migrate import upgrade
+
+    from lms import create_app
+    from lms.database import unit_of_work, utcnow
+    from lms.demo.services import build_demo, demo_activity
+    from lms.extensions import db
+
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": url}, instance_path=instance)
+    with app.app_context():
+        started = time.perf_counter()
+        upgrade()
+        loaded = app.test_cli_runner().invoke(args=["lms", "load-content"])
+        if loaded.exit_code != 0:
+            raise SystemExit(f"load-content failed: {loaded.output}")
+        with unit_of_work(db.session):
+            build_demo(db.session)
+            report = demo_activity(db.session, utcnow())
+        say(f"  course loaded, {report.learners} demo learners given {report.months} months of activity "
+            f"({time.perf_counter() - started:.0f} s)")
+    return app
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def gunicorn(name: str, app: str, env: dict[str, str], folder: Path, workers: int, chdir: Path) -> tuple[Process, int]:
+    port = free_port()
+    return start(name, [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                        "--graceful-timeout", "5", "--chdir", str(chdir), app], env, folder), port
+
+
+@contextmanager
+def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[int, int]]:
+    """hello and the app, each under ``gunicorn -w workers`` (sync workers); their ports."""
+    env = {**os.environ, "LMS_ENV": "development", "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48),
+           "FLASK_APP": "wsgi", "LMS_INSTANCE_PATH": str(folder / "instance")}
+    env.pop("TEST_DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    processes: list[Process] = []
+    try:
+        floor, floor_port = gunicorn("hello", "hello:app", env, folder, workers, BASE_DIR / "bench")
+        processes.append(floor)
+        app, app_port = gunicorn("app", "wsgi:app", env, folder, workers, BASE_DIR)
+        processes.append(app)
+        for port, path in ((floor_port, "/"), (app_port, "/healthz")):
+            wait_until(lambda port=port, path=path: requests.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200,
+                       60, f"gunicorn on port {port}", processes)
+        yield floor_port, app_port
+    finally:
+        stop_all(processes)
+
+
+def signed_in_cookie(port: int, email: str, password: str) -> str:
+    """The Cookie header of a session signed in as ``email``."""
+    browser = requests.Session()
+    if sign_in(browser, f"http://127.0.0.1:{port}", email, password).status_code != 302:
+        raise SystemExit(f"could not sign in as {email}")
+    return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]  # ms
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Load:
+    """``clients`` threads asking for ``path`` as fast as answers come, for ``seconds``."""
+    headers = {"Cookie": cookie} if cookie else {}
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(n: int) -> None:
+        start.wait()
+        mine = latencies[n]
+        while True:
+            began = time.perf_counter()
+            if began >= stop_at[0]:
+                return
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("GET", path, headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                conn.close()
+                ok = answer.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+            if ok:
+                mine.append((time.perf_counter() - began) * 1000)
+            else:
+                errors[n] += 1
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    every = [ms for mine in latencies for ms in mine]
+    return Load(len(every), sum(errors), elapsed, every)
+
+
+# --------------------------------------------------------------------------- in-process measures
+
+
+def statements_and_size(app: Flask, email: str, password: str) -> dict[str, tuple[int, int]]:
+    """Each page's SQL statements and bytes, through the test client (the second view: warm)."""
+    from lms.extensions import db
+
+    client = app.test_client()
+    with app.app_context():
+        app.config["WTF_CSRF_ENABLED"] = False
+        if client.post("/login", data={"email": email, "password": password}).status_code != 302:
+            raise SystemExit(f"could not sign in as {email} in-process")
+        found: dict[str, tuple[int, int]] = {}
+        for name, path in PAGES:
+            client.get(path)
+            statements: list[str] = []
+
+            def count(*args: Any, into: list[str] = statements) -> None:
+                into.append(args[2])
+
+            sa.event.listen(db.engine, "before_cursor_execute", count)
+            page = client.get(path)
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+            if page.status_code != 200:
+                raise SystemExit(f"{path} answered {page.status_code} in-process")
+            found[name] = (len(statements), len(page.data))
+        return found
+
+
+def profile(app: Flask, email: str, password: str, views: int) -> None:
+    """cProfile of ``views`` views of each page through the test client, the top of each printed."""
+    client = app.test_client()
+    with app.app_context():
+        app.config["WTF_CSRF_ENABLED"] = False
+        client.post("/login", data={"email": email, "password": password})
+    for name, path in PAGES:
+        client.get(path)
+        profiler = cProfile.Profile()
+        began = time.perf_counter()
+        profiler.enable()
+        for _ in range(views):
+            client.get(path)
+        profiler.disable()
+        each = (time.perf_counter() - began) * 1000 / views
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        print(f"===== {name} ({path}): {each:.1f} ms a view under the profiler, {views} views")
+        print(out.getvalue())
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run(url: str, folder: Path, args: argparse.Namespace) -> None:
+    from lms.demo.services import DEMO_PASSWORD, learner_email
+
+    email = learner_email(LEARNER)
+    app = build(url, folder / "setup")
+    if args.profile:
+        profile(app, email, DEMO_PASSWORD, args.profile)
+        return
+    counts = statements_and_size(app, email, DEMO_PASSWORD)
+    with app.app_context():
+        from lms.extensions import db
+
+        db.engine.dispose()
+    say(f"Starting gunicorn -w {args.workers} twice (hello and the app) ...")
+    with servers(url, folder, args.workers) as (floor, lms):
+        cookie = signed_in_cookie(lms, email, DEMO_PASSWORD)
+        targets = [("hello (bare Flask)", floor, "/", "")] + [(name, lms, path, cookie) for name, path in PAGES]
+        results: list[tuple[str, Load]] = []
+        for name, port, path, who in targets:
+            drive(port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
+            say(f"  {name}: {args.duration:g} s at {args.clients} clients ...")
+            results.append((name, drive(port, path, who, args.clients, args.duration)))
+    floor_rate = results[0][1].per_second
+    print(f"Everyday pages under gunicorn -w {args.workers} (sync), {args.clients} concurrent clients, "
+          f"{args.duration:g} s each, {args.database}; signed in as {email}")
+    print(f"  {'':<20} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'% of hello':>11}  "
+          f"target (>= {TARGET_SHARE:g}%, p95 <= {TARGET_P95_MS:g} ms)   statements, size")
+    for name, load in results:
+        share = load.per_second / floor_rate * 100
+        is_page = name in counts
+        verdict = ""
+        if is_page:
+            met = share >= TARGET_SHARE and load.percentile(95) <= TARGET_P95_MS
+            verdict = "met" if met else ("NOT met: " + ", ".join(
+                part for part, bad in (("share", share < TARGET_SHARE), ("p95", load.percentile(95) > TARGET_P95_MS)) if bad))
+        extra = f"{counts[name][0]} statements, {counts[name][1] // 1024} KiB" if is_page else ""
+        print(f"  {name:<20} {load.per_second:8.1f} {load.percentile(50):8.1f} {load.percentile(95):8.1f} {load.errors:7d} "
+              f"{share:10.1f}%  {verdict:<40} {extra}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of load on each target (default 15)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
+    parser.add_argument("--database-url", default=None,
+                        help="run on this PostgreSQL database instead of SQLite (it is DROPPED, created afresh, dropped at the end)")
+    parser.add_argument("--profile", type=int, default=0, metavar="VIEWS",
+                        help="no load: profile VIEWS views of each page in-process and print the top functions")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="lms-bench-everyday-"))
+    try:
+        if args.database_url:
+            args.database = "PostgreSQL"
+            recreate_database(args.database_url)
+            try:
+                run(normalise_database_url(args.database_url), folder, args)
+            finally:
+                drop_database(args.database_url)
+        else:
+            args.database = "SQLite"
+            run(f"sqlite:///{folder / 'bench.sqlite3'}", folder, args)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
