@@ -216,6 +216,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "lti_line_items.*": "targets the code builds and the platform's line item URLs, not rendered on pages",
     "lti_scores.*": "the grade passback queue (targets and labels from content, the platform's errors); pages show counts only",
     "progress_items.*": "the schedule state: copies of content titles and details the code builds",
+    "content_revisions.token": "generated (the content revision the curriculum caches are keyed on)",
 }
 TEXT_TYPES = (sa.String, sa.Text, sa.JSON)
 # User text the crawl is not expected to show: what the fixture has no rows for, or shows

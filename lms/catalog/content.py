@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
+from lms.catalog import revision
 from lms.catalog.models import (
     Case,
     Lesson,
@@ -473,6 +474,7 @@ class CatalogSection(ContentSection):
 
     def apply(self, session: DbSession, bundle: Bundle, report: SyncReport, tick: Tick) -> None:
         spec: CatalogSpec = bundle.specs[self.name]
+        revision.bump(session)  # every load: the processes' curriculum caches are stale at commit
         base = bundle.source.content_dir.parent
 
         programs = existing_by_key(session, Program)

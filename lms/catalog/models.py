@@ -227,3 +227,14 @@ class Metric(ContentItem, Model):
 
     def meets(self, value: float) -> bool:
         return value >= self.target if self.direction == MetricDirection.AT_LEAST else value <= self.target
+
+
+class ContentRevision(Model):
+    """One row: a random token replaced whenever the curriculum changes (a content load, or
+    any write to a content item), so that every process can tell whether what it keeps of
+    the curriculum (``lms.catalog.revision``) is still the database's."""
+
+    __tablename__ = "content_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from lms.catalog.models import KINDS, Lesson, Level, Metric, Module, Objective, Phase, Program
+from lms.catalog.revision import cached, memo
 from lms.database import DbSession
 from lms.web.markdown import Rendered, render_markdown
 
@@ -19,8 +20,13 @@ def active_program(session: DbSession) -> Program | None:
     )
 
 
-def active_levels(session: DbSession) -> list[Level]:
+def _active_levels(session: DbSession) -> list[Level]:
     return list(session.scalars(select(Level).where(Level.retired_at.is_(None)).order_by(Level.position)))
+
+
+def active_levels(session: DbSession) -> list[Level]:
+    """The active levels in order (queried once per transaction)."""
+    return memo(session, "catalog.levels", _active_levels)
 
 
 def active_objectives(session: DbSession) -> list[Objective]:
@@ -45,7 +51,18 @@ class ScheduledPhase:
 
 
 def schedule(session: DbSession) -> list[ScheduledPhase]:
-    """Every active phase in program order (month, then module), with its active lessons."""
+    """Every active phase in program order (month, then module), with its active lessons
+    (queried once per transaction)."""
+    return memo(session, "catalog.schedule", _schedule)
+
+
+def kept_schedule(session: DbSession) -> list[ScheduledPhase]:
+    """``schedule`` kept between requests (``lms.catalog.revision``): detached, read only;
+    each phase's module and lessons are loaded, nothing else."""
+    return cached(session, "catalog.schedule", _schedule)
+
+
+def _schedule(session: DbSession) -> list[ScheduledPhase]:
     phases = session.scalars(
         select(Phase).join(Phase.module)
         .where(Phase.retired_at.is_(None), Module.retired_at.is_(None))

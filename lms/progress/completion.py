@@ -25,7 +25,8 @@ from sqlalchemy.orm import load_only, selectinload
 
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Lesson, Level, Module
-from lms.catalog.services import ScheduledPhase, active_levels, schedule
+from lms.catalog.revision import cached, memo
+from lms.catalog.services import ScheduledPhase, active_levels, kept_schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
 from lms.coursework.sharing import work_by_learner
@@ -204,16 +205,34 @@ class _Loaded:
     extended: dict[tuple[int, int], date]
     joined: dict[int, Enrolment]  # user id -> their current enrolment
     early: dict[tuple[int, int], date] = field(default_factory=dict)  # (user, phase) -> early access opening
+    modules: dict[int, Module] = field(default_factory=dict)  # the session's own, by id (what items refer to)
+
+
+def _quizzes(session: DbSession) -> list[Quiz]:
+    # Weekly checks are practice: on no one's schedule, never overdue.
+    return list(session.scalars(select(Quiz).where(Quiz.retired_at.is_(None), Quiz.kind != QuizKind.CHECK)
+                                .order_by(Quiz.position)))
+
+
+def _assignments(session: DbSession) -> list[Assignment]:
+    return list(session.scalars(select(Assignment).where(Assignment.retired_at.is_(None))
+                                .options(selectinload(Assignment.rubric)).order_by(Assignment.position)))
+
+
+def _active_modules(session: DbSession) -> dict[int, Module]:
+    return {m.id: m for m in session.scalars(select(Module).where(Module.retired_at.is_(None)))}
 
 
 def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
+    # The phases, lessons, quizzes and assignments as this process keeps them for the
+    # database's content revision (``lms.catalog.revision``): read here, never handed out.
+    # What the results refer to (levels, modules) is the session's own: callers may write
+    # them into new rows (a certificate's level).
     levels = active_levels(session)
-    phases = schedule(session)
-    # Weekly checks are practice: on no one's schedule, never overdue.
-    quizzes = list(session.scalars(select(Quiz).where(Quiz.retired_at.is_(None), Quiz.kind != QuizKind.CHECK)
-                                   .order_by(Quiz.position)))
-    assignments = list(session.scalars(select(Assignment).where(Assignment.retired_at.is_(None))
-                                       .options(selectinload(Assignment.rubric)).order_by(Assignment.position)))
+    modules = memo(session, "progress.modules", _active_modules)
+    phases = kept_schedule(session)
+    quizzes = cached(session, "progress.quizzes", _quizzes)
+    assignments = cached(session, "progress.assignments", _assignments)
     ids = list(user_ids)
     read: set[tuple[int, int]] = set()
     best: dict[tuple[int, int], float] = {}
@@ -235,7 +254,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
         joined = {e.user_id: e for e in session.scalars(
             select(Enrolment).where(Enrolment.user_id.in_(ids), Enrolment.ended_at.is_(None))
             .options(load_only(Enrolment.user_id, Enrolment.cohort_id, Enrolment.started_at, Enrolment.pace)))}
-    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended, joined, early)
+    return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended, joined, early, modules)
 
 
 def cohort_progress(session: DbSession, cohort: Cohort, user_ids: list[int], now: datetime) -> dict[int, LearnerProgress]:
@@ -256,6 +275,7 @@ class _Slot:
     """A phase placed on one learner's calendar: when it opens and when its work is due."""
 
     phase: ScheduledPhase
+    module: Module  # the session's (the kept phase's module is detached)
     level: Level | None
     opens: date
     closes: date
@@ -309,12 +329,13 @@ def _slots(timeline: Timeline, loaded: _Loaded) -> dict[int, _Slot]:
     slots = {}
     for p in loaded.phases:
         opens, closes = timeline.phase_dates(p.phase.month)
-        slots[p.phase.id] = _Slot(phase=p, level=_level_of(loaded.levels, p.phase.month), opens=opens, closes=closes)
+        slots[p.phase.id] = _Slot(phase=p, module=loaded.modules.get(p.module.id) or p.module,
+                                  level=_level_of(loaded.levels, p.phase.month), opens=opens, closes=closes)
     return slots
 
 
 def _lesson_entries(slots: dict[int, _Slot]) -> list[_Entry]:
-    return [_Entry(kind=ItemKind.LESSON, source=lesson, module=slot.phase.module, level=slot.level,
+    return [_Entry(kind=ItemKind.LESSON, source=lesson, module=slot.module, level=slot.level,
                    opens_on=slot.opens, due_on=slot.closes, extended_by=slot.phase.phase.id,
                    early=_Early(slot.phase.phase.id, slot.opens))
             for slot in slots.values() for lesson in slot.phase.lessons]
@@ -329,7 +350,7 @@ def _quiz_entry(quiz: Quiz, timeline: Timeline, slots: dict[int, _Slot], levels:
         # a quiz opening as its phase ends does not move with early access (lms.assessment.services.quiz_window)
         early = (None if quiz.opens_when_phase_ends
                  else _Early(slot.phase.phase.id, slot.opens, quiz.opens_after_days, quiz.closes_after_days or None))
-        return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.phase.module, level=slot.level,
+        return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.module, level=slot.level,
                       opens_on=opens, due_on=end, extended_by=quiz.phase_id, early=early)
     if quiz.level_id is None:
         return None
@@ -350,7 +371,7 @@ def _assignment_entry(assignment: Assignment, timeline: Timeline, slots: dict[in
     else:
         kind, level = ItemKind.ASSIGNMENT, slot.level
     opens, due = timeline.item_dates(slot.phase.phase.month, 0, assignment.due_after_days)
-    return _Entry(kind=kind, source=assignment, module=slot.phase.module, level=level, opens_on=opens,
+    return _Entry(kind=kind, source=assignment, module=slot.module, level=level, opens_on=opens,
                   due_on=due, extended_by=assignment.phase_id,
                   early=_Early(slot.phase.phase.id, slot.opens, 0, assignment.due_after_days))
 
@@ -411,7 +432,7 @@ def _module_parts(slots: dict[int, _Slot], items: list[Item]) -> list[ModulePart
     parts: dict[tuple[int, int], ModulePart] = {}
     for slot in slots.values():
         if slot.level is not None:
-            parts.setdefault((slot.phase.module.id, slot.level.id), ModulePart(module=slot.phase.module, level=slot.level))
+            parts.setdefault((slot.module.id, slot.level.id), ModulePart(module=slot.module, level=slot.level))
     for item in items:
         if item.kind in (ItemKind.LESSON, ItemKind.QUIZ, ItemKind.ASSIGNMENT) and item.module is not None and item.level is not None:
             parts[(item.module.id, item.level.id)].items.append(item)
