@@ -3,9 +3,12 @@ the staff view of one learner with the instructor's competency rating."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from markupsafe import Markup, escape
 
 from lms.accounts.current import signed_in
 from lms.accounts.models import User
@@ -18,11 +21,46 @@ from lms.extensions import db
 from lms.progress import content as _content  # noqa: F401 - registers the mastery policy content section
 from lms.progress import evidence as _evidence  # noqa: F401 - turns quiz, grade and peer results into evidence
 from lms.progress import services
-from lms.progress.completion import learner_progress
+from lms.progress.completion import Item, learner_progress
 from lms.progress.forms import RatingForm, ReadForm
+from lms.progress.models import ItemKind
 from lms.web.forms import labelled_choices
 
 bp = Blueprint("progress", __name__, template_folder="templates")
+
+
+ITEM_PAGES = {ItemKind.LESSON: ("catalog.lesson", "Lesson"), ItemKind.QUIZ: ("assessment.quiz", "Quiz"),
+              ItemKind.EXAM: ("assessment.quiz", "Level exam"), ItemKind.ASSIGNMENT: ("coursework.assignment", "Assignment"),
+              ItemKind.PORTFOLIO: ("coursework.assignment", "Portfolio")}
+KEY = "__key__"
+
+
+def _item_url(endpoint: str, key: str) -> str:
+    """``url_for(endpoint, key=key)``, built once per endpoint and request (a progress page
+    links a few hundred items; the keys are slugs)."""
+    bases: dict[str, str] = g.setdefault("progress_item_urls", {})
+    if endpoint not in bases:
+        bases[endpoint] = url_for(endpoint, key=KEY)
+    return bases[endpoint].replace(KEY, quote(key, safe=""))
+
+
+@bp.app_template_global("progress_item_link")
+def item_link(item: Item, today: date) -> Markup:
+    """One item of a progress page: a link to its page with its kind, or, not open yet on
+    the learner's dates, its title with its opening date (its page would answer 403); then
+    its module and where the learner stands."""
+    endpoint, label = ITEM_PAGES[item.kind]
+    title = escape(item.title)
+    if item.opens_on > today:
+        html = (f'<span class="locked-item">{title}</span> <span class="tag">{label}</span> '
+                f'<span class="muted small">· opens on {item.opens_on:%d %b %Y}</span>')
+    else:
+        html = f'<a href="{escape(_item_url(endpoint, item.key))}">{title}</a> <span class="tag">{label}</span>'
+    if item.module:
+        html += f' <span class="muted small">· {escape(item.module.title)}</span>'
+    if item.detail:
+        html += f' <span class="muted small">· {escape(item.detail)}</span>'
+    return Markup(html)  # noqa: S704 - every value in it is escaped above (labels are the constants of ITEM_PAGES)
 
 
 @bp.app_template_global("lesson_read")

@@ -2,11 +2,11 @@
 an instructor, per cohort taught, the work waiting to be graded, the overdue learners and
 the learners newly at risk.
 
-The to-do list is the learner's schedule as ``lms.progress.completion`` computes it (the
-same dates as the schedule, the quiz and assessed-work pages, extensions included) plus the
-weekly checks of the units open now. Read only; a fixed number of statements whatever the
-number of items, learners or evidence rows (the instructor's part: a fixed number per
-cohort taught)."""
+The to-do list is the learner's schedule as the kept state holds it (``lms.progress.state``,
+kept with the dates ``lms.progress.completion`` works out: the same as the schedule, the quiz
+and assessed-work pages, extensions included) plus the weekly checks of the units open now.
+Read only; a fixed number of statements whatever the number of items, learners or evidence
+rows (the instructor's part: a fixed number per cohort taught)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import load_only, selectinload
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.assessment.services import pending_essays
+from lms.catalog.models import Level, Module
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import HeatMap, heat_map
 from lms.coursework.models import Submission, SubmissionStatus
@@ -30,8 +31,7 @@ from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.grading.models import Grade, GradeStatus
 from lms.learning.services import Schedule
-from lms.progress.completion import Item, LearnerProgress, learner_progress
-from lms.progress.models import ItemKind
+from lms.progress.models import ItemKind, ProgressItem
 
 RECENT_SHOWN = 6       # grades, quiz results and feedback on the learner's home
 WAITING_SHOWN = 5      # submissions listed per cohort on the instructor's home (the rest: the queue)
@@ -107,9 +107,28 @@ class LearnerToday:
     next: Opening | None
 
 
-def _link(item: Item) -> Link:
-    if item.kind == ItemKind.PORTFOLIO and item.level is not None:
-        return Link("portfolio.portfolio", item.level.key, "level_key")
+@dataclass(frozen=True)
+class Kept:
+    """One assessed item of the learner's schedule as the kept state holds it
+    (``lms.progress.state``: dates with extensions and early access, done, handed in), with
+    the titles and key it is shown with."""
+
+    kind: ItemKind
+    key: str
+    title: str
+    module_title: str | None
+    level_title: str | None
+    level_key: str | None
+    opens_on: date
+    due_on: date
+    done: bool
+    handed_in: bool
+    detail: str
+
+
+def _link(item: Kept) -> Link:
+    if item.kind == ItemKind.PORTFOLIO and item.level_key is not None:
+        return Link("portfolio.portfolio", item.level_key, "level_key")
     if item.kind in (ItemKind.QUIZ, ItemKind.EXAM):
         return Link("assessment.quiz", item.key)
     return Link("coursework.assignment", item.key)
@@ -119,18 +138,31 @@ def _todo_order(todo: Todo) -> tuple[bool, date, str]:
     return (not todo.overdue, todo.due_on, todo.title)
 
 
-def todo_list(session: DbSession, plan: Schedule, progress: LearnerProgress) -> list[Todo]:
+def kept_items(session: DbSession, cohort_id: int, user_id: int) -> list[Kept]:
+    """The learner's assessed items in ``cohort_id`` from the kept schedule state: one
+    statement, nothing worked out in Python on the page view."""
+    rows = session.execute(
+        select(ProgressItem.kind, ProgressItem.key, ProgressItem.title, Module.title, Level.title, Level.key,
+               ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done, ProgressItem.handed_in, ProgressItem.detail)
+        .outerjoin(Module, Module.id == ProgressItem.module_id).outerjoin(Level, Level.id == ProgressItem.level_id)
+        .where(ProgressItem.user_id == user_id, ProgressItem.cohort_id == cohort_id,
+               ProgressItem.kind.in_(list(KIND_OF_ITEM)))
+        .order_by(ProgressItem.position))
+    return [Kept(*row) for row in rows]
+
+
+def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept]) -> list[Todo]:
     """The open assessed items not yet done (work handed in and waiting for a grade is not
     the learner's to do) and the weekly checks of the units open now not yet taken: overdue
     first, then by due date."""
-    user_id, today = progress.user_id, progress.today
+    today = plan.today
     # Handed in and not done is waiting for a grade: the learner's own work or their team's
-    # (progress finds it through lms.coursework.sharing).
+    # (the kept state found it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
-                 module=item.module.title if item.module else (item.level.title if item.level else None),
-                 due_on=item.due_on, today=today, link=_link(item), detail=item.detail)
-            for item in progress.items
-            if item.kind in KIND_OF_ITEM and not item.done and item.opens_on <= today
+                 module=item.module_title or item.level_title, due_on=item.due_on, today=today, link=_link(item),
+                 detail=item.detail)
+            for item in items
+            if not item.done and item.opens_on <= today
             and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.handed_in)]
     return sorted(todo + _checks(session, plan, user_id), key=_todo_order)
 
@@ -199,12 +231,11 @@ def recent_results(session: DbSession, user_id: int) -> list[Recent]:
     return sorted(recent, key=lambda r: r.at, reverse=True)[:RECENT_SHOWN]
 
 
-def next_opening(plan: Schedule, progress: LearnerProgress) -> Opening | None:
+def next_opening(plan: Schedule, items: list[Kept]) -> Opening | None:
     """The first day after today something of the schedule opens (a phase, a quiz, an exam,
     assessed work), and what opens then."""
     phases = [(s.opens_on, f"{s.item.module.title}: {s.phase.title}") for s in plan.upcoming]
-    assessed = [(i.opens_on, f"{KIND_OF_ITEM[i.kind]}: {i.title}") for i in progress.items
-                if i.kind in KIND_OF_ITEM and i.opens_on > progress.today]
+    assessed = [(i.opens_on, f"{KIND_OF_ITEM[i.kind]}: {i.title}") for i in items if i.opens_on > plan.today]
     if not phases and not assessed:
         return None
     first = min(day for day, _title in phases + assessed)
@@ -212,9 +243,12 @@ def next_opening(plan: Schedule, progress: LearnerProgress) -> Opening | None:
 
 
 def learner_today(session: DbSession, plan: Schedule, user_id: int, now: datetime) -> LearnerToday:
-    progress = learner_progress(session, plan.cohort, user_id, now)
-    return LearnerToday(todo=todo_list(session, plan, progress), recent=recent_results(session, user_id),
-                        next=next_opening(plan, progress))
+    """The learner's home panel: their assessed items read from the kept schedule state
+    (``lms.progress.state``, the same dates ``lms.progress.completion`` works out), the
+    weekly checks from their schedule, their latest results."""
+    items = kept_items(session, plan.cohort.id, user_id)
+    return LearnerToday(todo=todo_list(session, plan, user_id, items), recent=recent_results(session, user_id),
+                        next=next_opening(plan, items))
 
 
 # --------------------------------------------------------------------------- instructors
