@@ -33,7 +33,7 @@ from lms.accounts.models import User
 from lms.catalog.models import Level, Module
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import utcnow
-from lms.demo.services import DEMO_PASSWORD, EXPERTS, INSTRUCTOR_EMAIL, build_demo, demo_activity, learner_email, rubric_levels
+from lms.demo.services import DEMO_PASSWORD, EXPERTS, INSTRUCTOR_EMAIL, learner_email, rubric_levels
 from lms.expert.services import invite as invite_expert
 from lms.expert.services import rate as rate_expert
 from lms.extensions import db
@@ -438,11 +438,13 @@ def crawl(client: Any, starts: list[str], limit: int = 260) -> dict[str, str]:
 
 
 @pytest.fixture()
-def poisoned(app: Flask, load_content: Callable[..., Any], world: World) -> Iterator[dict[str, Any]]:
-    load_content()
+def poisoned(app: Flask, demo_command: Callable[[], Any], request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    # The demo on the freshly loaded course first (a build other tests in the worker share),
+    # then the access test's people and rows.
+    result = demo_command()
+    assert result.exit_code == 0, result.output
+    world: World = request.getfixturevalue("world")
     extra = route_extras(app, world)
-    build_demo(db.session)
-    demo_activity(db.session)
     tokens: dict[str, str] = {}
     learner = db.session.scalar(select(User).where(User.email == learner_email(1)))
     module = db.session.scalar(select(Module).where(Module.key == "mlops"))
