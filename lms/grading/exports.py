@@ -7,6 +7,7 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import and_, func, select, tuple_
@@ -14,7 +15,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
-from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission, SubmissionStatus
+from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.sharing import groups_of
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
@@ -38,10 +39,6 @@ class GradeRows:
 
 EXPORT_CHUNK = 500
 COLUMNS = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
-
-
-def _handed_in(cohort: Cohort) -> Any:
-    return select(Submission).where(Submission.cohort_id == cohort.id, Submission.status != SubmissionStatus.DRAFT)
 
 
 @dataclass(frozen=True)
@@ -84,12 +81,19 @@ def _rubrics(session: DbSession, cohort: Cohort) -> _Rubrics:
     return _Rubrics(assignments, versions, criteria)
 
 
-def _chunk_rows(session: DbSession, submissions: list[Submission], shared: _Rubrics) -> Iterator[list[Any]]:
-    """The rows of one chunk of submissions: the same few statements for every chunk."""
+def _chunk_rows(session: DbSession, submissions: Sequence[Any], shared: _Rubrics) -> Iterator[list[Any]]:
+    """The rows of one chunk of submissions (id, assignment, learner, status), read as plain
+    values (nothing kept in the session): the same few statements for every chunk."""
     ids = [s.id for s in submissions]
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({s.user_id for s in submissions})))}
-    grades = {g.submission_id: g for g in session.scalars(
-        select(Grade).where(Grade.submission_id.in_(ids), Grade.status == GradeStatus.RELEASED))}
+    versions: dict[int, tuple[int, datetime | None, bool]] = {}  # submission -> (versions, the latest's time and lateness)
+    for submission_id, at, was_late in session.execute(
+            select(SubmissionVersion.submission_id, SubmissionVersion.submitted_at, SubmissionVersion.late)
+            .where(SubmissionVersion.submission_id.in_(ids)).order_by(SubmissionVersion.submission_id, SubmissionVersion.number)):
+        versions[submission_id] = (versions[submission_id][0] + 1 if submission_id in versions else 1, at, was_late)
+    grades = {g.submission_id: g for g in session.execute(
+        select(Grade.submission_id, Grade.rubric_version_id, Grade.selections, Grade.score, Grade.max_score)
+        .where(Grade.submission_id.in_(ids), Grade.status == GradeStatus.RELEASED))}
     teams = groups_of(session, ids)  # a team's work: a row for each member, with their score
     criteria = shared.criteria
     for s in submissions:
@@ -101,15 +105,13 @@ def _chunk_rows(session: DbSession, submissions: list[Submission], shared: _Rubr
                 level = c.level(grade.selections.get(c.id, {}).get("level"))
                 points[(assignment.key, c.id)] = level.points if level else ""
         team = teams.get(s.id)
-        latest = s.latest
+        count, submitted_at, late = versions.get(s.id) or (0, None, False)
         for user in team.members if team else [users[s.user_id]]:
             score = team.score_of(user.id, grade.score, grade.max_score) if team and grade else (grade.score if grade else "")
-            yield [user.name, user.email, assignment.key, assignment.module.key, len(s.versions),
-                   latest.submitted_at.isoformat() if latest else "", "yes" if latest and latest.late else "no",
+            yield [user.name, user.email, assignment.key, assignment.module.key, count,
+                   submitted_at.isoformat() if submitted_at else "", "yes" if late else "no",
                    s.status.value, "" if score is None else score, grade.max_score if grade else "",
                    *[points.get(key, "") for key in criteria]]
-    for loaded in (*grades.values(), *(v for s in submissions for v in s.versions), *submissions):
-        session.expunge(loaded)  # the chunk is written: let its rows go (assignments and people stay the caller's)
 
 
 def grade_rows(session: DbSession, cohort: Cohort, chunk: int | None = None) -> GradeRows:
@@ -120,8 +122,9 @@ def grade_rows(session: DbSession, cohort: Cohort, chunk: int | None = None) -> 
     a fixed number of statements per chunk, never per row."""
     size = chunk or EXPORT_CHUNK
     shared = _rubrics(session, cohort)
-    estimate = session.scalar(select(func.count()).select_from(_handed_in(cohort).subquery())) or 0
-    query = (_handed_in(cohort).options(selectinload(Submission.versions))
+    handed_in = (Submission.cohort_id == cohort.id, Submission.status != SubmissionStatus.DRAFT)
+    estimate = session.scalar(select(func.count()).select_from(Submission).where(*handed_in)) or 0
+    query = (select(Submission.id, Submission.assignment_id, Submission.user_id, Submission.status).where(*handed_in)
              .order_by(Submission.assignment_id, Submission.user_id).limit(size))
 
     def rows() -> Iterator[list[Any]]:
@@ -129,7 +132,7 @@ def grade_rows(session: DbSession, cohort: Cohort, chunk: int | None = None) -> 
         while True:
             page = query if after is None else query.where(
                 tuple_(Submission.assignment_id, Submission.user_id) > tuple_(after[0], after[1]))
-            submissions = list(session.scalars(page))
+            submissions = session.execute(page).all()
             if not submissions:
                 return
             after = (submissions[-1].assignment_id, submissions[-1].user_id)
