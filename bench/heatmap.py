@@ -9,10 +9,12 @@ mastery and the schedule state, then times:
 
   grid query      the one aggregate statement the heat map runs for the mastery grid: the floor
   evidence query  for comparison: averaging the raw evidence per learner and objective
-  service         ``competency.services.heat_map`` (grid, schedule state, at risk, funnel)
+  service         ``competency.services.heat_map`` with every learner's complete row read
+                  (as the exports read them, a chunk of learners at a time)
   page            GET /cohorts/<id>/competency through the test client, as the org admin:
                   the server's whole work for the page (request, service, rendering)
   cohort page     GET /cohorts/<id>, likewise
+  organization    GET /organizations/<id>/competency (the cohorts side by side), likewise
   CSV export      GET /cohorts/<id>/competency.csv, likewise
   state           one learner's schedule state rewritten (what an event costs), and
                   ``flask lms rebuild-progress`` for everyone
@@ -207,7 +209,7 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         def fresh() -> None:
             db.session.expire_all()
 
-        service = median_ms(lambda: heat_map(db.session, db.session.get(Cohort, cohort_id), now), runs, fresh)
+        service = median_ms(lambda: list(heat_map(db.session, db.session.get(Cohort, cohort_id), now).rows), runs, fresh)
         results.append(("heat map service, every row complete (as the exports)", service,
                         f"{learners} learners, {service / floor:.1f}x the floor"))
         page, statements, size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs)
@@ -217,6 +219,8 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         results.append(("heat map page 5, sorted by an objective", last, f"{last / floor:.1f}x the floor"))
         roster, statements, size = timed_get(client, f"/cohorts/{cohort_id}", runs)
         results.append(("cohort page", roster, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        org_page, statements, _size = timed_get(client, f"/organizations/{cohort.organization_id}/competency", runs)
+        results.append(("organization comparison page", org_page, f"{statements} SQL statements"))
         results.append(("CSV export", median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency.csv").get_data(), runs), ""))
         one = db.session.scalar(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id))
         results.append(("state: one learner rewritten (an event)", median_ms(

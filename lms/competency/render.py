@@ -7,6 +7,7 @@ every value escaped."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from flask import url_for
 from markupsafe import Markup, escape
@@ -18,9 +19,13 @@ _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per
 
 def cell_html(cell: Cell) -> str:
     level = "" if cell.level is None else repr(cell.level)
-    name = escape(cell.name)
-    return (f'<td class="heat heat-{cell.rank}" data-level="{level}">{cell.label}'
-            f'<span class="visually-hidden"> {name}</span></td>')
+    return f'<td class="heat heat-{cell.rank}" data-level="{level}">{cell.label}{_named_span(cell.name)}</td>'
+
+
+@lru_cache(maxsize=64)
+def _named_span(name: str) -> str:
+    """The named level for screen readers, escaped once per name rather than once per cell."""
+    return f'<span class="visually-hidden"> {escape(name)}</span>'
 
 
 def heat_rows(cohort_id: int, rows: Sequence[Row], columns: Sequence[Column]) -> Markup:

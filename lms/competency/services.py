@@ -18,11 +18,12 @@ over the whole cohort; distributions, the funnel and the at-risk list cover the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -203,9 +204,25 @@ class Row:
 
     @cached_property
     def cells(self) -> list[Cell]:
-        rules = self.rules
-        return [Cell(level=level, name=rules.name_of(level), rank=rules.rank_of(level), evidence=count)
-                for level, count in self.levels]
+        named = _named(tuple(self.rules.thresholds.items()))
+        return [Cell(level=level, name=named(level)[0], rank=named(level)[1], evidence=count) for level, count in self.levels]
+
+
+@lru_cache(maxsize=8)
+def _named(thresholds: tuple[tuple[str, float], ...]) -> Callable[[float | None], tuple[str, int]]:
+    """A level's name and rank under ``thresholds`` (as ``Policy.name_of`` and ``rank_of``
+    give them), the thresholds sorted once rather than for every cell."""
+    ordered = sorted(thresholds, key=lambda kv: kv[1])
+    bounds, names = [bound for _name, bound in ordered], [name for name, _bound in ordered]
+    lowest = thresholds[0][0] if thresholds else NO_EVIDENCE
+
+    def named(level: float | None) -> tuple[str, int]:
+        if level is None:
+            return NO_EVIDENCE, 0
+        reached = bisect_right(bounds, level)
+        return (names[reached - 1] if reached else lowest), reached or 1
+
+    return named
 
 
 @dataclass(frozen=True)
@@ -392,22 +409,21 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
     dates), their days behind (``ProgressLearner``) and, with ``sort_objective``, their level
     on it. Nothing per learner but reading the line."""
     state.settle(session)
-    kept, bar = ProgressObjective, rules.at_risk_below
+    kept, bar, line = ProgressObjective, rules.at_risk_below, ProgressLearner
     weak = case((and_(kept.closes_on <= today, or_(Mastery.level.is_(None), Mastery.level < bar)), 1), else_=0)
-    per_learner = (select(kept.user_id.label("user_id"), func.avg(Mastery.level).label("mean"), func.sum(weak).label("weak"))
-                   .select_from(kept)
-                   .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
-                   .where(kept.cohort_id == cohort.id, kept.objective_id.in_([c.objective.id for c in columns]))
-                   .group_by(kept.user_id).subquery())
-    line = ProgressLearner
-    query = (select(Enrolment.user_id, User.name, User.email, line.oldest_due, per_learner.c.mean, per_learner.c.weak)
+    # One flat join grouped by learner (no aggregate subquery a planner could run once per learner).
+    query = (select(Enrolment.user_id, User.name, User.email, func.max(line.oldest_due), func.avg(Mastery.level),
+                    func.sum(weak))
              .join(User, User.id == Enrolment.user_id)
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
-             .outerjoin(per_learner, per_learner.c.user_id == Enrolment.user_id)
-             .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None)))
+             .outerjoin(kept, and_(kept.user_id == Enrolment.user_id, kept.cohort_id == Enrolment.cohort_id,
+                                   kept.objective_id.in_([c.objective.id for c in columns])))
+             .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
+             .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+             .group_by(Enrolment.user_id, User.name, User.email))
     if sort_objective is not None:
         sorted_by = aliased(Mastery)
-        query = query.add_columns(sorted_by.level).outerjoin(
+        query = query.add_columns(func.max(sorted_by.level)).outerjoin(
             sorted_by, and_(sorted_by.user_id == Enrolment.user_id, sorted_by.objective_id == sort_objective))
     result = []
     for row in session.execute(query):
@@ -826,7 +842,7 @@ class HeatMap:
         users = _users(ctx.session, behind)
         listed = None if self.date_all else {s.user_id for s in self.risk_on_page}
         built = _make_rows(ctx, [users[uid] for uid in behind], behind, listed)
-        wanted = sorted(uid for uid, row in built.items() if row.at_risk)
+        wanted = sorted(s.user_id for s in self.risk_on_page)  # the list shows them; others are read when asked
         reviews = latest_reviews(ctx.session, self.cohort.id, wanted)
         self.reviews.update({uid: since_review(built[uid], reviews.get(uid), self.today) for uid in wanted})
         return built

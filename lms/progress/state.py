@@ -410,8 +410,10 @@ def overdue_items(session: DbSession, cohort_id: int, today: date, user_ids: Seq
         return {}
     settle(session)
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.title, ProgressItem.due_on)
-             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.user_id.in_(list(user_ids)),
-                    ProgressItem.done.is_(False), ProgressItem.kind != ASSESSED, ProgressItem.due_on < today)
+             # By learner (their rows are their current cohort's), through the index on user_id:
+             # the cohort's index would read every unfinished item past due of the whole cohort.
+             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.done.is_(False),
+                    ProgressItem.kind != ASSESSED, ProgressItem.due_on < today)
              .order_by(ProgressItem.user_id, ProgressItem.due_on, ProgressItem.position))
     result: dict[int, list[OverdueRow]] = defaultdict(list)
     for user_id, kind, key, title, due_on in session.execute(query):
