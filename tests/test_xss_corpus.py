@@ -470,10 +470,11 @@ def poisoned(app: Flask, demo_command: Callable[[], Any], request: pytest.Fixtur
         if review is not None:
             portfolio_for(db.session, world.learner_a.id, level, utcnow()).reflections = {o.key: "Why." for o in review.objectives}
     db.session.commit()
-    yield {"extra": extra, "tokens": tokens}
+    yield {"extra": extra, "tokens": tokens, "world": world}
 
 
-def test_no_payload_survives_as_executable_markup(app: Flask, poisoned: dict[str, Any], world: World, login) -> None:
+def test_no_payload_survives_as_executable_markup(app: Flask, poisoned: dict[str, Any], login) -> None:
+    world: World = poisoned["world"]  # made after the demo (see ``poisoned``)
     poison = Poison()
     poison.write(0)
     demo = {email: db.session.scalar(select(User).where(User.email == email))
