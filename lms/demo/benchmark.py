@@ -13,16 +13,20 @@ which nothing at this scale needs."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.engine import IteratorResult, Result
+from sqlalchemy.engine.result import SimpleResultMetaData
+from sqlalchemy.orm import ORMExecuteState, selectinload
 from werkzeug.security import generate_password_hash
 
 from lms.accounts.models import User
@@ -77,10 +81,12 @@ from lms.progress.evidence import (
     question_parts,
     quiz_outcome,
 )
-from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
-from lms.progress.services import evidence_row, objective_kinds, policy, rebuild, weighed
+from lms.progress.methods import MasteryMethod, Point
+from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
+from lms.progress.services import evidence_row, objective_kinds, policy, weighed
 from lms.progress.sources import RatingSource, StakeholderSource
 from lms.progress.state import rebuild as rebuild_progress
+from lms.progress.state import refresh as refresh_progress
 from lms.simulations.models import SimulationRun
 from lms.simulations.services import active_simulations, is_end, score_path, simulation_outcome
 from lms.teams.models import ContributionRating, Team, TeamMember
@@ -477,17 +483,110 @@ def batches(rows: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
         yield rows[start:start + size]
 
 
+def copying(session: DbSession) -> bool:
+    """Whether rows go in with PostgreSQL's COPY (psycopg 3) rather than batched INSERTs."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def insert_ids(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` in batches; their new ids, in order."""
-    ids: list[int] = []
+    """Insert ``rows``; their new ids, in order. On PostgreSQL the ids are drawn from the
+    table's sequence in one statement and the rows copied with them; elsewhere batched
+    INSERT ... RETURNING."""
+    if not rows:
+        return []
+    if copying(session):
+        ids = sorted(session.scalars(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                                          "FROM generate_series(1, :n)"),
+                                     {"table": model.__table__.name, "n": len(rows)}))
+        copy_rows(session, model, rows, ids)
+        return ids
+    found: list[int] = []
     for batch in batches(rows):
-        ids += session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), list(batch)).all()
-    return ids
+        found += session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), list(batch)).all()
+    return found
 
 
 def insert_all(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows``: COPY on PostgreSQL, batched executemany INSERTs elsewhere."""
+    if not rows:
+        return
+    if copying(session):
+        copy_rows(session, model, rows)
+        return
     for batch in batches(rows):
         session.execute(insert(model), list(batch))
+
+
+def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], ids: Sequence[int] | None = None) -> None:
+    """COPY ``rows`` (column values by name, as for ``insert``) into the model's table (or a
+    ``Table``), with
+    ``ids`` when given. Each value goes through its column type's bind processing (enums
+    to their value, aware times to naive UTC, JSON to its text) as an INSERT's would, and a
+    column a row leaves out gets its Python-side default; server defaults apply as usual."""
+    table = getattr(model, "__table__", model)
+    dialect = session.get_bind().dialect
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    defaults = {c.name: c.default for c in table.columns
+                if c.name not in names and c.default is not None and not c.primary_key}
+    columns = ([table.c.id] if ids is not None else []) + [table.c[n] for n in names] + [table.c[n] for n in defaults]
+    processors = [c.type.bind_processor(dialect) for c in columns]
+    fixed: list[Any] = []
+    for default in defaults.values():
+        fixed.append(default.arg(None) if default.is_callable else default.arg)
+
+    def value(processor: Any, raw: Any) -> Any:
+        done = processor(raw) if processor is not None and raw is not None else raw
+        return json.dumps(done) if isinstance(done, dict | list) else done
+
+    statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
+    cursor = session.connection().connection.cursor()
+    with cursor.copy(statement) as copy:
+        for position, row in enumerate(rows):
+            raw = ([ids[position]] if ids is not None else []) + [row.get(n) for n in names] + fixed
+            copy.write_row([value(p, v) for p, v in zip(processors, raw, strict=True)])
+
+
+def _copy_bulk_inserts(state: ORMExecuteState) -> Result[Any] | None:
+    """A ``do_orm_execute`` hook: a bulk ``insert(Model)`` with a list of rows and no
+    RETURNING goes in as COPY instead (the kept progress rows ``refresh`` writes)."""
+    statement, rows = state.statement, state.parameters
+    if not state.is_insert or not isinstance(rows, list) or len(rows) < 2 or statement._returning:  # type: ignore[attr-defined]
+        return None
+    copy_rows(state.session, statement.table, rows)  # type: ignore[attr-defined]
+    return IteratorResult(SimpleResultMetaData([]), iter([]))
+
+
+@contextmanager
+def bulk_inserts_copied(session: DbSession) -> Iterator[None]:
+    """While inside, the session's bulk INSERTs go in with COPY (PostgreSQL only)."""
+    if not copying(session):
+        yield
+        return
+    real = session()  # type: ignore[operator]  # the scoped session's own Session
+    event.listen(real, "do_orm_execute", _copy_bulk_inserts)
+    try:
+        yield
+    finally:
+        event.remove(real, "do_orm_execute", _copy_bulk_inserts)
+
+
+def mastery_rows(evidence: Sequence[dict[str, Any]], method: MasteryMethod, now: datetime) -> list[dict[str, Any]]:
+    """The mastery records of the learners whose evidence this is (all of it), as
+    ``lms.progress.services.rebuild`` makes them from the stored rows: each learner's points
+    on an objective in the order recorded (the order written, when at the same moment)."""
+    grouped: dict[tuple[int, int], list[tuple[datetime, int, dict[str, Any]]]] = defaultdict(list)
+    for position, row in enumerate(evidence):
+        grouped[(row["user_id"], row["objective_id"])].append((row["recorded_at"], position, row))
+    made = []
+    for (user_id, objective_id), found in grouped.items():
+        found.sort(key=lambda entry: (entry[0], entry[1]))
+        points = [Point(level=row["level"], weight=row["weight"]) for _at, _position, row in found]
+        level = method.level(points)
+        if level is not None:
+            made.append({"user_id": user_id, "objective_id": objective_id, "level": level,
+                         "evidence_count": sum(1 for p in points if p.weight > 0), "method": method.name,
+                         "updated_at": now})
+    return made
 
 
 def points_of(work: WorkPlan, levels: dict[str, str | None]) -> float:
@@ -520,11 +619,12 @@ class Writer:
     for real results; ``objective_ids`` maps the course's objective codes to ids."""
 
     def __init__(self, session: DbSession, cohort: Cohort, instructor_id: int, now: datetime, rng: random.Random,
-                 report: BenchmarkReport, objective_ids: dict[str, int]) -> None:
+                 report: BenchmarkReport, objective_ids: dict[str, int], mastery: bool = False) -> None:
         self.session, self.cohort, self.instructor_id, self.rng, self.report = session, cohort, instructor_id, rng, report
         self.ids = objective_ids
-        self.latest = now - timedelta(hours=1)
+        self.now, self.latest = now, now - timedelta(hours=1)
         self.rules, self.kinds = policy(session), objective_kinds(session)
+        self.mastery = mastery  # also write the chunk's learners' mastery (they have no other evidence)
 
     def write(self, plans: list[LearnerPlan], reviews: list[ReviewPlan] | None = None) -> None:
         """Write the plans; their works' peer reviews are drawn within the chunk unless
@@ -542,6 +642,10 @@ class Writer:
         insert_all(self.session, SimulationRun, runs)
         self.report.simulation_runs += len(runs)
         insert_all(self.session, Evidence, weighed(evidence, self.rules, self.kinds))
+        if self.mastery:
+            made = mastery_rows(evidence, self.rules.method, self.now)
+            insert_all(self.session, Mastery, made)
+            self.report.mastery += len(made)
         self.report.lessons_read += len(reads)
         self.report.kpi_figures += len(kpis)
         self.report.evidence += len(evidence)
@@ -746,8 +850,14 @@ def new_learners(session: DbSession, cohort: Cohort, number: int, learners: int,
 
 def build_benchmark(session: DbSession, learners: int, cohorts: int, now: datetime, tick: Tick) -> BenchmarkReport:
     """``cohorts`` extra cohorts of ``learners`` generated learners each, with their activity
-    and evidence, then every learner's mastery rebuilt once. Learners that already exist
-    (from an earlier run with the same numbers) are left as they are."""
+    and evidence. Learners that already exist (from an earlier run with the same numbers)
+    are left as they are.
+
+    Written ``CHUNK`` learners at a time, so memory does not grow with the number of
+    learners: each chunk's rows (COPY on PostgreSQL), then its learners' mastery, made
+    from the evidence just written (all they have), and on PostgreSQL their kept schedule
+    state (``lms.progress.state.refresh``, its rows copied too). Elsewhere the schedule
+    state is rebuilt once at the end, as the bulk inserts noted those learners."""
     if not 1 <= learners <= MAX_LEARNERS:
         raise DemoError(f"Generate between 1 and {MAX_LEARNERS} learners per cohort.")
     if cohorts < 0:
@@ -760,6 +870,7 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
         raise DemoError("No course is loaded: run `flask lms load-content` first.")
     report = BenchmarkReport()
     password_hash = generate_password_hash(DEMO_PASSWORD)
+    per_chunk = copying(session)
     for number in range(1, cohorts + 1):
         cohort = benchmark_cohort(session, number, now.date(), instructor)
         ids, existing = new_learners(session, cohort, number, learners, password_hash, now)
@@ -769,18 +880,20 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
         report.existing += existing
         tick(existing)
         planner = Planner(catalog, cohort, instructor.id, now)
-        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids)
+        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids,
+                        mastery=True)
         for chunk in batches(ids, CHUNK):
             plans = []
             for user_id in chunk:
                 rng = random.Random(f"bench:{number}:{user_id}")
                 plans.append(planner.plan(user_id, generated_profile(rng), rng))
-                tick(1)
             writer.write(plans)
+            del plans
+            if per_chunk:
+                with bulk_inserts_copied(session):
+                    refresh_progress(session, chunk, now)
+            tick(len(chunk))
     session.flush()
-    if report.evidence:
-        report.mastery = rebuild(session, now)
-    if report.learners:  # bulk inserts pass the session events by: the schedule state is rebuilt once
+    if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
         rebuild_progress(session, now)
     return report
-
