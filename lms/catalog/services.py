@@ -58,7 +58,7 @@ def schedule(session: DbSession) -> list[ScheduledPhase]:
 
 def kept_schedule(session: DbSession) -> list[ScheduledPhase]:
     """``schedule`` kept between requests (``lms.catalog.revision``): detached, read only;
-    each phase's module and lessons are loaded, nothing else."""
+    each phase's module and lessons are loaded (not the lessons' bodies), nothing else."""
     return cached(session, "catalog.schedule", _schedule)
 
 
@@ -67,7 +67,9 @@ def _schedule(session: DbSession) -> list[ScheduledPhase]:
         select(Phase).join(Phase.module)
         .where(Phase.retired_at.is_(None), Module.retired_at.is_(None))
         .order_by(Phase.month, Module.position, Phase.position)
-        .options(selectinload(Phase.module), selectinload(Phase.lessons))
+        # The lessons' bodies (400 KB for the shipped course) stay in the database: a
+        # schedule lists lessons, the lesson page reads its own body.
+        .options(selectinload(Phase.module), selectinload(Phase.lessons).defer(Lesson.body))
     )
     return [
         ScheduledPhase(phase=p, module=p.module, lessons=[les for les in p.lessons if les.active])
