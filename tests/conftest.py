@@ -9,7 +9,9 @@ the loaded tables without paying for the load each time:
   restores it before a test when the previous one wrote anything, and again after the test;
 - the first time a worker loads a given set of content files (the shipped curriculum, or a
   test's fixed quiz folder) into empty tables, ``load_content`` loads it for real and saves
-  a snapshot of the result; a later test doing the same gets that snapshot restored.
+  a snapshot of the result; a later test doing the same gets that snapshot restored;
+- likewise ``demo_command``: ``flask lms demo`` on freshly loaded tables is built once per
+  worker and restored for the next test that starts from there.
 
 Tests run against real commits (the app commits, threads and a live server share the
 database), so a snapshot is restored rather than a transaction rolled back. Browser
