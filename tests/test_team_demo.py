@@ -5,7 +5,10 @@ member gets its evidence and counts it done) and leave a few contribution rating
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+import werkzeug.security
 from dateutil.relativedelta import relativedelta
 from flask import Flask
 from sqlalchemy import select
@@ -25,6 +28,14 @@ from lms.teams.models import ContributionRating, Team
 KEY = "intl-hands-on-entry-plan"
 
 
+
+
+@pytest.fixture(autouse=True)
+def _same_salts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The n-th account a test makes gets the same salt in each test, so the suite's
+    remembered scrypt hashes the demo's passwords once per worker."""
+    salts = itertools.count(1)
+    monkeypatch.setattr(werkzeug.security, "gen_salt", lambda length: f"{next(salts):0{length}d}")
 
 
 def team_rows() -> list[tuple[Team, list[int], Submission]]:
