@@ -7,6 +7,7 @@ EXPLAINed, and no plan scans the evidence or mastery table from end to end."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,12 +31,12 @@ LEARNERS = 6_000    # in the database
 COHORT = 60         # of them in the cohort asked about: 1%, the share of a 1,000-learner cohort among 100,000
 PER_OBJECTIVE = 3   # evidence rows per learner and objective
 SEQ_SCAN = re.compile(r"Seq Scan on (evidence|mastery)\b")
+pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                                reason="EXPLAIN plans are PostgreSQL's: set TEST_DATABASE_URL to a PostgreSQL database")
 
 
 @pytest.fixture()
 def populated(loaded: Flask, make_org: Callable[..., Any], make_cohort: Callable[..., Any]) -> tuple[Any, list[int]]:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("EXPLAIN plans are PostgreSQL's: set TEST_DATABASE_URL to a PostgreSQL database")
     org = make_org()
     cohort, others = make_cohort(org=org, months_ago=4), make_cohort(org=org, months_ago=6)
     now = datetime.now(UTC)
