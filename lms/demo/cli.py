@@ -63,7 +63,8 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
                    f"{report.simulation_runs:,} simulation runs, {report.expert_ratings:,} expert ratings, "
                    f"{report.teams:,} teams; "
                    + (f"{report.mastery:,} mastery records rebuilt." if report.mastery else "mastery unchanged."))
-        click.echo(f"  Took {seconds:.1f}s.")
+        rate = f" ({report.learners / seconds:.1f} learners/s)" if report.learners and seconds else ""
+        click.echo(f"  Took {seconds:.1f}s{rate}.")
     click.echo(f"Evidence in the database: {evidence_count(db.session):,} rows.")
     click.echo(f"Demo data ready: {ORGANIZATION}, cohort {COHORT!r} (started five months ago).")
     click.echo(f"{'role':<20} {'email':<26} password")
