@@ -2,7 +2,7 @@
 whenever the curriculum changes) that the processes' curriculum caches are keyed on
 
 Revision ID: l3c3d4e5f613
-Revises: l2c3d4e5f613
+Revises: l1c3d4e5f613
 Create Date: 2026-12-01 13:50:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'l3c3d4e5f613'
-down_revision = 'l2c3d4e5f613'
+down_revision = 'l1c3d4e5f613'
 branch_labels = None
 depends_on = None
 
