@@ -134,6 +134,7 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         for name, path in (("grades CSV", "grades.csv"), ("gradebook CSV", "gradebook.csv"),
                            ("heat map CSV (lms/competency)", "competency.csv")):
             url = f"/cohorts/{cohort_id}/{path}"
+            say(f"  {name} ...")
             size = drain(client, url)
             ms = timed(lambda url=url: drain(client, url), runs)  # type: ignore[misc]
             results.append((name, ms, peak_mib(lambda url=url: drain(client, url)),  # type: ignore[misc]
@@ -147,6 +148,7 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
                 if response.status_code != 302:
                     raise SystemExit(f"{url} answered {response.status_code}.")
 
+            say(f"  {name} ...")
             ms = timed(ask, runs)
             peak = peak_mib(ask)
             db.session.expire_all()
