@@ -390,12 +390,15 @@ def test_api_tokens_and_requested_jobs_are_exported_then_erased(app: Flask, cour
     exported_file.write_text("learner\n")
     db.session.add(Job(kind="export", label="Ana's export", status=JobStatus.DONE, requested_by_id=ana.id,
                        file_path="exports/ana.csv", file_name="ana.csv", file_type="text/csv"))
+    db.session.add(Job(kind="export", label="Ana's old export", status=JobStatus.EXPIRED, requested_by_id=ana.id,
+                       file_name="old.csv", file_type="text/csv"))
     db.session.commit()
     data = json.loads(download(course["clients"]["Ana Erased"]).read("data.json"))
     [token] = data["api_tokens"]
     assert token["name"] == "My notebook" and token["scopes"] == ["read:grades"] and "last_used_at" in token
     assert "token_hash" not in token and "prefix" not in token and made.token.token_hash not in json.dumps(data)
-    [job] = data["requested_jobs"]
+    job, old_job = data["requested_jobs"]
+    assert old_job["label"] == "Ana's old export" and old_job["status"] == "expired"
     assert job["label"] == "Ana's export" and job["file_name"] == "ana.csv" and "file_path" not in job
 
     admin = course["client_for"](course["admin"])

@@ -653,7 +653,7 @@ class RequestedJobs(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         mine = Job.requested_by_id == erasure.user.id
-        ended = Job.status.in_((JobStatus.DONE, JobStatus.FAILED))
+        ended = Job.status.in_((JobStatus.DONE, JobStatus.FAILED, JobStatus.EXPIRED))
         erasure.doomed += [path for path in session.scalars(select(Job.file_path).where(mine, ended)) if path]
         total = rowcount(session.execute(delete(Job).where(mine, ended)))
         return total + rowcount(session.execute(update(Job).where(mine).values(requested_by_id=None)
