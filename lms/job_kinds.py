@@ -16,16 +16,24 @@ from werkzeug.datastructures import MultiDict
 from lms.announcements import services as announcements
 from lms.announcements.views import link_for
 from lms.certificates.services import issue_due
-from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency import services as competency
 from lms.competency.exports import EXPORTERS as HEAT_MAP_EXPORTERS
+from lms.competency.exports import ORGANIZATION_EXPORTERS, organization_export
 from lms.database import DbSession, unit_of_work, utcnow
 from lms.gradebook import services as gradebook
 from lms.gradebook.exports import EXPORTERS as GRADEBOOK_EXPORTERS
 from lms.gradebook.models import RowFilter
 from lms.grading.exports import EXPORTERS as GRADE_EXPORTERS
 from lms.grading.exports import grade_rows
-from lms.jobs.exports import ExpireExports, ExportFile, ExportJob, ExportSource
+from lms.jobs.exports import (
+    ExpireExports,
+    ExportFile,
+    ExportJob,
+    ExportSource,
+    OrganizationExportJob,
+    OrganizationExportSource,
+)
 from lms.jobs.kinds import JobKind, Work
 from lms.mail.services import deliver_pending, transport_for
 from lms.notifications.reminders import send_reminders
@@ -179,5 +187,16 @@ class GradebookExport(ExportSource):
 
 EXPORT_SOURCES: tuple[ExportSource, ...] = (HeatMapExport(), GradesExport(), GradebookExport())
 
+
+class OrganizationHeatMapExport(OrganizationExportSource):
+    """Every learner of the organization's active cohorts, with the heat map's columns."""
+
+    name, label, formats = "competency", "Competency of every learner", tuple(ORGANIZATION_EXPORTERS)
+
+    def build(self, session: DbSession, organization: Organization, fmt: str, now: datetime) -> ExportFile:
+        return organization_export(session, organization, fmt, now)
+
+
 JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildProgress(),
-                                  RebuildSearch(), CheckCertificates(), ExportJob(EXPORT_SOURCES), ExpireExports())
+                                  RebuildSearch(), CheckCertificates(), ExportJob(EXPORT_SOURCES), ExpireExports(),
+                                  OrganizationExportJob((OrganizationHeatMapExport(),)))

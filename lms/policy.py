@@ -118,6 +118,7 @@ POLICY: dict[str, AccessRule] = {
     "jobs.job": JOB_REQUESTER,
     "jobs.download": JOB_REQUESTER,
     "jobs.cohort_export": COHORT_STAFF,
+    "jobs.organization_export": ORG_ADMIN,
     # organizations and cohorts
     "cohorts.organization": ORG_ADMIN,
     "cohorts.new_cohort": ORG_ADMIN,
@@ -283,6 +284,7 @@ POLICY: dict[str, AccessRule] = {
     "competency.export": COHORT_STAFF,
     "competency.trend": COHORT_STAFF,
     "competency.organization": ORG_ADMIN,
+    "competency.organization_export_file": ORG_ADMIN,
     # reviews of an at-risk learner: whoever sees the at-risk list, for the cohort's learners
     "competency.at_risk_learner": STAFF_FOR_LEARNER,
     "competency.review": STAFF_FOR_LEARNER,

@@ -1,15 +1,24 @@
 """Exporters of a cohort's heat map: a registry of small classes (CSV, JSON), as grades
 have in ``lms.grading.exports``. The CSV goes through the grades' CSV writer, so cells that
-a spreadsheet would run as formulas are made safe the same way."""
+a spreadsheet would run as formulas are made safe the same way. An organization's export
+(``organization_export``) is its active cohorts' heat map rows one after the other, each
+with its cohort, in CSV or JSON (``ORGANIZATION_EXPORTERS``)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
-from lms.competency.services import Cell, HeatMap
+from sqlalchemy import select
+
+from lms.cohorts.models import Cohort, Organization
+from lms.competency.services import Cell, HeatMap, heat_map, learner_counts, objectives_with_modules
+from lms.database import DbSession
 from lms.grading.exports import CsvExporter, GradeTable
+from lms.jobs.exports import ExportFile
+from lms.progress.services import policy
 from lms.web.downloads import json_stream
 
 
@@ -17,11 +26,15 @@ def _level(cell: Cell) -> float | str:
     return "" if cell.level is None else cell.level
 
 
-def heat_map_columns(heat: HeatMap) -> list[str]:
+def _columns(codes: Iterable[str]) -> list[str]:
     columns = ["learner", "email"]
-    for column in heat.columns:
-        columns += [f"{column.code} level", f"{column.code} named level"]
+    for code in codes:
+        columns += [f"{code} level", f"{code} named level"]
     return [*columns, "mean", "at risk", "reasons"]
+
+
+def heat_map_columns(heat: HeatMap) -> list[str]:
+    return _columns(column.code for column in heat.columns)
 
 
 def heat_map_rows(heat: HeatMap) -> Iterator[list[Any]]:
@@ -140,3 +153,79 @@ class JsonHeatMap(HeatMapExporter):
 
 
 EXPORTERS: dict[str, HeatMapExporter] = {e.name: e for e in (CsvHeatMap(), JsonHeatMap())}
+
+
+# --------------------------------------------------------------------------- an organization's export
+
+
+class _Scope:
+    """What an organization's export covers, read when it is asked for (plain values: a
+    streamed download detaches the request's objects before its body is made)."""
+
+    def __init__(self, session: DbSession, organization: Organization, now: datetime) -> None:
+        self.session, self.now = session, now
+        self.organization = {"id": organization.id, "name": organization.name}
+        # the active cohorts, ordered as the comparison orders them
+        active = (select(Cohort.id, Cohort.name, Cohort.start_date)
+                  .where(Cohort.organization_id == organization.id, Cohort.archived_at.is_(None))
+                  .order_by(Cohort.start_date, Cohort.name, Cohort.id))
+        self.cohorts: list[dict[str, Any]] = [{"id": cid, "name": name, "start_date": start.isoformat()}
+                                              for cid, name, start in session.execute(active)]
+        self.learners = sum(learner_counts(session, [c["id"] for c in self.cohorts]).values())
+
+    def heat_maps(self) -> Iterator[tuple[dict[str, Any], HeatMap]]:
+        """Each cohort with its heat map, in the heat map's default order (its rows are built a
+        chunk of learners at a time as they are read): a fixed number of statements a cohort."""
+        for found in self.cohorts:
+            cohort = self.session.get(Cohort, found["id"])
+            if cohort is not None:
+                yield found, heat_map(self.session, cohort, self.now)
+
+
+class OrganizationExporter(ABC):
+    name: ClassVar[str]
+    label: ClassVar[str]
+    mimetype: ClassVar[str]
+    extension: ClassVar[str]
+
+    @abstractmethod
+    def stream(self, scope: _Scope) -> Iterator[str]:
+        """The header (or the document's head), then one piece per learner."""
+
+
+class CsvOrganization(OrganizationExporter):
+    name, label, mimetype, extension = "csv", "CSV", "text/csv", "csv"
+
+    def stream(self, scope: _Scope) -> Iterator[str]:
+        codes = [objective.key for objective in objectives_with_modules(scope.session)]  # the heat maps' columns
+        rows = ([cohort["name"], *row] for cohort, heat in scope.heat_maps() for row in heat_map_rows(heat))
+        yield from CsvExporter().stream_rows(["cohort", *_columns(codes)], rows)
+
+
+class JsonOrganization(OrganizationExporter):
+    name, label, mimetype, extension = "json", "JSON", "application/json", "json"
+
+    def stream(self, scope: _Scope) -> Iterator[str]:
+        rules = policy(scope.session)
+        head = {"organization": scope.organization, "cohorts": scope.cohorts,
+                "objectives": [{"code": o.key, "title": o.title, "kind": o.kind} for o in objectives_with_modules(scope.session)],
+                "thresholds": dict(rules.thresholds), "at_risk_below": rules.at_risk_below}
+        rows = ({"cohort_id": cohort["id"], "cohort": cohort["name"], **_row_document(heat, row)}
+                for cohort, heat in scope.heat_maps() for row in heat.rows)
+        yield from json_stream(head, "rows", rows)
+
+
+ORGANIZATION_EXPORTERS: dict[str, OrganizationExporter] = {e.name: e for e in (CsvOrganization(), JsonOrganization())}
+
+
+def organization_export(session: DbSession, organization: Organization, fmt: str, now: datetime) -> ExportFile:
+    """Every current learner of the organization's active cohorts, one row each with its
+    cohort and the heat map's columns: the cohorts' heat map exports one after the other.
+    Two statements now (the cohorts, the learners: ``total``); the chunks are made as they
+    are read, a cohort at a time and its rows a chunk of learners at a time, so memory is
+    that of one cohort's export (its one line per learner), not of the organization's.
+    ``fmt`` is a key of ``ORGANIZATION_EXPORTERS``."""
+    exporter = ORGANIZATION_EXPORTERS[fmt]
+    scope = _Scope(session, organization, now)
+    return ExportFile(f"competency-{organization.name}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
+                      scope.learners + 1, exporter.stream(scope))

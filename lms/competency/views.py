@@ -14,7 +14,7 @@ from lms.accounts.models import User
 from lms.cohorts.models import Cohort, Organization
 from lms.competency import services
 from lms.competency.charts import trend_chart
-from lms.competency.exports import EXPORTERS
+from lms.competency.exports import EXPORTERS, ORGANIZATION_EXPORTERS, organization_export
 from lms.competency.forms import ReviewForm
 from lms.competency.render import heat_rows
 from lms.database import utcnow
@@ -68,10 +68,28 @@ def trend(cohort_id: int) -> str:
     return render_template("competency/trend.html", page=page, chart=trend_chart(page))
 
 
+def _organization(org_id: int) -> Organization:
+    return db.session.get(Organization, org_id) or abort(404)
+
+
 @bp.get("/organizations/<int:org_id>/competency")
 def organization(org_id: int) -> str:
-    org = db.session.get(Organization, org_id) or abort(404)
-    return render_template("competency/organization.html", comparison=services.compare(db.session, org, utcnow()))
+    org = _organization(org_id)
+    return render_template("competency/organization.html", comparison=services.compare(db.session, org, utcnow()),
+                           exporters=ORGANIZATION_EXPORTERS.values())
+
+
+@bp.get("/organizations/<int:org_id>/competency.<fmt>")
+def organization_export_file(org_id: int, fmt: str) -> Response | str:
+    """Every learner of the organization's active cohorts, streamed row by row; past
+    EXPORT_BACKGROUND_ABOVE learners, offered as a background job."""
+    if fmt not in ORGANIZATION_EXPORTERS:
+        abort(404)
+    org = _organization(org_id)
+    made = organization_export(db.session, org, fmt, utcnow())
+    if exports.too_many(current_app.config, made.total - 1):
+        return exports.offer_organization(org, "competency", fmt)
+    return streamed_download(made.chunks, mimetype=made.mimetype, filename=made.filename, session=db.session)
 
 
 def _risk(cohort_id: int, user_id: int) -> services.LearnerRisk:

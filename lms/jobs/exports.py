@@ -3,7 +3,9 @@
 download link when ready, instead of in the request. An export source is a small class
 (``ExportSource``) per exported thing (heat map, grades, gradebook), registered in
 ``lms/job_kinds.py``; the ``export`` job kind writes the source's chunks to a file under
-the upload directory. Small cohorts are streamed by the feature's own view."""
+the upload directory. Small cohorts are streamed by the feature's own view. An
+organization's export (every learner of its active cohorts) goes the same way, by the
+``organization-export`` kind and its sources (``OrganizationExportSource``)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from flask import render_template
 from sqlalchemy import func, select
 
-from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.database import DbSession, unit_of_work
 from lms.jobs.kinds import JobKind, Work
 from lms.jobs.services import JobError, expire, expiring
@@ -51,9 +53,14 @@ def learners(session: DbSession, cohort_id: int) -> int:
                           .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))) or 0
 
 
+def too_many(config: Mapping[str, Any], count: int) -> bool:
+    """Whether an export of ``count`` learners is made by a job (more than the threshold)."""
+    return count > int(config.get("EXPORT_BACKGROUND_ABOVE", DEFAULT_THRESHOLD))
+
+
 def in_background(session: DbSession, config: Mapping[str, Any], cohort_id: int) -> bool:
     """Whether the cohort's exports are made by a job (more learners than the threshold)."""
-    return learners(session, cohort_id) > int(config.get("EXPORT_BACKGROUND_ABOVE", DEFAULT_THRESHOLD))
+    return too_many(config, learners(session, cohort_id))
 
 
 def keep_for(config: Mapping[str, Any]) -> timedelta:
@@ -67,17 +74,36 @@ def offer(cohort: Cohort, source: str, fmt: str, args: Mapping[str, str]) -> str
                            args={k: v for k, v in args.items() if len(k) <= 40 and len(v) <= 200})
 
 
-class ExportJob(JobKind):
-    """Build one export of a cohort into a file (params: source, cohort_id, format, args)."""
+def offer_organization(organization: Organization, source: str, fmt: str) -> str:
+    """The page shown instead of a large organization's export: a button that asks for it as a job."""
+    return render_template("jobs/organization_export_offer.html", organization=organization, source=source, fmt=fmt)
 
-    name = "export"
-    label = "Export"
+
+class OrganizationExportSource(ABC):
+    """One export of a whole organization (its active cohorts' learners)."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    formats: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def build(self, session: DbSession, organization: Organization, fmt: str, now: datetime) -> ExportFile: ...
+
+
+S = TypeVar("S", ExportSource, OrganizationExportSource)
+
+
+class SourcedExport(JobKind, Generic[S]):
+    """What the export kinds share: their sources by name (params: source, format, and
+    ``<of>_id``, ``<of>_name`` of what is exported), the job's line, the file written."""
+
     max_attempts = 3
+    of: ClassVar[str]
 
-    def __init__(self, sources: Iterable[ExportSource]) -> None:
-        self.sources = {source.name: source for source in sources}
+    def __init__(self, sources: Iterable[S]) -> None:
+        self.sources: dict[str, S] = {source.name: source for source in sources}
 
-    def source(self, name: str, fmt: str) -> ExportSource:
+    def source(self, name: str, fmt: str) -> S:
         found = self.sources.get(name)
         if found is None or fmt not in found.formats:
             raise JobError(f"There is no {fmt} export of {name}.")
@@ -85,17 +111,41 @@ class ExportJob(JobKind):
 
     def describe(self, params: Mapping[str, Any]) -> str:
         found = self.sources.get(str(params.get("source")))
-        return f"{found.label if found else 'Export'} ({params.get('format')}) of {params.get('cohort_name', 'a cohort')}"
+        return f"{found.label if found else 'Export'} ({params.get('format')}) of {params.get(f'{self.of}_name', f'a {self.of}')}"
+
+    @abstractmethod
+    def make(self, work: Work, source: S, fmt: str) -> ExportFile:
+        """The source's export of the job's cohort (organization), or JobError when it is gone."""
 
     def run(self, work: Work) -> str:
-        params = work.params
-        source = self.source(str(params["source"]), str(params["format"]))
-        cohort = work.session.get(Cohort, int(params["cohort_id"]))
-        if cohort is None:
-            raise JobError("The cohort no longer exists.")
-        made = source.build(work.session, cohort, str(params["format"]), dict(params.get("args") or {}), work.now)
+        fmt = str(work.params["format"])
+        made = self.make(work, self.source(str(work.params["source"]), fmt), fmt)
         written = work.write_file(made.filename, made.mimetype, made.chunks, made.total)
         return f"{made.filename}: {max(0, written - 1)} rows"
+
+
+class ExportJob(SourcedExport[ExportSource]):
+    """Build one export of a cohort into a file (params: source, cohort_id, format, args)."""
+
+    name, label, of = "export", "Export", "cohort"
+
+    def make(self, work: Work, source: ExportSource, fmt: str) -> ExportFile:
+        cohort = work.session.get(Cohort, int(work.params["cohort_id"]))
+        if cohort is None:
+            raise JobError("The cohort no longer exists.")
+        return source.build(work.session, cohort, fmt, dict(work.params.get("args") or {}), work.now)
+
+
+class OrganizationExportJob(SourcedExport[OrganizationExportSource]):
+    """Build one export of an organization into a file (params: source, organization_id, format)."""
+
+    name, label, of = "organization-export", "Organization export", "organization"
+
+    def make(self, work: Work, source: OrganizationExportSource, fmt: str) -> ExportFile:
+        organization = work.session.get(Organization, int(work.params["organization_id"]))
+        if organization is None:
+            raise JobError("The organization no longer exists.")
+        return source.build(work.session, organization, fmt, work.now)
 
 
 class ExpireExports(JobKind):

@@ -5,15 +5,16 @@ large export as a job."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Organization
 from lms.extensions import db
 from lms.jobs import runner, services
-from lms.jobs.exports import ExportJob, keep_for
+from lms.jobs.exports import ExportJob, OrganizationExportJob, SourcedExport, keep_for
 from lms.jobs.forms import ButtonForm
 from lms.jobs.models import Job, JobStatus
 from lms.storage.backends import file_storage
@@ -70,26 +71,47 @@ def download(job_id: int) -> Response:
     return response
 
 
+K = TypeVar("K", ExportJob, OrganizationExportJob)
+
+
+def _export_kind(kind: type[K], source: str, fmt: str) -> K:
+    """The installed export kind with that source and format (else 404), once the form's token is checked."""
+    found = runner.kinds(current_app).get(kind.name)
+    if not isinstance(found, kind):
+        abort(404)
+    try:
+        found.source(source, fmt)
+    except services.JobError:
+        abort(404)
+    if not ButtonForm().validate_on_submit():
+        abort(400, "This page had expired: ask for the export again.")
+    return found
+
+
+def _queue_export(kind: SourcedExport[Any], params: dict[str, Any], user_id: int, key: str) -> Response:
+    made = services.queue_job(db.session, kind.name, params, label=kind.describe(params), max_attempts=kind.max_attempts,
+                              requested_by_id=user_id, key=key)
+    return redirect(url_for("jobs.job", job_id=made.id))
+
+
 @bp.post("/cohorts/<int:cohort_id>/exports/<source>.<fmt>")
 def cohort_export(cohort_id: int, source: str, fmt: str) -> Response:
     """Queue a cohort's export as a job (one live job per cohort, export and options)."""
     cohort = db.session.get(Cohort, cohort_id) or abort(404)
-    exporter = runner.kinds(current_app).get(ExportJob.name)
-    if not isinstance(exporter, ExportJob):
-        abort(404)
-    try:
-        exporter.source(source, fmt)
-    except services.JobError:
-        abort(404)
-    form = ButtonForm()
-    if not form.validate_on_submit():
-        abort(400, "This page had expired: ask for the export again.")
+    exporter = _export_kind(ExportJob, source, fmt)
     args = {key: value for key, value in request.form.items()
             if key not in ("csrf_token", "submit") and len(key) <= 40 and len(value) <= 200}
     user = signed_in()
     params = {"source": source, "cohort_id": cohort.id, "cohort_name": cohort.name, "format": fmt, "args": args}
     options = hashlib.sha256("&".join(f"{k}={v}" for k, v in sorted(args.items())).encode()).hexdigest()[:16]
-    key = f"export:{user.id}:{source}:{cohort.id}:{fmt}:{options}"
-    made = services.queue_job(db.session, ExportJob.name, params, label=exporter.describe(params),
-                              max_attempts=exporter.max_attempts, requested_by_id=user.id, key=key)
-    return redirect(url_for("jobs.job", job_id=made.id))
+    return _queue_export(exporter, params, user.id, f"export:{user.id}:{source}:{cohort.id}:{fmt}:{options}")
+
+
+@bp.post("/organizations/<int:org_id>/exports/<source>.<fmt>")
+def organization_export(org_id: int, source: str, fmt: str) -> Response:
+    """Queue an organization's export as a job (one live job per person, organization, export and format)."""
+    organization = db.session.get(Organization, org_id) or abort(404)
+    exporter = _export_kind(OrganizationExportJob, source, fmt)
+    user = signed_in()
+    params = {"source": source, "organization_id": organization.id, "organization_name": organization.name, "format": fmt}
+    return _queue_export(exporter, params, user.id, f"organization-export:{user.id}:{source}:{organization.id}:{fmt}")
