@@ -4,7 +4,7 @@ Chromium driven by Playwright. Only these tests import Playwright."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +20,42 @@ CHROMIUM_ARGS = [
 ]
 
 
-def closing_body(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
-    """The app, with each response body closed however its sending ends. Werkzeug's
-    development server skips ``close()`` when the browser drops the connection mid-body
-    (a navigation cancels a stylesheet download), leaving a static file open for the
-    garbage collector; a generator's ``finally`` runs when the server lets go of it."""
+class Serving:
+    """The app as the test server runs it: each response body closed however its sending
+    ends, and the requests in flight counted.
 
-    def serve(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
-        body = app(environ, start_response)
+    Werkzeug's development server skips ``close()`` when the browser drops the connection
+    mid-body (a navigation cancels a stylesheet download), leaving a static file open for
+    the garbage collector; a generator's ``finally`` runs when the server lets go of it.
+    The count lets the fixture wait for the last request before the test ends: a request
+    thread still running when the ``app`` fixture disposes of the engine would give its
+    connection back to the discarded pool, and PostgreSQL's driver then warns, whenever
+    the collector gets to it, that an open connection was deleted (failing a later test)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.busy = 0
+        self.changed = threading.Condition()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        with self.changed:
+            self.busy += 1
         try:
-            yield from body
+            body = self.app(environ, start_response)
+            try:
+                yield from body
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
         finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
+            with self.changed:
+                self.busy -= 1
+                self.changed.notify_all()
 
-    return serve
+    def wait_idle(self, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.busy == 0, timeout)
 
 
 @pytest.fixture()
@@ -43,7 +63,8 @@ def server_url(app: Flask) -> Iterator[str]:
     """Serve the test app on a free localhost port in a thread; yields its base URL.
     CSRF protection is on here, as in production: the browser submits real forms."""
     app.config["WTF_CSRF_ENABLED"] = True
-    server = make_server("127.0.0.1", 0, closing_body(app), threaded=True)
+    serving = Serving(app)
+    server = make_server("127.0.0.1", 0, serving, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -51,6 +72,7 @@ def server_url(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+        serving.wait_idle(timeout=10)
 
 
 @pytest.fixture(scope="session")
