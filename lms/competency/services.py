@@ -878,6 +878,18 @@ class HeatMap:
             self.reviews[uid] = since_review(row, found, self.today)
         return self.reviews.get(uid) or since_review(row, None, self.today)
 
+    def reviews_of(self, rows: Sequence[Row]) -> list[SinceReview]:
+        """``review_of`` for many rows, the reviews not read yet read in one statement
+        (a panel listing every learner at risk sends no statement per learner)."""
+        if self.context is not None:
+            risky = {s.user_id for s in self.risky}
+            by_id = {r.user.id: r for r in rows}
+            missing = sorted((by_id.keys() & risky) - self.reviews.keys())
+            if missing:
+                found = latest_reviews(self.context.session, self.cohort.id, missing)
+                self.reviews.update({uid: since_review(by_id[uid], found.get(uid), self.today) for uid in missing})
+        return [self.review_of(row) for row in rows]
+
     @property
     def learners(self) -> int:
         return len(self.learners_in_order)

@@ -284,8 +284,8 @@ class CohortToday:
         if self.map is None:
             return []
         found = []
-        for row in self.map.at_risk:
-            since = self.map.review_of(row)
+        rows = list(self.map.at_risk)
+        for row, since in zip(rows, self.map.reviews_of(rows), strict=True):
             if not since.reviewed:
                 found.append((row.user, [str(r) for r in row.reasons]))
             elif since.new:
