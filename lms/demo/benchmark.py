@@ -896,4 +896,9 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     session.flush()
     if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
         rebuild_progress(session, now)
+    if report.learners and per_chunk:
+        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
+        # late): without them it guessed a few enrolments and read mastery learner by learner
+        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
+        session.execute(text("ANALYZE"))
     return report
