@@ -18,6 +18,7 @@ from lms.cohorts.models import Cohort
 from lms.cohorts.roles import Roles
 from lms.database import DbSession, utcnow
 from lms.extensions import db
+from lms.learning.services import Schedule
 from lms.web.forms import add_error
 
 bp = Blueprint("announcements", __name__, template_folder="templates")
@@ -27,7 +28,8 @@ def link_for(announcement: Announcement) -> str:
     return url_for("announcements.mine", _anchor=f"announcement-{announcement.id}")
 
 
-def home_panel(session: DbSession, user: User, roles: Roles, now: datetime) -> dict[str, Any] | None:
+def home_panel(session: DbSession, user: User, roles: Roles, now: datetime,
+               plan: Schedule | None) -> dict[str, Any] | None:
     """The learner's home panel: their cohort's visible announcements they have not dismissed."""
     if roles.enrolment is None:
         return None

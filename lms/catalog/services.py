@@ -29,6 +29,11 @@ def active_levels(session: DbSession) -> list[Level]:
     return memo(session, "catalog.levels", _active_levels)
 
 
+def kept_levels(session: DbSession) -> list[Level]:
+    """``active_levels`` kept between requests (``lms.catalog.revision``): detached, read only."""
+    return cached(session, "catalog.levels", _active_levels)
+
+
 def active_objectives(session: DbSession) -> list[Objective]:
     return list(session.scalars(
         select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)

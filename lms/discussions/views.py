@@ -20,6 +20,7 @@ from lms.discussions.forms import EditPostForm, ModerateForm, ReplyForm, ThreadF
 from lms.discussions.models import ModerationAction, Post, Thread
 from lms.discussions.moderation import MODERATORS
 from lms.extensions import db
+from lms.learning.services import Schedule
 from lms.web.forms import add_error
 
 bp = Blueprint("discussions", __name__, template_folder="templates")
@@ -39,7 +40,8 @@ def discussion_cohorts(user: User) -> list[Cohort]:
     return cohorts
 
 
-def home_panel(session: DbSession, user: User, roles: Roles, now: datetime) -> dict[str, Any] | None:
+def home_panel(session: DbSession, user: User, roles: Roles, now: datetime,
+               plan: Schedule | None) -> dict[str, Any] | None:
     """The learner's home panel: a link to their cohort's discussions."""
     return {"cohort_id": roles.enrolment.cohort_id} if roles.enrolment is not None else None
 

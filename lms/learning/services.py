@@ -27,7 +27,7 @@ from lms.accounts.services import hash_token, new_token
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.catalog.models import Lesson, Level, Phase
-from lms.catalog.services import ScheduledPhase, active_levels, schedule
+from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
@@ -249,16 +249,20 @@ def latest_overrides(session: DbSession, user_id: int) -> dict[tuple[int, Overri
 
 
 def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now: datetime,
-                   enrolment: Enrolment | None = None) -> Schedule:
+                   enrolment: Enrolment | None = None, kept: bool = False) -> Schedule:
     """The learner's schedule in ``cohort`` (``user_id`` None: the cohort's own dates):
-    their own dates from their enrolment there (looked up unless given), then their overrides."""
+    their own dates from their enrolment there (looked up unless given), then their overrides.
+
+    ``kept``: the phases, lessons and levels are the curriculum this process keeps between
+    requests (``lms.catalog.revision``: one statement instead of four), detached and read
+    only; for pages that only show the schedule, never for one that writes beside it."""
     today = cohort_today(cohort, now)
     overrides = latest_overrides(session, user_id) if user_id is not None else {}
     if enrolment is None and user_id is not None:
         enrolment = enrolment_in(session, cohort, user_id)
     timeline = timeline_of(cohort, enrolment)
     slots = []
-    for item in schedule(session):
+    for item in (kept_schedule(session) if kept else schedule(session)):
         opens, due = timeline.phase_dates(item.phase.month)
         early = overrides.get((item.phase.id, OverrideKind.EARLY_ACCESS))
         extension = overrides.get((item.phase.id, OverrideKind.EXTENSION))
@@ -270,7 +274,7 @@ def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now:
             due = extension.on_date
         slots.append(Slot(item=item, opens_on=opens, due_on=due, is_open=opens <= today, early=is_early, extended=is_extended))
     month = timeline.month(today)
-    level = next((lv for lv in active_levels(session) if lv.holds(month)), None)
+    level = next((lv for lv in (kept_levels(session) if kept else active_levels(session)) if lv.holds(month)), None)
     return Schedule(cohort=cohort, today=today, month=month, level=level, slots=slots, timeline=timeline)
 
 

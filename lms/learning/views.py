@@ -108,11 +108,13 @@ def home() -> str:
             if roles.admin_of else [])
     org_cohorts = cohorts.organization_cohorts(db.session, roles.admin_of) if roles.admin_of else []
     now = utcnow()
+    plan = (services.build_schedule(db.session, roles.enrolment.cohort, user.id, now, roles.enrolment, kept=True)
+            if roles.enrolment else None)  # built once, shown by the page and its panels
     return render_template(
         "learning/home.html",
         roles=roles,
-        plan=services.build_schedule(db.session, roles.enrolment.cohort, user.id, now) if roles.enrolment else None,
-        panels=panels_of(current_app, db.session, user, roles, now),
+        plan=plan,
+        panels=panels_of(current_app, db.session, user, roles, now, plan),
         taught=instructor_cohorts(db.session, user) if roles.instructs else [],
         orgs=[(org, [row for row in org_cohorts if row.cohort.organization_id == org.id]) for org in orgs],
     )

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, QuizKind
@@ -25,7 +25,7 @@ from lms.assessment.services import pending_essays
 from lms.catalog.models import Level, Module
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import HeatMap, heat_map
-from lms.coursework.models import Submission, SubmissionStatus
+from lms.coursework.models import Assignment, Submission, SubmissionStatus
 from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
@@ -201,7 +201,8 @@ def recent_results(session: DbSession, user_id: int) -> list[Recent]:
         select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()]),
                             Grade.status == GradeStatus.RELEASED, Grade.released_at.is_not(None))
         .order_by(Grade.released_at.desc()).limit(RECENT_SHOWN)
-        .options(selectinload(Grade.submission).selectinload(Submission.assignment)))) if work else []
+        .options(joinedload(Grade.submission, innerjoin=True).load_only(Submission.id, Submission.assignment_id)
+                 .joinedload(Submission.assignment, innerjoin=True).load_only(Assignment.key, Assignment.title)))) if work else []
     teams = groups_of(session, [g.submission_id for g in grades])
     scores = {g.id: teams[g.submission_id].score_of(user_id, g.score, g.max_score) if g.submission_id in teams else g.score
               for g in grades}
@@ -211,12 +212,12 @@ def recent_results(session: DbSession, user_id: int) -> list[Recent]:
                Attempt.pending_manual.is_(False), Quiz.kind != QuizKind.CHECK)
         .order_by(Attempt.submitted_at.desc()).limit(RECENT_SHOWN)
         .options(load_only(Attempt.quiz_id, Attempt.score, Attempt.max_score, Attempt.submitted_at, Attempt.pending_manual),
-                 selectinload(Attempt.quiz).load_only(Quiz.key, Quiz.title, Quiz.passing_score)))
+                 joinedload(Attempt.quiz, innerjoin=True).load_only(Quiz.key, Quiz.title, Quiz.passing_score)))
     answers = session.scalars(
         select(FeedbackResponse).join(FeedbackInvite, FeedbackInvite.id == FeedbackResponse.invite_id)
         .where(FeedbackInvite.learner_id == user_id)
         .order_by(FeedbackResponse.submitted_at.desc()).limit(RECENT_SHOWN)
-        .options(selectinload(FeedbackResponse.invite).selectinload(FeedbackInvite.module)))
+        .options(joinedload(FeedbackResponse.invite, innerjoin=True).joinedload(FeedbackInvite.module, innerjoin=True)))
     recent = [Recent("grade", g.submission.assignment.title + (f" (team {teams[g.submission_id].name})"
                                                                 if g.submission_id in teams else ""),
                      g.released_at or g.updated_at,

@@ -11,21 +11,22 @@ from lms.accounts.models import User
 from lms.cohorts.roles import Roles
 from lms.database import DbSession
 from lms.learning.home import HomePanel, Place
-from lms.learning.services import build_schedule
+from lms.learning.services import Schedule
 from lms.today import services
 
 # No routes: the blueprint only carries the panels' templates.
 bp = Blueprint("today", __name__, template_folder="templates")
 
 
-def learner_panel(session: DbSession, user: User, roles: Roles, now: datetime) -> dict[str, Any] | None:
-    if roles.enrolment is None:
+def learner_panel(session: DbSession, user: User, roles: Roles, now: datetime,
+                  plan: Schedule | None) -> dict[str, Any] | None:
+    if plan is None:
         return None
-    plan = build_schedule(session, roles.enrolment.cohort, user.id, now, roles.enrolment)
     return {"today": services.learner_today(session, plan, user.id, now)}
 
 
-def instructor_panel(session: DbSession, user: User, roles: Roles, now: datetime) -> dict[str, Any] | None:
+def instructor_panel(session: DbSession, user: User, roles: Roles, now: datetime,
+                     plan: Schedule | None) -> dict[str, Any] | None:
     if not roles.instructs and not roles.admin_of:
         return None
     cohorts = services.instructor_today(session, user.id, now, roles.admin_of)  # organization admins grade too
