@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
@@ -27,7 +27,9 @@ def enrolled_where(current: Cohort, asking: Cohort) -> str:
 
 
 def active_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
-    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))
+    """The learner's current enrolment, with its cohort (which nearly every caller reads) in the same statement."""
+    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None))
+                          .options(joinedload(Enrolment.cohort, innerjoin=True)))
 
 
 def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None,

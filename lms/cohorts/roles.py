@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import IntEnum
 
-from sqlalchemy import false, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import literal_column, or_, select, union_all
+from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
@@ -39,21 +40,34 @@ class Roles:
         return self.is_admin or bool(self.admin_of) or bool(self.instructs)
 
 
+class _Tie(IntEnum):
+    """What a row of ``roles_of``'s one query of ids says."""
+
+    ADMIN_OF = 1     # an organization the person administers
+    INSTRUCTS = 2    # a cohort they teach
+    MEMBER_OF = 3    # the organization of a cohort they are or were enrolled in, or teach
+
+
 def roles_of(session: DbSession, user: User) -> Roles:
-    admin_of = frozenset(session.scalars(
-        select(organization_admins.c.organization_id).where(organization_admins.c.user_id == user.id)))
-    instructs = frozenset(session.scalars(
-        select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)))
+    """Two statements: the ids (organizations administered, cohorts taught, organizations
+    belonged to) in one, the active enrolment with its cohort in the other."""
+    taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)
+    rows = session.execute(union_all(
+        select(literal_column(str(_Tie.ADMIN_OF.value)), organization_admins.c.organization_id)
+        .where(organization_admins.c.user_id == user.id),
+        select(literal_column(str(_Tie.INSTRUCTS.value)), cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id),
+        select(literal_column(str(_Tie.MEMBER_OF.value)), Cohort.organization_id).where(or_(
+            Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.user_id == user.id)), Cohort.id.in_(taught))),
+    )).all()
+    ids: dict[_Tie, set[int]] = {tie: set() for tie in _Tie}
+    for tie, found in rows:
+        ids[_Tie(tie)].add(found)
+    admin_of = frozenset(ids[_Tie.ADMIN_OF])
     enrolment = session.scalar(
         select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None))
-        .options(selectinload(Enrolment.cohort)))
-    cohort_orgs = frozenset(session.scalars(
-        select(Cohort.organization_id).where(or_(
-            Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.user_id == user.id)),
-            Cohort.id.in_(instructs) if instructs else false(),
-        ))))
-    return Roles(is_admin=user.is_admin, admin_of=admin_of, instructs=instructs,
-                 enrolment=enrolment, member_of=admin_of | cohort_orgs)
+        .options(joinedload(Enrolment.cohort, innerjoin=True)))
+    return Roles(is_admin=user.is_admin, admin_of=admin_of, instructs=frozenset(ids[_Tie.INSTRUCTS]),
+                 enrolment=enrolment, member_of=admin_of | frozenset(ids[_Tie.MEMBER_OF]))
 
 
 def add_organization_admin(session: DbSession, org: Organization, email: str, name: str,
