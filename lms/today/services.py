@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from lms.accounts.models import User
@@ -169,20 +169,17 @@ def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept
 
 def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
     """The weekly checks of the lessons open now (released, not yet past due) the learner
-    has not finished an attempt of: two statements."""
+    has not finished an attempt of: one statement."""
     due_of = {lesson.id: (slot, lesson) for slot in plan.open_now for lesson in slot.lessons}
     if not due_of:
         return []
-    checks = list(session.scalars(select(Quiz).where(Quiz.kind == QuizKind.CHECK, Quiz.retired_at.is_(None),
-                                                      Quiz.lesson_id.in_(list(due_of)))
-                                  .options(load_only(Quiz.id, Quiz.key, Quiz.title, Quiz.lesson_id))))
-    if not checks:
-        return []
-    taken = set(session.scalars(select(Attempt.quiz_id).where(Attempt.user_id == user_id, Attempt.submitted_at.is_not(None),
-                                                              Attempt.quiz_id.in_([q.id for q in checks]))))
+    taken = exists().where(Attempt.quiz_id == Quiz.id, Attempt.user_id == user_id, Attempt.submitted_at.is_not(None))
+    checks = session.scalars(select(Quiz).where(Quiz.kind == QuizKind.CHECK, Quiz.retired_at.is_(None),
+                                               Quiz.lesson_id.in_(list(due_of)), ~taken)
+                             .options(load_only(Quiz.id, Quiz.key, Quiz.title, Quiz.lesson_id)))
     result = []
     for quiz in checks:
-        if quiz.id in taken or quiz.lesson_id is None:
+        if quiz.lesson_id is None:
             continue
         slot, lesson = due_of[quiz.lesson_id]
         result.append(Todo(kind=TodoKind.CHECK, key=quiz.key, title=quiz.title, module=slot.item.module.title,
