@@ -543,6 +543,21 @@ def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
     return run
 
 
+@pytest.fixture()
+def page_statements(count_queries: Callable[[Callable[[], Any]], int]) -> Callable[[Any, list[str]], list[int]]:
+    """How many SQL statements each page sends, asked for in turn by ``client`` (the
+    session expired after each, so none reads the previous one's objects)."""
+
+    def run(client: Any, urls: list[str]) -> list[int]:
+        found = []
+        for address in urls:
+            found.append(count_queries(lambda: client.get(address)))  # noqa: B023 (called at once)
+            db.session.expire_all()
+        return found
+
+    return run
+
+
 # --------------------------------------------------------------------------- passwords
 
 

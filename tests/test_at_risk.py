@@ -325,7 +325,7 @@ def test_the_review_form_is_protected_against_forgery(cohort, csrf_client) -> No
 # --------------------------------------------------------------------------- statements
 
 
-def test_statements_do_not_grow_with_learners_or_reviews(cohort, client, login, enrol_learner, count_queries) -> None:
+def test_statements_do_not_grow_with_learners_or_reviews(cohort, client, login, enrol_learner, page_statements) -> None:
     group = cohort["cohort"]
     login(client, cohort["admin"])
     record_review(db.session, group, cohort["early"], cohort["admin"], NOTE, date.today(), utcnow())
@@ -334,11 +334,7 @@ def test_statements_do_not_grow_with_learners_or_reviews(cohort, client, login, 
             url(group, cohort["early"])]
 
     def counts() -> list[int]:
-        result = []
-        for address in urls:
-            result.append(count_queries(lambda address=address: client.get(address)))  # noqa: B023
-            db.session.expire_all()
-        return result
+        return page_statements(client, urls)
 
     few = counts()
     start = group.start_date

@@ -150,7 +150,7 @@ def test_csv_and_json_carry_the_same_columns_with_a_unicode_file_name(course) ->
     assert teacher.get(url(course["cohort"], ".xlsx")).status_code == 404
 
 
-def test_page_and_exports_run_a_fixed_number_of_statements(course, count_queries) -> None:
+def test_page_and_exports_run_a_fixed_number_of_statements(course, page_statements) -> None:
     for n in range(2):
         course["draft"](course["hand_in"](course["cohort"], f"First {n}")[1])
     teacher = course["client_for"](course["teacher"])
@@ -158,11 +158,7 @@ def test_page_and_exports_run_a_fixed_number_of_statements(course, count_queries
             url(course["cohort"], "?show=ungraded&module=mlops")]
 
     def counts() -> list[int]:
-        result = []
-        for address in urls:
-            result.append(count_queries(lambda address=address: teacher.get(address)))  # noqa: B023
-            db.session.expire_all()
-        return result
+        return page_statements(teacher, urls)
 
     few = counts()
     for n in range(6):
