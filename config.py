@@ -117,6 +117,10 @@ class Config:
         # seconds, doubling up to JOBS_RETRY_LONGEST; a running job's claim lasts JOBS_LEASE seconds.
         self.EXPORT_BACKGROUND_ABOVE = _number("EXPORT_BACKGROUND_ABOVE", 2000, int)
         self.EXPORT_KEEP_DAYS = _number("EXPORT_KEEP_DAYS", 7, int)  # then `expire-exports` deletes a job's file
+        # A learner's home and progress pages kept per process (lms/web/page_cache.py), at most
+        # PAGE_CACHE_SIZE of them (0: never kept), each for at most PAGE_CACHE_SECONDS.
+        self.PAGE_CACHE_SIZE = _number("PAGE_CACHE_SIZE", 2048, int)
+        self.PAGE_CACHE_SECONDS = _number("PAGE_CACHE_SECONDS", 900.0, float)
         self.JOBS_RETRY_FIRST = _number("JOBS_RETRY_FIRST", 30.0, float)
         self.JOBS_RETRY_LONGEST = _number("JOBS_RETRY_LONGEST", 3600.0, float)
         self.JOBS_LEASE = _number("JOBS_LEASE", 7200.0, float)

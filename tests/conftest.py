@@ -50,6 +50,7 @@ from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
 from lms.learning.services import opens_at
 from lms.sections import parse_curriculum
+from lms.web.page_cache import cache_of
 from tests.two_factor import pass_second_factor
 
 SHIPPED_CONTENT = BASE_DIR / "content"
@@ -389,6 +390,7 @@ def app(_worker_app: WorkerApp, _migrated: TestDatabase) -> Iterator[Flask]:
     """The app on empty tables (``make_app`` builds a new one)."""
     _migrated.reset()
     app = _worker_app.take()
+    cache_of(app).clear()  # pages kept by an earlier test on tables since reset
     yield app
     with app.app_context():
         db.session.remove()
@@ -523,7 +525,9 @@ def demo_command(loaded: Flask, _migrated: TestDatabase) -> Callable[[], Any]:
 
 @pytest.fixture()
 def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
-    """Run a callable and return how many SQL statements it sent."""
+    """Run a callable and return how many SQL statements it sent. Pages kept by the page
+    cache (``lms.web.page_cache``) are forgotten first, so a page is counted as it is built
+    (its stamp statement included); tests/test_page_cache.py counts the kept path."""
 
     def run(action: Callable[[], Any]) -> int:
         statements: list[str] = []
@@ -533,6 +537,7 @@ def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
 
         with app.app_context():
             engine = db.engine
+        cache_of(app).clear()
         sa.event.listen(engine, "before_cursor_execute", record)
         try:
             action()

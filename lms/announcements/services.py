@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.announcements.models import Announcement, AnnouncementDismissal
@@ -20,6 +22,7 @@ from lms.cohorts.models import Cohort, Enrolment
 from lms.database import DbSession, rowcount
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
+from lms.web.page_cache import fingerprint
 
 # Where a notification links to: the learner's list of announcements, at this one.
 LinkFor = Callable[[Announcement], str]
@@ -192,3 +195,16 @@ def learner_cohort_id(session: DbSession, user_id: int) -> int | None:
 def learners_count(session: DbSession, cohort_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Enrolment).where(
         and_(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None)))) or 0
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
+    cohorts' announcements (with whether each is published by now, and its author's name)
+    and the ones they dismissed."""
+    cohorts = select(Enrolment.cohort_id).where(Enrolment.user_id == user_id)
+    return [select(fingerprint(Announcement.id, Announcement.revision, Announcement.updated_at, Announcement.publish_at,
+                               Announcement.publish_at <= now, User.name))
+            .select_from(Announcement).join(User, User.id == Announcement.author_id)
+            .where(Announcement.cohort_id.in_(cohorts)).scalar_subquery(),
+            select(fingerprint(AnnouncementDismissal.announcement_id))
+            .where(AnnouncementDismissal.user_id == user_id).scalar_subquery()]

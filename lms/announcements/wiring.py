@@ -15,6 +15,7 @@ from lms.cli import add_commands
 from lms.database import DbSession
 from lms.learning.home import HomePanel, Place, add_home_panel
 from lms.notifications.services import reminders_due
+from lms.web.page_cache import PageInput, add_page_input
 
 
 def publish_with_reminders(_sender: object, *, session: DbSession, now: datetime) -> None:
@@ -22,6 +23,7 @@ def publish_with_reminders(_sender: object, *, session: DbSession, now: datetime
 
 
 def init_app(app: Flask) -> None:
+    add_page_input(app, PageInput("announcements", services.page_stamp))
     app.register_blueprint(bp)
     add_home_panel(app, HomePanel(Place.LEARNER, "announcements/_home.html", home_panel))
     app.add_template_global(cohort_announcement_rows, "cohort_announcement_rows")

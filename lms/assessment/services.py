@@ -17,6 +17,7 @@ from blinker import Namespace
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.assessment.kinds import QuestionKind
@@ -39,6 +40,7 @@ from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
 from lms.database import DbSession
 from lms.learning.services import build_schedule, enrolment_in, opens_at, timeline_of
+from lms.web.page_cache import fingerprint
 
 events = Namespace()
 # Sent with ``session=`` whenever a finished attempt has its final score (on submission,
@@ -636,3 +638,12 @@ def pending_essays(session: DbSession, cohort_ids: list[int]) -> list[Response]:
         .options(selectinload(Response.version),
                  selectinload(Response.attempt).selectinload(Attempt.user),
                  selectinload(Response.attempt).selectinload(Attempt.quiz))))
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
+    quiz attempts, with whether each one's time is up (an unsubmitted attempt past its
+    deadline reads as ended)."""
+    return [select(fingerprint(Attempt.id, Attempt.quiz_id, Attempt.submitted_at, Attempt.score, Attempt.max_score,
+                               Attempt.pending_manual, Attempt.closed_by, Attempt.deadline_at <= now))
+            .where(Attempt.user_id == user_id).scalar_subquery()]

@@ -7,16 +7,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.utils import secure_filename
 
 from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.database import DbSession
 from lms.learning.services import Schedule
 from lms.storage.backends import Storage, as_storage
+from lms.web.page_cache import fingerprint
 
 
 def active_assignments(session: DbSession) -> list[Assignment]:
@@ -184,3 +187,11 @@ def return_for_revision(session: DbSession, submission: Submission, now: datetim
 def attachment_bytes(storage: Storage | Path, attachment: Attachment) -> bytes | None:
     """The stored file's content, or None if it is missing (or its name points outside the upload folder)."""
     return as_storage(storage).read(attachment.stored_name)
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
+    submissions."""
+    return [select(fingerprint(Submission.id, Submission.assignment_id, Submission.cohort_id, Submission.status,
+                               Submission.updated_at, Submission.submitted_at))
+            .where(Submission.user_id == user_id).scalar_subquery()]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
@@ -24,6 +25,7 @@ from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackRespon
 from lms.mail.services import queue_mail
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
+from lms.web.page_cache import fingerprint
 
 events = Namespace()
 # Sent with ``session=`` and ``now=`` once a stakeholder's answer is saved (the sender is
@@ -262,3 +264,13 @@ def answer(session: DbSession, token: str, ratings: Mapping[str, Any], comment: 
                           f"({', '.join(f'{q.label.lower()} {clean[q.id]}' for q in QUESTIONS)})")
     feedback_answered.send(response, session=session, now=now)
     return response
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
+    stakeholders' invitations and answers."""
+    return [select(fingerprint(FeedbackInvite.id, FeedbackInvite.module_id, FeedbackInvite.name, FeedbackInvite.relation,
+                               FeedbackInvite.used_at, FeedbackInvite.revoked_at, FeedbackResponse.id,
+                               FeedbackResponse.submitted_at))
+            .select_from(FeedbackInvite).outerjoin(FeedbackResponse, FeedbackResponse.invite_id == FeedbackInvite.id)
+            .where(FeedbackInvite.learner_id == user_id).scalar_subquery()]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus
@@ -21,6 +22,8 @@ from lms.coursework.sharing import Group, groups_of
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, QueueFilter
+from lms.teams.models import Team, TeamMember
+from lms.web.page_cache import fingerprint
 
 events = Namespace()
 # Sent with ``session=`` and ``now=`` after every save of a grade (drafts, releases, returns)
@@ -234,3 +237,14 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
 def changes_since_last(submission: Submission) -> list[DiffLine]:
     versions = submission.versions
     return compare(versions[-2], versions[-1]) if len(versions) >= 2 else []
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: the
+    grades of their own work and of their teams' shared work."""
+    teams = (select(Team.submission_id).join(TeamMember, TeamMember.team_id == Team.id)
+             .where(TeamMember.user_id == user_id, Team.submission_id.is_not(None)))
+    own = select(Submission.id).where(Submission.user_id == user_id)
+    return [select(fingerprint(Grade.id, Grade.submission_id, Grade.status, Grade.revision, Grade.score, Grade.max_score,
+                               Grade.updated_at, Grade.released_at))
+            .where(Grade.submission_id.in_(own.union_all(teams))).scalar_subquery()]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from lms.grading import services
 from lms.grading.views import bp
+from lms.web.page_cache import PageInput, add_page_input
 
 
 def init_app(app: Flask) -> None:
+    add_page_input(app, PageInput("grading", services.page_stamp))
     app.register_blueprint(bp)

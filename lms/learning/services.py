@@ -13,26 +13,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from icalendar import Calendar, Event
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.catalog.models import Lesson, Level, Phase
+from lms.catalog.models import ContentRevision, Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
 from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Cohort, Enrolment, Pace
+from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors, organization_admins
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, utcnow
 from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
+from lms.web.page_cache import fingerprint
 
 PROGRAM_MONTHS = 12
 OVERRIDE_KINDS = {OverrideKind.EARLY_ACCESS: "Early access", OverrideKind.EXTENSION: "Extension"}
@@ -408,3 +410,26 @@ def calendar_ics(plan: Schedule, user: User, now: datetime) -> bytes:
             event.add("summary", f"{'Opens' if what == 'opens' else 'Due'}: {title} (month {slot.phase.month})")
             calendar.add_component(event)
     return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical unannotated; it returns the encoded bytes
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
+    enrolments and cohorts (the schedule's dates), their schedule overrides, the curriculum's
+    revision."""
+    mine = select(Enrolment.cohort_id).where(Enrolment.user_id == user_id)
+    return [
+        select(fingerprint(Enrolment.id, Enrolment.cohort_id, Enrolment.started_at, Enrolment.ended_at,
+                           Enrolment.ended_reason, Enrolment.pace)).where(Enrolment.user_id == user_id).scalar_subquery(),
+        select(fingerprint(Cohort.id, Cohort.organization_id, Cohort.name, Cohort.start_date, Cohort.timezone,
+                           Cohort.archived_at)).where(Cohort.id.in_(mine)).scalar_subquery(),
+        select(fingerprint(ScheduleOverride.id, ScheduleOverride.phase_id, ScheduleOverride.kind, ScheduleOverride.on_date,
+                           ScheduleOverride.note)).where(ScheduleOverride.user_id == user_id).scalar_subquery(),
+        select(ContentRevision.token).where(ContentRevision.id == 1).scalar_subquery(),
+    ]
+
+
+def staff_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """How many cohorts the person teaches and organizations they administer: a staff
+    member's home shows their cohorts, so it is never kept (a ``bypass`` input)."""
+    return [select(func.count()).select_from(organization_admins).where(organization_admins.c.user_id == user_id).scalar_subquery(),
+            select(func.count()).select_from(cohort_instructors).where(cohort_instructors.c.user_id == user_id).scalar_subquery()]

@@ -4,7 +4,7 @@ one learner's schedule with extensions and early access."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, url_for
@@ -24,6 +24,7 @@ from lms.learning.home import panels_of
 from lms.learning.models import OverrideKind
 from lms.web.downloads import content_disposition
 from lms.web.forms import add_error, labelled_choices
+from lms.web.page_cache import Viewer, cached_page
 
 bp = Blueprint("learning", __name__, template_folder="templates")
 
@@ -103,11 +104,16 @@ def schedule_closed() -> bool:
 @bp.get("/home")
 def home() -> str:
     user = signed_in()
+    now = utcnow()
+    return cached_page(db.session, "home", Viewer(user.id, user.name, user.timezone, user.is_admin), now,
+                       lambda: _home(user, now))
+
+
+def _home(user: User, now: datetime) -> str:
     roles = roles_of(db.session, user)
     orgs = (list(db.session.scalars(select(Organization).where(Organization.id.in_(roles.admin_of)).order_by(Organization.name)))
             if roles.admin_of else [])
     org_cohorts = cohorts.organization_cohorts(db.session, roles.admin_of) if roles.admin_of else []
-    now = utcnow()
     plan = (services.build_schedule(db.session, roles.enrolment.cohort, user.id, now, roles.enrolment, kept=True)
             if roles.enrolment else None)  # built once, shown by the page and its panels
     return render_template(

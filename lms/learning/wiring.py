@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from lms.learning import services
 from lms.learning.views import bp
+from lms.web.page_cache import PageInput, add_page_input
 
 
 def init_app(app: Flask) -> None:
+    add_page_input(app, PageInput("learning", services.page_stamp))
+    add_page_input(app, PageInput("staff", services.staff_stamp, bypass=True))
     app.register_blueprint(bp)

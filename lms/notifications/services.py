@@ -15,6 +15,7 @@ from typing import Any
 from blinker import Namespace
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.database import DbSession, utcnow
@@ -193,3 +194,10 @@ def mark_all_read(session: DbSession, user_id: int, now: datetime) -> int:
     result = session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
                              .values(read_at=now))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What every cached page (``lms.web.page_cache``) shows from this feature: the unread
+    count in the navigation."""
+    return [select(func.count()).select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None)).scalar_subquery()]

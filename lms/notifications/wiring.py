@@ -13,10 +13,11 @@ from lms.expert.services import expert_rated
 from lms.extensions import db
 from lms.feedback.services import feedback_answered
 from lms.grading.services import grade_saved, peer_review_completed
-from lms.notifications import receivers
+from lms.notifications import receivers, services
 from lms.notifications.cli import send_reminders_command
 from lms.notifications.services import BASE_URL
 from lms.notifications.views import bp, unread_context
+from lms.web.page_cache import PageInput, add_page_input
 
 
 def remember_base_url() -> None:
@@ -24,6 +25,7 @@ def remember_base_url() -> None:
 
 
 def init_app(app: Flask) -> None:
+    add_page_input(app, PageInput("notifications", services.page_stamp))
     app.register_blueprint(bp)
     app.context_processor(unread_context)
     app.before_request(remember_base_url)

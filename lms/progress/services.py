@@ -14,12 +14,23 @@ from typing import Any
 from blinker import Namespace
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.catalog.models import Lesson, Objective, ObjectiveKind
 from lms.database import DbSession
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
-from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery, MasteryMethodName, MasteryPolicy
+from lms.progress.models import (
+    Evidence,
+    EvidenceSourceName,
+    LessonRead,
+    Mastery,
+    MasteryMethodName,
+    MasteryPolicy,
+    ProgressItem,
+    ProgressLevel,
+)
 from lms.progress.sources import SOURCES
+from lms.web.page_cache import fingerprint
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
                                     "mastery_level": 3}
@@ -404,3 +415,15 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
                                        evidence_count=m.evidence_count if m else 0,
                                        trail=_explained(trails[objective.id], method)))
     return result
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: the
+    lessons they marked read and their kept schedule state (items and levels)."""
+    return [select(fingerprint(LessonRead.lesson_id)).where(LessonRead.user_id == user_id).scalar_subquery(),
+            select(fingerprint(ProgressItem.id, ProgressItem.position, ProgressItem.kind, ProgressItem.key, ProgressItem.title,
+                               ProgressItem.role, ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done,
+                               ProgressItem.handed_in, ProgressItem.detail))
+            .where(ProgressItem.user_id == user_id).scalar_subquery(),
+            select(fingerprint(ProgressLevel.level_id, ProgressLevel.stage, ProgressLevel.started))
+            .where(ProgressLevel.user_id == user_id).scalar_subquery()]

@@ -25,6 +25,7 @@ from lms.progress.completion import Item, learner_progress
 from lms.progress.forms import RatingForm, ReadForm
 from lms.progress.models import ItemKind
 from lms.web.forms import labelled_choices
+from lms.web.page_cache import Viewer, cached_page
 
 bp = Blueprint("progress", __name__, template_folder="templates")
 
@@ -92,9 +93,14 @@ def read_lesson(key: str) -> Any:
 @bp.get("/progress")
 def overview() -> str:
     user = signed_in()
-    enrolment = active_enrolment(db.session, user.id) or abort(403)
-    return render_template("progress/overview.html", cohort=enrolment.cohort,
-                           progress=learner_progress(db.session, enrolment.cohort, user.id, utcnow()))
+    now = utcnow()
+
+    def render() -> str:
+        enrolment = active_enrolment(db.session, user.id) or abort(403)
+        return render_template("progress/overview.html", cohort=enrolment.cohort,
+                               progress=learner_progress(db.session, enrolment.cohort, user.id, now))
+
+    return cached_page(db.session, "progress", Viewer(user.id, user.name, user.timezone, user.is_admin), now, render)
 
 
 @bp.get("/progress/competency")

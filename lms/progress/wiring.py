@@ -9,12 +9,14 @@ from flask import Flask
 from lms.assessment.services import attempt_scored
 from lms.cli import add_commands
 from lms.grading.services import grade_saved, peer_review_completed
-from lms.progress import evidence, state
+from lms.progress import evidence, services, state
 from lms.progress.cli import rebuild_mastery_command, rebuild_progress_command
 from lms.progress.views import bp
+from lms.web.page_cache import PageInput, add_page_input
 
 
 def init_app(app: Flask) -> None:
+    add_page_input(app, PageInput("progress", services.page_stamp))
     app.register_blueprint(bp)
     attempt_scored.connect(evidence.on_attempt_scored)
     grade_saved.connect(evidence.on_grade_saved)

@@ -17,11 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from statistics import mean
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.cohorts.enrolment import is_learner_of
@@ -33,6 +35,7 @@ from lms.grading.models import Grade, GradeStatus
 from lms.progress.evidence import Outcome, criteria_ids, grade_outcome, levels_of
 from lms.storage.backends import Storage
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
+from lms.web.page_cache import fingerprint
 
 MAX_NAME = 100
 MAX_COMMENT = 2000
@@ -479,3 +482,13 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     team = team_of_submission(session, grade.submission_id)
     if team is not None:
         record_team_evidence(session, grade, team, now)
+
+
+def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
+    teams (name, shared submission) and the adjustments to their share of a team grade."""
+    return [select(fingerprint(Team.id, Team.name, Team.submission_id, Team.revision, TeamMember.id))
+            .select_from(Team).join(TeamMember, TeamMember.team_id == Team.id).where(TeamMember.user_id == user_id).scalar_subquery(),
+            select(fingerprint(GradeAdjustment.id, GradeAdjustment.team_id, GradeAdjustment.points, GradeAdjustment.revision,
+                               GradeAdjustment.updated_at))
+            .where(GradeAdjustment.user_id == user_id).scalar_subquery()]

@@ -10,9 +10,11 @@ from lms.grading.services import grade_saved
 from lms.teams import services
 from lms.teams.sharing import TeamWork
 from lms.teams.views import bp
+from lms.web.page_cache import PageInput, add_page_input
 
 
 def init_app(app: Flask) -> None:
+    add_page_input(app, PageInput("teams", services.page_stamp))
     app.register_blueprint(bp)
     grade_saved.connect(services.on_grade_saved)
     sharing.register("teams", TeamWork())

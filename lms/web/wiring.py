@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from lms.web import converters, filters, security, unit_of_work
+from lms.web import converters, filters, page_cache, security, unit_of_work
 from lms.web.errors import register_error_handlers
 from lms.web.markdown import render_markdown, render_user_markdown
 from lms.web.views import bp
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     converters.init_app(app)  # before any rule: <int:...> ids are bounded everywhere
     app.register_blueprint(bp)
     unit_of_work.init_app(app)
+    page_cache.init_app(app)
     security.init_app(app)
     filters.init_app(app)
     register_error_handlers(app)

@@ -1,0 +1,196 @@
+"""Whole learner pages kept per process, keyed on a fingerprint of the data they show.
+
+The learner's home and progress pages are the pages read most and they change only when
+the learner's own records, their cohort or the curriculum change. A page asks for
+``cached_page``: one SQL statement reads the page's *stamp*, a row of scalar subqueries
+that each feature registered for the rows it keeps about a learner (``add_page_input``):
+their attempts, work, grades, schedule state, announcements, unread notifications, the
+content revision... Each subquery returns the rows themselves folded into one value (the
+columns the pages show, every row, joined: ``fingerprint``) or a count, never a timestamp
+someone must remember to bump, so any write through any path (the ORM, a bulk statement,
+another process) changes the stamp and the next view renders afresh. A page is kept under
+(the page, the learner, their name, time zone and the stamp, the quarter hour): what
+changes with the clock alone is re-rendered within fifteen minutes (a time zone's day
+starts on a quarter hour), and inputs that turn on an exact time (an announcement's
+publication) put ``now`` into their subquery.
+
+What is never kept: a page with flashed messages waiting (rendering consumes them), a page
+for a person whose stamp says they have more than a learner's page (staff, site admins:
+an input marked ``bypass``), anything but a 200. The CSRF token in a kept page is replaced
+by a mark and put back, the asker's own, on every view.
+
+Per process (a gunicorn worker), bounded (``PAGE_CACHE_SIZE`` pages, 0 turns it off) and
+expiring (``PAGE_CACHE_SECONDS``); nothing to invalidate across nodes, since the stamp is
+read from the shared database on every view."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cachetools import TTLCache
+from flask import Flask, current_app, session
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import ColumnExpressionArgument, Integer, Select, String, bindparam, cast, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from lms.database import DbSession
+
+INPUTS_KEY = "lms.page_inputs"
+CACHE_KEY = "lms.page_cache"
+CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
+QUARTER_HOUR = 15 * 60
+
+# A feature's columns given the learner's id and now, as bound parameters: the statement is
+# built once a process and executed with each viewer's values.
+Columns = Callable[[ColumnElement[int], ColumnElement[datetime]], Sequence[ColumnElement[Any]]]
+
+
+@dataclass(frozen=True)
+class PageInput:
+    """What a feature keeps about a learner that their cached pages show: scalar subqueries
+    over the learner's rows, given (bound parameters for) their user id and now. ``bypass``: a truthy value of any
+    of these columns means the person sees more than a learner's page (staff); theirs is
+    rendered every time."""
+
+    name: str
+    columns: Columns
+    bypass: bool = False
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person a page is rendered for, as the page shows them (read by the request's
+    sign-in already: no statement)."""
+
+    id: int
+    name: str
+    timezone: str
+    is_admin: bool
+
+
+def add_page_input(app: Flask, page_input: PageInput) -> None:
+    app.extensions.setdefault(INPUTS_KEY, []).append(page_input)
+
+
+def inputs_of(app: Flask) -> list[PageInput]:
+    return list(app.extensions.get(INPUTS_KEY, []))
+
+
+def fingerprint(*columns: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
+    """Every row a select reads folded into one string: each row's columns joined, NULL as
+    ``~``, rows joined (in whatever order the database reads them: a new order only costs a
+    render). Use it as the select's only column, then ``.scalar_subquery()``."""
+    parts = [func.coalesce(cast(column, String), literal("~")) for column in columns]
+    row: ColumnElement[str] = parts[0]
+    for part in parts[1:]:
+        row = row.op("||")(literal("|")).op("||")(part)
+    return func.coalesce(func.aggregate_strings(row, ","), literal(""))
+
+
+class PageCache:
+    """Rendered pages by key, bounded and expiring; safe across a process's threads. The
+    stamp's statement is built at its first use, once every feature has added its inputs."""
+
+    def __init__(self, size: int, seconds: float, inputs: list[PageInput]) -> None:
+        self._pages: TTLCache[Hashable, str] = TTLCache(maxsize=max(size, 1), ttl=seconds)
+        self._lock = threading.Lock()
+        self._inputs = inputs
+        self._query: StampQuery | None = None
+        self.enabled = size > 0
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def query(self) -> StampQuery:
+        if self._query is None:
+            self._query = stamp_query(self._inputs)
+        return self._query
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return page
+
+    def put(self, key: Hashable, page: str) -> None:
+        with self._lock:
+            self._pages[key] = page
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+def cache_of(app: Flask) -> PageCache:
+    return app.extensions[CACHE_KEY]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    values: tuple[Any, ...]
+    bypass: bool
+
+
+@dataclass(frozen=True)
+class StampQuery:
+    statement: Select[Any] | None
+    bypassing: tuple[int, ...]  # the positions of the bypass inputs' columns
+
+
+def stamp_query(inputs: Sequence[PageInput]) -> StampQuery:
+    """Every input's columns in one statement, with the parameters ``user_id`` and ``now``."""
+    user_id: ColumnElement[int] = bindparam("user_id", type_=Integer)
+    now: ColumnElement[datetime] = bindparam("now")
+    columns: list[ColumnElement[Any]] = []
+    bypassing: list[int] = []
+    for page_input in inputs:
+        found = page_input.columns(user_id, now)
+        if page_input.bypass:
+            bypassing.extend(range(len(columns), len(columns) + len(found)))
+        columns.extend(found)
+    return StampQuery(select(*columns) if columns else None, tuple(bypassing))
+
+
+def read_stamp(session: DbSession, query: StampQuery, user_id: int, now: datetime) -> Stamp:
+    """The learner's stamp: one statement."""
+    if query.statement is None:
+        return Stamp((), bypass=False)
+    row = session.execute(query.statement, {"user_id": user_id, "now": now}).one()
+    return Stamp(tuple(row), bypass=any(row[i] for i in query.bypassing))
+
+
+def quarter_hour(now: datetime) -> int:
+    return int(now.timestamp()) // QUARTER_HOUR
+
+
+def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime, render: Callable[[], str]) -> str:
+    """The page for ``viewer``: kept if its stamp has not changed, else ``render()`` (and kept)."""
+    cache = cache_of(current_app)
+    if not cache.enabled or "_flashes" in session or viewer.is_admin:
+        return render()
+    stamp = read_stamp(db_session, cache.query, viewer.id, now)
+    if stamp.bypass:
+        return render()
+    key = (page, viewer.id, viewer.name, viewer.timezone, quarter_hour(now), stamp.values)
+    token = generate_csrf()
+    kept = cache.get(key)
+    if kept is not None:
+        return kept.replace(CSRF_MARK, token)
+    html = render()
+    if "_flashes" not in session:  # nothing was flashed while rendering
+        cache.put(key, html.replace(token, CSRF_MARK))
+    return html
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[CACHE_KEY] = PageCache(int(app.config.get("PAGE_CACHE_SIZE", 2048)),
+                                          float(app.config.get("PAGE_CACHE_SECONDS", 900)),
+                                          app.extensions.setdefault(INPUTS_KEY, []))

@@ -1,0 +1,271 @@
+"""The learner pages kept per process (``lms.web.page_cache``, issue 14 point 4): a kept
+home or progress page is never stale. After each kind of change a learner's pages show
+(their attempts, work, grades, reads, schedule, announcements, notifications, cohort,
+enrolment, the curriculum, a write from another connection behind the ORM's back), the
+page served from the cache equals the page built afresh, and it differs from the page
+before the change. A kept page costs a fixed handful of statements, carries the asker's
+own CSRF token, and is never kept with a flashed message or for staff."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.announcements import services as announcements
+from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.assessment.services import start_attempt, submit_attempt
+from lms.catalog.models import Lesson, Phase
+from lms.cohorts.models import Cohort
+from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.models import GradeAction
+from lms.grading.services import rubric_for, save_grade
+from lms.learning import views as learning_views
+from lms.learning.models import OverrideKind
+from lms.learning.services import build_schedule, grant_override
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import notify
+from lms.progress.services import mark_read
+from lms.web.page_cache import cache_of, quarter_hour
+
+PAGES = ("/home", "/progress")
+TOKEN = re.compile(r'name="csrf_token" value="[^"]+"')
+
+
+def body(response: Any) -> str:
+    assert response.status_code == 200, response.status_code
+    return TOKEN.sub('name="csrf_token" value="-"', response.get_data(as_text=True))
+
+
+@dataclass
+class Learner:
+    app: Flask
+    cohort: Cohort
+    learner: User
+    teacher: User
+
+
+@pytest.fixture()
+def learner(app: Flask, load_content, client, make_user, make_cohort, enrol_learner, login) -> Learner:
+    load_content()
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    person = enrol_learner(cohort, name="Lea Learner")
+    login(client, person)
+    return Learner(app, cohort, person, teacher)
+
+
+def hand_in(world: Learner, key: str = "cs-hands-on-own-operation") -> Any:
+    work = start_submission(db.session, get_assignment(db.session, key), world.learner.id, world.cohort.id, utcnow())
+    dates = dates_for(work.assignment, build_schedule(db.session, world.cohort, world.learner.id, utcnow()))
+    add_attachment(db.session, work, "plan.txt", b"plan", dates, Path(world.app.instance_path) / "uploads", utcnow())
+    submit(db.session, work, dates, utcnow())
+    return work
+
+
+def take_quiz(world: Learner) -> Attempt:
+    quizzes = db.session.scalars(select(Quiz).where(Quiz.kind != QuizKind.CHECK, Quiz.retired_at.is_(None)).order_by(Quiz.id))
+    for quiz in quizzes:
+        try:
+            attempt = start_attempt(db.session, quiz, world.learner, utcnow())
+        except Exception:  # noqa: BLE001 - not open to this learner yet: try the next one
+            db.session.rollback()
+            continue
+        return submit_attempt(db.session, attempt, utcnow())
+    raise AssertionError("no quiz open to the learner")
+
+
+def first_lesson() -> Lesson:
+    return db.session.scalars(select(Lesson).where(Lesson.retired_at.is_(None)).order_by(Lesson.id)).first()  # type: ignore[return-value]
+
+
+def change_attempt_behind_the_orm(world: Learner) -> None:
+    """Another process changes the learner's score with plain SQL: no session event sees it."""
+    attempt = take_quiz(world)
+    db.session.commit()
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE quiz_attempts SET score = max_score WHERE id = :id"), {"id": attempt.id})
+    finally:
+        other.dispose()
+
+
+def grade_released(world: Learner) -> None:
+    work = hand_in(world)
+    db.session.commit()
+    rubric = rubric_for(db.session, work, None)
+    save_grade(db.session, work, world.teacher, {c.id: c.levels[-1].id for c in rubric.criteria}, {}, "Well argued.",
+               None, GradeAction.RELEASE, utcnow())
+
+
+def override_granted(world: Learner) -> None:
+    phase = db.session.scalars(select(Phase).where(Phase.retired_at.is_(None)).order_by(Phase.month, Phase.id)).first()
+    assert phase is not None
+    _opens, due = build_schedule(db.session, world.cohort, world.learner.id, utcnow()).timeline.phase_dates(phase.month)
+    grant_override(db.session, world.cohort, world.learner, phase.id, OverrideKind.EXTENSION, due + timedelta(days=40),
+                   "Family leave", world.teacher)
+
+
+def announcement_posted(world: Learner) -> None:
+    announcements.post(db.session, world.cohort, world.teacher, "Office hours move to Thursday", "See you there.", None,
+                       utcnow(), lambda a: f"/announcements/{a.id}")
+
+
+def notified(world: Learner) -> None:
+    notify(db.session, user_id=world.learner.id, event=NotificationEvent.GRADE_RELEASED, key="page-cache-test",
+           title="Your work was graded")
+
+
+def cohort_renamed(world: Learner) -> None:
+    db.session.get(Cohort, world.cohort.id).name = "Spring cohort, renamed"  # type: ignore[union-attr]
+
+
+def cohort_moved(world: Learner) -> None:
+    cohort = db.session.get(Cohort, world.cohort.id)
+    assert cohort is not None
+    cohort.start_date -= timedelta(days=45)
+
+
+def lesson_renamed(world: Learner) -> None:
+    first_lesson().title = "A lesson renamed by a content edit"
+
+
+def learner_renamed(world: Learner) -> None:
+    db.session.get(User, world.learner.id).name = "Lea Renamed"  # type: ignore[union-attr]
+
+
+CHANGES: dict[str, Callable[[Learner], Any]] = {
+    "work handed in": hand_in,
+    "quiz taken": take_quiz,
+    "score changed by another process": change_attempt_behind_the_orm,
+    "grade released": grade_released,
+    "lesson marked read": lambda world: mark_read(db.session, world.learner.id, first_lesson(), utcnow()),
+    "extension granted": override_granted,
+    "announcement posted": announcement_posted,
+    "notification": notified,
+    "cohort renamed": cohort_renamed,
+    "cohort start moved": cohort_moved,
+    "lesson renamed": lesson_renamed,
+    "learner renamed": learner_renamed,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_kept_page_is_never_stale(learner: Learner, client, change: Callable[[Learner], Any]) -> None:
+    cache = cache_of(learner.app)
+    before = {url: body(client.get(url)) for url in PAGES}
+    hits = cache.hits
+    assert {url: body(client.get(url)) for url in PAGES} == before
+    assert cache.hits == hits + len(PAGES)  # nothing changed: both pages came from the cache
+
+    change(learner)
+    db.session.commit()
+    db.session.expire_all()
+    kept = {url: body(client.get(url)) for url in PAGES}
+    cache.clear()
+    fresh = {url: body(client.get(url)) for url in PAGES}
+    assert kept == fresh
+    assert kept != before  # the change shows on the learner's pages: the test proves something
+
+
+def test_a_dismissed_announcement_leaves_the_kept_home(learner: Learner, client) -> None:
+    posted = announcements.post(db.session, learner.cohort, learner.teacher, "Office hours", "Thursdays.", None,
+                                utcnow(), lambda a: f"/announcements/{a.id}")
+    db.session.commit()
+    assert "Office hours" in body(client.get("/home"))
+    assert "Office hours" in body(client.get("/home"))  # kept
+    announcements.dismiss(db.session, posted, learner.learner.id, utcnow())
+    db.session.commit()
+    assert f'id="home-announcement-{posted.id}"' not in body(client.get("/home"))
+
+
+def test_a_scheduled_announcement_appears_when_its_time_comes(learner: Learner, client, monkeypatch) -> None:
+    """Publication turns on the clock, not on a write: the stamp asks with ``now``."""
+    soon = utcnow() + timedelta(minutes=1)
+    announcements.post(db.session, learner.cohort, learner.teacher, "Exam week notes", "Read these.", soon,
+                       utcnow(), lambda a: f"/announcements/{a.id}")
+    db.session.commit()
+    assert "Exam week notes" not in body(client.get("/home"))
+    later = soon + timedelta(seconds=1)
+    same_quarter = quarter_hour(later) == quarter_hour(utcnow())
+    monkeypatch.setattr(learning_views, "utcnow", lambda: later)
+    page = body(client.get("/home"))
+    assert "Exam week notes" in page, "kept past its publication" if same_quarter else "not shown"
+
+
+def test_a_kept_page_sends_a_fixed_handful_of_statements(learner: Learner, client, app: Flask) -> None:
+    cache = cache_of(app)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    for url, most in (("/home", 2), ("/progress", 4)):
+        client.get(url)
+        hits = cache.hits
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert cache.hits == hits + 1
+        # the signed-in user, (for /progress: the two of the access rule's roles), the stamp
+        assert len(statements) <= most, statements
+
+
+def test_each_session_gets_its_own_csrf_token_from_a_kept_page(learner: Learner, app: Flask, login) -> None:
+    first, second = app.test_client(), app.test_client()
+    login(first, learner.learner)
+    login(second, learner.learner)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        tokens = []
+        for client in (first, second):
+            html = client.get("/home").get_data(as_text=True)
+            found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+            assert found is not None
+            tokens.append(found.group(1))
+        assert cache_of(app).hits >= 1
+        assert tokens[0] != tokens[1]
+        # the kept page's token is the second session's own: signing out with it works
+        assert second.post("/logout", data={"csrf_token": tokens[1]}).status_code == 302
+        assert second.get("/home").status_code in (302, 401)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_flashed_message_is_shown_once_and_never_kept(learner: Learner, client) -> None:
+    lesson = first_lesson()
+    client.get("/home")
+    client.post(f"/lessons/{lesson.key}/read", data={})
+    assert "Marked as read." in client.get("/home").get_data(as_text=True)
+    assert "Marked as read." not in client.get("/home").get_data(as_text=True)
+    assert "Marked as read." not in client.get("/home").get_data(as_text=True)
+
+
+def test_staff_pages_are_never_kept(learner: Learner, login) -> None:
+    cache = cache_of(learner.app)
+    client = learner.app.test_client()
+    login(client, learner.teacher)
+    before = (cache.hits, cache.misses)
+    for _ in range(3):
+        assert client.get("/home").status_code == 200
+    assert (cache.hits, cache.misses) == before  # not even looked up: the stamp says staff
+
+
+def test_turned_off_with_a_size_of_zero(make_app: Callable[..., Flask]) -> None:
+    app = make_app(PAGE_CACHE_SIZE=0)
+    assert not cache_of(app).enabled
