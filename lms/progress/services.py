@@ -421,8 +421,8 @@ def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> lis
     """What a learner's cached pages (``lms.web.page_cache``) show from this feature: the
     lessons they marked read and their kept schedule state (items and levels)."""
     return [select(fingerprint(LessonRead.lesson_id)).where(LessonRead.user_id == user_id).scalar_subquery(),
-            select(fingerprint(ProgressItem.id, ProgressItem.position, ProgressItem.kind, ProgressItem.key, ProgressItem.title,
-                               ProgressItem.role, ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done,
+            # the rest of an item (kind, key, title, role, place) is the curriculum's: the content revision
+            select(fingerprint(ProgressItem.id, ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done,
                                ProgressItem.handed_in, ProgressItem.detail))
             .where(ProgressItem.user_id == user_id).scalar_subquery(),
             select(fingerprint(ProgressLevel.level_id, ProgressLevel.stage, ProgressLevel.started))

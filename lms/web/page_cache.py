@@ -163,7 +163,7 @@ def read_stamp(session: DbSession, query: StampQuery, user_id: int, now: datetim
     """The learner's stamp: one statement."""
     if query.statement is None:
         return Stamp((), bypass=False)
-    row = session.execute(query.statement, {"user_id": user_id, "now": now}).one()
+    row = session.connection().execute(query.statement, {"user_id": user_id, "now": now}).one()  # Core: no ORM rows
     return Stamp(tuple(row), bypass=any(row[i] for i in query.bypassing))
 
 
