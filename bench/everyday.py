@@ -56,6 +56,7 @@ from two_nodes import Process, drop_database, free_port, recreate_database, sign
 
 LEARNER = 1  # learner01@demo.lms: months of activity from the demo's profiles
 PAGES = (("learner home", "/home"), ("progress page", "/progress"))
+KEPT, BUILT = "kept", "built"  # served from the page cache (lms.web.page_cache) / built on every view (PAGE_CACHE_SIZE=0)
 TARGET_SHARE = 25.0    # % of hello's requests/s
 TARGET_P95_MS = 40.0
 
@@ -100,8 +101,9 @@ def gunicorn(name: str, app: str, env: dict[str, str], folder: Path, workers: in
 
 
 @contextmanager
-def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[int, int]]:
-    """hello and the app, each under ``gunicorn -w workers`` (sync workers); their ports."""
+def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[int, int, int]]:
+    """hello, the app, and the app with its page cache off, each under ``gunicorn -w workers``
+    (sync workers); their ports."""
     env = {**os.environ, "LMS_ENV": "development", "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48),
            "FLASK_APP": "wsgi", "LMS_INSTANCE_PATH": str(folder / "instance")}
     env.pop("TEST_DATABASE_URL", None)
@@ -112,10 +114,12 @@ def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[int, int]]:
         processes.append(floor)
         app, app_port = gunicorn("app", "wsgi:app", env, folder, workers, BASE_DIR)
         processes.append(app)
-        for port, path in ((floor_port, "/"), (app_port, "/healthz")):
+        built, built_port = gunicorn("app-built", "wsgi:app", {**env, "PAGE_CACHE_SIZE": "0"}, folder, workers, BASE_DIR)
+        processes.append(built)
+        for port, path in ((floor_port, "/"), (app_port, "/healthz"), (built_port, "/healthz")):
             wait_until(lambda port=port, path=path: requests.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200,
                        60, f"gunicorn on port {port}", processes)
-        yield floor_port, app_port
+        yield floor_port, app_port, built_port
     finally:
         stop_all(processes)
 
@@ -193,8 +197,10 @@ def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Lo
 
 
 def statements_and_size(app: Flask, email: str, password: str) -> dict[str, tuple[int, int]]:
-    """Each page's SQL statements and bytes, through the test client (the second view: warm)."""
+    """Each page's SQL statements and bytes, through the test client: kept (the second view
+    of an unchanged page) and built (the page cache emptied first)."""
     from lms.extensions import db
+    from lms.web.page_cache import cache_of
 
     client = app.test_client()
     with app.app_context():
@@ -202,49 +208,64 @@ def statements_and_size(app: Flask, email: str, password: str) -> dict[str, tupl
         if client.post("/login", data={"email": email, "password": password}).status_code != 302:
             raise SystemExit(f"could not sign in as {email} in-process")
         found: dict[str, tuple[int, int]] = {}
-        for name, path in PAGES:
-            client.get(path)
-            statements: list[str] = []
+        for how in (KEPT, BUILT):
+            for name, path in PAGES:
+                client.get(path)
+                if how == BUILT:
+                    cache_of(app).clear()
+                statements: list[str] = []
 
-            def count(*args: Any, into: list[str] = statements) -> None:
-                into.append(args[2])
+                def count(*args: Any, into: list[str] = statements) -> None:
+                    into.append(args[2])
 
-            sa.event.listen(db.engine, "before_cursor_execute", count)
-            page = client.get(path)
-            sa.event.remove(db.engine, "before_cursor_execute", count)
-            if page.status_code != 200:
-                raise SystemExit(f"{path} answered {page.status_code} in-process")
-            found[name] = (len(statements), len(page.data))
+                sa.event.listen(db.engine, "before_cursor_execute", count)
+                page = client.get(path)
+                sa.event.remove(db.engine, "before_cursor_execute", count)
+                if page.status_code != 200:
+                    raise SystemExit(f"{path} answered {page.status_code} in-process")
+                found[f"{name} ({how})"] = (len(statements), len(page.data))
         return found
 
 
 def profile(app: Flask, email: str, password: str, views: int) -> None:
     """cProfile of ``views`` views of each page through the test client, the top of each printed,
-    after each page's statements and its ms a view without the profiler (in-process, no load)."""
+    after each page's statements and its ms a view without the profiler (in-process, no load);
+    each page kept (served from the page cache) and built (the cache emptied before each view)."""
+    from lms.web.page_cache import cache_of
+
     counts = statements_and_size(app, email, password)
     client = app.test_client()
     with app.app_context():
         app.config["WTF_CSRF_ENABLED"] = False
         client.post("/login", data={"email": email, "password": password})
-    for name, path in PAGES:
+    cache = cache_of(app)
+
+    def view(path: str, how: str) -> None:
+        if how == BUILT:
+            cache.clear()
         client.get(path)
-        began = time.perf_counter()
-        for _ in range(views):
-            client.get(path)
-        plain = (time.perf_counter() - began) * 1000 / views
-        print(f"===== {name} ({path}): {counts[name][0]} statements, {counts[name][1]:,} bytes, "
-              f"{plain:.1f} ms a view in-process without the profiler ({views} views)")
-        profiler = cProfile.Profile()
-        began = time.perf_counter()
-        profiler.enable()
-        for _ in range(views):
-            client.get(path)
-        profiler.disable()
-        each = (time.perf_counter() - began) * 1000 / views
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
-        print(f"===== {name} ({path}): {each:.1f} ms a view under the profiler, {views} views")
-        print(out.getvalue())
+
+    for how in (KEPT, BUILT):
+        for name, path in PAGES:
+            label = f"{name} ({how})"
+            view(path, how)
+            began = time.perf_counter()
+            for _ in range(views):
+                view(path, how)
+            plain = (time.perf_counter() - began) * 1000 / views
+            print(f"===== {label} ({path}): {counts[label][0]} statements, {counts[label][1]:,} bytes, "
+                  f"{plain:.1f} ms a view in-process without the profiler ({views} views)")
+            profiler = cProfile.Profile()
+            began = time.perf_counter()
+            profiler.enable()
+            for _ in range(views):
+                view(path, how)
+            profiler.disable()
+            each = (time.perf_counter() - began) * 1000 / views
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+            print(f"===== {label} ({path}): {each:.1f} ms a view under the profiler, {views} views")
+            print(out.getvalue())
 
 
 # --------------------------------------------------------------------------- main
@@ -263,10 +284,11 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
         from lms.extensions import db
 
         db.engine.dispose()
-    say(f"Starting gunicorn -w {args.workers} twice (hello and the app) ...")
-    with servers(url, folder, args.workers) as (floor, lms):
+    say(f"Starting gunicorn -w {args.workers} three times (hello, the app, the app with PAGE_CACHE_SIZE=0) ...")
+    with servers(url, folder, args.workers) as (floor, lms, built):
         cookie = signed_in_cookie(lms, email, DEMO_PASSWORD)
-        targets = [("hello (bare Flask)", floor, "/", "")] + [(name, lms, path, cookie) for name, path in PAGES]
+        targets = [("hello (bare Flask)", floor, "/", "")] + [
+            (f"{name} ({how})", port, path, cookie) for how, port in ((KEPT, lms), (BUILT, built)) for name, path in PAGES]
         results: list[tuple[str, Load]] = []
         for name, port, path, who in targets:
             drive(port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
@@ -275,7 +297,7 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
     floor_rate = results[0][1].per_second
     print(f"Everyday pages under gunicorn -w {args.workers} (sync), {args.clients} concurrent clients, "
           f"{args.duration:g} s each, {args.database}; signed in as {email}")
-    print(f"  {'':<20} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'% of hello':>11}  "
+    print(f"  {'':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'% of hello':>11}  "
           f"target (>= {TARGET_SHARE:g}%, p95 <= {TARGET_P95_MS:g} ms)   statements, size")
     for name, load in results:
         share = load.per_second / floor_rate * 100
@@ -286,7 +308,7 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
             verdict = "met" if met else ("NOT met: " + ", ".join(
                 part for part, bad in (("share", share < TARGET_SHARE), ("p95", load.percentile(95) > TARGET_P95_MS)) if bad))
         extra = f"{counts[name][0]} statements, {counts[name][1] // 1024} KiB" if is_page else ""
-        print(f"  {name:<20} {load.per_second:8.1f} {load.percentile(50):8.1f} {load.percentile(95):8.1f} {load.errors:7d} "
+        print(f"  {name:<24} {load.per_second:8.1f} {load.percentile(50):8.1f} {load.percentile(95):8.1f} {load.errors:7d} "
               f"{share:10.1f}%  {verdict:<40} {extra}")
 
 
