@@ -32,7 +32,7 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 N = TypeVar("N", int, float)
 
 
-def _number(name: str, default: N, kind: type[N]) -> N:
+def _number(name: str, default: N, kind: type[N], zero: bool = False) -> N:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -40,8 +40,8 @@ def _number(name: str, default: N, kind: type[N]) -> N:
         value = kind(raw)
     except ValueError:
         raise RuntimeError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise RuntimeError(f"{name}={raw!r} must be above 0")
+    if value < 0 or (value == 0 and not zero):
+        raise RuntimeError(f"{name}={raw!r} must be {'0 or more' if zero else 'above 0'}")
     return value
 
 
@@ -119,7 +119,7 @@ class Config:
         self.EXPORT_KEEP_DAYS = _number("EXPORT_KEEP_DAYS", 7, int)  # then `expire-exports` deletes a job's file
         # A learner's home and progress pages kept per process (lms/web/page_cache.py), at most
         # PAGE_CACHE_SIZE of them (0: never kept), each for at most PAGE_CACHE_SECONDS.
-        self.PAGE_CACHE_SIZE = _number("PAGE_CACHE_SIZE", 2048, int)
+        self.PAGE_CACHE_SIZE = _number("PAGE_CACHE_SIZE", 2048, int, zero=True)
         self.PAGE_CACHE_SECONDS = _number("PAGE_CACHE_SECONDS", 900.0, float)
         self.JOBS_RETRY_FIRST = _number("JOBS_RETRY_FIRST", 30.0, float)
         self.JOBS_RETRY_LONGEST = _number("JOBS_RETRY_LONGEST", 3600.0, float)

@@ -266,6 +266,10 @@ def test_staff_pages_are_never_kept(learner: Learner, login) -> None:
     assert (cache.hits, cache.misses) == before  # not even looked up: the stamp says staff
 
 
-def test_turned_off_with_a_size_of_zero(make_app: Callable[..., Flask]) -> None:
-    app = make_app(PAGE_CACHE_SIZE=0)
-    assert not cache_of(app).enabled
+def test_turned_off_with_a_size_of_zero(make_app: Callable[..., Flask], monkeypatch) -> None:
+    assert not cache_of(make_app(PAGE_CACHE_SIZE=0)).enabled
+    monkeypatch.setenv("PAGE_CACHE_SIZE", "0")  # as bench/everyday.py starts its "built" server
+    assert not cache_of(make_app()).enabled
+    monkeypatch.setenv("PAGE_CACHE_SIZE", "-1")
+    with pytest.raises(RuntimeError, match="PAGE_CACHE_SIZE='-1' must be 0 or more"):
+        make_app()
