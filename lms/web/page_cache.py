@@ -25,25 +25,41 @@ read from the shared database on every view."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cachetools import TTLCache
 from flask import Flask, current_app, session
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import ColumnExpressionArgument, Integer, Select, String, bindparam, cast, func, literal, select
+from sqlalchemy import (
+    ColumnExpressionArgument,
+    Dialect,
+    Integer,
+    Select,
+    String,
+    TextClause,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.sql.elements import ColumnElement
 
-from lms.database import DbSession
+from lms.database import DbSession, UTCDateTime
 
 INPUTS_KEY = "lms.page_inputs"
 CACHE_KEY = "lms.page_cache"
 CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
 QUARTER_HOUR = 15 * 60
+PARAMETERS = ("user_id", "now")  # the stamp's parameters: the viewer and the time
 
 # A feature's columns given the learner's id and now, as bound parameters: the statement is
 # built once a process and executed with each viewer's values.
@@ -85,11 +101,16 @@ def fingerprint(*columns: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
     """Every row a select reads folded into one string: each row's columns joined, NULL as
     ``~``, rows joined (in whatever order the database reads them: a new order only costs a
     render). Use it as the select's only column, then ``.scalar_subquery()``."""
-    parts = [func.coalesce(cast(column, String), literal("~")) for column in columns]
+    # SQL literals, not bound parameters: the statement's hundreds of them cost more per
+    # execution than reading the rows
+    null: ColumnElement[str] = literal_column("'~'")
+    bar: ColumnElement[str] = literal_column("'|'")
+    empty: ColumnElement[str] = literal_column("''")
+    parts = [func.coalesce(cast(column, String), null) for column in columns]
     row: ColumnElement[str] = parts[0]
     for part in parts[1:]:
-        row = row.op("||")(literal("|")).op("||")(part)
-    return func.coalesce(func.aggregate_strings(row, ","), literal(""))
+        row = row.op("||")(bar).op("||")(part)
+    return func.coalesce(func.aggregate_strings(row, literal_column("','")), empty)  # type: ignore[arg-type]
 
 
 class PageCache:
@@ -139,10 +160,28 @@ class Stamp:
     bypass: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class StampQuery:
     statement: Select[Any] | None
     bypassing: tuple[int, ...]  # the positions of the bypass inputs' columns
+    # The statement as SQL text, per dialect: executing the select would work out its cache
+    # key (a walk over hundreds of elements) on every view; a text's key is its string.
+    texts: dict[str, TextClause] = field(default_factory=dict)
+
+    def text_for(self, dialect: Dialect) -> TextClause:
+        found = self.texts.get(dialect.name)
+        if found is None:
+            assert self.statement is not None
+            named: Dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # ":name", whatever the driver's style
+            named.bind_typing = BindTyping.NONE  # no ":name::TYPE" casts (psycopg's), which text() would not read as names
+            compiled = self.statement.compile(dialect=named, compile_kwargs={"render_postcompile": True})
+            sql = str(compiled)
+            constants = [bindparam(name, value=value, type_=compiled.binds[name].type)  # a feature's own constants
+                         for name, value in compiled.params.items()
+                         if name not in PARAMETERS and re.search(rf":{name}\b", sql)]  # (some are rendered inline)
+            found = self.texts[dialect.name] = text(sql).bindparams(
+                bindparam("user_id", type_=Integer), bindparam("now", type_=UTCDateTime), *constants)
+        return found
 
 
 def stamp_query(inputs: Sequence[PageInput]) -> StampQuery:
@@ -163,7 +202,8 @@ def read_stamp(session: DbSession, query: StampQuery, user_id: int, now: datetim
     """The learner's stamp: one statement."""
     if query.statement is None:
         return Stamp((), bypass=False)
-    row = session.connection().execute(query.statement, {"user_id": user_id, "now": now}).one()  # Core: no ORM rows
+    connection = session.connection()
+    row = connection.execute(query.text_for(connection.dialect), {"user_id": user_id, "now": now}).one()
     return Stamp(tuple(row), bypass=any(row[i] for i in query.bypassing))
 
 
