@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from markupsafe import Markup
 from sqlalchemy import select
+from wtforms import Form, SelectField
+from wtforms.fields.choices import SelectChoice
 
+from lms.accounts.timezones import grouped_choices
 from lms.assessment.models import Quiz, QuizKind
 from lms.coursework.models import Assignment
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
@@ -24,6 +28,7 @@ from lms.grading.services import rubric_for, save_grade
 from lms.learning.services import build_schedule
 from lms.progress.completion import learner_progress
 from lms.today.services import TodoKind, instructor_today, learner_today
+from lms.web.forms import CachedOptionsSelect
 
 
 @pytest.fixture()
@@ -218,6 +223,25 @@ def test_time_zones_by_region_without_aliases_the_likely_ones_first(client, make
                                               "profile-submit": "Save"})
     assert response.status_code == 302
 
+
+
+def test_the_cached_options_select_writes_what_wtforms_select_writes() -> None:
+    """The time-zone selects render their options once per process (CachedOptionsSelect):
+    the HTML must be WTForms' own, option by option, selected or not, on a first render and
+    on later ones; options it does not cache (attributes, a Markup label) are WTForms' too."""
+    choices = [*grouped_choices(["Europe/Berlin", "UTC"]), SelectChoice("x", Markup("<b>x</b>"), optgroup="Other"),
+               SelectChoice("y", "Y & y", render_kw={"disabled": True}, optgroup="Other"), SelectChoice("z", optgroup="Other")]
+
+    class Plain(Form):
+        zone = SelectField(choices=choices)
+
+    class Cached(Form):
+        zone = SelectField(choices=choices, widget=CachedOptionsSelect())
+
+    for data in ("Europe/Berlin", "Asia/Kolkata", "y", "Europe/Berlin"):
+        expected = str(Plain(data={"zone": data}).zone())
+        assert str(Cached(data={"zone": data}).zone()) == expected
+        assert expected.count("selected") == 1 and "<b>x</b>" in expected and "Y &amp; y" in expected
 
 def test_assessed_work_is_listed_in_month_order(course, client, make_user, login) -> None:
     login(client, make_user(admin=True))
