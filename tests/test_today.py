@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import Form, SelectField
@@ -29,6 +29,7 @@ from lms.learning.services import build_schedule
 from lms.progress.completion import learner_progress
 from lms.today.services import TodoKind, instructor_today, learner_today
 from lms.web.forms import CachedOptionsSelect
+from lms.web.links import fixed_url
 
 
 @pytest.fixture()
@@ -189,6 +190,24 @@ def test_the_navigation_shows_each_role_what_it_may_open(course, client, make_us
     links = nav(page(client.get("/")))
     assert ">Sign in</a>" in links and ">Home</a>" not in links
 
+
+
+def test_the_layout_links_are_url_for_under_each_script_root(course, app: Flask, client, make_user, login) -> None:
+    """The layout builds its links once per script root (lms.web.links.fixed_url): the
+    same URLs url_for builds, under the root each request comes with."""
+    login(client, make_user())
+    for root in ("", "/lms", "/other/root", ""):
+        html = page(client.get("/objectives", base_url=f"http://localhost{root}"))
+        with app.test_request_context("/objectives", base_url=f"http://localhost{root}"):
+            expected = [url_for("web.static", filename="style.css"), url_for("learning.home"), url_for("accounts.logout"),
+                        url_for("notifications.centre"), url_for("search.search")]
+            assert [fixed_url("web.static", filename="style.css"), fixed_url("learning.home"), fixed_url("accounts.logout"),
+                    fixed_url("notifications.centre"), fixed_url("search.search")] == expected
+        assert all(f'"{url}"' in html for url in expected), root
+        assert expected[1] == f"{root}/home"
+    with app.test_request_context("/", base_url="http://localhost/lms"):
+        assert fixed_url("learning.home") == "/lms/home"
+        assert fixed_url("learning.home", _external=True) == "http://localhost/lms/home"  # not a string value: url_for's own answer
 
 def test_locked_lessons_are_plain_text_with_their_opening_date(course, client, make_cohort, enrol_learner, login) -> None:
     cohort = make_cohort(months_ago=1)
