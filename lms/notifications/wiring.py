@@ -18,10 +18,14 @@ from lms.notifications import receivers
 from lms.notifications.cli import send_reminders_command
 from lms.notifications.services import BASE_URL, unread_count_of_users_row
 from lms.notifications.views import UNREAD, bp, unread_context
+from lms.web.unit_of_work import SAFE_METHODS
 
 
 def remember_base_url() -> None:
-    db.session.info[BASE_URL] = request.url_root
+    """For the links in emails a request's notifications queue: only a request that may
+    write (not GET, HEAD or OPTIONS, which never do) can queue one."""
+    if request.method not in SAFE_METHODS:
+        db.session.info[BASE_URL] = request.url_root
 
 
 def init_app(app: Flask) -> None:
