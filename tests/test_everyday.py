@@ -6,6 +6,7 @@ home and progress pages run the same statements for more items and more learners
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from lms.catalog import revision
 from lms.catalog.models import ContentRevision, Lesson
 from lms.catalog.services import kept_schedule
 from lms.extensions import db
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import notify
 
 LESSON = "mlops-release-pipeline-registry"
 TITLE = "A release pipeline and model registry you can trust"
@@ -137,6 +140,43 @@ def test_home_and_progress_run_the_same_statements_for_more_items_and_learners(
     assert few == many, f"statements (home, progress) before: {few}; with 6 more learners and 5 more quizzes: {many}"
     assert "Extra quiz 4" in client.get("/progress").get_data(as_text=True)
 
+
+
+def nav_of(response: Any) -> str:
+    """The navigation of a page, without its sign-out form's CSRF token (signed anew each time)."""
+    menu = response.get_data(as_text=True).split('<ul id="nav-menu">')[1].split("</ul>")[0]
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", menu)
+
+
+def test_a_page_reads_its_user_with_the_navigation_roles_and_the_unread_count(
+        course, client, make_user, make_cohort, enrol_learner, login, count_queries) -> None:
+    """Every page's fixed cost: on a GET the signed-in user comes with whether they learn,
+    administer or teach and their unread count, in one statement (lms.accounts.current); the
+    navigation and the Learner and Staff rules ask nothing more. A page a POST renders asks
+    the database itself (a POST may have changed them), and shows the same."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort)
+    for n in range(3):
+        notify(db.session, user_id=learner.id, event=NotificationEvent.MESSAGE, key=f"m{n}", title=f"Message {n}")
+    db.session.commit()
+    login(client, learner)
+    assert client.get("/notifications").status_code == 200
+    assert count_queries(lambda: client.get("/notifications")) == 2  # the user with its flags and count; the list
+    shown = nav_of(client.get("/objectives"))
+    assert ">Progress</a>" in shown and ">Grading</a>" not in shown
+    assert '<span class="notification-count">3<' in shown
+    assert client.get("/progress").status_code == 200  # the Learner rule
+    assert client.get("/grading").status_code == 403   # the Staff rule
+    refused = client.post("/account", data={"profile-name": "  ", "profile-timezone": "UTC", "profile-submit": "Save"})
+    assert refused.status_code == 200 and "This field is required" in refused.get_data(as_text=True)
+    assert nav_of(refused) == shown
+    client.post("/logout")
+    login(client, teacher)
+    shown = nav_of(client.get("/objectives"))
+    assert ">Grading</a>" in shown and ">Progress</a>" not in shown and "notification-count" not in shown
+    assert client.get("/grading").status_code == 200
+    assert client.get("/progress").status_code == 403
 
 def test_the_kept_curriculum_is_not_shared_between_databases(app: Flask, load_content) -> None:
     """Keyed by the database URL and its token: a fresh token in an empty database never

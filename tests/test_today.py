@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
+from markupsafe import Markup
 from sqlalchemy import select
+from wtforms import Form, SelectField
+from wtforms.fields.choices import SelectChoice
 
+from lms.accounts.timezones import grouped_choices
 from lms.assessment.models import Quiz, QuizKind
 from lms.coursework.models import Assignment
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
@@ -24,6 +28,8 @@ from lms.grading.services import rubric_for, save_grade
 from lms.learning.services import build_schedule
 from lms.progress.completion import learner_progress
 from lms.today.services import TodoKind, instructor_today, learner_today
+from lms.web.forms import CachedOptionsSelect
+from lms.web.links import fixed_url
 
 
 @pytest.fixture()
@@ -185,6 +191,24 @@ def test_the_navigation_shows_each_role_what_it_may_open(course, client, make_us
     assert ">Sign in</a>" in links and ">Home</a>" not in links
 
 
+
+def test_the_layout_links_are_url_for_under_each_script_root(course, app: Flask, client, make_user, login) -> None:
+    """The layout builds its links once per script root (lms.web.links.fixed_url): the
+    same URLs url_for builds, under the root each request comes with."""
+    login(client, make_user())
+    for root in ("", "/lms", "/other/root", ""):
+        html = page(client.get("/objectives", base_url=f"http://localhost{root}"))
+        with app.test_request_context("/objectives", base_url=f"http://localhost{root}"):
+            expected = [url_for("web.static", filename="style.css"), url_for("learning.home"), url_for("accounts.logout"),
+                        url_for("notifications.centre"), url_for("search.search")]
+            assert [fixed_url("web.static", filename="style.css"), fixed_url("learning.home"), fixed_url("accounts.logout"),
+                    fixed_url("notifications.centre"), fixed_url("search.search")] == expected
+        assert all(f'"{url}"' in html for url in expected), root
+        assert expected[1] == f"{root}/home"
+    with app.test_request_context("/", base_url="http://localhost/lms"):
+        assert fixed_url("learning.home") == "/lms/home"
+        assert fixed_url("learning.home", _external=True) == "http://localhost/lms/home"  # not a string value: url_for's own answer
+
 def test_locked_lessons_are_plain_text_with_their_opening_date(course, client, make_cohort, enrol_learner, login) -> None:
     cohort = make_cohort(months_ago=1)
     login(client, enrol_learner(cohort))
@@ -218,6 +242,25 @@ def test_time_zones_by_region_without_aliases_the_likely_ones_first(client, make
                                               "profile-submit": "Save"})
     assert response.status_code == 302
 
+
+
+def test_the_cached_options_select_writes_what_wtforms_select_writes() -> None:
+    """The time-zone selects render their options once per process (CachedOptionsSelect):
+    the HTML must be WTForms' own, option by option, selected or not, on a first render and
+    on later ones; options it does not cache (attributes, a Markup label) are WTForms' too."""
+    choices = [*grouped_choices(["Europe/Berlin", "UTC"]), SelectChoice("x", Markup("<b>x</b>"), optgroup="Other"),
+               SelectChoice("y", "Y & y", render_kw={"disabled": True}, optgroup="Other"), SelectChoice("z", optgroup="Other")]
+
+    class Plain(Form):
+        zone = SelectField(choices=choices)
+
+    class Cached(Form):
+        zone = SelectField(choices=choices, widget=CachedOptionsSelect())
+
+    for data in ("Europe/Berlin", "Asia/Kolkata", "y", "Europe/Berlin"):
+        expected = str(Plain(data={"zone": data}).zone())
+        assert str(Cached(data={"zone": data}).zone()) == expected
+        assert expected.count("selected") == 1 and "<b>x</b>" in expected and "Y &amp; y" in expected
 
 def test_assessed_work_is_listed_in_month_order(course, client, make_user, login) -> None:
     login(client, make_user(admin=True))

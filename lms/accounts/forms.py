@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from lms.accounts.services import MIN_PASSWORD_LENGTH
 from lms.accounts.timezones import grouped_choices
+from lms.web.forms import CachedOptionsSelect
 
 # By region, without the tz database's deprecated aliases (the account page puts the person's likely zones first).
 TIMEZONE_CHOICES = grouped_choices()
@@ -41,7 +42,7 @@ class ChangePasswordForm(NewPasswordForm):
 
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()])
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()], widget=CachedOptionsSelect())
     submit = SubmitField("Save")
 
 

@@ -62,15 +62,21 @@ def countries_of(languages: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
+@cache
+def _region_choices() -> tuple[SelectChoice, ...]:
+    """Every canonical zone as a choice, by region and, within one, by name (sorted once per process)."""
+    by_region: dict[str, list[str]] = defaultdict(list)
+    for zone in canonical_zones():
+        region = zone.split("/", 1)[0] if "/" in zone else OTHER
+        by_region[region if region in REGIONS else OTHER].append(zone)
+    return tuple(SelectChoice(zone, label(zone), optgroup=region)
+                 for region in (*REGIONS, OTHER) for zone in sorted(by_region[region], key=label))
+
+
 def grouped_choices(likely: Iterable[str] = ()) -> list[SelectChoice]:
     """Choices for a select with option groups: "Likely for you" first (full names), then each
     region's zones by name (a likely zone is not repeated in its region)."""
     first = list(dict.fromkeys(likely))
-    choices = [SelectChoice(zone, zone, optgroup=LIKELY) for zone in first]
-    by_region: dict[str, list[str]] = defaultdict(list)
-    for zone in canonical_zones() - set(first):
-        region = zone.split("/", 1)[0] if "/" in zone else OTHER
-        by_region[region if region in REGIONS else OTHER].append(zone)
-    for region in (*REGIONS, OTHER):
-        choices += [SelectChoice(zone, label(zone), optgroup=region) for zone in sorted(by_region[region], key=label)]
-    return choices
+    taken = set(first)
+    return [SelectChoice(zone, zone, optgroup=LIKELY) for zone in first] + [
+        choice for choice in _region_choices() if choice.value not in taken]

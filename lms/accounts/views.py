@@ -11,7 +11,7 @@ from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
 from lms.accounts import services
-from lms.accounts.current import signed_in, signed_in_user
+from lms.accounts.current import load_signed_in_user, signed_in, signed_in_user
 from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm, UnlockForm
 from lms.accounts.models import User
 from lms.accounts.second_step import PasswordAccepted, second_step
@@ -35,7 +35,7 @@ def load_user(user_id: str) -> User | None:
     ident, _, version = user_id.partition(":")
     if not ident.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(ident))
+    user = load_signed_in_user(db.session, int(ident))
     # A deactivated user's session ends at their next request.
     return user if user is not None and user.session_version == int(version) and user.is_active else None
 

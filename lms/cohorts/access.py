@@ -7,14 +7,57 @@ role gets a 403."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
+from sqlalchemy import ColumnElement, exists
+
+from lms.accounts.current import load_with_signed_in_user, loaded_with_user
 from lms.accounts.models import User
 from lms.cohorts.enrolment import is_learner_of
-from lms.cohorts.models import Cohort, Organization
+from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.cohorts.roles import roles_of
 from lms.extensions import db
 from lms.web.access import AccessRule, Decision
+
+# Read with the signed-in user on safe requests (lms.accounts.current): the navigation and
+# the Learner and Staff rules need no statement of their own.
+LEARNS, ADMINISTERS, INSTRUCTS = "cohorts_learns", "cohorts_administers", "cohorts_instructs"
+
+
+@dataclass(frozen=True)
+class RoleFlags:
+    """Whether a person has an active enrolment, administers an organization, teaches a cohort."""
+
+    learns: bool
+    administers: bool
+    instructs: bool
+
+    def is_staff(self, user: User) -> bool:
+        """``Roles.is_staff``: a site admin, an organization admin or an instructor."""
+        return user.is_admin or self.administers or self.instructs
+
+
+def role_flag_expressions() -> dict[str, ColumnElement[bool]]:
+    """The three flags as EXISTS correlated to ``users.id``: the active enrolment is the one
+    ``roles_of`` finds (an enrolment not ended; its cohort is a required foreign key)."""
+    return {
+        LEARNS: exists().where(Enrolment.user_id == User.id, Enrolment.ended_at.is_(None)),
+        ADMINISTERS: exists().where(organization_admins.c.user_id == User.id),
+        INSTRUCTS: exists().where(cohort_instructors.c.user_id == User.id),
+    }
+
+
+def load_role_flags(app: Flask) -> None:
+    for name, expression in role_flag_expressions().items():
+        load_with_signed_in_user(app, name, expression)
+
+
+def loaded_role_flags(user: User) -> RoleFlags | None:
+    """The flags read with ``user`` in this request, or None (not a safe request, or the user came another way)."""
+    values = [loaded_with_user(user, name) for name in (LEARNS, ADMINISTERS, INSTRUCTS)]
+    return None if None in values else RoleFlags(*(bool(value) for value in values))
 
 
 class SignedIn(AccessRule):
@@ -48,7 +91,9 @@ class Learner(AccessRule):
     def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
         if user is None:
             return Decision.LOGIN
-        return Decision.ALLOW if roles_of(db.session, user).enrolment else Decision.FORBID
+        flags = loaded_role_flags(user)
+        learns = flags.learns if flags is not None else roles_of(db.session, user).enrolment is not None
+        return Decision.ALLOW if learns else Decision.FORBID
 
     def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:
         return "This page is for learners enrolled in a cohort."
@@ -60,7 +105,9 @@ class Staff(AccessRule):
     def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
         if user is None:
             return Decision.LOGIN
-        return Decision.ALLOW if roles_of(db.session, user).is_staff else Decision.FORBID
+        flags = loaded_role_flags(user)
+        is_staff = flags.is_staff(user) if flags is not None else roles_of(db.session, user).is_staff
+        return Decision.ALLOW if is_staff else Decision.FORBID
 
 
 class OrganizationAdmin(AccessRule):

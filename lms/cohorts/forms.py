@@ -9,7 +9,7 @@ from lms.accounts.forms import TIMEZONE_CHOICES
 from lms.accounts.services import MIN_PASSWORD_LENGTH
 from lms.cohorts.csv_import import MAX_IMPORT_BYTES
 from lms.cohorts.models import Pace
-from lms.web.forms import labelled_choices
+from lms.web.forms import CachedOptionsSelect, labelled_choices
 
 
 class OrganizationForm(FlaskForm):
@@ -27,7 +27,7 @@ class CohortForm(FlaskForm):
     name = StringField("Cohort name", validators=[DataRequired(), Length(max=200)])
     start_date = DateField("Start date", validators=[DataRequired(message="Enter the start date as YYYY-MM-DD.")],
                            description="Month 1 opens on this date; month N opens N-1 months later.")
-    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC",
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC", widget=CachedOptionsSelect(),
                            description="Months open at midnight in this time zone.")
     instructors = TextAreaField("Instructors' emails", validators=[Optional(), Length(max=4000)],
                                 description="Comma or line separated. New people get an email to set a password.")

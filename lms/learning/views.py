@@ -14,6 +14,7 @@ from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
+from lms.cohorts.access import RoleFlags, loaded_role_flags
 from lms.cohorts.models import Cohort, Enrolment, Organization, Pace, cohort_instructors, organization_admins
 from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
@@ -39,16 +40,20 @@ class NavRoles:
 
 @bp.app_template_global("nav_roles")
 def nav_roles() -> NavRoles | None:
-    """The signed-in person's roles for the navigation (None: anonymous): one statement, once per request."""
+    """The signed-in person's roles for the navigation (None: anonymous), once per request:
+    the role flags read with the user (lms.cohorts.access) or, on other than safe requests, one statement."""
     user = signed_in_user()
     if user is None:
         return None
     if "nav_roles" not in g:
-        row = db.session.execute(select(
-            exists().where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None)),
-            exists().where(organization_admins.c.user_id == user.id),
-            exists().where(cohort_instructors.c.user_id == user.id))).one()
-        g.nav_roles = NavRoles(learner=bool(row[0]), staff=user.is_admin or bool(row[1]) or bool(row[2]))
+        flags = loaded_role_flags(user)
+        if flags is None:
+            row = db.session.execute(select(
+                exists().where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None)),
+                exists().where(organization_admins.c.user_id == user.id),
+                exists().where(cohort_instructors.c.user_id == user.id))).one()
+            flags = RoleFlags(learns=bool(row[0]), administers=bool(row[1]), instructs=bool(row[2]))
+        g.nav_roles = NavRoles(learner=flags.learns, staff=flags.is_staff(user))
         g.nav_is_learner = g.nav_roles.learner  # the same answer lms.cohorts.views.nav_is_learner caches for the page
     roles: NavRoles = g.nav_roles
     return roles

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -170,6 +170,12 @@ def notify(session: DbSession, *, user_id: int, event: NotificationEvent, key: s
 def unread_count(session: DbSession, user_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Notification)
                           .where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def unread_count_of_users_row() -> ScalarSelect[int]:
+    """``unread_count`` as a scalar subquery correlated to ``users.id`` (read with the user)."""
+    return (select(func.count()).select_from(Notification)
+            .where(Notification.user_id == User.id, Notification.read_at.is_(None)).scalar_subquery())
 
 
 def recent(session: DbSession, user_id: int, limit: int = 100) -> list[Notification]:

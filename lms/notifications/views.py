@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lms.accounts.current import signed_in, signed_in_user
+from lms.accounts.current import loaded_with_user, signed_in, signed_in_user
 from lms.cohorts.roles import roles_of
 from lms.database import utcnow
 from lms.extensions import db
@@ -23,13 +23,19 @@ AUDIENCE_LABELS: dict[Audience, str] = {Audience.LEARNER: "Your learning", Audie
                                         Audience.ANYONE: "Announcements, discussions and messages"}
 
 
+UNREAD = "notifications_unread"  # read with the signed-in user (lms.accounts.current) on safe requests
+
+
 def unread_context() -> dict[str, Any]:
-    """``unread_notifications()`` in every template: the signed-in user's unread count
-    (one statement, run only by a template that calls it)."""
+    """``unread_notifications()`` in every template: the signed-in user's unread count (read
+    with the user on safe requests; otherwise one statement, run only by a template that calls it)."""
 
     def unread_notifications() -> int:
         user = signed_in_user()
-        return 0 if user is None else services.unread_count(db.session, user.id)
+        if user is None:
+            return 0
+        loaded = loaded_with_user(user, UNREAD)
+        return int(loaded) if loaded is not None else services.unread_count(db.session, user.id)
 
     return {"unread_notifications": unread_notifications}
 

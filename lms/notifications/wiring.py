@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from lms.accounts.current import load_with_signed_in_user
 from lms.assessment.services import attempt_scored
 from lms.certificates.services import certificate_issued
 from lms.cli import add_commands
@@ -15,19 +16,24 @@ from lms.feedback.services import feedback_answered
 from lms.grading.services import grade_saved, peer_review_completed
 from lms.notifications import receivers, services
 from lms.notifications.cli import send_reminders_command
-from lms.notifications.services import BASE_URL
-from lms.notifications.views import bp, unread_context
+from lms.notifications.services import BASE_URL, unread_count_of_users_row
+from lms.notifications.views import UNREAD, bp, unread_context
 from lms.web.page_cache import PageInput, add_page_input
+from lms.web.unit_of_work import SAFE_METHODS
 
 
 def remember_base_url() -> None:
-    db.session.info[BASE_URL] = request.url_root
+    """For the links in emails a request's notifications queue: only a request that may
+    write (not GET, HEAD or OPTIONS, which never do) can queue one."""
+    if request.method not in SAFE_METHODS:
+        db.session.info[BASE_URL] = request.url_root
 
 
 def init_app(app: Flask) -> None:
     add_page_input(app, PageInput("notifications", services.page_stamp))
     app.register_blueprint(bp)
     app.context_processor(unread_context)
+    load_with_signed_in_user(app, UNREAD, unread_count_of_users_row())
     app.before_request(remember_base_url)
     grade_saved.connect(receivers.on_grade_saved)
     peer_review_completed.connect(receivers.on_peer_review_completed)

@@ -3,9 +3,13 @@ disagree: the stubs still describe the older API, the code follows the one that 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, cast
 
+from markupsafe import Markup
 from wtforms import DecimalField, Field
+from wtforms.fields.choices import Choice  # type: ignore[attr-defined]  # WTForms 3.3 has it; its stubs do not yet
+from wtforms.widgets import Select
 
 
 def add_error(field: Field, message: str) -> None:
@@ -33,3 +37,22 @@ class FiniteDecimalField(DecimalField):
         if self.data is not None and not self.data.is_finite():
             self.data = None
             raise ValueError(NOT_A_NUMBER)
+
+
+class CachedOptionsSelect(Select):
+    """A ``Select`` that renders each plain option (string value and label, no attributes)
+    once per process: a long list (the account page's ~420 time zones) otherwise costs
+    several milliseconds of ``html_params`` and escaping on every page. The HTML is the one
+    ``Select`` writes."""
+
+    @classmethod
+    def render_option(cls, choice: Any, **kwargs: Any) -> Markup:  # type: ignore[override]  # WTForms 3.3's signature; the stubs describe 3.2's
+        if kwargs or choice.render_kw or type(choice.value) is not str or type(choice.label) is not str:
+            return Select.render_option(choice, **kwargs)
+        return _plain_option(choice.value, choice.label, bool(choice.selected))
+
+
+@lru_cache(maxsize=8192)
+def _plain_option(value: str, label: str, selected: bool) -> Markup:
+    rendered: Markup = Select.render_option(Choice(value=value, label=label, selected=selected, render_kw=None))  # type: ignore[call-arg]  # as above
+    return rendered

@@ -41,11 +41,19 @@ def hsts_enabled(app: Flask) -> bool:
     return bool(app.config.get("HSTS", app.config.get("ENV_NAME") == "production"))
 
 
+_HEADERS = tuple((name, name.lower(), value) for name, value in HEADERS.items())
+
+
 def add_security_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if hsts_enabled(current_app):
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    """Each header the view did not set itself (as ``setdefault`` would, with one pass over
+    the response's headers instead of a failed lookup per missing one)."""
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()}
+    for name, lower, value in _HEADERS:
+        if lower not in present:
+            headers.add(name, value)
+    if "strict-transport-security" not in present and hsts_enabled(current_app):
+        headers.add("Strict-Transport-Security", HSTS)
     return response
 
 

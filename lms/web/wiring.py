@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from lms.web import converters, filters, page_cache, security, unit_of_work
+from lms.web import converters, filters, links, page_cache, security, unit_of_work
 from lms.web.errors import register_error_handlers
 from lms.web.markdown import render_markdown, render_user_markdown
 from lms.web.views import bp
@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     page_cache.init_app(app)
     security.init_app(app)
     filters.init_app(app)
+    links.init_app(app)
     register_error_handlers(app)
     app.add_template_filter(markdown_filter, "markdown")
     app.add_template_filter(user_markdown_filter, "user_markdown")
