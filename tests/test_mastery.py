@@ -46,6 +46,18 @@ def test_highest_and_latest_by_hand() -> None:
     assert level("latest", points) == 2
 
 
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_running_levels_equal_the_level_of_each_prefix(name: str) -> None:
+    """``running`` (the heat map dates "below the bar" with it) gives, point by point, what
+    ``level`` gives for the points so far, weight-0 points included (they do not count)."""
+    rng = random.Random(name)
+    method = MASTERY_METHODS[name]({"latest_weight": 0.6, "n": 2, "mastery_level": 3})
+    for _ in range(50):
+        points = [Point(level=round(rng.uniform(0, 4), 2), weight=rng.choice((0.0, 0.5, 1.0, 1.0)))
+                  for _n in range(rng.randint(0, 12))]
+        assert list(method.running(points)) == [method.level(points[:end]) for end in range(1, len(points) + 1)]
+
+
 def test_named_levels() -> None:
     assert named_level(None) == "no evidence"
     assert named_level(0.4) == "not yet"

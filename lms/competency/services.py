@@ -27,11 +27,12 @@ from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, joinedload
 
 from lms.accounts.models import User
 from lms.catalog.models import KINDS, Level, Objective, ObjectiveKind
+from lms.catalog.revision import cached
 from lms.catalog.services import active_levels
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
@@ -350,8 +351,10 @@ def sort_learners(learners: Iterable[Summary], order: SortOrder, descending: boo
 
 
 def objectives_with_modules(session: DbSession) -> list[Objective]:
-    """The active objectives in order, with their modules and the modules' phases (3 statements)."""
-    return state.active_objectives_with_modules(session)
+    """The active objectives in order, with their modules and the modules' phases: kept in
+    this process for the content revision (``lms.catalog.revision``: detached, read only;
+    3 statements when first read for a revision)."""
+    return cached(session, "competency.objectives", state.active_objectives_with_modules)
 
 
 def learners_of(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, list[User]]:
@@ -392,8 +395,13 @@ def closes_on(objective: Objective, timeline: Timeline) -> date | None:
     return state.objective_closings([objective], timeline)[objective.id]
 
 
-def columns_for(objectives: Sequence[Objective], cohort: Cohort, today: date) -> list[Column]:
-    closing = state.objective_closings(objectives, Timeline(cohort.start_date))
+def columns_for(session: DbSession, objectives: Sequence[Objective], cohort: Cohort, today: date) -> list[Column]:
+    """The heat map's columns on the cohort's dates. When each objective closes is kept in
+    this process for the content revision and the start date (``objectives`` are
+    ``objectives_with_modules``' of this transaction: the same revision)."""
+    start = cohort.start_date
+    closing = cached(session, f"competency.closings:{start.isoformat()}",
+                     lambda _session: state.objective_closings(objectives, Timeline(start)))
     return [Column(objective=o, closes_on=(day := closing[o.id]), closed=day is not None and day <= today) for o in objectives]
 
 
@@ -496,23 +504,24 @@ def _fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]],
     the evidence that took the learner's mastery below the at-risk bar for the last time,
     replaying their evidence with the program's method. One statement whatever the pairs."""
     users = sorted({u for u, _o in pairs})
-    objectives = sorted({o for _u, o in pairs})
-    rows = session.execute(
+    rows = session.execute(  # the pairs' evidence only (not every listed learner's on every listed objective)
         select(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.recorded_at)
-        .where(Evidence.user_id.in_(users), Evidence.objective_id.in_(objectives))
+        .where(Evidence.user_id.in_(users), tuple_(Evidence.user_id, Evidence.objective_id).in_(sorted(pairs)))
         .order_by(Evidence.recorded_at, Evidence.id))
     points: dict[tuple[int, int], list[Point]] = defaultdict(list)
-    since: dict[tuple[int, int], datetime | None] = {}
+    moments: dict[tuple[int, int], list[datetime]] = defaultdict(list)
     for user_id, objective_id, level, weight, recorded_at in rows:
         pair = (user_id, objective_id)
-        if pair not in pairs:
-            continue
-        points[pair].append(Point(level=level, weight=weight))
-        now_level = rules.method.level(points[pair])
-        if now_level is None or now_level >= rules.at_risk_below:
-            since[pair] = None
-        elif since.get(pair) is None:
-            since[pair] = recorded_at
+        if pair in pairs:
+            points[pair].append(Point(level=level, weight=weight))
+            moments[pair].append(recorded_at)
+    since: dict[tuple[int, int], datetime | None] = {}
+    for pair, history in points.items():  # the levels in one pass per pair (``running``), not a replay per point
+        for now_level, recorded_at in zip(rules.method.running(history), moments[pair], strict=True):
+            if now_level is None or now_level >= rules.at_risk_below:
+                since[pair] = None
+            elif since.get(pair) is None:
+                since[pair] = recorded_at
     zone = ZoneInfo(cohort.timezone)
     return {pair: at.astimezone(zone).date() for pair, at in since.items() if at is not None}
 
@@ -709,7 +718,7 @@ class _Context:
 def _context(session: DbSession, cohort: Cohort, now: datetime) -> _Context:
     today = cohort_today(cohort, now)
     return _Context(session=session, cohort=cohort, rules=policy(session), today=today,
-                    columns=columns_for(objectives_with_modules(session), cohort, today))
+                    columns=columns_for(session, objectives_with_modules(session), cohort, today))
 
 
 def _users(session: DbSession, user_ids: Iterable[int]) -> dict[int, User]:
@@ -1160,7 +1169,7 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
                                    .order_by(Cohort.start_date, Cohort.name)))
     ids = [c.id for c in cohorts]
     todays = {c.id: cohort_today(c, now) for c in cohorts}
-    columns = columns_for(objectives, cohorts[0], todays[cohorts[0].id]) if cohorts else []
+    columns = columns_for(session, objectives, cohorts[0], todays[cohorts[0].id]) if cohorts else []
     totals = learner_counts(session, ids)
     figures = objective_figures(session, ids, columns, rules)
     risky = risk_counts(session, cohorts, todays, columns, rules)

@@ -4,7 +4,7 @@ objective, oldest first, into a mastery level on the 0-4 scale."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -39,6 +39,12 @@ class MasteryMethod(ABC):
     def combine(self, points: Sequence[Point]) -> float | None:
         """The level from the counted points (each of weight above 0), oldest first."""
 
+    def running(self, points: Sequence[Point]) -> Iterator[float | None]:
+        """The level after each of ``points`` in turn (as ``level`` of each prefix gives it);
+        methods that can carry the level from one point to the next do it in one pass."""
+        for end in range(1, len(points) + 1):
+            yield self.level(points[:end])
+
 
 class DecayingAverage(MasteryMethod):
     """Each new point moves the level toward itself by ``latest_weight`` (scaled by the
@@ -56,6 +62,18 @@ class DecayingAverage(MasteryMethod):
                 w = share * point.weight
                 value = w * point.level + (1 - w) * value
         return None if value is None else round(value, 4)
+
+    def running(self, points: Sequence[Point]) -> Iterator[float | None]:
+        share = float(self.settings.get("latest_weight", 0.65))
+        value: float | None = None
+        for point in points:
+            if point.weight > 0:
+                if value is None:
+                    value = point.level
+                else:
+                    w = share * point.weight
+                    value = w * point.level + (1 - w) * value
+            yield None if value is None else round(value, 4)
 
 
 class NTimes(MasteryMethod):
