@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import JSON, event, insert, select, text
 from sqlalchemy.engine import IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.orm import ORMExecuteState, selectinload
@@ -101,6 +101,14 @@ LAST_NAMES = ["Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "Gupt
               "Kowalski", "Lindqvist", "Moreno", "Nakamura", "Osei", "Pereira", "Quinn", "Rossi", "Schmidt",
               "Tanaka", "Ueda", "Varga", "Walsh", "Zhou"]
 STAKEHOLDERS = ["Customer", "Team member", "Investor", "Partner"]
+# A from-scratch build on PostgreSQL sets aside these tables' foreign keys to the learners
+# (``users``), and the unique constraints and secondary indexes of those the build never
+# reads, and makes them again at the end (``keys_set_aside``): checked and kept up row by
+# row they were most of PostgreSQL's share of the build. Keys to the course's tables stay:
+# dropping one locks the table it points at, and the course is read (``lms.catalog.revision.
+# cached``) on a connection of its own, which would wait for the build's end.
+DEFERRED_KEYS = ("evidence", "mastery", "kpi_entries", "lesson_reads", "progress_items")
+DEFERRED_INDEXES = ("evidence", "mastery", "kpi_entries")
 
 
 def cohort_name(number: int) -> str:
@@ -529,21 +537,73 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
     defaults = {c.name: c.default for c in table.columns
                 if c.name not in names and c.default is not None and not c.primary_key}
     columns = ([table.c.id] if ids is not None else []) + [table.c[n] for n in names] + [table.c[n] for n in defaults]
-    processors = [c.type.bind_processor(dialect) for c in columns]
     fixed: list[Any] = []
     for default in defaults.values():
         fixed.append(default.arg(None) if default.is_callable else default.arg)
-
-    def value(processor: Any, raw: Any) -> Any:
-        done = processor(raw) if processor is not None and raw is not None else raw
-        return json.dumps(done) if isinstance(done, dict | list) else done
+    # Only the columns whose values need work (a bind processor, or JSON to dump) are
+    # touched per row: most pass through as they are.
+    work = [(position, processor) for position, column in enumerate(columns)
+            if (processor := column.type.bind_processor(dialect)) is not None
+            or isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON)]
 
     statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
     with cursor.copy(statement) as copy:
         for position, row in enumerate(rows):
-            raw = ([ids[position]] if ids is not None else []) + [row.get(n) for n in names] + fixed
-            copy.write_row([value(p, v) for p, v in zip(processors, raw, strict=True)])
+            values = ([ids[position]] if ids is not None else []) + [row.get(n) for n in names] + fixed
+            for at, processor in work:
+                raw = values[at]
+                if raw is None:
+                    continue
+                done = processor(raw) if processor is not None else raw
+                values[at] = json.dumps(done) if isinstance(done, dict | list) else done
+            copy.write_row(values)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A constraint or index taken off a table for the build: the statements that drop it
+    and make it again, its definition read from the database itself."""
+
+    drop: str
+    make: str
+
+
+def set_aside_keys(session: DbSession) -> list[SetAside]:
+    """Drop ``DEFERRED_KEYS``' foreign keys to ``users`` and ``DEFERRED_INDEXES``' unique constraints and
+    secondary indexes (never a primary key); what makes them again, indexes first."""
+    keyed, indexed = list(DEFERRED_KEYS), list(DEFERRED_INDEXES)
+    found = [SetAside(f"DROP INDEX {name}", definition) for name, definition in session.execute(text(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = ANY(CAST(:tables AS text[])::regclass[]) AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid) "
+        "ORDER BY 1"), {"tables": indexed})]
+    found += [SetAside(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"', f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+              for table, name, definition in session.execute(text(
+                  "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                  "WHERE (contype = 'u' AND conrelid = ANY(CAST(:indexed AS text[])::regclass[])) "
+                  "OR (contype = 'f' AND confrelid = 'users'::regclass AND conrelid = ANY(CAST(:keyed AS text[])::regclass[])) "
+                  "ORDER BY contype DESC, 1, 2"), {"indexed": indexed, "keyed": keyed})]
+    for item in found:
+        session.execute(text(item.drop))
+    return found
+
+
+@contextmanager
+def keys_set_aside(session: DbSession, fresh: bool) -> Iterator[None]:
+    """On PostgreSQL, for a from-scratch build (``fresh``), the tables' keys and indexes are
+    set aside while inside and made again (checked over every row) on the way out. All in the
+    build's transaction: if the build fails it is rolled back, and the dropped keys with it."""
+    if not (fresh and copying(session)):
+        yield
+        return
+    # Index builds sort in memory; the commit need not wait for the disk (the build is one transaction).
+    session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    session.execute(text("SET LOCAL synchronous_commit = off"))
+    aside = set_aside_keys(session)
+    yield
+    for item in aside:
+        session.execute(text(item.make))
 
 
 def _copy_bulk_inserts(state: ORMExecuteState) -> Result[Any] | None:
@@ -869,6 +929,24 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     if not catalog.objective_ids:
         raise DemoError("No course is loaded: run `flask lms load-content` first.")
     report = BenchmarkReport()
+    per_chunk = copying(session)
+    fresh = session.scalar(select(User.id).where(User.email.like("gen-c%@demo.lms")).limit(1)) is None
+    with keys_set_aside(session, fresh):
+        write_cohorts(session, catalog, instructor, learners, cohorts, now, tick, report)
+    session.flush()
+    if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
+        rebuild_progress(session, now)
+    if report.learners and per_chunk:
+        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
+        # late): without them it guessed a few enrolments and read mastery learner by learner
+        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
+        session.execute(text("ANALYZE"))
+    return report
+
+
+def write_cohorts(session: DbSession, catalog: Catalog, instructor: User, learners: int, cohorts: int, now: datetime,
+                  tick: Tick, report: BenchmarkReport) -> None:
+    """Create the cohorts and their learners, plan and write them a chunk at a time."""
     password_hash = generate_password_hash(DEMO_PASSWORD)
     per_chunk = copying(session)
     for number in range(1, cohorts + 1):
@@ -893,12 +971,3 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
                 with bulk_inserts_copied(session):
                     refresh_progress(session, chunk, now)
             tick(len(chunk))
-    session.flush()
-    if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
-        rebuild_progress(session, now)
-    if report.learners and per_chunk:
-        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
-        # late): without them it guessed a few enrolments and read mastery learner by learner
-        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
-        session.execute(text("ANALYZE"))
-    return report
