@@ -14,12 +14,15 @@ which nothing at this scale needs."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -307,6 +310,48 @@ class LearnerPlan:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
+def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> list[LearnerPlan]:
+    """The plans of these learners of benchmark cohort ``number``, each from its own seeded
+    sequence (so the same whichever process plans them, in whatever order)."""
+    plans = []
+    for user_id in user_ids:
+        rng = random.Random(f"bench:{number}:{user_id}")
+        plans.append(planner.plan(user_id, generated_profile(rng), rng))
+    return plans
+
+
+_adopted: list[Planner] = []  # in a planning process: the planner it was started with
+
+
+def _adopt(planner: Planner) -> None:
+    """A planning process's start: keep the cohort's planner (inherited, not pickled)."""
+    _adopted[:] = [planner]
+
+
+def _plan_chunk(number: int, user_ids: list[int]) -> list[LearnerPlan]:
+    """In the planning process: ``plan_learners`` with the planner it adopted."""
+    return plan_learners(_adopted[0], number, user_ids)
+
+
+def planned_chunks(planner: Planner, number: int, ids: Sequence[int]) -> Iterator[tuple[Sequence[int], list[LearnerPlan]]]:
+    """Each chunk of ``ids`` with its learners' plans, planned in a second process (forked
+    with the planner, so the course and cohort need not be pickled) one chunk ahead of the
+    caller: it plans the next chunk while this one is written. The machine's two CPUs
+    then go to planning and to writing with PostgreSQL; at most two chunks' plans exist."""
+    chunks = [list(chunk) for chunk in batches(ids, CHUNK)]
+    if not chunks:
+        return
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_adopt,
+                             initargs=(planner,)) as pool:
+        pending: Future[list[LearnerPlan]] = pool.submit(_plan_chunk, number, chunks[0])
+        for index, chunk in enumerate(chunks):
+            plans = pending.result()
+            if index + 1 < len(chunks):
+                pending = pool.submit(_plan_chunk, number, chunks[index + 1])
+            yield chunk, plans
+            del plans
+
+
 def generated_profile(rng: random.Random) -> Profile:
     """About one learner in eight falls behind; the rest spread around a solid middle."""
     if rng.random() < 0.12:
@@ -548,9 +593,13 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
 
     statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
+    # Rows that all name every column (the usual case) are read with one itemgetter call.
+    whole = all(len(row) == len(names) for row in rows)
+    pick = itemgetter(*names) if whole and len(names) > 1 else None
     with cursor.copy(statement) as copy:
         for position, row in enumerate(rows):
-            values = ([ids[position]] if ids is not None else []) + [row.get(n) for n in names] + fixed
+            picked = list(pick(row)) if pick is not None else [row.get(n) for n in names]
+            values = ([ids[position]] if ids is not None else []) + picked + fixed
             for at, processor in work:
                 raw = values[at]
                 if raw is None:
@@ -960,11 +1009,7 @@ def write_cohorts(session: DbSession, catalog: Catalog, instructor: User, learne
         planner = Planner(catalog, cohort, instructor.id, now)
         writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids,
                         mastery=True)
-        for chunk in batches(ids, CHUNK):
-            plans = []
-            for user_id in chunk:
-                rng = random.Random(f"bench:{number}:{user_id}")
-                plans.append(planner.plan(user_id, generated_profile(rng), rng))
+        for chunk, plans in planned_chunks(planner, number, ids):
             writer.write(plans)
             del plans
             if per_chunk:
