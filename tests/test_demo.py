@@ -267,7 +267,8 @@ def test_a_fresh_build_on_postgresql_sets_keys_and_indexes_aside_and_ends_with_e
     assert ("evidence.fk_evidence_user_id_users", "FOREIGN KEY (user_id) REFERENCES users(id)") in aside
     assert any(name.endswith("ix_evidence_user_objective") for name, _ in aside)
     assert any(name == "mastery.uq_mastery_user_id" for name, _ in aside)
-    assert not any("REFERENCES objectives" in definition or "PRIMARY KEY" in definition for _, definition in aside)
+    assert ("evidence.fk_evidence_objective_id_objectives", "FOREIGN KEY (objective_id) REFERENCES objectives(id)") in aside
+    assert not any("PRIMARY KEY" in definition or name.startswith("ix_progress_items") for name, definition in aside)
     assert keys_and_indexes(db.session) == before  # made again, the same
     assert (db.session.scalar(select(func.count()).select_from(Evidence).where(Evidence.recorded_by_id.is_not(None)))
             or 0) > 0

@@ -74,6 +74,7 @@ from lms.grading.services import read_levels
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import evidence_fraction, format_value, source_ref
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
+from lms.progress.completion import cohorts_progress
 from lms.progress.evidence import (
     Part,
     PartKey,
@@ -104,12 +105,12 @@ LAST_NAMES = ["Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "Gupt
               "Kowalski", "Lindqvist", "Moreno", "Nakamura", "Osei", "Pereira", "Quinn", "Rossi", "Schmidt",
               "Tanaka", "Ueda", "Varga", "Walsh", "Zhou"]
 STAKEHOLDERS = ["Customer", "Team member", "Investor", "Partner"]
-# A from-scratch build on PostgreSQL sets aside these tables' foreign keys to the learners
-# (``users``), and the unique constraints and secondary indexes of those the build never
-# reads, and makes them again at the end (``keys_set_aside``): checked and kept up row by
-# row they were most of PostgreSQL's share of the build. Keys to the course's tables stay:
-# dropping one locks the table it points at, and the course is read (``lms.catalog.revision.
-# cached``) on a connection of its own, which would wait for the build's end.
+# A from-scratch build on PostgreSQL sets aside these tables' foreign keys, and the unique
+# constraints and secondary indexes of those the build never reads, and makes them again
+# at the end (``keys_set_aside``): checked and kept up row by row they were most of
+# PostgreSQL's share of the build. Dropping a foreign key locks the table it points at
+# (the learners, the course) until the build commits; the course is read on a connection
+# of its own (``lms.catalog.revision.cached``), so it is read once before (``keys_set_aside``).
 DEFERRED_KEYS = ("evidence", "mastery", "kpi_entries", "lesson_reads", "progress_items")
 DEFERRED_INDEXES = ("evidence", "mastery", "kpi_entries")
 
@@ -619,7 +620,7 @@ class SetAside:
 
 
 def set_aside_keys(session: DbSession) -> list[SetAside]:
-    """Drop ``DEFERRED_KEYS``' foreign keys to ``users`` and ``DEFERRED_INDEXES``' unique constraints and
+    """Drop ``DEFERRED_KEYS``' foreign keys and ``DEFERRED_INDEXES``' unique constraints and
     secondary indexes (never a primary key); what makes them again, indexes first."""
     keyed, indexed = list(DEFERRED_KEYS), list(DEFERRED_INDEXES)
     found = [SetAside(f"DROP INDEX {name}", definition) for name, definition in session.execute(text(
@@ -631,7 +632,7 @@ def set_aside_keys(session: DbSession) -> list[SetAside]:
               for table, name, definition in session.execute(text(
                   "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
                   "WHERE (contype = 'u' AND conrelid = ANY(CAST(:indexed AS text[])::regclass[])) "
-                  "OR (contype = 'f' AND confrelid = 'users'::regclass AND conrelid = ANY(CAST(:keyed AS text[])::regclass[])) "
+                  "OR (contype = 'f' AND conrelid = ANY(CAST(:keyed AS text[])::regclass[])) "
                   "ORDER BY contype DESC, 1, 2"), {"indexed": indexed, "keyed": keyed})]
     for item in found:
         session.execute(text(item.drop))
@@ -639,13 +640,17 @@ def set_aside_keys(session: DbSession) -> list[SetAside]:
 
 
 @contextmanager
-def keys_set_aside(session: DbSession, fresh: bool) -> Iterator[None]:
+def keys_set_aside(session: DbSession, fresh: bool, now: datetime) -> Iterator[None]:
     """On PostgreSQL, for a from-scratch build (``fresh``), the tables' keys and indexes are
     set aside while inside and made again (checked over every row) on the way out. All in the
     build's transaction: if the build fails it is rolled back, and the dropped keys with it."""
     if not (fresh and copying(session)):
         yield
         return
+    # What the build reads of the course through a connection of its own (the schedule
+    # state's phases, quizzes and assignments) is read and kept now: once the keys pointing
+    # at the course are dropped, that connection would wait for this transaction to end.
+    cohorts_progress(session, [], now)
     # Index builds sort in memory; the commit need not wait for the disk (the build is one transaction).
     session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
     session.execute(text("SET LOCAL synchronous_commit = off"))
@@ -980,7 +985,7 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     report = BenchmarkReport()
     per_chunk = copying(session)
     fresh = session.scalar(select(User.id).where(User.email.like("gen-c%@demo.lms")).limit(1)) is None
-    with keys_set_aside(session, fresh):
+    with keys_set_aside(session, fresh, now):
         write_cohorts(session, catalog, instructor, learners, cohorts, now, tick, report)
     session.flush()
     if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
