@@ -4,7 +4,6 @@ a spread, safe to run twice) and ``--learners N --cohorts C`` benchmark cohorts 
 from __future__ import annotations
 
 import itertools
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,14 +13,13 @@ import pytest
 import werkzeug.security
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt
 from lms.catalog.models import Objective
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
-from lms.demo import benchmark
 from lms.demo import cli as demo_cli
 from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
@@ -224,75 +222,6 @@ def test_bad_options_are_refused_before_anything_is_written(app: Flask, args: li
     assert result.exit_code != 0
     assert message in result.output
     assert counts()["User"] == 0
-
-
-postgres_only = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
-                                   reason="the keys are set aside on PostgreSQL only")
-
-
-def keys_and_indexes(session: Any) -> set[tuple[str, str]]:
-    """The constraints and indexes of the tables a from-scratch build sets keys aside on,
-    as PostgreSQL defines them."""
-    found = session.execute(text(
-        "SELECT conrelid::regclass::text || '.' || conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = ANY(CAST(:tables AS text[])::regclass[]) UNION ALL "
-        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-        "WHERE indrelid = ANY(CAST(:tables AS text[])::regclass[])"), {"tables": list(benchmark.DEFERRED_KEYS)})
-    return {(name, definition) for name, definition in found}
-
-
-def spy_on_set_aside(monkeypatch: Any) -> list[set[tuple[str, str]]]:
-    """What is left of the keys and indexes once the build has set its own aside (one entry per build)."""
-    left: list[set[tuple[str, str]]] = []
-    real = benchmark.set_aside_keys
-
-    def spying(session: Any) -> list[benchmark.SetAside]:
-        aside = real(session)
-        left.append(keys_and_indexes(session))
-        return aside
-
-    monkeypatch.setattr(benchmark, "set_aside_keys", spying)
-    return left
-
-
-@postgres_only
-def test_a_fresh_build_on_postgresql_sets_keys_and_indexes_aside_and_ends_with_every_one(
-        loaded: Flask, monkeypatch: Any) -> None:
-    before = keys_and_indexes(db.session)
-    left = spy_on_set_aside(monkeypatch)
-    result = run(loaded, "--learners", "6", "--cohorts", "1")
-    assert result.exit_code == 0, result.output
-    assert len(left) == 1
-    aside = before - left[0]
-    assert ("evidence.fk_evidence_user_id_users", "FOREIGN KEY (user_id) REFERENCES users(id)") in aside
-    assert any(name.endswith("ix_evidence_user_objective") for name, _ in aside)
-    assert any(name == "mastery.uq_mastery_user_id" for name, _ in aside)
-    assert ("evidence.fk_evidence_objective_id_objectives", "FOREIGN KEY (objective_id) REFERENCES objectives(id)") in aside
-    assert not any("PRIMARY KEY" in definition or name.startswith("ix_progress_items") for name, definition in aside)
-    assert keys_and_indexes(db.session) == before  # made again, the same
-    assert (db.session.scalar(select(func.count()).select_from(Evidence).where(Evidence.recorded_by_id.is_not(None)))
-            or 0) > 0
-
-    again = run(loaded, "--learners", "8", "--cohorts", "1")  # learners there already: not from scratch
-    assert again.exit_code == 0, again.output
-    assert "2 learners generated, 6 already there" in again.output
-    assert len(left) == 1 and keys_and_indexes(db.session) == before
-
-
-@postgres_only
-def test_a_build_that_fails_after_setting_keys_aside_leaves_them_in_place(loaded: Flask, monkeypatch: Any) -> None:
-    before = keys_and_indexes(db.session)
-    left = spy_on_set_aside(monkeypatch)
-
-    def failing(self: Any, plans: Any, reviews: Any = None) -> None:
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(benchmark.Writer, "write", failing)
-    result = run(loaded, "--learners", "6", "--cohorts", "1")
-    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
-    assert len(left) == 1 and left[0] < before  # they had been set aside
-    assert keys_and_indexes(db.session) == before  # rolled back with the build
-    assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("gen-%"))) == 0
 
 
 def test_benchmark_without_a_course_is_refused_with_a_reason(app: Flask) -> None:

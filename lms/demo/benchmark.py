@@ -14,19 +14,16 @@ which nothing at this scale needs."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import JSON, event, insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.orm import ORMExecuteState, selectinload
@@ -74,7 +71,6 @@ from lms.grading.services import read_levels
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import evidence_fraction, format_value, source_ref
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
-from lms.progress.completion import cohorts_progress
 from lms.progress.evidence import (
     Part,
     PartKey,
@@ -105,14 +101,6 @@ LAST_NAMES = ["Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "Gupt
               "Kowalski", "Lindqvist", "Moreno", "Nakamura", "Osei", "Pereira", "Quinn", "Rossi", "Schmidt",
               "Tanaka", "Ueda", "Varga", "Walsh", "Zhou"]
 STAKEHOLDERS = ["Customer", "Team member", "Investor", "Partner"]
-# A from-scratch build on PostgreSQL sets aside these tables' foreign keys, and the unique
-# constraints and secondary indexes of those the build never reads, and makes them again
-# at the end (``keys_set_aside``): checked and kept up row by row they were most of
-# PostgreSQL's share of the build. Dropping a foreign key locks the table it points at
-# (the learners, the course) until the build commits; the course is read on a connection
-# of its own (``lms.catalog.revision.cached``), so it is read once before (``keys_set_aside``).
-DEFERRED_KEYS = ("evidence", "mastery", "kpi_entries", "lesson_reads", "progress_items")
-DEFERRED_INDEXES = ("evidence", "mastery", "kpi_entries")
 
 
 def cohort_name(number: int) -> str:
@@ -309,48 +297,6 @@ class LearnerPlan:
     kpis: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
-
-
-def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> list[LearnerPlan]:
-    """The plans of these learners of benchmark cohort ``number``, each from its own seeded
-    sequence (so the same whichever process plans them, in whatever order)."""
-    plans = []
-    for user_id in user_ids:
-        rng = random.Random(f"bench:{number}:{user_id}")
-        plans.append(planner.plan(user_id, generated_profile(rng), rng))
-    return plans
-
-
-_adopted: list[Planner] = []  # in a planning process: the planner it was started with
-
-
-def _adopt(planner: Planner) -> None:
-    """A planning process's start: keep the cohort's planner (inherited, not pickled)."""
-    _adopted[:] = [planner]
-
-
-def _plan_chunk(number: int, user_ids: list[int]) -> list[LearnerPlan]:
-    """In the planning process: ``plan_learners`` with the planner it adopted."""
-    return plan_learners(_adopted[0], number, user_ids)
-
-
-def planned_chunks(planner: Planner, number: int, ids: Sequence[int]) -> Iterator[tuple[Sequence[int], list[LearnerPlan]]]:
-    """Each chunk of ``ids`` with its learners' plans, planned in a second process (forked
-    with the planner, so the course and cohort need not be pickled) one chunk ahead of the
-    caller: it plans the next chunk while this one is written. The machine's two CPUs
-    then go to planning and to writing with PostgreSQL; at most two chunks' plans exist."""
-    chunks = [list(chunk) for chunk in batches(ids, CHUNK)]
-    if not chunks:
-        return
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_adopt,
-                             initargs=(planner,)) as pool:
-        pending: Future[list[LearnerPlan]] = pool.submit(_plan_chunk, number, chunks[0])
-        for index, chunk in enumerate(chunks):
-            plans = pending.result()
-            if index + 1 < len(chunks):
-                pending = pool.submit(_plan_chunk, number, chunks[index + 1])
-            yield chunk, plans
-            del plans
 
 
 def generated_profile(rng: random.Random) -> Profile:
@@ -583,81 +529,21 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
     defaults = {c.name: c.default for c in table.columns
                 if c.name not in names and c.default is not None and not c.primary_key}
     columns = ([table.c.id] if ids is not None else []) + [table.c[n] for n in names] + [table.c[n] for n in defaults]
+    processors = [c.type.bind_processor(dialect) for c in columns]
     fixed: list[Any] = []
     for default in defaults.values():
         fixed.append(default.arg(None) if default.is_callable else default.arg)
-    # Only the columns whose values need work (a bind processor, or JSON to dump) are
-    # touched per row: most pass through as they are.
-    work = [(position, processor) for position, column in enumerate(columns)
-            if (processor := column.type.bind_processor(dialect)) is not None
-            or isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON)]
+
+    def value(processor: Any, raw: Any) -> Any:
+        done = processor(raw) if processor is not None and raw is not None else raw
+        return json.dumps(done) if isinstance(done, dict | list) else done
 
     statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
-    # Rows that all name every column (the usual case) are read with one itemgetter call.
-    whole = all(len(row) == len(names) for row in rows)
-    pick = itemgetter(*names) if whole and len(names) > 1 else None
     with cursor.copy(statement) as copy:
         for position, row in enumerate(rows):
-            picked = list(pick(row)) if pick is not None else [row.get(n) for n in names]
-            values = ([ids[position]] if ids is not None else []) + picked + fixed
-            for at, processor in work:
-                raw = values[at]
-                if raw is None:
-                    continue
-                done = processor(raw) if processor is not None else raw
-                values[at] = json.dumps(done) if isinstance(done, dict | list) else done
-            copy.write_row(values)
-
-
-@dataclass(frozen=True)
-class SetAside:
-    """A constraint or index taken off a table for the build: the statements that drop it
-    and make it again, its definition read from the database itself."""
-
-    drop: str
-    make: str
-
-
-def set_aside_keys(session: DbSession) -> list[SetAside]:
-    """Drop ``DEFERRED_KEYS``' foreign keys and ``DEFERRED_INDEXES``' unique constraints and
-    secondary indexes (never a primary key); what makes them again, indexes first."""
-    keyed, indexed = list(DEFERRED_KEYS), list(DEFERRED_INDEXES)
-    found = [SetAside(f"DROP INDEX {name}", definition) for name, definition in session.execute(text(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-        "WHERE i.indrelid = ANY(CAST(:tables AS text[])::regclass[]) AND NOT i.indisprimary "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid) "
-        "ORDER BY 1"), {"tables": indexed})]
-    found += [SetAside(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"', f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-              for table, name, definition in session.execute(text(
-                  "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                  "WHERE (contype = 'u' AND conrelid = ANY(CAST(:indexed AS text[])::regclass[])) "
-                  "OR (contype = 'f' AND conrelid = ANY(CAST(:keyed AS text[])::regclass[])) "
-                  "ORDER BY contype DESC, 1, 2"), {"indexed": indexed, "keyed": keyed})]
-    for item in found:
-        session.execute(text(item.drop))
-    return found
-
-
-@contextmanager
-def keys_set_aside(session: DbSession, fresh: bool, now: datetime) -> Iterator[None]:
-    """On PostgreSQL, for a from-scratch build (``fresh``), the tables' keys and indexes are
-    set aside while inside and made again (checked over every row) on the way out. All in the
-    build's transaction: if the build fails it is rolled back, and the dropped keys with it."""
-    if not (fresh and copying(session)):
-        yield
-        return
-    # What the build reads of the course through a connection of its own (the schedule
-    # state's phases, quizzes and assignments) is read and kept now: once the keys pointing
-    # at the course are dropped, that connection would wait for this transaction to end.
-    cohorts_progress(session, [], now)
-    # Index builds sort in memory; the commit need not wait for the disk (the build is one transaction).
-    session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-    session.execute(text("SET LOCAL synchronous_commit = off"))
-    aside = set_aside_keys(session)
-    yield
-    for item in aside:
-        session.execute(text(item.make))
+            raw = ([ids[position]] if ids is not None else []) + [row.get(n) for n in names] + fixed
+            copy.write_row([value(p, v) for p, v in zip(processors, raw, strict=True)])
 
 
 def _copy_bulk_inserts(state: ORMExecuteState) -> Result[Any] | None:
@@ -983,24 +869,6 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     if not catalog.objective_ids:
         raise DemoError("No course is loaded: run `flask lms load-content` first.")
     report = BenchmarkReport()
-    per_chunk = copying(session)
-    fresh = session.scalar(select(User.id).where(User.email.like("gen-c%@demo.lms")).limit(1)) is None
-    with keys_set_aside(session, fresh, now):
-        write_cohorts(session, catalog, instructor, learners, cohorts, now, tick, report)
-    session.flush()
-    if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
-        rebuild_progress(session, now)
-    if report.learners and per_chunk:
-        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
-        # late): without them it guessed a few enrolments and read mastery learner by learner
-        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
-        session.execute(text("ANALYZE"))
-    return report
-
-
-def write_cohorts(session: DbSession, catalog: Catalog, instructor: User, learners: int, cohorts: int, now: datetime,
-                  tick: Tick, report: BenchmarkReport) -> None:
-    """Create the cohorts and their learners, plan and write them a chunk at a time."""
     password_hash = generate_password_hash(DEMO_PASSWORD)
     per_chunk = copying(session)
     for number in range(1, cohorts + 1):
@@ -1014,10 +882,23 @@ def write_cohorts(session: DbSession, catalog: Catalog, instructor: User, learne
         planner = Planner(catalog, cohort, instructor.id, now)
         writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids,
                         mastery=True)
-        for chunk, plans in planned_chunks(planner, number, ids):
+        for chunk in batches(ids, CHUNK):
+            plans = []
+            for user_id in chunk:
+                rng = random.Random(f"bench:{number}:{user_id}")
+                plans.append(planner.plan(user_id, generated_profile(rng), rng))
             writer.write(plans)
             del plans
             if per_chunk:
                 with bulk_inserts_copied(session):
                     refresh_progress(session, chunk, now)
             tick(len(chunk))
+    session.flush()
+    if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
+        rebuild_progress(session, now)
+    if report.learners and per_chunk:
+        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
+        # late): without them it guessed a few enrolments and read mastery learner by learner
+        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
+        session.execute(text("ANALYZE"))
+    return report
