@@ -273,3 +273,31 @@ def test_turned_off_with_a_size_of_zero(make_app: Callable[..., Flask], monkeypa
     monkeypatch.setenv("PAGE_CACHE_SIZE", "-1")
     with pytest.raises(RuntimeError, match="PAGE_CACHE_SIZE='-1' must be 0 or more"):
         make_app()
+
+
+def test_a_page_built_while_a_write_commits_is_not_kept(learner: Learner, client, monkeypatch) -> None:
+    """The stamp is read, then another connection commits a change before the page reads
+    its rows: the page shows the change, so it must not be kept under the stamp from before
+    it, or it would be served again once the data came back to that state."""
+    original = learner.cohort.name
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+
+    def rename(name: str) -> None:
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE cohorts SET name = :name WHERE id = :id"), {"name": name, "id": learner.cohort.id})
+
+    real = learning_views._home
+
+    def racing(user: Any, now: Any) -> str:
+        rename("Renamed in a race")
+        return real(user, now)
+
+    try:
+        monkeypatch.setattr(learning_views, "_home", racing)
+        assert "Renamed in a race" in body(client.get("/home"))
+        monkeypatch.setattr(learning_views, "_home", real)
+        rename(original)  # the data as it was when the stamp was read
+        page = body(client.get("/home"))
+        assert "Renamed in a race" not in page and original in page
+    finally:
+        other.dispose()

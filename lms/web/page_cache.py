@@ -93,10 +93,6 @@ def add_page_input(app: Flask, page_input: PageInput) -> None:
     app.extensions.setdefault(INPUTS_KEY, []).append(page_input)
 
 
-def inputs_of(app: Flask) -> list[PageInput]:
-    return list(app.extensions.get(INPUTS_KEY, []))
-
-
 def fingerprint(*columns: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
     """Every row a select reads folded into one string: each row's columns joined, NULL as
     ``~``, rows joined (in whatever order the database reads them: a new order only costs a
@@ -212,7 +208,8 @@ def quarter_hour(now: datetime) -> int:
 
 
 def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime, render: Callable[[], str]) -> str:
-    """The page for ``viewer``: kept if its stamp has not changed, else ``render()`` (and kept)."""
+    """The page for ``viewer``: kept if its stamp has not changed, else ``render()`` (and kept).
+    A kept page costs one statement (the stamp), a page built two more than its own."""
     cache = cache_of(current_app)
     if not cache.enabled or "_flashes" in session or viewer.is_admin:
         return render()
@@ -225,7 +222,11 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
     if kept is not None:
         return kept.replace(CSRF_MARK, token)
     html = render()
-    if "_flashes" not in session:  # nothing was flashed while rendering
+    # Kept only if nothing was flashed while rendering and the stamp still reads the same: on
+    # PostgreSQL each statement sees what is committed when it starts, so a write committed
+    # between the stamp and the page's reads would otherwise be kept under the stamp from
+    # before it (and served again should the data come back to that state).
+    if "_flashes" not in session and read_stamp(db_session, cache.query, viewer.id, now) == stamp:
         cache.put(key, html.replace(token, CSRF_MARK))
     return html
 
