@@ -46,6 +46,7 @@ def test_an_expert_rates_a_graded_submission_through_a_single_use_link(server_ur
     sign_in(staff_page, server_url, teacher.email)
     staff_page.goto(server_url + "/grading")
     staff_page.get_by_role("link", name="Open").click()
+    staff_page.locator("fieldset.criterion").first.wait_for()  # .all() does not wait for the page the click opens
     for criterion in staff_page.locator("fieldset.criterion").all():
         criterion.locator("input[type=radio]").nth(1).check()  # Proficient everywhere
     staff_page.get_by_label("Overall feedback").fill("A sharp diagnosis; make the checklist testable.")

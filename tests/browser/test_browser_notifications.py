@@ -39,6 +39,7 @@ def test_a_learner_opens_the_notification_of_a_released_grade(server_url: str, l
     sign_in(page, server_url, teacher.email)
     page.goto(server_url + "/grading")
     page.get_by_role("link", name="Open").click()
+    page.locator("fieldset.criterion").first.wait_for()  # .all() does not wait for the page the click opens
     for criterion in page.locator("fieldset.criterion").all():
         criterion.locator("input[type=radio]").nth(1).check()
     page.get_by_label("Overall feedback").fill("A sharp diagnosis; make the checklist testable.")
