@@ -207,9 +207,10 @@ def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: ran
     return layout
 
 
-def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Attempt:
+def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, seed: int | None = None) -> Attempt:
     """Start an attempt, or return the one in progress (a second click does not start
-    another, nor do several clicks at the same moment)."""
+    another, nor do several clicks at the same moment). The questions drawn and their
+    order are random; ``seed`` makes them repeatable (the demo's learners)."""
     for attempt in attempts_of(session, quiz, user):
         expire_if_due(session, attempt, now)
     status = quiz_status(session, quiz, user, now)
@@ -221,7 +222,7 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime) -> 
     chosen = current_versions(session, quiz)
     if not chosen:
         raise QuizError("This quiz has no questions yet.")
-    layout = _layout(quiz, chosen, random.Random(secrets.randbits(64)))
+    layout = _layout(quiz, chosen, random.Random(secrets.randbits(64) if seed is None else seed))
     versions = {v.id: v for _, v in chosen}
     deadline = now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None
     closes = status.window.closes_at if status.window else None

@@ -177,7 +177,7 @@ PROFILES = [
     Profile(0.86, 1.0, revises=True), Profile(0.93, 0.92), Profile(0.88, 0.88),
     Profile(0.78, 0.85), Profile(0.74, 0.8), Profile(0.8, 0.78),
     Profile(0.73, 0.82), Profile(0.76, 0.72), Profile(0.72, 0.78),
-    Profile(0.38, 0.7, fades=True), Profile(0.3, 0.55, fades=True), Profile(0.45, 0.75, fades=True),
+    Profile(0.32, 0.7, fades=True), Profile(0.3, 0.55, fades=True), Profile(0.45, 0.75, fades=True),
 ]
 
 
@@ -651,7 +651,7 @@ class DemoActivity:
                 skill = min(0.97, skill + 0.1)
 
     def attempt(self, quiz: Quiz, user: User, at: datetime, skill: float, rng: random.Random) -> Attempt:
-        attempt = start_attempt(self.session, quiz, user, at)
+        attempt = start_attempt(self.session, quiz, user, at, seed=rng.getrandbits(64))
         versions = page_versions(self.session, attempt)
         for index, page in enumerate(attempt.layout):
             if rng.random() < 0.04:
