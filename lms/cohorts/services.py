@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.accounts.services import (
@@ -30,6 +31,7 @@ from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
+from lms.web.page_cache import fingerprint
 
 WELCOME_LINK_LIFETIME = timedelta(days=7)
 LinkFor = Callable[[str], str]
@@ -190,3 +192,18 @@ def summaries(session: DbSession, cohort_filter: Any, include_archived: bool = T
 
 def organization_cohorts(session: DbSession, org_ids: Iterable[int]) -> list[CohortSummary]:
     return summaries(session, Cohort.organization_id.in_(list(org_ids)))
+
+
+def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a cohort's kept pages (``lms.web.page_cache``: the heat map) show from this
+    feature: the cohort (its name, start, time zone, organization) and its members as they
+    are listed (their enrolments, names and emails)."""
+    return [
+        select(fingerprint(Cohort.name, Cohort.start_date, Cohort.timezone, Cohort.archived_at, Organization.name))
+        .select_from(Cohort).join(Organization, Organization.id == Cohort.organization_id)
+        .where(Cohort.id == cohort_id).scalar_subquery(),
+        select(fingerprint(Enrolment.id, Enrolment.user_id, Enrolment.started_at, Enrolment.ended_at, Enrolment.pace,
+                           User.name, User.email))
+        .select_from(Enrolment).join(User, User.id == Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
+        .scalar_subquery(),
+    ]

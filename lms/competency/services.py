@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
-from lms.catalog.models import KINDS, Level, Objective, ObjectiveKind
+from lms.catalog.models import KINDS, ContentRevision, Level, Objective, ObjectiveKind
 from lms.catalog.revision import cached
 from lms.catalog.services import active_levels
 from lms.cohorts.enrolment import is_learner_of
@@ -51,6 +52,7 @@ from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
+from lms.web.page_cache import summary
 
 NO_EVIDENCE = "no evidence"
 OVERDUE_SHOWN = 5  # overdue items listed under a "behind schedule" reason; the rest are counted
@@ -1190,3 +1192,11 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
                                        completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))
     return Comparison(organization=organization, policy=rules, legend=bands(rules), objectives=objectives,
                       levels=levels, cohorts=result)
+
+
+def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a cohort's kept heat map (``lms.web.page_cache``) shows from this feature: the
+    at-risk reviews recorded (they are never edited) and the curriculum's revision (the
+    objectives, levels and mastery policy)."""
+    return [select(summary(func.count(), func.max(AtRiskReview.id))).where(AtRiskReview.cohort_id == cohort_id).scalar_subquery(),
+            select(ContentRevision.token).where(ContentRevision.id == 1).scalar_subquery()]

@@ -22,6 +22,7 @@ from lms.extensions import db
 from lms.jobs import exports
 from lms.web.downloads import streamed_download
 from lms.web.forms import add_error
+from lms.web.page_cache import Viewer, cached_page
 
 bp = Blueprint("competency", __name__, template_folder="templates")
 
@@ -46,8 +47,15 @@ def _slug(text: str) -> str:
 
 @bp.get("/cohorts/<int:cohort_id>/competency")
 def heat_map(cohort_id: int) -> str:
-    return render_template("competency/heat_map.html", heat=_heat_map(_cohort(cohort_id)), exporters=EXPORTERS.values(),
-                           heat_rows=heat_rows)
+    """Kept (``lms.web.page_cache``) while nothing it shows has changed: one statement then."""
+    user = signed_in()
+
+    def render() -> str:
+        return render_template("competency/heat_map.html", heat=_heat_map(_cohort(cohort_id)),
+                               exporters=EXPORTERS.values(), heat_rows=heat_rows)
+
+    return cached_page(db.session, "heat_map", Viewer(user.id, user.name, user.timezone, user.is_admin), utcnow(), render,
+                       cohort_id=cohort_id, variant=request.query_string.decode("latin-1"))
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency.<fmt>")

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -170,7 +170,10 @@ class ProgressLevel(Model):
 
 class ProgressLearner(Model):
     """One learner's schedule in one line, kept with their items: the due date of their
-    oldest unfinished assessed item (None: nothing left), from which days behind follow."""
+    oldest unfinished assessed item (None: nothing left), from which days behind follow,
+    and ``revision``, a random number drawn each time their rows are written: a cohort's
+    kept heat map (``lms.web.page_cache``) reads the sum of its learners' revisions to know
+    whether any schedule state changed."""
 
     __tablename__ = "progress_learners"
     __table_args__ = (Index("ix_progress_learners_cohort", "cohort_id"),)
@@ -178,6 +181,7 @@ class ProgressLearner(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
     oldest_due: Mapped[date | None] = mapped_column(Date, default=None)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ProgressObjective(Model):

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.catalog.models import Lesson, Objective, ObjectiveKind
+from lms.cohorts.models import Enrolment
 from lms.database import DbSession
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import (
@@ -27,10 +28,11 @@ from lms.progress.models import (
     MasteryMethodName,
     MasteryPolicy,
     ProgressItem,
+    ProgressLearner,
     ProgressLevel,
 )
 from lms.progress.sources import SOURCES
-from lms.web.page_cache import fingerprint
+from lms.web.page_cache import fingerprint, summary
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
                                     "mastery_level": 3}
@@ -427,3 +429,18 @@ def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> lis
             .where(ProgressItem.user_id == user_id).scalar_subquery(),
             select(fingerprint(ProgressLevel.level_id, ProgressLevel.stage, ProgressLevel.started))
             .where(ProgressLevel.user_id == user_id).scalar_subquery()]
+
+
+def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """What a cohort's kept pages (``lms.web.page_cache``: the heat map) show from this
+    feature: its learners' kept schedule state (a random revision each learner's rows get
+    whenever they are written, summed, so any change to anyone's items, levels or closing
+    dates changes it) and their mastery (every evidence recorded, regraded or removed
+    rewrites a mastery row with the time, its level and count)."""
+    members = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
+    return [
+        select(summary(func.count(), func.sum(ProgressLearner.revision)))
+        .where(ProgressLearner.cohort_id == cohort_id).scalar_subquery(),
+        select(summary(func.count(), func.sum(Mastery.level), func.sum(Mastery.evidence_count), func.max(Mastery.updated_at)))
+        .where(Mastery.user_id.in_(members)).scalar_subquery(),
+    ]

@@ -25,6 +25,7 @@ Bulk inserts that bypass the ORM (the volume generator) call ``rebuild`` themsel
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ LEARNER_TABLES: dict[str, tuple[str, ...] | None] = {
 # Content: a change to any of these changes everyone's schedule (a content load, mostly).
 CONTENT_TABLES = frozenset({"lessons", "quizzes", "assignments", "phases", "modules", "levels", "rubrics", "objectives",
                             "module_objectives"})
+REVISION_BITS = 40
 MODELS = (ProgressItem, ProgressLevel, ProgressLearner, ProgressObjective)  # the kept tables, one row set per learner
 COHORT_COLUMNS = ("start_date",)
 
@@ -261,9 +263,11 @@ def level_rows(cohort_id: int, learner: LearnerProgress) -> list[dict[str, Any]]
 
 
 def learner_row(cohort_id: int, learner: LearnerProgress) -> dict[str, Any]:
-    """The due date of the learner's oldest unfinished assessed item (what days behind count from)."""
+    """The due date of the learner's oldest unfinished assessed item (what days behind count
+    from), and a fresh ``revision`` (40 random bits: a cohort's sum stays within 64 bits)."""
     due = [i.due_on for i in learner.items if i.assessed and not i.done]
-    return {"user_id": learner.user_id, "cohort_id": cohort_id, "oldest_due": min(due, default=None)}
+    return {"user_id": learner.user_id, "cohort_id": cohort_id, "oldest_due": min(due, default=None),
+            "revision": secrets.randbits(REVISION_BITS)}
 
 
 def objective_closings(objectives: Sequence[Objective], timeline: Timeline) -> dict[int, date | None]:
@@ -453,13 +457,13 @@ def funnel_counts(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, di
 
 
 def stored_rows(session: DbSession) -> list[tuple[Any, ...]]:
-    """Every kept row's values but its id, table by table in a stable order: what
+    """Every kept row's values but its id (and a learner's random revision), table by table in a stable order: what
     ``rebuild`` must reproduce."""
     settle(session)
     result: list[tuple[Any, ...]] = []
     for model, order in ((ProgressItem, ("user_id", "position")), (ProgressLevel, ("user_id", "level_id")),
                          (ProgressLearner, ("user_id",)), (ProgressObjective, ("user_id", "objective_id"))):
-        columns = [c for c in model.__table__.columns if c.name != "id"]
+        columns = [c for c in model.__table__.columns if c.name not in ("id", "revision")]
         result += [(model.__tablename__, *r) for r in session.execute(
             select(*columns).order_by(*(getattr(model, name) for name in order)))]
     return result

@@ -19,6 +19,11 @@ for a person whose stamp says they have more than a learner's page (staff, site 
 an input marked ``bypass``), anything but a 200. The CSRF token in a kept page is replaced
 by a mark and put back, the asker's own, on every view.
 
+A cohort's heat map is kept the same way, per viewer and query string (sorted, filtered,
+paged), under the cohort's stamp (``add_cohort_input``): the cohort and its members, their
+schedule state (a random revision each learner's kept rows get when written, summed), their
+mastery (counts, sums and the latest update of the rows), the reviews, the curriculum.
+
 Per process (a gunicorn worker), bounded (``PAGE_CACHE_SIZE`` pages, 0 turns it off) and
 expiring (``PAGE_CACHE_SECONDS``); nothing to invalidate across nodes, since the stamp is
 read from the shared database on every view."""
@@ -31,6 +36,7 @@ import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from cachetools import TTLCache
@@ -51,18 +57,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine.interfaces import BindTyping
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from lms.database import DbSession, UTCDateTime
 
 INPUTS_KEY = "lms.page_inputs"
+COHORT_INPUTS_KEY = "lms.cohort_page_inputs"
 CACHE_KEY = "lms.page_cache"
 CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
 QUARTER_HOUR = 15 * 60
-PARAMETERS = ("user_id", "now")  # the stamp's parameters: the viewer and the time
+PARAMETERS = ("subject_id", "now")  # the stamp's parameters: whose page (a learner, a cohort) and the time
 
-# A feature's columns given the learner's id and now, as bound parameters: the statement is
-# built once a process and executed with each viewer's values.
+# A feature's columns given the learner's (or the cohort's) id and now, as bound parameters:
+# the statement is built once a process and executed with each page's values.
 Columns = Callable[[ColumnElement[int], ColumnElement[datetime]], Sequence[ColumnElement[Any]]]
 
 
@@ -89,44 +96,65 @@ class Viewer:
     is_admin: bool
 
 
+class Scope(StrEnum):
+    """Whose records a kept page shows: a learner's own (home, progress) or a whole
+    cohort's (the heat map, for its staff)."""
+
+    LEARNER = "learner"
+    COHORT = "cohort"
+
+
 def add_page_input(app: Flask, page_input: PageInput) -> None:
     app.extensions.setdefault(INPUTS_KEY, []).append(page_input)
+
+
+def add_cohort_input(app: Flask, page_input: PageInput) -> None:
+    """A feature's columns for a cohort's kept pages, given the cohort's id and now: what it
+    keeps about the cohort and its learners that the heat map shows."""
+    app.extensions.setdefault(COHORT_INPUTS_KEY, []).append(page_input)
 
 
 def fingerprint(*columns: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
     """Every row a select reads folded into one string: each row's columns joined, NULL as
     ``~``, rows joined (in whatever order the database reads them: a new order only costs a
     render). Use it as the select's only column, then ``.scalar_subquery()``."""
+    return func.coalesce(func.aggregate_strings(summary(*columns), literal_column("','")),  # type: ignore[arg-type]
+                         literal_column("''"))
+
+
+def summary(*values: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
+    """Values joined into one string, NULL as ``~``: a row's columns (``fingerprint``), or a
+    select's aggregates (counts, sums, the latest time), where one scalar subquery reads many
+    rows once and a fingerprint of each would be too long (a cohort's mastery: thousands)."""
     # SQL literals, not bound parameters: the statement's hundreds of them cost more per
     # execution than reading the rows
     null: ColumnElement[str] = literal_column("'~'")
     bar: ColumnElement[str] = literal_column("'|'")
-    empty: ColumnElement[str] = literal_column("''")
-    parts = [func.coalesce(cast(column, String), null) for column in columns]
-    row: ColumnElement[str] = parts[0]
+    parts = [func.coalesce(cast(value, String), null) for value in values]
+    joined: ColumnElement[str] = parts[0]
     for part in parts[1:]:
-        row = row.op("||")(bar).op("||")(part)
-    return func.coalesce(func.aggregate_strings(row, literal_column("','")), empty)  # type: ignore[arg-type]
+        joined = joined.op("||")(bar).op("||")(part)
+    return joined
 
 
 class PageCache:
     """Rendered pages by key, bounded and expiring; safe across a process's threads. The
     stamp's statement is built at its first use, once every feature has added its inputs."""
 
-    def __init__(self, size: int, seconds: float, inputs: list[PageInput]) -> None:
+    def __init__(self, size: int, seconds: float, inputs: dict[Scope, list[PageInput]]) -> None:
         self._pages: TTLCache[Hashable, str] = TTLCache(maxsize=max(size, 1), ttl=seconds)
         self._lock = threading.Lock()
         self._inputs = inputs
-        self._query: StampQuery | None = None
+        self._queries: dict[Scope, StampQuery] = {}
         self.enabled = size > 0
         self.hits = 0
         self.misses = 0
 
-    @property
-    def query(self) -> StampQuery:
-        if self._query is None:
-            self._query = stamp_query(self._inputs)
-        return self._query
+    def query(self, scope: Scope) -> StampQuery:
+        found = self._queries.get(scope)
+        if found is None:
+            found = self._queries[scope] = stamp_query(self._inputs[scope])
+        return found
 
     def get(self, key: Hashable) -> str | None:
         with self._lock:
@@ -175,31 +203,33 @@ class StampQuery:
             constants = [bindparam(name, value=value, type_=compiled.binds[name].type)  # a feature's own constants
                          for name, value in compiled.params.items()
                          if name not in PARAMETERS and re.search(rf":{name}\b", sql)]  # (some are rendered inline)
-            found = self.texts[dialect.name] = text(sql).bindparams(
-                bindparam("user_id", type_=Integer), bindparam("now", type_=UTCDateTime), *constants)
+            parameters: list[BindParameter[Any]] = [bindparam("subject_id", type_=Integer), bindparam("now", type_=UTCDateTime)]
+            used = [p for p in parameters if re.search(rf":{p.key}\b", sql)]  # (no input may need the time)
+            found = self.texts[dialect.name] = text(sql).bindparams(*used, *constants)
         return found
 
 
 def stamp_query(inputs: Sequence[PageInput]) -> StampQuery:
-    """Every input's columns in one statement, with the parameters ``user_id`` and ``now``."""
-    user_id: ColumnElement[int] = bindparam("user_id", type_=Integer)
+    """Every input's columns in one statement, with the parameters ``subject_id`` (the
+    learner's or the cohort's id) and ``now``."""
+    subject_id: ColumnElement[int] = bindparam("subject_id", type_=Integer)
     now: ColumnElement[datetime] = bindparam("now")
     columns: list[ColumnElement[Any]] = []
     bypassing: list[int] = []
     for page_input in inputs:
-        found = page_input.columns(user_id, now)
+        found = page_input.columns(subject_id, now)
         if page_input.bypass:
             bypassing.extend(range(len(columns), len(columns) + len(found)))
         columns.extend(found)
     return StampQuery(select(*columns) if columns else None, tuple(bypassing))
 
 
-def read_stamp(session: DbSession, query: StampQuery, user_id: int, now: datetime) -> Stamp:
-    """The learner's stamp: one statement."""
+def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: datetime) -> Stamp:
+    """The learner's (or cohort's) stamp: one statement."""
     if query.statement is None:
         return Stamp((), bypass=False)
     connection = session.connection()
-    row = connection.execute(query.text_for(connection.dialect), {"user_id": user_id, "now": now}).one()
+    row = connection.execute(query.text_for(connection.dialect), {"subject_id": subject_id, "now": now}).one()
     return Stamp(tuple(row), bypass=any(row[i] for i in query.bypassing))
 
 
@@ -207,16 +237,22 @@ def quarter_hour(now: datetime) -> int:
     return int(now.timestamp()) // QUARTER_HOUR
 
 
-def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime, render: Callable[[], str]) -> str:
+def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime, render: Callable[[], str],
+                cohort_id: int | None = None, variant: str = "") -> str:
     """The page for ``viewer``: kept if its stamp has not changed, else ``render()`` (and kept).
-    A kept page costs one statement (the stamp), a page built two more than its own."""
+    A learner's own page by default; with ``cohort_id`` a cohort's page (the stamp is the
+    cohort's), one per ``variant`` (its query string: sorted, filtered, paged). A kept page
+    costs one statement (the stamp), a page built two more than its own."""
     cache = cache_of(current_app)
-    if not cache.enabled or "_flashes" in session or viewer.is_admin:
+    scope = Scope.LEARNER if cohort_id is None else Scope.COHORT
+    if not cache.enabled or "_flashes" in session or (scope is Scope.LEARNER and viewer.is_admin):
         return render()
-    stamp = read_stamp(db_session, cache.query, viewer.id, now)
+    query = cache.query(scope)
+    subject = viewer.id if cohort_id is None else cohort_id
+    stamp = read_stamp(db_session, query, subject, now)
     if stamp.bypass:
         return render()
-    key = (page, viewer.id, viewer.name, viewer.timezone, quarter_hour(now), stamp.values)
+    key = (page, scope, subject, variant, viewer.id, viewer.name, viewer.timezone, quarter_hour(now), stamp.values)
     token = generate_csrf()
     kept = cache.get(key)
     if kept is not None:
@@ -226,7 +262,7 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
     # PostgreSQL each statement sees what is committed when it starts, so a write committed
     # between the stamp and the page's reads would otherwise be kept under the stamp from
     # before it (and served again should the data come back to that state).
-    if "_flashes" not in session and read_stamp(db_session, cache.query, viewer.id, now) == stamp:
+    if "_flashes" not in session and read_stamp(db_session, query, subject, now) == stamp:
         cache.put(key, html.replace(token, CSRF_MARK))
     return html
 
@@ -234,4 +270,5 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
 def init_app(app: Flask) -> None:
     app.extensions[CACHE_KEY] = PageCache(int(app.config.get("PAGE_CACHE_SIZE", 2048)),
                                           float(app.config.get("PAGE_CACHE_SECONDS", 900)),
-                                          app.extensions.setdefault(INPUTS_KEY, []))
+                                          {Scope.LEARNER: app.extensions.setdefault(INPUTS_KEY, []),
+                                           Scope.COHORT: app.extensions.setdefault(COHORT_INPUTS_KEY, [])})

@@ -1,0 +1,134 @@
+"""The cohort heat map kept per process (``lms.web.page_cache``, cohort scope; issue 14
+point 2): viewed again with nothing it shows changed, it costs its stamp (one statement)
+instead of its build. It is never stale: after each kind of change the heat map shows
+(a quiz scored, work graded, an extension, a learner enrolled or renamed, a review
+recorded, the cohort renamed, mastery rewritten by another process behind the ORM, the
+curriculum), the page served from the cache equals the page built afresh and differs from
+the page before. Each sort, filter and page is kept apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import select
+
+from lms.catalog.models import Objective
+from lms.competency.services import record_review
+from lms.database import utcnow
+from lms.extensions import db
+from lms.web.page_cache import cache_of
+from tests.test_page_cache import Learner, body, cohort_renamed, grade_released, learner_renamed, override_granted, take_quiz
+
+
+@pytest.fixture()
+def world(app: Flask, load_content, client, make_user, make_cohort, enrol_learner, login) -> Learner:
+    load_content()
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    person = enrol_learner(cohort, name="Lea Learner")
+    enrol_learner(cohort, name="Sam Second")
+    login(client, teacher)
+    return Learner(app, cohort, person, teacher)
+
+
+def url(world: Learner, query: str = "") -> str:
+    return f"/cohorts/{world.cohort.id}/competency{query}"
+
+
+def mastery_behind_the_orm(world: Learner) -> None:
+    """Another process rewrites the learner's mastery with plain SQL: no session event sees it."""
+    take_quiz(world)
+    db.session.commit()
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE mastery SET level = 0.5 WHERE user_id = :id"), {"id": world.learner.id})
+    finally:
+        other.dispose()
+
+
+def objective_renamed(world: Learner) -> None:
+    objective = db.session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.id)).first()
+    assert objective is not None
+    objective.title = "An objective renamed by a content edit"
+
+
+def reviewed(world: Learner) -> None:
+    record_review(db.session, world.cohort, world.learner, world.teacher, "Called Lea: a plan for month three.", None,
+                  utcnow())
+
+
+CHANGES: dict[str, Callable[[Learner, Callable[..., Any]], Any]] = {
+    "quiz scored": lambda world, enrol: take_quiz(world),
+    "work graded": lambda world, enrol: grade_released(world),
+    "extension granted": lambda world, enrol: override_granted(world),
+    "learner enrolled": lambda world, enrol: enrol(world.cohort, name="Nia Newcomer"),
+    "learner renamed": lambda world, enrol: learner_renamed(world),
+    "review recorded": lambda world, enrol: reviewed(world),
+    "cohort renamed": lambda world, enrol: cohort_renamed(world),
+    "mastery rewritten by another process": lambda world, enrol: mastery_behind_the_orm(world),
+    "objective renamed": lambda world, enrol: objective_renamed(world),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, change: Callable[..., Any]) -> None:
+    cache = cache_of(world.app)
+    pages = [url(world), url(world, "?sort=name&dir=desc")]
+    before = [body(client.get(page)) for page in pages]
+    hits = cache.hits
+    assert [body(client.get(page)) for page in pages] == before
+    assert cache.hits == hits + len(pages)  # nothing changed: both came from the cache
+
+    change(world, enrol_learner)
+    db.session.commit()
+    db.session.expire_all()
+    kept = [body(client.get(page)) for page in pages]
+    cache.clear()
+    fresh = [body(client.get(page)) for page in pages]
+    assert kept == fresh
+    assert kept != before  # the change shows on the heat map: the test proves something
+
+
+def test_each_sort_filter_and_page_is_kept_apart(world: Learner, client) -> None:
+    by_name = body(client.get(url(world, "?sort=name")))
+    reversed_ = body(client.get(url(world, "?sort=name&dir=desc")))
+    assert by_name != reversed_
+    assert body(client.get(url(world, "?sort=name"))) == by_name
+    assert body(client.get(url(world, "?sort=name&dir=desc"))) == reversed_
+    filtered = body(client.get(url(world, "?q=sam")))
+    assert "Sam Second" in filtered and "Lea Learner" not in filtered.split('id="map"')[-1].split("</table>")[0]
+
+
+def test_a_kept_heat_map_costs_its_stamp(world: Learner, client) -> None:
+    cache = cache_of(world.app)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    client.get(url(world))
+    hits = cache.hits
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(url(world)).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert cache.hits == hits + 1
+    # the signed-in user; the route's access rule: the cohort, the person's roles, their
+    # enrolment; the stamp
+    assert len(statements) <= 5, "\n".join(statement[:120] for statement in statements)
+
+
+def test_another_cohorts_staff_is_still_refused(world: Learner, make_user, login) -> None:
+    """Keeping a page never skips the route's access rule."""
+    client = world.app.test_client()
+    login(client, world.teacher)
+    assert client.get(url(world)).status_code == 200  # kept now
+    stranger = world.app.test_client()
+    login(stranger, make_user(name="Other Teacher"))
+    assert stranger.get(url(world)).status_code in (403, 404)
