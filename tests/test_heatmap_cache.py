@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select
 
+from lms.accounts.models import User
 from lms.catalog.models import Objective
 from lms.competency.services import record_review
 from lms.database import utcnow
@@ -57,26 +58,27 @@ def objective_renamed(world: Learner) -> None:
     objective.title = "An objective renamed by a content edit"
 
 
-def reviewed(world: Learner) -> None:
-    record_review(db.session, world.cohort, world.learner, world.teacher, "Called Lea: a plan for month three.", None,
-                  utcnow())
+def reviewed(world: Learner, reviewer: User | None = None) -> None:
+    record_review(db.session, world.cohort, world.learner, reviewer or world.teacher, "Called Lea: a plan for month three.",
+                  None, utcnow())
 
 
-CHANGES: dict[str, Callable[[Learner, Callable[..., Any]], Any]] = {
-    "quiz scored": lambda world, enrol: take_quiz(world),
-    "work graded": lambda world, enrol: grade_released(world),
-    "extension granted": lambda world, enrol: override_granted(world),
-    "learner enrolled": lambda world, enrol: enrol(world.cohort, name="Nia Newcomer"),
-    "learner renamed": lambda world, enrol: learner_renamed(world),
-    "review recorded": lambda world, enrol: reviewed(world),
-    "cohort renamed": lambda world, enrol: cohort_renamed(world),
-    "mastery rewritten by another process": lambda world, enrol: mastery_behind_the_orm(world),
-    "objective renamed": lambda world, enrol: objective_renamed(world),
+CHANGES: dict[str, Callable[[Learner, Callable[..., Any], Callable[..., User]], Any]] = {
+    "quiz scored": lambda world, enrol, make: take_quiz(world),
+    "work graded": lambda world, enrol, make: grade_released(world),
+    "extension granted": lambda world, enrol, make: override_granted(world),
+    "learner enrolled": lambda world, enrol, make: enrol(world.cohort, name="Nia Newcomer"),
+    "learner renamed": lambda world, enrol, make: learner_renamed(world),
+    "review recorded": lambda world, enrol, make: reviewed(world),
+    "cohort renamed": lambda world, enrol, make: cohort_renamed(world),
+    "mastery rewritten by another process": lambda world, enrol, make: mastery_behind_the_orm(world),
+    "objective renamed": lambda world, enrol, make: objective_renamed(world),
 }
 
 
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
-def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, change: Callable[..., Any]) -> None:
+def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, make_user,
+                                        change: Callable[..., Any]) -> None:
     cache = cache_of(world.app)
     pages = [url(world), url(world, "?sort=name&dir=desc")]
     before = [body(client.get(page)) for page in pages]
@@ -84,7 +86,7 @@ def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, c
     assert [body(client.get(page)) for page in pages] == before
     assert cache.hits == hits + len(pages)  # nothing changed: both came from the cache
 
-    change(world, enrol_learner)
+    change(world, enrol_learner, make_user)
     db.session.commit()
     db.session.expire_all()
     kept = [body(client.get(page)) for page in pages]
@@ -92,6 +94,19 @@ def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, c
     fresh = [body(client.get(page)) for page in pages]
     assert kept == fresh
     assert kept != before  # the change shows on the heat map: the test proves something
+
+
+def test_a_reviewer_renamed_after_their_review_shows_on_the_kept_heat_map(world: Learner, client, make_user) -> None:
+    colleague = make_user(name="Cal Colleague")
+    reviewed(world, colleague)
+    db.session.commit()
+    assert "Last reviewed by Cal Colleague" in body(client.get(url(world)))
+    hits = cache_of(world.app).hits
+    assert "Last reviewed by Cal Colleague" in body(client.get(url(world)))
+    assert cache_of(world.app).hits == hits + 1  # kept
+    colleague.name = "Cal Renamed"
+    db.session.commit()
+    assert "Last reviewed by Cal Renamed" in body(client.get(url(world)))
 
 
 def test_each_sort_filter_and_page_is_kept_apart(world: Learner, client) -> None:

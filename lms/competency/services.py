@@ -52,7 +52,7 @@ from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
-from lms.web.page_cache import summary
+from lms.web.page_cache import fingerprint
 
 NO_EVIDENCE = "no evidence"
 OVERDUE_SHOWN = 5  # overdue items listed under a "behind schedule" reason; the rest are counted
@@ -1196,7 +1196,8 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
 
 def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """What a cohort's kept heat map (``lms.web.page_cache``) shows from this feature: the
-    at-risk reviews recorded (they are never edited) and the curriculum's revision (the
-    objectives, levels and mastery policy)."""
-    return [select(summary(func.count(), func.max(AtRiskReview.id))).where(AtRiskReview.cohort_id == cohort_id).scalar_subquery(),
+    at-risk reviews recorded (they are never edited) with their reviewers' names, and the
+    curriculum's revision (the objectives, levels and mastery policy)."""
+    return [select(fingerprint(AtRiskReview.id, User.name)).select_from(AtRiskReview)
+            .join(User, User.id == AtRiskReview.reviewer_id).where(AtRiskReview.cohort_id == cohort_id).scalar_subquery(),
             select(ContentRevision.token).where(ContentRevision.id == 1).scalar_subquery()]
