@@ -20,7 +20,7 @@ class KpiEntry(Model):
     __table_args__ = (UniqueConstraint("user_id", "metric_id", "period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through its unique (user_id, metric_id, period)
     metric_id: Mapped[int] = mapped_column(ForeignKey("metrics.id"))
     period: Mapped[date] = mapped_column(Date)  # first day of the month the figure describes
     value: Mapped[float] = mapped_column(Float)

@@ -55,7 +55,7 @@ class Evidence(Model):
                       Index("ix_evidence_source_ref", "user_id", "source", "source_ref"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through ix_evidence_user_objective (user_id first)
     objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
     source: Mapped[EvidenceSourceName] = mapped_column(enum_type(EvidenceSourceName, length=20, name="source"))
     source_ref: Mapped[str] = mapped_column(String(120))  # what produced it, e.g. "response:42"
@@ -76,7 +76,7 @@ class Mastery(Model):
     __table_args__ = (UniqueConstraint("user_id", "objective_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through its unique (user_id, objective_id)
     objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"))
     level: Mapped[float | None] = mapped_column(Float, default=None)
     evidence_count: Mapped[int] = mapped_column(default=0)
@@ -109,7 +109,7 @@ class LessonRead(Model):
     __table_args__ = (UniqueConstraint("user_id", "lesson_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through its unique (user_id, lesson_id)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"))
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lesson: Mapped[Lesson] = relationship()
