@@ -4,16 +4,18 @@ a spread, safe to run twice) and ``--learners N --cohorts C`` benchmark cohorts 
 from __future__ import annotations
 
 import itertools
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import werkzeug.security
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt
@@ -207,6 +209,35 @@ def test_benchmark_cohorts_have_evidence_on_every_objective_from_every_source(lo
     assert again.exit_code == 0, again.output
     assert "0 learners generated, 40 already there" in again.output
     assert counts() == totals
+
+
+ORPHANS = """SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, f.attname
+FROM pg_constraint c
+JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+JOIN pg_attribute f ON f.attrelid = c.confrelid AND f.attnum = c.confkey[1]
+WHERE c.contype = 'f' AND array_length(c.conkey, 1) = 1 AND c.connamespace = current_schema()::regnamespace"""
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="the row triggers are set aside on PostgreSQL only")
+def test_a_volume_build_without_row_triggers_leaves_every_foreign_key_true_and_checked_again(loaded: Flask) -> None:
+    """The build copies its rows without their row triggers (the foreign keys' checks) when
+    it may: afterwards every row of every table points at a row that exists, and the checks
+    are back for everyone else (the setting was the build's transaction's only)."""
+    result = run(loaded, "--learners", "12", "--cohorts", "2")
+    assert result.exit_code == 0, result.output
+    keys = db.session.execute(text(ORPHANS)).all()
+    assert ("evidence", "user_id", "users", "id") in keys and ("mastery", "objective_id", "objectives", "id") in keys
+    for table, column, target, key in keys:
+        orphans = db.session.scalar(text(f'SELECT count(*) FROM {table} t WHERE t."{column}" IS NOT NULL AND NOT EXISTS '
+                                         f'(SELECT 1 FROM {target} r WHERE r."{key}" = t."{column}")'))
+        assert orphans == 0, f"{table}.{column}: {orphans} rows point at no {target}"
+    assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
+    objective = db.session.scalar(select(Objective.id))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(insert(Evidence).values(user_id=10**9, objective_id=objective, source="rating", source_ref="x",
+                                                   level=1.0, weight=1.0, note=""))
+    db.session.rollback()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -14,16 +14,19 @@ which nothing at this scale needs."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import JSON, event, insert, select, text
 from sqlalchemy.engine import IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.orm import ORMExecuteState, selectinload
@@ -299,6 +302,49 @@ class LearnerPlan:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
+def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> list[LearnerPlan]:
+    """The plans of these learners of benchmark cohort ``number``, each from its own seeded
+    sequence (so the same whichever process plans them, in whatever order)."""
+    plans = []
+    for user_id in user_ids:
+        rng = random.Random(f"bench:{number}:{user_id}")
+        plans.append(planner.plan(user_id, generated_profile(rng), rng))
+    return plans
+
+
+_adopted: list[Planner] = []  # in a planning process: the planner it was started with
+
+
+def _adopt(planner: Planner) -> None:
+    """A planning process's start: keep the cohort's planner (inherited, not pickled)."""
+    _adopted[:] = [planner]
+
+
+def _plan_chunk(number: int, user_ids: list[int]) -> list[LearnerPlan]:
+    """In the planning process: ``plan_learners`` with the planner it adopted."""
+    return plan_learners(_adopted[0], number, user_ids)
+
+
+def planned_chunks(planner: Planner, number: int, ids: Sequence[int]) -> Iterator[tuple[Sequence[int], list[LearnerPlan]]]:
+    """Each chunk of ``ids`` with its learners' plans, planned in a second process (forked
+    with the planner, so the course and cohort need not be pickled; it reads nothing from
+    the database) one chunk ahead of the caller: it plans the next chunk while this one is
+    written. The machine's CPUs then go to planning and to writing with PostgreSQL at once;
+    at most two chunks' plans exist."""
+    chunks = [list(chunk) for chunk in batches(ids, CHUNK)]
+    if not chunks:
+        return
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_adopt,
+                             initargs=(planner,)) as pool:
+        pending: Future[list[LearnerPlan]] = pool.submit(_plan_chunk, number, chunks[0])
+        for index, chunk in enumerate(chunks):
+            plans = pending.result()
+            if index + 1 < len(chunks):
+                pending = pool.submit(_plan_chunk, number, chunks[index + 1])
+            yield chunk, plans
+            del plans
+
+
 def generated_profile(rng: random.Random) -> Profile:
     """About one learner in eight falls behind; the rest spread around a solid middle."""
     if rng.random() < 0.12:
@@ -488,6 +534,19 @@ def copying(session: DbSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def without_row_triggers(session: DbSession) -> bool:
+    """On PostgreSQL, for the rest of the build's transaction (``SET LOCAL``), rows go in
+    without their row triggers, the foreign keys' checks among them, as ``pg_restore
+    --disable-triggers`` loads a dump: every id the build writes it has just read or drawn
+    from a sequence in the same transaction, and row by row those checks were a third of
+    PostgreSQL's work per evidence row. It needs a superuser (as a restore does); for anyone
+    else nothing changes and the keys are checked as usual. Whether it was turned off."""
+    if not session.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")):
+        return False
+    session.execute(text("SET LOCAL session_replication_role = replica"))
+    return True
+
+
 def insert_ids(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert ``rows``; their new ids, in order. On PostgreSQL the ids are drawn from the
     table's sequence in one statement and the rows copied with them; elsewhere batched
@@ -529,21 +588,31 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
     defaults = {c.name: c.default for c in table.columns
                 if c.name not in names and c.default is not None and not c.primary_key}
     columns = ([table.c.id] if ids is not None else []) + [table.c[n] for n in names] + [table.c[n] for n in defaults]
-    processors = [c.type.bind_processor(dialect) for c in columns]
     fixed: list[Any] = []
     for default in defaults.values():
         fixed.append(default.arg(None) if default.is_callable else default.arg)
-
-    def value(processor: Any, raw: Any) -> Any:
-        done = processor(raw) if processor is not None and raw is not None else raw
-        return json.dumps(done) if isinstance(done, dict | list) else done
+    # Only the columns whose values need work (a bind processor, or JSON to dump) are
+    # touched per row: most pass through as they are.
+    work = [(position, processor) for position, column in enumerate(columns)
+            if (processor := column.type.bind_processor(dialect)) is not None
+            or isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON)]
 
     statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
+    # Rows that all name every column (the usual case) are read with one itemgetter call.
+    whole = all(len(row) == len(names) for row in rows)
+    pick = itemgetter(*names) if whole and len(names) > 1 else None
     with cursor.copy(statement) as copy:
         for position, row in enumerate(rows):
-            raw = ([ids[position]] if ids is not None else []) + [row.get(n) for n in names] + fixed
-            copy.write_row([value(p, v) for p, v in zip(processors, raw, strict=True)])
+            picked = list(pick(row)) if pick is not None else [row.get(n) for n in names]
+            values = ([ids[position]] if ids is not None else []) + picked + fixed
+            for at, processor in work:
+                raw = values[at]
+                if raw is None:
+                    continue
+                done = processor(raw) if processor is not None else raw
+                values[at] = json.dumps(done) if isinstance(done, dict | list) else done
+            copy.write_row(values)
 
 
 def _copy_bulk_inserts(state: ORMExecuteState) -> Result[Any] | None:
@@ -871,6 +940,8 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     report = BenchmarkReport()
     password_hash = generate_password_hash(DEMO_PASSWORD)
     per_chunk = copying(session)
+    if per_chunk:
+        without_row_triggers(session)
     for number in range(1, cohorts + 1):
         cohort = benchmark_cohort(session, number, now.date(), instructor)
         ids, existing = new_learners(session, cohort, number, learners, password_hash, now)
@@ -882,11 +953,7 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
         planner = Planner(catalog, cohort, instructor.id, now)
         writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids,
                         mastery=True)
-        for chunk in batches(ids, CHUNK):
-            plans = []
-            for user_id in chunk:
-                rng = random.Random(f"bench:{number}:{user_id}")
-                plans.append(planner.plan(user_id, generated_profile(rng), rng))
+        for chunk, plans in planned_chunks(planner, number, ids):
             writer.write(plans)
             del plans
             if per_chunk:
