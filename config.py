@@ -117,7 +117,7 @@ class Config:
         # seconds, doubling up to JOBS_RETRY_LONGEST; a running job's claim lasts JOBS_LEASE seconds.
         self.EXPORT_BACKGROUND_ABOVE = _number("EXPORT_BACKGROUND_ABOVE", 2000, int)
         self.EXPORT_KEEP_DAYS = _number("EXPORT_KEEP_DAYS", 7, int)  # then `expire-exports` deletes a job's file
-        # A learner's home and progress pages kept per process (lms/web/page_cache.py), at most
+        # Learners' home and progress pages and cohorts' heat maps kept per process (lms/web/page_cache.py), at most
         # PAGE_CACHE_SIZE of them (0: never kept), each for at most PAGE_CACHE_SECONDS.
         self.PAGE_CACHE_SIZE = _number("PAGE_CACHE_SIZE", 2048, int, zero=True)
         self.PAGE_CACHE_SECONDS = _number("PAGE_CACHE_SECONDS", 900.0, float)
