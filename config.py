@@ -50,7 +50,9 @@ class Config:
     TESTING = False
     CONTENT_DIR = BASE_DIR / "content"
     QUIZZES_DIR = BASE_DIR / "quizzes"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No pool_pre_ping: a round trip before every request; PostgreSQL connections the
+    # server closed are found without one (lms.database.watch_idle_connections).
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -29,6 +29,7 @@ from lms.cohorts import wiring as cohorts
 from lms.competency import wiring as competency
 from lms.content import wiring as content
 from lms.coursework import wiring as coursework
+from lms.database import watch_idle_connections
 from lms.demo import wiring as demo
 from lms.discussions import wiring as discussions
 from lms.expert import wiring as expert
@@ -98,6 +99,8 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
     db.init_app(app)
+    with app.app_context():
+        watch_idle_connections(db.engine)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import select
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, cast
 
+from flask_sqlalchemy.session import Session as FlaskSqlAlchemySession
 from pydantic import TypeAdapter
-from sqlalchemy import JSON, DateTime, Enum, MetaData
-from sqlalchemy.engine import CursorResult, Dialect, Result
+from sqlalchemy import JSON, DateTime, Enum, MetaData, event
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from sqlalchemy.types import TypeDecorator
 
@@ -92,11 +96,53 @@ class Base(DeclarativeBase):
 # What services take: a Session, or the request's scoped session that stands for one.
 DbSession = Session | scoped_session[Any]
 
+# Session.info: the session only reads (a safe request, lms.web.unit_of_work), so on
+# PostgreSQL its connection is taken in autocommit.
+READING = "lms.reading"
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+class RequestSession(FlaskSqlAlchemySession):
+    """Flask-SQLAlchemy's session (``db.session``). While ``info[READING]`` is set, a
+    PostgreSQL connection it takes is in autocommit: every statement sees what is committed
+    when it starts, as within a READ COMMITTED transaction, without the round trips of
+    BEGIN and ROLLBACK; the pool gives the connection back to its default when it returns.
+    Only a session that needs a connection takes one: nothing is checked out up front."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
+        found = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if bind is None and self.info.get(READING) and isinstance(found, Engine) and found.dialect.name == "postgresql":
+            reading = _AUTOCOMMIT.get(found)
+            if reading is None:
+                reading = _AUTOCOMMIT[found] = found.execution_options(isolation_level="AUTOCOMMIT")
+            return reading
+        return found
+
 
 def rowcount(result: Result[Any]) -> int:
     """The rows an UPDATE or DELETE touched. ``Session.execute`` is typed as answering any
     ``Result``; for those statements it is a ``CursorResult``, which has the count."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def _closed_by_server(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+    """A pooled PostgreSQL connection is idle between requests, so the server has nothing
+    to say on it unless it is closing it (a restart, a terminated backend, an idle timeout:
+    a goodbye message, then the end of the stream): something to read is the sign, seen with
+    a zero-timeout poll of its socket instead of a round trip (SQLAlchemy's pre-ping: a
+    ``SELECT 1`` before every request). ``DisconnectionError`` makes the pool discard it
+    and connect afresh."""
+    if dbapi_connection.closed:
+        raise DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed the connection while it was idle")
+
+
+def watch_idle_connections(engine: Engine) -> None:
+    """Check each PostgreSQL connection the pool hands out (``_closed_by_server``)."""
+    if engine.dialect.name == "postgresql" and not event.contains(engine, "checkout", _closed_by_server):
+        event.listen(engine, "checkout", _closed_by_server)
 
 
 @contextmanager

@@ -9,9 +9,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
-from lms.database import Base
+from lms.database import Base, RequestSession
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RequestSession})
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()

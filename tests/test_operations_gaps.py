@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select, update
+from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from lms import create_app
@@ -136,13 +136,38 @@ def pg_url(port: int, query: str = "") -> str:
     return f"postgresql+psycopg://lms@127.0.0.1:{port}/lms{query}"
 
 
+def test_a_connection_the_server_closed_is_replaced_before_a_request_uses_it(app: Flask, client) -> None:
+    """Without a ping before each request: a pooled PostgreSQL connection whose backend was
+    terminated (a restart, an idle timeout) is noticed at checkout and replaced, so the
+    next page works instead of failing on a dead connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's connections only: SQLite has no server to close them")
+    with app.app_context():
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    other = create_engine(db.engine.url)
+    try:
+        with other.begin() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        deadline = time.monotonic() + 10
+        with other.connect() as connection:
+            while connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar_one():
+                assert time.monotonic() < deadline, "the backend was not terminated"
+                time.sleep(0.05)
+    finally:
+        other.dispose()
+    time.sleep(0.2)  # the goodbye reaches the client's socket
+    assert client.get("/login").status_code == 200
+    with app.app_context():
+        assert db.session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
 def test_postgres_connections_get_a_configurable_connect_timeout(build: Callable[..., Flask],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     def options(**overrides: Any) -> dict[str, Any]:
         found: dict[str, Any] = build(**overrides).config["SQLALCHEMY_ENGINE_OPTIONS"]
         return found
 
-    assert options(SQLALCHEMY_DATABASE_URI=pg_url(5432)) == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    assert options(SQLALCHEMY_DATABASE_URI=pg_url(5432)) == {"connect_args": {"connect_timeout": 5}}
     assert "connect_args" not in options(SQLALCHEMY_DATABASE_URI="sqlite://")
     # a timeout written in the URL is the URL's
     assert "connect_args" not in options(SQLALCHEMY_DATABASE_URI=pg_url(5432, "?connect_timeout=9"))

@@ -124,9 +124,13 @@ def probe_routes(app: Flask) -> Flask:
         write(200)
         raise RuntimeError("boom")
 
+    def isolation() -> str:  # psycopg's connection says whether it is in autocommit
+        return str(getattr(db.session.connection().connection.dbapi_connection, "autocommit", None))
+
     app.add_url_rule("/_probe/write/<int:status>", "probe_write", write, methods=["GET", "POST"])
     app.add_url_rule("/_probe/fail", "probe_fail", fail, methods=["POST"])
-    app.extensions["lms.access_policy"].update(probe_write=PUBLIC, probe_fail=PUBLIC)
+    app.add_url_rule("/_probe/isolation", "probe_isolation", isolation, methods=["GET", "POST"])
+    app.extensions["lms.access_policy"].update(probe_write=PUBLIC, probe_fail=PUBLIC, probe_isolation=PUBLIC)
     return app
 
 
@@ -158,6 +162,22 @@ def test_a_get_never_writes(probe_routes: Flask, client) -> None:
     with pytest.raises(WriteOnSafeRequest):
         client.get("/_probe/write/200")
     assert outbox_subjects() == []
+    # in production too: on PostgreSQL a GET reads outside a transaction, so the flush is
+    # refused before it reaches the database (an error page), not rolled back after it
+    probe_routes.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        assert client.get("/_probe/write/200").status_code == 500
+    finally:
+        probe_routes.config["PROPAGATE_EXCEPTIONS"] = None
+    assert outbox_subjects() == []
+
+
+def test_a_get_reads_without_a_transaction_on_postgresql(probe_routes: Flask, client) -> None:
+    """No BEGIN and ROLLBACK round trips for a page view; a POST is one transaction."""
+    postgres = db.engine.dialect.name == "postgresql"
+    answers = [client.open("/_probe/isolation", method=method).get_data(as_text=True) for method in ("GET", "POST", "GET", "POST")]
+    # the pool hands the connection to the next request as it was before the GET
+    assert answers == (["True", "False", "True", "False"] if postgres else ["None"] * 4)
 
 
 def test_a_stale_csrf_token_is_refused_once_with_a_clear_message(app: Flask, client, world) -> None:
