@@ -366,40 +366,40 @@ class Packer:
         return PackedRows([t for t in tables if t.count], evidence_points(evidence))
 
 
-_adopted: list[tuple[Planner, Packer | None]] = []  # in a planning process: what it was started with
+_adopted: list[tuple[dict[int, Planner], Packer | None]] = []  # in a planning process: what it was started with
 
 
-def _adopt(planner: Planner, packer: Packer | None) -> None:
-    """A planning process's start: keep the cohort's planner and the packer (inherited, not pickled)."""
-    _adopted[:] = [(planner, packer)]
+def _adopt(planners: dict[int, Planner], packer: Packer | None) -> None:
+    """A planning process's start: keep the cohorts' planners and the packer (inherited, not pickled)."""
+    _adopted[:] = [(planners, packer)]
 
 
 def _plan_chunk(number: int, user_ids: list[int]) -> tuple[list[LearnerPlan], PackedRows | None]:
-    """In the planning process: ``plan_learners`` with the planner it adopted, packed when it has a packer."""
-    planner, packer = _adopted[0]
-    plans = plan_learners(planner, number, user_ids)
+    """In the planning process: ``plan_learners`` with cohort ``number``'s planner, packed when it has a packer."""
+    planners, packer = _adopted[0]
+    plans = plan_learners(planners[number], number, user_ids)
     return plans, packer.pack(plans) if packer is not None else None
 
 
-def planned_chunks(planner: Planner, number: int, ids: Sequence[int], packer: Packer | None = None,
-                   ) -> Iterator[tuple[Sequence[int], list[LearnerPlan], PackedRows | None]]:
-    """Each chunk of ``ids`` with its learners' plans (and, given a ``packer``, the rows it
-    packed out of them), planned in a second process (forked
-    with the planner, so the course and cohort need not be pickled; it reads nothing from
-    the database) one chunk ahead of the caller: it plans the next chunk while this one is
-    written. The machine's CPUs then go to planning and to writing with PostgreSQL at once;
-    at most two chunks' plans exist."""
-    chunks = [list(chunk) for chunk in batches(ids, CHUNK)]
+def planned_chunks(planners: dict[int, Planner], cohorts: Sequence[tuple[int, Sequence[int]]], packer: Packer | None = None,
+                   ) -> Iterator[tuple[int, Sequence[int], list[LearnerPlan], PackedRows | None]]:
+    """Each chunk of each cohort's ids (cohort number, ids) with its learners' plans (and,
+    given a ``packer``, the rows it packed out of them), planned in a second process (forked
+    with the cohorts' planners, so the course and cohorts need not be pickled; it reads
+    nothing from the database) one chunk ahead of the caller: it plans the next chunk, the
+    next cohort's first one included, while this one is written. The machine's CPUs then go
+    to planning and to writing with PostgreSQL at once; at most two chunks' plans exist."""
+    chunks = [(number, list(chunk)) for number, ids in cohorts for chunk in batches(ids, CHUNK)]
     if not chunks:
         return
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_adopt,
-                             initargs=(planner, packer)) as pool:
-        pending: Future[tuple[list[LearnerPlan], PackedRows | None]] = pool.submit(_plan_chunk, number, chunks[0])
-        for index, chunk in enumerate(chunks):
+                             initargs=(planners, packer)) as pool:
+        pending: Future[tuple[list[LearnerPlan], PackedRows | None]] = pool.submit(_plan_chunk, *chunks[0])
+        for index, (number, chunk) in enumerate(chunks):
             plans, packed = pending.result()
             if index + 1 < len(chunks):
-                pending = pool.submit(_plan_chunk, number, chunks[index + 1])
-            yield chunk, plans, packed
+                pending = pool.submit(_plan_chunk, *chunks[index + 1])
+            yield number, chunk, plans, packed
             del plans, packed
 
 
@@ -558,6 +558,7 @@ class Planner:
         recorded = self.at(month, 1) + timedelta(days=rng.uniform(0.5, 3))
         if not self.before_now(recorded):
             return
+        month_label = f"{period:%B %Y}"
         for module in self.catalog.modules:
             if module.first_month > month:
                 continue
@@ -574,9 +575,10 @@ class Planner:
                 fraction = evidence_fraction(metric, value, previous)
                 if fraction is None:
                     continue
-                note = f"{metric.name}: {format_value(metric, value)} in {period:%B %Y} (target {metric.target_label})."
-                plan.evidence += [evidence_row(plan.user_id, o.id, EvidenceSourceName.KPI, source_ref(metric, period), fraction,
-                                               recorded, note) for o in metric.objectives]
+                note = f"{metric.name}: {format_value(metric, value)} in {month_label} (target {metric.target_label})."
+                ref = source_ref(metric, period)
+                plan.evidence += [evidence_row(plan.user_id, o.id, EvidenceSourceName.KPI, ref, fraction, recorded, note)
+                                  for o in metric.objectives]
 
 
 # --------------------------------------------------------------------------- writing
@@ -1087,6 +1089,10 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     if per_chunk:
         without_row_triggers(session)
         packer = Packer(session.get_bind().dialect, copy_encoding(session), policy(session), objective_kinds(session))
+    # Every cohort and its learners first (the same ids as made cohort by cohort: nothing
+    # else writes users or enrolments), so one planning process plans across cohorts.
+    planners: dict[int, Planner] = {}
+    fresh: list[tuple[int, Sequence[int]]] = []
     for number in range(1, cohorts + 1):
         cohort = benchmark_cohort(session, number, now.date(), instructor)
         ids, existing = new_learners(session, cohort, number, learners, password_hash, now)
@@ -1095,16 +1101,19 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
         report.learners += len(ids)
         report.existing += existing
         tick(existing)
-        planner = Planner(catalog, cohort, instructor.id, now)
-        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids,
-                        mastery=True)
-        for chunk, plans, packed in planned_chunks(planner, number, ids, packer):
-            writer.write(plans, packed=packed)
-            del plans, packed
-            if per_chunk:
-                with bulk_inserts_copied(session):
-                    refresh_progress(session, chunk, now)
-            tick(len(chunk))
+        planners[number] = Planner(catalog, cohort, instructor.id, now)
+        fresh.append((number, ids))
+    writers: dict[int, Writer] = {}
+    for number, chunk, plans, packed in planned_chunks(planners, fresh, packer):
+        if number not in writers:
+            writers = {number: Writer(session, planners[number].cohort, instructor.id, now, random.Random(f"bench:{number}"),
+                                      report, catalog.objective_ids, mastery=True)}
+        writers[number].write(plans, packed=packed)
+        del plans, packed
+        if per_chunk:
+            with bulk_inserts_copied(session):
+                refresh_progress(session, chunk, now)
+        tick(len(chunk))
     session.flush()
     if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
         rebuild_progress(session, now)
