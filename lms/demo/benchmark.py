@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import JSON, event, insert, select, text
-from sqlalchemy.engine import IteratorResult, Result
+from sqlalchemy.engine import Dialect, IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.orm import ORMExecuteState, selectinload
 from werkzeug.security import generate_password_hash
@@ -37,7 +38,7 @@ from lms.accounts.services import find_user, new_token
 from lms.assessment.models import Attempt, AttemptClosedBy, GradingMethodName
 from lms.assessment.questions import parts_of, type_of
 from lms.assessment.services import active_quizzes, current_versions, release_month
-from lms.catalog.models import Metric
+from lms.catalog.models import Metric, ObjectiveKind
 from lms.catalog.services import active_modules, active_objectives, schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import AssignmentKind, Submission, SubmissionStatus, SubmissionVersion
@@ -86,7 +87,7 @@ from lms.progress.evidence import (
 )
 from lms.progress.methods import MasteryMethod, Point
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
-from lms.progress.services import evidence_row, objective_kinds, policy, weighed
+from lms.progress.services import Policy, evidence_row, objective_kinds, policy, weighed
 from lms.progress.sources import RatingSource, StakeholderSource
 from lms.progress.state import rebuild as rebuild_progress
 from lms.progress.state import refresh as refresh_progress
@@ -312,37 +313,94 @@ def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> lis
     return plans
 
 
-_adopted: list[Planner] = []  # in a planning process: the planner it was started with
+EvidencePoint = tuple[int, int, datetime, float, float]  # user, objective, recorded at, level, weight: what mastery needs
 
 
-def _adopt(planner: Planner) -> None:
-    """A planning process's start: keep the cohort's planner (inherited, not pickled)."""
-    _adopted[:] = [planner]
+@dataclass
+class CopyText:
+    """Rows of one table as the text ``COPY ... FROM STDIN`` reads."""
+
+    table: str
+    columns: list[str]
+    data: bytes
+    count: int
 
 
-def _plan_chunk(number: int, user_ids: list[int]) -> list[LearnerPlan]:
-    """In the planning process: ``plan_learners`` with the planner it adopted."""
-    return plan_learners(_adopted[0], number, user_ids)
+@dataclass
+class PackedRows:
+    """A chunk's rows that point at nothing the writer draws (lessons read, KPI figures,
+    simulation runs and the planned evidence), encoded for COPY in the planning process;
+    with the planned evidence's points, in order, for the chunk's mastery."""
+
+    tables: list[CopyText]
+    points: list[EvidencePoint]
+
+    def count(self, table: str) -> int:
+        return sum(t.count for t in self.tables if t.table == table)
 
 
-def planned_chunks(planner: Planner, number: int, ids: Sequence[int]) -> Iterator[tuple[Sequence[int], list[LearnerPlan]]]:
-    """Each chunk of ``ids`` with its learners' plans, planned in a second process (forked
-    with the planner, so the course and cohort need not be pickled; it reads nothing from
-    the database) one chunk ahead of the caller: it plans the next chunk while this one is
-    written. The machine's CPUs then go to planning and to writing with PostgreSQL at once;
-    at most two chunks' plans exist."""
-    chunks = [list(chunk) for chunk in batches(ids, CHUNK)]
+@dataclass(frozen=True)
+class Packer:
+    """Encodes a chunk's plans for COPY where they are planned (PostgreSQL only): the
+    values go through their columns' bind processing as ``copy_rows`` does, the planned
+    evidence gets its weight by the rules (as ``weighed`` gives the writer's), and what
+    crosses to the writer is a few byte strings and tuples instead of pickled dicts and
+    dataclasses, which the writer unpickled and encoded row by row at about the cost of
+    planning them."""
+
+    dialect: Dialect
+    encoding: str
+    rules: Policy
+    kinds: dict[int, ObjectiveKind]
+
+    def pack(self, plans: list[LearnerPlan]) -> PackedRows:
+        """The plans' reads, KPI figures, runs and evidence, encoded; they are taken out of the plans."""
+        evidence = weighed([row for plan in plans for row in plan.evidence], self.rules, self.kinds)
+        tables = [copy_text(model, rows, self.dialect, self.encoding) for model, rows in (
+            (LessonRead, [row for plan in plans for row in plan.reads]),
+            (KpiEntry, [row for plan in plans for row in plan.kpis]),
+            (SimulationRun, [row for plan in plans for row in plan.runs]),
+            (Evidence, evidence))]
+        for plan in plans:
+            plan.reads, plan.kpis, plan.runs, plan.evidence = [], [], [], []
+        return PackedRows([t for t in tables if t.count], evidence_points(evidence))
+
+
+_adopted: list[tuple[dict[int, Planner], Packer | None]] = []  # in a planning process: what it was started with
+
+
+def _adopt(planners: dict[int, Planner], packer: Packer | None) -> None:
+    """A planning process's start: keep the cohorts' planners and the packer (inherited, not pickled)."""
+    _adopted[:] = [(planners, packer)]
+
+
+def _plan_chunk(number: int, user_ids: list[int]) -> tuple[list[LearnerPlan], PackedRows | None]:
+    """In the planning process: ``plan_learners`` with cohort ``number``'s planner, packed when it has a packer."""
+    planners, packer = _adopted[0]
+    plans = plan_learners(planners[number], number, user_ids)
+    return plans, packer.pack(plans) if packer is not None else None
+
+
+def planned_chunks(planners: dict[int, Planner], cohorts: Sequence[tuple[int, Sequence[int]]], packer: Packer | None = None,
+                   ) -> Iterator[tuple[int, Sequence[int], list[LearnerPlan], PackedRows | None]]:
+    """Each chunk of each cohort's ids (cohort number, ids) with its learners' plans (and,
+    given a ``packer``, the rows it packed out of them), planned in a second process (forked
+    with the cohorts' planners, so the course and cohorts need not be pickled; it reads
+    nothing from the database) one chunk ahead of the caller: it plans the next chunk, the
+    next cohort's first one included, while this one is written. The machine's CPUs then go
+    to planning and to writing with PostgreSQL at once; at most two chunks' plans exist."""
+    chunks = [(number, list(chunk)) for number, ids in cohorts for chunk in batches(ids, CHUNK)]
     if not chunks:
         return
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_adopt,
-                             initargs=(planner,)) as pool:
-        pending: Future[list[LearnerPlan]] = pool.submit(_plan_chunk, number, chunks[0])
-        for index, chunk in enumerate(chunks):
-            plans = pending.result()
+                             initargs=(planners, packer)) as pool:
+        pending: Future[tuple[list[LearnerPlan], PackedRows | None]] = pool.submit(_plan_chunk, *chunks[0])
+        for index, (number, chunk) in enumerate(chunks):
+            plans, packed = pending.result()
             if index + 1 < len(chunks):
-                pending = pool.submit(_plan_chunk, number, chunks[index + 1])
-            yield chunk, plans
-            del plans
+                pending = pool.submit(_plan_chunk, *chunks[index + 1])
+            yield number, chunk, plans, packed
+            del plans, packed
 
 
 def generated_profile(rng: random.Random) -> Profile:
@@ -500,6 +558,7 @@ class Planner:
         recorded = self.at(month, 1) + timedelta(days=rng.uniform(0.5, 3))
         if not self.before_now(recorded):
             return
+        month_label = f"{period:%B %Y}"
         for module in self.catalog.modules:
             if module.first_month > month:
                 continue
@@ -516,9 +575,10 @@ class Planner:
                 fraction = evidence_fraction(metric, value, previous)
                 if fraction is None:
                     continue
-                note = f"{metric.name}: {format_value(metric, value)} in {period:%B %Y} (target {metric.target_label})."
-                plan.evidence += [evidence_row(plan.user_id, o.id, EvidenceSourceName.KPI, source_ref(metric, period), fraction,
-                                               recorded, note) for o in metric.objectives]
+                note = f"{metric.name}: {format_value(metric, value)} in {month_label} (target {metric.target_label})."
+                ref = source_ref(metric, period)
+                plan.evidence += [evidence_row(plan.user_id, o.id, EvidenceSourceName.KPI, ref, fraction, recorded, note)
+                                  for o in metric.objectives]
 
 
 # --------------------------------------------------------------------------- writing
@@ -576,6 +636,43 @@ def insert_all(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -
         session.execute(insert(model), list(batch))
 
 
+def _copy_columns(table: Any, names: list[str], dialect: Dialect,
+                  ids: bool) -> tuple[list[Any], list[Any], list[tuple[int, Any]]]:
+    """The columns a COPY of rows naming ``names`` fills (the id first when ``ids``, then
+    ``names``, then the columns left out that have a Python-side default), those defaults'
+    values, and the positions whose values need work: a bind processor, or JSON to dump."""
+    defaults = {c.name: c.default for c in table.columns
+                if c.name not in names and c.default is not None and not c.primary_key}
+    columns = ([table.c.id] if ids else []) + [table.c[n] for n in names] + [table.c[n] for n in defaults]
+    fixed: list[Any] = []
+    for default in defaults.values():
+        fixed.append(default.arg(None) if default.is_callable else default.arg)
+    # Only the columns whose values need work are touched per row: most pass through as they are.
+    work = [(position, processor) for position, column in enumerate(columns)
+            if (processor := column.type.bind_processor(dialect)) is not None
+            or isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON)]
+    return columns, fixed, work
+
+
+def _row_values(rows: Sequence[dict[str, Any]], names: list[str]) -> Iterator[list[Any]]:
+    """Each row's values of ``names``, in order (one itemgetter call when every row names them all)."""
+    whole = all(len(row) == len(names) for row in rows)
+    pick = itemgetter(*names) if whole and len(names) > 1 else None
+    for row in rows:
+        yield list(pick(row)) if pick is not None else [row.get(n) for n in names]
+
+
+def _processed(values: list[Any], work: list[tuple[int, Any]]) -> list[Any]:
+    """``values`` with each worked position bound as an INSERT would (JSON dumped)."""
+    for at, processor in work:
+        raw = values[at]
+        if raw is None:
+            continue
+        done = processor(raw) if processor is not None else raw
+        values[at] = json.dumps(done) if isinstance(done, dict | list) else done
+    return values
+
+
 def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], ids: Sequence[int] | None = None) -> None:
     """COPY ``rows`` (column values by name, as for ``insert``) into the model's table (or a
     ``Table``), with
@@ -583,36 +680,71 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
     to their value, aware times to naive UTC, JSON to its text) as an INSERT's would, and a
     column a row leaves out gets its Python-side default; server defaults apply as usual."""
     table = getattr(model, "__table__", model)
-    dialect = session.get_bind().dialect
     names = list(dict.fromkeys(key for row in rows for key in row))
-    defaults = {c.name: c.default for c in table.columns
-                if c.name not in names and c.default is not None and not c.primary_key}
-    columns = ([table.c.id] if ids is not None else []) + [table.c[n] for n in names] + [table.c[n] for n in defaults]
-    fixed: list[Any] = []
-    for default in defaults.values():
-        fixed.append(default.arg(None) if default.is_callable else default.arg)
-    # Only the columns whose values need work (a bind processor, or JSON to dump) are
-    # touched per row: most pass through as they are.
-    work = [(position, processor) for position, column in enumerate(columns)
-            if (processor := column.type.bind_processor(dialect)) is not None
-            or isinstance(column.type, JSON) or isinstance(getattr(column.type, "impl", None), JSON)]
-
+    columns, fixed, work = _copy_columns(table, names, session.get_bind().dialect, ids is not None)
     statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
-    # Rows that all name every column (the usual case) are read with one itemgetter call.
-    whole = all(len(row) == len(names) for row in rows)
-    pick = itemgetter(*names) if whole and len(names) > 1 else None
     with cursor.copy(statement) as copy:
-        for position, row in enumerate(rows):
-            picked = list(pick(row)) if pick is not None else [row.get(n) for n in names]
-            values = ([ids[position]] if ids is not None else []) + picked + fixed
-            for at, processor in work:
-                raw = values[at]
-                if raw is None:
-                    continue
-                done = processor(raw) if processor is not None else raw
-                values[at] = json.dumps(done) if isinstance(done, dict | list) else done
-            copy.write_row(values)
+        for position, picked in enumerate(_row_values(rows, names)):
+            copy.write_row(_processed(([ids[position]] if ids is not None else []) + picked + fixed, work))
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_SPECIAL = re.compile(r"[\\\n\r\t]")
+
+
+def _text_str(value: str) -> str:
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
+
+
+def _text_bool(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _text_null(_value: None) -> str:
+    return "\\N"
+
+
+# COPY's text for a value of each type (exactly that type: builtins where they serve, to keep calls cheap).
+_TEXT: dict[type, Callable[[Any], str]] = {str: _text_str, int: str, float: repr, bool: _text_bool, type(None): _text_null,
+                                           datetime: datetime.isoformat, date: date.isoformat}
+
+
+def copy_value(value: Any) -> str:
+    """One bound value as COPY's text format writes it (``\\N`` for NULL)."""
+    text_of = _TEXT.get(type(value))
+    if text_of is None:
+        for kind in (bool, str, int, float, datetime, date):  # subclasses (a StrEnum is its value)
+            if isinstance(value, kind):
+                return _TEXT[kind](value)
+        raise TypeError(f"No COPY text for {type(value).__name__}")
+    return text_of(value)
+
+
+def copy_text(model: Any, rows: Sequence[dict[str, Any]], dialect: Dialect, encoding: str) -> CopyText:
+    """``rows`` as ``copy_rows`` would send them (without ids), encoded here: what the writer
+    passes to COPY as it is (``copy_encoded``)."""
+    table = getattr(model, "__table__", model)
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    columns, fixed, work = _copy_columns(table, names, dialect, ids=False)
+    text_of = _TEXT.get
+    lines = ["\t".join([(text_of(type(v)) or copy_value)(v) for v in _processed(picked + fixed, work)])
+             for picked in _row_values(rows, names)]
+    data = "".join(line + "\n" for line in lines).encode(encoding)
+    return CopyText(table.name, [c.name for c in columns], data, len(lines))
+
+
+def copy_encoded(session: DbSession, rows: CopyText) -> None:
+    """COPY rows ``copy_text`` encoded."""
+    cursor = session.connection().connection.cursor()
+    with cursor.copy(f"COPY {rows.table} ({', '.join(rows.columns)}) FROM STDIN") as copy:
+        copy.write(rows.data)
+
+
+def copy_encoding(session: DbSession) -> str:
+    """The Python name of the connection's client encoding (what COPY's text is encoded in)."""
+    encoding: str = session.connection().connection.driver_connection.info.encoding  # type: ignore[union-attr]
+    return encoding
 
 
 def _copy_bulk_inserts(state: ORMExecuteState) -> Result[Any] | None:
@@ -639,21 +771,27 @@ def bulk_inserts_copied(session: DbSession) -> Iterator[None]:
         event.remove(real, "do_orm_execute", _copy_bulk_inserts)
 
 
-def mastery_rows(evidence: Sequence[dict[str, Any]], method: MasteryMethod, now: datetime) -> list[dict[str, Any]]:
-    """The mastery records of the learners whose evidence this is (all of it), as
-    ``lms.progress.services.rebuild`` makes them from the stored rows: each learner's points
-    on an objective in the order recorded (the order written, when at the same moment)."""
-    grouped: dict[tuple[int, int], list[tuple[datetime, int, dict[str, Any]]]] = defaultdict(list)
-    for position, row in enumerate(evidence):
-        grouped[(row["user_id"], row["objective_id"])].append((row["recorded_at"], position, row))
+def evidence_points(evidence: Sequence[dict[str, Any]]) -> list[EvidencePoint]:
+    """What ``mastery_rows`` reads of these evidence rows, in order."""
+    return [(row["user_id"], row["objective_id"], row["recorded_at"], row["level"], row["weight"]) for row in evidence]
+
+
+def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, now: datetime) -> list[dict[str, Any]]:
+    """The mastery records of the learners whose evidence this is (all of it, as
+    ``evidence_points``), as ``lms.progress.services.rebuild`` makes them from the stored
+    rows: each learner's points on an objective in the order recorded (the order written,
+    when at the same moment)."""
+    grouped: dict[tuple[int, int], list[tuple[datetime, int, float, float]]] = defaultdict(list)
+    for position, (user_id, objective_id, at, point_level, weight) in enumerate(points):
+        grouped[(user_id, objective_id)].append((at, position, point_level, weight))
     made = []
     for (user_id, objective_id), found in grouped.items():
-        found.sort(key=lambda entry: (entry[0], entry[1]))
-        points = [Point(level=row["level"], weight=row["weight"]) for _at, _position, row in found]
-        level = method.level(points)
+        found.sort()  # by moment, then position: no two alike
+        ordered = [Point(level=point_level, weight=weight) for _at, _position, point_level, weight in found]
+        level = method.level(ordered)
         if level is not None:
             made.append({"user_id": user_id, "objective_id": objective_id, "level": level,
-                         "evidence_count": sum(1 for p in points if p.weight > 0), "method": method.name,
+                         "evidence_count": sum(1 for p in ordered if p.weight > 0), "method": method.name,
                          "updated_at": now})
     return made
 
@@ -695,9 +833,14 @@ class Writer:
         self.rules, self.kinds = policy(session), objective_kinds(session)
         self.mastery = mastery  # also write the chunk's learners' mastery (they have no other evidence)
 
-    def write(self, plans: list[LearnerPlan], reviews: list[ReviewPlan] | None = None) -> None:
+    def write(self, plans: list[LearnerPlan], reviews: list[ReviewPlan] | None = None,
+              packed: PackedRows | None = None) -> None:
         """Write the plans; their works' peer reviews are drawn within the chunk unless
-        ``reviews`` (of those works) are given."""
+        ``reviews`` (of those works) are given. ``packed``: the rows the planning process
+        took out of the plans and encoded (``Packer``), copied first as they are (the
+        planned evidence before the rest, as when they are written together)."""
+        for encoded in packed.tables if packed is not None else []:
+            copy_encoded(self.session, encoded)
         evidence = [row for plan in plans for row in plan.evidence]
         reads = [row for plan in plans for row in plan.reads]
         insert_all(self.session, LessonRead, reads)
@@ -709,15 +852,17 @@ class Writer:
         insert_all(self.session, KpiEntry, kpis)
         runs = [row for plan in plans for row in plan.runs]
         insert_all(self.session, SimulationRun, runs)
-        self.report.simulation_runs += len(runs)
         insert_all(self.session, Evidence, weighed(evidence, self.rules, self.kinds))
+        points = packed.points if packed is not None else []
         if self.mastery:
-            made = mastery_rows(evidence, self.rules.method, self.now)
+            made = mastery_rows(points + evidence_points(evidence), self.rules.method, self.now)
             insert_all(self.session, Mastery, made)
             self.report.mastery += len(made)
-        self.report.lessons_read += len(reads)
-        self.report.kpi_figures += len(kpis)
-        self.report.evidence += len(evidence)
+        counted = packed.count if packed is not None else (lambda _table: 0)
+        self.report.simulation_runs += len(runs) + counted(SimulationRun.__tablename__)
+        self.report.lessons_read += len(reads) + counted(LessonRead.__tablename__)
+        self.report.kpi_figures += len(kpis) + counted(KpiEntry.__tablename__)
+        self.report.evidence += len(evidence) + len(points)
 
     def attempts(self, attempts: list[AttemptPlan]) -> list[dict[str, Any]]:
         """Insert the attempts; their evidence rows."""
@@ -940,8 +1085,14 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     report = BenchmarkReport()
     password_hash = generate_password_hash(DEMO_PASSWORD)
     per_chunk = copying(session)
+    packer = None
     if per_chunk:
         without_row_triggers(session)
+        packer = Packer(session.get_bind().dialect, copy_encoding(session), policy(session), objective_kinds(session))
+    # Every cohort and its learners first (the same ids as made cohort by cohort: nothing
+    # else writes users or enrolments), so one planning process plans across cohorts.
+    planners: dict[int, Planner] = {}
+    fresh: list[tuple[int, Sequence[int]]] = []
     for number in range(1, cohorts + 1):
         cohort = benchmark_cohort(session, number, now.date(), instructor)
         ids, existing = new_learners(session, cohort, number, learners, password_hash, now)
@@ -950,16 +1101,19 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
         report.learners += len(ids)
         report.existing += existing
         tick(existing)
-        planner = Planner(catalog, cohort, instructor.id, now)
-        writer = Writer(session, cohort, instructor.id, now, random.Random(f"bench:{number}"), report, catalog.objective_ids,
-                        mastery=True)
-        for chunk, plans in planned_chunks(planner, number, ids):
-            writer.write(plans)
-            del plans
-            if per_chunk:
-                with bulk_inserts_copied(session):
-                    refresh_progress(session, chunk, now)
-            tick(len(chunk))
+        planners[number] = Planner(catalog, cohort, instructor.id, now)
+        fresh.append((number, ids))
+    writers: dict[int, Writer] = {}
+    for number, chunk, plans, packed in planned_chunks(planners, fresh, packer):
+        if number not in writers:
+            writers = {number: Writer(session, planners[number].cohort, instructor.id, now, random.Random(f"bench:{number}"),
+                                      report, catalog.objective_ids, mastery=True)}
+        writers[number].write(plans, packed=packed)
+        del plans, packed
+        if per_chunk:
+            with bulk_inserts_copied(session):
+                refresh_progress(session, chunk, now)
+        tick(len(chunk))
     session.flush()
     if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
         rebuild_progress(session, now)
