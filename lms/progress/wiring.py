@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from lms.accounts.current import load_stamp_with_user
 from lms.assessment.services import attempt_scored
 from lms.cli import add_commands
 from lms.grading.services import grade_saved, peer_review_completed
@@ -17,6 +18,7 @@ from lms.web.page_cache import PageInput, add_page_input
 
 def init_app(app: Flask) -> None:
     add_page_input(app, PageInput("progress", services.page_stamp))
+    load_stamp_with_user(app, "progress.overview")  # a kept page: one statement
     app.register_blueprint(bp)
     attempt_scored.connect(evidence.on_attempt_scored)
     grade_saved.connect(evidence.on_grade_saved)

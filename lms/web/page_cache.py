@@ -24,6 +24,10 @@ paged), under the cohort's stamp (``add_cohort_input``): the cohort and its memb
 schedule state (a random revision each learner's kept rows get when written, summed), their
 mastery (counts, sums and the latest update of the rows), the reviews, the curriculum.
 
+On a learner page the stamp can come with the signed-in user, in the statement that loads
+them (``learner_stamp``, ``stamp_read_with_user``): a kept page then costs that one
+statement, one round trip to the database.
+
 Per process (a gunicorn worker), bounded (``PAGE_CACHE_SIZE`` pages, 0 turns it off) and
 expiring (``PAGE_CACHE_SECONDS``); nothing to invalidate across nodes, since the stamp is
 read from the shared database on every view."""
@@ -35,12 +39,12 @@ import threading
 import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from cachetools import TTLCache
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, session
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import (
     ColumnExpressionArgument,
@@ -51,13 +55,15 @@ from sqlalchemy import (
     TextClause,
     bindparam,
     cast,
+    column,
     func,
     literal_column,
     select,
     text,
 )
 from sqlalchemy.engine.interfaces import BindTyping
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
+from sqlalchemy.sql.selectable import Subquery
 
 from lms.database import DbSession, UTCDateTime
 
@@ -67,6 +73,10 @@ CACHE_KEY = "lms.page_cache"
 CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
 QUARTER_HOUR = 15 * 60
 PARAMETERS = ("subject_id", "now")  # the stamp's parameters: whose page (a learner, a cohort) and the time
+READ_WITH_USER = "lms_stamp_read_with_user"  # g: (learner id, now, Stamp) read in the signed-in user's statement
+# A stamp read with the user counts for the page when the page's time is this close after it
+# (the same request); a page whose clock is further on (a test's) reads its own.
+READ_WITH_USER_WINDOW = timedelta(seconds=1)
 
 # A feature's columns given the learner's (or the cohort's) id and now, as bound parameters:
 # the statement is built once a process and executed with each page's values.
@@ -191,6 +201,7 @@ class StampQuery:
     # The statement as SQL text, per dialect: executing the select would work out its cache
     # key (a walk over hundreds of elements) on every view; a text's key is its string.
     texts: dict[str, TextClause] = field(default_factory=dict)
+    subqueries: dict[str, Subquery] = field(default_factory=dict)
 
     def text_for(self, dialect: Dialect) -> TextClause:
         found = self.texts.get(dialect.name)
@@ -208,6 +219,16 @@ class StampQuery:
             found = self.texts[dialect.name] = text(sql).bindparams(*used, *constants)
         return found
 
+    def subquery_for(self, dialect: Dialect) -> Subquery:
+        """The statement as a subquery named ``stamp`` whose columns are ``stamp_0``, ``stamp_1``...
+        (with the parameters ``subject_id`` and ``now``), to join to another statement."""
+        found = self.subqueries.get(dialect.name)
+        if found is None:
+            assert self.statement is not None
+            names: list[ColumnClause[Any]] = [column(f"stamp_{i}") for i in range(len(self.statement.selected_columns))]
+            found = self.subqueries[dialect.name] = self.text_for(dialect).columns(*names).subquery("stamp")
+        return found
+
 
 def stamp_query(inputs: Sequence[PageInput]) -> StampQuery:
     """Every input's columns in one statement, with the parameters ``subject_id`` (the
@@ -221,7 +242,8 @@ def stamp_query(inputs: Sequence[PageInput]) -> StampQuery:
         if page_input.bypass:
             bypassing.extend(range(len(columns), len(columns) + len(found)))
         columns.extend(found)
-    return StampQuery(select(*columns) if columns else None, tuple(bypassing))
+    labelled = [found.label(f"stamp_{i}") for i, found in enumerate(columns)]
+    return StampQuery(select(*labelled) if columns else None, tuple(bypassing))
 
 
 def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: datetime) -> Stamp:
@@ -233,6 +255,28 @@ def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: date
     return Stamp(tuple(row), bypass=any(row[i] for i in query.bypassing))
 
 
+def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
+    """The learners' stamp as a subquery (``StampQuery.subquery_for``), for the statement that
+    loads the signed-in user on a kept page's request to read it too (one round trip, not
+    two); None when pages are not kept."""
+    cache = cache_of(app)
+    query = cache.query(Scope.LEARNER)
+    return query.subquery_for(dialect) if cache.enabled and query.statement is not None else None
+
+
+def stamp_read_with_user(app: Flask, learner_id: int, now: datetime, values: Sequence[Any]) -> None:
+    """Keep for this request the learner's stamp, read at ``now`` with the signed-in user."""
+    query = cache_of(app).query(Scope.LEARNER)
+    setattr(g, READ_WITH_USER, (learner_id, now, Stamp(tuple(values), bypass=any(values[i] for i in query.bypassing))))
+
+
+def _stamp_of_request(learner_id: int, now: datetime) -> Stamp | None:
+    read: tuple[int, datetime, Stamp] | None = g.get(READ_WITH_USER)
+    if read is None or read[0] != learner_id or not timedelta(0) <= now - read[1] <= READ_WITH_USER_WINDOW:
+        return None
+    return read[2]
+
+
 def quarter_hour(now: datetime) -> int:
     return int(now.timestamp()) // QUARTER_HOUR
 
@@ -242,14 +286,18 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
     """The page for ``viewer``: kept if its stamp has not changed, else ``render()`` (and kept).
     A learner's own page by default; with ``cohort_id`` a cohort's page (the stamp is the
     cohort's), one per ``variant`` (its query string: sorted, filtered, paged). A kept page
-    costs one statement (the stamp), a page built two more than its own."""
+    costs one statement (the stamp), or none when the signed-in user's statement read the
+    learner's stamp (``lms.accounts.current.load_stamp_with_user``); a page built two more
+    than its own."""
     cache = cache_of(current_app)
     scope = Scope.LEARNER if cohort_id is None else Scope.COHORT
     if not cache.enabled or "_flashes" in session or (scope is Scope.LEARNER and viewer.is_admin):
         return render()
     query = cache.query(scope)
     subject = viewer.id if cohort_id is None else cohort_id
-    stamp = read_stamp(db_session, query, subject, now)
+    stamp = _stamp_of_request(subject, now) if scope is Scope.LEARNER else None
+    if stamp is None:
+        stamp = read_stamp(db_session, query, subject, now)
     if stamp.bypass:
         return render()
     key = (page, scope, subject, variant, viewer.id, viewer.name, viewer.timezone, quarter_hour(now), stamp.values)
