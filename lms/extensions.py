@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -19,6 +20,14 @@ login_manager.login_view = "accounts.login"
 login_manager.login_message = "Please sign in to see that page."
 # Storage comes from RATELIMIT_STORAGE_URI: memory by default, Redis when REDIS_URL is set.
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _reading_is_never_limited() -> bool:
+    """Every limit here is on a form's POST (sign-in, reset, unlock), so a page view (GET,
+    HEAD, OPTIONS) skips Flask-Limiter's per-request search for the limits that apply: a
+    tenth of a kept page's time."""
+    return request.method in ("GET", "HEAD", "OPTIONS")
 
 # The base every model subclasses. Flask-SQLAlchemy builds db.Model at run time from
 # Base, so type checkers cannot see through it; to them the models subclass Base.
