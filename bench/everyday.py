@@ -203,28 +203,31 @@ def statements_and_size(app: Flask, email: str, password: str) -> dict[str, tupl
     from lms.web.page_cache import cache_of
 
     client = app.test_client()
+    app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():
-        app.config["WTF_CSRF_ENABLED"] = False
-        if client.post("/login", data={"email": email, "password": password}).status_code != 302:
-            raise SystemExit(f"could not sign in as {email} in-process")
-        found: dict[str, tuple[int, int]] = {}
-        for how in (KEPT, BUILT):
-            for name, path in PAGES:
-                client.get(path)
-                if how == BUILT:
-                    cache_of(app).clear()
-                statements: list[str] = []
+        engine = db.engine
+    # Each request in its own app context, as under gunicorn (an outer one would share ``g``,
+    # and the signed-in user Flask-Login keeps there, between requests).
+    if client.post("/login", data={"email": email, "password": password}).status_code != 302:
+        raise SystemExit(f"could not sign in as {email} in-process")
+    found: dict[str, tuple[int, int]] = {}
+    for how in (KEPT, BUILT):
+        for name, path in PAGES:
+            client.get(path)
+            if how == BUILT:
+                cache_of(app).clear()
+            statements: list[str] = []
 
-                def count(*args: Any, into: list[str] = statements) -> None:
-                    into.append(args[2])
+            def count(*args: Any, into: list[str] = statements) -> None:
+                into.append(args[2])
 
-                sa.event.listen(db.engine, "before_cursor_execute", count)
-                page = client.get(path)
-                sa.event.remove(db.engine, "before_cursor_execute", count)
-                if page.status_code != 200:
-                    raise SystemExit(f"{path} answered {page.status_code} in-process")
-                found[f"{name} ({how})"] = (len(statements), len(page.data))
-        return found
+            sa.event.listen(engine, "before_cursor_execute", count)
+            page = client.get(path)
+            sa.event.remove(engine, "before_cursor_execute", count)
+            if page.status_code != 200:
+                raise SystemExit(f"{path} answered {page.status_code} in-process")
+            found[f"{name} ({how})"] = (len(statements), len(page.data))
+    return found
 
 
 def profile(app: Flask, email: str, password: str, views: int) -> None:
@@ -235,9 +238,8 @@ def profile(app: Flask, email: str, password: str, views: int) -> None:
 
     counts = statements_and_size(app, email, password)
     client = app.test_client()
-    with app.app_context():
-        app.config["WTF_CSRF_ENABLED"] = False
-        client.post("/login", data={"email": email, "password": password})
+    app.config["WTF_CSRF_ENABLED"] = False
+    client.post("/login", data={"email": email, "password": password})
     cache = cache_of(app)
 
     def view(path: str, how: str) -> None:
