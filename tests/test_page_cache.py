@@ -301,3 +301,16 @@ def test_a_page_built_while_a_write_commits_is_not_kept(learner: Learner, client
         assert "Renamed in a race" not in page and original in page
     finally:
         other.dispose()
+
+
+def test_a_stamp_read_with_the_user_serves_its_own_request_only(learner: Learner, client, app: Flask) -> None:
+    """The stamp read in the signed-in user's statement is kept in ``g`` for the page. When
+    one app context spans several requests (``g`` with it, as in a test or a command), each
+    request reads and uses its own: a change committed in between shows."""
+    with app.app_context():
+        before = body(client.get("/progress"))
+        assert body(client.get("/progress")) == before  # kept
+        cohort_renamed(learner)
+        db.session.commit()
+        after = body(client.get("/progress"))
+    assert after != before and "Spring cohort, renamed" in after

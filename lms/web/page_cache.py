@@ -44,7 +44,7 @@ from enum import StrEnum
 from typing import Any
 
 from cachetools import TTLCache
-from flask import Flask, current_app, g, session
+from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import (
     ColumnExpressionArgument,
@@ -73,7 +73,9 @@ CACHE_KEY = "lms.page_cache"
 CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
 QUARTER_HOUR = 15 * 60
 PARAMETERS = ("subject_id", "now")  # the stamp's parameters: whose page (a learner, a cohort) and the time
-READ_WITH_USER = "lms_stamp_read_with_user"  # g: (learner id, now, Stamp) read in the signed-in user's statement
+# g: (the request's WSGI environ, learner id, now, Stamp) read in the signed-in user's statement. The environ
+# is kept to tell it apart: ``g`` outlives a request when an app context spans several (tests).
+READ_WITH_USER = "lms_stamp_read_with_user"
 # A stamp read with the user counts for the page when the page's time is this close after it
 # (the same request); a page whose clock is further on (a test's) reads its own.
 READ_WITH_USER_WINDOW = timedelta(seconds=1)
@@ -267,14 +269,16 @@ def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
 def stamp_read_with_user(app: Flask, learner_id: int, now: datetime, values: Sequence[Any]) -> None:
     """Keep for this request the learner's stamp, read at ``now`` with the signed-in user."""
     query = cache_of(app).query(Scope.LEARNER)
-    setattr(g, READ_WITH_USER, (learner_id, now, Stamp(tuple(values), bypass=any(values[i] for i in query.bypassing))))
+    stamp = Stamp(tuple(values), bypass=any(values[i] for i in query.bypassing))
+    setattr(g, READ_WITH_USER, (request.environ, learner_id, now, stamp))
 
 
 def _stamp_of_request(learner_id: int, now: datetime) -> Stamp | None:
-    read: tuple[int, datetime, Stamp] | None = g.get(READ_WITH_USER)
-    if read is None or read[0] != learner_id or not timedelta(0) <= now - read[1] <= READ_WITH_USER_WINDOW:
+    read: tuple[object, int, datetime, Stamp] | None = g.get(READ_WITH_USER)
+    if (read is None or read[0] is not request.environ or read[1] != learner_id
+            or not timedelta(0) <= now - read[2] <= READ_WITH_USER_WINDOW):
         return None
-    return read[2]
+    return read[3]
 
 
 def quarter_hour(now: datetime) -> int:
