@@ -205,6 +205,10 @@ class StampQuery:
     texts: dict[str, TextClause] = field(default_factory=dict)
     subqueries: dict[str, Subquery] = field(default_factory=dict)
 
+    def stamp_of(self, values: Sequence[Any]) -> Stamp:
+        """The stamp a row of this statement's values makes."""
+        return Stamp(tuple(values), bypass=any(values[i] for i in self.bypassing))
+
     def text_for(self, dialect: Dialect) -> TextClause:
         found = self.texts.get(dialect.name)
         if found is None:
@@ -254,7 +258,7 @@ def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: date
         return Stamp((), bypass=False)
     connection = session.connection()
     row = connection.execute(query.text_for(connection.dialect), {"subject_id": subject_id, "now": now}).one()
-    return Stamp(tuple(row), bypass=any(row[i] for i in query.bypassing))
+    return query.stamp_of(row)
 
 
 def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
@@ -268,8 +272,7 @@ def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
 
 def stamp_read_with_user(app: Flask, learner_id: int, now: datetime, values: Sequence[Any]) -> None:
     """Keep for this request the learner's stamp, read at ``now`` with the signed-in user."""
-    query = cache_of(app).query(Scope.LEARNER)
-    stamp = Stamp(tuple(values), bypass=any(values[i] for i in query.bypassing))
+    stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values)
     setattr(g, READ_WITH_USER, (request.environ, learner_id, now, stamp))
 
 
