@@ -22,7 +22,10 @@ from lms.assessment.models import Attempt
 from lms.catalog.models import Objective
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
+from lms.database import utcnow
+from lms.demo import benchmark
 from lms.demo import cli as demo_cli
+from lms.demo.services import DemoError, build_demo
 from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
@@ -237,6 +240,91 @@ def test_a_volume_build_without_row_triggers_leaves_every_foreign_key_true_and_c
     with pytest.raises(sa.exc.IntegrityError):
         db.session.execute(insert(Evidence).values(user_id=10**9, objective_id=objective, source="rating", source_ref="x",
                                                    level=1.0, weight=1.0, note=""))
+    db.session.rollback()
+
+
+def generated_rows() -> dict[str, int]:
+    """Rows of the generated learners in the tables the side connection copies, and in the rest."""
+    generated = select(User.id).where(User.email.like("gen-%")).scalar_subquery()
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model).where(model.user_id.in_(generated)))
+            for model in (Evidence, KpiEntry, SimulationRun, LessonRead, Mastery, Attempt)}
+
+
+@pytest.fixture
+def sides(monkeypatch: Any) -> list[Any]:
+    """The side connections the builds open (``benchmark.SideCopier``), as they are made."""
+    made: list[Any] = []
+
+    class Recorded(benchmark.SideCopier):
+        def __init__(self, engine: Any) -> None:
+            super().__init__(engine)
+            made.append(self)
+
+    monkeypatch.setattr(benchmark, "SideCopier", Recorded)
+    return made
+
+
+def in_transaction(side: Any) -> bool:
+    """Whether the side connection's server process is inside a transaction now."""
+    db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    state = db.session.scalar(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": side.pid})
+    return str(state).startswith("idle in transaction")
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="the side connection is PostgreSQL's only")
+def test_a_volume_build_that_fails_leaves_nothing_behind_on_either_connection(loaded: Flask, monkeypatch: Any,
+                                                                              sides: list[Any]) -> None:
+    """Most evidence, the KPI figures and the simulation runs go in on a second connection
+    while the build writes the rest: it ends with the build's transaction, so a build that
+    stops on its second chunk leaves no row of its learners and no open transaction."""
+    real, calls = benchmark.refresh_progress, []
+
+    def failing(session: Any, ids: Any, now: datetime) -> None:
+        calls.append(ids)
+        if len(calls) == 2:
+            raise DemoError("the disk is full")
+        real(session, ids, now)
+
+    monkeypatch.setattr(benchmark, "refresh_progress", failing)
+    result = run(loaded, "--learners", "12", "--cohorts", "2")
+    assert result.exit_code != 0 and "the disk is full" in result.output
+    assert len(calls) == 2 and len(sides) == 1  # the first chunk's rows had been copied on both connections
+    db.session.rollback()
+    assert set(generated_rows().values()) == {0}
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("gen-%"))) == 0
+    assert not in_transaction(sides[0])
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="the side connection is PostgreSQL's only")
+def test_the_side_connections_rows_are_committed_with_the_build_and_rolled_back_with_it(loaded: Flask,
+                                                                                      sides: list[Any]) -> None:
+    build_demo(db.session)
+    db.session.commit()
+    benchmark.build_benchmark(db.session, 6, 1, utcnow(), lambda _n: None)
+    assert len(sides) == 1 and in_transaction(sides[0])
+    db.session.rollback()  # the caller's unit of work fails after the build returned
+    assert set(generated_rows().values()) == {0}
+    assert not in_transaction(sides[0])
+
+    started = db.session.scalar(text("SELECT clock_timestamp()"))
+    report = benchmark.build_benchmark(db.session, 6, 1, utcnow(), lambda _n: None)
+    seen = generated_rows()  # before the commit the build's connection sees its own rows only
+    assert seen["KpiEntry"] == seen["SimulationRun"] == 0 and 0 < seen["Evidence"] < report.evidence
+    assert seen["LessonRead"] == report.lessons_read  # the schedule state reads them: never on the side
+    assert len(sides) == 2 and in_transaction(sides[1])
+    db.session.commit()
+    rows = generated_rows()
+    assert all(rows.values()), rows
+    assert rows["Evidence"] == report.evidence and rows["KpiEntry"] == report.kpi_figures
+    assert rows["SimulationRun"] == report.simulation_runs and rows["LessonRead"] == report.lessons_read
+    assert not in_transaction(sides[1])
+    # analyzed once both were committed, so the statistics count the side connection's rows too
+    db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    analyzed = db.session.execute(text("SELECT last_analyze, n_live_tup FROM pg_stat_user_tables "
+                                       "WHERE relid = 'evidence'::regclass")).one()
+    assert analyzed.last_analyze is not None and analyzed.last_analyze > started
     db.session.rollback()
 
 

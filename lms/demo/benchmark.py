@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import queue
 import random
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,11 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import JSON, event, insert, select, text
-from sqlalchemy.engine import Dialect, IteratorResult, Result
+from sqlalchemy.engine import Connection, Dialect, Engine, IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.orm import ORMExecuteState, selectinload
 from werkzeug.security import generate_password_hash
@@ -98,6 +100,7 @@ from lms.teams.models import ContributionRating, Team, TeamMember
 MAX_LEARNERS = 5000
 CHUNK = 250          # learners written together (peer reviewers are drawn within a chunk)
 BATCH = 5000         # rows per INSERT round
+SIDE_QUEUE = 8       # packed tables (two chunks' worth) waiting for the side connection at most
 FIRST_NAMES = ["Ada", "Bilal", "Carmen", "Dmitri", "Esther", "Femi", "Grace", "Hugo", "Ingrid", "Jamal",
                "Keiko", "Liam", "Mei", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tariq",
                "Uma", "Viktor", "Wen", "Yara"]
@@ -741,6 +744,104 @@ def copy_encoded(session: DbSession, rows: CopyText) -> None:
         copy.write(rows.data)
 
 
+SIDE_TABLES = frozenset({Evidence.__tablename__, KpiEntry.__tablename__, SimulationRun.__tablename__})
+"""Packed tables the build itself never reads back (mastery is made from the packed points):
+they may go in on the side connection. Lessons read may not: the chunk's schedule state
+(``refresh_progress``) reads them in the build's own transaction."""
+
+
+class SideCopier:
+    """A second connection on which a thread COPYs packed rows while the build's own
+    connection goes on with the rest of the chunk, so PostgreSQL ingests them (their
+    indexes, the table) while the writer plans ids and encodes the other rows: on one
+    connection the two only took turns. Its transaction has row triggers off as the
+    build's has (so rows may point at users the build has not committed yet) and ends
+    with the build's: committed right after it (``follow``), rolled back if the build's
+    transaction ends any other way, so a failed build leaves nothing behind. ``ANALYZE``
+    runs once both are committed, on this connection, when it sees every row."""
+
+    def __init__(self, engine: Engine | Connection) -> None:
+        self._raw = engine.engine.raw_connection()
+        self._connection: Any = cast(Any, self._raw.driver_connection)  # psycopg.Connection
+        self._connection.execute("SET LOCAL session_replication_role = replica")  # opens its transaction
+        self._queue: queue.Queue[CopyText | None] = queue.Queue(maxsize=SIDE_QUEUE)
+        self._error: BaseException | None = None
+        self._ended = False
+        self._copied = 0
+        self._thread = threading.Thread(target=self._copy_all, name="benchmark-side-copy", daemon=True)
+        self._thread.start()
+
+    @property
+    def pid(self) -> int:
+        """Its server process (``pg_stat_activity.pid``)."""
+        return int(self._connection.info.backend_pid)
+
+    def _copy_all(self) -> None:
+        while (rows := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain: the error is raised in the build's thread
+            try:
+                with self._connection.cursor() as cursor, \
+                        cursor.copy(f"COPY {rows.table} ({', '.join(rows.columns)}) FROM STDIN") as copy:
+                    copy.write(rows.data)
+            except BaseException as exc:  # noqa: BLE001 - handed to the build's thread as it is
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def copy(self, rows: CopyText) -> None:
+        """Queue ``rows`` (waits while ``SIDE_QUEUE`` tables are queued); an earlier COPY's error is raised here."""
+        self._raise()
+        self._queue.put(rows)
+        self._copied += rows.count
+
+    def finish(self) -> None:
+        """Wait for every queued COPY; the first error, if any, is raised."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def follow(self, session: DbSession) -> None:
+        """End with ``session``'s transaction: commit (then ``ANALYZE``) when it commits,
+        roll back when it ends otherwise."""
+        real = session()  # type: ignore[operator]  # the scoped session's own Session
+        event.listen(real, "after_commit", self._committed, once=True)
+        event.listen(real, "after_transaction_end", self._transaction_ended)
+
+    def _committed(self, _session: Any) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._connection.commit()
+            if self._copied:
+                self._connection.execute("ANALYZE")  # as build_benchmark does without a side connection
+                self._connection.commit()
+        finally:
+            self._raw.close()
+
+    def _transaction_ended(self, session: Any, transaction: Any) -> None:
+        if transaction.parent is None:  # the build's own transaction (after a commit: nothing left to do)
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Stop copying and roll back whatever was copied (nothing of it was committed)."""
+        if self._ended:
+            return
+        self._ended = True
+        if self._thread.is_alive():
+            self._error = self._error or DemoError("the build stopped")
+            self._queue.put(None)
+            self._thread.join()
+        try:
+            self._connection.rollback()
+        finally:
+            self._raw.close()
+
+
 def copy_encoding(session: DbSession) -> str:
     """The Python name of the connection's client encoding (what COPY's text is encoded in)."""
     encoding: str = session.connection().connection.driver_connection.info.encoding  # type: ignore[union-attr]
@@ -826,8 +927,10 @@ class Writer:
     for real results; ``objective_ids`` maps the course's objective codes to ids."""
 
     def __init__(self, session: DbSession, cohort: Cohort, instructor_id: int, now: datetime, rng: random.Random,
-                 report: BenchmarkReport, objective_ids: dict[str, int], mastery: bool = False) -> None:
+                 report: BenchmarkReport, objective_ids: dict[str, int], mastery: bool = False,
+                 side: SideCopier | None = None) -> None:
         self.session, self.cohort, self.instructor_id, self.rng, self.report = session, cohort, instructor_id, rng, report
+        self.side = side  # where the packed rows the build never reads back go in, if not on ``session``
         self.ids = objective_ids
         self.now, self.latest = now, now - timedelta(hours=1)
         self.rules, self.kinds = policy(session), objective_kinds(session)
@@ -840,7 +943,10 @@ class Writer:
         took out of the plans and encoded (``Packer``), copied first as they are (the
         planned evidence before the rest, as when they are written together)."""
         for encoded in packed.tables if packed is not None else []:
-            copy_encoded(self.session, encoded)
+            if self.side is not None and encoded.table in SIDE_TABLES:
+                self.side.copy(encoded)
+            else:
+                copy_encoded(self.session, encoded)
         evidence = [row for plan in plans for row in plan.evidence]
         reads = [row for plan in plans for row in plan.reads]
         insert_all(self.session, LessonRead, reads)
@@ -1082,13 +1188,37 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     catalog = Catalog.load(session)
     if not catalog.objective_ids:
         raise DemoError("No course is loaded: run `flask lms load-content` first.")
-    report = BenchmarkReport()
-    password_hash = generate_password_hash(DEMO_PASSWORD)
     per_chunk = copying(session)
     packer = None
+    side: SideCopier | None = None
     if per_chunk:
-        without_row_triggers(session)
         packer = Packer(session.get_bind().dialect, copy_encoding(session), policy(session), objective_kinds(session))
+        if without_row_triggers(session):
+            side = SideCopier(session.get_bind())
+    try:
+        report = _build(session, learners, cohorts, now, tick, catalog, instructor, packer, side)
+        if side is not None:
+            side.finish()
+    except BaseException:
+        if side is not None:
+            side.abandon()
+        raise
+    if side is not None:
+        side.follow(session)  # committed with the build, then ANALYZE
+    elif report.learners and per_chunk:
+        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
+        # late): without them it guessed a few enrolments and read mastery learner by learner
+        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
+        session.execute(text("ANALYZE"))
+    return report
+
+
+def _build(session: DbSession, learners: int, cohorts: int, now: datetime, tick: Tick, catalog: Catalog,
+           instructor: User, packer: Packer | None, side: SideCopier | None) -> BenchmarkReport:
+    """``build_benchmark``'s cohorts, learners and their activity, chunk by chunk."""
+    report = BenchmarkReport()
+    password_hash = generate_password_hash(DEMO_PASSWORD)
+    per_chunk = packer is not None
     # Every cohort and its learners first (the same ids as made cohort by cohort: nothing
     # else writes users or enrolments), so one planning process plans across cohorts.
     planners: dict[int, Planner] = {}
@@ -1107,7 +1237,7 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     for number, chunk, plans, packed in planned_chunks(planners, fresh, packer):
         if number not in writers:
             writers = {number: Writer(session, planners[number].cohort, instructor.id, now, random.Random(f"bench:{number}"),
-                                      report, catalog.objective_ids, mastery=True)}
+                                      report, catalog.objective_ids, mastery=True, side=side)}
         writers[number].write(plans, packed=packed)
         del plans, packed
         if per_chunk:
@@ -1117,9 +1247,4 @@ def build_benchmark(session: DbSession, learners: int, cohorts: int, now: dateti
     session.flush()
     if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
         rebuild_progress(session, now)
-    if report.learners and per_chunk:
-        # Rows copied in bulk leave PostgreSQL's statistics behind (autovacuum may be off or
-        # late): without them it guessed a few enrolments and read mastery learner by learner
-        # (the organization comparison at 20,500 learners: 1.4 s, 0.2 s once analyzed).
-        session.execute(text("ANALYZE"))
     return report
