@@ -275,9 +275,10 @@ def in_transaction(side: Any) -> bool:
                     reason="the side connection is PostgreSQL's only")
 def test_a_volume_build_that_fails_leaves_nothing_behind_on_either_connection(loaded: Flask, monkeypatch: Any,
                                                                               sides: list[Any]) -> None:
-    """Most evidence, the KPI figures and the simulation runs go in on a second connection
-    while the build writes the rest: it ends with the build's transaction, so a build that
-    stops on its second chunk leaves no row of its learners and no open transaction."""
+    """The evidence, mastery, KPI figures, simulation runs, grade events and teammates'
+    ratings go in on a second connection while the build writes the rest: it ends with the
+    build's transaction, so a build that stops on its second chunk leaves no row of its
+    learners and no open transaction."""
     real, calls = benchmark.refresh_progress, []
 
     def failing(session: Any, ids: Any, now: datetime) -> None:
@@ -311,8 +312,9 @@ def test_the_side_connections_rows_are_committed_with_the_build_and_rolled_back_
     started = db.session.scalar(text("SELECT clock_timestamp()"))
     report = benchmark.build_benchmark(db.session, 6, 1, utcnow(), lambda _n: None)
     seen = generated_rows()  # before the commit the build's connection sees its own rows only
-    assert seen["KpiEntry"] == seen["SimulationRun"] == 0 and 0 < seen["Evidence"] < report.evidence
-    assert seen["LessonRead"] == report.lessons_read  # the schedule state reads them: never on the side
+    assert seen["Evidence"] == seen["Mastery"] == seen["KpiEntry"] == seen["SimulationRun"] == 0
+    # the schedule state reads lessons read and attempts: never on the side
+    assert seen["LessonRead"] == report.lessons_read and seen["Attempt"] == report.attempts
     assert len(sides) == 2 and in_transaction(sides[1])
     db.session.commit()
     rows = generated_rows()

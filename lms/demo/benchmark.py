@@ -13,6 +13,7 @@ which nothing at this scale needs."""
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import queue
@@ -29,6 +30,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 from dateutil.relativedelta import relativedelta
+from psycopg.copy import Copy, FileWriter
 from sqlalchemy import JSON, event, insert, select, text
 from sqlalchemy.engine import Connection, Dialect, Engine, IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
@@ -688,8 +690,25 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
     statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
     with cursor.copy(statement) as copy:
-        for position, picked in enumerate(_row_values(rows, names)):
-            copy.write_row(_processed(([ids[position]] if ids is not None else []) + picked + fixed, work))
+        _write_rows(copy, rows, names, ids, fixed, work)
+
+
+def _write_rows(copy: Any, rows: Sequence[dict[str, Any]], names: list[str], ids: Sequence[int] | None,
+                fixed: list[Any], work: list[tuple[int, Any]]) -> None:
+    for position, picked in enumerate(_row_values(rows, names)):
+        copy.write_row(_processed(([ids[position]] if ids is not None else []) + picked + fixed, work))
+
+
+def copy_buffered(session: DbSession, model: Any, rows: Sequence[dict[str, Any]]) -> CopyText:
+    """``rows`` encoded as ``copy_rows`` sends them (psycopg formats each row), kept as the
+    bytes of a COPY instead of sent: for another connection to copy (``SideCopier``)."""
+    table = getattr(model, "__table__", model)
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    columns, fixed, work = _copy_columns(table, names, session.get_bind().dialect, ids=False)
+    buffer = io.BytesIO()
+    with Copy(session.connection().connection.cursor(), writer=FileWriter(buffer)) as copy:  # type: ignore[arg-type]
+        _write_rows(copy, rows, names, None, fixed, work)
+    return CopyText(table.name, [c.name for c in columns], buffer.getvalue(), len(rows))
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -744,10 +763,12 @@ def copy_encoded(session: DbSession, rows: CopyText) -> None:
         copy.write(rows.data)
 
 
-SIDE_TABLES = frozenset({Evidence.__tablename__, KpiEntry.__tablename__, SimulationRun.__tablename__})
-"""Packed tables the build itself never reads back (mastery is made from the packed points):
-they may go in on the side connection. Lessons read may not: the chunk's schedule state
-(``refresh_progress``) reads them in the build's own transaction."""
+SIDE_TABLES = frozenset(model.__tablename__ for model in (
+    Evidence, Mastery, KpiEntry, SimulationRun, GradeEvent, ContributionRating))
+"""Tables the build itself never reads back (mastery is made from the evidence's points in
+memory), whose rows may go in on the side connection. Lessons read, attempts, submissions
+and teams may not: the chunk's schedule state (``refresh_progress``) reads them in the
+build's own transaction, and other rows point at their ids."""
 
 
 class SideCopier:
@@ -958,17 +979,26 @@ class Writer:
         insert_all(self.session, KpiEntry, kpis)
         runs = [row for plan in plans for row in plan.runs]
         insert_all(self.session, SimulationRun, runs)
-        insert_all(self.session, Evidence, weighed(evidence, self.rules, self.kinds))
+        self.aside(Evidence, weighed(evidence, self.rules, self.kinds))
         points = packed.points if packed is not None else []
         if self.mastery:
             made = mastery_rows(points + evidence_points(evidence), self.rules.method, self.now)
-            insert_all(self.session, Mastery, made)
+            self.aside(Mastery, made)
             self.report.mastery += len(made)
         counted = packed.count if packed is not None else (lambda _table: 0)
         self.report.simulation_runs += len(runs) + counted(SimulationRun.__tablename__)
         self.report.lessons_read += len(reads) + counted(LessonRead.__tablename__)
         self.report.kpi_figures += len(kpis) + counted(KpiEntry.__tablename__)
         self.report.evidence += len(evidence) + len(points)
+
+    def aside(self, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` of a table the build never reads back: encoded here and copied
+        on the side connection when there is one, else as ``insert_all`` does."""
+        if self.side is not None and model.__tablename__ in SIDE_TABLES:
+            if rows:
+                self.side.copy(copy_buffered(self.session, model, rows))
+            return
+        insert_all(self.session, model, rows)
 
     def attempts(self, attempts: list[AttemptPlan]) -> list[dict[str, Any]]:
         """Insert the attempts; their evidence rows."""
@@ -1032,7 +1062,7 @@ class Writer:
             {"assignment_id": t.holder.plan.id, "team_id": tid, "user_id": w.user_id,
              "joined_at": t.members[0].submitted_at - timedelta(days=5)} for tid, t in zip(team_ids, teams, strict=True)
             for w in t.members])
-        insert_all(self.session, ContributionRating, [{"team_id": tid, **row} for tid, t in zip(team_ids, teams, strict=True)
+        self.aside(ContributionRating, [{"team_id": tid, **row} for tid, t in zip(team_ids, teams, strict=True)
                                                       for row in t.ratings])
         self.report.teams += len(team_ids)
 
@@ -1069,7 +1099,7 @@ class Writer:
                 "max_score": w.plan.max_points, "status": GradeStatus.RELEASED, "revision": 1, "updated_at": graded_at,
                 "released_at": graded_at})
         grade_ids = insert_ids(self.session, Grade, grade_rows)
-        insert_all(self.session, GradeEvent, [
+        self.aside(GradeEvent, [
             {"grade_id": gid, "actor_id": self.instructor_id, "at": row["released_at"], "action": GradeAction.RELEASE,
              "before": None, "after": {"selections": row["selections"], "feedback": row["feedback"], "score": row["score"],
                                        "status": GradeStatus.RELEASED, "version": row["version_id"],
