@@ -90,7 +90,16 @@ from lms.progress.evidence import (
     quiz_outcome,
 )
 from lms.progress.methods import MasteryMethod, Point
-from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
+from lms.progress.models import (
+    Evidence,
+    EvidenceSourceName,
+    LessonRead,
+    Mastery,
+    ProgressItem,
+    ProgressLearner,
+    ProgressLevel,
+    ProgressObjective,
+)
 from lms.progress.services import Policy, evidence_row, objective_kinds, policy, weighed
 from lms.progress.sources import RatingSource, StakeholderSource
 from lms.progress.state import rebuild as rebuild_progress
@@ -771,6 +780,29 @@ and teams may not: the chunk's schedule state (``refresh_progress``) reads them 
 build's own transaction, and other rows point at their ids."""
 
 
+READ_BACK = tuple(model.__tablename__ for model in (
+    User, Enrolment, Attempt, LessonRead, Submission, Team, TeamMember,
+    ProgressItem, ProgressLevel, ProgressLearner, ProgressObjective))
+"""Tables the build's own connection reads back chunk by chunk (the schedule state's
+``refresh_progress`` reads and replaces its learners' rows ``WHERE user_id IN (...)``)."""
+
+
+def analyze_read_back(session: DbSession, chunks: int) -> bool:
+    """``ANALYZE`` the tables the build reads back after its 1st, 2nd, 4th, 8th, ... chunk
+    (PostgreSQL): the rows it copied have no statistics until then (autovacuum may be off,
+    and cannot see them before the commit anyway; ANALYZE in the same transaction samples
+    them), and without statistics PostgreSQL takes an ``IN`` list of 250 learners for most
+    of the table and scans all of it: each chunk's schedule refresh read and deleted through
+    sequential scans of tables growing to millions of rows, half a second a statement at
+    100,000 learners. Re-analyzed as the tables double, the learners' count stays within
+    half of the truth, so the per-learner indexes are used. Whether it analyzed now."""
+    if chunks & (chunks - 1):
+        return False
+    for table in READ_BACK:
+        session.execute(text(f"ANALYZE {table}"))
+    return True
+
+
 class SideCopier:
     """A second connection on which a thread COPYs packed rows while the build's own
     connection goes on with the rest of the chunk, so PostgreSQL ingests them (their
@@ -1264,6 +1296,7 @@ def _build(session: DbSession, learners: int, cohorts: int, now: datetime, tick:
         planners[number] = Planner(catalog, cohort, instructor.id, now)
         fresh.append((number, ids))
     writers: dict[int, Writer] = {}
+    written = 0
     for number, chunk, plans, packed in planned_chunks(planners, fresh, packer):
         if number not in writers:
             writers = {number: Writer(session, planners[number].cohort, instructor.id, now, random.Random(f"bench:{number}"),
@@ -1273,6 +1306,8 @@ def _build(session: DbSession, learners: int, cohorts: int, now: datetime, tick:
         if per_chunk:
             with bulk_inserts_copied(session):
                 refresh_progress(session, chunk, now)
+            written += 1
+            analyze_read_back(session, written)
         tick(len(chunk))
     session.flush()
     if report.learners and not per_chunk:  # the bulk inserts noted these learners: one rebuild covers them
