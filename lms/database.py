@@ -145,6 +145,50 @@ def watch_idle_connections(engine: Engine) -> None:
         event.listen(engine, "checkout", _closed_by_server)
 
 
+class Companion:
+    """A second DBAPI connection (``raw``, from the pool) whose transaction ends with a
+    session's: committed right after the session's unit of work commits (then
+    ``after_commit``, a statement such as ``ANALYZE``, is run and committed too), rolled back
+    when the session's transaction ends any other way or on ``abandon``; the connection goes
+    back to its pool either way. Nothing on it is committed before the session's work is."""
+
+    def __init__(self, raw: Any, after_commit: str | None = None) -> None:
+        self.raw, self.after_commit = raw, after_commit
+        self.ended = False
+
+    def follow(self, session: DbSession) -> None:
+        """End with ``session``'s current transaction."""
+        real = session()  # type: ignore[operator]  # the scoped session's own Session
+        event.listen(real, "after_commit", self._committed, once=True)
+        event.listen(real, "after_transaction_end", self._transaction_ended)
+
+    def _committed(self, _session: Any) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            self.raw.commit()
+            if self.after_commit:
+                self.raw.cursor().execute(self.after_commit)
+                self.raw.commit()
+        finally:
+            self.raw.close()
+
+    def _transaction_ended(self, _session: Any, transaction: Any) -> None:
+        if transaction.parent is None:  # the session's own transaction (after a commit: nothing left to do)
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Roll back what was done on the connection and give it back."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            self.raw.rollback()
+        finally:
+            self.raw.close()
+
+
 @contextmanager
 def unit_of_work(session: DbSession) -> Iterator[None]:
     """The one place work is committed: what the block did is committed if it returns,

@@ -48,7 +48,7 @@ from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import AssignmentKind, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import active_assignments
 from lms.coursework.specs import CriterionSpec
-from lms.database import DbSession
+from lms.database import Companion, DbSession
 from lms.demo.services import (
     DEMO_PASSWORD,
     EXPERT_COMMENTS,
@@ -809,17 +809,17 @@ class SideCopier:
     indexes, the table) while the writer plans ids and encodes the other rows: on one
     connection the two only took turns. Its transaction has row triggers off as the
     build's has (so rows may point at users the build has not committed yet) and ends
-    with the build's: committed right after it (``follow``), rolled back if the build's
+    with the build's (``lms.database.Companion``): committed right after it, rolled back if the build's
     transaction ends any other way, so a failed build leaves nothing behind. ``ANALYZE``
     runs once both are committed, on this connection, when it sees every row."""
 
     def __init__(self, engine: Engine | Connection) -> None:
-        self._raw = engine.engine.raw_connection()
-        self._connection: Any = cast(Any, self._raw.driver_connection)  # psycopg.Connection
+        raw = engine.engine.raw_connection()
+        self._companion = Companion(raw)
+        self._connection: Any = cast(Any, raw.driver_connection)  # psycopg.Connection
         self._connection.execute("SET LOCAL session_replication_role = replica")  # opens its transaction
         self._queue: queue.Queue[CopyText | None] = queue.Queue(maxsize=SIDE_QUEUE)
         self._error: BaseException | None = None
-        self._ended = False
         self._copied = 0
         self._thread = threading.Thread(target=self._copy_all, name="benchmark-side-copy", daemon=True)
         self._thread.start()
@@ -858,41 +858,20 @@ class SideCopier:
         self._raise()
 
     def follow(self, session: DbSession) -> None:
-        """End with ``session``'s transaction: commit (then ``ANALYZE``) when it commits,
-        roll back when it ends otherwise."""
-        real = session()  # type: ignore[operator]  # the scoped session's own Session
-        event.listen(real, "after_commit", self._committed, once=True)
-        event.listen(real, "after_transaction_end", self._transaction_ended)
-
-    def _committed(self, _session: Any) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        try:
-            self._connection.commit()
-            if self._copied:
-                self._connection.execute("ANALYZE")  # as build_benchmark does without a side connection
-                self._connection.commit()
-        finally:
-            self._raw.close()
-
-    def _transaction_ended(self, session: Any, transaction: Any) -> None:
-        if transaction.parent is None:  # the build's own transaction (after a commit: nothing left to do)
-            self.abandon()
+        """End with ``session``'s transaction: commit (then ``ANALYZE``, when anything was
+        copied) when it commits, roll back when it ends otherwise."""
+        self._companion.after_commit = "ANALYZE" if self._copied else None  # as build_benchmark does without a side
+        self._companion.follow(session)
 
     def abandon(self) -> None:
         """Stop copying and roll back whatever was copied (nothing of it was committed)."""
-        if self._ended:
+        if self._companion.ended:
             return
-        self._ended = True
         if self._thread.is_alive():
             self._error = self._error or DemoError("the build stopped")
             self._queue.put(None)
             self._thread.join()
-        try:
-            self._connection.rollback()
-        finally:
-            self._raw.close()
+        self._companion.abandon()
 
 
 def copy_encoding(session: DbSession) -> str:
