@@ -330,6 +330,11 @@ def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> lis
 EvidencePoint = tuple[int, int, datetime, float, float]  # user, objective, recorded at, level, weight: what mastery needs
 
 
+def copy_statement(table: str, columns: Sequence[str]) -> str:
+    """The ``COPY`` that reads rows of ``columns`` of ``table`` from the client."""
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+
+
 @dataclass
 class CopyText:
     """Rows of one table as the text ``COPY ... FROM STDIN`` reads."""
@@ -338,6 +343,10 @@ class CopyText:
     columns: list[str]
     data: bytes
     count: int
+
+    @property
+    def statement(self) -> str:
+        return copy_statement(self.table, self.columns)
 
 
 @dataclass
@@ -696,9 +705,8 @@ def copy_rows(session: DbSession, model: Any, rows: Sequence[dict[str, Any]], id
     table = getattr(model, "__table__", model)
     names = list(dict.fromkeys(key for row in rows for key in row))
     columns, fixed, work = _copy_columns(table, names, session.get_bind().dialect, ids is not None)
-    statement = f"COPY {table.name} ({', '.join(c.name for c in columns)}) FROM STDIN"
     cursor = session.connection().connection.cursor()
-    with cursor.copy(statement) as copy:
+    with cursor.copy(copy_statement(table.name, [c.name for c in columns])) as copy:
         _write_rows(copy, rows, names, ids, fixed, work)
 
 
@@ -768,7 +776,7 @@ def copy_text(model: Any, rows: Sequence[dict[str, Any]], dialect: Dialect, enco
 def copy_encoded(session: DbSession, rows: CopyText) -> None:
     """COPY rows ``copy_text`` encoded."""
     cursor = session.connection().connection.cursor()
-    with cursor.copy(f"COPY {rows.table} ({', '.join(rows.columns)}) FROM STDIN") as copy:
+    with cursor.copy(rows.statement) as copy:
         copy.write(rows.data)
 
 
@@ -834,8 +842,7 @@ class SideCopier:
             if self._error is not None:
                 continue  # drain: the error is raised in the build's thread
             try:
-                with self._connection.cursor() as cursor, \
-                        cursor.copy(f"COPY {rows.table} ({', '.join(rows.columns)}) FROM STDIN") as copy:
+                with self._connection.cursor() as cursor, cursor.copy(rows.statement) as copy:
                     copy.write(rows.data)
             except BaseException as exc:  # noqa: BLE001 - handed to the build's thread as it is
                 self._error = exc
@@ -975,8 +982,9 @@ class Writer:
         took out of the plans and encoded (``Packer``), copied first as they are (the
         planned evidence before the rest, as when they are written together)."""
         for encoded in packed.tables if packed is not None else []:
-            if self.side is not None and encoded.table in SIDE_TABLES:
-                self.side.copy(encoded)
+            side = self.side_for(encoded.table)
+            if side is not None:
+                side.copy(encoded)
             else:
                 copy_encoded(self.session, encoded)
         evidence = [row for plan in plans for row in plan.evidence]
@@ -1002,12 +1010,18 @@ class Writer:
         self.report.kpi_figures += len(kpis) + counted(KpiEntry.__tablename__)
         self.report.evidence += len(evidence) + len(points)
 
+    def side_for(self, table: str) -> SideCopier | None:
+        """The side connection, if rows of ``table`` go in on it (there is one, and the
+        build never reads the table back)."""
+        return self.side if table in SIDE_TABLES else None
+
     def aside(self, model: Any, rows: Sequence[dict[str, Any]]) -> None:
         """Insert ``rows`` of a table the build never reads back: encoded here and copied
         on the side connection when there is one, else as ``insert_all`` does."""
-        if self.side is not None and model.__tablename__ in SIDE_TABLES:
+        side = self.side_for(model.__tablename__)
+        if side is not None:
             if rows:
-                self.side.copy(copy_buffered(self.session, model, rows))
+                side.copy(copy_buffered(self.session, model, rows))
             return
         insert_all(self.session, model, rows)
 
