@@ -80,6 +80,44 @@ def test_the_summaries_agree_with_the_rows_built_in_python(bigger) -> None:
     assert any(r.kind == ReasonKind.NO_EVIDENCE for r in idle.reasons)
 
 
+@pytest.mark.parametrize("sort", ["name", "risk", "KO1"])
+def test_the_page_map_lines_show_what_the_rows_built_in_python_show(bigger, small_pages, sort) -> None:
+    """The page renders its map from the learners' summaries and mastery rows (``map_lines``),
+    building complete rows only for its at-risk list: each line shows what the learner's row
+    shows (name, levels and their cells, mean, how many reasons), page by page."""
+    cohort = bigger["cohort"]
+    rows = {r.user.id: r for r in heat_map(db.session, cohort, utcnow()).rows}
+    seen = []
+    first = heat_map(db.session, cohort, utcnow(), sort, date_all=False)
+    for page in range(1, first.paging.pages + 1):
+        heat = heat_map(db.session, cohort, utcnow(), sort, page=page, date_all=False)
+        assert [line.user_id for line in heat.map_lines] == [s.user_id for s in heat.on_page]
+        for line in heat.map_lines:
+            row = rows[line.user_id]
+            assert (line.name, line.levels, line.mean, line.reasons, line.at_risk, line.cells) == (
+                row.user.name, row.levels, row.mean, len(row.reasons), row.at_risk, row.cells), row.user.name
+            seen.append(line.user_id)
+    assert sorted(seen) == sorted(rows)
+    assert any(line_at_risk for line_at_risk in (rows[uid].at_risk for uid in seen))
+
+
+def test_the_page_shows_each_learners_line(bigger, client, login) -> None:
+    cohort = bigger["cohort"]
+    rows = {r.user.id: r for r in heat_map(db.session, cohort, utcnow()).rows}
+    login(client, bigger["admin"])
+    page = client.get(f"/cohorts/{cohort.id}/competency?sort=name").get_data(as_text=True)
+    table = page[page.index('id="heat-map"'):]
+    for row in rows.values():
+        start = table.index(f'data-user="{row.user.id}"')
+        line = table[start:table.index("</tr>", start)]
+        assert row.user.name in line
+        assert [c.label for c in row.cells] == [cell.split(">", 1)[1].split("<", 1)[0]
+                                               for cell in line.split('<td class="heat ')[1:]]
+        risk = f"{len(row.reasons)} reason{'s' * (len(row.reasons) != 1)}"
+        assert (f'title="{risk}">at risk' in line) == row.at_risk, row.user.name
+        assert ("–" if row.mean is None else f"{row.mean:.2f}") in line
+
+
 @pytest.mark.parametrize("descending", [False, True])
 def test_every_sort_runs_over_the_whole_cohort_page_by_page(bigger, small_pages, descending) -> None:
     cohort = bigger["cohort"]

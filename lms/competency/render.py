@@ -12,7 +12,7 @@ from functools import lru_cache
 from flask import url_for
 from markupsafe import Markup, escape
 
-from lms.competency.services import Cell, Column, Row
+from lms.competency.services import Cell, Column, MapLine
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
 
@@ -28,21 +28,21 @@ def _named_span(name: str) -> str:
     return f'<span class="visually-hidden"> {escape(name)}</span>'
 
 
-def heat_rows(cohort_id: int, rows: Sequence[Row], columns: Sequence[Column]) -> Markup:
+def heat_rows(cohort_id: int, rows: Sequence[MapLine], columns: Sequence[Column]) -> Markup:
     """Each of ``rows`` as a table row: the learner's name (a link to their progress), a cell
-    per column, the mean and whether they are at risk."""
+    per column, the mean and whether they are at risk (for how many reasons)."""
     link = url_for("progress.learner", cohort_id=cohort_id, user_id=_PLACEHOLDER)
     parts = []
     for row in rows:
-        href = escape(link.replace(str(_PLACEHOLDER), str(row.user.id)))
+        href = escape(link.replace(str(_PLACEHOLDER), str(row.user_id)))
         cells = "".join(cell_html(cell) for cell in row.cells)
         mean = "–" if row.mean is None else f"{row.mean:.2f}"
         if row.at_risk:  # the reasons are listed under "At risk" and on the learner's pages
-            count = len(row.reasons)
+            count = row.reasons
             risk = f'<span class="risk" title="{count} reason{"s" * (count != 1)}">at risk</span>'
         else:
             risk = '<span class="muted">no</span>'
-        parts.append(f'<tr class="{"row-bad" if row.at_risk else ""}" data-user="{row.user.id}">'
-                     f'<th scope="row" class="name"><a href="{href}">{escape(row.user.name)}</a></th>'
+        parts.append(f'<tr class="{"row-bad" if row.at_risk else ""}" data-user="{row.user_id}">'
+                     f'<th scope="row" class="name"><a href="{href}">{escape(row.name)}</a></th>'
                      f'{cells}<td class="num">{mean}</td><td>{risk}</td></tr>\n')
     return Markup("".join(parts))

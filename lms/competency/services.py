@@ -207,8 +207,35 @@ class Row:
 
     @cached_property
     def cells(self) -> list[Cell]:
-        named = _named(tuple(self.rules.thresholds.items()))
-        return [Cell(level=level, name=named(level)[0], rank=named(level)[1], evidence=count) for level, count in self.levels]
+        return cells_of(self.levels, self.rules)
+
+
+@dataclass(frozen=True)
+class MapLine:
+    """One learner's line on the heat map page: their levels, mean and how many reasons they
+    are at risk for, made from their ``Summary`` and mastery rows without building their
+    ``Row`` (the map shows no reason's text or date; the at-risk list does)."""
+
+    user_id: int
+    name: str
+    levels: tuple[tuple[float | None, int], ...]
+    mean: float | None
+    reasons: int
+    rules: Policy = field(repr=False, compare=False)
+
+    @property
+    def at_risk(self) -> bool:
+        return self.reasons > 0
+
+    @cached_property
+    def cells(self) -> list[Cell]:
+        return cells_of(self.levels, self.rules)
+
+
+def cells_of(levels: Sequence[tuple[float | None, int]], rules: Policy) -> list[Cell]:
+    """A cell per (level, evidence count), named and ranked under the program's thresholds."""
+    named = _named(tuple(rules.thresholds.items()))
+    return [Cell(level=level, name=named(level)[0], rank=named(level)[1], evidence=count) for level, count in levels]
 
 
 @lru_cache(maxsize=8)
@@ -544,15 +571,15 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequ
     for column, (level, _count) in zip(columns, levels, strict=True):
         if not column.closed or column.closes_on is None:
             continue
-        link = _learner_page(cohort.id, user.id, f"objective-{column.code}")
         if level is None:
             reasons.append(Reason(kind=ReasonKind.NO_EVIDENCE, text=f"{column.code} has no evidence after its modules closed",
-                                  since=column.closes_on, link=link, objective=column.code))
+                                  since=column.closes_on, link=_learner_page(cohort.id, user.id, f"objective-{column.code}"),
+                                  objective=column.code))
         elif level < rules.at_risk_below:
             went = fell.get((user.id, column.objective.id))
             reasons.append(Reason(kind=ReasonKind.BELOW_BAR, text=f"{column.code} below {bar_name} after its modules closed",
-                                  since=max(went, column.closes_on) if went else column.closes_on, link=link,
-                                  objective=column.code))
+                                  since=max(went, column.closes_on) if went else column.closes_on,
+                                  link=_learner_page(cohort.id, user.id, f"objective-{column.code}"), objective=column.code))
     return reasons
 
 
@@ -729,16 +756,19 @@ def _users(session: DbSession, user_ids: Iterable[int]) -> dict[int, User]:
 
 
 def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | None = None,
-               dated: set[int] | None = None) -> dict[int, Row]:
-    """The rows of ``users`` by id, from their mastery rows and the kept state (days behind
-    from ``behind`` when the caller read them). The rows of ``dated`` (None: all) are
-    complete: the overdue items of those behind listed, "below the bar" dated from the
-    evidence that took them there. At most six statements whatever the number of users."""
+               dated: set[int] | None = None, grid: dict[tuple[int, int], tuple[float | None, int]] | None = None,
+               ) -> dict[int, Row]:
+    """The rows of ``users`` by id, from their mastery rows (``grid`` when the caller read
+    them) and the kept state (days behind from ``behind`` when the caller read them). The
+    rows of ``dated`` (None: all) are complete: the overdue items of those behind listed,
+    "below the bar" dated from the evidence that took them there. At most six statements
+    whatever the number of users."""
     ids = [u.id for u in users]
     if not ids:
         return {}
     session, cohort, today = ctx.session, ctx.cohort, ctx.today
-    grid = mastery_grid(session, [cohort.id], ids)
+    if grid is None:
+        grid = mastery_grid(session, [cohort.id], ids)
     if behind is None:
         behind = state.days_behind(session, [cohort.id], {cohort.id: today}, ids)
     closes = state.closings(session, cohort.id, ids)
@@ -841,27 +871,57 @@ class HeatMap:
     context: _Context | None = field(default=None, repr=False, compare=False)
 
     @cached_property
-    def _page_rows(self) -> dict[int, Row]:
-        """The rows of this page of the map and of the at-risk list, built when first read
-        (callers that want every row or the at-risk list only never build them), with the
-        last review of those at risk: a fixed number of statements."""
+    def _page_grid(self) -> dict[tuple[int, int], tuple[float | None, int]]:
+        """The mastery rows of this page's learners, of the map and of the at-risk list: one statement."""
+        ids = sorted({s.user_id for s in (*self.on_page, *self.risk_on_page)})
+        return mastery_grid(self.context.session, [self.cohort.id], ids) if self.context is not None and ids else {}
+
+    def _build(self, learners: Sequence[Summary], dated: set[int] | None) -> dict[int, Row]:
         ctx = self.context
-        learners = [*self.on_page, *self.risk_on_page]
         if ctx is None or not learners:
             return {}
         behind = {s.user_id: s.days_behind for s in learners}
         users = _users(ctx.session, behind)
-        listed = None if self.date_all else {s.user_id for s in self.risk_on_page}
-        built = _make_rows(ctx, [users[uid] for uid in behind], behind, listed)
-        wanted = sorted(s.user_id for s in self.risk_on_page)  # the list shows them; others are read when asked
-        reviews = latest_reviews(ctx.session, self.cohort.id, wanted)
-        self.reviews.update({uid: since_review(built[uid], reviews.get(uid), self.today) for uid in wanted})
+        return _make_rows(ctx, [users[uid] for uid in behind], behind, dated, self._page_grid)
+
+    @cached_property
+    def _page_rows(self) -> dict[int, Row]:
+        """The complete rows of this page of the at-risk list (and of the map's with
+        ``date_all``), built when first read (callers that want every row or the at-risk
+        list only never build them), with the last review of those at risk: a fixed number
+        of statements."""
+        learners = [*self.risk_on_page, *(s for s in self.on_page if self.date_all)]
+        built = self._build(learners, None)
+        if self.context is not None and self.risk_on_page:
+            wanted = sorted(s.user_id for s in self.risk_on_page)  # the list shows them; others are read when asked
+            reviews = latest_reviews(self.context.session, self.cohort.id, wanted)
+            self.reviews.update({uid: since_review(built[uid], reviews.get(uid), self.today) for uid in wanted})
         return built
+
+    @cached_property
+    def _map_rows(self) -> dict[int, Row]:
+        """This page of the map's rows not built complete (without ``date_all``): their
+        reasons dated from the objectives' closing days."""
+        return self._build([s for s in self.on_page if s.user_id not in self._page_rows], set())
 
     @property
     def shown(self) -> list[Row]:
         """This page's rows, sorted and filtered over the whole cohort."""
-        return [self._page_rows[s.user_id] for s in self.on_page]
+        built = self._page_rows
+        return [built.get(s.user_id) or self._map_rows[s.user_id] for s in self.on_page]
+
+    @cached_property
+    def map_lines(self) -> list[MapLine]:
+        """This page of the map as the page shows it (``MapLine``): from the learners'
+        summaries and mastery rows, no row built."""
+        grid, nothing = self._page_grid, (None, 0)
+        objective_ids = [column.objective.id for column in self.columns]
+        lines = []
+        for learner in self.on_page:
+            levels = tuple(grid.get((learner.user_id, oid), nothing) for oid in objective_ids)
+            lines.append(MapLine(user_id=learner.user_id, name=learner.name, levels=levels,
+                                 mean=_mean(level for level, _count in levels), reasons=learner.reasons, rules=self.policy))
+        return lines
 
     @property
     def at_risk_shown(self) -> list[Row]:
