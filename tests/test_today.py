@@ -7,6 +7,7 @@ un-marking a lesson asks first."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from wtforms import Form, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from lms.accounts.timezones import grouped_choices
-from lms.assessment.models import Quiz, QuizKind
+from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.catalog.models import Module
 from lms.coursework.models import Assignment
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
+from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse
 from lms.grading.models import GradeAction
 from lms.grading.services import rubric_for, save_grade
 from lms.learning.services import build_schedule
@@ -112,6 +115,51 @@ def test_work_handed_in_leaves_the_list_and_a_released_grade_shows(course, app, 
     recent = page(client.get("/home")).split('id="recent"')[1].split("</ul>")[0]
     assert "grade" in recent and work.assignment.title in recent
     assert learner_today(db.session, build_schedule(db.session, cohort, learner.id, utcnow()), learner.id, utcnow()).recent[0].what == "grade"
+
+
+def test_recent_results_list_scored_quizzes_and_stakeholder_feedback_newest_first(course, client, make_cohort,
+                                                                                   enrol_learner, login) -> None:
+    """A scored module quiz and an exam show with their percentage, a stakeholder's answer
+    with who they are; a weekly check, an attempt waiting for an essay's marking and
+    another learner's results do not."""
+    cohort = make_cohort(months_ago=5)
+    learner, other = enrol_learner(cohort, name="Lea Learner"), enrol_learner(cohort, name="Otto Other")
+    quiz = db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.QUIZ).order_by(Quiz.id)).first()
+    exam = db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.EXAM).order_by(Quiz.id)).first()
+    check = db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.CHECK).order_by(Quiz.id)).first()
+    assert quiz is not None and exam is not None and check is not None
+    now = utcnow()
+
+    def attempt(who: Any, which: Quiz, days_ago: int, score: float, max_score: float, pending: bool = False,
+                number: int = 1) -> None:
+        at = now - timedelta(days=days_ago)
+        db.session.add(Attempt(quiz_id=which.id, user_id=who.id, cohort_id=cohort.id, number=number, layout=[], started_at=at,
+                               submitted_at=at, score=score, max_score=max_score, pending_manual=pending))
+
+    attempt(learner, quiz, 9, 7, 8)
+    attempt(learner, exam, 3, 20, 30)
+    attempt(learner, check, 1, 1, 2)                 # practice: not a result
+    attempt(learner, exam, 2, 10, 30, pending=True, number=2)  # an essay still to mark
+    attempt(other, quiz, 1, 8, 8)
+    module = quiz.module if quiz.module is not None else db.session.scalars(select(Module)).first()
+    invite = FeedbackInvite(learner_id=learner.id, module_id=module.id, name="Cara Customer", email="cara@example.com",
+                            relation=FeedbackRelation.TEAM_MEMBER, token_hash="f" * 64, expires_at=now + timedelta(days=9),
+                            used_at=now - timedelta(days=5))
+    db.session.add(invite)
+    db.session.flush()
+    db.session.add(FeedbackResponse(invite_id=invite.id, ratings={}, comment="", submitted_at=now - timedelta(days=5)))
+    db.session.commit()
+
+    recent = learner_today(db.session, build_schedule(db.session, cohort, learner.id, now), learner.id, now).recent
+    assert [(r.what, r.title, r.result) for r in recent] == [
+        ("quiz", exam.title, "66.67%"),
+        ("feedback", f"Cara Customer on {module.title}", "team member"),
+        ("quiz", quiz.title, "87.5%"),
+    ]
+    assert [r.link.key for r in recent if r.what == "quiz"] == [exam.key, quiz.key]
+    login(client, learner)
+    shown = page(client.get("/home")).split('id="recent"')[1].split("</ul>")[0]
+    assert "66.67%" in shown and "Cara Customer" in shown and "87.5%" in shown
 
 
 def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol_learner) -> None:

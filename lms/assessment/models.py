@@ -158,9 +158,14 @@ class Attempt(Model):
 
     @property
     def percent(self) -> float | None:
-        if self.score is None or not self.max_score:
-            return None
-        return round(100 * self.score / self.max_score, 2)
+        return percent_of(self.score, self.max_score)
+
+
+def percent_of(score: float | None, max_score: float) -> float | None:
+    """An attempt's score as a percentage of its maximum (None when unscored or out of nothing)."""
+    if score is None or not max_score:
+        return None
+    return round(100 * score / max_score, 2)
 
 
 class Response(Model):

@@ -15,12 +15,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cache
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import joinedload, load_only, selectinload
+from sqlalchemy import Executable, bindparam, exists, or_, select
+from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
-from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
 from lms.assessment.services import pending_essays
 from lms.catalog.models import Level, Module
 from lms.cohorts.models import Cohort, cohort_instructors
@@ -188,44 +189,53 @@ def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
     return result
 
 
+@cache
+def _recent_statements() -> tuple[Executable, Executable, Executable]:
+    """``recent_results``' statements for the released grades (of ``submission_ids``), the
+    scored quizzes and the stakeholder feedback (of ``user_id``), newest first: the columns
+    the panel shows, built once a process (a select with its joins and options cost more to
+    build and key than to run, and loading whole rows more than reading these columns)."""
+    grades = (select(Grade.id, Grade.submission_id, Grade.score, Grade.max_score, Grade.released_at, Grade.updated_at,
+                     Assignment.key, Assignment.title)
+              .join(Submission, Submission.id == Grade.submission_id).join(Assignment, Assignment.id == Submission.assignment_id)
+              .where(Grade.submission_id.in_(bindparam("submission_ids", expanding=True)),
+                     Grade.status == GradeStatus.RELEASED, Grade.released_at.is_not(None))
+              .order_by(Grade.released_at.desc()).limit(RECENT_SHOWN))
+    attempts = (select(Quiz.key, Quiz.title, Attempt.score, Attempt.max_score, Attempt.submitted_at, Attempt.started_at)
+                .join(Quiz, Quiz.id == Attempt.quiz_id)
+                .where(Attempt.user_id == bindparam("user_id"), Attempt.submitted_at.is_not(None), Attempt.score.is_not(None),
+                       Attempt.pending_manual.is_(False), Quiz.kind != QuizKind.CHECK)
+                .order_by(Attempt.submitted_at.desc()).limit(RECENT_SHOWN))
+    answers = (select(FeedbackInvite.name, Module.title, FeedbackInvite.relation, FeedbackResponse.submitted_at)
+               .join(FeedbackInvite, FeedbackInvite.id == FeedbackResponse.invite_id)
+               .join(Module, Module.id == FeedbackInvite.module_id)
+               .where(FeedbackInvite.learner_id == bindparam("user_id"))
+               .order_by(FeedbackResponse.submitted_at.desc()).limit(RECENT_SHOWN))
+    return grades, attempts, answers
+
+
 def recent_results(session: DbSession, user_id: int) -> list[Recent]:
     """The learner's latest released grades (on their own work and on their team's, with
     their own adjusted score), scored quizzes and stakeholder feedback, newest first: a
     fixed number of statements."""
+    grades_of, attempts_of, answers_of = _recent_statements()
     work = work_by_learner(session, [user_id], options=(load_only(Submission.id, Submission.assignment_id,
                                                                    Submission.user_id),))
-    grades = list(session.scalars(
-        select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()]),
-                            Grade.status == GradeStatus.RELEASED, Grade.released_at.is_not(None))
-        .order_by(Grade.released_at.desc()).limit(RECENT_SHOWN)
-        .options(joinedload(Grade.submission, innerjoin=True).load_only(Submission.id, Submission.assignment_id)
-                 .joinedload(Submission.assignment, innerjoin=True).load_only(Assignment.key, Assignment.title)))) if work else []
+    grades = session.execute(grades_of, {"submission_ids": sorted({s.id for s in work.values()})}).all() if work else []
     teams = groups_of(session, [g.submission_id for g in grades])
-    scores = {g.id: teams[g.submission_id].score_of(user_id, g.score, g.max_score) if g.submission_id in teams else g.score
-              for g in grades}
-    attempts = session.scalars(
-        select(Attempt).join(Quiz, Quiz.id == Attempt.quiz_id)
-        .where(Attempt.user_id == user_id, Attempt.submitted_at.is_not(None), Attempt.score.is_not(None),
-               Attempt.pending_manual.is_(False), Quiz.kind != QuizKind.CHECK)
-        .order_by(Attempt.submitted_at.desc()).limit(RECENT_SHOWN)
-        .options(load_only(Attempt.quiz_id, Attempt.score, Attempt.max_score, Attempt.submitted_at, Attempt.pending_manual),
-                 joinedload(Attempt.quiz, innerjoin=True).load_only(Quiz.key, Quiz.title, Quiz.passing_score)))
-    answers = session.scalars(
-        select(FeedbackResponse).join(FeedbackInvite, FeedbackInvite.id == FeedbackResponse.invite_id)
-        .where(FeedbackInvite.learner_id == user_id)
-        .order_by(FeedbackResponse.submitted_at.desc()).limit(RECENT_SHOWN)
-        .options(joinedload(FeedbackResponse.invite, innerjoin=True).joinedload(FeedbackInvite.module, innerjoin=True)))
-    recent = [Recent("grade", g.submission.assignment.title + (f" (team {teams[g.submission_id].name})"
-                                                                if g.submission_id in teams else ""),
-                     g.released_at or g.updated_at,
-                     f"{scores[g.id]:g} of {g.max_score:g}" if scores[g.id] is not None else "graded",
-                     Link("grading.feedback", g.submission.assignment.key))
-              for g in grades]
-    recent += [Recent("quiz", a.quiz.title, a.submitted_at or a.started_at, f"{a.percent:g}%", Link("assessment.quiz", a.quiz.key))
-               for a in attempts if a.percent is not None]
-    recent += [Recent("feedback", f"{r.invite.name} on {r.invite.module.title}", r.submitted_at, r.invite.relation.replace("_", " "),
-                      Link("feedback.mine", ""))
-               for r in answers]
+    recent = []
+    for g in grades:
+        team = teams.get(g.submission_id)
+        score = team.score_of(user_id, g.score, g.max_score) if team is not None else g.score
+        recent.append(Recent("grade", g.title + (f" (team {team.name})" if team is not None else ""),
+                             g.released_at or g.updated_at, f"{score:g} of {g.max_score:g}" if score is not None else "graded",
+                             Link("grading.feedback", g.key)))
+    for key, title, score, max_score, submitted_at, started_at in session.execute(attempts_of, {"user_id": user_id}):
+        percent = percent_of(score, max_score)
+        if percent is not None:
+            recent.append(Recent("quiz", title, submitted_at or started_at, f"{percent:g}%", Link("assessment.quiz", key)))
+    recent += [Recent("feedback", f"{name} on {module}", submitted_at, relation.replace("_", " "), Link("feedback.mine", ""))
+               for name, module, relation, submitted_at in session.execute(answers_of, {"user_id": user_id})]
     return sorted(recent, key=lambda r: r.at, reverse=True)[:RECENT_SHOWN]
 
 
