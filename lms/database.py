@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import select
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -162,17 +162,24 @@ class Companion:
         event.listen(real, "after_commit", self._committed, once=True)
         event.listen(real, "after_transaction_end", self._transaction_ended)
 
-    def _committed(self, _session: Any) -> None:
+    def _end(self, finish: Callable[[], None]) -> None:
+        """``finish`` the connection's transaction (once: later calls do nothing), then give it back."""
         if self.ended:
             return
         self.ended = True
         try:
-            self.raw.commit()
-            if self.after_commit:
-                self.raw.cursor().execute(self.after_commit)
-                self.raw.commit()
+            finish()
         finally:
             self.raw.close()
+
+    def _commit(self) -> None:
+        self.raw.commit()
+        if self.after_commit:
+            self.raw.cursor().execute(self.after_commit)
+            self.raw.commit()
+
+    def _committed(self, _session: Any) -> None:
+        self._end(self._commit)
 
     def _transaction_ended(self, _session: Any, transaction: Any) -> None:
         if transaction.parent is None:  # the session's own transaction (after a commit: nothing left to do)
@@ -180,13 +187,7 @@ class Companion:
 
     def abandon(self) -> None:
         """Roll back what was done on the connection and give it back."""
-        if self.ended:
-            return
-        self.ended = True
-        try:
-            self.raw.rollback()
-        finally:
-            self.raw.close()
+        self._end(lambda: self.raw.rollback())  # looked up only if not ended: a returned connection has none
 
 
 @contextmanager

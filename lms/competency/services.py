@@ -569,17 +569,17 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequ
             link=_learner_page(cohort.id, user.id, "overdue"), days_behind=learner.days_behind,
             items=tuple(OverdueItem(kind=i.kind, key=i.key, title=i.title, due_on=i.due_on) for i in late)))
     for column, (level, _count) in zip(columns, levels, strict=True):
-        if not column.closed or column.closes_on is None:
+        if not column.closed or column.closes_on is None or (level is not None and level >= rules.at_risk_below):
             continue
+        link = _learner_page(cohort.id, user.id, f"objective-{column.code}")  # only for a reason made
         if level is None:
             reasons.append(Reason(kind=ReasonKind.NO_EVIDENCE, text=f"{column.code} has no evidence after its modules closed",
-                                  since=column.closes_on, link=_learner_page(cohort.id, user.id, f"objective-{column.code}"),
-                                  objective=column.code))
-        elif level < rules.at_risk_below:
+                                  since=column.closes_on, link=link, objective=column.code))
+        else:
             went = fell.get((user.id, column.objective.id))
             reasons.append(Reason(kind=ReasonKind.BELOW_BAR, text=f"{column.code} below {bar_name} after its modules closed",
-                                  since=max(went, column.closes_on) if went else column.closes_on,
-                                  link=_learner_page(cohort.id, user.id, f"objective-{column.code}"), objective=column.code))
+                                  since=max(went, column.closes_on) if went else column.closes_on, link=link,
+                                  objective=column.code))
     return reasons
 
 
@@ -890,7 +890,7 @@ class HeatMap:
         ``date_all``), built when first read (callers that want every row or the at-risk
         list only never build them), with the last review of those at risk: a fixed number
         of statements."""
-        learners = [*self.risk_on_page, *(s for s in self.on_page if self.date_all)]
+        learners = [*self.risk_on_page, *(self.on_page if self.date_all else ())]
         built = self._build(learners, None)
         if self.context is not None and self.risk_on_page:
             wanted = sorted(s.user_id for s in self.risk_on_page)  # the list shows them; others are read when asked
