@@ -157,6 +157,33 @@ def test_the_mastery_policy_is_content(app: Flask, content_dir: Path, load_conte
     assert mastery_of(user.id)["KO1"] == 4
 
 
+def test_a_new_at_risk_bar_on_load_redates_below_the_bar(app: Flask, content_dir: Path, load_content, make_user) -> None:
+    """Each mastery record keeps when it went below the at-risk bar; a program that moves the
+    bar has every record's date worked out again on load."""
+    load_content()
+    user = make_user()
+    ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
+    went = utcnow()
+    db.session.add(Evidence(user_id=user.id, objective_id=ko1.id, source="quiz", source_ref="a", level=2.0, weight=1,
+                            recorded_at=went))
+    db.session.flush()
+    rebuild(db.session, utcnow())
+    db.session.commit()
+
+    def below_since():
+        db.session.expire_all()
+        return db.session.scalar(select(Mastery.below_since).where(Mastery.user_id == user.id))
+
+    assert below_since() == went  # 2.0 is below the shipped bar, 2.5
+    path = content_dir / "mastery.yml"
+    path.write_text(path.read_text().replace("at_risk_below: 2.5", "at_risk_below: 1.5"))
+    load_content(content_dir)
+    assert policy(db.session).at_risk_below == 1.5 and below_since() is None
+    path.write_text(path.read_text().replace("at_risk_below: 1.5", "at_risk_below: 2.5"))
+    load_content(content_dir)
+    assert below_since() == went
+
+
 def test_a_bad_mastery_policy_is_refused_with_file_and_line(app: Flask, content_dir: Path) -> None:
     path = content_dir / "mastery.yml"
     path.write_text(path.read_text().replace("method: decaying_average", "method: vibes")

@@ -1,5 +1,6 @@
 """Mastery from evidence: every method against hand-computed cases, and the incremental
-update as evidence arrives gives the same numbers as a full rebuild."""
+update as evidence arrives gives the same numbers as a full rebuild, with when each level
+went below the at-risk bar (kept with the record) equal to a replay of the evidence."""
 
 from __future__ import annotations
 
@@ -58,6 +59,29 @@ def test_running_levels_equal_the_level_of_each_prefix(name: str) -> None:
         assert list(method.running(points)) == [method.level(points[:end]) for end in range(1, len(points) + 1)]
 
 
+def test_below_since_by_hand() -> None:
+    """The moment of the point that last took the level below the bar, while it stays below."""
+    method = method_for({"method": "decaying_average"})
+    points = [Point(3), Point(1), Point(2), Point(4), Point(0.5)]  # levels 3, 1.7, 1.895, 3.263, 1.467
+    moments = [T0 + timedelta(days=d) for d in range(5)]
+    assert [method.below_since(points[:end], moments[:end], 2.5) for end in range(1, 6)] == [
+        None, moments[1], moments[1], None, moments[4]]
+    assert method.below_since(points, moments, 1.0) is None          # never under a lower bar
+    assert method.below_since([], [], 2.5) is None
+    assert method.below_since([Point(1), Point(1, weight=0)], moments[:2], 2.5) == moments[0]  # weight 0 moves nothing
+
+
+def replayed_below_since(method: str, settings: dict, evidence: list[Evidence], bar: float) -> datetime | None:
+    """Independently of ``running`` and ``below_since``: the level of each prefix, oldest first."""
+    ordered = sorted(evidence, key=lambda e: (e.recorded_at, e.id))
+    points = [Point(e.level, e.weight) for e in ordered]
+    since = None
+    for end, e in enumerate(ordered, start=1):
+        now = method_for(settings).level(points[:end])
+        since = None if now is None or now >= bar else since or e.recorded_at
+    return since
+
+
 def test_named_levels() -> None:
     assert named_level(None) == "no evidence"
     assert named_level(0.4) == "not yet"
@@ -93,12 +117,20 @@ def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_u
         record(db.session, rng.choice(users), rng.choice(objectives[:5]), rng.choice(sources), f"test:{i}",
                rng.choice([0, 0.25, 0.5, 0.75, 0.875, 1]), T0 + timedelta(hours=i), settings=settings)
     db.session.commit()
-    incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count) for m in db.session.scalars(select(Mastery))}
+    incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since)
+                   for m in db.session.scalars(select(Mastery))}
     assert rebuild(db.session, T0, settings) == len(incremental)
     db.session.commit()
-    rebuilt = {(m.user_id, m.objective_id): (m.level, m.evidence_count) for m in db.session.scalars(select(Mastery))}
+    rebuilt = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since)
+               for m in db.session.scalars(select(Mastery))}
     assert rebuilt == incremental
-    assert sum(count for _, count in rebuilt.values()) == 120
+    assert sum(count for _, count, _since in rebuilt.values()) == 120
+    evidence: dict[tuple[int, int], list[Evidence]] = {}
+    for e in db.session.scalars(select(Evidence)):
+        evidence.setdefault((e.user_id, e.objective_id), []).append(e)
+    replayed = {pair: replayed_below_since(method, settings, found, 2.5) for pair, found in evidence.items()}
+    assert {pair: since for pair, (_level, _count, since) in rebuilt.items()} == replayed
+    assert any(replayed.values()) and not all(replayed.values())  # some below the bar now, some not
 
 
 def test_rebuild_command(app: Flask, objectives, make_user) -> None:

@@ -27,7 +27,7 @@ from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -522,37 +522,17 @@ def _below_bar(rows: Sequence[Row], columns: Sequence[Column], standings: dict[i
     return result
 
 
-def fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]], rules: Policy) -> dict[tuple[int, int], date]:
+def fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], date]:
+    """For each (user id, objective id) in ``pairs``: the day (in the cohort's time zone) the
+    learner's mastery last went below the at-risk bar, kept with the mastery record
+    (``Mastery.below_since``). One statement whatever the pairs; none without pairs."""
     if not pairs:
         return {}
-    return _fell_below(session, cohort, pairs, rules)
-
-
-def _fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]], rules: Policy) -> dict[tuple[int, int], date]:
-    """For each (user id, objective id) in ``pairs``: the day (in the cohort's time zone) of
-    the evidence that took the learner's mastery below the at-risk bar for the last time,
-    replaying their evidence with the program's method. One statement whatever the pairs."""
     users = sorted({u for u, _o in pairs})
-    rows = session.execute(  # the pairs' evidence only (not every listed learner's on every listed objective)
-        select(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.recorded_at)
-        .where(Evidence.user_id.in_(users), tuple_(Evidence.user_id, Evidence.objective_id).in_(sorted(pairs)))
-        .order_by(Evidence.recorded_at, Evidence.id))
-    points: dict[tuple[int, int], list[Point]] = defaultdict(list)
-    moments: dict[tuple[int, int], list[datetime]] = defaultdict(list)
-    for user_id, objective_id, level, weight, recorded_at in rows:
-        pair = (user_id, objective_id)
-        if pair in pairs:
-            points[pair].append(Point(level=level, weight=weight))
-            moments[pair].append(recorded_at)
-    since: dict[tuple[int, int], datetime | None] = {}
-    for pair, history in points.items():  # the levels in one pass per pair (``running``), not a replay per point
-        for now_level, recorded_at in zip(rules.method.running(history), moments[pair], strict=True):
-            if now_level is None or now_level >= rules.at_risk_below:
-                since[pair] = None
-            elif since.get(pair) is None:
-                since[pair] = recorded_at
+    rows = session.execute(select(Mastery.user_id, Mastery.objective_id, Mastery.below_since)
+                           .where(Mastery.user_id.in_(users), Mastery.below_since.is_not(None)))
     zone = ZoneInfo(cohort.timezone)
-    return {pair: at.astimezone(zone).date() for pair, at in since.items() if at is not None}
+    return {(u, o): at.astimezone(zone).date() for u, o, at in rows if at is not None and (u, o) in pairs}
 
 
 def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequence[tuple[float | None, int]],
@@ -778,7 +758,7 @@ def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | No
     if not risky:
         return rows
     items = state.overdue_items(session, cohort.id, today, [r.user.id for r in risky if standings[r.user.id].behind])
-    fell = fell_below(session, cohort, _below_bar(risky, ctx.columns, standings, ctx.rules), ctx.rules)
+    fell = fell_below(session, cohort, _below_bar(risky, ctx.columns, standings, ctx.rules))
     complete = {r.user.id: replace(standings[r.user.id], overdue=tuple(items.get(r.user.id, ()))) for r in risky}
     rows.update({r.user.id: r for r in _rows(cohort, [r.user for r in risky], ctx.columns, grid, complete, ctx.rules, fell)})
     return rows

@@ -916,11 +916,11 @@ def evidence_points(evidence: Sequence[dict[str, Any]]) -> list[EvidencePoint]:
     return [(row["user_id"], row["objective_id"], row["recorded_at"], row["level"], row["weight"]) for row in evidence]
 
 
-def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, now: datetime) -> list[dict[str, Any]]:
+def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: float, now: datetime) -> list[dict[str, Any]]:
     """The mastery records of the learners whose evidence this is (all of it, as
     ``evidence_points``), as ``lms.progress.services.rebuild`` makes them from the stored
     rows: each learner's points on an objective in the order recorded (the order written,
-    when at the same moment)."""
+    when at the same moment), with when the level went below ``bar`` (the at-risk bar)."""
     grouped: dict[tuple[int, int], list[tuple[datetime, int, float, float]]] = defaultdict(list)
     for position, (user_id, objective_id, at, point_level, weight) in enumerate(points):
         grouped[(user_id, objective_id)].append((at, position, point_level, weight))
@@ -932,7 +932,7 @@ def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, now: da
         if level is not None:
             made.append({"user_id": user_id, "objective_id": objective_id, "level": level,
                          "evidence_count": sum(1 for p in ordered if p.weight > 0), "method": method.name,
-                         "updated_at": now})
+                         "updated_at": now, "below_since": method.below_since(ordered, [at for at, *_rest in found], bar)})
     return made
 
 
@@ -1001,7 +1001,7 @@ class Writer:
         self.aside(Evidence, weighed(evidence, self.rules, self.kinds))
         points = packed.points if packed is not None else []
         if self.mastery:
-            made = mastery_rows(points + evidence_points(evidence), self.rules.method, self.now)
+            made = mastery_rows(points + evidence_points(evidence), self.rules.method, self.rules.at_risk_below, self.now)
             self.aside(Mastery, made)
             self.report.mastery += len(made)
         counted = packed.count if packed is not None else (lambda _table: 0)

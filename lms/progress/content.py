@@ -106,11 +106,11 @@ class MasteryPolicySection(ContentSection):
             if before != _fingerprint(row):
                 session.flush()
                 reweigh(session, policy(session))  # the rules changed: every piece of evidence weighs what they say
-                rebuild(session, utcnow())        # and every mastery follows them
+                rebuild(session, utcnow())        # and every mastery follows them (its level, when below the bar)
             tick(1)
         retire_missing(policies, seen, report, "mastery policies")
 
 
 def _fingerprint(policy: MasteryPolicy | None) -> Any:
     return None if policy is None else (policy.method, dict(policy.settings), policy.retired_at is None,
-                                        dict(policy.evidence_weights or {}))
+                                        dict(policy.evidence_weights or {}), policy.at_risk_below)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from lms.progress.models import MasteryMethodName
@@ -44,6 +45,19 @@ class MasteryMethod(ABC):
         methods that can carry the level from one point to the next do it in one pass."""
         for end in range(1, len(points) + 1):
             yield self.level(points[:end])
+
+    def below_since(self, points: Sequence[Point], moments: Sequence[datetime], bar: float) -> datetime | None:
+        """When the level last went below ``bar`` and has stayed there since: the moment
+        (``moments``, one a point) of the point that took it there; None when the level is at
+        or above the bar now, or there is none. Kept with each mastery record, so the heat
+        map dates a "below the bar" reason without replaying anyone's evidence."""
+        since: datetime | None = None
+        for level, moment in zip(self.running(points), moments, strict=True):
+            if level is None or level >= bar:
+                since = None
+            elif since is None:
+                since = moment
+        return since
 
 
 class DecayingAverage(MasteryMethod):

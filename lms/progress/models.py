@@ -82,6 +82,11 @@ class Mastery(Model):
     evidence_count: Mapped[int] = mapped_column(default=0)
     method: Mapped[MasteryMethodName] = mapped_column(enum_type(MasteryMethodName, length=30, name="method"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the level last went below the program's at-risk bar and has stayed below since (the
+    # moment of the evidence that took it there); None when it is at or above the bar. Written
+    # with the level (``MasteryMethod.below_since``), so the heat map dates its "below the bar"
+    # reasons from this row instead of replaying the learner's evidence.
+    below_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     objective: Mapped[Objective] = relationship()
 
 

@@ -121,8 +121,11 @@ def method_for(settings: Mapping[str, Any] | None = None) -> MasteryMethod:
     return MASTERY_METHODS[merged["method"]](merged)
 
 
-def _points(rows: Iterable[Any]) -> list[Point]:
-    return [Point(level=e.level, weight=e.weight) for e in sorted(rows, key=lambda e: (e.recorded_at, e.id))]
+def _points(rows: Iterable[Any]) -> tuple[list[Point], list[datetime]]:
+    """Evidence rows (with ``level``, ``weight``, ``recorded_at`` and ``id``) as the method's
+    points in the order recorded, and each one's moment."""
+    ordered = sorted(rows, key=lambda e: (e.recorded_at, e.id))
+    return [Point(level=e.level, weight=e.weight) for e in ordered], [e.recorded_at for e in ordered]
 
 
 def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | str, source_ref: str, fraction: float,
@@ -189,7 +192,7 @@ def record(session: DbSession, user_id: int, objective_id: int, source: Evidence
                                        rules.weight(EvidenceSourceName(source), kind)))
     session.add(evidence)
     session.flush()
-    _update(session, user_id, [objective_id], _method(rules, settings), now)
+    _update(session, user_id, [objective_id], _method(rules, settings), rules.at_risk_below, now)
     return evidence
 
 
@@ -217,7 +220,7 @@ def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceNam
         session.delete(e)
     session.add_all(new)
     session.flush()
-    _update(session, user_id, sorted(touched), _method(rules, settings), now)
+    _update(session, user_id, sorted(touched), _method(rules, settings), rules.at_risk_below, now)
     return new
 
 
@@ -227,7 +230,8 @@ def _same(old: list[Evidence], new: list[Evidence]) -> bool:
     return bool(old) and sorted(map(key, old)) == sorted(map(key, new))
 
 
-def _update(session: DbSession, user_id: int, objective_ids: list[int], method: MasteryMethod, now: datetime) -> None:
+def _update(session: DbSession, user_id: int, objective_ids: list[int], method: MasteryMethod, bar: float,
+            now: datetime) -> None:
     rows: dict[int, list[Evidence]] = defaultdict(list)
     for e in session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.objective_id.in_(objective_ids))):
         rows[e.objective_id].append(e)
@@ -236,7 +240,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
     changes: dict[int, tuple[float | None, float | None]] = {}
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
-        points = _points(rows[objective_id])
+        points, moments = _points(rows[objective_id])
         level = method.level(points)
         before = mastery.level if mastery is not None else None
         if level != before:
@@ -250,6 +254,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
             session.add(mastery)
         mastery.level, mastery.evidence_count = level, _counted(points)
         mastery.method, mastery.updated_at = method.name, now
+        mastery.below_since = method.below_since(points, moments, bar)
     session.flush()
     if changes:
         mastery_changed.send(user_id, session=session, now=now, changes=changes)
@@ -260,8 +265,10 @@ def _counted(points: Iterable[Point]) -> int:
 
 
 def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | None = None) -> int:
-    """Recompute every mastery from all evidence, in a fixed number of statements."""
-    method = _method(policy(session), settings)
+    """Recompute every mastery (and when each went below the at-risk bar) from all evidence,
+    in a fixed number of statements."""
+    rules = policy(session)
+    method = _method(rules, settings)
     grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
     # Plain rows of the five columns the methods need, not ORM objects: a 200k-row rebuild
     # stays small in memory and fast.
@@ -272,11 +279,11 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     session.execute(delete(Mastery))
     made = 0
     for (u, o), found in grouped.items():
-        points = _points(found)
+        points, moments = _points(found)
         level = method.level(points)
         if level is not None:
             session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=_counted(points), method=method.name,
-                                updated_at=now))
+                                updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below)))
             made += 1
     session.flush()
     return made
