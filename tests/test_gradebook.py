@@ -1,5 +1,6 @@
 """The gradebook: learners against every assessed item in month order, statuses and scores,
-filters, CSV and JSON with the page's columns, a fixed number of statements; bulk actions
+filters, pages of learners, CSV and JSON with the page's columns, a fixed number of
+statements, due dates from the kept schedule state; bulk actions
 (release drafted grades conditionally, extensions, messages, a zip of submissions) that
 answer per learner and refuse learners of other cohorts."""
 
@@ -22,13 +23,14 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.gradebook import services as gradebook_services
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
-from lms.gradebook.services import KIND_ORDER, gradebook, table
+from lms.gradebook.services import KIND_ORDER, PROGRESS_KIND, gradebook, table
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
+from lms.progress.completion import cohort_progress
 from tests.conftest import PASSWORD
 
 CASE = "mlops-case-coldwatch"
@@ -166,6 +168,84 @@ def test_page_and_exports_run_a_fixed_number_of_statements(course, page_statemen
         if n % 2:
             course["draft"](work)
     assert counts() == few
+
+
+def test_due_dates_and_overdue_come_from_the_kept_schedule_state(course) -> None:
+    """The cells' due dates and overdue flags are the kept state's (``lms.progress.state``),
+    which equals the schedule worked out afresh (``cohort_progress``), extensions included."""
+    ada, _work = course["hand_in"](course["cohort"], "Ada Late")
+    bo = course["enrol"](course["cohort"], name="Bo Nothing")
+    course["hand_in"](course["other"], "Sam Stranger")
+    later = (utcnow() + timedelta(days=400)).date()
+    course["client_for"](course["teacher"]).post(url(course["cohort"]), data={
+        "action": "extend", "column": COLUMN, "scope": "selected", "learner": [bo.id], "until": later.isoformat()})
+    now = utcnow()
+    book = gradebook(db.session, course["cohort"], now)
+    afresh = cohort_progress(db.session, course["cohort"], [ada.id, bo.id], now)
+    compared = 0
+    for row in book.rows:
+        items = {(i.kind, i.key): i for i in afresh[row.user.id].items}
+        for column, found in zip(book.columns, row.cells, strict=True):
+            item = items.get((PROGRESS_KIND[column.kind], column.key)) if column.kind in PROGRESS_KIND else None
+            if item is not None:
+                assert found.due_on == item.due_on, (row.user.name, column.id)
+                assert not (found.overdue and (item.done or item.due_on >= book.today)), (row.user.name, column.id)
+                compared += 1
+    assert compared > 20
+    assert cell(book, bo).due_on == later and not cell(book, bo).overdue  # the extension moved Bo's case study
+    assert cell(book, ada).due_on != later
+
+
+def test_the_page_shows_a_page_of_learners_filtered_over_the_whole_cohort(course, monkeypatch) -> None:
+    monkeypatch.setattr(gradebook_services, "PER_PAGE", 2)
+    handed = [course["hand_in"](course["cohort"], f"{name} Handed")[0] for name in ("Ada", "Cy", "Ed")]
+    idle = [course["enrol"](course["cohort"], name=f"{name} Idle") for name in ("Bo", "Di")]
+    teacher = course["client_for"](course["teacher"])
+    names = ["Ada Handed", "Bo Idle", "Cy Handed", "Di Idle", "Ed Handed"]
+
+    def shown(query: str = "") -> tuple[list[str], str]:
+        page = teacher.get(url(course["cohort"], query)).get_data(as_text=True)
+        return re.findall(r'aria-label="Select ([^"]+)"', page), page
+
+    first, page = shown()
+    assert first == names[:2] and "Learners 1–2 of the 5 the filter shows" in page
+    assert 'rel="next"' in page and f'href="/cohorts/{course["cohort"].id}/gradebook?show=all&amp;page=2"' in page
+    assert shown("?page=2")[0] == names[2:4]
+    last, page = shown("?page=3")
+    assert last == names[4:] and 'rel="prev"' in page and 'rel="next"' not in page
+    assert shown("?page=99")[0] == names[4:] and shown("?page=-1")[0] == names[:2]  # out of range: the nearest page
+    # the ungraded filter chooses over the whole cohort, then pages what it shows
+    ungraded, page = shown("?show=ungraded")
+    assert ungraded == ["Ada Handed", "Cy Handed"] and "of the 3 the filter shows" in page
+    assert f'href="/cohorts/{course["cohort"].id}/gradebook?show=ungraded&amp;page=2"' in page
+    assert shown("?show=ungraded&page=2")[0] == ["Ed Handed"]
+    book = gradebook(db.session, course["cohort"], utcnow(), RowFilter.UNGRADED, page=2)
+    assert [r.user.name for r in book.rows] == ["Ed Handed"] and book.paging.total == 3 and book.learners == 5
+    # "every learner the filter shows" reaches every page, not just this one
+    response = teacher.post(url(course["cohort"]), data={"action": "message", "scope": "shown", "show": "all", "page": "1",
+                                                          "subject": "Case study", "body": "Hand it in."},
+                            follow_redirects=True)
+    assert "Messaged 5" in response.get_data(as_text=True)
+    notified = set(db.session.scalars(select(Notification.user_id).where(Notification.event == NotificationEvent.MESSAGE)))
+    assert notified == {u.id for u in handed + idle}
+    # a refused action re-renders the page the form was posted from
+    again = teacher.post(url(course["cohort"]), data={"action": "message", "scope": "selected", "page": "2",
+                                                       "subject": "x", "body": "y"})
+    assert again.status_code == 400 and "Learners 3–4 of the 5" in again.get_data(as_text=True)
+
+
+def test_a_page_of_a_bigger_cohort_runs_the_same_statements(course, page_statements, monkeypatch) -> None:
+    """Only the shown learners' rows are built: a page costs the same statements at 3 and 9 learners."""
+    monkeypatch.setattr(gradebook_services, "PER_PAGE", 2)
+    teacher = course["client_for"](course["teacher"])
+    urls = [url(course["cohort"]), url(course["cohort"], "?page=2"), url(course["cohort"], "?show=ungraded"),
+            url(course["cohort"], "?show=at_risk&page=2")]
+    for n in range(3):
+        course["hand_in"](course["cohort"], f"First {n}")
+    few = page_statements(teacher, urls)
+    for n in range(6):
+        course["draft"](course["hand_in"](course["cohort"], f"Extra {n}")[1])
+    assert page_statements(teacher, urls) == few
 
 
 # --------------------------------------------------------------------------- bulk actions

@@ -1,9 +1,11 @@
 """The gradebook of a cohort: its learners against every assessed item (weekly checks,
 module quizzes, assignments, portfolio reviews, level exams) in program-month order, each
 cell with a status and a score. Read in a fixed number of statements whatever the number
-of learners: the due dates and overdue items come from ``lms.progress.completion``, the
-learners at risk from ``lms.competency.services.heat_map``, quiz grades from the quiz's
-own grading method.
+of learners: the due dates and overdue items come from the kept schedule state
+(``lms.progress.state``: nothing worked out per learner on a view), the learners at risk
+from ``lms.competency.services.heat_map``, quiz grades from the quiz's own grading method.
+The page shows ``PER_PAGE`` learners at a time, by name, filtered over the whole cohort;
+only the shown learners' rows are built unless a filter needs every row's cells.
 
 Bulk actions write only through the features that own the data: releasing drafted grades
 through ``lms.grading.services.save_grade`` (a conditional write on the revision the
@@ -30,7 +32,7 @@ from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Lesson
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.competency.services import heat_map, learners_of
+from lms.competency.services import Paging, heat_map, learners_of, paging
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
@@ -43,8 +45,8 @@ from lms.learning.models import OverrideKind
 from lms.learning.services import cohort_today, grant_override
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
-from lms.progress.completion import Item, cohort_progress
 from lms.progress.models import ItemKind
+from lms.progress.state import ScheduledItem, scheduled_items
 from lms.storage.backends import Storage
 from lms.web.downloads import ZipSink, safe_filename
 
@@ -55,6 +57,9 @@ STATUS_LABELS = {CellStatus.NOT_OPEN: "not open", CellStatus.NOT_STARTED: "not s
                  CellStatus.IN_PROGRESS: "in progress", CellStatus.OVERDUE: "overdue", CellStatus.SUBMITTED: "to grade",
                  CellStatus.DRAFTED: "drafted", CellStatus.RETURNED: "returned", CellStatus.RELEASED: "released",
                  CellStatus.PASSED: "passed", CellStatus.FAILED: "failed"}
+PER_PAGE = 100  # learners on one page of the gradebook
+# Filters decided without any row's cells: the page builds the rows it shows only.
+WITHOUT_CELLS = frozenset({RowFilter.ALL, RowFilter.AT_RISK})
 FILTER_LABELS = {RowFilter.ALL: "All learners", RowFilter.AT_RISK: "At risk", RowFilter.OVERDUE: "Overdue",
                  RowFilter.UNGRADED: "Ungraded"}
 # Handed in and not graded for the learner yet: what the "ungraded" filter looks for.
@@ -147,11 +152,12 @@ class Gradebook:
     cohort: Cohort
     today: date
     columns: list[Column]
-    rows: list[Row]           # the rows the filter shows
+    rows: list[Row]           # this page of the rows the filter shows
     learners: int             # every learner of the cohort
     row_filter: RowFilter
     module: str | None
     modules: list[tuple[str, str]]  # (key, title) of every module with a column, in program order
+    paging: Paging            # which page; ``paging.total``: how many learners the filter shows
 
     def column(self, column_id: str) -> Column | None:
         return next((c for c in self.columns if c.id == column_id), None)
@@ -191,7 +197,7 @@ def _columns(session: DbSession) -> list[Column]:
     return sorted(columns, key=lambda c: (c.month, KIND_ORDER.index(c.kind), positions[c.id], c.key))
 
 
-def _quiz_cell(column: Column, attempts: list[Attempt], grading: Any, item: Item | None, today: date) -> Cell:
+def _quiz_cell(column: Column, attempts: list[Attempt], grading: Any, item: ScheduledItem | None, today: date) -> Cell:
     finished = [a for a in attempts if a.finished]
     scored = [a for a in finished if not a.pending_manual]
     grade = grading.pick(scored) if scored else None
@@ -205,7 +211,7 @@ def _quiz_cell(column: Column, attempts: list[Attempt], grading: Any, item: Item
     return _undone(CellStatus.IN_PROGRESS if attempts else CellStatus.NOT_STARTED, item, today)
 
 
-def _undone(status: CellStatus, item: Item | None, today: date, submission_id: int | None = None) -> Cell:
+def _undone(status: CellStatus, item: ScheduledItem | None, today: date, submission_id: int | None = None) -> Cell:
     """Nothing handed in: not open yet, overdue, or open (``status``)."""
     if item is None:
         return Cell(status, submission_id=submission_id)
@@ -219,7 +225,7 @@ def _undone(status: CellStatus, item: Item | None, today: date, submission_id: i
 WORK_STATUS = {SubmissionStatus.RETURNED: CellStatus.RETURNED, SubmissionStatus.RELEASED: CellStatus.RELEASED}
 
 
-def _work_cell(submission: Submission | None, grade: Grade | None, item: Item | None, today: date,
+def _work_cell(submission: Submission | None, grade: Grade | None, item: ScheduledItem | None, today: date,
                group: Group | None = None, user_id: int = 0) -> Cell:
     """A team's work shows the team's status for every member, with the member's own
     (adjusted) score."""
@@ -252,12 +258,12 @@ def _at_risk(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
 
 
 def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Sequence[Column], at_risk: set[int],
-          quiz_grading: Mapping[int, Any], now: datetime, today: date) -> list[Row]:
+          quiz_grading: Mapping[int, Any], today: date) -> list[Row]:
     """The rows of ``users``, in a fixed number of statements whatever their number."""
     ids = [u.id for u in users]
     if not ids:
         return []
-    progress = cohort_progress(session, cohort, ids, now)
+    schedule = scheduled_items(session, cohort.id, ids)
     attempts: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
     grades: dict[int, Grade] = {}
     groups: dict[int, Group] = {}
@@ -273,7 +279,7 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
         groups = groups_of(session, {s.id for s in work.values()})
     rows = []
     for user in users:
-        items = {(i.kind, i.key): i for i in progress[user.id].items} if user.id in progress else {}
+        items = schedule.get(user.id, {})
         cells = []
         for column in columns:
             item = items.get((PROGRESS_KIND[column.kind], column.key)) if column.kind in PROGRESS_KIND else None
@@ -289,18 +295,63 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
     return rows
 
 
-def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
-              module: str | None = None) -> Gradebook:
-    """The cohort's gradebook, its rows filtered and, for one module, its columns too."""
+@dataclass(frozen=True)
+class _Reading:
+    """What a cohort's gradebook rows are made from, read once."""
+
+    session: DbSession
+    cohort: Cohort
+    users: list[User]        # every current learner, by name
+    at_risk: set[int]
+    columns: list[Column]
+    quiz_grading: dict[int, Any]
+    today: date
+
+    def rows(self, users: Sequence[User]) -> list[Row]:
+        return _rows(self.session, self.cohort, users, self.columns, self.at_risk, self.quiz_grading, self.today)
+
+    def chosen(self, row_filter: RowFilter) -> list[User]:
+        """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built."""
+        return [u for u in self.users if row_filter == RowFilter.ALL or u.id in self.at_risk]
+
+    def shown_rows(self, row_filter: RowFilter) -> list[Row]:
+        """Every row built, those the filter shows kept, in order."""
+        return [row for row in self.rows(self.users) if row.shown_by(row_filter)]
+
+
+def _reading(session: DbSession, cohort: Cohort, now: datetime, module: str | None) -> tuple[_Reading, list[tuple[str, str]]]:
     users = learners_of(session, [cohort.id])[cohort.id]
-    at_risk = _at_risk(session, cohort, now) if users else set()
     every = _columns(session)
     modules = list(dict.fromkeys((c.module_key, c.module_title or "") for c in every if c.module_key))
     columns = [c for c in every if module is None or c.module_key == module]
-    today = cohort_today(cohort, now)
-    rows = _rows(session, cohort, users, columns, at_risk, _quiz_grading(session, columns), now, today)
-    return Gradebook(cohort=cohort, today=today, columns=columns, rows=[r for r in rows if r.shown_by(row_filter)],
-                     learners=len(users), row_filter=row_filter, module=module, modules=modules)
+    return _Reading(session=session, cohort=cohort, users=users, at_risk=_at_risk(session, cohort, now) if users else set(),
+                    columns=columns, quiz_grading=_quiz_grading(session, columns), today=cohort_today(cohort, now)), modules
+
+
+def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
+              module: str | None = None, page: int | None = 1) -> Gradebook:
+    """One page (``PER_PAGE`` learners by name; out of range: the nearest page) of the
+    cohort's gradebook, its rows filtered over the whole cohort and, for one module, its
+    columns too. Only this page's rows are built, unless the filter (overdue, ungraded)
+    needs every row's cells to choose: a fixed number of statements either way."""
+    reading, modules = _reading(session, cohort, now, module)
+    if row_filter in WITHOUT_CELLS:
+        chosen = reading.chosen(row_filter)
+        pages = paging(page, PER_PAGE, len(chosen))
+        rows = reading.rows(pages.slice(chosen))
+    else:
+        shown = reading.shown_rows(row_filter)
+        pages = paging(page, PER_PAGE, len(shown))
+        rows = pages.slice(shown)
+    return Gradebook(cohort=cohort, today=reading.today, columns=reading.columns, rows=rows,
+                     learners=len(reading.users), row_filter=row_filter, module=module, modules=modules, paging=pages)
+
+
+def shown_learners(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
+                   module: str | None = None) -> list[User]:
+    """Every learner the filter shows, on any page (a bulk action on "every learner shown")."""
+    reading = _reading(session, cohort, now, module)[0]
+    return reading.chosen(row_filter) if row_filter in WITHOUT_CELLS else [row.user for row in reading.shown_rows(row_filter)]
 
 
 def _header(columns: Sequence[Column]) -> list[str]:
@@ -349,7 +400,7 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
             if not users:
                 return
             after = (users[-1].name, users[-1].id)
-            for row in _rows(session, cohort, users, columns, at_risk, quiz_grading, now, today):
+            for row in _rows(session, cohort, users, columns, at_risk, quiz_grading, today):
                 if row.shown_by(row_filter):
                     yield _values(row)
             if len(users) < size:

@@ -37,8 +37,8 @@ def _filters(args: MultiDict[str, str]) -> tuple[RowFilter, str | None]:
 
 
 def _page(cohort: Cohort, row_filter: RowFilter, module: str | None, error: str | None = None,
-          posted: Any = None, status: int = 200) -> tuple[str, int]:
-    book = services.gradebook(db.session, cohort, utcnow(), row_filter, module)
+          posted: Any = None, status: int = 200, page: int = 1) -> tuple[str, int]:
+    book = services.gradebook(db.session, cohort, utcnow(), row_filter, module, page)
     return render_template("gradebook/gradebook.html", book=book, form=CsrfForm(), error=error, posted=posted or {},
                            picked=set(posted.getlist("learner")) if posted else set(),
                            filters=services.FILTER_LABELS, exporters=EXPORTERS.values(), actions=BulkAction,
@@ -47,7 +47,7 @@ def _page(cohort: Cohort, row_filter: RowFilter, module: str | None, error: str 
 
 @bp.get("/cohorts/<int:cohort_id>/gradebook")
 def page(cohort_id: int) -> tuple[str, int]:
-    return _page(_cohort(cohort_id), *_filters(request.args))
+    return _page(_cohort(cohort_id), *_filters(request.args), page=request.args.get("page", 1, type=int))
 
 
 @bp.get("/cohorts/<int:cohort_id>/gradebook.<fmt>")
@@ -79,7 +79,8 @@ def bulk(cohort_id: int) -> Any:
     row_filter, module = _filters(form)
 
     def refused(message: str, status: int = 400) -> tuple[str, int]:
-        return _page(cohort, row_filter, module, error=message, posted=form, status=status)
+        return _page(cohort, row_filter, module, error=message, posted=form, status=status,
+                     page=form.get("page", 1, type=int))
 
     try:
         action = BulkAction(form.get("action", ""))
@@ -91,7 +92,7 @@ def bulk(cohort_id: int) -> Any:
         abort(404)
     try:
         if scope == Scope.SHOWN:
-            users = [r.user for r in services.gradebook(db.session, cohort, utcnow(), row_filter, module).rows]
+            users = services.shown_learners(db.session, cohort, utcnow(), row_filter, module)
         else:
             users = services.learners_in(db.session, cohort, (int(i) for i in ids))
         column = services.column_of(db.session, form.get("column", "")) if action != BulkAction.MESSAGE else None

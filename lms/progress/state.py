@@ -400,6 +400,33 @@ def closings(session: DbSession, cohort_id: int, user_ids: Sequence[int]) -> dic
 
 
 @dataclass(frozen=True)
+class ScheduledItem:
+    """One assessed item of a learner's schedule as the kept state holds it: when it opens
+    and is due on their dates (extensions and early access included), whether it is done."""
+
+    opens_on: date
+    due_on: date
+    done: bool
+
+
+def scheduled_items(session: DbSession, cohort_id: int,
+                    user_ids: Sequence[int]) -> dict[int, dict[tuple[ItemKind, str], ScheduledItem]]:
+    """Each of ``user_ids``'s assessed items in ``cohort_id`` by (kind, key), from the kept
+    state: one statement, nothing worked out per learner (a cohort's gradebook)."""
+    if not user_ids:
+        return {}
+    settle(session)
+    query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.opens_on, ProgressItem.due_on,
+                    ProgressItem.done)
+             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.cohort_id == cohort_id,
+                    ProgressItem.kind != ASSESSED))
+    result: dict[int, dict[tuple[ItemKind, str], ScheduledItem]] = defaultdict(dict)
+    for user_id, kind, key, opens_on, due_on, done in session.execute(query):
+        result[user_id][(kind, key)] = ScheduledItem(opens_on=opens_on, due_on=due_on, done=done)
+    return result
+
+
+@dataclass(frozen=True)
 class OverdueRow:
     kind: ItemKind
     key: str
