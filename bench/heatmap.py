@@ -16,6 +16,8 @@ mastery and the schedule state, then times:
                   built (the kept pages emptied before each run) and kept (viewed again
                   with nothing it shows changed: the cohort's stamp read, the page served)
   cohort page     GET /cohorts/<id>, likewise
+  gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue (a filter that
+                  builds every learner's row to choose), likewise
   organization    GET /organizations/<id>/competency (the cohorts side by side), likewise
   CSV export      GET /cohorts/<id>/competency.csv, likewise
   state           one learner's schedule state rewritten (what an event costs), and
@@ -232,6 +234,10 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
             lambda: read_stamp(db.session, stamp, cohort_id, utcnow()), runs), ""))
         roster, statements, size = timed_get(client, f"/cohorts/{cohort_id}", runs)
         results.append(("cohort page", roster, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        book, statements, size = timed_get(client, f"/cohorts/{cohort_id}/gradebook", min(runs, 3))
+        results.append(("gradebook page (100 learners a page)", book, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        late, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/gradebook?show=overdue", min(runs, 3))
+        results.append(("gradebook page, overdue filter (every row's cells)", late, f"{statements} SQL statements"))
         org_page, statements, _size = timed_get(client, f"/organizations/{cohort.organization_id}/competency", runs)
         results.append(("organization comparison page", org_page, f"{statements} SQL statements"))
         results.append(("CSV export", median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency.csv").get_data(), runs), ""))

@@ -59,6 +59,19 @@ def test_running_levels_equal_the_level_of_each_prefix(name: str) -> None:
         assert list(method.running(points)) == [method.level(points[:end]) for end in range(1, len(points) + 1)]
 
 
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_levels_at_cuts_equal_the_level_of_each_prefix(name: str) -> None:
+    """``levels_at`` (a cohort's trend: the level at the end of each month) gives, for each
+    cut, what ``level`` gives for that many points; a cut of 0 has no level."""
+    rng = random.Random(f"cuts:{name}")
+    method = MASTERY_METHODS[name]({"latest_weight": 0.6, "n": 2, "mastery_level": 3})
+    for _ in range(50):
+        points = [Point(level=round(rng.uniform(0, 4), 2), weight=rng.choice((0.0, 0.5, 1.0, 1.0)))
+                  for _n in range(rng.randint(0, 12))]
+        cuts = sorted(rng.randint(0, len(points)) for _n in range(rng.randint(1, 6)))
+        assert method.levels_at(points, cuts) == [method.level(points[:cut]) if cut else None for cut in cuts]
+
+
 def test_below_since_by_hand() -> None:
     """The moment of the point that last took the level below the bar, while it stays below."""
     method = method_for({"method": "decaying_average"})

@@ -1083,38 +1083,47 @@ def trend(session: DbSession, cohort: Cohort, now: datetime) -> list[MonthPoint]
 
 
 def _replay(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
+    """Each learner's points on each objective are read once, in the order recorded, with
+    the program month each falls in (worked out in SQL from the months' ends: no time is
+    read per row); the method gives their level at the end of every month in one pass
+    (``MasteryMethod.levels_at``)."""
     method = rules.method
-    active = {o.id: o for o in objectives}
-    evidence = session.execute(
-        select(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.recorded_at)
-        .join(Enrolment, Enrolment.user_id == Evidence.user_id)
-        .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
-        .order_by(Evidence.recorded_at, Evidence.id)).all()
     today = cohort_today(cohort, now)
     last = min(current_month(cohort.start_date, today), PROGRAM_MONTHS)
-    points: dict[tuple[int, int], list[Point]] = defaultdict(list)
-    levels: dict[int, dict[int, float | None]] = defaultdict(dict)  # objective id -> user id -> level
+    ends = [month_opens_on(cohort.start_date, month + 1) for month in range(1, last + 1)]
+    month_of = case(*((Evidence.recorded_at < opens_at(cohort, day), month) for month, day in enumerate(ends, start=1)),
+                    else_=None) if ends else None
+    history: dict[tuple[int, int], list[Point]] = defaultdict(list)
+    months: dict[tuple[int, int], list[int]] = defaultdict(list)  # the month of each point, in order
+    if month_of is not None:
+        rows = session.connection().execute(  # Core: plain tuples, none of the ORM's work per row (200,000s of rows)
+            select(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, month_of)
+            .join(Enrolment, Enrolment.user_id == Evidence.user_id)
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
+                   Evidence.objective_id.in_([o.id for o in objectives]))
+            .order_by(Evidence.recorded_at, Evidence.id))
+        for user_id, objective_id, level, weight, month in rows:
+            if month is not None:  # recorded after the last month so far ended: not part of any month's figures
+                history[(user_id, objective_id)].append(Point(level=level, weight=weight))
+                months[(user_id, objective_id)].append(month)
+    # month index -> objective id -> the level of each learner with evidence on it by then
+    levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
+    for pair, points in history.items():
+        marks = months[pair]
+        cuts = [bisect_right(marks, month) for month in range(1, last + 1)]
+        for index, (cut, level) in enumerate(zip(cuts, method.levels_at(points, cuts), strict=True)):
+            if cut:
+                levels[index][pair[1]].append(level)
     result: list[MonthPoint] = []
-    position = 0
-    for month in range(1, last + 1):
-        ends_on = month_opens_on(cohort.start_date, month + 1)
-        end = opens_at(cohort, ends_on)
-        changed: set[tuple[int, int]] = set()
-        while position < len(evidence) and evidence[position].recorded_at < end:
-            user_id, objective_id, level, weight, _at = evidence[position]
-            position += 1
-            if objective_id in active:
-                points[(user_id, objective_id)].append(Point(level=level, weight=weight))
-                changed.add((user_id, objective_id))
-        for user_id, objective_id in changed:
-            levels[objective_id][user_id] = method.level(points[(user_id, objective_id)])
+    for index, ends_on in enumerate(ends):
+        found = levels[index]
         by_kind: dict[ObjectiveKind, list[float | None]] = defaultdict(list)
         for o in objectives:
-            by_kind[o.kind].extend(levels[o.id].values())
+            by_kind[o.kind].extend(found[o.id])
         result.append(MonthPoint(
-            month=month, ends_on=ends_on, partial=ends_on > today,
-            means={o.key: _mean(levels[o.id].values()) for o in objectives},
-            learners={o.key: sum(1 for v in levels[o.id].values() if v is not None) for o in objectives},
+            month=index + 1, ends_on=ends_on, partial=ends_on > today,
+            means={o.key: _mean(found[o.id]) for o in objectives},
+            learners={o.key: sum(1 for v in found[o.id] if v is not None) for o in objectives},
             kinds={kind: _mean(by_kind[kind]) for kind in KINDS}))
     return result
 
