@@ -18,6 +18,8 @@ mastery and the schedule state, then times:
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue (a filter that
                   builds every learner's row to choose), likewise
+  trend page      GET /cohorts/<id>/competency/trend (the cohort's mastery at each month's end,
+                  replayed from all its evidence), likewise
   organization    GET /organizations/<id>/competency (the cohorts side by side), likewise
   CSV export      GET /cohorts/<id>/competency.csv, likewise
   state           one learner's schedule state rewritten (what an event costs), and
@@ -238,6 +240,8 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         results.append(("gradebook page (100 learners a page)", book, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
         late, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/gradebook?show=overdue", min(runs, 3))
         results.append(("gradebook page, overdue filter (every row's cells)", late, f"{statements} SQL statements"))
+        months, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/competency/trend", min(runs, 3))
+        results.append(("trend page (every month replayed from the evidence)", months, f"{statements} SQL statements"))
         org_page, statements, _size = timed_get(client, f"/organizations/{cohort.organization_id}/competency", runs)
         results.append(("organization comparison page", org_page, f"{statements} SQL statements"))
         results.append(("CSV export", median_ms(lambda: client.get(f"/cohorts/{cohort_id}/competency.csv").get_data(), runs), ""))

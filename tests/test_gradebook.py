@@ -228,6 +228,15 @@ def test_the_page_shows_a_page_of_learners_filtered_over_the_whole_cohort(course
     assert "Messaged 5" in response.get_data(as_text=True)
     notified = set(db.session.scalars(select(Notification.user_id).where(Notification.event == NotificationEvent.MESSAGE)))
     assert notified == {u.id for u in handed + idle}
+    # releasing for every learner shown releases only the drafts this page showed
+    drafted = {name: course["draft"](db.session.scalar(select(Submission).where(Submission.user_id == learner.id)))
+               for name, learner in zip(("Ada", "Cy", "Ed"), handed, strict=True)}
+    page = teacher.get(url(course["cohort"], "?show=ungraded")).get_data(as_text=True)
+    assert seen(page) == [f"{g.id}:{g.revision}" for g in (drafted["Ada"], drafted["Cy"])]
+    released = teacher.post(url(course["cohort"]), data={
+        "action": "release", "column": COLUMN, "scope": "shown", "show": "ungraded", "seen": seen(page)},
+        follow_redirects=True).get_data(as_text=True)
+    assert "Released 2; 1 were not on the page you released from (open it to check them) (Ed Handed)." in released
     # a refused action re-renders the page the form was posted from
     again = teacher.post(url(course["cohort"]), data={"action": "message", "scope": "selected", "page": "2",
                                                        "subject": "x", "body": "y"})

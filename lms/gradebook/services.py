@@ -477,7 +477,9 @@ def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: S
             outcome.refuse(user.name, "had no drafted grade")
         elif submission.status != SubmissionStatus.SUBMITTED:
             outcome.refuse(user.name, "were returned for revision")
-        elif seen.get(grade.id) != grade.revision:
+        elif grade.id not in seen:  # drafted after the page was opened, or on another page of the gradebook
+            outcome.refuse(user.name, "were not on the page you released from (open it to check them)")
+        elif seen[grade.id] != grade.revision:
             outcome.refuse(user.name, "changed since you opened the page (open them to check)")
         elif submission.latest is None or grade.version_id != submission.latest.id:
             outcome.refuse(user.name, "handed in a newer version since the draft")
