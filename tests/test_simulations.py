@@ -271,6 +271,26 @@ def test_staff_see_each_learners_runs_without_a_query_per_row(course: dict[str, 
     assert count_queries(page) == before
 
 
+def test_staff_see_a_page_of_learners_at_a_time(course: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "LEARNERS_PER_PAGE", 2)
+    play(course["client"], POOR)  # Pia Learner
+    cohort = course["cohort"]
+    for name in ("Abe Extra", "Zed Extra"):
+        course["enrol"](cohort, name=name)
+    staff = course["client_for"](course["teacher"])
+
+    def names(query: str = "") -> tuple[list[str], str]:
+        text = staff.get(f"/cohorts/{cohort.id}/simulations{query}").get_data(as_text=True)
+        return [n for n in ("Abe Extra", "Pia Learner", "Zed Extra") if f"<h2>{n}</h2>" in text], text
+
+    first, text = names()
+    assert first == ["Abe Extra", "Pia Learner"] and "Learners 1–2 of 3, by name." in text
+    assert "Blame the customer" in text and f'href="/cohorts/{cohort.id}/simulations?page=2"' in text
+    last, text = names("?page=2")
+    assert last == ["Zed Extra"] and "Learners 3–3 of 3" in text and 'rel="prev"' in text and 'rel="next"' not in text
+    assert names("?page=40")[0] == ["Zed Extra"] and names("?page=x")[0] == first  # out of range, not a number
+
+
 def test_the_module_page_and_list_link_the_simulation(course: dict[str, Any]) -> None:
     client = course["client"]
     assert f"/simulations/{SIM}" in client.get("/modules/mlops").get_data(as_text=True)

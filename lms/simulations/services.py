@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
-from lms.cohorts.enrolment import active_enrolment, cohort_learners
+from lms.cohorts.enrolment import active_enrolment, learners_page
 from lms.cohorts.models import Cohort
 from lms.database import DbSession
 from lms.learning.services import build_schedule
@@ -214,13 +214,29 @@ class LearnerRuns:
     runs: list[SimulationRun]
 
 
-def cohort_runs(session: DbSession, cohort: Cohort) -> list[LearnerRuns]:
-    """The cohort's current learners, each with their runs of every simulation, newest first (a fixed number of queries)."""
-    learners = [e.user for e in cohort_learners(session, cohort)]
+LEARNERS_PER_PAGE = 100  # learners on one page of a cohort's runs
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    rows: list[LearnerRuns]
+    page: int
+    pages: int
+    total: int  # the cohort's current learners
+    per_page: int
+
+
+def cohort_runs(session: DbSession, cohort: Cohort, page: int = 1) -> RunsPage:
+    """One page of the cohort's current learners by name (out of range: the nearest page),
+    each with their runs of every simulation, newest first: a fixed number of statements
+    whatever the cohort's size."""
+    found, page, total = learners_page(session, cohort, page, LEARNERS_PER_PAGE)
+    learners = [e.user for e in found]
     runs: dict[int, list[SimulationRun]] = defaultdict(list)
     if learners:
         for run in session.scalars(
                 select(SimulationRun).where(SimulationRun.user_id.in_([u.id for u in learners]))
                 .options(selectinload(SimulationRun.simulation)).order_by(SimulationRun.id.desc())):
             runs[run.user_id].append(run)
-    return [LearnerRuns(u, runs[u.id]) for u in learners]
+    return RunsPage(rows=[LearnerRuns(u, runs[u.id]) for u in learners], page=page, total=total, per_page=LEARNERS_PER_PAGE,
+                    pages=max((total + LEARNERS_PER_PAGE - 1) // LEARNERS_PER_PAGE, 1))

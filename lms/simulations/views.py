@@ -102,6 +102,5 @@ def choose(run_id: int) -> Any:
 @bp.get("/cohorts/<int:cohort_id>/simulations")
 def cohort(cohort_id: int) -> str:
     group = db.session.get(Cohort, cohort_id) or abort(404)
-    learner = request.args.get("learner", type=int)
-    return render_template("simulations/cohort.html", cohort=group, rows=services.cohort_runs(db.session, group),
-                           learner=learner, **_FACTS)
+    return render_template("simulations/cohort.html", cohort=group,
+                           runs=services.cohort_runs(db.session, group, request.args.get("page", 1, type=int) or 1), **_FACTS)
