@@ -228,7 +228,7 @@ def test_the_page_shows_a_page_of_learners_filtered_over_the_whole_cohort(course
     assert "Messaged 5" in response.get_data(as_text=True)
     notified = set(db.session.scalars(select(Notification.user_id).where(Notification.event == NotificationEvent.MESSAGE)))
     assert notified == {u.id for u in handed + idle}
-    # releasing for every learner shown releases only the drafts this page showed
+    # releasing for every learner the filter shows releases only the drafts this page showed
     drafted = {name: course["draft"](db.session.scalar(select(Submission).where(Submission.user_id == learner.id)))
                for name, learner in zip(("Ada", "Cy", "Ed"), handed, strict=True)}
     page = teacher.get(url(course["cohort"], "?show=ungraded")).get_data(as_text=True)

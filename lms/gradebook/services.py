@@ -349,7 +349,7 @@ def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: Row
 
 def shown_learners(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
                    module: str | None = None) -> list[User]:
-    """Every learner the filter shows, on any page (a bulk action on "every learner shown")."""
+    """Every learner the filter shows, on any page (a bulk action on "every learner the filter shows")."""
     reading = _reading(session, cohort, now, module)[0]
     return reading.chosen(row_filter) if row_filter in WITHOUT_CELLS else [row.user for row in reading.shown_rows(row_filter)]
 

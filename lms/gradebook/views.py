@@ -99,7 +99,7 @@ def bulk(cohort_id: int) -> Any:
     except services.NotInCohort:
         abort(404)
     if not users:
-        return refused("Tick the learners first, or choose every learner shown.")
+        return refused("Tick the learners first, or choose every learner the filter shows.")
     user, now = signed_in(), utcnow()
     try:
         if action == BulkAction.DOWNLOAD:

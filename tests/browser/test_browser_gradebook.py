@@ -78,7 +78,7 @@ def test_gradebook_bulk_release_extension_and_zip(request: pytest.FixtureRequest
     assert override is not None and override.user_id == learners["Cy Waiting"].id and override.on_date == until
 
     page.get_by_label("Item").select_option(f"assignment:{CASE}")
-    page.get_by_label("Every learner shown").check()
+    page.get_by_label("Every learner the filter shows").check()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download submissions (zip)").click()
     download = info.value
