@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import select
 
-from lms.database import unit_of_work
+from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.job_kinds import JOB_KINDS
 from lms.jobs import runner, services
@@ -372,6 +373,42 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield inbox, port
     controller.stop()
+
+
+def test_with_redis_a_retry_is_never_woken_before_it_is_due_and_an_early_wake_puts_it_back(
+    make_app: Callable[..., Flask], redis_db: str, world: Any,
+) -> None:
+    """RQ keeps a scheduled time in whole seconds, rounded down: a retry asked for in 0.2 s
+    must not wake before its ``next_attempt_at``; and a job woken early anyway (another
+    node's clock) is put back for when it is due, not dropped as "not due"."""
+    web = make_app(REDIS_URL=redis_db)
+    registry = Queue(runner.QUEUE, connection=Redis.from_url(redis_db)).scheduled_job_registry
+    try:
+        with web.app_context():
+            with unit_of_work(db.session):
+                made = services.queue_job(db.session, "deliver-mail", {}, label="mail")
+                due = utcnow() + timedelta(seconds=0.2)
+                made.next_attempt_at = due
+            made_id = made.id
+            services.take_pending(db.session)
+            runner.schedule(web, made_id, timedelta(seconds=0.2))
+            (rq_id,) = registry.get_job_ids()
+            wakes = datetime.fromtimestamp(registry.get_scheduled_time(rq_id).timestamp(), UTC)
+            assert wakes > due, (wakes, due)
+            registry.remove(rq_id)
+
+            with unit_of_work(db.session):
+                db.session.get(Job, made_id).next_attempt_at = utcnow() + timedelta(seconds=30)
+            assert runner.run_job(made_id) == "not due"
+            (rq_id,) = registry.get_job_ids()
+            wakes = datetime.fromtimestamp(registry.get_scheduled_time(rq_id).timestamp(), UTC)
+            assert wakes >= job(made_id).next_attempt_at
+            assert job(made_id).status is JobStatus.QUEUED and job(made_id).attempts == 0
+            db.session.remove()
+    finally:
+        with web.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_with_redis_a_real_worker_runs_each_job_once_retries_and_delivers_mail(

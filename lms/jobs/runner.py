@@ -14,6 +14,7 @@ one runner at a time and never twice for one queueing."""
 from __future__ import annotations
 
 import logging
+import math
 import traceback
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -66,6 +67,10 @@ def run_job(job_id: int) -> str:
     now = utcnow()
     with unit_of_work(session):
         taken = services.claim(session, job_id, now, backoff.lease)
+        later = None if taken else services.waiting_until(session, job_id, now)
+    if later is not None:  # queued for a later try, and woken early (another node's clock, RQ's rounding)
+        schedule(app, job_id, later - now)
+        return "not due"
     if not taken:
         return "not due"
     job = session.get(Job, job_id)
@@ -109,12 +114,17 @@ def _timeout(app: Flask) -> int:
 
 def schedule(app: Flask, job_id: int, wait: timedelta) -> None:
     """Put a failed job back on the RQ queue after its backoff; without Redis it waits
-    for ``flask lms run-jobs``."""
+    for ``flask lms run-jobs``.
+
+    RQ keeps a scheduled job's time in whole seconds, rounded down, so it would wake the
+    job up to a second before its ``next_attempt_at``, when it is not yet due; it is asked
+    for one whole second more than the wait, rounded up."""
     queue = _queue(app)
     if queue is None:
         return
+    late = timedelta(seconds=math.ceil(max(wait, timedelta()).total_seconds()) + 1)
     try:
-        queue.enqueue_in(wait, rq_job, job_id, job_timeout=_timeout(app))
+        queue.enqueue_in(late, rq_job, job_id, job_timeout=_timeout(app))
     except RedisError as exc:
         link = redis_link(app)
         if link is not None:

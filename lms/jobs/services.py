@@ -94,6 +94,13 @@ def claim(session: DbSession, job_id: int, now: datetime, lease: timedelta) -> b
     return taken is not None
 
 
+def waiting_until(session: DbSession, job_id: int, now: datetime) -> datetime | None:
+    """When a queued job waiting for a later try is next due; None when it is not waiting
+    (due now, running, or ended)."""
+    due = session.scalar(select(Job.next_attempt_at).where(Job.id == job_id, Job.status == JobStatus.QUEUED))
+    return due if due is not None and due > now else None
+
+
 def finish(session: DbSession, job_id: int, now: datetime, result: str,
            file: tuple[str, str, str] | None = None) -> None:
     values: dict[str, Any] = {"status": JobStatus.DONE, "finished_at": now, "result": result[:2000], "error": "",
