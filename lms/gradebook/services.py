@@ -28,12 +28,12 @@ from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS
-from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
 from lms.catalog.models import Lesson
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
 from lms.competency.services import Paging, heat_map, learners_of, paging
-from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus
+from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
 from lms.database import DbSession
@@ -197,7 +197,26 @@ def _columns(session: DbSession) -> list[Column]:
     return sorted(columns, key=lambda c: (c.month, KIND_ORDER.index(c.kind), positions[c.id], c.key))
 
 
-def _quiz_cell(column: Column, attempts: list[Attempt], grading: Any, item: ScheduledItem | None, today: date) -> Cell:
+@dataclass(frozen=True, slots=True)
+class _Tried:
+    """What a quiz cell needs of an attempt (``lms.assessment.methods.Scored``)."""
+
+    number: int
+    submitted_at: datetime | None
+    score: float | None
+    max_score: float
+    pending_manual: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.submitted_at is not None
+
+    @property
+    def percent(self) -> float | None:
+        return percent_of(self.score, self.max_score)
+
+
+def _quiz_cell(column: Column, attempts: list[_Tried], grading: Any, item: ScheduledItem | None, today: date) -> Cell:
     finished = [a for a in attempts if a.finished]
     scored = [a for a in finished if not a.pending_manual]
     grade = grading.pick(scored) if scored else None
@@ -264,18 +283,23 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
     if not ids:
         return []
     schedule = scheduled_items(session, cohort.id, ids)
-    attempts: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
+    attempts: dict[tuple[int, int], list[_Tried]] = defaultdict(list)
     grades: dict[int, Grade] = {}
     groups: dict[int, Group] = {}
-    for a in session.scalars(select(Attempt).where(Attempt.user_id.in_(ids)).order_by(Attempt.number).options(
-            load_only(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
-                      Attempt.max_score, Attempt.pending_manual))):
-        attempts[(a.user_id, a.quiz_id)].append(a)
-    # a team's submission is every member's work (lms.coursework.sharing)
-    work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(selectinload(Submission.versions),))
+    # plain rows, not ORM objects: a cohort's attempts are tens of thousands
+    for user_id, quiz_id, number, submitted_at, score, max_score, pending_manual in session.execute(
+            select(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
+                   Attempt.max_score, Attempt.pending_manual).where(Attempt.user_id.in_(ids)).order_by(Attempt.number)):
+        attempts[(user_id, quiz_id)].append(_Tried(number, submitted_at, score, max_score, pending_manual))
+    # a team's submission is every member's work (lms.coursework.sharing); only what a cell
+    # shows is read (not the bodies, drafts or rubric selections)
+    work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(
+        load_only(Submission.user_id, Submission.assignment_id, Submission.cohort_id, Submission.status),
+        selectinload(Submission.versions).load_only(SubmissionVersion.submission_id, SubmissionVersion.number)))
     if work:
         grades = {g.submission_id: g for g in session.scalars(
-            select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))}
+            select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()]))
+            .options(load_only(Grade.submission_id, Grade.score, Grade.max_score, Grade.revision)))}
         groups = groups_of(session, {s.id for s in work.values()})
     rows = []
     for user in users:
