@@ -123,6 +123,10 @@ class Config:
         # PAGE_CACHE_SIZE of them (0: never kept), each for at most PAGE_CACHE_SECONDS.
         self.PAGE_CACHE_SIZE = _number("PAGE_CACHE_SIZE", 2048, int, zero=True)
         self.PAGE_CACHE_SECONDS = _number("PAGE_CACHE_SECONDS", 900.0, float)
+        # Python's cyclic garbage collector runs each time this many more objects were made than
+        # freed (its default, 700, made pages that read thousands of rows, a 500-learner cohort's
+        # gradebook or trend, spend about half their time collecting: bench/README.md). 0: Python's.
+        self.GC_FIRST_GENERATION = _number("GC_FIRST_GENERATION", 10_000, int, zero=True)
         self.JOBS_RETRY_FIRST = _number("JOBS_RETRY_FIRST", 30.0, float)
         self.JOBS_RETRY_LONGEST = _number("JOBS_RETRY_LONGEST", 3600.0, float)
         self.JOBS_LEASE = _number("JOBS_LEASE", 7200.0, float)
@@ -200,6 +204,9 @@ class TestingConfig(Config):
 
     def __init__(self, instance_path: Path) -> None:
         super().__init__(instance_path)
+        # The suite runs with Python's own collector thresholds (a test sets the configured
+        # one on an app of its own).
+        self.GC_FIRST_GENERATION = 0
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("TEST_DATABASE_URL")
             or os.environ.get("DATABASE_URL")

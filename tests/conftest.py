@@ -21,6 +21,7 @@ fixtures (Playwright) live in ``tests/browser/conftest.py``.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import os
 import shutil
@@ -564,6 +565,16 @@ def page_statements(count_queries: Callable[[Callable[[], Any]], int]) -> Callab
 
 
 # --------------------------------------------------------------------------- passwords
+
+
+@pytest.fixture(autouse=True)
+def _collector_thresholds() -> Iterator[None]:
+    """An app built for another environment (production, development) sets the process's
+    garbage collector thresholds (``GC_FIRST_GENERATION``); the next test runs with Python's
+    own again, as the testing configuration does."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture(scope="session", autouse=True)
