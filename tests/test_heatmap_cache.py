@@ -147,3 +147,28 @@ def test_another_cohorts_staff_is_still_refused(world: Learner, make_user, login
     stranger = world.app.test_client()
     login(stranger, make_user(name="Other Teacher"))
     assert stranger.get(url(world)).status_code in (403, 404)
+
+
+TREND_CHANGES = {name: CHANGES[name] for name in ("quiz scored", "work graded", "cohort renamed", "objective renamed")}
+
+
+@pytest.mark.parametrize("change", TREND_CHANGES.values(), ids=TREND_CHANGES.keys())
+def test_the_kept_trend_is_never_stale(world: Learner, client, enrol_learner, make_user,
+                                       change: Callable[..., Any]) -> None:
+    """The trend replays the cohort's evidence month by month (a second at 500 learners): it
+    is kept under the heat map's stamp, which every evidence changes through the mastery it
+    rewrites."""
+    cache = cache_of(world.app)
+    page = f"/cohorts/{world.cohort.id}/competency/trend"
+    before = body(client.get(page))
+    hits = cache.hits
+    assert body(client.get(page)) == before
+    assert cache.hits == hits + 1
+
+    change(world, enrol_learner, make_user)
+    db.session.commit()
+    db.session.expire_all()
+    kept = body(client.get(page))
+    cache.clear()
+    assert kept == body(client.get(page))
+    assert kept != before

@@ -72,8 +72,17 @@ def export(cohort_id: int, fmt: str) -> Response | str:
 
 @bp.get("/cohorts/<int:cohort_id>/competency/trend")
 def trend(cohort_id: int) -> str:
-    page = services.trend_page(db.session, _cohort(cohort_id), utcnow())
-    return render_template("competency/trend.html", page=page, chart=trend_chart(page))
+    """Kept like the heat map: the cohort's stamp changes with every evidence its learners
+    get (each rewrites their mastery), its members, the cohort and the curriculum. Built, it
+    replays the cohort's evidence (a second at 500 learners); kept, it costs the stamp."""
+    user = signed_in()
+
+    def render() -> str:
+        page = services.trend_page(db.session, _cohort(cohort_id), utcnow())
+        return render_template("competency/trend.html", page=page, chart=trend_chart(page))
+
+    return cached_page(db.session, "trend", Viewer(user.id, user.name, user.timezone, user.is_admin), utcnow(), render,
+                       cohort_id=cohort_id)
 
 
 def _organization(org_id: int) -> Organization:

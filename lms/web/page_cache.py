@@ -19,8 +19,8 @@ for a person whose stamp says they have more than a learner's page (staff, site 
 an input marked ``bypass``), anything but a 200. The CSRF token in a kept page is replaced
 by a mark and put back, the asker's own, on every view.
 
-A cohort's heat map is kept the same way, per viewer and query string (sorted, filtered,
-paged), under the cohort's stamp (``add_cohort_input``): the cohort and its members, their
+A cohort's heat map (and its trend by month) is kept the same way, per viewer and query
+string (sorted, filtered, paged), under the cohort's stamp (``add_cohort_input``): the cohort and its members, their
 schedule state (a random revision each learner's kept rows get when written, summed), their
 mastery (counts, sums and the latest update of the rows), the reviews, the curriculum.
 
