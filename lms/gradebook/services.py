@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
@@ -197,23 +197,14 @@ def _columns(session: DbSession) -> list[Column]:
     return sorted(columns, key=lambda c: (c.month, KIND_ORDER.index(c.kind), positions[c.id], c.key))
 
 
-@dataclass(frozen=True, slots=True)
-class _Tried:
-    """What a quiz cell needs of an attempt (``lms.assessment.methods.Scored``)."""
+class _Tried(NamedTuple):
+    """What a quiz cell needs of an attempt (``lms.assessment.methods.Scored``), read as a
+    plain row: a cohort's attempts are tens of thousands."""
 
     number: int
-    submitted_at: datetime | None
-    score: float | None
-    max_score: float
+    finished: bool
+    percent: float | None
     pending_manual: bool
-
-    @property
-    def finished(self) -> bool:
-        return self.submitted_at is not None
-
-    @property
-    def percent(self) -> float | None:
-        return percent_of(self.score, self.max_score)
 
 
 def _quiz_cell(column: Column, attempts: list[_Tried], grading: Any, item: ScheduledItem | None, today: date) -> Cell:
@@ -290,7 +281,8 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
     for user_id, quiz_id, number, submitted_at, score, max_score, pending_manual in session.execute(
             select(Attempt.user_id, Attempt.quiz_id, Attempt.number, Attempt.submitted_at, Attempt.score,
                    Attempt.max_score, Attempt.pending_manual).where(Attempt.user_id.in_(ids)).order_by(Attempt.number)):
-        attempts[(user_id, quiz_id)].append(_Tried(number, submitted_at, score, max_score, pending_manual))
+        attempts[(user_id, quiz_id)].append(_Tried(number, submitted_at is not None, percent_of(score, max_score),
+                                                   pending_manual))
     # a team's submission is every member's work (lms.coursework.sharing); only what a cell
     # shows is read (not the bodies, drafts or rubric selections)
     work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(
