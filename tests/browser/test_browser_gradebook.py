@@ -57,6 +57,7 @@ def test_gradebook_bulk_release_extension_and_zip(request: pytest.FixtureRequest
     page.goto(f"{server_url}/cohorts/{cohort.id}")
     page.get_by_role("link", name="Gradebook").click()
     page.get_by_role("heading", name="Gradebook").wait_for()
+    page.wait_for_load_state("load")  # the stylesheet applied: the heading can be there before it is
     assert page.locator("#gradebook thead th").first.evaluate("e => getComputedStyle(e).position") == "sticky"
 
     for name in learners:
