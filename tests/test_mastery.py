@@ -70,6 +70,8 @@ def test_levels_at_cuts_equal_the_level_of_each_prefix(name: str) -> None:
                   for _n in range(rng.randint(0, 12))]
         cuts = sorted(rng.randint(0, len(points)) for _n in range(rng.randint(1, 6)))
         assert method.levels_at(points, cuts) == [method.level(points[:cut]) if cut else None for cut in cuts]
+        shuffled = rng.sample(cuts, len(cuts))  # in any order too
+        assert method.levels_at(points, shuffled) == [method.level(points[:cut]) if cut else None for cut in shuffled]
 
 
 def test_below_since_by_hand() -> None:

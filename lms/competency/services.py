@@ -1096,16 +1096,18 @@ def _replay(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, ob
     history: dict[tuple[int, int], list[Point]] = defaultdict(list)
     months: dict[tuple[int, int], list[int]] = defaultdict(list)  # the month of each point, in order
     if month_of is not None:
-        rows = session.connection().execute(  # Core: plain tuples, none of the ORM's work per row (200,000s of rows)
+        # Core, fetched at once: plain tuples, none of the ORM's work (or a fetch call) per row
+        # (200,000s of rows); evidence recorded after the last month so far ended is no month's
+        rows = session.connection().execute(
             select(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, month_of)
             .join(Enrolment, Enrolment.user_id == Evidence.user_id)
             .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
-                   Evidence.objective_id.in_([o.id for o in objectives]))
-            .order_by(Evidence.recorded_at, Evidence.id))
+                   Evidence.objective_id.in_([o.id for o in objectives]), Evidence.recorded_at < opens_at(cohort, ends[-1]))
+            .order_by(Evidence.recorded_at, Evidence.id)).all()
         for user_id, objective_id, level, weight, month in rows:
-            if month is not None:  # recorded after the last month so far ended: not part of any month's figures
-                history[(user_id, objective_id)].append(Point(level=level, weight=weight))
-                months[(user_id, objective_id)].append(month)
+            pair = (user_id, objective_id)
+            history[pair].append(Point(level, weight))
+            months[pair].append(month)
     # month index -> objective id -> the level of each learner with evidence on it by then
     levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
     for pair, points in history.items():

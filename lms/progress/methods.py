@@ -96,8 +96,26 @@ class DecayingAverage(MasteryMethod):
             yield None if value is None else round(value, 4)
 
     def levels_at(self, points: Sequence[Point], cuts: Sequence[int]) -> list[float | None]:
-        running = list(self.running(points))
-        return [running[cut - 1] if cut else None for cut in cuts]
+        """One pass over the points, rounding only at the cuts (ascending: a trend's months;
+        otherwise every running level is worked out and looked up)."""
+        if any(later < earlier for earlier, later in zip(cuts, cuts[1:], strict=False)):
+            running = list(self.running(points))
+            return [running[cut - 1] if cut else None for cut in cuts]
+        share = float(self.settings.get("latest_weight", 0.65))
+        value: float | None = None
+        found: list[float | None] = []
+        done = 0
+        for cut in cuts:
+            for level, weight in points[done:cut]:
+                if weight > 0:
+                    if value is None:
+                        value = level
+                    else:
+                        w = share * weight
+                        value = w * level + (1 - w) * value
+            done = max(done, cut)
+            found.append(None if value is None or not cut else round(value, 4))
+        return found
 
 
 class NTimes(MasteryMethod):
