@@ -257,6 +257,36 @@ def test_a_page_of_a_bigger_cohort_runs_the_same_statements(course, page_stateme
     assert page_statements(teacher, urls) == few
 
 
+def test_filters_over_every_row_build_them_a_chunk_of_learners_at_a_time(course, monkeypatch) -> None:
+    """The filters that need every row's cells (overdue, ungraded) build ``EXPORT_CHUNK``
+    learners' rows at once: one statement over a 5,000-learner cohort's work would pass
+    PostgreSQL's 65,535 parameters. The same rows, cells and order whatever the chunk."""
+    for name in ("Ada", "Cy", "Ed"):
+        course["hand_in"](course["cohort"], f"{name} Handed")
+    for name in ("Bo", "Di"):
+        course["enrol"](course["cohort"], name=f"{name} Idle")
+    now = utcnow()
+
+    def shown(row_filter: RowFilter) -> list[tuple[str, list[tuple[CellStatus, bool, float | None]]]]:
+        book = gradebook(db.session, course["cohort"], now, row_filter)
+        return [(r.user.name, [(c.status, c.overdue, c.score) for c in r.cells]) for r in book.rows]
+
+    whole = {f: shown(f) for f in (RowFilter.OVERDUE, RowFilter.UNGRADED)}
+    assert [name for name, _cells in whole[RowFilter.UNGRADED]] == ["Ada Handed", "Cy Handed", "Ed Handed"]
+    assert len(whole[RowFilter.OVERDUE]) == 5
+    built: list[int] = []
+    rows = gradebook_services._rows
+
+    def counted(session: Any, cohort: Any, users: Any, *rest: Any) -> Any:
+        built.append(len(users))
+        return rows(session, cohort, users, *rest)
+
+    monkeypatch.setattr(gradebook_services, "EXPORT_CHUNK", 2)
+    monkeypatch.setattr(gradebook_services, "_rows", counted)
+    assert {f: shown(f) for f in whole} == whole
+    assert built == [2, 2, 1, 2, 2, 1]
+
+
 # --------------------------------------------------------------------------- bulk actions
 
 
