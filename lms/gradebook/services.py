@@ -399,8 +399,6 @@ def table(book: Gradebook) -> GradeTable:
     return GradeTable(columns=_header(book.columns), rows=[_values(row) for row in book.rows])
 
 
-
-
 def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
                 module: str | None = None, chunk: int | None = None) -> GradeRows:
     """``table(gradebook(...))`` read ``chunk`` learners at a time (keyset on the page's
