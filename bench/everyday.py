@@ -10,7 +10,8 @@ then starts, side by side under the same gunicorn settings (``-w 2``, sync worke
 
 signs in as a demo learner and drives --clients concurrent clients (threads, one HTTP
 connection a request, as gunicorn's sync workers close each) for --duration seconds each,
-one target after the other, against hello, the learner home (/home) and the progress page
+in --rounds turns with the targets taking turns (a slow spell of a shared machine then falls
+on all of them), against hello, the learner home (/home) and the progress page
 (/progress). It prints requests/s, p50 and p95 of each, the pages' requests/s as a % of
 hello's, beside the targets (>= 25% of hello, p95 <= 40 ms), and each page's SQL statement
 count and size (measured in-process, through the test client).
@@ -86,6 +87,11 @@ def build(url: str, instance: Path) -> Flask:
         with unit_of_work(db.session):
             build_demo(db.session)
             report = demo_activity(db.session, utcnow())
+        if db.engine.dialect.name == "postgresql":
+            # The tables were just filled: have their statistics and visibility maps made now, not
+            # by autovacuum in the middle of the first page's measurement (it took CPU from it).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM (ANALYZE)")
         say(f"  course loaded, {report.learners} demo learners given {report.months} months of activity "
             f"({time.perf_counter() - started:.0f} s)")
     return app
@@ -149,6 +155,12 @@ class Load:
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def combined(loads: list[Load]) -> Load:
+    """One target's rounds as one measure."""
+    return Load(sum(load.requests for load in loads), sum(load.errors for load in loads),
+                sum(load.seconds for load in loads), [ms for load in loads for ms in load.latencies])
 
 
 def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Load:
@@ -291,11 +303,18 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
         cookie = signed_in_cookie(lms, email, DEMO_PASSWORD)
         targets = [("hello (bare Flask)", floor, "/", "")] + [
             (f"{name} ({how})", port, path, cookie) for how, port in ((KEPT, lms), (BUILT, built)) for name, path in PAGES]
-        results: list[tuple[str, Load]] = []
-        for name, port, path, who in targets:
+        for _name, port, path, who in targets:
             drive(port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
-            say(f"  {name}: {args.duration:g} s at {args.clients} clients ...")
-            results.append((name, drive(port, path, who, args.clients, args.duration)))
+        # The targets take turns, --rounds times, so that a slower spell of this shared machine
+        # falls on all of them rather than on whichever was measured then.
+        each = args.duration / args.rounds
+        rounds: list[list[Load]] = []
+        for number in range(1, args.rounds + 1):
+            say(f"  round {number} of {args.rounds}: each target {each:g} s at {args.clients} clients ...")
+            rounds.append([drive(port, path, who, args.clients, each) for _name, port, path, who in targets])
+    results = [(name, combined([loads[index] for loads in rounds])) for index, (name, *_rest) in enumerate(targets)]
+    spread = {name: [loads[index].per_second / loads[0].per_second * 100 for loads in rounds]
+              for index, (name, *_rest) in enumerate(targets)}
     floor_rate = results[0][1].per_second
     print(f"Everyday pages under gunicorn -w {args.workers} (sync), {args.clients} concurrent clients, "
           f"{args.duration:g} s each, {args.database}; signed in as {email}")
@@ -312,11 +331,16 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
         extra = f"{counts[name][0]} statements, {counts[name][1] // 1024} KiB" if is_page else ""
         print(f"  {name:<24} {load.per_second:8.1f} {load.percentile(50):8.1f} {load.percentile(95):8.1f} {load.errors:7d} "
               f"{share:10.1f}%  {verdict:<40} {extra}")
+    if args.rounds > 1:
+        print(f"  % of hello in each round ({args.rounds} rounds of {args.duration / args.rounds:g} s a target): "
+              + "; ".join(f"{name} " + " / ".join(f"{share:.1f}" for share in spread[name]) for name in counts))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of load on each target (default 15)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the targets take turns this many times, --duration split between them (default 3)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
     parser.add_argument("--database-url", default=None,
