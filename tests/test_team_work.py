@@ -22,6 +22,7 @@ from lms.coursework.models import Assignment, Submission
 from lms.coursework.services import dates_for
 from lms.database import utcnow
 from lms.extensions import db
+from lms.gradebook.models import RowFilter
 from lms.gradebook.services import column_of, gradebook, learners_in, release_drafted, submissions_archive
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
@@ -148,6 +149,18 @@ def test_the_gradebook_shows_the_teams_status_and_each_members_score(course) -> 
     assert [cells[p.id].score for p in (a, b, c)] == [graded.score, graded.score, max(0.0, (graded.score or 0) - 3)]
     page = course["client_for"](course["teacher"]).get(f"/cohorts/{course['cohort'].id}/gradebook").get_data(as_text=True)
     assert page.count('class="gb-team">Northwind<') == 3
+
+
+def test_the_ungraded_filter_shows_every_member_of_a_team_whose_work_waits(course) -> None:
+    """Only A holds the team's submission; the filter chooses its candidates in SQL and must
+    count the work for B and C too (``gradebook.services._waiting_for_marking``)."""
+    a, b, c, _d = course["learners"]
+    shown = gradebook(db.session, course["cohort"], utcnow(), RowFilter.UNGRADED)
+    assert [r.user.id for r in shown.rows] == [a.id, b.id, c.id]
+    grade(course, GradeAction.DRAFT)  # drafted: still waiting for its release
+    assert [r.user.id for r in gradebook(db.session, course["cohort"], utcnow(), RowFilter.UNGRADED).rows] == [a.id, b.id, c.id]
+    grade(course)
+    assert gradebook(db.session, course["cohort"], utcnow(), RowFilter.UNGRADED).rows == []
 
 
 def test_one_release_for_the_team_and_one_folder_in_the_zip(course) -> None:

@@ -46,7 +46,7 @@ from lms.learning.services import cohort_today, grant_override
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
 from lms.progress.models import ItemKind
-from lms.progress.state import ScheduledItem, scheduled_items
+from lms.progress.state import ScheduledItem, overdue_keys, scheduled_items
 from lms.storage.backends import Storage
 from lms.web.downloads import ZipSink, safe_filename
 
@@ -61,6 +61,7 @@ PER_PAGE = 100  # learners on one page of the gradebook
 # learners whose rows are built at once (exports, filters over every row): a learner's
 # progress and cells take about 0.2 MB while made
 EXPORT_CHUNK = 200
+IDS_A_STATEMENT = 1000  # submissions whose groups are read in one statement
 # Filters decided without any row's cells: the page builds the rows it shows only.
 WITHOUT_CELLS = frozenset({RowFilter.ALL, RowFilter.AT_RISK})
 FILTER_LABELS = {RowFilter.ALL: "All learners", RowFilter.AT_RISK: "At risk", RowFilter.OVERDUE: "Overdue",
@@ -230,7 +231,7 @@ def _undone(status: CellStatus, item: ScheduledItem | None, today: date, submiss
         return Cell(status, submission_id=submission_id)
     if item.opens_on > today and status == CellStatus.NOT_STARTED:
         return Cell(CellStatus.NOT_OPEN, due_on=item.due_on, submission_id=submission_id)
-    if item.due_on < today:
+    if item.due_on < today and not item.done:  # overdue as the kept state has it (``state.overdue_keys``)
         return Cell(CellStatus.OVERDUE, overdue=True, due_on=item.due_on, submission_id=submission_id)
     return Cell(status, due_on=item.due_on, submission_id=submission_id)
 
@@ -337,12 +338,53 @@ class _Reading:
         """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built."""
         return [u for u in self.users if row_filter == RowFilter.ALL or u.id in self.at_risk]
 
+    def candidates(self, row_filter: RowFilter) -> list[User]:
+        """The learners a filter that needs cells (overdue, ungraded) may show, in order:
+        those with an overdue item of these columns in the kept state, or with something of
+        these columns waiting for marking. Never fewer than it shows (a cell is overdue only
+        for an unfinished item past due, "to grade" or "drafted" only for work handed in and
+        neither returned nor released, or a finished attempt waiting for marking)."""
+        if row_filter == RowFilter.OVERDUE:
+            shown = {(PROGRESS_KIND[c.kind], c.key) for c in self.columns if c.kind in PROGRESS_KIND}
+            ids = {uid for uid, keys in overdue_keys(self.session, self.cohort.id, self.today).items() if keys & shown}
+        else:
+            ids = _waiting_for_marking(self.session, self.cohort, self.columns)
+        return [u for u in self.users if u.id in ids]
+
     def shown_rows(self, row_filter: RowFilter) -> list[Row]:
-        """Every row built, ``EXPORT_CHUNK`` learners at a time (a statement's list of
-        submissions stays bounded: PostgreSQL takes at most 65,535 parameters, a
-        5,000-learner cohort's work is 80,000), those the filter shows kept, in order."""
-        return [row for first in range(0, len(self.users), EXPORT_CHUNK)
-                for row in self.rows(self.users[first:first + EXPORT_CHUNK]) if row.shown_by(row_filter)]
+        """The rows of the filter's candidates built, ``EXPORT_CHUNK`` learners at a time (a
+        statement's list of submissions stays bounded: PostgreSQL takes at most 65,535
+        parameters, a 5,000-learner cohort's work is 80,000), those it shows kept, in order."""
+        users = self.candidates(row_filter)
+        return [row for first in range(0, len(users), EXPORT_CHUNK)
+                for row in self.rows(users[first:first + EXPORT_CHUNK]) if row.shown_by(row_filter)]
+
+
+def _waiting_for_marking(session: DbSession, cohort: Cohort, columns: Sequence[Column]) -> set[int]:
+    """The ids of the cohort's learners with a finished attempt at one of ``columns``'
+    quizzes waiting for marking, or whose work (their own or shared with them) for one of
+    its assignments is handed in and neither returned nor released: a fixed number of
+    statements (one more for each thousand such submissions)."""
+    quizzes = [c.item_id for c in columns if not c.graded_work]
+    assignments = [c.item_id for c in columns if c.graded_work]
+    found: set[int] = set()
+    if quizzes:
+        found.update(session.scalars(
+            select(Attempt.user_id).join(Enrolment, Enrolment.user_id == Attempt.user_id)
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None), Attempt.quiz_id.in_(quizzes),
+                   Attempt.submitted_at.is_not(None), Attempt.pending_manual.is_(True)).distinct()))
+    if assignments:
+        handed_in = select(SubmissionVersion.id).where(SubmissionVersion.submission_id == Submission.id).exists()
+        waiting = dict(session.execute(
+            select(Submission.id, Submission.user_id)
+            .where(Submission.cohort_id == cohort.id, Submission.assignment_id.in_(assignments),
+                   Submission.status.not_in([SubmissionStatus.RETURNED, SubmissionStatus.RELEASED]), handed_in)).all())
+        found.update(waiting.values())
+        ids = sorted(waiting)
+        for first in range(0, len(ids), IDS_A_STATEMENT):  # each a bounded list of parameters
+            for group in groups_of(session, ids[first:first + IDS_A_STATEMENT]).values():
+                found.update(group.member_ids)
+    return found
 
 
 def _reading(session: DbSession, cohort: Cohort, now: datetime, module: str | None) -> tuple[_Reading, list[tuple[str, str]]]:

@@ -452,6 +452,20 @@ def overdue_items(session: DbSession, cohort_id: int, today: date, user_ids: Seq
     return result
 
 
+def overdue_keys(session: DbSession, cohort_id: int, today: date) -> dict[int, set[tuple[ItemKind, str]]]:
+    """Learner id -> (kind, key) of each of their unfinished assessed items in ``cohort_id``
+    past due: one statement over the cohort's kept items, only those learners' rows read
+    (a gradebook filtered to the overdue builds only their rows)."""
+    settle(session)
+    query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key)
+             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.done.is_(False),
+                    ProgressItem.kind != ASSESSED, ProgressItem.due_on < today))
+    result: dict[int, set[tuple[ItemKind, str]]] = defaultdict(set)
+    for user_id, kind, key in session.execute(query):
+        result[user_id].add((kind, key))
+    return result
+
+
 @dataclass
 class LevelCounts:
     """How many of a cohort's learners reached each stage of one level."""
