@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from lms.cohorts.models import Pace
@@ -133,6 +134,26 @@ def test_page_has_sticky_headers_filters_and_a_link_from_the_cohort(course) -> N
     page = teacher.get(url(course["cohort"], "?show=ungraded&module=customer-success")).get_data(as_text=True)
     assert "Ada Drafted" not in page and CASE not in page  # the filters look at the module's columns only
     assert teacher.get(url(course["cohort"], "?show=nonsense&module=nope")).status_code == 200
+
+
+def test_a_row_links_the_learner_and_their_work_and_escapes_their_name(course) -> None:
+    """The rows are made in Python (``lms.gradebook.render``): what a learner typed is escaped,
+    the name links to their progress, work handed in to its grading page, a ticked box stays
+    ticked when the form comes back."""
+    learner, work = course["hand_in"](course["cohort"], '<b onmouseover="x()">Ada</b> & Co')
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get(url(course["cohort"])).get_data(as_text=True)
+    assert "<b onmouseover" not in page and "&lt;b onmouseover=&#34;x()&#34;&gt;Ada&lt;/b&gt; &amp; Co" in page
+    row = page[page.index(f'<tr data-user="{learner.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert f'href="/cohorts/{course["cohort"].id}/learners/{learner.id}/progress"' in row
+    assert f'<td class="gb-cell gb-submitted"><a href="/cohorts/{course["cohort"].id}/submissions/{work.id}">to grade</a>' in row
+    assert 'class="gb-cell gb-overdue gb-overdue">overdue</td>' in row  # five months in: earlier items overdue
+    posted = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "scope": "selected",
+                                                        "learner": [learner.id], "until": "not a date"})
+    assert posted.status_code == 400
+    again = posted.get_data(as_text=True)
+    assert f'name="learner" value="{learner.id}" aria-label="Select {escape(learner.name)}" checked>' in again
 
 
 def test_csv_and_json_carry_the_same_columns_with_a_unicode_file_name(course) -> None:

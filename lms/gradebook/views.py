@@ -17,6 +17,7 @@ from lms.gradebook import services
 from lms.gradebook.exports import EXPORTERS
 from lms.gradebook.forms import CsrfForm
 from lms.gradebook.models import BulkAction, RowFilter, Scope
+from lms.gradebook.render import gradebook_rows
 from lms.grading.services import GradingError, StaleGrade
 from lms.jobs import exports
 from lms.web.downloads import content_disposition, streamed_download
@@ -42,7 +43,7 @@ def _page(cohort: Cohort, row_filter: RowFilter, module: str | None, error: str 
     return render_template("gradebook/gradebook.html", book=book, form=CsrfForm(), error=error, posted=posted or {},
                            picked=set(posted.getlist("learner")) if posted else set(),
                            filters=services.FILTER_LABELS, exporters=EXPORTERS.values(), actions=BulkAction,
-                           scopes=Scope), status
+                           scopes=Scope, gradebook_rows=gradebook_rows), status
 
 
 @bp.get("/cohorts/<int:cohort_id>/gradebook")
