@@ -30,6 +30,7 @@ from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS
 from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
 from lms.catalog.models import Lesson
+from lms.catalog.revision import cached
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
 from lms.competency.services import Paging, heat_map, learners_of, paging
@@ -168,7 +169,13 @@ class Gradebook:
 
 
 def _columns(session: DbSession) -> list[Column]:
-    """Every active assessed item, in program-month order (checks, quizzes, work, exams within a month)."""
+    """Every active assessed item, in program-month order (checks, quizzes, work, exams
+    within a month): kept in this process for the content revision (``lms.catalog.revision``;
+    plain values, nothing of a session's)."""
+    return cached(session, "gradebook.columns", _load_columns)
+
+
+def _load_columns(session: DbSession) -> list[Column]:
     columns: list[Column] = []
     quizzes = session.scalars(select(Quiz).where(Quiz.retired_at.is_(None)).options(
         selectinload(Quiz.module), selectinload(Quiz.phase), selectinload(Quiz.level),
@@ -239,7 +246,16 @@ def _undone(status: CellStatus, item: ScheduledItem | None, today: date, submiss
 WORK_STATUS = {SubmissionStatus.RETURNED: CellStatus.RETURNED, SubmissionStatus.RELEASED: CellStatus.RELEASED}
 
 
-def _work_cell(submission: Submission | None, handed_in: bool, grade: Grade | None, item: ScheduledItem | None,
+class _Graded(NamedTuple):
+    """What a cell shows of a grade, read as a plain row."""
+
+    id: int
+    score: float | None
+    max_score: float
+    revision: int
+
+
+def _work_cell(submission: Submission | None, handed_in: bool, grade: _Graded | None, item: ScheduledItem | None,
                today: date, group: Group | None = None, user_id: int = 0) -> Cell:
     """A team's work shows the team's status for every member, with the member's own
     (adjusted) score. ``handed_in``: the submission has a version."""
@@ -279,7 +295,7 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
         return []
     schedule = scheduled_items(session, cohort.id, ids)
     attempts: dict[tuple[int, int], list[_Tried]] = defaultdict(list)
-    grades: dict[int, Grade] = {}
+    grades: dict[int, _Graded] = {}
     groups: dict[int, Group] = {}
     # plain rows, not ORM objects: a cohort's attempts are tens of thousands
     for user_id, quiz_id, number, submitted_at, score, max_score, pending_manual in session.execute(
@@ -296,9 +312,10 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
         submission_ids = [s.id for s in work.values()]
         handed = set(session.scalars(select(SubmissionVersion.submission_id)
                                      .where(SubmissionVersion.submission_id.in_(submission_ids)).distinct()))
-        grades = {g.submission_id: g for g in session.scalars(
-            select(Grade).where(Grade.submission_id.in_(submission_ids))
-            .options(load_only(Grade.submission_id, Grade.score, Grade.max_score, Grade.revision)))}
+        grades = {submission_id: _Graded(grade_id, score, max_score, revision)
+                  for submission_id, grade_id, score, max_score, revision in session.execute(
+                      select(Grade.submission_id, Grade.id, Grade.score, Grade.max_score, Grade.revision)
+                      .where(Grade.submission_id.in_(submission_ids)))}
         groups = groups_of(session, set(submission_ids))
     rows = []
     for user in users:
