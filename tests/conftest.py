@@ -47,6 +47,7 @@ from lms.accounts.services import create_user
 from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort, Pace
 from lms.cohorts.services import create_organization
+from lms.competency.services import forget_finished_months
 from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
 from lms.learning.services import opens_at
@@ -575,6 +576,13 @@ def _collector_thresholds() -> Iterator[None]:
     thresholds = gc.get_threshold()
     yield
     gc.set_threshold(*thresholds)
+
+
+@pytest.fixture(autouse=True)
+def _no_months_kept() -> None:
+    """The trend's months gone by are kept in the process (``competency.services``), keyed
+    on what they are made of; a test's statement counts start from none kept."""
+    forget_finished_months()
 
 
 @pytest.fixture(scope="session", autouse=True)

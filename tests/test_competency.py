@@ -15,13 +15,16 @@ from sqlalchemy import select
 
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Objective
+from lms.cohorts.enrolment import move_learner
+from lms.competency import services as competency_services
 from lms.competency.services import compare, heat_map, record_review, trend
 from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.extensions import db
+from lms.learning.services import cohort_today, current_month, month_opens_on
 from lms.progress.completion import learner_progress
-from lms.progress.models import LessonRead, Mastery
-from lms.progress.services import record
+from lms.progress.models import EvidenceSourceName, LessonRead, Mastery
+from lms.progress.services import policy, record, replace_evidence
 
 CLOSED_AT_MONTH_8 = {"KO1", "SO1", "KO2", "SO2"}  # mlops closes after month 5, customer success after month 6
 
@@ -171,6 +174,58 @@ def test_trend_replays_evidence_month_by_month(app, load_content, make_cohort, e
     assert points[2].means == points[1].means
     assert points[1].kinds["knowledge"] == pytest.approx(2.15) and points[1].kinds["skill"] is None
     assert points[0].means["SO1"] is None
+
+
+def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app, load_content, make_cohort, enrol_learner,
+                                                                           count_queries) -> None:
+    """The months gone by are kept while the evidence recorded before them adds up the same;
+    the running month is the mastery now. Whatever happens (evidence now, evidence withdrawn,
+    evidence recorded late, a learner leaving), the trend equals every month replayed."""
+    load_content()
+    cohort = make_cohort(months_ago=3)  # month 4 now
+    one, two, three = (enrol_learner(cohort, name=name) for name in ("One", "Two", "Three"))
+    start = datetime.combine(cohort.start_date, time(12), tzinfo=UTC)
+    evidence(one, {"KO1": 2.0, "SO1": 3.0}, when=start + timedelta(days=3), ref="a")
+    evidence(two, {"KO1": 1.0}, when=start + relativedelta(months=1) + timedelta(days=2), ref="b")
+    evidence(three, {"KO2": 3.5}, when=start + relativedelta(months=2) + timedelta(days=1), ref="c")
+    evidence(one, {"KO1": 4.0}, ref="d")  # now: the running month
+
+    def rounded(values: dict[Any, float | None]) -> dict[Any, float | None]:
+        return {k: None if v is None else round(v, 6) for k, v in values.items()}
+
+    def checked() -> list[Any]:
+        """The trend, against every month replayed from the evidence (the running month's end
+        is still to come: all its evidence so far)."""
+        points = trend(db.session, cohort, utcnow())
+        today = cohort_today(cohort, utcnow())
+        ends = [month_opens_on(cohort.start_date, m + 1) for m in range(1, current_month(cohort.start_date, today) + 1)]
+        replayed = competency_services._replay(db.session, cohort, policy(db.session), competency_services._objectives(db.session), ends)
+        assert [(p.month, p.ends_on) for p in points] == [(r.month, r.ends_on) for r in replayed]
+        assert [p.partial for p in points] == [False, False, False, True]
+        for point, replay in zip(points, replayed, strict=True):
+            assert (rounded(point.means), point.learners, rounded(point.kinds)) == (
+                rounded(replay.means), replay.learners, rounded(replay.kinds)), point.month
+        return points
+
+    def statements() -> int:
+        """The trend's statements in a transaction of its own."""
+        db.session.commit()
+        return count_queries(lambda: trend(db.session, cohort, utcnow()))
+
+    built = statements()
+    kept = statements()
+    assert kept == built - 1  # the months gone by kept: no evidence replayed
+    points = checked()
+    assert points[0].means["KO1"] == 2.0 and points[3].means["KO1"] == pytest.approx((0.65 * 4 + 0.35 * 2 + 1.0) / 2)
+    evidence(two, {"KO1": 3.0}, ref="e")  # more now: the months gone by are still kept
+    assert statements() == kept
+    checked()
+    replace_evidence(db.session, one.id, EvidenceSourceName.QUIZ, "a:KO1", {}, utcnow())  # One's first quiz withdrawn
+    assert statements() == built and checked()[0].means["KO1"] is None
+    evidence(two, {"SO1": 1.0}, when=start + timedelta(days=4), ref="late")  # recorded late, in month 1
+    assert statements() == built and checked()[0].means["SO1"] == 2.0
+    move_learner(db.session, three, cohort, make_cohort(cohort.organization, "Elsewhere", months_ago=3), utcnow())  # Three leaves
+    assert statements() == built and checked()[2].learners["KO2"] == 0
 
 
 def test_compare_shows_the_organizations_cohorts_only(client, login, load_content, world, enrol_learner) -> None:

@@ -17,9 +17,10 @@ over the whole cohort; distributions, the funnel and the at-risk list cover the 
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -34,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from lms.accounts.models import User
 from lms.catalog.models import KINDS, ContentRevision, Level, Objective, ObjectiveKind
 from lms.catalog.revision import cached
+from lms.catalog.revision import token as content_token
 from lms.catalog.services import active_levels
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
@@ -1077,57 +1079,116 @@ def _objectives(session: DbSession) -> list[Objective]:
 
 
 def trend(session: DbSession, cohort: Cohort, now: datetime) -> list[MonthPoint]:
-    """For each program month so far, replay the evidence recorded before the month ended
-    with the program's mastery method. Three statements whatever the evidence."""
-    return _replay(session, cohort, now, policy(session), _objectives(session))
+    """For each program month so far, the cohort's mastery at its end: the months gone by
+    replayed from the evidence recorded before each ended with the program's mastery method
+    (kept while that evidence is the same), the running month as its mastery stands now."""
+    return _months(session, cohort, now, policy(session), _objectives(session))
 
 
-def _replay(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
-    """Each learner's points on each objective are read once, in the order recorded, with
-    the program month each falls in (worked out in SQL from the months' ends: no time is
-    read per row); the method gives their level at the end of every month in one pass
-    (``MasteryMethod.levels_at``)."""
-    method = rules.method
+def _months(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
     today = cohort_today(cohort, now)
     last = min(current_month(cohort.start_date, today), PROGRAM_MONTHS)
     ends = [month_opens_on(cohort.start_date, month + 1) for month in range(1, last + 1)]
+    finished = [day for day in ends if day <= today]
+    points = _finished_months(session, cohort, rules, objectives, finished) if finished else []
+    if len(finished) < len(ends):  # the running month: each learner's mastery now
+        now_levels: dict[int, list[float | None]] = defaultdict(list)
+        for objective_id, level in session.execute(
+                select(Mastery.objective_id, Mastery.level).join(Enrolment, Enrolment.user_id == Mastery.user_id)
+                .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
+                       Mastery.objective_id.in_([o.id for o in objectives]))):
+            now_levels[objective_id].append(level)
+        points.append(_month_point(len(ends), ends[-1], today, now_levels, objectives))
+    return points
+
+
+# The months gone by, kept in this process: (database, cohort, its months' ends and time
+# zone, the policy, the objectives, what the evidence before the last month's end adds up
+# to) -> their points. New evidence is recorded now, in the running month, and leaves
+# them be; withdrawn or regraded evidence (deleted, then recorded anew now), evidence
+# recorded late, a learner joining or leaving with evidence, a new policy or curriculum,
+# new dates or a content load each change the key.
+FINISHED_KEPT = 64
+_finished: OrderedDict[tuple[Any, ...], list[MonthPoint]] = OrderedDict()
+_finished_lock = threading.Lock()
+
+
+def _finished_months(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[Objective],
+                     ends: list[date]) -> list[MonthPoint]:
+    before = _evidence_before(cohort, objectives, ends[-1])
+    sums = session.execute(before.with_only_columns(
+        func.count(), func.min(Evidence.id), func.max(Evidence.id), func.sum(Evidence.id), func.sum(Evidence.user_id),
+        func.sum(Evidence.objective_id), func.sum(Evidence.level), func.sum(Evidence.weight))).one()
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), content_token(session), cohort.id,
+           tuple(ends), cohort.timezone, repr(sorted(rules.settings.items())), repr(rules.weights),
+           tuple((o.id, o.key, o.kind) for o in objectives),
+           tuple(round(value, 6) if isinstance(value, float) else value for value in sums))  # sums of floats: any order
+    with _finished_lock:
+        found = _finished.get(key)
+        if found is not None:
+            _finished.move_to_end(key)
+            return list(found)
+    points = _replay(session, cohort, rules, objectives, ends)
+    with _finished_lock:
+        _finished[key] = points
+        while len(_finished) > FINISHED_KEPT:
+            _finished.popitem(last=False)
+    return list(points)
+
+
+def forget_finished_months() -> None:
+    """Drop the months this process keeps (a test starts with none kept)."""
+    with _finished_lock:
+        _finished.clear()
+
+
+def _evidence_before(cohort: Cohort, objectives: list[Objective], day: date) -> Any:
+    """The cohort's current learners' evidence on ``objectives`` recorded before ``day``
+    opens in the cohort's time zone."""
+    return (select(Evidence.id).join(Enrolment, Enrolment.user_id == Evidence.user_id)
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
+                   Evidence.objective_id.in_([o.id for o in objectives]), Evidence.recorded_at < opens_at(cohort, day)))
+
+
+def _replay(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[Objective], ends: list[date]) -> list[MonthPoint]:
+    """The months ending on ``ends`` (gone by): each learner's points on each objective are
+    read once, in the order recorded, with the program month each falls in (worked out in
+    SQL from the months' ends: no time is read per row); the method gives their level at
+    the end of every month in one pass (``MasteryMethod.levels_at``)."""
+    method = rules.method
     month_of = case(*((Evidence.recorded_at < opens_at(cohort, day), month) for month, day in enumerate(ends, start=1)),
-                    else_=None) if ends else None
+                    else_=None)
     history: dict[tuple[int, int], list[Point]] = defaultdict(list)
     months: dict[tuple[int, int], list[int]] = defaultdict(list)  # the month of each point, in order
-    if month_of is not None:
-        # Core, fetched at once: plain tuples, none of the ORM's work (or a fetch call) per row
-        # (200,000s of rows); evidence recorded after the last month so far ended is no month's
-        rows = session.connection().execute(
-            select(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, month_of)
-            .join(Enrolment, Enrolment.user_id == Evidence.user_id)
-            .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
-                   Evidence.objective_id.in_([o.id for o in objectives]), Evidence.recorded_at < opens_at(cohort, ends[-1]))
-            .order_by(Evidence.recorded_at, Evidence.id)).all()
-        for user_id, objective_id, level, weight, month in rows:
-            pair = (user_id, objective_id)
-            history[pair].append(Point(level, weight))
-            months[pair].append(month)
+    # Core, fetched at once: plain tuples, none of the ORM's work (or a fetch call) per row (200,000s of rows)
+    rows = session.connection().execute(
+        _evidence_before(cohort, objectives, ends[-1])
+        .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, month_of)
+        .order_by(Evidence.recorded_at, Evidence.id)).all()
+    for user_id, objective_id, level, weight, month in rows:
+        pair = (user_id, objective_id)
+        history[pair].append(Point(level, weight))
+        months[pair].append(month)
     # month index -> objective id -> the level of each learner with evidence on it by then
     levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
     for pair, points in history.items():
         marks = months[pair]
-        cuts = [bisect_right(marks, month) for month in range(1, last + 1)]
+        cuts = [bisect_right(marks, month) for month in range(1, len(ends) + 1)]
         for index, (cut, level) in enumerate(zip(cuts, method.levels_at(points, cuts), strict=True)):
             if cut:
                 levels[index][pair[1]].append(level)
-    result: list[MonthPoint] = []
-    for index, ends_on in enumerate(ends):
-        found = levels[index]
-        by_kind: dict[ObjectiveKind, list[float | None]] = defaultdict(list)
-        for o in objectives:
-            by_kind[o.kind].extend(found[o.id])
-        result.append(MonthPoint(
-            month=index + 1, ends_on=ends_on, partial=ends_on > today,
-            means={o.key: _mean(found[o.id]) for o in objectives},
-            learners={o.key: sum(1 for v in found[o.id] if v is not None) for o in objectives},
-            kinds={kind: _mean(by_kind[kind]) for kind in KINDS}))
-    return result
+    return [_month_point(index + 1, ends_on, ends_on, levels[index], objectives) for index, ends_on in enumerate(ends)]
+
+
+def _month_point(month: int, ends_on: date, today: date, found: dict[int, list[float | None]],
+                 objectives: list[Objective]) -> MonthPoint:
+    by_kind: dict[ObjectiveKind, list[float | None]] = defaultdict(list)
+    for o in objectives:
+        by_kind[o.kind].extend(found.get(o.id, ()))
+    return MonthPoint(month=month, ends_on=ends_on, partial=ends_on > today,
+                      means={o.key: _mean(found.get(o.id, ())) for o in objectives},
+                      learners={o.key: sum(1 for v in found.get(o.id, ()) if v is not None) for o in objectives},
+                      kinds={kind: _mean(by_kind[kind]) for kind in KINDS})
 
 
 @dataclass(frozen=True)
@@ -1142,7 +1203,7 @@ class TrendPage:
 def trend_page(session: DbSession, cohort: Cohort, now: datetime) -> TrendPage:
     rules, objectives = policy(session), _objectives(session)
     return TrendPage(cohort=cohort, month=current_month(cohort.start_date, cohort_today(cohort, now)), policy=rules,
-                     objectives=objectives, points=_replay(session, cohort, now, rules, objectives))
+                     objectives=objectives, points=_months(session, cohort, now, rules, objectives))
 
 
 # --------------------------------------------------------------------------- cohorts side by side

@@ -74,7 +74,8 @@ def export(cohort_id: int, fmt: str) -> Response | str:
 def trend(cohort_id: int) -> str:
     """Kept like the heat map: the cohort's stamp changes with every evidence its learners
     get (each rewrites their mastery), its members, the cohort and the curriculum. Built, it
-    replays the cohort's evidence (a second at 500 learners); kept, it costs the stamp."""
+    replays the evidence of the months gone by unless they are kept (``services.trend``);
+    kept, it costs the stamp."""
     user = signed_in()
 
     def render() -> str:
