@@ -964,6 +964,13 @@ class HeatMap:
         return "desc" if sort == self.sort and not self.descending else "asc"
 
 
+def at_risk_ids(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
+    """The ids of the cohort's learners at risk, as the heat map judges them, from one line
+    per learner (``learner_summaries``): none of its distributions, funnel or rows."""
+    ctx = _context(session, cohort, now)
+    return {s.user_id for s in learner_summaries(session, cohort, ctx.columns, ctx.today, ctx.rules) if s.at_risk}
+
+
 def _matches(learner: Summary, query: str, risk_only: bool) -> bool:
     if risk_only and not learner.at_risk:
         return False

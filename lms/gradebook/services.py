@@ -3,7 +3,7 @@ module quizzes, assignments, portfolio reviews, level exams) in program-month or
 cell with a status and a score. Read in a fixed number of statements whatever the number
 of learners: the due dates and overdue items come from the kept schedule state
 (``lms.progress.state``: nothing worked out per learner on a view), the learners at risk
-from ``lms.competency.services.heat_map``, quiz grades from the quiz's own grading method.
+from ``lms.competency.services.at_risk_ids``, quiz grades from the quiz's own grading method.
 The page shows ``PER_PAGE`` learners at a time, by name, filtered over the whole cohort;
 only the shown learners' rows are built unless a filter needs every row's cells.
 
@@ -33,7 +33,7 @@ from lms.catalog.models import Lesson
 from lms.catalog.revision import cached
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.competency.services import Paging, heat_map, learners_of, paging
+from lms.competency.services import Paging, at_risk_ids, learners_of, paging
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
@@ -281,12 +281,6 @@ def _quiz_grading(session: DbSession, columns: Sequence[Column]) -> dict[int, An
         .options(load_only(Quiz.id, Quiz.grading)))} if columns else {}
 
 
-def _at_risk(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
-    """The ids of the cohort's learners at risk: the heat map's judgement over the whole
-    cohort, read as one line per learner (its summaries), no row built."""
-    return {learner.user_id for learner in heat_map(session, cohort, now, date_all=False).risky}
-
-
 def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Sequence[Column], at_risk: set[int],
           quiz_grading: Mapping[int, Any], today: date) -> list[Row]:
     """The rows of ``users``, in a fixed number of statements whatever their number."""
@@ -409,7 +403,7 @@ def _reading(session: DbSession, cohort: Cohort, now: datetime, module: str | No
     every = _columns(session)
     modules = list(dict.fromkeys((c.module_key, c.module_title or "") for c in every if c.module_key))
     columns = [c for c in every if module is None or c.module_key == module]
-    return _Reading(session=session, cohort=cohort, users=users, at_risk=_at_risk(session, cohort, now) if users else set(),
+    return _Reading(session=session, cohort=cohort, users=users, at_risk=at_risk_ids(session, cohort, now) if users else set(),
                     columns=columns, quiz_grading=_quiz_grading(session, columns), today=cohort_today(cohort, now)), modules
 
 
@@ -467,7 +461,7 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
     size = chunk or EXPORT_CHUNK
     columns = [c for c in _columns(session) if module is None or c.module_key == module]
     quiz_grading = _quiz_grading(session, columns)
-    at_risk = _at_risk(session, cohort, now)
+    at_risk = at_risk_ids(session, cohort, now)
     today = cohort_today(cohort, now)
     current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
     estimate = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
