@@ -16,8 +16,9 @@ mastery and the schedule state, then times:
                   built (the kept pages emptied before each run) and kept (viewed again
                   with nothing it shows changed: the cohort's stamp read, the page served)
   cohort page     GET /cohorts/<id>, likewise
-  gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue (a filter that
-                  builds every learner's row to choose), likewise
+  gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
+                  ?show=ungraded (filters that build the rows of the learners SQL says they
+                  may show, then choose from their cells), likewise
   trend page      GET /cohorts/<id>/competency/trend (the cohort's mastery at each month's end,
                   the months gone by replayed from their evidence, the running month its
                   mastery now): built with nothing kept, built with the months gone by kept
@@ -242,7 +243,11 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         book, statements, size = timed_get(client, f"/cohorts/{cohort_id}/gradebook", min(runs, 3))
         results.append(("gradebook page (100 learners a page)", book, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
         late, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/gradebook?show=overdue", min(runs, 3))
-        results.append(("gradebook page, overdue filter (every row's cells)", late, f"{statements} SQL statements"))
+        results.append(("gradebook page, overdue filter (the rows of those with an item overdue)", late,
+                        f"{statements} SQL statements"))
+        waiting, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/gradebook?show=ungraded", min(runs, 3))
+        results.append(("gradebook page, ungraded filter (the rows of those with work to mark)", waiting,
+                        f"{statements} SQL statements"))
         def nothing_kept() -> None:
             kept.clear()
             forget_finished_months()
