@@ -12,9 +12,13 @@ signs in as a demo learner and drives --clients concurrent clients (threads, one
 connection a request, as gunicorn's sync workers close each) for --duration seconds each,
 in --rounds turns with the targets taking turns (a slow spell of a shared machine then falls
 on all of them), against hello, the learner home (/home) and the progress page
-(/progress). It prints requests/s, p50 and p95 of each, the pages' requests/s as a % of
-hello's, beside the targets (>= 25% of hello, p95 <= 40 ms), and each page's SQL statement
-count and size (measured in-process, through the test client).
+(/progress), and a second floor: the app's /healthz signed in, a request that loads its
+signed-in user and renders nothing (what every signed-in page costs before its own work).
+It prints requests/s, p50 and p95 of each, the pages' requests/s as a % of hello's, beside
+the targets (>= 25% of hello, p95 <= 40 ms), each page's SQL statement count and size
+(measured in-process, through the test client), and, on Linux, the CPU each request cost
+each kind of process while it was measured: the server's gunicorn processes, PostgreSQL's
+processes (every ``postgres`` process of the machine) and the client (this process).
 
     .venv/bin/python bench/everyday.py                       # SQLite, 15 s a target, 8 clients
     .venv/bin/python bench/everyday.py --duration 5 --database-url postgresql://postgres@127.0.0.1:5432/lms_bench_everyday
@@ -57,6 +61,7 @@ from two_nodes import Process, drop_database, free_port, recreate_database, sign
 
 LEARNER = 1  # learner01@demo.lms: months of activity from the demo's profiles
 PAGES = (("learner home", "/home"), ("progress page", "/progress"))
+SIGNED_IN = ("signed in, no page", "/healthz")  # the app's own floor: the session read, the user loaded, nothing rendered
 KEPT, BUILT = "kept", "built"  # served from the page cache (lms.web.page_cache) / built on every view (PAGE_CACHE_SIZE=0)
 TARGET_SHARE = 25.0    # % of hello's requests/s
 TARGET_P95_MS = 40.0
@@ -106,10 +111,16 @@ def gunicorn(name: str, app: str, env: dict[str, str], folder: Path, workers: in
                         "--graceful-timeout", "5", "--chdir", str(chdir), app], env, folder), port
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    group: int  # its process group (gunicorn's master and workers): started in its own session
+
+
 @contextmanager
-def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[int, int, int]]:
+def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[Server, Server, Server]]:
     """hello, the app, and the app with its page cache off, each under ``gunicorn -w workers``
-    (sync workers); their ports."""
+    (sync workers)."""
     env = {**os.environ, "LMS_ENV": "development", "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48),
            "FLASK_APP": "wsgi", "LMS_INSTANCE_PATH": str(folder / "instance")}
     env.pop("TEST_DATABASE_URL", None)
@@ -125,7 +136,7 @@ def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[int, int, in
         for port, path in ((floor_port, "/"), (app_port, "/healthz"), (built_port, "/healthz")):
             wait_until(lambda port=port, path=path: requests.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200,
                        60, f"gunicorn on port {port}", processes)
-        yield floor_port, app_port, built_port
+        yield (Server(floor_port, floor.popen.pid), Server(app_port, app.popen.pid), Server(built_port, built.popen.pid))
     finally:
         stop_all(processes)
 
@@ -203,6 +214,60 @@ def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Lo
     elapsed = time.perf_counter() - began
     every = [ms for mine in latencies for ms in mine]
     return Load(len(every), sum(errors), elapsed, every)
+
+
+# --------------------------------------------------------------------------- CPU by kind of process
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU milliseconds used so far: by one server's processes (its gunicorn master and
+    workers: a process group), by the database server's processes, by this process (the
+    client). None where /proc cannot tell (not Linux)."""
+
+    server: float | None
+    database: float | None
+    client: float
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        def less(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a - b
+
+        return Cpu(less(self.server, other.server), less(self.database, other.database), self.client - other.client)
+
+    def __add__(self, other: Cpu) -> Cpu:
+        def more(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a + b
+
+        return Cpu(more(self.server, other.server), more(self.database, other.database), self.client + other.client)
+
+
+def cpu_now(group: int) -> Cpu:
+    """The CPU used so far by process group ``group`` (a server started in its own session),
+    by every ``postgres`` process, and by this process, from /proc (Linux)."""
+    own = os.times()
+    client = (own.user + own.system) * 1000
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return Cpu(None, None, client)
+    server = database = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ... utime (11), stime (12)
+        used = (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS
+        if int(fields[2]) == group:
+            server += used
+        elif name == "postgres":
+            database += used
+    return Cpu(server, database, client)
 
 
 # --------------------------------------------------------------------------- in-process measures
@@ -300,25 +365,31 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
         db.engine.dispose()
     say(f"Starting gunicorn -w {args.workers} three times (hello, the app, the app with PAGE_CACHE_SIZE=0) ...")
     with servers(url, folder, args.workers) as (floor, lms, built):
-        cookie = signed_in_cookie(lms, email, DEMO_PASSWORD)
-        targets = [("hello (bare Flask)", floor, "/", "")] + [
-            (f"{name} ({how})", port, path, cookie) for how, port in ((KEPT, lms), (BUILT, built)) for name, path in PAGES]
-        for _name, port, path, who in targets:
-            drive(port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
+        cookie = signed_in_cookie(lms.port, email, DEMO_PASSWORD)
+        targets = [("hello (bare Flask)", floor, "/", ""), (f"{SIGNED_IN[0]} ({SIGNED_IN[1]})", lms, SIGNED_IN[1], cookie)] + [
+            (f"{name} ({how})", server, path, cookie) for how, server in ((KEPT, lms), (BUILT, built)) for name, path in PAGES]
+        for _name, server, path, who in targets:
+            drive(server.port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
         # The targets take turns, --rounds times, so that a slower spell of this shared machine
         # falls on all of them rather than on whichever was measured then.
         each = args.duration / args.rounds
         rounds: list[list[Load]] = []
+        used = {name: Cpu(0.0, 0.0, 0.0) for name, *_rest in targets}
         for number in range(1, args.rounds + 1):
             say(f"  round {number} of {args.rounds}: each target {each:g} s at {args.clients} clients ...")
-            rounds.append([drive(port, path, who, args.clients, each) for _name, port, path, who in targets])
+            loads = []
+            for name, server, path, who in targets:
+                before = cpu_now(server.group)
+                loads.append(drive(server.port, path, who, args.clients, each))
+                used[name] = used[name] + (cpu_now(server.group) - before)
+            rounds.append(loads)
     results = [(name, combined([loads[index] for loads in rounds])) for index, (name, *_rest) in enumerate(targets)]
     spread = {name: [loads[index].per_second / loads[0].per_second * 100 for loads in rounds]
               for index, (name, *_rest) in enumerate(targets)}
     floor_rate = results[0][1].per_second
     print(f"Everyday pages under gunicorn -w {args.workers} (sync), {args.clients} concurrent clients, "
           f"{args.duration:g} s each, {args.database}; signed in as {email}")
-    print(f"  {'':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'% of hello':>11}  "
+    print(f"  {'':<30} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'% of hello':>11}  "
           f"target (>= {TARGET_SHARE:g}%, p95 <= {TARGET_P95_MS:g} ms)   statements, size")
     for name, load in results:
         share = load.per_second / floor_rate * 100
@@ -329,11 +400,26 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
             verdict = "met" if met else ("NOT met: " + ", ".join(
                 part for part, bad in (("share", share < TARGET_SHARE), ("p95", load.percentile(95) > TARGET_P95_MS)) if bad))
         extra = f"{counts[name][0]} statements, {counts[name][1] // 1024} KiB" if is_page else ""
-        print(f"  {name:<24} {load.per_second:8.1f} {load.percentile(50):8.1f} {load.percentile(95):8.1f} {load.errors:7d} "
+        print(f"  {name:<30} {load.per_second:8.1f} {load.percentile(50):8.1f} {load.percentile(95):8.1f} {load.errors:7d} "
               f"{share:10.1f}%  {verdict:<40} {extra}")
     if args.rounds > 1:
         print(f"  % of hello in each round ({args.rounds} rounds of {args.duration / args.rounds:g} s a target): "
-              + "; ".join(f"{name} " + " / ".join(f"{share:.1f}" for share in spread[name]) for name in counts))
+              + "; ".join(f"{name} " + " / ".join(f"{share:.1f}" for share in spread[name]) for name, _load in results[1:]))
+    print_cpu(results, used, args.database)
+
+
+def print_cpu(results: list[tuple[str, Load]], used: dict[str, Cpu], database: str) -> None:
+    """Each target's CPU ms a request, by kind of process, beside hello's."""
+    if any(cpu.server is None for cpu in used.values()):
+        print("  (CPU by process: /proc is not there to read)")
+        return
+    print(f"  CPU a request while each was measured, ms: {'':<3} {'server':>8} {'database':>9} {'client':>8} {'all':>8}")
+    for name, load in results:
+        cpu, count = used[name], max(load.requests, 1)
+        parts = [cpu.server or 0.0, cpu.database or 0.0, cpu.client]
+        print(f"  {name:<44} " + " ".join(f"{part / count:8.2f}" for part in parts) + f" {sum(parts) / count:8.2f}")
+    if database == "SQLite":
+        print("  (SQLite runs inside the server's processes; the database column is whatever else PostgreSQL did meanwhile)")
 
 
 def main(argv: list[str] | None = None) -> None:
