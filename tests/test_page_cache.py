@@ -36,8 +36,9 @@ from lms.learning.models import OverrideKind
 from lms.learning.services import build_schedule, grant_override
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import notify
+from lms.progress import state
 from lms.progress.services import mark_read
-from lms.web.page_cache import cache_of, quarter_hour
+from lms.web.page_cache import Scope, cache_of, quarter_hour, read_stamp
 
 PAGES = ("/home", "/progress")
 TOKEN = re.compile(r'name="csrf_token" value="[^"]+"')
@@ -178,6 +179,25 @@ def test_a_kept_page_is_never_stale(learner: Learner, client, change: Callable[[
     fresh = {url: body(client.get(url)) for url in PAGES}
     assert kept == fresh
     assert kept != before  # the change shows on the learner's pages: the test proves something
+
+
+def test_the_schedule_state_rewritten_changes_that_learners_stamp_only(learner: Learner, enrol_learner) -> None:
+    """The stamp reads the schedule state as one row, the learner's line and the random
+    revision it gets whenever their rows are written (``state.refresh``), not the rows."""
+    other = enrol_learner(learner.cohort, name="Otto Other")
+    db.session.commit()
+    query = cache_of(learner.app).query(Scope.LEARNER)
+
+    def stamp() -> tuple[Any, ...]:
+        return read_stamp(db.session, query, learner.learner.id, utcnow()).values
+
+    before = stamp()
+    state.refresh(db.session, [other.id], utcnow())
+    db.session.commit()
+    assert stamp() == before
+    state.refresh(db.session, [learner.learner.id], utcnow())
+    db.session.commit()
+    assert stamp() != before
 
 
 def test_a_dismissed_announcement_leaves_the_kept_home(learner: Learner, client) -> None:

@@ -27,9 +27,7 @@ from lms.progress.models import (
     Mastery,
     MasteryMethodName,
     MasteryPolicy,
-    ProgressItem,
     ProgressLearner,
-    ProgressLevel,
 )
 from lms.progress.sources import SOURCES
 from lms.web.page_cache import fingerprint, summary
@@ -428,14 +426,12 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
 
 def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """What a learner's cached pages (``lms.web.page_cache``) show from this feature: the
-    lessons they marked read and their kept schedule state (items and levels)."""
+    lessons they marked read and their kept schedule state (items, levels, closing days).
+    The state is only ever written whole, a learner at a time (``state.refresh``), with a
+    fresh random revision on their line: that one row read by its key stands for all of
+    their rows, as a cohort's kept pages sum the revisions (``cohort_stamp``)."""
     return [select(fingerprint(LessonRead.lesson_id)).where(LessonRead.user_id == user_id).scalar_subquery(),
-            # the rest of an item (kind, key, title, role, place) is the curriculum's: the content revision
-            select(fingerprint(ProgressItem.id, ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done,
-                               ProgressItem.handed_in, ProgressItem.detail))
-            .where(ProgressItem.user_id == user_id).scalar_subquery(),
-            select(fingerprint(ProgressLevel.level_id, ProgressLevel.stage, ProgressLevel.started))
-            .where(ProgressLevel.user_id == user_id).scalar_subquery()]
+            select(summary(ProgressLearner.revision)).where(ProgressLearner.user_id == user_id).scalar_subquery()]
 
 
 def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
