@@ -1,9 +1,9 @@
 """The learner pages kept per process (``lms.web.page_cache``, issue 14 point 4): a kept
 home or progress page is never stale. After each kind of change a learner's pages show
-(their attempts, work, grades, reads, schedule, announcements, notifications, cohort,
-enrolment, the curriculum, a write from another connection behind the ORM's back), the
-page served from the cache equals the page built afresh, and it differs from the page
-before the change. A kept page costs a fixed handful of statements, carries the asker's
+(their attempts, work, grades, reads, schedule, stakeholders' answers, announcements,
+notifications, cohort, enrolment and pace, the curriculum, a write from another connection
+behind the ORM's back), the page served from the cache equals the page built afresh, and it
+differs from the page before the change. A kept page costs a fixed handful of statements, carries the asker's
 own CSRF token, and is never kept with a flashed message or for staff."""
 
 from __future__ import annotations
@@ -24,18 +24,19 @@ from lms.accounts.models import User
 from lms.announcements import services as announcements
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.assessment.services import start_attempt, submit_attempt
-from lms.catalog.models import Lesson, Phase
-from lms.cohorts.models import Cohort
+from lms.catalog.models import Lesson, Module, Phase
+from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
+from lms.feedback import services as feedback
 from lms.grading.models import GradeAction
 from lms.grading.services import rubric_for, save_grade
 from lms.learning import views as learning_views
 from lms.learning.models import OverrideKind
-from lms.learning.services import build_schedule, grant_override
+from lms.learning.services import build_schedule, grant_override, set_pace
 from lms.notifications.models import NotificationEvent
-from lms.notifications.services import notify
+from lms.notifications.services import mark_all_read, notify
 from lms.progress import state
 from lms.progress.services import mark_read
 from lms.web.page_cache import Scope, cache_of, quarter_hour, read_stamp
@@ -143,6 +144,23 @@ def lesson_renamed(world: Learner) -> None:
     first_lesson().title = "A lesson renamed by a content edit"
 
 
+def feedback_answered(world: Learner) -> None:
+    mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+    assert mlops is not None
+    _invite, token = feedback.invite(db.session, world.learner, mlops, "Dana Client", "dana@client.example", "customer",
+                                     utcnow(), lambda token: f"http://localhost/feedback/answer/{token}")
+    feedback.answer(db.session, token, {question.id: 4 for question in feedback.QUESTIONS}, "Clear and useful.", utcnow())
+    mark_all_read(db.session, world.learner.id, utcnow())  # the answer's notice read: the answer alone shows
+
+
+def joined_late_at_own_pace(world: Learner) -> None:
+    """The learner's enrolment now starts two months into the cohort, at their own pace."""
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.user_id == world.learner.id))
+    assert enrolment is not None
+    enrolment.started_at += timedelta(days=60)
+    set_pace(db.session, world.cohort, world.learner, Pace.OWN_START)
+
+
 def learner_renamed(world: Learner) -> None:
     db.session.get(User, world.learner.id).name = "Lea Renamed"  # type: ignore[union-attr]
 
@@ -160,6 +178,8 @@ CHANGES: dict[str, Callable[[Learner], Any]] = {
     "cohort start moved": cohort_moved,
     "lesson renamed": lesson_renamed,
     "learner renamed": learner_renamed,
+    "stakeholder feedback answered": feedback_answered,
+    "joined late, at their own pace": joined_late_at_own_pace,
 }
 
 
