@@ -16,11 +16,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, ReasonKind
-from lms.competency.services import Reason, ReviewError, Row, heat_map, record_review
+from lms.competency.render import reason_items
+from lms.competency.services import OVERDUE_SHOWN, Link, OverdueItem, Reason, ReviewError, Row, heat_map, record_review
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import month_opens_on
 from lms.progress.completion import learner_progress
+from lms.progress.models import ItemKind
 from tests.conftest import PASSWORD
 from tests.test_competency import do_work, evidence
 
@@ -348,3 +350,28 @@ def test_statements_do_not_grow_with_learners_or_reviews(cohort, client, login, 
     assert sum(1 for r in heat_map(db.session, group, utcnow()).at_risk) == 10
     assert db.session.scalar(select(func.count()).select_from(AtRiskReview)) == 13
     assert counts() == few
+
+
+def test_reasons_are_listed_linked_escaped_and_overdue_items_counted(app: Flask) -> None:
+    """The at-risk list's reasons (``competency_reasons``): each links where it shows on the
+    learner's page, says since when, escapes what it quotes; being behind lists the first
+    overdue items, each linked to its page, and counts the rest."""
+    learner = Link("progress.learner", (("cohort_id", 3), ("user_id", 7)))
+    items = tuple(OverdueItem(kind=ItemKind.QUIZ, key=f"quiz-{n}", title=f"Quiz <{n}>", due_on=date(2026, 3, n))
+                  for n in range(1, OVERDUE_SHOWN + 3))
+    behind = Reason(kind=ReasonKind.BEHIND, text="21 days behind schedule", since=date(2026, 3, 1),
+                    link=Link(learner.endpoint, learner.values, "overdue"), days_behind=21, items=items)
+    below = Reason(kind=ReasonKind.BELOW_BAR, text="KO2 below Proficient & more", since=date(2026, 4, 2),
+                   link=Link(learner.endpoint, learner.values, "objective-KO2"), objective="KO2")
+    with app.test_request_context("/"):
+        html = str(reason_items([behind, below]))
+    assert html.count('<li class="reason"') == 2
+    assert '<li class="reason" data-kind="behind">' in html
+    assert '<li class="reason" data-kind="below_bar" data-objective="KO2">' in html
+    assert '<a href="/cohorts/3/learners/7/progress#overdue">21 days behind schedule</a>' in html
+    assert '<a href="/cohorts/3/learners/7/progress#objective-KO2">KO2 below Proficient &amp; more</a>' in html
+    assert 'since <time datetime="2026-04-02">02 Apr 2026</time>' in html
+    shown = re.findall(r'<li><a href="/quizzes/(quiz-\d+)">Quiz &lt;\d+&gt;</a> <span class="muted">\(quiz, due \d\d Mar 2026\)', html)
+    assert shown == [f"quiz-{n}" for n in range(1, OVERDUE_SHOWN + 1)]
+    assert '<a href="/cohorts/3/learners/7/progress#overdue">and 2 more overdue</a>' in html
+    assert "Quiz <" not in html

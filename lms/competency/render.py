@@ -8,13 +8,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
 
-from flask import url_for
+from flask import g, url_for
 from markupsafe import Markup, escape
 
-from lms.competency.services import Cell, Column, MapLine
+from lms.competency.services import Cell, Column, Link, MapLine, Reason
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
+_LINK_URLS = "competency_link_urls"  # g: this request's URLs by (endpoint, values)
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # what ``url_for`` leaves as it is in an anchor
+
+
+def link_url(link: Link) -> str:
+    """What ``url_for`` answers for ``link``, each endpoint and values built once a request:
+    a page of the at-risk list links each learner's page once for every reason (with the
+    reason's anchor) and the same overdue items for many learners."""
+    built: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = g.setdefault(_LINK_URLS, {})
+    key = (link.endpoint, link.values)
+    url = built.get(key)
+    if url is None:
+        url = built[key] = url_for(link.endpoint, **link.args)
+    return f"{url}#{quote(link.anchor, safe=_ANCHOR_SAFE)}" if link.anchor else url
+
+
+def reason_items(reasons: Sequence[Reason]) -> Markup:
+    """Each reason a learner is at risk for as a list item: the reason linked to where it
+    shows on the learner's page, since when, and for being behind the first overdue items
+    (each linked, with its kind and due date) and how many more."""
+    parts = []
+    for reason in reasons:
+        href = escape(link_url(reason.link))
+        objective = f' data-objective="{escape(reason.objective)}"' if reason.objective else ""
+        parts.append(f'<li class="reason" data-kind="{reason.kind.value}"{objective}>\n'
+                     f'  <a href="{href}">{escape(reason.text)}</a>\n'
+                     f'  <span class="muted small">since <time datetime="{reason.since.isoformat()}">'
+                     f'{reason.since:%d %b %Y}</time></span>\n')
+        if reason.items:
+            parts.append('  <ul class="overdue-items small">\n')
+            for item in reason.shown_items:
+                parts.append(f'    <li><a href="{escape(link_url(item.link))}">{escape(item.title)}</a> '
+                             f'<span class="muted">({item.kind.value}, due {item.due_on:%d %b %Y})</span></li>\n')
+            if reason.more_items:
+                parts.append(f'    <li><a href="{href}">and {reason.more_items} more overdue</a></li>\n')
+            parts.append("  </ul>\n")
+        parts.append("</li>")
+    return Markup("".join(parts))  # noqa: S704 - every value in it is escaped above (kinds are enum constants)
 
 
 def cell_html(cell: Cell) -> str:

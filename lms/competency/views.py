@@ -16,7 +16,7 @@ from lms.competency import services
 from lms.competency.charts import trend_chart
 from lms.competency.exports import EXPORTERS, ORGANIZATION_EXPORTERS, organization_export
 from lms.competency.forms import ReviewForm
-from lms.competency.render import heat_rows
+from lms.competency.render import heat_rows, reason_items
 from lms.database import utcnow
 from lms.extensions import db
 from lms.jobs import exports
@@ -25,6 +25,7 @@ from lms.web.forms import add_error
 from lms.web.page_cache import Viewer, cached_page
 
 bp = Blueprint("competency", __name__, template_folder="templates")
+bp.add_app_template_global(reason_items, "competency_reasons")
 
 
 def _cohort(cohort_id: int) -> Cohort:
