@@ -134,9 +134,9 @@ def test_a_kept_heat_map_costs_its_stamp(world: Learner, client) -> None:
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert cache.hits == hits + 1
-    # the signed-in user; the route's access rule: the cohort, the person's roles, their
-    # enrolment; the stamp
-    assert len(statements) <= 5, "\n".join(statement[:120] for statement in statements)
+    # the signed-in user; the route's access rule: the cohort, the person's ties to
+    # organizations and cohorts; the stamp
+    assert len(statements) <= 4, "\n".join(statement[:120] for statement in statements)
 
 
 def test_another_cohorts_staff_is_still_refused(world: Learner, make_user, login) -> None:

@@ -17,7 +17,7 @@ from lms.accounts.current import load_with_signed_in_user, loaded_with_user
 from lms.accounts.models import User
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
-from lms.cohorts.roles import roles_of
+from lms.cohorts.roles import roles_of, ties_of
 from lms.extensions import db
 from lms.web.access import AccessRule, Decision
 
@@ -126,10 +126,10 @@ class OrganizationAdmin(AccessRule):
             return Decision.NOT_FOUND
         if user.is_admin:
             return Decision.ALLOW
-        roles = roles_of(db.session, user)
-        if org.id in roles.admin_of:
+        ties = ties_of(db.session, user)
+        if org.id in ties.admin_of:
             return Decision.ALLOW
-        return Decision.FORBID if org.id in roles.member_of else Decision.NOT_FOUND
+        return Decision.FORBID if org.id in ties.member_of else Decision.NOT_FOUND
 
 
 class CohortRole(AccessRule):
@@ -150,12 +150,12 @@ class CohortRole(AccessRule):
             return Decision.NOT_FOUND
         if user.is_admin:
             return Decision.ALLOW
-        roles = roles_of(db.session, user)
-        if cohort.organization_id in roles.admin_of:
+        ties = ties_of(db.session, user)
+        if cohort.organization_id in ties.admin_of:
             return Decision.ALLOW
-        if self.instructors and cohort.id in roles.instructs:
+        if self.instructors and cohort.id in ties.instructs:
             return Decision.ALLOW
-        return Decision.FORBID if cohort.organization_id in roles.member_of else Decision.NOT_FOUND
+        return Decision.FORBID if cohort.organization_id in ties.member_of else Decision.NOT_FOUND
 
 
 SIGNED_IN = SignedIn()

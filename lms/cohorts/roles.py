@@ -48,9 +48,20 @@ class _Tie(IntEnum):
     MEMBER_OF = 3    # the organization of a cohort they are or were enrolled in, or teach
 
 
-def roles_of(session: DbSession, user: User) -> Roles:
-    """Two statements: the ids (organizations administered, cohorts taught, organizations
-    belonged to) in one, the active enrolment with its cohort in the other."""
+@dataclass(frozen=True)
+class Ties:
+    """Which organizations a person administers, which cohorts they teach, and which
+    organizations they belong to in any role: what a cohort's or organization's access rule
+    asks (``roles_of`` adds the active enrolment)."""
+
+    admin_of: frozenset[int]
+    instructs: frozenset[int]
+    member_of: frozenset[int]
+
+
+def ties_of(session: DbSession, user: User) -> Ties:
+    """One statement: the organizations administered, the cohorts taught, the organizations
+    belonged to (administered, or of a cohort they are or were enrolled in, or teach)."""
     taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)
     rows = session.execute(union_all(
         select(literal_column(str(_Tie.ADMIN_OF.value)), organization_admins.c.organization_id)
@@ -63,11 +74,17 @@ def roles_of(session: DbSession, user: User) -> Roles:
     for tie, found in rows:
         ids[_Tie(tie)].add(found)
     admin_of = frozenset(ids[_Tie.ADMIN_OF])
+    return Ties(admin_of=admin_of, instructs=frozenset(ids[_Tie.INSTRUCTS]), member_of=admin_of | frozenset(ids[_Tie.MEMBER_OF]))
+
+
+def roles_of(session: DbSession, user: User) -> Roles:
+    """Two statements: the ties (``ties_of``), and the active enrolment with its cohort."""
+    ties = ties_of(session, user)
     enrolment = session.scalar(
         select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None))
         .options(joinedload(Enrolment.cohort, innerjoin=True)))
-    return Roles(is_admin=user.is_admin, admin_of=admin_of, instructs=frozenset(ids[_Tie.INSTRUCTS]),
-                 enrolment=enrolment, member_of=admin_of | frozenset(ids[_Tie.MEMBER_OF]))
+    return Roles(is_admin=user.is_admin, admin_of=ties.admin_of, instructs=ties.instructs, enrolment=enrolment,
+                 member_of=ties.member_of)
 
 
 def add_organization_admin(session: DbSession, org: Organization, email: str, name: str,
