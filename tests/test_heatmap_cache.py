@@ -139,6 +139,25 @@ def test_a_kept_heat_map_costs_its_stamp(world: Learner, client) -> None:
     assert len(statements) <= 4, "\n".join(statement[:120] for statement in statements)
 
 
+def test_a_built_heat_map_reads_its_cohort_once(world: Learner, client) -> None:
+    """The route's access rule reads the cohort; the view uses that row (``hold``) rather
+    than reading it again."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    page = url(world)
+    cache_of(world.app).clear()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(page).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    cohort_rows = [s for s in statements if " ".join(s.split()).startswith("SELECT cohorts.id")]
+    assert len(cohort_rows) == 1, "\n".join(s[:120] for s in statements)
+
+
 def test_another_cohorts_staff_is_still_refused(world: Learner, make_user, login) -> None:
     """Keeping a page never skips the route's access rule."""
     client = world.app.test_client()

@@ -19,7 +19,7 @@ from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.cohorts.roles import roles_of, ties_of
 from lms.extensions import db
-from lms.web.access import AccessRule, Decision
+from lms.web.access import AccessRule, Decision, hold
 
 # Read with the signed-in user on safe requests (lms.accounts.current): the navigation and
 # the Learner and Staff rules need no statement of their own.
@@ -121,7 +121,7 @@ class OrganizationAdmin(AccessRule):
     def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
         if user is None:
             return Decision.LOGIN
-        org = db.session.get(Organization, view_args[self.arg])
+        org = hold(db.session.get(Organization, view_args[self.arg]))
         if org is None:
             return Decision.NOT_FOUND
         if user.is_admin:
@@ -143,7 +143,7 @@ class CohortRole(AccessRule):
     def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
         if user is None:
             return Decision.LOGIN
-        cohort = db.session.get(Cohort, view_args[self.arg])
+        cohort = hold(db.session.get(Cohort, view_args[self.arg]))
         if cohort is None:
             return Decision.NOT_FOUND
         if self.learner_arg and not is_learner_of(db.session, cohort.id, view_args[self.learner_arg]):

@@ -9,9 +9,9 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, g, request
 
 
 class Decision(enum.Enum):
@@ -43,6 +43,16 @@ class Public(AccessRule):
 
 PUBLIC = Public()
 POLICY_KEY = "lms.access_policy"
+HELD_KEY = "lms_access_held"  # g: what this request's access rule read, held for its view
+T = TypeVar("T")
+
+
+def hold(found: T) -> T:
+    """Keep ``found`` (a row a rule read, such as the route's cohort) referenced for the rest
+    of the request: the ORM session's identity map holds its objects weakly, so the view's
+    own ``session.get`` of the same row would otherwise read it again."""
+    g.setdefault(HELD_KEY, []).append(found)
+    return found
 
 
 def install_policy(app: Flask, policy: Mapping[str, AccessRule]) -> None:
