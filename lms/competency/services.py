@@ -36,7 +36,7 @@ from lms.accounts.models import User
 from lms.catalog.models import KINDS, ContentRevision, Level, Objective, ObjectiveKind
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
-from lms.catalog.services import active_levels
+from lms.catalog.services import kept_levels
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, ReasonKind, ReasonSnapshot
@@ -1006,7 +1006,7 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
                    learners_in_order=ordered, risky=risky,
                    distributions=_distributions(cohort, columns, figures, legend, len(learners)),
                    funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), len(learners),
-                                  active_levels(session), month),
+                                  kept_levels(session), month),
                    sort=chosen, descending=descending, reviews={}, on_page=pages.slice(picked),
                    risk_on_page=risk_pages.slice(risky), date_all=date_all, paging=pages, risk_paging=risk_pages,
                    query=query.strip(), risk_only=risk_only, context=ctx)
@@ -1285,7 +1285,7 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     nothing is read or worked out per learner."""
     rules = policy(session)
     objectives = objectives_with_modules(session)
-    levels = active_levels(session)
+    levels = kept_levels(session)
     cohorts = list(session.scalars(select(Cohort).where(Cohort.organization_id == organization.id)
                                    .order_by(Cohort.start_date, Cohort.name)))
     ids = [c.id for c in cohorts]

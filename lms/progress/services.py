@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.catalog.models import Lesson, Objective, ObjectiveKind
+from lms.catalog.revision import cached
 from lms.cohorts.models import Enrolment
 from lms.database import DbSession
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
@@ -104,7 +105,13 @@ class Policy:
 
 
 def policy(session: DbSession) -> Policy:
-    """The loaded program's policy (content/mastery.yml), or the defaults before any is loaded."""
+    """The loaded program's policy (content/mastery.yml), or the defaults before any is
+    loaded: kept in this process for the content revision (``lms.catalog.revision``; the
+    policy is a content item, so a new one replaces the revision)."""
+    return cached(session, "progress.policy", _policy)
+
+
+def _policy(session: DbSession) -> Policy:
     row = session.scalar(select(MasteryPolicy).where(MasteryPolicy.retired_at.is_(None)).order_by(MasteryPolicy.id))
     if row is None:
         return Policy(dict(DEFAULT_SETTINGS), dict(DEFAULT_THRESHOLDS), DEFAULT_AT_RISK_BELOW, default_weights())
