@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import ColumnElement, exists
+from sqlalchemy.orm import joinedload
 
 from lms.accounts.current import load_with_signed_in_user, loaded_with_user
 from lms.accounts.models import User
@@ -143,7 +144,8 @@ class CohortRole(AccessRule):
     def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
         if user is None:
             return Decision.LOGIN
-        cohort = hold(db.session.get(Cohort, view_args[self.arg]))
+        # with its organization: the cohort's pages name it (one statement, not two)
+        cohort = hold(db.session.get(Cohort, view_args[self.arg], options=[joinedload(Cohort.organization)]))
         if cohort is None:
             return Decision.NOT_FOUND
         if self.learner_arg and not is_learner_of(db.session, cohort.id, view_args[self.learner_arg]):
