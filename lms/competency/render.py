@@ -8,29 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
-from urllib.parse import quote
 
-from flask import g, url_for
+from flask import url_for
 from markupsafe import Markup, escape
 
 from lms.competency.services import Cell, Column, Link, MapLine, Reason
+from lms.web.links import request_url
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
-_LINK_URLS = "competency_link_urls"  # g: this request's URLs by (endpoint, values)
-_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # what ``url_for`` leaves as it is in an anchor
 
 
 def link_url(link: Link) -> str:
-    """What ``url_for`` answers for ``link``, each endpoint and values built once a request:
-    a page of the at-risk list links each learner's page once for every reason (with the
-    reason's anchor) and the same overdue items for many learners."""
-    built: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = g.setdefault(_LINK_URLS, {})
-    key = (link.endpoint, link.values)
-    url = built.get(key)
-    if url is None:
-        url = built[key] = url_for(link.endpoint, **link.args)
-    return f"{url}#{quote(link.anchor, safe=_ANCHOR_SAFE)}" if link.anchor else url
+    """``link``'s URL (``request_url``): a page of the at-risk list links each learner's page
+    once for every reason (with the reason's anchor) and the same overdue items for many
+    learners."""
+    return request_url(link.endpoint, link.values, link.anchor)
 
 
 def reason_items(reasons: Sequence[Reason]) -> Markup:

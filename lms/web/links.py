@@ -1,6 +1,8 @@
 """Links whose URL is the same on every request, such as the layout's navigation (about
 twenty a page): ``fixed_url(endpoint, **values)`` answers what ``url_for`` answers, built
-once per app for each script root and subdomain the requests come with.
+once per app for each script root and subdomain the requests come with. Links a page repeats
+with values of its own (a learner's page linked once per reason, with a different anchor
+each time): ``request_url``, built once a request for each endpoint and values.
 
 A URL is remembered only when it came out without scheme and host (the route is on the
 request's subdomain, no host matching) and the app has no URL defaults functions, so the
@@ -10,11 +12,14 @@ anything else is left to ``url_for`` on every call."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, current_app, has_request_context, url_for
+from flask import Flask, current_app, g, has_request_context, url_for
 from flask.globals import request_ctx
 
 FIXED_URLS = "lms.fixed_urls"
+REQUEST_URLS = "lms_request_urls"  # g: this request's URLs by (endpoint, values)
+ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # what ``url_for`` leaves as it is in an anchor
 KEPT = 1024  # URLs remembered per app at most (a few dozen in use); past that the memory starts again
 
 
@@ -34,6 +39,17 @@ def fixed_url(endpoint: str, **values: Any) -> str:
                 kept.clear()
             kept[key] = found
     return found
+
+
+def request_url(endpoint: str, values: tuple[tuple[str, Any], ...], anchor: str | None = None) -> str:
+    """What ``url_for(endpoint, _anchor=anchor, **dict(values))`` answers, the URL without
+    its anchor built once a request for each endpoint and values."""
+    built: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = g.setdefault(REQUEST_URLS, {})
+    key = (endpoint, values)
+    url = built.get(key)
+    if url is None:
+        url = built[key] = url_for(endpoint, **dict(values))
+    return f"{url}#{quote(anchor, safe=ANCHOR_SAFE)}" if anchor else url
 
 
 def init_app(app: Flask) -> None:
