@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.catalog.models import Objective
+from lms.competency import views as competency_views
 from lms.competency.services import record_review
 from lms.database import utcnow
 from lms.extensions import db
@@ -191,3 +192,84 @@ def test_the_kept_trend_is_never_stale(world: Learner, client, enrol_learner, ma
     cache.clear()
     assert kept == body(client.get(page))
     assert kept != before
+
+
+def stamp_statements(client: Any, page: str) -> list[str]:
+    """The statements of one GET of ``page`` that read a stamp (its columns are ``stamp_<n>``)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(page).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return [s for s in statements if "stamp_0" in s]
+
+
+@pytest.mark.parametrize("page", ["heat map", "learner home"])
+def test_a_page_built_with_nothing_written_meanwhile_reads_its_stamp_once(world: Learner, client, login, page: str) -> None:
+    """After the page is built, its write mark (read in the stamp's statement) is read again
+    instead of the whole stamp (a cohort's: thousands of mastery rows): the same mark on the
+    same connection means nothing was written in between. The page is kept."""
+    if page == "learner home":
+        client = world.app.test_client()
+        login(client, world.learner)
+    path = url(world) if page == "heat map" else "/home"
+    client.get(path)  # (a message flashed by signing in is shown, never kept)
+    cache = cache_of(world.app)
+    cache.clear()
+    assert len(stamp_statements(client, path)) == 1
+    hits = cache.hits
+    assert len(stamp_statements(client, path)) == 1  # the learner's: read with the signed-in user
+    assert cache.hits == hits + 1
+
+
+def racing_render(monkeypatch: pytest.MonkeyPatch, write: Callable[[], None]) -> None:
+    """The heat map's next build runs ``write`` between its stamp and its reads."""
+    real = competency_views._heat_map
+
+    def racing(cohort: Any) -> Any:
+        write()
+        return real(cohort)
+
+    monkeypatch.setattr(competency_views, "_heat_map", racing)
+
+
+def renamed_by(engine: sa.Engine | None, world: Learner, name: str) -> None:
+    """The learner renamed with plain SQL, by another connection that commits (``engine``) or
+    by the request's own session (None)."""
+    statement = sa.text("UPDATE users SET name = :name WHERE id = :id")
+    if engine is None:
+        db.session.execute(statement, {"name": name, "id": world.learner.id})
+        return
+    with engine.begin() as conn:
+        conn.execute(statement, {"name": name, "id": world.learner.id})
+
+
+@pytest.mark.parametrize("writer", ["another connection", "its own session"])
+def test_a_heat_map_built_while_something_is_written_is_not_kept(world: Learner, client, monkeypatch,
+                                                                 writer: str) -> None:
+    """The stamp is read, then a learner is renamed before the page reads its rows: by
+    another connection that commits, or by the request's own session (whose change is rolled
+    back at the end of the GET, or on PostgreSQL committed at once). The page shows the
+    rename, so it is not kept under the stamp from before it (its write mark moved, and the
+    stamp read again differs): once the name is back as it was, the page is built afresh
+    with it."""
+    original = world.learner.name
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        racing_render(monkeypatch, lambda: renamed_by(other if writer == "another connection" else None,
+                                                      world, "Renamed in a race"))
+        cache = cache_of(world.app)
+        cache.clear()
+        assert "Renamed in a race" in body(client.get(url(world)))
+        assert len(cache) == 0  # not kept
+        monkeypatch.undo()
+        renamed_by(other, world, original)  # the data as it was when the stamp was read
+        page = body(client.get(url(world)))
+        assert "Renamed in a race" not in page and original in page
+    finally:
+        other.dispose()

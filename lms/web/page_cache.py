@@ -185,15 +185,41 @@ class PageCache:
         with self._lock:
             self._pages.clear()
 
+    def __len__(self) -> int:
+        """The pages kept."""
+        with self._lock:
+            return len(self._pages)
+
 
 def cache_of(app: Flask) -> PageCache:
     return app.extensions[CACHE_KEY]  # type: ignore[no-any-return]
+
+
+# A value that changes whenever anything is committed to the database, read in the stamp's
+# statement (the same snapshot) and again after a page is built: the same value on the same
+# connection means nothing was written in between, so the stamp still holds without reading
+# it again (a cohort's: thousands of mastery rows). PostgreSQL: the statement's snapshot
+# (any transaction starting or ending changes it), none once the session's own transaction
+# has written. SQLite: the connection's count of commits by other connections
+# (``PRAGMA data_version``) and of rows it changed itself. Any other database: none (the
+# stamp is read again).
+WRITE_MARKS = {
+    "postgresql": "CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN pg_current_snapshot()::text END",
+    "sqlite": "((SELECT data_version FROM pragma_data_version) || '.' || total_changes())",
+}
+
+
+def write_mark(dialect: Dialect) -> ColumnElement[str]:
+    return literal_column(WRITE_MARKS.get(dialect.name, "NULL"), String)
 
 
 @dataclass(frozen=True)
 class Stamp:
     values: tuple[Any, ...]
     bypass: bool
+    # the write mark read with the values, and the DBAPI connection it was read on
+    mark: Any = field(default=None, compare=False)
+    connection: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -205,17 +231,21 @@ class StampQuery:
     texts: dict[str, TextClause] = field(default_factory=dict)
     subqueries: dict[str, Subquery] = field(default_factory=dict)
 
-    def stamp_of(self, values: Sequence[Any]) -> Stamp:
-        """The stamp a row of this statement's values makes."""
-        return Stamp(tuple(values), bypass=any(values[i] for i in self.bypassing))
+    def stamp_of(self, values: Sequence[Any], connection: Any = None) -> Stamp:
+        """The stamp a row of this statement's values makes (the last is the write mark),
+        read on ``connection`` (a DBAPI connection)."""
+        *inputs, mark = values
+        return Stamp(tuple(inputs), bypass=any(inputs[i] for i in self.bypassing), mark=mark, connection=connection)
 
     def text_for(self, dialect: Dialect) -> TextClause:
+        """The statement as SQL for ``dialect``, the write mark (``WRITE_MARKS``) its last column."""
         found = self.texts.get(dialect.name)
         if found is None:
             assert self.statement is not None
+            marked = self.statement.add_columns(write_mark(dialect).label(f"stamp_{len(self.statement.selected_columns)}"))
             named: Dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]  # ":name", whatever the driver's style
             named.bind_typing = BindTyping.NONE  # no ":name::TYPE" casts (psycopg's), which text() would not read as names
-            compiled = self.statement.compile(dialect=named, compile_kwargs={"render_postcompile": True})
+            compiled = marked.compile(dialect=named, compile_kwargs={"render_postcompile": True})
             sql = str(compiled)
             constants = [bindparam(name, value=value, type_=compiled.binds[name].type)  # a feature's own constants
                          for name, value in compiled.params.items()
@@ -231,7 +261,7 @@ class StampQuery:
         found = self.subqueries.get(dialect.name)
         if found is None:
             assert self.statement is not None
-            names: list[ColumnClause[Any]] = [column(f"stamp_{i}") for i in range(len(self.statement.selected_columns))]
+            names: list[ColumnClause[Any]] = [column(f"stamp_{i}") for i in range(len(self.statement.selected_columns) + 1)]
             found = self.subqueries[dialect.name] = self.text_for(dialect).columns(*names).subquery("stamp")
         return found
 
@@ -258,7 +288,22 @@ def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: date
         return Stamp((), bypass=False)
     connection = session.connection()
     row = connection.execute(query.text_for(connection.dialect), {"subject_id": subject_id, "now": now}).one()
-    return query.stamp_of(row)
+    return query.stamp_of(row, connection.connection.dbapi_connection)
+
+
+def still_holds(session: DbSession, query: StampQuery, subject_id: int, now: datetime, stamp: Stamp) -> bool:
+    """Whether ``stamp`` is still what the data says: nothing was written since it was read
+    (its write mark reads the same on the same connection: one cheap statement), or, when
+    something was, the stamp read again is the same."""
+    if stamp.mark is not None and read_write_mark(session) == (stamp.mark, stamp.connection):
+        return True
+    return read_stamp(session, query, subject_id, now) == stamp
+
+
+def read_write_mark(session: DbSession) -> tuple[Any, Any]:
+    """The write mark now (``WRITE_MARKS``), and the DBAPI connection it was read on."""
+    connection = session.connection()
+    return connection.execute(select(write_mark(connection.dialect))).scalar(), connection.connection.dbapi_connection
 
 
 def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
@@ -270,9 +315,10 @@ def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
     return query.subquery_for(dialect) if cache.enabled and query.statement is not None else None
 
 
-def stamp_read_with_user(app: Flask, learner_id: int, now: datetime, values: Sequence[Any]) -> None:
-    """Keep for this request the learner's stamp, read at ``now`` with the signed-in user."""
-    stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values)
+def stamp_read_with_user(app: Flask, learner_id: int, now: datetime, values: Sequence[Any], connection: Any) -> None:
+    """Keep for this request the learner's stamp, read at ``now`` with the signed-in user
+    on ``connection`` (a DBAPI connection)."""
+    stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values, connection)
     setattr(g, READ_WITH_USER, (request.environ, learner_id, now, stamp))
 
 
@@ -295,7 +341,8 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
     cohort's), one per ``variant`` (its query string: sorted, filtered, paged). A kept page
     costs one statement (the stamp), or none when the signed-in user's statement read the
     learner's stamp (``lms.accounts.current.load_stamp_with_user``); a page built two more
-    than its own."""
+    than its own: the stamp, and after it the write mark (``still_holds``), or the stamp
+    again when something was written meanwhile."""
     cache = cache_of(current_app)
     scope = Scope.LEARNER if cohort_id is None else Scope.COHORT
     if not cache.enabled or "_flashes" in session or (scope is Scope.LEARNER and viewer.is_admin):
@@ -313,11 +360,11 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
     if kept is not None:
         return kept.replace(CSRF_MARK, token)
     html = render()
-    # Kept only if nothing was flashed while rendering and the stamp still reads the same: on
-    # PostgreSQL each statement sees what is committed when it starts, so a write committed
-    # between the stamp and the page's reads would otherwise be kept under the stamp from
-    # before it (and served again should the data come back to that state).
-    if "_flashes" not in session and read_stamp(db_session, query, subject, now) == stamp:
+    # Kept only if nothing was flashed while rendering and the stamp still holds: each
+    # statement sees what is committed when it starts, so a write committed between the
+    # stamp and the page's reads would otherwise be kept under the stamp from before it (and
+    # served again should the data come back to that state).
+    if "_flashes" not in session and still_holds(db_session, query, subject, now, stamp):
         cache.put(key, html.replace(token, CSRF_MARK))
     return html
 
