@@ -238,6 +238,7 @@ def test_statements_stay_fixed_as_the_cohort_and_organization_grow(course, small
     def counts() -> list[int]:
         return page_statements(client, urls)
 
+    counts()  # the process's caches of the curriculum (policy, levels, columns) filled, as a server's are
     few = counts()
     for n in range(8):
         learner = enrol_learner(cohort, name=f"More {n}", joined=datetime.now(UTC) - relativedelta(months=n % 3),
