@@ -92,8 +92,7 @@ def load_signed_in_user(session: DbSession, user_id: int) -> User | None:
     names = list(row._fields)
     setattr(g, LOADED, (user.id, dict(zip(names[1:1 + extras], row[1:1 + extras], strict=True))))
     if len(row) > 1 + extras:
-        stamp_read_with_user(current_app, user.id, now, row[1 + extras:],
-                             session.connection().connection.dbapi_connection)
+        stamp_read_with_user(current_app, session, user.id, now, row[1 + extras:])
     return user
 
 

@@ -316,9 +316,11 @@ def learner_stamp(app: Flask, dialect: Dialect) -> Subquery | None:
     return query.subquery_for(dialect) if cache.enabled and query.statement is not None else None
 
 
-def stamp_read_with_user(app: Flask, learner_id: int, now: datetime, values: Sequence[Any], connection: Any) -> None:
+def stamp_read_with_user(app: Flask, session: DbSession, learner_id: int, now: datetime, values: Sequence[Any]) -> None:
     """Keep for this request the learner's stamp, read at ``now`` with the signed-in user
-    on ``connection`` (a DBAPI connection)."""
+    through ``session`` (the connection it was read on is asked for only when it read a
+    write mark: a kept page's request on a database without one skips it)."""
+    connection = session.connection().connection.dbapi_connection if values[-1] is not None else None
     stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values, connection)
     setattr(g, READ_WITH_USER, (request.environ, learner_id, now, stamp))
 
@@ -342,8 +344,8 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
     cohort's), one per ``variant`` (its query string: sorted, filtered, paged). A kept page
     costs one statement (the stamp), or none when the signed-in user's statement read the
     learner's stamp (``lms.accounts.current.load_stamp_with_user``); a page built two more
-    than its own: the stamp, and after it the write mark (``still_holds``), or the stamp
-    again when something was written meanwhile."""
+    than its own: the stamp, and after it the write mark (``still_holds``) where the
+    database has one, or the stamp again (no mark, or something was written meanwhile)."""
     cache = cache_of(current_app)
     scope = Scope.LEARNER if cohort_id is None else Scope.COHORT
     if not cache.enabled or "_flashes" in session or (scope is Scope.LEARNER and viewer.is_admin):
