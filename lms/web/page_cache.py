@@ -38,7 +38,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -320,8 +320,9 @@ def stamp_read_with_user(app: Flask, session: DbSession, learner_id: int, now: d
     """Keep for this request the learner's stamp, read at ``now`` with the signed-in user
     through ``session`` (the connection it was read on is asked for only when it read a
     write mark: a kept page's request on a database without one skips it)."""
-    connection = session.connection().connection.dbapi_connection if values[-1] is not None else None
-    stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values, connection)
+    stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values)
+    if stamp.mark is not None:
+        stamp = replace(stamp, connection=session.connection().connection.dbapi_connection)
     setattr(g, READ_WITH_USER, (request.environ, learner_id, now, stamp))
 
 
