@@ -17,6 +17,14 @@ def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
     page.wait_for_url("**/home")
 
 
+def follow(page, link) -> None:
+    """Click ``link`` and wait until the page it opens has loaded: a read straight after a
+    click can still see the page being left, as Playwright's click does not wait for it."""
+    left = page.url
+    link.click()
+    page.wait_for_url(lambda url: url != left)
+
+
 def test_program_to_module_to_lesson(server_url: str, load_content, make_user, page) -> None:
     load_content()
     sign_in(page, server_url, make_user(email="reader@example.com", admin=True).email)
@@ -38,8 +46,7 @@ def test_program_to_module_to_lesson(server_url: str, load_content, make_user, p
     anchor = toc_link.get_attribute("href")
     toc_link.click()
     assert page.url.endswith(anchor)
-    page.locator('a[rel="next"]').click()
-    page.wait_for_url("**/lessons/*")
+    follow(page, page.locator('a[rel="next"]'))
     assert page.locator("h1").inner_text() != title
 
 

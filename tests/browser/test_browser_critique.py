@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import follow, sign_in
 from tests.browser.test_browser_expert import new_page
 
 pytestmark = pytest.mark.browser
@@ -55,6 +55,6 @@ def test_a_learner_critiques_the_artifact_and_reads_the_rubric_grade(server_url:
     staff.get_by_text("Grade released to the learner.").wait_for()
 
     page.goto(f"{server_url}/assignments/{CRITIQUE}/work")
-    page.get_by_role("link", name="Read your grade and feedback").click()
+    follow(page, page.get_by_role("link", name="Read your grade and feedback"))
     text = page.locator("main").inner_text()
     assert "You found the exposed secret first" in text and "Proficient" in text and "Flaws found" in text

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from lms.extensions import db
 from lms.mail.models import OutboxMessage
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +94,7 @@ def test_an_expert_rates_a_graded_submission_through_a_single_use_link(server_ur
     assert "Erin Expert" in panel and "Head of ML Platform at Brightfield Analytics, 12 years" in panel
     assert "Criterion 1: clear and specific." in panel and "alert routing" in panel
     learner_page.goto(server_url + "/progress")
-    learner_page.get_by_role("link", name="Your competency profile").click()
+    follow(learner_page, learner_page.get_by_role("link", name="Your competency profile"))
     profile = learner_page.locator("main").inner_text()
     assert "Expert evaluation of " + TITLE + " by Erin Expert, Head of ML Platform at Brightfield Analytics" in profile
 

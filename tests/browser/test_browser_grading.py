@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_submit_grade_release(server_url: str, load_content, make_cohort, enrol_
     page = context.new_page()
     sign_in(page, server_url, learner.email)
     page.goto(server_url + "/assignments/mlops-case-coldwatch/work")
-    page.get_by_role("link", name="Read your grade and feedback").click()
+    follow(page, page.get_by_role("link", name="Read your grade and feedback"))
     text = page.locator("main").inner_text()
     assert "A sharp diagnosis; make the checklist testable." in text and "Proficient" in text
     context.close()

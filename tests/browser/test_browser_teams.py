@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from lms.extensions import db
 from lms.progress.models import Evidence
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -120,7 +120,7 @@ def test_team_project_journeys(server_url: str, load_content, make_cohort, enrol
     # Ben reads the team's grade, his own and the note; his evidence uses the adjusted grade
     context, page = as_person(ben.email)
     page.goto(f"{server_url}/assignments/{KEY}")
-    page.get_by_role("link", name="Your team and its work").click()
+    follow(page, page.get_by_role("link", name="Your team and its work"))
     text = page.locator("main").inner_text()
     assert "The team's grade" in text and "(-2 points from the team's)" in text
     assert "Ratings and the draft history show a smaller share." in text and "A credible plan" in text

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,7 @@ def test_the_to_do_list_matches_the_schedule(server_url: str, load_content, make
     overdue = [entries.nth(i).evaluate("e => e.classList.contains('overdue')") for i in range(entries.count())]
     assert overdue == sorted(overdue, reverse=True), "overdue entries come first"
 
-    page.get_by_role("link", name="Assessed work").click()
+    follow(page, page.get_by_role("link", name="Assessed work"))
     rows = page.locator("table tbody tr")
     schedule = {}
     for i in range(rows.count()):
@@ -40,7 +40,7 @@ def test_the_to_do_list_matches_the_schedule(server_url: str, load_content, make
     page.goto(server_url + "/home")
     first = page.locator("#todo li.todo-item a").first
     title = first.inner_text()
-    first.click()
+    follow(page, first)
     assert title in page.locator("h1").inner_text()
     context.close()
 
