@@ -66,12 +66,15 @@ def do_work(cohort: Any, user: Any, *, level_key: str | None = None, exam: bool 
 
 @pytest.fixture()
 def course(app, load_content, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
-    """A cohort in month 8: a strong learner on schedule, a learner on schedule but weak on
-    KO2, a learner who did nothing, and one who finished only the foundation modules."""
+    """A cohort a week into month 8: a strong learner on schedule, a learner on schedule but
+    weak on KO2, a learner who did nothing, and one who finished only the foundation modules.
+    A week in, not on its first day: the last foundation quiz is due 90 days after month 5
+    opens, which is month 8's first day or the day after when those three months hold a
+    February (from March to May), and an item due today is not yet done by ``do_work``."""
     load_content()
     admin = make_user(name="Olivia Org")
     org = make_org("Acme", admins=[admin])
-    cohort = make_cohort(org, "Acme 1", months_ago=7)
+    cohort = make_cohort(org, "Acme 1", start=utcnow().date() - relativedelta(months=7, days=7))
     strong = enrol_learner(cohort, name="Ada Strong")
     weak = enrol_learner(cohort, name="Bo Weak")
     idle = enrol_learner(cohort, name="Cy Idle")
