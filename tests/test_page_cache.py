@@ -39,7 +39,7 @@ from lms.notifications.models import NotificationEvent
 from lms.notifications.services import mark_all_read, notify
 from lms.progress import state
 from lms.progress.services import mark_read
-from lms.web.page_cache import WRITE_MARKS, Scope, cache_of, quarter_hour, read_stamp, read_write_mark
+from lms.web.page_cache import WRITE_MARKS, Scope, cache_of, fingerprint, quarter_hour, read_stamp, read_write_mark, summary
 
 PAGES = ("/home", "/progress")
 TOKEN = re.compile(r'name="csrf_token" value="[^"]+"')
@@ -373,3 +373,27 @@ def test_the_write_mark_moves_with_a_write_through_the_session_itself(learner: L
         assert before is not None and after != before
     else:
         assert before is None and after is None
+
+
+# Values whose summaries a careless join would confuse: NULL with its stand-in or an empty
+# string, a separator or a quote inside a value with a boundary between two.
+CONFUSABLE_ROWS = [(None, "x"), ("", "x"), ("~", "x"), ("NULL", "x"), ("a|b", "c"), ("a", "b|c"),
+                   ("a'", "b"), ("a", "'b"), ('a"', "b"), ("a", '"b'), ("a,b", "c"), ("a", "b,c"), ("()", "x")]
+
+
+def test_no_two_rows_summarise_alike(app: Flask) -> None:
+    """A stamp folds each row into one string (``summary``) and a select's rows into one
+    (``fingerprint``): two different rows, or two different sets of rows, must never fold
+    alike, or a page changed between them would be served stale."""
+    with app.app_context():
+        folded = [db.session.scalar(select(summary(sa.literal(first, sa.String), sa.literal(second, sa.String))))
+                  for first, second in CONFUSABLE_ROWS]
+        assert len(set(folded)) == len(CONFUSABLE_ROWS), list(zip(CONFUSABLE_ROWS, folded, strict=True))
+
+        def rows(*values: str) -> str | None:
+            found = sa.union_all(*(select(sa.literal(value, sa.String).label("v")) for value in values)).subquery()
+            return db.session.scalar(select(fingerprint(found.c.v)))
+
+        assert rows("a,b") != rows("a", "b")
+        assert rows("a|b") != rows("a", "b")
+        db.session.rollback()

@@ -47,12 +47,14 @@ from cachetools import TTLCache
 from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import (
+    JSON,
     ColumnExpressionArgument,
     Dialect,
     Integer,
     Select,
     String,
     TextClause,
+    TypeDecorator,
     bindparam,
     cast,
     column,
@@ -62,8 +64,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine.interfaces import BindTyping
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.types import TypeEngine
 
 from lms.database import DbSession, UTCDateTime
 
@@ -127,26 +134,60 @@ def add_cohort_input(app: Flask, page_input: PageInput) -> None:
 
 
 def fingerprint(*columns: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
-    """Every row a select reads folded into one string: each row's columns joined, NULL as
-    ``~``, rows joined (in whatever order the database reads them: a new order only costs a
+    """Every row a select reads folded into one string: each row's columns joined
+    (``summary``), rows joined (in whatever order the database reads them: a new order only costs a
     render). Use it as the select's only column, then ``.scalar_subquery()``."""
     return func.coalesce(func.aggregate_strings(summary(*columns), literal_column("','")),  # type: ignore[arg-type]
                          literal_column("''"))
 
 
 def summary(*values: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
-    """Values joined into one string, NULL as ``~``: a row's columns (``fingerprint``), or a
-    select's aggregates (counts, sums, the latest time), where one scalar subquery reads many
-    rows once and a fingerprint of each would be too long (a cohort's mastery: thousands)."""
-    # SQL literals, not bound parameters: the statement's hundreds of them cost more per
-    # execution than reading the rows
+    """Values joined into one string that tells NULL from any value: a row's columns
+    (``fingerprint``), or a select's aggregates (counts, sums, the latest time), where one
+    scalar subquery reads many rows once and a fingerprint of each would be too long (a
+    cohort's mastery: thousands)."""
+    return Summary(*values)
+
+
+class Summary(FunctionElement[str]):
+    """``summary``'s SQL, by dialect (``_summary_joined``, ``_summary_row``)."""
+
+    type = String()
+    name = "lms_summary"
+    inherit_cache = True
+
+
+@compiles(Summary)
+def _summary_elsewhere(element: Summary, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"a page stamp's summary has no form for {compiler.dialect.name}: only SQLite and PostgreSQL")
+
+
+@compiles(Summary, "sqlite")
+def _summary_joined(element: Summary, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite: the values joined with ``|``, a string as an SQL literal (``quote``: ``'it''s'``,
+    ``NULL``), so a separator or a quote within it is inside its quotes; any other value (a
+    number, a time) as text, NULL as ``~``, which no number or time reads as. No two rows
+    read alike. (Quoting every value would do too, at a fifth more time for a cohort's stamp.)
+    The literals are SQL, not bound parameters: a stamp's hundreds of them would cost more per
+    execution than reading the rows."""
     null: ColumnElement[str] = literal_column("'~'")
-    bar: ColumnElement[str] = literal_column("'|'")
-    parts = [func.coalesce(cast(value, String), null) for value in values]
-    joined: ColumnElement[str] = parts[0]
-    for part in parts[1:]:
-        joined = joined.op("||")(bar).op("||")(part)
-    return joined
+    parts = [func.quote(value) if _is_string(value.type) else func.coalesce(cast(value, String), null)
+             for value in element.clauses]
+    return " || '|' || ".join(compiler.process(part, **kw) for part in parts)
+
+
+def _is_string(type_: TypeEngine[Any]) -> bool:
+    return isinstance(type_.impl if isinstance(type_, TypeDecorator) else type_, String | JSON)  # JSON: text
+
+
+@compiles(Summary, "postgresql")
+def _summary_row(element: Summary, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL: the values as a row, in the row's text form (``(1,,"a b")``: NULL is empty,
+    an empty string ``""``, a value with a comma, a quote or a parenthesis quoted). No two rows
+    read alike, and the statement is shorter: the learner's user-and-stamp statement went from
+    8,300 characters to 5,800, less for psycopg to convert on each execution (it keeps no
+    conversion of a statement over 4,096)."""
+    return f"CAST(ROW({compiler.process(element.clauses, **kw)}) AS TEXT)"
 
 
 class PageCache:
