@@ -19,11 +19,21 @@ from lms.twofactor import services
 from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCredential
 from lms.twofactor.views import DEVICE_COOKIE
 from tests.conftest import PASSWORD
-from tests.two_factor import fresh_code
+from tests.two_factor import Clock, fresh_code
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The services' clock, which ``fresh_code`` moves on a time step instead of waiting for one."""
+    clock = Clock()
+    monkeypatch.setattr(services, "utcnow", clock)
+    return clock
 
 
 def key() -> bytes:
     return services.cipher_key(current_app.config["SECRET_KEY"])
+
+
 NOW = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
 
@@ -34,7 +44,7 @@ def code_at(secret: str, when: datetime) -> str:
 def enrolled(user: Any, now: datetime | None = None) -> tuple[str, list[str]]:
     """Set up two-factor for ``user`` through the services (at ``now``, default the real
     time); returns the secret and recovery codes."""
-    now = now or datetime.now(UTC)
+    now = now or services.utcnow()
     enrolment = services.new_enrolment(db.session, user, key())
     codes = services.confirm_enrolment(db.session, user, enrolment.token, code_at(enrolment.secret, now), key(), now)
     db.session.commit()

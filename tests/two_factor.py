@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -15,6 +16,20 @@ from lms.twofactor import services
 from lms.twofactor.models import TwoFactorCredential
 
 STEP = services.STEP_SECONDS
+
+
+class Clock:
+    """The two-factor services' clock in a test (``monkeypatch.setattr(services, "utcnow", Clock())``):
+    the real time plus however far the test moved it on, so spent time steps need no waiting."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += timedelta(seconds=seconds)
 
 
 def secret_of(user_id: int) -> str:
@@ -28,12 +43,17 @@ def fresh_code(secret: str, user_id: int, waited: bool = False) -> str:
     db.session.expire_all()
     found = db.session.scalar(db.select(TwoFactorCredential).where(TwoFactorCredential.user_id == user_id))
     last = found.last_step if found is not None else 0
-    current = int(time.time()) // STEP
+    now = services.utcnow().timestamp()
+    current = int(now) // STEP
     for step in range(current - services.DRIFT_STEPS, current + services.DRIFT_STEPS + 1):
         if step > last:
             return pyotp.TOTP(secret).at(step * STEP)
     assert not waited, "the last accepted code is from the future"
-    time.sleep(STEP - time.time() % STEP + 0.1)  # every usable step is spent: wait for the next
+    # Every usable step is spent: move a test's clock on to the next, or wait for it.
+    if isinstance(services.utcnow, Clock):
+        services.utcnow.advance(STEP)
+    else:
+        time.sleep(STEP - now % STEP + 0.1)
     return fresh_code(secret, user_id, waited=True)
 
 
