@@ -139,7 +139,7 @@ class PostgresSnapshots:
     def __init__(self, url: str, schema: str, tables: list[str]) -> None:
         self.engine = sa.create_engine(url)
         self.schema, self.tables = schema, tables  # tables in foreign-key order
-        self.saved: dict[str, tuple[str, list[str], list[tuple[str, int]]]] = {}
+        self.saved: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, int]]]] = {}
         with self.engine.connect() as conn:
             try:
                 with conn.begin():
@@ -156,12 +156,17 @@ class PostgresSnapshots:
         with self.engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {copy_schema} CASCADE"))
             conn.execute(sa.text(f"CREATE SCHEMA {copy_schema}"))
-            filled = []
+            filled = []  # (table, the columns copied back: all but the generated ones)
             for table in self.tables:
                 if conn.scalar(sa.text(f"SELECT EXISTS (SELECT 1 FROM {self._name(self.schema, table)})")):
                     conn.execute(sa.text(f"CREATE TABLE {self._name(copy_schema, table)} "
                                          f"AS TABLE {self._name(self.schema, table)}"))
-                    filled.append(table)
+                    columns = conn.execute(sa.text(
+                        "SELECT attname, attgenerated <> '' FROM pg_attribute "
+                        "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"),
+                        {"table": self._name(self.schema, table)}).all()
+                    copied = ", ".join(self._name(c) for c, generated in columns if not generated)
+                    filled.append((table, copied if any(generated for _, generated in columns) else "*"))
             sequences = conn.execute(sa.text(
                 "SELECT sequencename, last_value FROM pg_sequences "
                 "WHERE schemaname = :schema AND last_value IS NOT NULL"), {"schema": self.schema}).all()
@@ -188,8 +193,8 @@ class PostgresSnapshots:
         statements.append(
             "SELECT setval(CAST(format('%I.%I', schemaname, sequencename) AS regclass), 1, false) "
             f"FROM pg_sequences WHERE schemaname = {self._literal(self.schema)}")
-        statements += [f"INSERT INTO {self._name(self.schema, table)} SELECT * FROM {self._name(copy_schema, table)}"
-                       for table in filled]
+        statements += [f"INSERT INTO {self._name(self.schema, table)}{'' if columns == '*' else f' ({columns})'} "
+                       f"SELECT {columns} FROM {self._name(copy_schema, table)}" for table, columns in filled]
         if sequences:
             statements.append("SELECT " + ", ".join(
                 f"setval(CAST({self._literal(sequence)} AS regclass), {int(value)})" for sequence, value in sequences))

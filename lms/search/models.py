@@ -34,9 +34,10 @@ class SearchDocument(Model):
     checksum: Mapped[str] = mapped_column(String(64))
 
 
-# Database objects the migration makes that no model maps (the autogenerate comparison
-# skips them): the FTS5 table and its shadow tables on SQLite, the GIN index on PostgreSQL.
-UNMAPPED = ("search_fts", "ix_search_documents_fts")
+# Database objects the migrations make that no model maps (the autogenerate comparison
+# skips them): the FTS5 table and its shadow tables on SQLite; on PostgreSQL the generated
+# tsvector column and its GIN index (the database writes the column, never the ORM).
+UNMAPPED = ("search_fts", "ix_search_documents_fts", "search_vector")
 
 
 def is_unmapped(name: str | None) -> bool:
