@@ -42,8 +42,9 @@ def code_at(secret: str, when: datetime) -> str:
 
 
 def enrolled(user: Any, now: datetime | None = None) -> tuple[str, list[str]]:
-    """Set up two-factor for ``user`` through the services (at ``now``, default the real
-    time); returns the secret and recovery codes."""
+    """Set up two-factor for ``user`` through the services (at ``now``, default the services'
+    clock: the real time, moved on by whatever ``fresh_code`` skipped); returns the secret and
+    recovery codes."""
     now = now or services.utcnow()
     enrolment = services.new_enrolment(db.session, user, key())
     codes = services.confirm_enrolment(db.session, user, enrolment.token, code_at(enrolment.secret, now), key(), now)
