@@ -210,9 +210,12 @@ def test_a_hanging_or_closed_database_answers_503_within_the_timeout(build: Call
     assert "Temporarily unavailable" in page.get_data(as_text=True)
     assert timeout - 0.5 <= took < 2 * timeout + 3, took  # it did wait for the silent server, and no longer
 
+    # a refused connection is answered at once, not after the timeout: a long timeout keeps a busy
+    # machine's slow first request (2.3 s once, on CI) apart from a wait for it
+    timeout = 30
     closed = build(SQLALCHEMY_DATABASE_URI=pg_url(free_port()), DATABASE_CONNECT_TIMEOUT=timeout)
     page, took = timed_get(closed, "/")
-    assert page.status_code == 503 and took < timeout, took
+    assert page.status_code == 503 and took < timeout / 3, took
 
 
 # --------------------------------------------------------------------------- single sign-on: userinfo
