@@ -537,8 +537,7 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_gets_the_declared_answer(app: Flask, client, load_content, world: World, login, role: str) -> None:
-    load_content()
+def test_each_role_gets_the_declared_answer(app: Flask, client, loaded, world: World, login, role: str) -> None:
     extra = route_extras(app, world)
     # As in production: admins and organization admins pass two-factor sign-in (the login
     # fixture sets it up for them through its pages, then signs in with a code).
@@ -610,8 +609,7 @@ def test_every_api_route_is_in_the_token_table(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_roles_token_gets_what_the_role_sees(app: Flask, client, load_content, world: World, role: str) -> None:
-    load_content()
+def test_each_roles_token_gets_what_the_role_sees(app: Flask, client, loaded, world: World, role: str) -> None:
     secret = None
     if role != "anonymous":
         secret = create_api_token(db.session, getattr(world, USER_OF_ROLE[role]), role, ALL_SCOPES, None).secret
@@ -620,10 +618,9 @@ def test_each_roles_token_gets_what_the_role_sees(app: Flask, client, load_conte
     assert wrong == [], f"{role}:\n" + "\n".join(wrong)
 
 
-def test_another_organizations_token_finds_nothing_of_organization_a(app: Flask, client, load_content, world: World) -> None:
+def test_another_organizations_token_finds_nothing_of_organization_a(app: Flask, client, loaded, world: World) -> None:
     """Organization B's token (made by its admin) and a site admin's token for organization B:
     organization A's cohorts do not exist for them; lists show organization B's rows only."""
-    load_content()
     for owner in (world.org_admin_b, world.admin):
         secret = create_api_token(db.session, owner, "B", ALL_SCOPES, None, world.org_b).secret
         db.session.commit()
@@ -636,8 +633,7 @@ def test_another_organizations_token_finds_nothing_of_organization_a(app: Flask,
         assert [o["id"] for o in client.get("/api/v1/organizations", headers=headers).json["data"]] == [world.org_b.id]
 
 
-def test_a_token_without_the_scope_is_forbidden(app: Flask, client, load_content, world: World) -> None:
-    load_content()
+def test_a_token_without_the_scope_is_forbidden(app: Flask, client, loaded, world: World) -> None:
     secret = create_api_token(db.session, world.org_admin_a, "curriculum only", ["read:curriculum"], None).secret
     db.session.commit()
     allowed = {"api_v1.openapi", "api_v1.docs", "api_v1.levels", "api_v1.modules", "api_v1.objectives", "api_v1.metrics"}
@@ -648,8 +644,7 @@ def test_a_token_without_the_scope_is_forbidden(app: Flask, client, load_content
 
 
 @pytest.mark.parametrize("state", ["revoked", "expired", "unknown", "owner_deactivated", "no_longer_admin"])
-def test_a_dead_token_opens_nothing(app: Flask, client, load_content, world: World, state: str) -> None:
-    load_content()
+def test_a_dead_token_opens_nothing(app: Flask, client, loaded, world: World, state: str) -> None:
     made = create_api_token(db.session, world.org_admin_a, "HR", ALL_SCOPES, None, world.org_a)
     secret = made.secret
     if state == "revoked":

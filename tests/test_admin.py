@@ -295,9 +295,8 @@ def test_enrolment_and_cohort_actions_are_audited_with_who_and_where(app: Flask,
     assert "Cohort archived" not in table(other.get("/admin/audit"))
 
 
-def test_grade_saves_are_audited_from_the_grading_signal(app: Flask, load_content, make_org, make_cohort,
+def test_grade_saves_are_audited_from_the_grading_signal(app: Flask, loaded, make_org, make_cohort,
                                                         enrol_learner, make_user, login) -> None:
-    load_content()
     teacher = make_user(name="Tess Teacher")
     org = make_org(admins=[])
     cohort = make_cohort(org, "Main", months_ago=5, instructors=[teacher])

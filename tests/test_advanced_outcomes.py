@@ -136,8 +136,7 @@ def grade_and_release(teacher: FlaskClient, work: Submission, pick: int, feedbac
 
 
 @pytest.fixture()
-def month_twelve(app: Flask, load_content, make_cohort, enrol_learner, make_user, login):
-    load_content()
+def month_twelve(app: Flask, loaded, make_cohort, enrol_learner, make_user, login):
     teacher = make_user(name="Tove Teacher")
     cohort = make_cohort(months_ago=11, instructors=[teacher])  # the cohort is in month 12
     learner = enrol_learner(cohort, name="Ada Founder")
@@ -210,8 +209,7 @@ def test_the_advanced_level_is_not_complete_without_them(month_twelve) -> None:
     assert set(ADVANCED) <= keys and not part.done
 
 
-def test_an_earlier_learner_cannot_open_them_yet(app: Flask, load_content, make_cohort, enrol_learner, login) -> None:
-    load_content()
+def test_an_earlier_learner_cannot_open_them_yet(app: Flask, loaded, make_cohort, enrol_learner, login) -> None:
     client = app.test_client()
     login(client, enrol_learner(make_cohort(months_ago=5)))  # month 6
     for key in ADVANCED:

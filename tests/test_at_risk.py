@@ -34,11 +34,10 @@ def at(day: date, hour: int = 12) -> datetime:
 
 
 @pytest.fixture()
-def cohort(app, load_content, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
+def cohort(app, loaded, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
     """A cohort in month 8 (the objectives of the first six months have closed): a learner
     on schedule who was weak on KO2 before it closed, one on schedule who dropped on KO2 after
     it closed, one who went below, above and below again on KO1, and one who did nothing."""
-    load_content()
     admin = make_user(name="Olivia Org")
     instructor = make_user(name="Ines Instructor", timezone="Asia/Tokyo")
     org = make_org("Acme", admins=[admin])
@@ -269,8 +268,7 @@ def test_the_service_refuses_bad_reviews_too(cohort) -> None:
 # --------------------------------------------------------------------------- access
 
 
-def test_only_the_cohorts_staff_may_review(app, client, login, load_content, world, make_user) -> None:
-    load_content()
+def test_only_the_cohorts_staff_may_review(app, client, login, loaded, world, make_user) -> None:
     outsider_instructor = make_user(name="Instructor A2")
     world.cohort_a2.instructors.append(outsider_instructor)
     db.session.commit()

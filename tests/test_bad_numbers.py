@@ -78,8 +78,7 @@ def test_named_routes_answer_404_while_the_largest_id_is_only_not_found(app: Fla
 
 
 @pytest.mark.parametrize("bad", ["NaN", "sNaN", "-sNaN", "nan", "Infinity", "-Infinity", "inf", "-inf", "1e999999"])
-def test_essay_points_refuse_nan_and_infinities_with_a_message(app: Flask, client, load_content, world: World, login, bad: str) -> None:
-    load_content()
+def test_essay_points_refuse_nan_and_infinities_with_a_message(app: Flask, client, loaded, world: World, login, bad: str) -> None:
     extra = route_extras(app, world)
     submit_attempt(db.session, db.session.get(Attempt, extra["attempt_id"]), utcnow())  # its essay waits for a grade
     db.session.commit()

@@ -141,8 +141,8 @@ def test_the_schemas_catch_broken_documents() -> None:
 
 
 @pytest.fixture()
-def course(app, load_content) -> None:
-    load_content()
+def course(app, loaded) -> None:
+    """The shipped curriculum, loaded."""
 
 
 def _foundation_items(cohort: Any, user_id: int) -> dict[str, set[str]]:

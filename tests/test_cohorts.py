@@ -717,8 +717,7 @@ def test_preview_and_messages_read_the_same_whoever_the_address_belongs_to(app, 
     assert count(Enrolment, Enrolment.cohort_id.in_([world.cohort_a.id, world.cohort_a2.id])) == 2
 
 
-def test_invited_not_joined_are_listed_apart_and_counted_nowhere(app, client, world: World, login, load_content) -> None:
-    load_content()
+def test_invited_not_joined_are_listed_apart_and_counted_nowhere(app, client, world: World, login, loaded) -> None:
     login(client, world.org_admin_a)
     cohort = world.cohort_a.id
 

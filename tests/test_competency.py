@@ -65,13 +65,12 @@ def do_work(cohort: Any, user: Any, *, level_key: str | None = None, exam: bool 
 
 
 @pytest.fixture()
-def course(app, load_content, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
+def course(app, loaded, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
     """A cohort a week into month 8: a strong learner on schedule, a learner on schedule but
     weak on KO2, a learner who did nothing, and one who finished only the foundation modules.
     A week in, not on its first day: the last foundation quiz is due 90 days after month 5
     opens, which is month 8's first day or the day after when those three months hold a
     February (from March to May), and an item due today is not yet done by ``do_work``."""
-    load_content()
     admin = make_user(name="Olivia Org")
     org = make_org("Acme", admins=[admin])
     cohort = make_cohort(org, "Acme 1", start=utcnow().date() - relativedelta(months=7, days=7))
@@ -161,8 +160,7 @@ def test_at_risk_behind_or_below_the_bar_on_a_closed_objective(course) -> None:
     assert heat.at_risk[0].user.name == "Cy Idle"  # the most reasons first
 
 
-def test_trend_replays_evidence_month_by_month(app, load_content, make_cohort, enrol_learner) -> None:
-    load_content()
+def test_trend_replays_evidence_month_by_month(app, loaded, make_cohort, enrol_learner) -> None:
     cohort = make_cohort(months_ago=2)  # month 3 now
     one, two = enrol_learner(cohort, name="One"), enrol_learner(cohort, name="Two")
     start = datetime.combine(cohort.start_date, time(12), tzinfo=UTC)
@@ -179,12 +177,11 @@ def test_trend_replays_evidence_month_by_month(app, load_content, make_cohort, e
     assert points[0].means["SO1"] is None
 
 
-def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app, load_content, make_cohort, enrol_learner,
+def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app, loaded, make_cohort, enrol_learner,
                                                                            count_queries) -> None:
     """The months gone by are kept while the evidence recorded before them adds up the same;
     the running month is the mastery now. Whatever happens (evidence now, evidence withdrawn,
     evidence recorded late, a learner leaving), the trend equals every month replayed."""
-    load_content()
     cohort = make_cohort(months_ago=3)  # month 4 now
     one, two, three = (enrol_learner(cohort, name=name) for name in ("One", "Two", "Three"))
     start = datetime.combine(cohort.start_date, time(12), tzinfo=UTC)
@@ -231,8 +228,7 @@ def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app,
     assert statements() == built and checked()[2].learners["KO2"] == 0
 
 
-def test_compare_shows_the_organizations_cohorts_only(client, login, load_content, world, enrol_learner) -> None:
-    load_content()
+def test_compare_shows_the_organizations_cohorts_only(client, login, loaded, world, enrol_learner) -> None:
     evidence(world.learner_a, {"KO1": 3.0, "KO2": 1.0})
     extra = enrol_learner(world.cohort_a, name="Another A")
     evidence(extra, {"KO1": 2.0})

@@ -29,8 +29,8 @@ def _accept(user_id: int, assignment: Assignment, status: str = "released") -> N
 
 
 @pytest.fixture()
-def course(app, load_content):
-    load_content()
+def course(app, loaded):
+    """The shipped curriculum, loaded."""
 
 
 def test_a_new_learner_five_months_in_is_behind(course, make_cohort, enrol_learner) -> None:

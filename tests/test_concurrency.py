@@ -69,10 +69,9 @@ def outcomes(responses: list[Any]) -> Counter[int]:
 
 
 @pytest.fixture()
-def grading_course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login):
+def grading_course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login):
     """Submitted work in a cohort with an instructor and an organization admin, and eight
     signed-in clients: four of each."""
-    load_content()
     admin = make_user(name="Olga Admin", timezone="Europe/Berlin")
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(make_org(admins=[admin]), "Main", months_ago=5, instructors=[teacher])

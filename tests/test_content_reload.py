@@ -41,8 +41,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def test_learner_work_survives_a_reload_of_changed_content(app: Flask, content_dir: Path, load_content) -> None:
-    load_content()
+def test_learner_work_survives_a_reload_of_changed_content(app: Flask, content_dir: Path, loaded) -> None:
     cli(app, "demo")
     before = counts()
     assert all(before[name] > 0 for name in ("Attempt", "Response", "Submission", "Grade", "PeerReview", "LessonRead", "Evidence"))

@@ -23,8 +23,7 @@ def run(app: Flask, *args: str):
     return app.test_cli_runner().invoke(args=["lms", "load-content", *args])
 
 
-def test_every_module_has_a_case_study_and_a_hands_on_assignment(app: Flask, load_content) -> None:
-    load_content()
+def test_every_module_has_a_case_study_and_a_hands_on_assignment(app: Flask, loaded) -> None:
     assignments = db.session.scalars(select(Assignment)).all()
     for kind in ("case_study", "hands_on"):
         assert {a.module.key for a in assignments if a.kind == kind} == MODULES, kind
@@ -37,8 +36,7 @@ def test_every_module_has_a_case_study_and_a_hands_on_assignment(app: Flask, loa
         assert all(c.objectives for c in criteria)
 
 
-def test_each_level_has_a_portfolio_rubric(app: Flask, load_content) -> None:
-    load_content()
+def test_each_level_has_a_portfolio_rubric(app: Flask, loaded) -> None:
     portfolio = {r.level.key: r for r in db.session.scalars(select(Rubric).where(Rubric.level_id.is_not(None)))}
     assert set(portfolio) == {"foundation", "intermediate", "advanced"}
     for rubric in portfolio.values():
@@ -101,8 +99,7 @@ def test_bad_coursework_is_refused_with_file_and_line(app: Flask, content_dir: P
     assert re.search(r"\.(yml|md):\d+: ", result.output)
 
 
-def test_learners_open_released_work_and_see_due_dates(app: Flask, load_content, make_cohort, enrol_learner, login, make_user) -> None:
-    load_content()
+def test_learners_open_released_work_and_see_due_dates(app: Flask, loaded, make_cohort, enrol_learner, login, make_user) -> None:
     cohort = make_cohort(months_ago=5)  # month 6
     client = app.test_client()
     login(client, enrol_learner(cohort))

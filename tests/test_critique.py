@@ -36,8 +36,7 @@ def critique_file(content_dir: Path) -> Path:
     return content_dir / "modules" / "mlops" / "assignments" / "03-critique-on-call-runbook.md"
 
 
-def test_the_shipped_critiques_load_with_their_artifacts(app: Flask, load_content) -> None:
-    load_content()
+def test_the_shipped_critiques_load_with_their_artifacts(app: Flask, loaded) -> None:
     with app.app_context():
         found = {a.key: a for a in db.session.scalars(select(Assignment).where(Assignment.kind == AssignmentKind.CRITIQUE))}
         assert {k: a.artifact for k, a in found.items()} == CRITIQUES
@@ -75,9 +74,8 @@ def test_an_artifact_on_another_kind_is_refused(app: Flask, content_dir: Path) -
     assert "01-case-study.md:4: only a critique has an artifact" in result.output, result.output
 
 
-def test_the_assignment_page_shows_and_links_the_artifact(app: Flask, client, load_content, make_cohort,
+def test_the_assignment_page_shows_and_links_the_artifact(app: Flask, client, loaded, make_cohort,
                                                          enrol_learner, login) -> None:
-    load_content()
     login(client, enrol_learner(make_cohort(months_ago=1)))
     page = client.get(f"/assignments/{RUNBOOK}")
     assert page.status_code == 200
@@ -91,9 +89,8 @@ def test_the_assignment_page_shows_and_links_the_artifact(app: Flask, client, lo
     assert "The artifact to assess" not in client.get("/assignments/mlops-case-coldwatch").get_data(as_text=True)
 
 
-def test_a_released_critique_grade_is_case_study_evidence(app: Flask, client, load_content, make_cohort, enrol_learner,
+def test_a_released_critique_grade_is_case_study_evidence(app: Flask, client, loaded, make_cohort, enrol_learner,
                                                           make_user, login) -> None:
-    load_content()
     teacher = make_user()
     user = enrol_learner(make_cohort(months_ago=1, instructors=[teacher]))
     login(client, user)

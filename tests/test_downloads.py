@@ -43,8 +43,7 @@ def test_the_helper_gives_an_ascii_name_and_the_full_name(name: str, fallback: s
     assert parse(content_disposition(name, inline=True))[0] == "inline"
 
 
-def test_downloads_of_a_cohort_with_a_hostile_name_answer_200(app: Flask, client, load_content, world: World, login) -> None:
-    load_content()
+def test_downloads_of_a_cohort_with_a_hostile_name_answer_200(app: Flask, client, loaded, world: World, login) -> None:
     extra = route_extras(app, world)
     world.cohort_a.name = HOSTILE
     db.session.get(Attachment, extra["attachment_id"]).filename = 'plan "final" Ünï\r\n日本.txt'

@@ -67,12 +67,11 @@ def test_a_content_load_replaces_the_revision_and_the_pages_show_the_new_content
     assert "Releases you can trust, renamed" in html and TITLE not in html
 
 
-def test_another_process_s_load_is_seen_and_the_token_is_what_the_cache_trusts(app: Flask, load_content) -> None:
+def test_another_process_s_load_is_seen_and_the_token_is_what_the_cache_trusts(app: Flask, loaded) -> None:
     """Another process (here: a connection of its own, outside this process's session
     events) changes a lesson and the token: this process's next transaction sees it. A
     change without a new token is not seen: the token is the contract, and every write
     through the app replaces it."""
-    load_content()
     with app.app_context():
         assert kept_title() == TITLE
         other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
@@ -88,8 +87,7 @@ def test_another_process_s_load_is_seen_and_the_token_is_what_the_cache_trusts(a
 
 
 def test_an_edit_through_the_app_replaces_the_token_its_own_transaction_sees_it_and_a_rollback_leaves_nothing_stale(
-        app: Flask, load_content) -> None:
-    load_content()
+        app: Flask, loaded) -> None:
     with app.app_context():
         assert kept_title() == TITLE
         before = current_token()
@@ -111,8 +109,8 @@ def test_an_edit_through_the_app_replaces_the_token_its_own_transaction_sees_it_
 
 
 @pytest.fixture()
-def course(app: Flask, load_content) -> None:
-    load_content()
+def course(app: Flask, loaded) -> None:
+    """The shipped curriculum, loaded."""
 
 
 def test_home_and_progress_run_the_same_statements_for_more_items_and_learners(
@@ -178,10 +176,9 @@ def test_a_page_reads_its_user_with_the_navigation_roles_and_the_unread_count(
     assert client.get("/grading").status_code == 200
     assert client.get("/progress").status_code == 403
 
-def test_the_kept_curriculum_is_not_shared_between_databases(app: Flask, load_content) -> None:
+def test_the_kept_curriculum_is_not_shared_between_databases(app: Flask, loaded) -> None:
     """Keyed by the database URL and its token: a fresh token in an empty database never
     finds another database's curriculum."""
-    load_content()
     with app.app_context():
         assert kept_title() == TITLE
         kept: Any = revision._kept

@@ -74,9 +74,8 @@ def test_a_quiz_attempt_counts_per_objective_once_fully_scored(app: Flask, load_
 CASE = "mlops-case-coldwatch"
 
 
-def test_a_released_grade_counts_per_mapped_objective(app: Flask, load_content, make_cohort, enrol_learner, make_user,
+def test_a_released_grade_counts_per_mapped_objective(app: Flask, loaded, make_cohort, enrol_learner, make_user,
                                                       client, login) -> None:
-    load_content()
     teacher = make_user()
     user = enrol_learner(make_cohort(months_ago=5, instructors=[teacher]))
     login(client, user)
@@ -110,8 +109,7 @@ def test_a_released_grade_counts_per_mapped_objective(app: Flask, load_content, 
 HANDS_ON = "cs-hands-on-own-operation"
 
 
-def test_a_peer_review_counts_at_half_weight(app: Flask, load_content, make_cohort, enrol_learner, login) -> None:
-    load_content()
+def test_a_peer_review_counts_at_half_weight(app: Flask, loaded, make_cohort, enrol_learner, login) -> None:
     cohort = make_cohort(months_ago=5)
     clients = {}
     for name in ("Ana", "Ben"):
@@ -135,8 +133,7 @@ def test_a_peer_review_counts_at_half_weight(app: Flask, load_content, make_coho
         code: 0.0 if code.startswith("AO") else 0.5 for code in codes}
 
 
-def test_the_mastery_policy_is_content(app: Flask, content_dir: Path, load_content, make_user) -> None:
-    load_content()
+def test_the_mastery_policy_is_content(app: Flask, content_dir: Path, loaded, load_content, make_user) -> None:
     shipped = policy(db.session)
     assert shipped.settings["method"] == "decaying_average" and shipped.name_of(2.6) == "proficient"
     user = make_user()
@@ -157,10 +154,9 @@ def test_the_mastery_policy_is_content(app: Flask, content_dir: Path, load_conte
     assert mastery_of(user.id)["KO1"] == 4
 
 
-def test_a_new_at_risk_bar_on_load_redates_below_the_bar(app: Flask, content_dir: Path, load_content, make_user) -> None:
+def test_a_new_at_risk_bar_on_load_redates_below_the_bar(app: Flask, content_dir: Path, loaded, load_content, make_user) -> None:
     """Each mastery record keeps when it went below the at-risk bar; a program that moves the
     bar has every record's date worked out again on load."""
-    load_content()
     user = make_user()
     ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
     went = utcnow()

@@ -176,8 +176,7 @@ EXPERT_PICKS = [1, 0, 2, 1, 3]
 
 
 def test_the_volume_generator_gives_the_simulation_and_expert_evidence_the_real_paths_give(
-        app: Flask, load_content, make_cohort, enrol_learner, make_user) -> None:
-    load_content()
+        app: Flask, loaded, make_cohort, enrol_learner, make_user) -> None:
     now = utcnow()
     cohort = make_cohort(months_ago=5, instructors=[make_user(name="Teacher")])
     real, generated = (enrol_learner(cohort, name=name) for name in ("Ana", "Gen"))

@@ -176,8 +176,7 @@ def test_a_practice_quiz_is_on_the_record_but_does_not_count(rules_quiz) -> None
 # --------------------------------------------------------------------------- 2. rules by objective kind
 
 
-def test_application_objectives_take_only_applied_work_by_default(app: Flask, load_content, make_user) -> None:
-    load_content()
+def test_application_objectives_take_only_applied_work_by_default(app: Flask, loaded, make_user) -> None:
     rules = policy(db.session)
     applied = rules.weights[ObjectiveKind.APPLICATION]
     assert {s for s, w in applied.items() if w > 0} == {"rubric", "rating", "stakeholder", "kpi", "expert"}
@@ -193,9 +192,8 @@ def test_application_objectives_take_only_applied_work_by_default(app: Flask, lo
     assert mastery_of(learner.id) == {"AO1": 3.0}
 
 
-def test_changing_the_rules_rebuilds_mastery_as_recording_under_them_would(app: Flask, content_dir: Path, load_content,
+def test_changing_the_rules_rebuilds_mastery_as_recording_under_them_would(app: Flask, content_dir: Path, loaded, load_content,
                                                                           make_user) -> None:
-    load_content()
     objectives = {o.key: o.id for o in db.session.scalars(select(Objective))}
     start = utcnow() - timedelta(days=30)
     story = [("AO1", EvidenceSourceName.RUBRIC, 0.5), ("AO1", EvidenceSourceName.QUIZ, 1.0),
@@ -256,9 +254,8 @@ def test_load_content_check_refuses_a_recall_item_tagged_with_an_application_obj
 # --------------------------------------------------------------------------- 7. why this level
 
 
-def test_the_profile_says_what_moved_each_level_and_names_big_falls(app: Flask, load_content, make_user, make_cohort,
+def test_the_profile_says_what_moved_each_level_and_names_big_falls(app: Flask, loaded, make_user, make_cohort,
                                                                     enrol_learner, client, login) -> None:
-    load_content()
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(months_ago=3, instructors=[teacher])
     learner = enrol_learner(cohort, name="Lena Learner")
@@ -284,9 +281,8 @@ def test_the_profile_says_what_moved_each_level_and_names_big_falls(app: Flask, 
         client.post("/logout")
 
 
-def test_evidence_that_does_not_count_is_shown_as_such(app: Flask, load_content, make_user, client, login,
+def test_evidence_that_does_not_count_is_shown_as_such(app: Flask, loaded, make_user, client, login,
                                                        make_cohort, enrol_learner) -> None:
-    load_content()
     learner = enrol_learner(make_cohort(months_ago=3))
     ao1 = db.session.scalar(select(Objective).where(Objective.key == "AO1"))
     record(db.session, learner.id, ao1.id, EvidenceSourceName.QUIZ, "quiz:9", 0.5, utcnow(), note="Some quiz")

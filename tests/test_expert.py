@@ -54,8 +54,7 @@ def rating(work: Submission, best: tuple[str, ...] = ("metric-analysis",)) -> di
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
-    load_content()
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     org_admin, other_admin = make_user(name="Olga Admin"), make_user(name="Oskar Admin")
     org, other_org = make_org(admins=[org_admin]), make_org(admins=[other_admin])
     teacher, other_teacher, far_teacher = make_user(name="Tess Teacher"), make_user(name="Otto Teacher"), make_user(name="Fay Far")

@@ -53,8 +53,7 @@ def page(response: Any) -> str:
 
 
 @pytest.fixture()
-def setting(app: Flask, load_content, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
-    load_content()
+def setting(app: Flask, loaded, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     teacher = make_user(name="Greta Teacher")
     cohort = make_cohort(months_ago=5, instructors=[teacher])
 

@@ -43,8 +43,7 @@ def uploads(app: Flask, tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def people(app: Flask, uploads: Path, load_content, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
-    load_content()
+def people(app: Flask, uploads: Path, loaded, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     instructor = make_user(name="Ines Instructor")
     cohort = make_cohort(months_ago=5, instructors=[instructor])
     learner = enrol_learner(cohort, name="Lea Learner")

@@ -52,10 +52,9 @@ def page(response: Any) -> str:
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     """A cohort in its tenth month with an instructor and four learners; A, B and C form the
     team Northwind and A hands in its work."""
-    load_content()
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(make_org(), "Founders", months_ago=9, instructors=[teacher])
     a, b, c, d = (enrol_learner(cohort, name=f"Founder {n}") for n in "ABCD")
@@ -186,8 +185,7 @@ def test_the_gradebooks_team_label_has_a_style_rule() -> None:
 # --------------------------------------------------------------------------- links that open (issue 13)
 
 
-def test_no_role_crawl_finds_no_forbidden_links(app: Flask, load_content, world: World, login) -> None:
-    load_content()
+def test_no_role_crawl_finds_no_forbidden_links(app: Flask, loaded, world: World, login) -> None:
     route_extras(app, world)
     client = app.test_client()
     app.config["WTF_CSRF_ENABLED"] = False
@@ -200,8 +198,7 @@ def test_no_role_crawl_finds_no_forbidden_links(app: Flask, load_content, world:
     assert any(url.startswith("/levels/") for url in found.html)
 
 
-def test_level_pages_link_lessons_for_those_who_may_open_them(app: Flask, load_content, world: World, login) -> None:
-    load_content()
+def test_level_pages_link_lessons_for_those_who_may_open_them(app: Flask, loaded, world: World, login) -> None:
     for user, links in ((world.nobody, False), (world.learner_a, True), (world.instructor_a, True), (None, True)):
         client = app.test_client()
         if user is not None:
@@ -212,8 +209,7 @@ def test_level_pages_link_lessons_for_those_who_may_open_them(app: Flask, load_c
         assert ('href="/assignments/' in page(client.get("/coursework"))) is links or user is None
 
 
-def test_progress_shows_early_access_items_open(app: Flask, load_content, make_cohort, enrol_learner, make_user, login) -> None:
-    load_content()
+def test_progress_shows_early_access_items_open(app: Flask, loaded, make_cohort, enrol_learner, make_user, login) -> None:
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(months_ago=0, instructors=[teacher])
     learner = enrol_learner(cohort, name="Early Bird")
@@ -248,9 +244,8 @@ def test_progress_shows_early_access_items_open(app: Flask, load_content, make_c
 # --------------------------------------------------------------------------- organization admins' home (issue 13)
 
 
-def test_organization_admins_get_the_grading_panel(app: Flask, load_content, make_org, make_cohort, enrol_learner,
+def test_organization_admins_get_the_grading_panel(app: Flask, loaded, make_org, make_cohort, enrol_learner,
                                                     make_user, login) -> None:
-    load_content()
     admin, other_admin = make_user(name="Olga Admin"), make_user(name="Oskar Admin")
     org = make_org("Alpha", admins=[admin])
     make_org("Beta", admins=[other_admin])

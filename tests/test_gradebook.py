@@ -40,8 +40,7 @@ COLUMN = f"assignment:{CASE}"
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
-    load_content()
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     org_admin = make_user(name="Olga Admin")
     org = make_org(admins=[org_admin])
     teacher, other_teacher = make_user(name="Tess Teacher"), make_user(name="Otto Teacher")

@@ -22,8 +22,7 @@ CASE = "mlops-case-coldwatch"
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login):
-    load_content()
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login):
     org_admin = make_user(name="Olga Admin")
     org = make_org(admins=[org_admin])
     teacher, other_teacher = make_user(name="Tess Teacher"), make_user(name="Otto Teacher")

@@ -27,8 +27,7 @@ from tests.test_page_cache import Learner, body, cohort_renamed, grade_released,
 
 
 @pytest.fixture()
-def world(app: Flask, load_content, client, make_user, make_cohort, enrol_learner, login) -> Learner:
-    load_content()
+def world(app: Flask, loaded, client, make_user, make_cohort, enrol_learner, login) -> Learner:
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(months_ago=5, instructors=[teacher])
     person = enrol_learner(cohort, name="Lea Learner")

@@ -73,15 +73,13 @@ def test_load_then_load_again_changes_nothing(app: Flask, content_dir: Path) -> 
     assert counts(app) == after_first
 
 
-def test_every_objective_is_taught_by_a_module(app: Flask, load_content) -> None:
-    load_content()
+def test_every_objective_is_taught_by_a_module(app: Flask, loaded) -> None:
     with app.app_context():
         for objective in db.session.scalars(select(Objective)):
             assert objective.modules, f"{objective.key} is taught by no module"
 
 
-def test_schedule_places_each_framework(app: Flask, load_content) -> None:
-    load_content()
+def test_schedule_places_each_framework(app: Flask, loaded) -> None:
     with app.app_context():
         months = {p.key: p.month for p in db.session.scalars(select(Phase))}
     # the seeds' path: the four frameworks' fundamentals in months 1-4, one a month ...
@@ -98,8 +96,7 @@ def test_schedule_places_each_framework(app: Flask, load_content) -> None:
     assert 9 in months.values() and all(1 <= m <= 12 for m in months.values())
 
 
-def test_metric_targets_are_stored_as_data(app: Flask, load_content) -> None:
-    load_content()
+def test_metric_targets_are_stored_as_data(app: Flask, loaded) -> None:
     with app.app_context():
         metrics = {m.key: m for m in db.session.scalars(select(Metric))}
     assert metrics["mlops-deployment-success"].target == 95

@@ -63,8 +63,7 @@ def register(app: Any, platform: Platform, cohort: Any, pem: str) -> LtiPlatform
 
 
 @pytest.fixture()
-def lti(app: Any, client: Any, load_content: Any, world: Any, platform: Platform, tool_pem: str) -> Platform:
-    load_content()
+def lti(app: Any, client: Any, loaded: Any, world: Any, platform: Platform, tool_pem: str) -> Platform:
     register(app, platform, world.cohort_a, tool_pem)
     platform.tool_jwks = client.get("/lti/jwks").get_json()
     return platform

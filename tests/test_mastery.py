@@ -106,8 +106,7 @@ def test_named_levels() -> None:
 
 
 @pytest.fixture()
-def objectives(app: Flask, load_content) -> list[int]:
-    load_content()
+def objectives(app: Flask, loaded) -> list[int]:
     return list(db.session.scalars(select(Objective.id).order_by(Objective.position)))
 
 

@@ -125,8 +125,7 @@ CASE = "mlops-case-coldwatch"
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login):
-    load_content()
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login):
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(make_org(), "Main", months_ago=5, instructors=[teacher])
 
@@ -241,9 +240,8 @@ def test_due_reminders_follow_the_learners_time_zone(course, enrol_learner) -> N
     assert {k.split(":")[0] for k in events_at(due_here - timedelta(hours=2), here)} == {"due-3d", "due-24h"}
 
 
-def test_reminder_statements_do_not_grow_with_learners(app: Flask, load_content, make_org, make_cohort, enrol_learner,
+def test_reminder_statements_do_not_grow_with_learners(app: Flask, loaded, make_org, make_cohort, enrol_learner,
                                                        make_user, count_queries) -> None:
-    load_content()
     now = utcnow()
 
     def cohort_with(learners: int) -> None:

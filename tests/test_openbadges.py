@@ -41,8 +41,7 @@ def unb64(text: str) -> bytes:
 
 
 @pytest.fixture()
-def certified(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user) -> dict[str, Any]:
-    load_content()
+def certified(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user) -> dict[str, Any]:
     admin = make_user(name="Olivia Org")
     org = make_org("Acme", admins=[admin])
     cohort = make_cohort(org, "Acme 1", months_ago=5)

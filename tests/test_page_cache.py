@@ -59,8 +59,7 @@ class Learner:
 
 
 @pytest.fixture()
-def learner(app: Flask, load_content, client, make_user, make_cohort, enrol_learner, login) -> Learner:
-    load_content()
+def learner(app: Flask, loaded, client, make_user, make_cohort, enrol_learner, login) -> Learner:
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(months_ago=5, instructors=[teacher])
     person = enrol_learner(cohort, name="Lea Learner")

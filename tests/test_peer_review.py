@@ -15,8 +15,7 @@ HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
 
 
 @pytest.fixture()
-def cohort(app: Flask, load_content, make_cohort, make_user):
-    load_content()
+def cohort(app: Flask, loaded, make_cohort, make_user):
     teacher = make_user(name="Tom Teacher")
     return make_cohort(months_ago=5, instructors=[teacher]), teacher
 

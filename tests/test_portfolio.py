@@ -18,8 +18,7 @@ FOUNDATION_CODES = ["KO1", "KO2", "KO4", "SO1", "SO2", "SO4", "AO1"]
 
 
 @pytest.fixture()
-def setting(app: Flask, load_content, make_cohort, enrol_learner, make_user, login):
-    load_content()
+def setting(app: Flask, loaded, make_cohort, enrol_learner, make_user, login):
     teacher = make_user(name="Greta Grader")
     cohort = make_cohort(months_ago=5, instructors=[teacher])
 

@@ -55,8 +55,7 @@ def post_work(client: Any, body: str, file: tuple[str, bytes] | None = None) -> 
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_cohort, make_user, enrol_learner, login) -> dict[str, Any]:
-    load_content()
+def course(app: Flask, loaded, make_cohort, make_user, enrol_learner, login) -> dict[str, Any]:
     teacher = make_user(name="Tom Teacher")
     admin = make_user(name="Sid Admin", admin=True)
     cohort = make_cohort(months_ago=5, instructors=[teacher])

@@ -28,8 +28,8 @@ T0 = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 
 
 @pytest.fixture()
-def course(app: Flask, load_content) -> None:
-    load_content()
+def course(app: Flask, loaded) -> None:
+    """The shipped curriculum, loaded."""
 
 
 @pytest.fixture()

@@ -13,8 +13,7 @@ from lms.assessment.services import _layout, active_quizzes, current_versions, r
 from lms.extensions import db
 
 
-def test_every_module_has_a_quiz_and_every_level_an_exam(app: Flask, load_content) -> None:
-    load_content()
+def test_every_module_has_a_quiz_and_every_level_an_exam(app: Flask, loaded) -> None:
     quizzes = db.session.scalars(select(Quiz)).all()
     modules = {q.module.key for q in quizzes if q.kind == "quiz"}
     assert modules == {"mlops", "customer-success", "process-optimization", "quality-assurance",
@@ -41,14 +40,12 @@ def test_every_module_has_a_quiz_and_every_level_an_exam(app: Flask, load_conten
         assert any(by_id[page["version"]].type == "scenario" for page in layout), f"{level}: no scenario"
 
 
-def test_question_types_across_the_bank(app: Flask, load_content) -> None:
-    load_content()
+def test_question_types_across_the_bank(app: Flask, loaded) -> None:
     types = Counter(q.current.type for q in db.session.scalars(select(Question)))
     assert set(types) >= {"single", "multiple", "true_false", "short", "numerical", "matching", "ordering", "essay", "scenario"}
 
 
-def test_quizzes_are_listed_in_schedule_order(app: Flask, load_content) -> None:
-    load_content()
+def test_quizzes_are_listed_in_schedule_order(app: Flask, loaded) -> None:
     quizzes = active_quizzes(db.session)
     months = [release_month(q) for q in quizzes]
     assert months == sorted(months)

@@ -114,8 +114,7 @@ def test_the_template_check_finds_each_kind(source: str, problem: str) -> None:
     assert inline_code(source.replace("{{ c }}", "c").replace("{{ w }}", "5")) != [] or problem == "inline <script>"
 
 
-def test_every_get_route_sends_the_security_headers(app: Flask, client, load_content, world: World, login) -> None:
-    load_content()
+def test_every_get_route_sends_the_security_headers(app: Flask, client, loaded, world: World, login) -> None:
     extra = route_extras(app, world)
     login(client, world.admin)
     wrong = []

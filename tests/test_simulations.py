@@ -147,8 +147,7 @@ def test_score_is_the_paths_mean_points_per_objective() -> None:
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
-    load_content()
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     teacher = make_user(name="Tess Teacher")
     org = make_org(admins=[])
     cohort = make_cohort(org, "Main", months_ago=5, instructors=[teacher])  # month 6: MLOps' advanced phase is open

@@ -21,8 +21,7 @@ LOCKED = "po-hands-on-automate-core-process"  # month 7
 
 
 @pytest.fixture()
-def learner(app: Flask, load_content, make_cohort, enrol_learner, make_user):
-    load_content()
+def learner(app: Flask, loaded, make_cohort, enrol_learner, make_user):
     instructor = make_user(name="Ines Instructor")
     cohort = make_cohort(months_ago=5, instructors=[instructor])
     return enrol_learner(cohort, name="Lea Learner"), instructor, cohort

@@ -38,10 +38,9 @@ COLUMN = f"assignment:{KEY}"
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     """A cohort in its tenth month (the team assignment is open) with an instructor and four
     learners; A, B and C form a team and A hands in its work (A holds the submission)."""
-    load_content()
     teacher = make_user(name="Tess Teacher")
     cohort = make_cohort(make_org(), "Founders", months_ago=9, instructors=[teacher])
     a, b, c, d = (enrol_learner(cohort, name=f"Founder {n}") for n in "ABCD")

@@ -31,10 +31,9 @@ TEAM_FILE = Path("modules") / "international-operations" / "assignments" / "02-h
 
 
 @pytest.fixture()
-def course(app: Flask, load_content, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
+def course(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user, login) -> dict[str, Any]:
     """A cohort in its tenth month (the team assignment is open), with an instructor, an
     organization admin, six learners and a learner of another cohort, each signed in on their own client."""
-    load_content()
     admin = make_user(name="Olga Admin")
     teacher = make_user(name="Tess Teacher")
     org = make_org(admins=[admin])

@@ -44,8 +44,7 @@ def test_bad_front_matter_unknown_module_bad_csv_and_duplicate_are_refused(app: 
     assert "duplicate id 'model-card'" in result.output
 
 
-def test_sync_is_idempotent_and_a_removed_file_is_retired(app: Flask, content_dir: Path, load_content) -> None:
-    load_content()
+def test_sync_is_idempotent_and_a_removed_file_is_retired(app: Flask, content_dir: Path, loaded, load_content) -> None:
     assert "templates" not in "\n".join(load_content().lines())
     (content_dir / "templates" / "model-card.md").unlink()
     load_content()
@@ -54,8 +53,7 @@ def test_sync_is_idempotent_and_a_removed_file_is_retired(app: Flask, content_di
         assert card is not None and card.retired_at is not None
 
 
-def test_pages_and_downloads(app: Flask, client, load_content, world, login) -> None:
-    load_content()
+def test_pages_and_downloads(app: Flask, client, loaded, world, login) -> None:
     assert "/login" in client.get("/templates").headers["Location"]
     login(client, world.learner_a)
     page = client.get("/templates")

@@ -36,8 +36,8 @@ from lms.web.links import fixed_url
 
 
 @pytest.fixture()
-def course(app: Flask, load_content) -> None:
-    load_content()
+def course(app: Flask, loaded) -> None:
+    """The shipped curriculum, loaded."""
 
 
 def page(response: Any) -> str:

@@ -110,8 +110,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture()
-def org_setup(app: Flask, load_content: Callable[..., Any], make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
-    load_content()
+def org_setup(app: Flask, loaded: Flask, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
     admin = make_user(name="Olivia Org")
     instructor = make_user(name="Ines Instructor")
     org = make_org("Acme", admins=[admin])
@@ -451,9 +450,8 @@ def test_certificates_and_accepted_invitations_are_sent(app: Flask, org_setup: d
     assert by_type["enrolment.accepted"]["cohort"]["name"] == "Acme 1"
 
 
-def test_learners_newly_at_risk_are_sent_once(app: Flask, load_content, make_user, make_org, make_cohort, enrol_learner,
+def test_learners_newly_at_risk_are_sent_once(app: Flask, loaded, make_user, make_org, make_cohort, enrol_learner,
                                               receiver: Receiver) -> None:
-    load_content()
     org = make_org("Late Org")
     cohort = make_cohort(org, "Late 1", months_ago=7)
     enrol_learner(cohort, name="Ed Idle", email="ed@example.com")  # seven months in, nothing done
@@ -468,8 +466,7 @@ def test_learners_newly_at_risk_are_sent_once(app: Flask, load_content, make_use
     assert payload["data"]["reasons"] and payload["data"]["since"]
 
 
-def test_send_reminders_looks_for_learners_newly_at_risk(app: Flask, load_content, make_org, make_cohort, enrol_learner) -> None:
-    load_content()
+def test_send_reminders_looks_for_learners_newly_at_risk(app: Flask, loaded, make_org, make_cohort, enrol_learner) -> None:
     org = make_org("Late Org")
     enrol_learner(make_cohort(org, "Late 1", months_ago=7), name="Ed Idle", email="ed@example.com")
     add_endpoint(app, org, "https://hooks.example.org/risk", [WebhookEvent.LEARNER_AT_RISK])

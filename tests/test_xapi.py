@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -131,8 +131,7 @@ def lrs_statements(lrs: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture()
-def setup(app: Flask, load_content: Callable[..., Any], make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
-    load_content()
+def setup(app: Flask, loaded: Flask, make_user, make_org, make_cohort, enrol_learner) -> dict[str, Any]:
     instructor = make_user(name="Ines Instructor")
     org = make_org("Acme")
     cohort = make_cohort(org, "Acme 1", months_ago=5, instructors=[instructor])
