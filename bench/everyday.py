@@ -65,6 +65,12 @@ SIGNED_IN = ("signed in, no page", "/healthz")  # the app's own floor: the sessi
 KEPT, BUILT = "kept", "built"  # served from the page cache (lms.web.page_cache) / built on every view (PAGE_CACHE_SIZE=0)
 TARGET_SHARE = 25.0    # % of hello's requests/s
 TARGET_P95_MS = 40.0
+# Every request, the sign-in's and the load's, names the same browser, as a real one does.
+# Flask-Login's session protection compares the address and User-Agent with the sign-in's; a
+# client that sent another (http.client sends none) had its session marked not fresh on every
+# request, so the app signed and set the session cookie again on each one, and the benchmark,
+# never storing it, measured that work on every view.
+USER_AGENT = "lms-bench/1 (everyday.py)"
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -144,9 +150,24 @@ def servers(url: str, folder: Path, workers: int) -> Iterator[tuple[Server, Serv
 def signed_in_cookie(port: int, email: str, password: str) -> str:
     """The Cookie header of a session signed in as ``email``."""
     browser = requests.Session()
+    browser.headers["User-Agent"] = USER_AGENT
     if sign_in(browser, f"http://127.0.0.1:{port}", email, password).status_code != 302:
         raise SystemExit(f"could not sign in as {email}")
     return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+
+
+def steady(port: int, path: str, cookie: str) -> None:
+    """Refuse to measure a signed-in target whose answer sets a cookie: the load's clients keep
+    the sign-in's cookie, as a browser keeps one that does not change, so each request would
+    pay for signing a new one that nobody stores."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Cookie": cookie, "User-Agent": USER_AGENT})
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    if answer.status != 200 or answer.getheader("Set-Cookie"):
+        raise SystemExit(f"{path} answered {answer.status} setting {answer.getheader('Set-Cookie')!r}: "
+                         "the benchmark's requests would not be a signed-in browser's steady state")
 
 
 # --------------------------------------------------------------------------- load
@@ -176,7 +197,7 @@ def combined(loads: list[Load]) -> Load:
 
 def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Load:
     """``clients`` threads asking for ``path`` as fast as answers come, for ``seconds``."""
-    headers = {"Cookie": cookie} if cookie else {}
+    headers = {"Cookie": cookie, "User-Agent": USER_AGENT} if cookie else {"User-Agent": USER_AGENT}
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     start = threading.Barrier(clients + 1)
@@ -369,6 +390,8 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
         targets = [("hello (bare Flask)", floor, "/", ""), (f"{SIGNED_IN[0]} ({SIGNED_IN[1]})", lms, SIGNED_IN[1], cookie)] + [
             (f"{name} ({how})", server, path, cookie) for how, server in ((KEPT, lms), (BUILT, built)) for name, path in PAGES]
         for _name, server, path, who in targets:
+            if who:
+                steady(server.port, path, who)
             drive(server.port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
         # The targets take turns, --rounds times, so that a slower spell of this shared machine
         # falls on all of them rather than on whichever was measured then.
