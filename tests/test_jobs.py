@@ -34,6 +34,7 @@ from lms.job_kinds import JOB_KINDS
 from lms.jobs import runner, services
 from lms.jobs.kinds import JobKind, Work
 from lms.jobs.models import Job, JobStatus
+from lms.jobs.outbox import Worker
 from lms.mail.models import MailStatus, OutboxMessage
 from tests.test_faults import Inbox, free_port
 
@@ -463,3 +464,22 @@ def test_with_redis_a_real_worker_runs_each_job_once_retries_and_delivers_mail(
         with web.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_worker_stops_within_seconds_even_when_its_listener_read_the_unsubscribe_first(redis_db: str) -> None:
+    """The race that hung a warm shutdown (and the end of every ``--burst`` run that lost it) for
+    a minute: the listener thread reads the reply to the worker's unsubscribe before it is told
+    to stop. RQ's own SimpleWorker then waits out its listener's 60 s; ``Worker`` stops at once."""
+    connection = Redis.from_url(redis_db)
+    try:
+        worker = Worker([Queue("stop-race", connection=connection)], connection=connection)
+        worker.subscribe()
+        assert worker.pubsub is not None
+        worker.pubsub.unsubscribe()
+        wait_for(lambda: not worker.pubsub.subscribed, 10, "the listener to read the unsubscribe's reply")
+        time.sleep(0.1)  # it is waiting for the next message now
+        began = time.monotonic()
+        worker.unsubscribe()
+        assert time.monotonic() - began < 5
+    finally:
+        connection.close()

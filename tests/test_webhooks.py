@@ -18,7 +18,6 @@ import pytest
 import redis
 import requests
 from flask import Flask
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from lms.catalog.models import Level, Objective
@@ -29,6 +28,7 @@ from lms.coursework.services import dates_for, get_assignment, start_submission,
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import rubric_for, save_grade
+from lms.jobs.outbox import Worker
 from lms.learning.services import build_schedule
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import record
@@ -515,7 +515,7 @@ def test_with_redis_a_requests_deliveries_go_through_the_rq_worker(app: Flask, o
         connection = redis.Redis.from_url(redis_db)
         try:
             with app.app_context():
-                SimpleWorker([QUEUE], connection=connection).work(burst=True)
+                Worker([QUEUE], connection=connection).work(burst=True)
         finally:
             connection.close()
     finally:

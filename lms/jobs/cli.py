@@ -7,13 +7,13 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.jobs import runner, services
 from lms.jobs.models import Job
-from lms.jobs.outbox import redis_link
+from lms.jobs.outbox import Worker, redis_link
 from lms.mail.jobs import QUEUE as MAIL_QUEUE
 
 
@@ -27,9 +27,9 @@ def worker_command(burst: bool) -> None:
         raise click.UsageError("REDIS_URL is not set: jobs run inline after each request, "
                                "and `flask lms run-jobs` (cron) runs what is due.")
     queues = [Queue(runner.QUEUE, connection=link.connection), Queue(MAIL_QUEUE, connection=link.connection)]
-    # SimpleWorker runs jobs in this process, inside this app context; the scheduler puts
+    # The worker (an RQ SimpleWorker) runs jobs in this process, inside this app context; the scheduler puts
     # retried jobs back on the queue once their backoff has passed.
-    SimpleWorker(queues, connection=link.connection).work(burst=burst, with_scheduler=True)
+    Worker(queues, connection=link.connection).work(burst=burst, with_scheduler=True)
 
 
 @click.command("queue-job")

@@ -33,7 +33,7 @@ import requests
 from flask import Flask, Response, current_app, g
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, SimpleWorker
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 
 from lms.database import DbSession, unit_of_work, utcnow
@@ -74,6 +74,29 @@ def redis_link(app: Flask) -> RedisLink | None:
     if link is None or link.url != url:
         link = app.extensions[REDIS_KEY] = RedisLink(url, float(app.config.get("REDIS_RETRY_AFTER", 30)))
     return link
+
+
+class Worker(SimpleWorker):
+    """The RQ worker of every ``flask lms ... worker`` command: jobs run in this process,
+    inside its app context (``SimpleWorker``), and stopping takes about a second.
+
+    RQ listens for commands sent to a worker (stop the job, shut down) on a thread that waits
+    up to 60 s for a message at a time. To stop, it unsubscribes, then stops that thread and
+    joins it. When the thread reads the unsubscribe's reply before it is told to stop, it goes
+    back to waiting, and redis-py 8's ``PubSubWorkerThread.stop()`` joins it without a limit:
+    a warm shutdown (SIGTERM) or the end of a ``--burst`` run hung for up to a minute. Here the
+    thread waits ``LISTEN_WAIT`` seconds at a time, so it sees the stop within that."""
+
+    LISTEN_WAIT = 1.0  # seconds
+
+    def subscribe(self) -> None:
+        """RQ's ``subscribe`` with the thread's wait bounded (RQ has no setting for it)."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        # rq's __init__ sets the attribute to None without a type, so mypy takes it for None
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=self.LISTEN_WAIT, daemon=True, exception_handler=self._pubsub_exception_handler)
 
 
 # --------------------------------------------------------------------------- the policy

@@ -7,12 +7,11 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
 from sqlalchemy import delete
 
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
-from lms.jobs.outbox import redis_link
+from lms.jobs.outbox import Worker, redis_link
 from lms.lti.grades import send_pending
 from lms.lti.jobs import QUEUE
 from lms.lti.models import LtiNonce
@@ -29,7 +28,7 @@ def lti_sync_command(limit: int, worker: bool, burst: bool) -> None:
         link = redis_link(current_app)
         if link is None:
             raise click.UsageError("REDIS_URL is not set: scores are sent after each commit and by `flask lms lti-sync`.")
-        SimpleWorker([QUEUE], connection=link.connection).work(burst=burst)
+        Worker([QUEUE], connection=link.connection).work(burst=burst)
         return
     with unit_of_work(db.session):
         db.session.execute(delete(LtiNonce).where(LtiNonce.expires_at < utcnow()))

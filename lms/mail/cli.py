@@ -7,9 +7,9 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
 
 from lms.extensions import db
+from lms.jobs.outbox import Worker
 from lms.mail.jobs import QUEUE, redis_link
 from lms.mail.services import deliver_pending, transport_for
 
@@ -31,5 +31,5 @@ def mail_worker_command(burst: bool) -> None:
     link = redis_link(current_app)
     if link is None:
         raise click.UsageError("REDIS_URL is not set: mail is delivered after each response and by `flask lms deliver-mail`.")
-    # SimpleWorker runs jobs in this process, inside this app context.
-    SimpleWorker([QUEUE], connection=link.connection).work(burst=burst)
+    # The worker (an RQ SimpleWorker) runs jobs in this process, inside this app context.
+    Worker([QUEUE], connection=link.connection).work(burst=burst)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
 
 from lms.extensions import db
-from lms.jobs.outbox import redis_link
+from lms.jobs.outbox import Worker, redis_link
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.services import deliver_pending
 
@@ -33,4 +32,4 @@ def webhook_worker_command(burst: bool) -> None:
     if link is None:
         raise click.UsageError("REDIS_URL is not set: webhooks are delivered after each response and by "
                                "`flask lms deliver-webhooks`.")
-    SimpleWorker([QUEUE], connection=link.connection).work(burst=burst)
+    Worker([QUEUE], connection=link.connection).work(burst=burst)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
 
 from lms.database import unit_of_work
 from lms.extensions import db
-from lms.jobs.outbox import redis_link
+from lms.jobs.outbox import Worker, redis_link
 from lms.xapi.jobs import QUEUE
 from lms.xapi.services import counts, enabled, send_pending
 from lms.xapi.services import retry_failed as make_failed_due
@@ -30,7 +29,7 @@ def send_xapi_command(limit: int | None, retry_failed: bool, worker: bool, burst
         link = redis_link(current_app)
         if link is None:
             raise click.UsageError("REDIS_URL is not set: statements are sent after each response and by `flask lms send-xapi`.")
-        SimpleWorker([QUEUE], connection=link.connection).work(burst=burst)
+        Worker([QUEUE], connection=link.connection).work(burst=burst)
         return
     if retry_failed:
         with unit_of_work(db.session):
