@@ -17,11 +17,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.accounts.models import User
-from lms.catalog.models import Objective
+from lms.catalog.models import Lesson, Objective
 from lms.competency import views as competency_views
 from lms.competency.services import record_review
 from lms.database import utcnow
 from lms.extensions import db
+from lms.progress.models import ProgressLearner
+from lms.progress.services import mark_read
 from lms.web.page_cache import WRITE_MARKS, cache_of
 from tests.test_page_cache import Learner, body, cohort_renamed, grade_released, learner_renamed, override_granted, take_quiz
 
@@ -274,3 +276,34 @@ def test_a_heat_map_built_while_something_is_written_is_not_kept(world: Learner,
         assert "Renamed in a race" not in page and original in page
     finally:
         other.dispose()
+
+
+def test_a_lesson_read_that_starts_or_finishes_nothing_leaves_the_heat_map_kept(world: Learner, client) -> None:
+    """The learner's schedule state is rewritten on every lesson read (their own pages see it:
+    a new random ``revision``), but the heat map shows none of a second lesson read in a
+    module (no level started, no module finished, nothing overdue changed): the cohort's
+    stamp sums what it shows (``cohort_revision``), so the page stays kept and equals the
+    page built afresh."""
+    cache = cache_of(world.app)
+    module = db.session.scalars(select(Lesson.module_id).where(Lesson.retired_at.is_(None))
+                                .group_by(Lesson.module_id).having(sa.func.count() > 1).order_by(Lesson.module_id)).first()
+    first, second = db.session.scalars(select(Lesson).where(Lesson.module_id == module, Lesson.retired_at.is_(None))
+                                       .order_by(Lesson.id).limit(2)).all()
+    mark_read(db.session, world.learner.id, first, utcnow())
+    db.session.commit()
+    page = body(client.get(url(world)))
+    line = db.session.get(ProgressLearner, world.learner.id)
+    assert line is not None
+    revision, shown = line.revision, line.cohort_revision
+
+    mark_read(db.session, world.learner.id, second, utcnow())
+    db.session.commit()
+    db.session.expire_all()
+    line = db.session.get(ProgressLearner, world.learner.id)
+    assert line is not None and line.revision != revision  # rewritten: the learner's own pages rebuild
+    assert line.cohort_revision == shown
+    hits = cache.hits
+    assert body(client.get(url(world))) == page
+    assert cache.hits == hits + 1  # kept
+    cache.clear()
+    assert body(client.get(url(world))) == page  # and the page built afresh is the same

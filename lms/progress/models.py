@@ -175,10 +175,13 @@ class ProgressLevel(Model):
 
 class ProgressLearner(Model):
     """One learner's schedule in one line, kept with their items: the due date of their
-    oldest unfinished assessed item (None: nothing left), from which days behind follow,
-    and ``revision``, a random number drawn each time their rows are written: a cohort's
-    kept heat map (``lms.web.page_cache``) reads the sum of its learners' revisions to know
-    whether any schedule state changed."""
+    oldest unfinished assessed item (None: nothing left), from which days behind follow;
+    ``revision``, a random number drawn each time their rows are written (the learner's own
+    kept pages, ``lms.web.page_cache``, read it to know whether their schedule state
+    changed); and ``cohort_revision``, what the cohort's pages show of those rows folded
+    into a number (``lms.progress.state.cohort_revision``): a cohort's kept heat map reads
+    the sum of its learners' to know whether anything it shows of their state changed,
+    and stays kept through changes it does not show (a lesson read)."""
 
     __tablename__ = "progress_learners"
     __table_args__ = (Index("ix_progress_learners_cohort", "cohort_id"),)
@@ -187,6 +190,7 @@ class ProgressLearner(Model):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
     oldest_due: Mapped[date | None] = mapped_column(Date, default=None)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    cohort_revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ProgressObjective(Model):

@@ -443,13 +443,14 @@ def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> lis
 
 def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """What a cohort's kept pages (``lms.web.page_cache``: the heat map) show from this
-    feature: its learners' kept schedule state (a random revision each learner's rows get
-    whenever they are written, summed, so any change to anyone's items, levels or closing
-    dates changes it) and their mastery (every evidence recorded, regraded or removed
-    rewrites a mastery row with the time, its level and count)."""
+    feature: its learners' kept schedule state (each learner's ``cohort_revision``, what
+    the pages show of their items, levels and closing dates folded into a number, summed:
+    a change to any of that changes it, a lesson read that starts or finishes nothing does
+    not) and their mastery (every evidence recorded, regraded or removed rewrites a
+    mastery row with the time, its level and count)."""
     members = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
     return [
-        select(summary(func.count(), func.sum(ProgressLearner.revision)))
+        select(summary(func.count(), func.sum(ProgressLearner.cohort_revision)))
         .where(ProgressLearner.cohort_id == cohort_id).scalar_subquery(),
         select(summary(func.count(), func.sum(Mastery.level), func.sum(Mastery.evidence_count), func.max(Mastery.updated_at)))
         .where(Mastery.user_id.in_(members)).scalar_subquery(),

@@ -25,6 +25,7 @@ Bulk inserts that bypass the ORM (the volume generator) call ``rebuild`` themsel
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -264,10 +265,29 @@ def level_rows(cohort_id: int, learner: LearnerProgress) -> list[dict[str, Any]]
 
 def learner_row(cohort_id: int, learner: LearnerProgress) -> dict[str, Any]:
     """The due date of the learner's oldest unfinished assessed item (what days behind count
-    from), and a fresh ``revision`` (40 random bits: a cohort's sum stays within 64 bits)."""
+    from), and a fresh ``revision`` (40 random bits: a cohort's sum stays within 64 bits).
+    ``_write`` adds its ``cohort_revision`` once the learner's other rows are made."""
     due = [i.due_on for i in learner.items if i.assessed and not i.done]
     return {"user_id": learner.user_id, "cohort_id": cohort_id, "oldest_due": min(due, default=None),
             "revision": secrets.randbits(REVISION_BITS)}
+
+
+def cohort_revision(line: dict[str, Any], items: Sequence[dict[str, Any]], levels: Sequence[dict[str, Any]],
+                    closings: Sequence[dict[str, Any]]) -> int:
+    """What a cohort's kept pages (the heat map, its trend) read of one learner's rows,
+    folded into 40 bits: the learner and cohort, the oldest due date (days behind), each
+    level's stage and whether it was started (the funnel), when each objective closes (at
+    risk on a closed objective), and each assessed item's place, title, due date and
+    whether it is done (the overdue items). A lesson read, the most frequent event, that
+    starts or finishes nothing changes none of it, so the cohort's pages stay kept; the
+    same rows always give the same number (``rebuild`` reproduces it), and the learner's
+    id in it keeps two learners trading states from cancelling out in the cohort's sum."""
+    seen = (line["user_id"], line["cohort_id"], line["oldest_due"],
+            [(r["level_id"], r["stage"], r["started"]) for r in levels],
+            [(r["objective_id"], r["closes_on"]) for r in closings],
+            [(r["position"], str(r["kind"]), r["key"], r["title"], r["due_on"], r["done"])
+             for r in items if r["kind"] is not ASSESSED])
+    return int.from_bytes(hashlib.blake2b(repr(seen).encode(), digest_size=REVISION_BITS // 8).digest(), "big")
 
 
 def objective_closings(objectives: Sequence[Objective], timeline: Timeline) -> dict[int, date | None]:
@@ -318,18 +338,18 @@ def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datet
         groups = [(cohorts[cid], ids) for cid, ids in by_cohort.items()]
         progress = cohorts_progress(session, groups, now)
         learners = [(cohort.id, progress[cohort.id][uid]) for cohort, ids in groups for uid in ids]
-        rows = [row for cid, learner in learners for row in item_rows(cid, learner)]
-        for batch in _chunks(rows, BATCH):
-            session.execute(insert(ProgressItem), list(batch))
-        levels = [row for cid, learner in learners for row in level_rows(cid, learner)]
-        for batch in _chunks(levels, BATCH):
-            session.execute(insert(ProgressLevel), list(batch))
-        if learners:
-            session.execute(insert(ProgressLearner), [learner_row(cid, learner) for cid, learner in learners])
-        closing = [row for cid, learner in learners for row in objective_rows(cohorts[cid], learner, objectives, closings)]
-        for batch in _chunks(closing, BATCH):
-            session.execute(insert(ProgressObjective), list(batch))
-        written += len(rows)
+        kept = [(item_rows(cid, learner), level_rows(cid, learner), objective_rows(cohorts[cid], learner, objectives, closings),
+                 learner_row(cid, learner)) for cid, learner in learners]
+        for items, levels, closing, line in kept:
+            line["cohort_revision"] = cohort_revision(line, items, levels, closing)
+        tables = ((ProgressItem, [r for items, _levels, _closing, _line in kept for r in items]),
+                  (ProgressLevel, [r for _items, levels, _closing, _line in kept for r in levels]),
+                  (ProgressObjective, [r for _items, _levels, closing, _line in kept for r in closing]),
+                  (ProgressLearner, [line for *_rows, line in kept]))
+        for model, rows in tables:
+            for batch in _chunks(rows, BATCH):
+                session.execute(insert(model), list(batch))
+        written += len(tables[0][1])
     return written
 
 

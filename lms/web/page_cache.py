@@ -21,7 +21,7 @@ by a mark and put back, the asker's own, on every view.
 
 A cohort's heat map (and its trend by month) is kept the same way, per viewer and query
 string (sorted, filtered, paged), under the cohort's stamp (``add_cohort_input``): the cohort and its members, their
-schedule state (a random revision each learner's kept rows get when written, summed), their
+schedule state (what the pages show of each learner's kept rows folded into a number, summed), their
 mastery (counts, sums and the latest update of the rows), the reviews, the curriculum.
 
 On a learner page the stamp can come with the signed-in user, in the statement that loads
