@@ -25,6 +25,8 @@ mastery and the schedule state, then times:
                   (what a view after new evidence this month costs), and kept, as the heat map
   organization    GET /organizations/<id>/competency (the cohorts side by side), likewise
   CSV export      GET /cohorts/<id>/competency.csv, likewise
+  lesson reads    how many of 100 lesson reads (each a learner's next unread lesson) leave
+                  the cohort's stamp as it was, so the heat map kept (rolled back)
   state           one learner's schedule state rewritten (what an event costs), and
                   ``flask lms rebuild-progress`` for everyone
 
@@ -51,12 +53,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
 from config import BASE_DIR, DevelopmentConfig, normalise_database_url
 from lms import create_app
+from lms.catalog.models import Lesson
 from lms.catalog.services import active_objectives
 from lms.cohorts.models import Cohort, Enrolment
 from lms.competency.services import forget_finished_months, grid_query, heat_map
@@ -67,8 +70,8 @@ from lms.demo.services import DEMO_PASSWORD, build_demo
 from lms.extensions import db
 from lms.learning.services import opens_at
 from lms.progress import state
-from lms.progress.models import Evidence, EvidenceSourceName
-from lms.progress.services import rebuild
+from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
+from lms.progress.services import mark_read, rebuild
 from lms.progress.sources import SOURCES
 from lms.sections import parse_curriculum
 from lms.web.page_cache import Scope, cache_of, read_stamp
@@ -175,7 +178,9 @@ def build(app: Flask, learners: int, evidence: int) -> int:
         return cohort.id
 
 
-Result = tuple[str, float, str]
+Result = tuple[str, float, str]  # what, ms (a count for the measures in COUNTS), a note
+LESSON_READS = "lesson reads that leave the kept heat map kept"
+COUNTS = frozenset({LESSON_READS})
 
 
 def timed_get(client: Any, url: str, runs: int, before: Callable[[], None] = lambda: None) -> tuple[float, int, int]:
@@ -268,10 +273,36 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         one = db.session.scalar(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id))
         results.append(("state: one learner rewritten (an event)", median_ms(
             lambda: state.refresh(db.session, [one], now), runs, db.session.rollback), "rolled back"))
+        unchanged, reads = lesson_reads_kept(cohort_id, now)
+        results.append((LESSON_READS, float(unchanged),
+                        f"of {reads} (each a learner's next unread lesson; rolled back)"))
         results.append(("state: rebuild-progress, everyone", median_ms(
             lambda: state.rebuild(db.session, now), min(runs, 3), db.session.rollback), "rolled back"))
         db.session.rollback()
     return results
+
+
+def lesson_reads_kept(cohort_id: int, now: datetime, learners: int = 100) -> tuple[int, int]:
+    """How many of ``learners`` lesson reads (each a learner's next unread lesson) leave the
+    cohort's stamp, so its kept heat map, as it was: the stamp sums what the page shows of
+    each learner's schedule state (``cohort_revision``), and a read that starts or finishes
+    nothing changes none of it. Rolled back."""
+    stamp = cache_of(current_app).query(Scope.COHORT)
+    lessons = list(db.session.scalars(select(Lesson).where(Lesson.retired_at.is_(None)).order_by(Lesson.id)))
+    ids = sorted(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)))
+    unchanged = reads = 0
+    for uid in random.Random("bench:lesson-reads").sample(ids, min(learners, len(ids))):
+        read = set(db.session.scalars(select(LessonRead.lesson_id).where(LessonRead.user_id == uid)))
+        unread = next((lesson for lesson in lessons if lesson.id not in read), None)
+        if unread is None:
+            continue
+        before = read_stamp(db.session, stamp, cohort_id, now)
+        mark_read(db.session, uid, unread, now)
+        state.settle(db.session, now)
+        unchanged += read_stamp(db.session, stamp, cohort_id, now).values == before.values
+        reads += 1
+    db.session.rollback()
+    return unchanged, reads
 
 
 def run(url: str, workdir: Path, learners: int, evidence: int, runs: int) -> list[Result]:
@@ -314,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Heat map benchmark: one cohort of {args.learners} learners, ~{args.evidence:,} evidence rows; median of {args.runs} runs")
     print(f"  {'':<{width}}  " + "  ".join(f"{db_name:>12}" for db_name in columns))
     for index, name in enumerate(names):
-        cells = "  ".join(f"{columns[db_name][index][1]:9.1f} ms" for db_name in columns)
+        cells = "  ".join(f"{columns[db_name][index][1]:9.0f}   " if name in COUNTS else f"{columns[db_name][index][1]:9.1f} ms"
+                          for db_name in columns)
         print(f"  {name:<{width}}  {cells}")
         for db_name in columns:
             note = columns[db_name][index][2]
