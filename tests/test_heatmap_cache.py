@@ -22,6 +22,8 @@ from lms.competency import views as competency_views
 from lms.competency.services import record_review
 from lms.database import utcnow
 from lms.extensions import db
+from lms.notifications.models import NotificationEvent
+from lms.notifications.services import notify
 from lms.progress.models import ProgressLearner
 from lms.progress.services import mark_read
 from lms.web.page_cache import WRITE_MARKS, cache_of
@@ -307,3 +309,24 @@ def test_a_lesson_read_that_starts_or_finishes_nothing_leaves_the_heat_map_kept(
     assert cache.hits == hits + 1  # kept
     cache.clear()
     assert body(client.get(url(world))) == page  # and the page built afresh is the same
+
+
+
+def test_the_viewers_own_layout_is_never_stale_on_a_kept_heat_map(world: Learner, client, make_cohort,
+                                                                  enrol_learner) -> None:
+    """The page's layout shows the viewer's own unread notifications and the navigation of
+    their roles, which the cohort's stamp does not cover: a kept heat map is kept for the
+    viewer as they are, and a new notification, or a new role, shows on the next view."""
+    page = body(client.get(url(world)))
+    assert "notification-count" not in page and ">Schedule</a>" not in page
+    hits = cache_of(world.app).hits
+    assert body(client.get(url(world))) == page
+    assert cache_of(world.app).hits == hits + 1  # kept while nothing changed
+
+    notify(db.session, user_id=world.teacher.id, event=NotificationEvent.AWAITING_GRADING, key="heat-map-layout-test",
+           title="Work to grade")
+    db.session.commit()
+    assert '<span class="notification-count">1<' in body(client.get(url(world)))
+
+    enrol_learner(make_cohort(months_ago=1), world.teacher)  # a learner now too, in another cohort
+    assert ">Schedule</a>" in body(client.get(url(world)))

@@ -26,17 +26,18 @@ AUDIENCE_LABELS: dict[Audience, str] = {Audience.LEARNER: "Your learning", Audie
 UNREAD = "notifications_unread"  # read with the signed-in user (lms.accounts.current) on safe requests
 
 
+def unread_notifications() -> int:
+    """The signed-in user's unread count (read with the user on safe requests; otherwise one
+    statement), 0 for nobody signed in."""
+    user = signed_in_user()
+    if user is None:
+        return 0
+    loaded = loaded_with_user(user, UNREAD)
+    return int(loaded) if loaded is not None else services.unread_count(db.session, user.id)
+
+
 def unread_context() -> dict[str, Any]:
-    """``unread_notifications()`` in every template: the signed-in user's unread count (read
-    with the user on safe requests; otherwise one statement, run only by a template that calls it)."""
-
-    def unread_notifications() -> int:
-        user = signed_in_user()
-        if user is None:
-            return 0
-        loaded = loaded_with_user(user, UNREAD)
-        return int(loaded) if loaded is not None else services.unread_count(db.session, user.id)
-
+    """``unread_notifications()`` in every template, run only by a template that calls it."""
     return {"unread_notifications": unread_notifications}
 
 

@@ -17,8 +17,8 @@ from lms.grading.services import grade_saved, peer_review_completed
 from lms.notifications import receivers, services
 from lms.notifications.cli import send_reminders_command
 from lms.notifications.services import BASE_URL, unread_count_of_users_row
-from lms.notifications.views import UNREAD, bp, unread_context
-from lms.web.page_cache import PageInput, add_page_input
+from lms.notifications.views import UNREAD, bp, unread_context, unread_notifications
+from lms.web.page_cache import PageInput, add_page_input, add_viewer_input
 from lms.web.unit_of_work import SAFE_METHODS
 
 
@@ -31,6 +31,7 @@ def remember_base_url() -> None:
 
 def init_app(app: Flask) -> None:
     add_page_input(app, PageInput("notifications", services.page_stamp))
+    add_viewer_input(app, unread_notifications)  # the count in every page's navigation
     app.register_blueprint(bp)
     app.context_processor(unread_context)
     load_with_signed_in_user(app, UNREAD, unread_count_of_users_row())

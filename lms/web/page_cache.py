@@ -14,6 +14,9 @@ changes with the clock alone is re-rendered within fifteen minutes (a time zone'
 starts on a quarter hour), and inputs that turn on an exact time (an announcement's
 publication) put ``now`` into their subquery.
 
+What the layout shows of the viewer (their unread notifications, the navigation their
+roles open: ``add_viewer_input``) is part of the key, read from what was loaded with them.
+
 What is never kept: a page with flashed messages waiting (rendering consumes them), a page
 for a person whose stamp says they have more than a learner's page (staff, site admins:
 an input marked ``bypass``), anything but a 200. The CSRF token in a kept page is replaced
@@ -76,6 +79,7 @@ from lms.database import DbSession, UTCDateTime
 
 INPUTS_KEY = "lms.page_inputs"
 COHORT_INPUTS_KEY = "lms.cohort_page_inputs"
+VIEWER_INPUTS_KEY = "lms.viewer_page_inputs"
 CACHE_KEY = "lms.page_cache"
 CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
 QUARTER_HOUR = 15 * 60
@@ -131,6 +135,14 @@ def add_cohort_input(app: Flask, page_input: PageInput) -> None:
     """A feature's columns for a cohort's kept pages, given the cohort's id and now: what it
     keeps about the cohort and its learners that the heat map shows."""
     app.extensions.setdefault(COHORT_INPUTS_KEY, []).append(page_input)
+
+
+def add_viewer_input(app: Flask, read: Callable[[], Hashable]) -> None:
+    """What every page's layout shows of the signed-in person (their unread notifications,
+    the navigation their roles open), read on each view from what was loaded with them (no
+    statement) and made part of a kept page's key: a cohort's stamp does not cover its
+    viewer, so their kept heat map would otherwise show yesterday's notification count."""
+    app.extensions.setdefault(VIEWER_INPUTS_KEY, []).append(read)
 
 
 def fingerprint(*columns: ColumnExpressionArgument[Any]) -> ColumnElement[str]:
@@ -399,7 +411,9 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
         stamp = read_stamp(db_session, query, subject, now)
     if stamp.bypass:
         return render()
-    key = (page, scope, subject, variant, viewer.id, viewer.name, viewer.timezone, quarter_hour(now), stamp.values)
+    layout = tuple(read() for read in current_app.extensions.get(VIEWER_INPUTS_KEY, ()))
+    key = (page, scope, subject, variant, viewer.id, viewer.name, viewer.timezone, viewer.is_admin, layout,
+           quarter_hour(now), stamp.values)
     token = generate_csrf()
     kept = cache.get(key)
     if kept is not None:
