@@ -244,6 +244,37 @@ def _take_exam(user: Any, correct: bool) -> Attempt:
     return attempt
 
 
+def test_without_a_passed_exam_the_check_reads_no_progress(course, make_cohort, enrol_learner, count_queries) -> None:
+    """A level is complete only once its exam is passed, so until the learner passed the exam
+    of a level they hold no certificate for, ``issue_due`` stops after two statements (their
+    certificates, their exam attempts) instead of working out their whole progress: what a
+    passing module quiz or a released assignment grade costs months before any exam."""
+    cohort = make_cohort(months_ago=5)
+    user = enrol_learner(cohort)
+    items = complete(cohort, user, leave=("exam",))
+    exam = db.session.scalar(select(Quiz).where(Quiz.key.in_(items["exam"])))
+    assert exam.level_id is not None and exam.passing_score > 50
+
+    uid = user.id
+
+    def statements() -> int:
+        db.session.expire_all()
+        return count_queries(lambda: services.issue_due(db.session, cohort, uid, utcnow()))
+
+    assert statements() == 2 and held(uid) == []  # everything done but the exam
+    db.session.add(Attempt(quiz_id=exam.id, user_id=uid, number=1, layout=[], submitted_at=utcnow(), score=50, max_score=100))
+    db.session.add(Attempt(quiz_id=exam.id, user_id=uid, number=2, layout=[], submitted_at=utcnow(), score=95,
+                           max_score=100, pending_manual=True))  # not passed until its essays are graded
+    db.session.add(Attempt(quiz_id=exam.id, user_id=uid, number=3, layout=[], submitted_at=None, score=None, max_score=100))
+    db.session.commit()
+    assert statements() == 2 and held(uid) == []
+    attempt = db.session.scalar(select(Attempt).where(Attempt.user_id == uid, Attempt.number == 2))
+    attempt.pending_manual = False  # graded: now passed
+    db.session.commit()
+    assert statements() > 2 and held(uid) == ["foundation"]
+    assert statements() == 2  # the exam passed is of a level they now hold: nothing left to check
+
+
 def test_scored_exam_attempt_issues_the_certificate(course, make_cohort, enrol_learner) -> None:
     cohort = make_cohort(months_ago=4)  # the foundation exam is open
     user = enrol_learner(cohort)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from lms.assessment.models import Attempt
+from lms.assessment.models import Attempt, Quiz, percent_of
 from lms.catalog.models import Level
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import active_enrolment
@@ -50,6 +50,8 @@ def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -
     """Certificates for every level the learner has completed and holds none for yet.
     Calling it again issues nothing more."""
     held = set(session.scalars(select(Certificate.level_id).where(Certificate.user_id == user_id)))
+    if not passed_an_exam(session, user_id, held):
+        return []  # no level can be complete: its exam comes first
     progress = learner_progress(session, cohort, user_id, now)
     issued = []
     for status in progress.levels:
@@ -64,6 +66,27 @@ def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -
         issued.append(certificate)
         certificate_issued.send(certificate, session=session, now=now)
     return issued
+
+
+def passed_an_exam(session: DbSession, user_id: int, held: set[int]) -> bool:
+    """Whether the learner passed an exam of a level they hold no certificate for, in one
+    statement: a level is complete only once its exam is passed (``LevelStatus.complete``),
+    so without one no certificate can be due, and the learner's whole progress (what
+    ``issue_due`` reads then) need not be worked out. Most passing quizzes and released
+    grades come months before any level's exam. Passed as progress counts it: the attempt
+    finished, nothing left to grade by hand, at or above the quiz's passing score (any
+    quiz of a level, retired ones too: a necessary condition may let more through, never
+    fewer)."""
+    query = (select(Attempt.score, Attempt.max_score, Quiz.passing_score).join(Quiz, Quiz.id == Attempt.quiz_id)
+             .where(Attempt.user_id == user_id, Attempt.submitted_at.is_not(None), Attempt.pending_manual.is_(False),
+                    Quiz.level_id.is_not(None)))
+    if held:
+        query = query.where(Quiz.level_id.not_in(sorted(held)))
+    for score, max_score, passing in session.execute(query):
+        percent = percent_of(score, max_score)
+        if percent is not None and percent >= passing:
+            return True
+    return False
 
 
 def certificates_of(session: DbSession, user_id: int) -> list[Certificate]:
