@@ -259,8 +259,12 @@ def page_versions(session: DbSession, attempt: Attempt) -> dict[int, QuestionVer
     return {v.id: v for v in session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))}
 
 
-def responses_of(session: DbSession, attempt: Attempt) -> dict[tuple[int, str], Response]:
-    return {(r.version_id, r.part): r for r in session.scalars(select(Response).where(Response.attempt_id == attempt.id))}
+def responses_of(session: DbSession, attempt: Attempt, version_id: int | None = None) -> dict[tuple[int, str], Response]:
+    """The attempt's responses by (question version, part): all of them, or one question's."""
+    query = select(Response).where(Response.attempt_id == attempt.id)
+    if version_id is not None:
+        query = query.where(Response.version_id == version_id)
+    return {(r.version_id, r.part): r for r in session.scalars(query)}
 
 
 def time_is_up(attempt: Attempt, now: datetime) -> bool:
@@ -305,7 +309,7 @@ def save_page(session: DbSession, attempt: Attempt, page: int, form: Any, now: d
     answers = {}
     for part in parts_of(spec):
         answers[part.id] = type_of(part).read(part, form, field_name(page, part, spec))
-    existing = responses_of(session, attempt)
+    existing = responses_of(session, attempt, version.id)  # this page's only
     for part in parts_of(spec):
         key = (version.id, part_key(spec, part))
         response = existing.get(key)
