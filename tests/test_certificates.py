@@ -26,6 +26,7 @@ from lms.extensions import db
 from lms.grading.services import save_grade
 from lms.progress.completion import learner_progress
 from lms.progress.models import LessonRead
+from lms.teams.models import Team, TeamMember
 
 OB = "https://w3id.org/openbadges/v2"
 BASE = "http://localhost"
@@ -244,24 +245,26 @@ def _take_exam(user: Any, correct: bool) -> Attempt:
     return attempt
 
 
-def test_without_a_passed_exam_the_check_reads_no_progress(course, make_cohort, enrol_learner, count_queries) -> None:
-    """A level is complete only once its exam is passed, so until the learner passed the exam
-    of a level they hold no certificate for, ``issue_due`` stops after two statements (their
-    certificates, their exam attempts) instead of working out their whole progress: what a
-    passing module quiz or a released assignment grade costs months before any exam."""
+def test_without_a_passed_exam_and_an_accepted_portfolio_the_check_reads_no_progress(
+        course, make_cohort, enrol_learner, count_queries) -> None:
+    """A level is complete only once its exam is passed and its portfolio accepted, so until
+    the learner passed the exam of a level they hold no certificate for, ``issue_due`` stops
+    after two statements (their certificates, their exam attempts), and after it, until a
+    portfolio of theirs is accepted, after a few more, instead of working out their whole
+    progress: what a passing module quiz or a released assignment grade costs meanwhile."""
     cohort = make_cohort(months_ago=5)
     user = enrol_learner(cohort)
-    items = complete(cohort, user, leave=("exam",))
+    items = complete(cohort, user, leave=("exam", "portfolio"))
     exam = db.session.scalar(select(Quiz).where(Quiz.key.in_(items["exam"])))
+    portfolio = db.session.scalar(select(Assignment).where(Assignment.key.in_(items["portfolio"])))
     assert exam.level_id is not None and exam.passing_score > 50
-
     uid = user.id
 
     def statements() -> int:
         db.session.expire_all()
         return count_queries(lambda: services.issue_due(db.session, cohort, uid, utcnow()))
 
-    assert statements() == 2 and held(uid) == []  # everything done but the exam
+    assert statements() == 2 and held(uid) == []  # everything done but the exam and the portfolio
     db.session.add(Attempt(quiz_id=exam.id, user_id=uid, number=1, layout=[], submitted_at=utcnow(), score=50, max_score=100))
     db.session.add(Attempt(quiz_id=exam.id, user_id=uid, number=2, layout=[], submitted_at=utcnow(), score=95,
                            max_score=100, pending_manual=True))  # not passed until its essays are graded
@@ -270,9 +273,40 @@ def test_without_a_passed_exam_the_check_reads_no_progress(course, make_cohort, 
     assert statements() == 2 and held(uid) == []
     attempt = db.session.scalar(select(Attempt).where(Attempt.user_id == uid, Attempt.number == 2))
     attempt.pending_manual = False  # graded: now passed
+    db.session.add(Submission(assignment_id=portfolio.id, user_id=uid, cohort_id=cohort.id, status="submitted",
+                              submitted_at=utcnow()))  # handed in, not yet accepted
     db.session.commit()
-    assert statements() > 2 and held(uid) == ["foundation"]
+    waiting = statements()
+    assert 2 < waiting <= 5 and held(uid) == []
+    work = db.session.scalar(select(Submission).where(Submission.user_id == uid, Submission.assignment_id == portfolio.id))
+    work.status = "released"
+    db.session.commit()
+    assert statements() > waiting and held(uid) == ["foundation"]
     assert statements() == 2  # the exam passed is of a level they now hold: nothing left to check
+
+
+def test_a_teams_accepted_portfolio_completes_each_members_level(course, make_cohort, enrol_learner, make_user) -> None:
+    """Team work is each member's (``lms.coursework.sharing``): a portfolio handed in by one
+    member of a team and accepted lets the check through for the others too, and each gets
+    the certificate."""
+    teacher = make_user()
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    holder, member = enrol_learner(cohort), enrol_learner(cohort)
+    items = complete(cohort, holder, leave=("portfolio",))
+    complete(cohort, member, leave=("portfolio",))
+    portfolio = db.session.scalar(select(Assignment).where(Assignment.key.in_(items["portfolio"])))
+    work = Submission(assignment_id=portfolio.id, user_id=holder.id, cohort_id=cohort.id, status="released",
+                      submitted_at=utcnow())
+    team = Team(assignment_id=portfolio.id, cohort_id=cohort.id, name="Portfolio pair", submission=work,
+                created_by_id=teacher.id)
+    db.session.add_all([work, team, TeamMember(assignment_id=portfolio.id, team=team, user_id=holder.id),
+                        TeamMember(assignment_id=portfolio.id, team=team, user_id=member.id)])
+    db.session.commit()
+    assert services.has_accepted_portfolio(db.session, member.id)
+    for person in (holder, member):
+        services.issue_due(db.session, cohort, person.id, utcnow())
+    db.session.commit()
+    assert held(holder.id) == ["foundation"] and held(member.id) == ["foundation"]
 
 
 def test_scored_exam_attempt_issues_the_certificate(course, make_cohort, enrol_learner) -> None:

@@ -28,7 +28,8 @@ from lms.catalog.models import Level
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
-from lms.coursework.sharing import groups_of, learner_ids
+from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
+from lms.coursework.sharing import groups_of, learner_ids, work_by_learner
 from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.completion import LevelStatus, learner_progress
@@ -50,8 +51,8 @@ def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -
     """Certificates for every level the learner has completed and holds none for yet.
     Calling it again issues nothing more."""
     held = set(session.scalars(select(Certificate.level_id).where(Certificate.user_id == user_id)))
-    if not passed_an_exam(session, user_id, held):
-        return []  # no level can be complete: its exam comes first
+    if not passed_an_exam(session, user_id, held) or not has_accepted_portfolio(session, user_id):
+        return []  # no level can be complete without both
     progress = learner_progress(session, cohort, user_id, now)
     issued = []
     for status in progress.levels:
@@ -72,7 +73,8 @@ def passed_an_exam(session: DbSession, user_id: int, held: set[int]) -> bool:
     """Whether the learner passed an exam of a level they hold no certificate for, in one
     statement: a level is complete only once its exam is passed (``LevelStatus.complete``),
     so without one no certificate can be due, and the learner's whole progress (what
-    ``issue_due`` reads then) need not be worked out. Most passing quizzes and released
+    ``issue_due`` reads then) need not be worked out (nor, after it, without an accepted
+    portfolio: ``has_accepted_portfolio``). Most passing quizzes and released
     grades come months before any level's exam. Passed as progress counts it: the attempt
     finished, nothing left to grade by hand, at or above the quiz's passing score (any
     quiz of a level, retired ones too: a necessary condition may let more through, never
@@ -87,6 +89,16 @@ def passed_an_exam(session: DbSession, user_id: int, held: set[int]) -> bool:
         if percent is not None and percent >= passing:
             return True
     return False
+
+
+def has_accepted_portfolio(session: DbSession, user_id: int) -> bool:
+    """Whether any portfolio of the learner's was accepted (its grade released), their own or
+    their team's (``work_by_learner``): the other thing a complete level needs besides its
+    exam, checked once the exam is passed, since a learner who passed it may wait weeks for
+    their portfolio's review. Any level's portfolio: necessary, as ``passed_an_exam``."""
+    portfolios = select(Assignment.id).where(Assignment.kind == AssignmentKind.PORTFOLIO)
+    return bool(work_by_learner(session, [user_id], Submission.status == SubmissionStatus.RELEASED,
+                                Submission.assignment_id.in_(portfolios)))
 
 
 def certificates_of(session: DbSession, user_id: int) -> list[Certificate]:
