@@ -1,7 +1,8 @@
 """How fast the everyday pages are under load, beside a bare Flask "hello" (issue 14 point 4).
 
 Builds a throw-away database (SQLite in a temporary directory; with --database-url that
-PostgreSQL database, dropped and created afresh, dropped at the end), loads the
+PostgreSQL database, made afresh and dropped at the end, if it is not there yet or a
+benchmark made it: any other database of that name is refused, never dropped), loads the
 course and the demo organization with its learners' months of activity (``flask lms demo``),
 then starts, side by side under the same gunicorn settings (``-w 2``, sync workers):
 
@@ -453,7 +454,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
     parser.add_argument("--database-url", default=None,
-                        help="run on this PostgreSQL database instead of SQLite (it is DROPPED, created afresh, dropped at the end)")
+                        help="run on this PostgreSQL database instead of SQLite: made afresh and dropped at the end, "
+                             "so name one of its own (a database no benchmark made is refused, never dropped)")
     parser.add_argument("--profile", type=int, default=0, metavar="VIEWS",
                         help="no load: profile VIEWS views of each page in-process and print the top functions")
     args = parser.parse_args(argv)

@@ -24,8 +24,10 @@ and exits 1 if any proof fails. Everything it starts is stopped, the database dr
     .venv/bin/python bench/two_nodes.py --database-url postgresql://postgres@127.0.0.1:5432/lms_two_nodes \\
         --redis-url redis://127.0.0.1:6379/12
 
-The database named by --database-url is DROPPED and created again; the Redis database
-number of --redis-url is FLUSHED. Give both to this script alone.
+The database named by --database-url is DROPPED and created again, if it is one a
+benchmark made (its comment says so: ``BENCH_DATABASE``); any other database of that name is
+left alone and the run refused. The Redis database number of --redis-url is FLUSHED. Give
+both to this script alone.
 """
 
 from __future__ import annotations
@@ -111,25 +113,52 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The comment a benchmark puts on each database it makes; only a database carrying it is ever
+# dropped (``everyday.py --database-url .../test`` once dropped the test suite's database).
+BENCH_DATABASE = "made by an lms benchmark (bench/): dropped and made again by each run"
+
+
+class NotABenchDatabase(SystemExit):
+    """The named database exists and no benchmark made it: it is left as it is."""
+
+
+def _made_by_a_bench(conn: sa.Connection, name: str) -> bool | None:
+    """None when there is no database ``name``; else whether a benchmark made it."""
+    found = conn.execute(sa.text("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name"),
+                         {"name": name}).first()
+    return None if found is None else found[0] == BENCH_DATABASE
+
+
 def recreate_database(url: str) -> None:
+    """Drop the database ``url`` names if a benchmark made it, and make it afresh (marked as
+    a benchmark's); refuse, touching nothing, when a database of that name is someone else's."""
     target = sa.engine.make_url(normalise_database_url(url))
     if target.get_backend_name() != "postgresql":
         raise SystemExit("--database-url must be a PostgreSQL URL: the nodes share it")
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            ours = _made_by_a_bench(conn, target.database or "")
+            if ours is False:
+                raise NotABenchDatabase(
+                    f'The database "{target.database}" exists and no benchmark made it, so it is not dropped: name a '
+                    f"database of the benchmark's own (e.g. lms_bench_everyday), which it makes, drops and makes again.")
+            if ours:
+                conn.execute(sa.text(f'DROP DATABASE "{target.database}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+            conn.execute(sa.text(f"COMMENT ON DATABASE \"{target.database}\" IS '{BENCH_DATABASE}'"))
     finally:
         admin.dispose()
 
 
 def drop_database(url: str) -> None:
+    """Drop the database ``url`` names if a benchmark made it (else leave it be)."""
     target = sa.engine.make_url(normalise_database_url(url))
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+            if _made_by_a_bench(conn, target.database or ""):
+                conn.execute(sa.text(f'DROP DATABASE "{target.database}" WITH (FORCE)'))
     finally:
         admin.dispose()
 

@@ -71,3 +71,46 @@ def test_behind_a_trusted_proxy_sign_in_limits_count_the_client_address(app: Fla
     finally:
         with proxied.app_context():
             db.engine.dispose()
+
+
+def test_the_benchmarks_drop_only_databases_a_benchmark_made(nodes_database_url: str) -> None:
+    """``everyday.py`` and ``two_nodes.py`` make their PostgreSQL database afresh and drop it at
+    the end: a database of that name they did not make (the suite's own, say) is refused and
+    left as it was, tables and all."""
+    url = sa.engine.make_url(nodes_database_url)
+    someone_elses = url.set(database=f"{url.database}_theirs").render_as_string(hide_password=False)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{url.database}_theirs"'))
+        theirs = sa.create_engine(someone_elses)
+        with theirs.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE kept (n integer)"))
+            conn.execute(sa.text("INSERT INTO kept VALUES (7)"))
+        theirs.dispose()
+        with pytest.raises(two_nodes.NotABenchDatabase, match=f'"{url.database}_theirs" exists and no benchmark made it'):
+            two_nodes.recreate_database(someone_elses)
+        two_nodes.drop_database(someone_elses)
+        theirs = sa.create_engine(someone_elses)
+        with theirs.connect() as conn:
+            assert conn.execute(sa.text("SELECT n FROM kept")).scalar() == 7
+        theirs.dispose()
+
+        # A database the benchmark makes is marked, made afresh on the next run, dropped at the end.
+        two_nodes.recreate_database(nodes_database_url)
+        ours = sa.create_engine(nodes_database_url)
+        with ours.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE left_over (n integer)"))
+        ours.dispose()
+        two_nodes.recreate_database(nodes_database_url)
+        ours = sa.create_engine(nodes_database_url)
+        with ours.connect() as conn:
+            assert conn.execute(sa.text("SELECT to_regclass('left_over')")).scalar() is None
+        ours.dispose()
+        two_nodes.drop_database(nodes_database_url)
+        with admin.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}).first() is None
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}_theirs" WITH (FORCE)'))
+        admin.dispose()
