@@ -184,3 +184,22 @@ def test_the_kept_curriculum_is_not_shared_between_databases(app: Flask, loaded)
         kept: Any = revision._kept
         where = db.engine.url.render_as_string(hide_password=True)
         assert kept[where][0] == current_token()
+
+
+def test_a_curriculum_read_inside_a_large_write_is_read_on_its_own_connection(app: Flask, loaded) -> None:
+    """What is kept per content revision is loaded on the transaction's own connection: a
+    long write (the volume build, a rebuild) whose pages no longer fit SQLite's cache holds the
+    database exclusively until it commits, so a second connection of the same process would
+    wait on it and fail ("database is locked"), as ``flask lms demo --learners 5000`` did."""
+    with app.app_context():
+        revision.forget_kept()
+        if db.engine.dialect.name == "sqlite":
+            db.session.execute(sa.text("PRAGMA cache_size = 1"))  # the write spills at once: an exclusive lock
+        db.session.execute(sa.text("CREATE TABLE spill (n integer, filler text)"))  # rolled back below
+        db.session.execute(sa.text("INSERT INTO spill VALUES (:n, :filler)"),
+                           [{"n": n, "filler": "x" * 2000} for n in range(200)])
+        assert kept_title() == TITLE
+        assert revision._kept[db.engine.url.render_as_string(hide_password=True)][0] == current_token()
+        db.session.rollback()
+        if db.engine.dialect.name == "sqlite":
+            db.session.execute(sa.text("PRAGMA cache_size = -2000"))

@@ -6,7 +6,8 @@ page and changes only when content is loaded. ``content_revisions`` holds one ra
 replaced in the same transaction as any change to a content item (a session event: an ORM
 write to a ``ContentItem``, or a bulk statement on one; a content load always replaces it).
 A page reads the token (one statement a transaction) and uses what this process keeps for
-that token, loading it once, through a private session, when it has nothing for it. So
+that token, loading it once, through a private session on the transaction's own connection,
+when it has nothing for it. So
 every gunicorn worker, on every node, sees a content load at its next request; a token is
 never used twice, so a rolled-back change or a restored backup cannot bring back a stale
 entry.
@@ -71,14 +72,19 @@ def cached(session: DbSession, name: str, load: Callable[[DbSession], T]) -> T:
     current = token(session)
     if current is None or session.info.get(CHANGED):
         return load(session)
-    bind = session.get_bind()
-    where = bind.engine.url.render_as_string(hide_password=True)
+    where = session.get_bind().engine.url.render_as_string(hide_password=True)
     with _lock:
         kept = _kept.get(where)
         if kept is not None and kept[0] == current and name in kept[1]:
             value: T = kept[1][name]
             return value
-    with Session(bind=bind, autoflush=False, expire_on_commit=False) as private:
+    # On the transaction's own connection, never a second one: a long write (the volume build,
+    # a rebuild) holds a SQLite database exclusively once its pages spill from the cache, and a
+    # second connection of this process would wait on it until "database is locked"; on
+    # PostgreSQL it would take another connection from the pool while holding one. The private
+    # session neither commits nor rolls back that transaction, nor does closing it.
+    with Session(bind=session.connection(), autoflush=False, expire_on_commit=False,
+                 join_transaction_mode="rollback_only") as private:
         value = load(private)  # read only; closing detaches the objects with what they loaded (no expiry)
     with _lock:
         kept = _kept.get(where)
