@@ -67,8 +67,7 @@ def export(cohort_id: int, fmt: str) -> Response | str:
     if exports.in_background(db.session, current_app.config, cohort.id):
         return exports.offer(cohort, "competency", fmt, request.args)
     filename = f"competency-{_slug(cohort.name)}-{utcnow():%Y%m%d}.{exporter.extension}"
-    return streamed_download(exporter.stream(_heat_map(cohort)), mimetype=exporter.mimetype, filename=filename,
-                             session=db.session)
+    return streamed_download(exporter.stream(_heat_map(cohort)), mimetype=exporter.mimetype, filename=filename)
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency/trend")
@@ -108,7 +107,7 @@ def organization_export_file(org_id: int, fmt: str) -> Response | str:
     made = organization_export(db.session, org, fmt, utcnow())
     if exports.too_many(current_app.config, made.total - 1):
         return exports.offer_organization(org, "competency", fmt)
-    return streamed_download(made.chunks, mimetype=made.mimetype, filename=made.filename, session=db.session)
+    return streamed_download(made.chunks, mimetype=made.mimetype, filename=made.filename)
 
 
 def _risk(cohort_id: int, user_id: int) -> services.LearnerRisk:

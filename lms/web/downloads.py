@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from flask import Response, stream_with_context
 
+from lms.extensions import db
+
 # RFC 5987 attr-char, the characters ``filename*`` may carry unencoded.
 ATTR_CHARS = "!#$&+-.^_`|~"
 _UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 ._()+,=@-]")
@@ -89,12 +91,18 @@ def json_stream(head: Mapping[str, Any], key: str, items: Iterable[Any], tail: M
     yield separator + "]" + "".join(", " + member(name, value) for name, value in (tail or {}).items()) + "}\n"
 
 
-def streamed_download(chunks: Iterable[str], *, mimetype: str, filename: str, session: Any = None) -> Response:
+def streamed_download(chunks: Iterable[str], *, mimetype: str, filename: str) -> Response:
     """A download whose body is sent as ``chunks`` yields it (an export's rows), inside the
-    request's context. With ``session``, the objects it loaded are detached first: the
-    request's unit of work rolls back before the body is sent, which would otherwise
-    expire them and load each again, row by row."""
-    if session is not None:
-        session.expunge_all()
+    request's context.
+
+    The body is sent after the request has ended: its unit of work has rolled back (which
+    expires every object the request loaded) and its app context has been torn down (which
+    closes the request's session and detaches them); ``stream_with_context`` then pushes the
+    contexts again, with a new session for what the export reads next. So the objects the
+    view loaded (the cohort, the rubrics an export shares between its chunks) are detached
+    here first, with what they hold: read as they are, never loaded again. An export reads
+    everything else through the session it is given, which is the request's new one by
+    then."""
+    db.session.expunge_all()
     return Response(stream_with_context(chunk.encode() for chunk in chunks), mimetype=mimetype,
                     headers={"Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
