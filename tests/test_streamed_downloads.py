@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import zipfile
 from collections.abc import Iterator
 
@@ -25,6 +24,7 @@ from werkzeug.serving import make_server
 from lms.coursework.models import Submission
 from lms.extensions import db
 from tests.conftest import World
+from tests.receivers import running
 from tests.test_access import route_extras
 
 
@@ -32,14 +32,8 @@ from tests.test_access import route_extras
 def served(app: Flask) -> Iterator[str]:
     """The app behind a real threaded HTTP server on a free port (its own thread: no app or
     request context of the test's reaches a request)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with running(make_server("127.0.0.1", 0, app, threaded=True)) as server:
+        yield f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
 
 
 def over_http(client, served: str) -> requests.Session:
