@@ -1,4 +1,5 @@
-"""Every streamed download sends its whole body when the app is served as in production.
+"""Every streamed download sends its whole body, and every page answers as the access table
+says, when the app is served as in production.
 
 A streamed body is sent after its request has ended: the unit of work has rolled back
 (expiring what the request loaded) and the app context has been torn down (closing the
@@ -19,13 +20,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 from flask import Flask
+from flask import Response as FlaskResponse
 from werkzeug.serving import make_server
 
 from lms.coursework.models import Submission
 from lms.extensions import db
 from tests.conftest import World
 from tests.receivers import running
-from tests.test_access import route_extras
+from tests.test_access import ROUTES, USER_OF_ROLE, route_extras, verdict
 
 
 @pytest.fixture()
@@ -96,3 +98,28 @@ def test_every_streamed_download_arrives_whole_from_a_real_server(app: Flask, cl
     assert answer.status_code == 200
     mine = zip_contents(answer.content)
     assert mine.keys() == own.keys() and any(name.endswith("plan.txt") for name in mine)
+
+
+@pytest.mark.parametrize("role", ["learner", "instructor", "org_admin", "admin"])
+def test_every_page_answers_as_declared_from_a_real_server(app: Flask, client, loaded, world: World, login,
+                                                           served: str, role: str) -> None:
+    """Every GET route of the access table, asked over HTTP by a signed-in user of each
+    role that opens pages: the answer the table declares, and every body read to its end
+    (a body that breaks off fails the read)."""
+    extra = route_extras(app, world)
+    app.config["TWO_FACTOR_REQUIRED"] = True  # as in production (the login fixture passes it)
+    login(client, getattr(world, USER_OF_ROLE[role]))
+    browser = over_http(client, served)
+    wrong = []
+    for endpoint, route in sorted(ROUTES.items()):
+        if route.method != "GET" or endpoint == "accounts.logout":
+            continue
+        url = route.url(world, extra)
+        answer = browser.get(served + url, allow_redirects=False, timeout=60)
+        got: str | int = verdict(FlaskResponse(status=answer.status_code, headers=dict(answer.headers)), "GET")
+        expected = route.expected[role]
+        if isinstance(expected, int):
+            got = answer.status_code
+        if got != expected:
+            wrong.append(f"GET {url} ({endpoint}): expected {expected}, got {got} [{answer.status_code}]")
+    assert wrong == [], f"{role}:\n" + "\n".join(wrong)
