@@ -441,12 +441,13 @@ def _rounded(value: Any) -> float | None:
 
 
 def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
-                      sort_objective: int | None = None) -> list[Summary]:
-    """Every current learner of the cohort in one line (``Summary``), in one statement over
-    the mastery rows and the kept state: their mean, how many closed objectives they have no
-    evidence on or are below the bar on (``ProgressObjective``: when each closes on their
-    dates), their days behind (``ProgressLearner``) and, with ``sort_objective``, their level
-    on it. Nothing per learner but reading the line."""
+                      sort_objective: int | None = None, user_ids: Sequence[int] | None = None) -> list[Summary]:
+    """Every current learner of the cohort (or those of ``user_ids``) in one line
+    (``Summary``), in one statement over the mastery rows and the kept state: their mean,
+    how many closed objectives they have no evidence on or are below the bar on
+    (``ProgressObjective``: when each closes on their dates), their days behind
+    (``ProgressLearner``) and, with ``sort_objective``, their level on it. Nothing per
+    learner but reading the line."""
     state.settle(session)
     kept, bar, line = ProgressObjective, rules.at_risk_below, ProgressLearner
     weak = case((and_(kept.closes_on <= today, or_(Mastery.level.is_(None), Mastery.level < bar)), 1), else_=0)
@@ -460,6 +461,8 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
              .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
              .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
              .group_by(Enrolment.user_id, User.name, User.email))
+    if user_ids is not None:
+        query = query.where(Enrolment.user_id.in_(user_ids))
     if sort_objective is not None:
         sorted_by = aliased(Mastery)
         query = query.add_columns(func.max(sorted_by.level)).outerjoin(
@@ -967,8 +970,21 @@ class HeatMap:
 def at_risk_ids(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
     """The ids of the cohort's learners at risk, as the heat map judges them, from one line
     per learner (``learner_summaries``): none of its distributions, funnel or rows."""
+    return at_risk_judge(session, cohort, now)(None)
+
+
+def at_risk_judge(session: DbSession, cohort: Cohort, now: datetime) -> Callable[[Sequence[int] | None], set[int]]:
+    """Who of some of the cohort's learners (their ids; None: all of them) is at risk, as
+    ``at_risk_ids`` judges them: what the judgement needs read once, then one statement
+    each time. Each learner is judged on their own records, so an export asking a chunk of
+    learners at a time holds nothing for the whole cohort and gets the same answers."""
     ctx = _context(session, cohort, now)
-    return {s.user_id for s in learner_summaries(session, cohort, ctx.columns, ctx.today, ctx.rules) if s.at_risk}
+
+    def judge(user_ids: Sequence[int] | None) -> set[int]:
+        return {s.user_id for s in learner_summaries(session, cohort, ctx.columns, ctx.today, ctx.rules, user_ids=user_ids)
+                if s.at_risk}
+
+    return judge
 
 
 def _matches(learner: Summary, query: str, risk_only: bool) -> bool:

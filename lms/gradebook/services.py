@@ -33,7 +33,7 @@ from lms.catalog.models import Lesson
 from lms.catalog.revision import cached
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.competency.services import Paging, at_risk_ids, learners_of, paging
+from lms.competency.services import Paging, at_risk_ids, at_risk_judge, learners_of, paging
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
@@ -457,11 +457,12 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
     """``table(gradebook(...))`` read ``chunk`` learners at a time (keyset on the page's
     order, name then id) as its rows are iterated, so an export's memory stays flat
     whatever the cohort's size: a fixed number of statements per chunk, never per learner.
-    (Who is at risk is the heat map's judgement over the whole cohort, read first.)"""
+    (Who is at risk is the heat map's judgement, asked for each chunk's learners: nothing
+    is held for the whole cohort.)"""
     size = chunk or EXPORT_CHUNK
     columns = [c for c in _columns(session) if module is None or c.module_key == module]
     quiz_grading = _quiz_grading(session, columns)
-    at_risk = at_risk_ids(session, cohort, now)
+    at_risk_of = at_risk_judge(session, cohort, now)
     today = cohort_today(cohort, now)
     current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
     estimate = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
@@ -476,6 +477,7 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
             if not users:
                 return
             after = (users[-1].name, users[-1].id)
+            at_risk = at_risk_of([u.id for u in users])
             for row in _rows(session, cohort, users, columns, at_risk, quiz_grading, today):
                 if row.shown_by(row_filter):
                     yield _values(row)
