@@ -295,7 +295,7 @@ class FunnelStep:
 # --------------------------------------------------------------------------- sorting
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Summary:
     """One learner of a cohort in one line, read with SQL over the mastery rows and the kept
     schedule state (``learner_summaries``): what the heat map sorts, filters and counts the
