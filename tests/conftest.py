@@ -20,6 +20,7 @@ fixtures (Playwright) live in ``tests/browser/conftest.py``.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import gc
 import hashlib
@@ -342,18 +343,54 @@ def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("instance")
 
 
+class InContext:
+    """A streamed body read a piece at a time, and closed, inside ``context``
+    (``IsolatedClient``): werkzeug reads its first piece while opening the request, and the
+    contexts ``stream_with_context`` pushes there must be popped there, even when the test
+    drops the response unread."""
+
+    def __init__(self, context: contextvars.Context, body: Any) -> None:
+        self.context = context
+        self.body: Any = body
+        self.pieces: Iterator[bytes] = iter(body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            try:
+                yield self.context.run(next, self.pieces)
+            except StopIteration:
+                return
+
+    def close(self) -> None:
+        body, self.body = self.body, None
+        close = getattr(body, "close", None)
+        if close is not None:
+            self.context.run(close)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class IsolatedClient(FlaskClient):
-    """Every request runs in an app context of its own, as in production.
+    """Every request runs with none of the test's contexts, as in production.
 
     pytest-flask keeps a request context of ``app`` pushed during each test, and a request
     to the same app would otherwise reuse its app context: ``g`` (where Flask-Login caches
     the signed-in user) and ``db.session`` would be shared by the test body and every
-    client, so a second sign-in would silently keep the first user. The test body keeps
-    its own session: commit before a request, ``db.session.expire_all()`` after one."""
+    client, so a second sign-in would silently keep the first user. So each request runs in
+    an empty ``contextvars.Context``, as a server's would: it pushes its own app context
+    and tears it down (closing its session) before a streamed body is read, which then runs
+    with the contexts pushed again (``InContext``). An app context held around the request
+    kept its session open while the body streamed, which hid exports that broke off under
+    a real server. The test body keeps its own session: commit before a request,
+    ``db.session.expire_all()`` after one."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
+        context = contextvars.Context()
+        response = context.run(super().open, *args, **kwargs)
+        if response.is_streamed:  # the rest of its body is read (or dropped) in that context too
+            response.response = InContext(context, response.response)
+        return response
 
     # pytest-flask enters ``with app.test_client()``, which would keep each request's
     # context pushed after it returns; these tests never need that.
