@@ -12,10 +12,14 @@ from typing import Any, ClassVar, cast
 
 from flask_sqlalchemy.session import Session as FlaskSqlAlchemySession
 from pydantic import TypeAdapter
-from sqlalchemy import JSON, DateTime, Enum, MetaData, event
+from sqlalchemy import JSON, DateTime, Enum, MetaData, String, event
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints let Alembic's batch mode alter SQLite tables reliably.
@@ -50,6 +54,47 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- ordering by name
+
+
+class _FoldedName(FunctionElement[str]):
+    """``folded_name``'s SQL, by dialect."""
+
+    type = String()
+    name = "lms_folded_name"
+    inherit_cache = True
+
+
+@compiles(_FoldedName)
+def _folded_in_c(element: _FoldedName, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL: the name in the "C" collation before ``lower()``, which then changes
+    ASCII letters only, and its result compares by bytes."""
+    return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "C")'
+
+
+@compiles(_FoldedName, "sqlite")
+def _folded_binary(element: _FoldedName, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite: its ``lower()`` changes ASCII letters only, and BINARY compares by bytes."""
+    return f"lower({compiler.process(element.clauses, **kw)}) COLLATE BINARY"
+
+
+def folded_name(name: ColumnElement[str]) -> ColumnElement[str]:
+    """A name as an ORDER BY key that sorts alike on every database and in Python
+    (``fold_name``): lowered in ASCII letters only and compared by bytes (UTF-8's byte
+    order is the order of code points, as Python compares strings), not by the database's
+    collation, which may lower other letters and skip spaces and punctuation ("Ann Lee"
+    after "Anne" in en_US)."""
+    return _FoldedName(name)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_name(name: str) -> str:
+    """``folded_name`` in Python: ASCII letters lowered, nothing else changed."""
+    return name.translate(_ASCII_LOWER)
 
 
 def _values(enum: type[StrEnum]) -> list[str]:

@@ -151,9 +151,9 @@ class HeatMapExport(ExportSource):
 
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = HEAT_MAP_EXPORTERS[fmt]
-        heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc")
+        heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc", streamed=True)
         return ExportFile(f"competency-{_slug(cohort.name)}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
-                          len(heat.rows) + 1, exporter.stream(heat))
+                          heat.learners + 1, exporter.stream(heat))
 
 
 class GradesExport(ExportSource):

@@ -179,7 +179,7 @@ class _Scope:
         for found in self.cohorts:
             cohort = self.session.get(Cohort, found["id"])
             if cohort is not None:
-                yield found, heat_map(self.session, cohort, self.now)
+                yield found, heat_map(self.session, cohort, self.now, streamed=True)
 
 
 class OrganizationExporter(ABC):
@@ -223,7 +223,7 @@ def organization_export(session: DbSession, organization: Organization, fmt: str
     cohort and the heat map's columns: the cohorts' heat map exports one after the other.
     Two statements now (the cohorts, the learners: ``total``); the chunks are made as they
     are read, a cohort at a time and its rows a chunk of learners at a time, so memory is
-    that of one cohort's export (its one line per learner), not of the organization's.
+    a chunk of learners' (and 8 bytes a learner of a cohort for its order), not the organization's.
     ``fmt`` is a key of ``ORGANIZATION_EXPORTERS``."""
     exporter = ORGANIZATION_EXPORTERS[fmt]
     scope = _Scope(session, organization, now)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from array import array
 from bisect import bisect_right
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Date, Float, Numeric, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,7 +41,7 @@ from lms.catalog.services import kept_levels
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, ReasonKind, ReasonSnapshot
-from lms.database import DbSession
+from lms.database import DbSession, fold_name, folded_name
 from lms.learning.services import (
     PROGRAM_MONTHS,
     Timeline,
@@ -323,28 +324,82 @@ class Summary:
         return self.reasons > 0
 
 
+@dataclass(frozen=True)
+class SummarySql:
+    """The SQL of a learner's line in ``learner_summaries``' grouped statement, to order
+    the cohort by (``SortOrder.order_by``) or keep those at risk (``at_risk``)."""
+
+    user_id: ColumnElement[int]
+    name: ColumnElement[str]          # folded as ``Summary``'s order compares it (``folded_name``)
+    mean: ColumnElement[Any]          # rounded as ``Summary.mean`` is
+    weak: ColumnElement[Any]
+    oldest: ColumnElement[Any]        # the oldest day due of what is not done (None: nothing overdue)
+    level: ColumnElement[Any] | None
+    today: date
+
+    @property
+    def reasons(self) -> ColumnElement[int]:
+        """``Summary.reasons``: the weak objectives, and one more when behind."""
+        behind = case((self.oldest < self.today - timedelta(days=BEHIND_AFTER_DAYS), 1), else_=0)
+        return func.coalesce(self.weak, 0) + behind
+
+    @property
+    def at_risk(self) -> ColumnElement[bool]:
+        return self.reasons > 0
+
+    @property
+    def behind_since(self) -> ColumnElement[date]:
+        """The day ``Summary.days_behind`` counts from: the oldest day due when it is past,
+        else today (none behind). The later the day, the fewer days behind."""
+        return case((self.oldest < self.today, self.oldest), else_=literal(self.today, Date))
+
+    def ties(self) -> list[ColumnElement[Any]]:
+        return [self.name.asc(), self.user_id.asc()]
+
+
+def _direction(expression: ColumnElement[Any], descending: bool) -> ColumnElement[Any]:
+    return expression.desc() if descending else expression.asc()
+
+
 class SortOrder(ABC):
-    """How the heat map's learners can be ordered: a registry of small classes."""
+    """How the heat map's learners can be ordered: a registry of small classes. The order
+    is SQL's (``order_by``: the page and its exports read the cohort in it); ``key`` is the
+    same order in Python, over the learners' lines (the at-risk list, and tests holding the
+    two alike). Ties keep alphabetical order, both ways."""
 
     objective_id: int | None = None  # the objective whose level the summaries must carry
 
     @abstractmethod
     def key(self, learner: Summary) -> Any: ...
 
+    @abstractmethod
+    def order_by(self, line: SummarySql, descending: bool) -> list[ColumnElement[Any]]: ...
+
 
 class ByName(SortOrder):
     def key(self, learner: Summary) -> Any:
-        return (learner.name.lower(), learner.user_id)
+        return (fold_name(learner.name), learner.user_id)
+
+    def order_by(self, line: SummarySql, descending: bool) -> list[ColumnElement[Any]]:
+        return [_direction(line.name, descending), _direction(line.user_id, descending)]
 
 
 class ByMean(SortOrder):
     def key(self, learner: Summary) -> Any:
         return -1.0 if learner.mean is None else learner.mean
 
+    def order_by(self, line: SummarySql, descending: bool) -> list[ColumnElement[Any]]:
+        return [_direction(func.coalesce(line.mean, -1.0), descending), *line.ties()]
+
 
 class ByRisk(SortOrder):
     def key(self, learner: Summary) -> Any:
         return (learner.at_risk, learner.reasons, learner.days_behind)
+
+    def order_by(self, line: SummarySql, descending: bool) -> list[ColumnElement[Any]]:
+        at_risk = case((line.at_risk, 1), else_=0)
+        return [_direction(at_risk, descending), _direction(line.reasons, descending),
+                _direction(line.behind_since, not descending), *line.ties()]
 
 
 class ByObjective(SortOrder):
@@ -354,6 +409,10 @@ class ByObjective(SortOrder):
 
     def key(self, learner: Summary) -> Any:
         return -1.0 if learner.level is None else learner.level
+
+    def order_by(self, line: SummarySql, descending: bool) -> list[ColumnElement[Any]]:
+        assert line.level is not None
+        return [_direction(func.coalesce(line.level, -1.0), descending), *line.ties()]
 
 
 SORTS: dict[str, SortOrder] = {"name": ByName(), "mean": ByMean(), "risk": ByRisk()}
@@ -371,7 +430,8 @@ def sort_order(sort: str | None, columns: Sequence[Column]) -> tuple[str, SortOr
 
 
 def sort_learners(learners: Iterable[Summary], order: SortOrder, descending: bool) -> list[Summary]:
-    """Ties keep alphabetical order (the sort is stable), both ways."""
+    """``order`` in Python: as ``learner_summaries`` orders them in SQL. Ties keep
+    alphabetical order (the sort is stable), both ways."""
     named = sorted(learners, key=ByName().key)
     if isinstance(order, ByName) and not descending:
         return named
@@ -440,20 +500,16 @@ def _rounded(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
-                      sort_objective: int | None = None, user_ids: Sequence[int] | None = None) -> list[Summary]:
-    """Every current learner of the cohort (or those of ``user_ids``) in one line
-    (``Summary``), in one statement over the mastery rows and the kept state: their mean,
-    how many closed objectives they have no evidence on or are below the bar on
-    (``ProgressObjective``: when each closes on their dates), their days behind
-    (``ProgressLearner``) and, with ``sort_objective``, their level on it. Nothing per
-    learner but reading the line."""
-    state.settle(session)
+def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
+                   sort_objective: int | None, user_ids: Sequence[int] | None) -> tuple[Select[Any], SummarySql]:
+    """``learner_summaries``' statement, unordered, and its line's SQL."""
     kept, bar, line = ProgressObjective, rules.at_risk_below, ProgressLearner
     weak = case((and_(kept.closes_on <= today, or_(Mastery.level.is_(None), Mastery.level < bar)), 1), else_=0)
+    oldest, weak_count = func.max(line.oldest_due), func.sum(weak)
+    # rounded in SQL, so that the order and the line read the same mean on every database
+    mean = func.round(cast(func.avg(Mastery.level), Numeric), 4, type_=Float)
     # One flat join grouped by learner (no aggregate subquery a planner could run once per learner).
-    query = (select(Enrolment.user_id, User.name, User.email, func.max(line.oldest_due), func.avg(Mastery.level),
-                    func.sum(weak))
+    query = (select(Enrolment.user_id, User.name, User.email, oldest, mean, weak_count)
              .join(User, User.id == Enrolment.user_id)
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
              .outerjoin(kept, and_(kept.user_id == Enrolment.user_id, kept.cohort_id == Enrolment.cohort_id,
@@ -463,10 +519,32 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
              .group_by(Enrolment.user_id, User.name, User.email))
     if user_ids is not None:
         query = query.where(Enrolment.user_id.in_(user_ids))
+    level: ColumnElement[Any] | None = None
     if sort_objective is not None:
         sorted_by = aliased(Mastery)
-        query = query.add_columns(func.max(sorted_by.level)).outerjoin(
+        level = func.max(sorted_by.level)
+        query = query.add_columns(level).outerjoin(
             sorted_by, and_(sorted_by.user_id == Enrolment.user_id, sorted_by.objective_id == sort_objective))
+    return query, SummarySql(user_id=Enrolment.user_id.expression, name=folded_name(User.name.expression), mean=mean, weak=weak_count,
+                             oldest=oldest, level=level, today=today)
+
+
+def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
+                      sort_objective: int | None = None, user_ids: Sequence[int] | None = None,
+                      order: SortOrder | None = None, descending: bool = False) -> list[Summary]:
+    """Every current learner of the cohort (or those of ``user_ids``) in one line
+    (``Summary``), in one statement over the mastery rows and the kept state: their mean,
+    how many closed objectives they have no evidence on or are below the bar on
+    (``ProgressObjective``: when each closes on their dates), their days behind
+    (``ProgressLearner``) and, with ``sort_objective``, their level on it; in ``order``
+    when given (SQL's ORDER BY: ``SortOrder.order_by``). Nothing per learner but reading
+    the line."""
+    state.settle(session)
+    if order is not None and order.objective_id is not None:
+        sort_objective = order.objective_id
+    query, line = _summary_query(cohort, columns, today, rules, sort_objective, user_ids)
+    if order is not None:
+        query = query.order_by(*order.order_by(line, descending))
     result = []
     for row in session.execute(query):
         user_id, name, email, oldest, mean, weak_count = row[:6]
@@ -474,6 +552,19 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
         result.append(Summary(user_id=user_id, name=name, email=email, mean=_rounded(mean), weak=int(weak_count or 0),
                               days_behind=max(late, 0), level=row[6] if sort_objective is not None else None))
     return result
+
+
+def ordered_learner_ids(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
+                        order: SortOrder, descending: bool, at_risk_only: bool = False) -> array[int]:
+    """The ids of the cohort's current learners (those at risk only, with ``at_risk_only``)
+    in ``order``, as ``learner_summaries`` orders their lines: one statement, 8 bytes a
+    learner held (an export then reads their lines and rows a chunk at a time)."""
+    state.settle(session)
+    query, line = _summary_query(cohort, columns, today, rules, order.objective_id, None)
+    query = query.with_only_columns(Enrolment.user_id).order_by(*order.order_by(line, descending))
+    if at_risk_only:
+        query = query.having(line.at_risk)
+    return array("q", session.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -797,6 +888,28 @@ class LazyRows(Sequence[Row]):
         return self._build([self._learners[index]])[0]
 
 
+class StreamedRows(Iterable[Row]):
+    """Every learner's complete row (those at risk only, with ``at_risk_only``) in the
+    heat map's order, for an export: the order read first as ids alone
+    (``ordered_learner_ids``, 8 bytes a learner), then the lines and rows ``ROWS_CHUNK``
+    learners at a time, so nothing else is held for the whole cohort. A learner who left
+    between the two reads is skipped."""
+
+    def __init__(self, ctx: _Context, order: SortOrder, descending: bool, at_risk_only: bool) -> None:
+        self._ctx = ctx
+        self._order, self._descending, self._at_risk_only = order, descending, at_risk_only
+
+    def __iter__(self) -> Iterator[Row]:
+        ctx = self._ctx
+        ids = ordered_learner_ids(ctx.session, ctx.cohort, ctx.columns, ctx.today, ctx.rules, self._order,
+                                  self._descending, self._at_risk_only)
+        for first in range(0, len(ids), ROWS_CHUNK):
+            chunk = ids[first:first + ROWS_CHUNK]
+            lines = {s.user_id: s for s in learner_summaries(ctx.session, ctx.cohort, ctx.columns, ctx.today, ctx.rules,
+                                                             user_ids=list(chunk))}
+            yield from LazyRows(ctx, [lines[uid] for uid in chunk if uid in lines])
+
+
 @dataclass(frozen=True)
 class Paging:
     """One page of a longer list: which page, how many pages, how many items in all."""
@@ -839,8 +952,9 @@ class HeatMap:
     policy: Policy
     legend: list[Band]
     columns: list[Column]
-    learners_in_order: list[Summary]  # every learner of the cohort in one line, sorted
-    risky: list[Summary]              # the learners at risk, the most reasons and days behind first
+    count: int                        # the cohort's current learners
+    learners_in_order: list[Summary]  # every learner of the cohort in one line, sorted (none when ``streamed``)
+    risky: list[Summary]              # the learners at risk, the most reasons and days behind first (ditto)
     distributions: list[Distribution]
     funnel: list[FunnelStep]
     sort: str
@@ -853,6 +967,7 @@ class HeatMap:
     risk_paging: Paging = field(default_factory=lambda: Paging(1, AT_RISK_PER_PAGE, 0))
     query: str = ""        # the name or email filter
     risk_only: bool = False  # only the learners at risk
+    streamed: bool = False   # for an export: no learner held, ``rows`` and ``at_risk`` read in SQL's order
     context: _Context | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -914,15 +1029,19 @@ class HeatMap:
         return [self._page_rows[s.user_id] for s in self.risk_on_page]
 
     @property
-    def rows(self) -> LazyRows:
+    def rows(self) -> Iterable[Row]:
         """Every learner's complete row in the map's order, built in chunks as read (the exports)."""
         assert self.context is not None
+        if self.streamed:
+            return StreamedRows(self.context, sort_order(self.sort, self.columns)[1], self.descending, at_risk_only=False)
         return LazyRows(self.context, self.learners_in_order)
 
     @property
-    def at_risk(self) -> LazyRows:
+    def at_risk(self) -> Iterable[Row]:
         """The learners at risk, complete, the most reasons and days behind first."""
         assert self.context is not None
+        if self.streamed:
+            return StreamedRows(self.context, SORTS["risk"], descending=True, at_risk_only=True)
         return LazyRows(self.context, self.risky)
 
     def review_of(self, row: Row) -> SinceReview:
@@ -948,7 +1067,7 @@ class HeatMap:
 
     @property
     def learners(self) -> int:
-        return len(self.learners_in_order)
+        return self.count
 
     @property
     def filtered(self) -> bool:
@@ -995,7 +1114,7 @@ def _matches(learner: Summary, query: str, risk_only: bool) -> bool:
 
 def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None = None,
              descending: bool = False, page: int | None = 1, query: str = "", risk_only: bool = False,
-             risk_page: int | None = 1, date_all: bool = True) -> HeatMap:
+             risk_page: int | None = 1, date_all: bool = True, streamed: bool = False) -> HeatMap:
     """The cohort's learners against the active objectives, sorted server-side over the
     whole cohort, filtered by name or email (``query``) or to those at risk, ``PER_PAGE``
     at a time; distributions, the funnel and the at-risk learners (with their last review,
@@ -1003,15 +1122,22 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     line per learner (``learner_summaries``) and aggregates (``objective_figures``); only
     the rows shown are built, when first read (``shown``, ``at_risk_shown``). The at-risk
     list's rows are complete (overdue items, dates from the evidence), the map's too with
-    ``date_all`` (the map's rows show the reasons' texts only). ``rows`` and ``at_risk``
-    build every (at-risk) learner's complete row as they are read."""
+    ``date_all`` (the map's rows show the reasons' texts only). The order is SQL's
+    (``SortOrder.order_by``). ``rows`` and ``at_risk`` build every (at-risk) learner's
+    complete row as they are read; with ``streamed`` (an export) no learner's line is held
+    at all: the order is read as ids, then lines and rows a chunk at a time
+    (``StreamedRows``), and the page's lists are empty."""
     ctx = _context(session, cohort, now)
     rules, today, columns = ctx.rules, ctx.today, ctx.columns
     chosen, order = sort_order(sort, columns)
-    learners = learner_summaries(session, cohort, columns, today, rules, order.objective_id)
-    ordered = sort_learners(learners, order, descending)
+    if streamed:
+        learners: list[Summary] = []
+        count = learner_counts(session, [cohort.id]).get(cohort.id, 0)
+    else:
+        learners = learner_summaries(session, cohort, columns, today, rules, order=order, descending=descending)
+        count = len(learners)
     wanted = query.strip().lower()
-    picked = [s for s in ordered if _matches(s, wanted, risk_only)] if wanted or risk_only else ordered
+    picked = [s for s in learners if _matches(s, wanted, risk_only)] if wanted or risk_only else learners
     pages = paging(page, PER_PAGE, len(picked))
     risky = sort_learners((s for s in learners if s.at_risk), SORTS["risk"], descending=True)
     risk_pages = paging(risk_page, AT_RISK_PER_PAGE, len(risky))
@@ -1019,13 +1145,13 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     legend = bands(rules)
     figures = objective_figures(session, [cohort.id], columns, rules)
     heat = HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
-                   learners_in_order=ordered, risky=risky,
-                   distributions=_distributions(cohort, columns, figures, legend, len(learners)),
-                   funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), len(learners),
+                   count=count, learners_in_order=learners, risky=risky,
+                   distributions=_distributions(cohort, columns, figures, legend, count),
+                   funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), count,
                                   kept_levels(session), month),
                    sort=chosen, descending=descending, reviews={}, on_page=pages.slice(picked),
                    risk_on_page=risk_pages.slice(risky), date_all=date_all, paging=pages, risk_paging=risk_pages,
-                   query=query.strip(), risk_only=risk_only, context=ctx)
+                   query=query.strip(), risk_only=risk_only, streamed=streamed, context=ctx)
     return heat
 
 

@@ -35,11 +35,13 @@ def _cohort(cohort_id: int) -> Cohort:
 def _heat_map(cohort: Cohort) -> services.HeatMap:
     """The heat map sorted as the query string asks (``?sort=KO2&dir=desc``; an unknown
     column sorts by name), one page of it (``?page=2``, out of range: the nearest page),
-    filtered by name or email (``?q=``) or to the learners at risk (``?risk=1``)."""
+    filtered by name or email (``?q=``) or to the learners at risk (``?risk=1``). Its exports
+    hold no learner: their rows are read in the map's order a chunk at a time."""
+    the_page = request.endpoint == "competency.heat_map"
     return services.heat_map(db.session, cohort, utcnow(), request.args.get("sort"), request.args.get("dir") == "desc",
                              page=request.args.get("page", 1, type=int), query=request.args.get("q", "")[:100],
                              risk_only=request.args.get("risk") == "1", risk_page=request.args.get("risk_page", 1, type=int),
-                             date_all=request.endpoint != "competency.heat_map")  # the page completes the rows it shows
+                             date_all=not the_page, streamed=not the_page)  # the page completes the rows it shows
 
 
 def _slug(text: str) -> str:
