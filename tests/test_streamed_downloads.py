@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 
@@ -25,6 +26,7 @@ from werkzeug.serving import make_server
 
 from lms.coursework.models import Submission
 from lms.extensions import db
+from lms.web.downloads import StreamedList, json_stream
 from tests.conftest import World
 from tests.receivers import running
 from tests.test_access import ROUTES, USER_OF_ROLE, route_extras, verdict
@@ -123,3 +125,26 @@ def test_every_page_answers_as_declared_from_a_real_server(app: Flask, client, l
         if got != expected:
             wrong.append(f"GET {url} ({endpoint}): expected {expected}, got {got} [{answer.status_code}]")
     assert wrong == [], f"{role}:\n" + "\n".join(wrong)
+
+
+def test_a_json_export_streams_its_second_list_as_it_is_made() -> None:
+    """``json_stream`` writes a ``StreamedList`` in the tail (the heat map's at-risk list) one
+    item a piece, as its items are made, and the joined pieces are the document."""
+    made: list[int] = []
+
+    def items(name: str, count: int) -> Iterator[dict[str, int | str]]:
+        for n in range(count):
+            made.append(n)
+            yield {"n": n, "list": name}
+
+    pieces = json_stream({"a": 1}, "rows", items("rows", 3), {"b": [1, 2], "at_risk": StreamedList(items("risk", 4)),
+                                                                 "c": None})
+    first = [next(pieces) for _ in range(3)]  # the head, the key, the first row
+    assert made == [0] and json.loads(first[2].lstrip(",\n")) == {"n": 0, "list": "rows"}
+    rest = list(pieces)
+    assert json.loads("".join([*first, *rest])) == {
+        "a": 1, "rows": [{"n": n, "list": "rows"} for n in range(3)], "b": [1, 2],
+        "at_risk": [{"n": n, "list": "risk"} for n in range(4)], "c": None}
+    assert sum(1 for piece in rest if '"risk"' in piece) == 4  # a piece an item
+    empty = json.loads("".join(json_stream({}, "rows", [], {"at_risk": StreamedList([])})))
+    assert empty == {"rows": [], "at_risk": []}

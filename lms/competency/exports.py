@@ -16,10 +16,10 @@ from sqlalchemy import select
 from lms.cohorts.models import Cohort, Organization
 from lms.competency.services import Cell, HeatMap, heat_map, learner_counts, objectives_with_modules
 from lms.database import DbSession
-from lms.grading.exports import CsvExporter, GradeTable
+from lms.grading.exports import CsvExporter
 from lms.jobs.exports import ExportFile
 from lms.progress.services import policy
-from lms.web.downloads import json_stream
+from lms.web.downloads import StreamedList, json_stream
 
 
 def _level(cell: Cell) -> float | str:
@@ -48,11 +48,6 @@ def heat_map_rows(heat: HeatMap) -> Iterator[list[Any]]:
         yield values
 
 
-def heat_map_table(heat: HeatMap) -> GradeTable:
-    """One row per learner, in the heat map's order."""
-    return GradeTable(columns=heat_map_columns(heat), rows=list(heat_map_rows(heat)))
-
-
 def _row_document(heat: HeatMap, r: Any) -> dict[str, Any]:
     return {"user_id": r.user.id, "name": r.user.name, "email": r.user.email,
             "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
@@ -60,12 +55,6 @@ def _row_document(heat: HeatMap, r: Any) -> dict[str, Any]:
                        for c, cell in zip(heat.columns, r.cells, strict=True)},
             "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk,
             "reasons": [reason.text for reason in r.reasons]}
-
-
-def heat_map_document(heat: HeatMap) -> dict[str, Any]:
-    """The heat map as plain data: everything the page shows."""
-    head, tail = _document_parts(heat)
-    return {**head, "rows": [_row_document(heat, r) for r in heat.rows], **tail}
 
 
 def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], Mapping[str, Any]]:
@@ -87,8 +76,9 @@ def _document_parts(heat: HeatMap) -> tuple[dict[str, Any], Mapping[str, Any]]:
 
 class _Tail(Mapping[str, Any]):
     """The document's members after its rows, worked out when first read: a streamed
-    document reads them once the rows are sent, so the rows and the at-risk list (built a
-    chunk of learners at a time) are never all in memory at once."""
+    document reads them once the rows are sent, and its at-risk list is streamed too
+    (``StreamedList``), so neither list (built a chunk of learners at a time) is ever all in
+    memory."""
 
     def __init__(self, heat: HeatMap) -> None:
         self._heat = heat
@@ -116,10 +106,10 @@ def _tail_members(heat: HeatMap) -> dict[str, Any]:
                           for d in heat.distributions},
         "funnel": [{"level": step.level.key, "title": step.level.title, "opened": step.opened, "learners": step.total,
                     **{key: count for key, _label, count in step.stages}} for step in heat.funnel],
-        "at_risk": [{"user_id": r.user.id, "name": r.user.name, "reasons": [reason.text for reason in r.reasons],
-                     "details": [{"kind": reason.kind.value, "text": reason.text, "since": reason.since.isoformat(),
-                                  "objective": reason.objective} for reason in r.reasons]}
-                    for r in heat.at_risk],
+        "at_risk": StreamedList({"user_id": r.user.id, "name": r.user.name, "reasons": [reason.text for reason in r.reasons],
+                                 "details": [{"kind": reason.kind.value, "text": reason.text, "since": reason.since.isoformat(),
+                                              "objective": reason.objective} for reason in r.reasons]}
+                                for r in heat.at_risk),
     }
 
 

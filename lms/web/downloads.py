@@ -74,21 +74,40 @@ class ZipSink:
         return data
 
 
+class StreamedList:
+    """A member of ``json_stream``'s ``tail`` written as a list one item at a time, as its
+    ``items`` are: a second list that is never all in memory either."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
 def json_stream(head: Mapping[str, Any], key: str, items: Iterable[Any], tail: Mapping[str, Any] | None = None,
                 *, separator: str = "\n") -> Iterator[str]:
     """A JSON object made piece by piece, for an export streamed with constant memory:
     ``head``'s members, then ``key`` holding the list of ``items`` (one piece each, as the
-    iterable yields them), then ``tail``'s members. ``json.loads`` of the joined pieces
-    equals the object with its members in that order."""
+    iterable yields them), then ``tail``'s members (a ``StreamedList`` one item a piece
+    too). ``json.loads`` of the joined pieces equals the object with its members in that
+    order."""
 
     def member(name: str, value: Any) -> str:
         return f"{json.dumps(name)}: {json.dumps(value, ensure_ascii=False)}"
 
+    def listed(values: Iterable[Any]) -> Iterator[str]:
+        for index, item in enumerate(values):
+            yield ("," if index else "") + separator + json.dumps(item, ensure_ascii=False)
+        yield separator + "]"
+
     yield "{" + ", ".join(member(name, value) for name, value in head.items()) + (", " if head else "")
     yield f"{json.dumps(key)}: ["
-    for index, item in enumerate(items):
-        yield ("," if index else "") + separator + json.dumps(item, ensure_ascii=False)
-    yield separator + "]" + "".join(", " + member(name, value) for name, value in (tail or {}).items()) + "}\n"
+    yield from listed(items)
+    for name, value in (tail or {}).items():
+        if isinstance(value, StreamedList):
+            yield f", {json.dumps(name)}: ["
+            yield from listed(value.items)
+        else:
+            yield ", " + member(name, value)
+    yield "}\n"
 
 
 def streamed_download(chunks: Iterable[str], *, mimetype: str, filename: str) -> Response:
