@@ -1089,6 +1089,14 @@ class HeatMap:
         return "desc" if sort == self.sort and not self.descending else "asc"
 
 
+def at_risk_rows(session: DbSession, cohort: Cohort, now: datetime) -> Iterable[Row]:
+    """The cohort's learners at risk, their rows complete, in the heat map's at-risk order
+    (the most reasons and days behind first), read a chunk at a time as they are iterated
+    (``StreamedRows``): what reminders and webhooks announce, without the heat map's
+    figures or a line for every learner."""
+    return StreamedRows(_context(session, cohort, now), SORTS["risk"], descending=True, at_risk_only=True)
+
+
 def at_risk_ids(session: DbSession, cohort: Cohort, now: datetime) -> set[int]:
     """The ids of the cohort's learners at risk, as the heat map judges them, from one line
     per learner (``learner_summaries``): none of its distributions, funnel or rows."""

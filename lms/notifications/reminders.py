@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from lms.accounts.models import User
 from lms.assessment.models import Attempt
 from lms.cohorts.models import Cohort, cohort_instructors
-from lms.competency.services import heat_map, learners_of
+from lms.competency.services import at_risk_rows, learners_of
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import DbSession
 from lms.learning.services import PROGRAM_MONTHS
@@ -112,7 +112,7 @@ def at_risk_notices(session: DbSession, cohort: Cohort, staff: Sequence[User], n
     if not staff:
         return []
     notices = []
-    for row in heat_map(session, cohort, now).at_risk:
+    for row in at_risk_rows(session, cohort, now):
         since = min(reason.since for reason in row.reasons)
         reasons = "; ".join(reason.text for reason in row.reasons)
         link = link_to("competency.at_risk_learner", cohort_id=cohort.id, user_id=row.user.id)

@@ -14,7 +14,7 @@ from lms.accounts.models import User
 from lms.catalog.models import Objective
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, Enrolment, Invitation
-from lms.competency.services import heat_map
+from lms.competency.services import at_risk_rows
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.services import policy
@@ -126,7 +126,7 @@ def queue_at_risk(session: DbSession, now: datetime) -> int:
     cohorts = session.scalars(select(Cohort).where(Cohort.organization_id.in_(list(by_org)), Cohort.archived_at.is_(None))
                               .order_by(Cohort.id))
     for cohort in cohorts:
-        for row in heat_map(session, cohort, now).at_risk:
+        for row in at_risk_rows(session, cohort, now):
             since = min(reason.since for reason in row.reasons)
             data = {"learner": learner(row.user), "cohort": cohort_of(cohort), "since": since.isoformat(),
                     "reasons": [{"kind": str(r.kind), "text": r.text, "since": r.since.isoformat(), "objective": r.objective}
