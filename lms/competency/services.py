@@ -525,23 +525,22 @@ def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules
         level = func.max(sorted_by.level)
         query = query.add_columns(level).outerjoin(
             sorted_by, and_(sorted_by.user_id == Enrolment.user_id, sorted_by.objective_id == sort_objective))
-    return query, SummarySql(user_id=Enrolment.user_id.expression, name=folded_name(User.name.expression), mean=mean, weak=weak_count,
-                             oldest=oldest, level=level, today=today)
+    return query, SummarySql(user_id=Enrolment.user_id.expression, name=folded_name(User.name.expression), mean=mean,
+                             weak=weak_count, oldest=oldest, level=level, today=today)
 
 
 def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
-                      sort_objective: int | None = None, user_ids: Sequence[int] | None = None,
-                      order: SortOrder | None = None, descending: bool = False) -> list[Summary]:
+                      user_ids: Sequence[int] | None = None, order: SortOrder | None = None,
+                      descending: bool = False) -> list[Summary]:
     """Every current learner of the cohort (or those of ``user_ids``) in one line
     (``Summary``), in one statement over the mastery rows and the kept state: their mean,
     how many closed objectives they have no evidence on or are below the bar on
     (``ProgressObjective``: when each closes on their dates), their days behind
-    (``ProgressLearner``) and, with ``sort_objective``, their level on it; in ``order``
-    when given (SQL's ORDER BY: ``SortOrder.order_by``). Nothing per learner but reading
+    (``ProgressLearner``); in ``order`` when given (SQL's ORDER BY: ``SortOrder.order_by``),
+    with the level on the objective it sorts by, if any. Nothing per learner but reading
     the line."""
     state.settle(session)
-    if order is not None and order.objective_id is not None:
-        sort_objective = order.objective_id
+    sort_objective = order.objective_id if order is not None else None
     query, line = _summary_query(cohort, columns, today, rules, sort_objective, user_ids)
     if order is not None:
         query = query.order_by(*order.order_by(line, descending))
