@@ -21,7 +21,7 @@ from lms.cohorts.models import Pace
 from lms.competency import services
 from lms.competency.models import ReasonKind
 from lms.competency.services import Row, compare, heat_map
-from lms.database import utcnow
+from lms.database import READING, utcnow
 from lms.extensions import db
 from tests.test_competency import course, evidence  # noqa: F401  (the fixture, and its helper)
 
@@ -310,3 +310,21 @@ def test_a_streamed_export_never_reads_the_whole_cohorts_lines(awkward, client, 
     assert asked == [None]
     assert [line[0] for line in table[1:]] == [s.name for s in page.learners_in_order]
     assert [r["name"] for r in document["at_risk"]] == [s.name for s in page.risky]
+
+
+def test_an_export_reads_its_order_where_a_safe_request_reads(awkward) -> None:
+    """A safe request on PostgreSQL reads in autocommit (``lms.database.READING``), where no
+    server-side cursor can be opened: the order's ids come off a plain cursor, so the rows
+    stream there too (and read the same as in a transaction)."""
+    cohort = awkward["cohort"]
+    expected = [r.user.id for r in heat_map(db.session, cohort, utcnow(), "risk", True, streamed=True).rows]
+    db.session.close()
+    db.session.info[READING] = True
+    try:
+        cohort = db.session.get(type(cohort), cohort.id)
+        heat = heat_map(db.session, cohort, utcnow(), "risk", True, streamed=True)
+        assert [r.user.id for r in heat.rows] == expected and len(expected) == 19
+        assert [r.user.id for r in heat.at_risk]
+    finally:
+        db.session.info.pop(READING, None)
+        db.session.close()

@@ -563,9 +563,10 @@ def ordered_learner_ids(session: DbSession, cohort: Cohort, columns: Sequence[Co
     query = query.with_only_columns(Enrolment.user_id).order_by(*order.order_by(line, descending))
     if at_risk_only:
         query = query.having(line.at_risk)
-    # through the connection, a batch of rows at a time: the ORM would fetch every row first
-    ids = session.connection().execute(query.execution_options(yield_per=ID_BATCH)).scalars()
-    return array("q", ids)
+    # through the connection, a row at a time off the cursor: the ORM would make every row
+    # first. (Not yield_per: PostgreSQL's server-side cursors need a transaction, and a safe
+    # request reads in autocommit.)
+    return array("q", session.connection().execute(query).scalars())
 
 
 @dataclass(frozen=True)
@@ -808,7 +809,6 @@ def latest_reviews(session: DbSession, cohort_id: int, user_ids: Sequence[int] |
 
 
 ROWS_CHUNK = 250  # learners whose rows are built at once when every row is read (exports)
-ID_BATCH = 1000  # ids fetched at once when an export reads the cohort's order
 
 
 @dataclass(frozen=True)
