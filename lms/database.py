@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import select
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -12,7 +13,8 @@ from typing import Any, ClassVar, cast
 
 from flask_sqlalchemy.session import Session as FlaskSqlAlchemySession
 from pydantic import TypeAdapter
-from sqlalchemy import JSON, DateTime, Enum, MetaData, String, event
+from sqlalchemy import JSON, ColumnExpressionArgument, DateTime, Enum, Integer, MetaData, String, bindparam, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.compiler import compiles
@@ -54,6 +56,55 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- one id among many
+
+
+class _IdList(TypeDecorator[list[int]]):
+    """A list of ids bound as one value: an integer array on PostgreSQL, JSON text on SQLite."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(ARRAY(Integer) if dialect.name == "postgresql" else String())
+
+    def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> Any:
+        ids = [int(i) for i in value or ()]
+        return ids if dialect.name == "postgresql" else json.dumps(ids)
+
+
+class _Among(FunctionElement[bool]):
+    """``among``'s SQL, by dialect. (Typed as a boolean, SQLite would be given ``... = 1``.)"""
+
+    name = "lms_among"
+    inherit_cache = True
+
+
+@compiles(_Among)
+def _among_any(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL: ``column = ANY(array)``, which an index on the column serves."""
+    column, ids = element.clauses
+    return f"{compiler.process(column, **kw)} = ANY({compiler.process(ids, **kw)})"
+
+
+@compiles(_Among, "sqlite")
+def _among_json(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite: the ids read from their JSON array by ``json_each``."""
+    column, ids = element.clauses
+    return f"{compiler.process(column, **kw)} IN (SELECT value FROM json_each({compiler.process(ids, **kw)}))"
+
+
+def among(column: ColumnExpressionArgument[int | None], ids: Iterable[int]) -> ColumnElement[bool]:
+    """``column IN ids`` as one statement whatever the number of ids: the ids go in one
+    bound value. ``column.in_(ids)`` writes a placeholder for each, so every new length is a
+    new statement text, which the drivers keep in their caches of recent statements (tens
+    of KB each for a chunk's hundreds of ids: psycopg's counts of the last 100 statements
+    held 4 MB during a 5,000-learner gradebook export, ``sqlite3``'s 128 statements 1.3
+    MB), and which PostgreSQL plans afresh. For lists that vary with the data: a chunk's
+    submissions, a page's learners."""
+    return _Among(column, bindparam(None, list(ids), type_=_IdList()))
 
 
 # --------------------------------------------------------------------------- ordering by name

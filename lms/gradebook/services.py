@@ -37,7 +37,7 @@ from lms.competency.services import Paging, at_risk_ids, at_risk_judge, learners
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
-from lms.database import DbSession
+from lms.database import DbSession, among
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.grading.exports import CsvExporter, GradeRows, GradeTable
 from lms.grading.models import Grade, GradeAction, GradeStatus
@@ -304,12 +304,13 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
     handed: set[int] = set()
     if work:
         submission_ids = [s.id for s in work.values()]
+        # among: one statement text whatever a chunk's number of submissions (lms.database.among)
         handed = set(session.scalars(select(SubmissionVersion.submission_id)
-                                     .where(SubmissionVersion.submission_id.in_(submission_ids)).distinct()))
+                                     .where(among(SubmissionVersion.submission_id, submission_ids)).distinct()))
         grades = {submission_id: _Graded(grade_id, score, max_score, revision)
                   for submission_id, grade_id, score, max_score, revision in session.execute(
                       select(Grade.submission_id, Grade.id, Grade.score, Grade.max_score, Grade.revision)
-                      .where(Grade.submission_id.in_(submission_ids)))}
+                      .where(among(Grade.submission_id, submission_ids)))}
         groups = groups_of(session, set(submission_ids))
     rows = []
     for user in users:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.coursework.sharing import Adjustment, Group
-from lms.database import DbSession
+from lms.database import DbSession, among
 from lms.teams.models import GradeAdjustment, Team, TeamMember
 
 
@@ -23,7 +23,7 @@ class TeamWork:
             .where(TeamMember.user_id.in_(list(user_ids)), Team.submission_id.is_not(None))) if sid is not None]
 
     def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
-        teams = list(session.scalars(select(Team).where(Team.submission_id.in_(list(submission_ids)))
+        teams = list(session.scalars(select(Team).where(among(Team.submission_id, submission_ids))
                                      .options(selectinload(Team.members).selectinload(TeamMember.user))))
         if not teams:
             return {}
