@@ -131,7 +131,7 @@ def _folded_binary(element: _FoldedName, compiler: SQLCompiler, **kw: Any) -> st
     return f"lower({compiler.process(element.clauses, **kw)}) COLLATE BINARY"
 
 
-def folded_name(name: ColumnElement[str]) -> ColumnElement[str]:
+def folded_name(name: ColumnExpressionArgument[str]) -> ColumnElement[str]:
     """A name as an ORDER BY key that sorts alike on every database and in Python
     (``fold_name``): lowered in ASCII letters only and compared by bytes (UTF-8's byte
     order is the order of code points, as Python compares strings), not by the database's

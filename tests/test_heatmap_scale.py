@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from lms.cohorts.enrolment import cohort_learners, learners_page
 from lms.cohorts.models import Pace
 from lms.competency import services
 from lms.competency.models import ReasonKind
-from lms.competency.services import Row, compare, heat_map
+from lms.competency.services import Row, compare, heat_map, learners_of
 from lms.database import READING, utcnow
 from lms.extensions import db
+from lms.gradebook.services import export_rows, gradebook
 from tests.test_competency import course, evidence  # noqa: F401  (the fixture, and its helper)
 
 SORTS = ("name", "mean", "risk", "KO1", "KO2", "SO2")
@@ -282,6 +284,32 @@ def test_sql_orders_the_cohort_as_each_sorts_python_key_does(awkward, descending
     by_name = [s.name for s in heat_map(db.session, cohort, utcnow(), "name").learners_in_order]
     assert by_name.index("Ann Lee") < by_name.index("anna") < by_name.index("Anne") < by_name.index("Zed")
     assert by_name.index("Zed") < by_name.index("Émile") < by_name.index("Ölga") < by_name.index("émile")  # code points
+
+
+def test_every_list_of_a_cohorts_learners_orders_names_as_the_heat_map(awkward, client, login) -> None:
+    """The cohort page, its gradebook (page and export, read a chunk at a time) and the
+    other lists of a cohort's learners order names as the heat map does (``folded_name``):
+    by SQLite's byte order a name typed in lower case came after every capital ("anna"
+    after "Zed") on the cohort page and the gradebook, not on the heat map."""
+    cohort = awkward["cohort"]
+    expected = [s.user_id for s in heat_map(db.session, cohort, utcnow(), "name").learners_in_order]
+    assert len(expected) == 19
+    assert learners_ids(learners_of(db.session, [cohort.id])[cohort.id]) == expected
+    assert [e.user_id for e in cohort_learners(db.session, cohort)] == expected
+    paged = [e.user_id for page in (1, 2, 3, 4) for e in learners_page(db.session, cohort, page, 5)[0]]
+    assert paged == expected
+    assert learners_ids([r.user for r in gradebook(db.session, cohort, utcnow()).rows]) == expected
+    emails = {u.id: u.email for u in learners_of(db.session, [cohort.id])[cohort.id]}
+    exported = export_rows(db.session, cohort, utcnow(), chunk=3)
+    assert [row[1] for row in exported.rows] == [emails[i] for i in expected]
+    login(client, awkward["admin"])
+    page = client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
+    shown = [page.index(f">{emails[i]}<") if f">{emails[i]}<" in page else page.index(emails[i]) for i in expected[:5]]
+    assert shown == sorted(shown)
+
+
+def learners_ids(users: Any) -> list[int]:
+    return [u.id for u in users]
 
 
 def test_a_streamed_export_never_reads_the_whole_cohorts_lines(awkward, client, login, monkeypatch) -> None:

@@ -13,7 +13,7 @@ from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, folded_name, utcnow
 
 
 def enrolled_where(current: Cohort, asking: Cohort) -> str:
@@ -70,11 +70,12 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
 
 
 def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:
-    """The cohort's current learners, with their user rows, in one statement."""
+    """The cohort's current learners by name (``folded_name``, as every list of a cohort's
+    learners), with their user rows, in one statement."""
     return list(session.scalars(
         select(Enrolment).join(Enrolment.user)
         .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
-        .options(selectinload(Enrolment.user)).order_by(User.name)))
+        .options(selectinload(Enrolment.user)).order_by(folded_name(User.name), User.id)))
 
 
 def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) -> tuple[list[Enrolment], int, int]:
@@ -87,7 +88,7 @@ def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) 
     page = min(max(page, 1), pages)
     found = list(session.scalars(
         select(Enrolment).join(Enrolment.user).where(*current)
-        .options(selectinload(Enrolment.user)).order_by(User.name, User.id)
+        .options(selectinload(Enrolment.user)).order_by(folded_name(User.name), User.id)
         .offset((page - 1) * per_page).limit(per_page)))
     return found, page, total
 

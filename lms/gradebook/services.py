@@ -37,7 +37,7 @@ from lms.competency.services import Paging, at_risk_ids, at_risk_judge, learners
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
-from lms.database import DbSession, among
+from lms.database import DbSession, among, fold_name, folded_name
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.grading.exports import CsvExporter, GradeRows, GradeTable
 from lms.grading.models import Grade, GradeAction, GradeStatus
@@ -468,16 +468,16 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
     current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
     estimate = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
     query = (select(User).join(Enrolment, Enrolment.user_id == User.id).where(*current)
-             .order_by(User.name, User.id).limit(size))
+             .order_by(folded_name(User.name), User.id).limit(size))
 
     def rows() -> Iterator[list[Any]]:
         after: tuple[str, int] | None = None
         while True:
-            page = query if after is None else query.where(tuple_(User.name, User.id) > tuple_(after[0], after[1]))
+            page = query if after is None else query.where(tuple_(folded_name(User.name), User.id) > tuple_(*after))
             users = list(session.scalars(page))
             if not users:
                 return
-            after = (users[-1].name, users[-1].id)
+            after = (fold_name(users[-1].name), users[-1].id)
             at_risk = at_risk_of([u.id for u in users])
             for row in _rows(session, cohort, users, columns, at_risk, quiz_grading, today):
                 if row.shown_by(row_filter):
