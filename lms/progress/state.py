@@ -436,13 +436,18 @@ def scheduled_items(session: DbSession, cohort_id: int,
     if not user_ids:
         return {}
     settle(session)
+    # By learner, through the index on user_id; the cohort is checked here, not in SQL (a
+    # learner's rows are their current cohort's, so it drops nothing but a stray row).
+    # Given both, SQLite without statistics chose the cohort's index and read the whole
+    # cohort's items for every chunk of a gradebook export: 347 ms a chunk of 200 learners
+    # at 5,000, against 16 ms.
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.opens_on, ProgressItem.due_on,
-                    ProgressItem.done)
-             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.cohort_id == cohort_id,
-                    ProgressItem.kind != ASSESSED))
+                    ProgressItem.done, ProgressItem.cohort_id)
+             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.kind != ASSESSED))
     result: dict[int, dict[tuple[ItemKind, str], ScheduledItem]] = defaultdict(dict)
-    for user_id, kind, key, opens_on, due_on, done in session.execute(query):
-        result[user_id][(kind, key)] = ScheduledItem(opens_on=opens_on, due_on=due_on, done=done)
+    for user_id, kind, key, opens_on, due_on, done, item_cohort in session.execute(query):
+        if item_cohort == cohort_id:
+            result[user_id][(kind, key)] = ScheduledItem(opens_on=opens_on, due_on=due_on, done=done)
     return result
 
 
