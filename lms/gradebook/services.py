@@ -3,7 +3,7 @@ module quizzes, assignments, portfolio reviews, level exams) in program-month or
 cell with a status and a score. Read in a fixed number of statements whatever the number
 of learners: the due dates and overdue items come from the kept schedule state
 (``lms.progress.state``: nothing worked out per learner on a view), the learners at risk
-from ``lms.competency.services.at_risk_ids``, quiz grades from the quiz's own grading method.
+from ``lms.competency.services.at_risk_judge`` (asked for the learners shown), quiz grades from the quiz's own grading method.
 The page shows ``PER_PAGE`` learners at a time, by name, filtered over the whole cohort;
 only the shown learners' rows are built unless a filter needs every row's cells.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,15 +25,17 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS
 from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
 from lms.catalog.models import Lesson
 from lms.catalog.revision import cached
+from lms.cohorts.enrolment import learners_page
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.competency.services import Paging, at_risk_ids, at_risk_judge, learners_of, paging
+from lms.competency.services import Paging, at_risk_judge, learners_of, paging
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, groups_of, work_by_learner
@@ -333,22 +335,35 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
 
 @dataclass(frozen=True)
 class _Reading:
-    """What a cohort's gradebook rows are made from, read once."""
+    """What a cohort's gradebook rows are made from, read once. The learners themselves are
+    read only as a page or a filter needs them, never the whole cohort to show a page."""
 
     session: DbSession
     cohort: Cohort
-    users: list[User]        # every current learner, by name
-    at_risk: set[int]
+    judge: Callable[[Sequence[int] | None], set[int]]  # who of these learners is at risk (None: the cohort)
     columns: list[Column]
     quiz_grading: dict[int, Any]
     today: date
 
     def rows(self, users: Sequence[User]) -> list[Row]:
-        return _rows(self.session, self.cohort, users, self.columns, self.at_risk, self.quiz_grading, self.today)
+        at_risk = self.judge([u.id for u in users]) if users else set()
+        return _rows(self.session, self.cohort, users, self.columns, at_risk, self.quiz_grading, self.today)
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(Enrolment).where(*_current(self.cohort))) or 0
+
+    def learners_among(self, ids: Collection[int]) -> list[User]:
+        """The cohort's current learners among ``ids``, by name (as every list of them)."""
+        if not ids:
+            return []
+        return list(self.session.scalars(
+            select(User).join(Enrolment, Enrolment.user_id == User.id).where(*_current(self.cohort), among(User.id, ids))
+            .order_by(folded_name(User.name), User.id)))
 
     def chosen(self, row_filter: RowFilter) -> list[User]:
         """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built."""
-        return [u for u in self.users if row_filter == RowFilter.ALL or u.id in self.at_risk]
+        return learners_of(self.session, [self.cohort.id])[self.cohort.id] if row_filter == RowFilter.ALL else \
+            self.learners_among(self.judge(None))
 
     def candidates(self, row_filter: RowFilter) -> list[User]:
         """The learners a filter that needs cells (overdue, ungraded) may show, in order:
@@ -361,7 +376,7 @@ class _Reading:
             ids = {uid for uid, keys in overdue_keys(self.session, self.cohort.id, self.today).items() if keys & shown}
         else:
             ids = _waiting_for_marking(self.session, self.cohort, self.columns)
-        return [u for u in self.users if u.id in ids]
+        return self.learners_among(ids)
 
     def shown_rows(self, row_filter: RowFilter) -> list[Row]:
         """The rows of the filter's candidates built, ``EXPORT_CHUNK`` learners at a time (a
@@ -370,6 +385,11 @@ class _Reading:
         users = self.candidates(row_filter)
         return [row for first in range(0, len(users), EXPORT_CHUNK)
                 for row in self.rows(users[first:first + EXPORT_CHUNK]) if row.shown_by(row_filter)]
+
+
+def _current(cohort: Cohort) -> tuple[ColumnElement[bool], ...]:
+    """The cohort's current enrolments."""
+    return Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None)
 
 
 def _waiting_for_marking(session: DbSession, cohort: Cohort, columns: Sequence[Column]) -> set[int]:
@@ -400,12 +420,11 @@ def _waiting_for_marking(session: DbSession, cohort: Cohort, columns: Sequence[C
 
 
 def _reading(session: DbSession, cohort: Cohort, now: datetime, module: str | None) -> tuple[_Reading, list[tuple[str, str]]]:
-    users = learners_of(session, [cohort.id])[cohort.id]
     every = _columns(session)
     modules = list(dict.fromkeys((c.module_key, c.module_title or "") for c in every if c.module_key))
     columns = [c for c in every if module is None or c.module_key == module]
-    return _Reading(session=session, cohort=cohort, users=users, at_risk=at_risk_ids(session, cohort, now) if users else set(),
-                    columns=columns, quiz_grading=_quiz_grading(session, columns), today=cohort_today(cohort, now)), modules
+    return _Reading(session=session, cohort=cohort, judge=at_risk_judge(session, cohort, now), columns=columns,
+                    quiz_grading=_quiz_grading(session, columns), today=cohort_today(cohort, now)), modules
 
 
 def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
@@ -415,16 +434,22 @@ def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: Row
     columns too. Only this page's rows are built, unless the filter (overdue, ungraded)
     needs every row's cells to choose: a fixed number of statements either way."""
     reading, modules = _reading(session, cohort, now, module)
-    if row_filter in WITHOUT_CELLS:
-        chosen = reading.chosen(row_filter)
-        pages = paging(page, PER_PAGE, len(chosen))
-        rows = reading.rows(pages.slice(chosen))
+    if row_filter == RowFilter.ALL:  # the page's learners read in SQL's order, as the cohort page's
+        found, number, learners = learners_page(session, cohort, page or 1, PER_PAGE)
+        pages = paging(number, PER_PAGE, learners)
+        rows = reading.rows([e.user for e in found])
     else:
-        shown = reading.shown_rows(row_filter)
-        pages = paging(page, PER_PAGE, len(shown))
-        rows = pages.slice(shown)
+        learners = reading.count()
+        if row_filter in WITHOUT_CELLS:
+            chosen = reading.chosen(row_filter)
+            pages = paging(page, PER_PAGE, len(chosen))
+            rows = reading.rows(pages.slice(chosen))
+        else:
+            shown = reading.shown_rows(row_filter)
+            pages = paging(page, PER_PAGE, len(shown))
+            rows = pages.slice(shown)
     return Gradebook(cohort=cohort, today=reading.today, columns=reading.columns, rows=rows,
-                     learners=len(reading.users), row_filter=row_filter, module=module, modules=modules, paging=pages)
+                     learners=learners, row_filter=row_filter, module=module, modules=modules, paging=pages)
 
 
 def shown_learners(session: DbSession, cohort: Cohort, now: datetime, row_filter: RowFilter = RowFilter.ALL,
@@ -465,7 +490,7 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
     quiz_grading = _quiz_grading(session, columns)
     at_risk_of = at_risk_judge(session, cohort, now)
     today = cohort_today(cohort, now)
-    current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+    current = _current(cohort)
     estimate = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
     query = (select(User).join(Enrolment, Enrolment.user_id == User.id).where(*current)
              .order_by(folded_name(User.name), User.id).limit(size))
