@@ -350,7 +350,7 @@ class _Reading:
         return _rows(self.session, self.cohort, users, self.columns, at_risk, self.quiz_grading, self.today)
 
     def count(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(Enrolment).where(*_current(self.cohort))) or 0
+        return _count(self.session, self.cohort)
 
     def learners_among(self, ids: Collection[int]) -> list[User]:
         """The cohort's current learners among ``ids``, by name (as every list of them)."""
@@ -390,6 +390,11 @@ class _Reading:
 def _current(cohort: Cohort) -> tuple[ColumnElement[bool], ...]:
     """The cohort's current enrolments."""
     return Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None)
+
+
+def _count(session: DbSession, cohort: Cohort) -> int:
+    """How many current learners the cohort has."""
+    return session.scalar(select(func.count()).select_from(Enrolment).where(*_current(cohort))) or 0
 
 
 def _waiting_for_marking(session: DbSession, cohort: Cohort, columns: Sequence[Column]) -> set[int]:
@@ -490,9 +495,8 @@ def export_rows(session: DbSession, cohort: Cohort, now: datetime, row_filter: R
     quiz_grading = _quiz_grading(session, columns)
     at_risk_of = at_risk_judge(session, cohort, now)
     today = cohort_today(cohort, now)
-    current = _current(cohort)
-    estimate = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
-    query = (select(User).join(Enrolment, Enrolment.user_id == User.id).where(*current)
+    estimate = _count(session, cohort)
+    query = (select(User).join(Enrolment, Enrolment.user_id == User.id).where(*_current(cohort))
              .order_by(folded_name(User.name), User.id).limit(size))
 
     def rows() -> Iterator[list[Any]]:
