@@ -408,7 +408,7 @@ def _waiting_for_marking(session: DbSession, cohort: Cohort, columns: Sequence[C
     if quizzes:
         found.update(session.scalars(
             select(Attempt.user_id).join(Enrolment, Enrolment.user_id == Attempt.user_id)
-            .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None), Attempt.quiz_id.in_(quizzes),
+            .where(*_current(cohort), Attempt.quiz_id.in_(quizzes),
                    Attempt.submitted_at.is_not(None), Attempt.pending_manual.is_(True)).distinct()))
     if assignments:
         handed_in = select(SubmissionVersion.id).where(SubmissionVersion.submission_id == Submission.id).exists()
