@@ -127,7 +127,7 @@ class CheckCertificates(JobKind):
         session = work.session
         cohorts = list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
         learners = list(session.execute(select(Enrolment.cohort_id, Enrolment.user_id)
-                                        .where(Enrolment.ended_at.is_(None), Enrolment.cohort_id.in_(cohorts))
+                                        .where(Enrolment.active, Enrolment.cohort_id.in_(cohorts))
                                         .order_by(Enrolment.cohort_id, Enrolment.user_id)))
         issued = 0
         for index, cohort_id in enumerate(cohorts):

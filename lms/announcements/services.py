@@ -124,7 +124,7 @@ def publish_due(session: DbSession, now: datetime, link_for: LinkFor, cohort_id:
         return 0
     learners: dict[int, list[int]] = {}
     for cid, uid in session.execute(select(Enrolment.cohort_id, Enrolment.user_id).where(
-            Enrolment.cohort_id.in_({a.cohort_id for a in due}), Enrolment.ended_at.is_(None))):
+            Enrolment.cohort_id.in_({a.cohort_id for a in due}), Enrolment.active)):
         learners.setdefault(cid, []).append(uid)
     notices = [Notice(user_id=uid, event=NotificationEvent.ANNOUNCEMENT, key=f"announcement:{a.id}",
                       title=f"Announcement: {a.title}", body=_excerpt(a.body), link=link_for(a))
@@ -189,12 +189,12 @@ def learner_announcements(session: DbSession, cohort_id: int, user_id: int, now:
 
 def learner_cohort_id(session: DbSession, user_id: int) -> int | None:
     return session.scalar(select(Enrolment.cohort_id).where(Enrolment.user_id == user_id,
-                                                            Enrolment.ended_at.is_(None)))
+                                                            Enrolment.active))
 
 
 def learners_count(session: DbSession, cohort_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Enrolment).where(
-        and_(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None)))) or 0
+        and_(Enrolment.cohort_id == cohort_id, Enrolment.active))) or 0
 
 
 def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:

@@ -55,7 +55,7 @@ def _answer(page: Page, model: Any, items: list[Any]) -> tuple[Any, int, dict[st
 
 def _learners(cohort_id: int) -> Any:
     """The cohort's current learners (a subquery)."""
-    return select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))
+    return select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.active)
 
 
 # --------------------------------------------------------------------------- the document
@@ -137,7 +137,7 @@ def cohort(cohort_id: int) -> Any:
 def learners(cohort_id: int) -> Any:
     """The cohort's current learners"""
     stmt = (select(Enrolment, User).join(User, User.id == Enrolment.user_id)
-            .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None)))
+            .where(Enrolment.cohort_id == cohort_id, Enrolment.active))
     page = fetch(db.session, stmt, _query(), Enrolment.id)
     return _answer(page, s.LearnerPage, [s.LearnerOut(id=u.id, name=u.name, email=u.email, enrolled_at=e.started_at, pace=e.pace.value)
                                          for e, u in page.rows])

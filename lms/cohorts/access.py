@@ -44,7 +44,7 @@ def role_flag_expressions() -> dict[str, ColumnElement[bool]]:
     """The three flags as EXISTS correlated to ``users.id``: the active enrolment is the one
     ``roles_of`` finds (an enrolment not ended; its cohort is a required foreign key)."""
     return {
-        LEARNS: exists().where(Enrolment.user_id == User.id, Enrolment.ended_at.is_(None)),
+        LEARNS: exists().where(Enrolment.user_id == User.id, Enrolment.active),
         ADMINISTERS: exists().where(organization_admins.c.user_id == User.id),
         INSTRUCTS: exists().where(cohort_instructors.c.user_id == User.id),
     }

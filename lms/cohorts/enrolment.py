@@ -28,7 +28,7 @@ def enrolled_where(current: Cohort, asking: Cohort) -> str:
 
 def active_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
     """The learner's current enrolment, with its cohort (which nearly every caller reads) in the same statement."""
-    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None))
+    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.active)
                           .options(joinedload(Enrolment.cohort, innerjoin=True)))
 
 
@@ -74,7 +74,7 @@ def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:
     learners), with their user rows, in one statement."""
     return list(session.scalars(
         select(Enrolment).join(Enrolment.user)
-        .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+        .where(Enrolment.cohort_id == cohort.id, Enrolment.active)
         .options(selectinload(Enrolment.user)).order_by(folded_name(User.name), User.id)))
 
 
@@ -82,7 +82,7 @@ def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) 
     """One page of the cohort's current learners by name (out of range: the nearest page),
     the page's number and how many learners there are: three statements whatever the
     cohort's size."""
-    current = (Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+    current = (Enrolment.cohort_id == cohort.id, Enrolment.active)
     total = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
     pages = max((total + per_page - 1) // per_page, 1)
     page = min(max(page, 1), pages)
@@ -95,4 +95,4 @@ def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) 
 
 def is_learner_of(session: DbSession, cohort_id: int, user_id: int) -> bool:
     return bool(session.scalar(select(exists().where(
-        Enrolment.cohort_id == cohort_id, Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))))
+        Enrolment.cohort_id == cohort_id, Enrolment.user_id == user_id, Enrolment.active))))

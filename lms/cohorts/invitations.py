@@ -61,7 +61,7 @@ def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
     for email, cohort_id, cohort_name in session.execute(
             select(User.email, Cohort.id, Cohort.name).join(Enrolment, Enrolment.user_id == User.id)
             .join(Cohort, Cohort.id == Enrolment.cohort_id)
-            .where(User.email.in_(list(addresses)), Enrolment.ended_at.is_(None),
+            .where(User.email.in_(list(addresses)), Enrolment.active,
                    Cohort.organization_id == cohort.organization_id)):
         problems[email] = ("already a learner of this cohort" if cohort_id == cohort.id
                            else f"already a learner of {cohort_name}: move them from there instead")
@@ -126,7 +126,7 @@ def unanswered_invitations(session: DbSession, cohort: Cohort) -> list[Invitatio
     """Invited, not joined: neither accepted nor withdrawn, expired ones included (they can
     be sent again). Someone who became a learner of the cohort otherwise is not listed.
     One statement."""
-    joined = exists().where(Enrolment.cohort_id == Invitation.cohort_id, Enrolment.ended_at.is_(None),
+    joined = exists().where(Enrolment.cohort_id == Invitation.cohort_id, Enrolment.active,
                             Enrolment.user_id == User.id, User.email == Invitation.email)
     return list(session.scalars(select(Invitation).where(
         Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None),

@@ -4,7 +4,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, ColumnElement, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -79,9 +80,16 @@ class Enrolment(Model):
     cohort: Mapped[Cohort] = relationship()
     user: Mapped[User] = relationship()
 
-    @property
+    @hybrid_property
     def active(self) -> bool:
+        """A current membership: not ended. In SQL (``Enrolment.active``) the same condition,
+        so every query for a cohort's current learners says it one way."""
         return self.ended_at is None
+
+    @active.inplace.expression
+    @classmethod
+    def _active_in_sql(cls) -> ColumnElement[bool]:
+        return cls.ended_at.is_(None)
 
 
 class Invitation(Model):

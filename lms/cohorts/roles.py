@@ -81,7 +81,7 @@ def roles_of(session: DbSession, user: User) -> Roles:
     """Two statements: the ties (``ties_of``), and the active enrolment with its cohort."""
     ties = ties_of(session, user)
     enrolment = session.scalar(
-        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None))
+        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.active)
         .options(joinedload(Enrolment.cohort, innerjoin=True)))
     return Roles(is_admin=user.is_admin, admin_of=ties.admin_of, instructs=ties.instructs, enrolment=enrolment,
                  member_of=ties.member_of)

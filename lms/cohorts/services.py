@@ -83,7 +83,7 @@ def organizations_overview(session: DbSession) -> list[tuple[Organization, int, 
     """Every organization with its cohort and active learner counts (site admin)."""
     cohorts = select(Cohort.organization_id, func.count().label("n")).group_by(Cohort.organization_id).subquery()
     learners = (select(Cohort.organization_id, func.count().label("n")).join(Enrolment, Enrolment.cohort_id == Cohort.id)
-                .where(Enrolment.ended_at.is_(None)).group_by(Cohort.organization_id).subquery())
+                .where(Enrolment.active).group_by(Cohort.organization_id).subquery())
     rows = session.execute(
         select(Organization, func.coalesce(cohorts.c.n, 0), func.coalesce(learners.c.n, 0))
         .outerjoin(cohorts, cohorts.c.organization_id == Organization.id)
@@ -181,7 +181,7 @@ class CohortSummary:
 def summaries(session: DbSession, cohort_filter: Any, include_archived: bool = True) -> list[CohortSummary]:
     """Cohorts matching ``cohort_filter`` with their learner counts, in two statements."""
     counts = (select(Enrolment.cohort_id, func.count().label("n"))
-              .where(Enrolment.ended_at.is_(None)).group_by(Enrolment.cohort_id).subquery())
+              .where(Enrolment.active).group_by(Enrolment.cohort_id).subquery())
     query = (select(Cohort, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.cohort_id == Cohort.id)
              .where(cohort_filter).options(selectinload(Cohort.organization))
              .order_by(Cohort.start_date.desc(), Cohort.name))

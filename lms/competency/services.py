@@ -455,7 +455,7 @@ def learners_of(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, list
     if not cohort_ids:
         return result
     rows = session.execute(select(Enrolment.cohort_id, User).join(User, User.id == Enrolment.user_id)
-                           .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None))
+                           .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.active)
                            .order_by(folded_name(User.name), User.id))
     for cohort_id, user in rows:
         result[cohort_id].append(user)
@@ -467,7 +467,7 @@ def grid_query(cohort_ids: Sequence[int]) -> Any:
     current learners (user, objective, level, evidence count)."""
     return (select(Mastery.user_id, Mastery.objective_id, Mastery.level, Mastery.evidence_count)
             .join(Enrolment, Enrolment.user_id == Mastery.user_id)
-            .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None)))
+            .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.active))
 
 
 def mastery_grid(session: DbSession, cohort_ids: Sequence[int],
@@ -516,7 +516,7 @@ def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules
              .outerjoin(kept, and_(kept.user_id == Enrolment.user_id, kept.cohort_id == Enrolment.cohort_id,
                                    kept.objective_id.in_([c.objective.id for c in columns])))
              .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
-             .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None))
+             .where(Enrolment.cohort_id == cohort.id, Enrolment.active)
              .group_by(Enrolment.user_id, User.name, User.email))
     if user_ids is not None:
         query = query.where(Enrolment.user_id.in_(user_ids))
@@ -703,7 +703,7 @@ def objective_figures(session: DbSession, cohort_ids: Sequence[int], columns: Se
     reach = [func.sum(case((level >= bound, 1), else_=0)) for bound in (*bounds, rules.at_risk_below)]
     query = (select(Enrolment.cohort_id, Mastery.objective_id, func.count(level), func.avg(level), *reach)
              .join(Enrolment, Enrolment.user_id == Mastery.user_id)
-             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None),
+             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.active,
                     Mastery.objective_id.in_([c.objective.id for c in columns]))
              .group_by(Enrolment.cohort_id, Mastery.objective_id))
     result = {}
@@ -1255,7 +1255,7 @@ def _months(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, ob
         now_levels: dict[int, list[float | None]] = defaultdict(list)
         for objective_id, level in session.execute(
                 select(Mastery.objective_id, Mastery.level).join(Enrolment, Enrolment.user_id == Mastery.user_id)
-                .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
+                .where(Enrolment.cohort_id == cohort.id, Enrolment.active,
                        Mastery.objective_id.in_([o.id for o in objectives]))):
             now_levels[objective_id].append(level)
         points.append(_month_point(len(ends), ends[-1], today, now_levels, objectives))
@@ -1306,7 +1306,7 @@ def _evidence_before(cohort: Cohort, objectives: list[Objective], day: date) -> 
     """The cohort's current learners' evidence on ``objectives`` recorded before ``day``
     opens in the cohort's time zone."""
     return (select(Evidence.id).join(Enrolment, Enrolment.user_id == Evidence.user_id)
-            .where(Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None),
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.active,
                    Evidence.objective_id.in_([o.id for o in objectives]), Evidence.recorded_at < opens_at(cohort, day)))
 
 
@@ -1418,7 +1418,7 @@ def risk_counts(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int,
                    or_(Mastery.level.is_(None), Mastery.level < rules.at_risk_below)))
     query = (select(Enrolment.cohort_id, func.count())
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
-             .where(Enrolment.cohort_id.in_(ids), Enrolment.ended_at.is_(None), or_(behind, Enrolment.user_id.in_(weak)))
+             .where(Enrolment.cohort_id.in_(ids), Enrolment.active, or_(behind, Enrolment.user_id.in_(weak)))
              .group_by(Enrolment.cohort_id))
     return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
 
@@ -1427,7 +1427,7 @@ def learner_counts(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, i
     """Cohort id -> how many current learners: one statement."""
     if not cohort_ids:
         return {}
-    query = (select(Enrolment.cohort_id, func.count()).where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.ended_at.is_(None))
+    query = (select(Enrolment.cohort_id, func.count()).where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.active)
              .group_by(Enrolment.cohort_id))
     return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
 

@@ -23,9 +23,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import ColumnExpressionArgument, func, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
-from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS
@@ -387,9 +386,9 @@ class _Reading:
                 for row in self.rows(users[first:first + EXPORT_CHUNK]) if row.shown_by(row_filter)]
 
 
-def _current(cohort: Cohort) -> tuple[ColumnElement[bool], ...]:
+def _current(cohort: Cohort) -> tuple[ColumnExpressionArgument[bool], ...]:
     """The cohort's current enrolments."""
-    return Enrolment.cohort_id == cohort.id, Enrolment.ended_at.is_(None)
+    return Enrolment.cohort_id == cohort.id, Enrolment.active
 
 
 def _count(session: DbSession, cohort: Cohort) -> int:

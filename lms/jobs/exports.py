@@ -50,7 +50,7 @@ class ExportSource(ABC):
 
 def learners(session: DbSession, cohort_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Enrolment)
-                          .where(Enrolment.cohort_id == cohort_id, Enrolment.ended_at.is_(None))) or 0
+                          .where(Enrolment.cohort_id == cohort_id, Enrolment.active)) or 0
 
 
 def too_many(config: Mapping[str, Any], count: int) -> bool:

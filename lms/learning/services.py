@@ -178,7 +178,7 @@ def joined_timeline(cohort: Cohort, started_at: datetime, pace: Pace, days_per_m
 def enrolment_in(session: DbSession, cohort: Cohort, user_id: int) -> Enrolment | None:
     """The learner's current enrolment in ``cohort``, if any."""
     return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id, Enrolment.cohort_id == cohort.id,
-                                                  Enrolment.ended_at.is_(None)))
+                                                  Enrolment.active))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def nav_roles() -> NavRoles | None:
         flags = loaded_role_flags(user)
         if flags is None:
             row = db.session.execute(select(
-                exists().where(Enrolment.user_id == user.id, Enrolment.ended_at.is_(None)),
+                exists().where(Enrolment.user_id == user.id, Enrolment.active),
                 exists().where(organization_admins.c.user_id == user.id),
                 exists().where(cohort_instructors.c.user_id == user.id))).one()
             flags = RoleFlags(learns=bool(row[0]), administers=bool(row[1]), instructs=bool(row[2]))

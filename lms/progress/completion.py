@@ -252,7 +252,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
             # the latest of each kind counts, as in the learner's schedule (lms.learning.services.build_schedule)
             (extended if o.kind == OverrideKind.EXTENSION else early)[(o.user_id, o.phase_id)] = o.on_date
         joined = {e.user_id: e for e in session.scalars(
-            select(Enrolment).where(Enrolment.user_id.in_(ids), Enrolment.ended_at.is_(None))
+            select(Enrolment).where(Enrolment.user_id.in_(ids), Enrolment.active)
             .options(load_only(Enrolment.user_id, Enrolment.cohort_id, Enrolment.started_at, Enrolment.pace)))}
     return _Loaded(levels, phases, quizzes, assignments, read, best, work, extended, joined, early, modules)
 

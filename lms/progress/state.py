@@ -228,7 +228,7 @@ def _members_of(session: DbSession, submission_ids: set[int]) -> set[int]:
 def _learners_of(session: DbSession, cohort_ids: set[int]) -> set[int]:
     if not cohort_ids:
         return set()
-    return set(session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id.in_(cohort_ids), Enrolment.ended_at.is_(None))))
+    return set(session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id.in_(cohort_ids), Enrolment.active)))
 
 
 # --------------------------------------------------------------------------- writing the rows
@@ -363,7 +363,7 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
         for model in MODELS:
             session.execute(delete(model).where(model.user_id.in_(chunk)))
         pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
-                                .where(Enrolment.user_id.in_(chunk), Enrolment.ended_at.is_(None))).all()
+                                .where(Enrolment.user_id.in_(chunk), Enrolment.active)).all()
         written += _write(session, [(u, c) for u, c in pairs], now)
     return written
 
@@ -373,7 +373,7 @@ def rebuild(session: DbSession, now: datetime) -> int:
     _forget(session)  # whatever was noted so far is covered
     for model in MODELS:
         session.execute(delete(model))
-    pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.ended_at.is_(None))).all()
+    pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.active)).all()
     return _write(session, [(u, c) for u, c in pairs], now)
 
 

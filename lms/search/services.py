@@ -260,7 +260,7 @@ def find_learners(session: DbSession, user: User, roles: Roles, text: str, page:
     pattern = _like(needle)
     statement = (select(User, Cohort).join(Enrolment, Enrolment.user_id == User.id)
                  .join(Cohort, Cohort.id == Enrolment.cohort_id)
-                 .where(Enrolment.ended_at.is_(None),
+                 .where(Enrolment.active,
                         or_(func.lower(User.name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))))
     if not user.is_admin:
         scope = [Cohort.organization_id.in_(roles.admin_of), Cohort.id.in_(roles.instructs)]

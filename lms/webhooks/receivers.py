@@ -36,12 +36,12 @@ def cohort_of(cohort: Cohort) -> dict[str, Any]:
 
 def _learners_organization(user_id: int) -> Any:
     return (select(Cohort.organization_id).join(Enrolment, Enrolment.cohort_id == Cohort.id)
-            .where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)).scalar_subquery())
+            .where(Enrolment.user_id == user_id, Enrolment.active).scalar_subquery())
 
 
 def _active_cohort(session: DbSession, user_id: int) -> Cohort | None:
     return session.scalar(select(Cohort).join(Enrolment, Enrolment.cohort_id == Cohort.id)
-                          .where(Enrolment.user_id == user_id, Enrolment.ended_at.is_(None)))
+                          .where(Enrolment.user_id == user_id, Enrolment.active))
 
 
 def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any) -> None:
