@@ -35,6 +35,7 @@ from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
 from lms.progress.completion import cohort_progress
+from lms.progress.models import ProgressItem
 from lms.progress.state import scheduled_items
 from tests.conftest import PASSWORD
 
@@ -379,12 +380,13 @@ def test_every_chunk_of_an_export_runs_the_same_statements(course) -> None:
     assert chunks[1] == chunks[0] and chunks[2] == chunks[0]
 
 
-def test_filters_over_every_row_build_them_a_chunk_of_learners_at_a_time(course, monkeypatch) -> None:
-    """The filters that need every row's cells (overdue, ungraded) build the rows of only
-    the learners they may show (chosen in SQL: an overdue item in the kept state, something
-    waiting for marking), ``EXPORT_CHUNK`` at once: one statement over a 5,000-learner
-    cohort's work would pass PostgreSQL's 65,535 parameters. The same rows, cells and
-    order as every row built, whatever the chunk."""
+def test_the_overdue_filter_builds_its_page_only_and_the_ungraded_a_chunk_at_a_time(course, monkeypatch) -> None:
+    """The overdue filter chooses its learners in SQL (an overdue item in the kept state,
+    which is what makes a cell overdue) and builds only the page's rows. The ungraded
+    filter builds the rows of the learners it may show (something waiting for marking),
+    ``EXPORT_CHUNK`` at once: one statement over a 5,000-learner cohort's work would pass
+    PostgreSQL's 65,535 parameters. Both give the same rows, cells and order as every row
+    built, whatever the chunk."""
     for name in ("Ada", "Cy", "Ed"):
         course["hand_in"](course["cohort"], f"{name} Handed")
     for name in ("Bo", "Di"):
@@ -415,7 +417,37 @@ def test_filters_over_every_row_build_them_a_chunk_of_learners_at_a_time(course,
     monkeypatch.setattr(gradebook_services, "EXPORT_CHUNK", 2)
     monkeypatch.setattr(gradebook_services, "_rows", counted)
     assert {f: shown(f) for f in whole} == whole
-    assert built == [2, 2, 1, 2, 1]  # Fay is no filter's candidate, the idle learners not the ungraded one's
+    assert built == [5, 2, 1]  # the overdue page's five rows at once; the three handed in, two then one
+
+
+def test_work_handed_in_waits_for_its_grade_and_returned_work_is_overdue_again(course) -> None:
+    """Past its due date, work handed in and waiting for its grade is nobody's to chase: its
+    cell is "to grade", not overdue, and the overdue filter leaves its learner out when
+    nothing else is overdue. Work returned for revision is overdue again. The filter, chosen
+    in SQL, shows exactly the learners whose built row has an overdue cell."""
+    waiting, _work = course["hand_in"](course["cohort"], "Hal Handed")
+    returned, work = course["hand_in"](course["cohort"], "Rita Returned")
+    criteria = work.assignment.rubric.current.criteria
+    save_grade(db.session, work, course["teacher"], {c.id: c.levels[1].id for c in criteria}, {},
+               "Please revise the cost section.", None, GradeAction.RETURN, utcnow())
+    db.session.commit()
+    idle = course["enrol"](course["cohort"], name="Ivo Idle")
+    for learner in (waiting, returned, idle):  # every other item done: the case study alone is late
+        db.session.execute(update(ProgressItem).where(ProgressItem.user_id == learner.id, ProgressItem.key != CASE)
+                           .values(done=True))
+    db.session.commit()
+    now = utcnow()
+    book = gradebook(db.session, course["cohort"], now)
+    assert cell(book, waiting).status == CellStatus.SUBMITTED and not cell(book, waiting).overdue
+    assert cell(book, returned).status == CellStatus.RETURNED and cell(book, returned).overdue
+    assert cell(book, idle).status == CellStatus.OVERDUE and cell(book, idle).overdue
+    overdue = gradebook(db.session, course["cohort"], now, RowFilter.OVERDUE)
+    assert [r.user.name for r in overdue.rows] == ["Ivo Idle", "Rita Returned"]
+    reading = gradebook_services._reading(db.session, course["cohort"], now, None)[0]
+    every_row = reading.rows(learners_of(db.session, [course["cohort"].id])[course["cohort"].id])
+    assert [(r.user.name, r.cells) for r in overdue.rows] == [(r.user.name, r.cells) for r in every_row if r.overdue]
+    assert [u.name for u in gradebook_services.shown_learners(db.session, course["cohort"], now, RowFilter.OVERDUE)] == \
+        ["Ivo Idle", "Rita Returned"]
 
 
 # --------------------------------------------------------------------------- bulk actions

@@ -5,7 +5,7 @@ of learners: the due dates and overdue items come from the kept schedule state
 (``lms.progress.state``: nothing worked out per learner on a view), the learners at risk
 from ``lms.competency.services.at_risk_judge`` (asked for the learners shown), quiz grades from the quiz's own grading method.
 The page shows ``PER_PAGE`` learners at a time, by name, filtered over the whole cohort;
-only the shown learners' rows are built unless a filter needs every row's cells.
+only the shown learners' rows are built, unless the ungraded filter needs its candidates' cells.
 
 Bulk actions write only through the features that own the data: releasing drafted grades
 through ``lms.grading.services.save_grade`` (a conditional write on the revision the
@@ -65,7 +65,7 @@ PER_PAGE = 100  # learners on one page of the gradebook
 EXPORT_CHUNK = 200
 IDS_A_STATEMENT = 1000  # submissions whose groups are read in one statement
 # Filters decided without any row's cells: the page builds the rows it shows only.
-WITHOUT_CELLS = frozenset({RowFilter.ALL, RowFilter.AT_RISK})
+WITHOUT_CELLS = frozenset({RowFilter.ALL, RowFilter.AT_RISK, RowFilter.OVERDUE})
 FILTER_LABELS = {RowFilter.ALL: "All learners", RowFilter.AT_RISK: "At risk", RowFilter.OVERDUE: "Overdue",
                  RowFilter.UNGRADED: "Ungraded"}
 # Handed in and not graded for the learner yet: what the "ungraded" filter looks for.
@@ -223,7 +223,7 @@ def _quiz_cell(column: Column, attempts: list[_Tried], grading: Any, item: Sched
     finished = [a for a in attempts if a.finished]
     scored = [a for a in finished if not a.pending_manual]
     grade = grading.pick(scored) if scored else None
-    overdue = bool(item and not item.done and item.due_on < today)
+    overdue = bool(item and item.overdue(today))
     due = item.due_on if item else None
     if grade is not None:
         passed = column.passing_score is None or grade >= column.passing_score
@@ -239,7 +239,7 @@ def _undone(status: CellStatus, item: ScheduledItem | None, today: date, submiss
         return Cell(status, submission_id=submission_id)
     if item.opens_on > today and status == CellStatus.NOT_STARTED:
         return Cell(CellStatus.NOT_OPEN, due_on=item.due_on, submission_id=submission_id)
-    if item.due_on < today and not item.done:  # overdue as the kept state has it (``state.overdue_keys``)
+    if item.overdue(today):  # as the kept state has it (``state.overdue_keys``)
         return Cell(CellStatus.OVERDUE, overdue=True, due_on=item.due_on, submission_id=submission_id)
     return Cell(status, due_on=item.due_on, submission_id=submission_id)
 
@@ -267,7 +267,7 @@ def _work_cell(submission: Submission | None, handed_in: bool, grade: _Graded | 
         status = CellStatus.DRAFTED if grade is not None else CellStatus.SUBMITTED
     else:
         status = WORK_STATUS.get(submission.status, CellStatus.SUBMITTED)
-    overdue = bool(item and not item.done and item.due_on < today and status == CellStatus.RETURNED)
+    overdue = bool(item and item.overdue(today))  # returned work only: what is handed in waits for its grade
     score = grade.score if grade else None
     if grade is not None and group is not None:
         score = group.score_of(user_id, grade.score, grade.max_score)
@@ -360,28 +360,30 @@ class _Reading:
             .order_by(folded_name(User.name), User.id)))
 
     def chosen(self, row_filter: RowFilter) -> list[User]:
-        """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built."""
-        return learners_of(self.session, [self.cohort.id])[self.cohort.id] if row_filter == RowFilter.ALL else \
-            self.learners_among(self.judge(None))
-
-    def candidates(self, row_filter: RowFilter) -> list[User]:
-        """The learners a filter that needs cells (overdue, ungraded) may show, in order:
-        those with an overdue item of these columns in the kept state, or with something of
-        these columns waiting for marking. Never fewer than it shows (a cell is overdue only
-        for an unfinished item past due, "to grade" or "drafted" only for work handed in and
-        neither returned nor released, or a finished attempt waiting for marking)."""
+        """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built. Overdue:
+        those with an item of these columns overdue in the kept state, which is what makes a
+        cell overdue (``ScheduledItem.overdue``)."""
+        if row_filter == RowFilter.ALL:
+            return learners_of(self.session, [self.cohort.id])[self.cohort.id]
         if row_filter == RowFilter.OVERDUE:
             shown = {(PROGRESS_KIND[c.kind], c.key) for c in self.columns if c.kind in PROGRESS_KIND}
-            ids = {uid for uid, keys in overdue_keys(self.session, self.cohort.id, self.today).items() if keys & shown}
-        else:
-            ids = _waiting_for_marking(self.session, self.cohort, self.columns)
-        return self.learners_among(ids)
+            return self.learners_among({uid for uid, keys in overdue_keys(self.session, self.cohort.id, self.today).items()
+                                        if keys & shown})
+        return self.learners_among(self.judge(None))
+
+    def candidates(self) -> list[User]:
+        """The learners the ungraded filter may show, in order: those with something of
+        these columns waiting for marking. Never fewer than it shows ("to grade" or
+        "drafted" only for work handed in and neither returned nor released, or a finished
+        attempt waiting for marking), but more: an attempt waiting beside one already
+        scored shows the score."""
+        return self.learners_among(_waiting_for_marking(self.session, self.cohort, self.columns))
 
     def shown_rows(self, row_filter: RowFilter) -> list[Row]:
-        """The rows of the filter's candidates built, ``EXPORT_CHUNK`` learners at a time (a
+        """The rows of the ungraded filter's candidates built, ``EXPORT_CHUNK`` learners at a time (a
         statement's list of submissions stays bounded: PostgreSQL takes at most 65,535
         parameters, a 5,000-learner cohort's work is 80,000), those it shows kept, in order."""
-        users = self.candidates(row_filter)
+        users = self.candidates()
         return [row for first in range(0, len(users), EXPORT_CHUNK)
                 for row in self.rows(users[first:first + EXPORT_CHUNK]) if row.shown_by(row_filter)]
 
@@ -435,8 +437,8 @@ def gradebook(session: DbSession, cohort: Cohort, now: datetime, row_filter: Row
               module: str | None = None, page: int | None = 1) -> Gradebook:
     """One page (``PER_PAGE`` learners by name; out of range: the nearest page) of the
     cohort's gradebook, its rows filtered over the whole cohort and, for one module, its
-    columns too. Only this page's rows are built, unless the filter (overdue, ungraded)
-    needs every row's cells to choose: a fixed number of statements either way."""
+    columns too. Only this page's rows are built, unless the ungraded filter needs its
+    candidates' cells to choose: a fixed number of statements either way."""
     reading, modules = _reading(session, cohort, now, module)
     if row_filter == RowFilter.ALL:  # the page's learners read in SQL's order, as the cohort page's
         found, number, learners = learners_page(session, cohort, page or 1, PER_PAGE)
