@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,10 @@ from flask_migrate import downgrade, upgrade
 
 from config import normalise_database_url
 from lms import create_app
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort, Organization
 from lms.extensions import db
+from lms.progress.models import ItemKind, ItemRole, ProgressItem, ProgressLearner
 from lms.search.models import is_unmapped
 from tests.conftest import RUN, reset_pg_schema, with_search_path
 
@@ -52,4 +56,42 @@ def test_migrations_from_empty_to_head_and_back(fresh_database_url: str, tmp_pat
         assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         assert "lessons" in sa.inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
+def test_the_oldest_owed_migration_dates_days_behind_from_work_still_owed(fresh_database_url: str, tmp_path: Path) -> None:
+    """``q1c3d4e5f613`` recomputes each kept line's oldest due date from its kept items,
+    leaving out work handed in and waiting for its grade (and lessons, and what is done);
+    going back puts the waiting work in again. A line with nothing owed gets no date."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade(revision="p1c3d4e5f613")  # the schema of this release: the next one changes only data
+        with db.engine.begin() as conn:
+            org = conn.execute(sa.insert(Organization).values(name="Upgraded Co")).inserted_primary_key[0]
+            cohort = conn.execute(sa.insert(Cohort).values(organization_id=org, name="Upgraded 1",
+                                                           start_date=date(2026, 6, 1))).inserted_primary_key[0]
+            waiting, idle = (conn.execute(sa.insert(User).values(email=f"{name}@example.com", name=name)).inserted_primary_key[0]
+                             for name in ("waiting", "idle"))
+            items = [  # (user, kind, due, done, handed in)
+                (waiting, ItemKind.LESSON, date(2026, 6, 5), False, False),
+                (waiting, ItemKind.ASSIGNMENT, date(2026, 6, 10), False, True),   # handed in, waits for its grade
+                (waiting, ItemKind.QUIZ, date(2026, 6, 12), True, False),        # done
+                (waiting, ItemKind.ASSIGNMENT, date(2026, 7, 1), False, False),   # still owed: the oldest
+                (idle, ItemKind.ASSIGNMENT, date(2026, 6, 10), False, True),      # all it has waits for a grade
+            ]
+            conn.execute(sa.insert(ProgressItem), [
+                {"user_id": user, "cohort_id": cohort, "position": n, "kind": kind, "key": f"k{n}", "title": f"Item {n}",
+                 "role": ItemRole.PART, "opens_on": date(2026, 6, 1), "due_on": due, "done": done, "handed_in": handed}
+                for n, (user, kind, due, done, handed) in enumerate(items)])
+            conn.execute(sa.insert(ProgressLearner), [{"user_id": user, "cohort_id": cohort, "oldest_due": date(2026, 6, 10)}
+                                                      for user in (waiting, idle)])
+
+        def oldest() -> dict[int, date | None]:
+            with db.engine.connect() as conn:
+                return dict(conn.execute(sa.select(ProgressLearner.user_id, ProgressLearner.oldest_due)).all())
+
+        upgrade()
+        assert oldest() == {waiting: date(2026, 7, 1), idle: None}
+        downgrade(revision="p1c3d4e5f613")
+        assert oldest() == {waiting: date(2026, 6, 10), idle: date(2026, 6, 10)}
         db.engine.dispose()

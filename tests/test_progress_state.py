@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,8 +27,8 @@ from lms.extensions import db
 from lms.learning.models import OverrideKind
 from lms.learning.services import grant_override
 from lms.progress import state
-from lms.progress.completion import cohort_progress
-from lms.progress.models import LessonRead, ProgressItem
+from lms.progress.completion import cohort_progress, learner_progress
+from lms.progress.models import LessonRead, ProgressItem, ProgressLearner
 from lms.progress.services import mark_read, record, unmark_read
 
 
@@ -153,6 +153,43 @@ def test_a_reader_sees_changes_made_earlier_in_its_unit_of_work(learner: dict[st
     after = state.overdue_items(db.session, cohort.id, today, [user.id])[user.id]
     assert after == before[2:]
     db.session.rollback()
+
+
+def test_work_waiting_for_its_grade_makes_no_one_late_and_returned_work_does(learner: dict[str, Any]) -> None:
+    """Work handed in is not late while it waits for its grade, however long the grader
+    takes: it leaves the learner's overdue items and days behind, on their progress page
+    and in the kept state the heat map reads (its at-risk reasons, the days behind). Work
+    returned for revision is theirs to do again."""
+    cohort, user = learner["cohort"], learner["user"]
+    now = utcnow()
+    today = now.date()
+
+    def line() -> date | None:
+        return db.session.scalar(select(ProgressLearner.oldest_due).where(ProgressLearner.user_id == user.id))
+
+    before = state.overdue_items(db.session, cohort.id, today, [user.id])[user.id]
+    # every overdue assignment handed in but the newest
+    work = {a.key: a for a in db.session.scalars(select(Assignment).where(Assignment.key.in_({i.key for i in before[:-1]})))}
+    assert len(work) >= 2 and before[0].key in work and line() == before[0].due_on
+    handed = {key: Submission(assignment_id=a.id, user_id=user.id, cohort_id=cohort.id, status="submitted",
+                              submitted_at=now) for key, a in work.items()}
+    db.session.add_all(handed.values())
+    db.session.commit()
+    owed = [i for i in before if i.key not in work]
+    assert state.overdue_items(db.session, cohort.id, today, [user.id])[user.id] == owed
+    assert line() == owed[0].due_on
+    progress = learner_progress(db.session, cohort, user.id, now)
+    assert [i.key for i in progress.overdue if i.assessed] == [i.key for i in owed]
+    assert progress.days_behind == (today - owed[0].due_on).days
+    assert all(i.handed_in and not i.done for i in progress.items if i.key in work)
+
+    returned = min(work, key=lambda key: next(i.due_on for i in before if i.key == key))
+    handed[returned].status = "returned"
+    db.session.commit()
+    again = state.overdue_items(db.session, cohort.id, today, [user.id])[user.id]
+    assert [i.key for i in again] == [i.key for i in before if i.key not in work or i.key == returned]
+    assert line() == min(owed[0].due_on, next(i.due_on for i in before if i.key == returned))
+    assert rebuilt_equals_kept()
 
 
 # --------------------------------------------------------------------------- the heat map, a page at a time

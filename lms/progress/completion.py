@@ -55,6 +55,12 @@ class Item:
     handed_in: bool = False  # work handed in (by the learner or their team) and not returned: nothing to chase
 
     @property
+    def owed(self) -> bool:
+        """Still the learner's to do: not done, and not handed in waiting for its grade (a
+        grader's delay never makes a learner late)."""
+        return not self.done and not self.handed_in
+
+    @property
     def assessed(self) -> bool:
         return self.kind != ItemKind.LESSON
 
@@ -137,12 +143,12 @@ class LearnerProgress:
 
     @property
     def overdue(self) -> list[Item]:
-        return sorted((i for i in self.items if not i.done and i.due_on < self.today), key=lambda i: i.due_on)
+        return sorted((i for i in self.items if i.owed and i.due_on < self.today), key=lambda i: i.due_on)
 
     @property
     def due_soon(self) -> list[Item]:
         horizon = self.today + timedelta(days=SOON_DAYS)
-        return sorted((i for i in self.items if not i.done and i.opens_on <= self.today <= i.due_on <= horizon),
+        return sorted((i for i in self.items if i.owed and i.opens_on <= self.today <= i.due_on <= horizon),
                       key=lambda i: i.due_on)
 
     @property
@@ -159,8 +165,8 @@ class LearnerProgress:
 
     @property
     def days_behind(self) -> int:
-        """Days the oldest unfinished assessed item is past due (0 when on schedule)."""
-        late = [(self.today - i.due_on).days for i in self.items if i.assessed and not i.done and i.due_on < self.today]
+        """Days the oldest assessed item still owed (``Item.owed``) is past due (0 when on schedule)."""
+        late = [(self.today - i.due_on).days for i in self.items if i.assessed and i.owed and i.due_on < self.today]
         return max(late, default=0)
 
     @property

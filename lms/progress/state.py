@@ -264,10 +264,10 @@ def level_rows(cohort_id: int, learner: LearnerProgress) -> list[dict[str, Any]]
 
 
 def learner_row(cohort_id: int, learner: LearnerProgress) -> dict[str, Any]:
-    """The due date of the learner's oldest unfinished assessed item (what days behind count
-    from), and a fresh ``revision`` (40 random bits: a cohort's sum stays within 64 bits).
+    """The due date of the learner's oldest assessed item still owed (``Item.owed``: what
+    days behind count from), and a fresh ``revision`` (40 random bits: a cohort's sum stays within 64 bits).
     ``_write`` adds its ``cohort_revision`` once the learner's other rows are made."""
-    due = [i.due_on for i in learner.items if i.assessed and not i.done]
+    due = [i.due_on for i in learner.items if i.assessed and i.owed]
     return {"user_id": learner.user_id, "cohort_id": cohort_id, "oldest_due": min(due, default=None),
             "revision": secrets.randbits(REVISION_BITS)}
 
@@ -277,15 +277,15 @@ def cohort_revision(line: dict[str, Any], items: Sequence[dict[str, Any]], level
     """What a cohort's kept pages (the heat map, its trend) read of one learner's rows,
     folded into 40 bits: the learner and cohort, the oldest due date (days behind), each
     level's stage and whether it was started (the funnel), when each objective closes (at
-    risk on a closed objective), and each assessed item's place, title, due date and
-    whether it is done (the overdue items). A lesson read, the most frequent event, that
+    risk on a closed objective), and each assessed item's place, title, due date, whether
+    it is done and whether its work waits for a grade (the overdue items). A lesson read, the most frequent event, that
     starts or finishes nothing changes none of it, so the cohort's pages stay kept; the
     same rows always give the same number (``rebuild`` reproduces it), and the learner's
     id in it keeps two learners trading states from cancelling out in the cohort's sum."""
     seen = (line["user_id"], line["cohort_id"], line["oldest_due"],
             [(r["level_id"], r["stage"], r["started"]) for r in levels],
             [(r["objective_id"], r["closes_on"]) for r in closings],
-            [(r["position"], str(r["kind"]), r["key"], r["title"], r["due_on"], r["done"])
+            [(r["position"], str(r["kind"]), r["key"], r["title"], r["due_on"], r["done"], r["handed_in"])
              for r in items if r["kind"] is not ASSESSED])
     return int.from_bytes(hashlib.blake2b(repr(seen).encode(), digest_size=REVISION_BITS // 8).digest(), "big")
 
@@ -385,7 +385,7 @@ ASSESSED = ItemKind.LESSON  # every kind but this one is assessed
 
 def days_behind(session: DbSession, cohort_ids: Sequence[int], today: dict[int, date],
                 user_ids: Sequence[int] | None = None) -> dict[int, int]:
-    """Learner id -> days their oldest unfinished assessed item is past due (only learners
+    """Learner id -> days their oldest assessed item still owed (``Item.owed``) is past due (only learners
     behind at all): one statement over one kept row per learner."""
     if not cohort_ids:
         return {}
@@ -467,15 +467,16 @@ class OverdueRow:
 
 
 def overdue_items(session: DbSession, cohort_id: int, today: date, user_ids: Sequence[int]) -> dict[int, list[OverdueRow]]:
-    """The unfinished assessed items past due of each of ``user_ids``, oldest first (as
-    ``LearnerProgress.overdue`` orders them): one statement."""
+    """The assessed items past due still owed (not done, nothing handed in waiting for its
+    grade) of each of ``user_ids``, oldest first (as ``LearnerProgress.overdue`` orders
+    them): one statement."""
     if not user_ids:
         return {}
     settle(session)
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.title, ProgressItem.due_on)
              # By learner (their rows are their current cohort's), through the index on user_id:
              # the cohort's index would read every unfinished item past due of the whole cohort.
-             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.done.is_(False),
+             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.done.is_(False), ProgressItem.handed_in.is_(False),
                     ProgressItem.kind != ASSESSED, ProgressItem.due_on < today)
              .order_by(ProgressItem.user_id, ProgressItem.due_on, ProgressItem.position))
     result: dict[int, list[OverdueRow]] = defaultdict(list)
