@@ -4,7 +4,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ColumnElement, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, and_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -155,6 +156,17 @@ class ProgressItem(Model):
     done: Mapped[bool] = mapped_column(default=False)
     handed_in: Mapped[bool] = mapped_column(default=False)
     detail: Mapped[str] = mapped_column(String(120), default="")
+
+    @hybrid_property
+    def owed(self) -> bool:
+        """Still the learner's to do: not done, and no work handed in waiting for its grade
+        (``lms.progress.completion.Item.owed``). In SQL (``ProgressItem.owed``) the same."""
+        return not self.done and not self.handed_in
+
+    @owed.inplace.expression
+    @classmethod
+    def _owed_in_sql(cls) -> ColumnElement[bool]:
+        return and_(cls.done.is_(False), cls.handed_in.is_(False))
 
 
 class ProgressLevel(Model):

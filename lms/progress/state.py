@@ -476,7 +476,7 @@ def overdue_items(session: DbSession, cohort_id: int, today: date, user_ids: Seq
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.title, ProgressItem.due_on)
              # By learner (their rows are their current cohort's), through the index on user_id:
              # the cohort's index would read every unfinished item past due of the whole cohort.
-             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.done.is_(False), ProgressItem.handed_in.is_(False),
+             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.owed,
                     ProgressItem.kind != ASSESSED, ProgressItem.due_on < today)
              .order_by(ProgressItem.user_id, ProgressItem.due_on, ProgressItem.position))
     result: dict[int, list[OverdueRow]] = defaultdict(list)
@@ -492,7 +492,7 @@ def overdue_keys(session: DbSession, cohort_id: int, today: date) -> dict[int, s
     overdue knows its learners without building a row."""
     settle(session)
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key)
-             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.done.is_(False), ProgressItem.handed_in.is_(False),
+             .where(ProgressItem.cohort_id == cohort_id, ProgressItem.owed,
                     ProgressItem.kind != ASSESSED, ProgressItem.due_on < today))
     result: dict[int, set[tuple[ItemKind, str]]] = defaultdict(set)
     for user_id, kind, key in session.execute(query):
