@@ -2,7 +2,7 @@
 (issue 14 point 5): on PostgreSQL, with one 60-learner cohort among 6,000 learners
 (66,000 mastery rows, 198,000 evidence rows) and the planner's statistics gathered
 (ANALYZE, nothing forced), every statement the heat map (its grid, figures, at-risk list
-and CSV rows), one learner's risk, the cohort page and the cohort's progress run is
+and CSV rows), one learner's risk, the cohort page, the cohort's progress and its trend run is
 EXPLAINed, and no plan scans the evidence or mastery table from end to end."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lms.catalog.models import Objective
 from lms.cohorts.enrolment import learners_page
 from lms.cohorts.models import Enrolment
 from lms.competency.exports import heat_map_rows
-from lms.competency.services import heat_map, learner_risk
+from lms.competency.services import heat_map, learner_risk, trend
 from lms.demo.benchmark import copy_rows
 from lms.extensions import db
 from lms.progress.completion import cohort_progress
@@ -96,12 +96,15 @@ def test_per_cohort_queries_use_indexes_on_evidence_and_mastery(populated: tuple
         learner_risk(db.session, cohort, learner, now)
         learners_page(db.session, cohort, 1, 50)
         cohort_progress(db.session, cohort, members, now)
+        trend(db.session, cohort, now)  # its months gone by checked (an index), then replayed
 
     plans = plans_of(per_cohort)
     touched = [(s, p) for s, p in plans if re.search(r"\b(evidence|mastery)\b", s)]
     assert len(touched) >= 3  # the grid, the figures, the evidence behind the at-risk dates at least
     scans = [f"{s}\n{p}" for s, p in touched if SEQ_SCAN.search(p)]
     assert not scans, "\n\n".join(scans)
+    checks = [s for s, _p in touched if s.lstrip().startswith("SELECT count(*)") and "FROM evidence" in s]
+    assert len(checks) == 1, checks  # the trend's check of its months gone by is among them
 
     # The check is not vacuous: a query no index serves shows a sequential scan.
     objective = db.session.scalar(select(func.min(Objective.id)))  # every row but one objective's: no index helps

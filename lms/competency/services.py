@@ -1263,8 +1263,8 @@ def _months(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, ob
 
 
 # The months gone by, kept in this process: (database, cohort, its months' ends and time
-# zone, the policy, the objectives, what the evidence before the last month's end adds up
-# to) -> their points. New evidence is recorded now, in the running month, and leaves
+# zone, the policy, the objectives, which evidence was recorded before the last month's
+# end) -> their points. New evidence is recorded now, in the running month, and leaves
 # them be; withdrawn or regraded evidence (deleted, then recorded anew now), evidence
 # recorded late, a learner joining or leaving with evidence, a new policy or curriculum,
 # new dates or a content load each change the key.
@@ -1275,14 +1275,10 @@ _finished_lock = threading.Lock()
 
 def _finished_months(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[Objective],
                      ends: list[date]) -> list[MonthPoint]:
-    before = _evidence_before(cohort, objectives, ends[-1])
-    sums = session.execute(before.with_only_columns(
-        func.count(), func.min(Evidence.id), func.max(Evidence.id), func.sum(Evidence.id), func.sum(Evidence.user_id),
-        func.sum(Evidence.objective_id), func.sum(Evidence.level), func.sum(Evidence.weight))).one()
+    sums = session.execute(_recorded_before(cohort, objectives, ends[-1])).one()
     key = (session.get_bind().engine.url.render_as_string(hide_password=True), content_token(session), cohort.id,
            tuple(ends), cohort.timezone, repr(sorted(rules.settings.items())), repr(rules.weights),
-           tuple((o.id, o.key, o.kind) for o in objectives),
-           tuple(round(value, 6) if isinstance(value, float) else value for value in sums))  # sums of floats: any order
+           tuple((o.id, o.key, o.kind) for o in objectives), tuple(sums))
     with _finished_lock:
         found = _finished.get(key)
         if found is not None:
@@ -1302,7 +1298,20 @@ def forget_finished_months() -> None:
         _finished.clear()
 
 
-def _evidence_before(cohort: Cohort, objectives: list[Objective], day: date) -> Any:
+def _recorded_before(cohort: Cohort, objectives: list[Objective], day: date) -> Select[int, int]:
+    """Which of the evidence the months ending before ``day`` are replayed from
+    (``_evidence_before``) there is, in two numbers: how many rows, and the sum of their
+    ids. Evidence is never changed in place: withdrawn or regraded, it is deleted and
+    recorded anew now, with a new id (its weight changes only with the policy's weights,
+    which the key holds). So a row deleted lowers the count and one recorded late raises
+    it, whatever else happens at once. The statement reads the index
+    ``ix_evidence_user_time`` alone, a range of it per learner (on PostgreSQL, once
+    autovacuum has marked the pages visible), never the table; each aggregate more costs a
+    third again on SQLite."""
+    return _evidence_before(cohort, objectives, day).with_only_columns(func.count(), func.sum(Evidence.id))
+
+
+def _evidence_before(cohort: Cohort, objectives: list[Objective], day: date) -> Select[Any]:
     """The cohort's current learners' evidence on ``objectives`` recorded before ``day``
     opens in the cohort's time zone."""
     return (select(Evidence.id).join(Enrolment, Enrolment.user_id == Evidence.user_id)

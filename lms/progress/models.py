@@ -52,11 +52,14 @@ class Evidence(Model):
     """One judgement of a learner against one objective, from any source."""
 
     __tablename__ = "evidence"
-    __table_args__ = (Index("ix_evidence_user_objective", "user_id", "objective_id"),
+    # (user_id, recorded_at, objective_id, id): a learner's evidence by objective, and a
+    # cohort's evidence recorded before a day counted from this index alone (the trend's
+    # check that the months gone by are unchanged: ``competency.services._finished_months``)
+    __table_args__ = (Index("ix_evidence_user_time", "user_id", "recorded_at", "objective_id", "id"),
                       Index("ix_evidence_source_ref", "user_id", "source", "source_ref"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through ix_evidence_user_objective (user_id first)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through ix_evidence_user_time (user_id first)
     objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
     source: Mapped[EvidenceSourceName] = mapped_column(enum_type(EvidenceSourceName, length=20, name="source"))
     source_ref: Mapped[str] = mapped_column(String(120))  # what produced it, e.g. "response:42"
