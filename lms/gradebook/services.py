@@ -37,7 +37,7 @@ from lms.cohorts.services import CohortError
 from lms.competency.services import Paging, at_risk_judge, learners_of, paging
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
-from lms.coursework.sharing import Group, groups_of, work_by_learner
+from lms.coursework.sharing import Group, WorkRow, groups_of, work_by_learner, work_rows_by_learner
 from lms.database import DbSession, among, fold_name, folded_name
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.grading.exports import CsvExporter, GradeRows, GradeTable
@@ -256,7 +256,7 @@ class _Graded(NamedTuple):
     revision: int
 
 
-def _work_cell(submission: Submission | None, handed_in: bool, grade: _Graded | None, item: ScheduledItem | None,
+def _work_cell(submission: WorkRow | None, handed_in: bool, grade: _Graded | None, item: ScheduledItem | None,
                today: date, group: Group | None = None, user_id: int = 0) -> Cell:
     """A team's work shows the team's status for every member, with the member's own
     (adjusted) score. ``handed_in``: the submission has a version."""
@@ -300,8 +300,7 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
                                                    pending_manual))
     # a team's submission is every member's work (lms.coursework.sharing); only what a cell
     # shows is read (not the bodies, drafts or rubric selections)
-    work = work_by_learner(session, ids, Submission.cohort_id == cohort.id, options=(
-        load_only(Submission.user_id, Submission.assignment_id, Submission.cohort_id, Submission.status),))
+    work = work_rows_by_learner(session, ids, Submission.cohort_id == cohort.id)
     handed: set[int] = set()
     if work:
         submission_ids = [s.id for s in work.values()]

@@ -28,8 +28,8 @@ from lms.catalog.models import Lesson, Level, Module
 from lms.catalog.revision import cached, memo
 from lms.catalog.services import ScheduledPhase, active_levels, kept_schedule
 from lms.cohorts.models import Cohort, Enrolment
-from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
-from lms.coursework.sharing import work_by_learner
+from lms.coursework.models import Assignment, AssignmentKind, SubmissionStatus
+from lms.coursework.sharing import WorkRow, work_rows_by_learner
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import Timeline, catch_up_days, cohort_today, joined_timeline
@@ -207,7 +207,7 @@ class _Loaded:
     assignments: list[Assignment]
     read: set[tuple[int, int]]
     best: dict[tuple[int, int], float]
-    work: dict[tuple[int, int], Submission]
+    work: dict[tuple[int, int], WorkRow]
     extended: dict[tuple[int, int], date]
     joined: dict[int, Enrolment]  # user id -> their current enrolment
     early: dict[tuple[int, int], date] = field(default_factory=dict)  # (user, phase) -> early access opening
@@ -242,7 +242,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
     ids = list(user_ids)
     read: set[tuple[int, int]] = set()
     best: dict[tuple[int, int], float] = {}
-    work: dict[tuple[int, int], Submission] = {}
+    work: dict[tuple[int, int], WorkRow] = {}
     extended: dict[tuple[int, int], date] = {}
     early: dict[tuple[int, int], date] = {}
     joined: dict[int, Enrolment] = {}
@@ -252,7 +252,7 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
         best = _best_percent(session.scalars(select(Attempt).where(Attempt.user_id.in_(ids), Attempt.submitted_at.is_not(None))
                                              .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
                                                                 Attempt.max_score, Attempt.pending_manual))))
-        work = work_by_learner(session, ids)  # a team's submission is every member's work
+        work = work_rows_by_learner(session, ids)  # a team's submission is every member's work
         for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids))
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
             # the latest of each kind counts, as in the learner's schedule (lms.learning.services.build_schedule)
