@@ -13,6 +13,7 @@ from sqlalchemy import select
 from lms.catalog import services
 from lms.catalog.models import Lesson, Module, Objective
 from lms.extensions import db
+from lms.web import markdown
 
 
 def keys(app: Flask, model) -> list[str]:
@@ -141,6 +142,39 @@ def test_script_in_lesson_markdown_comes_out_inert(app: Flask, admin_client, con
     assert "onerror" not in body and "onclick" not in body
     assert "javascript:" not in body
     assert "<iframe" not in body
+
+
+def test_a_lesson_is_rendered_once_and_shows_its_new_text_after_a_content_load(
+        app: Flask, admin_client, content_dir: Path, load_content, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The course's Markdown is kept rendered by the process, keyed by the text itself: a
+    view after the first renders nothing, and a content load that changes the text shows
+    the new text at once (no invalidation to forget). People's Markdown is never kept."""
+    rendered: list[str] = []
+    real = markdown.render_markdown
+
+    def counting(text: str) -> markdown.Rendered:
+        rendered.append(text)
+        return real(text)
+
+    monkeypatch.setattr(markdown, "render_markdown", counting)
+    lesson = content_dir / "modules/mlops/lessons/01-release-pipeline-and-registry.md"
+    url = "/lessons/mlops-release-pipeline-registry"
+    load_content(content_dir)
+    assert admin_client.get(url).status_code == 200
+    rendered.clear()
+    again = admin_client.get(url).get_data(as_text=True)
+    assert rendered == [] and '<article class="lesson-body">' in again  # kept: nothing rendered
+
+    lesson.write_text(lesson.read_text() + "\nA sentence added by the *latest* load.\n")
+    load_content(content_dir)
+    html = admin_client.get(url).get_data(as_text=True)
+    assert "A sentence added by the <em>latest</em> load." in html
+    assert len(rendered) == 1 and "added by the *latest* load" in rendered[0]  # only the changed text
+
+    rendered.clear()
+    markdown.render_user_markdown("A *comment*.")
+    markdown.render_user_markdown("A *comment*.")
+    assert rendered == ["A *comment*.", "A *comment*."]
 
 
 def test_catalog_pages_use_a_fixed_number_of_queries(loaded: Flask, admin_client, count_queries) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from lms.catalog.models import KINDS, Lesson, Level, Metric, Module, Objective, Phase, Program
 from lms.catalog.revision import cached, memo
 from lms.database import DbSession
-from lms.web.markdown import Rendered, render_markdown
+from lms.web.markdown import Rendered, render_content_markdown
 
 
 def active_program(session: DbSession) -> Program | None:
@@ -169,7 +169,12 @@ class LessonPage:
 
 
 def lesson_sequence(session: DbSession) -> list[LessonLink]:
-    """All active lessons in the order the schedule teaches them."""
+    """All active lessons in the order the schedule teaches them (kept by the process for
+    the content revision: every lesson page reads it for its previous and next links)."""
+    return cached(session, "catalog.lesson_sequence", _lesson_sequence)
+
+
+def _lesson_sequence(session: DbSession) -> list[LessonLink]:
     rows = session.execute(
         select(Lesson.key, Lesson.title).join(Lesson.phase).join(Lesson.module)
         .where(Lesson.retired_at.is_(None), Phase.retired_at.is_(None), Module.retired_at.is_(None))
@@ -191,8 +196,8 @@ def lesson_page(session: DbSession, key: str) -> LessonPage | None:
     index = next(i for i, link in enumerate(sequence) if link.key == key)
     return LessonPage(
         lesson=lesson,
-        rendered=render_markdown(lesson.body),
-        activity_steps=render_markdown(lesson.activity["steps"]) if lesson.activity else None,
+        rendered=render_content_markdown(lesson.body),
+        activity_steps=render_content_markdown(lesson.activity["steps"]) if lesson.activity else None,
         previous=sequence[index - 1] if index > 0 else None,
         next=sequence[index + 1] if index + 1 < len(sequence) else None,
     )

@@ -18,7 +18,7 @@ from lms.extensions import db
 from lms.learning.services import learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.web.downloads import content_disposition
-from lms.web.markdown import render_markdown, render_user_markdown
+from lms.web.markdown import render_content_markdown, render_user_markdown
 
 bp = Blueprint("coursework", __name__, template_folder="templates")
 
@@ -37,7 +37,7 @@ def assignments() -> str:
 def assignment(key: str) -> str:
     item = services.get_assignment(db.session, key) or abort(404)
     plan = learner_schedule(db.session, signed_in(), utcnow())
-    return render_template("coursework/assignment.html", assignment=item, brief=render_markdown(item.body),
+    return render_template("coursework/assignment.html", assignment=item, brief=render_content_markdown(item.body),
                            rubric=item.rubric.current, dates=services.dates_for(item, plan) if plan else None)
 
 

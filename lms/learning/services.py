@@ -300,7 +300,8 @@ def phase_access(session: DbSession, user: User, phase: Phase, what: str, now: d
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
         return LessonAccess(False, reason=f"{what.capitalize()}s open to learners enrolled in a cohort.")
-    plan = build_schedule(session, enrolment.cohort, user.id, now or utcnow(), enrolment)
+    # the kept curriculum: only the phase's dates on the learner's calendar are read
+    plan = build_schedule(session, enrolment.cohort, user.id, now or utcnow(), enrolment, kept=True)
     slot = plan.slot_for(phase.id)
     if slot is None or slot.is_open:
         return LessonAccess(True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,20 +36,17 @@ _ATTRIBUTES = {
 class TocEntry:
     anchor: str
     title: str
-    children: list[TocEntry] = field(default_factory=list)
+    children: tuple[TocEntry, ...] = ()
 
 
 @dataclass(frozen=True)
 class Rendered:
     html: Markup
-    toc: list[TocEntry]
+    toc: tuple[TocEntry, ...]
 
 
-def _toc(tokens: list[dict[str, Any]]) -> list[TocEntry]:
-    return [
-        TocEntry(anchor=t["id"], title=html.unescape(t["name"]), children=_toc(t["children"]))
-        for t in tokens
-    ]
+def _toc(tokens: list[dict[str, Any]]) -> tuple[TocEntry, ...]:
+    return tuple(TocEntry(anchor=t["id"], title=html.unescape(t["name"]), children=_toc(t["children"])) for t in tokens)
 
 
 def sanitise(raw_html: str) -> Markup:
@@ -66,6 +64,26 @@ def render_markdown(text: str) -> Rendered:
     md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
     raw = md.convert(text)
     return Rendered(html=sanitise(raw), toc=_toc(getattr(md, "toc_tokens", [])))
+
+
+# The course's own Markdown (lessons, activities, briefs, quiz and simulation texts) is the
+# same for every reader until the next content load, and rendering a lesson took about
+# 5 ms of its page's 14. Each process keeps the renderings of the texts read most recently,
+# keyed by the text itself: a changed text is a new key, so a content load needs no
+# invalidation, and what is kept is exactly what rendering again would give (immutable).
+CONTENT_KEPT = 512            # renderings a process keeps (the shipped course has some 300 texts)
+CONTENT_KEPT_LONGEST = 200_000  # characters: a longer text is rendered every time
+
+
+@lru_cache(maxsize=CONTENT_KEPT)
+def _kept_rendering(text: str) -> Rendered:
+    return render_markdown(text)
+
+
+def render_content_markdown(text: str) -> Rendered:
+    """``render_markdown`` for the course's own content, kept by this process (people's
+    Markdown goes through ``render_user_markdown``, never kept)."""
+    return _kept_rendering(text) if len(text) <= CONTENT_KEPT_LONGEST else render_markdown(text)
 
 
 # Where the platform serves its own uploads. Learners', stakeholders' and discussion

@@ -7,12 +7,13 @@ from flask import Flask
 
 from lms.web import converters, filters, links, page_cache, security, unit_of_work
 from lms.web.errors import register_error_handlers
-from lms.web.markdown import render_markdown, render_user_markdown
+from lms.web.markdown import render_content_markdown, render_user_markdown
 from lms.web.views import bp
 
 
 def markdown_filter(text: str) -> str:
-    return render_markdown(text).html
+    """The course's own Markdown (quiz, simulation and template texts), kept rendered."""
+    return render_content_markdown(text).html
 
 
 def user_markdown_filter(text: str) -> str:
