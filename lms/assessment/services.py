@@ -9,6 +9,7 @@ import dataclasses
 import random
 import secrets
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
 from lms.database import DbSession
-from lms.learning.services import build_schedule, enrolment_in, opens_at, timeline_of
+from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
 events = Namespace()
@@ -68,13 +69,15 @@ class Window:
         return self.opens_at <= now and (self.closes_at is None or now < self.closes_at)
 
 
-def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime) -> Window:
+def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime,
+                plan: Schedule | None = None) -> Window:
     """Open and close times for one learner, on their own dates (a late joiner's catch-up or
     own start): days after the module phase's release in their schedule (early access
-    included) or, for an exam, after its level's last month."""
+    included) or, for an exam, after its level's last month. ``plan``: the learner's
+    schedule in ``cohort`` when the caller built it (a list of quizzes builds it once)."""
     if quiz.phase_id is not None:
         assert quiz.phase is not None  # phase_id is set
-        plan = build_schedule(session, cohort, user_id, now)
+        plan = plan or build_schedule(session, cohort, user_id, now)
         timeline, month = plan.timeline, quiz.release_month
         slot = plan.slot_for(quiz.phase_id)
         if slot is not None and slot.early and not quiz.opens_when_phase_ends:  # early access: the quiz's days count from the early opening
@@ -85,7 +88,8 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
     else:
         level = quiz.level or session.get(Level, quiz.level_id)
         assert level is not None  # a quiz without a phase is its level's exam
-        timeline, month = timeline_of(cohort, enrolment_in(session, cohort, user_id)), level.last_month
+        timeline = plan.timeline if plan is not None else timeline_of(cohort, enrolment_in(session, cohort, user_id))
+        month = level.last_month
     opens, due = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
     return Window(release_on=timeline.phase_dates(month)[0], opens_at=opens_at(cohort, opens),
                   closes_at=opens_at(cohort, due) if quiz.closes_after_days else None)
@@ -153,10 +157,29 @@ def quiz_status(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Qu
     """Where ``user`` stands with ``quiz``; only reads. An attempt whose time ran out is
     no longer in progress, though it is closed and scored only by a write (the learner's
     next action on it, or ``flask lms close-expired-attempts``)."""
-    attempts = attempts_of(session, quiz, user)
-    time_up = next((a for a in attempts if time_is_up(a, now)), None)
     enrolment = active_enrolment(session, user.id)
     window = quiz_window(session, quiz, enrolment.cohort, user.id, now) if enrolment else None
+    return _status(quiz, attempts_of(session, quiz, user), window, now)
+
+
+def quiz_statuses(session: DbSession, quizzes: Sequence[Quiz], user: User, now: datetime) -> dict[int, QuizStatus]:
+    """``quiz_status`` of each of ``quizzes`` (by quiz id), in a fixed number of statements
+    whatever their number: the learner's attempts read at once, their schedule built once
+    (on the curriculum the process keeps: this only reads)."""
+    found: dict[int, list[Attempt]] = defaultdict(list)
+    if quizzes:
+        for attempt in session.scalars(select(Attempt).where(Attempt.user_id == user.id,
+                                                             Attempt.quiz_id.in_([q.id for q in quizzes]))
+                                       .order_by(Attempt.quiz_id, Attempt.number)):
+            found[attempt.quiz_id].append(attempt)
+    enrolment = active_enrolment(session, user.id)
+    plan = build_schedule(session, enrolment.cohort, user.id, now, enrolment, kept=True) if enrolment else None
+    return {q.id: _status(q, found[q.id], quiz_window(session, q, enrolment.cohort, user.id, now, plan)
+                          if enrolment else None, now) for q in quizzes}
+
+
+def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: datetime) -> QuizStatus:
+    time_up = next((a for a in attempts if time_is_up(a, now)), None)
     in_progress = next((a for a in attempts if not a.finished and a is not time_up), None)
     finished = [a for a in attempts if a.finished and not a.pending_manual]
     grade = GRADING_METHODS[quiz.grading].pick(finished)

@@ -49,7 +49,7 @@ def quizzes() -> str:
     now = utcnow()
     roles = roles_of(db.session, user)
     items = services.active_quizzes(db.session)
-    statuses = {q.id: services.quiz_status(db.session, q, user, now) for q in items} if roles.enrolment else {}
+    statuses = services.quiz_statuses(db.session, items, user, now) if roles.enrolment else {}
     return render_template("assessment/quizzes.html", quizzes=items, statuses=statuses,
                            staff_cohorts=staff_cohorts(db.session, user) if roles.is_staff else [])
 
