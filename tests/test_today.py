@@ -21,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from lms.accounts.timezones import grouped_choices
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Module
+from lms.competency import services as competency_services
 from lms.coursework.models import Assignment
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
@@ -188,6 +189,32 @@ def test_the_instructor_sees_grading_overdue_and_new_at_risk_learners(course, ap
     assert "Lea Learner" in overdue and "days behind" in overdue
     at_risk = section.split("<h4>Newly at risk</h4>")[1]
     assert f'/cohorts/{cohort.id}/learners/{learner.id}/at-risk' in at_risk
+
+
+def test_the_instructors_home_builds_the_at_risk_rows_once_and_no_other(course, client, make_user, make_cohort,
+                                                                          enrol_learner, login, monkeypatch) -> None:
+    """The overdue list comes from the heat map's one line per learner; only the learners
+    at risk get their rows built (their reasons), once, however often the template reads
+    the lists. It built every learner's row twice, the at-risk rows twice and the heat
+    map's first page once: 231 ms at 500 learners, now 64 ms."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    for name in ("Ann Idle", "Bo Idle", "Cy Idle"):
+        enrol_learner(cohort, name=name)
+    built: list[list[int]] = []
+    real = competency_services._make_rows
+
+    def spy(ctx: Any, users: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(sorted(u.id for u in users))
+        return real(ctx, users, *args, **kwargs)
+
+    monkeypatch.setattr(competency_services, "_make_rows", spy)
+    login(client, teacher)
+    html = page(client.get("/home"))
+    overdue = html.split("<h4>Overdue learners</h4>")[1].split("<h4>")[0]
+    at_risk = html.split("<h4>Newly at risk</h4>")[1]
+    assert all(name in overdue and name in at_risk for name in ("Ann Idle", "Bo Idle", "Cy Idle"))
+    assert len(built) == 1 and len(built[0]) == 3, built
 
 
 def test_homes_run_a_fixed_number_of_statements(course, app, client, make_user, make_cohort, enrol_learner, login,

@@ -1049,8 +1049,8 @@ class HeatMap:
 
     def review_of(self, row: Row) -> SinceReview:
         uid = row.user.id
-        if any(s.user_id == uid for s in (*self.on_page, *self.risk_on_page)):
-            _ = self._page_rows  # reads this page's reviews
+        if uid not in self.reviews and any(s.user_id == uid for s in (*self.on_page, *self.risk_on_page)):
+            _ = self._page_rows  # reads this page's reviews (not when read already: ``reviews_of``)
         if uid not in self.reviews and self.context is not None and any(s.user_id == uid for s in self.risky):
             found = latest_reviews(self.context.session, self.cohort.id, [uid]).get(uid)
             self.reviews[uid] = since_review(row, found, self.today)

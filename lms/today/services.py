@@ -15,7 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
+from typing import NamedTuple
 
 from sqlalchemy import Executable, bindparam, exists, or_, select
 from sqlalchemy.orm import load_only, selectinload
@@ -268,6 +269,14 @@ class Waiting:
     learner: User
 
 
+class Behind(NamedTuple):
+    """A learner with assessed work past due."""
+
+    id: int
+    name: str
+    days: int
+
+
 @dataclass(frozen=True)
 class CohortToday:
     cohort: Cohort
@@ -278,17 +287,19 @@ class CohortToday:
     # organization may run many cohorts, and its admin follows them on their heat maps.
     map: HeatMap | None
 
-    @property
-    def overdue(self) -> list[tuple[User, int]]:
-        """Learners with assessed work past due, the most days behind first."""
+    @cached_property
+    def overdue(self) -> list[Behind]:
+        """Learners with assessed work past due, the most days behind first: from the
+        heat map's one line per learner, no row built."""
         if self.map is None:
             return []
-        rows = sorted((r for r in self.map.rows if r.days_behind > 0), key=lambda r: (-r.days_behind, r.user.name))
-        return [(r.user, r.days_behind) for r in rows]
+        lines = sorted((s for s in self.map.learners_in_order if s.days_behind > 0), key=lambda s: (-s.days_behind, s.name))
+        return [Behind(id=s.user_id, name=s.name, days=s.days_behind) for s in lines]
 
-    @property
+    @cached_property
     def new_at_risk(self) -> list[tuple[User, list[str]]]:
-        """At-risk learners nobody has reviewed yet, or with reasons new since their last review."""
+        """At-risk learners nobody has reviewed yet, or with reasons new since their last
+        review (their rows built once, whatever the template asks)."""
         if self.map is None:
             return []
         found = []
