@@ -16,6 +16,7 @@ from lms.coursework.models import Submission
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import Grade, GradeEvent
+from lms.grading import services as grading_services
 from lms.grading.services import GradingError, save_grade
 
 CASE = "mlops-case-coldwatch"
@@ -74,6 +75,28 @@ def test_queue_shows_own_cohorts_oldest_first_with_filters_and_counts(course, co
         course["hand_in"](course["cohort"], f"Extra {n}")
     assert count_queries(lambda: teacher.get("/grading")) == few
     assert second.id  # both handed in
+
+
+def test_the_queue_reads_one_page_of_one_tab(course, monkeypatch) -> None:
+    """Each tab is chosen in SQL and shown a page at a time, oldest first, its count from
+    the whole tab; a page past the end shows the last. Grading one moves it between tabs."""
+    monkeypatch.setattr(grading_services, "QUEUE_PER_PAGE", 2)
+    works = [course["hand_in"](course["cohort"], name)[2] for name in ("Ann One", "Bo Two", "Cy Three")]
+    teacher = course["client_for"](course["teacher"])
+    first = teacher.get("/grading").get_data(as_text=True)
+    assert "To grade (3)" in first and "page 1 of 2" in first
+    assert first.index("Ann One") < first.index("Bo Two") and "Cy Three" not in first
+    assert 'rel="next" href="/grading?status=to_grade&amp;page=2"' in first
+    second = teacher.get("/grading?status=to_grade&page=2").get_data(as_text=True)
+    assert "Cy Three" in second and "Ann One" not in second and "page 2 of 2" in second
+    assert "Cy Three" in teacher.get("/grading?page=99").get_data(as_text=True)  # the last page there is
+
+    form = {**levels(criteria_of(works[0]), 2), "feedback": "Done.", "action": "release", "revision": ""}
+    assert teacher.post(grade_url(works[0]), data=form).status_code == 302
+    page = teacher.get("/grading").get_data(as_text=True)
+    assert "To grade (2)" in page and "Released (1)" in page and "All (3)" in page and "Ann One" not in page
+    released = teacher.get("/grading?status=released").get_data(as_text=True)
+    assert "Ann One" in released and "Bo Two" not in released and "released" in released
 
 
 def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:

@@ -56,6 +56,7 @@ from lms.progress.methods import Point
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
 from lms.web.page_cache import fingerprint
+from lms.web.paging import Paging, paging
 
 NO_EVIDENCE = "no evidence"
 OVERDUE_SHOWN = 5  # overdue items listed under a "behind schedule" reason; the rest are counted
@@ -911,40 +912,6 @@ class StreamedRows(Iterable[Row]):
             lines = {s.user_id: s for s in learner_summaries(ctx.session, ctx.cohort, ctx.columns, ctx.today, ctx.rules,
                                                              user_ids=list(chunk))}
             yield from LazyRows(ctx, [lines[uid] for uid in chunk if uid in lines])
-
-
-@dataclass(frozen=True)
-class Paging:
-    """One page of a longer list: which page, how many pages, how many items in all."""
-
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.per_page
-
-    def slice(self, items: Sequence[Any]) -> list[Any]:
-        return list(items[self.first:self.first + self.per_page])
-
-    @property
-    def shown_from(self) -> int:
-        return min(self.first + 1, self.total)
-
-    @property
-    def shown_to(self) -> int:
-        return min(self.first + self.per_page, self.total)
-
-
-def paging(page: int | None, per_page: int, total: int) -> Paging:
-    """Page ``page`` (1-based; out of range: the nearest page there is)."""
-    pages = max((total + per_page - 1) // per_page, 1)
-    return Paging(page=min(max(page or 1, 1), pages), per_page=per_page, total=total)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from lms.catalog.revision import cached
 from lms.cohorts.enrolment import learners_page
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.competency.services import Paging, at_risk_judge, learners_of, paging
+from lms.competency.services import at_risk_judge, learners_of
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, WorkRow, groups_of, work_by_learner, work_rows_by_learner
@@ -51,6 +51,7 @@ from lms.progress.models import ItemKind
 from lms.progress.state import ScheduledItem, overdue_keys, scheduled_items
 from lms.storage.backends import Storage
 from lms.web.downloads import ZipSink, safe_filename
+from lms.web.paging import Paging, paging
 
 KIND_ORDER = (ColumnKind.CHECK, ColumnKind.QUIZ, ColumnKind.ASSIGNMENT, ColumnKind.PORTFOLIO, ColumnKind.EXAM)
 KIND_LABELS = {ColumnKind.CHECK: "Check", ColumnKind.QUIZ: "Quiz", ColumnKind.ASSIGNMENT: "Assignment",

@@ -39,7 +39,8 @@ def queue() -> str:
         status = QueueFilter.TO_GRADE
     cohort_id = request.args.get("cohort", type=int)
     result = services.queue(db.session, [c.id for c in cohorts], cohort_id=cohort_id if cohort_id in {c.id for c in cohorts} else None,
-                            module=request.args.get("module") or None, status=status, late_only=request.args.get("late") == "1")
+                            module=request.args.get("module") or None, status=status, late_only=request.args.get("late") == "1",
+                            page=request.args.get("page", 1, type=int))
     return render_template("grading/queue.html", queue=result, cohorts=cohorts, status=status,
                            statuses=services.STATUSES, args=request.args)
 
