@@ -19,6 +19,9 @@ mastery and the schedule state, then times:
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
                   may show, then choose from their cells), likewise
+  grading, home   as the cohort's instructor: GET /grading (the "to grade" tab), its
+                  "released" tab (a page of 100 of the cohort's thousands), and /home (each
+                  taught cohort's overdue and newly at-risk learners)
   trend page      GET /cohorts/<id>/competency/trend (the cohort's mastery at each month's end,
                   the months gone by replayed from their evidence, the running month its
                   mastery now): built with nothing kept, built with the months gone by kept
@@ -66,7 +69,7 @@ from lms.competency.services import forget_finished_months, grid_query, heat_map
 from lms.content.services import ContentSource, apply_content
 from lms.database import utcnow
 from lms.demo.benchmark import build_benchmark, cohort_name
-from lms.demo.services import DEMO_PASSWORD, build_demo
+from lms.demo.services import DEMO_PASSWORD, INSTRUCTOR_EMAIL, build_demo
 from lms.extensions import db
 from lms.learning.services import opens_at
 from lms.progress import state
@@ -253,6 +256,19 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         waiting, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/gradebook?show=ungraded", min(runs, 3))
         results.append(("gradebook page, ungraded filter (the rows of those with work to mark)", waiting,
                         f"{statements} SQL statements"))
+        teacher = app.test_client()  # the cohort's instructor (the generated cohorts are the demo instructor's)
+        if teacher.post("/login", data={"email": INSTRUCTOR_EMAIL, "password": DEMO_PASSWORD}).status_code != 302:
+            raise SystemExit(f"Could not sign in as {INSTRUCTOR_EMAIL}.")
+        queue, statements, size = timed_get(teacher, "/grading", runs)
+        results.append(("grading queue, 'to grade' tab (the instructor)", queue,
+                        f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        queue, statements, size = timed_get(teacher, "/grading?status=released", runs)
+        results.append(("grading queue, 'released' tab, first page of 100", queue,
+                        f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        home, statements, size = timed_get(teacher, "/home", runs)
+        results.append(("instructor's home (overdue and newly at-risk learners)", home,
+                        f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+
         def nothing_kept() -> None:
             kept.clear()
             forget_finished_months()

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from lms.coursework.models import Submission
 from lms.database import utcnow
 from lms.extensions import db
-from lms.grading.models import Grade, GradeEvent
 from lms.grading import services as grading_services
+from lms.grading.models import Grade, GradeEvent
 from lms.grading.services import GradingError, save_grade
 
 CASE = "mlops-case-coldwatch"
