@@ -92,6 +92,13 @@ class Overview:
 
 
 def program_overview(session: DbSession) -> Overview | None:
+    """The program page's curriculum, kept by the process for the content revision
+    (``lms.catalog.revision``: detached, read only): the site's front page costs one
+    statement of its own instead of eight."""
+    return cached(session, "catalog.overview", _program_overview)
+
+
+def _program_overview(session: DbSession) -> Overview | None:
     program = active_program(session)
     if program is None:
         return None
