@@ -178,15 +178,21 @@ def test_a_lesson_is_rendered_once_and_shows_its_new_text_after_a_content_load(
 
 
 def test_catalog_pages_use_a_fixed_number_of_queries(loaded: Flask, admin_client, count_queries) -> None:
-    counts = {url: count_queries(lambda url=url: admin_client.get(url)) for url in
-              ("/", "/levels/foundation", "/modules/mlops", "/modules/customer-success", "/objectives",
-               "/lessons/mlops-data-features", "/lessons/cs-proactive-success")}
+    urls = ("/", "/levels/foundation", "/modules/mlops", "/modules/customer-success", "/objectives",
+            "/lessons/mlops-data-features", "/lessons/cs-proactive-success")
+    # the first view after a content load reads the curriculum the process then keeps
+    # (``lms.catalog.revision``); whether this worker kept it already depends on the tests
+    # it ran before, so each page is viewed once first
+    cold = count_queries(lambda: [admin_client.get(url) for url in urls])
+    counts = {url: count_queries(lambda url=url: admin_client.get(url)) for url in urls}
     assert counts["/modules/mlops"] == counts["/modules/customer-success"]
     assert counts["/lessons/mlops-data-features"] == counts["/lessons/cs-proactive-success"]
     # the lesson page: one more for its weekly check; every page: one for the roles the navigation
     # offers and one for the unread notifications count
     assert max(counts.values()) <= 15, counts
-    # the front page's curriculum is kept by the process (for the content revision): viewed
-    # again, it reads the revision and nothing of the curriculum
-    admin_client.get("/")
-    assert count_queries(lambda: admin_client.get("/")) <= counts["/objectives"] + 1, counts
+    # the front page's and the module pages' curriculum is kept: viewed again, they read the
+    # revision and nothing of the curriculum (the module page reads its templates and
+    # simulations, another feature's)
+    assert counts["/"] <= counts["/objectives"] + 1, counts
+    assert counts["/modules/mlops"] <= counts["/objectives"] + 3, counts
+    assert cold >= sum(counts.values()), (cold, counts)

@@ -139,20 +139,25 @@ class ModulePage:
 
 
 def module_page(session: DbSession, key: str) -> ModulePage | None:
-    module = session.scalar(
-        select(Module).where(Module.key == key, Module.retired_at.is_(None)).options(
+    """A module's page, from the module pages kept by the process for the content revision
+    (``lms.catalog.revision``: detached, read only; every module at once, so an unknown key
+    keeps nothing)."""
+    return cached(session, "catalog.module_pages", _module_pages).get(key)
+
+
+def _module_pages(session: DbSession) -> dict[str, ModulePage]:
+    modules = session.scalars(
+        select(Module).where(Module.retired_at.is_(None)).options(
             selectinload(Module.objectives),
             selectinload(Module.metrics).selectinload(Metric.objectives),
-            selectinload(Module.phases).selectinload(Phase.lessons),
+            # the lessons are listed, not read: their bodies stay in the database
+            selectinload(Module.phases).selectinload(Phase.lessons).defer(Lesson.body),
         )
     )
-    if module is None:
-        return None
-    phases = [
+    levels = _active_levels(session)
+    return {module.key: ModulePage(module=module, levels=levels, phases=[
         ScheduledPhase(phase=p, module=module, lessons=[les for les in p.lessons if les.active])
-        for p in module.phases if p.active
-    ]
-    return ModulePage(module=module, phases=phases, levels=active_levels(session))
+        for p in module.phases if p.active]) for module in modules}
 
 
 @dataclass(frozen=True)
