@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ColumnElement, Float, ForeignKey, String, Table, Text, UniqueConstraint, func, select
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.models import ContentItem, Level, Module, Objective, Phase
@@ -141,6 +142,22 @@ class Submission(Model):
     @property
     def latest(self) -> SubmissionVersion | None:
         return self.versions[-1] if self.versions else None
+
+    @hybrid_property
+    def handed_in_late(self) -> bool:
+        """The latest version was handed in after its due date. In SQL
+        (``Submission.handed_in_late``) the same rule, so the grading queue's "late only"
+        filter and its rows' tag say it one way."""
+        return bool(self.latest and self.latest.late)
+
+    @handed_in_late.inplace.expression
+    @classmethod
+    def _handed_in_late_in_sql(cls) -> ColumnElement[bool]:
+        latest = (select(func.max(SubmissionVersion.number)).where(SubmissionVersion.submission_id == cls.id)
+                  .correlate(cls).scalar_subquery())
+        return select(SubmissionVersion.id).where(SubmissionVersion.submission_id == cls.id,
+                                                  SubmissionVersion.number == latest,
+                                                  SubmissionVersion.late.is_(True)).exists()
 
     @property
     def current_attachments(self) -> list[Attachment]:

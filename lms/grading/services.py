@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import func, select
+from sqlalchemy import ColumnExpressionArgument, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import load_only, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -196,7 +196,7 @@ class QueueRow:
 
     @property
     def late(self) -> bool:
-        return bool(self.submission.latest and self.submission.latest.late)
+        return self.submission.handed_in_late
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
     640 ms to show an empty "to grade" tab)."""
     if not cohort_ids:
         return Queue([], Counter())
-    where: list[ColumnElement[bool]] = [Submission.cohort_id.in_(cohort_ids), Submission.status.in_(list(QUEUE_TAB))]
+    where: list[ColumnExpressionArgument[bool]] = [Submission.cohort_id.in_(cohort_ids), Submission.status.in_(list(QUEUE_TAB))]
     if cohort_id is not None:
         where.append(Submission.cohort_id == cohort_id)
     if module:
@@ -233,12 +233,8 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
         counts[QUEUE_TAB[SubmissionStatus(found)]] += count
     counts[QueueFilter.ALL] = sum(counts.values())
     shown = [*where, Submission.status.in_(_queue_tab(status))]
-    if late_only:  # the latest version handed in late
-        latest = (select(func.max(SubmissionVersion.number)).where(SubmissionVersion.submission_id == Submission.id)
-                  .correlate(Submission).scalar_subquery())
-        shown.append(select(SubmissionVersion.id).where(SubmissionVersion.submission_id == Submission.id,
-                                                        SubmissionVersion.number == latest,
-                                                        SubmissionVersion.late.is_(True)).exists())
+    if late_only:
+        shown.append(Submission.handed_in_late)
     total = session.scalar(select(func.count()).select_from(Submission).where(*shown)) or 0
     pages = paging(page, QUEUE_PER_PAGE, total)
     submissions = list(session.scalars(
