@@ -181,7 +181,9 @@ class TypedJSON(TypeDecorator[Any]):
 
 def typed_json(spec: Any, name: str) -> TypedJSON:
     """A JSON column type that stores and loads ``spec`` (e.g. ``list[CriterionSpec]``)."""
-    typed: type[TypedJSON] = type(f"{name}JSON", (TypedJSON,), {"adapter": TypeAdapter(spec), "__module__": __name__})
+    # cache_ok is read from each class's own attributes: the type is safe in a cached statement
+    typed: type[TypedJSON] = type(f"{name}JSON", (TypedJSON,),
+                                  {"adapter": TypeAdapter(spec), "cache_ok": True, "__module__": __name__})
     return typed()
 
 

@@ -139,6 +139,26 @@ class CheckCertificates(JobKind):
         return f"Issued {_plural(issued, 'certificate')} to the learners of {_plural(len(cohorts), 'cohort')}."
 
 
+class KeepTrends(JobKind):
+    """Each active cohort's trend for its months gone by, replayed from the evidence and
+    stored (``competency.keep_trend``) where it changed: a cohort at a time, each committed
+    on its own. Run nightly (a month ends at a cohort's midnight), a process started since
+    shows the months gone by without replaying them."""
+
+    name, label, from_command = "keep-trends", "Keep each cohort's trend by month", True
+    max_attempts = 3
+
+    def run(self, work: Work) -> str:
+        session = work.session
+        cohorts = list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
+        written = 0
+        for index, cohort_id in enumerate(cohorts):
+            with unit_of_work(session):
+                written += competency.keep_trend(session, session.get_one(Cohort, cohort_id), utcnow())
+            work.progress(index + 1, len(cohorts))
+        return f"Stored the trend of {_plural(written, 'cohort')}; {len(cohorts) - written} had nothing new to store."
+
+
 # --------------------------------------------------------------------------- exports
 
 
@@ -198,5 +218,5 @@ class OrganizationHeatMapExport(OrganizationExportSource):
 
 
 JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildProgress(),
-                                  RebuildSearch(), CheckCertificates(), ExportJob(EXPORT_SOURCES), ExpireExports(),
+                                  RebuildSearch(), CheckCertificates(), KeepTrends(), ExportJob(EXPORT_SOURCES), ExpireExports(),
                                   OrganizationExportJob((OrganizationHeatMapExport(),)))

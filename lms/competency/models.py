@@ -1,17 +1,21 @@
-"""Competency reads evidence and mastery from lms.progress; its one table is the audit trail
-of at-risk reviews: a member of staff looked at an at-risk learner, wrote a support note and
-perhaps a follow-up date. Reviews are only ever added, never edited or deleted."""
+"""Competency reads evidence and mastery from lms.progress. Its tables: the audit trail of
+at-risk reviews (a member of staff looked at an at-risk learner, wrote a support note and
+perhaps a follow-up date; reviews are only ever added, never edited or deleted), and each
+cohort's trend by month for the months gone by, worked out by a background job and kept
+while the evidence it was worked out from is the same."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ForeignKey, Index, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
+from lms.catalog.models import ObjectiveKind
 from lms.database import UTCDateTime, typed_json, utcnow
 from lms.extensions import Model
 
@@ -60,3 +64,31 @@ class AtRiskReview(Model):
     days_behind: Mapped[int] = mapped_column(default=0)  # how far behind schedule the learner was, at risk or not
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    """The cohort's mastery as of the end of one program month."""
+
+    month: int
+    ends_on: date                      # the day the next month opens
+    partial: bool                      # the month is still running: figures as of now
+    means: dict[str, float | None]     # objective code -> mean over learners with evidence
+    learners: dict[str, int]           # objective code -> learners with evidence by then
+    kinds: dict[ObjectiveKind, float | None]  # objective kind -> mean over its learner-objective levels
+
+
+class KeptTrend(Model):
+    """A cohort's trend for its months gone by (``points``), replayed from the evidence by
+    the ``keep-trends`` job, and what it was replayed from, digested (``key``: the
+    curriculum's revision, the months' ends, the policy, the objectives, and how many of the
+    cohort's evidence rows were recorded before the last month's end and the sum of their
+    ids). Any process shows these points while the key it works out is the same, instead of
+    replaying the evidence after a restart; a different key is never read."""
+
+    __tablename__ = "kept_trends"
+
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    points: Mapped[list[MonthPoint]] = mapped_column(typed_json(list[MonthPoint], "MonthPoints"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

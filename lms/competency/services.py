@@ -17,6 +17,8 @@ over the whole cohort; distributions, the funnel and the at-risk list cover the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from abc import ABC, abstractmethod
 from array import array
@@ -30,6 +32,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Float, Numeric, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,7 +43,7 @@ from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
-from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, ReasonKind, ReasonSnapshot
+from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, KeptTrend, MonthPoint, ReasonKind, ReasonSnapshot
 from lms.database import DbSession, fold_name, folded_name
 from lms.learning.services import (
     PROGRAM_MONTHS,
@@ -1189,18 +1192,6 @@ def record_review(session: DbSession, cohort: Cohort, learner: User, reviewer: U
 # --------------------------------------------------------------------------- the trend
 
 
-@dataclass(frozen=True)
-class MonthPoint:
-    """The cohort's mastery as of the end of one program month."""
-
-    month: int
-    ends_on: date                      # the day the next month opens
-    partial: bool                      # the month is still running: figures as of now
-    means: dict[str, float | None]     # objective code -> mean over learners with evidence
-    learners: dict[str, int]           # objective code -> learners with evidence by then
-    kinds: dict[ObjectiveKind, float | None]  # objective kind -> mean over its learner-objective levels
-
-
 def _objectives(session: DbSession) -> list[Objective]:
     return list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
 
@@ -1212,11 +1203,17 @@ def trend(session: DbSession, cohort: Cohort, now: datetime) -> list[MonthPoint]
     return _months(session, cohort, now, policy(session), _objectives(session))
 
 
-def _months(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
-    today = cohort_today(cohort, now)
+def _month_ends(cohort: Cohort, today: date) -> tuple[list[date], list[date]]:
+    """The ends of the cohort's program months so far (the day each next month opens), and
+    those of them gone by (on or before ``today``)."""
     last = min(current_month(cohort.start_date, today), PROGRAM_MONTHS)
     ends = [month_opens_on(cohort.start_date, month + 1) for month in range(1, last + 1)]
-    finished = [day for day in ends if day <= today]
+    return ends, [day for day in ends if day <= today]
+
+
+def _months(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, objectives: list[Objective]) -> list[MonthPoint]:
+    today = cohort_today(cohort, now)
+    ends, finished = _month_ends(cohort, today)
     points = _finished_months(session, cohort, rules, objectives, finished) if finished else []
     if len(finished) < len(ends):  # the running month: each learner's mastery now
         now_levels: dict[int, list[float | None]] = defaultdict(list)
@@ -1229,34 +1226,71 @@ def _months(session: DbSession, cohort: Cohort, now: datetime, rules: Policy, ob
     return points
 
 
-# The months gone by, kept in this process: (database, cohort, its months' ends and time
-# zone, the policy, the objectives, which evidence was recorded before the last month's
-# end) -> their points. New evidence is recorded now, in the running month, and leaves
-# them be; withdrawn or regraded evidence (deleted, then recorded anew now), evidence
-# recorded late, a learner joining or leaving with evidence, a new policy or curriculum,
-# new dates or a content load each change the key.
+# The months gone by, kept in this process: (database, their key) -> their points. New
+# evidence is recorded now, in the running month, and leaves them be; withdrawn or
+# regraded evidence (deleted, then recorded anew now), evidence recorded late, a learner
+# joining or leaving with evidence, a new policy or curriculum, new dates or a content load
+# each change the key (``_finished_key``). A process that has not kept them reads them from
+# ``KeptTrend`` when the ``keep-trends`` job stored them under the same key.
 FINISHED_KEPT = 64
-_finished: OrderedDict[tuple[Any, ...], list[MonthPoint]] = OrderedDict()
+_finished: OrderedDict[tuple[str, int, str], list[MonthPoint]] = OrderedDict()
 _finished_lock = threading.Lock()
+
+
+def _finished_key(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[Objective], ends: list[date]) -> str:
+    """What the months ending on ``ends`` are replayed from, digested: the curriculum's
+    revision, the cohort, the months' ends and time zone, the policy, the objectives, and
+    which evidence was recorded before the last month's end (``_recorded_before``). The
+    same in every process on the same database."""
+    sums = session.execute(_recorded_before(cohort, objectives, ends[-1])).one()
+    parts = [content_token(session), cohort.id, [day.isoformat() for day in ends], cohort.timezone, rules.settings,
+             rules.weights, [(o.id, o.key, o.kind) for o in objectives], [str(n) for n in sums]]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _finished_months(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[Objective],
                      ends: list[date]) -> list[MonthPoint]:
-    sums = session.execute(_recorded_before(cohort, objectives, ends[-1])).one()
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), content_token(session), cohort.id,
-           tuple(ends), cohort.timezone, repr(sorted(rules.settings.items())), repr(rules.weights),
-           tuple((o.id, o.key, o.kind) for o in objectives), tuple(sums))
+    digest = _finished_key(session, cohort, rules, objectives, ends)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), cohort.id, digest)
     with _finished_lock:
         found = _finished.get(key)
         if found is not None:
             _finished.move_to_end(key)
             return list(found)
-    points = _replay(session, cohort, rules, objectives, ends)
+    stored = session.scalar(select(KeptTrend.points).where(KeptTrend.cohort_id == cohort.id, KeptTrend.key == digest))
+    points = list(stored) if stored is not None else _replay(session, cohort, rules, objectives, ends)
     with _finished_lock:
         _finished[key] = points
         while len(_finished) > FINISHED_KEPT:
             _finished.popitem(last=False)
     return list(points)
+
+
+def keep_trend(session: DbSession, cohort: Cohort, now: datetime) -> bool:
+    """Store the cohort's months gone by (``KeptTrend``) unless they are stored already for
+    the same evidence: the ``keep-trends`` job, so that a process started since shows them
+    without replaying the evidence. True when they were replayed and written. The cohort's
+    row is locked while it is written; two jobs storing a cohort's first row at once: the
+    second finds it (the unique key) and replaces it. Flushes only."""
+    rules, objectives = policy(session), _objectives(session)
+    _ends, finished = _month_ends(cohort, cohort_today(cohort, now))
+    if not finished:
+        return False
+    digest = _finished_key(session, cohort, rules, objectives, finished)
+    row = session.get(KeptTrend, cohort.id, with_for_update=True, populate_existing=True)
+    if row is not None and row.key == digest:
+        return False
+    points = _replay(session, cohort, rules, objectives, finished)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(KeptTrend(cohort_id=cohort.id, key=digest, points=points, made_at=now))
+            return True
+        except IntegrityError:  # stored meanwhile by another job: replaced below
+            row = session.get_one(KeptTrend, cohort.id, with_for_update=True, populate_existing=True)
+    row.key, row.points, row.made_at = digest, points, now
+    session.flush()
+    return True
 
 
 def forget_finished_months() -> None:
