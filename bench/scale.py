@@ -12,6 +12,7 @@ In two private schemas of the given PostgreSQL database, in one run:
 
 Then, in each, the median of --runs runs (after a warm-up) of the 500-learner cohort's heat
 map page (GET as the organization admin through the test client: the server's whole work),
+built (the kept pages emptied before each run) and kept (viewed again: its stamp read),
 and in the big one the organization comparison of its cohorts
 (``lms.competency.services.compare``, and its page). Prints the figures beside their floor
 and goal. Time figures on a shared machine are pessimistic: the build's CPU time is printed
@@ -45,6 +46,7 @@ from lms.demo.benchmark import cohort_name
 from lms.demo.services import DEMO_PASSWORD, ORGANIZATION
 from lms.extensions import db
 from lms.progress.models import Evidence, Mastery
+from lms.web.page_cache import cache_of
 
 ORG_ADMIN = "orgadmin@demo.lms"
 SMALL = 500  # learners in the cohort whose heat map is timed
@@ -113,6 +115,9 @@ def pages(url: str, number: int, runs: int, with_comparison: bool) -> dict[str, 
         heat_url = f"/cohorts/{cohort.id}/competency"
         if client.get(heat_url).status_code != 200:
             raise SystemExit(f"{heat_url} did not answer 200.")
+        kept = cache_of(app)
+        found["heat map built"] = median_ms(lambda: (kept.clear(), client.get(heat_url).get_data()), runs)
+        client.get(heat_url)
         found["heat map"] = median_ms(lambda: client.get(heat_url).get_data(), runs)
         if with_comparison:
             now = utcnow()
@@ -163,9 +168,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  build (flask lms demo --learners {args.learners} --cohorts {args.cohorts}): {wall} wall, "
               f"{cpu:.0f} s CPU in the command (PostgreSQL's own work not counted), peak {peak:.0f} MB "
               f"(goal: < 20 min, < 1 GB)")
-    ratio = at_volume["heat map"] / alone["heat map"]
-    print(f"  heat map, {SMALL} learners: {at_volume['heat map']:.0f} ms at volume vs {alone['heat map']:.0f} ms in an "
-          f"otherwise empty database (the floor): {ratio:.2f}x (goal: <= 1.5x)")
+    for name, what in (("heat map", "kept (its stamp read)"), ("heat map built", "built (the kept pages emptied)")):
+        ratio = at_volume[name] / alone[name]
+        print(f"  heat map, {SMALL} learners, {what}: {at_volume[name]:.1f} ms at volume vs {alone[name]:.1f} ms in an "
+              f"otherwise empty database (the floor): {ratio:.2f}x (goal: <= 1.5x)")
     print(f"  organization comparison, {at_volume['cohorts']} cohorts: compare() {at_volume['compare']:.0f} ms, "
           f"page {at_volume['organization page']:.0f} ms (goal: < 1000 ms)")
 
