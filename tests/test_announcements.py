@@ -200,7 +200,11 @@ def test_pages_run_a_fixed_number_of_statements(world, client, login, enrol_lear
                             (world.instructor_a, f"/cohorts/{world.cohort_a.id}/announcements")):
             login(client, person)
             assert client.get(url).status_code == 200
-            counts[url] = count_queries(lambda url=url: client.get(url))
+            # The fewer of two builds: a kept page checks its stamp still holds after rendering,
+            # and reads it again (one statement more) when the database's write mark moved
+            # meanwhile, which a commit anywhere in the file does (seen once in a full run).
+            # A statement per announcement would show in both.
+            counts[url] = min(count_queries(lambda url=url: client.get(url)) for _ in range(2))
             client.post("/logout")
         return counts
 
