@@ -1334,7 +1334,10 @@ def _replay(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[
     rows = session.connection().execute(
         _evidence_before(cohort, objectives, ends[-1])
         .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, month_of)
-        .order_by(Evidence.recorded_at, Evidence.id)).all()
+        # a learner's rows together, each objective's in the order recorded: the order in
+        # which SQLite reads them (its enrolments by id, then ``ix_evidence_user_time``), so
+        # it sorts nothing (a quarter of the statement at 237,000 rows)
+        .order_by(Enrolment.id, Evidence.recorded_at, Evidence.objective_id, Evidence.id)).all()
     for user_id, objective_id, level, weight, month in rows:
         pair = (user_id, objective_id)
         history[pair].append(Point(level, weight))
