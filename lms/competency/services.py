@@ -870,11 +870,14 @@ def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | No
 class LazyRows(Sequence[Row]):
     """The complete rows of some learners in a given order, built ``ROWS_CHUNK`` at a time
     as they are read (an export streams every learner's row with constant memory). Its
-    length is known without building any row."""
+    length is known without building any row. Not ``complete``: their reasons as the map's
+    rows have them (no overdue item listed, "below the bar" dated from the objective's
+    closing day), two statements fewer a chunk."""
 
-    def __init__(self, ctx: _Context, learners: Sequence[Summary]) -> None:
+    def __init__(self, ctx: _Context, learners: Sequence[Summary], complete: bool = True) -> None:
         self._ctx = ctx
         self._learners = learners
+        self._dated: set[int] | None = None if complete else set()
 
     def __len__(self) -> int:
         return len(self._learners)
@@ -882,7 +885,7 @@ class LazyRows(Sequence[Row]):
     def _build(self, learners: Sequence[Summary]) -> list[Row]:
         behind = {s.user_id: s.days_behind for s in learners}
         users = _users(self._ctx.session, behind)
-        rows = _make_rows(self._ctx, [users[s.user_id] for s in learners], behind)
+        rows = _make_rows(self._ctx, [users[s.user_id] for s in learners], behind, self._dated)
         return [rows[s.user_id] for s in learners]
 
     def __iter__(self) -> Iterator[Row]:
@@ -928,8 +931,6 @@ class HeatMap:
     count: int                        # the cohort's current learners
     learners_in_order: list[Summary]  # every learner of the cohort in one line, sorted (none when ``streamed``)
     risky: list[Summary]              # the learners at risk, the most reasons and days behind first (ditto)
-    distributions: list[Distribution]
-    funnel: list[FunnelStep]
     sort: str
     descending: bool
     reviews: dict[int, SinceReview]  # at-risk learners' last review and what changed since (those read)
@@ -942,6 +943,23 @@ class HeatMap:
     risk_only: bool = False  # only the learners at risk
     streamed: bool = False   # for an export: no learner held, ``rows`` and ``at_risk`` read in SQL's order
     context: _Context | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def distributions(self) -> list[Distribution]:
+        """Each objective's learners by band, over the whole cohort: one statement, when first read."""
+        if self.context is None:
+            return []
+        figures = objective_figures(self.context.session, [self.cohort.id], self.columns, self.policy)
+        return _distributions(self.cohort, self.columns, figures, self.legend, self.count)
+
+    @cached_property
+    def funnel(self) -> list[FunnelStep]:
+        """The level funnel over the whole cohort: from the kept state, when first read."""
+        if self.context is None:
+            return []
+        session = self.context.session
+        return _funnel(state.funnel_counts(session, [self.cohort.id]).get(self.cohort.id, {}), self.count,
+                       kept_levels(session), self.month)
 
     @cached_property
     def _page_grid(self) -> dict[tuple[int, int], tuple[float | None, int]]:
@@ -1016,6 +1034,13 @@ class HeatMap:
         if self.streamed:
             return StreamedRows(self.context, SORTS["risk"], descending=True, at_risk_only=True)
         return LazyRows(self.context, self.risky)
+
+    @property
+    def at_risk_reasons(self) -> Sequence[Row]:
+        """``at_risk``, each row with its reasons as the map has them: what a list of the
+        reasons' texts and kinds needs (no overdue item, no date from the evidence)."""
+        assert self.context is not None and not self.streamed
+        return LazyRows(self.context, self.risky, complete=False)
 
     def review_of(self, row: Row) -> SinceReview:
         uid = row.user.id
@@ -1100,8 +1125,10 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     whole cohort, filtered by name or email (``query``) or to those at risk, ``PER_PAGE``
     at a time; distributions, the funnel and the at-risk learners (with their last review,
     ``AT_RISK_PER_PAGE`` at a time) over the whole cohort. The whole cohort is read as one
-    line per learner (``learner_summaries``) and aggregates (``objective_figures``); only
-    the rows shown are built, when first read (``shown``, ``at_risk_shown``). The at-risk
+    line per learner (``learner_summaries``) and aggregates (``objective_figures``), the
+    aggregates when first read (``distributions``, ``funnel``: a caller that lists learners
+    only never reads them); only the rows shown are built, when first read (``shown``,
+    ``at_risk_shown``). The at-risk
     list's rows are complete (overdue items, dates from the evidence), the map's too with
     ``date_all`` (the map's rows show the reasons' texts only). The order is SQL's
     (``SortOrder.order_by``). ``rows`` and ``at_risk`` build every (at-risk) learner's
@@ -1122,15 +1149,9 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     pages = paging(page, PER_PAGE, len(picked))
     risky = sort_learners((s for s in learners if s.at_risk), SORTS["risk"], descending=True)
     risk_pages = paging(risk_page, AT_RISK_PER_PAGE, len(risky))
-    month = current_month(cohort.start_date, today)
-    legend = bands(rules)
-    figures = objective_figures(session, [cohort.id], columns, rules)
-    heat = HeatMap(cohort=cohort, today=today, month=month, policy=rules, legend=legend, columns=columns,
-                   count=count, learners_in_order=learners, risky=risky,
-                   distributions=_distributions(cohort, columns, figures, legend, count),
-                   funnel=_funnel(state.funnel_counts(session, [cohort.id]).get(cohort.id, {}), count,
-                                  kept_levels(session), month),
-                   sort=chosen, descending=descending, reviews={}, on_page=pages.slice(picked),
+    heat = HeatMap(cohort=cohort, today=today, month=current_month(cohort.start_date, today), policy=rules,
+                   legend=bands(rules), columns=columns, count=count, learners_in_order=learners, risky=risky, sort=chosen,
+                   descending=descending, reviews={}, on_page=pages.slice(picked),
                    risk_on_page=risk_pages.slice(risky), date_all=date_all, paging=pages, risk_paging=risk_pages,
                    query=query.strip(), risk_only=risk_only, streamed=streamed, context=ctx)
     return heat

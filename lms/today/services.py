@@ -23,7 +23,7 @@ from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
-from lms.assessment.services import pending_essays
+from lms.assessment.services import pending_essay_counts
 from lms.catalog.models import Level, Module
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import HeatMap, heat_map
@@ -299,11 +299,12 @@ class CohortToday:
     @cached_property
     def new_at_risk(self) -> list[tuple[User, list[str]]]:
         """At-risk learners nobody has reviewed yet, or with reasons new since their last
-        review (their rows built once, whatever the template asks)."""
+        review (their rows built once, whatever the template asks, with the reasons as the
+        map has them: the list shows their texts)."""
         if self.map is None:
             return []
         found = []
-        rows = list(self.map.at_risk)
+        rows = list(self.map.at_risk_reasons)
         for row, since in zip(rows, self.map.reviews_of(rows), strict=True):
             if not since.reviewed:
                 found.append((row.user, [str(r) for r in row.reasons]))
@@ -341,10 +342,7 @@ def instructor_today(session: DbSession, user_id: int, now: datetime, admin_of: 
     for s in submitted:
         if s.cohort_id is not None:
             by_cohort[s.cohort_id].append(Waiting(s, learners[s.user_id]))
-    essays: dict[int, int] = defaultdict(int)
-    for response in pending_essays(session, ids):
-        if response.attempt.cohort_id is not None:
-            essays[response.attempt.cohort_id] += 1
+    essays = pending_essay_counts(session, ids)
     return [CohortToday(cohort=c, waiting=by_cohort[c.id][:WAITING_SHOWN], waiting_count=len(by_cohort[c.id]),
-                        essays=essays[c.id], map=heat_map(session, c, now) if c.id in teaches else None)
+                        essays=essays.get(c.id, 0), map=heat_map(session, c, now) if c.id in teaches else None)
             for c in cohorts]
