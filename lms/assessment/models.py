@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -168,11 +168,18 @@ def percent_of(score: float | None, max_score: float) -> float | None:
     return round(100 * score / max_score, 2)
 
 
+UNGRADED = "score IS NULL AND answer IS NOT NULL"  # a response ``pending_essays`` may list
+
+
 class Response(Model):
     """The answer to one part of one question in one attempt, saved as it is given."""
 
     __tablename__ = "quiz_responses"
-    __table_args__ = (UniqueConstraint("attempt_id", "version_id", "part"),)
+    # The written answers nobody has graded yet, by attempt (``pending_essays``): a few among
+    # every answer given, which the instructor's home counts on every view.
+    __table_args__ = (UniqueConstraint("attempt_id", "version_id", "part"),
+                      Index("ix_quiz_responses_ungraded", "attempt_id", sqlite_where=text(UNGRADED),
+                            postgresql_where=text(UNGRADED)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id"), index=True)

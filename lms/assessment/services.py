@@ -653,19 +653,33 @@ def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int], points
     return sum(chosen) / len(chosen) if chosen else None
 
 
+def _pending(cohort_ids: list[int]) -> list[ColumnElement[bool]]:
+    """A written answer in a finished attempt of these cohorts that nobody has graded yet."""
+    return [Attempt.cohort_id.in_(cohort_ids), Attempt.submitted_at.is_not(None),
+            Response.score.is_(None), Response.answer.is_not(None)]
+
+
 def pending_essays(session: DbSession, cohort_ids: list[int]) -> list[Response]:
     """Written answers in finished attempts of these cohorts that nobody has graded yet,
     oldest first; a fixed number of statements however many there are."""
     if not cohort_ids:
         return []
     return list(session.scalars(
-        select(Response).join(Attempt)
-        .where(Attempt.cohort_id.in_(cohort_ids), Attempt.submitted_at.is_not(None),
-               Response.score.is_(None), Response.answer.is_not(None))
+        select(Response).join(Attempt).where(*_pending(cohort_ids))
         .order_by(Attempt.submitted_at, Response.id)
         .options(selectinload(Response.version),
                  selectinload(Response.attempt).selectinload(Attempt.user),
                  selectinload(Response.attempt).selectinload(Attempt.quiz))))
+
+
+def pending_essay_counts(session: DbSession, cohort_ids: list[int]) -> dict[int, int]:
+    """How many answers ``pending_essays`` lists, by cohort (those with none left out): one
+    statement, no answer loaded."""
+    if not cohort_ids:
+        return {}
+    query = (select(Attempt.cohort_id, func.count()).select_from(Response).join(Attempt).where(*_pending(cohort_ids))
+             .group_by(Attempt.cohort_id))
+    return {cohort_id: count for cohort_id, count in session.execute(query) if cohort_id is not None}
 
 
 def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
