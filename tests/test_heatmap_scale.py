@@ -20,6 +20,7 @@ from dateutil.relativedelta import relativedelta
 from lms.cohorts.enrolment import cohort_learners, learners_page
 from lms.cohorts.models import Pace
 from lms.competency import services
+from lms.competency.exports import heat_map_rows
 from lms.competency.models import ReasonKind
 from lms.competency.services import Row, compare, heat_map, learners_of
 from lms.database import READING, utcnow
@@ -63,6 +64,25 @@ def key(heat: Any, sort: str, row: Row) -> Any:
     index = [c.code for c in heat.columns].index(sort)
     level = row.levels[index][0]
     return -1.0 if level is None else level
+
+
+def test_the_exports_rows_say_the_complete_rows_reasons_without_reading_their_dates(bigger, monkeypatch) -> None:
+    """A row of the CSV (and JSON) export shows the learner's reasons as texts: it is built
+    as the map's rows are (no overdue item read, no date from the evidence) and says what the
+    complete row says, streamed or not."""
+    cohort = bigger["cohort"]
+    complete = {r.user.email: "; ".join(reason.text for reason in r.reasons) for r in heat_map(db.session, cohort, utcnow()).rows}
+    kinds = {reason.kind for r in heat_map(db.session, cohort, utcnow()).rows for reason in r.reasons}
+    assert {ReasonKind.BEHIND, ReasonKind.BELOW_BAR} <= kinds, kinds
+
+    def unread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an export's rows read no overdue item and no date from the evidence")
+
+    monkeypatch.setattr(services.state, "overdue_items", unread)
+    monkeypatch.setattr(services, "fell_below", unread)
+    for streamed in (False, True):
+        exported = {row[1]: row[-1] for row in heat_map_rows(heat_map(db.session, cohort, utcnow(), streamed=streamed))}
+        assert exported == complete, streamed
 
 
 def test_the_summaries_agree_with_the_rows_built_in_python(bigger) -> None:

@@ -38,9 +38,10 @@ def heat_map_columns(heat: HeatMap) -> list[str]:
 
 
 def heat_map_rows(heat: HeatMap) -> Iterator[list[Any]]:
-    """One row per learner, in the heat map's order, made as they are read (``heat.rows``
-    builds them a chunk of learners at a time)."""
-    for row in heat.rows:
+    """One row per learner, in the heat map's order, made as they are read (``heat.mapped_rows``
+    builds them a chunk of learners at a time, their reasons as the map has them: a row
+    shows their texts)."""
+    for row in heat.mapped_rows:
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
             values += [_level(cell), cell.name]
@@ -139,7 +140,7 @@ class JsonHeatMap(HeatMapExporter):
 
     def stream(self, heat: HeatMap) -> Iterator[str]:
         head, tail = _document_parts(heat)
-        return json_stream(head, "rows", (_row_document(heat, r) for r in heat.rows), tail)
+        return json_stream(head, "rows", (_row_document(heat, r) for r in heat.mapped_rows), tail)
 
 
 EXPORTERS: dict[str, HeatMapExporter] = {e.name: e for e in (CsvHeatMap(), JsonHeatMap())}
@@ -201,7 +202,7 @@ class JsonOrganization(OrganizationExporter):
                 "objectives": [{"code": o.key, "title": o.title, "kind": o.kind} for o in objectives_with_modules(scope.session)],
                 "thresholds": dict(rules.thresholds), "at_risk_below": rules.at_risk_below}
         rows = ({"cohort_id": cohort["id"], "cohort": cohort["name"], **_row_document(heat, row)}
-                for cohort, heat in scope.heat_maps() for row in heat.rows)
+                for cohort, heat in scope.heat_maps() for row in heat.mapped_rows)
         yield from json_stream(head, "rows", rows)
 
 

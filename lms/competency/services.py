@@ -905,9 +905,10 @@ class StreamedRows(Iterable[Row]):
     learners at a time, so nothing else is held for the whole cohort. A learner who left
     between the two reads is skipped."""
 
-    def __init__(self, ctx: _Context, order: SortOrder, descending: bool, at_risk_only: bool) -> None:
+    def __init__(self, ctx: _Context, order: SortOrder, descending: bool, at_risk_only: bool, complete: bool = True) -> None:
         self._ctx = ctx
         self._order, self._descending, self._at_risk_only = order, descending, at_risk_only
+        self._complete = complete
 
     def __iter__(self) -> Iterator[Row]:
         ctx = self._ctx
@@ -917,7 +918,7 @@ class StreamedRows(Iterable[Row]):
             chunk = ids[first:first + ROWS_CHUNK]
             lines = {s.user_id: s for s in learner_summaries(ctx.session, ctx.cohort, ctx.columns, ctx.today, ctx.rules,
                                                              user_ids=list(chunk))}
-            yield from LazyRows(ctx, [lines[uid] for uid in chunk if uid in lines])
+            yield from LazyRows(ctx, [lines[uid] for uid in chunk if uid in lines], self._complete)
 
 
 @dataclass(frozen=True)
@@ -1019,28 +1020,35 @@ class HeatMap:
         """This page of the at-risk list, its rows complete."""
         return [self._page_rows[s.user_id] for s in self.risk_on_page]
 
-    @property
-    def rows(self) -> Iterable[Row]:
-        """Every learner's complete row in the map's order, built in chunks as read (the exports)."""
+    def _every_row(self, at_risk_only: bool, complete: bool) -> Iterable[Row]:
         assert self.context is not None
         if self.streamed:
-            return StreamedRows(self.context, sort_order(self.sort, self.columns)[1], self.descending, at_risk_only=False)
-        return LazyRows(self.context, self.learners_in_order)
+            order = SORTS["risk"] if at_risk_only else sort_order(self.sort, self.columns)[1]
+            return StreamedRows(self.context, order, at_risk_only or self.descending, at_risk_only, complete)
+        return LazyRows(self.context, self.risky if at_risk_only else self.learners_in_order, complete)
+
+    @property
+    def rows(self) -> Iterable[Row]:
+        """Every learner's complete row in the map's order, built in chunks as read."""
+        return self._every_row(at_risk_only=False, complete=True)
+
+    @property
+    def mapped_rows(self) -> Iterable[Row]:
+        """``rows``, each with its reasons as the map has them: what the exports' rows show
+        (the reasons' texts; no overdue item, no date from the evidence: two statements
+        fewer a chunk of learners)."""
+        return self._every_row(at_risk_only=False, complete=False)
 
     @property
     def at_risk(self) -> Iterable[Row]:
         """The learners at risk, complete, the most reasons and days behind first."""
-        assert self.context is not None
-        if self.streamed:
-            return StreamedRows(self.context, SORTS["risk"], descending=True, at_risk_only=True)
-        return LazyRows(self.context, self.risky)
+        return self._every_row(at_risk_only=True, complete=True)
 
     @property
-    def at_risk_reasons(self) -> Sequence[Row]:
+    def mapped_at_risk(self) -> Iterable[Row]:
         """``at_risk``, each row with its reasons as the map has them: what a list of the
         reasons' texts and kinds needs (no overdue item, no date from the evidence)."""
-        assert self.context is not None and not self.streamed
-        return LazyRows(self.context, self.risky, complete=False)
+        return self._every_row(at_risk_only=True, complete=False)
 
     def review_of(self, row: Row) -> SinceReview:
         uid = row.user.id

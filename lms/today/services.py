@@ -304,7 +304,7 @@ class CohortToday:
         if self.map is None:
             return []
         found = []
-        rows = list(self.map.at_risk_reasons)
+        rows = list(self.map.mapped_at_risk)
         for row, since in zip(rows, self.map.reviews_of(rows), strict=True):
             if not since.reviewed:
                 found.append((row.user, [str(r) for r in row.reasons]))
