@@ -1136,9 +1136,9 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     line per learner (``learner_summaries``) and aggregates (``objective_figures``), the
     aggregates when first read (``distributions``, ``funnel``: a caller that lists learners
     only never reads them); only the rows shown are built, when first read (``shown``,
-    ``at_risk_shown``). The at-risk
-    list's rows are complete (overdue items, dates from the evidence), the map's too with
-    ``date_all`` (the map's rows show the reasons' texts only). The order is SQL's
+    ``at_risk_shown``). The at-risk list's rows are complete (overdue items, dates from the
+    evidence), the map's too with ``date_all`` (the map's rows show the reasons' texts
+    only). The order is SQL's
     (``SortOrder.order_by``). ``rows`` and ``at_risk`` build every (at-risk) learner's
     complete row as they are read; with ``streamed`` (an export) no learner's line is held
     at all: the order is read as ids, then lines and rows a chunk at a time
