@@ -31,7 +31,7 @@ from lms.grading.models import GradeAction
 from lms.grading.services import rubric_for, save_grade
 from lms.learning.services import build_schedule
 from lms.progress.completion import learner_progress
-from lms.today.services import TodoKind, instructor_today, learner_today
+from lms.today.services import CohortToday, TodoKind, instructor_today, learner_today
 from lms.web.forms import CachedOptionsSelect
 from lms.web.links import fixed_url
 
@@ -224,6 +224,30 @@ def test_the_instructors_home_builds_the_at_risk_rows_once_and_no_other(course, 
     at_risk = html.split("<h4>Newly at risk</h4>")[1]
     assert all(name in overdue and name in at_risk for name in ("Ann Idle", "Bo Idle", "Cy Idle"))
     assert len(built) == 1 and len(built[0]) == 3, built
+
+
+def test_the_instructors_home_lists_the_first_learners_and_links_the_rest(course, client, make_user, make_cohort,
+                                                                          enrol_learner, login, monkeypatch) -> None:
+    """A cohort of hundreds has hundreds behind: each list shows the first few (the most
+    days behind, the most reasons) and says how many more, linked to where they all are."""
+    monkeypatch.setattr(CohortToday, "SHOWN", 2)
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    for name in ("Ann Idle", "Bo Idle", "Cy Idle"):
+        enrol_learner(cohort, name=name)
+    login(client, teacher)
+    html = page(client.get("/home"))
+    overdue = html.split("<h4>Overdue learners</h4>")[1].split("<h4>")[0]
+    at_risk = html.split("<h4>Newly at risk</h4>")[1].split("</div>")[0]
+    for listed in (overdue, at_risk):
+        shown = re.findall(r"<li><a [^>]*>([^<]+)</a>", listed)
+        assert len(shown) == 2 and set(shown) < {"Ann Idle", "Bo Idle", "Cy Idle"}, shown
+    assert "And 1 more" in overdue and f'href="/cohorts/{cohort.id}/gradebook?show=overdue"' in overdue
+    assert "(3 in all)" in overdue
+    assert "And 1 more" in at_risk and f'href="/cohorts/{cohort.id}/competency#at-risk"' in at_risk
+    monkeypatch.setattr(CohortToday, "SHOWN", 3)
+    html = page(client.get("/home"))
+    assert "And " not in html.split('id="instructor-today"')[1].split("</section>")[0]
 
 
 def test_homes_run_a_fixed_number_of_statements(course, app, client, make_user, make_cohort, enrol_learner, login,

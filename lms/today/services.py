@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache, cached_property
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from sqlalchemy import Executable, bindparam, exists, or_, select
 from sqlalchemy.orm import load_only, selectinload
@@ -279,6 +279,11 @@ class Behind(NamedTuple):
 
 @dataclass(frozen=True)
 class CohortToday:
+    """One cohort on the instructor's home. Its lists of learners show the first ``SHOWN``
+    (the most days behind, the most reasons); the rest are one link away (the gradebook's
+    overdue filter, the heat map's at-risk list): a cohort of hundreds has hundreds behind."""
+
+    SHOWN: ClassVar[int] = 10
     cohort: Cohort
     waiting: list[Waiting]
     waiting_count: int
