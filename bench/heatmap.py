@@ -15,7 +15,9 @@ mastery and the schedule state, then times:
   page            GET /cohorts/<id>/competency through the test client, as the org admin:
                   the server's whole work for the page (request, service, rendering),
                   built (the kept pages emptied before each run) and kept (viewed again
-                  with nothing it shows changed: the cohort's stamp read, the page served)
+                  with nothing it shows changed: the cohort's stamp read, the page served);
+                  and built with the service's share taken out (what the page costs were its
+                  data free: the request, the stamp, the rendering)
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
@@ -68,6 +70,7 @@ from lms import create_app
 from lms.catalog.models import Lesson
 from lms.catalog.services import active_objectives
 from lms.cohorts.models import Cohort, Enrolment
+from lms.competency import views as competency_views
 from lms.competency.services import forget_finished_months, grid_query, heat_map, keep_trend
 from lms.content.services import ContentSource, apply_content
 from lms.database import utcnow
@@ -207,6 +210,43 @@ def timed_get(client: Any, url: str, runs: int, before: Callable[[], None] = lam
     return median_ms(lambda: client.get(url), runs, before), len(statements), len(page.data)
 
 
+def without_service(client: Any, url: str, runs: int, before: Callable[[], None]) -> tuple[float, float]:
+    """The built heat map page with its service's share taken out, and that share (medians, ms).
+    Each view times the page and, within it, the heat map service with everything the page
+    reads of it made (``competency.views._heat_map`` wrapped: the learners' lines, the page's
+    rows, the at-risk list's complete rows and their reviews, the distributions, the funnel).
+    What is left is the request (sign-in, the cohort's stamp read before and checked after)
+    and the rendering: what the page would cost were its data free, the least any design that
+    renders the page on a view can cost."""
+    original = competency_views._heat_map
+    shares: list[float] = []
+
+    def timed(cohort: Cohort) -> Any:
+        started = time.perf_counter()
+        heat = original(cohort)
+        _read = (heat.distributions, heat.funnel, heat.map_lines)
+        for row in heat.at_risk_shown:
+            heat.review_of(row)
+        shares.append((time.perf_counter() - started) * 1000)
+        return heat
+
+    competency_views._heat_map = timed
+    totals: list[float] = []
+    try:
+        for _ in range(runs + 1):  # the first warms up
+            before()
+            started = time.perf_counter()
+            if client.get(url).status_code != 200:
+                raise SystemExit(f"{url} failed with its service wrapped.")
+            totals.append((time.perf_counter() - started) * 1000)
+    finally:
+        competency_views._heat_map = original
+    if len(shares) != len(totals):
+        raise SystemExit(f"{url}: the heat map service was not called once a view.")
+    rest = [total - share for total, share in zip(totals[1:], shares[1:], strict=True)]
+    return statistics.median(rest), statistics.median(shares[1:])
+
+
 def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     client = app.test_client()
     with app.app_context():
@@ -242,6 +282,10 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         page, statements, size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs, kept.clear)
         results.append(("heat map page built, server time (request, service, rendering)", page,
                         f"{page / floor:.1f}x the floor; {statements} SQL statements, {size // 1024} KiB of HTML"))
+        rest, service = without_service(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs, kept.clear)
+        results.append(("heat map page built, its service's share taken out (request, stamp, rendering)", rest,
+                        f"{rest / floor:.1f}x the floor: what a page rendered on the view costs with its data free; "
+                        f"the service's share {service:.1f} ms"))
         last, _n, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=KO1&page=5", runs, kept.clear)
         results.append(("heat map page 5 built, sorted by an objective", last, f"{last / floor:.1f}x the floor"))
         client.get(f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc")  # built and kept: what follows is a view again
