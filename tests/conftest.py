@@ -27,6 +27,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -695,21 +696,43 @@ def page_statements(count_queries: Callable[[Callable[[], Any]], int]) -> Callab
     return run
 
 
+# The files that take longest (10 s and more in a run on either database, by ``--durations``),
+# longest first. pytest-xdist hands a worker a whole file at a time, in the collection's
+# order (``--no-loadscope-reorder``: its own order puts the files with the most tests
+# first, and so these, a few long tests each, last): sent first, they no longer leave one
+# worker finishing a 30-45 s file while the other waits (about a minute of a run).
+LONGEST_FIRST = (
+    "browser/test_browser_crawl.py", "test_two_nodes.py", "test_xss_corpus.py", "test_demo.py", "test_team_demo.py",
+    "test_xapi.py", "test_schedule.py", "browser/test_browser_teams.py", "test_content_reload.py", "test_quizzes.py",
+    "test_faults.py", "test_explain.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Within each file, the tests on the shipped curriculum (``loaded``) run after the
+    """Files in the order workers take them: ``LONGEST_FIRST``, then the rest by their number
+    of tests, the most first (pytest-xdist's own order), each in its written order.
+    Within each file, the tests on the shipped curriculum (``loaded``) run after the
     others, each group in its written order. Alternating between empty tables and the
     curriculum cost a restore of the curriculum each way (about 560 a PostgreSQL run); now
     a test after another on the curriculum rewrites only the tables that one changed.
     Every worker sorts the same way, so pytest-xdist sees the same collection everywhere."""
+    tests = Path(__file__).parent
     files: dict[Path, int] = {}
     for item in items:
         files.setdefault(item.path, len(files))
+    counts = Counter(item.path for item in items)
+
+    def first(path: Path) -> int:
+        name = path.relative_to(tests).as_posix() if path.is_relative_to(tests) else ""
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    rank = {path: (first(path), -counts[path], files[path]) for path in files}
 
     def on_curriculum(item: pytest.Item) -> bool:
         names = getattr(item, "fixturenames", ())
         return "loaded" in names and "content_dir" not in names
 
-    items.sort(key=lambda item: (files[item.path], on_curriculum(item)))
+    items.sort(key=lambda item: (rank[item.path], on_curriculum(item)))
 
 
 # --------------------------------------------------------------------------- passwords
