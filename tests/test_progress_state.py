@@ -11,11 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
 from sqlalchemy import select
 
 from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.catalog import revision
 from lms.catalog.models import Lesson, Objective
 from lms.cohorts import views as cohort_views
 from lms.cohorts.enrolment import move_learner
@@ -139,6 +141,44 @@ def test_each_event_rewrites_the_learners_state_and_nothing_on_a_rollback(learne
     db.session.commit()
     assert {c for _d, _due, c in kept(user.id).values()} == {learner["other"].id}
     assert rebuilt_equals_kept()
+
+
+def test_a_learners_rows_rewritten_read_the_objectives_once_a_content_revision(learner: dict[str, Any]) -> None:
+    """An event rewrites a learner's rows; when each objective closes for them comes from the
+    objectives and their modules, which this process keeps for the content revision: read
+    once, then not again until the content changes (and afresh in the transaction that
+    changes it)."""
+    user, now = learner["user"], utcnow()
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    def rewritten() -> list[str]:
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            state.refresh(db.session, [user.id], now)
+            db.session.flush()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        return [s for s in statements if re.search(r"\bFROM objectives\b", s)]
+
+    before = state.stored_rows(db.session)
+    rewritten()
+    db.session.commit()
+    assert rewritten() == []  # kept for this revision
+    db.session.commit()
+    assert state.stored_rows(db.session) == before
+
+    revision.bump(db.session)  # the content changes in this transaction: read afresh, twice
+    assert rewritten() and rewritten()
+    db.session.commit()
+    assert rewritten()  # the new revision's first read
+    db.session.commit()
+    assert rewritten() == []
+    db.session.commit()
+    assert state.stored_rows(db.session) == before
 
 
 def test_a_reader_sees_changes_made_earlier_in_its_unit_of_work(learner: dict[str, Any]) -> None:

@@ -451,7 +451,7 @@ def objectives_with_modules(session: DbSession) -> list[Objective]:
     """The active objectives in order, with their modules and the modules' phases: kept in
     this process for the content revision (``lms.catalog.revision``: detached, read only;
     3 statements when first read for a revision)."""
-    return cached(session, "competency.objectives", state.active_objectives_with_modules)
+    return state.kept_objectives(session)
 
 
 def learners_of(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, list[User]]:

@@ -37,6 +37,7 @@ from sqlalchemy import case, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, selectinload
 
 from lms.catalog.models import Module, Objective
+from lms.catalog.revision import cached
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
 from lms.coursework.sharing import groups_of, learner_ids
@@ -308,6 +309,14 @@ def active_objectives_with_modules(session: DbSession) -> list[Objective]:
         .options(selectinload(Objective.modules).selectinload(Module.phases))))
 
 
+def kept_objectives(session: DbSession) -> list[Objective]:
+    """``active_objectives_with_modules``, kept in this process for the content revision
+    (``lms.catalog.revision.cached``: detached, read only; read afresh in a transaction that
+    changed the content): every learner's rows written (an event) read them, and the heat
+    map's columns."""
+    return cached(session, "progress.objectives", active_objectives_with_modules)
+
+
 def objective_rows(cohort: Cohort, learner: LearnerProgress, objectives: Sequence[Objective],
                    cache: dict[Timeline, dict[int, date | None]]) -> list[dict[str, Any]]:
     """When each active objective closes for the learner: on the cohort's dates, or on their
@@ -328,7 +337,7 @@ def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datet
     """Compute and insert the rows of (user id, cohort id) pairs, ``CHUNK`` learners at a time."""
     pairs = sorted(enrolments)
     cohorts = {c.id: c for c in session.scalars(select(Cohort).where(Cohort.id.in_({c for _u, c in pairs})))} if pairs else {}
-    objectives = active_objectives_with_modules(session) if pairs else []
+    objectives = kept_objectives(session) if pairs else []
     closings: dict[Timeline, dict[int, date | None]] = {}
     written = 0
     for chunk in _chunks(pairs, CHUNK):
