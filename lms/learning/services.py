@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -43,7 +44,11 @@ PACES = {Pace.CATCH_UP: "Catch-up: the missed months compressed into a catch-up 
          Pace.OWN_START: "Own start: the program's pace from the joining day"}
 
 
+@lru_cache(maxsize=4096)
 def month_opens_on(start: date, month: int) -> date:
+    """The day ``month`` of a program started on ``start`` opens. A pure function asked for
+    hundreds of times an event (every item's dates of a learner's schedule), and relativedelta's
+    arithmetic is slow: kept for the starts seen (cohorts' and late joiners' own)."""
     return start + relativedelta(months=month - 1)
 
 
