@@ -181,6 +181,27 @@ def test_a_learners_rows_rewritten_read_the_objectives_once_a_content_revision(l
     assert state.stored_rows(db.session) == before
 
 
+def test_a_learners_rows_are_written_in_one_insert_a_table(learner: dict[str, Any]) -> None:
+    """Every row of a table written with the same columns (NULLs included), so a learner's
+    items, some of them without a module (a level's exam and portfolio), go in one statement."""
+    user = learner["user"]
+    inserts: list[str] = []
+
+    def record(*args: Any) -> None:
+        if args[2].lstrip().upper().startswith("INSERT"):
+            inserts.append(args[2].split("(")[0].split()[-1])
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        state.refresh(db.session, [user.id], utcnow())
+        db.session.flush()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    items = db.session.scalars(select(ProgressItem).where(ProgressItem.user_id == user.id)).all()
+    assert any(i.module_id is None for i in items) and any(i.module_id is not None for i in items)
+    assert sorted(inserts) == ["progress_items", "progress_learners", "progress_levels", "progress_objectives"]
+
+
 def test_a_reader_sees_changes_made_earlier_in_its_unit_of_work(learner: dict[str, Any]) -> None:
     cohort, user = learner["cohort"], learner["user"]
     today = utcnow().date()

@@ -357,7 +357,9 @@ def _write(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datet
                   (ProgressLearner, [line for *_rows, line in kept]))
         for model, rows in tables:
             for batch in _chunks(rows, BATCH):
-                session.execute(insert(model), list(batch))
+                # NULLs written, not left out: every row has the same columns, so a batch is one
+                # statement (an item without a module had split a learner's items into seven)
+                session.execute(insert(model).execution_options(render_nulls=True), list(batch))
         written += len(tables[0][1])
     return written
 
