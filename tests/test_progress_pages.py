@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from lms.assessment.models import Attempt, Quiz
@@ -193,6 +194,24 @@ def test_overdue_lists_unfinished_past_due_work_with_days(month6, client_for) ->
     assert progress.opens_next[0].title in section(html, "opens-next")
     home = text(client_for(month6["learner"]).get("/home"))
     assert 'class="button secondary" href="/progress"' in home and 'href="/progress/competency"' in home
+
+
+def test_each_level_lists_every_item_ticked_when_done_with_its_due_date(month6, client_for) -> None:
+    cohort, learner = month6["cohort"], month6["learner"]
+    work = next(i for i in learner_progress(db.session, cohort, learner.id, utcnow()).level_status("foundation").parts[0].items
+                if i.kind == "assignment")
+    release_grade(cohort, learner, month6["teacher"], work.key)
+    progress = learner_progress(db.session, cohort, learner.id, utcnow())
+    html = text(client_for(learner).get("/progress"))
+    for status in progress.levels:
+        listed = re.findall(r"<li>([✓○]) (.*?)</li>", section(html, f"level-{status.level.key}").split("<summary>")[1], re.S)
+        items = [i for part in status.parts for i in part.items] + [i for i in (status.exam, status.portfolio) if i]
+        assert [mark for mark, _rest in listed] == ["✓" if i.done else "○" for i in items]
+        for (_mark, rest), item in zip(listed, items, strict=True):
+            assert rest.endswith(f"· due {item.due_on:%d %b %Y}</span>") and str(escape(item.title)) in rest
+            assert (f'href="/{"lessons" if item.kind == "lesson" else "quizzes" if item.kind in ("quiz", "exam") else "assignments"}/'
+                    in rest) == (item.opens_on <= progress.today)
+    assert any(i.done for i in progress.items) and not all(i.done for i in progress.items)
 
 
 def test_staff_do_not_get_a_read_button(month6, client_for, make_user) -> None:

@@ -21,7 +21,7 @@ from lms.extensions import db
 from lms.progress import content as _content  # noqa: F401 - registers the mastery policy content section
 from lms.progress import evidence as _evidence  # noqa: F401 - turns quiz, grade and peer results into evidence
 from lms.progress import services
-from lms.progress.completion import Item, learner_progress
+from lms.progress.completion import Item, LevelStatus, learner_progress
 from lms.progress.forms import RatingForm, ReadForm
 from lms.progress.models import ItemKind
 from lms.web.forms import labelled_choices
@@ -62,6 +62,18 @@ def item_link(item: Item, today: date) -> Markup:
     if item.detail:
         html += f' <span class="muted small">· {escape(item.detail)}</span>'
     return Markup(html)  # noqa: S704 - every value in it is escaped above (labels are the constants of ITEM_PAGES)
+
+
+@bp.app_template_global("progress_level_items")
+def level_items(status: LevelStatus, today: date) -> Markup:
+    """Every item of a level as a progress page lists it under "Everything in this level":
+    done or not, the item (``item_link``) and when it is due; its modules' items, then its
+    exam and portfolio. Made in Python: a learner's year is some 130 items, each a call of
+    the template's loop and macros."""
+    items = [item for part in status.parts for item in part.items]
+    items += [item for item in (status.exam, status.portfolio) if item is not None]
+    return Markup("".join(f'      <li>{"✓" if item.done else "○"} {item_link(item, today)} '  # noqa: S704 - item_link escapes
+                          f'<span class="muted small">· due {item.due_on:%d %b %Y}</span></li>\n' for item in items))
 
 
 @bp.app_template_global("lesson_read")
