@@ -123,6 +123,9 @@ class Config:
         # PAGE_CACHE_SIZE of them (0: never kept), each for at most PAGE_CACHE_SECONDS.
         self.PAGE_CACHE_SIZE = _number("PAGE_CACHE_SIZE", 2048, int, zero=True)
         self.PAGE_CACHE_SECONDS = _number("PAGE_CACHE_SECONDS", 900.0, float)
+        # ... and shared by every process of every node through this Redis (by default REDIS_URL's;
+        # empty: each process keeps its own only): a page built by one is served by the others.
+        self.PAGE_CACHE_REDIS_URL = os.environ.get("PAGE_CACHE_REDIS_URL", self.REDIS_URL)
         # Python's cyclic garbage collector runs each time this many more objects were made than
         # freed (its default, 700, made pages that read thousands of rows, a 500-learner cohort's
         # gradebook or trend, spend about half their time collecting: bench/README.md). 0: Python's.

@@ -33,22 +33,33 @@ statement, one round trip to the database.
 
 Per process (a gunicorn worker), bounded (``PAGE_CACHE_SIZE`` pages, 0 turns it off) and
 expiring (``PAGE_CACHE_SECONDS``); nothing to invalidate across nodes, since the stamp is
-read from the shared database on every view."""
+read from the shared database on every view. With ``PAGE_CACHE_REDIS_URL`` (by default
+``REDIS_URL``) a page is also shared (``SharedPages``): one that a process does not hold is
+looked for in Redis before it is built, so a page is built once for every process of every
+node, not once in each (under a load balancer a learner's next views land on other workers).
+Shared pages are keyed on the code's version and the secret key as well: nodes running
+another release, or another deployment on the same Redis, never serve each other's."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import re
 import threading
-import uuid
+import time
+import zlib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cachetools import TTLCache
 from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import generate_csrf
+from redis import Redis, RedisError
 from sqlalchemy import (
     JSON,
     ColumnExpressionArgument,
@@ -81,7 +92,8 @@ INPUTS_KEY = "lms.page_inputs"
 COHORT_INPUTS_KEY = "lms.cohort_page_inputs"
 VIEWER_INPUTS_KEY = "lms.viewer_page_inputs"
 CACHE_KEY = "lms.page_cache"
-CSRF_MARK = f"csrf-mark-{uuid.uuid4().hex}"  # never in a page by chance
+SHARED_PREFIX = "lms:page:"  # the shared pages' Redis keys
+PACKAGE = Path(__file__).resolve().parent.parent  # lms/: its files make the code's version
 QUARTER_HOUR = 15 * 60
 PARAMETERS = ("subject_id", "now")  # the stamp's parameters: whose page (a learner, a cohort) and the time
 # g: (the request's WSGI environ, learner id, now, Stamp) read in the signed-in user's statement. The environ
@@ -202,16 +214,94 @@ def _summary_row(element: Summary, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(ROW({compiler.process(element.clauses, **kw)}) AS TEXT)"
 
 
+def code_version(package: Path = PACKAGE) -> str:
+    """A digest of every file of the ``lms`` package (code, templates, static files): what a
+    page's HTML depends on besides its data, which its stamp covers."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class SharedPages:
+    """Pages kept in Redis for every process of every node, compressed, each expiring with
+    ``PAGE_CACHE_SECONDS``. A page's Redis key is an HMAC, under the secret key, of the code's
+    version (``code_version``, read at the first use) and the page's key in the process (its
+    ``repr``: plain values, the same in every process). Redis failing (down, slow: a quarter
+    of a second at most) is a miss and a warning, and it is not asked again for
+    ``retry_after`` seconds: the page is built as if nothing were shared."""
+
+    def __init__(self, url: str, seconds: float, secret: str, retry_after: float = 30.0) -> None:
+        self.url = url
+        self._redis = Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        self._seconds = max(int(seconds), 1)
+        self._secret = secret.encode()
+        self._version: str | None = None
+        self._retry_after = retry_after
+        self._down_until = 0.0
+        self.hits = 0
+        self.misses = 0
+
+    def name_of(self, key: Hashable) -> str | None:
+        """The page's Redis key; None for a key that names an object by its address (another
+        process could have another object there)."""
+        text = repr(key)
+        if " at 0x" in text:
+            return None
+        if self._version is None:
+            self._version = code_version()
+        return SHARED_PREFIX + hmac.new(self._secret, f"{self._version}\n{text}".encode(), hashlib.sha256).hexdigest()
+
+    def _usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        self._down_until = time.monotonic() + self._retry_after
+        logging.getLogger("lms.page_cache").warning(
+            "Redis at %s failed (%s): pages are not shared for %g s", self.url, exc, self._retry_after)
+
+    def get(self, key: Hashable) -> str | None:
+        name = self.name_of(key)
+        if name is None or not self._usable():
+            return None
+        try:
+            found = self._redis.get(name)
+        except RedisError as exc:
+            self._failed(exc)
+            return None
+        if not isinstance(found, bytes):  # None: not there (bytes otherwise: no decode_responses)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return zlib.decompress(found).decode()
+
+    def put(self, key: Hashable, page: str) -> None:
+        name = self.name_of(key)
+        if name is None or not self._usable():
+            return
+        try:
+            self._redis.set(name, zlib.compress(page.encode(), 1), ex=self._seconds)
+        except RedisError as exc:
+            self._failed(exc)
+
+
 class PageCache:
     """Rendered pages by key, bounded and expiring; safe across a process's threads. The
-    stamp's statement is built at its first use, once every feature has added its inputs."""
+    stamp's statement is built at its first use, once every feature has added its inputs.
+    ``shared``: the pages of every process (``SharedPages``), when configured. A kept page
+    holds ``mark`` where its CSRF token was: made from the secret key, so the same in every
+    process (a shared page's is put back by the process serving it) and never in a page by
+    chance."""
 
-    def __init__(self, size: int, seconds: float, inputs: dict[Scope, list[PageInput]]) -> None:
+    def __init__(self, size: int, seconds: float, inputs: dict[Scope, list[PageInput]], secret: str = "",
+                 shared: SharedPages | None = None) -> None:
         self._pages: TTLCache[Hashable, str] = TTLCache(maxsize=max(size, 1), ttl=seconds)
         self._lock = threading.Lock()
         self._inputs = inputs
         self._queries: dict[Scope, StampQuery] = {}
         self.enabled = size > 0
+        self.shared = shared if self.enabled else None
+        self.mark = "csrf-mark-" + hmac.new(secret.encode(), b"lms.page_cache.csrf", hashlib.sha256).hexdigest()[:32]
         self.hits = 0
         self.misses = 0
 
@@ -416,20 +506,29 @@ def cached_page(db_session: DbSession, page: str, viewer: Viewer, now: datetime,
            quarter_hour(now), stamp.values)
     token = generate_csrf()
     kept = cache.get(key)
+    if kept is None and cache.shared is not None:
+        kept = cache.shared.get(key)  # built by another process
+        if kept is not None:
+            cache.put(key, kept)
     if kept is not None:
-        return kept.replace(CSRF_MARK, token)
+        return kept.replace(cache.mark, token)
     html = render()
     # Kept only if nothing was flashed while rendering and the stamp still holds: each
     # statement sees what is committed when it starts, so a write committed between the
     # stamp and the page's reads would otherwise be kept under the stamp from before it (and
     # served again should the data come back to that state).
     if "_flashes" not in session and still_holds(db_session, query, subject, now, stamp):
-        cache.put(key, html.replace(token, CSRF_MARK))
+        marked = html.replace(token, cache.mark)
+        cache.put(key, marked)
+        if cache.shared is not None:
+            cache.shared.put(key, marked)
     return html
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[CACHE_KEY] = PageCache(int(app.config.get("PAGE_CACHE_SIZE", 2048)),
-                                          float(app.config.get("PAGE_CACHE_SECONDS", 900)),
+    seconds, secret = float(app.config.get("PAGE_CACHE_SECONDS", 900)), str(app.config.get("SECRET_KEY") or "")
+    url = str(app.config.get("PAGE_CACHE_REDIS_URL") or "")
+    app.extensions[CACHE_KEY] = PageCache(int(app.config.get("PAGE_CACHE_SIZE", 2048)), seconds,
                                           {Scope.LEARNER: app.extensions.setdefault(INPUTS_KEY, []),
-                                           Scope.COHORT: app.extensions.setdefault(COHORT_INPUTS_KEY, [])})
+                                           Scope.COHORT: app.extensions.setdefault(COHORT_INPUTS_KEY, [])},
+                                          secret, SharedPages(url, seconds, secret) if url else None)
