@@ -17,7 +17,9 @@ mastery and the schedule state, then times:
                   built (the kept pages emptied before each run) and kept (viewed again
                   with nothing it shows changed: the cohort's stamp read, the page served);
                   and built with the service's share taken out (what the page costs were its
-                  data free: the request, the stamp, the rendering)
+                  data free: the request, the stamp, the rendering); and served from another
+                  process's page through Redis (--redis-url, PAGE_CACHE_REDIS_URL: a process
+                  that does not hold the page finds it there instead of building it)
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
@@ -60,6 +62,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_migrate import upgrade
@@ -83,7 +86,7 @@ from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
 from lms.progress.services import mark_read, rebuild
 from lms.progress.sources import SOURCES
 from lms.sections import parse_curriculum
-from lms.web.page_cache import Scope, cache_of, read_stamp
+from lms.web.page_cache import SHARED_PREFIX, Scope, SharedPages, cache_of, read_stamp
 
 PG_SCHEMA = "lms_bench_heatmap"
 ORG_ADMIN = "orgadmin@demo.lms"
@@ -247,7 +250,31 @@ def without_service(client: Any, url: str, runs: int, before: Callable[[], None]
     return statistics.median(rest), statistics.median(shares[1:])
 
 
-def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
+def from_another_process(app: Flask, client: Any, url: str, runs: int, redis_url: str) -> tuple[float, int]:
+    """The page at ``url`` as a process that does not hold it is served it from Redis, where
+    another process put it (``lms.web.page_cache.SharedPages``): the app's own pages emptied
+    before each view, its shared pages on ``redis_url`` for the length of the measure (the
+    benchmark's own Redis database: its shared pages are deleted after)."""
+    kept = cache_of(app)
+    shared = SharedPages(redis_url, 900, str(app.config["SECRET_KEY"]))
+    kept.shared = shared
+    try:
+        kept.clear()
+        client.get(url)  # built, kept in the process and in Redis
+        ms, statements, _size = timed_get(client, url, runs, kept.clear)
+        if shared.hits < runs:
+            raise SystemExit(f"{url} was not served from Redis ({shared.hits} of {runs + 1} views).")
+        return ms, statements
+    finally:
+        kept.shared = None
+        connection = redis.Redis.from_url(redis_url)
+        names = list(connection.scan_iter(f"{SHARED_PREFIX}*"))
+        if names:
+            connection.delete(*names)
+        connection.close()
+
+
+def measure(app: Flask, cohort_id: int, runs: int, redis_url: str = "") -> list[Result]:
     client = app.test_client()
     with app.app_context():
         response = client.post("/login", data={"email": ORG_ADMIN, "password": DEMO_PASSWORD})
@@ -292,6 +319,11 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
         again, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs)
         results.append(("heat map page kept (nothing it shows changed: its stamp read)", again,
                         f"{again / floor:.1f}x the floor; {statements} SQL statements"))
+        if redis_url:
+            shared, statements = from_another_process(app, client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc",
+                                                      runs, redis_url)
+            results.append(("heat map page served from another process's (shared through Redis)", shared,
+                            f"{shared / floor:.1f}x the floor; {statements} SQL statements"))
         stamp = kept.query(Scope.COHORT)
         results.append(("  of which the stamp (one statement)", median_ms(
             lambda: read_stamp(db.session, stamp, cohort_id, utcnow()), runs), ""))
@@ -386,14 +418,14 @@ def lesson_reads_kept(cohort_id: int, now: datetime, learners: int = 100) -> tup
     return unchanged, reads
 
 
-def run(url: str, workdir: Path, learners: int, evidence: int, runs: int) -> list[Result]:
+def run(url: str, workdir: Path, learners: int, evidence: int, runs: int, redis_url: str = "") -> list[Result]:
     # the garbage collector's threshold a server runs with (the testing configuration keeps Python's)
     collector = DevelopmentConfig(workdir / "instance").GC_FIRST_GENERATION
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url, "GC_FIRST_GENERATION": collector},
                      instance_path=workdir / "instance")
     try:
         cohort_id = build(app, learners, evidence)
-        return measure(app, cohort_id, runs)
+        return measure(app, cohort_id, runs, redis_url)
     finally:
         with app.app_context():
             db.session.remove()
@@ -407,16 +439,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each measure (default 7)")
     parser.add_argument("--database-url", default=None,
                         help="also run on this PostgreSQL database (a private schema is created and dropped)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9",
+                        help="a Redis database through which the heat map is also served as another process "
+                             "would be (PAGE_CACHE_REDIS_URL; its shared pages are deleted after; '' skips it)")
     args = parser.parse_args(argv)
     columns: dict[str, list[Result]] = {}
     workdir = Path(tempfile.mkdtemp(prefix="lms-bench-"))
     try:
         say("SQLite ...")
-        columns["SQLite"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, args.learners, args.evidence, args.runs)
+        columns["SQLite"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, args.learners, args.evidence, args.runs,
+                                args.redis_url)
         if args.database_url:
             say("PostgreSQL ...")
             try:
-                columns["PostgreSQL"] = run(pg_url(args.database_url), workdir, args.learners, args.evidence, args.runs)
+                columns["PostgreSQL"] = run(pg_url(args.database_url), workdir, args.learners, args.evidence, args.runs,
+                                            args.redis_url)
             finally:
                 drop_pg_schema(args.database_url)
     finally:
