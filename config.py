@@ -29,6 +29,14 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _redis_url(name: str, default: str) -> str:
+    """A Redis URL from the environment (empty: none), refused at start when it is not one."""
+    value = os.environ.get(name, default).strip()
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise RuntimeError(f"{name}={value!r}: a Redis URL starts with redis://, rediss:// or unix://")
+    return value
+
+
 N = TypeVar("N", int, float)
 
 
@@ -125,7 +133,7 @@ class Config:
         self.PAGE_CACHE_SECONDS = _number("PAGE_CACHE_SECONDS", 900.0, float)
         # ... and shared by every process of every node through this Redis (by default REDIS_URL's;
         # empty: each process keeps its own only): a page built by one is served by the others.
-        self.PAGE_CACHE_REDIS_URL = os.environ.get("PAGE_CACHE_REDIS_URL", self.REDIS_URL)
+        self.PAGE_CACHE_REDIS_URL = _redis_url("PAGE_CACHE_REDIS_URL", self.REDIS_URL)
         # Python's cyclic garbage collector runs each time this many more objects were made than
         # freed (its default, 700, made pages that read thousands of rows, a 500-learner cohort's
         # gradebook or trend, spend about half their time collecting: bench/README.md). 0: Python's.

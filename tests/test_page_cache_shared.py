@@ -189,3 +189,11 @@ def test_a_redis_that_does_not_answer_costs_a_warning_not_a_page(world: Learner,
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_redis_url_that_is_not_one_is_refused_at_start(make_app, monkeypatch) -> None:
+    monkeypatch.setenv("PAGE_CACHE_REDIS_URL", "127.0.0.1:6379")
+    with pytest.raises(RuntimeError, match="PAGE_CACHE_REDIS_URL='127.0.0.1:6379': a Redis URL starts with redis://"):
+        make_app()
+    monkeypatch.setenv("PAGE_CACHE_REDIS_URL", "")  # empty: each process keeps its own pages
+    assert cache_of(make_app()).shared is None
