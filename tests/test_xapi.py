@@ -70,7 +70,10 @@ def _ralph_python() -> Path:
     """Ralph's venv, made (bounded in time) when missing."""
     python = RALPH_VENV / "bin" / "python"
     check = [str(python), "-c", "import ralph.api, bcrypt, uvicorn, requests"]
-    if python.exists() and subprocess.run(check, capture_output=True, timeout=60).returncode == 0:
+    # ralph.api picks its backend at import (Elasticsearch unless told): without this the check
+    # failed on a complete venv, and every run reinstalled it (a few seconds, more under load).
+    env = {**os.environ, "RALPH_RUNSERVER_BACKEND": "fs"}
+    if python.exists() and subprocess.run(check, capture_output=True, timeout=60, env=env).returncode == 0:
         return python
     subprocess.run([sys.executable, "-m", "venv", str(RALPH_VENV)], check=True, timeout=120)
     subprocess.run([str(python), "-m", "pip", "install", "-q", *RALPH_PACKAGES], check=True, timeout=600)
