@@ -117,7 +117,7 @@ class Config:
         self.XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
         self.XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")
         self.XAPI_HOMEPAGE = os.environ.get("XAPI_HOMEPAGE", "")
-        redis_url = os.environ.get("REDIS_URL")
+        redis_url = _redis_url("REDIS_URL", "")
         self.RATELIMIT_STORAGE_URI = redis_url or "memory://"
         # Production refuses to start with several workers on in-memory limits unless this is set.
         self.ALLOW_IN_MEMORY_LIMITS = os.environ.get("ALLOW_IN_MEMORY_LIMITS", "").lower() in {"1", "true", "yes"}

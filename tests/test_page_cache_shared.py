@@ -197,3 +197,7 @@ def test_a_redis_url_that_is_not_one_is_refused_at_start(make_app, monkeypatch) 
         make_app()
     monkeypatch.setenv("PAGE_CACHE_REDIS_URL", "")  # empty: each process keeps its own pages
     assert cache_of(make_app()).shared is None
+    monkeypatch.delenv("PAGE_CACHE_REDIS_URL")
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")  # the one it defaults to: named as itself
+    with pytest.raises(RuntimeError, match="REDIS_URL='localhost:6379': a Redis URL starts with redis://"):
+        make_app()
