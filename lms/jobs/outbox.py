@@ -20,7 +20,6 @@ is not delivered there stays due, and the feature's cron command retries it."""
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,38 +30,19 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import requests
 from flask import Flask, Response, current_app, g
-from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 
 from lms.database import DbSession, unit_of_work, utcnow
 from lms.extensions import db
+from lms.redis_link import RedisLink
 
 ERROR_LENGTH = 2000  # of the last error kept on a row
 REDIS_KEY = "lms.mail.redis"
 
 
 # --------------------------------------------------------------------------- Redis
-
-
-class RedisLink:
-    """The app's Redis connection for jobs, with short timeouts; after a failure it is not
-    tried again for ``retry_after`` seconds (requests meanwhile fall back at once)."""
-
-    def __init__(self, url: str, retry_after: float) -> None:
-        self.url = url
-        self.retry_after = retry_after
-        self.connection = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-        self.down_until = 0.0
-
-    def usable(self) -> bool:
-        return time.monotonic() >= self.down_until
-
-    def failed(self, exc: Exception) -> None:
-        self.down_until = time.monotonic() + self.retry_after
-        logging.getLogger("lms.mail").warning("Redis at %s is unreachable (%s): jobs run in this process instead",
-                                              self.url, exc)
 
 
 def redis_link(app: Flask) -> RedisLink | None:
@@ -72,7 +52,8 @@ def redis_link(app: Flask) -> RedisLink | None:
         return None
     link: RedisLink | None = app.extensions.get(REDIS_KEY)
     if link is None or link.url != url:
-        link = app.extensions[REDIS_KEY] = RedisLink(url, float(app.config.get("REDIS_RETRY_AFTER", 30)))
+        link = app.extensions[REDIS_KEY] = RedisLink(url, float(app.config.get("REDIS_RETRY_AFTER", 30)),
+                                                     "jobs run in this process instead", "lms.mail")
     return link
 
 

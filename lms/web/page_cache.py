@@ -44,10 +44,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 import threading
-import time
 import zlib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,7 +57,7 @@ from typing import Any
 from cachetools import TTLCache
 from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import generate_csrf
-from redis import Redis, RedisError
+from redis import RedisError
 from sqlalchemy import (
     JSON,
     ColumnExpressionArgument,
@@ -87,6 +85,7 @@ from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.types import TypeEngine
 
 from lms.database import DbSession, UTCDateTime
+from lms.redis_link import RedisLink
 
 INPUTS_KEY = "lms.page_inputs"
 COHORT_INPUTS_KEY = "lms.cohort_page_inputs"
@@ -229,16 +228,14 @@ class SharedPages:
     version (``code_version``, read at the first use) and the page's key in the process (its
     ``repr``: plain values, the same in every process). Redis failing (down, slow: a quarter
     of a second at most) is a miss and a warning, and it is not asked again for
-    ``retry_after`` seconds: the page is built as if nothing were shared."""
+    ``retry_after`` seconds (``RedisLink``): the page is built as if nothing were shared."""
 
     def __init__(self, url: str, seconds: float, secret: str, retry_after: float = 30.0) -> None:
-        self.url = url
-        self._redis = Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        self.link = RedisLink(url, retry_after, "pages are not shared meanwhile", "lms.page_cache",
+                              connect_timeout=0.25, timeout=0.25)
         self._seconds = max(int(seconds), 1)
         self._secret = secret.encode()
         self._version: str | None = None
-        self._retry_after = retry_after
-        self._down_until = 0.0
         self.hits = 0
         self.misses = 0
 
@@ -252,22 +249,14 @@ class SharedPages:
             self._version = code_version()
         return SHARED_PREFIX + hmac.new(self._secret, f"{self._version}\n{text}".encode(), hashlib.sha256).hexdigest()
 
-    def _usable(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def _failed(self, exc: Exception) -> None:
-        self._down_until = time.monotonic() + self._retry_after
-        logging.getLogger("lms.page_cache").warning(
-            "Redis at %s failed (%s): pages are not shared for %g s", self.url, exc, self._retry_after)
-
     def get(self, key: Hashable) -> str | None:
         name = self.name_of(key)
-        if name is None or not self._usable():
+        if name is None or not self.link.usable():
             return None
         try:
-            found = self._redis.get(name)
+            found = self.link.connection.get(name)
         except RedisError as exc:
-            self._failed(exc)
+            self.link.failed(exc)
             return None
         if not isinstance(found, bytes):  # None: not there (bytes otherwise: no decode_responses)
             self.misses += 1
@@ -277,12 +266,12 @@ class SharedPages:
 
     def put(self, key: Hashable, page: str) -> None:
         name = self.name_of(key)
-        if name is None or not self._usable():
+        if name is None or not self.link.usable():
             return
         try:
-            self._redis.set(name, zlib.compress(page.encode(), 1), ex=self._seconds)
+            self.link.connection.set(name, zlib.compress(page.encode(), 1), ex=self._seconds)
         except RedisError as exc:
-            self._failed(exc)
+            self.link.failed(exc)
 
 
 class PageCache:
