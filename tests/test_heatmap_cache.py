@@ -4,10 +4,12 @@ instead of its build. It is never stale: after each kind of change the heat map 
 (a quiz scored, work graded, an extension, a learner enrolled or renamed, a review
 recorded, the cohort renamed, mastery rewritten by another process behind the ORM, the
 curriculum), the page served from the cache equals the page built afresh and differs from
-the page before. Each sort, filter and page is kept apart."""
+the page before; so after mastery alone is written (plain SQL from another process, a row
+removed, a rebuild from corrected evidence). Each sort, filter and page is kept apart."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +26,11 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import notify
-from lms.progress.models import ProgressLearner
+from lms.progress.models import Mastery, MasteryMark, MasteryMethodName, ProgressLearner
 from lms.progress.services import mark_read
+from lms.progress.services import rebuild as rebuild_mastery
 from lms.web.page_cache import WRITE_MARKS, cache_of
+from tests.test_concurrency import race
 from tests.test_page_cache import Learner, body, cohort_renamed, grade_released, learner_renamed, override_granted, take_quiz
 
 
@@ -44,16 +48,21 @@ def url(world: Learner, query: str = "") -> str:
     return f"/cohorts/{world.cohort.id}/competency{query}"
 
 
+def plain_sql(statement: str, **values: Any) -> None:
+    """``statement`` run and committed by another process: no session event sees it."""
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with other.begin() as conn:
+            conn.execute(sa.text(statement), values)
+    finally:
+        other.dispose()
+
+
 def mastery_behind_the_orm(world: Learner) -> None:
     """Another process rewrites the learner's mastery with plain SQL: no session event sees it."""
     take_quiz(world)
     db.session.commit()
-    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
-    try:
-        with other.begin() as conn:
-            conn.execute(sa.text("UPDATE mastery SET level = 0.5 WHERE user_id = :id"), {"id": world.learner.id})
-    finally:
-        other.dispose()
+    plain_sql("UPDATE mastery SET level = 0.5 WHERE user_id = :id", id=world.learner.id)
 
 
 def objective_renamed(world: Learner) -> None:
@@ -100,6 +109,73 @@ def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, m
     assert kept != before  # the change shows on the heat map: the test proves something
 
 
+def evidence_corrected_and_mastery_rebuilt(world: Learner) -> None:
+    """The learner's evidence corrected with plain SQL (their mastery, so the heat map, as it
+    was), then every learner's mastery rebuilt from the evidence (``flask lms rebuild-mastery``)."""
+    plain_sql("UPDATE evidence SET level = 0.25 WHERE user_id = :id", id=world.learner.id)
+    rebuild_mastery(db.session, utcnow())
+    db.session.commit()
+
+
+MASTERY_WRITES: dict[str, Callable[[Learner], Any]] = {
+    "rewritten": lambda world: plain_sql("UPDATE mastery SET level = 0.5 WHERE user_id = :id", id=world.learner.id),
+    "a row removed": lambda world: plain_sql("DELETE FROM mastery WHERE id = (SELECT min(id) FROM mastery WHERE user_id = :id)",
+                                             id=world.learner.id),
+    "rebuilt from corrected evidence": evidence_corrected_and_mastery_rebuilt,
+}
+
+
+@pytest.mark.parametrize("write", MASTERY_WRITES.values(), ids=MASTERY_WRITES.keys())
+def test_a_kept_heat_map_sees_mastery_written_whatever_writes_it(world: Learner, client, write: Callable[[Learner], Any]) -> None:
+    """Mastery alone changes (nothing else the heat map shows): the cohort's stamp sees it
+    through the learners' marks, which the database's triggers draw on every write to
+    ``mastery``, whatever makes it."""
+    take_quiz(world)
+    db.session.commit()
+    cache = cache_of(world.app)
+    before = body(client.get(url(world)))
+    hits = cache.hits
+    assert body(client.get(url(world))) == before and cache.hits == hits + 1  # kept
+
+    write(world)
+    db.session.expire_all()
+    kept = body(client.get(url(world)))
+    cache.clear()
+    assert kept == body(client.get(url(world))) != before
+
+
+def test_statements_racing_to_write_the_same_learners_mastery_all_commit_and_mark_them(world: Learner, make_user) -> None:
+    """Connections writing mastery rows of the same learners at once (each its own
+    objective's rows: no row in common) all commit: the triggers' writes to the learners'
+    marks wait for each other rather than deadlock or collide, and each learner keeps one
+    mark, drawn afresh."""
+    learners = [world.learner.id, *(make_user(name=f"Racer {n}").id for n in range(6))]
+    objectives = list(db.session.scalars(select(Objective.id).where(Objective.retired_at.is_(None)).order_by(Objective.id)))[:4]
+    db.session.add_all(Mastery(user_id=user, objective_id=objective, level=2.0, evidence_count=1,
+                               method=MasteryMethodName.DECAYING_AVERAGE) for user in learners for objective in objectives)
+    db.session.commit()
+    before = dict(db.session.execute(select(MasteryMark.user_id, MasteryMark.revision).where(MasteryMark.user_id.in_(learners))).all())
+    assert set(before) == set(learners)
+    engines = [sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool) for _ in objectives]
+
+    def rewrite(engine: sa.Engine, objective: int) -> int:
+        with engine.begin() as conn:  # one statement over every learner's row of one objective
+            return conn.execute(sa.text("UPDATE mastery SET level = 3.0 WHERE objective_id = :objective AND user_id IN :users")
+                                .bindparams(sa.bindparam("users", expanding=True)),
+                                {"objective": objective, "users": learners}).rowcount
+
+    try:
+        assert race([lambda e=engine, o=objective: rewrite(e, o) for engine, objective in zip(engines, objectives, strict=True)]) == [
+            len(learners)] * len(objectives)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    db.session.expire_all()
+    after = db.session.execute(select(MasteryMark.user_id, MasteryMark.revision).where(MasteryMark.user_id.in_(learners))).all()
+    assert sorted(user for user, _revision in after) == sorted(learners)  # one mark a learner
+    assert all(before[user] != revision for user, revision in after)
+
+
 def test_a_reviewer_renamed_after_their_review_shows_on_the_kept_heat_map(world: Learner, client, make_user) -> None:
     colleague = make_user(name="Cal Colleague")
     reviewed(world, colleague)
@@ -141,6 +217,9 @@ def test_a_kept_heat_map_costs_its_stamp(world: Learner, client) -> None:
     # the signed-in user; the route's access rule: the cohort, the person's ties to
     # organizations and cohorts; the stamp
     assert len(statements) <= 4, "\n".join(statement[:120] for statement in statements)
+    # The stamp reads each learner's mastery mark (one row by its key), not their mastery rows.
+    stamp = statements[-1]
+    assert "mastery_marks" in stamp and not re.search(r"\bmastery\b(?!_marks)", stamp), stamp
 
 
 def test_a_built_heat_map_reads_its_cohort_once(world: Learner, client) -> None:

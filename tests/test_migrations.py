@@ -17,9 +17,10 @@ from flask_migrate import downgrade, upgrade
 from config import normalise_database_url
 from lms import create_app
 from lms.accounts.models import User
+from lms.catalog.models import Objective, ObjectiveKind
 from lms.cohorts.models import Cohort, Organization
 from lms.extensions import db
-from lms.progress.models import ItemKind, ItemRole, ProgressItem, ProgressLearner
+from lms.progress.models import ItemKind, ItemRole, Mastery, MasteryMark, MasteryMethodName, ProgressItem, ProgressLearner
 from lms.search.models import is_unmapped
 from tests.conftest import RUN, reset_pg_schema, with_search_path
 
@@ -94,4 +95,55 @@ def test_the_oldest_owed_migration_dates_days_behind_from_work_still_owed(fresh_
         assert oldest() == {waiting: date(2026, 7, 1), idle: None}
         downgrade(revision="p1c3d4e5f613")
         assert oldest() == {waiting: date(2026, 6, 10), idle: date(2026, 6, 10)}
+        db.engine.dispose()
+
+
+def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_each_write(fresh_database_url: str,
+                                                                                        tmp_path: Path) -> None:
+    """``u1c3d4e5f613`` gives each learner who has mastery a mark of 0; from then on the
+    database draws a new mark for exactly the learners whose mastery rows a statement
+    inserts, updates or deletes (plain SQL included: triggers, per row on SQLite, per
+    statement on PostgreSQL); going back removes the marks and the triggers, and mastery
+    is written as before."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade(revision="t1c3d4e5f613")
+        with db.engine.begin() as conn:
+            ann, bo, cy = (conn.execute(sa.insert(User).values(email=f"{name}@example.com", name=name)).inserted_primary_key[0]
+                           for name in ("ann", "bo", "cy"))
+            ko1, ko2 = (conn.execute(sa.insert(Objective).values(
+                key=key, kind=ObjectiveKind.KNOWLEDGE, title=key, statement="", outcomes=[], applications=[], indicators=[],
+                position=n)).inserted_primary_key[0] for n, key in enumerate(("KO1", "KO2")))
+
+            def mastery(user: int, objective: int) -> dict[str, object]:
+                return {"user_id": user, "objective_id": objective, "level": 2.0, "evidence_count": 1,
+                        "method": MasteryMethodName.DECAYING_AVERAGE}
+
+            conn.execute(sa.insert(Mastery), [mastery(user, o) for user in (ann, bo) for o in (ko1, ko2)])
+
+        def marks() -> dict[int, int]:
+            with db.engine.connect() as conn:
+                return dict(conn.execute(sa.select(MasteryMark.user_id, MasteryMark.revision)).all())
+
+        def written(statement: str, **values: object) -> set[int]:
+            """The learners whose mark the statement changed."""
+            before = marks()
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(statement), values)
+            after = marks()
+            return {user for user in after if after[user] != before.get(user)}
+
+        upgrade()
+        assert marks() == {ann: 0, bo: 0}
+        assert written("UPDATE mastery SET level = 3.0 WHERE user_id = :user", user=ann) == {ann}
+        assert written("INSERT INTO mastery (user_id, objective_id, level, evidence_count, method, updated_at) "
+                       "VALUES (:user, :objective, 1.0, 1, 'decaying_average', CURRENT_TIMESTAMP)", user=cy, objective=ko1) == {cy}
+        assert written("UPDATE mastery SET evidence_count = evidence_count + 1") == {ann, bo, cy}
+        assert written("DELETE FROM mastery WHERE user_id = :user", user=bo) == {bo}
+        assert written("UPDATE mastery SET level = 1.0 WHERE user_id = :user", user=bo) == set()  # no row of Bo's left
+
+        downgrade(revision="t1c3d4e5f613")
+        assert "mastery_marks" not in sa.inspect(db.engine).get_table_names()
+        with db.engine.begin() as conn:
+            assert conn.execute(sa.text("UPDATE mastery SET level = 2.5")).rowcount == 3  # no trigger left behind
         db.engine.dispose()

@@ -94,6 +94,22 @@ class Mastery(Model):
     objective: Mapped[Objective] = relationship()
 
 
+class MasteryMark(Model):
+    """A number drawn afresh whenever any of a learner's mastery rows is inserted, updated
+    or deleted, written by the database's triggers on ``mastery`` (migration
+    ``u1c3d4e5f613``) whatever writes it: the services, a rebuild, a restore, plain SQL. A
+    cohort's kept pages (``lms.web.page_cache``: the heat map, the trend) sum their
+    learners' marks, one row each read by its key, to know whether any mastery changed,
+    instead of reading every mastery row of the cohort (eleven a learner) on each view. No
+    foreign key: the triggers write it in whatever order a transaction removes a
+    learner's rows."""
+
+    __tablename__ = "mastery_marks"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger)
+
+
 class MasteryPolicy(ContentItem, Model):
     """How a program turns evidence into mastery (content/mastery.yml); ``key`` is the program's id."""
 

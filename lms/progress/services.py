@@ -26,6 +26,7 @@ from lms.progress.models import (
     EvidenceSourceName,
     LessonRead,
     Mastery,
+    MasteryMark,
     MasteryMethodName,
     MasteryPolicy,
     ProgressLearner,
@@ -446,12 +447,14 @@ def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) ->
     feature: its learners' kept schedule state (each learner's ``cohort_revision``, what
     the pages show of their items, levels and closing dates folded into a number, summed:
     a change to any of that changes it, a lesson read that starts or finishes nothing does
-    not) and their mastery (every evidence recorded, regraded or removed rewrites a
-    mastery row with the time, its level and count)."""
+    not) and their mastery (``MasteryMark``: a number the database draws afresh for a
+    learner whenever any of their mastery rows is written or removed, summed over the
+    members: one row a learner read by its key, where the sum of every mastery row's
+    level, count and time had read eleven)."""
     members = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
     return [
         select(summary(func.count(), func.sum(ProgressLearner.cohort_revision)))
         .where(ProgressLearner.cohort_id == cohort_id).scalar_subquery(),
-        select(summary(func.count(), func.sum(Mastery.level), func.sum(Mastery.evidence_count), func.max(Mastery.updated_at)))
-        .where(Mastery.user_id.in_(members)).scalar_subquery(),
+        select(summary(func.count(), func.sum(MasteryMark.revision)))
+        .where(MasteryMark.user_id.in_(members)).scalar_subquery(),
     ]

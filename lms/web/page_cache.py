@@ -25,7 +25,8 @@ by a mark and put back, the asker's own, on every view.
 A cohort's heat map (and its trend by month) is kept the same way, per viewer and query
 string (sorted, filtered, paged), under the cohort's stamp (``add_cohort_input``): the cohort and its members, their
 schedule state (what the pages show of each learner's kept rows folded into a number, summed), their
-mastery (counts, sums and the latest update of the rows), the reviews, the curriculum.
+mastery (each learner's mark, drawn afresh by the database on every write to their mastery rows,
+summed), the reviews, the curriculum.
 
 On a learner page the stamp can come with the signed-in user, in the statement that loads
 them (``learner_stamp``, ``stamp_read_with_user``): a kept page then costs that one
@@ -330,7 +331,7 @@ def cache_of(app: Flask) -> PageCache:
 # A value that changes whenever anything is committed to the database, read in the stamp's
 # statement (the same snapshot) and again after a page is built: the same value on the same
 # connection means nothing was written in between, so the stamp still holds without reading
-# it again (a cohort's: thousands of mastery rows). SQLite: the connection's count of commits
+# it again (a cohort's: a few rows a learner). SQLite: the connection's count of commits
 # to the database file by other connections (``PRAGMA data_version``) and of rows it changed
 # itself (``total_changes()``). Any other database: none, and the stamp is read again.
 # PostgreSQL has a candidate, the statement's snapshot (``pg_current_snapshot()``), but any
