@@ -45,6 +45,7 @@ from flask_migrate import upgrade
 
 from config import BASE_DIR, normalise_database_url
 from lms import create_app
+from lms.accounts.current import USER_STATEMENT
 from lms.accounts.services import create_user
 from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort, Pace
@@ -54,6 +55,7 @@ from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
 from lms.learning.services import opens_at
 from lms.sections import parse_curriculum
+from lms.web.links import FIXED_URLS
 from lms.web.page_cache import cache_of
 from tests.two_factor import pass_second_factor
 
@@ -453,21 +455,31 @@ def _tables_reset(request: pytest.FixtureRequest) -> None:
         _DATABASE.reset()
 
 
+# What an app works out from its own shape the first time a request needs it, kept in
+# ``app.extensions``: a test's requests fill them, which changes nothing a next test could tell.
+MEMOS = (FIXED_URLS, USER_STATEMENT)
+
+
 def _shape(app: Flask) -> tuple[Any, ...]:
     """What a test could add to an app besides configuration: routes, hooks, handlers,
-    template filters and globals, and the registries kept in ``app.extensions``."""
+    template filters and globals, and the registries kept in ``app.extensions`` (not the
+    memos worked out from them, ``MEMOS``). Flask's lookup of an error handler leaves an
+    empty entry in ``error_handler_spec`` for each blueprint and status it looked up; those
+    are not handlers."""
 
     def plain(value: Any) -> Any:
         return repr(value) if isinstance(value, dict | list | tuple | set) else id(value)
 
+    handlers = {name: {code: dict(found) for code, found in by_code.items() if found}
+                for name, by_code in app.error_handler_spec.items()}
     return (
         sorted((rule.rule, rule.endpoint, sorted(rule.methods or ())) for rule in app.url_map.iter_rules()),
         sorted(app.view_functions),
         repr((app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
-              app.teardown_appcontext_funcs, app.error_handler_spec, app.template_context_processors,
-              app.url_value_preprocessors, app.url_default_functions, app.blueprints)),
+              app.teardown_appcontext_funcs, {name: found for name, found in handlers.items() if found},
+              app.template_context_processors, app.url_value_preprocessors, app.url_default_functions, app.blueprints)),
         sorted(app.jinja_env.filters), sorted(app.jinja_env.globals),
-        {key: plain(value) for key, value in app.extensions.items()},
+        {key: plain(value) for key, value in app.extensions.items() if key not in MEMOS},
     )
 
 
@@ -492,6 +504,8 @@ class WorkerApp:
     def give_back(self, app: Flask) -> None:
         app.config.clear()
         app.config.update(copy.deepcopy(self.config))
+        for memo in MEMOS:  # worked out again by the next test, under its configuration
+            app.extensions.pop(memo, None)
         if _shape(app) != self.shape:
             self.app = None
 
