@@ -6,6 +6,7 @@ learners (sorted and filtered over the whole cohort) and run a fixed number of s
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -87,7 +88,7 @@ def learner(loaded: Flask, make_org, make_cohort, enrol_learner) -> dict[str, An
     cohort = make_cohort(org, "Kept 1", months_ago=3)
     other = make_cohort(org, "Kept 2", months_ago=1)
     return {"cohort": cohort, "other": other, "user": enrol_learner(cohort, name="Kim Kept"),
-            "staff": enrol_learner(other, name="Somebody Else")}
+            "staff": enrol_learner(other, name="Somebody Else"), "app": loaded}
 
 
 def test_each_event_rewrites_the_learners_state_and_nothing_on_a_rollback(learner: dict[str, Any]) -> None:
@@ -143,6 +144,49 @@ def test_each_event_rewrites_the_learners_state_and_nothing_on_a_rollback(learne
     assert rebuilt_equals_kept()
 
 
+def test_two_units_of_work_rewriting_one_learners_rows_at_once_leave_one_row_each(learner: dict[str, Any]) -> None:
+    """Two requests for the same learner at once (two tabs marking lessons read): the
+    second rewrites the learner's rows after the first commits and from what both wrote, so
+    each item keeps one row and both lessons are done. A rewrite that deleted the rows it
+    could see and inserted its own left the first one's rows beside its own on PostgreSQL."""
+    user, app = learner["user"], learner["app"]
+    start = kept(user.id)
+    first, second = db.session.scalars(select(Lesson).where(Lesson.key.in_(start)).order_by(Lesson.id).limit(2)).all()
+    rows = db.session.scalar(select(sa.func.count()).select_from(ProgressItem).where(ProgressItem.user_id == user.id))
+    assert rows == len(start)
+    db.session.commit()
+    one, two = sa.orm.Session(db.engine), sa.orm.Session(db.engine)
+    failed: list[BaseException] = []
+
+    def the_other_tab() -> None:
+        try:
+            with app.app_context():
+                mark_read(two, user.id, two.get_one(Lesson, second.id), utcnow())
+                two.commit()
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failed.append(error)
+        finally:
+            two.close()
+
+    try:
+        mark_read(one, user.id, one.get_one(Lesson, first.id), utcnow())
+        state.settle(one)  # the first has rewritten the rows and holds them, not yet committed
+        other = threading.Thread(target=the_other_tab)
+        other.start()
+        other.join(1.0)
+        assert other.is_alive(), "the second rewrite did not wait for the first"
+        one.commit()
+    finally:
+        one.close()
+    other.join(30)
+    assert not other.is_alive() and not failed, failed
+    db.session.expire_all()
+    assert db.session.scalar(select(sa.func.count()).select_from(ProgressItem)
+                             .where(ProgressItem.user_id == user.id)) == rows
+    assert kept(user.id)[first.key][0] and kept(user.id)[second.key][0]
+    assert rebuilt_equals_kept()
+
+
 def test_a_learners_rows_rewritten_read_the_objectives_once_a_content_revision(learner: dict[str, Any]) -> None:
     """An event rewrites a learner's rows; when each objective closes for them comes from the
     objectives and their modules, which this process keeps for the content revision: read
@@ -181,25 +225,71 @@ def test_a_learners_rows_rewritten_read_the_objectives_once_a_content_revision(l
     assert state.stored_rows(db.session) == before
 
 
+def writes_of(run: Callable[[], object]) -> list[tuple[str, str, int]]:
+    """The INSERT, UPDATE and DELETE statements ``run`` sends: (verb, table, rows written)."""
+    writes: list[tuple[str, str, int]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        verb = statement.lstrip().split()[0].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE"):
+            table = re.search(r"(?:INTO|UPDATE|FROM)\s+(\w+)", statement, re.IGNORECASE)
+            writes.append((verb, table.group(1) if table else "?", cursor.rowcount))
+
+    sa.event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        run()
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", record)
+    return writes
+
+
 def test_a_learners_rows_are_written_in_one_insert_a_table(learner: dict[str, Any]) -> None:
     """Every row of a table written with the same columns (NULLs included), so a learner's
     items, some of them without a module (a level's exam and portfolio), go in one statement."""
     user = learner["user"]
-    inserts: list[str] = []
-
-    def record(*args: Any) -> None:
-        if args[2].lstrip().upper().startswith("INSERT"):
-            inserts.append(args[2].split("(")[0].split()[-1])
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        state.refresh(db.session, [user.id], utcnow())
-        db.session.flush()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    for model in state.MODELS:
+        db.session.execute(sa.delete(model).where(model.user_id == user.id))
+    writes = writes_of(lambda: state.refresh(db.session, [user.id], utcnow()))
     items = db.session.scalars(select(ProgressItem).where(ProgressItem.user_id == user.id)).all()
     assert any(i.module_id is None for i in items) and any(i.module_id is not None for i in items)
-    assert sorted(inserts) == ["progress_items", "progress_learners", "progress_levels", "progress_objectives"]
+    assert sorted(table for verb, table, _rows in writes) == [
+        "progress_items", "progress_learners", "progress_levels", "progress_objectives"]
+    assert {verb for verb, _table, _rows in writes} == {"INSERT"}
+
+
+def test_an_event_writes_only_the_rows_it_changes(learner: dict[str, Any]) -> None:
+    """The first lesson read updates its item's row, its level's (started now) and the
+    learner's line (their fresh revision), and leaves their other rows as they were; rows the schedule no longer holds are deleted
+    and rows written twice keep one. Rebuilt, the rows are the same."""
+    user = learner["user"]
+    start = kept(user.id)
+    lesson = db.session.scalar(select(Lesson).where(Lesson.key.in_(start)).order_by(Lesson.id))
+    ids = set(db.session.scalars(select(ProgressItem.id).where(ProgressItem.user_id == user.id)))
+
+    def read() -> None:
+        mark_read(db.session, user.id, lesson, utcnow())
+        db.session.commit()
+
+    writes = writes_of(read)
+    assert sorted((verb, table, rows) for verb, table, rows in writes if table.startswith("progress_")) == [
+        ("UPDATE", "progress_items", 1), ("UPDATE", "progress_learners", 1), ("UPDATE", "progress_levels", 1)]
+    assert kept(user.id)[lesson.key][0]
+    assert set(db.session.scalars(select(ProgressItem.id).where(ProgressItem.user_id == user.id))) == ids
+
+    # a row too many (written twice) and a row missing: put right by the next rewrite
+    row = db.session.scalars(select(ProgressItem).where(ProgressItem.user_id == user.id)
+                             .order_by(ProgressItem.position)).first()
+    values = {c.name: getattr(row, c.name) for c in ProgressItem.__table__.columns if c.name != "id"}
+    db.session.execute(sa.insert(ProgressItem), [values])
+    last = max(ids)
+    db.session.execute(sa.delete(ProgressItem).where(ProgressItem.id == last))
+    db.session.commit()
+    writes = writes_of(lambda: (state.refresh(db.session, [user.id], utcnow()), db.session.commit()))
+    assert sorted((verb, table) for verb, table, _rows in writes if table == "progress_items") == [
+        ("DELETE", "progress_items"), ("INSERT", "progress_items")]
+    assert db.session.scalar(select(sa.func.count()).select_from(ProgressItem)
+                             .where(ProgressItem.user_id == user.id)) == len(start)
+    assert rebuilt_equals_kept()
 
 
 def test_a_reader_sees_changes_made_earlier_in_its_unit_of_work(learner: dict[str, Any]) -> None:
