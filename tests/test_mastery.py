@@ -5,9 +5,11 @@ went below the at-risk bar (kept with the record) equal to a replay of the evide
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select
 
@@ -145,6 +147,54 @@ def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_u
     replayed = {pair: replayed_below_since(method, settings, found, 2.5) for pair, found in evidence.items()}
     assert {pair: since for pair, (_level, _count, since) in rebuilt.items()} == replayed
     assert any(replayed.values()) and not all(replayed.values())  # some below the bar now, some not
+
+
+@pytest.mark.parametrize("kept_before", [False, True], ids=["first record", "record kept"])
+def test_evidence_recorded_at_once_for_one_objective_counts_both(app: Flask, objectives, make_user,
+                                                                 kept_before: bool) -> None:
+    """A quiz scored and a grade released for the same learner and objective at the same
+    moment, in two requests: the second works the mastery out after the first commits,
+    from both points. On PostgreSQL it had read only its own point: it overwrote the
+    first's level (a point lost until the next one), or, with no record yet, failed on the
+    record the first had just made."""
+    user = make_user().id
+    objective = objectives[0]
+    if kept_before:
+        record(db.session, user, objective, "quiz", "earlier", 0.5, T0)
+    db.session.commit()
+    one, two = sa.orm.Session(db.engine), sa.orm.Session(db.engine)
+    failed: list[BaseException] = []
+
+    def the_other_request() -> None:
+        try:
+            with app.app_context():
+                record(two, user, objective, "rubric", "grade", 0.25, T0 + timedelta(hours=2))
+                two.commit()
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failed.append(error)
+        finally:
+            two.close()
+
+    try:
+        record(one, user, objective, "quiz", "attempt", 1.0, T0 + timedelta(hours=1))
+        other = threading.Thread(target=the_other_request)
+        other.start()
+        other.join(1.0)
+        assert other.is_alive(), "the second did not wait for the first"
+        one.commit()
+    finally:
+        one.close()
+    other.join(30)
+    assert not other.is_alive() and not failed, failed
+    db.session.expire_all()
+    kept = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
+    assert kept.evidence_count == (3 if kept_before else 2)
+    expected = (kept.level, kept.evidence_count, kept.below_since)
+    rebuild(db.session, T0)
+    db.session.expire_all()
+    again = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
+    assert (again.level, again.evidence_count, again.below_since) == expected
+    db.session.rollback()
 
 
 def test_rebuild_command(app: Flask, objectives, make_user) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import available_timezones
@@ -56,6 +57,19 @@ COMMON_PASSWORDS = frozenset({
     "iloveyou", "admin", "administrator", "changeme", "abc123", "123456789", "1234567890",
     "football", "baseball", "monkey", "dragon", "sunshine", "princess", "trustno1",
 })
+
+
+def hold_users(session: DbSession, user_ids: Iterable[int] | None) -> None:
+    """Lock these users' rows (every user's: None), in id order, until the unit of work
+    ends: what is worked out from a person's records and written back (their mastery,
+    their kept schedule) is worked out by one request at a time, and the second, once the
+    first has committed, reads what both wrote. Without it, on PostgreSQL, two requests at
+    once each read only their own new records: the last to write lost the other's, or
+    both inserted the same derived rows. FOR NO KEY UPDATE: rows that refer to the user
+    (their foreign keys' checks) are written meanwhile as before. SQLite has one writer at
+    a time already (the lock is not written there)."""
+    query = select(User.id).order_by(User.id).with_for_update(key_share=True)
+    session.execute(query if user_ids is None else query.where(User.id.in_(sorted(set(user_ids))))).all()
 
 
 def find_user(session: DbSession, email: str) -> User | None:

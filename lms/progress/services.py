@@ -16,6 +16,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from lms.accounts.services import hold_users
 from lms.catalog.models import Lesson, Objective, ObjectiveKind
 from lms.catalog.revision import cached
 from lms.cohorts.models import Enrolment
@@ -238,6 +239,7 @@ def _same(old: list[Evidence], new: list[Evidence]) -> bool:
 
 def _update(session: DbSession, user_id: int, objective_ids: list[int], method: MasteryMethod, bar: float,
             now: datetime) -> None:
+    hold_users(session, [user_id])  # another request's evidence for them, committed first, is read below
     rows: dict[int, list[Evidence]] = defaultdict(list)
     for e in session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.objective_id.in_(objective_ids))):
         rows[e.objective_id].append(e)
@@ -275,6 +277,7 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     in a fixed number of statements."""
     rules = policy(session)
     method = _method(rules, settings)
+    hold_users(session, None)  # an evidence record meanwhile waits, then finds the rebuilt rows
     grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
     # Plain rows of the five columns the methods need, not ORM objects: a 200k-row rebuild
     # stays small in memory and fast.

@@ -20,7 +20,7 @@ How the rows are kept (the session events are connected in ``lms.progress.wiring
   worked out again from ``lms.progress.completion`` (the one definition of the schedule)
   for just those learners, and only the rows that differ are written (``_sync``): the work
   in Python happens when the event arrives. The learners' user rows are locked first
-  (``_hold``), so two requests rewriting one learner's rows at once take turns;
+  (``hold_users``), so two requests rewriting one learner's rows at once take turns;
 * ``rebuild`` (``flask lms rebuild-progress``) recomputes every row and gives the same rows.
 
 Bulk inserts that bypass the ORM (the volume generator) call ``rebuild`` themselves."""
@@ -38,7 +38,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, case, delete, event, func, insert, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, selectinload
 
-from lms.accounts.models import User
+from lms.accounts.services import hold_users
 from lms.catalog.models import Module, Objective
 from lms.catalog.revision import cached
 from lms.cohorts.models import Cohort, Enrolment
@@ -378,7 +378,7 @@ def _sync(session: DbSession, model: type[Kept], user_ids: Sequence[int], rows: 
     place, the others deleted or inserted. A lesson read changes one of a learner's 86
     items and their line; rewriting all their rows cost a learner's event about 8 ms on
     PostgreSQL (each row inserted checks four foreign keys). A key found twice (rows
-    written twice by two rewrites at once, before ``_hold``) keeps one row."""
+    written twice by two rewrites at once, before ``hold_users``) keeps one row."""
     table = cast(Table, model.__table__)  # a mapped class's table (typed as any FromClause)
     keys = KEYS[model]
     (primary,) = (column.name for column in table.primary_key)
@@ -406,18 +406,6 @@ def _sync(session: DbSession, model: type[Kept], user_ids: Sequence[int], rows: 
     _insert(session, model, added)
 
 
-def _hold(session: DbSession, user_ids: Sequence[int] | None) -> None:
-    """Lock the learners' user rows (all users: None), in id order, until the unit of work
-    ends: a second rewrite of the same learner's rows, in another request at the same time,
-    waits here until the first commits, then reads what both wrote. Without it, on
-    PostgreSQL, the second deleted only the rows it could see and left the first one's rows
-    beside its own (a learner's every item twice). FOR NO KEY UPDATE: rows that refer to
-    the user (their foreign keys' checks) are written meanwhile as before. SQLite has one
-    writer at a time already."""
-    query = select(User.id).order_by(User.id).with_for_update(key_share=True)
-    session.execute(query if user_ids is None else query.where(User.id.in_(user_ids))).all()
-
-
 def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
     """Bring the rows of ``user_ids`` up to date (none for someone not enrolled now),
     writing only what changed (``_sync``); how many items they hold."""
@@ -426,7 +414,7 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
         return 0
     written = 0
     for chunk in _chunks(ids, CHUNK):
-        _hold(session, chunk)
+        hold_users(session, chunk)  # a second rewrite of these learners' rows waits for this one
         pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
                                 .where(Enrolment.user_id.in_(chunk), Enrolment.active)).all()
         made: dict[type[Kept], list[dict[str, Any]]] = {model: [] for model in MODELS}
@@ -442,7 +430,7 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
 def rebuild(session: DbSession, now: datetime) -> int:
     """Recompute every learner's rows from their records; the same rows the events keep."""
     _forget(session)  # whatever was noted so far is covered
-    _hold(session, None)
+    hold_users(session, None)
     for model in MODELS:
         session.execute(delete(model))
     pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.active)).all()
