@@ -14,6 +14,7 @@ from typing import Any, ClassVar, cast
 from flask_sqlalchemy.session import Session as FlaskSqlAlchemySession
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, ColumnExpressionArgument, DateTime, Enum, Integer, MetaData, String, bindparam, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DisconnectionError
@@ -299,3 +300,17 @@ def unit_of_work(session: DbSession) -> Iterator[None]:
         session.rollback()
         raise
     session.commit()
+
+
+UpsertInsert = postgresql.Insert | sqlite.Insert
+
+
+def upsert_insert(session: DbSession) -> Callable[[Any], UpsertInsert]:
+    """The database's INSERT with ON CONFLICT (both dialects spell it the same): a row that
+    another request inserted meanwhile is found by its unique key, not fought over."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"lms needs SQLite or PostgreSQL, not {dialect}")

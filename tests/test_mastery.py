@@ -5,7 +5,7 @@ went below the at-risk bar (kept with the record) equal to a replay of the evide
 from __future__ import annotations
 
 import random
-import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +18,7 @@ from lms.extensions import db
 from lms.progress.methods import MASTERY_METHODS, Point, named_level
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import EvidenceError, method_for, rebuild, record
+from tests.races import second_waits_for_first
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -162,30 +163,13 @@ def test_evidence_recorded_at_once_for_one_objective_counts_both(app: Flask, obj
     if kept_before:
         record(db.session, user, objective, "quiz", "earlier", 0.5, T0)
     db.session.commit()
-    one, two = sa.orm.Session(db.engine), sa.orm.Session(db.engine)
-    failed: list[BaseException] = []
 
-    def the_other_request() -> None:
-        try:
-            with app.app_context():
-                record(two, user, objective, "rubric", "grade", 0.25, T0 + timedelta(hours=2))
-                two.commit()
-        except BaseException as error:  # noqa: BLE001 - reported by the test below
-            failed.append(error)
-        finally:
-            two.close()
+    def recorded(source: str, fraction: float, hours: int) -> Callable[[sa.orm.Session], None]:
+        def run(session: sa.orm.Session) -> None:
+            record(session, user, objective, source, f"{source}:{hours}", fraction, T0 + timedelta(hours=hours))
+        return run
 
-    try:
-        record(one, user, objective, "quiz", "attempt", 1.0, T0 + timedelta(hours=1))
-        other = threading.Thread(target=the_other_request)
-        other.start()
-        other.join(1.0)
-        assert other.is_alive(), "the second did not wait for the first"
-        one.commit()
-    finally:
-        one.close()
-    other.join(30)
-    assert not other.is_alive() and not failed, failed
+    second_waits_for_first(app, recorded("quiz", 1.0, 1), recorded("rubric", 0.25, 2))
     db.session.expire_all()
     kept = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
     assert kept.evidence_count == (3 if kept_before else 2)

@@ -6,7 +6,6 @@ learners (sorted and filtered over the whole cohort) and run a fixed number of s
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from lms.progress import state
 from lms.progress.completion import cohort_progress, learner_progress
 from lms.progress.models import LessonRead, ProgressItem, ProgressLearner
 from lms.progress.services import mark_read, record, unmark_read
+from tests.races import second_waits_for_first
 
 
 def cli(app: Flask, *args: str) -> Result:
@@ -149,42 +149,42 @@ def test_two_units_of_work_rewriting_one_learners_rows_at_once_leave_one_row_eac
     second rewrites the learner's rows after the first commits and from what both wrote, so
     each item keeps one row and both lessons are done. A rewrite that deleted the rows it
     could see and inserted its own left the first one's rows beside its own on PostgreSQL."""
-    user, app = learner["user"], learner["app"]
+    user = learner["user"]
     start = kept(user.id)
     first, second = db.session.scalars(select(Lesson).where(Lesson.key.in_(start)).order_by(Lesson.id).limit(2)).all()
     rows = db.session.scalar(select(sa.func.count()).select_from(ProgressItem).where(ProgressItem.user_id == user.id))
     assert rows == len(start)
     db.session.commit()
-    one, two = sa.orm.Session(db.engine), sa.orm.Session(db.engine)
-    failed: list[BaseException] = []
 
-    def the_other_tab() -> None:
-        try:
-            with app.app_context():
-                mark_read(two, user.id, two.get_one(Lesson, second.id), utcnow())
-                two.commit()
-        except BaseException as error:  # noqa: BLE001 - reported by the test below
-            failed.append(error)
-        finally:
-            two.close()
+    def read(lesson_id: int, settle: bool) -> Callable[[sa.orm.Session], None]:
+        def run(session: sa.orm.Session) -> None:
+            mark_read(session, user.id, session.get_one(Lesson, lesson_id), utcnow())
+            if settle:
+                state.settle(session)  # the first has rewritten the rows and holds them, not yet committed
+        return run
 
-    try:
-        mark_read(one, user.id, one.get_one(Lesson, first.id), utcnow())
-        state.settle(one)  # the first has rewritten the rows and holds them, not yet committed
-        other = threading.Thread(target=the_other_tab)
-        other.start()
-        other.join(1.0)
-        assert other.is_alive(), "the second rewrite did not wait for the first"
-        one.commit()
-    finally:
-        one.close()
-    other.join(30)
-    assert not other.is_alive() and not failed, failed
-    db.session.expire_all()
+    second_waits_for_first(learner["app"], read(first.id, True), read(second.id, False))
     assert db.session.scalar(select(sa.func.count()).select_from(ProgressItem)
                              .where(ProgressItem.user_id == user.id)) == rows
     assert kept(user.id)[first.key][0] and kept(user.id)[second.key][0]
     assert rebuilt_equals_kept()
+
+
+def test_a_lesson_marked_read_twice_at_once_is_read_once(learner: dict[str, Any]) -> None:
+    """A double click on "Mark as read": the second request inserts the same mark while
+    the first's is not yet committed. It waits for the first, finds its mark and ends
+    without an error (it had failed on the unique key: a 500); the lesson is read once."""
+    user = learner["user"]
+    lesson = db.session.scalars(select(Lesson).where(Lesson.key.in_(kept(user.id))).order_by(Lesson.id)).first()
+    db.session.commit()
+
+    def click(session: sa.orm.Session) -> int:
+        return mark_read(session, user.id, session.get_one(Lesson, lesson.id), utcnow()).id
+
+    first, second = second_waits_for_first(learner["app"], click, click)
+    assert second == first
+    assert db.session.scalars(select(LessonRead.id).where(LessonRead.user_id == user.id)).all() == [first]
+    assert kept(user.id)[lesson.key][0]
 
 
 def test_a_learners_rows_rewritten_read_the_objectives_once_a_content_revision(learner: dict[str, Any]) -> None:

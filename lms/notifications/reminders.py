@@ -24,12 +24,12 @@ from lms.assessment.models import Attempt
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import at_risk_rows, learners_of
 from lms.coursework.models import Submission, SubmissionStatus
-from lms.database import DbSession
+from lms.database import DbSession, upsert_insert
 from lms.learning.services import PROGRAM_MONTHS
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
-from lms.notifications.services import Notice, absolute_link, notify_all, upsert_insert
+from lms.notifications.services import Notice, absolute_link, notify_all
 from lms.progress.completion import LearnerProgress, cohorts_progress
 from lms.progress.models import ItemKind
 

@@ -7,18 +7,17 @@ same for many notices in a fixed number of statements. Services only flush."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import ScalarSelect, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, upsert_insert, utcnow
 from lms.mail.services import queue_mails
 from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
 
@@ -51,19 +50,6 @@ class Notice:
     title: str
     body: str = ""
     link: str | None = None
-
-
-UpsertInsert = postgresql.Insert | sqlite.Insert
-
-
-def upsert_insert(session: DbSession) -> Callable[[Any], UpsertInsert]:
-    """The database's INSERT with ON CONFLICT (both dialects spell it the same)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise NotificationError(f"notifications need SQLite or PostgreSQL, not {dialect}")
 
 
 def channels_for(session: DbSession, user_ids: Iterable[int]) -> dict[tuple[int, NotificationEvent], Channel]:
