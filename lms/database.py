@@ -14,6 +14,7 @@ from typing import Any, ClassVar, cast
 from flask_sqlalchemy.session import Session as FlaskSqlAlchemySession
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, ColumnExpressionArgument, DateTime, Enum, Integer, MetaData, String, bindparam, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
@@ -314,3 +315,15 @@ def upsert_insert(session: DbSession) -> Callable[[Any], UpsertInsert]:
     if dialect == "sqlite":
         return sqlite.insert
     raise RuntimeError(f"lms needs SQLite or PostgreSQL, not {dialect}")
+
+
+def insert_unless_there(session: DbSession, model: type[Any], values: dict[str, Any], key: tuple[str, ...]) -> bool:
+    """Insert one row of ``model`` unless a row with the same unique ``key`` exists, or is
+    being inserted by another request at this moment (then this waits for that one to
+    commit): True when this call made the row. The caller reads the row afterwards either
+    way. A form sent twice at once (a double click) finds the first one's row instead of
+    failing on the unique key. The values go as parameters, so listeners that note the rows
+    a statement writes (the kept schedule state) see them."""
+    statement = (upsert_insert(session)(model).on_conflict_do_nothing(index_elements=list(key))
+                 .returning(*sa_inspect(model).primary_key))
+    return session.execute(statement, values).first() is not None

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.utils import secure_filename
 
 from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
-from lms.database import DbSession
+from lms.database import DbSession, insert_unless_there
 from lms.learning.services import Schedule
 from lms.storage.backends import Storage, as_storage
 from lms.web.page_cache import fingerprint
@@ -83,18 +83,24 @@ class SubmissionError(ValueError):
     """A problem the learner can fix; nothing was changed."""
 
 
+def _submission_of(assignment: Assignment, user_id: int) -> Select[Submission]:
+    return (select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user_id)
+            .options(selectinload(Submission.versions), selectinload(Submission.attachments)))
+
+
 def submission_for(session: DbSession, assignment: Assignment, user_id: int) -> Submission | None:
-    return session.scalar(select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user_id)
-                          .options(selectinload(Submission.versions), selectinload(Submission.attachments)))
+    return session.scalar(_submission_of(assignment, user_id))
 
 
 def start_submission(session: DbSession, assignment: Assignment, user_id: int, cohort_id: int | None, now: datetime) -> Submission:
+    """The learner's submission for ``assignment``, started (a blank draft) when they have
+    none; two requests starting it at once (a double click on Save) share one."""
     submission = submission_for(session, assignment, user_id)
-    if submission is None:
-        submission = Submission(assignment=assignment, user_id=user_id, cohort_id=cohort_id, created_at=now, updated_at=now)
-        session.add(submission)
-        session.flush()
-    return submission
+    if submission is not None:
+        return submission
+    insert_unless_there(session, Submission, {"assignment_id": assignment.id, "user_id": user_id, "cohort_id": cohort_id,
+                                              "created_at": now, "updated_at": now}, ("assignment_id", "user_id"))
+    return session.scalars(_submission_of(assignment, user_id)).one()  # made above, or by the request that won
 
 
 def _editable(submission: Submission, dates: Dates | None) -> None:

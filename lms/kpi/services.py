@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from lms.catalog.models import Metric, MetricDirection, MetricUnit, Module
-from lms.database import DbSession
+from lms.database import DbSession, insert_unless_there
 from lms.kpi.models import KpiEntry
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
@@ -219,14 +219,14 @@ def record_figure(session: DbSession, user_id: int, metric: Metric, period: date
     value = float(value)
     period = first_of_month(period)
     _check(metric, period, value, now)
-    entries = list(session.scalars(select(KpiEntry).where(
-        KpiEntry.user_id == user_id, KpiEntry.metric_id == metric.id).order_by(KpiEntry.period)))
+    query = select(KpiEntry).where(KpiEntry.user_id == user_id, KpiEntry.metric_id == metric.id).order_by(KpiEntry.period)
+    entries = list(session.scalars(query))
     entry = next((e for e in entries if e.period == period), None)
-    if entry is None:
-        entry = KpiEntry(user_id=user_id, metric_id=metric.id, period=period)
-        session.add(entry)
-        entries.append(entry)
-        entries.sort(key=lambda e: e.period)
+    if entry is None:  # the month's first figure: two requests sending it at once (a double click) share one row
+        insert_unless_there(session, KpiEntry, {"user_id": user_id, "metric_id": metric.id, "period": period, "value": value,
+                                                "note": note.strip(), "recorded_at": now}, ("user_id", "metric_id", "period"))
+        entries = list(session.scalars(query))
+        entry = next(e for e in entries if e.period == period)
     entry.value, entry.note, entry.recorded_at = value, note.strip(), now
     session.flush()
     index = entries.index(entry)

@@ -14,7 +14,7 @@ from lms.catalog.models import Level, Phase
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission, SubmissionStatus
 from lms.coursework.sharing import groups_of, work_by_learner
-from lms.database import DbSession
+from lms.database import DbSession, insert_unless_there
 from lms.grading.models import Grade, GradeStatus
 from lms.portfolio.models import Portfolio
 
@@ -74,13 +74,16 @@ def grades_of(session: DbSession, submissions: list[Submission], user_id: int) -
 def portfolio_for(session: DbSession, user_id: int, level: Level, now: datetime, *, create: bool = True) -> Portfolio:
     """The learner's portfolio for ``level``; a blank one is stored only with ``create``
     (a page view reads a blank one without writing it)."""
-    portfolio = session.scalar(select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id == level.id))
-    if portfolio is None:
-        portfolio = Portfolio(user_id=user_id, level_id=level.id, artifact_ids=[], reflections={}, updated_at=now)
-        if create:
-            session.add(portfolio)
-            session.flush()
-    return portfolio
+    query = select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id == level.id)
+    portfolio = session.scalar(query)
+    if portfolio is not None:
+        return portfolio
+    if not create:
+        return Portfolio(user_id=user_id, level_id=level.id, artifact_ids=[], reflections={}, updated_at=now)
+    # two requests storing it at once (a double click) share one
+    insert_unless_there(session, Portfolio, {"user_id": user_id, "level_id": level.id, "artifact_ids": [], "reflections": {},
+                                             "updated_at": now}, ("user_id", "level_id"))
+    return session.scalars(query).one()
 
 
 def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], reflections: dict[str, str],

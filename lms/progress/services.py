@@ -20,7 +20,7 @@ from lms.accounts.services import hold_users
 from lms.catalog.models import Lesson, Objective, ObjectiveKind
 from lms.catalog.revision import cached
 from lms.cohorts.models import Enrolment
-from lms.database import DbSession, upsert_insert
+from lms.database import DbSession, insert_unless_there
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import (
     Evidence,
@@ -307,18 +307,16 @@ def active_lesson(session: DbSession, key: str) -> Lesson | None:
 
 def mark_read(session: DbSession, user_id: int, lesson: Lesson, now: datetime) -> LessonRead:
     """Mark ``lesson`` read for the learner; marking it again changes nothing, and so does
-    a second request marking it at the same moment (a double click): its insert gives way
-    to the first's mark (ON CONFLICT on the unique key, once the first has committed), it
-    reads that mark, and nothing is announced twice. The values go as parameters, so the
-    kept schedule state notes the learner (``state._note_statement``)."""
+    a second request marking it at the same moment (a double click): it finds the first's
+    mark (``insert_unless_there``), and nothing is announced twice."""
     query = select(LessonRead).where(LessonRead.user_id == user_id, LessonRead.lesson_id == lesson.id)
     row = session.scalar(query)
     if row is not None:
         return row
-    made = session.scalar(upsert_insert(session)(LessonRead).on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
-                          .returning(LessonRead.id), {"user_id": user_id, "lesson_id": lesson.id, "read_at": now})
+    made = insert_unless_there(session, LessonRead, {"user_id": user_id, "lesson_id": lesson.id, "read_at": now},
+                               ("user_id", "lesson_id"))
     row = session.scalars(query.execution_options(populate_existing=True)).one()
-    if made is not None:
+    if made:
         lesson_read.send(user_id, session=session, now=now, lesson=lesson)
     return row
 
