@@ -74,6 +74,7 @@ POLICY: dict[str, AccessRule] = {
     "twofactor.cancel": ANONYMOUS,
     "twofactor.setup": SIGNED_IN_OR_ENROLLING,
     "twofactor.disable": SIGNED_IN,
+    "twofactor.new_codes": SIGNED_IN,
     "twofactor.forget_device": SIGNED_IN,
     "twofactor.organization_policy": ORG_ADMIN,
     "twofactor.admin_reset": SITE_ADMIN,

@@ -189,6 +189,8 @@ ROUTES: dict[str, Route] = {
     "twofactor.cancel": Route(lambda w, x: "/account/two-factor/cancel", EVERYONE, "POST"),
     "twofactor.setup": Route(lambda w, x: "/account/two-factor", SIGNED_IN),
     "twofactor.disable": Route(lambda w, x: "/account/two-factor/off", SIGNED_IN),
+    # nobody in the access world has two-factor on: everyone signed in is sent to their account page
+    "twofactor.new_codes": Route(lambda w, x: "/account/two-factor/codes", SIGNED_IN),
     "twofactor.forget_device": Route(lambda w, x: f"/account/two-factor/devices/{x['device_id']}/forget",
                                      expect("missing", anonymous="login", learner="ok"), "POST"),
     "twofactor.organization_policy": Route(lambda w, x: f"/organizations/{w.org_a.id}/two-factor", ORG_ADMIN),

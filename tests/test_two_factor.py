@@ -13,12 +13,14 @@ import pytest
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from lms.accounts.models import User
 from lms.audit.models import AuditAction, AuditEntry
 from lms.extensions import db
 from lms.twofactor import services
 from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCredential
 from lms.twofactor.views import DEVICE_COOKIE
 from tests.conftest import PASSWORD
+from tests.races import second_waits_for_first
 from tests.two_factor import Clock, fresh_code
 
 
@@ -251,6 +253,59 @@ def test_a_learner_may_turn_it_off_with_a_code(app: Flask, client, make_user, lo
     assert not services.is_enrolled(db.session, learner.id)
     client.post("/logout")
     assert sign_in(client, learner).headers["Location"] == "/home"
+
+
+def recovery_codes_on(page: Any) -> list[str]:
+    return re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", page.get_data(as_text=True))
+
+
+def test_a_learner_makes_new_recovery_codes_and_the_old_ones_stop_working(app: Flask, client, make_user,
+                                                                         login) -> None:
+    learner = make_user()
+    login(client, learner)
+    secret, old = set_up_on_the_account_page(client, learner)
+    account = client.get("/account").get_data(as_text=True)
+    assert 'href="/account/two-factor/codes"' in account
+    assert client.get("/account/two-factor/codes").status_code == 200
+    wrong = client.post("/account/two-factor/codes", data={"code": "000000"})
+    assert wrong.status_code == 400 and "That code is not right" in wrong.get_data(as_text=True)
+    assert services.status(db.session, learner, True).recovery_codes_left == 10  # nothing lost
+
+    page = client.post("/account/two-factor/codes", data={"code": fresh_code(secret, learner.id)})
+    new = recovery_codes_on(page)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "Your new recovery codes" in page.get_data(as_text=True)
+    assert len(set(new)) == 10 and not set(new) & set(old)
+    assert services.verify(db.session, learner, old[0], key()) is None
+    assert services.verify(db.session, learner, new[0], key()) == services.Outcome.RECOVERY
+    db.session.commit()
+    assert "On. 9 recovery codes left." in client.get("/account").get_data(as_text=True)
+
+    # one of the new codes confirms the next set (it is spent; ten new ones stand)
+    again = recovery_codes_on(client.post("/account/two-factor/codes", data={"code": new[1]}))
+    assert len(again) == 10 and services.status(db.session, learner, True).recovery_codes_left == 10
+    assert client.post("/account/two-factor/codes", data={"code": new[1]}).status_code == 400
+
+
+def test_without_two_factor_there_are_no_recovery_codes_to_make(app: Flask, client, make_user, login) -> None:
+    login(client, make_user())
+    answer = client.get("/account/two-factor/codes")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/account"
+    assert client.post("/account/two-factor/codes", data={"code": "000000"}).status_code == 302
+
+
+def test_recovery_codes_made_twice_at_once_leave_one_set(app: Flask, make_user) -> None:
+    user_id = make_user().id
+    db.session.commit()
+
+    def replace(session: Any) -> list[str]:
+        return services.new_recovery_codes(session, session.get_one(User, user_id))
+
+    first, second = second_waits_for_first(app, replace, replace)
+    stored = db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)).all()
+    # the second set, the one shown last, is the one that stands; none of the first's is left
+    assert len(stored) == 10 and not set(first) & set(second)
+    assert {row.code_hash for row in stored} == {services._recovery_hash(user_id, c.replace("-", "")) for c in second}
 
 
 def test_wrong_codes_slow_down_like_wrong_passwords(app: Flask, client, make_user) -> None:

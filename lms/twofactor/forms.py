@@ -27,6 +27,13 @@ class DisableForm(FlaskForm):
     submit = SubmitField("Turn off two-factor sign-in")
 
 
+class NewCodesForm(FlaskForm):
+    code = StringField("Current code (or a recovery code)", validators=[DataRequired(message="Type the code."),
+                                                                       Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code"})
+    submit = SubmitField("Make new recovery codes")
+
+
 class PlainForm(FlaskForm):
     submit = SubmitField("Go")
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
+from lms.accounts.services import hold_users
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin, record
 from lms.cohorts.models import Cohort, cohort_instructors, organization_admins
@@ -181,8 +182,11 @@ def confirm_enrolment(session: DbSession, user: User, token: str, code: str, key
 
 
 def new_recovery_codes(session: DbSession, user: User, now: datetime | None = None) -> list[str]:
-    """Replace ``user``'s recovery codes with ten new ones."""
+    """Replace ``user``'s recovery codes with ten new ones. The person's row is locked first,
+    so of two replacements at once (two tabs, a double click) the second waits and deletes
+    the first's set: only the set last shown stands."""
     now = now or utcnow()
+    hold_users(session, [user.id])
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODES):
@@ -191,6 +195,18 @@ def new_recovery_codes(session: DbSession, user: User, now: datetime | None = No
         session.add(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(user.id, raw), created_at=now))
     session.flush()
     return codes
+
+
+def replace_recovery_codes(session: DbSession, user: User, code: str, key: bytes,
+                           now: datetime | None = None) -> list[str]:
+    """The person makes new recovery codes (theirs are spent or lost), confirming with a
+    current code or one of the old recovery codes; the old ones stop working."""
+    now = now or utcnow()
+    if not is_enrolled(session, user.id):
+        raise TwoFactorError("Two-factor sign-in is off for your account: set it up first.")
+    if verify(session, user, code, key, now) is None:
+        raise TwoFactorError("That code is not right.")
+    return new_recovery_codes(session, user, now)
 
 
 def _recovery_hash(user_id: int, raw: str) -> str:

@@ -24,7 +24,7 @@ from lms.cohorts.models import Organization
 from lms.extensions import db, limiter
 from lms.twofactor import services
 from lms.twofactor.access import PENDING
-from lms.twofactor.forms import CodeForm, ConfirmForm, DisableForm, PlainForm, PolicyForm, ResetForm
+from lms.twofactor.forms import CodeForm, ConfirmForm, DisableForm, NewCodesForm, PlainForm, PolicyForm, ResetForm
 from lms.web.forms import add_error
 
 bp = Blueprint("twofactor", __name__, template_folder="templates")
@@ -244,6 +244,27 @@ def disable() -> Any:
         flash("Two-factor sign-in is off.", "success")
         return redirect(url_for("accounts.account"))
     return render_template("twofactor/disable.html", form=form), 400 if request.method == "POST" else 200
+
+
+@bp.route("/account/two-factor/codes", methods=["GET", "POST"])
+def new_codes() -> Any:
+    """New recovery codes, shown once, for a person who spent or lost theirs."""
+    user = signed_in()
+    if not services.is_enrolled(db.session, user.id):
+        flash("Two-factor sign-in is off for your account: set it up first.", "info")
+        return redirect(url_for("accounts.account"))
+    form = NewCodesForm()
+    if form.validate_on_submit():
+        try:
+            codes = services.replace_recovery_codes(db.session, user, form.code.data or "", _key())
+        except services.TwoFactorError as exc:
+            add_error(form.code, str(exc))
+            return render_template("twofactor/new_codes.html", form=form), 400
+        page = make_response(render_template("twofactor/codes.html", codes=codes, replaced=True,
+                                             next_url=url_for("accounts.account")))
+        page.headers["Cache-Control"] = "no-store"
+        return page
+    return render_template("twofactor/new_codes.html", form=form), 400 if request.method == "POST" else 200
 
 
 @bp.post("/account/two-factor/devices/<int:device_id>/forget")
