@@ -17,7 +17,7 @@ from lms.catalog.models import Objective
 from lms.extensions import db
 from lms.progress.methods import MASTERY_METHODS, Point, named_level
 from lms.progress.models import Evidence, Mastery
-from lms.progress.services import EvidenceError, method_for, rebuild, record
+from lms.progress.services import EvidenceError, mastery_changed, method_for, rebuild, record
 from tests.races import second_waits_for_first
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -178,6 +178,40 @@ def test_evidence_recorded_at_once_for_one_objective_counts_both(app: Flask, obj
     db.session.expire_all()
     again = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
     assert (again.level, again.evidence_count, again.below_since) == expected
+    db.session.rollback()
+
+
+def test_a_change_is_announced_from_the_level_another_request_left(app: Flask, objectives, make_user) -> None:
+    """A request that had read a learner's mastery before another request moved it (and
+    committed) announces its own change from the level the other left, not from the one
+    it had read: else the webhook and the xAPI statement said "from" a stale level, or,
+    when the new level equalled the stale one, nothing at all."""
+    latest = {"method": "latest"}
+    user, objective = make_user().id, objectives[0]
+    record(db.session, user, objective, "quiz", "quiz:1", 0.5, T0, settings=latest)
+    db.session.commit()
+    read = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
+    assert read.level == 2.0  # this request has read it
+
+    other = sa.orm.Session(db.engine)
+    try:
+        record(other, user, objective, "quiz", "quiz:2", 1.0, T0 + timedelta(hours=1), settings=latest)
+        other.commit()
+    finally:
+        other.close()
+
+    announced: list[dict[int, tuple[float | None, float | None]]] = []
+
+    def heard(_user_id: int, **kwargs) -> None:
+        announced.append(kwargs["changes"])
+
+    mastery_changed.connect(heard)
+    try:
+        record(db.session, user, objective, "quiz", "quiz:3", 0.5, T0 + timedelta(hours=2), settings=latest)
+    finally:
+        mastery_changed.disconnect(heard)
+    assert announced == [{objective: (4.0, 2.0)}]
+    assert read.level == 2.0 and read.evidence_count == 3
     db.session.rollback()
 
 

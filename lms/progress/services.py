@@ -243,8 +243,12 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
     rows: dict[int, list[Evidence]] = defaultdict(list)
     for e in session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.objective_id.in_(objective_ids))):
         rows[e.objective_id].append(e)
+    # Read again even where this session holds the row already: another request may have
+    # moved it since (and committed before the lock above was granted); the change
+    # announced below is from the level that stands.
     current = {m.objective_id: m for m in session.scalars(
-        select(Mastery).where(Mastery.user_id == user_id, Mastery.objective_id.in_(objective_ids)))}
+        select(Mastery).where(Mastery.user_id == user_id, Mastery.objective_id.in_(objective_ids))
+        .execution_options(populate_existing=True))}
     changes: dict[int, tuple[float | None, float | None]] = {}
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
