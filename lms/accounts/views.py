@@ -14,6 +14,7 @@ from lms.accounts import services
 from lms.accounts.current import load_signed_in_user, signed_in, signed_in_user
 from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm, UnlockForm
 from lms.accounts.models import User
+from lms.accounts.notices import SecurityChange, tell_of_change
 from lms.accounts.second_step import PasswordAccepted, second_step
 from lms.accounts.signin_guard import (
     DEVICE_COOKIE,
@@ -24,6 +25,7 @@ from lms.accounts.signin_guard import (
     device_for,
 )
 from lms.accounts.timezones import countries_of, grouped_choices, likely_zones
+from lms.database import utcnow
 from lms.extensions import db, limiter
 from lms.mail.services import queue_mail
 from lms.web.forms import add_error
@@ -80,6 +82,12 @@ def finish_sign_in(accepted: PasswordAccepted) -> Response:
     mark this browser as theirs for the sign-in guard."""
     login_user(accepted.user, remember=accepted.remember)
     return _trust_device(redirect(accepted.next_url), accepted.user, accepted.device)
+
+
+def tell_of(user: User, change: SecurityChange) -> None:
+    """Mail ``user`` the security notice of ``change``, made by this request (its address)."""
+    tell_of_change(db.session, user, change, utcnow(), request.remote_addr,
+                   url_for("accounts.account", _external=True), url_for("accounts.forgot_password", _external=True))
 
 
 LOCKED_MESSAGE = ("Too many failed sign-ins: this account is locked. If the address has an account, a link "
@@ -182,6 +190,7 @@ def account() -> Any:
             target = password.current if "current" in str(exc) else password.password
             add_error(target, str(exc))
         else:
+            tell_of(user, SecurityChange.PASSWORD_CHANGED)
             login_user(user)  # the session carries the new session version
             flash("Your password is changed; other devices are signed out.", "success")
             return redirect(url_for("accounts.account"))
@@ -219,6 +228,7 @@ def reset_password(token: str) -> Any:
             db.session.rollback()
             add_error(form.password, str(exc))
         else:
+            tell_of(user, SecurityChange.PASSWORD_RESET)
             sign_in_guard().unlock(user.email)  # a new password lifts a sign-in lock
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("accounts.login"))

@@ -16,9 +16,10 @@ from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
+from lms.accounts.notices import SecurityChange
 from lms.accounts.second_step import PasswordAccepted
 from lms.accounts.signin_guard import SignInGuard, Verdict
-from lms.accounts.views import finish_sign_in
+from lms.accounts.views import finish_sign_in, tell_of
 from lms.audit.services import origin
 from lms.cohorts.models import Organization
 from lms.extensions import db, limiter
@@ -203,6 +204,7 @@ def setup() -> Any:
             db.session.rollback()
             add_error(form.code, str(exc))
             return render_template("twofactor/setup.html", form=form, enrolment=None, pending=pending), 400
+        tell_of(user, SecurityChange.TWO_FACTOR_ON)
         page = make_response(render_template("twofactor/codes.html", codes=codes,
                                              next_url=pending.accepted.next_url if pending else url_for("accounts.account")))
         if pending is not None:
@@ -241,6 +243,7 @@ def disable() -> Any:
         except services.TwoFactorError as exc:
             add_error(form.code, str(exc))
             return render_template("twofactor/disable.html", form=form), 400
+        tell_of(user, SecurityChange.TWO_FACTOR_OFF)
         flash("Two-factor sign-in is off.", "success")
         return redirect(url_for("accounts.account"))
     return render_template("twofactor/disable.html", form=form), 400 if request.method == "POST" else 200
@@ -260,6 +263,7 @@ def new_codes() -> Any:
         except services.TwoFactorError as exc:
             add_error(form.code, str(exc))
             return render_template("twofactor/new_codes.html", form=form), 400
+        tell_of(user, SecurityChange.RECOVERY_CODES)
         page = make_response(render_template("twofactor/codes.html", codes=codes, replaced=True,
                                              next_url=url_for("accounts.account")))
         page.headers["Cache-Control"] = "no-store"
@@ -317,6 +321,7 @@ def admin_reset(user_id: int) -> Response:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("admin.user", user_id=user.id))
+    tell_of(user, SecurityChange.TWO_FACTOR_RESET)
     flash(f"Two-factor sign-in of {user.name} is reset; they set it up again at their next sign-in "
           "if their role requires it.", "success")
     return redirect(url_for("admin.user", user_id=user.id))
