@@ -27,10 +27,9 @@ class DisableForm(FlaskForm):
     submit = SubmitField("Turn off two-factor sign-in")
 
 
-class NewCodesForm(FlaskForm):
-    code = StringField("Current code (or a recovery code)", validators=[DataRequired(message="Type the code."),
-                                                                       Length(max=32)],
-                       render_kw={"autocomplete": "one-time-code"})
+class NewCodesForm(DisableForm):
+    """Confirmed like turning it off: a current code or a recovery code."""
+
     submit = SubmitField("Make new recovery codes")
 
 
