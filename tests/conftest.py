@@ -47,6 +47,7 @@ from config import BASE_DIR, normalise_database_url
 from lms import create_app
 from lms.accounts.current import USER_STATEMENT
 from lms.accounts.services import create_user
+from lms.accounts.signin_guard import DEVICE_COOKIE, device_cookie_value
 from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort, Pace
 from lms.cohorts.services import create_organization
@@ -887,9 +888,12 @@ def enrol_learner(app: Flask, make_user) -> Callable[..., Any]:
 
 @pytest.fixture()
 def login(app: Flask) -> Callable[..., Any]:
-    """Sign ``user`` in on ``client`` through the real form; returns the response."""
+    """Sign ``user`` in on ``client`` through the real form, as from a browser they signed
+    in with before (it carries their sign-in device cookie, so no "new sign-in" notice is
+    mailed: ``tests/test_security_notices.py`` signs in from new browsers); returns the response."""
 
     def sign_in(client: Any, user: Any, password: str = PASSWORD) -> Any:
+        client.set_cookie(DEVICE_COOKIE, device_cookie_value(app.config["SECRET_KEY"], user.id, f"test-device-{user.id}"))
         response = client.post("/login", data={"email": user.email, "password": password})
         assert response.status_code == 302, f"could not sign in {user.email}"
         return pass_second_factor(client, response, user)  # when two-factor sign-in asks for it

@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
 from lms.accounts.models import PasswordResetToken, User
+from lms.accounts.signin_guard import DEVICE_COOKIE, device_cookie_value
 from lms.database import utcnow
 from lms.extensions import db
 from lms.mail import services as mail
@@ -321,12 +322,15 @@ def test_deliver_mail_command_sends_what_is_due(build: Callable[..., Flask], smt
 
 def test_site_admin_sees_failed_mail_and_retries_it(build: Callable[..., Flask], make_user: Callable[..., Any],
                                                      smtp_server: Callable[..., tuple[Inbox, int]]) -> None:
-    make_user(email="root@example.com", admin=True)
+    admin = make_user(email="root@example.com", admin=True)
     queue("ada@example.com", "bob@example.com")
     db.session.execute(text("UPDATE outbox_messages SET status = 'failed', attempts = 8, error = 'SMTPRecipientsRefused: 550 no'"))
     db.session.commit()
     inbox, port = smtp_server()
-    client = build(**smtp_config(port, "none")).test_client()
+    site = build(**smtp_config(port, "none"))
+    client = site.test_client()
+    # from a browser the admin signed in with before: no "new sign-in" notice joins the queue
+    client.set_cookie(DEVICE_COOKIE, device_cookie_value(site.config["SECRET_KEY"], admin.id, "admins-laptop"))
     assert client.post("/login", data={"email": "root@example.com", "password": PASSWORD}).status_code == 302
     page = client.get("/admin/mail")
     body = page.get_data(as_text=True)

@@ -1,6 +1,6 @@
 """Security notices: whenever the way a person signs in changes (their password, changed or
 reset; two-factor on or off; new recovery codes; a site admin's reset of their two-factor),
-they are mailed what changed, when in their own time zone and from which address, with
+and whenever their password signs in from a browser new to their account, they are mailed what changed, when in their own time zone and from which address, with
 where to go if it was not them; never a secret. A change refused mails nothing."""
 
 from __future__ import annotations
@@ -47,6 +47,35 @@ def check_notice(message: OutboxMessage, subject: str, zone_name: str) -> None:
     assert f"from the address {ADDRESS}" in body and zone_name in body
     assert "If it was not, someone else may be able to sign in as you" in body
     assert "http://localhost/password/forgot" in body and "http://localhost/account" in body
+
+
+def test_a_sign_in_from_a_browser_new_to_the_account_is_told_to_its_owner(app: Flask, client, make_user) -> None:
+    user = make_user(timezone="America/New_York")
+    other = make_user()
+    browser = from_address(client)
+    wrong = browser.post("/login", data={"email": user.email, "password": "not-the-password"})
+    assert wrong.status_code == 200 and mails_to(user.email) == []  # a wrong password signs nothing in
+    assert browser.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    [notice] = mails_to(user.email)
+    check_notice(notice, "New sign-in to your account", "EST")
+    assert "from a browser that had not signed in to it before" in notice.body and PASSWORD not in notice.body
+
+    # the same browser again: it carries the account's device cookie now, so nothing more
+    browser.post("/logout")
+    assert browser.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    assert len(mails_to(user.email)) == 1
+    # another account in this browser is new to it; and the first, back again, is new once more
+    # (a browser carries one account's cookie)
+    browser.post("/logout")
+    assert browser.post("/login", data={"email": other.email, "password": PASSWORD}).status_code == 302
+    assert len(mails_to(other.email)) == 1
+    browser.post("/logout")
+    assert browser.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    assert len(mails_to(user.email)) == 2
+    # another browser
+    fresh = from_address(app.test_client())
+    assert fresh.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    assert len(mails_to(user.email)) == 3
 
 
 def test_a_password_changed_or_reset_is_told_to_its_owner(app: Flask, client, make_user, login) -> None:

@@ -1,6 +1,7 @@
 """Security notices: a mail to a person whenever the way they sign in changes (their
-password, their two-factor sign-in, their recovery codes), so that someone who did not
-make the change hears of it and can act. Queued through the outbox with the caller's
+password, their two-factor sign-in, their recovery codes) and whenever their password
+signs in from a browser new to their account, so that someone who did not do it hears
+of it and can act. Queued through the outbox with the caller's
 unit of work: a change that rolls back mails nothing. A notice never holds a secret (no
 code, no link that signs in): it says what changed, when (in the person's time zone) and
 from which address, and where to go if it was not them."""
@@ -19,6 +20,7 @@ from lms.mail.services import queue_mail
 
 
 class SecurityChange(StrEnum):
+    NEW_BROWSER = "new_browser"
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET = "password_reset"
     TWO_FACTOR_ON = "two_factor_on"
@@ -34,6 +36,9 @@ class _Wording:
 
 
 WORDING = {
+    SecurityChange.NEW_BROWSER: _Wording("New sign-in to your account",
+                                         "Your password was used to sign in to your account from a browser that "
+                                         "had not signed in to it before"),
     SecurityChange.PASSWORD_CHANGED: _Wording("Your password was changed",
                                               "The password of your account was changed on your account page"),
     SecurityChange.PASSWORD_RESET: _Wording("Your password was reset",

@@ -128,6 +128,8 @@ def login() -> Any:
             add_error(form.password, "This account is deactivated. Ask your organization's administrator.")
             return render_template("accounts/login.html", form=form), 403
         if user is not None:
+            if device is None:  # this browser never signed in to this account (or lost its cookie)
+                tell_of(user, SecurityChange.NEW_BROWSER)
             accepted = PasswordAccepted(user, bool(form.remember.data), safe_next(request.args.get("next")), device)
             step = second_step()
             pending = step(accepted) if step is not None else None
