@@ -19,9 +19,9 @@ from sqlalchemy import func, insert, select, text
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt
-from lms.catalog.models import Objective
+from lms.catalog.models import Objective, Phase
 from lms.cohorts.models import Cohort, Enrolment
-from lms.coursework.models import Submission
+from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.demo import benchmark
 from lms.demo import cli as demo_cli
@@ -30,6 +30,7 @@ from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
 from lms.kpi.models import KpiEntry
+from lms.learning.services import cohort_today, current_month
 from lms.progress.completion import cohort_progress
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
 from lms.progress.services import objective_kinds, policy, rebuild
@@ -118,6 +119,15 @@ def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(
     assert db.session.scalar(select(func.count()).select_from(LessonRead).where(LessonRead.user_id == learner01)) >= 8
     assert db.session.scalar(select(func.count()).select_from(PeerReview).join(Submission).where(
         Submission.user_id == learner01, PeerReview.status == "done")) >= 1
+
+    # the instructor finds work to grade: the last month's hand-ins of two strong learners
+    waiting = db.session.execute(select(User.email, Assignment.phase_id).join(Submission, Submission.user_id == User.id)
+                                 .join(Assignment, Assignment.id == Submission.assignment_id)
+                                 .outerjoin(Grade, Grade.submission_id == Submission.id)
+                                 .where(Submission.status == "submitted", Grade.id.is_(None))).all()
+    assert {email for email, _ in waiting} == {"learner02@demo.lms", "learner03@demo.lms"}
+    months = {db.session.get_one(Phase, phase).month for _, phase in waiting}
+    assert months == {current_month(cohort.start_date, cohort_today(cohort, started)) - 1}
 
     # a spread: strong learners well above those falling behind, who show up as at risk
     means = mean_mastery(list(ids.values()))

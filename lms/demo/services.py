@@ -152,6 +152,8 @@ class Profile:
     engagement: float
     fades: bool = False
     revises: bool = False  # their first graded piece is returned for revision, then resubmitted
+    # their work of the month just ended is handed in and waits for the instructor's grade
+    awaits_grades: bool = False
 
     def does(self, month: int, rng: random.Random) -> bool:
         """Whether they do one optional thing in ``month`` (read a lesson, try again)."""
@@ -172,9 +174,10 @@ class Profile:
 
 
 # learner01 is the one to sign in as: active, good, with a revision in her trail. Three
-# strong learners, six in the middle, three falling behind (they show up as at risk).
+# strong learners (the last month's work of two of them waits in the instructor's queue),
+# six in the middle, three falling behind (they show up as at risk).
 PROFILES = [
-    Profile(0.86, 1.0, revises=True), Profile(0.93, 0.92), Profile(0.88, 0.88),
+    Profile(0.86, 1.0, revises=True), Profile(0.93, 0.92, awaits_grades=True), Profile(0.88, 0.88, awaits_grades=True),
     Profile(0.78, 0.85), Profile(0.74, 0.8), Profile(0.8, 0.78),
     Profile(0.73, 0.82), Profile(0.76, 0.72), Profile(0.72, 0.78),
     Profile(0.32, 0.7, fades=True), Profile(0.3, 0.55, fades=True), Profile(0.45, 0.75, fades=True),
@@ -435,9 +438,12 @@ class DemoActivity:
                 continue  # waits in the instructor's queue
             if to_revise:
                 to_revise = not self.revise(submission, dates, profile, graded_at, rng)
-            else:
-                self.release(submission, rubric_levels(assignment.rubric.current.criteria, profile.ability, rng),
-                             rng.choice(FEEDBACK[profile.ability >= 0.6]), None, graded_at)
+                continue
+            levels = rubric_levels(assignment.rubric.current.criteria, profile.ability, rng)
+            feedback = rng.choice(FEEDBACK[profile.ability >= 0.6])
+            if profile.awaits_grades and assignment.phase.month == self.months:
+                continue  # in the instructor's queue (drawn all the same: their later work stays as it was)
+            self.release(submission, levels, feedback, None, graded_at)
 
     def release(self, submission: Submission, levels: dict[str, str | None], feedback: str, revision: int | None,
                 at: datetime) -> None:
