@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from lms.accounts.models import User
 from lms.accounts.services import create_user, find_user
-from lms.assessment.models import Attempt, Quiz
+from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.assessment.questions import part_named
 from lms.assessment.services import (
     active_quizzes,
@@ -368,6 +368,10 @@ class DemoActivity:
         self.months = min(current_month(cohort.start_date, cohort_today(cohort, now)) - 1, PROGRAM_MONTHS)
         self.phases = [item for item in schedule(session) if item.phase.month <= self.months]
         self.quizzes = [q for q in active_quizzes(session) if release_month(q) <= self.months]
+        # the weekly checks (practice: their evidence counts toward no mastery) of the months played
+        self.checks = sorted((q for q in session.scalars(select(Quiz).where(Quiz.kind == QuizKind.CHECK,
+                                                                           Quiz.retired_at.is_(None)))
+                              if release_month(q) <= self.months), key=lambda q: (release_month(q), q.position))
         self.assignments = [a for a in active_assignments(session) if a.phase.month <= self.months]
         self.simulations = [s for s in active_simulations(session) if s.phase.month <= self.months]
         self.report = ActivityReport(months=max(self.months, 0))
@@ -395,6 +399,7 @@ class DemoActivity:
             # built, and the simulations and experts should not change with it.
             self.play_simulations(user, profile, random.Random(f"northwind-simulations:{user.email}"))
             self.expert_rating(user, profile, random.Random(f"northwind-expert:{user.email}"))
+            self.practise(user, profile, random.Random(f"northwind-checks:{user.email}"))
             self.report.learners += 1
             tick(1)
         self.teams()
@@ -654,6 +659,24 @@ class DemoActivity:
                 if not profile.tries_again(100 * (attempt.score or 0) / (attempt.max_score or 1), quiz.passing_score, rng):
                     break
                 at += timedelta(days=rng.uniform(1, 6))
+                skill = min(0.97, skill + 0.1)
+
+    def practise(self, user: User, profile: Profile, rng: random.Random) -> None:
+        """The weekly checks: taken as their units come, the more of them the more engaged
+        the learner (those falling behind fewer each month); a failed one sometimes again."""
+        for quiz in self.checks:
+            if not profile.does(release_month(quiz), rng):
+                continue
+            window = quiz_window(self.session, quiz, self.cohort, user.id, self.now)
+            last = min(window.closes_at or self.now, self.now) - timedelta(hours=2)
+            at = window.opens_at + (last - window.opens_at) * rng.uniform(0.05, 0.35)
+            skill = profile.ability
+            while at < last:
+                attempt = self.attempt(quiz, user, at, skill, rng)
+                passed = 100 * (attempt.score or 0) / (attempt.max_score or 1) >= quiz.passing_score
+                if passed or (quiz.attempts_allowed or 99) <= attempt.number or not profile.does(release_month(quiz), rng):
+                    break
+                at += timedelta(days=rng.uniform(0.5, 3))
                 skill = min(0.97, skill + 0.1)
 
     def attempt(self, quiz: Quiz, user: User, at: datetime, skill: float, rng: random.Random) -> Attempt:
