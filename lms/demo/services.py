@@ -643,13 +643,18 @@ class DemoActivity:
 
     # ------------------------------------------------------------------ quizzes
 
+    def first_try(self, quiz: Quiz, user: User, rng: random.Random, low: float, high: float) -> tuple[datetime, datetime]:
+        """When ``user`` first tries ``quiz`` (between ``low`` and ``high`` of the way through
+        its window, drawn) and the last moment they may (its close, or now, less two hours)."""
+        window = quiz_window(self.session, quiz, self.cohort, user.id, self.now)
+        last = min(window.closes_at or self.now, self.now) - timedelta(hours=2)
+        return window.opens_at + (last - window.opens_at) * rng.uniform(low, high), last
+
     def take_quizzes(self, user: User, profile: Profile, rng: random.Random) -> None:
         for quiz in self.quizzes:
             if not profile.hands_in(release_month(quiz), rng):
                 continue
-            window = quiz_window(self.session, quiz, self.cohort, user.id, self.now)
-            last = min(window.closes_at or self.now, self.now) - timedelta(hours=2)
-            at = window.opens_at + (last - window.opens_at) * rng.uniform(0.15, 0.5)
+            at, last = self.first_try(quiz, user, rng, 0.15, 0.5)
             skill = profile.ability
             for _ in range(quiz.attempts_allowed or 3):
                 if at >= last:
@@ -667,9 +672,7 @@ class DemoActivity:
         for quiz in self.checks:
             if not profile.does(release_month(quiz), rng):
                 continue
-            window = quiz_window(self.session, quiz, self.cohort, user.id, self.now)
-            last = min(window.closes_at or self.now, self.now) - timedelta(hours=2)
-            at = window.opens_at + (last - window.opens_at) * rng.uniform(0.05, 0.35)
+            at, last = self.first_try(quiz, user, rng, 0.05, 0.35)
             skill = profile.ability
             while at < last:
                 attempt = self.attempt(quiz, user, at, skill, rng)
