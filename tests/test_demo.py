@@ -120,14 +120,14 @@ def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(
     assert db.session.scalar(select(func.count()).select_from(PeerReview).join(Submission).where(
         Submission.user_id == learner01, PeerReview.status == "done")) >= 1
 
-    # weekly checks practised: most of them by the engaged, fewer by those falling behind;
+    # weekly checks practised: many by the engaged, fewer by those falling behind;
     # their evidence is practice, which counts toward no mastery
     checks = dict(db.session.execute(select(Attempt.user_id, func.count(func.distinct(Attempt.quiz_id)))
                                      .join(Quiz, Quiz.id == Attempt.quiz_id)
                                      .where(Quiz.kind == QuizKind.CHECK, Attempt.submitted_at.is_not(None))
                                      .group_by(Attempt.user_id)).all())
-    assert checks[learner01] >= 15
-    assert min(checks.get(ids[e], 0) for e in DEMO_LEARNERS[:3]) > max(checks.get(ids[e], 0) for e in DEMO_LEARNERS[-3:])
+    assert all(checks.get(ids[e], 0) >= 3 for e in DEMO_LEARNERS[:9])  # those on track
+    assert sum(checks.get(ids[e], 0) for e in DEMO_LEARNERS[:3]) > 2 * sum(checks.get(ids[e], 0) for e in DEMO_LEARNERS[-3:])
     assert "practice" in {e.source for e in evidence}
 
     # the instructor finds work to grade: the last month's hand-ins of two strong learners
