@@ -116,6 +116,7 @@ POLICY: dict[str, AccessRule] = {
     # its requester's; a cohort's large export is asked for by its staff
     "jobs.board": SITE_ADMIN,
     "jobs.retry": SITE_ADMIN,
+    "jobs.run_now": SITE_ADMIN,
     "jobs.job": JOB_REQUESTER,
     "jobs.download": JOB_REQUESTER,
     "jobs.cohort_export": COHORT_STAFF,

@@ -227,6 +227,7 @@ ROUTES: dict[str, Route] = {
     # background jobs: the site admin's list and retry; a job's page and file for who asked for it (instructor A)
     "jobs.board": Route(lambda w, x: "/admin/jobs", SITE_ADMIN),
     "jobs.retry": Route(lambda w, x: f"/admin/jobs/{x['job_id']}/retry", SITE_ADMIN, "POST"),
+    "jobs.run_now": Route(lambda w, x: "/admin/jobs/run", SITE_ADMIN, "POST"),
     "jobs.job": Route(lambda w, x: f"/jobs/{x['job_id']}", JOB_REQUESTER),
     "jobs.download": Route(lambda w, x: f"/jobs/{x['job_id']}/download", JOB_REQUESTER),
     "jobs.cohort_export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/exports/competency.csv", COHORT_STAFF, "POST"),

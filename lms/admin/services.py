@@ -17,6 +17,10 @@ from lms.audit.models import AuditAction
 from lms.audit.services import Origin, record
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.database import DbSession, rowcount, utcnow
+from lms.jobs.models import JobStatus
+from lms.jobs.services import counts as job_counts
+from lms.mail.models import MailStatus
+from lms.mail.services import unsent
 
 PAGE_SIZE = 25
 QUERY_LENGTH = 200
@@ -166,3 +170,20 @@ def send_reset_link(session: DbSession, user: User, origin: Origin) -> str:
            target=f"user:{user.id}", before=None, after={"reset_link": "sent"}, ip=origin.ip)
     session.flush()
     return token
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What the site admin's home shows first: background jobs and mail, by state."""
+
+    jobs: dict[JobStatus, int]
+    mail: dict[MailStatus, int]
+
+    @property
+    def failures(self) -> int:
+        return self.jobs[JobStatus.FAILED] + self.mail[MailStatus.FAILED]
+
+
+def attention(session: DbSession) -> Attention:
+    """Two statements, whatever the number of jobs and messages."""
+    return Attention(jobs=job_counts(session), mail=unsent(session))

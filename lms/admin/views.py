@@ -4,7 +4,7 @@ service with the actor and address (``lms.audit.services.origin``), and render."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -16,16 +16,25 @@ from lms.admin import log, services
 from lms.admin.forms import ConfirmedActionForm, UserActionForm
 from lms.audit.models import AuditAction
 from lms.audit.services import origin
-from lms.cohorts.roles import roles_of
-from lms.database import utcnow
+from lms.cohorts.roles import Roles, roles_of
+from lms.database import DbSession, utcnow
 from lms.extensions import db
 from lms.gradebook.exports import EXPORTERS
+from lms.jobs.models import JobStatus
+from lms.learning.services import Schedule
+from lms.mail.models import MailStatus
 from lms.mail.services import queue_mail
 from lms.web.downloads import streamed_download
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
 ACTION_LABELS = {action: action.value.replace("_", " ").capitalize() for action in AuditAction}
+
+
+def home_panel(session: DbSession, user: User, roles: Roles, now: datetime,
+               plan: Schedule | None) -> dict[str, Any] | None:
+    """The site admin's panel on the home page: what failed or waits, and the console's pages."""
+    return {"attention": services.attention(session), "statuses": JobStatus, "mail": MailStatus} if user.is_admin else None
 
 
 def _page(value: str | None) -> int:

@@ -42,12 +42,15 @@ def queue_job_command(kind: str, key: str | None) -> None:
     known = runner.kinds(app)
     job_kind = known.get(kind)
     if job_kind is None or not job_kind.from_command:
-        choices = ", ".join(sorted(name for name, k in known.items() if k.from_command))
+        choices = ", ".join(sorted(k.name for k in runner.periodic(app)))
         raise click.BadParameter(f"{kind!r} is not a job kind to queue from here; choose one of {choices}", param_hint="KIND")
     session = db.session
     with unit_of_work(session):
-        job = services.queue_job(session, kind, {}, label=job_kind.describe({}), max_attempts=job_kind.max_attempts,
-                                 key=key if key is not None else f"command:{kind}")
+        if key is None:
+            job, _new = services.queue_periodic(session, kind, job_kind.describe({}), job_kind.max_attempts)
+        else:
+            job = services.queue_job(session, kind, {}, label=job_kind.describe({}), max_attempts=job_kind.max_attempts,
+                                     key=key)
         job_id = job.id
     runner.dispatch(app, services.take_pending(session))
     session.expire_all()

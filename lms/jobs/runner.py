@@ -46,6 +46,11 @@ def kinds(app: Flask) -> dict[str, JobKind]:
     return found
 
 
+def periodic(app: Flask) -> list[JobKind]:
+    """The kinds cron queues (``from_command``), by their label: what a site admin may run now."""
+    return sorted((k for k in kinds(app).values() if k.from_command), key=lambda k: k.label)
+
+
 def kind(app: Flask, name: str) -> JobKind:
     found = kinds(app).get(name)
     if found is None:

@@ -58,6 +58,17 @@ def queue_job(session: DbSession, kind: str, params: Mapping[str, Any], *, label
     return job
 
 
+def queue_periodic(session: DbSession, kind: str, label: str, max_attempts: int,
+                   requested_by_id: int | None = None) -> tuple[Job, bool]:
+    """A job of a periodic kind (no parameters), as cron queues it with ``flask lms
+    queue-job`` or a site admin from the jobs page: one live job of the kind at a time
+    (the key ``command:<kind>``). Also whether it is new: False when the kind's job was
+    still queued or running, and that one is given back."""
+    job = queue_job(session, kind, {}, label=label, max_attempts=max_attempts, requested_by_id=requested_by_id,
+                    key=f"command:{kind}")
+    return job, job.id in session.info.get(PENDING, [])
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Wait ``first`` after the first failure, doubling up to ``longest``."""
@@ -184,14 +195,18 @@ class Board:
     counts: dict[JobStatus, int]
 
 
+def counts(session: DbSession) -> dict[JobStatus, int]:
+    """How many jobs are in each state (one statement)."""
+    found = {status: 0 for status in JobStatus}
+    return found | {JobStatus(s): n for s, n in session.execute(select(Job.status, func.count()).group_by(Job.status))}
+
+
 def board(session: DbSession, limit: int = 100) -> Board:
     def of(status: JobStatus, *order: Any) -> list[Job]:
         return list(session.scalars(select(Job).where(Job.status == status).order_by(*order).limit(limit)))
 
-    counts = {status: 0 for status in JobStatus}
-    counts |= {JobStatus(s): n for s, n in session.execute(select(Job.status, func.count()).group_by(Job.status))}
     return Board(running=of(JobStatus.RUNNING, Job.started_at), queued=of(JobStatus.QUEUED, Job.next_attempt_at, Job.id),
                  failed=of(JobStatus.FAILED, Job.finished_at.desc(), Job.id.desc()),
                  done=list(session.scalars(select(Job).where(Job.status.in_([JobStatus.DONE, JobStatus.EXPIRED]))
                                            .order_by(Job.finished_at.desc(), Job.id.desc()).limit(20))),
-                 counts=counts)
+                 counts=counts(session))

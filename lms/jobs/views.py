@@ -15,7 +15,7 @@ from lms.cohorts.models import Cohort, Organization
 from lms.extensions import db
 from lms.jobs import runner, services
 from lms.jobs.exports import ExportJob, OrganizationExportJob, SourcedExport, keep_for
-from lms.jobs.forms import ButtonForm
+from lms.jobs.forms import ButtonForm, RunJobForm
 from lms.jobs.models import Job, JobStatus
 from lms.storage.backends import file_storage
 from lms.web.downloads import content_disposition
@@ -23,14 +23,38 @@ from lms.web.downloads import content_disposition
 bp = Blueprint("jobs", __name__, template_folder="templates")
 
 
-def _board(form: ButtonForm, status: int = 200) -> tuple[str, int]:
+def _run_form() -> RunJobForm:
+    form = RunJobForm()
+    form.kind.choices = [("", "Choose a job"), *((k.name, k.label) for k in runner.periodic(current_app))]
+    return form
+
+
+def _board(form: ButtonForm, status: int = 200, run_form: RunJobForm | None = None) -> tuple[str, int]:
     return render_template("jobs/board.html", board=services.board(db.session), form=form, statuses=JobStatus,
-                           keep=keep_for(current_app.config)), status
+                           keep=keep_for(current_app.config), run_form=run_form or _run_form()), status
 
 
 @bp.get("/admin/jobs")
 def board() -> tuple[str, int]:
     return _board(ButtonForm())
+
+
+@bp.post("/admin/jobs/run")
+def run_now() -> Response | tuple[str, int]:
+    """Queue one of the periodic jobs now (as cron would): without Redis it runs once this
+    request has committed, so the job's page shows its result. A job of the kind still
+    queued or running is shown instead of a second one."""
+    form = _run_form()
+    if not form.validate_on_submit():
+        return _board(ButtonForm(), 400, run_form=form)
+    chosen = runner.kind(current_app, form.kind.data or "")
+    job, new = services.queue_periodic(db.session, chosen.name, chosen.describe({}), chosen.max_attempts,
+                                       requested_by_id=signed_in().id)
+    if new:
+        flash(f"Job {job.id} ({chosen.label.lower()}) was queued.", "success")
+    else:
+        flash(f"Job {job.id} ({chosen.label.lower()}) was already {job.status.value}: nothing new was queued.", "info")
+    return redirect(url_for("jobs.job", job_id=job.id))
 
 
 @bp.post("/admin/jobs/<int:job_id>/retry")

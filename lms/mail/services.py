@@ -234,8 +234,16 @@ def troubled(session: DbSession, limit: int = 200) -> Trouble:
     retrying = list(session.scalars(select(OutboxMessage).where(OutboxMessage.status == MailStatus.PENDING,
                                                                 OutboxMessage.attempts > 0)
                                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
-    pending = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == MailStatus.PENDING))
-    return Trouble(failed, retrying, pending or 0)
+    return Trouble(failed, retrying, unsent(session)[MailStatus.PENDING])
+
+
+def unsent(session: DbSession) -> dict[MailStatus, int]:
+    """How many messages wait to be sent (pending) and were given up on (failed): one
+    statement, on the status index (the sent ones are not counted)."""
+    found = {MailStatus.PENDING: 0, MailStatus.FAILED: 0}
+    return found | {MailStatus(s): n for s, n in session.execute(
+        select(OutboxMessage.status, func.count()).where(OutboxMessage.status.in_(list(found)))
+        .group_by(OutboxMessage.status))}
 
 
 def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None = None, target: str = "") -> int:
