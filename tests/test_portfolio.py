@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from lms.coursework.models import Submission
 from lms.extensions import db
+from lms.grading.models import Grade
 
 CASE = "mlops-case-coldwatch"  # month 1: foundation
 FOUNDATION_CODES = ["KO1", "KO2", "KO4", "SO1", "SO2", "SO4", "AO1"]
@@ -104,3 +105,50 @@ def test_curate_submit_grade_and_share(setting, app: Flask) -> None:
     assert visitor.get(first.replace("http://localhost", "")).status_code == 404  # the new link replaces the old
     client.post("/portfolio/foundation/share/revoke")
     assert visitor.get(second.replace("http://localhost", "")).status_code == 404
+
+
+def levels_row(client, level: str) -> str:
+    page = client.get("/portfolio").get_data(as_text=True)
+    found = re.search(rf'<tr id="portfolio-{level}">(.*?)</tr>', page, re.S)
+    assert found is not None, page
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_the_portfolio_page_says_how_far_each_level_is_and_when_it_is_due(setting) -> None:
+    client = setting["client"]
+    assert "Not started" in levels_row(client, "foundation")
+    assert "Not handed in · was due" in levels_row(client, "foundation")  # five months in: the review's day has passed
+    assert "Not handed in · opens on" in levels_row(client, "advanced")
+
+    mine = setting["released_case"](client, setting["learner"], "Pia's analysis")
+    two = {"reflection-KO1": "One.", "reflection-SO1": "Two."}
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "save", **two}).status_code == 302
+    assert "1 piece of work chosen, 2 of 7 reflections written" in levels_row(client, "foundation")
+
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit",
+                                                      **reflections()}).status_code == 302
+    handed_in = levels_row(client, "foundation")
+    assert "7 of 7 reflections written" in handed_in and "Handed in, waiting for your instructor" in handed_in
+    assert "was due" not in handed_in
+
+    db.session.expire_all()
+    review = db.session.scalar(select(Submission).join(Submission.assignment).where(
+        Submission.user_id == setting["learner"].id, Submission.assignment.has(kind="portfolio")))
+    criteria = review.assignment.rubric.current.criteria
+    setting["teacher"].post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
+                            data={**{f"level-{c.id}": c.levels[0].id for c in criteria}, "action": "return",
+                                  "feedback": "Say more about KO4."})
+    returned = levels_row(client, "foundation")
+    assert "Returned for revision" in returned and "was due" in returned  # theirs to hand in again
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit",
+                                                      **reflections("I can now measure it, and say how.")}).status_code == 302
+    assert "Handed in, waiting for your instructor" in levels_row(client, "foundation")
+    db.session.expire_all()
+    graded = db.session.scalar(select(Grade).where(Grade.submission_id == review.id))
+    setting["teacher"].post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
+                            data={**{f"level-{c.id}": c.levels[1].id for c in criteria}, "action": "release",
+                                  "revision": str(graded.revision)})
+    page = client.get("/portfolio").get_data(as_text=True)
+    assert "Graded · read the feedback" in levels_row(client, "foundation")
+    assert 'href="/assignments/portfolio-foundation/feedback"' in page
+

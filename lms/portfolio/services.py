@@ -16,6 +16,7 @@ from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission
 from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession, insert_unless_there
 from lms.grading.models import Grade, GradeStatus
+from lms.learning.services import Schedule
 from lms.portfolio.models import Portfolio
 
 MAX_REFLECTION_CHARS = 5000
@@ -30,6 +31,49 @@ def review_assignment(session: DbSession, level: Level) -> Assignment | None:
     return session.scalar(select(Assignment).join(Assignment.rubric).where(
         Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None), Rubric.level_id == level.id)
         .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric).selectinload(Rubric.versions)))
+
+
+@dataclass(frozen=True)
+class LevelLine:
+    """One level on the learner's portfolio page: how far their portfolio is, and when its
+    review is due in their schedule (None: not enrolled, or the level has no review)."""
+
+    level: Level
+    assignment: Assignment | None  # the level's portfolio review
+    review: Submission | None      # the portfolio handed in for it
+    chosen: int                # pieces of work chosen so far
+    reflected: int             # the review's objectives with a reflection written
+    objectives: int
+    dates: coursework.Dates | None
+
+    @property
+    def started(self) -> bool:
+        return self.review is not None or self.chosen > 0 or self.reflected > 0
+
+
+def level_lines(session: DbSession, user_id: int, levels: list[Level], plan: Schedule | None) -> list[LevelLine]:
+    """Each level's line (``LevelLine``): three statements, whatever the number of levels."""
+    reviews = {a.rubric.level_id: a for a in session.scalars(
+        select(Assignment).join(Assignment.rubric)
+        .where(Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None),
+               Rubric.level_id.in_([level.id for level in levels]))
+        .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric)))}
+    portfolios = {p.level_id: p for p in session.scalars(
+        select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id.in_([level.id for level in levels])))}
+    handed_in = {s.assignment_id: s for s in session.scalars(
+        select(Submission).where(Submission.user_id == user_id, Submission.status != SubmissionStatus.DRAFT,
+                                 Submission.assignment_id.in_([a.id for a in reviews.values()])))}
+    lines = []
+    for level in levels:
+        assignment, portfolio = reviews.get(level.id), portfolios.get(level.id)
+        codes = [o.key for o in assignment.objectives] if assignment else []
+        written = portfolio.reflections if portfolio else {}
+        lines.append(LevelLine(
+            level=level, assignment=assignment, review=handed_in.get(assignment.id) if assignment else None,
+            chosen=len(portfolio.artifact_ids) if portfolio else 0,
+            reflected=sum(1 for code in codes if written.get(code, "").strip()), objectives=len(codes),
+            dates=coursework.dates_for(assignment, plan) if assignment and plan else None))
+    return lines
 
 
 def eligible_work(session: DbSession, user_id: int, level: Level) -> list[Submission]:

@@ -12,7 +12,7 @@ from lms.accounts.models import User
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
 from lms.coursework import services as coursework
-from lms.coursework.models import Attachment
+from lms.coursework.models import Attachment, SubmissionStatus
 from lms.coursework.sharing import groups_of
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
@@ -51,7 +51,10 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
 @bp.get("/portfolio")
 def levels() -> Any:
     items = list(db.session.scalars(select(Level).where(Level.retired_at.is_(None)).order_by(Level.position)))
-    return render_template("portfolio/levels.html", levels=items)
+    user = signed_in()
+    plan = learner_schedule(db.session, user, utcnow())
+    return render_template("portfolio/levels.html", lines=services.level_lines(db.session, user.id, items, plan),
+                           today=plan.today if plan else None, statuses=SubmissionStatus)
 
 
 @bp.get("/portfolio/<level_key>")
