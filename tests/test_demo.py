@@ -21,7 +21,7 @@ from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Objective, Phase
 from lms.cohorts.models import Cohort, Enrolment
-from lms.coursework.models import Assignment, Submission
+from lms.coursework.models import Assignment, AssignmentKind, Submission
 from lms.database import utcnow
 from lms.demo import benchmark
 from lms.demo import cli as demo_cli
@@ -31,6 +31,7 @@ from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
 from lms.kpi.models import KpiEntry
 from lms.learning.services import cohort_today, current_month
+from lms.portfolio.models import Portfolio
 from lms.progress.completion import cohort_progress
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
 from lms.progress.services import objective_kinds, policy, rebuild
@@ -138,6 +139,21 @@ def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(
     assert {email for email, _ in waiting} == {"learner02@demo.lms", "learner03@demo.lms"}
     months = {db.session.get_one(Phase, phase).month for _, phase in waiting}
     assert months == {current_month(cohort.start_date, cohort_today(cohort, started)) - 1}
+
+    # the foundation portfolios handed in were made on the portfolio page's terms: released
+    # work of the level chosen, a reflection for each objective, the review's text composed
+    # from them (they once were a generic hand-in beside an empty portfolio)
+    reviews = list(db.session.scalars(select(Submission).join(Assignment).where(
+        Assignment.kind == AssignmentKind.PORTFOLIO, Submission.user_id.in_(ids.values()))))
+    assert len(reviews) >= 6
+    for review in reviews:
+        kept = db.session.scalar(select(Portfolio).where(Portfolio.user_id == review.user_id,
+                                                         Portfolio.level_id == review.assignment.rubric.level_id))
+        assert kept is not None and kept.artifact_ids, review.user_id
+        assert set(kept.reflections) == {o.key for o in review.assignment.objectives}
+        chosen = list(db.session.scalars(select(Submission).where(Submission.id.in_(kept.artifact_ids))))
+        assert all(s.user_id == review.user_id and s.status == "released" for s in chosen)
+        assert "## Reflections" in review.versions[0].body and chosen[0].assignment.title in review.versions[0].body
 
     # a spread: strong learners well above those falling behind, who show up as at risk
     means = mean_mastery(list(ids.values()))

@@ -37,7 +37,7 @@ from lms.catalog.services import schedule
 from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Organization
 from lms.cohorts.services import create_organization
-from lms.coursework.models import Assignment, Submission
+from lms.coursework.models import Assignment, AssignmentKind, Submission
 from lms.coursework.services import (
     Dates,
     active_assignments,
@@ -56,6 +56,7 @@ from lms.grading.peer import complete_review, reviews_to_do
 from lms.grading.services import save_grade
 from lms.kpi.services import record_figure
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, cohort_today, current_month, month_opens_on, opens_at
+from lms.portfolio import services as portfolios
 from lms.progress.models import Evidence, LessonRead
 from lms.progress.services import mark_read, rate
 from lms.simulations.models import Simulation
@@ -275,6 +276,25 @@ def work_body(assignment: Assignment, skill: float, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+# A demo learner's reflection on one objective of a level's portfolio, by how strong they
+# are: {objective} is the objective's title, {work} the title of a piece they chose.
+REFLECTIONS = {
+    True: (
+        "On {objective}, {work} is my best evidence: I measured where we stood before changing anything, "
+        "and the figures since show what moved and what did not.",
+        "For {objective} the hard part was agreeing who owns each step. {work} names the owners and the weekly "
+        "check, and the team has kept to it for a month.",
+        "If I did {objective} again I would start from our own data, not the tool. {work} shows the first "
+        "version, the feedback and what I changed after it.",
+    ),
+    False: (
+        "I applied {objective} in {work}; the numbers are still incomplete and I need a second month of them.",
+        "{work} is where I tried {objective}. It is a first pass: the owners are named but the checks are not "
+        "running yet.",
+    ),
+}
+
+
 def pick_choice(choices: Sequence[Mapping[str, Any]], skill: float, rng: random.Random) -> int:
     """The option a learner of this skill takes at a simulation's decision point: the one
     that scores best with a chance of ``skill``, otherwise any of the others."""
@@ -442,7 +462,9 @@ class DemoActivity:
             if assignment.is_team:  # done with teammates, once everyone's months are played (``teams``)
                 self.team_work[assignment.id].append((at, at + timedelta(days=rng.uniform(2, 6)), user, profile, dates))
                 continue
-            submission = self.hand_in(assignment, user, work_body(assignment, profile.ability, rng), dates, at)
+            body = work_body(assignment, profile.ability, rng)  # drawn for a portfolio too: later draws stay as they were
+            submission = (self.portfolio(assignment, user, profile, dates, at) if assignment.kind is AssignmentKind.PORTFOLIO
+                          else None) or self.hand_in(assignment, user, body, dates, at)
             graded_at = at + timedelta(days=rng.uniform(2, 6))
             if graded_at >= self.latest():
                 continue  # waits in the instructor's queue
@@ -478,6 +500,31 @@ class DemoActivity:
         self.release(submission, rubric_levels(criteria, profile.ability + 0.05, rng),
                      "Much better: every figure checks out and the plan is ready to use.", grade.revision, regraded)
         return True
+
+    def portfolio(self, assignment: Assignment, user: User, profile: Profile, dates: Dates, at: datetime) -> Submission | None:
+        """The level's portfolio as a learner makes it on its page: their work of the level
+        whose grade was released by ``at`` chosen, a reflection written for each of the
+        review's objectives, then handed in (``lms.portfolio.services``). None when no grade
+        of theirs was released yet (the generic hand-in stands in, as before)."""
+        level = assignment.rubric.level
+        if level is None:
+            return None
+        rng = random.Random(f"northwind-portfolio:{user.email}:{level.key}")  # its own draws
+        released = {s.id for s, when in self.released[user.id] if when <= at}
+        work = [s for s in portfolios.eligible_work(self.session, user.id, level) if s.id in released]
+        if not work:
+            return None
+        chosen = [s for s in work if rng.random() < 0.7] or work[:1]
+        codes = [o.key for o in assignment.objectives]
+        titles = {o.key: o.title for o in assignment.objectives}
+        texts = REFLECTIONS[profile.ability >= 0.6]
+        reflections = {code: rng.choice(texts).format(objective=titles[code].lower(),
+                                                       work=rng.choice(chosen).assignment.title) for code in codes}
+        kept = portfolios.portfolio_for(self.session, user.id, level, at - timedelta(days=2))
+        portfolios.curate(self.session, kept, [s.id for s in chosen], reflections, work, codes, at - timedelta(days=2))
+        submission = portfolios.submit_for_review(self.session, kept, user, self.cohort.id, work, at, dates)
+        self.report.submissions += 1
+        return submission
 
     def hand_in(self, assignment: Assignment, user: User, body: str, dates: Dates, at: datetime) -> Submission:
         started = at - timedelta(days=1, hours=3)
