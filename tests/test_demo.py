@@ -31,6 +31,7 @@ from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
 from lms.kpi.models import KpiEntry
 from lms.learning.services import cohort_today, current_month
+from lms.notifications.models import Notification, NotificationEvent
 from lms.portfolio.models import Portfolio
 from lms.progress.completion import cohort_progress
 from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
@@ -41,7 +42,7 @@ from lms.simulations.models import SimulationRun
 UTC = UTC
 DEMO_LEARNERS = [f"learner{n:02d}@demo.lms" for n in range(1, 13)]
 COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery,
-           SimulationRun, ExpertEvaluation)
+           SimulationRun, ExpertEvaluation, Notification)
 
 
 def run(app: Flask, *args: str) -> Result:
@@ -151,9 +152,18 @@ def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(
                                                          Portfolio.level_id == review.assignment.rubric.level_id))
         assert kept is not None and kept.artifact_ids, review.user_id
         assert set(kept.reflections) == {o.key for o in review.assignment.objectives}
+        assert all(f"{code} (" in text for code, text in kept.reflections.items())  # each about its own objective
         chosen = list(db.session.scalars(select(Submission).where(Submission.id.in_(kept.artifact_ids))))
         assert all(s.user_id == review.user_id and s.status == "released" for s in chosen)
         assert "## Reflections" in review.versions[0].body and chosen[0].assignment.title in review.versions[0].body
+
+    # the staff are told what the first run of send-reminders tells them: the work waiting
+    # for a grade and the learners at risk (the mail waits in the outbox for deliver-mail)
+    instructor = db.session.scalar(select(User).where(User.email == "instructor@demo.lms"))
+    told = dict(db.session.execute(select(Notification.event, func.count()).where(Notification.user_id == instructor.id)
+                                   .group_by(Notification.event)).all())
+    assert told.get(NotificationEvent.AWAITING_GRADING) == 1 and told.get(NotificationEvent.LEARNER_AT_RISK) == 3
+    assert "Notices of today:" in first.output and "learner at risk 3" in first.output
 
     # a spread: strong learners well above those falling behind, who show up as at risk
     means = mean_mastery(list(ids.values()))

@@ -13,6 +13,7 @@ from lms.database import unit_of_work, utcnow
 from lms.demo.benchmark import MAX_LEARNERS, build_benchmark
 from lms.demo.services import COHORT, ORGANIZATION, PROFILES, DemoError, build_demo, demo_activity, evidence_count
 from lms.extensions import db
+from lms.notifications.reminders import send_reminders
 
 
 @click.command("demo")
@@ -43,6 +44,12 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
                    f"({time.perf_counter() - started:.1f}s).")
     elif activity.already:
         click.echo(f"Demo activity: already in place for {activity.already} learners; nothing added.")
+    if learners is None:  # today's notices, as cron's first send-reminders makes them (mail waits in the outbox)
+        with unit_of_work(db.session):
+            notices = send_reminders(db.session, utcnow())
+        kinds = ", ".join(f"{event.value.replace('_', ' ')} {n}" for event, n in sorted(notices.notices.items()))
+        click.echo(f"Notices of today: {notices.made} made ({kinds or 'none new'}); "
+                   f"{notices.digests} digest{'s' * (notices.digests != 1)} queued; the mail waits in the outbox.")
     if cohorts == 0:
         click.echo("Benchmark: no cohorts asked for (--cohorts 0); nothing generated.")
     elif learners is not None:

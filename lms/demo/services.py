@@ -277,14 +277,15 @@ def work_body(assignment: Assignment, skill: float, rng: random.Random) -> str:
 
 
 # A demo learner's reflection on one objective of a level's portfolio, by how strong they
-# are: {objective} is the objective's title, {work} the title of a piece they chose.
+# are: {objective} is the objective ("KO1 (MLOps fundamentals)"), {work} the title of a
+# piece they chose that serves it.
 REFLECTIONS = {
     True: (
-        "On {objective}, {work} is my best evidence: I measured where we stood before changing anything, "
+        "{work} is my best evidence for {objective}: I measured where we stood before changing anything, "
         "and the figures since show what moved and what did not.",
         "For {objective} the hard part was agreeing who owns each step. {work} names the owners and the weekly "
         "check, and the team has kept to it for a month.",
-        "If I did {objective} again I would start from our own data, not the tool. {work} shows the first "
+        "If I worked on {objective} again I would start from our own data, not the tool. {work} shows the first "
         "version, the feedback and what I changed after it.",
     ),
     False: (
@@ -516,10 +517,12 @@ class DemoActivity:
             return None
         chosen = [s for s in work if rng.random() < 0.7] or work[:1]
         codes = [o.key for o in assignment.objectives]
-        titles = {o.key: o.title for o in assignment.objectives}
         texts = REFLECTIONS[profile.ability >= 0.6]
-        reflections = {code: rng.choice(texts).format(objective=titles[code].lower(),
-                                                       work=rng.choice(chosen).assignment.title) for code in codes}
+        reflections = {}
+        for objective in assignment.objectives:
+            serving = [s for s in chosen if any(o.key == objective.key for o in s.assignment.objectives)] or chosen
+            reflections[objective.key] = rng.choice(texts).format(objective=f"{objective.key} ({objective.title})",
+                                                                  work=rng.choice(serving).assignment.title)
         kept = portfolios.portfolio_for(self.session, user.id, level, at - timedelta(days=2))
         portfolios.curate(self.session, kept, [s.id for s in chosen], reflections, work, codes, at - timedelta(days=2))
         submission = portfolios.submit_for_review(self.session, kept, user, self.cohort.id, work, at, dates)
