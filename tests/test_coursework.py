@@ -118,3 +118,29 @@ def test_learners_open_released_work_and_see_due_dates(app: Flask, loaded, make_
     assert staff.get("/assignments/po-hands-on-automate-core-process").status_code == 200
     assert app.test_client().get("/assignments/mlops-case-coldwatch").status_code == 302
     assert staff.get("/assignments/no-such-thing").status_code == 404
+
+
+def test_staff_see_the_dates_of_a_cohort_of_theirs(app: Flask, loaded, world, login) -> None:
+    """An instructor's list shows their cohort's dates; an organization admin chooses among
+    their cohorts; another organization's cohort is not found."""
+    coldwatch_due = f"due {month_opens_on(world.cohort_a.start_date, 1) + timedelta(days=21):%d %b %Y}"
+    teacher = app.test_client()
+    login(teacher, world.instructor_a)
+    listing = teacher.get("/coursework").get_data(as_text=True)
+    assert coldwatch_due in listing and f'<option value="{world.cohort_a.id}" selected>Alpha 1</option>' in listing
+    assert 'href="/assignments/po-hands-on-automate-core-process"' in listing  # month 7: not open, but staff read it
+    assert "opens " in listing
+    assert teacher.get(f"/coursework?cohort={world.cohort_b.id}").status_code == 404
+    assert teacher.get(f"/coursework?cohort={world.cohort_a2.id}").status_code == 404  # not theirs to teach
+
+    manager = app.test_client()
+    login(manager, world.org_admin_a)
+    newer = manager.get(f"/coursework?cohort={world.cohort_a2.id}").get_data(as_text=True)
+    assert f"due {month_opens_on(world.cohort_a2.start_date, 1) + timedelta(days=21):%d %b %Y}" in newer
+    assert ">Alpha 1</option>" in newer and ">Alpha 2</option>" in newer
+    assert manager.get(f"/coursework?cohort={world.cohort_b.id}").status_code == 404
+
+    learner = app.test_client()
+    login(learner, world.learner_a)
+    own = learner.get(f"/coursework?cohort={world.cohort_b.id}").get_data(as_text=True)  # a learner's own dates
+    assert coldwatch_due in own and "Dates of" not in own

@@ -7,7 +7,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import signed_in
 from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Enrolment
+from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.roles import staff_cohorts
 from lms.coursework import content as _content  # noqa: F401 - registers the coursework content section
 from lms.coursework import services
 from lms.coursework.forms import CsrfForm, WorkForm
@@ -15,7 +16,7 @@ from lms.coursework.models import KINDS, Assignment, Attachment, Submission
 from lms.coursework.services import Dates
 from lms.database import utcnow
 from lms.extensions import db
-from lms.learning.services import learner_schedule
+from lms.learning.services import build_schedule, learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.web.downloads import content_disposition
 from lms.web.markdown import render_content_markdown, render_user_markdown
@@ -25,12 +26,25 @@ bp = Blueprint("coursework", __name__, template_folder="templates")
 
 @bp.get("/coursework")
 def assignments() -> str:
-    plan = learner_schedule(db.session, signed_in(), utcnow())
+    """A learner's dates are their own; staff see the dates of one of their cohorts
+    (``?cohort=``, default the first), as the cohort's schedule sets them."""
+    user, now = signed_in(), utcnow()
+    plan = learner_schedule(db.session, user, now)
+    cohorts: list[Cohort] = []
+    chosen: Cohort | None = None
+    if plan is None:
+        cohorts = staff_cohorts(db.session, user)
+        wanted = request.args.get("cohort", type=int)
+        chosen = next((c for c in cohorts if c.id == wanted), None) if wanted is not None else next(iter(cohorts), None)
+        if wanted is not None and chosen is None:
+            abort(404)
+        plan = build_schedule(db.session, chosen, None, now, kept=True) if chosen is not None else None
     # In the order the months open them (then module, then the module's own order).
     items = sorted(services.active_assignments(db.session),
                    key=lambda a: (a.phase.month if a.phase else 13, a.module.position if a.module else 0, a.position))
     dates = {a.id: services.dates_for(a, plan) for a in items} if plan else {}
-    return render_template("coursework/assignments.html", assignments=items, dates=dates, kinds=KINDS)
+    return render_template("coursework/assignments.html", assignments=items, dates=dates, kinds=KINDS,
+                           cohorts=cohorts, chosen=chosen)
 
 
 @bp.get("/assignments/<key>")
