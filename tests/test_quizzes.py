@@ -1240,3 +1240,14 @@ def test_the_quiz_list_reads_every_status_at_once_and_each_equals_the_quiz_page(
     db.session.commit()
     every = count_queries(lambda: services.quiz_statuses(db.session, services.active_quizzes(db.session), learners[0], now))
     assert every == few
+
+
+def test_the_quiz_list_shows_status_and_grade_to_learners_and_statistics_to_staff(app, loaded, world, login) -> None:
+    learner = app.test_client()
+    login(learner, world.learner_a)
+    mine = learner.get("/quizzes").get_data(as_text=True)
+    assert '<th scope="col">Your grade</th>' in mine and '<th scope="col">Statistics</th>' not in mine
+    teacher = app.test_client()
+    login(teacher, world.instructor_a)
+    staff = teacher.get("/quizzes").get_data(as_text=True)
+    assert '<th scope="col">Statistics</th>' in staff and "Your grade" not in staff and '<th scope="col">Status</th>' not in staff

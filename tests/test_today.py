@@ -94,6 +94,9 @@ def test_the_to_do_list_is_the_schedule_overdue_first(course, client, make_cohor
         assert quiz.kind == QuizKind.CHECK and quiz.lesson_id in open_lessons
         assert (quiz.key, open_lessons[quiz.lesson_id].due_on.isoformat()) in listed
     assert "What unlocks next" in html and 'id="opens-next"' in html
+    opening = html.split('id="opens-next"')[1].split("</ul>")[0]
+    assert re.findall(r'<li><span class="tag">(module|assignment|quiz|exam|portfolio)</span> ', opening)
+    assert "<li>assignment: " not in opening and "<li>quiz: " not in opening  # what it is, as a tag, not a prefix
 
 
 def test_work_handed_in_leaves_the_list_and_a_released_grade_shows(course, app, client, make_user, make_cohort,

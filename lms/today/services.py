@@ -99,7 +99,7 @@ class Opening:
     """What opens next: the first day something opens, and what."""
 
     on: date
-    titles: list[str]
+    titles: list[tuple[str, str]]  # (what it is: "module", "assignment", "quiz", ...; its title)
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,8 @@ def recent_results(session: DbSession, user_id: int) -> list[Recent]:
 def next_opening(plan: Schedule, items: list[Kept]) -> Opening | None:
     """The first day after today something of the schedule opens (a phase, a quiz, an exam,
     assessed work), and what opens then."""
-    phases = [(s.opens_on, f"{s.item.module.title}: {s.phase.title}") for s in plan.upcoming]
-    assessed = [(i.opens_on, f"{KIND_OF_ITEM[i.kind]}: {i.title}") for i in items if i.opens_on > plan.today]
+    phases = [(s.opens_on, ("module", f"{s.item.module.title}: {s.phase.title}")) for s in plan.upcoming]
+    assessed = [(i.opens_on, (str(KIND_OF_ITEM[i.kind]), i.title)) for i in items if i.opens_on > plan.today]
     if not phases and not assessed:
         return None
     first = min(day for day, _title in phases + assessed)
