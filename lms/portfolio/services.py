@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -26,11 +26,17 @@ class PortfolioError(ValueError):
     """A problem the learner can fix; nothing was changed."""
 
 
+def _reviews(level_ids: list[int]) -> Select[Assignment]:
+    """The levels' portfolio reviews: the portfolio assignments graded with their rubric."""
+    return (select(Assignment).join(Assignment.rubric)
+            .where(Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None),
+                   Rubric.level_id.in_(level_ids))
+            .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric).selectinload(Rubric.versions)))
+
+
 def review_assignment(session: DbSession, level: Level) -> Assignment | None:
     """The level's portfolio review: the portfolio assignment graded with its rubric."""
-    return session.scalar(select(Assignment).join(Assignment.rubric).where(
-        Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None), Rubric.level_id == level.id)
-        .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric).selectinload(Rubric.versions)))
+    return session.scalar(_reviews([level.id]))
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,8 @@ class LevelLine:
     level: Level
     assignment: Assignment | None  # the level's portfolio review
     review: Submission | None      # the portfolio handed in for it
-    chosen: int                # pieces of work chosen so far
-    reflected: int             # the review's objectives with a reflection written
+    chosen: int                    # pieces of work chosen so far
+    reflected: int                 # the review's objectives with a reflection written
     objectives: int
     dates: coursework.Dates | None
 
@@ -52,12 +58,8 @@ class LevelLine:
 
 
 def level_lines(session: DbSession, user_id: int, levels: list[Level], plan: Schedule | None) -> list[LevelLine]:
-    """Each level's line (``LevelLine``): three statements, whatever the number of levels."""
-    reviews = {a.rubric.level_id: a for a in session.scalars(
-        select(Assignment).join(Assignment.rubric)
-        .where(Assignment.kind == AssignmentKind.PORTFOLIO, Assignment.retired_at.is_(None),
-               Rubric.level_id.in_([level.id for level in levels]))
-        .options(selectinload(Assignment.objectives), selectinload(Assignment.rubric)))}
+    """Each level's line (``LevelLine``): a fixed number of statements, whatever the number of levels."""
+    reviews = {a.rubric.level_id: a for a in session.scalars(_reviews([level.id for level in levels]))}
     portfolios = {p.level_id: p for p in session.scalars(
         select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.level_id.in_([level.id for level in levels])))}
     handed_in = {s.assignment_id: s for s in session.scalars(
