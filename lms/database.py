@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_sqlalchemy.session import Session as FlaskSqlAlchemySession
 from pydantic import TypeAdapter
@@ -58,6 +59,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def zone_named(name: str | None) -> ZoneInfo:
+    """The time zone of that name (a person's or a cohort's setting); UTC when it is empty
+    or no zone of this machine's database has that name."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 # --------------------------------------------------------------------------- one id among many

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lms.accounts.models import User
-from lms.database import DbSession
+from lms.database import DbSession, zone_named
 from lms.mail.models import OutboxMessage
 from lms.mail.services import queue_mail
 
@@ -57,10 +56,7 @@ WORDING = {
 
 
 def _local(when: datetime, zone: str) -> str:
-    try:
-        local = when.astimezone(ZoneInfo(zone or "UTC"))
-    except ZoneInfoNotFoundError:
-        local = when.astimezone(ZoneInfo("UTC"))
+    local = when.astimezone(zone_named(zone))
     return local.strftime("%d %b %Y at %H:%M ") + (local.tzname() or "")
 
 

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from lms.accounts.models import User
 from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.cohorts.models import Cohort, Enrolment
-from lms.database import DbSession, rowcount
+from lms.database import DbSession, rowcount, zone_named
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
 from lms.web.page_cache import fingerprint
@@ -45,20 +44,12 @@ class StaleAnnouncement(AnnouncementError):
 
 def to_utc(local: datetime, timezone: str) -> datetime:
     """A naive wall-clock time in ``timezone`` (a form's date and time) as an aware UTC time."""
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except ZoneInfoNotFoundError:
-        zone = ZoneInfo("UTC")
-    return local.replace(tzinfo=zone)
+    return local.replace(tzinfo=zone_named(timezone))
 
 
 def to_local(value: datetime, timezone: str) -> datetime:
     """An aware time as the naive wall-clock time of ``timezone``, to fill a form."""
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except ZoneInfoNotFoundError:
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).replace(tzinfo=None)
+    return value.astimezone(zone_named(timezone)).replace(tzinfo=None)
 
 
 def _clean(title: str, body: str) -> tuple[str, str]:

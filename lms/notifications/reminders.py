@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
@@ -24,7 +24,7 @@ from lms.assessment.models import Attempt
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import at_risk_rows, learners_of
 from lms.coursework.models import Submission, SubmissionStatus
-from lms.database import DbSession, upsert_insert
+from lms.database import DbSession, upsert_insert, zone_named
 from lms.learning.services import PROGRAM_MONTHS
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
@@ -53,10 +53,7 @@ class Report:
 
 
 def zone_of(user: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(user.timezone)
 
 
 def due_moment(due_on: date, zone: ZoneInfo) -> datetime:

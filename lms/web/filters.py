@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from lms.database import zone_named
 from lms.web.access import requesting_user
 
 
 def _zone() -> ZoneInfo:
-    user = requesting_user()
-    try:
-        return ZoneInfo(getattr(user, "timezone", None) or "UTC")
-    except ZoneInfoNotFoundError:
-        return ZoneInfo("UTC")
+    return zone_named(getattr(requesting_user(), "timezone", None))
 
 
 def localtime(value: datetime | None) -> str:
