@@ -6,8 +6,10 @@ It is safe to run every few minutes: every notice has a key naming its occurrenc
 and its due date, the month, the day, the date the risk began), and a notice whose key the
 user already has is not made again; a digest is sent at most once a user and local day
 (a unique row per user and day). The statements run do not grow with the number of
-learners: the schedule and the risk of a cohort's learners are computed from a fixed
-number of queries per cohort, and notices are made in bulk (``notify_all``). Flush only."""
+learners: a cohort's items falling due are read from its learners' kept schedule state
+(``lms.progress.state``: nothing worked out from their records), the months opening from
+their enrolments, the learners at risk as the heat map counts them, each in a fixed number
+of statements per cohort, and notices are made in bulk (``notify_all``). Flush only."""
 
 from __future__ import annotations
 
@@ -17,21 +19,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt
-from lms.cohorts.models import Cohort, cohort_instructors
-from lms.competency.services import at_risk_rows, learners_of
+from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
+from lms.competency.services import at_risk_rows
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import DbSession, upsert_insert, zone_named
-from lms.learning.services import PROGRAM_MONTHS
+from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
 from lms.notifications.services import Notice, absolute_link, notify_all
-from lms.progress.completion import LearnerProgress, cohorts_progress
-from lms.progress.models import ItemKind
+from lms.progress.models import ItemKind, ProgressItem
 
 SOON = timedelta(days=3)
 TOMORROW = timedelta(hours=24)
@@ -51,6 +52,10 @@ class Report:
     def made(self) -> int:
         return sum(self.notices.values())
 
+    def count(self, made: Sequence[Notification]) -> None:
+        for notification in made:
+            self.notices[notification.event] = self.notices.get(notification.event, 0) + 1
+
 
 def zone_of(user: User) -> ZoneInfo:
     return zone_named(user.timezone)
@@ -61,32 +66,85 @@ def due_moment(due_on: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(due_on + timedelta(days=1), time(0), tzinfo=zone)
 
 
-def learner_notices(user: User, cohort: Cohort, progress: LearnerProgress, now: datetime) -> list[Notice]:
-    """The due-soon, due-tomorrow and month-opens notices one learner should have now."""
+# An item is due by the end of its day where the learner lives, UTC-12 to UTC+14: an item due
+# within SOON of now falls due between two days before now's UTC date and five days after it.
+# The statement reads that window of the kept state; the learner's own zone decides exactly.
+WINDOW_BEFORE, WINDOW_AFTER = timedelta(days=2), SOON + timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """An assessed item of a learner's kept schedule (``lms.progress.state``), still owed,
+    open and due about now, with the learner's time zone: one row read."""
+
+    user_id: int
+    timezone: str
+    kind: ItemKind
+    key: str
+    title: str
+    due_on: date
+
+
+def due_items(session: DbSession, cohort: Cohort, now: datetime) -> list[DueItem]:
+    """The cohort's current learners' assessed items still owed (not done, nothing handed
+    in waiting for its grade), open on the cohort's day and falling due about now, from the
+    kept schedule state: one statement, through its index on (cohort, done, due date),
+    however many learners the cohort has."""
+    today = cohort_today(cohort, now)
+    rows = session.execute(
+        select(ProgressItem.user_id, User.timezone, ProgressItem.kind, ProgressItem.key, ProgressItem.title,
+               ProgressItem.due_on)
+        .join(Enrolment, and_(Enrolment.user_id == ProgressItem.user_id, Enrolment.cohort_id == ProgressItem.cohort_id))
+        .join(User, User.id == ProgressItem.user_id)
+        .where(ProgressItem.cohort_id == cohort.id, ProgressItem.done.is_(False), ProgressItem.handed_in.is_(False),
+               ProgressItem.due_on.between((now - WINDOW_BEFORE).date(), (now + WINDOW_AFTER).date()),
+               ProgressItem.kind != ItemKind.LESSON, ProgressItem.opens_on <= today, Enrolment.active)
+        .order_by(ProgressItem.user_id, ProgressItem.position))
+    return [DueItem(*row) for row in rows]
+
+
+def due_notices(items: Sequence[DueItem], now: datetime) -> list[Notice]:
+    """The due-in-3-days and due-tomorrow (or today) notices of ``items`` at ``now``, each
+    learner's day ending in their own time zone."""
     notices = []
-    zone = zone_of(user)
-    for item in progress.items:
-        if item.done or item.handed_in or not item.assessed or item.opens_on > progress.today:
-            continue
-        left = due_moment(item.due_on, zone) - now
+    for item in items:
+        left = due_moment(item.due_on, zone_named(item.timezone)) - now
         if left <= timedelta(0) or left > SOON:
             continue
         endpoint = ITEM_PAGES.get(item.kind)
         link = link_to(endpoint, key=item.key) if endpoint else None
         local_due = item.due_on.strftime("%a %d %b")
         if left <= TOMORROW:
-            notices.append(Notice(user.id, NotificationEvent.DUE_TOMORROW, f"due-24h:{item.kind}:{item.key}:{item.due_on}",
+            notices.append(Notice(item.user_id, NotificationEvent.DUE_TOMORROW, f"due-24h:{item.kind}:{item.key}:{item.due_on}",
                                   f"{item.title} is due tomorrow" if left > timedelta(hours=12) else f"{item.title} is due today",
                                   f"Due by the end of {local_due} (your time).", link))
         else:
-            notices.append(Notice(user.id, NotificationEvent.DUE_SOON, f"due-3d:{item.kind}:{item.key}:{item.due_on}",
+            notices.append(Notice(item.user_id, NotificationEvent.DUE_SOON, f"due-3d:{item.kind}:{item.key}:{item.due_on}",
                                   f"{item.title} is due in 3 days", f"Due by the end of {local_due} (your time).", link))
-    month = progress.month
-    if 1 <= month <= PROGRAM_MONTHS:
-        opened = progress.timeline.month_opens(month)
-        if 0 <= (progress.today - opened).days < MONTH_NOTICE_DAYS:
-            notices.append(Notice(user.id, NotificationEvent.MONTH_OPENS, f"month:{cohort.id}:{month}",
-                                  f"Month {month} of the program is open",
+    return notices
+
+
+def month_notices(session: DbSession, cohort: Cohort, now: datetime) -> list[Notice]:
+    """A new program month open for less than ``MONTH_NOTICE_DAYS``, for each current learner
+    of the cohort on their own timeline (their joining day and pace): one statement, and the
+    month worked out once for each joining day and pace the cohort's learners have."""
+    today = cohort_today(cohort, now)
+    days = catch_up_days()
+    opened: dict[tuple[date, Pace], int | None] = {}  # joining day and pace -> the month newly open, if any
+    notices = []
+    for user_id, started_at, pace in session.execute(
+            select(Enrolment.user_id, Enrolment.started_at, Enrolment.pace)
+            .where(Enrolment.cohort_id == cohort.id, Enrolment.active).order_by(Enrolment.user_id)):
+        joined = (cohort_today(cohort, started_at), Pace(pace))
+        if joined not in opened:
+            timeline = joined_timeline(cohort, started_at, pace, days)
+            month = timeline.month(today)
+            new = 1 <= month <= PROGRAM_MONTHS and 0 <= (today - timeline.month_opens(month)).days < MONTH_NOTICE_DAYS
+            opened[joined] = month if new else None
+        month_open = opened[joined]
+        if month_open is not None:
+            notices.append(Notice(user_id, NotificationEvent.MONTH_OPENS, f"month:{cohort.id}:{month_open}",
+                                  f"Month {month_open} of the program is open",
                                   f"{cohort.name}: the new month's lessons, quizzes and assignments are on your schedule.",
                                   link_to("learning.schedule")))
     return notices
@@ -180,23 +238,17 @@ def send_digests(session: DbSession, now: datetime) -> int:
 
 
 def send_reminders(session: DbSession, now: datetime) -> Report:
-    """Make every reminder due now and send the digests; see the module's docstring."""
+    """Make every reminder due now and send the digests; see the module's docstring. A
+    cohort at a time: its learners' reminders are read from the kept schedule state and
+    their enrolments, never worked out from their records, so a run's time and memory
+    follow the notices it makes, not the number of learners."""
     cohorts = list(session.scalars(select(Cohort).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
-    cohort_ids = [c.id for c in cohorts]
-    learners = learners_of(session, cohort_ids)
-    instructors = _instructors(session, cohort_ids)
-    progress = cohorts_progress(session, [(c, [u.id for u in learners[c.id]]) for c in cohorts], now)
-    notices: list[Notice] = []
-    for cohort in cohorts:
-        for user in learners[cohort.id]:
-            mine = progress[cohort.id].get(user.id)
-            if mine is not None:
-                notices += learner_notices(user, cohort, mine, now)
-        if learners[cohort.id]:
-            notices += at_risk_notices(session, cohort, instructors.get(cohort.id, []), now)
-    notices += awaiting_notices(session, instructors, now)
+    instructors = _instructors(session, [c.id for c in cohorts])
     report = Report()
-    for made in notify_all(session, notices, now):
-        report.notices[made.event] = report.notices.get(made.event, 0) + 1
+    for cohort in cohorts:
+        notices = due_notices(due_items(session, cohort, now), now) + month_notices(session, cohort, now)
+        notices += at_risk_notices(session, cohort, instructors.get(cohort.id, []), now)
+        report.count(notify_all(session, notices, now))
+    report.count(notify_all(session, awaiting_notices(session, instructors, now), now))
     report.digests = send_digests(session, now)
     return report
