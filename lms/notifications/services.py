@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import ScalarSelect, func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
@@ -105,7 +105,7 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
     """Make every notice not made before (per user and key) whose kind the user has not
     switched off, and queue an email for those whose channel is email. Returns the new
     notifications. A fixed number of statements however many notices there are (but one
-    INSERT per ``CHUNK`` of them)."""
+    SELECT of those already made and one INSERT of the rest per ``CHUNK`` of them)."""
     now = now or utcnow()
     chosen = channels_for(session, (n.user_id for n in notices))
     rows: list[dict[str, Any]] = []
@@ -127,9 +127,18 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
     insert = upsert_insert(session)
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
-        stmt = (insert(Notification).values(rows[start:start + CHUNK])
-                .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(Notification.id))
-        ids += session.scalars(stmt)
+        chunk = rows[start:start + CHUNK]
+        # The notices already made are read first and left out: a periodic run finds most of
+        # its notices made by the run before, and an INSERT of every row, each then dropped
+        # by the conflict clause, took most of its time (its VALUES built for every row). A
+        # notice made meanwhile by another session is still dropped by that clause.
+        there = {(user_id, key) for user_id, key in session.execute(select(Notification.user_id, Notification.key).where(
+            tuple_(Notification.user_id, Notification.key).in_([(r["user_id"], r["key"]) for r in chunk])))}
+        fresh = [r for r in chunk if (r["user_id"], r["key"]) not in there]
+        if fresh:
+            stmt = (insert(Notification).values(fresh)
+                    .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(Notification.id))
+            ids += session.scalars(stmt)
     if not ids:
         return []
     made = list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
