@@ -15,8 +15,8 @@ from werkzeug.datastructures import MultiDict
 
 from lms.announcements import services as announcements
 from lms.announcements.views import link_for
-from lms.certificates.services import issue_due
-from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.certificates.services import issue_due, learners_due
+from lms.cohorts.models import Cohort, Organization
 from lms.competency import services as competency
 from lms.competency.exports import EXPORTERS as HEAT_MAP_EXPORTERS
 from lms.competency.exports import ORGANIZATION_EXPORTERS, organization_export
@@ -119,21 +119,19 @@ class RebuildSearch(JobKind):
 
 class CheckCertificates(JobKind):
     """Issue every certificate due (as a grade release would): a cohort at a time, each
-    committed on its own; issuing twice gives nothing more."""
+    committed on its own, asking only the learners whose kept state has a level complete
+    without its certificate (``learners_due``); issuing twice gives nothing more."""
 
     name, label, from_command = "check-certificates", "Issue the certificates due", True
 
     def run(self, work: Work) -> str:
         session = work.session
         cohorts = list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
-        learners = list(session.execute(select(Enrolment.cohort_id, Enrolment.user_id)
-                                        .where(Enrolment.active, Enrolment.cohort_id.in_(cohorts))
-                                        .order_by(Enrolment.cohort_id, Enrolment.user_id)))
         issued = 0
         for index, cohort_id in enumerate(cohorts):
             with unit_of_work(session):
                 cohort = session.get_one(Cohort, cohort_id)
-                for _, user_id in (pair for pair in learners if pair[0] == cohort_id):
+                for user_id in learners_due(session, cohort_id):
                     issued += len(issue_due(session, cohort, user_id, utcnow()))
             work.progress(index + 1, len(cohorts))
         return f"Issued {_plural(issued, 'certificate')} to the learners of {_plural(len(cohorts), 'cohort')}."

@@ -24,6 +24,7 @@ from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import save_grade
+from lms.jobs.models import Job
 from lms.progress.completion import learner_progress
 from lms.progress.models import LessonRead
 from lms.teams.models import Team, TeamMember
@@ -350,6 +351,36 @@ def test_the_check_button_issues_after_the_last_lesson(course, make_cohort, enro
     db.session.commit()
     assert len(held(user.id)) == 3
     assert count_queries(lambda: client.get("/certificates")) == one
+
+
+def test_the_periodic_check_asks_only_the_learners_whose_kept_state_has_a_level_complete(
+        app, course, make_cohort, enrol_learner, count_queries) -> None:
+    """``check-certificates`` used to work out every current learner's whole schedule, two
+    statements each before that, on every run; it now asks the kept schedule state which
+    learners have a level complete without its certificate, one statement a cohort."""
+    cohort = make_cohort(months_ago=5)
+    done, halfway = enrol_learner(cohort), enrol_learner(cohort)
+    complete(cohort, done)  # written directly, as an import would: no certificate issued yet
+    complete(cohort, halfway, leave=("exam",))
+    assert held(done.id) == [] and services.learners_due(db.session, cohort.id) == [done.id]
+    db.session.rollback()
+
+    def check() -> str:
+        result = app.test_cli_runner().invoke(args=["lms", "queue-job", "check-certificates"])
+        assert result.exit_code == 0 and ": done." in result.output, result.output
+        db.session.expire_all()
+        return db.session.scalars(select(Job.result).order_by(Job.id.desc())).first() or ""
+
+    assert "Issued 1 certificate to the learners of 1 cohort." in check()
+    assert held(done.id) == ["foundation"] and held(halfway.id) == []
+    assert services.learners_due(db.session, cohort.id) == []
+    db.session.rollback()
+    assert "Issued 0 certificates" in check()
+    # Ten more learners part of the way through cost the check no statement more.
+    before = count_queries(check)
+    for _ in range(10):
+        complete(cohort, enrol_learner(cohort), leave=("portfolio",))
+    assert count_queries(check) == before
 
 
 def test_an_unfinished_learner_gets_nothing_and_sees_what_is_missing(course, make_cohort, enrol_learner, client, login) -> None:

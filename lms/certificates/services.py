@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -27,12 +27,13 @@ from lms.assessment.models import Attempt, Quiz, percent_of
 from lms.catalog.models import Level
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
 from lms.coursework.sharing import groups_of, learner_ids, work_by_learner
 from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
-from lms.progress.completion import LevelStatus, learner_progress
+from lms.progress.completion import STAGE_COMPLETE, LevelStatus, learner_progress
+from lms.progress.models import ProgressLevel
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 CODE_BYTES = 16  # secrets.token_urlsafe(16): 22 URL-safe characters, 128 random bits
@@ -67,6 +68,20 @@ def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -
         issued.append(certificate)
         certificate_issued.send(certificate, session=session, now=now)
     return issued
+
+
+def learners_due(session: DbSession, cohort_id: int) -> list[int]:
+    """The cohort's current learners who may be due a certificate: a level complete in their
+    kept schedule state (``lms.progress.state``: the stage it keeps for each level, worked
+    out by the same definition as ``issue_due``'s) with no certificate for it. One
+    statement whatever the cohort's size, so the periodic check asks ``issue_due`` for
+    these learners only, not for every learner of every cohort (two statements each)."""
+    held = exists().where(Certificate.user_id == ProgressLevel.user_id, Certificate.level_id == ProgressLevel.level_id)
+    return list(session.scalars(
+        select(ProgressLevel.user_id).distinct()
+        .join(Enrolment, and_(Enrolment.user_id == ProgressLevel.user_id, Enrolment.cohort_id == ProgressLevel.cohort_id))
+        .where(ProgressLevel.cohort_id == cohort_id, ProgressLevel.stage >= STAGE_COMPLETE, Enrolment.active, ~held)
+        .order_by(ProgressLevel.user_id)))
 
 
 def passed_an_exam(session: DbSession, user_id: int, held: set[int]) -> bool:

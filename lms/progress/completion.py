@@ -39,6 +39,8 @@ BEHIND_AFTER_DAYS = 14
 SOON_DAYS = 14
 
 
+STAGE_COMPLETE = 3  # ``LevelStatus.stage`` of a complete level (modules done, exam passed, portfolio accepted)
+
 @dataclass(frozen=True)
 class Item:
     """One thing on a learner's schedule."""
@@ -128,7 +130,7 @@ class LevelStatus:
             return 0
         if not self.exam_passed:
             return 1
-        return 3 if self.portfolio_accepted else 2
+        return STAGE_COMPLETE if self.portfolio_accepted else 2
 
 
 @dataclass
