@@ -7,9 +7,11 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -118,6 +120,32 @@ def test_notify_all_is_a_fixed_number_of_statements(make_user, count_queries) ->
     assert run(few, "a") == run(many, "b")
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 12
     assert len(outbox()) == 12
+
+
+def test_notices_made_before_are_left_out_before_the_insert(app: Flask, make_user) -> None:
+    """A periodic run offers mostly the notices the run before made: they are read and left
+    out, so nothing is inserted for them (the conflict clause only settles a race)."""
+    users = [make_user() for _ in range(5)]
+    notices = [Notice(u.id, NotificationEvent.MONTH_OPENS, "month:again", "Month 3 opens", link="/") for u in users]
+    assert len(notify_all(db.session, notices)) == 5
+    db.session.commit()
+    inserts: list[int] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if statement.startswith("INSERT INTO notifications"):
+            inserts.append(len(parameters) // 10)  # ten columns a row
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert notify_all(db.session, notices) == [] and inserts == []
+        extra = make_user()
+        made = notify_all(db.session, [*notices, Notice(extra.id, NotificationEvent.MONTH_OPENS, "month:again", "Month 3 opens")])
+        assert [n.user_id for n in made] == [extra.id] and inserts == [1]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 6
 
 
 # --------------------------------------------------------------------------- events of other features
