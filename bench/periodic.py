@@ -1,0 +1,199 @@
+"""Time, statements and peak memory of the periodic jobs cron runs, at two cohort sizes.
+
+For each size (--sizes, default 500 and 2000 learners; each in a process of its own) and
+each database (SQLite in a temporary directory, and with --database-url a private schema
+of that PostgreSQL database), builds a fresh database with the demo organization and one
+generated cohort of that many learners with months of activity (``lms.demo.benchmark``, as
+``flask lms demo --learners N`` does), then measures:
+
+  floor               the cohort's current enrolments read in one statement (learner,
+                      joining day, pace): what any job that looks at each learner reads
+  send-reminders      ``send_reminders`` at the same moment: its first run (it makes the
+                      day's notices), then again (nothing new to make: what cron's run every
+                      few minutes costs; the median of --runs after a warm-up)
+  check-certificates  ``flask lms queue-job check-certificates`` (inline: no Redis): its
+                      first run (it issues the certificates the generated learners who
+                      completed a level are due), then again (nothing left to issue)
+
+with the SQL statements of each, then each job once more under tracemalloc for its peak of
+Python memory. A job that reads only what it acts on keeps about the same statements at both
+sizes and a time and peak that grow with what it makes, not with the learners.
+
+    .venv/bin/python bench/periodic.py                         # SQLite, 500 and 2,000 learners
+    .venv/bin/python bench/periodic.py --sizes 200 1000 --runs 3
+    .venv/bin/python bench/periodic.py --database-url postgresql://postgres@127.0.0.1:5432/h_periodic
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+from flask import Flask  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
+
+from bench.exports import build  # noqa: E402
+from bench.heatmap import drop_pg_schema, median_ms, pg_url, say  # noqa: E402
+from lms import create_app  # noqa: E402
+from lms.cohorts.models import Enrolment  # noqa: E402
+from lms.database import utcnow  # noqa: E402
+from lms.extensions import db  # noqa: E402
+from lms.jobs.models import Job  # noqa: E402
+from lms.notifications.reminders import send_reminders  # noqa: E402
+
+# (name, ms, statements, peak MiB, note)
+Result = tuple[str, float, int, float, str]
+
+
+def statements_of(app: Flask, action: Callable[[], Any]) -> int:
+    """How many SQL statements ``action`` runs (in an app context of its own)."""
+    count = 0
+
+    def counted(*_args: Any) -> None:
+        nonlocal count
+        count += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    return count
+
+
+def peak_mib(action: Callable[[], Any]) -> float:
+    tracemalloc.start()
+    try:
+        action()
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
+    moment = utcnow()
+    made: list[int] = []
+
+    def floor() -> None:
+        with app.app_context():
+            db.session.execute(select(Enrolment.user_id, Enrolment.started_at, Enrolment.pace)
+                               .where(Enrolment.cohort_id == cohort_id, Enrolment.active)).all()
+            db.session.rollback()
+
+    def reminders() -> None:
+        with app.app_context():
+            made.append(send_reminders(db.session, moment).made)
+            db.session.commit()
+
+    def certificates() -> None:
+        result = app.test_cli_runner().invoke(args=["lms", "queue-job", "check-certificates"])
+        if result.exit_code != 0 or ": done." not in result.output:
+            raise SystemExit(f"check-certificates failed: {result.output}")
+
+    def said() -> str:
+        """What the last job said it did."""
+        with app.app_context():
+            return db.session.scalars(select(Job.result).order_by(Job.id.desc())).first() or ""
+
+    results: list[Result] = []
+    started = time.perf_counter()
+    first_statements = statements_of(app, reminders)
+    first = (time.perf_counter() - started) * 1000
+    floor_statements = statements_of(app, floor)
+    results.append(("floor: the cohort's enrolments, one statement", median_ms(floor, runs), floor_statements,
+                    peak_mib(floor), ""))
+    results.append(("send-reminders, first run (makes the day's notices)", first, first_statements, 0.0,
+                    f"{made[0]} notices made"))
+    again = statements_of(app, reminders)
+    results.append(("send-reminders again (nothing new)", median_ms(reminders, runs), again, peak_mib(reminders),
+                    f"{made[-1]} notices made"))
+    started = time.perf_counter()
+    checked = statements_of(app, certificates)
+    first = (time.perf_counter() - started) * 1000
+    results.append(("check-certificates, first run", first, checked, 0.0, said()))
+    checked = statements_of(app, certificates)
+    results.append(("check-certificates again (nothing left)", median_ms(certificates, runs), checked,
+                    peak_mib(certificates), said()))
+    return results
+
+
+def run(url: str, workdir: Path, learners: int, runs: int) -> list[Result]:
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(workdir / "uploads")},
+                     instance_path=workdir / "instance")
+    try:
+        cohort_id = build(app, learners)
+        return measure(app, cohort_id, runs)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def one_size(size: int, runs: int, database_url: str | None) -> dict[str, list[Result]]:
+    columns: dict[str, list[Result]] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="lms-bench-periodic-"))
+    try:
+        say(f"SQLite, {size} learners ...")
+        columns[f"SQLite {size}"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, size, runs)
+        if database_url:
+            say(f"PostgreSQL, {size} learners ...")
+            try:
+                columns[f"PG {size}"] = run(pg_url(database_url), workdir, size, runs)
+            finally:
+                drop_pg_schema(database_url)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return columns
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000], help="learners per cohort (default 500 2000)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of the repeated measures (default 5)")
+    parser.add_argument("--database-url", default=None,
+                        help="also run on this PostgreSQL database (a private schema is created and dropped)")
+    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a size, in a process of its own
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(one_size(args.one, args.runs, args.database_url)))
+        return
+    columns: dict[str, list[Result]] = {}
+    for size in args.sizes:  # each size in a fresh process: nothing cached by one app reaches the next
+        command = [sys.executable, __file__, "--one", str(size), "--runs", str(args.runs)]
+        if args.database_url:
+            command += ["--database-url", args.database_url]
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+        columns |= {label: [tuple(r) for r in results] for label, results in json.loads(done.stdout).items()}
+    names = [result[0] for result in next(iter(columns.values()))]
+    width = max(len(n) for n in names)
+    print(f"Periodic jobs: one generated cohort per size; the first run once, the others the median of {args.runs} "
+          "after a warm-up; peak = tracemalloc's, one more run")
+    print(f"  {'':<{width}}  " + "  ".join(f"{label:>34}" for label in columns))
+    for index, name in enumerate(names):
+        cells = "  ".join(f"{columns[label][index][1]:8.0f} ms {columns[label][index][2]:5d} stmts "
+                          f"{columns[label][index][3]:6.1f} MiB" for label in columns)
+        print(f"  {name:<{width}}  {cells}")
+        for label in columns:
+            note = columns[label][index][4]
+            if note:
+                print(f"  {'':<{width}}    {label}: {note}")
+
+
+if __name__ == "__main__":
+    main()
