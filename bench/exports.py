@@ -160,7 +160,10 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     return results
 
 
-def run(url: str, workdir: Path, learners: int, runs: int) -> list[Result]:
+Measure = Callable[[Flask, int, int], list[Any]]  # (app, the cohort's id, runs) -> a row of figures per measure
+
+
+def run(url: str, workdir: Path, learners: int, runs: int, measure: Measure = measure) -> list[Any]:
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url, "EXPORT_BACKGROUND_ABOVE": 10**9,
                                            "UPLOAD_DIR": str(workdir / "uploads")},
                      instance_path=workdir / "instance")
@@ -173,20 +176,35 @@ def run(url: str, workdir: Path, learners: int, runs: int) -> list[Result]:
             db.engine.dispose()
 
 
-def one_size(size: int, runs: int, database_url: str | None) -> dict[str, list[Result]]:
-    columns: dict[str, list[Result]] = {}
-    workdir = Path(tempfile.mkdtemp(prefix="lms-bench-exports-"))
+def one_size(size: int, runs: int, database_url: str | None, measure: Measure = measure) -> dict[str, list[Any]]:
+    """``measure`` on one generated cohort of ``size`` learners, on SQLite and (with
+    ``database_url``) PostgreSQL: the figures by column ("SQLite 500", "PG 500")."""
+    columns: dict[str, list[Any]] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="lms-bench-sizes-"))
     try:
         say(f"SQLite, {size} learners ...")
-        columns[f"SQLite {size}"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, size, runs)
+        columns[f"SQLite {size}"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, size, runs, measure)
         if database_url:
             say(f"PostgreSQL, {size} learners ...")
             try:
-                columns[f"PG {size}"] = run(pg_url(database_url), workdir, size, runs)
+                columns[f"PG {size}"] = run(pg_url(database_url), workdir, size, runs, measure)
             finally:
                 drop_pg_schema(database_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return columns
+
+
+def sizes_apart(script: str, sizes: list[int], runs: int, database_url: str | None) -> dict[str, list[tuple[Any, ...]]]:
+    """Run ``script --one SIZE`` for each size in a fresh process (nothing cached by one app
+    reaches the next) and gather the columns each prints as JSON."""
+    columns: dict[str, list[tuple[Any, ...]]] = {}
+    for size in sizes:
+        command = [sys.executable, script, "--one", str(size), "--runs", str(runs)]
+        if database_url:
+            command += ["--database-url", database_url]
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+        columns |= {label: [tuple(r) for r in results] for label, results in json.loads(done.stdout).items()}
     return columns
 
 
@@ -201,13 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.one is not None:
         print(json.dumps(one_size(args.one, args.runs, args.database_url)))
         return
-    columns: dict[str, list[Result]] = {}
-    for size in args.sizes:  # each size in a fresh process: nothing cached by one app reaches the next
-        command = [sys.executable, __file__, "--one", str(size), "--runs", str(args.runs)]
-        if args.database_url:
-            command += ["--database-url", args.database_url]
-        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
-        columns |= {label: [tuple(r) for r in results] for label, results in json.loads(done.stdout).items()}  # type: ignore[misc]
+    columns = sizes_apart(__file__, args.sizes, args.runs, args.database_url)
     names = [name for name, _ms, _peak, _note in next(iter(columns.values()))]
     width = max(len(n) for n in names)
     print(f"Export benchmark: one generated cohort per size; {'median of ' + str(args.runs) if args.runs > 1 else 'one'} "

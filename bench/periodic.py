@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -45,9 +42,8 @@ if str(BASE_DIR) not in sys.path:
 from flask import Flask  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
-from bench.exports import build  # noqa: E402
-from bench.heatmap import drop_pg_schema, median_ms, pg_url, say  # noqa: E402
-from lms import create_app  # noqa: E402
+from bench.exports import one_size, sizes_apart  # noqa: E402
+from bench.heatmap import median_ms  # noqa: E402
 from lms.cohorts.models import Enrolment  # noqa: E402
 from lms.database import utcnow  # noqa: E402
 from lms.extensions import db  # noqa: E402
@@ -133,35 +129,6 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     return results
 
 
-def run(url: str, workdir: Path, learners: int, runs: int) -> list[Result]:
-    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(workdir / "uploads")},
-                     instance_path=workdir / "instance")
-    try:
-        cohort_id = build(app, learners)
-        return measure(app, cohort_id, runs)
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-def one_size(size: int, runs: int, database_url: str | None) -> dict[str, list[Result]]:
-    columns: dict[str, list[Result]] = {}
-    workdir = Path(tempfile.mkdtemp(prefix="lms-bench-periodic-"))
-    try:
-        say(f"SQLite, {size} learners ...")
-        columns[f"SQLite {size}"] = run(f"sqlite:///{workdir / 'bench.sqlite3'}", workdir, size, runs)
-        if database_url:
-            say(f"PostgreSQL, {size} learners ...")
-            try:
-                columns[f"PG {size}"] = run(pg_url(database_url), workdir, size, runs)
-            finally:
-                drop_pg_schema(database_url)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return columns
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000], help="learners per cohort (default 500 2000)")
@@ -171,15 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a size, in a process of its own
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(one_size(args.one, args.runs, args.database_url)))
+        print(json.dumps(one_size(args.one, args.runs, args.database_url, measure)))
         return
-    columns: dict[str, list[Result]] = {}
-    for size in args.sizes:  # each size in a fresh process: nothing cached by one app reaches the next
-        command = [sys.executable, __file__, "--one", str(size), "--runs", str(args.runs)]
-        if args.database_url:
-            command += ["--database-url", args.database_url]
-        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
-        columns |= {label: [tuple(r) for r in results] for label, results in json.loads(done.stdout).items()}
+    columns = sizes_apart(__file__, args.sizes, args.runs, args.database_url)
     names = [result[0] for result in next(iter(columns.values()))]
     width = max(len(n) for n in names)
     print(f"Periodic jobs: one generated cohort per size; the first run once, the others the median of {args.runs} "
