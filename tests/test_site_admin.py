@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
@@ -18,6 +18,7 @@ from lms.jobs import runner, services
 from lms.jobs.models import Job, JobStatus
 from lms.mail.models import MailStatus, OutboxMessage
 from lms.mail.services import queue_mail
+from lms.progress.models import ProgressItem, ProgressLearner
 
 TABS = {"/admin/users": "Users", "/admin/organizations": "Organizations", "/admin/audit": "Audit log",
         "/admin/mail": "Mail", "/admin/jobs": "Background jobs", "/admin/lti": "LTI platforms"}
@@ -90,6 +91,28 @@ def test_the_site_admins_home_says_what_failed_and_what_waits(
     assert "<strong>2 failed</strong>, 1 queued, 0 running" in panel
     assert "<strong>1 message failed</strong>, 3 waiting to be sent" in panel
     assert count_queries(lambda: client.get("/home")) == statements  # counted in SQL, whatever the numbers
+
+
+def test_learners_without_a_kept_schedule_are_named_until_the_rebuild_job_runs(
+        loaded: Flask, client: Any, login: Callable[..., Any], make_user: Callable[..., Any],
+        make_cohort: Callable[..., Any], enrol_learner: Callable[..., Any]) -> None:
+    """The reminders, the certificate check and the heat map read the kept schedule state: a
+    site upgraded from before it was kept has learners without it, who would silently get
+    nothing. The admin's home says how many, and the rebuild job from the jobs page mends it."""
+    cohort = make_cohort(months_ago=2)
+    learners = [enrol_learner(cohort) for _ in range(3)]
+    login(client, make_user(admin=True))
+    assert 'id="unkept-learners"' not in client.get("/home").get_data(as_text=True)
+    with unit_of_work(db.session):  # as before the state was kept
+        db.session.execute(delete(ProgressLearner).where(ProgressLearner.user_id.in_([u.id for u in learners[:2]])))
+        db.session.execute(delete(ProgressItem).where(ProgressItem.user_id.in_([u.id for u in learners[:2]])))
+    db.session.info.clear()
+    panel = " ".join(section(client.get("/home").get_data(as_text=True), "admin-home").split())
+    assert "<strong>2 learners without a kept schedule</strong>" in panel and 'href="/admin/jobs"' in panel
+    assert client.post("/admin/jobs/run", data={"kind": "rebuild-progress"}).status_code == 302
+    assert 'id="unkept-learners"' not in client.get("/home").get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ProgressLearner)
+                             .where(ProgressLearner.user_id.in_([u.id for u in learners]))) == 3
 
 
 def test_other_people_see_no_site_admin_panel(

@@ -21,6 +21,7 @@ from lms.jobs.models import JobStatus
 from lms.jobs.services import counts as job_counts
 from lms.mail.models import MailStatus
 from lms.mail.services import unsent
+from lms.progress.state import unkept
 
 PAGE_SIZE = 25
 QUERY_LENGTH = 200
@@ -174,10 +175,12 @@ def send_reset_link(session: DbSession, user: User, origin: Origin) -> str:
 
 @dataclass(frozen=True)
 class Attention:
-    """What the site admin's home shows first: background jobs and mail, by state."""
+    """What the site admin's home shows first: background jobs and mail, by state, and the
+    current learners whose schedule state is not kept (``lms.progress.state.unkept``)."""
 
     jobs: dict[JobStatus, int]
     mail: dict[MailStatus, int]
+    unkept: int
 
     @property
     def failures(self) -> int:
@@ -185,5 +188,5 @@ class Attention:
 
 
 def attention(session: DbSession) -> Attention:
-    """Two statements, whatever the number of jobs and messages."""
-    return Attention(jobs=job_counts(session), mail=unsent(session))
+    """Three statements, whatever the number of jobs, messages and learners."""
+    return Attention(jobs=job_counts(session), mail=unsent(session), unkept=unkept(session))

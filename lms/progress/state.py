@@ -448,6 +448,16 @@ def rebuild(session: DbSession, now: datetime) -> int:
 ASSESSED = ItemKind.LESSON  # every kind but this one is assessed
 
 
+def unkept(session: DbSession) -> int:
+    """How many current learners have no schedule state kept in their cohort: one statement.
+    Nonzero on a site upgraded from before the state was kept until ``rebuild-progress``
+    runs; the reminders, the certificate check and the heat map read this state, so those
+    learners get no due-date reminder and their progress is missing until then."""
+    kept = select(ProgressLearner.user_id).where(ProgressLearner.user_id == Enrolment.user_id,
+                                                 ProgressLearner.cohort_id == Enrolment.cohort_id).exists()
+    return session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.active, ~kept)) or 0
+
+
 def days_behind(session: DbSession, cohort_ids: Sequence[int], today: dict[int, date],
                 user_ids: Sequence[int] | None = None) -> dict[int, int]:
     """Learner id -> days their oldest assessed item still owed (``Item.owed``) is past due (only learners
