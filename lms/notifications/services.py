@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import ScalarSelect, func, select, tuple_, update
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
-from lms.database import DbSession, upsert_insert, utcnow
+from lms.database import DbSession, among, upsert_insert, utcnow
 from lms.mail.services import queue_mails
 from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
 
@@ -131,9 +131,13 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
         # The notices already made are read first and left out: a periodic run finds most of
         # its notices made by the run before, and an INSERT of every row, each then dropped
         # by the conflict clause, took most of its time (its VALUES built for every row). A
-        # notice made meanwhile by another session is still dropped by that clause.
-        there = {(user_id, key) for user_id, key in session.execute(select(Notification.user_id, Notification.key).where(
-            tuple_(Notification.user_id, Notification.key).in_([(r["user_id"], r["key"]) for r in chunk])))}
+        # notice made meanwhile by another session is still dropped by that clause. Users and
+        # keys as two lists, read by the (user, key) index user by user (a list of pairs made
+        # SQLite scan the whole index); a pair of one user's and another's key read as well
+        # is made, so leaving it out is right too.
+        there = {(user_id, key) for user_id, key in session.execute(
+            select(Notification.user_id, Notification.key)
+            .where(among(Notification.user_id, {r["user_id"] for r in chunk}), Notification.key.in_({r["key"] for r in chunk})))}
         fresh = [r for r in chunk if (r["user_id"], r["key"]) not in there]
         if fresh:
             stmt = (insert(Notification).values(fresh)

@@ -37,9 +37,8 @@ from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
 SOON_DAYS = 14
-
-
 STAGE_COMPLETE = 3  # ``LevelStatus.stage`` of a complete level (modules done, exam passed, portfolio accepted)
+
 
 @dataclass(frozen=True)
 class Item:
