@@ -30,7 +30,6 @@ import argparse
 import json
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ if str(BASE_DIR) not in sys.path:
 from flask import Flask  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
-from bench.exports import one_size, sizes_apart  # noqa: E402
+from bench.exports import one_size, peak_mib, sizes_apart  # noqa: E402
 from bench.heatmap import median_ms  # noqa: E402
 from lms.cohorts.models import Enrolment  # noqa: E402
 from lms.database import utcnow  # noqa: E402
@@ -70,16 +69,6 @@ def statements_of(app: Flask, action: Callable[[], Any]) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", counted)
     return count
-
-
-def peak_mib(action: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    try:
-        action()
-        _now, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak / 2**20
 
 
 def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
