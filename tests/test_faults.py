@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -28,6 +29,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from flask import Flask, jsonify
+from redis import Redis
+from rq import Queue
 from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
@@ -35,6 +38,8 @@ from lms.accounts.models import PasswordResetToken, User
 from lms.accounts.signin_guard import DEVICE_COOKIE, device_cookie_value
 from lms.database import utcnow
 from lms.extensions import db
+from lms.jobs.outbox import CLAIM_SIZE, JOB_SIZE, Backoff, deliver
+from lms.mail import jobs as mail_jobs
 from lms.mail import services as mail
 from lms.mail.models import MailStatus, OutboxMessage
 from lms.web.access import PUBLIC
@@ -233,6 +238,109 @@ def test_two_deliverers_never_send_one_message_twice(session: Any) -> None:
     assert len(mail.claim(session, now + timedelta(minutes=6), timedelta(minutes=5))) == 2
 
 
+
+# --------------------------------------------------------------------------- a long run
+
+
+class Watching(mail.Transport):
+    """Sends nothing; at each message notes the others' leases (read on a connection of its
+    own) and moves ``clock`` on by ``step`` seconds, as a slow relay would; ``before`` runs
+    first, with the message's number (from 1)."""
+
+    name = "watching"
+
+    def __init__(self, step: float = 0.0, before: Callable[[int], None] | None = None) -> None:
+        super().__init__({})
+        self.step, self.before = step, before
+        self.time = 0.0
+        self.sent: list[str] = []
+        self.leases: list[dict[str, Any]] = []  # at each send: recipient -> next_attempt_at of the pending
+
+    def clock(self) -> float:
+        return self.time
+
+    def send(self, message: mail.Letter) -> None:
+        if self.before:
+            self.before(len(self.sent) + 1)
+        with db.engine.connect() as connection:
+            rows = connection.execute(select(OutboxMessage.recipient, OutboxMessage.next_attempt_at)
+                                      .where(OutboxMessage.status == MailStatus.PENDING))
+            self.leases.append({recipient: at for recipient, at in rows if recipient != message.recipient})
+        self.sent.append(message.recipient)
+        self.time += self.step
+
+
+def deliver_all(session: Any, transport: Watching, **kwargs: Any) -> int:
+    return deliver(session, mail.MailOutbox(transport), clock=transport.clock, **kwargs)
+
+
+def test_a_run_holds_a_claim_of_rows_at_a_time_never_all_that_are_due(session: Any) -> None:
+    """A relay sending a message a second takes 120 s for 120 messages, past the 60 s lease:
+    had the run leased all 120 at once, the next minute's run would take those still waiting
+    and send them a second time."""
+    queue(*(f"learner{n:03}@example.com" for n in range(120)))
+    transport = Watching()
+    assert deliver_all(session, transport) == 120
+    assert transport.sent == [f"learner{n:03}@example.com" for n in range(120)]  # each once, oldest first
+    leased = [sum(at is not None for at in others.values()) + 1 for others in transport.leases]
+    assert max(leased) == CLAIM_SIZE and leased[0] == leased[CLAIM_SIZE] == CLAIM_SIZE and leased[2 * CLAIM_SIZE] == 120 - 2 * CLAIM_SIZE
+    assert {m.status for m in messages()} == {MailStatus.SENT}
+
+
+def test_a_slow_run_leases_again_what_it_still_holds_when_half_the_lease_has_gone(session: Any) -> None:
+    queue("ada@example.com", "bob@example.com", "cy@example.com", "dee@example.com")
+    transport = Watching(step=20)  # seconds a message; the lease is 60 s
+    assert deliver_all(session, transport) == 4
+    first, second, third, _ = transport.leases
+    assert first["dee@example.com"] == second["dee@example.com"]  # 20 s in: left as it was
+    assert third["dee@example.com"] > second["dee@example.com"]  # 40 s in: leased again
+    assert set(third) == {"dee@example.com"}
+
+
+def test_rows_another_deliverer_took_once_the_lease_ran_out_are_not_sent_twice(session: Any, app: Flask) -> None:
+    queue("ada@example.com", "bob@example.com", "cy@example.com")
+    taken: list[str] = []
+
+    def another_deliverer(number: int) -> None:
+        if number == 1:  # this run is stuck on its first message so long that its lease runs out elsewhere
+            with app.app_context():
+                other = db.session
+                rest = list(other.scalars(select(OutboxMessage.id).where(OutboxMessage.recipient != "ada@example.com")))
+                taken.extend(m.recipient for m in mail.claim(other, utcnow() + timedelta(minutes=2), timedelta(minutes=5), ids=rest))
+                other.commit()
+
+    transport = Watching(step=40, before=another_deliverer)
+    assert deliver_all(session, transport) == 1
+    assert taken == ["bob@example.com", "cy@example.com"] and transport.sent == ["ada@example.com"]
+
+
+def test_a_run_tries_each_due_message_once_and_a_halting_run_gives_back_the_rest(session: Any) -> None:
+    queue(*(f"l{n}@example.com" for n in range(7)))
+
+    class Refusing(Watching):
+        def send(self, message: mail.Letter) -> None:
+            if message.recipient == "l2@example.com":
+                raise smtplib.SMTPRecipientsRefused({message.recipient: (550, b"no")})
+            super().send(message)
+
+    transport = Refusing()
+    outbox = mail.MailOutbox(transport, Backoff(first=timedelta(0)))  # due again at once: still tried once this run
+    outbox.claim_size = 3
+    assert deliver(session, outbox, clock=transport.clock) == 6
+    assert [(m.recipient, m.attempts, m.status) for m in messages()][1:4] == [
+        ("l1@example.com", 1, MailStatus.SENT), ("l2@example.com", 1, MailStatus.PENDING), ("l3@example.com", 1, MailStatus.SENT)]
+    queue(*(f"m{n}@example.com" for n in range(4)))
+    halting = Refusing()
+    ids = [m.id for m in messages() if m.recipient.startswith(("l2", "m"))]
+    halting_outbox = mail.MailOutbox(halting, Backoff(first=timedelta(0)))
+    halting_outbox.claim_size = 3
+    halting.sent.clear()
+    assert deliver(session, halting_outbox, ids=ids, stop_on_failure=True, clock=halting.clock) == 0
+    rest = [m for m in messages() if m.recipient.startswith("m")]
+    assert halting.sent == [] and all(m.attempts == 0 and m.next_attempt_at is None for m in rest)  # due again at once
+    assert deliver(session, halting_outbox, ids=ids[1:], clock=halting.clock) == 4
+    assert halting.sent == [f"m{n}@example.com" for n in range(4)]
+
 def live(app: Flask) -> Iterator[int]:
     server = make_server("127.0.0.1", 0, app, threaded=False)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -423,6 +531,18 @@ def test_with_redis_the_rq_worker_delivers(
     assert [r for _, r, _ in inbox.received] == [["ada@example.com"]]
     assert messages()[0].status is MailStatus.SENT
 
+
+
+def test_many_messages_go_to_the_worker_in_jobs_of_a_bounded_size(build: Callable[..., Flask], redis_url: str) -> None:
+    """A reminders run may queue thousands of messages in one unit of work: one job for all
+    would outlast its timeout (and hold a list of every id); they go ``JOB_SIZE`` a job."""
+    app = build(REDIS_URL=redis_url, MAIL_SERVER="127.0.0.1")
+    ids = list(range(2 * JOB_SIZE + 7, 0, -1))
+    assert mail_jobs.COURIER.enqueue(app, ids)
+    queued = Queue(mail_jobs.QUEUE, connection=Redis.from_url(redis_url)).get_jobs()
+    assert [job.args for job in queued] == [(list(range(1, JOB_SIZE + 1)),), (list(range(JOB_SIZE + 1, 2 * JOB_SIZE + 1)),),
+                                           (list(range(2 * JOB_SIZE + 1, 2 * JOB_SIZE + 8)),)]
+    assert {job.func_name for job in queued} == {"lms.mail.jobs.deliver_job"} and {job.timeout for job in queued} == {600}
 
 def test_redis_unreachable_sign_in_limits_fall_back_to_memory(
     build: Callable[..., Flask], make_user: Callable[..., Any], caplog: pytest.LogCaptureFixture,

@@ -9,7 +9,10 @@ due rows with a write conditional on their still being due that pushes their nex
 a lease ahead, ``Outbox.send`` sends them, and ``Outbox.record`` writes each result (done,
 or the error and when to try again under the ``Backoff``; failed once the attempts are used
 up). ``deliver`` runs the three, each claim and each result committed in a unit of work of
-its own.
+its own. A run claims ``claim_size`` rows at a time, never all that are due: a deliverer
+holds only what it can send within its lease, and renews the lease on what it still holds
+when half of it has gone, so a slow run (a thousand messages to a slow relay) is never
+overtaken by the next run taking its rows again once their lease ran out.
 
 Where delivery runs (``Courier``): never in the request whose work queued the rows. With
 ``REDIS_URL`` set their ids go to the feature's RQ queue as one job; otherwise (or when
@@ -19,7 +22,9 @@ is not delivered there stays due, and the feature's cron command retries it."""
 
 from __future__ import annotations
 
+import bisect
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,6 +44,8 @@ from lms.extensions import db
 from lms.redis_link import RedisLink
 
 ERROR_LENGTH = 2000  # of the last error kept on a row
+CLAIM_SIZE = 50  # rows a deliverer claims (and holds leased) at a time
+JOB_SIZE = 500  # rows' ids handed to one RQ job, so that each job ends well within its timeout
 REDIS_KEY = "lms.mail.redis"
 
 
@@ -160,8 +167,9 @@ class Outbox(ABC, Generic[C]):
     failed: ClassVar[StrEnum]
     done_at: ClassVar[str]  # the column stamped when a row is delivered
 
-    def __init__(self, backoff: Backoff) -> None:
+    def __init__(self, backoff: Backoff, claim_size: int = CLAIM_SIZE) -> None:
         self.backoff = backoff
+        self.claim_size = max(1, claim_size)
 
     # ---- claiming (class-level: the same for any configuration)
 
@@ -182,15 +190,18 @@ class Outbox(ABC, Generic[C]):
 
     @classmethod
     def claim(cls, session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
-              limit: int | None = None) -> list[C]:
-        """Take the due rows (of ``ids`` when given, oldest first, at most ``limit``) for one
-        attempt: their next attempt moves a lease ahead, by a write conditional on their
-        still being due, so a concurrent deliverer takes none of them. Flushes only."""
+              limit: int | None = None, after: int | None = None) -> list[C]:
+        """Take the due rows (of ``ids`` when given, past the id ``after`` when given, oldest
+        first, at most ``limit``) for one attempt: their next attempt moves a lease ahead, by
+        a write conditional on their still being due, so a concurrent deliverer takes none of
+        them. Flushes only."""
         query = cls.candidates(now).limit(limit)
         if ids is not None:
             if not ids:
                 return []
             query = query.where(cls.model.id.in_(ids))
+        if after is not None:
+            query = query.where(cls.model.id > after)
         candidates = list(session.scalars(query))
         if not candidates:
             return []
@@ -201,10 +212,25 @@ class Outbox(ABC, Generic[C]):
         return cls.load(session, taken)
 
     @classmethod
-    def release(cls, session: DbSession, ids: Sequence[int]) -> None:
-        """Give claimed rows back, due at once (their deliverer stopped before them). Flushes only."""
+    def renew(cls, session: DbSession, ids: Sequence[int], held_until: datetime, until: datetime) -> set[int]:
+        """Move the lease of claimed rows still held (pending, leased until ``held_until``) to
+        ``until``; the ids renewed (a row whose lease ran out and another deliverer took is
+        no longer this one's). Flushes only."""
+        if not ids:
+            return set()
+        return set(session.scalars(
+            update(cls.model).where(cls.model.id.in_(ids), cls.model.status == cls.pending,
+                                    cls.model.next_attempt_at == held_until)
+            .values(next_attempt_at=until).returning(cls.model.id).execution_options(synchronize_session=False)))
+
+    @classmethod
+    def release(cls, session: DbSession, ids: Sequence[int], held_until: datetime | None = None) -> None:
+        """Give claimed rows back, due at once (their deliverer stopped before them); with
+        ``held_until``, only those still leased until then (not another deliverer's since).
+        Flushes only."""
         if ids:
-            session.execute(update(cls.model).where(cls.model.id.in_(ids), cls.model.status == cls.pending)
+            held = [] if held_until is None else [cls.model.next_attempt_at == held_until]
+            session.execute(update(cls.model).where(cls.model.id.in_(ids), cls.model.status == cls.pending, *held)
                             .values(next_attempt_at=None).execution_options(synchronize_session=False))
             session.flush()
 
@@ -247,28 +273,71 @@ class Outbox(ABC, Generic[C]):
 
 
 def deliver(session: DbSession, outbox: Outbox[C], *, ids: Sequence[int] | None = None, limit: int | None = None,
-            now: datetime | None = None, stop_on_failure: bool = False) -> int:
+            now: datetime | None = None, stop_on_failure: bool = False,
+            clock: Callable[[], float] = time.monotonic) -> int:
     """Send the due rows (of ``ids`` when given, at most ``limit``); returns how many were
     delivered. A failure is recorded on its row with its next try, never raised. A job, not
     a service: each claim and each result is committed in a unit of work of its own, so no
-    transaction stays open while the other machine is talked to. ``stop_on_failure`` leaves
-    the rest for later after a halting failure."""
-    with unit_of_work(session):
-        claimed = outbox.claim(session, now or utcnow(), outbox.backoff.lease, ids=ids, limit=limit)
-    delivered = sent = 0
+    transaction stays open while the other machine is talked to. The rows are claimed
+    ``outbox.claim_size`` at a time in the order of their ids, so a run tries each due row
+    once; when half a claim's lease has gone (by ``clock``, in seconds) the rows it still
+    holds are leased again. ``stop_on_failure`` leaves the rest for later after a halting
+    failure."""
+    wanted = sorted(set(ids)) if ids is not None else None
+    delivered = taken = 0
+    after = 0  # the highest id this run has gone past
     with outbox.sending():
-        for group in outbox.groups(claimed):
-            results = outbox.send(group, now or utcnow())
-            sent += len(group)
-            for items, outcome in results:
-                with unit_of_work(session):
-                    outbox.record(session, items, now or utcnow(), outcome)
-                delivered += len(items) if outcome.done else 0
-            if stop_on_failure and any(outcome.halt for _, outcome in results):
-                with unit_of_work(session):
-                    outbox.release(session, [item.id for item in claimed[sent:]])
+        while limit is None or taken < limit:
+            size = outbox.claim_size if limit is None else min(outbox.claim_size, limit - taken)
+            among: list[int] | None = None
+            if wanted is not None:
+                start = bisect.bisect_right(wanted, after)
+                among = wanted[start:start + size]
+                if not among:
+                    break
+            claimed_at = now or utcnow()
+            with unit_of_work(session):
+                claimed = outbox.claim(session, claimed_at, outbox.backoff.lease, ids=among, limit=size, after=after)
+            after = max([after, *(among or []), *(item.id for item in claimed)])
+            if not claimed and among is None:
+                break
+            taken += len(claimed)
+            sent, halted = _send_claimed(session, outbox, claimed, claimed_at, now, clock, stop_on_failure)
+            delivered += sent
+            if halted:
                 break
     return delivered
+
+
+def _send_claimed(session: DbSession, outbox: Outbox[C], claimed: Sequence[C], claimed_at: datetime,
+                  now: datetime | None, clock: Callable[[], float], stop_on_failure: bool) -> tuple[int, bool]:
+    """Send one claim's rows, leasing those not sent yet again when half the lease has gone
+    (a row another deliverer took meanwhile is left to it); with ``stop_on_failure``, a
+    halting failure gives the rest back. How many were delivered, and whether it stopped."""
+    lease = outbox.backoff.lease
+    held_until, since = claimed_at + lease, clock()
+    unsent = {item.id for item in claimed}
+    delivered = 0
+    for number, group in enumerate(outbox.groups(claimed)):
+        if number and clock() - since >= lease.total_seconds() / 2:
+            at = now or utcnow()
+            with unit_of_work(session):
+                unsent = outbox.renew(session, sorted(unsent), held_until, at + lease)
+            held_until, since = at + lease, clock()
+        group = [item for item in group if item.id in unsent]
+        if not group:
+            continue
+        results = outbox.send(group, now or utcnow())
+        for items, outcome in results:
+            with unit_of_work(session):
+                outbox.record(session, items, now or utcnow(), outcome)
+            delivered += len(items) if outcome.done else 0
+        unsent -= {item.id for item in group}
+        if stop_on_failure and any(outcome.halt for _, outcome in results):
+            with unit_of_work(session):
+                outbox.release(session, sorted(unsent), held_until)
+            return delivered, True
+    return delivered, False
 
 
 # --------------------------------------------------------------------------- over HTTP
@@ -348,12 +417,16 @@ class Courier:
             db.session.remove()
 
     def enqueue(self, app: Flask, ids: Sequence[int]) -> bool:
-        """Hand the rows to the RQ queue; False when there is no (reachable) Redis."""
+        """Hand the rows to the RQ queue, ``JOB_SIZE`` a job; False when there is no
+        (reachable) Redis."""
         link = redis_link(app)
         if link is None or not link.usable():
             return False
         try:
-            Queue(self.queue, connection=link.connection).enqueue(self.job, list(ids), job_timeout=600)
+            queue = Queue(self.queue, connection=link.connection)
+            ordered = sorted(ids)
+            queue.enqueue_many([Queue.prepare_data(self.job, (ordered[start:start + JOB_SIZE],), timeout=600)
+                                for start in range(0, len(ordered), JOB_SIZE)])
         except RedisError as exc:
             link.failed(exc)
             return False

@@ -157,9 +157,9 @@ class StatementOutbox(HttpOutbox[Claimed]):
     done_at = "sent_at"
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(Backoff.from_config(config, "XAPI", attempts=20))
-        self.config = config
         self.size = max(1, int(config.get("XAPI_BATCH") or 50))
+        super().__init__(Backoff.from_config(config, "XAPI", attempts=20), claim_size=self.size)  # a POST a claim
+        self.config = config
 
     @classmethod
     def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
