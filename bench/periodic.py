@@ -14,6 +14,11 @@ generated cohort of that many learners with months of activity (``lms.demo.bench
   check-certificates  ``flask lms queue-job check-certificates`` (inline: no Redis): its
                       first run (it issues the certificates the generated learners who
                       completed a level are due), then again (nothing left to issue)
+  send-digests        ``send_digests`` (the digest part of ``send-reminders``) once the
+                      cohort has a year of notices kept (``NOTICES_A_LEARNER`` each, mailed
+                      or read in the app) and one learner in ten has a notice waiting for
+                      tomorrow's digest, today's sent: with none due (the median of --runs),
+                      then once with those learners' digests due (today's forgotten)
 
 with the SQL statements of each, then each job once more under tracemalloc for its peak of
 Python memory. A job that reads only what it acts on keeps about the same statements at both
@@ -31,6 +36,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +45,20 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from flask import Flask  # noqa: E402
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import delete, event, func, insert, select  # noqa: E402
 
 from bench.exports import one_size, peak_mib, sizes_apart  # noqa: E402
 from bench.heatmap import median_ms  # noqa: E402
 from lms.cohorts.models import Enrolment  # noqa: E402
-from lms.database import utcnow  # noqa: E402
+from lms.database import upsert_insert, utcnow  # noqa: E402
 from lms.extensions import db  # noqa: E402
 from lms.jobs.models import Job  # noqa: E402
-from lms.notifications.reminders import send_reminders  # noqa: E402
+from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent  # noqa: E402
+from lms.notifications.reminders import send_digests, send_reminders  # noqa: E402
 
 # (name, ms, statements, peak MiB, note)
 Result = tuple[str, float, int, float, str]
+NOTICES_A_LEARNER = 150  # a year of notices: due dates, months opening, grades, announcements
 
 
 def statements_of(app: Flask, action: Callable[[], Any]) -> int:
@@ -115,7 +123,55 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     checked = statements_of(app, certificates)
     results.append(("check-certificates again (nothing left)", median_ms(certificates, runs), checked,
                     peak_mib(certificates), said()))
+    kept, waiting = keep_a_year_of_notices(app, cohort_id, moment)
+    sent: list[int] = []
+
+    def digests() -> None:
+        with app.app_context():
+            sent.append(send_digests(db.session, moment))
+            db.session.commit()
+
+    none_due = statements_of(app, digests)
+    results.append(("send-digests, none due (a year of notices kept)", median_ms(digests, runs), none_due,
+                    peak_mib(digests), f"{kept:,} notices, {waiting} waiting for tomorrow; {sent[-1]} digests sent"))
+    with app.app_context():
+        db.session.execute(delete(DigestSent).where(DigestSent.day == moment.date()))
+        db.session.commit()
+    started = time.perf_counter()
+    due = statements_of(app, digests)
+    results.append(("send-digests, those waiting due", (time.perf_counter() - started) * 1000, due, 0.0,
+                    f"{sent[-1]} digests sent"))
     return results
+
+
+def keep_a_year_of_notices(app: Flask, cohort_id: int, now: datetime) -> tuple[int, int]:
+    """``NOTICES_A_LEARNER`` notices for each of the cohort's learners over the past year,
+    mailed or in the app (none waiting), then one notice waiting for a digest for every
+    tenth learner, who had today's digest (every learner's time zone is UTC here). How many
+    notices there are, and how many wait."""
+    with app.app_context():
+        learners = list(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.active)
+                                           .order_by(Enrolment.user_id)))
+        channels = (Channel.EMAIL, Channel.IN_APP, Channel.DIGEST)
+        ago = [now - timedelta(days=n * 365 // NOTICES_A_LEARNER) for n in range(NOTICES_A_LEARNER)]
+        for start in range(0, len(learners), 100):
+            db.session.execute(insert(Notification), [
+                {"user_id": user_id, "event": NotificationEvent.DUE_SOON, "key": f"bench:{n}", "title": f"Notice {n}",
+                 "body": "", "link": "/today", "channel": channels[n % 3], "created_at": ago[n], "read_at": None,
+                 "mailed_at": None if channels[n % 3] is Channel.IN_APP else ago[n]}
+                for user_id in learners[start:start + 100] for n in range(NOTICES_A_LEARNER)])
+        waiting = learners[::10]
+        db.session.execute(insert(Notification), [
+            {"user_id": user_id, "event": NotificationEvent.DUE_SOON, "key": "bench:waiting", "title": "Waiting",
+             "body": "", "link": "/today", "channel": Channel.DIGEST, "created_at": now, "read_at": None, "mailed_at": None}
+            for user_id in waiting])
+        db.session.execute(upsert_insert(db.session)(DigestSent).values(
+            [{"user_id": user_id, "day": now.date(), "sent_at": now} for user_id in waiting])
+            .on_conflict_do_nothing(index_elements=["user_id", "day"]))
+        db.session.commit()
+        kept = db.session.scalar(select(func.count()).select_from(Notification)) or 0
+        db.session.rollback()
+        return kept, len(waiting)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,10 +3,12 @@ outbox, the centre (unread count, mark read), and the reminder command."""
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,8 +37,16 @@ from lms.grading.peer import complete_review, reviews_to_do
 from lms.learning.services import PROGRAM_MONTHS, build_schedule
 from lms.mail.models import OutboxMessage
 from lms.mail.services import LogTransport
-from lms.notifications.models import Channel, Notification, NotificationEvent
-from lms.notifications.reminders import due_items, due_moment, due_notices, month_notices, send_reminders
+from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
+from lms.notifications.reminders import (
+    digests_due,
+    due_items,
+    due_moment,
+    due_notices,
+    month_notices,
+    send_digests,
+    send_reminders,
+)
 from lms.notifications.services import (
     Notice,
     mark_all_read,
@@ -352,6 +362,81 @@ def test_reminder_statements_do_not_grow_with_learners(app: Flask, loaded, make_
     assert events[NotificationEvent.MONTH_OPENS] == events[NotificationEvent.LEARNER_AT_RISK] == 1 + 2 + 8
     assert all(count % (1 + 2 + 8) == 0 for count in events.values()), events
 
+
+
+def statements_during(action: Any) -> list[tuple[str, Any]]:
+    """The SQL statements ``action`` runs, with their parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def bound_ids(parameters: Any) -> set[int]:
+    """The ids bound in one statement's parameters: an ``among`` list (JSON text on SQLite)."""
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    found: set[int] = set()
+    for value in values:
+        if isinstance(value, str) and value.startswith("["):
+            found |= set(json.loads(value))
+        elif isinstance(value, list):
+            found |= set(value)
+    return found
+
+
+def test_digests_read_the_notices_of_the_users_due_one_on_their_own_day_only(make_user) -> None:
+    """At 12:00 UTC it is already the 7th at Kiritimati (UTC+14) and still the 6th in Los
+    Angeles. Each has a notice waiting and had a digest on the 6th: Kiritimati's is due
+    (a new local day), Los Angeles' is not, and a run does not read its notices."""
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    due, done = make_user(timezone="Pacific/Kiritimati"), make_user(timezone="America/Los_Angeles")
+    fresh, quiet = make_user(), make_user()
+    for user in (due, done, fresh):
+        notify_all(db.session, [Notice(user.id, NotificationEvent.AWAITING_GRADING, f"awaiting:{n}", f"Notice {n}", link="/grading")
+                                for n in range(2)], now - timedelta(hours=1))
+    notify(db.session, user_id=quiet.id, event=NotificationEvent.DUE_SOON, key="in-app", title="In the centre only")
+    db.session.add_all([DigestSent(user_id=due.id, day=date(2026, 12, 6), sent_at=now - timedelta(hours=12)),
+                        DigestSent(user_id=done.id, day=date(2026, 12, 6), sent_at=now - timedelta(hours=1))])
+    db.session.commit()
+    assert digests_due(db.session, now) == sorted([due.id, fresh.id])
+    statements = statements_during(lambda: send_digests(db.session, now))
+    db.session.commit()
+    assert [(m.recipient, m.subject) for m in outbox()] == [(due.email, "Your daily digest: 2 notices"),
+                                                           (fresh.email, "Your daily digest: 2 notices")]
+    titles = [parameters for statement, parameters in statements if "notifications.title" in statement]
+    assert len(titles) == 1 and bound_ids(titles[0]) == {due.id, fresh.id}  # not the Los Angeles user's
+    assert [n.mailed_at is None for n in notifications_of(done.id)] == [True, True]  # tomorrow's digest
+    assert digests_due(db.session, now) == [] and send_digests(db.session, now) == 0
+    assert digests_due(db.session, now + timedelta(hours=19)) == []  # 23:00 on the 6th in Los Angeles
+    assert digests_due(db.session, now + timedelta(hours=21)) == [done.id]  # 01:00 on the 7th
+
+
+def test_the_notices_waiting_for_a_digest_are_found_by_their_index(app: Flask, make_user) -> None:
+    """Every notice ever made stays in its table; a run looks for the few waiting for a
+    digest through a partial index that holds only those (on PostgreSQL, with sequential
+    scans priced out so that the plan shows whether the index can serve the statement)."""
+    user = make_user()
+    notify(db.session, user_id=user.id, event=NotificationEvent.AWAITING_GRADING, key="waiting", title="Waiting")
+    db.session.commit()
+    [(statement, parameters)] = [(st, params) for st, params in statements_during(lambda: digests_due(db.session, NOW))
+                                 if "DISTINCT" in st]
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+        else:
+            plan = "\n".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        connection.rollback()
+    assert "ix_notifications_digest_waiting" in plan, plan
+    assert not re.search(r"Seq Scan on notifications|SCAN notifications(?! USING)", plan), plan
 
 def test_the_log_transport_prints_recipient_subject_and_links(capsys) -> None:
     message = OutboxMessage(recipient="ana@example.com", subject="Your grade is released",

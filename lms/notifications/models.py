@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.database import UTCDateTime, enum_type, utcnow
@@ -77,6 +77,9 @@ EVENTS: dict[NotificationEvent, EventKind] = {kind.event: kind for kind in (
 )}
 
 
+DIGEST_WAITING = "channel = 'digest' AND mailed_at IS NULL"  # a notice ``send_digests`` will mail
+
+
 class Notification(Model):
     """One notice to one user. ``key`` names the occurrence (e.g. ``grade:12:released``):
     unique per recipient, so the same notice is never made twice."""
@@ -85,6 +88,10 @@ class Notification(Model):
     __table_args__ = (
         UniqueConstraint("user_id", "key", name="uq_notifications_user_id_key"),
         Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
+        # The notices waiting for a digest, by user: the few among every notice ever made
+        # that each run of ``send-reminders`` looks for (``reminders.digests_due``).
+        Index("ix_notifications_digest_waiting", "user_id", sqlite_where=text(DIGEST_WAITING),
+              postgresql_where=text(DIGEST_WAITING)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

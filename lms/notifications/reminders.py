@@ -26,12 +26,12 @@ from lms.assessment.models import Attempt
 from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
 from lms.competency.services import at_risk_rows
 from lms.coursework.models import Submission, SubmissionStatus
-from lms.database import DbSession, upsert_insert, zone_named
+from lms.database import DbSession, among, upsert_insert, zone_named
 from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
-from lms.notifications.services import Notice, absolute_link, notify_all
+from lms.notifications.services import CHUNK, Notice, absolute_link, notify_all
 from lms.progress.models import ItemKind, ProgressItem
 
 SOON = timedelta(days=3)
@@ -204,37 +204,68 @@ def awaiting_notices(session: DbSession, instructors: dict[int, list[User]], now
     return notices
 
 
+def digests_due(session: DbSession, now: datetime) -> list[int]:
+    """The users with notices waiting for their digest (read through the partial index
+    ``ix_notifications_digest_waiting``, which holds those notices alone) who have had no
+    digest on their local day yet: most users with notices waiting got that day's digest
+    already, and are left out here without their notices being read. Two statements a
+    ``CHUNK`` of waiting users."""
+    waiting = list(session.execute(select(Notification.user_id, User.timezone).join(User, User.id == Notification.user_id)
+                                   .where(Notification.channel == Channel.DIGEST, Notification.mailed_at.is_(None))
+                                   .distinct()))
+    zones: dict[str, date] = {}
+    day_of = {user_id: zones.get(zone or "") or zones.setdefault(zone or "", now.astimezone(zone_named(zone)).date())
+              for user_id, zone in waiting}
+    due: list[int] = []
+    users = sorted(day_of)
+    for start in range(0, len(users), CHUNK):
+        chunk = users[start:start + CHUNK]
+        sent = set(session.execute(select(DigestSent.user_id, DigestSent.day)
+                                   .where(among(DigestSent.user_id, chunk), DigestSent.day.in_(set(zones.values())))))
+        due += [user_id for user_id in chunk if (user_id, day_of[user_id]) not in sent]
+    return due
+
+
 def send_digests(session: DbSession, now: datetime) -> int:
     """One email a user and local day listing their notices on the digest channel not yet
-    mailed. Returns how many digests were queued."""
-    pending = list(session.execute(select(Notification, User).join(User, User.id == Notification.user_id)
-                                   .where(Notification.channel == Channel.DIGEST, Notification.mailed_at.is_(None))
-                                   .order_by(Notification.user_id, Notification.created_at, Notification.id)))
-    if not pending:
-        return 0
-    by_user: dict[int, tuple[User, list[Notification]]] = {}
-    for notification, user in pending:
-        by_user.setdefault(user.id, (user, []))[1].append(notification)
-    rows = [{"user_id": user.id, "day": now.astimezone(zone_of(user)).date(), "sent_at": now} for user, _ in by_user.values()]
-    stmt = upsert_insert(session)(DigestSent).values(rows).on_conflict_do_nothing(index_elements=["user_id", "day"])
-    claimed = set(session.scalars(stmt.returning(DigestSent.user_id)))
-    if not claimed:
-        return 0
-    messages, mailed = [], []
-    for user_id in sorted(claimed):
-        user, items = by_user[user_id]
-        lines = [f"Hello {user.name},", "", "Your daily digest:", ""]
-        for item in items:
-            lines.append(f"- {item.title}" + (f": {absolute_link(session, item.link)}" if item.link else ""))
-        lines += ["", "You can choose which notices you get, and how, under Account > Notification preferences."]
-        count = len(items)
-        messages.append((user.email, f"Your daily digest: {count} notice{'s' if count != 1 else ''}", "\n".join(lines) + "\n"))
-        mailed += [item.id for item in items]
-    queue_mails(session, messages)
-    session.execute(update(Notification).where(Notification.id.in_(mailed)).values(mailed_at=now)
-                    .execution_options(synchronize_session=False))
+    mailed. Returns how many digests were queued. Only the users due one are read
+    (``digests_due``), ``CHUNK`` at a time: a run's work follows the digests it sends, not
+    the notices waiting for tomorrow's."""
+    queued = 0
+    due = digests_due(session, now)
+    for start in range(0, len(due), CHUNK):
+        users = {user.id: user for user in session.scalars(select(User).where(among(User.id, due[start:start + CHUNK])))}
+        rows = [{"user_id": user.id, "day": now.astimezone(zone_of(user)).date(), "sent_at": now} for user in users.values()]
+        if not rows:
+            continue
+        stmt = upsert_insert(session)(DigestSent).values(rows).on_conflict_do_nothing(index_elements=["user_id", "day"])
+        claimed = sorted(set(session.scalars(stmt.returning(DigestSent.user_id))))
+        if not claimed:
+            continue
+        items: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+        for notice_id, user_id, title, link in session.execute(
+                select(Notification.id, Notification.user_id, Notification.title, Notification.link)
+                .where(among(Notification.user_id, claimed), Notification.channel == Channel.DIGEST,
+                       Notification.mailed_at.is_(None))
+                .order_by(Notification.user_id, Notification.created_at, Notification.id)):
+            items[user_id].append((notice_id, title, link))
+        messages, mailed = [], []
+        for user_id in claimed:
+            user, notices = users[user_id], items[user_id]
+            if not notices:  # mailed meanwhile by another run
+                continue
+            lines = [f"Hello {user.name},", "", "Your daily digest:", ""]
+            lines += [f"- {title}" + (f": {absolute_link(session, link)}" if link else "") for _id, title, link in notices]
+            lines += ["", "You can choose which notices you get, and how, under Account > Notification preferences."]
+            count = len(notices)
+            messages.append((user.email, f"Your daily digest: {count} notice{'s' if count != 1 else ''}", "\n".join(lines) + "\n"))
+            mailed += [notice_id for notice_id, _title, _link in notices]
+        queue_mails(session, messages)
+        session.execute(update(Notification).where(among(Notification.id, mailed)).values(mailed_at=now)
+                        .execution_options(synchronize_session=False))
+        queued += len(messages)
     session.flush()
-    return len(messages)
+    return queued
 
 
 def send_reminders(session: DbSession, now: datetime) -> Report:
