@@ -19,6 +19,8 @@ generated cohort of that many learners with months of activity (``lms.demo.bench
                       or read in the app) and one learner in ten has a notice waiting for
                       tomorrow's digest, today's sent: with none due (the median of --runs),
                       then once with those learners' digests due (today's forgotten)
+  close-expired       ``close_expired_attempts`` (cron, every few minutes) with none
+                      expired among the cohort's quiz attempts (the median of --runs)
 
 with the SQL statements of each, then each job once more under tracemalloc for its peak of
 Python memory. A job that reads only what it acts on keeps about the same statements at both
@@ -49,6 +51,8 @@ from sqlalchemy import delete, event, func, insert, select  # noqa: E402
 
 from bench.exports import one_size, peak_mib, sizes_apart  # noqa: E402
 from bench.heatmap import median_ms  # noqa: E402
+from lms.assessment.models import Attempt  # noqa: E402
+from lms.assessment.services import close_expired_attempts  # noqa: E402
 from lms.cohorts.models import Enrolment  # noqa: E402
 from lms.database import upsert_insert, utcnow  # noqa: E402
 from lms.extensions import db  # noqa: E402
@@ -141,6 +145,20 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     due = statements_of(app, digests)
     results.append(("send-digests, those waiting due", (time.perf_counter() - started) * 1000, due, 0.0,
                     f"{sent[-1]} digests sent"))
+    closed: list[int] = []
+
+    def close_expired() -> None:
+        with app.app_context():
+            closed.append(close_expired_attempts(db.session, moment))
+            db.session.commit()
+
+    close_expired()
+    with app.app_context():
+        attempts = db.session.scalar(select(func.count()).select_from(Attempt)) or 0
+        db.session.rollback()
+    statements = statements_of(app, close_expired)
+    results.append(("close-expired-attempts, none expired", median_ms(close_expired, runs), statements, peak_mib(close_expired),
+                    f"{attempts:,} attempts; {closed[-1]} closed"))
     return results
 
 

@@ -4,7 +4,6 @@ outbox, the centre (unread count, mark read), and the reminder command."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import Counter
@@ -58,6 +57,7 @@ from lms.notifications.services import (
     unread_count,
 )
 from lms.progress.completion import cohort_progress, learner_progress
+from tests.plans import plan_of, scans_whole, statements_during
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -364,21 +364,6 @@ def test_reminder_statements_do_not_grow_with_learners(app: Flask, loaded, make_
 
 
 
-def statements_during(action: Any) -> list[tuple[str, Any]]:
-    """The SQL statements ``action`` runs, with their parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen
-
-
 def bound_ids(parameters: Any) -> set[int]:
     """The ids bound in one statement's parameters: an ``among`` list (JSON text on SQLite)."""
     values = parameters.values() if isinstance(parameters, dict) else parameters
@@ -428,15 +413,9 @@ def test_the_notices_waiting_for_a_digest_are_found_by_their_index(app: Flask, m
     [(statement, parameters)] = [(st, params) for st, params in statements_during(lambda: digests_due(db.session, NOW))
                                  if "DISTINCT" in st]
     db.session.rollback()
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET enable_seqscan = off")
-            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
-        else:
-            plan = "\n".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
-        connection.rollback()
+    plan = plan_of(statement, parameters)
     assert "ix_notifications_digest_waiting" in plan, plan
-    assert not re.search(r"Seq Scan on notifications|SCAN notifications(?! USING)", plan), plan
+    assert not scans_whole("notifications", plan), plan
 
 def test_the_log_transport_prints_recipient_subject_and_links(capsys) -> None:
     message = OutboxMessage(recipient="ana@example.com", subject="Your grade is released",

@@ -30,6 +30,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.models import OverrideKind
 from lms.learning.services import grant_override, month_opens_on
+from tests.plans import plan_of, scans_whole, statements_during
 
 SAMPLE_DIR = Path(__file__).parent / "data" / "quizzes"
 
@@ -680,6 +681,20 @@ def test_close_expired_attempts_command(app, learner, sample) -> None:
     db.session.expire_all()
     assert db.session.get(Attempt, attempt.id).closed_by == "time_limit"
 
+
+
+def test_the_periodic_close_finds_the_running_attempts_by_their_index(learner, sample) -> None:
+    """Every attempt ever made stays in its table; ``close-expired-attempts`` (cron, every few
+    minutes) looks for the running ones whose time ran out through a partial index that
+    holds the running ones only (see tests/plans.py)."""
+    take(sample, learner, {0: CORRECT[0]}, utcnow() - timedelta(hours=2), submit=False)
+    db.session.commit()
+    [(statement, parameters)] = [(st, params) for st, params in
+                                 statements_during(lambda: services.close_expired_attempts(db.session, utcnow()))
+                                 if "FROM quiz_attempts" in st and "deadline_at <=" in st]
+    db.session.rollback()
+    plan = plan_of(statement, parameters)
+    assert "ix_quiz_attempts_open_deadline" in plan and not scans_whole("quiz_attempts", plan), plan
 
 def test_quiz_closing_closes_an_attempt_in_progress(learner, sample) -> None:
     closes = services.quiz_status(db.session, sample, learner, utcnow()).window.closes_at

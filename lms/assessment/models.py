@@ -129,9 +129,16 @@ class QuestionVersion(Model):
     question: Mapped[Question] = relationship(back_populates="versions")
 
 
+OPEN = "submitted_at IS NULL"  # an attempt still running, which ``close_expired_attempts`` looks at
+
+
 class Attempt(Model):
     __tablename__ = "quiz_attempts"
-    __table_args__ = (UniqueConstraint("quiz_id", "user_id", "number"),)
+    # The attempts still running, by deadline: the few among every attempt ever made that
+    # ``close_expired_attempts`` (cron, every few minutes) looks for.
+    __table_args__ = (UniqueConstraint("quiz_id", "user_id", "number"),
+                      Index("ix_quiz_attempts_open_deadline", "deadline_at", sqlite_where=text(OPEN),
+                            postgresql_where=text(OPEN)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id"), index=True)
