@@ -36,7 +36,7 @@ from lms.jobs.exports import (
 )
 from lms.jobs.kinds import JobKind, Work
 from lms.mail.services import deliver_pending, transport_for
-from lms.notifications.reminders import send_reminders
+from lms.notifications.reminders import run_reminders
 from lms.notifications.services import BASE_URL, reminders_due
 from lms.progress import state as progress_state
 from lms.progress.services import rebuild, reweigh
@@ -68,11 +68,12 @@ class SendReminders(JobKind):
     def run(self, work: Work) -> str:
         session, now = work.session, utcnow()
         _base_url(work)
-        with unit_of_work(session):
-            report = send_reminders(session, now)
+        report = run_reminders(session, now)
         with work.app.test_request_context(), unit_of_work(session):
             reminders_due.send(work.app, session=session, now=now)
         mailed = deliver_pending(session, transport_for(work.app.config))
+        if report.failed:  # the rest is done and committed; the job is tried again
+            raise RuntimeError(f"{report.problem} ({_plural(report.made, 'notice')} made for the other cohorts)")
         return f"Made {_plural(report.made, 'notice')}; queued {_plural(report.digests, 'digest')}; delivered {_plural(mailed, 'email')}."
 
 

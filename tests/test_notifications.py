@@ -33,9 +33,11 @@ from lms.extensions import db
 from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
 from lms.grading.peer import complete_review, reviews_to_do
+from lms.jobs.models import Job, JobStatus
 from lms.learning.services import PROGRAM_MONTHS, build_schedule
 from lms.mail.models import OutboxMessage
 from lms.mail.services import LogTransport
+from lms.notifications import reminders
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.reminders import (
     digests_due,
@@ -257,6 +259,64 @@ def test_send_reminders_twice_sends_once(course, app: Flask) -> None:
     assert (len(all_notifications()), len(outbox())) == (made, mails)
     assert runner.invoke(args=["lms", "send-reminders", "--at", "yesterday"]).exit_code == 2
 
+
+
+def test_a_cohort_whose_reminders_fail_holds_back_no_other(course, app: Flask, make_org, make_cohort, enrol_learner,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cron's run commits one cohort at a time: a cohort whose reminders fail is rolled back
+    alone and named in the error (the command exits 1, the job is tried again), the other
+    cohorts' reminders and the digests are made, and the next run makes the failed one's."""
+    learner, _client, _work = course["hand_in"]("Lia Learner")
+    broken = make_cohort(make_org(), "Broken", months_ago=5)
+    other = enrol_learner(broken, name="Olu Other")
+    db.session.commit()
+    real = reminders.month_notices
+
+    def failing(session: Any, cohort: Cohort, now: datetime) -> list[Notice]:
+        made = real(session, cohort, now)
+        if cohort.id == broken.id:
+            notify_all(session, made, now)  # written, then lost with the cohort's rollback
+            raise RuntimeError("the schedule of this cohort cannot be read")
+        return made
+
+    monkeypatch.setattr(reminders, "month_notices", failing)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["lms", "send-reminders"])
+    assert result.exit_code == 1, result.output
+    assert f"the reminders of cohort {broken.id} failed: RuntimeError: the schedule of this cohort cannot be read" in result.output
+    db.session.expire_all()
+    assert NotificationEvent.MONTH_OPENS in {n.event for n in notifications_of(learner.id)}
+    assert notifications_of(other.id) == []
+    assert [m.subject for m in outbox() if m.recipient == course["teacher"].email and "digest" in m.subject]  # the digests went
+    monkeypatch.setattr(reminders, "month_notices", real)
+    again = runner.invoke(args=["lms", "send-reminders"])
+    assert again.exit_code == 0, again.output
+    db.session.expire_all()
+    assert {n.event for n in notifications_of(other.id)} == {NotificationEvent.MONTH_OPENS}
+    assert len([n for n in notifications_of(learner.id) if n.event == NotificationEvent.MONTH_OPENS]) == 1
+
+
+def test_the_reminders_job_fails_with_the_cohort_named_after_making_the_rest(course, app: Flask, make_org, make_cohort,
+                                                                           enrol_learner, monkeypatch: pytest.MonkeyPatch) -> None:
+    learner, _client, _work = course["hand_in"]("Lia Learner")
+    broken = make_cohort(make_org(), "Broken", months_ago=5)
+    enrol_learner(broken, name="Olu Other")
+    db.session.commit()
+    real = reminders.due_items
+
+    def failing(session: Any, cohort: Cohort, now: datetime) -> list[Any]:
+        if cohort.id == broken.id:
+            raise RuntimeError("no schedule")
+        return real(session, cohort, now)
+
+    monkeypatch.setattr(reminders, "due_items", failing)
+    result = app.test_cli_runner().invoke(args=["lms", "queue-job", "send-reminders"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    job = db.session.scalars(select(Job).order_by(Job.id.desc())).first()
+    assert job is not None and job.status in (JobStatus.QUEUED, JobStatus.FAILED)  # to be tried again after its backoff
+    assert f"the reminders of cohort {broken.id} failed: RuntimeError: no schedule" in job.error
+    assert NotificationEvent.MONTH_OPENS in {n.event for n in notifications_of(learner.id)}
 
 def _reminders_by_definition(now: datetime) -> set[tuple[int, str]]:
     """The learners' due and month reminders at ``now`` as their definition gives them: each

@@ -3,6 +3,7 @@ at-risk notices, and the daily digests. Idempotent; run it every few minutes fro
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -12,7 +13,7 @@ from flask.cli import with_appcontext
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.mail.services import deliver_pending, transport_for
-from lms.notifications.reminders import send_reminders
+from lms.notifications.reminders import run_reminders
 from lms.notifications.services import BASE_URL, reminders_due
 
 
@@ -37,8 +38,7 @@ def send_reminders_command(base_url: str, at: str | None) -> None:
     session = db.session
     if base_url:
         session.info[BASE_URL] = base_url
-    with unit_of_work(session):
-        report = send_reminders(session, now)
+    report = run_reminders(session, now)
     # A request context of its own, so receivers' url_for builds links (paths on the site).
     with current_app.test_request_context(), unit_of_work(session):
         reminders_due.send(current_app._get_current_object(), session=session, now=now)  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
@@ -47,3 +47,6 @@ def send_reminders_command(base_url: str, at: str | None) -> None:
     kinds = ", ".join(f"{event.value} {count}" for event, count in sorted(report.notices.items())) or "none"
     click.echo(f"Made {report.made} notice{'s' * (report.made != 1)} ({kinds}); "
                f"queued {report.digests} digest{'s' * (report.digests != 1)}; delivered {mailed} email{'s' * (mailed != 1)}.")
+    if report.failed:
+        click.echo(f"error: {report.problem}. The other cohorts' reminders were made; run it again once mended.", err=True)
+        sys.exit(1)

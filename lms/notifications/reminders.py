@@ -9,10 +9,12 @@ user already has is not made again; a digest is sent at most once a user and loc
 learners: a cohort's items falling due are read from its learners' kept schedule state
 (``lms.progress.state``: nothing worked out from their records), the months opening from
 their enrolments, the learners at risk as the heat map counts them, each in a fixed number
-of statements per cohort, and notices are made in bulk (``notify_all``). Flush only."""
+of statements per cohort, and notices are made in bulk (``notify_all``). Flush only, but
+for ``run_reminders``, the job cron runs, which commits one cohort at a time."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from lms.assessment.models import Attempt
 from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
 from lms.competency.services import at_risk_rows
 from lms.coursework.models import Submission, SubmissionStatus
-from lms.database import DbSession, among, upsert_insert, zone_named
+from lms.database import DbSession, among, unit_of_work, upsert_insert, zone_named
 from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
@@ -34,6 +36,7 @@ from lms.notifications.receivers import link_to
 from lms.notifications.services import CHUNK, Notice, absolute_link, notify_all
 from lms.progress.models import ItemKind, ProgressItem
 
+log = logging.getLogger(__name__)
 SOON = timedelta(days=3)
 TOMORROW = timedelta(hours=24)
 MONTH_NOTICE_DAYS = 7  # a month that opened longer ago than this is not announced any more
@@ -47,10 +50,16 @@ class Report:
 
     notices: dict[NotificationEvent, int] = field(default_factory=dict)
     digests: int = 0
+    failed: dict[int, str] = field(default_factory=dict)  # cohort id -> the error its reminders met
 
     @property
     def made(self) -> int:
         return sum(self.notices.values())
+
+    @property
+    def problem(self) -> str:
+        """The cohorts whose reminders failed, for an error message (empty when none)."""
+        return "; ".join(f"the reminders of cohort {cohort_id} failed: {error}" for cohort_id, error in self.failed.items())
 
     def count(self, made: Sequence[Notification]) -> None:
         for notification in made:
@@ -268,18 +277,54 @@ def send_digests(session: DbSession, now: datetime) -> int:
     return queued
 
 
-def send_reminders(session: DbSession, now: datetime) -> Report:
-    """Make every reminder due now and send the digests; see the module's docstring. A
-    cohort at a time: its learners' reminders are read from the kept schedule state and
-    their enrolments, never worked out from their records, so a run's time and memory
-    follow the notices it makes, not the number of learners."""
-    cohorts = list(session.scalars(select(Cohort).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
-    instructors = _instructors(session, [c.id for c in cohorts])
-    report = Report()
-    for cohort in cohorts:
-        notices = due_notices(due_items(session, cohort, now), now) + month_notices(session, cohort, now)
-        notices += at_risk_notices(session, cohort, instructors.get(cohort.id, []), now)
-        report.count(notify_all(session, notices, now))
+def remind_cohort(session: DbSession, cohort: Cohort, now: datetime) -> list[Notification]:
+    """One cohort's reminders: its learners' work falling due and their month opening, read
+    from the kept schedule state and the enrolments (never worked out from their records),
+    and its learners newly at risk, for its instructors. The notices made. Flush only."""
+    notices = due_notices(due_items(session, cohort, now), now) + month_notices(session, cohort, now)
+    notices += at_risk_notices(session, cohort, _instructors(session, [cohort.id]).get(cohort.id, []), now)
+    return notify_all(session, notices, now)
+
+
+def remind_staff(session: DbSession, now: datetime, report: Report) -> None:
+    """The instructors' counts of work awaiting grading, then the digests due; counted in
+    ``report``. Flush only."""
+    instructors = _instructors(session, list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)))))
     report.count(notify_all(session, awaiting_notices(session, instructors, now), now))
     report.digests = send_digests(session, now)
+
+
+def active_cohorts(session: DbSession) -> list[int]:
+    return list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
+
+
+def send_reminders(session: DbSession, now: datetime) -> Report:
+    """Make every reminder due now and send the digests; see the module's docstring. A
+    cohort at a time, so a run's time and memory follow the notices it makes, not the
+    number of learners. Flush only: the caller's unit of work holds the whole run
+    (``run_reminders`` commits a cohort at a time)."""
+    report = Report()
+    for cohort_id in active_cohorts(session):
+        report.count(remind_cohort(session, session.get_one(Cohort, cohort_id), now))
+    remind_staff(session, now, report)
+    return report
+
+
+def run_reminders(session: DbSession, now: datetime) -> Report:
+    """``send_reminders`` as cron's job runs it: each cohort's reminders committed in a unit
+    of work of their own, so a large site never holds one transaction (on SQLite, the
+    database's one write lock) for every cohort's notices, and a cohort whose reminders fail
+    holds back no other's; then the staff's counts and the digests. The cohorts that failed
+    are in the report's ``failed`` (a run again makes their reminders: every notice is made
+    once), for the caller to fail with once the rest is done."""
+    report = Report()
+    for cohort_id in active_cohorts(session):
+        try:
+            with unit_of_work(session):
+                report.count(remind_cohort(session, session.get_one(Cohort, cohort_id), now))
+        except Exception as exc:  # rolled back; the other cohorts' reminders still go out
+            log.exception("the reminders of cohort %s failed", cohort_id)
+            report.failed[cohort_id] = f"{exc.__class__.__name__}: {exc}"
+    with unit_of_work(session):
+        remind_staff(session, now, report)
     return report
