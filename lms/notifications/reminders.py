@@ -277,6 +277,11 @@ def send_digests(session: DbSession, now: datetime) -> int:
     return queued
 
 
+def active_cohorts(session: DbSession) -> list[int]:
+    """The ids of the cohorts not archived, in order: those whose people get reminders."""
+    return list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
+
+
 def remind_cohort(session: DbSession, cohort: Cohort, now: datetime) -> list[Notification]:
     """One cohort's reminders: its learners' work falling due and their month opening, read
     from the kept schedule state and the enrolments (never worked out from their records),
@@ -289,13 +294,9 @@ def remind_cohort(session: DbSession, cohort: Cohort, now: datetime) -> list[Not
 def remind_staff(session: DbSession, now: datetime, report: Report) -> None:
     """The instructors' counts of work awaiting grading, then the digests due; counted in
     ``report``. Flush only."""
-    instructors = _instructors(session, list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)))))
+    instructors = _instructors(session, active_cohorts(session))
     report.count(notify_all(session, awaiting_notices(session, instructors, now), now))
     report.digests = send_digests(session, now)
-
-
-def active_cohorts(session: DbSession) -> list[int]:
-    return list(session.scalars(select(Cohort.id).where(Cohort.archived_at.is_(None)).order_by(Cohort.id)))
 
 
 def send_reminders(session: DbSession, now: datetime) -> Report:
