@@ -351,6 +351,38 @@ def test_a_job_is_claimed_once(app: Flask, flaky: Flask) -> None:
     assert job(made).attempts == 1 and Flaky.tries == [made]
 
 
+
+class Long(JobKind):
+    """Reports progress, and meanwhile has another runner try to take it as abandoned just
+    after its first lease would have run out (``taken``: whether that one got it)."""
+
+    name, label = "long", "A long job"
+    leases: ClassVar[list[Any]] = []
+    taken: ClassVar[list[bool]] = []
+
+    def run(self, work: Work) -> str:
+        Long.leases.append(job(work.job_id).lease_until)
+        work.progress(1, 2, force=True)
+        Long.leases.append(job(work.job_id).lease_until)
+        with work.app.app_context():
+            Long.taken.append(services.claim(db.session, work.job_id, Long.leases[0] + timedelta(microseconds=1),
+                                             timedelta(hours=2)))
+            db.session.commit()
+        return "done"
+
+
+def test_a_job_reporting_progress_keeps_its_lease_and_is_never_taken_for_abandoned(app: Flask) -> None:
+    runner.install_kinds(app, [*JOB_KINDS, Long()])
+    Long.leases.clear()
+    Long.taken.clear()
+    try:
+        made = queue(app, "long", {})
+    finally:
+        runner.install_kinds(app, JOB_KINDS)
+    first, renewed = Long.leases
+    assert renewed > first and Long.taken == [False]
+    assert job(made).status is JobStatus.DONE and job(made).attempts == 1
+
 # --------------------------------------------------------------------------- Redis and a real worker
 
 

@@ -13,16 +13,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from flask import Flask
 from sqlalchemy import update
 
-from lms.database import DbSession
+from lms.database import DbSession, utcnow
 from lms.extensions import db
-from lms.jobs.models import Job
+from lms.jobs.models import Job, JobStatus
 from lms.storage.backends import file_storage
 
 EXPORTS_FOLDER = "exports"
@@ -41,16 +41,23 @@ class Work:
     every: float = 0.5  # seconds between progress writes
     _last: float = field(default=0.0, repr=False)
     file: tuple[str, str, str] | None = None  # (relative path, download name, mimetype)
+    lease: timedelta | None = None  # how long a runner holds the job; each progress write renews it
 
     def progress(self, done: int, total: int, *, force: bool = False) -> None:
         """Record how far the job got. Written on a connection of its own (not the job's
-        session, whose loaded objects a commit would expire), at most every ``every`` s."""
+        session, whose loaded objects a commit would expire), at most every ``every`` s.
+        It also renews the job's lease: a job still reporting progress when its first lease
+        would run out (a rebuild at volume) is never taken for one whose worker died and run
+        a second time beside itself."""
         moment = time.monotonic()
         if not force and moment - self._last < self.every:
             return
         self._last = moment
+        values: dict[str, Any] = {"progress_done": done, "progress_total": total}
+        if self.lease is not None:
+            values["lease_until"] = utcnow() + self.lease
         with db.engine.begin() as connection:
-            connection.execute(update(Job).where(Job.id == self.job_id).values(progress_done=done, progress_total=total))
+            connection.execute(update(Job).where(Job.id == self.job_id, Job.status == JobStatus.RUNNING).values(**values))
 
     def write_file(self, name: str, mimetype: str, chunks: Iterable[str], total: int) -> int:
         """Write ``chunks`` (one per row, after a header) to a new file in the file storage

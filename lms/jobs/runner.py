@@ -82,7 +82,7 @@ def run_job(job_id: int) -> str:
     assert job is not None
     name, params = job.kind, dict(job.params)
     work = Work(app=app, session=session, job_id=job_id, params=params, now=now,
-                every=float(app.config.get("JOBS_PROGRESS_EVERY", 0.5)))
+                every=float(app.config.get("JOBS_PROGRESS_EVERY", 0.5)), lease=backoff.lease)
     try:
         summary = kind(app, name).run(work)
     except Exception as exc:  # any failure of a job is recorded on it and retried, never lost
