@@ -38,7 +38,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,8 @@ from bench.exports import one_size, peak_mib, sizes_apart  # noqa: E402
 from bench.heatmap import median_ms  # noqa: E402
 from lms.assessment.models import Attempt  # noqa: E402
 from lms.assessment.services import close_expired_attempts  # noqa: E402
-from lms.cohorts.models import Enrolment  # noqa: E402
-from lms.database import upsert_insert, utcnow  # noqa: E402
+from lms.cohorts.models import Cohort, Enrolment  # noqa: E402
+from lms.database import upsert_insert, utcnow, zone_named  # noqa: E402
 from lms.extensions import db  # noqa: E402
 from lms.jobs.models import Job  # noqa: E402
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent  # noqa: E402
@@ -127,7 +127,7 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     checked = statements_of(app, certificates)
     results.append(("check-certificates again (nothing left)", median_ms(certificates, runs), checked,
                     peak_mib(certificates), said()))
-    kept, waiting = keep_a_year_of_notices(app, cohort_id, moment)
+    kept, waiting, today = keep_a_year_of_notices(app, cohort_id, moment)
     sent: list[int] = []
 
     def digests() -> None:
@@ -139,7 +139,7 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     results.append(("send-digests, none due (a year of notices kept)", median_ms(digests, runs), none_due,
                     peak_mib(digests), f"{kept:,} notices, {waiting} waiting for tomorrow; {sent[-1]} digests sent"))
     with app.app_context():
-        db.session.execute(delete(DigestSent).where(DigestSent.day == moment.date()))
+        db.session.execute(delete(DigestSent).where(DigestSent.day == today))
         db.session.commit()
     started = time.perf_counter()
     due = statements_of(app, digests)
@@ -162,12 +162,13 @@ def measure(app: Flask, cohort_id: int, runs: int) -> list[Result]:
     return results
 
 
-def keep_a_year_of_notices(app: Flask, cohort_id: int, now: datetime) -> tuple[int, int]:
+def keep_a_year_of_notices(app: Flask, cohort_id: int, now: datetime) -> tuple[int, int, date]:
     """``NOTICES_A_LEARNER`` notices for each of the cohort's learners over the past year,
     mailed or in the app (none waiting), then one notice waiting for a digest for every
-    tenth learner, who had today's digest (every learner's time zone is UTC here). How many
-    notices there are, and how many wait."""
+    tenth learner, who had today's digest (today in the cohort's time zone, the generated
+    learners' own). How many notices there are, how many wait, and that day."""
     with app.app_context():
+        today = now.astimezone(zone_named(db.session.get_one(Cohort, cohort_id).timezone)).date()
         learners = list(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id, Enrolment.active)
                                            .order_by(Enrolment.user_id)))
         channels = (Channel.EMAIL, Channel.IN_APP, Channel.DIGEST)
@@ -184,12 +185,12 @@ def keep_a_year_of_notices(app: Flask, cohort_id: int, now: datetime) -> tuple[i
              "body": "", "link": "/today", "channel": Channel.DIGEST, "created_at": now, "read_at": None, "mailed_at": None}
             for user_id in waiting])
         db.session.execute(upsert_insert(db.session)(DigestSent).values(
-            [{"user_id": user_id, "day": now.date(), "sent_at": now} for user_id in waiting])
+            [{"user_id": user_id, "day": today, "sent_at": now} for user_id in waiting])
             .on_conflict_do_nothing(index_elements=["user_id", "day"]))
         db.session.commit()
         kept = db.session.scalar(select(func.count()).select_from(Notification)) or 0
         db.session.rollback()
-        return kept, len(waiting)
+        return kept, len(waiting), today
 
 
 def main(argv: list[str] | None = None) -> None:
