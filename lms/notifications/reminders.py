@@ -222,15 +222,14 @@ def digests_due(session: DbSession, now: datetime) -> list[int]:
     waiting = list(session.execute(select(Notification.user_id, User.timezone).join(User, User.id == Notification.user_id)
                                    .where(Notification.channel == Channel.DIGEST, Notification.mailed_at.is_(None))
                                    .distinct()))
-    zones: dict[str, date] = {}
-    day_of = {user_id: zones.get(zone or "") or zones.setdefault(zone or "", now.astimezone(zone_named(zone)).date())
-              for user_id, zone in waiting}
+    today = {zone: now.astimezone(zone_named(zone)).date() for zone in {zone for _user_id, zone in waiting}}
+    day_of = {user_id: today[zone] for user_id, zone in waiting}
     due: list[int] = []
     users = sorted(day_of)
     for start in range(0, len(users), CHUNK):
         chunk = users[start:start + CHUNK]
         sent = set(session.execute(select(DigestSent.user_id, DigestSent.day)
-                                   .where(among(DigestSent.user_id, chunk), DigestSent.day.in_(set(zones.values())))))
+                                   .where(among(DigestSent.user_id, chunk), DigestSent.day.in_(set(today.values())))))
         due += [user_id for user_id in chunk if (user_id, day_of[user_id]) not in sent]
     return due
 
