@@ -19,11 +19,12 @@ mastery and the schedule state, then times:
                   and built with the service's share taken out (what the page costs were its
                   data free: the request, the stamp, the rendering); and served from another
                   process's page through Redis (--redis-url, PAGE_CACHE_REDIS_URL: a process
-                  that does not hold the page finds it there instead of building it)
+                  that does not hold the page finds it there instead of building it); and
+                  kept, compressed as a browser over HTTPS asks (zstd), with its size as sent
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
-                  may show, then choose from their cells), likewise
+                  may show, then choose from their cells), likewise; and compressed (zstd)
   grading, home   as the cohort's instructor: GET /grading (the "to grade" tab), its
                   "released" tab (a page of 100 of the cohort's thousands), and /home (each
                   taught cohort's overdue and newly at-risk learners)
@@ -190,14 +191,17 @@ def build(app: Flask, learners: int, evidence: int) -> int:
         return cohort.id
 
 
+BROWSER_OVER_HTTPS = {"Accept-Encoding": "gzip, deflate, br, zstd"}  # (over plain HTTP: gzip, deflate)
 Result = tuple[str, float, str]  # what, ms (a count for the measures in COUNTS), a note
 LESSON_READS = "lesson reads that leave the kept heat map kept"
 COUNTS = frozenset({LESSON_READS})
 
 
-def timed_get(client: Any, url: str, runs: int, before: Callable[[], None] = lambda: None) -> tuple[float, int, int]:
-    """The median time of GET ``url``, its statement count and its size (bytes); ``before``
-    each run (emptying the kept pages: the page built)."""
+def timed_get(client: Any, url: str, runs: int, before: Callable[[], None] = lambda: None,
+              headers: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """The median time of GET ``url``, its statement count and its size (bytes, as sent:
+    compressed when ``headers`` accept it); ``before`` each run (emptying the kept pages: the
+    page built)."""
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -206,11 +210,11 @@ def timed_get(client: Any, url: str, runs: int, before: Callable[[], None] = lam
     engine = db.engine
     before()
     sa.event.listen(engine, "before_cursor_execute", count)
-    page = client.get(url)
+    page = client.get(url, headers=headers)
     sa.event.remove(engine, "before_cursor_execute", count)
     if page.status_code != 200:
         raise SystemExit(f"{url} answered {page.status_code}.")
-    return median_ms(lambda: client.get(url), runs, before), len(statements), len(page.data)
+    return median_ms(lambda: client.get(url, headers=headers), runs, before), len(statements), len(page.data)
 
 
 def without_service(client: Any, url: str, runs: int, before: Callable[[], None]) -> tuple[float, float]:
@@ -319,6 +323,10 @@ def measure(app: Flask, cohort_id: int, runs: int, redis_url: str = "") -> list[
         again, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs)
         results.append(("heat map page kept (nothing it shows changed: its stamp read)", again,
                         f"{again / floor:.1f}x the floor; {statements} SQL statements"))
+        squeezed, _n, size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs,
+                                       headers=BROWSER_OVER_HTTPS)
+        results.append(("heat map page kept, compressed as a browser over HTTPS asks (zstd)", squeezed,
+                        f"{squeezed / floor:.1f}x the floor; {size // 1024} KiB sent"))
         if redis_url:
             shared, statements = from_another_process(app, client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc",
                                                       runs, redis_url)
@@ -331,6 +339,8 @@ def measure(app: Flask, cohort_id: int, runs: int, redis_url: str = "") -> list[
         results.append(("cohort page", roster, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
         book, statements, size = timed_get(client, f"/cohorts/{cohort_id}/gradebook", min(runs, 3))
         results.append(("gradebook page (100 learners a page)", book, f"{statements} SQL statements, {size // 1024} KiB of HTML"))
+        book, _n, size = timed_get(client, f"/cohorts/{cohort_id}/gradebook", min(runs, 3), headers=BROWSER_OVER_HTTPS)
+        results.append(("gradebook page, compressed as a browser over HTTPS asks (zstd)", book, f"{size // 1024} KiB sent"))
         late, statements, _size = timed_get(client, f"/cohorts/{cohort_id}/gradebook?show=overdue", min(runs, 3))
         results.append(("gradebook page, overdue filter (the rows of those with an item overdue)", late,
                         f"{statements} SQL statements"))

@@ -34,7 +34,7 @@ from lms.database import watch_idle_connections
 from lms.demo import wiring as demo
 from lms.discussions import wiring as discussions
 from lms.expert import wiring as expert
-from lms.extensions import csrf, db, limiter, login_manager, migrate
+from lms.extensions import compress, csrf, db, limiter, login_manager, migrate
 from lms.feedback import wiring as feedback
 from lms.framework import wiring as framework
 from lms.gradebook import wiring as gradebook
@@ -100,6 +100,9 @@ def create_app(
     if proxies := int(app.config.get("TRUSTED_PROXIES") or 0):  # behind a load balancer (Running on several machines)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
+    # First of the after_request hooks, so the last to run: it compresses the body as every
+    # other hook (the unit of work's commit, the security headers) left it.
+    compress.init_app(app)
     db.init_app(app)
     with app.app_context():
         watch_idle_connections(db.engine)
