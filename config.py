@@ -104,15 +104,16 @@ class Config:
     XAPI_MAX_ATTEMPTS = 20
     XAPI_BATCH = 50
     # Pages and JSON answers compressed for clients that accept it (Flask-Compress): zstd, else
-    # brotli, else gzip, whichever the client offers first by that order. A 500-learner cohort's
-    # gradebook page is 663 KiB of HTML and 27 KiB in zstd, made in 0.4 ms (gzip at level 3: 35 KiB,
-    # 1.3 ms; its default 6 took 3.5 ms for 29 KiB). Streamed answers (downloads, exports, uploaded
-    # files) are sent as they are made, never held back to compress them whole.
+    # brotli, else gzip, whichever the client offers first by that order, at each one's fastest
+    # levels: a 500-learner cohort's gradebook page is 663 KiB of HTML, 27 KiB in zstd at level 1
+    # (0.35 ms; level 3: the same size, 0.42 ms), 31 KiB in brotli at 1 (0.5 ms; Flask-Compress's
+    # default 4: 26 KiB, 1.9 ms), 35 KiB in gzip at 3 (1.35 ms; its default 6: 29 KiB, 3.5 ms).
+    # Streamed answers (downloads, exports, uploaded files) are sent as they are made, never held
+    # back to compress them whole.
     COMPRESS_ALGORITHM = ["zstd", "br", "gzip"]
-    COMPRESS_ZSTD_LEVEL = 3
-    COMPRESS_BR_LEVEL = 4
+    COMPRESS_ZSTD_LEVEL = 1
+    COMPRESS_BR_LEVEL = 1
     COMPRESS_LEVEL = 3  # gzip's
-    COMPRESS_MIN_SIZE = 500  # bytes; smaller answers gain nothing worth a header
     COMPRESS_STREAMS = False
     COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False  # no page carries an ETag: nothing to evaluate
     COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript", "text/plain",
@@ -151,6 +152,12 @@ class Config:
         self.PAGE_CACHE_REDIS_URL = _redis_url("PAGE_CACHE_REDIS_URL", self.REDIS_URL)
         # off: answers leave uncompressed (a proxy in front compresses them, or must not)
         self.COMPRESS_REGISTER = _choice("COMPRESS_RESPONSES", "on", ("on", "off")) == "on"
+        # Answers of this many bytes and more are compressed. Compressing a page costs its process
+        # 0.1-0.3 ms of CPU (the context zstd makes, cold, more than the work), a tenth of what
+        # a kept learner page costs to serve: below 64 KiB (the learner's home, 15 KB; their
+        # progress page, 46 KB) the site keeps that capacity (bench/everyday.py, issue 14's
+        # point 4); where lines are slow, lower it (500 compresses everything worth a header).
+        self.COMPRESS_MIN_SIZE = _number("COMPRESS_MIN_SIZE", 64 * 1024, int, zero=True)
         # Python's cyclic garbage collector runs each time this many more objects were made than
         # freed (its default, 700, made pages that read thousands of rows, a 500-learner cohort's
         # gradebook or trend, spend about half their time collecting: bench/README.md). 0: Python's.

@@ -10,7 +10,9 @@ then starts, side by side under the same gunicorn settings (``-w 2``, sync worke
   the app    ``wsgi:app`` on that database
 
 signs in as a demo learner and drives --clients concurrent clients (threads, one HTTP
-connection a request, as gunicorn's sync workers close each) for --duration seconds each,
+connection a request, as gunicorn's sync workers close each; offering the encodings a browser
+offers over HTTPS, so each page leaves as it would for a learner: --accept-encoding) for
+--duration seconds each,
 in --rounds turns with the targets taking turns (a slow spell of a shared machine then falls
 on all of them), against hello, the learner home (/home) and the progress page
 (/progress), and a second floor: the app's /healthz signed in, a request that loads its
@@ -72,6 +74,9 @@ TARGET_P95_MS = 40.0
 # request, so the app signed and set the session cookie again on each one, and the benchmark,
 # never storing it, measured that work on every view.
 USER_AGENT = "lms-bench/1 (everyday.py)"
+# What a browser offers over HTTPS, so each page leaves as it leaves for a learner (compressed
+# at COMPRESS_MIN_SIZE bytes and over); ``--accept-encoding ''`` asks for every page as it is.
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -196,9 +201,11 @@ def combined(loads: list[Load]) -> Load:
                 sum(load.seconds for load in loads), [ms for load in loads for ms in load.latencies])
 
 
-def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Load:
-    """``clients`` threads asking for ``path`` as fast as answers come, for ``seconds``."""
-    headers = {"Cookie": cookie, "User-Agent": USER_AGENT} if cookie else {"User-Agent": USER_AGENT}
+def drive(port: int, path: str, cookie: str, clients: int, seconds: float, encodings: str = BROWSER_ENCODINGS) -> Load:
+    """``clients`` threads asking for ``path`` as fast as answers come, for ``seconds``,
+    accepting ``encodings`` (the answers are read as sent, not decoded)."""
+    headers = {"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {}),
+               **({"Accept-Encoding": encodings} if encodings else {})}
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     start = threading.Barrier(clients + 1)
@@ -393,7 +400,8 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
         for _name, server, path, who in targets:
             if who:
                 steady(server.port, path, who)
-            drive(server.port, path, who, args.clients, min(2.0, args.duration))  # warm up: templates, caches, connections
+            # warm up: templates, caches, connections
+            drive(server.port, path, who, args.clients, min(2.0, args.duration), args.accept_encoding)
         # The targets take turns, --rounds times, so that a slower spell of this shared machine
         # falls on all of them rather than on whichever was measured then.
         each = args.duration / args.rounds
@@ -404,7 +412,7 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
             loads = []
             for name, server, path, who in targets:
                 before = cpu_now(server.group)
-                loads.append(drive(server.port, path, who, args.clients, each))
+                loads.append(drive(server.port, path, who, args.clients, each, args.accept_encoding))
                 used[name] = used[name] + (cpu_now(server.group) - before)
             rounds.append(loads)
     results = [(name, combined([loads[index] for loads in rounds])) for index, (name, *_rest) in enumerate(targets)]
@@ -412,7 +420,8 @@ def run(url: str, folder: Path, args: argparse.Namespace) -> None:
               for index, (name, *_rest) in enumerate(targets)}
     floor_rate = results[0][1].per_second
     print(f"Everyday pages under gunicorn -w {args.workers} (sync), {args.clients} concurrent clients, "
-          f"{args.duration:g} s each, {args.database}; signed in as {email}")
+          f"{args.duration:g} s each, {args.database}; signed in as {email}; "
+          f"Accept-Encoding: {args.accept_encoding or '(none)'}")
     print(f"  {'':<30} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7} {'% of hello':>11}  "
           f"target (>= {TARGET_SHARE:g}%, p95 <= {TARGET_P95_MS:g} ms)   statements, size")
     for name, load in results:
@@ -452,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="the targets take turns this many times, --duration split between them (default 3)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--accept-encoding", default=BROWSER_ENCODINGS,
+                        help=f"the clients' Accept-Encoding (default {BROWSER_ENCODINGS!r}, a browser's over HTTPS; '': none)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
     parser.add_argument("--database-url", default=None,
                         help="run on this PostgreSQL database instead of SQLite: made afresh and dropped at the end, "

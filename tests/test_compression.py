@@ -1,9 +1,11 @@
-"""Pages and JSON answers leave compressed for a client that accepts it (Flask-Compress,
-configured in ``config.Config``): zstd, else brotli, else gzip, as the client offers them.
-A 500-learner cohort's gradebook page is 663 KiB of HTML and about 27 KiB compressed.
-Streamed answers (downloads, exports, uploaded files) leave as they are made, never held
-back to be compressed whole; small answers and errors are left alone; ``COMPRESS_RESPONSES=off``
-turns it off for a site whose proxy compresses."""
+"""Pages and JSON answers of ``COMPRESS_MIN_SIZE`` bytes and more (64 KiB unless configured)
+leave compressed for a client that accepts it (Flask-Compress, configured in
+``config.Config``): zstd, else brotli, else gzip, as the client offers them. A 500-learner
+cohort's gradebook page is 663 KiB of HTML and about 27 KiB compressed. Streamed answers
+(downloads, exports, uploaded files) leave as they are made, never held back to be
+compressed whole; smaller answers and errors are left alone; ``COMPRESS_RESPONSES=off`` turns
+it off for a site whose proxy compresses. The suite's pages are small (a few learners): the
+tests lower the threshold as a site on slow lines would."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ def without_tokens(html: bytes) -> bytes:
 
 @pytest.fixture()
 def instructor(app: Flask, loaded, world: World, login) -> Any:
+    app.config["COMPRESS_MIN_SIZE"] = 500
     client = app.test_client()
     login(client, world.instructor_a)
     return client
@@ -66,7 +69,17 @@ def test_a_page_is_compressed_as_the_client_accepts_and_reads_the_same(instructo
     assert "Content-Encoding" not in unknown.headers and without_tokens(unknown.get_data()) == without_tokens(html)
 
 
-def test_json_answers_are_compressed_and_small_ones_left_alone(client: Any) -> None:
+def test_answers_under_the_configured_size_leave_as_they_are(app: Flask, instructor: Any, world: World) -> None:
+    url = f"/cohorts/{world.cohort_a.id}/gradebook"
+    size = len(instructor.get(url).get_data())
+    for threshold, compressed in ((size + 1, False), (size, True), (64 * 1024, size >= 64 * 1024)):
+        app.config["COMPRESS_MIN_SIZE"] = threshold
+        answer = instructor.get(url, headers={"Accept-Encoding": "gzip, br, zstd"})
+        assert ("Content-Encoding" in answer.headers) is compressed, threshold
+
+
+def test_json_answers_are_compressed_and_small_ones_left_alone(app: Flask, client: Any) -> None:
+    app.config["COMPRESS_MIN_SIZE"] = 500
     document = client.get("/api/v1/openapi.json", headers={"Accept-Encoding": "gzip"})
     assert document.status_code == 200 and document.mimetype == "application/json"
     assert document.headers["Content-Encoding"] == "gzip"
@@ -119,13 +132,20 @@ def test_a_real_server_sends_pages_compressed_to_a_client_that_reads_them(app: F
     assert without_tokens(zstd.decompress(raw)) == without_tokens(html)
 
 
-def test_compression_can_be_turned_off_and_a_wrong_setting_is_named(tmp_path: Path,
+def test_compression_is_configured_from_the_environment_and_a_wrong_setting_is_named(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
-    assert create_app("production", instance_path=tmp_path).config["COMPRESS_REGISTER"] is True
+    production = create_app("production", instance_path=tmp_path).config
+    assert production["COMPRESS_REGISTER"] is True and production["COMPRESS_MIN_SIZE"] == 64 * 1024
+    monkeypatch.setenv("COMPRESS_MIN_SIZE", "500")
+    assert create_app("production", instance_path=tmp_path).config["COMPRESS_MIN_SIZE"] == 500
+    monkeypatch.setenv("COMPRESS_MIN_SIZE", "small")
+    with pytest.raises(RuntimeError, match="COMPRESS_MIN_SIZE='small' is not a number"):
+        create_app("production", instance_path=tmp_path)
+    monkeypatch.setenv("COMPRESS_MIN_SIZE", "0")
     monkeypatch.setenv("COMPRESS_RESPONSES", "off")
     app = create_app("testing", instance_path=tmp_path)
-    assert app.config["COMPRESS_REGISTER"] is False
+    assert app.config["COMPRESS_REGISTER"] is False and app.config["COMPRESS_MIN_SIZE"] == 0
     answer = app.test_client().get("/api/v1/openapi.json", headers={"Accept-Encoding": "gzip"})
     assert answer.status_code == 200 and "Content-Encoding" not in answer.headers
     assert "Accept-Encoding" not in answer.headers.get("Vary", "")
