@@ -191,7 +191,7 @@ def build(app: Flask, learners: int, evidence: int) -> int:
         return cohort.id
 
 
-BROWSER_OVER_HTTPS = {"Accept-Encoding": "gzip, deflate, br, zstd"}  # (over plain HTTP: gzip, deflate)
+BROWSER_OVER_HTTPS = {"Accept-Encoding": "gzip, deflate, br, zstd"}  # (to a plain-HTTP site, not localhost: gzip, deflate)
 Result = tuple[str, float, str]  # what, ms (a count for the measures in COUNTS), a note
 LESSON_READS = "lesson reads that leave the kept heat map kept"
 COUNTS = frozenset({LESSON_READS})
