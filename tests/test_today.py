@@ -278,7 +278,7 @@ def test_homes_run_a_fixed_number_of_statements(course, app, client, make_user, 
 
 
 def nav(html: str) -> str:
-    return html.split('<ul id="nav-menu">')[1].split("</ul>")[0]
+    return html.split('<div id="nav-menu"')[1].split("</nav>")[0]
 
 
 def test_the_navigation_shows_each_role_what_it_may_open(course, client, make_user, make_cohort, enrol_learner,
@@ -301,6 +301,25 @@ def test_the_navigation_shows_each_role_what_it_may_open(course, client, make_us
     links = nav(page(client.get("/")))
     assert ">Sign in</a>" in links and ">Home</a>" not in links
 
+
+
+def current_links(html: str) -> list[str]:
+    """The labels of the navigation's links marked as the current page."""
+    return re.findall(r'aria-current="page">([^<]+)<', nav(html))
+
+
+def test_the_navigation_marks_the_page_and_the_section_the_person_is_in(course, client, make_user, make_cohort,
+                                                                        enrol_learner, login) -> None:
+    learner = enrol_learner(make_cohort(months_ago=2))
+    login(client, learner)
+    for url, label in (("/home", "Home"), ("/schedule", "Schedule"), ("/progress", "Progress"), ("/kpis", "KPIs"),
+                       ("/objectives", "Objectives"), ("/", "Program"), ("/account", "Account")):
+        assert current_links(page(client.get(url))) == [label], url
+    module = db.session.scalars(select(Module).order_by(Module.position)).first()
+    assert module is not None
+    assert current_links(page(client.get(f"/modules/{module.key}"))) == ["Program"]  # within the program's pages
+    assert "Notifications" in nav(page(client.get("/notifications"))).split('aria-current="page"')[1][:30]
+    assert current_links(page(client.get("/search?q=operations"))) == []
 
 
 def test_the_layout_links_are_url_for_under_each_script_root(course, app: Flask, client, make_user, login) -> None:

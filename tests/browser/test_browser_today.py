@@ -59,3 +59,36 @@ def test_the_navigation_folds_behind_menu_on_a_phone(server_url: str, load_conte
     page.wait_for_url("**/schedule")
     assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
     context.close()
+
+
+# the middle of each entry of a list, rounded: entries on one line share it (the search box is taller than a link)
+LINES = """sel => [...document.querySelectorAll(sel + ' > li')].map(li => {
+    const box = li.getBoundingClientRect(); return Math.round(box.top + box.height / 2); })"""
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_on_a_laptop_the_navigation_keeps_to_two_rows(server_url: str, load_content, make_cohort, enrol_learner,
+                                                      browser, width: int) -> None:
+    """The learner's navigation, the longest (seventeen entries): the course's pages, search,
+    notifications and account on the brand's row, what they work in on the row below, each
+    on one line, the page they are on marked."""
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=2))
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    page.goto(server_url + "/progress")
+    tools, main = page.evaluate(LINES, ".nav-tools"), page.evaluate(LINES, ".nav-main")
+    assert len(main) == 10 and len(set(main)) == 1, f"the working row wraps: {main}"
+    assert len(tools) == 7 and len(set(tools)) == 1, f"the top row wraps: {tools}"
+    assert tools[0] < main[0]
+    brand = page.locator(".site-nav .brand").bounding_box()
+    assert brand is not None and abs(brand["y"] + brand["height"] / 2 - tools[0]) < 4, "the brand and the top row share a line"
+    current = page.locator(".nav-main a[aria-current='page']")
+    assert current.count() == 1 and current.inner_text() == "Progress"
+    assert page.evaluate("document.querySelector('.site-header').getBoundingClientRect().height") < 100
+    assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
+    page.locator(".nav-main").get_by_role("link", name="KPIs").click()
+    page.wait_for_url("**/kpis")
+    assert page.locator(".nav-main a[aria-current='page']").inner_text() == "KPIs"
+    context.close()
