@@ -21,6 +21,11 @@ mastery and the schedule state, then times:
                   process's page through Redis (--redis-url, PAGE_CACHE_REDIS_URL: a process
                   that does not hold the page finds it there instead of building it); and
                   kept, compressed as a browser over HTTPS asks (zstd), with its size as sent
+  page's parts    each part of a built page timed on its own (a request's context of the org
+                  admin's, nothing kept): the learners' lines, the distributions, the funnel,
+                  the page's grid, the at-risk list's complete rows, the map's lines, the
+                  rendering; and the page's own work (the parts a page of 100 learners needs
+                  whatever the cohort's size: its grid, rows, lines and rendering) against the floor
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
@@ -65,16 +70,20 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, render_template
+from flask_login import login_user
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
 from config import BASE_DIR, DevelopmentConfig, normalise_database_url
 from lms import create_app
+from lms.accounts.models import User
 from lms.catalog.models import Lesson
 from lms.catalog.services import active_objectives
 from lms.cohorts.models import Cohort, Enrolment
 from lms.competency import views as competency_views
+from lms.competency.exports import EXPORTERS
+from lms.competency.render import heat_rows
 from lms.competency.services import forget_finished_months, grid_query, heat_map, keep_trend
 from lms.content.services import ContentSource, apply_content
 from lms.database import utcnow
@@ -254,6 +263,52 @@ def without_service(client: Any, url: str, runs: int, before: Callable[[], None]
     return statistics.median(rest), statistics.median(shares[1:])
 
 
+def one_page(cohort: Cohort, now: datetime, timed: Callable[[str, Callable[[], Any]], Any]) -> None:
+    """Build the heat map page of ``cohort`` part by part, each part timed (``timed``)."""
+    heat = timed("the learners' lines (one a learner, sorted; heat_map())",
+                 lambda: heat_map(db.session, cohort, now, "mean", True, date_all=False))
+    timed("the distributions (each objective's learners by band)", lambda: heat.distributions)
+    timed("the funnel (the levels, from the kept state)", lambda: heat.funnel)
+    timed("the page's grid (the mastery of its learners)", lambda: heat._page_grid)
+    timed("the at-risk list's complete rows and reviews (15 learners)", lambda: [heat.review_of(row) for row in heat.at_risk_shown])
+    timed("the map's lines (100 learners)", lambda: heat.map_lines)
+    timed("the rendering (template and the rows' HTML)",
+          lambda: render_template("competency/heat_map.html", heat=heat, exporters=EXPORTERS.values(), heat_rows=heat_rows))
+
+
+def built_parts(app: Flask, cohort_id: int, runs: int, floor: float) -> list[Result]:
+    """Each part of a built heat map page (sorted by the mean, highest first), timed on its
+    own in a request's context of the org admin's (the page's own URL), every object of the
+    session expired before each run: what the page's server time is made of. The last line
+    adds up what a page of 100 learners costs whatever the cohort's size (its grid, the
+    at-risk list's complete rows, the map's lines, the rendering): the least a page built on
+    the view costs even were the whole cohort's figures (the lines, the distributions, the
+    funnel) kept as they are written."""
+    url = f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc"
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, action: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = action()
+        times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        return result
+
+    with app.test_request_context(url):
+        admin = db.session.scalar(select(User).where(User.email == ORG_ADMIN))
+        assert admin is not None
+        login_user(admin)
+        for _ in range(runs + 1):  # the first warms up
+            db.session.expire_all()
+            one_page(db.session.get_one(Cohort, cohort_id), utcnow(), timed)
+            db.session.rollback()
+    medians = {name: statistics.median(values[1:]) for name, values in times.items()}
+    results: list[Result] = [(f"  built page's part: {name}", ms, f"{ms / floor:.1f}x the floor") for name, ms in medians.items()]
+    own = sum(ms for name, ms in medians.items() if name.startswith(("the page's grid", "the at-risk", "the map's", "the rendering")))
+    results.append(("  built page's own work (grid, at-risk rows, map's lines, rendering)", own,
+                    f"{own / floor:.1f}x the floor: what a built page costs over the request whatever the cohort"))
+    return results
+
+
 def from_another_process(app: Flask, client: Any, url: str, runs: int, redis_url: str) -> tuple[float, int]:
     """The page at ``url`` as a process that does not hold it is served it from Redis, where
     another process put it (``lms.web.page_cache.SharedPages``): the app's own pages emptied
@@ -317,6 +372,7 @@ def measure(app: Flask, cohort_id: int, runs: int, redis_url: str = "") -> list[
         results.append(("heat map page built, its service's share taken out (request, stamp, rendering)", rest,
                         f"{rest / floor:.1f}x the floor: what a page rendered on the view costs with its data free; "
                         f"the service's share {service:.1f} ms"))
+        results.extend(built_parts(app, cohort_id, runs, floor))
         last, _n, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=KO1&page=5", runs, kept.clear)
         results.append(("heat map page 5 built, sorted by an objective", last, f"{last / floor:.1f}x the floor"))
         client.get(f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc")  # built and kept: what follows is a view again
