@@ -1,0 +1,55 @@
+"""Tables in Markdown, the course's and people's, scroll sideways in a box of their own that a
+keyboard can reach and a screen reader names (WCAG 2.1.1; axe's "scrollable-region-focusable":
+on a phone a lesson's or a template's table is wider than the screen). The box is the pages'
+own (``.table-wrap``), added after sanitising: the author sets none of its attributes."""
+
+from __future__ import annotations
+
+import re
+
+from lms.web.markdown import TABLE_LABEL_LONGEST, render_markdown, render_user_markdown
+
+TABLE = "| Freshness need | `Example` | A & B |\n|---|---|---|\n| Days | invoices | nightly |\n"
+BOX = re.compile(r'<div class="table-wrap" role="region" tabindex="0" aria-label="([^"]*)"><table>')
+
+
+def test_a_table_in_content_is_boxed_and_named_by_its_header_cells() -> None:
+    out = str(render_markdown("Before.\n\n" + TABLE + "\nAfter.\n").html)
+    assert BOX.findall(out) == ["Table: Freshness need, Example, A &amp; B"]
+    assert out.count("<table>") == 1 and out.count("</table></div>") == 1
+    assert out.startswith("<p>Before.</p>") and out.endswith("<p>After.</p>")
+
+
+def test_each_table_has_its_own_box_and_peoples_markdown_gets_one_box_a_table() -> None:
+    text = TABLE + "\nBetween.\n\n| Only |\n|---|\n| one |\n"
+    for out in (str(render_markdown(text).html), str(render_user_markdown(text))):
+        assert BOX.findall(out) == ["Table: Freshness need, Example, A &amp; B", "Table: Only"]
+        assert out.count("table-wrap") == 2  # people's Markdown is sanitised twice: never a box in a box
+
+
+def test_an_author_cannot_set_the_boxs_attributes_or_break_out_of_its_label() -> None:
+    out = str(render_user_markdown(
+        '<div class="table-wrap" role="button" tabindex="5" aria-label="click me" onclick="alert(1)">'
+        '<table><tr><th>"quoted" <b>&lt;script&gt;</b></th></tr></table></div>'))
+    assert BOX.findall(out) == ["Table: &quot;quoted&quot; &lt;script&gt;"]
+    assert "click me" not in out and 'tabindex="5"' not in out and "onclick" not in out and "button" not in out
+    assert out.count("table-wrap") == 1
+
+
+def test_a_table_without_header_cells_is_named_table() -> None:
+    out = str(render_user_markdown("<table><tr><td>a cell</td></tr></table>"))
+    assert BOX.findall(out) == ["Table"]
+
+
+def test_a_long_label_is_cut() -> None:
+    heads = [f"Column number {n} with a long name" for n in range(8)]
+    text = "| " + " | ".join(heads) + " |\n|" + "---|" * len(heads) + "\n|" + " x |" * len(heads) + "\n"
+    (label,) = BOX.findall(str(render_markdown(text).html))
+    assert len(label) == TABLE_LABEL_LONGEST and label.startswith("Table: Column number 0") and label.endswith("…")
+
+
+def test_a_table_in_a_tables_cell_is_left_unboxed_and_whole() -> None:
+    nested = "<table><tr><td><table><tr><th>inner</th></tr></table></td></tr></table>"
+    out = str(render_user_markdown(nested))
+    assert "table-wrap" not in out
+    assert out.count("<table>") == 2 and out.count("</table>") == 2 and "</div>" not in out
