@@ -1,7 +1,10 @@
 """No dead links (issue 13 point 3): from every role's home, follow every same-site link
 (up to ``MAX_PAGES`` pages, no POST forms, never the sign-out) and fail on any 403, 404 or
 500; then, in Chromium, one page of each kind the crawl reached at 1280 px and at 390 px:
-the page itself never scrolls sideways (wide tables scroll in their own box).
+the page itself never scrolls sideways (wide tables scroll in their own box), and axe-core
+(``axe-playwright-python``) finds nothing against WCAG 2.2 level A and AA on it (the rules
+it can check by itself: names, labels, contrast, keyboard access to what scrolls, target
+sizes, ...; not a full audit, which also takes people).
 
 The world is the access test's: organization A's cohort five months in, with a quiz
 attempt, handed-in work with a file, a peer review, feedback and expert invitations."""
@@ -16,6 +19,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +32,12 @@ pytestmark = pytest.mark.browser
 MAX_PAGES = 250
 VARIANTS_PER_PATH = 1  # the same path with another query string (a sort order, a filter): one suffices
 WIDTHS = (1280, 390)
+# axe-core's rules for WCAG 2.0, 2.1 and 2.2 at levels A and AA; violations only. Colour
+# contrast, three quarters of axe's time on a page, is checked at the first width only: the
+# pages' colours are the same at both.
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+        "resultTypes": ["violations"]}
+WCAG_BUT_CONTRAST = {**WCAG, "rules": {"color-contrast": {"enabled": False}}}
 ROLES = {"learner": "learner_a", "learner_other_cohort": "learner_a2", "instructor": "instructor_a",
          "org_admin": "org_admin_a", "admin": "admin"}
 
@@ -122,10 +132,14 @@ def endpoint_of(app: Flask, url: str) -> str:
         return url
 
 
-def test_no_dead_links_and_no_sideways_scrolling(app: Flask, server_url: str, load_content, world: World, login,
-                                                 browser) -> None:
+def test_no_dead_links_no_sideways_scrolling_and_no_wcag_violations(app: Flask, server_url: str, load_content,
+                                                                    world: World, login, browser) -> None:
     load_content()
     route_extras(app, world)
+    # What axe checks is the pages' HTML and CSS, the same whichever database made them: the
+    # audit runs in the SQLite run of the suite, not again in the PostgreSQL one (half a
+    # minute of CI); the links and the widths are checked in both.
+    on_postgresql = not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
     checked: set[str] = set()  # endpoints already seen in the browser (by an earlier role)
     problems = []
     for role, name in ROLES.items():
@@ -148,14 +162,29 @@ def test_no_dead_links_and_no_sideways_scrolling(app: Flask, server_url: str, lo
                 kinds.setdefault(kind, url)
         checked |= set(kinds)
         started = time.perf_counter()
-        problems += [f"{role}: {line}" for line in sideways(browser, server_url, user.email, list(kinds.values()))]
+        problems += [f"{role}: {line}" for line in in_the_browser(browser, server_url, user.email, list(kinds.values()),
+                                                                  audit=not on_postgresql)]
         print(f"{role}: {len(found.status)} URLs crawled in {crawled:.1f} s, {len(kinds)} pages in the browser in "
               f"{time.perf_counter() - started:.1f} s")
     assert problems == [], "\n".join(problems)
 
 
-def sideways(browser: Any, server_url: str, email: str, urls: list[str]) -> list[str]:
-    """The pages among ``urls`` that scroll sideways at one of the ``WIDTHS``, and what sticks out."""
+def wcag_violations(page: Any, options: dict[str, Any]) -> list[str]:
+    """What axe-core (the copy ``axe-playwright-python`` bundles, put in the page once) finds
+    on ``page`` with ``options``: each rule broken, its impact, and the first elements breaking it."""
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    found = []
+    for rule in page.evaluate("options => axe.run(document, options).then(results => results.violations)", options):
+        nodes = rule["nodes"]
+        where = "; ".join(" ".join(node["target"]) for node in nodes[:3]) + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else "")
+        found.append(f"{rule['id']} ({rule['impact']}: {rule['help']}) at {where}")
+    return found
+
+
+def in_the_browser(browser: Any, server_url: str, email: str, urls: list[str], audit: bool = True) -> list[str]:
+    """The pages among ``urls`` that scroll sideways at one of the ``WIDTHS`` (and what sticks
+    out), or (with ``audit``) break a WCAG rule axe-core checks at that width."""
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -173,5 +202,8 @@ def sideways(browser: Any, server_url: str, email: str, urls: list[str]) -> list
                 "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
             if scroll > client_width:
                 found.append(f"{url} at {width} px: {scroll} > {client_width}: {page.evaluate(WIDEST)}")
+            if audit:
+                rules = WCAG if width == WIDTHS[0] else WCAG_BUT_CONTRAST
+                found += [f"{url} at {width} px: {violation}" for violation in wcag_violations(page, rules)]
     context.close()
     return found
