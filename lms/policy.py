@@ -144,6 +144,7 @@ POLICY: dict[str, AccessRule] = {
     "learning.learner": STAFF_FOR_LEARNER,
     "learning.grant_override": STAFF_FOR_LEARNER,
     "learning.set_pace": MANAGER_FOR_LEARNER,
+    "learning.set_time_allowance": STAFF_FOR_LEARNER,
     # quizzes and exams
     "assessment.quizzes": SIGNED_IN,
     "assessment.quiz": SIGNED_IN,

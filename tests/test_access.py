@@ -255,6 +255,8 @@ ROUTES: dict[str, Route] = {
     "learning.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}", COHORT_STAFF),
     "learning.grant_override": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/overrides", COHORT_STAFF, "POST"),
     "learning.set_pace": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/pace", COHORT_MANAGER, "POST"),
+    "learning.set_time_allowance": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/time-allowance",
+                                         COHORT_STAFF, "POST"),
     "assessment.quizzes": Route(lambda w, x: "/quizzes", SIGNED_IN),
     "assessment.quiz": Route(lambda w, x: "/quizzes/mlops-quiz", SIGNED_IN),
     "assessment.start": Route(lambda w, x: "/quizzes/mlops-quiz/start", LEARNERS, "POST"),

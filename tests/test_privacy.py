@@ -25,7 +25,7 @@ from lms.api.models import ApiToken
 from lms.api.tokens import create_token
 from lms.audit.models import AuditAction, AuditEntry
 from lms.catalog.models import Metric, Module
-from lms.cohorts.models import Cohort, EnrolmentImport, Invitation
+from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, TimeAllowance
 from lms.competency.services import heat_map
 from lms.coursework.models import Attachment, Submission
 from lms.database import utcnow
@@ -36,6 +36,7 @@ from lms.grading.models import Grade, GradeAction, PeerReview, PeerReviewStatus
 from lms.grading.services import save_grade
 from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
+from lms.learning.services import set_time_allowance
 from lms.mail.models import OutboxMessage
 from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
 from lms.privacy.services import erase_learner, export_bundle, months_before
@@ -89,6 +90,8 @@ def course(app: Flask, loaded, make_cohort, make_user, enrol_learner, login) -> 
     reply(db.session, thread, people["Ben Stays"], "Ben answers: daily.", now, lambda post: "/")
     db.session.add(KpiEntry(user_id=people["Ana Erased"].id, metric_id=_a_metric(), period=now.date().replace(day=1),
                             value=42.0, note="my revenue is secret"))
+    set_time_allowance(db.session, cohort, people["Ana Erased"], TimeAllowance.EXTRA_50, TimeAllowance.STANDARD, teacher)
+    set_time_allowance(db.session, cohort, people["Ben Stays"], TimeAllowance.DOUBLE, TimeAllowance.STANDARD, teacher)
     db.session.commit()
     return {"cohort": cohort, "teacher": teacher, "admin": admin, "people": people, "clients": clients,
             "client_for": client_for}
@@ -132,7 +135,8 @@ def test_the_learner_downloads_everything_about_them(app: Flask, course) -> None
     account = data["account"][0]
     assert account["email"] == ana.email and account["name"] == "Ana Erased"
     assert "password_hash" not in account and "session_version" not in account
-    assert any(e["role"] == "learner" and e["cohort"] == course["cohort"].name for e in data["memberships"])
+    assert any(e["role"] == "learner" and e["cohort"] == course["cohort"].name and e["time_allowance"] == "extra_50"
+               for e in data["memberships"])
 
     [own] = data["submissions"]
     assert own["versions"][0]["body"] == "Ana's private plan"
@@ -212,6 +216,9 @@ def test_a_site_admin_erases_a_learner(app: Flask, course) -> None:
     assert {r.id: r.comment for r in db.session.scalars(
         select(PeerReview).where(PeerReview.reviewer_id == ana_id))} == given_before
     assert db.session.scalar(select(KpiEntry.note).where(KpiEntry.user_id == ana_id)) == ""
+    # a time allowance tells of a need: back to standard (another learner's kept)
+    assert db.session.scalar(select(Enrolment.time_allowance).where(Enrolment.user_id == ana_id)) == TimeAllowance.STANDARD
+    assert db.session.scalar(select(Enrolment.time_allowance).where(Enrolment.user_id == ben.id)) == TimeAllowance.DOUBLE
     assert [p.body for p in db.session.scalars(select(Post).order_by(Post.id))] == [ERASED_POST, "Ben answers: daily."]
     # statistics: evidence and mastery kept, the heat map and other learners untouched
     assert db.session.scalar(select(db.func.count()).select_from(Evidence).where(Evidence.user_id == ana_id)) == evidence_before

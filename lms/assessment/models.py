@@ -149,6 +149,9 @@ class Attempt(Model):
     layout: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The minutes this attempt was given: the quiz's limit times the learner's time allowance
+    # when it started (lms.cohorts.models.TimeAllowance); None: no limit.
+    minutes_allowed: Mapped[int | None] = mapped_column(default=None)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     closed_by: Mapped[AttemptClosedBy | None] = mapped_column(enum_type(AttemptClosedBy, length=20, name="closed_by"),
                                                               default=None)

@@ -6,6 +6,7 @@ essays and per-cohort statistics. Services take a session and plain values; flus
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import secrets
 from collections import Counter, defaultdict
@@ -38,7 +39,7 @@ from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
 from lms.database import DbSession
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
@@ -151,6 +152,21 @@ class QuizStatus:
     reason: str | None
     grade: float | None
     passed: bool | None
+    allowance: TimeAllowance = TimeAllowance.STANDARD  # the learner's time on timed quizzes
+
+    @property
+    def minutes(self) -> int | None:
+        """The minutes a new attempt of this learner's has (None: no limit)."""
+        return minutes_allowed(self.quiz, self.allowance)
+
+
+def minutes_allowed(quiz: Quiz, allowance: TimeAllowance) -> int | None:
+    """The quiz's time limit for a learner with ``allowance``, in whole minutes rounded up;
+    None when the quiz has no limit or the learner has none."""
+    factor = allowance.factor
+    if quiz.time_limit_minutes is None or factor is None:
+        return None
+    return math.ceil(quiz.time_limit_minutes * factor)
 
 
 def quiz_status(session: DbSession, quiz: Quiz, user: User, now: datetime) -> QuizStatus:
@@ -159,7 +175,11 @@ def quiz_status(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Qu
     next action on it, or ``flask lms close-expired-attempts``)."""
     enrolment = active_enrolment(session, user.id)
     window = quiz_window(session, quiz, enrolment.cohort, user.id, now) if enrolment else None
-    return _status(quiz, attempts_of(session, quiz, user), window, now)
+    return _status(quiz, attempts_of(session, quiz, user), window, now, _allowance(enrolment))
+
+
+def _allowance(enrolment: Enrolment | None) -> TimeAllowance:
+    return enrolment.time_allowance if enrolment is not None else TimeAllowance.STANDARD
 
 
 def quiz_statuses(session: DbSession, quizzes: Sequence[Quiz], user: User, now: datetime) -> dict[int, QuizStatus]:
@@ -175,10 +195,11 @@ def quiz_statuses(session: DbSession, quizzes: Sequence[Quiz], user: User, now: 
     enrolment = active_enrolment(session, user.id)
     plan = build_schedule(session, enrolment.cohort, user.id, now, enrolment, kept=True) if enrolment else None
     return {q.id: _status(q, found[q.id], quiz_window(session, q, enrolment.cohort, user.id, now, plan)
-                          if enrolment else None, now) for q in quizzes}
+                          if enrolment else None, now, _allowance(enrolment)) for q in quizzes}
 
 
-def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: datetime) -> QuizStatus:
+def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: datetime,
+            allowance: TimeAllowance = TimeAllowance.STANDARD) -> QuizStatus:
     time_up = next((a for a in attempts if time_is_up(a, now)), None)
     in_progress = next((a for a in attempts if not a.finished and a is not time_up), None)
     finished = [a for a in attempts if a.finished and not a.pending_manual]
@@ -194,7 +215,7 @@ def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: dat
         reason = f"You have used all {quiz.attempts_allowed} attempts."
     return QuizStatus(quiz=quiz, window=window, attempts=attempts, in_progress=in_progress, time_up=time_up,
                       can_start=reason is None, reason=reason, grade=grade,
-                      passed=None if grade is None else grade >= quiz.passing_score)
+                      passed=None if grade is None else grade >= quiz.passing_score, allowance=allowance)
 
 
 # --------------------------------------------------------------------------- attempts
@@ -247,12 +268,14 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, see
         raise QuizError("This quiz has no questions yet.")
     layout = _layout(quiz, chosen, random.Random(secrets.randbits(64) if seed is None else seed))
     versions = {v.id: v for _, v in chosen}
-    deadline = now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None
+    minutes = minutes_allowed(quiz, _allowance(enrolment))  # the learner's time allowance (an accommodation)
+    deadline = now + timedelta(minutes=minutes) if minutes else None
     closes = status.window.closes_at if status.window else None
     if closes is not None:
         deadline = min(deadline, closes) if deadline else closes
     attempt = Attempt(quiz=quiz, user=user, cohort_id=enrolment.cohort_id if enrolment else None,
                       number=len(status.attempts) + 1, layout=layout, started_at=now, deadline_at=deadline,
+                      minutes_allowed=minutes,
                       max_score=sum(versions[page["version"]].points for page in layout))
     try:
         # Attempts are numbered per learner and quiz, (quiz, user, number) unique: of starts
@@ -300,7 +323,7 @@ def expire_if_due(session: DbSession, attempt: Attempt, now: datetime) -> bool:
     deadline = attempt.deadline_at
     if deadline is None or not time_is_up(attempt, now):
         return False
-    limit = attempt.quiz.time_limit_minutes
+    limit = attempt.minutes_allowed  # the quiz's limit with the learner's time allowance, when it started
     closes_with_quiz = limit is None or deadline < attempt.started_at + timedelta(minutes=limit)
     finish(session, attempt, AttemptClosedBy.QUIZ_CLOSED if closes_with_quiz else AttemptClosedBy.TIME_LIMIT,
            deadline)

@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     OVERRIDE_GRANTED = "override_granted"
     OVERRIDE_REVOKED = "override_revoked"
     EXTENSION_GRANTED = "extension_granted"
+    TIME_ALLOWANCE_SET = "time_allowance_set"
 
 
 class AuditEntry(Model):

@@ -51,7 +51,8 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
 def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort, now: datetime | None = None,
                  pace: Pace = Pace.CATCH_UP) -> Enrolment:
     """End the learner's enrolment in ``source`` and start one in ``target``; their
-    work stays attached to them. ``pace`` sets their dates if ``target`` has already started."""
+    work stays attached to them, and so does their time allowance on timed quizzes.
+    ``pace`` sets their dates if ``target`` has already started."""
     now = now or utcnow()
     if source.id == target.id:
         raise CohortError("Choose a different cohort to move the learner to.")
@@ -66,7 +67,10 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     session.flush()
     record_from(session, action=AuditAction.LEARNER_MOVED, organization_id=source.organization_id,
                 target=f"user:{user.id} cohort:{source.id}", before={"cohort": source.id}, after={"cohort": target.id})
-    return enrol(session, target, user, now, pace)
+    moved = enrol(session, target, user, now, pace)
+    moved.time_allowance = current.time_allowance  # an accommodation belongs to the person, not to the cohort
+    session.flush()
+    return moved
 
 
 def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:

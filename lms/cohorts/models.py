@@ -64,6 +64,36 @@ class Pace(StrEnum):
     OWN_START = "own_start"  # the program's pace from the joining day, as a cohort starting that day would have
 
 
+class TimeAllowance(StrEnum):
+    """The time a learner has on a timed quiz or exam against its limit: an accommodation
+    staff grant (WCAG 2.2.1 "timing adjustable"; a learner with a documented need has the
+    limit lengthened or lifted). Kept with the enrolment, carried over when the learner moves
+    to another cohort; an attempt keeps the minutes it was started with."""
+
+    STANDARD = "standard"
+    EXTRA_25 = "extra_25"
+    EXTRA_50 = "extra_50"
+    DOUBLE = "double"
+    UNTIMED = "untimed"
+
+    @property
+    def factor(self) -> float | None:
+        """How many times the quiz's limit the learner has; None: no limit."""
+        return _ALLOWANCE_FACTORS[self]
+
+    @property
+    def label(self) -> str:
+        return _ALLOWANCE_LABELS[self]
+
+
+_ALLOWANCE_FACTORS: dict[TimeAllowance, float | None] = {
+    TimeAllowance.STANDARD: 1.0, TimeAllowance.EXTRA_25: 1.25, TimeAllowance.EXTRA_50: 1.5, TimeAllowance.DOUBLE: 2.0,
+    TimeAllowance.UNTIMED: None}
+_ALLOWANCE_LABELS = {TimeAllowance.STANDARD: "standard time", TimeAllowance.EXTRA_25: "25% extra time",
+                     TimeAllowance.EXTRA_50: "50% extra time", TimeAllowance.DOUBLE: "double time",
+                     TimeAllowance.UNTIMED: "no time limit"}
+
+
 class Enrolment(Model):
     """A learner's membership of a cohort. Moving ends one and starts another; the
     learner's work belongs to the person, so nothing is lost."""
@@ -77,6 +107,8 @@ class Enrolment(Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_reason: Mapped[str] = mapped_column(String(40), default="")
     pace: Mapped[Pace] = mapped_column(enum_type(Pace, length=20, name="pace"), default=Pace.CATCH_UP)
+    time_allowance: Mapped[TimeAllowance] = mapped_column(enum_type(TimeAllowance, length=10, name="time_allowance"),
+                                                          default=TimeAllowance.STANDARD)
     cohort: Mapped[Cohort] = relationship()
     user: Mapped[User] = relationship()
 

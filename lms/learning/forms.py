@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SubmitField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from lms.learning.services import OVERRIDE_KINDS, PACES
+from lms.learning.services import OVERRIDE_KINDS, PACES, TIME_ALLOWANCES
 from lms.web.forms import labelled_choices
 
 
@@ -21,6 +21,14 @@ class PaceForm(FlaskForm):
     pace = SelectField("Pace", choices=labelled_choices(dict(PACES)), validators=[DataRequired()],
                        description="For a learner who joined after the cohort started.")
     submit = SubmitField("Change pace")
+
+
+class TimeAllowanceForm(FlaskForm):
+    allowance = SelectField("Time allowance", choices=labelled_choices(dict(TIME_ALLOWANCES)),
+                            validators=[DataRequired()],
+                            description="Against each quiz's or exam's time limit. Attempts already started keep their time.")
+    seen = HiddenField()  # the allowance the page showed: the write is conditional on it
+    submit = SubmitField("Save time allowance")
 
 
 class FeedForm(FlaskForm):

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from icalendar import Calendar, Event
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,9 +31,9 @@ from lms.audit.services import record_from
 from lms.catalog.models import ContentRevision, Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
 from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors, organization_admins
+from lms.cohorts.models import Cohort, Enrolment, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.services import CohortError
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, rowcount, utcnow
 from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 from lms.web.page_cache import fingerprint
 
@@ -362,6 +362,34 @@ def set_pace(session: DbSession, cohort: Cohort, learner: User, pace: Pace | str
         raise CohortError(f"{learner.name} is not a learner of {cohort.name}.")
     enrolment.pace = Pace(pace)
     session.flush()
+    return enrolment
+
+
+TIME_ALLOWANCES = {allowance: allowance.label[0].upper() + allowance.label[1:] for allowance in TimeAllowance}
+
+
+def set_time_allowance(session: DbSession, cohort: Cohort, learner: User, allowance: TimeAllowance | str,
+                       seen: TimeAllowance | str, granted_by: User) -> Enrolment:
+    """Give a learner of ``cohort`` ``allowance`` on timed quizzes and exams (an
+    accommodation), if it is still ``seen``, the allowance the staff member saw: a
+    conditional write, so two people changing it at once never overwrite each other
+    silently (the second is told what it is now). Attempts already started keep their time.
+    Recorded in the audit log."""
+    if allowance not in TIME_ALLOWANCES or seen not in TIME_ALLOWANCES:
+        raise CohortError("Choose one of the time allowances listed.")
+    allowance, seen = TimeAllowance(allowance), TimeAllowance(seen)
+    enrolment = enrolment_in(session, cohort, learner.id)
+    if enrolment is None:
+        raise CohortError(f"{learner.name} is not a learner of {cohort.name}.")
+    changed = session.execute(update(Enrolment).where(Enrolment.id == enrolment.id, Enrolment.time_allowance == seen)
+                              .values(time_allowance=allowance).execution_options(synchronize_session=False))
+    session.refresh(enrolment, ["time_allowance"])
+    if rowcount(changed) == 0:
+        raise CohortError(f"Someone changed {learner.name}'s time allowance meanwhile: it is now "
+                          f"{enrolment.time_allowance.label}. Choose again if that is not what you want.")
+    record_from(session, action=AuditAction.TIME_ALLOWANCE_SET, organization_id=cohort.organization_id,
+                target=f"user:{learner.id} cohort:{cohort.id}", before={"time_allowance": seen},
+                after={"time_allowance": allowance}, actor_id=granted_by.id)
     return enrolment
 
 

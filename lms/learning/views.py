@@ -1,26 +1,30 @@
 """Homes for every role, the learner's schedule and calendar feed, and the staff view of
-one learner's schedule with extensions and early access."""
+one learner's schedule with extensions and early access, pace and time allowance."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import exists, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms import Field
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
 from lms.cohorts.access import RoleFlags, loaded_role_flags
-from lms.cohorts.models import Cohort, Enrolment, Organization, Pace, cohort_instructors, organization_admins
+from lms.cohorts.models import Cohort, Enrolment, Organization, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
-from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm
+from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm, TimeAllowanceForm
 from lms.learning.home import panels_of
 from lms.learning.models import OverrideKind
 from lms.web.downloads import content_disposition
@@ -167,15 +171,20 @@ def calendar_feed(token: str) -> Response:
 
 
 def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200,
-                  pace_form: PaceForm | None = None) -> tuple[str, int]:
+                  pace_form: PaceForm | None = None, allowance_form: TimeAllowanceForm | None = None) -> tuple[str, int]:
     plan = services.build_schedule(db.session, cohort, learner.id, utcnow())
     roles = roles_of(db.session, signed_in())
     if pace_form is None:
         pace_form = PaceForm(prefix="pace", data={"pace": plan.timeline.pace.value})
+    enrolment = services.enrolment_in(db.session, cohort, learner.id)
+    allowance = enrolment.time_allowance if enrolment else TimeAllowance.STANDARD
+    if allowance_form is None:
+        allowance_form = TimeAllowanceForm(prefix="allowance", data={"allowance": allowance.value})
+    allowance_form.seen.data = allowance.value  # what this page shows: a save is conditional on it
     manages = roles.is_admin or cohort.organization_id in roles.admin_of
     return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
-                           pace_form=pace_form, pace_labels=services.PACES, manages=manages,
-                           history=services.override_history(db.session, learner.id)), status
+                           pace_form=pace_form, pace_labels=services.PACES, manages=manages, allowance=allowance,
+                           allowance_form=allowance_form, history=services.override_history(db.session, learner.id)), status
 
 
 def _override_form() -> OverrideForm:
@@ -187,42 +196,68 @@ def _override_form() -> OverrideForm:
 
 @bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
 def learner(cohort_id: int, user_id: int) -> tuple[str, int]:
-    cohort = db.session.get(Cohort, cohort_id) or abort(404)
-    person = db.session.get(User, user_id) or abort(404)
+    cohort, person = _cohort_and_person(cohort_id, user_id)
     return _learner_page(cohort, person, _override_form())
+
+
+def _cohort_and_person(cohort_id: int, user_id: int) -> tuple[Cohort, User]:
+    return db.session.get(Cohort, cohort_id) or abort(404), db.session.get(User, user_id) or abort(404)
+
+
+def _saved(cohort: Cohort, person: User, form: FlaskForm, field: Field, save: Callable[[], str],
+           anchor: str | None = None) -> WerkzeugResponse | None:
+    """A change to a learner's schedule or access posted through ``form``: when it validates,
+    ``save`` calls the service and answers what to flash, then back to the learner's page.
+    None, for the caller to show the page again (400), when the form is refused or the
+    service refuses the change (rolled back; its reason under ``field``)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        message = save()
+    except cohorts.CohortError as exc:
+        db.session.rollback()
+        add_error(field, str(exc))
+        return None
+    flash(message, "success")
+    return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id, _anchor=anchor))
 
 
 @bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/overrides")
 def grant_override(cohort_id: int, user_id: int) -> Any:
-    cohort = db.session.get(Cohort, cohort_id) or abort(404)
-    person = db.session.get(User, user_id) or abort(404)
+    cohort, person = _cohort_and_person(cohort_id, user_id)
     form = _override_form()
-    if form.validate_on_submit():
+
+    def save() -> str:
         assert form.on_date.data is not None  # DataRequired: a validated form has the parsed date
-        try:
-            services.grant_override(db.session, cohort, person, form.phase.data, form.kind.data or "",
-                                    form.on_date.data, form.note.data or "", signed_in())
-        except cohorts.CohortError as exc:
-            db.session.rollback()
-            add_error(form.on_date, str(exc))
-        else:
-            flash(f"{services.OVERRIDE_KINDS[OverrideKind(form.kind.data)]} granted to {person.name}.", "success")
-            return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
-    return _learner_page(cohort, person, form, status=400)
+        services.grant_override(db.session, cohort, person, form.phase.data, form.kind.data or "", form.on_date.data,
+                                form.note.data or "", signed_in())
+        return f"{services.OVERRIDE_KINDS[OverrideKind(form.kind.data)]} granted to {person.name}."
+
+    return _saved(cohort, person, form, form.on_date, save) or _learner_page(cohort, person, form, status=400)
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/time-allowance")
+def set_time_allowance(cohort_id: int, user_id: int) -> Any:
+    cohort, person = _cohort_and_person(cohort_id, user_id)
+    form = TimeAllowanceForm(prefix="allowance")
+
+    def save() -> str:
+        enrolment = services.set_time_allowance(db.session, cohort, person, form.allowance.data or "", form.seen.data or "",
+                                                signed_in())
+        return f"{person.name}'s time on timed quizzes and exams: {enrolment.time_allowance.label}."
+
+    return (_saved(cohort, person, form, form.allowance, save, anchor="time-allowance")
+            or _learner_page(cohort, person, _override_form(), status=400, allowance_form=form))
 
 
 @bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/pace")
 def set_pace(cohort_id: int, user_id: int) -> Any:
-    cohort = db.session.get(Cohort, cohort_id) or abort(404)
-    person = db.session.get(User, user_id) or abort(404)
-    pace_form = PaceForm(prefix="pace")
-    if pace_form.validate_on_submit():
-        try:
-            services.set_pace(db.session, cohort, person, pace_form.pace.data or "")
-        except cohorts.CohortError as exc:
-            db.session.rollback()
-            add_error(pace_form.pace, str(exc))
-        else:
-            flash(f"{person.name}'s pace is now: {services.PACES[Pace(pace_form.pace.data)]}.", "success")
-            return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id))
-    return _learner_page(cohort, person, _override_form(), status=400, pace_form=pace_form)
+    cohort, person = _cohort_and_person(cohort_id, user_id)
+    form = PaceForm(prefix="pace")
+
+    def save() -> str:
+        services.set_pace(db.session, cohort, person, form.pace.data or "")
+        return f"{person.name}'s pace is now: {services.PACES[Pace(form.pace.data)]}."
+
+    return _saved(cohort, person, form, form.pace, save) or _learner_page(cohort, person, _override_form(), status=400,
+                                                                           pace_form=form)

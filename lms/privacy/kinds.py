@@ -35,7 +35,16 @@ from lms.assessment.kinds import QuestionKind
 from lms.assessment.models import Attempt, QuestionVersion, Quiz, Response
 from lms.catalog.models import Lesson
 from lms.certificates.models import Certificate
-from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, Organization, cohort_instructors, organization_admins
+from lms.cohorts.models import (
+    Cohort,
+    Enrolment,
+    EnrolmentImport,
+    Invitation,
+    Organization,
+    TimeAllowance,
+    cohort_instructors,
+    organization_admins,
+)
 from lms.competency.models import AtRiskReview
 from lms.coursework.models import Assignment, Attachment, Submission
 from lms.database import DbSession, rowcount
@@ -181,9 +190,10 @@ class Account(DataKind):
 
 
 class Memberships(DataKind):
-    """Enrolments, staff roles and one's own schedule changes (extensions, early access).
-    Erased: enrolments and schedule changes kept (cohort statistics count them), the
-    staff's note on a schedule change removed. Roles: only learners are erased."""
+    """Enrolments (with the time allowance on timed quizzes), staff roles and one's own
+    schedule changes (extensions, early access). Erased: enrolments and schedule changes
+    kept (cohort statistics count them), the staff's note on a schedule change removed, a
+    time allowance (which tells of a need) back to standard. Roles: only learners are erased."""
 
     name = "memberships"
     covers = ("enrolments.user_id", "organization_admins.user_id", "cohort_instructors.user_id",
@@ -207,7 +217,10 @@ class Memberships(DataKind):
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(ScheduleOverride).where(ScheduleOverride.user_id == erasure.user.id).values(note=""))
-        return rowcount(result)
+        allowances = session.execute(update(Enrolment).where(Enrolment.user_id == erasure.user.id,
+                                                             Enrolment.time_allowance != TimeAllowance.STANDARD)
+                                     .values(time_allowance=TimeAllowance.STANDARD))
+        return rowcount(result) + rowcount(allowances)
 
 
 class LessonReads(DataKind):
