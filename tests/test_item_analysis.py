@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from lms.assessment import services
 from lms.assessment.models import Attempt, ItemWithdrawal, QuestionVersion, Quiz
-from lms.database import utcnow
+from lms.database import utcnow, zone_named
 from lms.extensions import db
 from lms.progress.models import Evidence
 
@@ -196,6 +196,8 @@ def test_withdrawn_item_is_not_drawn_by_new_attempts_and_scored_attempts_keep_th
     assert [q.key for q, _ in services.current_versions(db.session, quizzes.fixed)] == ["ia-hard", "ia-split", "ia-graded"]
     page = client.get(g.url).get_data(as_text=True)
     assert "Item ia-easy withdrawn: new attempts no longer draw it." in page
+    at = withdrawal.withdrawn_at.astimezone(zone_named(g.instructor.timezone))  # when, in the instructor's time zone
+    assert f"<code>ia-easy</code> · {at:%d %b %Y, %H:%M} {at.tzname()} by Ines Instructor" in page
     row = re.search(r"<code>ia-easy</code>.*?</tr>", page, re.S).group(0)
     assert "Withdrawn" in row and "Ines Instructor" in row and "attempts already scored keep its points" in page
 

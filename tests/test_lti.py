@@ -4,6 +4,7 @@ passback with retries and regrades, roster sync, and every refusal of a bad laun
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from lms.accounts.models import User
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.cohorts.enrolment import is_learner_of
-from lms.database import utcnow
+from lms.database import utcnow, zone_named
 from lms.extensions import db
 from lms.lti import keys, services
 from lms.lti.grades import send_pending
@@ -165,6 +166,10 @@ def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_i
     synced = client.post(f"/admin/lti/contexts/{context.id}/roster", follow_redirects=True)
     text = synced.get_data(as_text=True)
     assert "5 members read: 0 learners and 0 instructors added" in text and "No Mail" in text
+    # when, in the admin's own time zone (as every time shown)
+    when = re.search(r"synced (\d{2} \w{3} \d{4}, \d{2}:\d{2} \S+)</td>", text)
+    at = db.session.get_one(LtiContext, context.id).roster_synced_at.astimezone(zone_named(world.admin.timezone))
+    assert when is not None and when.group(1) == at.strftime("%d %b %Y, %H:%M ") + (at.tzname() or "")
 
 
 def test_deep_linking_returns_a_signed_answer_with_line_items(client, lti) -> None:
