@@ -65,6 +65,10 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A form's CSRF token lives as long as the session it is bound to, not Flask-WTF's
+    # default hour: a learner writing a case study or answering an exam question with extra
+    # time may send a page opened hours before, and was told it had expired (nothing saved).
+    WTF_CSRF_TIME_LIMIT = None
     # Above every form-level limit, so oversized files get a message on their form.
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     # A moving window: limits hold across clock-minute boundaries (a fixed window would let

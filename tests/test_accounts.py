@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import itsdangerous.timed
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -746,6 +748,24 @@ def test_csrf_protects_the_login_form(fresh_app: Callable[..., Flask], make_user
     # Signing out is a form too: without the token it does nothing.
     assert client.post("/logout").status_code == 400
     assert signed_in(client)
+
+
+def test_a_form_sent_hours_after_its_page_was_shown_is_accepted(fresh_app: Callable[..., Flask], make_user,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A form's token lives as long as the session it was made for, not an hour (Flask-WTF's
+    default): a learner writing a case study or answering an exam question for longer, with
+    extra time, is not told their page expired when they send it (WCAG 2.2.1; nothing lost)."""
+    strict = fresh_app(WTF_CSRF_ENABLED=True)
+    client = strict.test_client()
+    make_user(email="ada@example.com")
+    assert post_login(client, "ada@example.com", csrf_token=csrf_token(client.get("/login").get_data(as_text=True))).status_code == 302
+    page = client.get("/account").get_data(as_text=True)  # its sign-out form carries the token
+    later = time.time() + 6 * 3600
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)  # the token's age is read from this clock
+    assert client.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    assert not signed_in(client)
+    # Still bound to its session: another browser sending it is refused.
+    assert post_login(strict.test_client(), "ada@example.com", csrf_token=csrf_token(page)).status_code == 400
 
 
 # --------------------------------------------------------------------------- flask lms create-admin

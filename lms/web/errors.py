@@ -12,8 +12,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from lms.extensions import db
 
 # Every form's CSRF token is checked once, by CSRFProtect before the view runs.
-CSRF_MESSAGE = ("This page had expired (or was opened in another session), so nothing was saved. "
-                "Go back, reload the page and send it again.")
+CSRF_MESSAGE = ("This page had expired (it was opened in another session: you signed out or in since, or closed "
+                "the browser), so nothing was saved. Go back: what you typed is usually still there. Copy anything "
+                "long, reload the page and send it again.")
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood. Check what you sent and try again."),
