@@ -47,6 +47,7 @@ from lms.web.access import PUBLIC, AccessRule
 POLICY: dict[str, AccessRule] = {
     # the shell
     "web.health": PUBLIC,
+    "web.accessibility": PUBLIC,
     # the catalog: the program is public, lessons follow the cohort's schedule
     "catalog.program": PUBLIC,
     "web.favicon": PUBLIC,

@@ -168,6 +168,7 @@ API_ROUTES: dict[str, Route] = {
 }
 ROUTES: dict[str, Route] = {
     "web.health": Route(lambda w, x: "/healthz", EVERYONE),
+    "web.accessibility": Route(lambda w, x: "/accessibility", EVERYONE),
     "catalog.program": Route(lambda w, x: "/", EVERYONE),
     "catalog.level": Route(lambda w, x: "/levels/intermediate", EVERYONE),
     "catalog.module": Route(lambda w, x: "/modules/mlops", EVERYONE),

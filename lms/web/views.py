@@ -1,8 +1,9 @@
-"""The shell blueprint: shared templates, static files, the favicon and a health check."""
+"""The shell blueprint: shared templates, static files, the favicon, a health check and the
+accessibility statement."""
 
 from pathlib import Path
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, render_template
 
 bp = Blueprint(
     "web",
@@ -24,3 +25,10 @@ def favicon() -> Response:
     assert bp.static_folder is not None  # set above
     icon = (Path(bp.static_folder) / "favicon.svg").read_bytes()  # a few hundred bytes: no file left open
     return Response(icon, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    """What the platform does for people who use it with a screen reader, a keyboard, a small
+    screen or more time, how that is checked, what is known not to be done, and whom to ask."""
+    return render_template("accessibility.html")
