@@ -199,7 +199,7 @@ def quiz_statuses(session: DbSession, quizzes: Sequence[Quiz], user: User, now: 
 
 
 def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: datetime,
-            allowance: TimeAllowance = TimeAllowance.STANDARD) -> QuizStatus:
+            allowance: TimeAllowance) -> QuizStatus:
     time_up = next((a for a in attempts if time_is_up(a, now)), None)
     in_progress = next((a for a in attempts if not a.finished and a is not time_up), None)
     finished = [a for a in attempts if a.finished and not a.pending_manual]
@@ -268,7 +268,7 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, see
         raise QuizError("This quiz has no questions yet.")
     layout = _layout(quiz, chosen, random.Random(secrets.randbits(64) if seed is None else seed))
     versions = {v.id: v for _, v in chosen}
-    minutes = minutes_allowed(quiz, _allowance(enrolment))  # the learner's time allowance (an accommodation)
+    minutes = status.minutes  # the quiz's limit with the learner's time allowance (an accommodation)
     deadline = now + timedelta(minutes=minutes) if minutes else None
     closes = status.window.closes_at if status.window else None
     if closes is not None:
