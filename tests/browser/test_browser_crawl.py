@@ -4,7 +4,8 @@
 the page itself never scrolls sideways (wide tables scroll in their own box), and axe-core
 (``axe-playwright-python``) finds nothing against WCAG 2.2 level A and AA, or its best
 practices, on it (the rules it can check by itself: names, labels, contrast, keyboard access
-to what scrolls, target sizes, landmarks, ...; not a full audit, which also takes people).
+to what scrolls, target sizes, landmarks, ...; not a full audit, which also takes people),
+nor on what the page's first form to fill in answers when sent empty (its errors).
 
 The world is the access test's: organization A's cohort five months in, with a quiz
 attempt, handed-in work with a file, a peer review, feedback and expert invitations."""
@@ -206,5 +207,35 @@ def in_the_browser(browser: Any, server_url: str, email: str, urls: list[str], a
             if audit:
                 rules = AXE_RULES if width == WIDTHS[0] else AXE_RULES_BUT_CONTRAST
                 found += [f"{url} at {width} px: {violation}" for violation in wcag_violations(page, rules)]
+        if audit:
+            found += refused_form(page, url)
     context.close()
     return found
+
+
+# The page's first form a person fills in (a field to type in or choose from, not only
+# buttons and boxes), by the position of its form among the page's POST forms; none whose
+# action would end the session, reach another server, or send or run something at once.
+FILLED_IN = """skip => {
+  const forms = [...document.querySelectorAll("form")].filter(f => f.method === "post");
+  const typed = f => [...f.elements].some(e => ["INPUT", "SELECT", "TEXTAREA"].includes(e.tagName)
+    && !["hidden", "submit", "button", "checkbox", "radio", "search"].includes(e.type));
+  return forms.findIndex(f => typed(f) && !new RegExp(skip).test(f.getAttribute("action") || ""));
+}"""
+NOT_SENT = r"logout|sessions|erase|deactivat|delete|revoke|roster|/run|retry|send|archive|two-factor"
+
+
+def refused_form(page: Any, url: str) -> list[str]:
+    """The page's first form a person fills in, sent empty (the browser's own checks off, as
+    an old browser or a script would send it), and what axe finds on the answer: the form
+    shown again with its errors, or wherever it leads."""
+    index = page.evaluate(FILLED_IN, NOT_SENT)
+    if index < 0:
+        return []
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+    with page.expect_navigation():
+        page.evaluate("""index => { const form = [...document.querySelectorAll("form")].filter(f => f.method === "post")[index];
+                                    form.noValidate = true; form.requestSubmit(); }""", index)
+    if page.evaluate("() => document.contentType") != "text/html":
+        return []
+    return [f"{url}, its form sent empty: {violation}" for violation in wcag_violations(page, AXE_RULES)]
