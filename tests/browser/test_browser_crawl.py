@@ -5,7 +5,7 @@ the page itself never scrolls sideways (wide tables scroll in their own box), an
 (``axe-playwright-python``) finds nothing against WCAG 2.2 level A and AA, or its best
 practices, on it (the rules it can check by itself: names, labels, contrast, keyboard access
 to what scrolls, target sizes, landmarks, ...; not a full audit, which also takes people),
-nor on what the page's first form to fill in answers when sent empty (its errors).
+nor on what the page's first form to fill in answers when sent as shown (mostly empty: its errors).
 
 The world is the access test's: organization A's cohort five months in, with a quiz
 attempt, handed-in work with a file, a peer review, feedback and expert invitations."""
@@ -226,9 +226,9 @@ NOT_SENT = r"logout|sessions|erase|deactivat|delete|revoke|roster|/run|retry|sen
 
 
 def refused_form(page: Any, url: str) -> list[str]:
-    """The page's first form a person fills in, sent empty (the browser's own checks off, as
-    an old browser or a script would send it), and what axe finds on the answer: the form
-    shown again with its errors, or wherever it leads."""
+    """The page's first form a person fills in, sent as the page shows it (mostly empty; the
+    browser's own checks off, as an old browser or a script would send it), and what axe
+    finds on the answer: the form shown again with its errors, or wherever it leads."""
     index = page.evaluate(FILLED_IN, NOT_SENT)
     if index < 0:
         return []
@@ -238,4 +238,4 @@ def refused_form(page: Any, url: str) -> list[str]:
                                     form.noValidate = true; form.requestSubmit(); }""", index)
     if page.evaluate("() => document.contentType") != "text/html":
         return []
-    return [f"{url}, its form sent empty: {violation}" for violation in wcag_violations(page, AXE_RULES)]
+    return [f"{url}, its form sent as shown: {violation}" for violation in wcag_violations(page, AXE_RULES)]
