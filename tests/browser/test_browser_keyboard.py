@@ -1,7 +1,8 @@
-"""A learner signs in, finds a quiz, takes it and reads the result with the keyboard alone
-(WCAG 2.1.1, keyboard), in Chromium: every control on the way is reached with Tab in the
-page's order and shows where the focus is (2.4.7, focus visible); radios are chosen with
-the arrow keys, boxes ticked with Space, buttons and links used with Enter."""
+"""A learner signs in, finds a quiz, answers each of its nine kinds of question, submits and
+reads the result with the keyboard alone (WCAG 2.1.1, keyboard), in Chromium: every control
+on the way is reached with Tab in the page's order and shows where the focus is (2.4.7,
+focus visible); radios and selects are chosen with the arrow keys, boxes ticked with Space,
+text typed, buttons and links used with Enter."""
 
 from __future__ import annotations
 
@@ -107,9 +108,37 @@ def test_a_quiz_taken_with_the_keyboard_alone(server_url: str, app, load_content
 
     tab_to(page, "Your answer")  # a text field (its label visually hidden), after the site's search box
     page.keyboard.type("model registry")
+    next_question(page, 5)
+
+    tab_to(page, "Your answer (a number)")
+    page.keyboard.type("43.2")
+    next_question(page, 6)
+
+    for left in ("Data versioning", "Alerting", "Access control"):  # a select for each: the arrows choose
+        tab_to(page, left)
+        page.keyboard.press("ArrowDown")
+        assert page.get_by_label(left).input_value() != ""
+    next_question(page, 7)
+
+    for position in range(1, 5):  # a position for each step (each select named "Position of: <step>")
+        tab_to(page, "Position of:")
+        for _ in range(position):
+            page.keyboard.press("ArrowDown")
+    assert page.locator("table.ordering select").evaluate_all("els => els.map(e => e.value)") == ["1", "2", "3", "4"]
+    next_question(page, 8)
+
+    tab_to(page, "Your answer")
+    page.keyboard.type("Latency, drift and accuracy against agreed thresholds, with one owner on call.")
+    next_question(page, 9)
+
+    tab_to(page, "An automated validation gate before deployment")
+    page.keyboard.press("Space")
+    tab_to(page, "Your answer (a number)")
+    page.keyboard.type("90")
     tab_to(page, "Save and review answers")
     enter(page)
     page.get_by_role("heading", name="Before you submit").wait_for()
+    assert "not answered yet" not in page.content()  # every answer given with the keyboard was saved
     tab_to(page, "Submit attempt")
     enter(page)
 
@@ -117,3 +146,9 @@ def test_a_quiz_taken_with_the_keyboard_alone(server_url: str, app, load_content
     text = page.locator("main").inner_text()
     assert "Right, models degrade silently." in text and "Exactly." in text
     context.close()
+
+
+def next_question(page, number: int) -> None:
+    tab_to(page, "Save and continue")
+    enter(page)
+    page.get_by_text(f"Question {number} of 9").wait_for()
