@@ -171,6 +171,29 @@ def test_no_dead_links_no_sideways_scrolling_and_no_wcag_violations(app: Flask, 
     assert problems == [], "\n".join(problems)
 
 
+# The fields to type in or choose from whose edge stands out from what is behind them by less
+# than 3:1 (WCAG 1.4.11, non-text contrast; axe does not check it): neither their border nor
+# their own background. Colours as the browser computed them (rgb or rgba, opaque here).
+FAINT_FIELDS = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = c => { const [r, g, b] = rgb(c).slice(0, 3).map(v => { v /= 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const opaque = c => c && rgb(c).length >= 3 && (rgb(c).length < 4 || rgb(c)[3] > 0);
+  const behind = el => { for (let p = el.parentElement; p; p = p.parentElement) {
+    const c = getComputedStyle(p).backgroundColor; if (opaque(c)) return c; } return "rgb(255, 255, 255)"; };
+  const out = [];
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (["hidden", "submit", "button", "checkbox", "radio", "file"].includes(el.type) || !el.offsetParent) continue;
+    const style = getComputedStyle(el), back = behind(el);
+    const edge = parseFloat(style.borderTopWidth) > 0 ? ratio(style.borderTopColor, back) : 0;
+    const fill = opaque(style.backgroundColor) ? ratio(style.backgroundColor, back) : 0;
+    if (Math.max(edge, fill) < 3) out.push(`${el.tagName.toLowerCase()}[name=${el.name}] ${Math.max(edge, fill).toFixed(2)}:1`);
+  }
+  return out.slice(0, 5);
+}"""
+
+
 def wcag_violations(page: Any, options: dict[str, Any]) -> list[str]:
     """What axe-core (the copy ``axe-playwright-python`` bundles, put in the page once) finds
     on ``page`` with ``options``: each rule broken, its impact, and the first elements breaking it."""
@@ -207,6 +230,8 @@ def in_the_browser(browser: Any, server_url: str, email: str, urls: list[str], a
             if audit:
                 rules = AXE_RULES if width == WIDTHS[0] else AXE_RULES_BUT_CONTRAST
                 found += [f"{url} at {width} px: {violation}" for violation in wcag_violations(page, rules)]
+                if width == WIDTHS[0]:
+                    found += [f"{url}: a field's edge is faint (WCAG 1.4.11): {field}" for field in page.evaluate(FAINT_FIELDS)]
         if audit:
             found += refused_form(page, url)
     context.close()
