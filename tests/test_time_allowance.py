@@ -183,3 +183,18 @@ def test_someone_not_in_the_cohort_is_refused(people: dict[str, Any], make_cohor
     with pytest.raises(CohortError, match="is not a learner of"):
         set_time_allowance(db.session, people["cohort"], elsewhere, TimeAllowance.DOUBLE, TimeAllowance.STANDARD,
                            people["teacher"])
+
+
+def test_the_cohort_page_shows_staff_who_has_an_allowance(people: dict[str, Any], enrol_learner, client, login,
+                                                          page_statements) -> None:
+    learner, cohort = people["learner"], people["cohort"]
+    other = enrol_learner(cohort)
+    login(client, people["teacher"])
+    [before] = page_statements(client, [f"/cohorts/{cohort.id}"])
+    set_time_allowance(db.session, cohort, learner, TimeAllowance.DOUBLE, TimeAllowance.STANDARD, people["teacher"])
+    db.session.commit()
+    page = client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
+    rows = {name: row for name, row in re.findall(r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", page, re.S)}
+    assert "Timed quizzes: double time" in rows[learner.name]
+    assert "Timed quizzes" not in rows[other.name]  # standard time: nothing to say
+    assert page_statements(client, [f"/cohorts/{cohort.id}"]) == [before]  # read with the enrolments, no statement more
