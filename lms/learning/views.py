@@ -172,11 +172,11 @@ def calendar_feed(token: str) -> Response:
 
 def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200,
                   pace_form: PaceForm | None = None, allowance_form: TimeAllowanceForm | None = None) -> tuple[str, int]:
-    plan = services.build_schedule(db.session, cohort, learner.id, utcnow())
+    enrolment = services.enrolment_in(db.session, cohort, learner.id)  # read once: the schedule and the allowance
+    plan = services.build_schedule(db.session, cohort, learner.id, utcnow(), enrolment)
     roles = roles_of(db.session, signed_in())
     if pace_form is None:
         pace_form = PaceForm(prefix="pace", data={"pace": plan.timeline.pace.value})
-    enrolment = services.enrolment_in(db.session, cohort, learner.id)
     allowance = enrolment.time_allowance if enrolment else TimeAllowance.STANDARD
     if allowance_form is None:
         allowance_form = TimeAllowanceForm(prefix="allowance", data={"allowance": allowance.value})
