@@ -18,6 +18,7 @@ def test_the_statement_is_open_to_everyone_and_linked_from_every_page(app: Flask
     assert [a.label for a in TimeAllowance] == ["standard time", "25% extra time", "50% extra time", "double time",
                                                 "no time limit"]
     assert "25% or 50% extra time, double time or no limit" in text
+    assert "read out by screen readers when five minutes are left and again at one" in text  # attempt_timer.js's warnings
     assert 'href="/accessibility">Accessibility</a>' in client.get("/login").get_data(as_text=True)
     login(client, make_user())
     assert 'href="/accessibility">Accessibility</a>' in client.get("/home").get_data(as_text=True)

@@ -738,6 +738,102 @@ def test_late_post_is_refused_over_http(learner, sample, client, login) -> None:
     assert not any(r[4] for r in after if r[4] and "options" in r[4])  # the late multiple answer was not saved
 
 
+def timer_of(html: str) -> dict[str, str]:
+    """The attempt clock's data attributes (``assessment/_timer.html``), or {} when there is none."""
+    found = re.search(r'<div class="attempt-timer" hidden ([^>]*)>', html)
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', found.group(1))) if found else {}
+
+
+def test_a_timed_attempts_pages_carry_its_clock_and_the_script_that_shows_it(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    for url, form in ((f"/attempts/{attempt_id}/pages/3", "attempt-form"), (f"/attempts/{attempt_id}/review", "submit-form")):
+        html = client.get(url).get_data(as_text=True)
+        timer = timer_of(html)
+        assert 29 * 60 < int(timer["seconds-left"]) <= 30 * 60, url  # the 30-minute limit, counted by the server
+        assert timer["form"] == form and f'id="{form}"' in html and timer["show"] == "always"
+        assert timer["attempt"] == str(attempt_id)
+        assert '<p class="attempt-timer-warning" id="attempt-timer-warning" role="alert"></p>' in html
+        script = re.search(r'<script src="([^"]+attempt_timer\.js)" defer></script>', html)
+        assert script is not None
+        served = client.get(script.group(1))
+        assert served.status_code == 200 and b'"finish"' in served.data
+        served.close()
+
+
+def test_an_attempt_without_a_time_limit_shows_its_clock_in_its_last_hour_only(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    attempt = db.session.get(Attempt, attempt_id)
+    attempt.minutes_allowed, attempt.deadline_at = None, utcnow() + timedelta(days=3)  # the quiz's closing alone
+    db.session.commit()
+    timer = timer_of(client.get(f"/attempts/{attempt_id}/pages/0").get_data(as_text=True))
+    assert timer["show"] == "last-hour" and int(timer["seconds-left"]) > 2 * 24 * 3600
+    attempt.deadline_at = None
+    db.session.commit()
+    html = client.get(f"/attempts/{attempt_id}/pages/0").get_data(as_text=True)
+    assert timer_of(html) == {} and "attempt_timer.js" not in html
+
+
+def test_the_clock_sends_the_page_as_it_stands_and_the_attempt_is_submitted(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    assert client.post(f"/attempts/{attempt_id}/pages/0", data={**CORRECT[0], "go": "next"}).status_code == 302
+    sent = client.post(f"/attempts/{attempt_id}/pages/3", data={**CORRECT[3], "go": "finish"})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/attempts/{attempt_id}")
+    result = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "the answers on the page were saved and the attempt submitted" in result
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.finished and attempt.closed_by == "learner"
+    assert attempt.score == 2 + 1  # page 0 saved before, page 3 (short answer) saved by the clock
+
+
+def test_an_answer_the_clock_sends_that_is_refused_still_submits_the_rest(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    client.post(f"/attempts/{attempt_id}/pages/0", data={**CORRECT[0], "go": "next"})
+    sent = client.post(f"/attempts/{attempt_id}/pages/4", data={"p4": "forty", "go": "finish"})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/attempts/{attempt_id}")
+    result = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "the answer to question 5 could not be saved" in result and "submitted on your other answers" in result
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.finished and attempt.score == 2
+    assert not any(r[4] for r in response_rows() if r[1] == attempt_id and r[3] and "forty" in str(r[4]))
+
+
+def test_what_the_clock_sends_after_the_deadline_is_refused_like_any_late_page(learner, sample, client, login) -> None:
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    client.post(f"/attempts/{attempt_id}/pages/0", data={**CORRECT[0], "go": "next"})
+    expire_in_db(attempt_id)
+    late = client.post(f"/attempts/{attempt_id}/pages/3", data={**CORRECT[3], "go": "finish"})
+    assert late.headers["Location"].endswith(f"/attempts/{attempt_id}")
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.closed_by == "time_limit" and attempt.score == 2  # the late short answer was not saved
+
+
+def test_the_question_buttons_save_the_page_and_enter_goes_on(learner, sample, client, login) -> None:
+    """The questions' list is buttons of the page's form (a link would leave what was typed
+    unsaved), and the form's first button, the one Enter in a field sends, goes on."""
+    login(client, learner)
+    attempt_id = started_id(client.post("/quizzes/sample-quiz/start"))
+    html = client.get(f"/attempts/{attempt_id}/pages/3").get_data(as_text=True)
+    form = html[html.index('<form method="post" action="/attempts/'):]
+    form = form[:form.index("</form>")]
+    assert f'href="/attempts/{attempt_id}/pages/' not in html
+    buttons = re.findall(r'<button type="submit" name="go" value="([^"]+)"', form)
+    assert buttons[0] == "next" and buttons[1:10] == [str(i) for i in range(9)]
+    assert 'value="3" class="current " aria-label="Question 4" aria-current="page"' in form
+    jumped = client.post(f"/attempts/{attempt_id}/pages/3", data={**CORRECT[3], "go": "7"})
+    assert jumped.headers["Location"].endswith(f"/attempts/{attempt_id}/pages/7")
+    assert 'aria-label="Question 4, answered"' in client.get(jumped.headers["Location"]).get_data(as_text=True)
+    last = client.get(f"/attempts/{attempt_id}/pages/8").get_data(as_text=True)
+    assert re.findall(r'<button type="submit" name="go" value="([^"]+)"', last)[0] == "review"
+
+
 # --------------------------------------------------------------------------- 7. attempts allowed
 
 

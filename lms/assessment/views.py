@@ -21,7 +21,8 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.web.forms import add_error
 
-bp = Blueprint("assessment", __name__, template_folder="templates")
+bp = Blueprint("assessment", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/assessment")
 
 
 @bp.context_processor
@@ -75,6 +76,11 @@ def start(key: str) -> WerkzeugResponse:
     return redirect(url_for("assessment.page", attempt_id=attempt.id, page=first))
 
 
+# What attempt_timer.js sends as "go" a few seconds before a timed attempt's deadline: save
+# the page as it stands and submit the attempt.
+FINISH = "finish"
+
+
 def _render_page(attempt: Attempt, page: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
     pages = services.page_views(db.session, attempt)
     return render_template("assessment/page.html", attempt=attempt, pages=pages, current=pages[page],
@@ -94,6 +100,7 @@ def page(attempt_id: int, page: int) -> Any:
 @bp.post("/attempts/<int:attempt_id>/pages/<int:page>")
 def save(attempt_id: int, page: int) -> Any:
     attempt = _attempt(attempt_id)
+    go = request.form.get("go", "next")
     try:
         services.save_page(db.session, attempt, page, request.form, utcnow())
     except services.AttemptClosed as exc:  # the expiry itself is kept: the redirect commits
@@ -103,14 +110,26 @@ def save(attempt_id: int, page: int) -> Any:
         abort(404)
     except AnswerError as exc:
         db.session.rollback()
-        return _render_page(attempt, page, error=str(exc), status=400)
-    go = request.form.get("go", "next")
+        if go != FINISH:
+            return _render_page(attempt, page, error=str(exc), status=400)
+        # time is all but up: the attempt is submitted on the answers saved before
+        flash(f"Time was all but up, and the answer to question {page + 1} could not be saved: {exc} The attempt "
+              "was submitted on your other answers.", "error")
+        return _finish(_attempt(attempt_id))
+    if go == FINISH:
+        flash("Time was all but up: the answers on the page were saved and the attempt submitted.", "success")
+        return _finish(attempt)
     if go == "review":
         return redirect(url_for("assessment.review", attempt_id=attempt.id))
     target = page - 1 if go == "prev" else page + 1 if go == "next" else int(go) if go.isdecimal() and len(go) <= 4 else page
     if not 0 <= target < len(attempt.layout):
         return redirect(url_for("assessment.review", attempt_id=attempt.id))
     return redirect(url_for("assessment.page", attempt_id=attempt.id, page=target))
+
+
+def _finish(attempt: Attempt) -> WerkzeugResponse:
+    services.submit_attempt(db.session, attempt, utcnow())
+    return redirect(url_for("assessment.result", attempt_id=attempt.id))
 
 
 @bp.get("/attempts/<int:attempt_id>/review")

@@ -1,10 +1,18 @@
 """A learner takes a quiz in Chromium: starts, leaves mid-way, comes back in a new
-browser, resumes where they were, submits and reads the feedback."""
+browser, resumes where they were, submits and reads the feedback; and a timed attempt's
+clock warns, then saves and submits."""
 
 from __future__ import annotations
 
-import pytest
+import re
+from datetime import timedelta
 
+import pytest
+from playwright.sync_api import expect
+
+from lms.assessment.models import Attempt
+from lms.database import utcnow
+from lms.extensions import db
 from tests.browser.test_browser import sign_in
 from tests.test_quiz_flow import SAMPLE_QUIZZES
 
@@ -54,3 +62,57 @@ def test_take_leave_resume_submit(server_url: str, app, load_content, make_cohor
     page.goto(server_url + "/quizzes/sample-quiz")
     assert page.locator("table").get_by_role("link").count() == 1  # the attempt is listed
     second.close()
+
+
+def _deadline_in(attempt_id: int, seconds: int) -> None:
+    attempt = db.session.get(Attempt, attempt_id)
+    attempt.deadline_at = utcnow() + timedelta(seconds=seconds)
+    db.session.commit()
+
+
+def test_a_timed_attempts_clock_warns_then_saves_the_page_and_submits(server_url: str, app, load_content,
+                                                                       make_cohort, enrol_learner, browser) -> None:
+    """The clock counts down, warns when under a minute is left (read out: role "alert"),
+    and a few seconds before the deadline sends the page as it stands: what the learner
+    typed is saved and the attempt submitted, without a click. On the review page it
+    submits the attempt."""
+    app.config["QUIZZES_DIR"] = SAMPLE_QUIZZES
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=1), email="clock.watcher@example.com")
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    page.goto(server_url + "/quizzes/sample-quiz")
+    page.get_by_role("button", name="Start attempt 1").click()
+    page.get_by_text("Question 1 of 9").wait_for()
+    attempt_id = int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+    expect(page.get_by_role("timer")).to_have_text(re.compile(r"Time left: (29:[0-5]\d|30:00)"))
+    expect(page.get_by_role("alert")).to_have_text("")  # no warning with half an hour left
+
+    _deadline_in(attempt_id, 14)
+    page.get_by_role("button", name="Question 4").click()  # a question button saves and moves
+    page.get_by_text("Question 4 of 9").wait_for()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Less than a minute left. When time runs out, the answers on this page are saved and the attempt is submitted.")
+    expect(page.locator(".attempt-timer")).to_have_class(re.compile("attempt-timer-low"))
+    page.get_by_role("textbox", name="Your answer").fill("Model Registry")  # typed, never sent by the learner
+    page.wait_for_url(f"**/attempts/{attempt_id}", timeout=20_000)
+    expect(page.locator(".flash-success")).to_contain_text("the answers on the page were saved and the attempt submitted")
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.finished and attempt.score == 1  # the short answer typed and saved by the clock
+
+    page.goto(server_url + "/quizzes/sample-quiz")
+    page.get_by_role("button", name="Start attempt 2").click()
+    page.get_by_text("Question 1 of 9").wait_for()
+    second = int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+    page.get_by_label("A tested rollback to the previous registered model").check()
+    page.get_by_role("button", name="Save and review answers").click()
+    page.get_by_role("heading", name="Before you submit").wait_for()
+    _deadline_in(second, 9)
+    page.reload()
+    page.wait_for_url(f"**/attempts/{second}", timeout=20_000)
+    expect(page.get_by_role("heading", name="Attempt 2: result")).to_be_visible()
+    db.session.expire_all()
+    assert db.session.get(Attempt, second).score == 2
+    context.close()
