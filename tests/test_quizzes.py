@@ -908,6 +908,40 @@ def test_tampered_answers_change_nothing(two_learners, client) -> None:
         assert response_rows() == before, (page, data)
 
 
+def test_a_refused_page_shows_the_answers_again_as_they_were_given(two_learners, client) -> None:
+    """A page refused for one malformed answer is shown again with every answer on it as the
+    learner gave it (nothing saved, nothing lost to type again), not as last saved."""
+    attempt_id, _ = two_learners
+    assert client.post(f"/attempts/{attempt_id}/pages/8", data={"p8-first": "b", "p8-measure": "80", "go": "next"}
+                       ).status_code == 302  # saved once: b and 80
+    before = response_rows()
+    refused = client.post(f"/attempts/{attempt_id}/pages/8", data={"p8-first": "a", "p8-measure": "ninety", "go": "next"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Your answers are shown as you gave them" in html
+    assert 'name="p8-measure" value="ninety"' in html
+    assert re.search(r'name="p8-first" value="a" checked', html) and not re.search(r'name="p8-first" value="b" checked', html)
+    assert response_rows() == before
+    cases = {
+        4: ({"p4": "forty-three"}, ['name="p4" value="forty-three"']),
+        3: ({"p3": "x" * 501}, [f'value="{"x" * 501}"']),  # past the short answer's 500 characters
+        5: ({"p5-0": "r0", "p5-1": "r9"}, ['<option value="r0" selected>']),
+        6: ({"p6-i0": "2", "p6-i1": "2"}, ['<option value="2" selected>2</option>']),
+        1: ({"p1": ["a", "zz"]}, ['name="p1" value="a" checked']),
+        2: ({"p2": "maybe", "x": "y"}, []),
+    }
+    for page, (data, shown) in cases.items():
+        response = client.post(f"/attempts/{attempt_id}/pages/{page}", data={**data, "go": "next"})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400, page
+        for fragment in shown:
+            assert fragment in html, (page, fragment)
+    html = client.post(f"/attempts/{attempt_id}/pages/6", data={"p6-i0": "2", "p6-i1": "2", "go": "next"}).get_data(as_text=True)
+    assert html.count('<option value="2" selected>2</option>') == 2
+    # shown afresh, the page shows what was saved again
+    html = client.get(f"/attempts/{attempt_id}/pages/8").get_data(as_text=True)
+    assert 'name="p8-measure" value="80"' in html and re.search(r'name="p8-first" value="b" checked', html)
+
+
 def test_tampered_navigation_stays_on_the_page(two_learners, client) -> None:
     attempt_id, _ = two_learners
     for go in ("\u00b2", "1" * 5000, "99", "sideways"):

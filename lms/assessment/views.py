@@ -82,9 +82,11 @@ FINISH = "finish"
 
 
 def _render_page(attempt: Attempt, page: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    """A page of the attempt; refused (``error``), with what was sent shown again as typed."""
     pages = services.page_views(db.session, attempt)
     return render_template("assessment/page.html", attempt=attempt, pages=pages, current=pages[page],
-                           form=CsrfForm(), error=error, now=utcnow()), status
+                           form=CsrfForm(), error=error, now=utcnow(),
+                           submitted=request.form if error is not None else None), status
 
 
 @bp.get("/attempts/<int:attempt_id>/pages/<int:page>")
