@@ -55,6 +55,26 @@ def test_posting_now_notifies_the_cohorts_learners_once_per_preference(setting) 
     assert len(notified()) == 2
 
 
+def test_a_notice_of_an_announcement_reads_as_text_and_the_centre_renders_a_message(setting, client, login) -> None:
+    """A notice's line is the announcement's start as plain text (no "**" or "[...](...)": the
+    Markdown's marks cut halfway would show), and the centre renders a body written in
+    Markdown (a staff message) instead of showing its marks."""
+    world, _, _ = setting
+    body = "## Office hours\n\nThursday **17:00**, see [the guide](https://example.org/g).\n\n- bring questions\n" + "word " * 80
+    made = services.post(db.session, world.cohort_a, world.instructor_a, "Hours", body, None, utcnow(), link)
+    db.session.commit()
+    note = db.session.scalar(select(Notification).where(Notification.key == f"announcement:{made.id}",
+                                                        Notification.user_id == world.learner_a.id))
+    assert note.body.startswith("Office hours Thursday 17:00, see the guide. bring questions word word")
+    assert "*" not in note.body and "#" not in note.body and "](" not in note.body
+    assert len(note.body) == services.EXCERPT and note.body.endswith("…")
+    note.body = "Hello **Ada**, read [the brief](/assignments/x).\n\n— Tess"  # as a staff message is kept
+    db.session.commit()
+    login(client, world.learner_a)
+    html = client.get("/notifications").get_data(as_text=True)
+    assert "Hello <strong>Ada</strong>, read <a" in html and "**" not in html
+
+
 def test_a_scheduled_announcement_waits_then_is_notified_once(setting, app) -> None:
     world, _, other = setting
     now = datetime.now(UTC)

@@ -21,6 +21,7 @@ from lms.cohorts.models import Cohort, Enrolment
 from lms.database import DbSession, rowcount, zone_named
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
+from lms.web.markdown import excerpt
 from lms.web.page_cache import fingerprint
 
 # Where a notification links to: the learner's list of announcements, at this one.
@@ -118,18 +119,13 @@ def publish_due(session: DbSession, now: datetime, link_for: LinkFor, cohort_id:
             Enrolment.cohort_id.in_({a.cohort_id for a in due}), Enrolment.active)):
         learners.setdefault(cid, []).append(uid)
     notices = [Notice(user_id=uid, event=NotificationEvent.ANNOUNCEMENT, key=f"announcement:{a.id}",
-                      title=f"Announcement: {a.title}", body=_excerpt(a.body), link=link_for(a))
+                      title=f"Announcement: {a.title}", body=excerpt(a.body, EXCERPT), link=link_for(a))
                for a in due for uid in learners.get(a.cohort_id, [])]
     notify_all(session, notices, now)
     for announcement in due:
         announcement.notified_at = now
     session.flush()
     return len(due)
-
-
-def _excerpt(body: str) -> str:
-    text = " ".join(body.split())
-    return text if len(text) <= EXCERPT else text[:EXCERPT - 1].rstrip() + "…"
 
 
 def dismiss(session: DbSession, announcement: Announcement, user_id: int, now: datetime) -> None:

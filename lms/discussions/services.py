@@ -21,6 +21,7 @@ from lms.discussions.models import Moderation, ModerationAction, Post, Thread
 from lms.discussions.moderation import MODERATORS, ModerationRefused
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
+from lms.web.markdown import excerpt
 
 LinkFor = Callable[[Post], str]
 TITLE_LENGTH = 200
@@ -57,11 +58,6 @@ def _title(title: str) -> str:
     return title
 
 
-def _excerpt(body: str) -> str:
-    text = " ".join(body.split())
-    return text if len(text) <= EXCERPT else text[:EXCERPT - 1].rstrip() + "…"
-
-
 # ------------------------------------------------------------------ writing
 
 
@@ -94,7 +90,7 @@ def reply(session: DbSession, thread: Thread, author: User, body: str, now: date
     notify_all(session, [Notice(user_id=uid, event=NotificationEvent.DISCUSSION_REPLY,
                                 key=f"discussion-post:{post.id}",
                                 title=f"{author.name} replied in “{thread.title}”",
-                                body=_excerpt(post.body), link=link_for(post))
+                                body=excerpt(post.body, EXCERPT), link=link_for(post))
                          for uid in sorted(participants)], now)
     return post
 

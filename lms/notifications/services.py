@@ -158,7 +158,8 @@ def notify(session: DbSession, *, user_id: int, event: NotificationEvent, key: s
            link: str | None = None) -> Notification | None:
     """Notify one user of one event, once: a second call with the same ``key`` for the same
     user (or a kind the user switched off) makes nothing, sends nothing and returns None.
-    ``link`` is a path on this site (``url_for(...)``); ``body`` is plain text."""
+    ``link`` is a path on this site (``url_for(...)``); ``body`` is plain text or Markdown
+    (a message as staff wrote it): mailed as it is, rendered in the centre."""
     made = notify_all(session, [Notice(user_id, event, key, title, body, link)])
     return made[0] if made else None
 

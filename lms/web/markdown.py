@@ -156,3 +156,17 @@ def render_user_markdown(text: str) -> Markup:
     first = str(render_markdown(text).html)
     # The second pass sanitises the links made from images (their href's scheme and rel).
     return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first))))
+
+
+def plain_text(text: str) -> str:
+    """What Markdown reads as, without its marks: "Hello **Amara**, see [the guide](url)" is
+    "Hello Amara, see the guide". Whitespace collapsed to single spaces (one line)."""
+    bare = nh3.clean(str(render_markdown(text).html), tags=set())
+    return " ".join(html.unescape(bare).split())
+
+
+def excerpt(text: str, longest: int) -> str:
+    """The start of a Markdown text as plain text (``plain_text``), at most ``longest``
+    characters, cut with an ellipsis: a notice's line, where marks cut halfway would show."""
+    plain = plain_text(text)
+    return plain if len(plain) <= longest else plain[:longest - 1].rstrip() + "…"
