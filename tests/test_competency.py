@@ -26,6 +26,7 @@ from lms.extensions import db
 from lms.jobs.models import Job
 from lms.learning.services import cohort_today, current_month, month_opens_on
 from lms.progress.completion import learner_progress
+from lms.progress.methods import shown_level
 from lms.progress.models import EvidenceSourceName, LessonRead, Mastery
 from lms.progress.services import policy, record, replace_evidence
 
@@ -109,6 +110,25 @@ def test_cells_are_the_mastery_rows(course) -> None:
     assert strong.cells[1].level == 3.8 and strong.cells[1].name == "mastered"
     assert strong.mean == pytest.approx((3.6 + 3.2 + 3.8 + 3.0 + 2.0) / 5, abs=1e-4)
     assert by_name(heat)["Cy Idle"].mean is None
+
+
+def test_a_level_just_under_a_bar_never_reads_as_that_band(course, client, login) -> None:
+    """A level is shown rounded down: 3.46 is proficient under a bar of 3.5 for mastered, so
+    its cell reads 3.4 (3.5, rounded as before, sat in a proficient cell under a legend that
+    says mastered from 3.5), on the heat map and on the learner's progress page alike."""
+    assert [shown_level(v) for v in (None, 0.0, 2.3, 3.4579, 3.5, 3.99, 4.0)] == ["–", "0.0", "2.3", "3.4", "3.5", "3.9", "4.0"]
+    assert shown_level(3.4999, 2) == "3.49" and shown_level(0.29, 2) == "0.29"
+    weak = course["weak"]
+    objective = db.session.scalar(select(Objective).where(Objective.key == "SO1"))
+    db.session.scalar(select(Mastery).where(Mastery.user_id == weak.id, Mastery.objective_id == objective.id)).level = 3.4579
+    db.session.commit()
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{course['cohort'].id}/competency").get_data(as_text=True)
+    cell = re.search(r'<td class="heat heat-(\d)" data-level="3.4579">([^<]*)<span class="visually-hidden"> ([a-z ]+)</span>', page)
+    assert cell is not None and cell.group(2) == "3.4" and cell.group(3) == "proficient"
+    assert cell.group(1) == str(policy(db.session).rank_of(3.4579))
+    mine = client.get(f"/cohorts/{course['cohort'].id}/learners/{weak.id}/progress").get_data(as_text=True)
+    assert "SO1 3.4 (proficient)" in mine and "SO1 3.5" not in mine
 
 
 def test_sorting_by_a_column_by_the_mean_and_by_risk(course) -> None:

@@ -55,7 +55,7 @@ from lms.learning.services import (
 )
 from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
-from lms.progress.methods import Point
+from lms.progress.methods import Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
 from lms.web.page_cache import fingerprint
@@ -126,7 +126,7 @@ class Cell(NamedTuple):
 
     @property
     def label(self) -> str:
-        return "–" if self.level is None else f"{self.level:.1f}"
+        return shown_level(self.level)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ objective, oldest first, into a mastery level on the 0-4 scale."""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -154,6 +155,17 @@ class Latest(MasteryMethod):
 MASTERY_METHODS: dict[MasteryMethodName, type[MasteryMethod]] = {m.name: m for m in (DecayingAverage, NTimes, Highest, Latest)}
 
 DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
+
+
+def shown_level(level: float | None, decimals: int = 1) -> str:
+    """A level as pages show it: rounded down to ``decimals``, so that it never reads as a band
+    it has not reached (3.46 is proficient under a bar of 3.5 for mastered: shown 3.4, not
+    3.5). The millionth added first keeps a level the float holds just under its decimal
+    (2.3 * 10 is 22.999...) from dropping a tenth."""
+    if level is None:
+        return "–"
+    scale = 10 ** decimals
+    return f"{math.floor(level * scale + 1e-6) / scale:.{decimals}f}"
 
 
 def named_level(level: float | None, thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> str:

@@ -12,6 +12,7 @@ from lms.cli import add_commands
 from lms.grading.services import grade_saved, peer_review_completed
 from lms.progress import evidence, services, state
 from lms.progress.cli import rebuild_mastery_command, rebuild_progress_command
+from lms.progress.methods import shown_level
 from lms.progress.views import bp
 from lms.web.page_cache import PageInput, add_page_input
 
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     add_page_input(app, PageInput("progress", services.page_stamp))
     load_stamp_with_user(app, "progress.overview")  # a kept page: one statement
     app.register_blueprint(bp)
+    app.add_template_filter(shown_level, "level")  # a level as every page shows it
     attempt_scored.connect(evidence.on_attempt_scored)
     grade_saved.connect(evidence.on_grade_saved)
     peer_review_completed.connect(evidence.on_peer_review_completed)
