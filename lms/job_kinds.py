@@ -6,7 +6,6 @@ periodic ones from cron with ``flask lms queue-job NAME`` (the worker runs them)
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -41,6 +40,7 @@ from lms.notifications.services import BASE_URL, reminders_due
 from lms.progress import state as progress_state
 from lms.progress.services import rebuild, reweigh
 from lms.search.services import rebuild_index
+from lms.web.downloads import export_name
 
 
 def _plural(count: int, noun: str) -> str:
@@ -161,17 +161,13 @@ class KeepTrends(JobKind):
 # --------------------------------------------------------------------------- exports
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "cohort"
-
-
 class HeatMapExport(ExportSource):
     name, label, formats = "competency", "Competency heat map", tuple(HEAT_MAP_EXPORTERS)
 
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = HEAT_MAP_EXPORTERS[fmt]
         heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc", streamed=True)
-        return ExportFile(f"competency-{_slug(cohort.name)}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
+        return ExportFile(export_name("competency", cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
                           heat.learners + 1, exporter.stream(heat))
 
 
@@ -181,7 +177,7 @@ class GradesExport(ExportSource):
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = GRADE_EXPORTERS[fmt]
         found = grade_rows(session, cohort)
-        return ExportFile(f"grades-{cohort.name.lower().replace(' ', '-')}-{now:%Y%m%d}.{exporter.extension}",
+        return ExportFile(export_name("grades", cohort.name, day=now, extension=exporter.extension),
                           exporter.mimetype, found.estimate + 1, exporter.stream_rows(found.columns, found.rows))
 
 
@@ -200,7 +196,7 @@ class GradebookExport(ExportSource):
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = GRADEBOOK_EXPORTERS[fmt]
         found = gradebook.export_rows(session, cohort, now, *_gradebook_filters(MultiDict(args)))
-        return ExportFile(f"gradebook-{cohort.name}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
+        return ExportFile(export_name("gradebook", cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
                           found.estimate + 1, exporter.stream_rows(found.columns, found.rows))
 
 

@@ -5,6 +5,7 @@ ASCII ``filename`` and the full name in ``filename*=UTF-8''...``."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import pytest
@@ -12,7 +13,7 @@ from flask import Flask
 
 from lms.coursework.models import Attachment
 from lms.extensions import db
-from lms.web.downloads import content_disposition
+from lms.web.downloads import content_disposition, export_name, slug
 from tests.conftest import World
 from tests.test_access import route_extras
 
@@ -58,8 +59,16 @@ def test_downloads_of_a_cohort_with_a_hostile_name_answer_200(app: Flask, client
         assert disposition == "attachment", url
         assert "X-Injected" not in response.headers
         if "grades" in url:
-            assert full is not None and full.startswith('grades-cohorte-ünïcode-日本-"quoted"') and "\r" not in full and "\n" not in full
-            assert fallback.startswith("grades-cohorte-unicode-__-_quoted_")
+            assert full is not None and full.startswith("grades-cohorte-ünïcode-日本-quoted-x-injected-yes-")
+            assert fallback.startswith("grades-cohorte-unicode-__-quoted-x-injected-yes-")
         if "attachments" in url:
             assert full == 'plan "final" Ünï 日本.txt' and fallback == "plan _final_ Uni __.txt"
         response.close()
+
+
+def test_an_exports_name_is_its_kind_the_slugs_of_what_it_is_of_and_the_day() -> None:
+    day = datetime(2026, 12, 6, 23, 59, tzinfo=UTC)
+    assert export_name("gradebook", "Northwind cohort 1", day=day, extension="csv") == "gradebook-northwind-cohort-1-20261206.csv"
+    assert export_name("submissions", "Gruppe Zürich 東京", "impl_case", day=day, extension="zip") == (
+        "submissions-gruppe-zürich-東京-impl-case-20261206.zip")
+    assert slug(" --- ") == "download" and slug("A/B\\C..D") == "a-b-c-d"

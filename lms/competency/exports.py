@@ -19,7 +19,7 @@ from lms.database import DbSession
 from lms.grading.exports import CsvExporter
 from lms.jobs.exports import ExportFile
 from lms.progress.services import policy
-from lms.web.downloads import StreamedList, json_stream
+from lms.web.downloads import StreamedList, export_name, json_stream
 
 
 def _level(cell: Cell) -> float | str:
@@ -218,5 +218,5 @@ def organization_export(session: DbSession, organization: Organization, fmt: str
     ``fmt`` is a key of ``ORGANIZATION_EXPORTERS``."""
     exporter = ORGANIZATION_EXPORTERS[fmt]
     scope = _Scope(session, organization, now)
-    return ExportFile(f"competency-{organization.name}-{now:%Y%m%d}.{exporter.extension}", exporter.mimetype,
+    return ExportFile(export_name("competency", organization.name, day=now, extension=exporter.extension), exporter.mimetype,
                       scope.learners + 1, exporter.stream(scope))

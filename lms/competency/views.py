@@ -3,7 +3,6 @@ organization's cohorts side by side, and an at-risk learner's reviews (the one f
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -20,7 +19,7 @@ from lms.competency.render import heat_rows, reason_items
 from lms.database import utcnow
 from lms.extensions import db
 from lms.jobs import exports
-from lms.web.downloads import streamed_download
+from lms.web.downloads import export_name, streamed_download
 from lms.web.forms import add_error
 from lms.web.page_cache import Viewer, cached_page
 
@@ -44,10 +43,6 @@ def _heat_map(cohort: Cohort) -> services.HeatMap:
                              date_all=not the_page, streamed=not the_page)  # the page completes the rows it shows
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "cohort"
-
-
 @bp.get("/cohorts/<int:cohort_id>/competency")
 def heat_map(cohort_id: int) -> str:
     """Kept (``lms.web.page_cache``) while nothing it shows has changed: one statement then."""
@@ -68,7 +63,7 @@ def export(cohort_id: int, fmt: str) -> Response | str:
     cohort = _cohort(cohort_id)
     if exports.in_background(db.session, current_app.config, cohort.id):
         return exports.offer(cohort, "competency", fmt, request.args)
-    filename = f"competency-{_slug(cohort.name)}-{utcnow():%Y%m%d}.{exporter.extension}"
+    filename = export_name("competency", cohort.name, day=utcnow(), extension=exporter.extension)
     return streamed_download(exporter.stream(_heat_map(cohort)), mimetype=exporter.mimetype, filename=filename)
 
 

@@ -20,7 +20,7 @@ from lms.gradebook.models import BulkAction, RowFilter, Scope
 from lms.gradebook.render import gradebook_rows
 from lms.grading.services import GradingError, StaleGrade
 from lms.jobs import exports
-from lms.web.downloads import content_disposition, streamed_download
+from lms.web.downloads import content_disposition, export_name, streamed_download
 
 bp = Blueprint("gradebook", __name__, template_folder="templates")
 
@@ -59,7 +59,7 @@ def export(cohort_id: int, fmt: str) -> Response | str:
     if exports.in_background(db.session, current_app.config, cohort.id):
         return exports.offer(cohort, "gradebook", fmt, request.args)
     found = services.export_rows(db.session, cohort, utcnow(), *_filters(request.args))  # a chunk of learners at a time
-    filename = f"gradebook-{cohort.name}-{utcnow():%Y%m%d}.{exporter.extension}"
+    filename = export_name("gradebook", cohort.name, day=utcnow(), extension=exporter.extension)
     return streamed_download(exporter.stream_rows(found.columns, found.rows), mimetype=exporter.mimetype, filename=filename)
 
 
@@ -106,7 +106,7 @@ def bulk(cohort_id: int) -> Any:
         if action == BulkAction.DOWNLOAD:
             assert column is not None
             archive = services.submissions_archive(db.session, cohort, column, users)
-            filename = f"submissions-{cohort.name}-{column.key}-{now:%Y%m%d}.zip"
+            filename = export_name("submissions", cohort.name, column.key, day=now, extension="zip")
             return Response(services.zip_stream(archive, _uploads()), mimetype="application/zip",
                             headers={"Content-Disposition": content_disposition(filename),
                                      "Cache-Control": "private, no-store"})

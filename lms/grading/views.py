@@ -23,7 +23,7 @@ from lms.grading.exports import EXPORTERS, grade_rows
 from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
 from lms.jobs import exports
-from lms.web.downloads import streamed_download
+from lms.web.downloads import export_name, streamed_download
 from lms.web.filters import localtime
 from lms.web.markdown import render_user_markdown
 
@@ -130,7 +130,7 @@ def export(cohort_id: int, fmt: str) -> Response | str:
     exporter = EXPORTERS.get(fmt) or abort(404)
     if exports.in_background(db.session, current_app.config, cohort.id):
         return exports.offer(cohort, "grades", fmt, request.args)
-    filename = f"grades-{cohort.name.lower().replace(' ', '-')}-{utcnow():%Y%m%d}.{exporter.extension}"
+    filename = export_name("grades", cohort.name, day=utcnow(), extension=exporter.extension)
     found = grade_rows(db.session, cohort)  # read a chunk of learners at a time as the body is sent
     return streamed_download(exporter.stream_rows(found.columns, found.rows), mimetype=exporter.mimetype,
                              filename=filename)

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +39,19 @@ def ascii_filename(name: str) -> str:
     folded = "".join(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii") or "_" for ch in name)
     folded = _UNSAFE_ASCII.sub("_", folded).strip(" .")
     return folded or FALLBACK
+
+
+def slug(text: str) -> str:
+    """``text`` as a part of a file's name: lower case, each run of anything but letters and
+    digits (of any script) one hyphen ("Northwind cohort 1" is "northwind-cohort-1")."""
+    return re.sub(r"[\W_]+", "-", text.lower()).strip("-") or FALLBACK
+
+
+def export_name(kind: str, *names: str, day: datetime, extension: str) -> str:
+    """One export's file name, whether it streams or a job builds it: its kind, the slugs of
+    what it is of (a cohort, an organization, an item), the day and the extension
+    ("gradebook-northwind-cohort-1-20261206.csv")."""
+    return "-".join([kind, *(slug(name) for name in names), f"{day:%Y%m%d}"]) + f".{extension}"
 
 
 def content_disposition(filename: str, *, inline: bool = False) -> str:

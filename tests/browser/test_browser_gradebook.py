@@ -83,7 +83,7 @@ def test_gradebook_bulk_release_extension_and_zip(request: pytest.FixtureRequest
     with page.expect_download() as info:
         page.get_by_role("button", name="Download submissions (zip)").click()
     download = info.value
-    assert download.suggested_filename.startswith("submissions-Gruppe Zürich 東京-")
+    assert download.suggested_filename.startswith("submissions-gruppe-zürich-東京-")
     target = tmp_path / "submissions.zip"
     download.save_as(target)
     archive = zipfile.ZipFile(target)
