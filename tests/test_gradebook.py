@@ -27,7 +27,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.gradebook import services as gradebook_services
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
-from lms.gradebook.services import KIND_ORDER, PROGRESS_KIND, gradebook, table
+from lms.gradebook.services import KIND_ORDER, PROGRESS_KIND, Outcome, gradebook, table
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
 from lms.learning.models import OverrideKind, ScheduleOverride
@@ -166,7 +166,7 @@ def test_csv_and_json_carry_the_same_columns_with_a_unicode_file_name(course) ->
     response = teacher.get(url(course["cohort"], ".csv"))
     assert response.status_code == 200 and response.mimetype == "text/csv"
     disposition = response.headers["Content-Disposition"]
-    assert "filename*=UTF-8''gradebook-%D0%9A" in disposition and disposition.isascii()
+    assert "filename*=UTF-8''gradebook-%D0%BA" in disposition and disposition.isascii()
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     data = teacher.get(url(course["cohort"], ".json")).get_json()
     book = gradebook(db.session, course["cohort"], utcnow())
@@ -290,7 +290,7 @@ def test_the_page_shows_a_page_of_learners_filtered_over_the_whole_cohort(course
     released = teacher.post(url(course["cohort"]), data={
         "action": "release", "column": COLUMN, "scope": "shown", "show": "ungraded", "seen": seen(page)},
         follow_redirects=True).get_data(as_text=True)
-    assert "Released 2; 1 were not on the page you released from (open it to check them) (Ed Handed)." in released
+    assert "Released 2; 1 was not on the page you released from (open it to check them) (Ed Handed)." in released
     # a refused action re-renders the page the form was posted from
     again = teacher.post(url(course["cohort"]), data={"action": "message", "scope": "selected", "page": "2",
                                                        "subject": "x", "body": "y"})
@@ -547,7 +547,7 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
                                                           "learner": [ada.id, bo.id, cy.id],
                                                           "subject": "Case study", "body": "Hand it in by Friday."},
                             follow_redirects=True)
-    assert "Messaged 2; 1 have switched staff messages off (Cy Quiet)." in response.get_data(as_text=True)
+    assert "Messaged 2; 1 has switched staff messages off (Cy Quiet)." in response.get_data(as_text=True)
     notices = list(db.session.scalars(select(Notification).where(Notification.event == NotificationEvent.MESSAGE)))
     assert sorted(n.user_id for n in notices) == sorted([ada.id, bo.id])
     assert "Case study" in notices[0].title and "Hand it in by Friday." in notices[0].body
@@ -569,7 +569,7 @@ def test_zip_of_every_submission_with_a_manifest(course) -> None:
     assert response.status_code == 200 and response.mimetype == "application/zip"
     assert response.is_streamed
     disposition = response.headers["Content-Disposition"]
-    assert disposition.isascii() and "filename*=UTF-8''submissions-%D0%9A" in disposition
+    assert disposition.isascii() and "filename*=UTF-8''submissions-%D0%BA" in disposition
     archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
     names = archive.namelist()
     assert names[0] == "manifest.csv"
@@ -638,3 +638,14 @@ def test_a_grade_changed_during_the_release_is_not_overwritten_and_nothing_is_re
     assert {g.status for g in grades.values()} == {GradeStatus.DRAFT}
     assert grades[ada_work.id].feedback == "Olga's save" and grades[bo_work.id].feedback == "Draft feedback"
     assert {s.status for s in db.session.scalars(select(Submission))} == {"submitted"}
+
+
+def test_a_bulk_actions_answer_agrees_with_how_many_it_names() -> None:
+    outcome = Outcome("Released")
+    outcome.done.append("Ada")
+    outcome.refuse("Bo", "were returned for revision")
+    for name in ("Cy", "Di"):
+        outcome.refuse(name, "have a criterion without a level")
+    outcome.refuse("Ed", "had no drafted grade")
+    assert outcome.summary == ("Released 1; 1 was returned for revision (Bo); 2 have a criterion without a level (Cy, Di); "
+                               "1 had no drafted grade (Ed).")

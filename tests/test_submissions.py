@@ -84,6 +84,8 @@ def test_attachment_is_stored_privately_and_served_only_to_allowed_people(app, s
     assert "static" not in str(stored)
     url = f"/attachments/{attachment.id}"
     assert signed_in.get(url).data == b"%PDF-1.4 plan"
+    assert "plan.pdf</a> <span class=\"muted\">· 13 Bytes</span>" in signed_in.get(f"/assignments/{CASE}/work").get_data(
+        as_text=True)  # its size as read, not "0.0 KB"
 
     staff = app.test_client()
     login(staff, instructor)

@@ -538,8 +538,18 @@ class Outcome:
     def summary(self) -> str:
         parts = [f"{self.verb} {len(self.done)}"]
         for reason, names in self.refused.items():
-            parts.append(f"{len(names)} {reason} ({', '.join(names)})")
+            parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({', '.join(names)})")
         return "; ".join(parts) + "."
+
+
+# A refusal's reason is written for several learners ("were returned for revision"); for one,
+# its first verb is made singular ("1 was returned for revision").
+_SINGULAR = {"were": "was", "have": "has", "are": "is"}
+
+
+def _agreeing(reason: str, count: int) -> str:
+    first, _, rest = reason.partition(" ")
+    return f"{_SINGULAR[first]} {rest}" if count == 1 and first in _SINGULAR else reason
 
 
 def learners_in(session: DbSession, cohort: Cohort, user_ids: Iterable[int]) -> list[User]:
