@@ -382,6 +382,7 @@ def test_a_job_reporting_progress_keeps_its_lease_and_is_never_taken_for_abandon
     first, renewed = Long.leases
     assert renewed > first and Long.taken == [False]
     assert job(made).status is JobStatus.DONE and job(made).attempts == 1
+    assert job(made).percent == 100  # done is all its work, whatever the last report said (1 of 2)
 
 # --------------------------------------------------------------------------- Redis and a real worker
 
@@ -438,6 +439,24 @@ def test_with_redis_a_retry_is_never_woken_before_it_is_due_and_an_early_wake_pu
             assert wakes >= job(made_id).next_attempt_at
             assert job(made_id).status is JobStatus.QUEUED and job(made_id).attempts == 0
             db.session.remove()
+    finally:
+        with web.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_with_redis_the_admin_is_told_a_job_was_queued_for_a_worker(
+    make_app: Callable[..., Flask], redis_db: str, world: Any, login: Callable[..., Any],
+) -> None:
+    """Without Redis the admin's job runs before the page shows ("was run"); with it, it
+    waits for a worker, and the page says so rather than showing it queued as if run."""
+    web = make_app(REDIS_URL=redis_db)
+    client = web.test_client()
+    try:
+        login(client, world.admin)
+        page = client.post("/admin/jobs/run", data={"kind": "keep-trends"}, follow_redirects=True).get_data(as_text=True)
+        assert "(keep each cohort&#39;s trend by month) was queued: a worker runs it." in page
+        assert [j.status for j in jobs()] == [JobStatus.QUEUED]
     finally:
         with web.app_context():
             db.session.remove()

@@ -142,7 +142,7 @@ def test_the_admin_sends_the_waiting_mail_from_the_mail_page(
     assert statuses == {MailStatus.SENT}
 
     job_page = client.get(f"/jobs/{made.id}").get_data(as_text=True)
-    assert "Job " + str(made.id) + " (deliver the outbox&#39;s due mail) was queued." in job_page
+    assert "Job " + str(made.id) + " (deliver the outbox&#39;s due mail) was run; how it went is below." in job_page
     assert "Delivered 3 emails." in job_page and 'href="/admin/jobs"' in job_page
     after = client.get("/admin/mail").get_data(as_text=True)
     assert "0 messages waiting to be sent" in after and 'action="/admin/jobs/run"' not in after

@@ -115,7 +115,10 @@ def waiting_until(session: DbSession, job_id: int, now: datetime) -> datetime | 
 def finish(session: DbSession, job_id: int, now: datetime, result: str,
            file: tuple[str, str, str] | None = None) -> None:
     values: dict[str, Any] = {"status": JobStatus.DONE, "finished_at": now, "result": result[:2000], "error": "",
-                              "active_key": None, "lease_until": None, "next_attempt_at": None}
+                              "active_key": None, "lease_until": None, "next_attempt_at": None,
+                              # all its work done: the last progress report may have been skipped (at most one
+                              # every few seconds), and a done job read "33%"
+                              "progress_done": Job.progress_total}
     if file is not None:
         values |= {"file_path": file[0], "file_name": file[1][:300], "file_type": file[2][:100]}
     session.execute(update(Job).where(Job.id == job_id).values(**values).execution_options(synchronize_session=False))

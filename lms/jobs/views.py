@@ -50,8 +50,10 @@ def run_now() -> Response | tuple[str, int]:
     chosen = runner.kind(current_app, form.kind.data or "")
     job, new = services.queue_periodic(db.session, chosen.name, chosen.describe({}), chosen.max_attempts,
                                        requested_by_id=signed_in().id)
-    if new:
-        flash(f"Job {job.id} ({chosen.label.lower()}) was queued.", "success")
+    if new and current_app.config.get("REDIS_URL"):
+        flash(f"Job {job.id} ({chosen.label.lower()}) was queued: a worker runs it.", "success")
+    elif new:  # no worker: it runs once this request has committed, before the page redirected to
+        flash(f"Job {job.id} ({chosen.label.lower()}) was run; how it went is below.", "success")
     else:
         flash(f"Job {job.id} ({chosen.label.lower()}) was already {job.status.value}: nothing new was queued.", "info")
     return redirect(url_for("jobs.job", job_id=job.id))
