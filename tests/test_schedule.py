@@ -419,11 +419,18 @@ def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, logi
     assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
         "phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": later.isoformat()}).status_code == 302
     assert f"due {short_date(later)} (extended)" in section(page(learner_client.get("/schedule")), "month-6")
+    # staff see which of the two applies
+    granted = page(staff.get(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}"))
+    granted = granted[granted.index("<h3>Granted</h3>"):]
+    assert granted.index(short_date(later)) < granted.index("<strong>applies</strong>") < granted.index(
+        short_date(new_due)) < granted.index("<em>replaced by a later one</em>")
+    assert granted.count("<strong>applies</strong>") == 1
 
 
 @pytest.mark.parametrize(("case", "message"), [
     ("early_not_before", "Early access must open before the regular date"),
     ("extension_not_after", "An extension must run past the regular due date"),
+    ("extension_past_the_end", "An extension can run at most to"),
     ("malformed", "Enter the date as YYYY-MM-DD."),
     ("empty", "Enter the date as YYYY-MM-DD."),
     ("unknown_phase", "Not a valid choice"),
@@ -436,6 +443,8 @@ def test_invalid_override_grants_nothing(loaded: Flask, world, login, case: str,
     data = {
         "early_not_before": {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": month7_opens.isoformat()},
         "extension_not_after": {"phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": month6_due.isoformat()},
+        "extension_past_the_end": {"phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION,  # a year typed wrong
+                                   "on_date": month_opens_on(start, 13).replace(year=month_opens_on(start, 13).year + 3).isoformat()},
         "malformed": {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": "31/12/2025"},
         "empty": {"phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": ""},
         "unknown_phase": {"phase": 999_999, "kind": OverrideKind.EARLY_ACCESS, "on_date": today_utc().isoformat()},
@@ -452,6 +461,8 @@ def test_invalid_override_grants_nothing(loaded: Flask, world, login, case: str,
         assert long_date(month7_opens) in html
     if case == "extension_not_after":
         assert long_date(month6_due) in html
+    if case == "extension_past_the_end":  # the last day of month 12
+        assert long_date(month_opens_on(start, 13) - timedelta(days=1)) in html
     assert override_count() == 0
     learner_client = signed_in(loaded, login, world.learner_a)
     assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 403

@@ -11,6 +11,7 @@ Flush only; ``now`` is always passed in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -326,6 +327,9 @@ def lesson_access(session: DbSession, user: User, lesson_key: str, now: datetime
 # ------------------------------------------------------------------ overrides
 
 
+EXTENSION_PAST_DUE = timedelta(days=90)
+
+
 def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
                    note: str, granted_by: User, now: datetime | None = None) -> ScheduleOverride:
     if kind not in OVERRIDE_KINDS:
@@ -337,11 +341,19 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
     phase = session.get(Phase, phase_id)
     if phase is None or phase.retired_at is not None:
         raise CohortError("Choose a part of the program that exists.")
-    base_open, base_due = timeline_of(cohort, enrolment).phase_dates(phase.month)
+    timeline = timeline_of(cohort, enrolment)
+    base_open, base_due = timeline.phase_dates(phase.month)
+    # an extension runs at most to the last day of the learner's month 12, or EXTENSION_PAST_DUE past the
+    # regular due date when that is later (a late joiner's catch-up dates can pass the end): a typed year
+    # such as 2030 is refused, not kept
+    latest = max(timeline.ends_on - timedelta(days=1), base_due + EXTENSION_PAST_DUE)
     if kind == OverrideKind.EARLY_ACCESS and on_date >= base_open:
         raise CohortError(f"Early access must open before the regular date, {base_open:%d %B %Y}.")
     if kind == OverrideKind.EXTENSION and on_date <= base_due:
         raise CohortError(f"An extension must run past the regular due date, {base_due:%d %B %Y}.")
+    if kind == OverrideKind.EXTENSION and on_date > latest:
+        raise CohortError(f"An extension can run at most to {latest:%d %B %Y}: the program's last day, or "
+                          f"{EXTENSION_PAST_DUE.days} days past the regular due date when that is later.")
     override = ScheduleOverride(user_id=learner.id, phase_id=phase.id, kind=kind, on_date=on_date,
                                 note=note.strip(), granted_by_id=granted_by.id, created_at=now or utcnow())
     session.add(override)
@@ -394,10 +406,24 @@ def set_time_allowance(session: DbSession, cohort: Cohort, learner: User, allowa
 
 
 def override_history(session: DbSession, user_id: int) -> list[ScheduleOverride]:
+    """The learner's overrides, the last granted first (as ``latest_overrides`` decides which applies)."""
     return list(session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id)
                                 .options(selectinload(ScheduleOverride.phase).selectinload(Phase.module),
                                          selectinload(ScheduleOverride.granted_by))
-                                .order_by(ScheduleOverride.created_at.desc())))
+                                .order_by(ScheduleOverride.created_at.desc(), ScheduleOverride.id.desc())))
+
+
+def replaced_overrides(history: Sequence[ScheduleOverride]) -> set[int]:
+    """The ids of the overrides in ``history`` (``override_history``'s order) that a later one
+    of the same kind for the same part of the program replaced: they no longer apply."""
+    seen: set[tuple[int, OverrideKind]] = set()
+    replaced = set()
+    for override in history:
+        key = (override.phase_id, override.kind)
+        if key in seen:
+            replaced.add(override.id)
+        seen.add(key)
+    return replaced
 
 
 # ------------------------------------------------------------------ calendar feed

@@ -182,9 +182,11 @@ def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int
         allowance_form = TimeAllowanceForm(prefix="allowance", data={"allowance": allowance.value})
     allowance_form.seen.data = allowance.value  # what this page shows: a save is conditional on it
     manages = roles.is_admin or cohort.organization_id in roles.admin_of
+    history = services.override_history(db.session, learner.id)
     return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
                            pace_form=pace_form, pace_labels=services.PACES, manages=manages, allowance=allowance,
-                           allowance_form=allowance_form, history=services.override_history(db.session, learner.id)), status
+                           allowance_form=allowance_form, history=history,
+                           replaced=services.replaced_overrides(history)), status
 
 
 def _override_form() -> OverrideForm:
