@@ -11,7 +11,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,9 +20,10 @@ from markupsafe import escape
 from sqlalchemy import event, func, select, update
 
 from lms.accounts.models import User
+from lms.catalog.models import Lesson
 from lms.cohorts.models import Pace
 from lms.competency.services import learners_of
-from lms.coursework.models import Submission
+from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.extensions import db
 from lms.gradebook import services as gradebook_services
@@ -35,7 +36,7 @@ from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
 from lms.progress.completion import cohort_progress
-from lms.progress.models import ProgressItem
+from lms.progress.models import ItemKind, ProgressItem
 from lms.progress.state import scheduled_items
 from tests.conftest import PASSWORD
 
@@ -230,7 +231,7 @@ def test_due_dates_and_overdue_come_from_the_kept_schedule_state(course) -> None
     ada, _work = course["hand_in"](course["cohort"], "Ada Late")
     bo = course["enrol"](course["cohort"], name="Bo Nothing")
     course["hand_in"](course["other"], "Sam Stranger")
-    later = (utcnow() + timedelta(days=400)).date()
+    later = (utcnow() + timedelta(days=60)).date()
     course["client_for"](course["teacher"]).post(url(course["cohort"]), data={
         "action": "extend", "column": COLUMN, "scope": "selected", "learner": [bo.id], "until": later.isoformat()})
     now = utcnow()
@@ -512,11 +513,38 @@ def test_bulk_actions_refuse_other_cohorts_and_unknown_items(course) -> None:
     assert db.session.scalar(select(Grade)).status == GradeStatus.DRAFT
 
 
+def test_an_item_is_extended_past_its_own_due_date_not_only_past_its_months(course) -> None:
+    """The case study is due 21 days into its month, the month's work at its end: a few days'
+    extension of the case study (before the month's end) is granted, moves the case study's
+    due date, and leaves a later due date of the same part as it was."""
+    bo = course["enrol"](course["cohort"], name="Bo Short")
+    db.session.commit()
+    case_due = scheduled_items(db.session, course["cohort"].id, [bo.id])[bo.id][(ItemKind.ASSIGNMENT, CASE)].due_on
+    phase_id = db.session.scalar(select(Assignment.phase_id).where(Assignment.key == CASE))
+    lessons = set(db.session.scalars(select(Lesson.key).where(Lesson.phase_id == phase_id)))
+
+    def lessons_due() -> dict[str, date]:  # the part's lessons are due at its end, after the case study
+        return {key: due for key, due in db.session.execute(select(ProgressItem.key, ProgressItem.due_on).where(
+            ProgressItem.user_id == bo.id, ProgressItem.kind == ItemKind.LESSON, ProgressItem.key.in_(lessons)))}
+
+    later_in_part = lessons_due()
+    assert later_in_part and min(later_in_part.values()) > case_due + timedelta(days=3)
+    teacher = course["client_for"](course["teacher"])
+    until = case_due + timedelta(days=3)
+    answer = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [bo.id],
+                                                        "until": until.isoformat()}, follow_redirects=True)
+    assert "Extended 1." in answer.get_data(as_text=True)
+    db.session.expire_all()
+    after = scheduled_items(db.session, course["cohort"].id, [bo.id])[bo.id]
+    assert after[(ItemKind.ASSIGNMENT, CASE)].due_on == until
+    assert lessons_due() == later_in_part
+
+
 def test_bulk_extension_through_the_schedule_overrides(course) -> None:
     ada, _ = course["hand_in"](course["cohort"], "Ada Late")
     bo = course["enrol"](course["cohort"], name="Bo Late")
     teacher = course["client_for"](course["teacher"])
-    later = (utcnow() + timedelta(days=400)).date()
+    later = (utcnow() + timedelta(days=60)).date()  # within the program (it ends seven months on)
     response = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "scope": "selected",
                                                           "learner": [ada.id, bo.id], "until": later.isoformat(),
                                                           "note": "Family emergency"}, follow_redirects=True)
@@ -526,7 +554,11 @@ def test_bulk_extension_through_the_schedule_overrides(course) -> None:
     assert all(o.kind == OverrideKind.EXTENSION and o.on_date == later and o.note == "Family emergency" for o in overrides)
     early = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id],
                                                        "until": "2000-01-01"}, follow_redirects=True).get_data(as_text=True)
-    assert "Extended 0; 1 not extended: An extension must run past the regular due date" in early
+    assert "Extended 0; 1 not extended: An extension must run past the item&#39;s due date" in early
+    past_the_end = teacher.post(url(course["cohort"]), data={
+        "action": "extend", "column": COLUMN, "learner": [ada.id], "until": (utcnow() + timedelta(days=400)).date().isoformat()},
+        follow_redirects=True).get_data(as_text=True)
+    assert "Extended 0; 1 not extended: An extension can run at most to" in past_the_end
     bad = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "soon"})
     assert bad.status_code == 400 and "Give the new due date as a date." in bad.get_data(as_text=True)
     exam = next(c for c in gradebook(db.session, course["cohort"], utcnow()).columns if c.kind == ColumnKind.EXAM)

@@ -618,13 +618,20 @@ def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: S
 
 def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User], on_date: date,
                      note: str, by: User, now: datetime) -> Outcome:
-    """An extension to ``on_date`` of the part of the program ``column`` belongs to, for each learner."""
+    """An extension to ``on_date`` of the part of the program ``column`` belongs to, for each
+    learner: every due date of that part before ``on_date`` moves to it. It must run past the
+    item's own due date for the learner (the kept state's, one statement), not the part's
+    latest: an assignment due mid-month can be extended by a few days."""
     if not column.extendable or column.phase_id is None:
         raise GradebookError("Extensions move the due dates of a module's part; weekly checks and level exams have none.")
     outcome = Outcome("Extended")
+    item = (ItemKind(column.kind.value), column.key)
+    items = scheduled_items(session, cohort.id, [u.id for u in users])
     for user in users:
+        scheduled = items.get(user.id, {}).get(item)
         try:
-            grant_override(session, cohort, user, column.phase_id, OverrideKind.EXTENSION, on_date, note, by, now)
+            grant_override(session, cohort, user, column.phase_id, OverrideKind.EXTENSION, on_date, note, by, now,
+                           item_due=scheduled.due_on if scheduled is not None else None)
         except CohortError as exc:
             outcome.refuse(user.name, f"not extended: {exc}")
         else:
