@@ -124,6 +124,27 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert "What changed since the previous version" in page and "second line, better" in page
 
 
+def test_a_return_without_a_word_on_what_to_revise_is_refused_and_the_form_kept(course) -> None:
+    work = course["hand_in"](course["cohort"], "Sam Silent")[2]
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    blank = {**levels(criteria, 2), **{f"comment-{c.id}": "  " for c in criteria}, "feedback": " \n ",
+             "action": "return", "revision": ""}
+    response = teacher.post(grade_url(work), data=blank)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "write what the learner should revise" in page
+    assert page.count(f'value="{criteria[0].levels[2].id}" checked') == len(criteria)  # the levels chosen, kept
+    db.session.expire_all()
+    assert db.session.scalar(select(Grade)) is None and db.session.get(Submission, work.id).status == "submitted"
+    with pytest.raises(GradingError, match="write what the learner should revise"):
+        save_grade(db.session, work, course["teacher"], {}, {}, "", None, "return", utcnow())
+    db.session.rollback()
+    one_comment = {**blank, f"comment-{criteria[1].id}": "Name the stage that failed."}
+    assert teacher.post(grade_url(work), data=one_comment).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Submission, work.id).status == "returned"
+
+
 def test_a_stale_save_is_refused_and_the_newer_grade_shown(course) -> None:
     work = course["hand_in"](course["cohort"], "Kim Learner")[2]
     a, b = course["client_for"](course["teacher"]), course["client_for"](course["org_admin"])

@@ -122,6 +122,10 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     selections = {cid: {"level": lid, "comment": (comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
+    if action == GradeAction.RETURN and not feedback.strip() and not any(s["comment"] for s in selections.values()):
+        # The learner is told to revise: without a word on what, they cannot.
+        raise GradingError("Not returned: write what the learner should revise, as overall feedback or a comment "
+                           "on at least one criterion. Your choices are kept below.")
     before = snapshot(grade) if grade is not None else None
     if action == GradeAction.RELEASE:
         submission.status = SubmissionStatus.RELEASED
