@@ -177,6 +177,49 @@ def released_grade(session: DbSession, submission: Submission) -> Grade | None:
     return grade if grade is not None and grade.status == GradeStatus.RELEASED else None
 
 
+@dataclass(frozen=True)
+class CriterionComment:
+    title: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class ReturnedVersion:
+    """What the grader wrote when they returned one version for revision: their overall
+    feedback and their comments per criterion. Never the levels or a score: a return is
+    not a grade, and what the grader chose on the way may change once the work is revised."""
+
+    version_id: int
+    version_number: int
+    returned_at: datetime
+    feedback: str
+    comments: list[CriterionComment]
+
+
+def returns_of(session: DbSession, submission: Submission) -> list[ReturnedVersion]:
+    """Each version of ``submission`` returned for revision, with what the grader sent back
+    with it, the newest first. It is read from the grade's trail (the snapshot its RETURN
+    event kept), so a draft the grader saves afterwards, on that version or the next, stays
+    theirs until they return or release it. A version returned twice shows its last return.
+    One statement; ``submission.versions`` is read for the numbers."""
+    rows = session.execute(
+        select(GradeEvent.at, GradeEvent.after, RubricVersion)
+        .join(Grade, Grade.id == GradeEvent.grade_id).join(RubricVersion, RubricVersion.id == Grade.rubric_version_id)
+        .where(Grade.submission_id == submission.id, GradeEvent.action == GradeAction.RETURN)
+        .order_by(GradeEvent.at, GradeEvent.id)).all()
+    numbers = {v.id: v.number for v in submission.versions}
+    found: dict[int, ReturnedVersion] = {}
+    for at, after, rubric in rows:
+        version_id = after.get("version")
+        if version_id not in numbers:
+            continue
+        selections = after.get("selections") or {}
+        comments = [CriterionComment(c.title, text) for c in rubric.criteria
+                    if (text := str((selections.get(c.id) or {}).get("comment") or "").strip())]
+        found[version_id] = ReturnedVersion(version_id, numbers[version_id], at, str(after.get("feedback") or ""), comments)
+    return sorted(found.values(), key=lambda r: r.version_number, reverse=True)
+
+
 def history(session: DbSession, grade: Grade) -> list[GradeEvent]:
     return list(session.scalars(select(GradeEvent).where(GradeEvent.grade_id == grade.id)
                                 .options(selectinload(GradeEvent.actor)).order_by(GradeEvent.at, GradeEvent.id)))
