@@ -118,10 +118,107 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
 
     returned = {**form, "action": "return", "revision": str(grade.revision)}
     assert teacher.post(grade_url(work), data=returned).status_code == 302
-    assert "No grade has been released" in learner_client.get(feedback).get_data(as_text=True)
+    page = learner_client.get(feedback).get_data(as_text=True)  # taken back: the feedback, not the grade
+    assert "What to revise" in page and "Clear diagnosis." in page and "Proficient" not in page and "points" not in page
     learner_client.post(f"/assignments/{CASE}/work", data={"body": "first line\nsecond line, better", "action": "submit"})
     page = teacher.get(grade_url(work)).get_data(as_text=True)
     assert "What changed since the previous version" in page and "second line, better" in page
+
+
+def test_returned_work_shows_the_learner_what_to_revise_but_no_grade(course) -> None:
+    """The notice's link (the feedback page) and the work page show what the grader sent
+    back with a return: the overall feedback (Markdown) and each criterion's comment (plain
+    text), never the levels or points, as a return is not a grade. A draft the grader saves
+    afterwards stays theirs; what came back with earlier versions stays readable."""
+    _, learner_client, work = course["hand_in"](course["cohort"], "Rae Reviser", "My first try.")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    comments = {f"comment-{c.id}": f"Fix {c.title} <b>now</b>\nthen check it" for c in criteria}
+    form = {**levels(criteria, 1), **comments, "feedback": "Quantify the **lost minutes**.", "action": "return",
+            "revision": ""}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    feedback_url, work_url = f"/assignments/{CASE}/feedback", f"/assignments/{CASE}/work"
+    for url in (feedback_url, work_url):
+        page = learner_client.get(url).get_data(as_text=True)
+        assert "What to revise" in page and "Quantify the <strong>lost minutes</strong>." in page, url
+        assert all(f"<dt>{c.title}</dt><dd>Fix {c.title} &lt;b&gt;now&lt;/b&gt;\nthen check it</dd>" in page
+                   for c in criteria), url
+        assert "No grade has been released" not in page and "Proficient" not in page and "points" not in page, url
+
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    draft = {**form, "feedback": "Half-written second thoughts", "action": "draft", "revision": str(grade.revision)}
+    assert teacher.post(grade_url(work), data=draft).status_code == 302
+    page = learner_client.get(feedback_url).get_data(as_text=True)
+    assert "Half-written" not in page and "Quantify the" in page  # what was returned, not the grader's draft
+
+    learner_client.post(work_url, data={"body": "My second try.", "action": "submit"})
+    page = learner_client.get(feedback_url).get_data(as_text=True)
+    assert "What to revise" not in page and "Your revised version waits for its grade" in page
+    assert "Feedback on returned versions" in page and "Quantify the" in page and "Half-written" not in page
+    work_page = learner_client.get(work_url).get_data(as_text=True)
+    assert "What to revise" not in work_page and "Quantify the" in work_page  # with version 1, below
+
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    only_one = {**levels(criteria, 2), f"comment-{criteria[0].id}": "Show the calculation.", "feedback": "",
+                "action": "return", "revision": str(grade.revision)}
+    assert teacher.post(grade_url(work), data=only_one).status_code == 302
+    page = learner_client.get(feedback_url).get_data(as_text=True)
+    assert page.index("Show the calculation.") < page.index("Feedback on earlier returned versions") < page.index("Quantify the")
+    assert "Version 2, returned for revision" in page and "Version 1, returned for revision" in page
+
+    learner_client.post(work_url, data={"body": "My third try.", "action": "submit"})
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    teacher.post(grade_url(work), data={**levels(criteria, 0), "feedback": "Well revised.", "action": "release",
+                                        "revision": str(grade.revision)})
+    page = learner_client.get(feedback_url).get_data(as_text=True)
+    assert "Well revised." in page and "Exemplary" in page and "What to revise" not in page
+    assert "Show the calculation." in page and "Quantify the" in page  # the returns, as history
+
+
+def test_a_return_without_a_word_on_what_to_revise_is_refused_and_the_form_kept(course) -> None:
+    work = course["hand_in"](course["cohort"], "Sam Silent")[2]
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    blank = {**levels(criteria, 2), **{f"comment-{c.id}": "  " for c in criteria}, "feedback": " \n ",
+             "action": "return", "revision": ""}
+    response = teacher.post(grade_url(work), data=blank)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "write what the learner should revise" in page
+    assert page.count(f'value="{criteria[0].levels[2].id}" checked') == len(criteria)  # the levels chosen, kept
+    db.session.expire_all()
+    assert db.session.scalar(select(Grade)) is None and db.session.get(Submission, work.id).status == "submitted"
+    with pytest.raises(GradingError, match="write what the learner should revise"):
+        save_grade(db.session, work, course["teacher"], {}, {}, "", None, "return", utcnow())
+    db.session.rollback()
+    one_comment = {**blank, f"comment-{criteria[1].id}": "Name the stage that failed."}
+    assert teacher.post(grade_url(work), data=one_comment).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Submission, work.id).status == "returned"
+
+
+def test_the_learners_work_and_feedback_pages_read_as_much_whatever_the_rounds(course, page_statements) -> None:
+    _, client, work = course["hand_in"](course["cohort"], "Rob Rounds", "Round 0")
+    teacher = course["client_for"](course["teacher"])
+    urls = [f"/assignments/{CASE}/work", f"/assignments/{CASE}/feedback"]
+
+    def round_trip(n: int) -> None:
+        db.session.expire_all()
+        grade = db.session.scalar(select(Grade))
+        form = {**levels(criteria_of(work), 1), "feedback": f"Revise round {n}.", "action": "return",
+                "revision": str(grade.revision) if grade else ""}
+        assert teacher.post(grade_url(work), data=form).status_code == 302
+        assert client.post(urls[0], data={"body": f"Round {n}", "action": "submit"}).status_code == 302
+
+    round_trip(1)
+    few = page_statements(client, urls)
+    for n in range(2, 6):
+        round_trip(n)
+    page = client.get(urls[1]).get_data(as_text=True)
+    assert all(f"Revise round {n}." in page for n in range(1, 6))
+    assert page_statements(client, urls) == few
 
 
 def test_a_stale_save_is_refused_and_the_newer_grade_shown(course) -> None:

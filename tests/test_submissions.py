@@ -15,6 +15,7 @@ from lms.coursework import services
 from lms.coursework.models import Attachment, Submission, SubmissionVersion
 from lms.database import utcnow
 from lms.extensions import db
+from lms.web.markdown import render_user_markdown
 
 CASE = "mlops-case-coldwatch"          # month 1, due 21 days after it opens
 LOCKED = "po-hands-on-automate-core-process"  # month 7
@@ -73,6 +74,26 @@ def test_resubmission_after_return_keeps_every_version_and_shows_changes(signed_
     assert [v.body for v in work.versions] == ["first line\nsecond line", "first line\nsecond line, improved"]
     page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
     assert '<span class="removed">- second line' in page and '<span class="added">+ second line, improved' in page
+
+
+def test_the_learner_reads_each_version_they_handed_in(signed_in) -> None:
+    """After handing in, the learner reads what they handed in, each version with its files,
+    rendered as the grader reads it (sanitised Markdown); the latest is open."""
+    first = "## Diagnosis\nReleases **fail** <script>alert(1)</script>"
+    post_work(signed_in, body=first, file=("plan.csv", b"x,y\n1,2\n"), action="submit")
+    attachment = db.session.scalar(select(Attachment))
+    page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    assert str(render_user_markdown(first)) in page and "<strong>fail</strong>" in page
+    assert "<script>alert(1)" not in page
+    assert f'Files: <a href="/attachments/{attachment.id}">plan.csv</a>' in page and "<details open>" in page
+
+    services.return_for_revision(db.session, submission(), utcnow())
+    db.session.commit()
+    assert signed_in.post(f"/assignments/{CASE}/work/attachments/{attachment.id}/remove").status_code == 302
+    post_work(signed_in, body="Releases fail *less*.", action="submit")
+    page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    assert page.index("<strong>fail</strong>") < page.index("Releases fail <em>less</em>.")  # both, in order
+    assert page.count("Files: ") == 1 and page.count("<details") == 2 and page.count("<details open>") == 1
 
 
 def test_attachment_is_stored_privately_and_served_only_to_allowed_people(app, signed_in, learner, make_cohort, make_user, enrol_learner, login) -> None:

@@ -210,6 +210,22 @@ def test_grade_released_and_returned_reach_every_member(course) -> None:
     assert bodies == {f"{released.score:g} of {released.max_score:g} points."}
 
 
+def test_every_member_reads_what_the_team_handed_in_and_what_to_revise(course) -> None:
+    """On the team page and the feedback page a returned piece shows every member the
+    grader's feedback (no score); the team page shows each version as handed in."""
+    a, b, c, d = course["learners"]
+    grade(course, GradeAction.RETURN)
+    for member in (a, b):
+        client = course["client_for"](member)
+        team_page = client.get(f"/assignments/{KEY}/team").get_data(as_text=True)
+        assert "What to revise" in team_page and "A credible plan." in team_page
+        assert "Version 1 as handed in" in team_page and "<p>Our entry plan</p>" in team_page
+        feedback = client.get(f"/assignments/{KEY}/feedback").get_data(as_text=True)
+        assert "What to revise" in feedback and "A credible plan." in feedback and "points" not in feedback
+    outsider = course["client_for"](d).get(f"/assignments/{KEY}/feedback").get_data(as_text=True)
+    assert "A credible plan." not in outsider
+
+
 def test_due_reminders_leave_members_whose_team_has_handed_in_alone(course) -> None:
     a, b, c, d = course["learners"]
     progress = cohort_progress(db.session, course["cohort"], [p.id for p in (a, b, c, d)], utcnow())

@@ -122,6 +122,10 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     selections = {cid: {"level": lid, "comment": (comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
+    if action == GradeAction.RETURN and not feedback.strip() and not any(s["comment"] for s in selections.values()):
+        # The learner is told to revise: without a word on what, they cannot.
+        raise GradingError("Not returned: write what the learner should revise, as overall feedback or a comment "
+                           "on at least one criterion. Your choices are kept below.")
     before = snapshot(grade) if grade is not None else None
     if action == GradeAction.RELEASE:
         submission.status = SubmissionStatus.RELEASED
@@ -171,6 +175,49 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
 def released_grade(session: DbSession, submission: Submission) -> Grade | None:
     grade = grade_of(session, submission)
     return grade if grade is not None and grade.status == GradeStatus.RELEASED else None
+
+
+@dataclass(frozen=True)
+class CriterionComment:
+    title: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class ReturnedVersion:
+    """What the grader wrote when they returned one version for revision: their overall
+    feedback and their comments per criterion. Never the levels or a score: a return is
+    not a grade, and what the grader chose on the way may change once the work is revised."""
+
+    version_id: int
+    version_number: int
+    returned_at: datetime
+    feedback: str
+    comments: list[CriterionComment]
+
+
+def returns_of(session: DbSession, submission: Submission) -> list[ReturnedVersion]:
+    """Each version of ``submission`` returned for revision, with what the grader sent back
+    with it, the newest first. It is read from the grade's trail (the snapshot its RETURN
+    event kept), so a draft the grader saves afterwards, on that version or the next, stays
+    theirs until they return or release it. A version returned twice shows its last return.
+    One statement; ``submission.versions`` is read for the numbers."""
+    rows = session.execute(
+        select(GradeEvent.at, GradeEvent.after, RubricVersion)
+        .join(Grade, Grade.id == GradeEvent.grade_id).join(RubricVersion, RubricVersion.id == Grade.rubric_version_id)
+        .where(Grade.submission_id == submission.id, GradeEvent.action == GradeAction.RETURN)
+        .order_by(GradeEvent.at, GradeEvent.id)).all()
+    numbers = {v.id: v.number for v in submission.versions}
+    found: dict[int, ReturnedVersion] = {}
+    for at, after, rubric in rows:
+        version_id = after.get("version")
+        if version_id not in numbers:
+            continue
+        selections = after.get("selections") or {}
+        comments = [CriterionComment(c.title, text) for c in rubric.criteria
+                    if (text := str((selections.get(c.id) or {}).get("comment") or "").strip())]
+        found[version_id] = ReturnedVersion(version_id, numbers[version_id], at, str(after.get("feedback") or ""), comments)
+    return sorted(found.values(), key=lambda r: r.version_number, reverse=True)
 
 
 def history(session: DbSession, grade: Grade) -> list[GradeEvent]:

@@ -120,7 +120,15 @@ def feedback(key: str) -> str:
     score = team.score_of(user.id, grade.score, grade.max_score) if team and grade else (grade.score if grade else None)
     return render_template("grading/feedback.html", assignment=assignment, submission=submission, grade=grade,
                            rubric=grade.rubric_version if grade else None, team=team, score=score,
-                           adjustment=team.adjustments.get(user.id) if team else None)
+                           adjustment=team.adjustments.get(user.id) if team else None,
+                           returns=services.returns_of(db.session, submission) if submission else [])
+
+
+@bp.app_template_global("returned_feedback")
+def returned_feedback(submission: Submission) -> list[services.ReturnedVersion]:
+    """For the learner's work page (lms.coursework, below this feature): what the grader
+    sent back with each version returned for revision, the newest first."""
+    return services.returns_of(db.session, submission)
 
 
 @bp.get("/cohorts/<int:cohort_id>/grades.<fmt>")

@@ -20,6 +20,7 @@ from lms.coursework.services import Dates
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
+from lms.grading import services as grading
 from lms.learning.services import learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.teams import services
@@ -78,7 +79,8 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             mine=services.ratings_by(db.session, team, user.id) if team.submitted else {},
             grade=grade, adjustment=adjustment,
             my_score=services.adjusted_score(grade, adjustment) if grade else None,
-            feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None)
+            feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
+            returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
     return render_template("teams/team.html", assignment=item, dates=_dates(item), button=CsrfForm(), error=error,
                            user=user, **context), status
 

@@ -31,6 +31,9 @@ def test_submit_grade_release(server_url: str, load_content, make_cohort, enrol_
     page.get_by_role("button", name="Submit for grading").click()
     page.get_by_text("Version 1 submitted").wait_for()
     assert page.get_by_role("link", name="release-checklist.pdf").count() == 1
+    handed_in = page.get_by_role("article", name="Version 1 as handed in")  # what they handed in, readable
+    assert handed_in.get_by_role("heading", name="Diagnosis").count() == 1
+    assert "Releases depend on one person." in handed_in.inner_text()
     context.close()
 
     context = browser.new_context()
