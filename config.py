@@ -85,6 +85,10 @@ class Config:
     # window per month already under way or gone (month 1's work due that many days after
     # joining, month 2's twice as many, ...).
     CATCH_UP_DAYS_PER_MONTH = 14
+    # Work returned for revision is due again this many days after its return (or at its own
+    # due date when that is later): it is not overdue, nor its learner behind, the moment it
+    # comes back (lms/progress/completion.py).
+    REVISION_DAYS = 7
     # load-content refuses quizzes that fail the item-bank lint (quizzes/README.md, "Item bank lint").
     ITEM_BANK_LINT = True
     # Generate a secret key into instance/ when none is configured.

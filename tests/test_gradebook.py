@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -421,19 +422,23 @@ def test_the_overdue_filter_builds_its_page_only_and_the_ungraded_a_chunk_at_a_t
     assert built == [5, 2, 1]  # the overdue page's five rows at once; the three handed in, two then one
 
 
-def test_work_handed_in_waits_for_its_grade_and_returned_work_is_overdue_again(course) -> None:
+def test_work_handed_in_waits_for_its_grade_and_returned_work_has_a_week_to_come_back(course) -> None:
     """Past its due date, work handed in and waiting for its grade is nobody's to chase: its
     cell is "to grade", not overdue, and the overdue filter leaves its learner out when
-    nothing else is overdue. Work returned for revision is overdue again. The filter, chosen
-    in SQL, shows exactly the learners whose built row has an overdue cell."""
+    nothing else is overdue. Work returned for revision is due again a week after its return
+    (``REVISION_DAYS``): returned today it is not overdue; returned eight days ago and not
+    handed in again, it is. The filter, chosen in SQL, shows exactly the learners whose built
+    row has an overdue cell."""
     waiting, _work = course["hand_in"](course["cohort"], "Hal Handed")
     returned, work = course["hand_in"](course["cohort"], "Rita Returned")
-    criteria = work.assignment.rubric.current.criteria
-    save_grade(db.session, work, course["teacher"], {c.id: c.levels[1].id for c in criteria}, {},
-               "Please revise the cost section.", None, GradeAction.RETURN, utcnow())
+    revising, fresh = course["hand_in"](course["cohort"], "Ria Revising")
+    for submission, when in ((work, utcnow() - timedelta(days=8)), (fresh, utcnow())):
+        criteria = submission.assignment.rubric.current.criteria
+        save_grade(db.session, submission, course["teacher"], {c.id: c.levels[1].id for c in criteria}, {},
+                   "Please revise the cost section.", None, GradeAction.RETURN, when)
     db.session.commit()
     idle = course["enrol"](course["cohort"], name="Ivo Idle")
-    for learner in (waiting, returned, idle):  # every other item done: the case study alone is late
+    for learner in (waiting, returned, revising, idle):  # every other item done: the case study alone is late
         db.session.execute(update(ProgressItem).where(ProgressItem.user_id == learner.id, ProgressItem.key != CASE)
                            .values(done=True))
     db.session.commit()
@@ -441,6 +446,8 @@ def test_work_handed_in_waits_for_its_grade_and_returned_work_is_overdue_again(c
     book = gradebook(db.session, course["cohort"], now)
     assert cell(book, waiting).status == CellStatus.SUBMITTED and not cell(book, waiting).overdue
     assert cell(book, returned).status == CellStatus.RETURNED and cell(book, returned).overdue
+    assert cell(book, revising).status == CellStatus.RETURNED and not cell(book, revising).overdue
+    assert cell(book, revising).due_on == now.astimezone(ZoneInfo(course["cohort"].timezone)).date() + timedelta(days=7)
     assert cell(book, idle).status == CellStatus.OVERDUE and cell(book, idle).overdue
     overdue = gradebook(db.session, course["cohort"], now, RowFilter.OVERDUE)
     assert [r.user.name for r in overdue.rows] == ["Ivo Idle", "Rita Returned"]

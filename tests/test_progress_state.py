@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -340,6 +341,24 @@ def test_work_waiting_for_its_grade_makes_no_one_late_and_returned_work_does(lea
     again = state.overdue_items(db.session, cohort.id, today, [user.id])[user.id]
     assert [i.key for i in again] == [i.key for i in before if i.key not in work or i.key == returned]
     assert line() == min(owed[0].due_on, next(i.due_on for i in before if i.key == returned))
+    assert rebuilt_equals_kept()
+
+    # Returned today (as a grader's return records it), it is due again a week on: to revise, not overdue.
+    handed[returned].returned_at = now
+    db.session.commit()
+    zone = ZoneInfo(cohort.timezone)
+    window = now.astimezone(zone).date() + timedelta(days=7)
+    assert state.overdue_items(db.session, cohort.id, today, [user.id])[user.id] == owed
+    assert line() == owed[0].due_on
+    kept_due = db.session.scalar(select(ProgressItem.due_on).where(ProgressItem.user_id == user.id,
+                                                                   ProgressItem.key == returned))
+    assert kept_due == window
+    assert rebuilt_equals_kept()
+    # Returned ten days ago and not handed in again: overdue since its window closed.
+    handed[returned].returned_at = now - timedelta(days=10)
+    db.session.commit()
+    late = state.overdue_items(db.session, cohort.id, today, [user.id])[user.id]
+    assert [(i.key, i.due_on) for i in late if i.key == returned] == [(returned, window - timedelta(days=10))]
     assert rebuilt_equals_kept()
 
 

@@ -131,6 +131,8 @@ class Submission(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # when it was last returned for revision: the schedule gives it REVISION_DAYS from then
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     assignment: Mapped[Assignment] = relationship()
     versions: Mapped[list[SubmissionVersion]] = relationship(back_populates="submission", order_by="SubmissionVersion.number")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="submission", order_by="Attachment.id")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import select
@@ -97,6 +98,7 @@ class WorkRow(NamedTuple):
     user_id: int
     assignment_id: int
     status: SubmissionStatus
+    returned_at: datetime | None = None  # when it was last returned for revision
 
 
 def _by_learner(user_ids: Collection[int], read: Callable[..., Iterable[_W]], criteria: Sequence[Any],
@@ -130,7 +132,7 @@ def work_by_learner(session: DbSession, user_ids: Collection[int], *criteria: An
 
 def work_rows_by_learner(session: DbSession, user_ids: Collection[int], *criteria: Any) -> dict[tuple[int, int], WorkRow]:
     """``work_by_learner`` as plain rows (``WorkRow``), for readers that need no more."""
-    columns = (Submission.id, Submission.user_id, Submission.assignment_id, Submission.status)
+    columns = (Submission.id, Submission.user_id, Submission.assignment_id, Submission.status, Submission.returned_at)
     return _by_learner(user_ids, lambda *where: [WorkRow(*row) for row in session.execute(select(*columns).where(*where))],
                        criteria, session)
 

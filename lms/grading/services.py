@@ -131,6 +131,7 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
         submission.status = SubmissionStatus.RELEASED
     elif action == GradeAction.RETURN:
         submission.status = SubmissionStatus.RETURNED  # the learner may edit and resubmit
+        submission.returned_at = now  # the schedule gives them a window from here (REVISION_DAYS)
     elif submission.status == SubmissionStatus.RELEASED:
         submission.status = SubmissionStatus.SUBMITTED  # taken back from the learner until released again
     submission.updated_at = now

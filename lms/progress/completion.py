@@ -19,7 +19,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 
@@ -36,6 +38,7 @@ from lms.learning.services import Timeline, catch_up_days, cohort_today, joined_
 from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
+REVISION_DAYS = 7  # the default of config's REVISION_DAYS: returned work is due again a week after its return
 SOON_DAYS = 14
 STAGE_COMPLETE = 3  # ``LevelStatus.stage`` of a complete level (modules done, exam passed, portfolio accepted)
 
@@ -415,9 +418,18 @@ def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
     return submission.status == SubmissionStatus.RELEASED, WORK_DETAIL.get(submission.status, "")
 
 
-def _item(entry: _Entry, uid: int, loaded: _Loaded) -> Item:
+def revision_days() -> int:
+    """Days returned work has to be handed in again: the app's setting, or the default."""
+    if has_app_context():
+        return int(current_app.config.get("REVISION_DAYS", REVISION_DAYS))
+    return REVISION_DAYS
+
+
+def _item(entry: _Entry, uid: int, loaded: _Loaded, zone: ZoneInfo, revision: timedelta) -> Item:
     """``entry`` for one learner: their early access, if earlier than the phase's opening,
-    opens it (and counts its days) from then; their extension, if later, moves its due date."""
+    opens it (and counts its days) from then; their extension, if later, moves its due date;
+    and work returned for revision is due ``revision`` after its return (in the cohort's
+    time zone ``zone``) when that is later still: it comes back to be revised, not overdue."""
     extra = loaded.extended.get((uid, entry.extended_by)) if entry.extended_by is not None else None
     opens_on, due_on = entry.opens_on, entry.due_on
     early = loaded.early.get((uid, entry.early.phase_id)) if entry.early is not None else None
@@ -427,8 +439,11 @@ def _item(entry: _Entry, uid: int, loaded: _Loaded) -> Item:
             due_on = early + timedelta(days=entry.early.due_after)
     done, detail = _state(entry, uid, loaded)
     work = loaded.work.get((uid, entry.source.id)) if isinstance(entry.source, Assignment) else None
+    due_on = max(due_on, extra) if extra else due_on
+    if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
+        due_on = max(due_on, work.returned_at.astimezone(zone).date() + revision)
     return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,
-                level=entry.level, opens_on=opens_on, due_on=max(due_on, extra) if extra else due_on,
+                level=entry.level, opens_on=opens_on, due_on=due_on,
                 done=done, detail=detail,
                 handed_in=work is not None and work.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RELEASED))
 
@@ -461,6 +476,7 @@ def _level_statuses(levels: list[Level], parts: list[ModulePart], items: list[It
 def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) -> dict[int, LearnerProgress]:
     today = cohort_today(cohort, now)
     days = catch_up_days()
+    zone, revision = ZoneInfo(cohort.timezone), timedelta(days=revision_days())
     calendars: dict[Timeline, tuple[dict[int, _Slot], list[_Entry]]] = {}  # one per distinct timeline
     result: dict[int, LearnerProgress] = {}
     for uid in ids:
@@ -470,7 +486,7 @@ def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) ->
         slots, entries = calendars[timeline]
         month = timeline.month(today)
         current = _level_of(loaded.levels, month) if 1 <= month <= 12 else None
-        items = [_item(entry, uid, loaded) for entry in entries]
+        items = [_item(entry, uid, loaded, zone, revision) for entry in entries]
         statuses = _level_statuses(loaded.levels, _module_parts(slots, items), items)
         items.sort(key=lambda i: (i.opens_on, i.due_on, i.kind != ItemKind.LESSON))
         result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=current, levels=statuses,

@@ -62,7 +62,7 @@ BATCH = 5000  # rows per INSERT
 LEARNER_TABLES: dict[str, tuple[str, ...] | None] = {
     "lesson_reads": None,
     "quiz_attempts": ("submitted_at", "score", "max_score", "pending_manual", "quiz_id", "user_id"),
-    "submissions": ("status", "assignment_id", "user_id", "submitted_at"),
+    "submissions": ("status", "assignment_id", "user_id", "submitted_at", "returned_at"),
     "schedule_overrides": None,
     "enrolments": None,
     "team_members": None,
