@@ -32,7 +32,7 @@ from lms.database import utcnow
 from lms.discussions.models import Post
 from lms.discussions.services import reply, start_thread
 from lms.extensions import db
-from lms.grading.models import Grade, GradeAction, PeerReview, PeerReviewStatus
+from lms.grading.models import Grade, GradeAction, GradeEvent, PeerReview, PeerReviewStatus
 from lms.grading.services import save_grade
 from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
@@ -82,9 +82,12 @@ def course(app: Flask, loaded, make_cohort, make_user, enrol_learner, login) -> 
     db.session.expire_all()
     now = utcnow()
     for submission in db.session.scalars(select(Submission).order_by(Submission.id)):
-        levels = {c.id: c.levels[2].id for c in submission.assignment.rubric.current.criteria}
-        save_grade(db.session, submission, teacher, levels, {}, f"Feedback for #{submission.id}", None,
-                   GradeAction.RELEASE, now)
+        criteria = submission.assignment.rubric.current.criteria
+        levels = {c.id: c.levels[2].id for c in criteria}
+        returned = save_grade(db.session, submission, teacher, levels, {criteria[0].id: f"Redo part one of #{submission.id}"},
+                              f"Revise #{submission.id}", None, GradeAction.RETURN, now - timedelta(days=1))
+        save_grade(db.session, submission, teacher, levels, {c.id: f"Comment on #{submission.id}" for c in criteria},
+                   f"Feedback for #{submission.id}", returned.revision, GradeAction.RELEASE, now)
     module = db.session.scalars(select(Module).order_by(Module.id)).first()
     thread = start_thread(db.session, cohort, module, people["Ana Erased"], "Drift alerts", "Ana asks: how often?", now)
     reply(db.session, thread, people["Ben Stays"], "Ben answers: daily.", now, lambda post: "/")
@@ -144,6 +147,9 @@ def test_the_learner_downloads_everything_about_them(app: Flask, course) -> None
     assert attached["filename"] == "plan.pdf" and "stored_name" not in attached
     assert archive.read(attached["in_zip"]) == PDF  # byte for byte
     assert data["grades"][0]["feedback"] == f"Feedback for #{own['id']}" and "grader_id" not in data["grades"][0]
+    [back] = [g for g in data["grades"] if g["record"] == "returned for revision"]  # what the learner was shown
+    assert back["submission_id"] == own["id"] and back["feedback"] == f"Revise #{own['id']}"
+    assert list(back["comments"].values()) == [f"Redo part one of #{own['id']}"] and "selections" not in back
     given = [r for r in data["peer_reviews"] if r["direction"] == "given"]
     received = [r for r in data["peer_reviews"] if r["direction"] == "received"]
     assert given and all(r["comment"].startswith("Notes of ana") for r in given)
@@ -212,6 +218,11 @@ def test_a_site_admin_erases_a_learner(app: Flask, course) -> None:
     assert all(a.filename == "erased" and a.stored_name.startswith("deleted/") for a in work.attachments)
     grade = db.session.scalars(select(Grade).where(Grade.submission_id == work.id)).one()
     assert grade.score is not None and grade.feedback == ""
+    assert grade.selections and all(chosen["comment"] == "" and chosen["level"] for chosen in grade.selections.values())
+    for event in db.session.scalars(select(GradeEvent).where(GradeEvent.grade_id == grade.id)):
+        for kept in (event.before, event.after):  # the grade's history holds no comment or feedback of theirs either
+            assert not kept or (kept.get("feedback", "") == "" and all(
+                c["comment"] == "" for c in (kept.get("selections") or {}).values())), kept
     # peer reviews they wrote stay, text and all, as by "a former learner"
     assert {r.id: r.comment for r in db.session.scalars(
         select(PeerReview).where(PeerReview.reviewer_id == ana_id))} == given_before

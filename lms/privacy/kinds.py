@@ -46,12 +46,12 @@ from lms.cohorts.models import (
     organization_admins,
 )
 from lms.competency.models import AtRiskReview
-from lms.coursework.models import Assignment, Attachment, Submission
+from lms.coursework.models import Assignment, Attachment, RubricVersion, Submission
 from lms.database import DbSession, rowcount
 from lms.discussions.models import Post, Thread
 from lms.expert.models import ExpertInvite
 from lms.feedback.models import FeedbackInvite
-from lms.grading.models import Grade, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
+from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
 from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.models import CalendarFeed, ScheduleOverride
@@ -321,8 +321,10 @@ class Submissions(DataKind):
 
 
 class Grades(DataKind):
-    """Released grades of one's work (drafts are the grader's until released). Erased:
-    scores and rubric selections kept (statistics); the feedback text, which is about the
+    """Released grades of one's work (drafts are the grader's until released), and what
+    came back with each return for revision (its feedback and criterion comments, as the
+    learner was shown them; never the levels). Erased: scores and rubric levels kept
+    (statistics); the feedback text and the criterion comments, which are about the
     learner's erased work, removed from the grade and its history."""
 
     name = "grades"
@@ -331,7 +333,19 @@ class Grades(DataKind):
         ids = [s.id for s in _own_submissions(session, user)]
         grades = session.scalars(select(Grade).where(Grade.submission_id.in_(ids), Grade.status == GradeStatus.RELEASED)
                                  .order_by(Grade.id))
-        return [row(g, without=("grader_id", "revision")) for g in grades]
+        found = [row(g, without=("grader_id", "revision"), record="grade") for g in grades]
+        returns = session.execute(  # one statement for every return of every submission
+            select(Grade.submission_id, GradeEvent.at, GradeEvent.after, RubricVersion)
+            .join(Grade, Grade.id == GradeEvent.grade_id).join(RubricVersion, RubricVersion.id == Grade.rubric_version_id)
+            .where(Grade.submission_id.in_(ids), GradeEvent.action == GradeAction.RETURN).order_by(GradeEvent.at, GradeEvent.id))
+        for submission_id, at, after, rubric in returns:
+            selections = after.get("selections") or {} if isinstance(after, dict) else {}
+            comments = {c.title: text for c in rubric.criteria
+                        if (text := str((selections.get(c.id) or {}).get("comment") or "").strip())}
+            found.append({"record": "returned for revision", "submission_id": submission_id, "returned_at": plain(at),
+                          "feedback": str(after.get("feedback") or "") if isinstance(after, dict) else "",
+                          "comments": comments})
+        return found
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         teams = _team_submission_ids(session)
@@ -340,13 +354,24 @@ class Grades(DataKind):
         grades = [g for g in grades if g.submission_id not in teams]
         for grade in grades:
             grade.feedback = ""
+            grade.selections = _without_comments(grade.selections)
         events = session.scalars(select(GradeEvent).where(GradeEvent.grade_id.in_([g.id for g in grades])))
         for event in events:
-            if isinstance(event.after, dict) and "feedback" in event.after:
-                event.after = dict(event.after, feedback="")
-            if isinstance(event.before, dict) and "feedback" in event.before:
-                event.before = dict(event.before, feedback="")
+            for side in ("after", "before"):
+                kept = getattr(event, side)
+                if isinstance(kept, dict) and ("feedback" in kept or "selections" in kept):
+                    blank = {"feedback": ""} if "feedback" in kept else {}
+                    if "selections" in kept:
+                        blank["selections"] = _without_comments(kept["selections"])
+                    setattr(event, side, dict(kept, **blank))
         return len(grades)
+
+
+def _without_comments(selections: Any) -> Any:
+    """Rubric selections ({criterion: {"level": ..., "comment": ...}}) with every comment blank, the levels kept."""
+    if not isinstance(selections, dict):
+        return selections
+    return {cid: dict(chosen, comment="") if isinstance(chosen, dict) else chosen for cid, chosen in selections.items()}
 
 
 class PeerReviews(DataKind):
