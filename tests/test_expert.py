@@ -267,9 +267,13 @@ def test_bad_invitations_rerender_with_a_message(course, enrol_learner) -> None:
         ({"name": "Myself", "email": course["learner"].email}, "Invite an outside expert"),
         ({"name": "Erin", "email": "erin@expert.example", "note": "x" * 2001}, "2000"),
     ]
+    classmate = enrol_learner(course["cohort"], name="Cal Classmate")
+    inside = [classmate, course["teacher"], course["org_admin"]]  # a rating from them would be the program's own
+    cases += [({"name": "Insider", "email": person.email.upper()}, "belongs to the program") for person in inside]
     for data, message in cases:
         answer = client.post(url, data=data)
         assert answer.status_code == 400 and message in page(answer), (data, page(answer)[:300])
+        assert f'value="{data["name"]}"' in page(answer)  # what was typed is kept
     invite(work, course["learner"])
     twice = client.post(url, data={"name": "Erin", "email": "erin@expert.example"})
     assert twice.status_code == 400 and "already has a waiting invitation" in page(twice)
@@ -278,6 +282,9 @@ def test_bad_invitations_rerender_with_a_message(course, enrol_learner) -> None:
     unsubmitted = course["client_for"](fresh).post(url, data={"name": "Erin", "email": "erin2@expert.example"})
     assert unsubmitted.status_code == 400 and "Hand the work in first" in page(unsubmitted)
     assert count(ExpertInvite) == 1 and count(OutboxMessage) == 1
+    # someone of another organization is outside this program: invited
+    outsider = course["hand_in"](course["far"], "Out Sider")[0]
+    assert client.post(url, data={"name": "Out Sider", "email": outsider.email}).status_code == 302
 
 
 # ---------------------------------------------------------------- who may do what
