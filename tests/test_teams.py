@@ -237,6 +237,13 @@ def test_the_whole_team_journey(app: Flask, course) -> None:
     no_note = teacher.post(adjust_url, data={"points": "-3", "note": " ", "revision": "", "member": str(c.id)})
     assert no_note.status_code == 400 and "Say why in the note" in no_note.get_data(as_text=True)
     assert 'value="-3"' in no_note.get_data(as_text=True)  # the input is kept
+    team_grade = services.grades_of(db.session, [team_named("Tallyweave task force")])[team.id]
+    for past in (team_grade.max_score - team_grade.score + 1, -team_grade.score - 1):  # past the maximum, below 0
+        refused = teacher.post(adjust_url, data={"points": f"{past:g}", "note": "Too far", "revision": ""})
+        assert refused.status_code == 400, past
+        assert (f"an adjustment is between -{team_grade.score:g} and +{team_grade.max_score - team_grade.score:g} points"
+                in refused.get_data(as_text=True))
+    assert db.session.scalar(select(GradeAdjustment.points)) is None
     assert teacher.post(adjust_url, data={"points": "-3", "note": "Teammates and the log show a small share of the work.",
                                           "revision": ""}).status_code == 302
     grade = services.grades_of(db.session, [team_named("Tallyweave task force")])[team.id]

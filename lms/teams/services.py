@@ -428,8 +428,10 @@ def adjust(session: DbSession, team: Team, user_id: int, points: float, note: st
     grade = session.scalar(select(Grade).where(Grade.submission_id == team.submission_id)) if team.submission_id else None
     if grade is None or grade.score is None:
         raise TeamError("Grade the team's work on every criterion first; an adjustment moves that grade.")
-    if not math.isfinite(points) or abs(points) > grade.max_score:
-        raise TeamError(f"An adjustment is between -{grade.max_score:g} and {grade.max_score:g} points.")
+    if not math.isfinite(points) or not -grade.score <= points <= grade.max_score - grade.score:
+        # past either end the member's grade would be capped, and the note would promise a change it does not make
+        raise TeamError(f"The team's grade is {grade.score:g} of {grade.max_score:g}: an adjustment is between "
+                        f"-{grade.score:g} and +{grade.max_score - grade.score:g} points.")
     note = note.strip()
     if not note:
         raise TeamError("Say why in the note: the learner reads it with their grade.")
