@@ -205,6 +205,14 @@ def test_the_whole_team_journey(app: Flask, course) -> None:
     assert "You can rate only your teammates." in bad.get_data(as_text=True)
     out_of_range = client_of(course, a).post(f"/assignments/{KEY}/team/ratings", data={f"score-{b.id}": "9"}, follow_redirects=True)
     assert "Ratings go from 1 to 5." in out_of_range.get_data(as_text=True)
+    # a comment without its rating is refused, and the form comes back as sent (nothing typed is lost)
+    unrated = client_of(course, a).post(f"/assignments/{KEY}/team/ratings", data={
+        f"score-{b.id}": "4", f"comment-{b.id}": "Kept the plan moving.", f"comment-{c.id}": "Hard to reach this month."})
+    page = unrated.get_data(as_text=True)
+    assert unrated.status_code == 400 and "Choose a rating for every teammate you wrote a comment on" in page
+    assert "Hard to reach this month.</textarea>" in page and "Kept the plan moving.</textarea>" in page
+    assert f'name="score-{b.id}" value="4" checked' in page
+    assert db.session.scalar(select(func.count(ContributionRating.id))) == 0
     for rater, scores in ((a, {b: 5, c: 1}), (b, {a: 4, c: 2}), (c, {a: 4, b: 5})):
         form = {f"score-{p.id}": str(s) for p, s in scores.items()} | {f"comment-{c.id}": "Missed two meetings."}
         assert client_of(course, rater).post(f"/assignments/{KEY}/team/ratings", data=form).status_code == 302

@@ -348,6 +348,9 @@ def rate(session: DbSession, team: Team, rater_id: int, scores: Mapping[int, int
     chosen = {uid: scores.get(uid) for uid in teammates if scores.get(uid) is not None}
     if not chosen:
         raise TeamError("Choose a rating from 1 to 5 for at least one teammate.")
+    if any(comments.get(uid, "").strip() for uid in teammates if uid not in chosen):
+        # a comment is kept with its rating: saved alone, it would be thrown away without a word
+        raise TeamError("Choose a rating for every teammate you wrote a comment on: a comment is kept with its rating.")
     for score in chosen.values():
         if score not in RATING_SCALE:
             raise TeamError("Ratings go from 1 to 5.")

@@ -57,7 +57,9 @@ def _uploads() -> Storage:
     return file_storage()
 
 
-def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | None = None, status: int = 200,
+               rating_error: str | None = None) -> tuple[str, int]:
+    """The learner's team page; ``rating_error``: their ratings were refused, and are shown again as sent."""
     user = signed_in()
     cohort_id = _cohort_id()
     team = services.team_of(db.session, item.id, user.id)
@@ -82,7 +84,8 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
             returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
     return render_template("teams/team.html", assignment=item, dates=_dates(item), button=CsrfForm(), error=error,
-                           user=user, **context), status
+                           user=user, rating_error=rating_error, posted=request.form if rating_error else None,
+                           **context), status
 
 
 @bp.get("/assignments/<key>/team")
@@ -205,24 +208,24 @@ def remove_file(key: str, attachment_id: int) -> WerkzeugResponse:
 
 
 @bp.post("/assignments/<key>/team/ratings")
-def rate(key: str) -> WerkzeugResponse:
+def rate(key: str) -> WerkzeugResponse | tuple[str, int]:
     item = _assignment(key)
     _csrf()
     user = signed_in()
     mine = services.team_of(db.session, item.id, user.id) or abort(404)
     scores: dict[int, int | None] = {}
     comments: dict[int, str] = {}
-    for name, value in request.form.items():
+    for name, value in request.form.items():  # a comment comes without a score when no score was chosen
         if name.startswith("score-") and (uid := _int(name[6:])) is not None:
             scores[uid] = _int(value) if value else None
-            comments[uid] = request.form.get(f"comment-{uid}", "")
+        elif name.startswith("comment-") and (uid := _int(name[8:])) is not None:
+            comments[uid] = value
     try:
         saved = services.rate(db.session, mine, user.id, scores, comments, utcnow())
     except services.TeamError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        flash(f"{saved} rating{'s' * (saved != 1)} saved. Your teammates never see who rated what.", "success")
+        return _team_page(item, status=400, rating_error=str(exc))  # shown again as sent: nothing typed is lost
+    flash(f"{saved} rating{'s' * (saved != 1)} saved. Your teammates never see who rated what.", "success")
     return _back(key)
 
 
