@@ -270,7 +270,7 @@ def test_staff_see_the_learners_plan(setting, client, login) -> None:
 def test_moving_a_learner_stores_the_pace(setting, make_cohort, client, login) -> None:
     cohort, org, now = setting["cohort"], setting["org"], setting["now"]
     other = make_cohort(org, "Acme 2", months_ago=2)
-    enrolment = move_learner(db.session, setting["early"], cohort, other, now, pace=Pace.OWN_START)
+    enrolment = move_learner(db.session, setting["early"], cohort, other, now, pace=Pace.OWN_START).enrolment
     db.session.commit()
     assert enrolment.pace == Pace.OWN_START and enrolment.cohort_id == other.id
     plan = build_schedule(db.session, other, setting["early"].id, now)

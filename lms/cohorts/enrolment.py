@@ -3,9 +3,11 @@ organization, and a cohort's current learners. Only flushes; the caller commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from blinker import Namespace
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import User
@@ -13,7 +15,34 @@ from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
-from lms.database import DbSession, folded_name, utcnow
+from lms.database import DbSession, folded_name, rowcount, utcnow
+
+events = Namespace()
+# Sent by ``move_learner`` once the learner's new enrolment is flushed, with ``session=``,
+# ``source=`` and ``target=`` (the cohorts) and ``now=``; the sender is the learner. A
+# feature above whose rows name the learner's cohort (coursework: their submissions)
+# carries its own rows to ``target`` in the move's unit of work (flush only, a fixed number
+# of statements) and answers with a ``Carried`` for the move's message, or None.
+learner_moved = events.signal("learner-moved")
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What one feature did with a moved learner's rows, as the move's message tells it."""
+
+    summary: str
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A move: the learner's new enrolment and what each feature carried (or kept) for it."""
+
+    enrolment: Enrolment
+    carried: list[Carried]
+
+    @property
+    def summary(self) -> str:
+        return " ".join(c.summary for c in self.carried)
 
 
 def enrolled_where(current: Cohort, asking: Cohort) -> str:
@@ -49,10 +78,13 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
 
 
 def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort, now: datetime | None = None,
-                 pace: Pace = Pace.CATCH_UP) -> Enrolment:
-    """End the learner's enrolment in ``source`` and start one in ``target``; their
-    work stays attached to them, and so does their time allowance on timed quizzes.
-    ``pace`` sets their dates if ``target`` has already started."""
+                 pace: Pace = Pace.CATCH_UP) -> Moved:
+    """End the learner's enrolment in ``source`` and start one in ``target``; their time
+    allowance on timed quizzes goes with them, and each feature whose rows name the cohort
+    carries its own (``learner_moved``: coursework takes their submissions, with the grades
+    and feedback on them). ``pace`` sets their dates if ``target`` has already started.
+    Ending the enrolment is a conditional write: of two moves of one learner at once the
+    second waits for the first and is then refused, so nothing is moved twice."""
     now = now or utcnow()
     if source.id == target.id:
         raise CohortError("Choose a different cohort to move the learner to.")
@@ -63,14 +95,19 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     current = active_enrolment(session, user.id)
     if current is None or current.cohort_id != source.id:
         raise CohortError(f"{user.email} is not enrolled in {source.name}.")
-    current.ended_at, current.ended_reason = now, f"moved to {target.name}"
-    session.flush()
+    ended = session.execute(update(Enrolment).where(Enrolment.id == current.id, Enrolment.active)
+                            .values(ended_at=now, ended_reason=f"moved to {target.name}")
+                            .execution_options(synchronize_session=False))
+    if rowcount(ended) == 0:
+        raise CohortError(f"{user.email} was moved or removed from {source.name} meanwhile; open the cohort again.")
+    session.refresh(current, ["ended_at", "ended_reason"])
     record_from(session, action=AuditAction.LEARNER_MOVED, organization_id=source.organization_id,
                 target=f"user:{user.id} cohort:{source.id}", before={"cohort": source.id}, after={"cohort": target.id})
     moved = enrol(session, target, user, now, pace)
     moved.time_allowance = current.time_allowance  # an accommodation belongs to the person, not to the cohort
     session.flush()
-    return moved
+    answers = learner_moved.send(user, session=session, source=source, target=target, now=now)
+    return Moved(moved, [answer for _receiver, answer in answers if isinstance(answer, Carried)])
 
 
 def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:

@@ -298,12 +298,12 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
     if form.validate_on_submit():
         target = db.session.get(Cohort, form.target.data) or abort(404)
         try:
-            enrolment.move_learner(db.session, learner, cohort, target, pace=Pace(form.pace.data))
+            moved = enrolment.move_learner(db.session, learner, cohort, target, pace=Pace(form.pace.data))
         except services.CohortError as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
-        flash(f"{learner.name} moved to {target.name}; their work moved with them.", "success")
+        flash(" ".join(filter(None, (f"{learner.name} moved to {target.name}.", moved.summary))), "success")
     else:
         flash("Choose a pace for the learner." if form.pace.errors else "Choose a cohort to move the learner to.", "error")
     return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.utils import secure_filename
 
+from lms.accounts.models import User
+from lms.cohorts.enrolment import Carried
+from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
-from lms.database import DbSession, insert_unless_there
+from lms.coursework.sharing import groups_of
+from lms.database import DbSession, among, insert_unless_there
 from lms.learning.services import Schedule
 from lms.storage.backends import Storage, as_storage
 from lms.web.page_cache import fingerprint
@@ -188,6 +192,51 @@ def return_for_revision(session: DbSession, submission: Submission, now: datetim
         raise SubmissionError("Only submitted work can be returned for revision.")
     submission.status, submission.updated_at = SubmissionStatus.RETURNED, now
     session.flush()
+
+
+# --------------------------------------------------------------------------- a learner moving
+
+
+@dataclass(frozen=True)
+class CarriedWork:
+    moved: int   # the learner's own submissions, now the new cohort's
+    stayed: int  # a team's submissions they hold, left with the team in the old cohort
+
+
+def carry_work(session: DbSession, user_id: int, source_id: int, target_id: int) -> CarriedWork:
+    """A learner moved from cohort ``source_id`` to ``target_id``: their own submissions
+    there, in every status, become the new cohort's (its gradebook, grading queue, grade
+    exports and staff; the grades, grade history, peer reviews, attachments and versions
+    hang on the submission and go with it). A team's submission they hold stays with the
+    team, whose other members are still in the old cohort. One UPDATE whatever the number
+    of submissions, and it carries whatever is the learner's in the old cohort when it
+    runs, so nothing committed meanwhile is left behind; three statements before it."""
+    own = list(session.scalars(select(Submission.id).where(Submission.user_id == user_id,
+                                                           Submission.cohort_id == source_id)))
+    if not own:
+        return CarriedWork(0, 0)
+    shared = sorted(groups_of(session, own))  # a team's work: every member's, graded with the team
+    where = [Submission.user_id == user_id, Submission.cohort_id == source_id]
+    if shared:
+        where.append(~among(Submission.id, shared))
+    moved = session.scalars(update(Submission).where(*where).values(cohort_id=target_id)
+                            .returning(Submission.id).execution_options(synchronize_session="fetch")).all()
+    return CarriedWork(len(moved), len(shared))
+
+
+def on_learner_moved(user: User, *, session: DbSession, source: Cohort, target: Cohort, **_: object) -> Carried | None:
+    """``learner_moved``'s receiver: carry the learner's work (``carry_work``) and say what moved and what stayed."""
+    work = carry_work(session, user.id, source.id, target.id)
+    said = []
+    if work.moved:
+        said.append(f"Their work on {_assignments(work.moved)} moved with them, with its grades and feedback.")
+    if work.stayed:
+        said.append(f"Team work on {_assignments(work.stayed)} stays with the team in {source.name}.")
+    return Carried(" ".join(said)) if said else None
+
+
+def _assignments(n: int) -> str:
+    return f"{n} assignment{'s' * (n != 1)}"
 
 
 def attachment_bytes(storage: Storage | Path, attachment: Attachment) -> bytes | None:

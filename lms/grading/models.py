@@ -29,7 +29,7 @@ class GradeAction(StrEnum):
 class PeerReviewStatus(StrEnum):
     ASSIGNED = "assigned"
     DONE = "done"
-    CANCELLED = "cancelled"  # reassigned to another learner
+    CANCELLED = "cancelled"  # reassigned to another learner, or left unfinished by a move to another cohort
 
 
 class QueueFilter(StrEnum):

@@ -10,12 +10,13 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
+from lms.cohorts.enrolment import Carried
 from lms.coursework.models import Assignment, Submission, SubmissionStatus
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.grading.models import PeerReview, PeerReviewStatus
 from lms.grading.services import GradingError, peer_review_completed, read_levels
 
@@ -96,3 +97,27 @@ def reviews_of(session: DbSession, submission: Submission) -> list[PeerReview]:
 
 def received(session: DbSession, submission: Submission) -> list[PeerReview]:
     return [r for r in reviews_of(session, submission) if r.status == PeerReviewStatus.DONE]
+
+
+def cancel_across_move(session: DbSession, user_id: int) -> int:
+    """A learner moved to another cohort: the peer reviews not yet done between them and
+    their old cohort are cancelled, both those they were given of others' work (which
+    stays with the old cohort) and those others were given of their work (which went with
+    them), so each piece of work is offered again to reviewers of its own cohort
+    (``reviews_to_do`` counts only live reviews). Reviews already done stay as they are:
+    feedback on the work and evidence for the reviewer. One statement; how many it cancelled."""
+    theirs = select(Submission.id).where(Submission.user_id == user_id)
+    done = session.execute(update(PeerReview).where(
+        PeerReview.status == PeerReviewStatus.ASSIGNED,
+        or_(PeerReview.reviewer_id == user_id, PeerReview.submission_id.in_(theirs)))
+        .values(status=PeerReviewStatus.CANCELLED).execution_options(synchronize_session="fetch"))
+    return rowcount(done)
+
+
+def on_learner_moved(user: User, *, session: DbSession, **_: object) -> Carried | None:
+    """``learner_moved``'s receiver (``cancel_across_move``)."""
+    cancelled = cancel_across_move(session, user.id)
+    if not cancelled:
+        return None
+    return Carried(f"{cancelled} unfinished peer review{'s' * (cancelled != 1)} between them and their old cohort "
+                   f"{'were' if cancelled != 1 else 'was'} cancelled, to be offered to others.")
