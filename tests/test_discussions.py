@@ -6,6 +6,8 @@ replies; another cohort's people get 404; pages run a fixed number of statements
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -13,6 +15,7 @@ from lms.catalog.models import Module
 from lms.database import utcnow
 from lms.discussions import services
 from lms.discussions.models import Moderation, ModerationAction, Post, Thread
+from lms.discussions.moderation import MODERATORS
 from lms.extensions import db
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
@@ -154,6 +157,11 @@ def test_hiding_needs_a_reason_kept_in_the_log_and_hides_from_learners(setting, 
     learner_view = client.get(f"/threads/{thread.id}").get_data(as_text=True)
     assert "Something rude" not in learner_view and "hidden by the cohort's staff" in learner_view
     assert "Off-topic insult" not in learner_view and "Moderation log" not in learner_view
+    # the thread counts its replies as the module's list does: the hidden one for staff only
+    listed = client.get(f"/cohorts/{thread.cohort_id}/discussions/{thread.module.key}").get_data(as_text=True)
+    counted = re.search(r"<h2>(\d+) repl(?:y|ies)</h2>", learner_view)
+    assert counted is not None and f"· {counted.group(1)} repl" in listed
+    assert counted.group(1) == str(int(re.search(r"<h2>(\d+) repl", staff_view).group(1)) - 1)
     log = db.session.scalars(select(Moderation)).all()
     assert [(m.action, m.reason, m.actor_id, m.post_id) for m in log] == [
         (ModerationAction.HIDE_POST, "Off-topic insult", world.instructor_a.id, rude.id)]
@@ -241,3 +249,9 @@ def test_pages_run_a_fixed_number_of_statements(setting, client, login, enrol_le
     add(6)
     many = measure()
     assert few == many, f"2 threads and replies: {few}; 8: {many}"
+
+
+def test_each_moderation_says_what_it_did() -> None:
+    """Each action tells the moderator what happened in words ("Locked: ..."), not "Done: lock."."""
+    assert set(MODERATORS) == set(ModerationAction)
+    assert all(m.done.endswith(".") and not m.done.startswith("Done") for m in MODERATORS.values())

@@ -19,6 +19,7 @@ class ModerationRefused(ValueError):
 class Moderator(ABC):
     action: ModerationAction
     label: str
+    done: str  # what the moderator is told once it is done
     on_post: bool = False        # True: the action is on a reply; False: on the thread
     needs_reason: bool = False
 
@@ -42,37 +43,44 @@ class _Flag(Moderator):
 
 
 class Pin(_Flag):
+    done = "Pinned: the thread is listed first."
     action, label, attribute, value, already = (ModerationAction.PIN, "Pin", "pinned", True,
                                                 "This thread is already pinned.")
 
 
 class Unpin(_Flag):
+    done = "Unpinned."
     action, label, attribute, value, already = (ModerationAction.UNPIN, "Unpin", "pinned", False,
                                                 "This thread is not pinned.")
 
 
 class Lock(_Flag):
+    done = "Locked: the thread takes no new replies."
     action, label, attribute, value, already = (ModerationAction.LOCK, "Lock", "locked", True,
                                                 "This thread is already locked.")
 
 
 class Unlock(_Flag):
+    done = "Unlocked: the thread takes replies again."
     action, label, attribute, value, already = (ModerationAction.UNLOCK, "Unlock", "locked", False,
                                                 "This thread is not locked.")
 
 
 class HideThread(_Flag):
+    done = "The thread is hidden from learners."
     action, label, attribute, value, already = (ModerationAction.HIDE_THREAD, "Hide thread", "hidden", True,
                                                 "This thread is already hidden.")
     needs_reason = True
 
 
 class ShowThread(_Flag):
+    done = "The thread is shown to learners again."
     action, label, attribute, value, already = (ModerationAction.SHOW_THREAD, "Show thread", "hidden", False,
                                                 "This thread is not hidden.")
 
 
 class MarkAnswer(Moderator):
+    done = "Marked as the answer."
     action, label, on_post = ModerationAction.MARK_ANSWER, "Mark as the answer", True
 
     def apply(self, session: DbSession, thread: Thread, post: Post | None, reason: str) -> None:
@@ -90,6 +98,7 @@ class MarkAnswer(Moderator):
 
 
 class UnmarkAnswer(Moderator):
+    done = "No longer marked as the answer."
     action, label, on_post = ModerationAction.UNMARK_ANSWER, "Not the answer", True
 
     def apply(self, session: DbSession, thread: Thread, post: Post | None, reason: str) -> None:
@@ -100,6 +109,7 @@ class UnmarkAnswer(Moderator):
 
 
 class HidePost(Moderator):
+    done = "The reply is hidden from learners."
     action, label, on_post, needs_reason = ModerationAction.HIDE_POST, "Hide", True, True
 
     def apply(self, session: DbSession, thread: Thread, post: Post | None, reason: str) -> None:
@@ -112,6 +122,7 @@ class HidePost(Moderator):
 
 
 class ShowPost(Moderator):
+    done = "The reply is shown to learners again."
     action, label, on_post = ModerationAction.SHOW_POST, "Show", True
 
     def apply(self, session: DbSession, thread: Thread, post: Post | None, reason: str) -> None:

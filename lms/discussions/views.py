@@ -157,7 +157,7 @@ def _moderate(item: Thread, post: Post | None) -> Any:
         except services.DiscussionError as exc:
             db.session.rollback()
             return _thread_page(item, True, status=400, error=str(exc))
-        flash(f"Done: {MODERATORS[entry.action].label.lower()}.", "success")
+        flash(MODERATORS[entry.action].done, "success")
         return redirect(url_for("discussions.thread", thread_id=item.id,
                                 _anchor=f"post-{post.id}" if post is not None else None))
     return _thread_page(item, True, status=400, error="Choose a moderation action.")

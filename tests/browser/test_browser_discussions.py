@@ -51,9 +51,9 @@ def test_a_thread_gets_a_marked_answer(server_url: str, load_content, make_user,
     page.goto(thread_url)
     reply = page.locator("article.post", has_text="drift metric")
     reply.get_by_role("button", name="Mark as the answer").click()
-    page.get_by_text("Done: mark as the answer").wait_for()
+    page.get_by_text("Marked as the answer.").wait_for()
     page.locator(".moderation-thread").get_by_role("button", name="Lock").click()
-    page.get_by_text("Done: lock").wait_for()
+    page.get_by_text("Locked: the thread takes no new replies.").wait_for()
     log = page.locator("#moderation-log").inner_text()
     assert "Mark as the answer" in log and "Lock" in log and "Ivo Instructor" in log
     context.close()
