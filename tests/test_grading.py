@@ -193,6 +193,9 @@ def test_a_return_without_a_word_on_what_to_revise_is_refused_and_the_form_kept(
     with pytest.raises(GradingError, match="write what the learner should revise"):
         save_grade(db.session, work, course["teacher"], {}, {}, "", None, "return", utcnow())
     db.session.rollback()
+    too_long = teacher.post(grade_url(work), data={**blank, "feedback": "x" * 20_001})
+    assert too_long.status_code == 400 and "Keep the feedback under 20,000 characters" in too_long.get_data(as_text=True)
+    assert "x" * 20_001 in too_long.get_data(as_text=True)  # kept
     one_comment = {**blank, f"comment-{criteria[1].id}": "Name the stage that failed."}
     assert teacher.post(grade_url(work), data=one_comment).status_code == 302
     db.session.expire_all()

@@ -90,6 +90,11 @@ def test_reviews_are_anonymous_both_ways_and_reach_the_author(people) -> None:
     assert incomplete.status_code == 400 and "choose one of its levels" in incomplete.get_data(as_text=True)
     no_comment = reviewer[1].post(f"/peer-reviews/{review.id}", data={f"level-{c.id}": c.levels[0].id for c in criteria})
     assert no_comment.status_code == 400 and next(r for r in live() if r.id == review.id).status == "assigned"
+    huge = reviewer[1].post(f"/peer-reviews/{review.id}", data={f"level-{c.id}": c.levels[0].id for c in criteria}
+                            | {"comment": "word " * 2_001})  # past 10,000 characters
+    assert huge.status_code == 400 and "Keep the comment under 10,000 characters" in huge.get_data(as_text=True)
+    assert ("word " * 2_001).strip() in huge.get_data(as_text=True)  # kept in the form
+    assert next(r for r in live() if r.id == review.id).status == "assigned"
     done = {f"level-{c.id}": c.levels[1].id for c in criteria} | {"comment": "Clear steps; add a baseline."}
     assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
 

@@ -55,6 +55,9 @@ def reviews_to_do(session: DbSession, assignment: Assignment, reviewer: User, no
     return mine
 
 
+MAX_REVIEW_COMMENT = 10_000  # characters of a peer review's comment
+
+
 def complete_review(session: DbSession, review: PeerReview, levels: Mapping[str, str | None], comment: str, now: datetime) -> None:
     if review.status != PeerReviewStatus.ASSIGNED:
         raise GradingError("This review is already done or was reassigned.")
@@ -64,6 +67,8 @@ def complete_review(session: DbSession, review: PeerReview, levels: Mapping[str,
     selections = {cid: {"level": lid} for cid, lid in chosen.items()}
     if not comment.strip():
         raise GradingError("Write a comment: what works, and one thing to improve.")
+    if len(comment.strip()) > MAX_REVIEW_COMMENT:
+        raise GradingError(f"Keep the comment under {MAX_REVIEW_COMMENT:,} characters: a classmate reads it beside the work.")
     review.selections, review.comment, review.score = selections, comment.strip(), score
     review.status, review.completed_at = PeerReviewStatus.DONE, now
     session.flush()

@@ -97,6 +97,10 @@ def snapshot(grade: Grade) -> dict[str, Any]:
             "status": grade.status, "version": grade.version_id, "rubric_version": grade.rubric_version_id}
 
 
+MAX_FEEDBACK = 20_000           # characters of a grade's overall feedback
+MAX_CRITERION_COMMENT = 4_000   # characters of a comment on one criterion
+
+
 def save_grade(session: DbSession, submission: Submission, grader: User, levels: Mapping[str, str | None],
                comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: GradeAction | str,
                now: datetime) -> Grade:
@@ -122,6 +126,9 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     selections = {cid: {"level": lid, "comment": (comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
+    if len(feedback) > MAX_FEEDBACK or any(len(s["comment"]) > MAX_CRITERION_COMMENT for s in selections.values()):
+        raise GradingError(f"Keep the feedback under {MAX_FEEDBACK:,} characters and each criterion's comment under "
+                           f"{MAX_CRITERION_COMMENT:,}. Your text is kept below.")
     if action == GradeAction.RETURN and not feedback.strip() and not any(s["comment"] for s in selections.values()):
         # The learner is told to revise: without a word on what, they cannot.
         raise GradingError("Not returned: write what the learner should revise, as overall feedback or a comment "
