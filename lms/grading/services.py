@@ -126,7 +126,7 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     selections = {cid: {"level": lid, "comment": (comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
-    if len(feedback) > MAX_FEEDBACK or any(len(s["comment"]) > MAX_CRITERION_COMMENT for s in selections.values()):
+    if len(feedback) > MAX_FEEDBACK or any(len(s["comment"] or "") > MAX_CRITERION_COMMENT for s in selections.values()):
         raise GradingError(f"Keep the feedback under {MAX_FEEDBACK:,} characters and each criterion's comment under "
                            f"{MAX_CRITERION_COMMENT:,}. Your text is kept below.")
     if action == GradeAction.RETURN and not feedback.strip() and not any(s["comment"] for s in selections.values()):
