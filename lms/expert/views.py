@@ -19,7 +19,6 @@ from lms.expert import services
 from lms.expert.forms import CsrfForm, InviteForm
 from lms.expert.models import ExpertEvaluation, ExpertInvite
 from lms.extensions import db
-from lms.web.forms import add_error
 from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("expert", __name__, template_folder="templates")
@@ -67,8 +66,7 @@ def _create(submission: Submission | None, assignment: Assignment, staff: bool, 
         item, _token = services.invite(db.session, submission, signed_in(), form.name.data or "", form.email.data or "",
                                        form.note.data or "", utcnow(), expert_link, _days_valid())
     except services.ExpertError as exc:
-        db.session.rollback()
-        add_error(form.email, str(exc))
+        db.session.rollback()  # said once, above the form (not again under a field it may not be about)
         return _page(submission, assignment, form, staff, error=str(exc), status=400)
     flash(f"Invitation sent to {item.name} ({item.email}). Their rating will appear here.", "success")
     return redirect(back)
