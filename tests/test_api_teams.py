@@ -3,11 +3,13 @@ every member's work). The cohort's grades and submissions list it once per membe
 with their own adjusted score (as the gradebook and the grades CSV do); each member's
 "me" lists have it, with their score; a learner outside the team sees nothing of it.
 An adjustment made after the release is a change of that member's row (updated_since),
-and a page costs the same statements whatever the number of teams.
+and a page costs the same statements whatever the number of teams. Webhooks and xAPI
+statements of a released team grade reach every member with their adjusted score.
 The member who holds the submission is A; B is adjusted -3 and C +10; D is not in the team."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from lms.learning.services import build_schedule
 from lms.teams import services
 from lms.teams.models import Team
 from lms.web.unit_of_work import WROTE
+from lms.webhooks.models import WebhookDelivery, WebhookEvent
 from tests.test_api import bearer, follow
 
 KEY = "intl-hands-on-entry-plan"
@@ -181,3 +184,38 @@ def test_a_page_costs_the_same_statements_whatever_the_number_of_teams(app: Flas
         grade(team, course["teacher"])
         adjust(team, course["teacher"], members[1], -1)
     assert measure() == small <= 12
+
+
+# --------------------------------------------------------------------------- events about the released grade
+
+
+def test_a_released_team_grade_is_a_webhook_event_for_each_member_with_their_score(app: Flask, course) -> None:
+    from lms.webhooks import services as webhooks
+
+    webhooks.create_endpoint(db.session, course["org"].id, "http://127.0.0.1:9/hook", [WebhookEvent.GRADE_RELEASED.value],
+                             "test", app.config["SECRET_KEY"], None, True)
+    db.session.commit()
+    grade(course["team"], course["teacher"], GradeAction.DRAFT)
+    adjust_all(course)
+    released = grade(course["team"], course["teacher"])
+    scores = expected(released)
+    db.session.expire_all()
+    events = [json.loads(d.body)["data"] for d in db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+    assert sorted((e["learner"]["id"], e["grade"]["score"]) for e in events) == sorted(
+        (p.id, scores[i]) for i, p in enumerate(course["learners"][:3]))
+    assert {e["team"]["name"] for e in events} == {"Northwind"} and {e["grade"]["id"] for e in events} == {released.id}
+
+
+def test_a_released_team_grade_is_an_xapi_statement_for_each_member_with_their_score(app: Flask, course) -> None:
+    from lms.xapi.models import XapiStatement
+
+    app.config.update(XAPI_LRS_ENDPOINT="http://127.0.0.1:9/xapi", XAPI_LRS_USERNAME="u", XAPI_LRS_PASSWORD="p",
+                      XAPI_HOMEPAGE="https://lms.example.org")
+    grade(course["team"], course["teacher"], GradeAction.DRAFT)
+    adjust_all(course)
+    released = grade(course["team"], course["teacher"])
+    scores = expected(released)
+    db.session.expire_all()
+    scored = {int(s.event_key.split(":")[2]): json.loads(s.body)["result"]["score"]["raw"]
+              for s in db.session.scalars(select(XapiStatement).where(XapiStatement.event_key.startswith(f"grade:{released.id}:")))}
+    assert scored == {p.id: scores[i] for i, p in enumerate(course["learners"][:3])}
