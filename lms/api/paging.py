@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from lms.api.problems import ApiProblem
@@ -29,13 +29,17 @@ def encode(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def decode(cursor: str, timed: bool) -> tuple[Any, ...]:
+def decode(cursor: str, timed: bool, tied: bool = False) -> tuple[Any, ...]:
+    """The keys of a cursor: (time,) id (, tie). A list with a tie (a row per learner of one
+    grade) also takes a cursor without one, as it gave out before it had one."""
     bad = ApiProblem(422, "The cursor is not one this API gave out; start again without it.")
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise bad from exc
-    if not isinstance(values, list) or len(values) != (2 if timed else 1) or not isinstance(values[-1], int):
+    size = 2 if timed else 1
+    if (not isinstance(values, list) or len(values) not in ((size, size + 1) if tied else (size,))
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values[1 if timed else 0:])):
         raise bad
     if timed:
         try:
@@ -66,20 +70,27 @@ class Page:
         return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}
 
 
-def fetch(session: DbSession, stmt: Select[Any] | Any, query: ListQuery, idcol: InstrumentedAttribute[int],
-          timecol: InstrumentedAttribute[Any] | None = None,
-          key_of: Callable[[Any], tuple[Any, ...]] | None = None) -> Page:
-    """One statement: the page after ``query.cursor`` ordered by (time, id) or id; ``key_of``
+def _after(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows after ``values`` in the order of ``columns`` (compared in turn)."""
+    if len(columns) == 1:
+        after: ColumnElement[bool] = columns[0] > values[0]
+        return after
+    return or_(columns[0] > values[0], and_(columns[0] == values[0], _after(columns[1:], values[1:])))
+
+
+def fetch(session: DbSession, stmt: Select[Any] | Any, query: ListQuery, idcol: ColumnElement[int] | InstrumentedAttribute[int],
+          timecol: ColumnElement[Any] | InstrumentedAttribute[Any] | None = None,
+          key_of: Callable[[Any], tuple[Any, ...]] | None = None,
+          tiecol: ColumnElement[int] | None = None) -> Page:
+    """One statement: the page after ``query.cursor`` ordered by (time, id) or id, then
+    ``tiecol`` where several rows share an id (a team's grade: a row per member); ``key_of``
     reads those keys from a row (default: the row's first item's attributes)."""
     if isinstance(query, SyncQuery) and timecol is not None and (moment := since(query)) is not None:
         stmt = stmt.where(timecol >= moment)
+    order = [c for c in (timecol, idcol, tiecol) if c is not None]
     if query.cursor:
-        values = decode(query.cursor, timecol is not None)
-        if timecol is not None:
-            stmt = stmt.where(or_(timecol > values[0], and_(timecol == values[0], idcol > values[1])))
-        else:
-            stmt = stmt.where(idcol > values[0])
-    order = (timecol, idcol) if timecol is not None else (idcol,)
+        values = decode(query.cursor, timecol is not None, tiecol is not None)
+        stmt = stmt.where(_after(order[:len(values)], values))
     rows = list(session.execute(stmt.order_by(*order).limit(query.limit + 1)))
     more = len(rows) > query.limit
     rows = rows[:query.limit]
@@ -90,6 +101,6 @@ def fetch(session: DbSession, stmt: Select[Any] | Any, query: ListQuery, idcol: 
             keys = key_of(last)
         else:
             item = last[0]
-            keys = ((getattr(item, timecol.key), item.id) if timecol is not None else (item.id,))
+            keys = ((getattr(item, str(timecol.key)), item.id) if timecol is not None else (item.id,))
         cursor = encode(keys)
     return Page(rows, cursor)

@@ -4,11 +4,13 @@ with a fixed number of statements per page (lms/api/paging.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from spectree import Response as Resp
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, case, func, null, or_, select, true
 from werkzeug.exceptions import HTTPException
 
 from lms.accounts.models import User
@@ -27,6 +29,7 @@ from lms.cohorts.services import CohortError
 from lms.cohorts.views import invitation_link
 from lms.competency.services import grid_query
 from lms.coursework.models import Assignment, Submission
+from lms.coursework.sharing import Group, groups_of, sharers
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import Grade, GradeStatus
@@ -295,34 +298,106 @@ def quiz_attempts(cohort_id: int) -> Any:
         for a, k in page.rows])
 
 
-def _grade_out(g: Grade, sub: Submission, key: str) -> s.GradeOut:
-    return s.GradeOut(id=g.id, submission_id=sub.id, learner_id=sub.user_id, assignment_key=key, score=g.score,
-                      max_score=g.max_score, feedback=g.feedback, released_at=g.released_at, updated_at=g.updated_at)
+# A team's one submission is the work of every member (lms.coursework.sharing, as the
+# gradebook and the grade exports read it): the lists of work and grades have a row per
+# learner whose work it is, each member's with their adjusted score, paged by (time, id,
+# learner). The time is when the row last changed: the work or grade, or that member's
+# adjustment.
+
+
+@dataclass(frozen=True)
+class _PerLearner:
+    """A statement of work joined to whose work it is, and what a page reads of that."""
+
+    stmt: Any  # Select
+    learner: Any  # whose work the row is: a column
+    changed: ColumnElement[Any] | None  # when that learner's share last changed (or null); None: no sharing at all
+    shared: ColumnElement[Any] | None  # not null when the submission is shared work
+
+
+def _per_learner(stmt: Any, owner_id: int | None) -> _PerLearner:
+    """``stmt`` (over ``Submission``) with a row per learner whose work each submission is;
+    only ``owner_id``'s rows when given (their own work and the shared work they are in)."""
+    found = sharers()
+    if found is None:
+        return _PerLearner(stmt if owner_id is None else stmt.where(Submission.user_id == owner_id), Submission.user_id,
+                           None, None)
+    stmt = stmt.outerjoin(found, found.c.submission_id == Submission.id)
+    if owner_id is not None:
+        mine = sharers([owner_id])
+        assert mine is not None
+        stmt = stmt.where(or_(Submission.user_id == owner_id, Submission.id.in_(select(mine.c.submission_id))),
+                          or_(found.c.learner_id == owner_id, found.c.learner_id.is_(None)))
+    return _PerLearner(stmt, func.coalesce(found.c.learner_id, Submission.user_id), found.c.changed_at, found.c.learner_id)
+
+
+def _later(moment: ColumnElement[Any], changed: ColumnElement[Any] | None) -> ColumnElement[Any]:
+    return moment if changed is None else case((changed > moment, changed), else_=moment)
+
+
+def _page_per_learner(stmt: Any, owner_id: int | None, idcol: Any, timecol: Any) -> tuple[Page, dict[int, Group]]:
+    """The page of ``stmt``'s rows, each followed by (learner id, row time, share changed,
+    shared), and the groups of its shared work (a fixed number of statements)."""
+    per = _per_learner(stmt, owner_id)
+    moment = _later(timecol, per.changed)
+    extra = (per.changed if per.changed is not None else null(), per.shared if per.shared is not None else null())
+    page = fetch(db.session, per.stmt.add_columns(per.learner, moment, *extra), _query(), idcol, moment,
+                 key_of=lambda row: (row[-3], row[0].id, row[-4]), tiecol=per.learner)
+    groups = groups_of(db.session, {row[0].id if isinstance(row[0], Submission) else row[1].id
+                                    for row in page.rows if row[-1] is not None})
+    return page, groups
+
+
+def _grade_out(g: Grade, sub: Submission, key: str, learner_id: int, changed: datetime | None,
+               group: Group | None) -> s.GradeOut:
+    score, team = g.score, None
+    if group is not None:
+        adjustment = group.adjustments.get(learner_id)
+        score = group.score_of(learner_id, g.score, g.max_score)
+        team = s.TeamShareOut(name=group.name, score=g.score, adjustment=adjustment.points if adjustment else None,
+                              note=adjustment.note if adjustment else "")
+    return s.GradeOut(id=g.id, submission_id=sub.id, learner_id=learner_id, assignment_key=key, score=score,
+                      max_score=g.max_score, feedback=g.feedback, released_at=g.released_at,
+                      updated_at=max(g.updated_at, changed) if changed else g.updated_at, team=team)
+
+
+def _submissions(where: Any, owner_id: int | None) -> Any:
+    stmt = (select(Submission, Assignment.key, Grade).join(Assignment, Assignment.id == Submission.assignment_id)
+            .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
+            .where(where))
+    page, groups = _page_per_learner(stmt, owner_id, Submission.id, Submission.updated_at)
+    items = []
+    for sub, k, g, learner_id, moment, changed, _shared in page.rows:
+        group = groups.get(sub.id)
+        items.append(s.SubmissionOut(id=sub.id, learner_id=learner_id, assignment_key=k, status=sub.status.value,
+                                     submitted_at=sub.submitted_at, updated_at=moment, team=group.name if group else None,
+                                     grade=_grade_out(g, sub, k, learner_id, changed, group) if g is not None else None))
+    return _answer(page, s.SubmissionPage, items)
+
+
+def _grades(where: Any, owner_id: int | None) -> Any:
+    stmt = (select(Grade, Submission, Assignment.key).join(Submission, Submission.id == Grade.submission_id)
+            .join(Assignment, Assignment.id == Submission.assignment_id)
+            .where(where, Grade.status == GradeStatus.RELEASED))
+    page, groups = _page_per_learner(stmt, owner_id, Grade.id, Grade.updated_at)
+    return _answer(page, s.GradePage, [_grade_out(g, sub, k, learner_id, changed, groups.get(sub.id))
+                                       for g, sub, k, learner_id, _moment, changed, _shared in page.rows])
 
 
 @bp.get("/cohorts/<int:cohort_id>/submissions")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.SubmissionPage), tags=["grades"], operation_id="listSubmissions")
 def submissions(cohort_id: int) -> Any:
-    """Handed-in work (drafts are the learner's alone), with the grade once released"""
-    stmt = (select(Submission, Assignment.key, Grade).join(Assignment, Assignment.id == Submission.assignment_id)
-            .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
-            .where(Submission.cohort_id == cohort_id, Submission.submitted_at.is_not(None)))
-    page = fetch(db.session, stmt, _query(), Submission.id, Submission.updated_at)
-    return _answer(page, s.SubmissionPage, [
-        s.SubmissionOut(id=sub.id, learner_id=sub.user_id, assignment_key=k, status=sub.status.value,
-                        submitted_at=sub.submitted_at, updated_at=sub.updated_at,
-                        grade=_grade_out(g, sub, k) if g is not None else None) for sub, k, g in page.rows])
+    """Handed-in work (drafts are the learner's alone), with the grade once released; a team's
+    work once per member"""
+    return _submissions((Submission.cohort_id == cohort_id) & Submission.submitted_at.is_not(None), None)
 
 
 @bp.get("/cohorts/<int:cohort_id>/grades")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.GradePage), tags=["grades"], operation_id="listGrades")
 def grades(cohort_id: int) -> Any:
-    """Released grades; with updated_since, the ones released or changed since"""
-    stmt = (select(Grade, Submission, Assignment.key).join(Submission, Submission.id == Grade.submission_id)
-            .join(Assignment, Assignment.id == Submission.assignment_id)
-            .where(Submission.cohort_id == cohort_id, Grade.status == GradeStatus.RELEASED))
-    page = fetch(db.session, stmt, _query(), Grade.id, Grade.updated_at)
-    return _answer(page, s.GradePage, [_grade_out(g, sub, k) for g, sub, k in page.rows])
+    """Released grades, a team's once per member with their adjusted score; with
+    updated_since, the ones released or changed since"""
+    return _grades(Submission.cohort_id == cohort_id, None)
 
 
 # --------------------------------------------------------------------------- me: the token owner's own data
@@ -403,23 +478,14 @@ def my_attempts() -> Any:
 @bp.get("/me/submissions")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.SubmissionPage), tags=["me"], operation_id="mySubmissions")
 def my_submissions() -> Any:
-    """The owner's submissions (drafts included, as on their pages), each with its grade once released"""
-    stmt = (select(Submission, Assignment.key, Grade).join(Assignment, Assignment.id == Submission.assignment_id)
-            .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
-            .where(Submission.user_id == _owner().id))
-    page = fetch(db.session, stmt, _query(), Submission.id, Submission.updated_at)
-    return _answer(page, s.SubmissionPage, [
-        s.SubmissionOut(id=sub.id, learner_id=sub.user_id, assignment_key=k, status=sub.status.value,
-                        submitted_at=sub.submitted_at, updated_at=sub.updated_at,
-                        grade=_grade_out(g, sub, k) if g is not None else None) for sub, k, g in page.rows])
+    """The owner's submissions (drafts included, as on their pages) and their teams', each
+    with its grade once released"""
+    return _submissions(true(), _owner().id)
 
 
 @bp.get("/me/grades")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.GradePage), tags=["me"], operation_id="myGrades")
 def my_grades() -> Any:
-    """The owner's released grades; with updated_since, the ones released or changed since"""
-    stmt = (select(Grade, Submission, Assignment.key).join(Submission, Submission.id == Grade.submission_id)
-            .join(Assignment, Assignment.id == Submission.assignment_id)
-            .where(Submission.user_id == _owner().id, Grade.status == GradeStatus.RELEASED))
-    page = fetch(db.session, stmt, _query(), Grade.id, Grade.updated_at)
-    return _answer(page, s.GradePage, [_grade_out(g, sub, k) for g, sub, k in page.rows])
+    """The owner's released grades (a team's with their adjusted score); with updated_since,
+    the ones released or changed since"""
+    return _grades(true(), _owner().id)

@@ -166,25 +166,36 @@ class AttemptOut(Schema):
     pending_manual: bool
 
 
+class TeamShareOut(Schema):
+    """A team's grade as one member's: the team's score and how far theirs was moved from it."""
+
+    name: str = Field(description="The team whose work was graded.")
+    score: float | None = Field(description="The team's score, before this member's adjustment.")
+    adjustment: float | None = Field(description="Points this member's score was moved from the team's; null when not adjusted.")
+    note: str = Field(description="The staff's reason for the adjustment (the learner reads it); empty when not adjusted.")
+
+
 class GradeOut(Schema):
     id: int
     submission_id: int
-    learner_id: int
+    learner_id: int = Field(description="Whose grade this is. A team's grade is listed once per member (the same `id`).")
     assignment_key: str
-    score: float | None
+    score: float | None = Field(description="This learner's score: for a team member, the team's moved by their adjustment.")
     max_score: float
     feedback: str
     released_at: datetime | None
-    updated_at: datetime
+    updated_at: datetime = Field(description="When it last changed: the grade, or this member's adjustment.")
+    team: TeamShareOut | None = Field(description="For a team's work: the team and this member's adjustment; null otherwise.")
 
 
 class SubmissionOut(Schema):
     id: int
-    learner_id: int
+    learner_id: int = Field(description="Whose work this is. A team's one submission is listed once per member (the same `id`).")
     assignment_key: str
     status: str
     submitted_at: datetime | None
-    updated_at: datetime
+    updated_at: datetime = Field(description="When it or its grade for this learner (a team member's adjustment) last changed.")
+    team: str | None = Field(description="The name of the team whose work this is; null for one learner's own work.")
     grade: GradeOut | None = Field(description="The grade once released; null before.")
 
 

@@ -5,8 +5,9 @@ registers a ``SharedWork`` here in its ``init_app``; every lookup of a learner's
 ``work_by_learner`` / ``work_rows_by_learner`` / ``work_for``, so each sharer counts as having done it, and through
 ``groups_of`` to name the group and read each member's own score.
 
-Set-based: each lookup costs one statement for the learners' own work plus, per
-registered kind of sharing, a fixed number, whatever the number of learners."""
+Set-based: each lookup costs one statement for the learners' own work plus a fixed number
+for the shared work, whatever the number of learners. ``sharers`` gives the same sharing
+as a subquery, for statements that page over work per learner (the REST API's lists)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, Subquery, select, union_all
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -56,9 +57,11 @@ class Group:
 
 
 class SharedWork(Protocol):
-    def shared_with(self, session: DbSession, user_ids: Collection[int]) -> list[tuple[int, int]]:
-        """(learner id, submission id) for every submission that is the work of one of
-        ``user_ids`` (held by them or by another member), in a fixed number of statements."""
+    def sharers(self, learner_ids: Collection[int] | None) -> Select[int | None, int, datetime]:
+        """A statement of ``submission_id``, ``learner_id`` and ``changed_at`` (labelled so):
+        a row for every shared submission and each learner whose work it is (held by them or
+        by another member), only ``learner_ids``' rows when given; ``changed_at`` is when that
+        learner's share of the grade last changed (an adjustment), else null."""
 
     def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
         """Submission id -> its group, for the shared ones among ``submission_ids``."""
@@ -70,6 +73,25 @@ _REGISTRY: dict[str, SharedWork] = {}
 def register(name: str, provider: SharedWork) -> None:
     """Called from a feature's ``init_app`` (again for every app: the same name replaces)."""
     _REGISTRY[name] = provider
+
+
+def sharers(learner_ids: Collection[int] | None = None) -> Subquery | None:
+    """Every registered kind of sharing's ``sharers`` as one subquery (columns
+    ``submission_id``, ``learner_id``, ``changed_at``), to join in a statement that lists
+    work per learner (the API's lists page over it); None when no feature shares work."""
+    statements = [provider.sharers(learner_ids) for provider in _REGISTRY.values()]
+    if not statements:
+        return None
+    return (statements[0] if len(statements) == 1 else union_all(*statements)).subquery("sharers")
+
+
+def shared_with(session: DbSession, learner_ids: Collection[int]) -> list[tuple[int, int]]:
+    """(learner id, submission id) for every shared submission that is the work of one of
+    ``learner_ids``: one statement."""
+    found = sharers(learner_ids)
+    if found is None:
+        return []
+    return [(uid, sid) for uid, sid in session.execute(select(found.c.learner_id, found.c.submission_id))]
 
 
 class _Work(Protocol):
@@ -108,7 +130,7 @@ def _by_learner(user_ids: Collection[int], read: Callable[..., Iterable[_W]], cr
     if not ids:
         return {}
     work = {(s.user_id, s.assignment_id): s for s in read(Submission.user_id.in_(ids), *criteria)}
-    pairs = [pair for provider in _REGISTRY.values() for pair in provider.shared_with(session, ids)]
+    pairs = shared_with(session, ids)
     if not pairs:
         return work
     loaded = {s.id: s for s in work.values()}

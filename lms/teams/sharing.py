@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from lms.coursework.sharing import Adjustment, Group
@@ -17,10 +18,14 @@ from lms.teams.models import GradeAdjustment, Team, TeamMember
 
 
 class TeamWork:
-    def shared_with(self, session: DbSession, user_ids: Collection[int]) -> list[tuple[int, int]]:
-        return [(uid, sid) for uid, sid in session.execute(
-            select(TeamMember.user_id, Team.submission_id).join(Team, Team.id == TeamMember.team_id)
-            .where(TeamMember.user_id.in_(list(user_ids)), Team.submission_id.is_not(None))) if sid is not None]
+    def sharers(self, learner_ids: Collection[int] | None) -> Select[int | None, int, datetime]:
+        """Each member of a team with a submission, and when their adjustment last changed."""
+        stmt = (select(Team.submission_id.label("submission_id"), TeamMember.user_id.label("learner_id"),
+                       GradeAdjustment.updated_at.label("changed_at"))
+                .join(Team, Team.id == TeamMember.team_id)
+                .outerjoin(GradeAdjustment, (GradeAdjustment.team_id == Team.id) & (GradeAdjustment.user_id == TeamMember.user_id))
+                .where(Team.submission_id.is_not(None)))
+        return stmt if learner_ids is None else stmt.where(among(TeamMember.user_id, learner_ids))
 
     def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
         teams = list(session.scalars(select(Team).where(among(Team.submission_id, submission_ids))

@@ -15,6 +15,8 @@ from lms.catalog.models import Objective
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, Enrolment, Invitation
 from lms.competency.services import at_risk_rows
+from lms.coursework.models import Submission
+from lms.coursework.sharing import groups_of
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.services import policy
@@ -45,7 +47,9 @@ def _active_cohort(session: DbSession, user_id: int) -> Cohort | None:
 
 
 def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any) -> None:
-    """A grade released (each release once; a draft save or a return sends nothing)."""
+    """A grade released (each release once; a draft save or a return sends nothing): an event
+    for the learner whose work it is, or for each member of the team whose work it is
+    (``lms.coursework.sharing``), with their adjusted score and the team."""
     if grade.status != GradeStatus.RELEASED or grade.released_at != now:
         return
     submission = grade.submission
@@ -55,13 +59,27 @@ def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any)
     if not endpoints:
         return
     cohort = session.get(Cohort, submission.cohort_id) if submission.cohort_id else _active_cohort(session, submission.user_id)
-    user = session.get(User, submission.user_id)
-    assert user is not None
-    data = {"grade": {"id": grade.id, "score": grade.score, "max_score": grade.max_score, "released_at": _iso(grade.released_at)},
+    group = groups_of(session, [submission.id]).get(submission.id)
+    if group is None or not group.members:
+        user = session.get(User, submission.user_id)
+        assert user is not None
+        data = _grade_released(grade, submission, user, cohort, grade.score, None)
+        queue_event(session, endpoints, WebhookEvent.GRADE_RELEASED, f"grade:{grade.id}:{_iso(now)}", data, now)
+        return
+    for member in group.members:  # a team's work: an event for each member, with their own (adjusted) score
+        adjustment = group.adjustments.get(member.id)
+        team = {"name": group.name, "score": grade.score, "adjustment": adjustment.points if adjustment else None,
+                "note": adjustment.note if adjustment else ""}
+        data = _grade_released(grade, submission, member, cohort, group.score_of(member.id, grade.score, grade.max_score), team)
+        queue_event(session, endpoints, WebhookEvent.GRADE_RELEASED, f"grade:{grade.id}:{member.id}:{_iso(now)}", data, now)
+
+
+def _grade_released(grade: Grade, submission: Submission, user: User, cohort: Cohort | None, score: float | None,
+                    team: dict[str, Any] | None) -> dict[str, Any]:
+    return {"grade": {"id": grade.id, "score": score, "max_score": grade.max_score, "released_at": _iso(grade.released_at)},
             "submission": {"id": submission.id, "assignment": {"key": submission.assignment.key,
                                                                 "title": submission.assignment.title}},
-            "learner": learner(user), "cohort": cohort_of(cohort) if cohort else None}
-    queue_event(session, endpoints, WebhookEvent.GRADE_RELEASED, f"grade:{grade.id}:{_iso(now)}", data, now)
+            "learner": learner(user), "cohort": cohort_of(cohort) if cohort else None, "team": team}
 
 
 def on_mastery_changed(user_id: int, *, session: DbSession, now: datetime,

@@ -87,7 +87,7 @@ def rubric_result(grade: Grade) -> list[dict[str, Any]]:
 
 def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any) -> None:
     """A grade released (each release once): scored, with the rubric result, for every
-    learner the work counts for (a team's members)."""
+    learner the work counts for (a team's members, each with their adjusted score)."""
     config = _config()
     if not enabled(config) or grade.status != GradeStatus.RELEASED or grade.released_at != now or grade.score is None:
         return
@@ -95,9 +95,12 @@ def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any)
     assignment = submission.assignment
     obj = activity(config, "performance", f"assignments/{assignment.key}", assignment.title)
     rubric = rubric_result(grade)
-    for user_id in learner_ids(submission, groups_of(session, [submission.id]).get(submission.id)):
+    group = groups_of(session, [submission.id]).get(submission.id)
+    for user_id in learner_ids(submission, group):
         key = f"grade:{grade.id}:{user_id}:{iso(now)}"
-        result = {"score": score(grade.score, grade.max_score), "completion": True,
+        points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
+        assert points is not None  # a scored grade stays scored when adjusted
+        result = {"score": score(points, grade.max_score), "completion": True,
                   "extensions": {"https://w3id.org/xapi/lms/rubric": rubric}}
         queue(session, config, key, statement(config, key, user_id, "scored", obj, now, result=result), now)
 
