@@ -5,7 +5,7 @@ with their own adjusted score (as the gradebook and the grades CSV do); each mem
 An adjustment made after the release is a change of that member's row (updated_since),
 and a page costs the same statements whatever the number of teams. Webhooks and xAPI
 statements of a released team grade reach every member with their adjusted score.
-The member who holds the submission is A; B is adjusted -3 and C +10; D is not in the team."""
+The member who holds the submission is A; B is adjusted -3 and C +5 (to the maximum); D is not in the team."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from lms.webhooks.models import WebhookDelivery, WebhookEvent
 from tests.test_api import bearer, follow
 
 KEY = "intl-hands-on-entry-plan"
-ADJUSTMENTS = {1: -3.0, 2: 10.0}  # learner index -> points
+ADJUSTMENTS = {1: -3.0, 2: 5.0}  # learner index -> points
 
 
 @pytest.fixture()
@@ -98,7 +98,7 @@ def test_the_cohort_lists_have_a_row_per_member_with_their_adjusted_score(app: F
     adjust_all(course)
     a, b, c, d = course["learners"]
     scores = expected(released)
-    assert scores[1] == released.score - 3 and scores[2] == released.max_score  # +10 stops at the maximum
+    assert scores[1] == released.score - 3 and scores[2] == released.max_score  # +5 reaches the maximum
     headers = bearer(course["admin"], organization=course["org"])
     url = f"/api/v1/cohorts/{course['cohort'].id}"
     rows = follow(client, f"{url}/grades?limit=1", headers)  # a page ends between members: none repeated or skipped
