@@ -198,6 +198,13 @@ def test_the_author_edits_their_post_conditionally(setting, client, login) -> No
     assert client.get(f"/posts/{post.id}/edit").status_code == 403
     with pytest.raises(services.DiscussionError):
         services.edit_post(db.session, post, classmate, "Hijack", None, 2, utcnow())
+    # a hidden reply's author is told at once, not after typing their changes
+    mine = services.reply(db.session, thread, classmate, "Something rude", utcnow(), link)
+    services.moderate(db.session, world.instructor_a, ModerationAction.HIDE_POST, thread, mine, "Off-topic", utcnow())
+    db.session.commit()
+    opened = client.get(f"/posts/{mine.id}/edit")
+    assert opened.status_code == 302 and opened.headers["Location"].startswith(f"/threads/{thread.id}")
+    assert "A hidden post cannot be edited." in client.get(opened.headers["Location"]).get_data(as_text=True)
 
 
 def test_marking_an_answer_does_not_make_the_authors_edit_stale(setting) -> None:

@@ -95,18 +95,27 @@ def reply(session: DbSession, thread: Thread, author: User, body: str, now: date
     return post
 
 
+def why_not_editable(post: Post, editor: User) -> str | None:
+    """Why ``editor`` cannot edit ``post`` now (None: they can): the edit page says it
+    instead of offering a form whose save would be refused."""
+    if post.author_id != editor.id:
+        return "Only a post's author can edit it."
+    if post.hidden or post.thread.hidden:
+        return "A hidden post cannot be edited."
+    if post.thread.locked:
+        return "This thread is locked: its posts can no longer be edited."
+    return None
+
+
 def edit_post(session: DbSession, post: Post, editor: User, body: str, title: str | None, expected_revision: int,
               now: datetime) -> Post:
     """The author changes their post (and, for the opening post, the thread's title).
     Written only where the post is still at ``expected_revision``: of two saves from one
     view exactly one is kept; the other raises ``StalePost`` having written nothing."""
-    if post.author_id != editor.id:
-        raise DiscussionError("Only a post's author can edit it.")
+    refused = why_not_editable(post, editor)
+    if refused is not None:
+        raise DiscussionError(refused)
     thread = post.thread
-    if post.hidden or thread.hidden:
-        raise DiscussionError("A hidden post cannot be edited.")
-    if thread.locked:
-        raise DiscussionError("This thread is locked: its posts can no longer be edited.")
     new_body = _body(body)
     new_title = _title(title) if post.opening and title is not None else None
     result = session.execute(

@@ -186,8 +186,12 @@ def _edit_page(post: Post, form: EditPostForm, status: int = 200, stale: str | N
 
 
 @bp.get("/posts/<int:post_id>/edit")
-def edit_post(post_id: int) -> tuple[str, int]:
+def edit_post(post_id: int) -> Any:
     post = _own_post(post_id)
+    refused = services.why_not_editable(post, signed_in())
+    if refused is not None:  # said before anything is typed, not on saving
+        flash(refused, "error")
+        return redirect(link_for(post))
     return _edit_page(post, EditPostForm(data={"title": post.thread.title, "body": post.body,
                                                "revision": post.revision}))
 
