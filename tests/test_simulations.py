@@ -19,6 +19,7 @@ from lms.content.services import Bundle, ContentSource
 from lms.content.source import Problems
 from lms.database import utcnow
 from lms.extensions import db
+from lms.learning.services import build_schedule
 from lms.progress.models import Evidence, EvidenceSourceName
 from lms.sections import parse_curriculum
 from lms.simulations import services
@@ -238,7 +239,10 @@ def test_a_simulation_opens_with_its_phase(course: dict[str, Any]) -> None:
     response = client.post(f"/simulations/{SIM}/start")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/simulations/{SIM}")
     assert db.session.scalar(select(SimulationRun)) is None
-    assert "opens with" in client.get("/simulations").get_data(as_text=True)
+    listed = client.get("/simulations").get_data(as_text=True)
+    simulation = db.session.scalar(select(Simulation).where(Simulation.key == SIM))
+    opens_on = build_schedule(db.session, course["early"], newcomer.id, utcnow()).slot_for(simulation.phase_id).opens_on
+    assert f"opens {opens_on:%d %b %Y}, with {simulation.phase.title}" in listed  # when, not only with what
 
 
 def test_a_run_is_its_learners_alone(course: dict[str, Any]) -> None:

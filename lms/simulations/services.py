@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -73,13 +73,20 @@ def overall(scores: Mapping[str, float]) -> float:
 # --------------------------------------------------------------------------- opening
 
 
-def open_phases(session: DbSession, user: User, now: datetime) -> set[int] | None:
-    """The phase ids open in the learner's schedule; None when they are not enrolled."""
+def phase_openings(session: DbSession, user: User, now: datetime) -> dict[int, tuple[date, bool]] | None:
+    """Each phase of the learner's schedule: the day it opens for them and whether it is
+    open now; None when they are not enrolled."""
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
         return None
     plan = build_schedule(session, enrolment.cohort, user.id, now, enrolment)
-    return {s.phase.id for s in plan.slots if s.is_open}
+    return {s.phase.id: (s.opens_on, s.is_open) for s in plan.slots}
+
+
+def open_phases(session: DbSession, user: User, now: datetime) -> set[int] | None:
+    """The phase ids open in the learner's schedule; None when they are not enrolled."""
+    openings = phase_openings(session, user, now)
+    return None if openings is None else {phase for phase, (_day, is_open) in openings.items() if is_open}
 
 
 def is_open(session: DbSession, simulation: Simulation, user: User, now: datetime) -> bool:
@@ -188,6 +195,7 @@ class Listing:
     simulation: Simulation
     open: bool
     runs: list[SimulationRun]
+    opens_on: date | None = None  # when its phase opens for the learner
 
     @property
     def best(self) -> SimulationRun | None:
@@ -201,11 +209,12 @@ class Listing:
 def listings(session: DbSession, user: User, now: datetime) -> list[Listing]:
     """Every active simulation with whether it is open to the learner and their runs (three queries)."""
     simulations = active_simulations(session)
-    phases = open_phases(session, user, now) or set()
+    openings = phase_openings(session, user, now) or {}
     runs: dict[int, list[SimulationRun]] = defaultdict(list)
     for run in session.scalars(select(SimulationRun).where(SimulationRun.user_id == user.id).order_by(SimulationRun.id)):
         runs[run.simulation_id].append(run)
-    return [Listing(s, s.phase_id in phases, runs[s.id]) for s in simulations]
+    return [Listing(s, openings.get(s.phase_id, (None, False))[1], runs[s.id], openings.get(s.phase_id, (None, False))[0])
+            for s in simulations]
 
 
 @dataclass(frozen=True)
