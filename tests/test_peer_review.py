@@ -97,6 +97,10 @@ def test_reviews_are_anonymous_both_ways_and_reach_the_author(people) -> None:
     assert next(r for r in live() if r.id == review.id).status == "assigned"
     done = {f"level-{c.id}": c.levels[1].id for c in criteria} | {"comment": "Clear steps; add a baseline."}
     assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
+    listed = reviewer[1].get(f"/assignments/{HANDS_ON}/peer-reviews").get_data(as_text=True)
+    assert f'<a href="/peer-reviews/{review.id}">Review 1</a> · done' in listed  # a done review can be read again
+    reread = reviewer[1].get(f"/peer-reviews/{review.id}").get_data(as_text=True)
+    assert "Clear steps; add a baseline." in reread and f"<dd>{criteria[0].levels[1].title}</dd>" in reread
 
     feedback = author[1].get(f"/assignments/{HANDS_ON}/peer-reviews").get_data(as_text=True)
     assert "Clear steps; add a baseline." in feedback and "Quentin" not in feedback
