@@ -19,8 +19,10 @@ from lms.accounts.models import User
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.cohorts.enrolment import is_learner_of
+from lms.coursework.models import Assignment
 from lms.database import utcnow, zone_named
 from lms.extensions import db
+from lms.grading.models import GradeAction
 from lms.lti import keys, services
 from lms.lti.grades import send_pending
 from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreStatus
@@ -29,6 +31,8 @@ from lms.privacy.services import erase_learner
 from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 from tests.redis_db import redis_database
+from tests.test_api_teams import KEY as TEAM_KEY
+from tests.test_api_teams import adjust, grade, hand_in
 
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 TARGET_LINK = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
@@ -251,6 +255,33 @@ def test_quiz_scores_go_back_with_retries_and_regrades_update_them(app, client, 
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(LtiAccount)) == 0
     assert db.session.scalar(select(func.count()).select_from(LtiScore)) == 0
+
+
+def test_a_team_grade_goes_back_for_each_member_with_their_adjusted_score(app, client, loaded, world, platform,
+                                                                          tool_pem, make_cohort) -> None:
+    """A team's work is every member's: its released grade goes back to the platform for
+    each of them, each with their own adjusted score (as the exports and the API give it),
+    not once for the member who handed it in with the team's score."""
+    cohort = make_cohort(world.org_a, "Founders", months_ago=9, instructors=[world.instructor_a])
+    register(app, platform, cohort, tool_pem)
+    platform.tool_jwks = client.get("/lti/jwks").get_json()
+    members = []
+    for sub, email in (("moodle-21", "ada@school.example"), ("moodle-22", "bo@school.example")):
+        platform.person(sub, email, **{CUSTOM: {"target": f"assignment:{TEAM_KEY}"}})
+        assert launch(client, platform).status_code == 302
+        client.post("/logout")
+        members.append(db.session.scalar(select(User).where(User.email == email)))
+    assignment = db.session.scalar(select(Assignment).where(Assignment.key == TEAM_KEY))
+    team = hand_in(app, cohort, assignment, "Northwind", members)
+    drafted = grade(team, world.instructor_a, GradeAction.DRAFT)
+    adjust(team, world.instructor_a, members[1], -3)
+    released = grade(team, world.instructor_a, GradeAction.RELEASE)
+    assert released.score is not None and drafted.id == released.id
+    sent = dict(db.session.execute(select(LtiAccount.user_id, LtiScore.score_given)
+                                   .join(LtiAccount, LtiAccount.id == LtiScore.lti_account_id)
+                                   .where(LtiScore.target == f"assignment:{TEAM_KEY}")).all())
+    assert sent == {members[0].id: round(100 * released.score / released.max_score, 2),
+                    members[1].id: round(100 * (released.score - 3) / released.max_score, 2)}
 
 
 def test_a_score_without_a_placed_line_item_creates_one_and_is_sent_after_the_commit(app, client, lti, world) -> None:

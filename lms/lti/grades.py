@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.assessment.methods import GRADING_METHODS
 from lms.assessment.models import Attempt
+from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession, unit_of_work, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.lti.models import LtiAccount, LtiContext, LtiLineItem, LtiResourceLink, LtiScore, ScoreStatus
@@ -95,13 +96,19 @@ def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
 
 
 def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
-    """A released rubric grade (drafts stay here until released)."""
+    """A released rubric grade (drafts stay here until released): for the learner whose work
+    it is, or for each member of the team whose work it is, with their adjusted score (as
+    the exports, the API, the webhooks and xAPI give it: ``lms.coursework.sharing``)."""
     if grade.status is not GradeStatus.RELEASED or grade.score is None or not grade.max_score:
         return
     submission = grade.submission
     assignment = submission.assignment
-    queue_score(session, submission.user_id, submission.cohort_id, f"assignment:{assignment.key}", assignment.title,
-                round(100 * grade.score / grade.max_score, 2), 100.0, grade.released_at or now)
+    group = groups_of(session, [submission.id]).get(submission.id)
+    for user_id in learner_ids(submission, group):
+        points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
+        assert points is not None  # a scored grade stays scored when adjusted
+        queue_score(session, user_id, submission.cohort_id, f"assignment:{assignment.key}", assignment.title,
+                    round(100 * points / grade.max_score, 2), 100.0, grade.released_at or now)
 
 
 def take_queued(session: DbSession) -> list[int]:
