@@ -24,6 +24,7 @@ from lms.extensions import db
 from lms.grading.models import Grade, GradeAction
 from lms.grading.services import save_grade
 from lms.learning.services import build_schedule
+from lms.notifications.models import Notification
 from lms.teams import services
 from lms.teams.models import Team
 from lms.web.unit_of_work import WROTE
@@ -77,6 +78,16 @@ def adjust(team: Team, teacher: Any, user: Any, points: float) -> None:
     found = services.get_team(db.session, team.id)
     assert found is not None
     services.adjust(db.session, found, user.id, points, f"Moved {points:+g}.", None, teacher, utcnow())
+    db.session.commit()
+    db.session.info.pop(WROTE, None)
+
+
+def readjust(team: Team, teacher: Any, user: Any, points: float) -> None:
+    """Change a member's adjustment (after the release: ``adjustment_saved``)."""
+    found = services.get_team(db.session, team.id)
+    assert found is not None
+    revision = services.adjustments_of(db.session, found)[user.id].revision
+    services.adjust(db.session, found, user.id, points, f"Now {points:+g}.", revision, teacher, utcnow())
     db.session.commit()
     db.session.info.pop(WROTE, None)
 
@@ -204,6 +215,13 @@ def test_a_released_team_grade_is_a_webhook_event_for_each_member_with_their_sco
     assert sorted((e["learner"]["id"], e["grade"]["score"]) for e in events) == sorted(
         (p.id, scores[i]) for i, p in enumerate(course["learners"][:3]))
     assert {e["team"]["name"] for e in events} == {"Northwind"} and {e["grade"]["id"] for e in events} == {released.id}
+    # adjusted again after the release: an event for that member alone, with the new score
+    b = course["learners"][1]
+    readjust(course["team"], course["teacher"], b, -5)
+    db.session.expire_all()
+    later = [json.loads(d.body)["data"] for d in db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+    assert [(e["learner"]["id"], e["grade"]["score"], e["team"]["adjustment"]) for e in later[len(events):]] == [
+        (b.id, released.score - 5, -5.0)]
 
 
 def test_a_released_team_grade_is_an_xapi_statement_for_each_member_with_their_score(app: Flask, course) -> None:
@@ -219,3 +237,13 @@ def test_a_released_team_grade_is_an_xapi_statement_for_each_member_with_their_s
     scored = {int(s.event_key.split(":")[2]): json.loads(s.body)["result"]["score"]["raw"]
               for s in db.session.scalars(select(XapiStatement).where(XapiStatement.event_key.startswith(f"grade:{released.id}:")))}
     assert scored == {p.id: scores[i] for i, p in enumerate(course["learners"][:3])}
+    b = course["learners"][1]
+    readjust(course["team"], course["teacher"], b, -5)
+    db.session.expire_all()
+    again = [json.loads(s.body)["result"]["score"]["raw"] for s in db.session.scalars(
+        select(XapiStatement).where(XapiStatement.event_key.startswith(f"grade:{released.id}:{b.id}:")))]
+    assert sorted(again) == sorted([scores[1], released.score - 5])
+    # and the member is told, in their notifications
+    note = db.session.scalar(select(Notification).where(Notification.user_id == b.id,
+                                                        Notification.key.startswith(f"grade:{released.id}:adjusted:")))
+    assert note is not None and "was adjusted" in note.title and f"{released.score - 5:g} of" in note.body

@@ -32,7 +32,7 @@ from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 from tests.redis_db import redis_database
 from tests.test_api_teams import KEY as TEAM_KEY
-from tests.test_api_teams import adjust, grade, hand_in
+from tests.test_api_teams import adjust, grade, hand_in, readjust
 
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 TARGET_LINK = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri"
@@ -282,6 +282,10 @@ def test_a_team_grade_goes_back_for_each_member_with_their_adjusted_score(app, c
                                    .where(LtiScore.target == f"assignment:{TEAM_KEY}")).all())
     assert sent == {members[0].id: round(100 * released.score / released.max_score, 2),
                     members[1].id: round(100 * (released.score - 3) / released.max_score, 2)}
+    readjust(team, world.instructor_a, members[1], -5)  # after the release: the platform gets the new score
+    db.session.expire_all()
+    assert db.session.scalar(select(LtiScore.score_given).join(LtiAccount, LtiAccount.id == LtiScore.lti_account_id)
+                             .where(LtiAccount.user_id == members[1].id)) == round(100 * (released.score - 5) / released.max_score, 2)
 
 
 def test_a_score_without_a_placed_line_item_creates_one_and_is_sent_after_the_commit(app, client, lti, world) -> None:

@@ -111,6 +111,18 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
                     round(100 * points / grade.max_score, 2), 100.0, grade.released_at or now)
 
 
+def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: object) -> None:
+    """A released team grade adjusted for one member: their new score goes back."""
+    if grade.score is None or not grade.max_score:
+        return
+    submission = grade.submission
+    group = groups_of(session, [submission.id]).get(submission.id)
+    points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
+    assert points is not None  # a scored grade stays scored when adjusted
+    queue_score(session, user_id, submission.cohort_id, f"assignment:{submission.assignment.key}",
+                submission.assignment.title, round(100 * points / grade.max_score, 2), 100.0, now)
+
+
 def take_queued(session: DbSession) -> list[int]:
     return list(dict.fromkeys(session.info.pop(QUEUED, [])))
 

@@ -14,6 +14,7 @@ from lms.lti import grades
 from lms.lti.cli import lti_sync_command
 from lms.lti.jobs import send_after_commit
 from lms.lti.views import bp, launch, login
+from lms.teams.services import adjustment_saved
 from lms.web.unit_of_work import after_commit
 
 
@@ -23,5 +24,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     attempt_scored.connect(grades.on_attempt_scored)
     grade_saved.connect(grades.on_grade_saved)
+    adjustment_saved.connect(grades.on_adjustment_saved)
     after_commit(app, send_after_commit)
     add_commands(app, lti_sync_command)

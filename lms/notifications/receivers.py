@@ -62,6 +62,17 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     notify_all(session, notices, now)
 
 
+def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: object) -> None:
+    """A released team grade adjusted for one member: they are told their new points."""
+    submission = grade.submission
+    assignment = submission.assignment
+    group = groups_of(session, [submission.id]).get(submission.id)
+    points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
+    notify_all(session, [Notice(user_id, NotificationEvent.GRADE_RELEASED, f"grade:{grade.id}:adjusted:{user_id}:{now:%Y%m%d%H%M%S%f}",
+                                f"Your grade for {assignment.title} was adjusted", _points(points, grade.max_score),
+                                link_to("grading.feedback", key=assignment.key))], now)
+
+
 def on_peer_review_completed(review: PeerReview, session: DbSession, now: datetime) -> None:
     assignment = review.submission.assignment
     notify_all(session, [Notice(review.submission.user_id, NotificationEvent.PEER_REVIEW_RECEIVED, f"peer-review:{review.id}",

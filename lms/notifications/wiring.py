@@ -18,6 +18,7 @@ from lms.notifications import receivers, services
 from lms.notifications.cli import send_reminders_command
 from lms.notifications.services import BASE_URL, unread_count_of_users_row
 from lms.notifications.views import UNREAD, bp, unread_context, unread_notifications
+from lms.teams.services import adjustment_saved
 from lms.web.page_cache import PageInput, add_page_input, add_viewer_input
 from lms.web.unit_of_work import SAFE_METHODS
 
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
     app.before_request(remember_base_url)
     grade_saved.connect(receivers.on_grade_saved)
     peer_review_completed.connect(receivers.on_peer_review_completed)
+    adjustment_saved.connect(receivers.on_adjustment_saved)
     attempt_scored.connect(receivers.on_attempt_scored)
     feedback_answered.connect(receivers.on_feedback_answered)
     expert_rated.connect(receivers.on_expert_rated)

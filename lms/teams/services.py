@@ -19,6 +19,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
@@ -36,6 +37,13 @@ from lms.progress.evidence import Outcome, criteria_ids, grade_outcome, levels_o
 from lms.storage.backends import Storage
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 from lms.web.page_cache import fingerprint
+
+events = Namespace()
+# Sent by ``adjust`` when a released team grade's member is adjusted, with ``session=``,
+# ``now=`` and ``user_id=`` (the member); the sender is the grade. Their grade changed after
+# it was released: the notices, the platform's gradebook (LTI), webhooks and xAPI say so for
+# that member, as ``grade_saved`` does for every member at the release.
+adjustment_saved = events.signal("adjustment-saved")
 
 MAX_NAME = 100
 MAX_COMMENT = 2000
@@ -453,6 +461,8 @@ def adjust(session: DbSession, team: Team, user_id: int, points: float, note: st
     except OperationalError as exc:
         raise _busy(exc) from None
     record_team_evidence(session, grade, team, now, only=user_id)
+    if grade.status == GradeStatus.RELEASED:
+        adjustment_saved.send(grade, session=session, now=now, user_id=user_id)
     return adjustment
 
 

@@ -52,6 +52,18 @@ def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any)
     (``lms.coursework.sharing``), with their adjusted score and the team."""
     if grade.status != GradeStatus.RELEASED or grade.released_at != now:
         return
+    _released(grade, session, now, only=None)
+
+
+def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: Any) -> None:
+    """A released team grade adjusted for one member: ``grade.released`` again for them
+    alone, with their new score (``lms.teams.services.adjustment_saved``)."""
+    _released(grade, session, now, only=user_id)
+
+
+def _released(grade: Grade, session: DbSession, now: datetime, only: int | None) -> None:
+    """The ``grade.released`` events of a released grade: for its learner, or each member of
+    its team (those of ``only``, a member's id, when given)."""
     submission = grade.submission
     organization = (select(Cohort.organization_id).where(Cohort.id == submission.cohort_id).scalar_subquery()
                     if submission.cohort_id is not None else _learners_organization(submission.user_id))
@@ -61,12 +73,16 @@ def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any)
     cohort = session.get(Cohort, submission.cohort_id) if submission.cohort_id else _active_cohort(session, submission.user_id)
     group = groups_of(session, [submission.id]).get(submission.id)
     if group is None or not group.members:
+        if only is not None:
+            return
         user = session.get(User, submission.user_id)
         assert user is not None
         data = _grade_released(grade, submission, user, cohort, grade.score, None)
         queue_event(session, endpoints, WebhookEvent.GRADE_RELEASED, f"grade:{grade.id}:{_iso(now)}", data, now)
         return
     for member in group.members:  # a team's work: an event for each member, with their own (adjusted) score
+        if only is not None and member.id != only:
+            continue
         adjustment = group.adjustments.get(member.id)
         team = {"name": group.name, "score": grade.score, "adjustment": adjustment.points if adjustment else None,
                 "note": adjustment.note if adjustment else ""}

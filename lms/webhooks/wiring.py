@@ -12,6 +12,7 @@ from lms.cohorts.invitations import invitation_accepted
 from lms.grading.services import grade_saved
 from lms.notifications.services import reminders_due
 from lms.progress.services import mastery_changed
+from lms.teams.services import adjustment_saved
 from lms.web.unit_of_work import after_commit
 from lms.webhooks import receivers
 from lms.webhooks.cli import deliver_webhooks_command, webhook_worker_command
@@ -22,6 +23,7 @@ from lms.webhooks.views import bp
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     grade_saved.connect(receivers.on_grade_saved)
+    adjustment_saved.connect(receivers.on_adjustment_saved)
     mastery_changed.connect(receivers.on_mastery_changed)
     certificate_issued.connect(receivers.on_certificate_issued)
     invitation_accepted.connect(receivers.on_invitation_accepted)

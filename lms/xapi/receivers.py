@@ -88,8 +88,19 @@ def rubric_result(grade: Grade) -> list[dict[str, Any]]:
 def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any) -> None:
     """A grade released (each release once): scored, with the rubric result, for every
     learner the work counts for (a team's members, each with their adjusted score)."""
+    if grade.status != GradeStatus.RELEASED or grade.released_at != now:
+        return
+    _scored(grade, session, now, only=None)
+
+
+def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: Any) -> None:
+    """A released team grade adjusted for one member: scored again for them, with their new score."""
+    _scored(grade, session, now, only=user_id)
+
+
+def _scored(grade: Grade, session: DbSession, now: datetime, only: int | None) -> None:
     config = _config()
-    if not enabled(config) or grade.status != GradeStatus.RELEASED or grade.released_at != now or grade.score is None:
+    if not enabled(config) or grade.score is None:
         return
     submission = grade.submission
     assignment = submission.assignment
@@ -97,6 +108,8 @@ def on_grade_saved(grade: Grade, *, session: DbSession, now: datetime, **_: Any)
     rubric = rubric_result(grade)
     group = groups_of(session, [submission.id]).get(submission.id)
     for user_id in learner_ids(submission, group):
+        if only is not None and user_id != only:
+            continue
         key = f"grade:{grade.id}:{user_id}:{iso(now)}"
         points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
         assert points is not None  # a scored grade stays scored when adjusted

@@ -11,6 +11,7 @@ from lms.cli import add_commands
 from lms.coursework.services import work_submitted
 from lms.grading.services import grade_saved
 from lms.progress.services import lesson_read, mastery_changed
+from lms.teams.services import adjustment_saved
 from lms.web.unit_of_work import after_commit
 from lms.xapi import receivers
 from lms.xapi.cli import send_xapi_command
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     attempt_scored.connect(receivers.on_attempt_scored)
     work_submitted.connect(receivers.on_work_submitted)
     grade_saved.connect(receivers.on_grade_saved)
+    adjustment_saved.connect(receivers.on_adjustment_saved)
     mastery_changed.connect(receivers.on_mastery_changed)
     certificate_issued.connect(receivers.on_certificate_issued)
     app.after_request(arm_after_response)
