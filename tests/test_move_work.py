@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.accounts.models import User
+from lms.assessment.models import Attempt, Quiz
 from lms.cohorts.enrolment import move_learner
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
@@ -239,3 +240,29 @@ def test_two_moves_of_one_learner_at_once_move_them_once(app: Flask, org: dict[s
     active = db.session.scalars(select(Enrolment.cohort_id).where(Enrolment.user_id == lucia.id, Enrolment.active)).all()
     assert active == [org["new"].id]
     assert {s.cohort_id for s in submissions_of(lucia.id).values()} == {org["new"].id}
+
+
+def test_attempts_still_open_or_waiting_for_a_grade_move_and_graded_ones_stay(org: dict[str, Any], enrol_learner) -> None:
+    """The new cohort's staff grade a moved learner's written answers (listed by the
+    attempt's cohort) and its closings apply to an attempt under way; an attempt finished and
+    graded stays where it was taken, in that cohort's quiz statistics."""
+    learner = enrol_learner(org["old"], name="Quinn Quiz")
+    quizzes = list(db.session.scalars(select(Quiz).order_by(Quiz.id).limit(3)))
+    now = utcnow()
+    made = {
+        "graded": Attempt(quiz_id=quizzes[0].id, user_id=learner.id, cohort_id=org["old"].id, number=1, layout=[],
+                          started_at=now, submitted_at=now, score=8, max_score=10),
+        "waiting": Attempt(quiz_id=quizzes[1].id, user_id=learner.id, cohort_id=org["old"].id, number=1, layout=[],
+                           started_at=now, submitted_at=now, score=4, max_score=10, pending_manual=True),
+        "running": Attempt(quiz_id=quizzes[2].id, user_id=learner.id, cohort_id=org["old"].id, number=1, layout=[],
+                           started_at=now),
+    }
+    db.session.add_all(made.values())
+    db.session.commit()
+    ids = {name: attempt.id for name, attempt in made.items()}
+    moved = move_learner(db.session, learner, org["old"], org["new"])
+    db.session.commit()
+    assert "2 quiz attempts still open or waiting for a grade moved with them." in moved.summary
+    db.session.expire_all()
+    cohorts = {name: db.session.get(Attempt, attempt_id).cohort_id for name, attempt_id in ids.items()}
+    assert cohorts == {"graded": org["old"].id, "waiting": org["new"].id, "running": org["new"].id}

@@ -31,11 +31,12 @@ import lms
 from lms.assessment.services import attempt_scored
 from lms.cohorts.enrolment import learner_moved
 from lms.grading.services import grade_saved, peer_review_completed
+from lms.teams.services import adjustment_saved
 from lms.extensions import login_manager
 
 def receivers():
     return {s.name: sorted(f"{r.__module__}.{r.__qualname__}" for r in s.receivers_for(None))
-            for s in (attempt_scored, grade_saved, peer_review_completed, learner_moved)}
+            for s in (attempt_scored, grade_saved, peer_review_completed, learner_moved, adjustment_saved)}
 
 for info in pkgutil.walk_packages(lms.__path__, "lms."):
     importlib.import_module(info.name)
@@ -57,7 +58,7 @@ def probe() -> dict:
 
 def test_importing_every_module_attaches_nothing(probe: dict) -> None:
     assert probe["before"]["receivers"] == {"attempt-scored": [], "grade-saved": [], "peer-review-completed": [],
-                                            "learner-moved": []}
+                                            "learner-moved": [], "adjustment-saved": []}
     assert probe["before"]["user_loader"] is False
 
 
@@ -72,7 +73,10 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                         "lms.webhooks.receivers.on_grade_saved", "lms.xapi.receivers.on_grade_saved"],
         "peer-review-completed": ["lms.notifications.receivers.on_peer_review_completed",
                                   "lms.progress.evidence.on_peer_review_completed"],
-        "learner-moved": ["lms.coursework.services.on_learner_moved", "lms.grading.peer.on_learner_moved"],
+        "learner-moved": ["lms.assessment.services.on_learner_moved", "lms.coursework.services.on_learner_moved",
+                          "lms.grading.peer.on_learner_moved"],
+        "adjustment-saved": ["lms.lti.grades.on_adjustment_saved", "lms.notifications.receivers.on_adjustment_saved",
+                             "lms.webhooks.receivers.on_adjustment_saved", "lms.xapi.receivers.on_adjustment_saved"],
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "api", "api_v1", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,9 +38,9 @@ from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.catalog.models import Level
-from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.enrolment import Carried, active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
@@ -675,6 +675,27 @@ def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int], points
     """The mean fraction of the points scored in these attempts (None if none of them answered)."""
     chosen = [score / points for attempt_id, score in marks if attempt_id in attempt_ids]
     return sum(chosen) / len(chosen) if chosen else None
+
+
+def carry_attempts(session: DbSession, user_id: int, source_id: int, target_id: int) -> int:
+    """A learner moved from cohort ``source_id`` to ``target_id``: their attempts there still
+    running or waiting for a written answer's grade become the new cohort's, so its staff
+    grade them (the written answers to grade are listed by cohort) and its time limits and
+    closings apply. Attempts finished and graded stay where they were taken: the old
+    cohort's quiz statistics. One statement; how many it carried."""
+    carried = session.execute(update(Attempt).where(
+        Attempt.user_id == user_id, Attempt.cohort_id == source_id,
+        or_(Attempt.submitted_at.is_(None), Attempt.pending_manual.is_(True)))
+        .values(cohort_id=target_id).execution_options(synchronize_session="fetch"))
+    return rowcount(carried)
+
+
+def on_learner_moved(user: User, *, session: DbSession, source: Cohort, target: Cohort, **_: object) -> Carried | None:
+    """``learner_moved``'s receiver (``carry_attempts``)."""
+    carried = carry_attempts(session, user.id, source.id, target.id)
+    if not carried:
+        return None
+    return Carried(f"{carried} quiz attempt{'s' * (carried != 1)} still open or waiting for a grade moved with them.")
 
 
 def _pending(cohort_ids: list[int]) -> list[ColumnElement[bool]]:

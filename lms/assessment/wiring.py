@@ -1,4 +1,4 @@
-"""Assessment's wiring: quiz pages and the GIFT commands."""
+"""Assessment's wiring: quiz pages, the GIFT commands, and a moved learner's open attempts carried to their new cohort."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from lms.assessment import services
 from lms.assessment.cli import close_expired_attempts_command, export_gift_command, import_gift_command
 from lms.assessment.views import bp
 from lms.cli import add_commands
+from lms.cohorts.enrolment import learner_moved
 from lms.web.page_cache import PageInput, add_page_input
 
 
@@ -15,3 +16,4 @@ def init_app(app: Flask) -> None:
     add_page_input(app, PageInput("assessment", services.page_stamp))
     app.register_blueprint(bp)
     add_commands(app, import_gift_command, export_gift_command, close_expired_attempts_command)
+    learner_moved.connect(services.on_learner_moved)
