@@ -13,6 +13,7 @@ from sqlalchemy import select
 from lms.coursework.models import Submission
 from lms.extensions import db
 from lms.grading.models import Grade
+from lms.portfolio.models import Portfolio
 
 CASE = "mlops-case-coldwatch"  # month 1: foundation
 FOUNDATION_CODES = ["KO1", "KO2", "KO4", "SO1", "SO2", "SO4", "AO1"]
@@ -152,3 +153,110 @@ def test_the_portfolio_page_says_how_far_each_level_is_and_when_it_is_due(settin
     assert "Graded · read the feedback" in levels_row(client, "foundation")
     assert 'href="/assignments/portfolio-foundation/feedback"' in page
 
+
+
+def portfolio_review(user_id: int) -> Submission:
+    db.session.expire_all()
+    found = db.session.scalar(select(Submission).join(Submission.assignment).where(
+        Submission.user_id == user_id, Submission.assignment.has(kind="portfolio")))
+    assert found is not None
+    return found
+
+
+def test_a_handed_in_portfolio_waits_unchanged_until_it_is_returned(setting) -> None:
+    """As assessed work (``Submission.editable``): once handed in, the portfolio is the
+    instructor's to read until they return it; a save or a hand-in from a page left open is
+    refused, nothing stored changes, and what was typed is shown back."""
+    client = setting["client"]
+    mine = setting["released_case"](client, setting["learner"], "Pia's analysis")
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit",
+                                                      **reflections()}).status_code == 302
+    page = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "is with your instructor for review" in page
+    assert 'name="reflection-KO1"' not in page and 'value="save"' not in page and 'value="submit"' not in page
+    assert "KO4: I can now measure it." in page  # the version handed in, as the instructor reads it
+
+    for action in ("save", "submit"):
+        refused = client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": action,
+                                                             **reflections("Changed after handing in.")})
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "is with your instructor for review" in text, action
+        assert "Nothing was saved" in text and "KO1: Changed after handing in." in text, action  # shown back, to copy
+    review = portfolio_review(setting["learner"].id)
+    assert review.status == "submitted" and len(review.versions) == 1
+    kept = db.session.scalar(select(Portfolio).where(Portfolio.user_id == setting["learner"].id))
+    assert kept.reflections["KO1"] == "KO1: I can now measure it."
+
+
+def test_a_returned_portfolio_shows_what_to_revise_and_its_revision_reaches_the_instructor(setting) -> None:
+    """What the instructor sent back with the return (overall feedback, criterion comments)
+    is on the portfolio's page, as on assessed work's, and the levels page links to it."""
+    client, teacher = setting["client"], setting["teacher"]
+    mine = setting["released_case"](client, setting["learner"], "Pia's analysis")
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit",
+                                                      **reflections()}).status_code == 302
+    review = portfolio_review(setting["learner"].id)
+    criteria = review.assignment.rubric.current.criteria
+    grade_url = f"/cohorts/{review.cohort_id}/submissions/{review.id}"
+    assert teacher.post(grade_url, data={**{f"level-{c.id}": c.levels[0].id for c in criteria}, "action": "return",
+                                         f"comment-{criteria[0].id}": "Name the alarm threshold.",
+                                         "feedback": "Please add more work.", "revision": ""}).status_code == 302
+    page = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "What to revise" in page and "Please add more work." in page
+    assert f"<dt>{criteria[0].title}</dt><dd>Name the alarm threshold.</dd>" in page
+    assert 'href="/assignments/portfolio-foundation/feedback"' in page
+    assert 'name="reflection-KO1"' in page and 'value="submit"' in page  # theirs to change again
+    assert "is with your instructor for review" not in page
+    assert "Returned for revision" in levels_row(client, "foundation")
+    assert 'href="/assignments/portfolio-foundation/feedback"' in client.get("/portfolio").get_data(as_text=True)
+
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "save",
+                                                      **reflections("Revised, with more work.")}).status_code == 302
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit",
+                                                      **reflections("Revised, with more work.")}).status_code == 302
+    review = portfolio_review(setting["learner"].id)
+    assert review.status == "submitted" and len(review.versions) == 2
+    assert "KO1: Revised, with more work." in teacher.get(grade_url).get_data(as_text=True)
+    page = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "is with your instructor for review" in page and "What to revise" not in page
+    assert "KO1: Revised, with more work." in page
+
+
+def test_a_graded_portfolio_stays_as_it_was_graded(setting) -> None:
+    client = setting["client"]
+    mine = setting["released_case"](client, setting["learner"], "Pia's analysis")
+    client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit", **reflections()})
+    review = portfolio_review(setting["learner"].id)
+    criteria = review.assignment.rubric.current.criteria
+    setting["teacher"].post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
+                            data={**{f"level-{c.id}": c.levels[1].id for c in criteria}, "action": "release"})
+    page = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "is graded" in page and 'name="reflection-KO1"' not in page and "read the feedback" in page
+    refused = client.post("/portfolio/foundation", data={"artifact": [], "action": "save", **reflections("Later.")})
+    assert refused.status_code == 400 and "is graded" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    kept = db.session.scalar(select(Portfolio).where(Portfolio.user_id == setting["learner"].id))
+    assert kept.artifact_ids == [mine.id] and kept.reflections["KO1"] == "KO1: I can now measure it."
+
+
+def test_the_portfolio_pages_send_as_many_statements_after_one_return_as_after_two(setting, page_statements) -> None:
+    client, teacher = setting["client"], setting["teacher"]
+    mine = setting["released_case"](client, setting["learner"], "Pia's analysis")
+    urls = ["/portfolio/foundation", "/portfolio"]
+
+    def hand_in_and_return(text: str) -> list[int]:
+        client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit", **reflections(text)})
+        review = portfolio_review(setting["learner"].id)
+        criteria = review.assignment.rubric.current.criteria
+        grade = db.session.scalar(select(Grade).where(Grade.submission_id == review.id))
+        teacher.post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
+                     data={**{f"level-{c.id}": c.levels[0].id for c in criteria}, "action": "return",
+                           f"comment-{criteria[0].id}": f"About {text}", "feedback": "Please add more work.",
+                           "revision": str(grade.revision) if grade else ""})
+        db.session.expire_all()
+        return page_statements(client, urls)
+
+    once = hand_in_and_return("First.")
+    twice = hand_in_and_return("Second.")
+    assert "About Second." in client.get("/portfolio/foundation").get_data(as_text=True)
+    assert twice == once

@@ -132,8 +132,35 @@ def portfolio_for(session: DbSession, user_id: int, level: Level, now: datetime,
     return session.scalars(query).one()
 
 
+def _handed_in_review(session: DbSession, portfolio: Portfolio) -> Submission | None:
+    """The portfolio's review submission, whatever its status (one statement)."""
+    return session.scalar(
+        select(Submission).join(Assignment, Assignment.id == Submission.assignment_id).join(Assignment.rubric)
+        .where(Submission.user_id == portfolio.user_id, Assignment.kind == AssignmentKind.PORTFOLIO,
+               Assignment.retired_at.is_(None), Rubric.level_id == portfolio.level_id))
+
+
+def closed_because(review: Submission | None) -> str | None:
+    """Why the portfolio cannot be changed now, None when it can. The rule is assessed
+    work's (``Submission.editable``): the portfolio is the learner's until handed in, and
+    again once returned for revision; handed in, it is what the instructor reads until they
+    return it, and once graded it stays as it was graded. Its text reaches the instructor
+    only as a handed-in version, so a change made meanwhile would never reach them."""
+    if review is None or review.editable:
+        return None
+    if review.status == SubmissionStatus.RELEASED:
+        return "Your portfolio is graded: it stays as you handed it in and your instructor graded it."
+    return ("Your portfolio is with your instructor for review, as you handed it in. If they return it "
+            "for revision, you can change it and hand it in again.")
+
+
 def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], reflections: dict[str, str],
            eligible: list[Submission], codes: list[str], now: datetime) -> None:
+    """Store the chosen work and reflections: refused (``closed_because``) while the
+    portfolio is handed in and not returned, or graded."""
+    reason = closed_because(_handed_in_review(session, portfolio))
+    if reason:
+        raise PortfolioError(reason)
     allowed = {s.id for s in eligible}
     if any(i not in allowed for i in artifact_ids):
         raise PortfolioError("Only your own graded and released work from this level (a team's included) can go in the portfolio.")

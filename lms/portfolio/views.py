@@ -17,6 +17,7 @@ from lms.coursework.sharing import groups_of
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
+from lms.grading import services as grading
 from lms.learning.services import learner_schedule
 from lms.portfolio import services
 from lms.portfolio.forms import CsrfForm
@@ -35,6 +36,7 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
     user = signed_in()
     eligible = services.eligible_work(db.session, user.id, level)
     plan = learner_schedule(db.session, user, now)
+    review = coursework.submission_for(db.session, assignment, user.id) if assignment else None
     return {
         "level": level, "assignment": assignment, "eligible": eligible,
         "grades": services.grades_of(db.session, eligible, user.id),
@@ -42,7 +44,9 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
         "codes": [o.key for o in assignment.objectives] if assignment else [],
         "objectives": assignment.objectives if assignment else [],
         "portfolio": services.portfolio_for(db.session, user.id, level, now, create=create),
-        "review": coursework.submission_for(db.session, assignment, user.id) if assignment else None,
+        "review": review, "closed": services.closed_because(review),  # handed in: read-only
+        # what the grader sent back with each version returned for revision, the newest first
+        "returns": grading.returns_of(db.session, review) if review and review.versions else [],
         "dates": coursework.dates_for(assignment, plan) if assignment and plan else None,
         "form": CsrfForm(), "share_url": None, "error": None,
     }
