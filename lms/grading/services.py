@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -204,27 +204,51 @@ class ReturnedVersion:
     comments: list[CriterionComment]
 
 
-def returns_of(session: DbSession, submission: Submission) -> list[ReturnedVersion]:
-    """Each version of ``submission`` returned for revision, with what the grader sent back
-    with it, the newest first. It is read from the grade's trail (the snapshot its RETURN
-    event kept), so a draft the grader saves afterwards, on that version or the next, stays
-    theirs until they return or release it. A version returned twice shows its last return.
-    One statement; ``submission.versions`` is read for the numbers."""
+@dataclass(frozen=True)
+class Returned:
+    """One return for revision as its event kept it: which submission and version, when,
+    the overall feedback and the criterion comments (never the levels)."""
+
+    submission_id: int
+    version_id: int | None
+    at: datetime
+    feedback: str
+    comments: list[CriterionComment]
+
+
+def returned(session: DbSession, submission_ids: Sequence[int]) -> list[Returned]:
+    """Every return for revision of ``submission_ids``, oldest first, from the grades' trail
+    (the snapshot each RETURN event kept): one statement whatever the submissions."""
+    if not submission_ids:
+        return []
     rows = session.execute(
-        select(GradeEvent.at, GradeEvent.after, RubricVersion)
+        select(Grade.submission_id, GradeEvent.at, GradeEvent.after, RubricVersion)
         .join(Grade, Grade.id == GradeEvent.grade_id).join(RubricVersion, RubricVersion.id == Grade.rubric_version_id)
-        .where(Grade.submission_id == submission.id, GradeEvent.action == GradeAction.RETURN)
-        .order_by(GradeEvent.at, GradeEvent.id)).all()
-    numbers = {v.id: v.number for v in submission.versions}
-    found: dict[int, ReturnedVersion] = {}
-    for at, after, rubric in rows:
-        version_id = after.get("version")
-        if version_id not in numbers:
-            continue
-        selections = after.get("selections") or {}
+        .where(Grade.submission_id.in_(list(submission_ids)), GradeEvent.action == GradeAction.RETURN)
+        .order_by(GradeEvent.at, GradeEvent.id))
+    result = []
+    for submission_id, at, after, rubric in rows:
+        kept = after if isinstance(after, dict) else {}
+        selections = kept.get("selections") or {}
         comments = [CriterionComment(c.title, text) for c in rubric.criteria
                     if (text := str((selections.get(c.id) or {}).get("comment") or "").strip())]
-        found[version_id] = ReturnedVersion(version_id, numbers[version_id], at, str(after.get("feedback") or ""), comments)
+        result.append(Returned(submission_id, kept.get("version"), at, str(kept.get("feedback") or ""), comments))
+    return result
+
+
+def returns_of(session: DbSession, submission: Submission) -> list[ReturnedVersion]:
+    """Each version of ``submission`` returned for revision, with what the grader sent back
+    with it, the newest first. It is read from the grade's trail (``returned``), so a draft
+    the grader saves afterwards, on that version or the next, stays theirs until they return
+    or release it. A version returned twice shows its last return. One statement;
+    ``submission.versions`` is read for the numbers."""
+    numbers = {v.id: v.number for v in submission.versions}
+    found: dict[int, ReturnedVersion] = {}
+    for back in returned(session, [submission.id]):
+        if back.version_id not in numbers:
+            continue
+        found[back.version_id] = ReturnedVersion(back.version_id, numbers[back.version_id], back.at, back.feedback,
+                                                 back.comments)
     return sorted(found.values(), key=lambda r: r.version_number, reverse=True)
 
 

@@ -99,28 +99,29 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
     """A released rubric grade (drafts stay here until released): for the learner whose work
     it is, or for each member of the team whose work it is, with their adjusted score (as
     the exports, the API, the webhooks and xAPI give it: ``lms.coursework.sharing``)."""
-    if grade.status is not GradeStatus.RELEASED or grade.score is None or not grade.max_score:
+    if grade.status is GradeStatus.RELEASED:
+        _queue_grade(grade, session, grade.released_at or now, only=None)
+
+
+def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: object) -> None:
+    """A released team grade adjusted for one member: their new score goes back."""
+    _queue_grade(grade, session, now, only=user_id)
+
+
+def _queue_grade(grade: Grade, session: DbSession, at: datetime, only: int | None) -> None:
+    """The released grade's score for each learner whose work it is (``only``: that member's)."""
+    if grade.score is None or not grade.max_score:
         return
     submission = grade.submission
     assignment = submission.assignment
     group = groups_of(session, [submission.id]).get(submission.id)
     for user_id in learner_ids(submission, group):
+        if only is not None and user_id != only:
+            continue
         points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
         assert points is not None  # a scored grade stays scored when adjusted
         queue_score(session, user_id, submission.cohort_id, f"assignment:{assignment.key}", assignment.title,
-                    round(100 * points / grade.max_score, 2), 100.0, grade.released_at or now)
-
-
-def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: object) -> None:
-    """A released team grade adjusted for one member: their new score goes back."""
-    if grade.score is None or not grade.max_score:
-        return
-    submission = grade.submission
-    group = groups_of(session, [submission.id]).get(submission.id)
-    points = group.score_of(user_id, grade.score, grade.max_score) if group else grade.score
-    assert points is not None  # a scored grade stays scored when adjusted
-    queue_score(session, user_id, submission.cohort_id, f"assignment:{submission.assignment.key}",
-                submission.assignment.title, round(100 * points / grade.max_score, 2), 100.0, now)
+                    round(100 * points / grade.max_score, 2), 100.0, at)
 
 
 def take_queued(session: DbSession) -> list[int]:

@@ -46,12 +46,13 @@ from lms.cohorts.models import (
     organization_admins,
 )
 from lms.competency.models import AtRiskReview
-from lms.coursework.models import Assignment, Attachment, RubricVersion, Submission
+from lms.coursework.models import Assignment, Attachment, Submission
 from lms.database import DbSession, rowcount
 from lms.discussions.models import Post, Thread
 from lms.expert.models import ExpertInvite
 from lms.feedback.models import FeedbackInvite
-from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
+from lms.grading.models import Grade, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
+from lms.grading.services import returned
 from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.models import CalendarFeed, ScheduleOverride
@@ -334,17 +335,10 @@ class Grades(DataKind):
         grades = session.scalars(select(Grade).where(Grade.submission_id.in_(ids), Grade.status == GradeStatus.RELEASED)
                                  .order_by(Grade.id))
         found = [row(g, without=("grader_id", "revision"), record="grade") for g in grades]
-        returns = session.execute(  # one statement for every return of every submission
-            select(Grade.submission_id, GradeEvent.at, GradeEvent.after, RubricVersion)
-            .join(Grade, Grade.id == GradeEvent.grade_id).join(RubricVersion, RubricVersion.id == Grade.rubric_version_id)
-            .where(Grade.submission_id.in_(ids), GradeEvent.action == GradeAction.RETURN).order_by(GradeEvent.at, GradeEvent.id))
-        for submission_id, at, after, rubric in returns:
-            selections = after.get("selections") or {} if isinstance(after, dict) else {}
-            comments = {c.title: text for c in rubric.criteria
-                        if (text := str((selections.get(c.id) or {}).get("comment") or "").strip())}
-            found.append({"record": "returned for revision", "submission_id": submission_id, "returned_at": plain(at),
-                          "feedback": str(after.get("feedback") or "") if isinstance(after, dict) else "",
-                          "comments": comments})
+        for back in returned(session, ids):  # one statement for every return of every submission
+            found.append({"record": "returned for revision", "submission_id": back.submission_id,
+                          "returned_at": plain(back.at), "feedback": back.feedback,
+                          "comments": {c.title: c.comment for c in back.comments}})
         return found
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
