@@ -115,6 +115,10 @@ KINDS = {AssignmentKind.CASE_STUDY: "Case study", AssignmentKind.HANDS_ON: "Hand
          AssignmentKind.CRITIQUE: "Critique"}
 
 
+# The statuses in which a submission is the learner's to change: not handed in yet, or returned.
+EDITABLE = (SubmissionStatus.DRAFT, SubmissionStatus.RETURNED)
+
+
 class Submission(Model):
     """One learner's work on one assignment: a working draft plus every submitted version."""
 
@@ -139,7 +143,7 @@ class Submission(Model):
 
     @property
     def editable(self) -> bool:
-        return self.status in (SubmissionStatus.DRAFT, SubmissionStatus.RETURNED)
+        return self.status in EDITABLE
 
     @property
     def latest(self) -> SubmissionVersion | None:

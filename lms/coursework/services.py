@@ -18,9 +18,10 @@ from werkzeug.utils import secure_filename
 from lms.accounts.models import User
 from lms.cohorts.enrolment import Carried
 from lms.cohorts.models import Cohort
-from lms.coursework.models import Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
+from lms.coursework.models import (EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus,
+                                   SubmissionVersion)
 from lms.coursework.sharing import groups_of
-from lms.database import DbSession, among, insert_unless_there
+from lms.database import DbSession, among, insert_unless_there, rowcount
 from lms.learning.services import Schedule
 from lms.storage.backends import Storage, as_storage
 from lms.web.page_cache import fingerprint
@@ -107,15 +108,28 @@ def start_submission(session: DbSession, assignment: Assignment, user_id: int, c
     return session.scalars(_submission_of(assignment, user_id)).one()  # made above, or by the request that won
 
 
-def _editable(submission: Submission, dates: Dates | None) -> None:
+def _editable(session: DbSession, submission: Submission, dates: Dates | None, now: datetime) -> None:
+    """Refuse a change unless the assignment is open and the work is still the learner's
+    (``EDITABLE``). The check is a conditional write that takes the submission's row for
+    this unit of work: a save and a hand-in sent at once (two tabs) are made one after the
+    other, so a save that comes second is refused instead of changing a draft nobody will
+    read, and a hand-in that comes second hands in what the save wrote (what was loaded
+    before is read again)."""
     if dates is None or not dates.is_open:
         raise SubmissionError("This assignment is not open for you yet.")
-    if not submission.editable:
+    loaded = list(submission.__dict__.get("attachments") or ())
+    taken = rowcount(session.execute(
+        update(Submission).where(Submission.id == submission.id, Submission.status.in_(EDITABLE))
+        .values(updated_at=now).execution_options(synchronize_session=False)))
+    session.expire(submission)
+    for attachment in loaded:
+        session.expire(attachment)
+    if not taken:
         raise SubmissionError("Your work is submitted; you can change it again if your instructor returns it for revision.")
 
 
 def save_draft(session: DbSession, submission: Submission, body: str, dates: Dates | None, now: datetime) -> None:
-    _editable(submission, dates)
+    _editable(session, submission, dates, now)
     if len(body) > MAX_BODY_CHARS:
         raise SubmissionError(f"Keep the text under {MAX_BODY_CHARS:,} characters; attach longer documents as files.")
     submission.draft_body, submission.updated_at = body, now
@@ -126,7 +140,7 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
                    storage: Storage | Path, now: datetime) -> Attachment:
     """Store an uploaded file in ``storage`` (lms/storage: the upload folder inside instance/,
     never static, or the database, in this session's transaction); a folder means local disk."""
-    _editable(submission, dates)
+    _editable(session, submission, dates, now)
     name = secure_filename(filename) or "file"
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in ALLOWED_EXTENSIONS:
@@ -148,7 +162,7 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
 
 
 def remove_attachment(session: DbSession, submission: Submission, attachment_id: int, dates: Dates | None, now: datetime) -> None:
-    _editable(submission, dates)
+    _editable(session, submission, dates, now)
     attachment = next((a for a in submission.current_attachments if a.id == attachment_id), None)
     if attachment is None:
         raise SubmissionError("That file is not part of your draft.")
@@ -157,7 +171,7 @@ def remove_attachment(session: DbSession, submission: Submission, attachment_id:
 
 
 def submit(session: DbSession, submission: Submission, dates: Dates | None, now: datetime) -> SubmissionVersion:
-    _editable(submission, dates)
+    _editable(session, submission, dates, now)
     body = submission.draft_body.strip()
     files = [a.id for a in submission.current_attachments]
     if not body and not files:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -133,11 +133,23 @@ def portfolio_for(session: DbSession, user_id: int, level: Level, now: datetime,
 
 
 def _handed_in_review(session: DbSession, portfolio: Portfolio) -> Submission | None:
-    """The portfolio's review submission, whatever its status (one statement)."""
+    """The portfolio's review submission, whatever its status (one statement), as it is
+    now in the database even when this session loaded it earlier."""
     return session.scalar(
         select(Submission).join(Assignment, Assignment.id == Submission.assignment_id).join(Assignment.rubric)
         .where(Submission.user_id == portfolio.user_id, Assignment.kind == AssignmentKind.PORTFOLIO,
-               Assignment.retired_at.is_(None), Rubric.level_id == portfolio.level_id))
+               Assignment.retired_at.is_(None), Rubric.level_id == portfolio.level_id)
+        .execution_options(populate_existing=True))
+
+
+def _take(session: DbSession, portfolio: Portfolio) -> None:
+    """Take the portfolio's row for this unit of work (a write that changes nothing) and
+    read it again: a save and a hand-in sent at once (two tabs) are then made one after
+    the other, so a save that comes second finds the portfolio handed in and is refused,
+    and a hand-in that comes second hands in what the save stored."""
+    session.execute(update(Portfolio).where(Portfolio.id == portfolio.id).values(updated_at=Portfolio.updated_at)
+                    .execution_options(synchronize_session=False))
+    session.expire(portfolio)
 
 
 def closed_because(review: Submission | None) -> str | None:
@@ -158,6 +170,7 @@ def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], re
            eligible: list[Submission], codes: list[str], now: datetime) -> None:
     """Store the chosen work and reflections: refused (``closed_because``) while the
     portfolio is handed in and not returned, or graded."""
+    _take(session, portfolio)
     reason = closed_because(_handed_in_review(session, portfolio))
     if reason:
         raise PortfolioError(reason)
@@ -191,6 +204,7 @@ def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) 
 
 def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, cohort_id: int | None,
                       eligible: list[Submission], now: datetime, dates: coursework.Dates | None) -> Submission:
+    _take(session, portfolio)
     assignment = review_assignment(session, portfolio.level)
     if assignment is None:
         raise PortfolioError("This level has no portfolio review.")
