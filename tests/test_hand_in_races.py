@@ -24,8 +24,7 @@ from lms.extensions import db
 from lms.grading.models import GradeAction
 from lms.grading.services import save_grade
 from lms.learning.services import build_schedule
-from lms.portfolio.services import (PortfolioError, curate, eligible_work, portfolio_for, review_assignment,
-                                    submit_for_review)
+from lms.portfolio.services import PortfolioError, curate, eligible_work, portfolio_for, review_assignment, submit_for_review
 from tests.races import second_waits_for_first
 
 CASE = "mlops-case-coldwatch"  # month 1: foundation

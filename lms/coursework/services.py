@@ -18,8 +18,7 @@ from werkzeug.utils import secure_filename
 from lms.accounts.models import User
 from lms.cohorts.enrolment import Carried
 from lms.cohorts.models import Cohort
-from lms.coursework.models import (EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus,
-                                   SubmissionVersion)
+from lms.coursework.models import EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.sharing import groups_of
 from lms.database import DbSession, among, insert_unless_there, rowcount
 from lms.learning.services import Schedule
