@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from lms.coursework.models import Submission
+from lms.coursework.services import revision_days
+from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import Grade
 from lms.portfolio.models import Portfolio
@@ -140,7 +144,8 @@ def test_the_portfolio_page_says_how_far_each_level_is_and_when_it_is_due(settin
                             data={**{f"level-{c.id}": c.levels[0].id for c in criteria}, "action": "return",
                                   "feedback": "Say more about KO4."})
     returned = levels_row(client, "foundation")
-    assert "Returned for revision" in returned and "was due" in returned  # theirs to hand in again
+    # theirs to hand in again, within the revision window (not overdue: the schedule's rule)
+    assert "Returned for revision" in returned and "revision due" in returned and "was due" not in returned
     assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit",
                                                       **reflections("I can now measure it, and say how.")}).status_code == 302
     assert "Handed in, waiting for your instructor" in levels_row(client, "foundation")
@@ -209,6 +214,10 @@ def test_a_returned_portfolio_shows_what_to_revise_and_its_revision_reaches_the_
     assert "is with your instructor for review" not in page
     assert "Returned for revision" in levels_row(client, "foundation")
     assert 'href="/assignments/portfolio-foundation/feedback"' in client.get("/portfolio").get_data(as_text=True)
+    # due again a week from its return (the level's own date is a month past), as the schedule says
+    again = (utcnow().astimezone(ZoneInfo(setting["cohort"].timezone)).date() + timedelta(days=revision_days()))
+    assert f"Revision due {again.strftime('%d %B %Y')}" in page
+    assert f"revision due {again.strftime('%d %b %Y')}" in levels_row(client, "foundation")
 
     assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "save",
                                                       **reflections("Revised, with more work.")}).status_code == 302
@@ -216,6 +225,7 @@ def test_a_returned_portfolio_shows_what_to_revise_and_its_revision_reaches_the_
                                                       **reflections("Revised, with more work.")}).status_code == 302
     review = portfolio_review(setting["learner"].id)
     assert review.status == "submitted" and len(review.versions) == 2
+    assert not review.versions[1].late  # handed in within the revision window
     assert "KO1: Revised, with more work." in teacher.get(grade_url).get_data(as_text=True)
     page = client.get("/portfolio/foundation").get_data(as_text=True)
     assert "is with your instructor for review" in page and "What to revise" not in page

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -15,6 +17,8 @@ from lms.coursework import services
 from lms.coursework.models import Attachment, Submission, SubmissionVersion
 from lms.database import utcnow
 from lms.extensions import db
+from lms.grading.models import GradeAction
+from lms.grading.services import save_grade
 from lms.web.markdown import render_user_markdown
 
 CASE = "mlops-case-coldwatch"          # month 1, due 21 days after it opens
@@ -74,6 +78,28 @@ def test_resubmission_after_return_keeps_every_version_and_shows_changes(signed_
     assert [v.body for v in work.versions] == ["first line\nsecond line", "first line\nsecond line, improved"]
     page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
     assert '<span class="removed">- second line' in page and '<span class="added">+ second line, improved' in page
+
+
+def test_work_returned_for_revision_is_due_again_a_week_after_its_return_and_a_revision_in_time_is_not_late(
+        signed_in, learner) -> None:
+    """The schedule gives returned work ``REVISION_DAYS`` from its return (lms.progress.completion);
+    the work page says that date, and a revision handed in within it is not marked late,
+    though the case study's own due date is months past."""
+    post_work(signed_in, body="first try", action="submit")
+    assert submission().versions[0].late
+    work = submission()
+    criteria = work.assignment.rubric.current.criteria
+    returned = utcnow() - timedelta(days=2)
+    save_grade(db.session, work, learner[1], {c.id: c.levels[0].id for c in criteria}, {}, "Revise the diagnosis.", None,
+               GradeAction.RETURN, returned)
+    db.session.commit()
+    again = (returned.astimezone(ZoneInfo(learner[2].timezone)).date() + timedelta(days=services.revision_days()))
+    page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    assert f"Revision due {again.strftime('%d %B %Y')}" in page
+    sent = post_work(signed_in, body="second try", action="submit")
+    assert sent.status_code == 302
+    assert [v.late for v in submission().versions] == [True, False]
+    assert "after the due date" not in signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
 
 
 def test_the_learner_reads_each_version_they_handed_in(signed_in) -> None:

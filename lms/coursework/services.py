@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from blinker import Namespace
+from flask import current_app, has_app_context
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,22 +39,36 @@ def get_assignment(session: DbSession, key: str) -> Assignment | None:
         selectinload(Assignment.rubric).selectinload(Rubric.versions), selectinload(Assignment.objectives)))
 
 
+REVISION_DAYS = 7  # the default of config's REVISION_DAYS: returned work is due again a week after its return
+
+
+def revision_days() -> int:
+    """Days returned work has to be handed in again: the app's setting, or the default."""
+    if has_app_context():
+        return int(current_app.config.get("REVISION_DAYS", REVISION_DAYS))
+    return REVISION_DAYS
+
+
 @dataclass(frozen=True)
 class Dates:
     opens_on: date
     due_on: date
     is_open: bool
     extended: bool
+    revision: bool = False  # due_on is the revision window's end: the work was returned
 
     def late(self, when: datetime | date) -> bool:
         day = when.date() if isinstance(when, datetime) else when
         return day > self.due_on
 
 
-def dates_for(assignment: Assignment, plan: Schedule) -> Dates | None:
+def dates_for(assignment: Assignment, plan: Schedule, work: Submission | None = None) -> Dates | None:
     """Open and due dates in one learner's schedule (their own dates if they joined late):
     due ``due_after_days`` after the phase opens, later if the learner was granted an
-    extension for that phase."""
+    extension for that phase; and, given the learner's ``work`` returned for revision, due
+    ``revision_days()`` after its return (in the cohort's time zone) when that is later
+    still, the rule their schedule follows (lms.progress.completion), so a revision handed
+    in within that window is not late."""
     slot = plan.slot_for(assignment.phase_id)
     if slot is None:
         return None
@@ -60,8 +76,13 @@ def dates_for(assignment: Assignment, plan: Schedule) -> Dates | None:
         due = slot.opens_on + timedelta(days=assignment.due_after_days)
     else:
         due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
-    return Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
-                 is_open=slot.is_open, extended=slot.extended)
+    dates = Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
+                  is_open=slot.is_open, extended=slot.extended)
+    if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
+        again = work.returned_at.astimezone(ZoneInfo(plan.cohort.timezone)).date() + timedelta(days=revision_days())
+        if again > dates.due_on:
+            return replace(dates, due_on=again, revision=True)
+    return dates
 
 
 # --------------------------------------------------------------------------- submissions

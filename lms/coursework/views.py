@@ -16,7 +16,7 @@ from lms.coursework.models import KINDS, Assignment, Attachment, Submission
 from lms.coursework.services import Dates
 from lms.database import utcnow
 from lms.extensions import db
-from lms.learning.services import build_schedule, learner_schedule
+from lms.learning.services import Schedule, build_schedule, learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.web.downloads import content_disposition
 from lms.web.markdown import render_content_markdown, render_user_markdown
@@ -60,13 +60,15 @@ def _uploads() -> Storage:
     return file_storage()
 
 
-def _work_context(key: str) -> tuple[Assignment, Enrolment | None, Dates | None]:
+def _work_context(key: str) -> tuple[Assignment, Enrolment | None, Schedule | None]:
     item = services.get_assignment(db.session, key) or abort(404)
     user = signed_in()
-    enrolment = active_enrolment(db.session, user.id)
-    plan = learner_schedule(db.session, user, utcnow())
-    dates = services.dates_for(item, plan) if plan else None
-    return item, enrolment, dates
+    return item, active_enrolment(db.session, user.id), learner_schedule(db.session, user, utcnow())
+
+
+def _dates(item: Assignment, plan: Schedule | None, submission: Submission | None) -> Dates | None:
+    """The learner's dates for ``item``: a revision window when their work was returned."""
+    return services.dates_for(item, plan, submission) if plan else None
 
 
 def _render_work(item: Assignment, submission: Submission | None, dates: Dates | None, form: WorkForm,
@@ -85,17 +87,17 @@ def _team_work(item: Assignment) -> WerkzeugResponse:
 
 @bp.get("/assignments/<key>/work")
 def work(key: str) -> tuple[str, int] | WerkzeugResponse:
-    item, _, dates = _work_context(key)
+    item, _, plan = _work_context(key)
     if item.is_team:
         return _team_work(item)
     submission = services.submission_for(db.session, item, signed_in().id)
     form = WorkForm(body=submission.draft_body if submission else "")
-    return _render_work(item, submission, dates, form)
+    return _render_work(item, submission, _dates(item, plan, submission), form)
 
 
 @bp.post("/assignments/<key>/work")
 def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
-    item, enrolment, dates = _work_context(key)
+    item, enrolment, plan = _work_context(key)
     if item.is_team:
         return _team_work(item)
     form = WorkForm()
@@ -104,6 +106,7 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
     now = utcnow()
     user_id = signed_in().id
     submission = services.start_submission(db.session, item, user_id, enrolment.cohort_id if enrolment else None, now)
+    dates = _dates(item, plan, submission)
     action = request.form.get("action", "save")
     try:
         services.save_draft(db.session, submission, form.body.data or "", dates, now)
@@ -115,8 +118,8 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
     except services.SubmissionError as exc:
         db.session.rollback()
         # Re-render with what the learner typed: nothing they wrote is lost.
-        return _render_work(item, services.submission_for(db.session, item, user_id), dates, form,
-                            error=str(exc), status=400)
+        stored = services.submission_for(db.session, item, user_id)
+        return _render_work(item, stored, _dates(item, plan, stored), form, error=str(exc), status=400)
     if action == "submit":
         flash(f"Version {version.number} submitted{' (after the due date)' if version.late else ''}. "
               "Your instructor will grade it; you will see the grade once it is released.", "success")
@@ -127,10 +130,10 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
 
 @bp.post("/assignments/<key>/work/attachments/<int:attachment_id>/remove")
 def remove_attachment(key: str, attachment_id: int) -> WerkzeugResponse:
-    item, _, dates = _work_context(key)
+    item, _, plan = _work_context(key)
     submission = services.submission_for(db.session, item, signed_in().id) or abort(404)
     try:
-        services.remove_attachment(db.session, submission, attachment_id, dates, utcnow())
+        services.remove_attachment(db.session, submission, attachment_id, _dates(item, plan, submission), utcnow())
     except services.SubmissionError as exc:
         db.session.rollback()
         flash(str(exc), "error")

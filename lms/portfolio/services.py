@@ -70,11 +70,12 @@ def level_lines(session: DbSession, user_id: int, levels: list[Level], plan: Sch
         assignment, portfolio = reviews.get(level.id), portfolios.get(level.id)
         codes = [o.key for o in assignment.objectives] if assignment else []
         written = portfolio.reflections if portfolio else {}
+        review = handed_in.get(assignment.id) if assignment else None
         lines.append(LevelLine(
-            level=level, assignment=assignment, review=handed_in.get(assignment.id) if assignment else None,
+            level=level, assignment=assignment, review=review,
             chosen=len(portfolio.artifact_ids) if portfolio else 0,
             reflected=sum(1 for code in codes if written.get(code, "").strip()), objectives=len(codes),
-            dates=coursework.dates_for(assignment, plan) if assignment and plan else None))
+            dates=coursework.dates_for(assignment, plan, review) if assignment and plan else None))
     return lines
 
 

@@ -47,7 +47,7 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
         "review": review, "closed": services.closed_because(review),  # handed in: read-only
         # what the grader sent back with each version returned for revision, the newest first
         "returns": grading.returns_of(db.session, review) if review and review.versions else [],
-        "dates": coursework.dates_for(assignment, plan) if assignment and plan else None,
+        "dates": coursework.dates_for(assignment, plan, review) if assignment and plan else None,
         "form": CsrfForm(), "share_url": None, "error": None,
     }
 

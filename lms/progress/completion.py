@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 
@@ -31,6 +30,7 @@ from lms.catalog.revision import cached, memo
 from lms.catalog.services import ScheduledPhase, active_levels, kept_schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, AssignmentKind, SubmissionStatus
+from lms.coursework.services import revision_days
 from lms.coursework.sharing import WorkRow, work_rows_by_learner
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
@@ -38,7 +38,6 @@ from lms.learning.services import Timeline, catch_up_days, cohort_today, joined_
 from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
-REVISION_DAYS = 7  # the default of config's REVISION_DAYS: returned work is due again a week after its return
 SOON_DAYS = 14
 STAGE_COMPLETE = 3  # ``LevelStatus.stage`` of a complete level (modules done, exam passed, portfolio accepted)
 
@@ -416,13 +415,6 @@ def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
     if submission is None:
         return False, ""
     return submission.status == SubmissionStatus.RELEASED, WORK_DETAIL.get(submission.status, "")
-
-
-def revision_days() -> int:
-    """Days returned work has to be handed in again: the app's setting, or the default."""
-    if has_app_context():
-        return int(current_app.config.get("REVISION_DAYS", REVISION_DAYS))
-    return REVISION_DAYS
 
 
 def _item(entry: _Entry, uid: int, loaded: _Loaded, zone: ZoneInfo, revision: timedelta) -> Item:

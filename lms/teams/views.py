@@ -48,9 +48,10 @@ def _cohort_id() -> int:
     return enrolment.cohort_id
 
 
-def _dates(item: Assignment) -> Dates | None:
+def _dates(item: Assignment, team: Team | None) -> Dates | None:
+    """The learner's dates for ``item``: a revision window when their team's work was returned."""
     plan = learner_schedule(db.session, signed_in(), utcnow())
-    return coursework.dates_for(item, plan) if plan else None
+    return coursework.dates_for(item, plan, team.submission if team else None) if plan else None
 
 
 def _uploads() -> Storage:
@@ -83,7 +84,7 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             my_score=services.adjusted_score(grade, adjustment) if grade else None,
             feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
             returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
-    return render_template("teams/team.html", assignment=item, dates=_dates(item), button=CsrfForm(), error=error,
+    return render_template("teams/team.html", assignment=item, dates=_dates(item, team), button=CsrfForm(), error=error,
                            user=user, rating_error=rating_error, posted=request.form if rating_error else None,
                            **context), status
 
@@ -172,7 +173,7 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
         version = services.save_work(
             db.session, mine, user.id, _int(form.revision.data), form.body.data or "",
             services.Upload(upload.filename, upload.read()) if upload and upload.filename else None,
-            submit, _dates(item), _uploads(), utcnow())
+            submit, _dates(item, mine), _uploads(), utcnow())
     except services.TeamError as exc:
         db.session.rollback()
         return _team_page(item, form=form, error=str(exc), status=409 if isinstance(exc, services.StaleTeamWork) else 400)
@@ -198,7 +199,7 @@ def remove_file(key: str, attachment_id: int) -> WerkzeugResponse:
     user = signed_in()
     mine = services.team_of(db.session, item.id, user.id) or abort(404)
     try:
-        services.remove_file(db.session, mine, user.id, _int(request.form.get("revision")), attachment_id, _dates(item), utcnow())
+        services.remove_file(db.session, mine, user.id, _int(request.form.get("revision")), attachment_id, _dates(item, mine), utcnow())
     except services.TeamError as exc:
         db.session.rollback()
         flash(str(exc), "error")
