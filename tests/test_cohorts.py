@@ -876,6 +876,28 @@ def test_new_cohort_with_a_duplicate_name_creates_nothing(app, client, world: Wo
     assert count(Cohort) == before
 
 
+@pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01"])
+def test_a_start_date_the_calendar_cannot_hold_is_refused_when_made_or_edited(app, client, world: World, login, start) -> None:
+    """A typed 9999 was kept, and the cohort's heat map, gradebook and exports then failed
+    (month 2 would be in the year 10000)."""
+    login(client, world.org_admin_a)
+    before = count(Cohort)
+    response = client.post(f"/organizations/{world.org_a.id}/cohorts/new",
+                           data={"name": "Gamma", "start_date": start, "timezone": "UTC", "instructors": ""})
+    assert response.status_code == 200
+    assert "Choose a start date between 01 January 2000 and 31 December 2099." in text(response)
+    assert 'value="Gamma"' in text(response)
+    db.session.expire_all()
+    assert count(Cohort) == before
+    cohort = world.cohort_a
+    kept = cohort.start_date
+    edited = client.post(f"/cohorts/{cohort.id}/edit", data={"name": cohort.name, "start_date": start, "timezone": "UTC",
+                                                            "instructors": ""})
+    assert "Choose a start date between" in text(edited)
+    db.session.expire_all()
+    assert db.session.get(Cohort, cohort.id).start_date == kept
+
+
 def test_new_cohort_with_instructors(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     response = client.post(f"/organizations/{world.org_a.id}/cohorts/new", data={

@@ -95,11 +95,19 @@ def organizations_overview(session: DbSession) -> list[tuple[Organization, int, 
 # --------------------------------------------------------------------- cohorts
 
 
-def _check_cohort_fields(session: DbSession, org: Organization, name: str, timezone: str,
+# The start dates a cohort can have: its twelve months (and a late joiner's catch-up, and
+# extensions past them) must be dates the calendar can hold; a typed 9999 is refused, not
+# kept to break every page of the cohort.
+EARLIEST_START, LATEST_START = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _check_cohort_fields(session: DbSession, org: Organization, name: str, timezone: str, start_date: date,
                          cohort: Cohort | None = None) -> str:
     name = name.strip()
     if not name:
         raise CohortError("A cohort needs a name.")
+    if not EARLIEST_START <= start_date <= LATEST_START:
+        raise CohortError(f"Choose a start date between {EARLIEST_START:%d %B %Y} and {LATEST_START:%d %B %Y}.")
     if timezone not in TIMEZONES:
         raise CohortError(f"Unknown time zone {timezone!r}.")
     clash = session.scalar(select(Cohort).where(
@@ -132,7 +140,7 @@ def cohort_state(cohort: Cohort) -> dict[str, object]:
 
 def create_cohort(session: DbSession, org: Organization, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
-    name = _check_cohort_fields(session, org, name, timezone)
+    name = _check_cohort_fields(session, org, name, timezone, start_date)
     # Resolve the instructors before the cohort exists: their look-ups autoflush, and a
     # cohort already attached to ``org`` but not yet in the session would warn then.
     instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
@@ -147,7 +155,7 @@ def create_cohort(session: DbSession, org: Organization, name: str, start_date: 
 def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
     before = cohort_state(cohort)
-    cohort.name = _check_cohort_fields(session, cohort.organization, name, timezone, cohort)
+    cohort.name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
     cohort.start_date, cohort.timezone = start_date, timezone
     cohort.instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
     session.flush()
