@@ -135,6 +135,7 @@ POLICY: dict[str, AccessRule] = {
     "cohorts.import_preview": COHORT_MANAGER,
     "cohorts.confirm_import": COHORT_MANAGER,
     "cohorts.move_learner": MANAGER_FOR_LEARNER,
+    "cohorts.end_enrolment": MANAGER_FOR_LEARNER,
     "cohorts.accept_invitation": ANONYMOUS,
     # learning
     "learning.home": SIGNED_IN,

@@ -247,6 +247,7 @@ ROUTES: dict[str, Route] = {
     "cohorts.import_preview": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import/{x['import_id']}", COHORT_MANAGER),
     "cohorts.confirm_import": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/import/{x['import_id']}", COHORT_MANAGER, "POST"),
     "cohorts.move_learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/move", COHORT_MANAGER, "POST"),
+    "cohorts.end_enrolment": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/end", COHORT_MANAGER),
     "cohorts.accept_invitation": Route(lambda w, x: "/invitations/not-a-token", expect(400)),
     "learning.home": Route(lambda w, x: "/home", SIGNED_IN),
     "learning.schedule": Route(lambda w, x: "/schedule", LEARNERS),

@@ -18,6 +18,7 @@ from werkzeug.test import encode_multipart
 
 from lms.accounts.models import PasswordResetToken, User
 from lms.accounts.services import check_reset_token, find_user
+from lms.audit.models import AuditAction, AuditEntry
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol, move_learner
 from lms.cohorts.invitations import accept_invitation, accept_invitation_as, check_invitation, invite_learner
@@ -262,6 +263,71 @@ def test_move_through_the_view_keeps_history(app, client, world: World, login) -
     db.session.expire_all()
     assert active_cohort_of(learner_id) == target
     assert count(Enrolment, Enrolment.user_id == learner_id) == 2
+
+
+def test_ending_an_enrolment_asks_first_keeps_the_work_and_frees_the_learner_to_join_elsewhere(
+        app, client, world: World, login) -> None:
+    """An org admin ends a learner's enrolment (they withdrew): the learner leaves the
+    cohort's roster and pages, the ending is audited, and they can accept another
+    organization's invitation, which told them to have this enrolment ended first."""
+    learner, cohort = world.learner_a, world.cohort_a
+    login(client, world.org_admin_a)
+    roster = text(client.get(f"/cohorts/{cohort.id}"))
+    url = f"/cohorts/{cohort.id}/learners/{learner.id}/end"
+    assert f'href="{url}"' in roster
+    page = client.get(url)
+    assert page.status_code == 200 and learner.email in text(page) and "What they did stays" in text(page)
+
+    unconfirmed = client.post(url, data={"reason": "Withdrew from the program"})
+    assert unconfirmed.status_code == 400 and "Tick the box to confirm." in text(unconfirmed)
+    assert 'value="Withdrew from the program"' in text(unconfirmed)
+    too_long = client.post(url, data={"reason": "x" * 41, "confirm": "y"})
+    assert too_long.status_code == 400
+    db.session.expire_all()
+    assert active_cohort_of(learner.id) == cohort.id
+
+    ended = client.post(url, data={"reason": "  Withdrew   from the program ", "confirm": "y"})
+    assert ended.status_code == 302
+    db.session.expire_all()
+    assert active_cohort_of(learner.id) is None
+    enrolment = db.session.scalars(select(Enrolment).where(Enrolment.user_id == learner.id)).one()
+    assert enrolment.ended_reason == "Withdrew from the program" and enrolment.ended_at is not None
+    assert learner.email not in text(client.get(f"/cohorts/{cohort.id}"))
+    assert client.get(url).status_code == 404  # nothing left to end
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.ENROLMENT_ENDED)).one()
+    assert entry.organization_id == world.org_a.id and entry.actor_id == world.org_admin_a.id
+
+    invitation = invite_learner(db.session, world.cohort_b, learner.email, "", world.org_admin_b, invitation_link)
+    db.session.commit()
+    token = invitation_token(mails(learner.email)[-1])
+    accept_invitation_as(db.session, token, db.session.get(User, learner.id))
+    db.session.commit()
+    assert active_cohort_of(learner.id) == world.cohort_b.id
+    assert invitation.id
+
+
+def test_ending_an_enrolment_is_refused_to_another_cohorts_learner(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    assert client.get(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a2.id}/end").status_code in (403, 404)
+    assert client.post(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_b.id}/end",
+                       data={"reason": "x", "confirm": "y"}).status_code in (403, 404)
+    db.session.expire_all()
+    assert active_cohort_of(world.learner_b.id) == world.cohort_b.id
+
+
+def test_a_move_to_a_cohort_with_a_long_name_fits_the_reason_it_keeps(app, client, world: World, login) -> None:
+    """The ended enrolment keeps "moved to <cohort>" in 40 characters; a longer cohort name
+    failed the move on PostgreSQL (value too long for the column)."""
+    world.cohort_a2.name = "Alpha 2, the spring intake for the northern region offices"
+    db.session.commit()
+    login(client, world.org_admin_a)
+    assert client.post(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}/move",
+                       data={"move-target": world.cohort_a2.id}).status_code == 302
+    db.session.expire_all()
+    assert active_cohort_of(world.learner_a.id) == world.cohort_a2.id
+    reason = db.session.scalar(select(Enrolment.ended_reason).where(Enrolment.user_id == world.learner_a.id,
+                                                                     Enrolment.ended_at.is_not(None)))
+    assert reason == "moved to Alpha 2, the spring intake for"
 
 
 # --------------------------------------------------------------------------- invitations (services)

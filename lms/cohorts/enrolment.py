@@ -96,7 +96,7 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     if current is None or current.cohort_id != source.id:
         raise CohortError(f"{user.email} is not enrolled in {source.name}.")
     ended = session.execute(update(Enrolment).where(Enrolment.id == current.id, Enrolment.active)
-                            .values(ended_at=now, ended_reason=f"moved to {target.name}")
+                            .values(ended_at=now, ended_reason=f"moved to {target.name}"[:REASON_CHARS].rstrip())
                             .execution_options(synchronize_session=False))
     if rowcount(ended) == 0:
         raise CohortError(f"{user.email} was moved or removed from {source.name} meanwhile; open the cohort again.")
@@ -108,6 +108,34 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     session.flush()
     answers = learner_moved.send(user, session=session, source=source, target=target, now=now)
     return Moved(moved, [answer for _receiver, answer in answers if isinstance(answer, Carried)])
+
+
+REASON_CHARS = 40  # Enrolment.ended_reason
+
+
+def end_enrolment(session: DbSession, user: User, cohort: Cohort, reason: str, now: datetime | None = None) -> Enrolment:
+    """End the learner's enrolment in ``cohort`` (they withdrew, or left the organization):
+    they no longer open the cohort's pages or count among its learners, and they can then
+    join another cohort, of this organization or another. What they did there stays: their
+    work, grades, evidence and certificates, and the cohort's statistics. A conditional
+    write, as a move is: of an ending and a move of one learner at once, the second is refused."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise CohortError("Say why the enrolment ends, for example: withdrew from the program.")
+    if len(reason) > REASON_CHARS:
+        raise CohortError(f"Keep the reason to {REASON_CHARS} characters.")
+    current = active_enrolment(session, user.id)
+    if current is None or current.cohort_id != cohort.id:
+        raise CohortError(f"{user.email} is not enrolled in {cohort.name}.")
+    ended = session.execute(update(Enrolment).where(Enrolment.id == current.id, Enrolment.active)
+                            .values(ended_at=now or utcnow(), ended_reason=reason)
+                            .execution_options(synchronize_session=False))
+    if rowcount(ended) == 0:
+        raise CohortError(f"{user.email} was moved or removed from {cohort.name} meanwhile; open the cohort again.")
+    session.refresh(current, ["ended_at", "ended_reason"])
+    record_from(session, action=AuditAction.ENROLMENT_ENDED, organization_id=cohort.organization_id,
+                target=f"user:{user.id} cohort:{cohort.id}", before={"cohort": cohort.id}, after={"reason": reason})
+    return current
 
 
 def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:

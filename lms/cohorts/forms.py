@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import DateField, EmailField, PasswordField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from lms.accounts.forms import TIMEZONE_CHOICES
@@ -72,6 +72,14 @@ class MoveForm(FlaskForm):
     target = SelectField("Move to", coerce=int, validators=[DataRequired()])
     pace = pace_field()
     submit = SubmitField("Move learner")
+
+
+class EndEnrolmentForm(FlaskForm):
+    reason = StringField("Why the enrolment ends", validators=[DataRequired(message="Say why the enrolment ends."), Length(max=40)],
+                         description="Kept with the enrolment and in the audit log, for example: withdrew from the program.")
+    confirm = BooleanField("I understand they will no longer open this cohort's pages",
+                           validators=[DataRequired(message="Tick the box to confirm.")])
+    submit = SubmitField("End the enrolment")
 
 
 class ButtonForm(FlaskForm):

@@ -17,6 +17,7 @@ from lms.cohorts.forms import (
     ButtonForm,
     CohortForm,
     ConfirmForm,
+    EndEnrolmentForm,
     ImportForm,
     InviteForm,
     MoveForm,
@@ -307,6 +308,31 @@ def move_learner(cohort_id: int, user_id: int) -> Any:
     else:
         flash("Choose a pace for the learner." if form.pace.errors else "Choose a cohort to move the learner to.", "error")
     return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+
+
+@bp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>/end", methods=["GET", "POST"])
+def end_enrolment(cohort_id: int, user_id: int) -> Any:
+    """Ask, then end a learner's enrolment in the cohort (``enrolment.end_enrolment``)."""
+    cohort = _cohort(cohort_id)
+    learner = db.session.get(User, user_id) or abort(404)
+    current = enrolment.active_enrolment(db.session, learner.id)
+    if current is None or current.cohort_id != cohort.id:
+        abort(404)
+    form = EndEnrolmentForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            enrolment.end_enrolment(db.session, learner, cohort, form.reason.data or "")
+        except services.CohortError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(f"{learner.name}'s enrolment in {cohort.name} has ended. Their work, grades and certificates "
+                  "stay with the cohort's records.", "success")
+            return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    status = 400 if error or form.errors else 200
+    return render_template("cohorts/end_enrolment.html", cohort=cohort, learner=learner, enrolment=current, form=form,
+                           error=error), status
 
 
 # ------------------------------------------------------------------ invitations
