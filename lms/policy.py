@@ -100,6 +100,7 @@ POLICY: dict[str, AccessRule] = {
     # site administration
     "cohorts.organizations": SITE_ADMIN,
     "cohorts.organization_admin": SITE_ADMIN,
+    "cohorts.remove_organization_admin": SITE_ADMIN,
     # the admin console (lms.admin) and the audit log: organization admins read their organizations' entries
     "admin.users": SITE_ADMIN,
     "admin.user": SITE_ADMIN,

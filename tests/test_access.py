@@ -214,6 +214,8 @@ ROUTES: dict[str, Route] = {
     "lti.configuration": Route(lambda w, x: "/admin/lti/configuration", SITE_ADMIN),
     "cohorts.organizations": Route(lambda w, x: "/admin/organizations", SITE_ADMIN),
     "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
+    "cohorts.remove_organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}/admins/{w.nobody.id}/remove",
+                                               SITE_ADMIN, "POST"),
     "admin.users": Route(lambda w, x: "/admin/users?q=learner", SITE_ADMIN),
     "admin.user": Route(lambda w, x: f"/admin/users/{w.learner_a.id}", SITE_ADMIN),
     "admin.deactivate": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/deactivate", SITE_ADMIN, "POST"),

@@ -315,6 +315,26 @@ def test_ending_an_enrolment_is_refused_to_another_cohorts_learner(app, client, 
     assert active_cohort_of(world.learner_b.id) == world.cohort_b.id
 
 
+def test_the_site_admin_removes_an_organization_admin(app, client, world: World, login) -> None:
+    """An organization admin who left can lose the role (the erasure page tells the site
+    admin to remove it first; no page could); the change is audited."""
+    login(client, world.admin)
+    url = f"/admin/organizations/{world.org_a.id}/admins/{world.org_admin_a.id}/remove"
+    assert url in text(client.get(f"/admin/organizations/{world.org_a.id}"))
+    assert client.post(url).status_code == 302
+    db.session.expire_all()
+    assert world.org_admin_a.id not in [a.id for a in db.session.get(Organization, world.org_a.id).admins]
+    assert "is no longer an administrator of Alpha Org" in text(client.get(f"/admin/organizations/{world.org_a.id}"))
+    again = client.post(url, follow_redirects=True)
+    assert "is not an administrator of Alpha Org" in text(again)
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.ORGANIZATION_EDITED)
+                               .order_by(AuditEntry.id.desc())).first()
+    assert entry is not None and entry.after == {"admins": []}
+    other = app.test_client()
+    login(other, world.org_admin_b)
+    assert other.post(f"/admin/organizations/{world.org_b.id}/admins/{world.org_admin_b.id}/remove").status_code == 403
+
+
 def test_a_move_to_a_cohort_with_a_long_name_fits_the_reason_it_keeps(app, client, world: World, login) -> None:
     """The ended enrolment keeps "moved to <cohort>" in 40 characters; a longer cohort name
     failed the move on PostgreSQL (value too long for the column)."""

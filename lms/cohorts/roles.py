@@ -100,6 +100,20 @@ def add_organization_admin(session: DbSession, org: Organization, email: str, na
     return user
 
 
+def remove_organization_admin(session: DbSession, org: Organization, user_id: int) -> User:
+    """Take away someone's administration of ``org`` (they left it, or changed roles); their
+    account, and anything else they are on the platform, stay as they are."""
+    user = next((admin for admin in org.admins if admin.id == user_id), None)
+    if user is None:
+        raise CohortError(f"That person is not an administrator of {org.name} (any more).")
+    before = {"admins": sorted(admin.id for admin in org.admins)}
+    org.admins.remove(user)
+    session.flush()
+    record_from(session, action=AuditAction.ORGANIZATION_EDITED, organization_id=org.id, target=f"organization:{org.id}",
+                before=before, after={"admins": sorted(admin.id for admin in org.admins)})
+    return user
+
+
 def instructor_cohorts(session: DbSession, user: User) -> list[CohortSummary]:
     return summaries(session, Cohort.id.in_(
         select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)), include_archived=False)

@@ -93,7 +93,22 @@ def organization_admin(org_id: int) -> Any:
         else:
             flash(f"{user.email} is now an administrator of {org.name}.", "success")
             return redirect(url_for("cohorts.organization_admin", org_id=org.id))
-    return render_template("cohorts/organization_admin.html", org=org, form=form)
+    return render_template("cohorts/organization_admin.html", org=org, form=form, button=ButtonForm())
+
+
+@bp.post("/admin/organizations/<int:org_id>/admins/<int:user_id>/remove")
+def remove_organization_admin(org_id: int, user_id: int) -> Any:
+    org = _org(org_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        user = roles.remove_organization_admin(db.session, org, user_id)
+    except services.CohortError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(f"{user.email} is no longer an administrator of {org.name}.", "success")
+    return redirect(url_for("cohorts.organization_admin", org_id=org.id))
 
 
 # ------------------------------------------------------------------ organization admins
