@@ -14,8 +14,10 @@ from lms.announcements import services
 from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.database import utcnow
 from lms.extensions import db
+from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
-from lms.notifications.services import set_preferences
+from lms.notifications.reminders import send_digests
+from lms.notifications.services import mark_read, set_preferences, unread_count
 
 LINK = "/announcements"
 
@@ -180,6 +182,64 @@ def test_staff_post_schedule_in_their_time_zone_edit_and_delete(setting, client,
     assert client.post(f"{base}/{made.id}/delete").status_code == 302
     db.session.expire_all()
     assert db.session.scalar(select(Announcement)) is None
+
+
+def digest_of(email: str) -> str:
+    return "\n".join(m.body for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.recipient == email, OutboxMessage.subject.startswith("Your daily digest"))))
+
+
+def test_deleting_an_announcement_takes_back_its_notices(setting, app, client, login) -> None:
+    """A learner's centre no longer lists, counts unread or links to an announcement that
+    was deleted, and a digest not yet sent leaves it out; the others' notices stay."""
+    world, _, other = setting
+    set_preferences(db.session, other.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+    now = utcnow()
+    gone = services.post(db.session, world.cohort_a, world.instructor_a, "Room change", "Room 9.", None, now, link)
+    kept = services.post(db.session, world.cohort_a, world.instructor_a, "Still here", "Yes.", None, now, link)
+    db.session.commit()
+    assert unread_count(db.session, world.learner_a.id) == 2
+    staff = app.test_client()
+    login(staff, world.instructor_a)
+    assert staff.post(f"/cohorts/{world.cohort_a.id}/announcements/{gone.id}/delete").status_code == 302
+    db.session.expire_all()
+    key = f"announcement:{kept.id}"
+    assert notified() == sorted([(world.learner_a.id, key), (other.id, key)])
+    assert unread_count(db.session, world.learner_a.id) == 1
+    login(client, world.learner_a)
+    centre = client.get("/notifications").get_data(as_text=True)
+    assert "Still here" in centre and "Room change" not in centre and "1 unread." in centre
+    assert send_digests(db.session, now) == 1
+    db.session.commit()
+    digest = digest_of(other.email)
+    assert "Announcement: Still here" in digest and "Room change" not in digest
+
+
+def test_editing_an_announcement_revises_its_notices(setting, client, login) -> None:
+    """After a correction the notices say what the announcement says now, in the centre and
+    in a digest not yet sent; one already read stays read."""
+    world, _, other = setting
+    set_preferences(db.session, other.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+    now = utcnow()
+    made = services.post(db.session, world.cohort_a, world.instructor_a, "Exam on Mondy", "In room 1.", None, now, link)
+    key = f"announcement:{made.id}"
+    read = db.session.scalar(select(Notification).where(Notification.user_id == world.learner_a.id,
+                                                        Notification.key == key))
+    mark_read(db.session, read, now)
+    db.session.commit()
+    services.edit(db.session, made, world.instructor_a, "Exam on Monday", "In **room 2**.", None, 1, now, link)
+    db.session.commit()
+    db.session.expire_all()
+    notes = list(db.session.scalars(select(Notification).where(Notification.key == key).order_by(Notification.user_id)))
+    assert [(n.user_id, n.title, n.body) for n in notes] == [
+        (uid, "Announcement: Exam on Monday", "In room 2.") for uid in sorted([world.learner_a.id, other.id])]
+    assert [n.read_at is not None for n in notes if n.user_id == world.learner_a.id] == [True]
+    login(client, world.learner_a)
+    centre = client.get("/notifications").get_data(as_text=True)
+    assert "Exam on Monday" in centre and "Mondy" not in centre and "room 1" not in centre
+    assert send_digests(db.session, now) == 1
+    db.session.commit()
+    assert "Announcement: Exam on Monday" in digest_of(other.email) and "Mondy" not in digest_of(other.email)
 
 
 def test_two_edits_from_one_revision_keep_exactly_one(setting) -> None:

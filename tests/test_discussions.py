@@ -18,7 +18,7 @@ from lms.discussions.models import Moderation, ModerationAction, Post, Thread
 from lms.discussions.moderation import MODERATORS
 from lms.extensions import db
 from lms.notifications.models import Channel, Notification, NotificationEvent
-from lms.notifications.services import set_preferences
+from lms.notifications.services import set_preferences, unread_count
 
 
 def link(post: Post) -> str:
@@ -180,6 +180,46 @@ def test_a_hidden_thread_is_not_found_for_learners_but_shown_to_staff(setting, c
     page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
     assert "Duplicate" in page and "hidden" in page
     assert "How often to retrain?" in client.get(f"/cohorts/{world.cohort_a.id}/discussions/mlops").get_data(as_text=True)
+
+
+def notices() -> list[tuple[int, str]]:
+    return [(n.user_id, n.key) for n in db.session.scalars(select(Notification).order_by(Notification.id))]
+
+
+def test_hiding_a_reply_or_a_thread_takes_back_the_notices_it_made(setting, client, login) -> None:
+    """A hidden reply's text is no longer shown (nor counted unread) in the participants'
+    centres; a hidden thread's replies neither, since learners cannot open it."""
+    world, mlops, classmate, thread = setting
+    rude = services.reply(db.session, thread, classmate, "Something rude", utcnow(), link)
+    fine = services.reply(db.session, thread, world.instructor_a, "Retrain on drift.", utcnow(), link)
+    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Other thread", "Hello", utcnow())
+    kept = services.reply(db.session, other, world.learner_a, "Hi back", utcnow(), link)
+    db.session.commit()
+    assert unread_count(db.session, world.learner_a.id) == 2
+    login(client, world.instructor_a)
+    assert client.post(f"/posts/{rude.id}/moderate", data={"action": "hide_post", "reason": "Insult"}).status_code == 302
+    db.session.expire_all()
+    assert notices() == [(world.learner_a.id, f"discussion-post:{fine.id}"), (classmate.id, f"discussion-post:{fine.id}"),
+                         (classmate.id, f"discussion-post:{kept.id}")]
+    assert unread_count(db.session, world.learner_a.id) == 1
+    services.moderate(db.session, world.instructor_a, ModerationAction.HIDE_THREAD, thread, None, "Closed", utcnow())
+    db.session.commit()
+    assert notices() == [(classmate.id, f"discussion-post:{kept.id}")]  # the other thread's stays
+    client.post("/logout")
+    login(client, world.learner_a)
+    centre = client.get("/notifications").get_data(as_text=True)
+    assert "Something rude" not in centre and "Retrain on drift" not in centre
+
+
+def test_an_edited_reply_s_notices_say_its_new_text(setting) -> None:
+    world, _, classmate, thread = setting
+    made = services.reply(db.session, thread, classmate, "Retrain montly.", utcnow(), link)
+    db.session.commit()
+    services.edit_post(db.session, made, classmate, "Retrain **monthly**.", None, 1, utcnow())
+    db.session.commit()
+    note = db.session.scalar(select(Notification).where(Notification.key == f"discussion-post:{made.id}"))
+    assert (note.user_id, note.title, note.body) == (world.learner_a.id, "Classmate C replied in “How often to retrain?”",
+                                                     "Retrain monthly.")
 
 
 def test_the_author_edits_their_post_conditionally(setting, client, login) -> None:

@@ -55,8 +55,10 @@ from lms.notifications.services import (
     notify,
     notify_all,
     preferences,
+    revise,
     set_preferences,
     unread_count,
+    withdraw,
 )
 from lms.progress.completion import cohort_progress, learner_progress
 from tests.plans import plan_of, scans_whole, statements_during
@@ -476,6 +478,57 @@ def test_the_notices_waiting_for_a_digest_are_found_by_their_index(app: Flask, m
     plan = plan_of(statement, parameters)
     assert "ix_notifications_digest_waiting" in plan, plan
     assert not scans_whole("notifications", plan), plan
+
+def test_withdrawn_notices_leave_every_centre_and_the_digests_not_yet_sent(make_user) -> None:
+    """Something deleted or hidden takes back every user's notice of it: none is listed,
+    counted unread or mailed in a digest not yet sent; other notices stay as they were."""
+    emailed, digested = make_user(), make_user()
+    set_preferences(db.session, digested.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+    for user in (emailed, digested):
+        notify_all(db.session, [Notice(user.id, NotificationEvent.ANNOUNCEMENT, key, f"About {key}", link=f"/x#{key}")
+                                for key in ("gone:1", "gone:2", "kept:1")], NOW)
+    db.session.commit()
+    sent = len(outbox())  # the emails of the email channel, queued at once: not recalled
+    assert withdraw(db.session, ["gone:1", "gone:2", "gone:1"]) == 4
+    assert withdraw(db.session, ["gone:1"]) == 0 and withdraw(db.session, []) == 0
+    db.session.commit()
+    assert [(n.user_id, n.key) for n in all_notifications()] == [(emailed.id, "kept:1"), (digested.id, "kept:1")]
+    assert unread_count(db.session, emailed.id) == unread_count(db.session, digested.id) == 1
+    assert send_digests(db.session, NOW) == 1
+    db.session.commit()
+    digest = outbox()[sent:]
+    assert [m.subject for m in digest] == ["Your daily digest: 1 notice"] and "About kept:1" in digest[0].body
+
+
+def test_revised_notices_say_the_new_text_and_keep_their_read_state(make_user) -> None:
+    first, second = make_user(), make_user()
+    for user in (first, second):
+        notify(db.session, user_id=user.id, event=NotificationEvent.ANNOUNCEMENT, key="edited:1", title="Old title",
+               body="Old body", link="/a")
+        notify(db.session, user_id=user.id, event=NotificationEvent.ANNOUNCEMENT, key="other:1", title="Other")
+    mark_read(db.session, notifications_of(first.id)[0], NOW)
+    assert revise(db.session, "edited:1", "New title " + "x" * 400, "New body") == 2
+    db.session.commit()
+    db.session.expire_all()
+    edited = [n for n in all_notifications() if n.key == "edited:1"]
+    assert {(n.title[:9], len(n.title), n.body, n.link) for n in edited} == {("New title", 300, "New body", "/a")}
+    assert [n.read_at is not None for n in edited] == [True, False]
+    assert {n.title for n in all_notifications() if n.key == "other:1"} == {"Other"}
+
+
+def test_notices_are_taken_back_by_their_key_index(app: Flask, make_user) -> None:
+    """Taking back or revising the notices of one occurrence names no user: the key's own
+    index serves it, never a read of every notice ever made."""
+    user = make_user()
+    notify(db.session, user_id=user.id, event=NotificationEvent.ANNOUNCEMENT, key="announcement:1", title="One")
+    db.session.commit()
+    for action in (lambda: withdraw(db.session, ["announcement:1"]), lambda: revise(db.session, "announcement:1", "T")):
+        [(statement, parameters)] = [(st, params) for st, params in statements_during(action)
+                                     if st.startswith(("DELETE FROM notifications", "UPDATE notifications"))]
+        db.session.rollback()
+        plan = plan_of(statement, parameters)
+        assert "ix_notifications_key" in plan and not scans_whole("notifications", plan), plan
+
 
 def test_the_log_transport_prints_recipient_subject_and_links(capsys) -> None:
     message = OutboxMessage(recipient="ana@example.com", subject="Your grade is released",

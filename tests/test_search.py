@@ -140,6 +140,21 @@ def test_results_come_a_page_at_a_time(loaded: Flask, world, client, login) -> N
     assert "Next page" in html and "page=2" in html
 
 
+def test_a_page_past_the_end_shows_the_last_page(loaded: Flask, world, client, login) -> None:
+    """An old link or a hand-typed number past the end shows the last page and says so, as
+    the other paged lists do (``lms.web.paging``), never "page 500 of 3" over no results."""
+    last = search(db.session, world.admin, "customer", page=search(db.session, world.admin, "customer").pages)
+    assert last.pages > 1 and last.page == last.pages and last.hits
+    for page in (last.pages + 1, 999, 99999):
+        past = search(db.session, world.admin, "customer", page=page)
+        assert (past.page, past.pages) == (last.pages, last.pages), page
+        assert [h.key for h in past.hits] == [h.key for h in last.hits]
+    login(client, world.admin)
+    html = client.get("/search?q=customer&page=999").get_data(as_text=True)
+    assert f"page {last.pages} of {last.pages}" in html and "page 500" not in html
+    assert "past the last page" not in html and "Previous page" in html and "Next page" not in html
+
+
 def test_snippets_are_escaped(app: Flask, world) -> None:
     db.session.add(SearchDocument(kind=DocumentKind.TEMPLATE, item_key="x", title="Evil", context="Template",
                                   body="before <script>alert(1)</script> zebraword 1 < 2 & after", checksum="0"))
@@ -223,6 +238,17 @@ def test_learner_results_on_the_page(app: Flask, world, client, login, enrol_lea
     client.post("/logout")
     login(client, world.learner_a)
     assert "Zoe Quartz" not in client.get("/search?q=zoe.quartz").get_data(as_text=True)
+
+
+def test_a_learner_page_past_the_end_shows_the_last_one(app: Flask, world, client, login, enrol_learner) -> None:
+    for n in range(25):  # two pages of 20
+        enrol_learner(world.cohort_a, name=f"Paged {n:02}", email=f"paged{n}@example.com")
+    past = search(db.session, world.admin, "paged", learner_page=9)
+    assert (past.learner_page, past.learner_pages, past.learner_total) == (2, 2, 25)
+    assert [h.user.name for h in past.learners] == [f"Paged {n:02}" for n in range(20, 25)]
+    login(client, world.admin)
+    html = client.get("/search?q=paged&learners_page=9").get_data(as_text=True)
+    assert "page 2 of 2" in html and "Paged 24" in html and "past the last page" not in html
 
 
 def test_the_page_runs_a_fixed_number_of_statements(loaded: Flask, world, client, login, enrol_learner,

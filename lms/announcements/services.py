@@ -20,7 +20,7 @@ from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.cohorts.models import Cohort, Enrolment
 from lms.database import DbSession, rowcount, zone_named
 from lms.notifications.models import NotificationEvent
-from lms.notifications.services import Notice, notify_all
+from lms.notifications.services import Notice, notify_all, revise, withdraw
 from lms.web.markdown import excerpt
 from lms.web.page_cache import fingerprint
 
@@ -41,6 +41,16 @@ class StaleAnnouncement(AnnouncementError):
         self.current = current
         super().__init__(f"Not saved: this announcement was changed by {editor_name} in the meantime. "
                          "Its current text is below; make your change again.")
+
+
+def notice_key(announcement_id: int) -> str:
+    """The key of every learner's notice of the announcement (``lms.notifications``)."""
+    return f"announcement:{announcement_id}"
+
+
+def notice_text(announcement: Announcement) -> tuple[str, str]:
+    """A notice's title and body for the announcement as it reads now."""
+    return f"Announcement: {announcement.title}", excerpt(announcement.body, EXCERPT)
 
 
 def to_utc(local: datetime, timezone: str) -> datetime:
@@ -93,12 +103,20 @@ def edit(session: DbSession, announcement: Announcement, editor: User, title: st
     if rowcount(result) != 1:
         who = announcement.edited_by or announcement.author
         raise StaleAnnouncement(announcement, who.name)
+    if announcement.notified_at is not None:
+        # The learners already notified see the corrected text in their centre (and in a
+        # digest not yet sent), not the old title.
+        revise(session, notice_key(announcement.id), *notice_text(announcement))
     publish_due(session, now, link_for, cohort_id=announcement.cohort_id)
     return announcement
 
 
 def remove(session: DbSession, announcement: Announcement) -> None:
+    """Delete it, its dismissals and its learners' notices: a centre no longer lists (or
+    counts unread) a notice of an announcement that is gone, nor links to it, and a digest
+    not yet sent leaves it out. Emails already queued are not recalled."""
     session.execute(delete(AnnouncementDismissal).where(AnnouncementDismissal.announcement_id == announcement.id))
+    withdraw(session, [notice_key(announcement.id)])
     session.delete(announcement)
     session.flush()
 
@@ -118,8 +136,7 @@ def publish_due(session: DbSession, now: datetime, link_for: LinkFor, cohort_id:
     for cid, uid in session.execute(select(Enrolment.cohort_id, Enrolment.user_id).where(
             Enrolment.cohort_id.in_({a.cohort_id for a in due}), Enrolment.active)):
         learners.setdefault(cid, []).append(uid)
-    notices = [Notice(user_id=uid, event=NotificationEvent.ANNOUNCEMENT, key=f"announcement:{a.id}",
-                      title=f"Announcement: {a.title}", body=excerpt(a.body, EXCERPT), link=link_for(a))
+    notices = [Notice(uid, NotificationEvent.ANNOUNCEMENT, notice_key(a.id), *notice_text(a), link=link_for(a))
                for a in due for uid in learners.get(a.cohort_id, [])]
     notify_all(session, notices, now)
     for announcement in due:

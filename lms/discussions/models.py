@@ -59,6 +59,11 @@ class Post(Model):
     author: Mapped[User] = relationship()
 
 
+def notice_key(post_id: int) -> str:
+    """The key of the notices a reply made (``lms.notifications``): one per participant."""
+    return f"discussion-post:{post_id}"
+
+
 class ModerationAction(StrEnum):
     PIN = "pin"
     UNPIN = "unpin"

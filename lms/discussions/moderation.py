@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lms.database import DbSession
-from lms.discussions.models import ModerationAction, Post, Thread
+from lms.discussions.models import ModerationAction, Post, Thread, notice_key
+from lms.notifications.services import withdraw
 
 
 class ModerationRefused(ValueError):
@@ -67,10 +68,19 @@ class Unlock(_Flag):
 
 
 class HideThread(_Flag):
+    """Hide the thread, and take back the notices its replies made: they would show hidden
+    text in the participants' centres and link to a thread learners cannot open (shown
+    again, its replies are not notified again)."""
+
     done = "The thread is hidden from learners."
     action, label, attribute, value, already = (ModerationAction.HIDE_THREAD, "Hide thread", "hidden", True,
                                                 "This thread is already hidden.")
     needs_reason = True
+
+    def apply(self, session: DbSession, thread: Thread, post: Post | None, reason: str) -> None:
+        super().apply(session, thread, post, reason)
+        withdraw(session, [notice_key(post_id) for post_id in session.scalars(
+            select(Post.id).where(Post.thread_id == thread.id, Post.opening.is_(False)))])
 
 
 class ShowThread(_Flag):
@@ -109,6 +119,9 @@ class UnmarkAnswer(Moderator):
 
 
 class HidePost(Moderator):
+    """Hide the reply, and take back the notices it made: they would show its hidden text
+    in the participants' centres (shown again, it is not notified again)."""
+
     done = "The reply is hidden from learners."
     action, label, on_post, needs_reason = ModerationAction.HIDE_POST, "Hide", True, True
 
@@ -119,6 +132,7 @@ class HidePost(Moderator):
         if post.hidden:
             raise ModerationRefused("This reply is already hidden.")
         post.hidden, post.is_answer, post.hidden_reason = True, False, reason
+        withdraw(session, [notice_key(post.id)])
 
 
 class ShowPost(Moderator):

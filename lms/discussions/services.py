@@ -17,10 +17,10 @@ from lms.accounts.models import User
 from lms.catalog.models import Module
 from lms.cohorts.models import Cohort
 from lms.database import DbSession, rowcount
-from lms.discussions.models import Moderation, ModerationAction, Post, Thread
+from lms.discussions.models import Moderation, ModerationAction, Post, Thread, notice_key
 from lms.discussions.moderation import MODERATORS, ModerationRefused
 from lms.notifications.models import NotificationEvent
-from lms.notifications.services import Notice, notify_all
+from lms.notifications.services import Notice, notify_all, revise
 from lms.web.markdown import excerpt
 
 LinkFor = Callable[[Post], str]
@@ -72,6 +72,11 @@ def start_thread(session: DbSession, cohort: Cohort, module: Module, author: Use
     return thread
 
 
+def reply_title(author_name: str, thread_title: str) -> str:
+    """The title of a reply's notices."""
+    return f"{author_name} replied in “{thread_title}”"
+
+
 def reply(session: DbSession, thread: Thread, author: User, body: str, now: datetime, link_for: LinkFor) -> Post:
     """Add a reply and notify everyone else who has posted in the thread. A locked or
     hidden thread takes no replies."""
@@ -88,8 +93,7 @@ def reply(session: DbSession, thread: Thread, author: User, body: str, now: date
     participants = set(session.scalars(select(Post.author_id).where(Post.thread_id == thread.id).distinct()))
     participants.discard(author.id)
     notify_all(session, [Notice(user_id=uid, event=NotificationEvent.DISCUSSION_REPLY,
-                                key=f"discussion-post:{post.id}",
-                                title=f"{author.name} replied in “{thread.title}”",
+                                key=notice_key(post.id), title=reply_title(author.name, thread.title),
                                 body=excerpt(post.body, EXCERPT), link=link_for(post))
                          for uid in sorted(participants)], now)
     return post
@@ -125,6 +129,8 @@ def edit_post(session: DbSession, post: Post, editor: User, body: str, title: st
     session.refresh(post)
     if rowcount(result) != 1:
         raise StalePost(post)
+    if not post.opening:  # the participants' notices of the reply say what it says now
+        revise(session, notice_key(post.id), reply_title(editor.name, thread.title), excerpt(post.body, EXCERPT))
     if new_title is not None:
         thread.title = new_title
         session.flush()

@@ -88,6 +88,9 @@ class Notification(Model):
     __table_args__ = (
         UniqueConstraint("user_id", "key", name="uq_notifications_user_id_key"),
         Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
+        # Every user's notice of one occurrence, to take it back or revise it when what it
+        # tells of is deleted, hidden or edited (``services.withdraw``, ``services.revise``).
+        Index("ix_notifications_key", "key"),
         # The notices waiting for a digest, by user: the few among every notice ever made
         # that each run of ``send-reminders`` looks for (``reminders.digests_due``).
         Index("ix_notifications_digest_waiting", "user_id", sqlite_where=text(DIGEST_WAITING),

@@ -7,17 +7,17 @@ same for many notices in a fixed number of statements. Services only flush."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import ScalarSelect, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
-from lms.database import DbSession, among, upsert_insert, utcnow
+from lms.database import DbSession, among, rowcount, upsert_insert, utcnow
 from lms.mail.services import queue_mails
 from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
 
@@ -162,6 +162,31 @@ def notify(session: DbSession, *, user_id: int, event: NotificationEvent, key: s
     (a message as staff wrote it): mailed as it is, rendered in the centre."""
     made = notify_all(session, [Notice(user_id, event, key, title, body, link)])
     return made[0] if made else None
+
+
+def withdraw(session: DbSession, keys: Collection[str]) -> int:
+    """Take back every user's notice under ``keys``, of something that is gone (a deleted
+    announcement, a reply hidden by a moderator): they are deleted, so no centre lists them,
+    counts them unread or links to what is no longer there, and no digest not yet sent
+    mails them. An email already queued is not recalled. Returns how many were taken back;
+    one statement (read by the key's index) a ``CHUNK`` of keys."""
+    wanted, taken = sorted(set(keys)), 0
+    for start in range(0, len(wanted), CHUNK):
+        taken += rowcount(session.execute(delete(Notification).where(Notification.key.in_(wanted[start:start + CHUNK]))
+                                          .execution_options(synchronize_session=False)))
+    session.flush()
+    return taken
+
+
+def revise(session: DbSession, key: str, title: str, body: str = "") -> int:
+    """Bring every user's notice under ``key`` in line with what it tells of now (an
+    edited announcement or reply): its title and body, read or not (an edit does not make
+    it unread again). A digest not yet sent mails the new text; an email already queued
+    keeps the old. Returns how many were revised; one statement."""
+    result = session.execute(update(Notification).where(Notification.key == key)
+                             .values(title=title[:TITLE_LENGTH], body=body).execution_options(synchronize_session=False))
+    session.flush()
+    return rowcount(result)
 
 
 # ------------------------------------------------------------------ the centre

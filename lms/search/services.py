@@ -28,6 +28,7 @@ from lms.resources.models import Template
 from lms.search.backends import MARK_END, MARK_START, backend_for
 from lms.search.models import DocumentKind, SearchDocument
 from lms.search.query import SearchQuery, parse_query
+from lms.web.paging import paging
 
 PAGE_SIZE = 10
 MAX_PAGE = 500
@@ -221,11 +222,15 @@ def search(session: DbSession, user: User, raw: str, page: int = 1, now: datetim
     roles = roles_of(session, user)
     if roles.is_staff:
         results.learners_searched = True
-        results.learners, results.learner_total = find_learners(session, user, roles, query.text, results.learner_page)
+        results.learners, results.learner_total, results.learner_page = find_learners(
+            session, user, roles, query.text, results.learner_page)
     if not query:
         return results
     backend = backend_for(session)
     results.total = backend.count(session, query, kinds)
+    # A page past the end (an old link, a hand-typed number) shows the last page, as every
+    # paged list here does (``lms.web.paging``), never "page 500 of 3" over no results.
+    results.page = page = paging(page, PAGE_SIZE, results.total).page
     matches = backend.page(session, query, kinds, PAGE_SIZE, (page - 1) * PAGE_SIZE) if results.total else []
     if not matches:
         return results
@@ -248,15 +253,16 @@ def _like(needle: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def find_learners(session: DbSession, user: User, roles: Roles, text: str, page: int = 1) -> tuple[list[LearnerHit], int]:
+def find_learners(session: DbSession, user: User, roles: Roles, text: str,
+                  page: int = 1) -> tuple[list[LearnerHit], int, int]:
     """Learners with an active enrolment whose name or email holds ``text``, in the
     cohorts ``user`` works on: every cohort for a site admin, their organizations'
     cohorts for an organization admin, the cohorts they teach for an instructor.
-    Page ``page`` of them (``LEARNER_LIMIT`` a page, by name) and how many there are in all:
-    two statements."""
+    Page ``page`` of them (``LEARNER_LIMIT`` a page, by name; past the end: the last page),
+    how many there are in all, and the page shown: two statements."""
     needle = " ".join(text.split()).lower()[:100]
     if len(needle) < 2:
-        return [], 0
+        return [], 0, 1
     pattern = _like(needle)
     statement = (select(User, Cohort).join(Enrolment, Enrolment.user_id == User.id)
                  .join(Cohort, Cohort.id == Enrolment.cohort_id)
@@ -267,7 +273,8 @@ def find_learners(session: DbSession, user: User, roles: Roles, text: str, page:
         statement = statement.where(or_(*scope))
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     if not total:
-        return [], 0
+        return [], 0, 1
+    page = paging(page, LEARNER_LIMIT, total).page
     rows = session.execute(statement.order_by(User.name, User.id, Cohort.id)
                            .limit(LEARNER_LIMIT).offset((page - 1) * LEARNER_LIMIT))
-    return [LearnerHit(user=u, cohort=c) for u, c in rows], total
+    return [LearnerHit(user=u, cohort=c) for u, c in rows], total, page
