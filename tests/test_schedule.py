@@ -482,6 +482,39 @@ def test_early_access_on_the_regular_date_is_refused_by_the_service(loaded: Flas
     db.session.rollback()
 
 
+def test_early_access_in_the_past_is_refused_and_the_form_keeps_what_was_typed(loaded: Flask, world, login) -> None:
+    """Early access opens a part of the program sooner, from today on: a date in the past
+    (the tester's 2020-01-01, or yesterday) is refused with the reason, the form shown
+    again with what was typed, and nothing is stored."""
+    staff = signed_in(loaded, login, world.instructor_a)
+    today = cohort_today(world.cohort_a, datetime.now(UTC))
+    for day in (date(2020, 1, 1), today - timedelta(days=1)):
+        response = staff.post(grant_url(world.cohort_a, world.learner_a), data={
+            "phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": day.isoformat(), "note": "Ready early"})
+        assert response.status_code == 400
+        html = page(response)
+        assert "Early access cannot open in the past" in htmlmod.unescape(html) and long_date(today) in html
+        assert 'role="alert"' in html and "<h2>Extension or early access</h2>" in html
+        assert f'value="{day.isoformat()}"' in html and "Ready early" in html  # what was typed is kept
+    assert override_count() == 0
+    learner_client = signed_in(loaded, login, world.learner_a)
+    assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 403
+
+
+def test_early_access_counts_today_in_the_cohorts_time_zone(loaded: Flask, make_user, make_cohort, enrol_learner) -> None:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(start=date(2026, 1, 1), timezone="Pacific/Kiritimati", instructors=[teacher])  # UTC+14
+    learner = enrol_learner(cohort)
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # 2 March in Kiritimati
+    with pytest.raises(CohortError, match="cannot open in the past: choose a date from today, 02 March 2026"):
+        services.grant_override(db.session, cohort, learner, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
+                                date(2026, 3, 1), "", teacher, now)
+    override = services.grant_override(db.session, cohort, learner, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
+                                       date(2026, 3, 2), "", teacher, now)
+    assert override.on_date == date(2026, 3, 2)
+    db.session.rollback()
+
+
 @pytest.mark.parametrize(("who", "status"), [
     ("instructor_b", 404),       # another organization's instructor
     ("org_admin_b", 404),        # another organization's admin
