@@ -334,9 +334,10 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
                    note: str, granted_by: User, now: datetime | None = None, item_due: date | None = None) -> ScheduleOverride:
     """Early access to a part of the program, or an extension of it. Early access opens the
     part on ``on_date``, from today (in the cohort's time zone) to before its regular
-    opening. An extension moves every due date of the part before ``on_date`` to it, and
-    must run past the part's regular due date, or past ``item_due`` when given (one
-    item's due date, as the gradebook extends an item)."""
+    opening, and moves no due or closing date: the learner may hand in early but is due
+    when their classmates are. An extension moves every due date of the part before
+    ``on_date`` to it, and must run past the part's regular due date, or past ``item_due``
+    when given (one item's due date, as the gradebook extends an item)."""
     if kind not in OVERRIDE_KINDS:
         raise CohortError(f"Unknown kind {kind!r}.")
     kind = OverrideKind(kind)
