@@ -29,7 +29,8 @@ from lms.cohorts.models import Enrolment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.models import OverrideKind
-from lms.learning.services import grant_override, month_opens_on
+from lms.learning.services import grant_override, month_opens_on, opens_at
+from lms.progress.completion import learner_progress
 from tests.plans import plan_of, scans_whole, statements_during
 
 SAMPLE_DIR = Path(__file__).parent / "data" / "quizzes"
@@ -1059,6 +1060,53 @@ def test_quiz_opens_with_its_phase_or_early_access(windows, make_user, make_coho
     # Someone else in the cohort still waits.
     other = enrol_learner(cohort)
     assert not services.quiz_status(db.session, late, other, now).can_start
+
+
+WINDOWED_QUIZ = """\
+id: windowed-quiz
+title: Windowed quiz
+module: international-operations
+phase: compliance-infrastructure
+settings:
+  opens_after_days: 3
+  closes_after_days: 20
+questions:
+  - id: windowed-q
+    type: true_false
+    objectives: [KO1]
+    text: Month seven, open from day 3 to day 20.
+    answer: true
+"""
+
+
+def test_early_access_opens_a_quiz_sooner_and_it_closes_when_it_regularly_closes(
+        app, quizzes_dir, load_content, make_user, make_cohort, enrol_learner) -> None:
+    """Early access counts a quiz's opening from the early date; its closing stays where it
+    is for the learner's classmates: early access never shortens the window."""
+    (quizzes_dir / "windowed.yml").write_text(WINDOWED_QUIZ)
+    load_content()
+    instructor = make_user()
+    cohort = make_cohort(months_ago=5, instructors=[instructor])  # month 6
+    user, other = enrol_learner(cohort), enrol_learner(cohort)
+    windowed = quiz("windowed-quiz")
+    now = utcnow()
+    today, month7 = now.date(), month_opens_on(cohort.start_date, 7)
+    regular = services.quiz_window(db.session, windowed, cohort, other.id, now)
+    assert (regular.opens_at, regular.closes_at) == (opens_at(cohort, month7 + timedelta(days=3)),
+                                                     opens_at(cohort, month7 + timedelta(days=20)))
+
+    grant_override(db.session, cohort, user, windowed.phase_id, OverrideKind.EARLY_ACCESS, today, "Ready early", instructor, now)
+    db.session.commit()
+    window = services.quiz_window(db.session, windowed, cohort, user.id, now)
+    assert (window.release_on, window.opens_at) == (today, opens_at(cohort, today + timedelta(days=3)))
+    assert window.closes_at == regular.closes_at
+    item = next(i for i in learner_progress(db.session, cohort, user.id, now).items if i.key == "windowed-quiz")
+    assert (item.opens_on, item.due_on) == (today + timedelta(days=3), month7 + timedelta(days=20))
+    # the day after it would have closed counted from the early opening, it is open and not overdue
+    later = now + timedelta(days=21)
+    assert services.quiz_status(db.session, windowed, user, later).can_start
+    assert "windowed-quiz" not in {i.key for i in learner_progress(db.session, cohort, user.id, later).overdue}
+    assert services.start_attempt(db.session, windowed, user, later).number == 1
 
 
 def test_exam_opens_in_its_levels_last_month(windows, make_cohort, enrol_learner) -> None:

@@ -26,6 +26,8 @@ from lms.catalog.models import Phase
 from lms.cohorts.enrolment import move_learner
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.cohorts.services import CohortError
+from lms.coursework.models import Assignment
+from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
 from lms.learning.models import OverrideKind, ScheduleOverride
@@ -37,6 +39,8 @@ from lms.learning.services import (
     opens_at,
     override_history,
 )
+from lms.progress.completion import learner_progress
+from lms.progress.models import ProgressItem
 
 UTC = UTC
 
@@ -44,6 +48,7 @@ UTC = UTC
 M1_LESSON = "mlops-release-pipeline-registry"      # mlops.foundation, month 1
 M6_LESSON = "cs-predictive-insights"               # customer-success.advanced, month 6
 M7_LESSON = "intl-regulation-and-data"             # international-operations.compliance-infrastructure, month 7
+M7_CASE = "intl-case-brightfold"                   # its case study, due 21 days after the phase opens
 M12_LESSON = "impl-capstone-brief"                 # operations-implementation.capstone, month 12
 M6_PHASE = "customer-success.advanced"
 M7_PHASE = "international-operations.compliance-infrastructure"
@@ -480,6 +485,92 @@ def test_early_access_on_the_regular_date_is_refused_by_the_service(loaded: Flas
         services.grant_override(db.session, world.cohort_b, world.learner_a, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
                                 today_utc(), "", world.instructor_b)
     db.session.rollback()
+
+
+def test_early_access_in_the_past_is_refused_and_the_form_keeps_what_was_typed(loaded: Flask, world, login) -> None:
+    """Early access opens a part of the program sooner, from today on: a date in the past
+    (the tester's 2020-01-01, or yesterday) is refused with the reason, the form shown
+    again with what was typed, and nothing is stored."""
+    staff = signed_in(loaded, login, world.instructor_a)
+    today = cohort_today(world.cohort_a, datetime.now(UTC))
+    for day in (date(2020, 1, 1), today - timedelta(days=1)):
+        response = staff.post(grant_url(world.cohort_a, world.learner_a), data={
+            "phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": day.isoformat(), "note": "Ready early"})
+        assert response.status_code == 400
+        html = page(response)
+        assert "Early access cannot open in the past" in htmlmod.unescape(html) and long_date(today) in html
+        assert 'role="alert"' in html and "<h2>Extension or early access</h2>" in html
+        assert f'value="{day.isoformat()}"' in html and "Ready early" in html  # what was typed is kept
+    assert override_count() == 0
+    learner_client = signed_in(loaded, login, world.learner_a)
+    assert learner_client.get(f"/lessons/{M7_LESSON}").status_code == 403
+
+
+def test_early_access_counts_today_in_the_cohorts_time_zone(loaded: Flask, make_user, make_cohort, enrol_learner) -> None:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(start=date(2026, 1, 1), timezone="Pacific/Kiritimati", instructors=[teacher])  # UTC+14
+    learner = enrol_learner(cohort)
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # 2 March in Kiritimati
+    with pytest.raises(CohortError, match="cannot open in the past: choose a date from today, 02 March 2026"):
+        services.grant_override(db.session, cohort, learner, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
+                                date(2026, 3, 1), "", teacher, now)
+    override = services.grant_override(db.session, cohort, learner, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS,
+                                       date(2026, 3, 2), "", teacher, now)
+    assert override.on_date == date(2026, 3, 2)
+    db.session.rollback()
+
+
+def test_early_access_opens_the_work_sooner_and_leaves_it_due_on_its_regular_date(loaded: Flask, world, login) -> None:
+    """The learner may open and hand in the work early, but is due when their classmates
+    are: the work page, the progress page, the home's to-do list and the kept schedule
+    give the regular due date, not one counted from the early opening."""
+    today = cohort_today(world.cohort_a, datetime.now(UTC))
+    work = db.session.scalar(select(Assignment).where(Assignment.key == M7_CASE))
+    assert work is not None and work.phase_id == phase_id(M7_PHASE)
+    regular_due = month_opens_on(world.cohort_a.start_date, 7) + timedelta(days=work.due_after_days)
+    staff = signed_in(loaded, login, world.instructor_a)
+    assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
+        "phase": phase_id(M7_PHASE), "kind": OverrideKind.EARLY_ACCESS, "on_date": today.isoformat()}).status_code == 302
+
+    learner_client = signed_in(loaded, login, world.learner_a)
+    work_page = page(learner_client.get(f"/assignments/{M7_CASE}/work"))
+    assert f"Due {long_date(regular_due)}" in work_page
+    home = page(learner_client.get("/home"))
+    todo = re.search(rf'<li class="todo-item[^"]*" data-key="{M7_CASE}" data-due="([^"]+)">', home)
+    assert todo is not None and todo.group(1) == regular_due.isoformat() and "overdue" not in todo.group(0)
+    items = {i.key: i for i in learner_progress(db.session, world.cohort_a, world.learner_a.id, utcnow()).items}
+    assert (items[M7_CASE].opens_on, items[M7_CASE].due_on) == (today, regular_due)
+    assert (items[M7_LESSON].opens_on, items[M7_LESSON].due_on) == (today, month_opens_on(world.cohort_a.start_date, 8))
+    kept = db.session.scalar(select(ProgressItem.due_on).where(ProgressItem.user_id == world.learner_a.id,
+                                                               ProgressItem.key == M7_CASE))
+    assert kept == regular_due
+    # the day after the work would have been due counted from the early opening, it is not overdue
+    later = learner_progress(db.session, world.cohort_a, world.learner_a.id,
+                             datetime.now(UTC) + timedelta(days=work.due_after_days + 1))
+    assert M7_CASE not in {i.key for i in later.overdue}
+
+
+def test_early_access_granted_before_the_rule_makes_no_one_behind(loaded: Flask, make_user, make_cohort, enrol_learner,
+                                                                  login) -> None:
+    """The tester's case: early access kept from before dates in the past were refused
+    (2020-01-01, on a cohort starting today) opens month 7 but dates nothing to 2020: the
+    learner is not behind on their progress page, their home or the cohort's heat map."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(instructors=[teacher])
+    learner = enrol_learner(cohort, name="Early Bird")
+    services.grant_override(db.session, cohort, learner, phase_id(M7_PHASE), OverrideKind.EARLY_ACCESS, date(2020, 1, 1),
+                            "", teacher, datetime(2019, 12, 31, 12, 0, tzinfo=UTC))
+    db.session.commit()
+    progress = learner_progress(db.session, cohort, learner.id, utcnow())
+    assert not progress.behind and not progress.overdue
+    client = signed_in(loaded, login, learner)
+    assert client.get(f"/lessons/{M7_LESSON}").status_code == 200
+    assert "behind schedule" not in page(client.get("/progress"))
+    assert "2020" not in page(client.get("/progress")) and 'class="todo-item overdue"' not in page(client.get("/home"))
+    heat = page(signed_in(loaded, login, teacher).get(f"/cohorts/{cohort.id}/competency"))
+    row = re.search(rf'<tr[^>]* data-user="{learner.id}">.*?</tr>', heat, re.S)
+    assert row is not None and row.group(0).endswith('<td><span class="muted">no</span></td></tr>')  # at risk: no
+    assert "at-risk-learner" not in heat and "Jan 2020" not in heat
 
 
 @pytest.mark.parametrize(("who", "status"), [

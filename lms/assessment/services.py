@@ -73,26 +73,29 @@ class Window:
 def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, now: datetime,
                 plan: Schedule | None = None) -> Window:
     """Open and close times for one learner, on their own dates (a late joiner's catch-up or
-    own start): days after the module phase's release in their schedule (early access
-    included) or, for an exam, after its level's last month. ``plan``: the learner's
+    own start): days after the module phase's release in their schedule or, for an exam,
+    after its level's last month. Early access to the phase opens a quiz on it its days
+    after the early opening (never later than it regularly opens) and closes it when it
+    regularly closes: early access never shortens a window. ``plan``: the learner's
     schedule in ``cohort`` when the caller built it (a list of quizzes builds it once)."""
+    early: date | None = None
     if quiz.phase_id is not None:
         assert quiz.phase is not None  # phase_id is set
         plan = plan or build_schedule(session, cohort, user_id, now)
         timeline, month = plan.timeline, quiz.release_month
         slot = plan.slot_for(quiz.phase_id)
-        if slot is not None and slot.early and not quiz.opens_when_phase_ends:  # early access: the quiz's days count from the early opening
-            release = slot.opens_on
-            start = opens_at(cohort, release + timedelta(days=quiz.opens_after_days))
-            end = opens_at(cohort, release + timedelta(days=quiz.closes_after_days)) if quiz.closes_after_days else None
-            return Window(release_on=release, opens_at=start, closes_at=end)
+        if slot is not None and slot.early and not quiz.opens_when_phase_ends:  # a quiz opening as its phase ends does not move
+            early = slot.opens_on
     else:
         level = quiz.level or session.get(Level, quiz.level_id)
         assert level is not None  # a quiz without a phase is its level's exam
         timeline = plan.timeline if plan is not None else timeline_of(cohort, enrolment_in(session, cohort, user_id))
         month = level.last_month
     opens, due = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
-    return Window(release_on=timeline.phase_dates(month)[0], opens_at=opens_at(cohort, opens),
+    release = timeline.phase_dates(month)[0]
+    if early is not None:
+        release, opens = early, min(opens, early + timedelta(days=quiz.opens_after_days))
+    return Window(release_on=release, opens_at=opens_at(cohort, opens),
                   closes_at=opens_at(cohort, due) if quiz.closes_after_days else None)
 
 

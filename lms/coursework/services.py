@@ -64,18 +64,17 @@ class Dates:
 
 def dates_for(assignment: Assignment, plan: Schedule, work: Submission | None = None) -> Dates | None:
     """Open and due dates in one learner's schedule (their own dates if they joined late):
-    due ``due_after_days`` after the phase opens, later if the learner was granted an
-    extension for that phase; and, given the learner's ``work`` returned for revision, due
-    ``revision_days()`` after its return (in the cohort's time zone) when that is later
-    still, the rule their schedule follows (lms.progress.completion), so a revision handed
-    in within that window is not late."""
+    open with the phase (sooner with early access, which moves no due date: the learner
+    may hand in early but is due with their classmates), due ``due_after_days`` after the
+    phase's regular opening, later if the learner was granted an extension for that
+    phase; and, given the learner's ``work`` returned for revision, due ``revision_days()``
+    after its return (in the cohort's time zone) when that is later still, the rule their
+    schedule follows (lms.progress.completion), so a revision handed in within that window
+    is not late."""
     slot = plan.slot_for(assignment.phase_id)
     if slot is None:
         return None
-    if slot.early:  # early access: the days count from the early opening
-        due = slot.opens_on + timedelta(days=assignment.due_after_days)
-    else:
-        due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
+    due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
     dates = Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
                   is_open=slot.is_open, extended=slot.extended)
     if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:

@@ -332,9 +332,12 @@ EXTENSION_PAST_DUE = timedelta(days=90)
 
 def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
                    note: str, granted_by: User, now: datetime | None = None, item_due: date | None = None) -> ScheduleOverride:
-    """Early access to a part of the program, or an extension of it: every due date of the
-    part before ``on_date`` moves to it. An extension must run past the part's regular due
-    date, or past ``item_due`` when given (one item's due date, as the gradebook extends an item)."""
+    """Early access to a part of the program, or an extension of it. Early access opens the
+    part on ``on_date``, from today (in the cohort's time zone) to before its regular
+    opening, and moves no due or closing date: the learner may hand in early but is due
+    when their classmates are. An extension moves every due date of the part before
+    ``on_date`` to it, and must run past the part's regular due date, or past ``item_due``
+    when given (one item's due date, as the gradebook extends an item)."""
     if kind not in OVERRIDE_KINDS:
         raise CohortError(f"Unknown kind {kind!r}.")
     kind = OverrideKind(kind)
@@ -352,6 +355,10 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
     latest = max(timeline.ends_on - timedelta(days=1), base_due + EXTENSION_PAST_DUE)
     if kind == OverrideKind.EARLY_ACCESS and on_date >= base_open:
         raise CohortError(f"Early access must open before the regular date, {base_open:%d %B %Y}.")
+    today = cohort_today(cohort, now or utcnow())
+    if kind == OverrideKind.EARLY_ACCESS and on_date < today:
+        raise CohortError(f"Early access cannot open in the past: choose a date from today, {today:%d %B %Y}, "
+                          f"to before the regular date, {base_open:%d %B %Y}.")
     if kind == OverrideKind.EXTENSION and item_due is not None and on_date <= item_due:
         raise CohortError(f"An extension must run past the item's due date, {item_due:%d %B %Y}.")
     if kind == OverrideKind.EXTENSION and item_due is None and on_date <= base_due:

@@ -296,9 +296,9 @@ class _Entry:
     any learner's record.
 
     ``extended_by`` is the phase whose extensions move the due date (None: not extendable).
-    ``early`` says how the item moves when the learner has early access to its phase
-    (None: it does not): opening ``early.opens_after`` days after the early opening, due
-    ``early.due_after`` days after it (None: the due date stays)."""
+    ``early`` says how the item opens when the learner has early access to its phase
+    (None: it does not move): ``early.opens_after`` days after the early opening. Early
+    access moves no due date."""
 
     kind: ItemKind
     source: Lesson | Quiz | Assignment
@@ -312,13 +312,13 @@ class _Entry:
 
 @dataclass(frozen=True)
 class _Early:
-    """An item's dates counted from its phase's opening, for a learner with early access to
-    it (the same rule as the quiz window and the assessed work's dates)."""
+    """An item's opening counted from its phase's, for a learner with early access to it
+    (the same rule as the quiz window and the assessed work's dates: it opens sooner and
+    is due when it regularly is)."""
 
     phase_id: int
     phase_opens: date      # the phase's regular opening on this timeline
     opens_after: int = 0
-    due_after: int | None = None
 
 
 WORK_DETAIL = {SubmissionStatus.DRAFT: "draft", SubmissionStatus.SUBMITTED: "waiting for a grade",
@@ -358,7 +358,7 @@ def _quiz_entry(quiz: Quiz, timeline: Timeline, slots: dict[int, _Slot], levels:
         opens, end = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
         # a quiz opening as its phase ends does not move with early access (lms.assessment.services.quiz_window)
         early = (None if quiz.opens_when_phase_ends
-                 else _Early(slot.phase.phase.id, slot.opens, quiz.opens_after_days, quiz.closes_after_days or None))
+                 else _Early(slot.phase.phase.id, slot.opens, quiz.opens_after_days))
         return _Entry(kind=ItemKind.QUIZ, source=quiz, module=slot.module, level=slot.level,
                       opens_on=opens, due_on=end, extended_by=quiz.phase_id, early=early)
     if quiz.level_id is None:
@@ -382,7 +382,7 @@ def _assignment_entry(assignment: Assignment, timeline: Timeline, slots: dict[in
     opens, due = timeline.item_dates(slot.phase.phase.month, 0, assignment.due_after_days)
     return _Entry(kind=kind, source=assignment, module=slot.module, level=level, opens_on=opens,
                   due_on=due, extended_by=assignment.phase_id,
-                  early=_Early(slot.phase.phase.id, slot.opens, 0, assignment.due_after_days))
+                  early=_Early(slot.phase.phase.id, slot.opens))
 
 
 def _entries(timeline: Timeline, loaded: _Loaded) -> tuple[dict[int, _Slot], list[_Entry]]:
@@ -419,16 +419,15 @@ def _state(entry: _Entry, uid: int, loaded: _Loaded) -> tuple[bool, str]:
 
 def _item(entry: _Entry, uid: int, loaded: _Loaded, zone: ZoneInfo, revision: timedelta) -> Item:
     """``entry`` for one learner: their early access, if earlier than the phase's opening,
-    opens it (and counts its days) from then; their extension, if later, moves its due date;
+    opens it (its days counted from then) and leaves its due date as it is: the learner
+    may hand in early but is not due early; their extension, if later, moves its due date;
     and work returned for revision is due ``revision`` after its return (in the cohort's
     time zone ``zone``) when that is later still: it comes back to be revised, not overdue."""
     extra = loaded.extended.get((uid, entry.extended_by)) if entry.extended_by is not None else None
     opens_on, due_on = entry.opens_on, entry.due_on
     early = loaded.early.get((uid, entry.early.phase_id)) if entry.early is not None else None
     if entry.early is not None and early is not None and early < entry.early.phase_opens:
-        opens_on = early + timedelta(days=entry.early.opens_after)
-        if entry.early.due_after is not None:
-            due_on = early + timedelta(days=entry.early.due_after)
+        opens_on = min(opens_on, early + timedelta(days=entry.early.opens_after))
     done, detail = _state(entry, uid, loaded)
     work = loaded.work.get((uid, entry.source.id)) if isinstance(entry.source, Assignment) else None
     due_on = max(due_on, extra) if extra else due_on
