@@ -135,12 +135,38 @@ def test_create_user_lower_cases_the_email_and_refuses_duplicates_in_any_case(se
 @pytest.mark.parametrize(("email", "name", "timezone_", "message"), [
     ("not-an-address", "Valid Name", "UTC", "not a valid email address"),
     ("ok@example.com", "   ", "UTC", "A name is required"),
+    ("ok@example.com", "\u200b\u200b", "UTC", "A name needs at least one letter or digit"),
     ("ok@example.com", "Valid Name", "Mars/Olympus_Mons", "Unknown time zone"),
 ])
 def test_create_user_refuses_bad_fields(session: Session, email: str, name: str, timezone_: str, message: str) -> None:
     with pytest.raises(AccountError, match=message):
         services.create_user(session, email, name, PASSWORD, timezone=timezone_)
     assert session.scalar(select(func.count()).select_from(User)) == 0
+
+
+# A person's name, whichever way it is set, goes through ``person_name``: the characters
+# nobody sees (controls, format characters: zero-width spaces, direction overrides) are
+# taken out, whitespace runs become one space, and what is left needs a letter or digit.
+@pytest.mark.parametrize(("raw", "kept"), [
+    ("  Ada\n\tLovelace  ", "Ada Lovelace"),
+    ("Ada\u00a0\u00a0Lovelace", "Ada Lovelace"),            # no-break spaces are whitespace too
+    ("\u202eAda Lovelace", "Ada Lovelace"),                  # right-to-left override
+    ("Ada \u200b\u200d\ufeffLovelace\x00", "Ada Lovelace"),  # zero-width space and joiner, BOM, NUL
+    ("李小龍", "李小龍"), ("محمد علي", "محمد علي"), ("Zoë Ñúñez", "Zoë Ñúñez"), ("R2 D2", "R2 D2"), ("٣", "٣"),
+])
+def test_person_name_keeps_what_can_be_read(raw: str, kept: str) -> None:
+    assert services.person_name(raw) == kept
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("", "A name is required"), ("  \n ", "A name is required"),
+    ("\u200b\u200b", "at least one letter or digit"), ("\u202e", "at least one letter or digit"),
+    ("\u200b \u2060\u00ad", "at least one letter or digit"), ("-- . --", "at least one letter or digit"),
+    ("x" * 201, "at most 200 characters"),
+])
+def test_person_name_refuses_a_name_without_a_letter_or_digit(raw: str, message: str) -> None:
+    with pytest.raises(AccountError, match=message):
+        services.person_name(raw)
 
 
 @pytest.mark.parametrize(("password", "message"), [
@@ -402,6 +428,25 @@ def test_account_changes_name_and_time_zone(web: FlaskClient, make_user, login) 
     assert "Your settings are saved." in web.get("/account").get_data(as_text=True)
     user = reload_user("ada@example.com")
     assert (user.name, user.timezone) == ("Ada Lovelace", "Europe/London")
+
+
+def test_account_refuses_an_invisible_name_and_keeps_the_input(web: FlaskClient, make_user, login) -> None:
+    login(web, make_user(email="ada@example.com", name="Ada"))
+    response = web.post("/account", data={"profile-name": "\u200b\u200b", "profile-timezone": "Europe/London",
+                                          "profile-submit": "Save"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Your settings are saved." not in page
+    assert "A name needs at least one letter or digit" in page and 'value="\u200b\u200b"' in page
+    assert reload_user("ada@example.com").name == "Ada"
+    assert "Welcome, Ada" in web.get("/home").get_data(as_text=True)
+
+
+def test_account_takes_invisible_characters_out_of_a_name(web: FlaskClient, make_user, login) -> None:
+    login(web, make_user(email="ada@example.com", name="Ada"))
+    response = web.post("/account", data={"profile-name": "\u202eAda\n\u200bLovelace", "profile-timezone": "UTC",
+                                          "profile-submit": "Save"})
+    assert response.status_code == 302
+    assert reload_user("ada@example.com").name == "Ada Lovelace"
 
 
 @pytest.mark.parametrize(("name", "tz", "message"), [

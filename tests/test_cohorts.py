@@ -476,6 +476,46 @@ def test_accepting_creates_enrols_and_signs_in(app, client, world: World) -> Non
     assert "already been accepted" in text(client.get(f"/invitations/{token}"))
 
 
+@pytest.mark.parametrize("name", ["\u200b\u200b", "\u202e", "\n"])
+def test_accepting_with_an_invisible_name_makes_no_account_and_keeps_the_input(app, client, world: World, name: str) -> None:
+    token = _invite(world)
+    response = client.post(f"/invitations/{token}", data={"name": name, "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert response.status_code == 400
+    page = text(response)
+    assert "at least one letter or digit" in page or "This field is required" in page
+    assert 'name="password"' in page
+    db.session.expire_all()
+    assert find_user(db.session, "new@example.com") is None
+    assert db.session.scalar(select(Invitation)).accepted_at is None
+
+
+def test_accepting_takes_invisible_characters_out_of_the_name(app, client, world: World, make_user) -> None:
+    # Both ways an acceptance sets a name: a new account, and one an administrator made
+    # without a password (the person names themself when they accept).
+    made = make_user(email="made@example.com", name="Made By Staff", password=None)
+    for email in ("new@example.com", made.email):
+        token = _invite(world, email=email)
+        response = client.post(f"/invitations/{token}", data={"name": "\u202eNina\u200b \n New",
+                                                               "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+        assert response.status_code == 302, text(response)
+        client.post("/logout")
+    db.session.expire_all()
+    assert [find_user(db.session, e).name for e in ("new@example.com", made.email)] == ["Nina New", "Nina New"]
+
+
+def test_an_invisible_name_is_refused_when_inviting(app, client, world: World, login) -> None:
+    with pytest.raises(CohortError, match="at least one letter or digit"):
+        invite_learner(db.session, world.cohort_a, "new@example.com", "\u200b\u200b", world.org_admin_a, invitation_link)
+    db.session.rollback()
+    login(client, world.org_admin_a)
+    refused = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": "viaform@example.com", "name": "\u202e"})
+    assert refused.status_code == 400 and "at least one letter or digit" in text(refused)
+    sent = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": "viaform@example.com", "name": "Via\u200b Form\n"})
+    assert sent.status_code == 302
+    db.session.expire_all()
+    assert list(db.session.scalars(select(Invitation.name))) == ["Via Form"]
+
+
 def test_expired_invitation_is_refused(app, client, world: World) -> None:
     token = _invite(world)
     db.session.scalar(select(Invitation)).expires_at = past()
@@ -702,6 +742,19 @@ def test_names_with_commas_and_accents_survive_the_import(app, client, world: Wo
     db.session.expire_all()
     rows = db.session.scalar(select(EnrolmentImport)).rows
     assert [(r["name"], r["problem"]) for r in rows] == [("Lovelace, Ada", None), ("Zoë Ñúñez", None)]
+
+
+def test_import_takes_invisible_characters_out_of_names_and_refuses_a_name_without_a_letter(app, client, world: World,
+                                                                                            login) -> None:
+    login(client, world.org_admin_a)
+    data = "email,name\nq@example.com,\u202eZoë\u200b  Ñúñez\nz@example.com,\u200b\u200b\nl@example.com,{}\n".format("x" * 201)
+    preview_url(upload(client, world.cohort_a.id, data.encode()))
+    db.session.expire_all()
+    rows = db.session.scalar(select(EnrolmentImport)).rows
+    assert [(r["name"], r["problem"]) for r in rows] == [
+        ("Zoë Ñúñez", None),
+        ("\u200b\u200b", "bad name: A name needs at least one letter or digit (invisible characters are not kept)."),
+        ("x" * 201, "bad name: A name can have at most 200 characters.")]
 
 
 def test_import_preview_of_another_cohort_is_not_found(app, client, world: World, login) -> None:

@@ -274,6 +274,21 @@ def test_bad_invitations_rerender_with_nothing_sent(setting, change, message) ->
     assert count(FeedbackInvite) == 0 and count(OutboxMessage) == 0
 
 
+def test_a_classmate_or_the_cohorts_staff_cannot_be_invited(setting, make_user) -> None:
+    # Their ratings would be evidence from inside the program (the expert feature's rule, lms/cohorts/roles.py).
+    org_admin = make_user(name="Olga Admin")
+    setting["cohort"].organization.admins.append(org_admin)
+    db.session.commit()
+    for person in (setting["other"], setting["teacher"], org_admin):
+        refused = setting["client"].post("/feedback", data={"module": module().id, "name": "Insider", "relation": "team_member",
+                                                            "email": person.email.upper()})
+        assert refused.status_code == 400 and "belongs to the program" in page(refused), person.email
+        assert 'value="Insider"' in page(refused)
+    assert count(FeedbackInvite) == 0 and count(OutboxMessage) == 0
+    invite(setting["learner"], email=make_user(name="Someone Elsewhere").email)  # an account outside the cohort is fine
+    assert count(FeedbackInvite) == 1
+
+
 def test_a_second_waiting_link_to_the_same_person_is_refused(setting) -> None:
     item, _ = invite(setting["learner"])
     with pytest.raises(services.FeedbackError, match="already has a waiting invitation"):

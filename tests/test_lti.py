@@ -144,6 +144,15 @@ def test_a_learner_launches_into_the_quiz_enrolled_in_the_mapped_cohort_and_come
     assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("lena%"))) == 1
 
 
+def test_a_platform_name_without_a_letter_gives_way_to_the_address(app, client, lti) -> None:
+    for sub, email, name in [("moodle-18", "lena@school.example", "\u200b\u202e"), ("moodle-19", "leo@school.example", "Leo\u200b\tLearner")]:
+        lti.person(sub, email, name=name)
+        assert launch(client, lti).status_code == 302
+        client.post("/logout")
+    names = db.session.scalars(select(User.name).where(User.email.like("%@school.example")).order_by(User.email))
+    assert list(names) == ["lena", "Leo Learner"]
+
+
 def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_is_synced(client, lti, world) -> None:
     lti.members = [
         {"user_id": "m-1", "email": world.learner_a2.email, "name": "Moved?", "roles": [LEARNER], "status": "Active"},

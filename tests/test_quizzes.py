@@ -201,6 +201,19 @@ def test_short_answer() -> None:
         score(spec, {"f": "x" * 501})
 
 
+@pytest.mark.parametrize(("answers", "shown"), [
+    # The review shows a model answer, never the author's patterns (``*`` is their syntax).
+    ([("exception log", 100), ("exception* log*", 100), ("*exception*log*", 100), ("exception* register", 100)], "exception log"),
+    ([("*registry", 100), ("model registry", 100)], "model registry"),            # the first without a wildcard
+    ([("a relative*", 100), ("relative *", 100), ("percentage*", 50)], "a relative"),  # else the first, wildcards out
+    ([("*", 0), ("time * to *value*", 100), ("ttv", 50)], "time to value"),        # full marks only; spaces tidied
+    ([("*", 100)], ""),                                                           # nothing to show
+])
+def test_short_answer_review_shows_a_model_answer(answers: list[tuple[str, float]], shown: str) -> None:
+    spec = SPECS["s-short"].model_copy(update={"answers": [ShortAnswer(text=t, weight=w) for t, w in answers]})
+    assert QUESTION_TYPES["short"].correct_answer(spec) == shown
+
+
 def test_numerical() -> None:
     spec = SPECS["s-numerical"]  # 43.2 ± 1 is worth 100; 40..50 is worth 50
     assert score(spec, {"f": "43.2"}) == 1.0  # exact
@@ -445,6 +458,7 @@ def test_immediately_shows_answers_and_feedback(learner, sample, client, login) 
     page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
     assert "Correct answer" in page
     assert "A tested rollback to the previous registered model" in page
+    assert 'Correct answer:</span> model registry</p>' in page and "*registry" not in page  # a model answer, not the patterns
     assert "Too slow." in page  # feedback for the chosen option
     assert "Right, models degrade silently." in page
 

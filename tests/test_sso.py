@@ -86,6 +86,17 @@ def test_first_sign_in_creates_the_account_then_signs_straight_in(app, client, w
     assert again.status_code == 302 and signed_in_as(client)
 
 
+def test_a_provider_name_without_a_letter_gives_way_to_the_address(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    for sub, email, name in [("ada-1", "ada@alpha.example.org", "\u200b\u200b"), ("bob-1", "bob@alpha.example.org", "\u202eBob\nBlack")]:
+        provider.next_user = person(sub, email, name=name)
+        assert through_provider(client, world.org_a.id).status_code == 200
+        assert client.post("/login/organization/confirm").status_code == 302
+        client.post("/logout")
+    names = db.session.scalars(select(User.name).where(User.email.like("%@alpha.example.org")).order_by(User.email))
+    assert list(names) == ["ada", "Bob Black"]
+
+
 def test_an_existing_member_is_linked_by_verified_email(app, client, world, provider):
     configure(app, world.org_a, provider, create_accounts=False)
     provider.next_user = person("learner-a", world.learner_a.email)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,37 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 
 class AccountError(ValueError):
     """A problem a person can fix; the message is shown to them."""
+
+
+# A person's name: at most this many characters, and at least one letter or digit once the
+# characters nobody sees are taken out (see ``person_name``).
+MAX_NAME_CHARS = 200
+# Unicode categories taken out of a name: controls (Cc: NUL, escape; the whitespace ones,
+# newline and tab, become spaces first), format characters (Cf: zero-width spaces, joiners,
+# direction overrides such as U+202E) and lone surrogates (Cs, which no database can store).
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
+
+
+def tidy_name(raw: str) -> str:
+    """``raw`` as a name is kept: the invisible characters (``_INVISIBLE``) removed, every
+    run of whitespace one ordinary space, the ends stripped; "" when no letter or digit (of
+    any script) is left, so a blank or invisible name never reads as one."""
+    kept = "".join(ch for ch in raw if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
+    name = " ".join(kept.split())
+    return name if any(unicodedata.category(ch)[0] in "LN" for ch in name) else ""
+
+
+def person_name(raw: str) -> str:
+    """The one rule for a person's name, whichever way it is set (account settings, an
+    invitation's acceptance, staff added by an administrator, single sign-on, LTI, the
+    command line): ``tidy_name``, refused when nothing readable is left or it is too long."""
+    name = tidy_name(raw)
+    if not name:
+        raise AccountError("A name is required." if not raw.strip()
+                           else "A name needs at least one letter or digit (invisible characters are not kept).")
+    if len(name) > MAX_NAME_CHARS:
+        raise AccountError(f"A name can have at most {MAX_NAME_CHARS} characters.")
+    return name
 
 
 def normalise_email(raw: str) -> str:
@@ -81,11 +113,10 @@ def create_user(session: DbSession, email: str, name: str, password: str | None 
     address = normalise_email(email)
     if find_user(session, address) is not None:
         raise AccountError(f"An account with {address} already exists.")
-    if not name.strip():
-        raise AccountError("A name is required.")
+    name = person_name(name)
     if timezone not in TIMEZONES:
         raise AccountError(f"Unknown time zone {timezone!r}.")
-    user = User(email=address, name=name.strip(), timezone=timezone, is_admin=is_admin)
+    user = User(email=address, name=name, timezone=timezone, is_admin=is_admin)
     if password is not None:
         set_password(user, password)
     session.add(user)
@@ -121,11 +152,10 @@ def change_password(session: DbSession, user: User, current: str, new: str) -> N
 
 
 def update_profile(session: DbSession, user: User, name: str, timezone: str) -> None:
-    if not name.strip():
-        raise AccountError("A name is required.")
+    name = person_name(name)
     if timezone not in TIMEZONES:
         raise AccountError(f"Unknown time zone {timezone!r}.")
-    user.name, user.timezone = name.strip(), timezone
+    user.name, user.timezone = name, timezone
     session.flush()
 
 

@@ -408,7 +408,15 @@ class Short(WeightedAnswers[ShortSpec]):
         return re.fullmatch(pattern, _normalise(answer["text"]), re.S) is not None
 
     def correct_answer(self, spec: ShortSpec) -> str:
-        return " / ".join(a.text for a in spec.answers if a.weight == 100)
+        """A model answer for the learner's review. The accepted answers are patterns for
+        authors (``*`` for any text), not answers to show: the first full-marks answer
+        without a wildcard, else the first one with its wildcards taken out and its spaces
+        tidied ("a relative*" reads "a relative"); staff see every pattern in the quiz file."""
+        full = [a.text for a in spec.answers if a.weight == 100]
+        plain = next((text for text in full if "*" not in text), None)
+        if plain is not None:
+            return plain
+        return next((tidied for text in full if (tidied := " ".join(text.replace("*", "").split()))), "")
 
 
 class Numerical(WeightedAnswers[NumericalSpec]):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, normalise_email
+from lms.accounts.services import AccountError, normalise_email, person_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.invitations import own_problems, send_invitations
@@ -91,6 +91,11 @@ def _row_problems(session: DbSession, cohort: Cohort, rows: list[tuple[int, dict
                 entry["problem"] = f"bad email: {row['email'] or '(empty)'}"
             if entry["problem"] is None and not entry["name"]:
                 entry["problem"] = "missing name"
+            if entry["problem"] is None:
+                try:
+                    entry["name"] = person_name(entry["name"])
+                except AccountError as exc:
+                    entry["problem"] = f"bad name: {exc}"
             if entry["problem"] is None and entry["email"] in seen:
                 entry["problem"] = f"duplicate: the same email is on line {seen[entry['email']]}"
             if entry["problem"] is None:

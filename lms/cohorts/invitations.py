@@ -20,7 +20,7 @@ from blinker import Namespace
 from sqlalchemy import exists, select, update
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, set_password
+from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, person_name, set_password
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.enrolment import active_enrolment, enrol
@@ -113,6 +113,7 @@ def invite_learner(session: DbSession, cohort: Cohort, email: str, name: str, in
     _open(cohort)
     try:
         address = normalise_email(email)
+        name = person_name(name) if name.strip() else ""  # the name is optional: the person types it when they accept
     except AccountError as exc:
         raise CohortError(str(exc)) from exc
     problem = own_problems(session, cohort, [address], now).get(address)
@@ -202,7 +203,7 @@ def accept_invitation(session: DbSession, token: str, name: str, password: str,
         elif user.has_password:
             raise CohortError("You already have an account: sign in, then open the invitation link again.")
         else:  # made by an administrator (staff welcome, or an older import), never signed in yet
-            user.name = name.strip() or user.name
+            user.name = person_name(name)
             set_password(user, password)
     except AccountError as exc:
         raise CohortError(str(exc)) from exc

@@ -87,6 +87,22 @@ def roles_of(session: DbSession, user: User) -> Roles:
                  member_of=ties.member_of)
 
 
+def inside_cohort(session: DbSession, address: str, cohort_id: int | None) -> bool:
+    """Whether the account of ``address`` (if any) is a current learner of the cohort, one of
+    its instructors or an admin of its organization: one statement. Who rates a learner from
+    outside (an expert, lms/expert; a stakeholder, lms/feedback) must not be: a classmate's
+    or a teacher's rating would be evidence from inside the program, not an outsider's."""
+    if cohort_id is None:
+        return False
+    learner = select(Enrolment.id).where(Enrolment.user_id == User.id, Enrolment.cohort_id == cohort_id, Enrolment.active)
+    teacher = select(cohort_instructors.c.user_id).where(cohort_instructors.c.user_id == User.id,
+                                                         cohort_instructors.c.cohort_id == cohort_id)
+    admin = (select(organization_admins.c.user_id).join(Cohort, Cohort.organization_id == organization_admins.c.organization_id)
+             .where(organization_admins.c.user_id == User.id, Cohort.id == cohort_id))
+    return session.scalar(select(User.id).where(User.email == address, or_(learner.exists(), teacher.exists(),
+                                                                         admin.exists()))) is not None
+
+
 def add_organization_admin(session: DbSession, org: Organization, email: str, name: str,
                            link_for: LinkFor, now: datetime | None = None) -> User:
     user = find_or_create_person(session, email, name, link_for, f"an administrator of {org.name}", now or utcnow())

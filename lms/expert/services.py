@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from blinker import Namespace
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
-from lms.cohorts.models import Cohort, Enrolment, cohort_instructors, organization_admins
+from lms.cohorts.roles import inside_cohort
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.coursework.sharing import Group, groups_of, learner_ids
 from lms.coursework.specs import CriterionSpec
@@ -145,7 +145,7 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
     group = groups_of(session, [submission.id]).get(submission.id)  # a team's work: every member is its learner
     if address in {learner.email, inviter.email, *(m.email for m in (group.members if group else []))}:
         raise ExpertError("Invite an outside expert: not the learner (nor a teammate), and not yourself.")
-    if _inside(session, address, submission.cohort_id):
+    if inside_cohort(session, address, submission.cohort_id):
         raise ExpertError(f"{address} belongs to the program: a learner of this cohort, or its staff. Invite someone "
                           "from outside it (an expert's rating counts as evidence of the learner's competency).")
     note = note.strip()
@@ -167,21 +167,6 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
     session.flush()
     _invite_mail(session, item, inviter, learner, link_for(token), days_valid, group)
     return item, token
-
-
-def _inside(session: DbSession, address: str, cohort_id: int | None) -> bool:
-    """Whether the account of ``address`` (if any) is a current learner of the cohort, one of
-    its instructors or an admin of its organization: one statement. A classmate's or a
-    teacher's rating would be evidence from inside the program, not an outside expert's."""
-    if cohort_id is None:
-        return False
-    learner = select(Enrolment.id).where(Enrolment.user_id == User.id, Enrolment.cohort_id == cohort_id, Enrolment.active)
-    teacher = select(cohort_instructors.c.user_id).where(cohort_instructors.c.user_id == User.id,
-                                                         cohort_instructors.c.cohort_id == cohort_id)
-    admin = (select(organization_admins.c.user_id).join(Cohort, Cohort.organization_id == organization_admins.c.organization_id)
-             .where(organization_admins.c.user_id == User.id, Cohort.id == cohort_id))
-    return session.scalar(select(User.id).where(User.email == address, or_(learner.exists(), teacher.exists(),
-                                                                         admin.exists()))) is not None
 
 
 def revoke(session: DbSession, invite: ExpertInvite, now: datetime) -> None:

@@ -19,6 +19,7 @@ from lms.accounts.models import User
 from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
 from lms.catalog.models import Module
 from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.roles import inside_cohort
 from lms.database import DbSession
 from lms.feedback import links
 from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse, InviteStatus
@@ -144,7 +145,8 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
            now: datetime, link_for: LinkFor, days_valid: int = DEFAULT_DAYS_VALID) -> tuple[FeedbackInvite, str]:
     """Create a single-use invitation and mail its link (``link_for(token)``, an absolute
     URL built by the caller); returns the invitation and the raw token, which is not kept."""
-    if active_enrolment(session, learner.id) is None:
+    enrolment = active_enrolment(session, learner.id)
+    if enrolment is None:
         raise FeedbackError("Only learners enrolled in a cohort can ask for stakeholder feedback.")
     if module.retired_at is not None:
         raise FeedbackError("Choose one of the program's framework modules.")
@@ -162,6 +164,9 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
         raise FeedbackError(str(exc)) from exc
     if address == learner.email:
         raise FeedbackError("You cannot rate your own work: invite someone who experiences it.")
+    if inside_cohort(session, address, enrolment.cohort_id):
+        raise FeedbackError(f"{address} belongs to the program: a learner of your cohort, or its staff. Invite someone "
+                            "outside it who experiences your work (their answers count as evidence of your competency).")
     waiting = session.scalar(select(FeedbackInvite).where(
         FeedbackInvite.learner_id == learner.id, FeedbackInvite.module_id == module.id, FeedbackInvite.email == address,
         FeedbackInvite.used_at.is_(None), FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now))

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, create_user, find_user
+from lms.accounts.services import MAX_NAME_CHARS, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.enrolment import enrol, is_learner_of
@@ -263,7 +263,8 @@ def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, 
     user = find_user(session, email) if platform.trust_emails and email_verified is not False else None
     if user is None:
         try:
-            user = create_user(session, email, name or email.partition("@")[0])
+            # The platform's name when it has a letter or digit, else the address's local part.
+            user = create_user(session, email, tidy_name(name[:MAX_NAME_CHARS]) or email.partition("@")[0])
         except AccountError as exc:
             raise Refusal(f"{exc} The platform does not vouch for this address, so it is not linked; ask the "
                           "program's administrator.", 409) from exc

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, create_user, find_user
+from lms.accounts.services import MAX_NAME_CHARS, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.models import Organization
@@ -234,7 +234,8 @@ def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> User:
     found = match(session, config, identity)
     user = found.user
     if found.outcome is Outcome.CREATE:
-        name = (identity.name or "").strip()[:200] or found.email.partition("@")[0]
+        # The provider's name when it has a letter or digit, else the address's local part.
+        name = tidy_name((identity.name or "")[:MAX_NAME_CHARS]) or found.email.partition("@")[0]
         try:
             user = create_user(session, found.email, name)
         except AccountError as exc:
