@@ -151,7 +151,9 @@ def test_create_user_refuses_bad_fields(session: Session, email: str, name: str,
     ("  Ada\n\tLovelace  ", "Ada Lovelace"),
     ("Ada\u00a0\u00a0Lovelace", "Ada Lovelace"),            # no-break spaces are whitespace too
     ("\u202eAda Lovelace", "Ada Lovelace"),                  # right-to-left override
-    ("Ada \u200b\u200d\ufeffLovelace\x00", "Ada Lovelace"),  # zero-width space and joiner, BOM, NUL
+    ("Ada \u200b\ufeffLovelace\x00", "Ada Lovelace"),        # zero-width space, BOM, NUL
+    ("\u0645\u0647\u200c\u0633\u0627", "\u0645\u0647\u200c\u0633\u0627"),  # Persian: the non-joiner is part of the spelling
+    ("\u0915\u094d\u200d\u0937", "\u0915\u094d\u200d\u0937"),              # Devanagari: so is the joiner
     ("李小龍", "李小龍"), ("محمد علي", "محمد علي"), ("Zoë Ñúñez", "Zoë Ñúñez"), ("R2 D2", "R2 D2"), ("٣", "٣"),
 ])
 def test_person_name_keeps_what_can_be_read(raw: str, kept: str) -> None:
@@ -162,6 +164,7 @@ def test_person_name_keeps_what_can_be_read(raw: str, kept: str) -> None:
     ("", "A name is required"), ("  \n ", "A name is required"),
     ("\u200b\u200b", "at least one letter or digit"), ("\u202e", "at least one letter or digit"),
     ("\u200b \u2060\u00ad", "at least one letter or digit"), ("-- . --", "at least one letter or digit"),
+    ("\u200d\u200c", "at least one letter or digit"),
     ("x" * 201, "at most 200 characters"),
 ])
 def test_person_name_refuses_a_name_without_a_letter_or_digit(raw: str, message: str) -> None:

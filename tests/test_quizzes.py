@@ -204,8 +204,9 @@ def test_short_answer() -> None:
 @pytest.mark.parametrize(("answers", "shown"), [
     # The review shows a model answer, never the author's patterns (``*`` is their syntax).
     ([("exception log", 100), ("exception* log*", 100), ("*exception*log*", 100), ("exception* register", 100)], "exception log"),
-    ([("*registry", 100), ("model registry", 100)], "model registry"),            # the first without a wildcard
-    ([("a relative*", 100), ("relative *", 100), ("percentage*", 50)], "a relative"),  # else the first, wildcards out
+    ([("model*registry", 100), ("mr", 100)], "model registry"),                   # the first: a wildcard reads as a space
+    ([("time*to*value", 100), ("ttv", 100)], "time to value"),                    # not the abbreviation accepted later
+    ([("a relative*", 100), ("relative *", 100), ("percentage*", 50)], "a relative"),
     ([("*", 0), ("time * to *value*", 100), ("ttv", 50)], "time to value"),        # full marks only; spaces tidied
     ([("*", 100)], ""),                                                           # nothing to show
 ])

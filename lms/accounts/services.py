@@ -36,13 +36,16 @@ MAX_NAME_CHARS = 200
 # newline and tab, become spaces first), format characters (Cf: zero-width spaces, joiners,
 # direction overrides such as U+202E) and lone surrogates (Cs, which no database can store).
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
+# ... except the zero-width non-joiner and joiner, which Persian and many Indic names need
+# between their letters to be spelled right (a name of nothing else is still refused).
+_JOINERS = frozenset({"\u200c", "\u200d"})
 
 
 def tidy_name(raw: str) -> str:
     """``raw`` as a name is kept: the invisible characters (``_INVISIBLE``) removed, every
     run of whitespace one ordinary space, the ends stripped; "" when no letter or digit (of
     any script) is left, so a blank or invisible name never reads as one."""
-    kept = "".join(ch for ch in raw if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
+    kept = "".join(ch for ch in raw if ch.isspace() or ch in _JOINERS or unicodedata.category(ch) not in _INVISIBLE)
     name = " ".join(kept.split())
     return name if any(unicodedata.category(ch)[0] in "LN" for ch in name) else ""
 

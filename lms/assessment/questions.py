@@ -409,14 +409,13 @@ class Short(WeightedAnswers[ShortSpec]):
 
     def correct_answer(self, spec: ShortSpec) -> str:
         """A model answer for the learner's review. The accepted answers are patterns for
-        authors (``*`` for any text), not answers to show: the first full-marks answer
-        without a wildcard, else the first one with its wildcards taken out and its spaces
-        tidied ("a relative*" reads "a relative"); staff see every pattern in the quiz file."""
+        authors (``*`` for any text), not answers to show: the first full-marks answer (the
+        one the author put first, the usual wording, where later ones accept abbreviations
+        such as "ttv") with each wildcard read as a space and the spaces tidied
+        ("time*to*value" reads "time to value", "a relative*" "a relative"); staff see
+        every pattern in the quiz file."""
         full = [a.text for a in spec.answers if a.weight == 100]
-        plain = next((text for text in full if "*" not in text), None)
-        if plain is not None:
-            return plain
-        return next((tidied for text in full if (tidied := " ".join(text.replace("*", "").split()))), "")
+        return next((tidied for text in full if (tidied := " ".join(text.replace("*", " ").split()))), "")
 
 
 class Numerical(WeightedAnswers[NumericalSpec]):
