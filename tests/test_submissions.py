@@ -20,6 +20,7 @@ from lms.extensions import db
 from lms.grading.models import GradeAction
 from lms.grading.services import save_grade
 from lms.web.markdown import render_user_markdown
+from tests.test_downloads import parse
 
 CASE = "mlops-case-coldwatch"          # month 1, due 21 days after it opens
 LOCKED = "po-hands-on-automate-core-process"  # month 7
@@ -144,6 +145,31 @@ def test_attachment_is_stored_privately_and_served_only_to_allowed_people(app, s
         login(other, person)
         assert other.get(url).status_code == 404
     assert app.test_client().get(url).status_code == 302  # anonymous: sign in first
+
+
+@pytest.mark.parametrize(("uploaded", "shown", "content_type"), [
+    ("отчёт.pdf", "отчёт.pdf", "application/pdf"),
+    ("报告.txt", "报告.txt", "text/plain"),
+    ("📄.txt", "📄.txt", "text/plain"),
+    ("résumé 📄 «final».pdf", "résumé 📄 «final».pdf", "application/pdf"),
+    ("Re\u0301sume\u0301.PDF", "Résumé.PDF", "application/pdf"),  # decomposed (as macOS sends it): one letter each
+    ("a\tb  /c\\d\u200b\u202e.csv", "a b cd.csv", "text/csv"),  # separators, control and format characters
+    ("\u200b\u2066.md", "file.md", "text/markdown"),  # nothing left but the extension
+])
+def test_a_file_keeps_its_name_in_any_script(signed_in, uploaded, shown, content_type) -> None:
+    """The type is read from the name as uploaded (werkzeug's secure_filename dropped every
+    non-ASCII letter, and with "отчёт" the extension: refused as the wrong type); the name
+    shown keeps its letters, and its download names it in the header's ``filename*``."""
+    response = post_work(signed_in, body="See the file.", file=(uploaded, b"%PDF-1.4 report"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    attachment = db.session.scalar(select(Attachment))
+    assert (attachment.filename, attachment.content_type) == (shown, content_type)
+    assert attachment.stored_name.endswith("." + shown.rsplit(".", 1)[1].lower())
+    assert f">{shown}</a>" in signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    download = signed_in.get(f"/attachments/{attachment.id}")
+    _, fallback, full = parse(download.headers["Content-Disposition"])
+    assert (full or fallback) == shown and fallback.isascii()
+    download.close()
 
 
 @pytest.mark.parametrize(("file", "message"), [

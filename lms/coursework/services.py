@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -15,7 +16,6 @@ from flask import current_app, has_app_context
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
-from werkzeug.utils import secure_filename
 
 from lms.accounts.models import User
 from lms.cohorts.enrolment import Carried
@@ -104,6 +104,22 @@ MAX_ATTACHMENTS = 10
 MAX_BODY_CHARS = 100_000
 
 
+def upload_name(filename: str) -> tuple[str, str]:
+    """The name an uploaded file is shown by, and its extension (lower case), both from the
+    name as uploaded: its letters kept, in any script (NFC, as one character each); path
+    separators and control and format characters (Unicode Cc, Cf; Cs, which no text can
+    store) removed; whitespace collapsed; "file.<ext>" when nothing but the extension is
+    left. Files are stored under a uuid, so this name is only ever shown (and named in a
+    download's header or an archive, through lms.web.downloads)."""
+    kept = "".join(" " if ch.isspace() else "" if ch in "/\\" or unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch
+                   for ch in unicodedata.normalize("NFC", filename))
+    name = " ".join(kept.split())
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        return name or "file", ""
+    return f"{stem.strip() or 'file'}.{extension}", extension.lower()
+
+
 class SubmissionError(ValueError):
     """A problem the learner can fix; nothing was changed."""
 
@@ -161,8 +177,7 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
     """Store an uploaded file in ``storage`` (lms/storage: the upload folder inside instance/,
     never static, or the database, in this session's transaction); a folder means local disk."""
     _editable(session, submission, dates, now)
-    name = secure_filename(filename) or "file"
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    name, extension = upload_name(filename)
     if extension not in ALLOWED_EXTENSIONS:
         raise SubmissionError(f"{filename!r}: files of this type are not accepted. Allowed: {', '.join(sorted(ALLOWED_EXTENSIONS))}.")
     if len(data) > MAX_ATTACHMENT_BYTES:
