@@ -172,6 +172,17 @@ def test_a_file_keeps_its_name_in_any_script(signed_in, uploaded, shown, content
     download.close()
 
 
+@pytest.mark.parametrize(("uploaded", "shown"), [
+    ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),  # 304 characters were kept whole
+    ("报告" * 100 + ".txt", "报告" * 58 + ".txt"),
+    ("abc " * 40 + ".pdf", ("abc " * 29).rstrip() + ".pdf"),  # cut after a space: not ending in one
+])
+def test_a_long_file_name_is_cut_keeping_its_extension(signed_in, uploaded, shown) -> None:
+    assert post_work(signed_in, body="See the file.", file=(uploaded, b"%PDF-1.4 report")).status_code == 302
+    attachment = db.session.scalar(select(Attachment))
+    assert attachment.filename == shown and len(shown) <= services.MAX_FILENAME_CHARS
+
+
 @pytest.mark.parametrize(("file", "message"), [
     (("tool.exe", b"MZ..."), "not accepted"),
     (("huge.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES + 1)), "the limit is 10 MB"),

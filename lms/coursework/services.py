@@ -25,6 +25,7 @@ from lms.coursework.sharing import groups_of
 from lms.database import DbSession, among, insert_unless_there, rowcount
 from lms.learning.services import Schedule
 from lms.storage.backends import Storage, as_storage
+from lms.web.downloads import shortened
 from lms.web.page_cache import fingerprint
 
 
@@ -102,6 +103,7 @@ ALLOWED_EXTENSIONS = {
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 10
 MAX_BODY_CHARS = 100_000
+MAX_FILENAME_CHARS = 120  # a file's name as shown; an archive cuts it further to its bytes (lms.web.downloads)
 
 
 def upload_name(filename: str) -> tuple[str, str]:
@@ -116,8 +118,8 @@ def upload_name(filename: str) -> tuple[str, str]:
     name = " ".join(kept.split())
     stem, dot, extension = name.rpartition(".")
     if not dot:
-        return name or "file", ""
-    return f"{stem.strip() or 'file'}.{extension}", extension.lower()
+        return shortened(name or "file", chars=MAX_FILENAME_CHARS), ""
+    return shortened(f"{stem.strip() or 'file'}.{extension}", chars=MAX_FILENAME_CHARS), extension.lower()
 
 
 class SubmissionError(ValueError):
