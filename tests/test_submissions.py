@@ -185,7 +185,8 @@ def test_a_long_file_name_is_cut_keeping_its_extension(signed_in, uploaded, show
 
 @pytest.mark.parametrize(("file", "message"), [
     (("tool.exe", b"MZ..."), "not accepted"),
-    (("huge.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES + 1)), "the limit is 10 MB"),
+    (("huge.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES + 19)), "huge.pdf&#39; is 10.1 MB, over the 10 MB limit."),
+    (("huger.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES * 3 // 2)), "huger.pdf&#39; is 15.0 MB, over the 10 MB limit."),
     (("empty.pdf", b""), "is empty"),
 ])
 def test_bad_files_are_refused_and_the_text_is_kept(signed_in, file, message) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import unicodedata
 import uuid
 from dataclasses import dataclass, replace
@@ -183,7 +184,9 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
     if extension not in ALLOWED_EXTENSIONS:
         raise SubmissionError(f"{filename!r}: files of this type are not accepted. Allowed: {', '.join(sorted(ALLOWED_EXTENSIONS))}.")
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise SubmissionError(f"{filename!r} is {len(data) / 1024 / 1024:.1f} MB; the limit is {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB.")
+        # its size rounded up, so a file a few bytes over is not said to be "10.0 MB" against a 10 MB limit
+        size = math.ceil(len(data) * 10 / 1024 / 1024) / 10
+        raise SubmissionError(f"{filename!r} is {size:.1f} MB, over the {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB limit.")
     if not data:
         raise SubmissionError(f"{filename!r} is empty.")
     if len(submission.current_attachments) >= MAX_ATTACHMENTS:
