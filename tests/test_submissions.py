@@ -81,6 +81,21 @@ def test_resubmission_after_return_keeps_every_version_and_shows_changes(signed_
     assert '<span class="removed">- second line' in page and '<span class="added">+ second line, improved' in page
 
 
+def test_a_save_refused_after_handing_in_shows_what_was_sent(signed_in) -> None:
+    """A second tab or the back button: the work is handed in, so the page is read-only
+    and has no form; the text sent is shown to copy, as the message says."""
+    post_work(signed_in, body="handed in", action="submit")
+    for action in ("save", "submit"):
+        refused = post_work(signed_in, body="my <b>late</b> idea\nsecond line", action=action)
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "Nothing was saved; your text is still below." in page
+        assert ('<label for="not-saved-body">Your answer</label>\n    <textarea id="not-saved-body" rows="8" readonly>\n'
+                "my &lt;b&gt;late&lt;/b&gt; idea\nsecond line</textarea>") in page
+        assert 'name="action"' not in page  # still read-only
+    assert [v.body for v in submission().versions] == ["handed in"] and submission().draft_body == "handed in"
+    assert "not-saved" not in signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+
+
 def test_work_returned_for_revision_is_due_again_a_week_after_its_return_and_a_revision_in_time_is_not_late(
         signed_in, learner) -> None:
     """The schedule gives returned work ``REVISION_DAYS`` from its return (lms.progress.completion);
