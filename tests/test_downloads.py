@@ -13,7 +13,7 @@ from flask import Flask
 
 from lms.coursework.models import Attachment
 from lms.extensions import db
-from lms.web.downloads import content_disposition, export_name, slug
+from lms.web.downloads import content_disposition, export_name, shortened, slug
 from tests.conftest import World
 from tests.test_access import route_extras
 
@@ -72,3 +72,16 @@ def test_an_exports_name_is_its_kind_the_slugs_of_what_it_is_of_and_the_day() ->
     assert export_name("submissions", "Gruppe Zürich 東京", "impl_case", day=day, extension="zip") == (
         "submissions-gruppe-zürich-東京-impl-case-20261206.zip")
     assert slug(" --- ") == "download" and slug("A/B\\C..D") == "a-b-c-d"
+
+
+@pytest.mark.parametrize(("name", "chars", "utf8_bytes", "cut"), [
+    ("plan.pdf", 120, 200, "plan.pdf"),
+    ("a" * 300 + ".pdf", 120, None, "a" * 116 + ".pdf"),
+    ("é" * 200 + ".pdf", None, 200, "é" * 98 + ".pdf"),  # 196 + 4 bytes: never half a letter
+    ("📄" * 100 + ".txt", None, 201, "📄" * 49 + ".txt"),
+    ("x" * 300, 10, None, "x" * 10),  # no extension
+    ("notes.averyveryverylongextension", 10, None, "notes.aver"),  # not an extension: cut as a whole
+    ("ab  " + "c" * 20 + ".md", 7, None, "ab.md"),
+])
+def test_a_name_is_cut_to_its_characters_and_bytes_keeping_its_extension(name, chars, utf8_bytes, cut) -> None:
+    assert shortened(name, chars=chars, utf8_bytes=utf8_bytes) == cut

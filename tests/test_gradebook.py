@@ -623,6 +623,25 @@ def test_zip_of_every_submission_with_a_manifest(course) -> None:
     assert quiz.status_code == 400
 
 
+def test_the_zip_names_files_in_any_script_and_keeps_long_names_extractable(course, tmp_path) -> None:
+    """The archive's member names come from the names shown (any script, cut when
+    uploaded) and are cut further to what a file system takes, extension kept."""
+    long = "报告" * 60 + ".pdf"  # 120 characters, 364 bytes of UTF-8
+    course["hand_in"](course["cohort"], "Ada Zip", "Ada's answer", file=("отчёт «final».pdf", b"%PDF-1.4 plan"))
+    course["hand_in"](course["cohort"], "Bo Zip", "Bo's answer", file=(long, b"%PDF-1.4 long"))
+    teacher = course["client_for"](course["teacher"])
+    response = teacher.post(url(course["cohort"]), data={"action": "download", "column": COLUMN, "scope": "shown"})
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert manifest[0]["files"] == "отчёт «final».pdf"
+    assert archive.read(f"{manifest[0]['folder']}/отчёт «final».pdf") == b"%PDF-1.4 plan"
+    [cut] = [n for n in archive.namelist() if n.startswith(f"{manifest[1]['folder']}/") and n.endswith(".pdf")]
+    name = cut.split("/")[-1]
+    assert name.startswith("报告报告") and len(name.encode()) <= 255 and manifest[1]["files"] == name
+    archive.extractall(tmp_path)
+    assert (tmp_path / cut).read_bytes() == b"%PDF-1.4 long"
+
+
 @pytest.fixture()
 def csrf_client(app: Flask, make_app: Callable[..., Flask]) -> Iterator[Any]:
     strict = make_app(WTF_CSRF_ENABLED=True)

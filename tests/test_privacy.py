@@ -47,8 +47,8 @@ HANDS_ON = "cs-hands-on-own-operation"  # month 6, two peer reviews each
 PDF = b"%PDF-1.4 Ana's plan \x00\x01\x02 binary tail"
 
 
-def post_work(client: Any, body: str, file: tuple[str, bytes] | None = None) -> Any:
-    fields: dict[str, Any] = {"body": body, "action": "submit"}
+def post_work(client: Any, body: str, file: tuple[str, bytes] | None = None, action: str = "submit") -> Any:
+    fields: dict[str, Any] = {"body": body, "action": action}
     if file:
         fields["file"] = FileStorage(io.BytesIO(file[1]), filename=file[0])
     boundary, data = encode_multipart(fields)
@@ -164,6 +164,35 @@ def test_the_learner_downloads_everything_about_them(app: Flask, course) -> None
     # the download is audited
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.DATA_EXPORTED)).one()
     assert entry.actor_id == ana.id and entry.target == f"user:{ana.id}"
+
+
+def test_the_files_in_the_export_extract_whatever_their_names(app: Flask, course, enrol_learner, login, tmp_path: Path) -> None:
+    """A file's name is cut when uploaded (lms.coursework), and its member name in the zip
+    to what a file system takes (255 bytes a name), its extension kept: a 304-character
+    name could not be extracted (Errno 36), nor a long name in another script, nor a
+    name stored before names were cut."""
+    dee = enrol_learner(course["cohort"], name="Dee Longnames")
+    client = course["client_for"](dee)
+    files = {"x" * 300 + ".pdf": b"%PDF-1.4 long", "📄" * 130 + ".txt": b"emoji", "отчёт.pdf": b"%PDF-1.4 report"}
+    for name, data in files.items():
+        assert post_work(client, "Dee's plan", (name, data), action="save").status_code == 302
+    assert post_work(client, "Dee's plan").status_code == 302
+    db.session.expire_all()
+    old = db.session.scalar(select(Attachment).join(Submission).where(Submission.user_id == dee.id,
+                                                                        Attachment.filename == "отчёт.pdf"))
+    assert old is not None
+    old.filename = "é" * 251 + ".pdf"  # as a name could be stored before: 255 characters, 506 bytes
+    db.session.commit()
+    archive = download(client)
+    attached = [a for s in json.loads(archive.read("data.json"))["submissions"] for a in s["attachments"]]
+    assert len(attached) == 3
+    for member in archive.namelist():
+        assert all(len(part.encode()) <= 255 for part in member.split("/")), member
+    archive.extractall(tmp_path)
+    for item in attached:
+        assert item["in_zip"].rsplit(".", 1)[1] == item["filename"].rsplit(".", 1)[1]
+        assert (tmp_path / item["in_zip"]).read_bytes() in files.values()
+    assert {(tmp_path / a["in_zip"]).read_bytes() for a in attached} == set(files.values())
 
 
 def test_export_needs_a_post_and_is_not_cached(app: Flask, course) -> None:

@@ -20,6 +20,7 @@ from lms.extensions import db
 from lms.grading.models import GradeAction
 from lms.grading.services import save_grade
 from lms.web.markdown import render_user_markdown
+from tests.test_downloads import parse
 
 CASE = "mlops-case-coldwatch"          # month 1, due 21 days after it opens
 LOCKED = "po-hands-on-automate-core-process"  # month 7
@@ -78,6 +79,21 @@ def test_resubmission_after_return_keeps_every_version_and_shows_changes(signed_
     assert [v.body for v in work.versions] == ["first line\nsecond line", "first line\nsecond line, improved"]
     page = signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
     assert '<span class="removed">- second line' in page and '<span class="added">+ second line, improved' in page
+
+
+def test_a_save_refused_after_handing_in_shows_what_was_sent(signed_in) -> None:
+    """A second tab or the back button: the work is handed in, so the page is read-only
+    and has no form; the text sent is shown to copy, as the message says."""
+    post_work(signed_in, body="handed in", action="submit")
+    for action in ("save", "submit"):
+        refused = post_work(signed_in, body="my <b>late</b> idea\nsecond line", action=action)
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "Nothing was saved; your text is still below." in page
+        assert ('<label for="not-saved-body">Your answer</label>\n    <textarea id="not-saved-body" rows="8" readonly>\n'
+                "my &lt;b&gt;late&lt;/b&gt; idea\nsecond line</textarea>") in page
+        assert 'name="action"' not in page  # still read-only
+    assert [v.body for v in submission().versions] == ["handed in"] and submission().draft_body == "handed in"
+    assert "not-saved" not in signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
 
 
 def test_work_returned_for_revision_is_due_again_a_week_after_its_return_and_a_revision_in_time_is_not_late(
@@ -146,9 +162,46 @@ def test_attachment_is_stored_privately_and_served_only_to_allowed_people(app, s
     assert app.test_client().get(url).status_code == 302  # anonymous: sign in first
 
 
+@pytest.mark.parametrize(("uploaded", "shown", "content_type"), [
+    ("отчёт.pdf", "отчёт.pdf", "application/pdf"),
+    ("报告.txt", "报告.txt", "text/plain"),
+    ("📄.txt", "📄.txt", "text/plain"),
+    ("résumé 📄 «final».pdf", "résumé 📄 «final».pdf", "application/pdf"),
+    ("Re\u0301sume\u0301.PDF", "Résumé.PDF", "application/pdf"),  # decomposed (as macOS sends it): one letter each
+    ("a\tb  /c\\d\u200b\u202e.csv", "a b cd.csv", "text/csv"),  # separators, control and format characters
+    ("\u200b\u2066.md", "file.md", "text/markdown"),  # nothing left but the extension
+])
+def test_a_file_keeps_its_name_in_any_script(signed_in, uploaded, shown, content_type) -> None:
+    """The type is read from the name as uploaded (werkzeug's secure_filename dropped every
+    non-ASCII letter, and with "отчёт" the extension: refused as the wrong type); the name
+    shown keeps its letters, and its download names it in the header's ``filename*``."""
+    response = post_work(signed_in, body="See the file.", file=(uploaded, b"%PDF-1.4 report"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    attachment = db.session.scalar(select(Attachment))
+    assert (attachment.filename, attachment.content_type) == (shown, content_type)
+    assert attachment.stored_name.endswith("." + shown.rsplit(".", 1)[1].lower())
+    assert f">{shown}</a>" in signed_in.get(f"/assignments/{CASE}/work").get_data(as_text=True)
+    download = signed_in.get(f"/attachments/{attachment.id}")
+    _, fallback, full = parse(download.headers["Content-Disposition"])
+    assert (full or fallback) == shown and fallback.isascii()
+    download.close()
+
+
+@pytest.mark.parametrize(("uploaded", "shown"), [
+    ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),  # 304 characters were kept whole
+    ("报告" * 100 + ".txt", "报告" * 58 + ".txt"),
+    ("abc " * 40 + ".pdf", ("abc " * 29).rstrip() + ".pdf"),  # cut after a space: not ending in one
+])
+def test_a_long_file_name_is_cut_keeping_its_extension(signed_in, uploaded, shown) -> None:
+    assert post_work(signed_in, body="See the file.", file=(uploaded, b"%PDF-1.4 report")).status_code == 302
+    attachment = db.session.scalar(select(Attachment))
+    assert attachment.filename == shown and len(shown) <= services.MAX_FILENAME_CHARS
+
+
 @pytest.mark.parametrize(("file", "message"), [
     (("tool.exe", b"MZ..."), "not accepted"),
-    (("huge.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES + 1)), "the limit is 10 MB"),
+    (("huge.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES + 19)), "huge.pdf&#39; is 10.1 MB, over the 10 MB limit."),
+    (("huger.pdf", b"x" * (services.MAX_ATTACHMENT_BYTES * 3 // 2)), "huger.pdf&#39; is 15.0 MB, over the 10 MB limit."),
     (("empty.pdf", b""), "is empty"),
 ])
 def test_bad_files_are_refused_and_the_text_is_kept(signed_in, file, message) -> None:

@@ -226,6 +226,22 @@ def test_every_member_reads_what_the_team_handed_in_and_what_to_revise(course) -
     assert "A credible plan." not in outsider
 
 
+def test_a_save_refused_after_the_team_handed_in_shows_what_was_sent(course) -> None:
+    """The team's work is handed in (a teammate's tab was open): the save is refused and,
+    the page being read-only, the text sent is shown to copy."""
+    b = course["learners"][1]
+    client = course["client_for"](b)
+    team = db.session.get(Team, course["team"].id)
+    refused = client.post(f"/assignments/{KEY}/team/work", data={"body": "B's late idea", "action": "save",
+                                                                 "revision": str(team.draft_revision)})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "The team&#39;s work is submitted" in page
+    assert '<textarea id="not-saved-body" rows="8" readonly>\nB&#39;s late idea</textarea>' in page
+    assert "Save the team&#39;s draft" not in page
+    db.session.expire_all()
+    assert db.session.get(Submission, team.submission_id).draft_body == "Our entry plan"
+
+
 def test_due_reminders_leave_members_whose_team_has_handed_in_alone(course) -> None:
     a, b, c, d = course["learners"]
     progress = cohort_progress(db.session, course["cohort"], [p.id for p in (a, b, c, d)], utcnow())

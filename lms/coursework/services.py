@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -15,7 +17,6 @@ from flask import current_app, has_app_context
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
-from werkzeug.utils import secure_filename
 
 from lms.accounts.models import User
 from lms.cohorts.enrolment import Carried
@@ -25,6 +26,7 @@ from lms.coursework.sharing import groups_of
 from lms.database import DbSession, among, insert_unless_there, rowcount
 from lms.learning.services import Schedule
 from lms.storage.backends import Storage, as_storage
+from lms.web.downloads import shortened
 from lms.web.page_cache import fingerprint
 
 
@@ -101,6 +103,23 @@ ALLOWED_EXTENSIONS = {
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 10
 MAX_BODY_CHARS = 100_000
+MAX_FILENAME_CHARS = 120  # a file's name as shown; an archive cuts it further to its bytes (lms.web.downloads)
+
+
+def upload_name(filename: str) -> tuple[str, str]:
+    """The name an uploaded file is shown by, and its extension (lower case), both from the
+    name as uploaded: its letters kept, in any script (NFC, as one character each); path
+    separators and control and format characters (Unicode Cc, Cf; Cs, which no text can
+    store) removed; whitespace collapsed; "file.<ext>" when nothing but the extension is
+    left. Files are stored under a uuid, so this name is only ever shown (and named in a
+    download's header or an archive, through lms.web.downloads)."""
+    kept = "".join(" " if ch.isspace() else "" if ch in "/\\" or unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch
+                   for ch in unicodedata.normalize("NFC", filename))
+    name = " ".join(kept.split())
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        return shortened(name or "file", chars=MAX_FILENAME_CHARS), ""
+    return shortened(f"{stem.strip() or 'file'}.{extension}", chars=MAX_FILENAME_CHARS), extension.lower()
 
 
 class SubmissionError(ValueError):
@@ -160,12 +179,13 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
     """Store an uploaded file in ``storage`` (lms/storage: the upload folder inside instance/,
     never static, or the database, in this session's transaction); a folder means local disk."""
     _editable(session, submission, dates, now)
-    name = secure_filename(filename) or "file"
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    name, extension = upload_name(filename)
     if extension not in ALLOWED_EXTENSIONS:
         raise SubmissionError(f"{filename!r}: files of this type are not accepted. Allowed: {', '.join(sorted(ALLOWED_EXTENSIONS))}.")
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise SubmissionError(f"{filename!r} is {len(data) / 1024 / 1024:.1f} MB; the limit is {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB.")
+        # its size rounded up, so a file a few bytes over is not said to be "10.0 MB" against a 10 MB limit
+        size = math.ceil(len(data) * 10 / 1024 / 1024) / 10
+        raise SubmissionError(f"{filename!r} is {size:.1f} MB, over the {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB limit.")
     if not data:
         raise SubmissionError(f"{filename!r} is empty.")
     if len(submission.current_attachments) >= MAX_ATTACHMENTS:

@@ -50,7 +50,7 @@ from lms.notifications.services import Notice, notify_all
 from lms.progress.models import ItemKind
 from lms.progress.state import ScheduledItem, overdue_keys, scheduled_items
 from lms.storage.backends import Storage
-from lms.web.downloads import ZipSink, safe_filename
+from lms.web.downloads import ARCHIVE_NAME_BYTES, ZipSink, safe_filename, shortened
 from lms.web.paging import Paging, paging
 
 KIND_ORDER = (ColumnKind.CHECK, ColumnKind.QUIZ, ColumnKind.ASSIGNMENT, ColumnKind.PORTFOLIO, ColumnKind.EXAM)
@@ -719,7 +719,7 @@ def submissions_archive(session: DbSession, cohort: Cohort, column: Column, user
             texts.append((f"{folder}/{text_name}", latest.body))
             kept = [a for a in submission.attachments if a.id in latest.attachment_ids]
             for item in kept:
-                name = _unique(safe_filename(item.filename), names)
+                name = _unique(shortened(safe_filename(item.filename), utf8_bytes=ARCHIVE_NAME_BYTES), names)
                 files.append((f"{folder}/{name}", Attachment(stored_name=item.stored_name, filename=item.filename)))
             listed = "; ".join(sorted(names - {text_name}))
             written[submission.id] = (folder, listed)

@@ -65,6 +65,7 @@ from lms.simulations.models import SimulationRun
 from lms.sso.models import SsoIdentity
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCredential
+from lms.web.downloads import ARCHIVE_NAME_BYTES, safe_filename, shortened
 
 ERASED_NAME = "A former learner"
 ERASED_DOMAIN = "erased.invalid"  # RFC 2606: never a real mailbox
@@ -279,7 +280,10 @@ def _own_submissions(session: DbSession, user: User) -> list[Submission]:
 
 
 def _zip_name(attachment: Attachment) -> str:
-    return f"files/submission-{attachment.submission_id}/{attachment.id}-{attachment.filename}"
+    """Where a file is in the zip: its name made safe and cut to what a file system takes
+    (a name stored before names were cut can be 255 characters or more)."""
+    name = shortened(f"{attachment.id}-{safe_filename(attachment.filename)}", utf8_bytes=ARCHIVE_NAME_BYTES)
+    return f"files/submission-{attachment.submission_id}/{name}"
 
 
 class Submissions(DataKind):

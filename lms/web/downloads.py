@@ -34,6 +34,29 @@ def safe_filename(name: str) -> str:
     return kept or FALLBACK
 
 
+# A file's name inside a zip, in bytes of UTF-8: most file systems take at most 255 a name,
+# and room is left for what an archive adds (an id before it, " (2)" after it).
+ARCHIVE_NAME_BYTES = 200
+
+
+def shortened(name: str, *, chars: int | None = None, utf8_bytes: int | None = None) -> str:
+    """``name`` cut to at most ``chars`` characters and ``utf8_bytes`` bytes of UTF-8 (never
+    in the middle of a character), from the end of its stem so that its extension (up to
+    ten characters after the last dot) is kept; unchanged when it is short enough."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > 10:
+        stem, extension = name, ""
+    suffix = f".{extension}" if extension else ""
+    cut = stem
+    if chars is not None:
+        cut = cut[:max(chars - len(suffix), 1)]
+    if utf8_bytes is not None:
+        cut = cut.encode()[:max(utf8_bytes - len(suffix.encode()), 1)].decode(errors="ignore")
+    if cut == stem:
+        return name
+    return (cut.rstrip(" .") or FALLBACK) + suffix
+
+
 def ascii_filename(name: str) -> str:
     """An ASCII stand-in for ``name``: accents folded (Ü -> U), other characters replaced by ``_``."""
     folded = "".join(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii") or "_" for ch in name)
