@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import User
-from lms.assessment.models import Response
+from lms.assessment.models import Quiz, Response
 from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
@@ -34,7 +34,7 @@ from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.jobs.models import Job, JobStatus
-from lms.learning.services import PROGRAM_MONTHS, build_schedule
+from lms.learning.services import PROGRAM_MONTHS, build_schedule, opens_at
 from lms.mail.models import OutboxMessage
 from lms.mail.services import LogTransport
 from lms.notifications import reminders
@@ -61,6 +61,7 @@ from lms.notifications.services import (
     withdraw,
 )
 from lms.progress.completion import cohort_progress, learner_progress
+from lms.progress.models import ItemKind
 from tests.plans import plan_of, scans_whole, statements_during
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -325,6 +326,7 @@ def _reminders_by_definition(now: datetime) -> set[tuple[int, str]]:
     current learner's schedule worked out from their records (``lms.progress.completion``),
     as ``send_reminders`` found them before it read the kept schedule state."""
     found: set[tuple[int, str]] = set()
+    closing = {key for key, days in db.session.execute(select(Quiz.key, Quiz.closes_after_days)) if days is not None}
     for cohort in db.session.scalars(select(Cohort).where(Cohort.archived_at.is_(None))):
         zones = {uid: zone_named(tz) for uid, tz in db.session.execute(
             select(User.id, User.timezone).join(Enrolment, Enrolment.user_id == User.id)
@@ -333,7 +335,9 @@ def _reminders_by_definition(now: datetime) -> set[tuple[int, str]]:
             for item in progress.items:
                 if item.done or item.handed_in or not item.assessed or item.opens_on > progress.today:
                     continue
-                left = due_moment(item.due_on, zones[uid]) - now
+                # a quiz or exam that closes: at the start of its due day, in the cohort's zone
+                closes = item.kind in (ItemKind.QUIZ, ItemKind.EXAM) and item.key in closing
+                left = (opens_at(cohort, item.due_on) if closes else due_moment(item.due_on, zones[uid])) - now
                 if timedelta(0) < left <= timedelta(days=3):
                     found.add((uid, f"{'due-24h' if left <= timedelta(hours=24) else 'due-3d'}:{item.kind}:{item.key}:{item.due_on}"))
             month = progress.month
@@ -375,7 +379,9 @@ def test_due_reminders_follow_the_learners_time_zone(course, enrol_learner) -> N
     cohort = course["cohort"]
     here, far = enrol_learner(cohort, timezone="UTC"), enrol_learner(cohort, timezone="Pacific/Auckland")
     progress = learner_progress(db.session, cohort, here.id, utcnow())
-    item = next(i for i in progress.items if i.assessed and not i.done and i.opens_on <= progress.today <= i.due_on)
+    # work due by the end of its day (a quiz closes at its day's start in the cohort's zone: the test above)
+    item = next(i for i in progress.items if i.assessed and not i.done and i.opens_on <= progress.today <= i.due_on
+                and i.kind not in (ItemKind.QUIZ, ItemKind.EXAM))
     due_here = due_moment(item.due_on, ZoneInfo("UTC"))
     due_far = due_moment(item.due_on, ZoneInfo("Pacific/Auckland"))
     assert due_far < due_here
@@ -390,6 +396,36 @@ def test_due_reminders_follow_the_learners_time_zone(course, enrol_learner) -> N
     assert {k.split(":")[0] for k in events_at(moment, here)} == {"due-3d"}
     assert {k.split(":")[0] for k in events_at(moment, far)} == {"due-24h"}
     assert {k.split(":")[0] for k in events_at(due_here - timedelta(hours=2), here)} == {"due-3d", "due-24h"}
+
+
+def test_a_quiz_is_reminded_of_before_it_closes_and_never_after(course, enrol_learner) -> None:
+    """A quiz or exam closes at the start of its due day in the cohort's zone: its reminders
+    come before then, saying when in the learner's own zone, and none comes once it has
+    closed (it said "due in 3 days" or "due today, by the end of <its day>" after it closed,
+    by the end of the due day where the learner lives)."""
+    cohort = course["cohort"]  # UTC
+    learner = enrol_learner(cohort, timezone="America/Los_Angeles")
+    progress = learner_progress(db.session, cohort, learner.id, utcnow())
+    item = next(i for i in progress.items if i.kind in (ItemKind.QUIZ, ItemKind.EXAM) and not i.done
+                and i.opens_on <= progress.today < i.due_on)
+    quiz = get_quiz(db.session, item.key)
+    assert quiz is not None and quiz.closes_after_days
+    closes = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).closes_at
+    assert closes == opens_at(cohort, item.due_on)
+
+    def reminded(moment: datetime) -> list[Notice]:
+        return [n for n in due_notices(due_items(db.session, cohort, moment), moment)
+                if n.user_id == learner.id and item.key in n.key]
+
+    assert reminded(closes + timedelta(hours=2)) == []  # closed, though the due day has not ended in Los Angeles
+    (soon,) = reminded(closes - timedelta(hours=2))
+    local = closes.astimezone(ZoneInfo("America/Los_Angeles"))
+    assert soon.event == NotificationEvent.DUE_TOMORROW and soon.title == f"{item.title} closes within 24 hours"
+    assert soon.body == f"It closes at {local:%H:%M} on {local:%a %d %b} (your time)."
+    assert local.date() == item.due_on - timedelta(days=1)  # the day before, where the learner lives
+    (early,) = reminded(closes - timedelta(days=2))
+    assert early.event == NotificationEvent.DUE_SOON and early.title == f"{item.title} closes in 3 days"
+    assert reminded(closes - timedelta(days=3, hours=1)) == []
 
 
 def test_reminder_statements_do_not_grow_with_learners(app: Flask, loaded, make_org, make_cohort, enrol_learner,

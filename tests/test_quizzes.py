@@ -7,10 +7,11 @@ from __future__ import annotations
 import random
 import re
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -1143,6 +1144,59 @@ def test_quiz_without_a_phase_opens_with_the_modules_last_phase(app, quizzes_dir
     (quizzes_dir / "q.yml").write_text(WINDOW_QUIZZES["late.yml"].replace("phase: compliance-infrastructure\n", ""))
     load_content()
     assert quiz("late-quiz").phase.key == "international-operations.adaptation-organization"
+
+
+def _moments(html: str) -> list[datetime]:
+    """Every opening or closing moment a quiz page or the list states, read back: the
+    window line ("Open 05 Jan 2027, 16:00 PST") and the status ("opens on 05 January 2027
+    at 16:00 PST"), both in the viewer's own zone."""
+    found = [datetime.strptime(f"{day} {clock}", "%d %b %Y %H:%M")
+             for day, clock in re.findall(r"(?:Open|until) (\d\d \w{3} \d{4}), (\d\d:\d\d) \w+", html)]
+    found += [datetime.strptime(f"{day} {clock}", "%d %B %Y %H:%M")
+              for day, clock in re.findall(r"(?:opens|closed) on (\d\d \w+ \d{4}) at (\d\d:\d\d) \w+", html)]
+    return found
+
+
+@pytest.mark.parametrize(("cohort_zone", "zone"), [("Europe/London", "America/Los_Angeles"), ("Asia/Tokyo", "Asia/Tokyo")])
+def test_a_quizs_dates_are_in_the_viewers_time_zone(windows, quizzes_dir, load_content, client, login, make_cohort,
+                                                     enrol_learner, cohort_zone, zone) -> None:
+    """The window line and the status of a quiz not open yet (and of one closed) say the
+    same day and time, the learner's own: the status had the UTC date, a day off for a
+    learner west of the cohort's zone ("Open 05 Jan 2027, 16:00 PST" and "This quiz opens
+    on 06 January 2027") and for one in a cohort east of UTC (its midnight is the day
+    before in UTC), on the quiz's page, the list and the refused start alike."""
+    cohort = make_cohort(months_ago=5, timezone=cohort_zone)  # month 6: the late quiz opens with month 7
+    learner = enrol_learner(cohort, timezone=zone)
+    late, exam = quiz("late-quiz"), quiz("mid-exam")
+    window = services.quiz_window(db.session, late, cohort, learner.id, utcnow())
+    local = window.opens_at.astimezone(ZoneInfo(zone))
+    assert local.date() != window.opens_at.date()  # the cohort's midnight is another day where the learner lives
+    expected = local.replace(tzinfo=None)
+    login(client, learner)
+    page = client.get("/quizzes/late-quiz").get_data(as_text=True)
+    assert _moments(page) == [expected, expected], _moments(page)
+    assert f"This quiz opens on {local:%d %B %Y} at {local:%H:%M} {local.tzname()}." in page
+    exam_opens = services.quiz_window(db.session, exam, cohort, learner.id, utcnow()).opens_at
+    listed = _moments(client.get("/quizzes").get_data(as_text=True))
+    assert sorted(listed) == [expected, exam_opens.astimezone(ZoneInfo(zone)).replace(tzinfo=None)], listed
+    refused = client.post("/quizzes/late-quiz/start", data={}, follow_redirects=True).get_data(as_text=True)
+    assert f"opens on {local:%d %B %Y} at {local:%H:%M}" in refused
+
+    # closed: ten days after it opened, on a cohort two months further on
+    (quizzes_dir / "late.yml").write_text(WINDOW_QUIZZES["late.yml"].replace("phase: compliance-infrastructure\n",
+                                                                             "phase: compliance-infrastructure\n"
+                                                                             "settings:\n  closes_after_days: 10\n"))
+    load_content()
+    later = make_cohort(months_ago=8, timezone=cohort_zone)
+    other = enrol_learner(later, timezone=zone)
+    closes = services.quiz_window(db.session, quiz("late-quiz"), later, other.id, utcnow()).closes_at
+    assert closes is not None
+    local_close = closes.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    client.post("/logout")
+    login(client, other)
+    page = client.get("/quizzes/late-quiz").get_data(as_text=True)
+    assert "This quiz closed on" in page
+    assert _moments(page)[1:] == [local_close, local_close], _moments(page)
 
 
 def test_not_enrolled_cannot_start(sample, make_user) -> None:

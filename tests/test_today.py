@@ -20,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lms.accounts.timezones import grouped_choices
 from lms.assessment.models import Attempt, Quiz, QuizKind
+from lms.assessment.services import quiz_window
 from lms.catalog.models import Module
 from lms.competency import services as competency_services
 from lms.coursework.models import Assignment
@@ -29,8 +30,10 @@ from lms.extensions import db
 from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse
 from lms.grading.models import GradeAction
 from lms.grading.services import rubric_for, save_grade
-from lms.learning.services import build_schedule
+from lms.learning.models import OverrideKind
+from lms.learning.services import build_schedule, grant_override
 from lms.progress.completion import learner_progress
+from lms.progress.models import ItemKind
 from lms.today.services import CohortToday, TodoKind, instructor_today, learner_today
 from lms.web.forms import CachedOptionsSelect
 from lms.web.links import fixed_url
@@ -76,10 +79,12 @@ def test_the_to_do_list_is_the_schedule_overdue_first(course, client, make_cohor
     assert flags == sorted(flags, reverse=True)
     assert [due for _k, due, overdue in rows if overdue] == sorted(due for _k, due, overdue in rows if overdue)
     assert [due for _k, due, overdue in rows if not overdue] == sorted(due for _k, due, overdue in rows if not overdue)
-    # every open assessed item not done is listed with the schedule's due date
+    # every open assessed item not done is listed with the schedule's due date (but a quiz
+    # or exam closed: they close at the start of their due day)
     progress = learner_progress(db.session, cohort, learner.id, utcnow())
     expected = {(i.key, i.due_on.isoformat()) for i in progress.items
-                if i.assessed and not i.done and i.opens_on <= progress.today}
+                if i.assessed and not i.done and i.opens_on <= progress.today
+                and not (i.kind in (ItemKind.QUIZ, ItemKind.EXAM) and i.due_on <= progress.today)}
     listed = {(key, due) for key, due, _overdue in rows}
     assert expected <= listed
     # the assessed-work page gives the same due dates
@@ -164,6 +169,40 @@ def test_recent_results_list_scored_quizzes_and_stakeholder_feedback_newest_firs
     login(client, learner)
     shown = page(client.get("/home")).split('id="recent"')[1].split("</ul>")[0]
     assert "66.67%" in shown and "Cara Customer" in shown and "87.5%" in shown
+
+
+def test_a_closed_quiz_or_exam_is_not_on_the_list(course, client, make_user, make_cohort, enrol_learner, login) -> None:
+    """A quiz or exam whose window has closed for the learner can no longer be taken: it is
+    not on the to-do list (it was, as "overdue, closes <a past date>"), though the progress
+    page still says it was missed; one closing later, by the learner's extension, still is."""
+    cohort = make_cohort(months_ago=5)
+    learner, extended = enrol_learner(cohort, name="Lea Learner"), enrol_learner(cohort, name="Ext Ended")
+    now = utcnow()
+    plan = build_schedule(db.session, cohort, learner.id, now)
+    closed = [q for q in db.session.scalars(select(Quiz).where(Quiz.kind.in_([QuizKind.QUIZ, QuizKind.EXAM])))
+              if (w := quiz_window(db.session, q, cohort, learner.id, now)).closes_at is not None and w.closes_at <= now]
+    assert closed, "five months in, the first quizzes have closed"
+    login(client, learner)
+    html = page(client.get("/home"))
+    listed = {key for key, _due, _overdue in todo_rows(html)}
+    assert not listed & {q.key for q in closed}, listed
+    todo = html.split('id="todo"')[1].split("</ul>")[0]
+    past = {d.isoformat() for d in (plan.today - timedelta(days=n) for n in range(0, 400))}
+    assert not [d for d in re.findall(r'closes\s+<time datetime="([^"]+)"', todo) if d in past]
+    items = {t.key: t for t in learner_today(db.session, plan, learner.id, now).todo}
+    assert all(t.due_on > plan.today for t in items.values() if t.kind in (TodoKind.QUIZ, TodoKind.EXAM))
+    assert not any(t.overdue for t in items.values() if t.kind in (TodoKind.QUIZ, TodoKind.EXAM))
+    missed = page(client.get("/progress")).split('id="overdue"')[1].split("</section>")[0]
+    assert any(q.title in missed for q in closed)  # the progress page still says it was missed
+
+    # an extension past today keeps a module quiz on the list until it closes on the new date
+    quiz = next(q for q in closed if q.phase_id is not None)
+    grant_override(db.session, cohort, extended, quiz.phase_id, OverrideKind.EXTENSION, plan.today + timedelta(days=5),
+                   "ill", make_user(), now)
+    db.session.commit()
+    mine = {t.key: t for t in learner_today(db.session, build_schedule(db.session, cohort, extended.id, now), extended.id,
+                                            now).todo}
+    assert quiz.key in mine and mine[quiz.key].due_on == plan.today + timedelta(days=5) and mine[quiz.key].closes
 
 
 def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol_learner) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from blinker import Namespace
 from sqlalchemy import func, or_, select, update
@@ -40,7 +41,7 @@ from lms.audit.services import record_from
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import Carried, active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
-from lms.database import DbSession, rowcount
+from lms.database import DbSession, rowcount, zone_named
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
@@ -178,7 +179,7 @@ def quiz_status(session: DbSession, quiz: Quiz, user: User, now: datetime) -> Qu
     next action on it, or ``flask lms close-expired-attempts``)."""
     enrolment = active_enrolment(session, user.id)
     window = quiz_window(session, quiz, enrolment.cohort, user.id, now) if enrolment else None
-    return _status(quiz, attempts_of(session, quiz, user), window, now, _allowance(enrolment))
+    return _status(quiz, attempts_of(session, quiz, user), window, now, _allowance(enrolment), zone_named(user.timezone))
 
 
 def _allowance(enrolment: Enrolment | None) -> TimeAllowance:
@@ -197,12 +198,22 @@ def quiz_statuses(session: DbSession, quizzes: Sequence[Quiz], user: User, now: 
             found[attempt.quiz_id].append(attempt)
     enrolment = active_enrolment(session, user.id)
     plan = build_schedule(session, enrolment.cohort, user.id, now, enrolment, kept=True) if enrolment else None
+    zone = zone_named(user.timezone)
     return {q.id: _status(q, found[q.id], quiz_window(session, q, enrolment.cohort, user.id, now, plan)
-                          if enrolment else None, now, _allowance(enrolment)) for q in quizzes}
+                          if enrolment else None, now, _allowance(enrolment), zone) for q in quizzes}
+
+
+def local_moment(moment: datetime, zone: ZoneInfo) -> str:
+    """A quiz's opening or closing as its learner reads it: the day and time in their own
+    time zone, as the page's ``localtime`` filter shows the window (the instant is the start
+    of a day in the cohort's zone, another day for a learner far from it, and in UTC for a
+    cohort east of it)."""
+    local = moment.astimezone(zone)
+    return f"{local:%d %B %Y} at {local:%H:%M} {local.tzname() or ''}".rstrip()
 
 
 def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: datetime,
-            allowance: TimeAllowance) -> QuizStatus:
+            allowance: TimeAllowance, zone: ZoneInfo) -> QuizStatus:
     time_up = next((a for a in attempts if time_is_up(a, now)), None)
     in_progress = next((a for a in attempts if not a.finished and a is not time_up), None)
     finished = [a for a in attempts if a.finished and not a.pending_manual]
@@ -211,9 +222,9 @@ def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: dat
     if window is None:
         reason = "Quizzes are taken by learners enrolled in a cohort."
     elif now < window.opens_at:
-        reason = f"This {quiz.kind} opens on {window.opens_at:%d %B %Y}."
+        reason = f"This {quiz.kind} opens on {local_moment(window.opens_at, zone)}."
     elif window.closes_at is not None and now >= window.closes_at:
-        reason = f"This {quiz.kind} closed on {window.closes_at:%d %B %Y}."
+        reason = f"This {quiz.kind} closed on {local_moment(window.closes_at, zone)}."
     elif in_progress is None and quiz.attempts_allowed and len(attempts) >= quiz.attempts_allowed:
         reason = f"You have used all {quiz.attempts_allowed} attempts."
     return QuizStatus(quiz=quiz, window=window, attempts=attempts, in_progress=in_progress, time_up=time_up,

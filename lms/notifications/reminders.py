@@ -1,5 +1,6 @@
 """What ``flask lms send-reminders`` sends: work due in 3 days and in 24 hours (the end of
-the due day in the learner's own time zone), a new month opening, staff's daily count of
+the due day in the learner's own time zone; for a quiz or exam that closes, its closing: the
+start of its due day in the cohort's time zone, as ``quiz_window`` has it), a new month opening, staff's daily count of
 work awaiting grading, learners newly at risk, and the daily digest emails.
 
 It is safe to run every few minutes: every notice has a key naming its occurrence (the item
@@ -24,12 +25,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select, update
 
 from lms.accounts.models import User
-from lms.assessment.models import Attempt
+from lms.assessment.models import Attempt, Quiz
 from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
 from lms.competency.services import at_risk_rows
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import DbSession, among, unit_of_work, upsert_insert, zone_named
-from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline
+from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline, opens_at
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
@@ -84,7 +85,8 @@ WINDOW_BEFORE, WINDOW_AFTER = timedelta(days=2), SOON + timedelta(days=2)
 @dataclass(frozen=True)
 class DueItem:
     """An assessed item of a learner's kept schedule (``lms.progress.state``), still owed,
-    open and due about now, with the learner's time zone: one row read."""
+    open and due about now, with the learner's time zone: one row read. ``closes_at``: when
+    a quiz or exam with a closing time closes (None: work due by the end of its day)."""
 
     user_id: int
     timezone: str
@@ -92,36 +94,48 @@ class DueItem:
     key: str
     title: str
     due_on: date
+    closes_at: datetime | None = None
+
+    def deadline(self) -> datetime:
+        """The moment it can no longer be done or handed in on time."""
+        return self.closes_at or due_moment(self.due_on, zone_named(self.timezone))
 
 
 def due_items(session: DbSession, cohort: Cohort, now: datetime) -> list[DueItem]:
     """The cohort's current learners' assessed items still owed (not done, nothing handed
     in waiting for its grade), open on the cohort's day and falling due about now, from the
     kept schedule state: one statement, through its index on (cohort, done, due date),
-    however many learners the cohort has."""
+    however many learners the cohort has. A quiz or exam that closes closes at the start of
+    its due day in the cohort's time zone (``lms.assessment.services.quiz_window``)."""
     today = cohort_today(cohort, now)
     rows = session.execute(
         select(ProgressItem.user_id, User.timezone, ProgressItem.kind, ProgressItem.key, ProgressItem.title,
-               ProgressItem.due_on)
+               ProgressItem.due_on, Quiz.closes_after_days.is_not(None))
         .join(Enrolment, and_(Enrolment.user_id == ProgressItem.user_id, Enrolment.cohort_id == ProgressItem.cohort_id))
         .join(User, User.id == ProgressItem.user_id)
+        .outerjoin(Quiz, and_(Quiz.key == ProgressItem.key, ProgressItem.kind.in_([ItemKind.QUIZ, ItemKind.EXAM])))
         .where(ProgressItem.cohort_id == cohort.id, ProgressItem.done.is_(False), ProgressItem.handed_in.is_(False),
                ProgressItem.due_on.between((now - WINDOW_BEFORE).date(), (now + WINDOW_AFTER).date()),
                ProgressItem.kind != ItemKind.LESSON, ProgressItem.opens_on <= today, Enrolment.active)
         .order_by(ProgressItem.user_id, ProgressItem.position))
-    return [DueItem(*row) for row in rows]
+    return [DueItem(user_id, zone, kind, key, title, due_on, opens_at(cohort, due_on) if closes else None)
+            for user_id, zone, kind, key, title, due_on, closes in rows]
 
 
 def due_notices(items: Sequence[DueItem], now: datetime) -> list[Notice]:
     """The due-in-3-days and due-tomorrow (or today) notices of ``items`` at ``now``, each
-    learner's day ending in their own time zone."""
+    learner's day ending in their own time zone; a quiz or exam that closes, before it
+    closes, with its closing time in the learner's zone (none once it has closed)."""
     notices = []
     for item in items:
-        left = due_moment(item.due_on, zone_named(item.timezone)) - now
+        left = item.deadline() - now
         if left <= timedelta(0) or left > SOON:
             continue
         endpoint = ITEM_PAGES.get(item.kind)
         link = link_to(endpoint, key=item.key) if endpoint else None
+        if item.closes_at is not None:
+            notices.append(_closing_notice(item, item.closes_at, left, link))
+            continue
         local_due = item.due_on.strftime("%a %d %b")
         if left <= TOMORROW:
             notices.append(Notice(item.user_id, NotificationEvent.DUE_TOMORROW, f"due-24h:{item.kind}:{item.key}:{item.due_on}",
@@ -131,6 +145,18 @@ def due_notices(items: Sequence[DueItem], now: datetime) -> list[Notice]:
             notices.append(Notice(item.user_id, NotificationEvent.DUE_SOON, f"due-3d:{item.kind}:{item.key}:{item.due_on}",
                                   f"{item.title} is due in 3 days", f"Due by the end of {local_due} (your time).", link))
     return notices
+
+
+def _closing_notice(item: DueItem, closes_at: datetime, left: timedelta, link: str | None) -> Notice:
+    """A quiz or exam closing within ``SOON`` (or ``TOMORROW``): when, in the learner's time
+    zone (the cohort's midnight may be another day there)."""
+    local = closes_at.astimezone(zone_named(item.timezone))
+    body = f"It closes at {local:%H:%M} on {local:%a %d %b} (your time)."
+    if left <= TOMORROW:
+        return Notice(item.user_id, NotificationEvent.DUE_TOMORROW, f"due-24h:{item.kind}:{item.key}:{item.due_on}",
+                      f"{item.title} closes within 24 hours", body, link)
+    return Notice(item.user_id, NotificationEvent.DUE_SOON, f"due-3d:{item.kind}:{item.key}:{item.due_on}",
+                  f"{item.title} closes in 3 days", body, link)
 
 
 def month_notices(session: DbSession, cohort: Cohort, now: datetime) -> list[Notice]:

@@ -4,7 +4,9 @@ the learners newly at risk.
 
 The to-do list is the learner's schedule as the kept state holds it (``lms.progress.state``,
 kept with the dates ``lms.progress.completion`` works out: the same as the schedule, the quiz
-and assessed-work pages, extensions included) plus the weekly checks of the units open now.
+and assessed-work pages, extensions included) plus the weekly checks of the units open now;
+a quiz or exam whose window has closed is not on it (it can no longer be taken: the progress
+page lists it as missed).
 Read only; a fixed number of statements whatever the number of items, learners or evidence
 rows (the instructor's part: a fixed number per cohort taught)."""
 
@@ -18,7 +20,7 @@ from enum import StrEnum
 from functools import cache, cached_property
 from typing import ClassVar, NamedTuple
 
-from sqlalchemy import Executable, bindparam, exists, or_, select
+from sqlalchemy import Executable, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
@@ -74,15 +76,13 @@ class Todo:
     today: date
     link: Link
     detail: str = ""
+    # A quiz or exam with a closing time: it closes at the start of ``due_on`` (in the
+    # cohort's time zone), so it is listed only before that day; assessed work is due by its end.
+    closes: bool = False
 
     @property
     def overdue(self) -> bool:
         return self.due_on < self.today
-
-    @property
-    def closes(self) -> bool:
-        """A quiz or exam closes at the start of its day (assessed work is due by the end)."""
-        return self.kind in (TodoKind.QUIZ, TodoKind.EXAM)
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,13 @@ class Kept:
     done: bool
     handed_in: bool
     detail: str
+    closes: bool  # a quiz or exam whose window closes (``Quiz.closes_after_days``): at the start of ``due_on``
+
+    def closed(self, today: date) -> bool:
+        """A quiz or exam whose window has closed for the learner (``quiz_window``: at the
+        start of its due day in the cohort's time zone, their extension counted in the kept
+        due date): it can no longer be taken."""
+        return self.closes and self.due_on <= today
 
 
 def _link(item: Kept) -> Link:
@@ -141,30 +148,34 @@ def _todo_order(todo: Todo) -> tuple[bool, date, str]:
 
 
 def kept_items(session: DbSession, cohort_id: int, user_id: int) -> list[Kept]:
-    """The learner's assessed items in ``cohort_id`` from the kept schedule state: one
-    statement, nothing worked out in Python on the page view."""
+    """The learner's assessed items in ``cohort_id`` from the kept schedule state, a quiz's
+    or exam's with whether its window closes: one statement, nothing worked out in Python on
+    the page view."""
+    quiz = and_(Quiz.key == ProgressItem.key, ProgressItem.kind.in_([ItemKind.QUIZ, ItemKind.EXAM]))
     rows = session.execute(
         select(ProgressItem.kind, ProgressItem.key, ProgressItem.title, Module.title, Level.title, Level.key,
-               ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done, ProgressItem.handed_in, ProgressItem.detail)
+               ProgressItem.opens_on, ProgressItem.due_on, ProgressItem.done, ProgressItem.handed_in, ProgressItem.detail,
+               Quiz.closes_after_days.is_not(None))
         .outerjoin(Module, Module.id == ProgressItem.module_id).outerjoin(Level, Level.id == ProgressItem.level_id)
+        .outerjoin(Quiz, quiz)
         .where(ProgressItem.user_id == user_id, ProgressItem.cohort_id == cohort_id,
                ProgressItem.kind.in_(list(KIND_OF_ITEM)))
         .order_by(ProgressItem.position))
-    return [Kept(*row) for row in rows]
+    return [Kept(*tuple(row)) for row in rows]
 
 
 def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept]) -> list[Todo]:
     """The open assessed items not yet done (work handed in and waiting for a grade is not
-    the learner's to do) and the weekly checks of the units open now not yet taken: overdue
-    first, then by due date."""
+    the learner's to do, nor a quiz or exam closed: it can no longer be taken) and the
+    weekly checks of the units open now not yet taken: overdue first, then by due date."""
     today = plan.today
     # Handed in and not done is waiting for a grade: the learner's own work or their team's
     # (the kept state found it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
                  module=item.module_title or item.level_title, due_on=item.due_on, today=today, link=_link(item),
-                 detail=item.detail)
+                 detail=item.detail, closes=item.closes)
             for item in items
-            if not item.done and item.opens_on <= today
+            if not item.done and item.opens_on <= today and not item.closed(today)
             and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.handed_in)]
     return sorted(todo + _checks(session, plan, user_id), key=_todo_order)
 
