@@ -30,7 +30,7 @@ from lms.cohorts.models import Enrolment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.models import OverrideKind
-from lms.learning.services import grant_override, month_opens_on, opens_at
+from lms.learning.services import cohort_today, grant_override, month_opens_on, opens_at
 from lms.progress.completion import learner_progress
 from tests.plans import plan_of, scans_whole, statements_during
 
@@ -1123,6 +1123,34 @@ def test_early_access_opens_a_quiz_sooner_and_it_closes_when_it_regularly_closes
     assert services.quiz_status(db.session, windowed, user, later).can_start
     assert "windowed-quiz" not in {i.key for i in learner_progress(db.session, cohort, user.id, later).overdue}
     assert services.start_attempt(db.session, windowed, user, later).number == 1
+
+
+def test_an_extension_keeps_a_quiz_open_to_the_day_the_schedule_says_it_is_due(
+        app, quizzes_dir, load_content, make_user, make_cohort, enrol_learner) -> None:
+    """The gradebook extends a quiz as it extends any item (an extension of its phase past
+    the quiz's due date): the learner's schedule and To do then say it is due on the new
+    day, and the quiz stays open to it. Before, the quiz page kept its regular closing and
+    refused the learner the extension promised."""
+    (quizzes_dir / "windowed.yml").write_text(WINDOWED_QUIZ)
+    load_content()
+    instructor = make_user()
+    cohort = make_cohort(months_ago=7, instructors=[instructor])  # month 8: month 7's quiz closed
+    user, other = enrol_learner(cohort), enrol_learner(cohort)
+    windowed = quiz("windowed-quiz")
+    now = utcnow()
+    today, month7 = cohort_today(cohort, now), month_opens_on(cohort.start_date, 7)
+    regular_due = month7 + timedelta(days=20)
+    assert not services.quiz_status(db.session, windowed, user, now).can_start
+    grant_override(db.session, cohort, user, windowed.phase_id, OverrideKind.EXTENSION, today + timedelta(days=5),
+                   "Was ill", instructor, now, item_due=regular_due)
+    db.session.commit()
+    window = services.quiz_window(db.session, windowed, cohort, user.id, now)
+    assert window.closes_at == opens_at(cohort, today + timedelta(days=5))
+    item = next(i for i in learner_progress(db.session, cohort, user.id, now).items if i.key == "windowed-quiz")
+    assert item.due_on == today + timedelta(days=5)
+    assert services.quiz_status(db.session, windowed, user, now).can_start
+    assert services.start_attempt(db.session, windowed, user, now).number == 1
+    assert not services.quiz_status(db.session, windowed, other, now).can_start  # their classmate's stays closed
 
 
 def test_exam_opens_in_its_levels_last_month(windows, make_cohort, enrol_learner) -> None:

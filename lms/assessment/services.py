@@ -77,9 +77,12 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
     own start): days after the module phase's release in their schedule or, for an exam,
     after its level's last month. Early access to the phase opens a quiz on it its days
     after the early opening (never later than it regularly opens) and closes it when it
-    regularly closes: early access never shortens a window. ``plan``: the learner's
-    schedule in ``cohort`` when the caller built it (a list of quizzes builds it once)."""
+    regularly closes: early access never shortens a window. An extension of the phase (the
+    gradebook's extension of the quiz) keeps it open to the extension's day, the day the
+    learner's schedule and To do say it is due. ``plan``: the learner's schedule in
+    ``cohort`` when the caller built it (a list of quizzes builds it once)."""
     early: date | None = None
+    extended: date | None = None
     if quiz.phase_id is not None:
         assert quiz.phase is not None  # phase_id is set
         plan = plan or build_schedule(session, cohort, user_id, now)
@@ -87,12 +90,16 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
         slot = plan.slot_for(quiz.phase_id)
         if slot is not None and slot.early and not quiz.opens_when_phase_ends:  # a quiz opening as its phase ends does not move
             early = slot.opens_on
+        if slot is not None and slot.extended:
+            extended = slot.due_on
     else:
         level = quiz.level or session.get(Level, quiz.level_id)
         assert level is not None  # a quiz without a phase is its level's exam
         timeline = plan.timeline if plan is not None else timeline_of(cohort, enrolment_in(session, cohort, user_id))
         month = level.last_month
     opens, due = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
+    if extended is not None and due is not None:  # as the schedule moves the quiz's due date (lms.progress.completion)
+        due = max(due, extended)
     release = timeline.phase_dates(month)[0]
     if early is not None:
         release, opens = early, min(opens, early + timedelta(days=quiz.opens_after_days))
