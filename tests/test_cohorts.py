@@ -898,6 +898,37 @@ def test_a_start_date_the_calendar_cannot_hold_is_refused_when_made_or_edited(ap
     assert db.session.get(Cohort, cohort.id).start_date == kept
 
 
+def _invalid(page: str, name: str) -> str:
+    """The ``aria-invalid`` of the form control named ``name``."""
+    tag = re.search(rf'<(?:input|textarea|select)\b[^>]*\bname="{name}"[^>]*>', page)
+    assert tag, name
+    found = re.search(r'aria-invalid="(\w+)"', tag.group(0))
+    assert found, tag.group(0)
+    return found.group(1)
+
+
+def test_a_bad_instructor_email_is_shown_on_the_instructors_field(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    before = count(Cohort)
+    response = client.post(f"/organizations/{world.org_a.id}/cohorts/new", data={
+        "name": "Gamma", "start_date": "2026-12-31", "timezone": "UTC", "instructors": "garbage line"})
+    assert response.status_code == 200
+    page = text(response)
+    assert (_invalid(page, "instructors"), _invalid(page, "name")) == ("true", "false")
+    error = re.search(r'<p class="error" role="alert" id="(\w+)-error-1">([^<]*)</p>', page)
+    assert error and error.group(1) == "instructors" and "garbage line" in error.group(2), page
+    assert 'value="Gamma"' in page and "garbage line</textarea>" in page  # the input is kept
+    edited = text(client.post(f"/cohorts/{world.cohort_a.id}/edit", data={
+        "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": "garbage line"}))
+    assert (_invalid(edited, "instructors"), _invalid(edited, "name")) == ("true", "false")
+    # A refusal about the name stays on the name.
+    clash = text(client.post(f"/organizations/{world.org_a.id}/cohorts/new", data={
+        "name": "Alpha 2", "start_date": "2026-12-31", "timezone": "UTC", "instructors": ""}))
+    assert (_invalid(clash, "instructors"), _invalid(clash, "name")) == ("false", "true")
+    db.session.expire_all()
+    assert count(Cohort) == before
+
+
 def test_new_cohort_with_instructors(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     response = client.post(f"/organizations/{world.org_a.id}/cohorts/new", data={

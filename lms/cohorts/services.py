@@ -38,7 +38,13 @@ LinkFor = Callable[[str], str]
 
 
 class CohortError(ValueError):
-    """A problem the person can fix; the message is shown on the form."""
+    """A problem the person can fix; the message is shown on the form, under the field
+    ``field`` names when there is one (the cohort form: name, start_date, timezone,
+    instructors)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # --------------------------------------------------------------------- organizations
@@ -105,16 +111,17 @@ def _check_cohort_fields(session: DbSession, org: Organization, name: str, timez
                          cohort: Cohort | None = None) -> str:
     name = name.strip()
     if not name:
-        raise CohortError("A cohort needs a name.")
+        raise CohortError("A cohort needs a name.", field="name")
     if not EARLIEST_START <= start_date <= LATEST_START:
-        raise CohortError(f"Choose a start date between {EARLIEST_START:%d %B %Y} and {LATEST_START:%d %B %Y}.")
+        raise CohortError(f"Choose a start date between {EARLIEST_START:%d %B %Y} and {LATEST_START:%d %B %Y}.",
+                          field="start_date")
     if timezone not in TIMEZONES:
-        raise CohortError(f"Unknown time zone {timezone!r}.")
+        raise CohortError(f"Unknown time zone {timezone!r}.", field="timezone")
     clash = session.scalar(select(Cohort).where(
         Cohort.organization_id == org.id, func.lower(Cohort.name) == name.lower(),
         Cohort.id != (cohort.id if cohort else -1)))
     if clash:
-        raise CohortError(f"{org.name} already has a cohort called {name!r}.")
+        raise CohortError(f"{org.name} already has a cohort called {name!r}.", field="name")
     return name
 
 
@@ -122,7 +129,10 @@ def _instructors(session: DbSession, emails: Iterable[str], link_for: LinkFor, n
     people: list[User] = []
     for email in emails:
         if email.strip():
-            user = find_or_create_person(session, email, "", link_for, "an instructor", now)
+            try:
+                user = find_or_create_person(session, email, "", link_for, "an instructor", now)
+            except CohortError as exc:
+                raise CohortError(str(exc), field="instructors") from exc
             if user not in people:
                 people.append(user)
     return people

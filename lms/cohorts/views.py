@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_user
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
@@ -105,6 +106,12 @@ def organization(org_id: int) -> str:
                            cohorts=services.organization_cohorts(db.session, [org.id]))
 
 
+def _cohort_field(form: CohortForm, exc: services.CohortError) -> Field:
+    """The field of the cohort form a refusal is about (the name when it names none)."""
+    return {"start_date": form.start_date, "timezone": form.timezone, "instructors": form.instructors}.get(
+        exc.field, form.name)
+
+
 @bp.route("/organizations/<int:org_id>/cohorts/new", methods=["GET", "POST"])
 def new_cohort(org_id: int) -> Any:
     org = _org(org_id)
@@ -117,7 +124,7 @@ def new_cohort(org_id: int) -> Any:
                 services.parse_email_list(form.instructors.data or ""), welcome_link)
         except services.CohortError as exc:
             db.session.rollback()
-            add_error(form.name, str(exc))
+            add_error(_cohort_field(form, exc), str(exc))
         else:
             flash(f"{cohort.name} is created.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -138,7 +145,7 @@ def edit_cohort(cohort_id: int) -> Any:
                 services.parse_email_list(form.instructors.data or ""), welcome_link)
         except services.CohortError as exc:
             db.session.rollback()
-            add_error(form.name, str(exc))
+            add_error(_cohort_field(form, exc), str(exc))
         else:
             flash("The cohort is saved.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
