@@ -30,7 +30,8 @@ class CohortForm(FlaskForm):
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC", widget=CachedOptionsSelect(),
                            description="Months open at midnight in this time zone.")
     instructors = TextAreaField("Instructors' emails", validators=[Optional(), Length(max=4000)],
-                                description="Comma or line separated. New people get an email to set a password.")
+                                description="Comma or line separated: people already on the organization's staff (its "
+                                            "administrators and the instructors of its cohorts).")
     submit = SubmitField("Save cohort")
 
 

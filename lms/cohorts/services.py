@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,7 +28,7 @@ from lms.accounts.services import (
 )
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
 from lms.web.page_cache import fingerprint
@@ -125,17 +125,43 @@ def _check_cohort_fields(session: DbSession, org: Organization, name: str, timez
     return name
 
 
-def _instructors(session: DbSession, emails: Iterable[str], link_for: LinkFor, now: datetime) -> list[User]:
-    people: list[User] = []
+def _instructors(session: DbSession, org: Organization, emails: Iterable[str], cohort: Cohort | None = None) -> list[User]:
+    """The people named as a cohort's instructors, each of whom must already be on the
+    organization's staff (one of its administrators, or an instructor of one of its
+    cohorts). Anyone else (an account of another organization, a learner, an address with
+    no account) is refused with the same words whether or not the address has an
+    account: being made staff of an organization needs its owner's consent, which this form
+    cannot ask for, and the form must not tell who has an account or what they are called.
+    A learner of the cohort cannot teach it. Two statements, whatever the number of addresses."""
+    addresses: list[str] = []
     for email in emails:
         if email.strip():
             try:
-                user = find_or_create_person(session, email, "", link_for, "an instructor", now)
-            except CohortError as exc:
+                address = normalise_email(email)
+            except AccountError as exc:
                 raise CohortError(str(exc), field="instructors") from exc
-            if user not in people:
-                people.append(user)
-    return people
+            if address not in addresses:
+                addresses.append(address)
+    if not addresses:
+        return []
+    teaches = (select(cohort_instructors.c.user_id).join(Cohort, Cohort.id == cohort_instructors.c.cohort_id)
+               .where(Cohort.organization_id == org.id))
+    administers = select(organization_admins.c.user_id).where(organization_admins.c.organization_id == org.id)
+    staff = {user.email: user for user in session.scalars(select(User).where(
+        User.email.in_(addresses), or_(User.id.in_(teaches), User.id.in_(administers))))}
+    outsiders = [address for address in addresses if address not in staff]
+    if outsiders:
+        raise CohortError(
+            f"{', '.join(outsiders)} {'is' if len(outsiders) == 1 else 'are'} not on {org.name}'s staff yet: "
+            f"only its administrators and the instructors of its cohorts can be named instructors here. "
+            f"Ask a site admin to add a new member of staff to {org.name}.", field="instructors")
+    if cohort is not None:
+        learners = list(session.scalars(select(User.email).join(Enrolment, Enrolment.user_id == User.id).where(
+            Enrolment.cohort_id == cohort.id, Enrolment.active, User.email.in_(addresses))))
+        if learners:
+            raise CohortError(f"{', '.join(learners)} {'is a learner' if len(learners) == 1 else 'are learners'} "
+                              "of this cohort, and a learner cannot teach their own cohort.", field="instructors")
+    return [staff[address] for address in addresses]
 
 
 def parse_email_list(text: str) -> list[str]:
@@ -149,11 +175,12 @@ def cohort_state(cohort: Cohort) -> dict[str, object]:
 
 
 def create_cohort(session: DbSession, org: Organization, name: str, start_date: date, timezone: str,
-                  instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
+                  instructor_emails: Iterable[str]) -> Cohort:
+    """A new cohort of ``org``, taught by the people of its staff ``instructor_emails`` names."""
     name = _check_cohort_fields(session, org, name, timezone, start_date)
     # Resolve the instructors before the cohort exists: their look-ups autoflush, and a
     # cohort already attached to ``org`` but not yet in the session would warn then.
-    instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
+    instructors = _instructors(session, org, instructor_emails)
     cohort = Cohort(organization=org, name=name, start_date=start_date, timezone=timezone, instructors=instructors)
     session.add(cohort)
     session.flush()
@@ -163,11 +190,12 @@ def create_cohort(session: DbSession, org: Organization, name: str, start_date: 
 
 
 def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
-                  instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
+                  instructor_emails: Iterable[str]) -> Cohort:
     before = cohort_state(cohort)
-    cohort.name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
-    cohort.start_date, cohort.timezone = start_date, timezone
-    cohort.instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
+    name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
+    instructors = _instructors(session, cohort.organization, instructor_emails, cohort)
+    cohort.name, cohort.start_date, cohort.timezone = name, start_date, timezone
+    cohort.instructors = instructors
     session.flush()
     record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
                 target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort))

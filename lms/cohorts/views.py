@@ -121,7 +121,7 @@ def new_cohort(org_id: int) -> Any:
         try:
             cohort = services.create_cohort(
                 db.session, org, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""), welcome_link)
+                services.parse_email_list(form.instructors.data or ""))
         except services.CohortError as exc:
             db.session.rollback()
             add_error(_cohort_field(form, exc), str(exc))
@@ -142,7 +142,7 @@ def edit_cohort(cohort_id: int) -> Any:
         try:
             services.update_cohort(
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""), welcome_link)
+                services.parse_email_list(form.instructors.data or ""))
         except services.CohortError as exc:
             db.session.rollback()
             add_error(_cohort_field(form, exc), str(exc))
