@@ -341,6 +341,42 @@ def test_no_invitation_for_the_organizations_own_learners(app, world: World) -> 
     assert count(Invitation) == 0 and mails() == []
 
 
+def test_an_instructor_is_not_invited_imported_or_enrolled_into_the_cohort_they_teach(app, client, world: World,
+                                                                                     login) -> None:
+    """The QA report: inviting or importing a cohort's instructor into it showed no problem,
+    and accepting made them both its instructor and its learner."""
+    instructor = world.instructor_a
+    with pytest.raises(CohortError, match=f"{instructor.email} is an instructor of this cohort, who cannot also be one "
+                                          "of its learners"):
+        invite_learner(db.session, world.cohort_a, instructor.email, "", world.org_admin_a, invitation_link)
+    db.session.rollback()
+    preview = preview_import(db.session, world.cohort_a, "l.csv", _csv("email,name", f"{instructor.email},Instructor A",
+                                                                       "fresh@example.com,Fresh"), world.org_admin_a)
+    assert [(r["email"], r["problem"]) for r in preview.bad] == [
+        (instructor.email, "an instructor of this cohort, who cannot also be one of its learners")]
+    db.session.commit()
+    login(client, world.org_admin_a)
+    refused = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": instructor.email})
+    assert refused.status_code == 400 and "an instructor of this cohort" in text(refused)
+    # Invited to another cohort of the organization, which they do not teach: fine.
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": instructor.email}).status_code == 302
+
+    # Invited before they were made its instructor: accepting is refused, and they stay staff only.
+    client.post("/logout")
+    token = _invite(world, email=world.nobody.email)
+    db.session.get(Cohort, world.cohort_a.id).instructors.append(db.session.get(User, world.nobody.id))
+    db.session.commit()
+    with pytest.raises(CohortError, match="You teach Alpha 1, so you cannot also join it as a learner"):
+        accept_invitation_as(db.session, token, world.nobody)
+    db.session.rollback()
+    login(client, world.nobody)
+    answer = client.post(f"/invitations/{token}", data={})
+    assert answer.status_code == 400 and "You teach Alpha 1" in text(answer)
+    db.session.expire_all()
+    assert active_cohort_of(world.nobody.id) is None and active_cohort_of(instructor.id) is None
+    assert count(Enrolment, Enrolment.user_id.in_([world.nobody.id, instructor.id])) == 0
+
+
 def test_another_organizations_learner_is_invited_and_told_the_conflict_when_accepting(app, world: World) -> None:
     """Organization B's admin is not told that learner A is enrolled elsewhere: the
     invitation goes out like any other; learner A, accepting, is told, and stays where
