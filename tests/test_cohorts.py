@@ -1055,6 +1055,26 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
     assert _people_and_memberships() == before
 
 
+def test_edit_cohort_changes_start_date_and_instructors(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    form = text(client.get(url))
+    assert world.instructor_a.email in form and 'value="Alpha 1"' in form
+
+    response = client.post(url, data={"name": "Alpha 1", "start_date": "2026-02-01", "timezone": "Europe/Paris",
+                                      "instructors": f"{world.org_admin_a.email}, {world.instructor_a.email}"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    cohort = db.session.get(Cohort, world.cohort_a.id)
+    assert (cohort.name, cohort.start_date, cohort.timezone) == ("Alpha 1", date(2026, 2, 1), "Europe/Paris")
+    assert sorted(u.email for u in cohort.instructors) == sorted([world.org_admin_a.email, world.instructor_a.email])
+    # Renaming onto another cohort of the organization is refused.
+    clash = client.post(url, data={"name": "Alpha 2", "start_date": "2026-02-01", "timezone": "UTC", "instructors": ""})
+    assert "already has a cohort called" in text(clash)
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).name == "Alpha 1"
+
+
 def test_archive_through_the_page(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
