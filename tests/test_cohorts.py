@@ -43,6 +43,7 @@ from lms.cohorts.services import (
 from lms.extensions import db
 from lms.mail.models import OutboxMessage
 from tests.conftest import PASSWORD, World
+from tests.races import second_waits_for_first
 
 GOOD_PASSWORD = "violet-otter-canoe-42"
 
@@ -230,7 +231,7 @@ def test_a_learner_of_the_cohort_cannot_teach_it(app, world: World) -> None:
     enrol(db.session, world.cohort_a2, world.org_admin_a)
     db.session.commit()
     with pytest.raises(CohortError, match=r"is a learner of this cohort, and a learner cannot teach their own cohort"):
-        update_cohort(db.session, world.cohort_a2, "Alpha 2", world.cohort_a2.start_date, "UTC", [world.org_admin_a.email])
+        update_cohort(db.session, world.cohort_a2, "Alpha 2", world.cohort_a2.start_date, "UTC", [world.org_admin_a.email], 0)
     db.session.rollback()
     assert db.session.get(Cohort, world.cohort_a2.id).instructors == []
 
@@ -968,7 +969,7 @@ def test_a_start_date_the_calendar_cannot_hold_is_refused_when_made_or_edited(ap
     cohort = world.cohort_a
     kept = cohort.start_date
     edited = client.post(f"/cohorts/{cohort.id}/edit", data={"name": cohort.name, "start_date": start, "timezone": "UTC",
-                                                            "instructors": ""})
+                                                            "instructors": "", "revision": 0})
     assert "Choose a start date between" in text(edited)
     db.session.expire_all()
     assert db.session.get(Cohort, cohort.id).start_date == kept
@@ -995,7 +996,7 @@ def test_a_bad_instructor_email_is_shown_on_the_instructors_field(app, client, w
     assert error and error.group(1) == "instructors" and "garbage line" in error.group(2), page
     assert 'value="Gamma"' in page and "garbage line</textarea>" in page  # the input is kept
     edited = text(client.post(f"/cohorts/{world.cohort_a.id}/edit", data={
-        "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": "garbage line"}))
+        "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": "garbage line", "revision": 0}))
     assert (_invalid(edited, "instructors"), _invalid(edited, "name")) == ("true", "false")
     # A refusal about the name stays on the name.
     clash = text(client.post(f"/organizations/{world.org_a.id}/cohorts/new", data={
@@ -1039,7 +1040,7 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
         assert "Org Admin A" not in page and "Learner A" not in page
         pages.append(re.sub(r'<input[^>]*name="csrf_token"[^>]*>', "", page).replace(address, "ADDRESS"))
         edited = client.post(f"/cohorts/{world.cohort_b.id}/edit", data={
-            "name": "Beta 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": typed})
+            "name": "Beta 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": typed, "revision": 0})
         assert edited.status_code == 200 and "not on Beta Org&#39;s staff yet" in text(edited)
     assert "ADDRESS is not on Beta Org&#39;s staff yet" in pages[0]
     assert all(page == pages[0] for page in pages), "the refusal differs by whom the address belongs to"
@@ -1050,7 +1051,7 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
     login(client, world.org_admin_a)
     before = _people_and_memberships()
     with_learner = client.post(f"/cohorts/{world.cohort_a.id}/edit", data={
-        "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": world.learner_a.email})
+        "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": world.learner_a.email, "revision": 0})
     assert "not on Alpha Org&#39;s staff yet" in text(with_learner)
     assert _people_and_memberships() == before
 
@@ -1062,17 +1063,85 @@ def test_edit_cohort_changes_start_date_and_instructors(app, client, world: Worl
     assert world.instructor_a.email in form and 'value="Alpha 1"' in form
 
     response = client.post(url, data={"name": "Alpha 1", "start_date": "2026-02-01", "timezone": "Europe/Paris",
-                                      "instructors": f"{world.org_admin_a.email}, {world.instructor_a.email}"})
+                                      "instructors": f"{world.org_admin_a.email}, {world.instructor_a.email}", "revision": 0})
     assert response.status_code == 302
     db.session.expire_all()
     cohort = db.session.get(Cohort, world.cohort_a.id)
     assert (cohort.name, cohort.start_date, cohort.timezone) == ("Alpha 1", date(2026, 2, 1), "Europe/Paris")
     assert sorted(u.email for u in cohort.instructors) == sorted([world.org_admin_a.email, world.instructor_a.email])
     # Renaming onto another cohort of the organization is refused.
-    clash = client.post(url, data={"name": "Alpha 2", "start_date": "2026-02-01", "timezone": "UTC", "instructors": ""})
+    clash = client.post(url, data={"name": "Alpha 2", "start_date": "2026-02-01", "timezone": "UTC", "instructors": "",
+                                   "revision": 1})
     assert "already has a cohort called" in text(clash)
     db.session.expire_all()
     assert db.session.get(Cohort, world.cohort_a.id).name == "Alpha 1"
+
+
+def test_two_tabs_editing_a_cohort_keep_the_first_and_tell_the_second(app, client, world: World, login) -> None:
+    """The QA report: tab A renamed the cohort, tab B (its form from before) changed the time
+    zone, both were told "saved" and the rename was lost."""
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    assert 'name="revision" type="hidden" value="0"' in text(client.get(url))
+    seen = {"start_date": world.cohort_a.start_date.isoformat(), "instructors": world.instructor_a.email, "revision": 0}
+    assert client.post(url, data={**seen, "name": "Alpha One", "timezone": "UTC"}).status_code == 302
+    stale = client.post(url, data={**seen, "name": "Alpha 1", "timezone": "Asia/Tokyo"})
+    assert stale.status_code == 409
+    page = text(stale)
+    assert "Not saved: someone else changed this cohort since you opened the form. It is now &#39;Alpha One&#39;" in page
+    assert 'value="Alpha 1"' in page and '<option selected value="Asia/Tokyo">' in page  # B's input is kept
+    assert 'name="revision" type="hidden" value="1"' in page  # saving again applies to what is there now
+    db.session.expire_all()
+    cohort = db.session.get(Cohort, world.cohort_a.id)
+    assert (cohort.name, cohort.timezone, cohort.revision) == ("Alpha One", "UTC", 1)
+    again = client.post(url, data={**seen, "name": "Alpha One", "timezone": "Asia/Tokyo", "revision": 1})
+    assert again.status_code == 302
+    db.session.expire_all()
+    assert (db.session.get(Cohort, world.cohort_a.id).name, db.session.get(Cohort, world.cohort_a.id).timezone) == (
+        "Alpha One", "Asia/Tokyo")
+    # A form without its revision is refused, not applied.
+    assert client.post(url, data={**seen, "name": "No Revision", "timezone": "UTC", "revision": ""}).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).name == "Alpha One"
+
+
+def test_two_edits_of_one_version_at_once_keep_one(app, world: World) -> None:
+    cohort_id, start, teacher = world.cohort_a.id, world.cohort_a.start_date, world.instructor_a.email
+    db.session.commit()
+
+    def edit(name: str, timezone: str) -> Any:
+        def run(session: Any) -> str:
+            try:
+                update_cohort(session, session.get_one(Cohort, cohort_id), name, start, timezone, [teacher], 0)
+            except CohortError as exc:
+                session.rollback()  # as the view does
+                return str(exc)
+            return "saved"
+        return run
+
+    first, second = second_waits_for_first(app, edit("Alpha One", "UTC"), edit("Alpha 1", "Asia/Tokyo"))
+    assert first == "saved" and second.startswith("Not saved: someone else changed this cohort")
+    cohort = db.session.get(Cohort, cohort_id)
+    assert (cohort.name, cohort.timezone, cohort.revision) == ("Alpha One", "UTC", 1)
+
+
+def test_the_same_new_cohort_sent_twice_at_once_is_made_once(app, world: World) -> None:
+    """The QA report: six copies of one new-cohort form sent at once answered 500 for some,
+    with the database's refusal of a second (organization, name)."""
+    org_id = world.org_a.id
+    db.session.commit()
+
+    def create(session: Any) -> str:
+        try:
+            return create_cohort(session, session.get_one(Organization, org_id), "Gamma", date(2026, 12, 31), "UTC", []).name
+        except CohortError as exc:
+            session.rollback()  # as the view does
+            assert exc.field == "name"
+            return str(exc)
+
+    first, second = second_waits_for_first(app, create, create)
+    assert (first, second) == ("Gamma", "Alpha Org already has a cohort called 'Gamma'.")
+    assert count(Cohort, Cohort.organization_id == org_id, Cohort.name == "Gamma") == 1
 
 
 def test_archive_through_the_page(app, client, world: World, login) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,7 +30,7 @@ from lms.accounts.services import (
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, rowcount, utcnow
 from lms.mail.services import queue_mail
 from lms.web.page_cache import fingerprint
 
@@ -45,6 +46,18 @@ class CohortError(ValueError):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+
+
+class StaleCohort(CohortError):
+    """The cohort changed since its edit form was shown; nothing was written."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        self.current = cohort
+        super().__init__(
+            f"Not saved: someone else changed this cohort since you opened the form. It is now {cohort.name!r}, "
+            f"starting {cohort.start_date:%d %B %Y} in {cohort.timezone}"
+            f"{', taught by ' + ', '.join(u.email for u in cohort.instructors) if cohort.instructors else ''}. "
+            "Your changes are below: save them again to apply them to it as it is now.")
 
 
 # --------------------------------------------------------------------- organizations
@@ -174,6 +187,19 @@ def cohort_state(cohort: Cohort) -> dict[str, object]:
             "instructors": sorted(user.id for user in cohort.instructors)}
 
 
+def _flush_name(session: DbSession, org_name: str, name: str) -> None:
+    """Flush a new cohort: the name checked free a moment ago may have been taken since by
+    a request at the same time (the same form sent twice), which the database's unique
+    (organization, name) refuses; that is told as the check tells it. The caller rolls back
+    after a ``CohortError`` (every view does), as the failed statement ends the transaction.
+    No savepoint: on SQLite one opened before the transaction's first write would commit
+    on its release."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise CohortError(f"{org_name} already has a cohort called {name!r}.", field="name") from exc
+
+
 def create_cohort(session: DbSession, org: Organization, name: str, start_date: date, timezone: str,
                   instructor_emails: Iterable[str]) -> Cohort:
     """A new cohort of ``org``, taught by the people of its staff ``instructor_emails`` names."""
@@ -183,18 +209,31 @@ def create_cohort(session: DbSession, org: Organization, name: str, start_date: 
     instructors = _instructors(session, org, instructor_emails)
     cohort = Cohort(organization=org, name=name, start_date=start_date, timezone=timezone, instructors=instructors)
     session.add(cohort)
-    session.flush()
+    _flush_name(session, org.name, name)
     record_from(session, action=AuditAction.COHORT_CREATED, organization_id=org.id, target=f"cohort:{cohort.id}",
                 before=None, after=cohort_state(cohort))
     return cohort
 
 
 def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
-                  instructor_emails: Iterable[str]) -> Cohort:
+                  instructor_emails: Iterable[str], expected_revision: int) -> Cohort:
+    """Change the cohort's settings, written only where it is still at ``expected_revision``
+    (the one its edit form was shown): of two edits from one version the first is kept and
+    the second raises ``StaleCohort`` having written nothing."""
     before = cohort_state(cohort)
     name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
     instructors = _instructors(session, cohort.organization, instructor_emails, cohort)
-    cohort.name, cohort.start_date, cohort.timezone = name, start_date, timezone
+    org_name = cohort.organization.name  # read now: after a refused statement the session reads nothing
+    try:
+        result = session.execute(
+            update(Cohort).where(Cohort.id == cohort.id, Cohort.revision == expected_revision)
+            .values(name=name, start_date=start_date, timezone=timezone, revision=expected_revision + 1)
+            .execution_options(synchronize_session=False))
+    except IntegrityError as exc:  # another cohort given this name at the same time
+        raise CohortError(f"{org_name} already has a cohort called {name!r}.", field="name") from exc
+    session.refresh(cohort)
+    if rowcount(result) != 1:
+        raise StaleCohort(cohort)
     cohort.instructors = instructors
     session.flush()
     record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,

@@ -18,6 +18,7 @@ from lms.cohorts.forms import (
     ButtonForm,
     CohortForm,
     ConfirmForm,
+    EditCohortForm,
     ImportForm,
     InviteForm,
     MoveForm,
@@ -134,15 +135,22 @@ def new_cohort(org_id: int) -> Any:
 @bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
 def edit_cohort(cohort_id: int) -> Any:
     cohort = _cohort(cohort_id)
-    form = CohortForm(obj=cohort)
+    form = EditCohortForm(obj=cohort)
     if not form.is_submitted():
         form.instructors.data = ", ".join(u.email for u in cohort.instructors)
     if form.validate_on_submit():
         assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
+        assert form.revision.data is not None  # InputRequired
         try:
             services.update_cohort(
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""))
+                services.parse_email_list(form.instructors.data or ""), form.revision.data)
+        except services.StaleCohort as exc:
+            db.session.rollback()
+            # A save from here applies to what is there now (the posted value is shown otherwise).
+            form.revision.data, form.revision.raw_data = _cohort(cohort_id).revision, []
+            return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort,
+                                   stale=str(exc)), 409
         except services.CohortError as exc:
             db.session.rollback()
             add_error(_cohort_field(form, exc), str(exc))
