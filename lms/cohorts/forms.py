@@ -2,8 +2,20 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
-from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
 from lms.accounts.forms import TIMEZONE_CHOICES
 from lms.accounts.services import MIN_PASSWORD_LENGTH
@@ -30,8 +42,15 @@ class CohortForm(FlaskForm):
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, default="UTC", widget=CachedOptionsSelect(),
                            description="Months open at midnight in this time zone.")
     instructors = TextAreaField("Instructors' emails", validators=[Optional(), Length(max=4000)],
-                                description="Comma or line separated. New people get an email to set a password.")
+                                description="Comma or line separated: people already on the organization's staff (its "
+                                            "administrators and the instructors of its cohorts).")
     submit = SubmitField("Save cohort")
+
+
+class EditCohortForm(CohortForm):
+    """The cohort form for an existing cohort, with the revision it was shown."""
+
+    revision = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
 PACE_LABELS = {

@@ -24,7 +24,7 @@ from lms.accounts.services import AccountError, create_user, find_user, hash_tok
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.enrolment import active_enrolment, enrol
-from lms.cohorts.models import Cohort, Enrolment, Invitation, Pace
+from lms.cohorts.models import Cohort, Enrolment, Invitation, Pace, cohort_instructors
 from lms.cohorts.services import CohortError, LinkFor
 from lms.database import DbSession, utcnow
 from lms.mail.services import queue_mail
@@ -51,9 +51,10 @@ def _open(cohort: Cohort) -> None:
 def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
                  now: datetime | None = None) -> dict[str, str]:
     """Why an address cannot be invited to ``cohort``, judged only on what the cohort's
-    organization already sees: its own learners, and live invitations to this cohort.
-    Accounts of other organizations (learners, staff, site admins) and unknown addresses
-    get no entry: they are invited alike. Two statements, whatever the number of addresses."""
+    organization already sees: its own learners, the cohort's instructors (who cannot learn
+    in the cohort they teach), and live invitations to this cohort. Accounts of other
+    organizations (learners, staff, site admins) and unknown addresses get no entry: they
+    are invited alike. Three statements, whatever the number of addresses."""
     now = now or utcnow()
     if not addresses:
         return {}
@@ -65,6 +66,10 @@ def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
                    Cohort.organization_id == cohort.organization_id)):
         problems[email] = ("already a learner of this cohort" if cohort_id == cohort.id
                            else f"already a learner of {cohort_name}: move them from there instead")
+    for email in session.scalars(
+            select(User.email).join(cohort_instructors, cohort_instructors.c.user_id == User.id)
+            .where(cohort_instructors.c.cohort_id == cohort.id, User.email.in_(list(addresses)))):
+        problems.setdefault(email, "an instructor of this cohort, who cannot also be one of its learners")
     for email in session.scalars(select(Invitation.email).where(
             Invitation.cohort_id == cohort.id, Invitation.email.in_(list(addresses)),
             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now)):
@@ -225,6 +230,11 @@ def accept_invitation_as(session: DbSession, token: str, user: User, now: dateti
 def _join(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
     """The owner's own action: only here does an invitation become an enrolment, with the
     pace the manager chose. A conflict is told to the person accepting."""
+    cohort = invitation.cohort
+    if session.scalar(select(exists().where(cohort_instructors.c.cohort_id == cohort.id,
+                                            cohort_instructors.c.user_id == user.id))):
+        raise CohortError(f"You teach {cohort.name}, so you cannot also join it as a learner. Ask "
+                          f"{cohort.organization.name} to take you off its instructors first if you mean to learn in it.")
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
         enrol(session, invitation.cohort, user, now, pace=invitation.pace)

@@ -47,6 +47,10 @@ class Cohort(Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The version of its settings (name, start, time zone, instructors) an edit form was
+    # shown: an edit is written only where it is still the same (``update_cohort``). The
+    # database's default, so that an INSERT written for an older schema still runs.
+    revision: Mapped[int] = mapped_column(server_default="0")
     organization: Mapped[Organization] = relationship(back_populates="cohorts")
     instructors: Mapped[list[User]] = relationship(secondary=cohort_instructors, order_by=User.name)
 

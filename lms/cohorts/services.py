@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,8 +29,8 @@ from lms.accounts.services import (
 )
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.models import Cohort, Enrolment, Organization
-from lms.database import DbSession, utcnow
+from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
+from lms.database import DbSession, rowcount, utcnow
 from lms.mail.services import queue_mail
 from lms.web.page_cache import fingerprint
 
@@ -38,7 +39,25 @@ LinkFor = Callable[[str], str]
 
 
 class CohortError(ValueError):
-    """A problem the person can fix; the message is shown on the form."""
+    """A problem the person can fix; the message is shown on the form, under the field
+    ``field`` names when there is one (the cohort form: name, start_date, timezone,
+    instructors)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StaleCohort(CohortError):
+    """The cohort changed since its edit form was shown; nothing was written."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        self.current = cohort
+        super().__init__(
+            f"Not saved: someone else changed this cohort since you opened the form. It is now {cohort.name!r}, "
+            f"starting {cohort.start_date:%d %B %Y} in {cohort.timezone}"
+            f"{', taught by ' + ', '.join(u.email for u in cohort.instructors) if cohort.instructors else ''}. "
+            "Your changes are below: save them again to apply them to it as it is now.")
 
 
 # --------------------------------------------------------------------- organizations
@@ -105,27 +124,57 @@ def _check_cohort_fields(session: DbSession, org: Organization, name: str, timez
                          cohort: Cohort | None = None) -> str:
     name = name.strip()
     if not name:
-        raise CohortError("A cohort needs a name.")
+        raise CohortError("A cohort needs a name.", field="name")
     if not EARLIEST_START <= start_date <= LATEST_START:
-        raise CohortError(f"Choose a start date between {EARLIEST_START:%d %B %Y} and {LATEST_START:%d %B %Y}.")
+        raise CohortError(f"Choose a start date between {EARLIEST_START:%d %B %Y} and {LATEST_START:%d %B %Y}.",
+                          field="start_date")
     if timezone not in TIMEZONES:
-        raise CohortError(f"Unknown time zone {timezone!r}.")
+        raise CohortError(f"Unknown time zone {timezone!r}.", field="timezone")
     clash = session.scalar(select(Cohort).where(
         Cohort.organization_id == org.id, func.lower(Cohort.name) == name.lower(),
         Cohort.id != (cohort.id if cohort else -1)))
     if clash:
-        raise CohortError(f"{org.name} already has a cohort called {name!r}.")
+        raise CohortError(f"{org.name} already has a cohort called {name!r}.", field="name")
     return name
 
 
-def _instructors(session: DbSession, emails: Iterable[str], link_for: LinkFor, now: datetime) -> list[User]:
-    people: list[User] = []
+def _instructors(session: DbSession, org: Organization, emails: Iterable[str], cohort: Cohort | None = None) -> list[User]:
+    """The people named as a cohort's instructors, each of whom must already be on the
+    organization's staff (one of its administrators, or an instructor of one of its
+    cohorts). Anyone else (an account of another organization, a learner, an address with
+    no account) is refused with the same words whether or not the address has an
+    account: being made staff of an organization needs its owner's consent, which this form
+    cannot ask for, and the form must not tell who has an account or what they are called.
+    A learner of the cohort cannot teach it. Two statements, whatever the number of addresses."""
+    addresses: list[str] = []
     for email in emails:
         if email.strip():
-            user = find_or_create_person(session, email, "", link_for, "an instructor", now)
-            if user not in people:
-                people.append(user)
-    return people
+            try:
+                address = normalise_email(email)
+            except AccountError as exc:
+                raise CohortError(str(exc), field="instructors") from exc
+            if address not in addresses:
+                addresses.append(address)
+    if not addresses:
+        return []
+    teaches = (select(cohort_instructors.c.user_id).join(Cohort, Cohort.id == cohort_instructors.c.cohort_id)
+               .where(Cohort.organization_id == org.id))
+    administers = select(organization_admins.c.user_id).where(organization_admins.c.organization_id == org.id)
+    staff = {user.email: user for user in session.scalars(select(User).where(
+        User.email.in_(addresses), or_(User.id.in_(teaches), User.id.in_(administers))))}
+    outsiders = [address for address in addresses if address not in staff]
+    if outsiders:
+        raise CohortError(
+            f"{', '.join(outsiders)} {'is' if len(outsiders) == 1 else 'are'} not on {org.name}'s staff yet: "
+            f"only its administrators and the instructors of its cohorts can be named instructors here. "
+            f"Ask a site admin to add a new member of staff to {org.name}.", field="instructors")
+    if cohort is not None:
+        learners = list(session.scalars(select(User.email).join(Enrolment, Enrolment.user_id == User.id).where(
+            Enrolment.cohort_id == cohort.id, Enrolment.active, User.email.in_(addresses))))
+        if learners:
+            raise CohortError(f"{', '.join(learners)} {'is a learner' if len(learners) == 1 else 'are learners'} "
+                              "of this cohort, and a learner cannot teach their own cohort.", field="instructors")
+    return [staff[address] for address in addresses]
 
 
 def parse_email_list(text: str) -> list[str]:
@@ -138,26 +187,54 @@ def cohort_state(cohort: Cohort) -> dict[str, object]:
             "instructors": sorted(user.id for user in cohort.instructors)}
 
 
+def _flush_name(session: DbSession, org_name: str, name: str) -> None:
+    """Flush a new cohort: the name checked free a moment ago may have been taken since by
+    a request at the same time (the same form sent twice), which the database's unique
+    (organization, name) refuses; that is told as the check tells it. The caller rolls back
+    after a ``CohortError`` (every view does), as the failed statement ends the transaction.
+    No savepoint: on SQLite one opened before the transaction's first write would commit
+    on its release."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise CohortError(f"{org_name} already has a cohort called {name!r}.", field="name") from exc
+
+
 def create_cohort(session: DbSession, org: Organization, name: str, start_date: date, timezone: str,
-                  instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
+                  instructor_emails: Iterable[str]) -> Cohort:
+    """A new cohort of ``org``, taught by the people of its staff ``instructor_emails`` names."""
     name = _check_cohort_fields(session, org, name, timezone, start_date)
     # Resolve the instructors before the cohort exists: their look-ups autoflush, and a
     # cohort already attached to ``org`` but not yet in the session would warn then.
-    instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
+    instructors = _instructors(session, org, instructor_emails)
     cohort = Cohort(organization=org, name=name, start_date=start_date, timezone=timezone, instructors=instructors)
     session.add(cohort)
-    session.flush()
+    _flush_name(session, org.name, name)
     record_from(session, action=AuditAction.COHORT_CREATED, organization_id=org.id, target=f"cohort:{cohort.id}",
                 before=None, after=cohort_state(cohort))
     return cohort
 
 
 def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
-                  instructor_emails: Iterable[str], link_for: LinkFor, now: datetime | None = None) -> Cohort:
+                  instructor_emails: Iterable[str], expected_revision: int) -> Cohort:
+    """Change the cohort's settings, written only where it is still at ``expected_revision``
+    (the one its edit form was shown): of two edits from one version the first is kept and
+    the second raises ``StaleCohort`` having written nothing."""
     before = cohort_state(cohort)
-    cohort.name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
-    cohort.start_date, cohort.timezone = start_date, timezone
-    cohort.instructors = _instructors(session, instructor_emails, link_for, now or utcnow())
+    name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
+    instructors = _instructors(session, cohort.organization, instructor_emails, cohort)
+    org_name = cohort.organization.name  # read now: after a refused statement the session reads nothing
+    try:
+        result = session.execute(
+            update(Cohort).where(Cohort.id == cohort.id, Cohort.revision == expected_revision)
+            .values(name=name, start_date=start_date, timezone=timezone, revision=expected_revision + 1)
+            .execution_options(synchronize_session=False))
+    except IntegrityError as exc:  # another cohort given this name at the same time
+        raise CohortError(f"{org_name} already has a cohort called {name!r}.", field="name") from exc
+    session.refresh(cohort)
+    if rowcount(result) != 1:
+        raise StaleCohort(cohort)
+    cohort.instructors = instructors
     session.flush()
     record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
                 target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort))

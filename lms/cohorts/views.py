@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_user
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
@@ -17,6 +18,7 @@ from lms.cohorts.forms import (
     ButtonForm,
     CohortForm,
     ConfirmForm,
+    EditCohortForm,
     EndEnrolmentForm,
     ImportForm,
     InviteForm,
@@ -121,6 +123,12 @@ def organization(org_id: int) -> str:
                            cohorts=services.organization_cohorts(db.session, [org.id]))
 
 
+def _cohort_field(form: CohortForm, exc: services.CohortError) -> Field:
+    """The field of the cohort form a refusal is about (the name when it names none)."""
+    return {"start_date": form.start_date, "timezone": form.timezone, "instructors": form.instructors}.get(
+        exc.field, form.name)
+
+
 @bp.route("/organizations/<int:org_id>/cohorts/new", methods=["GET", "POST"])
 def new_cohort(org_id: int) -> Any:
     org = _org(org_id)
@@ -130,10 +138,10 @@ def new_cohort(org_id: int) -> Any:
         try:
             cohort = services.create_cohort(
                 db.session, org, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""), welcome_link)
+                services.parse_email_list(form.instructors.data or ""))
         except services.CohortError as exc:
             db.session.rollback()
-            add_error(form.name, str(exc))
+            add_error(_cohort_field(form, exc), str(exc))
         else:
             flash(f"{cohort.name} is created.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -143,18 +151,25 @@ def new_cohort(org_id: int) -> Any:
 @bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
 def edit_cohort(cohort_id: int) -> Any:
     cohort = _cohort(cohort_id)
-    form = CohortForm(obj=cohort)
+    form = EditCohortForm(obj=cohort)
     if not form.is_submitted():
         form.instructors.data = ", ".join(u.email for u in cohort.instructors)
     if form.validate_on_submit():
         assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
+        assert form.revision.data is not None  # InputRequired
         try:
             services.update_cohort(
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""), welcome_link)
+                services.parse_email_list(form.instructors.data or ""), form.revision.data)
+        except services.StaleCohort as exc:
+            db.session.rollback()
+            # A save from here applies to what is there now (the posted value is shown otherwise).
+            form.revision.data, form.revision.raw_data = _cohort(cohort_id).revision, []
+            return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort,
+                                   stale=str(exc)), 409
         except services.CohortError as exc:
             db.session.rollback()
-            add_error(form.name, str(exc))
+            add_error(_cohort_field(form, exc), str(exc))
         else:
             flash("The cohort is saved.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
