@@ -222,7 +222,9 @@ def test_bad_filters_answer_400_with_a_message(world: World, client, login) -> N
     login(client, world.admin)
     for query, message in [("since=2026-13-01", "is not a date"), ("action=nope", "Unknown action"),
                            ("organization=x", "Unknown organization"),
-                           ("since=2026-02-01&until=2026-01-01", "comes after")]:
+                           ("since=2026-02-01&until=2026-01-01", "comes after"),
+                           # days whose bounds a time cannot hold (the day after 9999-12-31; 0001-01-01 east of UTC)
+                           ("until=9999-12-31", "Choose a date between"), ("since=0001-01-01", "Choose a date between")]:
         answer = client.get(f"/admin/audit?{query}")
         assert answer.status_code == 400 and message in answer.get_data(as_text=True), query
         assert client.get(f"/admin/audit/export.csv?{query}").status_code == 400

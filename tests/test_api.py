@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.api.models import ApiToken, Scope
+from lms.api.paging import encode
 from lms.api.tokens import create_token, hash_secret
 from lms.catalog.models import Metric, Objective
 from lms.cohorts.models import Invitation
@@ -63,6 +64,8 @@ def test_a_personal_token_is_shown_once_stored_as_a_hash_and_revoked(app: Flask,
     assert refused.status_code == 400 and b"Choose at least one scope." in refused.data
     past = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "2020-01-01"})
     assert past.status_code == 400 and b"The expiry must be in the future." in past.data
+    far = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "9999-12-31"})
+    assert far.status_code == 400 and b"Choose a date between 1 January 2000 and 31 December 2099." in far.data
     made = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people", "read:grades"],
                                                     "expires_on": (date.today() + timedelta(days=30)).isoformat()})
     assert made.status_code == 200
@@ -115,6 +118,13 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         (client.get("/api/v1/cohorts?limit=500", headers=headers), 422, "limit"),
         (client.get("/api/v1/cohorts?cursor=%25%25", headers=headers), 422, "cursor"),
         (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades?updated_since=yesterday", headers=headers), 422, "updated_since"),
+        # times with no UTC equivalent a date can hold (year 0, year 10000 once converted)
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"updated_since": "0001-01-01T00:00:00+01:00"},
+                    headers=headers), 422, "updated_since: Value error, the time is out of range once converted to UTC"),
+        (client.get("/api/v1/me/grades", query_string={"updated_since": "9999-12-31T23:30:00-01:00"}, headers=headers),
+         422, "updated_since"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"cursor": encode(["0001-01-01T00:00:00+01:00", 1])},
+                    headers=headers), 422, "cursor"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "not an address"}, headers=headers), 422, ""),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={}, headers=headers), 422, "email"),
     ]

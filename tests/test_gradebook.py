@@ -568,6 +568,8 @@ def test_bulk_extension_through_the_schedule_overrides(course) -> None:
     assert "Extended 0; 1 not extended: An extension can run at most to" in past_the_end
     bad = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "soon"})
     assert bad.status_code == 400 and "Give the new due date as a date." in bad.get_data(as_text=True)
+    far = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "9999-12-31"})
+    assert far.status_code == 400 and "Choose a date between 1 January 2000 and 31 December 2099." in far.get_data(as_text=True)
     exam = next(c for c in gradebook(db.session, course["cohort"], utcnow()).columns if c.kind == ColumnKind.EXAM)
     refused = teacher.post(url(course["cohort"]), data={"action": "extend", "column": exam.id, "learner": [ada.id],
                                                          "until": later.isoformat()})
