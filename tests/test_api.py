@@ -127,6 +127,13 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
                     headers=headers), 422, "cursor"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "not an address"}, headers=headers), 422, ""),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={}, headers=headers), 422, "email"),
+        # a body that is no JSON, or JSON not sent as JSON, is refused for what it is (not "email: Field required")
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="{bad json", content_type="application/json",
+                     headers=headers), 400, "The body is not valid JSON."),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data='{"email": "a@example.com"}',
+                     content_type="text/plain", headers=headers), 415, "Content-Type: application/json"),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data={"email": "a@example.com"}, headers=headers),
+         415, "Content-Type: application/json"),
     ]
     for answer, status, words in cases:
         assert answer.status_code == status, (status, answer.json)
@@ -246,6 +253,10 @@ def test_the_document_is_openapi_3_1_generated_from_the_schemas(app: Flask, clie
     assert grades["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/GradePage"}
     for code in ("401", "403", "404", "422", "429"):
         assert grades["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "400" not in grades["responses"] and "415" not in grades["responses"]  # no body to get wrong
+    invite = doc["paths"]["/api/v1/cohorts/{cohort_id}/enrolments"]["post"]
+    for code in ("400", "415", "422"):
+        assert invite["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert set(doc["components"]["schemas"]["GradeOut"]["properties"]) >= {"score", "released_at", "updated_at"}
     reference = client.get("/api/v1/docs")
     assert reference.status_code == 200 and b"listGrades" in reference.data and b"<script" not in reference.data
