@@ -71,6 +71,23 @@ def test_search_finds_part_of_a_name_or_email_in_any_case_and_pages(app: Flask, 
         assert services.search_users(db.session, "pat", page=99).page == 2
 
 
+def test_search_finds_names_in_any_case_of_any_alphabet(app: Flask, world: World, make_user, client, login) -> None:
+    """SQLite's lower() lowers ASCII letters only: names starting with a capital outside
+    ASCII were found by the rest of the name only."""
+    for name in ("Ünïcødé 名前", "Élodie Durand", "Özil Mesut", "Łukasz Nowak"):
+        made = make_user(name=name)
+    with app.app_context():
+        _entry(db.session, AuditAction.COHORT_EDITED, world.org_a.id, made.id, "cohort:1")  # by Łukasz
+        db.session.commit()
+        for typed, found in [("Ünï", "Ünïcødé 名前"), ("ünï", "Ünïcødé 名前"), ("ÜNÏCØDÉ", "Ünïcødé 名前"), ("名前", "Ünïcødé 名前"),
+                             ("élodie", "Élodie Durand"), ("ÉLODIE", "Élodie Durand"), ("özil", "Özil Mesut"),
+                             ("łukasz", "Łukasz Nowak"), ("ŁUKASZ N", "Łukasz Nowak")]:
+            assert [r.user.name for r in services.search_users(db.session, typed).rows] == [found], typed
+    login(client, world.admin)
+    assert "Łukasz Nowak" in client.get("/admin/users", query_string={"q": "łuk"}).get_data(as_text=True)
+    assert "Łukasz Nowak" in table(client.get("/admin/audit", query_string={"actor": "łukasz"}))
+
+
 def test_user_list_and_detail_show_organizations_and_roles(world: World, client, login) -> None:
     login(client, world.admin)
     page = client.get("/admin/users?q=learner a")
