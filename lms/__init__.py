@@ -30,7 +30,7 @@ from lms.cohorts import wiring as cohorts
 from lms.competency import wiring as competency
 from lms.content import wiring as content
 from lms.coursework import wiring as coursework
-from lms.database import watch_idle_connections
+from lms.database import install_functions, watch_idle_connections
 from lms.demo import wiring as demo
 from lms.discussions import wiring as discussions
 from lms.expert import wiring as expert
@@ -106,6 +106,7 @@ def create_app(
     db.init_app(app)
     with app.app_context():
         watch_idle_connections(db.engine)
+        install_functions(db.engine)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -160,6 +160,51 @@ def fold_name(name: str) -> str:
     return name.translate(_ASCII_LOWER)
 
 
+# --------------------------------------------------------------------------- matching typed text
+
+
+class _Lowered(FunctionElement[str]):
+    """``lowered``'s SQL, by dialect."""
+
+    type = String()
+    name = "lms_lowered"
+    inherit_cache = True
+
+
+@compiles(_Lowered)
+def _lowered_by_ctype(element: _Lowered, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL: ``lower()`` in the database's character type (a UTF-8 one lowers every letter)."""
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Lowered, "sqlite")
+def _lowered_in_python(element: _Lowered, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite: its ``lower()`` changes ASCII letters only; ``lms_lower`` is Python's (``install_functions``)."""
+    return f"lms_lower({compiler.process(element.clauses, **kw)})"
+
+
+def lowered(text: ColumnExpressionArgument[str]) -> ColumnElement[str]:
+    """A column lowered in every alphabet, on every database, to match what a person typed,
+    lowered with ``str.lower``: a search for "ünï" or "ÜNÏ" finds "Ünïcødé", "élodie" finds
+    "Élodie". (``folded_name`` is an ORDER BY key: it lowers ASCII letters only, so that the
+    order is the same everywhere, and would miss them.)"""
+    return _Lowered(text)
+
+
+def _sqlite_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _add_sqlite_functions(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.create_function("lms_lower", 1, _sqlite_lower, deterministic=True)
+
+
+def install_functions(engine: Engine) -> None:
+    """Give each new SQLite connection the functions ``lowered`` compiles to."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _add_sqlite_functions):
+        event.listen(engine, "connect", _add_sqlite_functions)
+
+
 def _values(enum: type[StrEnum]) -> list[str]:
     return [member.value for member in enum]
 

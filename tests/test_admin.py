@@ -71,6 +71,23 @@ def test_search_finds_part_of_a_name_or_email_in_any_case_and_pages(app: Flask, 
         assert services.search_users(db.session, "pat", page=99).page == 2
 
 
+def test_search_finds_names_in_any_case_of_any_alphabet(app: Flask, world: World, make_user, client, login) -> None:
+    """SQLite's lower() lowers ASCII letters only: names starting with a capital outside
+    ASCII were found by the rest of the name only."""
+    for name in ("Ünïcødé 名前", "Élodie Durand", "Özil Mesut", "Łukasz Nowak"):
+        made = make_user(name=name)
+    with app.app_context():
+        _entry(db.session, AuditAction.COHORT_EDITED, world.org_a.id, made.id, "cohort:1")  # by Łukasz
+        db.session.commit()
+        for typed, found in [("Ünï", "Ünïcødé 名前"), ("ünï", "Ünïcødé 名前"), ("ÜNÏCØDÉ", "Ünïcødé 名前"), ("名前", "Ünïcødé 名前"),
+                             ("élodie", "Élodie Durand"), ("ÉLODIE", "Élodie Durand"), ("özil", "Özil Mesut"),
+                             ("łukasz", "Łukasz Nowak"), ("ŁUKASZ N", "Łukasz Nowak")]:
+            assert [r.user.name for r in services.search_users(db.session, typed).rows] == [found], typed
+    login(client, world.admin)
+    assert "Łukasz Nowak" in client.get("/admin/users", query_string={"q": "łuk"}).get_data(as_text=True)
+    assert "Łukasz Nowak" in table(client.get("/admin/audit", query_string={"actor": "łukasz"}))
+
+
 def test_user_list_and_detail_show_organizations_and_roles(world: World, client, login) -> None:
     login(client, world.admin)
     page = client.get("/admin/users?q=learner a")
@@ -222,7 +239,9 @@ def test_bad_filters_answer_400_with_a_message(world: World, client, login) -> N
     login(client, world.admin)
     for query, message in [("since=2026-13-01", "is not a date"), ("action=nope", "Unknown action"),
                            ("organization=x", "Unknown organization"),
-                           ("since=2026-02-01&until=2026-01-01", "comes after")]:
+                           ("since=2026-02-01&until=2026-01-01", "comes after"),
+                           # days whose bounds a time cannot hold (the day after 9999-12-31; 0001-01-01 east of UTC)
+                           ("until=9999-12-31", "Choose a date between"), ("since=0001-01-01", "Choose a date between")]:
         answer = client.get(f"/admin/audit?{query}")
         assert answer.status_code == 400 and message in answer.get_data(as_text=True), query
         assert client.get(f"/admin/audit/export.csv?{query}").status_code == 400

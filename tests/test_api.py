@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.api.models import ApiToken, Scope
+from lms.api.paging import encode
 from lms.api.tokens import create_token, hash_secret
 from lms.catalog.models import Metric, Objective
 from lms.cohorts.models import Invitation
@@ -63,6 +64,8 @@ def test_a_personal_token_is_shown_once_stored_as_a_hash_and_revoked(app: Flask,
     assert refused.status_code == 400 and b"Choose at least one scope." in refused.data
     past = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "2020-01-01"})
     assert past.status_code == 400 and b"The expiry must be in the future." in past.data
+    far = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "9999-12-31"})
+    assert far.status_code == 400 and b"Choose a date between 1 January 2000 and 31 December 2099." in far.data
     made = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people", "read:grades"],
                                                     "expires_on": (date.today() + timedelta(days=30)).isoformat()})
     assert made.status_code == 200
@@ -115,8 +118,22 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         (client.get("/api/v1/cohorts?limit=500", headers=headers), 422, "limit"),
         (client.get("/api/v1/cohorts?cursor=%25%25", headers=headers), 422, "cursor"),
         (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades?updated_since=yesterday", headers=headers), 422, "updated_since"),
+        # times with no UTC equivalent a date can hold (year 0, year 10000 once converted)
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"updated_since": "0001-01-01T00:00:00+01:00"},
+                    headers=headers), 422, "updated_since: Value error, the time is out of range once converted to UTC"),
+        (client.get("/api/v1/me/grades", query_string={"updated_since": "9999-12-31T23:30:00-01:00"}, headers=headers),
+         422, "updated_since"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"cursor": encode(["0001-01-01T00:00:00+01:00", 1])},
+                    headers=headers), 422, "cursor"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "not an address"}, headers=headers), 422, ""),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={}, headers=headers), 422, "email"),
+        # a body that is no JSON, or JSON not sent as JSON, is refused for what it is (not "email: Field required")
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="{bad json", content_type="application/json",
+                     headers=headers), 400, "The body is not valid JSON."),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data='{"email": "a@example.com"}',
+                     content_type="text/plain", headers=headers), 415, "Content-Type: application/json"),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data={"email": "a@example.com"}, headers=headers),
+         415, "Content-Type: application/json"),
     ]
     for answer, status, words in cases:
         assert answer.status_code == status, (status, answer.json)
@@ -236,6 +253,10 @@ def test_the_document_is_openapi_3_1_generated_from_the_schemas(app: Flask, clie
     assert grades["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/GradePage"}
     for code in ("401", "403", "404", "422", "429"):
         assert grades["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "400" not in grades["responses"] and "415" not in grades["responses"]  # no body to get wrong
+    invite = doc["paths"]["/api/v1/cohorts/{cohort_id}/enrolments"]["post"]
+    for code in ("400", "415", "422"):
+        assert invite["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert set(doc["components"]["schemas"]["GradeOut"]["properties"]) >= {"score", "released_at", "updated_at"}
     reference = client.get("/api/v1/docs")
     assert reference.status_code == 200 and b"listGrades" in reference.data and b"<script" not in reference.data

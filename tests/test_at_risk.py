@@ -246,6 +246,11 @@ def test_invalid_reviews_are_refused_with_the_input_kept(cohort, client, login) 
     assert past.status_code == 400 and "is in the past; choose today or a later day." in page
     assert f'value="{yesterday.isoformat()}"' in page and "Called Bo: agreed" in page
 
+    far = client.post(url(group, early), data={"note": NOTE, "follow_up_on": "9999-12-31"})
+    page = far.get_data(as_text=True)
+    assert far.status_code == 400 and "Choose a date between 1 January 2000 and 31 December 2099." in page
+    assert "Called Bo: agreed" in page
+
     garbled = client.post(url(group, early), data={"note": NOTE, "follow_up_on": "31/02/2027"})
     assert garbled.status_code == 400 and "Not a valid date value" in garbled.get_data(as_text=True)
     assert reviews() == []

@@ -727,6 +727,23 @@ def test_import_preview_names_every_bad_row_then_confirm_invites_the_good_ones(a
     assert active_cohort_of(world.nobody.id) == world.cohort_a.id
 
 
+def test_import_preview_flags_a_name_longer_than_an_account_can_hold(app, client, world: World, login) -> None:
+    """The single invitation form and the API refuse a name over 200 characters; so does
+    the import, as a bad row (the accept form and the name column would refuse it later)."""
+    login(client, world.org_admin_a)
+    long_name = "N" * 5000
+    url = preview_url(upload(client, world.cohort_a.id, _csv("email,name", f"long@example.com,{long_name}",
+                                                             f"just@example.com,{'J' * 200}"), filename="x" * 400 + ".csv"))
+    page = text(client.get(url))
+    assert re.search(r"<td>2</td>.*?<td class=\"error\">name too long: 5000 characters, at most 200", page)
+    assert "<strong>1</strong> person will be invited" in page and "<strong>1</strong> row with problems" in page
+    assert len(db.session.scalar(select(EnrolmentImport)).filename) == 255
+    assert client.post(url, data={}).status_code == 302
+    db.session.expire_all()
+    [invitation] = db.session.scalars(select(Invitation))
+    assert invitation.email == "just@example.com" and invitation.name == "J" * 200 and mails("long@example.com") == []
+
+
 def test_confirm_imports_nothing_if_a_row_changed_since_the_preview(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     url = preview_url(upload(client, world.cohort_a.id, _csv("email,name", "late@example.com,Late Comer", "other@example.com,Other One")))

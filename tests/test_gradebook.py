@@ -36,6 +36,7 @@ from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
+from lms.privacy.services import erase_learner
 from lms.progress.completion import cohort_progress
 from lms.progress.models import ItemKind, ProgressItem
 from lms.progress.state import scheduled_items
@@ -568,6 +569,8 @@ def test_bulk_extension_through_the_schedule_overrides(course) -> None:
     assert "Extended 0; 1 not extended: An extension can run at most to" in past_the_end
     bad = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "soon"})
     assert bad.status_code == 400 and "Give the new due date as a date." in bad.get_data(as_text=True)
+    far = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "9999-12-31"})
+    assert far.status_code == 400 and "Choose a date between 1 January 2000 and 31 December 2099." in far.get_data(as_text=True)
     exam = next(c for c in gradebook(db.session, course["cohort"], utcnow()).columns if c.kind == ColumnKind.EXAM)
     refused = teacher.post(url(course["cohort"]), data={"action": "extend", "column": exam.id, "learner": [ada.id],
                                                          "until": later.isoformat()})
@@ -596,6 +599,27 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
     empty = teacher.post(url(course["cohort"]), data={"action": "message", "learner": [ada.id], "subject": " ", "body": "x"})
     assert empty.status_code == 400 and "Write a subject and a message." in empty.get_data(as_text=True)
     assert ">x</textarea>" in empty.get_data(as_text=True)  # the message is kept in the form
+
+
+def test_message_learners_mails_no_closed_account(course) -> None:
+    """An erased learner (erasure closes the account and its address is erased-<id>@erased.invalid)
+    and a deactivated one get no notice and no mail, and the count says who was messaged."""
+    ada = course["enrol"](course["cohort"], name="Ada Open")
+    erased = course["enrol"](course["cohort"], name="Eve Erased")
+    closed = course["enrol"](course["cohort"], name="Dee Deactivated")
+    erase_learner(db.session, erased, erased.email, actor_id=None, ip=None, now=utcnow())
+    closed.deactivated_at = utcnow()
+    db.session.commit()
+    teacher = course["client_for"](course["teacher"])
+    response = teacher.post(url(course["cohort"]), data={"action": "message", "scope": "selected",
+                                                          "learner": [ada.id, erased.id, closed.id],
+                                                          "subject": "Case study", "body": "Hand it in by Friday."},
+                            follow_redirects=True)
+    assert "Messaged 1; 2 have a closed account (" in response.get_data(as_text=True)
+    notices = list(db.session.scalars(select(Notification).where(Notification.event == NotificationEvent.MESSAGE)))
+    assert [n.user_id for n in notices] == [ada.id]
+    mail = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.subject.contains("Case study"))))
+    assert [m.recipient for m in mail] == [ada.email]
 
 
 def test_zip_of_every_submission_with_a_manifest(course) -> None:

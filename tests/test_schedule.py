@@ -424,6 +424,9 @@ def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, logi
     assert staff.post(grant_url(world.cohort_a, world.learner_a), data={
         "phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": later.isoformat()}).status_code == 302
     assert f"due {short_date(later)} (extended)" in section(page(learner_client.get("/schedule")), "month-6")
+    far = staff.post(grant_url(world.cohort_a, world.learner_a), data={
+        "phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "on_date": "9999-12-31"})
+    assert far.status_code == 400 and "Choose a date between 1 January 2000 and 31 December 2099." in page(far)
     # staff see which of the two applies
     granted = page(staff.get(f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}"))
     granted = granted[granted.index("<h3>Granted</h3>"):]

@@ -230,6 +230,14 @@ def test_staff_find_learners_of_their_own_cohorts_by_name_or_email(app: Flask, w
     assert names(world.admin, "%") == set() and names(world.admin, "_") == set()  # LIKE wildcards are text
 
 
+def test_staff_find_learners_whose_names_start_outside_ascii(app: Flask, world, enrol_learner) -> None:
+    enrol_learner(world.cohort_a, email="elodie@alpha.example", name="Élodie Durand")
+    enrol_learner(world.cohort_a, email="lukasz@alpha.example", name="Łukasz Nowak")
+    assert names(world.instructor_a, "élodie") == {"Élodie Durand"}
+    assert names(world.instructor_a, "ÉLO") == {"Élodie Durand"}
+    assert names(world.instructor_a, "łukasz") == {"Łukasz Nowak"}
+
+
 def test_learner_results_on_the_page(app: Flask, world, client, login, enrol_learner) -> None:
     enrol_learner(world.cohort_a, email="zoe.quartz@alpha.example", name="Zoe Quartz")
     login(client, world.instructor_a)

@@ -12,14 +12,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import aliased
 
 from lms.accounts.models import User
 from lms.admin.services import QUERY_LENGTH, like_pattern
 from lms.audit.models import AuditAction, AuditEntry
 from lms.cohorts.models import Organization
-from lms.database import DbSession
+from lms.database import DbSession, lowered
 from lms.grading.exports import GradeTable
 
 PAGE_SIZE = 50
@@ -66,7 +66,7 @@ def _query(filters: LogFilters, scope: frozenset[int] | None) -> Select[AuditEnt
         query = query.where(AuditEntry.organization_id.in_(scope) if scope else false())
     if filters.actor.strip():
         text = like_pattern(filters.actor.strip()[:QUERY_LENGTH].lower())
-        query = query.where(or_(func.lower(actor.name).like(text, escape="\\"), actor.email.like(text, escape="\\")))
+        query = query.where(or_(lowered(actor.name).like(text, escape="\\"), actor.email.like(text, escape="\\")))
     if filters.action is not None:
         query = query.where(AuditEntry.action == filters.action)
     if filters.organization_id is not None:

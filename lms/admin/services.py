@@ -16,7 +16,7 @@ from lms.accounts.services import issue_reset_token
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin, record
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
-from lms.database import DbSession, rowcount, utcnow
+from lms.database import DbSession, lowered, rowcount, utcnow
 from lms.jobs.models import JobStatus
 from lms.jobs.services import counts as job_counts
 from lms.mail.models import MailStatus
@@ -59,7 +59,7 @@ def search_users(session: DbSession, query: str, page: int = 1, per_page: int = 
     """Users whose name or email holds ``query`` (any case), by name, one page of them, with
     the organizations each belongs to: a fixed number of statements whatever the page holds."""
     text = query.strip()[:QUERY_LENGTH].lower()
-    condition = or_(func.lower(User.name).like(like_pattern(text), escape="\\"),
+    condition = or_(lowered(User.name).like(like_pattern(text), escape="\\"),
                     User.email.like(like_pattern(text), escape="\\")) if text else None
     counted = select(func.count(User.id))
     listed = select(User).order_by(func.lower(User.name), User.id)

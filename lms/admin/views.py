@@ -25,6 +25,7 @@ from lms.learning.services import Schedule
 from lms.mail.models import MailStatus
 from lms.mail.services import queue_mail
 from lms.web.downloads import streamed_download
+from lms.web.forms import DayOutOfRange, parse_day
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
@@ -138,10 +139,12 @@ def _date(name: str, problems: list[str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        return parse_day(raw)
+    except DayOutOfRange as exc:
+        problems.append(str(exc))
     except ValueError:
         problems.append(f"{raw[:20]!r} is not a date (use YYYY-MM-DD).")
-        return None
+    return None
 
 
 def _filters() -> tuple[log.LogFilters, list[str]]:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectMultipleField, StringField, SubmitField
+from wtforms import SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.api.models import SCOPE_LABELS
-from lms.web.forms import labelled_choices
+from lms.web.forms import DayField, labelled_choices
 
 
 class ScopesField(SelectMultipleField):
@@ -19,7 +19,7 @@ class TokenForm(FlaskForm):
                        description="What uses it, e.g. \"HR sync\".")
     scopes = ScopesField("Scopes", choices=labelled_choices({s.value: f"{s.value} — {label}" for s, label in SCOPE_LABELS.items()}),
                          validators=[DataRequired(message="Choose at least one scope.")])
-    expires_on = DateField("Expires on (optional)", validators=[Optional()],
+    expires_on = DayField("Expires on (optional)", validators=[Optional()],
                            description="YYYY-MM-DD; the token stops working at the start of that day (UTC). Empty: no expiry.")
     submit = SubmitField("Create token")
 

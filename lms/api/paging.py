@@ -9,7 +9,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from lms.api.problems import ApiProblem
-from lms.api.schemas import ListQuery, SyncQuery
+from lms.api.schemas import ListQuery, SyncQuery, in_utc
 from lms.database import DbSession
 
 T = TypeVar("T")
@@ -43,18 +43,15 @@ def decode(cursor: str, timed: bool, tied: bool = False) -> tuple[Any, ...]:
         raise bad
     if timed:
         try:
-            moment = datetime.fromisoformat(values[0])
+            moment = in_utc(datetime.fromisoformat(values[0]))
         except (TypeError, ValueError) as exc:
             raise bad from exc
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC), values[1])
+        return (moment, values[1])
     return (values[0],)
 
 
 def since(query: SyncQuery) -> datetime | None:
-    moment = query.updated_since
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return query.updated_since  # in UTC already (``in_utc``)
 
 
 @dataclass(frozen=True)

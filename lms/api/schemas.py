@@ -3,9 +3,9 @@ from these by spectree (lms/api/spec.py): change a field here and the document f
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lms.api.models import Scope
 
@@ -22,9 +22,27 @@ class ListQuery(Schema):
     cursor: str | None = Field(None, max_length=200, description="The `next_cursor` of the previous page (or follow the `Link` header).")
 
 
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (a naive one is read as UTC). ``ValueError`` for a time that has no
+    UTC equivalent a date can hold: 0001-01-01T00:00+01:00 is still year 0 in UTC, and
+    9999-12-31T23:00-01:00 year 10000. The one rule for every time the API is given (a
+    parameter, a cursor), so no such time reaches a comparison and fails there with a 500."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC; use a time between years 1 and 9999 in UTC") from None
+
+
 class SyncQuery(ListQuery):
     updated_since: datetime | None = Field(
         None, description="Only items changed at or after this time (ISO 8601; UTC when no offset is given), for incremental sync.")
+
+    @field_validator("updated_since")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        return None if moment is None else in_utc(moment)
 
 
 class CohortsQuery(ListQuery):

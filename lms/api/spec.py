@@ -40,7 +40,24 @@ def _nested(parent: str, child: str) -> str:
     return child
 
 
+BODY_ERRORS = {"400": "The body is not valid JSON",
+               "415": "The body is not sent as application/json"}
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+def _body_problem(req: Any) -> None:
+    """A body the API cannot read is refused for what it is, before its fields are checked:
+    spectree reads an unreadable body as ``{}`` and would answer 'email: Field required'."""
+    if req.method in BODILESS:
+        return
+    if not req.is_json:
+        raise ApiProblem(415, "Send the body as JSON, with the header Content-Type: application/json.")
+    if req.get_json(silent=True) is None:
+        raise ApiProblem(400, "The body is not valid JSON.")
+
+
 def _validation_problem(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:
+    _body_problem(req)
     if error is None:
         return
     errors: list[dict[str, Any]] = []
@@ -83,6 +100,9 @@ def document() -> dict[str, Any]:
             operation["security"] = [{"bearerAuth": []}]
             for code, description in ERRORS.items():
                 operation["responses"][code] = {"description": description, "content": problem}
+            if "requestBody" in operation:
+                for code, description in BODY_ERRORS.items():
+                    operation["responses"][code] = {"description": description, "content": problem}
             if scope:
                 operation["description"] = (operation.get("description") or "") + f"\n\nScope: `{scope}`."
                 operation["x-scope"] = scope

@@ -23,6 +23,10 @@ from lms.database import DbSession, utcnow
 
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_ROWS = 2000
+# A row's name becomes an invitation's and then an account's name: both columns hold 200
+# characters, as the single invitation form and the API allow.
+MAX_NAME_CHARS = 200
+MAX_FILENAME_CHARS = 255  # enrolment_imports.filename
 
 
 EXPECTED_COLUMNS = ("email", "name")
@@ -91,6 +95,8 @@ def _row_problems(session: DbSession, cohort: Cohort, rows: list[tuple[int, dict
                 entry["problem"] = f"bad email: {row['email'] or '(empty)'}"
             if entry["problem"] is None and not entry["name"]:
                 entry["problem"] = "missing name"
+            if entry["problem"] is None and len(entry["name"]) > MAX_NAME_CHARS:
+                entry["problem"] = f"name too long: {len(entry['name'])} characters, at most {MAX_NAME_CHARS}"
             if entry["problem"] is None:
                 try:
                     entry["name"] = person_name(entry["name"])
@@ -119,7 +125,7 @@ def preview_import(session: DbSession, cohort: Cohort, filename: str, data: byte
     rows = _row_problems(session, cohort, _read_rows(_decode(data)), now or utcnow())
     if not rows:
         raise CohortError("The file has a header but no learners.")
-    record = EnrolmentImport(cohort=cohort, created_by_id=created_by.id, filename=filename[:255], rows=rows)
+    record = EnrolmentImport(cohort=cohort, created_by_id=created_by.id, filename=filename[:MAX_FILENAME_CHARS], rows=rows)
     session.add(record)
     session.flush()
     return split_preview(record)

@@ -4,10 +4,11 @@ heat map and its exports only read, filtered by query string."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SubmitField, TextAreaField
+from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.competency.models import MAX_REVIEW_NOTE
+from lms.web.forms import DayField
 
 
 class ReviewForm(FlaskForm):
@@ -15,6 +16,6 @@ class ReviewForm(FlaskForm):
         DataRequired(message="Write a support note: what you saw and what was agreed."),
         Length(max=MAX_REVIEW_NOTE, message=f"Keep the note to {MAX_REVIEW_NOTE} characters.")],
         description="What you looked at, what you did or agreed with the learner. Kept in the review history; it cannot be changed later.")
-    follow_up_on = DateField("Follow-up date (optional)", validators=[Optional()],
+    follow_up_on = DayField("Follow-up date (optional)", validators=[Optional()],
                              description="Today or later, as YYYY-MM-DD. The at-risk list highlights the learner from that day.")
     submit = SubmitField("Record the review")

@@ -651,13 +651,18 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
     if len(subject) > MAX_SUBJECT or len(body) > MAX_MESSAGE:
         raise GradebookError(f"Keep the subject under {MAX_SUBJECT} and the message under {MAX_MESSAGE:,} characters.")
     key = f"gradebook-message:{cohort.id}:{uuid.uuid4().hex}"
+    # A closed account (deactivated, or erased: erasure deactivates it and its address is
+    # erased-<id>@erased.invalid) reads no message: it gets no notice and no mail.
+    open_accounts = [u for u in users if u.deactivated_at is None]
     made = notify_all(session, [Notice(user_id=u.id, event=NotificationEvent.MESSAGE, key=key, title=f"{cohort.name}: {subject}",
-                                       body=f"{body}\n\n— {sender.name}", link=link) for u in users], now)
+                                       body=f"{body}\n\n— {sender.name}", link=link) for u in open_accounts], now)
     reached = {n.user_id for n in made}
     outcome = Outcome("Messaged")
     for user in users:
         if user.id in reached:
             outcome.done.append(user.name)
+        elif user.deactivated_at is not None:
+            outcome.refuse(user.name, "have a closed account")
         else:
             outcome.refuse(user.name, "have switched staff messages off")
     return outcome

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -21,6 +20,7 @@ from lms.gradebook.render import gradebook_rows
 from lms.grading.services import GradingError, StaleGrade
 from lms.jobs import exports
 from lms.web.downloads import content_disposition, export_name, streamed_download
+from lms.web.forms import DayOutOfRange, parse_day
 
 bp = Blueprint("gradebook", __name__, template_folder="templates")
 
@@ -116,7 +116,9 @@ def bulk(cohort_id: int) -> Any:
         elif action == BulkAction.EXTEND:
             assert column is not None
             try:
-                until = date.fromisoformat(form.get("until", ""))
+                until = parse_day(form.get("until", ""))
+            except DayOutOfRange as exc:
+                return refused(str(exc))
             except ValueError:
                 return refused("Give the new due date as a date.")
             outcome = services.grant_extensions(db.session, cohort, column, users, until, form.get("note", ""), user, now)

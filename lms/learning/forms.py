@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from lms.learning.services import OVERRIDE_KINDS, PACES, TIME_ALLOWANCES
-from lms.web.forms import labelled_choices
+from lms.web.forms import DayField, labelled_choices
 
 
 class OverrideForm(FlaskForm):
     phase = SelectField("Part of the program", coerce=int, validators=[DataRequired()])
     kind = SelectField("Grant", choices=labelled_choices(dict(OVERRIDE_KINDS)), validators=[DataRequired()])
-    on_date = DateField("Date", validators=[DataRequired(message="Enter the date as YYYY-MM-DD.")],
+    # InputRequired, not DataRequired: DataRequired would replace the field's own message
+    # (a day out of range) with this one when the typed day is refused.
+    on_date = DayField("Date", validators=[InputRequired(message="Enter the date as YYYY-MM-DD.")],
                         description="Early access: the day it opens. Extension: the new due date.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
     submit = SubmitField("Grant")

@@ -22,7 +22,7 @@ from lms.catalog.models import Lesson
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.roles import Roles, roles_of
 from lms.content.services import checksum
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, lowered, utcnow
 from lms.learning.services import build_schedule
 from lms.resources.models import Template
 from lms.search.backends import MARK_END, MARK_START, backend_for
@@ -267,7 +267,7 @@ def find_learners(session: DbSession, user: User, roles: Roles, text: str,
     statement = (select(User, Cohort).join(Enrolment, Enrolment.user_id == User.id)
                  .join(Cohort, Cohort.id == Enrolment.cohort_id)
                  .where(Enrolment.active,
-                        or_(func.lower(User.name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))))
+                        or_(lowered(User.name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))))
     if not user.is_admin:
         scope = [Cohort.organization_id.in_(roles.admin_of), Cohort.id.in_(roles.instructs)]
         statement = statement.where(or_(*scope))

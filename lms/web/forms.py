@@ -3,11 +3,12 @@ disagree: the stubs still describe the older API, the code follows the one that 
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from typing import Any, cast
 
 from markupsafe import Markup
-from wtforms import DecimalField, Field
+from wtforms import DateField, DecimalField, Field
 from wtforms.fields.choices import Choice  # type: ignore[attr-defined]  # WTForms 3.3 has it; its stubs do not yet
 from wtforms.widgets import Select
 
@@ -37,6 +38,45 @@ class FiniteDecimalField(DecimalField):
         if self.data is not None and not self.data.is_finite():
             self.data = None
             raise ValueError(NOT_A_NUMBER)
+
+
+# The days a person may type anywhere (a filter, a due date, a follow-up, an expiry): the
+# program's century. A day outside it is refused with this message, not kept for a later
+# page to fail on with 'year 10000 is out of range' (a day after 9999-12-31, or a time
+# before 0001-01-01 once it is moved to UTC).
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+NOT_A_DAY = "Not a valid date value. Enter the date as YYYY-MM-DD."
+DAY_OUT_OF_RANGE = f"Choose a date between {EARLIEST_DAY:%-d %B %Y} and {LATEST_DAY:%-d %B %Y}."
+
+
+class DayOutOfRange(ValueError):
+    """A date, but not one within ``EARLIEST_DAY`` .. ``LATEST_DAY``; its message says so."""
+
+
+def parse_day(raw: str) -> date:
+    """A typed day (YYYY-MM-DD) within ``EARLIEST_DAY`` .. ``LATEST_DAY``, for days read
+    from a query string or a plain form. ``DayOutOfRange`` (with the message to show) for a
+    day outside them, ``ValueError`` for what is no date."""
+    day = date.fromisoformat(raw.strip())
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise DayOutOfRange(DAY_OUT_OF_RANGE)
+    return day
+
+
+class DayField(DateField):
+    """A ``DateField`` that refuses a day outside ``EARLIEST_DAY`` .. ``LATEST_DAY`` as it
+    reads it, so no form's own validators or service ever see one (with ``InputRequired``,
+    not ``DataRequired``, which would put its own message in place of this one); what is no
+    date is refused with the format to use."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(NOT_A_DAY) from None
+        if self.data is not None and not EARLIEST_DAY <= self.data <= LATEST_DAY:
+            self.data = None
+            raise ValueError(DAY_OUT_OF_RANGE)
 
 
 class CachedOptionsSelect(Select):
