@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.certificates.models import Certificate
 from lms.certificates.services import Urls, badge_name, criteria_narrative, identity_hash, recipient_salt
 from lms.cohorts.models import Cohort, Enrolment
@@ -345,6 +347,13 @@ def organizations_of_learner(session: DbSession, user_id: int) -> set[int]:
                                .where(Enrolment.user_id == user_id)))
 
 
+def organization_of_learner(session: DbSession, user_id: int) -> int | None:
+    """The organization of the learner's latest enrolment (the one an audit entry names)."""
+    return session.scalar(select(Cohort.organization_id).join(Enrolment, Enrolment.cohort_id == Cohort.id)
+                          .where(Enrolment.user_id == user_id).order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
+                          .limit(1))
+
+
 def may_revoke(session: DbSession, user: User, certificate: Certificate) -> bool:
     """Site admins, and admins of an organization the learner is (or was) enrolled in."""
     if user.is_admin:
@@ -371,4 +380,9 @@ def revoke(session: DbSession, certificate: Certificate, actor_id: int | None, r
             session.add(row)
     except IntegrityError:
         raise BadgeError("This credential is already revoked.") from None
+    record_from(session, action=AuditAction.CERTIFICATE_REVOKED,
+                organization_id=organization_of_learner(session, certificate.user_id),
+                target=f"certificate:{certificate.id}", before={"code": certificate.code, "revoked": False},
+                after={"code": certificate.code, "learner_id": certificate.user_id, "level": certificate.level.key,
+                       "revoked": True, "reason": reason}, actor_id=actor_id)
     return row

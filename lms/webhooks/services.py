@@ -40,6 +40,8 @@ import requests
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, Select, select, update
 
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.database import DbSession, utcnow
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
@@ -182,19 +184,36 @@ def create_endpoint(session: DbSession, organization_id: int, url: str, events: 
                                created_at=now or utcnow(), created_by_id=actor_id)
     session.add(endpoint)
     session.flush()
+    record_from(session, action=AuditAction.WEBHOOK_CREATED, organization_id=organization_id,
+                target=f"webhook:{endpoint.id}", before=None, after=_audited(endpoint), actor_id=actor_id)
     return endpoint, secret
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict[str, object]:
+    """What the audit log keeps of an endpoint: never its secret."""
+    return {"url": endpoint.url, "description": endpoint.description, "events": list(endpoint.events),
+            "active": endpoint.active}
 
 
 def rotate_secret(session: DbSession, endpoint: WebhookEndpoint, secret_key: str) -> str:
     secret = new_secret()
     endpoint.secret_encrypted = encrypt_secret(secret_key, secret)
     session.flush()
+    record_from(session, action=AuditAction.WEBHOOK_SECRET_ROTATED, organization_id=endpoint.organization_id,
+                target=f"webhook:{endpoint.id}", before=None, after={"url": endpoint.url})
     return secret
 
 
 def set_active(session: DbSession, endpoint: WebhookEndpoint, active: bool) -> None:
+    """Pause or resume the endpoint; audited when that changes it."""
+    if endpoint.active == active:
+        return
+    before = _audited(endpoint)
     endpoint.active = active
     session.flush()
+    record_from(session, action=AuditAction.WEBHOOK_RESUMED if active else AuditAction.WEBHOOK_PAUSED,
+                organization_id=endpoint.organization_id, target=f"webhook:{endpoint.id}", before=before,
+                after=_audited(endpoint))
 
 
 # --------------------------------------------------------------------------- queueing events
