@@ -4,8 +4,8 @@ key; the issuer profile and its keys (JWKS) published; revocation through a
 BitstringStatusList credential (one bit per certificate: its id); verification of a
 credential: signature, issuer key, validity dates and status.
 
-The certificate's Open Badges 2.0 hosted assertion (lms/certificates) stays as it was.
-Services take a session and plain values and only flush."""
+A revocation is the certificate's (lms/certificates): its printable page, its Open Badges 2.0
+hosted assertion and the API say it is revoked as the status list does. Services take a session and plain values and only flush."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.certificates.models import Certificate
-from lms.certificates.services import Urls, badge_name, criteria_narrative, identity_hash, recipient_salt
+from lms.certificates.models import Certificate, CredentialRevocation
+from lms.certificates.services import Urls, badge_name, criteria_narrative, identity_hash, recipient_salt, revocation_of
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.roles import roles_of
 from lms.database import DbSession, utcnow
-from lms.openbadges.models import BadgeIssuerKey, CredentialRevocation
+from lms.openbadges.models import BadgeIssuerKey
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -361,13 +361,14 @@ def may_revoke(session: DbSession, user: User, certificate: Certificate) -> bool
     return bool(roles_of(session, user).admin_of & organizations_of_learner(session, certificate.user_id))
 
 
-def revocation_of(session: DbSession, certificate: Certificate) -> CredentialRevocation | None:
-    return session.scalar(select(CredentialRevocation).where(CredentialRevocation.certificate_id == certificate.id))
-
-
 def revoke(session: DbSession, certificate: Certificate, actor_id: int | None, reason: str, now: datetime) -> CredentialRevocation:
-    """Set the certificate's bit in the status list. Flushes only."""
+    """Revoke the certificate for good, with a reason (shown to whoever verifies it): its bit
+    is set in the status list, and its page, assertion and API entries say it is revoked.
+    Audited. Flushes only."""
     reason = " ".join(reason.split())
+    if not reason:
+        raise BadgeError("Give the reason for revoking: it is shown to anyone who verifies the certificate, "
+                         "and a revocation cannot be undone.")
     if len(reason) > MAX_REASON:
         raise BadgeError(f"Keep the reason under {MAX_REASON} characters.")
     if certificate.id >= STATUS_LIST_BITS:
