@@ -39,7 +39,11 @@ class DeliveryStatus(StrEnum):
 
 
 class WebhookEndpoint(Model):
+    """One URL an organization's events are POSTed to: one endpoint per organization and
+    URL, so that no event is delivered twice to the same place."""
+
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("organization_id", "url"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
