@@ -349,6 +349,10 @@ def test_gives_up_after_the_last_attempt_and_the_admin_redelivers(app: Flask, or
     response.close()                    # ... then the process sends it
     [delivery] = deliveries()
     assert delivery.status is DeliveryStatus.DELIVERED and delivery.attempts == 1 and len(receiver.received) == 3
+    # the tries before the redelivery are still counted
+    assert delivery.earlier_attempts == 2
+    log = client.get(f"/organizations/{org.id}/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "<td>3\n      <small class=\"muted\">(1 since redelivered)</small></td>" in log
 
 
 def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup: dict[str, Any]) -> None:

@@ -78,7 +78,10 @@ class WebhookDelivery(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[DeliveryStatus] = mapped_column(enum_type(DeliveryStatus, length=10, name="status"),
                                                    default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # since it was queued, or last redelivered
+    # The attempts made before the admin last redelivered it (a redelivery starts a fresh set
+    # of WEBHOOK_MAX_ATTEMPTS, and the log still counts every try).
+    earlier_attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

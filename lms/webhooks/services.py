@@ -368,9 +368,11 @@ def delivery_of(session: DbSession, organization_id: int, delivery_id: int) -> W
 
 def redeliver(session: DbSession, delivery: WebhookDelivery) -> None:
     """Send a delivery again now, with a fresh set of attempts (the same ``Webhook-Id`` and
-    body, so a receiver that already has it can tell). Sent once the caller's work commits."""
+    body, so a receiver that already has it can tell). The attempts made so far are kept in
+    ``earlier_attempts``: the log counts every try. Sent once the caller's work commits."""
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
-                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0)
+                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0,
+                            earlier_attempts=WebhookDelivery.earlier_attempts + WebhookDelivery.attempts)
                     .execution_options(synchronize_session=False))
     session.flush()
     _note_pending(session, [delivery.id])
