@@ -17,8 +17,11 @@ from joserfc import jwt
 from joserfc.jwk import OKPKey
 from sqlalchemy import select
 
+from lms.api.tokens import create_token
+from lms.audit.models import AuditAction, AuditEntry
 from lms.certificates import services as certificates
 from lms.certificates.models import Certificate
+from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.database import utcnow
 from lms.extensions import db
 from lms.openbadges import services
@@ -143,7 +146,7 @@ def test_an_admin_revokes_and_the_credential_verifies_as_revoked(certified: dict
     assert client.get(f"/badges/v3/manage/{code}").status_code == 200
     response = client.post(f"/badges/v3/manage/{code}", data={"reason": "Issued in error"})
     assert response.status_code == 302
-    again = client.post(f"/badges/v3/manage/{code}", data={"reason": ""})
+    again = client.post(f"/badges/v3/manage/{code}", data={"reason": "Twice"})
     assert again.status_code == 422 and b"already revoked" in again.data
     status = json.loads(unb64(client.get("/badges/v3/status/revocation").get_data(as_text=True).split(".")[1]))
     assert services.status_bit(status["credentialSubject"]["encodedList"], index) is True
@@ -152,9 +155,65 @@ def test_an_admin_revokes_and_the_credential_verifies_as_revoked(certified: dict
     assert answer["valid"] is False and answer["revoked"] is True and "Issued in error" in answer["reasons"][0]
     page = client.post("/badges/v3/verify", data={"credential": token})
     assert b"Revoked" in page.data
-    # the printable certificate and its 2.0 assertion stay
+    # the printable certificate and its 2.0 assertion stay, saying it is revoked
     assert client.get(f"/certificates/{code}").status_code == 200
     assert db.session.scalar(select(Certificate).where(Certificate.code == code)) is not None
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_revocation_needs_a_reason(certified: dict[str, Any], client: Any, login: Any, reason: str) -> None:
+    code = certified["code"]
+    login(client, certified["admin"])
+    refused = client.post(f"/badges/v3/manage/{code}", data={"reason": reason})
+    assert refused.status_code == 422 and b"Give the reason for revoking" in refused.data
+    assert b'name="reason"' in refused.data  # the form, shown again
+    db.session.expire_all()
+    assert certificates.revocation_of(db.session, certified["certificate"]) is None
+    assert not db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.CERTIFICATE_REVOKED)).all()
+    with pytest.raises(services.BadgeError, match="Give the reason"):
+        services.revoke(db.session, certified["certificate"], None, " \t ", utcnow())
+
+
+def test_a_revoked_certificate_says_so_everywhere(certified: dict[str, Any], client: Any, login: Any) -> None:
+    code, certificate, learner = certified["code"], certified["certificate"], certified["learner"]
+    [enrolment] = db.session.scalars(select(Enrolment).where(Enrolment.user_id == learner.id))
+    cohort_id = enrolment.cohort_id
+    org_token = create_token(db.session, certified["admin"], "HR", ["read:competency"], None,
+                             db.session.get(Organization, db.session.get(Cohort, cohort_id).organization_id)).secret
+    own_token = create_token(db.session, learner, "Mine", ["read:competency"], None).secret
+    db.session.commit()
+
+    def listed(path: str, token: str, **query: str) -> list[dict[str, Any]]:
+        answer = client.get(path, query_string=query, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return list(answer.get_json()["data"])
+
+    [before] = listed(f"/api/v1/cohorts/{cohort_id}/certificates", org_token)
+    assert (before["revoked"], before["revoked_at"], before["revocation_reason"]) == (False, None, None)
+    assert "revoked" not in client.get(f"/badges/assertions/{code}.json").get_json()
+    issued_sync = utcnow()
+
+    login(client, certified["admin"])
+    assert client.post(f"/badges/v3/manage/{code}", data={"reason": "Issued in error"}).status_code == 302
+    client.post("/logout")
+    day = certificates.revocation_of(db.session, certificate).revoked_at.date()
+
+    page = client.get(f"/certificates/{code}").get_data(as_text=True)
+    assert "This certifies that" not in page and "This certificate was revoked" in page
+    assert "Issued in error" in page and day.strftime("%d %b %Y") in page
+    assertion = client.get(f"/badges/assertions/{code}.json").get_json()
+    assert assertion["revoked"] is True and assertion["revocationReason"] == "Issued in error"
+    assert assertion["id"].endswith(f"/badges/assertions/{code}.json")
+    login(client, learner)
+    mine = client.get("/certificates").get_data(as_text=True)
+    assert "was revoked on" in mine and "Issued in error" in mine and "View and print your certificate" not in mine
+    for path, token in ((f"/api/v1/cohorts/{cohort_id}/certificates", org_token), ("/api/v1/me/certificates", own_token)):
+        [item] = listed(path, token)
+        assert item["revoked"] is True and item["revocation_reason"] == "Issued in error"
+        assert item["revoked_at"] is not None and item["updated_at"] == item["revoked_at"]
+        # a sync since the certificate was issued learns of its revocation
+        [synced] = listed(path, token, updated_since=issued_sync.isoformat())
+        assert synced["id"] == certificate.id and synced["revoked"] is True
 
 
 def test_the_learner_downloads_it_from_the_certificate_page(certified: dict[str, Any], client: Any) -> None:

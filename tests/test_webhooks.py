@@ -18,7 +18,8 @@ import pytest
 import redis
 import requests
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lms.catalog.models import Level, Objective
 from lms.certificates.models import Certificate
@@ -37,6 +38,7 @@ from lms.webhooks.addresses import PublicHTTPConnection, PublicHTTPSConnection, 
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk
+from tests.races import second_waits_for_first
 from tests.receivers import running
 from tests.redis_db import redis_database
 
@@ -225,6 +227,43 @@ def test_admin_registers_an_endpoint_and_sees_the_secret_once(org_setup: dict[st
     assert endpoint.active is True
 
 
+def test_a_url_is_one_endpoint_per_organization(app: Flask, org_setup: dict[str, Any], make_org, client: Any,
+                                                login: Any) -> None:
+    org = org_setup["org"]
+    url = "https://hooks.example.org/lms"
+    login(client, org_setup["admin"])
+    assert client.post(f"/organizations/{org.id}/webhooks", data={"url": url, "events": ["grade.released"]}).status_code == 201
+    again = client.post(f"/organizations/{org.id}/webhooks",
+                        data={"url": f"  {url} ", "events": ["certificate.issued"], "description": "again"})
+    page = again.get_data(as_text=True)
+    assert again.status_code == 400 and f"{url} is already an endpoint of this organization" in page
+    assert 'value="again"' in page  # the form is kept
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    assert endpoint.events == ["grade.released"]
+    # another organization may register the same URL
+    other = make_org("Other")
+    theirs, _ = add_endpoint(app, other, url, [WebhookEvent.GRADE_RELEASED])
+    assert theirs.url == url and db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 2
+
+
+def test_a_url_registered_twice_at_once_is_one_endpoint(app: Flask, org_setup: dict[str, Any]) -> None:
+    org_id, url = org_setup["org"].id, "https://hooks.example.org/race"
+    db.session.commit()
+
+    def register(session: Session) -> str:
+        try:
+            endpoint, _secret = services.create_endpoint(session, org_id, url, ["grade.released"], "", app.config["SECRET_KEY"],
+                                                         None, True)
+        except services.WebhookError as exc:
+            return str(exc)
+        return f"made {endpoint.id}"
+
+    first, second = second_waits_for_first(app, register, register)
+    assert first.startswith("made") and "is already an endpoint of this organization" in second
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    assert first == f"made {endpoint.id}"
+
+
 def test_another_organizations_endpoint_is_not_found_under_ones_own(app: Flask, org_setup: dict[str, Any], make_org, client: Any,
                                                                     login: Any) -> None:
     other = make_org("Other")
@@ -310,6 +349,10 @@ def test_gives_up_after_the_last_attempt_and_the_admin_redelivers(app: Flask, or
     response.close()                    # ... then the process sends it
     [delivery] = deliveries()
     assert delivery.status is DeliveryStatus.DELIVERED and delivery.attempts == 1 and len(receiver.received) == 3
+    # the tries before the redelivery are still counted
+    assert delivery.earlier_attempts == 2
+    log = client.get(f"/organizations/{org.id}/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "<td>3\n      <small class=\"muted\">(1 since redelivered)</small></td>" in log
 
 
 def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from lms.api.problems import ApiProblem, handle_http_error
 from lms.api.spec import api_spec, document
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Level, Metric, Module, Objective
-from lms.certificates.models import Certificate
+from lms.certificates.models import Certificate, CredentialRevocation
 from lms.cohorts import invitations
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.cohorts.roles import roles_of
@@ -270,16 +270,25 @@ def kpi(cohort_id: int) -> Any:
                                               recorded_at=e.recorded_at) for e, k in page.rows])
 
 
+def _certificates(where: Any) -> Any:
+    """Certificates with their revocation, paged by when each last changed (revoked, else
+    issued), so ``updated_since`` gives the ones revoked since as well as those issued."""
+    changed = func.coalesce(CredentialRevocation.revoked_at, Certificate.issued_at)
+    stmt = (select(Certificate, Level.key, CredentialRevocation, changed).join(Level, Level.id == Certificate.level_id)
+            .outerjoin(CredentialRevocation, CredentialRevocation.certificate_id == Certificate.id).where(where))
+    page = fetch(db.session, stmt, _query(), Certificate.id, changed, key_of=lambda row: (row[3], row[0].id))
+    return _answer(page, s.CertificatePage, [
+        s.CertificateOut(id=c.id, learner_id=c.user_id, level_key=k, code=c.code, issued_at=c.issued_at,
+                         verify_url=url_for("certificates.certificate", code=c.code, _external=True),
+                         revoked=r is not None, revoked_at=r.revoked_at if r else None,
+                         revocation_reason=r.reason if r else None, updated_at=at) for c, k, r, at in page.rows])
+
+
 @bp.get("/cohorts/<int:cohort_id>/certificates")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.CertificatePage), tags=["competency"], operation_id="listCertificates")
 def certificates(cohort_id: int) -> Any:
-    """Level certificates issued to the learners"""
-    stmt = (select(Certificate, Level.key).join(Level, Level.id == Certificate.level_id)
-            .where(Certificate.user_id.in_(_learners(cohort_id))))
-    page = fetch(db.session, stmt, _query(), Certificate.id, Certificate.issued_at)
-    return _answer(page, s.CertificatePage, [
-        s.CertificateOut(id=c.id, learner_id=c.user_id, level_key=k, code=c.code, issued_at=c.issued_at,
-                         verify_url=url_for("certificates.certificate", code=c.code, _external=True)) for c, k in page.rows])
+    """Level certificates issued to the learners, revoked ones included (`revoked`, `revoked_at`)"""
+    return _certificates(Certificate.user_id.in_(_learners(cohort_id)))
 
 
 # --------------------------------------------------------------------------- grades
@@ -453,13 +462,8 @@ def my_evidence() -> Any:
 @bp.get("/me/certificates")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.CertificatePage), tags=["me"], operation_id="myCertificates")
 def my_certificates() -> Any:
-    """The owner's level certificates"""
-    stmt = (select(Certificate, Level.key).join(Level, Level.id == Certificate.level_id)
-            .where(Certificate.user_id == _owner().id))
-    page = fetch(db.session, stmt, _query(), Certificate.id, Certificate.issued_at)
-    return _answer(page, s.CertificatePage, [
-        s.CertificateOut(id=c.id, learner_id=c.user_id, level_key=k, code=c.code, issued_at=c.issued_at,
-                         verify_url=url_for("certificates.certificate", code=c.code, _external=True)) for c, k in page.rows])
+    """The owner's level certificates, revoked ones included (`revoked`, `revoked_at`)"""
+    return _certificates(Certificate.user_id == _owner().id)
 
 
 @bp.get("/me/attempts")

@@ -233,6 +233,12 @@ class CertificateOut(Schema):
     code: str
     issued_at: datetime
     verify_url: str
+    revoked: bool = Field(description="Whether the issuer revoked the certificate: it no longer certifies the level "
+                                      "(its verification page, Open Badges assertion and credential say so).")
+    revoked_at: datetime | None = Field(description="When it was revoked; null while it stands.")
+    revocation_reason: str | None = Field(description="Why it was revoked, as its verification page shows; null while it stands.")
+    updated_at: datetime = Field(description="When it last changed: its revocation, else its issue. `updated_since` "
+                                             "reads this, so an incremental sync learns of a revocation.")
 
 
 class MyEnrolmentOut(Schema):

@@ -14,6 +14,8 @@ from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.api.models import ApiToken, Scope
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
 from lms.cohorts.models import Organization
 from lms.cohorts.roles import roles_of
 from lms.database import DbSession, utcnow
@@ -67,7 +69,15 @@ def create_token(session: DbSession, owner: User, name: str, scopes: Iterable[st
                      created_at=now, expires_at=expires_at)
     session.add(token)
     session.flush()
+    record_from(session, action=AuditAction.API_TOKEN_CREATED, organization_id=token.organization_id,
+                target=f"api_token:{token.id}", before=None, after=_audited(token), actor_id=owner.id)
     return NewToken(token=token, secret=secret)
+
+
+def _audited(token: ApiToken) -> dict[str, object]:
+    """What the audit log keeps of a token: never the secret or its hash, only its prefix."""
+    return {"name": token.name, "prefix": token.prefix, "owner_id": token.user_id, "scopes": list(token.scopes),
+            "expires_at": token.expires_at, "revoked_at": token.revoked_at}
 
 
 def personal_tokens(session: DbSession, owner: User) -> list[ApiToken]:
@@ -82,10 +92,13 @@ def organization_tokens(session: DbSession, organization: Organization) -> list[
 
 
 def revoke_token(session: DbSession, token: ApiToken, now: datetime | None = None) -> None:
-    """Revoking twice is harmless: the first time stands."""
+    """Revoking twice is harmless: the first time stands (and is the one audited)."""
     if token.revoked_at is None:
+        before = _audited(token)
         token.revoked_at = now or utcnow()
         session.flush()
+        record_from(session, action=AuditAction.API_TOKEN_REVOKED, organization_id=token.organization_id,
+                    target=f"api_token:{token.id}", before=before, after=_audited(token))
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,16 @@ class AuditAction(StrEnum):
     OVERRIDE_REVOKED = "override_revoked"
     EXTENSION_GRANTED = "extension_granted"
     TIME_ALLOWANCE_SET = "time_allowance_set"
+    # Integrations and operations (never the token or secret itself)
+    API_TOKEN_CREATED = "api_token_created"
+    API_TOKEN_REVOKED = "api_token_revoked"
+    WEBHOOK_CREATED = "webhook_created"
+    WEBHOOK_PAUSED = "webhook_paused"
+    WEBHOOK_RESUMED = "webhook_resumed"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated"
+    CERTIFICATE_REVOKED = "certificate_revoked"
+    JOB_RUN = "job_run"
+    JOB_RETRIED = "job_retried"
 
 
 class AuditEntry(Model):

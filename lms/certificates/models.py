@@ -1,4 +1,6 @@
-"""Certificates for completed levels, each with a public verification code."""
+"""Certificates for completed levels, each with a public verification code, and their
+revocations (one a certificate, for good): a revoked certificate is shown as revoked on its
+public page, its Open Badges 2.0 assertion and 3.0 status list, the learner's page and the API."""
 
 from __future__ import annotations
 
@@ -24,3 +26,16 @@ class Certificate(Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user: Mapped[User] = relationship()
     level: Mapped[Level] = relationship()
+
+
+class CredentialRevocation(Model):
+    """A certificate revoked, when, by whom and why. Its Open Badges 3.0 credential's bit
+    (the certificate id) is set in the revocation status list (lms/openbadges)."""
+
+    __tablename__ = "credential_revocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), unique=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    reason: Mapped[str] = mapped_column(String(500), default="")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.assessment.models import Attempt, Quiz, percent_of
 from lms.catalog.models import Level
-from lms.certificates.models import Certificate
+from lms.certificates.models import Certificate, CredentialRevocation
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, AssignmentKind, Submission, SubmissionStatus
@@ -131,6 +131,19 @@ def by_code(session: DbSession, code: str) -> Certificate | None:
                           .options(selectinload(Certificate.user), selectinload(Certificate.level).selectinload(Level.program)))
 
 
+def revocation_of(session: DbSession, certificate: Certificate) -> CredentialRevocation | None:
+    """The certificate's revocation, if it was revoked."""
+    return session.scalar(select(CredentialRevocation).where(CredentialRevocation.certificate_id == certificate.id))
+
+
+def revocations(session: DbSession, certificate_ids: list[int]) -> dict[int, CredentialRevocation]:
+    """The revocations of these certificates, by certificate id (one statement)."""
+    if not certificate_ids:
+        return {}
+    return {r.certificate_id: r for r in session.scalars(
+        select(CredentialRevocation).where(CredentialRevocation.certificate_id.in_(certificate_ids)))}
+
+
 def badge_level(session: DbSession, level_key: str) -> Level | None:
     """The level a BadgeClass describes. Retired levels still answer: badges issued for
     them must stay verifiable."""
@@ -210,10 +223,14 @@ def timestamp(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat()
 
 
-def assertion(certificate: Certificate, base_url: str, secret: str) -> dict[str, Any]:
-    """The hosted Assertion: the recipient's e-mail address is salted and hashed."""
+def assertion(certificate: Certificate, base_url: str, secret: str,
+              revocation: CredentialRevocation | None = None) -> dict[str, Any]:
+    """The hosted Assertion: the recipient's e-mail address is salted and hashed. A revoked
+    certificate's says so (``revoked: true`` and the ``revocationReason``), as Open Badges
+    2.0 has a hosted assertion tell verifiers and backpacks."""
     urls = Urls.at(base_url)
     salt = recipient_salt(certificate.code, secret)
+    revoked = {} if revocation is None else {"revoked": True, "revocationReason": revocation.reason}
     return {
         "@context": OB_CONTEXT,
         "type": "Assertion",
@@ -223,6 +240,7 @@ def assertion(certificate: Certificate, base_url: str, secret: str) -> dict[str,
         "verification": {"type": "hosted"},
         "issuedOn": timestamp(certificate.issued_at),
         "evidence": urls.certificate(certificate.code),
+        **revoked,
     }
 
 

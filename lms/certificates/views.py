@@ -48,8 +48,9 @@ def _mine(error: str | None = None, status: int = 200) -> tuple[str, int]:
     held = {c.level_id: c for c in services.certificates_of(db.session, user_id)}
     levels = [(s, held.get(s.level.id), services.missing(s)) for s in progress.levels]
     shown = {s.level.id for s in progress.levels}
+    revoked = services.revocations(db.session, [c.id for c in held.values()])
     return render_template("certificates/mine.html", levels=levels, earlier=[c for c in held.values() if c.level_id not in shown],
-                           urls=services.Urls.at(_base_url()), form=CheckForm(), error=error), status
+                           revoked=revoked, urls=services.Urls.at(_base_url()), form=CheckForm(), error=error), status
 
 
 @bp.get("/certificates")
@@ -73,7 +74,8 @@ def check() -> Any:
 @bp.get("/certificates/<code>")
 def certificate(code: str) -> str:
     found = services.by_code(db.session, code) or abort(404)
-    return render_template("certificates/certificate.html", certificate=found, urls=services.Urls.at(_base_url()))
+    return render_template("certificates/certificate.html", certificate=found, urls=services.Urls.at(_base_url()),
+                           revocation=services.revocation_of(db.session, found))
 
 
 @bp.get("/badges/assertions/<code>.json")
@@ -81,7 +83,8 @@ def assertion(code: str) -> Response:
     found = services.by_code(db.session, code)
     if found is None:
         return _not_found("No certificate has this code.")
-    return _badge_json(services.assertion(found, _base_url(), current_app.config["SECRET_KEY"]))
+    return _badge_json(services.assertion(found, _base_url(), current_app.config["SECRET_KEY"],
+                                          services.revocation_of(db.session, found)))
 
 
 @bp.get("/badges/issuer.json")

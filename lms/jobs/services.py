@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lms.audit.models import AuditAction
+from lms.audit.services import Origin, record
 from lms.database import DbSession, rowcount
 from lms.jobs.models import Job, JobStatus
 
@@ -59,14 +61,19 @@ def queue_job(session: DbSession, kind: str, params: Mapping[str, Any], *, label
 
 
 def queue_periodic(session: DbSession, kind: str, label: str, max_attempts: int,
-                   requested_by_id: int | None = None) -> tuple[Job, bool]:
+                   requested_by_id: int | None = None, *, by: Origin | None = None) -> tuple[Job, bool]:
     """A job of a periodic kind (no parameters), as cron queues it with ``flask lms
     queue-job`` or a site admin from the jobs page: one live job of the kind at a time
     (the key ``command:<kind>``). Also whether it is new: False when the kind's job was
-    still queued or running, and that one is given back."""
+    still queued or running, and that one is given back. ``by`` (a site admin's run from
+    the jobs page) writes an audit entry naming the job and whether it was new."""
     job = queue_job(session, kind, {}, label=label, max_attempts=max_attempts, requested_by_id=requested_by_id,
                     key=f"command:{kind}")
-    return job, job.id in session.info.get(PENDING, [])
+    new = job.id in session.info.get(PENDING, [])
+    if by is not None:
+        record(session, actor_id=by.actor_id, action=AuditAction.JOB_RUN, organization_id=None, target=f"job:{job.id}",
+               before=None, after={"kind": kind, "label": job.label, "new": new, "status": job.status}, ip=by.ip)
+    return job, new
 
 
 @dataclass(frozen=True)
@@ -141,14 +148,17 @@ def fail(session: DbSession, job_id: int, now: datetime, error: str, backoff: Ba
     return wait
 
 
-def retry(session: DbSession, job_id: int) -> bool:
+def retry(session: DbSession, job_id: int, *, by: Origin | None = None) -> bool:
     """A site admin's retry: a failed job (or one waiting for its next try) is due now with
     a fresh set of attempts; it runs once the caller's work commits. False when the job is
-    done, running, or another live job holds its key meanwhile."""
+    done, running, or another live job holds its key meanwhile. ``by`` (the admin) writes
+    an audit entry when the job is retried, with its state before."""
     job = session.get(Job, job_id)
     if job is None or job.status not in (JobStatus.FAILED, JobStatus.QUEUED):
         return False
     key = job.key or None
+    before = {"kind": job.kind, "label": job.label, "status": job.status, "attempts": job.attempts,
+              "error": job.error[:500]}
     try:
         with session.begin_nested():
             changed = rowcount(session.execute(
@@ -161,6 +171,9 @@ def retry(session: DbSession, job_id: int) -> bool:
     session.expire(job)
     if changed:
         _note_pending(session, [job_id])
+        if by is not None:
+            record(session, actor_id=by.actor_id, action=AuditAction.JOB_RETRIED, organization_id=None,
+                   target=f"job:{job_id}", before=before, after={"status": JobStatus.QUEUED, "attempts": 0}, ip=by.ip)
     return bool(changed)
 
 

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in
+from lms.audit.services import origin
 from lms.cohorts.models import Cohort, Organization
 from lms.extensions import db
 from lms.jobs import runner, services
@@ -49,7 +50,7 @@ def run_now() -> Response | tuple[str, int]:
         return _board(ButtonForm(), 400, run_form=form)
     chosen = runner.kind(current_app, form.kind.data or "")
     job, new = services.queue_periodic(db.session, chosen.name, chosen.describe({}), chosen.max_attempts,
-                                       requested_by_id=signed_in().id)
+                                       requested_by_id=signed_in().id, by=origin(db.session))
     if new and current_app.config.get("REDIS_URL"):
         flash(f"Job {job.id} ({chosen.label.lower()}) was queued: a worker runs it.", "success")
     elif new:  # no worker: it runs once this request has committed, before the page redirected to
@@ -66,7 +67,7 @@ def retry(job_id: int) -> Response | tuple[str, int]:
         return _board(form, 400)
     if db.session.get(Job, job_id) is None:
         abort(404)
-    if services.retry(db.session, job_id):
+    if services.retry(db.session, job_id, by=origin(db.session)):
         flash(f"Job {job_id} will run again now.", "success")
     else:
         flash(f"Job {job_id} was not retried: it is running or done, or the same work is queued already.", "info")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length
 
 
 class VerifyForm(FlaskForm):
@@ -13,6 +13,9 @@ class VerifyForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)],
-                         description="Shown to anyone who verifies the credential.")
+    reason = StringField("Reason", validators=[DataRequired(message="Give the reason for revoking: it is shown to anyone "
+                                                                    "who verifies the certificate, and a revocation "
+                                                                    "cannot be undone."),
+                                               Length(max=500, message="Keep the reason under 500 characters.")],
+                         description="Required. Shown to anyone who verifies the certificate or its credentials.")
     submit = SubmitField("Revoke the credential")

@@ -1,12 +1,12 @@
-"""Open Badges 3.0: the issuer's Ed25519 signing key and the revocations of certificates
-(the bits set in the published status list)."""
+"""Open Badges 3.0: the issuer's Ed25519 signing key. A certificate's revocation (the bit set
+in the published status list) is the certificate's own: ``lms.certificates.models.CredentialRevocation``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.database import UTCDateTime, utcnow
@@ -25,16 +25,3 @@ class BadgeIssuerKey(Model):
     private_key_encrypted: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class CredentialRevocation(Model):
-    """A certificate's Open Badges 3.0 credential revoked: its bit (the certificate id) is
-    set in the revocation status list."""
-
-    __tablename__ = "credential_revocations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), unique=True)
-    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
-    reason: Mapped[str] = mapped_column(String(500), default="")

@@ -4,8 +4,8 @@ key; the issuer profile and its keys (JWKS) published; revocation through a
 BitstringStatusList credential (one bit per certificate: its id); verification of a
 credential: signature, issuer key, validity dates and status.
 
-The certificate's Open Badges 2.0 hosted assertion (lms/certificates) stays as it was.
-Services take a session and plain values and only flush."""
+A revocation is the certificate's (lms/certificates): its printable page, its Open Badges 2.0
+hosted assertion and the API say it is revoked as the status list does. Services take a session and plain values and only flush."""
 
 from __future__ import annotations
 
@@ -25,12 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
-from lms.certificates.models import Certificate
-from lms.certificates.services import Urls, badge_name, criteria_narrative, identity_hash, recipient_salt
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
+from lms.certificates.models import Certificate, CredentialRevocation
+from lms.certificates.services import Urls, badge_name, criteria_narrative, identity_hash, recipient_salt, revocation_of
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.roles import roles_of
 from lms.database import DbSession, utcnow
-from lms.openbadges.models import BadgeIssuerKey, CredentialRevocation
+from lms.openbadges.models import BadgeIssuerKey
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -345,6 +347,13 @@ def organizations_of_learner(session: DbSession, user_id: int) -> set[int]:
                                .where(Enrolment.user_id == user_id)))
 
 
+def organization_of_learner(session: DbSession, user_id: int) -> int | None:
+    """The organization of the learner's latest enrolment (the one an audit entry names)."""
+    return session.scalar(select(Cohort.organization_id).join(Enrolment, Enrolment.cohort_id == Cohort.id)
+                          .where(Enrolment.user_id == user_id).order_by(Enrolment.started_at.desc(), Enrolment.id.desc())
+                          .limit(1))
+
+
 def may_revoke(session: DbSession, user: User, certificate: Certificate) -> bool:
     """Site admins, and admins of an organization the learner is (or was) enrolled in."""
     if user.is_admin:
@@ -352,13 +361,14 @@ def may_revoke(session: DbSession, user: User, certificate: Certificate) -> bool
     return bool(roles_of(session, user).admin_of & organizations_of_learner(session, certificate.user_id))
 
 
-def revocation_of(session: DbSession, certificate: Certificate) -> CredentialRevocation | None:
-    return session.scalar(select(CredentialRevocation).where(CredentialRevocation.certificate_id == certificate.id))
-
-
 def revoke(session: DbSession, certificate: Certificate, actor_id: int | None, reason: str, now: datetime) -> CredentialRevocation:
-    """Set the certificate's bit in the status list. Flushes only."""
+    """Revoke the certificate for good, with a reason (shown to whoever verifies it): its bit
+    is set in the status list, and its page, assertion and API entries say it is revoked.
+    Audited. Flushes only."""
     reason = " ".join(reason.split())
+    if not reason:
+        raise BadgeError("Give the reason for revoking: it is shown to anyone who verifies the certificate, "
+                         "and a revocation cannot be undone.")
     if len(reason) > MAX_REASON:
         raise BadgeError(f"Keep the reason under {MAX_REASON} characters.")
     if certificate.id >= STATUS_LIST_BITS:
@@ -371,4 +381,9 @@ def revoke(session: DbSession, certificate: Certificate, actor_id: int | None, r
             session.add(row)
     except IntegrityError:
         raise BadgeError("This credential is already revoked.") from None
+    record_from(session, action=AuditAction.CERTIFICATE_REVOKED,
+                organization_id=organization_of_learner(session, certificate.user_id),
+                target=f"certificate:{certificate.id}", before={"code": certificate.code, "revoked": False},
+                after={"code": certificate.code, "learner_id": certificate.user_id, "level": certificate.level.key,
+                       "revoked": True, "reason": reason}, actor_id=actor_id)
     return row

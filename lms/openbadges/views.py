@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from lms.accounts.current import signed_in
 from lms.catalog.services import active_program
-from lms.certificates.services import Urls, by_code
+from lms.certificates.services import Urls, by_code, revocation_of
 from lms.database import utcnow
 from lms.extensions import db
 from lms.openbadges import services
@@ -142,5 +142,5 @@ def manage(code: str) -> Any:
             return redirect(url_for("openbadges.manage", code=code))
     status = 422 if request.method == "POST" else 200
     return render_template("openbadges/manage.html", certificate=certificate, form=form,
-                           revocation=services.revocation_of(db.session, certificate),
+                           revocation=revocation_of(db.session, certificate),
                            urls=Urls.at(_base()), urls3=services.Urls3.at(_base())), status

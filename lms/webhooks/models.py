@@ -39,7 +39,11 @@ class DeliveryStatus(StrEnum):
 
 
 class WebhookEndpoint(Model):
+    """One URL an organization's events are POSTed to: one endpoint per organization and
+    URL, so that no event is delivered twice to the same place."""
+
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("organization_id", "url"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
@@ -74,7 +78,10 @@ class WebhookDelivery(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[DeliveryStatus] = mapped_column(enum_type(DeliveryStatus, length=10, name="status"),
                                                    default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # since it was queued, or last redelivered
+    # The attempts made before the admin last redelivered it (a redelivery starts a fresh set
+    # of WEBHOOK_MAX_ATTEMPTS, and the log still counts every try).
+    earlier_attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -40,7 +40,9 @@ import requests
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, Select, select, update
 
-from lms.database import DbSession, utcnow
+from lms.audit.models import AuditAction
+from lms.audit.services import record_from
+from lms.database import DbSession, insert_unless_there, utcnow
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
 from lms.webhooks.addresses import NotPublic, guard, public_addresses
@@ -172,29 +174,61 @@ def endpoint_of(session: DbSession, organization_id: int, endpoint_id: int) -> W
 def create_endpoint(session: DbSession, organization_id: int, url: str, events: Iterable[str], description: str,
                     secret_key: str, actor_id: int | None, allow_local_http: bool,
                     now: datetime | None = None) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it and its secret (shown once, then only stored encrypted)."""
+    """Register an endpoint; returns it and its secret (shown once, then only stored encrypted).
+    One endpoint per organization and URL: registering a URL again (twice at once too, a
+    double click or two admins) is refused, or every event would be delivered twice."""
     checked, chosen = check_url(url, allow_local_http), read_events(events)
-    if len(endpoints_of(session, organization_id)) >= MAX_ENDPOINTS:
+    known = endpoints_of(session, organization_id)
+    if any(e.url == checked for e in known):
+        raise WebhookError(_registered(checked))
+    if len(known) >= MAX_ENDPOINTS:
         raise WebhookError(f"An organization has at most {MAX_ENDPOINTS} endpoints; remove one first.")
     secret = new_secret()
-    endpoint = WebhookEndpoint(organization_id=organization_id, url=checked, events=chosen, description=description.strip(),
-                               secret_encrypted=encrypt_secret(secret_key, secret), active=True,
-                               created_at=now or utcnow(), created_by_id=actor_id)
-    session.add(endpoint)
-    session.flush()
+    # Another request registering the URL at this moment (a double click, two admins) has
+    # this one wait for it, then find the URL taken: refused, nothing written.
+    made = insert_unless_there(session, WebhookEndpoint, {
+        "organization_id": organization_id, "url": checked, "events": chosen, "description": description.strip(),
+        "secret_encrypted": encrypt_secret(secret_key, secret), "active": True, "created_at": now or utcnow(),
+        "created_by_id": actor_id}, ("organization_id", "url"))
+    endpoint = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id,
+                                                             WebhookEndpoint.url == checked)).one()
+    if not made:
+        raise WebhookError(_registered(checked))
+    record_from(session, action=AuditAction.WEBHOOK_CREATED, organization_id=organization_id,
+                target=f"webhook:{endpoint.id}", before=None, after=_audited(endpoint), actor_id=actor_id)
     return endpoint, secret
+
+
+def _registered(url: str) -> str:
+    return (f"{url} is already an endpoint of this organization (each event is sent once to each URL): "
+            "use that one, and resume it if it is paused.")
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict[str, object]:
+    """What the audit log keeps of an endpoint: never its secret."""
+    return {"url": endpoint.url, "description": endpoint.description, "events": list(endpoint.events),
+            "active": endpoint.active}
 
 
 def rotate_secret(session: DbSession, endpoint: WebhookEndpoint, secret_key: str) -> str:
     secret = new_secret()
     endpoint.secret_encrypted = encrypt_secret(secret_key, secret)
     session.flush()
+    record_from(session, action=AuditAction.WEBHOOK_SECRET_ROTATED, organization_id=endpoint.organization_id,
+                target=f"webhook:{endpoint.id}", before=None, after={"url": endpoint.url})
     return secret
 
 
 def set_active(session: DbSession, endpoint: WebhookEndpoint, active: bool) -> None:
+    """Pause or resume the endpoint; audited when that changes it."""
+    if endpoint.active == active:
+        return
+    before = _audited(endpoint)
     endpoint.active = active
     session.flush()
+    record_from(session, action=AuditAction.WEBHOOK_RESUMED if active else AuditAction.WEBHOOK_PAUSED,
+                organization_id=endpoint.organization_id, target=f"webhook:{endpoint.id}", before=before,
+                after=_audited(endpoint))
 
 
 # --------------------------------------------------------------------------- queueing events
@@ -334,9 +368,11 @@ def delivery_of(session: DbSession, organization_id: int, delivery_id: int) -> W
 
 def redeliver(session: DbSession, delivery: WebhookDelivery) -> None:
     """Send a delivery again now, with a fresh set of attempts (the same ``Webhook-Id`` and
-    body, so a receiver that already has it can tell). Sent once the caller's work commits."""
+    body, so a receiver that already has it can tell). The attempts made so far are kept in
+    ``earlier_attempts``: the log counts every try. Sent once the caller's work commits."""
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
-                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0)
+                    .values(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0,
+                            earlier_attempts=WebhookDelivery.earlier_attempts + WebhookDelivery.attempts)
                     .execution_options(synchronize_session=False))
     session.flush()
     _note_pending(session, [delivery.id])
