@@ -7,7 +7,7 @@ On SQLite the audit log's constraint is replaced by rebuilding the table (batch 
 drops the append-only triggers with the old table: they are created again.
 
 Revision ID: zr1c3d4e5f613
-Revises: y1c3d4e5f613
+Revises: z1c3d4e5f613
 Create Date: 2026-12-06 14:00:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zr1c3d4e5f613'
-down_revision = 'y1c3d4e5f613'
+down_revision = 'z1c3d4e5f613'
 branch_labels = None
 depends_on = None
 
