@@ -848,7 +848,7 @@ def test_import_takes_invisible_characters_out_of_names_and_refuses_a_name_witho
     assert [(r["name"], r["problem"]) for r in rows] == [
         ("Zoë Ñúñez", None),
         ("\u200b\u200b", "bad name: A name needs at least one letter or digit (invisible characters are not kept)."),
-        ("x" * 201, "bad name: A name can have at most 200 characters.")]
+        ("x" * 201, "name too long: 201 characters, at most 200")]
 
 
 def test_import_preview_of_another_cohort_is_not_found(app, client, world: World, login) -> None:
