@@ -94,6 +94,22 @@ def test_notify_once_per_key_and_emails_by_default(make_user) -> None:
     assert unread_count(db.session, user.id) == 1
 
 
+def test_a_closed_account_is_given_no_notice_and_mailed_nothing(make_user) -> None:
+    """A deactivated or erased account (``deactivated_at``): nobody reads its centre and its
+    address must not be mailed, whichever feature sends (announcements, reminders, a grade,
+    a digest later); an open account beside it gets its notice as before."""
+    closed, digest, open_ = make_user(), make_user(), make_user()
+    set_preferences(db.session, digest.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+    closed.deactivated_at = digest.deactivated_at = utcnow()
+    db.session.commit()
+    made = notify_all(db.session, [Notice(u.id, NotificationEvent.ANNOUNCEMENT, "announcement:1", "Welcome")
+                                   for u in (closed, digest, open_)])
+    db.session.commit()
+    assert [n.user_id for n in made] == [open_.id]
+    assert [m.recipient for m in outbox()] == [open_.email]
+    assert reminders.send_digests(db.session, utcnow()) == 0
+
+
 def test_preferences_choose_the_channel(make_user) -> None:
     user = make_user()
     assert preferences(db.session, user.id)[NotificationEvent.PEER_REVIEW_RECEIVED] == Channel.IN_APP

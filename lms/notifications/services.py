@@ -104,10 +104,14 @@ def _email_body(session: DbSession, user: User, notification: Notification) -> s
 def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | None = None) -> list[Notification]:
     """Make every notice not made before (per user and key) whose kind the user has not
     switched off, and queue an email for those whose channel is email. Returns the new
-    notifications. A fixed number of statements however many notices there are (but one
-    SELECT of those already made and one INSERT of the rest per ``CHUNK`` of them)."""
+    notifications. A closed account (deactivated, or erased) is given none: nobody reads
+    its centre, and its address must not be mailed. A fixed number of statements however
+    many notices there are (but one SELECT of those already made and one INSERT of the rest
+    per ``CHUNK`` of them)."""
     now = now or utcnow()
     chosen = channels_for(session, (n.user_id for n in notices))
+    closed = set(session.scalars(select(User.id).where(among(User.id, {n.user_id for n in notices}),
+                                                       User.deactivated_at.is_not(None)))) if notices else set()
     rows: list[dict[str, Any]] = []
     seen: set[tuple[int, str]] = set()
     for notice in notices:
@@ -115,7 +119,7 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
         if not notice.key or len(notice.key) > KEY_LENGTH:
             raise NotificationError(f"A notification key must be 1 to {KEY_LENGTH} characters: {notice.key!r}.")
         channel = chosen.get((notice.user_id, event), EVENTS[event].default)
-        if channel == Channel.OFF or (notice.user_id, notice.key) in seen:
+        if channel == Channel.OFF or notice.user_id in closed or (notice.user_id, notice.key) in seen:
             continue
         seen.add((notice.user_id, notice.key))
         rows.append({"user_id": notice.user_id, "event": event, "key": notice.key,
