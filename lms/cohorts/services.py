@@ -32,6 +32,7 @@ from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.database import DbSession, rowcount, utcnow
 from lms.mail.services import queue_mail
+from lms.web.forms import EARLIEST_DAY, LATEST_DAY
 from lms.web.page_cache import fingerprint
 
 WELCOME_LINK_LIFETIME = timedelta(days=7)
@@ -114,10 +115,10 @@ def organizations_overview(session: DbSession) -> list[tuple[Organization, int, 
 # --------------------------------------------------------------------- cohorts
 
 
-# The start dates a cohort can have: its twelve months (and a late joiner's catch-up, and
-# extensions past them) must be dates the calendar can hold; a typed 9999 is refused, not
-# kept to break every page of the cohort.
-EARLIEST_START, LATEST_START = date(2000, 1, 1), date(2099, 12, 31)
+# The start dates a cohort can have: the days anyone may type (lms.web.forms), so its twelve
+# months (and a late joiner's catch-up, and extensions past them) are dates the calendar can
+# hold; a typed 9999 is refused, not kept to break every page of the cohort.
+EARLIEST_START, LATEST_START = EARLIEST_DAY, LATEST_DAY
 
 
 def _check_cohort_fields(session: DbSession, org: Organization, name: str, timezone: str, start_date: date,
