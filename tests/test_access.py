@@ -537,7 +537,7 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     extra["lti_context_id"] = map_lti_context(db.session, lti_platform, "course-1", world.cohort_a).id
     # learner A's certificate of the foundation level and the Open Badges 3.0 issuer's key
     certificate = Certificate(user_id=world.learner_a.id, level=db.session.scalar(select(Level).where(Level.key == "foundation")),
-                              code="access-certificate", issued_at=utcnow())
+                              code="access-certificate", issued_at=utcnow(), holder_name=world.learner_a.name)
     db.session.add(certificate)
     ensure_badge_key(db.session, app.config["SECRET_KEY"])
     extra["certificate_code"] = certificate.code

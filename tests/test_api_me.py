@@ -49,7 +49,8 @@ def give_own_data(learner: Any, cohort: Any, n: int = 3, grader: Any = None) -> 
     evidence = [Evidence(user_id=learner.id, objective_id=o, source=EvidenceSourceName.RATING, source_ref=f"test:{i}",
                          level=2.0, weight=1.0, recorded_at=start + timedelta(days=i)) for i, o in enumerate(objectives)]
     level = db.session.scalar(select(Level).order_by(Level.id))
-    certificate = Certificate(user_id=learner.id, level=level, code=f"me-{learner.id}", issued_at=start)
+    certificate = Certificate(user_id=learner.id, level=level, code=f"me-{learner.id}", issued_at=start,
+                              holder_name=learner.name)
     quiz = db.session.scalar(select(Quiz).order_by(Quiz.id))
     attempts = [Attempt(quiz_id=quiz.id, user_id=learner.id, cohort_id=cohort.id, number=i + 1, layout=[],
                         started_at=start + timedelta(days=i), submitted_at=start + timedelta(days=i, minutes=5),

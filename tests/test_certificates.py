@@ -347,7 +347,8 @@ def test_the_check_button_issues_after_the_last_lesson(course, make_cohort, enro
     # The page costs the same number of statements for one certificate as for three.
     one = count_queries(lambda: client.get("/certificates"))
     for level in db.session.scalars(select(Level).where(Level.key != "foundation")):
-        db.session.add(Certificate(user_id=user.id, level_id=level.id, code=f"test-{level.key}", issued_at=utcnow()))
+        db.session.add(Certificate(user_id=user.id, level_id=level.id, code=f"test-{level.key}", issued_at=utcnow(),
+                                   holder_name=user.name))
     db.session.commit()
     assert len(held(user.id)) == 3
     assert count_queries(lambda: client.get("/certificates")) == one
@@ -420,7 +421,8 @@ def test_losing_a_race_to_issue_keeps_the_callers_work(course, make_cohort, enro
 
     def progress_then_a_rival_issues(session, cohort_, user_id, now):
         found = learner_progress(session, cohort_, user_id, now)
-        session.execute(Certificate.__table__.insert().values(user_id=user_id, level_id=foundation.id, code="rival", issued_at=now))
+        session.execute(Certificate.__table__.insert().values(user_id=user_id, level_id=foundation.id, code="rival", issued_at=now,
+                                                              holder_name="Rival"))
         return found
 
     monkeypatch.setattr(services, "learner_progress", progress_then_a_rival_issues)

@@ -620,7 +620,8 @@ def test_stakeholder_and_expert_answers_notify_the_learner_and_staff(course) -> 
 def test_an_issued_certificate_notifies_its_holder_once(course, enrol_learner) -> None:
     learner = enrol_learner(course["cohort"])
     level = db.session.scalar(select(Level).order_by(Level.position))
-    certificate = Certificate(user_id=learner.id, level=level, code="a-code-for-the-test", issued_at=utcnow())
+    certificate = Certificate(user_id=learner.id, level=level, code="a-code-for-the-test", issued_at=utcnow(),
+                              holder_name=learner.name)
     db.session.add(certificate)
     db.session.flush()
     for _ in range(2):

@@ -476,7 +476,8 @@ def test_certificates_and_accepted_invitations_are_sent(app: Flask, org_setup: d
                                                         make_user) -> None:
     add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.CERTIFICATE_ISSUED, WebhookEvent.ENROLMENT_ACCEPTED])
     level = db.session.scalar(select(Level).where(Level.key == "foundation"))
-    certificate = Certificate(user_id=org_setup["learner"].id, level=level, code="abc", issued_at=utcnow())
+    certificate = Certificate(user_id=org_setup["learner"].id, level=level, code="abc", issued_at=utcnow(),
+                              holder_name=org_setup["learner"].name)
     db.session.add(certificate)
     db.session.flush()
     certificate_issued.send(certificate, session=db.session, now=utcnow())

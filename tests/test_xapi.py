@@ -176,7 +176,7 @@ def every_event(setup: dict[str, Any]) -> None:
     assert ko1 is not None
     record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:xapi", 0.9, utcnow())
     certificate = Certificate(user_id=learner.id, level=db.session.scalar(select(Level).where(Level.key == "foundation")),
-                              code="xapi-certificate", issued_at=utcnow())
+                              code="xapi-certificate", issued_at=utcnow(), holder_name=learner.name)
     db.session.add(certificate)
     db.session.flush()
     certificate_issued.send(certificate, session=db.session, now=utcnow())

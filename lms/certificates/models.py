@@ -24,6 +24,9 @@ class Certificate(Model):
     level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"))
     code: Mapped[str] = mapped_column(String(40), unique=True)  # in the public verification URL
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The learner's name when it was issued: what the certificate and its badges show, so a
+    # later rename leaves it as issued (erasure replaces it: lms/privacy).
+    holder_name: Mapped[str] = mapped_column(String(200))
     user: Mapped[User] = relationship()
     level: Mapped[Level] = relationship()
 

@@ -23,6 +23,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, percent_of
 from lms.catalog.models import Level
 from lms.certificates.models import Certificate, CredentialRevocation
@@ -49,17 +50,22 @@ certificate_issued = events.signal("certificate-issued")
 
 
 def issue_due(session: DbSession, cohort: Cohort, user_id: int, now: datetime) -> list[Certificate]:
-    """Certificates for every level the learner has completed and holds none for yet.
-    Calling it again issues nothing more."""
+    """Certificates for every level the learner has completed and holds none for yet, each
+    naming the learner as they are named now (``Certificate.holder_name``). Calling it
+    again issues nothing more."""
     held = set(session.scalars(select(Certificate.level_id).where(Certificate.user_id == user_id)))
     if not passed_an_exam(session, user_id, held) or not has_accepted_portfolio(session, user_id):
         return []  # no level can be complete without both
     progress = learner_progress(session, cohort, user_id, now)
+    due = [status.level for status in progress.levels if status.complete and status.level.id not in held]
+    learner = session.get(User, user_id) if due else None
+    if learner is None:
+        return []
     issued = []
-    for status in progress.levels:
-        if not status.complete or status.level.id in held:
-            continue
-        certificate = Certificate(user_id=user_id, level=status.level, code=secrets.token_urlsafe(CODE_BYTES), issued_at=now)
+    for level in due:
+        # The name the learner has now is the certificate's for good: a later rename leaves it as issued.
+        certificate = Certificate(user_id=user_id, level=level, code=secrets.token_urlsafe(CODE_BYTES), issued_at=now,
+                                  holder_name=learner.name)
         try:
             with session.begin_nested():  # a savepoint: losing a race must not undo the caller's work
                 session.add(certificate)

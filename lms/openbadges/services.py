@@ -162,8 +162,9 @@ def issuer_profile(base_url: str, name: str, email: str, issuer_keys: list[Badge
 
 
 def credential(certificate: Certificate, base_url: str, secret: str, issuer_name: str) -> dict[str, Any]:
-    """The OpenBadgeCredential of a level certificate (unsigned). The learner is named by a
-    salted hash of their e-mail address, as in the 2.0 assertion."""
+    """The OpenBadgeCredential of a level certificate (unsigned). The learner is named as on
+    the certificate (the name they had when it was issued) and identified by a salted hash
+    of their e-mail address, as in the 2.0 assertion."""
     urls, urls2 = Urls3.at(base_url), Urls.at(base_url)
     level = certificate.level
     salt = recipient_salt(certificate.code, secret)
@@ -173,13 +174,13 @@ def credential(certificate: Certificate, base_url: str, secret: str, issuer_name
         "id": urls.credential(certificate.code),
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": badge_name(level),
-        "description": f"{certificate.user.name} completed the {level.title} level of {level.program.title}.",
+        "description": f"{certificate.holder_name} completed the {level.title} level of {level.program.title}.",
         "issuer": {"id": urls.issuer(), "type": ["Profile"], "name": issuer_name, "url": urls2.home()},
         "validFrom": iso(certificate.issued_at),
         "awardedDate": iso(certificate.issued_at),
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "name": certificate.user.name,
+            "name": certificate.holder_name,
             "identifier": [{"type": "IdentityObject", "identityType": "emailAddress", "hashed": True,
                             "identityHash": identity_hash(certificate.user.email, salt), "salt": salt}],
             "achievement": {

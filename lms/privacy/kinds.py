@@ -469,8 +469,9 @@ class Feedback(DataKind):
 
 
 class Certificates(DataKind):
-    """Level certificates. Erased: kept (levels reached count in statistics); the public
-    verification page then names the anonymised account."""
+    """Level certificates. Erased: kept (levels reached count in statistics), the name each
+    kept as issued (``holder_name``) replaced by the anonymised account's, so the public
+    verification page, the badges and the API name the anonymised account."""
 
     name = "certificates"
     covers = ("certificates.user_id",)
@@ -478,6 +479,11 @@ class Certificates(DataKind):
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
         return [row(c, without=("user_id",)) for c in
                 session.scalars(select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.id))]
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        result = session.execute(update(Certificate).where(Certificate.user_id == erasure.user.id)
+                                 .values(holder_name=ERASED_NAME))
+        return rowcount(result)
 
 
 class Portfolios(DataKind):
