@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -146,4 +146,39 @@ def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_ea
         assert "mastery_marks" not in sa.inspect(db.engine).get_table_names()
         with db.engine.begin() as conn:
             assert conn.execute(sa.text("UPDATE mastery SET level = 2.5")).rowcount == 3  # no trigger left behind
+        db.engine.dispose()
+
+
+def test_the_certificate_holder_name_migration_keeps_each_accounts_name(fresh_database_url: str, tmp_path: Path) -> None:
+    """``zr4c3d4e5f613`` gives each existing certificate its account's name at the time of
+    the upgrade (an erased account's being its placeholder already); going back drops it."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade(revision="zr3c3d4e5f613")
+        programs, levels, certificates = (sa.table(name, *(sa.column(c) for c in columns)) for name, columns in (
+            ("programs", ("id", "key", "title", "summary")),
+            ("levels", ("id", "key", "program_id", "title", "position", "first_month", "last_month", "summary", "goals")),
+            ("certificates", ("id", "user_id", "level_id", "code", "issued_at"))))
+        with db.engine.begin() as conn:
+            ada, bo = (conn.execute(sa.insert(User).values(email=f"{name.split()[0].lower()}@example.com", name=name))
+                       .inserted_primary_key[0] for name in ("Ada Lovelace", "A former learner"))
+            conn.execute(sa.insert(programs).values(id=1, key="program", title="Program", summary=""))
+            conn.execute(sa.insert(levels), [
+                {"id": n, "key": f"level-{n}", "program_id": 1, "title": f"Level {n}", "position": n, "first_month": n,
+                 "last_month": n, "summary": "", "goals": "[]"} for n in (1, 2)])
+            conn.execute(sa.insert(certificates), [
+                {"id": n, "user_id": user, "level_id": level, "code": f"code-{n}", "issued_at": datetime(2026, 6, n, tzinfo=UTC)}
+                for n, (user, level) in enumerate(((ada, 1), (ada, 2), (bo, 1)), start=1)])
+
+        def kept() -> dict[int, str]:
+            with db.engine.connect() as conn:
+                return dict(conn.execute(sa.text("SELECT id, holder_name FROM certificates ORDER BY id")).all())
+
+        upgrade()
+        assert kept() == {1: "Ada Lovelace", 2: "Ada Lovelace", 3: "A former learner"}
+        with db.engine.connect() as conn, pytest.raises(sa.exc.IntegrityError):  # every certificate names its holder
+            conn.execute(sa.text("INSERT INTO certificates (user_id, level_id, code, issued_at) "
+                                 "VALUES (:user, 2, 'nameless', CURRENT_TIMESTAMP)"), {"user": bo})
+        downgrade(revision="zr3c3d4e5f613")
+        assert "holder_name" not in {c["name"] for c in sa.inspect(db.engine).get_columns("certificates")}
         db.engine.dispose()
