@@ -101,6 +101,7 @@ POLICY: dict[str, AccessRule] = {
     "cohorts.organizations": SITE_ADMIN,
     "cohorts.organization_admin": SITE_ADMIN,
     "cohorts.remove_organization_admin": SITE_ADMIN,
+    "cohorts.withdraw_admin_invitation": SITE_ADMIN,
     # the admin console (lms.admin) and the audit log: organization admins read their organizations' entries
     "admin.users": SITE_ADMIN,
     "admin.user": SITE_ADMIN,
@@ -130,6 +131,7 @@ POLICY: dict[str, AccessRule] = {
     "cohorts.edit_cohort": COHORT_MANAGER,
     "cohorts.archive_cohort": COHORT_MANAGER,
     "cohorts.invite": COHORT_MANAGER,
+    "cohorts.invite_instructor": COHORT_MANAGER,
     "cohorts.resend_invitation": COHORT_MANAGER,
     "cohorts.withdraw_invitation": COHORT_MANAGER,
     "cohorts.import_learners": COHORT_MANAGER,

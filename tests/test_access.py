@@ -36,7 +36,7 @@ from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol
-from lms.cohorts.invitations import invite_learner
+from lms.cohorts.invitations import invite_learner, invite_organization_admin
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.discussions.models import Post
@@ -216,6 +216,8 @@ ROUTES: dict[str, Route] = {
     "cohorts.organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}", SITE_ADMIN),
     "cohorts.remove_organization_admin": Route(lambda w, x: f"/admin/organizations/{w.org_a.id}/admins/{w.nobody.id}/remove",
                                                SITE_ADMIN, "POST"),
+    "cohorts.withdraw_admin_invitation": Route(
+        lambda w, x: f"/admin/organizations/{w.org_a.id}/invitations/{x['admin_invitation_id']}/withdraw", SITE_ADMIN, "POST"),
     "admin.users": Route(lambda w, x: "/admin/users?q=learner", SITE_ADMIN),
     "admin.user": Route(lambda w, x: f"/admin/users/{w.learner_a.id}", SITE_ADMIN),
     "admin.deactivate": Route(lambda w, x: f"/admin/users/{w.learner_a.id}/deactivate", SITE_ADMIN, "POST"),
@@ -241,6 +243,7 @@ ROUTES: dict[str, Route] = {
     "cohorts.edit_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/edit", COHORT_MANAGER),
     "cohorts.archive_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/archive", COHORT_MANAGER, "POST"),
     "cohorts.invite": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations", COHORT_MANAGER, "POST"),
+    "cohorts.invite_instructor": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/instructor-invitations", COHORT_MANAGER, "POST"),
     "cohorts.resend_invitation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations/{x['invitation_id']}/resend",
                                        COHORT_MANAGER, "POST"),
     "cohorts.withdraw_invitation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/invitations/{x['withdrawn_invitation_id']}/withdraw",
@@ -460,6 +463,8 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     extra: dict[str, Any] = {"import_id": preview_import(db.session, world.cohort_a, "l.csv", b"email,name\nz@example.com,Zed\n", world.org_admin_a).record.id}
     for key, email in (("invitation_id", "invited@example.com"), ("withdrawn_invitation_id", "withdrawn@example.com")):
         extra[key] = invite_learner(db.session, world.cohort_a, email, "", world.org_admin_a, lambda t: t).id
+    extra["admin_invitation_id"] = invite_organization_admin(db.session, world.org_a, "invited-admin@example.com", "",
+                                                             world.admin.id, lambda t: t).id
     # the MLOps quiz opens when its month-6 phase ends: learner A starts it on the day it opens
     mlops_quiz = get_quiz(db.session, "mlops-quiz")
     opening = quiz_window(db.session, mlops_quiz, world.cohort_a, world.learner_a.id, utcnow()).opens_at

@@ -344,17 +344,28 @@ def test_grade_saves_are_audited_from_the_grading_signal(app: Flask, loaded, mak
 
 
 def test_organization_admins_added_and_site_admins_made_are_audited(app: Flask, world: World, client, login) -> None:
+    """A site admin's invitation of an organization admin (by whom), then its acceptance (by
+    the person, who becomes an administrator then)."""
     login(client, world.admin)
     added = client.post(f"/admin/organizations/{world.org_a.id}", data={"email": "new.admin@example.com", "name": "N"})
     assert added.status_code == 302
+    client.post("/logout")
+    invitation = db.session.scalar(select(OutboxMessage.body).where(OutboxMessage.recipient == "new.admin@example.com"))
+    assert invitation is not None
+    link = invitation.split("http://localhost", 1)[1].split()[0]
+    accepted = client.post(link, data={"name": "New Admin", "password": "a-long-passphrase-2", "confirm": "a-long-passphrase-2"})
+    assert accepted.status_code == 302
     result = app.test_cli_runner().invoke(args=["lms", "create-admin", "--email", "root@example.com", "--name", "Root",
                                                 "--password", "a-long-passphrase-1"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
-    edited, granted = [e for e in entries() if e.action in (AuditAction.ORGANIZATION_EDITED, AuditAction.ADMIN_GRANTED)]
+    invited, edited, granted = [e for e in entries() if e.action in (
+        AuditAction.STAFF_INVITED, AuditAction.ORGANIZATION_EDITED, AuditAction.ADMIN_GRANTED)]
     new_admin = db.session.scalar(select(User).where(User.email == "new.admin@example.com"))
     assert new_admin is not None
-    assert (edited.actor_id, edited.organization_id, edited.before) == (world.admin.id, world.org_a.id,
+    assert (invited.action, invited.actor_id, invited.organization_id) == (AuditAction.STAFF_INVITED, world.admin.id, world.org_a.id)
+    assert invited.after is not None and invited.after["role"] == "organization_admin"
+    assert (edited.actor_id, edited.organization_id, edited.before) == (new_admin.id, world.org_a.id,
                                                                        {"admins": [world.org_admin_a.id]})
     assert edited.after == {"admins": sorted([world.org_admin_a.id, new_admin.id])}
     assert (granted.action, granted.actor_id, granted.ip) == (AuditAction.ADMIN_GRANTED, None, None)

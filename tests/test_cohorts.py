@@ -17,7 +17,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from lms.accounts.models import PasswordResetToken, User
-from lms.accounts.services import check_reset_token, find_user
+from lms.accounts.services import find_user
 from lms.audit.models import AuditAction, AuditEntry
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol, move_learner
@@ -27,6 +27,7 @@ from lms.cohorts.models import (
     Enrolment,
     EnrolmentImport,
     Invitation,
+    InvitationRole,
     Organization,
     Pace,
     cohort_instructors,
@@ -52,10 +53,6 @@ GOOD_PASSWORD = "violet-otter-canoe-42"
 # --------------------------------------------------------------------------- helpers
 
 
-def welcome_link(token: str) -> str:
-    return f"http://localhost/password/reset/{token}"
-
-
 def invitation_link(token: str) -> str:
     return f"http://localhost/invitations/{token}"
 
@@ -70,12 +67,6 @@ def mails(recipient: str | None = None) -> list[OutboxMessage]:
 def invitation_token(message: OutboxMessage) -> str:
     found = re.search(r"/invitations/([A-Za-z0-9_-]+)", message.body)
     assert found, f"no invitation link in: {message.body!r}"
-    return found.group(1)
-
-
-def welcome_token(message: OutboxMessage) -> str:
-    found = re.search(r"/password/reset/([A-Za-z0-9_-]+)", message.body)
-    assert found, f"no set-password link in: {message.body!r}"
     return found.group(1)
 
 
@@ -128,38 +119,45 @@ def test_organization_names_are_unique_ignoring_case(app) -> None:
     assert count(Organization) == 1
 
 
-def test_new_org_admin_has_no_password_and_gets_a_welcome_link(app) -> None:
+def test_a_new_org_admin_is_invited_and_no_account_is_made_before_they_accept(app) -> None:
     org = create_organization(db.session, "Acme")
-    user = add_organization_admin(db.session, org, " Ada@Example.com ", "Ada Admin", welcome_link)
+    invitation = add_organization_admin(db.session, org, " Ada@Example.com ", "Ada Admin", invitation_link)
     db.session.commit()
 
-    assert user.email == "ada@example.com" and user.name == "Ada Admin"
-    assert not user.has_password
-    assert [u.id for u in org.admins] == [user.id]
+    assert (invitation.email, invitation.name, invitation.role) == ("ada@example.com", "Ada Admin", InvitationRole.ORGANIZATION_ADMIN)
+    assert (invitation.organization_id, invitation.cohort_id) == (org.id, None)
+    assert count(User) == 0 and org.admins == []
     [message] = mails("ada@example.com")
-    assert "Acme" in message.body
-    # The link is a working single-use set-password link for this person.
-    check = check_reset_token(db.session, welcome_token(message))
-    assert check.reset is not None and check.reset.user_id == user.id
+    assert message.subject == "Administer Acme on the AI Operations program" and "be an administrator of Acme" in message.body
+    accept_invitation(db.session, invitation_token(message), "Ada Admin", GOOD_PASSWORD)
+    db.session.commit()
+    ada = find_user(db.session, "ada@example.com")
+    assert ada is not None and ada.has_password and [u.id for u in org.admins] == [ada.id]
+    assert active_cohort_of(ada.id) is None  # an administrator, not a learner
 
 
-def test_existing_user_becomes_org_admin_without_a_new_account(app, make_user) -> None:
+def test_an_existing_account_is_not_made_org_admin_before_it_accepts(app, make_user) -> None:
+    """The QA report: the site admin typed an address that had an account, and its owner
+    was an administrator at once, unasked. Now they are sent an invitation like anybody."""
     existing = make_user(email="bob@example.com", name="Bob")
     org = create_organization(db.session, "Acme")
-    user = add_organization_admin(db.session, org, "BOB@example.com", "Someone Else", welcome_link)
+    add_organization_admin(db.session, org, "BOB@example.com", "Someone Else", invitation_link)
     db.session.commit()
 
-    assert user.id == existing.id and user.name == "Bob" and user.has_password
-    assert count(User) == 1
-    assert mails() == []  # no set-password link for someone who has a password
+    assert org.admins == [] and count(User) == 1
+    [message] = mails("bob@example.com")
+    assert "Hello Someone Else," in message.body  # the name the site admin typed, never the account's
+    accept_invitation_as(db.session, invitation_token(message), existing)
+    db.session.commit()
+    assert [u.id for u in org.admins] == [existing.id] and existing.name == "Bob"
     with pytest.raises(CohortError, match="already an administrator"):
-        add_organization_admin(db.session, org, "bob@example.com", "", welcome_link)
+        add_organization_admin(db.session, org, "bob@example.com", "", invitation_link)
 
 
 def test_org_admin_with_a_bad_email_is_refused(app) -> None:
     org = create_organization(db.session, "Acme")
     with pytest.raises(CohortError, match="not a valid email"):
-        add_organization_admin(db.session, org, "not-an-address", "X", welcome_link)
+        add_organization_admin(db.session, org, "not-an-address", "X", invitation_link)
     assert count(User) == 0 and mails() == []
 
 
@@ -218,8 +216,9 @@ def test_no_one_outside_the_organizations_staff_is_made_an_instructor(app, world
         assert refused.value.field == "instructors"
         messages.append(str(refused.value).replace(address, "ADDRESS"))
     assert messages == ["ADDRESS is not on Beta Org's staff yet: only its administrators and the instructors of its "
-                        "cohorts can be named instructors here. Ask a site admin to add a new member of staff to Beta Org."
-                        ] * len(messages)
+                        "cohorts can be named instructors here. To bring someone new in, save the cohort without them, "
+                        "then invite them from the cohort's page (\"Invite an instructor\"): they become its instructor "
+                        "when they accept."] * len(messages)
     with pytest.raises(CohortError, match=r"^x@example.com, y@example.com are not on Beta Org's staff yet"):
         create_cohort(db.session, world.org_b, "Beta 2", date(2026, 1, 1), "UTC", ["x@example.com", "y@example.com"])
     db.session.rollback()
@@ -648,6 +647,246 @@ def test_signed_in_as_someone_else_is_refused(app, client, world: World, login) 
     db.session.expire_all()
     assert active_cohort_of(world.nobody.id) is None
     assert db.session.scalar(select(Invitation)).accepted_at is None
+
+
+# --------------------------------------------------------------------------- staff invitations
+
+
+def _invite_to_teach(client: Any, world: World, email: str) -> Any:
+    """Org admin A invites ``email`` to teach cohort A through the cohort page."""
+    return client.post(f"/cohorts/{world.cohort_a.id}/instructor-invitations", data={"instructor-email": email})
+
+
+def _teachers(cohort_id: int) -> list[str]:
+    db.session.expire_all()
+    return sorted(user.email for user in db.session.get(Cohort, cohort_id).instructors)
+
+
+def test_an_org_admin_invites_a_new_instructor_who_teaches_once_they_accept(app, client, world: World, login) -> None:
+    """The QA report: since the cohort form names only the organization's staff, an
+    organization admin had no way to bring in a new instructor. Now they invite them from
+    the cohort page; the person makes their account through the link, and only then
+    teaches the cohort."""
+    login(client, world.org_admin_a)
+    page = text(client.get(f"/cohorts/{world.cohort_a.id}"))
+    assert "Invite an instructor" in page and f'action="/cohorts/{world.cohort_a.id}/instructor-invitations"' in page
+    sent = _invite_to_teach(client, world, " New.Teacher@Example.com ")
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}")
+    listed = text(client.get(sent.headers["Location"]))
+    assert ("An invitation is on its way to new.teacher@example.com. They become an instructor of Alpha 1 when they "
+            "accept it.") in listed
+    assert re.search(r"<td>new.teacher@example.com</td><td>instructor</td>", listed), listed
+    # Invited, not yet an instructor: no account, not on the cohort, nothing the cohort form would keep.
+    assert _teachers(world.cohort_a.id) == [world.instructor_a.email]
+    assert find_user(db.session, "new.teacher@example.com") is None
+    invitation = db.session.scalar(select(Invitation).where(Invitation.email == "new.teacher@example.com"))
+    assert (invitation.role, invitation.cohort_id, invitation.organization_id) == (
+        InvitationRole.INSTRUCTOR, world.cohort_a.id, world.org_a.id)
+    [message] = mails("new.teacher@example.com")
+    assert message.subject == "Teach Alpha 1 on the AI Operations program"
+    assert message.body.startswith("Hello,\n") and "teach the cohort Alpha 1 of Alpha Org" in message.body
+    client.post("/logout")
+
+    url = f"/invitations/{invitation_token(message)}"
+    shown = text(client.get(url))
+    assert "Teach Alpha 1" in shown and 'name="name"' in shown and "Accept the invitation" in shown
+    accepted = client.post(url, data={"name": "Nora Teacher", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}")
+    assert _teachers(world.cohort_a.id) == sorted([world.instructor_a.email, "new.teacher@example.com"])
+    nora = find_user(db.session, "new.teacher@example.com")
+    assert nora is not None and nora.has_password and active_cohort_of(nora.id) is None
+    roster = client.get(f"/cohorts/{world.cohort_a.id}")  # signed in, as the cohort's instructor
+    assert roster.status_code == 200 and "You are now an instructor of Alpha 1." in text(roster)
+    assert "new.teacher@example.com" not in text(roster).split('id="invited-not-joined"')[1]  # no longer invited
+    # Audited: the invitation by the org admin, the acceptance by the person.
+    invited, edited = db.session.scalars(select(AuditEntry).where(AuditEntry.action.in_(
+        [AuditAction.STAFF_INVITED, AuditAction.COHORT_EDITED])).order_by(AuditEntry.id))
+    assert (invited.action, invited.actor_id, invited.target) == (
+        AuditAction.STAFF_INVITED, world.org_admin_a.id, f"invitation:{invitation.id} cohort:{world.cohort_a.id}")
+    assert (edited.action, edited.actor_id) == (AuditAction.COHORT_EDITED, nora.id)
+    assert edited.before["instructors"] == [world.instructor_a.id]
+    assert edited.after["instructors"] == sorted([world.instructor_a.id, nora.id])
+    # The link is used up.
+    client.post("/logout")
+    again = client.get(url)
+    assert again.status_code == 400 and "already been accepted" in text(again)
+
+
+def test_an_existing_account_invited_to_teach_signs_in_and_accepts(app, client, world: World, login) -> None:
+    """Another organization's instructor: invited like anybody, attached only by their own click."""
+    teacher = world.instructor_b
+    login(client, world.org_admin_a)
+    assert _invite_to_teach(client, world, teacher.email).status_code == 302
+    client.post("/logout")
+    assert _teachers(world.cohort_a.id) == [world.instructor_a.email]
+    url = f"/invitations/{invitation_token(mails(teacher.email)[-1])}"
+    assert "/login" in client.get(url).headers["Location"]  # no form that would make a second account
+    login(client, teacher)
+    shown = text(client.get(url))
+    assert "Teach Alpha 1" in shown and f"Accept as {teacher.email}" in shown
+    accepted = client.post(url, data={})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith(f"/cohorts/{world.cohort_a.id}")
+    assert _teachers(world.cohort_a.id) == sorted([world.instructor_a.email, teacher.email])
+    assert _teachers(world.cohort_b.id) == [teacher.email]  # what they were elsewhere is unchanged
+
+
+def test_inviting_an_instructor_reads_the_same_whoever_the_address_belongs_to(app, client, world: World, login) -> None:
+    """Another organization's admin, instructor and learner, a site admin, someone with no
+    role and an address with no account: the same answer, the same page and the same mail,
+    no name, and nobody made, attached or enrolled."""
+    login(client, world.org_admin_b)
+    before = _people_and_memberships()
+    pages, bodies = [], []
+    for address in (world.org_admin_a.email, world.instructor_a.email, world.learner_a.email, world.admin.email,
+                    world.nobody.email, "stranger@example.com"):
+        sent = client.post(f"/cohorts/{world.cohort_b.id}/instructor-invitations", data={"instructor-email": address},
+                           follow_redirects=True)
+        assert sent.status_code == 200
+        page = text(sent)
+        for name in ("Org Admin A", "Instructor A", "Learner A", "Site Admin", "Nobody"):
+            assert name not in page
+        # What the answer says of this address: the message, and its row among the invited.
+        row = re.search(rf"<tr>\s*<td>[^<]*</td><td>{re.escape(address)}</td>.*?</tr>", page, re.S)
+        assert row is not None, page
+        said = "\n".join([*_flashes(page), re.sub(r"/invitations/\d+/", "/invitations/ID/", row.group(0))])
+        pages.append(said.replace(address, "ADDRESS"))
+        db.session.expire_all()
+        [message] = mails(address)
+        bodies.append(re.sub(r"/invitations/\S+", "/invitations/TOKEN", message.body))
+    assert "An invitation is on its way to ADDRESS. They become an instructor of Beta 1 when they accept it." in pages[0]
+    assert all(page == pages[0] for page in pages), "the answer differs by whom the address belongs to"
+    assert all(body == bodies[0] for body in bodies) and bodies[0].startswith("Hello,\n")
+    assert _people_and_memberships() == before
+
+
+def test_an_instructor_invitation_expired_withdrawn_or_used_is_refused(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    for email in ("late@example.com", "withdrawn@example.com"):
+        assert _invite_to_teach(client, world, email).status_code == 302
+    db.session.expire_all()
+    late = db.session.scalar(select(Invitation).where(Invitation.email == "late@example.com"))
+    late.expires_at = past()
+    withdrawn = db.session.scalar(select(Invitation).where(Invitation.email == "withdrawn@example.com"))
+    db.session.commit()
+    assert client.post(f"/cohorts/{world.cohort_a.id}/invitations/{withdrawn.id}/withdraw", data={}).status_code == 302
+    client.post("/logout")
+    form = {"name": "Too Late", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}
+    for email, problem in (("late@example.com", "This invitation has expired."),
+                           ("withdrawn@example.com", "This invitation link is not valid.")):
+        url = f"/invitations/{invitation_token(mails(email)[-1])}"
+        assert problem in text(client.get(url))
+        refused = client.post(url, data=form)
+        assert refused.status_code == 400 and problem in text(refused)
+        assert find_user(db.session, email) is None
+    assert _teachers(world.cohort_a.id) == [world.instructor_a.email]
+    # Sent again, the late one works; once used it is refused.
+    login(client, world.org_admin_a)
+    assert client.post(f"/cohorts/{world.cohort_a.id}/invitations/{late.id}/resend", data={}).status_code == 302
+    client.post("/logout")
+    [_, again] = mails("late@example.com")
+    assert again.subject == "Teach Alpha 1 on the AI Operations program"
+    url = f"/invitations/{invitation_token(again)}"
+    assert client.post(url, data=form).status_code == 302
+    client.post("/logout")
+    used = client.post(url, data=form)
+    assert used.status_code == 400 and "already been accepted" in text(used)
+    assert _teachers(world.cohort_a.id) == sorted([world.instructor_a.email, "late@example.com"])
+
+
+def test_an_instructor_invitation_to_a_learner_of_the_cohort_is_refused(app, client, world: World, login) -> None:
+    """At the invitation when the organization sees it (its own learner), and at the
+    acceptance when the person became a learner of the cohort since: told to them, and the
+    invitation stays valid."""
+    login(client, world.org_admin_a)
+    refused = _invite_to_teach(client, world, world.learner_a.email)
+    assert refused.status_code == 400
+    assert f"{world.learner_a.email} is a learner of Alpha 1, and a learner cannot teach their own cohort." in text(refused)
+    assert _invite_to_teach(client, world, world.instructor_a.email).status_code == 400  # already teaches it
+    assert _invite_to_teach(client, world, world.nobody.email).status_code == 302
+    client.post("/logout")
+    db.session.expire_all()
+    enrol(db.session, db.session.get(Cohort, world.cohort_a.id), db.session.get(User, world.nobody.id), datetime.now(UTC))
+    db.session.commit()
+    url = f"/invitations/{invitation_token(mails(world.nobody.email)[-1])}"
+    login(client, world.nobody)
+    answer = client.post(url, data={})
+    assert answer.status_code == 400
+    assert "You are a learner of Alpha 1, and a learner cannot teach their own cohort." in text(answer)
+    assert _teachers(world.cohort_a.id) == [world.instructor_a.email]
+    assert db.session.scalar(select(Invitation).where(Invitation.email == world.nobody.email)).accepted_at is None
+    assert active_cohort_of(world.nobody.id) == world.cohort_a.id
+
+
+def test_an_instructor_invitation_accepted_twice_at_once_adds_them_once(app, client, world: World, login) -> None:
+    """A double click on "Accept": the second finds the invitation taken, told so, not a 500."""
+    login(client, world.org_admin_a)
+    assert _invite_to_teach(client, world, world.nobody.email).status_code == 302
+    token, user_id = invitation_token(mails(world.nobody.email)[-1]), world.nobody.id
+    db.session.commit()
+
+    def accept(session: Any) -> str:
+        try:
+            accept_invitation_as(session, token, session.get_one(User, user_id))
+        except CohortError as exc:
+            session.rollback()  # as the view does
+            return str(exc)
+        return "accepted"
+
+    first, second = second_waits_for_first(app, accept, accept)
+    assert (first, second) == ("accepted", "This invitation has already been accepted. Sign in instead.")
+    assert _teachers(world.cohort_a.id) == sorted([world.instructor_a.email, world.nobody.email])
+
+
+def test_a_cohort_form_opened_before_an_instructor_accepted_does_not_drop_them(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    assert 'name="revision" type="hidden" value="0"' in text(client.get(url))
+    assert _invite_to_teach(client, world, world.nobody.email).status_code == 302
+    token = invitation_token(mails(world.nobody.email)[-1])
+    accept_invitation_as(db.session, token, db.session.get(User, world.nobody.id))
+    db.session.commit()
+    stale = client.post(url, data={"name": "Alpha 1", "start_date": world.cohort_a.start_date.isoformat(), "timezone": "UTC",
+                                   "instructors": world.instructor_a.email, "revision": 0})
+    assert stale.status_code == 409 and "someone else changed this cohort" in text(stale)
+    assert _teachers(world.cohort_a.id) == sorted([world.instructor_a.email, world.nobody.email])
+
+
+def test_the_cohort_form_points_to_the_instructor_invitation(app, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    refused = client.post(f"/cohorts/{world.cohort_a.id}/edit", data={
+        "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": "new@example.com", "revision": 0})
+    assert "then invite them from the cohort&#39;s page (&#34;Invite an instructor&#34;)" in text(refused)
+    assert 'Someone new is invited from the cohort&#39;s page' in text(client.get(f"/organizations/{world.org_a.id}/cohorts/new"))
+
+
+def test_an_org_admin_invitation_attaches_nobody_until_accepted_and_can_be_withdrawn(app, client, world: World, login) -> None:
+    login(client, world.admin)
+    admin_page = f"/admin/organizations/{world.org_a.id}"
+    for email in (world.nobody.email, "mistake@example.com"):
+        assert client.post(admin_page, data={"email": email}).status_code == 302
+    db.session.expire_all()
+    assert [a.id for a in db.session.get(Organization, world.org_a.id).admins] == [world.org_admin_a.id]
+    mistake = db.session.scalar(select(Invitation).where(Invitation.email == "mistake@example.com"))
+    withdrawn = client.post(f"{admin_page}/invitations/{mistake.id}/withdraw", data={}, follow_redirects=True)
+    assert "The invitation of mistake@example.com is withdrawn" in text(withdrawn)
+    invited = text(withdrawn).split('id="invited-admins"')[1].split("</ul>")[0]
+    assert world.nobody.email in invited and "mistake@example.com" not in invited
+    assert world.nobody.email not in text(client.get(f"/cohorts/{world.cohort_a.id}"))  # not a cohort's invitation
+    refused = client.post(admin_page, data={"email": world.org_admin_a.email})
+    assert refused.status_code == 400 and "already an administrator of Alpha Org" in text(refused)
+    client.post("/logout")
+    assert "not valid" in text(client.get(f"/invitations/{invitation_token(mails('mistake@example.com')[-1])}"))
+
+    login(client, world.nobody)
+    assert client.get(f"/organizations/{world.org_a.id}").status_code == 404  # not yet an administrator
+    url = f"/invitations/{invitation_token(mails(world.nobody.email)[-1])}"
+    assert "Administer Alpha Org" in text(client.get(url))
+    accepted = client.post(url, data={})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith(f"/organizations/{world.org_a.id}")
+    assert client.get(f"/organizations/{world.org_a.id}").status_code == 200
+    db.session.expire_all()
+    assert sorted(a.id for a in db.session.get(Organization, world.org_a.id).admins) == sorted(
+        [world.org_admin_a.id, world.nobody.id])
 
 
 # --------------------------------------------------------------------------- CSV import
@@ -1328,24 +1567,30 @@ def test_site_admin_creates_an_organization_and_its_admin(app, client, make_user
     db.session.expire_all()
     assert count(Organization) == 1
 
-    added = client.post(f"/admin/organizations/{org.id}", data={"email": "boss@gamma.example", "name": "Gamma Boss"})
-    assert added.status_code == 302
+    added = client.post(f"/admin/organizations/{org.id}", data={"email": "boss@gamma.example", "name": "Gamma Boss"},
+                        follow_redirects=True)
+    assert "An invitation is on its way to boss@gamma.example. They become an administrator of Gamma Group when they " \
+           "accept it." in text(added)
+    assert "Invited, not joined" in text(added) and "boss@gamma.example (Gamma Boss)" in text(added)
+    db.session.expire_all()
+    assert find_user(db.session, "boss@gamma.example") is None and db.session.get(Organization, org.id).admins == []
+    [invited] = mails("boss@gamma.example")
+    assert "Gamma Group" in invited.body
+
+    # The new admin makes their account through the link and manages the organization.
+    client.post("/logout")
+    url = f"/invitations/{invitation_token(invited)}"
+    page = text(client.get(url))
+    assert "Administer Gamma Group" in page and 'value="Gamma Boss"' in page and "Accept the invitation" in page
+    accepted = client.post(url, data={"name": "Gamma Boss", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith(f"/organizations/{org.id}")
     db.session.expire_all()
     boss = find_user(db.session, "boss@gamma.example")
-    assert boss is not None and not boss.has_password
+    assert boss is not None and boss.has_password
     assert [a.id for a in db.session.get(Organization, org.id).admins] == [boss.id]
-    [welcome] = mails("boss@gamma.example")
-    assert "Gamma Group" in welcome.body
-    listing = text(client.get("/admin/organizations"))
-    assert "Gamma Group" in listing and "Gamma Boss" in listing
-
-    # The new admin sets a password with the link and manages the organization.
-    client.post("/logout")
-    token = welcome_token(welcome)
-    assert client.post(f"/password/reset/{token}", data={"password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD}).status_code == 302
-    assert client.post("/login", data={"email": "boss@gamma.example", "password": GOOD_PASSWORD}).status_code == 302
     assert client.get(f"/organizations/{org.id}").status_code == 200
     assert "Gamma Group" in text(client.get("/home"))
+    assert "already been accepted" in text(client.get(url))
 
 
 # --------------------------------------------------------------------------- who sees what

@@ -404,7 +404,7 @@ def test_erasure_reaches_rows_kept_by_address(app: Flask, course) -> None:
     db.session.add_all([
         OutboxMessage(recipient=email, subject="Your grade", body="Dear Ana"),
         OutboxMessage(recipient=ben.email, subject="Your grade", body="Dear Ben"),
-        Invitation(cohort_id=cohort_id, email=email, name="Ana Erased", token_hash="a" * 64, expires_at=now),
+        Invitation(organization_id=course["cohort"].organization_id, cohort_id=cohort_id, email=email, name="Ana Erased", token_hash="a" * 64, expires_at=now),
         EnrolmentImport(cohort_id=cohort_id, created_by_id=course["teacher"].id, filename="people.csv",
                         rows=[{"email": email, "name": "Ana Erased"}, {"email": ben.email, "name": "Ben Stays"}]),
         SsoIdentity(organization_id=course["cohort"].organization_id, user_id=ana.id,

@@ -52,6 +52,7 @@ class AuditAction(StrEnum):
     LEARNER_INVITED = "learner_invited"
     INVITATION_RESENT = "invitation_resent"
     INVITATION_WITHDRAWN = "invitation_withdrawn"
+    STAFF_INVITED = "staff_invited"  # an instructor of a cohort or an administrator of an organization, on their acceptance
     ENROLMENT_IMPORTED = "enrolment_imported"
     LEARNER_MOVED = "learner_moved"
     ENROLMENT_ENDED = "enrolment_ended"

@@ -43,7 +43,8 @@ class CohortForm(FlaskForm):
                            description="Months open at midnight in this time zone.")
     instructors = TextAreaField("Instructors' emails", validators=[Optional(), Length(max=4000)],
                                 description="Comma or line separated: people already on the organization's staff (its "
-                                            "administrators and the instructors of its cohorts).")
+                                            "administrators and the instructors of its cohorts). Someone new is invited "
+                                            "from the cohort's page (\"Invite an instructor\").")
     submit = SubmitField("Save cohort")
 
 
@@ -71,6 +72,15 @@ class InviteForm(FlaskForm):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     pace = pace_field()
     submit = SubmitField("Send invitation")
+
+
+class InviteInstructorForm(FlaskForm):
+    """An instructor invited to the cohort (shown with ``prefix="instructor"``, beside the
+    learner's invitation form on the cohort page). No name: the person gives theirs when
+    they accept."""
+
+    email = EmailField("Instructor's email", validators=[DataRequired(), Length(max=254)])
+    submit = SubmitField("Invite to teach")
 
 
 class ImportForm(FlaskForm):

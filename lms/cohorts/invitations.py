@@ -1,5 +1,6 @@
-"""Invitations: a learner is invited by email to a cohort and joins through a single-use,
-expiring link, as a new person or signed in. Only flushes; the caller commits.
+"""Invitations: a learner or an instructor is invited by email to a cohort, an
+administrator to an organization, and takes their place through a single-use, expiring
+link, as a new person or signed in. Only flushes; the caller commits.
 
 Consent: an invitation is the only way into a cohort from outside the organization's
 own rosters. Whoever the address belongs to (nobody yet, a learner or a member of staff of
@@ -7,7 +8,13 @@ another organization, a site admin), the inviting staff see the same thing: an i
 is sent; the account is made, or enrolled, only when its owner accepts, and a conflict
 (already a learner elsewhere) is told to them, not to the staff. The only problems the
 staff are told about are in their own organization's data: already a learner of one of
-its cohorts, already invited to this cohort."""
+its cohorts, already invited to this cohort.
+
+Staff alike (``InvitationRole``): nobody becomes an instructor of a cohort or an
+administrator of an organization unasked. The organization invites them by address, told
+the same whoever the address belongs to (no name, nothing of whether it has an account),
+and they become staff when they accept; a conflict (a learner of the cohort they are to
+teach) is told to them then."""
 
 from __future__ import annotations
 
@@ -17,23 +24,33 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, person_name, set_password
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.enrolment import active_enrolment, enrol
-from lms.cohorts.models import Cohort, Enrolment, Invitation, Pace, cohort_instructors
-from lms.cohorts.services import CohortError, LinkFor
-from lms.database import DbSession, utcnow
+from lms.cohorts.models import (
+    Cohort,
+    Enrolment,
+    Invitation,
+    InvitationRole,
+    Organization,
+    Pace,
+    cohort_instructors,
+    organization_admins,
+)
+from lms.cohorts.services import CohortError, LinkFor, add_instructor, organization_state
+from lms.database import DbSession, rowcount, utcnow
 from lms.mail.services import queue_mail
 
 INVITATION_LIFETIME = timedelta(days=14)
 
 events = Namespace()
-# Sent with ``session=``, ``now=`` and ``user=`` when a person accepts an invitation (the
-# sender) and is a learner of its cohort; features above (webhooks) listen to it.
+# Sent with ``session=``, ``now=`` and ``user=`` when a person accepts a learner's
+# invitation (the sender) and is a learner of its cohort; features above (webhooks) listen
+# to it. An instructor's or an administrator's acceptance sends nothing: it enrols nobody.
 invitation_accepted = events.signal("invitation-accepted")
 
 
@@ -43,9 +60,16 @@ def has_started(cohort: Cohort, now: datetime | None = None) -> bool:
     return (now or utcnow()).astimezone(ZoneInfo(cohort.timezone)).date() > cohort.start_date
 
 
-def _open(cohort: Cohort) -> None:
+def _open(cohort: Cohort, role: InvitationRole = InvitationRole.LEARNER) -> None:
     if cohort.archived:
-        raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
+        raise CohortError(f"{cohort.name} is archived; it takes no new {role.label}s.")
+
+
+def _cohort_of(invitation: Invitation) -> Cohort:
+    """The cohort of a learner's or an instructor's invitation."""
+    if invitation.cohort is None:
+        raise CohortError("This invitation is to an organization, not to a cohort.")
+    return invitation.cohort
 
 
 def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
@@ -71,44 +95,83 @@ def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
             .where(cohort_instructors.c.cohort_id == cohort.id, User.email.in_(list(addresses)))):
         problems.setdefault(email, "an instructor of this cohort, who cannot also be one of its learners")
     for email in session.scalars(select(Invitation.email).where(
-            Invitation.cohort_id == cohort.id, Invitation.email.in_(list(addresses)),
+            Invitation.cohort_id == cohort.id, Invitation.role == InvitationRole.LEARNER, Invitation.email.in_(list(addresses)),
             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now)):
         problems.setdefault(email, "already invited to this cohort: send the invitation again from the cohort page")
     return problems
 
 
+def invited_to(invitation: Invitation) -> str:
+    """What the invitation offers, as its mail and its page say it."""
+    org = invitation.organization.name
+    if invitation.role is InvitationRole.ORGANIZATION_ADMIN:
+        return f"be an administrator of {org}"
+    cohort = _cohort_of(invitation).name
+    if invitation.role is InvitationRole.INSTRUCTOR:
+        return f"teach the cohort {cohort} of {org} as one of its instructors"
+    return f"join the cohort {cohort} of {org}"
+
+
 def _invitation_mail(session: DbSession, invitation: Invitation, link: str) -> None:
-    queue_mail(session, invitation.email, f"Join {invitation.cohort.name} on the AI Operations program",
+    subject = {InvitationRole.LEARNER: "Join {place}", InvitationRole.INSTRUCTOR: "Teach {place}",
+               InvitationRole.ORGANIZATION_ADMIN: "Administer {place}"}[invitation.role].format(
+        place=invitation.cohort.name if invitation.cohort else invitation.organization.name)
+    queue_mail(session, invitation.email, f"{subject} on the AI Operations program",
                f"Hello{(' ' + invitation.name) if invitation.name else ''},\n\n"
-               f"You are invited to the cohort {invitation.cohort.name} of {invitation.cohort.organization.name}. "
+               f"You are invited to {invited_to(invitation)} on the AI Operations program. "
                f"Nothing changes for you until you accept. Accept here within {INVITATION_LIFETIME.days} days:\n{link}\n")
+
+
+def _send(session: DbSession, org: Organization, cohort: Cohort | None, role: InvitationRole,
+          people: list[tuple[str, str]], invited_by_id: int | None, link_for: LinkFor, now: datetime,
+          pace: Pace = Pace.CATCH_UP) -> list[Invitation]:
+    """Invite already checked, normalised addresses to a place: an earlier unanswered
+    invitation of the same address to the same place and role is replaced (its link stops
+    working). Audited; nobody is enrolled or made staff and no account is made or changed."""
+    session.execute(update(Invitation).where(
+        Invitation.organization_id == org.id,
+        Invitation.cohort_id.is_(None) if cohort is None else Invitation.cohort_id == cohort.id,
+        Invitation.role == role, Invitation.email.in_([email for email, _ in people]),
+        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)).values(revoked_at=now))
+    sent = []
+    for email, name in people:
+        token, digest = new_token()
+        invitation = Invitation(organization=org, cohort=cohort, role=role, email=email, name=name.strip(), token_hash=digest,
+                                invited_by_id=invited_by_id, created_at=now, expires_at=now + INVITATION_LIFETIME, pace=pace)
+        session.add(invitation)
+        session.flush()
+        where = f"cohort:{cohort.id}" if cohort is not None else f"organization:{org.id}"
+        if role is InvitationRole.LEARNER:
+            record_from(session, action=AuditAction.LEARNER_INVITED, organization_id=org.id,
+                        target=f"invitation:{invitation.id} {where}", before=None,
+                        after={"expires_at": invitation.expires_at}, actor_id=invited_by_id)
+        else:
+            record_from(session, action=AuditAction.STAFF_INVITED, organization_id=org.id,
+                        target=f"invitation:{invitation.id} {where}", before=None,
+                        after={"role": role.value, "expires_at": invitation.expires_at}, actor_id=invited_by_id)
+        _invitation_mail(session, invitation, link_for(token))
+        sent.append(invitation)
+    return sent
 
 
 def send_invitations(session: DbSession, cohort: Cohort, people: Iterable[tuple[str, str]], invited_by_id: int,
                      link_for: LinkFor, now: datetime, pace: Pace = Pace.CATCH_UP) -> list[Invitation]:
     """Invite already checked, normalised addresses (``(email, name)`` pairs): an earlier
-    unanswered invitation of the same address to this cohort is replaced (its link stops
-    working). Nobody is enrolled and no account is made or changed."""
+    unanswered learner's invitation of the same address to this cohort is replaced (its
+    link stops working). Nobody is enrolled and no account is made or changed."""
     _open(cohort)
     people = list(people)
     if not people:
         return []
-    session.execute(update(Invitation).where(
-        Invitation.cohort_id == cohort.id, Invitation.email.in_([email for email, _ in people]),
-        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)).values(revoked_at=now))
-    sent = []
-    for email, name in people:
-        token, digest = new_token()
-        invitation = Invitation(cohort=cohort, email=email, name=name.strip(), token_hash=digest, invited_by_id=invited_by_id,
-                                created_at=now, expires_at=now + INVITATION_LIFETIME, pace=pace)
-        session.add(invitation)
-        session.flush()
-        record_from(session, action=AuditAction.LEARNER_INVITED, organization_id=cohort.organization_id,
-                    target=f"invitation:{invitation.id} cohort:{cohort.id}", before=None,
-                    after={"expires_at": invitation.expires_at}, actor_id=invited_by_id)
-        _invitation_mail(session, invitation, link_for(token))
-        sent.append(invitation)
-    return sent
+    return _send(session, cohort.organization, cohort, InvitationRole.LEARNER, people, invited_by_id, link_for, now, pace)
+
+
+def _address_and_name(email: str, name: str) -> tuple[str, str]:
+    try:
+        # the name is optional: the person types it when they accept
+        return normalise_email(email), (person_name(name) if name.strip() else "")
+    except AccountError as exc:
+        raise CohortError(str(exc)) from exc
 
 
 def invite_learner(session: DbSession, cohort: Cohort, email: str, name: str, invited_by: User,
@@ -116,11 +179,7 @@ def invite_learner(session: DbSession, cohort: Cohort, email: str, name: str, in
     """Invite one address; inviting it again replaces the earlier link."""
     now = now or utcnow()
     _open(cohort)
-    try:
-        address = normalise_email(email)
-        name = person_name(name) if name.strip() else ""  # the name is optional: the person types it when they accept
-    except AccountError as exc:
-        raise CohortError(str(exc)) from exc
+    address, name = _address_and_name(email, name)
     problem = own_problems(session, cohort, [address], now).get(address)
     if problem is not None and not problem.startswith("already invited"):
         raise CohortError(f"{address} is {problem}.")
@@ -128,15 +187,65 @@ def invite_learner(session: DbSession, cohort: Cohort, email: str, name: str, in
     return invitation
 
 
+def invite_instructor(session: DbSession, cohort: Cohort, email: str, name: str, invited_by: User,
+                      link_for: LinkFor, now: datetime | None = None) -> Invitation:
+    """Invite one address to teach ``cohort``: they become one of its instructors when they
+    accept. Whoever the address belongs to (nobody yet, staff or a learner of another
+    organization, a site admin) the same invitation is sent; only the cohort's own people
+    are told apart (already teaching it, or learning in it). Inviting it again replaces the
+    earlier link."""
+    now = now or utcnow()
+    _open(cohort, InvitationRole.INSTRUCTOR)
+    address, name = _address_and_name(email, name)
+    teaches = select(cohort_instructors.c.user_id).where(cohort_instructors.c.cohort_id == cohort.id)
+    learns = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort.id, Enrolment.active)
+    found = session.execute(select(User.id.in_(teaches), User.id.in_(learns)).where(User.email == address)).first()
+    if found is not None and found[0]:
+        raise CohortError(f"{address} already teaches {cohort.name}.")
+    if found is not None and found[1]:
+        raise CohortError(f"{address} is a learner of {cohort.name}, and a learner cannot teach their own cohort.")
+    [invitation] = _send(session, cohort.organization, cohort, InvitationRole.INSTRUCTOR, [(address, name)], invited_by.id,
+                         link_for, now)
+    return invitation
+
+
+def invite_organization_admin(session: DbSession, org: Organization, email: str, name: str, invited_by_id: int | None,
+                              link_for: LinkFor, now: datetime | None = None) -> Invitation:
+    """Invite one address to administer ``org`` (a site admin's action): they become one of
+    its administrators when they accept, making their account then if they have none.
+    Inviting it again replaces the earlier link."""
+    now = now or utcnow()
+    address, name = _address_and_name(email, name)
+    if session.scalar(select(exists().where(organization_admins.c.organization_id == org.id,
+                                            organization_admins.c.user_id == User.id, User.email == address))):
+        raise CohortError(f"{address} is already an administrator of {org.name}.")
+    [invitation] = _send(session, org, None, InvitationRole.ORGANIZATION_ADMIN, [(address, name)], invited_by_id, link_for, now)
+    return invitation
+
+
 def unanswered_invitations(session: DbSession, cohort: Cohort) -> list[Invitation]:
     """Invited, not joined: neither accepted nor withdrawn, expired ones included (they can
-    be sent again). Someone who became a learner of the cohort otherwise is not listed.
-    One statement."""
-    joined = exists().where(Enrolment.cohort_id == Invitation.cohort_id, Enrolment.active,
+    be sent again), learners' and instructors'. Someone who became a learner (or an
+    instructor) of the cohort otherwise is not listed. One statement."""
+    learns = exists().where(Enrolment.cohort_id == Invitation.cohort_id, Enrolment.active,
                             Enrolment.user_id == User.id, User.email == Invitation.email)
+    teaches = exists().where(cohort_instructors.c.cohort_id == Invitation.cohort_id,
+                             cohort_instructors.c.user_id == User.id, User.email == Invitation.email)
+    joined = or_(and_(Invitation.role == InvitationRole.LEARNER, learns),
+                 and_(Invitation.role == InvitationRole.INSTRUCTOR, teaches))
     return list(session.scalars(select(Invitation).where(
         Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None),
         Invitation.revoked_at.is_(None), ~joined).order_by(Invitation.created_at, Invitation.id)))
+
+
+def unanswered_admin_invitations(session: DbSession, org: Organization) -> list[Invitation]:
+    """The organization's administrators invited, not joined (expired ones included): one statement."""
+    administers = exists().where(organization_admins.c.organization_id == Invitation.organization_id,
+                                 organization_admins.c.user_id == User.id, User.email == Invitation.email)
+    return list(session.scalars(select(Invitation).where(
+        Invitation.organization_id == org.id, Invitation.role == InvitationRole.ORGANIZATION_ADMIN,
+        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), ~administers)
+        .order_by(Invitation.created_at, Invitation.id)))
 
 
 def resend_invitation(session: DbSession, invitation: Invitation, link_for: LinkFor,
@@ -147,13 +256,14 @@ def resend_invitation(session: DbSession, invitation: Invitation, link_for: Link
         raise CohortError(f"{invitation.email} has already joined; there is nothing to send again.")
     if invitation.revoked_at is not None:
         raise CohortError(f"The invitation of {invitation.email} was withdrawn or replaced; invite them again.")
-    _open(invitation.cohort)
+    if invitation.cohort is not None:
+        _open(invitation.cohort, invitation.role)
     token, digest = new_token()
     before = {"expires_at": invitation.expires_at}
     invitation.token_hash, invitation.expires_at, invitation.resent_at = digest, now + INVITATION_LIFETIME, now
     session.flush()
-    record_from(session, action=AuditAction.INVITATION_RESENT, organization_id=invitation.cohort.organization_id,
-                target=f"invitation:{invitation.id} cohort:{invitation.cohort_id}", before=before,
+    record_from(session, action=AuditAction.INVITATION_RESENT, organization_id=invitation.organization_id,
+                target=f"invitation:{invitation.id} {_where(invitation)}", before=before,
                 after={"expires_at": invitation.expires_at})
     _invitation_mail(session, invitation, link_for(token))
     return invitation
@@ -162,15 +272,22 @@ def resend_invitation(session: DbSession, invitation: Invitation, link_for: Link
 def withdraw_invitation(session: DbSession, invitation: Invitation, now: datetime | None = None) -> Invitation:
     """The link stops working; the person is told nothing and nothing else changes."""
     if invitation.accepted_at is not None:
-        raise CohortError(f"{invitation.email} has already joined; move or remove them as a learner instead.")
+        raise CohortError(f"{invitation.email} has already joined; "
+                          + ("move or remove them as a learner instead." if invitation.role is InvitationRole.LEARNER
+                             else "take them off the staff instead."))
     if invitation.revoked_at is not None:
         raise CohortError(f"The invitation of {invitation.email} was already withdrawn.")
     invitation.revoked_at = now or utcnow()
     session.flush()
-    record_from(session, action=AuditAction.INVITATION_WITHDRAWN, organization_id=invitation.cohort.organization_id,
-                target=f"invitation:{invitation.id} cohort:{invitation.cohort_id}", before={"revoked_at": None},
+    record_from(session, action=AuditAction.INVITATION_WITHDRAWN, organization_id=invitation.organization_id,
+                target=f"invitation:{invitation.id} {_where(invitation)}", before={"revoked_at": None},
                 after={"revoked_at": invitation.revoked_at})
     return invitation
+
+
+def _where(invitation: Invitation) -> str:
+    """The place an invitation is to, as the audit log names it."""
+    return f"cohort:{invitation.cohort_id}" if invitation.cohort_id is not None else f"organization:{invitation.organization_id}"
 
 
 @dataclass(frozen=True)
@@ -189,14 +306,14 @@ def check_invitation(session: DbSession, token: str, now: datetime | None = None
         return InvitationCheck(None, "This invitation has already been accepted. Sign in instead.")
     if invitation.expires_at <= now:
         return InvitationCheck(None, "This invitation has expired. Ask your organization for a new one.")
-    if invitation.cohort.archived:
-        return InvitationCheck(None, "This cohort is archived and takes no new learners.")
+    if invitation.cohort is not None and invitation.cohort.archived:
+        return InvitationCheck(None, f"This cohort is archived and takes no new {invitation.role.label}s.")
     return InvitationCheck(invitation, None, find_user(session, invitation.email))
 
 
 def accept_invitation(session: DbSession, token: str, name: str, password: str,
                       now: datetime | None = None) -> User:
-    """A new person sets their name and password and joins the cohort."""
+    """A new person sets their name and password and takes the place they are invited to."""
     now = now or utcnow()
     check = check_invitation(session, token, now)
     if check.invitation is None:
@@ -212,37 +329,80 @@ def accept_invitation(session: DbSession, token: str, name: str, password: str,
             set_password(user, password)
     except AccountError as exc:
         raise CohortError(str(exc)) from exc
-    _join(session, check.invitation, user, now)
+    _take_place(session, check.invitation, user, now)
     return user
 
 
 def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:
-    """A signed-in person whose email the invitation names joins the cohort."""
+    """A signed-in person whose email the invitation names takes the place they are invited to."""
     now = now or utcnow()
     check = check_invitation(session, token, now)
     if check.invitation is None:
         raise CohortError(check.problem or "Invalid invitation.")
     if check.invitation.email != user.email:
         raise CohortError(f"This invitation is for {check.invitation.email}; you are signed in as {user.email}.")
-    _join(session, check.invitation, user, now)
+    _take_place(session, check.invitation, user, now)
+
+
+def _take_place(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
+    """The owner's own action: only here does an invitation make someone a learner, an
+    instructor or an administrator. The invitation is claimed first, by a conditional
+    UPDATE: of two acceptances of one link at once (a double click) the second finds it
+    taken and is refused, instead of adding the person twice."""
+    claimed = session.execute(update(Invitation).where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+                              .values(accepted_at=now).execution_options(synchronize_session=False))
+    if rowcount(claimed) != 1:
+        raise CohortError("This invitation has already been accepted. Sign in instead.")
+    if invitation.role is InvitationRole.INSTRUCTOR:
+        _teach(session, invitation, user, now)
+    elif invitation.role is InvitationRole.ORGANIZATION_ADMIN:
+        _administer(session, invitation, user, now)
+    else:
+        _join(session, invitation, user, now)
+
+
+def _teach(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
+    """The person becomes an instructor of the invitation's cohort, unless they learn in it."""
+    cohort = _cohort_of(invitation)
+    if session.scalar(select(exists().where(Enrolment.cohort_id == cohort.id, Enrolment.user_id == user.id,
+                                            Enrolment.active))):
+        raise CohortError(f"You are a learner of {cohort.name}, and a learner cannot teach their own cohort. Ask "
+                          f"{cohort.organization.name} to end your enrolment in it first if you are to teach it; "
+                          "this invitation stays valid until it expires.")
+    add_instructor(session, cohort, user, actor_id=user.id)
+    invitation.accepted_at = now
+    session.flush()
+
+
+def _administer(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
+    """The person becomes an administrator of the invitation's organization."""
+    org = invitation.organization
+    if user not in org.admins:
+        before = organization_state(org)
+        org.admins.append(user)
+        session.flush()
+        record_from(session, action=AuditAction.ORGANIZATION_EDITED, organization_id=org.id, target=f"organization:{org.id}",
+                    before=before, after=organization_state(org), actor_id=user.id)
+    invitation.accepted_at = now
+    session.flush()
 
 
 def _join(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:
     """The owner's own action: only here does an invitation become an enrolment, with the
     pace the manager chose. A conflict is told to the person accepting."""
-    cohort = invitation.cohort
+    cohort = _cohort_of(invitation)
     if session.scalar(select(exists().where(cohort_instructors.c.cohort_id == cohort.id,
                                             cohort_instructors.c.user_id == user.id))):
         raise CohortError(f"You teach {cohort.name}, so you cannot also join it as a learner. Ask "
                           f"{cohort.organization.name} to take you off its instructors first if you mean to learn in it.")
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
-        enrol(session, invitation.cohort, user, now, pace=invitation.pace)
+        enrol(session, cohort, user, now, pace=invitation.pace)
     elif enrolment.cohort_id != invitation.cohort_id:
         current = enrolment.cohort
         raise CohortError(
             f"You are already a learner of {current.name} ({current.organization.name}), and a person is in one cohort "
-            f"at a time. To join {invitation.cohort.name}, first ask {current.organization.name} to end your "
+            f"at a time. To join {cohort.name}, first ask {current.organization.name} to end your "
             f"enrolment there; this invitation stays valid until it expires.")
     invitation.accepted_at = now
     session.flush()

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnElement, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ColumnElement, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -128,11 +128,35 @@ class Enrolment(Model):
         return cls.ended_at.is_(None)
 
 
+class InvitationRole(StrEnum):
+    """What an invitation makes its owner when they accept it: nobody is made a learner,
+    an instructor or an organization's administrator without their consent."""
+
+    LEARNER = "learner"                        # a learner of the invitation's cohort
+    INSTRUCTOR = "instructor"                  # an instructor of the invitation's cohort
+    ORGANIZATION_ADMIN = "organization_admin"  # an administrator of the invitation's organization (no cohort)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
 class Invitation(Model):
+    """A single-use, expiring link to accept a place: a learner's or an instructor's in a
+    cohort, or an administrator's of an organization (``role``; only the latter has no
+    cohort)."""
+
     __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint("(role = 'organization_admin' AND cohort_id IS NULL) OR "
+                        "(role <> 'organization_admin' AND cohort_id IS NOT NULL)", name="cohort_for_role"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    role: Mapped[InvitationRole] = mapped_column(enum_type(InvitationRole, length=20, name="role"),
+                                                 default=InvitationRole.LEARNER, server_default=InvitationRole.LEARNER.value)
     email: Mapped[str] = mapped_column(String(254), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -144,7 +168,8 @@ class Invitation(Model):
     resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # the last new link sent
     # The pace the learner will follow if they accept after the cohort started.
     pace: Mapped[Pace] = mapped_column(enum_type(Pace, length=20, name="pace"), default=Pace.CATCH_UP)
-    cohort: Mapped[Cohort] = relationship()
+    organization: Mapped[Organization] = relationship()
+    cohort: Mapped[Cohort | None] = relationship()
 
 
 class EnrolmentImport(Model):

@@ -13,16 +13,17 @@ from sqlalchemy.orm import joinedload
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
+from lms.cohorts.invitations import invite_organization_admin
+from lms.cohorts.models import Cohort, Enrolment, Invitation, Organization, cohort_instructors, organization_admins
 from lms.cohorts.services import (
     CohortError,
     CohortSummary,
     LinkFor,
-    find_or_create_person,
     organization_cohorts,
+    organization_state,
     summaries,
 )
-from lms.database import DbSession, utcnow
+from lms.database import DbSession
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,12 @@ def inside_cohort(session: DbSession, address: str, cohort_id: int | None) -> bo
                                                                          admin.exists()))) is not None
 
 
-def add_organization_admin(session: DbSession, org: Organization, email: str, name: str,
-                           link_for: LinkFor, now: datetime | None = None) -> User:
-    user = find_or_create_person(session, email, name, link_for, f"an administrator of {org.name}", now or utcnow())
-    if user in org.admins:
-        raise CohortError(f"{user.email} is already an administrator of {org.name}.")
-    before = {"admins": sorted(admin.id for admin in org.admins)}
-    org.admins.append(user)
-    session.flush()
-    record_from(session, action=AuditAction.ORGANIZATION_EDITED, organization_id=org.id, target=f"organization:{org.id}",
-                before=before, after={"admins": sorted(admin.id for admin in org.admins)})
-    return user
+def add_organization_admin(session: DbSession, org: Organization, email: str, name: str, link_for: LinkFor,
+                           now: datetime | None = None, invited_by_id: int | None = None) -> Invitation:
+    """Invite ``email`` to administer ``org`` (a site admin's action): nobody is made an
+    organization's administrator unasked, so an existing account is attached, and a new
+    one made, only when its owner accepts (``invitations.invite_organization_admin``)."""
+    return invite_organization_admin(session, org, email, name, invited_by_id, link_for, now)
 
 
 def remove_organization_admin(session: DbSession, org: Organization, user_id: int) -> User:
@@ -122,11 +118,11 @@ def remove_organization_admin(session: DbSession, org: Organization, user_id: in
     user = next((admin for admin in org.admins if admin.id == user_id), None)
     if user is None:
         raise CohortError(f"That person is not an administrator of {org.name} (any more).")
-    before = {"admins": sorted(admin.id for admin in org.admins)}
+    before = organization_state(org)
     org.admins.remove(user)
     session.flush()
     record_from(session, action=AuditAction.ORGANIZATION_EDITED, organization_id=org.id, target=f"organization:{org.id}",
-                before=before, after={"admins": sorted(admin.id for admin in org.admins)})
+                before=before, after=organization_state(org))
     return user
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -22,20 +22,15 @@ from lms.accounts.models import User
 from lms.accounts.services import (
     TIMEZONES,
     AccountError,
-    create_user,
-    find_user,
-    issue_reset_token,
     normalise_email,
 )
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.database import DbSession, rowcount, utcnow
-from lms.mail.services import queue_mail
 from lms.web.forms import EARLIEST_DAY, LATEST_DAY
 from lms.web.page_cache import fingerprint
 
-WELCOME_LINK_LIFETIME = timedelta(days=7)
 LinkFor = Callable[[str], str]
 
 
@@ -78,25 +73,9 @@ def create_organization(session: DbSession, name: str) -> Organization:
     return org
 
 
-def find_or_create_person(session: DbSession, email: str, name: str, link_for: LinkFor, role: str, now: datetime) -> User:
-    """Find a staff member (instructor, organization admin) by email, or create them and
-    mail a link to set their password."""
-    try:
-        address = normalise_email(email)
-    except AccountError as exc:
-        raise CohortError(str(exc)) from exc
-    user = find_user(session, address)
-    if user is not None:
-        return user
-    try:
-        user = create_user(session, address, name or address.split("@")[0])
-    except AccountError as exc:
-        raise CohortError(str(exc)) from exc
-    token = issue_reset_token(session, user, now, lifetime=WELCOME_LINK_LIFETIME)
-    queue_mail(session, user.email, f"You are now {role} on the AI Operations program",
-               f"Hello {user.name},\n\nAn account was made for you as {role}. Choose your password here "
-               f"(the link works once, for seven days):\n{link_for(token)}\n")
-    return user
+def organization_state(org: Organization) -> dict[str, object]:
+    """What the audit log keeps of an organization's administrators before and after a change."""
+    return {"admins": sorted(admin.id for admin in org.admins)}
 
 
 def organizations_overview(session: DbSession) -> list[tuple[Organization, int, int]]:
@@ -168,7 +147,8 @@ def _instructors(session: DbSession, org: Organization, emails: Iterable[str], c
         raise CohortError(
             f"{', '.join(outsiders)} {'is' if len(outsiders) == 1 else 'are'} not on {org.name}'s staff yet: "
             f"only its administrators and the instructors of its cohorts can be named instructors here. "
-            f"Ask a site admin to add a new member of staff to {org.name}.", field="instructors")
+            f"To bring someone new in, save the cohort without them, then invite them from the cohort's page "
+            f"(\"Invite an instructor\"): they become its instructor when they accept.", field="instructors")
     if cohort is not None:
         learners = list(session.scalars(select(User.email).join(Enrolment, Enrolment.user_id == User.id).where(
             Enrolment.cohort_id == cohort.id, Enrolment.active, User.email.in_(addresses))))
@@ -240,6 +220,24 @@ def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: dat
     record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
                 target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort))
     return cohort
+
+
+def add_instructor(session: DbSession, cohort: Cohort, user: User, actor_id: int | None = None) -> bool:
+    """Make ``user`` an instructor of ``cohort`` (their own acceptance of an invitation),
+    audited. The cohort's revision moves on with its instructors, so that an edit form shown
+    before, which does not list them, is refused instead of quietly taking them off again.
+    False, and nothing written, when they already teach it."""
+    if any(instructor.id == user.id for instructor in cohort.instructors):
+        return False
+    before = cohort_state(cohort)
+    cohort.instructors.append(user)
+    session.flush()
+    session.execute(update(Cohort).where(Cohort.id == cohort.id).values(revision=Cohort.revision + 1)
+                    .execution_options(synchronize_session=False))
+    session.expire(cohort, ["revision"])
+    record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
+                target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort), actor_id=actor_id)
+    return True
 
 
 def archive_cohort(session: DbSession, cohort: Cohort, now: datetime | None = None) -> None:

@@ -22,11 +22,12 @@ from lms.cohorts.forms import (
     EndEnrolmentForm,
     ImportForm,
     InviteForm,
+    InviteInstructorForm,
     MoveForm,
     OrganizationForm,
     PersonForm,
 )
-from lms.cohorts.models import Cohort, EnrolmentImport, Invitation, Organization, Pace
+from lms.cohorts.models import Cohort, EnrolmentImport, Invitation, InvitationRole, Organization, Pace
 from lms.database import utcnow
 from lms.extensions import db
 from lms.web.forms import add_error, labelled_choices
@@ -44,10 +45,6 @@ def nav_is_learner() -> bool:
     if "nav_is_learner" not in g:
         g.nav_is_learner = enrolment.active_enrolment(db.session, user.id) is not None
     return bool(g.nav_is_learner)
-
-
-def welcome_link(token: str) -> str:
-    return url_for("accounts.reset_password", token=token, _external=True)
 
 
 def invitation_link(token: str) -> str:
@@ -85,17 +82,37 @@ def organizations() -> Any:
 def organization_admin(org_id: int) -> Any:
     org = _org(org_id)
     form = PersonForm()
-    form.submit.label.text = "Add administrator"
+    form.submit.label.text = "Send invitation"
     if form.validate_on_submit():
         try:
-            user = roles.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "", welcome_link)
+            invitation = roles.add_organization_admin(db.session, org, form.email.data or "", form.name.data or "",
+                                                      invitation_link, invited_by_id=signed_in().id)
         except services.CohortError as exc:
             db.session.rollback()
             add_error(form.email, str(exc))
         else:
-            flash(f"{user.email} is now an administrator of {org.name}.", "success")
+            flash(f"An invitation is on its way to {invitation.email}. They become an administrator of {org.name} "
+                  "when they accept it.", "success")
             return redirect(url_for("cohorts.organization_admin", org_id=org.id))
-    return render_template("cohorts/organization_admin.html", org=org, form=form, button=ButtonForm())
+    return render_template("cohorts/organization_admin.html", org=org, form=form, button=ButtonForm(), now=utcnow(),
+                           invitations=invitations.unanswered_admin_invitations(db.session, org)), (400 if form.errors else 200)
+
+
+@bp.post("/admin/organizations/<int:org_id>/invitations/<int:invitation_id>/withdraw")
+def withdraw_admin_invitation(org_id: int, invitation_id: int) -> Response:
+    org = _org(org_id)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organization_id != org.id or invitation.role is not InvitationRole.ORGANIZATION_ADMIN:
+        abort(404)
+    if ButtonForm().validate_on_submit():
+        try:
+            invitations.withdraw_invitation(db.session, invitation)
+        except services.CohortError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(f"The invitation of {invitation.email} is withdrawn; its link no longer works.", "success")
+    return redirect(url_for("cohorts.organization_admin", org_id=org.id))
 
 
 @bp.post("/admin/organizations/<int:org_id>/admins/<int:user_id>/remove")
@@ -194,7 +211,8 @@ def archive_cohort(cohort_id: int) -> Response:
 LEARNERS_PER_PAGE = 100  # learners on one page of the cohort page
 
 
-def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int = 200) -> tuple[str, int]:
+def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, invite_teacher: InviteInstructorForm | None = None,
+                 status: int = 200) -> tuple[str, int]:
     user = signed_in()
     learners, page, total = enrolment.learners_page(db.session, cohort, request.args.get("page", 1, type=int) or 1,
                                                     LEARNERS_PER_PAGE)
@@ -204,6 +222,7 @@ def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, status: int =
     return render_template(
         "cohorts/cohort.html", cohort=cohort, learners=learners, learner_count=total, page=page, per_page=LEARNERS_PER_PAGE,
         pages=max((total + LEARNERS_PER_PAGE - 1) // LEARNERS_PER_PAGE, 1), invite=invite or InviteForm(),
+        invite_teacher=invite_teacher or InviteInstructorForm(prefix="instructor"),
         move=move, button=ButtonForm(), invitations=invitations.unanswered_invitations(db.session, cohort),
         now=now, started=invitations.has_started(cohort, now), pace_labels=PACE_LABELS,
         can_manage=user.is_admin or cohort.organization_id in roles.roles_of(db.session, user).admin_of,
@@ -231,6 +250,25 @@ def invite(cohort_id: int) -> Any:
             flash(f"An invitation is on its way to {invitation.email}. They join {cohort.name} when they accept it.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     return _cohort_page(cohort, invite=form, status=400)
+
+
+@bp.post("/cohorts/<int:cohort_id>/instructor-invitations")
+def invite_instructor(cohort_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    form = InviteInstructorForm(prefix="instructor")
+    if form.validate_on_submit():
+        try:
+            invitation = invitations.invite_instructor(db.session, cohort, form.email.data or "", "", signed_in(),
+                                                       invitation_link)
+        except services.CohortError as exc:
+            db.session.rollback()
+            add_error(form.email, str(exc))
+        else:
+            # The same words whoever the address belongs to: no name, nothing of an account.
+            flash(f"An invitation is on its way to {invitation.email}. They become an instructor of {cohort.name} "
+                  "when they accept it.", "success")
+            return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return _cohort_page(cohort, invite_teacher=form, status=400)
 
 
 def _invitation(cohort: Cohort, invitation_id: int) -> Invitation:
@@ -368,6 +406,18 @@ def end_enrolment(cohort_id: int, user_id: int) -> Any:
 # ------------------------------------------------------------------ invitations
 
 
+def _welcome(invitation: Invitation) -> Response:
+    """Where a person lands once their invitation is accepted, told what they now are."""
+    if invitation.role is InvitationRole.ORGANIZATION_ADMIN:
+        flash(f"You are now an administrator of {invitation.organization.name}.", "success")
+        return redirect(url_for("cohorts.organization", org_id=invitation.organization_id))
+    if invitation.role is InvitationRole.INSTRUCTOR and invitation.cohort is not None:
+        flash(f"You are now an instructor of {invitation.cohort.name}.", "success")
+        return redirect(url_for("cohorts.cohort", cohort_id=invitation.cohort.id))
+    flash(f"Welcome to {invitation.cohort.name if invitation.cohort else invitation.organization.name}.", "success")
+    return redirect(url_for("learning.home"))
+
+
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str) -> Any:
     check = invitations.check_invitation(db.session, token)
@@ -386,12 +436,14 @@ def accept_invitation(token: str) -> Any:
             except services.CohortError as exc:
                 db.session.rollback()
                 return render_template("cohorts/accept.html", problem=str(exc), form=None, check=check), 400
-            flash(f"Welcome to {check.invitation.cohort.name}.", "success")
-            return redirect(url_for("learning.home"))
-        return render_template("cohorts/accept.html", problem=None, form=None, button=button, check=check)
+            return _welcome(check.invitation)
+        return render_template("cohorts/accept.html", problem=None, form=None, button=button, check=check,
+                               offer=invitations.invited_to(check.invitation))
     if check.existing_user is not None and check.existing_user.has_password:
         return redirect(url_for("accounts.login", next=url_for("cohorts.accept_invitation", token=token)))
     form = AcceptInvitationForm(name=check.invitation.name or None)
+    if check.invitation.role is not InvitationRole.LEARNER:
+        form.submit.label.text = "Accept the invitation"
     if form.validate_on_submit():
         try:
             user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
@@ -400,6 +452,6 @@ def accept_invitation(token: str) -> Any:
             add_error(form.password, str(exc))
         else:
             login_user(user)
-            flash(f"Welcome to {check.invitation.cohort.name}.", "success")
-            return redirect(url_for("learning.home"))
-    return render_template("cohorts/accept.html", problem=None, form=form, check=check), (400 if form.errors else 200)
+            return _welcome(check.invitation)
+    return render_template("cohorts/accept.html", problem=None, form=form, check=check,
+                           offer=invitations.invited_to(check.invitation)), (400 if form.errors else 200)

@@ -137,7 +137,9 @@ def on_certificate_issued(certificate: Certificate, *, session: DbSession, now: 
 
 
 def on_invitation_accepted(invitation: Invitation, *, session: DbSession, now: datetime, user: User, **_: Any) -> None:
-    endpoints = subscribed(session, [invitation.cohort.organization_id], WebhookEvent.ENROLMENT_ACCEPTED)
+    if invitation.cohort is None:  # sent for learners' invitations only, which are to a cohort
+        return
+    endpoints = subscribed(session, [invitation.organization_id], WebhookEvent.ENROLMENT_ACCEPTED)
     if not endpoints:
         return
     data = {"invitation": {"id": invitation.id, "accepted_at": _iso(invitation.accepted_at), "pace": invitation.pace.value},
