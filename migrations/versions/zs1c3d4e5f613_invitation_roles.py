@@ -9,7 +9,7 @@ On SQLite the audit log's constraint is replaced by rebuilding the table (batch 
 drops the append-only triggers with the old table: they are created again.
 
 Revision ID: zs1c3d4e5f613
-Revises: zr3c3d4e5f613
+Revises: zr4c3d4e5f613
 Create Date: 2026-12-06 16:40:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zs1c3d4e5f613'
-down_revision = 'zr3c3d4e5f613'
+down_revision = 'zr4c3d4e5f613'
 branch_labels = None
 depends_on = None
 
