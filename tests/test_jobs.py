@@ -313,6 +313,9 @@ def test_inline_jobs_retry_with_backoff_fail_with_the_error_and_the_admin_retrie
     assert client.post(f"/admin/jobs/{broken}/retry").status_code == 302
     done = job(broken)
     assert done.status is JobStatus.DONE and done.attempts == 1 and done.result == "worked" and done.error == ""
+    assert done.earlier_attempts == 2  # the tries before the retry are kept, and counted on the page
+    assert "3 <small class=\"muted\">(1 / 2 since retried)</small>" in " ".join(
+        client.get("/admin/jobs").get_data(as_text=True).split())
     assert client.post(f"/admin/jobs/{broken}/retry").status_code == 302  # done: nothing to retry
     assert job(broken).attempts == 1
     assert "Recently done" in client.get("/admin/jobs").get_data(as_text=True)
