@@ -152,7 +152,7 @@ def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_ea
 
 def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule(fresh_database_url: str,
                                                                                   tmp_path: Path) -> None:
-    """``zr5c3d4e5f613``: names stored before ``person_name`` lose what nobody sees (zero-width
+    """``zt2c3d4e5f613``: names stored before ``person_name`` lose what nobody sees (zero-width
     spaces, direction overrides, controls) as the rule takes it out, keep the joiners that
     Persian and Indic names need, and a name with nothing readable left gets a placeholder;
     every cleaned name is what ``tidy_name`` makes of it today."""
@@ -166,7 +166,7 @@ def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule
         "invisible": ("\u200b\u202e\u2066 \u200d", None),  # nothing readable: a placeholder
     }
     with app.app_context():
-        upgrade(revision="zr4c3d4e5f613")  # the schema before: the next migration changes only data
+        upgrade(revision="zt1c3d4e5f613")  # the schema before: the next migration changes only data
         with db.engine.begin() as conn:
             ids = {key: conn.execute(sa.insert(User).values(email=f"{key}@example.com", name=name)).inserted_primary_key[0]
                    for key, (name, _clean) in stored.items()}
@@ -176,7 +176,7 @@ def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule
         expected = {ids[key]: clean if clean is not None else f"Learner {ids[key]}" for key, (_name, clean) in stored.items()}
         assert names == expected
         assert all(tidy_name(raw) == (clean or "") for raw, clean in stored.values())  # the rule the accounts keep
-        downgrade(revision="zr4c3d4e5f613")  # going back keeps the cleaned names
+        downgrade(revision="zt1c3d4e5f613")  # going back keeps the cleaned names
         with db.engine.connect() as conn:
             assert dict(conn.execute(sa.select(User.id, User.name)).all()) == expected
         db.engine.dispose()

@@ -10,8 +10,8 @@ cleaned names (the invisible characters are not worth restoring).
 The rule is copied here, not imported, so that this migration does what it did when it was
 written whatever the application's code becomes.
 
-Revision ID: zr5c3d4e5f613
-Revises: zr4c3d4e5f613
+Revision ID: zt2c3d4e5f613
+Revises: zt1c3d4e5f613
 Create Date: 2026-12-06 17:05:00.000000
 
 """
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'zr5c3d4e5f613'
-down_revision = 'zr4c3d4e5f613'
+revision = 'zt2c3d4e5f613'
+down_revision = 'zt1c3d4e5f613'
 branch_labels = None
 depends_on = None
 

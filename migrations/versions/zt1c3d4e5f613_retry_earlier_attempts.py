@@ -3,8 +3,8 @@ admin keep the count of the tries made before (``outbox_messages.earlier_attempt
 ``jobs.earlier_attempts``), as a redelivered webhook delivery does; their "Tries" showed 0
 after a retry of one that had failed 5 times, its history lost. Existing rows have none.
 
-Revision ID: zr4c3d4e5f613
-Revises: zr3c3d4e5f613
+Revision ID: zt1c3d4e5f613
+Revises: zs1c3d4e5f613
 Create Date: 2026-12-06 16:50:00.000000
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'zr4c3d4e5f613'
-down_revision = 'zr3c3d4e5f613'
+revision = 'zt1c3d4e5f613'
+down_revision = 'zs1c3d4e5f613'
 branch_labels = None
 depends_on = None
 
