@@ -32,6 +32,7 @@ from lms.jobs.exports import (
     ExportSource,
     OrganizationExportJob,
     OrganizationExportSource,
+    Tally,
 )
 from lms.jobs.kinds import JobKind, Work
 from lms.mail.services import deliver_pending, transport_for
@@ -167,8 +168,9 @@ class HeatMapExport(ExportSource):
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = HEAT_MAP_EXPORTERS[fmt]
         heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc", streamed=True)
+        listed = Tally("learner")
         return ExportFile(export_name("competency", cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
-                          heat.learners + 1, exporter.stream(heat))
+                          heat.learners + 1, exporter.stream(heat, listed), listed)
 
 
 class GradesExport(ExportSource):
@@ -177,8 +179,9 @@ class GradesExport(ExportSource):
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = GRADE_EXPORTERS[fmt]
         found = grade_rows(session, cohort)
+        listed = Tally("piece of work handed in", "pieces of work handed in")  # a row per learner and assignment
         return ExportFile(export_name("grades", cohort.name, day=now, extension=exporter.extension),
-                          exporter.mimetype, found.estimate + 1, exporter.stream_rows(found.columns, found.rows))
+                          exporter.mimetype, found.estimate + 1, exporter.stream_rows(found.columns, listed.each(found.rows)), listed)
 
 
 def _gradebook_filters(args: MultiDict[str, str]) -> tuple[RowFilter, str | None]:
@@ -196,8 +199,9 @@ class GradebookExport(ExportSource):
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = GRADEBOOK_EXPORTERS[fmt]
         found = gradebook.export_rows(session, cohort, now, *_gradebook_filters(MultiDict(args)))
+        listed = Tally("learner")
         return ExportFile(export_name("gradebook", cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
-                          found.estimate + 1, exporter.stream_rows(found.columns, found.rows))
+                          found.estimate + 1, exporter.stream_rows(found.columns, listed.each(found.rows)), listed)
 
 
 EXPORT_SOURCES: tuple[ExportSource, ...] = (HeatMapExport(), GradesExport(), GradebookExport())

@@ -35,7 +35,7 @@ from lms.assessment.services import get_quiz, page_views, quiz_window, save_page
 from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
 from lms.cohorts.csv_import import preview_import
-from lms.cohorts.enrolment import enrol
+from lms.cohorts.enrolment import end_enrolment, enrol
 from lms.cohorts.invitations import invite_learner, invite_organization_admin
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
@@ -592,6 +592,32 @@ def test_import_gives_no_access_to_another_organizations_account_until_it_accept
     for url in ("/schedule", "/progress"):
         assert client.get(url).status_code == (200 if listed == "learner_b" else 403), url
     assert client.get(f"/cohorts/{world.cohort_a.id}").status_code == (200 if listed == "admin" else 404)
+
+def test_a_former_learner_of_organization_a_is_not_told_its_cohorts_exist(app: Flask, client, loaded, world: World, login) -> None:
+    """Organization B's admin was once a learner of cohort A (the enrolment ended): they belong
+    to organization A no more, so its cohort and organization pages answer them 404, as an id
+    that does not exist does (a 403 told them which ids are A's cohorts)."""
+    extra = route_extras(app, world)
+    enrol(db.session, world.cohort_a, world.org_admin_b)
+    end_enrolment(db.session, world.org_admin_b, world.cohort_a, "left")
+    db.session.commit()
+    app.config["TWO_FACTOR_REQUIRED"] = True
+    login(client, world.org_admin_b)
+    missing_cohort, missing_org = world.cohort_a.id + 10_000, world.org_a.id + 10_000
+    wrong, tried = [], 0
+    for endpoint, route in sorted(ROUTES.items()):
+        url = route.url(world, extra)
+        if route.expected["org_admin_other_org"] != "missing" or not url.startswith(
+                (f"/cohorts/{world.cohort_a.id}", f"/organizations/{world.org_a.id}")):
+            continue
+        tried += 1
+        elsewhere = url.replace(f"/cohorts/{world.cohort_a.id}", f"/cohorts/{missing_cohort}", 1).replace(
+            f"/organizations/{world.org_a.id}", f"/organizations/{missing_org}", 1)
+        answers = [client.open(u, method=route.method, data=route.data).status_code for u in (url, elsewhere)]
+        if answers != [404, 404]:
+            wrong.append(f"{route.method} {url} ({endpoint}): {answers[0]}, and {answers[1]} for an id that does not exist")
+    assert tried > 40 and wrong == [], "\n".join(wrong)
+
 
 # --------------------------------------------------------------------------- the REST API with tokens
 

@@ -351,7 +351,21 @@ def test_a_broken_archive_and_a_filled_upload_folder_are_refused(app: Flask, sma
         tar.add(small_backup, arcname="whole")
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    refused(target, broken, "broken.tar.gz: not a readable backup archive")
+    unreadable = "not a readable backup: the file is corrupted, or is not a .tar.gz archive written by flask lms backup"
+    refused(target, broken, f"broken.tar.gz: {unreadable}")
+    # A damaged file that still reads as an archive (zeros, cut at a header, a zip) is no
+    # more a backup: the same words, naming it, never "holds no manifest.json" alone.
+    zeros = tmp_path / "zeros.tar.gz"
+    zeros.write_bytes(bytes(20 * 512))
+    plain = tmp_path / "plain.tar"
+    with tarfile.open(plain, "w") as tar:
+        tar.add(small_backup, arcname="whole")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(plain.read_bytes()[:512])  # the folder's header alone
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    for damaged in (zeros, cut, garbage):
+        refused(target, damaged, f"{damaged.name}: {unreadable}")
     refused(target, tmp_path / "nowhere.tar.gz", "nowhere.tar.gz: no such file or folder")
 
     uploads = Path(target.config["UPLOAD_DIR"])

@@ -463,6 +463,32 @@ def test_an_instructor_is_not_invited_imported_or_enrolled_into_the_cohort_they_
     assert count(Enrolment, Enrolment.user_id.in_([world.nobody.id, instructor.id])) == 0
 
 
+def test_nobody_is_enrolled_or_moved_as_a_learner_into_a_cohort_they_teach(app, client, world: World, login) -> None:
+    """Invitations and the CSV import refused a cohort's instructor as its learner, but
+    ``enrol`` and a move did not: the same rule now holds however someone would join it,
+    and a refused move leaves the learner where they were."""
+    instructor = world.instructor_a
+    with pytest.raises(CohortError, match=f"{instructor.email} is an instructor of this cohort, who cannot also be one "
+                                          "of its learners"):
+        enrol(db.session, world.cohort_a, instructor)
+    db.session.rollback()
+    assert active_cohort_of(instructor.id) is None
+
+    # Learner A2 made an instructor of cohort A: not moved into it, by the service or the page.
+    db.session.get(Cohort, world.cohort_a.id).instructors.append(db.session.get(User, world.learner_a2.id))
+    db.session.commit()
+    learner = db.session.get(User, world.learner_a2.id)
+    with pytest.raises(CohortError, match="an instructor of this cohort, who cannot also be one of its learners"):
+        move_learner(db.session, learner, world.cohort_a2, world.cohort_a)
+    db.session.rollback()
+    login(client, world.org_admin_a)
+    refused = client.post(f"/cohorts/{world.cohort_a2.id}/learners/{world.learner_a2.id}/move",
+                          data={"move-target": world.cohort_a.id}, follow_redirects=True)
+    assert "an instructor of this cohort, who cannot also be one of its learners" in text(refused)
+    db.session.expire_all()
+    assert active_cohort_of(world.learner_a2.id) == world.cohort_a2.id
+
+
 def test_another_organizations_learner_is_invited_and_told_the_conflict_when_accepting(app, world: World) -> None:
     """Organization B's admin is not told that learner A is enrolled elsewhere: the
     invitation goes out like any other; learner A, accepting, is told, and stays where

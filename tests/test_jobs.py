@@ -111,6 +111,12 @@ def test_small_exports_stream_and_large_ones_become_jobs_with_the_same_file(
         made = jobs()[-1]
         assert made.status is JobStatus.DONE and made.attempts == 1 and made.requested_by_id == world.instructor_a.id
         assert made.progress_done == made.progress_total == len(cohort_rows(streamed[name], fmt)) + 1
+        # its line counts what the file lists, whatever the format (not the file's chunks)
+        count = len(cohort_rows(streamed[name], fmt))
+        noun = ("piece of work handed in" if count == 1 else "pieces of work handed in") if source == "grades" else (
+            "learner" if count == 1 else "learners")
+        assert made.result == f"{made.file_name}: {count} {noun}", name
+        assert f"{count} {noun}" in page, name
         download = client.get(f"/jobs/{made.id}/download")
         assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
         body = download.get_data(as_text=True)
@@ -307,6 +313,9 @@ def test_inline_jobs_retry_with_backoff_fail_with_the_error_and_the_admin_retrie
     assert client.post(f"/admin/jobs/{broken}/retry").status_code == 302
     done = job(broken)
     assert done.status is JobStatus.DONE and done.attempts == 1 and done.result == "worked" and done.error == ""
+    assert done.earlier_attempts == 2  # the tries before the retry are kept, and counted on the page
+    assert "3 <small class=\"muted\">(1 / 2 since retried)</small>" in " ".join(
+        client.get("/admin/jobs").get_data(as_text=True).split())
     assert client.post(f"/admin/jobs/{broken}/retry").status_code == 302  # done: nothing to retry
     assert job(broken).attempts == 1
     assert "Recently done" in client.get("/admin/jobs").get_data(as_text=True)

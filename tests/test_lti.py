@@ -185,6 +185,15 @@ def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_i
     assert when is not None and when.group(1) == at.strftime("%d %b %Y, %H:%M ") + (at.tzname() or "")
 
 
+def test_an_instructor_launching_as_a_learner_is_not_enrolled_in_the_cohort_they_teach(client, lti, world) -> None:
+    """Invitations and the CSV import refuse a cohort's instructor as its learner; a launch
+    with the learner's role did not: it is refused with the same words, and nothing joined."""
+    lti.person("teach-2", world.instructor_a.email, name="Ida")  # the mapped cohort A's instructor, as a learner
+    refused(launch(client, lti), 409, "an instructor of this cohort, who cannot also be one of its learners")
+    db.session.expire_all()
+    assert not is_learner_of(db.session, world.cohort_a.id, world.instructor_a.id)
+
+
 def test_deep_linking_returns_a_signed_answer_with_line_items(client, lti) -> None:
     lti.person("teach-2", "ted@school.example", role=INSTRUCTOR, name="Ted", message_type="LtiDeepLinkingRequest")
     started = launch(client, lti)

@@ -17,6 +17,7 @@ from flask_migrate import downgrade, upgrade
 from config import normalise_database_url
 from lms import create_app
 from lms.accounts.models import User
+from lms.accounts.services import tidy_name
 from lms.catalog.models import Objective, ObjectiveKind
 from lms.cohorts.models import Cohort, Organization
 from lms.extensions import db
@@ -181,4 +182,36 @@ def test_the_certificate_holder_name_migration_keeps_each_accounts_name(fresh_da
                                  "VALUES (:user, 2, 'nameless', CURRENT_TIMESTAMP)"), {"user": bo})
         downgrade(revision="zr3c3d4e5f613")
         assert "holder_name" not in {c["name"] for c in sa.inspect(db.engine).get_columns("certificates")}
+        db.engine.dispose()
+
+
+def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule(fresh_database_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """``zt2c3d4e5f613``: names stored before ``person_name`` lose what nobody sees (zero-width
+    spaces, direction overrides, controls) as the rule takes it out, keep the joiners that
+    Persian and Indic names need, and a name with nothing readable left gets a placeholder;
+    every cleaned name is what ``tidy_name`` makes of it today."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    stored = {
+        "spoof": ("Ada\u200b Love\u202elace\u202c", "Ada Lovelace"),
+        "persian": ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+        "hindi": ("\u0915\u094d\u200d\u0937", "\u0915\u094d\u200d\u0937"),
+        "controls": ("Eve\x1b[31m\x07 \t Red\nLine ", "Eve[31m Red Line"),
+        "plain": ("Grace Hopper", "Grace Hopper"),
+        "invisible": ("\u200b\u202e\u2066 \u200d", None),  # nothing readable: a placeholder
+    }
+    with app.app_context():
+        upgrade(revision="zt1c3d4e5f613")  # the schema before: the next migration changes only data
+        with db.engine.begin() as conn:
+            ids = {key: conn.execute(sa.insert(User).values(email=f"{key}@example.com", name=name)).inserted_primary_key[0]
+                   for key, (name, _clean) in stored.items()}
+        upgrade()
+        with db.engine.connect() as conn:
+            names = dict(conn.execute(sa.select(User.id, User.name)).all())
+        expected = {ids[key]: clean if clean is not None else f"Learner {ids[key]}" for key, (_name, clean) in stored.items()}
+        assert names == expected
+        assert all(tidy_name(raw) == (clean or "") for raw, clean in stored.values())  # the rule the accounts keep
+        downgrade(revision="zt1c3d4e5f613")  # going back keeps the cleaned names
+        with db.engine.connect() as conn:
+            assert dict(conn.execute(sa.select(User.id, User.name)).all()) == expected
         db.engine.dispose()

@@ -79,6 +79,34 @@ def failed_mail(*recipients: str) -> list[int]:
     return list(db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
 
 
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_retried_message_keeps_counting_its_tries(app: Flask, world: World, client: Any, login: Callable[..., Any]) -> None:
+    """A site admin's retry gives a failed message a fresh set of tries, but its earlier ones
+    are kept: the outbox page counts all of them (it said 1 after the 8 before, as a
+    redelivered webhook did)."""
+    [ada] = failed_mail("ada@example.com")
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=closed_port(), MAIL_TIMEOUT=2)  # every try fails
+    login(client, world.admin)
+    client.post(f"/admin/mail/{ada}/retry").close()
+    db.session.expire_all()
+    message = db.session.get(OutboxMessage, ada)
+    assert message is not None and message.earlier_attempts == 8
+    if message.attempts == 0:  # not tried yet by the request's delivery: try it now
+        mail.deliver_pending(db.session, mail.transport_for(app.config), ids=[ada])
+        db.session.commit()
+        db.session.expire_all()
+        message = db.session.get(OutboxMessage, ada)
+    assert message is not None and message.status is MailStatus.PENDING and (message.earlier_attempts, message.attempts) == (8, 1)
+    db.session.rollback()
+    page = " ".join(client.get("/admin/mail").get_data(as_text=True).split())
+    assert "<td>9 <small class=\"muted\">(1 since retried)</small></td>" in page
+
+
 def test_a_site_admins_mail_retries_are_audited_and_filterable(world: World, client: Any,
                                                                  login: Callable[..., Any]) -> None:
     ada, bob, cy = failed_mail("ada@example.com", "bob@example.com", "cy@example.com")

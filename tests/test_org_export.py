@@ -102,7 +102,9 @@ def test_past_the_threshold_it_is_a_job_whose_file_is_the_streamed_one(
     assert made.kind == "organization-export" and made.params["organization_id"] == org.id
     assert made.status is JobStatus.DONE and made.attempts == 1 and made.requested_by_id == world.org_admin_a.id
     assert made.progress_done == made.progress_total == 5 + 1
+    assert made.result == f"{made.file_name}: 5 learners"  # what it counts, in CSV as in JSON (not the file's pieces)
     page = client.get(f"/jobs/{made.id}").get_data(as_text=True)
+    assert ": 5 learners" in page
     assert "Ready." in page and f'href="/jobs/{made.id}/download"' in page and "Alpha Org" in page
     download = client.get(f"/jobs/{made.id}/download")
     assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]

@@ -205,6 +205,38 @@ def test_a_closed_quiz_or_exam_is_not_on_the_list(course, client, make_user, mak
     assert quiz.key in mine and mine[quiz.key].due_on == plan.today + timedelta(days=5) and mine[quiz.key].closes
 
 
+def test_a_quiz_closed_this_morning_is_not_due_today_on_the_progress_page(course, client, make_user, make_cohort,
+                                                                          enrol_learner, login) -> None:
+    """A quiz closes at the start of its due day: on that day the progress page listed it as
+    "due today" though it could no longer be taken. It follows the To do list's rule (closed
+    from the start of its due day): neither due soon nor open; work due today still is."""
+    cohort = make_cohort(months_ago=5)
+    learner = enrol_learner(cohort, name="Lea Learner")
+    now = utcnow()
+    plan = build_schedule(db.session, cohort, learner.id, now)
+    quiz = next(q for q in db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.QUIZ, Quiz.phase_id.is_not(None),
+                                                                 Quiz.closes_after_days.is_not(None)).order_by(Quiz.id))
+                if (w := quiz_window(db.session, q, cohort, learner.id, now)).closes_at is not None and w.closes_at <= now)
+    assert quiz.phase_id is not None
+    # its phase extended to today: it closed at the start of today, in the cohort's time zone
+    grant_override(db.session, cohort, learner, quiz.phase_id, OverrideKind.EXTENSION, plan.today, "ill", make_user(), now)
+    db.session.commit()
+    window = quiz_window(db.session, quiz, cohort, learner.id, now)
+    assert window.closes_at is not None and window.closes_at <= now
+    progress = learner_progress(db.session, cohort, learner.id, now)
+    item = next(i for i in progress.items if i.key == quiz.key)
+    assert item.due_on == progress.today and item.closes and item.closed(progress.today)
+    assert quiz.key not in {i.key for i in progress.due_soon} | {i.key for i in progress.open_now}
+    plan = build_schedule(db.session, cohort, learner.id, now)
+    assert quiz.key not in {t.key for t in learner_today(db.session, plan, learner.id, now).todo}  # as To do has it
+    login(client, learner)
+    soon = page(client.get("/progress")).split('id="due-soon"')[1].split("</section>")[0]
+    assert quiz.title not in soon, soon
+    # the phase's assessed work, extended to today as well, is due by the end of today: still listed
+    work = [i for i in progress.items if i.kind == ItemKind.ASSIGNMENT and i.due_on == progress.today and i.owed]
+    assert all(i.key in {d.key for d in progress.due_soon} for i in work)
+
+
 def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol_learner) -> None:
     cohort = make_cohort(months_ago=1)
     learner = enrol_learner(cohort)

@@ -124,18 +124,29 @@ def write_backup(engine: Engine, uploads: Path, target: Path, now: datetime) -> 
     return Outcome(target, manifest)
 
 
+UNREADABLE = "not a readable backup: the file is corrupted, or is not a .tar.gz archive written by flask lms backup"
+
+
 def _extract(archive: Path, into: Path) -> Path:
+    """The backup's folder inside ``archive``, extracted into ``into``. A file that is no
+    archive, a damaged or truncated one, and one without a manifest (a file of zeros or cut
+    at a header reads as an archive holding nothing, or part of one) are all refused as not
+    a readable backup, naming the file."""
+    read = False
     try:
         with tarfile.open(archive, "r:*") as tar:
+            read = True
             tar.extractall(into, filter="data")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise BackupError(f"{archive.name}: not a readable backup archive ({exc})") from exc
+        # no archive of any compression tarfile knows (its reasons say nothing more), or one
+        # cut short or damaged inside (said why)
+        raise BackupError(f"{archive.name}: {UNREADABLE}" + (f" ({exc})" if read else "")) from exc
     if (into / MANIFEST).is_file():
         return into
     entries = list(into.iterdir())
     if len(entries) == 1 and (entries[0] / MANIFEST).is_file():
         return entries[0]
-    raise BackupError(f"{archive.name}: holds no {MANIFEST}")
+    raise BackupError(f"{archive.name}: {UNREADABLE} (it holds no {MANIFEST})")
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """Access rules that know about people, organizations and cohorts.
 
-Anonymous visitors are sent to sign in; someone with no link to an organization gets a
-404 for its pages (they may not learn it exists); someone inside it without the right
-role gets a 403."""
+Anonymous visitors are sent to sign in; someone with no current link to an organization
+(a learner whose enrolment in it ended included) gets a 404 for its pages, as for an id
+that does not exist (they may not learn it exists); someone inside it now without the
+right role gets a 403."""
 
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ class OrganizationAdmin(AccessRule):
         ties = ties_of(db.session, user)
         if org.id in ties.admin_of:
             return Decision.ALLOW
-        return Decision.FORBID if org.id in ties.member_of else Decision.NOT_FOUND
+        return Decision.FORBID if org.id in ties.inside else Decision.NOT_FOUND
 
 
 class CohortRole(AccessRule):
@@ -157,7 +158,7 @@ class CohortRole(AccessRule):
             return Decision.ALLOW
         if self.instructors and cohort.id in ties.instructs:
             return Decision.ALLOW
-        return Decision.FORBID if cohort.organization_id in ties.member_of else Decision.NOT_FOUND
+        return Decision.FORBID if cohort.organization_id in ties.inside else Decision.NOT_FOUND
 
 
 SIGNED_IN = SignedIn()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.models import Cohort, Enrolment, Pace
+from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, folded_name, rowcount, utcnow
 
@@ -61,10 +61,30 @@ def active_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
                           .options(joinedload(Enrolment.cohort, innerjoin=True)))
 
 
+def teaches(session: DbSession, cohort_id: int, user_id: int) -> bool:
+    """Whether the person is one of the cohort's instructors: one statement."""
+    return bool(session.scalar(select(exists().where(cohort_instructors.c.cohort_id == cohort_id,
+                                                     cohort_instructors.c.user_id == user_id))))
+
+
+INSTRUCTOR_NOT_LEARNER = "an instructor of this cohort, who cannot also be one of its learners"
+
+
+def _not_its_instructor(session: DbSession, cohort: Cohort, user: User) -> None:
+    """The rule invitations and the CSV import keep (``lms.cohorts.invitations``): nobody
+    learns in a cohort they teach, however they would join it."""
+    if teaches(session, cohort.id, user.id):
+        raise CohortError(f"{user.email} is {INSTRUCTOR_NOT_LEARNER} ({cohort.name}): take them off its "
+                          "instructors first if they mean to learn in it.")
+
+
 def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None,
           pace: Pace = Pace.CATCH_UP) -> Enrolment:
+    """Start the person's enrolment in ``cohort``: refused when it is archived, when they are
+    enrolled already, and when they teach it."""
     if cohort.archived:
         raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
+    _not_its_instructor(session, cohort, user)
     current = active_enrolment(session, user.id)
     if current is not None:
         raise CohortError(f"{user.email} is already enrolled in {enrolled_where(current.cohort, cohort)}.")
@@ -92,6 +112,7 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
         raise CohortError("A learner can only be moved to a cohort of the same organization.")
     if target.archived:
         raise CohortError(f"{target.name} is archived; it takes no new learners.")
+    _not_its_instructor(session, target, user)  # before anything is ended
     current = active_enrolment(session, user.id)
     if current is None or current.cohort_id != source.id:
         raise CohortError(f"{user.email} is not enrolled in {source.name}.")

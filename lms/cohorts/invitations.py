@@ -30,7 +30,7 @@ from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, person_name, set_password
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.enrolment import active_enrolment, enrol
+from lms.cohorts.enrolment import INSTRUCTOR_NOT_LEARNER, active_enrolment, enrol, teaches
 from lms.cohorts.models import (
     Cohort,
     Enrolment,
@@ -93,7 +93,7 @@ def own_problems(session: DbSession, cohort: Cohort, addresses: Sequence[str],
     for email in session.scalars(
             select(User.email).join(cohort_instructors, cohort_instructors.c.user_id == User.id)
             .where(cohort_instructors.c.cohort_id == cohort.id, User.email.in_(list(addresses)))):
-        problems.setdefault(email, "an instructor of this cohort, who cannot also be one of its learners")
+        problems.setdefault(email, INSTRUCTOR_NOT_LEARNER)
     for email in session.scalars(select(Invitation.email).where(
             Invitation.cohort_id == cohort.id, Invitation.role == InvitationRole.LEARNER, Invitation.email.in_(list(addresses)),
             Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now)):
@@ -391,8 +391,7 @@ def _join(session: DbSession, invitation: Invitation, user: User, now: datetime)
     """The owner's own action: only here does an invitation become an enrolment, with the
     pace the manager chose. A conflict is told to the person accepting."""
     cohort = _cohort_of(invitation)
-    if session.scalar(select(exists().where(cohort_instructors.c.cohort_id == cohort.id,
-                                            cohort_instructors.c.user_id == user.id))):
+    if teaches(session, cohort.id, user.id):
         raise CohortError(f"You teach {cohort.name}, so you cannot also join it as a learner. Ask "
                           f"{cohort.organization.name} to take you off its instructors first if you mean to learn in it.")
     enrolment = active_enrolment(session, user.id)

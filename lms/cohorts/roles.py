@@ -47,6 +47,7 @@ class _Tie(IntEnum):
     ADMIN_OF = 1     # an organization the person administers
     INSTRUCTS = 2    # a cohort they teach
     MEMBER_OF = 3    # the organization of a cohort they are or were enrolled in, or teach
+    INSIDE = 4       # the organization of a cohort they are enrolled in now, or teach
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,16 @@ class Ties:
     admin_of: frozenset[int]
     instructs: frozenset[int]
     member_of: frozenset[int]
+    # Those they belong to now (administer, teach in, or learn in: an ended enrolment is no
+    # tie): only these are told a page of theirs is forbidden; anyone else is told it is
+    # not found, whether or not it exists, so another organization's ids say nothing.
+    inside: frozenset[int] = frozenset()
 
 
 def ties_of(session: DbSession, user: User) -> Ties:
     """One statement: the organizations administered, the cohorts taught, the organizations
-    belonged to (administered, or of a cohort they are or were enrolled in, or teach)."""
+    belonged to (administered, or of a cohort they are or were enrolled in, or teach) and
+    those belonged to now (``inside``: an ended enrolment left out)."""
     taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id)
     rows = session.execute(union_all(
         select(literal_column(str(_Tie.ADMIN_OF.value)), organization_admins.c.organization_id)
@@ -70,12 +76,16 @@ def ties_of(session: DbSession, user: User) -> Ties:
         select(literal_column(str(_Tie.INSTRUCTS.value)), cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user.id),
         select(literal_column(str(_Tie.MEMBER_OF.value)), Cohort.organization_id).where(or_(
             Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.user_id == user.id)), Cohort.id.in_(taught))),
+        select(literal_column(str(_Tie.INSIDE.value)), Cohort.organization_id).where(or_(
+            Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.user_id == user.id, Enrolment.active)),
+            Cohort.id.in_(taught))),
     )).all()
     ids: dict[_Tie, set[int]] = {tie: set() for tie in _Tie}
     for tie, found in rows:
         ids[_Tie(tie)].add(found)
     admin_of = frozenset(ids[_Tie.ADMIN_OF])
-    return Ties(admin_of=admin_of, instructs=frozenset(ids[_Tie.INSTRUCTS]), member_of=admin_of | frozenset(ids[_Tie.MEMBER_OF]))
+    return Ties(admin_of=admin_of, instructs=frozenset(ids[_Tie.INSTRUCTS]), member_of=admin_of | frozenset(ids[_Tie.MEMBER_OF]),
+                inside=admin_of | frozenset(ids[_Tie.INSIDE]))
 
 
 def roles_of(session: DbSession, user: User) -> Roles:

@@ -17,7 +17,7 @@ from lms.cohorts.models import Cohort, Organization
 from lms.competency.services import Cell, HeatMap, heat_map, learner_counts, objectives_with_modules
 from lms.database import DbSession
 from lms.grading.exports import CsvExporter
-from lms.jobs.exports import ExportFile
+from lms.jobs.exports import ExportFile, Tally
 from lms.progress.services import policy
 from lms.web.downloads import StreamedList, export_name, json_stream
 
@@ -37,11 +37,11 @@ def heat_map_columns(heat: HeatMap) -> list[str]:
     return _columns(column.code for column in heat.columns)
 
 
-def heat_map_rows(heat: HeatMap) -> Iterator[list[Any]]:
+def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[Any]]:
     """One row per learner, in the heat map's order, made as they are read (``heat.mapped_rows``
     builds them a chunk of learners at a time, their reasons as the map has them: a row
-    shows their texts)."""
-    for row in heat.mapped_rows:
+    shows their texts); each counted in ``listed`` when given."""
+    for row in (listed or Tally("learner")).each(heat.mapped_rows):
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
             values += [_level(cell), cell.name]
@@ -124,23 +124,25 @@ class HeatMapExporter(ABC):
         return "".join(self.stream(heat))
 
     @abstractmethod
-    def stream(self, heat: HeatMap) -> Iterator[str]:
-        """The export a row at a time (a streamed response, or a background job's file)."""
+    def stream(self, heat: HeatMap, listed: Tally | None = None) -> Iterator[str]:
+        """The export a row at a time (a streamed response, or a background job's file),
+        each learner counted in ``listed`` when given."""
 
 
 class CsvHeatMap(HeatMapExporter):
     name, label, mimetype, extension = "csv", "CSV", "text/csv", "csv"
 
-    def stream(self, heat: HeatMap) -> Iterator[str]:
-        return CsvExporter().stream_rows(heat_map_columns(heat), heat_map_rows(heat))
+    def stream(self, heat: HeatMap, listed: Tally | None = None) -> Iterator[str]:
+        return CsvExporter().stream_rows(heat_map_columns(heat), heat_map_rows(heat, listed))
 
 
 class JsonHeatMap(HeatMapExporter):
     name, label, mimetype, extension = "json", "JSON", "application/json", "json"
 
-    def stream(self, heat: HeatMap) -> Iterator[str]:
+    def stream(self, heat: HeatMap, listed: Tally | None = None) -> Iterator[str]:
         head, tail = _document_parts(heat)
-        return json_stream(head, "rows", (_row_document(heat, r) for r in heat.mapped_rows), tail)
+        rows = (listed or Tally("learner")).each(heat.mapped_rows)
+        return json_stream(head, "rows", (_row_document(heat, r) for r in rows), tail)
 
 
 EXPORTERS: dict[str, HeatMapExporter] = {e.name: e for e in (CsvHeatMap(), JsonHeatMap())}
@@ -163,6 +165,7 @@ class _Scope:
         self.cohorts: list[dict[str, Any]] = [{"id": cid, "name": name, "start_date": start.isoformat()}
                                               for cid, name, start in session.execute(active)]
         self.learners = sum(learner_counts(session, [c["id"] for c in self.cohorts]).values())
+        self.listed = Tally("learner")  # counted as the rows are made: the job's line says how many
 
     def heat_maps(self) -> Iterator[tuple[dict[str, Any], HeatMap]]:
         """Each cohort with its heat map, in the heat map's default order (its rows are built a
@@ -189,7 +192,7 @@ class CsvOrganization(OrganizationExporter):
 
     def stream(self, scope: _Scope) -> Iterator[str]:
         codes = [objective.key for objective in objectives_with_modules(scope.session)]  # the heat maps' columns
-        rows = ([cohort["name"], *row] for cohort, heat in scope.heat_maps() for row in heat_map_rows(heat))
+        rows = ([cohort["name"], *row] for cohort, heat in scope.heat_maps() for row in heat_map_rows(heat, scope.listed))
         yield from CsvExporter().stream_rows(["cohort", *_columns(codes)], rows)
 
 
@@ -202,7 +205,7 @@ class JsonOrganization(OrganizationExporter):
                 "objectives": [{"code": o.key, "title": o.title, "kind": o.kind} for o in objectives_with_modules(scope.session)],
                 "thresholds": dict(rules.thresholds), "at_risk_below": rules.at_risk_below}
         rows = ({"cohort_id": cohort["id"], "cohort": cohort["name"], **_row_document(heat, row)}
-                for cohort, heat in scope.heat_maps() for row in heat.mapped_rows)
+                for cohort, heat in scope.heat_maps() for row in scope.listed.each(heat.mapped_rows))
         yield from json_stream(head, "rows", rows)
 
 
@@ -219,4 +222,4 @@ def organization_export(session: DbSession, organization: Organization, fmt: str
     exporter = ORGANIZATION_EXPORTERS[fmt]
     scope = _Scope(session, organization, now)
     return ExportFile(export_name("competency", organization.name, day=now, extension=exporter.extension), exporter.mimetype,
-                      scope.learners + 1, exporter.stream(scope))
+                      scope.learners + 1, exporter.stream(scope), scope.listed)

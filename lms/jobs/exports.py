@@ -10,7 +10,7 @@ organization's export (every learner of its active cohorts) goes the same way, b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
@@ -25,18 +25,39 @@ from lms.jobs.services import JobError, expire, expiring
 from lms.storage.backends import file_storage
 
 DEFAULT_THRESHOLD = 2000
+T = TypeVar("T")
 DEFAULT_KEEP_DAYS = 7
+
+
+class Tally:
+    """How many of what an export lists (learners, pieces of work) it held, counted as its
+    rows are made: a file's chunks are not its rows (a JSON document has a head and a
+    tail around them, a CSV file a header), so the job's line counts these instead."""
+
+    def __init__(self, one: str, many: str | None = None) -> None:
+        self.one, self.many, self.count = one, many or f"{one}s", 0
+
+    def each(self, items: Iterable[T]) -> Iterator[T]:
+        """``items`` as they are, each counted as it is read."""
+        for item in items:
+            self.count += 1
+            yield item
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.one if self.count == 1 else self.many}"
 
 
 @dataclass
 class ExportFile:
     """What a source makes: the download's name and type, how many chunks (rows, plus a
-    header) and the chunks, produced lazily so memory stays flat."""
+    header) and the chunks, produced lazily so memory stays flat, and ``listed``, the
+    count of what its rows are (each row read through ``listed.each``)."""
 
     filename: str
     mimetype: str
     total: int
     chunks: Iterable[str]
+    listed: Tally
 
 
 class ExportSource(ABC):
@@ -120,8 +141,8 @@ class SourcedExport(JobKind, Generic[S]):
     def run(self, work: Work) -> str:
         fmt = str(work.params["format"])
         made = self.make(work, self.source(str(work.params["source"]), fmt), fmt)
-        written = work.write_file(made.filename, made.mimetype, made.chunks, made.total)
-        return f"{made.filename}: {max(0, written - 1)} rows"
+        work.write_file(made.filename, made.mimetype, made.chunks, made.total)
+        return f"{made.filename}: {made.listed}"
 
 
 class ExportJob(SourcedExport[ExportSource]):

@@ -36,8 +36,11 @@ class Job(Model):
     key: Mapped[str] = mapped_column(String(200), default="")
     active_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     status: Mapped[JobStatus] = mapped_column(enum_type(JobStatus, length=10, name="status"), default=JobStatus.QUEUED)
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # since it was queued, or last retried by a site admin
     max_attempts: Mapped[int] = mapped_column(default=5)
+    # The tries made before a site admin last retried it (a retry starts a fresh set of
+    # max_attempts; its pages still count every try).
+    earlier_attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")  # the last attempt's error
     result: Mapped[str] = mapped_column(Text, default="")  # a one-line summary once done
     progress_done: Mapped[int] = mapped_column(default=0)

@@ -150,7 +150,8 @@ def fail(session: DbSession, job_id: int, now: datetime, error: str, backoff: Ba
 
 def retry(session: DbSession, job_id: int, *, by: Origin | None = None) -> bool:
     """A site admin's retry: a failed job (or one waiting for its next try) is due now with
-    a fresh set of attempts; it runs once the caller's work commits. False when the job is
+    a fresh set of attempts (those made so far kept in ``earlier_attempts``: its pages count
+    every try); it runs once the caller's work commits. False when the job is
     done, running, or another live job holds its key meanwhile. ``by`` (the admin) writes
     an audit entry when the job is retried, with its state before."""
     job = session.get(Job, job_id)
@@ -163,7 +164,8 @@ def retry(session: DbSession, job_id: int, *, by: Origin | None = None) -> bool:
         with session.begin_nested():
             changed = rowcount(session.execute(
                 update(Job).where(Job.id == job_id, Job.status.in_([JobStatus.FAILED, JobStatus.QUEUED]))
-                .values(status=JobStatus.QUEUED, attempts=0, next_attempt_at=None, error="",
+                .values(status=JobStatus.QUEUED, attempts=0, earlier_attempts=Job.earlier_attempts + Job.attempts,
+                        next_attempt_at=None, error="",
                         active_key=key if job.status is JobStatus.FAILED else Job.active_key)
                 .execution_options(synchronize_session=False)))
     except IntegrityError:

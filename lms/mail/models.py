@@ -30,6 +30,9 @@ class OutboxMessage(Model):
     # The last attempt's error ("" once sent).
     error: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[MailStatus] = mapped_column(enum_type(MailStatus, length=10, name="status"), default=MailStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # since it was queued, or last retried by a site admin
+    # The tries made before a site admin last retried it (a retry starts a fresh set of
+    # MAIL_MAX_ATTEMPTS; the outbox page still counts every try).
+    earlier_attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

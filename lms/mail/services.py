@@ -247,7 +247,8 @@ def unsent(session: DbSession) -> dict[MailStatus, int]:
 
 
 def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None = None, target: str = "") -> int:
-    """Make unsent messages due now (a failed one gets a fresh set of attempts); they are
+    """Make unsent messages due now (a failed one gets a fresh set of attempts, those made so
+    far kept in ``earlier_attempts``: the outbox page counts every try); they are
     delivered once the caller's work commits. Returns how many; sent ones are left alone.
     ``by`` (a site admin's retry) writes one audit entry naming the messages, their state
     before and ``target`` (default ``mail:<id>`` of the first)."""
@@ -260,7 +261,8 @@ def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None =
         .order_by(OutboxMessage.id))) if by is not None else []
     ids = list(session.scalars(
         update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status != MailStatus.SENT)
-        .values(status=MailStatus.PENDING, next_attempt_at=None, attempts=0)
+        .values(status=MailStatus.PENDING, next_attempt_at=None, attempts=0,
+                earlier_attempts=OutboxMessage.earlier_attempts + OutboxMessage.attempts)
         .returning(OutboxMessage.id).execution_options(synchronize_session=False)))
     session.flush()
     _note_pending(session, ids)

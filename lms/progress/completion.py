@@ -56,6 +56,15 @@ class Item:
     done: bool
     detail: str = ""  # e.g. "best 64% (pass 70%)", "returned for revision"
     handed_in: bool = False  # work handed in (by the learner or their team) and not returned: nothing to chase
+    # A quiz or exam whose window closes (``Quiz.closes_after_days``): at the start of
+    # ``due_on`` in the cohort's time zone (``quiz_window``), not at its end as work is due.
+    closes: bool = False
+
+    def closed(self, today: date) -> bool:
+        """A quiz or exam whose window has closed: from the start of its due day it can no
+        longer be taken, so it is not due (today or soon) nor open (the rule of the To do
+        list, ``lms.today.services.Kept.closed``)."""
+        return self.closes and self.due_on <= today
 
     @property
     def owed(self) -> bool:
@@ -151,12 +160,13 @@ class LearnerProgress:
     @property
     def due_soon(self) -> list[Item]:
         horizon = self.today + timedelta(days=SOON_DAYS)
-        return sorted((i for i in self.items if i.owed and i.opens_on <= self.today <= i.due_on <= horizon),
-                      key=lambda i: i.due_on)
+        return sorted((i for i in self.items if i.owed and i.opens_on <= self.today <= i.due_on <= horizon
+                       and not i.closed(self.today)), key=lambda i: i.due_on)
 
     @property
     def open_now(self) -> list[Item]:
-        return sorted((i for i in self.items if not i.done and i.opens_on <= self.today <= i.due_on), key=lambda i: i.due_on)
+        return sorted((i for i in self.items if not i.done and i.opens_on <= self.today <= i.due_on and not i.closed(self.today)),
+                      key=lambda i: i.due_on)
 
     @property
     def opens_next(self) -> list[Item]:
@@ -436,7 +446,8 @@ def _item(entry: _Entry, uid: int, loaded: _Loaded, zone: ZoneInfo, revision: ti
     return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,
                 level=entry.level, opens_on=opens_on, due_on=due_on,
                 done=done, detail=detail,
-                handed_in=work is not None and work.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RELEASED))
+                handed_in=work is not None and work.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RELEASED),
+                closes=isinstance(entry.source, Quiz) and entry.source.closes_after_days is not None)
 
 
 def _module_parts(slots: dict[int, _Slot], items: list[Item]) -> list[ModulePart]:
