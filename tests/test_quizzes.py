@@ -1541,3 +1541,23 @@ def test_the_quiz_list_shows_status_and_grade_to_learners_and_statistics_to_staf
     login(teacher, world.instructor_a)
     staff = teacher.get("/quizzes").get_data(as_text=True)
     assert '<th scope="col">Statistics</th>' in staff and "Your grade" not in staff and '<th scope="col">Status</th>' not in staff
+
+
+def test_the_learner_reads_the_graders_comment_on_an_essay(app, graded_cohort, client, login) -> None:
+    """The essay grading form asks for a "Comment for the learner": it reaches the learner's
+    result page beside the essay's points (Markdown, sanitised), and nobody else's."""
+    g = graded_cohort
+    first, second = g.attempts[0], g.attempts[1]
+    login(client, g.instructor)
+    graded = client.post(f"/cohorts/{g.cohort.id}/responses/{essay_response(first).id}/grade",
+                         data={"points": "4", "comment": "Name **one** owner.\n\n<script>alert(1)</script>"})
+    assert graded.status_code == 302
+    learner = app.test_client()
+    login(learner, first.user)
+    page = learner.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Your instructor's comment:" in page
+    assert "Name <strong>one</strong> owner." in page and "<script>alert(1)</script>" not in page
+    other = app.test_client()
+    login(other, second.user)  # still waiting for a grade: no comment of anyone's
+    page = other.get(f"/attempts/{second.id}").get_data(as_text=True)
+    assert "Name <strong>one</strong> owner." not in page and "Waiting for an instructor to grade this answer." in page

@@ -464,6 +464,8 @@ class PartView:
     score: float | None = None
     feedback: list[str] = dataclasses.field(default_factory=list)  # not bare ``field``: the attribute above shadows it for mypy
     correct: str | None = None
+    # What the grader wrote for the learner with an essay's points ("Comment for the learner").
+    comment: str = ""
 
     @property
     def kind(self) -> QuestionKind:
@@ -497,6 +499,8 @@ def page_views(session: DbSession, attempt: Attempt, show_answers: bool = False)
                             options=page["options"].get(part.id, []))
             if attempt.finished:
                 view.score = response.score if response else None
+                if response is not None and response.graded_by_id is not None:
+                    view.comment = response.grader_comment
                 if show_answers:
                     view.feedback = [*kind.feedback(part, answer), *([part.feedback] if part.feedback else [])]
                     view.correct = kind.correct_answer(part)
