@@ -162,15 +162,8 @@ def peer_reviews(key: str) -> str:
 @bp.post("/assignments/<key>/peer-reviews")
 def request_reviews(key: str) -> Any:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    user = signed_in()
-    before = len([r for r in peer.reviews_to_do(db.session, assignment, user, utcnow()) if r.id])
-    total = len(list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
-        PeerReview.reviewer_id == user.id, PeerReview.status != PeerReviewStatus.CANCELLED,
-        Submission.assignment_id == assignment.id))))
-    if total == 0:
-        flash("No work to review yet: submit your own first, or come back when classmates have submitted.", "error")
-    elif total > before:
-        flash(f"{total - before} piece{'s' * (total - before != 1)} of work to review.", "success")
+    asked = peer.ask_for_reviews(db.session, assignment, signed_in(), utcnow())
+    flash(*asked.message)
     return redirect(url_for("grading.peer_reviews", key=key))
 
 
