@@ -318,3 +318,22 @@ def test_cohort_grades_export_as_csv_with_a_column_per_criterion(course, count_q
         course["hand_in"](course["cohort"], f"More {n}")
     assert count_queries(lambda: teacher.get(url)) == few
     assert course["client_for"](course["other_teacher"]).get(url).status_code == 404
+
+
+def test_a_nul_character_in_what_is_sent_is_dropped_not_a_server_error(course) -> None:
+    """A NUL pasted into a text (or sent by a crafted request) reached the database:
+    PostgreSQL refuses it in text, so saving the grade's feedback, the learner's work or
+    filtering the queue by it answered a 500. It is dropped from every form field and query
+    argument (lms.web.inputs), as nobody types one."""
+    learner, learner_client, work = course["hand_in"](course["cohort"], "Nia Nul")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 1), f"comment-{criteria[0].id}": "Sharp\x00 point.", "feedback": "Clear\x00 work.",
+            "action": "draft", "revision": ""}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.feedback == "Clear work." and grade.selections[criteria[0].id]["comment"] == "Sharp point."
+    assert learner_client.post(f"/assignments/{CASE}/work", data={"body": "a\x00b", "action": "save"}).status_code in (302, 400)
+    assert teacher.get("/grading?module=\x00mlops&status=all").status_code == 200
+    assert "Nia Nul" in teacher.get("/grading?module=mlops\x00&status=all").get_data(as_text=True)
