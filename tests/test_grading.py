@@ -337,3 +337,29 @@ def test_a_nul_character_in_what_is_sent_is_dropped_not_a_server_error(course) -
     assert learner_client.post(f"/assignments/{CASE}/work", data={"body": "a\x00b", "action": "save"}).status_code in (302, 400)
     assert teacher.get("/grading?module=\x00mlops&status=all").status_code == 200
     assert "Nia Nul" in teacher.get("/grading?module=mlops\x00&status=all").get_data(as_text=True)
+
+
+def test_saving_a_draft_of_a_released_grade_says_it_takes_the_grade_back(course) -> None:
+    """A draft saved on a released grade takes it back from the learner (their feedback page
+    shows no grade, their evidence is withdrawn): the grading page says so before the click,
+    and the message after it no longer claims that "the learner sees nothing yet", as if
+    nothing had been taken from them."""
+    _, learner_client, work = course["hand_in"](course["cohort"], "Rex Released")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 1), "feedback": "Good.", "action": "release", "revision": ""}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert "Saving a draft takes it back from them until you release it again." in page
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    draft = {**levels(criteria, 0), "feedback": "Better.", "action": "draft", "revision": str(grade.revision)}
+    saved = teacher.post(grade_url(work), data=draft, follow_redirects=True).get_data(as_text=True)
+    assert "the grade the learner had is taken back until you release it again" in saved
+    assert "the learner sees nothing yet" not in saved
+    assert "Saving a draft takes it back" not in saved  # nothing released to take back now
+    assert "No grade has been released" in learner_client.get(f"/assignments/{CASE}/feedback").get_data(as_text=True)
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    again = {**draft, "feedback": "Better still.", "revision": str(grade.revision)}
+    assert "the learner sees nothing yet" in teacher.post(grade_url(work), data=again, follow_redirects=True).get_data(as_text=True)

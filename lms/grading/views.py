@@ -14,7 +14,7 @@ from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.coursework import services as coursework
 from lms.coursework import sharing
-from lms.coursework.models import Attachment, Submission
+from lms.coursework.models import Attachment, Submission, SubmissionStatus
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
@@ -89,6 +89,7 @@ def save(cohort_id: int, submission_id: int) -> Any:
     comments = {c.id: form.get(f"comment-{c.id}", "") for c in rubric.criteria}
     revision = form.get("revision", type=int)
     action = form.get("action", GradeAction.DRAFT)
+    was_released = submission.status == SubmissionStatus.RELEASED
     try:
         services.save_grade(db.session, submission, signed_in(), levels, comments, form.get("feedback", ""),
                             revision, action, utcnow())
@@ -104,7 +105,8 @@ def save(cohort_id: int, submission_id: int) -> Any:
     except services.GradingError as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=400)
-    flash({GradeAction.DRAFT: "Draft saved; the learner sees nothing yet.",
+    taken_back = "Draft saved; the grade the learner had is taken back until you release it again."
+    flash({GradeAction.DRAFT: taken_back if was_released else "Draft saved; the learner sees nothing yet.",
            GradeAction.RELEASE: "Grade released to the learner.",
            GradeAction.RETURN: "Returned for revision; the learner can edit and resubmit."}[GradeAction(action)], "success")
     return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=submission.id))
