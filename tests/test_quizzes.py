@@ -1561,3 +1561,33 @@ def test_the_learner_reads_the_graders_comment_on_an_essay(app, graded_cohort, c
     login(other, second.user)  # still waiting for a grade: no comment of anyone's
     page = other.get(f"/attempts/{second.id}").get_data(as_text=True)
     assert "Name <strong>one</strong> owner." not in page and "Waiting for an instructor to grade this answer." in page
+
+
+def test_statistics_read_each_answer_with_the_version_it_answered(app, quizzes_dir, load_content, make_cohort,
+                                                                   make_user, enrol_learner, client, login) -> None:
+    """A content load gave the ordering question a fifth step and a point more; the
+    statistics read every answer with its first version's spec, so the answer naming the
+    fifth step failed the page (IndexError, a 500), and facility divided new points by old.
+    Each answer is now read and weighed with the version it answered."""
+    path = quizzes_dir / "sample.yml"
+    shutil.copy(SAMPLE_DIR / "sample.yml", path)
+    load_content()
+    instructor = make_user(name="Ida Instructor")
+    cohort = make_cohort(months_ago=1, instructors=[instructor])
+    first, second = enrol_learner(cohort), enrol_learner(cohort)
+    take(quiz(), first, {6: {"p6-i0": "4", "p6-i1": "3", "p6-i2": "2", "p6-i3": "1"}}, utcnow())  # none in place
+    old = "points: 4\n    text: Put the release steps in order.\n    items: [Train, Validate, Register, Deploy]"
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, old.replace("points: 4", "points: 5").replace("Deploy]", "Deploy, Monitor]")))
+    assert load_content().counts["question versions"]["created"] == 1
+    take(quiz(), second, {6: {"p6-i0": "5", "p6-i1": "4", "p6-i2": "3", "p6-i3": "2", "p6-i4": "1"}}, utcnow())  # one in place
+
+    stats = services.quiz_statistics(db.session, quiz(), cohort)
+    row = next(q for q in stats.questions if q.key == "s-ordering")
+    assert row.answered == 2 and row.scored == 2
+    assert row.facility == 0.1  # 0 of 4 and 1 of 5: the mean share, each of its own version's points
+    assert ("Monitor → Deploy → Register → Validate → Train", 1) in row.wrong_answers
+    assert ("Deploy → Register → Validate → Train", 1) in row.wrong_answers
+    login(client, instructor)
+    page = client.get(f"/cohorts/{cohort.id}/quizzes/sample-quiz/statistics")
+    assert page.status_code == 200 and "Monitor → Deploy" in page.get_data(as_text=True)

@@ -614,15 +614,18 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
     stats = []
     seen: set[str] = set()
     for (key, part_id), rows in sorted(by_part.items()):
-        part = part_named(rows[0].version.spec, part_id)
+        # Each answer is read with the version it answered: a content load may have changed
+        # the question since (its points, options, items, even its type). The row is labelled
+        # with the newest version answered.
+        parts = {r.id: part_named(r.version.spec, part_id) for r in rows}
+        part = parts[max(rows, key=lambda r: r.version_id).id]
         kind = type_of(part)
-        points = part.points
-        scored = [r for r in rows if r.score is not None]
-        marks = [(r.attempt_id, r.score) for r in rows if r.score is not None]
-        facility = sum(score for _, score in marks) / (points * len(marks)) if marks else None
-        hi, lo = _mean_fraction(marks, upper, points), _mean_fraction(marks, lower, points)
-        wrong = Counter(kind.describe(part, r.answer) for r in scored
-                        if r.answer is not None and r.score is not None and r.score < points and kind.auto_scored)
+        marks = [(r.attempt_id, r.score / parts[r.id].points) for r in rows if r.score is not None]
+        facility = sum(fraction for _, fraction in marks) / len(marks) if marks else None
+        hi, lo = _mean_fraction(marks, upper), _mean_fraction(marks, lower)
+        wrong = Counter(type_of(parts[r.id]).describe(parts[r.id], r.answer) for r in rows
+                        if r.answer is not None and r.score is not None and r.score < parts[r.id].points
+                        and type_of(parts[r.id]).auto_scored)
         row = QuestionStats(
             key=key if part_id == "" else f"{key} / {part_id}", label=part.text[:140], kind=kind.label,
             answered=sum(1 for r in rows if r.answer is not None),
@@ -696,9 +699,10 @@ def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Qu
     return changed
 
 
-def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int], points: float) -> float | None:
-    """The mean fraction of the points scored in these attempts (None if none of them answered)."""
-    chosen = [score / points for attempt_id, score in marks if attempt_id in attempt_ids]
+def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int]) -> float | None:
+    """The mean fraction of the points scored in these attempts (None if none of them answered);
+    ``marks`` holds (attempt id, fraction of the item's points)."""
+    chosen = [fraction for attempt_id, fraction in marks if attempt_id in attempt_ids]
     return sum(chosen) / len(chosen) if chosen else None
 
 
