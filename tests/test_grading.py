@@ -102,7 +102,9 @@ def test_the_queue_reads_one_page_of_one_tab(course, monkeypatch) -> None:
 def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     learner, learner_client, work = course["hand_in"](course["cohort"], "Lia Learner", "first line\nsecond line")
     teacher = course["client_for"](course["teacher"])
-    form = {**levels(criteria_of(work), 1), "feedback": "Clear diagnosis.", "action": "draft", "revision": ""}
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 1), f"comment-{criteria[0].id}": "Name the owner.\nThen the check.",
+            "feedback": "Clear diagnosis.", "action": "draft", "revision": ""}
     assert teacher.post(grade_url(work), data=form).status_code == 302
     feedback = f"/assignments/{CASE}/feedback"
     assert "No grade has been released" in learner_client.get(feedback).get_data(as_text=True)
@@ -112,6 +114,7 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert teacher.post(grade_url(work), data=released).status_code == 302
     page = learner_client.get(feedback).get_data(as_text=True)
     assert "Clear diagnosis." in page and "Proficient" in page
+    assert '<td class="plain-text">Name the owner.\nThen the check.</td>' in page  # its line break kept
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
     assert grade.score == sum(c.levels[1].points for c in criteria_of(work))

@@ -157,3 +157,20 @@ def test_asking_for_work_to_review_says_what_it_gave_and_why_nothing(people) -> 
     page = told(d[1])
     assert "No more work to review right now" in page and "already has its 2 reviewers" in page
     assert "submit your own first" not in page
+
+
+def test_the_author_reads_a_peer_score_out_of_the_rubric_and_the_comment_as_written(people) -> None:
+    """"A classmate · 14 points" did not say out of what, and the comment's line breaks
+    ran together into one paragraph."""
+    author, reviewer = people("Ola Author"), people("Pia Reviewer")
+    hand_in(author[1], "Ola's plan")
+    hand_in(reviewer[1], "Pia's plan")
+    ask(reviewer[1])
+    review = next(r for r in live() if r.reviewer_id == reviewer[0].id)
+    criteria = review.rubric_version.criteria
+    done = {f"level-{c.id}": c.levels[0].id for c in criteria} | {"comment": "Clear steps.\nAdd a baseline."}
+    assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
+    review = next(r for r in live() if r.id == review.id)
+    page = author[1].get(f"/assignments/{HANDS_ON}/peer-reviews").get_data(as_text=True)
+    assert f"A classmate · {review.score:g} of {review.rubric_version.max_points:g} points" in page
+    assert '<p class="plain-text">Clear steps.\nAdd a baseline.</p>' in page
