@@ -1431,7 +1431,8 @@ def test_statistics_page_and_grading(graded_cohort, client, login) -> None:
     assert first_essay.score == 4 and first_essay.grader_comment == "Clear owner."
     assert first_essay.graded_by_id == g.instructor.id
     page = client.get(url).get_data(as_text=True)
-    assert L1[7]["p7"] not in page and L2[7]["p7"] in page
+    waiting = page[:page.index('id="graded-essays"')]  # graded, it moves to the answers graded, to correct
+    assert L1[7]["p7"] not in waiting and L2[7]["p7"] in waiting
     average = round((round(100 * 23 / MAX_POINTS, 2) + round(100 * 2 / MAX_POINTS, 2)) / 2, 2)
     assert f"average {average:g}%" in page
 
@@ -1591,3 +1592,30 @@ def test_statistics_read_each_answer_with_the_version_it_answered(app, quizzes_d
     login(client, instructor)
     page = client.get(f"/cohorts/{cohort.id}/quizzes/sample-quiz/statistics")
     assert page.status_code == 200 and "Monitor → Deploy" in page.get_data(as_text=True)
+
+
+def test_a_graded_essay_can_be_corrected_from_the_statistics_page(app, graded_cohort, client, login) -> None:
+    """Once graded, a written answer left the page: a wrong number of points or a comment
+    with a slip could not be corrected, though the grading route rescores an attempt when
+    given new points. Graded answers are listed with their points and comment, to change."""
+    g = graded_cohort
+    first = g.attempts[0]
+    essay = essay_response(first)
+    url = f"/cohorts/{g.cohort.id}/quizzes/sample-quiz/statistics"
+    login(client, g.instructor)
+    assert "None yet." in client.get(url).get_data(as_text=True)
+    client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade", data={"points": "4", "comment": "Clear owner."})
+    page = client.get(url).get_data(as_text=True)
+    graded = page[page.index('id="graded-essays"'):]
+    assert L1[7]["p7"] in graded and 'value="4"' in graded and ">Clear owner.</textarea>" in graded
+    assert "Change the grade" in graded
+    assert client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade",
+                       data={"points": "2.5", "comment": "Name the owner."}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Attempt, first.id).score == AUTO_POINTS + 2.5
+    learner = app.test_client()
+    login(learner, first.user)
+    result = learner.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Name the owner." in result and "Clear owner." not in result
+    refused = client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade", data={"points": "9"})
+    assert refused.status_code == 400 and "Give between 0 and 5 points." in refused.get_data(as_text=True)

@@ -586,6 +586,7 @@ class QuizStats:
     pending_essays: list[Response]
     flagged: bool = False  # enough finished attempts for item analysis to flag items
     withdrawals: list[ItemWithdrawal] = dataclasses.field(default_factory=list)
+    graded_essays: list[Response] = dataclasses.field(default_factory=list)  # the latest graded first, to correct
 
 
 def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats:
@@ -638,10 +639,14 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
         seen.add(key)
         stats.append(row)
     pending = [r for r in responses if r.score is None and r.answer is not None]
+    # Written answers a grader marked: listed so a grade or its comment can be corrected
+    # (grade_essay rescores the attempt), the latest graded first.
+    graded = sorted((r for r in responses if r.graded_by_id is not None and r.answer is not None),
+                    key=lambda r: (r.graded_at is not None, r.graded_at, r.id), reverse=True)
     return QuizStats(attempts=len(attempts), learners=len({a.user_id for a in attempts}),
                      average=round(sum(percents) / len(percents), 2) if percents else None,
                      distribution=distribution, questions=stats, pending_essays=pending,
-                     flagged=flagged, withdrawals=withdrawals)
+                     flagged=flagged, withdrawals=withdrawals, graded_essays=graded)
 
 
 def quiz_withdrawals(session: DbSession, quiz: Quiz) -> list[ItemWithdrawal]:
