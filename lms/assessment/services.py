@@ -363,6 +363,9 @@ def _open_attempt(session: DbSession, attempt: Attempt, now: datetime) -> None:
     if attempt.finished:
         raise AttemptClosed("This attempt is already submitted; nothing more can be changed.")
     if expire_if_due(session, attempt, now):
+        if attempt.closed_by == AttemptClosedBy.QUIZ_CLOSED:  # the quiz closed before the time limit ran out
+            raise AttemptClosed("The quiz has closed: the attempt was closed and scored on the answers saved before "
+                                "it closed.")
         raise AttemptClosed("Time is up: the attempt was closed and scored on the answers saved before the limit.")
 
 
