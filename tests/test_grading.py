@@ -366,3 +366,19 @@ def test_saving_a_draft_of_a_released_grade_says_it_takes_the_grade_back(course)
     grade = db.session.scalar(select(Grade))
     again = {**draft, "feedback": "Better still.", "revision": str(grade.revision)}
     assert "the learner sees nothing yet" in teacher.post(grade_url(work), data=again, follow_redirects=True).get_data(as_text=True)
+
+
+def test_a_stale_save_of_ones_own_grade_says_it_was_yours_from_another_tab(course) -> None:
+    """The same grader in two tabs: the second save was refused saying the grade "was
+    changed by Tess Teacher ... Their version is shown below", as if someone else had."""
+    work = course["hand_in"](course["cohort"], "Ivy Learner")[2]
+    teacher = course["client_for"](course["teacher"])
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 2), "feedback": "First", "action": "draft"})
+    revision = str(db.session.scalar(select(Grade)).revision)
+    first = {**levels(criteria_of(work), 0), "feedback": "Tab one", "action": "draft", "revision": revision}
+    assert teacher.post(grade_url(work), data=first).status_code == 302
+    late = teacher.post(grade_url(work), data={**first, "feedback": "Tab two"})
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert "Not saved: you changed this grade at" in page and "in another tab or window" in page
+    assert "changed by Tess Teacher" not in page and "Tab two" in page

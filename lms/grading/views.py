@@ -95,9 +95,14 @@ def save(cohort_id: int, submission_id: int) -> Any:
                             revision, action, utcnow())
     except services.StaleGrade as exc:
         db.session.rollback()
-        message = (f"Not saved: this grade was changed by {exc.changed_by} at {localtime(exc.changed_at)}, after you "
-                   "opened it. Their version is shown below and your input is kept in the form: save again to "
-                   "replace their version with yours.")
+        if exc.changed_by_id == signed_in().id:  # their own save from another tab or window
+            message = (f"Not saved: you changed this grade at {localtime(exc.changed_at)} in another tab or window, "
+                       "after this page was opened. That version is shown below and this page's input is kept in "
+                       "the form: save again to replace that version with it.")
+        else:
+            message = (f"Not saved: this grade was changed by {exc.changed_by} at {localtime(exc.changed_at)}, after "
+                       "you opened it. Their version is shown below and your input is kept in the form: save again to "
+                       "replace their version with yours.")
         return _page(submission, error=message, stale=True, posted=form, status=409)
     except services.GradingBusy as exc:
         db.session.rollback()
