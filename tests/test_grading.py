@@ -102,7 +102,9 @@ def test_the_queue_reads_one_page_of_one_tab(course, monkeypatch) -> None:
 def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     learner, learner_client, work = course["hand_in"](course["cohort"], "Lia Learner", "first line\nsecond line")
     teacher = course["client_for"](course["teacher"])
-    form = {**levels(criteria_of(work), 1), "feedback": "Clear diagnosis.", "action": "draft", "revision": ""}
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 1), f"comment-{criteria[0].id}": "Name the owner.\nThen the check.",
+            "feedback": "Clear diagnosis.", "action": "draft", "revision": ""}
     assert teacher.post(grade_url(work), data=form).status_code == 302
     feedback = f"/assignments/{CASE}/feedback"
     assert "No grade has been released" in learner_client.get(feedback).get_data(as_text=True)
@@ -112,6 +114,7 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert teacher.post(grade_url(work), data=released).status_code == 302
     page = learner_client.get(feedback).get_data(as_text=True)
     assert "Clear diagnosis." in page and "Proficient" in page
+    assert '<td class="plain-text">Name the owner.\nThen the check.</td>' in page  # its line break kept
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
     assert grade.score == sum(c.levels[1].points for c in criteria_of(work))
@@ -318,3 +321,64 @@ def test_cohort_grades_export_as_csv_with_a_column_per_criterion(course, count_q
         course["hand_in"](course["cohort"], f"More {n}")
     assert count_queries(lambda: teacher.get(url)) == few
     assert course["client_for"](course["other_teacher"]).get(url).status_code == 404
+
+
+def test_a_nul_character_in_what_is_sent_is_dropped_not_a_server_error(course) -> None:
+    """A NUL pasted into a text (or sent by a crafted request) reached the database:
+    PostgreSQL refuses it in text, so saving the grade's feedback, the learner's work or
+    filtering the queue by it answered a 500. It is dropped from every form field and query
+    argument (lms.web.inputs), as nobody types one."""
+    learner, learner_client, work = course["hand_in"](course["cohort"], "Nia Nul")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 1), f"comment-{criteria[0].id}": "Sharp\x00 point.", "feedback": "Clear\x00 work.",
+            "action": "draft", "revision": ""}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.feedback == "Clear work." and grade.selections[criteria[0].id]["comment"] == "Sharp point."
+    assert learner_client.post(f"/assignments/{CASE}/work", data={"body": "a\x00b", "action": "save"}).status_code in (302, 400)
+    assert teacher.get("/grading?module=\x00mlops&status=all").status_code == 200
+    assert "Nia Nul" in teacher.get("/grading?module=mlops\x00&status=all").get_data(as_text=True)
+
+
+def test_saving_a_draft_of_a_released_grade_says_it_takes_the_grade_back(course) -> None:
+    """A draft saved on a released grade takes it back from the learner (their feedback page
+    shows no grade, their evidence is withdrawn): the grading page says so before the click,
+    and the message after it no longer claims that "the learner sees nothing yet", as if
+    nothing had been taken from them."""
+    _, learner_client, work = course["hand_in"](course["cohort"], "Rex Released")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 1), "feedback": "Good.", "action": "release", "revision": ""}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert "Saving a draft takes it back from them until you release it again." in page
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    draft = {**levels(criteria, 0), "feedback": "Better.", "action": "draft", "revision": str(grade.revision)}
+    saved = teacher.post(grade_url(work), data=draft, follow_redirects=True).get_data(as_text=True)
+    assert "the grade the learner had is taken back until you release it again" in saved
+    assert "the learner sees nothing yet" not in saved
+    assert "Saving a draft takes it back" not in saved  # nothing released to take back now
+    assert "No grade has been released" in learner_client.get(f"/assignments/{CASE}/feedback").get_data(as_text=True)
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    again = {**draft, "feedback": "Better still.", "revision": str(grade.revision)}
+    assert "the learner sees nothing yet" in teacher.post(grade_url(work), data=again, follow_redirects=True).get_data(as_text=True)
+
+
+def test_a_stale_save_of_ones_own_grade_says_it_was_yours_from_another_tab(course) -> None:
+    """The same grader in two tabs: the second save was refused saying the grade "was
+    changed by Tess Teacher ... Their version is shown below", as if someone else had."""
+    work = course["hand_in"](course["cohort"], "Ivy Learner")[2]
+    teacher = course["client_for"](course["teacher"])
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 2), "feedback": "First", "action": "draft"})
+    revision = str(db.session.scalar(select(Grade)).revision)
+    first = {**levels(criteria_of(work), 0), "feedback": "Tab one", "action": "draft", "revision": revision}
+    assert teacher.post(grade_url(work), data=first).status_code == 302
+    late = teacher.post(grade_url(work), data={**first, "feedback": "Tab two"})
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert "Not saved: you changed this grade at" in page and "in another tab or window" in page
+    assert "changed by Tess Teacher" not in page and "Tab two" in page

@@ -131,3 +131,46 @@ def test_instructor_reassigns_and_peer_scores_inform_the_grade(app: Flask, peopl
     page = teacher.get(f"/cohorts/{cohort[0].id}/submissions/{moved.submission_id}").get_data(as_text=True)
     assert "Peer reviews" in page and "Strong." in page and "Hal Helper" in page
     assert db.session.scalar(select(Grade)) is None  # peer scores do not make a grade
+
+
+def test_asking_for_work_to_review_says_what_it_gave_and_why_nothing(people) -> None:
+    """"Get work to review" tells the learner what it did: how many pieces it handed them,
+    or why none (their own work not in yet, every classmate's work already has its
+    reviewers, or they have all theirs). It said nothing when it gave work, and told a
+    learner who had handed in to "submit your own first"."""
+    def told(client) -> str:
+        answer = client.post(f"/assignments/{HANDS_ON}/peer-reviews", follow_redirects=True)
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    a, b, c, d = (people(n) for n in ("Ana", "Ben", "Cleo", "Dev"))
+    assert "Hand in your own work first" in told(a[1])
+    hand_in(a[1], "Ana's plan")
+    assert "No more work to review right now" in told(a[1])
+    for who in (b, c):
+        hand_in(who[1], f"{who[0].name}'s plan")
+    assert "2 pieces of work to review." in told(a[1])
+    assert "You already have your 2 reviews" in told(a[1])
+    assert "2 pieces of work to review." in told(b[1])
+    assert "2 pieces of work to review." in told(c[1])  # now everyone's work has its two reviewers
+    hand_in(d[1], "Dev's plan")  # the late one: everyone else's work is taken
+    page = told(d[1])
+    assert "No more work to review right now" in page and "already has its 2 reviewers" in page
+    assert "submit your own first" not in page
+
+
+def test_the_author_reads_a_peer_score_out_of_the_rubric_and_the_comment_as_written(people) -> None:
+    """"A classmate · 14 points" did not say out of what, and the comment's line breaks
+    ran together into one paragraph."""
+    author, reviewer = people("Ola Author"), people("Pia Reviewer")
+    hand_in(author[1], "Ola's plan")
+    hand_in(reviewer[1], "Pia's plan")
+    ask(reviewer[1])
+    review = next(r for r in live() if r.reviewer_id == reviewer[0].id)
+    criteria = review.rubric_version.criteria
+    done = {f"level-{c.id}": c.levels[0].id for c in criteria} | {"comment": "Clear steps.\nAdd a baseline."}
+    assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
+    review = next(r for r in live() if r.id == review.id)
+    page = author[1].get(f"/assignments/{HANDS_ON}/peer-reviews").get_data(as_text=True)
+    assert f"A classmate · {review.score:g} of {review.rubric_version.max_points:g} points" in page
+    assert '<p class="plain-text">Clear steps.\nAdd a baseline.</p>' in page

@@ -718,7 +718,8 @@ def test_quiz_closing_closes_an_attempt_in_progress(learner, sample) -> None:
     started = closes - timedelta(minutes=10)
     attempt = take(sample, learner, {0: CORRECT[0]}, started, submit=False)
     assert attempt.deadline_at == closes  # the quiz closes before the time limit runs out
-    with pytest.raises(services.AttemptClosed):
+    # It says the quiz closed (as the result page does), not that the attempt's time limit ran out.
+    with pytest.raises(services.AttemptClosed, match="^The quiz has closed: "):
         services.save_page(db.session, attempt, 2, MultiDict(CORRECT[2]), closes + timedelta(minutes=1))
     db.session.commit()
     assert attempt.finished and attempt.closed_by == "quiz_closed" and attempt.submitted_at == closes
@@ -1431,7 +1432,8 @@ def test_statistics_page_and_grading(graded_cohort, client, login) -> None:
     assert first_essay.score == 4 and first_essay.grader_comment == "Clear owner."
     assert first_essay.graded_by_id == g.instructor.id
     page = client.get(url).get_data(as_text=True)
-    assert L1[7]["p7"] not in page and L2[7]["p7"] in page
+    waiting = page[:page.index('id="graded-essays"')]  # graded, it moves to the answers graded, to correct
+    assert L1[7]["p7"] not in waiting and L2[7]["p7"] in waiting
     average = round((round(100 * 23 / MAX_POINTS, 2) + round(100 * 2 / MAX_POINTS, 2)) / 2, 2)
     assert f"average {average:g}%" in page
 
@@ -1541,3 +1543,80 @@ def test_the_quiz_list_shows_status_and_grade_to_learners_and_statistics_to_staf
     login(teacher, world.instructor_a)
     staff = teacher.get("/quizzes").get_data(as_text=True)
     assert '<th scope="col">Statistics</th>' in staff and "Your grade" not in staff and '<th scope="col">Status</th>' not in staff
+
+
+def test_the_learner_reads_the_graders_comment_on_an_essay(app, graded_cohort, client, login) -> None:
+    """The essay grading form asks for a "Comment for the learner": it reaches the learner's
+    result page beside the essay's points (Markdown, sanitised), and nobody else's."""
+    g = graded_cohort
+    first, second = g.attempts[0], g.attempts[1]
+    login(client, g.instructor)
+    graded = client.post(f"/cohorts/{g.cohort.id}/responses/{essay_response(first).id}/grade",
+                         data={"points": "4", "comment": "Name **one** owner.\n\n<script>alert(1)</script>"})
+    assert graded.status_code == 302
+    learner = app.test_client()
+    login(learner, first.user)
+    page = learner.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Your instructor's comment:" in page
+    assert "Name <strong>one</strong> owner." in page and "<script>alert(1)</script>" not in page
+    other = app.test_client()
+    login(other, second.user)  # still waiting for a grade: no comment of anyone's
+    page = other.get(f"/attempts/{second.id}").get_data(as_text=True)
+    assert "Name <strong>one</strong> owner." not in page and "Waiting for an instructor to grade this answer." in page
+
+
+def test_statistics_read_each_answer_with_the_version_it_answered(app, quizzes_dir, load_content, make_cohort,
+                                                                   make_user, enrol_learner, client, login) -> None:
+    """A content load gave the ordering question a fifth step and a point more; the
+    statistics read every answer with its first version's spec, so the answer naming the
+    fifth step failed the page (IndexError, a 500), and facility divided new points by old.
+    Each answer is now read and weighed with the version it answered."""
+    path = quizzes_dir / "sample.yml"
+    shutil.copy(SAMPLE_DIR / "sample.yml", path)
+    load_content()
+    instructor = make_user(name="Ida Instructor")
+    cohort = make_cohort(months_ago=1, instructors=[instructor])
+    first, second = enrol_learner(cohort), enrol_learner(cohort)
+    take(quiz(), first, {6: {"p6-i0": "4", "p6-i1": "3", "p6-i2": "2", "p6-i3": "1"}}, utcnow())  # none in place
+    old = "points: 4\n    text: Put the release steps in order.\n    items: [Train, Validate, Register, Deploy]"
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, old.replace("points: 4", "points: 5").replace("Deploy]", "Deploy, Monitor]")))
+    assert load_content().counts["question versions"]["created"] == 1
+    take(quiz(), second, {6: {"p6-i0": "5", "p6-i1": "4", "p6-i2": "3", "p6-i3": "2", "p6-i4": "1"}}, utcnow())  # one in place
+
+    stats = services.quiz_statistics(db.session, quiz(), cohort)
+    row = next(q for q in stats.questions if q.key == "s-ordering")
+    assert row.answered == 2 and row.scored == 2
+    assert row.facility == 0.1  # 0 of 4 and 1 of 5: the mean share, each of its own version's points
+    assert ("Monitor → Deploy → Register → Validate → Train", 1) in row.wrong_answers
+    assert ("Deploy → Register → Validate → Train", 1) in row.wrong_answers
+    login(client, instructor)
+    page = client.get(f"/cohorts/{cohort.id}/quizzes/sample-quiz/statistics")
+    assert page.status_code == 200 and "Monitor → Deploy" in page.get_data(as_text=True)
+
+
+def test_a_graded_essay_can_be_corrected_from_the_statistics_page(app, graded_cohort, client, login) -> None:
+    """Once graded, a written answer left the page: a wrong number of points or a comment
+    with a slip could not be corrected, though the grading route rescores an attempt when
+    given new points. Graded answers are listed with their points and comment, to change."""
+    g = graded_cohort
+    first = g.attempts[0]
+    essay = essay_response(first)
+    url = f"/cohorts/{g.cohort.id}/quizzes/sample-quiz/statistics"
+    login(client, g.instructor)
+    assert "None yet." in client.get(url).get_data(as_text=True)
+    client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade", data={"points": "4", "comment": "Clear owner."})
+    page = client.get(url).get_data(as_text=True)
+    graded = page[page.index('id="graded-essays"'):]
+    assert L1[7]["p7"] in graded and 'value="4"' in graded and ">Clear owner.</textarea>" in graded
+    assert "Change the grade" in graded
+    assert client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade",
+                       data={"points": "2.5", "comment": "Name the owner."}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Attempt, first.id).score == AUTO_POINTS + 2.5
+    learner = app.test_client()
+    login(learner, first.user)
+    result = learner.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Name the owner." in result and "Clear owner." not in result
+    refused = client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade", data={"points": "9"})
+    assert refused.status_code == 400 and "Give between 0 and 5 points." in refused.get_data(as_text=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import GradeAction
 from lms.grading.services import save_grade
+from lms.learning.services import build_schedule
 from lms.web.markdown import render_user_markdown
 from tests.test_downloads import parse
 
@@ -233,3 +234,28 @@ def test_a_removed_file_stays_with_the_version_that_had_it(signed_in) -> None:
     work = submission()
     assert work.current_attachments == [] and work.versions[0].attachment_ids == [attachment.id]
     assert signed_in.get(f"/attachments/{attachment.id}").status_code == 200
+
+
+@pytest.mark.parametrize(("zone", "hour", "late"), [
+    ("America/New_York", 22, False),   # the evening of the due day in New York: 03:00 UTC the next day
+    ("America/New_York", 24, True),    # just after midnight there
+    ("Asia/Tokyo", 32, True),          # 08:00 the day after in Tokyo: still the due day in UTC
+])
+def test_late_is_counted_by_the_cohorts_day_not_the_utc_date(app: Flask, loaded, make_cohort, enrol_learner,
+                                                              zone: str, hour: int, late: bool) -> None:
+    """Work was marked late by the UTC date of its hand-in, while the schedule (and the
+    overdue list) count the due day in the cohort's time zone: a New York cohort's work
+    handed in on the evening of its due day was tagged late, a Tokyo cohort's handed in the
+    next morning was not."""
+    cohort = make_cohort(months_ago=5, timezone=zone)
+    user = enrol_learner(cohort)
+    item = services.get_assignment(db.session, CASE)
+    plan = build_schedule(db.session, cohort, user.id, utcnow())
+    due = services.dates_for(item, plan).due_on
+    at = (datetime.combine(due, time(0, 0), ZoneInfo(zone)) + timedelta(hours=hour)).astimezone(UTC)  # as utcnow() gives it
+    work = services.start_submission(db.session, item, user.id, cohort.id, at)
+    dates = services.dates_for(item, plan, work)
+    services.save_draft(db.session, work, "My analysis.", dates, at)
+    version = services.submit(db.session, work, dates, at)
+    db.session.commit()
+    assert version.late is late

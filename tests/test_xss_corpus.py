@@ -228,7 +228,6 @@ NOT_SHOWN: dict[str, str] = {
     "discussion_threads.hidden_reason": "shown on hidden threads only",
     "enrolments.ended_reason": "shown for ended enrolments only",
     "item_withdrawals.reason": "no withdrawn item in the fixture",
-    "quiz_responses.grader_comment": "saved with an essay's points but shown on no page",
     "peer_reviews.selections": "a peer review's page shows its overall comment only",
     "sso_configs.issuer": "no single sign-on configured in the fixture",
     "sso_configs.client_id": "no single sign-on configured in the fixture",

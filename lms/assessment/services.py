@@ -363,6 +363,9 @@ def _open_attempt(session: DbSession, attempt: Attempt, now: datetime) -> None:
     if attempt.finished:
         raise AttemptClosed("This attempt is already submitted; nothing more can be changed.")
     if expire_if_due(session, attempt, now):
+        if attempt.closed_by == AttemptClosedBy.QUIZ_CLOSED:  # the quiz closed before the time limit ran out
+            raise AttemptClosed("The quiz has closed: the attempt was closed and scored on the answers saved before "
+                                "it closed.")
         raise AttemptClosed("Time is up: the attempt was closed and scored on the answers saved before the limit.")
 
 
@@ -464,6 +467,8 @@ class PartView:
     score: float | None = None
     feedback: list[str] = dataclasses.field(default_factory=list)  # not bare ``field``: the attribute above shadows it for mypy
     correct: str | None = None
+    # What the grader wrote for the learner with an essay's points ("Comment for the learner").
+    comment: str = ""
 
     @property
     def kind(self) -> QuestionKind:
@@ -497,6 +502,8 @@ def page_views(session: DbSession, attempt: Attempt, show_answers: bool = False)
                             options=page["options"].get(part.id, []))
             if attempt.finished:
                 view.score = response.score if response else None
+                if response is not None and response.graded_by_id is not None:
+                    view.comment = response.grader_comment
                 if show_answers:
                     view.feedback = [*kind.feedback(part, answer), *([part.feedback] if part.feedback else [])]
                     view.correct = kind.correct_answer(part)
@@ -582,6 +589,7 @@ class QuizStats:
     pending_essays: list[Response]
     flagged: bool = False  # enough finished attempts for item analysis to flag items
     withdrawals: list[ItemWithdrawal] = dataclasses.field(default_factory=list)
+    graded_essays: list[Response] = dataclasses.field(default_factory=list)  # the latest graded first, to correct
 
 
 def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats:
@@ -610,15 +618,18 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
     stats = []
     seen: set[str] = set()
     for (key, part_id), rows in sorted(by_part.items()):
-        part = part_named(rows[0].version.spec, part_id)
+        # Each answer is read with the version it answered: a content load may have changed
+        # the question since (its points, options, items, even its type). The row is labelled
+        # with the newest version answered.
+        parts = {r.id: part_named(r.version.spec, part_id) for r in rows}
+        part = parts[max(rows, key=lambda r: r.version_id).id]
         kind = type_of(part)
-        points = part.points
-        scored = [r for r in rows if r.score is not None]
-        marks = [(r.attempt_id, r.score) for r in rows if r.score is not None]
-        facility = sum(score for _, score in marks) / (points * len(marks)) if marks else None
-        hi, lo = _mean_fraction(marks, upper, points), _mean_fraction(marks, lower, points)
-        wrong = Counter(kind.describe(part, r.answer) for r in scored
-                        if r.answer is not None and r.score is not None and r.score < points and kind.auto_scored)
+        marks = [(r.attempt_id, r.score / parts[r.id].points) for r in rows if r.score is not None]
+        facility = sum(fraction for _, fraction in marks) / len(marks) if marks else None
+        hi, lo = _mean_fraction(marks, upper), _mean_fraction(marks, lower)
+        wrong = Counter(type_of(parts[r.id]).describe(parts[r.id], r.answer) for r in rows
+                        if r.answer is not None and r.score is not None and r.score < parts[r.id].points
+                        and type_of(parts[r.id]).auto_scored)
         row = QuestionStats(
             key=key if part_id == "" else f"{key} / {part_id}", label=part.text[:140], kind=kind.label,
             answered=sum(1 for r in rows if r.answer is not None),
@@ -631,10 +642,14 @@ def quiz_statistics(session: DbSession, quiz: Quiz, cohort: Cohort) -> QuizStats
         seen.add(key)
         stats.append(row)
     pending = [r for r in responses if r.score is None and r.answer is not None]
+    # Written answers a grader marked: listed so a grade or its comment can be corrected
+    # (grade_essay rescores the attempt), the latest graded first.
+    graded = sorted((r for r in responses if r.graded_by_id is not None and r.answer is not None),
+                    key=lambda r: (r.graded_at is not None, r.graded_at, r.id), reverse=True)
     return QuizStats(attempts=len(attempts), learners=len({a.user_id for a in attempts}),
                      average=round(sum(percents) / len(percents), 2) if percents else None,
                      distribution=distribution, questions=stats, pending_essays=pending,
-                     flagged=flagged, withdrawals=withdrawals)
+                     flagged=flagged, withdrawals=withdrawals, graded_essays=graded)
 
 
 def quiz_withdrawals(session: DbSession, quiz: Quiz) -> list[ItemWithdrawal]:
@@ -692,9 +707,10 @@ def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Qu
     return changed
 
 
-def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int], points: float) -> float | None:
-    """The mean fraction of the points scored in these attempts (None if none of them answered)."""
-    chosen = [score / points for attempt_id, score in marks if attempt_id in attempt_ids]
+def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int]) -> float | None:
+    """The mean fraction of the points scored in these attempts (None if none of them answered);
+    ``marks`` holds (attempt id, fraction of the item's points)."""
+    chosen = [fraction for attempt_id, fraction in marks if attempt_id in attempt_ids]
     return sum(chosen) / len(chosen) if chosen else None
 
 

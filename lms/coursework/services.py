@@ -58,9 +58,12 @@ class Dates:
     is_open: bool
     extended: bool
     revision: bool = False  # due_on is the revision window's end: the work was returned
+    zone: str = "UTC"  # the cohort's time zone, where the due day ends (as the schedule reads it)
 
     def late(self, when: datetime | date) -> bool:
-        day = when.date() if isinstance(when, datetime) else when
+        """Handed in after the due day, as the cohort's schedule counts days (lms.progress
+        .completion: overdue once the cohort's today is past it), not as the UTC date does."""
+        day = when.astimezone(ZoneInfo(self.zone)).date() if isinstance(when, datetime) else when
         return day > self.due_on
 
 
@@ -78,7 +81,7 @@ def dates_for(assignment: Assignment, plan: Schedule, work: Submission | None = 
         return None
     due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
     dates = Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
-                  is_open=slot.is_open, extended=slot.extended)
+                  is_open=slot.is_open, extended=slot.extended, zone=plan.cohort.timezone)
     if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
         again = work.returned_at.astimezone(ZoneInfo(plan.cohort.timezone)).date() + timedelta(days=revision_days())
         if again > dates.due_on:

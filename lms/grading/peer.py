@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -53,6 +54,48 @@ def reviews_to_do(session: DbSession, assignment: Assignment, reviewer: User, no
         mine.append(review)
     session.flush()
     return mine
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What asking for work to review did: whether the reviewer's own work is handed in, how
+    many reviews they had for the assignment before and after (done ones included), out of
+    the ``wanted`` the assignment asks of each learner."""
+
+    handed_in: bool
+    before: int
+    after: int
+    wanted: int
+
+    @property
+    def message(self) -> tuple[str, str]:
+        """What the learner is told, with its flash category."""
+        if not self.handed_in:
+            return ("Hand in your own work first: you review classmates' work once yours is in.", "error")
+        new = self.after - self.before
+        if new > 0:
+            return (f"{new} piece{'s' * (new != 1)} of work to review.", "success")
+        if self.after >= self.wanted:
+            return (f"You already have your {self.wanted} review{'s' * (self.wanted != 1)} for this assignment.", "info")
+        return ("No more work to review right now: every piece classmates have handed in already has its "
+                f"{self.wanted} reviewer{'s' * (self.wanted != 1)}. Come back when more classmates hand theirs in.", "info")
+
+
+def _count_mine(session: DbSession, assignment: Assignment, reviewer: User) -> int:
+    return session.scalar(select(func.count()).select_from(PeerReview).join(PeerReview.submission).where(
+        PeerReview.reviewer_id == reviewer.id, PeerReview.status != PeerReviewStatus.CANCELLED,
+        Submission.assignment_id == assignment.id)) or 0
+
+
+def ask_for_reviews(session: DbSession, assignment: Assignment, reviewer: User, now: datetime) -> Asked:
+    """The reviewer asks for work to review: ``reviews_to_do`` tops theirs up, counted
+    before and after so that the learner is told what it gave them (and why nothing)."""
+    own = session.scalar(select(Submission).where(Submission.assignment_id == assignment.id,
+                                                  Submission.user_id == reviewer.id))
+    before = _count_mine(session, assignment, reviewer)
+    reviews_to_do(session, assignment, reviewer, now)
+    return Asked(handed_in=own is not None and bool(own.versions), before=before,
+                 after=_count_mine(session, assignment, reviewer), wanted=assignment.peer_reviews)
 
 
 MAX_REVIEW_COMMENT = 10_000  # characters of a peer review's comment

@@ -46,6 +46,7 @@ class StaleGrade(GradingError):
         super().__init__(f"This grade was changed by {current.grader.name} after you opened it; nothing of yours was saved.")
         self.current = current
         self.changed_by: str = current.grader.name
+        self.changed_by_id: int = current.grader_id
         self.changed_at: datetime = current.updated_at
 
 

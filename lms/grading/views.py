@@ -14,7 +14,7 @@ from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.coursework import services as coursework
 from lms.coursework import sharing
-from lms.coursework.models import Attachment, Submission
+from lms.coursework.models import Attachment, Submission, SubmissionStatus
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
 from lms.extensions import db
@@ -89,14 +89,20 @@ def save(cohort_id: int, submission_id: int) -> Any:
     comments = {c.id: form.get(f"comment-{c.id}", "") for c in rubric.criteria}
     revision = form.get("revision", type=int)
     action = form.get("action", GradeAction.DRAFT)
+    was_released = submission.status == SubmissionStatus.RELEASED
     try:
         services.save_grade(db.session, submission, signed_in(), levels, comments, form.get("feedback", ""),
                             revision, action, utcnow())
     except services.StaleGrade as exc:
         db.session.rollback()
-        message = (f"Not saved: this grade was changed by {exc.changed_by} at {localtime(exc.changed_at)}, after you "
-                   "opened it. Their version is shown below and your input is kept in the form: save again to "
-                   "replace their version with yours.")
+        if exc.changed_by_id == signed_in().id:  # their own save from another tab or window
+            message = (f"Not saved: you changed this grade at {localtime(exc.changed_at)} in another tab or window, "
+                       "after this page was opened. That version is shown below and this page's input is kept in "
+                       "the form: save again to replace that version with it.")
+        else:
+            message = (f"Not saved: this grade was changed by {exc.changed_by} at {localtime(exc.changed_at)}, after "
+                       "you opened it. Their version is shown below and your input is kept in the form: save again to "
+                       "replace their version with yours.")
         return _page(submission, error=message, stale=True, posted=form, status=409)
     except services.GradingBusy as exc:
         db.session.rollback()
@@ -104,7 +110,8 @@ def save(cohort_id: int, submission_id: int) -> Any:
     except services.GradingError as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=400)
-    flash({GradeAction.DRAFT: "Draft saved; the learner sees nothing yet.",
+    taken_back = "Draft saved; the grade the learner had is taken back until you release it again."
+    flash({GradeAction.DRAFT: taken_back if was_released else "Draft saved; the learner sees nothing yet.",
            GradeAction.RELEASE: "Grade released to the learner.",
            GradeAction.RETURN: "Returned for revision; the learner can edit and resubmit."}[GradeAction(action)], "success")
     return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=submission.id))
@@ -162,15 +169,8 @@ def peer_reviews(key: str) -> str:
 @bp.post("/assignments/<key>/peer-reviews")
 def request_reviews(key: str) -> Any:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    user = signed_in()
-    before = len([r for r in peer.reviews_to_do(db.session, assignment, user, utcnow()) if r.id])
-    total = len(list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
-        PeerReview.reviewer_id == user.id, PeerReview.status != PeerReviewStatus.CANCELLED,
-        Submission.assignment_id == assignment.id))))
-    if total == 0:
-        flash("No work to review yet: submit your own first, or come back when classmates have submitted.", "error")
-    elif total > before:
-        flash(f"{total - before} piece{'s' * (total - before != 1)} of work to review.", "success")
+    asked = peer.ask_for_reviews(db.session, assignment, signed_in(), utcnow())
+    flash(*asked.message)
     return redirect(url_for("grading.peer_reviews", key=key))
 
 

@@ -7,6 +7,7 @@ from flask import Flask
 
 from lms.web import converters, filters, links, page_cache, security, unit_of_work
 from lms.web.errors import register_error_handlers
+from lms.web.inputs import InputRequest
 from lms.web.markdown import render_content_markdown, render_user_markdown
 from lms.web.views import bp
 
@@ -22,6 +23,7 @@ def user_markdown_filter(text: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    app.request_class = InputRequest  # form fields and query arguments without NUL (PostgreSQL refuses it)
     converters.init_app(app)  # before any rule: <int:...> ids are bounded everywhere
     app.register_blueprint(bp)
     unit_of_work.init_app(app)
