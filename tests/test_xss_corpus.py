@@ -163,6 +163,8 @@ USER_TEXT: dict[str, tuple[str, ...]] = {
     # jobs: labels and file names carry cohort names; errors and results carry exceptions' text
     "jobs": ("label", "error", "result", "file_name"),
     "credential_revocations": ("reason",),
+    # the learner's name as it was when the certificate was issued, on its public page and credential
+    "certificates": ("holder_name",),
 }
 # JSON columns holding user text: the keys whose string values are (``*``: every value).
 USER_JSON: dict[str, dict[str, str]] = {
