@@ -23,8 +23,12 @@ from werkzeug.test import encode_multipart
 from lms.accounts.models import User
 from lms.api.models import ApiToken
 from lms.api.tokens import create_token
+from lms.assessment.kinds import QuestionKind
+from lms.assessment.models import Attempt, QuestionVersion, Response
+from lms.assessment.questions import part_key
 from lms.audit.models import AuditAction, AuditEntry
-from lms.catalog.models import Metric, Module
+from lms.catalog.models import Level, Metric, Module, Objective
+from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, TimeAllowance
 from lms.competency.services import heat_map
 from lms.coursework.models import Attachment, Submission
@@ -164,6 +168,45 @@ def test_the_learner_downloads_everything_about_them(app: Flask, course) -> None
     # the download is audited
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.DATA_EXPORTED)).one()
     assert entry.actor_id == ana.id and entry.target == f"user:{ana.id}"
+
+
+def test_the_export_says_in_words_what_each_record_is_about(app: Flask, course) -> None:
+    """Quiz answers named only a question version's id and an option's letter, evidence and
+    mastery an objective's row id, KPI figures a metric's and certificates a level's: the
+    learner could not tell what any of it was about."""
+    ana = course["people"]["Ana Erased"]
+    single = db.session.scalars(select(QuestionVersion).where(QuestionVersion.type == QuestionKind.SINGLE)
+                                .order_by(QuestionVersion.id)).first()
+    scenario = db.session.scalars(select(QuestionVersion).where(QuestionVersion.type == QuestionKind.SCENARIO)
+                                  .order_by(QuestionVersion.id)).first()
+    assert single is not None and scenario is not None
+    part = next(p for p in scenario.spec.questions if p.type == QuestionKind.SINGLE)
+    attempt = Attempt(quiz_id=single.question.quiz_id, user_id=ana.id, number=1, layout=[{"version": single.id}],
+                      started_at=utcnow(), max_score=single.points)
+    db.session.add(attempt)
+    db.session.add_all([
+        Response(attempt=attempt, version_id=single.id, part="", answer={"option": single.spec.options[1].id}),
+        Response(attempt=attempt, version_id=scenario.id, part=part_key(scenario.spec, part),
+                 answer={"option": part.options[0].id})])
+    level = db.session.scalars(select(Level).order_by(Level.id)).first()
+    assert level is not None
+    db.session.add(Certificate(user_id=ana.id, level_id=level.id, code="readable-export-test"))
+    db.session.commit()
+
+    data = json.loads(download(course["clients"]["Ana Erased"]).read("data.json"))
+    [exported] = data["quiz_attempts"]
+    first, second = exported["responses"]
+    assert first["question"] == single.question.key and first["question_version"] == single.number
+    assert first["question_text"] == single.spec.text
+    assert first["answer_text"] == single.spec.options[1].text
+    assert second["question"] == scenario.question.key and second["question_text"] == part.text
+    assert second["answer_text"] == part.options[0].text
+    codes = set(db.session.scalars(select(Objective.key)))
+    assert data["evidence_and_mastery"]
+    assert all(record["objective"] in codes for record in data["evidence_and_mastery"])
+    metric = db.session.get_one(Metric, _a_metric())
+    assert data["kpi_figures"][0]["metric"] == metric.key and data["kpi_figures"][0]["metric_name"] == metric.name
+    assert data["certificates"][0]["level"] == level.key
 
 
 def test_the_files_in_the_export_extract_whatever_their_names(app: Flask, course, enrol_learner, login, tmp_path: Path) -> None:
