@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from lms.accounts.models import User
+from lms.accounts.models import User, erased_email
 from lms.api.models import ApiToken
 from lms.api.tokens import create_token
 from lms.assessment.kinds import QuestionKind
@@ -42,7 +42,7 @@ from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.services import set_time_allowance
 from lms.mail.models import OutboxMessage
-from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
+from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered
 from lms.privacy.services import erase_learner, export_bundle, months_before
 from lms.progress.models import Evidence, Mastery
 from lms.sso.models import SsoIdentity
@@ -327,6 +327,32 @@ def test_a_site_admin_erases_a_learner(app: Flask, course) -> None:
     # the erased learner cannot sign in any more; erasing again is refused
     again = admin.post(f"/admin/users/{ana_id}/erase", data={"confirm_email": erased_email(ana_id)})
     assert again.status_code == 400 and "already been erased" in again.get_data(as_text=True)
+
+
+def test_an_erased_account_cannot_be_reactivated(app: Flask, course) -> None:
+    """The admin page offered "Reactivate: A former learner will be able to sign in again":
+    reactivated, the placeholder account would have been given notices and mail again, at an
+    address nobody reads, and no one could sign in to it."""
+    ana_id = course["people"]["Ana Erased"].id
+    admin = course["client_for"](course["admin"])
+    assert admin.post(f"/admin/users/{ana_id}/erase",
+                      data={"confirm_email": course["people"]["Ana Erased"].email}).status_code == 302
+    page = admin.get(f"/admin/users/{ana_id}").get_data(as_text=True)
+    assert "This account was erased" in page and f"/admin/users/{ana_id}/reactivate" not in page
+    assert "Erased " in page and "removed by the erasure" in page and "not set yet" not in page
+    db.session.expire_all()
+    version = db.session.get_one(User, ana_id).session_version
+    refused = admin.post(f"/admin/users/{ana_id}/reactivate", data={"version": version, "confirm": "y"})
+    assert refused.status_code == 409
+    assert f"Account #{ana_id} was erased: it cannot be reactivated." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    user = db.session.get_one(User, ana_id)
+    assert user.deactivated_at is not None and user.erased
+    # A merely deactivated account keeps its Reactivate.
+    ben = course["people"]["Ben Stays"]
+    ben.deactivated_at = utcnow()
+    db.session.commit()
+    assert f"/admin/users/{ben.id}/reactivate" in admin.get(f"/admin/users/{ben.id}").get_data(as_text=True)
 
 
 def test_staff_are_not_erased(app: Flask, course) -> None:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from sqlalchemy import delete, inspect, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
+from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User, erased_email
 from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.api.models import ApiToken
 from lms.assessment.kinds import QuestionKind
@@ -69,7 +69,6 @@ from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCreden
 from lms.web.downloads import ARCHIVE_NAME_BYTES, safe_filename, shortened
 
 ERASED_NAME = "A former learner"
-ERASED_DOMAIN = "erased.invalid"  # RFC 2606: never a real mailbox
 ERASED_FILENAME = "erased"
 # An attachment row whose file was deleted (by erasure or the retention purge) keeps its id
 # (submitted versions list it) but its stored name points at nothing under the upload folder.
@@ -78,12 +77,8 @@ DELETED_PREFIX = "deleted/"
 SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "share_token_hash", "session_version"})
 
 
-def erased_email(user_id: int) -> str:
-    return f"erased-{user_id}@{ERASED_DOMAIN}"
-
-
 def is_erased(user: User) -> bool:
-    return user.email == erased_email(user.id)
+    return user.erased
 
 
 def plain(value: Any) -> Any:
