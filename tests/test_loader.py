@@ -259,6 +259,17 @@ def test_non_utf8_byte_is_reported_on_its_line(app: Flask, content_dir: Path) ->
     assert "Traceback" not in result.output
 
 
+def test_an_unclosed_quote_names_the_line_it_opens_on(app: Flask, content_dir: Path, edit) -> None:
+    # The parser notices at the end of the file; the author must look where the quote opens.
+    edit("program.yml", "title: AI Operations for Entrepreneurs", 'title: "AI Operations for Entrepreneurs')
+    path = content_dir / "program.yml"
+    opened = _line_of(path, 'title: "AI Operations')
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert f"(while scanning a quoted scalar that starts on line {opened})" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_every_empty_front_matter_is_reported(app: Flask, content_dir: Path) -> None:
     # The second empty file (or one after any other problem) was silently skipped.
     lessons = content_dir / "modules" / "mlops" / "lessons"

@@ -121,6 +121,11 @@ def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + first_line) if mark else first_line
         reason = exc.problem or str(exc)
+        opened = exc.context_mark.line + first_line if exc.context_mark else None
+        if exc.context and opened is not None and opened != line:
+            # An unclosed quote or bracket is found lines later (at the end of the file for a
+            # quote): say where it was opened, which is where the author has to look.
+            reason += f" ({exc.context} that starts on line {opened})"
         problems.add(Location(path, line), f"invalid YAML: {reason}")
     except yaml.YAMLError as exc:
         problems.add(Location(path, first_line), f"invalid YAML: {exc}")
