@@ -202,6 +202,23 @@ def test_withdrawn_item_is_not_drawn_by_new_attempts_and_scored_attempts_keep_th
     assert "Withdrawn" in row and "Ines Instructor" in row and "attempts already scored keep its points" in page
 
 
+def test_the_withdrawn_items_row_gives_the_day_in_the_viewers_time_zone(quizzes, cohort_with, client, login) -> None:
+    # The row said the UTC day: withdrawn late in the evening in London, a day behind for
+    # an instructor in Kiritimati (UTC+14), where the list below it said the next day.
+    g = cohort_with(2)
+    g.instructor.timezone = "Pacific/Kiritimati"
+    db.session.commit()
+    moment = utcnow().replace(hour=20, minute=30, second=0, microsecond=0)
+    services.withdraw_item(db.session, quizzes.fixed, g.cohort, "ia-easy", "Gives it away.", g.instructor, moment)
+    db.session.commit()
+    login(client, g.instructor)
+    page = client.get(g.url).get_data(as_text=True)
+    row = re.search(r"<code>ia-easy</code>.*?</tr>", page, re.S).group(0)
+    local = moment.astimezone(zone_named("Pacific/Kiritimati"))
+    assert local.date() != moment.date()
+    assert f"<strong>Withdrawn</strong> {local:%d %b %Y} by Ines Instructor" in row, row
+
+
 def test_a_pool_draws_what_it_still_can(quizzes, make_cohort, enrol_learner, make_user) -> None:
     cohort = make_cohort(months_ago=1)
     for key in ("iap-bank-1", "iap-bank-2"):

@@ -246,6 +246,81 @@ def test_non_utf8_file_is_refused(app: Flask, content_dir: Path) -> None:
     assert "not UTF-8" in result.output
 
 
+def test_non_utf8_byte_is_reported_on_its_line(app: Flask, content_dir: Path) -> None:
+    # A stray Latin-1 byte deep in a lesson: the author needs the line, not line 1.
+    path = content_dir / LESSON
+    lines = path.read_bytes().split(b"\n")
+    lines[40] = b"Caf\xe9 " + lines[40]
+    path.write_bytes(b"\n".join(lines))
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert f"{LESSON}:41: not UTF-8 text" in result.output, result.output
+    assert "column 4 of this line" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unclosed_quote_names_the_line_it_opens_on(app: Flask, content_dir: Path, edit) -> None:
+    # The parser notices at the end of the file; the author must look where the quote opens.
+    edit("program.yml", "title: AI Operations for Entrepreneurs", 'title: "AI Operations for Entrepreneurs')
+    path = content_dir / "program.yml"
+    opened = _line_of(path, 'title: "AI Operations')
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert f"(while scanning a quoted scalar that starts on line {opened})" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_empty_front_matter_is_reported(app: Flask, content_dir: Path) -> None:
+    # The second empty file (or one after any other problem) was silently skipped.
+    lessons = content_dir / "modules" / "mlops" / "lessons"
+    (lessons / "07-empty.md").write_text("---\n---\nBody\n")
+    (lessons / "08-empty.md").write_text("---\n---\nBody\n")
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert "07-empty.md:2: broken front matter: it is empty" in result.output, result.output
+    assert "08-empty.md:2: broken front matter: it is empty" in result.output, result.output
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def test_links_to_missing_lessons_modules_and_levels_are_refused(app: Flask, content_dir: Path) -> None:
+    # Each would be a 'page not found' for the learner who follows it.
+    lesson = content_dir / LESSON
+    lesson.write_text(lesson.read_text() + "\nNext: [drift](/lessons/no-such-lesson#intro), "
+                      "[the module](/modules/mlops), [the level](/levels/foundation).\n"
+                      "\n[old module]: /modules/retired-module\n")
+    assignment = content_dir / "modules" / "mlops" / "assignments" / "01-case-study.md"
+    assignment.write_text(assignment.read_text() + '\nRevisit <a href="/levels/expert">the level</a> and '
+                          "[the first lesson](/lessons/mlops-release-pipeline-registry).\n")
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert (f"{LESSON}:{_line_of(lesson, 'no-such-lesson')}: link to an unknown lesson 'no-such-lesson'"
+            in result.output), result.output
+    assert f"{LESSON}:{_line_of(lesson, 'retired-module')}: link to an unknown module 'retired-module'" in result.output
+    assert "Content refused: 2 problems" in result.output  # the links that exist pass
+
+    # Fixed, the lesson passes, and the assignment's broken link is reported in its turn.
+    lesson.write_text(lesson.read_text().replace("no-such-lesson", "mlops-data-features")
+                      .replace("retired-module", "mlops"))
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    line = _line_of(assignment, "/levels/expert")
+    assert f"01-case-study.md:{line}: link to an unknown level 'expert'" in result.output, result.output
+    assert "Content refused: 1 problem;" in result.output
+
+
+def test_a_code_fence_never_closed_is_refused(app: Flask, content_dir: Path) -> None:
+    # Unclosed, Markdown shows the ``` as text and the code as a paragraph.
+    lesson = content_dir / LESSON
+    lesson.write_text(lesson.read_text() + "\n```yaml\nthreshold: 0.9\n\n```\n\n~~~\nrollback: manual\n")
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    assert f"{LESSON}:{_line_of(lesson, '~~~')}: a code fence opened here is never closed" in result.output, result.output
+    assert "Content refused: 1 problem;" in result.output
+
+
 def test_levels_must_cover_twelve_months(app: Flask, content_dir: Path, edit) -> None:
     edit("program.yml", "months: [5, 8]", "months: [6, 8]")
     result = invoke(app, "--check")

@@ -20,11 +20,15 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from lms.accounts.models import User
+from lms.accounts.models import User, erased_email
 from lms.api.models import ApiToken
 from lms.api.tokens import create_token
+from lms.assessment.kinds import QuestionKind
+from lms.assessment.models import Attempt, QuestionVersion, Response
+from lms.assessment.questions import part_key
 from lms.audit.models import AuditAction, AuditEntry
-from lms.catalog.models import Metric, Module
+from lms.catalog.models import Level, Metric, Module, Objective
+from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, Enrolment, EnrolmentImport, Invitation, TimeAllowance
 from lms.competency.services import heat_map
 from lms.coursework.models import Attachment, Submission
@@ -38,7 +42,7 @@ from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.services import set_time_allowance
 from lms.mail.models import OutboxMessage
-from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered, erased_email
+from lms.privacy.kinds import ERASED_NAME, ERASED_POST, KINDS, covered
 from lms.privacy.services import erase_learner, export_bundle, months_before
 from lms.progress.models import Evidence, Mastery
 from lms.sso.models import SsoIdentity
@@ -166,6 +170,45 @@ def test_the_learner_downloads_everything_about_them(app: Flask, course) -> None
     assert entry.actor_id == ana.id and entry.target == f"user:{ana.id}"
 
 
+def test_the_export_says_in_words_what_each_record_is_about(app: Flask, course) -> None:
+    """Quiz answers named only a question version's id and an option's letter, evidence and
+    mastery an objective's row id, KPI figures a metric's and certificates a level's: the
+    learner could not tell what any of it was about."""
+    ana = course["people"]["Ana Erased"]
+    single = db.session.scalars(select(QuestionVersion).where(QuestionVersion.type == QuestionKind.SINGLE)
+                                .order_by(QuestionVersion.id)).first()
+    scenario = db.session.scalars(select(QuestionVersion).where(QuestionVersion.type == QuestionKind.SCENARIO)
+                                  .order_by(QuestionVersion.id)).first()
+    assert single is not None and scenario is not None
+    part = next(p for p in scenario.spec.questions if p.type == QuestionKind.SINGLE)
+    attempt = Attempt(quiz_id=single.question.quiz_id, user_id=ana.id, number=1, layout=[{"version": single.id}],
+                      started_at=utcnow(), max_score=single.points)
+    db.session.add(attempt)
+    db.session.add_all([
+        Response(attempt=attempt, version_id=single.id, part="", answer={"option": single.spec.options[1].id}),
+        Response(attempt=attempt, version_id=scenario.id, part=part_key(scenario.spec, part),
+                 answer={"option": part.options[0].id})])
+    level = db.session.scalars(select(Level).order_by(Level.id)).first()
+    assert level is not None
+    db.session.add(Certificate(user_id=ana.id, level_id=level.id, code="readable-export-test"))
+    db.session.commit()
+
+    data = json.loads(download(course["clients"]["Ana Erased"]).read("data.json"))
+    [exported] = data["quiz_attempts"]
+    first, second = exported["responses"]
+    assert first["question"] == single.question.key and first["question_version"] == single.number
+    assert first["question_text"] == single.spec.text
+    assert first["answer_text"] == single.spec.options[1].text
+    assert second["question"] == scenario.question.key and second["question_text"] == part.text
+    assert second["answer_text"] == part.options[0].text
+    codes = set(db.session.scalars(select(Objective.key)))
+    assert data["evidence_and_mastery"]
+    assert all(record["objective"] in codes for record in data["evidence_and_mastery"])
+    metric = db.session.get_one(Metric, _a_metric())
+    assert data["kpi_figures"][0]["metric"] == metric.key and data["kpi_figures"][0]["metric_name"] == metric.name
+    assert data["certificates"][0]["level"] == level.key
+
+
 def test_the_files_in_the_export_extract_whatever_their_names(app: Flask, course, enrol_learner, login, tmp_path: Path) -> None:
     """A file's name is cut when uploaded (lms.coursework), and its member name in the zip
     to what a file system takes (255 bytes a name), its extension kept: a 304-character
@@ -284,6 +327,32 @@ def test_a_site_admin_erases_a_learner(app: Flask, course) -> None:
     # the erased learner cannot sign in any more; erasing again is refused
     again = admin.post(f"/admin/users/{ana_id}/erase", data={"confirm_email": erased_email(ana_id)})
     assert again.status_code == 400 and "already been erased" in again.get_data(as_text=True)
+
+
+def test_an_erased_account_cannot_be_reactivated(app: Flask, course) -> None:
+    """The admin page offered "Reactivate: A former learner will be able to sign in again":
+    reactivated, the placeholder account would have been given notices and mail again, at an
+    address nobody reads, and no one could sign in to it."""
+    ana_id = course["people"]["Ana Erased"].id
+    admin = course["client_for"](course["admin"])
+    assert admin.post(f"/admin/users/{ana_id}/erase",
+                      data={"confirm_email": course["people"]["Ana Erased"].email}).status_code == 302
+    page = admin.get(f"/admin/users/{ana_id}").get_data(as_text=True)
+    assert "This account was erased" in page and f"/admin/users/{ana_id}/reactivate" not in page
+    assert "Erased " in page and "removed by the erasure" in page and "not set yet" not in page
+    db.session.expire_all()
+    version = db.session.get_one(User, ana_id).session_version
+    refused = admin.post(f"/admin/users/{ana_id}/reactivate", data={"version": version, "confirm": "y"})
+    assert refused.status_code == 409
+    assert f"Account #{ana_id} was erased: it cannot be reactivated." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    user = db.session.get_one(User, ana_id)
+    assert user.deactivated_at is not None and user.erased
+    # A merely deactivated account keeps its Reactivate.
+    ben = course["people"]["Ben Stays"]
+    ben.deactivated_at = utcnow()
+    db.session.commit()
+    assert f"/admin/users/{ben.id}/reactivate" in admin.get(f"/admin/users/{ben.id}").get_data(as_text=True)
 
 
 def test_staff_are_not_erased(app: Flask, course) -> None:

@@ -9,6 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.database import UTCDateTime, utcnow
 from lms.extensions import Model
 
+# An erased account's address (lms.privacy): RFC 2606's .invalid is never a real mailbox.
+ERASED_DOMAIN = "erased.invalid"
+
+
+def erased_email(user_id: int) -> str:
+    return f"erased-{user_id}@{ERASED_DOMAIN}"
+
 
 class User(UserMixin, Model):
     __tablename__ = "users"
@@ -38,6 +45,11 @@ class User(UserMixin, Model):
     @property
     def has_password(self) -> bool:
         return self.password_hash is not None
+
+    @property
+    def erased(self) -> bool:
+        """Erased by lms.privacy: closed for good, never to be reactivated."""
+        return self.email == erased_email(self.id)
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

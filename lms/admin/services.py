@@ -152,6 +152,10 @@ def deactivate(session: DbSession, user: User, seen_version: int, origin: Origin
 
 
 def reactivate(session: DbSession, user: User, seen_version: int, origin: Origin) -> None:
+    if user.erased:
+        # Its name, email and password are gone: reactivated, it would be notified and mailed
+        # at its placeholder address, and nobody could sign in to it.
+        raise AdminError(f"Account #{user.id} was erased: it cannot be reactivated. Invite the person again instead.")
     if user.deactivated_at is None:
         raise AdminError(f"{user.name} is already active.")
     _change(session, user, seen_version, active=True, origin=origin, action=AuditAction.USER_REACTIVATED)

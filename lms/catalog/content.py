@@ -3,6 +3,7 @@ modules/*/lessons/*.md, validated with line numbers and synced by stable id."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from lms.content.source import (
     line_at,
     read_front_matter,
     read_yaml_file,
+    unclosed_fence,
     validate,
 )
 from lms.content.stats import Fact, Measure, word_count
@@ -50,6 +52,10 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_len
 Code = Annotated[str, StringConstraints(pattern=r"^(KO|SO|AO)[0-9]{1,2}$")]
 Month = Annotated[int, Field(ge=1, le=12, description="a program month, 1-12")]
 KIND_PREFIX = {ObjectiveKind.KNOWLEDGE: "KO", ObjectiveKind.SKILL: "SO", ObjectiveKind.APPLICATION: "AO"}
+# A link in Markdown to one of the catalog's pages, inline ((/lessons/<id>)), as a reference
+# ([name]: /lessons/<id>) or in HTML (href="/lessons/<id>"), with an optional #anchor or ?query.
+PAGE_LINK = re.compile(r"(?:\]\(\s*|^\s*\[[^\]]+\]:\s*|href=[\"'])/(lessons|modules|levels)/([^\s)\"'#?]*)")
+PAGE_WORD = {"lessons": "lesson", "modules": "module", "levels": "level"}
 
 
 class Spec(BaseModel):
@@ -243,6 +249,7 @@ class LessonSource:
     meta: LessonMeta
     body: str
     path: Path
+    body_line: int = 1  # the line of the file the body starts on
 
 
 @dataclass
@@ -270,6 +277,28 @@ class CatalogSpec:
     def lessons(self) -> list[tuple[ModuleSource, LessonSource]]:
         return [(m, lesson) for m in self.modules for lesson in m.lessons]
 
+    def page_ids(self) -> dict[str, set[str]]:
+        """The ids a link may name, per kind of catalog page (as in its URL)."""
+        return {"lessons": {lesson.meta.id for _, lesson in self.lessons()},
+                "modules": {m.spec.id for m in self.modules},
+                "levels": {level.id for level in self.program.levels}}
+
+
+def markdown_problems(path: Path, body: str, first_line: int, pages: dict[str, set[str]], problems: Problems) -> None:
+    """What a learner would find broken in a lesson's or an assignment's Markdown: a link to
+    a lesson, module or level that does not exist (a 'Not found' page), and a code fence
+    never closed. ``first_line`` is the line of the file the body starts on."""
+    for n, line in enumerate(body.splitlines()):
+        for match in PAGE_LINK.finditer(line):
+            kind, key = match.groups()
+            if key not in pages[kind]:
+                problems.add(Location(path, first_line + n),
+                             f"link to an unknown {PAGE_WORD[kind]} {key!r} (/{kind}/{key} would be a page not found)")
+    fence = unclosed_fence(body)
+    if fence is not None:
+        problems.add(Location(path, first_line + fence - 1),
+                     "a code fence opened here is never closed: add a closing line of the same fence")
+
 
 def _codes_known(data: object, loc: list[str | int], codes: list[str], known: set[str], path: Path, problems: Problems) -> None:
     for i, code in enumerate(codes):
@@ -291,8 +320,14 @@ class CatalogSection(ContentSection):
         cases = self._cases(root / "cases.yml", problems)
         # An invalid register is reported once; the lessons' case ids are then not checked against it.
         modules = self._modules(root / "modules", known, problems, None if cases is None else {c.id for c in cases})
-        if program is not None and not problems:
-            bundle.specs[self.name] = CatalogSpec(program=program, objectives=objectives, modules=modules, cases=cases or [])
+        if program is None:
+            return
+        spec = CatalogSpec(program=program, objectives=objectives, modules=modules, cases=cases or [])
+        pages = spec.page_ids()
+        for _, lesson in spec.lessons():
+            markdown_problems(lesson.path, lesson.body, lesson.body_line, pages, problems)
+        if not problems:
+            bundle.specs[self.name] = spec
 
     def _cases(self, path: Path, problems: Problems) -> list[CaseSpec] | None:
         """The register of running cases; optional, but each id and each name appears once."""
@@ -434,7 +469,7 @@ class CatalogSection(ContentSection):
                              f"unknown case {case!r}; the running cases are listed in cases.yml")
         if not document.body.strip():
             problems.add(Location(path, 1), "the lesson has no body text")
-        return LessonSource(meta=meta, body=document.body, path=path)
+        return LessonSource(meta=meta, body=document.body, path=path, body_line=document.body_line)
 
     # ------------------------------------------------------------------ counts
 

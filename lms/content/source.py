@@ -121,6 +121,11 @@ def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + first_line) if mark else first_line
         reason = exc.problem or str(exc)
+        opened = exc.context_mark.line + first_line if exc.context_mark else None
+        if exc.context and opened is not None and opened != line:
+            # An unclosed quote or bracket is found lines later (at the end of the file for a
+            # quote): say where it was opened, which is where the author has to look.
+            reason += f" ({exc.context} that starts on line {opened})"
         problems.add(Location(path, line), f"invalid YAML: {reason}")
     except yaml.YAMLError as exc:
         problems.add(Location(path, first_line), f"invalid YAML: {exc}")
@@ -143,11 +148,19 @@ def _shift(data: Any, offset: int) -> Any:
 
 def read_text(path: Path, problems: Problems) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        problems.add(Location(path, 1), f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raw = path.read_bytes()
     except OSError as exc:
         problems.add(Location(path, 1), f"cannot read file: {exc.strerror}")
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The line the bad byte is on, and its place in that line, so an author finds it.
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = exc.start - line_start + 1
+        problems.add(Location(path, raw.count(b"\n", 0, exc.start) + 1),
+                     f"not UTF-8 text ({exc.reason} at byte {exc.start}, column {column} of this line): "
+                     "save the file as UTF-8")
     return None
 
 
@@ -160,6 +173,7 @@ def read_yaml_file(path: Path, problems: Problems) -> Any:
 class FrontMatterDocument:
     meta: LineMap
     body: str
+    body_line: int = 1  # the line of the file the body starts on (after the closing '---')
 
 
 def read_front_matter(path: Path, problems: Problems) -> FrontMatterDocument | None:
@@ -175,15 +189,33 @@ def read_front_matter(path: Path, problems: Problems) -> FrontMatterDocument | N
     if closing is None:
         problems.add(Location(path, 1), "broken front matter: no closing '---' line")
         return None
+    # Problems found before this file (in other files) must not hide this file's own.
+    before = len(problems.items)
     meta = parse_yaml("".join(lines[1:closing]), path, problems, first_line=2)
-    if meta is None and not problems:
+    if meta is None and len(problems.items) == before:
         problems.add(Location(path, 2), "broken front matter: it is empty")
     if meta is None:
         return None
     if not isinstance(meta, LineMap):
         problems.add(Location(path, 2), "broken front matter: expected 'key: value' lines")
         return None
-    return FrontMatterDocument(meta=meta, body="".join(lines[closing + 1:]))
+    return FrontMatterDocument(meta=meta, body="".join(lines[closing + 1:]), body_line=closing + 2)
+
+
+def unclosed_fence(body: str) -> int | None:
+    """The line (1 = the body's first) of a ``` or ~~~ code fence that is never closed, if
+    any: Markdown then shows the fence as text and the code as a paragraph."""
+    opened: tuple[int, str] | None = None
+    for n, line in enumerate(body.splitlines(), start=1):
+        stripped = line.strip()
+        fence = stripped[:3]
+        if fence not in ("```", "~~~"):
+            continue
+        if opened is None:
+            opened = (n, fence)
+        elif fence == opened[1] and stripped.rstrip(fence[0]) == "":
+            opened = None
+    return None if opened is None else opened[0]
 
 
 def line_at(data: Any, loc: Sequence[int | str]) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text
+from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text, markdown_problems
 from lms.catalog.models import Level, Module, Objective, Phase
 from lms.content.services import (
     Bundle,
@@ -111,6 +111,7 @@ class CourseworkSection(ContentSection):
         rubrics = self._rubrics(root / "rubrics", codes, {lv.id for lv in catalog.program.levels}, problems)
         known_rubrics = {r.spec.id for r in rubrics}
         modules = {m.spec.id: m.spec for m in catalog.modules}
+        pages = catalog.page_ids()
         assignments: list[AssignmentSource] = []
         seen: dict[str, Location] = {}
         for path in sorted((root / "modules").glob("*/assignments/*.md")):
@@ -135,6 +136,7 @@ class CourseworkSection(ContentSection):
                     problems.add(Location(path, line_at(document.meta, ["objectives", i])), f"unknown objective code {code!r}")
             if not document.body.strip():
                 problems.add(Location(path, 1), "the assignment has no brief")
+            markdown_problems(path, document.body, document.body_line, pages, problems)
             artifact_line = line_at(document.meta, ["artifact"])
             if meta.kind == AssignmentKind.CRITIQUE and meta.artifact is None:
                 problems.add(Location(path, line_at(document.meta, ["kind"])),

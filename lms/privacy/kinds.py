@@ -28,12 +28,13 @@ from typing import Any, ClassVar
 from sqlalchemy import delete, inspect, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
+from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User, erased_email
 from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.api.models import ApiToken
 from lms.assessment.kinds import QuestionKind
 from lms.assessment.models import Attempt, QuestionVersion, Quiz, Response
-from lms.catalog.models import Lesson
+from lms.assessment.questions import part_named, type_of
+from lms.catalog.models import Lesson, Level, Metric, Objective
 from lms.certificates.models import Certificate
 from lms.cohorts.models import (
     Cohort,
@@ -68,7 +69,6 @@ from lms.twofactor.models import RecoveryCode, RememberedDevice, TwoFactorCreden
 from lms.web.downloads import ARCHIVE_NAME_BYTES, safe_filename, shortened
 
 ERASED_NAME = "A former learner"
-ERASED_DOMAIN = "erased.invalid"  # RFC 2606: never a real mailbox
 ERASED_FILENAME = "erased"
 # An attachment row whose file was deleted (by erasure or the retention purge) keeps its id
 # (submitted versions list it) but its stored name points at nothing under the upload folder.
@@ -77,12 +77,8 @@ DELETED_PREFIX = "deleted/"
 SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "share_token_hash", "session_version"})
 
 
-def erased_email(user_id: int) -> str:
-    return f"erased-{user_id}@{ERASED_DOMAIN}"
-
-
 def is_erased(user: User) -> bool:
-    return user.email == erased_email(user.id)
+    return user.erased
 
 
 def plain(value: Any) -> Any:
@@ -247,10 +243,12 @@ class QuizAttempts(DataKind):
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
         attempts = session.execute(select(Attempt, Quiz.key).join(Quiz, Quiz.id == Attempt.quiz_id)
-                                   .where(Attempt.user_id == user.id).options(selectinload(Attempt.responses))
+                                   .where(Attempt.user_id == user.id)
+                                   .options(selectinload(Attempt.responses).selectinload(Response.version)
+                                            .selectinload(QuestionVersion.question))
                                    .order_by(Attempt.id))
         return [row(attempt, without=("user_id", "layout"), quiz=key,
-                    responses=[row(r, without=("graded_by_id",)) for r in sorted(attempt.responses, key=lambda r: r.id)])
+                    responses=[_response(r) for r in sorted(attempt.responses, key=lambda r: r.id)])
                 for attempt, key in attempts]
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
@@ -284,6 +282,15 @@ def _zip_name(attachment: Attachment) -> str:
     (a name stored before names were cut can be 255 characters or more)."""
     name = shortened(f"{attachment.id}-{safe_filename(attachment.filename)}", utf8_bytes=ARCHIVE_NAME_BYTES)
     return f"files/submission-{attachment.submission_id}/{name}"
+
+
+def _response(response: Response) -> dict[str, Any]:
+    """A response as its learner reads it: which question (its id and, as they saw it, its
+    text) and the answer in words, beside the stored ids and values."""
+    version = response.version
+    part = part_named(version.spec, response.part)
+    return row(response, without=("graded_by_id",), question=version.question.key, question_version=version.number,
+               question_text=part.text, answer_text=type_of(part).describe(part, response.answer))
 
 
 class Submissions(DataKind):
@@ -395,6 +402,15 @@ class PeerReviews(DataKind):
         return found
 
 
+def _objective_codes(session: DbSession) -> dict[int, str]:
+    """Each objective's code (KO1 ... AO3) by id: eleven rows, read once per export."""
+    return {id_: key for id_, key in session.execute(select(Objective.id, Objective.key))}
+
+
+def _levels(session: DbSession) -> dict[int, str]:
+    return {id_: key for id_, key in session.execute(select(Level.id, Level.key))}
+
+
 class EvidenceAndMastery(DataKind):
     """Evidence against the objectives and the mastery it gives. Erased: kept (the
     cohort's heat map and statistics), the notes on evidence removed."""
@@ -403,10 +419,12 @@ class EvidenceAndMastery(DataKind):
     covers = ("evidence.user_id", "mastery.user_id")
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        codes = _objective_codes(session)
         evidence = session.scalars(select(Evidence).where(Evidence.user_id == user.id).order_by(Evidence.id))
         mastery = session.scalars(select(Mastery).where(Mastery.user_id == user.id).order_by(Mastery.id))
-        return ([row(e, without=("user_id", "recorded_by_id"), record="evidence") for e in evidence]
-                + [row(m, without=("user_id",), record="mastery") for m in mastery])
+        return ([row(e, without=("user_id", "recorded_by_id"), record="evidence", objective=codes.get(e.objective_id))
+                 for e in evidence]
+                + [row(m, without=("user_id",), record="mastery", objective=codes.get(m.objective_id)) for m in mastery])
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(Evidence).where(Evidence.user_id == erasure.user.id, Evidence.note != "").values(note=""))
@@ -420,8 +438,9 @@ class KpiFigures(DataKind):
     covers = ("kpi_entries.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
-        return [row(k, without=("user_id",)) for k in
-                session.scalars(select(KpiEntry).where(KpiEntry.user_id == user.id).order_by(KpiEntry.id))]
+        return [row(k, without=("user_id",), metric=key, metric_name=name) for k, key, name in session.execute(
+            select(KpiEntry, Metric.key, Metric.name).join(Metric, Metric.id == KpiEntry.metric_id)
+            .where(KpiEntry.user_id == user.id).order_by(KpiEntry.id))]
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         result = session.execute(update(KpiEntry).where(KpiEntry.user_id == erasure.user.id).values(note=""))
@@ -477,7 +496,8 @@ class Certificates(DataKind):
     covers = ("certificates.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
-        return [row(c, without=("user_id",)) for c in
+        levels = _levels(session)
+        return [row(c, without=("user_id",), level=levels.get(c.level_id)) for c in
                 session.scalars(select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.id))]
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
@@ -493,7 +513,8 @@ class Portfolios(DataKind):
     covers = ("portfolios.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
-        return [row(p, without=("user_id",)) for p in
+        levels = _levels(session)
+        return [row(p, without=("user_id",), level=levels.get(p.level_id)) for p in
                 session.scalars(select(Portfolio).where(Portfolio.user_id == user.id).order_by(Portfolio.id))]
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:

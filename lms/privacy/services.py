@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from lms.accounts.models import User
+from lms.accounts.models import User, erased_email
 from lms.audit.models import AuditAction
 from lms.audit.services import record
 from lms.cohorts.models import Cohort, Enrolment, cohort_instructors, organization_admins
@@ -27,7 +27,6 @@ from lms.privacy.kinds import (
     KINDS,
     Erasure,
     ExportFile,
-    erased_email,
     is_erased,
 )
 from lms.storage.backends import Storage, as_storage
