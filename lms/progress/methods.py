@@ -15,9 +15,10 @@ SCALE = 4.0
 DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
 # The counted evidence's weights must add up to this before a level may reach the top named
 # level ("mastered"): two full judgements (a quiz and a graded piece of work, an instructor's
-# rating and a rubric grade), or one full judgement and lesser evidence beside it (two
-# stakeholder ratings, or a KPI and a peer review). One piece of evidence, however strong
-# and whatever its source, does not say that the learner can do the job.
+# rating and a rubric grade), or one full judgement and lesser evidence worth another (two
+# stakeholder ratings at 0.75, or a KPI figure and a peer review). Lesser sources alone need
+# three pieces or more: the learner picks the stakeholders and reports the KPIs. One piece of
+# evidence, however strong and whatever its source, does not say the learner can do the job.
 DEFAULT_MIN_WEIGHT = 2.0
 # How far under the top threshold a level is held while the evidence is too light for it.
 HOLD_MARGIN = 0.1
