@@ -85,6 +85,8 @@ def course(app, loaded, make_user, make_org, make_cohort, enrol_learner) -> dict
     do_work(cohort, strong)
     do_work(cohort, weak)
     do_work(cohort, partial, level_key="foundation", exam=False, portfolio=False)
+    # Strong's KO1 and KO2 are at mastery twice over: one piece of evidence would be held under it.
+    evidence(strong, {"KO1": 3.6, "KO2": 3.8}, ref="earlier")
     evidence(strong, {"KO1": 3.6, "SO1": 3.2, "KO2": 3.8, "SO2": 3.0, "AO1": 2.0})
     evidence(weak, {"KO1": 3.0, "SO1": 3.0, "KO2": 1.0, "SO2": 2.8, "KO3": 0.5})
     evidence(partial, {"KO1": 2.0})

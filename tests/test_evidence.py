@@ -67,7 +67,8 @@ def test_a_quiz_attempt_counts_per_objective_once_fully_scored(app: Flask, load_
     # A quiz is on the record for AO1 but, by the default rules, does not count toward an
     # application objective: no mastery on it comes from a quiz.
     assert [e.weight for e in trail["AO1"]] == [0] and [e.weight for e in trail["KO1"]] == [1]
-    assert "AO1" not in mastery_of(user.id) and mastery_of(user.id)["KO1"] == 4
+    # KO1's one quiz at 4 is one piece of evidence: held just under mastered.
+    assert "AO1" not in mastery_of(user.id) and mastery_of(user.id)["KO1"] == 3.4
     assert db.session.get(Attempt, attempt_id).pending_manual is False
 
 
@@ -189,3 +190,49 @@ def test_a_bad_mastery_policy_is_refused_with_file_and_line(app: Flask, content_
     assert "mastery.yml:4: method" in result.output and "vibes" in result.output  # file and line
     assert "thresholds start at 0 and rise strictly" in result.output
     assert "database was not changed" in result.output
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("mastery_min_weight: -1", "mastery_min_weight is the weight of evidence needed before an objective counts as mastered"),
+    ("mastery_min_weight: 11", "from 0 (no minimum) to 10"),
+    ("mastery_min_weigth: 2", "unknown setting 'mastery_min_weigth'"),
+])
+def test_a_bad_evidence_minimum_is_refused_with_file_and_line(app: Flask, content_dir: Path, setting: str,
+                                                              message: str) -> None:
+    path = content_dir / "mastery.yml"
+    text = path.read_text()
+    assert "  mastery_min_weight: 2\n" in text
+    path.write_text(text.replace("  mastery_min_weight: 2\n", f"  {setting}\n"))
+    result = app.test_cli_runner().invoke(args=["lms", "load-content", "--check"])
+    assert result.exit_code != 0
+    line = 1 + text.splitlines().index("settings:")
+    assert f"mastery.yml:{line}: settings" in result.output and message in result.output
+    assert "database was not changed" in result.output
+
+
+def test_a_new_evidence_minimum_or_top_threshold_on_load_rebuilds_mastery(app: Flask, content_dir: Path, loaded,
+                                                                          load_content, make_user) -> None:
+    """The minimum and the top threshold decide where a level is held: a program that changes
+    either has every mastery worked out again on load, to what a rebuild gives."""
+    user = make_user()
+    ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
+    db.session.add(Evidence(user_id=user.id, objective_id=ko1.id, source="quiz", source_ref="a", level=3.6, weight=1,
+                            recorded_at=utcnow()))
+    db.session.flush()
+    rebuild(db.session, utcnow())
+    db.session.commit()
+    assert mastery_of(user.id)["KO1"] == 3.4  # one quiz at mastery: held under it
+    path = content_dir / "mastery.yml"
+    shipped = path.read_text()
+    path.write_text(shipped.replace("  mastery_min_weight: 2\n", "  mastery_min_weight: 1\n"))
+    load_content(content_dir)
+    assert policy(db.session).method.min_weight == 1 and mastery_of(user.id)["KO1"] == 3.6
+    path.write_text(shipped)
+    load_content(content_dir)
+    assert mastery_of(user.id)["KO1"] == 3.4
+    path.write_text(shipped.replace("  mastered: 3.5", "  mastered: 3.8"))  # 3.6 is below mastery now: nothing to hold
+    load_content(content_dir)
+    assert mastery_of(user.id)["KO1"] == 3.6
+    rebuild(db.session, utcnow())
+    db.session.commit()
+    assert mastery_of(user.id)["KO1"] == 3.6

@@ -145,6 +145,23 @@ def test_invite_answer_and_evidence(setting) -> None:
     assert "Dana Client" not in page(setting["other_client"].get("/feedback"))
 
 
+def test_one_stakeholders_top_marks_do_not_make_an_objective_mastered(setting) -> None:
+    """A single answer of all fives is one piece of evidence at the stakeholder weight (0.75):
+    the objectives it alone speaks for are held just under mastered (3.4), and the learner's
+    competency profile says why. It had made each of them mastered at once."""
+    learner, client = setting["learner"], setting["client"]
+    _item, token = invite(learner)
+    fives = {name: "5" for name in GOOD}
+    assert setting["stranger"].post(f"/f/{token}", data=fives).status_code == 200
+    db.session.expire_all()
+    evidence = db.session.scalars(select(Evidence).where(Evidence.user_id == learner.id)).all()
+    assert {(e.level, e.weight) for e in evidence} == {(4.0, 0.75)}
+    levels = {m.objective.key: m.level for m in db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id))}
+    assert levels == {"AO1": 3.4, "AO2": 3.4, "AO3": 3.4, "KO1": 3.4, "SO1": 3.4}
+    profile = page(client.get("/progress/competency"))
+    assert profile.count("needs more evidence to count as mastered") == 10  # in the table and in each card
+
+
 def test_answered_link_cannot_be_withdrawn(setting) -> None:
     item, token = invite(setting["learner"])
     services.answer(db.session, token, GOOD, "", utcnow())

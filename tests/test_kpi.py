@@ -20,7 +20,8 @@ from lms.kpi import services
 from lms.kpi.charts import large_chart, sparkline
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import KpiError, MetricTrend, record_figure, tracker
-from lms.progress.models import Evidence, Mastery
+from lms.progress import services as progress
+from lms.progress.models import Evidence, EvidenceSourceName, Mastery
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 DEPLOY = "mlops-deployment-success"     # at least 95%, 0..100, objectives SO1 AO1
@@ -28,6 +29,7 @@ UPTIME = "mlops-system-uptime"          # at least 99.9%, 0..100, objectives SO1
 RESPONSE = "cs-response-time"           # at most 4 h, 0..720, objectives SO2 AO2
 NPS = "cs-net-promoter-score"           # at least 70, -100..100, objectives SO2 AO1
 KPI_WEIGHT_SHARE = 0.65 * 0.75          # decaying average: latest_weight x the kpi source's weight
+HELD = 3.4                              # a level at mastery on too little evidence (under 2 in weight)
 
 
 @pytest.fixture()
@@ -137,7 +139,8 @@ def test_a_move_toward_the_target_is_evidence_at_the_figures_attainment(learner)
     level = round(90 / 95 * 4, 4)  # (90 - 0) / (95 - 0) of the way, on the 0-4 scale: 3.7895
     assert level == 3.7895
     assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": level, "AO1": level}}
-    assert mastery(learner.id) == {"SO1": (level, 1), "AO1": (level, 1)}
+    # One KPI month (weight 0.75) is too little evidence for mastered: held just under it.
+    assert mastery(learner.id) == {"SO1": (HELD, 1), "AO1": (HELD, 1)}
     row = db.session.scalar(select(Evidence).where(Evidence.objective_id == objective_id("SO1")))
     assert row.weight == 0.75 and row.recorded_by_id is None
     assert row.note == ("Model deployment success rate: 90% in May 2025, from 80% in April 2025 "
@@ -158,7 +161,9 @@ def test_meeting_the_target_counts_in_full_even_a_little_down(learner) -> None:
     record(learner, DEPLOY, date(2025, 5, 1), 97)
     assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-04": {"SO1": 4.0, "AO1": 4.0},
                                     "kpi:mlops-deployment-success:2025-05": {"SO1": 4.0, "AO1": 4.0}}
-    assert mastery(learner.id)["SO1"] == (4.0, 2)
+    assert mastery(learner.id)["SO1"] == (HELD, 2)  # two KPI months weigh 1.5: not yet mastered
+    record(learner, DEPLOY, date(2025, 6, 1), 96)
+    assert mastery(learner.id)["SO1"] == (4.0, 3)   # a third: 2.25
 
 
 def test_moving_away_withdraws_the_evidence_and_mastery_follows(learner) -> None:
@@ -181,7 +186,7 @@ def test_correcting_an_earlier_month_judges_the_next_one_again(learner) -> None:
     record(learner, DEPLOY, date(2025, 5, 1), 90)  # May was really 90: up from April, and June is now down
     may = round(90 / 95 * 4, 4)
     assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": may, "AO1": may}}
-    assert mastery(learner.id)["AO1"] == (may, 1)
+    assert mastery(learner.id)["AO1"] == (HELD, 1)  # may's level, held: one piece of evidence
     # A month slotted in before June becomes June's "previous" too.
     record(learner, DEPLOY, date(2025, 3, 1), 60)
     record(learner, NPS, date(2025, 5, 1), 20)
@@ -191,13 +196,17 @@ def test_correcting_an_earlier_month_judges_the_next_one_again(learner) -> None:
 
 
 def test_kpi_evidence_is_averaged_with_the_learners_other_evidence(learner) -> None:
+    # An instructor's rating at 4 first, so that AO1's evidence weighs enough for mastered.
+    progress.record(db.session, learner.id, objective_id("AO1"), EvidenceSourceName.RATING, "rater:1", 1.0,
+                    NOW - relativedelta(days=1))
     record(learner, NPS, date(2025, 4, 1), 0)
     record(learner, NPS, date(2025, 5, 1), 70)  # meets: 4.0 on SO2 and AO1
     record(learner, DEPLOY, date(2025, 4, 1), 50)
     record(learner, DEPLOY, date(2025, 5, 1), 76)  # toward: 76/95 = 0.8 -> 3.2 on SO1 and AO1
     expected = round(KPI_WEIGHT_SHARE * 3.2 + (1 - KPI_WEIGHT_SHARE) * 4.0, 4)
-    assert mastery(learner.id)["AO1"] == (expected, 2)
-    assert mastery(learner.id)["SO2"] == (4.0, 1) and mastery(learner.id)["SO1"] == (3.2, 1)
+    assert mastery(learner.id)["AO1"] == (expected, 3)
+    # SO2's one KPI piece at 4.0 is held under mastered; SO1's at 3.2 is below it anyway.
+    assert mastery(learner.id)["SO2"] == (HELD, 1) and mastery(learner.id)["SO1"] == (3.2, 1)
 
 
 # --------------------------------------------------------------------------- service: the tracker

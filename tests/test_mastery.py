@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from lms.catalog.models import Objective
 from lms.extensions import db
-from lms.progress.methods import MASTERY_METHODS, Point, named_level
+from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import EvidenceError, mastery_changed, method_for, rebuild, record
 from tests.races import second_waits_for_first
@@ -48,6 +48,77 @@ def test_highest_and_latest_by_hand() -> None:
     points = [Point(1), Point(3), Point(2)]
     assert level("highest", points) == 3
     assert level("latest", points) == 2
+
+
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_one_piece_of_evidence_never_makes_an_objective_mastered(name: str) -> None:
+    """Whatever the method, a level at mastery (3.5 by the shipped thresholds) is held at 3.4,
+    proficient, until the counted evidence weighs 2 in all: one stakeholder rating of 5 (weight
+    0.75), one expert rating, one instructor rating, had made an objective mastered at once."""
+    one = {"n": 1, "mastery_level": 3}  # n times: shown once is enough for the method itself
+    assert level(name, [Point(4, weight=0.75)], **one) == 3.4           # a stakeholder's 5 stars, alone
+    assert level(name, [Point(4)], **one) == 3.4                        # one full judgement
+    assert level(name, [Point(4), Point(4, weight=0.75)], **one) == 3.4  # 1.75
+    assert level(name, [Point(4), Point(4, weight=0.5), Point(4, weight=0.5)], **one) == 4.0  # 2.0
+    assert level(name, [Point(4), Point(4)], **one) == 4.0              # two full judgements
+    assert level(name, [Point(4), Point(4, weight=0), Point(4, weight=0)], **one) == 3.4  # weight 0 is not evidence
+    assert level(name, [Point(3.2, weight=0.75)], **one) == 3.2         # below mastery: untouched
+    assert level(name, [Point(3.45)], **one) == 3.45                    # just under it: untouched too
+    assert level(name, [Point(4)], mastery_min_weight=0, **one) == 4.0  # the rule turned off
+    assert level(name, [Point(4), Point(4)], mastery_min_weight=2.5, **one) == 3.4
+    assert level(name, [Point(4, weight=0.2)] * 10, mastery_min_weight=2, **one) == 4.0  # 0.2 ten times is 2
+
+
+def test_the_hold_follows_the_programs_thresholds() -> None:
+    """Held just under the top threshold, whatever it is: 0.1 under it, or at the band below's
+    own bound when that is nearer, so the level never reads as a lower band than it reached."""
+    assert method_for({}, {"no": 0, "yes": 3.0}).level([Point(3.6)]) == 2.9
+    assert method_for({}, {"no": 0, "nearly": 2.95, "yes": 3.0}).level([Point(3.6)]) == 2.95
+    assert method_for({}, {"no": 0, "yes": 3.0}).level([Point(2.95)]) == 2.95
+    method = method_for({}, DEFAULT_THRESHOLDS)
+    assert method.held_back([Point(4)]) and not method.held_back([Point(4), Point(4)])
+    assert not method.held_back([Point(3)]) and not method.held_back([])
+
+
+def hold_replayed(method: MasteryMethod, points: list[Point]) -> float | None:
+    """The rule worked out independently of the methods: combine the counted points, then hold."""
+    counted = [p for p in points if p.weight > 0]
+    combined = method.combine(counted)
+    total = 0.0
+    for p in counted:
+        total += p.weight
+    if combined is None or combined < method.top or total >= method.min_weight - 1e-9:
+        return combined
+    return method.held_at
+
+
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+@pytest.mark.parametrize("least", [0, 1.5, 2, 3.25])
+def test_every_shortcut_keeps_the_hold_as_level_does(name: str, least: float) -> None:
+    """Property test: with the rule at several minimums, weights from 0.1 to 1 (sums a float
+    leaves a hair off) and thresholds of several shapes, ``running``, ``levels_at`` and
+    ``below_since`` give, prefix by prefix, what ``level`` gives, and ``level`` what combining
+    the counted points and holding them gives."""
+    rng = random.Random(f"hold:{name}:{least}")
+    shapes = [DEFAULT_THRESHOLDS, {"no": 0, "yes": 3.0}, {"no": 0, "nearly": 3.45, "yes": 3.5}, {"a": 0, "b": 2, "c": 4}]
+    for _ in range(60):
+        method = MASTERY_METHODS[name]({"latest_weight": 0.6, "n": 2, "mastery_level": 3, "mastery_min_weight": least},
+                                       rng.choice(shapes))
+        points = [Point(level=rng.choice((4.0, 3.9, 3.5, round(rng.uniform(0, 4), 2))),
+                        weight=rng.choice((0.0, 0.1, 0.2, 0.5, 0.75, 1.0))) for _n in range(rng.randint(0, 14))]
+        prefixes = [method.level(points[:end]) for end in range(len(points) + 1)]
+        assert prefixes == [hold_replayed(method, points[:end]) for end in range(len(points) + 1)]
+        assert list(method.running(points)) == prefixes[1:]
+        cuts = sorted(rng.randint(0, len(points)) for _n in range(rng.randint(1, 6)))
+        assert method.levels_at(points, cuts) == [prefixes[cut] if cut else None for cut in cuts]
+        shuffled = rng.sample(cuts, len(cuts))
+        assert method.levels_at(points, shuffled) == [prefixes[cut] if cut else None for cut in shuffled]
+        moments = [T0 + timedelta(hours=h) for h in range(len(points))]
+        for bar in (2.5, method.held_at, method.top):
+            since = None
+            for now, moment in zip(prefixes[1:], moments, strict=True):
+                since = None if now is None or now >= bar else since or moment
+            assert method.below_since(points, moments, bar) == since
 
 
 @pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
@@ -226,3 +297,29 @@ def test_rebuild_command(app: Flask, objectives, make_user) -> None:
     assert result.exit_code == 0 and "Rebuilt 1 mastery record." in result.output
     db.session.expire_all()
     assert db.session.scalar(select(Mastery.level)) == pytest.approx(before)
+
+
+@pytest.mark.parametrize("method", sorted(MASTERY_METHODS))
+def test_kept_mastery_holds_a_level_on_light_evidence_as_a_rebuild_does(app: Flask, objectives, make_user,
+                                                                        method: str) -> None:
+    """As evidence arrives the kept row is held under mastered until the evidence weighs 2, and
+    a rebuild (``flask lms rebuild-mastery``) gives the same row at each step."""
+    settings = {"method": method, "n": 1, "mastery_level": 3}
+    user, objective = make_user().id, objectives[0]
+
+    def kept() -> tuple[float, int, datetime | None]:
+        db.session.expire_all()
+        row = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
+        return row.level, row.evidence_count, row.below_since
+
+    steps = [("stakeholder", 1.0, (3.4, 1, None)),   # one stakeholder's five stars (weight 0.75)
+             ("peer", 1.0, (3.4, 2, None)),          # 1.25
+             ("rating", 1.0, (4.0, 3, None))]        # 2.25: mastered
+    for hours, (source, fraction, expected) in enumerate(steps):
+        record(db.session, user, objective, source, f"{source}:{hours}", fraction, T0 + timedelta(hours=hours),
+               settings=settings)
+        db.session.commit()
+        assert kept() == expected
+        rebuild(db.session, T0, settings)
+        db.session.commit()
+        assert kept() == expected

@@ -274,11 +274,23 @@ def test_rating_through_the_form_updates_the_profile(month6, client_for) -> None
     assert done.status_code == 302 and done.headers["Location"].endswith(f"{url}/progress")
     db.session.expire_all()
     mastery = db.session.scalar(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == ko2.id))
-    assert mastery.level == 4.0
+    # One rating, however high, is one piece of evidence: held just under mastered, and the
+    # learner is told why (it had made the objective mastered at once).
+    assert mastery.level == 3.4
     mine = text(client_for(learner).get("/progress/competency"))
     trail = section(mine, "objective-KO2")
-    assert "Ran the incident review well." in trail and "by Tess Teacher" in trail and "Mastered" in trail
-    assert "Ran the incident review well." in section(text(teacher.get(f"{url}/progress")), "objective-KO2")
+    assert "Ran the incident review well." in trail and "by Tess Teacher" in trail and "Proficient" in trail
+    assert "needs more evidence to count as mastered" in trail and "Mastered" not in trail
+    staff = section(text(teacher.get(f"{url}/progress")), "objective-KO2")
+    assert "Ran the incident review well." in staff and "needs more evidence to count as mastered" in staff
+
+    again = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "4", "note": "And the next one too."})
+    assert again.status_code == 302
+    db.session.expire_all()
+    mastery = db.session.scalar(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == ko2.id))
+    assert mastery.level == 4.0 and mastery.evidence_count == 2  # two full judgements: mastered
+    trail = section(text(client_for(learner).get("/progress/competency")), "objective-KO2")
+    assert "Mastered" in trail and "needs more evidence" not in trail
 
 
 # --------------------------------------------------------------------------- statements

@@ -459,15 +459,16 @@ def test_mastery_level_changes_are_sent_when_the_named_level_moves(app: Flask, o
     learner = org_setup["learner"]
     ko1 = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
     assert ko1 is not None
-    record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:1", 0.9, utcnow())   # none -> 3.6
-    record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:2", 0.95, utcnow())  # same named level
+    # None -> 3.4: the quiz's 3.6 is at mastery, held just under it as the only evidence.
+    record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:1", 0.9, utcnow())
+    record(db.session, learner.id, ko1.id, EvidenceSourceName.QUIZ, "q:2", 0.7, utcnow())  # 3.08: same named level
     db.session.commit()
     assert deliver(app) == 1
     [payload] = receiver.bodies()
     assert payload["type"] == "mastery.level_changed"
     data = payload["data"]
     assert data["objective"]["code"] == "KO1" and data["before"] == {"level": None, "name": "no evidence"}
-    assert data["after"]["level"] == pytest.approx(3.6) and data["after"]["name"] not in ("no evidence", "")
+    assert data["after"] == {"level": pytest.approx(3.4), "name": "proficient"}
     assert data["learner"]["email"] == "lea@example.com"
     assert services.verify(secret, receiver.received[0].headers, receiver.received[0].body)
 

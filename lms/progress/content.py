@@ -20,6 +20,10 @@ from lms.progress.models import EvidenceSourceName, MasteryMethodName, MasteryPo
 from lms.progress.services import policy, rebuild, reweigh
 
 Rules = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
+# The method settings content/mastery.yml may state (a misspelt one is refused, not ignored).
+SETTINGS = ("latest_weight", "n", "mastery_level", "mastery_min_weight")
+# A bound against a slip of the keyboard: ten full judgements on one objective.
+MAX_MIN_WEIGHT = 10.0
 
 
 class PolicyFile(Spec):
@@ -56,6 +60,13 @@ class PolicyFile(Spec):
             raise ValueError("latest_weight is a share between 0 (exclusive) and 1")
         if settings.get("n", 1) < 1:
             raise ValueError("n is at least 1")
+        least = settings.get("mastery_min_weight")
+        if least is not None and not 0 <= least <= MAX_MIN_WEIGHT:
+            raise ValueError(f"mastery_min_weight is the weight of evidence needed before an objective counts as mastered, "
+                             f"from 0 (no minimum) to {MAX_MIN_WEIGHT:g}")
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(SETTINGS)}")
         return settings
 
 
@@ -112,5 +123,7 @@ class MasteryPolicySection(ContentSection):
 
 
 def _fingerprint(policy: MasteryPolicy | None) -> Any:
+    # The thresholds too: a level is held under the top one on too little evidence.
     return None if policy is None else (policy.method, dict(policy.settings), policy.retired_at is None,
-                                        dict(policy.evidence_weights or {}), policy.at_risk_below)
+                                        dict(policy.evidence_weights or {}), policy.at_risk_below,
+                                        dict(policy.thresholds))

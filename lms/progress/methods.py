@@ -12,6 +12,19 @@ from typing import Any, ClassVar, NamedTuple
 from lms.progress.models import MasteryMethodName
 
 SCALE = 4.0
+DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
+# The counted evidence's weights must add up to this before a level may reach the top named
+# level ("mastered"): two full judgements (a quiz and a graded piece of work, an instructor's
+# rating and a rubric grade), or one full judgement and lesser evidence worth another (two
+# stakeholder ratings at 0.75, or a KPI figure and a peer review). Lesser sources alone need
+# three pieces or more: the learner picks the stakeholders and reports the KPIs. One piece of
+# evidence, however strong and whatever its source, does not say the learner can do the job.
+DEFAULT_MIN_WEIGHT = 2.0
+# How far under the top threshold a level is held while the evidence is too light for it.
+HOLD_MARGIN = 0.1
+# Weights are shares such as 0.75 or 0.1, added one point at a time: a sum a float leaves
+# a hair under the minimum (ten points at 0.2) still reaches it.
+WEIGHT_SLACK = 1e-9
 
 
 class Point(NamedTuple):
@@ -24,18 +37,60 @@ class Point(NamedTuple):
     weight: float = 1.0
 
 
+def _total(points: Sequence[Point]) -> float:
+    """The points' weights added one at a time, oldest first, as ``running`` adds them (not
+    ``sum``, which on Python 3.12+ compensates and may differ in the last bit)."""
+    total = 0.0
+    for point in points:
+        total += point.weight
+    return total
+
+
 class MasteryMethod(ABC):
+    """One way of combining evidence into a level, with the one rule every method keeps:
+    until the counted evidence's weights add up to ``mastery_min_weight`` (a setting,
+    ``DEFAULT_MIN_WEIGHT`` by default; 0 turns the rule off), a level that reaches the top
+    threshold (``thresholds``' highest bound, "mastered") is held just under it
+    (``held_at``), so one piece of evidence never makes an objective mastered. A level below
+    the top threshold is never changed by the rule. Subclasses implement ``combine``; those
+    that optimise ``running`` or ``levels_at`` apply ``hold`` as ``level`` does."""
+
     name: ClassVar[MasteryMethodName]
     label: ClassVar[str]
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any], thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
         self.settings = settings
+        self.min_weight = float(settings.get("mastery_min_weight", DEFAULT_MIN_WEIGHT))
+        bounds = sorted(thresholds.values())
+        self.top = bounds[-1]
+        # Just under the top: HOLD_MARGIN under it, or the band below's own bound when that
+        # is nearer (the level still reads as that band, never lower).
+        self.held_at = round(max(self.top - HOLD_MARGIN, bounds[-2] if len(bounds) > 1 else 0.0), 4)
 
     def level(self, points: Sequence[Point]) -> float | None:
         """The mastery level from every point so far, oldest first (None: no evidence).
         Points of weight 0 are on the record but do not count (the rules give some
         sources no weight on some kinds of objective)."""
-        return self.combine([p for p in points if p.weight > 0])
+        counted = [p for p in points if p.weight > 0]
+        return self.hold(self.combine(counted), _total(counted))
+
+    def hold(self, level: float | None, weight: float) -> float | None:
+        """``level`` as the method combined it from counted evidence weighing ``weight`` in
+        all, held at ``held_at`` when it reaches the top threshold on too little evidence."""
+        if level is None or level < self.top or self.enough(weight):
+            return level
+        return self.held_at
+
+    def enough(self, weight: float) -> bool:
+        """Whether counted evidence weighing ``weight`` in all may make an objective mastered."""
+        return weight + WEIGHT_SLACK >= self.min_weight
+
+    def held_back(self, points: Sequence[Point]) -> bool:
+        """Whether the level of ``points`` is held under the top threshold for want of
+        evidence (the learner's page says so)."""
+        counted = [p for p in points if p.weight > 0]
+        combined = self.combine(counted)
+        return combined is not None and combined >= self.top and not self.enough(_total(counted))
 
     @abstractmethod
     def combine(self, points: Sequence[Point]) -> float | None:
@@ -87,14 +142,16 @@ class DecayingAverage(MasteryMethod):
     def running(self, points: Sequence[Point]) -> Iterator[float | None]:
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
+        total = 0.0
         for point in points:
             if point.weight > 0:
+                total += point.weight
                 if value is None:
                     value = point.level
                 else:
                     w = share * point.weight
                     value = w * point.level + (1 - w) * value
-            yield None if value is None else round(value, 4)
+            yield None if value is None else self.hold(round(value, 4), total)
 
     def levels_at(self, points: Sequence[Point], cuts: Sequence[int]) -> list[float | None]:
         """One pass over the points, rounding only at the cuts (ascending: a trend's months;
@@ -104,18 +161,20 @@ class DecayingAverage(MasteryMethod):
             return [running[cut - 1] if cut else None for cut in cuts]
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
+        total = 0.0
         found: list[float | None] = []
         done = 0
         for cut in cuts:
             for level, weight in points[done:cut]:
                 if weight > 0:
+                    total += weight
                     if value is None:
                         value = level
                     else:
                         w = share * weight
                         value = w * level + (1 - w) * value
             done = max(done, cut)
-            found.append(None if value is None or not cut else round(value, 4))
+            found.append(None if value is None or not cut else self.hold(round(value, 4), total))
         return found
 
 
@@ -153,8 +212,6 @@ class Latest(MasteryMethod):
 
 
 MASTERY_METHODS: dict[MasteryMethodName, type[MasteryMethod]] = {m.name: m for m in (DecayingAverage, NTimes, Highest, Latest)}
-
-DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mastered": 3.5}
 
 
 def shown_level(level: float | None, decimals: int = 1) -> str:

@@ -21,7 +21,7 @@ from lms.catalog.models import Lesson, Objective, ObjectiveKind
 from lms.catalog.revision import cached
 from lms.cohorts.models import Enrolment
 from lms.database import DbSession, insert_unless_there
-from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
+from lms.progress.methods import DEFAULT_MIN_WEIGHT, DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import (
     Evidence,
     EvidenceSourceName,
@@ -36,7 +36,7 @@ from lms.progress.sources import SOURCES
 from lms.web.page_cache import fingerprint, summary
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
-                                    "mastery_level": 3}
+                                    "mastery_level": 3, "mastery_min_weight": DEFAULT_MIN_WEIGHT}
 DEFAULT_AT_RISK_BELOW = 2.5
 
 events = Namespace()
@@ -90,7 +90,7 @@ class Policy:
 
     @property
     def method(self) -> MasteryMethod:
-        return method_for(self.settings)
+        return method_for(self.settings, self.thresholds)
 
     def weight(self, source: EvidenceSourceName, kind: ObjectiveKind) -> float:
         """How much evidence from ``source`` counts toward an objective of ``kind``."""
@@ -121,11 +121,14 @@ def _policy(session: DbSession) -> Policy:
                   merged_weights(row.evidence_weights))
 
 
-def method_for(settings: Mapping[str, Any] | None = None) -> MasteryMethod:
+def method_for(settings: Mapping[str, Any] | None = None, thresholds: Mapping[str, float] | None = None) -> MasteryMethod:
+    """The method ``settings`` name (over the defaults), holding a level under the top of
+    ``thresholds`` (the program's named levels; the defaults when not given) while the
+    evidence is too light for it."""
     merged = {**DEFAULT_SETTINGS, **(settings or {})}
     if merged["method"] not in MASTERY_METHODS:
         raise EvidenceError(f"Unknown mastery method {merged['method']!r}; choose one of {', '.join(MASTERY_METHODS)}.")
-    return MASTERY_METHODS[merged["method"]](merged)
+    return MASTERY_METHODS[merged["method"]](merged, thresholds or DEFAULT_THRESHOLDS)
 
 
 def _points(rows: Iterable[Any]) -> tuple[list[Point], list[datetime]]:
@@ -172,7 +175,7 @@ def weighed(rows: list[dict[str, Any]], rules: Policy, kinds: Mapping[int, Objec
 
 
 def _method(rules: Policy, settings: Mapping[str, Any] | None) -> MasteryMethod:
-    return method_for(settings) if settings is not None else rules.method
+    return method_for(settings, rules.thresholds) if settings is not None else rules.method
 
 
 def reweigh(session: DbSession, rules: Policy | None = None) -> None:
@@ -393,6 +396,9 @@ class ObjectiveProfile:
     rank: int          # 0 no evidence, then 1.. per named level from the lowest
     evidence_count: int
     trail: list[TrailEntry]
+    # The name of the top level ("mastered") when the level reached it but is held just under
+    # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``).
+    held_under: str | None = None
 
     @property
     def latest_move(self) -> TrailEntry | None:
@@ -425,6 +431,7 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
     of statements."""
     rules = rules or policy(session)
     method = rules.method
+    top = max(rules.thresholds, key=lambda name: rules.thresholds[name])
     objectives = list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
     mastery = {m.objective_id: m for m in session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
     trails: dict[int, list[TrailEntry]] = defaultdict(list)
@@ -438,9 +445,12 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
     for objective in objectives:
         m = mastery.get(objective.id)
         level = m.level if m else None
+        trail = trails[objective.id]
         result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
                                        evidence_count=m.evidence_count if m else 0,
-                                       trail=_explained(trails[objective.id], method)))
+                                       trail=_explained(trail, method),
+                                       held_under=top if method.held_back([Point(e.level, e.weight) for e in trail])
+                                       else None))
     return result
 
 
