@@ -143,7 +143,7 @@ def _hand_in_portfolio(work: dict[str, Any]) -> Any:
         setting = _portfolio_setting(session, work)
         dates = _dates(session, setting["assignment"], work["cohort"], work["user"])
         try:
-            review = submit_for_review(session, setting["portfolio"], session.get_one(User, work["user"]), work["cohort"],
+            review = submit_for_review(session, setting["portfolio"], session.get_one(User, work["user"]),
                                        setting["eligible"], utcnow(), dates)
         except PortfolioError as refused:
             return f"refused: {refused}"
