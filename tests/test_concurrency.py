@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from lms.assessment import services as assessment
 from lms.assessment.models import Attempt, Quiz
+from lms.cohorts.enrolment import hold_enrolment
 from lms.coursework.models import Submission
 from lms.database import utcnow
 from lms.extensions import db
@@ -286,7 +287,10 @@ def test_concurrent_starts_of_one_quiz_make_one_attempt(quiz_learner) -> None:
     assert {attempt_in(r) for r in responses} == {attempts[0].id}  # every click lands on the one attempt
 
 
-def test_a_start_overtaken_returns_the_attempt_that_won(quiz_learner) -> None:
+def test_a_start_overtaken_returns_the_attempt_that_won(quiz_learner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another start commits just before this one takes the learner's enrolment (its first
+    write, ``hold_enrolment``; a start that comes while it is held waits for it, as a move
+    does): this one reads the attempt that won and returns it."""
     learner, _ = quiz_learner
     quiz = db.session.scalars(select(Quiz).where(Quiz.key == "sample-quiz")).one()
 
@@ -295,8 +299,13 @@ def test_a_start_overtaken_returns_the_attempt_that_won(quiz_learner) -> None:
             assessment.start_attempt(other, other.get_one(Quiz, quiz.id), other.get_one(assessment.User, learner.id), utcnow())
             other.commit()
 
-    with before_first_flush(db.session, start_elsewhere):
-        attempt = assessment.start_attempt(db.session, quiz, learner, utcnow())
+    def overtaken(session: Any, user_id: int) -> Any:
+        monkeypatch.setattr(assessment, "hold_enrolment", hold_enrolment)  # the other start holds as usual
+        start_elsewhere()
+        return hold_enrolment(session, user_id)
+
+    monkeypatch.setattr(assessment, "hold_enrolment", overtaken)
+    attempt = assessment.start_attempt(db.session, quiz, learner, utcnow())
     db.session.commit()
     attempts = db.session.scalars(select(Attempt)).all()
     assert [a.id for a in attempts] == [attempt.id] and attempt.number == 1

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.catalog.models import Level
+from lms.cohorts.enrolment import move_learner
 from lms.cohorts.models import Cohort
 from lms.coursework.models import Assignment, Submission, SubmissionStatus
 from lms.coursework.services import SubmissionError, dates_for, save_draft, start_submission, submit
@@ -143,7 +144,7 @@ def _hand_in_portfolio(work: dict[str, Any]) -> Any:
         setting = _portfolio_setting(session, work)
         dates = _dates(session, setting["assignment"], work["cohort"], work["user"])
         try:
-            review = submit_for_review(session, setting["portfolio"], session.get_one(User, work["user"]), work["cohort"],
+            review = submit_for_review(session, setting["portfolio"], session.get_one(User, work["user"]),
                                        setting["eligible"], utcnow(), dates)
         except PortfolioError as refused:
             return f"refused: {refused}"
@@ -163,3 +164,23 @@ def test_a_portfolio_hand_in_arriving_while_it_is_saved_hands_in_the_saved_refle
     saved, handed = second_waits_for_first(portfolio["app"], _curate(portfolio, "better words"), _hand_in_portfolio(portfolio))
     assert saved == "saved"
     assert "KO1: better words" in handed and "first thoughts" not in handed
+
+
+def test_a_portfolio_handed_in_while_the_learner_is_moved_is_the_new_cohorts(portfolio: dict[str, Any], make_cohort) -> None:
+    """The review submission the hand-in starts is filed under the cohort the learner is
+    enrolled in when it is made (``coursework.start_own_submission``): the move commits
+    first, so the new cohort's staff grade it. Before, it read the enrolment before the move
+    committed and landed in the cohort the learner had left (tests/test_move_races.py)."""
+    old = db.session.get_one(Cohort, portfolio["cohort"])
+    new = make_cohort(old.organization, "Second cohort", months_ago=5).id
+
+    def move(session: sa.orm.Session) -> None:
+        move_learner(session, session.get_one(User, portfolio["user"]), session.get_one(Cohort, portfolio["cohort"]),
+                     session.get_one(Cohort, new), utcnow())
+
+    _moved, handed = second_waits_for_first(portfolio["app"], move, _hand_in_portfolio(portfolio))
+    assert "KO1: first thoughts" in handed
+    review = db.session.scalars(select(Submission).where(Submission.user_id == portfolio["user"],
+                                                         Submission.id != portfolio["submission"])).one()
+    assert review.cohort_id == new
+    assert db.session.get_one(Submission, portfolio["submission"]).cohort_id == new  # the case study moved with them

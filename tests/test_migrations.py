@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from lms.accounts.models import User
 from lms.accounts.services import tidy_name
 from lms.catalog.models import Objective, ObjectiveKind
 from lms.cohorts.models import Cohort, Organization
+from lms.coursework.models import Submission
 from lms.extensions import db
 from lms.progress.models import ItemKind, ItemRole, Mastery, MasteryMark, MasteryMethodName, ProgressItem, ProgressLearner
 from lms.search.models import is_unmapped
@@ -214,4 +215,73 @@ def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule
         downgrade(revision="zt1c3d4e5f613")  # going back keeps the cleaned names
         with db.engine.connect() as conn:
             assert dict(conn.execute(sa.select(User.id, User.name)).all()) == expected
+        db.engine.dispose()
+
+
+def test_the_revision_window_migration_dates_returned_work_from_its_last_return(fresh_database_url: str,
+                                                                               tmp_path: Path) -> None:
+    """``y1c3d4e5f613`` adds ``submissions.returned_at`` and fills it, for the work returned
+    for revision when it runs, with the time of its grade's last "return" event (a later
+    event of another kind, a draft saved afterwards, does not move it); work in any other
+    status (handed in, graded, a draft), or returned with no such event, is left without one.
+    The rows are written as the schema before it had them (its tables reflected), in UTC as
+    every time is stored."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade(revision="x1c3d4e5f613")
+        old = sa.MetaData()
+        old.reflect(db.engine)
+        assert "returned_at" not in old.tables["submissions"].c
+        start = datetime(2026, 3, 2, 9, 30)  # naive UTC, as stored
+        with db.engine.begin() as conn:
+            def add(table: str, **values: object) -> int:
+                return int(conn.execute(old.tables[table].insert().values(**values)).inserted_primary_key[0])
+
+            learner, grader = (add("users", email=f"{name}@example.com", name=name, timezone="UTC", is_admin=False,
+                                   session_version=0, created_at=start) for name in ("learner", "grader"))
+            org = add("organizations", name="Upgraded Co", created_at=start)
+            cohort = add("cohorts", organization_id=org, name="Upgraded 1", start_date=date(2026, 1, 5),
+                         timezone="Europe/Berlin", created_at=start)
+            program = add("programs", key="p", title="P", summary="")
+            module = add("modules", program_id=program, key="m", title="M", summary="", position=0, metric_group="")
+            phase = add("phases", module_id=module, key="m-1", title="M 1", month=1, position=0, summary="")
+            rubric = add("rubrics", key="r", title="R", current_number=1)
+            rubric_version = add("rubric_versions", rubric_id=rubric, number=1, criteria=[], max_points=10.0,
+                                 checksum="0" * 64, created_at=start)
+
+            def work(key: str, status: str, events: list[tuple[str, timedelta]]) -> int:
+                """An assignment's submission in ``status``, handed in once, and its grade's
+                events (action, time after ``start``)."""
+                assignment = add("assignments", key=key, kind="case_study", title=key, module_id=module, phase_id=phase,
+                                 rubric_id=rubric, due_after_days=14, peer_reviews=0, deliverables=[], body="",
+                                 position=0, source_path=f"{key}.md")
+                submission = add("submissions", assignment_id=assignment, user_id=learner, cohort_id=cohort, status=status,
+                                 draft_body="text", created_at=start, updated_at=start)
+                version = add("submission_versions", submission_id=submission, number=1, body="text", attachment_ids=[],
+                              submitted_at=start, late=False)
+                if events:
+                    grade = add("grades", submission_id=submission, version_id=version, rubric_version_id=rubric_version,
+                                grader_id=grader, selections={}, feedback="Revise.", max_score=10.0, status="draft",
+                                revision=len(events), updated_at=start + events[-1][1])
+                    for action, after in events:
+                        add("grade_events", grade_id=grade, actor_id=grader, at=start + after, action=action, after={})
+                return submission
+
+            returned_twice = work("twice", "returned", [("return", timedelta(days=1)), ("return", timedelta(days=9, hours=5))])
+            drafted_after = work("drafted", "returned", [("draft", timedelta(hours=2)), ("return", timedelta(days=3)),
+                                                         ("draft", timedelta(days=4))])
+            released = work("released", "released", [("return", timedelta(days=1)), ("release", timedelta(days=6))])
+            waiting = work("waiting", "submitted", [("return", timedelta(days=1))])  # handed in again after its return
+            no_event = work("no-event", "returned", [])
+            draft = work("draft", "draft", [])
+
+        upgrade()
+        with db.engine.connect() as conn:
+            filled = dict(conn.execute(sa.select(Submission.id, Submission.returned_at)).all())
+        assert filled == {
+            returned_twice: (start + timedelta(days=9, hours=5)).replace(tzinfo=UTC),
+            drafted_after: (start + timedelta(days=3)).replace(tzinfo=UTC),
+            released: None, waiting: None, no_event: None, draft: None}
+        downgrade(revision="x1c3d4e5f613")
+        assert "returned_at" not in {c["name"] for c in sa.inspect(db.engine).get_columns("submissions")}
         db.engine.dispose()

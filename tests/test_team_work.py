@@ -18,6 +18,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from lms.cohorts.enrolment import move_learner
+from lms.competency.services import heat_map
 from lms.coursework.models import Assignment, Submission
 from lms.coursework.services import dates_for
 from lms.database import utcnow
@@ -32,6 +34,7 @@ from lms.notifications.reminders import due_items, due_moment, due_notices, zone
 from lms.progress.completion import cohort_progress, learner_progress
 from lms.teams import services
 from lms.teams.models import Team
+from lms.today.services import kept_items, todo_list
 
 KEY = "intl-hands-on-entry-plan"
 COLUMN = f"assignment:{KEY}"
@@ -278,3 +281,54 @@ def test_grading_pages_name_the_team_and_the_feedback_page_shows_each_members_gr
     assert scores == {"Founder A": released.score, "Founder B": released.score,
                       "Founder C": max(0.0, (released.score or 0) - 3)}
 
+
+
+# --------------------------------------------------------------------------- a member moved
+
+
+def test_members_moved_after_the_team_handed_in_have_done_it_in_their_new_cohort(course, make_cohort, make_user) -> None:
+    """A moved learner's team work stays with the team in the cohort they left (its staff
+    grade it), and it is theirs done wherever their own progress shows: their progress page,
+    their to-do list, the new cohort's heat map and its gradebook (which said "not started")
+    show the team's status, and its released grade with their score; the gradebook's cell
+    names the team and the cohort whose staff grade it, and links to no grading page (the new
+    cohort's staff have nothing of it to grade). A: the member who holds the submission; B
+    another; C stays."""
+    a, b, c, _d = course["learners"]
+    old = course["cohort"]
+    mentor = make_user(name="Nina New")
+    new = make_cohort(old.organization, "Founders two", months_ago=9, instructors=[mentor])
+    for person in (a, b):
+        move_learner(db.session, person, old, new, utcnow())
+    db.session.commit()
+    submission_id = course["team"].submission_id
+    assert db.session.get_one(Submission, submission_id).cohort_id == old.id  # graded with the team
+
+    def cells() -> dict[int, Any]:
+        book = gradebook(db.session, new, utcnow())
+        index = next(i for i, col in enumerate(book.columns) if col.id == COLUMN)
+        return {r.user.id: r.cells[index] for r in book.rows}
+
+    def agreed(status: str, score: float | None) -> None:
+        shown = cells()
+        for person in (a, b):
+            item = item_of({"cohort": new}, person)
+            assert item.handed_in and item.done == (status == "released"), (person.name, item)
+            plan = build_schedule(db.session, new, person.id, utcnow())
+            assert KEY not in [t.key for t in todo_list(db.session, plan, person.id, kept_items(db.session, new.id, person.id))]
+            cell = shown[person.id]
+            assert (cell.status.value, cell.score, cell.team) == (status, score, "Northwind, Founders"), person.name
+            assert cell.submission_id is None and cell.grade_id is None  # nothing to grade or release here
+        rows = {r.user.id: r for r in heat_map(db.session, new, utcnow()).rows}
+        assert not rows[a.id].reasons and not rows[b.id].reasons
+
+    agreed("submitted", None)
+    assert gradebook(db.session, new, utcnow(), RowFilter.UNGRADED).rows == []  # the old cohort's staff grade it
+    page = course["client_for"](mentor).get(f"/cohorts/{new.id}/gradebook").get_data(as_text=True)
+    assert page.count('class="gb-team">Northwind, Founders<') == 2 and f"/submissions/{submission_id}" not in page
+
+    released = grade(course)
+    agreed("released", released.score)
+    levels = {r.user.id: r.levels for r in heat_map(db.session, new, utcnow()).rows}
+    stayed = next(r.levels for r in heat_map(db.session, old, utcnow()).rows if r.user.id == c.id)
+    assert levels[a.id] == levels[b.id] == stayed  # the team grade is their evidence, as it is C's

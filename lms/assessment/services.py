@@ -39,7 +39,7 @@ from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.catalog.models import Level
-from lms.cohorts.enrolment import Carried, active_enrolment
+from lms.cohorts.enrolment import Carried, active_enrolment, hold_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
 from lms.database import DbSession, rowcount, zone_named
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
@@ -272,10 +272,25 @@ def _layout(quiz: Quiz, chosen: list[tuple[Question, QuestionVersion]], rng: ran
     return layout
 
 
+def _busy(exc: OperationalError) -> QuizError:
+    """SQLite's write lock held by another writer past the busy timeout: the learner is told
+    to try again; any other error is raised as it is."""
+    if "database is locked" not in str(exc.orig):
+        raise exc
+    return QuizError("The quiz could not be started just now because the site was busy; try again.")
+
+
 def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, seed: int | None = None) -> Attempt:
     """Start an attempt, or return the one in progress (a second click does not start
     another, nor do several clicks at the same moment). The questions drawn and their
-    order are random; ``seed`` makes them repeatable (the demo's learners)."""
+    order are random; ``seed`` makes them repeatable (the demo's learners). The learner's
+    enrolment is held first (``hold_enrolment``), before any attempt of theirs is written:
+    the attempt is the cohort's they are enrolled in as it starts, a move at that moment
+    waiting for it (then carrying it, as it carries every running attempt) or waited for."""
+    try:
+        enrolment = hold_enrolment(session, user.id)
+    except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
+        raise _busy(exc) from None
     for attempt in attempts_of(session, quiz, user):
         expire_if_due(session, attempt, now)
     status = quiz_status(session, quiz, user, now)
@@ -283,7 +298,6 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, see
         return status.in_progress
     if not status.can_start:
         raise QuizError(status.reason or "This quiz cannot be started now.")
-    enrolment = active_enrolment(session, user.id)
     chosen = current_versions(session, quiz)
     if not chosen:
         raise QuizError("This quiz has no questions yet.")
@@ -304,10 +318,8 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, see
         # so what this request closed on the way survives the lost race.
         with session.begin_nested():
             session.add(attempt)
-    except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
-        if "database is locked" not in str(exc.orig):
-            raise
-        raise QuizError("The quiz could not be started just now because the site was busy; try again.") from None
+    except OperationalError as exc:
+        raise _busy(exc) from None
     except IntegrityError:
         raced = quiz_status(session, quiz, user, now).in_progress
         if raced is None:  # the winner's attempt is already over: nothing to return

@@ -78,6 +78,29 @@ def _not_its_instructor(session: DbSession, cohort: Cohort, user: User) -> None:
                           "instructors first if they mean to learn in it.")
 
 
+def hold_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
+    """The learner's current enrolment, its row taken for this unit of work (a write that
+    changes nothing), for work that is filed under the learner's cohort as it is made (a
+    first submission, a quiz attempt): a move of the learner (``move_learner`` ends this
+    row) begun meanwhile waits until this unit of work commits and then carries what it
+    made, and one committed meanwhile is waited for and its new enrolment read here, so
+    the work lands in the cohort the learner is enrolled in when it is made. On PostgreSQL
+    the write that waited for a move finds the row ended and is made again (a new
+    statement sees the new enrolment); on SQLite the write waits for the database's write
+    lock and then reads what the move committed. At most two statements, then the read.
+    The write goes on the session's connection, past the ORM's statement events: it changes
+    nothing, so nothing (the kept schedule state, ``lms.progress.state``) has anything to note."""
+    for _ in range(2):
+        taken = session.connection().execute(
+            update(Enrolment).where(Enrolment.user_id == user_id, Enrolment.active)
+            .values(started_at=Enrolment.started_at).returning(Enrolment.id)).scalar()
+        if taken is not None:
+            return session.scalar(select(Enrolment).where(Enrolment.id == taken)
+                                  .options(joinedload(Enrolment.cohort, innerjoin=True))
+                                  .execution_options(populate_existing=True))
+    return None
+
+
 def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None,
           pace: Pace = Pace.CATCH_UP) -> Enrolment:
     """Start the person's enrolment in ``cohort``: refused when it is archived, when they are

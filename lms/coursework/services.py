@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
-from lms.cohorts.enrolment import Carried
+from lms.cohorts.enrolment import Carried, hold_enrolment
 from lms.cohorts.models import Cohort
 from lms.coursework.models import EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.sharing import groups_of
@@ -147,6 +147,20 @@ def start_submission(session: DbSession, assignment: Assignment, user_id: int, c
     insert_unless_there(session, Submission, {"assignment_id": assignment.id, "user_id": user_id, "cohort_id": cohort_id,
                                               "created_at": now, "updated_at": now}, ("assignment_id", "user_id"))
     return session.scalars(_submission_of(assignment, user_id)).one()  # made above, or by the request that won
+
+
+def start_own_submission(session: DbSession, assignment: Assignment, user_id: int, now: datetime) -> Submission:
+    """The learner's own submission for ``assignment``, started (``start_submission``) when
+    they have none in the cohort they are enrolled in as it is made, their enrolment held
+    for this unit of work (``hold_enrolment``): an org admin moving them at that moment
+    either waits and then carries it with their other work, or is waited for, so it never
+    lands in the cohort they were moved out of. Work they already have was carried by the
+    move that made them the new cohort's."""
+    submission = submission_for(session, assignment, user_id)
+    if submission is not None:
+        return submission
+    enrolment = hold_enrolment(session, user_id)
+    return start_submission(session, assignment, user_id, enrolment.cohort_id if enrolment else None, now)
 
 
 def _editable(session: DbSession, submission: Submission, dates: Dates | None, now: datetime) -> None:

@@ -121,6 +121,7 @@ class WorkRow(NamedTuple):
     assignment_id: int
     status: SubmissionStatus
     returned_at: datetime | None = None  # when it was last returned for revision
+    cohort_id: int | None = None  # the cohort whose staff grade it
 
 
 def _by_learner(user_ids: Collection[int], read: Callable[..., Iterable[_W]], criteria: Sequence[Any],
@@ -154,7 +155,8 @@ def work_by_learner(session: DbSession, user_ids: Collection[int], *criteria: An
 
 def work_rows_by_learner(session: DbSession, user_ids: Collection[int], *criteria: Any) -> dict[tuple[int, int], WorkRow]:
     """``work_by_learner`` as plain rows (``WorkRow``), for readers that need no more."""
-    columns = (Submission.id, Submission.user_id, Submission.assignment_id, Submission.status, Submission.returned_at)
+    columns = (Submission.id, Submission.user_id, Submission.assignment_id, Submission.status, Submission.returned_at,
+               Submission.cohort_id)
     return _by_learner(user_ids, lambda *where: [WorkRow(*row) for row in session.execute(select(*columns).where(*where))],
                        criteria, session)
 

@@ -6,8 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import signed_in
-from lms.cohorts.enrolment import active_enrolment
-from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.models import Cohort
 from lms.cohorts.roles import staff_cohorts
 from lms.coursework import content as _content  # noqa: F401 - registers the coursework content section
 from lms.coursework import services
@@ -60,10 +59,9 @@ def _uploads() -> Storage:
     return file_storage()
 
 
-def _work_context(key: str) -> tuple[Assignment, Enrolment | None, Schedule | None]:
+def _work_context(key: str) -> tuple[Assignment, Schedule | None]:
     item = services.get_assignment(db.session, key) or abort(404)
-    user = signed_in()
-    return item, active_enrolment(db.session, user.id), learner_schedule(db.session, user, utcnow())
+    return item, learner_schedule(db.session, signed_in(), utcnow())
 
 
 def _dates(item: Assignment, plan: Schedule | None, submission: Submission | None) -> Dates | None:
@@ -87,7 +85,7 @@ def _team_work(item: Assignment) -> WerkzeugResponse:
 
 @bp.get("/assignments/<key>/work")
 def work(key: str) -> tuple[str, int] | WerkzeugResponse:
-    item, _, plan = _work_context(key)
+    item, plan = _work_context(key)
     if item.is_team:
         return _team_work(item)
     submission = services.submission_for(db.session, item, signed_in().id)
@@ -97,7 +95,7 @@ def work(key: str) -> tuple[str, int] | WerkzeugResponse:
 
 @bp.post("/assignments/<key>/work")
 def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
-    item, enrolment, plan = _work_context(key)
+    item, plan = _work_context(key)
     if item.is_team:
         return _team_work(item)
     form = WorkForm()
@@ -105,7 +103,7 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
         abort(400)
     now = utcnow()
     user_id = signed_in().id
-    submission = services.start_submission(db.session, item, user_id, enrolment.cohort_id if enrolment else None, now)
+    submission = services.start_own_submission(db.session, item, user_id, now)
     dates = _dates(item, plan, submission)
     action = request.form.get("action", "save")
     try:
@@ -130,7 +128,7 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
 
 @bp.post("/assignments/<key>/work/attachments/<int:attachment_id>/remove")
 def remove_attachment(key: str, attachment_id: int) -> WerkzeugResponse:
-    item, _, plan = _work_context(key)
+    item, plan = _work_context(key)
     submission = services.submission_for(db.session, item, signed_in().id) or abort(404)
     try:
         services.remove_attachment(db.session, submission, attachment_id, _dates(item, plan, submission), utcnow())

@@ -525,7 +525,7 @@ class DemoActivity:
                                                                   work=rng.choice(serving).assignment.title)
         kept = portfolios.portfolio_for(self.session, user.id, level, at - timedelta(days=2))
         portfolios.curate(self.session, kept, [s.id for s in chosen], reflections, work, codes, at - timedelta(days=2))
-        submission = portfolios.submit_for_review(self.session, kept, user, self.cohort.id, work, at, dates)
+        submission = portfolios.submit_for_review(self.session, kept, user, work, at, dates)
         self.report.submissions += 1
         return submission
 

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnExpressionArgument, func, select, tuple_
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, and_, func, or_, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
@@ -37,7 +37,7 @@ from lms.cohorts.services import CohortError
 from lms.competency.services import at_risk_judge, learners_of
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
-from lms.coursework.sharing import Group, WorkRow, groups_of, work_by_learner, work_rows_by_learner
+from lms.coursework.sharing import Group, WorkRow, groups_of, sharers, work_by_learner, work_rows_by_learner
 from lms.database import DbSession, among, fold_name, folded_name
 from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.grading.exports import CsvExporter, GradeRows, GradeTable
@@ -260,12 +260,22 @@ class _Graded(NamedTuple):
 
 
 def _work_cell(submission: WorkRow | None, handed_in: bool, grade: _Graded | None, item: ScheduledItem | None,
-               today: date, group: Group | None = None, user_id: int = 0) -> Cell:
+               today: date, group: Group | None = None, user_id: int = 0, graded_in: str | None = None) -> Cell:
     """A team's work shows the team's status for every member, with the member's own
-    (adjusted) score. ``handed_in``: the submission has a version."""
+    (adjusted) score. ``handed_in``: the submission has a version. ``graded_in``: the
+    submission is another cohort's (``graded_in`` names it), whose staff grade it: its
+    status and released score as the learner sees them, linking nowhere here."""
     if submission is None or not handed_in:
         return _undone(CellStatus.IN_PROGRESS if submission else CellStatus.NOT_STARTED, item, today,
-                       submission.id if submission else None)
+                       submission.id if submission and graded_in is None else None)
+    if graded_in is not None:
+        status = WORK_STATUS.get(submission.status, CellStatus.SUBMITTED)  # a drafted grade is not shown
+        released = grade if grade is not None and status == CellStatus.RELEASED else None
+        score = None
+        if released is not None:
+            score = group.score_of(user_id, released.score, released.max_score) if group else released.score
+        return Cell(status, score, released.max_score if released else None, bool(item and item.overdue(today)),
+                    item.due_on if item else None, team=f"{group.name}, {graded_in}" if group else graded_in)
     if submission.status == SubmissionStatus.SUBMITTED:
         status = CellStatus.DRAFTED if grade is not None else CellStatus.SUBMITTED
     else:
@@ -277,6 +287,21 @@ def _work_cell(submission: WorkRow | None, handed_in: bool, grade: _Graded | Non
     return Cell(status, score, grade.max_score if grade else None, overdue,
                 item.due_on if item else None, submission.id, grade.id if grade else None,
                 grade.revision if grade else None, group.name if group else None)
+
+
+def _shown_work(cohort: Cohort, user_ids: Collection[int]) -> ColumnElement[bool]:
+    """The submissions a cohort's gradebook shows as these learners' work: those filed under
+    the cohort, and work shared with them (a team's) filed under another cohort of its
+    organization. A learner moved after their team handed in keeps the team's work with the
+    team in the cohort they left (``lms.coursework.services.carry_work``), and it is theirs
+    done, as their progress, to-do list and the heat map count it; its cohort's staff grade
+    it. Their own work is carried with them, so nothing else of theirs is elsewhere."""
+    here = Submission.cohort_id == cohort.id
+    shared = sharers(user_ids)
+    if shared is None:
+        return here
+    organization = select(Cohort.id).where(Cohort.organization_id == cohort.organization_id)
+    return or_(here, and_(Submission.cohort_id.in_(organization), Submission.id.in_(select(shared.c.submission_id))))
 
 
 def _quiz_grading(session: DbSession, columns: Sequence[Column]) -> dict[int, Any]:
@@ -301,9 +326,13 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
                    Attempt.max_score, Attempt.pending_manual).where(Attempt.user_id.in_(ids)).order_by(Attempt.number)):
         attempts[(user_id, quiz_id)].append(_Tried(number, submitted_at is not None, percent_of(score, max_score),
                                                    pending_manual))
-    # a team's submission is every member's work (lms.coursework.sharing); only what a cell
-    # shows is read (not the bodies, drafts or rubric selections)
-    work = work_rows_by_learner(session, ids, Submission.cohort_id == cohort.id)
+    # a team's submission is every member's work (lms.coursework.sharing), whichever cohort
+    # of the organization it is filed under (``_shown_work``); only what a cell shows is read
+    # (not the bodies, drafts or rubric selections)
+    work = work_rows_by_learner(session, ids, _shown_work(cohort, ids))
+    elsewhere = {s.cohort_id for s in work.values() if s.cohort_id is not None and s.cohort_id != cohort.id}
+    names: dict[int | None, str] = {  # the other cohorts' names, read only when there are any
+        i: n for i, n in session.execute(select(Cohort.id, Cohort.name).where(Cohort.id.in_(elsewhere)))} if elsewhere else {}
     handed: set[int] = set()
     if work:
         submission_ids = [s.id for s in work.values()]
@@ -326,7 +355,7 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
                 grade = grades.get(submission.id) if submission else None
                 group = groups.get(submission.id) if submission else None
                 cells.append(_work_cell(submission, submission is not None and submission.id in handed, grade, item,
-                                        today, group, user.id))
+                                        today, group, user.id, names.get(submission.cohort_id) if submission else None))
             else:
                 cells.append(_quiz_cell(column, attempts.get((user.id, column.item_id), []),
                                         quiz_grading[column.item_id], item, today))

@@ -203,8 +203,10 @@ def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) 
     return "\n".join(lines)
 
 
-def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, cohort_id: int | None,
-                      eligible: list[Submission], now: datetime, dates: coursework.Dates | None) -> Submission:
+def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, eligible: list[Submission], now: datetime,
+                      dates: coursework.Dates | None) -> Submission:
+    """Hand the portfolio in as its level's review submission, filed under the cohort the
+    learner is enrolled in as it is made (``coursework.start_own_submission``)."""
     _take(session, portfolio)
     assignment = review_assignment(session, portfolio.level)
     if assignment is None:
@@ -215,7 +217,7 @@ def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, coho
     missing = [c for c in codes if not portfolio.reflections.get(c)]
     if missing:
         raise PortfolioError(f"Write a reflection for every objective of this level first: {', '.join(missing)}.")
-    submission = coursework.start_submission(session, assignment, user.id, cohort_id, now)
+    submission = coursework.start_own_submission(session, assignment, user.id, now)
     try:
         coursework.save_draft(session, submission, compose(portfolio, eligible, codes), dates, now)
         coursework.submit(session, submission, dates, now)

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.models import Level
-from lms.cohorts.enrolment import active_enrolment
 from lms.coursework import services as coursework
 from lms.coursework.models import Attachment, SubmissionStatus
 from lms.coursework.sharing import groups_of
@@ -76,10 +75,8 @@ def save(level_key: str) -> Any:
     try:
         services.curate(db.session, context["portfolio"], chosen, reflections, context["eligible"], context["codes"], now)
         if request.form.get("action") == "submit":
-            user = signed_in()
-            enrolment = active_enrolment(db.session, user.id)
-            services.submit_for_review(db.session, context["portfolio"], user, enrolment.cohort_id if enrolment else None,
-                                       context["eligible"], now, context["dates"])
+            services.submit_for_review(db.session, context["portfolio"], signed_in(), context["eligible"], now,
+                                       context["dates"])
     except services.PortfolioError as exc:
         db.session.rollback()
         context = _context(_level(level_key))
