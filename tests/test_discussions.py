@@ -302,3 +302,15 @@ def test_each_moderation_says_what_it_did() -> None:
     """Each action tells the moderator what happened in words ("Locked: ..."), not "Done: lock."."""
     assert set(MODERATORS) == set(ModerationAction)
     assert all(m.done.endswith(".") and not m.done.startswith("Done") for m in MODERATORS.values())
+
+
+def test_a_posts_headings_sit_under_the_pages_own(setting, client, login) -> None:
+    """A reply's "# Heading" is an h3 under the thread's h1 and the replies' h2, never a second
+    h1, and carries no id of its own to repeat one of the page's (its skip link's "main")."""
+    world, _, classmate, thread = setting
+    login(client, classmate)
+    assert client.post(f"/threads/{thread.id}", data={"body": "# main\n\n## Steps\n\n###### Last\n\nDone."}).status_code == 302
+    page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
+    assert page.count("<h1") == 1
+    assert "<h3>main</h3>" in page and "<h4>Steps</h4>" in page and "<h6>Last</h6>" in page
+    assert page.count('id="main"') == 1

@@ -15,6 +15,10 @@ from markupsafe import Markup
 
 _EXTENSIONS = ["toc", "tables", "fenced_code", "sane_lists", "admonition"]
 _EXTENSION_CONFIGS = {"toc": {"toc_depth": "2-3"}}
+# People's Markdown sits under a page's own headings (its h1, and the h2 of the part it is
+# shown in): their "# Findings" is an h3 there, "##" an h4 and so on (h6 at most), never a
+# second h1 that would break the page's outline for screen readers.
+_USER_EXTENSION_CONFIGS = {"toc": {"baselevel": "3"}}
 
 _TAGS = {
     "a", "abbr", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -49,11 +53,18 @@ def _toc(tokens: list[dict[str, Any]]) -> tuple[TocEntry, ...]:
     return tuple(TocEntry(anchor=t["id"], title=html.unescape(t["name"]), children=_toc(t["children"])) for t in tokens)
 
 
-def sanitise(raw_html: str) -> Markup:
+# People's headings keep no id: one made from their text ("main", "content") could repeat an
+# id of the page's own, the target of its skip link or of its script. Their own HTML keeps no
+# h1 or h2 either (its text stays).
+_USER_TAGS = _TAGS - {"h1", "h2"}
+_USER_ATTRIBUTES = {tag: names - {"id"} for tag, names in _ATTRIBUTES.items()}
+
+
+def sanitise(raw_html: str, tags: set[str] = _TAGS, attributes: dict[str, set[str]] = _ATTRIBUTES) -> Markup:
     clean = nh3.clean(
         raw_html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
+        tags=tags,
+        attributes=attributes,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )
@@ -153,9 +164,10 @@ def _image_or_link(match: re.Match[str]) -> str:
 def render_user_markdown(text: str) -> Markup:
     """Markdown written by people (submissions, reflections, comments, discussions):
     sanitised like content, and images only from the platform's own uploads."""
-    first = str(render_markdown(text).html)
+    md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_USER_EXTENSION_CONFIGS)
+    first = str(sanitise(md.convert(text), _USER_TAGS, _USER_ATTRIBUTES))
     # The second pass sanitises the links made from images (their href's scheme and rel).
-    return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first))))
+    return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first), _USER_TAGS, _USER_ATTRIBUTES)))
 
 
 def plain_text(text: str) -> str:
