@@ -190,7 +190,7 @@ def test_the_export_says_in_words_what_each_record_is_about(app: Flask, course) 
                  answer={"option": part.options[0].id})])
     level = db.session.scalars(select(Level).order_by(Level.id)).first()
     assert level is not None
-    db.session.add(Certificate(user_id=ana.id, level_id=level.id, code="readable-export-test"))
+    db.session.add(Certificate(user_id=ana.id, level_id=level.id, code="readable-export-test", holder_name=ana.name))
     db.session.commit()
 
     data = json.loads(download(course["clients"]["Ana Erased"]).read("data.json"))
