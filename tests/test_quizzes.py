@@ -1608,6 +1608,10 @@ def test_a_graded_essay_can_be_corrected_from_the_statistics_page(app, graded_co
     assert "None yet." in client.get(url).get_data(as_text=True)
     client.post(f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade", data={"points": "4", "comment": "Clear owner."})
     page = client.get(url).get_data(as_text=True)
+    # once each, inside the page's main part after the questions (a merge had put both lists
+    # above the page's <html>, outside every landmark, and the waiting answers twice)
+    assert page.count('id="essays"') == page.count('id="graded-essays"') == 1
+    assert page.index("<main") < page.index('id="items"') < page.index('id="essays"') < page.index('id="graded-essays"')
     graded = page[page.index('id="graded-essays"'):]
     assert L1[7]["p7"] in graded and 'value="4"' in graded and ">Clear owner.</textarea>" in graded
     assert "Change the grade" in graded
