@@ -19,6 +19,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.accounts.models import User
+from lms.admin.services import deactivate, reactivate
+from lms.audit.services import Origin
 from lms.catalog.models import Lesson, Objective
 from lms.competency import views as competency_views
 from lms.competency.services import record_review
@@ -76,6 +78,13 @@ def reviewed(world: Learner, reviewer: User | None = None) -> None:
                   None, utcnow())
 
 
+def account_closed(world: Learner) -> None:
+    """A site admin deactivates the learner: their name and email are the same, but a
+    closed account is at risk of nothing."""
+    learner = db.session.get_one(User, world.learner.id)
+    deactivate(db.session, learner, learner.session_version, Origin(world.teacher.id, None))
+
+
 CHANGES: dict[str, Callable[[Learner, Callable[..., Any], Callable[..., User]], Any]] = {
     "quiz scored": lambda world, enrol, make: take_quiz(world),
     "work graded": lambda world, enrol, make: grade_released(world),
@@ -86,6 +95,7 @@ CHANGES: dict[str, Callable[[Learner, Callable[..., Any], Callable[..., User]], 
     "cohort renamed": lambda world, enrol, make: cohort_renamed(world),
     "mastery rewritten by another process": lambda world, enrol, make: mastery_behind_the_orm(world),
     "objective renamed": lambda world, enrol, make: objective_renamed(world),
+    "account closed": lambda world, enrol, make: account_closed(world),
 }
 
 
@@ -107,6 +117,23 @@ def test_a_kept_heat_map_is_never_stale(world: Learner, client, enrol_learner, m
     fresh = [body(client.get(page)) for page in pages]
     assert kept == fresh
     assert kept != before  # the change shows on the heat map: the test proves something
+
+
+def test_a_kept_heat_map_shows_an_account_reopened(world: Learner, client) -> None:
+    """Closed, then reopened by a site admin: the page kept while it was closed is not
+    served again (the learner is at risk again)."""
+    account_closed(world)
+    db.session.commit()
+    closed = body(client.get(url(world)))
+    assert "account closed" in closed
+    learner = db.session.get_one(User, world.learner.id)
+    reactivate(db.session, learner, learner.session_version, Origin(world.teacher.id, None))
+    db.session.commit()
+    db.session.expire_all()
+    kept = body(client.get(url(world)))
+    cache_of(world.app).clear()
+    assert kept == body(client.get(url(world))) != closed
+    assert "account closed" not in kept
 
 
 def evidence_corrected_and_mastery_rebuilt(world: Learner) -> None:

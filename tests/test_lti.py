@@ -185,6 +185,31 @@ def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_i
     assert when is not None and when.group(1) == at.strftime("%d %b %Y, %H:%M ") + (at.tzname() or "")
 
 
+def test_an_instructor_joining_by_a_launch_moves_the_cohort_revision_on_so_an_older_edit_form_is_refused(
+        app, client, lti, world, login) -> None:
+    """As an accepted invitation does: an edit form opened before the launch (which does not
+    list the new instructor) was saved over them, dropping them without a word."""
+    admin = app.test_client()
+    login(admin, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    assert 'name="revision" type="hidden" value="0"' in admin.get(url).get_data(as_text=True)
+    lti.person("teach-1", world.instructor_b.email, role=INSTRUCTOR, name="Ivy")
+    assert launch(client, lti).status_code == 302
+    stale = admin.post(url, data={"name": world.cohort_a.name, "start_date": world.cohort_a.start_date.isoformat(),
+                                  "timezone": world.cohort_a.timezone, "instructors": world.instructor_a.email,
+                                  "revision": 0})
+    refused(stale, 409, "someone else changed this cohort since you opened the form")
+    db.session.expire_all()
+    cohort = db.session.get_one(type(world.cohort_a), world.cohort_a.id)
+    assert cohort.revision == 1
+    assert sorted(i.id for i in cohort.instructors) == sorted([world.instructor_a.id, world.instructor_b.id])
+    # A launch by someone already teaching it changes nothing, the revision included.
+    client.post("/logout")
+    assert launch(client, lti).status_code == 302
+    db.session.expire_all()
+    assert db.session.get_one(type(world.cohort_a), world.cohort_a.id).revision == 1
+
+
 def test_an_instructor_launching_as_a_learner_is_not_enrolled_in_the_cohort_they_teach(client, lti, world) -> None:
     """Invitations and the CSV import refuse a cohort's instructor as its learner; a launch
     with the learner's role did not: it is refused with the same words, and nothing joined."""

@@ -191,19 +191,43 @@ def cohort_learners(session: DbSession, cohort: Cohort) -> list[Enrolment]:
         .options(selectinload(Enrolment.user)).order_by(folded_name(User.name), User.id)))
 
 
-def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) -> tuple[list[Enrolment], int, int]:
+@dataclass(frozen=True)
+class Roster:
+    """One page of a cohort's current learners, its number, how many learners there are
+    and how many of them have a closed account (deactivated, or erased: still enrolled, so
+    the cohort's history counts them, but nobody to teach or chase)."""
+
+    learners: list[Enrolment]
+    page: int
+    total: int
+    closed: int
+
+    @property
+    def open(self) -> int:
+        return self.total - self.closed
+
+
+def roster_page(session: DbSession, cohort: Cohort, page: int, per_page: int) -> Roster:
     """One page of the cohort's current learners by name (out of range: the nearest page),
-    the page's number and how many learners there are: three statements whatever the
-    cohort's size."""
+    with the roster's figures (``Roster``): three statements whatever the cohort's size."""
     current = (Enrolment.cohort_id == cohort.id, Enrolment.active)
-    total = session.scalar(select(func.count()).select_from(Enrolment).where(*current)) or 0
+    total, closed = session.execute(select(func.count(), func.count(User.deactivated_at)).select_from(Enrolment)
+                                    .join(User, User.id == Enrolment.user_id).where(*current)).one()
     pages = max((total + per_page - 1) // per_page, 1)
     page = min(max(page, 1), pages)
     found = list(session.scalars(
         select(Enrolment).join(Enrolment.user).where(*current)
         .options(selectinload(Enrolment.user)).order_by(folded_name(User.name), User.id)
         .offset((page - 1) * per_page).limit(per_page)))
-    return found, page, total
+    return Roster(found, page, int(total or 0), int(closed or 0))
+
+
+def learners_page(session: DbSession, cohort: Cohort, page: int, per_page: int) -> tuple[list[Enrolment], int, int]:
+    """One page of the cohort's current learners by name (out of range: the nearest page),
+    the page's number and how many learners there are: three statements whatever the
+    cohort's size."""
+    roster = roster_page(session, cohort, page, per_page)
+    return roster.learners, roster.page, roster.total
 
 
 def is_learner_of(session: DbSession, cohort_id: int, user_id: int) -> bool:

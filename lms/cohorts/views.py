@@ -214,13 +214,14 @@ LEARNERS_PER_PAGE = 100  # learners on one page of the cohort page
 def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, invite_teacher: InviteInstructorForm | None = None,
                  status: int = 200) -> tuple[str, int]:
     user = signed_in()
-    learners, page, total = enrolment.learners_page(db.session, cohort, request.args.get("page", 1, type=int) or 1,
-                                                    LEARNERS_PER_PAGE)
+    roster = enrolment.roster_page(db.session, cohort, request.args.get("page", 1, type=int) or 1, LEARNERS_PER_PAGE)
+    learners, page, total = roster.learners, roster.page, roster.total
     move = MoveForm(prefix="move")
     move.target.choices = labelled_choices({c.id: c.name for c in cohort.organization.cohorts if c.id != cohort.id and not c.archived})
     now = utcnow()
     return render_template(
-        "cohorts/cohort.html", cohort=cohort, learners=learners, learner_count=total, page=page, per_page=LEARNERS_PER_PAGE,
+        "cohorts/cohort.html", cohort=cohort, learners=learners, learner_count=total, closed_count=roster.closed, page=page,
+        per_page=LEARNERS_PER_PAGE,
         pages=max((total + LEARNERS_PER_PAGE - 1) // LEARNERS_PER_PAGE, 1), invite=invite or InviteForm(),
         invite_teacher=invite_teacher or InviteInstructorForm(prefix="instructor"),
         move=move, button=ButtonForm(), invitations=invitations.unanswered_invitations(db.session, cohort),

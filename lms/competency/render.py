@@ -72,6 +72,8 @@ def heat_rows(cohort_id: int, rows: Sequence[MapLine], columns: Sequence[Column]
         if row.at_risk:  # the reasons are listed under "At risk" and on the learner's pages
             count = row.reasons
             risk = f'<span class="risk" title="{count} reason{"s" * (count != 1)}">at risk</span>'
+        elif row.closed:  # on no list that asks someone to act
+            risk = '<span class="muted account-closed">account closed</span>'
         else:
             risk = '<span class="muted">no</span>'
         parts.append(f'<tr class="{"row-bad" if row.at_risk else ""}" data-user="{row.user_id}">'

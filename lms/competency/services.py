@@ -231,6 +231,7 @@ class MapLine:
     mean: float | None
     reasons: int
     rules: Policy = field(repr=False, compare=False)
+    closed: bool = False  # a closed account (``Summary.closed``): shown as such, never at risk
 
     @property
     def at_risk(self) -> bool:
@@ -315,15 +316,20 @@ class Summary:
     weak: int                    # closed objectives with no evidence or below the at-risk bar
     days_behind: int
     level: float | None = None   # the level on the objective sorted by (``ByObjective``)
+    # A closed account (deactivated, or erased: ``User.deactivated_at``): kept in the map
+    # and the cohort's figures, but at risk of nothing and behind on nothing anyone can
+    # act on, so on no list that asks someone to act (at risk, overdue, reminders).
+    closed: bool = False
 
     @property
     def behind(self) -> bool:
-        return self.days_behind > BEHIND_AFTER_DAYS
+        return not self.closed and self.days_behind > BEHIND_AFTER_DAYS
 
     @property
     def reasons(self) -> int:
-        """How many reasons the learner is at risk for (as many as their row lists)."""
-        return self.weak + int(self.behind)
+        """How many reasons the learner is at risk for (as many as their row lists): none
+        for a closed account."""
+        return 0 if self.closed else self.weak + int(self.behind)
 
     @property
     def at_risk(self) -> bool:
@@ -342,12 +348,14 @@ class SummarySql:
     oldest: ColumnElement[Any]        # the oldest day due of what is not done (None: nothing overdue)
     level: ColumnElement[Any] | None
     today: date
+    closed: ColumnElement[bool]       # the account is closed (``Summary.closed``)
 
     @property
     def reasons(self) -> ColumnElement[int]:
-        """``Summary.reasons``: the weak objectives, and one more when behind."""
+        """``Summary.reasons``: the weak objectives, and one more when behind; none for a
+        closed account."""
         behind = case((self.oldest < self.today - timedelta(days=BEHIND_AFTER_DAYS), 1), else_=0)
-        return func.coalesce(self.weak, 0) + behind
+        return case((self.closed, 0), else_=func.coalesce(self.weak, 0) + behind)
 
     @property
     def at_risk(self) -> ColumnElement[bool]:
@@ -516,14 +524,15 @@ def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules
     # rounded in SQL, so that the order and the line read the same mean on every database
     mean = func.round(cast(func.avg(Mastery.level), Numeric), 4, type_=Float)
     # One flat join grouped by learner (no aggregate subquery a planner could run once per learner).
-    query = (select(Enrolment.user_id, User.name, User.email, oldest, mean, weak_count)
+    closed = User.deactivated_at.is_not(None)
+    query = (select(Enrolment.user_id, User.name, User.email, oldest, mean, weak_count, closed)
              .join(User, User.id == Enrolment.user_id)
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
              .outerjoin(kept, and_(kept.user_id == Enrolment.user_id, kept.cohort_id == Enrolment.cohort_id,
                                    kept.objective_id.in_([c.objective.id for c in columns])))
              .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
              .where(Enrolment.cohort_id == cohort.id, Enrolment.active)
-             .group_by(Enrolment.user_id, User.name, User.email))
+             .group_by(Enrolment.user_id, User.name, User.email, User.deactivated_at))
     if user_ids is not None:
         query = query.where(Enrolment.user_id.in_(user_ids))
     level: ColumnElement[Any] | None = None
@@ -533,7 +542,7 @@ def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules
         query = query.add_columns(level).outerjoin(
             sorted_by, and_(sorted_by.user_id == Enrolment.user_id, sorted_by.objective_id == sort_objective))
     return query, SummarySql(user_id=Enrolment.user_id.expression, name=folded_name(User.name.expression), mean=mean,
-                             weak=weak_count, oldest=oldest, level=level, today=today)
+                             weak=weak_count, oldest=oldest, level=level, today=today, closed=closed)
 
 
 def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
@@ -553,10 +562,11 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
         query = query.order_by(*order.order_by(line, descending))
     result = []
     for row in session.execute(query):
-        user_id, name, email, oldest, mean, weak_count = row[:6]
+        user_id, name, email, oldest, mean, weak_count, closed = row[:7]
         late = (today - oldest).days if oldest is not None else 0
         result.append(Summary(user_id=user_id, name=name, email=email, mean=_rounded(mean), weak=int(weak_count or 0),
-                              days_behind=max(late, 0), level=row[6] if sort_objective is not None else None))
+                              days_behind=max(late, 0), level=row[7] if sort_objective is not None else None,
+                              closed=bool(closed)))
     return result
 
 
@@ -682,7 +692,9 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
         levels = tuple(grid.get((uid, oid), nothing) for oid in objective_ids)
         learner = progress.get(uid)
         days = learner.days_behind if learner is not None else 0
-        reasons = _reasons(cohort, user, columns, levels, learner, fell or {}, rules, cache)
+        # a closed account is at risk of nothing (``Summary.closed``)
+        reasons = [] if user.deactivated_at is not None else _reasons(cohort, user, columns, levels, learner, fell or {},
+                                                                       rules, cache)
         rows.append(Row(user=user, levels=levels, mean=_mean(level for level, _count in levels), days_behind=days,
                         reasons=reasons, rules=rules))
     return rows
@@ -1014,7 +1026,8 @@ class HeatMap:
         for learner in self.on_page:
             levels = tuple(grid.get((learner.user_id, oid), nothing) for oid in objective_ids)
             lines.append(MapLine(user_id=learner.user_id, name=learner.name, levels=levels,
-                                 mean=_mean(level for level, _count in levels), reasons=learner.reasons, rules=self.policy))
+                                 mean=_mean(level for level, _count in levels), reasons=learner.reasons, rules=self.policy,
+                                 closed=learner.closed))
         return lines
 
     @property
@@ -1460,9 +1473,10 @@ def risk_counts(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int,
     weak = (select(kept.user_id).outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
             .where(kept.cohort_id.in_(ids), kept.objective_id.in_([c.objective.id for c in columns]), closed,
                    or_(Mastery.level.is_(None), Mastery.level < rules.at_risk_below)))
+    closed = select(User.id).where(User.id == Enrolment.user_id, User.deactivated_at.is_not(None)).exists()
     query = (select(Enrolment.cohort_id, func.count())
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
-             .where(Enrolment.cohort_id.in_(ids), Enrolment.active, or_(behind, Enrolment.user_id.in_(weak)))
+             .where(Enrolment.cohort_id.in_(ids), Enrolment.active, or_(behind, Enrolment.user_id.in_(weak)), ~closed)
              .group_by(Enrolment.cohort_id))
     return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
 

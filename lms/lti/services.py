@@ -21,11 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
 from lms.accounts.services import MAX_NAME_CHARS, AccountError, create_user, find_user, tidy_name
-from lms.audit.models import AuditAction
-from lms.audit.services import record_from
 from lms.cohorts.enrolment import enrol, is_learner_of
 from lms.cohorts.models import Cohort
-from lms.cohorts.services import CohortError, cohort_state
+from lms.cohorts.services import CohortError, add_instructor
 from lms.database import DbSession, utcnow
 from lms.lti.keys import ensure_tool_key
 from lms.lti.models import (
@@ -281,14 +279,10 @@ def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, 
 def join(session: DbSession, cohort: Cohort, user: User, role: Role, now: datetime) -> bool:
     """Enrol ``user`` as a learner, or add them to the instructors; True when it changed anything."""
     if role is Role.INSTRUCTOR:
-        if any(i.id == user.id for i in cohort.instructors):
-            return False
-        before = cohort_state(cohort)
-        cohort.instructors.append(user)
-        session.flush()
-        record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
-                    target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort))
-        return True
+        # As an accepted invitation does: the cohort's revision moves on with its
+        # instructors, so an edit form opened before (which does not list them) is refused
+        # instead of quietly taking them off again.
+        return add_instructor(session, cohort, user)
     if is_learner_of(session, cohort.id, user.id):
         return False
     try:

@@ -306,10 +306,12 @@ class CohortToday:
     @cached_property
     def overdue(self) -> list[Behind]:
         """Learners with assessed work past due, the most days behind first: from the
-        heat map's one line per learner, no row built."""
+        heat map's one line per learner, no row built. A closed account (deactivated, or
+        erased) is on nobody's to-do: nobody can chase it."""
         if self.map is None:
             return []
-        lines = sorted((s for s in self.map.learners_in_order if s.days_behind > 0), key=lambda s: (-s.days_behind, s.name))
+        lines = sorted((s for s in self.map.learners_in_order if s.days_behind > 0 and not s.closed),
+                       key=lambda s: (-s.days_behind, s.name))
         return [Behind(id=s.user_id, name=s.name, days=s.days_behind) for s in lines]
 
     @cached_property

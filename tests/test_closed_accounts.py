@@ -1,0 +1,92 @@
+"""A closed account (deactivated by a site admin, or erased: ``User.deactivated_at``) is on
+nobody's to-do: not overdue or newly at risk on the instructor's home, not on the heat
+map's at-risk list or in its count, not in at-risk notices, not in the organization's
+at-risk figure. The heat map still shows the learner (marked "account closed") and the
+cohort's figures (learners, distributions, funnel) still count them; the roster marks
+them closed. Reopened, the account is at risk again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from lms.accounts.models import User
+from lms.admin.services import deactivate, reactivate
+from lms.audit.services import Origin
+from lms.competency.services import at_risk_ids, compare, heat_map
+from lms.database import utcnow
+from lms.extensions import db
+from lms.notifications.reminders import at_risk_notices
+from lms.privacy.kinds import ERASED_NAME
+from lms.privacy.services import erase_learner
+from lms.today.services import instructor_today
+from tests.test_at_risk import cohort  # noqa: F401 - the fixture: a cohort in month 8 with four learners at risk
+
+
+def close_two(world: dict[str, Any]) -> tuple[User, User]:
+    """Ed Idle (behind, with no evidence on closed objectives) deactivated; Di Zigzag
+    (below the bar on KO1) erased."""
+    idle = db.session.get_one(User, world["idle"].id)
+    deactivate(db.session, idle, idle.session_version, Origin(world["admin"].id, None))
+    zigzag = db.session.get_one(User, world["zigzag"].id)
+    erase_learner(db.session, zigzag, zigzag.email, actor_id=None, ip=None, now=utcnow())
+    db.session.commit()
+    return idle, zigzag
+
+
+def test_a_closed_account_is_on_no_list_that_asks_someone_to_act(cohort, client, login) -> None:  # noqa: F811
+    group, open_ids = cohort["cohort"], {cohort["early"].id, cohort["late"].id}
+    everyone = open_ids | {cohort["idle"].id, cohort["zigzag"].id}
+    assert at_risk_ids(db.session, group, utcnow()) == everyone  # the fixture: all four at risk
+    idle, zigzag = close_two(cohort)
+    now = utcnow()
+
+    heat = heat_map(db.session, group, now)
+    assert {s.user_id for s in heat.risky} == open_ids and heat.risk_paging.total == 2
+    assert {r.user.id for r in heat.at_risk} == open_ids
+    assert at_risk_ids(db.session, group, now) == open_ids
+    rows = {r.user.id: r for r in heat.rows}
+    assert rows[idle.id].reasons == [] and rows[zigzag.id].reasons == []
+    # the cohort's figures still count them: they were its learners
+    assert heat.count == 4 and {s.user_id for s in heat.learners_in_order} == everyone
+    assert all(d.total == 4 for d in heat.distributions) and all(step.total == 4 for step in heat.funnel)
+    assert {line.user_id for line in heat.map_lines if line.closed} == {idle.id, zigzag.id}
+    assert not any(line.at_risk for line in heat.map_lines if line.closed)
+    assert compare(db.session, cohort["org"], now).cohorts[0].at_risk == 2
+
+    today = instructor_today(db.session, cohort["instructor"].id, now)[0]
+    assert not {b.id for b in today.overdue} & {idle.id, zigzag.id}
+    assert {user.id for user, _reasons in today.new_at_risk} == open_ids
+    notices = at_risk_notices(db.session, group, [cohort["instructor"]], now)
+    assert {n.key.split(":")[2] for n in notices} == {str(i) for i in open_ids}
+
+    login(client, cohort["instructor"])
+    home = client.get("/home").get_data(as_text=True).split('id="instructor-today"')[1]
+    assert "Ed Idle" not in home and ERASED_NAME not in home and "Bo Early" in home
+    page = client.get(f"/cohorts/{group.id}/competency").get_data(as_text=True)
+    risk_list = page.split('id="at-risk"')[1].split('id="map"')[0]
+    assert "At risk (2)" in risk_list and "Ed Idle" not in risk_list and ERASED_NAME not in risk_list
+    heat_table = page.split('id="heat-map"')[1]
+    assert "Ed Idle" in heat_table and heat_table.count("account closed") == 2
+
+    login(client, cohort["admin"])
+    roster = client.get(f"/cohorts/{group.id}").get_data(as_text=True)
+    assert "4 learners <span id=\"closed-count\">(2 active, 2 with a closed account)</span>" in roster
+    learners = roster.split('id="cohort-learners"')[1].split("</table>")[0]
+    assert learners.count("account closed") == 2
+    row = next(r for r in learners.split("<tr>") if "Ed Idle" in r)
+    assert "account closed" in row
+
+
+def test_a_reopened_account_is_at_risk_again(cohort) -> None:  # noqa: F811
+    group = cohort["cohort"]
+    idle, _zigzag = close_two(cohort)
+    assert idle.id not in at_risk_ids(db.session, group, utcnow())
+    idle = db.session.scalars(select(User).where(User.id == idle.id)).one()
+    reactivate(db.session, idle, idle.session_version, Origin(cohort["admin"].id, None))
+    db.session.commit()
+    now = utcnow()
+    assert idle.id in at_risk_ids(db.session, group, now)
+    today = instructor_today(db.session, cohort["instructor"].id, now)[0]
+    assert idle.id in {b.id for b in today.overdue} and idle.id in {u.id for u, _r in today.new_at_risk}
