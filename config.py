@@ -137,6 +137,13 @@ class Config:
         # connect_timeout; psycopg waits at least 2): an unreachable database must not hang requests.
         self.DATABASE_CONNECT_TIMEOUT = _number("DATABASE_CONNECT_TIMEOUT", 5, int)
         self.SECRET_KEY = self._secret_key(instance_path)
+        # A signed-in session with no request for this many minutes is signed out at its next one
+        # (lms/accounts/idle.py; 0: never). Two hours: longer than any timed exam at standard time
+        # (90 minutes, one question a page, each page a request) and than reading a lesson or
+        # writing a case study between saves, so someone at work is not sent to sign in; short
+        # enough that a browser left open on a shared computer is signed out the same afternoon,
+        # not days later. "Keep me signed in" keeps its own, longer rule (REMEMBER_COOKIE_DURATION).
+        self.SESSION_IDLE_MINUTES = _number("SESSION_IDLE_MINUTES", 120, int, zero=True)
         self.XAPI_LRS_ENDPOINT = os.environ.get("XAPI_LRS_ENDPOINT", "")
         self.XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
         self.XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")

@@ -194,6 +194,8 @@ POLICY: dict[str, AccessRule] = {
     "portfolio.unshare": LEARNER,
     "portfolio.shared": FEED_TOKEN,
     "portfolio.shared_file": FEED_TOKEN,
+    "portfolio.piece": COHORT_STAFF,  # a piece of a portfolio handed in to the cohort, for its graders
+    "portfolio.piece_file": COHORT_STAFF,
     # certificates: the learner's own list; the certificate and its Open Badge are public by code
     "certificates.mine": LEARNER,
     "certificates.check": LEARNER,

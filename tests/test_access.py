@@ -37,6 +37,7 @@ from lms.certificates.models import Certificate
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import end_enrolment, enrol
 from lms.cohorts.invitations import invite_learner, invite_organization_admin
+from lms.coursework.models import SubmissionStatus
 from lms.coursework.services import add_attachment, dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.discussions.models import Post
@@ -54,6 +55,7 @@ from lms.lti.services import map_context as map_lti_context
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import notify
 from lms.openbadges.services import ensure_key as ensure_badge_key
+from lms.portfolio.services import eligible_work, portfolio_for, review_assignment, submit_for_review
 from lms.simulations.services import get_simulation, start_run
 from lms.teams.services import Upload, add_member, create_team
 from lms.teams.services import save_work as save_team_work
@@ -324,6 +326,11 @@ ROUTES: dict[str, Route] = {
     "portfolio.unshare": Route(lambda w, x: "/portfolio/foundation/share/revoke", LEARNERS, "POST"),
     "portfolio.shared": Route(lambda w, x: "/shared/portfolios/not-a-token", expect("missing")),
     "portfolio.shared_file": Route(lambda w, x: f"/shared/portfolios/not-a-token/files/{x['attachment_id']}", expect("missing")),
+    # a piece of work in the classmate's foundation portfolio handed in to cohort A, and its file: for its graders
+    "portfolio.piece": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['portfolio_review_id']}/pieces/{x['piece_id']}",
+                             COHORT_STAFF),
+    "portfolio.piece_file": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/submissions/{x['portfolio_review_id']}/pieces/"
+                                               f"{x['piece_id']}/files/{x['piece_file_id']}", COHORT_STAFF),
     "certificates.mine": Route(lambda w, x: "/certificates", LEARNERS),
     "certificates.check": Route(lambda w, x: "/certificates/check", LEARNERS, "POST"),
     "certificates.certificate": Route(lambda w, x: "/certificates/not-a-code", expect("missing")),
@@ -483,6 +490,25 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     extra["peer_file_id"] = add_attachment(db.session, theirs, "notes.txt", b"notes", work_dates, Path(app.instance_path) / "uploads", utcnow()).id
     submit(db.session, theirs, work_dates, utcnow())
     extra["review_id"] = reviews_to_do(db.session, work.assignment, world.learner_a, utcnow())[0].id
+    # the classmate's month-1 case study with a file, released, in their foundation portfolio handed in for review
+    case = start_submission(db.session, get_assignment(db.session, "mlops-case-coldwatch"), classmate.id, world.cohort_a.id, utcnow())
+    case_dates = dates_for(case.assignment, build_schedule(db.session, world.cohort_a, classmate.id, utcnow()))
+    case.draft_body = "The classmate's analysis"
+    extra["piece_file_id"] = add_attachment(db.session, case, "uptime.csv", b"month,uptime\n", case_dates,
+                                            Path(app.instance_path) / "uploads", utcnow()).id
+    submit(db.session, case, case_dates, utcnow())
+    case.status = SubmissionStatus.RELEASED
+    foundation = db.session.scalar(select(Level).where(Level.key == "foundation"))
+    folder = portfolio_for(db.session, classmate.id, foundation, utcnow())
+    review_of = review_assignment(db.session, foundation)
+    assert review_of is not None
+    folder.artifact_ids = [case.id]
+    folder.reflections = {o.key: "Learnt." for o in review_of.objectives}
+    db.session.flush()
+    extra["portfolio_review_id"] = submit_for_review(db.session, folder, classmate, eligible_work(db.session, classmate.id, foundation),
+                                                     utcnow(), dates_for(review_of, build_schedule(db.session, world.cohort_a, classmate.id,
+                                                                                                   utcnow()))).id
+    extra["piece_id"] = case.id
     extra["response_id"] = db.session.scalar(select(Response.id).where(Response.attempt_id == attempt.id))
     extra["feedback_invite_id"] = invite_stakeholder(db.session, world.learner_a, db.session.scalar(select(Module).where(Module.key == "mlops")),
                                                      "Dana Client", "dana@client.example", "customer", utcnow(), lambda t: t)[0].id

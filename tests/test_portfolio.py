@@ -270,3 +270,55 @@ def test_the_portfolio_pages_send_as_many_statements_after_one_return_as_after_t
     twice = hand_in_and_return("Second.")
     assert "About Second." in client.get("/portfolio/foundation").get_data(as_text=True)
     assert twice == once
+
+
+def test_the_grader_opens_each_chosen_piece_as_handed_in_with_the_portfolio(setting, app: Flask, make_user, make_cohort,
+                                                                              login) -> None:
+    """The portfolio's grading page links each piece of work to the version handed in with
+    the portfolio and its files, for the cohort's staff only."""
+    client, teacher, cohort = setting["client"], setting["teacher"], setting["cohort"]
+    mine = setting["released_case"](client, setting["learner"], "Pia's first analysis", ("evidence.csv", b"month,uptime\n1,99.5\n"))
+    theirs = setting["released_case"](setting["other_client"], setting["other"], "Oli's analysis")
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit", **reflections()}).status_code == 302
+    db.session.expire_all()
+    review = db.session.scalar(select(Submission).join(Submission.assignment).where(
+        Submission.user_id == setting["learner"].id, Submission.assignment.has(kind="portfolio")))
+    # afterwards the piece is returned, revised and released again: the portfolio still holds version 1
+    criteria = mine.assignment.rubric.current.criteria
+    piece_url = f"/cohorts/{cohort.id}/submissions/{mine.id}"
+
+    def graded() -> str:
+        db.session.expire_all()
+        return str(db.session.scalar(select(Grade.revision).where(Grade.submission_id == mine.id)))
+
+    assert teacher.post(piece_url, data={**{f"level-{c.id}": c.levels[0].id for c in criteria}, "action": "return",
+                                         "feedback": "Add the second month.", "revision": graded()}).status_code == 302
+    assert client.post(f"/assignments/{CASE}/work", data={"body": "Pia's second analysis", "action": "submit"}).status_code == 302
+    assert teacher.post(piece_url, data={**{f"level-{c.id}": c.levels[1].id for c in criteria}, "action": "release",
+                                         "revision": graded()}).status_code == 302
+    db.session.expire_all()
+    assert [v.body for v in db.session.get_one(Submission, mine.id).versions] == ["Pia's first analysis", "Pia's second analysis"]
+
+    grading_page = teacher.get(f"/cohorts/{cohort.id}/submissions/{review.id}").get_data(as_text=True)
+    link = f"/cohorts/{cohort.id}/submissions/{review.id}/pieces/{mine.id}"
+    assert f'<a href="{link}">Case study: false alarms and a silent outage at Coldwatch</a>' in grading_page
+    assert "version 1 handed in" in grading_page
+    page = teacher.get(link)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Pia&#39;s first analysis" in text or "Pia's first analysis" in text
+    assert "second analysis" not in text and "the work has 2 versions now" in text
+    file_link = re.search(rf'href="({link}/files/\d+)"', text).group(1)
+    assert teacher.get(file_link).data == b"month,uptime\n1,99.5\n"
+    assert teacher.get(f"{link}/files/99999").status_code == 404
+    # only the pieces the portfolio holds, only through a portfolio review
+    assert teacher.get(f"/cohorts/{cohort.id}/submissions/{review.id}/pieces/{theirs.id}").status_code == 404
+    assert teacher.get(f"/cohorts/{cohort.id}/submissions/{theirs.id}/pieces/{mine.id}").status_code == 404
+    # the cohort's staff only: the learner themself and another cohort's instructor are refused
+    assert client.get(link).status_code == 403
+    stranger = make_user(name="Sam Stranger")
+    make_cohort(instructors=[stranger])
+    elsewhere = app.test_client()
+    login(elsewhere, stranger)
+    assert elsewhere.get(link).status_code in (403, 404)
+    assert elsewhere.get(file_link).status_code in (403, 404)

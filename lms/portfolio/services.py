@@ -12,7 +12,7 @@ from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.catalog.models import Level, Phase
 from lms.coursework import services as coursework
-from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission, SubmissionStatus
+from lms.coursework.models import Assignment, AssignmentKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession, insert_unless_there
 from lms.grading.models import Grade, GradeStatus
@@ -224,6 +224,38 @@ def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, elig
     except coursework.SubmissionError as exc:
         raise PortfolioError(str(exc)) from exc
     return submission
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of work a handed-in portfolio holds: the work, and the version of it that was
+    its newest when the portfolio was handed in (``compose`` names it "version N")."""
+
+    submission: Submission
+    version: SubmissionVersion
+
+
+def pieces_of(session: DbSession, review: Submission) -> list[Piece]:
+    """The work chosen in a portfolio review's newest handed-in version, in the learner's
+    order: the learner's released work (a team's included) that their portfolio of the
+    review's level holds, each at the version handed in at or before the portfolio was. A
+    fixed number of statements; none for a submission that is not a portfolio review."""
+    handed_in = review.latest
+    rubric = review.assignment.rubric if review.assignment.kind == AssignmentKind.PORTFOLIO else None
+    if handed_in is None or rubric is None or rubric.level is None:
+        return []
+    portfolio = session.scalar(select(Portfolio).where(Portfolio.user_id == review.user_id,
+                                                       Portfolio.level_id == rubric.level.id))
+    if portfolio is None:
+        return []
+    work = {s.id: s for s in eligible_work(session, review.user_id, rubric.level)}
+    pieces = []
+    for piece_id in portfolio.artifact_ids:
+        found = work.get(piece_id)
+        versions = [v for v in found.versions if v.submitted_at <= handed_in.submitted_at] if found else []
+        if found is not None and versions:
+            pieces.append(Piece(found, versions[-1]))
+    return pieces
 
 
 def share(session: DbSession, portfolio: Portfolio, now: datetime) -> str:

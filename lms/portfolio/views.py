@@ -11,7 +11,7 @@ from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.models import Level
 from lms.coursework import services as coursework
-from lms.coursework.models import Attachment, SubmissionStatus
+from lms.coursework.models import AssignmentKind, Attachment, Submission, SubmissionStatus
 from lms.coursework.sharing import groups_of
 from lms.coursework.views import send_attachment
 from lms.database import utcnow
@@ -121,5 +121,47 @@ def shared_file(token: str, attachment_id: int) -> Any:
     eligible = services.eligible_work(db.session, item.user_id, item.level)
     allowed = {a for s in eligible if s.id in item.artifact_ids and s.latest for a in s.latest.attachment_ids}
     if attachment_id not in allowed:
+        abort(404)
+    return send_attachment(db.session.get(Attachment, attachment_id) or abort(404))
+
+
+# --------------------------------------------------------------------------- the grader's side
+
+
+@bp.app_template_global("portfolio_pieces")
+def portfolio_pieces(submission: Submission) -> list[services.Piece]:
+    """On the grading page of a portfolio review: the work it holds, each linked to ``piece``."""
+    return services.pieces_of(db.session, submission)
+
+
+def _piece(cohort_id: int, submission_id: int, piece_id: int) -> tuple[Submission, services.Piece]:
+    """A piece of work in the portfolio review ``submission_id`` handed in to cohort ``cohort_id``
+    (whose staff the access rule let in): only the work the portfolio holds, whatever cohort
+    or team it was done in."""
+    review = db.session.get(Submission, submission_id)
+    if (review is None or review.cohort_id != cohort_id or review.latest is None
+            or review.assignment.kind != AssignmentKind.PORTFOLIO):
+        abort(404)
+    found = next((p for p in services.pieces_of(db.session, review) if p.submission.id == piece_id), None)
+    return review, found or abort(404)
+
+
+@bp.get("/cohorts/<int:cohort_id>/submissions/<int:submission_id>/pieces/<int:piece_id>")
+def piece(cohort_id: int, submission_id: int, piece_id: int) -> str:
+    """A piece of work in a portfolio, as the grader reads it: the version handed in with the
+    portfolio and its files."""
+    review, chosen = _piece(cohort_id, submission_id, piece_id)
+    work = chosen.submission
+    return render_template(
+        "portfolio/piece.html", review=review, piece=chosen, learner=db.session.get(User, review.user_id),
+        team=groups_of(db.session, [work.id]).get(work.id), body=render_user_markdown(chosen.version.body),
+        files=[a for a in work.attachments if a.id in chosen.version.attachment_ids])
+
+
+@bp.get("/cohorts/<int:cohort_id>/submissions/<int:submission_id>/pieces/<int:piece_id>/files/<int:attachment_id>")
+def piece_file(cohort_id: int, submission_id: int, piece_id: int, attachment_id: int) -> Any:
+    """A file of that version of the piece; nothing else is reachable this way."""
+    _review, chosen = _piece(cohort_id, submission_id, piece_id)
+    if attachment_id not in chosen.version.attachment_ids:
         abort(404)
     return send_attachment(db.session.get(Attachment, attachment_id) or abort(404))
