@@ -256,7 +256,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
         points, moments = _points(rows[objective_id])
-        level = method.level(points)
+        level, held = method.assess(points)
         before = mastery.level if mastery is not None else None
         if level != before:
             changes[objective_id] = (before, level)
@@ -267,7 +267,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         if mastery is None:
             mastery = Mastery(user_id=user_id, objective_id=objective_id, method=method.name)
             session.add(mastery)
-        mastery.level, mastery.evidence_count = level, _counted(points)
+        mastery.level, mastery.evidence_count, mastery.held = level, _counted(points), held
         mastery.method, mastery.updated_at = method.name, now
         mastery.below_since = method.below_since(points, moments, bar)
     session.flush()
@@ -296,10 +296,11 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     made = 0
     for (u, o), found in grouped.items():
         points, moments = _points(found)
-        level = method.level(points)
+        level, held = method.assess(points)
         if level is not None:
             session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=_counted(points), method=method.name,
-                                updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below)))
+                                updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below),
+                                held=held))
             made += 1
     session.flush()
     return made
