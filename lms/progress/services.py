@@ -398,7 +398,8 @@ class ObjectiveProfile:
     evidence_count: int
     trail: list[TrailEntry]
     # The name of the top level ("mastered") when the level reached it but is held just under
-    # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``).
+    # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``),
+    # as the mastery row keeps it (``Mastery.held``: what the heat map marks).
     held_under: str | None = None
 
     @property
@@ -450,8 +451,7 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
         result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
                                        evidence_count=m.evidence_count if m else 0,
                                        trail=_explained(trail, method),
-                                       held_under=top if method.held_back([Point(e.level, e.weight) for e in trail])
-                                       else None))
+                                       held_under=top if m is not None and m.held else None))
     return result
 
 
