@@ -486,3 +486,55 @@ def test_pages_run_a_fixed_number_of_statements(course, client, login, make_coho
     second = make_cohort(course["org"], "Acme 2", months_ago=2)
     evidence(enrol_learner(second, name="Second cohort learner"), {"KO1": 2.0})
     assert counts() == few
+
+
+def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_the_learners_page(course, client,
+                                                                                                 login) -> None:
+    """One quiz at 4 holds Di's SO3 at 3.4 (too little evidence to count as mastered); one
+    quiz at 3.4 makes Bo's SO4 3.4 on its own. Both cells read 3.4 proficient: only the
+    held one is marked, with words for screen readers and a line under the colour key, in
+    the CSV ("SO3 held": yes) and the JSON, and on the staff view of the learner, until a
+    second piece of evidence makes it mastered."""
+    cohort, partial, weak = course["cohort"], course["partial"], course["weak"]
+    evidence(partial, {"SO3": 4.0}, ref="one")
+    evidence(weak, {"SO4": 3.4}, ref="one")
+    heat = heat_map(db.session, cohort, utcnow())
+    codes = [c.code for c in heat.columns]
+    rows = by_name(heat)
+    held_cell, plain = rows["Di Partial"].cells[codes.index("SO3")], rows["Bo Weak"].cells[codes.index("SO4")]
+    assert (held_cell.level, held_cell.name, held_cell.held) == (3.4, "proficient", True)
+    assert (plain.level, plain.name, plain.held) == (3.4, "proficient", False)
+    assert sum(c.held for r in heat.rows for c in r.cells) == 1
+    assert heat.held_under == "mastered"
+
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
+    lines = dict(re.findall(r'<tr class="[^"]*" data-user="(\d+)">(.*?)</tr>', page, re.S))
+    assert page.count('data-held="1"') == 1
+    assert re.search(r'<td class="heat heat-3 held" data-level="3.4" data-held="1" title="needs more evidence to count as '
+                     r'mastered">3.4<span class="held-mark" aria-hidden="true">\*</span><span class="visually-hidden"> proficient'
+                     r'</span><span class="visually-hidden">, needs more evidence to count as mastered</span></td>',
+                     lines[str(partial.id)])
+    assert '<td class="heat heat-3" data-level="3.4">3.4<span class="visually-hidden"> proficient</span></td>' in lines[str(weak.id)]
+    assert 'id="held-key"' in page and "Held: needs more evidence to count as mastered" in page
+
+    csv_rows = {r["learner"]: r for r in csv.DictReader(io.StringIO(
+        client.get(f"/cohorts/{cohort.id}/competency.csv").get_data(as_text=True)))}
+    assert (csv_rows["Di Partial"]["SO3 level"], csv_rows["Di Partial"]["SO3 named level"],
+            csv_rows["Di Partial"]["SO3 held"]) == ("3.4", "proficient", "yes")
+    assert (csv_rows["Bo Weak"]["SO4 level"], csv_rows["Bo Weak"]["SO4 held"]) == ("3.4", "no")
+    assert sum(row[f"{c} held"] == "yes" for row in csv_rows.values() for c in codes) == 1
+    document = client.get(f"/cohorts/{cohort.id}/competency.json").get_json(force=True)
+    flags = {(r["name"], c): r["levels"][c]["held"] for r in document["rows"] for c in codes}
+    assert [pair for pair, flag in flags.items() if flag] == [("Di Partial", "SO3")]
+
+    staff = client.get(f"/cohorts/{cohort.id}/learners/{partial.id}/progress").get_data(as_text=True)
+    assert "needs more evidence to count as mastered" in staff
+    assert 'data-objective="SO3" data-held="1"' in staff and "held under mastered for want of evidence" in staff
+    other = client.get(f"/cohorts/{cohort.id}/learners/{weak.id}/progress").get_data(as_text=True)
+    assert "needs more evidence" not in other and 'data-held="1"' not in other
+
+    evidence(partial, {"SO3": 4.0}, ref="two")  # a second full judgement: mastered
+    again = client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
+    assert 'data-held="1"' not in again
+    assert "needs more evidence" not in client.get(f"/cohorts/{cohort.id}/learners/{partial.id}/progress").get_data(as_text=True)

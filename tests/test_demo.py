@@ -61,10 +61,11 @@ def counts() -> dict[str, int]:
     return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0 for model in COUNTED}
 
 
-def mastery_snapshot() -> dict[tuple[int, int], tuple[float | None, int, datetime | None]]:
-    """Each record's level, evidence count and when it went below the at-risk bar."""
-    snapshot = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since) for m in db.session.scalars(select(Mastery))}
-    assert any(since for _level, _count, since in snapshot.values())  # some learner is below the bar somewhere
+def mastery_snapshot() -> dict[tuple[int, int], tuple[float | None, int, datetime | None, bool]]:
+    """Each record's level, evidence count, when it went below the at-risk bar and whether it is held under mastered."""
+    snapshot = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since, m.held)
+                for m in db.session.scalars(select(Mastery))}
+    assert any(since for _level, _count, since, _held in snapshot.values())  # some learner is below the bar somewhere
     return snapshot
 
 

@@ -223,7 +223,7 @@ def test_the_comparison_agrees_with_each_cohorts_heat_map(bigger, make_cohort, e
             levels = [r.levels[index][0] for r in rows if r.levels[index][0] is not None]
             assert cell.evidence == len(levels)
             assert cell.level == (pytest.approx(sum(levels) / len(levels), abs=1e-4) if levels else None)
-        cells = [level for r in rows for level, _count in r.levels]
+        cells = [level for r in rows for level, _count, _held in r.levels]
         bar = heat.policy.at_risk_below
         assert figures.proficient == pytest.approx(sum(1 for v in cells if v is not None and v >= bar) / len(cells))
 

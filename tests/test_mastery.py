@@ -205,20 +205,25 @@ def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_u
         record(db.session, rng.choice(users), rng.choice(objectives[:5]), rng.choice(sources), f"test:{i}",
                rng.choice([0, 0.25, 0.5, 0.75, 0.875, 1]), T0 + timedelta(hours=i), settings=settings)
     db.session.commit()
-    incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since)
+    incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since, m.held)
                    for m in db.session.scalars(select(Mastery))}
     assert rebuild(db.session, T0, settings) == len(incremental)
     db.session.commit()
-    rebuilt = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since)
+    rebuilt = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since, m.held)
                for m in db.session.scalars(select(Mastery))}
     assert rebuilt == incremental
-    assert sum(count for _, count, _since in rebuilt.values()) == 120
+    assert sum(count for _, count, _since, _held in rebuilt.values()) == 120
     evidence: dict[tuple[int, int], list[Evidence]] = {}
     for e in db.session.scalars(select(Evidence)):
         evidence.setdefault((e.user_id, e.objective_id), []).append(e)
     replayed = {pair: replayed_below_since(method, settings, found, 2.5) for pair, found in evidence.items()}
-    assert {pair: since for pair, (_level, _count, since) in rebuilt.items()} == replayed
+    assert {pair: since for pair, (_level, _count, since, _held) in rebuilt.items()} == replayed
     assert any(replayed.values()) and not all(replayed.values())  # some below the bar now, some not
+    # held is what the method says of the evidence (kept with the level: the heat map marks it)
+    rule = method_for(settings)
+    held = {pair: rule.held_back([Point(e.level, e.weight) for e in sorted(found, key=lambda e: (e.recorded_at, e.id))])
+            for pair, found in evidence.items()}
+    assert {pair: flag for pair, (_level, _count, _since, flag) in rebuilt.items()} == held
 
 
 @pytest.mark.parametrize("kept_before", [False, True], ids=["first record", "record kept"])
@@ -307,14 +312,14 @@ def test_kept_mastery_holds_a_level_on_light_evidence_as_a_rebuild_does(app: Fla
     settings = {"method": method, "n": 1, "mastery_level": 3}
     user, objective = make_user().id, objectives[0]
 
-    def kept() -> tuple[float, int, datetime | None]:
+    def kept() -> tuple[float, int, datetime | None, bool]:
         db.session.expire_all()
         row = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
-        return row.level, row.evidence_count, row.below_since
+        return row.level, row.evidence_count, row.below_since, row.held
 
-    steps = [("stakeholder", 1.0, (3.4, 1, None)),   # one stakeholder's five stars (weight 0.75)
-             ("peer", 1.0, (3.4, 2, None)),          # 1.25
-             ("rating", 1.0, (4.0, 3, None))]        # 2.25: mastered
+    steps = [("stakeholder", 1.0, (3.4, 1, None, True)),   # one stakeholder's five stars (weight 0.75): held
+             ("peer", 1.0, (3.4, 2, None, True)),          # 1.25
+             ("rating", 1.0, (4.0, 3, None, False))]       # 2.25: mastered
     for hours, (source, fraction, expected) in enumerate(steps):
         record(db.session, user, objective, source, f"{source}:{hours}", fraction, T0 + timedelta(hours=hours),
                settings=settings)

@@ -22,7 +22,7 @@ from lms.catalog.models import Objective, ObjectiveKind
 from lms.cohorts.models import Cohort, Organization
 from lms.coursework.models import Submission
 from lms.extensions import db
-from lms.progress.models import ItemKind, ItemRole, Mastery, MasteryMark, MasteryMethodName, ProgressItem, ProgressLearner
+from lms.progress.models import ItemKind, ItemRole, MasteryMark, MasteryMethodName, ProgressItem, ProgressLearner
 from lms.search.models import is_unmapped
 from tests.conftest import RUN, reset_pg_schema, with_search_path
 
@@ -119,9 +119,12 @@ def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_ea
 
             def mastery(user: int, objective: int) -> dict[str, object]:
                 return {"user_id": user, "objective_id": objective, "level": 2.0, "evidence_count": 1,
-                        "method": MasteryMethodName.DECAYING_AVERAGE}
+                        "method": MasteryMethodName.DECAYING_AVERAGE, "updated_at": datetime.now(UTC)}
 
-            conn.execute(sa.insert(Mastery), [mastery(user, o) for user in (ann, bo) for o in (ko1, ko2)])
+            # the table as this release has it (the model's later columns, ``held``, are not there yet)
+            then = sa.table("mastery", *(sa.column(c) for c in ("user_id", "objective_id", "level", "evidence_count", "method",
+                                                                 "updated_at")))
+            conn.execute(sa.insert(then), [mastery(user, o) for user in (ann, bo) for o in (ko1, ko2)])
 
         def marks() -> dict[int, int]:
             with db.engine.connect() as conn:
@@ -284,4 +287,49 @@ def test_the_revision_window_migration_dates_returned_work_from_its_last_return(
             released: None, waiting: None, no_event: None, draft: None}
         downgrade(revision="x1c3d4e5f613")
         assert "returned_at" not in {c["name"] for c in sa.inspect(db.engine).get_columns("submissions")}
+        db.engine.dispose()
+
+
+def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_database_url: str, tmp_path: Path) -> None:
+    """``zu1c3d4e5f613`` adds ``mastery.held`` and fills it from what each record and its
+    evidence keep: held where the level is the hold (3.4) on counted evidence weighing under
+    the minimum (2) with a piece at mastered; a 3.4 the evidence itself gives is not held.
+    The triggers on mastery stay (the column is added in place)."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    mastery = sa.table("mastery", *(sa.column(c) for c in ("user_id", "objective_id", "level", "evidence_count", "method",
+                                                           "updated_at")))
+    evidence = sa.table("evidence", *(sa.column(c) for c in ("user_id", "objective_id", "source", "source_ref", "level",
+                                                             "weight", "note", "recorded_at")))
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    with app.app_context():
+        upgrade(revision="zt2c3d4e5f613")
+        with db.engine.begin() as conn:
+            ann, bo = (conn.execute(sa.insert(User).values(email=f"{name}@example.com", name=name)).inserted_primary_key[0]
+                       for name in ("ann", "bo"))
+            ko1, ko2 = (conn.execute(sa.insert(Objective).values(
+                key=key, kind=ObjectiveKind.KNOWLEDGE, title=key, statement="", outcomes=[], applications=[], indicators=[],
+                position=n)).inserted_primary_key[0] for n, key in enumerate(("KO1", "KO2")))
+            pieces = {(ann, ko1): [(4.0, 1.0)],               # one quiz at 4: held at 3.4
+                      (ann, ko2): [(3.4, 1.0)],               # one quiz at 3.4: that is its level, not held
+                      (bo, ko1): [(4.0, 1.0), (4.0, 1.0)],    # two: mastered
+                      (bo, ko2): [(3.6, 0.75), (1.0, 0.0)]}   # a stakeholder's 3.6 and a piece that does not count
+            levels = {(ann, ko1): 3.4, (ann, ko2): 3.4, (bo, ko1): 4.0, (bo, ko2): 3.4}
+            conn.execute(sa.insert(evidence), [
+                {"user_id": u, "objective_id": o, "source": "quiz", "source_ref": f"q:{n}", "level": level, "weight": weight,
+                 "note": "", "recorded_at": at} for (u, o), found in pieces.items() for n, (level, weight) in enumerate(found)])
+            conn.execute(sa.insert(mastery), [
+                {"user_id": u, "objective_id": o, "level": level, "evidence_count": 1, "method": "decaying_average",
+                 "updated_at": at} for (u, o), level in levels.items()])
+        upgrade()
+        with db.engine.connect() as conn:
+            held = {(u, o): bool(h) for u, o, h in conn.execute(sa.text("SELECT user_id, objective_id, held FROM mastery"))}
+            marks = dict(conn.execute(sa.select(MasteryMark.user_id, MasteryMark.revision)).all())
+        assert held == {(ann, ko1): True, (ann, ko2): False, (bo, ko1): False, (bo, ko2): True}
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE mastery SET level = 3.0 WHERE user_id = :user"), {"user": ann})
+        with db.engine.connect() as conn:
+            after = dict(conn.execute(sa.select(MasteryMark.user_id, MasteryMark.revision)).all())
+        assert after[ann] != marks[ann] and after[bo] == marks[bo]  # the triggers still mark each write
+        downgrade(revision="zt2c3d4e5f613")
+        assert "held" not in {c["name"] for c in sa.inspect(db.engine).get_columns("mastery")}
         db.engine.dispose()

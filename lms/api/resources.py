@@ -227,9 +227,9 @@ def _mastery(cohort_id: int, user_id: int | None) -> Any:
             .join(Objective, Objective.id == Mastery.objective_id))
     if user_id is not None:
         stmt = stmt.where(Mastery.user_id == user_id)
-    page = fetch(db.session, stmt, _query(), Mastery.id, Mastery.updated_at, key_of=lambda r: (r[5], r[4]))
+    page = fetch(db.session, stmt, _query(), Mastery.id, Mastery.updated_at, key_of=lambda r: (r[6], r[5]))
     items = [s.MasteryOut(id=mid, learner_id=u, objective_key=key, level=level, evidence_count=count, updated_at=at)
-             for u, _o, level, count, mid, at, key in page.rows]
+             for u, _o, level, count, _held, mid, at, key in page.rows]
     return _answer(page, s.MasteryPage, items)
 
 

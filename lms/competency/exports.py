@@ -27,9 +27,11 @@ def _level(cell: Cell) -> float | str:
 
 
 def _columns(codes: Iterable[str]) -> list[str]:
+    """The CSV's header: per objective its level, named level and whether the level is held
+    just under the top one for want of evidence ("<code> held": yes or no)."""
     columns = ["learner", "email"]
     for code in codes:
-        columns += [f"{code} level", f"{code} named level"]
+        columns += [f"{code} level", f"{code} named level", f"{code} held"]
     return [*columns, "mean", "at risk", "reasons"]
 
 
@@ -44,7 +46,7 @@ def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[A
     for row in (listed or Tally("learner")).each(heat.mapped_rows):
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
-            values += [_level(cell), cell.name]
+            values += [_level(cell), cell.name, "yes" if cell.held else "no"]
         values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "; ".join(r.text for r in row.reasons)]
         yield values
 
@@ -52,7 +54,7 @@ def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[A
 def _row_document(heat: HeatMap, r: Any) -> dict[str, Any]:
     return {"user_id": r.user.id, "name": r.user.name, "email": r.user.email,
             "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
-                                "evidence": cell.evidence}
+                                "evidence": cell.evidence, "held": cell.held}
                        for c, cell in zip(heat.columns, r.cells, strict=True)},
             "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk,
             "reasons": [reason.text for reason in r.reasons]}

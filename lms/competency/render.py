@@ -1,8 +1,9 @@
 """The heat map's learner rows as HTML, made in Python: a page of a hundred learners has
 over a thousand cells, and a template macro per cell cost more than the query behind them.
 The markup is the one ``competency/_heat.html`` describes (class ``heat heat-<rank>``, the
-level in ``data-level``, the number printed and the named level for screen readers), with
-every value escaped."""
+level in ``data-level``, the number printed and the named level for screen readers; a cell
+held under the top level for want of evidence also has class ``held``, ``data-held``, a
+mark and its words for screen readers), with every value escaped."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import lru_cache
 from flask import url_for
 from markupsafe import Markup, escape
 
-from lms.competency.services import Cell, Column, Link, MapLine, Reason
+from lms.competency.services import Cell, Column, Link, MapLine, Reason, held_under
 from lms.web.links import request_url
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
@@ -49,9 +50,31 @@ def reason_items(reasons: Sequence[Reason]) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every value in it is escaped above (kinds are enum constants)
 
 
-def cell_html(cell: Cell) -> str:
+def cell_html(cell: Cell, top: str | None = None) -> str:
+    """One cell; ``top``: the name of the level a held cell is held under ("mastered")."""
     level = "" if cell.level is None else repr(cell.level)
+    if cell.held and top:
+        return (f'<td class="heat heat-{cell.rank} held" data-level="{level}" data-held="1"{_held_title(top)}>'
+                f'{cell.label}{HELD_MARK}{_named_span(cell.name)}{_held_span(top)}</td>')
     return f'<td class="heat heat-{cell.rank}" data-level="{level}">{cell.label}{_named_span(cell.name)}</td>'
+
+
+HELD_MARK = '<span class="held-mark" aria-hidden="true">*</span>'
+
+
+def held_text(top: str) -> str:
+    """What a held cell's mark means (the legend's line says it at more length)."""
+    return f"needs more evidence to count as {top}"
+
+
+@lru_cache(maxsize=8)
+def _held_title(top: str) -> str:
+    return f' title="{escape(held_text(top))}"'
+
+
+@lru_cache(maxsize=8)
+def _held_span(top: str) -> str:
+    return f'<span class="visually-hidden">, {escape(held_text(top))}</span>'
 
 
 @lru_cache(maxsize=64)
@@ -65,9 +88,10 @@ def heat_rows(cohort_id: int, rows: Sequence[MapLine], columns: Sequence[Column]
     per column, the mean and whether they are at risk (for how many reasons)."""
     link = url_for("progress.learner", cohort_id=cohort_id, user_id=_PLACEHOLDER)
     parts = []
+    top = held_under(rows[0].rules) if rows else None
     for row in rows:
         href = escape(link.replace(str(_PLACEHOLDER), str(row.user_id)))
-        cells = "".join(cell_html(cell) for cell in row.cells)
+        cells = "".join(cell_html(cell, top) for cell in row.cells)
         mean = "–" if row.mean is None else f"{row.mean:.2f}"
         if row.at_risk:  # the reasons are listed under "At risk" and on the learner's pages
             count = row.reasons

@@ -94,6 +94,15 @@ class Band:
         return f"{self.low:g} and above" if self.high is None else f"{self.low:g} to under {self.high:g}"
 
 
+def held_under(rules: Policy) -> str | None:
+    """The name of the top level a level is held under on too little evidence (None: the
+    program holds nothing, its ``mastery_min_weight`` being 0)."""
+    method = rules.method
+    if method.min_weight <= 0 or not rules.thresholds:
+        return None
+    return max(rules.thresholds, key=lambda name: rules.thresholds[name])
+
+
 def bands(rules: Policy) -> list[Band]:
     ordered = sorted(rules.thresholds.items(), key=lambda kv: kv[1])
     result = [Band(0, NO_EVIDENCE, None, None)]
@@ -117,12 +126,14 @@ class Column:
 
 class Cell(NamedTuple):
     """One learner's level on one objective, as a heat map cell shows it. A page has some
-    1,100 of them: a tuple is made in a third of a frozen dataclass's time."""
+    1,100 of them: a tuple is made in a third of a frozen dataclass's time. ``held``: the
+    level is held just under the top named level for want of evidence (``Mastery.held``)."""
 
     level: float | None
     name: str
     rank: int
     evidence: int
+    held: bool = False
 
     @property
     def label(self) -> str:
@@ -198,13 +209,18 @@ class Reason:
                               days_behind=self.days_behind)
 
 
+# A learner's mastery on one objective as the heat map reads it: (level, evidence count, held).
+Mastered = tuple[float | None, int, bool]
+NOTHING: Mastered = (None, 0, False)
+
+
 @dataclass(frozen=True)
 class Row:
-    """One learner of the heat map. ``levels`` holds (level, evidence count) per column;
+    """One learner of the heat map. ``levels`` holds (level, evidence count, held) per column;
     the ``cells`` are made from them when read (a page renders a hundred rows, not all)."""
 
     user: User
-    levels: tuple[tuple[float | None, int], ...]
+    levels: tuple[Mastered, ...]
     mean: float | None
     days_behind: int
     reasons: list[Reason]
@@ -227,7 +243,7 @@ class MapLine:
 
     user_id: int
     name: str
-    levels: tuple[tuple[float | None, int], ...]
+    levels: tuple[Mastered, ...]
     mean: float | None
     reasons: int
     rules: Policy = field(repr=False, compare=False)
@@ -242,10 +258,10 @@ class MapLine:
         return cells_of(self.levels, self.rules)
 
 
-def cells_of(levels: Sequence[tuple[float | None, int]], rules: Policy) -> list[Cell]:
-    """A cell per (level, evidence count), named and ranked under the program's thresholds."""
+def cells_of(levels: Sequence[Mastered], rules: Policy) -> list[Cell]:
+    """A cell per (level, evidence count, held), named and ranked under the program's thresholds."""
     named = _named(tuple(rules.thresholds.items()))
-    return [Cell(level, *named(level), count) for level, count in levels]
+    return [Cell(level, *named(level), count, held) for level, count, held in levels]
 
 
 @lru_cache(maxsize=8)
@@ -478,21 +494,21 @@ def learners_of(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, list
 
 def grid_query(cohort_ids: Sequence[int]) -> Any:
     """The one aggregate statement behind the heat map: every mastery row of the cohorts'
-    current learners (user, objective, level, evidence count)."""
-    return (select(Mastery.user_id, Mastery.objective_id, Mastery.level, Mastery.evidence_count)
+    current learners (user, objective, level, evidence count, held)."""
+    return (select(Mastery.user_id, Mastery.objective_id, Mastery.level, Mastery.evidence_count, Mastery.held)
             .join(Enrolment, Enrolment.user_id == Mastery.user_id)
             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.active))
 
 
 def mastery_grid(session: DbSession, cohort_ids: Sequence[int],
-                 user_ids: Sequence[int] | None = None) -> dict[tuple[int, int], tuple[float | None, int]]:
-    """(user id, objective id) -> (level, evidence count), in one statement."""
+                 user_ids: Sequence[int] | None = None) -> dict[tuple[int, int], Mastered]:
+    """(user id, objective id) -> (level, evidence count, held), in one statement."""
     if not cohort_ids:
         return {}
     query = grid_query(cohort_ids)
     if user_ids is not None:
         query = query.where(Mastery.user_id.in_(list(user_ids)))
-    return {(u, o): (level, count) for u, o, level, count in session.execute(query)}
+    return {(u, o): (level, count, bool(held)) for u, o, level, count, held in session.execute(query)}
 
 
 def closes_on(objective: Objective, timeline: Timeline) -> date | None:
@@ -631,7 +647,7 @@ def _below_bar(rows: Sequence[Row], columns: Sequence[Column], standings: dict[i
     bar = rules.at_risk_below
     for row in rows:
         mine = learner_columns(columns, standings.get(row.user.id))
-        for column, (level, _count) in zip(mine, row.levels, strict=True):
+        for column, (level, _count, _held) in zip(mine, row.levels, strict=True):
             if column.closed and level is not None and level < bar:
                 result.add((row.user.id, column.objective.id))
     return result
@@ -650,7 +666,7 @@ def fell_below(session: DbSession, cohort: Cohort, pairs: set[tuple[int, int]]) 
     return {(u, o): at.astimezone(zone).date() for u, o, at in rows if at is not None and (u, o) in pairs}
 
 
-def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequence[tuple[float | None, int]],
+def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequence[Mastered],
              learner: Standing | None, fell: dict[tuple[int, int], date], rules: Policy,
              cache: dict[tuple[tuple[int, date | None], ...], list[Column]] | None = None) -> list[Reason]:
     bar_name = rules.name_of(rules.at_risk_below)
@@ -663,7 +679,7 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequ
             since=late[0].due_on if late else learner.today - timedelta(days=learner.days_behind),
             link=_learner_page(cohort.id, user.id, "overdue"), days_behind=learner.days_behind,
             items=tuple(OverdueItem(kind=i.kind, key=i.key, title=i.title, due_on=i.due_on) for i in late)))
-    for column, (level, _count) in zip(columns, levels, strict=True):
+    for column, (level, _count, _held) in zip(columns, levels, strict=True):
         if not column.closed or column.closes_on is None or (level is not None and level >= rules.at_risk_below):
             continue
         link = _learner_page(cohort.id, user.id, f"objective-{column.code}")  # only for a reason made
@@ -679,12 +695,12 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequ
 
 
 def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
-          grid: dict[tuple[int, int], tuple[float | None, int]], progress: dict[int, Standing], rules: Policy,
+          grid: dict[tuple[int, int], Mastered], progress: dict[int, Standing], rules: Policy,
           fell: dict[tuple[int, int], date] | None = None) -> list[Row]:
     """One row per learner. ``fell`` (from ``fell_below``) dates the reasons "below the bar";
     without it they are dated from the objective's closing day."""
     rows = []
-    nothing = (None, 0)
+    nothing = NOTHING
     objective_ids = [column.objective.id for column in columns]
     cache: dict[tuple[tuple[int, date | None], ...], list[Column]] = {}
     for user in users:
@@ -695,7 +711,7 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
         # a closed account is at risk of nothing (``Summary.closed``)
         reasons = [] if user.deactivated_at is not None else _reasons(cohort, user, columns, levels, learner, fell or {},
                                                                        rules, cache)
-        rows.append(Row(user=user, levels=levels, mean=_mean(level for level, _count in levels), days_behind=days,
+        rows.append(Row(user=user, levels=levels, mean=_mean(level for level, _count, _held in levels), days_behind=days,
                         reasons=reasons, rules=rules))
     return rows
 
@@ -853,7 +869,7 @@ def _users(session: DbSession, user_ids: Iterable[int]) -> dict[int, User]:
 
 
 def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | None = None,
-               dated: set[int] | None = None, grid: dict[tuple[int, int], tuple[float | None, int]] | None = None,
+               dated: set[int] | None = None, grid: dict[tuple[int, int], Mastered] | None = None,
                ) -> dict[int, Row]:
     """The rows of ``users`` by id, from their mastery rows (``grid`` when the caller read
     them) and the kept state (days behind from ``behind`` when the caller read them). The
@@ -977,7 +993,7 @@ class HeatMap:
                        kept_levels(session), self.month)
 
     @cached_property
-    def _page_grid(self) -> dict[tuple[int, int], tuple[float | None, int]]:
+    def _page_grid(self) -> dict[tuple[int, int], Mastered]:
         """The mastery rows of this page's learners, of the map and of the at-risk list: one statement."""
         ids = sorted({s.user_id for s in (*self.on_page, *self.risk_on_page)})
         return mastery_grid(self.context.session, [self.cohort.id], ids) if self.context is not None and ids else {}
@@ -1020,13 +1036,13 @@ class HeatMap:
     def map_lines(self) -> list[MapLine]:
         """This page of the map as the page shows it (``MapLine``): from the learners'
         summaries and mastery rows, no row built."""
-        grid, nothing = self._page_grid, (None, 0)
+        grid, nothing = self._page_grid, NOTHING
         objective_ids = [column.objective.id for column in self.columns]
         lines = []
         for learner in self.on_page:
             levels = tuple(grid.get((learner.user_id, oid), nothing) for oid in objective_ids)
             lines.append(MapLine(user_id=learner.user_id, name=learner.name, levels=levels,
-                                 mean=_mean(level for level, _count in levels), reasons=learner.reasons, rules=self.policy,
+                                 mean=_mean(level for level, _count, _held in levels), reasons=learner.reasons, rules=self.policy,
                                  closed=learner.closed))
         return lines
 
@@ -1097,6 +1113,12 @@ class HeatMap:
     @property
     def bar_name(self) -> str:
         return self.policy.name_of(self.policy.at_risk_below)
+
+    @property
+    def held_under(self) -> str | None:
+        """The top named level a cell may be held under for want of evidence (None: the
+        program's ``mastery_min_weight`` is 0, nothing is held): the legend explains the mark."""
+        return held_under(self.policy)
 
     @property
     def stages(self) -> tuple[tuple[str, str], ...]:

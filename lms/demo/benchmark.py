@@ -928,11 +928,12 @@ def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: fl
     for (user_id, objective_id), found in grouped.items():
         found.sort()  # by moment, then position: no two alike
         ordered = [Point(level=point_level, weight=weight) for _at, _position, point_level, weight in found]
-        level = method.level(ordered)
+        level, held = method.assess(ordered)
         if level is not None:
             made.append({"user_id": user_id, "objective_id": objective_id, "level": level,
                          "evidence_count": sum(1 for p in ordered if p.weight > 0), "method": method.name,
-                         "updated_at": now, "below_since": method.below_since(ordered, [at for at, *_rest in found], bar)})
+                         "updated_at": now, "below_since": method.below_since(ordered, [at for at, *_rest in found], bar),
+                         "held": held})
     return made
 
 

@@ -71,8 +71,15 @@ class MasteryMethod(ABC):
         """The mastery level from every point so far, oldest first (None: no evidence).
         Points of weight 0 are on the record but do not count (the rules give some
         sources no weight on some kinds of objective)."""
+        return self.assess(points)[0]
+
+    def assess(self, points: Sequence[Point]) -> tuple[float | None, bool]:
+        """``level`` of ``points`` and whether it is held under the top threshold for want of
+        evidence (``held_back``), from one combination of the points: what a mastery row keeps."""
         counted = [p for p in points if p.weight > 0]
-        return self.hold(self.combine(counted), _total(counted))
+        combined, weight = self.combine(counted), _total(counted)
+        held = combined is not None and combined >= self.top and not self.enough(weight)
+        return self.hold(combined, weight), held
 
     def hold(self, level: float | None, weight: float) -> float | None:
         """``level`` as the method combined it from counted evidence weighing ``weight`` in
@@ -87,10 +94,8 @@ class MasteryMethod(ABC):
 
     def held_back(self, points: Sequence[Point]) -> bool:
         """Whether the level of ``points`` is held under the top threshold for want of
-        evidence (the learner's page says so)."""
-        counted = [p for p in points if p.weight > 0]
-        combined = self.combine(counted)
-        return combined is not None and combined >= self.top and not self.enough(_total(counted))
+        evidence (the learner's page and the heat map say so)."""
+        return self.assess(points)[1]
 
     @abstractmethod
     def combine(self, points: Sequence[Point]) -> float | None:

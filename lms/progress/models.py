@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, and_
+from sqlalchemy import JSON, BigInteger, ColumnElement, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, and_, false
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -91,6 +91,12 @@ class Mastery(Model):
     # with the level (``MasteryMethod.below_since``), so the heat map dates its "below the bar"
     # reasons from this row instead of replaying the learner's evidence.
     below_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Whether the level is held just under the top named level ("mastered") for want of
+    # evidence: the evidence reaches it but weighs less than ``mastery_min_weight``
+    # (``MasteryMethod.assess``). Written with the level, so the heat map marks a held cell
+    # from this row; it cannot be told from ``level`` alone (a held 3.4 and a 3.4 the
+    # evidence gives read the same).
+    held: Mapped[bool] = mapped_column(default=False, server_default=false())
     objective: Mapped[Objective] = relationship()
 
 

@@ -256,7 +256,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
         points, moments = _points(rows[objective_id])
-        level = method.level(points)
+        level, held = method.assess(points)
         before = mastery.level if mastery is not None else None
         if level != before:
             changes[objective_id] = (before, level)
@@ -267,7 +267,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         if mastery is None:
             mastery = Mastery(user_id=user_id, objective_id=objective_id, method=method.name)
             session.add(mastery)
-        mastery.level, mastery.evidence_count = level, _counted(points)
+        mastery.level, mastery.evidence_count, mastery.held = level, _counted(points), held
         mastery.method, mastery.updated_at = method.name, now
         mastery.below_since = method.below_since(points, moments, bar)
     session.flush()
@@ -296,10 +296,11 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     made = 0
     for (u, o), found in grouped.items():
         points, moments = _points(found)
-        level = method.level(points)
+        level, held = method.assess(points)
         if level is not None:
             session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=_counted(points), method=method.name,
-                                updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below)))
+                                updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below),
+                                held=held))
             made += 1
     session.flush()
     return made
@@ -397,7 +398,8 @@ class ObjectiveProfile:
     evidence_count: int
     trail: list[TrailEntry]
     # The name of the top level ("mastered") when the level reached it but is held just under
-    # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``).
+    # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``),
+    # as the mastery row keeps it (``Mastery.held``: what the heat map marks).
     held_under: str | None = None
 
     @property
@@ -449,8 +451,7 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
         result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
                                        evidence_count=m.evidence_count if m else 0,
                                        trail=_explained(trail, method),
-                                       held_under=top if method.held_back([Point(e.level, e.weight) for e in trail])
-                                       else None))
+                                       held_under=top if m is not None and m.held else None))
     return result
 
 
