@@ -7,12 +7,14 @@ and printed by `flask lms content-stats`."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from click.testing import Result
 from flask import Flask
 
@@ -264,6 +266,30 @@ def test_load_content_check_passes_uneven_options_with_a_reason(app: Flask, tmp_
 def test_the_shipped_bank_passes_the_lint(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["lms", "load-content", "--check"])
     assert result.exit_code == 0, result.output
+
+
+def test_no_shipped_key_gives_itself_away_by_its_length() -> None:
+    """A single-choice key clearly longer than every distractor is found by its length, not
+    by knowing the answer: in the shipped quizzes no key is more than 15% longer than the
+    longest distractor (the lint's per-quiz share counts any strictly longest key)."""
+    def singles(questions: list[Any]) -> Iterator[Any]:
+        for question in questions:
+            if question["type"] == "scenario":
+                yield from singles(question["questions"])
+            elif question["type"] == "single":
+                yield question
+
+    def length(option: Any) -> int:
+        return len(" ".join(option["text"].split()))
+
+    standing_out = []
+    for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml")):
+        for question in singles(yaml.safe_load(path.read_text()).get("questions", [])):
+            key = max(length(o) for o in question["options"] if o.get("correct"))
+            distractor = max(length(o) for o in question["options"] if not o.get("correct"))
+            if key > Fraction(115, 100) * distractor:
+                standing_out.append(f"{path.name}: {question['id']} ({key} against {distractor} characters)")
+    assert not standing_out, standing_out
 
 
 def test_content_stats_prints_the_figures_per_quiz(app: Flask, tmp_path: Path) -> None:

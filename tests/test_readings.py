@@ -80,7 +80,7 @@ def test_a_why_of_more_than_one_line_is_refused(app: Flask, content_dir: Path) -
 def test_the_same_link_twice_in_a_module_is_refused(app: Flask, content_dir: Path) -> None:
     path = content_dir / MODULE
     text = path.read_text()
-    path.write_text(text.replace("https://ai.google/research/pubs/pub48120/",
+    path.write_text(text.replace("https://arxiv.org/abs/1810.03993",
                                  "https://papers.nips.cc/paper/5656-hidden-technical-debt-in-machine-learning-systems", 1))
     result = invoke(app, "--check")
     assert result.exit_code == 1
