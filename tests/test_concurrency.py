@@ -142,8 +142,10 @@ def test_concurrent_first_grades_make_one_grade(grading_course) -> None:
     winner = next(i for i, r in enumerate(responses) if r.status_code == 302)
     assert grade.revision == 1 and grade.feedback == f"First verdict {winner}"
     assert db.session.scalar(select(func.count()).select_from(GradeEvent)) == 1
-    refused = next(r for r in responses if r.status_code == 409).get_data(as_text=True)
-    assert "Not saved: this grade was changed by" in refused
+    other = next(i for i, r in enumerate(responses) if r.status_code == 409 and i % 2 != winner % 2)  # the other grader
+    assert "Not saved: this grade was changed by" in responses[other].get_data(as_text=True)
+    same = next(i for i, r in enumerate(responses) if r.status_code == 409 and i % 2 == winner % 2)  # the winner's other tab
+    assert "Not saved: you changed this grade at " in responses[same].get_data(as_text=True)
 
 
 def test_the_refusal_names_the_winner_and_the_time_in_the_viewers_zone(grading_course) -> None:

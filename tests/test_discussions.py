@@ -312,5 +312,5 @@ def test_a_posts_headings_sit_under_the_pages_own(setting, client, login) -> Non
     assert client.post(f"/threads/{thread.id}", data={"body": "# main\n\n## Steps\n\n###### Last\n\nDone."}).status_code == 302
     page = client.get(f"/threads/{thread.id}").get_data(as_text=True)
     assert page.count("<h1") == 1
-    assert "<h3>main</h3>" in page and "<h4>Steps</h4>" in page and "<h6>Last</h6>" in page
+    assert "<h3>main</h3>" in page and "<h4>Steps</h4>" in page and "<h5>Last</h5>" in page
     assert page.count('id="main"') == 1

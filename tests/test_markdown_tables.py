@@ -55,12 +55,15 @@ def test_a_table_in_a_tables_cell_is_left_unboxed_and_whole() -> None:
     assert out.count("<table>") == 2 and out.count("</table>") == 2 and "</div>" not in out
 
 
-def test_peoples_headings_start_at_h3_without_ids_and_the_courses_keep_theirs() -> None:
-    """People's Markdown is shown under a page's h1 and a part's h2: its headings start at h3
-    (h6 at most) and carry no id; the course's own lessons keep their levels and anchors."""
-    out = str(render_user_markdown("# One\n\n## Two\n\n#### Four\n\n###### Six\n"))
-    assert out.split("\n") == ["<h3>One</h3>", "<h4>Two</h4>", "<h6>Four</h6>", "<h6>Six</h6>"]
-    assert str(render_user_markdown('<h1 id="main">Raw</h1>\n\n<h3 id="top">Kept</h3>')) == "Raw\n\n<h3>Kept</h3>"
+def test_peoples_headings_start_at_h3_in_order_without_ids_and_the_courses_keep_theirs() -> None:
+    """People's Markdown is shown under a page's h1 and a part's h2: its heading levels, in
+    order, become h3 to h6 (none skipped) and carry no id; the course's lessons keep theirs."""
+    out = str(render_user_markdown("# One\n\n## Two\n\n#### Four\n\n###### Six\n\n# Again\n"))
+    assert out.split("\n") == ["<h3>One</h3>", "<h4>Two</h4>", "<h5>Four</h5>", "<h6>Six</h6>", "<h3>Again</h3>"]
+    assert str(render_user_markdown("## Only\n\n#### Below\n")) == "<h3>Only</h3>\n<h4>Below</h4>"
+    assert str(render_user_markdown("# 1\n\n## 2\n\n### 3\n\n#### 4\n\n##### 5\n")).count("<h6>") == 2  # h6 at most
+    assert str(render_user_markdown('<h1 id="main">Raw</h1>\n\n<h2 id="top">Also</h2>')) == "<h3>Raw</h3>\n\n<h4>Also</h4>"
+    assert str(render_user_markdown("No heading, <a title=\"<h1>\">a link</a>.")).count("<h") == 0
     lesson = render_markdown("## Intro\n\n### Detail\n")
     assert str(lesson.html) == '<h2 id="intro">Intro</h2>\n<h3 id="detail">Detail</h3>'
     assert [entry.anchor for entry in lesson.toc] == ["intro"]

@@ -15,10 +15,6 @@ from markupsafe import Markup
 
 _EXTENSIONS = ["toc", "tables", "fenced_code", "sane_lists", "admonition"]
 _EXTENSION_CONFIGS = {"toc": {"toc_depth": "2-3"}}
-# People's Markdown sits under a page's own headings (its h1, and the h2 of the part it is
-# shown in): their "# Findings" is an h3 there, "##" an h4 and so on (h6 at most), never a
-# second h1 that would break the page's outline for screen readers.
-_USER_EXTENSION_CONFIGS = {"toc": {"baselevel": "3"}}
 
 _TAGS = {
     "a", "abbr", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
@@ -54,16 +50,14 @@ def _toc(tokens: list[dict[str, Any]]) -> tuple[TocEntry, ...]:
 
 
 # People's headings keep no id: one made from their text ("main", "content") could repeat an
-# id of the page's own, the target of its skip link or of its script. Their own HTML keeps no
-# h1 or h2 either (its text stays).
-_USER_TAGS = _TAGS - {"h1", "h2"}
+# id of the page's own, the target of its skip link or of its script.
 _USER_ATTRIBUTES = {tag: names - {"id"} for tag, names in _ATTRIBUTES.items()}
 
 
-def sanitise(raw_html: str, tags: set[str] = _TAGS, attributes: dict[str, set[str]] = _ATTRIBUTES) -> Markup:
+def sanitise(raw_html: str, attributes: dict[str, set[str]] = _ATTRIBUTES) -> Markup:
     clean = nh3.clean(
         raw_html,
-        tags=tags,
+        tags=_TAGS,
         attributes=attributes,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
@@ -164,10 +158,25 @@ def _image_or_link(match: re.Match[str]) -> str:
 def render_user_markdown(text: str) -> Markup:
     """Markdown written by people (submissions, reflections, comments, discussions):
     sanitised like content, and images only from the platform's own uploads."""
-    md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_USER_EXTENSION_CONFIGS)
-    first = str(sanitise(md.convert(text), _USER_TAGS, _USER_ATTRIBUTES))
-    # The second pass sanitises the links made from images (their href's scheme and rel).
-    return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first), _USER_TAGS, _USER_ATTRIBUTES)))
+    first = _under_the_page(str(render_markdown(text).html))
+    # The second pass sanitises the links made from images (their href's scheme and rel) and
+    # drops the headings' ids.
+    return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first), _USER_ATTRIBUTES)))
+
+
+# People's Markdown sits under a page's own headings (its h1, and the h2 of the part it is
+# shown in). Their heading levels, in order, become h3, h4, h5 and h6 (the deepest shared
+# below): "# Findings" is an h3 there, never a second h1 that would break the page's outline
+# for screen readers, and a text that starts at "##" or skips one starts at h3 and goes down
+# one level at a time (axe's "heading-order").
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])(?:\s[^>]*)?>")
+PEOPLES_TOP_HEADING = 3
+
+
+def _under_the_page(sanitised: str) -> str:
+    levels = sorted({int(match.group(2)) for match in _HEADING_TAG.finditer(sanitised)})
+    shown = {level: min(PEOPLES_TOP_HEADING + rank, 6) for rank, level in enumerate(levels)}
+    return _HEADING_TAG.sub(lambda match: f"<{match.group(1)}h{shown[int(match.group(2))]}>", sanitised)
 
 
 def plain_text(text: str) -> str:
