@@ -104,14 +104,7 @@ def withdraw_admin_invitation(org_id: int, invitation_id: int) -> Response:
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.organization_id != org.id or invitation.role is not InvitationRole.ORGANIZATION_ADMIN:
         abort(404)
-    if ButtonForm().validate_on_submit():
-        try:
-            invitations.withdraw_invitation(db.session, invitation)
-        except services.CohortError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(f"The invitation of {invitation.email} is withdrawn; its link no longer works.", "success")
+    _withdraw(invitation)
     return redirect(url_for("cohorts.organization_admin", org_id=org.id))
 
 
@@ -298,6 +291,12 @@ def resend_invitation(cohort_id: int, invitation_id: int) -> Response:
 def withdraw_invitation(cohort_id: int, invitation_id: int) -> Response:
     cohort = _cohort(cohort_id)
     invitation = _invitation(cohort, invitation_id)
+    _withdraw(invitation)
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+
+
+def _withdraw(invitation: Invitation) -> None:
+    """Withdraw ``invitation`` when its button's form is valid, and say how it went."""
     if ButtonForm().validate_on_submit():
         try:
             invitations.withdraw_invitation(db.session, invitation)
@@ -306,7 +305,6 @@ def withdraw_invitation(cohort_id: int, invitation_id: int) -> Response:
             flash(str(exc), "error")
         else:
             flash(f"The invitation of {invitation.email} is withdrawn; its link no longer works.", "success")
-    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
 
 
 @bp.route("/cohorts/<int:cohort_id>/import", methods=["GET", "POST"])
