@@ -7,7 +7,7 @@ rows. Either side computing its evidence differently on its own fails here."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from lms.assessment.services import (
     start_attempt,
     submit_attempt,
 )
-from lms.coursework.models import Assignment
+from lms.coursework.models import Assignment, SubmissionVersion
 from lms.coursework.services import dates_for, save_draft, start_submission, submit
 from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
@@ -169,6 +169,31 @@ def test_the_volume_generator_gives_the_evidence_the_real_paths_give(app: Flask,
     rubric_levels = {row[1]: row[2] for row in expected if row[0] == "case_study"}
     # KO1 is on all five criteria: (4/4 + 3/4 + 2/4 + 1/4 + 4/4) / 5 = 0.7 -> 2.8 on the 0-4 scale.
     assert rubric_levels["KO1"] == pytest.approx(2.8)
+
+
+@pytest.mark.parametrize(("zone", "handed_in", "late"), [
+    ("America/New_York", datetime(2026, 3, 11, 2, 0), False),  # 10 March, 22:00 in New York: the due day
+    ("Asia/Tokyo", datetime(2026, 3, 10, 20, 0), True),         # 11 March, 05:00 in Tokyo: the day after
+    ("UTC", datetime(2026, 3, 10, 23, 59), False),
+])
+def test_the_volume_generator_judges_late_by_the_cohorts_day(app: Flask, load_content, make_cohort, enrol_learner,
+                                                               make_user, zone: str, handed_in: datetime,
+                                                               late: bool) -> None:
+    """Generated work is late as the real hand-in judges it (coursework.handed_in_late): after
+    the due day as the cohort counts days, not the UTC date."""
+    load_content()
+    teacher = make_user(name="Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher], timezone=zone)
+    learner = enrol_learner(cohort, name="Gen")
+    catalog = Catalog.load(db.session)
+    plan = next(w for w in catalog.works if w.id == assignment(CASE).id)
+    at = handed_in.replace(tzinfo=UTC)
+    work = Work(plan=plan, user_id=learner.id, ability=0.7, submitted_at=at, body="Generated work.",
+                due_on=date(2026, 3, 10), graded_at=None, levels={})
+    writer = Writer(db.session, cohort, teacher.id, utcnow(), random.Random(1), BenchmarkReport(), catalog.objective_ids)
+    writer.write([LearnerPlan(learner.id, attempts=[], works=[work])])
+    db.session.commit()
+    assert db.session.scalars(select(SubmissionVersion.late)).one() is late
 
 
 SIMULATION = "cs-escalation-fennick"  # customer success, foundation phase: month 2

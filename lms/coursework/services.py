@@ -61,10 +61,15 @@ class Dates:
     zone: str = "UTC"  # the cohort's time zone, where the due day ends (as the schedule reads it)
 
     def late(self, when: datetime | date) -> bool:
-        """Handed in after the due day, as the cohort's schedule counts days (lms.progress
-        .completion: overdue once the cohort's today is past it), not as the UTC date does."""
-        day = when.astimezone(ZoneInfo(self.zone)).date() if isinstance(when, datetime) else when
-        return day > self.due_on
+        return handed_in_late(when, self.due_on, self.zone)
+
+
+def handed_in_late(when: datetime | date, due_on: date, zone: str) -> bool:
+    """Handed in after the due day, as the cohort's schedule counts days in its time zone
+    (lms.progress.completion: overdue once the cohort's today is past it), not as the UTC
+    date does."""
+    day = when.astimezone(ZoneInfo(zone)).date() if isinstance(when, datetime) else when
+    return day > due_on
 
 
 def dates_for(assignment: Assignment, plan: Schedule, work: Submission | None = None) -> Dates | None:

@@ -46,7 +46,7 @@ from lms.catalog.models import Metric, ObjectiveKind
 from lms.catalog.services import active_modules, active_objectives, schedule
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import AssignmentKind, Submission, SubmissionStatus, SubmissionVersion
-from lms.coursework.services import active_assignments
+from lms.coursework.services import active_assignments, handed_in_late
 from lms.coursework.specs import CriterionSpec
 from lms.database import Companion, DbSession
 from lms.demo.services import (
@@ -1105,9 +1105,10 @@ class Writer:
              "submitted_at": w.submitted_at} for w in works])
         for work, submission_id in zip(works, submission_ids, strict=True):
             work.submission_id = submission_id
+        zone = self.cohort.timezone
         version_ids = insert_ids(self.session, SubmissionVersion, [
             {"submission_id": w.submission_id, "number": 1, "body": w.body, "attachment_ids": [],
-             "submitted_at": w.submitted_at, "due_on": w.due_on, "late": w.submitted_at.date() > w.due_on}
+             "submitted_at": w.submitted_at, "due_on": w.due_on, "late": handed_in_late(w.submitted_at, w.due_on, zone)}
             for w in works])
         for work, version_id in zip(works, version_ids, strict=True):
             work.version_id = version_id
