@@ -7,6 +7,7 @@ and printed by `flask lms content-stats`."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from itertools import combinations
@@ -303,3 +304,55 @@ def test_content_stats_prints_the_figures_per_quiz(app: Flask, tmp_path: Path) -
     assert [c.strip() for c in header.strip("|").split("|")] == [
         "quiz", "questions", "single", "longest correct", "true/false", "true", "near-duplicate pairs"]
     assert [c.strip() for c in row.strip("|").split("|")] == ["lint-a", "8", "3", "1 (33%)", "5", "3 (60%)", "0"]
+
+
+# --------------------------------------------------------------------------- wording cues of true/false items
+
+# A test-wise learner answers "true" to a hedged statement and "false" to an absolute one.
+HEDGES = frozenset({"usually", "often", "can", "may", "might", "could", "sometimes", "generally", "typically",
+                    "tend", "tends", "likely", "probably", "perhaps", "rarely", "seldom", "frequently"})
+ABSOLUTES = frozenset({"always", "never", "only", "all", "every", "none", "nobody", "nothing", "must", "cannot",
+                       "can't", "entirely", "completely", "guarantee", "guarantees"})
+# With keys independent of the wording, a group of 12-20 statements lands within about
+# 11-14 points of 50% one time in three; 65% leaves that room for honest authoring and
+# still refuses the 74% and 83% a review found, and at 65% the cue is worth at most 15
+# points over a coin on those items. Both ways: a cue reversed is as good a giveaway.
+CUE_SHARE = (Fraction(35, 100), Fraction(65, 100))
+
+
+def true_false_statements(questions: list[Any]) -> Iterator[tuple[str, bool]]:
+    for question in questions:
+        if question["type"] == "scenario":
+            yield from true_false_statements(question["questions"])
+        elif question["type"] == "true_false":
+            yield question["text"], question["answer"]
+
+
+def cue_keys(statements: Sequence[tuple[str, bool]]) -> tuple[list[bool], list[bool]]:
+    """The keys of the hedged statements and of the absolute ones (a statement with words
+    of both kinds gives no single cue and counts in neither)."""
+    hedged, absolute = [], []
+    for text, answer in statements:
+        words = set(re.findall(r"[a-z']+", text.lower().replace("’", "'")))
+        if words & HEDGES and not words & ABSOLUTES:
+            hedged.append(answer)
+        elif words & ABSOLUTES and not words & HEDGES:
+            absolute.append(answer)
+    return hedged, absolute
+
+
+def test_cue_keys_sorts_statements_by_their_wording() -> None:
+    hedged, absolute = cue_keys([("Rollback can usually wait.", True), ("It never matters.", False),
+                                 ("Only some can tell.", True), ("Cannot fail.", True), ("Plain words.", False)])
+    assert hedged == [True] and absolute == [False, True]
+
+
+def test_the_wording_of_a_true_false_item_does_not_give_its_key_away() -> None:
+    statements = [s for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml"))
+                  for s in true_false_statements(yaml.safe_load(path.read_text()).get("questions", []))]
+    hedged, absolute = cue_keys(statements)
+    assert len(hedged) >= 10 and len(absolute) >= 10, (len(hedged), len(absolute))
+    hedged_true, absolute_false = Fraction(sum(hedged), len(hedged)), Fraction(len(absolute) - sum(absolute), len(absolute))
+    low, high = CUE_SHARE
+    assert low <= hedged_true <= high, f"{sum(hedged)} of {len(hedged)} hedged true/false statements are true"
+    assert low <= absolute_false <= high, f"{len(absolute) - sum(absolute)} of {len(absolute)} absolute ones are false"
