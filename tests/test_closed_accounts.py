@@ -17,6 +17,8 @@ from lms.audit.services import Origin
 from lms.competency.services import at_risk_ids, compare, heat_map
 from lms.database import utcnow
 from lms.extensions import db
+from lms.gradebook.models import RowFilter
+from lms.gradebook.services import export_rows, gradebook, shown_learners
 from lms.notifications.reminders import at_risk_notices
 from lms.privacy.kinds import ERASED_NAME
 from lms.privacy.services import erase_learner
@@ -90,3 +92,34 @@ def test_a_reopened_account_is_at_risk_again(cohort) -> None:  # noqa: F811
     assert idle.id in at_risk_ids(db.session, group, now)
     today = instructor_today(db.session, cohort["instructor"].id, now)[0]
     assert idle.id in {b.id for b in today.overdue} and idle.id in {u.id for u, _r in today.new_at_risk}
+
+
+def test_the_gradebooks_overdue_filter_leaves_closed_accounts_out(cohort, client, login) -> None:  # noqa: F811
+    """The instructor's home's "and N more" overdue link opens the gradebook filtered to work
+    overdue: both leave a closed account out, so their numbers agree. The gradebook still
+    lists the learner (every learner), marked "account closed" as the roster does."""
+    group = cohort["cohort"]
+    before = gradebook(db.session, group, utcnow(), RowFilter.OVERDUE)
+    assert cohort["idle"].id in {r.user.id for r in before.rows}  # the fixture: Ed Idle did nothing
+    idle, zigzag = close_two(cohort)
+    now = utcnow()
+
+    overdue = gradebook(db.session, group, now, RowFilter.OVERDUE)
+    today = instructor_today(db.session, cohort["instructor"].id, now)[0]
+    assert {r.user.id for r in overdue.rows} == {b.id for b in today.overdue}
+    assert overdue.paging.total == len(today.overdue) and idle.id not in {r.user.id for r in overdue.rows}
+    assert idle.id not in {u.id for u in shown_learners(db.session, group, now, RowFilter.OVERDUE)}  # "every learner shown"
+    every = gradebook(db.session, group, now)
+    assert {r.user.id for r in every.rows} >= {idle.id, zigzag.id} and every.learners == 4
+    assert next(r for r in every.rows if r.user.id == idle.id).overdue  # its cells still read overdue
+    exported = export_rows(db.session, group, now, RowFilter.OVERDUE)
+    assert "Ed Idle" not in {row[0] for row in exported.rows}
+
+    login(client, cohort["instructor"])
+    page = client.get(f"/cohorts/{group.id}/gradebook?show=overdue").get_data(as_text=True)
+    assert "Ed Idle" not in page.split('id="gradebook"')[1].split("</table>")[0]
+    page = client.get(f"/cohorts/{group.id}/gradebook").get_data(as_text=True)
+    table_html = page.split('id="gradebook"')[1].split("</table>")[0]
+    row = next(r for r in table_html.split("<tr ") if "Ed Idle" in r)
+    assert "account closed" in row and table_html.count("account closed") == 2
+
