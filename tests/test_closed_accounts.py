@@ -123,3 +123,29 @@ def test_the_gradebooks_overdue_filter_leaves_closed_accounts_out(cohort, client
     row = next(r for r in table_html.split("<tr ") if "Ed Idle" in r)
     assert "account closed" in row and table_html.count("account closed") == 2
 
+
+def test_the_organizations_cohort_table_says_how_many_learners_are_active(cohort, client, login, count_queries,  # noqa: F811
+                                                                          make_cohort, enrol_learner) -> None:
+    """The organization's page (and its admin's home) lists each cohort's learners as the
+    cohort's page does: how many, and how many of them active and closed, counted in the
+    same statement whatever the number of cohorts or closed accounts."""
+    org, group = cohort["org"], cohort["cohort"]
+    login(client, cohort["admin"])
+    url = f"/organizations/{org.id}"
+    client.get(url)
+    before = count_queries(lambda: client.get(url))
+    assert 'class="closed-count"' not in client.get(url).get_data(as_text=True)  # nobody closed: the figure alone
+
+    close_two(cohort)
+    other = make_cohort(org, "Acme 2", months_ago=2)
+    gone = enrol_learner(other, name="Flo Gone")
+    enrol_learner(other, name="Gus Here")
+    deactivate(db.session, gone, gone.session_version, Origin(cohort["admin"].id, None))
+    db.session.commit()
+    for page in (client.get(url), client.get("/home")):
+        rows = {r.split("</a>")[0].rsplit(">", 1)[1]: r for r in page.get_data(as_text=True).split("<tr><td><a ")[1:]}
+        assert '<td class="learner-count">4 <span class="closed-count">(2 active, 2 with a closed account)</span></td>' \
+            in rows[group.name]
+        assert '<td class="learner-count">2 <span class="closed-count">(1 active, 1 with a closed account)</span></td>' \
+            in rows["Acme 2"]
+    assert count_queries(lambda: client.get(url)) == before  # one more cohort, closed accounts: no statement more
