@@ -241,6 +241,29 @@ def test_a_page_costs_the_same_statements_whatever_the_cohort_size(app: Flask, c
     assert measure() == small <= 10
 
 
+def test_mastery_says_whether_a_level_is_held_under_mastered(app: Flask, client, loaded, world: World) -> None:
+    """Each mastery object carries ``held`` (``Mastery.held``): a 3.4 held under mastered for
+    want of evidence and a 3.4 the evidence gives read the same ``level``, so the API says
+    which it is, on the cohort's list, the learner's and the learner's own ("me")."""
+    first, second = db.session.scalars(select(Objective).order_by(Objective.id).limit(2))
+    method = next(iter(MasteryMethodName))
+    learner = world.learner_a
+    db.session.add_all([Mastery(user_id=learner.id, objective_id=first.id, level=3.4, evidence_count=1, method=method, held=True),
+                        Mastery(user_id=learner.id, objective_id=second.id, level=3.4, evidence_count=3, method=method)])
+    db.session.commit()
+    expected = {first.key: True, second.key: False}
+    staff = bearer(world.org_admin_a)
+    for url, headers in ((f"/api/v1/cohorts/{world.cohort_a.id}/mastery", staff),
+                         (f"/api/v1/cohorts/{world.cohort_a.id}/learners/{learner.id}/mastery", staff),
+                         ("/api/v1/me/mastery", bearer(learner, ["read:competency"]))):
+        items = {m["objective_key"]: m for m in follow(client, url, headers) if m["learner_id"] == learner.id}
+        assert {key: m["held"] for key, m in items.items()} == expected, url
+        assert {m["level"] for m in items.values()} == {3.4}
+    schema = client.get("/api/v1/openapi.json").json["components"]["schemas"]["MasteryOut"]
+    assert schema["properties"]["held"]["type"] == "boolean" and "held" in schema["required"]
+    assert "mastery_min_weight" in schema["properties"]["held"]["description"]
+
+
 # --------------------------------------------------------------------------- the document
 
 

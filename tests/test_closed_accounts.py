@@ -17,6 +17,8 @@ from lms.audit.services import Origin
 from lms.competency.services import at_risk_ids, compare, heat_map
 from lms.database import utcnow
 from lms.extensions import db
+from lms.gradebook.models import RowFilter
+from lms.gradebook.services import export_rows, gradebook, shown_learners
 from lms.notifications.reminders import at_risk_notices
 from lms.privacy.kinds import ERASED_NAME
 from lms.privacy.services import erase_learner
@@ -90,3 +92,60 @@ def test_a_reopened_account_is_at_risk_again(cohort) -> None:  # noqa: F811
     assert idle.id in at_risk_ids(db.session, group, now)
     today = instructor_today(db.session, cohort["instructor"].id, now)[0]
     assert idle.id in {b.id for b in today.overdue} and idle.id in {u.id for u, _r in today.new_at_risk}
+
+
+def test_the_gradebooks_overdue_filter_leaves_closed_accounts_out(cohort, client, login) -> None:  # noqa: F811
+    """The instructor's home's "and N more" overdue link opens the gradebook filtered to work
+    overdue: both leave a closed account out, so their numbers agree. The gradebook still
+    lists the learner (every learner), marked "account closed" as the roster does."""
+    group = cohort["cohort"]
+    before = gradebook(db.session, group, utcnow(), RowFilter.OVERDUE)
+    assert cohort["idle"].id in {r.user.id for r in before.rows}  # the fixture: Ed Idle did nothing
+    idle, zigzag = close_two(cohort)
+    now = utcnow()
+
+    overdue = gradebook(db.session, group, now, RowFilter.OVERDUE)
+    today = instructor_today(db.session, cohort["instructor"].id, now)[0]
+    assert {r.user.id for r in overdue.rows} == {b.id for b in today.overdue}
+    assert overdue.paging.total == len(today.overdue) and idle.id not in {r.user.id for r in overdue.rows}
+    assert idle.id not in {u.id for u in shown_learners(db.session, group, now, RowFilter.OVERDUE)}  # "every learner shown"
+    every = gradebook(db.session, group, now)
+    assert {r.user.id for r in every.rows} >= {idle.id, zigzag.id} and every.learners == 4
+    assert next(r for r in every.rows if r.user.id == idle.id).overdue  # its cells still read overdue
+    exported = export_rows(db.session, group, now, RowFilter.OVERDUE)
+    assert "Ed Idle" not in {row[0] for row in exported.rows}
+
+    login(client, cohort["instructor"])
+    page = client.get(f"/cohorts/{group.id}/gradebook?show=overdue").get_data(as_text=True)
+    assert "Ed Idle" not in page.split('id="gradebook"')[1].split("</table>")[0]
+    page = client.get(f"/cohorts/{group.id}/gradebook").get_data(as_text=True)
+    table_html = page.split('id="gradebook"')[1].split("</table>")[0]
+    row = next(r for r in table_html.split("<tr ") if "Ed Idle" in r)
+    assert "account closed" in row and table_html.count("account closed") == 2
+
+
+def test_the_organizations_cohort_table_says_how_many_learners_are_active(cohort, client, login, count_queries,  # noqa: F811
+                                                                          make_cohort, enrol_learner) -> None:
+    """The organization's page (and its admin's home) lists each cohort's learners as the
+    cohort's page does: how many, and how many of them active and closed, counted in the
+    same statement whatever the number of cohorts or closed accounts."""
+    org, group = cohort["org"], cohort["cohort"]
+    login(client, cohort["admin"])
+    url = f"/organizations/{org.id}"
+    client.get(url)
+    before = count_queries(lambda: client.get(url))
+    assert 'class="closed-count"' not in client.get(url).get_data(as_text=True)  # nobody closed: the figure alone
+
+    close_two(cohort)
+    other = make_cohort(org, "Acme 2", months_ago=2)
+    gone = enrol_learner(other, name="Flo Gone")
+    enrol_learner(other, name="Gus Here")
+    deactivate(db.session, gone, gone.session_version, Origin(cohort["admin"].id, None))
+    db.session.commit()
+    for page in (client.get(url), client.get("/home")):
+        rows = {r.split("</a>")[0].rsplit(">", 1)[1]: r for r in page.get_data(as_text=True).split("<tr><td><a ")[1:]}
+        assert '<td class="learner-count">4 <span class="closed-count">(2 active, 2 with a closed account)</span></td>' \
+            in rows[group.name]
+        assert '<td class="learner-count">2 <span class="closed-count">(1 active, 1 with a closed account)</span></td>' \
+            in rows["Acme 2"]
+    assert count_queries(lambda: client.get(url)) == before  # one more cohort, closed accounts: no statement more

@@ -228,8 +228,8 @@ def _mastery(cohort_id: int, user_id: int | None) -> Any:
     if user_id is not None:
         stmt = stmt.where(Mastery.user_id == user_id)
     page = fetch(db.session, stmt, _query(), Mastery.id, Mastery.updated_at, key_of=lambda r: (r[6], r[5]))
-    items = [s.MasteryOut(id=mid, learner_id=u, objective_key=key, level=level, evidence_count=count, updated_at=at)
-             for u, _o, level, count, _held, mid, at, key in page.rows]
+    items = [s.MasteryOut(id=mid, learner_id=u, objective_key=key, level=level, held=held, evidence_count=count,
+                          updated_at=at) for u, _o, level, count, held, mid, at, key in page.rows]
     return _answer(page, s.MasteryPage, items)
 
 
@@ -443,8 +443,8 @@ def my_mastery() -> Any:
             .where(Mastery.user_id == _owner().id))
     page = fetch(db.session, stmt, _query(), Mastery.id, Mastery.updated_at)
     return _answer(page, s.MasteryPage, [
-        s.MasteryOut(id=m.id, learner_id=m.user_id, objective_key=k, level=m.level, evidence_count=m.evidence_count,
-                     updated_at=m.updated_at) for m, k in page.rows])
+        s.MasteryOut(id=m.id, learner_id=m.user_id, objective_key=k, level=m.level, held=m.held,
+                     evidence_count=m.evidence_count, updated_at=m.updated_at) for m, k in page.rows])
 
 
 @bp.get("/me/evidence")

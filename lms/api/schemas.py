@@ -157,6 +157,9 @@ class MasteryOut(Schema):
     learner_id: int
     objective_key: str
     level: float | None = Field(description="0-4; null until there is evidence.")
+    held: bool = Field(description="True when the level is held just under mastered for want of evidence: the evidence "
+                                   "reaches mastered but weighs less than the program's minimum (mastery_min_weight, "
+                                   "two full judgements by default), so the level reads just under it. False otherwise.")
     evidence_count: int
     updated_at: datetime
 

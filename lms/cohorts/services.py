@@ -259,19 +259,29 @@ def unarchive_cohort(session: DbSession, cohort: Cohort) -> None:
 @dataclass(frozen=True)
 class CohortSummary:
     cohort: Cohort
-    learners: int
+    learners: int    # current learners, closed accounts included (the cohort's history counts them)
+    closed: int = 0  # of them, how many have a closed account (deactivated, or erased: ``User.deactivated_at``)
+
+    @property
+    def active(self) -> int:
+        """Current learners whose account is open: those anyone can teach or chase."""
+        return self.learners - self.closed
 
 
 def summaries(session: DbSession, cohort_filter: Any, include_archived: bool = True) -> list[CohortSummary]:
-    """Cohorts matching ``cohort_filter`` with their learner counts, in two statements."""
-    counts = (select(Enrolment.cohort_id, func.count().label("n"))
+    """Cohorts matching ``cohort_filter`` with their learner counts and how many of those
+    learners have a closed account (as the cohort's roster says, ``enrolment.roster_page``),
+    in two statements."""
+    counts = (select(Enrolment.cohort_id, func.count().label("n"), func.count(User.deactivated_at).label("closed"))
+              .join(User, User.id == Enrolment.user_id)
               .where(Enrolment.active).group_by(Enrolment.cohort_id).subquery())
-    query = (select(Cohort, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.cohort_id == Cohort.id)
+    query = (select(Cohort, func.coalesce(counts.c.n, 0), func.coalesce(counts.c.closed, 0))
+             .outerjoin(counts, counts.c.cohort_id == Cohort.id)
              .where(cohort_filter).options(selectinload(Cohort.organization))
              .order_by(Cohort.start_date.desc(), Cohort.name))
     if not include_archived:
         query = query.where(Cohort.archived_at.is_(None))
-    return [CohortSummary(cohort=c, learners=n) for c, n in session.execute(query)]
+    return [CohortSummary(cohort=c, learners=int(n), closed=int(closed)) for c, n, closed in session.execute(query)]
 
 
 def organization_cohorts(session: DbSession, org_ids: Iterable[int]) -> list[CohortSummary]:

@@ -51,6 +51,8 @@ def row_html(row: Row, columns: Sequence[Column], picked: Collection[str], learn
     name = escape(row.user.name)
     marked = ' class="gb-at-risk"' if row.at_risk else ""
     flag = ' <span class="risk">at risk</span>' if row.at_risk else ""
+    if row.closed:  # listed, as on the roster, but on no filter that asks someone to act
+        flag += ' <span class="tag account-closed">account closed</span>'
     ticked = " checked" if uid in picked else ""
     cells = "\n".join(cell_html(column, cell, grade_link) for column, cell in zip(columns, row.cells, strict=True))
     return (f'<tr data-user="{uid}"{marked}>\n'

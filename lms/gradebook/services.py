@@ -148,11 +148,19 @@ class Row:
         return any(c.overdue for c in self.cells)
 
     @property
+    def closed(self) -> bool:
+        """The learner's account is closed (deactivated, or erased: ``User.deactivated_at``):
+        the row is listed, marked so, but on no filter that asks someone to act."""
+        return not self.user.is_active
+
+    @property
     def ungraded(self) -> bool:
         return any(c.status in UNGRADED for c in self.cells)
 
     def shown_by(self, row_filter: RowFilter) -> bool:
-        return {RowFilter.ALL: True, RowFilter.AT_RISK: self.at_risk, RowFilter.OVERDUE: self.overdue,
+        """Overdue: a closed account is on nobody's to-do (as on the instructor's home,
+        whose "and N more" links here), however overdue its cells read."""
+        return {RowFilter.ALL: True, RowFilter.AT_RISK: self.at_risk, RowFilter.OVERDUE: self.overdue and not self.closed,
                 RowFilter.UNGRADED: self.ungraded}[row_filter]
 
 
@@ -382,24 +390,26 @@ class _Reading:
     def count(self) -> int:
         return _count(self.session, self.cohort)
 
-    def learners_among(self, ids: Collection[int]) -> list[User]:
-        """The cohort's current learners among ``ids``, by name (as every list of them)."""
+    def learners_among(self, ids: Collection[int], *where: ColumnExpressionArgument[bool]) -> list[User]:
+        """The cohort's current learners among ``ids`` (and matching ``where``), by name (as
+        every list of them)."""
         if not ids:
             return []
         return list(self.session.scalars(
-            select(User).join(Enrolment, Enrolment.user_id == User.id).where(*_current(self.cohort), among(User.id, ids))
+            select(User).join(Enrolment, Enrolment.user_id == User.id)
+            .where(*_current(self.cohort), among(User.id, ids), *where)
             .order_by(folded_name(User.name), User.id)))
 
     def chosen(self, row_filter: RowFilter) -> list[User]:
         """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built. Overdue:
         those with an item of these columns overdue in the kept state, which is what makes a
-        cell overdue (``ScheduledItem.overdue``)."""
+        cell overdue (``ScheduledItem.overdue``), and an open account (``Row.shown_by``)."""
         if row_filter == RowFilter.ALL:
             return learners_of(self.session, [self.cohort.id])[self.cohort.id]
         if row_filter == RowFilter.OVERDUE:
             shown = {(PROGRESS_KIND[c.kind], c.key) for c in self.columns if c.kind in PROGRESS_KIND}
             return self.learners_among({uid for uid, keys in overdue_keys(self.session, self.cohort.id, self.today).items()
-                                        if keys & shown})
+                                        if keys & shown}, User.deactivated_at.is_(None))
         return self.learners_among(self.judge(None))
 
     def candidates(self) -> list[User]:
