@@ -197,9 +197,9 @@ def invite_instructor(session: DbSession, cohort: Cohort, email: str, name: str,
     now = now or utcnow()
     _open(cohort, InvitationRole.INSTRUCTOR)
     address, name = _address_and_name(email, name)
-    teaches = select(cohort_instructors.c.user_id).where(cohort_instructors.c.cohort_id == cohort.id)
-    learns = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort.id, Enrolment.active)
-    found = session.execute(select(User.id.in_(teaches), User.id.in_(learns)).where(User.email == address)).first()
+    teaching = select(cohort_instructors.c.user_id).where(cohort_instructors.c.cohort_id == cohort.id)
+    learning = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort.id, Enrolment.active)
+    found = session.execute(select(User.id.in_(teaching), User.id.in_(learning)).where(User.email == address)).first()
     if found is not None and found[0]:
         raise CohortError(f"{address} already teaches {cohort.name}.")
     if found is not None and found[1]:
