@@ -712,7 +712,7 @@ def test_instructor_home(loaded: Flask, world, enrol_learner, login) -> None:
     html = page(signed_in(loaded, login, world.instructor_a).get("/home"))
     mine = section(html, "instructor-home")
     row = table_row(mine, "Alpha 1")
-    assert "<td>3</td>" in row
+    assert '<td class="learner-count">3</td>' in row
     assert world.cohort_a.start_date.strftime("%d %b %Y") in row
     assert "Alpha 2" not in mine and "Beta 1" not in mine
     assert 'id="learner-home"' not in html and "no cohort yet" not in html
@@ -726,8 +726,8 @@ def test_org_admin_home(loaded: Flask, world, enrol_learner, login) -> None:
     org = section(html, f"org-home-{world.org_a.id}")
     assert "Alpha Org" in org
     alpha1, alpha2 = table_row(org, "Alpha 1"), table_row(org, "Alpha 2")
-    assert "<td>3</td>" in alpha1 and world.cohort_a.start_date.strftime("%d %b %Y") in alpha1
-    assert "<td>2</td>" in alpha2 and world.cohort_a2.start_date.strftime("%d %b %Y") in alpha2
+    assert '<td class="learner-count">3</td>' in alpha1 and world.cohort_a.start_date.strftime("%d %b %Y") in alpha1
+    assert '<td class="learner-count">2</td>' in alpha2 and world.cohort_a2.start_date.strftime("%d %b %Y") in alpha2
     assert "Beta 1" not in html and "Beta Org" not in html
     assert f'id="org-home-{world.org_b.id}"' not in html
 
@@ -752,7 +752,7 @@ def test_home_of_an_instructor_who_is_also_a_learner(loaded: Flask, world, enrol
     learner = section(html, "learner-home")
     assert "Alpha 2" in learner and "Month 2 of 12" in text(learner)
     teaching = section(html, "instructor-home")
-    assert "<td>1</td>" in table_row(teaching, "Beta 1")
+    assert '<td class="learner-count">1</td>' in table_row(teaching, "Beta 1")
     assert "no cohort yet" not in html
 
 
@@ -857,7 +857,7 @@ def test_demo_command(loaded: Flask, login, demo_command: Callable[[], Result]) 
 
     staff = db.session.scalar(select(User).where(User.email == by_role["instructor"]))
     html = page(signed_in(loaded, login, staff, DEMO_PASSWORD).get("/home"))
-    assert "<td>12</td>" in table_row(section(html, "instructor-home"), "Northwind cohort 1")
+    assert '<td class="learner-count">12</td>' in table_row(section(html, "instructor-home"), "Northwind cohort 1")
 
 
 # --------------------------------------------------------------------------- query counts
