@@ -3,6 +3,7 @@ match what the migrations build."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -333,3 +334,74 @@ def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_
         downgrade(revision="zt2c3d4e5f613")
         assert "held" not in {c["name"] for c in sa.inspect(db.engine).get_columns("mastery")}
         db.engine.dispose()
+
+
+def test_the_portfolio_hand_ins_migration_keeps_the_current_choice_for_each_hand_in(fresh_database_url: str,
+                                                                                   tmp_path: Path) -> None:
+    """``zv1c3d4e5f613`` adds the record of what each hand-in of a portfolio held and fills it
+    for the portfolio reviews' versions already there from the portfolio as it is then (the one
+    record there is): its reflections and its chosen work in its order, each piece at its newest
+    version handed in at or before that hand-in, a piece with none then left out. A review with
+    no portfolio, and other work, get no record. Going back drops the tables."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade(revision="zu1c3d4e5f613")
+        old = sa.MetaData()
+        old.reflect(db.engine)
+        assert "portfolio_hand_ins" not in old.tables
+        start = datetime(2026, 3, 2, 9, 30)  # naive UTC, as stored
+        with db.engine.begin() as conn:
+            def add(table: str, **values: object) -> int:
+                return int(conn.execute(old.tables[table].insert().values(**values)).inserted_primary_key[0])
+
+            pia, oli = (add("users", email=f"{name}@example.com", name=name, timezone="UTC", is_admin=False,
+                            session_version=0, created_at=start) for name in ("pia", "oli"))
+            program = add("programs", key="p", title="P", summary="")
+            level = add("levels", key="foundation", program_id=program, title="Foundation", position=0, first_month=1,
+                        last_month=4, summary="", goals=[])
+            module = add("modules", program_id=program, key="m", title="M", summary="", position=0, metric_group="")
+            phase = add("phases", module_id=module, key="m-1", title="M 1", month=1, position=0, summary="")
+
+            def assignment(key: str, kind: str, rubric_level: int | None) -> int:
+                rubric = add("rubrics", key=f"{key}-rubric", title="R", current_number=1, level_id=rubric_level)
+                return add("assignments", key=key, kind=kind, title=key, module_id=module, phase_id=phase, rubric_id=rubric,
+                           due_after_days=14, peer_reviews=0, deliverables=[], body="", position=0, source_path=f"{key}.md")
+
+            case, hands_on = assignment("case", "case_study", None), assignment("hands-on", "hands_on", None)
+            review = assignment("review", "portfolio", level)
+
+            def work(assignment_id: int, user: int, handed_in: list[timedelta]) -> tuple[int, list[int]]:
+                """A submission and its versions handed in at those times after ``start``."""
+                submission = add("submissions", assignment_id=assignment_id, user_id=user, status="submitted",
+                                 draft_body="text", created_at=start, updated_at=start)
+                return submission, [add("submission_versions", submission_id=submission, number=n + 1, body=f"text {n + 1}",
+                                        attachment_ids=[], submitted_at=start + after, late=False)
+                                    for n, after in enumerate(handed_in)]
+
+            case_work, case_versions = work(case, pia, [timedelta(days=1), timedelta(days=10)])
+            late_work, _late_versions = work(hands_on, pia, [timedelta(days=6)])    # chosen, done after the first hand-in
+            _review, (first, second) = work(review, pia, [timedelta(days=5), timedelta(days=12)])
+            _oli_review, (alone,) = work(review, oli, [timedelta(days=5)])         # no portfolio of Oli's
+            add("portfolios", user_id=pia, level_id=level, artifact_ids=[late_work, case_work],
+                reflections={"KO1": "Now I measure it."}, updated_at=start)
+
+        upgrade()
+        with db.engine.connect() as conn:
+            hand_ins = {version: json_of(reflections) for version, reflections in
+                        conn.execute(sa.text("SELECT version_id, reflections FROM portfolio_hand_ins"))}
+            pieces = conn.execute(sa.text("SELECT h.version_id, p.version_id FROM portfolio_hand_in_pieces p "
+                                          "JOIN portfolio_hand_ins h ON h.id = p.hand_in_id ORDER BY h.version_id, p.position"))
+            held: dict[int, list[int]] = {}
+            for hand_in, piece in pieces:
+                held.setdefault(hand_in, []).append(piece)
+        assert hand_ins == {first: {"KO1": "Now I measure it."}, second: {"KO1": "Now I measure it."}}
+        assert alone not in hand_ins
+        assert held == {first: [case_versions[0]],                          # the hands-on work did not exist yet
+                        second: [_late_versions[0], case_versions[1]]}     # in the portfolio's order, newest versions
+        downgrade(revision="zu1c3d4e5f613")
+        assert not {"portfolio_hand_ins", "portfolio_hand_in_pieces"} & set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+
+
+def json_of(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value

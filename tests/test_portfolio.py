@@ -10,16 +10,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from lms.coursework.models import Submission
+from lms.coursework.models import Assignment, Submission
 from lms.coursework.services import revision_days
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import Grade
-from lms.portfolio.models import Portfolio
+from lms.portfolio.models import Portfolio, PortfolioHandIn
+from lms.privacy.kinds import Erasure, Portfolios
 
 CASE = "mlops-case-coldwatch"  # month 1: foundation
+SECOND_CASE = "cs-case-keylet"   # month 2: foundation
 FOUNDATION_CODES = ["KO1", "KO2", "KO4", "SO1", "SO2", "SO4", "AO1"]
 
 
@@ -37,13 +39,14 @@ def setting(app: Flask, loaded, make_cohort, enrol_learner, make_user, login):
     other = enrol_learner(cohort, name="Oli Other")
     learner_client, other_client, teacher_client = client_for(learner), client_for(other), client_for(teacher)
 
-    def released_case(client, user, text: str, file: tuple[str, bytes] | None = None) -> Submission:
+    def released_case(client, user, text: str, file: tuple[str, bytes] | None = None, key: str = CASE) -> Submission:
         data = {"body": text, "action": "submit"}
         if file:
             data["file"] = (io.BytesIO(file[1]), file[0])
-        client.post(f"/assignments/{CASE}/work", data=data, content_type="multipart/form-data")
+        client.post(f"/assignments/{key}/work", data=data, content_type="multipart/form-data")
         db.session.expire_all()
-        work = db.session.scalar(select(Submission).where(Submission.user_id == user.id))
+        work = db.session.scalar(select(Submission).where(Submission.user_id == user.id,
+                                                          Submission.assignment.has(Assignment.key == key)))
         levels = {f"level-{c.id}": c.levels[0].id for c in work.assignment.rubric.current.criteria}
         teacher_client.post(f"/cohorts/{cohort.id}/submissions/{work.id}", data={**levels, "action": "release"})
         return work
@@ -322,3 +325,131 @@ def test_the_grader_opens_each_chosen_piece_as_handed_in_with_the_portfolio(sett
     login(elsewhere, stranger)
     assert elsewhere.get(link).status_code in (403, 404)
     assert elsewhere.get(file_link).status_code in (403, 404)
+
+
+def pieces_listed(page: str) -> list[str]:
+    """The titles of the work the grading page lists under "The chosen work", in order."""
+    found = re.search(r"<h3>The chosen work</h3>\s*<ul>(.*?)</ul>", page, re.S)
+    return re.findall(r'<a href="[^"]+/pieces/\d+">([^<]+)</a>', found.group(1)) if found else []
+
+
+def grade_review(teacher, review: Submission, action: str, **extra: str) -> None:
+    db.session.expire_all()
+    criteria = review.assignment.rubric.current.criteria
+    grade = db.session.scalar(select(Grade).where(Grade.submission_id == review.id))
+    assert teacher.post(f"/cohorts/{review.cohort_id}/submissions/{review.id}",
+                        data={**{f"level-{c.id}": c.levels[1].id for c in criteria}, "action": action,
+                              "revision": str(grade.revision) if grade else "", **extra}).status_code == 302
+
+
+COLDWATCH = "Case study: false alarms and a silent outage at Coldwatch"
+KEYLET = "Case study: a busy inbox and quiet churn at Keylet"
+
+
+def test_the_grader_reads_what_was_handed_in_while_the_learner_changes_the_choice(setting) -> None:
+    """Each hand-in keeps what it held (``PortfolioHandIn``): returned for revision, the
+    learner changes their choice and reflections, and the instructor's page still lists the
+    pieces handed in, opens them, and the version's text is the one handed in; the second
+    hand-in then shows its own, and the learner's page shows each version's work."""
+    client, teacher, cohort = setting["client"], setting["teacher"], setting["cohort"]
+    coldwatch = setting["released_case"](client, setting["learner"], "Pia's Coldwatch analysis")
+    keylet = setting["released_case"](client, setting["learner"], "Pia's Keylet analysis", key=SECOND_CASE)
+    assert client.post("/portfolio/foundation", data={"artifact": [str(keylet.id), str(coldwatch.id)], "action": "submit",
+                                                      **reflections()}).status_code == 302
+    review = portfolio_review(setting["learner"].id)
+    grade_url = f"/cohorts/{cohort.id}/submissions/{review.id}"
+    assert pieces_listed(teacher.get(grade_url).get_data(as_text=True)) == [KEYLET, COLDWATCH]  # the learner's order
+    grade_review(teacher, review, "return", feedback="Keep only your best piece.")
+
+    # returned: the learner takes Coldwatch back and rewrites a reflection, saved but not handed in
+    assert client.post("/portfolio/foundation", data={"artifact": [str(keylet.id)], "action": "save",
+                                                      **reflections("Rewritten, not handed in.")}).status_code == 302
+    page = teacher.get(grade_url).get_data(as_text=True)
+    assert pieces_listed(page) == [KEYLET, COLDWATCH]
+    assert "KO1: I can now measure it." in page and "Rewritten, not handed in." not in page
+    assert teacher.get(f"{grade_url}/pieces/{coldwatch.id}").status_code == 200
+    mine = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert re.search(rf'value="{coldwatch.id}"\s*>', mine) and re.search(rf'value="{keylet.id}" checked', mine)  # the choice now
+    assert "The work handed in with version 1:" in mine and COLDWATCH in mine.split("The work handed in with version 1:")[1]
+
+    # the second hand-in shows its own: Keylet alone, and Coldwatch is no longer reachable through the review
+    assert client.post("/portfolio/foundation", data={"artifact": [str(keylet.id)], "action": "submit",
+                                                      **reflections("Rewritten, not handed in.")}).status_code == 302
+    page = teacher.get(grade_url).get_data(as_text=True)
+    assert pieces_listed(page) == [KEYLET] and "Rewritten, not handed in." in page
+    assert teacher.get(f"{grade_url}/pieces/{coldwatch.id}").status_code == 404
+    mine = client.get("/portfolio/foundation").get_data(as_text=True)
+    first, second = mine.split("The work handed in with version 1:")[1].split("The work handed in with version 2:")
+    assert COLDWATCH in first and KEYLET in first
+    assert KEYLET in second and COLDWATCH not in second
+    db.session.expire_all()
+    kept = db.session.scalars(select(PortfolioHandIn).order_by(PortfolioHandIn.id)).all()
+    assert [[p.version.submission_id for p in h.pieces] for h in kept] == [[keylet.id, coldwatch.id], [keylet.id]]
+    assert [h.reflections["KO1"] for h in kept] == ["KO1: I can now measure it.", "KO1: Rewritten, not handed in."]
+
+
+def test_a_piece_taken_back_after_grading_still_shows_on_that_review(setting) -> None:
+    """A released review keeps the work it was graded on: the piece's own grade taken back
+    by its grader (it is no longer released work to choose) or the portfolio's choice
+    changed afterwards, the review still lists and opens it, at the version handed in."""
+    client, teacher, cohort = setting["client"], setting["teacher"], setting["cohort"]
+    coldwatch = setting["released_case"](client, setting["learner"], "Pia's Coldwatch analysis")
+    assert client.post("/portfolio/foundation", data={"artifact": [str(coldwatch.id)], "action": "submit",
+                                                      **reflections()}).status_code == 302
+    review = portfolio_review(setting["learner"].id)
+    grade_review(teacher, review, "release")
+    grade_url = f"/cohorts/{cohort.id}/submissions/{review.id}"
+    assert pieces_listed(teacher.get(grade_url).get_data(as_text=True)) == [COLDWATCH]
+
+    # the piece's grade is taken back from the learner (a draft saved on it): no longer released work
+    db.session.expire_all()
+    piece_grade = db.session.scalar(select(Grade).where(Grade.submission_id == coldwatch.id))
+    criteria = coldwatch.assignment.rubric.current.criteria
+    assert teacher.post(f"/cohorts/{cohort.id}/submissions/{coldwatch.id}",
+                        data={**{f"level-{c.id}": c.levels[0].id for c in criteria}, "action": "draft",
+                              "revision": str(piece_grade.revision)}).status_code == 302
+    assert f'value="{coldwatch.id}"' not in client.get("/portfolio/foundation").get_data(as_text=True)
+    assert pieces_listed(teacher.get(grade_url).get_data(as_text=True)) == [COLDWATCH]
+    # and the portfolio's current choice emptied (as a later change of it would)
+    db.session.execute(update(Portfolio).where(Portfolio.user_id == setting["learner"].id).values(artifact_ids=[]))
+    db.session.commit()
+    assert pieces_listed(teacher.get(grade_url).get_data(as_text=True)) == [COLDWATCH]
+    piece = teacher.get(f"{grade_url}/pieces/{coldwatch.id}")
+    assert piece.status_code == 200 and "Coldwatch analysis" in piece.get_data(as_text=True)
+    mine = client.get("/portfolio/foundation").get_data(as_text=True)
+    assert "is graded" in mine and COLDWATCH in mine.split("The work handed in with version 1:")[1]
+
+
+def test_the_grading_page_sends_as_many_statements_for_two_pieces_as_for_one(setting, page_statements) -> None:
+    client, teacher, cohort = setting["client"], setting["teacher"], setting["cohort"]
+    coldwatch = setting["released_case"](client, setting["learner"], "Pia's Coldwatch analysis")
+    keylet = setting["released_case"](client, setting["learner"], "Pia's Keylet analysis", key=SECOND_CASE)
+
+    def hand_in(chosen: list[Submission]) -> list[int]:
+        assert client.post("/portfolio/foundation", data={"artifact": [str(s.id) for s in chosen], "action": "submit",
+                                                          **reflections()}).status_code == 302
+        review = portfolio_review(setting["learner"].id)
+        counts = page_statements(teacher, [f"/cohorts/{cohort.id}/submissions/{review.id}"])
+        assert len(pieces_listed(teacher.get(f"/cohorts/{cohort.id}/submissions/{review.id}").get_data(as_text=True))) == len(chosen)
+        grade_review(teacher, review, "return", feedback="Again.")
+        return counts
+
+    hand_in([keylet])  # the first hand-in: its page has no grade nor earlier version yet, the next ones have
+    assert hand_in([coldwatch]) == hand_in([coldwatch, keylet])
+
+
+def test_the_hand_ins_are_in_the_learners_data_and_their_reflections_go_with_an_erasure(setting) -> None:
+    client, learner = setting["client"], setting["learner"]
+    coldwatch = setting["released_case"](client, learner, "Pia's Coldwatch analysis")
+    assert client.post("/portfolio/foundation", data={"artifact": [str(coldwatch.id)], "action": "submit",
+                                                      **reflections()}).status_code == 302
+    db.session.expire_all()
+    [exported] = Portfolios().export(db.session, learner)
+    [hand_in] = exported["hand_ins"]
+    assert hand_in["reflections"]["KO1"] == "KO1: I can now measure it."
+    assert hand_in["piece_version_ids"] == [coldwatch.versions[-1].id]
+    Portfolios().erase(db.session, Erasure(user=learner, original_email=learner.email, now=utcnow()))
+    db.session.commit()
+    db.session.expire_all()
+    assert [h.reflections for h in db.session.scalars(select(PortfolioHandIn))] == [{}]
+    assert [len(h.pieces) for h in db.session.scalars(select(PortfolioHandIn))] == [1]  # the work's ids stay

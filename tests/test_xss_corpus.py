@@ -173,6 +173,7 @@ USER_JSON: dict[str, dict[str, str]] = {
     "peer_reviews": {"selections": "comment"},
     "expert_evaluations": {"selections": "comment"},
     "portfolios": {"reflections": "*"},
+    "portfolio_hand_ins": {"reflections": "*"},
     "enrolment_imports": {"rows": "name"},
 }
 # Every other text or JSON column, and why it is not user text shown on pages.
@@ -239,6 +240,8 @@ NOT_SHOWN: dict[str, str] = {
     "team_ratings.comment": "no team rating in the fixture",
     "lti_deployments.deployment_id": "no deployment registered in the fixture",
     "credential_revocations.reason": "no revoked credential in the fixture",
+    "portfolio_hand_ins.reflections": "kept as handed in (the data export); pages show the handed-in version's text, "
+                                      "made from them at the hand-in (submission_versions.body)",
 }
 
 

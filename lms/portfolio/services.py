@@ -17,7 +17,7 @@ from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession, insert_unless_there
 from lms.grading.models import Grade, GradeStatus
 from lms.learning.services import Schedule
-from lms.portfolio.models import Portfolio
+from lms.portfolio.models import Portfolio, PortfolioHandIn, PortfolioHandInPiece
 
 MAX_REFLECTION_CHARS = 5000
 
@@ -190,11 +190,15 @@ def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], re
     session.flush()
 
 
+def _chosen(portfolio: Portfolio, eligible: list[Submission]) -> list[Submission]:
+    """The chosen work, in the learner's order: what of it is eligible now."""
+    return [s for i in portfolio.artifact_ids for s in eligible if s.id == i]
+
+
 def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) -> str:
     """The portfolio as the Markdown text of its review submission."""
-    chosen = [s for i in portfolio.artifact_ids for s in eligible if s.id == i]
     lines = ["## Artifacts", ""]
-    for s in chosen:
+    for s in _chosen(portfolio, eligible):
         objectives = ", ".join(o.key for o in s.assignment.objectives)
         lines.append(f"- **{s.assignment.title}** ({s.assignment.module.title}; {objectives}), version {len(s.versions)}")
     lines += ["", "## Reflections", ""]
@@ -206,7 +210,10 @@ def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) 
 def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, eligible: list[Submission], now: datetime,
                       dates: coursework.Dates | None) -> Submission:
     """Hand the portfolio in as its level's review submission, filed under the cohort the
-    learner is enrolled in as it is made (``coursework.start_own_submission``)."""
+    learner is enrolled in as it is made (``coursework.start_own_submission``), and keep
+    what was handed in (``PortfolioHandIn``): the chosen work, each at its newest version
+    (the one ``compose`` names), and the reflections. The grader reads that, whatever the
+    learner chooses afterwards."""
     _take(session, portfolio)
     assignment = review_assignment(session, portfolio.level)
     if assignment is None:
@@ -220,9 +227,14 @@ def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, elig
     submission = coursework.start_own_submission(session, assignment, user.id, now)
     try:
         coursework.save_draft(session, submission, compose(portfolio, eligible, codes), dates, now)
-        coursework.submit(session, submission, dates, now)
+        version = coursework.submit(session, submission, dates, now)
     except coursework.SubmissionError as exc:
         raise PortfolioError(str(exc)) from exc
+    handed_in = [work.versions[-1] for work in _chosen(portfolio, eligible) if work.versions]
+    session.add(PortfolioHandIn(
+        portfolio_id=portfolio.id, version=version, reflections={c: portfolio.reflections[c] for c in codes},
+        pieces=[PortfolioHandInPiece(position=n, version=v) for n, v in enumerate(handed_in)]))
+    session.flush()
     return submission
 
 
@@ -235,27 +247,34 @@ class Piece:
     version: SubmissionVersion
 
 
+def hand_ins_of(session: DbSession, versions: list[SubmissionVersion]) -> dict[int, PortfolioHandIn]:
+    """Version id -> what was handed in with that version of a portfolio review (its
+    pieces, each with its version, work, assignment and module): two statements, whatever
+    the number of versions and pieces. A version with no record (none is made for other
+    work) is left out."""
+    if not versions:
+        return {}
+    found = session.scalars(
+        select(PortfolioHandIn).where(PortfolioHandIn.version_id.in_([v.id for v in versions]))
+        .options(selectinload(PortfolioHandIn.pieces).joinedload(PortfolioHandInPiece.version)
+                 .joinedload(SubmissionVersion.submission).joinedload(Submission.assignment)
+                 .joinedload(Assignment.module)))
+    return {h.version_id: h for h in found}
+
+
+def pieces_in(hand_in: PortfolioHandIn | None) -> list[Piece]:
+    """A hand-in's work in the learner's order, each at the version handed in."""
+    return [Piece(p.version.submission, p.version) for p in hand_in.pieces] if hand_in else []
+
+
 def pieces_of(session: DbSession, review: Submission) -> list[Piece]:
-    """The work chosen in a portfolio review's newest handed-in version, in the learner's
-    order: the learner's released work (a team's included) that their portfolio of the
-    review's level holds, each at the version handed in at or before the portfolio was. A
-    fixed number of statements; none for a submission that is not a portfolio review."""
-    handed_in = review.latest
-    rubric = review.assignment.rubric if review.assignment.kind == AssignmentKind.PORTFOLIO else None
-    if handed_in is None or rubric is None or rubric.level is None:
+    """The work handed in with a portfolio review's newest version, in the learner's order,
+    each at the version it was handed in at: as it was kept then (``PortfolioHandIn``), not
+    what the portfolio holds now. A fixed number of statements; none for a submission that
+    is not a portfolio review."""
+    if review.latest is None or review.assignment.kind != AssignmentKind.PORTFOLIO:
         return []
-    portfolio = session.scalar(select(Portfolio).where(Portfolio.user_id == review.user_id,
-                                                       Portfolio.level_id == rubric.level.id))
-    if portfolio is None:
-        return []
-    work = {s.id: s for s in eligible_work(session, review.user_id, rubric.level)}
-    pieces = []
-    for piece_id in portfolio.artifact_ids:
-        found = work.get(piece_id)
-        versions = [v for v in found.versions if v.submitted_at <= handed_in.submitted_at] if found else []
-        if found is not None and versions:
-            pieces.append(Piece(found, versions[-1]))
-    return pieces
+    return pieces_in(hand_ins_of(session, [review.latest]).get(review.latest.id))
 
 
 def share(session: DbSession, portfolio: Portfolio, now: datetime) -> str:

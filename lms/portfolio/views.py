@@ -46,6 +46,9 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
         "review": review, "closed": services.closed_because(review),  # handed in: read-only
         # what the grader sent back with each version returned for revision, the newest first
         "returns": grading.returns_of(db.session, review) if review and review.versions else [],
+        # what each version handed in held (its pieces at their versions), as kept then
+        "hand_ins": services.hand_ins_of(db.session, review.versions) if review else {},
+        "pieces_handed_in": services.pieces_in,
         "dates": coursework.dates_for(assignment, plan, review) if assignment and plan else None,
         "form": CsrfForm(), "share_url": None, "error": None,
     }

@@ -60,7 +60,7 @@ from lms.learning.models import CalendarFeed, ScheduleOverride
 from lms.lti.models import LtiAccount, LtiPlatform, LtiScore
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import DigestSent, Notification, NotificationPreference
-from lms.portfolio.models import Portfolio
+from lms.portfolio.models import Portfolio, PortfolioHandIn
 from lms.progress.models import Evidence, LessonRead, Mastery
 from lms.simulations.models import SimulationRun
 from lms.sso.models import SsoIdentity
@@ -507,17 +507,28 @@ class Certificates(DataKind):
 
 
 class Portfolios(DataKind):
-    """Portfolios. Erased: reflections (the learner's text) removed and share links revoked."""
+    """Portfolios, and what each hand-in of one for its review held (reflections as written,
+    the pieces of work at their versions). Erased: reflections (the learner's text, in the
+    portfolio and in each hand-in) removed and share links revoked; the pieces kept (ids of
+    work the submissions kind keeps)."""
 
     name = "portfolios"
     covers = ("portfolios.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
         levels = _levels(session)
-        return [row(p, without=("user_id",), level=levels.get(p.level_id)) for p in
-                session.scalars(select(Portfolio).where(Portfolio.user_id == user.id).order_by(Portfolio.id))]
+        mine = list(session.scalars(select(Portfolio).where(Portfolio.user_id == user.id).order_by(Portfolio.id)))
+        hand_ins: dict[int, list[dict[str, Any]]] = {}
+        for h in session.scalars(select(PortfolioHandIn).where(PortfolioHandIn.portfolio_id.in_([p.id for p in mine]))
+                                 .options(selectinload(PortfolioHandIn.pieces)).order_by(PortfolioHandIn.id)):
+            hand_ins.setdefault(h.portfolio_id, []).append(
+                row(h, without=("portfolio_id",), piece_version_ids=[piece.version_id for piece in h.pieces]))
+        return [row(p, without=("user_id",), level=levels.get(p.level_id), hand_ins=hand_ins.get(p.id, [])) for p in mine]
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
+        mine = select(Portfolio.id).where(Portfolio.user_id == erasure.user.id)
+        session.execute(update(PortfolioHandIn).where(PortfolioHandIn.portfolio_id.in_(mine)).values(reflections={})
+                        .execution_options(synchronize_session=False))
         result = session.execute(update(Portfolio).where(Portfolio.user_id == erasure.user.id)
                                  .values(reflections={}, share_token_hash=None, shared_at=None))
         return rowcount(result)
