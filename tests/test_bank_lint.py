@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
@@ -328,15 +328,26 @@ def true_false_statements(questions: list[Any]) -> Iterator[tuple[str, bool]]:
             yield question["text"], question["answer"]
 
 
+def cue_of(text: str) -> str | None:
+    """"hedged", "absolute", or None: a text with words of neither kind, or of both (which
+    gives no single cue)."""
+    words = set(re.findall(r"[a-z']+", text.lower().replace("’", "'")))
+    if words & HEDGES and not words & ABSOLUTES:
+        return "hedged"
+    if words & ABSOLUTES and not words & HEDGES:
+        return "absolute"
+    return None
+
+
 def cue_keys(statements: Sequence[tuple[str, bool]]) -> tuple[list[bool], list[bool]]:
     """The keys of the hedged statements and of the absolute ones (a statement with words
     of both kinds gives no single cue and counts in neither)."""
     hedged, absolute = [], []
     for text, answer in statements:
-        words = set(re.findall(r"[a-z']+", text.lower().replace("’", "'")))
-        if words & HEDGES and not words & ABSOLUTES:
+        cue = cue_of(text)
+        if cue == "hedged":
             hedged.append(answer)
-        elif words & ABSOLUTES and not words & HEDGES:
+        elif cue == "absolute":
             absolute.append(answer)
     return hedged, absolute
 
@@ -356,3 +367,80 @@ def test_the_wording_of_a_true_false_item_does_not_give_its_key_away() -> None:
     low, high = CUE_SHARE
     assert low <= hedged_true <= high, f"{sum(hedged)} of {len(hedged)} hedged true/false statements are true"
     assert low <= absolute_false <= high, f"{len(absolute) - sum(absolute)} of {len(absolute)} absolute ones are false"
+
+
+# --------------------------------------------------------------------------- wording cues of choice options
+
+# Key share of the options worded one way against chance: between two thirds and three halves.
+CUE_RATIO = (Fraction(2, 3), Fraction(3, 2))
+CUE_MIN_OPTIONS = 40  # fewer options of a kind in a group: too few to judge (a ratio's spread is over 0.25)
+
+
+class ChoiceOption(NamedTuple):
+    kind: str       # the item's type: single or multiple
+    text: str
+    key: bool       # single choice: correct; multiple answer: a positive weight
+    chance: Fraction  # the share of its item's options that are keys
+
+
+def choice_options(questions: list[Any]) -> Iterator[ChoiceOption]:
+    for question in questions:
+        if question["type"] == "scenario":
+            yield from choice_options(question["questions"])
+        elif question["type"] in ("single", "multiple"):
+            keys = [bool(o.get("correct")) or (o.get("weight") or 0) > 0 for o in question["options"]]
+            chance = Fraction(sum(keys), len(keys))
+            for option, key in zip(question["options"], keys, strict=True):
+                yield ChoiceOption(question["type"], str(option["text"]), key, chance)
+
+
+def cue_ratios(options: Sequence[ChoiceOption]) -> dict[str, tuple[int, int, Fraction]]:
+    """Per wording ("hedged", "absolute"): how many options, how many of them keys, and
+    that count over the keys chance gives them (each option its item's share of keys)."""
+    found: dict[str, tuple[int, int, Fraction]] = {}
+    for cue in ("hedged", "absolute"):
+        worded = [o for o in options if cue_of(o.text) == cue]
+        expected = sum((o.chance for o in worded), Fraction(0))
+        keys = sum(o.key for o in worded)
+        found[cue] = (len(worded), keys, Fraction(keys) / expected if expected else Fraction(1))
+    return found
+
+
+def test_cue_ratios_compare_keys_with_their_items_chance() -> None:
+    questions = yaml.safe_load("""
+- {id: s, type: single, options: [{text: It can wait, correct: true}, {text: Never, correct: false}, {text: a}, {text: b}]}
+- {id: c, type: scenario, questions: [{id: m, type: multiple, options: [{text: Always log, weight: 100}, {text: Only once,
+   weight: -50}]}]}
+- {id: t, type: true_false, text: It can fail, answer: true}
+""")
+    options = list(choice_options(questions))
+    assert [(o.kind, o.key, o.chance) for o in options] == [("single", True, Fraction(1, 4))] + [
+        ("single", False, Fraction(1, 4))] * 3 + [("multiple", True, Fraction(1, 2)), ("multiple", False, Fraction(1, 2))]
+    ratios = cue_ratios(options)
+    assert ratios["hedged"] == (1, 1, Fraction(4))  # one key where chance gives a quarter
+    assert ratios["absolute"] == (3, 1, Fraction(4, 5))  # "Never", "Always log", "Only once": 1 key of 1/4 + 1/2 + 1/2
+
+
+def test_the_wording_of_a_choice_option_does_not_give_its_key_away() -> None:
+    """A test-wise learner drops the options worded absolutely ("always", "never", "only",
+    "every", ...) and picks hedged ones ("usually", "can", ...). The shipped bank once made
+    that pay: 31 of its 197 absolute options were keys where chance (each option its item's
+    share of keys: a quarter in a single-choice item of four, keys over options in a
+    multiple-answer one) gives 64 (a ratio of 0.48), and in single-choice items 15 of 155
+    against 39 (0.39). For each group (single choice, then single and multiple together)
+    and each wording with at least ``CUE_MIN_OPTIONS`` options, the keys over chance must lie
+    within ``CUE_RATIO``, 2/3 to 3/2. With keys independent of the wording, the ratio of 40
+    options whose chance is a quarter spreads about 0.27 either side of 1 (0.11 for the
+    170-odd absolute options of the bank): the bounds leave honest authoring that room, and
+    at 2/3 an absolute option of a four-option item is a key one time in six against one in
+    four, little for a guess to gain, while the 0.39 and 0.48 found are refused."""
+    options = [o for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml"))
+               for o in choice_options(yaml.safe_load(path.read_text()).get("questions", []))]
+    low, high = CUE_RATIO
+    groups = {"single-choice": [o for o in options if o.kind == "single"], "single- and multiple-choice": options}
+    assert all(count >= CUE_MIN_OPTIONS for count, _keys, _ratio in cue_ratios(options).values())
+    for group, members in groups.items():
+        for cue, (count, keys, ratio) in cue_ratios(members).items():
+            if count >= CUE_MIN_OPTIONS:
+                assert low <= ratio <= high, (f"{keys} of {count} {cue} {group} options are keys: "
+                                              f"{float(ratio):.2f} times what chance gives")

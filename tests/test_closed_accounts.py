@@ -3,10 +3,13 @@ nobody's to-do: not overdue or newly at risk on the instructor's home, not on th
 map's at-risk list or in its count, not in at-risk notices, not in the organization's
 at-risk figure. The heat map still shows the learner (marked "account closed") and the
 cohort's figures (learners, distributions, funnel) still count them; the roster marks
-them closed. Reopened, the account is at risk again."""
+them closed, and every export of learners (heat map, organization, gradebook, grades) says
+so. Reopened, the account is at risk again."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from sqlalchemy import select
@@ -122,6 +125,56 @@ def test_the_gradebooks_overdue_filter_leaves_closed_accounts_out(cohort, client
     table_html = page.split('id="gradebook"')[1].split("</table>")[0]
     row = next(r for r in table_html.split("<tr ") if "Ed Idle" in r)
     assert "account closed" in row and table_html.count("account closed") == 2
+
+
+def csv_of(response: Any) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.status_code
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_every_export_of_learners_says_whose_account_is_closed(app, cohort, client, login) -> None:  # noqa: F811
+    """The pages mark a closed account "account closed"; the exports said nothing of it, so
+    a spreadsheet made from them chased learners nobody can reach. Each now has a column
+    (CSV: yes or no, as its other flags) or a field (JSON: a boolean)."""
+    group = cohort["cohort"]
+    idle, zigzag = close_two(cohort)
+    closed = {"Ed Idle", ERASED_NAME}
+    assert zigzag.name == ERASED_NAME
+
+    def flags(rows: list[dict[str, Any]], name: str, flag: str) -> dict[str, Any]:
+        return {row[name]: row[flag] for row in rows}
+
+    login(client, cohort["instructor"])
+    gradebook_csv = csv_of(client.get(f"/cohorts/{group.id}/gradebook.csv"))
+    assert list(gradebook_csv[0])[:4] == ["learner", "email", "at_risk", "account_closed"]
+    assert flags(gradebook_csv, "learner", "account_closed") == {
+        "Bo Early": "no", "Cy Late": "no", "Ed Idle": "yes", ERASED_NAME: "yes"}
+    document = client.get(f"/cohorts/{group.id}/gradebook.json").get_json()
+    assert document["columns"] == list(gradebook_csv[0])
+    assert flags(document["rows"], "learner", "account_closed") == {
+        "Bo Early": False, "Cy Late": False, "Ed Idle": True, ERASED_NAME: True}
+
+    heat_csv = csv_of(client.get(f"/cohorts/{group.id}/competency.csv"))
+    assert list(heat_csv[0])[-4:] == ["mean", "at risk", "account closed", "reasons"]
+    assert flags(heat_csv, "learner", "account closed") == {
+        "Bo Early": "no", "Cy Late": "no", "Ed Idle": "yes", ERASED_NAME: "yes"}
+    assert all(row["at risk"] == "no" for row in heat_csv if row["learner"] in closed)
+    heat_json = client.get(f"/cohorts/{group.id}/competency.json").get_json(force=True)
+    assert flags(heat_json["rows"], "name", "account_closed") == {
+        "Bo Early": False, "Cy Late": False, "Ed Idle": True, ERASED_NAME: True}
+
+    grades = csv_of(client.get(f"/cohorts/{group.id}/grades.csv"))
+    assert list(grades[0])[:11] == ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status",
+                                    "score", "max_score", "account_closed"]
+    assert {row["learner"] for row in grades} == {"Bo Early", "Cy Late", ERASED_NAME}  # Ed Idle handed nothing in
+    assert all(row["account_closed"] == ("yes" if row["learner"] in closed else "no") for row in grades)
+
+    admin = app.test_client()
+    login(admin, cohort["admin"])
+    org_csv = csv_of(admin.get(f"/organizations/{cohort['org'].id}/competency.csv"))
+    assert flags(org_csv, "learner", "account closed") == flags(heat_csv, "learner", "account closed")
+    org_json = admin.get(f"/organizations/{cohort['org'].id}/competency.json").get_json(force=True)
+    assert flags(org_json["rows"], "name", "account_closed") == flags(heat_json["rows"], "name", "account_closed")
 
 
 def test_the_organizations_cohort_table_says_how_many_learners_are_active(cohort, client, login, count_queries,  # noqa: F811

@@ -28,11 +28,12 @@ def _level(cell: Cell) -> float | str:
 
 def _columns(codes: Iterable[str]) -> list[str]:
     """The CSV's header: per objective its level, named level and whether the level is held
-    just under the top one for want of evidence ("<code> held": yes or no)."""
+    just under the top one for want of evidence ("<code> held": yes or no); then whether the
+    learner's account is closed ("account closed": yes or no, ``Row.closed``)."""
     columns = ["learner", "email"]
     for code in codes:
         columns += [f"{code} level", f"{code} named level", f"{code} held"]
-    return [*columns, "mean", "at risk", "reasons"]
+    return [*columns, "mean", "at risk", "account closed", "reasons"]
 
 
 def heat_map_columns(heat: HeatMap) -> list[str]:
@@ -47,7 +48,8 @@ def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[A
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
             values += [_level(cell), cell.name, "yes" if cell.held else "no"]
-        values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "; ".join(r.text for r in row.reasons)]
+        values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "yes" if row.closed else "no",
+                   "; ".join(r.text for r in row.reasons)]
         yield values
 
 
@@ -56,7 +58,7 @@ def _row_document(heat: HeatMap, r: Any) -> dict[str, Any]:
             "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
                                 "evidence": cell.evidence, "held": cell.held}
                        for c, cell in zip(heat.columns, r.cells, strict=True)},
-            "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk,
+            "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk, "account_closed": r.closed,
             "reasons": [reason.text for reason in r.reasons]}
 
 

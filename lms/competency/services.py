@@ -230,6 +230,12 @@ class Row:
     def at_risk(self) -> bool:
         return bool(self.reasons)
 
+    @property
+    def closed(self) -> bool:
+        """The learner's account is closed (deactivated, or erased: ``User.deactivated_at``),
+        as ``Summary.closed`` has it: at risk of nothing (the exports say so beside ``at_risk``)."""
+        return self.user.deactivated_at is not None
+
     @cached_property
     def cells(self) -> list[Cell]:
         return cells_of(self.levels, self.rules)

@@ -38,7 +38,10 @@ class GradeRows:
 
 
 EXPORT_CHUNK = 500
-COLUMNS = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score"]
+# account_closed: the learner's account is closed (deactivated, or erased: ``User.deactivated_at``),
+# last of these so the columns before it keep their places
+COLUMNS = ["learner", "email", "assignment", "module", "versions", "submitted_at", "late", "status", "score", "max_score",
+           "account_closed"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def _chunk_rows(session: DbSession, submissions: Sequence[Any], shared: _Rubrics
             yield [user.name, user.email, assignment.key, assignment.module.key, count,
                    submitted_at.isoformat() if submitted_at else "", "yes" if late else "no",
                    s.status.value, "" if score is None else score, grade.max_score if grade else "",
+                   "yes" if user.deactivated_at is not None else "no",
                    *[points.get(key, "") for key in criteria]]
 
 
@@ -169,7 +173,11 @@ class Exporter(ABC):
 
 
 def _safe(value: Any) -> Any:
-    """Spreadsheets run cells that start with = + - @ as formulas; such text gets a quote."""
+    """Spreadsheets run cells that start with = + - @ as formulas; such text gets a quote.
+    A boolean (a row shared with a JSON export, where it stays one) reads ``yes`` or ``no``,
+    as every CSV here spells one."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
