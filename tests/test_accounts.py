@@ -818,6 +818,28 @@ def test_a_form_sent_hours_after_its_page_was_shown_is_accepted(fresh_app: Calla
     assert post_login(strict.test_client(), "ada@example.com", csrf_token=csrf_token(page)).status_code == 400
 
 
+def test_signing_in_makes_a_new_csrf_secret_and_signing_out_empties_the_session(fresh_app: Callable[..., Flask],
+                                                                               make_user) -> None:
+    """A session cookie planted before sign-in (its CSRF token known to whoever planted it)
+    kept the same token after: their forms then acted as the person. Signing in makes a new
+    one; signing out leaves nothing of the session behind."""
+    client = fresh_app(WTF_CSRF_ENABLED=True).test_client()
+    make_user(email="ada@example.com")
+    planted = csrf_token(client.get("/login").get_data(as_text=True))  # the attacker's, in the victim's browser
+    assert post_login(client, "ada@example.com", csrf_token=planted).status_code == 302
+    assert client.post("/logout", data={"csrf_token": planted}).status_code == 400  # no longer valid
+    assert signed_in(client)
+    page = client.get("/account").get_data(as_text=True)
+    assert csrf_token(page) != planted
+    with client.session_transaction() as stored:
+        stored["sso_pending"] = {"left": "behind"}  # anything a feature kept in the session
+    assert client.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    assert not signed_in(client)
+    with client.session_transaction() as stored:
+        assert "sso_pending" not in stored and "lms_seen" not in stored
+        assert stored.get("csrf_token") is None or stored.get("csrf_token") != planted
+
+
 # --------------------------------------------------------------------------- flask lms create-admin
 
 

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -51,6 +51,27 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
     return url_for("learning.home")
+
+
+CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the session's CSRF secret (and, signed, in ``g``)
+KEPT_AT_SIGN_OUT = frozenset({"_remember"})  # Flask-Login's note to delete the remember cookie
+
+
+def fresh_session_on_sign_in(sender: Flask, **_extra: Any) -> None:
+    """Flask-Login's ``user_logged_in``, whichever way the person signs in (password, second
+    step, invitation, single sign-on, LTI): the session's CSRF secret is made anew. One
+    planted before signing in (a cookie set for the site by someone else) would otherwise
+    still be valid after, and let its author's forms act as the person."""
+    session.pop(CSRF_KEY, None)
+    g.pop(CSRF_KEY, None)
+
+
+def empty_session_on_sign_out(sender: Flask, **_extra: Any) -> None:
+    """Flask-Login's ``user_logged_out`` (signing out, an idle session ended): nothing the
+    session held is left for the next person at the browser, its CSRF secret included."""
+    for key in [key for key in session if key not in KEPT_AT_SIGN_OUT]:
+        session.pop(key)
+    g.pop(CSRF_KEY, None)
 
 
 def _failed(response: Response) -> bool:
