@@ -81,6 +81,9 @@ class Config:
     # next try waits; past the lock the account needs the unlock link mailed to its owner.
     LOGIN_SLOWDOWN = "3 per minute;6 per 15 minutes"
     LOGIN_LOCK = "10 per day"
+    # Wrong answers per person to the forms that check their own password or two-factor code
+    # while signed in (lms/accounts/secret_checks.py); the next is refused until the window moves.
+    SECRET_CHECKS_PER_USER = "5 per 15 minutes;20 per day"
     # A learner who joins after their cohort started and catches up: days of the catch-up
     # window per month already under way or gone (month 1's work due that many days after
     # joining, month 2's twice as many, ...).

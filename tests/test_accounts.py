@@ -491,6 +491,28 @@ def test_change_password_refuses_a_weak_or_mismatched_new_one(web: FlaskClient, 
     assert signed_in(web)
 
 
+def test_wrong_current_passwords_are_counted_per_person(fresh_app: Callable[..., Flask], make_user) -> None:
+    """The account page checked the current password as often as it was sent: whoever held a
+    session could guess it without limit. Wrong answers count per person (whichever browser
+    or address they come from); past the limit even the right one is refused, unchanged."""
+    site = fresh_app(SECRET_CHECKS_PER_USER="3 per minute")
+    here, elsewhere, neighbour = site.test_client(), site.test_client(), site.test_client()
+    make_user(email="ada@example.com")
+    make_user(email="bob@example.com")
+    for client, email in ((here, "ada@example.com"), (elsewhere, "ada@example.com"), (neighbour, "bob@example.com")):
+        assert post_login(client, email).status_code == 302
+    weak = here.post("/account", data=change_password_form(PASSWORD, "short"))
+    assert weak.status_code == 200  # a refused new password is not a guess: it does not count
+    for client in (here, elsewhere, here):
+        assert client.post("/account", data=change_password_form("not-the-password", NEW_PASSWORD)).status_code == 200
+    refused = elsewhere.post("/account", data=change_password_form(PASSWORD, NEW_PASSWORD))
+    assert refused.status_code == 429 and "Too many" in refused.get_data(as_text=True)
+    assert check_password_hash(reload_user("ada@example.com").password_hash, PASSWORD)
+    assert here.get("/account").status_code == 200  # reading the page is never limited
+    changed = neighbour.post("/account", data=change_password_form(PASSWORD, NEW_PASSWORD))  # another person's own count
+    assert changed.status_code == 302
+
+
 def test_password_change_signs_out_other_sessions(fresh_app: Callable[..., Flask], make_user, login) -> None:
     site = fresh_app()
     here, elsewhere, remembered = site.test_client(), site.test_client(), site.test_client()

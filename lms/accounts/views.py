@@ -16,6 +16,7 @@ from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm
 from lms.accounts.models import User
 from lms.accounts.notices import SecurityChange, tell_of_change
 from lms.accounts.second_step import PasswordAccepted, second_step
+from lms.accounts.secret_checks import limit_secret_checks, note_refused
 from lms.accounts.signin_guard import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
@@ -191,6 +192,7 @@ def logout() -> Response:
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@limit_secret_checks
 def account() -> Any:
     user = signed_in()
     profile = ProfileForm(obj=user, prefix="profile")
@@ -211,6 +213,8 @@ def account() -> Any:
         except services.AccountError as exc:
             db.session.rollback()
             target = password.current if "current" in str(exc) else password.password
+            if target is password.current:
+                note_refused()
             add_error(target, str(exc))
         else:
             tell_of(user, SecurityChange.PASSWORD_CHANGED)
