@@ -84,6 +84,9 @@ class Config:
     # Wrong answers per person to the forms that check their own password or two-factor code
     # while signed in (lms/accounts/secret_checks.py); the next is refused until the window moves.
     SECRET_CHECKS_PER_USER = "5 per 15 minutes;20 per day"
+    # "Forgot password" answers no sooner than this, whether or not the address has an
+    # account (making and mailing a link took time an unknown address did not).
+    FORGOT_PASSWORD_SECONDS = 0.25
     # A learner who joins after their cohort started and catches up: days of the catch-up
     # window per month already under way or gone (month 1's work due that many days after
     # joining, month 2's twice as many, ...).

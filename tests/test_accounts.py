@@ -24,7 +24,7 @@ import itsdangerous.timed
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -313,6 +313,37 @@ def test_using_one_reset_token_voids_the_others(session: Session) -> None:
     assert services.check_reset_token(session, bobs, now=T0 + timedelta(minutes=3)).reset is not None
 
 
+def test_changing_the_password_voids_the_reset_links_sent_before(session: Session) -> None:
+    """A reset link mailed before the person changed their password (to a mailbox someone
+    else may read) went on working for its two hours, and set the password again."""
+    user = services.create_user(session, "ada@example.com", "Ada Lovelace", PASSWORD)
+    other = services.create_user(session, "bob@example.com", "Bob Builder", PASSWORD)
+    sent = services.issue_reset_token(session, user)
+    bobs = services.issue_reset_token(session, other)
+    session.commit()
+    services.change_password(session, user, PASSWORD, NEW_PASSWORD)
+    session.commit()
+    check = services.check_reset_token(session, sent)
+    assert check.reset is None and "already been used" in (check.problem or "")
+    with pytest.raises(AccountError, match="already been used"):
+        services.reset_password(session, sent, "another-fine-passphrase")
+    session.rollback()
+    assert services.authenticate(session, "ada@example.com", NEW_PASSWORD) is not None
+    assert services.check_reset_token(session, bobs).reset is not None  # another person's link is not touched
+
+
+def test_a_reset_link_spent_meanwhile_is_refused_not_spent_twice(session: Session) -> None:
+    """Two requests with the same link at once both read it unused, and both set a password:
+    the second, finding it spent when it writes, is refused."""
+    user = services.create_user(session, "ada@example.com", "Ada Lovelace", PASSWORD)
+    token = services.issue_reset_token(session, user, now=T0)
+    session.commit()
+    read = services.check_reset_token(session, token, now=T0).reset  # this request read it unused
+    assert read is not None
+    session.execute(update(PasswordResetToken).values(used_at=T0 + timedelta(minutes=1)))  # the other request spent it
+    assert services.void_reset_links(session, user.id, T0 + timedelta(minutes=2), read.id) is False
+
+
 # --------------------------------------------------------------------------- sign in and out
 
 
@@ -563,6 +594,24 @@ def test_forgot_password_answers_the_same_for_an_unknown_address(web: FlaskClien
     assert known_page == unknown_page
     assert [m.recipient for m in outbox()] == ["ada@example.com"]
     assert count(PasswordResetToken) == 1
+
+
+def test_forgot_password_takes_the_same_time_for_an_unknown_address(fresh_app: Callable[..., Flask], make_user) -> None:
+    """The words were the same, but a known address answered some 25 ms later (its link made,
+    committed and mailed): timing told who has an account. Both answer no sooner than
+    FORGOT_PASSWORD_SECONDS, the link's commit and mail inside that time."""
+    client = fresh_app(FORGOT_PASSWORD_SECONDS=0.3).test_client()
+    make_user(email="ada@example.com")
+    took = {}
+    for email in ("ada@example.com", "nobody@example.com"):
+        started = time.monotonic()
+        assert client.post("/password/forgot", data={"email": email}).status_code == 302
+        took[email] = time.monotonic() - started
+    assert all(0.3 <= seconds < 1.5 for seconds in took.values()), took
+    assert len(outbox()) == 1
+    started = time.monotonic()
+    assert client.get("/password/forgot").status_code == 200  # showing the form does not wait
+    assert time.monotonic() - started < 0.3
 
 
 def test_reset_link_sets_the_password_once(web: FlaskClient, make_user) -> None:

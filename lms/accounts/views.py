@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -224,11 +225,34 @@ def account() -> Any:
     return render_template("accounts/account.html", profile=profile, password=password)
 
 
+ANSWER_NOT_BEFORE = "lms_answer_not_before"  # g: the monotonic time this request's answer waits for
+
+
+def answer_not_before(seconds: float) -> None:
+    """Hold this request's answer until ``seconds`` after now have gone, its commit and
+    after-commit work (mail) included (``wait_for_answer_time``)."""
+    setattr(g, ANSWER_NOT_BEFORE, time.monotonic() + seconds)
+
+
+def wait_for_answer_time(_error: BaseException | None = None) -> None:
+    """Teardown, after the unit of work and before the answer is sent: wait out the time a
+    view asked for."""
+    not_before = g.pop(ANSWER_NOT_BEFORE, None)
+    if not_before is not None:
+        left = not_before - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
 def forgot_password() -> Any:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        # The same answer whether or not the address has an account, and in the same time: the
+        # link and its mail (written, committed, handed to the transport) took some 25 ms
+        # that an unknown address did not, which told who has an account.
+        answer_not_before(float(current_app.config["FORGOT_PASSWORD_SECONDS"]))
         user = services.find_user(db.session, form.email.data or "")
         if user is not None:
             token = services.issue_reset_token(db.session, user)
@@ -236,7 +260,6 @@ def forgot_password() -> Any:
             queue_mail(db.session, user.email, "Reset your password",
                        f"Hello {user.name},\n\nUse this link within two hours to choose a new password:\n{link}\n\n"
                        "If you did not ask for it, ignore this message; your password stays as it is.\n")
-        # The same answer whether or not the address has an account.
         flash("If that address has an account, a reset link is on its way.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form)
