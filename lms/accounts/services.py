@@ -147,6 +147,12 @@ def authenticate(session: DbSession, email: str, password: str, now: datetime | 
     return user
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is the person's own (asked again before an action that outlives
+    the session, such as making an API token). False for an account without a password."""
+    return user.password_hash is not None and check_password_hash(user.password_hash, password)
+
+
 def change_password(session: DbSession, user: User, current: str, new: str, now: datetime | None = None) -> None:
     """The person's new password; reset links mailed before stop working (one could be in a
     mailbox someone else reads, and would set the password again after the change)."""
