@@ -81,6 +81,12 @@ class Config:
     # next try waits; past the lock the account needs the unlock link mailed to its owner.
     LOGIN_SLOWDOWN = "3 per minute;6 per 15 minutes"
     LOGIN_LOCK = "10 per day"
+    # Wrong answers per person to the forms that check their own password or two-factor code
+    # while signed in (lms/accounts/secret_checks.py); the next is refused until the window moves.
+    SECRET_CHECKS_PER_USER = "5 per 15 minutes;20 per day"
+    # "Forgot password" answers no sooner than this, whether or not the address has an
+    # account (making and mailing a link took time an unknown address did not).
+    FORGOT_PASSWORD_SECONDS = 0.25
     # A learner who joins after their cohort started and catches up: days of the catch-up
     # window per month already under way or gone (month 1's work due that many days after
     # joining, month 2's twice as many, ...).
@@ -103,6 +109,9 @@ class Config:
     WEBHOOK_RETRY_LONGEST = 6 * 3600.0
     WEBHOOK_MAX_ATTEMPTS = 8
     WEBHOOK_ALLOW_LOCAL_HTTP = False
+    # Single sign-on: calls to an organization's provider may reach local and private addresses
+    # (development and tests, whose provider runs on 127.0.0.1); never in production (SSRF).
+    SSO_ALLOW_LOCAL = False
     # xAPI (lms/xapi): statements go to the LRS at XAPI_LRS_ENDPOINT (e.g. https://lrs.example.org/xAPI/)
     # with HTTP Basic XAPI_LRS_USERNAME/XAPI_LRS_PASSWORD; empty: off. Actors are accounts on
     # XAPI_HOMEPAGE (the site's base URL; the request's when empty) named by an opaque id.
@@ -241,6 +250,7 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     WEBHOOK_ALLOW_LOCAL_HTTP = True
+    SSO_ALLOW_LOCAL = True
 
 
 class TestingConfig(Config):
@@ -251,6 +261,7 @@ class TestingConfig(Config):
     # item-bank lint; tests/test_bank_lint.py turns it on, for its cases and the shipped bank.
     ITEM_BANK_LINT = False
     WEBHOOK_ALLOW_LOCAL_HTTP = True
+    SSO_ALLOW_LOCAL = True
 
     def __init__(self, instance_path: Path) -> None:
         super().__init__(instance_path)

@@ -24,7 +24,7 @@ import itsdangerous.timed
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -313,6 +313,37 @@ def test_using_one_reset_token_voids_the_others(session: Session) -> None:
     assert services.check_reset_token(session, bobs, now=T0 + timedelta(minutes=3)).reset is not None
 
 
+def test_changing_the_password_voids_the_reset_links_sent_before(session: Session) -> None:
+    """A reset link mailed before the person changed their password (to a mailbox someone
+    else may read) went on working for its two hours, and set the password again."""
+    user = services.create_user(session, "ada@example.com", "Ada Lovelace", PASSWORD)
+    other = services.create_user(session, "bob@example.com", "Bob Builder", PASSWORD)
+    sent = services.issue_reset_token(session, user)
+    bobs = services.issue_reset_token(session, other)
+    session.commit()
+    services.change_password(session, user, PASSWORD, NEW_PASSWORD)
+    session.commit()
+    check = services.check_reset_token(session, sent)
+    assert check.reset is None and "already been used" in (check.problem or "")
+    with pytest.raises(AccountError, match="already been used"):
+        services.reset_password(session, sent, "another-fine-passphrase")
+    session.rollback()
+    assert services.authenticate(session, "ada@example.com", NEW_PASSWORD) is not None
+    assert services.check_reset_token(session, bobs).reset is not None  # another person's link is not touched
+
+
+def test_a_reset_link_spent_meanwhile_is_refused_not_spent_twice(session: Session) -> None:
+    """Two requests with the same link at once both read it unused, and both set a password:
+    the second, finding it spent when it writes, is refused."""
+    user = services.create_user(session, "ada@example.com", "Ada Lovelace", PASSWORD)
+    token = services.issue_reset_token(session, user, now=T0)
+    session.commit()
+    read = services.check_reset_token(session, token, now=T0).reset  # this request read it unused
+    assert read is not None
+    session.execute(update(PasswordResetToken).values(used_at=T0 + timedelta(minutes=1)))  # the other request spent it
+    assert services.void_reset_links(session, user.id, T0 + timedelta(minutes=2), read.id) is False
+
+
 # --------------------------------------------------------------------------- sign in and out
 
 
@@ -491,6 +522,28 @@ def test_change_password_refuses_a_weak_or_mismatched_new_one(web: FlaskClient, 
     assert signed_in(web)
 
 
+def test_wrong_current_passwords_are_counted_per_person(fresh_app: Callable[..., Flask], make_user) -> None:
+    """The account page checked the current password as often as it was sent: whoever held a
+    session could guess it without limit. Wrong answers count per person (whichever browser
+    or address they come from); past the limit even the right one is refused, unchanged."""
+    site = fresh_app(SECRET_CHECKS_PER_USER="3 per minute")
+    here, elsewhere, neighbour = site.test_client(), site.test_client(), site.test_client()
+    make_user(email="ada@example.com")
+    make_user(email="bob@example.com")
+    for client, email in ((here, "ada@example.com"), (elsewhere, "ada@example.com"), (neighbour, "bob@example.com")):
+        assert post_login(client, email).status_code == 302
+    weak = here.post("/account", data=change_password_form(PASSWORD, "short"))
+    assert weak.status_code == 200  # a refused new password is not a guess: it does not count
+    for client in (here, elsewhere, here):
+        assert client.post("/account", data=change_password_form("not-the-password", NEW_PASSWORD)).status_code == 200
+    refused = elsewhere.post("/account", data=change_password_form(PASSWORD, NEW_PASSWORD))
+    assert refused.status_code == 429 and "Too many" in refused.get_data(as_text=True)
+    assert check_password_hash(reload_user("ada@example.com").password_hash, PASSWORD)
+    assert here.get("/account").status_code == 200  # reading the page is never limited
+    changed = neighbour.post("/account", data=change_password_form(PASSWORD, NEW_PASSWORD))  # another person's own count
+    assert changed.status_code == 302
+
+
 def test_password_change_signs_out_other_sessions(fresh_app: Callable[..., Flask], make_user, login) -> None:
     site = fresh_app()
     here, elsewhere, remembered = site.test_client(), site.test_client(), site.test_client()
@@ -541,6 +594,24 @@ def test_forgot_password_answers_the_same_for_an_unknown_address(web: FlaskClien
     assert known_page == unknown_page
     assert [m.recipient for m in outbox()] == ["ada@example.com"]
     assert count(PasswordResetToken) == 1
+
+
+def test_forgot_password_takes_the_same_time_for_an_unknown_address(fresh_app: Callable[..., Flask], make_user) -> None:
+    """The words were the same, but a known address answered some 25 ms later (its link made,
+    committed and mailed): timing told who has an account. Both answer no sooner than
+    FORGOT_PASSWORD_SECONDS, the link's commit and mail inside that time."""
+    client = fresh_app(FORGOT_PASSWORD_SECONDS=0.3).test_client()
+    make_user(email="ada@example.com")
+    took = {}
+    for email in ("ada@example.com", "nobody@example.com"):
+        started = time.monotonic()
+        assert client.post("/password/forgot", data={"email": email}).status_code == 302
+        took[email] = time.monotonic() - started
+    assert all(0.3 <= seconds < 1.5 for seconds in took.values()), took
+    assert len(outbox()) == 1
+    started = time.monotonic()
+    assert client.get("/password/forgot").status_code == 200  # showing the form does not wait
+    assert time.monotonic() - started < 0.3
 
 
 def test_reset_link_sets_the_password_once(web: FlaskClient, make_user) -> None:
@@ -816,6 +887,28 @@ def test_a_form_sent_hours_after_its_page_was_shown_is_accepted(fresh_app: Calla
     assert not signed_in(client)
     # Still bound to its session: another browser sending it is refused.
     assert post_login(strict.test_client(), "ada@example.com", csrf_token=csrf_token(page)).status_code == 400
+
+
+def test_signing_in_makes_a_new_csrf_secret_and_signing_out_empties_the_session(fresh_app: Callable[..., Flask],
+                                                                               make_user) -> None:
+    """A session cookie planted before sign-in (its CSRF token known to whoever planted it)
+    kept the same token after: their forms then acted as the person. Signing in makes a new
+    one; signing out leaves nothing of the session behind."""
+    client = fresh_app(WTF_CSRF_ENABLED=True).test_client()
+    make_user(email="ada@example.com")
+    planted = csrf_token(client.get("/login").get_data(as_text=True))  # the attacker's, in the victim's browser
+    assert post_login(client, "ada@example.com", csrf_token=planted).status_code == 302
+    assert client.post("/logout", data={"csrf_token": planted}).status_code == 400  # no longer valid
+    assert signed_in(client)
+    page = client.get("/account").get_data(as_text=True)
+    assert csrf_token(page) != planted
+    with client.session_transaction() as stored:
+        stored["sso_pending"] = {"left": "behind"}  # anything a feature kept in the session
+    assert client.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    assert not signed_in(client)
+    with client.session_transaction() as stored:
+        assert "sso_pending" not in stored and "lms_seen" not in stored
+        assert stored.get("csrf_token") is None or stored.get("csrf_token") != planted
 
 
 # --------------------------------------------------------------------------- flask lms create-admin

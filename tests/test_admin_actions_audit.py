@@ -24,7 +24,7 @@ from lms.jobs import services as jobs
 from lms.jobs.models import Job, JobStatus
 from lms.webhooks import services as webhooks
 from lms.webhooks.models import WebhookEndpoint
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 from tests.test_certificates import complete
 
 
@@ -44,7 +44,8 @@ def csv_rows(response: Any) -> list[dict[str, str]]:
 
 def test_api_tokens_created_and_revoked_are_audited_without_the_secret(app: Flask, world: World, client, login) -> None:
     login(client, world.org_admin_a)
-    made = client.post(f"/organizations/{world.org_a.id}/api-tokens", data={"name": "HR sync", "scopes": ["read:people"]})
+    made = client.post(f"/organizations/{world.org_a.id}/api-tokens",
+                       data={"password": PASSWORD, "name": "HR sync", "scopes": ["read:people"]})
     assert made.status_code == 200
     secret = re.search(rb"(lms_[A-Za-z0-9_-]{40,})", made.data).group(1).decode()
     token = db.session.scalar(select(ApiToken))
@@ -62,7 +63,7 @@ def test_api_tokens_created_and_revoked_are_audited_without_the_secret(app: Flas
     # a personal token is audited too, under no organization
     client.post("/logout")
     login(client, world.instructor_a)
-    assert client.post("/account/api-tokens", data={"name": "Mine", "scopes": ["read:grades"]}).status_code == 200
+    assert client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Mine", "scopes": ["read:grades"]}).status_code == 200
     personal = audited(AuditAction.API_TOKEN_CREATED)[-1]
     assert personal.actor_id == world.instructor_a.id and personal.organization_id is None
 

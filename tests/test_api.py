@@ -28,7 +28,7 @@ from lms.kpi.models import KpiEntry
 from lms.learning.services import build_schedule
 from lms.progress.models import Mastery, MasteryMethodName
 from lms.web.unit_of_work import WROTE
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 
 ALL = [s.value for s in Scope]
 
@@ -56,17 +56,34 @@ def follow(client: Any, url: str, headers: dict[str, str]) -> list[dict[str, Any
 # --------------------------------------------------------------------------- tokens
 
 
+def test_a_token_is_made_only_with_the_persons_password(app: Flask, client, world: World, login) -> None:
+    """A token keeps working once its maker signs out or changes their password: whoever
+    held a session (a browser left signed in) made one and kept the account. The password
+    is asked again, and wrong answers count like the account page's."""
+    app.config["SECRET_CHECKS_PER_USER"] = "2 per minute"
+    login(client, world.instructor_a)
+    assert b'name="password"' in client.get("/account/api-tokens").data
+    wanted = {"name": "Sync", "scopes": ["read:people"]}
+    for password in ("", "not-my-password"):
+        refused = client.post("/account/api-tokens", data={**wanted, "password": password})
+        assert refused.status_code == 400 and b"That is not your password" in refused.data
+    assert db.session.scalar(select(ApiToken)) is None
+    assert client.post("/account/api-tokens", data={**wanted, "password": PASSWORD}).status_code == 429  # counted
+
+
 def test_a_personal_token_is_shown_once_stored_as_a_hash_and_revoked(app: Flask, client, world: World, login) -> None:
     login(client, world.instructor_a)
     page = client.get("/account")
     assert b"/account/api-tokens" in page.data
-    refused = client.post("/account/api-tokens", data={"name": "Sync"})
+    refused = client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Sync"})
     assert refused.status_code == 400 and b"Choose at least one scope." in refused.data
-    past = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "2020-01-01"})
+    past = client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Sync", "scopes": ["read:people"],
+                                                    "expires_on": "2020-01-01"})
     assert past.status_code == 400 and b"The expiry must be in the future." in past.data
-    far = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people"], "expires_on": "9999-12-31"})
+    far = client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Sync", "scopes": ["read:people"],
+                                                   "expires_on": "9999-12-31"})
     assert far.status_code == 400 and b"Choose a date between 1 January 2000 and 31 December 2099." in far.data
-    made = client.post("/account/api-tokens", data={"name": "Sync", "scopes": ["read:people", "read:grades"],
+    made = client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Sync", "scopes": ["read:people", "read:grades"],
                                                     "expires_on": (date.today() + timedelta(days=30)).isoformat()})
     assert made.status_code == 200
     secret = re.search(rb"(lms_[A-Za-z0-9_-]{40,})", made.data).group(1).decode()
@@ -89,7 +106,8 @@ def test_a_personal_token_is_shown_once_stored_as_a_hash_and_revoked(app: Flask,
 def test_organization_admins_make_organization_tokens(app: Flask, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     assert b"/api-tokens" in client.get(f"/organizations/{world.org_a.id}").data
-    made = client.post(f"/organizations/{world.org_a.id}/api-tokens", data={"name": "HR", "scopes": ["read:people"]})
+    made = client.post(f"/organizations/{world.org_a.id}/api-tokens",
+                       data={"password": PASSWORD, "name": "HR", "scopes": ["read:people"]})
     assert made.status_code == 200 and b"shown only this once" in made.data
     token = db.session.scalar(select(ApiToken))
     assert token.organization_id == world.org_a.id and token.user_id == world.org_admin_a.id

@@ -195,6 +195,24 @@ def test_staff_invite_and_revoke(course) -> None:
     assert count(ExpertEvaluation) == 0
 
 
+def test_a_learner_sends_a_bounded_number_of_invitations_a_day(course) -> None:
+    """Each invitation mails the learner's note to an address of their choosing: the form sent
+    as many as it was posted. A day holds MAX_LEARNER_INVITES_PER_DAY; the next is refused
+    with a message, nothing mailed. The cohort's staff, inviting for a whole cohort, are not bound."""
+    work, learner, now = course["work"], course["learner"], utcnow()
+    for n in range(services.MAX_LEARNER_INVITES_PER_DAY):
+        invite(work, learner, when=now - timedelta(hours=23), email=f"expert{n}@expert.example")
+    mails = count(OutboxMessage)
+    refused = course["client"].post(f"/assignments/{CASE}/experts", data={
+        "name": "One More", "email": "one.more@expert.example", "note": "Buy cheap watches at http://spam.example"})
+    assert refused.status_code == 400 and "in the last 24 hours" in page(refused)
+    assert "One More" in page(refused)  # what was typed is kept
+    assert count(OutboxMessage) == mails
+    teacher = course["client_for"](course["teacher"])
+    assert teacher.post(staff_url(work), data={"name": "Sam Senior", "email": "sam@ops.example", "note": ""}).status_code == 302
+    invite(work, learner, when=now + timedelta(hours=1, seconds=1), email="one.more@expert.example")  # a day later
+
+
 def test_learner_withdraws_own_link(course) -> None:
     item, token = invite(course["work"], course["learner"])
     assert course["client"].post(f"/experts/{item.id}/revoke").status_code == 302

@@ -317,6 +317,23 @@ def test_a_second_waiting_link_to_the_same_person_is_refused(setting) -> None:
     assert count(FeedbackInvite) == 3
 
 
+def test_a_learner_sends_a_bounded_number_of_invitations_a_day(setting) -> None:
+    """Each invitation is a mail from the platform to an address the learner chooses: the
+    form sent as many as it was posted (to anybody, withdrawn and sent again). A day holds
+    MAX_INVITES_PER_DAY; the next is refused with a message and nothing is mailed."""
+    learner, now = setting["learner"], utcnow()
+    for n in range(services.MAX_INVITES_PER_DAY):
+        invite(learner, when=now - timedelta(hours=23), email=f"person{n}@client.example")
+    mails = count(OutboxMessage)
+    refused = setting["client"].post("/feedback", data={"module": module().id, "name": "One More", "relation": "customer",
+                                                        "email": "one.more@client.example"})
+    assert refused.status_code == 400 and "in the last 24 hours" in page(refused)
+    assert 'value="One More"' in page(refused)  # what was typed is kept
+    assert count(OutboxMessage) == mails and count(FeedbackInvite) == services.MAX_INVITES_PER_DAY
+    invite(setting["other"], email="one.more@client.example")  # another learner's day is their own
+    invite(learner, when=now + timedelta(hours=1, seconds=1), email="one.more@client.example")  # a day later
+
+
 def test_only_enrolled_learners_and_active_modules(setting, make_user) -> None:
     outsider = make_user(name="Not Enrolled")
     with pytest.raises(services.FeedbackError, match="enrolled"):

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import select
 
+from lms.cohorts.models import Cohort
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.job_kinds import JOB_KINDS
@@ -165,6 +166,28 @@ def test_a_running_export_shows_its_progress_to_its_requester_and_site_admins_on
     login(other, world.instructor_b)
     assert other.get(f"/jobs/{made.id}").status_code == 404 and other.get(f"/jobs/{made.id}/download").status_code == 404
     assert app.test_client().get(f"/jobs/{made.id}").status_code in (302, 401)  # signed out: to the sign-in page
+
+
+def test_an_export_is_no_longer_its_requesters_once_they_leave_the_cohort(
+    app: Flask, client: Any, login: Callable[..., Any], world: Any, cohort: Any,
+) -> None:
+    """The file of a cohort's export (its learners' names, emails and grades) stayed
+    downloadable by the instructor who asked for it after they were taken off the cohort,
+    for as long as it was kept: it is theirs only while they are the cohort's staff."""
+    app.config["EXPORT_BACKGROUND_ABOVE"] = 2
+    login(client, world.instructor_a)
+    client.post(f"/cohorts/{cohort.id}/exports/gradebook.csv")
+    made = jobs()[-1]
+    assert made.status is JobStatus.DONE and client.get(f"/jobs/{made.id}/download").status_code == 200
+    with app.app_context():
+        taught = db.session.get(Cohort, cohort.id)
+        taught.instructors = [i for i in taught.instructors if i.id != world.instructor_a.id]
+        db.session.commit()
+    assert client.get(f"/jobs/{made.id}").status_code == 404
+    assert client.get(f"/jobs/{made.id}/download").status_code == 404
+    admin = app.test_client()
+    login(admin, world.admin)
+    assert admin.get(f"/jobs/{made.id}/download").status_code == 200
 
 
 def test_export_files_expire_after_the_keeping_days(

@@ -107,7 +107,7 @@ def test_reviews_are_anonymous_both_ways_and_reach_the_author(people) -> None:
     assert author[1].get(f"/peer-reviews/{review.id}").status_code == 404  # not the author's to open
 
 
-def test_instructor_reassigns_and_peer_scores_inform_the_grade(app: Flask, people, cohort, login) -> None:
+def test_instructor_reassigns_and_peer_scores_inform_the_grade(app: Flask, people, cohort, login, make_user) -> None:
     author, slow, helper = people("Ada Author"), people("Sam Slow"), people("Hal Helper")
     hand_in(author[1], "Ada's work")
     hand_in(slow[1], "Sam's work")
@@ -120,6 +120,10 @@ def test_instructor_reassigns_and_peer_scores_inform_the_grade(app: Flask, peopl
     url = f"/cohorts/{cohort[0].id}/peer-reviews/{review.id}/reassign"
     refused = teacher.post(url, data={"reviewer": author[0].id}, follow_redirects=True)
     assert "cannot review their own work" in refused.get_data(as_text=True)
+    # Anybody else's id (a person of no cohort here) is refused without their name.
+    stranger = make_user(name="Zed Elsewhere")
+    named = teacher.post(url, data={"reviewer": stranger.id}, follow_redirects=True).get_data(as_text=True)
+    assert "That person is not a learner of this cohort." in named and "Zed Elsewhere" not in named
     assert teacher.post(url, data={"reviewer": helper[0].id}).status_code == 302
     reviews = live()
     assert not any(r.id == review.id for r in reviews)

@@ -158,3 +158,18 @@ def test_hsts_only_in_production(app: Flask, client, env_name: str, setting: boo
     assert ("Strict-Transport-Security" in response.headers) is sent
     if sent:
         assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_pages_are_not_kept_by_browsers_or_proxies_unless_a_view_says_so(app: Flask, client, world: World,
+                                                                          login) -> None:
+    """A private page without Cache-Control was shown again from the browser's history after
+    signing out on a shared computer: every answer that names no caching of its own is
+    ``no-store``; static files and what a view marks cacheable keep theirs."""
+    assert client.get("/login").headers.get("Cache-Control") == "no-store"  # it sets the session cookie
+    login(client, world.learner_a)
+    for url in ("/home", "/account", "/notifications", "/account/data", "/no-such-page"):
+        assert client.get(url).headers.get("Cache-Control") == "no-store", url
+    assert client.get("/favicon.ico").headers["Cache-Control"] == "public, max-age=86400"
+    static = client.get("/static/web/style.css")
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()

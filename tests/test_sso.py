@@ -181,6 +181,21 @@ def test_discovery_naming_another_issuer_is_refused(app, client, world, provider
     assert page.status_code == 502 and "names the issuer" in page.get_data(as_text=True)
 
 
+def test_a_provider_on_a_local_or_private_address_is_never_called_in_production(app, client, world, provider,
+                                                                                   monkeypatch):
+    """The issuer is typed by an organization's admin, and anyone may start a sign-in: the
+    server fetched whatever it named (http://127.0.0.1 was even allowed by the settings),
+    its own network included, and showed the failure's words. Outside development, each
+    call to the provider connects to public addresses only."""
+    configure(app, world.org_a, provider)  # the test provider runs on 127.0.0.1
+    monkeypatch.setitem(app.config, "SSO_ALLOW_LOCAL", False)
+    page = client.get(f"/login/organization/{world.org_a.id}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 502 and "a local or private address" in text
+    monkeypatch.setitem(app.config, "SSO_ALLOW_LOCAL", True)  # development: allowed
+    assert client.get(f"/login/organization/{world.org_a.id}").status_code == 302
+
+
 def test_org_admin_configures_sso_secret_never_shown_and_audited(app, client, world, provider, login):
     login(client, world.org_admin_a)
     url = f"/organizations/{world.org_a.id}/single-sign-on"

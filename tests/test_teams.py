@@ -154,7 +154,9 @@ def test_staff_create_rename_fill_and_dissolve_teams(course) -> None:
     moved = staff.post(f"{base}/teams/{red.id}/members", data={"user": a.id}, follow_redirects=True).get_data(as_text=True)
     assert "Founder A is already in Blue: leave it first." in moved
     outsider = staff.post(f"{base}/teams/{red.id}/members", data={"user": course["outsider"].id}, follow_redirects=True)
-    assert "Outsider is not a learner of this team&#39;s cohort." in outsider.get_data(as_text=True)
+    # not named: a staff member must not learn the name behind any id of the platform
+    assert "That person is not a learner of this team&#39;s cohort." in outsider.get_data(as_text=True)
+    assert "Outsider" not in outsider.get_data(as_text=True)
     clash = staff.post(f"{base}/teams/{red.id}/rename", data={"name": "Blue"}, follow_redirects=True)
     assert "There is already a team called &#39;Blue&#39;" in clash.get_data(as_text=True)
     assert staff.post(f"{base}/teams/{red.id}/rename", data={"name": "Crimson"}).status_code == 302

@@ -255,6 +255,23 @@ def test_a_learner_may_turn_it_off_with_a_code(app: Flask, client, make_user, lo
     assert sign_in(client, learner).headers["Location"] == "/home"
 
 
+def test_wrong_codes_to_turn_it_off_or_make_new_codes_are_counted(app: Flask, client, make_user, login) -> None:
+    """Turning two-factor off, or making new recovery codes, took a code as often as the form
+    was sent: a session's holder could try the million codes. Wrong ones count per person,
+    across both forms (and the account page's current password); past the limit even a
+    right code is refused and nothing changes."""
+    app.config["SECRET_CHECKS_PER_USER"] = "3 per minute"
+    learner = make_user()
+    login(client, learner)
+    secret, _ = set_up_on_the_account_page(client, learner)
+    assert client.post("/account/two-factor/off", data={"code": "000000"}).status_code == 400
+    assert client.post("/account/two-factor/codes", data={"code": "000000"}).status_code == 400
+    assert client.post("/account/two-factor/off", data={"code": "000000"}).status_code == 400
+    refused = client.post("/account/two-factor/off", data={"code": fresh_code(secret, learner.id)})
+    assert refused.status_code == 429
+    assert services.is_enrolled(db.session, learner.id)
+
+
 def recovery_codes_on(page: Any) -> list[str]:
     return re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", page.get_data(as_text=True))
 

@@ -33,8 +33,9 @@ from lms.jobs.outbox import Worker
 from lms.learning.services import build_schedule
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import record
-from lms.webhooks import addresses, services
-from lms.webhooks.addresses import PublicHTTPConnection, PublicHTTPSConnection, guard, public_addresses
+from lms.web import addresses
+from lms.web.addresses import PublicHTTPConnection, PublicHTTPSConnection, guard, public_addresses
+from lms.webhooks import services
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk

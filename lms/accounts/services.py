@@ -147,10 +147,19 @@ def authenticate(session: DbSession, email: str, password: str, now: datetime | 
     return user
 
 
-def change_password(session: DbSession, user: User, current: str, new: str) -> None:
+def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is the person's own (asked again before an action that outlives
+    the session, such as making an API token). False for an account without a password."""
+    return user.password_hash is not None and check_password_hash(user.password_hash, password)
+
+
+def change_password(session: DbSession, user: User, current: str, new: str, now: datetime | None = None) -> None:
+    """The person's new password; reset links mailed before stop working (one could be in a
+    mailbox someone else reads, and would set the password again after the change)."""
     if user.password_hash is None or not check_password_hash(user.password_hash, current):
         raise AccountError("The current password is not correct.")
     set_password(user, new)
+    void_reset_links(session, user.id, now or utcnow())
     session.flush()
 
 
@@ -209,14 +218,33 @@ def reset_password(session: DbSession, token: str, password: str, now: datetime 
     check = check_reset_token(session, token, now)
     if check.reset is None:
         raise AccountError(check.problem or "Invalid link.")
-    set_password(check.reset.user, password)
-    check.reset.used_at = now
-    # Any other outstanding link for this person stops working too.
-    for other in session.scalars(select(PasswordResetToken).where(
-            PasswordResetToken.user_id == check.reset.user_id, PasswordResetToken.used_at.is_(None))):
-        other.used_at = now
+    user = check.reset.user
+    set_password(user, password)
+    # A conditional write: of two requests spending the same link at once, one wins (the
+    # other's new password is refused, not set as well). Any other outstanding link for this
+    # person stops working too.
+    if not void_reset_links(session, user.id, now, check.reset.id):
+        raise AccountError("This reset link has already been used. Ask for a new one.")
     session.flush()
-    return check.reset.user
+    return user
+
+
+def void_reset_links(session: DbSession, user_id: int, now: datetime, spending: int | None = None) -> bool:
+    """Mark every outstanding reset link of the person used. With ``spending`` (one of them,
+    the link being used), False when that one was used meanwhile (nothing is changed then)."""
+    if spending is not None:
+        spent = session.execute(update(PasswordResetToken)
+                                .where(PasswordResetToken.id == spending, PasswordResetToken.used_at.is_(None))
+                                .values(used_at=now).execution_options(synchronize_session=False))
+        if not rowcount(spent):
+            return False
+    session.execute(update(PasswordResetToken)
+                    .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
+                    .values(used_at=now).execution_options(synchronize_session=False))
+    for token in session.identity_map.values():  # what this session loaded reads the writes
+        if isinstance(token, PasswordResetToken) and token.user_id == user_id:
+            session.expire(token)
+    return True
 
 
 # --------------------------------------------------------------------------- unlock links

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -16,6 +17,7 @@ from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm
 from lms.accounts.models import User
 from lms.accounts.notices import SecurityChange, tell_of_change
 from lms.accounts.second_step import PasswordAccepted, second_step
+from lms.accounts.secret_checks import limit_secret_checks, note_refused
 from lms.accounts.signin_guard import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
@@ -51,6 +53,27 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
     return url_for("learning.home")
+
+
+CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the session's CSRF secret (and, signed, in ``g``)
+KEPT_AT_SIGN_OUT = frozenset({"_remember"})  # Flask-Login's note to delete the remember cookie
+
+
+def fresh_session_on_sign_in(sender: Flask, **_extra: Any) -> None:
+    """Flask-Login's ``user_logged_in``, whichever way the person signs in (password, second
+    step, invitation, single sign-on, LTI): the session's CSRF secret is made anew. One
+    planted before signing in (a cookie set for the site by someone else) would otherwise
+    still be valid after, and let its author's forms act as the person."""
+    session.pop(CSRF_KEY, None)
+    g.pop(CSRF_KEY, None)
+
+
+def empty_session_on_sign_out(sender: Flask, **_extra: Any) -> None:
+    """Flask-Login's ``user_logged_out`` (signing out, an idle session ended): nothing the
+    session held is left for the next person at the browser, its CSRF secret included."""
+    for key in [key for key in session if key not in KEPT_AT_SIGN_OUT]:
+        session.pop(key)
+    g.pop(CSRF_KEY, None)
 
 
 def _failed(response: Response) -> bool:
@@ -170,6 +193,7 @@ def logout() -> Response:
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@limit_secret_checks
 def account() -> Any:
     user = signed_in()
     profile = ProfileForm(obj=user, prefix="profile")
@@ -190,6 +214,8 @@ def account() -> Any:
         except services.AccountError as exc:
             db.session.rollback()
             target = password.current if "current" in str(exc) else password.password
+            if target is password.current:
+                note_refused()
             add_error(target, str(exc))
         else:
             tell_of(user, SecurityChange.PASSWORD_CHANGED)
@@ -199,11 +225,34 @@ def account() -> Any:
     return render_template("accounts/account.html", profile=profile, password=password)
 
 
+ANSWER_NOT_BEFORE = "lms_answer_not_before"  # g: the monotonic time this request's answer waits for
+
+
+def answer_not_before(seconds: float) -> None:
+    """Hold this request's answer until ``seconds`` after now have gone, its commit and
+    after-commit work (mail) included (``wait_for_answer_time``)."""
+    setattr(g, ANSWER_NOT_BEFORE, time.monotonic() + seconds)
+
+
+def wait_for_answer_time(_error: BaseException | None = None) -> None:
+    """Teardown, after the unit of work and before the answer is sent: wait out the time a
+    view asked for."""
+    not_before = g.pop(ANSWER_NOT_BEFORE, None)
+    if not_before is not None:
+        left = not_before - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
 def forgot_password() -> Any:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        # The same answer whether or not the address has an account, and in the same time: the
+        # link and its mail (written, committed, handed to the transport) took some 25 ms
+        # that an unknown address did not, which told who has an account.
+        answer_not_before(float(current_app.config["FORGOT_PASSWORD_SECONDS"]))
         user = services.find_user(db.session, form.email.data or "")
         if user is not None:
             token = services.issue_reset_token(db.session, user)
@@ -211,7 +260,6 @@ def forgot_password() -> Any:
             queue_mail(db.session, user.email, "Reset your password",
                        f"Hello {user.name},\n\nUse this link within two hours to choose a new password:\n{link}\n\n"
                        "If you did not ask for it, ignore this message; your password stays as it is.\n")
-        # The same answer whether or not the address has an account.
         flash("If that address has an account, a reset link is on its way.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form)

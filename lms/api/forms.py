@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField, SubmitField
+from wtforms import PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -21,6 +21,8 @@ class TokenForm(FlaskForm):
                          validators=[DataRequired(message="Choose at least one scope.")])
     expires_on = DayField("Expires on (optional)", validators=[Optional()],
                            description="YYYY-MM-DD; the token stops working at the start of that day (UTC). Empty: no expiry.")
+    password = PasswordField("Your password", description="Asked again: a token keeps working once you sign out.",
+                             render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Create token")
 
 

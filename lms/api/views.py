@@ -9,6 +9,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from lms.accounts.current import signed_in
+from lms.accounts.secret_checks import limit_secret_checks, note_refused
+from lms.accounts.services import password_matches
 from lms.api import tokens
 from lms.api.forms import RevokeForm, TokenForm
 from lms.api.models import ApiToken
@@ -40,6 +42,13 @@ def _create(organization: Organization | None) -> Any:
 
     if not form.validate_on_submit():
         return _page(form, listed(), organization, status=400 if form.is_submitted() else 200)
+    # A token outlives the session (signing out, a changed password): whoever held a session
+    # made one and kept the account. The person's password is asked again (an account signing
+    # in through its organization's provider has none to ask).
+    if user.has_password and not password_matches(user, form.password.data or ""):
+        note_refused()
+        add_error(form.password, "That is not your password: it is asked again before a token is made.")
+        return _page(form, listed(), organization, status=400)
     try:
         made = tokens.create_token(db.session, user, form.name.data or "", form.scopes.data or [], _expiry(form),
                                    organization, utcnow())
@@ -51,6 +60,7 @@ def _create(organization: Organization | None) -> Any:
 
 
 @bp.route("/account/api-tokens", methods=["GET", "POST"])
+@limit_secret_checks
 def personal() -> Any:
     return _create(None)
 
@@ -67,6 +77,7 @@ def revoke_personal(token_id: int) -> Any:
 
 
 @bp.route("/organizations/<int:org_id>/api-tokens", methods=["GET", "POST"])
+@limit_secret_checks
 def organization(org_id: int) -> Any:
     return _create(db.session.get(Organization, org_id) or abort(404))
 

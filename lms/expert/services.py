@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -40,6 +40,10 @@ MAX_CREDENTIAL_CHARS = 200
 MAX_QUALIFICATION_CHARS = 1500
 MAX_COMMENT_CHARS = 5000
 MAX_YEARS = 70
+# Invitations a learner (or teammate) may send in a day: each mails their note to an address
+# of their choosing, so without a bound the form sent their text to anybody, as often as it
+# was posted. The cohort's staff are not bound (they invite for a whole cohort's work).
+MAX_LEARNER_INVITES_PER_DAY = 20
 LinkFor = Callable[[str], str]
 
 
@@ -151,6 +155,12 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
     note = note.strip()
     if len(note) > MAX_NOTE_CHARS:
         raise ExpertError(f"Keep the note under {MAX_NOTE_CHARS:,} characters.")
+    if inviter.id in learner_ids(submission, group):
+        sent = session.scalar(select(func.count(ExpertInvite.id)).where(
+            ExpertInvite.invited_by_id == inviter.id, ExpertInvite.created_at > now - timedelta(days=1))) or 0
+        if sent >= MAX_LEARNER_INVITES_PER_DAY:
+            raise ExpertError(f"You have sent {MAX_LEARNER_INVITES_PER_DAY} invitations in the last 24 hours, the most "
+                              "a day; send this one tomorrow.")
     waiting = session.scalar(select(ExpertInvite.id).where(
         ExpertInvite.submission_id == submission.id, ExpertInvite.email == address, ExpertInvite.used_at.is_(None),
         ExpertInvite.revoked_at.is_(None), ExpertInvite.expires_at > now))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,6 +37,9 @@ SOURCE = EvidenceSourceName.STAKEHOLDER
 DEFAULT_DAYS_VALID = 21
 MAX_NAME_CHARS = 200
 MAX_COMMENT_CHARS = 3000
+# Invitations a learner may send in a day: each is a mail from the platform to an address of
+# their choosing, so without a bound the form sent mail to anybody, as often as it was posted.
+MAX_INVITES_PER_DAY = 20
 LinkFor = Callable[[str], str]
 
 # Who the person is to the learner's business; stored by key, shown by label.
@@ -167,6 +170,11 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
     if inside_cohort(session, address, enrolment.cohort_id):
         raise FeedbackError(f"{address} belongs to the program: a learner of your cohort, or its staff. Invite someone "
                             "outside it who experiences your work (their answers count as evidence of your competency).")
+    sent = session.scalar(select(func.count(FeedbackInvite.id)).where(
+        FeedbackInvite.learner_id == learner.id, FeedbackInvite.created_at > now - timedelta(days=1))) or 0
+    if sent >= MAX_INVITES_PER_DAY:
+        raise FeedbackError(f"You have sent {MAX_INVITES_PER_DAY} invitations in the last 24 hours, the most a day; "
+                            "send this one tomorrow.")
     waiting = session.scalar(select(FeedbackInvite).where(
         FeedbackInvite.learner_id == learner.id, FeedbackInvite.module_id == module.id, FeedbackInvite.email == address,
         FeedbackInvite.used_at.is_(None), FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now))

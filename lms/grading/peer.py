@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
-from lms.cohorts.enrolment import Carried
+from lms.cohorts.enrolment import Carried, is_learner_of
 from lms.coursework.models import Assignment, Submission, SubmissionStatus
 from lms.database import DbSession, rowcount
 from lms.grading.models import PeerReview, PeerReviewStatus
@@ -125,6 +125,9 @@ def reassign(session: DbSession, review: PeerReview, reviewer: User, now: dateti
     submission = review.submission
     if reviewer.id == submission.user_id:
         raise GradingError("A learner cannot review their own work.")
+    if submission.cohort_id is None or not is_learner_of(session, submission.cohort_id, reviewer.id):
+        # not named: the id could be anybody's, of any organization
+        raise GradingError("That person is not a learner of this cohort.")
     theirs = session.scalar(select(Submission).where(Submission.assignment_id == submission.assignment_id,
                                                      Submission.user_id == reviewer.id))
     if theirs is None or theirs.cohort_id != submission.cohort_id:

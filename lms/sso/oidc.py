@@ -6,7 +6,14 @@ exchanges the code; joserfc (Authlib's JOSE library) checks the signature agains
 provider's JWKS, and Authlib's ``CodeIDToken`` the claims (issuer, audience, expiry,
 nonce, ``azp``, ``at_hash``). What they leave to the caller is added here: the discovery
 document must name the configured issuer, ``none`` and HMAC algorithms are refused, and
-every failure becomes ``SsoError`` with a sentence a person can act on."""
+every failure becomes ``SsoError`` with a sentence a person can act on.
+
+Every call to the provider (discovery, the code's exchange, its keys, userinfo) goes through
+a session that connects to public addresses only (``lms.web.addresses.guard``): the issuer
+is typed by an organization's admin, and the discovery document names the other addresses,
+so either could point the server at the site's own network (and anyone may start a sign-in,
+reading the failure's words). ``Client.allow_local`` lifts it (development and tests, whose
+provider runs on 127.0.0.1: ``SSO_ALLOW_LOCAL``)."""
 
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from lms.web.addresses import guard
 
 TIMEOUT = 10  # seconds, for every call to the provider
 SCOPE = "openid email profile"
@@ -39,6 +48,13 @@ class Client:
     issuer: str
     client_id: str
     client_secret: str
+    allow_local: bool = False  # connect to local and private addresses too (development)
+
+
+def _guarded(http: requests.Session, client: Client) -> requests.Session:
+    if not client.allow_local:
+        guard(http)
+    return http
 
 
 @dataclass(frozen=True)
@@ -62,9 +78,10 @@ class Identity:
     name: str | None
 
 
-def _get_json(url: str, what: str) -> dict[str, Any]:
+def _get_json(client: Client, url: str, what: str) -> dict[str, Any]:
     try:
-        response = requests.get(url, timeout=TIMEOUT)
+        with _guarded(requests.Session(), client) as http:
+            response = http.get(url, timeout=TIMEOUT)
         response.raise_for_status()
         data = response.json()
     except (requests.RequestException, ValueError) as exc:
@@ -74,9 +91,10 @@ def _get_json(url: str, what: str) -> dict[str, Any]:
     return data
 
 
-def discover(issuer: str) -> dict[str, Any]:
-    """The provider's metadata, checked to name ``issuer`` (OpenID Connect Discovery 4.3)."""
-    metadata = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
+def discover(client: Client) -> dict[str, Any]:
+    """The provider's metadata, checked to name the client's issuer (OpenID Connect Discovery 4.3)."""
+    issuer = client.issuer
+    metadata = _get_json(client, issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
     if metadata.get("issuer") != issuer:
         raise SsoError(f"The provider's discovery document names the issuer {metadata.get('issuer')!r}, "
                        f"not the configured {issuer!r}: check the issuer in the single sign-on settings.")
@@ -87,13 +105,15 @@ def discover(issuer: str) -> dict[str, Any]:
 
 
 def _session(client: Client, redirect_uri: str) -> OAuth2Session:
-    return OAuth2Session(client.client_id, client.client_secret, scope=SCOPE, redirect_uri=redirect_uri,
-                         code_challenge_method="S256", default_timeout=TIMEOUT)
+    oauth = OAuth2Session(client.client_id, client.client_secret, scope=SCOPE, redirect_uri=redirect_uri,
+                          code_challenge_method="S256", default_timeout=TIMEOUT)
+    _guarded(oauth, client)
+    return oauth
 
 
 def authorization_request(client: Client, redirect_uri: str, state: str, nonce: str,
                           code_verifier: str) -> Request:
-    metadata = discover(client.issuer)
+    metadata = discover(client)
     with _session(client, redirect_uri) as oauth:
         url, _ = oauth.create_authorization_url(metadata["authorization_endpoint"], state=state, nonce=nonce,
                                                 code_verifier=code_verifier)
@@ -109,7 +129,7 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
     code = returned.get("code")
     if not code:
         raise SsoError("The provider's answer carries no authorization code.")
-    metadata = discover(client.issuer)
+    metadata = discover(client)
     with _session(client, redirect_uri) as oauth:
         try:
             token = oauth.fetch_token(metadata["token_endpoint"], code=code, code_verifier=expected.code_verifier)
@@ -119,7 +139,7 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
     if not isinstance(id_token, str):
         raise SsoError("The provider's token answer carries no ID token.")
     try:
-        keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"], "signing keys"))  # type: ignore[arg-type]  # a JSON object, checked by joserfc itself
+        keys = KeySet.import_key_set(_get_json(client, metadata["jwks_uri"], "signing keys"))  # type: ignore[arg-type]  # a JSON object, checked by joserfc itself
     except (JoseError, ValueError, KeyError, TypeError) as exc:
         raise SsoError(f"The provider's signing keys (JWKS) could not be read: {exc}.") from exc
     allowed = [alg for alg in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if alg in ALGORITHMS]
@@ -138,7 +158,7 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
         raise SsoError(_claim_problem(exc)) from exc
     email, verified, name = _email(claims), claims.get("email_verified") is True, _name(claims)
     if (email is None or name is None) and isinstance(metadata.get("userinfo_endpoint"), str):
-        info = userinfo(metadata["userinfo_endpoint"], token.get("access_token"), str(claims["sub"]))
+        info = userinfo(client, metadata["userinfo_endpoint"], token.get("access_token"), str(claims["sub"]))
         if email is None:  # the address and whether it is verified come from the same answer
             email, verified = _email(info), info.get("email_verified") is True
         name = name or _name(info)
@@ -156,7 +176,7 @@ def _name(claims: Mapping[str, Any]) -> str | None:
     return name.strip() or None if isinstance(name, str) else None
 
 
-def userinfo(endpoint: str, access_token: Any, subject: str) -> dict[str, Any]:
+def userinfo(client: Client, endpoint: str, access_token: Any, subject: str) -> dict[str, Any]:
     """The provider's UserInfo answer (OpenID Connect Core 5.3), asked with the access token
     when the ID token leaves out the email or name. Its ``sub`` must be the ID token's
     (5.3.2): an answer about someone else is refused."""
@@ -164,7 +184,8 @@ def userinfo(endpoint: str, access_token: Any, subject: str) -> dict[str, Any]:
         raise SsoError("The ID token does not carry your email address and the provider gave no access token "
                        "to ask for it (userinfo).")
     try:
-        response = requests.get(endpoint, headers={"Authorization": f"Bearer {access_token}",
+        with _guarded(requests.Session(), client) as http:
+            response = http.get(endpoint, headers={"Authorization": f"Bearer {access_token}",
                                                    "Accept": "application/json"}, timeout=TIMEOUT)
         response.raise_for_status()
         info = response.json()

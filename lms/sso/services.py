@@ -158,9 +158,11 @@ def _domains_of_others(session: DbSession, org_id: int, domains: list[str]) -> l
     return sorted(wanted & {domain for row in others for domain in row.split()})
 
 
-def client_of(config: SsoConfig, secret_key: str) -> Client:
+def client_of(config: SsoConfig, secret_key: str, allow_local: bool = False) -> Client:
+    """The provider's client; ``allow_local``: its calls may reach local and private addresses
+    (development and tests only, ``SSO_ALLOW_LOCAL``)."""
     return Client(issuer=config.issuer, client_id=config.client_id,
-                  client_secret=decrypt_secret(secret_key, config.client_secret_encrypted))
+                  client_secret=decrypt_secret(secret_key, config.client_secret_encrypted), allow_local=allow_local)
 
 
 def config_for_email(session: DbSession, email: str) -> SsoConfig | None:

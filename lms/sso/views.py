@@ -40,6 +40,11 @@ def _refuse(problem: str, status: int = 403) -> tuple[str, int]:
     return render_template("sso/refused.html", problem=problem), status
 
 
+def _allow_local() -> bool:
+    """Calls to the provider may reach local and private addresses (development and tests)."""
+    return bool(current_app.config.get("SSO_ALLOW_LOCAL"))
+
+
 def _secret_key() -> str:
     return str(current_app.config["SECRET_KEY"])
 
@@ -119,7 +124,7 @@ def begin(org_id: int) -> Any:
         return _refuse("This organization does not offer single sign-on.", 404)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     try:
-        sent = authorization_request(services.client_of(config, _secret_key()), url_for("sso.callback", _external=True),
+        sent = authorization_request(services.client_of(config, _secret_key(), _allow_local()), url_for("sso.callback", _external=True),
                                      state, nonce, verifier)
     except (SsoError, services.SsoSettingsError) as exc:
         return _refuse(str(exc), 502)
@@ -140,7 +145,7 @@ def callback() -> Any:
                        code_verifier=str(started["verifier"]))
     returned = {key: value for key, value in request.args.items() if isinstance(value, str)}
     try:
-        identity = finish(services.client_of(config, _secret_key()), url_for("sso.callback", _external=True),
+        identity = finish(services.client_of(config, _secret_key(), _allow_local()), url_for("sso.callback", _external=True),
                           expected, returned)
         found = services.match(db.session, config, identity)
     except (SsoError, services.SsoSettingsError, services.Refusal) as exc:

@@ -200,7 +200,7 @@ def add_member(session: DbSession, team: Team, user: User, now: datetime) -> Tea
     _fixed(team)
     assignment = team.assignment
     if not is_learner_of(session, team.cohort_id, user.id):
-        raise TeamError(f"{user.name} is not a learner of this team's cohort.")
+        raise TeamError("That person is not a learner of this team's cohort.")  # not named: the id could be anybody's
     if user.id in team.member_ids:
         raise TeamError(f"{user.name} is already in {team.name}.")
     if len(team.members) >= (assignment.team_max or 0):

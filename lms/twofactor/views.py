@@ -18,6 +18,7 @@ from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.accounts.notices import SecurityChange
 from lms.accounts.second_step import PasswordAccepted
+from lms.accounts.secret_checks import limit_secret_checks, note_refused
 from lms.accounts.signin_guard import SignInGuard, Verdict
 from lms.accounts.views import finish_sign_in, tell_of
 from lms.audit.services import origin
@@ -234,6 +235,7 @@ def cancel() -> Response:
 
 
 @bp.route("/account/two-factor/off", methods=["GET", "POST"])
+@limit_secret_checks
 def disable() -> Any:
     user = signed_in()
     form = DisableForm()
@@ -241,6 +243,7 @@ def disable() -> Any:
         try:
             services.disable(db.session, user, form.code.data or "", _key(), _enforced())
         except services.TwoFactorError as exc:
+            note_refused()
             add_error(form.code, str(exc))
             return render_template("twofactor/disable.html", form=form), 400
         tell_of(user, SecurityChange.TWO_FACTOR_OFF)
@@ -250,6 +253,7 @@ def disable() -> Any:
 
 
 @bp.route("/account/two-factor/codes", methods=["GET", "POST"])
+@limit_secret_checks
 def new_codes() -> Any:
     """New recovery codes, shown once, for a person who spent or lost theirs."""
     user = signed_in()
@@ -261,6 +265,7 @@ def new_codes() -> Any:
         try:
             codes = services.replace_recovery_codes(db.session, user, form.code.data or "", _key())
         except services.TwoFactorError as exc:
+            note_refused()
             add_error(form.code, str(exc))
             return render_template("twofactor/new_codes.html", form=form), 400
         tell_of(user, SecurityChange.RECOVERY_CODES)

@@ -5,11 +5,17 @@ no ``on*`` handlers), no framing (``frame-ancestors 'none'`` and ``X-Frame-Optio
 and images, fonts, forms and connections to the platform's own origin. Styles come
 from the stylesheet only: no ``style=""`` attributes and no ``<style>`` elements
 (tests/test_security_headers.py checks every template and every rendered page). HSTS is
-sent only in production, or when ``HSTS`` is set."""
+sent only in production, or when ``HSTS`` is set.
+
+An answer that names no ``Cache-Control`` of its own is ``no-store``: pages are made for
+the person who asks (their work, grades, feedback, a token's page), and a page kept by the
+browser was shown again from its history after signing out on a shared computer, or kept by
+a proxy on the way. Static files and what a view marks cacheable (the favicon, a badge's
+image, a calendar feed) keep what they say."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -25,6 +31,7 @@ CONTENT_SECURITY_POLICY = "; ".join((
 ))
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000; includeSubDomains"
+NOT_KEPT = "no-store"  # Cache-Control of every answer that does not say otherwise
 
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -54,6 +61,9 @@ def add_security_headers(response: Response) -> Response:
             headers.add(name, value)
     if "strict-transport-security" not in present and hsts_enabled(current_app):
         headers.add("Strict-Transport-Security", HSTS)
+    endpoint = request.endpoint or ""
+    if "cache-control" not in present and endpoint != "static" and not endpoint.endswith(".static"):
+        headers.add("Cache-Control", NOT_KEPT)
     return response
 
 

@@ -45,7 +45,7 @@ from lms.audit.services import record_from
 from lms.database import DbSession, insert_unless_there, utcnow
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
-from lms.webhooks.addresses import NotPublic, guard, public_addresses
+from lms.web.addresses import NotPublic, guard, public_addresses
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger("lms.webhooks")

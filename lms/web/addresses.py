@@ -1,8 +1,9 @@
-"""Webhook deliveries reach public addresses only (SSRF): an endpoint's host name may have
-come to point at the site's own network since it was registered, or point there only for
-the connection (DNS rebinding). Unless ``WEBHOOK_ALLOW_LOCAL_HTTP``, the name is resolved
-before each attempt (``public_addresses``: a refusal with its reason is recorded), and the
-HTTP session's connections (``guard``) resolve it once more and connect only to the
+"""Requests the platform makes to addresses people give it (a webhook's endpoint, an
+organization's single sign-on provider) reach public addresses only (SSRF): a host name may
+have come to point at the site's own network since it was registered, or point there only
+for the connection (DNS rebinding). Webhooks, unless ``WEBHOOK_ALLOW_LOCAL_HTTP``, resolve
+the name before each attempt (``public_addresses``: a refusal with its reason is recorded),
+and the HTTP session's connections (``guard``) resolve it once more and connect only to the
 addresses they have just checked, so no second look-up can swap one in. TLS still checks
 the certificate against the host name."""
 
@@ -38,7 +39,7 @@ def public_addresses(host: str, port: int) -> list[str]:
             address = address.ipv4_mapped
         if not address.is_global:
             raise NotPublic(f"Refused: {host} resolves to {address}, a local or private address "
-                            "(allowed only with WEBHOOK_ALLOW_LOCAL_HTTP).")
+                            "(allowed only in development).")
         addresses.append(str(sockaddr[0]))
     return list(dict.fromkeys(addresses))
 
