@@ -125,6 +125,15 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
          422, "updated_since"),
         (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"cursor": encode(["0001-01-01T00:00:00+01:00", 1])},
                     headers=headers), 422, "cursor"),
+        # ids no column holds (made up by hand): refused, not passed to the driver (a 500 on SQLite)
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/learners", query_string={"cursor": encode([10**20])},
+                    headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/learners", query_string={"cursor": encode([-(10**20)])},
+                    headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/mastery", query_string={"cursor": encode(["2026-01-01T00:00:00", 10**20])},
+                    headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"cursor": encode(["2026-01-01T00:00:00", 1, 2**63])},
+                    headers=headers), 422, "cursor"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "not an address"}, headers=headers), 422, ""),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={}, headers=headers), 422, "email"),
         # a body that is no JSON, or JSON not sent as JSON, is refused for what it is (not "email: Field required")
