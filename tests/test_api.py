@@ -144,6 +144,10 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data={"email": "a@example.com"}, headers=headers),
          415, "Content-Type: application/json"),
     ]
+    # a wrong method is told which ones the address takes (RFC 9110: a 405 carries Allow), here and on the site's pages
+    wrong = client.delete(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", headers=headers)
+    assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert "POST" in client.get("/logout").headers["Allow"]
     for answer, status, words in cases:
         assert answer.status_code == status, (status, answer.json)
         assert answer.mimetype == "application/problem+json"
