@@ -148,6 +148,11 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
     wrong = client.delete(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", headers=headers)
     assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
     assert "POST" in client.get("/logout").headers["Allow"]
+    # OPTIONS (a CORS preflight sends no credentials) is told the methods, not refused as if the token could not see it
+    for asked in ({}, headers):
+        options = client.options(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", headers=asked)
+        assert options.status_code == 200 and set(options.headers["Allow"].split(", ")) >= {"GET", "POST"}
+        assert options.data == b""
     for answer, status, words in cases:
         assert answer.status_code == status, (status, answer.json)
         assert answer.mimetype == "application/problem+json"
