@@ -295,6 +295,11 @@ def test_the_document_is_openapi_3_1_generated_from_the_schemas(app: Flask, clie
     for code in ("401", "403", "404", "422", "429"):
         assert grades["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "400" not in grades["responses"] and "415" not in grades["responses"]  # no body to get wrong
+    # the headers the answers carry are in the document too: the next page, the wait, the scheme
+    assert "Link" in grades["responses"]["200"]["headers"]
+    assert grades["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    assert "WWW-Authenticate" in grades["responses"]["401"]["headers"]
+    assert "headers" not in doc["paths"]["/api/v1/cohorts/{cohort_id}"]["get"]["responses"]["200"]  # one item, no pages
     invite = doc["paths"]["/api/v1/cohorts/{cohort_id}/enrolments"]["post"]
     for code in ("400", "415", "422"):
         assert invite["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
