@@ -143,6 +143,15 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
          422, "updated_since"),
         (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"cursor": encode(["0001-01-01T00:00:00+01:00", 1])},
                     headers=headers), 422, "cursor"),
+        # ids no column holds (made up by hand): refused, not passed to the driver (a 500 on SQLite)
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/learners", query_string={"cursor": encode([10**20])},
+                    headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/learners", query_string={"cursor": encode([-(10**20)])},
+                    headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/mastery", query_string={"cursor": encode(["2026-01-01T00:00:00", 10**20])},
+                    headers=headers), 422, "cursor"),
+        (client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"cursor": encode(["2026-01-01T00:00:00", 1, 2**63])},
+                    headers=headers), 422, "cursor"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "not an address"}, headers=headers), 422, ""),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={}, headers=headers), 422, "email"),
         # a body that is no JSON, or JSON not sent as JSON, is refused for what it is (not "email: Field required")
@@ -153,6 +162,15 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data={"email": "a@example.com"}, headers=headers),
          415, "Content-Type: application/json"),
     ]
+    # a wrong method is told which ones the address takes (RFC 9110: a 405 carries Allow), here and on the site's pages
+    wrong = client.delete(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", headers=headers)
+    assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert "POST" in client.get("/logout").headers["Allow"]
+    # OPTIONS (a CORS preflight sends no credentials) is told the methods, not refused as if the token could not see it
+    for asked in ({}, headers):
+        options = client.options(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", headers=asked)
+        assert options.status_code == 200 and set(options.headers["Allow"].split(", ")) >= {"GET", "POST"}
+        assert options.data == b""
     for answer, status, words in cases:
         assert answer.status_code == status, (status, answer.json)
         assert answer.mimetype == "application/problem+json"
@@ -295,6 +313,11 @@ def test_the_document_is_openapi_3_1_generated_from_the_schemas(app: Flask, clie
     for code in ("401", "403", "404", "422", "429"):
         assert grades["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "400" not in grades["responses"] and "415" not in grades["responses"]  # no body to get wrong
+    # the headers the answers carry are in the document too: the next page, the wait, the scheme
+    assert "Link" in grades["responses"]["200"]["headers"]
+    assert grades["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    assert "WWW-Authenticate" in grades["responses"]["401"]["headers"]
+    assert "headers" not in doc["paths"]["/api/v1/cohorts/{cohort_id}"]["get"]["responses"]["200"]  # one item, no pages
     invite = doc["paths"]["/api/v1/cohorts/{cohort_id}/enrolments"]["post"]
     for code in ("400", "415", "422"):
         assert invite["responses"][code]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}

@@ -127,6 +127,22 @@ def test_the_cohort_lists_have_a_row_per_member_with_their_adjusted_score(app: F
     assert {s["team"] for s in work} == {"Northwind"} and d.id not in {s["learner_id"] for s in work}
 
 
+def test_a_page_that_ends_between_members_with_the_same_time_goes_on_with_the_next_member(app: Flask, client,
+                                                                                           course) -> None:
+    """No adjustments: every member's row has the grade's time and id, only the learner
+    differs, so the cursor must carry the learner too or the next page skips the rest."""
+    released = grade(course["team"], course["teacher"])
+    a, b, c, _ = course["learners"]
+    headers = bearer(course["admin"], organization=course["org"])
+    url = f"/api/v1/cohorts/{course['cohort'].id}"
+    for name in ("grades", "submissions"):
+        every = client.get(f"{url}/{name}?limit=200", headers=headers).json["data"]
+        assert sorted(r["learner_id"] for r in every) == sorted(p.id for p in (a, b, c)), name
+        assert follow(client, f"{url}/{name}?limit=1", headers) == every, name
+        assert follow(client, f"{url}/{name}?limit=2", headers) == every, name
+    assert {r["score"] for r in follow(client, f"{url}/grades?limit=1", headers)} == {released.score}
+
+
 def test_each_member_reads_the_team_work_and_their_own_score_and_no_one_else_does(app: Flask, client, course) -> None:
     released = grade(course["team"], course["teacher"])
     adjust_all(course)

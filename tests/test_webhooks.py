@@ -219,10 +219,11 @@ def test_admin_registers_an_endpoint_and_sees_the_secret_once(org_setup: dict[st
     db.session.expire_all()
     fresh = services.decrypt_secret(client.application.config["SECRET_KEY"], endpoint.secret_encrypted)
     assert rotated.status_code == 200 and fresh != secret and fresh in rotated.get_data(as_text=True)
-    # paused, then resumed
-    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
+    # paused, then resumed; the admin is told that events meanwhile are not sent later (they are not queued)
+    paused = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", follow_redirects=True)
     db.session.expire_all()
     assert endpoint.active is False
+    assert "Events that happen while it is paused are not sent to it, not even once you resume" in paused.get_data(as_text=True)
     client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
     db.session.expire_all()
     assert endpoint.active is True

@@ -30,8 +30,9 @@ def encode(values: Sequence[Any]) -> str:
 
 
 def decode(cursor: str, timed: bool, tied: bool = False) -> tuple[Any, ...]:
-    """The keys of a cursor: (time,) id (, tie). A list with a tie (a row per learner of one
-    grade) also takes a cursor without one, as it gave out before it had one."""
+    """The keys of a cursor: (time,) id (, tie), all of them: a page that ends between the
+    rows of one id (a team's grade, a row per member) goes on with the next member, not the
+    next id. A list with a tie also takes a cursor without one, as it gave out before it had one."""
     bad = ApiProblem(422, "The cursor is not one this API gave out; start again without it.")
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -39,15 +40,21 @@ def decode(cursor: str, timed: bool, tied: bool = False) -> tuple[Any, ...]:
         raise bad from exc
     size = 2 if timed else 1
     if (not isinstance(values, list) or len(values) not in ((size, size + 1) if tied else (size,))
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values[1 if timed else 0:])):
+            or not all(_key(v) for v in values[1 if timed else 0:])):
         raise bad
     if timed:
         try:
             moment = in_utc(datetime.fromisoformat(values[0]))
         except (TypeError, ValueError) as exc:
             raise bad from exc
-        return (moment, values[1])
-    return (values[0],)
+        return (moment, *values[1:])
+    return tuple(values)
+
+
+def _key(value: Any) -> bool:
+    """An id a cursor may hold: an integer a database column can be compared with (a
+    larger one made up by hand would fail in the driver, a 500, not a 422)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def since(query: SyncQuery) -> datetime | None:

@@ -40,6 +40,15 @@ def _nested(parent: str, child: str) -> str:
     return child
 
 
+# Headers the answers carry, which spectree does not know: the next page's address on a
+# list, the wait on a 429, the scheme on a 401.
+LINK = {"description": "The next page's address, `<...>; rel=\"next\"` (RFC 8288); absent on the last page.",
+        "schema": {"type": "string"}}
+HEADERS = {"401": {"WWW-Authenticate": {"description": "`Bearer realm=\"lms\"`.", "required": True,
+                                        "schema": {"type": "string"}}},
+           "429": {"Retry-After": {"description": "Seconds to wait before the token's next request.", "required": True,
+                                   "schema": {"type": "integer", "minimum": 1}}}}
+
 BODY_ERRORS = {"400": "The body is not valid JSON",
                "415": "The body is not sent as application/json"}
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -100,6 +109,10 @@ def document() -> dict[str, Any]:
             operation["security"] = [{"bearerAuth": []}]
             for code, description in ERRORS.items():
                 operation["responses"][code] = {"description": description, "content": problem}
+                if code in HEADERS:
+                    operation["responses"][code]["headers"] = copy.deepcopy(HEADERS[code])
+            if any(p.get("name") == "cursor" and p.get("in") == "query" for p in operation.get("parameters", [])):
+                operation["responses"]["200"]["headers"] = {"Link": dict(LINK)}
             if "requestBody" in operation:
                 for code, description in BODY_ERRORS.items():
                     operation["responses"][code] = {"description": description, "content": problem}

@@ -98,6 +98,9 @@ def enforce_access() -> Any:
     endpoint = request.endpoint
     if endpoint is None:  # no route matched: let the 404/405 handlers answer
         return None
+    url_rule = request.url_rule
+    if request.method == "OPTIONS" and url_rule is not None and getattr(url_rule, "provide_automatic_options", False):
+        return None  # Flask answers it with the Allow header alone: nothing to protect (no credentials are sent)
     rule = rule_for(current_app, endpoint)
     if rule is None:
         current_app.logger.error("route %s has no access rule in the policy; refusing", endpoint)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from lms.extensions import db
 
@@ -65,9 +65,11 @@ def handle_error(error: Exception) -> Any:
     # A description given at abort() time is specific to the case; werkzeug's default is not.
     custom = error.description if error.description and error.description != type(error).description else None
     reason = CSRF_MESSAGE if isinstance(error, CSRFError) else custom or message
+    # A 405 says which methods the address takes (RFC 9110 requires the Allow header).
+    headers = {"Allow": ", ".join(error.valid_methods)} if isinstance(error, MethodNotAllowed) and error.valid_methods else {}
     if request.path.startswith("/api/"):
-        return jsonify(error=title, reason=reason), code
-    return render_template("errors/error.html", code=code, title=title, message=reason), code
+        return jsonify(error=title, reason=reason), code, headers
+    return render_template("errors/error.html", code=code, title=title, message=reason), code, headers
 
 
 def register_error_handlers(app: Flask) -> None:

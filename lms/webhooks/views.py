@@ -78,8 +78,9 @@ def toggle(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
     if not ActionForm().validate_on_submit():
         return _list(org, EndpointForm(formdata=None)), 400
     services.set_active(db.session, hook, not hook.active)
-    flash(f"{hook.url}: {'deliveries resume' if hook.active else 'paused; events meanwhile are not sent until you resume'}.",
-          "success")
+    flash(f"{hook.url}: " + ("deliveries resume." if hook.active else
+                             "paused. Events that happen while it is paused are not sent to it, not even once you "
+                             "resume; deliveries queued before the pause wait until you resume."), "success")
     return redirect(url_for("webhooks.endpoints", org_id=org.id))
 
 
