@@ -1567,14 +1567,37 @@ def test_the_same_new_cohort_sent_twice_at_once_is_made_once(app, world: World) 
 
 def test_archive_through_the_page(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
-    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Cohort, world.cohort_a2.id).archived
     refused = client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": "x@example.com"})
     assert refused.status_code == 400 and "archived" in text(refused)
-    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "unarchive"}).status_code == 302
     db.session.expire_all()
     assert not db.session.get(Cohort, world.cohort_a2.id).archived
+
+
+def test_archive_pressed_in_two_tabs_archives_once(app, client, world: World, login) -> None:
+    """Two admins (or two tabs) have the cohort's page open and both press Archive: the
+    second press finds it archived and leaves it so, instead of reading as Unarchive."""
+    login(client, world.org_admin_a)
+    page = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert 'name="to" value="archive"' in page
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    first = client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"}, follow_redirects=True)
+    assert "is archived" in text(first)
+    second = client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"}, follow_redirects=True)
+    assert "was already archived: nothing was changed" in text(second)
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a2.id).archived
+    assert [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))][before:] == [
+        AuditAction.COHORT_ARCHIVED]
+    assert 'name="to" value="unarchive"' in text(second)
+    # A post that does not say what it asks for changes nothing.
+    unclear = client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}, follow_redirects=True)
+    assert "Nothing was changed" in text(unclear)
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a2.id).archived
 
 
 # --------------------------------------------------------------------------- site admin pages
