@@ -568,6 +568,11 @@ def test_accepting_creates_enrols_and_signs_in(app, client, world: World) -> Non
     assert user is not None and user.name == "Nina New" and user.has_password
     assert active_cohort_of(user.id) == world.cohort_a.id
     assert db.session.scalar(select(Invitation)).accepted_at is not None
+    # The enrolment is the person's own action in the audit log, not the system's: they
+    # were not signed in yet when they accepted (an instructor's acceptance is theirs too).
+    [joined] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.LEARNER_ENROLLED,
+                                                           AuditEntry.target == f"user:{user.id} cohort:{world.cohort_a.id}"))
+    assert joined.actor_id == user.id
     account = client.get("/account")
     assert account.status_code == 200 and "new@example.com" in text(account)
 
