@@ -927,6 +927,25 @@ def _csv(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def test_import_names_a_row_by_the_line_it_starts_on(app, client, world: World, login) -> None:
+    """A quoted field over two lines, and a quote never closed: each row is named by the
+    line it starts on (where the person looks), not the line the reader stopped at."""
+    login(client, world.org_admin_a)
+    data = _csv(
+        "email,name",
+        'multi@example.com,"Ada',                  # 2-3 a name with a line break in quotes
+        'Lovelace"',
+        "after@example.com,After",               # 4
+        '"open@example.com,Never Closed',         # 5 an unclosed quote takes the rest
+        "lost@example.com,Lost",
+    )
+    page = text(client.get(preview_url(upload(client, world.cohort_a.id, data))))
+    assert re.search(r"<td>4</td>\s*<td>after@example.com</td>", page)
+    assert re.search(r"<td>2</td>\s*<td>multi@example.com</td>", page)
+    assert re.search(r"<td>5</td>.*?<td class=\"error\">row has 1 fields, expected 2 \(read as one row from line 5 "
+                     r"to line 6: a quote opened there is not closed where it should be\)", page, re.S)
+
+
 def test_import_preview_names_every_bad_row_then_confirm_invites_the_good_ones(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     data = _csv(
