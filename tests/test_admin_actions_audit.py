@@ -76,8 +76,8 @@ def test_webhook_endpoint_changes_are_audited_without_the_secret(app: Flask, wor
     assert made.status_code == 201
     endpoint = db.session.scalar(select(WebhookEndpoint))
     secrets = [webhooks.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted)]
-    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active").status_code == 302
-    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active").status_code == 302
+    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "pause"}).status_code == 302
+    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "resume"}).status_code == 302
     assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret").status_code == 200
     db.session.expire_all()
     secrets.append(webhooks.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted))

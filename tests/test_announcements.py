@@ -184,6 +184,26 @@ def test_staff_post_schedule_in_their_time_zone_edit_and_delete(setting, client,
     assert db.session.scalar(select(Announcement)) is None
 
 
+def test_an_edit_of_an_announcement_deleted_meanwhile_keeps_the_text(setting, client, login) -> None:
+    """One admin deletes the announcement while another has its edit form open: the save
+    is refused with the text kept (in the new-announcement form), not a bare 404; a second
+    delete says it is gone."""
+    world, _, _ = setting
+    login(client, world.instructor_a)
+    base = f"/cohorts/{world.cohort_a.id}/announcements"
+    assert client.post(base, data={"title": "Kickoff", "body": "Monday at nine."}).status_code == 302
+    made = db.session.scalar(select(Announcement))
+    assert client.post(f"{base}/{made.id}/delete").status_code == 302
+    late = client.post(f"{base}/{made.id}/edit", data={"title": "Kickoff moved", "body": "Tuesday at ten, room 4.",
+                                                        "revision": 1})
+    page = late.get_data(as_text=True)
+    assert late.status_code == 409 and "was deleted meanwhile" in page
+    assert 'value="Kickoff moved"' in page and "Tuesday at ten, room 4." in page
+    assert db.session.scalar(select(Announcement)) is None
+    again = client.post(f"{base}/{made.id}/delete", follow_redirects=True)
+    assert again.status_code == 200 and "deleted already" in again.get_data(as_text=True)
+
+
 def digest_of(email: str) -> str:
     return "\n".join(m.body for m in db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.recipient == email, OutboxMessage.subject.startswith("Your daily digest"))))

@@ -568,6 +568,11 @@ def test_accepting_creates_enrols_and_signs_in(app, client, world: World) -> Non
     assert user is not None and user.name == "Nina New" and user.has_password
     assert active_cohort_of(user.id) == world.cohort_a.id
     assert db.session.scalar(select(Invitation)).accepted_at is not None
+    # The enrolment is the person's own action in the audit log, not the system's: they
+    # were not signed in yet when they accepted (an instructor's acceptance is theirs too).
+    [joined] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.LEARNER_ENROLLED,
+                                                           AuditEntry.target == f"user:{user.id} cohort:{world.cohort_a.id}"))
+    assert joined.actor_id == user.id
     account = client.get("/account")
     assert account.status_code == 200 and "new@example.com" in text(account)
 
@@ -920,6 +925,25 @@ def test_an_org_admin_invitation_attaches_nobody_until_accepted_and_can_be_withd
 
 def _csv(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
+
+
+def test_import_names_a_row_by_the_line_it_starts_on(app, client, world: World, login) -> None:
+    """A quoted field over two lines, and a quote never closed: each row is named by the
+    line it starts on (where the person looks), not the line the reader stopped at."""
+    login(client, world.org_admin_a)
+    data = _csv(
+        "email,name",
+        'multi@example.com,"Ada',                  # 2-3 a name with a line break in quotes
+        'Lovelace"',
+        "after@example.com,After",               # 4
+        '"open@example.com,Never Closed',         # 5 an unclosed quote takes the rest
+        "lost@example.com,Lost",
+    )
+    page = text(client.get(preview_url(upload(client, world.cohort_a.id, data))))
+    assert re.search(r"<td>4</td>\s*<td>after@example.com</td>", page)
+    assert re.search(r"<td>2</td>\s*<td>multi@example.com</td>", page)
+    assert re.search(r"<td>5</td>.*?<td class=\"error\">row has 1 fields, expected 2 \(read as one row from line 5 "
+                     r"to line 6: a quote opened there is not closed where it should be\)", page, re.S)
 
 
 def test_import_preview_names_every_bad_row_then_confirm_invites_the_good_ones(app, client, world: World, login) -> None:
@@ -1567,14 +1591,37 @@ def test_the_same_new_cohort_sent_twice_at_once_is_made_once(app, world: World) 
 
 def test_archive_through_the_page(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
-    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Cohort, world.cohort_a2.id).archived
     refused = client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": "x@example.com"})
     assert refused.status_code == 400 and "archived" in text(refused)
-    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}).status_code == 302
+    assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "unarchive"}).status_code == 302
     db.session.expire_all()
     assert not db.session.get(Cohort, world.cohort_a2.id).archived
+
+
+def test_archive_pressed_in_two_tabs_archives_once(app, client, world: World, login) -> None:
+    """Two admins (or two tabs) have the cohort's page open and both press Archive: the
+    second press finds it archived and leaves it so, instead of reading as Unarchive."""
+    login(client, world.org_admin_a)
+    page = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert 'name="to" value="archive"' in page
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    first = client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"}, follow_redirects=True)
+    assert "is archived" in text(first)
+    second = client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"}, follow_redirects=True)
+    assert "was already archived: nothing was changed" in text(second)
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a2.id).archived
+    assert [e.action for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))][before:] == [
+        AuditAction.COHORT_ARCHIVED]
+    assert 'name="to" value="unarchive"' in text(second)
+    # A post that does not say what it asks for changes nothing.
+    unclear = client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={}, follow_redirects=True)
+    assert "Nothing was changed" in text(unclear)
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a2.id).archived
 
 
 # --------------------------------------------------------------------------- site admin pages

@@ -731,3 +731,17 @@ def test_a_bulk_actions_answer_agrees_with_how_many_it_names() -> None:
     outcome.refuse("Ed", "had no drafted grade")
     assert outcome.summary == ("Released 1; 1 was returned for revision (Bo); 2 have a criterion without a level (Cy, Di); "
                                "1 had no drafted grade (Ed).")
+
+
+def test_a_bulk_actions_answer_names_ten_learners_a_reason_then_counts_the_rest() -> None:
+    """Refused for every learner of a large cohort ("every learner the filter shows"), the
+    answer stays short: it is flashed, so it rides in the session cookie."""
+    outcome = Outcome("Extended")
+    for number in range(1, 2001):
+        outcome.refuse(f"Learner {number:04}", "not extended: the date is past the program's end")
+    names = ", ".join(f"Learner {number:04}" for number in range(1, 11))
+    assert outcome.summary == (f"Extended 0; 2000 not extended: the date is past the program's end ({names} and 1990 more).")
+    exactly = Outcome("Released")
+    for number in range(1, 11):
+        exactly.refuse(f"L{number}", "had no drafted grade")
+    assert exactly.summary.endswith("(L1, L2, L3, L4, L5, L6, L7, L8, L9, L10).")

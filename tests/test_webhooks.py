@@ -219,11 +219,25 @@ def test_admin_registers_an_endpoint_and_sees_the_secret_once(org_setup: dict[st
     db.session.expire_all()
     fresh = services.decrypt_secret(client.application.config["SECRET_KEY"], endpoint.secret_encrypted)
     assert rotated.status_code == 200 and fresh != secret and fresh in rotated.get_data(as_text=True)
-    # paused, then resumed; the admin is told that events meanwhile are not sent later (they are not queued)
-    paused = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", follow_redirects=True)
+    # paused, then resumed
+    assert 'name="to" value="pause"' in client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True)
+    paused = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "pause"},
+                         follow_redirects=True)
     db.session.expire_all()
     assert endpoint.active is False
+    # the admin is told that events meanwhile are not sent later (they are not queued)
     assert "Events that happen while it is paused are not sent to it, not even once you resume" in paused.get_data(as_text=True)
+    # pause pressed again from a page shown before (another tab): it stays paused
+    again = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "pause"},
+                        follow_redirects=True)
+    assert "was already paused: nothing was changed" in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert endpoint.active is False
+    assert 'name="to" value="resume"' in again.get_data(as_text=True)
+    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "resume"})
+    db.session.expire_all()
+    assert endpoint.active is True
+    # a post that does not say what it asks for changes nothing
     client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
     db.session.expire_all()
     assert endpoint.active is True

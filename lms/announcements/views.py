@@ -53,11 +53,18 @@ def _announcement(cohort: Cohort, announcement_id: int) -> Announcement:
     return announcement
 
 
-def _manage_page(cohort: Cohort, form: AnnouncementForm | None = None, status: int = 200) -> tuple[str, int]:
+def _manage_page(cohort: Cohort, form: AnnouncementForm | None = None, status: int = 200,
+                 gone: str | None = None) -> tuple[str, int]:
     return render_template("announcements/manage.html", cohort=cohort, form=form or AnnouncementForm(),
                            rows=services.cohort_announcements(db.session, cohort.id),
                            learners=services.learners_count(db.session, cohort.id), now=utcnow(),
-                           button=CsrfForm()), status
+                           button=CsrfForm(), gone=gone), status
+
+
+def _deleted_meanwhile(announcement_id: int) -> bool:
+    """Whether there is no announcement ``announcement_id`` (any more: someone deleted it
+    while an edit form or the list was open). One of another cohort is still not found."""
+    return db.session.get(Announcement, announcement_id) is None
 
 
 @bp.get("/cohorts/<int:cohort_id>/announcements")
@@ -105,6 +112,15 @@ def edit(cohort_id: int, announcement_id: int) -> tuple[str, int]:
 @bp.post("/cohorts/<int:cohort_id>/announcements/<int:announcement_id>/edit")
 def save(cohort_id: int, announcement_id: int) -> Any:
     cohort = _cohort(cohort_id)
+    if _deleted_meanwhile(announcement_id):
+        # Deleted while this form was open: the text written is not lost, it waits in the
+        # new-announcement form, to post again if it should still go out.
+        posted = EditAnnouncementForm()
+        form = AnnouncementForm(formdata=None, data={"title": posted.title.data, "body": posted.body.data,
+                                                     "publish_at": posted.publish_at.data})
+        return _manage_page(cohort, form, 409, gone="The announcement you were editing was deleted meanwhile, so your "
+                            "changes were not saved. Your text is in the form below: post it as a new announcement "
+                            "if it should still go out.")
     announcement = _announcement(cohort, announcement_id)
     form = EditAnnouncementForm()
     if form.validate_on_submit():
@@ -130,9 +146,12 @@ def save(cohort_id: int, announcement_id: int) -> Any:
 @bp.post("/cohorts/<int:cohort_id>/announcements/<int:announcement_id>/delete")
 def delete(cohort_id: int, announcement_id: int) -> Response:
     cohort = _cohort(cohort_id)
-    announcement = _announcement(cohort, announcement_id)
     if not CsrfForm().validate_on_submit():
         abort(400)
+    if _deleted_meanwhile(announcement_id):  # a second press, or another admin's delete first
+        flash("That announcement was deleted already.", "info")
+        return redirect(url_for("announcements.manage", cohort_id=cohort.id))
+    announcement = _announcement(cohort, announcement_id)
     title = announcement.title
     services.remove(db.session, announcement)
     flash(f"Announcement “{title}” deleted.", "success")

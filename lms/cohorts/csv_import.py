@@ -64,14 +64,21 @@ def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
             raise CohortError(
                 f"The columns must be exactly: email, name (found: {', '.join(h.strip() for h in header) or 'none'}).")
         rows = []
+        # A row is named by the line it starts on: ``line_num`` is where the reader stopped,
+        # past every line a quoted field ran over (an unclosed quote takes the rest of the file).
+        start = reader.line_num + 1
         for values in reader:
+            line, start = start, reader.line_num + 1
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(columns):
                 shape = f"has {len(values)} fields, expected {len(columns)}"
-                rows.append((reader.line_num, {"email": ",".join(values), "name": "", "_shape": shape}))
+                if reader.line_num > line:
+                    shape += (f" (read as one row from line {line} to line {reader.line_num}: "
+                              "a quote opened there is not closed where it should be)")
+                rows.append((line, {"email": ",".join(values), "name": "", "_shape": shape}))
                 continue
-            rows.append((reader.line_num, {c: v.strip() for c, v in zip(columns, values, strict=True)}))
+            rows.append((line, {c: v.strip() for c, v in zip(columns, values, strict=True)}))
             if len(rows) > MAX_IMPORT_ROWS:
                 raise CohortError(f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
     except csv.Error as exc:

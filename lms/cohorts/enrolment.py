@@ -102,9 +102,11 @@ def hold_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
 
 
 def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None = None,
-          pace: Pace = Pace.CATCH_UP) -> Enrolment:
+          pace: Pace = Pace.CATCH_UP, actor_id: int | None = None) -> Enrolment:
     """Start the person's enrolment in ``cohort``: refused when it is archived, when they are
-    enrolled already, and when they teach it."""
+    enrolled already, and when they teach it. Audited as ``actor_id``'s action when given
+    (the person's own acceptance of an invitation, made before they are signed in), else
+    as the request's signed-in person's."""
     if cohort.archived:
         raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
     _not_its_instructor(session, cohort, user)
@@ -116,7 +118,8 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
     session.flush()
     record_from(session, action=AuditAction.LEARNER_ENROLLED, organization_id=cohort.organization_id,
                 target=f"user:{user.id} cohort:{cohort.id}", before=None,
-                after={"cohort": cohort.id, "pace": enrolment.pace, "started_at": enrolment.started_at})
+                after={"cohort": cohort.id, "pace": enrolment.pace, "started_at": enrolment.started_at},
+                actor_id=actor_id)
     return enrolment
 
 

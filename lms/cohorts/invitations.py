@@ -396,7 +396,7 @@ def _join(session: DbSession, invitation: Invitation, user: User, now: datetime)
                           f"{cohort.organization.name} to take you off its instructors first if you mean to learn in it.")
     enrolment = active_enrolment(session, user.id)
     if enrolment is None:
-        enrol(session, cohort, user, now, pace=invitation.pace)
+        enrol(session, cohort, user, now, pace=invitation.pace, actor_id=user.id)  # their own action, as _teach's
     elif enrolment.cohort_id != invitation.cohort_id:
         current = enrolment.cohort
         raise CohortError(

@@ -186,15 +186,26 @@ def edit_cohort(cohort_id: int) -> Any:
     return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort)
 
 
+ARCHIVE_CHOICES = {"archive": True, "unarchive": False}  # the button's ``to``: what the person asked for
+
+
 @bp.post("/cohorts/<int:cohort_id>/archive")
 def archive_cohort(cohort_id: int) -> Response:
+    """The button says which state it asks for (``to``), so that a second press from a page
+    shown before the first (two admins, two tabs, a resent form) is not read as the opposite
+    request: a cohort already as asked is left alone, and the person is told."""
     cohort = _cohort(cohort_id)
-    if cohort.archived:
-        services.unarchive_cohort(db.session, cohort)
-        flash(f"{cohort.name} is active again.", "success")
-    else:
+    wanted = ARCHIVE_CHOICES.get(request.form.get("to", ""))
+    if wanted is None:
+        flash("Nothing was changed: the button did not say whether to archive the cohort. Open the page again.", "error")
+    elif wanted == cohort.archived:
+        flash(f"{cohort.name} was already {'archived' if wanted else 'active'}: nothing was changed.", "info")
+    elif wanted:
         services.archive_cohort(db.session, cohort)
         flash(f"{cohort.name} is archived.", "success")
+    else:
+        services.unarchive_cohort(db.session, cohort)
+        flash(f"{cohort.name} is active again.", "success")
     return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
 
 

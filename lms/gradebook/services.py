@@ -578,10 +578,20 @@ class Outcome:
 
     @property
     def summary(self) -> str:
+        """Each reason names at most ``NAMES_SHOWN`` learners, then how many more: the answer
+        to "every learner the filter shows" is read at a glance, and it travels in the
+        session cookie as a flashed message, which a list of a whole cohort's names outgrows
+        (browsers drop a cookie past 4 KB, and with it the message)."""
         parts = [f"{self.verb} {len(self.done)}"]
         for reason, names in self.refused.items():
-            parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({', '.join(names)})")
+            shown = ", ".join(names[:NAMES_SHOWN])
+            if len(names) > NAMES_SHOWN:
+                shown += f" and {len(names) - NAMES_SHOWN} more"
+            parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({shown})")
         return "; ".join(parts) + "."
+
+
+NAMES_SHOWN = 10  # names a bulk action's answer gives for each reason it was refused
 
 
 # A refusal's reason is written for several learners ("were returned for revision"); for one,

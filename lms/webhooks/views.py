@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in
@@ -77,10 +77,18 @@ def toggle(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
     org, hook = _endpoint(org_id, endpoint_id)
     if not ActionForm().validate_on_submit():
         return _list(org, EndpointForm(formdata=None)), 400
-    services.set_active(db.session, hook, not hook.active)
-    flash(f"{hook.url}: " + ("deliveries resume." if hook.active else
-                             "paused. Events that happen while it is paused are not sent to it, not even once you "
-                             "resume; deliveries queued before the pause wait until you resume."), "success")
+    # The button says what it asks for: a second press from a page shown before the first
+    # (another admin, another tab) must not read as the opposite request.
+    wanted = {"resume": True, "pause": False}.get(request.form.get("to", ""))
+    if wanted is None:
+        flash("Nothing was changed: the button did not say whether to pause or resume. Open the page again.", "error")
+    elif wanted == hook.active:
+        flash(f"{hook.url} was already {'active' if wanted else 'paused'}: nothing was changed.", "info")
+    else:
+        services.set_active(db.session, hook, wanted)
+        flash(f"{hook.url}: " + ("deliveries resume." if hook.active else
+                                 "paused. Events that happen while it is paused are not sent to it, not even once you "
+                                 "resume; deliveries queued before the pause wait until you resume."), "success")
     return redirect(url_for("webhooks.endpoints", org_id=org.id))
 
 
