@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import pytest
@@ -243,6 +244,31 @@ def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol
     plan = build_schedule(db.session, cohort, learner.id, utcnow())
     kinds = {t.kind for t in learner_today(db.session, plan, learner.id, utcnow()).todo}
     assert TodoKind.CHECK in kinds
+
+
+def test_an_attempt_under_way_says_on_the_list_when_its_time_runs_out(course, client, make_cohort, enrol_learner,
+                                                                      login) -> None:
+    """A timed attempt's clock runs while the learner is elsewhere: their to-do entry says
+    the attempt is under way and when its time runs out, in their own time (it said only
+    that the quiz closes, months away); once the time is up, it says so no more."""
+    cohort = make_cohort(months_ago=5)
+    learner = enrol_learner(cohort, timezone="America/New_York")
+    now = utcnow()
+    plan = build_schedule(db.session, cohort, learner.id, now)
+    todo = learner_today(db.session, plan, learner.id, now).todo
+    timed = {q.key: q for q in db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.QUIZ, Quiz.time_limit_minutes.is_not(None)))}
+    entry = next(t for t in todo if t.key in timed)
+    login(client, learner)
+    assert client.post(f"/quizzes/{entry.key}/start").status_code in (302, 303)
+    attempt = db.session.scalars(select(Attempt).where(Attempt.user_id == learner.id)).one()
+    assert attempt.deadline_at is not None
+    local = attempt.deadline_at.astimezone(ZoneInfo("America/New_York"))
+    row = page(client.get("/home")).split(f'data-key="{entry.key}"')[1].split("</li>")[0]
+    assert "attempt under way" in row and f"{local:%d %b %Y, %H:%M} {local.tzname()}" in row, row
+    attempt.deadline_at = utcnow() - timedelta(minutes=1)  # time is up, not yet closed by the cron job
+    db.session.commit()
+    row = page(client.get("/home")).split(f'data-key="{entry.key}"')[1].split("</li>")[0]
+    assert "attempt under way" not in row, row
 
 
 # ---------------------------------------------------------------- the instructor's home
