@@ -669,8 +669,11 @@ def test_two_sessions_racing_on_one_key_make_one_notification(app: Flask, make_u
 
 
 def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learner) -> None:
+    """Each notice leads to where the learner reads what it announces: a peer review's to
+    the assignment's peer review page (it led to the grade's page, which says only that no
+    grade is released yet and shows no peer's review)."""
     cohort, teacher = course["cohort"], course["teacher"]
-    learner, _client, _work = course["hand_in"]("Lia Learner")
+    learner, client, _work = course["hand_in"]("Lia Learner")
     quiz = get_quiz(db.session, "mlops-quiz")
     opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
     attempt = start_attempt(db.session, quiz, learner, opening)
@@ -701,6 +704,10 @@ def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learne
     db.session.commit()
     assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.ESSAY_GRADED,
                                                               NotificationEvent.PEER_REVIEW_RECEIVED]
+    received = notifications_of(learner.id)[-1]
+    assert received.link == f"/assignments/{hands_on.key}/peer-reviews"
+    opened = client.get(received.link)
+    assert opened.status_code == 200 and "Clear plan; name the owner." in opened.get_data(as_text=True)
 
 
 def test_open_goes_only_to_a_page_of_this_site(course) -> None:
