@@ -34,7 +34,7 @@ from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.grading.models import Grade, GradeStatus
-from lms.learning.services import Schedule
+from lms.learning.services import Schedule, opens_at
 from lms.progress.models import ItemKind, ProgressItem
 
 RECENT_SHOWN = 6       # grades, quiz results and feedback on the learner's home
@@ -104,6 +104,7 @@ class Opening:
 
     on: date
     titles: list[tuple[str, str]]  # (what it is: "module", "assignment", "quiz", ...; its title)
+    at: datetime | None = None  # the moment ``on`` begins in the cohort's zone (the learner's clock may read another day)
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def next_opening(plan: Schedule, items: list[Kept]) -> Opening | None:
     if not phases and not assessed:
         return None
     first = min(day for day, _title in phases + assessed)
-    return Opening(first, [title for day, title in phases + assessed if day == first])
+    return Opening(first, [title for day, title in phases + assessed if day == first], opens_at(plan.cohort, first))
 
 
 def running_attempts(session: DbSession, user_id: int, now: datetime) -> dict[str, datetime | None]:

@@ -27,9 +27,10 @@ def localdate(value: datetime | None) -> str:
 
 
 def localdeadline(value: datetime | None) -> str:
-    """A due day's end (midnight in the cohort's zone) as the signed-in person's clock reads
-    it, when that is not their own midnight: "16:00 PST on Sun 03 Jan"; empty at their
-    midnight (the due date shown says it all), so only people in another zone see an hour."""
+    """A cohort's midnight (a due day's end, an opening day's start) as the signed-in
+    person's clock reads it, when that is not their own midnight: "16:00 PST on Sun 03 Jan";
+    empty at their midnight (the date shown says it all), so only people in another zone
+    see an hour."""
     if value is None:
         return ""
     local = value.astimezone(_zone())
