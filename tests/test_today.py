@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask, url_for
