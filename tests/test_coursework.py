@@ -4,8 +4,9 @@ rubrics load with the usual guarantees; learners see each brief once its phase o
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -118,6 +119,27 @@ def test_learners_open_released_work_and_see_due_dates(app: Flask, loaded, make_
     assert staff.get("/assignments/po-hands-on-automate-core-process").status_code == 200
     assert app.test_client().get("/assignments/mlops-case-coldwatch").status_code == 302
     assert staff.get("/assignments/no-such-thing").status_code == 404
+
+
+def test_a_learner_in_another_zone_is_told_the_hour_their_work_falls_due(
+        app: Flask, loaded, make_cohort, enrol_learner, login) -> None:
+    """Work is late once the due day has ended in the cohort's zone (``handed_in_late``): a
+    learner elsewhere reads that moment in their own time beside the due date, on the brief
+    and on their work page; a learner whose midnight it is reads the date alone. They read
+    the date alone, and someone in Los Angeles handing in that evening was late."""
+    cohort = make_cohort(months_ago=5, timezone="Europe/London")  # month 6
+    due = month_opens_on(cohort.start_date, 6) + timedelta(days=28)  # the month's hands-on work
+    end = datetime.combine(due + timedelta(days=1), time(0), tzinfo=ZoneInfo("Europe/London"))
+    west = end.astimezone(ZoneInfo("America/Los_Angeles"))
+    there, here = app.test_client(), app.test_client()
+    login(there, enrol_learner(cohort, timezone="America/Los_Angeles"))
+    login(here, enrol_learner(cohort, timezone="Europe/London"))
+    told = f"(by {west:%H:%M} {west.tzname()} on {west:%a %d %b}, your time)"
+    for path in ("/assignments/mlops-hands-on-own-pipeline", "/assignments/mlops-hands-on-own-pipeline/work"):
+        page = there.get(path).get_data(as_text=True)
+        assert f"{due:%d %B %Y}" in page and told in page, path
+        page = here.get(path).get_data(as_text=True)
+        assert f"{due:%d %B %Y}" in page and "your time)" not in page, path
 
 
 def test_staff_see_the_dates_of_a_cohort_of_theirs(app: Flask, loaded, world, login) -> None:

@@ -351,9 +351,10 @@ def _reminders_by_definition(now: datetime) -> set[tuple[int, str]]:
             for item in progress.items:
                 if item.done or item.handed_in or not item.assessed or item.opens_on > progress.today:
                     continue
-                # a quiz or exam that closes: at the start of its due day, in the cohort's zone
+                # a quiz or exam that closes: at the start of its due day, in the cohort's zone;
+                # work: by the end of its due day there (handed in later, it is late)
                 closes = item.kind in (ItemKind.QUIZ, ItemKind.EXAM) and item.key in closing
-                left = (opens_at(cohort, item.due_on) if closes else due_moment(item.due_on, zones[uid])) - now
+                left = (opens_at(cohort, item.due_on) if closes else due_moment(item.due_on, zone_named(cohort.timezone))) - now
                 if timedelta(0) < left <= timedelta(days=3):
                     found.add((uid, f"{'due-24h' if left <= timedelta(hours=24) else 'due-3d'}:{item.kind}:{item.key}:{item.due_on}"))
             month = progress.month
@@ -391,27 +392,40 @@ def test_reminders_read_from_the_kept_state_are_those_the_learners_records_give(
     assert kinds["due-3d"] and kinds["due-24h"] and kinds["month"]  # every kind met on the way
 
 
-def test_due_reminders_follow_the_learners_time_zone(course, enrol_learner) -> None:
-    cohort = course["cohort"]
-    here, far = enrol_learner(cohort, timezone="UTC"), enrol_learner(cohort, timezone="Pacific/Auckland")
+def test_due_reminders_count_down_to_the_cohorts_deadline_told_in_the_learners_time(course, enrol_learner) -> None:
+    """Work handed in after the end of its due day in the cohort's zone is late
+    (``handed_in_late``): the reminders count down to that moment, wherever the learner
+    lives, and say when it is in their own time. They counted to the end of the due day
+    where the learner lives: a learner west of the cohort was told "due today, by the end of
+    <the day> (your time)" hours after their work had become late."""
+    cohort = course["cohort"]  # UTC
+    here = enrol_learner(cohort, timezone="UTC")
+    west, east = enrol_learner(cohort, timezone="America/Los_Angeles"), enrol_learner(cohort, timezone="Pacific/Auckland")
     progress = learner_progress(db.session, cohort, here.id, utcnow())
-    # work due by the end of its day (a quiz closes at its day's start in the cohort's zone: the test above)
+    # work due by the end of its day (a quiz closes at its day's start in the cohort's zone: the test below)
     item = next(i for i in progress.items if i.assessed and not i.done and i.opens_on <= progress.today <= i.due_on
                 and i.kind not in (ItemKind.QUIZ, ItemKind.EXAM))
-    due_here = due_moment(item.due_on, ZoneInfo("UTC"))
-    due_far = due_moment(item.due_on, ZoneInfo("Pacific/Auckland"))
-    assert due_far < due_here
+    deadline = due_moment(item.due_on, ZoneInfo("UTC"))
+    dates = dates_for(get_assignment(db.session, item.key), build_schedule(db.session, cohort, west.id, utcnow()))
+    assert dates is not None and dates.late(deadline) and not dates.late(deadline - timedelta(seconds=1))
 
-    def events_at(moment: datetime, user) -> set[str]:
+    def events_at(moment: datetime, user) -> dict[str, str]:
         send_reminders(db.session, moment)
         db.session.commit()
-        return {n.key for n in notifications_of(user.id) if item.key in n.key}
+        return {n.key.split(":")[0]: n.body for n in notifications_of(user.id) if item.key in n.key}
 
-    # 30 hours before the end of the due day in UTC: Auckland's day has already ended (12-13 h ahead)
-    moment = due_here - timedelta(hours=30)
-    assert {k.split(":")[0] for k in events_at(moment, here)} == {"due-3d"}
-    assert {k.split(":")[0] for k in events_at(moment, far)} == {"due-24h"}
-    assert {k.split(":")[0] for k in events_at(due_here - timedelta(hours=2), here)} == {"due-3d", "due-24h"}
+    # 30 hours before the cohort's deadline: due in 3 days for everyone, the east's day over or not
+    moment = deadline - timedelta(hours=30)
+    assert set(events_at(moment, here)) == set(events_at(moment, west)) == set(events_at(moment, east)) == {"due-3d"}
+    # an hour after it, the work is late: no "due today" for the west, whose own day is not over
+    after = deadline + timedelta(hours=1)
+    assert set(events_at(after, west)) == {"due-3d"}
+    # two hours before it, each is told the one deadline in their own time
+    before = deadline - timedelta(hours=2)
+    local_west, local_east = deadline.astimezone(ZoneInfo("America/Los_Angeles")), deadline.astimezone(ZoneInfo("Pacific/Auckland"))
+    assert events_at(before, here)["due-24h"] == f"Due by the end of {item.due_on:%a %d %b} (your time)."
+    assert events_at(before, west)["due-24h"] == f"Due by {local_west:%H:%M} on {local_west:%a %d %b} (your time)."
+    assert events_at(before, east)["due-24h"] == f"Due by {local_east:%H:%M} on {local_east:%a %d %b} (your time)."
 
 
 def test_a_quiz_is_reminded_of_before_it_closes_and_never_after(course, enrol_learner) -> None:
@@ -655,8 +669,11 @@ def test_two_sessions_racing_on_one_key_make_one_notification(app: Flask, make_u
 
 
 def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learner) -> None:
+    """Each notice leads to where the learner reads what it announces: a peer review's to
+    the assignment's peer review page (it led to the grade's page, which says only that no
+    grade is released yet and shows no peer's review)."""
     cohort, teacher = course["cohort"], course["teacher"]
-    learner, _client, _work = course["hand_in"]("Lia Learner")
+    learner, client, _work = course["hand_in"]("Lia Learner")
     quiz = get_quiz(db.session, "mlops-quiz")
     opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
     attempt = start_attempt(db.session, quiz, learner, opening)
@@ -687,6 +704,10 @@ def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learne
     db.session.commit()
     assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.ESSAY_GRADED,
                                                               NotificationEvent.PEER_REVIEW_RECEIVED]
+    received = notifications_of(learner.id)[-1]
+    assert received.link == f"/assignments/{hands_on.key}/peer-reviews"
+    opened = client.get(received.link)
+    assert opened.status_code == 200 and "Clear plan; name the owner." in opened.get_data(as_text=True)
 
 
 def test_open_goes_only_to_a_page_of_this_site(course) -> None:

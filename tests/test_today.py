@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask, url_for
@@ -31,7 +32,7 @@ from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackRespon
 from lms.grading.models import GradeAction
 from lms.grading.services import rubric_for, save_grade
 from lms.learning.models import OverrideKind
-from lms.learning.services import build_schedule, grant_override
+from lms.learning.services import build_schedule, grant_override, opens_at
 from lms.progress.completion import learner_progress
 from lms.progress.models import ItemKind
 from lms.today.services import CohortToday, TodoKind, instructor_today, learner_today
@@ -243,6 +244,50 @@ def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol
     plan = build_schedule(db.session, cohort, learner.id, utcnow())
     kinds = {t.kind for t in learner_today(db.session, plan, learner.id, utcnow()).todo}
     assert TodoKind.CHECK in kinds
+
+
+def test_an_attempt_under_way_says_on_the_list_when_its_time_runs_out(course, client, make_cohort, enrol_learner,
+                                                                      login) -> None:
+    """A timed attempt's clock runs while the learner is elsewhere: their to-do entry says
+    the attempt is under way and when its time runs out, in their own time (it said only
+    that the quiz closes, months away); once the time is up, it says so no more."""
+    cohort = make_cohort(months_ago=5)
+    learner = enrol_learner(cohort, timezone="America/New_York")
+    now = utcnow()
+    plan = build_schedule(db.session, cohort, learner.id, now)
+    todo = learner_today(db.session, plan, learner.id, now).todo
+    timed = {q.key: q for q in db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.QUIZ, Quiz.time_limit_minutes.is_not(None)))}
+    entry = next(t for t in todo if t.key in timed)
+    login(client, learner)
+    assert client.post(f"/quizzes/{entry.key}/start").status_code in (302, 303)
+    attempt = db.session.scalars(select(Attempt).where(Attempt.user_id == learner.id)).one()
+    assert attempt.deadline_at is not None
+    local = attempt.deadline_at.astimezone(ZoneInfo("America/New_York"))
+    row = page(client.get("/home")).split(f'data-key="{entry.key}"')[1].split("</li>")[0]
+    assert "attempt under way" in row and f"{local:%d %b %Y, %H:%M} {local.tzname()}" in row, row
+    attempt.deadline_at = utcnow() - timedelta(minutes=1)  # time is up, not yet closed by the cron job
+    db.session.commit()
+    row = page(client.get("/home")).split(f'data-key="{entry.key}"')[1].split("</li>")[0]
+    assert "attempt under way" not in row, row
+
+
+def test_what_unlocks_next_says_when_on_the_learners_clock(course, app, client, make_cohort, enrol_learner, login) -> None:
+    """Things open at midnight in the cohort's zone: a learner elsewhere reads that moment in
+    their own time beside the day (the quiz list said 16:00 the day before where the home
+    said only the day); a learner whose midnight it is reads the day alone."""
+    cohort = make_cohort(months_ago=5, timezone="Europe/London")
+    west, here = enrol_learner(cohort, timezone="America/Los_Angeles"), enrol_learner(cohort, timezone="Europe/London")
+    plan = build_schedule(db.session, cohort, west.id, utcnow())
+    upcoming = learner_today(db.session, plan, west.id, utcnow()).next
+    assert upcoming is not None
+    local = opens_at(cohort, upcoming.on).astimezone(ZoneInfo("America/Los_Angeles"))
+    login(client, west)
+    said = page(client.get("/home")).split('id="opens-next"')[1].split("</p>")[0]
+    assert f"On {upcoming.on:%d %B %Y} (from {local:%H:%M} {local.tzname()} on {local:%a %d %b}, your time):" in said, said
+    other = app.test_client()
+    login(other, here)
+    said = page(other.get("/home")).split('id="opens-next"')[1].split("</p>")[0]
+    assert said == f">On {upcoming.on:%d %B %Y}:", said
 
 
 # ---------------------------------------------------------------- the instructor's home

@@ -7,7 +7,7 @@ import math
 import unicodedata
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,6 +62,12 @@ class Dates:
 
     def late(self, when: datetime | date) -> bool:
         return handed_in_late(when, self.due_on, self.zone)
+
+    @property
+    def deadline(self) -> datetime:
+        """The moment work handed in is late from (``late``): the end of the due day in the
+        cohort's zone, which a learner elsewhere reads at another hour (``localdeadline``)."""
+        return datetime.combine(self.due_on + timedelta(days=1), time(0), tzinfo=ZoneInfo(self.zone))
 
 
 def handed_in_late(when: datetime | date, due_on: date, zone: str) -> bool:

@@ -66,6 +66,7 @@ class Asked:
     before: int
     after: int
     wanted: int
+    others: int = 0  # classmates' pieces of work handed in (the cohort's, but the reviewer's own)
 
     @property
     def message(self) -> tuple[str, str]:
@@ -77,6 +78,8 @@ class Asked:
             return (f"{new} piece{'s' * (new != 1)} of work to review.", "success")
         if self.after >= self.wanted:
             return (f"You already have your {self.wanted} review{'s' * (self.wanted != 1)} for this assignment.", "info")
+        if self.others == 0:
+            return ("No classmate has handed in this work yet: come back once some have.", "info")
         return ("No more work to review right now: every piece classmates have handed in already has its "
                 f"{self.wanted} reviewer{'s' * (self.wanted != 1)}. Come back when more classmates hand theirs in.", "info")
 
@@ -94,8 +97,11 @@ def ask_for_reviews(session: DbSession, assignment: Assignment, reviewer: User, 
                                                   Submission.user_id == reviewer.id))
     before = _count_mine(session, assignment, reviewer)
     reviews_to_do(session, assignment, reviewer, now)
+    others = session.scalar(select(func.count()).select_from(Submission).where(
+        Submission.assignment_id == assignment.id, Submission.cohort_id == own.cohort_id, Submission.user_id != reviewer.id,
+        Submission.status != SubmissionStatus.DRAFT)) if own is not None else 0
     return Asked(handed_in=own is not None and bool(own.versions), before=before,
-                 after=_count_mine(session, assignment, reviewer), wanted=assignment.peer_reviews)
+                 after=_count_mine(session, assignment, reviewer), wanted=assignment.peer_reviews, others=others or 0)
 
 
 MAX_REVIEW_COMMENT = 10_000  # characters of a peer review's comment

@@ -77,7 +77,7 @@ def on_peer_review_completed(review: PeerReview, session: DbSession, now: dateti
     assignment = review.submission.assignment
     notify_all(session, [Notice(review.submission.user_id, NotificationEvent.PEER_REVIEW_RECEIVED, f"peer-review:{review.id}",
                                 f"A peer reviewed your {assignment.title}", "",
-                                link_to("grading.feedback", key=assignment.key))], now)
+                                link_to("grading.peer_reviews", key=assignment.key))], now)
 
 
 def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:

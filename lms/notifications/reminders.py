@@ -1,6 +1,8 @@
 """What ``flask lms send-reminders`` sends: work due in 3 days and in 24 hours (the end of
-the due day in the learner's own time zone; for a quiz or exam that closes, its closing: the
-start of its due day in the cohort's time zone, as ``quiz_window`` has it), a new month opening, staff's daily count of
+the due day in the cohort's time zone, when work handed in later counts as late:
+``lms.coursework.services.handed_in_late``; told in the learner's own time; for a quiz or exam
+that closes, its closing: the start of its due day in the cohort's time zone, as
+``quiz_window`` has it), a new month opening, staff's daily count of
 work awaiting grading, learners newly at risk, and the daily digest emails.
 
 It is safe to run every few minutes: every notice has a key naming its occurrence (the item
@@ -72,21 +74,23 @@ def zone_of(user: User) -> ZoneInfo:
 
 
 def due_moment(due_on: date, zone: ZoneInfo) -> datetime:
-    """Work due on a day is due by the end of that day where the learner lives."""
+    """Work due on a day is due by the end of that day in ``zone``: the cohort's, where its
+    schedule counts days and work handed in later is late (``handed_in_late``)."""
     return datetime.combine(due_on + timedelta(days=1), time(0), tzinfo=zone)
 
 
-# An item is due by the end of its day where the learner lives, UTC-12 to UTC+14: an item due
+# An item is due by the end of its day in its cohort's zone, UTC-12 to UTC+14: an item due
 # within SOON of now falls due between two days before now's UTC date and five days after it.
-# The statement reads that window of the kept state; the learner's own zone decides exactly.
+# The statement reads that window of the kept state; the cohort's zone decides exactly.
 WINDOW_BEFORE, WINDOW_AFTER = timedelta(days=2), SOON + timedelta(days=2)
 
 
 @dataclass(frozen=True)
 class DueItem:
     """An assessed item of a learner's kept schedule (``lms.progress.state``), still owed,
-    open and due about now, with the learner's time zone: one row read. ``closes_at``: when
-    a quiz or exam with a closing time closes (None: work due by the end of its day)."""
+    open and due about now, with the learner's time zone (the reminder's words) and the
+    cohort's (where the due day ends): one row read. ``closes_at``: when a quiz or exam with
+    a closing time closes (None: work due by the end of its day)."""
 
     user_id: int
     timezone: str
@@ -95,10 +99,13 @@ class DueItem:
     title: str
     due_on: date
     closes_at: datetime | None = None
+    cohort_timezone: str = "UTC"
 
     def deadline(self) -> datetime:
-        """The moment it can no longer be done or handed in on time."""
-        return self.closes_at or due_moment(self.due_on, zone_named(self.timezone))
+        """The moment it can no longer be done or handed in on time: the end of its due day
+        in the cohort's zone, as ``handed_in_late`` counts it (not where the learner lives: a
+        learner west of the cohort told "by the end of your day" handed in late)."""
+        return self.closes_at or due_moment(self.due_on, zone_named(self.cohort_timezone))
 
 
 def due_items(session: DbSession, cohort: Cohort, now: datetime) -> list[DueItem]:
@@ -118,14 +125,16 @@ def due_items(session: DbSession, cohort: Cohort, now: datetime) -> list[DueItem
                ProgressItem.due_on.between((now - WINDOW_BEFORE).date(), (now + WINDOW_AFTER).date()),
                ProgressItem.kind != ItemKind.LESSON, ProgressItem.opens_on <= today, Enrolment.active)
         .order_by(ProgressItem.user_id, ProgressItem.position))
-    return [DueItem(user_id, zone, kind, key, title, due_on, opens_at(cohort, due_on) if closes else None)
+    return [DueItem(user_id, zone, kind, key, title, due_on, opens_at(cohort, due_on) if closes else None,
+                    cohort_timezone=cohort.timezone)
             for user_id, zone, kind, key, title, due_on, closes in rows]
 
 
 def due_notices(items: Sequence[DueItem], now: datetime) -> list[Notice]:
-    """The due-in-3-days and due-tomorrow (or today) notices of ``items`` at ``now``, each
-    learner's day ending in their own time zone; a quiz or exam that closes, before it
-    closes, with its closing time in the learner's zone (none once it has closed)."""
+    """The due-in-3-days and due-tomorrow (or today) notices of ``items`` at ``now``, counted
+    to the end of the due day in the cohort's zone and told in the learner's own (the hour
+    too when that is not their midnight); a quiz or exam that closes, before it closes, with
+    its closing time in the learner's zone (none once it has closed)."""
     notices = []
     for item in items:
         left = item.deadline() - now
@@ -136,15 +145,23 @@ def due_notices(items: Sequence[DueItem], now: datetime) -> list[Notice]:
         if item.closes_at is not None:
             notices.append(_closing_notice(item, item.closes_at, left, link))
             continue
-        local_due = item.due_on.strftime("%a %d %b")
+        when = _due_words(item.deadline().astimezone(zone_named(item.timezone)))
         if left <= TOMORROW:
             notices.append(Notice(item.user_id, NotificationEvent.DUE_TOMORROW, f"due-24h:{item.kind}:{item.key}:{item.due_on}",
                                   f"{item.title} is due tomorrow" if left > timedelta(hours=12) else f"{item.title} is due today",
-                                  f"Due by the end of {local_due} (your time).", link))
+                                  f"Due by {when} (your time).", link))
         else:
             notices.append(Notice(item.user_id, NotificationEvent.DUE_SOON, f"due-3d:{item.kind}:{item.key}:{item.due_on}",
-                                  f"{item.title} is due in 3 days", f"Due by the end of {local_due} (your time).", link))
+                                  f"{item.title} is due in 3 days", f"Due by {when} (your time).", link))
     return notices
+
+
+def _due_words(local: datetime) -> str:
+    """A deadline in the learner's zone: "the end of Sun 03 Jan" when it falls at their
+    midnight, else "16:00 on Sun 03 Jan" (the cohort's day may end at another hour there)."""
+    if local.time() == time(0):
+        return f"the end of {local - timedelta(days=1):%a %d %b}"
+    return f"{local:%H:%M} on {local:%a %d %b}"
 
 
 def _closing_notice(item: DueItem, closes_at: datetime, left: timedelta, link: str | None) -> Notice:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache, cached_property
@@ -34,7 +34,7 @@ from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.grading.models import Grade, GradeStatus
-from lms.learning.services import Schedule
+from lms.learning.services import Schedule, opens_at
 from lms.progress.models import ItemKind, ProgressItem
 
 RECENT_SHOWN = 6       # grades, quiz results and feedback on the learner's home
@@ -79,6 +79,10 @@ class Todo:
     # A quiz or exam with a closing time: it closes at the start of ``due_on`` (in the
     # cohort's time zone), so it is listed only before that day; assessed work is due by its end.
     closes: bool = False
+    # A quiz, exam or check the learner has an attempt of under way (``running_attempts``),
+    # and when its time runs out (None: no time limit): sooner than the item's own date.
+    running: bool = False
+    runs_out: datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -100,6 +104,7 @@ class Opening:
 
     on: date
     titles: list[tuple[str, str]]  # (what it is: "module", "assignment", "quiz", ...; its title)
+    at: datetime | None = None  # the moment ``on`` begins in the cohort's zone (the learner's clock may read another day)
 
 
 @dataclass(frozen=True)
@@ -259,16 +264,29 @@ def next_opening(plan: Schedule, items: list[Kept]) -> Opening | None:
     if not phases and not assessed:
         return None
     first = min(day for day, _title in phases + assessed)
-    return Opening(first, [title for day, title in phases + assessed if day == first])
+    return Opening(first, [title for day, title in phases + assessed if day == first], opens_at(plan.cohort, first))
+
+
+def running_attempts(session: DbSession, user_id: int, now: datetime) -> dict[str, datetime | None]:
+    """The learner's attempts started and not yet ended (handed in or out of time), by the
+    key of their quiz: when each one's time runs out (None: no time limit). One statement."""
+    rows = session.execute(select(Quiz.key, Attempt.deadline_at).join(Quiz, Quiz.id == Attempt.quiz_id)
+                           .where(Attempt.user_id == user_id, Attempt.submitted_at.is_(None),
+                                  or_(Attempt.deadline_at.is_(None), Attempt.deadline_at > now)))
+    return {key: deadline for key, deadline in rows}
 
 
 def learner_today(session: DbSession, plan: Schedule, user_id: int, now: datetime) -> LearnerToday:
     """The learner's home panel: their assessed items read from the kept schedule state
     (``lms.progress.state``, the same dates ``lms.progress.completion`` works out), the
-    weekly checks from their schedule, their latest results."""
+    weekly checks from their schedule, with the attempts they have under way (a timed one's
+    clock runs while they are elsewhere: its entry says when time runs out, not only when
+    the quiz closes), their latest results."""
     items = kept_items(session, plan.cohort.id, user_id)
-    return LearnerToday(todo=todo_list(session, plan, user_id, items), recent=recent_results(session, user_id),
-                        next=next_opening(plan, items))
+    todo = todo_list(session, plan, user_id, items)
+    running = running_attempts(session, user_id, now)
+    todo = [replace(t, running=True, runs_out=running[t.key]) if t.key in running else t for t in todo]
+    return LearnerToday(todo=todo, recent=recent_results(session, user_id), next=next_opening(plan, items))
 
 
 # --------------------------------------------------------------------------- instructors

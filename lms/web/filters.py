@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -26,6 +26,20 @@ def localdate(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(_zone()).strftime("%d %b %Y")
 
 
+def localdeadline(value: datetime | None) -> str:
+    """A cohort's midnight (a due day's end, an opening day's start) as the signed-in
+    person's clock reads it, when that is not their own midnight: "16:00 PST on Sun 03 Jan";
+    empty at their midnight (the date shown says it all), so only people in another zone
+    see an hour."""
+    if value is None:
+        return ""
+    local = value.astimezone(_zone())
+    if local.time() == time(0):
+        return ""
+    return local.strftime("%H:%M ") + (local.tzname() or "") + local.strftime(" on %a %d %b")
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
+    app.add_template_filter(localdeadline, "localdeadline")
