@@ -178,10 +178,13 @@ POLICY: dict[str, AccessRule] = {
     "grading.export": COHORT_STAFF,
     "grading.peer_reviews": LEARNER_OF_RELEASED_ASSIGNMENT,
     "grading.request_reviews": LEARNER_OF_RELEASED_ASSIGNMENT,
+    "grading.review_one_more": LEARNER_OF_RELEASED_ASSIGNMENT,
     "grading.peer_review": OWN_PEER_REVIEW,
     "grading.save_peer_review": OWN_PEER_REVIEW,
     "grading.peer_review_file": OWN_PEER_REVIEW,
     "grading.reassign_review": COHORT_STAFF,
+    "grading.cohort_peer_reviews": COHORT_STAFF,
+    "grading.assign_reviewer": COHORT_STAFF,
     # the gradebook: the cohort's staff only (bulk actions refuse learners of other cohorts with a 404)
     "gradebook.page": COHORT_STAFF,
     "gradebook.export": COHORT_STAFF,

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -30,6 +30,13 @@ class PeerReviewStatus(StrEnum):
     ASSIGNED = "assigned"
     DONE = "done"
     CANCELLED = "cancelled"  # reassigned to another learner, or left unfinished by a move to another cohort
+
+
+class PeerReviewKind(StrEnum):
+    """Whether a review is asked of its reviewer or one they offered."""
+
+    REQUIRED = "required"  # one of the k each learner who hands in reviews, or one their instructor gave them
+    EXTRA = "extra"        # asked for once their k were done, for work short of reviewers: optional
 
 
 class QueueFilter(StrEnum):
@@ -86,11 +93,19 @@ class GradeEvent(Model):
     actor: Mapped[User] = relationship()
 
 
+# A review that is not cancelled: a reviewer holds at most one of each piece of work.
+LIVE_REVIEW = "status <> 'cancelled'"
+
+
 class PeerReview(Model):
     """One learner's review of another's submission with the assignment's rubric.
-    Neither side sees the other's name."""
+    Neither side sees the other's name. A reviewer has at most one live (not cancelled)
+    review of a submission: a unique index over the live ones, so two asks at once never
+    give them the same work twice."""
 
     __tablename__ = "peer_reviews"
+    __table_args__ = (Index("uq_peer_reviews_live_reviewer", "submission_id", "reviewer_id", unique=True,
+                            sqlite_where=text(LIVE_REVIEW), postgresql_where=text(LIVE_REVIEW)),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
@@ -99,6 +114,8 @@ class PeerReview(Model):
     rubric_version_id: Mapped[int] = mapped_column(ForeignKey("rubric_versions.id"))
     status: Mapped[PeerReviewStatus] = mapped_column(enum_type(PeerReviewStatus, length=20, name="status"),
                                                      default=PeerReviewStatus.ASSIGNED)
+    kind: Mapped[PeerReviewKind] = mapped_column(enum_type(PeerReviewKind, length=20, name="kind"),
+                                                 default=PeerReviewKind.REQUIRED, server_default=PeerReviewKind.REQUIRED.value)
     selections: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     comment: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column(Float, default=None)

@@ -21,7 +21,7 @@ from lms.extensions import db
 from lms.grading import peer, services
 from lms.grading.exports import EXPORTERS, grade_rows
 from lms.grading.forms import CsrfForm
-from lms.grading.models import GradeAction, PeerReview, PeerReviewStatus, QueueFilter
+from lms.grading.models import GradeAction, PeerReview, PeerReviewKind, PeerReviewStatus, QueueFilter
 from lms.jobs import exports
 from lms.web.downloads import export_name, streamed_download
 from lms.web.filters import localtime
@@ -161,16 +161,48 @@ def peer_reviews(key: str) -> str:
     own = coursework.submission_for(db.session, assignment, user.id)
     mine = list(db.session.scalars(select(PeerReview).join(PeerReview.submission).where(
         PeerReview.reviewer_id == user.id, PeerReview.status != PeerReviewStatus.CANCELLED,
-        Submission.assignment_id == assignment.id)))
-    return render_template("grading/peer_reviews.html", assignment=assignment, own=own, mine=mine, form=CsrfForm(),
+        Submission.assignment_id == assignment.id).order_by(PeerReview.id)))
+    required = [r for r in mine if r.kind == PeerReviewKind.REQUIRED]
+    extras = [r for r in mine if r.kind == PeerReviewKind.EXTRA]
+    done = sum(1 for r in required if r.status == PeerReviewStatus.DONE)
+    # An extra review is offered once theirs are done and no extra of theirs is open.
+    finished = bool(assignment.peer_reviews) and done >= assignment.peer_reviews and done == len(required) \
+        and all(r.status == PeerReviewStatus.DONE for r in extras)
+    return render_template("grading/peer_reviews.html", assignment=assignment, own=own, required=required, extras=extras,
+                           done=done, finished=finished, form=CsrfForm(),
+                           waiting=peer.waiting_for_reviewers(db.session, assignment, user.id) if finished else 0,
                            received=peer.received(db.session, own) if own else [])
 
 
 @bp.post("/assignments/<key>/peer-reviews")
 def request_reviews(key: str) -> Any:
     assignment = coursework.get_assignment(db.session, key) or abort(404)
-    asked = peer.ask_for_reviews(db.session, assignment, signed_in(), utcnow())
-    flash(*asked.message)
+    try:
+        asked = peer.ask_for_reviews(db.session, assignment, signed_in(), utcnow())
+    except services.GradingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(*asked.message)
+    return redirect(url_for("grading.peer_reviews", key=key))
+
+
+@bp.post("/assignments/<key>/peer-reviews/one-more")
+def review_one_more(key: str) -> Any:
+    """A learner whose reviews are done offers one more, for work short of reviewers."""
+    assignment = coursework.get_assignment(db.session, key) or abort(404)
+    try:
+        review = peer.review_one_more(db.session, assignment, signed_in(), utcnow())
+    except peer.NothingWaits as exc:
+        db.session.rollback()
+        flash(str(exc), "info")
+    except services.GradingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash("One more piece of work to review: an extra, so it is optional, and it gives a classmate the "
+              "feedback they are waiting for. Thank you.", "success")
+        return redirect(url_for("grading.peer_review", review_id=review.id))
     return redirect(url_for("grading.peer_reviews", key=key))
 
 
@@ -223,3 +255,44 @@ def reassign_review(cohort_id: int, review_id: int) -> Any:
     else:
         flash(f"The review now goes to {target.name}.", "success")
     return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=review.submission_id))
+
+
+def _peer_assignment(key: str) -> Any:
+    assignment = coursework.get_assignment(db.session, key)
+    if assignment is None or not assignment.peer_reviews:
+        abort(404)
+    return assignment
+
+
+@bp.get("/cohorts/<int:cohort_id>/assignments/<key>/peer-reviews")
+def cohort_peer_reviews(cohort_id: int, key: str) -> str:
+    """The cohort's handed-in work of a peer-reviewed assignment and its reviewers, the work
+    short of its k first, each with a form to give it one more."""
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    assignment = _peer_assignment(key)
+    pieces, names = peer.cohort_pieces(db.session, assignment, cohort)
+    return render_template("grading/cohort_peer_reviews.html", cohort=cohort, assignment=assignment, pieces=pieces,
+                           names=names, short=sum(1 for p in pieces if p.short), form=CsrfForm())
+
+
+@bp.post("/cohorts/<int:cohort_id>/assignments/<key>/peer-reviews/assign")
+def assign_reviewer(cohort_id: int, key: str) -> Any:
+    assignment = _peer_assignment(key)
+    back = redirect(url_for("grading.cohort_peer_reviews", cohort_id=cohort_id, key=key))
+    submission = db.session.get(Submission, request.form.get("submission", type=int) or 0)
+    target = db.session.get(User, request.form.get("reviewer", type=int) or 0)
+    try:
+        if submission is None or submission.cohort_id != cohort_id or submission.assignment_id != assignment.id:
+            raise services.GradingError("Choose a piece of this cohort's work to give a reviewer.")
+        if target is None:
+            raise services.GradingError("Choose a learner to review this work.")
+        peer.assign(db.session, submission, target, utcnow())
+    except services.GradingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return back
+    count = len(peer.reviews_of(db.session, submission))
+    author = db.session.get(User, submission.user_id)
+    flash(f"{target.name} now reviews {author.name if author else 'this learner'}'s work: it has {count} of its {assignment.peer_reviews} "
+          f"reviewer{'s' * (assignment.peer_reviews != 1)}. It is one of their required reviews.", "success")
+    return back
