@@ -6,7 +6,7 @@ once could make them). Existing reviews are required. A duplicate already made b
 is cancelled first: the one done (else the first made) stays.
 
 Revision ID: zv2c3d4e5f613
-Revises: zu1c3d4e5f613
+Revises: zv1c3d4e5f613
 Create Date: 2026-12-06 19:30:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zv2c3d4e5f613'
-down_revision = 'zu1c3d4e5f613'
+down_revision = 'zv1c3d4e5f613'
 branch_labels = None
 depends_on = None
 
