@@ -420,7 +420,7 @@ def test_a_piece_taken_back_after_grading_still_shows_on_that_review(setting) ->
     assert "is graded" in mine and COLDWATCH in mine.split("The work handed in with version 1:")[1]
 
 
-def test_the_grading_page_sends_as_many_statements_for_two_pieces_as_for_one(setting, page_statements) -> None:
+def test_the_grading_and_portfolio_pages_send_as_many_statements_for_two_pieces_as_for_one(setting, page_statements) -> None:
     client, teacher, cohort = setting["client"], setting["teacher"], setting["cohort"]
     coldwatch = setting["released_case"](client, setting["learner"], "Pia's Coldwatch analysis")
     keylet = setting["released_case"](client, setting["learner"], "Pia's Keylet analysis", key=SECOND_CASE)
@@ -430,6 +430,7 @@ def test_the_grading_page_sends_as_many_statements_for_two_pieces_as_for_one(set
                                                           **reflections()}).status_code == 302
         review = portfolio_review(setting["learner"].id)
         counts = page_statements(teacher, [f"/cohorts/{cohort.id}/submissions/{review.id}"])
+        counts += page_statements(client, ["/portfolio/foundation"])  # each version with its work
         assert len(pieces_listed(teacher.get(f"/cohorts/{cohort.id}/submissions/{review.id}").get_data(as_text=True))) == len(chosen)
         grade_review(teacher, review, "return", feedback="Again.")
         return counts
