@@ -54,8 +54,10 @@ def people(app: Flask, uploads: Path, loaded, make_cohort, enrol_learner, make_u
     return {"cohort": cohort, "user": learner, **clients}
 
 
-def post_file(client: Any, name: str, data: bytes) -> Any:
-    boundary, body = encode_multipart({"body": "See the file.", "action": "save",
+def post_file(client: Any, name: str, data: bytes, action: str = "save") -> Any:
+    """The file on the learner's work; handed in with ``action="submit"`` (the cohort's staff
+    read only files handed in)."""
+    boundary, body = encode_multipart({"body": "See the file.", "action": action,
                                        "file": FileStorage(io.BytesIO(data), filename=name)})
     return client.post(f"/assignments/{CASE}/work", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
@@ -128,7 +130,7 @@ def test_an_unknown_backend_fails_when_the_app_is_built(make_app: Callable[..., 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_upload_is_stored_where_configured_and_downloads_streamed(app: Flask, people, uploads: Path, backend: str) -> None:
     app.config["FILE_STORAGE"] = backend
-    assert post_file(people["learner"], "plan.pdf", BIG).status_code == 302
+    assert post_file(people["learner"], "plan.pdf", BIG, "submit").status_code == 302
     [item] = attachments()
     if backend == "database":
         assert local_files(uploads) == [] and stored_rows() == 1
@@ -152,7 +154,7 @@ def test_a_rolled_back_upload_leaves_no_row_behind(app: Flask, people, uploads: 
 
 
 def test_reads_fall_back_to_files_not_yet_moved(app: Flask, people, uploads: Path) -> None:
-    assert post_file(people["learner"], "plan.pdf", BIG).status_code == 302  # local, the default
+    assert post_file(people["learner"], "plan.pdf", BIG, "submit").status_code == 302  # local, the default
     [item] = attachments()
     app.config["FILE_STORAGE"] = "database"  # switched before move-files ran
     response = people["instructor"].get(f"/attachments/{item.id}")
@@ -166,7 +168,7 @@ def test_reads_fall_back_to_files_not_yet_moved(app: Flask, people, uploads: Pat
 
 def test_move_files_both_ways_checked_by_hash_and_safe_to_run_again(app: Flask, people, uploads: Path) -> None:
     assert post_file(people["learner"], "plan.pdf", BIG).status_code == 302
-    assert post_file(people["learner"], "notes.txt", b"short notes").status_code == 302
+    assert post_file(people["learner"], "notes.txt", b"short notes", "submit").status_code == 302
     items = attachments()
     keys = sorted(a.stored_name for a in items)
     assert local_files(uploads) == keys

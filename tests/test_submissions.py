@@ -153,7 +153,10 @@ def test_attachment_is_stored_privately_and_served_only_to_allowed_people(app, s
 
     staff = app.test_client()
     login(staff, instructor)
-    assert staff.get(url).status_code == 200
+    # A draft's file is the learner's alone, as the draft is (it was served to the cohort's staff by its id).
+    assert staff.get(url).status_code == 404
+    assert post_work(signed_in, body="See the file.", action="submit").status_code == 302
+    assert staff.get(url).status_code == 200  # handed in: the graders read it
     stranger_teacher = make_user(name="Other Teacher")
     make_cohort(months_ago=5, instructors=[stranger_teacher])
     for person in (enrol_learner(cohort, name="Classmate"), stranger_teacher):

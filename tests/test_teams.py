@@ -192,6 +192,9 @@ def test_the_whole_team_journey(app: Flask, course) -> None:
         "file": (__import__("io").BytesIO(b"owner,risk\n"), "register.csv")}, content_type="multipart/form-data")
     assert upload.status_code == 302
     team = team_named("Tallyweave task force")
+    drafted = team.submission.current_attachments[0]  # the draft's file: the team's alone until handed in
+    assert client_of(course, c).get(f"/teams/{team.id}/files/{drafted.id}").status_code == 200
+    assert client_of(course, course["teacher"]).get(f"/teams/{team.id}/files/{drafted.id}").status_code == 404
     assert save(course, b, "Market memo v2, final", team.draft_revision, "submit").status_code == 302
     team = team_named("Tallyweave task force")
     assert team.submitted and len(team.submission.versions) == 1

@@ -58,10 +58,16 @@ class LearnerOfReleasedAssignment(AccessRule):
         return _access(user, view_args["key"]).reason
 
 
-class AttachmentReader(AccessRule):
-    """A file is seen by the learner who uploaded it and by their cohort's staff."""
+def handed_in(attachment: Attachment) -> bool:
+    """Whether the file is part of a version its learner handed in. One of a draft never
+    handed in is the learner's alone, as the draft is (the grading pages never show it)."""
+    return any(attachment.id in version.attachment_ids for version in attachment.submission.versions)
 
-    label = "the learner who uploaded it and their cohort's staff"
+
+class AttachmentReader(AccessRule):
+    """A file is seen by the learner who uploaded it and, once handed in, by their cohort's staff."""
+
+    label = "the learner who uploaded it and, once handed in, their cohort's staff"
 
     def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
         if user is None:
@@ -74,7 +80,8 @@ class AttachmentReader(AccessRule):
             return Decision.ALLOW
         cohort = db.session.get(Cohort, submission.cohort_id) if submission.cohort_id else None
         roles = roles_of(db.session, user)
-        if cohort is not None and (cohort.organization_id in roles.admin_of or cohort.id in roles.instructs):
+        if (cohort is not None and (cohort.organization_id in roles.admin_of or cohort.id in roles.instructs)
+                and handed_in(attachment)):
             return Decision.ALLOW
         return Decision.NOT_FOUND
 

@@ -1,4 +1,5 @@
-"""A team's files: its members and its cohort's staff; for anybody else they do not exist."""
+"""A team's files: its members, and its cohort's staff once handed in (a draft's files are
+the team's alone); for anybody else they do not exist."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of
+from lms.coursework.access import handed_in
 from lms.coursework.models import Attachment
 from lms.extensions import db
 from lms.teams.models import Team, TeamMember
@@ -31,7 +33,8 @@ class TeamFileReader(AccessRule):
             return Decision.ALLOW
         cohort = db.session.get(Cohort, team.cohort_id)
         roles = roles_of(db.session, user)
-        if cohort is not None and (cohort.organization_id in roles.admin_of or cohort.id in roles.instructs):
+        if (cohort is not None and (cohort.organization_id in roles.admin_of or cohort.id in roles.instructs)
+                and handed_in(attachment)):
             return Decision.ALLOW
         return Decision.NOT_FOUND
 
