@@ -143,6 +143,13 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         # a body that is no JSON, or JSON not sent as JSON, is refused for what it is (not "email: Field required")
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="{bad json", content_type="application/json",
                      headers=headers), 400, "The body is not valid JSON."),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="", content_type="application/json",
+                     headers=headers), 400, "The body is not valid JSON."),
+        # JSON that is valid but no object (null, a list) is told what is wrong with it, not that it is no JSON
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="null", content_type="application/json",
+                     headers=headers), 422, "must be a JSON object"),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="[]", content_type="application/json",
+                     headers=headers), 422, "must be a JSON object"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data='{"email": "a@example.com"}',
                      content_type="text/plain", headers=headers), 415, "Content-Type: application/json"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data={"email": "a@example.com"}, headers=headers),
