@@ -266,6 +266,17 @@ def test_grades_are_released_ones_only_and_invitations_go_out(app: Flask, client
     assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"updated_since": later},
                       headers=headers).json["data"] == []
 
+    # a release taken back (saved as a draft again) leaves the grades list; its submission tells a sync so
+    rubric = rubric_for(db.session, grades[0].submission, grades[0])
+    since = (utcnow() + timedelta(microseconds=1)).isoformat()
+    save_grade(db.session, grades[0].submission, world.instructor_a, {c.id: c.levels[0].id for c in rubric.criteria}, {},
+               "Not yet after all.", grades[0].revision, "draft", utcnow() + timedelta(seconds=1))
+    db.session.commit()
+    assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", headers=headers).json["data"] == []
+    [taken_back] = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/submissions", query_string={"updated_since": since},
+                              headers=headers).json["data"]
+    assert taken_back["learner_id"] == world.learner_a.id and taken_back["grade"] is None and taken_back["status"] == "submitted"
+
     manager = bearer(world.org_admin_a, ["write:enrolments"])
     made = client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "New.Person@Example.com", "name": "New"},
                        headers=manager)
