@@ -10,14 +10,18 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from lms.api.models import ApiToken, Scope
 from lms.api.paging import encode
 from lms.api.tokens import create_token, hash_secret
+from lms.assessment.models import Response
+from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Metric, Objective
 from lms.cohorts.models import Invitation
 from lms.coursework.services import dates_for, get_assignment, start_submission, submit
@@ -157,6 +161,13 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         # a body that is no JSON, or JSON not sent as JSON, is refused for what it is (not "email: Field required")
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="{bad json", content_type="application/json",
                      headers=headers), 400, "The body is not valid JSON."),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="", content_type="application/json",
+                     headers=headers), 400, "The body is not valid JSON."),
+        # JSON that is valid but no object (null, a list) is told what is wrong with it, not that it is no JSON
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="null", content_type="application/json",
+                     headers=headers), 422, "must be a JSON object"),
+        (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data="[]", content_type="application/json",
+                     headers=headers), 422, "must be a JSON object"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data='{"email": "a@example.com"}',
                      content_type="text/plain", headers=headers), 415, "Content-Type: application/json"),
         (client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", data={"email": "a@example.com"}, headers=headers),
@@ -218,6 +229,40 @@ def test_updated_since_gives_what_changed_and_pages_by_time(app: Flask, client, 
     assert [k["value"] for k in follow(client, f"{url}?limit=1&updated_since={since}", headers)] == [3, 4, 5]
 
 
+def essay_attempt(user: Any, cohort: Any) -> Response:
+    """A submitted attempt at the module quiz whose written answer waits for a grader."""
+    quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, quiz, cohort, user.id, utcnow()).opens_at
+    attempt = start_attempt(db.session, quiz, user, opening)
+    essay = next(i for i, page in enumerate(page_views(db.session, attempt)) if page.parts[0].kind == "essay")
+    save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "My answer."}), opening)
+    submit_attempt(db.session, attempt, opening)
+    db.session.commit()
+    found = db.session.scalar(select(Response).where(Response.attempt_id == attempt.id, Response.score.is_(None)))
+    assert found is not None
+    return found
+
+
+def test_a_quiz_attempt_graded_by_hand_after_its_submission_is_a_change(app: Flask, client, loaded, world: World) -> None:
+    """An essay waits for a grader: the attempt is listed pending, and once graded (days
+    later) ``updated_since`` gives it again with its score, as ``updated_at`` moved."""
+    essay = essay_attempt(world.learner_a, world.cohort_a)
+    headers = bearer(world.org_admin_a)
+    url = f"/api/v1/cohorts/{world.cohort_a.id}/quiz-attempts"
+    [pending] = client.get(url, headers=headers).json["data"]
+    assert pending["pending_manual"] is True and pending["updated_at"] == pending["submitted_at"]
+    submitted = essay.attempt.submitted_at
+    since = (submitted + timedelta(days=1)).isoformat()
+    assert client.get(url, query_string={"updated_since": since}, headers=headers).json["data"] == []
+    grade_essay(db.session, essay, 5, "Good.", world.instructor_a, submitted + timedelta(days=2))
+    db.session.commit()
+    [graded] = follow(client, f"{url}?limit=1&updated_since={quote(since)}", headers)
+    assert graded["id"] == pending["id"] and graded["pending_manual"] is False and graded["score"] == pending["score"] + 5
+    assert graded["updated_at"] > pending["updated_at"] and graded["submitted_at"] == pending["submitted_at"]
+    mine = client.get("/api/v1/me/attempts", query_string={"updated_since": since}, headers=bearer(world.learner_a)).json["data"]
+    assert [a["id"] for a in mine] == [pending["id"]]
+
+
 def test_grades_are_released_ones_only_and_invitations_go_out(app: Flask, client, loaded, world: World, enrol_learner) -> None:
     classmate = enrol_learner(world.cohort_a)
     assignment = get_assignment(db.session, "cs-hands-on-own-operation")
@@ -238,6 +283,17 @@ def test_grades_are_released_ones_only_and_invitations_go_out(app: Flask, client
     later = (utcnow() + timedelta(minutes=1)).isoformat()
     assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", query_string={"updated_since": later},
                       headers=headers).json["data"] == []
+
+    # a release taken back (saved as a draft again) leaves the grades list; its submission tells a sync so
+    rubric = rubric_for(db.session, grades[0].submission, grades[0])
+    since = (utcnow() + timedelta(microseconds=1)).isoformat()
+    save_grade(db.session, grades[0].submission, world.instructor_a, {c.id: c.levels[0].id for c in rubric.criteria}, {},
+               "Not yet after all.", grades[0].revision, "draft", utcnow() + timedelta(seconds=1))
+    db.session.commit()
+    assert client.get(f"/api/v1/cohorts/{world.cohort_a.id}/grades", headers=headers).json["data"] == []
+    [taken_back] = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/submissions", query_string={"updated_since": since},
+                              headers=headers).json["data"]
+    assert taken_back["learner_id"] == world.learner_a.id and taken_back["grade"] is None and taken_back["status"] == "submitted"
 
     manager = bearer(world.org_admin_a, ["write:enrolments"])
     made = client.post(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", json={"email": "New.Person@Example.com", "name": "New"},

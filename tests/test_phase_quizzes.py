@@ -130,7 +130,7 @@ def test_attempts_on_the_module_quiz_survive_the_split(app: Flask, content_dir: 
     # its review still shows every page, the moved question among them, and a rescore agrees
     views = services.page_views(db.session, kept, show_answers=True)
     assert len(views) == 16 and any(v.spec.id == "mlops-q-what-changed" for v in views)
-    services.rescore(db.session, kept)
+    services.rescore(db.session, kept, utcnow())
     assert kept.score == before[2]
     # the module quiz's statistics still count the old attempt's answer to the moved question
     stats = services.quiz_statistics(db.session, services.get_quiz(db.session, "mlops-quiz"), cohort)

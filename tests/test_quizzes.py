@@ -573,7 +573,7 @@ def test_versions_keep_past_attempts(app, quizzes_dir, load_content, make_cohort
     done = db.session.get(Attempt, done.id)
     assert done.layout[0]["version"] == v1[0].id
     assert {r.version_id for r in done.responses if r.part == "" and r.version.question.key == "s-single"} == {v1[0].id}
-    services.rescore(db.session, done)
+    services.rescore(db.session, done, utcnow())
     db.session.commit()
     assert done.score == AUTO_POINTS
     assert without_csrf(client.get(f"/attempts/{done.id}").get_data(as_text=True)) == result_before

@@ -371,6 +371,22 @@ def test_gives_up_after_the_last_attempt_and_the_admin_redelivers(app: Flask, or
     assert "<td>3\n      <small class=\"muted\">(1 since redelivered)</small></td>" in log
 
 
+def test_the_log_says_when_a_waiting_delivery_goes(app: Flask, org_setup: dict[str, Any], receiver: Receiver, client: Any,
+                                                  login: Any) -> None:
+    """A delivery queued and not tried yet goes with the next sending (due now), not at no
+    time at all; one to a paused endpoint waits for the resume."""
+    endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.PENDING and delivery.attempts == 0 and delivery.next_attempt_at is None
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    url = f"/organizations/{org.id}/webhooks/{endpoint.id}"
+    assert "<td>due now</td>" in client.get(url).get_data(as_text=True)
+    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
+    assert "<td>when resumed</td>" in client.get(url).get_data(as_text=True)
+
+
 def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup: dict[str, Any]) -> None:
     add_endpoint(app, org_setup["org"], "http://127.0.0.1:9/hook", [WebhookEvent.GRADE_RELEASED])
     release_a_grade(org_setup)

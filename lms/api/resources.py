@@ -300,11 +300,19 @@ def quiz_attempts(cohort_id: int) -> Any:
     """Submitted quiz attempts (a summary: score, no answers)"""
     stmt = (select(Attempt, Quiz.key).join(Quiz, Quiz.id == Attempt.quiz_id)
             .where(Attempt.cohort_id == cohort_id, Attempt.submitted_at.is_not(None)))
-    page = fetch(db.session, stmt, _query(), Attempt.id, Attempt.submitted_at)
+    return _attempts(stmt)
+
+
+def _attempts(stmt: Any) -> Any:
+    """Submitted attempts paged by when each last changed (submitted, or its score since:
+    an essay graded, a rescore), so ``updated_since`` gives the ones graded since too."""
+    changed = func.coalesce(Attempt.updated_at, Attempt.submitted_at)
+    page = fetch(db.session, stmt.add_columns(changed), _query(), Attempt.id, changed, key_of=lambda row: (row[2], row[0].id))
     return _answer(page, s.AttemptPage, [
         s.AttemptOut(id=a.id, learner_id=a.user_id, quiz_key=k, number=a.number, started_at=a.started_at,
-                     submitted_at=a.submitted_at, score=a.score, max_score=a.max_score, pending_manual=a.pending_manual)
-        for a, k in page.rows])
+                     submitted_at=a.submitted_at, score=a.score, max_score=a.max_score, pending_manual=a.pending_manual,
+                     updated_at=at)
+        for a, k, at in page.rows])
 
 
 # A team's one submission is the work of every member (lms.coursework.sharing, as the
@@ -472,11 +480,7 @@ def my_attempts() -> Any:
     """The owner's submitted quiz attempts (a summary: score, no answers)"""
     stmt = (select(Attempt, Quiz.key).join(Quiz, Quiz.id == Attempt.quiz_id)
             .where(Attempt.user_id == _owner().id, Attempt.submitted_at.is_not(None)))
-    page = fetch(db.session, stmt, _query(), Attempt.id, Attempt.submitted_at)
-    return _answer(page, s.AttemptPage, [
-        s.AttemptOut(id=a.id, learner_id=a.user_id, quiz_key=k, number=a.number, started_at=a.started_at,
-                     submitted_at=a.submitted_at, score=a.score, max_score=a.max_score, pending_manual=a.pending_manual)
-        for a, k in page.rows])
+    return _attempts(stmt)
 
 
 @bp.get("/me/submissions")

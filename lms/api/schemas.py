@@ -185,6 +185,8 @@ class AttemptOut(Schema):
     score: float | None
     max_score: float
     pending_manual: bool
+    updated_at: datetime = Field(description="When it last changed: its submission, or its score since (a written answer "
+                                             "graded by hand, a rescore). `updated_since` reads this.")
 
 
 class TeamShareOut(Schema):

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 from pydantic import ValidationError
 from spectree import SpecTree
+from werkzeug.exceptions import BadRequest
 
 from lms.api.problems import MIMETYPE, ApiProblem
 from lms.api.schemas import Problem
@@ -61,8 +62,22 @@ def _body_problem(req: Any) -> None:
         return
     if not req.is_json:
         raise ApiProblem(415, "Send the body as JSON, with the header Content-Type: application/json.")
-    if req.get_json(silent=True) is None:
-        raise ApiProblem(400, "The body is not valid JSON.")
+    try:
+        body = req.get_json()
+    except BadRequest:
+        raise ApiProblem(400, "The body is not valid JSON.") from None
+    if not isinstance(body, dict):  # valid JSON (null too), but not the object whose fields are checked next
+        raise ApiProblem(422, f"The body must be a JSON object ({{\"field\": value, ...}}), not {_json_kind(body)}.")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 def _validation_problem(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:

@@ -153,6 +153,9 @@ class Attempt(Model):
     # when it started (lms.cohorts.models.TimeAllowance); None: no limit.
     minutes_allowed: Mapped[int | None] = mapped_column(default=None)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When it was submitted or its score last changed (a written answer graded, a question
+    # withdrawn and the attempt rescored): the API's ``updated_since`` reads it. None while open.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     closed_by: Mapped[AttemptClosedBy | None] = mapped_column(enum_type(AttemptClosedBy, length=20, name="closed_by"),
                                                               default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)

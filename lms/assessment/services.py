@@ -414,12 +414,13 @@ def submit_attempt(session: DbSession, attempt: Attempt, now: datetime) -> Attem
 
 def finish(session: DbSession, attempt: Attempt, closed_by: AttemptClosedBy, at: datetime) -> None:
     attempt.submitted_at, attempt.closed_by = at, closed_by
-    rescore(session, attempt)
+    rescore(session, attempt, at)
 
 
-def rescore(session: DbSession, attempt: Attempt) -> None:
+def rescore(session: DbSession, attempt: Attempt, now: datetime) -> None:
     """Score every part on its saved answer (unanswered parts score 0); essays keep the
-    points a grader gave, or leave the attempt pending until they are graded."""
+    points a grader gave, or leave the attempt pending until they are graded. ``now`` is
+    the attempt's ``updated_at`` (a sync by ``updated_since`` learns of the new score)."""
     versions = page_versions(session, attempt)
     existing = responses_of(session, attempt)
     total, pending = 0.0, False
@@ -441,7 +442,7 @@ def rescore(session: DbSession, attempt: Attempt) -> None:
                 pending = True
             else:
                 total += response.score
-    attempt.score, attempt.pending_manual = round(total, 4), pending
+    attempt.score, attempt.pending_manual, attempt.updated_at = round(total, 4), pending, now
     session.flush()
     if attempt.finished and not pending:
         attempt_scored.send(attempt, session=session)
@@ -459,7 +460,7 @@ def grade_essay(session: DbSession, response: Response, points: float, comment: 
     before = {"score": response.score, "comment": response.grader_comment}
     response.score, response.grader_comment = points, comment.strip()
     response.graded_by_id, response.graded_at = grader.id, now
-    rescore(session, response.attempt)
+    rescore(session, response.attempt, now)
     organization_id = (session.scalar(select(Cohort.organization_id).where(Cohort.id == response.attempt.cohort_id))
                        if response.attempt.cohort_id is not None else None)
     record_from(session, action=AuditAction.GRADE_SAVED, organization_id=organization_id,
@@ -690,7 +691,7 @@ def withdraw_item(session: DbSession, quiz: Quiz, cohort: Cohort, item_key: str,
     session.add(withdrawal)
     session.flush()
     if regrade:
-        withdrawal.regraded_attempts = regrade_without(session, quiz, cohort, question)
+        withdrawal.regraded_attempts = regrade_without(session, quiz, cohort, question, now)
         withdrawal.regraded_at = now
         session.flush()
     record_from(session, action=AuditAction.ITEM_WITHDRAWN, organization_id=cohort.organization_id,
@@ -700,7 +701,7 @@ def withdraw_item(session: DbSession, quiz: Quiz, cohort: Cohort, item_key: str,
     return withdrawal
 
 
-def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Question) -> int:
+def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Question, now: datetime) -> int:
     """Take ``question`` out of the cohort's finished attempts at ``quiz`` and rescore them;
     returns how many changed. Its saved answers stay, no longer counted."""
     version_ids = set(session.scalars(select(QuestionVersion.id).where(QuestionVersion.question_id == question.id)))
@@ -714,7 +715,7 @@ def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Qu
         attempt.layout = [page for page in attempt.layout if page["version"] not in version_ids]
         versions = page_versions(session, attempt)
         attempt.max_score = sum(versions[page["version"]].points for page in attempt.layout)
-        rescore(session, attempt)
+        rescore(session, attempt, now)
         changed += 1
     return changed
 

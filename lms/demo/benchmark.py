@@ -1032,7 +1032,7 @@ class Writer:
             {"quiz_id": a.quiz.id, "user_id": a.user_id, "cohort_id": self.cohort.id, "number": a.number,
              "layout": a.quiz.layout, "started_at": a.started_at,
              "deadline_at": a.started_at + timedelta(minutes=a.quiz.minutes), "minutes_allowed": a.quiz.minutes,
-             "submitted_at": a.submitted_at,
+             "submitted_at": a.submitted_at, "updated_at": a.submitted_at,
              "closed_by": AttemptClosedBy.LEARNER, "score": a.score, "max_score": a.quiz.max_score, "pending_manual": False}
             for a in attempts])
         self.report.attempts += len(ids)
