@@ -213,6 +213,7 @@ def archive_cohort(cohort_id: int) -> Response:
 
 
 LEARNERS_PER_PAGE = 100  # learners on one page of the cohort page
+INVITED_PER_PAGE = 100  # invitations not answered on one page of the cohort page
 
 
 def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, invite_teacher: InviteInstructorForm | None = None,
@@ -228,7 +229,9 @@ def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, invite_teache
         per_page=LEARNERS_PER_PAGE,
         pages=max((total + LEARNERS_PER_PAGE - 1) // LEARNERS_PER_PAGE, 1), invite=invite or InviteForm(),
         invite_teacher=invite_teacher or InviteInstructorForm(prefix="instructor"),
-        move=move, button=ButtonForm(), invitations=invitations.unanswered_invitations(db.session, cohort),
+        move=move, button=ButtonForm(),
+        invited=invitations.unanswered_page(db.session, cohort, request.args.get("invited", 1, type=int) or 1,
+                                            INVITED_PER_PAGE), invited_per_page=INVITED_PER_PAGE,
         now=now, started=invitations.has_started(cohort, now), pace_labels=PACE_LABELS,
         can_manage=user.is_admin or cohort.organization_id in roles.roles_of(db.session, user).admin_of,
     ), status
