@@ -1530,6 +1530,31 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
     assert _people_and_memberships() == before
 
 
+def test_a_later_start_that_would_close_a_running_cohort_asks_first(app, client, world: World, login, make_cohort) -> None:
+    """Alpha 1 started five months ago and has learners: a start date next year (one
+    mistyped digit) would close every month they have open. It is refused with the reason
+    and a box to tick; ticked, the start moves. A cohort with no learners yet moves freely."""
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    kept = world.cohort_a.start_date
+    later = (datetime.now(UTC) + timedelta(days=40)).date().isoformat()
+    sent = {"name": "Alpha 1", "start_date": later, "timezone": "UTC", "instructors": world.instructor_a.email,
+            "revision": 0}
+    refused = client.post(url, data=sent)
+    page = text(refused)
+    assert refused.status_code == 400 and "would close all of them until then" in page
+    assert _invalid(page, "start_date") == "true" and 'name="later_start"' in page and f'value="{later}"' in page
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).start_date == kept
+    assert client.post(url, data={**sent, "later_start": "y"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).start_date.isoformat() == later
+    # An earlier date, or a cohort nobody learns in yet, needs no tick.
+    empty = make_cohort(world.org_a, "Empty", months_ago=2)
+    assert client.post(f"/cohorts/{empty.id}/edit", data={**sent, "name": "Empty", "instructors": ""}).status_code == 302
+    assert client.post(url, data={**sent, "start_date": kept.isoformat(), "revision": 1}).status_code == 302
+
+
 def test_edit_cohort_changes_start_date_and_instructors(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     url = f"/cohorts/{world.cohort_a.id}/edit"

@@ -170,7 +170,8 @@ def edit_cohort(cohort_id: int) -> Any:
         try:
             services.update_cohort(
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""), form.revision.data)
+                services.parse_email_list(form.instructors.data or ""), form.revision.data,
+                later_start_confirmed=bool(form.later_start.data))
         except services.StaleCohort as exc:
             db.session.rollback()
             # A save from here applies to what is there now (the posted value is shown otherwise).
@@ -180,6 +181,9 @@ def edit_cohort(cohort_id: int) -> Any:
         except services.CohortError as exc:
             db.session.rollback()
             add_error(_cohort_field(form, exc), str(exc))
+            if isinstance(exc, services.LaterStart):
+                return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort,
+                                       ask_later_start=True), 400
         else:
             flash("The cohort is saved.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
