@@ -19,6 +19,7 @@ from werkzeug.test import encode_multipart
 from lms.accounts.models import PasswordResetToken, User
 from lms.accounts.services import find_user
 from lms.audit.models import AuditAction, AuditEntry
+from lms.cohorts import views as cohort_views
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import enrol, move_learner
 from lms.cohorts.invitations import accept_invitation, accept_invitation_as, check_invitation, invite_learner
@@ -527,6 +528,34 @@ def test_invite_through_the_cohort_page(app, client, world: World, login) -> Non
     refused = client.post(f"/cohorts/{world.cohort_a.id}/invitations", data={"email": world.learner_a2.email})
     assert refused.status_code == 400
     assert "already a learner of Alpha 2" in text(refused)
+
+
+def test_the_invited_list_is_paged_with_a_fixed_number_of_statements(app, client, world: World, login, count_queries,
+                                                                      monkeypatch) -> None:
+    """An import invites up to 2,000 at once: the cohort page lists them a page at a time
+    (oldest first, each page with its own Send again / Withdraw buttons), counts them all in
+    its heading, and its statements do not grow with them."""
+    monkeypatch.setattr(cohort_views, "INVITED_PER_PAGE", 2)
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}"
+
+    def invite(numbers: range) -> None:
+        for n in numbers:
+            assert client.post(f"{url}/invitations", data={"email": f"wave{n}@example.com", "name": f"Wave {n}"}).status_code == 302
+        db.session.expire_all()
+
+    invite(range(1, 4))
+    few = count_queries(lambda: client.get(url))
+    invite(range(4, 8))
+    assert count_queries(lambda: client.get(url)) == few
+    first = text(client.get(url))
+    assert "7 invited, not joined" in first and "Invitations 1–2 of 7, oldest first." in first
+    assert "wave1@example.com" in first and "wave2@example.com" in first and "wave3@example.com" not in first
+    assert f'href="{url}?invited=2#invited"' in first
+    last = text(client.get(f"{url}?invited=4"))
+    assert "Invitations 7–7 of 7" in last and "wave7@example.com" in last and "wave6@example.com" not in last
+    assert "Withdraw the invitation of wave7@example.com" in last
+    assert "wave7@example.com" in text(client.get(f"{url}?invited=99"))  # out of range: the last page
 
 
 def test_anonymous_visitor_sees_the_set_password_form(app, client, world: World) -> None:
@@ -1499,6 +1528,31 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
         "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": world.learner_a.email, "revision": 0})
     assert "not on Alpha Org&#39;s staff yet" in text(with_learner)
     assert _people_and_memberships() == before
+
+
+def test_a_later_start_that_would_close_a_running_cohort_asks_first(app, client, world: World, login, make_cohort) -> None:
+    """Alpha 1 started five months ago and has learners: a start date next year (one
+    mistyped digit) would close every month they have open. It is refused with the reason
+    and a box to tick; ticked, the start moves. A cohort with no learners yet moves freely."""
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    kept = world.cohort_a.start_date
+    later = (datetime.now(UTC) + timedelta(days=40)).date().isoformat()
+    sent = {"name": "Alpha 1", "start_date": later, "timezone": "UTC", "instructors": world.instructor_a.email,
+            "revision": 0}
+    refused = client.post(url, data=sent)
+    page = text(refused)
+    assert refused.status_code == 400 and "would close all of them until then" in page
+    assert _invalid(page, "start_date") == "true" and 'name="later_start"' in page and f'value="{later}"' in page
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).start_date == kept
+    assert client.post(url, data={**sent, "later_start": "y"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Cohort, world.cohort_a.id).start_date.isoformat() == later
+    # An earlier date, or a cohort nobody learns in yet, needs no tick.
+    empty = make_cohort(world.org_a, "Empty", months_ago=2)
+    assert client.post(f"/cohorts/{empty.id}/edit", data={**sent, "name": "Empty", "instructors": ""}).status_code == 302
+    assert client.post(url, data={**sent, "start_date": kept.isoformat(), "revision": 1}).status_code == 302
 
 
 def test_edit_cohort_changes_start_date_and_instructors(app, client, world: World, login) -> None:

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from lms.cohorts.models import Cohort
 from lms.competency import services
 from lms.database import utcnow
 from lms.extensions import db
@@ -46,6 +47,20 @@ def org(loaded: Flask, world: Any, make_cohort: Callable[..., Any], enrol_learne
     old.archived_at = utcnow()
     db.session.commit()
     return world.org_a
+
+
+def test_the_comparison_says_its_downloads_leave_out_the_archived_cohorts_it_lists(
+    app: Flask, client: Any, login: Callable[..., Any], world: Any, org: Any,
+) -> None:
+    """The table lists every cohort, archived ones tagged; "every learner" in the downloads
+    means the active cohorts' learners, and the page says so when the two differ."""
+    login(client, world.org_admin_a)
+    page = client.get(f"/organizations/{org.id}/competency").get_data(as_text=True)
+    assert "Alpha 0" in page and "archived cohorts in the table are left out of them" in page
+    old = db.session.scalar(select(Cohort).where(Cohort.name == "Alpha 0"))
+    old.archived_at = None
+    db.session.commit()
+    assert "left out of them" not in client.get(f"/organizations/{org.id}/competency").get_data(as_text=True)
 
 
 def test_the_streamed_export_is_the_cohorts_heat_map_exports_one_after_another(

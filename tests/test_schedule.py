@@ -435,6 +435,35 @@ def test_org_admin_grants_an_extension(loaded: Flask, world, enrol_learner, logi
     assert granted.count("<strong>applies</strong>") == 1
 
 
+def test_a_grant_from_a_page_shown_before_another_grant_does_not_replace_it_unseen(loaded: Flask, world, login,
+                                                                                   make_user) -> None:
+    """Two admins have the learner's page open: one extends month 6 to day +20, then the
+    other (their page still shows no extension) grants day +10. The newest grant wins, so
+    theirs would shorten the first unseen: it is refused, naming the first, and granted
+    once they send it again from the page that shows it."""
+    url = grant_url(world.cohort_a, world.learner_a)
+    learner_page = f"/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}"
+    regular_due = month_opens_on(world.cohort_a.start_date, 7)
+    first = signed_in(loaded, login, world.org_admin_a)
+    second = signed_in(loaded, login, make_user(email="second.admin@example.com", name="Second Admin", admin=True))
+    shown = re.search(r'name="seen" type="hidden" value="(\d+)"', page(second.get(learner_page)))
+    assert shown is not None and shown.group(1) == "0"
+    grant = {"phase": phase_id(M6_PHASE), "kind": OverrideKind.EXTENSION, "note": ""}
+    assert first.post(url, data={**grant, "seen": "0", "on_date": (regular_due + timedelta(days=20)).isoformat()}
+                      ).status_code == 302
+    assert override_count() == 1
+    late = second.post(url, data={**grant, "seen": shown.group(1), "on_date": (regular_due + timedelta(days=10)).isoformat()})
+    text = page(late)
+    assert late.status_code == 400 and "since this page was opened, Org Admin A granted this part an extension to" in text
+    assert override_count() == 1
+    # The page shown with the refusal has seen the first grant: sent again from it, it applies.
+    again = re.search(r'name="seen" type="hidden" value="(\d+)"', text)
+    assert again is not None and again.group(1) != "0"
+    assert second.post(url, data={**grant, "seen": again.group(1),
+                                  "on_date": (regular_due + timedelta(days=10)).isoformat()}).status_code == 302
+    assert override_count() == 2
+
+
 @pytest.mark.parametrize(("case", "message"), [
     ("early_not_before", "Early access must open before the regular date"),
     ("extension_not_after", "An extension must run past the regular due date"),

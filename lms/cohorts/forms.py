@@ -52,6 +52,7 @@ class EditCohortForm(CohortForm):
     """The cohort form for an existing cohort, with the revision it was shown."""
 
     revision = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    later_start = BooleanField("Yes, move the start of this running cohort to this later date")
 
 
 PACE_LABELS = {

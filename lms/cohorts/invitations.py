@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
 from lms.accounts.models import User
 from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, person_name, set_password
@@ -223,19 +223,36 @@ def invite_organization_admin(session: DbSession, org: Organization, email: str,
     return invitation
 
 
-def unanswered_invitations(session: DbSession, cohort: Cohort) -> list[Invitation]:
+def _unanswered(cohort: Cohort) -> tuple[ColumnElement[bool], ...]:
     """Invited, not joined: neither accepted nor withdrawn, expired ones included (they can
     be sent again), learners' and instructors'. Someone who became a learner (or an
-    instructor) of the cohort otherwise is not listed. One statement."""
+    instructor) of the cohort otherwise is not listed."""
     learns = exists().where(Enrolment.cohort_id == Invitation.cohort_id, Enrolment.active,
                             Enrolment.user_id == User.id, User.email == Invitation.email)
     teaches = exists().where(cohort_instructors.c.cohort_id == Invitation.cohort_id,
                              cohort_instructors.c.user_id == User.id, User.email == Invitation.email)
     joined = or_(and_(Invitation.role == InvitationRole.LEARNER, learns),
                  and_(Invitation.role == InvitationRole.INSTRUCTOR, teaches))
-    return list(session.scalars(select(Invitation).where(
-        Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None),
-        Invitation.revoked_at.is_(None), ~joined).order_by(Invitation.created_at, Invitation.id)))
+    return (Invitation.cohort_id == cohort.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), ~joined)
+
+
+@dataclass(frozen=True)
+class InvitedPage:
+    """One page of the cohort's invitations not answered, oldest first, and how many there are."""
+
+    invitations: list[Invitation]
+    page: int
+    total: int
+
+
+def unanswered_page(session: DbSession, cohort: Cohort, page: int, per_page: int) -> InvitedPage:
+    """One page of the cohort's invitations not answered (``_unanswered``; out of range: the nearest page) and their
+    number: two statements, however many were invited (an import sends up to 2,000)."""
+    total = session.scalar(select(func.count()).select_from(Invitation).where(*_unanswered(cohort))) or 0
+    page = min(max(page, 1), max((total + per_page - 1) // per_page, 1))
+    found = list(session.scalars(select(Invitation).where(*_unanswered(cohort))
+                                 .order_by(Invitation.created_at, Invitation.id).offset((page - 1) * per_page).limit(per_page)))
+    return InvitedPage(found, page, int(total))
 
 
 def unanswered_admin_invitations(session: DbSession, org: Organization) -> list[Invitation]:

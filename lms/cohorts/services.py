@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -196,13 +197,39 @@ def create_cohort(session: DbSession, org: Organization, name: str, start_date: 
     return cohort
 
 
+def _check_later_start(session: DbSession, cohort: Cohort, start_date: date, timezone: str, now: datetime) -> None:
+    """Refuse a start date that puts a running cohort with learners back before its start:
+    every month its learners have open would close (their work and grades stay, but their
+    lessons, quizzes and assignments lock until the new date), which one mistyped year does.
+    The edit form asks for a tick to do it on purpose."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    if not cohort.start_date <= today < start_date:
+        return
+    learners = session.scalar(select(func.count()).select_from(Enrolment)
+                              .where(Enrolment.cohort_id == cohort.id, Enrolment.active)) or 0
+    if learners:
+        raise LaterStart(
+            f"{cohort.name} started on {cohort.start_date:%d %B %Y} and its {learners} learner"
+            f"{'s have' if learners != 1 else ' has'} months open now. A start on {start_date:%d %B %Y} would "
+            f"close all of them until then (work and grades stay). Tick the box below to move the start anyway.",
+            field="start_date")
+
+
+class LaterStart(CohortError):
+    """A new start date that would put a running cohort's learners back before its start."""
+
+
 def update_cohort(session: DbSession, cohort: Cohort, name: str, start_date: date, timezone: str,
-                  instructor_emails: Iterable[str], expected_revision: int) -> Cohort:
+                  instructor_emails: Iterable[str], expected_revision: int, now: datetime | None = None,
+                  later_start_confirmed: bool = False) -> Cohort:
     """Change the cohort's settings, written only where it is still at ``expected_revision``
     (the one its edit form was shown): of two edits from one version the first is kept and
-    the second raises ``StaleCohort`` having written nothing."""
+    the second raises ``StaleCohort`` having written nothing. A start date that would take a
+    running cohort with learners back to not started is ``LaterStart`` unless confirmed."""
     before = cohort_state(cohort)
     name = _check_cohort_fields(session, cohort.organization, name, timezone, start_date, cohort)
+    if not later_start_confirmed:
+        _check_later_start(session, cohort, start_date, timezone, now or utcnow())
     instructors = _instructors(session, cohort.organization, instructor_emails, cohort)
     org_name = cohort.organization.name  # read now: after a refused statement the session reads nothing
     try:

@@ -170,7 +170,8 @@ def edit_cohort(cohort_id: int) -> Any:
         try:
             services.update_cohort(
                 db.session, cohort, form.name.data or "", form.start_date.data, form.timezone.data or "UTC",
-                services.parse_email_list(form.instructors.data or ""), form.revision.data)
+                services.parse_email_list(form.instructors.data or ""), form.revision.data,
+                later_start_confirmed=bool(form.later_start.data))
         except services.StaleCohort as exc:
             db.session.rollback()
             # A save from here applies to what is there now (the posted value is shown otherwise).
@@ -180,6 +181,9 @@ def edit_cohort(cohort_id: int) -> Any:
         except services.CohortError as exc:
             db.session.rollback()
             add_error(_cohort_field(form, exc), str(exc))
+            if isinstance(exc, services.LaterStart):
+                return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort,
+                                       ask_later_start=True), 400
         else:
             flash("The cohort is saved.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
@@ -213,6 +217,7 @@ def archive_cohort(cohort_id: int) -> Response:
 
 
 LEARNERS_PER_PAGE = 100  # learners on one page of the cohort page
+INVITED_PER_PAGE = 100  # invitations not answered on one page of the cohort page
 
 
 def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, invite_teacher: InviteInstructorForm | None = None,
@@ -228,7 +233,9 @@ def _cohort_page(cohort: Cohort, invite: InviteForm | None = None, invite_teache
         per_page=LEARNERS_PER_PAGE,
         pages=max((total + LEARNERS_PER_PAGE - 1) // LEARNERS_PER_PAGE, 1), invite=invite or InviteForm(),
         invite_teacher=invite_teacher or InviteInstructorForm(prefix="instructor"),
-        move=move, button=ButtonForm(), invitations=invitations.unanswered_invitations(db.session, cohort),
+        move=move, button=ButtonForm(),
+        invited=invitations.unanswered_page(db.session, cohort, request.args.get("invited", 1, type=int) or 1,
+                                            INVITED_PER_PAGE), invited_per_page=INVITED_PER_PAGE,
         now=now, started=invitations.has_started(cohort, now), pace_labels=PACE_LABELS,
         can_manage=user.is_admin or cohort.organization_id in roles.roles_of(db.session, user).admin_of,
     ), status

@@ -16,6 +16,7 @@ class OverrideForm(FlaskForm):
     on_date = DayField("Date", validators=[InputRequired(message="Enter the date as YYYY-MM-DD.")],
                         description="Early access: the day it opens. Extension: the new due date.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+    seen = HiddenField()  # the newest grant the page showed: one of the same kind and part made since is not replaced unseen
     submit = SubmitField("Grant")
 
 

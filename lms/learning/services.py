@@ -331,13 +331,19 @@ EXTENSION_PAST_DUE = timedelta(days=90)
 
 
 def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
-                   note: str, granted_by: User, now: datetime | None = None, item_due: date | None = None) -> ScheduleOverride:
+                   note: str, granted_by: User, now: datetime | None = None, item_due: date | None = None,
+                   seen: int | None = None) -> ScheduleOverride:
     """Early access to a part of the program, or an extension of it. Early access opens the
     part on ``on_date``, from today (in the cohort's time zone) to before its regular
     opening, and moves no due or closing date: the learner may hand in early but is due
     when their classmates are. An extension moves every due date of the part before
     ``on_date`` to it, and must run past the part's regular due date, or past ``item_due``
-    when given (one item's due date, as the gradebook extends an item)."""
+    when given (one item's due date, as the gradebook extends an item).
+
+    ``seen`` is the newest override the granting page showed (its id, 0 for none): a
+    grant of the same kind for the same part made since (another admin, another tab) is
+    not replaced unseen, as the newest grant wins and could shorten what they gave;
+    ``StaleOverride`` names it, to look at and grant again."""
     if kind not in OVERRIDE_KINDS:
         raise CohortError(f"Unknown kind {kind!r}.")
     kind = OverrideKind(kind)
@@ -347,6 +353,15 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
     phase = session.get(Phase, phase_id)
     if phase is None or phase.retired_at is not None:
         raise CohortError("Choose a part of the program that exists.")
+    if seen is not None:
+        newer = session.scalar(select(ScheduleOverride).where(
+            ScheduleOverride.user_id == learner.id, ScheduleOverride.phase_id == phase.id, ScheduleOverride.kind == kind,
+            ScheduleOverride.id > seen).order_by(ScheduleOverride.id.desc()).limit(1))
+        if newer is not None:
+            given = "an extension to" if kind == OverrideKind.EXTENSION else "early access from"
+            raise StaleOverride(f"Not granted: since this page was opened, {newer.granted_by.name} granted this part "
+                                f"{given} {newer.on_date:%d %B %Y}, and yours would replace it. It is listed under "
+                                "Granted below; grant again if yours should apply instead.")
     timeline = timeline_of(cohort, enrolment)
     base_open, base_due = timeline.phase_dates(phase.month)
     # an extension runs at most to the last day of the learner's month 12, or EXTENSION_PAST_DUE past the
@@ -375,6 +390,10 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
                 before={"open": base_open, "due": base_due}, after={"kind": kind, "on_date": on_date, "note": override.note},
                 actor_id=granted_by.id)
     return override
+
+
+class StaleOverride(CohortError):
+    """A grant from a page shown before another grant of the same kind for the same part."""
 
 
 def set_pace(session: DbSession, cohort: Cohort, learner: User, pace: Pace | str) -> Enrolment:

@@ -183,6 +183,7 @@ def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int
     allowance_form.seen.data = allowance.value  # what this page shows: a save is conditional on it
     manages = roles.is_admin or cohort.organization_id in roles.admin_of
     history = services.override_history(db.session, learner.id)
+    form.seen.data = str(max((o.id for o in history), default=0))  # what this page shows: a grant is conditional on it
     return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
                            pace_form=pace_form, pace_labels=services.PACES, manages=manages, allowance=allowance,
                            allowance_form=allowance_form, history=history,
@@ -231,8 +232,9 @@ def grant_override(cohort_id: int, user_id: int) -> Any:
 
     def save() -> str:
         assert form.on_date.data is not None  # DataRequired: a validated form has the parsed date
+        seen = form.seen.data or ""
         services.grant_override(db.session, cohort, person, form.phase.data, form.kind.data or "", form.on_date.data,
-                                form.note.data or "", signed_in())
+                                form.note.data or "", signed_in(), seen=int(seen) if seen.isdigit() else None)
         return f"{services.OVERRIDE_KINDS[OverrideKind(form.kind.data)]} granted to {person.name}."
 
     return _saved(cohort, person, form, form.on_date, save) or _learner_page(cohort, person, form, status=400)
