@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from lms.coursework.models import Assignment, Rubric, RubricVersion
+from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission
 from lms.extensions import db
 from lms.learning.services import month_opens_on
 
@@ -140,6 +140,36 @@ def test_a_learner_in_another_zone_is_told_the_hour_their_work_falls_due(
         assert f"{due:%d %B %Y}" in page and told in page, path
         page = here.get(path).get_data(as_text=True)
         assert f"{due:%d %B %Y}" in page and "your time)" not in page, path
+
+
+def test_a_draft_saved_from_another_tab_is_not_overwritten_by_a_page_opened_before(
+        app: Flask, loaded, make_cohort, enrol_learner, login) -> None:
+    """Two tabs on one piece of work: the one opened first, saved last, is refused (409, its
+    text kept in the form, the draft saved from the other shown to copy from) instead of
+    silently replacing the other's draft; saved again from that page, it goes through. It
+    replaced it, and the learner lost what they had written in the other tab."""
+    cohort = make_cohort(months_ago=5)
+    client = app.test_client()
+    login(client, enrol_learner(cohort))
+    url = "/assignments/mlops-hands-on-own-pipeline/work"
+
+    def base(page: str) -> str:
+        found = re.search(r'name="base" type="hidden" value="([^"]*)"', page)
+        return found.group(1) if found else ""  # the work form carries (a digest of) the draft it showed
+
+    first, second = base(client.get(url).get_data(as_text=True)), base(client.get(url).get_data(as_text=True))
+    assert client.post(url, data={"body": "Three hours of writing", "action": "save", "base": second}).status_code == 302
+    refused = client.post(url, data={"body": "An old page's text", "action": "submit", "base": first})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "saved from another tab or window" in page
+    assert '<textarea id="saved-meanwhile-body" rows="8" readonly>\nThree hours of writing</textarea>' in page
+    assert "An old page&#39;s text</textarea>" in page  # the refused text, kept in the form
+    work = db.session.scalars(select(Submission).where(Submission.draft_body.is_not(None))).one()
+    assert work.draft_body == "Three hours of writing" and not work.versions  # neither overwritten nor handed in
+    merged = client.post(url, data={"body": "Three hours of writing, merged", "action": "save", "base": base(page)})
+    assert merged.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Submission, work.id).draft_body == "Three hours of writing, merged"
 
 
 def test_staff_see_the_dates_of_a_cohort_of_theirs(app: Flask, loaded, world, login) -> None:

@@ -196,6 +196,37 @@ def test_a_handed_in_portfolio_waits_unchanged_until_it_is_returned(setting) -> 
     assert kept.reflections["KO1"] == "KO1: I can now measure it."
 
 
+def test_a_page_opened_before_the_portfolio_was_saved_from_another_tab_does_not_wipe_it(setting) -> None:
+    """Two tabs on one portfolio: the one opened first, saved last, is refused (409, its
+    text kept in the form, the reflections saved from the other shown to copy from) instead
+    of replacing them; saved again from that page, it goes through. It replaced them: a
+    reflection written in the other tab was wiped."""
+    client = setting["client"]
+
+    def base(page: str) -> str:
+        found = re.search(r'name="base" value="([^"]*)"', page)
+        return found.group(1) if found else ""  # the page carries (a digest of) what it showed
+
+    first = base(client.get("/portfolio/foundation").get_data(as_text=True))
+    second = base(client.get("/portfolio/foundation").get_data(as_text=True))
+    assert client.post("/portfolio/foundation", data={"reflection-KO1": "Written in tab two.", "action": "save",
+                                                      "base": second}).status_code == 302
+    refused = client.post("/portfolio/foundation", data={"reflection-KO2": "Written in tab one.", "action": "save",
+                                                         "base": first})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "saved from another tab or window" in page
+    assert '<textarea id="saved-KO1" rows="3" readonly>Written in tab two.</textarea>' in page
+    assert ">Written in tab one.</textarea>" in page  # the refused text, kept in the form
+    kept = db.session.scalar(select(Portfolio).where(Portfolio.user_id == setting["learner"].id))
+    assert kept.reflections == {"KO1": "Written in tab two."}
+    merged = client.post("/portfolio/foundation", data={"reflection-KO1": "Written in tab two.", "action": "save",
+                                                        "reflection-KO2": "Written in tab one.", "base": base(page)})
+    assert merged.status_code == 302
+    db.session.expire_all()
+    kept = db.session.scalar(select(Portfolio).where(Portfolio.user_id == setting["learner"].id))
+    assert kept.reflections == {"KO1": "Written in tab two.", "KO2": "Written in tab one."}
+
+
 def test_a_returned_portfolio_shows_what_to_revise_and_its_revision_reaches_the_instructor(setting) -> None:
     """What the instructor sent back with the return (overall feedback, criterion comments)
     is on the portfolio's page, as on assessed work's, and the levels page links to it."""

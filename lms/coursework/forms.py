@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import TextAreaField
+from wtforms import HiddenField, TextAreaField
 
 
 class WorkForm(FlaskForm):
     body = TextAreaField("Your answer (Markdown)")
     file = FileField("Attach a file")
+    base = HiddenField()  # draft_mark of the draft the page showed: a save from a stale page is refused
 
 
 class CsrfForm(FlaskForm):

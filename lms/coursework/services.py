@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import unicodedata
 import uuid
@@ -140,6 +141,20 @@ class SubmissionError(ValueError):
     """A problem the learner can fix; nothing was changed."""
 
 
+class StaleDraft(SubmissionError):
+    """The draft was saved (from another tab or window) after the page saving it was opened."""
+
+    def __init__(self) -> None:
+        super().__init__("Your draft was saved from another tab or window after you opened this page, and this save "
+                         "would have overwritten it: the draft saved there is shown below to copy from.")
+
+
+def draft_mark(body: str) -> str:
+    """What the work page sends back with a save: the draft text it showed, as a short digest
+    (``save_draft`` refuses a save from a page whose draft has been replaced since)."""
+    return hashlib.sha256(body.encode()).hexdigest()[:24]
+
+
 def _submission_of(assignment: Assignment, user_id: int) -> Select[Submission]:
     return (select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user_id)
             .options(selectinload(Submission.versions), selectinload(Submission.attachments)))
@@ -194,8 +209,14 @@ def _editable(session: DbSession, submission: Submission, dates: Dates | None, n
         raise SubmissionError("Your work is submitted; you can change it again if your instructor returns it for revision.")
 
 
-def save_draft(session: DbSession, submission: Submission, body: str, dates: Dates | None, now: datetime) -> None:
+def save_draft(session: DbSession, submission: Submission, body: str, dates: Dates | None, now: datetime,
+               expected: str | None = None) -> None:
+    """Replace the draft's text; given ``expected`` (``draft_mark`` of the draft the page
+    showed), only if the draft is still that one: a page left open in one tab does not
+    silently overwrite what was saved since from another (``StaleDraft``)."""
     _editable(session, submission, dates, now)
+    if expected is not None and draft_mark(submission.draft_body or "") != expected:
+        raise StaleDraft()
     if len(body) > MAX_BODY_CHARS:
         raise SubmissionError(f"Keep the text under {MAX_BODY_CHARS:,} characters; attach longer documents as files.")
     submission.draft_body, submission.updated_at = body, now

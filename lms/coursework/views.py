@@ -70,11 +70,11 @@ def _dates(item: Assignment, plan: Schedule | None, submission: Submission | Non
 
 
 def _render_work(item: Assignment, submission: Submission | None, dates: Dates | None, form: WorkForm,
-                 error: str | None = None, status: int = 200) -> tuple[str, int]:
+                 error: str | None = None, status: int = 200, saved_meanwhile: str | None = None) -> tuple[str, int]:
     versions = submission.versions if submission else []
     changes = services.compare(versions[-2], versions[-1]) if len(versions) >= 2 else []
     return render_template("coursework/work.html", assignment=item, submission=submission, dates=dates, form=form,
-                           button=CsrfForm(), error=error, changes=changes,
+                           button=CsrfForm(), error=error, changes=changes, saved_meanwhile=saved_meanwhile,
                            preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None), status
 
 
@@ -89,7 +89,8 @@ def work(key: str) -> tuple[str, int] | WerkzeugResponse:
     if item.is_team:
         return _team_work(item)
     submission = services.submission_for(db.session, item, signed_in().id)
-    form = WorkForm(body=submission.draft_body if submission else "")
+    draft = submission.draft_body if submission else ""
+    form = WorkForm(body=draft, base=services.draft_mark(draft or ""))
     return _render_work(item, submission, _dates(item, plan, submission), form)
 
 
@@ -107,7 +108,7 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
     dates = _dates(item, plan, submission)
     action = request.form.get("action", "save")
     try:
-        services.save_draft(db.session, submission, form.body.data or "", dates, now)
+        services.save_draft(db.session, submission, form.body.data or "", dates, now, expected=form.base.data or None)
         upload = form.file.data
         if upload and upload.filename:
             services.add_attachment(db.session, submission, upload.filename, upload.read(), dates, _uploads(), now)
@@ -117,6 +118,11 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
         db.session.rollback()
         # Re-render with what the learner typed: nothing they wrote is lost.
         stored = services.submission_for(db.session, item, user_id)
+        if isinstance(exc, services.StaleDraft) and stored is not None:
+            # The draft saved from the other tab, to copy from; saving again from here is now meant.
+            form.base.data = services.draft_mark(stored.draft_body or "")
+            return _render_work(item, stored, _dates(item, plan, stored), form, error=str(exc), status=409,
+                                saved_meanwhile=stored.draft_body or "")
         return _render_work(item, stored, _dates(item, plan, stored), form, error=str(exc), status=400)
     if action == "submit":
         flash(f"Version {version.number} submitted{' (after the due date)' if version.late else ''}. "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +26,22 @@ MAX_REFLECTION_CHARS = 5000
 
 class PortfolioError(ValueError):
     """A problem the learner can fix; nothing was changed."""
+
+
+class StalePortfolio(PortfolioError):
+    """The portfolio was saved (from another tab or window) after the page saving it was opened."""
+
+    def __init__(self) -> None:
+        super().__init__("Your portfolio was saved from another tab or window after you opened this page, and this save "
+                         "would have overwritten it: the reflections saved there are shown below to copy from.")
+
+
+def portfolio_mark(portfolio: Portfolio | None) -> str:
+    """What the portfolio page sends back with a save: the work chosen and the reflections
+    it showed, as a short digest (``curate`` refuses a save from a page whose portfolio has
+    been saved since)."""
+    shown = [list(portfolio.artifact_ids or []), dict(portfolio.reflections or {})] if portfolio else [[], {}]
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def _reviews(level_ids: list[int]) -> Select[Assignment]:
@@ -168,13 +186,17 @@ def closed_because(review: Submission | None) -> str | None:
 
 
 def curate(session: DbSession, portfolio: Portfolio, artifact_ids: list[int], reflections: dict[str, str],
-           eligible: list[Submission], codes: list[str], now: datetime) -> None:
+           eligible: list[Submission], codes: list[str], now: datetime, expected: str | None = None) -> None:
     """Store the chosen work and reflections: refused (``closed_because``) while the
-    portfolio is handed in and not returned, or graded."""
+    portfolio is handed in and not returned, or graded; given ``expected``
+    (``portfolio_mark`` of what the page showed), refused too if it was saved since
+    (``StalePortfolio``): a page left open in one tab does not wipe what another saved."""
     _take(session, portfolio)
     reason = closed_because(_handed_in_review(session, portfolio))
     if reason:
         raise PortfolioError(reason)
+    if expected is not None and portfolio_mark(portfolio) != expected:
+        raise StalePortfolio()
     allowed = {s.id for s in eligible}
     if any(i not in allowed for i in artifact_ids):
         raise PortfolioError("Only your own graded and released work from this level (a team's included) can go in the portfolio.")

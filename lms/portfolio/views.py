@@ -36,13 +36,14 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
     eligible = services.eligible_work(db.session, user.id, level)
     plan = learner_schedule(db.session, user, now)
     review = coursework.submission_for(db.session, assignment, user.id) if assignment else None
+    portfolio = services.portfolio_for(db.session, user.id, level, now, create=create)
     return {
         "level": level, "assignment": assignment, "eligible": eligible,
         "grades": services.grades_of(db.session, eligible, user.id),
         "teams": groups_of(db.session, [s.id for s in eligible]),  # team work is each member's (lms.coursework.sharing)
         "codes": [o.key for o in assignment.objectives] if assignment else [],
         "objectives": assignment.objectives if assignment else [],
-        "portfolio": services.portfolio_for(db.session, user.id, level, now, create=create),
+        "portfolio": portfolio, "base": services.portfolio_mark(portfolio),  # what a save from the page started from
         "review": review, "closed": services.closed_because(review),  # handed in: read-only
         # what the grader sent back with each version returned for revision, the newest first
         "returns": grading.returns_of(db.session, review) if review and review.versions else [],
@@ -50,7 +51,7 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
         "hand_ins": services.hand_ins_of(db.session, review.versions) if review else {},
         "pieces_handed_in": services.pieces_in,
         "dates": coursework.dates_for(assignment, plan, review) if assignment and plan else None,
-        "form": CsrfForm(), "share_url": None, "error": None,
+        "form": CsrfForm(), "share_url": None, "error": None, "saved_meanwhile": False,
     }
 
 
@@ -76,15 +77,17 @@ def save(level_key: str) -> Any:
     reflections = {c: request.form.get(f"reflection-{c}", "") for c in context["codes"]}
     now = utcnow()
     try:
-        services.curate(db.session, context["portfolio"], chosen, reflections, context["eligible"], context["codes"], now)
+        services.curate(db.session, context["portfolio"], chosen, reflections, context["eligible"], context["codes"], now,
+                        expected=request.form.get("base") or None)
         if request.form.get("action") == "submit":
             services.submit_for_review(db.session, context["portfolio"], signed_in(), context["eligible"], now,
                                        context["dates"])
     except services.PortfolioError as exc:
         db.session.rollback()
         context = _context(_level(level_key))
-        context.update(error=str(exc), posted=request.form)
-        return render_template("portfolio/portfolio.html", **context), 400
+        stale = isinstance(exc, services.StalePortfolio)  # the saved one shown to copy from; the page's next save is meant
+        context.update(error=str(exc), posted=request.form, saved_meanwhile=stale)
+        return render_template("portfolio/portfolio.html", **context), 409 if stale else 400
     flash("Portfolio submitted for review." if request.form.get("action") == "submit" else "Portfolio saved.", "success")
     return redirect(url_for("portfolio.portfolio", level_key=level_key))
 
