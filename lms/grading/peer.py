@@ -196,8 +196,10 @@ def review_one_more(session: DbSession, assignment: Assignment, reviewer: User, 
     one they review already; one extra at a time. Refused, nothing made, when there is none
     (``NothingWaits``) or their own reviews are not done."""
     k = assignment.peer_reviews
+    if k == 0:
+        raise GradingError("This assignment has no peer review.")
     own = _own(session, assignment, reviewer.id)
-    if k == 0 or own is None or own.cohort_id is None:
+    if own is None or own.cohort_id is None:
         raise GradingError("Hand in your own work first: you review classmates' work once yours is in.")
     hold_pool(session, own.cohort_id)
     held = _held(session, assignment.id, reviewer.id)
