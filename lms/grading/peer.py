@@ -40,8 +40,9 @@ def _s(n: int) -> str:
 def _live(session: DbSession, submission_ids: list[int]) -> list[PeerReview]:
     if not submission_ids:
         return []
+    # As the database has them now (a hand-out read after ``hold_pool`` counts what the one before did).
     return list(session.scalars(select(PeerReview).where(PeerReview.submission_id.in_(submission_ids), LIVE)
-                                .order_by(PeerReview.id)))
+                                .order_by(PeerReview.id).execution_options(populate_existing=True)))
 
 
 def hold_pool(session: DbSession, cohort_id: int) -> None:
