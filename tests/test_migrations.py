@@ -405,3 +405,57 @@ def test_the_portfolio_hand_ins_migration_keeps_the_current_choice_for_each_hand
 
 def json_of(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_peer_review_kind_migration_keeps_one_live_review_per_reviewer_and_work(fresh_database_url: str,
+                                                                                    tmp_path: Path) -> None:
+    """``zv2c3d4e5f613`` makes every existing review required, and cancels the live
+    duplicates two asks at once could make before its unique index: of a reviewer's live
+    reviews of one piece of work the done one stays (else the first made); cancelled
+    reviews stay as they are."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade(revision="zu1c3d4e5f613")
+        old = sa.MetaData()
+        old.reflect(db.engine)
+        start = datetime(2026, 3, 2, 9, 30)
+        with db.engine.begin() as conn:
+            def add(table: str, **values: object) -> int:
+                return int(conn.execute(old.tables[table].insert().values(**values)).inserted_primary_key[0])
+
+            author, one, two, three = (add("users", email=f"{name}@example.com", name=name, timezone="UTC", is_admin=False,
+                                           session_version=0, created_at=start) for name in ("author", "one", "two", "three"))
+            org = add("organizations", name="Upgraded Co", created_at=start)
+            cohort = add("cohorts", organization_id=org, name="Upgraded 1", start_date=date(2026, 1, 5), timezone="UTC",
+                         created_at=start)
+            program = add("programs", key="p", title="P", summary="")
+            module = add("modules", program_id=program, key="m", title="M", summary="", position=0, metric_group="")
+            phase = add("phases", module_id=module, key="m-1", title="M 1", month=1, position=0, summary="")
+            rubric = add("rubrics", key="r", title="R", current_number=1)
+            rubric_version = add("rubric_versions", rubric_id=rubric, number=1, criteria=[], max_points=10.0,
+                                 checksum="0" * 64, created_at=start)
+            assignment = add("assignments", key="peer", kind="hands_on", title="Peer", module_id=module, phase_id=phase,
+                             rubric_id=rubric, due_after_days=14, peer_reviews=2, deliverables=[], body="",
+                             position=0, source_path="peer.md")
+            submission = add("submissions", assignment_id=assignment, user_id=author, cohort_id=cohort, status="submitted",
+                             draft_body="text", created_at=start, updated_at=start)
+            version = add("submission_versions", submission_id=submission, number=1, body="text", attachment_ids=[],
+                          submitted_at=start, late=False)
+
+            def review(reviewer: int, status: str) -> int:
+                return add("peer_reviews", submission_id=submission, reviewer_id=reviewer, version_id=version,
+                           rubric_version_id=rubric_version, status=status, selections={}, comment="", assigned_at=start)
+
+            one_assigned, one_done = review(one, "assigned"), review(one, "done")
+            two_first, two_second = review(two, "assigned"), review(two, "assigned")
+            three_cancelled, three_live = review(three, "cancelled"), review(three, "assigned")
+
+        upgrade()
+        with db.engine.connect() as conn:
+            found = {id_: (status, kind) for id_, status, kind in conn.execute(sa.text("SELECT id, status, kind FROM peer_reviews"))}
+        assert found == {one_assigned: ("cancelled", "required"), one_done: ("done", "required"),
+                         two_first: ("assigned", "required"), two_second: ("cancelled", "required"),
+                         three_cancelled: ("cancelled", "required"), three_live: ("assigned", "required")}
+        downgrade(revision="zu1c3d4e5f613")
+        assert "kind" not in {c["name"] for c in sa.inspect(db.engine).get_columns("peer_reviews")}
+        db.engine.dispose()

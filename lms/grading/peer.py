@@ -40,8 +40,9 @@ def _s(n: int) -> str:
 def _live(session: DbSession, submission_ids: list[int]) -> list[PeerReview]:
     if not submission_ids:
         return []
+    # As the database has them now (a hand-out read after ``hold_pool`` counts what the one before did).
     return list(session.scalars(select(PeerReview).where(PeerReview.submission_id.in_(submission_ids), LIVE)
-                                .order_by(PeerReview.id)))
+                                .order_by(PeerReview.id).execution_options(populate_existing=True)))
 
 
 def hold_pool(session: DbSession, cohort_id: int) -> None:
@@ -196,8 +197,10 @@ def review_one_more(session: DbSession, assignment: Assignment, reviewer: User, 
     one they review already; one extra at a time. Refused, nothing made, when there is none
     (``NothingWaits``) or their own reviews are not done."""
     k = assignment.peer_reviews
+    if k == 0:
+        raise GradingError("This assignment has no peer review.")
     own = _own(session, assignment, reviewer.id)
-    if k == 0 or own is None or own.cohort_id is None:
+    if own is None or own.cohort_id is None:
         raise GradingError("Hand in your own work first: you review classmates' work once yours is in.")
     hold_pool(session, own.cohort_id)
     held = _held(session, assignment.id, reviewer.id)
