@@ -8,7 +8,7 @@ answers after the submission, else the submission time (null while an attempt is
 regrade after a withdrawal left no time on the attempt, so those read the submission time.
 
 Revision ID: zv3c3d4e5f613
-Revises: zu1c3d4e5f613
+Revises: zv2c3d4e5f613
 Create Date: 2026-12-06 19:40:00.000000
 
 """
@@ -19,7 +19,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zv3c3d4e5f613'
-down_revision = 'zu1c3d4e5f613'
+down_revision = 'zv2c3d4e5f613'
 branch_labels = None
 depends_on = None
 
