@@ -383,7 +383,7 @@ def test_the_log_says_when_a_waiting_delivery_goes(app: Flask, org_setup: dict[s
     login(client, org_setup["admin"])
     url = f"/organizations/{org.id}/webhooks/{endpoint.id}"
     assert "<td>due now</td>" in client.get(url).get_data(as_text=True)
-    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active")
+    client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "pause"})
     assert "<td>when resumed</td>" in client.get(url).get_data(as_text=True)
 
 
