@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from lms import create_app
-from lms.accounts import services
+from lms.accounts import services, sign_ins
 from lms.accounts.models import PasswordResetToken, User
 from lms.accounts.services import AccountError
 from lms.database import utcnow
@@ -406,6 +406,43 @@ def test_logout_is_post_only_and_signs_out(web: FlaskClient, make_user, login) -
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     assert "You are signed out." in web.get("/login").get_data(as_text=True)
     assert not signed_in(web)
+
+
+def test_a_copy_of_the_session_cookie_signs_nobody_in_once_signed_out(fresh_app: Callable[..., Flask], make_user) -> None:
+    """The session is a cookie the browser holds: signing out wrote a new one, but a copy of
+    the old (stolen, or kept by the browser) still signed its holder in. Signing out now ends
+    that sign-in for every copy; the person's other sign-ins (another browser) go on."""
+    site = fresh_app()
+    here, elsewhere, thief = site.test_client(), site.test_client(), site.test_client()
+    make_user(email="ada@example.com")
+    for client in (here, elsewhere):
+        assert post_login(client, "ada@example.com").status_code == 302
+    cookie = here.get_cookie("session")
+    assert cookie is not None
+    thief.set_cookie("session", cookie.value)
+    assert signed_in(thief)
+    assert here.post("/logout").status_code == 302
+    assert not signed_in(here) and not signed_in(thief)
+    assert signed_in(elsewhere)
+    assert post_login(here, "ada@example.com").status_code == 302 and signed_in(here)  # signing in again is a new one
+
+
+def test_a_remembered_browser_begins_a_new_sign_in_after_a_month(fresh_app: Callable[..., Flask], make_user,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sign-in lasts at most MAX_AGE (its ended mark is kept longer); "Keep me signed in"
+    then signs the person in again from its cookie, as a new sign-in."""
+    client = fresh_app().test_client()
+    make_user(email="ada@example.com")
+    assert post_login(client, "ada@example.com", remember="y").status_code == 302
+    plain = fresh_app().test_client()
+    assert post_login(plain, "ada@example.com").status_code == 302
+    later = time.time() + sign_ins.MAX_AGE + 60
+    monkeypatch.setattr(sign_ins, "_now", lambda: later)
+    monkeypatch.setitem(client.application.config, "SESSION_IDLE_MINUTES", 0)
+    monkeypatch.setitem(plain.application.config, "SESSION_IDLE_MINUTES", 0)
+    assert not signed_in(plain)
+    assert signed_in(client)  # from the remember cookie, with a new sign-in id
+    assert signed_in(client)
 
 
 def test_logout_forgets_the_remember_cookie(web: FlaskClient, make_user) -> None:

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, current_app, flash, g, redirect, render_temp
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from lms.accounts import services
+from lms.accounts import services, sign_ins
 from lms.accounts.current import load_signed_in_user, signed_in, signed_in_user
 from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm, UnlockForm
 from lms.accounts.models import User
@@ -39,6 +39,9 @@ def load_user(user_id: str) -> User | None:
     ident, _, version = user_id.partition(":")
     if not ident.isdigit() or not version.isdigit():
         return None
+    if not sign_ins.still_on():  # signed out since (a copy of the cookie), or begun too long ago
+        sign_ins.forget()
+        return None
     user = load_signed_in_user(db.session, int(ident))
     # A deactivated user's session ends at their next request.
     return user if user is not None and user.session_version == int(version) and user.is_active else None
@@ -61,16 +64,25 @@ KEPT_AT_SIGN_OUT = frozenset({"_remember"})  # Flask-Login's note to delete the 
 
 def fresh_session_on_sign_in(sender: Flask, **_extra: Any) -> None:
     """Flask-Login's ``user_logged_in``, whichever way the person signs in (password, second
-    step, invitation, single sign-on, LTI): the session's CSRF secret is made anew. One
+    step, invitation, single sign-on, LTI): the session's CSRF secret is made anew, and the
+    sign-in gets an id of its own (``lms.accounts.sign_ins``). A CSRF secret
     planted before signing in (a cookie set for the site by someone else) would otherwise
     still be valid after, and let its author's forms act as the person."""
     session.pop(CSRF_KEY, None)
     g.pop(CSRF_KEY, None)
+    sign_ins.begin()
+
+
+def new_sign_in_from_cookie(sender: Flask, **_extra: Any) -> None:
+    """Flask-Login's ``user_loaded_from_cookie``: the remember cookie began a new sign-in."""
+    sign_ins.begin()
 
 
 def empty_session_on_sign_out(sender: Flask, **_extra: Any) -> None:
     """Flask-Login's ``user_logged_out`` (signing out, an idle session ended): nothing the
-    session held is left for the next person at the browser, its CSRF secret included."""
+    session held is left for the next person at the browser, its CSRF secret included; the
+    sign-in is marked ended for any copy of the session's cookie (``lms.accounts.sign_ins``)."""
+    sign_ins.end()
     for key in [key for key in session if key not in KEPT_AT_SIGN_OUT]:
         session.pop(key)
     g.pop(CSRF_KEY, None)

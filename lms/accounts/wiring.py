@@ -1,12 +1,13 @@
 """Accounts' wiring: sign-in pages, who is asking (for the access policy and filters),
-the session's user loader (a new CSRF secret at each sign-in, an emptied session at each
-sign-out), the idle sign-out (``lms.accounts.idle``) and ``flask lms create-admin``; in production, a refusal to
+the session's user loader (a new CSRF secret and sign-in id at each sign-in, an emptied
+session and the sign-in marked ended at each sign-out: ``lms.accounts.sign_ins``), the idle
+sign-out (``lms.accounts.idle``) and ``flask lms create-admin``; in production, a refusal to
 start several workers on unshared (in-memory) sign-in limits."""
 
 from __future__ import annotations
 
 from flask import Flask
-from flask_login import user_logged_in, user_logged_out
+from flask_login import user_loaded_from_cookie, user_logged_in, user_logged_out
 
 from lms.accounts import idle
 from lms.accounts.cli import create_admin_command
@@ -18,6 +19,7 @@ from lms.accounts.views import (
     fresh_session_on_sign_in,
     load_user,
     login_redirect,
+    new_sign_in_from_cookie,
     wait_for_answer_time,
 )
 from lms.cli import add_commands
@@ -31,6 +33,7 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user)
     user_logged_in.connect(fresh_session_on_sign_in, app)
     user_logged_out.connect(empty_session_on_sign_out, app)
+    user_loaded_from_cookie.connect(new_sign_in_from_cookie, app)
     app.teardown_request(wait_for_answer_time)
     idle.init_app(app)  # before the access policy's hook (installed last): an idle session is signed out first
     set_identity(app, Identity(current_user=signed_in_user, login_redirect=login_redirect))

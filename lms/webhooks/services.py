@@ -142,7 +142,7 @@ def check_url(url: str, allow_local_http: bool) -> str:
 
 def refuse_private_host(url: str) -> None:
     """Raise WebhookError when the URL's host resolves (now) to an address that is not
-    public (lms/webhooks/addresses). A name checked at registration may point elsewhere
+    public (lms/web/addresses). A name checked at registration may point elsewhere
     since, so this is asked again before each delivery."""
     parts = urlsplit(url)
     try:

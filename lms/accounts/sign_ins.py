@@ -1,0 +1,70 @@
+"""Signing out ends that sign-in for every copy of its session cookie.
+
+Flask's session is a signed cookie the browser holds: signing out wrote a new cookie without
+the user, but a copy of the old one (a stolen cookie, a browser's saved state, a proxy's
+log) still signed its holder in, for as long as they kept using it. Each sign-in's session
+now carries an id of its own (``SIGN_IN``: when it began and a random part), and signing
+out (or an idle session ended, ``lms.accounts.idle``) marks that id ended in the rate-limit
+storage (Redis when ``REDIS_URL`` is set, so every worker sees it): a session carrying an
+ended id signs nobody in. Marks are kept ``ENDED_FOR``; a session begun longer ago than
+``MAX_AGE`` (shorter) is refused whatever, so none outlives its mark. A session restored
+from the "Keep me signed in" cookie begins a new id (that cookie keeps its own rule,
+``REMEMBER_COOKIE_DURATION``; it is deleted from the browser at sign-out and stops working
+when the password changes). Sessions begun before ids were given carry none and are left
+as they were."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from flask import current_app, session
+from limits import parse
+
+from lms.extensions import limiter
+
+SIGN_IN = "lms_sign_in"  # session: "<unix time it began>.<random>"
+ENDED_FOR = parse("1 per 31 days")  # one hit marks an id ended, kept for the window
+MAX_AGE = 30 * 86400  # seconds a session may last, remembered or not (then: sign in again, or the remember cookie)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _key() -> str:
+    return f"{current_app.config.get('RATELIMIT_KEY_PREFIX', '')}sign-in-ended"
+
+
+def begin() -> None:
+    """A new sign-in in this session (after the password, a second step, single sign-on,
+    LTI, an invitation, the remember cookie)."""
+    session[SIGN_IN] = f"{int(_now())}.{secrets.token_urlsafe(12)}"
+
+
+def end() -> None:
+    """Mark this session's sign-in ended, for every copy of its cookie."""
+    mark = session.get(SIGN_IN)
+    if isinstance(mark, str):
+        limiter.limiter.hit(ENDED_FOR, _key(), mark)
+
+
+USER_KEYS = ("_user_id", "_fresh", "_id")  # what Flask-Login keeps of the signed-in user
+
+
+def forget() -> None:
+    """An ended or too old sign-in: the session keeps neither it nor its user (the remember
+    cookie, if the browser has one, may then begin a new sign-in in this same request)."""
+    for key in (SIGN_IN, *USER_KEYS):
+        session.pop(key, None)
+
+
+def still_on() -> bool:
+    """Whether the sign-in this session carries may still sign its user in."""
+    mark = session.get(SIGN_IN)
+    if mark is None:
+        return True
+    began, _, _random = str(mark).partition(".")
+    if not began.isdigit() or _now() - int(began) > MAX_AGE:
+        return False
+    return bool(limiter.limiter.test(ENDED_FOR, _key(), str(mark)))
