@@ -337,6 +337,7 @@ POLICY: dict[str, AccessRule] = {
     "api_v1.cohorts": PEOPLE_STAFF,
     "api_v1.cohort": PEOPLE_OF_COHORT,
     "api_v1.learners": PEOPLE_OF_COHORT,
+    "api_v1.learner": PEOPLE_OF_COHORT,
     "api_v1.enrolments": PEOPLE_OF_COHORT,
     "api_v1.invite": ENROL,
     "api_v1.levels": CURRICULUM,

@@ -147,6 +147,7 @@ API_ROUTES: dict[str, Route] = {
     "api_v1.cohorts": Route(lambda w, x: "/api/v1/cohorts", as_token(STAFF)),
     "api_v1.cohort": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}", _API_COHORT),
     "api_v1.learners": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners", _API_COHORT),
+    "api_v1.learner": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}", _API_COHORT),
     "api_v1.enrolments": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/enrolments", _API_COHORT),
     "api_v1.invite": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/enrolments", as_token(COHORT_MANAGER), "POST",
                            {"email": "api-invited@example.com"}),

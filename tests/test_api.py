@@ -214,6 +214,21 @@ def test_pages_follow_the_link_header_in_a_stable_order(app: Flask, client, worl
     assert [c["id"] for c in follow(client, "/api/v1/cohorts?limit=1", admin)] == [world.cohort_a.id, world.cohort_a2.id]
 
 
+def test_one_learner_is_read_by_their_id(app: Flask, client, world: World) -> None:
+    """The learner the list gives, alone (as /learners/{id}/mastery beneath it); someone who is
+    not a current learner of the cohort is not found there."""
+    headers = bearer(world.instructor_a)
+    url = f"/api/v1/cohorts/{world.cohort_a.id}/learners"
+    listed = {p["id"]: p for p in client.get(url, headers=headers).json["data"]}
+    one = client.get(f"{url}/{world.learner_a.id}", headers=headers)
+    assert one.status_code == 200 and one.json == listed[world.learner_a.id]
+    for stranger in (world.learner_b, world.instructor_a, world.nobody):
+        missing = client.get(f"{url}/{stranger.id}", headers=headers)
+        assert missing.status_code == 404 and missing.mimetype == "application/problem+json", stranger
+    assert client.get(f"{url}/{world.learner_a.id}", headers=bearer(world.instructor_a, ["read:grades"])).status_code == 403
+    assert client.get(f"/api/v1/cohorts/{world.cohort_b.id}/learners/{world.learner_b.id}", headers=headers).status_code == 404
+
+
 def test_updated_since_gives_what_changed_and_pages_by_time(app: Flask, client, loaded, world: World) -> None:
     metric = db.session.scalar(select(Metric).order_by(Metric.id))
     start = utcnow() - timedelta(days=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -260,9 +261,13 @@ def test_attempts_still_open_or_waiting_for_a_grade_move_and_graded_ones_stay(or
     db.session.add_all(made.values())
     db.session.commit()
     ids = {name: attempt.id for name, attempt in made.items()}
-    moved = move_learner(db.session, learner, org["old"], org["new"])
+    moved_at = now + timedelta(hours=1)
+    moved = move_learner(db.session, learner, org["old"], org["new"], moved_at)
     db.session.commit()
     assert "2 quiz attempts still open or waiting for a grade moved with them." in moved.summary
     db.session.expire_all()
     cohorts = {name: db.session.get(Attempt, attempt_id).cohort_id for name, attempt_id in ids.items()}
     assert cohorts == {"graded": org["old"].id, "waiting": org["new"].id, "running": org["new"].id}
+    # the submitted one carried is new to the new cohort's list: a change for updated_since (the API's)
+    changed = {name: db.session.get(Attempt, attempt_id).updated_at for name, attempt_id in ids.items()}
+    assert changed == {"graded": None, "waiting": moved_at, "running": None}

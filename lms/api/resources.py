@@ -146,6 +146,19 @@ def learners(cohort_id: int) -> Any:
                                          for e, u in page.rows])
 
 
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+@api_spec.validate(resp=Resp(HTTP_200=s.LearnerOut), tags=["people"], operation_id="getLearner")
+def learner(cohort_id: int, user_id: int) -> Any:
+    """One of the cohort's current learners"""
+    found = db.session.execute(select(Enrolment, User).join(User, User.id == Enrolment.user_id)
+                               .where(Enrolment.cohort_id == cohort_id, Enrolment.user_id == user_id, Enrolment.active)
+                               .order_by(Enrolment.id.desc()).limit(1)).first()
+    if found is None:
+        raise ApiProblem(404, "No such learner in this cohort (or they have left it: see its enrolments).")
+    e, u = found
+    return s.LearnerOut(id=u.id, name=u.name, email=u.email, enrolled_at=e.started_at, pace=e.pace.value)
+
+
 @bp.get("/cohorts/<int:cohort_id>/enrolments")
 @api_spec.validate(query=s.ListQuery, resp=Resp(HTTP_200=s.EnrolmentPage), tags=["people"], operation_id="listEnrolments")
 def enrolments(cohort_id: int) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -41,7 +41,7 @@ from lms.audit.services import record_from
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import Carried, active_enrolment, hold_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
-from lms.database import DbSession, rowcount, zone_named
+from lms.database import DbSession, UTCDateTime, rowcount, zone_named
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
@@ -727,22 +727,26 @@ def _mean_fraction(marks: list[tuple[int, float]], attempt_ids: set[int]) -> flo
     return sum(chosen) / len(chosen) if chosen else None
 
 
-def carry_attempts(session: DbSession, user_id: int, source_id: int, target_id: int) -> int:
+def carry_attempts(session: DbSession, user_id: int, source_id: int, target_id: int, now: datetime) -> int:
     """A learner moved from cohort ``source_id`` to ``target_id``: their attempts there still
     running or waiting for a written answer's grade become the new cohort's, so its staff
     grade them (the written answers to grade are listed by cohort) and its time limits and
     closings apply. Attempts finished and graded stay where they were taken: the old
-    cohort's quiz statistics. One statement; how many it carried."""
+    cohort's quiz statistics. A submitted one carried is a change of the new cohort's list
+    (``updated_at`` is ``now``, for the API's ``updated_since``). One statement; how many it carried."""
     carried = session.execute(update(Attempt).where(
         Attempt.user_id == user_id, Attempt.cohort_id == source_id,
         or_(Attempt.submitted_at.is_(None), Attempt.pending_manual.is_(True)))
-        .values(cohort_id=target_id).execution_options(synchronize_session="fetch"))
+        .values(cohort_id=target_id, updated_at=case((Attempt.submitted_at.is_not(None), literal(now, UTCDateTime())),
+                                                     else_=Attempt.updated_at))
+        .execution_options(synchronize_session="fetch"))
     return rowcount(carried)
 
 
-def on_learner_moved(user: User, *, session: DbSession, source: Cohort, target: Cohort, **_: object) -> Carried | None:
+def on_learner_moved(user: User, *, session: DbSession, source: Cohort, target: Cohort, now: datetime,
+                     **_: object) -> Carried | None:
     """``learner_moved``'s receiver (``carry_attempts``)."""
-    carried = carry_attempts(session, user.id, source.id, target.id)
+    carried = carry_attempts(session, user.id, source.id, target.id, now)
     if not carried:
         return None
     return Carried(f"{carried} quiz attempt{'s' * (carried != 1)} still open or waiting for a grade moved with them.")
