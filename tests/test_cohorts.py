@@ -556,6 +556,15 @@ def test_the_invited_list_is_paged_with_a_fixed_number_of_statements(app, client
     assert "Invitations 7–7 of 7" in last and "wave7@example.com" in last and "wave6@example.com" not in last
     assert "Withdraw the invitation of wave7@example.com" in last
     assert "wave7@example.com" in text(client.get(f"{url}?invited=99"))  # out of range: the last page
+    # Withdrawing or sending again from page 2 comes back to page 2, not the first.
+    second = text(client.get(f"{url}?invited=2"))
+    assert 'name="invited" value="2"' in second
+    wave3 = db.session.scalar(select(Invitation).where(Invitation.email == "wave3@example.com"))
+    withdrawn = client.post(f"{url}/invitations/{wave3.id}/withdraw", data={"invited": "2"})
+    assert withdrawn.headers["Location"].endswith(f"{url}?invited=2#invited")
+    wave4 = db.session.scalar(select(Invitation).where(Invitation.email == "wave4@example.com"))
+    resent = client.post(f"{url}/invitations/{wave4.id}/resend", data={"invited": "2"})
+    assert resent.headers["Location"].endswith(f"{url}?invited=2#invited")
 
 
 def test_anonymous_visitor_sees_the_set_password_form(app, client, world: World) -> None:

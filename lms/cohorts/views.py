@@ -290,6 +290,14 @@ def _invitation(cohort: Cohort, invitation_id: int) -> Invitation:
     return invitation
 
 
+def _back_to_invited(cohort: Cohort) -> Response:
+    """The cohort page again at the page of invitations the button was on (its ``invited``),
+    so that working down a long list does not start again from its first page each time."""
+    page = request.form.get("invited", "")
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id,
+                            invited=int(page) if page.isdigit() and 1 < int(page) < 10_000 else None, _anchor="invited"))
+
+
 @bp.post("/cohorts/<int:cohort_id>/invitations/<int:invitation_id>/resend")
 def resend_invitation(cohort_id: int, invitation_id: int) -> Response:
     cohort = _cohort(cohort_id)
@@ -302,7 +310,7 @@ def resend_invitation(cohort_id: int, invitation_id: int) -> Response:
             flash(str(exc), "error")
         else:
             flash(f"A new invitation link is on its way to {invitation.email}; the old link no longer works.", "success")
-    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return _back_to_invited(cohort)
 
 
 @bp.post("/cohorts/<int:cohort_id>/invitations/<int:invitation_id>/withdraw")
@@ -310,7 +318,7 @@ def withdraw_invitation(cohort_id: int, invitation_id: int) -> Response:
     cohort = _cohort(cohort_id)
     invitation = _invitation(cohort, invitation_id)
     _withdraw(invitation)
-    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return _back_to_invited(cohort)
 
 
 def _withdraw(invitation: Invitation) -> None:
