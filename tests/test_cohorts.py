@@ -6,6 +6,7 @@ session after one (``db.session.expire_all()``) before looking at rows again."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -1611,6 +1612,32 @@ def test_two_tabs_editing_a_cohort_keep_the_first_and_tell_the_second(app, clien
     assert client.post(url, data={**seen, "name": "No Revision", "timezone": "UTC", "revision": ""}).status_code == 200
     db.session.expire_all()
     assert db.session.get(Cohort, world.cohort_a.id).name == "Alpha One"
+
+
+def test_a_refused_edit_keeps_what_the_second_tab_changed_over_what_the_first_saved(app, client, world: World,
+                                                                                    login) -> None:
+    """Tab A renames the cohort; tab B, opened before, changes the time zone. B is refused,
+    and its form now holds A's name (B left the name as shown) with B's time zone, so that
+    saving again keeps both instead of undoing the rename."""
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    form = text(client.get(url))
+    shown = re.search(r'name="shown" type="hidden" value="([^"]*)"', form)
+    assert shown is not None
+    opened = {"name": "Alpha 1", "start_date": world.cohort_a.start_date.isoformat(), "timezone": "UTC",
+              "instructors": world.instructor_a.email, "revision": 0, "shown": html.unescape(shown.group(1))}
+    assert client.post(url, data={**opened, "name": "Alpha One"}).status_code == 302
+    stale = client.post(url, data={**opened, "timezone": "Asia/Tokyo"})
+    page = text(stale)
+    assert stale.status_code == 409 and "what you left as it was shows it as it is now" in page
+    assert 'value="Alpha One"' in page and 'value="Alpha 1"' not in page  # A's rename, which B did not touch
+    assert '<option selected value="Asia/Tokyo">' in page  # B's own change
+    again = {name: html.unescape(value) for name, value in re.findall(
+        r'<input[^>]*name="(name|start_date|revision|shown)"[^>]*value="([^"]*)"', page)}
+    assert client.post(url, data={**again, "timezone": "Asia/Tokyo", "instructors": world.instructor_a.email}).status_code == 302
+    db.session.expire_all()
+    cohort = db.session.get(Cohort, world.cohort_a.id)
+    assert (cohort.name, cohort.timezone) == ("Alpha One", "Asia/Tokyo")
 
 
 def test_two_edits_of_one_version_at_once_keep_one(app, world: World) -> None:
