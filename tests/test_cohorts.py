@@ -1686,7 +1686,13 @@ def test_archive_through_the_page(app, client, world: World, login) -> None:
     assert db.session.get(Cohort, world.cohort_a2.id).archived
     refused = client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": "x@example.com"})
     assert refused.status_code == 400 and "archived" in text(refused)
+    # The archived cohort's page offers no invitation or import it would then refuse, and says why.
+    archived = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert "is archived: it takes no new learners or instructors" in archived
+    assert f'action="/cohorts/{world.cohort_a2.id}/invitations"' not in archived and "/import" not in archived
     assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "unarchive"}).status_code == 302
+    active = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert f'action="/cohorts/{world.cohort_a2.id}/invitations"' in active and "is archived:" not in active
     db.session.expire_all()
     assert not db.session.get(Cohort, world.cohort_a2.id).archived
 
