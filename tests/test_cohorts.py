@@ -6,6 +6,7 @@ session after one (``db.session.expire_all()``) before looking at rows again."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -556,6 +557,15 @@ def test_the_invited_list_is_paged_with_a_fixed_number_of_statements(app, client
     assert "Invitations 7–7 of 7" in last and "wave7@example.com" in last and "wave6@example.com" not in last
     assert "Withdraw the invitation of wave7@example.com" in last
     assert "wave7@example.com" in text(client.get(f"{url}?invited=99"))  # out of range: the last page
+    # Withdrawing or sending again from page 2 comes back to page 2, not the first.
+    second = text(client.get(f"{url}?invited=2"))
+    assert 'name="invited" value="2"' in second
+    wave3 = db.session.scalar(select(Invitation).where(Invitation.email == "wave3@example.com"))
+    withdrawn = client.post(f"{url}/invitations/{wave3.id}/withdraw", data={"invited": "2"})
+    assert withdrawn.headers["Location"].endswith(f"{url}?invited=2#invited")
+    wave4 = db.session.scalar(select(Invitation).where(Invitation.email == "wave4@example.com"))
+    resent = client.post(f"{url}/invitations/{wave4.id}/resend", data={"invited": "2"})
+    assert resent.headers["Location"].endswith(f"{url}?invited=2#invited")
 
 
 def test_anonymous_visitor_sees_the_set_password_form(app, client, world: World) -> None:
@@ -1604,6 +1614,32 @@ def test_two_tabs_editing_a_cohort_keep_the_first_and_tell_the_second(app, clien
     assert db.session.get(Cohort, world.cohort_a.id).name == "Alpha One"
 
 
+def test_a_refused_edit_keeps_what_the_second_tab_changed_over_what_the_first_saved(app, client, world: World,
+                                                                                    login) -> None:
+    """Tab A renames the cohort; tab B, opened before, changes the time zone. B is refused,
+    and its form now holds A's name (B left the name as shown) with B's time zone, so that
+    saving again keeps both instead of undoing the rename."""
+    login(client, world.org_admin_a)
+    url = f"/cohorts/{world.cohort_a.id}/edit"
+    form = text(client.get(url))
+    shown = re.search(r'name="shown" type="hidden" value="([^"]*)"', form)
+    assert shown is not None
+    opened = {"name": "Alpha 1", "start_date": world.cohort_a.start_date.isoformat(), "timezone": "UTC",
+              "instructors": world.instructor_a.email, "revision": 0, "shown": html.unescape(shown.group(1))}
+    assert client.post(url, data={**opened, "name": "Alpha One"}).status_code == 302
+    stale = client.post(url, data={**opened, "timezone": "Asia/Tokyo"})
+    page = text(stale)
+    assert stale.status_code == 409 and "what you left as it was shows it as it is now" in page
+    assert 'value="Alpha One"' in page and 'value="Alpha 1"' not in page  # A's rename, which B did not touch
+    assert '<option selected value="Asia/Tokyo">' in page  # B's own change
+    again = {name: html.unescape(value) for name, value in re.findall(
+        r'<input[^>]*name="(name|start_date|revision|shown)"[^>]*value="([^"]*)"', page)}
+    assert client.post(url, data={**again, "timezone": "Asia/Tokyo", "instructors": world.instructor_a.email}).status_code == 302
+    db.session.expire_all()
+    cohort = db.session.get(Cohort, world.cohort_a.id)
+    assert (cohort.name, cohort.timezone) == ("Alpha One", "Asia/Tokyo")
+
+
 def test_two_edits_of_one_version_at_once_keep_one(app, world: World) -> None:
     cohort_id, start, teacher = world.cohort_a.id, world.cohort_a.start_date, world.instructor_a.email
     db.session.commit()
@@ -1650,7 +1686,13 @@ def test_archive_through_the_page(app, client, world: World, login) -> None:
     assert db.session.get(Cohort, world.cohort_a2.id).archived
     refused = client.post(f"/cohorts/{world.cohort_a2.id}/invitations", data={"email": "x@example.com"})
     assert refused.status_code == 400 and "archived" in text(refused)
+    # The archived cohort's page offers no invitation or import it would then refuse, and says why.
+    archived = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert "is archived: it takes no new learners or instructors" in archived
+    assert f'action="/cohorts/{world.cohort_a2.id}/invitations"' not in archived and "/import" not in archived
     assert client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "unarchive"}).status_code == 302
+    active = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert f'action="/cohorts/{world.cohort_a2.id}/invitations"' in active and "is archived:" not in active
     db.session.expire_all()
     assert not db.session.get(Cohort, world.cohort_a2.id).archived
 

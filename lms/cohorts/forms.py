@@ -6,6 +6,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -52,6 +53,9 @@ class EditCohortForm(CohortForm):
     """The cohort form for an existing cohort, with the revision it was shown."""
 
     revision = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    # What the form was opened with (JSON): after a refused save (someone else saved first),
+    # the fields left as they were shown take the cohort's values now, the ones changed stay.
+    shown = HiddenField()
     later_start = BooleanField("Yes, move the start of this running cohort to this later date")
 
 

@@ -54,7 +54,7 @@ class StaleCohort(CohortError):
             f"Not saved: someone else changed this cohort since you opened the form. It is now {cohort.name!r}, "
             f"starting {cohort.start_date:%d %B %Y} in {cohort.timezone}"
             f"{', taught by ' + ', '.join(u.email for u in cohort.instructors) if cohort.instructors else ''}. "
-            "Your changes are below: save them again to apply them to it as it is now.")
+            "Your changes are below, and what you left as it was shows it as it is now: save again to apply them.")
 
 
 # --------------------------------------------------------------------- organizations

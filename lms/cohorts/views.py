@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -158,12 +159,44 @@ def new_cohort(org_id: int) -> Any:
     return render_template("cohorts/cohort_form.html", form=form, org=org, cohort=None)
 
 
+def _cohort_values(cohort: Cohort) -> dict[str, str]:
+    """The cohort's fields as its edit form shows them."""
+    return {"name": cohort.name, "start_date": cohort.start_date.isoformat(), "timezone": cohort.timezone,
+            "instructors": ", ".join(u.email for u in cohort.instructors)}
+
+
+def _posted_values(form: EditCohortForm) -> dict[str, str]:
+    return {"name": (form.name.data or "").strip(),
+            "start_date": form.start_date.data.isoformat() if form.start_date.data else "",
+            "timezone": form.timezone.data or "", "instructors": ", ".join(services.parse_email_list(form.instructors.data or ""))}
+
+
+def _rebase(form: EditCohortForm, current: Cohort) -> None:
+    """After a save refused because someone else saved first: each field the person left as
+    the form showed it takes the cohort's value now, each one they changed stays theirs, so
+    saving again applies their changes on top of the other save instead of undoing it."""
+    try:
+        shown = json.loads(form.shown.data or "")
+    except ValueError:
+        shown = None
+    now = _cohort_values(current)
+    if isinstance(shown, dict):
+        shown_instructors = ", ".join(services.parse_email_list(str(shown.get("instructors", ""))))
+        for name, posted in _posted_values(form).items():
+            was = shown_instructors if name == "instructors" else str(shown.get(name, ""))
+            if posted == was:
+                field = form[name]
+                field.data, field.raw_data = (current.start_date if name == "start_date" else now[name]), []
+    form.shown.data = json.dumps(now)
+
+
 @bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
 def edit_cohort(cohort_id: int) -> Any:
     cohort = _cohort(cohort_id)
     form = EditCohortForm(obj=cohort)
     if not form.is_submitted():
-        form.instructors.data = ", ".join(u.email for u in cohort.instructors)
+        form.instructors.data = _cohort_values(cohort)["instructors"]
+        form.shown.data = json.dumps(_cohort_values(cohort))
     if form.validate_on_submit():
         assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
         assert form.revision.data is not None  # InputRequired
@@ -175,7 +208,9 @@ def edit_cohort(cohort_id: int) -> Any:
         except services.StaleCohort as exc:
             db.session.rollback()
             # A save from here applies to what is there now (the posted value is shown otherwise).
-            form.revision.data, form.revision.raw_data = _cohort(cohort_id).revision, []
+            current = _cohort(cohort_id)
+            form.revision.data, form.revision.raw_data = current.revision, []
+            _rebase(form, current)
             return render_template("cohorts/cohort_form.html", form=form, org=cohort.organization, cohort=cohort,
                                    stale=str(exc)), 409
         except services.CohortError as exc:
@@ -290,6 +325,14 @@ def _invitation(cohort: Cohort, invitation_id: int) -> Invitation:
     return invitation
 
 
+def _back_to_invited(cohort: Cohort) -> Response:
+    """The cohort page again at the page of invitations the button was on (its ``invited``),
+    so that working down a long list does not start again from its first page each time."""
+    page = request.form.get("invited", "")
+    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id,
+                            invited=int(page) if page.isdigit() and 1 < int(page) < 10_000 else None, _anchor="invited"))
+
+
 @bp.post("/cohorts/<int:cohort_id>/invitations/<int:invitation_id>/resend")
 def resend_invitation(cohort_id: int, invitation_id: int) -> Response:
     cohort = _cohort(cohort_id)
@@ -302,7 +345,7 @@ def resend_invitation(cohort_id: int, invitation_id: int) -> Response:
             flash(str(exc), "error")
         else:
             flash(f"A new invitation link is on its way to {invitation.email}; the old link no longer works.", "success")
-    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return _back_to_invited(cohort)
 
 
 @bp.post("/cohorts/<int:cohort_id>/invitations/<int:invitation_id>/withdraw")
@@ -310,7 +353,7 @@ def withdraw_invitation(cohort_id: int, invitation_id: int) -> Response:
     cohort = _cohort(cohort_id)
     invitation = _invitation(cohort, invitation_id)
     _withdraw(invitation)
-    return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
+    return _back_to_invited(cohort)
 
 
 def _withdraw(invitation: Invitation) -> None:
