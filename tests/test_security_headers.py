@@ -158,3 +158,19 @@ def test_hsts_only_in_production(app: Flask, client, env_name: str, setting: boo
     assert ("Strict-Transport-Security" in response.headers) is sent
     if sent:
         assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_signed_in_persons_pages_are_not_kept_by_any_cache(app: Flask, client, world: World, login) -> None:
+    """A signed-in person's pages say ``private, no-store`` (they said nothing: after signing
+    out, or handing in, the back button could show a grade page or a quiz's "Submit attempt"
+    page from the browser's cache); pages for everyone and answers that say how they may be
+    kept are left as they are."""
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    login(client, world.learner_a)
+    for url in ("/home", "/account", "/notifications", "/"):
+        assert client.get(url).headers.get("Cache-Control") == "private, no-store", url
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers.get("Cache-Control") == "public, max-age=86400"  # its own
+    static = client.get("/static/web/style.css")
+    assert static.headers.get("Cache-Control") != "private, no-store"
+    static.close()

@@ -5,11 +5,19 @@ no ``on*`` handlers), no framing (``frame-ancestors 'none'`` and ``X-Frame-Optio
 and images, fonts, forms and connections to the platform's own origin. Styles come
 from the stylesheet only: no ``style=""`` attributes and no ``<style>`` elements
 (tests/test_security_headers.py checks every template and every rendered page). HSTS is
-sent only in production, or when ``HSTS`` is set."""
+sent only in production, or when ``HSTS`` is set.
+
+A response to a signed-in person that says nothing of caching is ``Cache-Control:
+private, no-store``: their pages (grades, feedback, a quiz's "Submit attempt" page) are
+neither kept by a shared cache nor shown again from the browser's after they sign out or
+hand in (the back button fetches afresh, and the server says where things stand). Pages for
+everyone are left as they are."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, current_app
+
+from lms.web.access import requesting_user
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -25,6 +33,7 @@ CONTENT_SECURITY_POLICY = "; ".join((
 ))
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000; includeSubDomains"
+PRIVATE = "private, no-store"  # a signed-in person's response that sets no Cache-Control of its own
 
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -54,6 +63,8 @@ def add_security_headers(response: Response) -> Response:
             headers.add(name, value)
     if "strict-transport-security" not in present and hsts_enabled(current_app):
         headers.add("Strict-Transport-Security", HSTS)
+    if "cache-control" not in present and getattr(requesting_user(), "is_authenticated", False):
+        headers.add("Cache-Control", PRIVATE)
     return response
 
 
