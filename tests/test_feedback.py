@@ -291,6 +291,18 @@ def test_bad_invitations_rerender_with_nothing_sent(setting, change, message) ->
     assert count(FeedbackInvite) == 0 and count(OutboxMessage) == 0
 
 
+def test_an_invited_persons_name_keeps_no_direction_override_or_invisible_character(setting) -> None:
+    """The name is shown to the learner's instructors and mailed: a direction override in it
+    (U+202E) turned the text after it around, where an account's name has it taken out. It
+    is taken out here too (``tidy_name``); a name of nothing readable is refused."""
+    data = {"module": module().id, "email": "dana@client.example", "relation": "customer"}
+    assert setting["client"].post("/feedback", data={**data, "name": "Dana\u202e Client\u200b"}).status_code == 302
+    assert db.session.scalar(select(FeedbackInvite.name)) == "Dana Client"
+    refused = setting["client"].post("/feedback", data={**data, "email": "eve@client.example", "name": "\u202e\u200b"})
+    assert refused.status_code == 400 and "A name needs at least one letter or digit" in page(refused)
+    assert count(FeedbackInvite) == 1
+
+
 def test_a_classmate_or_the_cohorts_staff_cannot_be_invited(setting, make_user) -> None:
     # Their ratings would be evidence from inside the program (the expert feature's rule, lms/cohorts/roles.py).
     org_admin = make_user(name="Olga Admin")

@@ -280,6 +280,23 @@ def test_send_reminders_twice_sends_once(course, app: Flask) -> None:
 
 
 
+def test_send_reminders_says_when_its_emails_links_lack_the_sites_address(course, app: Flask) -> None:
+    """Outside a request only ``--base-url`` (or LMS_BASE_URL) gives the links in the emails
+    the site's address: without it the command says so (a digest's links were bare paths, and
+    nothing said why); with it, they are whole addresses."""
+    course["hand_in"]("Lia Learner")  # the teacher's digest counts work awaiting grading
+    runner = app.test_cli_runner()
+    bare = runner.invoke(args=["lms", "send-reminders"], env={"LMS_BASE_URL": ""})
+    assert bare.exit_code == 0 and "warning: no --base-url (or LMS_BASE_URL)" in bare.output, bare.output
+    db.session.query(DigestSent).delete()
+    db.session.query(Notification).update({Notification.mailed_at: None})
+    db.session.commit()
+    whole = runner.invoke(args=["lms", "send-reminders", "--base-url", "https://lms.example.org"])
+    assert whole.exit_code == 0 and "warning" not in whole.output, whole.output
+    digest = [m for m in outbox() if m.recipient == course["teacher"].email and "digest" in m.subject][-1]
+    assert "https://lms.example.org/grading" in digest.body
+
+
 def test_a_cohort_whose_reminders_fail_holds_back_no_other(course, app: Flask, make_org, make_cohort, enrol_learner,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Cron's run commits one cohort at a time: a cohort whose reminders fail is rolled back

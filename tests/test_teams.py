@@ -141,6 +141,18 @@ def test_a_learner_formed_team_left_empty_ends_and_its_draft_goes(course) -> Non
     assert db.session.scalar(select(func.count(Submission.id))) == 0
 
 
+def test_a_team_name_keeps_no_direction_override_or_invisible_character(course) -> None:
+    """A team's name is shown to classmates beside other text: a direction override in it
+    (U+202E) turned what followed around, and a name of invisible characters read as none.
+    They are taken out as from a person's name (``tidy_name``); nothing readable left is refused."""
+    a, b = course["learners"][:2]
+    made = client_of(course, a).post(f"/assignments/{KEY}/team/new", data={"name": "North\u202ewind\u200b"})
+    assert made.status_code == 302 and team_named("Northwind") is not None
+    refused = client_of(course, b).post(f"/assignments/{KEY}/team/new", data={"name": "\u202e\u200b"}, follow_redirects=True)
+    assert "A name needs at least one letter or digit" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Team)) == 1
+
+
 def test_staff_create_rename_fill_and_dissolve_teams(course) -> None:
     a, b, c = course["learners"][:3]
     staff = client_of(course, course["teacher"])

@@ -7,7 +7,7 @@ un-marking a lesson asks first."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -269,6 +269,30 @@ def test_an_attempt_under_way_says_on_the_list_when_its_time_runs_out(course, cl
     db.session.commit()
     row = page(client.get("/home")).split(f'data-key="{entry.key}"')[1].split("</li>")[0]
     assert "attempt under way" not in row, row
+
+
+def test_the_to_do_list_says_the_hour_things_fall_due_on_the_learners_clock(course, app, client, make_cohort,
+                                                                           enrol_learner, login) -> None:
+    """Work is due by the end of its day in the cohort's zone and a quiz closes at the start
+    of its day there: a learner elsewhere reads that moment in their own time on each entry
+    (the list said only the day, a different one from the quiz page's for a quiz); a learner
+    whose midnight it is reads the day alone."""
+    cohort = make_cohort(months_ago=5, timezone="Europe/London")
+    west, here = enrol_learner(cohort, timezone="America/Los_Angeles"), enrol_learner(cohort, timezone="Europe/London")
+    login(client, west)
+    html = page(client.get("/home"))
+    rows = todo_rows(html)
+    kinds = {t.key: t for t in learner_today(db.session, build_schedule(db.session, cohort, west.id, utcnow()), west.id, utcnow()).todo}
+    assert any(kinds[k].closes for k, _d, _o in rows) and any(not kinds[k].closes for k, _d, _o in rows)
+    for key, due, _overdue in rows:
+        day = date.fromisoformat(due) + (timedelta(0) if kinds[key].closes else timedelta(days=1))
+        local = opens_at(cohort, day).astimezone(ZoneInfo("America/Los_Angeles"))
+        entry = html.split(f'data-key="{key}"')[1].split("</li>")[0]
+        said = f"({'at' if kinds[key].closes else 'by'} {local:%H:%M} {local.tzname()} on {local:%a %d %b}, your time)"
+        assert said in entry, entry
+    other = app.test_client()
+    login(other, here)
+    assert "your time)" not in page(other.get("/home")).split('id="todo"')[1].split("</ul>")[0]
 
 
 def test_what_unlocks_next_says_when_on_the_learners_clock(course, app, client, make_cohort, enrol_learner, login) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
+from lms.accounts.services import AccountError, hash_token, new_token, normalise_email, tidy_name
 from lms.cohorts.roles import inside_cohort
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.coursework.sharing import Group, groups_of, learner_ids
@@ -100,10 +100,11 @@ def handed_in(submission: Submission) -> bool:
     return submission.latest is not None and submission.status != SubmissionStatus.DRAFT
 
 
-def _clean_name(name: str) -> str:
-    name = " ".join(name.split())
+def _clean_name(raw: str) -> str:
+    name = tidy_name(raw)  # a person's name, as accounts keep one: no direction overrides or invisible characters
     if not name:
-        raise ExpertError("Give the expert's name.")
+        raise ExpertError("Give the expert's name." if not raw.strip()
+                          else "A name needs at least one letter or digit (invisible characters are not kept).")
     if len(name) > MAX_NAME_CHARS:
         raise ExpertError(f"Keep the name under {MAX_NAME_CHARS} characters.")
     return name

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, hash_token, new_token, normalise_email
+from lms.accounts.services import AccountError, hash_token, new_token, normalise_email, tidy_name
 from lms.catalog.models import Module
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.roles import inside_cohort
@@ -153,9 +153,10 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
         raise FeedbackError("Only learners enrolled in a cohort can ask for stakeholder feedback.")
     if module.retired_at is not None:
         raise FeedbackError("Choose one of the program's framework modules.")
-    name = " ".join(name.split())
+    raw, name = name, tidy_name(name)  # a person's name, as accounts keep one: no direction overrides or invisible characters
     if not name:
-        raise FeedbackError("Give the name of the person you are inviting.")
+        raise FeedbackError("Give the name of the person you are inviting." if not raw.strip()
+                            else "A name needs at least one letter or digit (invisible characters are not kept).")
     if len(name) > MAX_NAME_CHARS:
         raise FeedbackError(f"Keep the name under {MAX_NAME_CHARS} characters.")
     if relation not in RELATIONS:

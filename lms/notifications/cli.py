@@ -47,6 +47,11 @@ def send_reminders_command(base_url: str, at: str | None) -> None:
     kinds = ", ".join(f"{event.value} {count}" for event, count in sorted(report.notices.items())) or "none"
     click.echo(f"Made {report.made} notice{'s' * (report.made != 1)} ({kinds}); "
                f"queued {report.digests} digest{'s' * (report.digests != 1)}; delivered {mailed} email{'s' * (mailed != 1)}.")
+    if not base_url:
+        # Run outside a request, the links in the emails have no site to go with them (a digest
+        # read "- A peer reviewed your ...: /assignments/.../peer-reviews"): said, not guessed.
+        click.echo("warning: no --base-url (or LMS_BASE_URL) was given, so the links in these emails are paths "
+                   "without the site's address; give it, e.g. --base-url https://lms.example.org.", err=True)
     if report.failed:
         click.echo(f"error: {report.problem}. The other cohorts' reminders were made; run it again once mended.", err=True)
         sys.exit(1)

@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
+from lms.accounts.services import tidy_name
 from lms.cohorts.enrolment import is_learner_of
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
@@ -128,10 +129,11 @@ def released_grade(session: DbSession, team: Team) -> Grade | None:
 # --------------------------------------------------------------------------- forming teams
 
 
-def _name(name: str) -> str:
-    name = " ".join(name.split())
+def _name(raw: str) -> str:
+    name = tidy_name(raw)  # shown to classmates beside other text: no direction overrides or invisible characters
     if not name:
-        raise TeamError("Give the team a name.")
+        raise TeamError("Give the team a name." if not raw.strip()
+                        else "A name needs at least one letter or digit (invisible characters are not kept).")
     if len(name) > MAX_NAME:
         raise TeamError(f"Keep the team's name under {MAX_NAME} characters.")
     return name

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache, cached_property
 from typing import ClassVar, NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Executable, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import load_only, selectinload
@@ -83,10 +84,18 @@ class Todo:
     # and when its time runs out (None: no time limit): sooner than the item's own date.
     running: bool = False
     runs_out: datetime | None = None
+    zone: str = "UTC"  # the cohort's time zone, where its days begin and end
 
     @property
     def overdue(self) -> bool:
         return self.due_on < self.today
+
+    @property
+    def deadline(self) -> datetime:
+        """When it is due: the start of ``due_on`` in the cohort's zone for a quiz or exam
+        that closes then, the end of it for the rest (work handed in later is late)."""
+        day = self.due_on if self.closes else self.due_on + timedelta(days=1)
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(self.zone))
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,7 @@ def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept
     # (the kept state found it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
                  module=item.module_title or item.level_title, due_on=item.due_on, today=today, link=_link(item),
-                 detail=item.detail, closes=item.closes)
+                 detail=item.detail, closes=item.closes, zone=plan.cohort.timezone)
             for item in items
             if not item.done and item.opens_on <= today and not item.closed(today)
             and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.handed_in)]
@@ -202,7 +211,7 @@ def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
         slot, lesson = due_of[quiz.lesson_id]
         result.append(Todo(kind=TodoKind.CHECK, key=quiz.key, title=quiz.title, module=slot.item.module.title,
                            due_on=slot.due_on, today=plan.today, link=Link("assessment.quiz", quiz.key),
-                           detail=f"practice on {lesson.title}"))
+                           detail=f"practice on {lesson.title}", zone=plan.cohort.timezone))
     return result
 
 
