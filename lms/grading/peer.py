@@ -235,10 +235,12 @@ def _may_review(session: DbSession, submission: Submission, reviewer: User) -> N
     reviews it already."""
     if reviewer.id == submission.user_id:
         raise GradingError("A learner cannot review their own work.")
+    if submission.cohort_id is None or not is_learner_of(session, submission.cohort_id, reviewer.id):
+        # not named: the id could be anybody's, of any organization
+        raise GradingError("That person is not a learner of this cohort.")
     theirs = session.scalar(select(Submission).where(Submission.assignment_id == submission.assignment_id,
                                                      Submission.user_id == reviewer.id))
-    if theirs is None or theirs.cohort_id != submission.cohort_id or submission.cohort_id is None \
-            or not is_learner_of(session, submission.cohort_id, reviewer.id):
+    if theirs is None or theirs.cohort_id != submission.cohort_id:
         raise GradingError(f"{reviewer.name} has no submission for this assignment in this cohort.")
     if not theirs.versions:
         raise GradingError(f"{reviewer.name} has not handed in this assignment yet: learners review "
