@@ -182,6 +182,12 @@ def test_errors_are_problem_documents_with_a_reason(app: Flask, client, world: W
         options = client.options(f"/api/v1/cohorts/{world.cohort_a.id}/enrolments", headers=asked)
         assert options.status_code == 200 and set(options.headers["Allow"].split(", ")) >= {"GET", "POST"}
         assert options.data == b""
+    # a 422 names the field at fault in errors, whether the schema or the invitation found it
+    url = f"/api/v1/cohorts/{world.cohort_a.id}/enrolments"
+    for sent, field in (({"email": "not an address"}, "email"), ({"email": world.learner_a.email}, "email"),
+                        ({"email": "a@example.com", "name": "x" * 300}, "name"), ({}, "email")):
+        problem = client.post(url, json=sent, headers=headers).json
+        assert problem["status"] == 422 and [e["loc"] for e in problem["errors"]] == [[field]], (sent, problem)
     for answer, status, words in cases:
         assert answer.status_code == status, (status, answer.json)
         assert answer.mimetype == "application/problem+json"

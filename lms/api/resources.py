@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, case, func, null, or_, select, tru
 from werkzeug.exceptions import HTTPException
 
 from lms.accounts.models import User
+from lms.accounts.services import AccountError, normalise_email, person_name
 from lms.api import schemas as s
 from lms.api.access import current_token
 from lms.api.paging import Page, fetch
@@ -180,14 +181,36 @@ def invite(cohort_id: int) -> Any:
     found = db.session.get(Cohort, cohort_id)
     if found is None:
         raise ApiProblem(404, "No such cohort.")
+    fields = _invitation_problems(body)
+    if fields:
+        raise ApiProblem(422, "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in fields), errors=fields)
     try:
         made = invitations.invite_learner(db.session, found, body.email, body.name, _owner(), invitation_link, utcnow())
     except CohortError as exc:
         db.session.rollback()
-        raise ApiProblem(422, str(exc)) from exc
+        # the address's own problem (already a learner, invited elsewhere...) is the email field's; an archived cohort is no field's
+        raise ApiProblem(422, str(exc), errors=None if found.archived else [_field("email", str(exc))]) from exc
     out = s.InvitationOut(id=made.id, cohort_id=made.cohort_id, email=made.email, name=made.name,
                           created_at=made.created_at, expires_at=made.expires_at)
     return out, 201
+
+
+def _field(name: str, message: str) -> dict[str, Any]:
+    return {"loc": [name], "msg": message, "type": "value_error"}
+
+
+def _invitation_problems(body: s.InvitationIn) -> list[dict[str, Any]]:
+    """The body's fields as the invitation reads them (an address, a person's name), each
+    problem under its field's name, as the schema's own problems are (``errors`` of a 422)."""
+    found = []
+    for name, read, value in (("email", normalise_email, body.email), ("name", person_name, body.name)):
+        if name == "name" and not value.strip():
+            continue  # optional: the person types it when they accept
+        try:
+            read(value)
+        except AccountError as exc:
+            found.append(_field(name, str(exc)))
+    return found
 
 
 # --------------------------------------------------------------------------- the curriculum
