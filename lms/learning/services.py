@@ -11,8 +11,8 @@ Flush only; ``now`` is always passed in."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, cast
@@ -485,7 +485,51 @@ def feed_owner(session: DbSession, token: str) -> User | None:
     return feed.user if feed else None
 
 
-def calendar_ics(plan: Schedule, user: User, now: datetime) -> bytes:
+# How long an event of a moment (a deadline, an opening) lasts in the feed: a calendar shows it
+# as a short block that ends at a deadline (so it sits on the due day, not the next one) or
+# starts at an opening.
+MOMENT = timedelta(minutes=30)
+
+
+def day_starts(zone: str, day: date) -> datetime:
+    """The moment ``day`` begins in ``zone`` (a cohort's), in UTC: when what opens on it opens."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+
+
+def due_by(zone: str, day: date, closes: bool = False) -> datetime:
+    """The moment something due on ``day`` is due, in UTC: the end of the day in the
+    cohort's ``zone`` (work handed in later is late: ``lms.coursework.services.handed_in_late``),
+    or its start for a quiz or exam whose window closes then
+    (``lms.assessment.services.quiz_window``)."""
+    return day_starts(zone, day if closes else day + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """One event of a learner's feed that a feature above learning adds
+    (``lms.learning.calendar``). ``uid`` names the thing and the moment (``quiz-<key>-due``),
+    never its date: the feed puts the learner before it, and a calendar that reads the feed
+    again moves the event when the date moves instead of adding another. ``starts`` and
+    ``ends`` are aware datetimes, written in UTC; ``endpoint`` and ``args`` the page it is about."""
+
+    uid: str
+    summary: str
+    starts: datetime
+    ends: datetime
+    description: str = ""
+    endpoint: str | None = None
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+LinkOf = Callable[[str, Mapping[str, str]], str]
+
+
+def calendar_ics(plan: Schedule, user: User, now: datetime, events: Sequence[CalendarEvent] = (),
+                 link: LinkOf | None = None) -> bytes:
+    """The learner's feed: when each phase of each module opens and when its work is due
+    (whole days on their dates), then ``events`` (their assessed work, quizzes and exams:
+    ``lms.learning.calendar``). ``link`` makes an absolute URL of an endpoint and its
+    arguments (None: events carry no URL). icalendar escapes and folds the text."""
     calendar = Calendar()
     calendar.add("prodid", "-//lms//AI Operations schedule//EN")
     calendar.add("version", "2.0")
@@ -499,7 +543,24 @@ def calendar_ics(plan: Schedule, user: User, now: datetime) -> bytes:
             event.add("dtstart", day)
             event.add("dtend", day + timedelta(days=1))
             event.add("summary", f"{'Opens' if what == 'opens' else 'Due'}: {title} (month {slot.phase.month})")
+            if link is not None:
+                event.add("url", link("catalog.module", {"key": slot.item.module.key}))
             calendar.add_component(event)
+    utc = ZoneInfo("UTC")
+    for item in events:
+        event = Event()
+        event.add("uid", f"{user.id}-{item.uid}@lms")
+        event.add("dtstamp", now)
+        event.add("dtstart", item.starts.astimezone(utc))
+        event.add("dtend", item.ends.astimezone(utc))
+        event.add("summary", item.summary)
+        url = link(item.endpoint, item.args) if link is not None and item.endpoint is not None else None
+        if url is not None:
+            event.add("url", url)
+        description = "\n".join(part for part in (item.description, url) if part)  # many calendars show no URL field
+        if description:
+            event.add("description", description)
+        calendar.add_component(event)
     return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical unannotated; it returns the encoded bytes
 
 

@@ -3,7 +3,7 @@ one learner's schedule with extensions and early access, pace and time allowance
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
+from lms.learning.calendar import calendar_events
 from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm, TimeAllowanceForm
 from lms.learning.home import panels_of
 from lms.learning.models import OverrideKind
@@ -165,7 +166,12 @@ def revoke_calendar_link() -> Any:
 def calendar_feed(token: str) -> Response:
     owner = services.feed_owner(db.session, token) or abort(404)
     plan = services.learner_schedule(db.session, owner) or abort(404)
-    return Response(services.calendar_ics(plan, owner, utcnow()), mimetype="text/calendar",
+    events = calendar_events(current_app, db.session, plan, owner.id)  # assessed work, quizzes, exams
+
+    def link(endpoint: str, args: Mapping[str, str]) -> str:
+        return url_for(endpoint, _external=True, **args)
+
+    return Response(services.calendar_ics(plan, owner, utcnow(), events, link), mimetype="text/calendar",
                     headers={"Content-Disposition": content_disposition("ai-operations.ics", inline=True),
                              "Cache-Control": "private, max-age=300"})
 

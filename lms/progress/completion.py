@@ -34,7 +34,7 @@ from lms.coursework.services import revision_days
 from lms.coursework.sharing import WorkRow, work_rows_by_learner
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
-from lms.learning.services import Timeline, catch_up_days, cohort_today, joined_timeline
+from lms.learning.services import Timeline, catch_up_days, cohort_today, day_starts, due_by, joined_timeline
 from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
@@ -152,6 +152,17 @@ class LearnerProgress:
     levels: list[LevelStatus]
     items: list[Item]
     timeline: Timeline
+    zone: str = "UTC"  # the cohort's time zone, where the learner's days begin and end
+
+    def due_at(self, item: Item) -> datetime:
+        """When ``item`` is due: the end of its due day in the cohort's zone, or the start of
+        it for a quiz or exam whose window closes then (as the To do list and the calendar feed
+        say it; a learner elsewhere reads it at another hour: ``localdeadline``)."""
+        return due_by(self.zone, item.due_on, item.closes)
+
+    def opens_at(self, item: Item) -> datetime:
+        """When ``item`` opens: the start of its opening day in the cohort's zone."""
+        return day_starts(self.zone, item.opens_on)
 
     @property
     def overdue(self) -> list[Item]:
@@ -492,7 +503,7 @@ def _progress(cohort: Cohort, ids: list[int], now: datetime, loaded: _Loaded) ->
         statuses = _level_statuses(loaded.levels, _module_parts(slots, items), items)
         items.sort(key=lambda i: (i.opens_on, i.due_on, i.kind != ItemKind.LESSON))
         result[uid] = LearnerProgress(user_id=uid, today=today, month=month, level=current, levels=statuses,
-                                      items=items, timeline=timeline)
+                                      items=items, timeline=timeline, zone=cohort.timezone)
     return result
 
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cache, cached_property
 from typing import ClassVar, NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Executable, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import load_only, selectinload
@@ -35,7 +34,7 @@ from lms.coursework.sharing import groups_of, work_by_learner
 from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.grading.models import Grade, GradeStatus
-from lms.learning.services import Schedule, opens_at
+from lms.learning.services import MOMENT, CalendarEvent, Schedule, day_starts, due_by, opens_at
 from lms.progress.models import ItemKind, ProgressItem
 
 RECENT_SHOWN = 6       # grades, quiz results and feedback on the learner's home
@@ -94,8 +93,7 @@ class Todo:
     def deadline(self) -> datetime:
         """When it is due: the start of ``due_on`` in the cohort's zone for a quiz or exam
         that closes then, the end of it for the rest (work handed in later is late)."""
-        day = self.due_on if self.closes else self.due_on + timedelta(days=1)
-        return datetime.combine(day, time(0), tzinfo=ZoneInfo(self.zone))
+        return due_by(self.zone, self.due_on, self.closes)
 
 
 @dataclass(frozen=True)
@@ -296,6 +294,37 @@ def learner_today(session: DbSession, plan: Schedule, user_id: int, now: datetim
     running = running_attempts(session, user_id, now)
     todo = [replace(t, running=True, runs_out=running[t.key]) if t.key in running else t for t in todo]
     return LearnerToday(todo=todo, recent=recent_results(session, user_id), next=next_opening(plan, items))
+
+
+def calendar_events(session: DbSession, plan: Schedule, user_id: int) -> list[CalendarEvent]:
+    """The learner's assessed items in their calendar feed (``lms.learning.calendar``), on
+    the dates the kept schedule state holds (``kept_items``: their own dates, as the To do
+    list and the progress page have them: late joining, extensions, early access, work
+    returned for revision): when each piece of assessed work is due, when each quiz and exam
+    opens, and when it closes (or is due, when its window stays open). Done or not: a
+    calendar is the schedule. One statement, whatever the number of items."""
+    zone = plan.cohort.timezone
+    events = []
+    for item in kept_items(session, plan.cohort.id, user_id):
+        link = _link(item)
+        where = " · ".join(str(part) for part in (KIND_OF_ITEM[item.kind], item.module_title or item.level_title) if part)
+        name = f"{item.kind}-{item.key}"
+        if item.kind in (ItemKind.QUIZ, ItemKind.EXAM):
+            opens = day_starts(zone, item.opens_on)
+            events.append(CalendarEvent(f"{name}-opens", f"Opens: {item.title}", opens, opens + MOMENT,
+                                        f"{where}. Opens at the start of {item.opens_on:%A %d %B %Y} in your cohort's "
+                                        f"time zone ({zone}).", link.endpoint, link.args))
+        deadline = due_by(zone, item.due_on, item.closes)
+        if item.closes:
+            summary, said = (f"Closes: {item.title}",
+                             f"Closes at the start of {item.due_on:%A %d %B %Y} in your cohort's time zone ({zone}): "
+                             "it cannot be taken after that.")
+        else:
+            summary, said = (f"Due: {item.title}",
+                             f"Due by the end of {item.due_on:%A %d %B %Y} in your cohort's time zone ({zone}).")
+        events.append(CalendarEvent(f"{name}-due", summary, deadline - MOMENT, deadline, f"{where}. {said}",
+                                    link.endpoint, link.args))
+    return events
 
 
 # --------------------------------------------------------------------------- instructors
