@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from flask import Flask
 from icalendar import Calendar
 from sqlalchemy import select
@@ -183,3 +184,51 @@ def test_the_feed_runs_a_fixed_number_of_statements(course, app, make_cohort, en
     fewer = len(item_events(events(client.get(f"/calendar/{token}.ics").data), learner.id))
     assert fewer < shown - 5
     assert fetch() == many
+
+
+# --------------------------------------------------------------------------- the progress page's hours
+
+
+def local(moment: datetime, zone: str) -> str:
+    here = moment.astimezone(ZoneInfo(zone))
+    return here.strftime("%H:%M ") + (here.tzname() or "") + here.strftime(" on %a %d %b")
+
+
+def section(html: str, element_id: str) -> str:
+    start = html.index(f'id="{element_id}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_the_progress_page_says_the_hour_on_the_viewers_clock(course, app, make_cohort, enrol_learner, make_user,
+                                                              login) -> None:
+    # month 6 opened 20 days ago: its lessons are due within two weeks, month 7 opens next
+    start = datetime.now(UTC).date() - timedelta(days=20) - relativedelta(months=5)
+    teacher = make_user(name="Tess Teacher", timezone=TOKYO)
+    cohort = make_cohort(start=start, timezone=BERLIN, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lea Learner", timezone=LA)
+    progress = learner_progress(db.session, cohort, learner.id, utcnow())
+    soon, first = progress.due_soon[0], progress.opens_next[0]
+    due = end_of(soon.due_on - timedelta(days=1) if soon.closes else soon.due_on, BERLIN)  # a closing quiz: its day's start
+    opens = end_of(first.opens_on - timedelta(days=1), BERLIN)
+
+    client = app.test_client()
+    login(client, learner)
+    html = client.get("/progress").get_data(as_text=True)
+    word = "at" if soon.closes else "by"
+    assert f"({word} {local(due, LA)}, your time)" in section(html, "due-soon")
+    assert f"(from {local(opens, LA)}, your time)" in section(html, "opens-next")
+    assert local(opens, LA).startswith("15:00 P")  # Berlin's midnight, nine hours earlier
+
+    # the staff view of the learner: the staff member's clock, said to be theirs
+    staff = app.test_client()
+    login(staff, teacher)
+    html = staff.get(f"/cohorts/{cohort.id}/learners/{learner.id}/progress").get_data(as_text=True)
+    assert f"({word} {local(due, TOKYO)}, your time)" in section(html, "due-soon")
+    assert f"(from {local(opens, TOKYO)}, your time)" in section(html, "opens-next")
+
+    # a learner in the cohort's zone reads its midnight as their own: no hour
+    same = enrol_learner(cohort, timezone=BERLIN)
+    client = app.test_client()
+    login(client, same)
+    html = client.get("/progress").get_data(as_text=True)
+    assert "your time" not in section(html, "due-soon") and "your time" not in section(html, "opens-next")
