@@ -92,6 +92,7 @@ def test_the_feed_holds_assessed_work_and_quiz_windows_on_the_learners_dates(cou
     assert str(case["summary"]) == f"Due: {title}"
     assert str(case["url"]) == f"http://localhost/assignments/{CASE}"
     assert f"http://localhost/assignments/{CASE}" in str(case["description"])
+    assert str(case["description"]).startswith("Assignment · ")
     assert f"{due:%A %d %B %Y}" in str(case["description"]) and BERLIN in str(case["description"])
 
     # a quiz's window, as the quiz page opens and closes it for this learner

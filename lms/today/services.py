@@ -307,7 +307,7 @@ def calendar_events(session: DbSession, plan: Schedule, user_id: int) -> list[Ca
     events = []
     for item in kept_items(session, plan.cohort.id, user_id):
         link = _link(item)
-        where = " · ".join(str(part) for part in (KIND_OF_ITEM[item.kind], item.module_title or item.level_title) if part)
+        where = " · ".join(part for part in (KIND_OF_ITEM[item.kind].capitalize(), item.module_title or item.level_title) if part)
         name = f"{item.kind}-{item.key}"
         if item.kind in (ItemKind.QUIZ, ItemKind.EXAM):
             opens = day_starts(zone, item.opens_on)
