@@ -355,6 +355,7 @@ POLICY: dict[str, AccessRule] = {
     "api_v1.submissions": GRADES_OF_COHORT,
     "api_v1.grades": GRADES_OF_COHORT,
     "api_v1.removed_grades": GRADES_OF_COHORT,
+    "api_v1.removed_submissions": GRADES_OF_COHORT,
     # the token owner's own data ("me"): personal tokens of anyone signed in, never another person's rows
     "api_v1.me": OWN_PROFILE,
     "api_v1.my_mastery": OWN_COMPETENCY,

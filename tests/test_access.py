@@ -166,6 +166,7 @@ API_ROUTES: dict[str, Route] = {
     "api_v1.submissions": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/submissions", _API_COHORT),
     "api_v1.grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades", _API_COHORT),
     "api_v1.removed_grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades/removed", _API_COHORT),
+    "api_v1.removed_submissions": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/submissions/removed", _API_COHORT),
     # "me": the token owner's own data, for every signed-in role (see test_me_is_always_the_tokens_owner)
     **{endpoint: Route(lambda w, x, path=path: f"/api/v1/me{path}", as_token(SIGNED_IN))
        for endpoint, path in (("api_v1.me", ""), ("api_v1.my_mastery", "/mastery"), ("api_v1.my_evidence", "/evidence"),

@@ -1,7 +1,7 @@
 """What an incremental sync learns of removals (tombstones): a released grade taken back, the
-evidence a regrade replaces, a learner who left the cohort are listed under
-/cohorts/{id}/grades/removed, /evidence/removed and /learners/removed, written in the unit of
-work that removed them; paged by (time, id) like every list, each under its list's scope,
+evidence a regrade replaces, a learner who left the cohort and the work a moved learner took
+along are listed under /cohorts/{id}/grades/removed, /submissions/removed, /evidence/removed
+and /learners/removed, written in the unit of work that removed them; paged by (time, id) like every list, each under its list's scope,
 another organization's cohort a 404. Access for every role is in tests/test_access.py."""
 
 from __future__ import annotations
@@ -111,16 +111,40 @@ def test_a_learner_who_leaves_or_moves_is_listed_and_the_list_pages(app: Flask, 
     assert follow(client, f"/api/v1/cohorts/{world.cohort_a2.id}/learners/removed", headers) == []
 
 
+def test_a_moved_learners_work_and_grade_leave_the_old_cohorts_lists(app: Flask, client, loaded, world: World) -> None:
+    work = handed_in(world, world.learner_a)
+    released = grade(work, world, "release")
+    db.session.commit()
+    headers = bearer(world.org_admin_a, ["read:grades"])
+    move_learner(db.session, world.learner_a, world.cohort_a, world.cohort_a2)
+    db.session.commit()
+    assert [(r["kind"], r["id"], r["cohort_id"]) for r in removed(client, world, "grades", headers)] == [
+        ("grade", released.id, world.cohort_a.id)]
+    assert [(r["kind"], r["id"]) for r in removed(client, world, "submissions", headers)] == [("submission", work.id)]
+    moved = client.get(f"/api/v1/cohorts/{world.cohort_a2.id}/grades", headers=headers).json["data"]
+    assert [g["id"] for g in moved] == [released.id]  # listed in the new cohort's list, a change there
+
+
 def test_each_removed_list_takes_its_lists_scope_and_stays_in_its_organization(app: Flask, client, loaded,
                                                                                world: World) -> None:
     grade(handed_in(world, world.learner_a), world, "release")
     db.session.commit()
     grades_only = bearer(world.org_admin_a, ["read:grades"])
-    for kind, status in (("grades", 200), ("evidence", 403), ("learners", 403)):
+    for kind, status in (("grades", 200), ("submissions", 200), ("evidence", 403), ("learners", 403)):
         answer = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/{kind}/removed", headers=grades_only)
         assert answer.status_code == status, kind
     other = bearer(world.org_admin_b, ["read:grades", "read:competency", "read:people"], world.org_b)
-    for kind in ("grades", "evidence", "learners"):
+    for kind in ("grades", "submissions", "evidence", "learners"):
         answer = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/{kind}/removed", headers=other)
         assert answer.status_code == 404, kind
         assert client.get(f"/api/v1/cohorts/{world.cohort_b.id}/{kind}/removed", headers=other).status_code == 200
+
+
+def test_the_document_gives_the_removed_lists_with_their_scopes(app: Flask, client) -> None:
+    doc = client.get("/api/v1/openapi.json").json
+    assert "/learners/removed" in doc["info"]["description"]
+    for path, scope in (("grades", "read:grades"), ("submissions", "read:grades"), ("evidence", "read:competency"),
+                        ("learners", "read:people")):
+        operation = doc["paths"][f"/api/v1/cohorts/{{cohort_id}}/{path}/removed"]["get"]
+        assert f"Scope: `{scope}`." in operation["description"]
+        assert {p["name"] for p in operation["parameters"]} >= {"limit", "cursor", "updated_since"}

@@ -59,8 +59,11 @@ class RemovedKind(StrEnum):
     """What left one of the API's lists, named after the list (and so its scope)."""
 
     GRADE = "grade"        # a released grade taken back (a draft again, the work returned) or deleted: /grades
+    SUBMISSION = "submission"  # handed-in work carried to another cohort with its learner: /submissions
     EVIDENCE = "evidence"  # an evidence row deleted, or replaced by a regrade: /evidence
     LEARNER = "learner"    # an enrolment ended, or the learner moved to another cohort: /learners
+    # (a moved learner's own work goes with them: its submissions and released grades are
+    # recorded as leaving the old cohort's lists, "submission" and "grade")
 
 
 class ApiRemoval(Model):

@@ -7,7 +7,9 @@ being listed, an ``ApiRemoval`` row says so, written in the unit of work that re
   the flush, once for each cohort its learner is enrolled in then (the cohort's evidence
   list is its current learners');
 - an enrolment ended or a learner moved out (``enrolment_ended``): the learner leaves the
-  cohort's learners list.
+  cohort's learners list;
+- a moved learner's own work carried to the new cohort (``work_carried``): its handed-in
+  submissions and released grades leave the old cohort's lists.
 
 A fixed number of statements a flush, whatever the number of rows removed."""
 
@@ -89,4 +91,25 @@ def on_enrolment_ended(user: User, *, session: DbSession, enrolment: Enrolment, 
         return
     session.add(ApiRemoval(kind=RemovedKind.LEARNER, object_id=user.id, learner_id=user.id, cohort_id=cohort.id,
                            organization_id=cohort.organization_id, removed_at=now or utcnow()))
+    session.flush()
+
+
+def on_work_carried(user_id: int, *, session: DbSession, submission_ids: list[int], source_id: int, **_: object) -> None:
+    """``work_carried``'s receiver: the carried work that the old cohort's submissions list
+    showed (handed in) and the released grades on it leave that cohort's lists."""
+    source = session.get(Cohort, source_id)
+    if source is None:
+        return
+    now = utcnow()
+    rows = []
+    for sub_id, submitted_at, grade_id, status in session.execute(
+            select(Submission.id, Submission.submitted_at, Grade.id, Grade.status)
+            .outerjoin(Grade, Grade.submission_id == Submission.id).where(Submission.id.in_(submission_ids))):
+        if submitted_at is not None:
+            rows.append(ApiRemoval(kind=RemovedKind.SUBMISSION, object_id=sub_id, learner_id=user_id, cohort_id=source.id,
+                                   organization_id=source.organization_id, removed_at=now))
+        if grade_id is not None and status == GradeStatus.RELEASED:
+            rows.append(ApiRemoval(kind=RemovedKind.GRADE, object_id=grade_id, learner_id=user_id, cohort_id=source.id,
+                                   organization_id=source.organization_id, removed_at=now))
+    session.add_all(rows)
     session.flush()

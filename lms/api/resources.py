@@ -242,11 +242,20 @@ def removed_evidence(cohort_id: int) -> Any:
     return _removed(cohort_id, RemovedKind.EVIDENCE)
 
 
+@bp.get("/cohorts/<int:cohort_id>/submissions/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["grades"], operation_id="removedSubmissions")
+def removed_submissions(cohort_id: int) -> Any:
+    """Handed-in work that left the cohort (carried to another cohort with its learner); with
+    updated_since, that which left since"""
+    return _removed(cohort_id, RemovedKind.SUBMISSION)
+
+
 @bp.get("/cohorts/<int:cohort_id>/grades/removed")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["grades"], operation_id="removedGrades")
 def removed_grades(cohort_id: int) -> Any:
     """Released grades taken back (saved as a draft again, or the work returned for
-    revision); with updated_since, those taken back since"""
+    revision), or carried to another cohort with their learner's work; with updated_since,
+    those removed since"""
     return _removed(cohort_id, RemovedKind.GRADE)
 
 

@@ -14,6 +14,7 @@ from lms.api.problems import PREFIX, as_problem
 from lms.api.resources import bp as api_v1
 from lms.api.views import bp as pages
 from lms.cohorts.enrolment import enrolment_ended
+from lms.coursework.services import work_carried
 from lms.extensions import csrf
 
 
@@ -26,3 +27,4 @@ def init_app(app: Flask) -> None:
     app.after_request(as_problem)
     removals.listen()  # what a flush takes out of a list (a grade taken back, evidence replaced)
     enrolment_ended.connect(removals.on_enrolment_ended)
+    work_carried.connect(removals.on_work_carried)

@@ -1,5 +1,5 @@
 """api_removals: what left one of the API's lists (a released grade taken back, an evidence
-row replaced by a regrade, an enrolment ended), so an incremental sync by ``updated_since``
+row replaced by a regrade, an enrolment ended, a moved learner's work), so an incremental sync by ``updated_since``
 learns of removals as well as changes. Nothing before this migration was recorded.
 
 Revision ID: zw3c3d4e5f613
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'],
                             name=op.f('fk_api_removals_organization_id_organizations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_removals')),
-    sa.CheckConstraint("kind IN ('grade', 'evidence', 'learner')", name=op.f('ck_api_removals_kind'))
+    sa.CheckConstraint("kind IN ('grade', 'submission', 'evidence', 'learner')", name=op.f('ck_api_removals_kind'))
     )
     with op.batch_alter_table('api_removals', schema=None) as batch_op:
         batch_op.create_index('ix_api_removals_cohort_kind_time', ['cohort_id', 'kind', 'removed_at', 'id'], unique=False)
