@@ -149,6 +149,7 @@ API_ROUTES: dict[str, Route] = {
     "api_v1.learners": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners", _API_COHORT),
     "api_v1.learner": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}", _API_COHORT),
     "api_v1.enrolments": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/enrolments", _API_COHORT),
+    "api_v1.removed_learners": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners/removed", _API_COHORT),
     "api_v1.invite": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/enrolments", as_token(COHORT_MANAGER), "POST",
                            {"email": "api-invited@example.com"}),
     "api_v1.levels": Route(lambda w, x: "/api/v1/curriculum/levels", as_token(SIGNED_IN)),
@@ -158,11 +159,14 @@ API_ROUTES: dict[str, Route] = {
     "api_v1.cohort_mastery": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/mastery", _API_COHORT),
     "api_v1.learner_mastery": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/mastery", _API_COHORT),
     "api_v1.evidence": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/evidence", _API_COHORT),
+    "api_v1.removed_evidence": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/evidence/removed", _API_COHORT),
     "api_v1.kpi": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/kpi", _API_COHORT),
     "api_v1.certificates": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/certificates", _API_COHORT),
     "api_v1.quiz_attempts": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/quiz-attempts", _API_COHORT),
     "api_v1.submissions": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/submissions", _API_COHORT),
     "api_v1.grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades", _API_COHORT),
+    "api_v1.removed_grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades/removed", _API_COHORT),
+    "api_v1.removed_submissions": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/submissions/removed", _API_COHORT),
     # "me": the token owner's own data, for every signed-in role (see test_me_is_always_the_tokens_owner)
     **{endpoint: Route(lambda w, x, path=path: f"/api/v1/me{path}", as_token(SIGNED_IN))
        for endpoint, path in (("api_v1.me", ""), ("api_v1.my_mastery", "/mastery"), ("api_v1.my_evidence", "/evidence"),

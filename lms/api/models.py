@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
 from lms.cohorts.models import Organization
-from lms.database import UTCDateTime, utcnow
+from lms.database import UTCDateTime, enum_type, utcnow
 from lms.extensions import Model
 
 
@@ -53,3 +53,33 @@ class ApiToken(Model):
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RemovedKind(StrEnum):
+    """What left one of the API's lists, named after the list (and so its scope)."""
+
+    GRADE = "grade"        # a released grade taken back (a draft again, the work returned) or deleted: /grades
+    SUBMISSION = "submission"  # handed-in work carried to another cohort with its learner: /submissions
+    EVIDENCE = "evidence"  # an evidence row deleted, or replaced by a regrade: /evidence
+    LEARNER = "learner"    # an enrolment ended, or the learner moved to another cohort: /learners
+    # (a moved learner's own work goes with them: its submissions and released grades are
+    # recorded as leaving the old cohort's lists, "submission" and "grade")
+
+
+class ApiRemoval(Model):
+    """A tombstone: an item an API list gave out stopped being listed, and when, so an
+    incremental sync (``updated_since``) learns of it too. ``object_id`` is the id the list
+    gave out (a grade's, an evidence row's, a learner's user id); ``cohort_id`` the cohort
+    whose list held it (an evidence row, each cohort its learner was enrolled in then).
+    Written in the unit of work that removed the item (``lms.api.removals``)."""
+
+    __tablename__ = "api_removals"
+    __table_args__ = (Index("ix_api_removals_cohort_kind_time", "cohort_id", "kind", "removed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[RemovedKind] = mapped_column(enum_type(RemovedKind, length=20, name="kind"))
+    object_id: Mapped[int] = mapped_column()
+    learner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

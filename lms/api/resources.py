@@ -17,6 +17,7 @@ from lms.accounts.models import User
 from lms.accounts.services import AccountError, normalise_email, person_name
 from lms.api import schemas as s
 from lms.api.access import current_token
+from lms.api.models import ApiRemoval, RemovedKind
 from lms.api.paging import Page, fetch
 from lms.api.problems import ApiProblem, handle_http_error
 from lms.api.spec import api_spec, document
@@ -211,6 +212,51 @@ def _invitation_problems(body: s.InvitationIn) -> list[dict[str, Any]]:
         except AccountError as exc:
             found.append(_field(name, str(exc)))
     return found
+
+
+# --------------------------------------------------------------------------- removals (tombstones)
+
+
+def _removed(cohort_id: int, kind: RemovedKind) -> Any:
+    """What left the cohort's ``kind`` list, paged by when (``updated_since``: removed since)."""
+    stmt = select(ApiRemoval).where(ApiRemoval.cohort_id == cohort_id, ApiRemoval.kind == kind)
+    page = fetch(db.session, stmt, _query(), ApiRemoval.id, ApiRemoval.removed_at)
+    return _answer(page, s.RemovalPage, [s.RemovalOut(id=r.object_id, kind=r.kind.value, learner_id=r.learner_id,
+                                                      cohort_id=r.cohort_id, removed_at=r.removed_at)
+                                         for (r,) in page.rows])
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["people"], operation_id="removedLearners")
+def removed_learners(cohort_id: int) -> Any:
+    """Learners who left the learners list (enrolment ended, moved to another cohort); with
+    updated_since, those who left since"""
+    return _removed(cohort_id, RemovedKind.LEARNER)
+
+
+@bp.get("/cohorts/<int:cohort_id>/evidence/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["competency"], operation_id="removedEvidence")
+def removed_evidence(cohort_id: int) -> Any:
+    """Evidence rows deleted or replaced (a regrade replaces its work's evidence) while their
+    learner was in the cohort; with updated_since, those removed since"""
+    return _removed(cohort_id, RemovedKind.EVIDENCE)
+
+
+@bp.get("/cohorts/<int:cohort_id>/submissions/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["grades"], operation_id="removedSubmissions")
+def removed_submissions(cohort_id: int) -> Any:
+    """Handed-in work that left the cohort (carried to another cohort with its learner); with
+    updated_since, that which left since"""
+    return _removed(cohort_id, RemovedKind.SUBMISSION)
+
+
+@bp.get("/cohorts/<int:cohort_id>/grades/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["grades"], operation_id="removedGrades")
+def removed_grades(cohort_id: int) -> Any:
+    """Released grades taken back (saved as a draft again, or the work returned for
+    revision), or carried to another cohort with their learner's work; with updated_since,
+    those removed since"""
+    return _removed(cohort_id, RemovedKind.GRADE)
 
 
 # --------------------------------------------------------------------------- the curriculum

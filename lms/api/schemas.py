@@ -175,6 +175,14 @@ class EvidenceOut(Schema):
     recorded_at: datetime
 
 
+class RemovalOut(Schema):
+    id: int = Field(description="The id the list gave out (a grade's, an evidence row's, a learner's): drop every item with it.")
+    kind: str = Field(description="`grade`, `submission`, `evidence` or `learner`: the list it left.")
+    learner_id: int
+    cohort_id: int
+    removed_at: datetime
+
+
 class AttemptOut(Schema):
     id: int
     learner_id: int
@@ -324,6 +332,10 @@ class MasteryPage(Paged):
 
 class EvidencePage(Paged):
     data: list[EvidenceOut]
+
+
+class RemovalPage(Paged):
+    data: list[RemovalOut]
 
 
 class AttemptPage(Paged):

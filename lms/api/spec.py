@@ -29,7 +29,11 @@ Authenticate with an API token (`Authorization: Bearer lms_...`), created on you
 (personal) or by an organization admin (organization token). A token sees exactly what its
 owner sees in the web app, limited to its scopes (and to its organization for an organization
 token). Lists are paged by cursor (`limit`, `cursor`; the next page is also in the `Link`
-header) in a stable order; lists with times take `updated_since` for incremental sync.
+header) in a stable order; lists with times take `updated_since` for incremental sync. What
+left a list since (a released grade taken back, evidence replaced by a regrade, a learner who
+left the cohort, and the work that went with a learner moved to another cohort) is under
+`/cohorts/{id}/grades/removed`, `/submissions/removed`, `/evidence/removed` and
+`/learners/removed`, paged the same way, with the list's scope: read those first, then the changes.
 Errors are RFC 9457 `application/problem+json` documents with the reason in `detail`."""
 
 

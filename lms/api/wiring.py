@@ -1,17 +1,20 @@
 """The API's wiring: the /api/v1 blueprint (problem+json errors, exempt from CSRF since a
 session cookie is never an API credential there), the token pages, bearer authentication
 with the per-token rate limit before the access policy, and the last-used time after;
-its requests leave a browser session's idle time alone."""
+its requests leave a browser session's idle time alone; the removals a sync learns of
+(``lms.api.removals``)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from lms.accounts.idle import not_session_paths
-from lms.api import auth
+from lms.api import auth, removals
 from lms.api.problems import PREFIX, as_problem
 from lms.api.resources import bp as api_v1
 from lms.api.views import bp as pages
+from lms.cohorts.enrolment import enrolment_ended
+from lms.coursework.services import work_carried
 from lms.extensions import csrf
 
 
@@ -22,3 +25,6 @@ def init_app(app: Flask) -> None:
     auth.install(app)
     not_session_paths(app, PREFIX + "/")  # a token's request neither ends nor extends a browser's idle session
     app.after_request(as_problem)
+    removals.listen()  # what a flush takes out of a list (a grade taken back, evidence replaced)
+    enrolment_ended.connect(removals.on_enrolment_ended)
+    work_carried.connect(removals.on_work_carried)

@@ -24,6 +24,11 @@ events = Namespace()
 # carries its own rows to ``target`` in the move's unit of work (flush only, a fixed number
 # of statements) and answers with a ``Carried`` for the move's message, or None.
 learner_moved = events.signal("learner-moved")
+# Sent by ``end_enrolment`` and ``move_learner`` once the learner's enrolment is ended (flushed),
+# with ``session=``, ``enrolment=`` (the ended one) and ``now=``; the sender is the learner.
+# A feature above that keeps its own record of who left a cohort (the API's removals)
+# writes it in the same unit of work.
+enrolment_ended = events.signal("enrolment-ended")
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     if rowcount(ended) == 0:
         raise CohortError(f"{user.email} was moved or removed from {source.name} meanwhile; open the cohort again.")
     session.refresh(current, ["ended_at", "ended_reason"])
+    enrolment_ended.send(user, session=session, enrolment=current, now=now)
     record_from(session, action=AuditAction.LEARNER_MOVED, organization_id=source.organization_id,
                 target=f"user:{user.id} cohort:{source.id}", before={"cohort": source.id}, after={"cohort": target.id})
     moved = enrol(session, target, user, now, pace)
@@ -180,6 +186,7 @@ def end_enrolment(session: DbSession, user: User, cohort: Cohort, reason: str, n
     if rowcount(ended) == 0:
         raise CohortError(f"{user.email} was moved or removed from {cohort.name} meanwhile; open the cohort again.")
     session.refresh(current, ["ended_at", "ended_reason"])
+    enrolment_ended.send(user, session=session, enrolment=current, now=current.ended_at)
     record_from(session, action=AuditAction.ENROLMENT_ENDED, organization_id=cohort.organization_id,
                 target=f"user:{user.id} cohort:{cohort.id}", before={"cohort": cohort.id}, after={"reason": reason})
     return current

@@ -107,6 +107,10 @@ events = Namespace()
 # Sent with ``session=``, ``now=`` and ``submission=`` each time a learner submits a version
 # (the sender is the new SubmissionVersion). xAPI listens to it.
 work_submitted = events.signal("work-submitted")
+# Sent by ``carry_work`` once a moved learner's own submissions are the new cohort's, with
+# ``session=``, ``submission_ids=``, ``source_id=`` and ``target_id=`` (the cohorts); the
+# sender is the learner's id. The API records that they left the old cohort's lists.
+work_carried = events.signal("work-carried")
 
 ALLOWED_EXTENSIONS = {
     "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
@@ -323,6 +327,8 @@ def carry_work(session: DbSession, user_id: int, source_id: int, target_id: int)
         where.append(~among(Submission.id, shared))
     moved = session.scalars(update(Submission).where(*where).values(cohort_id=target_id)
                             .returning(Submission.id).execution_options(synchronize_session="fetch")).all()
+    if moved:
+        work_carried.send(user_id, session=session, submission_ids=list(moved), source_id=source_id, target_id=target_id)
     return CarriedWork(len(moved), len(shared))
 
 

@@ -745,6 +745,17 @@ class ScheduleState(DataKind):
     covers = ("progress_items.user_id", "progress_levels.user_id", "progress_learners.user_id", "progress_objectives.user_id")
 
 
+class ApiRemovals(DataKind):
+    """What left the API's lists (``lms.api.removals``: a grade taken back, evidence replaced,
+    an enrolment ended), naming the learner by id only, for an organization's sync. Not
+    exported: ids and times of rows whose content is exported under its own kind. Erased:
+    kept (ids only; the account they point at is what erasure anonymises)."""
+
+    name = "api_removals"
+    exported = False
+    covers = ("api_removals.learner_id",)
+
+
 class StaffActions(DataKind):
     """Columns naming someone acting as staff (grader, author of a note, who granted or
     imported what). Not exported: these are the staff's work on other people's records.
@@ -763,7 +774,7 @@ class StaffActions(DataKind):
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
                                Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
-                               AnnouncementsRead(), TwoFactor(), LtiLinks(), ApiTokens(), RequestedJobs(), ScheduleState(),
+                               AnnouncementsRead(), TwoFactor(), LtiLinks(), ApiTokens(), ApiRemovals(), RequestedJobs(), ScheduleState(),
                                StaffActions())
 
 
