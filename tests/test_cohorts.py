@@ -217,11 +217,11 @@ def test_no_one_outside_the_organizations_staff_is_made_an_instructor(app, world
         db.session.rollback()
         assert refused.value.field == "instructors"
         messages.append(str(refused.value).replace(address, "ADDRESS"))
-    assert messages == ["ADDRESS is not on Beta Org's staff yet: only its administrators and the instructors of its "
+    assert messages == ["ADDRESS is not on the staff of Beta Org yet: only its administrators and the instructors of its "
                         "cohorts can be named instructors here. To bring someone new in, save the cohort without them, "
                         "then invite them from the cohort's page (\"Invite an instructor\"): they become its instructor "
                         "when they accept."] * len(messages)
-    with pytest.raises(CohortError, match=r"^x@example.com, y@example.com are not on Beta Org's staff yet"):
+    with pytest.raises(CohortError, match=r"^x@example.com, y@example.com are not on the staff of Beta Org yet"):
         create_cohort(db.session, world.org_b, "Beta 2", date(2026, 1, 1), "UTC", ["x@example.com", "y@example.com"])
     db.session.rollback()
     db.session.expire_all()
