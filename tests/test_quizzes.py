@@ -546,6 +546,9 @@ def test_after_last_attempt_shows_the_score_not_the_answers_after_attempt_1_of_3
     assert "Too slow." not in page and "Yes." not in page and "Right, models degrade silently." not in page
     assert "1 of 24 points" in page
     assert "<strong>0</strong> / 2 points · wrong" in page and "<strong>1</strong> / 1 points · right" in page
+    told = client.get(f"/quizzes/{sample.key}").get_data(as_text=True)
+    assert ("Your score and the points of each question after every attempt; the correct answers and feedback: "
+            "once your last attempt is used or the quiz has closed") in told
     # The window's close shows them to everyone, whatever attempts are left.
     closes = services.quiz_status(db.session, sample, learner, now).window.closes_at
     assert services.shows_answers(db.session, first, closes)
