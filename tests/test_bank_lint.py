@@ -21,7 +21,7 @@ from flask import Flask
 
 import config
 from lms.assessment.content import QuizFile
-from lms.assessment.lint import RULES, Bank, BankQuiz, QuizFigures, similar_sets
+from lms.assessment.lint import RULES, AttemptRules, Bank, BankQuiz, QuizFigures, similar_sets
 from lms.assessment.questions import Option, SingleSpec
 from lms.content.source import Problem, Problems, read_yaml_file, validate
 
@@ -45,8 +45,16 @@ def true_false(key: str, answer: bool, feedback: str = "    feedback: Why the an
             f"    answer: {str(answer).lower()}\n{feedback}\n")
 
 
-def quiz(key: str, *questions: str) -> str:
-    return f"id: {key}\ntitle: Lint test\nmodule: mlops\nquestions:\n" + "".join(questions)
+def quiz(key: str, *questions: str, settings: str = "attempts_allowed: 1", pools: str = "") -> str:
+    """A quiz file; by default of one attempt, so that showing its answers at once is sound."""
+    lines = "".join(f"  {line}\n" for line in settings.split("; "))
+    return (f"id: {key}\ntitle: Lint test\nmodule: mlops\nsettings:\n{lines}"
+            + (f"pools:\n{pools}" if pools else "") + "questions:\n" + "".join(questions))
+
+
+def drawn(pool: str, *questions: str) -> list[str]:
+    """Questions put in ``pool``."""
+    return [q.replace("    type:", f"    pool: {pool}\n    type:", 1) for q in questions]
 
 
 def line_of(text: str, needle: str) -> int:
@@ -69,7 +77,9 @@ def bank_of(folder: Path) -> Bank:
         data = read_yaml_file(path, problems)
         spec = validate(QuizFile, data, path, problems)
         assert spec is not None, [str(p) for p in problems]
-        quizzes.append(BankQuiz(spec.id, path, data, spec.questions))
+        rules = spec.rules
+        quizzes.append(BankQuiz(spec.id, path, data, spec.questions, AttemptRules(
+            rules.attempts_allowed, rules.review, rules.practice, {p.id: p.draw for p in spec.pools})))
     return Bank(quizzes)
 
 
@@ -100,6 +110,21 @@ BAD: dict[str, tuple[dict[str, str], str, str, str, str]] = {
     "rationale": (
         {"q.yml": quiz("lint-quiz", single("ra-1", "Which first?"), single("ra-2", "And then?", feedback=False))},
         "rationale", "q.yml", "- id: ra-2", "'ra-2' shows no rationale after answering"),
+    "answers-before-last-attempt": (
+        {"q.yml": quiz("lint-quiz", single("ab-1", "Which first?"), single("ab-2", "And then?"),
+                       settings="attempts_allowed: 3; review: immediately")},
+        "answers-before-last-attempt", "q.yml", "review: immediately",
+        "review: immediately shows the correct answers after each of 3 attempts, and the last attempt is expected "
+        "to repeat 100% of its questions from the 2 before it (at most 50%"),
+    "answers-before-last-attempt with unlimited attempts": (
+        {"q.yml": quiz("lint-quiz", *drawn("big", *(single(f"ab-{n}", f"Question {n}?") for n in range(10))),
+                       settings="attempts_allowed: 0", pools="  - id: big\n    draw: 1\n")},
+        "answers-before-last-attempt", "q.yml", "settings:",  # no review: immediately is the default
+        "after each of unlimited attempts, and every question comes back sooner or later"),
+    "answers-before-last-attempt with a small pool": (
+        {"q.yml": quiz("lint-quiz", *drawn("small", *(single(f"ab-{n}", f"Question {n}?") for n in range(10))),
+                       settings="attempts_allowed: 3; review: immediately", pools="  - id: small\n    draw: 5\n")},
+        "answers-before-last-attempt", "q.yml", "review: immediately", "expected to repeat 75% of its questions"),
     "rationale of a true/false item": (
         {"q.yml": quiz("lint-quiz", true_false("ra-tf", True, "    feedback_true: Right, because it holds."))},
         "rationale", "q.yml", "- id: ra-tf", "'ra-tf' shows no rationale"),
@@ -126,6 +151,35 @@ def test_a_sound_quiz_passes(tmp_path: Path) -> None:
         *(true_false(f"ok-tf-{n}", n < 3) for n in range(5)),  # 3 of 5 true: 60%
         single("ok-short-1", "Which one?"), single("ok-short-2", "Which one?"))})  # short stems may repeat
     assert lint(folder) == []
+
+
+def test_answers_at_once_pass_where_attempts_cannot_lean_on_them(tmp_path: Path) -> None:
+    """One attempt; answers held back until the last attempt or the close; practice; or
+    draws from pools large enough that the last attempt is mostly new questions."""
+    ten = [single(f"ok-{n}", f"Question {n}?") for n in range(10)]
+    folder = write(tmp_path / "quizzes", {
+        "one.yml": quiz("lint-one", single("one-1", "Which first?"), settings="attempts_allowed: 1; review: immediately"),
+        "held.yml": quiz("lint-held", single("held-1", "Which first?"),
+                         settings="attempts_allowed: 3; review: after_last_attempt"),
+        "closed.yml": quiz("lint-closed", single("closed-1", "Which first?"),
+                           settings="attempts_allowed: 0; review: after_close"),
+        "practice.yml": quiz("lint-practice", single("practice-1", "Which first?"),
+                             settings="attempts_allowed: 0; review: immediately; practice: true"),
+        # 2 of 10 drawn, 3 attempts: the last repeats 1 - 0.8^2 = 36% of its questions.
+        "pooled.yml": quiz("lint-pooled", *drawn("big", *ten), settings="attempts_allowed: 3; review: immediately",
+                           pools="  - id: big\n    draw: 2\n")})
+    assert lint(folder) == []
+
+
+def test_seen_share_follows_the_draws(tmp_path: Path) -> None:
+    ten = [single(f"s-{n}", f"Question {n}?") for n in range(10)]
+    folder = write(tmp_path / "quizzes", {"q.yml": quiz("lint-quiz", single("fixed", "Always asked?"), *drawn("p", *ten),
+                                                        pools="  - id: p\n    draw: 5\n")})
+    (bank_quiz,) = bank_of(folder).quizzes
+    assert bank_quiz.seen_share(0) == Fraction(1, 6)  # the fixed question is in every attempt; nothing met before
+    assert bank_quiz.seen_share(1) == Fraction(1 + 5 * Fraction(1, 2), 6)
+    assert bank_quiz.seen_share(2) == Fraction(1 + 5 * Fraction(3, 4), 6)
+    assert bank_quiz.seen_share(None) == 1
 
 
 def test_longest_correct_counts_only_a_strictly_longest_option(tmp_path: Path) -> None:

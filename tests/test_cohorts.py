@@ -217,11 +217,11 @@ def test_no_one_outside_the_organizations_staff_is_made_an_instructor(app, world
         db.session.rollback()
         assert refused.value.field == "instructors"
         messages.append(str(refused.value).replace(address, "ADDRESS"))
-    assert messages == ["ADDRESS is not on Beta Org's staff yet: only its administrators and the instructors of its "
+    assert messages == ["ADDRESS is not on the staff of Beta Org yet: only its administrators and the instructors of its "
                         "cohorts can be named instructors here. To bring someone new in, save the cohort without them, "
                         "then invite them from the cohort's page (\"Invite an instructor\"): they become its instructor "
                         "when they accept."] * len(messages)
-    with pytest.raises(CohortError, match=r"^x@example.com, y@example.com are not on Beta Org's staff yet"):
+    with pytest.raises(CohortError, match=r"^x@example.com, y@example.com are not on the staff of Beta Org yet"):
         create_cohort(db.session, world.org_b, "Beta 2", date(2026, 1, 1), "UTC", ["x@example.com", "y@example.com"])
     db.session.rollback()
     db.session.expire_all()
@@ -1525,8 +1525,8 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
         pages.append(re.sub(r'<input[^>]*name="csrf_token"[^>]*>', "", page).replace(address, "ADDRESS"))
         edited = client.post(f"/cohorts/{world.cohort_b.id}/edit", data={
             "name": "Beta 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": typed, "revision": 0})
-        assert edited.status_code == 200 and "not on Beta Org&#39;s staff yet" in text(edited)
-    assert "ADDRESS is not on Beta Org&#39;s staff yet" in pages[0]
+        assert edited.status_code == 200 and "not on the staff of Beta Org yet" in text(edited)
+    assert "ADDRESS is not on the staff of Beta Org yet" in pages[0]
     assert all(page == pages[0] for page in pages), "the refusal differs by whom the address belongs to"
     assert _people_and_memberships() == before and mails() == []
     assert count(Cohort, Cohort.organization_id == world.org_b.id) == 1
@@ -1536,7 +1536,7 @@ def test_cohort_form_refuses_people_of_other_organizations_without_naming_them(a
     before = _people_and_memberships()
     with_learner = client.post(f"/cohorts/{world.cohort_a.id}/edit", data={
         "name": "Alpha 1", "start_date": "2026-01-01", "timezone": "UTC", "instructors": world.learner_a.email, "revision": 0})
-    assert "not on Alpha Org&#39;s staff yet" in text(with_learner)
+    assert "not on the staff of Alpha Org yet" in text(with_learner)
     assert _people_and_memberships() == before
 
 

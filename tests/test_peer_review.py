@@ -297,12 +297,12 @@ def test_the_instructor_sees_the_work_short_of_reviewers_and_gives_it_one(app: F
 
     assert "cannot review their own work" in give(d, d)
     assert "Eve has not handed in this assignment yet" in give(d, eve)
-    assert "Ana now reviews Dev&#39;s work: it has 1 of its 2 reviewers." in give(d, a)
+    assert "Ana now reviews the work of Dev: it has 1 of its 2 reviewers." in give(d, a)
     assert "Ana already reviews this work" in give(d, a)
     assert "This work has its 2 reviewers already: nothing was changed." in give(a, d)
     given = next(r for r in live() if r.reviewer_id == a[0].id and r.submission_id == submission_of(d[0]))
     assert given.kind == "required" and "Review 3</a> · to do" in page(a[1])  # asked of Ana by her instructor
-    assert "Ben now reviews Dev&#39;s work: it has 2 of its 2 reviewers." in give(d, b)
+    assert "Ben now reviews the work of Dev: it has 2 of its 2 reviewers." in give(d, b)
     assert "Every piece of work has its 2 reviewers." in teacher.get(url).get_data(as_text=True)
     assert "This work has its 2 reviewers already" in give(d, c)
     assert teacher.get(f"/cohorts/{cohort[0].id}/assignments/mlops-case-coldwatch/peer-reviews").status_code == 404  # not peer reviewed

@@ -520,6 +520,50 @@ def test_never_hides_answers_but_shows_the_score(learner, sample, client, login)
     assert f"{round(100 * 3 / MAX_POINTS, 2):g}%" in page and "3 of 24 points" in page
 
 
+def test_review_after_last_attempt_policy() -> None:
+    now, policy = utcnow(), REVIEW_POLICIES["after_last_attempt"]
+    assert not policy.shows_answers(now, None) and not policy.shows_answers(now, now + timedelta(days=1))
+    assert policy.shows_answers(now, now + timedelta(days=1), done=True)
+    assert policy.shows_answers(now, now) and policy.shows_answers(now, now - timedelta(days=1))
+    assert {p.name for p in REVIEW_POLICIES.values() if p.while_attempts_remain} == {"immediately"}
+
+
+def test_after_last_attempt_shows_the_score_not_the_answers_after_attempt_1_of_3(learner, sample, client,
+                                                                                   login) -> None:
+    """What a learner sees after attempt 1 of 3 of a quiz that asks the same questions every
+    time: the score and which items were right or wrong, no correct answer and no feedback;
+    both come once the third attempt is in, or the quiz has closed."""
+    sample.review = "after_last_attempt"
+    db.session.commit()
+    now = utcnow()
+    first = take(sample, learner, {0: {"p0": "b"}, 2: CORRECT[2]}, now)
+    assert sample.attempts_allowed == 3 and first.number == 1
+    assert not services.shows_answers(db.session, first, now)
+    login(client, learner)
+    page = client.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Correct answers and feedback appear once you have used your last attempt or the quiz has closed" in page
+    assert "Correct answer:" not in page
+    assert "Too slow." not in page and "Yes." not in page and "Right, models degrade silently." not in page
+    assert "1 of 24 points" in page
+    assert "<strong>0</strong> / 2 points · wrong" in page and "<strong>1</strong> / 1 points · right" in page
+    told = client.get(f"/quizzes/{sample.key}").get_data(as_text=True)
+    assert ("Your score and the points of each question after every attempt; the correct answers and feedback: "
+            "once your last attempt is used or the quiz has closed") in told
+    # The window's close shows them to everyone, whatever attempts are left.
+    closes = services.quiz_status(db.session, sample, learner, now).window.closes_at
+    assert services.shows_answers(db.session, first, closes)
+    # A second attempt, then a third left open: answers stay hidden while it can still be answered.
+    take(sample, learner, {0: CORRECT[0]}, now)
+    third = take(sample, learner, {0: CORRECT[0]}, now, submit=False)
+    assert not services.shows_answers(db.session, first, now)
+    services.submit_attempt(db.session, third, now)
+    db.session.commit()
+    assert services.shows_answers(db.session, first, now) and services.shows_answers(db.session, third, now)
+    page = client.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Correct answer:" in page and "Too slow." in page
+    assert "appear once you have used your last attempt" not in page
+
+
 # --------------------------------------------------------------------------- 5. versions
 
 

@@ -119,7 +119,7 @@ def test_a_loop_is_a_path_that_never_ends(tmp_path: Path) -> None:
 def test_objectives_must_be_the_modules_and_points_the_scenarios(tmp_path: Path) -> None:
     text = GOOD_FILE.replace("objectives: [KO1, SO1]", "objectives: [KO1, KO3]")
     _, problems = parse_files(tmp_path, tiny=text)
-    assert problems == ["tiny.yml:5: KO3 is not one of module 'mlops''s objectives",
+    assert problems == ["tiny.yml:5: KO3 is not one of the objectives of module 'mlops'",
                         "tiny.yml:19: SO1 is not one of this simulation's objectives"]
 
 

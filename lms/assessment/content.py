@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from lms.assessment.kinds import QuestionKind
-from lms.assessment.lint import Bank, BankQuiz, QuizFigures
+from lms.assessment.lint import AttemptRules, Bank, BankQuiz, QuizFigures
 from lms.assessment.models import GradingMethodName, Question, QuestionVersion, Quiz, QuizKind, ReviewPolicyName
 from lms.assessment.questions import (
     AnyQuestion,
@@ -207,7 +207,9 @@ class QuizSection(ContentSection):
                     problems.add(Location(path, line_at(data, ["pools", j])),
                                  f"pool {pool.id!r} draws {pool.draw} but has {size} question{'s' * (size != 1)}")
             quizzes.append(source)
-            linted.append(BankQuiz(spec.id, path, data, spec.questions))
+            rules = spec.rules
+            linted.append(BankQuiz(spec.id, path, data, spec.questions,
+                                   AttemptRules(rules.attempts_allowed, rules.review, rules.practice, pools)))
         bank = Bank(linted)
         for problem in bank.problems() if bundle.source.lint_bank else ():
             problems.add(problem.location, problem.message)

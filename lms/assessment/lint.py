@@ -1,8 +1,9 @@
 """The item-bank lint: what `load-content --check` asks of every quiz, exam and check
 beyond a valid file. A learner who does not know the answer must not find it from the
 items' form (the correct option is the longest, the key is usually "true", one option
-stands out by its length, a catch-all option), must not meet the same question twice,
-and learns why after every answer.
+stands out by its length, a catch-all option, the answers shown after an attempt while
+the same questions come back in the next), must not meet the same question twice, and
+learns why after every answer.
 
 The rules are a registry of small classes (``RULES``); each reports its problems with the
 file and line of what to change. ``Bank.figures`` counts, per quiz, what the rules
@@ -21,6 +22,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from lms.assessment.kinds import QuestionKind
+from lms.assessment.methods import REVIEW_POLICIES
+from lms.assessment.models import ReviewPolicyName
 from lms.assessment.questions import (
     EssaySpec,
     MultipleSpec,
@@ -74,6 +78,16 @@ class BankItem:
         return lengths.count(longest) == 1 and self.part.options[lengths.index(longest)].correct
 
 
+@dataclass(frozen=True)
+class AttemptRules:
+    """What a quiz's settings say of its attempts, as the lint reads them."""
+
+    attempts_allowed: int  # 0: unlimited
+    review: ReviewPolicyName
+    practice: bool
+    pools: dict[str, int]  # pool -> questions each attempt draws of it
+
+
 @dataclass(frozen=True, eq=False)
 class BankQuiz:
     """One quiz file as the lint reads it: its validated questions and the parsed YAML
@@ -83,6 +97,7 @@ class BankQuiz:
     path: Path
     data: Any
     questions: Sequence[QuestionSpec]
+    rules: AttemptRules | None = None  # None: the attempts are not linted (a bank built by hand)
 
     def at(self, *loc: int | str) -> Location:
         return Location(self.path, line_at(self.data, loc))
@@ -110,6 +125,28 @@ class BankQuiz:
     @property
     def true_keys(self) -> int:
         return sum(part.answer for part in self.true_false)
+
+    def seen_share(self, earlier: int | None) -> Fraction:
+        """The share of an attempt's questions the learner is expected to have met in
+        ``earlier`` attempts before it (None: as many as they like). A question outside
+        any pool is in every attempt; a pool of ``n`` questions drawing ``d`` puts each in
+        an attempt with the chance d/n, drawn afresh every attempt, so after ``k`` attempts
+        a drawn question was met before with the chance 1 - (1 - d/n)^k (1 when d = n,
+        and tending to 1 as k grows)."""
+        asked = [q for q in self.questions if q.type != QuestionKind.DESCRIPTION]
+        pools = self.rules.pools if self.rules else {}
+        fixed = sum(1 for q in asked if q.pool is None or q.pool not in pools)
+        seen, drawn = Fraction(fixed), Fraction(fixed)
+        for pool, draw in pools.items():
+            size = sum(1 for q in asked if q.pool == pool)
+            take = min(draw, size)
+            if not take:
+                continue
+            chance = Fraction(take, size)
+            met = Fraction(1) if earlier is None else 1 - (1 - chance) ** earlier
+            seen += take * met
+            drawn += take
+        return seen / drawn if drawn else Fraction(0)
 
 
 @dataclass(frozen=True)
@@ -346,5 +383,39 @@ class Rationale(ItemRule):
                                           f"`feedback` that explains the answer")
 
 
+class AnswersBeforeLastAttempt(QuizRule):
+    """A quiz of several attempts that shows the correct answers straight after each lets
+    the next attempt be passed by memory, unless the attempts ask different questions: the
+    learner's last attempt may hold at most ``limit`` of questions they are expected to
+    have met in the attempts before it (``BankQuiz.seen_share``). With unlimited attempts
+    every question comes back sooner or later. Practice (a weekly check, ``practice:
+    true``) is for learning, not the record: it shows answers at once by design."""
+
+    name = "answers-before-last-attempt"
+    limit: ClassVar[Fraction] = Fraction(1, 2)
+
+    def check_quiz(self, quiz: BankQuiz) -> Iterator[Problem]:
+        rules = quiz.rules
+        if rules is None or rules.practice or rules.attempts_allowed == 1:
+            return
+        if not REVIEW_POLICIES[rules.review].while_attempts_remain:
+            return
+        earlier = rules.attempts_allowed - 1 if rules.attempts_allowed else None
+        share = quiz.seen_share(earlier)
+        if share <= self.limit:
+            return
+        attempts = f"{rules.attempts_allowed} attempts" if rules.attempts_allowed else "unlimited attempts"
+        met = ("every question comes back sooner or later" if earlier is None else
+               f"the last attempt is expected to repeat {percent(share)} of its questions from the "
+               f"{earlier} before it (at most {percent(self.limit)}; a pool drawing d of its n questions repeats "
+               f"each with the chance d/n an attempt)")
+        yield self.problem(quiz.at("settings", "review"),
+                           f"review: {rules.review} shows the correct answers after each of {attempts}, and {met}, "
+                           f"so a later attempt can be passed from the answers shown. Use `review: "
+                           f"{ReviewPolicyName.AFTER_LAST_ATTEMPT}` (or after_close), allow one attempt, or draw "
+                           f"fewer questions from larger pools")
+
+
 RULES: dict[str, LintRule] = {rule.name: rule for rule in (
-    LongestCorrect(), TrueFalseBalance(), OptionLengths(), NearDuplicateStems(), CatchAllOptions(), Rationale())}
+    LongestCorrect(), TrueFalseBalance(), OptionLengths(), NearDuplicateStems(), CatchAllOptions(), Rationale(),
+    AnswersBeforeLastAttempt())}

@@ -84,32 +84,52 @@ GRADING_METHODS: dict[GradingMethodName, GradingMethod] = {m.name: m for m in (H
 
 
 class ReviewPolicy(ABC):
+    """When a learner sees the correct answers and feedback of a finished attempt. The
+    score, and the points of every item (so which were right), show whatever the policy.
+    ``done`` says the learner can make no further attempt: every attempt allowed is used
+    and none is still open. ``while_attempts_remain``: the policy may show answers while
+    the learner can still try again (the item-bank lint reads it)."""
+
     name: ClassVar[ReviewPolicyName]
     label: ClassVar[str]
+    while_attempts_remain: ClassVar[bool] = False
 
     @abstractmethod
-    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool: ...
+    def shows_answers(self, now: datetime, closes_at: datetime | None, *, done: bool = False) -> bool: ...
 
 
 class Immediately(ReviewPolicy):
     name, label = ReviewPolicyName.IMMEDIATELY, "Right after each attempt"
+    while_attempts_remain = True
 
-    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
+    def shows_answers(self, now: datetime, closes_at: datetime | None, *, done: bool = False) -> bool:
         return True
+
+
+class AfterLastAttempt(ReviewPolicy):
+    """The answers once the learner has no attempt left, or once the quiz has closed, so
+    that they never help a next attempt (a quiz of several attempts over the same questions
+    uses it; the score and each item's points show after every attempt)."""
+
+    name, label = ReviewPolicyName.AFTER_LAST_ATTEMPT, "Once your last attempt is used or the quiz has closed"
+
+    def shows_answers(self, now: datetime, closes_at: datetime | None, *, done: bool = False) -> bool:
+        return done or (closes_at is not None and now >= closes_at)
 
 
 class AfterClose(ReviewPolicy):
     name, label = ReviewPolicyName.AFTER_CLOSE, "Once the quiz has closed"
 
-    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
+    def shows_answers(self, now: datetime, closes_at: datetime | None, *, done: bool = False) -> bool:
         return closes_at is not None and now >= closes_at
 
 
 class Never(ReviewPolicy):
     name, label = ReviewPolicyName.NEVER, "Never"
 
-    def shows_answers(self, now: datetime, closes_at: datetime | None) -> bool:
+    def shows_answers(self, now: datetime, closes_at: datetime | None, *, done: bool = False) -> bool:
         return False
 
 
-REVIEW_POLICIES: dict[ReviewPolicyName, ReviewPolicy] = {p.name: p for p in (Immediately(), AfterClose(), Never())}
+REVIEW_POLICIES: dict[ReviewPolicyName, ReviewPolicy] = {
+    p.name: p for p in (Immediately(), AfterLastAttempt(), AfterClose(), Never())}

@@ -36,6 +36,7 @@ class ReviewPolicyName(StrEnum):
     """When learners see correct answers and feedback; ``lms.assessment.methods`` holds each policy."""
 
     IMMEDIATELY = "immediately"
+    AFTER_LAST_ATTEMPT = "after_last_attempt"  # the learner's last attempt is used, or the quiz has closed
     AFTER_CLOSE = "after_close"
     NEVER = "never"
 

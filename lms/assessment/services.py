@@ -532,7 +532,18 @@ def shows_answers(session: DbSession, attempt: Attempt, now: datetime) -> bool:
     cohort = session.get(Cohort, attempt.cohort_id) if attempt.cohort_id else None
     if cohort is not None:
         closes = quiz_window(session, attempt.quiz, cohort, attempt.user_id, now).closes_at
-    return REVIEW_POLICIES[attempt.quiz.review].shows_answers(now, closes)
+    return REVIEW_POLICIES[attempt.quiz.review].shows_answers(now, closes, done=no_attempt_left(session, attempt, now))
+
+
+def no_attempt_left(session: DbSession, attempt: Attempt, now: datetime) -> bool:
+    """The learner of ``attempt`` can try the quiz no more: they have made every attempt it
+    allows and none is still open (an attempt whose time ran out reads as closed). Never
+    for a quiz of unlimited attempts."""
+    quiz = attempt.quiz
+    if not quiz.attempts_allowed:
+        return False
+    theirs = list(session.scalars(select(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.user_id == attempt.user_id)))
+    return len(theirs) >= quiz.attempts_allowed and all(a.finished or time_is_up(a, now) for a in theirs)
 
 
 # --------------------------------------------------------------------------- statistics

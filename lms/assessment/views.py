@@ -12,6 +12,7 @@ from lms.accounts.current import signed_in
 from lms.assessment import services
 from lms.assessment.forms import CsrfForm, EssayGradeForm, WithdrawItemForm
 from lms.assessment.kinds import QuestionKind
+from lms.assessment.methods import REVIEW_POLICIES
 from lms.assessment.models import Attempt, AttemptClosedBy, Quiz, Response
 from lms.assessment.questions import QUESTION_TYPES, AnswerError
 from lms.catalog.models import Lesson
@@ -60,6 +61,7 @@ def quiz(key: str) -> str:
     quiz = _quiz(key)
     status = services.quiz_status(db.session, quiz, signed_in(), utcnow())
     return render_template("assessment/quiz.html", quiz=quiz, status=status, form=CsrfForm(),
+                           review=REVIEW_POLICIES[quiz.review],
                            questions=sum(v.type != QuestionKind.DESCRIPTION  # text to read is not a question
                                          for _, v in services.current_versions(db.session, quiz)))
 

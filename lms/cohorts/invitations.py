@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
@@ -42,9 +42,11 @@ from lms.cohorts.models import (
     organization_admins,
 )
 from lms.cohorts.services import CohortError, LinkFor, add_instructor, organization_state
-from lms.database import DbSession, rowcount, utcnow
+from lms.database import DbSession, rowcount, utcnow, zone_named
 from lms.mail.services import queue_mail
 
+# An invitation works this long after it is sent, and an invitation to a cohort at least
+# this long after the cohort's first day begins (``expires_for``).
 INVITATION_LIFETIME = timedelta(days=14)
 
 events = Namespace()
@@ -58,6 +60,33 @@ def has_started(cohort: Cohort, now: datetime | None = None) -> bool:
     """Whether someone joining now joins late (the cohort's first day is past, in its
     time zone), so that the manager chooses their pace."""
     return (now or utcnow()).astimezone(ZoneInfo(cohort.timezone)).date() > cohort.start_date
+
+
+def expires_for(cohort: Cohort | None, now: datetime) -> datetime:
+    """When an invitation sent (or sent again) ``now`` stops working: ``INVITATION_LIFETIME``
+    after sending or, for an invitation to a cohort (a learner's, an instructor's), that long
+    after the cohort's first day begins in its time zone, whichever is later, so that people
+    invited weeks ahead can still accept in the cohort's first days."""
+    expires = now + INVITATION_LIFETIME
+    if cohort is not None:
+        starts = datetime.combine(cohort.start_date, time(), zone_named(cohort.timezone)).astimezone(UTC)
+        expires = max(expires, starts + INVITATION_LIFETIME)
+    return expires
+
+
+def until_text(moment: datetime, zone: str | None) -> str:
+    """An invitation's expiry as its reader's clock reads it: "20 January 2027 at 00:00 CET"."""
+    local = moment.astimezone(zone_named(zone))
+    return f"{local:%d %B %Y} at {local:%H:%M} {local.tzname() or ''}".rstrip()
+
+
+def _reader_zones(session: DbSession, emails: Sequence[str]) -> dict[str, str]:
+    """The time zones of the accounts these addresses already have (one statement): an
+    invitation's mail gives its expiry in its reader's zone, else in the cohort's."""
+    if not emails:
+        return {}
+    return {email: zone for email, zone in session.execute(select(User.email, User.timezone)
+                                                           .where(User.email.in_(list(emails)))) if zone}
 
 
 def _open(cohort: Cohort, role: InvitationRole = InvitationRole.LEARNER) -> None:
@@ -112,14 +141,18 @@ def invited_to(invitation: Invitation) -> str:
     return f"join the cohort {cohort} of {org}"
 
 
-def _invitation_mail(session: DbSession, invitation: Invitation, link: str) -> None:
+def _invitation_mail(session: DbSession, invitation: Invitation, link: str, zone: str | None) -> None:
+    """The invitation's mail; its expiry in ``zone`` (the reader's, if their address has an
+    account), else in the cohort's zone, else in UTC."""
+    zone = zone or (invitation.cohort.timezone if invitation.cohort else None)
     subject = {InvitationRole.LEARNER: "Join {place}", InvitationRole.INSTRUCTOR: "Teach {place}",
                InvitationRole.ORGANIZATION_ADMIN: "Administer {place}"}[invitation.role].format(
         place=invitation.cohort.name if invitation.cohort else invitation.organization.name)
     queue_mail(session, invitation.email, f"{subject} on the AI Operations program",
                f"Hello{(' ' + invitation.name) if invitation.name else ''},\n\n"
                f"You are invited to {invited_to(invitation)} on the AI Operations program. "
-               f"Nothing changes for you until you accept. Accept here within {INVITATION_LIFETIME.days} days:\n{link}\n")
+               f"Nothing changes for you until you accept. Accept here by {until_text(invitation.expires_at, zone)}, "
+               f"when this link stops working:\n{link}\n")
 
 
 def _send(session: DbSession, org: Organization, cohort: Cohort | None, role: InvitationRole,
@@ -134,10 +167,11 @@ def _send(session: DbSession, org: Organization, cohort: Cohort | None, role: In
         Invitation.role == role, Invitation.email.in_([email for email, _ in people]),
         Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)).values(revoked_at=now))
     sent = []
+    zones = _reader_zones(session, [email for email, _ in people])
     for email, name in people:
         token, digest = new_token()
         invitation = Invitation(organization=org, cohort=cohort, role=role, email=email, name=name.strip(), token_hash=digest,
-                                invited_by_id=invited_by_id, created_at=now, expires_at=now + INVITATION_LIFETIME, pace=pace)
+                                invited_by_id=invited_by_id, created_at=now, expires_at=expires_for(cohort, now), pace=pace)
         session.add(invitation)
         session.flush()
         where = f"cohort:{cohort.id}" if cohort is not None else f"organization:{org.id}"
@@ -149,7 +183,7 @@ def _send(session: DbSession, org: Organization, cohort: Cohort | None, role: In
             record_from(session, action=AuditAction.STAFF_INVITED, organization_id=org.id,
                         target=f"invitation:{invitation.id} {where}", before=None,
                         after={"role": role.value, "expires_at": invitation.expires_at}, actor_id=invited_by_id)
-        _invitation_mail(session, invitation, link_for(token))
+        _invitation_mail(session, invitation, link_for(token), zones.get(email))
         sent.append(invitation)
     return sent
 
@@ -277,12 +311,13 @@ def resend_invitation(session: DbSession, invitation: Invitation, link_for: Link
         _open(invitation.cohort, invitation.role)
     token, digest = new_token()
     before = {"expires_at": invitation.expires_at}
-    invitation.token_hash, invitation.expires_at, invitation.resent_at = digest, now + INVITATION_LIFETIME, now
+    invitation.token_hash, invitation.expires_at = digest, expires_for(invitation.cohort, now)
+    invitation.resent_at = now
     session.flush()
     record_from(session, action=AuditAction.INVITATION_RESENT, organization_id=invitation.organization_id,
                 target=f"invitation:{invitation.id} {_where(invitation)}", before=before,
                 after={"expires_at": invitation.expires_at})
-    _invitation_mail(session, invitation, link_for(token))
+    _invitation_mail(session, invitation, link_for(token), _reader_zones(session, [invitation.email]).get(invitation.email))
     return invitation
 
 

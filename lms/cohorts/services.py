@@ -146,7 +146,7 @@ def _instructors(session: DbSession, org: Organization, emails: Iterable[str], c
     outsiders = [address for address in addresses if address not in staff]
     if outsiders:
         raise CohortError(
-            f"{', '.join(outsiders)} {'is' if len(outsiders) == 1 else 'are'} not on {org.name}'s staff yet: "
+            f"{', '.join(outsiders)} {'is' if len(outsiders) == 1 else 'are'} not on the staff of {org.name} yet: "
             f"only its administrators and the instructors of its cohorts can be named instructors here. "
             f"To bring someone new in, save the cohort without them, then invite them from the cohort's page "
             f"(\"Invite an instructor\"): they become its instructor when they accept.", field="instructors")

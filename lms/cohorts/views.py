@@ -455,7 +455,7 @@ def end_enrolment(cohort_id: int, user_id: int) -> Any:
             db.session.rollback()
             error = str(exc)
         else:
-            flash(f"{learner.name}'s enrolment in {cohort.name} has ended. Their work, grades and certificates "
+            flash(f"The enrolment of {learner.name} in {cohort.name} has ended. Their work, grades and certificates "
                   "stay with the cohort's records.", "success")
             return redirect(url_for("cohorts.cohort", cohort_id=cohort.id))
     status = 400 if error or form.errors else 200

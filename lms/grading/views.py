@@ -293,6 +293,6 @@ def assign_reviewer(cohort_id: int, key: str) -> Any:
         return back
     count = len(peer.reviews_of(db.session, submission))
     author = db.session.get(User, submission.user_id)
-    flash(f"{target.name} now reviews {author.name if author else 'this learner'}'s work: it has {count} of its {assignment.peer_reviews} "
-          f"reviewer{'s' * (assignment.peer_reviews != 1)}. It is one of their required reviews.", "success")
+    flash(f"{target.name} now reviews the work of {author.name if author else 'this learner'}: it has {count} of its "
+          f"{assignment.peer_reviews} reviewer{'s' * (assignment.peer_reviews != 1)}. It is one of their required reviews.", "success")
     return back

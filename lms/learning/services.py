@@ -428,7 +428,7 @@ def set_time_allowance(session: DbSession, cohort: Cohort, learner: User, allowa
                               .values(time_allowance=allowance).execution_options(synchronize_session=False))
     session.refresh(enrolment, ["time_allowance"])
     if rowcount(changed) == 0:
-        raise CohortError(f"Someone changed {learner.name}'s time allowance meanwhile: it is now "
+        raise CohortError(f"Someone changed the time allowance of {learner.name} meanwhile: it is now "
                           f"{enrolment.time_allowance.label}. Choose again if that is not what you want.")
     record_from(session, action=AuditAction.TIME_ALLOWANCE_SET, organization_id=cohort.organization_id,
                 target=f"user:{learner.id} cohort:{cohort.id}", before={"time_allowance": seen},

@@ -254,7 +254,7 @@ def set_time_allowance(cohort_id: int, user_id: int) -> Any:
     def save() -> str:
         enrolment = services.set_time_allowance(db.session, cohort, person, form.allowance.data or "", form.seen.data or "",
                                                 signed_in())
-        return f"{person.name}'s time on timed quizzes and exams: {enrolment.time_allowance.label}."
+        return f"Time on timed quizzes and exams for {person.name}: {enrolment.time_allowance.label}."
 
     return (_saved(cohort, person, form, form.allowance, save, anchor="time-allowance")
             or _learner_page(cohort, person, _override_form(), status=400, allowance_form=form))
@@ -267,7 +267,7 @@ def set_pace(cohort_id: int, user_id: int) -> Any:
 
     def save() -> str:
         services.set_pace(db.session, cohort, person, form.pace.data or "")
-        return f"{person.name}'s pace is now: {services.PACES[Pace(form.pace.data)]}."
+        return f"The pace of {person.name} is now: {services.PACES[Pace(form.pace.data)]}."
 
     return _saved(cohort, person, form, form.pace, save) or _learner_page(cohort, person, _override_form(), status=400,
                                                                            pace_form=form)

@@ -101,7 +101,7 @@ def on_feedback_answered(response: FeedbackResponse, session: DbSession, now: da
     if enrolment is not None:
         link = link_to("feedback.learner", cohort_id=enrolment.cohort_id, user_id=invite.learner_id)
         notices += [Notice(staff.id, NotificationEvent.FEEDBACK_LINK_ANSWERED, f"feedback:{invite.id}:answered",
-                           f"{invite.name} answered {invite.learner.name}'s feedback link on {invite.module.title}",
+                           f"{invite.name} answered the feedback link of {invite.learner.name} on {invite.module.title}",
                            "", link)
                     for staff in enrolment.cohort.instructors]
     notify_all(session, notices, now)

@@ -137,7 +137,7 @@ def manage(code: str) -> Any:
             db.session.rollback()
             add_error(form.reason, str(exc))
         else:
-            flash(f"The Open Badges 3.0 credential of {certificate.holder_name}'s {certificate.level.title} level "
+            flash(f"The Open Badges 3.0 credential of {certificate.holder_name} for the {certificate.level.title} level "
                   "certificate is revoked.", "success")
             return redirect(url_for("openbadges.manage", code=code))
     status = 422 if request.method == "POST" else 200

@@ -175,7 +175,7 @@ class SimulationsSection(ContentSection):
                 found.append((["phase"], f"module {spec.module!r} has no phase {spec.phase!r}"))
             for i, code in enumerate(spec.objectives):
                 if code not in module.objectives:
-                    found.append((["objectives", i], f"{code} is not one of module {spec.module!r}'s objectives"))
+                    found.append((["objectives", i], f"{code} is not one of the objectives of module {spec.module!r}"))
         found += graph_problems(spec)
         for loc, message in found:
             problems.add(Location(path, line_at(data, loc)), message)

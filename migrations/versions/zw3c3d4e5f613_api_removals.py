@@ -3,7 +3,7 @@ row replaced by a regrade, an enrolment ended, a moved learner's work), so an in
 learns of removals as well as changes. Nothing before this migration was recorded.
 
 Revision ID: zw3c3d4e5f613
-Revises: zv3c3d4e5f613
+Revises: zw2c3d4e5f613
 Create Date: 2026-12-06 20:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zw3c3d4e5f613'
-down_revision = 'zv3c3d4e5f613'
+down_revision = 'zw2c3d4e5f613'
 branch_labels = None
 depends_on = None
 

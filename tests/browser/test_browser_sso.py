@@ -36,7 +36,7 @@ def test_sign_in_through_the_organizations_provider(request: pytest.FixtureReque
     page.get_by_role("link", name="Sign in with your organization").click()
     page.get_by_label("Your work email").fill("ada@alpha.example.org")
     page.get_by_role("button", name="Continue").click()
-    page.get_by_role("link", name="Continue to Alpha Org's sign-in").click()
+    page.get_by_role("link", name="Continue to the sign-in of Alpha Org").click()
     page.get_by_role("heading", name="Continue signing in").wait_for()
     assert "ada@alpha.example.org" in page.content()
     page.get_by_role("button", name="Continue").click()
