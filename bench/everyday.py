@@ -159,6 +159,9 @@ def signed_in_cookie(port: int, email: str, password: str) -> str:
     browser.headers["User-Agent"] = USER_AGENT
     if sign_in(browser, f"http://127.0.0.1:{port}", email, password).status_code != 302:
         raise SystemExit(f"could not sign in as {email}")
+    # The first page after signing in gives the session its CSRF secret (signing in makes a new
+    # one, lms.accounts.views.fresh_session_on_sign_in): a browser keeps the cookie it sets.
+    browser.get(f"http://127.0.0.1:{port}/home")
     return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
 
 
