@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import User
 from lms.assessment.models import Response
-from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
+from lms.assessment.services import grade_essay
 from lms.cohorts.enrolment import is_learner_of
 from lms.coursework.models import Assignment
 from lms.database import utcnow, zone_named
@@ -31,6 +31,7 @@ from lms.privacy.services import erase_learner
 from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 from tests.redis_db import redis_database
+from tests.test_api import essay_attempt
 from tests.test_api_teams import KEY as TEAM_KEY
 from tests.test_api_teams import adjust, grade, hand_in, readjust
 
@@ -249,19 +250,6 @@ def test_deep_linking_returns_a_signed_answer_with_line_items(client, lti) -> No
             "deep_link_return_url": "javascript:alert(1)", "accept_types": ["ltiResourceLink"],
             "accept_presentation_document_targets": ["window"]}})
     refused(launch(client, lti), 400, "not a web address")
-
-
-def essay_attempt(user: Any, cohort: Any) -> Response:
-    quiz = get_quiz(db.session, "mlops-quiz")
-    opening = quiz_window(db.session, quiz, cohort, user.id, utcnow()).opens_at
-    attempt = start_attempt(db.session, quiz, user, opening)
-    essay = next(i for i, page in enumerate(page_views(db.session, attempt)) if page.parts[0].kind == "essay")
-    save_page(db.session, attempt, essay, MultiDict({f"p{essay}": "My answer."}), opening)
-    submit_attempt(db.session, attempt, opening)
-    db.session.commit()
-    found = db.session.scalar(select(Response).where(Response.attempt_id == attempt.id, Response.score.is_(None)))
-    assert found is not None
-    return found
 
 
 def test_quiz_scores_go_back_with_retries_and_regrades_update_them(app, client, lti, world) -> None:
