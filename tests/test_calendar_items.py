@@ -14,6 +14,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from flask import Flask
 from icalendar import Calendar
+from markupsafe import escape
 from sqlalchemy import select
 
 from lms.assessment.models import Quiz
@@ -233,3 +234,43 @@ def test_the_progress_page_says_the_hour_on_the_viewers_clock(course, app, make_
     login(client, same)
     html = client.get("/progress").get_data(as_text=True)
     assert "your time" not in section(html, "due-soon") and "your time" not in section(html, "opens-next")
+
+
+def level_line(html: str, title: str) -> str:
+    """The line of "Everything in this level" that names ``title``."""
+    everything = html[html.index("<summary>Everything in this level</summary>"):]
+    start = everything.index(str(escape(title)))
+    return everything[everything.rindex("<li>", 0, start):everything.index("</li>", start)]
+
+
+def test_everything_in_this_level_says_the_hour_on_the_viewers_clock(course, app, make_cohort, enrol_learner, make_user,
+                                                                    login) -> None:
+    start = datetime.now(UTC).date() - timedelta(days=20) - relativedelta(months=5)
+    teacher = make_user(name="Tess Teacher", timezone=TOKYO)
+    cohort = make_cohort(start=start, timezone=BERLIN, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lea Learner", timezone=LA)
+    progress = learner_progress(db.session, cohort, learner.id, utcnow())
+    soon, later = progress.due_soon[0], progress.opens_next[0]
+    due = end_of(soon.due_on - timedelta(days=1) if soon.closes else soon.due_on, BERLIN)
+    opens = end_of(later.opens_on - timedelta(days=1), BERLIN)
+    word = "at" if soon.closes else "by"
+
+    client = app.test_client()
+    login(client, learner)
+    html = client.get("/progress").get_data(as_text=True)
+    assert f"{soon.due_on:%d %b %Y} <span class=\"deadline\">({word} {local(due, LA)}, your time)" in level_line(html, soon.title)
+    assert f"opens on {later.opens_on:%d %b %Y} <span class=\"deadline\">(from {local(opens, LA)}, your time)" \
+        in level_line(html, later.title)
+
+    staff = app.test_client()
+    login(staff, teacher)
+    html = staff.get(f"/cohorts/{cohort.id}/learners/{learner.id}/progress").get_data(as_text=True)
+    assert f"({word} {local(due, TOKYO)}, your time)" in level_line(html, soon.title)
+    assert f"(from {local(opens, TOKYO)}, your time)" in level_line(html, later.title)
+
+    same = enrol_learner(cohort, timezone=BERLIN)
+    client = app.test_client()
+    login(client, same)
+    html = client.get("/progress").get_data(as_text=True)
+    assert "your time" not in html[html.index("<summary>Everything in this level</summary>"):]
+

@@ -3,7 +3,7 @@ the staff view of one learner with the instructor's competency rating."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,9 +21,10 @@ from lms.extensions import db
 from lms.progress import content as _content  # noqa: F401 - registers the mastery policy content section
 from lms.progress import evidence as _evidence  # noqa: F401 - turns quiz, grade and peer results into evidence
 from lms.progress import services
-from lms.progress.completion import Item, LevelStatus, learner_progress
+from lms.progress.completion import Item, LearnerProgress, LevelStatus, learner_progress
 from lms.progress.forms import RatingForm, ReadForm
 from lms.progress.models import ItemKind
+from lms.web.filters import your_time
 from lms.web.forms import labelled_choices
 from lms.web.page_cache import Viewer, cached_page
 
@@ -46,15 +47,17 @@ def _item_url(endpoint: str, key: str) -> str:
 
 
 @bp.app_template_global("progress_item_link")
-def item_link(item: Item, today: date) -> Markup:
+def item_link(item: Item, today: date, opens_at: datetime | None = None) -> Markup:
     """One item of a progress page: a link to its page with its kind, or, not open yet on
-    the learner's dates, its title with its opening date (its page would answer 403); then
-    its module and where the learner stands."""
+    the learner's dates, its title with its opening date (its page would answer 403), with
+    the hour it opens on the viewer's clock when ``opens_at`` is given; then its module and
+    where the learner stands."""
     endpoint, label = ITEM_PAGES[item.kind]
     title = escape(item.title)
     if item.opens_on > today:
         html = (f'<span class="locked-item">{title}</span> <span class="tag">{label}</span> '
-                f'<span class="muted small">· opens on {item.opens_on:%d %b %Y}</span>')
+                f'<span class="muted small">· opens on {item.opens_on:%d %b %Y}'
+                f'{your_time(opens_at, "from") if opens_at else ""}</span>')
     else:
         html = f'<a href="{escape(_item_url(endpoint, item.key))}">{title}</a> <span class="tag">{label}</span>'
     if item.module:
@@ -65,15 +68,19 @@ def item_link(item: Item, today: date) -> Markup:
 
 
 @bp.app_template_global("progress_level_items")
-def level_items(status: LevelStatus, today: date) -> Markup:
+def level_items(status: LevelStatus, progress: LearnerProgress) -> Markup:
     """Every item of a level as a progress page lists it under "Everything in this level":
-    done or not, the item (``item_link``) and when it is due; its modules' items, then its
-    exam and portfolio. Made in Python: a learner's year is some 130 items, each a call of
-    the template's loop and macros."""
+    done or not, the item (``item_link``) and when it is due, with the hour on the viewer's
+    clock as the rest of the page says it; its modules' items, then its exam and portfolio.
+    Made in Python: a learner's year is some 130 items, each a call of the template's loop
+    and macros."""
     items = [item for part in status.parts for item in part.items]
     items += [item for item in (status.exam, status.portfolio) if item is not None]
-    return Markup("".join(f'      <li>{"✓" if item.done else "○"} {item_link(item, today)} '  # noqa: S704 - item_link escapes
-                          f'<span class="muted small">· due {item.due_on:%d %b %Y}</span></li>\n' for item in items))
+    today = progress.today
+    return Markup("".join(  # noqa: S704 - item_link and your_time escape
+        f'      <li>{"✓" if item.done else "○"} {item_link(item, today, progress.opens_at(item))} '
+        f'<span class="muted small">· {"closes" if item.closes else "due"} {item.due_on:%d %b %Y}'
+        f'{your_time(progress.due_at(item), "at" if item.closes else "by")}</span></li>\n' for item in items))
 
 
 @bp.app_template_global("lesson_read")

@@ -6,6 +6,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 from lms.database import zone_named
 from lms.web.access import requesting_user
@@ -39,7 +40,18 @@ def localdeadline(value: datetime | None) -> str:
     return local.strftime("%H:%M ") + (local.tzname() or "") + local.strftime(" on %a %d %b")
 
 
+def your_time(moment: datetime | None, word: str) -> Markup:
+    """What a page adds to a cohort's date for a viewer in another zone: " (by 16:00 PST on
+    Sun 03 Jan, your time)" (``localdeadline``), or nothing at their own midnight. ``word``
+    says how the moment relates to the date: "by", "at", "from"."""
+    until = localdeadline(moment)
+    if not until:
+        return Markup("")
+    return Markup(f' <span class="deadline">({escape(word)} {escape(until)}, your time)</span>')  # noqa: S704 - escaped
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_global(your_time, "your_time")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(localdeadline, "localdeadline")
