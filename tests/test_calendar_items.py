@@ -274,3 +274,38 @@ def test_everything_in_this_level_says_the_hour_on_the_viewers_clock(course, app
     html = client.get("/progress").get_data(as_text=True)
     assert "your time" not in html[html.index("<summary>Everything in this level</summary>"):]
 
+
+def slot_line(html: str, title: str) -> str:
+    """The line of a schedule page for the phase ``title`` (module and phase, as the page writes them)."""
+    start = html.index(title)
+    return html[html.rindex('<li class="slot', 0, start):html.index("</li>", start)]
+
+
+def test_the_schedule_pages_say_the_hour_on_the_viewers_clock(course, app, make_cohort, enrol_learner, make_user,
+                                                             login) -> None:
+    start = datetime.now(UTC).date() - timedelta(days=20) - relativedelta(months=5)
+    teacher = make_user(name="Tess Teacher", timezone=TOKYO)
+    cohort = make_cohort(start=start, timezone=BERLIN, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lea Learner", timezone=LA)
+    plan = services.build_schedule(db.session, cohort, learner.id, utcnow())
+    current, locked = plan.open_now[0], plan.next_up
+    assert locked is not None
+    title, locked_title = (f"{escape(slot.item.module.title)}</strong> · {escape(slot.phase.title)}" for slot in (current, locked))
+    due, opens = end_of(current.due_on, BERLIN), end_of(locked.opens_on - timedelta(days=1), BERLIN)
+
+    client = app.test_client()
+    login(client, learner)
+    html = client.get("/schedule").get_data(as_text=True)
+    assert f"due {current.due_on:%d %b %Y} <span class=\"deadline\">(by {local(due, LA)}, your time)" in slot_line(html, title)
+    assert f"(from {local(opens, LA)}, your time)" in slot_line(html, locked_title)
+
+    staff = app.test_client()
+    login(staff, teacher)
+    html = staff.get(f"/cohorts/{cohort.id}/learners/{learner.id}").get_data(as_text=True)
+    assert f"(by {local(due, TOKYO)}, your time)" in slot_line(html, title)
+    assert f"(from {local(opens, TOKYO)}, your time)" in slot_line(html, locked_title)
+
+    same = enrol_learner(cohort, timezone=BERLIN)
+    client = app.test_client()
+    login(client, same)
+    assert "your time" not in client.get("/schedule").get_data(as_text=True)

@@ -243,6 +243,14 @@ class Schedule:
     def slot_for(self, phase_id: int) -> Slot | None:
         return next((s for s in self.slots if s.phase.id == phase_id), None)
 
+    def due_at(self, slot: Slot) -> datetime:
+        """When ``slot`` is due: the end of its due day in the cohort's zone (``due_by``)."""
+        return due_by(self.cohort.timezone, slot.due_on)
+
+    def opens_at(self, slot: Slot) -> datetime:
+        """When ``slot`` opens: the start of its opening day in the cohort's zone."""
+        return day_starts(self.cohort.timezone, slot.opens_on)
+
     def by_month(self) -> dict[int, list[Slot]]:
         months: dict[int, list[Slot]] = {m: [] for m in range(1, PROGRAM_MONTHS + 1)}
         for slot in self.slots:
