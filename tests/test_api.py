@@ -284,6 +284,28 @@ def test_a_quiz_attempt_graded_by_hand_after_its_submission_is_a_change(app: Fla
     assert [a["id"] for a in mine] == [pending["id"]]
 
 
+def test_mastery_moved_by_a_written_answer_graded_later_is_a_change(app: Flask, client, loaded, world: World) -> None:
+    """The quiz's evidence is dated when the attempt was made, but the mastery it moves
+    changes when the grader marks the answer: ``updated_since`` after the attempt (and
+    before the grading) gives the mastery rows, with ``updated_at`` the grading time. They
+    had kept the attempt's time, so an incremental sync never saw the new levels."""
+    essay = essay_attempt(world.learner_a, world.cohort_a)
+    submitted = essay.attempt.submitted_at
+    graded_at = submitted + timedelta(days=2)
+    since = quote((submitted + timedelta(days=1)).isoformat())
+    urls = [f"/api/v1/cohorts/{world.cohort_a.id}/mastery", f"/api/v1/cohorts/{world.cohort_a.id}/learners/{world.learner_a.id}/mastery"]
+    staff, own = bearer(world.org_admin_a), bearer(world.learner_a)
+    assert all(client.get(url, headers=staff).json["data"] == [] for url in urls)  # nothing counts until the grading
+    grade_essay(db.session, essay, 5, "Good.", world.instructor_a, graded_at)
+    db.session.commit()
+    moved = set(db.session.scalars(select(Mastery.id).where(Mastery.user_id == world.learner_a.id)))
+    assert moved
+    for url, headers in ((urls[0], staff), (urls[1], staff), ("/api/v1/me/mastery", own)):
+        rows = follow(client, f"{url}?limit=1&updated_since={since}", headers)
+        assert {m["id"] for m in rows} == moved, url
+        assert {m["updated_at"] for m in rows} == {graded_at.isoformat().replace("+00:00", "Z")}, url
+
+
 def test_grades_are_released_ones_only_and_invitations_go_out(app: Flask, client, loaded, world: World, enrol_learner) -> None:
     classmate = enrol_learner(world.cohort_a)
     assignment = get_assignment(db.session, "cs-hands-on-own-operation")

@@ -67,10 +67,11 @@ class Outcome:
                              self.recorded_by_id)
                 for oid, fraction in self.fractions.items()]
 
-    def record(self, session: DbSession, user_id: int, at: datetime) -> list[Evidence]:
-        """Make this reference's evidence exactly this outcome, and update mastery."""
-        return replace_evidence(session, user_id, self.source.name, self.source_ref, self.fractions, self.at or at,
-                                note=self.note, recorded_by_id=self.recorded_by_id)
+    def record(self, session: DbSession, user_id: int, now: datetime) -> list[Evidence]:
+        """Make this reference's evidence exactly this outcome (dated ``at`` when it has one,
+        else ``now``), and update mastery ``now``."""
+        return replace_evidence(session, user_id, self.source.name, self.source_ref, self.fractions, now,
+                                note=self.note, recorded_by_id=self.recorded_by_id, at=self.at)
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,10 @@ def record_quiz(session: DbSession, quiz: Quiz, user_id: int, now: datetime) -> 
 
 
 def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
-    record_quiz(session, attempt.quiz, attempt.user_id, attempt.submitted_at or attempt.started_at)
+    """The quiz's evidence is dated by its counted attempts (``quiz_outcome``); the mastery it
+    moves changes when the attempt was scored (``updated_at``: a written answer may be
+    graded days after the submission)."""
+    record_quiz(session, attempt.quiz, attempt.user_id, attempt.updated_at or attempt.submitted_at or attempt.started_at)
 
 
 def rederive_quiz_evidence(session: DbSession, now: datetime) -> int:

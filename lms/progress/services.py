@@ -208,16 +208,18 @@ def record(session: DbSession, user_id: int, objective_id: int, source: Evidence
 
 def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceName, source_ref: str, fractions: Mapping[int, float],
                      now: datetime, note: str = "", recorded_by_id: int | None = None,
-                     settings: Mapping[str, Any] | None = None) -> list[Evidence]:
+                     settings: Mapping[str, Any] | None = None, at: datetime | None = None) -> list[Evidence]:
     """Make ``source_ref``'s evidence exactly ``fractions`` (objective id -> 0-1): a regraded
     piece of work replaces what its earlier grade said; an empty mapping withdraws it.
     Evidence that would be recorded exactly as it stands (same levels, same time) is left
     alone, so re-stating an unchanged result changes nothing. ``source_ref`` is one result's
     whole evidence whatever its source: a quiz turned practice moves from one source to
-    the other."""
+    the other. The evidence is dated ``at`` (when the result was made: a quiz attempt's
+    submission) or ``now``; the mastery it moves is updated ``now``, when it changes (a
+    written answer graded days after the attempt), which the API's ``updated_since`` reads."""
     rules = policy(session)
     kinds = objective_kinds(session, fractions)
-    new = [Evidence(**evidence_row(user_id, oid, source, source_ref, f, now, note, recorded_by_id,
+    new = [Evidence(**evidence_row(user_id, oid, source, source_ref, f, at or now, note, recorded_by_id,
                                    rules.weight(EvidenceSourceName(source), kinds.get(oid, ObjectiveKind.KNOWLEDGE))))
            for oid, f in fractions.items()]
     old = list(session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.source_ref == source_ref)))
