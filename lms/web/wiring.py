@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from lms.web import converters, filters, links, page_cache, security, unit_of_work
+from lms.web import converters, error_summary, filters, links, page_cache, security, unit_of_work
 from lms.web.errors import register_error_handlers
 from lms.web.inputs import InputRequest
 from lms.web.markdown import render_content_markdown, render_user_markdown
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     page_cache.init_app(app)
     security.init_app(app)
     filters.init_app(app)
+    error_summary.init_app(app)
     links.init_app(app)
     register_error_handlers(app)
     app.add_template_filter(markdown_filter, "markdown")
