@@ -64,3 +64,15 @@ def test_pages_and_downloads(app: Flask, client, loaded, world, login) -> None:
     assert download.headers["Content-Disposition"] == 'attachment; filename="model-card.md"'
     assert download.data.startswith(b"# Model card")
     assert b"/templates/model-card" in client.get("/modules/mlops").data
+
+
+def test_a_templates_page_has_one_h1_and_its_documents_headings_below_it(app: Flask, client, loaded, world, login) -> None:
+    """A template's document starts with its own "# Title": shown on the page it was a second
+    h1 (WCAG 1.3.1, a page's outline for screen readers); it is an h2 now, its sections h3."""
+    login(client, world.learner_a)
+    page = client.get("/templates/retrospective").get_data(as_text=True)
+    headings = re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", page)
+    assert [text for level, text in headings if level == "1"] == ["Retrospective"]
+    body = page.split('class="lesson-body"', 1)[1]
+    levels = [int(level) for level in re.findall(r"<h([1-6])", body)]
+    assert levels[0] == 2 and all(later - earlier <= 1 for earlier, later in zip(levels, levels[1:], strict=False))

@@ -12,15 +12,23 @@ from lms.web.forms import CachedOptionsSelect
 TIMEZONE_CHOICES = grouped_choices()
 
 
+# What each field asks for, named for the browser and assistive technology (WCAG 1.3.5,
+# identify input purpose): they fill it in from what the person saved, or mark it.
+OWN_EMAIL = {"autocomplete": "email"}
+OWN_NAME = {"autocomplete": "name"}
+CURRENT_PASSWORD = {"autocomplete": "current-password"}
+NEW_PASSWORD = {"autocomplete": "new-password"}
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired()], render_kw=CURRENT_PASSWORD)
     remember = BooleanField("Keep me signed in on this device")
     submit = SubmitField("Sign in")
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], render_kw=OWN_EMAIL)
     submit = SubmitField("Send me a reset link")
 
 
@@ -30,18 +38,20 @@ class NewPasswordForm(FlaskForm):
         validators=[DataRequired(),
                     Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"Use at least {MIN_PASSWORD_LENGTH} characters (at most 200).")],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+        render_kw=NEW_PASSWORD,
     )
-    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")])
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
+                            render_kw=NEW_PASSWORD)
     submit = SubmitField("Set password")
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current = PasswordField("Current password", validators=[DataRequired()])
+    current = PasswordField("Current password", validators=[DataRequired()], render_kw=CURRENT_PASSWORD)
     submit = SubmitField("Change password")
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)], render_kw=OWN_NAME)
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()], widget=CachedOptionsSelect())
     submit = SubmitField("Save")
 

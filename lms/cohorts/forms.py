@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
-from lms.accounts.forms import TIMEZONE_CHOICES
+from lms.accounts.forms import NEW_PASSWORD, OWN_NAME, TIMEZONE_CHOICES
 from lms.accounts.services import MIN_PASSWORD_LENGTH
 from lms.cohorts.csv_import import MAX_IMPORT_BYTES
 from lms.cohorts.models import Pace
@@ -123,11 +123,12 @@ class ButtonForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)], render_kw=OWN_NAME)
     password = PasswordField(
         "Choose a password",
         validators=[DataRequired(),
                     Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"Use at least {MIN_PASSWORD_LENGTH} characters (at most 200).")],
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.")
-    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")])
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.", render_kw=NEW_PASSWORD)
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
+                            render_kw=NEW_PASSWORD)
     submit = SubmitField("Join the cohort")

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from lms.accounts.forms import OWN_EMAIL
+
 
 class SettingsForm(FlaskForm):
     issuer = StringField("Issuer", validators=[DataRequired(), Length(max=500)],
@@ -20,7 +22,7 @@ class SettingsForm(FlaskForm):
 
 
 class FindOrganizationForm(FlaskForm):
-    email = EmailField("Your work email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Your work email", validators=[DataRequired(), Length(max=254)], render_kw=OWN_EMAIL)
     submit = SubmitField("Continue")
 
 

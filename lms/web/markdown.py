@@ -173,10 +173,17 @@ _HEADING_TAG = re.compile(r"<(/?)h([1-6])(?:\s[^>]*)?>")
 PEOPLES_TOP_HEADING = 3
 
 
-def _under_the_page(sanitised: str) -> str:
+def _under_the_page(sanitised: str, top: int = PEOPLES_TOP_HEADING) -> str:
     levels = sorted({int(match.group(2)) for match in _HEADING_TAG.finditer(sanitised)})
-    shown = {level: min(PEOPLES_TOP_HEADING + rank, 6) for rank, level in enumerate(levels)}
+    shown = {level: min(top + rank, 6) for rank, level in enumerate(levels)}
     return _HEADING_TAG.sub(lambda match: f"<{match.group(1)}h{shown[int(match.group(2))]}>", sanitised)
+
+
+def render_content_markdown_under(text: str, top: int) -> Markup:
+    """The course's own Markdown shown under a page's own h1, its headings from ``top`` down
+    (as people's are): a fill-in template starts with its document's "# Title", which was
+    a second h1 on the template's page."""
+    return Markup(_under_the_page(str(render_content_markdown(text).html), top))  # noqa: S704 - sanitised HTML, tags renamed
 
 
 def plain_text(text: str) -> str:

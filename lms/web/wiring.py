@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from lms.web import converters, filters, links, page_cache, security, unit_of_work
+from lms.web import converters, error_summary, filters, links, page_cache, security, unit_of_work
 from lms.web.errors import register_error_handlers
 from lms.web.inputs import InputRequest
-from lms.web.markdown import render_content_markdown, render_user_markdown
+from lms.web.markdown import render_content_markdown, render_content_markdown_under, render_user_markdown
 from lms.web.views import bp
 
 
 def markdown_filter(text: str) -> str:
     """The course's own Markdown (quiz, simulation and template texts), kept rendered."""
     return render_content_markdown(text).html
+
+
+def markdown_under_filter(text: str, top: int) -> str:
+    """The course's own Markdown under the page's headings: its first level shown as ``top``."""
+    return render_content_markdown_under(text, top)
 
 
 def user_markdown_filter(text: str) -> str:
@@ -30,7 +35,9 @@ def init_app(app: Flask) -> None:
     page_cache.init_app(app)
     security.init_app(app)
     filters.init_app(app)
+    error_summary.init_app(app)
     links.init_app(app)
     register_error_handlers(app)
     app.add_template_filter(markdown_filter, "markdown")
+    app.add_template_filter(markdown_under_filter, "markdown_under")
     app.add_template_filter(user_markdown_filter, "user_markdown")
