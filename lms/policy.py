@@ -4,6 +4,7 @@ with the URL map and try every route as every kind of user."""
 
 from __future__ import annotations
 
+from lms.accounts.access import OWN_SIGN_IN
 from lms.admin.access import AUDIT_READER
 from lms.announcements.access import LEARNER_OF_ANNOUNCEMENT
 from lms.api.access import (
@@ -67,6 +68,8 @@ POLICY: dict[str, AccessRule] = {
     "accounts.login": ANONYMOUS,
     "accounts.logout": SIGNED_IN,
     "accounts.account": SIGNED_IN,
+    "accounts.end_sign_in": OWN_SIGN_IN,          # one of the person's own sign-ins (the account page's list)
+    "accounts.end_other_sign_ins": SIGNED_IN,
     "accounts.forgot_password": ANONYMOUS,
     "accounts.reset_password": ANONYMOUS,
     "accounts.unlock": ANONYMOUS,

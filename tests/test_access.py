@@ -26,6 +26,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from lms.accounts.devices import begin as begin_sign_in
 from lms.accounts.services import create_user, hash_token
 from lms.announcements.services import post as post_announcement
 from lms.api.models import Scope
@@ -188,6 +189,9 @@ ROUTES: dict[str, Route] = {
     "web.favicon": Route(lambda w, x: "/favicon.ico", EVERYONE),
     "accounts.logout": Route(lambda w, x: "/logout", SIGNED_IN, "POST"),
     "accounts.account": Route(lambda w, x: "/account", SIGNED_IN),
+    # learner A's sign-in on another device: ended by them alone; for everybody else its id does not exist
+    "accounts.end_sign_in": Route(lambda w, x: f"/account/sign-ins/{x['sign_in_id']}/end", OWN_ATTEMPT, "POST"),
+    "accounts.end_other_sign_ins": Route(lambda w, x: "/account/sign-ins/end-others", SIGNED_IN, "POST"),
     "search.search": Route(lambda w, x: "/search?q=quality", SIGNED_IN),
     "accounts.forgot_password": Route(lambda w, x: "/password/forgot", EVERYONE),
     "accounts.reset_password": Route(lambda w, x: "/password/reset/not-a-token", expect(400)),
@@ -566,6 +570,9 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     db.session.add(job)
     db.session.flush()
     extra["job_id"] = job.id
+    extra["sign_in_id"] = int(begin_sign_in(db.session, world.learner_a, remembered=True, lifetime=timedelta(days=30),
+                                            user_agent="Firefox/120.0 (X11; Linux)", address="203.0.113.9",
+                                            now=utcnow()).partition(".")[0])
     # a personal API token of learner A's and an organization token of organization A's
     extra["api_token_id"] = create_api_token(db.session, world.learner_a, "Mine", ["read:curriculum"], None).token.id
     extra["org_api_token_id"] = create_api_token(db.session, world.org_admin_a, "HR", ["read:people"], None, world.org_a).token.id

@@ -42,12 +42,27 @@ class NewPasswordForm(FlaskForm):
     )
     confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
                             render_kw=NEW_PASSWORD)
+    # On by default here: a forgotten password is often a lost or stolen one.
+    revoke_api_tokens = BooleanField(
+        "Also revoke my personal API tokens", default=True,
+        description="Someone who had your password may have made a token, so this is on: "
+                    "programs that use your tokens stop working until you make new ones.")
     submit = SubmitField("Set password")
 
 
 class ChangePasswordForm(NewPasswordForm):
     current = PasswordField("Current password", validators=[DataRequired()], render_kw=CURRENT_PASSWORD)
+    revoke_api_tokens = BooleanField(
+        "Also revoke my personal API tokens", default=False,
+        description="Choose this if someone else may have known your password: "
+                    "programs that use your tokens stop working until you make new ones.")
     submit = SubmitField("Change password")
+
+
+class SignOutForm(FlaskForm):
+    """A button on the account page's list of sign-ins (its CSRF token only)."""
+
+    submit = SubmitField("Sign out")
 
 
 class ProfileForm(FlaskForm):

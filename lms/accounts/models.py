@@ -40,7 +40,15 @@ class User(UserMixin, Model):
         return self.deactivated_at is None
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """Flask-Login's id of the signed-in person, kept in the session and in the "Keep me
+        signed in" cookie (its "alternative tokens"): the user, their session version and,
+        when the sign-in has a device row (``lms.accounts.devices``), that row's token."""
+        token = getattr(self, "_sign_in_token", None)
+        return f"{self.id}:{self.session_version}" + (f":{token}" if token else "")
+
+    def carry_sign_in(self, token: str | None) -> None:
+        """The device token this object signs in with, or was loaded for (not a column)."""
+        self._sign_in_token = token
 
     @property
     def has_password(self) -> bool:
@@ -79,3 +87,26 @@ class LoginUnlockToken(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     user: Mapped[User] = relationship()
+
+
+class SignInDevice(Model):
+    """One sign-in on one device (``lms.accounts.devices``): its session and, with "Keep me
+    signed in", its remember cookie carry the row's id and a secret whose hash only is kept.
+    Ended by signing out there, from the account page, or by a password change or reset."""
+
+    __tablename__ = "sign_in_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    remembered: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Coarse: written at sign-in and by a request that writes anyway, at most every SEEN_EVERY.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    user_agent: Mapped[str] = mapped_column(String(120), default="")  # a summary: "Firefox on Linux"
+    ip_prefix: Mapped[str] = mapped_column(String(64), default="")    # 203.0.113.0/24, 2001:db8:1::/48
+
+    def live(self, now: datetime) -> bool:
+        return self.ended_at is None and self.expires_at > now

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
+from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lms.accounts import devices
 from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User
 from lms.database import DbSession, rowcount, utcnow
 
@@ -21,6 +23,11 @@ MIN_PASSWORD_LENGTH = 10
 RESET_TOKEN_LIFETIME = timedelta(hours=2)
 UNLOCK_TOKEN_LIFETIME = timedelta(hours=24)
 TIMEZONES = frozenset(available_timezones())
+events = Namespace()
+# Sent once a person's password was changed or reset, with ``session=``, ``now=`` and
+# ``revoke_api_tokens=`` (they asked that their personal API tokens stop working too); the
+# sender is the user. The API revokes the tokens (``lms.api.wiring``).
+password_replaced = events.signal("password-replaced")
 # A dummy hash so a login for an unknown email costs as much as a real one.
 _DUMMY_HASH = generate_password_hash("not a real password")
 
@@ -153,14 +160,29 @@ def password_matches(user: User, password: str) -> bool:
     return user.password_hash is not None and check_password_hash(user.password_hash, password)
 
 
-def change_password(session: DbSession, user: User, current: str, new: str, now: datetime | None = None) -> None:
+def change_password(session: DbSession, user: User, current: str, new: str, now: datetime | None = None, *,
+                    keep_device: int | None = None, revoke_api_tokens: bool = False) -> None:
     """The person's new password; reset links mailed before stop working (one could be in a
-    mailbox someone else reads, and would set the password again after the change)."""
+    mailbox someone else reads, and would set the password again after the change), and
+    so does every sign-in but ``keep_device`` (the device the change is made on)."""
+    now = now or utcnow()
     if user.password_hash is None or not check_password_hash(user.password_hash, current):
         raise AccountError("The current password is not correct.")
     set_password(user, new)
-    void_reset_links(session, user.id, now or utcnow())
+    void_reset_links(session, user.id, now)
+    devices.end_all(session, user.id, now, keep=keep_device)
     session.flush()
+    password_replaced.send(user, session=session, now=now, revoke_api_tokens=revoke_api_tokens)
+
+
+def end_other_sign_ins(session: DbSession, user: User, keep_device: int | None, now: datetime | None = None) -> int:
+    """"Sign out everywhere else": every sign-in of the person but ``keep_device`` ends, its
+    remember cookie too, and so do sessions that have no device row (the session version
+    moves on; the caller signs this device in again with it). How many rows ended."""
+    ended = devices.end_all(session, user.id, now or utcnow(), keep=keep_device)
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+    return ended
 
 
 def update_profile(session: DbSession, user: User, name: str, timezone: str) -> None:
@@ -213,7 +235,9 @@ def check_reset_token(session: DbSession, token: str, now: datetime | None = Non
     return TokenCheck(reset, None)
 
 
-def reset_password(session: DbSession, token: str, password: str, now: datetime | None = None) -> User:
+def reset_password(session: DbSession, token: str, password: str, now: datetime | None = None, *,
+                   revoke_api_tokens: bool = False) -> User:
+    """Set the password a reset link's owner chose; every sign-in of theirs ends."""
     now = now or utcnow()
     check = check_reset_token(session, token, now)
     if check.reset is None:
@@ -225,7 +249,9 @@ def reset_password(session: DbSession, token: str, password: str, now: datetime 
     # person stops working too.
     if not void_reset_links(session, user.id, now, check.reset.id):
         raise AccountError("This reset link has already been used. Ask for a new one.")
+    devices.end_all(session, user.id, now)
     session.flush()
+    password_replaced.send(user, session=session, now=now, revoke_api_tokens=revoke_api_tokens)
     return user
 
 

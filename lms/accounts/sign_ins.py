@@ -11,7 +11,12 @@ ended id signs nobody in. Marks are kept ``ENDED_FOR``; a session begun longer a
 from the "Keep me signed in" cookie begins a new id (that cookie keeps its own rule,
 ``REMEMBER_COOKIE_DURATION``; it is deleted from the browser at sign-out and stops working
 when the password changes). Sessions begun before ids were given carry none and are left
-as they were."""
+as they were.
+
+A sign-in with a device row (``lms.accounts.devices``: every sign-in sent by a form) is
+also ended by its device: signing it out from another device's account page marks the
+device's id ended here (``end_device``), so its session stops at its next request, and
+its row ended in the database, so its remember cookie signs nobody in again."""
 
 from __future__ import annotations
 
@@ -36,6 +41,10 @@ def _key() -> str:
     return f"{current_app.config.get('RATELIMIT_KEY_PREFIX', '')}sign-in-ended"
 
 
+def _device_key() -> str:
+    return f"{current_app.config.get('RATELIMIT_KEY_PREFIX', '')}sign-in-device-ended"
+
+
 def begin() -> None:
     """A new sign-in in this session (after the password, a second step, single sign-on,
     LTI, an invitation, the remember cookie)."""
@@ -49,6 +58,12 @@ def end() -> None:
         limiter.limiter.hit(ENDED_FOR, _key(), mark)
 
 
+def end_device(device_id: int) -> None:
+    """Mark every session of this device's sign-in ended (the device's own session, and any
+    copy of its cookie), wherever it is."""
+    limiter.limiter.hit(ENDED_FOR, _device_key(), str(device_id))
+
+
 USER_KEYS = ("_user_id", "_fresh", "_id")  # what Flask-Login keeps of the signed-in user
 
 
@@ -59,8 +74,16 @@ def forget() -> None:
         session.pop(key, None)
 
 
-def still_on() -> bool:
-    """Whether the sign-in this session carries may still sign its user in."""
+def device_on(device_id: int) -> bool:
+    """Whether the device's sign-in was not marked ended here (``end_device``)."""
+    return bool(limiter.limiter.test(ENDED_FOR, _device_key(), str(device_id)))
+
+
+def still_on(device_id: int | None = None) -> bool:
+    """Whether the sign-in this session carries (of the device ``device_id``, when it has a
+    row) may still sign its user in."""
+    if device_id is not None and not device_on(device_id):
+        return False
     mark = session.get(SIGN_IN)
     if mark is None:
         return True

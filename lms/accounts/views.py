@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,9 +12,17 @@ from flask import Blueprint, Flask, current_app, flash, g, redirect, render_temp
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from lms.accounts import services, sign_ins
+from lms.accounts import devices, services, sign_ins
 from lms.accounts.current import load_signed_in_user, signed_in, signed_in_user
-from lms.accounts.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm, ProfileForm, UnlockForm
+from lms.accounts.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewPasswordForm,
+    ProfileForm,
+    SignOutForm,
+    UnlockForm,
+)
 from lms.accounts.models import User
 from lms.accounts.notices import SecurityChange, tell_of_change
 from lms.accounts.second_step import PasswordAccepted, second_step
@@ -31,20 +40,44 @@ from lms.database import utcnow
 from lms.extensions import db, limiter
 from lms.mail.services import queue_mail
 from lms.web.forms import add_error
+from lms.web.unit_of_work import SAFE_METHODS
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
+REMEMBERED_FOR = timedelta(days=365)  # Flask-Login's REMEMBER_COOKIE_DURATION when the config leaves it out
+
+
+USER_KEY = "_user_id"  # Flask-Login's session key of the signed-in person (``User.get_id()``)
 
 
 def load_user(user_id: str) -> User | None:
-    ident, _, version = user_id.partition(":")
-    if not ident.isdigit() or not version.isdigit():
-        return None
-    if not sign_ins.still_on():  # signed out since (a copy of the cookie), or begun too long ago
+    """Flask-Login's user loader, for the session's id and then, when that signs nobody in,
+    the remember cookie's. A session that carries a sign-in id (``lms.accounts.sign_ins``)
+    was checked when its sign-in began; it goes on while that sign-in and its device are
+    not ended (the rate-limit storage says, no database read). Any other id (the remember
+    cookie's, beginning a new sign-in) signs in only with a live device row whose secret
+    matches (``lms.accounts.devices``)."""
+    carried = devices.parse_id(user_id)
+    if carried is None:
         sign_ins.forget()
         return None
-    user = load_signed_in_user(db.session, int(ident))
-    # A deactivated user's session ends at their next request.
-    return user if user is not None and user.session_version == int(version) and user.is_active else None
+    if sign_ins.SIGN_IN in session:
+        user = (load_signed_in_user(db.session, carried.user_id) if sign_ins.still_on(carried.device_id) else None)
+        # A deactivated user's session ends at their next request; so does one of an older password.
+        if user is None or user.session_version != carried.version or not user.is_active:
+            sign_ins.forget()  # (the remember cookie, if any, is tried next: as a new sign-in)
+            return None
+    else:
+        user = devices.check(db.session, carried, utcnow())
+        if user is None:
+            return None
+    user.carry_sign_in(carried.token)
+    return user
+
+
+def this_device() -> devices.Carried | None:
+    """What this request's session id carries (its device, when the sign-in has a row)."""
+    raw = session.get(USER_KEY)
+    return devices.parse_id(raw) if isinstance(raw, str) else None
 
 
 def login_redirect() -> Response:
@@ -74,14 +107,20 @@ def fresh_session_on_sign_in(sender: Flask, **_extra: Any) -> None:
 
 
 def new_sign_in_from_cookie(sender: Flask, **_extra: Any) -> None:
-    """Flask-Login's ``user_loaded_from_cookie``: the remember cookie began a new sign-in."""
+    """Flask-Login's ``user_loaded_from_cookie``: the remember cookie began a new sign-in
+    (of the same device row: it is not written, since a page view never writes)."""
     sign_ins.begin()
 
 
-def empty_session_on_sign_out(sender: Flask, **_extra: Any) -> None:
+def empty_session_on_sign_out(sender: Flask, user: Any = None, **_extra: Any) -> None:
     """Flask-Login's ``user_logged_out`` (signing out, an idle session ended): nothing the
     session held is left for the next person at the browser, its CSRF secret included; the
-    sign-in is marked ended for any copy of the session's cookie (``lms.accounts.sign_ins``)."""
+    sign-in is marked ended for any copy of the session's cookie (``lms.accounts.sign_ins``),
+    and so is its device, when it has a row."""
+    # (Flask-Login took its id out of the session already; the user still carries it.)
+    carried = devices.parse_id(user.get_id()) if isinstance(user, User) else None
+    if carried is not None and carried.device_id is not None:
+        sign_ins.end_device(carried.device_id)
     sign_ins.end()
     for key in [key for key in session if key not in KEPT_AT_SIGN_OUT]:
         session.pop(key)
@@ -112,10 +151,47 @@ def _trust_device(response: Response, user: User, nonce: str | None) -> Response
     return response
 
 
+DEVICE_SEEN = "lms_device_seen"  # session: when this device's last-seen time was last written (unix seconds)
+
+
+def _remembered_for() -> timedelta:
+    """How long the remember cookie lives (Flask-Login's ``REMEMBER_COOKIE_DURATION``)."""
+    value = current_app.config.get("REMEMBER_COOKIE_DURATION", REMEMBERED_FOR)
+    return value if isinstance(value, timedelta) else timedelta(seconds=int(value))
+
+
+def sign_in(user: User, remember: bool = False) -> None:
+    """Sign ``user`` in on this device, as a new sign-in: on a request that may write, with
+    a device row (``lms.accounts.devices``), which the session and, with ``remember``, the
+    remember cookie carry. A sign-in on a page view (single sign-on's return from the
+    provider) gets none, and is never remembered."""
+    token = None
+    if request.method not in SAFE_METHODS:
+        now = utcnow()
+        token = devices.begin(db.session, user, remembered=remember,
+                              lifetime=_remembered_for() if remember else timedelta(seconds=sign_ins.MAX_AGE),
+                              user_agent=request.user_agent.string, address=request.remote_addr, now=now)
+        session[DEVICE_SEEN] = int(now.timestamp())
+    user.carry_sign_in(token)
+    login_user(user, remember=remember and token is not None)
+
+
+def sign_in_again(user: User) -> None:
+    """After the session version moved on (a new password, "Sign out everywhere else"): this
+    device stays signed in, with its own device row, and its remember cookie is written
+    again when it has one."""
+    carried = this_device()
+    token = carried.token if carried is not None else None
+    device = (devices.device_of(db.session, user.id, carried.device_id)
+              if carried is not None and carried.device_id is not None else None)
+    user.carry_sign_in(token)
+    login_user(user, remember=device is not None and device.remembered)
+
+
 def finish_sign_in(accepted: PasswordAccepted) -> Response:
     """Sign the person in (after the password, and the second step if there is one) and
     mark this browser as theirs for the sign-in guard."""
-    login_user(accepted.user, remember=accepted.remember)
+    sign_in(accepted.user, remember=accepted.remember)
     return _trust_device(redirect(accepted.next_url), accepted.user, accepted.device)
 
 
@@ -199,6 +275,9 @@ def unlock(token: str) -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
+    user, carried = signed_in_user(), this_device()
+    if user is not None and carried is not None and carried.device_id is not None:
+        devices.end(db.session, user.id, carried.device_id, utcnow())  # its remember cookie signs nobody in again
     logout_user()
     flash("You are signed out.", "success")
     return redirect(url_for("accounts.login"))
@@ -211,6 +290,8 @@ def account() -> Any:
     profile = ProfileForm(obj=user, prefix="profile")
     profile.timezone.choices = grouped_choices(likely_zones(user.timezone, countries_of(request.accept_languages.values())))
     password = ChangePasswordForm(prefix="password")
+    carried = this_device()
+    here = carried.device_id if carried is not None else None
     if profile.submit.data and profile.validate_on_submit():
         try:
             services.update_profile(db.session, user, profile.name.data or "", profile.timezone.data or "UTC")
@@ -222,7 +303,8 @@ def account() -> Any:
             return redirect(url_for("accounts.account"))
     if password.submit.data and password.validate_on_submit():
         try:
-            services.change_password(db.session, user, password.current.data or "", password.password.data or "")
+            services.change_password(db.session, user, password.current.data or "", password.password.data or "",
+                                     keep_device=here, revoke_api_tokens=bool(password.revoke_api_tokens.data))
         except services.AccountError as exc:
             db.session.rollback()
             target = password.current if "current" in str(exc) else password.password
@@ -231,10 +313,61 @@ def account() -> Any:
             add_error(target, str(exc))
         else:
             tell_of(user, SecurityChange.PASSWORD_CHANGED)
-            login_user(user)  # the session carries the new session version
-            flash("Your password is changed; other devices are signed out.", "success")
+            sign_in_again(user)  # the session carries the new session version
+            flash("Your password is changed; other devices are signed out."
+                  + (" Your personal API tokens are revoked." if password.revoke_api_tokens.data else ""), "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", profile=profile, password=password)
+    return render_template("accounts/account.html", profile=profile, password=password, sign_out=SignOutForm(),
+                           devices=_live_devices(user), here=here)
+
+
+def _live_devices(user: User) -> list[Any]:
+    """The person's live sign-ins; one whose session was ended by the idle sign-out (a page
+    view, which cannot write its row) is left out too."""
+    return [device for device in devices.live_devices(db.session, user.id, utcnow()) if sign_ins.device_on(device.id)]
+
+
+@bp.post("/account/sign-ins/<int:device_id>/end")
+def end_sign_in(device_id: int) -> Response:
+    """"Sign out" on one of the person's sign-ins (the access rule: their own only)."""
+    user = signed_in()
+    carried = this_device()
+    if carried is not None and carried.device_id == device_id:
+        return logout()
+    if devices.end(db.session, user.id, device_id, utcnow()):
+        sign_ins.end_device(device_id)
+        flash("That device is signed out.", "success")
+    else:
+        flash("That device was already signed out.", "info")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/sign-ins/end-others")
+def end_other_sign_ins() -> Response:
+    """"Sign out everywhere else": every other sign-in ends, remembered or not."""
+    user = signed_in()
+    carried = this_device()
+    services.end_other_sign_ins(db.session, user, carried.device_id if carried is not None else None, utcnow())
+    sign_in_again(user)
+    flash("You are signed out everywhere else.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+def note_device_seen(response: Response) -> Response:
+    """``after_request``: the device's last-seen time, on a request that writes anyway (never
+    a page view) and at most once every ``devices.SEEN_EVERY``."""
+    if request.method in SAFE_METHODS or response.status_code >= 400:
+        return response
+    carried = this_device()
+    if carried is None or carried.device_id is None:
+        return response
+    now = utcnow()
+    seen = session.get(DEVICE_SEEN)
+    if isinstance(seen, int) and now.timestamp() - seen < devices.SEEN_EVERY.total_seconds():
+        return response
+    devices.note_seen(db.session, carried.device_id, now)
+    session[DEVICE_SEEN] = int(now.timestamp())
+    return response
 
 
 ANSWER_NOT_BEFORE = "lms_answer_not_before"  # g: the monotonic time this request's answer waits for
@@ -285,13 +418,15 @@ def reset_password(token: str) -> Any:
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            user = services.reset_password(db.session, token, form.password.data or "")
+            user = services.reset_password(db.session, token, form.password.data or "",
+                                           revoke_api_tokens=bool(form.revoke_api_tokens.data))
         except services.AccountError as exc:
             db.session.rollback()
             add_error(form.password, str(exc))
         else:
             tell_of(user, SecurityChange.PASSWORD_RESET)
             sign_in_guard().unlock(user.email)  # a new password lifts a sign-in lock
-            flash("Your password is set. Sign in with it now.", "success")
+            flash("Your password is set. Sign in with it now."
+                  + (" Your personal API tokens are revoked." if form.revoke_api_tokens.data else ""), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form, problem=None)

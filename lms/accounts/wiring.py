@@ -1,7 +1,8 @@
-"""Accounts' wiring: sign-in pages, who is asking (for the access policy and filters),
-the session's user loader (a new CSRF secret and sign-in id at each sign-in, an emptied
-session and the sign-in marked ended at each sign-out: ``lms.accounts.sign_ins``), the idle
-sign-out (``lms.accounts.idle``) and ``flask lms create-admin``; in production, a refusal to
+"""Accounts' wiring: sign-in pages, who is asking (for the access policy and filters), the
+session's user loader (a new CSRF secret and sign-in id at each sign-in, an emptied
+session and the sign-in marked ended at each sign-out: ``lms.accounts.sign_ins``), the
+idle sign-out (``lms.accounts.idle``), the devices' last-seen time
+(``lms.accounts.devices``) and ``flask lms create-admin``; in production, a refusal to
 start several workers on unshared (in-memory) sign-in limits."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lms.accounts.views import (
     load_user,
     login_redirect,
     new_sign_in_from_cookie,
+    note_device_seen,
     wait_for_answer_time,
 )
 from lms.cli import add_commands
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
     user_logged_out.connect(empty_session_on_sign_out, app)
     user_loaded_from_cookie.connect(new_sign_in_from_cookie, app)
     app.teardown_request(wait_for_answer_time)
+    app.after_request(note_device_seen)  # before the unit of work's commit (registered earlier, it runs later)
     idle.init_app(app)  # before the access policy's hook (installed last): an idle session is signed out first
     set_identity(app, Identity(current_user=signed_in_user, login_redirect=login_redirect))
     add_commands(app, create_admin_command)

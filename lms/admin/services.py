@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from lms.accounts.devices import end_all as end_all_sign_ins
 from lms.accounts.models import User
 from lms.accounts.services import issue_reset_token
 from lms.audit.models import AuditAction
@@ -137,6 +138,7 @@ def _change(session: DbSession, user: User, seen_version: int, *, active: bool |
         session.refresh(user)
         raise StaleUser(f"{user.name} changed since the page was shown: look again and repeat if still needed.")
     session.refresh(user)
+    end_all_sign_ins(session, user.id, utcnow())  # off the person's list of devices too
     record(session, actor_id=origin.actor_id, action=action, organization_id=None, target=f"user:{user.id}",
            before=before, after=_state(user), ip=origin.ip)
     session.flush()

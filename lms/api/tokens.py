@@ -91,14 +91,35 @@ def organization_tokens(session: DbSession, organization: Organization) -> list[
                                 .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
 
 
-def revoke_token(session: DbSession, token: ApiToken, now: datetime | None = None) -> None:
-    """Revoking twice is harmless: the first time stands (and is the one audited)."""
+def revoke_token(session: DbSession, token: ApiToken, now: datetime | None = None, actor_id: int | None = None) -> None:
+    """Revoking twice is harmless: the first time stands (and is the one audited). The
+    actor is the request's signed-in person unless ``actor_id`` names one."""
     if token.revoked_at is None:
         before = _audited(token)
         token.revoked_at = now or utcnow()
         session.flush()
         record_from(session, action=AuditAction.API_TOKEN_REVOKED, organization_id=token.organization_id,
-                    target=f"api_token:{token.id}", before=before, after=_audited(token))
+                    target=f"api_token:{token.id}", before=before, after=_audited(token), actor_id=actor_id)
+
+
+def revoke_personal_tokens(session: DbSession, owner: User, now: datetime | None = None) -> int:
+    """Revoke every personal token of ``owner`` still usable, each audited as revoked by
+    them; how many. Organization tokens they made stay (they serve the organization)."""
+    now = now or utcnow()
+    revoked = 0
+    for token in personal_tokens(session, owner):
+        if token.usable(now):
+            revoke_token(session, token, now, actor_id=owner.id)
+            revoked += 1
+    return revoked
+
+
+def on_password_replaced(sender: User, *, session: DbSession, now: datetime, revoke_api_tokens: bool,
+                         **_extra: object) -> None:
+    """``lms.accounts.services.password_replaced``: the person asked that their personal
+    tokens stop working with the old password."""
+    if revoke_api_tokens:
+        revoke_personal_tokens(session, sender, now)
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,15 @@
 session cookie is never an API credential there), the token pages, bearer authentication
 with the per-token rate limit before the access policy, and the last-used time after;
 its requests leave a browser session's idle time alone; the removals a sync learns of
-(``lms.api.removals``)."""
+(``lms.api.removals``); personal tokens revoked with a new password when the person asks."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from lms.accounts.idle import not_session_paths
-from lms.api import auth, removals
+from lms.accounts.services import password_replaced
+from lms.api import auth, removals, tokens
 from lms.api.problems import PREFIX, as_problem
 from lms.api.resources import bp as api_v1
 from lms.api.views import bp as pages
@@ -28,3 +29,4 @@ def init_app(app: Flask) -> None:
     removals.listen()  # what a flush takes out of a list (a grade taken back, evidence replaced)
     enrolment_ended.connect(removals.on_enrolment_ended)
     work_carried.connect(removals.on_work_carried)
+    password_replaced.connect(tokens.on_password_replaced)  # "Also revoke my personal API tokens"

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_login import login_user
 from werkzeug.wrappers import Response
 from wtforms import Field
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
+from lms.accounts.views import sign_in
 from lms.cohorts import csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
     PACE_LABELS,
@@ -511,7 +511,7 @@ def accept_invitation(token: str) -> Any:
             db.session.rollback()
             add_error(form.password, str(exc))
         else:
-            login_user(user)
+            sign_in(user)
             return _welcome(check.invitation)
     return render_template("cohorts/accept.html", problem=None, form=form, check=check,
                            offer=invitations.invited_to(check.invitation)), (400 if form.errors else 200)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from sqlalchemy import delete, inspect, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from lms.accounts.models import LoginUnlockToken, PasswordResetToken, User, erased_email
+from lms.accounts.models import LoginUnlockToken, PasswordResetToken, SignInDevice, User, erased_email
 from lms.announcements.models import Announcement, AnnouncementDismissal
 from lms.api.models import ApiToken
 from lms.assessment.kinds import QuestionKind
@@ -150,27 +150,31 @@ class DataKind:
 class Account(DataKind):
     """The account. Erased: name and email replaced by a placeholder, password removed,
     deactivated (every session ends), time zone and last sign-in forgotten; reset and
-    unlock tokens, single sign-on identities, calendar feeds, notification preferences
+    unlock tokens, sign-ins (devices), single sign-on identities, calendar feeds, notification preferences
     and digest records deleted;
     mail to the old address deleted from the outbox, invitations sent to it and the
     enrolment imports' rows naming it anonymised."""
 
     name = "account"
     covers = ("password_reset_tokens.user_id", "login_unlock_tokens.user_id", "calendar_feeds.user_id",
-              "notification_preferences.user_id", "notification_digests.user_id", "sso_identities.user_id")
+              "notification_preferences.user_id", "notification_digests.user_id", "sso_identities.user_id",
+              "sign_in_devices.user_id")
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
         feeds = session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id).order_by(CalendarFeed.id))
         preferences = session.scalars(select(NotificationPreference).where(NotificationPreference.user_id == user.id)
                                       .order_by(NotificationPreference.id))
         identities = session.scalars(select(SsoIdentity).where(SsoIdentity.user_id == user.id).order_by(SsoIdentity.id))
+        sign_ins = session.scalars(select(SignInDevice).where(SignInDevice.user_id == user.id).order_by(SignInDevice.id))
         return [row(user, without=("is_admin",), calendar_feeds=[row(f, without=("user_id",)) for f in feeds],
                     notification_preferences={p.event.value: p.channel.value for p in preferences},
-                    single_sign_on=[row(i, without=("user_id",)) for i in identities])]
+                    single_sign_on=[row(i, without=("user_id",)) for i in identities],
+                    sign_ins=[row(d, without=("user_id",)) for d in sign_ins])]
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
         user, email = erasure.user, erasure.original_email
-        for model in (PasswordResetToken, LoginUnlockToken, CalendarFeed, NotificationPreference, DigestSent, SsoIdentity):
+        for model in (PasswordResetToken, LoginUnlockToken, CalendarFeed, NotificationPreference, DigestSent, SsoIdentity,
+                      SignInDevice):
             session.execute(delete(model).where(model.user_id == user.id))
         session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == email))
         session.execute(update(Invitation).where(Invitation.email == email)
