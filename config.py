@@ -108,6 +108,14 @@ class Config:
     WEBHOOK_RETRY_FIRST = 60.0
     WEBHOOK_RETRY_LONGEST = 6 * 3600.0
     WEBHOOK_MAX_ATTEMPTS = 8
+    # After "New secret", deliveries are signed with the previous secret too for this long.
+    WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    # The API's removed lists keep this many days (`flask lms prune-removals`); a cursor or
+    # updated_since older than that is answered 410 Gone: sync everything again.
+    API_REMOVALS_KEPT_DAYS = 90
+    # The site's root URL (https://lms.example.org), for links made outside a request (emails)
+    # and for the API's Link headers; when empty the API's links are paths, never the Host header's.
+    BASE_URL = os.environ.get("LMS_BASE_URL", "").rstrip("/")
     WEBHOOK_ALLOW_LOCAL_HTTP = False
     # Single sign-on: calls to an organization's provider may reach local and private addresses
     # (development and tests, whose provider runs on 127.0.0.1); never in production (SSRF).

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from lms.announcements import services as announcements
 from lms.announcements.views import link_for
+from lms.api.removals import DEFAULT_KEPT_DAYS
+from lms.api.removals import prune as prune_removals
 from lms.certificates.services import issue_due, learners_due
 from lms.cohorts.models import Cohort, Organization
 from lms.competency import services as competency
@@ -139,6 +141,19 @@ class CheckCertificates(JobKind):
         return f"Issued {_plural(issued, 'certificate')} to the learners of {_plural(len(cohorts), 'cohort')}."
 
 
+class PruneRemovals(JobKind):
+    """The API's removal records older than ``API_REMOVALS_KEPT_DAYS`` deleted, as
+    ``flask lms prune-removals`` does (cron: daily, ``flask lms queue-job prune-removals``)."""
+
+    name, label, from_command = "prune-removals", "Delete the API's old removal records", True
+
+    def run(self, work: Work) -> str:
+        days = int(work.app.config.get("API_REMOVALS_KEPT_DAYS") or DEFAULT_KEPT_DAYS)
+        with unit_of_work(work.session):
+            count = prune_removals(work.session, timedelta(days=days), utcnow())
+        return f"Deleted {_plural(count, 'removal record')} older than {days} days."
+
+
 class KeepTrends(JobKind):
     """Each active cohort's trend for its months gone by, replayed from the evidence and
     stored (``competency.keep_trend``) where it changed: a cohort at a time, each committed
@@ -218,4 +233,4 @@ class OrganizationHeatMapExport(OrganizationExportSource):
 
 JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildProgress(),
                                   RebuildSearch(), CheckCertificates(), KeepTrends(), ExportJob(EXPORT_SOURCES), ExpireExports(),
-                                  OrganizationExportJob((OrganizationHeatMapExport(),)))
+                                  OrganizationExportJob((OrganizationHeatMapExport(),)), PruneRemovals())

@@ -359,6 +359,7 @@ POLICY: dict[str, AccessRule] = {
     "api_v1.grades": GRADES_OF_COHORT,
     "api_v1.removed_grades": GRADES_OF_COHORT,
     "api_v1.removed_submissions": GRADES_OF_COHORT,
+    "api_v1.removed_quiz_attempts": GRADES_OF_COHORT,
     # the token owner's own data ("me"): personal tokens of anyone signed in, never another person's rows
     "api_v1.me": OWN_PROFILE,
     "api_v1.my_mastery": OWN_COMPETENCY,
@@ -367,4 +368,8 @@ POLICY: dict[str, AccessRule] = {
     "api_v1.my_attempts": OWN_GRADES,
     "api_v1.my_submissions": OWN_GRADES,
     "api_v1.my_grades": OWN_GRADES,
+    "api_v1.my_removed_mastery": OWN_COMPETENCY,
+    "api_v1.my_removed_evidence": OWN_COMPETENCY,
+    "api_v1.my_removed_submissions": OWN_GRADES,
+    "api_v1.my_removed_grades": OWN_GRADES,
 }

@@ -139,7 +139,8 @@ def as_token(expected: dict[str, Any]) -> dict[str, Any]:
 
 API_PUBLIC = {"api_v1.openapi", "api_v1.docs"}
 API_ME = {"api_v1.me", "api_v1.my_mastery", "api_v1.my_evidence", "api_v1.my_certificates", "api_v1.my_attempts",
-          "api_v1.my_submissions", "api_v1.my_grades"}  # personal tokens only (an organization token is not a person)
+          "api_v1.my_submissions", "api_v1.my_grades", "api_v1.my_removed_mastery", "api_v1.my_removed_evidence",
+          "api_v1.my_removed_submissions", "api_v1.my_removed_grades"}  # personal tokens only (an organization token is not a person)
 _API_COHORT = as_token(COHORT_STAFF)
 API_ROUTES: dict[str, Route] = {
     "api_v1.openapi": Route(lambda w, x: "/api/v1/openapi.json", EVERYONE),
@@ -168,11 +169,16 @@ API_ROUTES: dict[str, Route] = {
     "api_v1.grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades", _API_COHORT),
     "api_v1.removed_grades": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/grades/removed", _API_COHORT),
     "api_v1.removed_submissions": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/submissions/removed", _API_COHORT),
+    "api_v1.removed_quiz_attempts": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/quiz-attempts/removed", _API_COHORT),
     # "me": the token owner's own data, for every signed-in role (see test_me_is_always_the_tokens_owner)
     **{endpoint: Route(lambda w, x, path=path: f"/api/v1/me{path}", as_token(SIGNED_IN))
        for endpoint, path in (("api_v1.me", ""), ("api_v1.my_mastery", "/mastery"), ("api_v1.my_evidence", "/evidence"),
                               ("api_v1.my_certificates", "/certificates"), ("api_v1.my_attempts", "/attempts"),
-                              ("api_v1.my_submissions", "/submissions"), ("api_v1.my_grades", "/grades"))},
+                              ("api_v1.my_submissions", "/submissions"), ("api_v1.my_grades", "/grades"),
+                              ("api_v1.my_removed_mastery", "/mastery/removed"),
+                              ("api_v1.my_removed_evidence", "/evidence/removed"),
+                              ("api_v1.my_removed_submissions", "/submissions/removed"),
+                              ("api_v1.my_removed_grades", "/grades/removed"))},
 }
 ROUTES: dict[str, Route] = {
     "web.health": Route(lambda w, x: "/healthz", EVERYONE),

@@ -618,3 +618,48 @@ def test_the_delivery_log_takes_a_fixed_number_of_statements(app: Flask, org_set
     few = count_queries(lambda: client.get(url))
     add(6)
     assert count_queries(lambda: client.get(url)) == few
+
+
+def test_a_rotated_secret_still_signs_beside_the_new_one_for_the_overlap(app: Flask, org_setup: dict[str, Any], client: Any,
+                                                                         login: Any, receiver: Receiver) -> None:
+    """After "New secret", a receiver still checking with the old secret keeps accepting
+    deliveries for WEBHOOK_SECRET_OVERLAP_HOURS: each carries both signatures in
+    Webhook-Signature (space-separated, as Standard Webhooks allows); the page says until
+    when. After the overlap only the new secret signs."""
+    org = org_setup["org"]
+    endpoint, old = add_endpoint(app, org, receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    login(client, org_setup["admin"])
+    rotated = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret")
+    db.session.expire_all()
+    new = services.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted)
+    until = endpoint.previous_secret_until
+    assert rotated.status_code == 200 and new != old and until is not None
+    assert timedelta(hours=23, minutes=59) < until - utcnow() <= timedelta(hours=24)
+    page = rotated.get_data(as_text=True)
+    assert "signed with the\n     previous secret as well" in page and "switch your receiver to the new" in page
+    assert "The\n      previous secret signs too until" in client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True)
+    release_a_grade(org_setup)
+    assert deliver(app) == 1
+    [got] = receiver.received
+    assert len(got.headers["Webhook-Signature"].split(" ")) == 2
+    assert services.verify(new, got.headers, got.body) and services.verify(old, got.headers, got.body)
+    # a delivery after the overlap: the new secret only
+    [delivery] = deliveries()
+    services.redeliver(db.session, delivery)
+    db.session.commit()
+    later = until + timedelta(seconds=1)
+    assert deliver(app, now=later) == 1
+    last = receiver.received[-1]
+    assert len(last.headers["Webhook-Signature"].split(" ")) == 1
+    assert services.verify(new, last.headers, last.body, later) and not services.verify(old, last.headers, last.body, later)
+
+
+def test_no_overlap_configured_drops_the_old_secret_at_once(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:
+    app.config["WEBHOOK_SECRET_OVERLAP_HOURS"] = 0
+    endpoint, old = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    new = services.rotate_secret(db.session, endpoint, app.config["SECRET_KEY"], timedelta(0), utcnow())
+    db.session.commit()
+    release_a_grade(org_setup)
+    assert deliver(app) == 1
+    [got] = receiver.received
+    assert services.verify(new, got.headers, got.body) and not services.verify(old, got.headers, got.body)

@@ -62,24 +62,32 @@ class RemovedKind(StrEnum):
     SUBMISSION = "submission"  # handed-in work carried to another cohort with its learner: /submissions
     EVIDENCE = "evidence"  # an evidence row deleted, or replaced by a regrade: /evidence
     LEARNER = "learner"    # an enrolment ended, or the learner moved to another cohort: /learners
+    ATTEMPT = "attempt"    # a quiz attempt still running or waiting for a grade, carried to another cohort: /quiz-attempts
+    MASTERY = "mastery"    # a mastery row deleted (its evidence gone, or every row rebuilt): /me/mastery
     # (a moved learner's own work goes with them: its submissions and released grades are
     # recorded as leaving the old cohort's lists, "submission" and "grade")
+    # A learner's own lists (/me) lose rows only when they are deleted or taken back; a
+    # "submission" there is a draft or handed-in work deleted.
 
 
 class ApiRemoval(Model):
     """A tombstone: an item an API list gave out stopped being listed, and when, so an
     incremental sync (``updated_since``) learns of it too. ``object_id`` is the id the list
     gave out (a grade's, an evidence row's, a learner's user id); ``cohort_id`` the cohort
-    whose list held it (an evidence row, each cohort its learner was enrolled in then).
-    Written in the unit of work that removed the item (``lms.api.removals``)."""
+    whose list held it (an evidence row, each cohort its learner was enrolled in then), or
+    None for the learner's own list (/me/...; ``organization_id`` None too).
+    Written in the unit of work that removed the item (``lms.api.removals``); rows older
+    than ``API_REMOVALS_KEPT_DAYS`` are pruned (``flask lms prune-removals``)."""
 
     __tablename__ = "api_removals"
-    __table_args__ = (Index("ix_api_removals_cohort_kind_time", "cohort_id", "kind", "removed_at", "id"),)
+    __table_args__ = (Index("ix_api_removals_cohort_kind_time", "cohort_id", "kind", "removed_at", "id"),
+                      Index("ix_api_removals_learner_kind_time", "learner_id", "kind", "removed_at", "id"),
+                      Index("ix_api_removals_removed_at", "removed_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[RemovedKind] = mapped_column(enum_type(RemovedKind, length=20, name="kind"))
     object_id: Mapped[int] = mapped_column()
     learner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,8 @@
 """Cursor paging with a stable sort: each list is ordered by its keys (a time and the id,
 or the id alone) and a cursor is the last row's keys, so a page never repeats or skips a
-row whatever is added meanwhile. The next page's address is in the ``Link`` header too."""
+row whatever is added meanwhile. The next page's address is in the ``Link`` header too:
+absolute under the configured ``BASE_URL`` (``LMS_BASE_URL``), else a path; never built
+from the request's Host header, which whoever sends the request chooses."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -71,7 +73,8 @@ class Page:
             return {}
         args = {k: v for k, v in request.args.items() if k != "cursor"}
         args["cursor"] = self.next_cursor
-        return {"Link": f'<{request.base_url}?{urlencode(args)}>; rel="next"'}
+        base = str(current_app.config.get("BASE_URL") or "").rstrip("/")
+        return {"Link": f'<{base}{request.script_root}{request.path}?{urlencode(args)}>; rel="next"'}
 
 
 def _after(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:

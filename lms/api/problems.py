@@ -16,7 +16,7 @@ from lms.api.schemas import Problem
 PREFIX = "/api/v1"
 MIMETYPE = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Unprocessable content",
+          409: "Conflict", 410: "Gone", 413: "Too large", 415: "Unsupported media type", 422: "Unprocessable content",
           429: "Too many requests", 500: "Internal server error", 503: "Service unavailable"}
 DETAILS = {401: "Send an API token: Authorization: Bearer <token>.",
            403: "The token's owner may not see this, or the token lacks the scope.",

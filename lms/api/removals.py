@@ -1,34 +1,47 @@
 """Tombstones for the API's incremental sync: when an item one of its lists gave out stops
 being listed, an ``ApiRemoval`` row says so, written in the unit of work that removed it.
+A cohort's lists get a row with the cohort; a learner's own lists (/me) a row with no
+cohort (``cohort_id`` None), whose rows stay with the learner when they move.
 
 - a released grade taken back (saved as a draft again, the work returned) or deleted:
-  noted at the flush, from the grade's status (a session event, whoever made the change);
+  noted at the flush, from the grade's status (a session event, whoever made the change),
+  for its cohort and for each learner whose work it is (a team's, every member);
 - an evidence row deleted (a regrade's ``replace_evidence`` deletes and adds): noted at
   the flush, once for each cohort its learner is enrolled in then (the cohort's evidence
-  list is its current learners');
+  list is its current learners') and once for the learner;
+- a mastery row deleted (its evidence gone): the learner's list;
+- a submission deleted (a team's draft discarded): the holder's list, and the cohort's
+  when it had been handed in;
+- rows a bulk DELETE takes out without the ORM (``rows_deleting``: the quiz evidence
+  rebuilt, every mastery rebuilt): one INSERT ... SELECT before the DELETE;
 - an enrolment ended or a learner moved out (``enrolment_ended``): the learner leaves the
   cohort's learners list;
 - a moved learner's own work carried to the new cohort (``work_carried``): its handed-in
-  submissions and released grades leave the old cohort's lists.
+  submissions and released grades leave the old cohort's lists; their quiz attempts still
+  running or waiting for a grade (``attempts_carried``) leave its quiz attempts list.
 
-A fixed number of statements a flush, whatever the number of rows removed."""
+A fixed number of statements a flush, whatever the number of rows removed. Rows older
+than ``API_REMOVALS_KEPT_DAYS`` are deleted by ``prune`` (``flask lms prune-removals``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import ColumnElement, delete, event, insert, inspect, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.api.models import ApiRemoval, RemovedKind
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
-from lms.database import DbSession, utcnow
+from lms.coursework.sharing import sharers
+from lms.database import DbSession, UTCDateTime, rowcount, utcnow
 from lms.grading.models import Grade, GradeStatus
-from lms.progress.models import Evidence
+from lms.progress.models import Evidence, Mastery
+
+DEFAULT_KEPT_DAYS = 90  # API_REMOVALS_KEPT_DAYS when the configuration does not say
 
 
 def _was_released(grade: Grade) -> bool:
@@ -38,43 +51,120 @@ def _was_released(grade: Grade) -> bool:
     return bool(before) and before[0] == GradeStatus.RELEASED
 
 
+def _own(kind: RemovedKind, object_id: int, learner_id: int) -> dict[str, Any]:
+    """A row of the learner's own list (/me): no cohort, no organization."""
+    return {"kind": kind, "object_id": object_id, "learner_id": learner_id, "cohort_id": None, "organization_id": None}
+
+
+def _grade_rows(session: Session, taken_back: list[Grade]) -> list[dict[str, Any]]:
+    """The cohort's row of each grade taken back and a row for each learner whose work it is."""
+    if not taken_back:
+        return []
+    ids = {g.submission_id for g in taken_back}
+    where = {row.id: row for row in session.execute(
+        select(Submission.id, Submission.user_id, Submission.cohort_id, Cohort.organization_id)
+        .join(Cohort, Cohort.id == Submission.cohort_id).where(Submission.id.in_(ids)))}
+    members: dict[int, set[int]] = defaultdict(set)
+    if (found := sharers()) is not None:
+        for sub_id, learner_id in session.execute(select(found.c.submission_id, found.c.learner_id)
+                                                  .where(found.c.submission_id.in_(ids))):
+            members[sub_id].add(learner_id)
+    rows: list[dict[str, Any]] = []
+    for g in sorted(taken_back, key=lambda g: g.id):
+        if (sub := where.get(g.submission_id)) is None:
+            continue
+        rows.append({"kind": RemovedKind.GRADE, "object_id": g.id, "learner_id": sub.user_id, "cohort_id": sub.cohort_id,
+                     "organization_id": sub.organization_id})
+        rows += [_own(RemovedKind.GRADE, g.id, learner) for learner in sorted(members[sub.id] | {sub.user_id})]
+    return rows
+
+
+def _evidence_rows(session: Session, evidence: list[Evidence]) -> list[dict[str, Any]]:
+    """Each evidence row's, for every cohort its learner is in now and for the learner."""
+    if not evidence:
+        return []
+    cohorts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for user_id, cohort_id, organization_id in session.execute(
+            select(Enrolment.user_id, Enrolment.cohort_id, Cohort.organization_id)
+            .join(Cohort, Cohort.id == Enrolment.cohort_id)
+            .where(Enrolment.user_id.in_({e.user_id for e in evidence}), Enrolment.active)):
+        cohorts[user_id].append((cohort_id, organization_id))
+    rows: list[dict[str, Any]] = []
+    for e in sorted(evidence, key=lambda e: e.id):
+        rows += [{"kind": RemovedKind.EVIDENCE, "object_id": e.id, "learner_id": e.user_id, "cohort_id": cohort_id,
+                  "organization_id": organization_id} for cohort_id, organization_id in cohorts[e.user_id]]
+        rows.append(_own(RemovedKind.EVIDENCE, e.id, e.user_id))
+    return rows
+
+
+def _submission_rows(session: Session, gone: list[Submission]) -> list[dict[str, Any]]:
+    """A deleted submission leaves its holder's list, and its cohort's if it was handed in."""
+    handed_in = [s for s in gone if s.submitted_at is not None]
+    organizations = dict(session.execute(select(Cohort.id, Cohort.organization_id)
+                                         .where(Cohort.id.in_({s.cohort_id for s in handed_in})))) if handed_in else {}
+    rows: list[dict[str, Any]] = []
+    for sub in sorted(gone, key=lambda s: s.id):
+        rows.append(_own(RemovedKind.SUBMISSION, sub.id, sub.user_id))
+        if sub.submitted_at is not None and sub.cohort_id in organizations:
+            rows.append({"kind": RemovedKind.SUBMISSION, "object_id": sub.id, "learner_id": sub.user_id,
+                         "cohort_id": sub.cohort_id, "organization_id": organizations[sub.cohort_id]})
+    return rows
+
+
 def _note_removals(session: Session, _context: Any, _instances: Any) -> None:
     """``before_flush``: the removals this flush makes, written before it (one INSERT)."""
     taken_back: list[Grade] = []
     evidence: list[Evidence] = []
+    mastery: list[Mastery] = []
+    submissions: list[Submission] = []
     for item in session.deleted:
         if isinstance(item, Evidence):
             evidence.append(item)
         elif isinstance(item, Grade) and _was_released(item):
             taken_back.append(item)
+        elif isinstance(item, Mastery):
+            mastery.append(item)
+        elif isinstance(item, Submission):
+            submissions.append(item)
     for item in session.dirty:
         if isinstance(item, Grade) and item not in session.deleted and item.status != GradeStatus.RELEASED \
                 and _was_released(item):
             taken_back.append(item)
-    if not taken_back and not evidence:
+    if not (taken_back or evidence or mastery or submissions):
         return
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    if taken_back:
-        where = {row.id: row for row in session.execute(
-            select(Submission.id, Submission.user_id, Submission.cohort_id, Cohort.organization_id)
-            .join(Cohort, Cohort.id == Submission.cohort_id)
-            .where(Submission.id.in_({g.submission_id for g in taken_back})))}
-        rows += [{"kind": RemovedKind.GRADE, "object_id": g.id, "learner_id": where[g.submission_id].user_id,
-                  "cohort_id": where[g.submission_id].cohort_id, "organization_id": where[g.submission_id].organization_id}
-                 for g in sorted(taken_back, key=lambda g: g.id) if g.submission_id in where]
-    if evidence:
-        cohorts: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for user_id, cohort_id, organization_id in session.execute(
-                select(Enrolment.user_id, Enrolment.cohort_id, Cohort.organization_id)
-                .join(Cohort, Cohort.id == Enrolment.cohort_id)
-                .where(Enrolment.user_id.in_({e.user_id for e in evidence}), Enrolment.active)):
-            cohorts[user_id].append((cohort_id, organization_id))
-        rows += [{"kind": RemovedKind.EVIDENCE, "object_id": e.id, "learner_id": e.user_id, "cohort_id": cohort_id,
-                  "organization_id": organization_id}
-                 for e in sorted(evidence, key=lambda e: e.id) for cohort_id, organization_id in cohorts[e.user_id]]
+    rows = [*_grade_rows(session, taken_back), *_evidence_rows(session, evidence),
+            *[_own(RemovedKind.MASTERY, m.id, m.user_id) for m in sorted(mastery, key=lambda m: m.id)],
+            *_submission_rows(session, submissions)]
     if rows:  # one statement however many rows the flush removes
+        now = utcnow()
         session.execute(insert(ApiRemoval), [{**row, "removed_at": now} for row in rows])
+
+
+def _kind(kind: RemovedKind) -> ColumnElement[Any]:
+    return literal(kind, ApiRemoval.__table__.c.kind.type)
+
+
+def on_rows_deleting(model: type[Any], *, session: DbSession, where: list[ColumnElement[bool]], **_: object) -> None:
+    """``rows_deleting``'s receiver: the rows a bulk DELETE is about to take out, recorded
+    as removed in one INSERT ... SELECT (no row is read here). Evidence leaves its learner's
+    list and the list of each cohort they are in; mastery, the learner's list."""
+    now = literal(utcnow(), UTCDateTime())
+    columns = ["kind", "object_id", "learner_id", "cohort_id", "organization_id", "removed_at"]
+    if model is Evidence:
+        own = select(_kind(RemovedKind.EVIDENCE), Evidence.id, Evidence.user_id, null(), null(), now).where(*where)
+        cohorts = (select(_kind(RemovedKind.EVIDENCE), Evidence.id, Evidence.user_id, Enrolment.cohort_id,
+                          Cohort.organization_id, now)
+                   .join(Enrolment, (Enrolment.user_id == Evidence.user_id) & Enrolment.active)
+                   .join(Cohort, Cohort.id == Enrolment.cohort_id).where(*where))
+        session.execute(insert(ApiRemoval).from_select(columns, union_all(own, cohorts)))
+    elif model is Mastery:
+        own = select(_kind(RemovedKind.MASTERY), Mastery.id, Mastery.user_id, null(), null(), now).where(*where)
+        session.execute(insert(ApiRemoval).from_select(columns, own))
+
+
+def prune(session: DbSession, older_than: timedelta, now: datetime) -> int:
+    """Delete the removals recorded before ``now - older_than`` (one statement); how many."""
+    return rowcount(session.execute(delete(ApiRemoval).where(ApiRemoval.removed_at < now - older_than)))
 
 
 def listen() -> None:
@@ -112,3 +202,16 @@ def on_work_carried(user_id: int, *, session: DbSession, submission_ids: list[in
     if rows:  # one statement however much work moved
         session.execute(insert(ApiRemoval), [{**row, "learner_id": user_id, "cohort_id": source.id,
                                               "organization_id": source.organization_id, "removed_at": now} for row in rows])
+
+
+def on_attempts_carried(user_id: int, *, session: DbSession, attempt_ids: list[int], source_id: int,
+                        **_: object) -> None:
+    """``attempts_carried``'s receiver: the quiz attempts a moved learner took along (still
+    running, or waiting for a grade) leave the old cohort's quiz attempts list (one INSERT)."""
+    source = session.get(Cohort, source_id)
+    if source is None or not attempt_ids:
+        return
+    now = utcnow()
+    session.execute(insert(ApiRemoval), [{"kind": RemovedKind.ATTEMPT, "object_id": attempt_id, "learner_id": user_id,
+                                          "cohort_id": source.id, "organization_id": source.organization_id,
+                                          "removed_at": now} for attempt_id in sorted(attempt_ids)])

@@ -5,7 +5,7 @@ with a fixed number of statements per page (lms/api/paging.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -18,8 +18,9 @@ from lms.accounts.services import AccountError, normalise_email, person_name
 from lms.api import schemas as s
 from lms.api.access import current_token
 from lms.api.models import ApiRemoval, RemovedKind
-from lms.api.paging import Page, fetch
+from lms.api.paging import Page, decode, fetch
 from lms.api.problems import ApiProblem, handle_http_error
+from lms.api.removals import DEFAULT_KEPT_DAYS
 from lms.api.spec import api_spec, document
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Level, Metric, Module, Objective
@@ -217,13 +218,37 @@ def _invitation_problems(body: s.InvitationIn) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- removals (tombstones)
 
 
-def _removed(cohort_id: int, kind: RemovedKind) -> Any:
-    """What left the cohort's ``kind`` list, paged by when (``updated_since``: removed since)."""
-    stmt = select(ApiRemoval).where(ApiRemoval.cohort_id == cohort_id, ApiRemoval.kind == kind)
-    page = fetch(db.session, stmt, _query(), ApiRemoval.id, ApiRemoval.removed_at)
+def _kept_since() -> datetime:
+    """The oldest removal the API still holds (``API_REMOVALS_KEPT_DAYS`` ago)."""
+    return utcnow() - timedelta(days=int(current_app.config.get("API_REMOVALS_KEPT_DAYS") or DEFAULT_KEPT_DAYS))
+
+
+def _removals(where: Any) -> Any:
+    """What left one list, paged by when (``updated_since``: removed since). A cursor or
+    ``updated_since`` from before the removals kept is 410 Gone: some of what left the list
+    since was pruned, so only a full sync of the list is right."""
+    query = _query()
+    moments = [query.updated_since] if query.updated_since is not None else []
+    if query.cursor:
+        moments.append(decode(query.cursor, timed=True)[0])
+    kept = _kept_since()
+    if any(moment < kept for moment in moments):
+        raise ApiProblem(410, f"Removals are kept {(utcnow() - kept).days} days; this cursor or updated_since is older, "
+                              "so some were pruned. Sync the whole list again, then ask for its removals from then.")
+    page = fetch(db.session, select(ApiRemoval).where(*where), query, ApiRemoval.id, ApiRemoval.removed_at)
     return _answer(page, s.RemovalPage, [s.RemovalOut(id=r.object_id, kind=r.kind.value, learner_id=r.learner_id,
                                                       cohort_id=r.cohort_id, removed_at=r.removed_at)
                                          for (r,) in page.rows])
+
+
+def _removed(cohort_id: int, kind: RemovedKind) -> Any:
+    """What left the cohort's ``kind`` list."""
+    return _removals([ApiRemoval.cohort_id == cohort_id, ApiRemoval.kind == kind])
+
+
+def _my_removed(kind: RemovedKind) -> Any:
+    """What left the token owner's own ``kind`` list (rows with no cohort)."""
+    return _removals([ApiRemoval.learner_id == _owner().id, ApiRemoval.cohort_id.is_(None), ApiRemoval.kind == kind])
 
 
 @bp.get("/cohorts/<int:cohort_id>/learners/removed")
@@ -240,6 +265,15 @@ def removed_evidence(cohort_id: int) -> Any:
     """Evidence rows deleted or replaced (a regrade replaces its work's evidence) while their
     learner was in the cohort; with updated_since, those removed since"""
     return _removed(cohort_id, RemovedKind.EVIDENCE)
+
+
+@bp.get("/cohorts/<int:cohort_id>/quiz-attempts/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["grades"], operation_id="removedQuizAttempts")
+def removed_quiz_attempts(cohort_id: int) -> Any:
+    """Quiz attempts that left the cohort with their learner (moved to another cohort while
+    the attempt was still running or waiting for a written answer's grade); with
+    updated_since, those that left since"""
+    return _removed(cohort_id, RemovedKind.ATTEMPT)
 
 
 @bp.get("/cohorts/<int:cohort_id>/submissions/removed")
@@ -579,3 +613,41 @@ def my_grades() -> Any:
     """The owner's released grades (a team's with their adjusted score); with updated_since,
     the ones released or changed since"""
     return _grades(true(), _owner().id)
+
+
+# The owner's own lists lose rows only when they are deleted or taken back (a move to
+# another cohort keeps them: these lists are the learner's wherever they are). Quiz
+# attempts and certificates are never deleted (a revoked certificate stays listed), so
+# they have no removed list.
+
+
+@bp.get("/me/mastery/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["me"], operation_id="myRemovedMastery")
+def my_removed_mastery() -> Any:
+    """The owner's mastery rows deleted (no evidence left that counts, or every row rebuilt);
+    with updated_since, those removed since"""
+    return _my_removed(RemovedKind.MASTERY)
+
+
+@bp.get("/me/evidence/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["me"], operation_id="myRemovedEvidence")
+def my_removed_evidence() -> Any:
+    """The owner's evidence rows deleted or replaced (a regrade replaces its work's evidence);
+    with updated_since, those removed since"""
+    return _my_removed(RemovedKind.EVIDENCE)
+
+
+@bp.get("/me/submissions/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["me"], operation_id="myRemovedSubmissions")
+def my_removed_submissions() -> Any:
+    """The owner's submissions deleted (a team's draft discarded); with updated_since, those
+    removed since"""
+    return _my_removed(RemovedKind.SUBMISSION)
+
+
+@bp.get("/me/grades/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["me"], operation_id="myRemovedGrades")
+def my_removed_grades() -> Any:
+    """The owner's released grades taken back (saved as a draft again, or the work returned
+    for revision), a team's for each member; with updated_since, those removed since"""
+    return _my_removed(RemovedKind.GRADE)

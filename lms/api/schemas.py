@@ -177,9 +177,9 @@ class EvidenceOut(Schema):
 
 class RemovalOut(Schema):
     id: int = Field(description="The id the list gave out (a grade's, an evidence row's, a learner's): drop every item with it.")
-    kind: str = Field(description="`grade`, `submission`, `evidence` or `learner`: the list it left.")
+    kind: str = Field(description="`grade`, `submission`, `evidence`, `learner`, `attempt` or `mastery`: the list it left.")
     learner_id: int
-    cohort_id: int
+    cohort_id: int | None = Field(description="The cohort whose list it left; null on the /me removed lists.")
     removed_at: datetime
 
 

@@ -31,9 +31,13 @@ owner sees in the web app, limited to its scopes (and to its organization for an
 token). Lists are paged by cursor (`limit`, `cursor`; the next page is also in the `Link`
 header) in a stable order; lists with times take `updated_since` for incremental sync. What
 left a list since (a released grade taken back, evidence replaced by a regrade, a learner who
-left the cohort, and the work that went with a learner moved to another cohort) is under
-`/cohorts/{id}/grades/removed`, `/submissions/removed`, `/evidence/removed` and
-`/learners/removed`, paged the same way, with the list's scope: read those first, then the changes.
+left the cohort, and the work and quiz attempts that went with a learner moved to another
+cohort) is under `/cohorts/{id}/grades/removed`, `/submissions/removed`, `/evidence/removed`,
+`/learners/removed` and `/quiz-attempts/removed`, and what left a token owner's own lists
+under `/me/grades/removed`, `/me/submissions/removed`, `/me/evidence/removed` and
+`/me/mastery/removed`, paged the same way, with the list's scope: read those first, then the
+changes. Removals are kept 90 days (`API_REMOVALS_KEPT_DAYS`): a `cursor` or `updated_since`
+older than that is answered 410 Gone, with the reason; sync the whole list again then.
 Errors are RFC 9457 `application/problem+json` documents with the reason in `detail`."""
 
 
@@ -47,13 +51,16 @@ def _nested(parent: str, child: str) -> str:
 
 # Headers the answers carry, which spectree does not know: the next page's address on a
 # list, the wait on a 429, the scheme on a 401.
-LINK = {"description": "The next page's address, `<...>; rel=\"next\"` (RFC 8288); absent on the last page.",
+LINK = {"description": "The next page's address, `<...>; rel=\"next\"` (RFC 8288); absent on the last page. "
+                       "Absolute under the site's configured base URL, else a path on this host.",
         "schema": {"type": "string"}}
 HEADERS = {"401": {"WWW-Authenticate": {"description": "`Bearer realm=\"lms\"`.", "required": True,
                                         "schema": {"type": "string"}}},
            "429": {"Retry-After": {"description": "Seconds to wait before the token's next request.", "required": True,
                                    "schema": {"type": "integer", "minimum": 1}}}}
 
+GONE = ("The cursor or updated_since is older than the removals kept (90 days unless the site says otherwise): "
+        "some were pruned. Sync the whole list again, then read its removals from then.")
 BODY_ERRORS = {"400": "The body is not valid JSON",
                "415": "The body is not sent as application/json"}
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -122,7 +129,7 @@ def document() -> dict[str, Any]:
     spec["components"]["schemas"].setdefault("Problem", Problem.model_json_schema())
     problem = {MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     scopes = _scopes()
-    for operations in spec["paths"].values():
+    for path, operations in spec["paths"].items():
         for operation in operations.values():
             scope = scopes.get(operation["operationId"])
             operation["security"] = [{"bearerAuth": []}]
@@ -132,11 +139,19 @@ def document() -> dict[str, Any]:
                     operation["responses"][code]["headers"] = copy.deepcopy(HEADERS[code])
             if any(p.get("name") == "cursor" and p.get("in") == "query" for p in operation.get("parameters", [])):
                 operation["responses"]["200"]["headers"] = {"Link": dict(LINK)}
+            if path.endswith("/removed"):
+                operation["responses"]["410"] = {"description": GONE, "content": problem}
             if "requestBody" in operation:
                 for code, description in BODY_ERRORS.items():
                     operation["responses"][code] = {"description": description, "content": problem}
             if scope:
                 operation["description"] = (operation.get("description") or "") + f"\n\nScope: `{scope}`."
                 operation["x-scope"] = scope
+    days = int(current_app.config.get("API_REMOVALS_KEPT_DAYS") or 90)
+    spec["info"]["description"] = spec["info"]["description"].replace("kept 90 days", f"kept {days} days")
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if "410" in operation["responses"]:
+                operation["responses"]["410"]["description"] = GONE.replace("(90 days", f"({days} days")
     spec["servers"] = [{"url": "/"}]
     return spec

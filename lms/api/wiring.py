@@ -2,7 +2,8 @@
 session cookie is never an API credential there), the token pages, bearer authentication
 with the per-token rate limit before the access policy, and the last-used time after;
 its requests leave a browser session's idle time alone; the removals a sync learns of
-(``lms.api.removals``); personal tokens revoked with a new password when the person asks."""
+(``lms.api.removals``) and ``flask lms prune-removals``; personal tokens revoked with a new
+password when the person asks."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from flask import Flask
 from lms.accounts.idle import not_session_paths
 from lms.accounts.services import password_replaced
 from lms.api import auth, removals, tokens
+from lms.api.cli import prune_removals_command
 from lms.api.problems import PREFIX, as_problem
 from lms.api.resources import bp as api_v1
 from lms.api.views import bp as pages
+from lms.assessment.services import attempts_carried
+from lms.cli import add_commands
 from lms.cohorts.enrolment import enrolment_ended
 from lms.coursework.services import work_carried
 from lms.extensions import csrf
+from lms.progress.services import rows_deleting
 
 
 def init_app(app: Flask) -> None:
@@ -30,3 +35,6 @@ def init_app(app: Flask) -> None:
     enrolment_ended.connect(removals.on_enrolment_ended)
     work_carried.connect(removals.on_work_carried)
     password_replaced.connect(tokens.on_password_replaced)  # "Also revoke my personal API tokens"
+    attempts_carried.connect(removals.on_attempts_carried)
+    rows_deleting.connect(removals.on_rows_deleting)  # a bulk DELETE that skips the ORM, recorded set-based
+    add_commands(app, prune_removals_command)

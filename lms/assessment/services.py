@@ -41,7 +41,7 @@ from lms.audit.services import record_from
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import Carried, active_enrolment, hold_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
-from lms.database import DbSession, UTCDateTime, rowcount, zone_named
+from lms.database import DbSession, UTCDateTime, zone_named
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
@@ -49,6 +49,10 @@ events = Namespace()
 # Sent with ``session=`` whenever a finished attempt has its final score (on submission,
 # on closing, after an essay is graded or rescored); features above listen to it.
 attempt_scored = events.signal("attempt-scored")
+# Sent by ``carry_attempts`` with ``session=``, ``attempt_ids=``, ``source_id=`` and
+# ``target_id=`` (the cohorts) once a moved learner's attempts are the new cohort's (the
+# sender is the learner's id). The API records that they left the old cohort's list.
+attempts_carried = events.signal("attempts-carried")
 
 class QuizError(ValueError):
     """A request the quiz refuses; the message is shown to the learner."""
@@ -744,14 +748,17 @@ def carry_attempts(session: DbSession, user_id: int, source_id: int, target_id: 
     grade them (the written answers to grade are listed by cohort) and its time limits and
     closings apply. Attempts finished and graded stay where they were taken: the old
     cohort's quiz statistics. A submitted one carried is a change of the new cohort's list
-    (``updated_at`` is ``now``, for the API's ``updated_since``). One statement; how many it carried."""
-    carried = session.execute(update(Attempt).where(
+    (``updated_at`` is ``now``, for the API's ``updated_since``; ``attempts_carried`` says
+    which). One statement; how many it carried."""
+    carried = session.scalars(update(Attempt).where(
         Attempt.user_id == user_id, Attempt.cohort_id == source_id,
         or_(Attempt.submitted_at.is_(None), Attempt.pending_manual.is_(True)))
         .values(cohort_id=target_id, updated_at=case((Attempt.submitted_at.is_not(None), literal(now, UTCDateTime())),
                                                      else_=Attempt.updated_at))
-        .execution_options(synchronize_session="fetch"))
-    return rowcount(carried)
+        .returning(Attempt.id).execution_options(synchronize_session="fetch")).all()
+    if carried:
+        attempts_carried.send(user_id, session=session, attempt_ids=list(carried), source_id=source_id, target_id=target_id)
+    return len(carried)
 
 
 def on_learner_moved(user: User, *, session: DbSession, source: Cohort, target: Cohort, now: datetime,

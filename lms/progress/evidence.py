@@ -27,7 +27,7 @@ from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeStatus, PeerReview
 from lms.progress.models import Evidence
-from lms.progress.services import evidence_row, replace_evidence
+from lms.progress.services import evidence_row, replace_evidence, rows_deleting
 from lms.progress.sources import (
     CaseStudySource,
     EvidenceSource,
@@ -239,7 +239,9 @@ def rederive_quiz_evidence(session: DbSession, now: datetime) -> int:
     """Rebuild every learner's quiz evidence from their attempts under each quiz's grading
     rule (and drop evidence stored per attempt by earlier versions); returns how many
     learner-quiz pairs were recorded. For upgrades and after a quiz's grading rule changed."""
-    session.execute(delete(Evidence).where(Evidence.source_ref.like("attempt:%")))
+    stored_per_attempt = [Evidence.source_ref.like("attempt:%")]
+    rows_deleting.send(Evidence, session=session, where=stored_per_attempt)
+    session.execute(delete(Evidence).where(*stored_per_attempt))
     pairs = session.execute(select(Attempt.quiz_id, Attempt.user_id).where(Attempt.submitted_at.is_not(None)).distinct()).all()
     quizzes = {q.id: q for q in session.scalars(select(Quiz).where(Quiz.id.in_({quiz_id for quiz_id, _ in pairs})))} if pairs else {}
     for quiz_id, user_id in pairs:

@@ -47,6 +47,10 @@ mastery_changed = events.signal("mastery-changed")
 # Sent with ``session=``, ``now=`` and ``lesson=`` when a learner first marks a lesson read
 # (the sender is the user id); marking it again sends nothing. xAPI listens to it.
 lesson_read = events.signal("lesson-read")
+# Sent with ``session=`` and ``where=`` (the WHERE criteria) just before a bulk DELETE that
+# skips the ORM (no object events run) removes rows of the sender, a model (``Evidence``,
+# ``Mastery``); the API records them as removed, set-based, before they go.
+rows_deleting = events.signal("rows-deleting")
 
 # Per objective kind, the weight each evidence source carries (0: recorded, not counted).
 EvidenceWeights = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
@@ -294,6 +298,7 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
                                   Evidence.weight, Evidence.recorded_at))
     for e in rows:
         grouped[(e.user_id, e.objective_id)].append(e)
+    rows_deleting.send(Mastery, session=session, where=[])
     session.execute(delete(Mastery))
     made = 0
     for (u, o), found in grouped.items():

@@ -54,6 +54,10 @@ class WebhookEndpoint(Model):
     # The signing secret ("whsec_..."), Fernet-encrypted with a key derived from SECRET_KEY:
     # it must be readable to sign, so it cannot be a hash; shown once when made.
     secret_encrypted: Mapped[str] = mapped_column(Text)
+    # After a rotation, the secret before it (encrypted the same way) and until when each
+    # delivery is signed with it as well as with the new one, so a receiver can switch over.
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

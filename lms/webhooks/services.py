@@ -13,6 +13,11 @@ The secret must be readable to sign with, so it cannot be kept as a hash: it is 
 Fernet-encrypted under a key derived from ``SECRET_KEY`` (a database dump alone does not
 give it away) and shown once, when the endpoint is made or its secret rotated.
 
+Rotating keeps the previous secret for an overlap (``WEBHOOK_SECRET_OVERLAP_HOURS``, 24):
+until then each delivery carries two signatures in ``Webhook-Signature``, separated by a
+space as the specification allows (``v1,<new> v1,<previous>``), so a receiver still
+checking with the old secret keeps accepting deliveries while it switches to the new one.
+
 Delivery is lms/jobs/outbox's (claim with a lease, send with no transaction open, record
 the answer: delivered on 2xx, else the status code or error and the next try, failed after
 ``WEBHOOK_MAX_ATTEMPTS``). Before each attempt the endpoint's host name is resolved again
@@ -210,8 +215,16 @@ def _audited(endpoint: WebhookEndpoint) -> dict[str, object]:
             "active": endpoint.active}
 
 
-def rotate_secret(session: DbSession, endpoint: WebhookEndpoint, secret_key: str) -> str:
+def rotate_secret(session: DbSession, endpoint: WebhookEndpoint, secret_key: str, overlap: timedelta,
+                  now: datetime) -> str:
+    """A new secret for the endpoint (returned, to show once); the one it replaces still
+    signs each delivery beside it until ``now + overlap`` (none when ``overlap`` is zero).
+    Rotating again within the overlap drops the oldest: two secrets at most."""
     secret = new_secret()
+    if overlap > timedelta(0):
+        endpoint.previous_secret_encrypted, endpoint.previous_secret_until = endpoint.secret_encrypted, now + overlap
+    else:
+        endpoint.previous_secret_encrypted, endpoint.previous_secret_until = None, None
     endpoint.secret_encrypted = encrypt_secret(secret_key, secret)
     session.flush()
     record_from(session, action=AuditAction.WEBHOOK_SECRET_ROTATED, organization_id=endpoint.organization_id,
@@ -288,6 +301,8 @@ class Claimed:
     message_id: str
     body: str
     attempts: int
+    previous_secret_encrypted: str | None = None  # after a rotation, until previous_secret_until
+    previous_secret_until: datetime | None = None
 
 
 class WebhookOutbox(HttpOutbox[Claimed]):
@@ -316,7 +331,8 @@ class WebhookOutbox(HttpOutbox[Claimed]):
     @classmethod
     def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
         rows = session.execute(select(WebhookDelivery.id, WebhookEndpoint.url, WebhookEndpoint.secret_encrypted,
-                                      WebhookDelivery.message_id, WebhookDelivery.body, WebhookDelivery.attempts)
+                                      WebhookDelivery.message_id, WebhookDelivery.body, WebhookDelivery.attempts,
+                                      WebhookEndpoint.previous_secret_encrypted, WebhookEndpoint.previous_secret_until)
                                .join(WebhookDelivery.endpoint).where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id))
         return [Claimed(*row) for row in rows]
 
@@ -334,14 +350,17 @@ def post_signed(http: requests.Session, delivery: Claimed, secret_key: str, time
     """Send one attempt: a signed POST; 2xx is delivered, anything else an error. A host
     that resolves to a local or private address is refused, unless ``allow_local``. Never raises."""
     try:
-        secret = decrypt_secret(secret_key, delivery.secret_encrypted)
+        secrets_now = [decrypt_secret(secret_key, delivery.secret_encrypted)]
+        if delivery.previous_secret_encrypted and delivery.previous_secret_until and delivery.previous_secret_until > now:
+            secrets_now.append(decrypt_secret(secret_key, delivery.previous_secret_encrypted))
         if not allow_local:
             refuse_private_host(delivery.url)
     except WebhookError as exc:
         return Outcome(str(exc))
     timestamp = int(now.timestamp())
+    signatures = " ".join(sign(secret, delivery.message_id, timestamp, delivery.body) for secret in secrets_now)
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Webhook-Id": delivery.message_id,
-               "Webhook-Timestamp": str(timestamp), "Webhook-Signature": sign(secret, delivery.message_id, timestamp, delivery.body)}
+               "Webhook-Timestamp": str(timestamp), "Webhook-Signature": signatures}
     return post(http, delivery.url, delivery.body, headers, timeout)
 
 

@@ -3,6 +3,7 @@ pause, resume, rotate the secret), each endpoint's delivery log, and redelivery.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in
 from lms.cohorts.models import Organization
+from lms.database import utcnow
 from lms.extensions import db
 from lms.web.forms import add_error
 from lms.webhooks import services
@@ -26,7 +28,7 @@ def _allow_local_http() -> bool:
 def _list(org: Organization, form: EndpointForm, secret: str | None = None,
           created: WebhookEndpoint | None = None) -> str:
     return render_template("webhooks/endpoints.html", org=org, form=form, action=ActionForm(),
-                           endpoints=services.endpoints_of(db.session, org.id), secret=secret, created=created,
+                           endpoints=services.endpoints_of(db.session, org.id), secret=secret, created=created, now=utcnow(),
                            labels={e.value: label for e, label in EVENT_LABELS.items()},
                            allow_local_http=_allow_local_http())
 
@@ -97,7 +99,8 @@ def rotate(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
     org, hook = _endpoint(org_id, endpoint_id)
     if not ActionForm().validate_on_submit():
         return _list(org, EndpointForm(formdata=None)), 400
-    secret = services.rotate_secret(db.session, hook, str(current_app.config["SECRET_KEY"]))
+    overlap = timedelta(hours=float(current_app.config.get("WEBHOOK_SECRET_OVERLAP_HOURS") or 0))
+    secret = services.rotate_secret(db.session, hook, str(current_app.config["SECRET_KEY"]), overlap, utcnow())
     return _list(org, EndpointForm(formdata=None), secret=secret, created=hook), 200
 
 
