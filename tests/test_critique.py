@@ -102,7 +102,7 @@ def test_a_released_critique_grade_is_case_study_evidence(app: Flask, client, lo
     db.session.commit()
     trail = evidence_of(user.id, "case_study")
     codes = {code for c in criteria for code in c.objectives}
-    assert set(trail) == codes == {"KO1", "SO1", "AO2"}
+    assert set(trail) == codes == {"KO1", "SO1"}  # a critique claims no application objective
     assert all(e.level == 4 and e.recorded_by_id == teacher.id for rows in trail.values() for e in rows)
     assert evidence_of(user.id, "rubric") == {}
 

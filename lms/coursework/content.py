@@ -5,7 +5,7 @@ An edited rubric gets a new version; grades keep the version they used."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -78,6 +78,11 @@ class AssignmentMeta(Spec):
 class RubricSource:
     spec: RubricFile
     path: Path
+    # The line of each criterion's objective code, by (criterion index, code index).
+    objective_lines: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def objective_line(self, criterion: int, code: int) -> int:
+        return self.objective_lines.get((criterion, code), 1)
 
 
 @dataclass
@@ -87,6 +92,10 @@ class AssignmentSource:
     body: str
     path: Path
     artifact_line: int = 1  # where the front matter names the artifact (the templates section checks it)
+    objective_lines: list[int] = field(default_factory=list)  # the line of each code in the front matter's objectives
+
+    def objective_line(self, index: int) -> int:
+        return self.objective_lines[index] if index < len(self.objective_lines) else 1
 
 
 @dataclass
@@ -98,6 +107,28 @@ class CourseworkSpec:
 def _rubric_version(criteria: list[CriterionSpec], digest: str, number: int) -> RubricVersion:
     return RubricVersion(number=number, criteria=criteria, checksum=digest,
                          max_points=sum(c.best_points for c in criteria))
+
+
+def _graded_objectives(assignment: AssignmentSource, rubric: RubricSource, problems: Problems) -> None:
+    """The objectives an assignment claims are the ones its rubric grades: a criterion
+    graded on an objective the assignment does not name gives evidence nobody sees coming,
+    and an objective no criterion grades is promised on the assignment page and never
+    evidenced. Each is refused at its own line."""
+    claimed = set(assignment.meta.objectives)
+    graded: set[str] = set()
+    for i, criterion in enumerate(rubric.spec.criteria):
+        for j, code in enumerate(criterion.objectives):
+            graded.add(code)
+            if code not in claimed:
+                problems.add(Location(rubric.path, rubric.objective_line(i, j)),
+                             f"criterion {criterion.id!r} grades {code}, which assignment {assignment.meta.id!r} "
+                             f"({assignment.path.name}) does not claim: add it to the assignment's objectives "
+                             f"or take it off the criterion")
+    for i, code in enumerate(assignment.meta.objectives):
+        if code not in graded:
+            problems.add(Location(assignment.path, assignment.objective_line(i)),
+                         f"no criterion of rubric {rubric.spec.id!r} grades {code}: the assignment claims it "
+                         f"but would never give evidence for it")
 
 
 class CourseworkSection(ContentSection):
@@ -150,8 +181,14 @@ class CourseworkSection(ContentSection):
                 problems.add(Location(path, line_at(document.meta, ["peer_reviews"])),
                              "a team assignment has no peer reviews (teammates rate each other's contribution instead): "
                              "set peer_reviews to 0")
-            assignments.append(AssignmentSource(meta=meta, module=module.id, body=document.body, path=path,
-                                                artifact_line=artifact_line))
+            assignments.append(AssignmentSource(
+                meta=meta, module=module.id, body=document.body, path=path, artifact_line=artifact_line,
+                objective_lines=[line_at(document.meta, ["objectives", i]) for i in range(len(meta.objectives))]))
+        by_id = {r.spec.id: r for r in rubrics}
+        for assignment in assignments:
+            rubric = by_id.get(assignment.meta.rubric)
+            if rubric is not None:
+                _graded_objectives(assignment, rubric, problems)
         bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
 
     def _rubrics(self, folder: Path, codes: set[str], levels: set[str], problems: Problems) -> list[RubricSource]:
@@ -174,11 +211,13 @@ class CourseworkSection(ContentSection):
                     problems.add(Location(path, line_at(data, ["level"])),
                                  f"level {spec.level!r} already has a portfolio rubric at {portfolio[spec.level]}")
                 portfolio.setdefault(spec.level, where)
+            lines = {(i, j): line_at(data, ["criteria", i, "objectives", j])
+                     for i, criterion in enumerate(spec.criteria) for j in range(len(criterion.objectives))}
             for i, criterion in enumerate(spec.criteria):
                 for j, code in enumerate(criterion.objectives):
                     if code not in codes:
-                        problems.add(Location(path, line_at(data, ["criteria", i, "objectives", j])), f"unknown objective code {code!r}")
-            rubrics.append(RubricSource(spec=spec, path=path))
+                        problems.add(Location(path, lines[i, j]), f"unknown objective code {code!r}")
+            rubrics.append(RubricSource(spec=spec, path=path, objective_lines=lines))
         return rubrics
 
     def facts(self, bundle: Bundle) -> Iterable[Fact]:

@@ -15,9 +15,11 @@ from lms.catalog.content import CatalogSpec, Slug, Spec
 from lms.catalog.models import ObjectiveKind, Program
 from lms.content.services import Bundle, ContentSection, SyncReport, Tick, existing_by_key, retire_missing, upsert
 from lms.content.source import Location, Problems, line_at, read_yaml_file, validate
+from lms.coursework.content import CourseworkSpec
 from lms.database import DbSession, utcnow
+from lms.progress.evidence import JUDGED_AS_CASE_STUDY
 from lms.progress.models import EvidenceSourceName, MasteryMethodName, MasteryPolicy
-from lms.progress.services import policy, rebuild, reweigh
+from lms.progress.services import EvidenceWeights, merged_weights, policy, rebuild, reweigh
 
 Rules = dict[ObjectiveKind, dict[EvidenceSourceName, float]]
 # The method settings content/mastery.yml may state (a misspelt one is refused, not ignored).
@@ -76,6 +78,45 @@ class PolicySource:
     path: Path
 
 
+def uncounted_claims(catalog: CatalogSpec, coursework: CourseworkSpec, weights: EvidenceWeights,
+                     problems: Problems) -> None:
+    """A case study or a critique judges someone else's business or a provided artifact, so
+    its grade is case-study evidence. Naming an objective on which the policy weighs that
+    evidence at 0 (by default every application objective: results in the learner's own
+    business) promises evidence that never moves a mastery; each such code is refused at its
+    line, in the assignment's objectives and in its rubric's criteria."""
+    kinds = {o.code: o.kind for o in catalog.objectives}
+    rubrics = {r.spec.id: r for r in coursework.rubrics}
+
+    def problem(code: str, kind: ObjectiveKind, work: str) -> str:
+        article = "an" if kind.value[0] in "aeiou" else "a"
+        return (f"{code} is {article} {kind.value} objective, and a {work} is judged as case-study evidence, which "
+                f"content/mastery.yml weighs at 0 on {kind.value} objectives: it would never count; name the "
+                f"knowledge or skill objective the work shows")
+
+    def uncounted(code: str) -> ObjectiveKind | None:
+        kind = kinds.get(code)
+        if kind is None or weights[kind].get(EvidenceSourceName.CASE_STUDY, 0) > 0:
+            return None
+        return kind
+
+    for assignment in coursework.assignments:
+        if assignment.meta.kind not in JUDGED_AS_CASE_STUDY:
+            continue
+        work = assignment.meta.kind.value.replace("_", " ")
+        for i, code in enumerate(assignment.meta.objectives):
+            if (kind := uncounted(code)) is not None:
+                problems.add(Location(assignment.path, assignment.objective_line(i)), problem(code, kind, work))
+        rubric = rubrics.get(assignment.meta.rubric)
+        if rubric is None:
+            continue
+        for i, criterion in enumerate(rubric.spec.criteria):
+            for j, code in enumerate(criterion.objectives):
+                if (kind := uncounted(code)) is not None:
+                    problems.add(Location(rubric.path, rubric.objective_line(i, j)),
+                                 f"criterion {criterion.id!r} of {assignment.meta.id!r}: {problem(code, kind, work)}")
+
+
 class MasteryPolicySection(ContentSection):
     name = "mastery"
     order = 40
@@ -91,6 +132,11 @@ class MasteryPolicySection(ContentSection):
                 if spec.program != catalog.program.id:
                     problems.add(Location(path, line_at(data, ["program"])), f"unknown program {spec.program!r}")
                 found = PolicySource(spec, path)
+        coursework: CourseworkSpec | None = bundle.specs.get("coursework")
+        if coursework is not None:
+            stated = {kind.value: {source.value: weight for source, weight in weights.items()}
+                      for kind, weights in (found.spec.evidence if found else {}).items()}
+            uncounted_claims(catalog, coursework, merged_weights(stated), problems)
         bundle.specs[self.name] = found
 
     def summary(self, bundle: Bundle) -> dict[str, int]:
