@@ -163,7 +163,31 @@ def test_meeting_the_target_counts_in_full_even_a_little_down(learner) -> None:
                                     "kpi:mlops-deployment-success:2025-05": {"SO1": 4.0, "AO1": 4.0}}
     assert mastery(learner.id)["SO1"] == (HELD, 2)  # two KPI months weigh 1.5: not yet mastered
     record(learner, DEPLOY, date(2025, 6, 1), 96)
-    assert mastery(learner.id)["SO1"] == (4.0, 3)   # a third: 2.25
+    assert mastery(learner.id)["SO1"] == (HELD, 3)  # a third (2.25): the learner's own figures are not enough
+
+
+def test_figures_the_learner_types_in_never_make_an_objective_mastered_alone(learner) -> None:
+    """KPI figures are what the learner reports, with no one checking them: three on target
+    for three metrics of one objective, typed in one sitting, weighed 2.25 and made the
+    objective mastered (4.0) for a learner nobody had judged on it. They still move the
+    level; the evidence the top level needs comes from judged work."""
+    month = date(2025, 6, 1)
+    for key, value in ((DEPLOY, 99), (NPS, 80), ("cs-customer-satisfaction", 95)):
+        assert objective_id("AO1") in {o.id for o in metric(key).objectives}
+        record(learner, key, month, value)
+    assert mastery(learner.id)["AO1"] == (HELD, 3)
+    [row] = db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == objective_id("AO1")))
+    assert row.held
+    profile = next(p for p in progress.profile(db.session, learner.id) if p.objective.key == "AO1")
+    assert profile.held_under == "mastered" and [e.level_after for e in profile.trail] == [HELD] * 3  # the trail agrees
+    # Two judgements of their work (a graded piece, an instructor's rating) are what make it mastered.
+    progress.record(db.session, learner.id, objective_id("AO1"), EvidenceSourceName.RUBRIC, "grade:1", 1.0, NOW)
+    assert mastery(learner.id)["AO1"] == (HELD, 4)
+    progress.record(db.session, learner.id, objective_id("AO1"), EvidenceSourceName.RATING, "rater:1", 1.0, NOW)
+    assert mastery(learner.id)["AO1"] == (4.0, 5)
+    kept = dict(mastery(learner.id))
+    progress.rebuild(db.session, NOW)
+    assert mastery(learner.id) == kept  # a rebuild from the stored evidence agrees
 
 
 def test_moving_away_withdraws_the_evidence_and_mastery_follows(learner) -> None:
@@ -196,15 +220,16 @@ def test_correcting_an_earlier_month_judges_the_next_one_again(learner) -> None:
 
 
 def test_kpi_evidence_is_averaged_with_the_learners_other_evidence(learner) -> None:
-    # An instructor's rating at 4 first, so that AO1's evidence weighs enough for mastered.
-    progress.record(db.session, learner.id, objective_id("AO1"), EvidenceSourceName.RATING, "rater:1", 1.0,
-                    NOW - relativedelta(days=1))
+    # A graded piece of work and an instructor's rating at 4 first, so that AO1's evidence
+    # weighs enough for mastered (the learner's own figures do not count toward it).
+    for source, ref in ((EvidenceSourceName.RUBRIC, "grade:1"), (EvidenceSourceName.RATING, "rater:1")):
+        progress.record(db.session, learner.id, objective_id("AO1"), source, ref, 1.0, NOW - relativedelta(days=1))
     record(learner, NPS, date(2025, 4, 1), 0)
     record(learner, NPS, date(2025, 5, 1), 70)  # meets: 4.0 on SO2 and AO1
     record(learner, DEPLOY, date(2025, 4, 1), 50)
     record(learner, DEPLOY, date(2025, 5, 1), 76)  # toward: 76/95 = 0.8 -> 3.2 on SO1 and AO1
     expected = round(KPI_WEIGHT_SHARE * 3.2 + (1 - KPI_WEIGHT_SHARE) * 4.0, 4)
-    assert mastery(learner.id)["AO1"] == (expected, 3)
+    assert mastery(learner.id)["AO1"] == (expected, 4)
     # SO2's one KPI piece at 4.0 is held under mastered; SO1's at 3.2 is below it anyway.
     assert mastery(learner.id)["SO2"] == (HELD, 1) and mastery(learner.id)["SO1"] == (3.2, 1)
 

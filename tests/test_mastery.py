@@ -67,6 +67,11 @@ def test_one_piece_of_evidence_never_makes_an_objective_mastered(name: str) -> N
     assert level(name, [Point(4)], mastery_min_weight=0, **one) == 4.0  # the rule turned off
     assert level(name, [Point(4), Point(4)], mastery_min_weight=2.5, **one) == 3.4
     assert level(name, [Point(4, weight=0.2)] * 10, mastery_min_weight=2, **one) == 4.0  # 0.2 ten times is 2
+    # What the learner reports of themselves (KPI figures) moves the level but is not vouched
+    # for: three figures on target (2.25 in all) had made an objective mastered in one sitting.
+    assert level(name, [Point(4, weight=0.75, vouched=False)] * 3, **one) == 3.4
+    assert level(name, [Point(4), *[Point(4, weight=0.75, vouched=False)] * 4], **one) == 3.4
+    assert level(name, [Point(4), Point(4, weight=0.75, vouched=False), Point(4)], **one) == 4.0
 
 
 def test_the_hold_follows_the_programs_thresholds() -> None:
@@ -86,7 +91,7 @@ def hold_replayed(method: MasteryMethod, points: list[Point]) -> float | None:
     combined = method.combine(counted)
     total = 0.0
     for p in counted:
-        total += p.weight
+        total += p.weight if p.vouched else 0.0
     if combined is None or combined < method.top or total >= method.min_weight - 1e-9:
         return combined
     return method.held_at
@@ -105,7 +110,8 @@ def test_every_shortcut_keeps_the_hold_as_level_does(name: str, least: float) ->
         method = MASTERY_METHODS[name]({"latest_weight": 0.6, "n": 2, "mastery_level": 3, "mastery_min_weight": least},
                                        rng.choice(shapes))
         points = [Point(level=rng.choice((4.0, 3.9, 3.5, round(rng.uniform(0, 4), 2))),
-                        weight=rng.choice((0.0, 0.1, 0.2, 0.5, 0.75, 1.0))) for _n in range(rng.randint(0, 14))]
+                        weight=rng.choice((0.0, 0.1, 0.2, 0.5, 0.75, 1.0)), vouched=rng.random() < 0.7)
+                  for _n in range(rng.randint(0, 14))]
         prefixes = [method.level(points[:end]) for end in range(len(points) + 1)]
         assert prefixes == [hold_replayed(method, points[:end]) for end in range(len(points) + 1)]
         assert list(method.running(points)) == prefixes[1:]
@@ -163,7 +169,7 @@ def test_below_since_by_hand() -> None:
 def replayed_below_since(method: str, settings: dict, evidence: list[Evidence], bar: float) -> datetime | None:
     """Independently of ``running`` and ``below_since``: the level of each prefix, oldest first."""
     ordered = sorted(evidence, key=lambda e: (e.recorded_at, e.id))
-    points = [Point(e.level, e.weight) for e in ordered]
+    points = [Point(e.level, e.weight, e.source != "kpi") for e in ordered]  # a learner's own figures are not vouched for
     since = None
     for end, e in enumerate(ordered, start=1):
         now = method_for(settings).level(points[:end])
@@ -221,7 +227,8 @@ def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_u
     assert any(replayed.values()) and not all(replayed.values())  # some below the bar now, some not
     # held is what the method says of the evidence (kept with the level: the heat map marks it)
     rule = method_for(settings)
-    held = {pair: rule.held_back([Point(e.level, e.weight) for e in sorted(found, key=lambda e: (e.recorded_at, e.id))])
+    held = {pair: rule.held_back([Point(e.level, e.weight, e.source != "kpi")
+                                  for e in sorted(found, key=lambda e: (e.recorded_at, e.id))])
             for pair, found in evidence.items()}
     assert {pair: flag for pair, (_level, _count, _since, flag) in rebuilt.items()} == held
 

@@ -16,9 +16,10 @@ DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mas
 # The counted evidence's weights must add up to this before a level may reach the top named
 # level ("mastered"): two full judgements (a quiz and a graded piece of work, an instructor's
 # rating and a rubric grade), or one full judgement and lesser evidence worth another (two
-# stakeholder ratings at 0.75, or a KPI figure and a peer review). Lesser sources alone need
-# three pieces or more: the learner picks the stakeholders and reports the KPIs. One piece of
-# evidence, however strong and whatever its source, does not say the learner can do the job.
+# stakeholder ratings at 0.75, or an expert rating and a peer review). Lesser sources alone need
+# three pieces or more: the learner picks the stakeholders. The learner's own KPI figures do
+# not count toward it at all (no one checks them: ``Point.vouched``). One piece of evidence,
+# however strong and whatever its source, does not say the learner can do the job.
 DEFAULT_MIN_WEIGHT = 2.0
 # How far under the top threshold a level is held while the evidence is too light for it.
 HOLD_MARGIN = 0.1
@@ -35,14 +36,20 @@ class Point(NamedTuple):
 
     level: float
     weight: float = 1.0
+    # Whether it counts toward ``mastery_min_weight``: False for what the learner reports of
+    # themselves with no one judging it (their own KPI figures, ``EvidenceSource.vouched``).
+    # It still moves the level; it cannot make the evidence weigh enough for the top level.
+    vouched: bool = True
 
 
 def _total(points: Sequence[Point]) -> float:
-    """The points' weights added one at a time, oldest first, as ``running`` adds them (not
-    ``sum``, which on Python 3.12+ compensates and may differ in the last bit)."""
+    """The vouched points' weights (what counts toward the minimum) added one at a time,
+    oldest first, as ``running`` adds them (not ``sum``, which on Python 3.12+ compensates
+    and may differ in the last bit)."""
     total = 0.0
     for point in points:
-        total += point.weight
+        if point.vouched:
+            total += point.weight
     return total
 
 
@@ -52,7 +59,9 @@ class MasteryMethod(ABC):
     ``DEFAULT_MIN_WEIGHT`` by default; 0 turns the rule off), a level that reaches the top
     threshold (``thresholds``' highest bound, "mastered") is held just under it
     (``held_at``), so one piece of evidence never makes an objective mastered. A level below
-    the top threshold is never changed by the rule. Subclasses implement ``combine``; those
+    the top threshold is never changed by the rule. Only vouched evidence counts toward the
+    minimum (``Point.vouched``): a learner's own KPI figures move the level but never make
+    it enough. Subclasses implement ``combine``; those
     that optimise ``running`` or ``levels_at`` apply ``hold`` as ``level`` does."""
 
     name: ClassVar[MasteryMethodName]
@@ -89,7 +98,7 @@ class MasteryMethod(ABC):
         return self.held_at
 
     def enough(self, weight: float) -> bool:
-        """Whether counted evidence weighing ``weight`` in all may make an objective mastered."""
+        """Whether counted, vouched evidence weighing ``weight`` in all may make an objective mastered."""
         return weight + WEIGHT_SLACK >= self.min_weight
 
     def held_back(self, points: Sequence[Point]) -> bool:
@@ -150,7 +159,8 @@ class DecayingAverage(MasteryMethod):
         total = 0.0
         for point in points:
             if point.weight > 0:
-                total += point.weight
+                if point.vouched:
+                    total += point.weight
                 if value is None:
                     value = point.level
                 else:
@@ -170,9 +180,10 @@ class DecayingAverage(MasteryMethod):
         found: list[float | None] = []
         done = 0
         for cut in cuts:
-            for level, weight in points[done:cut]:
+            for level, weight, vouched in points[done:cut]:
                 if weight > 0:
-                    total += weight
+                    if vouched:
+                        total += weight
                     if value is None:
                         value = level
                     else:

@@ -32,7 +32,7 @@ from lms.progress.models import (
     MasteryPolicy,
     ProgressLearner,
 )
-from lms.progress.sources import SOURCES
+from lms.progress.sources import SOURCES, UNVOUCHED
 from lms.web.page_cache import fingerprint, summary
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
@@ -136,10 +136,11 @@ def method_for(settings: Mapping[str, Any] | None = None, thresholds: Mapping[st
 
 
 def _points(rows: Iterable[Any]) -> tuple[list[Point], list[datetime]]:
-    """Evidence rows (with ``level``, ``weight``, ``recorded_at`` and ``id``) as the method's
-    points in the order recorded, and each one's moment."""
+    """Evidence rows (with ``level``, ``weight``, ``source``, ``recorded_at`` and ``id``) as the
+    method's points in the order recorded, and each one's moment."""
     ordered = sorted(rows, key=lambda e: (e.recorded_at, e.id))
-    return [Point(level=e.level, weight=e.weight) for e in ordered], [e.recorded_at for e in ordered]
+    return ([Point(level=e.level, weight=e.weight, vouched=e.source not in UNVOUCHED) for e in ordered],
+            [e.recorded_at for e in ordered])
 
 
 def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | str, source_ref: str, fraction: float,
@@ -292,10 +293,10 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     method = _method(rules, settings)
     hold_users(session, None)  # an evidence record meanwhile waits, then finds the rebuilt rows
     grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
-    # Plain rows of the five columns the methods need, not ORM objects: a 200k-row rebuild
+    # Plain rows of the columns the methods need, not ORM objects: a 200k-row rebuild
     # stays small in memory and fast.
     rows = session.execute(select(Evidence.id, Evidence.user_id, Evidence.objective_id, Evidence.level,
-                                  Evidence.weight, Evidence.recorded_at))
+                                  Evidence.weight, Evidence.source, Evidence.recorded_at))
     for e in rows:
         grouped[(e.user_id, e.objective_id)].append(e)
     rows_deleting.send(Mastery, session=session, where=[])
@@ -384,6 +385,7 @@ class TrailEntry:
     level: float
     weight: float
     recorded_by: str | None  # the person who judged, when a person did
+    vouched: bool = True  # whether it counts toward the evidence the top level needs (``Point.vouched``)
     level_after: float | None = None  # mastery once this piece counted (None: still no counted evidence)
     change: float | None = None       # level_after minus the level before it (None for the first counted piece)
 
@@ -426,7 +428,7 @@ def _explained(entries: list[TrailEntry], method: MasteryMethod) -> list[TrailEn
     before: float | None = None
     result = []
     for entry in entries:
-        points.append(Point(level=entry.level, weight=entry.weight))
+        points.append(Point(level=entry.level, weight=entry.weight, vouched=entry.vouched))
         after = method.level(points) if entry.counted else before
         change = None if before is None or after is None else round(after - before, 4)
         result.append(replace(entry, level_after=after, change=change))
@@ -449,7 +451,7 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
         source = SOURCES.get(e.source)
         trails[e.objective_id].append(TrailEntry(
             recorded_at=e.recorded_at, source=source.label if source else e.source, note=e.note, level=e.level,
-            weight=e.weight, recorded_by=e.recorded_by.name if e.recorded_by else None))
+            weight=e.weight, recorded_by=e.recorded_by.name if e.recorded_by else None, vouched=e.source not in UNVOUCHED))
     result = []
     for objective in objectives:
         m = mastery.get(objective.id)

@@ -15,6 +15,9 @@ class EvidenceSource:
     name: ClassVar[EvidenceSourceName]
     label: ClassVar[str]
     weight: ClassVar[float] = 1.0
+    # Whether its evidence counts toward ``mastery_min_weight`` (``methods.Point.vouched``):
+    # someone or something other than the learner judged it.
+    vouched: ClassVar[bool] = True
 
 
 class QuizSource(EvidenceSource):
@@ -50,7 +53,11 @@ class StakeholderSource(EvidenceSource):
 
 
 class KpiSource(EvidenceSource):
-    name, label, weight = EvidenceSourceName.KPI, "KPI progress", 0.75
+    """The learner's own figures, typed in with no one checking them: they move the level,
+    but three on target for three metrics of one objective, in one sitting, are not
+    enough evidence to make it mastered (they do not count toward ``mastery_min_weight``)."""
+
+    name, label, weight, vouched = EvidenceSourceName.KPI, "KPI progress", 0.75, False
 
 
 class ExpertSource(EvidenceSource):
@@ -69,3 +76,7 @@ SOURCES: dict[EvidenceSourceName, type[EvidenceSource]] = {
     s.name: s for s in (QuizSource, PracticeSource, RubricSource, CaseStudySource, PeerSource, RatingSource,
                         StakeholderSource, KpiSource, ExpertSource, SimulationSource)
 }
+
+# The sources whose evidence does not count toward ``mastery_min_weight`` (not vouched), to
+# test each evidence row against cheaply (a cohort's trend reads hundreds of thousands).
+UNVOUCHED: frozenset[EvidenceSourceName] = frozenset(name for name, source in SOURCES.items() if not source.vouched)
