@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from flask import Flask, render_template_string
+from flask import Flask, flash, render_template_string
 from flask_wtf import FlaskForm
 
 from lms.accounts.forms import NewPasswordForm
@@ -168,3 +168,17 @@ def test_fields_asking_for_the_person_own_details_say_so_to_the_browser(client, 
     assert page.inputs["password-current"]["autocomplete"] == "current-password"
     assert page.inputs["password-password"]["autocomplete"] == "new-password"
     assert page.inputs["password-confirm"]["autocomplete"] == "new-password"
+
+
+def test_an_error_flashed_to_the_next_page_takes_the_focus_and_a_success_does_not(app: Flask) -> None:
+    """A message already on the page as it opens is not read out by a screen reader (a status
+    or alert is read when it appears): an error the page opens with takes the focus."""
+    with app.test_request_context():
+        flash("Nothing was sent: the list is empty.", "error")
+        flash("Saved.", "success")
+        html = render_template_string('{% extends "base.html" %}{% block content %}<h1>A page</h1>{% endblock %}')
+    summary = Summary()
+    summary.feed(html)
+    assert summary.autofocus == ["flash flash-error"]
+    assert '<p class="flash flash-error" role="status" tabindex="-1" autofocus>Nothing was sent: the list is empty.</p>' in html
+    assert '<p class="flash flash-success" role="status">Saved.</p>' in html
