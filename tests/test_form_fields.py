@@ -126,6 +126,7 @@ def test_a_refused_form_opens_on_a_summary_of_its_problems(client) -> None:
     assert summary.attributes.get("tabindex") == "-1"
     assert summary.autofocus[0] == "error-summary", f"the focus goes first to {summary.autofocus}"
     assert summary.title == "2 problems to put right"
+    assert "<title>Error: Sign in · lms</title>" in response.get_data(as_text=True)  # the first words read of the page
     assert summary.links == [("#email", "Email: This field is required."), ("#password", "Password: This field is required.")]
     fields = Elements()
     fields.feed(response.get_data(as_text=True))
@@ -137,6 +138,7 @@ def test_a_form_shown_for_the_first_time_has_no_summary(client) -> None:
     summary.feed(client.get("/login").get_data(as_text=True))
     assert summary.attributes is None
     assert summary.autofocus == ["email"]
+    assert "<title>Sign in · lms</title>" in client.get("/login").get_data(as_text=True)
 
 
 def test_a_list_of_radios_is_summarised_by_its_first_option(app: Flask) -> None:

@@ -56,6 +56,7 @@ def test_a_refused_hand_in_and_a_refused_release_put_the_focus_on_what_went_wron
     page.get_by_role("button", name="Save draft").click()
     refused = page.get_by_role("alert").filter(has_text="files of this type are not accepted")
     expect(refused).to_be_focused()
+    expect(page).to_have_title("Error: Your work: Case study: false alarms and a silent outage at Coldwatch · lms")
     expect(page.get_by_label("Your answer (Markdown)")).to_have_value("Releases depend on one person.")  # nothing lost
     page.get_by_label("Attach a file").set_input_files(str(notes))
     page.get_by_role("button", name="Submit for grading").click()
