@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from flask import Flask, render_template_string
+from flask import Flask, flash, render_template_string
 from flask_wtf import FlaskForm
 
 from lms.accounts.forms import NewPasswordForm
@@ -126,6 +126,7 @@ def test_a_refused_form_opens_on_a_summary_of_its_problems(client) -> None:
     assert summary.attributes.get("tabindex") == "-1"
     assert summary.autofocus[0] == "error-summary", f"the focus goes first to {summary.autofocus}"
     assert summary.title == "2 problems to put right"
+    assert "<title>Error: Sign in · lms</title>" in response.get_data(as_text=True)  # the first words read of the page
     assert summary.links == [("#email", "Email: This field is required."), ("#password", "Password: This field is required.")]
     fields = Elements()
     fields.feed(response.get_data(as_text=True))
@@ -137,6 +138,7 @@ def test_a_form_shown_for_the_first_time_has_no_summary(client) -> None:
     summary.feed(client.get("/login").get_data(as_text=True))
     assert summary.attributes is None
     assert summary.autofocus == ["email"]
+    assert "<title>Sign in · lms</title>" in client.get("/login").get_data(as_text=True)
 
 
 def test_a_list_of_radios_is_summarised_by_its_first_option(app: Flask) -> None:
@@ -168,3 +170,17 @@ def test_fields_asking_for_the_person_own_details_say_so_to_the_browser(client, 
     assert page.inputs["password-current"]["autocomplete"] == "current-password"
     assert page.inputs["password-password"]["autocomplete"] == "new-password"
     assert page.inputs["password-confirm"]["autocomplete"] == "new-password"
+
+
+def test_an_error_flashed_to_the_next_page_takes_the_focus_and_a_success_does_not(app: Flask) -> None:
+    """A message already on the page as it opens is not read out by a screen reader (a status
+    or alert is read when it appears): an error the page opens with takes the focus."""
+    with app.test_request_context():
+        flash("Nothing was sent: the list is empty.", "error")
+        flash("Saved.", "success")
+        html = render_template_string('{% extends "base.html" %}{% block content %}<h1>A page</h1>{% endblock %}')
+    summary = Summary()
+    summary.feed(html)
+    assert summary.autofocus == ["flash flash-error"]
+    assert '<p class="flash flash-error" role="status" tabindex="-1" autofocus>Nothing was sent: the list is empty.</p>' in html
+    assert '<p class="flash flash-success" role="status">Saved.</p>' in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,17 @@ def test_essays_wait_in_the_instructors_queue(quiz_app, make_user, make_cohort, 
     for n in range(4):
         essay_from(cohort, f"Extra {n}")
     assert count_queries(lambda: staff.get("/grading/essays")) == few
+
+
+def test_an_answered_question_is_marked_by_more_than_its_shade(quiz_app, learner, client) -> None:
+    """WCAG 1.4.1 (use of colour): the question buttons told an answered question from an
+    open one by a pale shade alone; an answered one shows a tick too (hidden from screen
+    readers, whose label says "answered")."""
+    attempt_id = int(client.post("/quizzes/sample-quiz/start").headers["Location"].split("/attempts/")[1].split("/")[0])
+    client.post(f"/attempts/{attempt_id}/pages/0", data={"p0": "a", "go": "next"})
+    page = client.get(f"/attempts/{attempt_id}/pages/1").get_data(as_text=True)
+    buttons = re.findall(r'<button type="submit" name="go" value="(\d+)"[^>]*aria-label="([^"]*)"[^>]*>(.*?)</button>', page)
+    shown = {int(value): (label, re.sub(r"<[^>]+>", "", text)) for value, label, text in buttons}
+    assert shown[0] == ("Question 1, answered", "1✓")
+    assert shown[1] == ("Question 2", "2") and shown[2] == ("Question 3", "3")
+    assert '<span class="mark" aria-hidden="true">✓</span>' in page
