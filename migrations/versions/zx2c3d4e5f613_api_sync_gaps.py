@@ -5,7 +5,7 @@ lists and for pruning by age. A webhook endpoint keeps its previous secret, encr
 until when deliveries are signed with it too after a rotation.
 
 Revision ID: zx2c3d4e5f613
-Revises: zw3c3d4e5f613
+Revises: zx1c3d4e5f613
 Create Date: 2026-12-06 22:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zx2c3d4e5f613'
-down_revision = 'zw3c3d4e5f613'
+down_revision = 'zx1c3d4e5f613'
 branch_labels = None
 depends_on = None
 
