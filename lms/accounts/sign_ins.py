@@ -9,9 +9,9 @@ storage (Redis when ``REDIS_URL`` is set, so every worker sees it): a session ca
 ended id signs nobody in. Marks are kept ``ENDED_FOR``; a session begun longer ago than
 ``MAX_AGE`` (shorter) is refused whatever, so none outlives its mark. A session restored
 from the "Keep me signed in" cookie begins a new id (that cookie keeps its own rule,
-``REMEMBER_COOKIE_DURATION``; it is deleted from the browser at sign-out and stops working
-when the password changes). Sessions begun before ids were given carry none and are left
-as they were.
+``REMEMBER_COOKIE_DURATION``, and a device row of its own: ``lms.accounts.devices``). A
+session without an id is taken as a new sign-in from the remember cookie: it signs in only
+with a live device token (``lms.accounts.views.load_user``).
 
 A sign-in with a device row (``lms.accounts.devices``: every sign-in sent by a form) is
 also ended by its device: signing it out from another device's account page marks the

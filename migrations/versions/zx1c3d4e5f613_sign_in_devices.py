@@ -1,7 +1,8 @@
 """sign_in_devices: one row per sign-in on a device. The session and the "Keep me signed in"
 cookie carry the row's id and a secret (only its hash is kept), so a copied cookie stops
 working once that device signs out, is signed out from the account page, or the password
-changes. Sign-ins from before this migration carry no device token and must sign in again.
+changes. Remember cookies from before this migration carry no device token and sign nobody
+in again (a session already signed in goes on until it ends).
 
 Revision ID: zx1c3d4e5f613
 Revises: zw3c3d4e5f613
