@@ -182,7 +182,8 @@ class HeatMapExport(ExportSource):
 
     def build(self, session: DbSession, cohort: Cohort, fmt: str, args: Mapping[str, str], now: datetime) -> ExportFile:
         exporter = HEAT_MAP_EXPORTERS[fmt]
-        heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc", streamed=True)
+        heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc", query=args.get("q", "")[:100],
+                                   risk_only=args.get("risk") == "1", streamed=True)
         listed = Tally("learner")
         return ExportFile(export_name("competency", cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
                           heat.learners + 1, exporter.stream(heat, listed), listed)

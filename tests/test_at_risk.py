@@ -4,6 +4,8 @@ since; the form refuses bad input and other people's learners; statements stay f
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +22,7 @@ from lms.competency.render import reason_items
 from lms.competency.services import OVERDUE_SHOWN, Link, OverdueItem, Reason, ReviewError, Row, heat_map, record_review
 from lms.database import utcnow
 from lms.extensions import db
+from lms.job_kinds import HeatMapExport
 from lms.learning.services import month_opens_on
 from lms.progress.completion import learner_progress
 from lms.progress.models import ItemKind
@@ -132,6 +135,47 @@ def test_the_page_links_each_reason_and_says_since_when(cohort, client, login) -
     details = next(r["details"] for r in document["at_risk"] if r["name"] == "Cy Late")
     assert {"kind": "below_bar", "text": "KO2 below proficient after its modules closed",
             "since": (cohort["ko2_closes"] + timedelta(days=6)).isoformat(), "objective": "KO2"} in details
+
+
+def test_the_downloads_of_a_filtered_map_hold_the_learners_it_shows(cohort, client, login, enrol_learner) -> None:
+    """Filtered to the learners at risk (or by name), the map's CSV and JSON downloads give
+    those learners only, the at-risk list and the figures still the whole cohort's, as on
+    the page, and so does the same export run as a job. The links had dropped the filter and
+    the exports ignored it: "Download CSV" under "Only learners at risk" gave everyone."""
+    group = cohort["cohort"]
+    fine = enrol_learner(group, name="Fay Fine")
+    do_work(group, fine)
+    evidence(fine, {"KO1": 3.5, "SO1": 3.5, "KO2": 3.5, "SO2": 3.5}, when=at(group.start_date + relativedelta(months=4)),
+             ref="base")
+    db.session.commit()
+    at_risk = ["Bo Early", "Cy Late", "Di Zigzag", "Ed Idle"]
+    login(client, cohort["admin"])
+    page = client.get(f"/cohorts/{group.id}/competency?risk=1").get_data(as_text=True)
+    links = re.findall(r'href="(/cohorts/\d+/competency\.(?:csv|json)[^"]*)"', page)
+    assert len(links) == 3 and all("risk=1" in link for link in links), links
+    csv_link, json_link, list_link = (link.replace("&amp;", "&") for link in links)
+    assert [r["learner"] for r in csv_rows(client.get(csv_link))] == at_risk
+    # the at-risk list's own download: those learners, the most reasons and days behind first, with why
+    listed = csv_rows(client.get(list_link))
+    assert sorted(r["learner"] for r in listed) == at_risk and all(r["at risk"] == "yes" and r["reasons"] for r in listed)
+    document = client.get(json_link).get_json(force=True)
+    assert [r["name"] for r in document["rows"]] == at_risk
+    assert sum(s["count"] for s in document["distributions"]["KO1"].values()) == 5  # the figures: the whole cohort
+    everyone = csv_rows(client.get(f"/cohorts/{group.id}/competency.csv"))
+    assert sorted(r["learner"] for r in everyone) == sorted([*at_risk, "Fay Fine"])
+    # by name or email, alone or with the at-risk filter
+    assert [r["learner"] for r in csv_rows(client.get(f"/cohorts/{group.id}/competency.csv?q=FAY"))] == ["Fay Fine"]
+    assert csv_rows(client.get(f"/cohorts/{group.id}/competency.csv?q=fay&risk=1")) == []
+    named = client.get(f"/cohorts/{group.id}/competency.json?q=cy").get_json(force=True)
+    assert [r["name"] for r in named["rows"]] == ["Cy Late"] and len(named["at_risk"]) == 4
+    # the same export as a background job
+    made = HeatMapExport().build(db.session, group, "csv", {"risk": "1", "sort": "name"}, utcnow())
+    assert [r["learner"] for r in csv.DictReader(io.StringIO("".join(made.chunks)))] == at_risk
+
+
+def csv_rows(response: Any) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.status_code
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 
 # --------------------------------------------------------------------------- reviews

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import func, select
 
-from lms.catalog.models import Level, Metric
+from lms.catalog.models import Level, Metric, Objective, ObjectiveKind
 from lms.coursework.models import Assignment, Submission
 from lms.coursework.services import start_submission
 from lms.database import utcnow
@@ -22,6 +22,8 @@ from lms.kpi.models import KpiEntry
 from lms.kpi.services import first_of_month, record_figure
 from lms.portfolio.models import Portfolio
 from lms.portfolio.services import portfolio_for
+from lms.progress.models import Evidence, Mastery
+from lms.progress.services import rate
 from tests.races import second_waits_for_first
 
 
@@ -73,3 +75,20 @@ def test_a_months_first_figure_sent_twice_at_once_is_one_entry_holding_the_last(
     first, second = second_waits_for_first(learner["app"], send(low), send(high))
     assert first == second and rows(KpiEntry, learner["user"]) == 1
     assert db.session.scalars(select(KpiEntry.value).where(KpiEntry.user_id == learner["user"])).one() == high
+
+
+def test_a_rating_sent_twice_at_once_is_one_judgement(learner: dict[str, Any], make_user) -> None:
+    """One rating form sent twice (a double click) had recorded two ratings, two full
+    judgements: an objective the learner had no other evidence on read mastered (4.0)."""
+    rater = make_user(name="Rita Rater").id
+    objective = db.session.scalars(select(Objective.id).where(Objective.kind == ObjectiveKind.APPLICATION)).first()
+    db.session.commit()
+
+    def send(session: sa.orm.Session) -> int:
+        return rate(session, learner["user"], session.get_one(Objective, objective), 4, "Ran the rollout review well.", rater,
+                    utcnow(), token="f3a9c2d4e5b60718").id
+
+    first, second = second_waits_for_first(learner["app"], send, send)
+    assert first == second and rows(Evidence, learner["user"]) == 1
+    mastery = db.session.scalars(select(Mastery).where(Mastery.user_id == learner["user"])).one()
+    assert (mastery.level, mastery.held, mastery.evidence_count) == (3.4, True, 1)

@@ -286,9 +286,18 @@ def test_rating_through_the_form_updates_the_profile(month6, client_for) -> None
     staff = section(text(teacher.get(f"{url}/progress")), "objective-KO2")
     assert "Ran the incident review well." in staff and "needs more evidence to count as mastered" in staff
 
-    again = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "4", "note": "And the next one too."})
-    assert again.status_code == 302
+    # The form shown carries a token: sent twice (a double click), it records one rating.
+    page = text(teacher.get(f"{url}/progress"))
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"', page).group(1)
+    form = {"objective": str(ko2.id), "level": "4", "note": "And the next one too.", "token": token}
+    for _ in range(2):
+        assert teacher.post(f"{url}/ratings", data=form).status_code == 302
     db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Evidence)) == 2
+    assert db.session.scalar(select(Mastery.level).where(Mastery.user_id == learner.id, Mastery.objective_id == ko2.id)) == 4.0
+    assert token not in text(teacher.get(f"{url}/progress"))  # the next form is a new rating
+    assert db.session.scalar(select(func.count()).select_from(Evidence)) == 2
+
     mastery = db.session.scalar(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == ko2.id))
     assert mastery.level == 4.0 and mastery.evidence_count == 2  # two full judgements: mastered
     trail = section(text(client_for(learner).get("/progress/competency")), "objective-KO2")

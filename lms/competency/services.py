@@ -942,10 +942,11 @@ class StreamedRows(Iterable[Row]):
     learners at a time, so nothing else is held for the whole cohort. A learner who left
     between the two reads is skipped."""
 
-    def __init__(self, ctx: _Context, order: SortOrder, descending: bool, at_risk_only: bool, complete: bool = True) -> None:
+    def __init__(self, ctx: _Context, order: SortOrder, descending: bool, at_risk_only: bool, complete: bool = True,
+                 query: str = "") -> None:
         self._ctx = ctx
         self._order, self._descending, self._at_risk_only = order, descending, at_risk_only
-        self._complete = complete
+        self._complete, self._query = complete, query.strip().lower()
 
     def __iter__(self) -> Iterator[Row]:
         ctx = self._ctx
@@ -955,7 +956,8 @@ class StreamedRows(Iterable[Row]):
             chunk = ids[first:first + ROWS_CHUNK]
             lines = {s.user_id: s for s in learner_summaries(ctx.session, ctx.cohort, ctx.columns, ctx.today, ctx.rules,
                                                              user_ids=list(chunk))}
-            yield from LazyRows(ctx, [lines[uid] for uid in chunk if uid in lines], self._complete)
+            picked = [lines[uid] for uid in chunk if uid in lines and _matches(lines[uid], self._query, False)]
+            yield from LazyRows(ctx, picked, self._complete)
 
 
 @dataclass(frozen=True)
@@ -1072,10 +1074,16 @@ class HeatMap:
 
     @property
     def mapped_rows(self) -> Iterable[Row]:
-        """``rows``, each with its reasons as the map has them: what the exports' rows show
-        (the reasons' texts; no overdue item, no date from the evidence: two statements
-        fewer a chunk of learners)."""
-        return self._every_row(at_risk_only=False, complete=False)
+        """``rows`` of the learners the map's filters pick (by name or email, at risk only:
+        ``query``, ``risk_only``), each with its reasons as the map has them: what the
+        exports' rows show (the reasons' texts; no overdue item, no date from the evidence:
+        two statements fewer a chunk of learners)."""
+        assert self.context is not None
+        if self.streamed:  # in the map's order, the filters in SQL (at risk) and on each chunk's lines (name)
+            return StreamedRows(self.context, sort_order(self.sort, self.columns)[1], self.descending, self.risk_only,
+                                complete=False, query=self.query)
+        wanted = self.query.lower()
+        return LazyRows(self.context, [s for s in self.learners_in_order if _matches(s, wanted, self.risk_only)], complete=False)
 
     @property
     def at_risk(self) -> Iterable[Row]:

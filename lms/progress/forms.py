@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -14,7 +16,11 @@ class ReadForm(FlaskForm):
 
 
 class RatingForm(FlaskForm):
-    """The objective and level choices come from the program; the view sets them."""
+    """The objective and level choices come from the program; the view sets them. ``token``
+    is drawn afresh for each form shown (and kept when it comes back with an error): the
+    same form sent twice (a double click) records one rating."""
+
+    token = HiddenField(default=lambda: secrets.token_hex(16))
 
     objective = SelectField("Objective", coerce=int, validators=[InputRequired(message="Choose an objective.")])
     level = SelectField("Level", coerce=int, validators=[InputRequired(message="Choose a level from 0 to 4.")],

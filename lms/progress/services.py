@@ -5,6 +5,7 @@ view; ``rebuild`` recomputes everything from the evidence and must give the same
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -199,15 +200,22 @@ def record(session: DbSession, user_id: int, objective_id: int, source: Evidence
            now: datetime, note: str = "", settings: Mapping[str, Any] | None = None,
            recorded_by_id: int | None = None) -> Evidence:
     """Record evidence (``fraction`` of full marks, 0-1) and update that one mastery."""
+    rules = policy(session)
+    evidence = _add(session, rules, user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id)
+    _update(session, user_id, [objective_id], _method(rules, settings), rules.at_risk_below, now)
+    return evidence
+
+
+def _add(session: DbSession, rules: Policy, user_id: int, objective_id: int, source: EvidenceSourceName, source_ref: str,
+         fraction: float, now: datetime, note: str, recorded_by_id: int | None) -> Evidence:
+    """One piece of evidence, at the weight the rules give its source on the objective's kind, written."""
     if source not in SOURCES:
         raise EvidenceError(f"Unknown evidence source {source!r}.")
-    rules = policy(session)
     kind = objective_kinds(session, [objective_id]).get(objective_id, ObjectiveKind.KNOWLEDGE)
     evidence = Evidence(**evidence_row(user_id, objective_id, source, source_ref, fraction, now, note, recorded_by_id,
                                        rules.weight(EvidenceSourceName(source), kind)))
     session.add(evidence)
     session.flush()
-    _update(session, user_id, [objective_id], _method(rules, settings), rules.at_risk_below, now)
     return evidence
 
 
@@ -352,12 +360,16 @@ def has_read(session: DbSession, user_id: int, lesson_id: int) -> bool:
 
 RATING_LEVELS = range(0, 5)
 MAX_NOTE = 2000
+RATING_TOKEN = re.compile(r"[0-9A-Za-z_-]{8,64}")  # what a rating form's token may be (``RatingForm.token``)
 
 
 def rate(session: DbSession, learner_id: int, objective: Objective | None, level: int, note: str, rater_id: int,
-         now: datetime) -> Evidence:
+         now: datetime, token: str = "") -> Evidence:
     """An instructor's judgement of a learner on one objective: a whole level 0-4 with the
-    note that justifies it, recorded as evidence from the rating source."""
+    note that justifies it, recorded as evidence from the rating source. ``token`` names the
+    form it came from: the same form sent again (a double click, at once or later) finds the
+    rating it recorded and records nothing, where each had counted as another full judgement
+    (two made an objective mastered). Without one (or a malformed one) each call records."""
     if objective is None or objective.id is None or objective.retired_at is not None:
         raise EvidenceError("Choose one of the program's objectives.")
     if isinstance(level, bool) or not isinstance(level, int) or level not in RATING_LEVELS:
@@ -367,8 +379,24 @@ def rate(session: DbSession, learner_id: int, objective: Objective | None, level
         raise EvidenceError("Write a note saying what you saw that justifies this level.")
     if len(text) > MAX_NOTE:
         raise EvidenceError(f"Keep the note under {MAX_NOTE} characters.")
-    return record(session, learner_id, objective.id, EvidenceSourceName.RATING, f"rater:{rater_id}", level / 4, now,
-                  note=text, recorded_by_id=rater_id)
+    tokened = bool(RATING_TOKEN.fullmatch(token or ""))
+    ref = f"rater:{rater_id}:{token}" if tokened else f"rater:{rater_id}"
+    rules = policy(session)
+    evidence = _add(session, rules, learner_id, objective.id, EvidenceSourceName.RATING, ref, level / 4, now, text, rater_id)
+    if tokened:
+        # Written first, then looked for: of the same form sent twice at once, the second
+        # waits here for the first to commit (SQLite's one writer at a time, PostgreSQL's
+        # lock on the learner), then finds its rating and takes its own back.
+        hold_users(session, [learner_id])
+        sent = session.scalar(select(Evidence).where(
+            Evidence.user_id == learner_id, Evidence.source == EvidenceSourceName.RATING, Evidence.source_ref == ref,
+            Evidence.id != evidence.id).order_by(Evidence.id).limit(1))
+        if sent is not None:  # never seen by anyone: taken back without a trace (no API removal)
+            session.execute(delete(Evidence).where(Evidence.id == evidence.id))
+            session.expunge(evidence)
+            return sent
+    _update(session, learner_id, [objective.id], rules.method, rules.at_risk_below, now)
+    return evidence
 
 
 # --------------------------------------------------------------------------- the competency profile
