@@ -59,6 +59,9 @@ def test_a_refused_hand_in_and_a_refused_release_put_the_focus_on_what_went_wron
     expect(page).to_have_title("Error: Your work: Case study: false alarms and a silent outage at Coldwatch · lms")
     expect(page.get_by_label("Your answer (Markdown)")).to_have_value("Releases depend on one person.")  # nothing lost
     page.get_by_label("Attach a file").set_input_files(str(notes))
+    page.get_by_role("button", name="Save draft").click()
+    # each file's button names its file to a screen reader (before: "Remove", "Remove", ...)
+    expect(page.get_by_role("button", name="Remove notes.txt", exact=True)).to_have_count(1)
     page.get_by_role("button", name="Submit for grading").click()
     page.get_by_text("Version 1 submitted").wait_for()
     context.close()

@@ -49,7 +49,7 @@ def test_an_org_admin_sets_up_two_factor_then_signs_in_with_a_code_and_a_remembe
     page.wait_for_url("**/login/two-factor")
     page.get_by_label("Code").fill("000000")
     page.get_by_role("button", name="Continue").click()
-    page.get_by_text("That code is not right").wait_for()
+    page.get_by_role("alert").filter(has_text="That code is not right").wait_for()  # under the field (the summary above it links there)
     page.get_by_label("Code").fill(fresh_code(secret, boss.id))
     page.get_by_label("Remember this device for 30 days").check()
     page.get_by_role("button", name="Continue").click()
