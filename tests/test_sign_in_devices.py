@@ -284,3 +284,20 @@ def test_a_deactivated_person_has_no_live_sign_in_left(site: Flask, make_user) -
     db.session.commit()
     assert not signed_in(here) and not signed_in(stolen)
     assert [row.ended_at is not None for row in rows(ada)] == [True]
+
+
+def test_a_sign_in_ended_by_the_idle_rule_leaves_the_list(site: Flask, make_user, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle sign-out runs on a page view, which never writes: its row stays in the
+    database, but the list leaves it out (its device is marked ended)."""
+    ada = make_user(email="ada@example.com")
+    here, phone = site.test_client(), site.test_client()
+    sign_in(here, ada.email)
+    sign_in(phone, ada.email, remember=False, agent=SAFARI)
+    monkeypatch.setitem(site.config, "SESSION_IDLE_MINUTES", 120)
+    with phone.session_transaction() as sess:
+        sess["lms_seen"] = int((utcnow() - timedelta(hours=3)).timestamp())
+    assert phone.get("/home").status_code == 302
+    assert not signed_in(phone)
+    page = here.get("/account").get_data(as_text=True)
+    assert "Safari on iOS" not in page and page.count("/end\"") == 1
+    assert [row.ended_at is None for row in rows(ada)] == [True, True]

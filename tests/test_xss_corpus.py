@@ -200,6 +200,8 @@ NOT_USER_TEXT: dict[str, str] = {
     "notifications.key": "generated",
     "sso_configs.client_secret_encrypted": "encrypted, never shown", "two_factor_credentials.*": "encrypted secrets",
     "two_factor_recovery_codes.*": "hashes", "api_tokens.prefix": "generated", "api_tokens.scopes": "chosen from the scope list", "sso_identities.*": "identifiers from the provider's signed token", "notifications.link": "site paths the code builds",
+    # the account page's sign-ins: names from a fixed list (lms.accounts.devices.summarise_agent), never the raw User-Agent
+    "sign_in_devices.user_agent": "chosen from a fixed list", "sign_in_devices.ip_prefix": "a network the code writes",
     "badge_issuer_keys.*": "generated keys (the private half encrypted), never typed",
     "lti_tool_keys.*": "generated keys (the private half encrypted), never typed",
     "stored_files.sha256": "hashes", "stored_file_chunks.file_key": "generated (an attachment's stored name)",
