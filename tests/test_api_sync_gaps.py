@@ -18,7 +18,8 @@ from sqlalchemy import select
 from lms.api.models import ApiRemoval, RemovedKind
 from lms.api.paging import encode
 from lms.assessment.services import get_quiz, quiz_window, start_attempt
-from lms.catalog.models import Objective
+from lms.catalog.models import Level, Objective
+from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import move_learner
 from lms.coursework.services import get_assignment, start_submission
 from lms.database import utcnow
@@ -246,6 +247,14 @@ def test_the_link_header_never_takes_the_requests_host(app: Flask, client, loade
     app.config["BASE_URL"] = "https://lms.example.org"
     configured = client.get(url, headers={**staff, "Host": "evil.example"})
     assert configured.headers["Link"].startswith(f"<https://lms.example.org/api/v1/cohorts/{world.cohort_a.id}/learners?")
+    # a certificate's verify_url too, once a base URL is configured
+    level = db.session.scalar(select(Level).order_by(Level.id))
+    db.session.add(Certificate(user_id=world.learner_a.id, level=level, code="host-check", issued_at=utcnow(),
+                               holder_name=world.learner_a.name))
+    committed()
+    [certificate] = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/certificates",
+                               headers={**bearer(world.org_admin_a, ["read:competency"]), "Host": "evil.example"}).json["data"]
+    assert certificate["verify_url"] == "https://lms.example.org/certificates/host-check"
 
 
 # --------------------------------------------------------------------------- statements
