@@ -232,10 +232,13 @@ def _removals(where: Any) -> Any:
     if query.cursor:
         moments.append(decode(query.cursor, timed=True)[0])
     days = _kept_days()
-    if any(moment < utcnow() - timedelta(days=days) for moment in moments):
+    kept = utcnow() - timedelta(days=days)
+    if any(moment < kept for moment in moments):
         raise ApiProblem(410, f"Removals are kept {days} days; this cursor or updated_since is older, "
                               "so some were pruned. Sync the whole list again, then ask for its removals from then.")
-    page = fetch(db.session, select(ApiRemoval).where(*where), query, ApiRemoval.id, ApiRemoval.removed_at)
+    # only the days kept, pruned yet or not: a read from the start never hands out a cursor that is already gone
+    stmt = select(ApiRemoval).where(*where, ApiRemoval.removed_at >= kept)
+    page = fetch(db.session, stmt, query, ApiRemoval.id, ApiRemoval.removed_at)
     return _answer(page, s.RemovalPage, [s.RemovalOut(id=r.object_id, kind=r.kind.value, learner_id=r.learner_id,
                                                       cohort_id=r.cohort_id, removed_at=r.removed_at)
                                          for (r,) in page.rows])
