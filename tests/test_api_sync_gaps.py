@@ -18,7 +18,8 @@ from sqlalchemy import select
 from lms.api.models import ApiRemoval, RemovedKind
 from lms.api.paging import encode
 from lms.assessment.services import get_quiz, quiz_window, start_attempt
-from lms.catalog.models import Objective
+from lms.catalog.models import Level, Objective
+from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import move_learner
 from lms.coursework.services import get_assignment, start_submission
 from lms.database import utcnow
@@ -211,6 +212,7 @@ def test_prune_removals_deletes_the_old_ones_and_refuses_fewer_days_than_promise
 
 def test_a_cursor_or_updated_since_older_than_the_removals_kept_is_gone(app: Flask, client, loaded, world: World) -> None:
     _removal(world, 10)
+    _removal(world, 95)  # not pruned yet: not listed either, so no page hands out a cursor already gone
     committed()
     staff = bearer(world.org_admin_a, ["read:people"])
     url = f"/api/v1/cohorts/{world.cohort_a.id}/learners/removed"
@@ -221,6 +223,7 @@ def test_a_cursor_or_updated_since_older_than_the_removals_kept_is_gone(app: Fla
         assert "kept 90 days" in answer.json["detail"] and "Sync the whole list again" in answer.json["detail"]
     recent = (utcnow() - timedelta(days=89)).isoformat()
     assert len(client.get(url, query_string={"updated_since": recent}, headers=staff).json["data"]) == 1
+    assert len(follow(client, f"{url}?limit=1", staff)) == 1
     mine = bearer(world.learner_a, ["read:grades"])
     assert client.get("/api/v1/me/grades/removed", query_string={"updated_since": old.isoformat()},
                       headers=mine).status_code == 410
@@ -246,6 +249,14 @@ def test_the_link_header_never_takes_the_requests_host(app: Flask, client, loade
     app.config["BASE_URL"] = "https://lms.example.org"
     configured = client.get(url, headers={**staff, "Host": "evil.example"})
     assert configured.headers["Link"].startswith(f"<https://lms.example.org/api/v1/cohorts/{world.cohort_a.id}/learners?")
+    # a certificate's verify_url too, once a base URL is configured
+    level = db.session.scalar(select(Level).order_by(Level.id))
+    db.session.add(Certificate(user_id=world.learner_a.id, level=level, code="host-check", issued_at=utcnow(),
+                               holder_name=world.learner_a.name))
+    committed()
+    [certificate] = client.get(f"/api/v1/cohorts/{world.cohort_a.id}/certificates",
+                               headers={**bearer(world.org_admin_a, ["read:competency"]), "Host": "evil.example"}).json["data"]
+    assert certificate["verify_url"] == "https://lms.example.org/certificates/host-check"
 
 
 # --------------------------------------------------------------------------- statements

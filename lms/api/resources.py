@@ -218,9 +218,9 @@ def _invitation_problems(body: s.InvitationIn) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- removals (tombstones)
 
 
-def _kept_since() -> datetime:
-    """The oldest removal the API still holds (``API_REMOVALS_KEPT_DAYS`` ago)."""
-    return utcnow() - timedelta(days=int(current_app.config.get("API_REMOVALS_KEPT_DAYS") or DEFAULT_KEPT_DAYS))
+def _kept_days() -> int:
+    """How long the API holds removals (``API_REMOVALS_KEPT_DAYS``)."""
+    return int(current_app.config.get("API_REMOVALS_KEPT_DAYS") or DEFAULT_KEPT_DAYS)
 
 
 def _removals(where: Any) -> Any:
@@ -231,11 +231,14 @@ def _removals(where: Any) -> Any:
     moments = [query.updated_since] if query.updated_since is not None else []
     if query.cursor:
         moments.append(decode(query.cursor, timed=True)[0])
-    kept = _kept_since()
+    days = _kept_days()
+    kept = utcnow() - timedelta(days=days)
     if any(moment < kept for moment in moments):
-        raise ApiProblem(410, f"Removals are kept {(utcnow() - kept).days} days; this cursor or updated_since is older, "
+        raise ApiProblem(410, f"Removals are kept {days} days; this cursor or updated_since is older, "
                               "so some were pruned. Sync the whole list again, then ask for its removals from then.")
-    page = fetch(db.session, select(ApiRemoval).where(*where), query, ApiRemoval.id, ApiRemoval.removed_at)
+    # only the days kept, pruned yet or not: a read from the start never hands out a cursor that is already gone
+    stmt = select(ApiRemoval).where(*where, ApiRemoval.removed_at >= kept)
+    page = fetch(db.session, stmt, query, ApiRemoval.id, ApiRemoval.removed_at)
     return _answer(page, s.RemovalPage, [s.RemovalOut(id=r.object_id, kind=r.kind.value, learner_id=r.learner_id,
                                                       cohort_id=r.cohort_id, removed_at=r.removed_at)
                                          for (r,) in page.rows])
@@ -386,6 +389,13 @@ def kpi(cohort_id: int) -> Any:
                                               recorded_at=e.recorded_at) for e, k in page.rows])
 
 
+def _site_url(endpoint: str, **values: Any) -> str:
+    """An absolute address under the configured ``BASE_URL`` (never the request's Host
+    header when one is configured); the request's own root otherwise."""
+    base = str(current_app.config.get("BASE_URL") or "").rstrip("/")
+    return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
+
+
 def _certificates(where: Any) -> Any:
     """Certificates with their revocation, paged by when each last changed (revoked, else
     issued), so ``updated_since`` gives the ones revoked since as well as those issued."""
@@ -395,7 +405,7 @@ def _certificates(where: Any) -> Any:
     page = fetch(db.session, stmt, _query(), Certificate.id, changed, key_of=lambda row: (row[3], row[0].id))
     return _answer(page, s.CertificatePage, [
         s.CertificateOut(id=c.id, learner_id=c.user_id, level_key=k, code=c.code, issued_at=c.issued_at,
-                         verify_url=url_for("certificates.certificate", code=c.code, _external=True),
+                         verify_url=_site_url("certificates.certificate", code=c.code),
                          revoked=r is not None, revoked_at=r.revoked_at if r else None,
                          revocation_reason=r.reason if r else None, updated_at=at) for c, k, r, at in page.rows])
 
