@@ -30,7 +30,7 @@ from lms.extensions import db
 from lms.grading.services import rubric_for, save_grade
 from lms.kpi.models import KpiEntry
 from lms.learning.services import build_schedule
-from lms.progress.models import Mastery, MasteryMethodName
+from lms.progress.models import Evidence, Mastery, MasteryMethodName
 from lms.web.unit_of_work import WROTE
 from tests.conftest import PASSWORD, World
 
@@ -304,6 +304,14 @@ def test_mastery_moved_by_a_written_answer_graded_later_is_a_change(app: Flask, 
         rows = follow(client, f"{url}?limit=1&updated_since={since}", headers)
         assert {m["id"] for m in rows} == moved, url
         assert {m["updated_at"] for m in rows} == {graded_at.isoformat().replace("+00:00", "Z")}, url
+    # The evidence itself stays dated by the attempt (it orders mastery), and is listed by when it was written.
+    evidence = set(db.session.scalars(select(Evidence.id).where(Evidence.user_id == world.learner_a.id)))
+    assert evidence
+    for url, headers in ((f"/api/v1/cohorts/{world.cohort_a.id}/evidence", staff), ("/api/v1/me/evidence", own)):
+        rows = follow(client, f"{url}?limit=1&updated_since={since}", headers)
+        assert {e["id"] for e in rows} == evidence, url
+        assert {(e["recorded_at"], e["written_at"]) for e in rows} == {
+            (submitted.isoformat().replace("+00:00", "Z"), graded_at.isoformat().replace("+00:00", "Z"))}, url
 
 
 def test_grades_are_released_ones_only_and_invitations_go_out(app: Flask, client, loaded, world: World, enrol_learner) -> None:

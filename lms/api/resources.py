@@ -372,10 +372,10 @@ def evidence(cohort_id: int) -> Any:
     """The evidence behind mastery, newest last"""
     stmt = (select(Evidence, Objective.key).join(Objective, Objective.id == Evidence.objective_id)
             .where(Evidence.user_id.in_(_learners(cohort_id))))
-    page = fetch(db.session, stmt, _query(), Evidence.id, Evidence.recorded_at)
+    page = fetch(db.session, stmt, _query(), Evidence.id, Evidence.written_at)
     return _answer(page, s.EvidencePage, [
         s.EvidenceOut(id=e.id, learner_id=e.user_id, objective_key=k, source=e.source.value, level=e.level, weight=e.weight,
-                      note=e.note, recorded_at=e.recorded_at) for e, k in page.rows])
+                      note=e.note, recorded_at=e.recorded_at, written_at=e.written_at) for e, k in page.rows])
 
 
 @bp.get("/cohorts/<int:cohort_id>/kpi")
@@ -587,10 +587,10 @@ def my_evidence() -> Any:
     """The evidence behind the owner's mastery, newest last"""
     stmt = (select(Evidence, Objective.key).join(Objective, Objective.id == Evidence.objective_id)
             .where(Evidence.user_id == _owner().id))
-    page = fetch(db.session, stmt, _query(), Evidence.id, Evidence.recorded_at)
+    page = fetch(db.session, stmt, _query(), Evidence.id, Evidence.written_at)
     return _answer(page, s.EvidencePage, [
         s.EvidenceOut(id=e.id, learner_id=e.user_id, objective_key=k, source=e.source.value, level=e.level, weight=e.weight,
-                      note=e.note, recorded_at=e.recorded_at) for e, k in page.rows])
+                      note=e.note, recorded_at=e.recorded_at, written_at=e.written_at) for e, k in page.rows])
 
 
 @bp.get("/me/certificates")

@@ -172,7 +172,9 @@ class EvidenceOut(Schema):
     level: float
     weight: float
     note: str
-    recorded_at: datetime
+    recorded_at: datetime = Field(description="When the result it says was made (a quiz attempt's submission); orders mastery.")
+    written_at: datetime = Field(description="When this evidence was written (a written answer may be graded days after its attempt): "
+                                             "what updated_since reads, and the list's order.")
 
 
 class RemovalOut(Schema):

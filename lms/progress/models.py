@@ -55,8 +55,10 @@ class Evidence(Model):
     # (user_id, recorded_at, objective_id, id): a learner's evidence by objective, and a
     # cohort's evidence recorded before a day counted from this index alone (the trend's
     # check that the months gone by are unchanged: ``competency.services._finished_months``)
+    # (user_id, written_at, id): the API's evidence lists, by when each row was written
     __table_args__ = (Index("ix_evidence_user_time", "user_id", "recorded_at", "objective_id", "id"),
-                      Index("ix_evidence_source_ref", "user_id", "source", "source_ref"))
+                      Index("ix_evidence_source_ref", "user_id", "source", "source_ref"),
+                      Index("ix_evidence_user_written", "user_id", "written_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # looked up through ix_evidence_user_time (user_id first)
@@ -67,6 +69,10 @@ class Evidence(Model):
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the row was written: ``recorded_at`` is when the result it says was made (a quiz
+    # attempt's submission, for evidence written when its essay is graded days later) and
+    # orders mastery; the API's ``updated_since`` reads this (migration ``zx6c3d4e5f613``).
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Who judged, when a person did (an instructor's rating, a peer); None for automatic sources.
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     objective: Mapped[Objective] = relationship()

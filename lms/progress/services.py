@@ -158,7 +158,7 @@ def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | s
     kind = EvidenceSourceName(source)
     return {"user_id": user_id, "objective_id": objective_id, "source": kind, "source_ref": source_ref,
             "level": round(fraction * 4, 4), "weight": SOURCES[kind].weight if weight is None else weight, "note": note,
-            "recorded_at": at,
+            "recorded_at": at, "written_at": at,
             "recorded_by_id": recorded_by_id}
 
 
@@ -232,8 +232,9 @@ def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceNam
     written answer graded days after the attempt), which the API's ``updated_since`` reads."""
     rules = policy(session)
     kinds = objective_kinds(session, fractions)
-    new = [Evidence(**evidence_row(user_id, oid, source, source_ref, f, at or now, note, recorded_by_id,
-                                   rules.weight(EvidenceSourceName(source), kinds.get(oid, ObjectiveKind.KNOWLEDGE))))
+    new = [Evidence(**{**evidence_row(user_id, oid, source, source_ref, f, at or now, note, recorded_by_id,
+                                      rules.weight(EvidenceSourceName(source), kinds.get(oid, ObjectiveKind.KNOWLEDGE))),
+                       "written_at": now})
            for oid, f in fractions.items()]
     old = list(session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.source_ref == source_ref)))
     if _same(old, new):
