@@ -60,7 +60,8 @@ def test_links_in_tables_and_cards_say_where_they_lead(app: Flask, load_content,
     login(staff, world.instructor_a)
     learner = app.test_client()
     login(learner, world.learner_a)
-    pages = [(staff, "/grading"), (staff, "/grading/essays"), (staff, f"/cohorts/{world.cohort_a.id}"), (learner, "/kpis")]
+    pages = [(staff, "/grading"), (staff, "/grading/essays"), (staff, f"/cohorts/{world.cohort_a.id}"),
+             (staff, f"/cohorts/{world.cohort_a.id}/competency"), (learner, "/kpis")]
     problems = []
     for client, url in pages:
         response = client.get(url)
