@@ -60,7 +60,8 @@ def test_links_in_tables_and_cards_say_where_they_lead(app: Flask, load_content,
     login(staff, world.instructor_a)
     learner = app.test_client()
     login(learner, world.learner_a)
-    pages = [(staff, "/grading"), (staff, "/grading/essays"), (staff, f"/cohorts/{world.cohort_a.id}"), (learner, "/kpis")]
+    pages = [(staff, "/grading"), (staff, "/grading/essays"), (staff, f"/cohorts/{world.cohort_a.id}"),
+             (staff, f"/cohorts/{world.cohort_a.id}/competency"), (learner, "/kpis")]
     problems = []
     for client, url in pages:
         response = client.get(url)
@@ -73,3 +74,14 @@ def test_the_check_finds_links_that_say_the_same_and_lead_elsewhere() -> None:
     assert unclear_links('<a href="/a/1">Open</a><a href="/a/2">Open</a>') == ["'Open' leads to ['/a/1', '/a/2']"]
     assert unclear_links('<a href="/a/1">Edit<span class="visually-hidden"> the first</span></a>') == []
     assert unclear_links('<a href="/p">Program</a> <a href="/p?x=1">Program</a>') == []
+
+
+def test_breadcrumb_separators_written_in_templates_are_not_read_out(app: Flask, world: World, login) -> None:
+    """A "›" between two links was read out ("right-pointing angle bracket") before the
+    next link's words; it is hidden from screen readers (the CSS separators of the
+    breadcrumb lists are too: tests/browser/test_browser_reading.py)."""
+    staff = app.test_client()
+    login(staff, world.instructor_a)
+    page = staff.get(f"/cohorts/{world.cohort_a.id}/competency/trend").get_data(as_text=True)
+    crumbs = page.split('class="breadcrumbs"', 1)[1].split("</p>", 1)[0]
+    assert "›" in crumbs and crumbs.count("›") == crumbs.count('<span aria-hidden="true">›</span>')

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_browser import sign_in
+from tests.test_quiz_flow import SAMPLE_QUIZZES
 
 pytestmark = pytest.mark.browser
 
@@ -18,3 +22,18 @@ def test_the_breadcrumb_separators_are_seen_and_not_read(server_url: str, load_c
     assert "›" not in snapshot, snapshot
     shown = crumbs.get_by_role("listitem").nth(1).evaluate("li => getComputedStyle(li, '::before').content")
     assert shown.startswith('"›"'), shown  # still seen
+
+
+def test_a_questions_answers_are_a_group_named_by_the_question(server_url: str, app, load_content, make_cohort,
+                                                                enrol_learner, page) -> None:
+    """Before: every question's answers were a group named "Question", so a screen reader
+    reaching the first radio said "Question, group" and not what was asked."""
+    app.config["QUIZZES_DIR"] = SAMPLE_QUIZZES
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=1), email="reads@example.com")
+    sign_in(page, server_url, learner.email)
+    page.goto(server_url + "/quizzes/sample-quiz")
+    page.get_by_role("button", name="Start attempt 1").click()
+    group = page.get_by_role("group", name="Which step lets you undo a bad model release fastest?")
+    expect(group.get_by_role("radio")).to_have_count(3)
+    assert page.get_by_role("group", name="Question", exact=True).count() == 0
