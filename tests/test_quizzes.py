@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import User
@@ -1446,6 +1446,64 @@ def test_the_written_answers_to_grade_are_counted_by_cohort_through_their_partia
         plan = " ".join(str(row[-1]) for row in db.session.connection().exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}", parameters))
         assert "ix_quiz_responses_ungraded" in plan, plan
+
+
+def seen_on(page: str, response_id: int) -> str:
+    """The ``seen`` value the statistics page gives the grading form of one essay answer."""
+    form = page[page.index(f'/responses/{response_id}/grade"'):]
+    return re.search(r'name="seen" value="([^"]*)"', form[:form.index("</form>")]).group(1)
+
+
+def test_an_essay_graded_since_the_page_opened_is_not_overwritten(graded_cohort, app, client, login, make_user) -> None:
+    """Two graders (or two tabs) open the same answer: the second save is refused, says whose
+    grade stands, keeps the input, and goes through when made again from that page."""
+    g = graded_cohort
+    essay = essay_response(g.attempts[1])
+    url = f"/cohorts/{g.cohort.id}/quizzes/sample-quiz/statistics"
+    grade_url = f"/cohorts/{g.cohort.id}/responses/{essay.id}/grade"
+    login(client, g.instructor)
+    opened = seen_on(client.get(url).get_data(as_text=True), essay.id)  # both tabs show it ungraded
+    assert opened == "ungraded"
+    assert client.post(grade_url, data={"points": "4", "comment": "Names the owner.", "seen": opened}).status_code == 302
+
+    late = client.post(grade_url, data={"points": "1", "comment": "Too thin, from the older tab.", "seen": opened})
+    page = late.get_data(as_text=True)
+    assert late.status_code == 409
+    assert "Not saved: you graded this answer 4 points at" in page and "in another tab or window" in page
+    assert "Too thin, from the older tab." in page  # the input is kept
+    db.session.expire_all()
+    kept = db.session.get(Response, essay.id)
+    assert (kept.score, kept.grader_comment) == (4, "Names the owner.")
+    assert db.session.get(Attempt, g.attempts[1].id).score == 13.5 + 4
+
+    # saved again from the refusal, which showed the grade that stands: it replaces it
+    again = client.post(grade_url, data={"points": "1", "comment": "Too thin.", "seen": seen_on(page, essay.id)})
+    assert again.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Response, essay.id).score == 1 and db.session.get(Attempt, g.attempts[1].id).score == 13.5 + 1
+
+    # a colleague's page, opened before that save: their name, not "you"
+    colleague = make_user(name="Cole Colleague")
+    g.cohort.instructors.append(colleague)
+    db.session.commit()
+    other = app.test_client()
+    login(other, colleague)
+    refused = other.post(grade_url, data={"points": "5", "comment": "Mine.", "seen": opened}).get_data(as_text=True)
+    assert "Not saved: Ines Instructor graded this answer 1 point at" in refused and "another tab" not in refused
+
+
+def test_two_saves_of_one_essay_from_one_page_write_one_grade(graded_cohort) -> None:
+    """The check holds when the other save lands between this one's read and its write."""
+    g = graded_cohort
+    essay = essay_response(g.attempts[1])
+    now = utcnow()
+    assert services.essay_seen(essay) == "ungraded"
+    db.session.execute(update(Response).where(Response.id == essay.id)  # the other grader's save, unseen by this session
+                       .values(score=3, grader_comment="First.", graded_by_id=g.instructor.id, graded_at=now)
+                       .execution_options(synchronize_session=False))
+    with pytest.raises(services.StaleEssayGrade):
+        services.grade_essay(db.session, essay, 5, "Second.", g.instructor, now + timedelta(seconds=1), seen="ungraded")
+    assert (essay.score, essay.grader_comment) == (3, "First.")
 
 
 def test_statistics_page_and_grading(graded_cohort, client, login) -> None:

@@ -448,7 +448,27 @@ def rescore(session: DbSession, attempt: Attempt, now: datetime) -> None:
         attempt_scored.send(attempt, session=session)
 
 
-def grade_essay(session: DbSession, response: Response, points: float, comment: str, grader: User, now: datetime) -> None:
+class StaleEssayGrade(QuizError):
+    """Someone graded the answer after the grader's page showed it (``essay_seen``): nothing
+    of this save was written. ``response`` is the answer as it now stands."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("This answer was graded by someone else after you opened it; nothing of yours was saved.")
+        self.response = response
+
+
+def essay_seen(response: Response) -> str:
+    """What a grading page showed of an essay answer's grade, for ``grade_essay`` to compare:
+    "ungraded", or when it was last graded."""
+    return "ungraded" if response.graded_at is None else response.graded_at.isoformat()
+
+
+def grade_essay(session: DbSession, response: Response, points: float, comment: str, grader: User, now: datetime,
+                seen: str | None = None) -> None:
+    """Give an essay answer its points and comment, and rescore its attempt. With ``seen``
+    (``essay_seen`` as the grader's page had it) the write is conditional: when the answer
+    was graded since, by a colleague or in another tab, ``StaleEssayGrade`` is raised and
+    nothing is written, whatever the timing of the two saves."""
     version = response.version
     part = part_named(version.spec, response.part)
     if part.type != QuestionKind.ESSAY:
@@ -457,9 +477,16 @@ def grade_essay(session: DbSession, response: Response, points: float, comment: 
         raise QuizError("The attempt is still in progress.")
     if not 0 <= points <= part.points:
         raise QuizError(f"Give between 0 and {part.points:g} points.")
+    if seen is not None and seen != essay_seen(response):
+        raise StaleEssayGrade(response)
     before = {"score": response.score, "comment": response.grader_comment}
-    response.score, response.grader_comment = points, comment.strip()
-    response.graded_by_id, response.graded_at = grader.id, now
+    unchanged = Response.graded_at.is_(None) if response.graded_at is None else Response.graded_at == response.graded_at
+    written = session.execute(update(Response).where(Response.id == response.id, *([unchanged] if seen is not None else []))
+                              .values(score=points, grader_comment=comment.strip(), graded_by_id=grader.id, graded_at=now)
+                              .execution_options(synchronize_session=False))
+    session.refresh(response)
+    if rowcount(written) != 1:  # a save from the same page state won the race
+        raise StaleEssayGrade(response)
     rescore(session, response.attempt, now)
     organization_id = (session.scalar(select(Cohort.organization_id).where(Cohort.id == response.attempt.cohort_id))
                        if response.attempt.cohort_id is not None else None)

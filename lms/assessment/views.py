@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import signed_in
+from lms.accounts.models import User
 from lms.assessment import services
 from lms.assessment.forms import CsrfForm, EssayGradeForm, WithdrawItemForm
 from lms.assessment.kinds import QuestionKind
@@ -20,6 +21,7 @@ from lms.cohorts.models import Cohort
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.database import utcnow
 from lms.extensions import db
+from lms.web.filters import localtime
 from lms.web.forms import add_error
 
 bp = Blueprint("assessment", __name__, template_folder="templates", static_folder="static",
@@ -180,7 +182,8 @@ def _render_statistics(cohort: Cohort, quiz: Quiz, grade_form: EssayGradeForm | 
     return render_template("assessment/statistics.html", cohort=cohort, quiz=quiz,
                            stats=services.quiz_statistics(db.session, quiz, cohort),
                            grade_form=grade_form or EssayGradeForm(), withdraw_form=withdraw_form or WithdrawItemForm(),
-                           flag_rules=services.ITEM_FLAG_RULES, min_attempts=services.FLAG_MIN_ATTEMPTS, **extra)
+                           flag_rules=services.ITEM_FLAG_RULES, min_attempts=services.FLAG_MIN_ATTEMPTS,
+                           essay_seen=services.essay_seen, **extra)
 
 
 @bp.get("/cohorts/<int:cohort_id>/quizzes/<key>/statistics")
@@ -219,13 +222,28 @@ def grade(cohort_id: int, response_id: int) -> Any:
         abort(404)
     form = EssayGradeForm()
     quiz = response.attempt.quiz
+    seen = request.form.get("seen") or None  # what the page showed of the answer's grade
     if form.validate_on_submit():
         assert form.points.data is not None  # InputRequired: a validated form has parsed points
         try:
-            services.grade_essay(db.session, response, float(form.points.data), form.comment.data or "", signed_in(), utcnow())
+            services.grade_essay(db.session, response, float(form.points.data), form.comment.data or "", signed_in(), utcnow(),
+                                 seen=seen)
+        except services.StaleEssayGrade as exc:
+            db.session.rollback()
+            current = db.session.get(Response, response_id) or abort(404)
+            grader = db.session.get(User, current.graded_by_id) if current.graded_by_id is not None else None
+            who = ("you" if grader is not None and grader.id == signed_in().id  # their own save, from another tab
+                   else grader.name if grader is not None else "someone")
+            add_error(form.points, f"Not saved: {who} graded this answer "
+                                   f"{current.score:g} point{'' if current.score == 1 else 's'} at {localtime(current.graded_at)} "
+                                   f"{'in another tab or window, ' if who == 'you' else ''}after this page was opened. "
+                                   "Your points and comment are kept here: save again to replace that grade."
+                      if current.score is not None and current.graded_at else str(exc))
+            seen = services.essay_seen(current)  # a second save is a deliberate choice over the grade now shown
+            return _render_statistics(cohort, current.attempt.quiz, grade_form=form, grading=current.id, seen=seen), 409
         except services.QuizError as exc:
             add_error(form.points, str(exc))
         else:
             flash("Grade saved.", "success")
             return redirect(url_for("assessment.statistics", cohort_id=cohort.id, key=quiz.key) + "#essays")
-    return _render_statistics(cohort, quiz, grade_form=form, grading=response.id), 400
+    return _render_statistics(cohort, quiz, grade_form=form, grading=response.id, seen=seen), 400
