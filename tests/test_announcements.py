@@ -4,6 +4,7 @@ visible; edits are conditional on the revision; pages run a fixed number of stat
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -182,6 +183,26 @@ def test_staff_post_schedule_in_their_time_zone_edit_and_delete(setting, client,
     assert client.post(f"{base}/{made.id}/delete").status_code == 302
     db.session.expire_all()
     assert db.session.scalar(select(Announcement)) is None
+
+
+def test_delete_asks_first(setting, client, login) -> None:
+    """The list's Delete opens a question naming the announcement; only its answer posts
+    the delete (a delete cannot be undone: the text and learners' notices go)."""
+    world, _, _ = setting
+    login(client, world.instructor_a)
+    base = f"/cohorts/{world.cohort_a.id}/announcements"
+    assert client.post(base, data={"title": "Guest talk", "body": "By Dana."}).status_code == 302
+    made = db.session.scalar(select(Announcement))
+    page = client.get(base).get_data(as_text=True)
+    action = f'action="{base}/{made.id}/delete"'
+    assert page.count(action) == 1
+    opened = page.rindex("<details", 0, page.index(action))
+    question = page[opened:page.index("</details>", opened)]
+    assert 'class="confirm' in question and action in question
+    assert re.search(r"<summary[^>]*>Delete</summary>", question)
+    assert "Delete “Guest talk”?" in question and "cannot be brought back" in question
+    buttons = re.findall(r"<button[^>]*>([^<]*)</button>", question)
+    assert buttons == ["Yes, delete it"]
 
 
 def test_an_edit_of_an_announcement_deleted_meanwhile_keeps_the_text(setting, client, login) -> None:
