@@ -12,11 +12,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from lms.coursework.models import Submission
+from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading import services as grading_services
-from lms.grading.models import Grade, GradeEvent
+from lms.grading.models import Grade, GradeEvent, GradeStatus
 from lms.grading.services import GradingError, save_grade
 
 CASE = "mlops-case-coldwatch"
@@ -241,6 +241,44 @@ def test_a_stale_save_is_refused_and_the_newer_grade_shown(course) -> None:
     assert "A overwrites" in page  # A's input is kept in the form, to save again deliberately
     db.session.expire_all()
     assert db.session.scalar(select(Grade)).feedback == "B's verdict"
+
+
+def shown_version(page: str) -> str:
+    """The version id the grading page's form says it shows."""
+    return re.search(r'name="version" value="(\d+)"', page).group(1)
+
+
+def test_a_grade_is_not_put_on_a_version_handed_in_after_the_page_opened(course) -> None:
+    """The grader returns the work and keeps the page; the learner hands in a revision; a
+    release from the page that showed the first version is refused, names the new version,
+    keeps the choices and shows the new version; from that page it saves."""
+    _, learner_client, work = course["hand_in"](course["cohort"], "Rae Reviser", "My first try.")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    assert teacher.post(grade_url(work), data={**levels(criteria, 2), "feedback": "Add owners.", "action": "return",
+                                               "revision": ""}).status_code == 302
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    first, revision = shown_version(page), str(db.session.scalar(select(Grade)).revision)
+    assert learner_client.post(f"/assignments/{CASE}/work", data={"body": "My second try, with owners.",
+                                                                   "action": "submit"}).status_code == 302
+
+    late = teacher.post(grade_url(work), data={**levels(criteria, 0), "feedback": "Read on the first version.",
+                                               "action": "release", "revision": revision, "version": first})
+    page = late.get_data(as_text=True)
+    assert late.status_code == 409
+    assert "Not saved: version 2 was handed in at" in page and "My second try, with owners." in page
+    assert "Read on the first version." in page  # the choices are kept
+    db.session.expire_all()
+    grade, work = db.session.scalar(select(Grade)), db.session.get(Submission, work.id)
+    assert work.status == SubmissionStatus.SUBMITTED and grade.status == GradeStatus.DRAFT
+    assert grade.feedback == "Add owners." and grade.version_id != work.latest.id
+
+    again = teacher.post(grade_url(work), data={**levels(criteria, 0), "feedback": "Now with owners.", "action": "release",
+                                                "revision": revision, "version": shown_version(page)})
+    assert again.status_code == 302
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.status == GradeStatus.RELEASED and grade.version_id == db.session.get(Submission, work.id).latest.id
 
 
 def test_every_change_is_in_the_audit_trail_visible_to_admins(course) -> None:

@@ -50,6 +50,17 @@ class StaleGrade(GradingError):
         self.changed_at: datetime = current.updated_at
 
 
+class NewerVersion(GradingError):
+    """A version was handed in after the grader's page showed the work (a revision of work
+    returned, say): the grade would have gone on work the grader has not read. Nothing was
+    saved; ``number`` and ``submitted_at`` are the newest version's."""
+
+    def __init__(self, number: int, submitted_at: datetime) -> None:
+        super().__init__(f"Not saved: version {number} was handed in after you opened this page.")
+        self.number = number
+        self.submitted_at = submitted_at
+
+
 class GradingBusy(GradingError):
     """Another writer held the database longer than a save waits for it (SQLite's lock,
     past its busy timeout); nothing was saved and saving again may well succeed."""
@@ -104,8 +115,13 @@ MAX_CRITERION_COMMENT = 4_000   # characters of a comment on one criterion
 
 def save_grade(session: DbSession, submission: Submission, grader: User, levels: Mapping[str, str | None],
                comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: GradeAction | str,
-               now: datetime) -> Grade:
+               now: datetime, expected_version: int | None = None) -> Grade:
     """Save a draft, release it to the learner, or return the work for revision.
+
+    ``expected_version``: the id of the version the grader's page showed. When a newer one
+    was handed in since, ``NewerVersion`` is raised and the caller rolls back: a grade is
+    never put on a version its grader has not seen. It is read after the submission's row
+    is written, so a hand-in racing the save is either seen here or waits for it.
 
     The save is a conditional write on the revision the grader saw: ``expected_revision``
     must be the stored one (``None`` for ungraded work), and the UPDATE itself only matches
@@ -153,6 +169,12 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
             raise
         raise GradingBusy("Not saved: the database was busy with other work for too long. "
                           "Your input is kept below; save again.") from None
+    if expected_version is not None:
+        newest = session.execute(select(SubmissionVersion.id, SubmissionVersion.number, SubmissionVersion.submitted_at)
+                                 .where(SubmissionVersion.submission_id == submission.id)
+                                 .order_by(SubmissionVersion.number.desc()).limit(1)).one()
+        if newest.id != expected_version:
+            raise NewerVersion(newest.number, newest.submitted_at)
     # Read before a new grade is added: loading these (expired after a commit) would
     # autoflush the grade half-filled.
     latest_id, grader_id = submission.latest.id, grader.id

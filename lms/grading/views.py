@@ -92,7 +92,7 @@ def save(cohort_id: int, submission_id: int) -> Any:
     was_released = submission.status == SubmissionStatus.RELEASED
     try:
         services.save_grade(db.session, submission, signed_in(), levels, comments, form.get("feedback", ""),
-                            revision, action, utcnow())
+                            revision, action, utcnow(), expected_version=form.get("version", type=int))
     except services.StaleGrade as exc:
         db.session.rollback()
         if exc.changed_by_id == signed_in().id:  # their own save from another tab or window
@@ -104,6 +104,12 @@ def save(cohort_id: int, submission_id: int) -> Any:
                        "you opened it. Their version is shown below and your input is kept in the form: save again to "
                        "replace their version with yours.")
         return _page(submission, error=message, stale=True, posted=form, status=409)
+    except services.NewerVersion as exc:
+        db.session.rollback()
+        message = (f"Not saved: version {exc.number} was handed in at {localtime(exc.submitted_at)}, after you opened "
+                   "this page. It is shown below, with what changed; your choices are kept in the form: read it, then "
+                   "save again.")
+        return _page(submission, error=message, posted=form, status=409)
     except services.GradingBusy as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=409)
