@@ -271,6 +271,21 @@ def test_a_learner_whose_reviews_are_done_may_review_one_more_of_the_work_short_
     assert "Clear; add a baseline." in page(d[1])
 
 
+def test_the_grading_page_gives_a_peer_score_out_of_the_rubric(app: Flask, reviewed, cohort, login) -> None:
+    """The grader read a bare "3" for a classmate's review: out of 4, or of 20? It says "of"
+    the rubric's points, as the learner's own page of reviews received does."""
+    a, b, _c, _d = reviewed
+    done = next(r for r in live() if r.reviewer_id == b[0].id and r.submission_id == submission_of(a[0]))
+    review(b[1], done)
+    db.session.expire_all()
+    done = db.session.get(PeerReview, done.id)
+    teacher = app.test_client()
+    login(teacher, cohort[1])
+    page = teacher.get(f"/cohorts/{cohort[0].id}/submissions/{submission_of(a[0])}").get_data(as_text=True)
+    row = page[page.index("Clear; add a baseline.") - 300:page.index("Clear; add a baseline.")]
+    assert f"<td>{done.score:g} of {done.rubric_version.max_points:g}</td>" in row
+
+
 def test_the_instructor_sees_the_work_short_of_reviewers_and_gives_it_one(app: Flask, people, reviewed, cohort, login) -> None:
     """The instructor had no way to know that Dev's work had no reviewer, nor to give it
     one. The assignment's peer review page lists the cohort's work, the pieces short of
