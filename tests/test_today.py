@@ -330,8 +330,12 @@ def test_the_instructor_sees_grading_overdue_and_new_at_risk_learners(course, ap
     assert f'/grading?cohort={cohort.id}' in section
     overdue = section.split("<h4>Overdue learners</h4>")[1].split("<h4>")[0]
     assert "Lea Learner" in overdue and "days behind" in overdue
-    at_risk = section.split("<h4>Newly at risk</h4>")[1]
+    at_risk = section.split("<h4>At risk, waiting for a review</h4>")[1]
     assert f'/cohorts/{cohort.id}/learners/{learner.id}/at-risk' in at_risk
+    # Lea has been behind for months: the list is of those nobody has reviewed, not of the
+    # newly at risk, which it called itself while listing her "140 days behind"
+    assert "newly" not in section.lower()
+    assert "Not reviewed yet, or at risk for a new reason since their last review." in at_risk
 
 
 def test_the_instructors_home_builds_the_at_risk_rows_once_and_no_other(course, client, make_user, make_cohort,
@@ -364,7 +368,7 @@ def test_the_instructors_home_builds_the_at_risk_rows_once_and_no_other(course, 
     login(client, teacher)
     html = page(client.get("/home"))
     overdue = html.split("<h4>Overdue learners</h4>")[1].split("<h4>")[0]
-    at_risk = html.split("<h4>Newly at risk</h4>")[1]
+    at_risk = html.split("<h4>At risk, waiting for a review</h4>")[1]
     assert all(name in overdue and name in at_risk for name in ("Ann Idle", "Bo Idle", "Cy Idle"))
     assert len(built) == 1 and len(built[0]) == 3, built
 
@@ -381,7 +385,7 @@ def test_the_instructors_home_lists_the_first_learners_and_links_the_rest(course
     login(client, teacher)
     html = page(client.get("/home"))
     overdue = html.split("<h4>Overdue learners</h4>")[1].split("<h4>")[0]
-    at_risk = html.split("<h4>Newly at risk</h4>")[1].split("</div>")[0]
+    at_risk = html.split("<h4>At risk, waiting for a review</h4>")[1].split("</div>")[0]
     for listed in (overdue, at_risk):
         shown = re.findall(r"<li><a [^>]*>([^<]+)</a>", listed)
         assert len(shown) == 2 and set(shown) < {"Ann Idle", "Bo Idle", "Cy Idle"}, shown
