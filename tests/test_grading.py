@@ -7,17 +7,21 @@ import csv
 import io
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from lms.cohorts.models import Cohort
 from lms.coursework.models import Submission, SubmissionStatus
+from lms.coursework.services import dates_for
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading import services as grading_services
 from lms.grading.models import Grade, GradeEvent, GradeStatus
 from lms.grading.services import GradingError, save_grade
+from lms.learning.services import build_schedule
 
 CASE = "mlops-case-coldwatch"
 
@@ -279,6 +283,27 @@ def test_a_grade_is_not_put_on_a_version_handed_in_after_the_page_opened(course)
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
     assert grade.status == GradeStatus.RELEASED and grade.version_id == db.session.get(Submission, work.id).latest.id
+
+
+def test_a_return_tells_the_grader_when_the_revision_is_due(course) -> None:
+    """The grader was told "the learner can edit and resubmit", not until when; the learner's
+    pages give a date. The flash gives it too, with the hour on the grader's clock when
+    their zone is not the cohort's."""
+    _, _, work = course["hand_in"](course["cohort"], "Rae Reviser")
+    course["teacher"].timezone = "America/Los_Angeles"  # the cohort keeps UTC
+    db.session.commit()
+    teacher = course["client_for"](course["teacher"])
+    returned = teacher.post(grade_url(work), data={**levels(criteria_of(work), 1), "feedback": "Add owners.",
+                                                   "action": "return", "revision": ""}, follow_redirects=True)
+    db.session.expire_all()
+    work = db.session.get(Submission, work.id)
+    cohort = db.session.get(Cohort, work.cohort_id)
+    dates = dates_for(work.assignment, build_schedule(db.session, cohort, work.user_id, utcnow()), work)
+    assert dates is not None and dates.revision  # its own due date passed months ago: a week from today
+    local = dates.deadline.astimezone(ZoneInfo("America/Los_Angeles"))
+    said = (f"Returned for revision; the revision is due {dates.due_on:%d %B %Y} "
+            f"(by {local:%H:%M} {local.tzname()} on {local:%a %d %b}, your time).")
+    assert said in returned.get_data(as_text=True)
 
 
 def test_every_change_is_in_the_audit_trail_visible_to_admins(course) -> None:

@@ -23,8 +23,9 @@ from lms.grading.exports import EXPORTERS, grade_rows
 from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewKind, PeerReviewStatus, QueueFilter
 from lms.jobs import exports
+from lms.learning.services import build_schedule
 from lms.web.downloads import export_name, streamed_download
-from lms.web.filters import localtime
+from lms.web.filters import localdeadline, localtime
 from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("grading", __name__, template_folder="templates")
@@ -119,8 +120,22 @@ def save(cohort_id: int, submission_id: int) -> Any:
     taken_back = "Draft saved; the grade the learner had is taken back until you release it again."
     flash({GradeAction.DRAFT: taken_back if was_released else "Draft saved; the learner sees nothing yet.",
            GradeAction.RELEASE: "Grade released to the learner.",
-           GradeAction.RETURN: "Returned for revision; the learner can edit and resubmit."}[GradeAction(action)], "success")
+           GradeAction.RETURN: _returned_until(submission)}[GradeAction(action)], "success")
     return redirect(url_for("grading.grade", cohort_id=cohort_id, submission_id=submission.id))
+
+
+def _returned_until(submission: Submission) -> str:
+    """What the grader is told of a return: until when the work may be handed in again on
+    the learner's schedule (the revision window, or their due date when later), with the
+    hour on the grader's clock when that is not their midnight, as the learner's pages say it."""
+    cohort = db.session.get(Cohort, submission.cohort_id) if submission.cohort_id is not None else None
+    plan = build_schedule(db.session, cohort, submission.user_id, utcnow()) if cohort is not None else None
+    dates = coursework.dates_for(submission.assignment, plan, submission) if plan is not None else None
+    if dates is None:
+        return "Returned for revision; the learner can edit and resubmit."
+    until = localdeadline(dates.deadline)
+    return (f"Returned for revision; the revision is due {dates.due_on:%d %B %Y}"
+            f"{f' (by {until}, your time)' if until else ''}.")
 
 
 @bp.get("/assignments/<key>/feedback")
