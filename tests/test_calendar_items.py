@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -236,6 +237,23 @@ def test_the_progress_page_says_the_hour_on_the_viewers_clock(course, app, make_
     assert "your time" not in section(html, "due-soon") and "your time" not in section(html, "opens-next")
 
 
+
+@pytest.fixture()
+def berlin(course, make_cohort, enrol_learner, make_user) -> SimpleNamespace:
+    """A Berlin cohort whose month 6 opened 20 days ago, its instructor in Tokyo and a
+    learner in Los Angeles."""
+    start = datetime.now(UTC).date() - timedelta(days=20) - relativedelta(months=5)
+    teacher = make_user(name="Tess Teacher", timezone=TOKYO)
+    cohort = make_cohort(start=start, timezone=BERLIN, instructors=[teacher])
+    return SimpleNamespace(teacher=teacher, cohort=cohort, learner=enrol_learner(cohort, name="Lea Learner", timezone=LA))
+
+
+def page_for(app: Flask, login: Any, user: Any, url: str) -> str:
+    client = app.test_client()
+    login(client, user)
+    return client.get(url).get_data(as_text=True)
+
+
 def level_line(html: str, title: str) -> str:
     """The line of "Everything in this level" that names ``title``."""
     everything = html[html.index("<summary>Everything in this level</summary>"):]
@@ -243,35 +261,24 @@ def level_line(html: str, title: str) -> str:
     return everything[everything.rindex("<li>", 0, start):everything.index("</li>", start)]
 
 
-def test_everything_in_this_level_says_the_hour_on_the_viewers_clock(course, app, make_cohort, enrol_learner, make_user,
-                                                                    login) -> None:
-    start = datetime.now(UTC).date() - timedelta(days=20) - relativedelta(months=5)
-    teacher = make_user(name="Tess Teacher", timezone=TOKYO)
-    cohort = make_cohort(start=start, timezone=BERLIN, instructors=[teacher])
-    learner = enrol_learner(cohort, name="Lea Learner", timezone=LA)
+def test_everything_in_this_level_says_the_hour_on_the_viewers_clock(berlin, app, enrol_learner, login) -> None:
+    cohort, learner = berlin.cohort, berlin.learner
     progress = learner_progress(db.session, cohort, learner.id, utcnow())
     soon, later = progress.due_soon[0], progress.opens_next[0]
     due = end_of(soon.due_on - timedelta(days=1) if soon.closes else soon.due_on, BERLIN)
     opens = end_of(later.opens_on - timedelta(days=1), BERLIN)
     word = "at" if soon.closes else "by"
 
-    client = app.test_client()
-    login(client, learner)
-    html = client.get("/progress").get_data(as_text=True)
+    html = page_for(app, login, learner, "/progress")
     assert f"{soon.due_on:%d %b %Y} <span class=\"deadline\">({word} {local(due, LA)}, your time)" in level_line(html, soon.title)
     assert f"opens on {later.opens_on:%d %b %Y} <span class=\"deadline\">(from {local(opens, LA)}, your time)" \
         in level_line(html, later.title)
 
-    staff = app.test_client()
-    login(staff, teacher)
-    html = staff.get(f"/cohorts/{cohort.id}/learners/{learner.id}/progress").get_data(as_text=True)
+    html = page_for(app, login, berlin.teacher, f"/cohorts/{cohort.id}/learners/{learner.id}/progress")
     assert f"({word} {local(due, TOKYO)}, your time)" in level_line(html, soon.title)
     assert f"(from {local(opens, TOKYO)}, your time)" in level_line(html, later.title)
 
-    same = enrol_learner(cohort, timezone=BERLIN)
-    client = app.test_client()
-    login(client, same)
-    html = client.get("/progress").get_data(as_text=True)
+    html = page_for(app, login, enrol_learner(cohort, timezone=BERLIN), "/progress")
     assert "your time" not in html[html.index("<summary>Everything in this level</summary>"):]
 
 
@@ -281,31 +288,20 @@ def slot_line(html: str, title: str) -> str:
     return html[html.rindex('<li class="slot', 0, start):html.index("</li>", start)]
 
 
-def test_the_schedule_pages_say_the_hour_on_the_viewers_clock(course, app, make_cohort, enrol_learner, make_user,
-                                                             login) -> None:
-    start = datetime.now(UTC).date() - timedelta(days=20) - relativedelta(months=5)
-    teacher = make_user(name="Tess Teacher", timezone=TOKYO)
-    cohort = make_cohort(start=start, timezone=BERLIN, instructors=[teacher])
-    learner = enrol_learner(cohort, name="Lea Learner", timezone=LA)
+def test_the_schedule_pages_say_the_hour_on_the_viewers_clock(berlin, app, enrol_learner, login) -> None:
+    cohort, learner = berlin.cohort, berlin.learner
     plan = services.build_schedule(db.session, cohort, learner.id, utcnow())
     current, locked = plan.open_now[0], plan.next_up
     assert locked is not None
     title, locked_title = (f"{escape(slot.item.module.title)}</strong> · {escape(slot.phase.title)}" for slot in (current, locked))
     due, opens = end_of(current.due_on, BERLIN), end_of(locked.opens_on - timedelta(days=1), BERLIN)
 
-    client = app.test_client()
-    login(client, learner)
-    html = client.get("/schedule").get_data(as_text=True)
+    html = page_for(app, login, learner, "/schedule")
     assert f"due {current.due_on:%d %b %Y} <span class=\"deadline\">(by {local(due, LA)}, your time)" in slot_line(html, title)
     assert f"(from {local(opens, LA)}, your time)" in slot_line(html, locked_title)
 
-    staff = app.test_client()
-    login(staff, teacher)
-    html = staff.get(f"/cohorts/{cohort.id}/learners/{learner.id}").get_data(as_text=True)
+    html = page_for(app, login, berlin.teacher, f"/cohorts/{cohort.id}/learners/{learner.id}")
     assert f"(by {local(due, TOKYO)}, your time)" in slot_line(html, title)
     assert f"(from {local(opens, TOKYO)}, your time)" in slot_line(html, locked_title)
 
-    same = enrol_learner(cohort, timezone=BERLIN)
-    client = app.test_client()
-    login(client, same)
-    assert "your time" not in client.get("/schedule").get_data(as_text=True)
+    assert "your time" not in page_for(app, login, enrol_learner(cohort, timezone=BERLIN), "/schedule")

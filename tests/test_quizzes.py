@@ -1454,7 +1454,7 @@ def seen_on(page: str, response_id: int) -> str:
     return re.search(r'name="seen" value="([^"]*)"', form[:form.index("</form>")]).group(1)
 
 
-def test_an_essay_graded_since_the_page_opened_is_not_overwritten(graded_cohort, client, login) -> None:
+def test_an_essay_graded_since_the_page_opened_is_not_overwritten(graded_cohort, app, client, login, make_user) -> None:
     """Two graders (or two tabs) open the same answer: the second save is refused, says whose
     grade stands, keeps the input, and goes through when made again from that page."""
     g = graded_cohort
@@ -1469,7 +1469,7 @@ def test_an_essay_graded_since_the_page_opened_is_not_overwritten(graded_cohort,
     late = client.post(grade_url, data={"points": "1", "comment": "Too thin, from the older tab.", "seen": opened})
     page = late.get_data(as_text=True)
     assert late.status_code == 409
-    assert "Not saved: Ines Instructor graded this answer 4 points at" in page
+    assert "Not saved: you graded this answer 4 points at" in page and "in another tab or window" in page
     assert "Too thin, from the older tab." in page  # the input is kept
     db.session.expire_all()
     kept = db.session.get(Response, essay.id)
@@ -1481,6 +1481,15 @@ def test_an_essay_graded_since_the_page_opened_is_not_overwritten(graded_cohort,
     assert again.status_code == 302
     db.session.expire_all()
     assert db.session.get(Response, essay.id).score == 1 and db.session.get(Attempt, g.attempts[1].id).score == 13.5 + 1
+
+    # a colleague's page, opened before that save: their name, not "you"
+    colleague = make_user(name="Cole Colleague")
+    g.cohort.instructors.append(colleague)
+    db.session.commit()
+    other = app.test_client()
+    login(other, colleague)
+    refused = other.post(grade_url, data={"points": "5", "comment": "Mine.", "seen": opened}).get_data(as_text=True)
+    assert "Not saved: Ines Instructor graded this answer 1 point at" in refused and "another tab" not in refused
 
 
 def test_two_saves_of_one_essay_from_one_page_write_one_grade(graded_cohort) -> None:

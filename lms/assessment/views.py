@@ -232,10 +232,13 @@ def grade(cohort_id: int, response_id: int) -> Any:
             db.session.rollback()
             current = db.session.get(Response, response_id) or abort(404)
             grader = db.session.get(User, current.graded_by_id) if current.graded_by_id is not None else None
-            add_error(form.points, f"Not saved: {grader.name if grader else 'someone'} graded this answer "
+            who = ("you" if grader is not None and grader.id == signed_in().id  # their own save, from another tab
+                   else grader.name if grader is not None else "someone")
+            add_error(form.points, f"Not saved: {who} graded this answer "
                                    f"{current.score:g} point{'' if current.score == 1 else 's'} at {localtime(current.graded_at)} "
-                                   "after you opened the page. Your points and comment are kept here: save again "
-                                   "to replace that grade." if current.score is not None and current.graded_at else str(exc))
+                                   f"{'in another tab or window, ' if who == 'you' else ''}after this page was opened. "
+                                   "Your points and comment are kept here: save again to replace that grade."
+                      if current.score is not None and current.graded_at else str(exc))
             seen = services.essay_seen(current)  # a second save is a deliberate choice over the grade now shown
             return _render_statistics(cohort, current.attempt.quiz, grade_form=form, grading=current.id, seen=seen), 409
         except services.QuizError as exc:
