@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from lms.accounts.services import MIN_PASSWORD_LENGTH
 from lms.accounts.timezones import grouped_choices
-from lms.web.forms import CachedOptionsSelect
+from lms.web.forms import CachedOptionsSelect, Form
 
 # By region, without the tz database's deprecated aliases (the account page puts the person's likely zones first).
 TIMEZONE_CHOICES = grouped_choices()
@@ -20,19 +19,19 @@ CURRENT_PASSWORD = {"autocomplete": "current-password"}
 NEW_PASSWORD = {"autocomplete": "new-password"}
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "username"})
     password = PasswordField("Password", validators=[DataRequired()], render_kw=CURRENT_PASSWORD)
     remember = BooleanField("Keep me signed in on this device")
     submit = SubmitField("Sign in")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)], render_kw=OWN_EMAIL)
     submit = SubmitField("Send me a reset link")
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     password = PasswordField(
         "New password",
         validators=[DataRequired(),
@@ -59,19 +58,19 @@ class ChangePasswordForm(NewPasswordForm):
     submit = SubmitField("Change password")
 
 
-class SignOutForm(FlaskForm):
+class SignOutForm(Form):
     """A button on the account page's list of sign-ins (its CSRF token only)."""
 
     submit = SubmitField("Sign out")
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)], render_kw=OWN_NAME)
     timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()], widget=CachedOptionsSelect())
     submit = SubmitField("Save")
 
 
-class UnlockForm(FlaskForm):
+class UnlockForm(Form):
     """The unlock link's button (a GET only shows it: mail scanners that open links unlock nothing)."""
 
     submit = SubmitField("Unlock my account")

@@ -3,12 +3,13 @@ it, so an action on a user someone changed meanwhile is refused, not applied bli
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SubmitField
 from wtforms.validators import DataRequired, Regexp
 
+from lms.web.forms import Form
 
-class UserActionForm(FlaskForm):
+
+class UserActionForm(Form):
     version = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,9}$", message="Reload the page and try again.")])
     submit = SubmitField("Go")
 

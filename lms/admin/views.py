@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 
 from lms.accounts.current import signed_in
 from lms.accounts.models import User
@@ -25,7 +24,7 @@ from lms.learning.services import Schedule
 from lms.mail.models import MailStatus
 from lms.mail.services import queue_mail
 from lms.web.downloads import streamed_download
-from lms.web.forms import DayOutOfRange, parse_day
+from lms.web.forms import DayOutOfRange, Form, parse_day
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
@@ -56,7 +55,7 @@ def users() -> str:
     return render_template("admin/users.html", query=query, found=found)
 
 
-def _user_page(user: User, status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
+def _user_page(user: User, status: int = 200, **forms: Form) -> tuple[str, int]:
     version = str(user.session_version)
     deactivate = forms.get("deactivate") or ConfirmedActionForm(formdata=None, version=version)
     reactivate = forms.get("reactivate") or ConfirmedActionForm(formdata=None, version=version)
@@ -72,7 +71,7 @@ def user(user_id: int) -> tuple[str, int]:
     return _user_page(_user(user_id))
 
 
-def _act(user: User, form: FlaskForm, name: str, action: Any, done: str) -> Any:
+def _act(user: User, form: Form, name: str, action: Any, done: str) -> Any:
     """Validate ``form``, run ``action(version)``, and answer: back to the user with a
     message, or the page again with the form's errors (400) or the refusal (409)."""
     if not form.validate_on_submit():

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, StringField, SubmitField, TextAreaField
+from wtforms import DateTimeLocalField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from lms.web.forms import Form, WholeNumberField
 
-class AnnouncementForm(FlaskForm):
+
+class AnnouncementForm(Form):
     title = StringField("Title", validators=[DataRequired("Give the announcement a title."), Length(max=200)])
     body = TextAreaField("Message", validators=[DataRequired("Write the announcement."), Length(max=20_000)],
                          description="Markdown: **bold**, lists, links.")
@@ -16,9 +17,9 @@ class AnnouncementForm(FlaskForm):
 
 
 class EditAnnouncementForm(AnnouncementForm):
-    revision = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    revision = WholeNumberField(widget=HiddenInput(), validators=[InputRequired()])
     submit = SubmitField("Save changes")
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """A bare form for POST buttons (delete, dismiss): CSRF only."""

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.api.models import SCOPE_LABELS
-from lms.web.forms import DayField, labelled_choices
+from lms.web.forms import DayField, Form, labelled_choices
 
 
 class ScopesField(SelectMultipleField):
@@ -14,7 +13,7 @@ class ScopesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField("Name", validators=[DataRequired(message="Give the token a name."), Length(max=100)],
                        description="What uses it, e.g. \"HR sync\".")
     scopes = ScopesField("Scopes", choices=labelled_choices({s.value: f"{s.value} — {label}" for s, label in SCOPE_LABELS.items()}),
@@ -26,5 +25,5 @@ class TokenForm(FlaskForm):
     submit = SubmitField("Create token")
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     submit = SubmitField("Revoke")

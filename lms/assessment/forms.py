@@ -1,23 +1,22 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from lms.web.forms import FiniteDecimalField
+from lms.web.forms import FiniteDecimalField, Form
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """Question pages are built from the attempt's layout; this form carries the CSRF token."""
 
 
-class EssayGradeForm(FlaskForm):
+class EssayGradeForm(Form):
     points = FiniteDecimalField("Points", places=2, validators=[InputRequired("Give the points."), NumberRange(min=0)])
     comment = TextAreaField("Comment for the learner", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save grade")
 
 
-class WithdrawItemForm(FlaskForm):
+class WithdrawItemForm(Form):
     """Withdraw a question from a running quiz (item analysis), optionally regrading the cohort."""
 
     item = HiddenField("Item", validators=[DataRequired("Choose the item to withdraw.")])

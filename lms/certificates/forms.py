@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from lms.web.forms import Form
 
 
-class CheckForm(FlaskForm):
+class CheckForm(Form):
     """The "Check for new certificates" button: nothing but its CSRF token."""

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     HiddenField,
-    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -22,21 +20,21 @@ from lms.accounts.forms import NEW_PASSWORD, OWN_NAME, TIMEZONE_CHOICES
 from lms.accounts.services import MIN_PASSWORD_LENGTH
 from lms.cohorts.csv_import import MAX_IMPORT_BYTES
 from lms.cohorts.models import Pace
-from lms.web.forms import CachedOptionsSelect, labelled_choices
+from lms.web.forms import CachedOptionsSelect, Form, WholeNumberField, labelled_choices
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(Form):
     name = StringField("Organization name", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Create organization")
 
 
-class PersonForm(FlaskForm):
+class PersonForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     submit = SubmitField("Add")
 
 
-class CohortForm(FlaskForm):
+class CohortForm(Form):
     name = StringField("Cohort name", validators=[DataRequired(), Length(max=200)])
     start_date = DateField("Start date", validators=[DataRequired(message="Enter the start date as YYYY-MM-DD.")],
                            description="Month 1 opens on this date; month N opens N-1 months later.")
@@ -52,7 +50,7 @@ class CohortForm(FlaskForm):
 class EditCohortForm(CohortForm):
     """The cohort form for an existing cohort, with the revision it was shown."""
 
-    revision = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    revision = WholeNumberField(widget=HiddenInput(), validators=[InputRequired()])
     # What the form was opened with (JSON): after a refused save (someone else saved first),
     # the fields left as they were shown take the cohort's values now, the ones changed stay.
     shown = HiddenField()
@@ -72,14 +70,14 @@ def pace_field() -> RadioField:
     return RadioField(PACE_LABEL, choices=labelled_choices(PACE_LABELS), default=Pace.CATCH_UP.value)
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField("Learner's email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     pace = pace_field()
     submit = SubmitField("Send invitation")
 
 
-class InviteInstructorForm(FlaskForm):
+class InviteInstructorForm(Form):
     """An instructor invited to the cohort (shown with ``prefix="instructor"``, beside the
     learner's invitation form on the cohort page). No name: the person gives theirs when
     they accept."""
@@ -88,7 +86,7 @@ class InviteInstructorForm(FlaskForm):
     submit = SubmitField("Invite to teach")
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField("CSV file with the columns email,name", validators=[
         FileRequired("Choose a CSV file."),
         FileAllowed(["csv", "txt"], "Upload a .csv file."),
@@ -97,18 +95,18 @@ class ImportForm(FlaskForm):
     submit = SubmitField("Preview")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     pace = pace_field()
     submit = SubmitField("Send the invitations")
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     target = SelectField("Move to", coerce=int, validators=[DataRequired()])
     pace = pace_field()
     submit = SubmitField("Move learner")
 
 
-class EndEnrolmentForm(FlaskForm):
+class EndEnrolmentForm(Form):
     reason = StringField("Why the enrolment ends", validators=[DataRequired(message="Say why the enrolment ends."), Length(max=40)],
                          description="Kept with the enrolment and in the audit log, for example: withdrew from the program.")
     confirm = BooleanField("I understand they will no longer open this cohort's pages",
@@ -116,13 +114,13 @@ class EndEnrolmentForm(FlaskForm):
     submit = SubmitField("End the enrolment")
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A bare form for POST buttons: CSRF token only."""
 
     submit = SubmitField("Confirm")
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(Form):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)], render_kw=OWN_NAME)
     password = PasswordField(
         "Choose a password",

@@ -3,15 +3,14 @@ heat map and its exports only read, filtered by query string."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.competency.models import MAX_REVIEW_NOTE
-from lms.web.forms import DayField
+from lms.web.forms import DayField, Form
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     note = TextAreaField("Support note", validators=[
         DataRequired(message="Write a support note: what you saw and what was agreed."),
         Length(max=MAX_REVIEW_NOTE, message=f"Keep the note to {MAX_REVIEW_NOTE} characters.")],

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, TextAreaField
 
+from lms.web.forms import Form
 
-class WorkForm(FlaskForm):
+
+class WorkForm(Form):
     body = TextAreaField("Your answer (Markdown)")
     file = FileField("Attach a file")
     base = HiddenField()  # draft_mark of the draft the page showed: a save from a stale page is refused
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """POST buttons: the CSRF token only."""

@@ -17,6 +17,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.learning.services import Schedule, build_schedule, learner_schedule
 from lms.storage.backends import Storage, file_storage
+from lms.web.converters import as_id
 from lms.web.downloads import content_disposition
 from lms.web.markdown import render_content_markdown, render_user_markdown
 
@@ -33,7 +34,7 @@ def assignments() -> str:
     chosen: Cohort | None = None
     if plan is None:
         cohorts = staff_cohorts(db.session, user)
-        wanted = request.args.get("cohort", type=int)
+        wanted = request.args.get("cohort", type=as_id)
         chosen = next((c for c in cohorts if c.id == wanted), None) if wanted is not None else next(iter(cohorts), None)
         if wanted is not None and chosen is None:
             abort(404)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from lms.expert.services import MAX_NAME_CHARS, MAX_NOTE_CHARS
+from lms.web.forms import Form
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     name = StringField("The expert's name", validators=[DataRequired("Give the expert's name."), Length(max=MAX_NAME_CHARS)])
     email = EmailField("Their email", validators=[DataRequired("Give the expert's email address."), Length(max=254)],
                        description="The link goes to this address; it works once and expires.")
@@ -16,5 +16,5 @@ class InviteForm(FlaskForm):
     submit = SubmitField("Send the invitation")
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """A bare form for POST buttons and the rating form (built from the rubric): CSRF only."""

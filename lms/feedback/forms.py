@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from lms.feedback.services import MAX_NAME_CHARS, RELATIONS
-from lms.web.forms import labelled_choices
+from lms.web.forms import Form, labelled_choices
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     """The module choices are the framework modules, set by the view."""
 
     module = SelectField("Framework", coerce=int, validators=[DataRequired("Choose a framework.")],
@@ -21,5 +20,5 @@ class InviteForm(FlaskForm):
     submit = SubmitField("Send the invitation")
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """A bare form for POST buttons and the rating form (built from the questions): CSRF only."""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from lms.web.forms import Form
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """The bulk-action form is built from the table (a checkbox per row); this carries its CSRF token."""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from lms.web.forms import Form
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """The grading form is built from the rubric; this carries its CSRF token."""

@@ -24,6 +24,7 @@ from lms.grading.forms import CsrfForm
 from lms.grading.models import GradeAction, PeerReview, PeerReviewKind, PeerReviewStatus, QueueFilter
 from lms.jobs import exports
 from lms.learning.services import build_schedule
+from lms.web.converters import as_id
 from lms.web.downloads import export_name, streamed_download
 from lms.web.filters import localdeadline, localtime
 from lms.web.markdown import render_user_markdown
@@ -38,7 +39,7 @@ def queue() -> str:
         status = QueueFilter(request.args.get("status", QueueFilter.TO_GRADE))
     except ValueError:
         status = QueueFilter.TO_GRADE
-    cohort_id = request.args.get("cohort", type=int)
+    cohort_id = request.args.get("cohort", type=as_id)
     result = services.queue(db.session, [c.id for c in cohorts], cohort_id=cohort_id if cohort_id in {c.id for c in cohorts} else None,
                             module=request.args.get("module") or None, status=status, late_only=request.args.get("late") == "1",
                             page=request.args.get("page", 1, type=int))
@@ -88,7 +89,7 @@ def save(cohort_id: int, submission_id: int) -> Any:
     levels = {c.id: form.get(f"level-{c.id}") for c in rubric.criteria}
     levels.update({k[6:]: v for k, v in form.items() if k.startswith("level-") and k[6:] not in levels})
     comments = {c.id: form.get(f"comment-{c.id}", "") for c in rubric.criteria}
-    revision = form.get("revision", type=int)
+    revision = form.get("revision", type=as_id)
     action = form.get("action", GradeAction.DRAFT)
     was_released = submission.status == SubmissionStatus.RELEASED
     try:
@@ -265,7 +266,7 @@ def reassign_review(cohort_id: int, review_id: int) -> Any:
     review = db.session.get(PeerReview, review_id)
     if review is None or review.submission.cohort_id != cohort_id:
         abort(404)
-    target = db.session.get(User, request.form.get("reviewer", type=int) or 0)
+    target = db.session.get(User, request.form.get("reviewer", type=as_id) or 0)
     try:
         if target is None:
             raise services.GradingError("Choose a learner to review this work.")
@@ -300,8 +301,8 @@ def cohort_peer_reviews(cohort_id: int, key: str) -> str:
 def assign_reviewer(cohort_id: int, key: str) -> Any:
     assignment = _peer_assignment(key)
     back = redirect(url_for("grading.cohort_peer_reviews", cohort_id=cohort_id, key=key))
-    submission = db.session.get(Submission, request.form.get("submission", type=int) or 0)
-    target = db.session.get(User, request.form.get("reviewer", type=int) or 0)
+    submission = db.session.get(Submission, request.form.get("submission", type=as_id) or 0)
+    target = db.session.get(User, request.form.get("reviewer", type=as_id) or 0)
     try:
         if submission is None or submission.cohort_id != cohort_id or submission.assignment_id != assignment.id:
             raise services.GradingError("Choose a piece of this cohort's work to give a reviewer.")

@@ -3,16 +3,17 @@ periodic job to run now."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 from wtforms.validators import InputRequired
 
+from lms.web.forms import Form
 
-class ButtonForm(FlaskForm):
+
+class ButtonForm(Form):
     submit = SubmitField("Go")
 
 
-class RunJobForm(FlaskForm):
+class RunJobForm(Form):
     """One of the kinds cron queues (``lms.jobs.runner.periodic``): the view sets the choices."""
 
     kind = SelectField("Job", validators=[InputRequired(message="Choose the job to run.")])

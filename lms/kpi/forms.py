@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import FloatField, MonthField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import TextInput
+
+from lms.web.forms import Form
 
 
 class FigureField(FloatField):
@@ -47,7 +48,7 @@ class PeriodField(MonthField):
         super().process_formdata([str(valuelist[0]).strip()])
 
 
-class FigureForm(FlaskForm):
+class FigureForm(Form):
     # Choices are the active metrics grouped by module, set by the view; the service
     # checks the chosen key, so a stale or tampered choice gets a plain message.
     metric = SelectField("Metric", validate_choice=False, validators=[InputRequired("Choose the metric the figure is for.")])

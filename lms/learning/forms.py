@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from lms.learning.services import OVERRIDE_KINDS, PACES, TIME_ALLOWANCES
-from lms.web.forms import DayField, labelled_choices
+from lms.web.forms import DayField, Form, labelled_choices
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(Form):
     phase = SelectField("Part of the program", coerce=int, validators=[DataRequired()])
     kind = SelectField("Grant", choices=labelled_choices(dict(OVERRIDE_KINDS)), validators=[DataRequired()])
     # InputRequired, not DataRequired: DataRequired would replace the field's own message
@@ -20,13 +19,13 @@ class OverrideForm(FlaskForm):
     submit = SubmitField("Grant")
 
 
-class PaceForm(FlaskForm):
+class PaceForm(Form):
     pace = SelectField("Pace", choices=labelled_choices(dict(PACES)), validators=[DataRequired()],
                        description="For a learner who joined after the cohort started.")
     submit = SubmitField("Change pace")
 
 
-class TimeAllowanceForm(FlaskForm):
+class TimeAllowanceForm(Form):
     allowance = SelectField("Time allowance", choices=labelled_choices(dict(TIME_ALLOWANCES)),
                             validators=[DataRequired()],
                             description="Against each quiz's or exam's time limit. Attempts already started keep their time.")
@@ -34,9 +33,9 @@ class TimeAllowanceForm(FlaskForm):
     submit = SubmitField("Save time allowance")
 
 
-class FeedForm(FlaskForm):
+class FeedForm(Form):
     submit = SubmitField("Create a new calendar link")
 
 
-class RevokeFeedForm(FlaskForm):
+class RevokeFeedForm(Form):
     submit = SubmitField("Turn the calendar link off")

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import exists, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import Field
@@ -29,7 +28,7 @@ from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm,
 from lms.learning.home import panels_of
 from lms.learning.models import OverrideKind
 from lms.web.downloads import content_disposition
-from lms.web.forms import add_error, labelled_choices
+from lms.web.forms import Form, add_error, labelled_choices
 from lms.web.page_cache import Viewer, cached_page
 
 bp = Blueprint("learning", __name__, template_folder="templates")
@@ -213,7 +212,7 @@ def _cohort_and_person(cohort_id: int, user_id: int) -> tuple[Cohort, User]:
     return db.session.get(Cohort, cohort_id) or abort(404), db.session.get(User, user_id) or abort(404)
 
 
-def _saved(cohort: Cohort, person: User, form: FlaskForm, field: Field, save: Callable[[], str],
+def _saved(cohort: Cohort, person: User, form: Form, field: Field, save: Callable[[], str],
            anchor: str | None = None) -> WerkzeugResponse | None:
     """A change to a learner's schedule or access posted through ``form``: when it validates,
     ``save`` calls the service and answers what to flash, then back to the learner's page.

@@ -1,12 +1,13 @@
 """LTI forms: a platform's registration, mapping a course to a cohort, deep linking's choice."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from lms.web.forms import Form
 
-class PlatformForm(FlaskForm):
+
+class PlatformForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)], description="e.g. Acme Moodle")
     issuer = StringField("Issuer (platform ID)", validators=[DataRequired(), Length(max=500)],
                          description="Moodle: the site's address, e.g. https://moodle.example.org; Canvas: https://canvas.instructure.com")
@@ -25,7 +26,7 @@ class PlatformForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class ContextForm(FlaskForm):
+class ContextForm(Form):
     context_id = StringField("Course context ID", validators=[DataRequired(), Length(max=255)],
                              description="As the platform sends it (shown on the refusal page of an unmapped course's launch).")
     title = StringField("Course title", validators=[Optional(), Length(max=255)])
@@ -33,10 +34,10 @@ class ContextForm(FlaskForm):
     submit = SubmitField("Map")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     submit = SubmitField("Go")
 
 
-class DeepLinkForm(FlaskForm):
+class DeepLinkForm(Form):
     items = SelectMultipleField("Content to place", choices=[], validate_choice=False)
     submit = SubmitField("Place in the course")

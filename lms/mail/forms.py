@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
+from lms.web.forms import Form
 
-class RetryForm(FlaskForm):
+
+class RetryForm(Form):
     submit = SubmitField("Retry")

@@ -2,20 +2,20 @@ from __future__ import annotations
 
 import secrets
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from lms.progress.services import MAX_NOTE
+from lms.web.forms import Form
 
 
-class ReadForm(FlaskForm):
+class ReadForm(Form):
     """Mark a lesson read; ``undo`` set takes the mark off."""
 
     undo = HiddenField()
 
 
-class RatingForm(FlaskForm):
+class RatingForm(Form):
     """The objective and level choices come from the program; the view sets them. ``token``
     is drawn afresh for each form shown (and kept when it comes back with an error): the
     same form sent twice (a double click) records one rating."""

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField
+from wtforms import HiddenField
 from wtforms.validators import InputRequired
 
+from lms.web.forms import Form, WholeNumberField
 
-class CsrfForm(FlaskForm):
+
+class CsrfForm(Form):
     """A bare form for POST buttons (starting a run): CSRF only."""
 
 
-class ChoiceForm(FlaskForm):
+class ChoiceForm(Form):
     """One decision: the node the learner was shown and the choice they took there."""
 
     node = HiddenField(validators=[InputRequired()])
-    choice = IntegerField(validators=[InputRequired("Choose one of the options.")])
+    choice = WholeNumberField(validators=[InputRequired("Choose one of the options.")])

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.accounts.forms import OWN_EMAIL
+from lms.web.forms import Form
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     issuer = StringField("Issuer", validators=[DataRequired(), Length(max=500)],
                          description="The provider's issuer URL, e.g. https://login.example.org/realms/staff")
     client_id = StringField("Client id", validators=[DataRequired(), Length(max=255)])
@@ -21,10 +21,10 @@ class SettingsForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class FindOrganizationForm(FlaskForm):
+class FindOrganizationForm(Form):
     email = EmailField("Your work email", validators=[DataRequired(), Length(max=254)], render_kw=OWN_EMAIL)
     submit = SubmitField("Continue")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     submit = SubmitField("Continue")

@@ -26,6 +26,7 @@ from lms.storage.backends import Storage, file_storage
 from lms.teams import services
 from lms.teams.forms import CsrfForm, TeamWorkForm
 from lms.teams.models import Team
+from lms.web.converters import as_id
 from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("teams", __name__, template_folder="templates")
@@ -59,8 +60,9 @@ def _uploads() -> Storage:
 
 
 def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | None = None, status: int = 200,
-               rating_error: str | None = None) -> tuple[str, int]:
-    """The learner's team page; ``rating_error``: their ratings were refused, and are shown again as sent."""
+               rating_error: str | None = None, typed_name: str = "") -> tuple[str, int]:
+    """The learner's team page; ``rating_error``: their ratings were refused, and are shown again as sent;
+    ``typed_name``: the name of the team they tried to start, refused with ``error``."""
     user = signed_in()
     cohort_id = _cohort_id()
     team = services.team_of(db.session, item.id, user.id)
@@ -85,7 +87,7 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
             returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
     return render_template("teams/team.html", assignment=item, dates=_dates(item, team), button=CsrfForm(), error=error,
-                           user=user, rating_error=rating_error, posted=request.form if rating_error else None,
+                           typed_name=typed_name, user=user, rating_error=rating_error, posted=request.form if rating_error else None,
                            **context), status
 
 
@@ -104,15 +106,15 @@ def _csrf() -> None:
 
 
 @bp.post("/assignments/<key>/team/new")
-def create(key: str) -> WerkzeugResponse:
+def create(key: str) -> WerkzeugResponse | tuple[str, int]:
     item = _assignment(key)
     _csrf()
+    name = request.form.get("name", "")
     try:
-        made = services.create_team(db.session, item, _cohort_id(), request.form.get("name", ""), signed_in(), utcnow(),
-                                    as_learner=True)
+        made = services.create_team(db.session, item, _cohort_id(), name, signed_in(), utcnow(), as_learner=True)
     except services.TeamError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        return _team_page(item, error=str(exc), status=400, typed_name=name)  # the name typed is shown again
     else:
         flash(f"You started {made.name}. Teammates can join it from this assignment's team page.", "success")
     return _back(key)
@@ -186,9 +188,17 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
 
 
 def _int(value: Any) -> int | None:
+    """An id or a revision as sent, or None for what no id column holds."""
+    try:
+        return as_id(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _score(value: str) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
 
 
@@ -218,7 +228,7 @@ def rate(key: str) -> WerkzeugResponse | tuple[str, int]:
     comments: dict[int, str] = {}
     for name, value in request.form.items():  # a comment comes without a score when no score was chosen
         if name.startswith("score-") and (uid := _int(name[6:])) is not None:
-            scores[uid] = _int(value) if value else None
+            scores[uid] = _score(value) if value else None
         elif name.startswith("comment-") and (uid := _int(name[8:])) is not None:
             comments[uid] = value
     try:
@@ -261,13 +271,16 @@ def cohort(cohort_id: int) -> str:
     return render_template("teams/cohort.html", cohort=_cohort(cohort_id), assignments=services.team_assignments(db.session))
 
 
-def _manage_page(cohort_id: int, key: str) -> str:
+def _manage_page(cohort_id: int, key: str, error: str | None = None, typed: dict[str, str] | None = None) -> str:
+    """The staff page of an assignment's teams; ``typed``: a name refused with ``error``, shown again in its field
+    (``"new"`` for a new team's, a team's id for its new name)."""
     group = _cohort(cohort_id)
     item = _assignment(key)
     teams = services.teams_for(db.session, item.id, group.id)
     placed = {uid for t in teams for uid in t.member_ids}
     learners = [e.user for e in cohort_learners(db.session, group)]
     return render_template("teams/manage.html", cohort=group, assignment=item, teams=teams, button=CsrfForm(),
+                           error=error, typed=typed or {},
                            unplaced=[u for u in learners if u.id not in placed], grades=services.grades_of(db.session, teams))
 
 
@@ -281,30 +294,32 @@ def _to_manage(cohort_id: int, key: str) -> WerkzeugResponse:
 
 
 @bp.post("/cohorts/<int:cohort_id>/assignments/<key>/teams")
-def staff_create(cohort_id: int, key: str) -> WerkzeugResponse:
+def staff_create(cohort_id: int, key: str) -> WerkzeugResponse | tuple[str, int]:
     group = _cohort(cohort_id)
     item = _assignment(key)
     _csrf()
+    name = request.form.get("name", "")
     try:
-        made = services.create_team(db.session, item, group.id, request.form.get("name", ""), signed_in(), utcnow())
+        made = services.create_team(db.session, item, group.id, name, signed_in(), utcnow())
     except services.TeamError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        return _manage_page(cohort_id, key, str(exc), {"new": name}), 400
     else:
         flash(f"{made.name} created: add its members below.", "success")
     return _to_manage(cohort_id, key)
 
 
 @bp.post("/cohorts/<int:cohort_id>/teams/<int:team_id>/rename")
-def rename(cohort_id: int, team_id: int) -> WerkzeugResponse:
+def rename(cohort_id: int, team_id: int) -> WerkzeugResponse | tuple[str, int]:
     found = _staff_team(cohort_id, team_id)
     _csrf()
     key = found.assignment.key
+    name = request.form.get("name", "")
     try:
-        services.rename_team(db.session, found, request.form.get("name", ""))
+        services.rename_team(db.session, found, name)
     except services.TeamError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
+        return _manage_page(cohort_id, key, str(exc), {str(team_id): name}), 400
     else:
         flash(f"Renamed to {found.name}.", "success")
     return _to_manage(cohort_id, key)

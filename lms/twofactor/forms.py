@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from lms.web.forms import Form
 
-class CodeForm(FlaskForm):
+
+class CodeForm(Form):
     code = StringField("Code", validators=[DataRequired(message="Type the code."), Length(max=32)],
                        description="The 6 digits your authenticator app shows, or one of your recovery codes.",
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off"})
@@ -13,14 +14,14 @@ class CodeForm(FlaskForm):
     submit = SubmitField("Continue")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     key = HiddenField(validators=[DataRequired(message="Start again with a new key."), Length(max=1000)])
     code = StringField("Code from the app", validators=[DataRequired(message="Type the code."), Length(max=32)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
     submit = SubmitField("Turn on two-factor sign-in")
 
 
-class DisableForm(FlaskForm):
+class DisableForm(Form):
     code = StringField("Current code (or a recovery code)", validators=[DataRequired(message="Type the code."),
                                                                        Length(max=32)],
                        render_kw={"autocomplete": "one-time-code"})
@@ -33,15 +34,15 @@ class NewCodesForm(DisableForm):
     submit = SubmitField("Make new recovery codes")
 
 
-class PlainForm(FlaskForm):
+class PlainForm(Form):
     submit = SubmitField("Go")
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(Form):
     require_for_instructors = BooleanField("Require two-factor sign-in for this organization's instructors")
     submit = SubmitField("Save")
 
 
-class ResetForm(FlaskForm):
+class ResetForm(Form):
     confirm = BooleanField("I am sure", validators=[DataRequired(message="Tick the box to confirm.")])
     submit = SubmitField("Reset two-factor")

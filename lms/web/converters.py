@@ -14,6 +14,15 @@ from werkzeug.routing import IntegerConverter
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER, the type of every id column (no BigInteger ids)
 
 
+def as_id(value: str) -> int:
+    """A typed or posted id (``request.form.get(name, type=as_id)``): a number an id column
+    holds, else ``ValueError`` (so ``get`` answers its default, as for what is no number)."""
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError(value)
+    return number
+
+
 class IdConverter(IntegerConverter):
     """``<int:...>`` refusing a number above ``MAX_ID`` with 404.
 

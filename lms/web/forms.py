@@ -7,10 +7,30 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, cast
 
+from flask import request
+from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto  # the "read the request" default of a form's formdata
 from markupsafe import Markup
-from wtforms import DateField, DecimalField, Field
+from wtforms import DateField, DecimalField, Field, IntegerField
 from wtforms.fields.choices import Choice  # type: ignore[attr-defined]  # WTForms 3.3 has it; its stubs do not yet
 from wtforms.widgets import Select
+
+from lms.web.converters import MAX_ID
+from lms.web.inputs import json_as_form
+
+
+class Form(FlaskForm):
+    """The base of every form. Flask-WTF reads a JSON body as the form when no form fields
+    came; it took an array (or a bare number) with a 500 and let NUL and lone surrogates
+    through to the database. Here a JSON body is read by ``json_as_form``: an object's
+    plain values, cleaned; anything else is an empty form, refused with its messages."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if formdata is _Auto and request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json \
+                    and not request.form and not request.files:
+                return json_as_form(request.get_json(silent=True))
+            return super().wrap_formdata(form, formdata)
 
 
 def add_error(field: Field, message: str) -> None:
@@ -38,6 +58,20 @@ class FiniteDecimalField(DecimalField):
         if self.data is not None and not self.data.is_finite():
             self.data = None
             raise ValueError(NOT_A_NUMBER)
+
+
+NOT_A_WHOLE_NUMBER = "Enter a whole number."
+
+
+class WholeNumberField(IntegerField):
+    """An ``IntegerField`` (a revision, a choice's position) refusing a number no INTEGER
+    column holds: 99999999999999999999 reached the database and failed there with a 500."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) > MAX_ID:
+            self.data = None
+            raise ValueError(NOT_A_WHOLE_NUMBER)
 
 
 # The days a person may type anywhere (a filter, a due date, a follow-up, an expiry): the

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, SubmitField, URLField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from lms.web.forms import labelled_choices
+from lms.web.forms import Form, labelled_choices
 from lms.webhooks.models import EVENT_LABELS
 
 
@@ -14,7 +13,7 @@ class EventsField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class EndpointForm(FlaskForm):
+class EndpointForm(Form):
     url = URLField("Endpoint URL", validators=[DataRequired(), Length(max=500)],
                    description="https:// only; each event is POSTed there as JSON, signed with the endpoint's secret.")
     description = StringField("Description", validators=[Optional(), Length(max=200)])
@@ -23,5 +22,5 @@ class EndpointForm(FlaskForm):
     submit = SubmitField("Add endpoint")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     submit = SubmitField("Go")
