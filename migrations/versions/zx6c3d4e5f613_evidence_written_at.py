@@ -7,7 +7,7 @@ sync never learned of that evidence.
 Existing rows are filled with their ``recorded_at``.
 
 Revision ID: zx6c3d4e5f613
-Revises: zw3c3d4e5f613
+Revises: zx2c3d4e5f613
 Create Date: 2026-12-06 22:35:00.000000
 
 """
@@ -18,7 +18,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zx6c3d4e5f613'
-down_revision = 'zw3c3d4e5f613'
+down_revision = 'zx2c3d4e5f613'
 branch_labels = None
 depends_on = None
 
