@@ -193,9 +193,11 @@ def _rebase(form: EditCohortForm, current: Cohort) -> None:
 @bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
 def edit_cohort(cohort_id: int) -> Any:
     cohort = _cohort(cohort_id)
-    form = EditCohortForm(obj=cohort)
+    # The cohort's values, for the page and for a field a request leaves out (built from the
+    # cohort itself, a missing instructors field took its list of users and answered 500).
+    form = EditCohortForm(data={"name": cohort.name, "start_date": cohort.start_date, "timezone": cohort.timezone,
+                                "instructors": _cohort_values(cohort)["instructors"], "revision": cohort.revision})
     if not form.is_submitted():
-        form.instructors.data = _cohort_values(cohort)["instructors"]
         form.shown.data = json.dumps(_cohort_values(cohort))
     if form.validate_on_submit():
         assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
