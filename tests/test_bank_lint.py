@@ -22,7 +22,7 @@ from flask import Flask
 import config
 from lms.assessment.content import QuizFile
 from lms.assessment.lint import RULES, AttemptRules, Bank, BankQuiz, QuizFigures, similar_sets
-from lms.assessment.questions import Option, SingleSpec
+from lms.assessment.questions import MultipleSpec, Option, SingleSpec, parts_of, type_of
 from lms.content.source import Problem, Problems, read_yaml_file, validate
 
 EVEN = ("Roll back first", "Page the owner.", "Freeze releases")  # 15 characters each: no option stands out
@@ -37,6 +37,15 @@ def single(key: str, stem: str, options: Sequence[str] = EVEN, correct: int = 0,
     lines.append("    options:")
     for k, text in enumerate(options):
         lines += [f"      - id: {'abcdef'[k]}", f"        text: {text}"] + (["        correct: true"] if k == correct else [])
+    return "\n".join(lines) + "\n"
+
+
+def multiple(key: str, stem: str, weights: Sequence[float]) -> str:
+    """A multiple-answer item whose options (of even length) carry ``weights``."""
+    lines = [f"  - id: {key}", "    type: multiple", "    objectives: [KO1]", f"    text: {stem}",
+             "    feedback: Why the answer holds.", "    options:"]
+    for k, weight in enumerate(weights):
+        lines += [f"      - id: {'abcdef'[k]}", f"        text: Option number {k}.", f"        weight: {weight:g}"]
     return "\n".join(lines) + "\n"
 
 
@@ -110,6 +119,17 @@ BAD: dict[str, tuple[dict[str, str], str, str, str, str]] = {
     "rationale": (
         {"q.yml": quiz("lint-quiz", single("ra-1", "Which first?"), single("ra-2", "And then?", feedback=False))},
         "rationale", "q.yml", "- id: ra-2", "'ra-2' shows no rationale after answering"),
+    "tick-every-option": (
+        {"q.yml": quiz("lint-quiz", multiple("te-1", "Which apply?", (50, 50, -50)))},
+        "tick-every-option", "q.yml", "options:",
+        "ticking every option of 'te-1' scores 50% (at most 25%, a blind guess on a single-choice item of four"),
+    "tick-every-option without a penalty": (
+        {"q.yml": quiz("lint-quiz", multiple("te-2", "Which apply?", (50, 50, 0)))},
+        "tick-every-option", "q.yml", "options:", "no wrong option of 'te-2' carries a penalty, so ticking every "
+                                                  "option scores 100%"),
+    "tick-every-option without a wrong option": (
+        {"q.yml": quiz("lint-quiz", multiple("te-3", "Which apply?", (50, 50)))},
+        "tick-every-option", "q.yml", "options:", "every option of 'te-3' is a key, so ticking them all scores 100%"),
     "answers-before-last-attempt": (
         {"q.yml": quiz("lint-quiz", single("ab-1", "Which first?"), single("ab-2", "And then?"),
                        settings="attempts_allowed: 3; review: immediately")},
@@ -151,6 +171,26 @@ def test_a_sound_quiz_passes(tmp_path: Path) -> None:
         *(true_false(f"ok-tf-{n}", n < 3) for n in range(5)),  # 3 of 5 true: 60%
         single("ok-short-1", "Which one?"), single("ok-short-2", "Which one?"))})  # short stems may repeat
     assert lint(folder) == []
+
+
+def test_ticking_every_option_may_score_a_blind_guess_and_no_more(tmp_path: Path) -> None:
+    """A quarter passes (what a blind guess earns on a single-choice item of four options),
+    a point more is refused; so is an item whose wrong option costs nothing, and the rule
+    reads a scenario's sub-questions where they are."""
+    folder = write(tmp_path / "quizzes", {"q.yml": quiz(
+        "lint-quiz", multiple("te-ok", "Which apply?", (25, 25, 25, 25, -75)),
+        multiple("te-zero", "And these?", (50, 50, -50, -50)))})
+    assert lint(folder) == []
+    scenario = ("  - id: te-case\n    type: scenario\n    case: A case.\n    questions:\n"
+                + "".join(f"  {line}\n" for line in (multiple("te-sub-ok", "First?", (50, 50, -100))
+                                                      + multiple("te-sub", "Then?", (25, 25, 25, 25, -74))).splitlines()))
+    text = quiz("lint-quiz", scenario)
+    folder = write(tmp_path / "other", {"q.yml": text})
+    problems = lint(folder)
+    assert [p.message.split(":")[0] for p in problems] == ["tick-every-option"], problems
+    assert "'te-sub' scores 26%" in problems[0].message
+    options_lines = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip() == "options:"]
+    assert str(problems[0].location) == f"{folder / 'q.yml'}:{options_lines[1]}"
 
 
 def test_answers_at_once_pass_where_attempts_cannot_lean_on_them(tmp_path: Path) -> None:
@@ -345,6 +385,31 @@ def test_no_shipped_key_gives_itself_away_by_its_length() -> None:
             if key > Fraction(115, 100) * distractor:
                 standing_out.append(f"{path.name}: {question['id']} ({key} against {distractor} characters)")
     assert not standing_out, standing_out
+
+
+# Ticking every option of a multiple-answer item may earn what a blind guess earns on the
+# bank's single-choice items of four options, no more (the `tick-every-option` lint rule).
+TICK_ALL_LIMIT = Fraction(1, 4)
+
+
+def test_ticking_every_option_of_a_shipped_item_scores_a_blind_guess_at_most() -> None:
+    """A learner who ticks every option of a multiple-answer item knows nothing. A review
+    found 6 of the 53 shipped items gave that learner half the points (wrong options whose
+    penalties added up to -50); scored as learners are scored, every item now gives at most
+    a quarter, and every item has a wrong option that costs points."""
+    problems, scores, no_penalty = Problems(), {}, []
+    for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml")):
+        spec = validate(QuizFile, read_yaml_file(path, problems), path, problems)
+        assert spec is not None, [str(p) for p in problems]
+        for question in spec.questions:
+            for part in parts_of(question):
+                if isinstance(part, MultipleSpec):
+                    scores[f"{path.name}: {part.id}"] = type_of(part).score(part, {"options": [o.id for o in part.options]})
+                    if not any(o.weight < 0 for o in part.options):
+                        no_penalty.append(part.id)
+    assert len(scores) >= 50, len(scores)
+    assert {key: score for key, score in scores.items() if score > TICK_ALL_LIMIT} == {}
+    assert no_penalty == []
 
 
 def test_content_stats_prints_the_figures_per_quiz(app: Flask, tmp_path: Path) -> None:

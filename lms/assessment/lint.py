@@ -1,9 +1,9 @@
 """The item-bank lint: what `load-content --check` asks of every quiz, exam and check
 beyond a valid file. A learner who does not know the answer must not find it from the
 items' form (the correct option is the longest, the key is usually "true", one option
-stands out by its length, a catch-all option, the answers shown after an attempt while
-the same questions come back in the next), must not meet the same question twice, and
-learns why after every answer.
+stands out by its length, a catch-all option, ticking every option of a multiple-answer
+item scores well, the answers shown after an attempt while the same questions come back
+in the next), must not meet the same question twice, and learns why after every answer.
 
 The rules are a registry of small classes (``RULES``); each reports its problems with the
 file and line of what to change. ``Bank.figures`` counts, per quiz, what the rules
@@ -45,6 +45,13 @@ DataPath = tuple[int | str, ...]
 def option_length(option: Option) -> int:
     """An option's length as a learner sees it: characters, runs of spaces counted once."""
     return len(" ".join(option.text.split()))
+
+
+def tick_all_score(part: MultipleSpec) -> Fraction:
+    """What a learner scores on a multiple-answer item by ticking every option: the
+    weights summed, as a share of the points, never below 0 or above 1 (as ``Multiple.score``)."""
+    total = Fraction(sum(Fraction(option.weight) for option in part.options), 100)
+    return min(Fraction(1), max(Fraction(0), total))
 
 
 def stem_words(text: str) -> frozenset[str]:
@@ -383,6 +390,36 @@ class Rationale(ItemRule):
                                           f"`feedback` that explains the answer")
 
 
+class TickEveryOption(ItemRule):
+    """A learner who ticks every option of a multiple-answer item knows nothing, so must
+    score little: at most ``limit``, what a blind guess earns on a single-choice item of
+    four options (the bank's usual form). Wrong options therefore carry negative weights;
+    together -100, ticking everything scores 0, as in Moodle."""
+
+    name = "tick-every-option"
+    limit: ClassVar[Fraction] = Fraction(1, 4)
+
+    def check_item(self, item: BankItem) -> Iterator[Problem]:
+        part = item.part
+        if not isinstance(part, MultipleSpec):
+            return
+        score = tick_all_score(part)
+        if all(option.weight > 0 for option in part.options):
+            yield self.problem(item.at("options"),
+                               f"every option of {part.id!r} is a key, so ticking them all scores {percent(score)}. "
+                               f"Add wrong options with negative weights")
+        elif not any(option.weight < 0 for option in part.options):
+            yield self.problem(item.at("options"),
+                               f"no wrong option of {part.id!r} carries a penalty, so ticking every option scores "
+                               f"{percent(score)}. Give each wrong option a negative weight (together -100 makes "
+                               f"ticking every option score 0)")
+        elif score > self.limit:
+            yield self.problem(item.at("options"),
+                               f"ticking every option of {part.id!r} scores {percent(score)} (at most "
+                               f"{percent(self.limit)}, a blind guess on a single-choice item of four options). "
+                               f"Make the wrong options' weights more negative, or add a distractor")
+
+
 class AnswersBeforeLastAttempt(QuizRule):
     """A quiz of several attempts that shows the correct answers straight after each lets
     the next attempt be passed by memory, unless the attempts ask different questions: the
@@ -418,4 +455,4 @@ class AnswersBeforeLastAttempt(QuizRule):
 
 RULES: dict[str, LintRule] = {rule.name: rule for rule in (
     LongestCorrect(), TrueFalseBalance(), OptionLengths(), NearDuplicateStems(), CatchAllOptions(), Rationale(),
-    AnswersBeforeLastAttempt())}
+    TickEveryOption(), AnswersBeforeLastAttempt())}
