@@ -8,11 +8,13 @@ table gives. The fields sent are the ones the view reads: each request's ``form`
 (text, number, date, select, file) and values. Then each route gets, in turn: nothing,
 empty fields, 10,000 characters, NUL and bytes that are no UTF-8 (a lone surrogate's
 too), numbers as words, too big, negative, NaN and infinity, the days 0000-00-00 and
-9999-12-31, organization B's ids where an id is chosen, each field twice, JSON (an object
-and an array) where a form is expected, and for a file field an empty file, one with
-another extension and one over the size limit. A page read with a query string gets each
-argument it reads set to the same kinds of nonsense. The REST API gets the same through
-its JSON body and query strings, with an organization admin's token."""
+9999-12-31, organization B's ids where an id is chosen, each field twice, an edit form as
+shown with one field left out in turn, JSON (an object and an array) where a form is
+expected, and for a file field an empty file, one with another extension and one over the
+size limit. A page read with a query string gets each argument it reads set to the same
+kinds of nonsense; after the posts every page is read again, with whatever they stored.
+The REST API gets the same through its JSON body and the query parameters its document
+declares, with an organization admin's token."""
 
 from __future__ import annotations
 
@@ -475,6 +477,19 @@ def test_the_api_answers_bad_input_with_a_4xx_problem(app: Flask, loaded: Flask,
     db.session.commit()
     headers = {"Authorization": f"Bearer {secret}"}
     wrong: list[str] = []
+
+    def check(what: str, **request: Any) -> None:
+        try:
+            response = client.open(headers=headers, **request)
+        except Exception as error:
+            db.session.rollback()
+            wrong.append(f"{what}: raised {type(error).__name__}: {str(error)[:200]}")
+            return
+        if problem := problem_with(response):
+            wrong.append(f"{what}: {problem}")
+        elif response.status_code >= 400 and response.mimetype != "application/problem+json":
+            wrong.append(f"{what}: {response.status_code} as {response.mimetype}")
+
     declared = query_parameters(client.get("/api/v1/openapi.json").json)
     assert sum(len(names) for names in declared.values()) > 20
     tried = 0
@@ -485,26 +500,9 @@ def test_the_api_answers_bad_input_with_a_4xx_problem(app: Flask, loaded: Flask,
             tried += bool(names)
             for value in API_QUERY_VALUES if names else []:
                 bad = with_query(url, names, value)  # every parameter at once: the answer names each one refused
-                try:
-                    response = client.get(bad, headers=headers)
-                except Exception as error:
-                    db.session.rollback()
-                    wrong.append(f"GET {bad[:200]} ({endpoint}): raised {type(error).__name__}")
-                    continue
-                if problem := problem_with(response):
-                    wrong.append(f"GET {bad[:200]} ({endpoint}): {problem}")
-                elif response.status_code >= 400 and response.mimetype != "application/problem+json":
-                    wrong.append(f"GET {bad[:200]} ({endpoint}): {response.status_code} as {response.mimetype}")
+                check(f"GET {bad[:200]} ({endpoint})", path=bad, method="GET")
         else:
             for label, body, content_type in API_BODIES:
-                try:
-                    response = client.open(url, method=route.method, data=body, content_type=content_type, headers=headers)
-                except Exception as error:
-                    db.session.rollback()
-                    wrong.append(f"{route.method} {url} ({endpoint}) with {label}: raised {type(error).__name__}: {error}")
-                    continue
-                if problem := problem_with(response):
-                    wrong.append(f"{route.method} {url} ({endpoint}) with {label}: {problem}")
-                elif response.status_code >= 400 and response.mimetype != "application/problem+json":
-                    wrong.append(f"{route.method} {url} ({endpoint}) with {label}: {response.status_code} as {response.mimetype}")
+                check(f"{route.method} {url} ({endpoint}) with {label}", path=url, method=route.method, data=body,
+                      content_type=content_type)
     assert tried > 20 and wrong == [], "\n".join(wrong)
