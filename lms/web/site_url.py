@@ -43,12 +43,21 @@ def trusted_hosts(config: Mapping[str, Any]) -> list[str] | None:
     return [str(urlsplit(base).hostname)] if base else None
 
 
+HEALTH_CHECK = "/healthz"  # answers "ok" and builds no link
+
+
 class SiteFlask(Flask):
     """Flask whose URL adapter builds absolute URLs under BASE_URL when it is set."""
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        # Flask checks the request's Host against TRUSTED_HOSTS here (a 400 when it is not one).
-        adapter = super().create_url_adapter(request)
+        # Flask checks the request's Host against TRUSTED_HOSTS here (a 400 when it is not one),
+        # except for the health check: a load balancer's names the node, or nothing.
+        try:
+            adapter = super().create_url_adapter(request)
+        except SecurityError:
+            if request is None or request.path != HEALTH_CHECK:
+                raise
+            adapter = self.url_map.bind_to_environ(request.environ, subdomain="")
         base = str(self.config.get("BASE_URL") or "")
         if not base:
             return adapter
