@@ -113,9 +113,6 @@ class Config:
     # The API's removed lists keep this many days (`flask lms prune-removals`); a cursor or
     # updated_since older than that is answered 410 Gone: sync everything again.
     API_REMOVALS_KEPT_DAYS = 90
-    # The site's root URL (https://lms.example.org), for links made outside a request (emails)
-    # and for the API's Link headers; when empty the API's links are paths, never the Host header's.
-    BASE_URL = os.environ.get("LMS_BASE_URL", "").rstrip("/")
     WEBHOOK_ALLOW_LOCAL_HTTP = False
     # Single sign-on: calls to an organization's provider may reach local and private addresses
     # (development and tests, whose provider runs on 127.0.0.1); never in production (SSRF).
@@ -161,6 +158,11 @@ class Config:
         # enough that a browser left open on a shared computer is signed out the same afternoon,
         # not days later. "Keep me signed in" keeps its own, longer rule (REMEMBER_COOKIE_DURATION).
         self.SESSION_IDLE_MINUTES = _number("SESSION_IDLE_MINUTES", 120, int, zero=True)
+        # The site's origin (https://lms.example.org): every absolute URL the site builds (mailed
+        # links, certificate ids, the API's Link headers) uses it, never a request's Host header, and
+        # requests naming another host get 400 (lms/web/site_url.py). Production refuses to start
+        # without it. Empty: the request's address (the API's links are then paths).
+        self.BASE_URL = os.environ.get("LMS_BASE_URL", "").strip().rstrip("/")
         self.XAPI_LRS_ENDPOINT = os.environ.get("XAPI_LRS_ENDPOINT", "")
         self.XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
         self.XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")

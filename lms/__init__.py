@@ -63,6 +63,7 @@ from lms.today import wiring as today
 from lms.twofactor import wiring as twofactor
 from lms.web import wiring as web
 from lms.web.access import install_policy
+from lms.web.site_url import SiteFlask
 from lms.webhooks import wiring as webhooks
 from lms.xapi import wiring as xapi
 
@@ -91,7 +92,7 @@ def create_app(
     if env not in CONFIGS:
         raise RuntimeError(f"Unknown LMS_ENV {env!r}: choose one of {', '.join(CONFIGS)}")
     instance = Path(instance_path or os.environ.get("LMS_INSTANCE_PATH") or DEFAULT_INSTANCE)
-    app = Flask(__name__, instance_path=str(instance.resolve()))
+    app = SiteFlask(__name__, instance_path=str(instance.resolve()))
     app.config.from_object(CONFIGS[env](Path(app.instance_path)))
     if overrides:
         app.config.update(overrides)

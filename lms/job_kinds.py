@@ -5,7 +5,6 @@ periodic ones from cron with ``flask lms queue-job NAME`` (the worker runs them)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -51,7 +50,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _base_url(work: Work) -> None:
-    base = str(work.params.get("base_url") or os.environ.get("LMS_BASE_URL", ""))
+    base = str(work.params.get("base_url") or work.app.config.get("BASE_URL") or "")
     if base:
         work.session.info[BASE_URL] = base
 

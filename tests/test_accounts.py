@@ -881,6 +881,7 @@ def test_session_and_remember_cookies_are_http_only_and_same_site_lax(web: Flask
 
 def test_production_cookies_are_secure(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     production = create_app("production", instance_path=tmp_path)
     config = production.config
     assert config["SESSION_COOKIE_SECURE"] is True and config["REMEMBER_COOKIE_SECURE"] is True

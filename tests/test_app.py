@@ -66,6 +66,7 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path, monkey
 
 def test_production_uses_secure_cookies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     app = create_app("production", instance_path=tmp_path)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert not app.testing
@@ -80,6 +81,7 @@ def test_the_collector_runs_less_often_outside_the_test_suite(tmp_path: Path, mo
     create_app("testing", instance_path=tmp_path)
     assert gc.get_threshold() == default
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     app = create_app("production", instance_path=tmp_path)
     assert app.config["GC_FIRST_GENERATION"] == 10_000 and gc.get_threshold() == (10_000, 10, 10)
     gc.set_threshold(*default)

@@ -139,6 +139,7 @@ def test_a_real_server_sends_pages_compressed_to_a_client_that_reads_them(app: F
 def test_compression_is_configured_from_the_environment_and_a_wrong_setting_is_named(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     production = create_app("production", instance_path=tmp_path).config
     assert production["COMPRESS_REGISTER"] is True and production["COMPRESS_MIN_SIZE"] == 64 * 1024
     monkeypatch.setenv("COMPRESS_MIN_SIZE", "500")

@@ -309,6 +309,7 @@ def test_a_userinfo_answer_about_someone_else_or_unverified_is_refused(
 def test_production_requires_two_factor_whatever_the_environment_says(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     monkeypatch.setenv("TWO_FACTOR_REQUIRED", "0")
     assert create_app("production", instance_path=tmp_path).config["TWO_FACTOR_REQUIRED"] is True
     assert create_app("development", instance_path=tmp_path).config["TWO_FACTOR_REQUIRED"] is False
@@ -322,6 +323,7 @@ def test_a_production_app_sends_admins_to_two_factor_set_up(app: Flask, world: W
     """The production configuration itself (not a test's override) on the suite's database:
     an organization admin's right password leads to the set-up page, not into the site."""
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     production = create_app("production", instance_path=tmp_path, overrides={
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "WTF_CSRF_ENABLED": False})
     try:

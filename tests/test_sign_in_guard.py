@@ -162,6 +162,7 @@ def test_production_refuses_several_workers_on_in_memory_limits(caplog: pytest.L
 
 def test_create_app_in_production_refuses_to_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("LMS_BASE_URL", "http://localhost")  # production needs the site's address
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("ALLOW_IN_MEMORY_LIMITS", raising=False)
     monkeypatch.setenv("WEB_CONCURRENCY", "2")

@@ -17,6 +17,7 @@ from lms.cohorts.enrolment import active_enrolment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.completion import learner_progress
+from lms.web.site_url import site_root
 
 bp = Blueprint("certificates", __name__, template_folder="templates")
 
@@ -27,7 +28,7 @@ PALETTES = (("#1f5f8b", "#e8f1f8", "#2f7fb5"), ("#6b3fa0", "#f1ebf8", "#8a5cc2")
 
 
 def _base_url() -> str:
-    return request.url_root
+    return site_root()
 
 
 def _badge_json(document: dict[str, Any], status: int = 200) -> Response:

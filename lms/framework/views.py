@@ -7,17 +7,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from lms.extensions import db
 from lms.framework.services import BASE, Framework, build, find_item
+from lms.web.site_url import site_root
 
 bp = Blueprint("framework", __name__)
 
 
 def _framework() -> Framework | None:
-    return build(db.session, request.url_root, current_app.config.get("CONTENT_DIR"))
+    return build(db.session, site_root(), current_app.config.get("CONTENT_DIR"))
 
 
 def _unknown(identifier: str) -> tuple[Response, int]:

@@ -20,6 +20,7 @@ from lms.notifications.services import BASE_URL, unread_count_of_users_row
 from lms.notifications.views import UNREAD, bp, unread_context, unread_notifications
 from lms.teams.services import adjustment_saved
 from lms.web.page_cache import PageInput, add_page_input, add_viewer_input
+from lms.web.site_url import site_root
 from lms.web.unit_of_work import SAFE_METHODS
 
 
@@ -27,7 +28,7 @@ def remember_base_url() -> None:
     """For the links in emails a request's notifications queue: only a request that may
     write (not GET, HEAD or OPTIONS, which never do) can queue one."""
     if request.method not in SAFE_METHODS:
-        db.session.info[BASE_URL] = request.url_root
+        db.session.info[BASE_URL] = site_root()
 
 
 def init_app(app: Flask) -> None:

@@ -17,12 +17,13 @@ from lms.extensions import db
 from lms.openbadges import services
 from lms.openbadges.forms import RevokeForm, VerifyForm
 from lms.web.forms import add_error
+from lms.web.site_url import site_root
 
 bp = Blueprint("openbadges", __name__, template_folder="templates")
 
 
 def _base() -> str:
-    return request.url_root
+    return site_root()
 
 
 def _issuer_name() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from lms.web import converters, error_summary, filters, links, page_cache, security, unit_of_work
+from lms.web import converters, error_summary, filters, links, page_cache, security, site_url, unit_of_work
 from lms.web.errors import register_error_handlers
 from lms.web.inputs import InputRequest
 from lms.web.markdown import render_content_markdown, render_content_markdown_under, render_user_markdown
@@ -28,6 +28,7 @@ def user_markdown_filter(text: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    site_url.init_app(app)  # first: production refuses to start without LMS_BASE_URL
     app.request_class = InputRequest  # form fields and query arguments without NUL (PostgreSQL refuses it)
     converters.init_app(app)  # before any rule: <int:...> ids are bounded everywhere
     app.register_blueprint(bp)

@@ -66,8 +66,8 @@ def enabled(config: Mapping[str, Any]) -> bool:
 
 
 def homepage(config: Mapping[str, Any]) -> str:
-    """The site's base URL with a trailing slash: XAPI_HOMEPAGE, else the request's."""
-    configured = str(config.get("XAPI_HOMEPAGE") or "").strip()
+    """The site's base URL with a trailing slash: XAPI_HOMEPAGE, else BASE_URL, else the request's."""
+    configured = str(config.get("XAPI_HOMEPAGE") or config.get("BASE_URL") or "").strip()
     if configured:
         return configured.rstrip("/") + "/"
     if has_request_context():
