@@ -41,7 +41,7 @@ from lms.audit.services import record_from
 from lms.catalog.models import Level
 from lms.cohorts.enrolment import Carried, active_enrolment, hold_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
-from lms.database import DbSession, UTCDateTime, zone_named
+from lms.database import DbSession, UTCDateTime, rowcount, zone_named
 from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
