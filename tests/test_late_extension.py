@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from lms.coursework.models import Submission, SubmissionVersion
-from lms.coursework.services import get_assignment
+from lms.coursework.services import get_assignment, revision_days
 from lms.database import utcnow
 from lms.extensions import db
+from lms.grading.models import GradeAction
+from lms.grading.services import rubric_for, save_grade
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import cohort_today, grant_override
+from lms.notifications.models import Notification, NotificationEvent
 from lms.progress.models import ProgressItem
 from tests.test_api import bearer
 
@@ -118,3 +122,25 @@ def test_the_api_marks_the_submission_changed_when_its_lateness_changes(handed_i
     [changed] = client.get(f"/api/v1/cohorts/{world['cohort'].id}/submissions", headers=world["api"],
                            query_string={"updated_since": before.isoformat()}).json["data"]
     assert changed["late"] is False
+
+
+@pytest.mark.parametrize(("zone", "with_hour"), [("Asia/Kolkata", True), ("UTC", False)])
+def test_work_returned_for_revision_tells_the_learner_until_when_on_their_clock(
+        handed_in_late: dict[str, Any], zone: str, with_hour: bool) -> None:
+    """The notice of a return says the revision's due date; a learner whose clock does not
+    read midnight when the cohort's day ends is also told the hour there."""
+    world = handed_in_late
+    world["learner"].timezone = zone
+    db.session.commit()
+    work = db.session.get_one(Submission, world["work"].id)
+    now = utcnow()
+    save_grade(db.session, work, world["teacher"], {c.id: c.levels[0].id for c in rubric_for(db.session, work, None).criteria},
+               {}, "Say which alert fired first.", None, GradeAction.RETURN, now)
+    db.session.commit()
+    [notice] = db.session.scalars(select(Notification).where(Notification.user_id == world["learner"].id,
+                                                             Notification.event == NotificationEvent.RETURNED_FOR_REVISION))
+    again = now.astimezone(ZoneInfo(world["cohort"].timezone)).date() + timedelta(days=revision_days())
+    local = datetime.combine(again + timedelta(days=1), time(0), tzinfo=ZoneInfo(world["cohort"].timezone)).astimezone(
+        ZoneInfo(zone))
+    hour = f" ({local:%H:%M} {local.tzname()} on {local:%a %d %b}, your time)" if with_hour else ""
+    assert notice.body == f"Read the feedback, revise your work and hand it in again by {again:%d %B %Y}{hour}."
