@@ -7,8 +7,9 @@ rows. Either side computing its evidence differently on its own fails here."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -171,13 +172,13 @@ def test_the_volume_generator_gives_the_evidence_the_real_paths_give(app: Flask,
     assert rubric_levels["KO1"] == pytest.approx(2.8)
 
 
-@pytest.mark.parametrize(("zone", "handed_in", "late"), [
-    ("America/New_York", datetime(2026, 3, 11, 2, 0), False),  # 10 March, 22:00 in New York: the due day
-    ("Asia/Tokyo", datetime(2026, 3, 10, 20, 0), True),         # 11 March, 05:00 in Tokyo: the day after
-    ("UTC", datetime(2026, 3, 10, 23, 59), False),
+@pytest.mark.parametrize(("zone", "after_due", "late"), [
+    ("America/New_York", timedelta(hours=22), False),  # 22:00 in New York on the due day (the next UTC date)
+    ("Asia/Tokyo", timedelta(days=1, hours=5), True),  # 05:00 in Tokyo the day after (the due day's UTC date)
+    ("UTC", timedelta(hours=23, minutes=59), False),
 ])
 def test_the_volume_generator_judges_late_by_the_cohorts_day(app: Flask, load_content, make_cohort, enrol_learner,
-                                                               make_user, zone: str, handed_in: datetime,
+                                                               make_user, zone: str, after_due: timedelta,
                                                                late: bool) -> None:
     """Generated work is late as the real hand-in judges it (coursework.handed_in_late): after
     the due day as the cohort counts days, not the UTC date."""
@@ -187,9 +188,12 @@ def test_the_volume_generator_judges_late_by_the_cohorts_day(app: Flask, load_co
     learner = enrol_learner(cohort, name="Gen")
     catalog = Catalog.load(db.session)
     plan = next(w for w in catalog.works if w.id == assignment(CASE).id)
-    at = handed_in.replace(tzinfo=UTC)
+    # the learner's own due date: the kept schedule judges every version against it again
+    dates = dates_for(assignment(CASE), build_schedule(db.session, cohort, learner.id, utcnow()))
+    assert dates is not None
+    at = (datetime.combine(dates.due_on, time(0), tzinfo=ZoneInfo(zone)) + after_due).astimezone(UTC)
     work = Work(plan=plan, user_id=learner.id, ability=0.7, submitted_at=at, body="Generated work.",
-                due_on=date(2026, 3, 10), graded_at=None, levels={})
+                due_on=dates.due_on, graded_at=None, levels={})
     writer = Writer(db.session, cohort, teacher.id, utcnow(), random.Random(1), BenchmarkReport(), catalog.objective_ids)
     writer.write([LearnerPlan(learner.id, attempts=[], works=[work])])
     db.session.commit()

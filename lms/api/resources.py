@@ -505,15 +505,16 @@ def _grade_out(g: Grade, sub: Submission, key: str, learner_id: int, changed: da
 
 
 def _submissions(where: Any, owner_id: int | None) -> Any:
-    stmt = (select(Submission, Assignment.key, Grade).join(Assignment, Assignment.id == Submission.assignment_id)
+    stmt = (select(Submission, Assignment.key, Grade, Submission.handed_in_late)
+            .join(Assignment, Assignment.id == Submission.assignment_id)
             .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
             .where(where))
     page, groups = _page_per_learner(stmt, owner_id, Submission.id, Submission.updated_at)
     items = []
-    for sub, k, g, learner_id, moment, changed, _shared in page.rows:
+    for sub, k, g, late, learner_id, moment, changed, _shared in page.rows:
         group = groups.get(sub.id)
         items.append(s.SubmissionOut(id=sub.id, learner_id=learner_id, assignment_key=k, status=sub.status.value,
-                                     submitted_at=sub.submitted_at, updated_at=moment, team=group.name if group else None,
+                                     submitted_at=sub.submitted_at, late=bool(late), updated_at=moment, team=group.name if group else None,
                                      grade=_grade_out(g, sub, k, learner_id, changed, group) if g is not None else None))
     return _answer(page, s.SubmissionPage, items)
 

@@ -227,6 +227,8 @@ class SubmissionOut(Schema):
     assignment_key: str
     status: str
     submitted_at: datetime | None
+    late: bool = Field(description="The latest version was handed in after the learner's due date as it stands now "
+                                   "(an extension granted later excuses it; one taken away makes it late again).")
     updated_at: datetime = Field(description="When it or its grade for this learner (a team member's adjustment) last changed.")
     team: str | None = Field(description="The name of the team whose work this is; null for one learner's own work.")
     grade: GradeOut | None = Field(description="The grade once released; null before.")

@@ -5,6 +5,7 @@ with a key naming the occurrence, so a signal sent twice notifies once. Flush on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,17 +13,22 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from lms.accounts.models import User
 from lms.assessment.models import Attempt, Response
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import active_enrolment
-from lms.coursework.models import SubmissionStatus
+from lms.cohorts.models import Cohort
+from lms.coursework.models import Submission, SubmissionStatus
+from lms.coursework.services import dates_for
 from lms.coursework.sharing import groups_of, learner_ids
-from lms.database import DbSession
+from lms.database import DbSession, zone_named
 from lms.expert.models import ExpertEvaluation
 from lms.feedback.models import FeedbackResponse
 from lms.grading.models import Grade, GradeStatus, PeerReview
+from lms.learning.services import build_schedule
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
+from lms.web.filters import localdeadline
 
 
 def link_to(endpoint: str, **values: Any) -> str | None:
@@ -55,11 +61,30 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
                                   grade.max_score), link) for uid in learners]
     elif submission.status == SubmissionStatus.RETURNED:
         notices = [Notice(uid, NotificationEvent.RETURNED_FOR_REVISION, f"grade:{grade.id}:returned:{grade.revision}",
-                          f"{assignment.title} was returned for revision",
-                          "Read the feedback, revise your work and hand it in again.", link) for uid in learners]
+                          f"{assignment.title} was returned for revision", body, link)
+                   for uid, body in _revision_words(session, submission, learners, now).items()]
     else:
         return
     notify_all(session, notices, now)
+
+
+def _revision_words(session: DbSession, submission: Submission, learners: Sequence[int], now: datetime) -> dict[int, str]:
+    """What each learner is told of a return: until when they may hand the work in again on
+    their schedule (``dates_for``: the revision window, or their due date when later), with
+    the hour on their own clock when the cohort's day ends at another hour there, as their
+    work page says it (``localdeadline``)."""
+    cohort = session.get(Cohort, submission.cohort_id) if submission.cohort_id is not None else None
+    zones = dict(session.execute(select(User.id, User.timezone).where(User.id.in_(list(learners)))).all())
+    words = {}
+    for uid in learners:
+        dates = dates_for(submission.assignment, build_schedule(session, cohort, uid, now), submission) if cohort else None
+        if dates is None:
+            words[uid] = "Read the feedback, revise your work and hand it in again."
+            continue
+        until = localdeadline(dates.deadline, zone_named(zones.get(uid)))
+        words[uid] = (f"Read the feedback, revise your work and hand it in again by {dates.due_on:%d %B %Y}"
+                      f"{f' ({until}, your time)' if until else ''}.")
+    return words
 
 
 def on_adjustment_saved(grade: Grade, *, session: DbSession, now: datetime, user_id: int, **_: object) -> None:

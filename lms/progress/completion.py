@@ -59,6 +59,9 @@ class Item:
     # A quiz or exam whose window closes (``Quiz.closes_after_days``): at the start of
     # ``due_on`` in the cohort's time zone (``quiz_window``), not at its end as work is due.
     closes: bool = False
+    # Assessed work: the due date from the schedule and the learner's extension, before any
+    # revision window (``due_on`` adds the current one): what a hand-in's lateness is judged by.
+    scheduled_due_on: date | None = None
 
     def closed(self, today: date) -> bool:
         """A quiz or exam whose window has closed: from the start of its due day it can no
@@ -451,14 +454,15 @@ def _item(entry: _Entry, uid: int, loaded: _Loaded, zone: ZoneInfo, revision: ti
         opens_on = min(opens_on, early + timedelta(days=entry.early.opens_after))
     done, detail = _state(entry, uid, loaded)
     work = loaded.work.get((uid, entry.source.id)) if isinstance(entry.source, Assignment) else None
-    due_on = max(due_on, extra) if extra else due_on
+    due_on = scheduled = max(due_on, extra) if extra else due_on
     if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
         due_on = max(due_on, work.returned_at.astimezone(zone).date() + revision)
     return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,
                 level=entry.level, opens_on=opens_on, due_on=due_on,
                 done=done, detail=detail,
                 handed_in=work is not None and work.status in (SubmissionStatus.SUBMITTED, SubmissionStatus.RELEASED),
-                closes=isinstance(entry.source, Quiz) and entry.source.closes_after_days is not None)
+                closes=isinstance(entry.source, Quiz) and entry.source.closes_after_days is not None,
+                scheduled_due_on=scheduled if isinstance(entry.source, Assignment) else None)
 
 
 def _module_parts(slots: dict[int, _Slot], items: list[Item]) -> list[ModulePart]:

@@ -47,6 +47,7 @@ from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession, utcnow
 from lms.learning.services import Timeline
 from lms.progress.completion import LearnerProgress, cohorts_progress
+from lms.progress.lateness import QUIET, Deadline, relate
 from lms.progress.models import ItemKind, ItemRole, ProgressItem, ProgressLearner, ProgressLevel, ProgressObjective
 
 STALE_USERS = "lms.progress.stale_users"
@@ -126,6 +127,8 @@ def _note_statement(orm_execute_state: ORMExecuteState) -> None:
     """Bulk statements pass the flush by (``unmark_read`` deletes, the volume generator
     inserts): note the learners they touch, read from their rows or parameters."""
     if not (orm_execute_state.is_update or orm_execute_state.is_delete or orm_execute_state.is_insert):
+        return
+    if orm_execute_state.execution_options.get(QUIET):  # written from the schedule, changing nothing in it
         return
     table = getattr(orm_execute_state.statement, "table", None)
     name = getattr(table, "name", None)
@@ -342,8 +345,10 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[first:first + size]
 
 
-def _made(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datetime) -> Iterator[Tables]:
-    """The rows of (user id, cohort id) pairs, table by table, ``CHUNK`` learners at a time."""
+def _made(session: DbSession, enrolments: Iterable[tuple[int, int]], now: datetime,
+          deadlines: dict[tuple[int, str], Deadline] | None = None) -> Iterator[Tables]:
+    """The rows of (user id, cohort id) pairs, table by table, ``CHUNK`` learners at a time;
+    into ``deadlines``, when given, the due date of each learner's assessed work."""
     pairs = sorted(enrolments)
     cohorts = {c.id: c for c in session.scalars(select(Cohort).where(Cohort.id.in_({c for _u, c in pairs})))} if pairs else {}
     objectives = kept_objectives(session) if pairs else []
@@ -355,6 +360,9 @@ def _made(session: DbSession, enrolments: Iterable[tuple[int, int]], now: dateti
         groups = [(cohorts[cid], ids) for cid, ids in by_cohort.items()]
         progress = cohorts_progress(session, groups, now)
         learners = [(cohort.id, progress[cohort.id][uid]) for cohort, ids in groups for uid in ids]
+        if deadlines is not None:
+            deadlines.update({(learner.user_id, item.key): Deadline(cid, item.scheduled_due_on, cohorts[cid].timezone)
+                              for cid, learner in learners for item in learner.items if item.scheduled_due_on is not None})
         kept = [(item_rows(cid, learner), level_rows(cid, learner), objective_rows(cohorts[cid], learner, objectives, closings),
                  learner_row(cid, learner)) for cid, learner in learners]
         for items, levels, closing, line in kept:
@@ -418,11 +426,13 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
         pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
                                 .where(Enrolment.user_id.in_(chunk), Enrolment.active)).all()
         made: dict[type[Kept], list[dict[str, Any]]] = {model: [] for model in MODELS}
-        for tables in _made(session, [(u, c) for u, c in pairs], now):
+        deadlines: dict[tuple[int, str], Deadline] = {}
+        for tables in _made(session, [(u, c) for u, c in pairs], now, deadlines):
             for model, rows in tables:
                 made[model] += rows
         for model in MODELS:
             _sync(session, model, chunk, made[model])
+        relate(session, deadlines, chunk, now)  # an extension or a moved date can make work late, or not
         written += len(made[ProgressItem])
     return written
 
@@ -435,10 +445,13 @@ def rebuild(session: DbSession, now: datetime) -> int:
         session.execute(delete(model))
     pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.active)).all()
     written = 0
-    for tables in _made(session, [(u, c) for u, c in pairs], now):
+    deadlines: dict[tuple[int, str], Deadline] = {}
+    for tables in _made(session, [(u, c) for u, c in pairs], now, deadlines):
         for model, rows in tables:
             _insert(session, model, rows)
         written += len(tables[0][1])
+    for chunk in _chunks(sorted({u for u, _c in pairs}), CHUNK):
+        relate(session, deadlines, chunk, now)
     return written
 
 

@@ -27,14 +27,14 @@ def localdate(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(_zone()).strftime("%d %b %Y")
 
 
-def localdeadline(value: datetime | None) -> str:
+def localdeadline(value: datetime | None, zone: ZoneInfo | None = None) -> str:
     """A cohort's midnight (a due day's end, an opening day's start) as the signed-in
-    person's clock reads it, when that is not their own midnight: "16:00 PST on Sun 03 Jan";
-    empty at their midnight (the date shown says it all), so only people in another zone
-    see an hour."""
+    person's clock reads it (or the clock of ``zone``, for a notice to someone else), when
+    that is not their own midnight: "16:00 PST on Sun 03 Jan"; empty at their midnight (the
+    date shown says it all), so only people in another zone see an hour."""
     if value is None:
         return ""
-    local = value.astimezone(_zone())
+    local = value.astimezone(zone or _zone())
     if local.time() == time(0):
         return ""
     return local.strftime("%H:%M ") + (local.tzname() or "") + local.strftime(" on %a %d %b")
