@@ -58,7 +58,7 @@ from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
-from lms.progress.sources import UNVOUCHED
+from lms.progress.sources import UNVOUCHED, rater_of
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
 
@@ -1414,14 +1414,15 @@ def _replay(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[
     # Core, fetched at once: plain tuples, none of the ORM's work (or a fetch call) per row (200,000s of rows)
     rows = session.connection().execute(
         _evidence_before(cohort, objectives, ends[-1])
-        .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.source, month_of)
+        .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.source,
+                           Evidence.recorded_by_id, month_of)
         # a learner's rows together, each objective's in the order recorded: the order in
         # which SQLite reads them (its enrolments by id, then ``ix_evidence_user_time``), so
         # it sorts nothing (a quarter of the statement at 237,000 rows)
         .order_by(Enrolment.id, Evidence.recorded_at, Evidence.objective_id, Evidence.id)).all()
-    for user_id, objective_id, level, weight, source, month in rows:
+    for user_id, objective_id, level, weight, source, recorded_by_id, month in rows:
         pair = (user_id, objective_id)
-        history[pair].append(Point(level, weight, source not in UNVOUCHED))
+        history[pair].append(Point(level, weight, source not in UNVOUCHED, rater_of(source, recorded_by_id)))
         months[pair].append(month)
     # month index -> objective id -> the level of each learner with evidence on it by then
     levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
