@@ -1470,7 +1470,9 @@ class CohortCompetency:
     month: int
     learners: int
     means: list[Cell]                 # per objective: the cohort's mean (evidence = learners with evidence)
-    proficient: float | None          # share of learner-objective cells at or above the at-risk bar
+    # share of learner-objective cells at or above the at-risk bar, over the objectives whose
+    # teaching has started on the cohort's dates (None: no learners, or none started)
+    proficient: float | None
     at_risk: int
     completion: list[FunnelStep]
 
@@ -1548,13 +1550,19 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     for cohort in cohorts:
         month = current_month(cohort.start_date, todays[cohort.id])
         total = totals.get(cohort.id, 0)
-        means, proficient = [], 0
+        # Objectives not yet taught to this cohort would count as not proficient and make a
+        # younger cohort look weaker: only those whose teaching has started count.
+        opens = state.objective_openings(objectives, Timeline(cohort.start_date))
+        means, proficient, started = [], 0, 0
         for column in columns:
             found = figures.get((cohort.id, column.objective.id))
             mean = found.mean if found else None
             means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean), evidence=found.present if found else 0))
-            proficient += found.proficient if found else 0
-        cells = total * len(columns)
+            day = opens[column.objective.id]
+            if day is not None and day <= todays[cohort.id]:
+                started += 1
+                proficient += found.proficient if found else 0
+        cells = total * started
         result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means,
                                        proficient=proficient / cells if cells else None, at_risk=risky.get(cohort.id, 0),
                                        completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))
