@@ -18,6 +18,7 @@ from lms.extensions import db
 from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import EvidenceError, mastery_changed, method_for, rebuild, record
+from lms.progress.sources import UNVOUCHED, rater_of
 from tests.races import second_waits_for_first
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -72,6 +73,47 @@ def test_one_piece_of_evidence_never_makes_an_objective_mastered(name: str) -> N
     assert level(name, [Point(4, weight=0.75, vouched=False)] * 3, **one) == 3.4
     assert level(name, [Point(4), *[Point(4, weight=0.75, vouched=False)] * 4], **one) == 3.4
     assert level(name, [Point(4), Point(4, weight=0.75, vouched=False), Point(4)], **one) == 4.0
+
+
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_one_rater_rating_again_is_still_one_judgement(name: str) -> None:
+    """The same instructor rating a learner 4 on one objective on two days had counted as two
+    full judgements: that instructor alone made it mastered. Their ratings count once toward
+    the evidence mastered needs; a second instructor, or graded work, makes it two."""
+    one = {"n": 1, "mastery_level": 3}
+    assert level(name, [Point(4, rater=7), Point(4, rater=7)], **one) == 3.4
+    assert level(name, [Point(4, rater=7)] * 5, **one) == 3.4
+    assert level(name, [Point(4, rater=7), Point(4, rater=8)], **one) == 4.0  # two instructors
+    assert level(name, [Point(4, rater=7), Point(4, rater=7), Point(4)], **one) == 4.0  # and a graded piece
+    method = method_for({"method": name, **one})
+    points = [Point(4, rater=7), Point(4, rater=7), Point(4, rater=8)]
+    assert list(method.running(points)) == [3.4, 3.4, 4.0]
+    assert method.levels_at(points, [1, 2, 3]) == [3.4, 3.4, 4.0]
+
+
+def test_n_times_counts_one_rater_once_as_their_latest() -> None:
+    """Shown n times means n judgements: one instructor rating 4 three times is shown once."""
+    three = {"n": 3, "mastery_level": 3, "mastery_min_weight": 0}
+    assert level("n_times", [Point(4, rater=7)] * 3, **three) == 2.5      # still below mastery
+    assert level("n_times", [Point(4, rater=7), Point(4, rater=8), Point(4)], **three) == 4.0
+    # the latest of a rater's ratings stands: a 4 taken back to a 2 is a 2
+    assert level("n_times", [Point(4, rater=7), Point(4), Point(2, rater=7)], **three) == 2.0
+
+
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_raters_the_learner_chose_never_make_an_objective_mastered_alone(name: str) -> None:
+    """Three friendly stakeholders (or experts) rating 5 stars (2.25 in all) had made an
+    application objective mastered. The learner picks them, so they move the level but count
+    for nothing toward the evidence mastered needs: staff-graded work must carry it."""
+    one = {"n": 1, "mastery_level": 3}
+    rules = method_for({"method": name, **one})
+    stakeholder = Point(4, weight=0.75, vouched="stakeholder" not in UNVOUCHED)
+    expert = Point(4, weight=0.75, vouched="expert" not in UNVOUCHED)
+    assert not stakeholder.vouched and not expert.vouched
+    assert rules.level([stakeholder] * 3) == 3.4
+    assert rules.level([stakeholder, expert, stakeholder, expert]) == 3.4
+    assert rules.level([Point(4), stakeholder, stakeholder]) == 3.4       # one staff judgement is not two
+    assert rules.level([Point(4), stakeholder, Point(4, rater=8)]) == 4.0  # graded work and a rating
 
 
 def test_the_hold_follows_the_programs_thresholds() -> None:
@@ -169,7 +211,8 @@ def test_below_since_by_hand() -> None:
 def replayed_below_since(method: str, settings: dict, evidence: list[Evidence], bar: float) -> datetime | None:
     """Independently of ``running`` and ``below_since``: the level of each prefix, oldest first."""
     ordered = sorted(evidence, key=lambda e: (e.recorded_at, e.id))
-    points = [Point(e.level, e.weight, e.source != "kpi") for e in ordered]  # a learner's own figures are not vouched for
+    # what the learner reports or picks is not vouched for; a rater's ratings count once
+    points = [Point(e.level, e.weight, e.source not in UNVOUCHED, rater_of(e.source, e.recorded_by_id)) for e in ordered]
     since = None
     for end, e in enumerate(ordered, start=1):
         now = method_for(settings).level(points[:end])
@@ -207,9 +250,11 @@ def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_u
     rng = random.Random(7)
     users = [make_user().id for _ in range(4)]
     sources = ["quiz", "rubric", "peer", "rating", "stakeholder", "kpi"]
+    raters = [make_user().id for _ in range(2)]  # a rater's ratings count once
     for i in range(120):
         record(db.session, rng.choice(users), rng.choice(objectives[:5]), rng.choice(sources), f"test:{i}",
-               rng.choice([0, 0.25, 0.5, 0.75, 0.875, 1]), T0 + timedelta(hours=i), settings=settings)
+               rng.choice([0, 0.25, 0.5, 0.75, 0.875, 1]), T0 + timedelta(hours=i), settings=settings,
+               recorded_by_id=rng.choice(raters))
     db.session.commit()
     incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since, m.held)
                    for m in db.session.scalars(select(Mastery))}
@@ -227,7 +272,7 @@ def test_incremental_updates_equal_a_full_rebuild(app: Flask, objectives, make_u
     assert any(replayed.values()) and not all(replayed.values())  # some below the bar now, some not
     # held is what the method says of the evidence (kept with the level: the heat map marks it)
     rule = method_for(settings)
-    held = {pair: rule.held_back([Point(e.level, e.weight, e.source != "kpi")
+    held = {pair: rule.held_back([Point(e.level, e.weight, e.source not in UNVOUCHED, rater_of(e.source, e.recorded_by_id))
                                   for e in sorted(found, key=lambda e: (e.recorded_at, e.id))])
             for pair, found in evidence.items()}
     assert {pair: flag for pair, (_level, _count, _since, flag) in rebuilt.items()} == held
@@ -324,12 +369,15 @@ def test_kept_mastery_holds_a_level_on_light_evidence_as_a_rebuild_does(app: Fla
         row = db.session.scalars(select(Mastery).where(Mastery.user_id == user)).one()
         return row.level, row.evidence_count, row.below_since, row.held
 
-    steps = [("stakeholder", 1.0, (3.4, 1, None, True)),   # one stakeholder's five stars (weight 0.75): held
-             ("peer", 1.0, (3.4, 2, None, True)),          # 1.25
-             ("rating", 1.0, (4.0, 3, None, False))]       # 2.25: mastered
+    rater = make_user().id
+    steps = [("stakeholder", 1.0, (3.4, 1, None, True)),   # one stakeholder's five stars: held (counts for nothing)
+             ("peer", 1.0, (3.4, 2, None, True)),          # 0.5
+             ("rating", 1.0, (3.4, 3, None, True)),        # 1.5
+             ("rating", 1.0, (3.4, 4, None, True)),        # the same instructor again: still 1.5
+             ("rubric", 1.0, (4.0, 5, None, False))]       # 2.5: mastered
     for hours, (source, fraction, expected) in enumerate(steps):
         record(db.session, user, objective, source, f"{source}:{hours}", fraction, T0 + timedelta(hours=hours),
-               settings=settings)
+               settings=settings, recorded_by_id=rater)
         db.session.commit()
         assert kept() == expected
         rebuild(db.session, T0, settings)

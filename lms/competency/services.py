@@ -58,7 +58,7 @@ from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, policy
-from lms.progress.sources import UNVOUCHED
+from lms.progress.sources import UNVOUCHED, rater_of
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
 
@@ -1414,14 +1414,15 @@ def _replay(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[
     # Core, fetched at once: plain tuples, none of the ORM's work (or a fetch call) per row (200,000s of rows)
     rows = session.connection().execute(
         _evidence_before(cohort, objectives, ends[-1])
-        .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.source, month_of)
+        .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.source,
+                           Evidence.recorded_by_id, month_of)
         # a learner's rows together, each objective's in the order recorded: the order in
         # which SQLite reads them (its enrolments by id, then ``ix_evidence_user_time``), so
         # it sorts nothing (a quarter of the statement at 237,000 rows)
         .order_by(Enrolment.id, Evidence.recorded_at, Evidence.objective_id, Evidence.id)).all()
-    for user_id, objective_id, level, weight, source, month in rows:
+    for user_id, objective_id, level, weight, source, recorded_by_id, month in rows:
         pair = (user_id, objective_id)
-        history[pair].append(Point(level, weight, source not in UNVOUCHED))
+        history[pair].append(Point(level, weight, source not in UNVOUCHED, rater_of(source, recorded_by_id)))
         months[pair].append(month)
     # month index -> objective id -> the level of each learner with evidence on it by then
     levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
@@ -1469,7 +1470,9 @@ class CohortCompetency:
     month: int
     learners: int
     means: list[Cell]                 # per objective: the cohort's mean (evidence = learners with evidence)
-    proficient: float | None          # share of learner-objective cells at or above the at-risk bar
+    # share of learner-objective cells at or above the at-risk bar, over the objectives whose
+    # teaching has started on the cohort's dates (None: no learners, or none started)
+    proficient: float | None
     at_risk: int
     completion: list[FunnelStep]
 
@@ -1547,13 +1550,19 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     for cohort in cohorts:
         month = current_month(cohort.start_date, todays[cohort.id])
         total = totals.get(cohort.id, 0)
-        means, proficient = [], 0
+        # Objectives not yet taught to this cohort would count as not proficient and make a
+        # younger cohort look weaker: only those whose teaching has started count.
+        opens = state.objective_openings(objectives, Timeline(cohort.start_date))
+        means, proficient, started = [], 0, 0
         for column in columns:
             found = figures.get((cohort.id, column.objective.id))
             mean = found.mean if found else None
             means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean), evidence=found.present if found else 0))
-            proficient += found.proficient if found else 0
-        cells = total * len(columns)
+            day = opens[column.objective.id]
+            if day is not None and day <= todays[cohort.id]:
+                started += 1
+                proficient += found.proficient if found else 0
+        cells = total * started
         result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means,
                                        proficient=proficient / cells if cells else None, at_risk=risky.get(cohort.id, 0),
                                        completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))

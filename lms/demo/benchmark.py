@@ -101,7 +101,7 @@ from lms.progress.models import (
     ProgressObjective,
 )
 from lms.progress.services import Policy, evidence_row, objective_kinds, policy, weighed
-from lms.progress.sources import UNVOUCHED, RatingSource, StakeholderSource
+from lms.progress.sources import UNVOUCHED, RatingSource, StakeholderSource, rater_of
 from lms.progress.state import rebuild as rebuild_progress
 from lms.progress.state import refresh as refresh_progress
 from lms.simulations.models import SimulationRun
@@ -327,8 +327,8 @@ def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> lis
     return plans
 
 
-# user, objective, recorded at, level, weight, vouched (``Point.vouched``): what mastery needs
-EvidencePoint = tuple[int, int, datetime, float, float, bool]
+# user, objective, recorded at, level, weight, vouched, rater (``Point``): what mastery needs
+EvidencePoint = tuple[int, int, datetime, float, float, bool, int | None]
 
 
 def copy_statement(table: str, columns: Sequence[str]) -> str:
@@ -915,7 +915,7 @@ def bulk_inserts_copied(session: DbSession) -> Iterator[None]:
 def evidence_points(evidence: Sequence[dict[str, Any]]) -> list[EvidencePoint]:
     """What ``mastery_rows`` reads of these evidence rows, in order."""
     return [(row["user_id"], row["objective_id"], row["recorded_at"], row["level"], row["weight"],
-             row["source"] not in UNVOUCHED) for row in evidence]
+             row["source"] not in UNVOUCHED, rater_of(row["source"], row.get("recorded_by_id"))) for row in evidence]
 
 
 def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: float, now: datetime) -> list[dict[str, Any]]:
@@ -923,13 +923,14 @@ def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: fl
     ``evidence_points``), as ``lms.progress.services.rebuild`` makes them from the stored
     rows: each learner's points on an objective in the order recorded (the order written,
     when at the same moment), with when the level went below ``bar`` (the at-risk bar)."""
-    grouped: dict[tuple[int, int], list[tuple[datetime, int, float, float, bool]]] = defaultdict(list)
-    for position, (user_id, objective_id, at, point_level, weight, vouched) in enumerate(points):
-        grouped[(user_id, objective_id)].append((at, position, point_level, weight, vouched))
+    grouped: dict[tuple[int, int], list[tuple[datetime, int, float, float, bool, int | None]]] = defaultdict(list)
+    for position, (user_id, objective_id, at, point_level, weight, vouched, rater) in enumerate(points):
+        grouped[(user_id, objective_id)].append((at, position, point_level, weight, vouched, rater))
     made = []
     for (user_id, objective_id), found in grouped.items():
         found.sort()  # by moment, then position: no two alike
-        ordered = [Point(level=point_level, weight=weight, vouched=vouched) for _at, _position, point_level, weight, vouched in found]
+        ordered = [Point(level=point_level, weight=weight, vouched=vouched, rater=rater)
+                   for _at, _position, point_level, weight, vouched, rater in found]
         level, held = method.assess(ordered)
         if level is not None:
             made.append({"user_id": user_id, "objective_id": objective_id, "level": level,

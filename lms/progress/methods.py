@@ -16,9 +16,10 @@ DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mas
 # The counted evidence's weights must add up to this before a level may reach the top named
 # level ("mastered"): two full judgements (a quiz and a graded piece of work, an instructor's
 # rating and a rubric grade), or one full judgement and lesser evidence worth another (two
-# stakeholder ratings at 0.75, or an expert rating and a peer review). Lesser sources alone need
-# three pieces or more: the learner picks the stakeholders. The learner's own KPI figures do
-# not count toward it at all (no one checks them: ``Point.vouched``). One piece of evidence,
+# peer reviews at 0.5, or a simulation and a peer review). Lesser sources alone need
+# three pieces or more. The learner's own KPI figures, and the stakeholders' and experts' ratings
+# (the learner picks them), do not count toward it at all (``Point.vouched``), and one
+# instructor's ratings count as one judgement (``Point.rater``). One piece of evidence,
 # however strong and whatever its source, does not say the learner can do the job.
 DEFAULT_MIN_WEIGHT = 2.0
 # How far under the top threshold a level is held while the evidence is too light for it.
@@ -40,15 +41,35 @@ class Point(NamedTuple):
     # themselves with no one judging it (their own KPI figures, ``EvidenceSource.vouched``).
     # It still moves the level; it cannot make the evidence weigh enough for the top level.
     vouched: bool = True
+    # Who judged it, when the same person may judge the same work again (an instructor's
+    # rating: their user id); None otherwise. A rater's later ratings of one learner on one
+    # objective still move the level (the newest counts most, as any newer evidence does),
+    # but only their first counts toward ``mastery_min_weight``: one person rating twice is
+    # one judgement, so one instructor alone cannot make an objective mastered.
+    rater: int | None = None
+
+
+def _adds(point: Point, raters: set[int]) -> bool:
+    """Whether ``point`` adds its weight toward ``mastery_min_weight``: vouched, and not a
+    rater's second judgement (``raters``, the raters counted so far, is updated)."""
+    if not point.vouched:
+        return False
+    if point.rater is None:
+        return True
+    if point.rater in raters:
+        return False
+    raters.add(point.rater)
+    return True
 
 
 def _total(points: Sequence[Point]) -> float:
-    """The vouched points' weights (what counts toward the minimum) added one at a time,
-    oldest first, as ``running`` adds them (not ``sum``, which on Python 3.12+ compensates
-    and may differ in the last bit)."""
+    """The weights that count toward the minimum (``_adds``) added one at a time, oldest
+    first, as ``running`` adds them (not ``sum``, which on Python 3.12+ compensates and may
+    differ in the last bit)."""
     total = 0.0
+    raters: set[int] = set()
     for point in points:
-        if point.vouched:
+        if _adds(point, raters):
             total += point.weight
     return total
 
@@ -60,8 +81,9 @@ class MasteryMethod(ABC):
     threshold (``thresholds``' highest bound, "mastered") is held just under it
     (``held_at``), so one piece of evidence never makes an objective mastered. A level below
     the top threshold is never changed by the rule. Only vouched evidence counts toward the
-    minimum (``Point.vouched``): a learner's own KPI figures move the level but never make
-    it enough. Subclasses implement ``combine``; those
+    minimum (``Point.vouched``): a learner's own KPI figures and the judgements of people the
+    learner chose move the level but never make it enough; and a rater's repeat ratings
+    count once (``Point.rater``). Subclasses implement ``combine``; those
     that optimise ``running`` or ``levels_at`` apply ``hold`` as ``level`` does."""
 
     name: ClassVar[MasteryMethodName]
@@ -157,9 +179,10 @@ class DecayingAverage(MasteryMethod):
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
+        raters: set[int] = set()
         for point in points:
             if point.weight > 0:
-                if point.vouched:
+                if _adds(point, raters):
                     total += point.weight
                 if value is None:
                     value = point.level
@@ -177,18 +200,19 @@ class DecayingAverage(MasteryMethod):
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
+        raters: set[int] = set()
         found: list[float | None] = []
         done = 0
         for cut in cuts:
-            for level, weight, vouched in points[done:cut]:
-                if weight > 0:
-                    if vouched:
-                        total += weight
+            for point in points[done:cut]:
+                if point.weight > 0:
+                    if _adds(point, raters):
+                        total += point.weight
                     if value is None:
-                        value = level
+                        value = point.level
                     else:
-                        w = share * weight
-                        value = w * level + (1 - w) * value
+                        w = share * point.weight
+                        value = w * point.level + (1 - w) * value
             done = max(done, cut)
             found.append(None if value is None or not cut else self.hold(round(value, 4), total))
         return found
@@ -197,13 +221,16 @@ class DecayingAverage(MasteryMethod):
 class NTimes(MasteryMethod):
     """Mastery must be shown ``n`` times: then the level is the mean of the points at
     mastery. Before that it stays below mastery: the best point below it, or half a
-    level under it when every point so far reached it."""
+    level under it when every point so far reached it. A rater's ratings count once, as
+    their latest: one instructor rating three times has not shown it three times."""
 
     name, label = MasteryMethodName.N_TIMES, "n times at mastery"
 
     def combine(self, points: Sequence[Point]) -> float | None:
         if not points:
             return None
+        latest = {p.rater: index for index, p in enumerate(points) if p.rater is not None}
+        points = [p for index, p in enumerate(points) if p.rater is None or latest[p.rater] == index]
         n = int(self.settings.get("n", 3))
         bar = float(self.settings.get("mastery_level", 3))
         at = [p.level for p in points if p.level >= bar]

@@ -33,7 +33,7 @@ from lms.progress.models import (
     MasteryPolicy,
     ProgressLearner,
 )
-from lms.progress.sources import SOURCES, UNVOUCHED
+from lms.progress.sources import SOURCES, UNVOUCHED, rater_of
 from lms.web.page_cache import fingerprint, summary
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
@@ -137,10 +137,11 @@ def method_for(settings: Mapping[str, Any] | None = None, thresholds: Mapping[st
 
 
 def _points(rows: Iterable[Any]) -> tuple[list[Point], list[datetime]]:
-    """Evidence rows (with ``level``, ``weight``, ``source``, ``recorded_at`` and ``id``) as the
-    method's points in the order recorded, and each one's moment."""
+    """Evidence rows (with ``level``, ``weight``, ``source``, ``recorded_by_id``, ``recorded_at``
+    and ``id``) as the method's points in the order recorded, and each one's moment."""
     ordered = sorted(rows, key=lambda e: (e.recorded_at, e.id))
-    return ([Point(level=e.level, weight=e.weight, vouched=e.source not in UNVOUCHED) for e in ordered],
+    return ([Point(level=e.level, weight=e.weight, vouched=e.source not in UNVOUCHED, rater=rater_of(e.source, e.recorded_by_id))
+             for e in ordered],
             [e.recorded_at for e in ordered])
 
 
@@ -305,7 +306,7 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     # Plain rows of the columns the methods need, not ORM objects: a 200k-row rebuild
     # stays small in memory and fast.
     rows = session.execute(select(Evidence.id, Evidence.user_id, Evidence.objective_id, Evidence.level,
-                                  Evidence.weight, Evidence.source, Evidence.recorded_at))
+                                  Evidence.weight, Evidence.source, Evidence.recorded_by_id, Evidence.recorded_at))
     for e in rows:
         grouped[(e.user_id, e.objective_id)].append(e)
     rows_deleting.send(Mastery, session=session, where=[])
@@ -415,6 +416,7 @@ class TrailEntry:
     weight: float
     recorded_by: str | None  # the person who judged, when a person did
     vouched: bool = True  # whether it counts toward the evidence the top level needs (``Point.vouched``)
+    rater: int | None = None  # who judged it, when their repeat judgements count once (``Point.rater``)
     level_after: float | None = None  # mastery once this piece counted (None: still no counted evidence)
     change: float | None = None       # level_after minus the level before it (None for the first counted piece)
 
@@ -457,7 +459,7 @@ def _explained(entries: list[TrailEntry], method: MasteryMethod) -> list[TrailEn
     before: float | None = None
     result = []
     for entry in entries:
-        points.append(Point(level=entry.level, weight=entry.weight, vouched=entry.vouched))
+        points.append(Point(level=entry.level, weight=entry.weight, vouched=entry.vouched, rater=entry.rater))
         after = method.level(points) if entry.counted else before
         change = None if before is None or after is None else round(after - before, 4)
         result.append(replace(entry, level_after=after, change=change))
@@ -480,7 +482,8 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
         source = SOURCES.get(e.source)
         trails[e.objective_id].append(TrailEntry(
             recorded_at=e.recorded_at, source=source.label if source else e.source, note=e.note, level=e.level,
-            weight=e.weight, recorded_by=e.recorded_by.name if e.recorded_by else None, vouched=e.source not in UNVOUCHED))
+            weight=e.weight, recorded_by=e.recorded_by.name if e.recorded_by else None, vouched=e.source not in UNVOUCHED,
+            rater=rater_of(e.source, e.recorded_by_id)))
     result = []
     for objective in objectives:
         m = mastery.get(objective.id)

@@ -16,8 +16,12 @@ class EvidenceSource:
     label: ClassVar[str]
     weight: ClassVar[float] = 1.0
     # Whether its evidence counts toward ``mastery_min_weight`` (``methods.Point.vouched``):
-    # someone or something other than the learner judged it.
+    # staff or the course itself judged it, not the learner or someone the learner chose.
     vouched: ClassVar[bool] = True
+    # Whether the person who recorded it (``Evidence.recorded_by_id``) judged it, so that
+    # their repeat judgements of one learner on one objective count as one
+    # (``methods.Point.rater``).
+    per_rater: ClassVar[bool] = False
 
 
 class QuizSource(EvidenceSource):
@@ -45,11 +49,14 @@ class PeerSource(EvidenceSource):
 
 
 class RatingSource(EvidenceSource):
-    name, label = EvidenceSourceName.RATING, "Instructor rating"
+    name, label, per_rater = EvidenceSourceName.RATING, "Instructor rating", True
 
 
 class StakeholderSource(EvidenceSource):
-    name, label, weight = EvidenceSourceName.STAKEHOLDER, "Stakeholder feedback", 0.75
+    """Feedback from a stakeholder the learner chose: it moves the level, but friendly
+    ratings alone never make an objective mastered (not counted toward ``mastery_min_weight``)."""
+
+    name, label, weight, vouched = EvidenceSourceName.STAKEHOLDER, "Stakeholder feedback", 0.75, False
 
 
 class KpiSource(EvidenceSource):
@@ -61,9 +68,11 @@ class KpiSource(EvidenceSource):
 
 
 class ExpertSource(EvidenceSource):
-    """An outside expert's rating of a submission against its rubric (they have no account)."""
+    """An outside expert's rating of a submission against its rubric (they have no account).
+    The learner chooses the expert, so, as with stakeholders, it moves the level but does not
+    count toward ``mastery_min_weight``."""
 
-    name, label, weight = EvidenceSourceName.EXPERT, "Expert evaluation", 0.75
+    name, label, weight, vouched = EvidenceSourceName.EXPERT, "Expert evaluation", 0.75, False
 
 
 class SimulationSource(EvidenceSource):
@@ -80,3 +89,11 @@ SOURCES: dict[EvidenceSourceName, type[EvidenceSource]] = {
 # The sources whose evidence does not count toward ``mastery_min_weight`` (not vouched), to
 # test each evidence row against cheaply (a cohort's trend reads hundreds of thousands).
 UNVOUCHED: frozenset[EvidenceSourceName] = frozenset(name for name, source in SOURCES.items() if not source.vouched)
+
+# The sources whose recorder is the rater (``EvidenceSource.per_rater``).
+PER_RATER: frozenset[EvidenceSourceName] = frozenset(name for name, source in SOURCES.items() if source.per_rater)
+
+
+def rater_of(source: str, recorded_by_id: int | None) -> int | None:
+    """``methods.Point.rater`` for an evidence row of ``source`` recorded by ``recorded_by_id``."""
+    return recorded_by_id if source in PER_RATER else None

@@ -303,15 +303,23 @@ def cohort_revision(line: dict[str, Any], items: Sequence[dict[str, Any]], level
     return int.from_bytes(hashlib.blake2b(repr(seen).encode(), digest_size=REVISION_BITS // 8).digest(), "big")
 
 
+def _phase_days(objective: Objective, timeline: Timeline, end: int) -> list[date]:
+    """When each active phase of the objective's active modules opens (``end`` 0) or is due
+    (``end`` 1) on ``timeline``."""
+    return [timeline.phase_dates(phase.month)[end]
+            for module in objective.modules if module.active for phase in module.phases if phase.active]
+
+
 def objective_closings(objectives: Sequence[Objective], timeline: Timeline) -> dict[int, date | None]:
     """Objective id -> the day the last phase of its active modules is due on ``timeline``
     (None: no active module serves it)."""
-    result = {}
-    for objective in objectives:
-        days = [timeline.phase_dates(phase.month)[1]
-                for module in objective.modules if module.active for phase in module.phases if phase.active]
-        result[objective.id] = max(days, default=None)
-    return result
+    return {objective.id: max(_phase_days(objective, timeline, 1), default=None) for objective in objectives}
+
+
+def objective_openings(objectives: Sequence[Objective], timeline: Timeline) -> dict[int, date | None]:
+    """Objective id -> the day the first phase of its active modules opens on ``timeline``:
+    when its teaching starts (None: no active module serves it)."""
+    return {objective.id: min(_phase_days(objective, timeline, 0), default=None) for objective in objectives}
 
 
 def active_objectives_with_modules(session: DbSession) -> list[Objective]:
