@@ -68,7 +68,7 @@ def surfaces(client: Any, login: Any, certified: dict[str, Any]) -> dict[str, st
     login(client, certified["admin"])
     shown["manage page"] = client.get(f"/badges/v3/manage/{code}")
     client.post("/logout")
-    assert all(r.status_code == 200 for r in shown.values()), {k: r.status_code for k, r in shown.items()}
+    assert all(r.status_code == 200 for r in shown.values()), str({k: r.status_code for k, r in shown.items()})
     texts = {k: r.get_data(as_text=True) for k, r in shown.items()}
     subject = claims_of(token)["credentialSubject"]
     texts["signed credential"] = f"{subject['name']} / {claims_of(token)['description']}"

@@ -210,6 +210,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "jobs.active_key": "generated", "jobs.file_path": "generated paths", "jobs.file_type": "generated media types",
     "webhook_endpoints.events": "chosen from the event list",
     "webhook_endpoints.secret_encrypted": "encrypted, shown once when made",
+    "webhook_endpoints.previous_secret_encrypted": "encrypted, never shown (the secret before the last new one)",
     "webhook_deliveries.event_key": "generated", "webhook_deliveries.message_id": "generated",
     "webhook_deliveries.body": "the JSON the code builds and signs, not rendered on pages",
     "lti_contexts.lineitems_url": "service URLs from the platform's signed launch, not rendered on pages",

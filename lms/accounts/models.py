@@ -95,6 +95,9 @@ class SignInDevice(Model):
     Ended by signing out there, from the account page, or by a password change or reset."""
 
     __tablename__ = "sign_in_devices"
+    # Ids are never used twice, on SQLite too: a device's end is marked by its id
+    # (``lms.accounts.sign_ins.end_device``), and a reused id would end a new sign-in.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

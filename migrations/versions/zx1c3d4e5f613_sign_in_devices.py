@@ -34,7 +34,8 @@ def upgrade() -> None:
     sa.Column('user_agent', sa.String(length=120), nullable=False),
     sa.Column('ip_prefix', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_sign_in_devices_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_devices'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_devices')),
+    sqlite_autoincrement=True,  # ids never reused: a device's end is marked by its id
     )
     with op.batch_alter_table('sign_in_devices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sign_in_devices_user_id'), ['user_id'], unique=False)

@@ -42,7 +42,7 @@ def test_admin_deactivates_a_user_found_by_email_and_the_log_shows_it(server_url
     learner_page.get_by_label("Email").fill(world.learner_a.email)
     learner_page.get_by_label("Password").fill(PASSWORD)
     learner_page.get_by_role("button", name="Sign in").click()
-    learner_page.get_by_text("This account is deactivated").wait_for()
+    learner_page.get_by_text("This account is deactivated").first.wait_for()  # in the error summary and under the form
     learner.close()
 
     page.get_by_role("link", name="Audit log").first.click()

@@ -43,7 +43,7 @@ def test_an_org_admin_sets_up_two_factor_then_signs_in_with_a_code_and_a_remembe
     page.wait_for_url("**/home")
     page.goto(server_url + "/account")
     assert "On. 10 recovery codes left." in page.locator("#two-factor").inner_text()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
 
     password_step(page, server_url, boss.email)
     page.wait_for_url("**/login/two-factor")
@@ -54,7 +54,7 @@ def test_an_org_admin_sets_up_two_factor_then_signs_in_with_a_code_and_a_remembe
     page.get_by_label("Remember this device for 30 days").check()
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/home")
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
 
     password_step(page, server_url, boss.email)  # a remembered device: no code
     page.wait_for_url("**/home")
