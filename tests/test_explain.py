@@ -58,8 +58,9 @@ def populated(loaded: Flask, make_org: Callable[..., Any], make_cohort: Callable
         "INSERT INTO mastery (user_id, objective_id, level, evidence_count, method, updated_at) "
         "SELECT u.id, o.id, (u.id * 7 + o.id) % 5, :per, 'decaying_average', :now FROM users u CROSS JOIN objectives o "
         "WHERE u.email LIKE 'x%@scale.test'",
-        "INSERT INTO evidence (user_id, objective_id, source, source_ref, level, weight, note, recorded_at) "
-        "SELECT u.id, o.id, 'rating', 'rater:0', (u.id + o.id + n) % 5, 1.0, '', :now - make_interval(days => 20 * n) "
+        "INSERT INTO evidence (user_id, objective_id, source, source_ref, level, weight, note, recorded_at, written_at) "
+        "SELECT u.id, o.id, 'rating', 'rater:0', (u.id + o.id + n) % 5, 1.0, '', :now - make_interval(days => 20 * n), "
+        ":now - make_interval(days => 20 * n) "
         "FROM users u CROSS JOIN objectives o CROSS JOIN generate_series(1, :per) n WHERE u.email LIKE 'x%@scale.test'",
     ]
     for statement in statements:
