@@ -9,9 +9,11 @@ removed, a rebuild from corrected evidence). Each sort, filter and page is kept 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -436,3 +438,28 @@ def test_the_viewers_own_layout_is_never_stale_on_a_kept_heat_map(world: Learner
 
     enrol_learner(make_cohort(months_ago=1), world.teacher)  # a learner now too, in another cohort
     assert ">Schedule</a>" in body(client.get(url(world)))
+
+
+def test_the_heat_map_says_when_its_figures_were_worked_out_and_spells_out_its_codes(world: Learner, client) -> None:
+    """The time its figures were read, on the viewer's clock (a kept page keeps the time it
+    was built: its figures have not changed since), and every objective code of the map's
+    headings spelled out on the page, not only in the headings' hover tooltips."""
+    world.teacher.timezone = "Asia/Tokyo"
+    db.session.commit()
+    before = utcnow()
+    page = client.get(url(world)).get_data(as_text=True)
+    after = utcnow()
+    found = re.search(r'id="worked-out">Figures worked out at ([^(]+) \(your time\)', page)
+    assert found is not None
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert found.group(1).strip() in {t.astimezone(tokyo).strftime("%d %b %Y, %H:%M JST") for t in (before, after)}
+
+    codes = page[page.index('id="objective-codes"'):]
+    codes = codes[:codes.index("</details>")]
+    pairs = [(code, html.unescape(title)) for code, title in re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", codes)]
+    titles = {o.code: o.title for o in db.session.scalars(select(Objective))}
+    table = page[page.index('id="heat-map"'):page.index("</thead>", page.index('id="heat-map"'))]
+    headings = re.findall(r'title="([^"]+)">([A-Z]{2}\d)', table)
+    assert pairs and len(pairs) == len(headings) == len(titles)
+    for code, title in pairs:
+        assert title.removesuffix(" (closed: every module serving it is past its last due date)") == titles[code]

@@ -982,6 +982,7 @@ class HeatMap:
     query: str = ""        # the name or email filter
     risk_only: bool = False  # only the learners at risk
     streamed: bool = False   # for an export: no learner held, ``rows`` and ``at_risk`` read in SQL's order
+    worked_out_at: datetime | None = None  # when these figures were read (a kept page shows when it was built)
     context: _Context | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -1213,7 +1214,7 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
                    legend=bands(rules), columns=columns, count=count, learners_in_order=learners, risky=risky, sort=chosen,
                    descending=descending, reviews={}, on_page=pages.slice(picked),
                    risk_on_page=risk_pages.slice(risky), date_all=date_all, paging=pages, risk_paging=risk_pages,
-                   query=query.strip(), risk_only=risk_only, streamed=streamed, context=ctx)
+                   query=query.strip(), risk_only=risk_only, streamed=streamed, worked_out_at=now, context=ctx)
     return heat
 
 
