@@ -622,6 +622,57 @@ def test_accepting_creates_enrols_and_signs_in(app, client, world: World) -> Non
     assert "already been accepted" in text(client.get(f"/invitations/{token}"))
 
 
+def test_a_new_account_starts_on_the_cohorts_clock_or_the_zone_chosen_when_accepting(app, client, world: World) -> None:
+    """Every deadline a learner reads is on their account's clock: an account made by accepting
+    starts on the cohort's zone (not UTC, whatever the cohort's), and the form offers the zones of
+    the browser's languages' countries first, the cohort's selected; another zone chosen is kept."""
+    world.cohort_a.timezone = "America/New_York"
+    db.session.commit()
+    token = _invite(world)
+    form = client.get(f"/invitations/{token}", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    page = form.get_data(as_text=True)
+    zone_select = page[page.index('name="timezone"'):page.index("</select>", page.index('name="timezone"'))]
+    assert '<option selected value="America/New_York">' in zone_select
+    likely = zone_select[zone_select.index('label="Likely for you"'):zone_select.index("</optgroup>")]
+    assert "America/New_York" in likely and "Europe/Berlin" in likely
+    tag = re.search(r'<select[^>]*name="timezone"[^>]*>', page)
+    assert "/static/accounts/timezone.js" in page and tag is not None and 'data-zone-from-browser="choose"' in tag.group(0)
+
+    response = client.post(f"/invitations/{token}", data={"name": "Nina New", "password": GOOD_PASSWORD,
+                                                         "confirm": GOOD_PASSWORD})  # no zone sent: the cohort's
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert find_user(db.session, "new@example.com").timezone == "America/New_York"
+
+    client.post("/logout")
+    other = _invite(world, email="zoned@example.com")
+    refused = client.post(f"/invitations/{other}", data={"name": "Zed Zoned", "password": GOOD_PASSWORD,
+                                                         "confirm": GOOD_PASSWORD, "timezone": "Mars/Olympus_Mons"})
+    assert refused.status_code == 400 and "Not a valid choice" in text(refused)
+    assert 'value="Zed Zoned"' in refused.get_data(as_text=True)
+    assert find_user(db.session, "zoned@example.com") is None
+    chosen = client.post(f"/invitations/{other}", data={"name": "Zed Zoned", "password": GOOD_PASSWORD,
+                                                        "confirm": GOOD_PASSWORD, "timezone": "Asia/Kolkata"})
+    assert chosen.status_code == 302
+    db.session.expire_all()
+    assert find_user(db.session, "zoned@example.com").timezone == "Asia/Kolkata"
+
+
+def test_an_administrator_invited_without_a_cohort_starts_on_utc_unless_they_choose(app) -> None:
+    org = create_organization(db.session, "Acme")
+    invitation = add_organization_admin(db.session, org, "ada@example.com", "Ada Admin", invitation_link)
+    bea = add_organization_admin(db.session, org, "bea@example.com", "Bea Admin", invitation_link)
+    db.session.commit()
+    assert invitation.cohort is None
+    accept_invitation(db.session, invitation_token(mails("ada@example.com")[0]), "Ada Admin", GOOD_PASSWORD)
+    accept_invitation(db.session, invitation_token(mails("bea@example.com")[0]), "Bea Admin", GOOD_PASSWORD,
+                      timezone="Europe/Lisbon")
+    db.session.commit()
+    assert find_user(db.session, "ada@example.com").timezone == "UTC"
+    assert find_user(db.session, "bea@example.com").timezone == "Europe/Lisbon"
+    assert bea.accepted_at is not None
+
+
 @pytest.mark.parametrize("name", ["\u200b\u200b", "\u202e", "\n"])
 def test_accepting_with_an_invisible_name_makes_no_account_and_keeps_the_input(app, client, world: World, name: str) -> None:
     token = _invite(world)

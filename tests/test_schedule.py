@@ -332,6 +332,15 @@ def test_learner_five_months_in_sees_month_six(loaded: Flask, make_cohort, enrol
     assert long_date(month_opens_on(cohort.start_date, 12)) in page(last)
 
 
+def test_the_schedule_says_a_cohort_starts_until_it_has_started(loaded: Flask, make_cohort, enrol_learner, login) -> None:
+    later = make_cohort(start=datetime.now(UTC).date() + timedelta(days=7))
+    running = make_cohort(months_ago=2)
+    for cohort, word in ((later, "starts"), (running, "started")):
+        client = signed_in(loaded, login, enrol_learner(cohort))
+        heading = text(between(page(client.get("/schedule")), "<h1>", "</p>"))
+        assert f"{cohort.name} · {word} {cohort.start_date.strftime('%d %B %Y')}" in heading
+
+
 def test_anonymous_lesson_goes_to_sign_in(loaded: Flask) -> None:
     response = new_client(loaded).get(f"/lessons/{M6_LESSON}")
     assert response.status_code == 302

@@ -66,7 +66,8 @@ class SignOutForm(Form):
 
 class ProfileForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)], render_kw=OWN_NAME)
-    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()], widget=CachedOptionsSelect())
+    timezone = SelectField("Time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()], widget=CachedOptionsSelect(),
+                           render_kw={"data-zone-from-browser": "offer"})  # static/timezone.js
     submit = SubmitField("Save")
 
 

@@ -42,7 +42,7 @@ from lms.mail.services import queue_mail
 from lms.web.forms import add_error
 from lms.web.unit_of_work import SAFE_METHODS
 
-bp = Blueprint("accounts", __name__, template_folder="templates")
+bp = Blueprint("accounts", __name__, template_folder="templates", static_folder="static", static_url_path="/static/accounts")
 REMEMBERED_FOR = timedelta(days=365)  # Flask-Login's REMEMBER_COOKIE_DURATION when the config leaves it out
 
 

@@ -129,4 +129,9 @@ class AcceptInvitationForm(Form):
         description=f"At least {MIN_PASSWORD_LENGTH} characters.", render_kw=NEW_PASSWORD)
     confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
                             render_kw=NEW_PASSWORD)
+    # Every deadline and time the site shows is on this clock. It starts on the cohort's (or, with
+    # scripts on, the browser's: accounts/static/timezone.js) and can be changed on the account page.
+    timezone = SelectField("Your time zone", choices=TIMEZONE_CHOICES, validators=[DataRequired()],
+                           widget=CachedOptionsSelect(), render_kw={"data-zone-from-browser": "choose"},
+                           description="Deadlines and times are shown on this clock. You can change it later on your account page.")
     submit = SubmitField("Join the cohort")

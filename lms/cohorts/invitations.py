@@ -27,7 +27,17 @@ from blinker import Namespace
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 
 from lms.accounts.models import User
-from lms.accounts.services import AccountError, create_user, find_user, hash_token, new_token, normalise_email, person_name, set_password
+from lms.accounts.services import (
+    AccountError,
+    create_user,
+    find_user,
+    hash_token,
+    new_token,
+    normalise_email,
+    person_name,
+    set_password,
+    update_profile,
+)
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.enrolment import INSTRUCTOR_NOT_LEARNER, active_enrolment, enrol, teaches
@@ -364,25 +374,34 @@ def check_invitation(session: DbSession, token: str, now: datetime | None = None
 
 
 def accept_invitation(session: DbSession, token: str, name: str, password: str,
-                      now: datetime | None = None) -> User:
-    """A new person sets their name and password and takes the place they are invited to."""
+                      now: datetime | None = None, timezone: str | None = None) -> User:
+    """A new person sets their name, password and time zone (None: the cohort's, or UTC for an
+    organization's administrator) and takes the place they are invited to."""
     now = now or utcnow()
     check = check_invitation(session, token, now)
     if check.invitation is None:
         raise CohortError(check.problem or "Invalid invitation.")
     user = check.existing_user
+    zone = timezone or invited_zone(check.invitation)
     try:
         if user is None:
-            user = create_user(session, check.invitation.email, name, password)
+            user = create_user(session, check.invitation.email, name, password, timezone=zone)
         elif user.has_password:
             raise CohortError("You already have an account: sign in, then open the invitation link again.")
         else:  # made by an administrator (staff welcome, or an older import), never signed in yet
             user.name = person_name(name)
             set_password(user, password)
+            update_profile(session, user, user.name, zone)
     except AccountError as exc:
         raise CohortError(str(exc)) from exc
     _take_place(session, check.invitation, user, now)
     return user
+
+
+def invited_zone(invitation: Invitation) -> str:
+    """The time zone a new account starts on: its cohort's (the clock its months open on),
+    UTC for an organization's administrator."""
+    return invitation.cohort.timezone if invitation.cohort is not None else "UTC"
 
 
 def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:

@@ -11,6 +11,7 @@ from wtforms import Field
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
+from lms.accounts.timezones import countries_of, grouped_choices, likely_zones
 from lms.accounts.views import sign_in
 from lms.cohorts import csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
@@ -503,12 +504,15 @@ def accept_invitation(token: str) -> Any:
                                offer=invitations.invited_to(check.invitation))
     if check.existing_user is not None and check.existing_user.has_password:
         return redirect(url_for("accounts.login", next=url_for("cohorts.accept_invitation", token=token)))
-    form = AcceptInvitationForm(name=check.invitation.name or None)
+    zone = invitations.invited_zone(check.invitation)
+    form = AcceptInvitationForm(name=check.invitation.name or None, timezone=zone)
+    form.timezone.choices = grouped_choices(likely_zones(zone, countries_of(request.accept_languages.values())))
     if check.invitation.role is not InvitationRole.LEARNER:
         form.submit.label.text = "Accept the invitation"
     if form.validate_on_submit():
         try:
-            user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "")
+            user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "",
+                                                 timezone=form.timezone.data or zone)
         except services.CohortError as exc:
             db.session.rollback()
             add_error(form.password, str(exc))

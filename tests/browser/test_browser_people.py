@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from lms.accounts.models import User
 from lms.extensions import db
 from lms.mail.models import OutboxMessage
 from tests.browser.test_browser import sign_in
@@ -31,10 +32,12 @@ def test_invite_set_password_learner_home(server_url: str, load_content, world, 
     link = re.search(r"https?://\S+/invitations/\S+", mail.body).group(0)
     assert mail.sent_at is not None
 
-    learner = browser.new_context()
+    learner = browser.new_context(timezone_id="Asia/Tokyo")
     page = learner.new_page()
     page.goto(link)
     assert page.get_by_label("Your name").input_value() == "Nia Founder"
+    # The browser's clock is chosen for the new account (the server offered the cohort's).
+    page.wait_for_function("document.querySelector('select[name=timezone]').value === 'Asia/Tokyo'")
     page.get_by_label("Choose a password").fill("short")
     page.get_by_label("Repeat it").fill("short")
     page.get_by_role("button", name="Join the cohort").click()
@@ -45,6 +48,8 @@ def test_invite_set_password_learner_home(server_url: str, load_content, world, 
     page.get_by_label("Repeat it").fill("a-real-passphrase-42")
     page.get_by_role("button", name="Join the cohort").click()
     page.wait_for_url("**/home")
+    db.session.expire_all()
+    assert db.session.scalars(select(User).where(User.email == "new.founder@example.com")).one().timezone == "Asia/Tokyo"
     home = page.locator("#learner-home")
     assert "Month 6 of 12" in home.inner_text()
     assert world.cohort_a.name in home.inner_text()
@@ -52,3 +57,32 @@ def test_invite_set_password_learner_home(server_url: str, load_content, world, 
     page.wait_for_url("**/schedule")
     assert page.locator(".schedule > li").count() == 12
     learner.close()
+
+
+def test_the_account_page_offers_the_devices_time_zone_and_saves_it_only_when_asked(server_url: str, world, browser) -> None:
+    """An account on UTC (made by an administrator, by single sign-on...) opened on a device in
+    Berlin: the page says so beside the saved zone, and its button selects Berlin; nothing
+    changes until the form is saved. On a device whose clock agrees, nothing is offered."""
+    person = world.learner_a
+    person.timezone = "UTC"
+    db.session.commit()
+    context = browser.new_context(timezone_id="Europe/Berlin")
+    page = context.new_page()
+    sign_in(page, server_url, person.email)
+    page.goto(f"{server_url}/account")
+    offer = page.locator(".zone-offer")
+    offer.wait_for()
+    assert "Europe/Berlin" in offer.inner_text()
+    assert page.locator("select[name='profile-timezone']").input_value() == "UTC"
+    db.session.expire_all()
+    assert db.session.get(User, person.id).timezone == "UTC"
+    page.get_by_role("button", name="Use Europe/Berlin").click()
+    assert page.locator("select[name='profile-timezone']").input_value() == "Europe/Berlin"
+    page.locator("form:has(select[name='profile-timezone'])").get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    db.session.expire_all()
+    assert db.session.get(User, person.id).timezone == "Europe/Berlin"
+    page.goto(f"{server_url}/account")
+    page.wait_for_load_state("load")
+    assert page.locator(".zone-offer").count() == 0
+    context.close()
