@@ -799,9 +799,19 @@ def test_home_before_the_start_and_after_the_end(loaded: Flask, make_cohort, enr
     future = make_cohort(start=today_utc() + timedelta(days=10))
     html = page(signed_in(loaded, login, enrol_learner(future)).get("/home"))
     assert f"Your cohort starts on {long_date(future.start_date)}" in text(html)
+    # What to do before it starts, each item a link: the clock deadlines are shown on (the
+    # learner's zone named), the notices, how the year runs and the objectives, the schedule.
+    before = between(html, 'id="before-start"', "</section>")
+    for link in ('href="/account"', 'href="/notifications/preferences"', 'href="/"', 'href="/objectives"',
+                 'href="/schedule"'):
+        assert link in before
+    assert "now UTC" in text(before) and f"month 1 opens on {long_date(future.start_date)}" in text(before)
+    running = make_cohort(months_ago=1)
+    assert 'id="before-start"' not in page(signed_in(loaded, login, enrol_learner(running)).get("/home"))
     finished = make_cohort(months_ago=13)
     html = page(signed_in(loaded, login, enrol_learner(finished)).get("/home"))
     assert "completed the twelve months" in html
+    assert 'id="before-start"' not in html
 
 
 # --------------------------------------------------------------------------- moving a learner
