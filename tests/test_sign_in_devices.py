@@ -349,6 +349,16 @@ def test_keep_me_signed_in_lasts_30_days_by_default_and_its_device_expires_with_
         assert row.remembered
         assert abs((row.expires_at - before) - timedelta(days=days)) < timedelta(minutes=1)
         assert abs(cookie.expires - row.expires_at) < timedelta(minutes=1)
+        # A new password writes the remember cookie again: its row lasts as long again.
+        row.expires_at = utcnow() + timedelta(days=1)
+        db.session.commit()
+        change_password(browser)
+        services.set_password(db.session.get_one(User, ada.id), PASSWORD)  # for the next round
+        db.session.commit()
+        cookie, row = browser.get_cookie(REMEMBER), rows(ada)[-1]
+        assert cookie is not None and cookie.expires is not None
+        assert abs((row.expires_at - utcnow()) - timedelta(days=days)) < timedelta(minutes=1)
+        assert abs(cookie.expires - row.expires_at) < timedelta(minutes=1)
         with built.app_context():
             db.session.remove()
             db.engine.dispose()

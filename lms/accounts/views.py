@@ -190,6 +190,8 @@ def sign_in_again(user: User) -> None:
     token = carried.token if carried is not None else None
     device = (devices.device_of(db.session, user.id, carried.device_id)
               if carried is not None and carried.device_id is not None else None)
+    if device is not None and device.remembered:  # the remember cookie is written anew: its row lasts as long
+        devices.resume(db.session, user, carried, remembered=True, lifetime=_remembered_for(), now=utcnow())
     user.carry_sign_in(token)
     login_user(user, remember=device is not None and device.remembered)
 
