@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -158,6 +159,12 @@ class Config:
         # enough that a browser left open on a shared computer is signed out the same afternoon,
         # not days later. "Keep me signed in" keeps its own, longer rule (REMEMBER_COOKIE_DURATION).
         self.SESSION_IDLE_MINUTES = _number("SESSION_IDLE_MINUTES", 120, int, zero=True)
+        # "Keep me signed in" lasts this many days (Flask-Login's REMEMBER_COOKIE_DURATION, its
+        # default a year): the cookie and its device row (lms/accounts/devices.py) expire together.
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=_number("LMS_REMEMBER_DAYS", 30, int))
+        # Sign-ins ended or expired are kept this many days, then `flask lms prune-sign-ins`
+        # (the prune-sign-ins job kind, cron: daily) deletes them.
+        self.SIGN_IN_DEVICES_KEPT_DAYS = _number("SIGN_IN_DEVICES_KEPT_DAYS", 30, int)
         # The site's origin (https://lms.example.org): every absolute URL the site builds (mailed
         # links, certificate ids, the API's Link headers) uses it, never a request's Host header, and
         # requests naming another host get 400 (lms/web/site_url.py). Production refuses to start

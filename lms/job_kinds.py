@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from lms.accounts import devices
 from lms.announcements import services as announcements
 from lms.announcements.views import link_for
 from lms.api.removals import DEFAULT_KEPT_DAYS
@@ -153,6 +154,20 @@ class PruneRemovals(JobKind):
         return f"Deleted {_plural(count, 'removal record')} older than {days} days."
 
 
+class PruneSignIns(JobKind):
+    """The sign-ins (``lms.accounts.devices``) ended or expired more than
+    ``SIGN_IN_DEVICES_KEPT_DAYS`` ago deleted, as ``flask lms prune-sign-ins`` does (cron:
+    daily, ``flask lms queue-job prune-sign-ins``)."""
+
+    name, label, from_command = "prune-sign-ins", "Delete the sign-ins long ended or expired", True
+
+    def run(self, work: Work) -> str:
+        days = int(work.app.config.get("SIGN_IN_DEVICES_KEPT_DAYS") or devices.DEFAULT_KEPT_DAYS)
+        with unit_of_work(work.session):
+            count = devices.prune(work.session, timedelta(days=days), utcnow())
+        return f"Deleted {_plural(count, 'sign-in')} ended or expired more than {days} days ago."
+
+
 class KeepTrends(JobKind):
     """Each active cohort's trend for its months gone by, replayed from the evidence and
     stored (``competency.keep_trend``) where it changed: a cohort at a time, each committed
@@ -233,4 +248,5 @@ class OrganizationHeatMapExport(OrganizationExportSource):
 
 JOB_KINDS: tuple[JobKind, ...] = (DeliverMail(), SendReminders(), PublishAnnouncements(), RebuildMastery(), RebuildProgress(),
                                   RebuildSearch(), CheckCertificates(), KeepTrends(), ExportJob(EXPORT_SOURCES), ExpireExports(),
-                                  OrganizationExportJob((OrganizationHeatMapExport(),)), PruneRemovals())
+                                  OrganizationExportJob((OrganizationHeatMapExport(),)), PruneRemovals(),
+                                  PruneSignIns())

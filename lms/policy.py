@@ -352,6 +352,7 @@ POLICY: dict[str, AccessRule] = {
     "api_v1.learner_mastery": COMPETENCY_OF_LEARNER,
     "api_v1.evidence": COMPETENCY_OF_COHORT,
     "api_v1.removed_evidence": COMPETENCY_OF_COHORT,
+    "api_v1.removed_mastery": COMPETENCY_OF_COHORT,
     "api_v1.kpi": COMPETENCY_OF_COHORT,
     "api_v1.certificates": COMPETENCY_OF_COHORT,
     "api_v1.quiz_attempts": GRADES_OF_COHORT,

@@ -162,6 +162,7 @@ API_ROUTES: dict[str, Route] = {
     "api_v1.learner_mastery": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/mastery", _API_COHORT),
     "api_v1.evidence": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/evidence", _API_COHORT),
     "api_v1.removed_evidence": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/evidence/removed", _API_COHORT),
+    "api_v1.removed_mastery": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/mastery/removed", _API_COHORT),
     "api_v1.kpi": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/kpi", _API_COHORT),
     "api_v1.certificates": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/certificates", _API_COHORT),
     "api_v1.quiz_attempts": Route(lambda w, x: f"/api/v1/cohorts/{w.cohort_a.id}/quiz-attempts", _API_COHORT),

@@ -59,5 +59,5 @@ def test_every_operation_keeps_to_the_document(app: Flask, loaded: Flask, world:
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         check()
-    assert len(tried) == 35, tried  # 9 removed lists: 5 of a cohort (grades, submissions, evidence, learners, quiz attempts), 4 of "me"
+    assert len(tried) == 36, tried  # 10 removed lists: 6 of a cohort (grades, submissions, evidence, mastery, learners, quiz attempts), 4 of "me"
     assert time.monotonic() - started < 60, time.monotonic() - started

@@ -21,18 +21,23 @@ from lms.assessment.services import get_quiz, quiz_window, start_attempt
 from lms.catalog.models import Level, Objective
 from lms.certificates.models import Certificate
 from lms.cohorts.enrolment import move_learner
-from lms.coursework.services import get_assignment, start_submission
+from lms.coursework.models import Assignment
+from lms.coursework.services import dates_for, get_assignment, start_submission
 from lms.database import utcnow
 from lms.extensions import db
 from lms.job_kinds import JOB_KINDS
 from lms.jobs.kinds import Work
+from lms.learning.services import build_schedule
 from lms.progress.evidence import rederive_quiz_evidence
 from lms.progress.models import Evidence, EvidenceSourceName, Mastery, MasteryMethodName
 from lms.progress.services import rebuild
+from lms.teams import services as teams
+from lms.teams.models import Team
 from lms.web.unit_of_work import WROTE
 from tests.conftest import World
 from tests.test_api import bearer, essay_attempt, follow
 from tests.test_api_removals import evidence_of, grade, handed_in
+from tests.test_api_teams import KEY as TEAM_KEY
 
 
 def gone(client: Any, url: str, headers: dict[str, str], **query: Any) -> list[tuple[str, int, int | None]]:
@@ -164,13 +169,18 @@ def test_rederiving_quiz_evidence_records_what_it_deletes_in_one_statement(app: 
     assert mine == [("evidence", first, None)]
 
 
-def test_rebuilding_mastery_lists_every_row_it_replaced(app: Flask, client, loaded, world: World) -> None:
-    objectives = list(db.session.scalars(select(Objective.id).order_by(Objective.id).limit(2)))
+def masteries(learner: Any, count: int) -> list[Mastery]:
+    """``count`` mastery rows of ``learner``, committed."""
+    objectives = list(db.session.scalars(select(Objective.id).order_by(Objective.id).limit(count)))
     method = next(iter(MasteryMethodName))
-    before = [Mastery(user_id=world.learner_a.id, objective_id=o, level=2.0, evidence_count=1, method=method)
-              for o in objectives]
-    db.session.add_all(before)
+    rows = [Mastery(user_id=learner.id, objective_id=o, level=2.0, evidence_count=1, method=method) for o in objectives]
+    db.session.add_all(rows)
     committed()
+    return rows
+
+
+def test_rebuilding_mastery_lists_every_row_it_replaced(app: Flask, client, loaded, world: World) -> None:
+    before = masteries(world.learner_a, 2)
     ids = sorted(m.id for m in before)
     assert _inserts_of_removals(app, lambda: rebuild(db.session, utcnow())) == 1
     committed()
@@ -289,3 +299,83 @@ def test_a_removed_page_costs_the_same_statements_whatever_its_length(app: Flask
     grow(8)
     assert len(client.get(url, headers=headers).json["data"]) == 9
     assert measure() == small <= 10
+
+
+# --------------------------------------------------------------------------- 5. team work, cohort mastery
+
+
+@pytest.fixture()
+def team_draft(app: Flask, loaded, make_org, make_cohort, enrol_learner, make_user) -> dict[str, Any]:
+    """A cohort in its tenth month (the team assignment open); A, B and C form a team whose
+    draft A saved (held by A, every member's work), never handed in."""
+    org = make_org(admins=[make_user(name="Olga Admin")])
+    cohort = make_cohort(org, "Founders", months_ago=9)
+    learners = [enrol_learner(cohort, name=f"Founder {n}") for n in "ABC"]
+    assignment = db.session.scalar(select(Assignment).where(Assignment.key == TEAM_KEY))
+    now = utcnow()
+    team = teams.create_team(db.session, assignment, cohort.id, "Northwind", learners[0], now, as_learner=True)
+    for person in learners[1:]:
+        teams.add_member(db.session, team, person, now)
+    dates = dates_for(assignment, build_schedule(db.session, cohort, learners[0].id, now))
+    teams.save_work(db.session, team, learners[0].id, team.draft_revision, "Our draft", None, False, dates,
+                    app.instance_path, now)
+    committed()
+    assert team.submission_id is not None
+    return {"team_id": team.id, "submission_id": team.submission_id, "learners": learners}
+
+
+def _mine(client: Any, person: Any) -> tuple[list[int], list[tuple[str, int, int | None]]]:
+    """What ``person``'s own submissions list shows, and what its removed list says left it."""
+    headers = bearer(person, ["read:grades"])
+    listed = [row["id"] for row in client.get("/api/v1/me/submissions", headers=headers).json["data"]]
+    return listed, gone(client, "/api/v1/me/submissions/removed", headers)
+
+
+def test_a_discarded_team_draft_leaves_every_members_own_list(app: Flask, client, team_draft: dict[str, Any]) -> None:
+    draft = team_draft["submission_id"]
+    for person in team_draft["learners"]:
+        assert _mine(client, person) == ([draft], [])  # every member's work, held by A
+    teams.dissolve(db.session, db.session.get_one(Team, team_draft["team_id"]))
+    committed()
+    for person in team_draft["learners"]:
+        assert _mine(client, person) == ([], [("submission", draft, None)]), person.name
+
+
+def test_a_learner_taken_out_of_a_team_sees_its_work_leave_their_own_list(app: Flask, client,
+                                                                          team_draft: dict[str, Any]) -> None:
+    draft = team_draft["submission_id"]
+    a, b, c = team_draft["learners"]
+    teams.remove_member(db.session, db.session.get_one(Team, team_draft["team_id"]), c.id)
+    committed()
+    assert _mine(client, c) == ([], [("submission", draft, None)])
+    assert _mine(client, a) == _mine(client, b) == ([draft], [])  # still theirs
+    # The holder taken out: the draft passes to B, and leaves A's list.
+    teams.remove_member(db.session, db.session.get_one(Team, team_draft["team_id"]), a.id)
+    committed()
+    assert _mine(client, a) == ([], [("submission", draft, None)])
+    assert _mine(client, b) == ([draft], [])
+
+
+def test_the_cohorts_mastery_has_a_removed_list(app: Flask, client, loaded, world: World) -> None:
+    rows = masteries(world.learner_a, 3)
+    staff = bearer(world.org_admin_a, ["read:competency"])
+    url = f"/api/v1/cohorts/{world.cohort_a.id}/mastery/removed"
+    assert gone(client, url, staff) == []
+    one = rows[0].id
+    db.session.delete(rows[0])  # its evidence gone
+    committed()
+    assert gone(client, url, staff) == [("mastery", one, world.cohort_a.id)]
+    since = utcnow().isoformat()
+    rest = sorted(m.id for m in rows[1:])
+    rebuild(db.session, utcnow())  # every row replaced by one bulk DELETE
+    committed()
+    assert sorted(i for _k, i, _c in gone(client, url, staff, updated_since=since)) == rest
+    listed = {row["id"] for row in follow(client, f"/api/v1/cohorts/{world.cohort_a.id}/mastery", staff)}
+    assert not listed & {one, *rest}
+    # the list's own scope, and another organization's cohort is a 404
+    assert client.get(url, headers=bearer(world.org_admin_a, ["read:grades"])).status_code == 403
+    other = bearer(world.org_admin_b, ["read:competency"], world.org_b)
+    assert client.get(url, headers=other).status_code == 404
+    assert client.get(f"/api/v1/cohorts/{world.cohort_b.id}/mastery/removed", headers=other).status_code == 200
+    operation = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/cohorts/{cohort_id}/mastery/removed"]["get"]
+    assert "Scope: `read:competency`." in operation["description"] and "410" in operation["responses"]

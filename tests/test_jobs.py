@@ -364,7 +364,7 @@ def test_every_periodic_kind_runs_from_the_command_and_twice_gives_nothing_more(
     cli = app.test_cli_runner()
     periodic = sorted(name for name, kind in runner.kinds(app).items() if kind.from_command)
     assert periodic == ["check-certificates", "deliver-mail", "expire-exports", "keep-trends", "prune-removals",
-                        "publish-announcements", "rebuild-mastery", "rebuild-progress", "rebuild-search", "send-reminders"]
+                        "prune-sign-ins", "publish-announcements", "rebuild-mastery", "rebuild-progress", "rebuild-search", "send-reminders"]
     for name in periodic:
         for _ in range(2):
             result = cli.invoke(args=["lms", "queue-job", name])

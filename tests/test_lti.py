@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from lms.accounts.models import User
+from lms.accounts.models import SignInDevice, User
 from lms.assessment.models import Response
 from lms.assessment.services import grade_essay
 from lms.cohorts.enrolment import is_learner_of
@@ -431,3 +431,33 @@ def test_the_platform_page_runs_a_fixed_number_of_statements(app, client, world,
         services.map_context(db.session, db.session.get(LtiPlatform, registered.id), f"c-{n}", world.cohort_a2)
     db.session.commit()
     assert count_queries(page) == few
+
+
+def test_a_launch_repeated_from_the_same_browser_reuses_its_sign_in_device(app, client, lti) -> None:
+    lti.person("moodle-17", "lena@school.example", name="Lena Learner")
+    assert launch(client, lti).status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "lena@school.example"))
+    assert user is not None
+
+    def devices() -> list[tuple[int, bool]]:
+        db.session.expire_all()
+        return [(d.id, d.ended_at is None) for d in db.session.scalars(
+            select(SignInDevice).where(SignInDevice.user_id == user.id).order_by(SignInDevice.id))]
+
+    [(first, live)] = devices()
+    assert live
+    for _ in range(3):
+        assert launch(client, lti).status_code == 302
+    assert devices() == [(first, True)]  # the same device, seen again: no new row
+    assert client.get("/account").status_code == 200
+    # Another browser is another device; a browser signed out begins a new one.
+    other = app.test_client()
+    assert launch(other, lti).status_code == 302
+    assert client.post("/logout").status_code == 302
+    assert launch(client, lti).status_code == 302
+    rows = devices()
+    assert len(rows) == 3 and rows[0] == (first, False) and rows[1][1] and rows[2][1]
+    # Someone else launching in that browser gets a device of their own.
+    lti.person("moodle-18", "leo@school.example", name="Leo Learner")
+    assert launch(client, lti).status_code == 302
+    assert len(devices()) == 3

@@ -30,6 +30,8 @@ from lms.audit.models import AuditAction, AuditEntry
 from lms.audit.services import Origin
 from lms.database import utcnow
 from lms.extensions import db
+from lms.job_kinds import JOB_KINDS
+from lms.jobs.kinds import Work
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "violet-kettle-harbour"
@@ -301,3 +303,62 @@ def test_a_sign_in_ended_by_the_idle_rule_leaves_the_list(site: Flask, make_user
     page = here.get("/account").get_data(as_text=True)
     assert "Safari on iOS" not in page and page.count("/end\"") == 1
     assert [row.ended_at is None for row in rows(ada)] == [True, True]
+
+
+def test_sign_ins_ended_or_expired_past_the_kept_days_are_pruned_by_the_command_and_the_job(site: Flask, make_user) -> None:
+    ada = make_user(email="ada@example.com")
+    clients = [site.test_client() for _ in range(5)]
+    for each in clients:
+        sign_in(each, ada.email)
+    live, ended_lately, ended_long_ago, expired_long_ago, expired_lately = rows(ada)
+    now = utcnow()
+    ended_lately.ended_at = now - timedelta(days=29)
+    ended_long_ago.ended_at = now - timedelta(days=31)
+    expired_long_ago.expires_at = now - timedelta(days=31)
+    expired_lately.expires_at = now - timedelta(days=2)
+    db.session.commit()
+    kept = {live.id, ended_lately.id, expired_lately.id}
+    done = site.test_cli_runner().invoke(args=["lms", "prune-sign-ins"])
+    assert done.exit_code == 0 and "Deleted 2 sign-ins ended or expired more than 30 days ago." in done.output, done.output
+    assert {row.id for row in rows(ada)} == kept
+    assert signed_in(clients[0])  # the live one still signs in
+    assert "Where you are signed in" in clients[0].get("/account").get_data(as_text=True)
+    # The worker's kind (cron: flask lms queue-job prune-sign-ins) does the same with the configured days.
+    site.config["SIGN_IN_DEVICES_KEPT_DAYS"] = 1
+    [kind] = [k for k in JOB_KINDS if k.name == "prune-sign-ins"]
+    assert kind.from_command
+    with site.app_context():
+        assert kind.run(Work(site, db.session, 0, {}, utcnow())) == "Deleted 2 sign-ins ended or expired more than 1 days ago."
+    assert [row.id for row in rows(ada)] == [live.id]
+
+
+def test_keep_me_signed_in_lasts_30_days_by_default_and_its_device_expires_with_the_cookie(
+        app: Flask, make_app: Callable[..., Flask], make_user, monkeypatch: pytest.MonkeyPatch) -> None:
+    ada = make_user(email="ada@example.com")
+    for days, env in ((30, None), (7, "7")):
+        if env is not None:
+            monkeypatch.setenv("LMS_REMEMBER_DAYS", env)
+        built = make_app()
+        assert built.config["REMEMBER_COOKIE_DURATION"] == timedelta(days=days)
+        browser = built.test_client()
+        before = utcnow()
+        sign_in(browser, ada.email)
+        cookie = browser.get_cookie(REMEMBER)
+        assert cookie is not None and cookie.expires is not None
+        row = rows(ada)[-1]
+        assert row.remembered
+        assert abs((row.expires_at - before) - timedelta(days=days)) < timedelta(minutes=1)
+        assert abs(cookie.expires - row.expires_at) < timedelta(minutes=1)
+        # A new password writes the remember cookie again: its row lasts as long again.
+        row.expires_at = utcnow() + timedelta(days=1)
+        db.session.commit()
+        change_password(browser)
+        services.set_password(db.session.get_one(User, ada.id), PASSWORD)  # for the next round
+        db.session.commit()
+        cookie, row = browser.get_cookie(REMEMBER), rows(ada)[-1]
+        assert cookie is not None and cookie.expires is not None
+        assert abs((row.expires_at - utcnow()) - timedelta(days=days)) < timedelta(minutes=1)
+        assert abs(cookie.expires - row.expires_at) < timedelta(minutes=1)
+        with built.app_context():
+            db.session.remove()
+            db.engine.dispose()

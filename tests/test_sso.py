@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import requests
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
-from lms.accounts.models import User
+from lms.accounts.models import SignInDevice, User
 from lms.audit.models import AuditAction, AuditEntry
 from lms.database import utcnow
 from lms.extensions import db
@@ -83,7 +84,9 @@ def test_first_sign_in_creates_the_account_then_signs_straight_in(app, client, w
     client.post("/logout")
     provider.next_user = person("ada-1", "ada@alpha.example.org")
     again = through_provider(client, world.org_a.id)
-    assert again.status_code == 302 and signed_in_as(client)
+    assert again.status_code == 200 and signed_in_as(client) is None  # the page sends itself on (a GET never writes)
+    done = client.post("/login/organization/confirm")
+    assert done.status_code == 302 and signed_in_as(client)
 
 
 def test_a_provider_name_without_a_letter_gives_way_to_the_address(app, client, world, provider):
@@ -272,3 +275,42 @@ def test_two_factor_still_follows_the_provider_for_roles_that_require_it(app, cl
     assert done.status_code == 302 and urlsplit(done.location).path == "/account/two-factor"
     assert client.get("/templates").status_code == 302  # not signed in until two-factor is set up
     assert db.session.scalar(select(SsoIdentity.user_id)) == world.org_admin_a.id
+
+
+def test_a_linked_sign_in_completes_with_a_post_that_gives_it_a_device_row(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    provider.next_user = person("learner-a", world.learner_a.email)
+    through_provider(client, world.org_a.id)
+    assert client.post("/login/organization/confirm").status_code == 302  # the first sign-in links the account
+    client.post("/logout")
+
+    def devices() -> list[SignInDevice]:
+        db.session.expire_all()
+        return list(db.session.scalars(select(SignInDevice).where(SignInDevice.user_id == world.learner_a.id)
+                                       .order_by(SignInDevice.id)))
+
+    before = len(devices())
+    app.config["WTF_CSRF_ENABLED"] = True
+    page = through_provider(client, world.org_a.id, next_url="/templates")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and world.learner_a.email in text
+    # A self-sending POST form to the confirmation, with its CSRF token and a button for browsers without JavaScript.
+    form = re.search(r'<form method="post" action="/login/organization/confirm" data-autosubmit="true"[^>]*>(.*?)</form>',
+                     text, re.S)
+    assert form is not None and 'type="submit"' in form.group(1)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.group(1))
+    assert token is not None and "/static/sso/continue.js" in text
+    assert client.get("/static/sso/continue.js").status_code == 200
+    assert len(devices()) == before and signed_in_as(client) is None  # the callback (a GET) wrote nothing
+    assert client.post("/login/organization/confirm").status_code == 400  # no token: refused, nothing done
+    assert signed_in_as(client) is None
+    page = through_provider(client, world.org_a.id, next_url="/templates")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+    assert token is not None
+    done = client.post("/login/organization/confirm", data={"csrf_token": token.group(1)},
+                       headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"})
+    assert done.status_code == 302 and done.location.endswith("/templates")
+    rows = devices()
+    assert len(rows) == before + 1 and rows[-1].ended_at is None and rows[-1].user_agent == "Firefox on Linux"
+    account = client.get("/account").get_data(as_text=True)
+    assert "Firefox on Linux <strong>(this device)</strong>" in account

@@ -11,12 +11,16 @@ row is live (not ended, not expired), belongs to the user, and its secret matche
 device's own) or reset (every row).
 
 Rows are written by requests that may write: a sign-in sent by a form (the password,
-the second step, an invitation, an LTI launch, the single sign-on confirmation). A
-single sign-on that finishes on the provider's redirect (a page view, which never
-writes) gets no row: that session keeps the short id (user and version), is never
-remembered, and ends with a password change or "Sign out everywhere else". The last-seen
+the second step, an invitation, an LTI launch, single sign-on's "Continue", which the
+provider's return shows and, for an account already linked, sends by itself). A sign-in
+on a page view (which never writes) would get no row: that session keeps the short id
+(user and version), is never remembered, and ends with a password change or "Sign out
+everywhere else". A sign-in again of the person a session carries, on its live device (an
+LTI launch repeated from the same browser), reuses the row (``resume``). The last-seen
 time is written with a request that writes anyway, at most once every ``SEEN_EVERY``;
-page views never write it. Services flush, never commit."""
+page views never write it. Rows ended or expired more than ``SIGN_IN_DEVICES_KEPT_DAYS``
+ago are deleted by ``prune`` (``flask lms prune-sign-ins``, the ``prune-sign-ins`` job).
+Services flush, never commit."""
 
 from __future__ import annotations
 
@@ -27,13 +31,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from lms.accounts.models import SignInDevice, User
 from lms.database import DbSession, rowcount
 
 SEEN_EVERY = timedelta(minutes=15)
 AGENT_CHARS = 120
+DEFAULT_KEPT_DAYS = 30  # SIGN_IN_DEVICES_KEPT_DAYS when the configuration does not say
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,24 @@ def begin(session: DbSession, user: User, *, remembered: bool, lifetime: timedel
     return f"{device.id}.{secret}"
 
 
+def resume(session: DbSession, user: User, carried: Carried | None, *, remembered: bool, lifetime: timedelta,
+           now: datetime) -> str | None:
+    """A sign-in again of ``user`` on the device this session already carries (an LTI
+    launch repeated from the same browser): when that device row is live, ``user``'s, and
+    its secret matches, it is reused, seen now and kept at least ``lifetime`` more; its
+    token is returned. None otherwise (a new row is then made by ``begin``)."""
+    if carried is None or carried.device_id is None or carried.secret is None or carried.user_id != user.id:
+        return None
+    device = session.get(SignInDevice, carried.device_id)
+    if (device is None or device.user_id != user.id or not device.live(now)
+            or not hmac.compare_digest(device.token_hash, _hash(carried.secret))):
+        return None
+    device.last_seen_at, device.remembered = now, device.remembered or remembered
+    device.expires_at = max(device.expires_at, now + lifetime)
+    session.flush()
+    return carried.token
+
+
 def check(session: DbSession, carried: Carried, now: datetime) -> User | None:
     """The user a remember cookie's id signs in, or None: its device row is live and the
     user's, the secret matches, the session version is current and the user active (one
@@ -168,3 +191,13 @@ def note_seen(session: DbSession, device_id: int, now: datetime) -> None:
     session.execute(update(SignInDevice)
                     .where(SignInDevice.id == device_id, SignInDevice.last_seen_at < now - SEEN_EVERY)
                     .values(last_seen_at=now).execution_options(synchronize_session=False))
+
+
+def prune(session: DbSession, kept: timedelta, now: datetime) -> int:
+    """Delete the sign-ins ended, or expired, more than ``kept`` ago (one statement); live
+    ones and those ended or expired since stay. How many were deleted."""
+    before = now - kept
+    gone = session.execute(delete(SignInDevice)
+                           .where(or_(SignInDevice.ended_at < before, SignInDevice.expires_at < before))
+                           .execution_options(synchronize_session=False))
+    return rowcount(gone)

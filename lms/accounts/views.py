@@ -43,7 +43,7 @@ from lms.web.forms import add_error
 from lms.web.unit_of_work import SAFE_METHODS
 
 bp = Blueprint("accounts", __name__, template_folder="templates", static_folder="static", static_url_path="/static/accounts")
-REMEMBERED_FOR = timedelta(days=365)  # Flask-Login's REMEMBER_COOKIE_DURATION when the config leaves it out
+REMEMBERED_FOR = timedelta(days=30)  # REMEMBER_COOKIE_DURATION when the config leaves it out (config.py: LMS_REMEMBER_DAYS)
 
 
 USER_KEY = "_user_id"  # Flask-Login's session key of the signed-in person (``User.get_id()``)
@@ -163,14 +163,20 @@ def _remembered_for() -> timedelta:
 def sign_in(user: User, remember: bool = False) -> None:
     """Sign ``user`` in on this device, as a new sign-in: on a request that may write, with
     a device row (``lms.accounts.devices``), which the session and, with ``remember``, the
-    remember cookie carry. A sign-in on a page view (single sign-on's return from the
-    provider) gets none, and is never remembered."""
+    remember cookie carry. A sign-in on a page view (none is made now: single sign-on
+    completes with a POST) would get none, and is never remembered. A sign-in again of the person this session
+    already carries, on its live device (an LTI launch repeated from the same browser),
+    reuses that device's row instead of adding one each time."""
     token = None
     if request.method not in SAFE_METHODS:
         now = utcnow()
-        token = devices.begin(db.session, user, remembered=remember,
-                              lifetime=_remembered_for() if remember else timedelta(seconds=sign_ins.MAX_AGE),
-                              user_agent=request.user_agent.string, address=request.remote_addr, now=now)
+        lifetime = _remembered_for() if remember else timedelta(seconds=sign_ins.MAX_AGE)
+        carried = this_device()
+        if carried is not None and carried.device_id is not None and sign_ins.device_on(carried.device_id):
+            token = devices.resume(db.session, user, carried, remembered=remember, lifetime=lifetime, now=now)
+        if token is None:
+            token = devices.begin(db.session, user, remembered=remember, lifetime=lifetime,
+                                  user_agent=request.user_agent.string, address=request.remote_addr, now=now)
         session[DEVICE_SEEN] = int(now.timestamp())
     user.carry_sign_in(token)
     login_user(user, remember=remember and token is not None)
@@ -184,6 +190,8 @@ def sign_in_again(user: User) -> None:
     token = carried.token if carried is not None else None
     device = (devices.device_of(db.session, user.id, carried.device_id)
               if carried is not None and carried.device_id is not None else None)
+    if device is not None and device.remembered:  # the remember cookie is written anew: its row lasts as long
+        devices.resume(db.session, user, carried, remembered=True, lifetime=_remembered_for(), now=utcnow())
     user.carry_sign_in(token)
     login_user(user, remember=device is not None and device.remembered)
 

@@ -2,7 +2,7 @@
 session's user loader (a new CSRF secret and sign-in id at each sign-in, an emptied
 session and the sign-in marked ended at each sign-out: ``lms.accounts.sign_ins``), the
 idle sign-out (``lms.accounts.idle``), the devices' last-seen time
-(``lms.accounts.devices``) and ``flask lms create-admin``; in production, a refusal to
+(``lms.accounts.devices``), ``flask lms create-admin`` and ``flask lms prune-sign-ins``; in production, a refusal to
 start several workers on unshared (in-memory) sign-in limits."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from flask import Flask
 from flask_login import user_loaded_from_cookie, user_logged_in, user_logged_out
 
 from lms.accounts import idle
-from lms.accounts.cli import create_admin_command
+from lms.accounts.cli import create_admin_command, prune_sign_ins_command
 from lms.accounts.current import signed_in_user
 from lms.accounts.signin_guard import check_limit_storage, worker_count
 from lms.accounts.views import (
@@ -40,4 +40,4 @@ def init_app(app: Flask) -> None:
     app.after_request(note_device_seen)  # before the unit of work's commit (registered earlier, it runs later)
     idle.init_app(app)  # before the access policy's hook (installed last): an idle session is signed out first
     set_identity(app, Identity(current_user=signed_in_user, login_redirect=login_redirect))
-    add_commands(app, create_admin_command)
+    add_commands(app, create_admin_command, prune_sign_ins_command)

@@ -9,9 +9,11 @@ cohort (``cohort_id`` None), whose rows stay with the learner when they move.
 - an evidence row deleted (a regrade's ``replace_evidence`` deletes and adds): noted at
   the flush, once for each cohort its learner is enrolled in then (the cohort's evidence
   list is its current learners') and once for the learner;
-- a mastery row deleted (its evidence gone): the learner's list;
+- a mastery row deleted (its evidence gone): noted as evidence is, for each cohort the
+  learner is enrolled in then and for the learner;
 - a submission deleted (a team's draft discarded): the holder's list, and the cohort's
-  when it had been handed in;
+  when it had been handed in; the other members' lists through ``work_unshared``, and so
+  the list of a member taken out of a team, whose work the team's is no longer;
 - rows a bulk DELETE takes out without the ORM (``rows_deleting``: the quiz evidence
   rebuilt, every mastery rebuilt): one INSERT ... SELECT before the DELETE;
 - an enrolment ended or a learner moved out (``enrolment_ended``): the learner leaves the
@@ -79,21 +81,22 @@ def _grade_rows(session: Session, taken_back: list[Grade]) -> list[dict[str, Any
     return rows
 
 
-def _evidence_rows(session: Session, evidence: list[Evidence]) -> list[dict[str, Any]]:
-    """Each evidence row's, for every cohort its learner is in now and for the learner."""
-    if not evidence:
+def _learner_rows(session: Session, gone: list[tuple[RemovedKind, Evidence | Mastery]]) -> list[dict[str, Any]]:
+    """Each evidence or mastery row's, for every cohort its learner is in now and for the
+    learner (one statement for the cohorts)."""
+    if not gone:
         return []
     cohorts: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for user_id, cohort_id, organization_id in session.execute(
             select(Enrolment.user_id, Enrolment.cohort_id, Cohort.organization_id)
             .join(Cohort, Cohort.id == Enrolment.cohort_id)
-            .where(Enrolment.user_id.in_({e.user_id for e in evidence}), Enrolment.active)):
+            .where(Enrolment.user_id.in_({item.user_id for _kind, item in gone}), Enrolment.active)):
         cohorts[user_id].append((cohort_id, organization_id))
     rows: list[dict[str, Any]] = []
-    for e in sorted(evidence, key=lambda e: e.id):
-        rows += [{"kind": RemovedKind.EVIDENCE, "object_id": e.id, "learner_id": e.user_id, "cohort_id": cohort_id,
-                  "organization_id": organization_id} for cohort_id, organization_id in cohorts[e.user_id]]
-        rows.append(_own(RemovedKind.EVIDENCE, e.id, e.user_id))
+    for kind, item in sorted(gone, key=lambda pair: (pair[0].value, pair[1].id)):
+        rows += [{"kind": kind, "object_id": item.id, "learner_id": item.user_id, "cohort_id": cohort_id,
+                  "organization_id": organization_id} for cohort_id, organization_id in cohorts[item.user_id]]
+        rows.append(_own(kind, item.id, item.user_id))
     return rows
 
 
@@ -132,9 +135,9 @@ def _note_removals(session: Session, _context: Any, _instances: Any) -> None:
             taken_back.append(item)
     if not (taken_back or evidence or mastery or submissions):
         return
-    rows = [*_grade_rows(session, taken_back), *_evidence_rows(session, evidence),
-            *[_own(RemovedKind.MASTERY, m.id, m.user_id) for m in sorted(mastery, key=lambda m: m.id)],
-            *_submission_rows(session, submissions)]
+    gone: list[tuple[RemovedKind, Evidence | Mastery]] = [(RemovedKind.EVIDENCE, e) for e in evidence]
+    gone += [(RemovedKind.MASTERY, m) for m in mastery]
+    rows = [*_grade_rows(session, taken_back), *_learner_rows(session, gone), *_submission_rows(session, submissions)]
     if rows:  # one statement however many rows the flush removes
         now = utcnow()
         session.execute(insert(ApiRemoval), [{**row, "removed_at": now} for row in rows])
@@ -146,20 +149,18 @@ def _kind(kind: RemovedKind) -> ColumnElement[Any]:
 
 def on_rows_deleting(model: type[Any], *, session: DbSession, where: list[ColumnElement[bool]], **_: object) -> None:
     """``rows_deleting``'s receiver: the rows a bulk DELETE is about to take out, recorded
-    as removed in one INSERT ... SELECT (no row is read here). Evidence leaves its learner's
-    list and the list of each cohort they are in; mastery, the learner's list."""
+    as removed in one INSERT ... SELECT (no row is read here). Evidence and mastery leave
+    their learner's list and the list of each cohort they are in."""
     now = literal(utcnow(), UTCDateTime())
     columns = ["kind", "object_id", "learner_id", "cohort_id", "organization_id", "removed_at"]
-    if model is Evidence:
-        own = select(_kind(RemovedKind.EVIDENCE), Evidence.id, Evidence.user_id, null(), null(), now).where(*where)
-        cohorts = (select(_kind(RemovedKind.EVIDENCE), Evidence.id, Evidence.user_id, Enrolment.cohort_id,
-                          Cohort.organization_id, now)
-                   .join(Enrolment, (Enrolment.user_id == Evidence.user_id) & Enrolment.active)
-                   .join(Cohort, Cohort.id == Enrolment.cohort_id).where(*where))
-        session.execute(insert(ApiRemoval).from_select(columns, union_all(own, cohorts)))
-    elif model is Mastery:
-        own = select(_kind(RemovedKind.MASTERY), Mastery.id, Mastery.user_id, null(), null(), now).where(*where)
-        session.execute(insert(ApiRemoval).from_select(columns, own))
+    kinds: dict[type[Any], RemovedKind] = {Evidence: RemovedKind.EVIDENCE, Mastery: RemovedKind.MASTERY}
+    if (kind := kinds.get(model)) is None:
+        return
+    own = select(_kind(kind), model.id, model.user_id, null(), null(), now).where(*where)
+    cohorts = (select(_kind(kind), model.id, model.user_id, Enrolment.cohort_id, Cohort.organization_id, now)
+               .join(Enrolment, (Enrolment.user_id == model.user_id) & Enrolment.active)
+               .join(Cohort, Cohort.id == Enrolment.cohort_id).where(*where))
+    session.execute(insert(ApiRemoval).from_select(columns, union_all(own, cohorts)))
 
 
 def prune(session: DbSession, older_than: timedelta, now: datetime) -> int:
@@ -202,6 +203,17 @@ def on_work_carried(user_id: int, *, session: DbSession, submission_ids: list[in
     if rows:  # one statement however much work moved
         session.execute(insert(ApiRemoval), [{**row, "learner_id": user_id, "cohort_id": source.id,
                                               "organization_id": source.organization_id, "removed_at": now} for row in rows])
+
+
+def on_work_unshared(_sender: object, *, session: DbSession, submission_id: int, learner_ids: list[int],
+                     **_: object) -> None:
+    """``work_unshared``'s receiver: learners who no longer share a submission (their team's
+    draft discarded, or they left the team) see it leave their own submissions list (one
+    INSERT)."""
+    if learner_ids:
+        now = utcnow()
+        session.execute(insert(ApiRemoval), [{**_own(RemovedKind.SUBMISSION, submission_id, learner), "removed_at": now}
+                                             for learner in sorted(set(learner_ids))])
 
 
 def on_attempts_carried(user_id: int, *, session: DbSession, attempt_ids: list[int], source_id: int,

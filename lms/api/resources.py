@@ -270,6 +270,14 @@ def removed_evidence(cohort_id: int) -> Any:
     return _removed(cohort_id, RemovedKind.EVIDENCE)
 
 
+@bp.get("/cohorts/<int:cohort_id>/mastery/removed")
+@api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["competency"], operation_id="removedMastery")
+def removed_mastery(cohort_id: int) -> Any:
+    """Mastery rows deleted (no evidence left that counts, or every row rebuilt) while their
+    learner was in the cohort; with updated_since, those removed since"""
+    return _removed(cohort_id, RemovedKind.MASTERY)
+
+
 @bp.get("/cohorts/<int:cohort_id>/quiz-attempts/removed")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["grades"], operation_id="removedQuizAttempts")
 def removed_quiz_attempts(cohort_id: int) -> Any:
@@ -651,8 +659,9 @@ def my_removed_evidence() -> Any:
 @bp.get("/me/submissions/removed")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.RemovalPage), tags=["me"], operation_id="myRemovedSubmissions")
 def my_removed_submissions() -> Any:
-    """The owner's submissions deleted (a team's draft discarded); with updated_since, those
-    removed since"""
+    """The owner's submissions deleted, and a team's work no longer theirs (its draft
+    discarded, whoever held it, or the owner taken out of the team); with updated_since,
+    those removed since"""
     return _my_removed(RemovedKind.SUBMISSION)
 
 

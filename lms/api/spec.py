@@ -33,7 +33,7 @@ header) in a stable order; lists with times take `updated_since` for incremental
 left a list since (a released grade taken back, evidence replaced by a regrade, a learner who
 left the cohort, and the work and quiz attempts that went with a learner moved to another
 cohort) is under `/cohorts/{id}/grades/removed`, `/submissions/removed`, `/evidence/removed`,
-`/learners/removed` and `/quiz-attempts/removed`, and what left a token owner's own lists
+`/mastery/removed`, `/learners/removed` and `/quiz-attempts/removed`, and what left a token owner's own lists
 under `/me/grades/removed`, `/me/submissions/removed`, `/me/evidence/removed` and
 `/me/mastery/removed`, paged the same way, with the list's scope: read those first, then the
 changes. Removals are kept 90 days (`API_REMOVALS_KEPT_DAYS`): a `cursor` or `updated_since`

@@ -20,6 +20,7 @@ from lms.assessment.services import attempts_carried
 from lms.cli import add_commands
 from lms.cohorts.enrolment import enrolment_ended
 from lms.coursework.services import work_carried
+from lms.coursework.sharing import work_unshared
 from lms.extensions import csrf
 from lms.progress.services import rows_deleting
 
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     removals.listen()  # what a flush takes out of a list (a grade taken back, evidence replaced)
     enrolment_ended.connect(removals.on_enrolment_ended)
     work_carried.connect(removals.on_work_carried)
+    work_unshared.connect(removals.on_work_unshared)  # a team's draft discarded, a member taken out
     password_replaced.connect(tokens.on_password_replaced)  # "Also revoke my personal API tokens"
     attempts_carried.connect(removals.on_attempts_carried)
     rows_deleting.connect(removals.on_rows_deleting)  # a bulk DELETE that skips the ORM, recorded set-based

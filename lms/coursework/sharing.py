@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from blinker import Namespace
 from sqlalchemy import Select, Subquery, select, union_all
 from sqlalchemy.orm import selectinload
 
@@ -68,6 +69,14 @@ class SharedWork(Protocol):
 
 
 _REGISTRY: dict[str, SharedWork] = {}
+
+events = Namespace()
+# Sent by a feature whose learners share work when some stop sharing a submission they
+# saw as theirs (a team's draft discarded: every member but its holder, whose row goes with
+# the submission; a member taken out of a team: them), with ``session=``,
+# ``submission_id=`` and ``learner_ids=``; the sender is the feature's name. The REST API
+# lists it as removed from each of those learners' own work (``lms.api.removals``).
+work_unshared = events.signal("work-unshared")
 
 
 def register(name: str, provider: SharedWork) -> None:

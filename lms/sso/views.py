@@ -2,10 +2,12 @@
 (find the organization by email domain or an organization's own link, go to the
 provider, come back to the callback, confirm a first sign-in).
 
-The callback is a GET (the provider redirects the browser there) and so only reads: an
-account already linked is signed in at once; a first sign-in, which links or creates an
-account, is confirmed with a POST from the page it shows. Every refusal is a page that
-says why (never a 500)."""
+The callback is a GET (the provider redirects the browser there) and so only reads: it
+keeps the checked identity in the session and shows a form whose POST (``confirm``)
+completes the sign-in, writing what a sign-in writes (its device row: the account page's
+"Where you are signed in"). For an account already linked the form sends itself (a
+"Continue" button without JavaScript); a first sign-in, which links or creates an account,
+waits for the person's confirmation. Every refusal is a page that says why (never a 500)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from lms.sso.models import SsoConfig
 from lms.sso.oidc import Identity, Request, SsoError, authorization_request, finish
 from lms.web.forms import add_error
 
-bp = Blueprint("sso", __name__, template_folder="templates")
+bp = Blueprint("sso", __name__, template_folder="templates", static_folder="static", static_url_path="/static/sso")
 
 STARTED = "lms.sso.started"    # the request sent to the provider (state, nonce, PKCE verifier)
 PENDING = "lms.sso.pending"    # a checked identity waiting for the person's confirmation
@@ -150,11 +152,11 @@ def callback() -> Any:
         found = services.match(db.session, config, identity)
     except (SsoError, services.SsoSettingsError, services.Refusal) as exc:
         return _refuse(str(exc))
-    if found.outcome is services.Outcome.SIGN_IN and found.user is not None:
-        return _sign_in(found.user, str(started.get("next") or ""))
     session[PENDING] = {"org": config.organization_id, "iss": identity.issuer, "sub": identity.subject,
                         "email": identity.email, "verified": identity.email_verified, "name": identity.name,
                         "next": started.get("next"), "at": int(time.time())}
+    if found.outcome is services.Outcome.SIGN_IN:  # already linked: the page sends itself on
+        return render_template("sso/continue.html", form=ConfirmForm(), found=found)
     return render_template("sso/confirm.html", form=ConfirmForm(), found=found, create=found.outcome is services.Outcome.CREATE)
 
 

@@ -32,6 +32,7 @@ from lms.cohorts.enrolment import is_learner_of
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.coursework.services import Dates, SubmissionError
+from lms.coursework.sharing import work_unshared
 from lms.database import DbSession, rowcount
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.evidence import Outcome, criteria_ids, grade_outcome, levels_of
@@ -224,12 +225,15 @@ def _discard_draft(session: DbSession, team: Team) -> None:
     submission = team.submission
     if submission is None:
         return
+    others = sorted(m.user_id for m in team.members if m.user_id != submission.user_id)
     team.submission = None
     session.flush()
     for attachment in submission.attachments:
         session.delete(attachment)
     session.delete(submission)
     session.flush()
+    if others:  # the holder's own work is gone with the row; the others' shared work too
+        work_unshared.send("teams", session=session, submission_id=submission.id, learner_ids=others)
 
 
 def remove_member(session: DbSession, team: Team, user_id: int) -> None:
@@ -243,17 +247,21 @@ def remove_member(session: DbSession, team: Team, user_id: int) -> None:
     team.members.remove(member)
     session.flush()
     submission = team.submission
+    kept = submission is not None
     if submission is not None and submission.user_id == user_id:
         heir = next((m.user_id for m in team.members
                      if coursework.submission_for(session, team.assignment, m.user_id) is None), None)
         if heir is None:
             _discard_draft(session, team)
+            kept = False  # its removal from the leaver's work goes with the row
         else:
             submission.user_id = heir
     if not team.members and team.formed_by_learner:
         _discard_draft(session, team)
         session.delete(team)
     session.flush()
+    if submission is not None and kept:  # the team's work is no longer the leaver's
+        work_unshared.send("teams", session=session, submission_id=submission.id, learner_ids=[user_id])
 
 
 def dissolve(session: DbSession, team: Team) -> None:
