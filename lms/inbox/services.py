@@ -46,9 +46,10 @@ def _body(body: str) -> str:
 def staff_cohort_ids(user_id: ColumnExpressionArgument[int] | int) -> Any:
     """The ids of the cohorts ``user_id`` teaches or whose organization they administer (a
     subquery, correlated when ``user_id`` is a column)."""
-    taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user_id)
+    taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user_id) \
+        .correlate_except(cohort_instructors)
     managed = (select(Cohort.id).join(organization_admins, organization_admins.c.organization_id == Cohort.organization_id)
-               .where(organization_admins.c.user_id == user_id))
+               .where(organization_admins.c.user_id == user_id).correlate_except(Cohort, organization_admins))
     return taught.union(managed)
 
 
@@ -63,7 +64,8 @@ def _counted_for(user_id: ColumnExpressionArgument[int] | int) -> ColumnElement[
     learner, those they started, and those of the cohorts they teach. An organization's
     administrators read every one of its cohorts' conversations, but are not counted each
     reply to another's message (they would see every learner's every answer as unread)."""
-    taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user_id)
+    taught = select(cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id == user_id) \
+        .correlate_except(cohort_instructors)
     return or_(Conversation.learner_id == user_id, Conversation.started_by_id == user_id,
                Conversation.cohort_id.in_(taught))
 
@@ -73,11 +75,11 @@ def _unread(user_id: ColumnExpressionArgument[int] | int) -> ScalarSelect[int]:
     ``user_id`` has read of it."""
     read_up_to = (select(ConversationRead.read_up_to)
                   .where(ConversationRead.conversation_id == Conversation.id, ConversationRead.user_id == user_id)
-                  .correlate(Conversation).scalar_subquery())
+                  .correlate_except(ConversationRead).scalar_subquery())
     return (select(func.count(Message.id))
             .where(Message.conversation_id == Conversation.id, Message.author_id != user_id,
                    Message.id > func.coalesce(read_up_to, 0))
-            .correlate(Conversation).scalar_subquery())
+            .correlate_except(Message).scalar_subquery())
 
 
 def unread_count_of_users_row() -> ScalarSelect[int]:
