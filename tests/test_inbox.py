@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from lms.accounts.models import User
+from lms.api.tokens import create_token as create_api_token
 from lms.cohorts.models import Cohort
 from lms.database import utcnow
 from lms.extensions import db
@@ -141,6 +142,21 @@ def test_each_learner_messaged_gets_a_conversation_of_their_own(people, enrol_le
     assert "Private answer" not in classmate_client.get(f"/inbox/{theirs.id}").get_data(as_text=True)
     for outsider in (w.learner_b, w.instructor_b, w.org_admin_b, w.learner_a2):
         assert people["client_for"](outsider).get(f"/inbox/{mine.id}").status_code == 404, outsider.name
+
+
+def test_an_api_token_opens_no_conversation(people, client) -> None:
+    """The inbox is web pages for a signed-in person: the learner's own API token (every
+    scope) is no session, so it is sent to sign in, and nothing is posted."""
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "api-test",
+                                      utcnow())[w.learner_a.id]
+    secret = create_api_token(db.session, w.learner_a, "Mine", ["read:curriculum"], None).secret
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    for method, url in (("GET", "/inbox"), ("GET", f"/inbox/{conversation.id}"), ("POST", f"/inbox/{conversation.id}")):
+        answer = client.open(url, method=method, headers=headers, data={"body": "by token"})
+        assert answer.status_code == 302 and "/login?next=" in answer.headers["Location"], (method, url)
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.body == "by token")) == 0
 
 
 def test_preferences_are_respected_off_and_digest(people) -> None:
