@@ -39,6 +39,7 @@ from lms.feedback import wiring as feedback
 from lms.framework import wiring as framework
 from lms.gradebook import wiring as gradebook
 from lms.grading import wiring as grading
+from lms.inbox import wiring as inbox
 from lms.job_kinds import JOB_KINDS
 from lms.jobs import wiring as jobs
 from lms.jobs.runner import install_kinds
@@ -70,7 +71,7 @@ from lms.xapi import wiring as xapi
 # Dependency order: a feature comes after every feature it builds on.
 FEATURES = (web, storage, audit, accounts, mail, catalog, cohorts, jobs, twofactor, learning, assessment, coursework, resources, grading,
             portfolio, progress, simulations, teams, kpi, feedback, expert, competency, certificates, search, today,
-            notifications, gradebook, admin, announcements, discussions, demo,
+            notifications, gradebook, admin, announcements, discussions, inbox, demo,
             backup,
             sso,
             lti,

@@ -36,6 +36,7 @@ from lms.coursework.access import ATTACHMENT_READER, LEARNER_OF_RELEASED_ASSIGNM
 from lms.discussions.access import DISCUSSION_MEMBER, DISCUSSION_STAFF, POST_AUTHOR
 from lms.expert.access import EXPERT_INVITE_MANAGER
 from lms.grading.access import OWN_PEER_REVIEW
+from lms.inbox.access import CONVERSATION_MEMBER
 from lms.jobs.access import JOB_REQUESTER
 from lms.learning.access import FEED_TOKEN, RELEASED_LESSON
 from lms.notifications.access import OWN_NOTIFICATION
@@ -295,6 +296,12 @@ POLICY: dict[str, AccessRule] = {
     "discussions.moderate_post": DISCUSSION_STAFF,
     "discussions.edit_post": POST_AUTHOR,
     "discussions.save_post": POST_AUTHOR,
+    # the inbox: everyone's own list; a conversation is its learner's and its cohort's staff's
+    # (anybody else, the cohort's other learners included, gets 404); web pages only, no API token
+    "inbox.index": SIGNED_IN,
+    "inbox.conversation": CONVERSATION_MEMBER,
+    "inbox.reply": CONVERSATION_MEMBER,
+    "inbox.mark_read": CONVERSATION_MEMBER,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

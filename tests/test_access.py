@@ -49,6 +49,8 @@ from lms.extensions import db
 from lms.feedback.services import invite as invite_stakeholder
 from lms.framework.services import node_id
 from lms.grading.peer import reviews_to_do
+from lms.inbox.services import open_conversations
+from lms.inbox.services import reply as reply_in_conversation
 from lms.jobs.models import Job, JobStatus
 from lms.learning.services import build_schedule, grant_override
 from lms.lti.models import LtiPlatform
@@ -111,6 +113,8 @@ OWN_AS_LEARNER = expect("forbid", anonymous="login", learner="ok", learner_other
 # A cohort's discussions: its learners and staff; anybody else (another cohort's learners too) is not told they exist.
 DISCUSSION = COHORT_FILE
 DISCUSSION_STAFF = expect("missing", anonymous="login", learner="forbid", instructor="ok", org_admin="ok", admin="ok")
+# A conversation between learner A and cohort A's staff: them alone; the cohort's other learners are not told it exists.
+CONVERSATION = COHORT_FILE
 # Learner A's post: edited by them alone; the rest of the cohort is told "forbidden".
 POST_AUTHOR = expect("missing", anonymous="login", learner="ok", instructor="forbid", org_admin="forbid", admin="forbid")
 # The program's CASE document (its identifier is derived from the program's id).
@@ -426,6 +430,11 @@ ROUTES: dict[str, Route] = {
     "discussions.moderate_post": Route(lambda w, x: f"/posts/{x['reply_id']}/moderate", DISCUSSION_STAFF, "POST"),
     "discussions.edit_post": Route(lambda w, x: f"/posts/{x['post_id']}/edit", POST_AUTHOR),
     "discussions.save_post": Route(lambda w, x: f"/posts/{x['post_id']}/edit", POST_AUTHOR, "POST"),
+    # the inbox: everyone's own list; a conversation with learner A is theirs and cohort A's staff's alone
+    "inbox.index": Route(lambda w, x: "/inbox", SIGNED_IN),
+    "inbox.conversation": Route(lambda w, x: f"/inbox/{x['conversation_id']}", CONVERSATION),
+    "inbox.reply": Route(lambda w, x: f"/inbox/{x['conversation_id']}", CONVERSATION, "POST"),
+    "inbox.mark_read": Route(lambda w, x: f"/inbox/{x['conversation_id']}/read", CONVERSATION, "POST"),
     # learner A's team (handed in, so nothing here changes it) for the month-9 team project
     "teams.team": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team", TEAM_LEARNER),
     "teams.create": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/new", TEAM_LEARNER, "POST"),
@@ -560,6 +569,11 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
     extra["thread_id"] = thread.id
     extra["post_id"] = db.session.scalar(select(Post.id).where(Post.thread_id == thread.id, Post.opening.is_(True)))
     extra["reply_id"] = reply_in_thread(db.session, thread, world.instructor_a, "Daily.", utcnow(), lambda p: "/").id
+    # instructor A's message to learner A, opening a conversation, and learner A's reply
+    conversation = open_conversations(db.session, world.cohort_a, world.instructor_a, [world.learner_a], "Your case study",
+                                      "Hand it in **by Friday**.", "access-message", utcnow())[world.learner_a.id]
+    reply_in_conversation(db.session, conversation, world.learner_a, "I will.", utcnow(), lambda c: "/inbox")
+    extra["conversation_id"] = conversation.id
     # a browser learner A asked two-factor sign-in to remember (only they may forget it)
     extra["device_id"] = db.session.scalar(select(RememberedDevice.id).where(
         RememberedDevice.token_hash == hash_token(remember_device(db.session, world.learner_a, "Phone"))))

@@ -31,12 +31,13 @@ import lms
 from lms.assessment.services import attempt_scored
 from lms.cohorts.enrolment import learner_moved
 from lms.grading.services import grade_saved, peer_review_completed
+from lms.gradebook.services import learners_messaged
 from lms.teams.services import adjustment_saved
 from lms.extensions import login_manager
 
 def receivers():
     return {s.name: sorted(f"{r.__module__}.{r.__qualname__}" for r in s.receivers_for(None))
-            for s in (attempt_scored, grade_saved, peer_review_completed, learner_moved, adjustment_saved)}
+            for s in (attempt_scored, grade_saved, peer_review_completed, learner_moved, adjustment_saved, learners_messaged)}
 
 for info in pkgutil.walk_packages(lms.__path__, "lms."):
     importlib.import_module(info.name)
@@ -58,7 +59,7 @@ def probe() -> dict:
 
 def test_importing_every_module_attaches_nothing(probe: dict) -> None:
     assert probe["before"]["receivers"] == {"attempt-scored": [], "grade-saved": [], "peer-review-completed": [],
-                                            "learner-moved": [], "adjustment-saved": []}
+                                            "learner-moved": [], "adjustment-saved": [], "learners-messaged": []}
     assert probe["before"]["user_loader"] is False
 
 
@@ -77,10 +78,11 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                           "lms.grading.peer.on_learner_moved"],
         "adjustment-saved": ["lms.lti.grades.on_adjustment_saved", "lms.notifications.receivers.on_adjustment_saved",
                              "lms.webhooks.receivers.on_adjustment_saved", "lms.xapi.receivers.on_adjustment_saved"],
+        "learners-messaged": ["lms.inbox.wiring.on_learners_messaged"],
     }
     assert after["user_loader"] is True
     assert after["blueprints"] == ["accounts", "admin", "announcements", "api", "api_v1", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
-                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "jobs", "kpi", "learning", "lti", "mail", "notifications", "openbadges", "portfolio", "privacy", "progress", "resources", "search", "simulations",
+                                   "discussions", "expert", "feedback", "framework", "gradebook", "grading", "inbox", "jobs", "kpi", "learning", "lti", "mail", "notifications", "openbadges", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web", "webhooks"]
     assert after["commands"] == ["backup", "badge-key", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
                                  "load-content", "lti-sync", "mail-worker", "move-files", "prune-removals", "prune-sign-ins", "publish-announcements", "purge-uploads", "queue-job", "rebuild-mastery", "rebuild-progress", "rebuild-search", "restore",

@@ -148,6 +148,8 @@ USER_TEXT: dict[str, tuple[str, ...]] = {
     "discussion_threads": ("title", "hidden_reason"),
     "discussion_posts": ("body", "hidden_reason"),
     "discussion_moderations": ("reason",),
+    "inbox_conversations": ("subject",),
+    "inbox_messages": ("body",),
     "notifications": ("title", "body"),
     "sso_configs": ("issuer", "client_id", "allowed_domains"),
     "two_factor_devices": ("label",),
@@ -198,6 +200,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "at_risk_reviews.reasons": "generated reasons", "outbox_messages.*": "mail, not rendered on pages",
     "audit_log.*": "append-only (it cannot be overwritten here): copies of the fields above, on pages the crawl checks",
     "notifications.key": "generated",
+    "inbox_conversations.source_key": "generated (the notices' key of the message)", "inbox_messages.token": "generated",
     "sso_configs.client_secret_encrypted": "encrypted, never shown", "two_factor_credentials.*": "encrypted secrets",
     "two_factor_recovery_codes.*": "hashes", "api_tokens.prefix": "generated", "api_tokens.scopes": "chosen from the scope list", "sso_identities.*": "identifiers from the provider's signed token", "notifications.link": "site paths the code builds",
     # the account page's sign-ins: names from a fixed list (lms.accounts.devices.summarise_agent), never the raw User-Agent

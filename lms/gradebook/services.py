@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from blinker import Namespace
 from sqlalchemy import ColumnElement, ColumnExpressionArgument, and_, func, or_, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
 
@@ -691,12 +692,22 @@ def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: 
     return outcome
 
 
+events = Namespace()
+
+# Sent by ``message_learners`` before the notices are made, with ``session``, ``cohort``,
+# ``by`` (the sender), ``learners`` (the open accounts messaged), ``subject``, ``body``, ``key`` (the
+# notices') and ``now``. A receiver (the inbox) keeps the message where the learner can
+# answer it and may return ``{learner id: link}``: each learner's notice links there.
+learners_messaged = events.signal("learners-messaged")
+
+
 def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], subject: str, body: str,
                      sender: User, now: datetime, link: str | None = None) -> Outcome:
     """A message from staff to each learner, through the notifications: in the learner's
     notification centre, and mailed (through the outbox) as their preference for staff
     messages says (by email, unless they chose otherwise). One message is one notice per
-    learner, whatever the preference, so nobody gets it mailed twice."""
+    learner, whatever the preference, so nobody gets it mailed twice. Receivers of
+    ``learners_messaged`` keep it for the learner to reply to, and say where it links."""
     subject, body = " ".join(subject.split()), body.strip()
     if not subject or not body:
         raise GradebookError("Write a subject and a message.")
@@ -706,8 +717,13 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
     # A closed account (deactivated, or erased: erasure deactivates it and its address is
     # erased-<id>@erased.invalid) reads no message: it gets no notice and no mail.
     open_accounts = [u for u in users if u.deactivated_at is None]
+    links: dict[int, str] = {}
+    for _receiver, answer in learners_messaged.send(session=session, cohort=cohort, by=sender, learners=open_accounts,
+                                                    subject=subject, body=body, key=key, now=now):
+        links.update(answer or {})
     made = notify_all(session, [Notice(user_id=u.id, event=NotificationEvent.MESSAGE, key=key, title=f"{cohort.name}: {subject}",
-                                       body=f"{body}\n\n— {sender.name}", link=link) for u in open_accounts], now)
+                                       body=f"{body}\n\n— {sender.name}", link=links.get(u.id, link))
+                                for u in open_accounts], now)
     reached = {n.user_id for n in made}
     outcome = Outcome("Messaged")
     for user in users:

@@ -32,6 +32,7 @@ class NotificationEvent(StrEnum):
     ANNOUNCEMENT = "announcement"
     DISCUSSION_REPLY = "discussion_reply"
     MESSAGE = "message"
+    MESSAGE_REPLY = "message_reply"
 
 
 class Channel(StrEnum):
@@ -74,6 +75,7 @@ EVENTS: dict[NotificationEvent, EventKind] = {kind.event: kind for kind in (
     EventKind(NotificationEvent.ANNOUNCEMENT, "An announcement is posted", Channel.EMAIL, Audience.ANYONE),
     EventKind(NotificationEvent.DISCUSSION_REPLY, "A discussion gets a reply", Channel.IN_APP, Audience.ANYONE),
     EventKind(NotificationEvent.MESSAGE, "A message from staff", Channel.EMAIL, Audience.ANYONE),
+    EventKind(NotificationEvent.MESSAGE_REPLY, "A learner replies to a message", Channel.EMAIL, Audience.STAFF),
 )}
 
 

@@ -54,6 +54,8 @@ from lms.expert.models import ExpertInvite
 from lms.feedback.models import FeedbackInvite
 from lms.grading.models import Grade, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
 from lms.grading.services import returned
+from lms.inbox.models import Conversation, ConversationRead, Message
+from lms.inbox.models import notice_key as message_notice_key
 from lms.jobs.models import Job, JobStatus
 from lms.kpi.models import KpiEntry
 from lms.learning.models import CalendarFeed, ScheduleOverride
@@ -634,6 +636,56 @@ class Discussions(DataKind):
         return rowcount(result)
 
 
+ERASED_MESSAGE = "*This message was removed when its author's account was erased.*"
+
+
+class Inbox(DataKind):
+    """Conversations with the cohort's staff (lms.inbox): each with its subject, cohort and
+    every message in it (the staff's to the learner and the learner's replies), and how far
+    the learner had read. Erased: the body of every message they wrote replaced by a notice,
+    the message kept in its place so the staff's answers still read in order, and the text
+    of the staff's notices of those replies emptied; their read marks deleted. The staff's
+    messages stay (their work, on an account that is now "a former learner"'s). The columns
+    naming staff (who started a conversation, staff's messages and read marks) are claimed
+    here too: staff are never erased, so for them erasure changes nothing."""
+
+    name = "inbox"
+    covers = ("inbox_conversations.learner_id", "inbox_conversations.started_by_id", "inbox_messages.author_id",
+              "inbox_reads.user_id")
+
+    def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
+        conversations = list(session.scalars(select(Conversation).where(Conversation.learner_id == user.id)
+                                             .options(selectinload(Conversation.cohort), selectinload(Conversation.started_by))
+                                             .order_by(Conversation.id)))
+        ids = [c.id for c in conversations]
+        messages: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        reads: dict[int, int] = {}
+        if ids:
+            for message, author in session.execute(select(Message, User.name).join(User, User.id == Message.author_id)
+                                                   .where(Message.conversation_id.in_(ids)).order_by(Message.id)):
+                messages[message.conversation_id].append(
+                    {"id": message.id, "from": "you" if message.author_id == user.id else author,
+                     "body": message.body, "created_at": plain(message.created_at)})
+            reads = {cid: up_to for cid, up_to in session.execute(
+                select(ConversationRead.conversation_id, ConversationRead.read_up_to)
+                .where(ConversationRead.user_id == user.id, ConversationRead.conversation_id.in_(ids)))}
+        return [{"id": c.id, "subject": c.subject, "cohort": c.cohort.name, "started_by": c.started_by.name,
+                 "created_at": plain(c.created_at), "read_up_to_message": reads.get(c.id, 0), "messages": messages[c.id]}
+                for c in conversations]
+
+    def erase(self, session: DbSession, erasure: Erasure) -> int:
+        mine = list(session.scalars(select(Message.id).where(Message.author_id == erasure.user.id)))
+        if mine:
+            for start in range(0, len(mine), 500):
+                session.execute(update(Notification)
+                                .where(Notification.key.in_([message_notice_key(i) for i in mine[start:start + 500]]))
+                                .values(body="").execution_options(synchronize_session=False))
+        result = session.execute(update(Message).where(Message.author_id == erasure.user.id).values(body=ERASED_MESSAGE)
+                                 .execution_options(synchronize_session=False))
+        session.execute(delete(ConversationRead).where(ConversationRead.user_id == erasure.user.id))
+        return rowcount(result)
+
+
 class AnnouncementsRead(DataKind):
     """Announcements dismissed from one's home. Erased: kept (staff see how many learners
     dismissed each)."""
@@ -777,7 +829,7 @@ class StaffActions(DataKind):
 
 KINDS: tuple[DataKind, ...] = (Account(), Memberships(), LessonReads(), QuizAttempts(), Submissions(), Grades(),
                                PeerReviews(), EvidenceAndMastery(), KpiFigures(), Feedback(), Certificates(),
-                               Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(),
+                               Portfolios(), SimulationRuns(), Notifications(), Teams(), AtRiskReviews(), Discussions(), Inbox(),
                                AnnouncementsRead(), TwoFactor(), LtiLinks(), ApiTokens(), ApiRemovals(), RequestedJobs(), ScheduleState(),
                                StaffActions())
 

@@ -1,0 +1,97 @@
+"""The inbox: the conversations a person takes part in, one conversation with its messages,
+replying, and marking read (a POST: reading a page never writes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, has_request_context, redirect, render_template, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from lms.accounts.current import loaded_with_user, signed_in, signed_in_user
+from lms.database import utcnow
+from lms.extensions import db
+from lms.inbox import services
+from lms.inbox.forms import ActionForm, ReplyForm
+from lms.inbox.models import Conversation
+from lms.web.forms import add_error
+
+bp = Blueprint("inbox", __name__, template_folder="templates")
+
+UNREAD = "inbox_unread"  # read with the signed-in user (lms.accounts.current) on safe requests
+
+
+def unread_conversations() -> int:
+    """The signed-in user's conversations with unread messages (read with the user on safe
+    requests; otherwise one statement), 0 for nobody signed in."""
+    user = signed_in_user()
+    if user is None:
+        return 0
+    loaded = loaded_with_user(user, UNREAD)
+    return int(loaded) if loaded is not None else services.unread_count(db.session, user.id)
+
+
+def unread_context() -> dict[str, Any]:
+    return {"unread_conversations": unread_conversations}
+
+
+def link_for(conversation: Conversation) -> str:
+    """The conversation's page: its notices link there (a service called outside a request,
+    by a command or a test, gets the path all the same)."""
+    if has_request_context():
+        return url_for("inbox.conversation", conversation_id=conversation.id)
+    return current_app.url_map.bind("localhost").build("inbox.conversation", {"conversation_id": conversation.id})
+
+
+def _conversation(conversation_id: int) -> Conversation:
+    return db.session.get(Conversation, conversation_id) or abort(404)
+
+
+@bp.get("/inbox")
+def index() -> str:
+    user = signed_in()
+    return render_template("inbox/index.html", rows=services.inbox(db.session, user), form=ActionForm(), me=user,
+                           listed=services.LISTED)
+
+
+def _page(conversation: Conversation, form: ReplyForm | None = None, status: int = 200) -> tuple[str, int]:
+    user = signed_in()
+    messages = services.messages_of(db.session, conversation)
+    read = services.read_up_to(db.session, conversation, user.id)
+    unread = [m for m in messages if m.id > read and m.author_id != user.id]
+    return render_template("inbox/conversation.html", conversation=conversation, messages=messages,
+                           first_unread=unread[0].id if unread else None, form=form or ReplyForm(),
+                           action=ActionForm(), me=user,
+                           staff=conversation.learner_id != user.id), status
+
+
+@bp.get("/inbox/<int:conversation_id>")
+def conversation(conversation_id: int) -> tuple[str, int]:
+    return _page(_conversation(conversation_id))
+
+
+@bp.post("/inbox/<int:conversation_id>")
+def reply(conversation_id: int) -> Any:
+    item = _conversation(conversation_id)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        try:
+            sent = services.reply(db.session, item, signed_in(), form.body.data or "", utcnow(), link_for,
+                                  form.token.data or "")
+        except services.InboxError as exc:
+            db.session.rollback()
+            add_error(form.body, str(exc))
+        else:
+            flash("Message sent." if sent.made else "That message had already been sent.", "success")
+            return redirect(url_for("inbox.conversation", conversation_id=item.id, _anchor=f"message-{sent.message.id}"))
+    return _page(item, form, 400)
+
+
+@bp.post("/inbox/<int:conversation_id>/read")
+def mark_read(conversation_id: int) -> WerkzeugResponse:
+    """Mark the conversation read, then open it (the inbox's links, the page's button)."""
+    item = _conversation(conversation_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.mark_read(db.session, item, signed_in().id, None, utcnow())
+    return redirect(url_for("inbox.conversation", conversation_id=item.id))

@@ -1,0 +1,32 @@
+"""The inbox's wiring: its pages, the unread count in every page's navigation, and the
+conversations the gradebook's staff messages open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from lms.accounts.current import load_with_signed_in_user
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort
+from lms.database import DbSession
+from lms.gradebook.services import learners_messaged
+from lms.inbox import services
+from lms.inbox.views import UNREAD, bp, link_for, unread_context, unread_conversations
+from lms.web.page_cache import add_viewer_input
+
+
+def on_learners_messaged(_sender: Any, *, session: DbSession, cohort: Cohort, by: User, learners: list[User],
+                         subject: str, body: str, key: str, now: Any) -> dict[int, str]:
+    """A staff message opens a conversation with each learner it reaches; their notice links it."""
+    opened = services.open_conversations(session, cohort, by, learners, subject, body, key, now)
+    return {uid: link_for(c) for uid, c in opened.items()}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.context_processor(unread_context)
+    load_with_signed_in_user(app, UNREAD, services.unread_count_of_users_row())
+    add_viewer_input(app, unread_conversations)  # the count in every page's navigation
+    learners_messaged.connect(on_learners_messaged)

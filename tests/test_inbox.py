@@ -1,0 +1,325 @@
+"""The inbox (lms.inbox): a staff message sent from the gradebook opens a private conversation
+per learner; the learner replies, the cohort's staff answer, each reply notified to the other
+side as their preferences say; read marks move by POST only; replies are never lost or doubled;
+the pages read a fixed number of statements; erasure and the data export reach the messages."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from lms.accounts.models import User
+from lms.api.tokens import create_token as create_api_token
+from lms.cohorts.models import Cohort
+from lms.database import utcnow
+from lms.extensions import db
+from lms.inbox.models import Conversation, ConversationRead, Message
+from lms.inbox.services import open_conversations, reply, unread_count
+from lms.mail.models import OutboxMessage
+from lms.notifications.models import Channel, Notification, NotificationEvent
+from lms.notifications.services import set_preferences
+from lms.privacy.kinds import ERASED_MESSAGE
+from lms.privacy.services import erase_learner, export_bundle
+from tests.conftest import World
+
+
+@pytest.fixture()
+def people(app: Flask, loaded, world: World, make_user, login) -> dict[str, Any]:
+    """World's cohort A with a second instructor, and a classmate of learner A's."""
+    cohort = db.session.get(Cohort, world.cohort_a.id)
+    assert cohort is not None
+    second = make_user(name="Second Instructor")
+    cohort.instructors.append(second)
+    db.session.commit()
+
+    def client_for(user: Any) -> Any:
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    return {"world": world, "cohort": cohort, "second": second, "client_for": client_for}
+
+
+def message(client: Any, cohort: Any, learners: list[Any], subject: str = "Your case study",
+            body: str = "Hand it in **by Friday**.") -> Any:
+    """Staff's bulk "Message learners" from the gradebook."""
+    return client.post(f"/cohorts/{cohort.id}/gradebook", data={"action": "message", "scope": "selected",
+                                                                "learner": [u.id for u in learners],
+                                                                "subject": subject, "body": body})
+
+
+def token_of(page: str) -> str:
+    found = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"|name="token" value="([0-9a-f]+)"', page) \
+        or re.search(r'id="token" name="token" type="hidden" value="([0-9a-f]+)"', page)
+    assert found, "the reply form carries a one-time token"
+    return next(g for g in found.groups() if g)
+
+
+def nav_count(page: str) -> str | None:
+    found = re.search(r'href="/inbox"[^>]*>Inbox(?: <span class="notification-count">(\d+))?', page)
+    assert found, "the navigation links the inbox"
+    return found.group(1)
+
+
+def conversation_of(learner: Any) -> Conversation:
+    found = db.session.scalars(select(Conversation).where(Conversation.learner_id == learner.id)).one()
+    return found
+
+
+def test_a_staff_message_opens_a_conversation_the_learner_answers_and_staff_see(people) -> None:
+    w = people["world"]
+    teacher = people["client_for"](w.instructor_a)
+    classmate = people["world"].learner_a2  # another cohort: not messaged
+    assert message(teacher, people["cohort"], [w.learner_a]).status_code == 302
+    db.session.expire_all()
+    conversation = conversation_of(w.learner_a)
+    assert conversation.subject == "Your case study" and conversation.started_by_id == w.instructor_a.id
+    notice = db.session.scalars(select(Notification).where(Notification.user_id == w.learner_a.id)).one()
+    assert notice.link == f"/inbox/{conversation.id}"  # the notice links the conversation
+    assert db.session.scalar(select(func.count()).select_from(Conversation).where(Conversation.learner_id == classmate.id)) == 0
+
+    learner = people["client_for"](w.learner_a)
+    home = learner.get("/inbox").get_data(as_text=True)
+    assert nav_count(home) == "1" and "Your case study" in home and "1 new" in home
+    page = learner.get(f"/inbox/{conversation.id}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<strong>by Friday</strong>" in text and "Instructor A" in text
+    assert nav_count(learner.get("/inbox").get_data(as_text=True)) == "1"  # reading a page never writes
+
+    sent = learner.post(f"/inbox/{conversation.id}", data={"body": "Can I have *until Monday*?", "token": token_of(text)})
+    assert sent.status_code == 302
+    db.session.expire_all()
+    assert nav_count(learner.get("/inbox").get_data(as_text=True)) is None  # a reply reads the conversation up to it
+    # the sender is notified (a learner's reply, by email by default); the other instructor reads it in the inbox
+    replies = list(db.session.scalars(select(Notification).where(Notification.event == NotificationEvent.MESSAGE_REPLY)))
+    assert [n.user_id for n in replies] == [w.instructor_a.id] and replies[0].link == f"/inbox/{conversation.id}"
+    assert "until Monday" in replies[0].body
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.recipient == w.instructor_a.email,
+                                    OutboxMessage.subject.contains("Your case study"))) == 1
+    for staff in (w.instructor_a, people["second"], w.org_admin_a, w.admin):
+        thread = people["client_for"](staff).get(f"/inbox/{conversation.id}")
+        assert thread.status_code == 200 and "<em>until Monday</em>" in thread.get_data(as_text=True), staff.name
+    assert "Can I have" not in people["client_for"](w.instructor_a).get("/inbox").get_data(as_text=True)  # the list: subjects
+    other = people["client_for"](people["second"])
+    listed = other.get("/inbox").get_data(as_text=True)
+    assert "Your case study" in listed and "With Learner A" in listed and nav_count(listed) == "1"
+
+    # the other instructor answers: the learner is notified (a message from staff), the sender sees it
+    answer_page = other.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert other.post(f"/inbox/{conversation.id}", data={"body": "Yes, Monday.", "token": token_of(answer_page)}).status_code == 302
+    db.session.expire_all()
+    staff_reply = db.session.scalars(select(Notification).where(Notification.user_id == w.learner_a.id,
+                                                                 Notification.key.startswith("inbox-message:"))).one()
+    assert staff_reply.event == NotificationEvent.MESSAGE and "Second Instructor replied" in staff_reply.title
+    assert nav_count(learner.get("/inbox").get_data(as_text=True)) == "1"
+    assert learner.post(f"/inbox/{conversation.id}/read").status_code == 302
+    assert nav_count(learner.get("/inbox").get_data(as_text=True)) is None
+    bodies = [m.body for m in db.session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                                 .order_by(Message.id))]
+    assert bodies == ["Hand it in **by Friday**.", "Can I have *until Monday*?", "Yes, Monday."]
+
+
+def test_each_learner_messaged_gets_a_conversation_of_their_own(people, enrol_learner) -> None:
+    w = people["world"]
+    classmate = enrol_learner(people["cohort"], name="Classmate C")
+    teacher = people["client_for"](w.instructor_a)
+    assert message(teacher, people["cohort"], [w.learner_a, classmate]).status_code == 302
+    db.session.expire_all()
+    mine, theirs = conversation_of(w.learner_a), conversation_of(classmate)
+    assert mine.id != theirs.id
+    reply(db.session, mine, w.learner_a, "Private answer", utcnow(), lambda c: "/inbox")
+    db.session.commit()
+    classmate_client = people["client_for"](classmate)
+    assert classmate_client.get(f"/inbox/{mine.id}").status_code == 404  # the cohort's other learners are not told
+    assert classmate_client.post(f"/inbox/{mine.id}", data={"body": "Hi"}).status_code == 404
+    assert "Private answer" not in classmate_client.get(f"/inbox/{theirs.id}").get_data(as_text=True)
+    for outsider in (w.learner_b, w.instructor_b, w.org_admin_b, w.learner_a2):
+        assert people["client_for"](outsider).get(f"/inbox/{mine.id}").status_code == 404, outsider.name
+
+
+def test_an_api_token_opens_no_conversation(people, client) -> None:
+    """The inbox is web pages for a signed-in person: the learner's own API token (every
+    scope) is no session, so it is sent to sign in, and nothing is posted."""
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "api-test",
+                                      utcnow())[w.learner_a.id]
+    secret = create_api_token(db.session, w.learner_a, "Mine", ["read:curriculum"], None).secret
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    for method, url in (("GET", "/inbox"), ("GET", f"/inbox/{conversation.id}"), ("POST", f"/inbox/{conversation.id}")):
+        answer = client.open(url, method=method, headers=headers, data={"body": "by token"})
+        assert answer.status_code == 302 and "/login?next=" in answer.headers["Location"], (method, url)
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.body == "by token")) == 0
+
+
+def test_preferences_are_respected_off_and_digest(people) -> None:
+    w = people["world"]
+    set_preferences(db.session, w.instructor_a.id, {NotificationEvent.MESSAGE_REPLY: Channel.OFF})
+    set_preferences(db.session, w.learner_a.id, {NotificationEvent.MESSAGE: Channel.DIGEST})
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "Plan", "Your plan?",
+                                      "pref-test", utcnow())[w.learner_a.id]
+    reply(db.session, conversation, w.learner_a, "Here it is", utcnow(), lambda c: "/inbox")
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == w.instructor_a.id)) == 0  # switched off: no notice (the inbox still counts it)
+    assert unread_count(db.session, w.instructor_a.id) == 1
+    reply(db.session, conversation, w.instructor_a, "Thanks", utcnow(), lambda c: "/inbox")
+    notice = db.session.scalars(select(Notification).where(Notification.user_id == w.learner_a.id)).one()
+    assert notice.channel == Channel.DIGEST and notice.mailed_at is None  # waits for the day's digest
+
+
+def test_a_learner_reply_reaches_the_instructors_when_the_sender_is_gone(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.org_admin_a, [w.learner_a], "Hello", "Hi",
+                                      "gone-test", utcnow())[w.learner_a.id]
+    db.session.get(User, w.org_admin_a.id).deactivated_at = utcnow()  # type: ignore[union-attr]
+    reply(db.session, conversation, w.learner_a, "Hello back", utcnow(), lambda c: "/inbox")
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == NotificationEvent.MESSAGE_REPLY)))
+    assert told == {w.instructor_a.id, people["second"].id}
+
+
+def test_bodies_are_sanitised_markdown(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "<b>Subject</b>",
+                                      "<script>alert(1)</script>", "xss-test", utcnow())[w.learner_a.id]
+    reply(db.session, conversation, w.learner_a, '<img src=x onerror=alert(1)> [a](javascript:alert(1))', utcnow(),
+          lambda c: "/inbox")
+    db.session.commit()
+    for page in (people["client_for"](w.learner_a).get(f"/inbox/{conversation.id}").get_data(as_text=True),
+                 people["client_for"](w.instructor_a).get("/inbox").get_data(as_text=True)):
+        assert "<script>" not in page and "onerror" not in page and "javascript:" not in page and "<b>Subject" not in page
+    assert "&lt;b&gt;Subject&lt;/b&gt;" in people["client_for"](w.instructor_a).get("/inbox").get_data(as_text=True)
+
+
+def test_bad_input_is_refused_with_a_message_and_kept(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "bad-test",
+                                      utcnow())[w.learner_a.id]
+    db.session.commit()
+    learner = people["client_for"](w.learner_a)
+    empty = learner.post(f"/inbox/{conversation.id}", data={"body": "   "})
+    assert empty.status_code == 400 and "Write a message first." in empty.get_data(as_text=True)
+    long = learner.post(f"/inbox/{conversation.id}", data={"body": "x" * 20_001})
+    assert long.status_code == 400 and "Keep a message to 20,000 characters." in long.get_data(as_text=True)
+    assert learner.post("/inbox/999999", data={"body": "x"}).status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.author_id == w.learner_a.id)) == 0
+
+
+def race(actions: list[Callable[[], Any]]) -> list[Any]:
+    barrier = threading.Barrier(len(actions))
+    results: list[Any] = [None] * len(actions)
+    failed: list[BaseException] = []
+
+    def run(i: int, action: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = action()
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
+            failed.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failed, failed
+    return results
+
+
+def test_two_replies_at_once_both_land(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "race-test",
+                                      utcnow())[w.learner_a.id]
+    db.session.commit()
+    learner, teacher = people["client_for"](w.learner_a), people["client_for"](w.instructor_a)
+    url = f"/inbox/{conversation.id}"
+    forms = [{"body": "From the learner", "token": token_of(learner.get(url).get_data(as_text=True))},
+             {"body": "From the teacher", "token": token_of(teacher.get(url).get_data(as_text=True))}]
+    statuses = race([lambda: learner.post(url, data=forms[0]).status_code, lambda: teacher.post(url, data=forms[1]).status_code])
+    assert statuses == [302, 302]
+    db.session.expire_all()
+    bodies = set(db.session.scalars(select(Message.body).where(Message.conversation_id == conversation.id)))
+    assert bodies == {"B", "From the learner", "From the teacher"}
+
+
+def test_a_double_clicked_send_posts_once(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "twice-test",
+                                      utcnow())[w.learner_a.id]
+    db.session.commit()
+    clients = [people["client_for"](w.learner_a), people["client_for"](w.learner_a)]
+    url = f"/inbox/{conversation.id}"
+    form = {"body": "Only once", "token": token_of(clients[0].get(url).get_data(as_text=True))}
+    statuses = race([lambda c=c: c.post(url, data=form).status_code for c in clients])  # type: ignore[misc]
+    assert statuses == [302, 302]
+    again = clients[0].post(url, data=form, follow_redirects=True)  # sent again later (back, resend)
+    assert "That message had already been sent." in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.body == "Only once")) == 1
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.event == NotificationEvent.MESSAGE_REPLY)) == 1
+    form["token"] = token_of(clients[0].get(url).get_data(as_text=True))  # a new form: a new message
+    assert clients[0].post(url, data=form).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.body == "Only once")) == 2
+
+
+def test_the_pages_read_a_fixed_number_of_statements(people, page_statements, enrol_learner) -> None:
+    w = people["world"]
+    learners = [enrol_learner(people["cohort"], name=f"Learner {i}") for i in range(6)]
+
+    def grow(batch: list[Any], key: str) -> Conversation:
+        opened = open_conversations(db.session, people["cohort"], w.instructor_a, batch, f"Subject {key}", "Body", key,
+                                    utcnow())
+        for learner, conversation in opened.items():
+            author = next(u for u in batch if u.id == learner)
+            reply(db.session, conversation, author, "Answer", utcnow(), lambda c: "/inbox")
+            reply(db.session, conversation, people["second"], "Staff answer", utcnow(), lambda c: "/inbox")
+        db.session.commit()
+        return next(iter(opened.values()))
+
+    first = grow(learners[:1], "one")
+    teacher = people["client_for"](w.instructor_a)
+    few = page_statements(teacher, ["/inbox", f"/inbox/{first.id}"])
+    grow(learners[1:], "many")
+    for i in range(5):
+        reply(db.session, first, w.instructor_a, f"More {i}", utcnow(), lambda c: "/inbox")
+    db.session.commit()
+    many = page_statements(teacher, ["/inbox", f"/inbox/{first.id}"])
+    assert many == few, (few, many)
+    assert "Subject many" in teacher.get("/inbox").get_data(as_text=True)
+
+
+def test_erasure_removes_the_learners_messages_and_the_export_lists_them(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "Plan", "Your plan?",
+                                      "erase-test", utcnow())[w.learner_a.id]
+    mine = reply(db.session, conversation, w.learner_a, "My secret plan", utcnow(), lambda c: "/inbox").message
+    reply(db.session, conversation, w.instructor_a, "Good plan", utcnow(), lambda c: "/inbox")
+    db.session.commit()
+    exported = export_bundle(db.session, w.learner_a, utcnow()).data["inbox"]
+    assert [c["subject"] for c in exported] == ["Plan"]
+    assert [(m["from"], m["body"]) for m in exported[0]["messages"]] == [
+        ("Instructor A", "Your plan?"), ("you", "My secret plan"), ("Instructor A", "Good plan")]
+    # someone else's export does not list it
+    assert export_bundle(db.session, w.learner_a2, utcnow()).data["inbox"] == []
+
+    learner = db.session.get(User, w.learner_a.id)
+    assert learner is not None
+    erase_learner(db.session, learner, learner.email, actor_id=None, ip=None, now=utcnow())
+    db.session.commit()
+    db.session.expire_all()
+    bodies = [m.body for m in db.session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                                 .order_by(Message.id))]
+    assert bodies == ["Your plan?", ERASED_MESSAGE, "Good plan"]  # the staff's kept, in order
+    staff_notice = db.session.scalars(select(Notification).where(Notification.key == f"inbox-message:{mine.id}")).one()
+    assert "secret" not in staff_notice.body and "secret" not in staff_notice.title
+    assert db.session.scalar(select(func.count()).select_from(ConversationRead)
+                             .where(ConversationRead.user_id == w.learner_a.id)) == 0
+    page = people["client_for"](w.instructor_a).get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert "My secret plan" not in page and "removed when its author" in page
