@@ -176,6 +176,8 @@ CONFIRMED = {
     "https://codeascraft.com/2012/05/22/blameless-postmortems/",
     # "rework.withgoogle.com guides set goals with OKRs" [docs]
     "https://github.com/18f/objectives-and-key-results",
+    # "Edelman LinkedIn B2B thought leadership impact report buyers" [pages]
+    "https://www.edelman.com/insights/how-b2b-thought-leadership-impacts-demand-generation-in-2020",
 }
 
 
