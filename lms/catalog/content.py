@@ -202,6 +202,7 @@ class LessonMeta(Spec):
     # A weekly unit: the week of its phase's month (1-4) and its practice activity.
     week: int | None = Field(default=None, ge=1, le=4)
     activity: ActivitySpec | None = None
+    readings: list[ReadingSpec] = []    # the week's further reading, as a module's
 
 
 def _weeks_unique(modules: list[ModuleSource], problems: Problems) -> None:
@@ -298,6 +299,16 @@ def markdown_problems(path: Path, body: str, first_line: int, pages: dict[str, s
     if fence is not None:
         problems.add(Location(path, first_line + fence - 1),
                      "a code fence opened here is never closed: add a closing line of the same fence")
+
+
+def _readings_unique(data: object, readings: list[ReadingSpec], path: Path, problems: Problems) -> None:
+    """One list of further reading names each address once."""
+    seen: dict[str, int] = {}
+    for i, reading in enumerate(readings):
+        line = line_at(data, ["readings", i])
+        if reading.url in seen:
+            problems.add(Location(path, line), f"duplicate reading {reading.url!r} (also on line {seen[reading.url]})")
+        seen.setdefault(reading.url, line)
 
 
 def _codes_known(data: object, loc: list[str | int], codes: list[str], known: set[str], path: Path, problems: Problems) -> None:
@@ -428,13 +439,7 @@ class CatalogSection(ContentSection):
                     problems.add(where, f"duplicate id {metric.id!r} (also at {metric_ids[metric.id]})")
                 metric_ids.setdefault(metric.id, where)
                 _codes_known(data, ["metrics", "items", i, "objectives"], metric.objectives, known, module_file, problems)
-            reading_urls: dict[str, int] = {}
-            for i, reading in enumerate(spec.readings):
-                line = line_at(data, ["readings", i])
-                if reading.url in reading_urls:
-                    problems.add(Location(module_file, line),
-                                 f"duplicate reading {reading.url!r} (also on line {reading_urls[reading.url]})")
-                reading_urls.setdefault(reading.url, line)
+            _readings_unique(data, spec.readings, module_file, problems)
             source = ModuleSource(spec=spec, path=module_file)
             for lesson_file in lesson_files:
                 lesson = self._lesson(lesson_file, set(phase_ids), known, problems, cases)
@@ -467,6 +472,7 @@ class CatalogSection(ContentSection):
             if cases is not None and case not in cases:
                 problems.add(Location(path, line_at(document.meta, ["cases", i])),
                              f"unknown case {case!r}; the running cases are listed in cases.yml")
+        _readings_unique(document.meta, meta.readings, path, problems)
         if not document.body.strip():
             problems.add(Location(path, 1), "the lesson has no body text")
         return LessonSource(meta=meta, body=document.body, path=path, body_line=document.body_line)
@@ -485,6 +491,8 @@ class CatalogSection(ContentSection):
                 if lesson.meta.activity is not None:
                     yield Fact(Measure.ACTIVITIES, 1, month, module.spec.id)
                     yield Fact(Measure.MINUTES, lesson.meta.activity.minutes, month, module.spec.id)
+                # a weekly unit's readings serve that week: counted in the lesson's month
+                yield Fact(Measure.READINGS, len(lesson.meta.readings), month, module.spec.id)
             # a module's readings serve its whole span: counted in its first month
             yield Fact(Measure.READINGS, len(module.spec.readings), module.first_month, module.spec.id)
             yield Fact(Measure.METRICS, len(module.spec.metrics.items) if module.spec.metrics else 0, module.first_month, module.spec.id)
@@ -497,7 +505,7 @@ class CatalogSection(ContentSection):
             "modules": len(spec.modules),
             "lessons": len(spec.lessons()),
             "metrics": sum(len(m.spec.metrics.items) if m.spec.metrics else 0 for m in spec.modules),
-            "readings": sum(len(m.spec.readings) for m in spec.modules),
+            "readings": sum(len(m.spec.readings) for m in spec.modules) + sum(len(les.meta.readings) for _, les in spec.lessons()),
             "cases": len(spec.cases),
         }
 
@@ -586,6 +594,7 @@ class CatalogSection(ContentSection):
                     "module": module, "phase": module_phases[lesson.meta.phase], "title": lesson.meta.title,
                     "position": l_pos, "minutes": lesson.meta.minutes, "body": lesson.body, "week": lesson.meta.week,
                     "activity": activity.model_dump(mode="json") if activity is not None else None,
+                    "readings": [r.model_dump() for r in lesson.meta.readings],
                     "source_path": str(lesson.path.relative_to(base)) if lesson.path.is_relative_to(base) else str(lesson.path),
                     "objectives": pick(lesson.meta.objectives), "cases": [cases[c] for c in lesson.meta.cases],
                 }, report, "lessons")

@@ -178,6 +178,8 @@ class Lesson(ContentItem, Model):
     # produces, template, steps), as content/README.md describes.
     week: Mapped[int | None] = mapped_column(default=None)
     activity: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The week's further reading, as a module's: [{title, author, year, url, why}].
+    readings: Mapped[list[dict[str, str | int]]] = mapped_column(JSON, default=list)
     module: Mapped[Module] = relationship(back_populates="lessons")
     phase: Mapped[Phase] = relationship(back_populates="lessons")
     objectives: Mapped[list[Objective]] = relationship(
