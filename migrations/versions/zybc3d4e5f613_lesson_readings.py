@@ -5,7 +5,7 @@ left them with nothing further to read; each lesson now carries its own list, st
 module's are (a JSON list of {title, author, year, url, why} the loader rewrites every load).
 
 Revision ID: zybc3d4e5f613
-Revises: zx6c3d4e5f613
+Revises: zyac3d4e5f613
 Create Date: 2026-12-07 01:20:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zybc3d4e5f613'
-down_revision = 'zx6c3d4e5f613'
+down_revision = 'zyac3d4e5f613'
 branch_labels = None
 depends_on = None
 
