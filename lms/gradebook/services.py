@@ -507,9 +507,9 @@ def shown_learners(session: DbSession, cohort: Cohort, now: datetime, row_filter
 
 
 def _header(columns: Sequence[Column]) -> list[str]:
-    """``account_closed``: the row's ``closed`` (deactivated, or erased), a boolean (the CSV
-    writes it ``yes`` or ``no``, as ``at_risk``; the JSON true or false), read from the
-    learners the rows are built from: no statement more."""
+    """``at_risk`` and ``account_closed`` (the row's ``closed``: deactivated, or erased) are
+    booleans: the CSV writes each ``yes`` or ``no``, the JSON true or false. ``account_closed``
+    is read from the learners the rows are built from: no statement more."""
     header = ["learner", "email", "at_risk", "account_closed"]
     for c in columns:
         header += [f"{c.id} status", f"{c.id} score"]
@@ -517,7 +517,7 @@ def _header(columns: Sequence[Column]) -> list[str]:
 
 
 def _values(row: Row) -> list[Any]:
-    values: list[Any] = [row.user.name, row.user.email, "yes" if row.at_risk else "no", row.closed]
+    values: list[Any] = [row.user.name, row.user.email, row.at_risk, row.closed]
     for cell in row.cells:
         values += [cell.status.value, "" if cell.score is None else cell.score]
     return values
