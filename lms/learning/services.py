@@ -187,9 +187,22 @@ def enrolment_in(session: DbSession, cohort: Cohort, user_id: int) -> Enrolment 
                                                   Enrolment.active))
 
 
+def deadline_that_applies(regular: date, extension: date | None) -> date:
+    """The one rule of which deadline applies to a learner's item regularly due on
+    ``regular`` when their part of the program has an extension to ``extension`` (None:
+    none): the extension's day when it is later, else the regular day. An extension to a
+    day before the part's own end (the gradebook extends one item a few days) still moves
+    the items due before it. The schedule (``build_schedule``), the work page
+    (``lms.coursework.services.dates_for``), quiz windows, the kept schedule state
+    (``lms.progress.completion``, whose due dates lateness and the API follow) all ask here."""
+    return max(regular, extension) if extension is not None else regular
+
+
 @dataclass(frozen=True)
 class Slot:
-    """One phase of a module in one learner's schedule."""
+    """One phase of a module in one learner's schedule. ``extension``: the day of the
+    extension that applies to the phase (None: none), which moves every due date of the
+    phase before it (``deadline_that_applies``); ``extended``: it moves the phase's own end."""
 
     item: ScheduledPhase
     opens_on: date
@@ -197,6 +210,7 @@ class Slot:
     is_open: bool
     early: bool
     extended: bool
+    extension: date | None = None
 
     @property
     def phase(self) -> Phase:
@@ -283,12 +297,12 @@ def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now:
         early = overrides.get((item.phase.id, OverrideKind.EARLY_ACCESS))
         extension = overrides.get((item.phase.id, OverrideKind.EXTENSION))
         is_early = early is not None and early.on_date < opens
-        is_extended = extension is not None and extension.on_date > due
         if early is not None and is_early:
             opens = early.on_date
-        if extension is not None and is_extended:
-            due = extension.on_date
-        slots.append(Slot(item=item, opens_on=opens, due_on=due, is_open=opens <= today, early=is_early, extended=is_extended))
+        extended_to = extension.on_date if extension is not None else None
+        applies = deadline_that_applies(due, extended_to)
+        slots.append(Slot(item=item, opens_on=opens, due_on=applies, is_open=opens <= today, early=is_early,
+                          extended=applies > due, extension=extended_to))
     month = timeline.month(today)
     level = next((lv for lv in (kept_levels(session) if kept else active_levels(session)) if lv.holds(month)), None)
     return Schedule(cohort=cohort, today=today, month=month, level=level, slots=slots, timeline=timeline)
