@@ -7,7 +7,6 @@ staff's schedule page of the learner, the kept state and the API now say the sam
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import select

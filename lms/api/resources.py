@@ -520,7 +520,8 @@ def _submissions(where: Any, owner_id: int | None) -> Any:
     for sub, k, g, late, due_on, learner_id, moment, changed, _shared in page.rows:
         group = groups.get(sub.id)
         items.append(s.SubmissionOut(id=sub.id, learner_id=learner_id, assignment_key=k, status=sub.status.value,
-                                     submitted_at=sub.submitted_at, late=bool(late), due_on=due_on, updated_at=moment, team=group.name if group else None,
+                                     submitted_at=sub.submitted_at, late=bool(late), due_on=due_on, updated_at=moment,
+                                     team=group.name if group else None,
                                      grade=_grade_out(g, sub, k, learner_id, changed, group) if g is not None else None))
     return _answer(page, s.SubmissionPage, items)
 

@@ -34,8 +34,7 @@ from lms.coursework.services import revision_days
 from lms.coursework.sharing import WorkRow, work_rows_by_learner
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
-from lms.learning.services import (Timeline, catch_up_days, cohort_today, day_starts, deadline_that_applies, due_by,
-                                   joined_timeline)
+from lms.learning.services import Timeline, catch_up_days, cohort_today, day_starts, deadline_that_applies, due_by, joined_timeline
 from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
@@ -281,7 +280,8 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
                                              .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
                                                                 Attempt.max_score, Attempt.pending_manual))))
         work = work_rows_by_learner(session, ids)  # a team's submission is every member's work
-        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids))
+        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids),
+                                                                ScheduleOverride.removed_at.is_(None))
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
             # the latest of each kind counts, as in the learner's schedule (lms.learning.services.build_schedule)
             (extended if o.kind == OverrideKind.EXTENSION else early)[(o.user_id, o.phase_id)] = o.on_date
