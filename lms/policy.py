@@ -152,6 +152,7 @@ POLICY: dict[str, AccessRule] = {
     "learning.calendar_feed": FEED_TOKEN,
     "learning.learner": STAFF_FOR_LEARNER,
     "learning.grant_override": STAFF_FOR_LEARNER,
+    "learning.remove_extension": STAFF_FOR_LEARNER,
     "learning.set_pace": MANAGER_FOR_LEARNER,
     "learning.set_time_allowance": STAFF_FOR_LEARNER,
     # quizzes and exams

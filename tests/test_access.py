@@ -283,6 +283,8 @@ ROUTES: dict[str, Route] = {
     "learning.calendar_feed": Route(lambda w, x: "/calendar/not-a-token.ics", expect("missing")),
     "learning.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}", COHORT_STAFF),
     "learning.grant_override": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/overrides", COHORT_STAFF, "POST"),
+    "learning.remove_extension": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/overrides/999999/remove",
+                                       COHORT_STAFF, "POST"),
     "learning.set_pace": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/pace", COHORT_MANAGER, "POST"),
     "learning.set_time_allowance": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/time-allowance",
                                          COHORT_STAFF, "POST"),

@@ -153,6 +153,11 @@ def test_every_export_of_learners_says_whose_account_is_closed(app, cohort, clie
     assert document["columns"] == list(gradebook_csv[0])
     assert flags(document["rows"], "learner", "account_closed") == {
         "Bo Early": False, "Cy Late": False, "Ed Idle": True, ERASED_NAME: True}
+    # at_risk is a JSON boolean as account_closed is (it was "yes"/"no"); the CSV keeps yes or no
+    at_risk_csv = flags(gradebook_csv, "learner", "at_risk")
+    at_risk_json = flags(document["rows"], "learner", "at_risk")
+    assert all(isinstance(value, bool) for value in at_risk_json.values())
+    assert {name: "yes" if value else "no" for name, value in at_risk_json.items()} == at_risk_csv
 
     heat_csv = csv_of(client.get(f"/cohorts/{group.id}/competency.csv"))
     assert list(heat_csv[0])[-4:] == ["mean", "at risk", "account closed", "reasons"]

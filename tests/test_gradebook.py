@@ -745,3 +745,33 @@ def test_a_bulk_actions_answer_names_ten_learners_a_reason_then_counts_the_rest(
     for number in range(1, 11):
         exactly.refuse(f"L{number}", "had no drafted grade")
     assert exactly.summary.endswith("(L1, L2, L3, L4, L5, L6, L7, L8, L9, L10).")
+
+
+def test_a_weekly_check_of_a_month_still_locked_is_not_open_on_the_page_and_in_the_exports(course) -> None:
+    """A weekly check is on no one's schedule, so its cell had no dates and read "not started"
+    even in months 7-12, locked for the cohort (started five months ago): an instructor read
+    that as a learner not doing the work. Untried while its lesson is locked, it is "not open",
+    as the month's quizzes and work are; in an open month, untried, it is "not started"."""
+    cy = course["enrol"](course["cohort"], name="Cy Nothing")
+    teacher = course["client_for"](course["teacher"])
+    book = gradebook(db.session, course["cohort"], utcnow())
+    checks = [c for c in book.columns if c.kind == ColumnKind.CHECK]
+    locked = [c for c in checks if c.month >= 7]
+    opened = [c for c in checks if c.month <= 5]
+    assert locked and opened
+    assert {cell(book, cy, c.id).status for c in locked} == {CellStatus.NOT_OPEN}
+    assert {cell(book, cy, c.id).status for c in opened} == {CellStatus.NOT_STARTED}
+    later_quiz = next(c for c in book.columns if c.kind == ColumnKind.QUIZ and c.month >= 7)
+    assert cell(book, cy, later_quiz.id).status == CellStatus.NOT_OPEN  # as the locked month's other items
+
+    page = teacher.get(url(course["cohort"])).get_data(as_text=True)
+    row = page.split(f'data-user="{cy.id}"')[1].split("</tr>")[0]
+    cells = re.findall(r'<td class="gb-cell gb-([a-z_]+)', row)
+    statuses = dict(zip([c.id for c in book.columns], cells, strict=True))
+    assert {statuses[c.id] for c in locked} == {"not_open"} and {statuses[c.id] for c in opened} == {"not_started"}
+
+    rows = list(csv.DictReader(io.StringIO(teacher.get(url(course["cohort"], ".csv")).get_data(as_text=True))))
+    document = teacher.get(url(course["cohort"], ".json")).get_json()
+    for exported in (rows[0], document["rows"][0]):
+        assert {exported[f"{c.id} status"] for c in locked} == {"not_open"}
+        assert {exported[f"{c.id} status"] for c in opened} == {"not_started"}

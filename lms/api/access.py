@@ -54,6 +54,8 @@ class TokenRule(AccessRule):
         decision = self.inner.decide(user, view_args)
         if decision is Decision.ALLOW and self.scope.value not in token.scopes:
             return Decision.FORBID
+        if decision is Decision.ANSWER:  # a page for people (lms.cohorts.moved): the API answers its own 404
+            return Decision.NOT_FOUND
         return Decision.FORBID if decision is Decision.LOGIN else decision
 
     def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:

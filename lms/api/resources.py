@@ -31,7 +31,7 @@ from lms.cohorts.roles import roles_of
 from lms.cohorts.services import CohortError
 from lms.cohorts.views import invitation_link
 from lms.competency.services import grid_query
-from lms.coursework.models import Assignment, Submission
+from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.coursework.sharing import Group, groups_of, sharers
 from lms.database import utcnow
 from lms.extensions import db
@@ -512,17 +512,24 @@ def _grade_out(g: Grade, sub: Submission, key: str, learner_id: int, changed: da
                       updated_at=max(g.updated_at, changed) if changed else g.updated_at, team=team)
 
 
+def _latest_due_on() -> Any:
+    """The due date the latest version of the statement's submission was judged by."""
+    return (select(SubmissionVersion.due_on).where(SubmissionVersion.submission_id == Submission.id)
+            .order_by(SubmissionVersion.number.desc()).limit(1).correlate(Submission).scalar_subquery())
+
+
 def _submissions(where: Any, owner_id: int | None) -> Any:
-    stmt = (select(Submission, Assignment.key, Grade, Submission.handed_in_late)
+    stmt = (select(Submission, Assignment.key, Grade, Submission.handed_in_late, _latest_due_on())
             .join(Assignment, Assignment.id == Submission.assignment_id)
             .outerjoin(Grade, (Grade.submission_id == Submission.id) & (Grade.status == GradeStatus.RELEASED))
             .where(where))
     page, groups = _page_per_learner(stmt, owner_id, Submission.id, Submission.updated_at)
     items = []
-    for sub, k, g, late, learner_id, moment, changed, _shared in page.rows:
+    for sub, k, g, late, due_on, learner_id, moment, changed, _shared in page.rows:
         group = groups.get(sub.id)
         items.append(s.SubmissionOut(id=sub.id, learner_id=learner_id, assignment_key=k, status=sub.status.value,
-                                     submitted_at=sub.submitted_at, late=bool(late), updated_at=moment, team=group.name if group else None,
+                                     submitted_at=sub.submitted_at, late=bool(late), due_on=due_on, updated_at=moment,
+                                     team=group.name if group else None,
                                      grade=_grade_out(g, sub, k, learner_id, changed, group) if g is not None else None))
     return _answer(page, s.SubmissionPage, items)
 

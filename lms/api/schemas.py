@@ -229,6 +229,9 @@ class SubmissionOut(Schema):
     submitted_at: datetime | None
     late: bool = Field(description="The latest version was handed in after the learner's due date as it stands now "
                                    "(an extension granted later excuses it; one taken away makes it late again).")
+    due_on: date | None = Field(description="The deadline the latest version is judged by (`late`): the learner's due date "
+                                            "with the extension that applies (a team's work: the latest among its members'), "
+                                            "or a revision's window; the day the work page shows. Null for work without dates.")
     updated_at: datetime = Field(description="When it or its grade for this learner (a team member's adjustment) last changed.")
     team: str | None = Field(description="The name of the team whose work this is; null for one learner's own work.")
     grade: GradeOut | None = Field(description="The grade once released; null before.")

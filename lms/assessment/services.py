@@ -42,7 +42,7 @@ from lms.catalog.models import Level
 from lms.cohorts.enrolment import Carried, active_enrolment, hold_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
 from lms.database import DbSession, UTCDateTime, rowcount, zone_named
-from lms.learning.services import Schedule, build_schedule, enrolment_in, opens_at, timeline_of
+from lms.learning.services import Schedule, build_schedule, deadline_that_applies, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
 events = Namespace()
@@ -94,16 +94,16 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
         slot = plan.slot_for(quiz.phase_id)
         if slot is not None and slot.early and not quiz.opens_when_phase_ends:  # a quiz opening as its phase ends does not move
             early = slot.opens_on
-        if slot is not None and slot.extended:
-            extended = slot.due_on
+        if slot is not None:
+            extended = slot.extension
     else:
         level = quiz.level or session.get(Level, quiz.level_id)
         assert level is not None  # a quiz without a phase is its level's exam
         timeline = plan.timeline if plan is not None else timeline_of(cohort, enrolment_in(session, cohort, user_id))
         month = level.last_month
     opens, due = timeline.item_dates(month, quiz.opens_after_days, quiz.closes_after_days or None)
-    if extended is not None and due is not None:  # as the schedule moves the quiz's due date (lms.progress.completion)
-        due = max(due, extended)
+    if due is not None:  # as the schedule moves the quiz's due date (lms.progress.completion)
+        due = deadline_that_applies(due, extended)
     release = timeline.phase_dates(month)[0]
     if early is not None:
         release, opens = early, min(opens, early + timedelta(days=quiz.opens_after_days))

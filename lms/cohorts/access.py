@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request, url_for
 from sqlalchemy import ColumnElement, exists
 from sqlalchemy.orm import joinedload
 
@@ -19,6 +19,7 @@ from lms.accounts.current import load_with_signed_in_user, loaded_with_user
 from lms.accounts.models import User
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
+from lms.cohorts.moved import moved_page, was_learner_of
 from lms.cohorts.roles import roles_of, ties_of
 from lms.extensions import db
 from lms.web.access import AccessRule, Decision, hold
@@ -150,7 +151,15 @@ class CohortRole(AccessRule):
         if cohort is None:
             return Decision.NOT_FOUND
         if self.learner_arg and not is_learner_of(db.session, cohort.id, view_args[self.learner_arg]):
+            # No longer its learner (moved, or left): the cohort's own staff are told so, by a page
+            # (``answer``); anyone else learns nothing more than before.
+            if self._role(user, cohort) is Decision.ALLOW and was_learner_of(db.session, cohort.id,
+                                                                             view_args[self.learner_arg]):
+                return Decision.ANSWER
             return Decision.NOT_FOUND
+        return self._role(user, cohort)
+
+    def _role(self, user: User, cohort: Cohort) -> Decision:
         if user.is_admin:
             return Decision.ALLOW
         ties = ties_of(db.session, user)
@@ -159,6 +168,24 @@ class CohortRole(AccessRule):
         if self.instructors and cohort.id in ties.instructs:
             return Decision.ALLOW
         return Decision.FORBID if cohort.organization_id in ties.inside else Decision.NOT_FOUND
+
+    def answer(self, user: User, view_args: Mapping[str, Any]) -> Any:
+        """A page of the learner ``view_args[learner_arg]`` who left this cohort: where they are
+        now (``lms.cohorts.moved``), linking to the same page there (a page read), or to their
+        schedule and access page there (a form sent: it is to be sent again from there)."""
+        assert self.learner_arg is not None  # only a rule with a learner answers (``decide``)
+        cohort = db.session.get_one(Cohort, view_args[self.arg])
+        learner_id = view_args[self.learner_arg]
+        endpoint = request.endpoint or ""
+        read = request.method in ("GET", "HEAD")
+
+        def link(there: Cohort) -> str:
+            if read:
+                return url_for(endpoint, **{**view_args, self.arg: there.id})
+            return url_for("learning.learner", cohort_id=there.id, user_id=learner_id)
+
+        return moved_page(db.session, user, cohort, learner_id, link,
+                          what="This page" if read else "Their schedule and access page")
 
 
 SIGNED_IN = SignedIn()

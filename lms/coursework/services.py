@@ -25,7 +25,7 @@ from lms.cohorts.models import Cohort
 from lms.coursework.models import EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.sharing import groups_of
 from lms.database import DbSession, among, insert_unless_there, rowcount
-from lms.learning.services import Schedule
+from lms.learning.services import Schedule, deadline_that_applies
 from lms.storage.backends import Storage, as_storage
 from lms.web.downloads import shortened
 from lms.web.page_cache import fingerprint
@@ -92,8 +92,9 @@ def dates_for(assignment: Assignment, plan: Schedule, work: Submission | None = 
     if slot is None:
         return None
     due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
-    dates = Dates(opens_on=slot.opens_on, due_on=max(due, slot.due_on) if slot.extended else due,
-                  is_open=slot.is_open, extended=slot.extended, zone=plan.cohort.timezone)
+    applies = deadline_that_applies(due, slot.extension)  # an extension ending before the phase does counts too
+    dates = Dates(opens_on=slot.opens_on, due_on=applies, is_open=slot.is_open, extended=applies > due,
+                  zone=plan.cohort.timezone)
     if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
         again = work.returned_at.astimezone(ZoneInfo(plan.cohort.timezone)).date() + timedelta(days=revision_days())
         if again > dates.due_on:

@@ -100,6 +100,7 @@ class Column:
     phase_id: int | None  # the part of the program whose extensions move its due date
     item_id: int          # the quiz's or the assignment's id
     passing_score: float | None = None
+    lesson_key: str | None = None  # a weekly check's lesson: the check opens with it
 
     @property
     def id(self) -> str:
@@ -199,18 +200,21 @@ def _load_columns(session: DbSession) -> list[Column]:
             if quiz.lesson is None:
                 continue
             kind, month, module, phase_id = ColumnKind.CHECK, quiz.lesson.phase.month, quiz.lesson.module, None
+            lesson_key: str | None = quiz.lesson.key
         elif quiz.kind == QuizKind.EXAM:
             if quiz.level is None:
                 continue
             kind, month, module, phase_id = ColumnKind.EXAM, quiz.level.last_month, None, None
+            lesson_key = None
         else:
             if quiz.phase is None:
                 continue
             kind, month, module, phase_id = ColumnKind.QUIZ, quiz.release_month, quiz.module, quiz.phase_id
+            lesson_key = None
         positions[f"{kind}:{quiz.key}"] = quiz.position
         columns.append(Column(kind=kind, key=quiz.key, title=quiz.title, month=month,
                               module_key=module.key if module else None, module_title=module.title if module else None,
-                              phase_id=phase_id, item_id=quiz.id, passing_score=quiz.passing_score))
+                              phase_id=phase_id, item_id=quiz.id, passing_score=quiz.passing_score, lesson_key=lesson_key))
     for work in session.scalars(select(Assignment).where(Assignment.retired_at.is_(None))
                                 .options(selectinload(Assignment.module), selectinload(Assignment.phase))):
         kind = ColumnKind.PORTFOLIO if work.kind == AssignmentKind.PORTFOLIO else ColumnKind.ASSIGNMENT
@@ -231,7 +235,14 @@ class _Tried(NamedTuple):
     pending_manual: bool
 
 
-def _quiz_cell(column: Column, attempts: list[_Tried], grading: Any, item: ScheduledItem | None, today: date) -> Cell:
+def _quiz_cell(column: Column, attempts: list[_Tried], grading: Any, item: ScheduledItem | None, today: date,
+               lesson: ScheduledItem | None = None) -> Cell:
+    """A quiz's, an exam's or a weekly check's cell. A check is on no one's schedule (practice,
+    never due nor overdue) but opens with its lesson (``lesson``, the learner's): untried while
+    its month is still locked for the learner, it is "not open", as the month's other items
+    are, not "not started"."""
+    if not attempts and lesson is not None and lesson.opens_on > today:
+        return Cell(CellStatus.NOT_OPEN)
     finished = [a for a in attempts if a.finished]
     scored = [a for a in finished if not a.pending_manual]
     grade = grading.pick(scored) if scored else None
@@ -325,7 +336,7 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
     ids = [u.id for u in users]
     if not ids:
         return []
-    schedule = scheduled_items(session, cohort.id, ids)
+    schedule = scheduled_items(session, cohort.id, ids, {c.lesson_key for c in columns if c.lesson_key})
     attempts: dict[tuple[int, int], list[_Tried]] = defaultdict(list)
     grades: dict[int, _Graded] = {}
     groups: dict[int, Group] = {}
@@ -367,7 +378,8 @@ def _rows(session: DbSession, cohort: Cohort, users: Sequence[User], columns: Se
                                         today, group, user.id, names.get(submission.cohort_id) if submission else None))
             else:
                 cells.append(_quiz_cell(column, attempts.get((user.id, column.item_id), []),
-                                        quiz_grading[column.item_id], item, today))
+                                        quiz_grading[column.item_id], item, today,
+                                        items.get((ItemKind.LESSON, column.lesson_key)) if column.lesson_key else None))
         rows.append(Row(user=user, at_risk=user.id in at_risk, cells=cells))
     return rows
 
@@ -508,9 +520,9 @@ def shown_learners(session: DbSession, cohort: Cohort, now: datetime, row_filter
 
 
 def _header(columns: Sequence[Column]) -> list[str]:
-    """``account_closed``: the row's ``closed`` (deactivated, or erased), a boolean (the CSV
-    writes it ``yes`` or ``no``, as ``at_risk``; the JSON true or false), read from the
-    learners the rows are built from: no statement more."""
+    """``at_risk`` and ``account_closed`` (the row's ``closed``: deactivated, or erased) are
+    booleans: the CSV writes each ``yes`` or ``no``, the JSON true or false. ``account_closed``
+    is read from the learners the rows are built from: no statement more."""
     header = ["learner", "email", "at_risk", "account_closed"]
     for c in columns:
         header += [f"{c.id} status", f"{c.id} score"]
@@ -518,7 +530,7 @@ def _header(columns: Sequence[Column]) -> list[str]:
 
 
 def _values(row: Row) -> list[Any]:
-    values: list[Any] = [row.user.name, row.user.email, "yes" if row.at_risk else "no", row.closed]
+    values: list[Any] = [row.user.name, row.user.email, row.at_risk, row.closed]
     for cell in row.cells:
         values += [cell.status.value, "" if cell.score is None else cell.score]
     return values

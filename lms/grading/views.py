@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.cohorts.enrolment import cohort_learners
 from lms.cohorts.models import Cohort
+from lms.cohorts.moved import moved_page, was_learner_of
 from lms.cohorts.roles import roles_of, staff_cohorts
 from lms.coursework import services as coursework
 from lms.coursework import sharing
@@ -50,9 +51,26 @@ def queue() -> str:
 def _submission(cohort_id: int, submission_id: int) -> Submission:
     submission = db.session.get(Submission, submission_id)
     # A draft that was never submitted is the learner's alone.
-    if submission is None or submission.cohort_id != cohort_id or submission.latest is None:
+    if submission is None or submission.latest is None:
         abort(404)
+    if submission.cohort_id != cohort_id:
+        _moved_with_its_learner(cohort_id, submission)
     return submission
+
+
+def _moved_with_its_learner(cohort_id: int, submission: Submission) -> NoReturn:
+    """Work of a learner moved out of the route's cohort since the grading page was opened
+    (their own work moves with them, ``coursework.services.carry_work``): its staff (the
+    access rule let them in) are told where it is now and linked to its grading page there
+    when they have a role on that cohort, nothing saved; otherwise a 404 as before."""
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or not was_learner_of(db.session, cohort_id, submission.user_id):
+        abort(404)
+    page, status = moved_page(db.session, signed_in(), cohort, submission.user_id,
+                              lambda there: url_for("grading.grade", cohort_id=there.id, submission_id=submission.id)
+                              if there.id == submission.cohort_id else url_for("cohorts.cohort", cohort_id=there.id),
+                              what="Their work, with its grade,")
+    abort(make_response(page, status))
 
 
 def _page(submission: Submission, grade: Any = None, error: str | None = None, stale: bool = False,

@@ -19,6 +19,14 @@ class OverrideForm(Form):
     submit = SubmitField("Grant")
 
 
+class RemoveExtensionForm(Form):
+    """Remove one extension listed on the learner's page; the page asks first (a
+    ``details`` to open), and the removal is conditional on that extension still being the
+    newest of its part (``lms.learning.services.remove_extension``)."""
+
+    submit = SubmitField("Yes, remove it")
+
+
 class PaceForm(Form):
     pace = SelectField("Pace", choices=labelled_choices(dict(PACES)), validators=[DataRequired()],
                        description="For a learner who joined after the cohort started.")

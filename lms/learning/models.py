@@ -19,7 +19,8 @@ class OverrideKind(StrEnum):
 
 class ScheduleOverride(Model):
     """Early access (a module's phase opens sooner) or an extension (its work is due
-    later) for one learner; the newest of each kind per phase wins."""
+    later) for one learner; the newest of each kind per phase wins. A removed one
+    (``removed_at``: staff took the extension away) stays listed and no longer applies."""
 
     __tablename__ = "schedule_overrides"
 
@@ -31,8 +32,11 @@ class ScheduleOverride(Model):
     note: Mapped[str] = mapped_column(Text, default="")
     granted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     phase: Mapped[Phase] = relationship()
     granted_by: Mapped[User] = relationship(foreign_keys=[granted_by_id])
+    removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
 
 
 class CalendarFeed(Model):

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from icalendar import Calendar, Event
@@ -39,6 +40,10 @@ from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 from lms.web.page_cache import fingerprint
 
 PROGRAM_MONTHS = 12
+events = Namespace()
+# An override granted or an extension removed (sender: the ScheduleOverride; session, cohort,
+# removed, now): the learner is told (lms.notifications).
+schedule_changed = events.signal("schedule-changed")
 OVERRIDE_KINDS = {OverrideKind.EARLY_ACCESS: "Early access", OverrideKind.EXTENSION: "Extension"}
 CATCH_UP_DAYS_PER_MONTH = 14  # the default; the app config's CATCH_UP_DAYS_PER_MONTH wins
 PACES = {Pace.CATCH_UP: "Catch-up: the missed months compressed into a catch-up window, then the cohort's dates",
@@ -187,9 +192,22 @@ def enrolment_in(session: DbSession, cohort: Cohort, user_id: int) -> Enrolment 
                                                   Enrolment.active))
 
 
+def deadline_that_applies(regular: date, extension: date | None) -> date:
+    """The one rule of which deadline applies to a learner's item regularly due on
+    ``regular`` when their part of the program has an extension to ``extension`` (None:
+    none): the extension's day when it is later, else the regular day. An extension to a
+    day before the part's own end (the gradebook extends one item a few days) still moves
+    the items due before it. The schedule (``build_schedule``), the work page
+    (``lms.coursework.services.dates_for``), quiz windows, the kept schedule state
+    (``lms.progress.completion``, whose due dates lateness and the API follow) all ask here."""
+    return max(regular, extension) if extension is not None else regular
+
+
 @dataclass(frozen=True)
 class Slot:
-    """One phase of a module in one learner's schedule."""
+    """One phase of a module in one learner's schedule. ``extension``: the day of the
+    extension that applies to the phase (None: none), which moves every due date of the
+    phase before it (``deadline_that_applies``); ``extended``: it moves the phase's own end."""
 
     item: ScheduledPhase
     opens_on: date
@@ -197,6 +215,7 @@ class Slot:
     is_open: bool
     early: bool
     extended: bool
+    extension: date | None = None
 
     @property
     def phase(self) -> Phase:
@@ -259,7 +278,9 @@ class Schedule:
 
 
 def latest_overrides(session: DbSession, user_id: int) -> dict[tuple[int, OverrideKind], ScheduleOverride]:
-    rows = session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id)
+    """The override of each kind per phase that applies: the newest not removed."""
+    rows = session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id,
+                                                          ScheduleOverride.removed_at.is_(None))
                            .order_by(ScheduleOverride.created_at, ScheduleOverride.id))
     return {(o.phase_id, o.kind): o for o in rows}
 
@@ -283,12 +304,12 @@ def build_schedule(session: DbSession, cohort: Cohort, user_id: int | None, now:
         early = overrides.get((item.phase.id, OverrideKind.EARLY_ACCESS))
         extension = overrides.get((item.phase.id, OverrideKind.EXTENSION))
         is_early = early is not None and early.on_date < opens
-        is_extended = extension is not None and extension.on_date > due
         if early is not None and is_early:
             opens = early.on_date
-        if extension is not None and is_extended:
-            due = extension.on_date
-        slots.append(Slot(item=item, opens_on=opens, due_on=due, is_open=opens <= today, early=is_early, extended=is_extended))
+        extended_to = extension.on_date if extension is not None else None
+        applies = deadline_that_applies(due, extended_to)
+        slots.append(Slot(item=item, opens_on=opens, due_on=applies, is_open=opens <= today, early=is_early,
+                          extended=applies > due, extension=extended_to))
     month = timeline.month(today)
     level = next((lv for lv in (kept_levels(session) if kept else active_levels(session)) if lv.holds(month)), None)
     return Schedule(cohort=cohort, today=today, month=month, level=level, slots=slots, timeline=timeline)
@@ -397,6 +418,57 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
                 organization_id=cohort.organization_id, target=f"user:{learner.id} cohort:{cohort.id} phase:{phase.id}",
                 before={"open": base_open, "due": base_due}, after={"kind": kind, "on_date": on_date, "note": override.note},
                 actor_id=granted_by.id)
+    schedule_changed.send(override, session=session, cohort=cohort, removed=False, now=now or utcnow())
+    return override
+
+
+def remove_extension(session: DbSession, cohort: Cohort, learner: User, override_id: int, removed_by: User,
+                     now: datetime | None = None) -> ScheduleOverride:
+    """Take away the extension ``override_id`` of a learner of ``cohort``, the one the
+    staff member's page showed as applying: the part's regular due dates apply again (no
+    earlier extension it replaced comes back), and the learner's schedule, and the lateness
+    of what they handed in, are worked out again in the same unit of work, as for a grant
+    (``lms.progress.state``). Audited (``override_revoked``) and the learner told, as a grant is.
+
+    A conditional write, as a grant is conditional on the newest grant its page showed: it
+    marks removed the extensions of that part up to ``override_id`` that still apply, never a
+    newer one. A grant made since the page was opened (another admin, another tab) is not
+    undone: the removal is refused (``StaleOverride``) naming it, and a grant racing the
+    removal keeps applying whichever commits first. Two removals at once: the second is
+    told it was removed already."""
+    now = now or utcnow()
+    enrolment = active_enrolment(session, learner.id)
+    if enrolment is None or enrolment.cohort_id != cohort.id:
+        raise CohortError(f"{learner.name} is not a learner of {cohort.name}.")
+    override = session.get(ScheduleOverride, override_id)
+    if override is None or override.user_id != learner.id or override.kind != OverrideKind.EXTENSION:
+        raise CohortError("Choose an extension listed on this page.")
+    same_part = (ScheduleOverride.user_id == learner.id, ScheduleOverride.phase_id == override.phase_id,
+                 ScheduleOverride.kind == OverrideKind.EXTENSION)
+    newer = session.scalar(select(ScheduleOverride).where(*same_part, ScheduleOverride.id > override.id,
+                                                          ScheduleOverride.removed_at.is_(None))
+                           .order_by(ScheduleOverride.id.desc()).limit(1))
+    if newer is not None:
+        raise StaleOverride(f"Not removed: since this page was opened, {newer.granted_by.name} granted this part an "
+                            f"extension to {newer.on_date:%d %B %Y}, which applies now. It is listed under Granted "
+                            "below; remove that one if the learner should have none.")
+    if override.removed_at is not None:
+        by = override.removed_by.name if override.removed_by else "someone"
+        raise CohortError(f"This extension was removed already, by {by}: the regular due dates apply.")
+    changed = session.execute(update(ScheduleOverride).where(*same_part, ScheduleOverride.id <= override.id,
+                                                             ScheduleOverride.removed_at.is_(None))
+                              .values(removed_at=now, removed_by_id=removed_by.id)
+                              .execution_options(synchronize_session=False))
+    session.refresh(override, ["removed_at", "removed_by_id"])
+    if rowcount(changed) == 0:
+        raise CohortError("This extension was removed meanwhile by someone else: the regular due dates apply.")
+    timeline = timeline_of(cohort, enrolment)
+    base_due = timeline.phase_dates(override.phase.month)[1]
+    record_from(session, action=AuditAction.OVERRIDE_REVOKED, organization_id=cohort.organization_id,
+                target=f"user:{learner.id} cohort:{cohort.id} phase:{override.phase_id}",
+                before={"kind": OverrideKind.EXTENSION, "on_date": override.on_date, "note": override.note},
+                after={"due": base_due}, actor_id=removed_by.id)
+    schedule_changed.send(override, session=session, cohort=cohort, removed=True, now=now)
     return override
 
 
@@ -448,16 +520,20 @@ def override_history(session: DbSession, user_id: int) -> list[ScheduleOverride]
     """The learner's overrides, the last granted first (as ``latest_overrides`` decides which applies)."""
     return list(session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user_id)
                                 .options(selectinload(ScheduleOverride.phase).selectinload(Phase.module),
-                                         selectinload(ScheduleOverride.granted_by))
+                                         selectinload(ScheduleOverride.granted_by),
+                                         selectinload(ScheduleOverride.removed_by))
                                 .order_by(ScheduleOverride.created_at.desc(), ScheduleOverride.id.desc())))
 
 
 def replaced_overrides(history: Sequence[ScheduleOverride]) -> set[int]:
     """The ids of the overrides in ``history`` (``override_history``'s order) that a later one
-    of the same kind for the same part of the program replaced: they no longer apply."""
+    of the same kind for the same part of the program replaced: they no longer apply. A
+    removed one replaces nothing (it is listed as removed)."""
     seen: set[tuple[int, OverrideKind]] = set()
     replaced = set()
     for override in history:
+        if override.removed_at is not None:
+            continue
         key = (override.phase_id, override.kind)
         if key in seen:
             replaced.add(override.id)

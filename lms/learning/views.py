@@ -24,7 +24,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.learning import services
 from lms.learning.calendar import calendar_events
-from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RevokeFeedForm, TimeAllowanceForm
+from lms.learning.forms import FeedForm, OverrideForm, PaceForm, RemoveExtensionForm, RevokeFeedForm, TimeAllowanceForm
 from lms.learning.home import panels_of
 from lms.learning.models import OverrideKind
 from lms.web.downloads import content_disposition
@@ -176,7 +176,8 @@ def calendar_feed(token: str) -> Response:
 
 
 def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int = 200,
-                  pace_form: PaceForm | None = None, allowance_form: TimeAllowanceForm | None = None) -> tuple[str, int]:
+                  pace_form: PaceForm | None = None, allowance_form: TimeAllowanceForm | None = None,
+                  removal_error: str | None = None) -> tuple[str, int]:
     enrolment = services.enrolment_in(db.session, cohort, learner.id)  # read once: the schedule and the allowance
     plan = services.build_schedule(db.session, cohort, learner.id, utcnow(), enrolment)
     roles = roles_of(db.session, signed_in())
@@ -191,8 +192,8 @@ def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int
     form.seen.data = str(max((o.id for o in history), default=0))  # what this page shows: a grant is conditional on it
     return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
                            pace_form=pace_form, pace_labels=services.PACES, manages=manages, allowance=allowance,
-                           allowance_form=allowance_form, history=history,
-                           replaced=services.replaced_overrides(history)), status
+                           allowance_form=allowance_form, history=history, remove_form=RemoveExtensionForm(),
+                           removal_error=removal_error, replaced=services.replaced_overrides(history)), status
 
 
 def _override_form() -> OverrideForm:
@@ -243,6 +244,25 @@ def grant_override(cohort_id: int, user_id: int) -> Any:
         return f"{services.OVERRIDE_KINDS[OverrideKind(form.kind.data)]} granted to {person.name}."
 
     return _saved(cohort, person, form, form.on_date, save) or _learner_page(cohort, person, form, status=400)
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/overrides/<int:override_id>/remove")
+def remove_extension(cohort_id: int, user_id: int, override_id: int) -> Any:
+    """Remove an extension the page listed as applying (asked first on the page)."""
+    cohort, person = _cohort_and_person(cohort_id, user_id)
+    form = RemoveExtensionForm()
+    if not form.validate_on_submit():
+        return _learner_page(cohort, person, _override_form(), status=400,
+                             removal_error="Nothing was removed: the page had expired. Open it again and remove the extension.")
+    try:
+        removed = services.remove_extension(db.session, cohort, person, override_id, signed_in())
+    except cohorts.CohortError as exc:  # a grant made since the page was opened is a conflict: it is shown now
+        db.session.rollback()
+        return _learner_page(cohort, person, _override_form(), status=409 if isinstance(exc, services.StaleOverride) else 400,
+                             removal_error=str(exc))
+    flash(f"The extension of {person.name} to {removed.on_date:%d %B %Y} is removed: the regular due dates apply "
+          "again, and they are told.", "success")
+    return redirect(url_for("learning.learner", cohort_id=cohort.id, user_id=person.id, _anchor="granted"))
 
 
 @bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/time-allowance")

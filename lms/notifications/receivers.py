@@ -25,6 +25,7 @@ from lms.database import DbSession, zone_named
 from lms.expert.models import ExpertEvaluation
 from lms.feedback.models import FeedbackResponse
 from lms.grading.models import Grade, GradeStatus, PeerReview
+from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import build_schedule
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
@@ -154,3 +155,27 @@ def on_certificate_issued(certificate: Certificate, session: DbSession, now: dat
                                 f"Your {certificate.level.title} certificate is issued",
                                 "Share it, or add its badge to your profile.",
                                 link_to("certificates.certificate", code=certificate.code))], now)
+
+
+def on_schedule_changed(override: ScheduleOverride, session: DbSession, cohort: Cohort, removed: bool,
+                        now: datetime) -> None:
+    """Staff changed a learner's dates: an extension or early access granted, or an
+    extension removed. The learner is told, as a message from staff (their choice of channel
+    for staff messages), with a link to their schedule: a due date that moves back without a
+    word is a hand-in found late."""
+    part = f"{override.phase.module.title}: {override.phase.title}"
+    if removed:
+        title = f"Your extension for {part} is removed"
+        body = (f"The extension to {override.on_date:%d %B %Y} no longer applies: the regular due dates of this part "
+                "apply again. Your schedule shows them.")
+    elif override.kind == OverrideKind.EXTENSION:
+        title = f"You have an extension for {part}"
+        body = f"Its work is due by {override.on_date:%d %B %Y}. Your schedule shows the new dates."
+    else:
+        title = f"Early access to {part}"
+        body = f"It opens for you on {override.on_date:%d %B %Y}; its due dates stay as they are."
+    if override.note and not removed:
+        body += f"\n\n{override.note}"
+    notify_all(session, [Notice(override.user_id, NotificationEvent.MESSAGE,
+                                f"schedule:{override.id}:{'removed' if removed else 'granted'}", f"{cohort.name}: {title}",
+                                body, link_to("learning.schedule"))], now)

@@ -216,7 +216,7 @@ class Memberships(DataKind):
             found.append({"role": "organization admin", "organization_id": org.id, "organization": org.name})
         for override in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id == user.id)
                                         .order_by(ScheduleOverride.id)):
-            found.append(row(override, without=("granted_by_id",), role="schedule change"))
+            found.append(row(override, without=("granted_by_id", "removed_by_id"), role="schedule change"))
         return found
 
     def erase(self, session: DbSession, erasure: Erasure) -> int:
@@ -821,7 +821,8 @@ class StaffActions(DataKind):
     name = "staff_actions"
     exported = False
     covers = ("grades.grader_id", "grade_events.actor_id", "quiz_responses.graded_by_id", "evidence.recorded_by_id",
-              "schedule_overrides.granted_by_id", "item_withdrawals.withdrawn_by_id", "invitations.invited_by_id",
+              "schedule_overrides.granted_by_id", "schedule_overrides.removed_by_id", "item_withdrawals.withdrawn_by_id",
+              "invitations.invited_by_id",
               "enrolment_imports.created_by_id", "at_risk_reviews.reviewer_id", "team_adjustments.adjusted_by_id",
               "announcements.author_id", "announcements.edited_by_id", "discussion_moderations.actor_id",
               "webhook_endpoints.created_by_id", "credential_revocations.revoked_by_id")

@@ -34,7 +34,7 @@ from lms.coursework.services import revision_days
 from lms.coursework.sharing import WorkRow, work_rows_by_learner
 from lms.database import DbSession
 from lms.learning.models import OverrideKind, ScheduleOverride
-from lms.learning.services import Timeline, catch_up_days, cohort_today, day_starts, due_by, joined_timeline
+from lms.learning.services import Timeline, catch_up_days, cohort_today, day_starts, deadline_that_applies, due_by, joined_timeline
 from lms.progress.models import ItemKind, LessonRead
 
 BEHIND_AFTER_DAYS = 14
@@ -280,7 +280,8 @@ def _load(session: DbSession, user_ids: list[int]) -> _Loaded:
                                              .options(load_only(Attempt.user_id, Attempt.quiz_id, Attempt.score,
                                                                 Attempt.max_score, Attempt.pending_manual))))
         work = work_rows_by_learner(session, ids)  # a team's submission is every member's work
-        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids))
+        for o in session.scalars(select(ScheduleOverride).where(ScheduleOverride.user_id.in_(ids),
+                                                                ScheduleOverride.removed_at.is_(None))
                                  .order_by(ScheduleOverride.created_at, ScheduleOverride.id)):
             # the latest of each kind counts, as in the learner's schedule (lms.learning.services.build_schedule)
             (extended if o.kind == OverrideKind.EXTENSION else early)[(o.user_id, o.phase_id)] = o.on_date
@@ -454,7 +455,7 @@ def _item(entry: _Entry, uid: int, loaded: _Loaded, zone: ZoneInfo, revision: ti
         opens_on = min(opens_on, early + timedelta(days=entry.early.opens_after))
     done, detail = _state(entry, uid, loaded)
     work = loaded.work.get((uid, entry.source.id)) if isinstance(entry.source, Assignment) else None
-    due_on = scheduled = max(due_on, extra) if extra else due_on
+    due_on = scheduled = deadline_that_applies(due_on, extra)
     if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
         due_on = max(due_on, work.returned_at.astimezone(zone).date() + revision)
     return Item(kind=entry.kind, key=entry.source.key, title=entry.source.title, module=entry.module,

@@ -11,7 +11,13 @@ pages stay as fast as before and the schedule stays the one definition of a due 
 
 The deadline of a version: the item's due date in the learner's current cohort with their
 extension (``Item.scheduled_due_on``), or, for a later version (a revision), the window
-of the latest return before it was handed in when that is later."""
+of the latest return before it was handed in when that is later.
+
+A team's work (shared work, ``lms.coursework.sharing``) is one hand-in for the whole team,
+judged against the team's deadline: the latest of its current members' deadlines (in the
+cohort the work is kept in), whoever holds the draft or handed it in. An extension granted
+to one member so covers the team's shared work (``team_deadline``; the team page and the
+hand-in follow the same rule, ``lms.teams.services.team_dates``)."""
 
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.coursework.services import handed_in_late, revision_days
@@ -40,21 +46,34 @@ class Deadline(NamedTuple):
     zone: str
 
 
+def team_deadline(deadlines: Mapping[tuple[int, str], Deadline], member_ids: Sequence[int], key: str,
+                  cohort_id: int | None) -> Deadline | None:
+    """The deadline of a team's shared work for assignment ``key`` kept in ``cohort_id``: the
+    latest of its members' deadlines there (a member moved to another cohort has none
+    there). None when no member has one."""
+    found = [d for d in (deadlines.get((uid, key)) for uid in member_ids) if d is not None and d.cohort_id == cohort_id]
+    return max(found, key=lambda d: d.due_on) if found else None
+
+
 def relate(session: DbSession, deadlines: Mapping[tuple[int, str], Deadline], user_ids: Sequence[int],
-           now: datetime) -> int:
+           now: datetime, teams: Mapping[int, Sequence[int]] | None = None) -> int:
     """Write the lateness of the versions of ``user_ids`` that their ``deadlines`` (by learner
     and assignment key) change: three statements to read, one to write the versions and one
     to mark their submissions changed (the API lists them again). Work kept in another
-    cohort than the learner's current one keeps its flag. How many versions changed."""
+    cohort than the learner's current one keeps its flag. ``teams``: the shared work of
+    ``user_ids`` (submission id -> every member, ``deadlines`` holding each member's), judged
+    by the team's deadline (``team_deadline``). How many versions changed."""
     if not user_ids:
         return 0
+    teams = teams or {}
+    whose = Submission.user_id.in_(list(user_ids))
     rows = session.execute(
         select(SubmissionVersion.id, SubmissionVersion.submission_id, SubmissionVersion.number, SubmissionVersion.submitted_at,
                SubmissionVersion.due_on, SubmissionVersion.late, Submission.user_id, Submission.cohort_id,
                Submission.returned_at, Assignment.key)
         .join(Submission, Submission.id == SubmissionVersion.submission_id)
         .join(Assignment, Assignment.id == Submission.assignment_id)
-        .where(Submission.user_id.in_(list(user_ids)))).all()
+        .where(or_(whose, Submission.id.in_(list(teams))) if teams else whose)).all()
     if not rows:
         return 0
     returns: dict[int, list[datetime]] = defaultdict(list)
@@ -66,7 +85,9 @@ def relate(session: DbSession, deadlines: Mapping[tuple[int, str], Deadline], us
     changed: list[dict[str, Any]] = []
     touched: set[int] = set()
     for row in rows:
-        deadline = deadlines.get((row.user_id, row.key))
+        members = teams.get(row.submission_id)
+        deadline = (team_deadline(deadlines, members, row.key, row.cohort_id) if members
+                    else deadlines.get((row.user_id, row.key)))
         if deadline is None or deadline.cohort_id != row.cohort_id:
             continue
         due = deadline.due_on

@@ -30,12 +30,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, case, delete, event, func, insert, inspect, select, update
+from sqlalchemy import Table, case, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, selectinload
 
 from lms.accounts.services import hold_users
@@ -43,7 +43,7 @@ from lms.catalog.models import Module, Objective
 from lms.catalog.revision import cached
 from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Submission
-from lms.coursework.sharing import groups_of, learner_ids
+from lms.coursework.sharing import groups_of, learner_ids, shared_with, sharers
 from lms.database import DbSession, utcnow
 from lms.learning.services import Timeline
 from lms.progress.completion import LearnerProgress, cohorts_progress
@@ -422,6 +422,38 @@ def _sync(session: DbSession, model: type[Kept], user_ids: Sequence[int], rows: 
     _insert(session, model, added)
 
 
+def _teams_of(session: DbSession, user_ids: Sequence[int], now: datetime,
+              deadlines: dict[tuple[int, str], Deadline]) -> dict[int, list[int]]:
+    """The shared work (a team's) of ``user_ids``: submission id -> every member, with the
+    deadlines of the members outside ``user_ids`` added to ``deadlines`` (worked out, not
+    written: their kept rows do not change), so their team's work is judged by the team's
+    deadline (``lms.progress.lateness.team_deadline``). Two statements when nobody shares
+    work; a team's handful of members otherwise."""
+    mine = {sid for _uid, sid in shared_with(session, user_ids)}
+    if not mine:
+        return {}
+    found = sharers()
+    assert found is not None  # some work is shared
+    teams: dict[int, list[int]] = defaultdict(list)
+    for sid, uid in session.execute(select(found.c.submission_id, found.c.learner_id)
+                                    .where(found.c.submission_id.in_(sorted(mine)))):
+        teams[sid].append(uid)
+    others = {uid for members in teams.values() for uid in members} - set(user_ids)
+    if others:
+        pairs = session.execute(select(Enrolment.user_id, Enrolment.cohort_id)
+                                .where(Enrolment.user_id.in_(sorted(others)), Enrolment.active)).all()
+        cohorts = {c.id: c for c in session.scalars(select(Cohort).where(Cohort.id.in_({c for _u, c in pairs})))}
+        by_cohort: dict[int, list[int]] = defaultdict(list)
+        for uid, cid in pairs:
+            by_cohort[cid].append(uid)
+        progress = cohorts_progress(session, [(cohorts[cid], ids) for cid, ids in by_cohort.items()], now)
+        for cid, learners in progress.items():
+            deadlines.update({(learner.user_id, item.key): Deadline(cid, item.scheduled_due_on, cohorts[cid].timezone)
+                              for learner in learners.values() for item in learner.items
+                              if item.scheduled_due_on is not None})
+    return dict(teams)
+
+
 def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
     """Bring the rows of ``user_ids`` up to date (none for someone not enrolled now),
     writing only what changed (``_sync``); how many items they hold."""
@@ -440,7 +472,8 @@ def refresh(session: DbSession, user_ids: Iterable[int], now: datetime) -> int:
                 made[model] += rows
         for model in MODELS:
             _sync(session, model, chunk, made[model])
-        relate(session, deadlines, chunk, now)  # an extension or a moved date can make work late, or not
+        teams = _teams_of(session, chunk, now, deadlines)
+        relate(session, deadlines, chunk, now, teams)  # an extension or a moved date can make work late, or not
         written += len(made[ProgressItem])
     return written
 
@@ -532,10 +565,12 @@ class ScheduledItem(NamedTuple):
         return self.due_on < today and not self.done and not self.handed_in
 
 
-def scheduled_items(session: DbSession, cohort_id: int,
-                    user_ids: Sequence[int]) -> dict[int, dict[tuple[ItemKind, str], ScheduledItem]]:
+def scheduled_items(session: DbSession, cohort_id: int, user_ids: Sequence[int],
+                    lessons: Collection[str] = ()) -> dict[int, dict[tuple[ItemKind, str], ScheduledItem]]:
     """Each of ``user_ids``'s assessed items in ``cohort_id`` by (kind, key), from the kept
-    state: one statement, nothing worked out per learner (a cohort's gradebook)."""
+    state: one statement, nothing worked out per learner (a cohort's gradebook). The lessons
+    whose keys are in ``lessons`` come too (a weekly check opens with its lesson: the
+    gradebook tells a check not open yet from one not taken)."""
     if not user_ids:
         return {}
     settle(session)
@@ -546,7 +581,9 @@ def scheduled_items(session: DbSession, cohort_id: int,
     # at 5,000, against 16 ms.
     query = (select(ProgressItem.user_id, ProgressItem.kind, ProgressItem.key, ProgressItem.opens_on, ProgressItem.due_on,
                     ProgressItem.done, ProgressItem.handed_in, ProgressItem.cohort_id)
-             .where(ProgressItem.user_id.in_(list(user_ids)), ProgressItem.kind != ASSESSED))
+             .where(ProgressItem.user_id.in_(list(user_ids)),
+                    or_(ProgressItem.kind != ASSESSED, ProgressItem.key.in_(sorted(lessons))) if lessons
+                    else ProgressItem.kind != ASSESSED))
     result: dict[int, dict[tuple[ItemKind, str], ScheduledItem]] = defaultdict(dict)
     for user_id, kind, key, opens_on, due_on, done, handed_in, item_cohort in session.execute(query):
         if item_cohort == cohort_id:

@@ -35,7 +35,10 @@ from lms.coursework.services import Dates, SubmissionError
 from lms.coursework.sharing import work_unshared
 from lms.database import DbSession, rowcount
 from lms.grading.models import Grade, GradeStatus
+from lms.learning.services import Schedule
 from lms.progress.evidence import Outcome, criteria_ids, grade_outcome, levels_of
+from lms.progress.models import ItemKind
+from lms.progress.state import scheduled_items
 from lms.storage.backends import Storage
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 from lms.web.page_cache import fingerprint
@@ -96,6 +99,24 @@ def teams_for(session: DbSession, assignment_id: int, cohort_id: int) -> list[Te
     """The cohort's teams for one assignment with members and work, in a fixed number of statements."""
     return list(session.scalars(_team_query().where(Team.assignment_id == assignment_id, Team.cohort_id == cohort_id)
                                 .order_by(Team.name)))
+
+
+def team_dates(session: DbSession, assignment: Assignment, team: Team | None, plan: Schedule) -> Dates | None:
+    """The dates the team's work is judged by, as one member (``plan``: their schedule)
+    sees them: their own (``coursework.dates_for``, a revision window included), due by the
+    team's deadline, the latest of its current members' due dates in the team's cohort (the
+    kept schedule state: one statement), whoever holds the draft or hands it in. An
+    extension granted to one member so covers the team's shared work; the lateness of what
+    the team handed in follows the same rule (``lms.progress.lateness.team_deadline``)."""
+    dates = coursework.dates_for(assignment, plan, team.submission if team else None)
+    if dates is None or team is None:
+        return dates
+    item = (ItemKind.ASSIGNMENT, assignment.key)
+    kept = scheduled_items(session, team.cohort_id, [m.user_id for m in team.members])
+    latest = max((items[item].due_on for items in kept.values() if item in items), default=None)
+    if latest is None or latest <= dates.due_on:
+        return dates
+    return replace(dates, due_on=latest, extended=not dates.revision)
 
 
 def team_of(session: DbSession, assignment_id: int, user_id: int) -> Team | None:

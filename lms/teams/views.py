@@ -50,9 +50,10 @@ def _cohort_id() -> int:
 
 
 def _dates(item: Assignment, team: Team | None) -> Dates | None:
-    """The learner's dates for ``item``: a revision window when their team's work was returned."""
+    """The learner's dates for ``item``: a revision window when their team's work was
+    returned, due by the team's deadline (the latest of its members': ``services.team_dates``)."""
     plan = learner_schedule(db.session, signed_in(), utcnow())
-    return coursework.dates_for(item, plan, team.submission if team else None) if plan else None
+    return services.team_dates(db.session, item, team, plan) if plan else None
 
 
 def _uploads() -> Storage:

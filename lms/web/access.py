@@ -19,6 +19,7 @@ class Decision(enum.Enum):
     LOGIN = "login"          # anonymous: send to the login page
     FORBID = "forbid"        # signed in, but not allowed: 403
     NOT_FOUND = "not_found"  # not allowed to know it exists: 404
+    ANSWER = "answer"        # the rule answers itself (``AccessRule.answer``): a page saying why, not a bare refusal
 
 
 class AccessRule(ABC):
@@ -32,6 +33,10 @@ class AccessRule(ABC):
     def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:
         """A message for the 403 page; None for the generic one."""
         return None
+
+    def answer(self, user: Any, view_args: Mapping[str, Any]) -> Any:
+        """The response when ``decide`` says ``Decision.ANSWER``: the route is not run."""
+        abort(404)
 
 
 class Public(AccessRule):
@@ -114,4 +119,6 @@ def enforce_access() -> Any:
         return identity().login_redirect()
     if decision is Decision.NOT_FOUND:
         abort(404)
+    if decision is Decision.ANSWER:
+        return rule.answer(user, view_args)
     abort(403, description=rule.reason(user, view_args))
