@@ -5,7 +5,7 @@ listed, marked removed, and no longer applies, nor does any earlier one it had r
 Existing rows are not removed.
 
 Revision ID: zx8c3d4e5f613
-Revises: zx6c3d4e5f613
+Revises: zybc3d4e5f613
 Create Date: 2026-12-07 01:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zx8c3d4e5f613'
-down_revision = 'zx6c3d4e5f613'
+down_revision = 'zybc3d4e5f613'
 branch_labels = None
 depends_on = None
 
