@@ -57,8 +57,7 @@ from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
-from lms.progress.services import Policy, policy
-from lms.progress.sources import UNVOUCHED, rater_of
+from lms.progress.services import Policy, joined_months, point_of, policy
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
 
@@ -1415,15 +1414,16 @@ def _replay(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[
     rows = session.connection().execute(
         _evidence_before(cohort, objectives, ends[-1])
         .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.source,
-                           Evidence.recorded_by_id, month_of)
+                           Evidence.source_ref, Evidence.recorded_by_id, Evidence.judge, month_of.label("month"))
         # a learner's rows together, each objective's in the order recorded: the order in
         # which SQLite reads them (its enrolments by id, then ``ix_evidence_user_time``), so
         # it sorts nothing (a quarter of the statement at 237,000 rows)
         .order_by(Enrolment.id, Evidence.recorded_at, Evidence.objective_id, Evidence.id)).all()
-    for user_id, objective_id, level, weight, source, recorded_by_id, month in rows:
-        pair = (user_id, objective_id)
-        history[pair].append(Point(level, weight, source not in UNVOUCHED, rater_of(source, recorded_by_id)))
-        months[pair].append(month)
+    joined = joined_months(session, cohort_id=cohort.id)
+    for row in rows:
+        pair = (row.user_id, row.objective_id)
+        history[pair].append(point_of(row, joined.get(row.user_id)))
+        months[pair].append(row.month)
     # month index -> objective id -> the level of each learner with evidence on it by then
     levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
     for pair, points in history.items():
