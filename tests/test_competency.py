@@ -25,6 +25,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.jobs.models import Job
 from lms.learning.services import cohort_today, current_month, month_opens_on
+from lms.notifications.models import Notification
 from lms.progress.completion import learner_progress
 from lms.progress.methods import shown_level
 from lms.progress.models import EvidenceSourceName, LessonRead, Mastery
@@ -565,3 +566,49 @@ def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_
     again = client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
     assert 'data-held="1"' not in again
     assert "staff-checked evidence to count" not in client.get(f"/cohorts/{cohort.id}/learners/{partial.id}/progress").get_data(as_text=True)
+
+
+def test_staff_message_exactly_the_learners_at_risk_from_the_heat_map(course, client, login, make_cohort,
+                                                                      enrol_learner) -> None:
+    """The heat map's at-risk list had no way to reach those learners: the gradebook's
+    message action took ticking each one there. The list links to a page with exactly the
+    learners at risk (under the map's name or email filter) ticked; its message reaches them
+    and nobody else, through the gradebook's message service. A learner no longer at risk is
+    not messaged (the answer says so), an id from another cohort is not found, and a message
+    without a subject is refused with the form kept."""
+    cohort = course["cohort"]
+    at_risk = competency_services.at_risk_ids(db.session, cohort, utcnow())
+    assert course["strong"].id not in at_risk and {course["weak"].id, course["idle"].id} <= at_risk
+    login(client, course["admin"])
+    link = f"/cohorts/{cohort.id}/gradebook/message-at-risk"
+    assert f'href="{link}"' in client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
+    form = client.get(link).get_data(as_text=True)
+    assert set(map(int, re.findall(r'name="learner" value="(\d+)" checked', form))) == at_risk
+    assert "Ada Strong" not in form
+
+    def sent_to(subject: str) -> set[int]:
+        db.session.expire_all()
+        return set(db.session.scalars(select(Notification.user_id).where(Notification.title == f"{cohort.name}: {subject}")))
+
+    refused = client.post(link, data={"learner": [str(i) for i in at_risk], "q": "", "subject": " ", "body": "Call me."})
+    assert refused.status_code == 400 and "Write a subject and a message." in refused.get_data(as_text=True)
+    assert "Call me." in refused.get_data(as_text=True) and sent_to("") == set()
+    sent = client.post(link, data={"learner": [str(i) for i in at_risk], "q": "", "subject": "Let us talk",
+                                   "body": "Book a call with me this week."})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/cohorts/{cohort.id}/competency#at-risk")
+    assert sent_to("Let us talk") == at_risk
+
+    # Under the map's filter: only the learners at risk whose name or email holds it.
+    filtered = client.get(f"/cohorts/{cohort.id}/competency?q=Bo").get_data(as_text=True)
+    assert f'href="{link}?q=Bo"' in filtered
+    form = client.get(f"{link}?q=Bo").get_data(as_text=True)
+    assert set(map(int, re.findall(r'name="learner" value="(\d+)" checked', form))) == {course["weak"].id}
+    # Ticked but not at risk (the page was opened before they caught up): not messaged, and told.
+    mixed = client.post(link, data={"learner": [str(course["weak"].id), str(course["strong"].id)], "q": "",
+                                    "subject": "Next steps", "body": "See you Monday."}, follow_redirects=True)
+    assert "Messaged 1; 1 is no longer at risk (Ada Strong)." in mixed.get_data(as_text=True)
+    assert sent_to("Next steps") == {course["weak"].id}
+    elsewhere = enrol_learner(make_cohort(course["org"], "Acme 2", months_ago=2), name="Eli Elsewhere")
+    assert client.post(link, data={"learner": [str(elsewhere.id)], "q": "", "subject": "Hi",
+                                   "body": "Hello."}).status_code == 404
+    assert sent_to("Hi") == set()

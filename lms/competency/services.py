@@ -1171,6 +1171,19 @@ def at_risk_judge(session: DbSession, cohort: Cohort, now: datetime) -> Callable
     return judge
 
 
+def at_risk_learners(session: DbSession, cohort: Cohort, now: datetime, query: str = "") -> list[User]:
+    """The cohort's learners at risk as the heat map judges them, those whose name or email
+    holds ``query`` when given (the map's filter), in its at-risk order (the most reasons and
+    days behind first): whom staff message from the map's at-risk list. Two statements: one
+    line per learner (``learner_summaries``), then the accounts of those at risk."""
+    ctx = _context(session, cohort, now)
+    wanted = query.strip().lower()
+    ids = [s.user_id for s in learner_summaries(session, cohort, ctx.columns, ctx.today, ctx.rules, order=SORTS["risk"],
+                                                descending=True) if _matches(s, wanted, risk_only=True)]
+    users = _users(session, ids)
+    return [users[uid] for uid in ids]
+
+
 def _matches(learner: Summary, query: str, risk_only: bool) -> bool:
     if risk_only and not learner.at_risk:
         return False
