@@ -194,6 +194,9 @@ POLICY: dict[str, AccessRule] = {
     "gradebook.page": COHORT_STAFF,
     "gradebook.export": COHORT_STAFF,
     "gradebook.bulk": COHORT_STAFF,
+    # the heat map's at-risk list, all ticked, and the message sent to them (the gradebook's message action)
+    "gradebook.message_at_risk_form": COHORT_STAFF,
+    "gradebook.message_at_risk": COHORT_STAFF,
     # portfolios: the learner's own; a shared link carries its own secret
     "portfolio.levels": LEARNER,
     "portfolio.portfolio": LEARNER,

@@ -349,3 +349,35 @@ def test_pages_do_not_query_per_row(course, count_queries) -> None:
     invite(work, course["teacher"], email="waiting@example.com")
     assert {url: count_queries(lambda u=url: teacher.get(u)) for url in (experts, grading)} == few
     assert page(teacher.get(experts)).count("expert-evaluation-") == 4
+
+
+def test_the_same_expert_rating_again_counts_once_as_their_latest(course) -> None:
+    """A learner invited the same expert to rate the same work twice: both ratings counted as
+    evidence, the earlier pulling the level as much as the later. The expert (by address,
+    whatever its case) rating the learner on an objective again replaces their earlier rating;
+    another expert's counts beside it; a rebuild agrees."""
+    learner, work, expert = course["learner"], course["work"], course["expert"]
+
+    def rated(email: str, best: tuple[str, ...]) -> None:
+        _item, token = invite(work, learner, email=email)
+        assert expert.post(f"/e/{token}", data=rating(work, best)).status_code == 200
+
+    def ko1() -> tuple[float, int, list[float]]:
+        db.session.expire_all()
+        objective = db.session.scalar(select(Objective).where(Objective.key == "KO1"))
+        row = db.session.scalar(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == objective.id))
+        levels = [e.level for e in db.session.scalars(select(Evidence).where(
+            Evidence.user_id == learner.id, Evidence.objective_id == objective.id).order_by(Evidence.id))]
+        return row.level, row.evidence_count, levels
+
+    every = tuple(c.id for c in work.assignment.rubric.current.criteria)
+    rated("erin@expert.example", every)   # all exemplary
+    rated("Erin@Expert.example", ())      # the same expert again: all proficient
+    level, count_, levels = ko1()
+    assert len(levels) == 2 and count_ == 1 and level == levels[-1]  # the latest alone (it had been pulled by both)
+    rated("ed@other.example", every)      # another expert: counts beside Erin's latest
+    level, count_, levels = ko1()
+    assert count_ == 2 and level == pytest.approx(0.4875 * levels[-1] + 0.5125 * levels[1])
+    kept = ko1()
+    assert course["app"].test_cli_runner().invoke(args=["lms", "rebuild-mastery"]).exit_code == 0
+    assert ko1() == kept

@@ -22,6 +22,8 @@ from lms.grading import services as grading_services
 from lms.grading.models import Grade, GradeEvent, GradeStatus
 from lms.grading.services import GradingError, save_grade
 from lms.learning.services import build_schedule
+from lms.progress.models import Evidence, Mastery
+from lms.progress.services import rebuild
 
 CASE = "mlops-case-coldwatch"
 
@@ -445,3 +447,46 @@ def test_a_stale_save_of_ones_own_grade_says_it_was_yours_from_another_tab(cours
     page = late.get_data(as_text=True)
     assert "Not saved: you changed this grade at" in page and "in another tab or window" in page
     assert "changed by Tess Teacher" not in page and "Tab two" in page
+
+
+def test_regrading_the_same_work_counts_once_as_the_latest_grade(course) -> None:
+    """The same grader grading the same criteria of the same work again (released, taken back,
+    returned, handed in again, released again) is one judgement: the grade's evidence is
+    replaced, never added to, so mastery follows the latest grade alone and a rebuild agrees."""
+    learner, learner_client, work = course["hand_in"](course["cohort"], "Rex Regrade")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+
+    def release(pick: int) -> None:
+        db.session.expire_all()
+        grade = db.session.scalar(select(Grade).where(Grade.submission_id == work.id))
+        form = {**levels(criteria, pick), "feedback": "Graded.", "action": "release",
+                "revision": str(grade.revision) if grade else ""}
+        assert teacher.post(grade_url(work), data=form).status_code == 302
+        db.session.expire_all()
+
+    def state() -> tuple[dict[str, list[float]], dict[str, tuple[float | None, int]]]:
+        db.session.expire_all()
+        found: dict[str, list[float]] = {}
+        for e in db.session.scalars(select(Evidence).where(Evidence.user_id == learner.id).order_by(Evidence.id)):
+            found.setdefault(e.objective.key, []).append(e.level)
+        return found, {m.objective.key: (m.level, m.evidence_count)
+                       for m in db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id))}
+
+    release(3)  # beginning on every criterion
+    first, _ = state()
+    release(0)  # regraded: exemplary on every criterion
+    evidence, mastery = state()
+    assert set(evidence) == set(first) and all(levels_ == [4.0] for levels_ in evidence.values())
+    assert all(count == 1 for _level, count in mastery.values())
+    grade = db.session.scalar(select(Grade).where(Grade.submission_id == work.id))
+    returned = {**levels(criteria, 1), "feedback": "Tighten the plan.", "action": "return", "revision": str(grade.revision)}
+    assert teacher.post(grade_url(work), data=returned).status_code == 302
+    learner_client.post(f"/assignments/{CASE}/work", data={"body": "Better analysis.", "action": "submit"})
+    release(1)  # the new version, proficient
+    evidence, mastery = state()
+    assert all(len(levels_) == 1 for levels_ in evidence.values()) and all(count == 1 for _l, count in mastery.values())
+    kept = dict(mastery)
+    rebuild(db.session, utcnow())
+    db.session.commit()
+    assert state()[1] == kept

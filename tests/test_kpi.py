@@ -421,3 +421,61 @@ def test_program_set_targets_say_so_and_csat_states_both_seed_figures(loaded) ->
     csat = " ".join(metric("cs-customer-satisfaction").description.split())
     assert metric("cs-customer-satisfaction").target == 90
     assert "90%+" in csat and "95%+" in csat and "tracks 90%" in csat
+
+
+# --------------------------------------------------------------------------- figures from before the learner joined
+
+
+def test_figures_for_months_before_joining_are_kept_but_are_not_evidence(loaded: Flask, make_cohort, enrol_learner) -> None:
+    """A learner who joined three months ago typed in their figures from months before, all on
+    target: each had counted as evidence of what the program taught them. Months before they
+    joined (their enrolment, or the cohort's start when that is later) are kept, shown and
+    still the baseline the next month is compared with; they earn no evidence, and evidence
+    stored for them before this rule is left out of mastery, incrementally and by a rebuild alike."""
+    now = datetime.now(UTC)
+    cohort = make_cohort(months_ago=8)
+    person = enrol_learner(cohort, joined=now - relativedelta(months=3))
+    joined = services.joined_month(db.session, person.id)
+    assert joined == (now - relativedelta(months=3)).date().replace(day=1)
+    assert services.joined_month(db.session, enrol_learner(make_cohort(months_ago=2)).id) > joined  # the cohort's start
+    before, earlier = joined - relativedelta(months=1), joined - relativedelta(months=2)
+    record(person, DEPLOY, earlier, 80, now=now)   # before joining: kept, no evidence
+    record(person, DEPLOY, before, 99, now=now)    # on target, before joining: still none
+    assert [e[1] for e in entries(person.id)] == [earlier, before]
+    assert evidence(person.id) == {} and mastery(person.id) == {}
+    record(person, DEPLOY, joined, 99, now=now)    # the month they joined: evidence
+    assert evidence(person.id) == {f"kpi:{DEPLOY}:{joined:%Y-%m}": {"SO1": 4.0, "AO1": 4.0}}
+    trend = services.metric_trend(db.session, person.id, DEPLOY)
+    assert [(r.before_joining, r.evidence) for r in trend.rows] == [(True, None), (True, None), (False, 1.0)]
+
+    # Evidence an earlier version recorded for a month before joining: on the record, not counted.
+    progress.replace_evidence(db.session, person.id, EvidenceSourceName.KPI, f"kpi:{DEPLOY}:{earlier:%Y-%m}",
+                              {objective_id("SO1"): 0.0}, now)
+    db.session.commit()
+    assert mastery(person.id)["SO1"] == (HELD, 1)  # the 0 before joining moved nothing: one figure counts
+    progress.rebuild(db.session, now)
+    db.session.commit()
+    assert mastery(person.id)["SO1"] == (HELD, 1)
+    so1 = next(p for p in progress.profile(db.session, person.id) if p.objective.key == "SO1")
+    assert [(e.before_joining, e.counted) for e in so1.trail] == [(False, True), (True, False)]
+
+
+def test_the_form_says_a_month_before_joining_is_kept_but_not_evidence(loaded: Flask, client, make_cohort, enrol_learner,
+                                                                       login) -> None:
+    person = enrol_learner(make_cohort(months_ago=5), joined=datetime.now(UTC) - relativedelta(months=1))
+    login(client, person)
+    sent = client.post("/kpis", data={"metric": UPTIME, "period": months_ago(3), "value": "99.95", "note": ""},
+                       follow_redirects=True)
+    page = text(sent)
+    assert sent.status_code == 200 and "before you joined the program" in page
+    assert "do not count as evidence of your progress" in page
+    db.session.expire_all()
+    assert [e[1].strftime("%Y-%m") for e in entries(person.id)] == [months_ago(3)] and evidence(person.id) == {}
+    card = page[page.index(f'id="metric-{UPTIME}"'):]
+    assert "(before you joined the program: not evidence)" in card[:card.index("</article>")]
+    assert "none: before you joined the program" in text(client.get(f"/kpis/{UPTIME}"))
+    now = client.post("/kpis", data={"metric": UPTIME, "period": months_ago(0), "value": "99.95", "note": ""},
+                      follow_redirects=True)
+    assert "before you joined the program (" not in text(now)
+    db.session.expire_all()
+    assert list(evidence(person.id)) == [f"kpi:{UPTIME}:{months_ago(0)}"]

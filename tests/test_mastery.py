@@ -10,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from flask import Flask
 from sqlalchemy import select
 
 from lms.catalog.models import Objective
 from lms.extensions import db
-from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
+from lms.progress.methods import DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, counted, named_level
 from lms.progress.models import Evidence, Mastery
-from lms.progress.services import EvidenceError, mastery_changed, method_for, rebuild, record
+from lms.progress.services import EvidenceError, mastery_changed, method_for, needs_text, rebuild, record, replace_evidence
 from lms.progress.sources import UNVOUCHED, rater_of
 from tests.races import second_waits_for_first
 
@@ -383,3 +384,79 @@ def test_kept_mastery_holds_a_level_on_light_evidence_as_a_rebuild_does(app: Fla
         rebuild(db.session, T0, settings)
         db.session.commit()
         assert kept() == expected
+
+
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_a_judges_later_rating_replaces_their_earlier_one(name: str) -> None:
+    """The same stakeholder (or outside expert) rating a learner on one objective again had
+    counted each rating as more evidence: one friendly person rating three times pulled the
+    level three times. Only their latest counts, under every method; another person's rating
+    still counts beside it, and the earlier stays on the record (weight kept, superseded)."""
+    rules = method_for({"method": name, "n": 1, "mastery_level": 3})
+    base = Point(2.0)
+    low, high = Point(1.0, 0.75, False, judge="stakeholder:dana"), Point(3.0, 0.75, False, judge="stakeholder:dana")
+    other = Point(3.5, 0.75, False, judge="stakeholder:eve")
+    assert rules.level([base, low, high]) == rules.level([base, high])
+    assert rules.level([base, high, low]) == rules.level([base, low])
+    assert rules.level([base, low, other, high]) == rules.level([base, other, high])
+    assert counted([base, low, other, high]) == 3 and counted([base, low, high, Point(4, weight=0)]) == 2
+    points = [base, low, other, high, Point(1.0), Point(2.5, 0.75, False, judge="stakeholder:eve")]
+    assert list(rules.running(points)) == [rules.level(points[:end]) for end in range(1, len(points) + 1)]
+    cuts = [1, 3, 4, 6]
+    assert rules.levels_at(points, cuts) == [rules.level(points[:cut]) for cut in cuts]
+    assert rules.levels_at(points, [6, 2]) == [rules.level(points), rules.level(points[:2])]
+
+
+def test_n_times_counts_a_judge_once_as_their_latest() -> None:
+    """Shown n times is n judgements: one stakeholder answering three links with top marks showed it once."""
+    three = {"n": 3, "mastery_level": 3, "mastery_min_weight": 0}
+    same = Point(4, 0.75, False, judge="expert:erin")
+    assert level("n_times", [same] * 3, **three) == 2.5
+    assert level("n_times", [same, Point(4, 0.75, False, judge="expert:ed"), Point(4)], **three) == 4.0
+
+
+def test_what_a_held_level_misses_is_the_staff_checked_weight_still_to_come() -> None:
+    """The pages name what a held level waits for: the counted, vouched weight still short of
+    mastery_min_weight. A rubric grade (1) and any number of stakeholder ratings miss 1."""
+    rules = method_for({})
+    stakeholder = Point(4, 0.75, False, judge="stakeholder:dana")
+    assert rules.held_back([Point(4), stakeholder, Point(4, 0.75, False, judge="stakeholder:eve")])
+    assert rules.missing([Point(4), stakeholder, Point(4, 0.75, False, judge="stakeholder:eve")]) == 1.0
+    assert rules.missing([stakeholder]) == 2.0 and rules.missing([Point(4), Point(4, weight=0.5)]) == 0.5
+    assert rules.missing([Point(4), Point(4)]) == 0.0
+    assert rules.missing([Point(4, rater=7), Point(4, rater=7)]) == 1.0  # one instructor twice: one judgement
+    assert needs_text(1.0) == needs_text(0.5) == "needs one more piece of staff-checked evidence"
+    assert needs_text(2.0) == "needs 2 more pieces of staff-checked evidence" and needs_text(0) == ""
+
+
+@pytest.mark.parametrize("method", sorted(MASTERY_METHODS))
+def test_superseded_ratings_and_figures_before_joining_rebuild_as_recorded(app: Flask, objectives, make_user,
+                                                                           make_cohort, enrol_learner, method: str) -> None:
+    """The incremental update and ``flask lms rebuild-mastery`` agree when judges rate again and
+    KPI figures for months before the learner joined are on the record."""
+    settings = {"method": method, "n": 2, "mastery_level": 3}
+    rng = random.Random(11)
+    cohort = make_cohort(months_ago=4)
+    joined = datetime.now(UTC) - timedelta(days=40)  # joined late: the cohort's first months are before them
+    users = [enrol_learner(cohort, joined=joined).id for _ in range(2)] + [enrol_learner(cohort).id]
+    start = cohort.start_date.replace(day=1)
+    months = [start + relativedelta(months=n) for n in range(5)]
+    for i in range(90):
+        source = rng.choice(["quiz", "rubric", "stakeholder", "expert", "kpi"])
+        judge = f"{source}:{rng.choice('ab')}" if source in ("stakeholder", "expert") else None
+        ref = f"kpi:metric-{i}:{rng.choice(months):%Y-%m}" if source == "kpi" else f"test:{i}"
+        replace_evidence(db.session, rng.choice(users), source, ref, {rng.choice(objectives[:3]): rng.choice([0, 0.5, 1])},
+                         T0 + timedelta(hours=i), settings=settings, judge=judge)
+    db.session.commit()
+    incremental = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since, m.held)
+                   for m in db.session.scalars(select(Mastery))}
+    rebuild(db.session, T0, settings)
+    db.session.commit()
+    rebuilt = {(m.user_id, m.objective_id): (m.level, m.evidence_count, m.below_since, m.held)
+               for m in db.session.scalars(select(Mastery))}
+    assert rebuilt == incremental
+    rows = db.session.scalars(select(Evidence)).all()
+    early = [e for e in rows if e.source == "kpi" and e.user_id != users[2] and e.source_ref[-7:] < f"{joined:%Y-%m}"]
+    assert early  # some figures before joining were recorded: they count for nothing
+    counted_rows = sum(count for _level, count, _since, _held in rebuilt.values())
+    assert counted_rows < len(rows)

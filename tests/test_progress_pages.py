@@ -282,9 +282,9 @@ def test_rating_through_the_form_updates_the_profile(month6, client_for) -> None
     mine = text(client_for(learner).get("/progress/competency"))
     trail = section(mine, "objective-KO2")
     assert "Ran the incident review well." in trail and "by Tess Teacher" in trail and "Proficient" in trail
-    assert "needs more evidence to count as mastered" in trail and "Mastered" not in trail
+    assert "needs one more piece of staff-checked evidence to count as mastered" in trail and "Mastered" not in trail
     staff = section(text(teacher.get(f"{url}/progress")), "objective-KO2")
-    assert "Ran the incident review well." in staff and "needs more evidence to count as mastered" in staff
+    assert "Ran the incident review well." in staff and "needs one more piece of staff-checked evidence to count as mastered" in staff
 
     # The form shown carries a token: sent twice (a double click), it records one rating.
     page = text(teacher.get(f"{url}/progress"))
@@ -302,7 +302,7 @@ def test_rating_through_the_form_updates_the_profile(month6, client_for) -> None
     mastery = db.session.scalar(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == ko2.id))
     assert mastery.level == 3.4 and mastery.evidence_count == 2 and mastery.held  # one instructor: one judgement
     trail = section(text(client_for(learner).get("/progress/competency")), "objective-KO2")
-    assert "Mastered" not in trail and "needs more evidence to count as mastered" in trail
+    assert "Mastered" not in trail and "needs one more piece of staff-checked evidence to count as mastered" in trail
 
 
 # --------------------------------------------------------------------------- statements

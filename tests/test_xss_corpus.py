@@ -193,6 +193,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "search_documents.*": "an index of content and of the rows above, rendered through the same fields' templates",
     "attachments.stored_name": "generated", "attachments.content_type": "checked against a list",
     "certificates.code": "generated", "evidence.source_ref": "generated references",
+    "evidence.judge": "a digest of a rater's address",
     "simulation_runs.*": "content keys and scores", "quiz_attempts.layout": "question ids",
     "quiz_responses.part": "question part keys", "submission_versions.attachment_ids": "ids",
     "portfolios.artifact_ids": "ids", "feedback_responses.ratings": "numbers 1-5",

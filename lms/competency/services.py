@@ -57,8 +57,7 @@ from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
-from lms.progress.services import Policy, policy
-from lms.progress.sources import UNVOUCHED, rater_of
+from lms.progress.services import Policy, joined_months, point_of, policy
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
 
@@ -1173,6 +1172,19 @@ def at_risk_judge(session: DbSession, cohort: Cohort, now: datetime) -> Callable
     return judge
 
 
+def at_risk_learners(session: DbSession, cohort: Cohort, now: datetime, query: str = "") -> list[User]:
+    """The cohort's learners at risk as the heat map judges them, those whose name or email
+    holds ``query`` when given (the map's filter), in its at-risk order (the most reasons and
+    days behind first): whom staff message from the map's at-risk list. Two statements: one
+    line per learner (``learner_summaries``), then the accounts of those at risk."""
+    ctx = _context(session, cohort, now)
+    wanted = query.strip().lower()
+    ids = [s.user_id for s in learner_summaries(session, cohort, ctx.columns, ctx.today, ctx.rules, order=SORTS["risk"],
+                                                descending=True) if _matches(s, wanted, risk_only=True)]
+    users = _users(session, ids)
+    return [users[uid] for uid in ids]
+
+
 def _matches(learner: Summary, query: str, risk_only: bool) -> bool:
     if risk_only and not learner.at_risk:
         return False
@@ -1416,15 +1428,16 @@ def _replay(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[
     rows = session.connection().execute(
         _evidence_before(cohort, objectives, ends[-1])
         .with_only_columns(Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight, Evidence.source,
-                           Evidence.recorded_by_id, month_of)
+                           Evidence.source_ref, Evidence.recorded_by_id, Evidence.judge, month_of.label("month"))
         # a learner's rows together, each objective's in the order recorded: the order in
         # which SQLite reads them (its enrolments by id, then ``ix_evidence_user_time``), so
         # it sorts nothing (a quarter of the statement at 237,000 rows)
         .order_by(Enrolment.id, Evidence.recorded_at, Evidence.objective_id, Evidence.id)).all()
-    for user_id, objective_id, level, weight, source, recorded_by_id, month in rows:
-        pair = (user_id, objective_id)
-        history[pair].append(Point(level, weight, source not in UNVOUCHED, rater_of(source, recorded_by_id)))
-        months[pair].append(month)
+    joined = joined_months(session, cohort_id=cohort.id)
+    for row in rows:
+        pair = (row.user_id, row.objective_id)
+        history[pair].append(point_of(row, joined.get(row.user_id)))
+        months[pair].append(row.month)
     # month index -> objective id -> the level of each learner with evidence on it by then
     levels: list[dict[int, list[float | None]]] = [defaultdict(list) for _ in ends]
     for pair, points in history.items():

@@ -89,7 +89,7 @@ from lms.progress.evidence import (
     question_parts,
     quiz_outcome,
 )
-from lms.progress.methods import MasteryMethod, Point
+from lms.progress.methods import MasteryMethod, Point, counted
 from lms.progress.models import (
     Evidence,
     EvidenceSourceName,
@@ -328,7 +328,7 @@ def plan_learners(planner: Planner, number: int, user_ids: Sequence[int]) -> lis
 
 
 # user, objective, recorded at, level, weight, vouched, rater (``Point``): what mastery needs
-EvidencePoint = tuple[int, int, datetime, float, float, bool, int | None]
+EvidencePoint = tuple[int, int, datetime, float, float, bool, int | None, str | None]
 
 
 def copy_statement(table: str, columns: Sequence[str]) -> str:
@@ -915,7 +915,8 @@ def bulk_inserts_copied(session: DbSession) -> Iterator[None]:
 def evidence_points(evidence: Sequence[dict[str, Any]]) -> list[EvidencePoint]:
     """What ``mastery_rows`` reads of these evidence rows, in order."""
     return [(row["user_id"], row["objective_id"], row["recorded_at"], row["level"], row["weight"],
-             row["source"] not in UNVOUCHED, rater_of(row["source"], row.get("recorded_by_id"))) for row in evidence]
+             row["source"] not in UNVOUCHED, rater_of(row["source"], row.get("recorded_by_id")), row.get("judge"))
+            for row in evidence]
 
 
 def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: float, now: datetime) -> list[dict[str, Any]]:
@@ -923,18 +924,18 @@ def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: fl
     ``evidence_points``), as ``lms.progress.services.rebuild`` makes them from the stored
     rows: each learner's points on an objective in the order recorded (the order written,
     when at the same moment), with when the level went below ``bar`` (the at-risk bar)."""
-    grouped: dict[tuple[int, int], list[tuple[datetime, int, float, float, bool, int | None]]] = defaultdict(list)
-    for position, (user_id, objective_id, at, point_level, weight, vouched, rater) in enumerate(points):
-        grouped[(user_id, objective_id)].append((at, position, point_level, weight, vouched, rater))
+    grouped: dict[tuple[int, int], list[tuple[datetime, int, float, float, bool, int | None, str | None]]] = defaultdict(list)
+    for position, (user_id, objective_id, at, point_level, weight, vouched, rater, judge) in enumerate(points):
+        grouped[(user_id, objective_id)].append((at, position, point_level, weight, vouched, rater, judge))
     made = []
     for (user_id, objective_id), found in grouped.items():
         found.sort()  # by moment, then position: no two alike
-        ordered = [Point(level=point_level, weight=weight, vouched=vouched, rater=rater)
-                   for _at, _position, point_level, weight, vouched, rater in found]
+        ordered = [Point(level=point_level, weight=weight, vouched=vouched, rater=rater, judge=judge)
+                   for _at, _position, point_level, weight, vouched, rater, judge in found]
         level, held = method.assess(ordered)
         if level is not None:
             made.append({"user_id": user_id, "objective_id": objective_id, "level": level,
-                         "evidence_count": sum(1 for p in ordered if p.weight > 0), "method": method.name,
+                         "evidence_count": counted(ordered), "method": method.name,
                          "updated_at": now, "below_since": method.below_since(ordered, [at for at, *_rest in found], bar),
                          "held": held})
     return made
@@ -1161,7 +1162,7 @@ class Writer:
         self.report.expert_ratings += len(evaluation_ids)
         return [row for evaluation_id, (w, e) in zip(evaluation_ids, rated, strict=True)
                 for row in expert_outcome(evaluation_id, w.plan.title, f"{e.expert.name}, {e.expert.role} at "
-                                          f"{e.expert.organization}", w.plan.criteria, e.levels, self.ids)
+                                          f"{e.expert.organization}", w.plan.criteria, e.levels, self.ids, e.expert.email)
                 .rows(w.user_id, e.rated_at)]
 
     def draw_reviews(self, works: list[Work]) -> list[ReviewPlan]:

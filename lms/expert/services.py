@@ -26,7 +26,7 @@ from lms.feedback import links
 from lms.grading.services import GradingError, read_levels
 from lms.mail.services import queue_mail
 from lms.progress.evidence import Outcome, by_id, criteria_ids, rubric_shares
-from lms.progress.sources import ExpertSource
+from lms.progress.sources import ExpertSource, judge
 
 events = Namespace()
 # Sent with ``session=`` and ``now=`` once an expert's rating is saved (the sender is the
@@ -244,11 +244,14 @@ def check_credentials(role: str, organization: str, years: str | int | None, qua
 
 
 def expert_outcome(evaluation_id: int, assignment_title: str, expert: str, criteria: Sequence[CriterionSpec],
-                   levels: Mapping[str, str | None], ids: Mapping[str, int]) -> Outcome:
+                   levels: Mapping[str, str | None], ids: Mapping[str, int], email: str | None = None) -> Outcome:
     """An expert's rating: the rubric maths of a grade (per mapped objective, the mean share
-    of the best level reached), from the expert source."""
+    of the best level reached), from the expert source. The expert is known by ``email``:
+    their later rating of the learner on an objective replaces their earlier one
+    (``lms.progress.sources.judge``)."""
     return Outcome(ExpertSource, f"expert:{evaluation_id}", by_id(rubric_shares(criteria, levels), ids),
-                   f"Expert evaluation of {assignment_title} by {expert}")
+                   f"Expert evaluation of {assignment_title} by {expert}",
+                   judge=judge(ExpertSource.name, email) if email else None)
 
 
 def rate(session: DbSession, token: str, credentials: Mapping[str, Any], levels: Mapping[str, str | None],
@@ -286,7 +289,7 @@ def rate(session: DbSession, token: str, credentials: Mapping[str, Any], levels:
     session.add(evaluation)
     session.flush()
     outcome = expert_outcome(evaluation.id, item.submission.assignment.title, f"{item.name}, {role} at {organization}",
-                             criteria, {cid: lid for cid, lid in chosen.items()}, criteria_ids(session, criteria))
+                             criteria, {cid: lid for cid, lid in chosen.items()}, criteria_ids(session, criteria), item.email)
     group = groups_of(session, [item.submission.id]).get(item.submission.id)
     for user_id in learner_ids(item.submission, group):  # a team's work: evidence for every member
         outcome.record(session, user_id, now)

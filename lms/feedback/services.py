@@ -26,6 +26,7 @@ from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackRespon
 from lms.mail.services import queue_mail
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
+from lms.progress.sources import judge
 from lms.web.page_cache import fingerprint
 
 events = Namespace()
@@ -275,7 +276,8 @@ def answer(session: DbSession, token: str, ratings: Mapping[str, Any], comment: 
     replace_evidence(session, item.learner_id, SOURCE, f"feedback:{item.id}",
                      {objective.id: fraction for objective in item.module.objectives}, now,
                      note=f"{RELATIONS[item.relation]} {item.name}: {mean:g} of 5 on average "
-                          f"({', '.join(f'{q.label.lower()} {clean[q.id]}' for q in QUESTIONS)})")
+                          f"({', '.join(f'{q.label.lower()} {clean[q.id]}' for q in QUESTIONS)})",
+                     judge=judge(SOURCE, item.email))
     feedback_answered.send(response, session=session, now=now)
     return response
 

@@ -35,7 +35,7 @@ from lms.catalog.revision import cached
 from lms.cohorts.enrolment import learners_page
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
-from lms.competency.services import at_risk_judge, learners_of
+from lms.competency.services import at_risk_judge, at_risk_learners, learners_of
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import attachment_bytes
 from lms.coursework.sharing import Group, WorkRow, groups_of, sharers, work_by_learner, work_rows_by_learner
@@ -713,6 +713,16 @@ events = Namespace()
 learners_messaged = events.signal("learners-messaged")
 
 
+def _message_text(subject: str, body: str) -> tuple[str, str]:
+    """A staff message's subject (on one line) and body, tidied; refused when empty or too long."""
+    subject, body = " ".join(subject.split()), body.strip()
+    if not subject or not body:
+        raise GradebookError("Write a subject and a message.")
+    if len(subject) > MAX_SUBJECT or len(body) > MAX_MESSAGE:
+        raise GradebookError(f"Keep the subject under {MAX_SUBJECT} and the message under {MAX_MESSAGE:,} characters.")
+    return subject, body
+
+
 def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], subject: str, body: str,
                      sender: User, now: datetime, link: str | None = None) -> Outcome:
     """A message from staff to each learner, through the notifications: in the learner's
@@ -720,11 +730,7 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
     messages says (by email, unless they chose otherwise). One message is one notice per
     learner, whatever the preference, so nobody gets it mailed twice. Receivers of
     ``learners_messaged`` keep it for the learner to reply to, and say where it links."""
-    subject, body = " ".join(subject.split()), body.strip()
-    if not subject or not body:
-        raise GradebookError("Write a subject and a message.")
-    if len(subject) > MAX_SUBJECT or len(body) > MAX_MESSAGE:
-        raise GradebookError(f"Keep the subject under {MAX_SUBJECT} and the message under {MAX_MESSAGE:,} characters.")
+    subject, body = _message_text(subject, body)
     key = f"gradebook-message:{cohort.id}:{uuid.uuid4().hex}"
     # A closed account (deactivated, or erased: erasure deactivates it and its address is
     # erased-<id>@erased.invalid) reads no message: it gets no notice and no mail.
@@ -745,6 +751,25 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
             outcome.refuse(user.name, "have a closed account")
         else:
             outcome.refuse(user.name, "have switched staff messages off")
+    return outcome
+
+
+def message_at_risk(session: DbSession, cohort: Cohort, ticked: Collection[int], query: str, subject: str, body: str,
+                    sender: User, now: datetime, link: str | None = None) -> Outcome:
+    """``message_learners`` to the ticked learners of the heat map's at-risk list, under its
+    filter (``query``, a name or email; "" for the whole list: ``at_risk_learners``), judged
+    again now: a ticked learner no longer at risk since the page was opened is not messaged,
+    and the answer says so. Any id that is not a current learner of the cohort is ``NotInCohort``."""
+    _message_text(subject, body)
+    if not ticked:
+        raise GradebookError("Tick the learners at risk to message.")
+    others = learners_in(session, cohort, ticked)  # refuses ids from outside the cohort
+    listed = [u for u in at_risk_learners(session, cohort, now, query) if u.id in ticked]
+    outcome = message_learners(session, cohort, listed, subject, body, sender, now, link) if listed else Outcome("Messaged")
+    at_risk = {u.id for u in listed}
+    for user in others:
+        if user.id not in at_risk:
+            outcome.refuse(user.name, "are no longer at risk")
     return outcome
 
 

@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from lms.accounts.current import signed_in
 from lms.cohorts.models import Cohort
+from lms.competency.services import at_risk_learners
 from lms.coursework.views import _uploads
 from lms.database import utcnow
 from lms.extensions import db
@@ -135,3 +136,41 @@ def bulk(cohort_id: int) -> Any:
     current_app.logger.info("gradebook %s in cohort %s by user %s: %s", action, cohort.id, user.id, outcome.summary)
     flash(outcome.summary, "success" if not outcome.refused else "warning")
     return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))
+
+
+def _at_risk_page(cohort: Cohort, query: str, ticked: set[int] | None = None, error: str | None = None,
+                  posted: Any = None, status: int = 200) -> tuple[str, int]:
+    learners = at_risk_learners(db.session, cohort, utcnow(), query)
+    return render_template("gradebook/message_at_risk.html", cohort=cohort, learners=learners, query=query,
+                           ticked={u.id for u in learners} if ticked is None else ticked, form=CsrfForm(), error=error,
+                           posted=posted or {}), status
+
+
+@bp.get("/cohorts/<int:cohort_id>/gradebook/message-at-risk")
+def message_at_risk_form(cohort_id: int) -> tuple[str, int]:
+    """The heat map's at-risk list (under its name or email filter, ``?q=``), every learner
+    ticked, with a message to write: the heat map's "Message these learners" link."""
+    return _at_risk_page(_cohort(cohort_id), request.args.get("q", "")[:100])
+
+
+@bp.post("/cohorts/<int:cohort_id>/gradebook/message-at-risk")
+def message_at_risk(cohort_id: int) -> Any:
+    cohort = _cohort(cohort_id)
+    form = request.form
+    query = form.get("q", "")[:100]
+    ids = form.getlist("learner")
+    if not all(i.isdigit() and len(i) < 10 for i in ids):
+        abort(404)
+    ticked = {int(i) for i in ids}
+    user = signed_in()
+    try:
+        outcome = services.message_at_risk(db.session, cohort, ticked, query, form.get("subject", ""), form.get("body", ""),
+                                           user, utcnow(), url_for("learning.home"))
+    except services.NotInCohort:
+        abort(404)
+    except services.GradebookError as exc:
+        db.session.rollback()
+        return _at_risk_page(cohort, query, ticked, str(exc), form, 400)
+    current_app.logger.info("at-risk message in cohort %s by user %s: %s", cohort.id, user.id, outcome.summary)
+    flash(outcome.summary, "success" if not outcome.refused else "warning")
+    return redirect(url_for("competency.heat_map", cohort_id=cohort.id, q=query or None, _anchor="at-risk"))

@@ -14,7 +14,12 @@ recorded, not necessarily the month just before):
   still misses) that month's evidence is withdrawn.
 
 Recording a month again corrects it; the next recorded month is judged again too, as
-the figure it is compared with has changed."""
+the figure it is compared with has changed.
+
+A figure for a month before the learner joined the program (``joined_months``: the later of
+when they enrolled and their cohort's start) is kept and shown, marked as before joining, but
+earns no evidence: it is still the figure the next month is compared with (a baseline), and
+mastery leaves any such evidence already stored out (``lms.progress.services.point_of``)."""
 
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ from lms.catalog.models import Metric, MetricDirection, MetricUnit, Module
 from lms.database import DbSession, insert_unless_there
 from lms.kpi.models import KpiEntry
 from lms.progress.models import EvidenceSourceName
-from lms.progress.services import replace_evidence
+from lms.progress.services import joined_months, replace_evidence
+from lms.progress.sources import KpiSource
 
 SOURCE = EvidenceSourceName.KPI
 OLDEST_PERIOD_YEARS = 10  # figures older than this are refused as a likely typing slip
@@ -165,7 +171,13 @@ def first_of_month(day: date) -> date:
 
 
 def source_ref(metric: Metric, period: date) -> str:
-    return f"{SOURCE}:{metric.key}:{period:%Y-%m}"
+    return KpiSource.ref(metric.key, period)
+
+
+def joined_month(session: DbSession, user_id: int) -> date | None:
+    """The first month of the learner's time in the program (None: never enrolled): figures
+    for months before it are not evidence."""
+    return joined_months(session, [user_id]).get(user_id)
 
 
 def active_metric(session: DbSession, key: str) -> Metric:
@@ -200,8 +212,10 @@ def _note(metric: Metric, entry: KpiEntry, previous: KpiEntry | None) -> str:
 
 
 def _judge(session: DbSession, user_id: int, metric: Metric, entry: KpiEntry, previous: KpiEntry | None,
-           now: datetime) -> None:
+           now: datetime, joined: date | None) -> None:
     fraction = evidence_fraction(metric, entry.value, previous.value if previous else None)
+    if joined is not None and entry.period < joined:
+        fraction = None  # before the learner joined: kept, shown, no evidence
     fractions = {} if fraction is None else {o.id: fraction for o in metric.objectives}
     replace_evidence(session, user_id, SOURCE, source_ref(metric, entry.period), fractions, now,
                      note=_note(metric, entry, previous))
@@ -230,8 +244,9 @@ def record_figure(session: DbSession, user_id: int, metric: Metric, period: date
     entry.value, entry.note, entry.recorded_at = value, note.strip(), now
     session.flush()
     index = entries.index(entry)
+    joined = joined_month(session, user_id)
     for position in range(index, min(index + 2, len(entries))):
-        _judge(session, user_id, metric, entries[position], entries[position - 1] if position else None, now)
+        _judge(session, user_id, metric, entries[position], entries[position - 1] if position else None, now, joined)
     return entry
 
 
@@ -247,6 +262,7 @@ class Row:
     meets: bool
     trend: str | None          # toward | away | flat; None for the first figure
     evidence: float | None     # attainment counted as evidence, None when it earns none
+    before_joining: bool = False  # a month before the learner joined the program: never evidence
 
 
 @dataclass(frozen=True)
@@ -255,6 +271,7 @@ class MetricTrend:
 
     metric: Metric
     entries: list[KpiEntry]
+    joined: date | None = None  # the learner's first month in the program (``joined_month``)
 
     @property
     def rows(self) -> list[Row]:
@@ -262,11 +279,16 @@ class MetricTrend:
         previous: KpiEntry | None = None
         for entry in self.entries:
             before = previous.value if previous else None
+            early = self.joined is not None and entry.period < self.joined
             out.append(Row(entry=entry, previous=previous, meets=self.metric.meets(entry.value),
                            trend=None if before is None else trend_between(self.metric, before, entry.value),
-                           evidence=evidence_fraction(self.metric, entry.value, before)))
+                           evidence=None if early else evidence_fraction(self.metric, entry.value, before),
+                           before_joining=early))
             previous = entry
         return out
+
+    def before_joining(self, entry: KpiEntry) -> bool:
+        return self.joined is not None and entry.period < self.joined
 
     @property
     def latest(self) -> KpiEntry | None:
@@ -316,10 +338,11 @@ def _entries(session: DbSession, user_id: int, metric_ids: Sequence[int]) -> dic
 
 def tracker(session: DbSession, user_id: int) -> list[MetricTrend]:
     """Every active metric, in content order (module, then metric), with the learner's
-    figures; three statements whatever the number of figures."""
+    figures; four statements whatever the number of figures."""
     metrics = _active_metrics(session)
     entries = _entries(session, user_id, [m.id for m in metrics])
-    return [MetricTrend(metric=m, entries=entries.get(m.id, [])) for m in metrics]
+    joined = joined_month(session, user_id)
+    return [MetricTrend(metric=m, entries=entries.get(m.id, []), joined=joined) for m in metrics]
 
 
 def metric_trend(session: DbSession, user_id: int, key: str) -> MetricTrend | None:
@@ -327,7 +350,8 @@ def metric_trend(session: DbSession, user_id: int, key: str) -> MetricTrend | No
     metrics = _active_metrics(session, key)
     if not metrics:
         return None
-    return MetricTrend(metric=metrics[0], entries=_entries(session, user_id, [metrics[0].id]).get(metrics[0].id, []))
+    return MetricTrend(metric=metrics[0], entries=_entries(session, user_id, [metrics[0].id]).get(metrics[0].id, []),
+                       joined=joined_month(session, user_id))
 
 
 def by_module(trends: Sequence[MetricTrend]) -> list[tuple[Module, list[MetricTrend]]]:

@@ -57,7 +57,13 @@ def record() -> Any:
             add_error(getattr(form, exc.field), str(exc))
         else:
             figure = services.format_value(metric, entry.value)
-            flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}.", "success")
+            joined = services.joined_month(db.session, user.id)
+            if joined is not None and entry.period < joined:
+                flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}, before you joined the program "
+                      f"({joined:%B %Y}): it is kept and shown, and your next month is compared with it, but figures "
+                      "from before you joined do not count as evidence of your progress.", "warning")
+            else:
+                flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}.", "success")
             return redirect(url_for("kpi.tracker", _anchor=f"metric-{metric.key}"))
     return _page(services.tracker(db.session, user.id), form, status=400)
 

@@ -59,19 +59,20 @@ class Outcome:
     note: str
     recorded_by_id: int | None = None
     at: datetime | None = None  # when the result it says was made, if not when it is recorded
+    judge: str | None = None  # the person without an account who judged (``Evidence.judge``)
 
     def rows(self, user_id: int, at: datetime) -> list[dict[str, Any]]:
         """The evidence rows' column values, for a bulk insert (at the source's default
         weight: the generator then reweighs by the rules)."""
         return [evidence_row(user_id, oid, self.source.name, self.source_ref, fraction, self.at or at, self.note,
-                             self.recorded_by_id)
+                             self.recorded_by_id, judge=self.judge)
                 for oid, fraction in self.fractions.items()]
 
     def record(self, session: DbSession, user_id: int, now: datetime) -> list[Evidence]:
         """Make this reference's evidence exactly this outcome (dated ``at`` when it has one,
         else ``now``), and update mastery ``now``."""
         return replace_evidence(session, user_id, self.source.name, self.source_ref, self.fractions, now,
-                                note=self.note, recorded_by_id=self.recorded_by_id, at=self.at)
+                                note=self.note, recorded_by_id=self.recorded_by_id, at=self.at, judge=self.judge)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,40 @@ class Point(NamedTuple):
     # but only their first counts toward ``mastery_min_weight``: one person rating twice is
     # one judgement, so one instructor alone cannot make an objective mastered.
     rater: int | None = None
+    # Who judged it, when their later judgement of the learner on the objective replaces
+    # their earlier ones (a stakeholder or an outside expert, by their address: ``judge`` of
+    # ``lms.progress.sources``): only the latest point of each judge counts, toward the level
+    # and toward ``mastery_min_weight``; the earlier stay on the record, superseded. One
+    # friendly stakeholder rating again and again is one person's opinion, not more evidence.
+    judge: str | None = None
+
+
+def standing(points: Sequence[Point]) -> Sequence[Point]:
+    """``points`` without those a later point of the same judge supersedes (``Point.judge``),
+    in order; ``points`` itself when no judge rated twice (the common case, cheaply)."""
+    last: dict[str, int] = {}
+    for index, point in enumerate(points):
+        if point.judge is not None:
+            last[point.judge] = index
+    if len(last) == sum(1 for p in points if p.judge is not None):
+        return points
+    return [p for index, p in enumerate(points) if p.judge is None or last[p.judge] == index]
+
+
+def rejudged(points: Sequence[Point]) -> bool:
+    """Whether some judge has more than one point among ``points`` (so an earlier one is superseded)."""
+    seen: set[str] = set()
+    for point in points:
+        if point.judge is not None:
+            if point.judge in seen:
+                return True
+            seen.add(point.judge)
+    return False
+
+
+def counted(points: Sequence[Point]) -> int:
+    """How many of ``points`` count now: of weight above 0 and not superseded by their judge's later one."""
+    return sum(1 for p in standing(points) if p.weight > 0)
 
 
 def _adds(point: Point, raters: set[int]) -> bool:
@@ -107,10 +141,16 @@ class MasteryMethod(ABC):
     def assess(self, points: Sequence[Point]) -> tuple[float | None, bool]:
         """``level`` of ``points`` and whether it is held under the top threshold for want of
         evidence (``held_back``), from one combination of the points: what a mastery row keeps."""
-        counted = [p for p in points if p.weight > 0]
-        combined, weight = self.combine(counted), _total(counted)
+        counting = [p for p in standing(points) if p.weight > 0]
+        combined, weight = self.combine(counting), _total(counting)
         held = combined is not None and combined >= self.top and not self.enough(weight)
         return self.hold(combined, weight), held
+
+    def missing(self, points: Sequence[Point]) -> float:
+        """How much more counted, vouched evidence the objective needs before its level may
+        reach the top threshold (0: enough): the pages say what a held level waits for."""
+        counting = [p for p in standing(points) if p.weight > 0]
+        return max(0.0, round(self.min_weight - _total(counting), 4))
 
     def hold(self, level: float | None, weight: float) -> float | None:
         """``level`` as the method combined it from counted evidence weighing ``weight`` in
@@ -176,6 +216,9 @@ class DecayingAverage(MasteryMethod):
         return None if value is None else round(value, 4)
 
     def running(self, points: Sequence[Point]) -> Iterator[float | None]:
+        if rejudged(points):  # a judge's later point takes their earlier one out: replayed prefix by prefix
+            yield from super().running(points)
+            return
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
@@ -194,6 +237,8 @@ class DecayingAverage(MasteryMethod):
     def levels_at(self, points: Sequence[Point], cuts: Sequence[int]) -> list[float | None]:
         """One pass over the points, rounding only at the cuts (ascending: a trend's months;
         otherwise every running level is worked out and looked up)."""
+        if rejudged(points):
+            return super().levels_at(points, cuts)
         if any(later < earlier for earlier, later in zip(cuts, cuts[1:], strict=False)):
             running = list(self.running(points))
             return [running[cut - 1] if cut else None for cut in cuts]

@@ -75,6 +75,10 @@ class Evidence(Model):
     written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Who judged, when a person did (an instructor's rating, a peer); None for automatic sources.
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # Who judged, when a person without an account did and their later rating of the learner
+    # replaces their earlier ones (a stakeholder, an outside expert: a digest of their address,
+    # ``lms.progress.sources.judge``; ``methods.Point.judge``); None otherwise (migration ``zx9c3d4e5f613``).
+    judge: Mapped[str | None] = mapped_column(String(60), default=None)
     objective: Mapped[Objective] = relationship()
     recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
 

@@ -5,12 +5,14 @@ view; ``rebuild`` recomputes everything from the evidence and must give the same
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from blinker import Namespace
 from sqlalchemy import delete, exists, func, select, update
@@ -20,9 +22,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from lms.accounts.services import hold_users
 from lms.catalog.models import Lesson, Objective, ObjectiveKind
 from lms.catalog.revision import cached
-from lms.cohorts.models import Enrolment
+from lms.cohorts.models import Cohort, Enrolment
 from lms.database import DbSession, insert_unless_there
-from lms.progress.methods import DEFAULT_MIN_WEIGHT, DEFAULT_THRESHOLDS, MASTERY_METHODS, MasteryMethod, Point, named_level
+from lms.progress.methods import (
+    DEFAULT_MIN_WEIGHT,
+    DEFAULT_THRESHOLDS,
+    MASTERY_METHODS,
+    MasteryMethod,
+    Point,
+    counted,
+    named_level,
+)
 from lms.progress.models import (
     Evidence,
     EvidenceSourceName,
@@ -33,7 +43,7 @@ from lms.progress.models import (
     MasteryPolicy,
     ProgressLearner,
 )
-from lms.progress.sources import SOURCES, UNVOUCHED, rater_of
+from lms.progress.sources import SOURCES, UNVOUCHED, KpiSource, rater_of
 from lms.web.page_cache import fingerprint, summary
 
 DEFAULT_SETTINGS: dict[str, Any] = {"method": MasteryMethodName.DECAYING_AVERAGE, "latest_weight": 0.65, "n": 3,
@@ -136,17 +146,64 @@ def method_for(settings: Mapping[str, Any] | None = None, thresholds: Mapping[st
     return MASTERY_METHODS[merged["method"]](merged, thresholds or DEFAULT_THRESHOLDS)
 
 
-def _points(rows: Iterable[Any]) -> tuple[list[Point], list[datetime]]:
-    """Evidence rows (with ``level``, ``weight``, ``source``, ``recorded_by_id``, ``recorded_at``
-    and ``id``) as the method's points in the order recorded, and each one's moment."""
+def joined_months(session: DbSession, user_ids: Iterable[int] | None = None, cohort_id: int | None = None) -> dict[int, date]:
+    """The first month (its first day) of each learner's time in the program: the month they
+    joined it, or their cohort's first, whichever is later (of their first cohort, when they
+    moved), in one statement (of ``user_ids``, of the current learners of ``cohort_id``, or of
+    everyone enrolled). Their KPI figures for months before it stay on their record but are
+    not evidence (``before_joining``). A user never enrolled has none: nothing of theirs is
+    before joining."""
+    query = select(Enrolment.user_id, Enrolment.started_at, Cohort.start_date, Cohort.timezone).join(
+        Cohort, Cohort.id == Enrolment.cohort_id)
+    if cohort_id is not None:
+        query = query.where(Enrolment.user_id.in_(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id,
+                                                                                  Enrolment.active)))
+    if user_ids is not None:
+        wanted = set(user_ids)
+        if not wanted:
+            return {}
+        query = query.where(Enrolment.user_id.in_(wanted))
+    zones: dict[str, ZoneInfo] = {}
+    joined: dict[int, date] = {}
+    for user_id, started_at, start_date, zone in session.execute(query):
+        local = started_at.astimezone(zones.setdefault(zone, ZoneInfo(zone))).date()
+        month = max(local, start_date).replace(day=1)
+        if user_id not in joined or month < joined[user_id]:
+            joined[user_id] = month
+    return joined
+
+
+def before_joining(source: str, source_ref: str, joined: date | None) -> bool:
+    """Whether evidence of ``source`` under ``source_ref`` is a KPI figure for a month before
+    the learner joined the program (``joined``, from ``joined_months``): their business's
+    figures from before are no evidence of what the program taught them."""
+    if joined is None or source != EvidenceSourceName.KPI:
+        return False
+    period = KpiSource.period_of(source_ref)
+    return period is not None and period < joined
+
+
+def point_of(e: Any, joined: date | None) -> Point:
+    """An evidence row (with ``level``, ``weight``, ``source``, ``source_ref``, ``recorded_by_id``
+    and ``judge``) as the method's point, for a learner who joined the program in ``joined``'s
+    month: a KPI figure for a month before it is on the record at weight 0 (not counted).
+    Every reader of evidence (the incremental update, the rebuild, the profile's trail, the
+    cohort's trend) makes its points here, so they cannot drift apart."""
+    weight = 0.0 if before_joining(e.source, e.source_ref, joined) else e.weight
+    return Point(level=e.level, weight=weight, vouched=e.source not in UNVOUCHED, rater=rater_of(e.source, e.recorded_by_id),
+                 judge=e.judge)
+
+
+def _points(rows: Iterable[Any], joined: date | None = None) -> tuple[list[Point], list[datetime]]:
+    """Evidence rows (``point_of``'s columns, ``recorded_at`` and ``id``) as the method's points
+    in the order recorded, and each one's moment."""
     ordered = sorted(rows, key=lambda e: (e.recorded_at, e.id))
-    return ([Point(level=e.level, weight=e.weight, vouched=e.source not in UNVOUCHED, rater=rater_of(e.source, e.recorded_by_id))
-             for e in ordered],
-            [e.recorded_at for e in ordered])
+    return [point_of(e, joined) for e in ordered], [e.recorded_at for e in ordered]
 
 
 def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | str, source_ref: str, fraction: float,
-                 at: datetime, note: str = "", recorded_by_id: int | None = None, weight: float | None = None) -> dict[str, Any]:
+                 at: datetime, note: str = "", recorded_by_id: int | None = None, weight: float | None = None,
+                 judge: str | None = None) -> dict[str, Any]:
     """The column values of one piece of evidence: ``fraction`` of full marks (0-1) on the
     0-4 scale, at ``weight`` (the rules' weight for the source and the objective's kind;
     the source's default when not given: ``reweigh`` then sets it by the rules). Recording
@@ -160,7 +217,7 @@ def evidence_row(user_id: int, objective_id: int, source: EvidenceSourceName | s
     return {"user_id": user_id, "objective_id": objective_id, "source": kind, "source_ref": source_ref,
             "level": round(fraction * 4, 4), "weight": SOURCES[kind].weight if weight is None else weight, "note": note,
             "recorded_at": at, "written_at": at,
-            "recorded_by_id": recorded_by_id}
+            "recorded_by_id": recorded_by_id, "judge": judge}
 
 
 def objective_kinds(session: DbSession, objective_ids: Iterable[int] | None = None) -> dict[int, ObjectiveKind]:
@@ -222,7 +279,8 @@ def _add(session: DbSession, rules: Policy, user_id: int, objective_id: int, sou
 
 def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceName, source_ref: str, fractions: Mapping[int, float],
                      now: datetime, note: str = "", recorded_by_id: int | None = None,
-                     settings: Mapping[str, Any] | None = None, at: datetime | None = None) -> list[Evidence]:
+                     settings: Mapping[str, Any] | None = None, at: datetime | None = None,
+                     judge: str | None = None) -> list[Evidence]:
     """Make ``source_ref``'s evidence exactly ``fractions`` (objective id -> 0-1): a regraded
     piece of work replaces what its earlier grade said; an empty mapping withdraws it.
     Evidence that would be recorded exactly as it stands (same levels, same time) is left
@@ -234,7 +292,7 @@ def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceNam
     rules = policy(session)
     kinds = objective_kinds(session, fractions)
     new = [Evidence(**{**evidence_row(user_id, oid, source, source_ref, f, at or now, note, recorded_by_id,
-                                      rules.weight(EvidenceSourceName(source), kinds.get(oid, ObjectiveKind.KNOWLEDGE))),
+                                      rules.weight(EvidenceSourceName(source), kinds.get(oid, ObjectiveKind.KNOWLEDGE)), judge),
                        "written_at": now})
            for oid, f in fractions.items()]
     old = list(session.scalars(select(Evidence).where(Evidence.user_id == user_id, Evidence.source_ref == source_ref)))
@@ -253,7 +311,7 @@ def replace_evidence(session: DbSession, user_id: int, source: EvidenceSourceNam
 
 def _same(old: list[Evidence], new: list[Evidence]) -> bool:
     def key(e: Evidence) -> tuple[Any, ...]:
-        return (e.objective_id, e.source, e.level, e.weight, e.note, e.recorded_by_id, e.recorded_at)
+        return (e.objective_id, e.source, e.level, e.weight, e.note, e.recorded_by_id, e.judge, e.recorded_at)
     return bool(old) and sorted(map(key, old)) == sorted(map(key, new))
 
 
@@ -270,9 +328,10 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         select(Mastery).where(Mastery.user_id == user_id, Mastery.objective_id.in_(objective_ids))
         .execution_options(populate_existing=True))}
     changes: dict[int, tuple[float | None, float | None]] = {}
+    joined = joined_months(session, [user_id]).get(user_id)
     for objective_id in objective_ids:
         mastery = current.get(objective_id)
-        points, moments = _points(rows[objective_id])
+        points, moments = _points(rows[objective_id], joined)
         level, held = method.assess(points)
         before = mastery.level if mastery is not None else None
         if level != before:
@@ -284,16 +343,12 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
         if mastery is None:
             mastery = Mastery(user_id=user_id, objective_id=objective_id, method=method.name)
             session.add(mastery)
-        mastery.level, mastery.evidence_count, mastery.held = level, _counted(points), held
+        mastery.level, mastery.evidence_count, mastery.held = level, counted(points), held
         mastery.method, mastery.updated_at = method.name, now
         mastery.below_since = method.below_since(points, moments, bar)
     session.flush()
     if changes:
         mastery_changed.send(user_id, session=session, now=now, changes=changes)
-
-
-def _counted(points: Iterable[Point]) -> int:
-    return sum(1 for p in points if p.weight > 0)
 
 
 def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | None = None) -> int:
@@ -305,18 +360,20 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
     grouped: dict[tuple[int, int], list[Any]] = defaultdict(list)
     # Plain rows of the columns the methods need, not ORM objects: a 200k-row rebuild
     # stays small in memory and fast.
-    rows = session.execute(select(Evidence.id, Evidence.user_id, Evidence.objective_id, Evidence.level,
-                                  Evidence.weight, Evidence.source, Evidence.recorded_by_id, Evidence.recorded_at))
+    rows = session.execute(select(Evidence.id, Evidence.user_id, Evidence.objective_id, Evidence.level, Evidence.weight,
+                                  Evidence.source, Evidence.source_ref, Evidence.recorded_by_id, Evidence.judge,
+                                  Evidence.recorded_at))
     for e in rows:
         grouped[(e.user_id, e.objective_id)].append(e)
     rows_deleting.send(Mastery, session=session, where=[])
     session.execute(delete(Mastery))
     made = 0
+    joined = joined_months(session)
     for (u, o), found in grouped.items():
-        points, moments = _points(found)
+        points, moments = _points(found, joined.get(u))
         level, held = method.assess(points)
         if level is not None:
-            session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=_counted(points), method=method.name,
+            session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=counted(points), method=method.name,
                                 updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below),
                                 held=held))
             made += 1
@@ -417,12 +474,17 @@ class TrailEntry:
     recorded_by: str | None  # the person who judged, when a person did
     vouched: bool = True  # whether it counts toward the evidence the top level needs (``Point.vouched``)
     rater: int | None = None  # who judged it, when their repeat judgements count once (``Point.rater``)
+    judge: str | None = None  # who judged it, when their later judgement replaces this one (``Point.judge``)
     level_after: float | None = None  # mastery once this piece counted (None: still no counted evidence)
     change: float | None = None       # level_after minus the level before it (None for the first counted piece)
+    # A KPI figure for a month before the learner joined the program: on the record, not evidence.
+    before_joining: bool = False
+    # The same person rated the learner on this objective again later: that later rating counts instead.
+    superseded: bool = False
 
     @property
     def counted(self) -> bool:
-        return self.weight > 0
+        return self.weight > 0 and not self.superseded
 
 
 # A fall of more than this in one step is called out with its cause.
@@ -441,6 +503,14 @@ class ObjectiveProfile:
     # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``),
     # as the mastery row keeps it (``Mastery.held``: what the heat map marks).
     held_under: str | None = None
+    # While held: how much more staff-checked evidence the top level needs
+    # (``MasteryMethod.missing``: 1 is one more full judgement, such as a graded piece of work).
+    missing: float = 0.0
+
+    @property
+    def needs(self) -> str:
+        """What a held level waits for, in words ("" when it is not held)."""
+        return needs_text(self.missing) if self.held_under else ""
 
     @property
     def latest_move(self) -> TrailEntry | None:
@@ -453,16 +523,32 @@ class ObjectiveProfile:
         return [e for e in self.trail if e.change is not None and e.change < -NOTABLE_DROP]
 
 
+def needs_text(missing: float) -> str:
+    """What evidence weighing ``missing`` more (``MasteryMethod.missing``) means for a learner
+    or an instructor: pieces of staff-checked evidence (graded work, a quiz, an instructor's
+    rating), each of which weighs 1. Ratings from stakeholders and experts and the learner's
+    own KPI figures are not staff-checked and never make up the difference."""
+    if missing <= 0:
+        return ""
+    pieces = math.ceil(missing - 1e-9)
+    if pieces == 1:
+        return "needs one more piece of staff-checked evidence"
+    return f"needs {pieces} more pieces of staff-checked evidence"
+
+
 def _explained(entries: list[TrailEntry], method: MasteryMethod) -> list[TrailEntry]:
-    """Each entry with the level after it and the change it made, replaying the method."""
+    """Each entry with the level after it and the change it made, replaying the method; an
+    entry a later one of the same judge supersedes is marked (``superseded``)."""
     points: list[Point] = []
     before: float | None = None
     result = []
-    for entry in entries:
-        points.append(Point(level=entry.level, weight=entry.weight, vouched=entry.vouched, rater=entry.rater))
-        after = method.level(points) if entry.counted else before
+    last = {entry.judge: index for index, entry in enumerate(entries) if entry.judge is not None}
+    for index, entry in enumerate(entries):
+        points.append(Point(level=entry.level, weight=entry.weight, vouched=entry.vouched, rater=entry.rater, judge=entry.judge))
+        after = method.level(points) if entry.weight > 0 else before
         change = None if before is None or after is None else round(after - before, 4)
-        result.append(replace(entry, level_after=after, change=change))
+        result.append(replace(entry, level_after=after, change=change,
+                              superseded=entry.judge is not None and last[entry.judge] != index))
         before = after
     return result
 
@@ -477,22 +563,26 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
     objectives = list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
     mastery = {m.objective_id: m for m in session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
     trails: dict[int, list[TrailEntry]] = defaultdict(list)
+    joined = joined_months(session, [user_id]).get(user_id)
     for e in session.scalars(select(Evidence).where(Evidence.user_id == user_id)
                              .options(selectinload(Evidence.recorded_by)).order_by(Evidence.recorded_at, Evidence.id)):
         source = SOURCES.get(e.source)
+        point = point_of(e, joined)
         trails[e.objective_id].append(TrailEntry(
             recorded_at=e.recorded_at, source=source.label if source else e.source, note=e.note, level=e.level,
-            weight=e.weight, recorded_by=e.recorded_by.name if e.recorded_by else None, vouched=e.source not in UNVOUCHED,
-            rater=rater_of(e.source, e.recorded_by_id)))
+            weight=point.weight, recorded_by=e.recorded_by.name if e.recorded_by else None, vouched=point.vouched,
+            rater=point.rater, judge=point.judge, before_joining=before_joining(e.source, e.source_ref, joined)))
     result = []
     for objective in objectives:
         m = mastery.get(objective.id)
         level = m.level if m else None
-        trail = trails[objective.id]
+        trail = _explained(trails[objective.id], method)
+        held = m is not None and m.held
+        missing = method.missing([Point(level=t.level, weight=t.weight, vouched=t.vouched, rater=t.rater, judge=t.judge)
+                                  for t in trail]) if held else 0.0
         result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
-                                       evidence_count=m.evidence_count if m else 0,
-                                       trail=_explained(trail, method),
-                                       held_under=top if m is not None and m.held else None))
+                                       evidence_count=m.evidence_count if m else 0, trail=trail,
+                                       held_under=top if held else None, missing=missing))
     return result
 
 

@@ -6,6 +6,8 @@ whatever the rules leave out."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import date
 from typing import ClassVar
 
 from lms.progress.models import EvidenceSourceName
@@ -62,9 +64,26 @@ class StakeholderSource(EvidenceSource):
 class KpiSource(EvidenceSource):
     """The learner's own figures, typed in with no one checking them: they move the level,
     but three on target for three metrics of one objective, in one sitting, are not
-    enough evidence to make it mastered (they do not count toward ``mastery_min_weight``)."""
+    enough evidence to make it mastered (they do not count toward ``mastery_min_weight``).
+    A figure is for one month, named in its reference (``kpi:<metric key>:<YYYY-MM>``); a
+    month before the learner joined the program is on their record but counts for nothing
+    (``lms.progress.services.joined_months``)."""
 
     name, label, weight, vouched = EvidenceSourceName.KPI, "KPI progress", 0.75, False
+
+    @staticmethod
+    def ref(metric_key: str, period: date) -> str:
+        """The reference of a metric's figure for ``period``'s month."""
+        return f"{EvidenceSourceName.KPI}:{metric_key}:{period:%Y-%m}"
+
+    @staticmethod
+    def period_of(source_ref: str) -> date | None:
+        """The month (its first day) a KPI reference is for; None when it names none."""
+        _, _, month = source_ref.rpartition(":")
+        year, dash, number = month.partition("-")
+        if not (dash and year.isdecimal() and number.isdecimal() and len(year) == 4 and 1 <= int(number) <= 12):
+            return None
+        return date(int(year), int(number), 1)
 
 
 class ExpertSource(EvidenceSource):
@@ -92,6 +111,15 @@ UNVOUCHED: frozenset[EvidenceSourceName] = frozenset(name for name, source in SO
 
 # The sources whose recorder is the rater (``EvidenceSource.per_rater``).
 PER_RATER: frozenset[EvidenceSourceName] = frozenset(name for name, source in SOURCES.items() if source.per_rater)
+
+
+def judge(source: EvidenceSourceName, email: str) -> str:
+    """``methods.Point.judge`` (``Evidence.judge``) of a person without an account who rates a
+    learner (a stakeholder, an outside expert), from their address: the same address is the
+    same judge, whose latest rating of a learner on an objective is the one that counts. The
+    address is not kept in the evidence, only a digest of it."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+    return f"{source}:{digest}"
 
 
 def rater_of(source: str, recorded_by_id: int | None) -> int | None:
