@@ -327,7 +327,8 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     card = card[:card.index("</article>")]
     assert "Target: <strong>at least 99.9%</strong>" in card and "<strong class=\"figure\">99.95%</strong>" in card
     assert "on target" in card and "moved toward the target since 99.2%" in card
-    assert card.count("<circle") == 2 and 'class="target"' in card and "<script" not in page
+    assert card.count("<circle") == 2 and 'class="target"' in card and "<script" not in card  # drawn on the server
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/web/nav.js" defer>']  # the menu's, no other
     detail = text(client.get(f"/kpis/{UPTIME}"))
     assert "Prediction service availability" in detail and "at least 99.9%" in detail
     assert "99.2%" in detail and "99.95%" in detail and "From the checker" in detail
