@@ -96,6 +96,19 @@ def lint(folder: Path) -> list[Problem]:
     return bank_of(folder).problems()
 
 
+def shipped_multiples() -> Iterator[tuple[Path, QuizFile, MultipleSpec]]:
+    """Every multiple-answer item of the shipped quizzes (scenario sub-questions included),
+    with its file and quiz."""
+    problems = Problems()
+    for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml")):
+        spec = validate(QuizFile, read_yaml_file(path, problems), path, problems)
+        assert spec is not None, [str(p) for p in problems]
+        for question in spec.questions:
+            for part in parts_of(question):
+                if isinstance(part, MultipleSpec):
+                    yield path, spec, part
+
+
 # name -> (files, the rule, the file and the text of the line it must point at, a phrase of the message)
 BAD: dict[str, tuple[dict[str, str], str, str, str, str]] = {
     "longest-correct": (
@@ -230,17 +243,11 @@ def test_the_not_yet_fixed_list_is_exactly_the_shipped_items_that_still_break_th
     distractors (or removed) must come off it. A QA review found 44 of the 53; 23 were
     fixed, the weakest first (four keys against two wrong options)."""
     breaking, multiples = set(), 0
-    problems = Problems()
-    for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml")):
-        spec = validate(QuizFile, read_yaml_file(path, problems), path, problems)
-        assert spec is not None, [str(p) for p in problems]
-        for question in spec.questions:
-            for part in parts_of(question):
-                if isinstance(part, MultipleSpec):
-                    multiples += 1
-                    keys, wrong = KeysOutnumberWrong.counts(part)
-                    if keys > wrong:
-                        breaking.add(f"{spec.id}/{part.id}")
+    for _, spec, part in shipped_multiples():
+        multiples += 1
+        keys, wrong = KeysOutnumberWrong.counts(part)
+        if keys > wrong:
+            breaking.add(f"{spec.id}/{part.id}")
     assert multiples == 53
     assert breaking == KeysOutnumberWrong.not_yet_fixed
     assert len(breaking) == 21
@@ -450,16 +457,11 @@ def test_ticking_every_option_of_a_shipped_item_scores_a_blind_guess_at_most() -
     found 6 of the 53 shipped items gave that learner half the points (wrong options whose
     penalties added up to -50); scored as learners are scored, every item now gives at most
     a quarter, and every item has a wrong option that costs points."""
-    problems, scores, no_penalty = Problems(), {}, []
-    for path in sorted(Path(config.Config.QUIZZES_DIR).rglob("*.yml")):
-        spec = validate(QuizFile, read_yaml_file(path, problems), path, problems)
-        assert spec is not None, [str(p) for p in problems]
-        for question in spec.questions:
-            for part in parts_of(question):
-                if isinstance(part, MultipleSpec):
-                    scores[f"{path.name}: {part.id}"] = type_of(part).score(part, {"options": [o.id for o in part.options]})
-                    if not any(o.weight < 0 for o in part.options):
-                        no_penalty.append(part.id)
+    scores, no_penalty = {}, []
+    for path, _, part in shipped_multiples():
+        scores[f"{path.name}: {part.id}"] = type_of(part).score(part, {"options": [o.id for o in part.options]})
+        if not any(o.weight < 0 for o in part.options):
+            no_penalty.append(part.id)
     assert len(scores) >= 50, len(scores)
     assert {key: score for key, score in scores.items() if score > TICK_ALL_LIMIT} == {}
     assert no_penalty == []

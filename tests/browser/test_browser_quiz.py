@@ -64,6 +64,15 @@ def test_take_leave_resume_submit(server_url: str, app, load_content, make_cohor
     second.close()
 
 
+def _start_first_attempt(page, server_url: str, email: str) -> int:
+    """Sign in, start the sample quiz's first attempt and give its id."""
+    sign_in(page, server_url, email)
+    page.goto(server_url + "/quizzes/sample-quiz")
+    page.get_by_role("button", name="Start attempt 1").click()
+    page.get_by_text("Question 1 of 9").wait_for()
+    return int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+
+
 def _deadline_in(attempt_id: int, seconds: int) -> None:
     attempt = db.session.get(Attempt, attempt_id)
     attempt.deadline_at = utcnow() + timedelta(seconds=seconds)
@@ -81,11 +90,7 @@ def test_a_timed_attempts_clock_warns_then_saves_the_page_and_submits(server_url
     learner = enrol_learner(make_cohort(months_ago=1), email="clock.watcher@example.com")
     context = browser.new_context()
     page = context.new_page()
-    sign_in(page, server_url, learner.email)
-    page.goto(server_url + "/quizzes/sample-quiz")
-    page.get_by_role("button", name="Start attempt 1").click()
-    page.get_by_text("Question 1 of 9").wait_for()
-    attempt_id = int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+    attempt_id = _start_first_attempt(page, server_url, learner.email)
     expect(page.get_by_role("timer")).to_have_text(re.compile(r"Time left: (29:[0-5]\d|30:00)"))
     expect(page.get_by_role("alert")).to_have_text("")  # no warning with half an hour left
 
@@ -138,11 +143,7 @@ def test_a_page_opened_under_five_minutes_from_the_end_announces_the_warning(ser
     context = browser.new_context()
     context.add_init_script(WARNING_AT_LOAD)
     page = context.new_page()
-    sign_in(page, server_url, learner.email)
-    page.goto(server_url + "/quizzes/sample-quiz")
-    page.get_by_role("button", name="Start attempt 1").click()
-    page.get_by_text("Question 1 of 9").wait_for()
-    attempt_id = int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+    attempt_id = _start_first_attempt(page, server_url, learner.email)
     warning = re.compile(r"^[34] minutes left\. When time runs out, the answers on this page are saved and the attempt "
                          r"is submitted\.$")
 
