@@ -465,26 +465,18 @@ class KeysOutnumberWrong(ItemRule):
     name = "more-keys-than-wrong"
     not_yet_fixed: ClassVar[frozenset[str]] = frozenset({
         "advanced-exam/ax-intl-localise-components",
-        "check-cs-ai-assisted-support/chk-cs-support-draft-limits",
-        "check-intl-market-adaptation/chk-intl-adapt-reseller-terms",
         "foundation-exam/fx-cs-automate-outreach",
         "foundation-exam/fx-cs-dashboard",
-        "foundation-exam/fx-mlops-cloud-waste",
-        "foundation-exam/fx-po-checkpoints",
         "intermediate-exam/ix-cs-automate-routine",
         "intermediate-exam/ix-mlops-compliance-checks",
-        "intermediate-exam/ix-po-kaizen",
         "intermediate-exam/ix-qa-report-button",
         "international-operations-quiz/intl-q-scn-harbourline-reseller",
-        "mlops-foundation-quiz/mlops-q-release-gate",
         "mlops-quiz/mlops-q-marlpit-questionnaire",
         "operations-implementation-quiz/impl-q-hard-to-copy",
         "operations-implementation-quiz/impl-q-scn-orchard-plan",
-        "process-optimization-foundation-quiz/po-q-kpi-practice",
         "process-optimization-quiz/po-q-saltmarsh-review-design",
         "quality-assurance-advanced-quiz/qa-q-connected-quality-data",
         "quality-assurance-quiz/qa-q-corvid-actions",
-        "quality-assurance-quiz/qa-q-sound-commitments",
     })
 
     @staticmethod
