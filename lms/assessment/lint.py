@@ -464,12 +464,7 @@ class KeysOutnumberWrong(ItemRule):
 
     name = "more-keys-than-wrong"
     not_yet_fixed: ClassVar[frozenset[str]] = frozenset({
-        "advanced-exam/ax-intl-localise-components",
-        "foundation-exam/fx-cs-automate-outreach",
         "foundation-exam/fx-cs-dashboard",
-        "intermediate-exam/ix-cs-automate-routine",
-        "intermediate-exam/ix-mlops-compliance-checks",
-        "intermediate-exam/ix-qa-report-button",
         "international-operations-quiz/intl-q-scn-harbourline-reseller",
         "mlops-quiz/mlops-q-marlpit-questionnaire",
         "operations-implementation-quiz/impl-q-hard-to-copy",
