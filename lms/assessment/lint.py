@@ -465,13 +465,8 @@ class KeysOutnumberWrong(ItemRule):
     name = "more-keys-than-wrong"
     not_yet_fixed: ClassVar[frozenset[str]] = frozenset({
         "foundation-exam/fx-cs-dashboard",
-        "international-operations-quiz/intl-q-scn-harbourline-reseller",
-        "mlops-quiz/mlops-q-marlpit-questionnaire",
         "operations-implementation-quiz/impl-q-hard-to-copy",
-        "operations-implementation-quiz/impl-q-scn-orchard-plan",
-        "process-optimization-quiz/po-q-saltmarsh-review-design",
         "quality-assurance-advanced-quiz/qa-q-connected-quality-data",
-        "quality-assurance-quiz/qa-q-corvid-actions",
     })
 
     @staticmethod
