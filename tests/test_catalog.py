@@ -73,7 +73,7 @@ def test_module_page_shows_metric_targets(loaded: Flask, client) -> None:
     html = client.get("/modules/mlops").get_data(as_text=True)
     assert "at least 95%" in html and "at least 99.9%" in html
     html = client.get("/modules/customer-success").get_data(as_text=True)
-    assert "at most 4 h" in html and "at least 70" in html
+    assert "under 4 h" in html and "at least 70" in html
 
 
 def test_every_lesson_page(loaded: Flask, admin_client) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from flask import Flask
 
+from lms.assessment.content import HOUSE_RULES
 from lms.assessment.gift_reader import parse_gift
+from lms.assessment.models import QuizKind
 
 ALL_KINDS = Path(__file__).parent / "data" / "all-kinds.gift"
 
@@ -141,7 +144,7 @@ def test_descriptions_and_partial_credit_in_a_taken_quiz(app: Flask, quizzes_dir
     bank.write_text("::intro::Read **this** first: the questions follow.\n\n"
                     "::pick::Which channel first?{=Inbox#Yes. ~%50%Oldest message#Half. ~Chat}\n\n"
                     "::budget::Per week?{#=300 =%0%1200#The whole month. ~#Divide by four.}\n", encoding="utf-8")
-    assert _import(app, str(bank), "--id", "bank").exit_code == 0
+    assert _import(app, str(bank), "--id", "bank", "--attempts", "1").exit_code == 0  # one try: review at once
     load_content()
     cohort = make_cohort(months_ago=1)
     user = enrol_learner(cohort)
@@ -172,3 +175,51 @@ def test_descriptions_and_partial_credit_in_a_taken_quiz(app: Flask, quizzes_dir
     stats = quiz_statistics(db.session, db.session.scalars(select(Quiz).where(Quiz.key == "bank")).one(), cohort)
     assert [(q.key, q.facility) for q in stats.questions] == [("budget", 0.0), ("pick", 0.5)]
     assert stats.questions[1].wrong_answers == [("Oldest message", 1)]
+
+
+def _settings(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["settings"]
+
+
+def test_an_imported_quiz_gets_the_programs_attempts_and_review_and_says_so(app: Flask, quizzes_dir: Path) -> None:
+    result = _import(app, str(ALL_KINDS), "--id", "gift-quiz")
+    assert result.exit_code == 0, result.output
+    assert _settings(quizzes_dir / "gift-quiz.yml") == {
+        "attempts_allowed": 3, "grading": "highest", "review": "after_last_attempt"}
+    assert ("Defaults applied (GIFT has no attempts or review; the program's own for a quiz): "
+            "attempts_allowed: 3, grading: highest, review: after_last_attempt.") in result.output
+    assert "# Settings the import chose" in (quizzes_dir / "gift-quiz.yml").read_text(encoding="utf-8")
+    check = app.test_cli_runner().invoke(args=["lms", "load-content", "--check"])
+    assert check.exit_code == 0, check.output  # the lint takes them (answers only after the last attempt)
+
+
+def test_an_imported_exam_gets_the_exams_defaults(app: Flask, quizzes_dir: Path) -> None:
+    result = app.test_cli_runner().invoke(args=["lms", "import-gift", str(ALL_KINDS), "--id", "gift-exam",
+                                                "--level", "foundation", "--objectives", "KO1"])
+    assert result.exit_code == 0, result.output
+    assert _settings(quizzes_dir / "gift-exam.yml") == {"attempts_allowed": 2, "grading": "highest", "review": "after_close"}
+    assert "attempts_allowed: 2, grading: highest, review: after_close." in result.output
+
+
+def test_attempts_and_review_given_on_the_command_line_are_not_called_defaults(app: Flask, quizzes_dir: Path) -> None:
+    result = _import(app, str(ALL_KINDS), "--id", "gift-given", "--attempts", "1", "--review", "immediately")
+    assert result.exit_code == 0, result.output
+    assert _settings(quizzes_dir / "gift-given.yml") == {"attempts_allowed": 1, "grading": "highest", "review": "immediately"}
+    assert "Defaults applied (GIFT has no attempts or review; the program's own for a quiz): grading: highest." in result.output
+    refused = _import(app, str(ALL_KINDS), "--id", "gift-bad", "--review", "sometimes")
+    assert refused.exit_code == 2 and "sometimes" in refused.output
+    assert not (quizzes_dir / "gift-bad.yml").exists()
+
+
+def test_the_import_defaults_are_those_of_the_programs_own_quizzes_and_exams() -> None:
+    shipped = Path(__file__).parent.parent / "quizzes"
+    seen = set()
+    for path in shipped.glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        kind = QuizKind(data.get("kind", "quiz"))
+        house = HOUSE_RULES[kind]
+        settings = data["settings"]
+        assert (settings["attempts_allowed"], settings.get("grading", "highest"), settings["review"]) == (
+            house.attempts_allowed, house.grading, house.review), path.name
+        seen.add(kind)
+    assert seen == {QuizKind.QUIZ, QuizKind.EXAM}

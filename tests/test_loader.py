@@ -104,8 +104,44 @@ def test_metric_targets_are_stored_as_data(app: Flask, loaded) -> None:
     assert metrics["cs-first-contact-resolution"].target == 95
     assert metrics["cs-net-promoter-score"].target == 70
     assert metrics["po-automation-rate"].target == 80
-    assert metrics["cs-response-time"].direction == "at_most"
+    assert metrics["cs-response-time"].comparison == "under"
     assert metrics["cs-response-time"].meets(3.5) and not metrics["cs-response-time"].meets(5)
+    # "under 4 hours", as every lesson writes it: 4.0 itself misses.
+    assert not metrics["cs-response-time"].meets(4.0)
+    assert metrics["cs-response-time"].target_label == "under 4 h"
+    # "at most 25%" and "at least 95%" count the target itself as met.
+    assert metrics["impl-cost-to-serve"].meets(25.0) and not metrics["impl-cost-to-serve"].meets(25.01)
+    assert metrics["cs-first-contact-resolution"].meets(95.0) and not metrics["cs-first-contact-resolution"].meets(94.9)
+
+
+@pytest.mark.parametrize(("wording", "comparison", "equal_meets"), [
+    ("under 4", "under", False), ("less than 4", "under", False), ("below 4", "under", False),
+    ("at most 4", "at_most", True), ("no more than 4", "at_most", True),
+    ("over 4", "over", False), ("more than 4", "over", False), ("above 4", "over", False),
+    ("at least 4", "at_least", True), ("no less than 4", "at_least", True), ("At  Least 4", "at_least", True),
+])
+def test_a_targets_wording_sets_its_comparison(app: Flask, edit, wording: str, comparison: str,
+                                               equal_meets: bool) -> None:
+    edit("modules/customer-success/module.yml", "target: under 4", f"target: {wording}")
+    assert invoke(app).exit_code == 0
+    with app.app_context():
+        metric = db.session.scalar(select(Metric).where(Metric.key == "cs-response-time"))
+        assert (metric.comparison, metric.target) == (comparison, 4.0)
+        assert metric.meets(4.0) is equal_meets
+        higher = comparison in ("over", "at_least")
+        assert metric.meets(5.0) is higher and metric.meets(3.0) is not higher
+
+
+@pytest.mark.parametrize("wording", ["4", "'around 4'", "under", "within 4", "under four", "<4"])
+def test_a_target_whose_wording_cannot_be_read_is_refused_on_its_line(app: Flask, content_dir: Path, edit,
+                                                                      wording: str) -> None:
+    edit("modules/customer-success/module.yml", "target: under 4", f"target: {wording}")
+    path = content_dir / "modules/customer-success/module.yml"
+    result = invoke(app, "--check")
+    assert result.exit_code == 1
+    line = _line_of(path, f"target: {wording}")
+    assert f"{path}:{line}: metrics.items[1].target: Value error, cannot read the target" in result.output, result.output
+    assert "'under 4'" in result.output  # it says how to write one
 
 
 def test_changed_lesson_is_updated_in_place(app: Flask, content_dir: Path) -> None:

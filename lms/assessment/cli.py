@@ -13,11 +13,11 @@ from flask.cli import with_appcontext
 from pydantic import ValidationError
 
 from lms.assessment import services
-from lms.assessment.content import QuizFile
+from lms.assessment.content import HOUSE_RULE_FIELDS, HOUSE_RULES, QuizFile
 from lms.assessment.gift_reader import parse_gift, slugify
 from lms.assessment.gift_writer import export_gift
 from lms.assessment.kinds import QuestionKind
-from lms.assessment.models import QuizKind
+from lms.assessment.models import QuizKind, ReviewPolicyName
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 
@@ -64,14 +64,22 @@ def _known_objectives() -> set[str]:
 @click.option("--level", help="Or the level it belongs to (an exam).")
 @click.option("--objectives", required=True,
               help="Objective codes for every imported question, e.g. KO1,SO1 (GIFT has none).")
+@click.option("--attempts", type=click.IntRange(0, 100),
+              help="Attempts allowed, 0 for unlimited (default: 3 for a quiz, 2 for an exam, as the program's own).")
+@click.option("--review", type=click.Choice([r.value for r in ReviewPolicyName]),
+              help="When the answers show (default: after_last_attempt for a quiz, after_close for an exam).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write (default: quizzes/<id>.yml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.option("--skip-bad", is_flag=True, help="Import the questions that read and list the ones skipped.")
 def import_gift_command(file: Path, quiz_id: str | None, title: str | None, module: str | None, phase: str | None,
-                        level: str | None, objectives: str, out: Path | None, force: bool, skip_bad: bool) -> None:
+                        level: str | None, objectives: str, attempts: int | None, review: str | None,
+                        out: Path | None, force: bool, skip_bad: bool) -> None:
     """Turn a GIFT file into a quiz file in our format. Nothing is written if any
     question cannot be read: every problem is listed with its file and line
-    (with --skip-bad the rest is written and the skipped questions are listed)."""
+    (with --skip-bad the rest is written and the skipped questions are listed).
+    GIFT holds no attempts or review: the file gets the program's own for its kind
+    (``HOUSE_RULES``) unless --attempts / --review say otherwise, and the output says
+    which defaults it applied."""
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -92,12 +100,18 @@ def import_gift_command(file: Path, quiz_id: str | None, title: str | None, modu
         _fail(f"unknown objective code(s): {', '.join(unknown) or '(none given)'}")
     if (module is None) == (level is None):
         _fail("give --module (for a quiz) or --level (for an exam)")
+    kind = QuizKind.QUIZ if module else QuizKind.EXAM
+    house = HOUSE_RULES[kind].model_dump(mode="json", include=set(HOUSE_RULE_FIELDS))
+    given = {"attempts_allowed": attempts, "review": review}
+    settings = {name: given[name] if given.get(name) is not None else house[name] for name in HOUSE_RULE_FIELDS}
+    defaulted = [f"{name}: {settings[name]}" for name in HOUSE_RULE_FIELDS if given.get(name) is None]
     quiz: dict[str, Any] = {
         "id": quiz_id or slugify(file.stem),
         "title": title or file.stem.replace("-", " ").replace("_", " ").capitalize(),
-        "kind": (QuizKind.QUIZ if module else QuizKind.EXAM).value,  # a plain str for the YAML writer
+        "kind": kind.value,  # a plain str for the YAML writer
         **({"module": module} if module else {"level": level}),
         **({"phase": phase} if phase else {}),
+        "settings": settings,
         # A description is text to read: it shows no objective.
         "questions": [q if q["type"] == QuestionKind.DESCRIPTION else {**q, "objectives": codes}
                       for q in result.questions],
@@ -113,12 +127,18 @@ def import_gift_command(file: Path, quiz_id: str | None, title: str | None, modu
     if target.exists() and not force:
         _fail(f"{target} exists; pass --force to overwrite it")
     header = f"# Imported from {file.name} by flask lms import-gift.\n"
+    if defaulted:
+        header += f"# Settings the import chose (GIFT has none; the program's own for a {kind}): {', '.join(defaulted)}.\n"
     if result.categories:  # Moodle's categories: a quiz has no place for them; export-gift writes them back
         header += "".join(f"{_CATEGORY_NOTE}{qid} {path}\n" for qid, path in result.categories.items())
     target.write_text(header + yaml.dump(quiz, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
     skipped = f"; {len(result.problems)} problem(s) skipped, listed above" if result.problems else ""
-    click.echo(f"Wrote {target}: {len(result.questions)} question(s){skipped}. "
-               "Run `flask lms load-content` to load it.")
+    click.echo(f"Wrote {target}: {len(result.questions)} question(s){skipped}.")
+    if defaulted:
+        click.echo(f"Defaults applied (GIFT has no attempts or review; the program's own for a {kind}): "
+                   f"{', '.join(defaulted)}. Change them under `settings:` in the file, or import with "
+                   "--attempts / --review.")
+    click.echo("Run `flask lms load-content` to load it.")
 
 
 @click.command("export-gift")

@@ -72,6 +72,17 @@ class PoolSpec(Spec):
     draw: int = Field(ge=1)
 
 
+# The attempts and review a graded quiz or exam of the program has (every shipped file in
+# quizzes/ sets these): a quiz three attempts, its answers shown once the last is used; an
+# exam two, its answers shown once it closes. A quiz made by `flask lms import-gift` starts
+# from them, as GIFT says nothing of attempts.
+HOUSE_RULES: dict[QuizKind, Settings] = {
+    QuizKind.QUIZ: Settings(attempts_allowed=3, grading=GradingMethodName.HIGHEST,
+                            review=ReviewPolicyName.AFTER_LAST_ATTEMPT),
+    QuizKind.EXAM: Settings(attempts_allowed=2, grading=GradingMethodName.HIGHEST, review=ReviewPolicyName.AFTER_CLOSE),
+}
+HOUSE_RULE_FIELDS = ("attempts_allowed", "grading", "review")
+
 # A weekly check is practice that teaches: unlimited attempts, answers and feedback at once.
 CHECK_SETTINGS = Settings(practice=True, attempts_allowed=0, review=ReviewPolicyName.IMMEDIATELY, shuffle_answers=True)
 CHECK_ITEMS = (3, 6)

@@ -2,7 +2,7 @@
 beyond a valid file. A learner who does not know the answer must not find it from the
 items' form (the correct option is the longest, the key is usually "true", one option
 stands out by its length, a catch-all option, ticking every option of a multiple-answer
-item scores well, the answers shown after an attempt while the same questions come back
+item scores well, or its keys outnumber its wrong options, the answers shown after an attempt while the same questions come back
 in the next), must not meet the same question twice, and learns why after every answer.
 
 The rules are a registry of small classes (``RULES``); each reports its problems with the
@@ -453,6 +453,38 @@ class AnswersBeforeLastAttempt(QuizRule):
                            f"fewer questions from larger pools")
 
 
+class KeysOutnumberWrong(ItemRule):
+    """A multiple-answer item with more keys than wrong options is easy to guess: ticking
+    the options that sound right scores well. The wrong options (weight 0 or below) must be
+    at least as many as the keys. The items written before the rule and not yet given their
+    extra distractors are listed in ``not_yet_fixed`` (``<quiz id>/<item id>``), so the rule
+    refuses every new one while saying honestly which old ones remain; tests/test_bank_lint.py
+    holds the list to exactly the shipped items that still break the rule, so an item fixed
+    comes off it. An item with no wrong option at all is ``tick-every-option``'s."""
+
+    name = "more-keys-than-wrong"
+    not_yet_fixed: ClassVar[frozenset[str]] = frozenset({
+        "foundation-exam/fx-cs-dashboard",  # five keys: two wrong options added, a third still needed
+    })
+
+    @staticmethod
+    def counts(part: MultipleSpec) -> tuple[int, int]:
+        """(keys, wrong options) of a multiple-answer item."""
+        keys = sum(option.weight > 0 for option in part.options)
+        return keys, len(part.options) - keys
+
+    def check_item(self, item: BankItem) -> Iterator[Problem]:
+        part = item.part
+        if not isinstance(part, MultipleSpec) or f"{item.quiz.key}/{part.id}" in self.not_yet_fixed:
+            return
+        keys, wrong = self.counts(part)
+        if wrong and keys > wrong:
+            yield self.problem(item.at("options"),
+                               f"{part.id!r} has {keys} keys and {wrong} wrong options, so ticking the options that "
+                               f"sound right scores well. Add wrong options (each a mistake the lesson warns against, "
+                               f"with a negative weight) until they are at least as many as the keys")
+
+
 RULES: dict[str, LintRule] = {rule.name: rule for rule in (
     LongestCorrect(), TrueFalseBalance(), OptionLengths(), NearDuplicateStems(), CatchAllOptions(), Rationale(),
-    TickEveryOption(), AnswersBeforeLastAttempt())}
+    TickEveryOption(), AnswersBeforeLastAttempt(), KeysOutnumberWrong())}

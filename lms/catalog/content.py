@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from lms.catalog import revision
 from lms.catalog.models import (
@@ -18,7 +18,7 @@ from lms.catalog.models import (
     Lesson,
     Level,
     Metric,
-    MetricDirection,
+    MetricComparison,
     MetricUnit,
     Module,
     Objective,
@@ -98,13 +98,49 @@ class PhaseSpec(Spec):
     summary: str = ""
 
 
+# The words a metric's target may open with, and the comparison each means.
+TARGET_WORDS: dict[str, MetricComparison] = {
+    "at least": MetricComparison.AT_LEAST,
+    "no less than": MetricComparison.AT_LEAST,
+    "over": MetricComparison.OVER,
+    "more than": MetricComparison.OVER,
+    "above": MetricComparison.OVER,
+    "at most": MetricComparison.AT_MOST,
+    "no more than": MetricComparison.AT_MOST,
+    "under": MetricComparison.UNDER,
+    "less than": MetricComparison.UNDER,
+    "below": MetricComparison.UNDER,
+}
+TARGET_WORDING = re.compile(r"^\s*(?P<words>[a-z]+(?: [a-z]+)*)\s+(?P<number>-?[0-9]+(?:\.[0-9]+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A metric's target as its wording says it: how a figure compares, and with what number."""
+
+    comparison: MetricComparison
+    value: float
+
+
+def read_target(text: object) -> Target:
+    """``under 4`` -> Target(UNDER, 4.0); a ValueError naming the accepted words otherwise."""
+    if isinstance(text, Target):
+        return text
+    match = TARGET_WORDING.match(" ".join(text.lower().split())) if isinstance(text, str) else None
+    comparison = TARGET_WORDS.get(match["words"]) if match else None
+    if match is None or comparison is None:
+        words = ", ".join(repr(w) for w in TARGET_WORDS)
+        raise ValueError(f"cannot read the target {text!r}: write one of {words} and then the number,"
+                         " such as 'at least 90' or 'under 4'")
+    return Target(comparison, float(match["number"]))
+
+
 class MetricSpec(Spec):
     id: Slug
     name: Text
     description: Text
-    target: float
+    target: Annotated[Target, BeforeValidator(read_target)]
     unit: MetricUnit
-    direction: MetricDirection
     min: float
     max: float
     objectives: list[Code] = []
@@ -113,7 +149,7 @@ class MetricSpec(Spec):
     def _range(self) -> MetricSpec:
         if not self.min < self.max:
             raise ValueError("min must be below max")
-        if not self.min <= self.target <= self.max:
+        if not self.min <= self.target.value <= self.max:
             raise ValueError("target must lie between min and max")
         return self
 
@@ -581,7 +617,7 @@ class CatalogSection(ContentSection):
             for i_pos, metric in enumerate(m.metrics.items if m.metrics else []):
                 upsert(session, metrics, Metric, metric.id, {
                     "module": module, "name": metric.name, "description": metric.description,
-                    "target": metric.target, "unit": metric.unit, "direction": metric.direction,
+                    "target": metric.target.value, "unit": metric.unit, "comparison": metric.target.comparison,
                     "min_value": metric.min, "max_value": metric.max, "position": i_pos,
                     "objectives": pick(metric.objectives),
                 }, report, "metrics")

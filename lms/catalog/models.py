@@ -26,9 +26,32 @@ class MetricUnit(StrEnum):
     SCORE = "score"
 
 
-class MetricDirection(StrEnum):
+class MetricComparison(StrEnum):
+    """How a figure is held against its metric's target, as the target's wording says:
+    "at least" and "at most" count a figure equal to the target as met, "over" and "under"
+    do not. The content files write it in words (``lms.catalog.content.read_target``)."""
+
     AT_LEAST = "at_least"
+    OVER = "over"
     AT_MOST = "at_most"
+    UNDER = "under"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self in (MetricComparison.AT_LEAST, MetricComparison.OVER)
+
+    @property
+    def strict(self) -> bool:
+        return self in (MetricComparison.OVER, MetricComparison.UNDER)
+
+    @property
+    def words(self) -> str:
+        return self.value.replace("_", " ")
+
+    def meets(self, value: float, target: float) -> bool:
+        if self.higher_is_better:
+            return value > target if self.strict else value >= target
+        return value < target if self.strict else value <= target
 
 
 KINDS = tuple(ObjectiveKind)
@@ -212,7 +235,9 @@ class Metric(ContentItem, Model):
     description: Mapped[str] = mapped_column(Text)
     target: Mapped[float] = mapped_column(Float)
     unit: Mapped[MetricUnit] = mapped_column(enum_type(MetricUnit, length=20, name="unit"))
-    direction: Mapped[MetricDirection] = mapped_column(enum_type(MetricDirection, length=20, name="direction"))
+    # The column keeps its first name: it held only "at least" / "at most" before strict targets.
+    comparison: Mapped[MetricComparison] = mapped_column(
+        "direction", enum_type(MetricComparison, length=20, name="direction"))
     min_value: Mapped[float] = mapped_column(Float)
     max_value: Mapped[float] = mapped_column(Float)
     position: Mapped[int]
@@ -225,10 +250,10 @@ class Metric(ContentItem, Model):
     def target_label(self) -> str:
         value = f"{self.target:g}"
         symbol = {MetricUnit.PERCENT: f"{value}%", MetricUnit.HOURS: f"{value} h", MetricUnit.SCORE: value}[self.unit]
-        return ("at least " if self.direction == MetricDirection.AT_LEAST else "at most ") + symbol
+        return f"{self.comparison.words} {symbol}"
 
     def meets(self, value: float) -> bool:
-        return value >= self.target if self.direction == MetricDirection.AT_LEAST else value <= self.target
+        return self.comparison.meets(value, self.target)
 
 
 class ContentRevision(Model):

@@ -32,7 +32,7 @@ from lms.assessment.services import (
     start_attempt,
     submit_attempt,
 )
-from lms.catalog.models import Metric, MetricDirection
+from lms.catalog.models import Metric
 from lms.catalog.services import schedule
 from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Organization
@@ -257,7 +257,7 @@ def teammate_rating(ability: float, rng: random.Random) -> tuple[int, str]:
 
 def baseline(metric: Metric, rng: random.Random) -> float:
     """Where a learner's company starts on a metric: well short of the target."""
-    if metric.direction == MetricDirection.AT_LEAST:  # from zero at worst for changes that can go negative
+    if metric.comparison.higher_is_better:  # from zero at worst for changes that can go negative
         return metric.target - (metric.target - max(metric.min_value, 0.0)) * rng.uniform(0.25, 0.5)
     return min(metric.max_value - 1, metric.target * rng.uniform(2, 5) + 1)  # e.g. hours to answer
 

@@ -5,11 +5,14 @@ The evidence rule, for one figure (the entry for one metric and one month) compa
 the learner's previous recorded figure for that metric (the latest earlier month they
 recorded, not necessarily the month just before):
 
-* it **meets the target**, or it **moved toward the target** (higher than before for an
-  "at least" target, lower for an "at most" one): it is KPI evidence, source ref
+* it **meets the target** (as its wording compares, ``MetricComparison``: a figure equal to
+  an "at least" or "at most" target meets it, one equal to an "over" or "under" target does
+  not), or it **moved toward the target** (higher than before for an "at least" or "over"
+  target, lower for an "at most" or "under" one): it is KPI evidence, source ref
   ``kpi:<metric key>:<YYYY-MM>``, for every objective the metric serves, at the
-  figure's *attainment*: for "at least", ``(value - min) / (target - min)``; for
-  "at most", ``(max - value) / (max - target)``; clamped to 0..1 (so 1 on target);
+  figure's *attainment*: when higher is better, ``(value - min) / (target - min)``; when
+  lower is, ``(max - value) / (max - target)``; clamped to 0..1 (so 1 on target), and
+  below 1 for a figure that misses (``MISSED_CEILING``: 4.0 against "under 4" hours);
 * otherwise (a first figure below target, an unchanged one, or one that moved away and
   still misses) that month's evidence is withdrawn.
 
@@ -34,7 +37,7 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
-from lms.catalog.models import Metric, MetricDirection, MetricUnit, Module
+from lms.catalog.models import Metric, MetricUnit, Module
 from lms.database import DbSession, insert_unless_there
 from lms.kpi.models import KpiEntry
 from lms.progress.models import EvidenceSourceName
@@ -43,6 +46,7 @@ from lms.progress.sources import KpiSource
 
 SOURCE = EvidenceSourceName.KPI
 OLDEST_PERIOD_YEARS = 10  # figures older than this are refused as a likely typing slip
+MISSED_CEILING = 0.999  # the most attainment a figure that misses its target earns
 
 
 class KpiError(ValueError):
@@ -92,9 +96,10 @@ UNITS: dict[MetricUnit, Unit] = {u.name: u for u in (Percent(), Hours(), Score()
 
 
 class Direction(ABC):
-    """Which way is better for a metric, and how far along the way to its target a figure is."""
+    """Which way is better for a metric, and how far along the way to its target a figure is.
+    Whether a figure meets the target is the comparison's (``Metric.meets``)."""
 
-    name: ClassVar[MetricDirection]
+    higher_is_better: ClassVar[bool]
 
     @abstractmethod
     def better(self, before: float, after: float) -> bool:
@@ -105,8 +110,8 @@ class Direction(ABC):
         """How far ``value`` has come from the metric's worst end to its target, 0-1."""
 
 
-class AtLeast(Direction):
-    name = MetricDirection.AT_LEAST
+class Higher(Direction):
+    higher_is_better = True
 
     def better(self, before: float, after: float) -> bool:
         return after > before
@@ -116,8 +121,8 @@ class AtLeast(Direction):
         return 1.0 if span <= 0 else _clamp((value - metric.min_value) / span)
 
 
-class AtMost(Direction):
-    name = MetricDirection.AT_MOST
+class Lower(Direction):
+    higher_is_better = False
 
     def better(self, before: float, after: float) -> bool:
         return after < before
@@ -127,7 +132,7 @@ class AtMost(Direction):
         return 1.0 if span <= 0 else _clamp((metric.max_value - value) / span)
 
 
-DIRECTIONS: dict[MetricDirection, Direction] = {d.name: d for d in (AtLeast(), AtMost())}
+DIRECTIONS: dict[bool, Direction] = {d.higher_is_better: d for d in (Higher(), Lower())}
 
 
 def _clamp(fraction: float) -> float:
@@ -139,7 +144,7 @@ def unit_of(metric: Metric) -> Unit:
 
 
 def direction_of(metric: Metric) -> Direction:
-    return DIRECTIONS[metric.direction]
+    return DIRECTIONS[metric.comparison.higher_is_better]
 
 
 def format_value(metric: Metric, value: float) -> str:
@@ -156,10 +161,13 @@ def trend_between(metric: Metric, before: float, after: float) -> str:
 
 def evidence_fraction(metric: Metric, value: float, previous: float | None) -> float | None:
     """The module's evidence rule for one figure: its attainment (0-1) when it meets the
-    target or moved toward it since ``previous``; None when it earns no evidence."""
+    target or moved toward it since ``previous``; None when it earns no evidence. Only a
+    figure that meets the target attains 1."""
     moved_toward = previous is not None and trend_between(metric, previous, value) == "toward"
-    if metric.meets(value) or moved_toward:
+    if metric.meets(value):
         return direction_of(metric).attainment(metric, value)
+    if moved_toward:
+        return min(MISSED_CEILING, direction_of(metric).attainment(metric, value))
     return None
 
 

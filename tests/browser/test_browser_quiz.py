@@ -64,6 +64,15 @@ def test_take_leave_resume_submit(server_url: str, app, load_content, make_cohor
     second.close()
 
 
+def _start_first_attempt(page, server_url: str, email: str) -> int:
+    """Sign in, start the sample quiz's first attempt and give its id."""
+    sign_in(page, server_url, email)
+    page.goto(server_url + "/quizzes/sample-quiz")
+    page.get_by_role("button", name="Start attempt 1").click()
+    page.get_by_text("Question 1 of 9").wait_for()
+    return int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+
+
 def _deadline_in(attempt_id: int, seconds: int) -> None:
     attempt = db.session.get(Attempt, attempt_id)
     attempt.deadline_at = utcnow() + timedelta(seconds=seconds)
@@ -81,11 +90,7 @@ def test_a_timed_attempts_clock_warns_then_saves_the_page_and_submits(server_url
     learner = enrol_learner(make_cohort(months_ago=1), email="clock.watcher@example.com")
     context = browser.new_context()
     page = context.new_page()
-    sign_in(page, server_url, learner.email)
-    page.goto(server_url + "/quizzes/sample-quiz")
-    page.get_by_role("button", name="Start attempt 1").click()
-    page.get_by_text("Question 1 of 9").wait_for()
-    attempt_id = int(re.search(r"/attempts/(\d+)/", page.url).group(1))
+    attempt_id = _start_first_attempt(page, server_url, learner.email)
     expect(page.get_by_role("timer")).to_have_text(re.compile(r"Time left: (29:[0-5]\d|30:00)"))
     expect(page.get_by_role("alert")).to_have_text("")  # no warning with half an hour left
 
@@ -115,4 +120,42 @@ def test_a_timed_attempts_clock_warns_then_saves_the_page_and_submits(server_url
     expect(page.get_by_role("heading", name="Attempt 2: result")).to_be_visible()
     db.session.expire_all()
     assert db.session.get(Attempt, second).score == 2
+    context.close()
+
+
+# Records what the warning region held when the page had been read (the deferred timer script
+# has run by DOMContentLoaded): a screen reader announces a live region's changes, not its text then.
+WARNING_AT_LOAD = """document.addEventListener("DOMContentLoaded", () => {
+  const region = document.getElementById("attempt-timer-warning");
+  window.warningAtLoad = region ? region.textContent : null;
+});"""
+
+
+def test_a_page_opened_under_five_minutes_from_the_end_announces_the_warning(server_url: str, app, load_content,
+                                                                             make_cohort, enrol_learner, browser) -> None:
+    """The five-minute warning was given once an attempt: the next question, opened with four
+    minutes left, had an empty warning, and a page that opened under five minutes wrote its
+    warning as it loaded, which a screen reader does not announce. Every page that opens in a
+    warning's time now fills the (empty) live region a moment after load."""
+    app.config["QUIZZES_DIR"] = SAMPLE_QUIZZES
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=1), email="late.opener@example.com")
+    context = browser.new_context()
+    context.add_init_script(WARNING_AT_LOAD)
+    page = context.new_page()
+    attempt_id = _start_first_attempt(page, server_url, learner.email)
+    warning = re.compile(r"^[34] minutes left\. When time runs out, the answers on this page are saved and the attempt "
+                         r"is submitted\.$")
+
+    _deadline_in(attempt_id, 230)
+    page.reload()
+    page.get_by_text("Question 1 of 9").wait_for()
+    expect(page.get_by_role("alert")).to_have_text(warning)
+    assert page.evaluate("window.warningAtLoad") == ""  # put in after load: announced
+
+    page.get_by_role("button", name="Question 4").click()  # the next page, the warning already given once
+    page.get_by_text("Question 4 of 9").wait_for()
+    expect(page.get_by_role("alert")).to_have_text(warning)
+    assert page.evaluate("window.warningAtLoad") == ""
+    expect(page.locator("#attempt-timer-warning")).to_have_attribute("aria-live", "assertive")
     context.close()

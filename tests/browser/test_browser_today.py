@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_browser import follow, sign_in
 
@@ -45,19 +46,73 @@ def test_the_to_do_list_matches_the_schedule(server_url: str, load_content, make
     context.close()
 
 
-def test_the_navigation_folds_behind_menu_on_a_phone(server_url: str, load_content, make_cohort, enrol_learner, browser) -> None:
+@pytest.mark.parametrize("width", [390, 320])
+def test_the_navigation_folds_behind_menu_on_a_phone(server_url: str, load_content, make_cohort, enrol_learner, browser,
+                                                     width: int) -> None:
+    """"Menu" is a button (it read as a checkbox): it says whether the menu is open
+    (aria-expanded) and which it opens (aria-controls), opens and closes by mouse and by
+    keyboard, and Escape in the menu closes it and goes back to the button."""
     load_content()
     learner = enrol_learner(make_cohort(months_ago=2))
-    context = browser.new_context(viewport={"width": 390, "height": 800})
+    context = browser.new_context(viewport={"width": width, "height": 800})
     page = context.new_page()
     sign_in(page, server_url, learner.email)
     menu = page.locator("#nav-menu")
     assert not menu.is_visible()
-    page.get_by_text("Menu", exact=True).click()
+    assert page.get_by_role("checkbox").count() == 0  # the no-script fallback is gone: one control, a button
+    button = page.get_by_role("button", name="Menu", exact=True)
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(button).to_have_attribute("aria-controls", "nav-menu")
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
     assert menu.is_visible()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "false")
+    assert not menu.is_visible()
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_be_visible()
+    page.keyboard.press("Tab")  # into the menu
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(button).to_be_focused()
+    expect(button).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("Space")
+    expect(menu).to_be_visible()
     page.locator("#nav-menu").get_by_role("link", name="Schedule").click()
     page.wait_for_url("**/schedule")
     assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
+    expect(page.get_by_role("button", name="Menu", exact=True)).to_have_attribute("aria-expanded", "false")
+    context.close()
+
+
+def test_without_javascript_the_phone_menu_still_opens(server_url: str, load_content, make_cohort, enrol_learner,
+                                                       browser) -> None:
+    """No script: the checkbox and its label open the menu, and the script's button stays hidden."""
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=2))
+    context = browser.new_context(viewport={"width": 320, "height": 800}, java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    menu = page.locator("#nav-menu")
+    assert not menu.is_visible()
+    assert page.get_by_role("button", name="Menu", exact=True).count() == 0  # hidden: not in the accessibility tree
+    page.locator("label[for='nav-toggle']").click()
+    assert menu.is_visible()
+    page.locator("#nav-menu").get_by_role("link", name="Schedule").click()
+    page.wait_for_url("**/schedule")
+    context.close()
+
+
+def test_on_a_wide_screen_there_is_no_menu_button(server_url: str, load_content, make_cohort, enrol_learner,
+                                                  browser) -> None:
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=2))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
+    expect(page.locator("#nav-menu").get_by_role("link", name="Schedule")).to_be_visible()
     context.close()
 
 

@@ -2,12 +2,17 @@
 // refused whatever this script does); this only shows what is left, warns at five minutes
 // and at one, and, a few seconds before the end, sends the page as it stands so that what the
 // learner typed on it is saved and the attempt submitted. Without JavaScript nothing changes.
+// A page that opens with a warning's time already passed (the next question, five minutes
+// from the end) says it too, whether or not an earlier page did: the warning region is in
+// the page empty, and its text is put in a moment after load, as a screen reader announces
+// a live region's change but not text that was there when the page was read.
 (function () {
   "use strict";
   var timer = document.querySelector("[data-seconds-left]");
   if (!timer) { return; }
   var SEND_BEFORE = 5;          // seconds before the deadline: the request must arrive in time
   var WARNINGS = [300, 60];     // seconds left at which a warning is read out, once an attempt
+  var ANNOUNCE_AFTER = 750;     // ms after load: the (empty) live region is in the accessibility tree by then
   var endsAt = Date.now() + Number(timer.getAttribute("data-seconds-left")) * 1000;
   var clock = timer.querySelector("[data-clock]");
   var warning = document.getElementById(timer.getAttribute("data-warning"));
@@ -15,6 +20,7 @@
   var always = timer.getAttribute("data-show") === "always";
   var storeKey = "attempt-timer-warned:" + timer.getAttribute("data-attempt");
   var sent = false;
+  var pending = null;
 
   function warned() {
     try { return (window.sessionStorage.getItem(storeKey) || "").split(",").filter(Boolean).map(Number); }
@@ -33,6 +39,23 @@
     var minutes = Math.round(seconds / 60);
     return minutes === 1 ? "1 minute" : minutes + " minutes";
   }
+  function secondsLeft() { return Math.max(0, Math.ceil((endsAt - Date.now()) / 1000)); }
+  function warningText(seconds) {
+    return spoken(seconds) + " left. When time runs out, the answers on this page are saved and the attempt is submitted.";
+  }
+  function say(text, delay) {
+    if (!warning) { return; }
+    if (pending !== null) { window.clearTimeout(pending); }
+    pending = window.setTimeout(function () { pending = null; warning.textContent = text; }, delay);
+  }
+  function warnOnLoad() {
+    var left = secondsLeft();
+    var passed = WARNINGS.filter(function (m) { return left <= m; });
+    if (!passed.length || left <= SEND_BEFORE) { return; }
+    var done = warned();
+    passed.filter(function (m) { return done.indexOf(m) < 0; }).forEach(remember);  // tick() says them no more
+    say(warningText(left), ANNOUNCE_AFTER);
+  }
   function send() {
     sent = true;
     if (!form) { window.location.reload(); return; }
@@ -45,7 +68,7 @@
   }
   function tick() {
     if (sent) { return; }
-    var left = Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
+    var left = secondsLeft();
     if (always || left <= 3600) {
       timer.hidden = false;
       clock.textContent = shown(left);
@@ -57,14 +80,13 @@
       if (left <= mark && left > SEND_BEFORE && done.indexOf(mark) < 0) {
         var later = WARNINGS.slice(i + 1).filter(function (m) { return left <= m; });
         later.concat([mark]).forEach(remember);  // a page opened with 50 s left warns once, not twice
-        if (warning) {
-          warning.textContent = spoken(Math.min(left, mark)) + " left. When time runs out, the answers on this page are saved and the attempt is submitted.";
-        }
+        say(warningText(Math.min(left, mark)), 0);
         break;
       }
     }
     if (left <= SEND_BEFORE) { send(); }
   }
+  warnOnLoad();
   tick();
   window.setInterval(tick, 1000);
   document.addEventListener("visibilitychange", tick);  // a tab the browser slowed catches up
