@@ -4,7 +4,7 @@ four comparisons, "under" and "over" (strict: a figure equal to the target misse
 next content load rewrites them from the files.
 
 Revision ID: zyp1c3d4e5f613
-Revises: zx6c3d4e5f613
+Revises: zx9c3d4e5f613
 Create Date: 2026-12-07 01:00:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zyp1c3d4e5f613'
-down_revision = 'zx6c3d4e5f613'
+down_revision = 'zx9c3d4e5f613'
 branch_labels = None
 depends_on = None
 
