@@ -342,7 +342,7 @@ def metrics() -> Any:
     stmt = select(Metric, Module.key).join(Module, Module.id == Metric.module_id).where(Metric.retired_at.is_(None))
     page = fetch(db.session, stmt, _query(), Metric.id)
     return _answer(page, s.MetricPage, [
-        s.MetricOut(id=m.id, key=m.key, module_key=k, name=m.name, unit=m.unit.value, direction=m.direction.value,
+        s.MetricOut(id=m.id, key=m.key, module_key=k, name=m.name, unit=m.unit.value, direction=m.comparison.value,
                     target=m.target, min_value=m.min_value, max_value=m.max_value) for m, k in page.rows])
 
 

@@ -146,7 +146,8 @@ class MetricOut(Schema):
     module_key: str
     name: str
     unit: str
-    direction: str
+    direction: str = Field(description="at_least, over, at_most or under: over and under are strict, "
+                                       "a figure equal to the target does not meet it")
     target: float
     min_value: float
     max_value: float

@@ -2,5 +2,6 @@
 // (the sign-in is completed by that POST: a page view never writes).
 (function () {
   var form = document.querySelector("form[data-autosubmit='true']");
-  if (form) { form.submit(); }
+  // The form's button is named "submit", which hides the form's own submit(): call the prototype's.
+  if (form) { HTMLFormElement.prototype.submit.call(form); }
 })();
