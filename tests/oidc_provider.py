@@ -9,7 +9,8 @@ asking (the tests choose who), and ``tamper`` rewrites claims of the next ID tok
 play a misbehaving or hostile provider. The UserInfo endpoint answers a bearer access
 token it issued with the person's claims; ``id_token_omits`` leaves claims out of the ID
 token (they are still in userinfo), ``userinfo_tamper`` rewrites userinfo answers and
-``userinfo_calls`` counts them."""
+``userinfo_calls`` counts them. The claims are the standard ones of the openid, email and
+profile scopes, ``zoneinfo`` (the person's time zone) among them when ``next_user`` has it."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Provider:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "email", "profile"],
+            "claims_supported": ["sub", "iss", "aud", "email", "email_verified", "name", "zoneinfo"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
         })

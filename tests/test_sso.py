@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import SignInDevice, User
 from lms.audit.models import AuditAction, AuditEntry
+from lms.cohorts.invitations import invite_learner, withdraw_invitation
 from lms.database import utcnow
 from lms.extensions import db
 from lms.sso.models import SsoConfig, SsoIdentity
@@ -43,8 +44,8 @@ def configure(app: Any, org: Any, provider: Provider, domains: str = "alpha.exam
     db.session.commit()
 
 
-def person(sub: str, email: str, verified: bool = True, name: str = "Ada Alpha") -> dict[str, Any]:
-    return {"sub": sub, "email": email, "email_verified": verified, "name": name}
+def person(sub: str, email: str, verified: bool = True, name: str = "Ada Alpha", zoneinfo: str | None = None) -> dict[str, Any]:
+    return {"sub": sub, "email": email, "email_verified": verified, "name": name} | ({"zoneinfo": zoneinfo} if zoneinfo else {})
 
 
 def through_provider(client: Any, org_id: int, next_url: str | None = None) -> Any:
@@ -98,6 +99,51 @@ def test_a_provider_name_without_a_letter_gives_way_to_the_address(app, client, 
         client.post("/logout")
     names = db.session.scalars(select(User.name).where(User.email.like("%@alpha.example.org")).order_by(User.email))
     assert list(names) == ["ada", "Bob Black"]
+
+
+def sign_in_through(client: Any, org_id: int, provider: Provider, claims: dict[str, Any]) -> User:
+    """A first or later sign-in, confirmed; the account it signed in."""
+    provider.next_user = claims
+    assert through_provider(client, org_id).status_code == 200
+    assert client.post("/login/organization/confirm").status_code == 302
+    client.post("/logout")
+    db.session.expire_all()
+    user = db.session.scalar(select(User).where(User.email == claims["email"].lower()))
+    assert user is not None
+    return user
+
+
+def test_a_new_account_starts_on_the_providers_zoneinfo_and_an_existing_one_keeps_its_own(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    assert sign_in_through(client, world.org_a.id, provider,
+                           person("ada-1", "ada@alpha.example.org", zoneinfo="America/Sao_Paulo")).timezone == "America/Sao_Paulo"
+    # Later sign-ins, with another zone at the provider, leave the person's own choice alone.
+    assert sign_in_through(client, world.org_a.id, provider,
+                           person("ada-1", "ada@alpha.example.org", zoneinfo="Asia/Tokyo")).timezone == "America/Sao_Paulo"
+    # Nor is an existing account's zone changed when it is linked at its first sign-in.
+    assert world.learner_a.timezone == "UTC"
+    assert sign_in_through(client, world.org_a.id, provider,
+                           person("learner-a", world.learner_a.email, zoneinfo="Asia/Tokyo")).timezone == "UTC"
+    # A zone only in the userinfo answer (fetched for the name the ID token leaves out) counts too.
+    provider.id_token_omits = {"name", "zoneinfo"}
+    assert sign_in_through(client, world.org_a.id, provider,
+                           person("bea-1", "bea@alpha.example.org", zoneinfo="Africa/Nairobi")).timezone == "Africa/Nairobi"
+
+
+def test_without_a_known_zone_a_new_account_starts_on_the_invited_cohorts_zone_else_utc(app, client, world, provider):
+    configure(app, world.org_a, provider)
+    world.cohort_a2.timezone = "Australia/Perth"
+    invite_learner(db.session, world.cohort_a2, "cy@alpha.example.org", "", world.org_admin_a, lambda token: token)
+    gone = invite_learner(db.session, world.cohort_a2, "di@alpha.example.org", "", world.org_admin_a, lambda token: token)
+    withdraw_invitation(db.session, gone)
+    world.cohort_b.timezone = "Pacific/Auckland"  # another organization's cohort: not joined through this one
+    invite_learner(db.session, world.cohort_b, "ed@alpha.example.org", "", world.org_admin_b, lambda token: token)
+    db.session.commit()
+    for sub, email, zone, expected in [("cy", "cy@alpha.example.org", "Mars/Olympus_Mons", "Australia/Perth"),
+                                       ("di", "di@alpha.example.org", None, "UTC"),
+                                       ("ed", "ed@alpha.example.org", None, "UTC"),
+                                       ("fay", "fay@alpha.example.org", "not a zone", "UTC")]:
+        assert sign_in_through(client, world.org_a.id, provider, person(sub, email, zoneinfo=zone)).timezone == expected, email
 
 
 def test_an_existing_member_is_linked_by_verified_email(app, client, world, provider):

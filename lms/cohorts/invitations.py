@@ -404,6 +404,19 @@ def invited_zone(invitation: Invitation) -> str:
     return invitation.cohort.timezone if invitation.cohort is not None else "UTC"
 
 
+def open_invitation_zone(session: DbSession, email: str, organization_id: int, now: datetime | None = None) -> str | None:
+    """The time zone of the cohort of ``organization_id`` that ``email`` is invited to join
+    (its newest open invitation's): where a person made an account another way than by
+    accepting (single sign-on) starts. None when no open invitation names a cohort."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Cohort.timezone).join(Invitation, Invitation.cohort_id == Cohort.id)
+        .where(Invitation.email == email.strip().lower(), Invitation.organization_id == organization_id,
+               Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now,
+               Cohort.archived_at.is_(None))
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(1))
+
+
 def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:
     """A signed-in person whose email the invitation names takes the place they are invited to."""
     now = now or utcnow()

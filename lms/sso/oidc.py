@@ -76,6 +76,7 @@ class Identity:
     email: str | None
     email_verified: bool
     name: str | None
+    zoneinfo: str | None = None  # the standard claim (profile scope): the person's time zone, unchecked
 
 
 def _get_json(client: Client, url: str, what: str) -> dict[str, Any]:
@@ -157,13 +158,15 @@ def finish(client: Client, redirect_uri: str, expected: Request, returned: dict[
     except JoseError as exc:
         raise SsoError(_claim_problem(exc)) from exc
     email, verified, name = _email(claims), claims.get("email_verified") is True, _name(claims)
+    zone = _zone(claims)  # from userinfo only when it is asked anyway
     if (email is None or name is None) and isinstance(metadata.get("userinfo_endpoint"), str):
         info = userinfo(client, metadata["userinfo_endpoint"], token.get("access_token"), str(claims["sub"]))
         if email is None:  # the address and whether it is verified come from the same answer
             email, verified = _email(info), info.get("email_verified") is True
         name = name or _name(info)
+        zone = zone or _zone(info)
     return Identity(issuer=str(claims["iss"]), subject=str(claims["sub"]), email=email, email_verified=verified,
-                    name=name)
+                    name=name, zoneinfo=zone)
 
 
 def _email(claims: Mapping[str, Any]) -> str | None:
@@ -174,6 +177,11 @@ def _email(claims: Mapping[str, Any]) -> str | None:
 def _name(claims: Mapping[str, Any]) -> str | None:
     name = claims.get("name")
     return name.strip() or None if isinstance(name, str) else None
+
+
+def _zone(claims: Mapping[str, Any]) -> str | None:
+    zone = claims.get("zoneinfo")
+    return zone.strip()[:64] or None if isinstance(zone, str) else None
 
 
 def userinfo(client: Client, endpoint: str, access_token: Any, subject: str) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
-from lms.accounts.services import MAX_NAME_CHARS, AccountError, create_user, find_user, tidy_name
+from lms.accounts.services import MAX_NAME_CHARS, TIMEZONES, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
+from lms.cohorts.invitations import open_invitation_zone
 from lms.cohorts.models import Organization
 from lms.cohorts.roles import roles_of
 from lms.database import DbSession, utcnow
@@ -231,6 +232,15 @@ def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
     return Match(Outcome.CREATE, None, identity.email)
 
 
+def new_account_zone(session: DbSession, config: SsoConfig, identity: Identity) -> str:
+    """The time zone an account made at a first sign-in starts on: the provider's
+    ``zoneinfo`` when it names a zone known here; else the cohort the person is invited to
+    join in this organization; else UTC. An existing account's zone is never changed."""
+    if identity.zoneinfo is not None and identity.zoneinfo in TIMEZONES:
+        return identity.zoneinfo
+    return open_invitation_zone(session, identity.email or "", config.organization_id) or "UTC"
+
+
 def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> User:
     """Link (and if allowed create) the account ``match`` found, checking again."""
     found = match(session, config, identity)
@@ -239,7 +249,7 @@ def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> User:
         # The provider's name when it has a letter or digit, else the address's local part.
         name = tidy_name((identity.name or "")[:MAX_NAME_CHARS]) or found.email.partition("@")[0]
         try:
-            user = create_user(session, found.email, name)
+            user = create_user(session, found.email, name, timezone=new_account_zone(session, config, identity))
         except AccountError as exc:
             raise Refusal(str(exc)) from exc
     assert user is not None

@@ -154,6 +154,7 @@ def callback() -> Any:
         return _refuse(str(exc))
     session[PENDING] = {"org": config.organization_id, "iss": identity.issuer, "sub": identity.subject,
                         "email": identity.email, "verified": identity.email_verified, "name": identity.name,
+                        "zone": identity.zoneinfo,
                         "next": started.get("next"), "at": int(time.time())}
     if found.outcome is services.Outcome.SIGN_IN:  # already linked: the page sends itself on
         return render_template("sso/continue.html", form=ConfirmForm(), found=found)
@@ -175,7 +176,8 @@ def confirm() -> Any:
     if config is None:
         return _refuse("This organization does not offer single sign-on.", 404)
     identity = Identity(issuer=str(pending["iss"]), subject=str(pending["sub"]), email=pending.get("email"),
-                        email_verified=pending.get("verified") is True, name=pending.get("name"))
+                        email_verified=pending.get("verified") is True, name=pending.get("name"),
+                        zoneinfo=pending.get("zone"))
     try:
         user = services.confirm(db.session, config, identity)
     except services.Refusal as exc:
