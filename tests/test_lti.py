@@ -154,6 +154,23 @@ def test_a_platform_name_without_a_letter_gives_way_to_the_address(app, client, 
     assert list(names) == ["lena", "Leo Learner"]
 
 
+def test_accounts_made_by_a_launch_or_the_roster_start_on_the_mapped_cohorts_zone(app, client, lti, world) -> None:
+    world.cohort_a.timezone = "Asia/Kolkata"
+    db.session.commit()
+    lti.members = [{"user_id": "m-9", "email": "rita@school.example", "name": "Rita Roster", "roles": [LEARNER],
+                    "status": "Active"}]
+    lti.person("moodle-20", "lena@school.example", name="Lena Learner")
+    assert launch(client, lti).status_code == 302
+    client.post("/logout")
+    lti.person("moodle-21", world.instructor_b.email, role=INSTRUCTOR)  # found by email: keeps its own zone
+    assert launch(client, lti).status_code == 302
+    db.session.expire_all()
+    zones = {email: zone for email, zone in db.session.execute(select(User.email, User.timezone).where(
+        User.email.in_(["lena@school.example", "rita@school.example", world.instructor_b.email])))}
+    assert zones == {"lena@school.example": "Asia/Kolkata", "rita@school.example": "Asia/Kolkata",
+                     world.instructor_b.email: "UTC"}
+
+
 def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_is_synced(client, lti, world) -> None:
     lti.members = [
         {"user_id": "m-1", "email": world.learner_a2.email, "name": "Moved?", "roles": [LEARNER], "status": "Active"},

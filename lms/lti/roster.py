@@ -77,7 +77,8 @@ def sync(session: DbSession, context: LtiContext, secret_key: str, now: datetime
         name = str(member.get("name") or " ".join(str(member.get(k) or "") for k in ("given_name", "family_name"))).strip()
         try:
             with session.begin_nested():
-                user = services.person(session, context.platform, subject, email, None, name[:200], accounts)
+                user = services.person(session, context.platform, subject, email, None, name[:200], accounts,
+                                       cohort=cohort)
                 if services.join(session, cohort, user, role, now):
                     if role is services.Role.INSTRUCTOR:
                         result.added_instructors += 1

@@ -246,8 +246,10 @@ def _check_user(user: User) -> None:
 
 
 def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, email_verified: bool | None,
-           name: str, accounts: Mapping[str, LtiAccount] | None = None) -> User:
-    """The account the platform's user ``subject`` is here: linked, found by email, or new."""
+           name: str, accounts: Mapping[str, LtiAccount] | None = None, *, cohort: Cohort) -> User:
+    """The account the platform's user ``subject`` is here: linked, found by email, or new
+    (starting on the time zone of ``cohort``, the one the launch's course maps to: LTI
+    names no zone of its own)."""
     if not subject:
         raise Refusal("The launch does not identify its user (no sub): anonymous launches are not supported.", 400)
     linked = accounts.get(subject) if accounts is not None else session.scalar(
@@ -262,7 +264,8 @@ def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, 
     if user is None:
         try:
             # The platform's name when it has a letter or digit, else the address's local part.
-            user = create_user(session, email, tidy_name(name[:MAX_NAME_CHARS]) or email.partition("@")[0])
+            user = create_user(session, email, tidy_name(name[:MAX_NAME_CHARS]) or email.partition("@")[0],
+                               timezone=cohort.timezone)
         except AccountError as exc:
             raise Refusal(f"{exc} The platform does not vouch for this address, so it is not linked; ask the "
                           "program's administrator.", 409) from exc
@@ -308,7 +311,7 @@ def accept(session: DbSession, platform: LtiPlatform, launch: Launch, now: datet
     if launch.deep_link and role is not Role.INSTRUCTOR:
         raise Refusal("Only instructors place the program's content in a course.", 403)
     context, cohort = context_of(session, platform, launch)
-    user = person(session, platform, launch.subject, launch.email, launch.email_verified, launch.name)
+    user = person(session, platform, launch.subject, launch.email, launch.email_verified, launch.name, cohort=cohort)
     join(session, cohort, user, role, now)
     if launch.context_title:
         context.title = launch.context_title
