@@ -522,7 +522,9 @@ def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_
     quiz at 3.4 makes Bo's SO4 3.4 on its own. Both cells read 3.4 proficient: only the
     held one is marked, with words for screen readers and a line under the colour key, in
     the CSV ("SO3 held": yes) and the JSON, and on the staff view of the learner, until a
-    second piece of evidence makes it mastered."""
+    second piece of evidence makes it mastered. The map and its exports say what the held
+    cell needs in the words of the learner's page ("needs one more piece of staff-checked
+    evidence"), read with the cell (the page's statements are counted elsewhere)."""
     cohort, partial, weak = course["cohort"], course["partial"], course["weak"]
     evidence(partial, {"SO3": 4.0}, ref="one")
     evidence(weak, {"SO4": 3.4}, ref="one")
@@ -539,22 +541,26 @@ def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_
     page = client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
     lines = dict(re.findall(r'<tr class="[^"]*" data-user="(\d+)">(.*?)</tr>', page, re.S))
     assert page.count('data-held="1"') == 1
-    assert re.search(r'<td class="heat heat-3 held" data-level="3.4" data-held="1" title="needs more evidence to count as '
-                     r'mastered">3.4<span class="held-mark" aria-hidden="true">\*</span><span class="visually-hidden"> proficient'
-                     r'</span><span class="visually-hidden">, needs more evidence to count as mastered</span></td>',
+    needs = "needs one more piece of staff-checked evidence"
+    assert held_cell.needs == needs and plain.needs == ""
+    assert re.search(rf'<td class="heat heat-3 held" data-level="3.4" data-held="1" title="{needs} to count as '
+                     rf'mastered">3.4<span class="held-mark" aria-hidden="true">\*</span><span class="visually-hidden"> proficient'
+                     rf'</span><span class="visually-hidden">, {needs} to count as mastered</span></td>',
                      lines[str(partial.id)])
     assert '<td class="heat heat-3" data-level="3.4">3.4<span class="visually-hidden"> proficient</span></td>' in lines[str(weak.id)]
-    assert 'id="held-key"' in page and "Held: needs more evidence to count as mastered" in page
+    assert 'id="held-key"' in page and "Held: needs more staff-checked evidence to count as mastered" in page
 
     csv_rows = {r["learner"]: r for r in csv.DictReader(io.StringIO(
         client.get(f"/cohorts/{cohort.id}/competency.csv").get_data(as_text=True)))}
     assert (csv_rows["Di Partial"]["SO3 level"], csv_rows["Di Partial"]["SO3 named level"],
-            csv_rows["Di Partial"]["SO3 held"]) == ("3.4", "proficient", "yes")
+            csv_rows["Di Partial"]["SO3 held"]) == ("3.4", "proficient", f"yes, {needs}")
     assert (csv_rows["Bo Weak"]["SO4 level"], csv_rows["Bo Weak"]["SO4 held"]) == ("3.4", "no")
-    assert sum(row[f"{c} held"] == "yes" for row in csv_rows.values() for c in codes) == 1
+    assert sum(row[f"{c} held"] != "no" for row in csv_rows.values() for c in codes) == 1
     document = client.get(f"/cohorts/{cohort.id}/competency.json").get_json(force=True)
     flags = {(r["name"], c): r["levels"][c]["held"] for r in document["rows"] for c in codes}
     assert [pair for pair, flag in flags.items() if flag] == [("Di Partial", "SO3")]
+    said = {(r["name"], c): r["levels"][c]["needs"] for r in document["rows"] for c in codes}
+    assert {pair: text for pair, text in said.items() if text} == {("Di Partial", "SO3"): needs}
 
     staff = client.get(f"/cohorts/{cohort.id}/learners/{partial.id}/progress").get_data(as_text=True)
     assert "needs one more piece of staff-checked evidence to count as mastered" in staff

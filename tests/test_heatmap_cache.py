@@ -173,6 +173,28 @@ def test_a_kept_heat_map_sees_mastery_written_whatever_writes_it(world: Learner,
     assert kept == body(client.get(url(world))) != before
 
 
+def test_a_kept_heat_map_says_what_a_held_cell_needs_as_it_stands(world: Learner, client) -> None:
+    """A held cell says how much staff-checked evidence it needs (``Mastery.missing``, read
+    with the cell): when only that changes (another process, plain SQL), the kept page
+    is not served again."""
+    take_quiz(world)
+    db.session.commit()
+    plain_sql("UPDATE mastery SET level = 3.4, held = :yes, missing = 1.0 WHERE user_id = :id", id=world.learner.id, yes=True)
+    cache = cache_of(world.app)
+    before = body(client.get(url(world)))
+    assert "needs one more piece of staff-checked evidence to count as mastered" in before
+    hits = cache.hits
+    assert body(client.get(url(world))) == before and cache.hits == hits + 1  # kept
+
+    plain_sql("UPDATE mastery SET missing = 1.5 WHERE user_id = :id", id=world.learner.id)
+    db.session.expire_all()
+    kept = body(client.get(url(world)))
+    cache.clear()
+    assert kept == body(client.get(url(world))) != before
+    assert "needs 2 more pieces of staff-checked evidence to count as mastered" in kept
+    assert "needs one more piece" not in kept
+
+
 def test_statements_racing_to_write_the_same_learners_mastery_all_commit_and_mark_them(world: Learner, make_user) -> None:
     """Connections writing mastery rows of the same learners at once (each its own
     objective's rows: no row in common) all commit: the triggers' writes to the learners'

@@ -225,7 +225,7 @@ def test_the_comparison_agrees_with_each_cohorts_heat_map(bigger, make_cohort, e
             assert cell.level == (pytest.approx(sum(levels) / len(levels), abs=1e-4) if levels else None)
         # only the objectives whose teaching has started for the cohort (the map shows them all)
         taught = set(taught_keys(figures.cohort))
-        cells = [level for r in rows for column, (level, _count, _held) in zip(heat.columns, r.levels, strict=True)
+        cells = [level for r in rows for column, (level, *_rest) in zip(heat.columns, r.levels, strict=True)
                  if column.code in taught]
         bar = heat.policy.at_risk_below
         assert figures.proficient == pytest.approx(sum(1 for v in cells if v is not None and v >= bar) / len(cells))

@@ -295,7 +295,8 @@ def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_
     """``zu1c3d4e5f613`` adds ``mastery.held`` and fills it from what each record and its
     evidence keep: held where the level is the hold (3.4) on counted evidence weighing under
     the minimum (2) with a piece at mastered; a 3.4 the evidence itself gives is not held.
-    The triggers on mastery stay (the column is added in place)."""
+    The triggers on mastery stay (the column is added in place). ``zyr3c3d4e5f613`` then
+    fills ``mastery.missing`` for the held records: the minimum less their counted weight."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     mastery = sa.table("mastery", *(sa.column(c) for c in ("user_id", "objective_id", "level", "evidence_count", "method",
                                                            "updated_at")))
@@ -326,13 +327,16 @@ def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_
             held = {(u, o): bool(h) for u, o, h in conn.execute(sa.text("SELECT user_id, objective_id, held FROM mastery"))}
             marks = dict(conn.execute(sa.select(MasteryMark.user_id, MasteryMark.revision)).all())
         assert held == {(ann, ko1): True, (ann, ko2): False, (bo, ko1): False, (bo, ko2): True}
+        with db.engine.connect() as conn:  # zyr3c3d4e5f613: what a held level needs, from its evidence
+            missing = {(u, o): m for u, o, m in conn.execute(sa.text("SELECT user_id, objective_id, missing FROM mastery"))}
+        assert missing == {(ann, ko1): 1.0, (ann, ko2): 0.0, (bo, ko1): 0.0, (bo, ko2): 1.25}
         with db.engine.begin() as conn:
             conn.execute(sa.text("UPDATE mastery SET level = 3.0 WHERE user_id = :user"), {"user": ann})
         with db.engine.connect() as conn:
             after = dict(conn.execute(sa.select(MasteryMark.user_id, MasteryMark.revision)).all())
         assert after[ann] != marks[ann] and after[bo] == marks[bo]  # the triggers still mark each write
         downgrade(revision="zt2c3d4e5f613")
-        assert "held" not in {c["name"] for c in sa.inspect(db.engine).get_columns("mastery")}
+        assert not {"held", "missing"} & {c["name"] for c in sa.inspect(db.engine).get_columns("mastery")}
         db.engine.dispose()
 
 

@@ -30,12 +30,15 @@ from lms.assessment.services import attempt_scored
 from lms.catalog.models import Level, Objective
 from lms.certificates.models import Certificate
 from lms.certificates.services import certificate_issued
+from lms.coursework.models import SubmissionVersion
 from lms.coursework.services import dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import rubric_for, save_grade
-from lms.learning.services import build_schedule
-from lms.progress.models import EvidenceSourceName
+from lms.learning.models import OverrideKind, ScheduleOverride
+from lms.learning.services import build_schedule, cohort_today, grant_override
+from lms.progress.lateness import lateness_changed
+from lms.progress.models import EvidenceSourceName, ProgressItem
 from lms.progress.services import record
 from lms.xapi import services
 from lms.xapi.models import StatementStatus, XapiStatement
@@ -254,6 +257,82 @@ def test_the_lrs_down_keeps_the_statements_and_a_resend_never_duplicates(app: Fl
     assert len(outbox()) == len(rows)
     after = [s["id"] for s in lrs_statements(lrs)]
     assert len(after) == len(before) and all(after.count(i) == 1 for i in ids)
+
+
+LATE = "https://w3id.org/xapi/lms/late"
+CASE = "mlops-case-coldwatch"  # due in month 1: long past for a cohort five months in
+
+
+def test_lateness_changed_after_the_hand_in_voids_the_statement_and_sends_a_corrected_one(
+        app: Flask, setup: dict[str, Any], lrs: str) -> None:
+    """Statements are immutable (xAPI 1.0.3, 2.3.2): when an extension or a moved cohort start
+    changes whether handed-in work was late, the LRS gets a voiding statement for the one that
+    said otherwise and a corrected "submitted" statement, each change once."""
+    configure(app, lrs, "https://late.example.org/")
+    learner, cohort = setup["learner"], setup["cohort"]
+    assignment = get_assignment(db.session, CASE)
+    assert assignment is not None and assignment.phase_id is not None
+    work = start_submission(db.session, assignment, learner.id, cohort.id, utcnow())
+    work.draft_body = "My analysis."
+    submit(db.session, work, dates_for(assignment, build_schedule(db.session, cohort, learner.id, utcnow())), utcnow())
+    db.session.commit()
+    services.send_pending(db.session, app.config)
+    [first] = outbox()
+    assert json.loads(first.body)["context"]["extensions"][LATE] is True
+    due = db.session.scalars(select(ProgressItem.due_on).where(ProgressItem.user_id == learner.id,
+                                                               ProgressItem.key == CASE)).one()
+    today = cohort_today(cohort, utcnow())
+
+    def extend(on_date: Any) -> None:
+        grant_override(db.session, cohort, learner, assignment.phase_id, OverrideKind.EXTENSION, on_date,
+                       "Was ill.", setup["instructor"], utcnow(), item_due=due)
+        db.session.commit()
+
+    def new_statements(seen: list[XapiStatement]) -> list[dict[str, Any]]:
+        services.send_pending(db.session, app.config)
+        rows = outbox()
+        assert {r.status for r in rows} == {StatementStatus.SENT}
+        return [json.loads(r.body) for r in rows[len(seen):]]
+
+    def corrected(before: dict[str, Any], made: list[dict[str, Any]], late: bool) -> dict[str, Any]:
+        """``made`` voids ``before`` and says again what it said, with ``late``; the corrected one."""
+        void, again = made
+        assert void["verb"]["id"] == "http://adlnet.gov/expapi/verbs/voided"
+        assert void["object"] == {"objectType": "StatementRef", "id": before["id"]}
+        assert void["actor"] == before["actor"]
+        assert again["id"] not in (before["id"], void["id"])
+        assert again["verb"] == before["verb"] and again["object"] == before["object"] and again["actor"] == before["actor"]
+        assert again["timestamp"] == before["timestamp"]  # still the hand-in
+        assert again["context"]["extensions"][LATE] is late
+        assert again["context"]["statement"] == {"objectType": "StatementRef", "id": before["id"]}
+        stored = {s["id"]: s for s in lrs_statements(lrs)}
+        assert stored[void["id"]]["object"]["id"] == before["id"]
+        assert stored[again["id"]]["context"]["extensions"][LATE] is late
+        return again
+
+    original = json.loads(first.body)
+    extend(today + timedelta(days=3))  # excused after the hand-in
+    on_time = corrected(original, new_statements([first]), late=False)
+    extend(today + timedelta(days=5))  # a longer extension: still on time, the LRS already knows
+    assert new_statements(outbox()) == []
+    # the same change signalled again (a retried unit of work): nothing new
+    [version_id] = db.session.scalars(select(SubmissionVersion.id)).all()
+    lateness_changed.send(None, session=db.session, now=utcnow(), changes={version_id: False})
+    db.session.commit()
+    assert len(outbox()) == 3
+
+    seen = outbox()
+    for override in db.session.scalars(select(ScheduleOverride)).all():  # taken away: late again
+        db.session.delete(override)
+    db.session.commit()
+    late_again = corrected(on_time, new_statements(seen), late=True)
+
+    seen = outbox()
+    cohort.start_date = cohort_today(cohort, utcnow())  # the cohort starts today: month 1 not due yet
+    db.session.commit()
+    corrected(late_again, new_statements(seen), late=False)
+    assert sum(1 for s in lrs_statements(lrs) if s["verb"]["id"].endswith("/voided")
+               and s["actor"] == original["actor"]) == 3  # each statement voided once
 
 
 def test_statement_ids_come_from_the_event(app: Flask) -> None:

@@ -28,7 +28,9 @@ def _level(cell: Cell) -> float | str:
 
 def _columns(codes: Iterable[str]) -> list[str]:
     """The CSV's header: per objective its level, named level and whether the level is held
-    just under the top one for want of evidence ("<code> held": yes or no); then whether the
+    just under the top one for want of evidence ("<code> held": "no", or "yes, " and what it
+needs as the learner's page says it: "yes, needs one more piece of staff-checked
+evidence"); then whether the
     learner's account is closed ("account closed": yes or no, ``Row.closed``)."""
     columns = ["learner", "email"]
     for code in codes:
@@ -47,7 +49,7 @@ def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[A
     for row in (listed or Tally("learner")).each(heat.mapped_rows):
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
-            values += [_level(cell), cell.name, "yes" if cell.held else "no"]
+            values += [_level(cell), cell.name, f"yes, {cell.needs}" if cell.held else "no"]
         values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "yes" if row.closed else "no",
                    "; ".join(r.text for r in row.reasons)]
         yield values
@@ -56,7 +58,7 @@ def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[A
 def _row_document(heat: HeatMap, r: Any) -> dict[str, Any]:
     return {"user_id": r.user.id, "name": r.user.name, "email": r.user.email,
             "levels": {c.code: {"level": cell.level, "named_level": cell.name, "rank": cell.rank,
-                                "evidence": cell.evidence, "held": cell.held}
+                                "evidence": cell.evidence, "held": cell.held, "needs": cell.needs}
                        for c, cell in zip(heat.columns, r.cells, strict=True)},
             "mean": r.mean, "days_behind": r.days_behind, "at_risk": r.at_risk, "account_closed": r.closed,
             "reasons": [reason.text for reason in r.reasons]}

@@ -3,7 +3,9 @@ over a thousand cells, and a template macro per cell cost more than the query be
 The markup is the one ``competency/_heat.html`` describes (class ``heat heat-<rank>``, the
 level in ``data-level``, the number printed and the named level for screen readers; a cell
 held under the top level for want of evidence also has class ``held``, ``data-held``, a
-mark and its words for screen readers), with every value escaped."""
+mark, and in its title and for screen readers what it needs, as the learner's page says it:
+"needs one more piece of staff-checked evidence to count as mastered"), with every value
+escaped."""
 
 from __future__ import annotations
 
@@ -54,27 +56,29 @@ def cell_html(cell: Cell, top: str | None = None) -> str:
     """One cell; ``top``: the name of the level a held cell is held under ("mastered")."""
     level = "" if cell.level is None else repr(cell.level)
     if cell.held and top:
-        return (f'<td class="heat heat-{cell.rank} held" data-level="{level}" data-held="1"{_held_title(top)}>'
-                f'{cell.label}{HELD_MARK}{_named_span(cell.name)}{_held_span(top)}</td>')
+        needs = cell.needs
+        return (f'<td class="heat heat-{cell.rank} held" data-level="{level}" data-held="1"{_held_title(top, needs)}>'
+                f'{cell.label}{HELD_MARK}{_named_span(cell.name)}{_held_span(top, needs)}</td>')
     return f'<td class="heat heat-{cell.rank}" data-level="{level}">{cell.label}{_named_span(cell.name)}</td>'
 
 
 HELD_MARK = '<span class="held-mark" aria-hidden="true">*</span>'
 
 
-def held_text(top: str) -> str:
-    """What a held cell's mark means (the legend's line says it at more length)."""
-    return f"needs more evidence to count as {top}"
+def held_text(top: str, needs: str = "needs more evidence") -> str:
+    """What a held cell waits for (``Cell.needs``: "needs one more piece of staff-checked
+    evidence"), under the top level ``top``; the key's line says it at more length."""
+    return f"{needs} to count as {top}"
 
 
-@lru_cache(maxsize=8)
-def _held_title(top: str) -> str:
-    return f' title="{escape(held_text(top))}"'
+@lru_cache(maxsize=32)
+def _held_title(top: str, needs: str) -> str:
+    return f' title="{escape(held_text(top, needs))}"'
 
 
-@lru_cache(maxsize=8)
-def _held_span(top: str) -> str:
-    return f'<span class="visually-hidden">, {escape(held_text(top))}</span>'
+@lru_cache(maxsize=32)
+def _held_span(top: str, needs: str) -> str:
+    return f'<span class="visually-hidden">, {escape(held_text(top, needs))}</span>'
 
 
 @lru_cache(maxsize=64)

@@ -57,7 +57,7 @@ from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
-from lms.progress.services import Policy, joined_months, point_of, policy
+from lms.progress.services import Policy, joined_months, needs_text, point_of, policy
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
 
@@ -127,17 +127,28 @@ class Column:
 class Cell(NamedTuple):
     """One learner's level on one objective, as a heat map cell shows it. A page has some
     1,100 of them: a tuple is made in a third of a frozen dataclass's time. ``held``: the
-    level is held just under the top named level for want of evidence (``Mastery.held``)."""
+    level is held just under the top named level for want of evidence (``Mastery.held``),
+    ``missing`` the staff-checked evidence weight it waits for (``Mastery.missing``)."""
 
     level: float | None
     name: str
     rank: int
     evidence: int
     held: bool = False
+    missing: float = 0.0
 
     @property
     def label(self) -> str:
         return shown_level(self.level)
+
+    @property
+    def needs(self) -> str:
+        """What a held cell waits for, as the learner's and staff pages say it
+        ("needs one more piece of staff-checked evidence"); "needs more evidence" when the
+        record does not say how much; "" when not held."""
+        if not self.held:
+            return ""
+        return needs_text(self.missing) or "needs more evidence"
 
 
 @dataclass(frozen=True)
@@ -209,14 +220,15 @@ class Reason:
                               days_behind=self.days_behind)
 
 
-# A learner's mastery on one objective as the heat map reads it: (level, evidence count, held).
-Mastered = tuple[float | None, int, bool]
-NOTHING: Mastered = (None, 0, False)
+# A learner's mastery on one objective as the heat map reads it: (level, evidence count, held,
+# the evidence weight a held level still needs).
+Mastered = tuple[float | None, int, bool, float]
+NOTHING: Mastered = (None, 0, False, 0.0)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One learner of the heat map. ``levels`` holds (level, evidence count, held) per column;
+    """One learner of the heat map. ``levels`` holds (level, evidence count, held, missing) per column;
     the ``cells`` are made from them when read (a page renders a hundred rows, not all)."""
 
     user: User
@@ -265,9 +277,9 @@ class MapLine:
 
 
 def cells_of(levels: Sequence[Mastered], rules: Policy) -> list[Cell]:
-    """A cell per (level, evidence count, held), named and ranked under the program's thresholds."""
+    """A cell per (level, evidence count, held, missing), named and ranked under the program's thresholds."""
     named = _named(tuple(rules.thresholds.items()))
-    return [Cell(level, *named(level), count, held) for level, count, held in levels]
+    return [Cell(level, *named(level), count, held, missing) for level, count, held, missing in levels]
 
 
 @lru_cache(maxsize=8)
@@ -508,13 +520,14 @@ def grid_query(cohort_ids: Sequence[int]) -> Any:
 
 def mastery_grid(session: DbSession, cohort_ids: Sequence[int],
                  user_ids: Sequence[int] | None = None) -> dict[tuple[int, int], Mastered]:
-    """(user id, objective id) -> (level, evidence count, held), in one statement."""
+    """(user id, objective id) -> (level, evidence count, held, missing), in one statement."""
     if not cohort_ids:
         return {}
-    query = grid_query(cohort_ids)
+    query = grid_query(cohort_ids).add_columns(Mastery.missing)
     if user_ids is not None:
         query = query.where(Mastery.user_id.in_(list(user_ids)))
-    return {(u, o): (level, count, bool(held)) for u, o, level, count, held in session.execute(query)}
+    return {(u, o): (level, count, bool(held), float(missing or 0.0))
+            for u, o, level, count, held, missing in session.execute(query)}
 
 
 def closes_on(objective: Objective, timeline: Timeline) -> date | None:
@@ -653,7 +666,7 @@ def _below_bar(rows: Sequence[Row], columns: Sequence[Column], standings: dict[i
     bar = rules.at_risk_below
     for row in rows:
         mine = learner_columns(columns, standings.get(row.user.id))
-        for column, (level, _count, _held) in zip(mine, row.levels, strict=True):
+        for column, (level, _count, _held, _missing) in zip(mine, row.levels, strict=True):
             if column.closed and level is not None and level < bar:
                 result.add((row.user.id, column.objective.id))
     return result
@@ -685,7 +698,7 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequ
             since=late[0].due_on if late else learner.today - timedelta(days=learner.days_behind),
             link=_learner_page(cohort.id, user.id, "overdue"), days_behind=learner.days_behind,
             items=tuple(OverdueItem(kind=i.kind, key=i.key, title=i.title, due_on=i.due_on) for i in late)))
-    for column, (level, _count, _held) in zip(columns, levels, strict=True):
+    for column, (level, _count, _held, _missing) in zip(columns, levels, strict=True):
         if not column.closed or column.closes_on is None or (level is not None and level >= rules.at_risk_below):
             continue
         link = _learner_page(cohort.id, user.id, f"objective-{column.code}")  # only for a reason made
@@ -717,7 +730,7 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
         # a closed account is at risk of nothing (``Summary.closed``)
         reasons = [] if user.deactivated_at is not None else _reasons(cohort, user, columns, levels, learner, fell or {},
                                                                        rules, cache)
-        rows.append(Row(user=user, levels=levels, mean=_mean(level for level, _count, _held in levels), days_behind=days,
+        rows.append(Row(user=user, levels=levels, mean=_mean(mastered[0] for mastered in levels), days_behind=days,
                         reasons=reasons, rules=rules))
     return rows
 
@@ -1051,7 +1064,7 @@ class HeatMap:
         for learner in self.on_page:
             levels = tuple(grid.get((learner.user_id, oid), nothing) for oid in objective_ids)
             lines.append(MapLine(user_id=learner.user_id, name=learner.name, levels=levels,
-                                 mean=_mean(level for level, _count, _held in levels), reasons=learner.reasons, rules=self.policy,
+                                 mean=_mean(mastered[0] for mastered in levels), reasons=learner.reasons, rules=self.policy,
                                  closed=learner.closed))
         return lines
 

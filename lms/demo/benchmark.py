@@ -937,7 +937,7 @@ def mastery_rows(points: Sequence[EvidencePoint], method: MasteryMethod, bar: fl
             made.append({"user_id": user_id, "objective_id": objective_id, "level": level,
                          "evidence_count": counted(ordered), "method": method.name,
                          "updated_at": now, "below_since": method.below_since(ordered, [at for at, *_rest in found], bar),
-                         "held": held})
+                         "held": held, "missing": method.missing(ordered) if held else 0.0})
     return made
 
 

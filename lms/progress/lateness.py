@@ -7,7 +7,9 @@ schedule such a change touches have their kept schedule rewritten in the same un
 (``lms.progress.state.refresh``); ``relate`` runs there too and writes the versions whose
 lateness or deadline changed. Every reader (the grading queue and its "late only"
 filter, the grade page, the gradebook and its exports, the API) reads the stored flag, so
-pages stay as fast as before and the schedule stays the one definition of a due date.
+pages stay as fast as before and the schedule stays the one definition of a due date. What
+was told outside (an xAPI "submitted" statement) hears of a flipped flag through
+``lateness_changed``.
 
 The deadline of a version: the item's due date in the learner's current cohort with their
 extension (``Item.scheduled_due_on``), or, for a later version (a revision), the window
@@ -27,6 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from blinker import Namespace
 from sqlalchemy import or_, select, update
 
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
@@ -36,6 +39,12 @@ from lms.grading.models import Grade, GradeAction, GradeEvent
 
 # Statements that write only what this module works out: the schedule is not changed by them.
 QUIET = "lms.progress.schedule_unchanged"
+
+events = Namespace()
+# Sent by ``relate`` with ``session=``, ``now=`` and ``changes=`` ({version id: late now}) once
+# it has written versions whose lateness flipped (a deadline that moved without flipping it
+# sends nothing); the sender is None. xAPI listens to it (a corrected "submitted" statement).
+lateness_changed = events.signal("lateness-changed")
 
 
 class Deadline(NamedTuple):
@@ -83,6 +92,7 @@ def relate(session: DbSession, deadlines: Mapping[tuple[int, str], Deadline], us
         returns[submission_id].append(returned_at)
     window = timedelta(days=revision_days())
     changed: list[dict[str, Any]] = []
+    was_late: dict[int, bool] = {}
     touched: set[int] = set()
     for row in rows:
         members = teams.get(row.submission_id)
@@ -97,6 +107,7 @@ def relate(session: DbSession, deadlines: Mapping[tuple[int, str], Deadline], us
         late = handed_in_late(row.submitted_at, due, deadline.zone)
         if late != row.late or due != row.due_on:
             changed.append({"id": row.id, "late": late, "due_on": due})
+            was_late[row.id] = row.late
             touched.add(row.submission_id)
     if changed:
         session.execute(update(SubmissionVersion), changed)  # by primary key, one statement for the batch
@@ -108,4 +119,7 @@ def relate(session: DbSession, deadlines: Mapping[tuple[int, str], Deadline], us
                 session.expire(kept, ["late", "due_on"])
             elif isinstance(kept, Submission) and kept.id in touched:
                 session.expire(kept, ["updated_at"])
+        flipped = {c["id"]: c["late"] for c in changed if c["late"] != was_late[c["id"]]}
+        if flipped:
+            lateness_changed.send(None, session=session, now=now, changes=flipped)
     return len(changed)

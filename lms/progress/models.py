@@ -107,6 +107,11 @@ class Mastery(Model):
     # from this row; it cannot be told from ``level`` alone (a held 3.4 and a 3.4 the
     # evidence gives read the same).
     held: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # While held: how much more staff-checked evidence weight the top level needs
+    # (``MasteryMethod.missing``; 0 when not held). Written with the level, so the heat map
+    # says what a held cell waits for ("needs one more piece of staff-checked evidence")
+    # from this row, as the learner's page does from the evidence.
+    missing: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     objective: Mapped[Objective] = relationship()
 
 

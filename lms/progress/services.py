@@ -344,6 +344,7 @@ def _update(session: DbSession, user_id: int, objective_ids: list[int], method: 
             mastery = Mastery(user_id=user_id, objective_id=objective_id, method=method.name)
             session.add(mastery)
         mastery.level, mastery.evidence_count, mastery.held = level, counted(points), held
+        mastery.missing = method.missing(points) if held else 0.0
         mastery.method, mastery.updated_at = method.name, now
         mastery.below_since = method.below_since(points, moments, bar)
     session.flush()
@@ -375,7 +376,7 @@ def rebuild(session: DbSession, now: datetime, settings: Mapping[str, Any] | Non
         if level is not None:
             session.add(Mastery(user_id=u, objective_id=o, level=level, evidence_count=counted(points), method=method.name,
                                 updated_at=now, below_since=method.below_since(points, moments, rules.at_risk_below),
-                                held=held))
+                                held=held, missing=method.missing(points) if held else 0.0))
             made += 1
     session.flush()
     return made

@@ -5,11 +5,13 @@ queued or sent."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from lms.assessment.models import Attempt
 from lms.catalog.models import Lesson, Objective
@@ -19,7 +21,8 @@ from lms.coursework.sharing import groups_of, learner_ids
 from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.services import policy
-from lms.xapi.services import activity, enabled, iso, queue, score, statement
+from lms.xapi.models import XapiStatement
+from lms.xapi.services import VERBS, activity, enabled, iso, queue, score, statement, statement_id
 
 
 def _config() -> Any:
@@ -59,6 +62,15 @@ def on_attempt_scored(attempt: Attempt, *, session: DbSession, **_: Any) -> None
           ended)
 
 
+LATE = "https://w3id.org/xapi/lms/late"
+CHUNK = 200  # versions looked up in the outbox per query
+
+
+def submitted_key(submission_id: int, number: int) -> str:
+    """The event key of a version's first "submitted" statement; its corrections add to it."""
+    return f"submission:{submission_id}:version:{number}:submitted"
+
+
 def on_work_submitted(version: SubmissionVersion, *, session: DbSession, now: datetime, submission: Submission,
                       **_: Any) -> None:
     """An assignment (version) submitted."""
@@ -67,11 +79,52 @@ def on_work_submitted(version: SubmissionVersion, *, session: DbSession, now: da
         return
     assignment = submission.assignment
     obj = activity(config, "performance", f"assignments/{assignment.key}", assignment.title)
-    key = f"submission:{submission.id}:version:{version.number}:submitted"
+    key = submitted_key(submission.id, version.number)
     queue(session, config, key, statement(config, key, submission.user_id, "submitted", obj, now,
                                           result={"completion": True},
                                           context={"extensions": {"https://w3id.org/xapi/lms/version": version.number,
-                                                                  "https://w3id.org/xapi/lms/late": version.late}}), now)
+                                                                  LATE: version.late}}), now)
+
+
+def on_lateness_changed(_sender: Any, *, session: DbSession, now: datetime, changes: Mapping[int, bool],
+                        **_: Any) -> None:
+    """Handed-in versions whose lateness flipped (an extension granted or taken away, a cohort
+    start moved): the LRS was told otherwise, and statements cannot change. The version's
+    current "submitted" statement is voided and a corrected one sent (same actor, object and
+    time of the hand-in; its context names the voided statement). A version never sent to the
+    outbox (xAPI was off when it was handed in) or whose current statement already says so
+    gets nothing; each statement is voided once (the voiding's key names it)."""
+    config = _config()
+    if not enabled(config) or not changes:
+        return
+    versions = session.execute(select(SubmissionVersion.id, SubmissionVersion.submission_id, SubmissionVersion.number)
+                               .where(SubmissionVersion.id.in_(list(changes)))).all()
+    keys = {submitted_key(v.submission_id, v.number): v.id for v in versions}
+    current: dict[int, XapiStatement] = {}  # version id -> its newest "submitted" statement
+    listed = sorted(keys)
+    for start in range(0, len(listed), CHUNK):
+        chunk = listed[start:start + CHUNK]
+        for row in session.scalars(select(XapiStatement).where(or_(
+                XapiStatement.event_key.in_(chunk), *(XapiStatement.event_key.like(f"{key}:%") for key in chunk)))
+                .order_by(XapiStatement.id)):
+            base = row.event_key if row.event_key in keys else row.event_key.split(":late:", 1)[0]
+            if base in keys:
+                current[keys[base]] = row  # ordered by id: the newest wins
+    for version_id, row in sorted(current.items()):
+        late = changes[version_id]
+        made = json.loads(row.body)
+        extensions = made.get("context", {}).get("extensions", {})
+        if extensions.get(LATE) == late:
+            continue
+        base = row.event_key.split(":late:", 1)[0]
+        voided = {"objectType": "StatementRef", "id": row.statement_id}
+        key = f"void:{row.statement_id}"
+        queue(session, config, key, {"id": statement_id(config, key), "actor": made["actor"], "verb": VERBS["voided"],
+                                     "object": voided, "timestamp": iso(now), "context": {"platform": "lms"}}, now)
+        key = f"{base}:late:{str(late).lower()}:{iso(now)}"
+        corrected = {**made, "id": statement_id(config, key),
+                     "context": {**made.get("context", {}), "extensions": {**extensions, LATE: late}, "statement": voided}}
+        queue(session, config, key, corrected, now)
 
 
 def rubric_result(grade: Grade) -> list[dict[str, Any]]:

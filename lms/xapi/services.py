@@ -13,7 +13,12 @@ outside the request, retried with backoff until the LRS has them.
   (a retry after a timeout, ``send-xapi --retry-failed``) is the same statement, which an
   LRS stores once (xAPI 1.0.3, 2.1.3: an identical statement with a known id is not stored
   again).
-- Verbs and activity types are the ADL vocabulary's (http://adlnet.gov/expapi/...)."""
+- Verbs and activity types are the ADL vocabulary's (http://adlnet.gov/expapi/...).
+- Statements are immutable (xAPI 1.0.3, 2.3.2): a fact that changes afterwards (work's
+  lateness, when an extension or a moved cohort start changes its deadline) voids the
+  statement that said otherwise (verb ``voided``, object a ``StatementRef`` to it; an LRS
+  then leaves it out of its answers) and sends a corrected one, whose context refers to the
+  voided statement."""
 
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ USER_AGENT = "lms-xapi/1"
 ADL = "http://adlnet.gov/expapi"
 VERBS: dict[str, dict[str, Any]] = {
     name: {"id": f"{ADL}/verbs/{name}", "display": {"en-US": name}}
-    for name in ("attempted", "completed", "passed", "failed", "scored", "progressed", "mastered", "experienced")
+    for name in ("attempted", "completed", "passed", "failed", "scored", "progressed", "mastered", "experienced", "voided")
 }
 # ADL has no "submitted" verb of its own: its vocabulary lists Activity Streams' "submit".
 VERBS["submitted"] = {"id": "http://activitystrea.ms/schema/1.0/submit", "display": {"en-US": "submitted"}}

@@ -10,6 +10,7 @@ from lms.certificates.services import certificate_issued
 from lms.cli import add_commands
 from lms.coursework.services import work_submitted
 from lms.grading.services import grade_saved
+from lms.progress.lateness import lateness_changed
 from lms.progress.services import lesson_read, mastery_changed
 from lms.teams.services import adjustment_saved
 from lms.web.unit_of_work import after_commit
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     lesson_read.connect(receivers.on_lesson_read)
     attempt_scored.connect(receivers.on_attempt_scored)
     work_submitted.connect(receivers.on_work_submitted)
+    lateness_changed.connect(receivers.on_lateness_changed)
     grade_saved.connect(receivers.on_grade_saved)
     adjustment_saved.connect(receivers.on_adjustment_saved)
     mastery_changed.connect(receivers.on_mastery_changed)
