@@ -28,9 +28,8 @@ def _level(cell: Cell) -> float | str:
 
 def _columns(codes: Iterable[str]) -> list[str]:
     """The CSV's header: per objective its level, named level and whether the level is held
-    just under the top one for want of evidence ("<code> held": "no", or "yes, " and what it
-needs as the learner's page says it: "yes, needs one more piece of staff-checked
-evidence"); then whether the
+    just under the top one for want of evidence ("<code> held": yes or no; what it needs is in
+    the JSON's ``needs`` and on the page); then whether the
     learner's account is closed ("account closed": yes or no, ``Row.closed``)."""
     columns = ["learner", "email"]
     for code in codes:
@@ -49,7 +48,7 @@ def heat_map_rows(heat: HeatMap, listed: Tally | None = None) -> Iterator[list[A
     for row in (listed or Tally("learner")).each(heat.mapped_rows):
         values: list[Any] = [row.user.name, row.user.email]
         for cell in row.cells:
-            values += [_level(cell), cell.name, f"yes, {cell.needs}" if cell.held else "no"]
+            values += [_level(cell), cell.name, "yes" if cell.held else "no"]
         values += ["" if row.mean is None else row.mean, "yes" if row.at_risk else "no", "yes" if row.closed else "no",
                    "; ".join(r.text for r in row.reasons)]
         yield values
