@@ -306,6 +306,9 @@ POLICY: dict[str, AccessRule] = {
     "inbox.conversation": CONVERSATION_MEMBER,
     "inbox.reply": CONVERSATION_MEMBER,
     "inbox.mark_read": CONVERSATION_MEMBER,
+    # staff start a conversation with one learner of their cohort (the learner's pages)
+    "inbox.new_conversation": STAFF_FOR_LEARNER,
+    "inbox.start_conversation": STAFF_FOR_LEARNER,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

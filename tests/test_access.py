@@ -440,6 +440,9 @@ ROUTES: dict[str, Route] = {
     "inbox.conversation": Route(lambda w, x: f"/inbox/{x['conversation_id']}", CONVERSATION),
     "inbox.reply": Route(lambda w, x: f"/inbox/{x['conversation_id']}", CONVERSATION, "POST"),
     "inbox.mark_read": Route(lambda w, x: f"/inbox/{x['conversation_id']}/read", CONVERSATION, "POST"),
+    "inbox.new_conversation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/message", COHORT_STAFF),
+    "inbox.start_conversation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/message",
+                                      COHORT_STAFF, "POST"),
     # learner A's team (handed in, so nothing here changes it) for the month-9 team project
     "teams.team": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team", TEAM_LEARNER),
     "teams.create": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/new", TEAM_LEARNER, "POST"),

@@ -29,6 +29,8 @@ from lms.demo.services import DemoError, build_demo
 from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
+from lms.inbox.models import Conversation, Message
+from lms.inbox.services import unread_count
 from lms.kpi.models import KpiEntry
 from lms.learning.services import cohort_today, current_month
 from lms.notifications.models import Notification, NotificationEvent
@@ -42,7 +44,7 @@ from lms.simulations.models import SimulationRun
 UTC = UTC
 DEMO_LEARNERS = [f"learner{n:02d}@demo.lms" for n in range(1, 13)]
 COUNTED = (User, Cohort, Enrolment, Attempt, Submission, Grade, PeerReview, LessonRead, KpiEntry, Evidence, Mastery,
-           SimulationRun, ExpertEvaluation, Notification)
+           SimulationRun, ExpertEvaluation, Notification, Conversation, Message)
 
 
 def run(app: Flask, *args: str) -> Result:
@@ -165,6 +167,20 @@ def test_demo_learners_get_real_varied_activity_and_a_second_run_adds_nothing(
                                    .group_by(Notification.event)).all())
     assert told.get(NotificationEvent.AWAITING_GRADING) == 1 and told.get(NotificationEvent.LEARNER_AT_RISK) == 3
     assert "Notices of today:" in first.output and "learner at risk 3" in first.output
+
+    # the inbox shows conversations: the instructor's messages to learners, answered in turn, each
+    # side notified; learner01 has the instructor's answer to read, the instructor learner10's reply
+    assert "Inbox: 3 conversations" in first.output
+    threads = {c.learner_id: c for c in db.session.scalars(select(Conversation))}
+    assert set(threads) == {learner01, ids["learner02@demo.lms"], ids["learner10@demo.lms"]}
+    assert all(c.started_by_id == instructor.id and c.cohort_id == cohort.id for c in threads.values())
+    authors = [m.author_id for m in db.session.scalars(select(Message).where(Message.conversation_id == threads[learner01].id)
+                                                       .order_by(Message.id))]
+    assert authors == [instructor.id, learner01, instructor.id]
+    assert unread_count(db.session, learner01) == 1 and unread_count(db.session, instructor.id) == 1
+    assert told.get(NotificationEvent.MESSAGE_REPLY) == 2
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.event == NotificationEvent.MESSAGE, Notification.link.like("/inbox/%"))) == 4
 
     # a spread: strong learners well above those falling behind, who show up as at risk
     means = mean_mastery(list(ids.values()))

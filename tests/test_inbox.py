@@ -323,3 +323,158 @@ def test_erasure_removes_the_learners_messages_and_the_export_lists_them(people)
                              .where(ConversationRead.user_id == w.learner_a.id)) == 0
     page = people["client_for"](w.instructor_a).get(f"/inbox/{conversation.id}").get_data(as_text=True)
     assert "My secret plan" not in page and "removed when its author" in page
+
+
+# ------------------------------------------------------------------ following a notice reads the conversation
+
+
+def open_notice(client: Any, notice: Notification) -> Any:
+    """The notification centre's Open (a POST): marks the notice read and goes to its link."""
+    return client.post(f"/notifications/{notice.id}/open")
+
+
+def test_following_the_notice_of_a_message_reads_the_conversation(people) -> None:
+    w = people["world"]
+    teacher, learner = people["client_for"](w.instructor_a), people["client_for"](w.learner_a)
+    assert message(teacher, people["cohort"], [w.learner_a]).status_code == 302
+    db.session.expire_all()
+    conversation = conversation_of(w.learner_a)
+    notice = db.session.scalars(select(Notification).where(Notification.user_id == w.learner_a.id)).one()
+    assert nav_count(learner.get("/notifications").get_data(as_text=True)) == "1"
+    opened = open_notice(learner, notice)
+    assert opened.status_code == 302 and opened.headers["Location"] == f"/inbox/{conversation.id}"
+    db.session.expire_all()
+    assert db.session.get(Notification, notice.id).read_at is not None  # type: ignore[union-attr]
+    page = learner.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert nav_count(page) is None and "Mark read" not in page and '<span class="tag">new</span>' not in page
+
+    # the learner answers; the instructor follows the reply's notice: read for them too
+    sent = learner.post(f"/inbox/{conversation.id}", data={"body": "First answer", "token": token_of(page)})
+    assert sent.status_code == 302
+    later = learner.post(f"/inbox/{conversation.id}", data={"body": "Second answer",
+                                                            "token": token_of(learner.get(f"/inbox/{conversation.id}").get_data(as_text=True))})
+    assert later.status_code == 302
+    db.session.expire_all()
+    first, second = db.session.scalars(select(Notification).where(Notification.user_id == w.instructor_a.id,
+                                                                   Notification.event == NotificationEvent.MESSAGE_REPLY)
+                                       .order_by(Notification.id)).all()
+    assert unread_count(db.session, w.instructor_a.id) == 1
+    assert open_notice(teacher, first).headers["Location"] == f"/inbox/{conversation.id}"
+    db.session.expire_all()
+    # read up to the message the notice announced: the later one has its notice, and stays new
+    reads = db.session.scalars(select(ConversationRead).where(ConversationRead.user_id == w.instructor_a.id)).one()
+    assert reads.read_up_to == int(first.key.split(":")[1])
+    thread = teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert "Mark read" in thread and thread.count('<span class="tag">new</span>') == 1
+    open_notice(teacher, second)
+    db.session.expire_all()
+    assert unread_count(db.session, w.instructor_a.id) == 0
+    assert "Mark read" not in teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert nav_count(teacher.get("/inbox").get_data(as_text=True)) is None
+
+
+def test_a_notice_of_a_conversation_no_longer_theirs_or_of_something_else_reads_nothing(people) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "gone-staff",
+                                      utcnow())[w.learner_a.id]
+    reply(db.session, conversation, w.learner_a, "Answer", utcnow(), lambda c: f"/inbox/{c.id}")
+    notice = db.session.scalars(select(Notification).where(Notification.user_id == w.instructor_a.id)).one()
+    people["cohort"].instructors.remove(db.session.get(User, w.instructor_a.id))  # no longer teaches the cohort
+    other = Notification(user_id=w.learner_a.id, event=NotificationEvent.MESSAGE, key="inbox-message:not-a-number",
+                         title="Odd", body="", link="/inbox", channel=Channel.IN_APP, created_at=utcnow())
+    db.session.add(other)
+    db.session.commit()
+    assert open_notice(people["client_for"](w.instructor_a), notice).status_code == 302
+    assert open_notice(people["client_for"](w.learner_a), other).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(ConversationRead).where(
+        ConversationRead.user_id == w.instructor_a.id)) == 0
+    assert db.session.get(Notification, notice.id).read_at is not None  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ staff start a conversation from a learner's page
+
+
+def test_staff_send_a_message_from_the_learners_page(people) -> None:
+    w = people["world"]
+    teacher = people["client_for"](w.instructor_a)
+    base = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}"
+    for page in (base, f"{base}/progress"):
+        assert f'href="{base}/message"' in teacher.get(page).get_data(as_text=True), page
+    form_page = teacher.get(f"{base}/message").get_data(as_text=True)
+    assert "Send a message to Learner A" in form_page
+    form = {"subject": "Your  hands-on plan", "body": "Can we talk about **month 3**?", "token": token_of(form_page)}
+    sent = teacher.post(f"{base}/message", data=form)
+    assert sent.status_code == 302
+    db.session.expire_all()
+    conversation = conversation_of(w.learner_a)
+    assert sent.headers["Location"] == f"/inbox/{conversation.id}"
+    assert (conversation.subject, conversation.started_by_id, conversation.cohort_id) == \
+        ("Your hands-on plan", w.instructor_a.id, people["cohort"].id)
+    # the learner is notified as by the gradebook's message: a message from staff, mailed by default
+    notice = db.session.scalars(select(Notification).where(Notification.user_id == w.learner_a.id)).one()
+    assert notice.event == NotificationEvent.MESSAGE and notice.link == f"/inbox/{conversation.id}"
+    assert notice.title.endswith(": Your hands-on plan") and "— Instructor A" in notice.body
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.recipient == w.learner_a.email)) == 1
+    learner = people["client_for"](w.learner_a)
+    assert nav_count(learner.get("/inbox").get_data(as_text=True)) == "1"
+    assert "<strong>month 3</strong>" in learner.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    # the same form again (a double click, back and resend): one conversation, one notice
+    again = teacher.post(f"{base}/message", data=form, follow_redirects=True)
+    assert "That message had already been sent." in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Conversation)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+    # a fresh form is a new conversation
+    form["token"] = token_of(teacher.get(f"{base}/message").get_data(as_text=True))
+    assert teacher.post(f"{base}/message", data=form).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Conversation)) == 2
+
+
+def test_a_double_clicked_new_message_opens_one_conversation(people) -> None:
+    w = people["world"]
+    clients = [people["client_for"](w.instructor_a), people["client_for"](w.instructor_a)]
+    url = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}/message"
+    form = {"subject": "Once", "body": "Only once", "token": token_of(clients[0].get(url).get_data(as_text=True))}
+    assert race([lambda c=c: c.post(url, data=form).status_code for c in clients]) == [302, 302]  # type: ignore[misc]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Conversation)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_a_new_message_refuses_bad_input_with_a_message_and_keeps_it(people) -> None:
+    w = people["world"]
+    teacher = people["client_for"](w.instructor_a)
+    url = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}/message"
+    for data, said in (({"subject": "", "body": "Hi"}, "Write a subject."),
+                       ({"subject": "   ", "body": "Hi"}, "Write a subject."),
+                       ({"subject": "S", "body": "  "}, "Write a message first."),
+                       ({"subject": "x" * 201, "body": "Hi"}, "Keep the subject to 200 characters."),
+                       ({"subject": "S", "body": "x" * 20_001}, "Keep a message to 20,000 characters.")):
+        answer = teacher.post(url, data=data)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and said in text, data
+        assert data["subject"].strip()[:20] in text
+    # another cohort's learner: not this cohort's to message
+    other = f"/cohorts/{people['cohort'].id}/learners/{w.learner_b.id}/message"
+    assert teacher.post(other, data={"subject": "S", "body": "B"}).status_code == 404
+    # a closed account reads no messages
+    db.session.get(User, w.learner_a.id).deactivated_at = utcnow()  # type: ignore[union-attr]
+    db.session.commit()
+    closed = teacher.post(url, data={"subject": "S", "body": "B"})
+    assert closed.status_code == 400 and "account is closed" in closed.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+def test_a_new_message_to_a_learner_who_switched_staff_messages_off_waits_in_their_inbox(people) -> None:
+    w = people["world"]
+    set_preferences(db.session, w.learner_a.id, {NotificationEvent.MESSAGE: Channel.OFF})
+    db.session.commit()
+    url = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}/message"
+    sent = people["client_for"](w.instructor_a).post(url, data={"subject": "S", "body": "B"}, follow_redirects=True)
+    assert "switched staff messages off" in sent.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    assert unread_count(db.session, w.learner_a.id) == 1

@@ -44,6 +44,8 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
                    f"({time.perf_counter() - started:.1f}s).")
     elif activity.already:
         click.echo(f"Demo activity: already in place for {activity.already} learners; nothing added.")
+    if activity.conversations:
+        click.echo(f"Inbox: {activity.conversations} conversations between the instructor and learners started.")
     if learners is None:  # today's notices, as cron's first send-reminders makes them (mail waits in the outbox)
         with unit_of_work(db.session):
             notices = send_reminders(db.session, utcnow())

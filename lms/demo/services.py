@@ -54,6 +54,8 @@ from lms.expert import services as expert
 from lms.grading.models import GradeAction, PeerReviewStatus
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.grading.services import save_grade
+from lms.inbox.services import reply, start_conversation
+from lms.inbox.views import link_for
 from lms.kpi.services import record_figure
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, cohort_today, current_month, month_opens_on, opens_at
 from lms.portfolio import services as portfolios
@@ -372,6 +374,7 @@ class ActivityReport:
     teams: int = 0
     team_ratings: int = 0
     months: int = 0
+    conversations: int = 0     # inbox conversations started this run (``demo_conversations``)
     notes: list[str] = field(default_factory=list)
 
 
@@ -785,7 +788,51 @@ def demo_activity(session: DbSession, now: datetime | None = None, tick: Tick = 
         fresh = []
     report = activity.run(fresh, tick)
     report.already = len(learners) - len(fresh)
+    report.conversations = demo_conversations(session, cohort, instructor, now)
     return report
+
+
+# Inbox conversations: (learner number, when it started, subject, then each message as
+# (who wrote it, days before now, body)): "staff" is the instructor. Each is started through
+# the inbox's own service (the learner notified as by any staff message), answered through
+# its replies (the other side notified), and keyed by fixed one-time tokens: a second run
+# finds them and adds nothing.
+CONVERSATIONS: list[tuple[int, str, str, list[tuple[str, float, str]]]] = [
+    (1, "demo-revision", "Your revised case study", [
+        ("staff", 6, "Thanks for revising your case study so quickly. The **risk section** is much stronger now.\n\n"
+                     "Could you add one measurable target for the first quarter?"),
+        ("learner", 5.5, "Thank you! I will add a target on *first-contact resolution*. Is a percentage fine, or "
+                         "should it be a count of tickets?"),
+        ("staff", 1, "A percentage is fine, as long as you say what it is measured against. Looking forward to it."),
+    ]),
+    (10, "demo-catching-up", "Catching up on month 3", [
+        ("staff", 4, "I noticed the month 3 quiz and case study are still open for you. Shall we plan a catch-up?\n\n"
+                     "- the quiz first (about 30 minutes)\n- then the case study, with an extension if you need one"),
+        ("learner", 2, "Yes please. Work has been hectic; an extension of a week for the case study would help a lot."),
+    ]),
+    (2, "demo-hand-in", "Your last hand-in", [
+        ("staff", 0.5, "Your hand-in for last month has arrived; I will grade it this week."),
+    ]),
+]
+
+
+def demo_conversations(session: DbSession, cohort: Cohort, instructor: User, now: datetime) -> int:
+    """The demo's inbox: the instructor's messages to three learners, two of them answered
+    (learner01 has an answer of the instructor's unread, the instructor a reply of learner10's).
+    Answers how many conversations this run started (none the second time)."""
+    started = 0
+    for number, token, subject, messages in CONVERSATIONS:
+        learner = find_user(session, learner_email(number))
+        if learner is None:
+            continue
+        (_, days, body), *answers = messages
+        opened = start_conversation(session, cohort, instructor, learner, subject, body, now - timedelta(days=days),
+                                    link_for, token=token)
+        started += opened.made
+        for index, (who, days, body) in enumerate(answers, start=1):
+            reply(session, opened.conversation, instructor if who == "staff" else learner, body,
+                  now - timedelta(days=days), link_for, token=f"{token}-{index}")
+    return started
 
 
 def evidence_count(session: DbSession) -> int:

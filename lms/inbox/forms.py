@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import secrets
 
-from wtforms import HiddenField, SubmitField, TextAreaField
+from wtforms import HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from lms.inbox.models import BODY_LENGTH
+from lms.inbox.models import BODY_LENGTH, SUBJECT_LENGTH
 from lms.web.forms import Form
 
 MARKDOWN = "Markdown: **bold**, lists, `code`, links."
@@ -24,3 +24,16 @@ class ReplyForm(Form):
 
 class ActionForm(Form):
     """Open or mark read: carries the CSRF token."""
+
+
+class NewConversationForm(Form):
+    """Staff's message to one learner, opening a conversation (the learner's pages). ``token``
+    as ``ReplyForm``'s: a double click on Send opens one conversation."""
+
+    token = HiddenField(default=lambda: secrets.token_hex(16))
+    subject = StringField("Subject", validators=[DataRequired("Write a subject."),
+                                                 Length(max=SUBJECT_LENGTH, message=f"Keep the subject to {SUBJECT_LENGTH} characters.")])
+    body = TextAreaField("Message", validators=[DataRequired("Write a message first."),
+                                                Length(max=BODY_LENGTH, message=f"Keep a message to {BODY_LENGTH:,} characters.")],
+                         description=MARKDOWN)
+    submit = SubmitField("Send")

@@ -5,6 +5,7 @@ of statements. Services take a session and plain arguments and only flush."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,6 +130,49 @@ def open_conversations(session: DbSession, cohort: Cohort, sender: User, learner
 
 
 @dataclass(frozen=True)
+class Started:
+    conversation: Conversation
+    made: bool  # False: the same form had been sent before (a double click) and this is its conversation
+    notified: bool  # the learner has a notice of it (not when they switched staff messages off)
+
+
+def start_key(sender_id: int, token: str) -> str:
+    """The ``source_key`` of a conversation staff start from a learner's page, and its notice's key."""
+    return f"inbox-start:{sender_id}:{token}"
+
+
+def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner: User, subject: str, body: str,
+                       now: datetime, link_for: LinkFor, token: str = "") -> Started:
+    """Staff open a conversation with one learner of ``cohort`` (the learner's page, "Send a
+    message"), and the learner is notified as by the gradebook's message: a message from
+    staff, in their notification centre and mailed as their preference says. ``token`` names
+    the form it came from: the same form sent again (a double click) finds the conversation
+    it opened and sends nothing more."""
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise InboxError("Write a subject.")
+    if len(subject) > SUBJECT_LENGTH:
+        raise InboxError(f"Keep the subject to {SUBJECT_LENGTH} characters.")
+    text = _body(body)
+    if learner.deactivated_at is not None:
+        raise InboxError(f"{learner.name}'s account is closed: they read no messages.")
+    key = start_key(sender.id, token if TOKEN.fullmatch(token or "") else uuid.uuid4().hex)
+    made = insert_unless_there(session, Conversation, {
+        "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": sender.id, "subject": subject,
+        "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
+    conversation = session.scalars(select(Conversation).where(Conversation.source_key == key,
+                                                              Conversation.learner_id == learner.id)).one()
+    if not made:
+        return Started(conversation, False, True)
+    session.add(Message(conversation_id=conversation.id, author_id=sender.id, body=text, created_at=now))
+    session.flush()
+    notices = notify_all(session, [Notice(user_id=learner.id, event=NotificationEvent.MESSAGE, key=key,
+                                          title=f"{cohort.name}: {subject}", body=f"{text}\n\n— {sender.name}",
+                                          link=link_for(conversation))], now)
+    return Started(conversation, True, bool(notices))
+
+
+@dataclass(frozen=True)
 class Sent:
     message: Message
     made: bool  # False: the same form had been sent before (a double click) and this is its message
@@ -193,6 +237,35 @@ def mark_read(session: DbSession, conversation: Conversation, user_id: int, up_t
                                       where=ConversationRead.read_up_to < stmt.excluded.read_up_to)
     session.execute(stmt)
     session.flush()
+
+
+def mark_noticed_read(session: DbSession, user: User, key: str, now: datetime) -> Conversation | None:
+    """``user`` followed a notice (``lms.notifications``, keyed ``key``): the conversation it
+    announced is read up to the message it announced (a reply's notice, ``notice_key``), or
+    up to the opening message (the notice of the staff message that opened it, whose key the
+    conversation keeps as ``source_key``). Later messages stay unread: they have notices of
+    their own. Nothing for a key of anything else, or a conversation ``user`` no longer
+    takes part in. Answers the conversation marked. Two statements and the upsert."""
+    prefix = notice_key(0)[:-1]
+    if key.startswith(prefix):
+        try:
+            message_id = int(key[len(prefix):])
+        except ValueError:
+            return None
+        found = session.execute(select(Conversation, Message.id).join(Message, Message.conversation_id == Conversation.id)
+                                .where(Message.id == message_id)).first()
+    else:
+        first = (select(func.min(Message.id)).where(Message.conversation_id == Conversation.id)
+                 .correlate(Conversation).scalar_subquery())
+        found = session.execute(select(Conversation, first).where(Conversation.source_key == key,
+                                                                  Conversation.learner_id == user.id)).first()
+    if found is None or found[1] is None:
+        return None
+    conversation, up_to = found
+    if conversation.learner_id != user.id and not is_staff_of(session, user, conversation):
+        return None
+    mark_read(session, conversation, user.id, up_to, now)
+    return conversation
 
 
 # ------------------------------------------------------------------ reading

@@ -9,10 +9,12 @@ from flask import Blueprint, abort, current_app, flash, has_request_context, red
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import loaded_with_user, signed_in, signed_in_user
+from lms.accounts.models import User
+from lms.cohorts.models import Cohort
 from lms.database import utcnow
 from lms.extensions import db
 from lms.inbox import services
-from lms.inbox.forms import ActionForm, ReplyForm
+from lms.inbox.forms import ActionForm, NewConversationForm, ReplyForm
 from lms.inbox.models import Conversation
 from lms.web.forms import add_error
 
@@ -95,3 +97,41 @@ def mark_read(conversation_id: int) -> WerkzeugResponse:
         abort(400)
     services.mark_read(db.session, item, signed_in().id, None, utcnow())
     return redirect(url_for("inbox.conversation", conversation_id=item.id))
+
+
+def _cohort_and_learner(cohort_id: int, user_id: int) -> tuple[Cohort, User]:
+    return db.session.get(Cohort, cohort_id) or abort(404), db.session.get(User, user_id) or abort(404)
+
+
+def _new_page(cohort: Cohort, learner: User, form: NewConversationForm, status: int = 200) -> tuple[str, int]:
+    return render_template("inbox/new.html", cohort=cohort, learner=learner, form=form), status
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>/message")
+def new_conversation(cohort_id: int, user_id: int) -> tuple[str, int]:
+    """Staff write to one learner of their cohort: the message opens a conversation."""
+    cohort, learner = _cohort_and_learner(cohort_id, user_id)
+    return _new_page(cohort, learner, NewConversationForm())
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/message")
+def start_conversation(cohort_id: int, user_id: int) -> Any:
+    cohort, learner = _cohort_and_learner(cohort_id, user_id)
+    form = NewConversationForm()
+    if form.validate_on_submit():
+        try:
+            started = services.start_conversation(db.session, cohort, signed_in(), learner, form.subject.data or "",
+                                                  form.body.data or "", utcnow(), link_for, form.token.data or "")
+        except services.InboxError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            if not started.made:
+                flash("That message had already been sent.", "success")
+            elif started.notified:
+                flash(f"Message sent to {learner.name}.", "success")
+            else:
+                flash(f"Message sent to {learner.name}. They switched staff messages off: it waits in their inbox, "
+                      "with no notice.", "success")
+            return redirect(url_for("inbox.conversation", conversation_id=started.conversation.id))
+    return _new_page(cohort, learner, form, 400)

@@ -1,5 +1,6 @@
 """The inbox's wiring: its pages, the unread count in every page's navigation, and the
-conversations the gradebook's staff messages open."""
+conversations the gradebook's staff messages open, and a message's notice followed from the
+notification centre reading the conversation."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from lms.database import DbSession
 from lms.gradebook.services import learners_messaged
 from lms.inbox import services
 from lms.inbox.views import UNREAD, bp, link_for, unread_context, unread_conversations
+from lms.notifications.models import Notification
+from lms.notifications.services import notification_opened
 from lms.web.page_cache import add_viewer_input
 
 
@@ -24,9 +27,18 @@ def on_learners_messaged(_sender: Any, *, session: DbSession, cohort: Cohort, by
     return {uid: link_for(c) for uid, c in opened.items()}
 
 
+def on_notification_opened(_sender: Any, *, session: DbSession, notification: Notification, now: Any) -> None:
+    """Following a notice of a message (the centre's Open) reads the conversation up to that
+    message, in the same POST: the conversation's page shows it read."""
+    user = session.get(User, notification.user_id)
+    if user is not None:
+        services.mark_noticed_read(session, user, notification.key, now)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.context_processor(unread_context)
     load_with_signed_in_user(app, UNREAD, services.unread_count_of_users_row())
     add_viewer_input(app, unread_conversations)  # the count in every page's navigation
     learners_messaged.connect(on_learners_messaged)
+    notification_opened.connect(on_notification_opened)

@@ -28,6 +28,12 @@ events = Namespace()
 # connect here, so one cron entry serves them all and this feature imports none of them.
 reminders_due = events.signal("reminders-due")
 
+# Sent by ``open_notification`` (the centre's Open: one POST) once the notice is marked read,
+# with ``session``, ``notification`` and ``now``: the feature whose page the notice links
+# marks what it announced read there too (the inbox, the conversation), without this
+# feature importing it. Keyed on the notice's ``key``, which names the occurrence.
+notification_opened = events.signal("notification-opened")
+
 # Requests (and the reminder command) put the site's root URL here, so emails carry
 # absolute links; without it an email shows the link as the path it was given.
 BASE_URL = "lms.notifications.base_url"
@@ -222,6 +228,16 @@ def mark_read(session: DbSession, notification: Notification, now: datetime) -> 
     if notification.read_at is None:
         notification.read_at = now
         session.flush()
+
+
+def open_notification(session: DbSession, notification: Notification, now: datetime) -> str | None:
+    """The recipient follows the notice: it is marked read, and so is what it announced on the
+    page it links (receivers of ``notification_opened``). Answers the link when it is a page
+    of this site (a path), None otherwise."""
+    mark_read(session, notification, now)
+    notification_opened.send(session=session, notification=notification, now=now)
+    link = notification.link or ""
+    return link if link.startswith("/") and not link.startswith("//") and "\\" not in link else None
 
 
 def mark_all_read(session: DbSession, user_id: int, now: datetime) -> int:

@@ -59,9 +59,7 @@ def open_(notification_id: int) -> WerkzeugResponse:
     notification = _own(notification_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    services.mark_read(db.session, notification, utcnow())
-    link = notification.link or ""
-    target = link if link.startswith("/") and not link.startswith("//") else None  # a page of this site only
+    target = services.open_notification(db.session, notification, utcnow())  # a page of this site only
     return redirect(target or url_for("notifications.centre"))
 
 
