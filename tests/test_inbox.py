@@ -465,7 +465,7 @@ def test_a_new_message_refuses_bad_input_with_a_message_and_keeps_it(people) -> 
     db.session.get(User, w.learner_a.id).deactivated_at = utcnow()  # type: ignore[union-attr]
     db.session.commit()
     closed = teacher.post(url, data={"subject": "S", "body": "B"})
-    assert closed.status_code == 400 and "account is closed" in closed.get_data(as_text=True)
+    assert closed.status_code == 400 and "is closed: they read no messages" in closed.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Conversation)) == 0
 
 

@@ -155,7 +155,7 @@ def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner
         raise InboxError(f"Keep the subject to {SUBJECT_LENGTH} characters.")
     text = _body(body)
     if learner.deactivated_at is not None:
-        raise InboxError(f"{learner.name}'s account is closed: they read no messages.")
+        raise InboxError(f"The account of {learner.name} is closed: they read no messages.")
     key = start_key(sender.id, token if TOKEN.fullmatch(token or "") else uuid.uuid4().hex)
     made = insert_unless_there(session, Conversation, {
         "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": sender.id, "subject": subject,
