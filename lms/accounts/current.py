@@ -15,6 +15,7 @@ kept page costs one statement."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Flask, abort, current_app, g, request
@@ -94,6 +95,17 @@ def load_signed_in_user(session: DbSession, user_id: int) -> User | None:
     if len(row) > 1 + extras:
         stamp_read_with_user(current_app, session, user.id, now, row[1 + extras:])
     return user
+
+
+def count_loaded_with_user(name: str, count: Callable[[int], int]) -> int:
+    """A count the layout shows of the signed-in user (their unread notifications, their
+    unread conversations): read with the user on safe requests (``name``), otherwise
+    ``count(user_id)``, one statement; 0 for nobody signed in."""
+    user = signed_in_user()
+    if user is None:
+        return 0
+    loaded = loaded_with_user(user, name)
+    return int(loaded) if loaded is not None else count(user.id)
 
 
 def loaded_with_user(user: User, name: str) -> Any:

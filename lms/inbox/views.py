@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, has_request_context, redirect, render_template, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lms.accounts.current import loaded_with_user, signed_in, signed_in_user
+from lms.accounts.current import count_loaded_with_user, signed_in
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
 from lms.database import utcnow
@@ -26,11 +26,7 @@ UNREAD = "inbox_unread"  # read with the signed-in user (lms.accounts.current) o
 def unread_conversations() -> int:
     """The signed-in user's conversations with unread messages (read with the user on safe
     requests; otherwise one statement), 0 for nobody signed in."""
-    user = signed_in_user()
-    if user is None:
-        return 0
-    loaded = loaded_with_user(user, UNREAD)
-    return int(loaded) if loaded is not None else services.unread_count(db.session, user.id)
+    return count_loaded_with_user(UNREAD, lambda user_id: services.unread_count(db.session, user_id))
 
 
 def unread_context() -> dict[str, Any]:

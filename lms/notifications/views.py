@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from lms.accounts.current import loaded_with_user, signed_in, signed_in_user
+from lms.accounts.current import count_loaded_with_user, signed_in
 from lms.cohorts.roles import roles_of
 from lms.database import utcnow
 from lms.extensions import db
@@ -29,11 +29,7 @@ UNREAD = "notifications_unread"  # read with the signed-in user (lms.accounts.cu
 def unread_notifications() -> int:
     """The signed-in user's unread count (read with the user on safe requests; otherwise one
     statement), 0 for nobody signed in."""
-    user = signed_in_user()
-    if user is None:
-        return 0
-    loaded = loaded_with_user(user, UNREAD)
-    return int(loaded) if loaded is not None else services.unread_count(db.session, user.id)
+    return count_loaded_with_user(UNREAD, lambda user_id: services.unread_count(db.session, user_id))
 
 
 def unread_context() -> dict[str, Any]:
