@@ -178,6 +178,20 @@ CONFIRMED = {
     "https://github.com/18f/objectives-and-key-results",
     # "Edelman LinkedIn B2B thought leadership impact report buyers" [pages]
     "https://www.edelman.com/insights/how-b2b-thought-leadership-impacts-demand-generation-in-2020",
+    # "quarterly business review customer success executive business review guide value" [pages]
+    "https://www.gainsight.com/guide/the-essential-guide-to-quarterly-business-reviews/",
+    # "How to embrace asynchronous communication for remote work GitLab handbook minimize time zone bias" [pages]
+    "https://handbook.gitlab.com/handbook/company/culture/all-remote/asynchronous",
+    # "Erin Meyer Navigating the Cultural Minefield Harvard Business Review" [pages]
+    "https://changethis.com/manifesto/show/121.03.CultureMap",
+    # "gov.uk government publications the green book and accompanying guidance business case guidance" [pages]
+    "https://gov.uk/government/collections/the-green-book-and-accompanying-guidance-and-documents",
+    # "SRE workbook canarying releases" [pages]
+    "https://sre.google/workbook/canarying-releases",
+    # "Anthropic docs create strong empirical evaluations define success criteria test cases edge cases" [docs]
+    "https://platform.claude.com/docs/en/test-and-evaluate/develop-tests",
+    # "ISO 9001 Auditing Practices Group guidance papers" [pages]
+    "https://iaf.nu/en/accreditation-and-assessment-practices-iso9001/",
 }
 
 
