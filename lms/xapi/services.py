@@ -123,15 +123,17 @@ def score(raw: float, maximum: float) -> dict[str, float]:
     return {"scaled": round(scaled, 4), "raw": raw, "min": 0.0, "max": maximum}
 
 
-def queue(session: DbSession, config: Mapping[str, Any], key: str, made: dict[str, Any], now: datetime) -> XapiStatement | None:
+def queue(session: DbSession, config: Mapping[str, Any], key: str, made: dict[str, Any], now: datetime, *,
+          base: str | None = None) -> XapiStatement | None:
     """Put one statement in the outbox (once per event key), sent after the caller's commit.
+    ``base`` is the key of the event a correction is about (the key itself when not given).
     Flushes only; nothing when xAPI is off."""
     if not enabled(config):
         return None
     if session.scalar(select(XapiStatement.id).where(XapiStatement.statement_id == made["id"])) is not None:
         return None
-    row = XapiStatement(statement_id=made["id"], event_key=key[:200], created_at=now,
-                        body=json.dumps(made, separators=(",", ":"), sort_keys=True))
+    row = XapiStatement(statement_id=made["id"], event_key=key[:200], event_base=(key if base is None else base)[:200],
+                        created_at=now, body=json.dumps(made, separators=(",", ":"), sort_keys=True))
     session.add(row)
     session.flush()
     note_pending(session, PENDING, [row.id])
