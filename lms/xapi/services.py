@@ -16,9 +16,12 @@ outside the request, retried with backoff until the LRS has them.
 - Verbs and activity types are the ADL vocabulary's (http://adlnet.gov/expapi/...).
 - Statements are immutable (xAPI 1.0.3, 2.3.2): a fact that changes afterwards (work's
   lateness, when an extension or a moved cohort start changes its deadline) voids the
-  statement that said otherwise (verb ``voided``, object a ``StatementRef`` to it; an LRS
-  then leaves it out of its answers) and sends a corrected one, whose context refers to the
-  voided statement."""
+  statement that said otherwise (verb ``voided``, object a ``StatementRef`` to it) and sends
+  a corrected one, whose context refers to the voided statement. xAPI has an LRS leave a
+  voided statement out of its query answers, but not every LRS does: Ralph 5.1 still lists
+  it (the tests read it back), so a report built on such an LRS leaves out the statements
+  that a ``voided`` statement names. The site itself lists no statements: the outbox is only
+  sent (``send-xapi`` prints how many are pending and failed)."""
 
 from __future__ import annotations
 
