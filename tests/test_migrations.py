@@ -463,3 +463,38 @@ def test_the_peer_review_kind_migration_keeps_one_live_review_per_reviewer_and_w
         downgrade(revision="zu1c3d4e5f613")
         assert "kind" not in {c["name"] for c in sa.inspect(db.engine).get_columns("peer_reviews")}
         db.engine.dispose()
+
+
+def test_the_xapi_event_base_migration_gives_each_statement_the_key_of_its_event(fresh_database_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """``zys4c3d4e5f613`` fills ``xapi_statements.event_base`` in one UPDATE: a corrected
+    "submitted" statement's base is its key up to ``:late:`` (the key of the first one),
+    every other statement's its own key; the column is indexed and required."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    statements = sa.table("xapi_statements", *(sa.column(c) for c in ("statement_id", "event_key", "body", "created_at",
+                                                                       "status", "attempts", "error")))
+    first = "submission:7:version:2:submitted"
+    keys = {first: first,
+            f"{first}:late:false:2026-06-01T10:00:00Z": first,
+            f"{first}:late:true:2026-06-02T10:00:00Z": first,
+            "void:0b8d5a4e-0000-5000-8000-000000000001": "void:0b8d5a4e-0000-5000-8000-000000000001",
+            "attempt:3:completed": "attempt:3:completed",
+            "mastery:4:late:2026-06-01T10:00:00Z:3.0": "mastery:4:late:2026-06-01T10:00:00Z:3.0",  # not a correction
+            "submission:8:version:1:submitted": "submission:8:version:1:submitted"}
+    with app.app_context():
+        upgrade(revision="zyr3c3d4e5f613")
+        with db.engine.begin() as conn:
+            conn.execute(sa.insert(statements), [
+                {"statement_id": f"00000000-0000-5000-8000-{n:012}", "event_key": key, "body": "{}",
+                 "created_at": datetime(2026, 6, 1, tzinfo=UTC), "status": "sent", "attempts": 1, "error": ""}
+                for n, key in enumerate(keys)])
+        upgrade()
+        with db.engine.connect() as conn:
+            assert dict(conn.execute(sa.text("SELECT event_key, event_base FROM xapi_statements")).all()) == keys
+        assert "ix_xapi_statements_event_base" in {i["name"] for i in sa.inspect(db.engine).get_indexes("xapi_statements")}
+        with db.engine.connect() as conn, pytest.raises(sa.exc.IntegrityError):  # every statement names its event
+            conn.execute(sa.text("INSERT INTO xapi_statements (statement_id, event_key, body, created_at, status, attempts, "
+                                 "error) VALUES ('x', 'k', '{}', CURRENT_TIMESTAMP, 'sent', 0, '')"))
+        downgrade(revision="zyr3c3d4e5f613")
+        assert "event_base" not in {c["name"] for c in sa.inspect(db.engine).get_columns("xapi_statements")}
+        db.engine.dispose()

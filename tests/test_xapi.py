@@ -42,6 +42,7 @@ from lms.progress.models import EvidenceSourceName, ProgressItem
 from lms.progress.services import record
 from lms.xapi import services
 from lms.xapi.models import StatementStatus, XapiStatement
+from tests.plans import plan_of, scans_whole, statements_during
 from tests.redis_db import redis_database
 
 RALPH_VENV = Path(os.environ.get("LMS_RALPH_VENV") or Path.home() / ".cache" / "lms-ralph" / "venv")
@@ -333,6 +334,46 @@ def test_lateness_changed_after_the_hand_in_voids_the_statement_and_sends_a_corr
     corrected(late_again, new_statements(seen), late=False)
     assert sum(1 for s in lrs_statements(lrs) if s["verb"]["id"].endswith("/voided")
                and s["actor"] == original["actor"]) == 3  # each statement voided once
+
+
+def test_the_statements_of_changed_work_are_found_through_an_index(app: Flask, setup: dict[str, Any]) -> None:
+    """A lateness change finds each version's statements by their event's key (``event_base``,
+    indexed), not by a LIKE on ``event_key`` that reads the whole outbox: the plan on this
+    database (SQLite's, or PostgreSQL's with sequential scans priced out) uses the index."""
+    configure(app, "http://127.0.0.1:9/xAPI/", "https://plan.example.org/")  # nothing is sent: never committed
+    learner, cohort = setup["learner"], setup["cohort"]
+    assignment = get_assignment(db.session, CASE)
+    assert assignment is not None
+    work = start_submission(db.session, assignment, learner.id, cohort.id, utcnow())
+    work.draft_body = "My analysis."
+    submit(db.session, work, dates_for(assignment, build_schedule(db.session, cohort, learner.id, utcnow())), utcnow())
+    [version_id] = db.session.scalars(select(SubmissionVersion.id)).all()
+    [first] = outbox()
+    assert first.event_base == first.event_key
+    key = first.event_key
+
+    def change(late: bool) -> list[tuple[str, Any]]:
+        return [(st, params) for st, params in statements_during(lambda: lateness_changed.send(
+            None, session=db.session, now=utcnow(), changes={version_id: late})) if "FROM xapi_statements" in st]
+
+    looked_up = change(False)  # the first statement found, voided and corrected
+    rows = outbox()
+    assert [r.event_base for r in rows] == [key, rows[1].event_key, key]
+    assert rows[2].event_key.startswith(key + ":late:false:")
+    looked_up += change(True)  # the correction found by its base, voided and corrected again
+    assert len(outbox()) == 5
+    lookups = [(st, params) for st, params in looked_up if "event_base IN" in st]
+    assert len(lookups) == 2 and not any("LIKE" in st for st, _ in looked_up), looked_up
+    db.session.rollback()
+    for statement, parameters in lookups:
+        plan = plan_of(statement, parameters)
+        assert "ix_xapi_statements_event_base" in plan and not scans_whole("xapi_statements", plan), plan
+
+    # The check is not vacuous: the LIKE the lookup used to add reads the whole table.
+    [(statement, parameters)] = statements_during(lambda: db.session.scalars(select(XapiStatement.id).where(
+        XapiStatement.event_key.like(f"{key}:%"))).all())
+    plan = plan_of(statement, parameters)
+    assert scans_whole("xapi_statements", plan), plan
 
 
 def test_statement_ids_come_from_the_event(app: Flask) -> None:

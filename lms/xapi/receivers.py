@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from lms.assessment.models import Attempt
 from lms.catalog.models import Lesson, Objective
@@ -104,19 +104,17 @@ def on_lateness_changed(_sender: Any, *, session: DbSession, now: datetime, chan
     listed = sorted(keys)
     for start in range(0, len(listed), CHUNK):
         chunk = listed[start:start + CHUNK]
-        for row in session.scalars(select(XapiStatement).where(or_(
-                XapiStatement.event_key.in_(chunk), *(XapiStatement.event_key.like(f"{key}:%") for key in chunk)))
-                .order_by(XapiStatement.id)):
-            base = row.event_key if row.event_key in keys else row.event_key.split(":late:", 1)[0]
-            if base in keys:
-                current[keys[base]] = row  # ordered by id: the newest wins
+        # the first statement and its corrections share its key as their base (an index)
+        for row in session.scalars(select(XapiStatement).where(XapiStatement.event_base.in_(chunk))
+                                   .order_by(XapiStatement.id)):
+            current[keys[row.event_base]] = row  # ordered by id: the newest wins
     for version_id, row in sorted(current.items()):
         late = changes[version_id]
         made = json.loads(row.body)
         extensions = made.get("context", {}).get("extensions", {})
         if extensions.get(LATE) == late:
             continue
-        base = row.event_key.split(":late:", 1)[0]
+        base = row.event_base
         voided = {"objectType": "StatementRef", "id": row.statement_id}
         key = f"void:{row.statement_id}"
         queue(session, config, key, {"id": statement_id(config, key), "actor": made["actor"], "verb": VERBS["voided"],
@@ -124,7 +122,7 @@ def on_lateness_changed(_sender: Any, *, session: DbSession, now: datetime, chan
         key = f"{base}:late:{str(late).lower()}:{iso(now)}"
         corrected = {**made, "id": statement_id(config, key),
                      "context": {**made.get("context", {}), "extensions": {**extensions, LATE: late}, "statement": voided}}
-        queue(session, config, key, corrected, now)
+        queue(session, config, key, corrected, now, base=base)
 
 
 def rubric_result(grade: Grade) -> list[dict[str, Any]]:
