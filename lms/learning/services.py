@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.audit.models import AuditAction
-from lms.audit.services import record_from
+from lms.audit.services import record_all_from, record_from
 from lms.catalog.models import ContentRevision, Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
 from lms.cohorts.enrolment import active_enrolment
@@ -509,6 +509,7 @@ def remove_extensions(session: DbSession, cohort: Cohort, shown: Sequence[tuple[
                                                   ScheduleOverride.id <= o.id) for _, o in passed)))
         .values(removed_at=now, removed_by_id=removed_by.id).returning(ScheduleOverride.id)
         .execution_options(synchronize_session=False)))
+    audited: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
     for learner, override in passed:
         if override.id not in changed:
             done.refused[learner.id] = CohortError("This extension was removed meanwhile by someone else: the regular due "
@@ -517,11 +518,12 @@ def remove_extensions(session: DbSession, cohort: Cohort, shown: Sequence[tuple[
         set_committed_value(override, "removed_at", now)  # as written: no statement to read it back
         set_committed_value(override, "removed_by_id", removed_by.id)
         base_due = timeline_of(cohort, enrolments[learner.id]).phase_dates(override.phase.month)[1]
-        record_from(session, action=AuditAction.OVERRIDE_REVOKED, organization_id=cohort.organization_id,
-                    target=f"user:{learner.id} cohort:{cohort.id} phase:{override.phase_id}",
-                    before={"kind": OverrideKind.EXTENSION, "on_date": override.on_date, "note": override.note},
-                    after={"due": base_due}, actor_id=removed_by.id)
+        audited.append((f"user:{learner.id} cohort:{cohort.id} phase:{override.phase_id}",
+                        {"kind": OverrideKind.EXTENSION, "on_date": override.on_date, "note": override.note},
+                        {"due": base_due}))
         done.removed.append(override)
+    record_all_from(session, action=AuditAction.OVERRIDE_REVOKED, organization_id=cohort.organization_id,
+                    actor_id=removed_by.id, changes=audited)
     if done.removed:
         extensions_removed.send(cohort, session=session, overrides=done.removed, now=now)
     return done
