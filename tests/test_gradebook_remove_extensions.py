@@ -24,7 +24,8 @@ from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import cohort_today, grant_override, remove_extension
 from lms.notifications.models import Notification
 from lms.progress.models import ItemKind, ProgressItem
-from tests.test_gradebook import CASE, COLUMN, course, url  # noqa: F401
+from tests.conftest import PASSWORD
+from tests.test_gradebook import CASE, COLUMN, course, csrf_client, url  # noqa: F401
 
 REMOVE = "/gradebook/remove-extensions"
 
@@ -239,3 +240,24 @@ def test_bad_input_is_answered_with_a_message_and_removes_nothing(course) -> Non
     assert _confirm(course, other_teacher, shown).status_code == 404
     db.session.expire_all()
     assert db.session.scalars(select(ScheduleOverride.removed_at)).all() == [None]
+
+
+def test_the_confirmation_carries_its_csrf_token_and_nothing_is_removed_without_it(course, csrf_client) -> None:  # noqa: F811
+    ada, _ = course["hand_in"](course["cohort"], "Ada Token")
+    _extend(course, course["client_for"](course["teacher"]), [ada])
+    token_of = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+    login = token_of.search(csrf_client.get("/login").get_data(as_text=True))
+    assert login
+    csrf_client.post("/login", data={"email": course["teacher"].email, "password": PASSWORD, "csrf_token": login.group(1)})
+    book = token_of.search(csrf_client.get(url(course["cohort"])).get_data(as_text=True))
+    assert book
+    page = csrf_client.post(url(course["cohort"]), data={"action": "remove_extension", "column": COLUMN, "learner": [ada.id],
+                                                          "csrf_token": book.group(1)}).get_data(as_text=True)
+    token = token_of.search(page)
+    shown = re.findall(r'name="shown" value="(\d+:\d+)"', page)
+    assert token and shown
+    assert _confirm(course, csrf_client, shown).status_code == 400
+    db.session.expire_all()
+    assert _extension_of(ada).removed_at is None
+    assert _confirm(course, csrf_client, shown, csrf_token=token.group(1)).status_code == 302
+    assert _extension_of(ada).removed_at is not None

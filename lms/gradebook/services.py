@@ -9,7 +9,8 @@ only the shown learners' rows are built, unless the ungraded filter needs its ca
 
 Bulk actions write only through the features that own the data: releasing drafted grades
 through ``lms.grading.services.save_grade`` (a conditional write on the revision the
-staff member saw), extensions through ``lms.learning.services.grant_override``, messages
+staff member saw), extensions through ``lms.learning.services.grant_override`` (removed
+through its ``remove_extensions``, after a confirmation page), messages
 through ``lms.notifications.services.notify_all`` (which mails them through the outbox). Each answers per learner; services only flush."""
 
 from __future__ import annotations
@@ -775,7 +776,7 @@ def remove_extensions(session: DbSession, cohort: Cohort, column: Column, users:
     regular due dates, lateness judged again, audited, the learner told). What changed
     since the page opened is skipped and named, never removed unseen: an extension granted
     to a learner it showed without one, a newer grant than the one it showed, one removed
-    by someone else meanwhile. A learner it showed without one is skipped, named."""
+    by someone else meanwhile. A learner it showed without one is skipped and named too."""
     if not column.extendable or column.phase_id is None:
         raise GradebookError(NO_EXTENSIONS)
     outcome = Removed()
