@@ -194,6 +194,8 @@ POLICY: dict[str, AccessRule] = {
     "gradebook.page": COHORT_STAFF,
     "gradebook.export": COHORT_STAFF,
     "gradebook.bulk": COHORT_STAFF,
+    # the confirmed "Remove extension" of the gradebook (its confirmation page is the bulk action's answer)
+    "gradebook.remove_extensions": COHORT_STAFF,
     # the heat map's at-risk list, all ticked, and the message sent to them (the gradebook's message action)
     "gradebook.message_at_risk_form": COHORT_STAFF,
     "gradebook.message_at_risk": COHORT_STAFF,

@@ -346,6 +346,8 @@ ROUTES: dict[str, Route] = {
     "gradebook.page": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/gradebook?show=overdue", COHORT_STAFF),
     "gradebook.export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/gradebook.json", COHORT_STAFF),
     "gradebook.bulk": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/gradebook", COHORT_STAFF, "POST"),
+    "gradebook.remove_extensions": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/gradebook/remove-extensions", COHORT_STAFF,
+                                         "POST"),
     "gradebook.message_at_risk_form": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/gradebook/message-at-risk?q=a",
                                             COHORT_STAFF),
     "gradebook.message_at_risk": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/gradebook/message-at-risk", COHORT_STAFF, "POST"),

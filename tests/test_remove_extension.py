@@ -110,25 +110,27 @@ def test_the_removal_is_a_conditional_write_that_leaves_a_grant_made_after_its_c
     shown = grant_override(db.session, world["cohort"], world["learner"], assignment.phase_id, OverrideKind.EXTENSION,
                            today + timedelta(days=3), "", world["teacher"], utcnow(), item_due=_regular_due(world))
     db.session.commit()
-    real_scalar = db.session.scalar
+    real_scalars = db.session.scalars
     raced: list[int] = []
 
-    def scalar_then_race(statement: Any, *args: Any, **kwargs: Any) -> Any:
-        found = real_scalar(statement, *args, **kwargs)
-        if not raced and "schedule_overrides.id >" in str(statement):  # the check for a newer grant: none yet
-            late = ScheduleOverride(user_id=world["learner"].id, phase_id=assignment.phase_id, kind=OverrideKind.EXTENSION,
-                                    on_date=today + timedelta(days=8), note="", granted_by_id=world["teacher"].id,
-                                    created_at=utcnow())
-            db.session.add(late)
-            db.session.flush()
-            raced.append(late.id)
-        return found
+    def scalars_then_race(statement: Any, *args: Any, **kwargs: Any) -> Any:
+        text = str(statement)
+        if raced or not text.startswith("SELECT") or "schedule_overrides.removed_at IS NULL" not in text:
+            return real_scalars(statement, *args, **kwargs)
+        found = real_scalars(statement, *args, **kwargs).all()  # the check for a newer grant: none yet
+        late = ScheduleOverride(user_id=world["learner"].id, phase_id=assignment.phase_id, kind=OverrideKind.EXTENSION,
+                                on_date=today + timedelta(days=8), note="", granted_by_id=world["teacher"].id,
+                                created_at=utcnow())
+        db.session.add(late)
+        db.session.flush()
+        raced.append(late.id)
+        return iter(found)
 
-    db.session.scalar = scalar_then_race  # type: ignore[method-assign]
+    db.session.scalars = scalars_then_race  # type: ignore[method-assign]
     try:
         remove_extension(db.session, world["cohort"], world["learner"], shown.id, world["teacher"])
     finally:
-        del db.session.scalar
+        del db.session.scalars
     db.session.commit()
     assert raced
     assert db.session.get_one(ScheduleOverride, raced[0]).removed_at is None

@@ -44,6 +44,7 @@ class RowFilter(StrEnum):
 class BulkAction(StrEnum):
     RELEASE = "release"    # release the drafted grades of a column
     EXTEND = "extend"      # grant an extension for a column's part of the program
+    REMOVE_EXTENSION = "remove_extension"  # remove those extensions (a confirmation page first)
     MESSAGE = "message"    # mail the learners
     DOWNLOAD = "download"  # every submission of an assignment as a zip with a manifest
 

@@ -9,7 +9,8 @@ only the shown learners' rows are built, unless the ungraded filter needs its ca
 
 Bulk actions write only through the features that own the data: releasing drafted grades
 through ``lms.grading.services.save_grade`` (a conditional write on the revision the
-staff member saw), extensions through ``lms.learning.services.grant_override``, messages
+staff member saw), extensions through ``lms.learning.services.grant_override`` (removed
+through its ``remove_extensions``, after a confirmation page), messages
 through ``lms.notifications.services.notify_all`` (which mails them through the outbox). Each answers per learner; services only flush."""
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.grading.exports import CsvExporter, GradeRows, GradeTable
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
-from lms.learning.models import OverrideKind
-from lms.learning.services import cohort_today, grant_override
+from lms.learning.models import OverrideKind, ScheduleOverride
+from lms.learning.services import StaleOverride, applying_extensions, cohort_today, grant_override
+from lms.learning.services import remove_extensions as remove_learner_extensions
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
 from lms.progress.models import ItemKind
@@ -701,6 +703,109 @@ def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: 
             outcome.refuse(user.name, f"not extended: {exc}")
         else:
             outcome.done.append(user.name)
+    return outcome
+
+
+NO_EXTENSIONS = "Extensions move the due dates of a module's part; weekly checks and level exams have none."
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One learner on the confirmation page of "Remove extension": the extension of the
+    item's part that applies to them (None: none, they are skipped)."""
+
+    user: User
+    extension: ScheduleOverride | None
+
+    @property
+    def value(self) -> str:
+        """What the confirmation carries back: ``learner id:extension id`` (0: none shown).
+        An extension is never edited (a grant is a new row, with a higher id; a removal marks
+        it), so its id says which grant the page showed."""
+        return f"{self.user.id}:{self.extension.id if self.extension else 0}"
+
+
+def extensions_of(session: DbSession, column: Column, users: Sequence[User]) -> list[Shown]:
+    """The confirmation of "Remove extension" for ``column``: each of ``users`` with the
+    extension of the item's part that applies to them, if any (two statements whatever
+    their number)."""
+    if not column.extendable or column.phase_id is None:
+        raise GradebookError(NO_EXTENSIONS)
+    applying = applying_extensions(session, [u.id for u in users], column.phase_id)
+    return [Shown(u, applying.get(u.id)) for u in users]
+
+
+def parse_shown(values: Iterable[str]) -> dict[int, int] | None:
+    """The confirmation's ``learner id:extension id`` pairs (``Shown.value``); None when
+    one is not such a pair or a learner is named twice."""
+    shown: dict[int, int] = {}
+    for value in values:
+        user_id, _, override_id = value.partition(":")
+        if not (user_id.isdigit() and override_id.isdigit() and len(user_id) < 10 and len(override_id) < 10):
+            return None
+        if int(user_id) in shown:
+            return None
+        shown[int(user_id)] = int(override_id)
+    return shown
+
+
+@dataclass
+class Removed(Outcome):
+    """The answer of "Remove extension": "Removed N extensions; skipped: …"."""
+
+    verb: str = "Removed"
+
+    @property
+    def summary(self) -> str:
+        count = len(self.done)
+        text = f"Removed {count} extension{'' if count == 1 else 's'}"
+        skipped = []
+        for reason, names in self.refused.items():
+            shown = ", ".join(names[:NAMES_SHOWN])
+            if len(names) > NAMES_SHOWN:
+                shown += f" and {len(names) - NAMES_SHOWN} more"
+            skipped.append(f"{shown} ({_agreeing(reason, len(names))})")
+        return text + ("; skipped: " + "; ".join(skipped) if skipped else "") + "."
+
+
+def remove_extensions(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User], shown: Mapping[int, int],
+                      by: User, now: datetime) -> Removed:
+    """Remove, for each of ``users``, the extension of ``column``'s part that the
+    confirmation page showed (``shown``: learner id -> extension id, 0 for none), through
+    ``lms.learning.services.remove_extensions`` (the single removal's checks and effects:
+    regular due dates, lateness judged again, audited, the learner told). What changed
+    since the page opened is skipped and named, never removed unseen: an extension granted
+    to a learner it showed without one, a newer grant than the one it showed, one removed
+    by someone else meanwhile. A learner it showed without one is skipped and named too."""
+    if not column.extendable or column.phase_id is None:
+        raise GradebookError(NO_EXTENSIONS)
+    outcome = Removed()
+    applying = applying_extensions(session, [u.id for u in users], column.phase_id)
+    listed: list[tuple[User, int]] = []
+    for user in users:
+        override_id = shown.get(user.id, 0)
+        current = applying.get(user.id)
+        if override_id:
+            listed.append((user, override_id))
+        elif current is not None:
+            outcome.refuse(user.name, "were granted an extension after the confirmation page opened; it stays")
+        else:
+            outcome.refuse(user.name, "had no extension on this item")
+    done = remove_learner_extensions(session, cohort, listed, by, now)
+    removed = {o.user_id for o in done.removed}
+    for user, _shown_id in listed:
+        if user.id in removed:
+            outcome.done.append(user.name)
+            continue
+        refusal = done.refused.get(user.id)
+        newer = refusal.newer if isinstance(refusal, StaleOverride) else None
+        if newer is not None:
+            outcome.refuse(user.name, f"were granted a newer extension after the confirmation page opened "
+                                      f"(by {newer.granted_by.name}, to {newer.on_date:%d %B %Y}); it stays")
+        elif user.id not in applying or refusal is None:  # no extension applies any more: removed by someone else
+            outcome.refuse(user.name, "had the extension shown removed meanwhile by someone else")
+        else:  # the form named another extension than theirs (not one the page showed)
+            outcome.refuse(user.name, f"not removed: {refusal}")
     return outcome
 
 

@@ -24,6 +24,8 @@ from lms.web.downloads import content_disposition, export_name, streamed_downloa
 from lms.web.forms import DayOutOfRange, parse_day
 
 bp = Blueprint("gradebook", __name__, template_folder="templates")
+NOT_IN_COHORT = ("A learner or the item chosen is not part of the gradebook of this cohort. Open the gradebook again "
+                 "and choose from what it shows.")
 
 
 def _cohort(cohort_id: int) -> Cohort:
@@ -99,11 +101,15 @@ def bulk(cohort_id: int) -> Any:
             users = services.learners_in(db.session, cohort, (int(i) for i in ids))
         column = services.column_of(db.session, form.get("column", "")) if action != BulkAction.MESSAGE else None
     except services.NotInCohort:
-        abort(404)
+        abort(404, NOT_IN_COHORT)
     if not users:
         return refused("Tick the learners first, or choose every learner the filter shows.")
     user, now = signed_in(), utcnow()
     try:
+        if action == BulkAction.REMOVE_EXTENSION:  # nothing written yet: the confirmation lists what would be
+            assert column is not None
+            return _removal_page(cohort, column, services.extensions_of(db.session, column, users), row_filter, module,
+                                 form.get("page", 1, type=int))
         if action == BulkAction.DOWNLOAD:
             assert column is not None
             archive = services.submissions_archive(db.session, cohort, column, users)
@@ -134,6 +140,54 @@ def bulk(cohort_id: int) -> Any:
         db.session.rollback()
         return refused(str(exc))
     current_app.logger.info("gradebook %s in cohort %s by user %s: %s", action, cohort.id, user.id, outcome.summary)
+    flash(outcome.summary, "success" if not outcome.refused else "warning")
+    return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))
+
+
+def _removal_page(cohort: Cohort, column: services.Column, listed: list[services.Shown], row_filter: RowFilter,
+                  module: str | None, page: int) -> tuple[str, int]:
+    """The confirmation of "Remove extension": which ticked learners have an extension of
+    the item's part (its date, who granted it) and which have none (skipped). It carries
+    what it shows back (``Shown.value``), so a change since is skipped, not undone unseen."""
+    return render_template("gradebook/remove_extensions.html", cohort=cohort, column=column, listed=listed,
+                           extended=[s for s in listed if s.extension is not None],
+                           without=[s for s in listed if s.extension is None], form=CsrfForm(),
+                           row_filter=row_filter, module=module, page=page), 200
+
+
+@bp.post("/cohorts/<int:cohort_id>/gradebook/remove-extensions")
+def remove_extensions(cohort_id: int) -> Any:
+    """The confirmed "Remove extension": every extension the confirmation page listed, as it listed it."""
+    cohort = _cohort(cohort_id)
+    form = request.form
+    row_filter, module = _filters(form)
+
+    def refused(message: str, status: int = 400) -> tuple[str, int]:
+        return _page(cohort, row_filter, module, error=f"Nothing was removed: {message}", posted=form, status=status,
+                     page=form.get("page", 1, type=int))
+
+    shown = services.parse_shown(form.getlist("shown"))
+    if shown is None:
+        return refused("the confirmation did not come from its page. Tick the learners and choose Remove extension again.")
+    if not shown:
+        return refused("no learner was listed. Tick the learners first, then choose Remove extension.")
+    try:
+        column = services.column_of(db.session, form.get("column", ""))
+    except services.NotInCohort:
+        return refused("the item is not in the gradebook (it may have been retired). Choose the item again.")
+    try:
+        users = services.learners_in(db.session, cohort, shown)
+    except services.NotInCohort:
+        return refused("a learner listed is not a learner of this cohort (they may have moved or left since the "
+                       "confirmation page opened). Tick the learners again.")
+    user = signed_in()
+    try:
+        outcome = services.remove_extensions(db.session, cohort, column, users, shown, user, utcnow())
+    except services.GradebookError as exc:
+        db.session.rollback()
+        return refused(str(exc))
+    current_app.logger.info("gradebook %s in cohort %s by user %s: %s", BulkAction.REMOVE_EXTENSION, cohort.id, user.id,
+                            outcome.summary)
     flash(outcome.summary, "success" if not outcome.refused else "warning")
     return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))
 

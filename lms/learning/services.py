@@ -22,28 +22,32 @@ from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from icalendar import Calendar, Event
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.audit.models import AuditAction
-from lms.audit.services import record_from
+from lms.audit.services import record_all_from, record_from
 from lms.catalog.models import ContentRevision, Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.services import CohortError
-from lms.database import DbSession, rowcount, utcnow
+from lms.database import DbSession, among, rowcount, utcnow
 from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 from lms.web.page_cache import fingerprint
 
 PROGRAM_MONTHS = 12
 events = Namespace()
-# An override granted or an extension removed (sender: the ScheduleOverride; session, cohort,
-# removed, now): the learner is told (lms.notifications).
+# An override granted (sender: the ScheduleOverride; session, cohort, now): the learner is told
+# (lms.notifications).
 schedule_changed = events.signal("schedule-changed")
+# Extensions removed, one or several learners at once (sender: the Cohort; session, overrides,
+# now): each learner is told, in one batch (lms.notifications).
+extensions_removed = events.signal("extensions-removed")
 OVERRIDE_KINDS = {OverrideKind.EARLY_ACCESS: "Early access", OverrideKind.EXTENSION: "Extension"}
 CATCH_UP_DAYS_PER_MONTH = 14  # the default; the app config's CATCH_UP_DAYS_PER_MONTH wins
 PACES = {Pace.CATCH_UP: "Catch-up: the missed months compressed into a catch-up window, then the cohort's dates",
@@ -418,7 +422,7 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
                 organization_id=cohort.organization_id, target=f"user:{learner.id} cohort:{cohort.id} phase:{phase.id}",
                 before={"open": base_open, "due": base_due}, after={"kind": kind, "on_date": on_date, "note": override.note},
                 actor_id=granted_by.id)
-    schedule_changed.send(override, session=session, cohort=cohort, removed=False, now=now or utcnow())
+    schedule_changed.send(override, session=session, cohort=cohort, now=now or utcnow())
     return override
 
 
@@ -435,45 +439,116 @@ def remove_extension(session: DbSession, cohort: Cohort, learner: User, override
     newer one. A grant made since the page was opened (another admin, another tab) is not
     undone: the removal is refused (``StaleOverride``) naming it, and a grant racing the
     removal keeps applying whichever commits first. Two removals at once: the second is
-    told it was removed already."""
+    told it was removed already. ``remove_extensions`` for one learner, its refusal raised."""
+    done = remove_extensions(session, cohort, [(learner, override_id)], removed_by, now)
+    if learner.id in done.refused:
+        raise done.refused[learner.id]
+    return done.removed[0]
+
+
+@dataclass
+class Removals:
+    """What ``remove_extensions`` did: the extensions removed, and per learner id why not."""
+
+    removed: list[ScheduleOverride] = field(default_factory=list)
+    refused: dict[int, CohortError] = field(default_factory=dict)  # a newer grant: ``StaleOverride`` (``newer`` names it)
+
+
+def remove_extensions(session: DbSession, cohort: Cohort, shown: Sequence[tuple[User, int]], removed_by: User,
+                      now: datetime | None = None) -> Removals:
+    """``remove_extension`` for several learners of ``cohort`` in one unit of work and a fixed
+    number of statements whatever their number (the gradebook removes one item's extensions
+    for the learners ticked): ``shown`` pairs each learner with the extension the staff
+    member's page showed as applying. Each is checked as the single removal checks it (a
+    learner of the cohort, an extension of theirs, no newer grant of its part, not removed
+    already); the ones that pass are removed by one conditional write, audited one entry
+    each, and their learners told in one batch (``extensions_removed``). A refusal is
+    answered per learner, never raised: the caller says which and why."""
     now = now or utcnow()
-    enrolment = active_enrolment(session, learner.id)
-    if enrolment is None or enrolment.cohort_id != cohort.id:
-        raise CohortError(f"{learner.name} is not a learner of {cohort.name}.")
-    override = session.get(ScheduleOverride, override_id)
-    if override is None or override.user_id != learner.id or override.kind != OverrideKind.EXTENSION:
-        raise CohortError("Choose an extension listed on this page.")
-    same_part = (ScheduleOverride.user_id == learner.id, ScheduleOverride.phase_id == override.phase_id,
-                 ScheduleOverride.kind == OverrideKind.EXTENSION)
-    newer = session.scalar(select(ScheduleOverride).where(*same_part, ScheduleOverride.id > override.id,
+    done = Removals()
+    if not shown:
+        return done
+    ids = [learner.id for learner, _ in shown]
+    enrolments = {e.user_id: e for e in session.scalars(select(Enrolment).where(among(Enrolment.user_id, ids),
+                                                                                  Enrolment.active))}
+    overrides = {o.id: o for o in session.scalars(
+        select(ScheduleOverride).where(among(ScheduleOverride.id, [override_id for _, override_id in shown]))
+        .options(selectinload(ScheduleOverride.phase).selectinload(Phase.module),
+                 selectinload(ScheduleOverride.removed_by)))}
+    # the newest extension still applying to each of the learners' parts: a newer grant than the one shown
+    newest: dict[tuple[int, int], ScheduleOverride] = {}
+    for o in session.scalars(select(ScheduleOverride).where(among(ScheduleOverride.user_id, ids),
+                                                            ScheduleOverride.kind == OverrideKind.EXTENSION,
+                                                            ScheduleOverride.removed_at.is_(None))
+                             .options(selectinload(ScheduleOverride.granted_by)).order_by(ScheduleOverride.id)):
+        newest[(o.user_id, o.phase_id)] = o
+    passed: list[tuple[User, ScheduleOverride]] = []
+    for learner, override_id in shown:
+        enrolment = enrolments.get(learner.id)
+        override = overrides.get(override_id)
+        if enrolment is None or enrolment.cohort_id != cohort.id:
+            done.refused[learner.id] = CohortError(f"{learner.name} is not a learner of {cohort.name}.")
+        elif override is None or override.user_id != learner.id or override.kind != OverrideKind.EXTENSION:
+            done.refused[learner.id] = CohortError("Choose an extension listed on this page.")
+        elif (newer := newest.get((learner.id, override.phase_id))) is not None and newer.id > override.id:
+            done.refused[learner.id] = StaleOverride(
+                f"Not removed: since this page was opened, {newer.granted_by.name} granted this part an extension to "
+                f"{newer.on_date:%d %B %Y}, which applies now. It is listed under Granted below; remove that one if the "
+                "learner should have none.", newer=newer)
+        elif override.removed_at is not None:
+            by = override.removed_by.name if override.removed_by else "someone"
+            done.refused[learner.id] = CohortError(f"This extension was removed already, by {by}: the regular due dates apply.")
+        else:
+            passed.append((learner, override))
+    if not passed:
+        return done
+    # One conditional write for every learner: each part's extensions up to the one shown that still apply.
+    changed = set(session.scalars(
+        update(ScheduleOverride).where(ScheduleOverride.kind == OverrideKind.EXTENSION, ScheduleOverride.removed_at.is_(None),
+                                       or_(*(and_(ScheduleOverride.user_id == o.user_id, ScheduleOverride.phase_id == o.phase_id,
+                                                  ScheduleOverride.id <= o.id) for _, o in passed)))
+        .values(removed_at=now, removed_by_id=removed_by.id).returning(ScheduleOverride.id)
+        .execution_options(synchronize_session=False)))
+    audited: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for learner, override in passed:
+        if override.id not in changed:
+            done.refused[learner.id] = CohortError("This extension was removed meanwhile by someone else: the regular due "
+                                                   "dates apply.")
+            continue
+        set_committed_value(override, "removed_at", now)  # as written: no statement to read it back
+        set_committed_value(override, "removed_by_id", removed_by.id)
+        base_due = timeline_of(cohort, enrolments[learner.id]).phase_dates(override.phase.month)[1]
+        audited.append((f"user:{learner.id} cohort:{cohort.id} phase:{override.phase_id}",
+                        {"kind": OverrideKind.EXTENSION, "on_date": override.on_date, "note": override.note},
+                        {"due": base_due}))
+        done.removed.append(override)
+    record_all_from(session, action=AuditAction.OVERRIDE_REVOKED, organization_id=cohort.organization_id,
+                    actor_id=removed_by.id, changes=audited)
+    if done.removed:
+        extensions_removed.send(cohort, session=session, overrides=done.removed, now=now)
+    return done
+
+
+def applying_extensions(session: DbSession, user_ids: Sequence[int], phase_id: int) -> dict[int, ScheduleOverride]:
+    """The extension of part ``phase_id`` that applies to each of ``user_ids`` who has one
+    (the newest not removed, as ``latest_overrides`` decides), with who granted it: one
+    statement and one for the granters, whatever the number of learners."""
+    rows = session.scalars(select(ScheduleOverride).where(among(ScheduleOverride.user_id, user_ids),
+                                                          ScheduleOverride.phase_id == phase_id,
+                                                          ScheduleOverride.kind == OverrideKind.EXTENSION,
                                                           ScheduleOverride.removed_at.is_(None))
-                           .order_by(ScheduleOverride.id.desc()).limit(1))
-    if newer is not None:
-        raise StaleOverride(f"Not removed: since this page was opened, {newer.granted_by.name} granted this part an "
-                            f"extension to {newer.on_date:%d %B %Y}, which applies now. It is listed under Granted "
-                            "below; remove that one if the learner should have none.")
-    if override.removed_at is not None:
-        by = override.removed_by.name if override.removed_by else "someone"
-        raise CohortError(f"This extension was removed already, by {by}: the regular due dates apply.")
-    changed = session.execute(update(ScheduleOverride).where(*same_part, ScheduleOverride.id <= override.id,
-                                                             ScheduleOverride.removed_at.is_(None))
-                              .values(removed_at=now, removed_by_id=removed_by.id)
-                              .execution_options(synchronize_session=False))
-    session.refresh(override, ["removed_at", "removed_by_id"])
-    if rowcount(changed) == 0:
-        raise CohortError("This extension was removed meanwhile by someone else: the regular due dates apply.")
-    timeline = timeline_of(cohort, enrolment)
-    base_due = timeline.phase_dates(override.phase.month)[1]
-    record_from(session, action=AuditAction.OVERRIDE_REVOKED, organization_id=cohort.organization_id,
-                target=f"user:{learner.id} cohort:{cohort.id} phase:{override.phase_id}",
-                before={"kind": OverrideKind.EXTENSION, "on_date": override.on_date, "note": override.note},
-                after={"due": base_due}, actor_id=removed_by.id)
-    schedule_changed.send(override, session=session, cohort=cohort, removed=True, now=now)
-    return override
+                           .options(selectinload(ScheduleOverride.granted_by))
+                           .order_by(ScheduleOverride.created_at, ScheduleOverride.id))
+    return {o.user_id: o for o in rows}
 
 
 class StaleOverride(CohortError):
-    """A grant from a page shown before another grant of the same kind for the same part."""
+    """A grant, or a removal, from a page shown before another grant of the same kind for
+    the same part (``newer``, when known)."""
+
+    def __init__(self, message: str, newer: ScheduleOverride | None = None) -> None:
+        super().__init__(message)
+        self.newer = newer
 
 
 def set_pace(session: DbSession, cohort: Cohort, learner: User, pace: Pace | str) -> Enrolment:

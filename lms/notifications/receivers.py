@@ -157,8 +157,7 @@ def on_certificate_issued(certificate: Certificate, session: DbSession, now: dat
                                 link_to("certificates.certificate", code=certificate.code))], now)
 
 
-def on_schedule_changed(override: ScheduleOverride, session: DbSession, cohort: Cohort, removed: bool,
-                        now: datetime) -> None:
+def _schedule_notice(override: ScheduleOverride, cohort: Cohort, removed: bool) -> Notice:
     """Staff changed a learner's dates: an extension or early access granted, or an
     extension removed. The learner is told, as a message from staff (their choice of channel
     for staff messages), with a link to their schedule: a due date that moves back without a
@@ -176,6 +175,15 @@ def on_schedule_changed(override: ScheduleOverride, session: DbSession, cohort: 
         body = f"It opens for you on {override.on_date:%d %B %Y}; its due dates stay as they are."
     if override.note and not removed:
         body += f"\n\n{override.note}"
-    notify_all(session, [Notice(override.user_id, NotificationEvent.MESSAGE,
-                                f"schedule:{override.id}:{'removed' if removed else 'granted'}", f"{cohort.name}: {title}",
-                                body, link_to("learning.schedule"))], now)
+    return Notice(override.user_id, NotificationEvent.MESSAGE, f"schedule:{override.id}:{'removed' if removed else 'granted'}",
+                  f"{cohort.name}: {title}", body, link_to("learning.schedule"))
+
+
+def on_schedule_changed(override: ScheduleOverride, session: DbSession, cohort: Cohort, now: datetime) -> None:
+    """An extension or early access granted: the learner is told (``_schedule_notice``)."""
+    notify_all(session, [_schedule_notice(override, cohort, removed=False)], now)
+
+
+def on_extensions_removed(cohort: Cohort, session: DbSession, overrides: list[ScheduleOverride], now: datetime) -> None:
+    """Extensions removed (one learner, or the gradebook's several): each learner is told, in one batch."""
+    notify_all(session, [_schedule_notice(o, cohort, removed=True) for o in overrides], now)

@@ -14,7 +14,7 @@ from lms.expert.services import expert_rated
 from lms.extensions import db
 from lms.feedback.services import feedback_answered
 from lms.grading.services import grade_saved, peer_review_completed
-from lms.learning.services import schedule_changed
+from lms.learning.services import extensions_removed, schedule_changed
 from lms.notifications import receivers, services
 from lms.notifications.cli import send_reminders_command
 from lms.notifications.services import BASE_URL, unread_count_of_users_row
@@ -47,4 +47,5 @@ def init_app(app: Flask) -> None:
     expert_rated.connect(receivers.on_expert_rated)
     certificate_issued.connect(receivers.on_certificate_issued)
     schedule_changed.connect(receivers.on_schedule_changed)
+    extensions_removed.connect(receivers.on_extensions_removed)
     add_commands(app, send_reminders_command)
