@@ -90,10 +90,11 @@ def test_attempts_on_the_module_quiz_survive_the_split(app: Flask, content_dir: 
                                                        make_cohort, enrol_learner) -> None:
     quizzes = content_dir.parent / "quizzes"
     shipped = {p.name: p.read_text() for p in quizzes.glob("*.yml")}
+    merged = sum(len(yaml.safe_load(shipped[f"{key}.yml"])["questions"]) for key in ("mlops-quiz", "mlops-foundation-quiz"))
     _before_the_split(quizzes, "mlops-quiz", "mlops-foundation-quiz")
     load_content()
     quiz = services.get_quiz(db.session, "mlops-quiz")
-    assert quiz is not None and len(services.current_versions(db.session, quiz)) == 16
+    assert quiz is not None and len(services.current_versions(db.session, quiz)) == merged
     moved = db.session.scalar(select(Question).where(Question.key == "mlops-q-what-changed"))
     moved_version = moved.current.id
 
@@ -129,7 +130,7 @@ def test_attempts_on_the_module_quiz_survive_the_split(app: Flask, content_dir: 
     assert all(db.session.get(QuestionVersion, p["version"]) is not None for p in kept.layout)
     # its review still shows every page, the moved question among them, and a rescore agrees
     views = services.page_views(db.session, kept, show_answers=True)
-    assert len(views) == 16 and any(v.spec.id == "mlops-q-what-changed" for v in views)
+    assert len(views) == merged and any(v.spec.id == "mlops-q-what-changed" for v in views)
     services.rescore(db.session, kept, utcnow())
     assert kept.score == before[2]
     # the module quiz's statistics still count the old attempt's answer to the moved question
@@ -138,6 +139,5 @@ def test_attempts_on_the_module_quiz_survive_the_split(app: Flask, content_dir: 
     # a new attempt on the module quiz draws only what it now holds
     module_quiz = services.get_quiz(db.session, "mlops-quiz")
     assert {q.key for q, _ in services.current_versions(db.session, module_quiz)} == {
-        "mlops-q-failed-batch-order", "mlops-q-problem-practice", "mlops-q-skew-term",
-        "mlops-q-continuous-compliance", "mlops-q-first-month-plan", "mlops-q-marlpit"}
+        question["id"] for question in yaml.safe_load(shipped["mlops-quiz.yml"])["questions"]}
     db.session.rollback()
