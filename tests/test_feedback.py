@@ -361,6 +361,24 @@ def test_only_enrolled_learners_and_active_modules(setting, make_user) -> None:
     assert count(FeedbackInvite) == 0
 
 
+def test_a_framework_whose_month_has_not_opened_cannot_be_rated_yet(setting) -> None:
+    """Month 6: International Operations opens with month 7. A stakeholder cannot yet rate
+    how the learner runs it (the mail would say they "put it into practice"), and one
+    answer would make its objectives "proficient" before a lesson of it opened."""
+    later = module("international-operations")
+    mine = page(setting["client"].get("/feedback"))
+    assert f'<option value="{later.id}"' not in mine and f'<option value="{module().id}"' in mine
+    assert "International Operations: you can ask about it from 07" in " ".join(re.sub(r"<[^>]+>", " ", mine).split())
+
+    sent = setting["client"].post("/feedback", data={"module": later.id, "name": "Dana Client", "relation": "customer",
+                                                     "email": "dana@client.example"})
+    assert sent.status_code == 400 and "Dana Client" in page(sent)  # shown back, nothing sent
+    with pytest.raises(services.FeedbackError, match="International Operations opens on 07"):
+        invite(setting["learner"], key="international-operations")
+    db.session.rollback()
+    assert count(FeedbackInvite) == 0 and count(OutboxMessage) == 0
+
+
 def test_fraction_maps_one_to_zero_and_five_to_one() -> None:
     assert services.fraction_of({q.id: 1 for q in services.QUESTIONS}) == 0
     assert services.fraction_of({q.id: 5 for q in services.QUESTIONS}) == 1
@@ -373,7 +391,7 @@ def test_fraction_maps_one_to_zero_and_five_to_one() -> None:
 def test_pages_run_a_fixed_number_of_statements(setting, count_queries) -> None:
     learner, cohort = setting["learner"], setting["cohort"]
     keys = ["mlops", "quality-assurance", "customer-success", "process-optimization",
-            "international-operations", "operations-implementation"]
+            "operations-implementation"]  # each open by month 6
 
     def add(n: int, start: int) -> None:
         for i in range(start, start + n):

@@ -163,6 +163,35 @@ def test_the_portfolio_page_says_how_far_each_level_is_and_when_it_is_due(settin
 
 
 
+INTERMEDIATE_CASE = "impl-case-pebblerun"  # month 5: intermediate; the level's review opens with month 8
+
+
+def test_before_the_review_opens_the_portfolio_is_saved_and_the_page_says_when_to_hand_it_in(setting) -> None:
+    """Month 6: the intermediate portfolio can be gathered, but its review opens with month 8.
+    The page offers no hand-in yet and says from when; a hand-in sent anyway (a page left
+    open, a second tab) keeps what was typed and says when the review opens, instead of
+    "This assignment is not open for you yet." and nothing saved."""
+    client = setting["client"]
+    mine = setting["released_case"](client, setting["learner"], "Pia's plan", key=INTERMEDIATE_CASE)
+    page = client.get("/portfolio/intermediate").get_data(as_text=True)
+    opens = re.search(r"You can hand it in for review from (\d\d \w+ \d{4})", page)
+    assert opens is not None, page
+    assert 'value="submit"' not in page and 'value="save"' in page
+
+    codes = re.findall(r'name="reflection-(\w+)"', page)
+    typed = {f"reflection-{c}": f"{c}: what I learnt." for c in codes}
+    sent = client.post("/portfolio/intermediate", data={"artifact": [str(mine.id)], "action": "submit", **typed})
+    assert sent.status_code == 302
+    shown = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert f"The intermediate review opens on {opens.group(1)}" in shown and "not open for you yet" not in shown
+    db.session.expire_all()
+    kept = db.session.scalar(select(Portfolio).where(
+        Portfolio.user_id == setting["learner"].id, Portfolio.level.has(key="intermediate")))
+    assert kept.artifact_ids == [mine.id] and kept.reflections[codes[0]] == f"{codes[0]}: what I learnt."
+    assert db.session.scalar(select(Submission).where(Submission.user_id == setting["learner"].id,
+                                                      Submission.assignment.has(kind="portfolio"))) is None
+
+
 def portfolio_review(user_id: int) -> Submission:
     db.session.expire_all()
     found = db.session.scalar(select(Submission).join(Submission.assignment).where(

@@ -22,8 +22,9 @@ from lms.extensions import db
 from lms.grading.services import rubric_for, save_grade
 from lms.learning.services import build_schedule
 from lms.progress.completion import learner_progress
-from lms.progress.models import Evidence, LessonRead, Mastery
-from lms.progress.services import EvidenceError, mark_read, profile, rate, record, unmark_read
+from lms.progress.models import Evidence, EvidenceSourceName, LessonRead, Mastery
+from lms.progress.services import EvidenceError, TrailEntry, mark_read, profile, rate, record, unmark_read
+from lms.progress.sources import KpiSource
 
 T0 = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 
@@ -242,6 +243,24 @@ def test_the_competency_page_draws_every_objective_and_the_trail(month6, client_
     assert "Instructor rating" in trail and "Explained the drift alert clearly." in trail and "Tess Teacher" in trail
     assert "03 Mar 2026" in trail and "3.0" in trail
     assert "No evidence yet" in section(html, "objective-AO1")
+
+
+def test_the_trail_writes_a_source_inside_a_sentence_in_lower_case_keeping_an_initialism(month6, client_for) -> None:
+    """"Why this level" and the falls name the source inside a sentence: "moved by instructor
+    rating", but "moved by KPI progress" (it read "kpi progress")."""
+    learner = month6["learner"]
+    now = utcnow()
+    rate(db.session, learner.id, objective("KO1"), 4, "Explained the drift alert clearly.", month6["teacher"].id,
+         now - timedelta(days=3))
+    record(db.session, learner.id, objective("KO1").id, EvidenceSourceName.KPI,
+           KpiSource.ref("mlops-model-performance", now.date().replace(day=1)), 0.25, now - timedelta(days=1),
+           note="Model quality retained fell to 60%.")
+    db.session.commit()
+    trail = " ".join(section(text(client_for(learner).get("/progress/competency")), "objective-KO1").split())
+    assert "most recently moved by KPI progress (Model quality retained fell to 60%.)" in trail, trail
+    assert ": KPI progress (Model quality retained fell to 60%.) took it down" in trail
+    assert "kpi progress" not in trail
+    assert TrailEntry(now, "Instructor rating", "", 3, 1, None).source_in_sentence == "instructor rating"
 
 
 def test_an_instructor_of_another_cohort_gets_404(month6, client_for, world) -> None:

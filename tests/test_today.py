@@ -295,6 +295,28 @@ def test_the_to_do_list_says_the_hour_things_fall_due_on_the_learners_clock(cour
     assert "your time)" not in page(other.get("/home")).split('id="todo"')[1].split("</ul>")[0]
 
 
+def test_a_quiz_on_the_to_do_list_says_it_closes_as_its_day_begins(course, app, client, make_cohort, enrol_learner,
+                                                                    login) -> None:
+    """A quiz closes at the start of its day; work is due by the end of its day. In the
+    cohort's own zone the list said "closes 07 Mar 2027" beside "due 07 Jan 2027", and a
+    learner who read the two alike lost the last day: the quiz had closed at 00:00 that
+    morning. It now says the hour, as the quiz page does ("until 07 Mar 2027, 00:00 GMT")."""
+    cohort = make_cohort(months_ago=5, timezone="Europe/London")
+    learner = enrol_learner(cohort, timezone="Europe/London")
+    login(client, learner)
+    html = page(client.get("/home"))
+    kinds = {t.key: t for t in learner_today(db.session, build_schedule(db.session, cohort, learner.id, utcnow()),
+                                             learner.id, utcnow()).todo}
+    closing = [(key, due) for key, due, _overdue in todo_rows(html) if kinds[key].closes]
+    assert closing
+    for key, due in closing:
+        entry = " ".join(re.sub(r"<[^>]+>", " ", html.split(f'data-key="{key}"')[1].split("</li>")[0]).split())
+        moment = opens_at(cohort, date.fromisoformat(due)).astimezone(ZoneInfo("Europe/London"))
+        assert f"closes {moment:%d %b %Y, %H:%M} {moment.tzname()}" in entry, entry
+    work = [key for key, _due, _overdue in todo_rows(html) if not kinds[key].closes]
+    assert work and all("00:00" not in html.split(f'data-key="{key}"')[1].split("</li>")[0] for key in work)
+
+
 def test_what_unlocks_next_says_when_on_the_learners_clock(course, app, client, make_cohort, enrol_learner, login) -> None:
     """Things open at midnight in the cohort's zone: a learner elsewhere reads that moment in
     their own time beside the day (the quiz list said 16:00 the day before where the home

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from blinker import Namespace
@@ -23,6 +23,7 @@ from lms.cohorts.roles import inside_cohort
 from lms.database import DbSession
 from lms.feedback import links
 from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse, InviteStatus
+from lms.learning.services import Schedule, learner_schedule
 from lms.mail.services import queue_mail
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import replace_evidence
@@ -128,9 +129,38 @@ def status_of(invite: FeedbackInvite, now: datetime) -> InviteStatus:
 # ------------------------------------------------------------------ the learner's side
 
 
-def framework_modules(session: DbSession) -> list[Module]:
-    """The framework modules a learner may ask about: every active module of the program."""
-    return list(session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.position)))
+@dataclass(frozen=True)
+class Frameworks:
+    """The framework modules on the invitation form: ``open`` those a learner may ask about
+    (a month of theirs has opened), ``later`` the others with the day the first opens."""
+
+    open: list[Module]
+    later: list[tuple[Module, date]]
+
+
+def _opens_on(plan: Schedule | None, module: Module) -> date | None:
+    """The day the learner's first month of ``module`` opens, while none has; None once one
+    has (or with no schedule: ``invite`` refuses a learner outside a cohort on its own)."""
+    if plan is None:
+        return None
+    slots = [s for s in plan.slots if s.phase.module_id == module.id]
+    if not slots or any(s.is_open for s in slots):
+        return None
+    return min(s.opens_on for s in slots)
+
+
+def framework_modules(session: DbSession, plan: Schedule | None) -> Frameworks:
+    """The active framework modules of the program, split by whether the learner (``plan``:
+    their schedule) has started them: a stakeholder rates a framework put into practice, and
+    their answer is evidence on its objectives, so not before its first month opens."""
+    found: Frameworks = Frameworks([], [])
+    for module in session.scalars(select(Module).where(Module.retired_at.is_(None)).order_by(Module.position)):
+        opens = _opens_on(plan, module)
+        if opens is None:
+            found.open.append(module)
+        else:
+            found.later.append((module, opens))
+    return found
 
 
 def _invite_mail(session: DbSession, invite: FeedbackInvite, learner: User, module: Module, link: str, days: int) -> None:
@@ -154,6 +184,10 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
         raise FeedbackError("Only learners enrolled in a cohort can ask for stakeholder feedback.")
     if module.retired_at is not None:
         raise FeedbackError("Choose one of the program's framework modules.")
+    opens = _opens_on(learner_schedule(session, learner, now), module)
+    if opens is not None:
+        raise FeedbackError(f"{module.title} opens on {opens:%d %B %Y}: ask how it works for people once you have "
+                            "started putting it into practice.")
     raw, name = name, tidy_name(name)  # a person's name, as accounts keep one: no direction overrides or invisible characters
     if not name:
         raise FeedbackError("Give the name of the person you are inviting." if not raw.strip()

@@ -16,6 +16,7 @@ from lms.extensions import db
 from lms.feedback import services
 from lms.feedback.forms import CsrfForm, InviteForm
 from lms.feedback.models import FeedbackInvite
+from lms.learning.services import learner_schedule
 from lms.web.forms import labelled_choices
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
@@ -34,32 +35,38 @@ def _invite_form(modules: list[Module]) -> InviteForm:
     return form
 
 
-def _learner_page(form: InviteForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _frameworks() -> services.Frameworks:
+    return services.framework_modules(db.session, learner_schedule(db.session, signed_in(), utcnow()))
+
+
+def _learner_page(form: InviteForm, frameworks: services.Frameworks, error: str | None = None,
+                  status: int = 200) -> tuple[str, int]:
     learner_id = signed_in().id
     return render_template(
-        "feedback/mine.html", form=form, error=error, button=CsrfForm(), now=utcnow(),
+        "feedback/mine.html", form=form, error=error, button=CsrfForm(), now=utcnow(), later=frameworks.later,
         invites=services.invites_of(db.session, learner_id),
         responses=services.responses_for_learner(db.session, learner_id), **_FACTS), status
 
 
 @bp.get("/feedback")
 def mine() -> tuple[str, int]:
-    return _learner_page(_invite_form(services.framework_modules(db.session)))
+    frameworks = _frameworks()
+    return _learner_page(_invite_form(frameworks.open), frameworks)
 
 
 @bp.post("/feedback")
 def create() -> Any:
-    modules = services.framework_modules(db.session)
-    form = _invite_form(modules)
+    frameworks = _frameworks()
+    form = _invite_form(frameworks.open)
     if not form.validate_on_submit():
-        return _learner_page(form, status=400)
-    module = next(m for m in modules if m.id == form.module.data)
+        return _learner_page(form, frameworks, status=400)
+    module = next(m for m in frameworks.open if m.id == form.module.data)
     try:
         item, _token = services.invite(db.session, signed_in(), module, form.name.data or "",
                                        form.email.data or "", form.relation.data or "", utcnow(), feedback_link)
     except services.FeedbackError as exc:
         db.session.rollback()
-        return _learner_page(form, error=str(exc), status=400)
+        return _learner_page(form, frameworks, error=str(exc), status=400)
     flash(f"Invitation sent to {item.name} ({item.email}). You will see their answer here.", "success")
     return redirect(url_for("feedback.mine"))
 

@@ -229,6 +229,15 @@ def compose(portfolio: Portfolio, eligible: list[Submission], codes: list[str]) 
     return "\n".join(lines)
 
 
+def review_waits(level: Level, dates: coursework.Dates | None) -> str | None:
+    """Why the level's review cannot be handed in yet, with the day it opens; None once it is open."""
+    if dates is None:
+        return f"The {level.title.lower()} review is not on your schedule."
+    if not dates.is_open:
+        return f"The {level.title.lower()} review opens on {dates.opens_on:%d %B %Y}: hand your portfolio in from that day."
+    return None
+
+
 def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, eligible: list[Submission], now: datetime,
                       dates: coursework.Dates | None) -> Submission:
     """Hand the portfolio in as its level's review submission, filed under the cohort the
@@ -240,6 +249,9 @@ def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, elig
     assignment = review_assignment(session, portfolio.level)
     if assignment is None:
         raise PortfolioError("This level has no portfolio review.")
+    waiting = review_waits(portfolio.level, dates)
+    if waiting is not None:
+        raise PortfolioError(waiting)
     codes = [o.key for o in assignment.objectives]
     if not portfolio.artifact_ids:
         raise PortfolioError("Choose at least one piece of work for your portfolio.")

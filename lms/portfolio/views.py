@@ -76,10 +76,12 @@ def save(level_key: str) -> Any:
     chosen = [int(v) for v in request.form.getlist("artifact") if v.isdecimal() and len(v) < 10]
     reflections = {c: request.form.get(f"reflection-{c}", "") for c in context["codes"]}
     now = utcnow()
+    # A hand-in before the review opens (a page or tab left open) saves what was typed and says when.
+    waiting = services.review_waits(context["level"], context["dates"]) if context["assignment"] else None
     try:
         services.curate(db.session, context["portfolio"], chosen, reflections, context["eligible"], context["codes"], now,
                         expected=request.form.get("base") or None)
-        if request.form.get("action") == "submit":
+        if request.form.get("action") == "submit" and waiting is None:
             services.submit_for_review(db.session, context["portfolio"], signed_in(), context["eligible"], now,
                                        context["dates"])
     except services.PortfolioError as exc:
@@ -88,7 +90,10 @@ def save(level_key: str) -> Any:
         stale = isinstance(exc, services.StalePortfolio)  # the saved one shown to copy from; the page's next save is meant
         context.update(error=str(exc), posted=request.form, saved_meanwhile=stale)
         return render_template("portfolio/portfolio.html", **context), 409 if stale else 400
-    flash("Portfolio submitted for review." if request.form.get("action") == "submit" else "Portfolio saved.", "success")
+    if request.form.get("action") == "submit" and waiting is not None:
+        flash(f"Portfolio saved, not handed in. {waiting}", "warning")
+    else:
+        flash("Portfolio submitted for review." if request.form.get("action") == "submit" else "Portfolio saved.", "success")
     return redirect(url_for("portfolio.portfolio", level_key=level_key))
 
 

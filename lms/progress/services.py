@@ -487,6 +487,12 @@ class TrailEntry:
     def counted(self) -> bool:
         return self.weight > 0 and not self.superseded
 
+    @property
+    def source_in_sentence(self) -> str:
+        """The label inside a sentence ("moved by instructor rating"); an initialism keeps its
+        capitals ("moved by KPI progress")."""
+        return " ".join(word if word.isupper() and len(word) > 1 else word.lower() for word in self.source.split(" "))
+
 
 # A fall of more than this in one step is called out with its cause.
 NOTABLE_DROP = 0.5
