@@ -330,13 +330,13 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
         where.append(Submission.cohort_id == cohort_id)
     if module:
         where.append(Submission.assignment.has(Assignment.module.has(key=module)))
+    if late_only:  # the tabs count what they list
+        where.append(Submission.handed_in_late)
     counts: Counter[QueueFilter] = Counter()
     for found, count in session.execute(select(Submission.status, func.count()).where(*where).group_by(Submission.status)):
         counts[QUEUE_TAB[SubmissionStatus(found)]] += count
     counts[QueueFilter.ALL] = sum(counts.values())
     shown = [*where, Submission.status.in_(_queue_tab(status))]
-    if late_only:
-        shown.append(Submission.handed_in_late)
     total = session.scalar(select(func.count()).select_from(Submission).where(*shown)) or 0
     pages = paging(page, QUEUE_PER_PAGE, total)
     submissions = list(session.scalars(
