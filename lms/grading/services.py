@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
+from lms.catalog.models import Module
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import DiffLine, compare
 from lms.coursework.sharing import Group, groups_of
@@ -353,6 +354,13 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
     teams = groups_of(session, [s.id for s in submissions])
     rows = [QueueRow(s, users[s.user_id], grades.get(s.id), teams.get(s.id)) for s in submissions]
     return Queue(rows, counts, pages)
+
+
+def queue_modules(session: DbSession) -> list[tuple[str, str]]:
+    """(key, title) of the program's modules in program order: the queue's module filter
+    offers them by title (one statement)."""
+    query = select(Module.key, Module.title).where(Module.retired_at.is_(None)).order_by(Module.position)
+    return [(key, title) for key, title in session.execute(query)]
 
 
 def changes_since_last(submission: Submission) -> list[DiffLine]:
