@@ -775,3 +775,37 @@ def test_a_weekly_check_of_a_month_still_locked_is_not_open_on_the_page_and_in_t
     for exported in (rows[0], document["rows"][0]):
         assert {exported[f"{c.id} status"] for c in locked} == {"not_open"}
         assert {exported[f"{c.id} status"] for c in opened} == {"not_started"}
+
+
+def ticked(page: str) -> set[str]:
+    return set(re.findall(r'name="learner" value="(\d+)"[^>]* checked', page))
+
+
+def test_a_bulk_action_done_for_nobody_keeps_the_form_to_correct(course) -> None:
+    """An extension refused for every ticked learner (a date before the item's due date), or a
+    release with no drafted grade among them, did nothing: the page comes back with the answer,
+    the learners still ticked and the item, date and note as they were typed, to correct and
+    send again (not a fresh page that makes them tick and type it all over)."""
+    ada, _ = course["hand_in"](course["cohort"], "Ada Early")
+    bo = course["enrol"](course["cohort"], name="Bo Early")
+    teacher = course["client_for"](course["teacher"])
+    early = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "scope": "selected",
+                                                       "learner": [ada.id, bo.id], "until": "2000-01-02",
+                                                       "note": "Back from leave"})
+    page = early.get_data(as_text=True)
+    assert early.status_code == 400
+    assert "Extended 0; 2 not extended: An extension must run past the item&#39;s due date" in page
+    assert 'value="2000-01-02"' in page and 'value="Back from leave"' in page
+    assert f'value="{COLUMN}" selected' in page
+    assert ticked(page) == {str(ada.id), str(bo.id)}
+    assert db.session.scalar(select(func.count()).select_from(ScheduleOverride)) == 0
+    release = teacher.post(url(course["cohort"]), data={"action": "release", "column": COLUMN, "scope": "selected",
+                                                         "learner": [ada.id]})
+    text = release.get_data(as_text=True)
+    assert release.status_code == 400 and "Released 0; 1 had no drafted grade (Ada Early)." in text
+    assert ticked(text) == {str(ada.id)}
+    # done for some: the answer comes on a fresh page as before
+    later = (utcnow() + timedelta(days=60)).date()
+    mixed = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "scope": "selected",
+                                                       "learner": [ada.id], "until": later.isoformat()})
+    assert mixed.status_code == 302

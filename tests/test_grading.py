@@ -83,6 +83,22 @@ def test_queue_shows_own_cohorts_oldest_first_with_filters_and_counts(course, co
     assert second.id  # both handed in
 
 
+def test_the_queue_filters_by_a_module_chosen_by_its_title(course) -> None:
+    """The queue's module filter lists the modules by title, as the gradebook's does, the one
+    chosen selected: nobody has to know a module's key to type it ("e.g. mlops")."""
+    course["hand_in"](course["cohort"], "Ada First")
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get("/grading").get_data(as_text=True)
+    assert 'placeholder="e.g. mlops"' not in page
+    assert re.search(r'<select name="module">\s*<option value="">Every module</option>', page)
+    assert '<option value="customer-success">Customer Success Operations</option>' in page
+    chosen = teacher.get("/grading?module=customer-success&status=all").get_data(as_text=True)
+    assert '<option value="customer-success" selected>Customer Success Operations</option>' in chosen
+    assert "Ada First" not in chosen
+    mlops = teacher.get("/grading?module=mlops").get_data(as_text=True)
+    assert '<option value="mlops" selected>' in mlops and "Ada First" in mlops
+
+
 def test_the_queue_reads_one_page_of_one_tab(course, monkeypatch) -> None:
     """Each tab is chosen in SQL and shown a page at a time, oldest first, its count from
     the whole tab; a page past the end shows the last. Grading one moves it between tabs."""

@@ -478,3 +478,18 @@ def test_a_new_message_to_a_learner_who_switched_staff_messages_off_waits_in_the
     assert "switched staff messages off" in sent.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
     assert unread_count(db.session, w.learner_a.id) == 1
+
+
+def test_the_inbox_tells_each_role_whose_messages_come_there(people) -> None:
+    """A learner reads the messages of their cohort's staff; an instructor or an organization
+    administrator reads conversations with learners, and is not told their cohort's staff
+    write to them."""
+    w = people["world"]
+    learner_text = people["client_for"](w.learner_a).get("/inbox").get_data(as_text=True)
+    assert "Messages from your cohort's staff come here" in learner_text
+    assert "Conversations with the learners" not in learner_text
+    for staff in (w.instructor_a, w.org_admin_a):
+        text = people["client_for"](staff).get("/inbox").get_data(as_text=True)
+        assert "cohort's staff come here" not in text, staff.name
+        assert "Conversations with the learners of the cohorts you work on come here" in text, staff.name
+        assert "start one from a learner's page" in text, staff.name

@@ -144,3 +144,18 @@ def test_work_returned_for_revision_tells_the_learner_until_when_on_their_clock(
         ZoneInfo(zone))
     hour = f" ({local:%H:%M} {local.tzname()} on {local:%a %d %b}, your time)" if with_hour else ""
     assert notice.body == f"Read the feedback, revise your work and hand it in again by {again:%d %B %Y}{hour}."
+
+
+def test_the_queue_tabs_count_what_late_only_lists(handed_in_late: dict[str, Any]) -> None:
+    """With "Late only" ticked, each tab counts the late work it lists: work an extension
+    excused is neither listed nor counted (a tab said "To grade (1)" over "Nothing here.")."""
+    world = handed_in_late
+    only_late = f"/grading?cohort={world['cohort'].id}&late=1"
+    page = world["staff"].get(only_late).get_data(as_text=True)
+    assert "Ada Late" in page and "To grade (1)" in page and "All (1)" in page
+    _extend(world, cohort_today(world["cohort"], utcnow()) + timedelta(days=3), _regular_due(world))
+    page = world["staff"].get(only_late).get_data(as_text=True)
+    assert "Ada Late" not in page and "Nothing here." in page
+    assert "To grade (0)" in page and "All (0)" in page
+    every = world["staff"].get(f"/grading?cohort={world['cohort'].id}").get_data(as_text=True)
+    assert "Ada Late" in every and "To grade (1)" in every  # without the filter, counted as before

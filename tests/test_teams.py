@@ -7,6 +7,7 @@ and that member's evidence follows. Races use real parallel connections."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -151,6 +152,24 @@ def test_a_team_name_keeps_no_direction_override_or_invisible_character(course) 
     refused = client_of(course, b).post(f"/assignments/{KEY}/team/new", data={"name": "\u202e\u200b"}, follow_redirects=True)
     assert "A name needs at least one letter or digit" in refused.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Team)) == 1
+
+
+def test_dissolving_a_team_asks_first(course) -> None:
+    """Dissolving a team that has not handed in discards its shared draft, and cannot be
+    undone: the button opens a confirmation that says so (no script), whose own button
+    dissolves it."""
+    a = course["learners"][0]
+    staff = client_of(course, course["teacher"])
+    base = f"/cohorts/{course['cohort'].id}"
+    assert staff.post(f"{base}/assignments/{KEY}/teams", data={"name": "Blue"}).status_code == 302
+    blue = team_named("Blue")
+    assert staff.post(f"{base}/teams/{blue.id}/members", data={"user": a.id}).status_code == 302
+    page = staff.get(f"{base}/assignments/{KEY}/teams").get_data(as_text=True)
+    asked = re.search(r'<details class="confirm[^"]*">\s*<summary[^>]*>Dissolve Blue</summary>\s*'
+                      rf'<form method="post" action="{base}/teams/{blue.id}/dissolve"[^>]*>(.*?)</form>\s*</details>', page, re.S)
+    assert asked, "the dissolve button is a confirmation to open, not the form's submit"
+    assert "draft" in asked.group(1) and "cannot be undone" in asked.group(1)
+    assert re.search(r'<button class="button secondary" type="submit">Yes, dissolve Blue</button>', asked.group(1))
 
 
 def test_staff_create_rename_fill_and_dissolve_teams(course) -> None:

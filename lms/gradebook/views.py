@@ -140,6 +140,10 @@ def bulk(cohort_id: int) -> Any:
         db.session.rollback()
         return refused(str(exc))
     current_app.logger.info("gradebook %s in cohort %s by user %s: %s", action, cohort.id, user.id, outcome.summary)
+    if action in (BulkAction.RELEASE, BulkAction.EXTEND) and not outcome.done:
+        # Done for nobody: the answer comes with the form as it was sent (the learners
+        # ticked, the item, date and note), to correct and send again.
+        return refused(outcome.summary)
     flash(outcome.summary, "success" if not outcome.refused else "warning")
     return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
+from lms.catalog.models import Module
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.services import DiffLine, compare
 from lms.coursework.sharing import Group, groups_of
@@ -330,13 +331,13 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
         where.append(Submission.cohort_id == cohort_id)
     if module:
         where.append(Submission.assignment.has(Assignment.module.has(key=module)))
+    if late_only:  # the tabs count what they list
+        where.append(Submission.handed_in_late)
     counts: Counter[QueueFilter] = Counter()
     for found, count in session.execute(select(Submission.status, func.count()).where(*where).group_by(Submission.status)):
         counts[QUEUE_TAB[SubmissionStatus(found)]] += count
     counts[QueueFilter.ALL] = sum(counts.values())
     shown = [*where, Submission.status.in_(_queue_tab(status))]
-    if late_only:
-        shown.append(Submission.handed_in_late)
     total = session.scalar(select(func.count()).select_from(Submission).where(*shown)) or 0
     pages = paging(page, QUEUE_PER_PAGE, total)
     submissions = list(session.scalars(
@@ -353,6 +354,13 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
     teams = groups_of(session, [s.id for s in submissions])
     rows = [QueueRow(s, users[s.user_id], grades.get(s.id), teams.get(s.id)) for s in submissions]
     return Queue(rows, counts, pages)
+
+
+def queue_modules(session: DbSession) -> list[tuple[str, str]]:
+    """(key, title) of the program's modules in program order: the queue's module filter
+    offers them by title (one statement)."""
+    query = select(Module.key, Module.title).where(Module.retired_at.is_(None)).order_by(Module.position)
+    return [(key, title) for key, title in session.execute(query)]
 
 
 def changes_since_last(submission: Submission) -> list[DiffLine]:

@@ -45,7 +45,7 @@ def queue() -> str:
                             module=request.args.get("module") or None, status=status, late_only=request.args.get("late") == "1",
                             page=request.args.get("page", 1, type=int))
     return render_template("grading/queue.html", queue=result, cohorts=cohorts, status=status,
-                           statuses=services.STATUSES, args=request.args)
+                           statuses=services.STATUSES, args=request.args, modules=services.queue_modules(db.session))
 
 
 def _submission(cohort_id: int, submission_id: int) -> Submission:
