@@ -529,6 +529,9 @@ def test_mark_read_on_the_page_reads_the_notices_up_to_the_last_message_shown(pe
     db.session.commit()
     page = teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
     assert "Mark read" in page and f'name="up_to" type="hidden" value="{first.id}"' in page
+    # with scripts on the page sends that form itself (static/mark_read.js); the GET wrote nothing
+    assert "data-mark-read-on-open" in page and "/static/inbox/mark_read.js" in page
+    assert teacher.get("/static/inbox/mark_read.js").status_code == 200
     # a second answer arrives while the instructor reads the page: it was not shown
     second = reply(db.session, conversation, w.learner_a, "Second answer", utcnow(), lambda c: f"/inbox/{c.id}").message
     db.session.commit()

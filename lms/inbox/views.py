@@ -18,7 +18,7 @@ from lms.inbox.forms import ActionForm, NewConversationForm, ReplyForm
 from lms.inbox.models import Conversation
 from lms.web.forms import add_error
 
-bp = Blueprint("inbox", __name__, template_folder="templates")
+bp = Blueprint("inbox", __name__, template_folder="templates", static_folder="static", static_url_path="/static/inbox")
 
 UNREAD = "inbox_unread"  # read with the signed-in user (lms.accounts.current) on safe requests
 
