@@ -278,7 +278,8 @@ def mark_noticed_read(session: DbSession, user: User, key: str, now: datetime) -
     up to the opening message (the notice of the staff message that opened it, whose key the
     conversation keeps as ``source_key``). Later messages stay unread: they have notices of
     their own. Nothing for a key of anything else, or a conversation ``user`` no longer
-    takes part in. Answers the conversation marked. Two statements and the upsert."""
+    takes part in. Answers the conversation marked. Two statements and ``mark_read``, which
+    reads the notices of the messages before it too."""
     prefix = notice_key(0)[:-1]
     if key.startswith(prefix):
         try:
