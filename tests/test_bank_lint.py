@@ -228,21 +228,12 @@ def test_keys_may_match_the_wrong_options_but_not_outnumber_them(tmp_path: Path)
     assert str(problems[0].location) == f"{folder / 'q.yml'}:{options_lines[2]}"  # mk-even, mk-sub-ok, mk-sub
 
 
-def test_an_item_on_the_not_yet_fixed_list_passes_and_only_that_item(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(KeysOutnumberWrong, "not_yet_fixed", frozenset({"lint-quiz/mk-old"}))
-    folder = write(tmp_path / "quizzes", {"q.yml": quiz(
-        "lint-quiz", multiple("mk-old", "Which apply?", (34, 33, 33, -50, -50)),
-        multiple("mk-new", "And these?", (34, 33, 33, -50, -50)))})
-    assert [p.message.split(" has ")[0] for p in lint(folder)] == ["more-keys-than-wrong: 'mk-new'"]
-
-
-def test_the_not_yet_fixed_list_is_exactly_the_shipped_items_that_still_break_the_rule() -> None:
-    """The list is honest both ways: every shipped multiple-answer item with more keys than
-    wrong options is on it (else the shipped bank would fail), and an item given its extra
-    distractors (or removed) must come off it. A QA review found 44 of the 53; 43 were
-    fixed (the 23 of four keys against two wrong options, then the 20 of three against
-    two); the one of five keys against two has four wrong options now, one short."""
+def test_no_shipped_item_has_more_keys_than_wrong_options() -> None:
+    """The rule excuses no shipped item. A QA review found 44 of the 53 multiple-answer items
+    with more keys than wrong options; 43 were given their extra distractors (the 23 of four
+    keys against two wrong options, then the 20 of three against two), and the last, the
+    five keys of fx-cs-dashboard, now has five wrong options, each a mistake its lesson warns
+    against. The rule has no list of exceptions any more; this holds every shipped item to it."""
     breaking, multiples = set(), 0
     for _, spec, part in shipped_multiples():
         multiples += 1
@@ -250,8 +241,8 @@ def test_the_not_yet_fixed_list_is_exactly_the_shipped_items_that_still_break_th
         if keys > wrong:
             breaking.add(f"{spec.id}/{part.id}")
     assert multiples == 53
-    assert breaking == KeysOutnumberWrong.not_yet_fixed
-    assert breaking == {"foundation-exam/fx-cs-dashboard"}
+    assert breaking == set()
+    assert not hasattr(KeysOutnumberWrong, "not_yet_fixed")  # no list to put an item back on
 
 
 def test_answers_at_once_pass_where_attempts_cannot_lean_on_them(tmp_path: Path) -> None:

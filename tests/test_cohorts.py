@@ -673,6 +673,70 @@ def test_an_administrator_invited_without_a_cohort_starts_on_utc_unless_they_cho
     assert bea.accepted_at is not None
 
 
+def _zone_help(page: str) -> str:
+    found = re.search(r'<small class="muted" id="timezone-help"><span data-zone-default>([^<]*)</span>', page)
+    assert found, "the time-zone field says which zone it preselected"
+    return html.unescape(found.group(1))
+
+
+def test_an_administrator_accepting_starts_on_the_zone_of_most_cohorts_of_the_organization(app, client, world: World,
+                                                                                              make_cohort) -> None:
+    """An administrator's invitation has no cohort: the acceptance form preselects the zone most of
+    the organization's cohorts are on (its open ones first), says so, and a zone chosen is kept."""
+    world.cohort_a.timezone = "Europe/Paris"
+    world.cohort_a2.timezone = "Asia/Tokyo"
+    make_cohort(world.org_a, "Alpha 3", timezone="Asia/Tokyo")
+    for name in ("Old 1", "Old 2", "Old 3"):  # archived: counted after the open cohorts
+        make_cohort(world.org_a, name, timezone="America/Chicago").archived_at = past()
+    db.session.commit()
+    add_organization_admin(db.session, world.org_a, "ada@example.com", "Ada Admin", invitation_link)
+    add_organization_admin(db.session, world.org_a, "bea@example.com", "Bea Admin", invitation_link)
+    db.session.commit()
+    ada, bea = invitation_token(mails("ada@example.com")[-1]), invitation_token(mails("bea@example.com")[-1])
+
+    page = text(client.get(f"/invitations/{ada}"))
+    zone_select = page[page.index('name="timezone"'):page.index("</select>", page.index('name="timezone"'))]
+    assert '<option selected value="Asia/Tokyo">' in zone_select
+    assert _zone_help(page) == "Preselected: Asia/Tokyo, the most common time zone of the cohorts of Alpha Org."
+    tag = re.search(r'<select[^>]*name="timezone"[^>]*>', page)
+    assert tag is not None and 'data-zone-from-browser="choose"' in tag.group(0) and "/static/accounts/timezone.js" in page
+    assert 'aria-describedby="timezone-help"' in tag.group(0)
+
+    kept = client.post(f"/invitations/{ada}", data={"name": "Ada Admin", "password": GOOD_PASSWORD,
+                                                    "confirm": GOOD_PASSWORD})  # no zone sent: the preselected one
+    assert kept.status_code == 302
+    client.post("/logout")
+    chosen = client.post(f"/invitations/{bea}", data={"name": "Bea Admin", "password": GOOD_PASSWORD,
+                                                      "confirm": GOOD_PASSWORD, "timezone": "Europe/Lisbon"})
+    assert chosen.status_code == 302
+    db.session.expire_all()
+    assert find_user(db.session, "ada@example.com").timezone == "Asia/Tokyo"
+    assert find_user(db.session, "bea@example.com").timezone == "Europe/Lisbon"
+    assert {u.email for u in db.session.get(Organization, world.org_a.id).admins} >= {"ada@example.com", "bea@example.com"}
+
+
+def test_an_administrator_of_an_organization_without_cohorts_is_told_utc_was_preselected(app, client) -> None:
+    org = create_organization(db.session, "Acme")
+    add_organization_admin(db.session, org, "ada@example.com", "Ada Admin", invitation_link)
+    db.session.commit()
+    url = f"/invitations/{invitation_token(mails('ada@example.com')[-1])}"
+    page = text(client.get(url))
+    assert '<option selected value="UTC">' in page
+    assert _zone_help(page) == "Preselected: UTC, as Acme has no cohort to take a time zone from."
+    refused = client.post(url, data={"name": "Ada Admin", "password": GOOD_PASSWORD, "confirm": "different!!",
+                                     "timezone": "Asia/Kolkata"})
+    assert refused.status_code == 400 and "data-zone-default" not in text(refused)  # their choice, not a default
+    assert client.post(url, data={"name": "Ada Admin", "password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD,
+                                  "timezone": "Asia/Kolkata"}).status_code == 302
+    db.session.expire_all()
+    assert find_user(db.session, "ada@example.com").timezone == "Asia/Kolkata"
+
+
+def test_a_learner_invitation_keeps_the_cohort_zone_without_a_note(app, client, world: World) -> None:
+    page = text(client.get(f"/invitations/{_invite(world)}"))
+    assert "data-zone-default" not in page and "Deadlines and times are shown on this clock." in page
+
+
 @pytest.mark.parametrize("name", ["\u200b\u200b", "\u202e", "\n"])
 def test_accepting_with_an_invisible_name_makes_no_account_and_keeps_the_input(app, client, world: World, name: str) -> None:
     token = _invite(world)

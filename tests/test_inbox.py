@@ -493,3 +493,87 @@ def test_the_inbox_tells_each_role_whose_messages_come_there(people) -> None:
         assert "cohort's staff come here" not in text, staff.name
         assert "Conversations with the learners of the cohorts you work on come here" in text, staff.name
         assert "start one from a learner's page" in text, staff.name
+
+
+# ------------------------------------------------------------------ reading a conversation reads its notices
+
+
+def notices_count(page: str) -> str | None:
+    """The unread count beside Notifications in the navigation (None: nothing unread)."""
+    found = re.search(r'href="/notifications"[^>]*>Notifications(?: <span class="notification-count">(\d+))?', page)
+    assert found, "the navigation links the notification centre"
+    return found.group(1)
+
+
+def unread_keys(user: Any) -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Notification.key).where(Notification.user_id == user.id,
+                                                                   Notification.read_at.is_(None)).order_by(Notification.id)))
+
+
+def test_opening_a_conversation_in_the_inbox_reads_its_notices(people) -> None:
+    w = people["world"]
+    teacher, learner = people["client_for"](w.instructor_a), people["client_for"](w.learner_a)
+    assert message(teacher, people["cohort"], [w.learner_a]).status_code == 302
+    assert message(teacher, people["cohort"], [w.learner_a], subject="Another matter").status_code == 302
+    db.session.expire_all()
+    conversation, other = db.session.scalars(select(Conversation).where(Conversation.learner_id == w.learner_a.id)
+                                             .order_by(Conversation.id)).all()
+    answer = reply(db.session, conversation, w.instructor_a, "And one more thing.", utcnow(), lambda c: f"/inbox/{c.id}")
+    db.session.commit()
+    assert unread_keys(w.learner_a) == [conversation.source_key, other.source_key, f"inbox-message:{answer.message.id}"]
+    assert notices_count(learner.get(f"/inbox/{conversation.id}").get_data(as_text=True)) == "3"
+    assert len(unread_keys(w.learner_a)) == 3  # reading the page (a GET) never writes
+
+    # the inbox's Open (a POST) reads the conversation and its notices: the opening one and the reply's
+    opened = learner.post(f"/inbox/{conversation.id}/read")
+    assert opened.status_code == 302 and opened.headers["Location"] == f"/inbox/{conversation.id}"
+    assert unread_keys(w.learner_a) == [other.source_key]  # the other conversation keeps its notice
+    page = learner.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert notices_count(page) == "1" and nav_count(page) == "1"
+    centre = learner.get("/notifications").get_data(as_text=True)
+    assert notices_count(centre) == "1"
+
+
+def test_mark_read_on_the_page_reads_the_notices_up_to_the_last_message_shown(people) -> None:
+    w = people["world"]
+    teacher = people["client_for"](w.instructor_a)
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "Plan", "Your plan?",
+                                      "shown-test", utcnow())[w.learner_a.id]
+    first = reply(db.session, conversation, w.learner_a, "First answer", utcnow(), lambda c: f"/inbox/{c.id}").message
+    db.session.commit()
+    page = teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert "Mark read" in page and f'name="up_to" type="hidden" value="{first.id}"' in page
+    # with scripts on the page sends that form itself (static/mark_read.js); the GET wrote nothing
+    assert "data-mark-read-on-open" in page and "/static/inbox/mark_read.js" in page
+    assert teacher.get("/static/inbox/mark_read.js").status_code == 200
+    # a second answer arrives while the instructor reads the page: it was not shown
+    second = reply(db.session, conversation, w.learner_a, "Second answer", utcnow(), lambda c: f"/inbox/{c.id}").message
+    db.session.commit()
+    assert unread_keys(w.instructor_a) == [f"inbox-message:{first.id}", f"inbox-message:{second.id}"]
+    assert teacher.post(f"/inbox/{conversation.id}/read", data={"up_to": str(first.id)}).status_code == 302
+    assert unread_keys(w.instructor_a) == [f"inbox-message:{second.id}"]
+    assert unread_count(db.session, w.instructor_a.id) == 1
+    thread = teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert thread.count('<span class="tag">new</span>') == 1 and notices_count(thread) == "1"
+
+    # the other instructor, who has no notice of these answers, reads it all: nothing of the first moves
+    other = people["client_for"](people["second"])
+    assert other.post(f"/inbox/{conversation.id}/read").status_code == 302
+    assert unread_keys(w.instructor_a) == [f"inbox-message:{second.id}"]
+    # a mark past the last message reads no further than the last message
+    assert teacher.post(f"/inbox/{conversation.id}/read", data={"up_to": str(second.id + 1000)}).status_code == 302
+    assert unread_keys(w.instructor_a) == []
+    reads = db.session.scalars(select(ConversationRead).where(ConversationRead.user_id == w.instructor_a.id)).one()
+    assert reads.read_up_to == second.id
+
+
+@pytest.mark.parametrize("up_to", ["abc", "-1", "1" * 30, "1.5"])
+def test_a_bad_read_mark_is_refused(people, up_to: str) -> None:
+    w = people["world"]
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "bad-mark",
+                                      utcnow())[w.learner_a.id]
+    db.session.commit()
+    learner = people["client_for"](w.learner_a)
+    assert learner.post(f"/inbox/{conversation.id}/read", data={"up_to": up_to}).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(ConversationRead)) == 0

@@ -456,16 +456,11 @@ class AnswersBeforeLastAttempt(QuizRule):
 class KeysOutnumberWrong(ItemRule):
     """A multiple-answer item with more keys than wrong options is easy to guess: ticking
     the options that sound right scores well. The wrong options (weight 0 or below) must be
-    at least as many as the keys. The items written before the rule and not yet given their
-    extra distractors are listed in ``not_yet_fixed`` (``<quiz id>/<item id>``), so the rule
-    refuses every new one while saying honestly which old ones remain; tests/test_bank_lint.py
-    holds the list to exactly the shipped items that still break the rule, so an item fixed
-    comes off it. An item with no wrong option at all is ``tick-every-option``'s."""
+    at least as many as the keys. No shipped item is excused: the 44 a QA review found were
+    each given the wrong options they lacked, and tests/test_bank_lint.py holds every shipped
+    item to the rule. An item with no wrong option at all is ``tick-every-option``'s."""
 
     name = "more-keys-than-wrong"
-    not_yet_fixed: ClassVar[frozenset[str]] = frozenset({
-        "foundation-exam/fx-cs-dashboard",  # five keys: two wrong options added, a third still needed
-    })
 
     @staticmethod
     def counts(part: MultipleSpec) -> tuple[int, int]:
@@ -475,7 +470,7 @@ class KeysOutnumberWrong(ItemRule):
 
     def check_item(self, item: BankItem) -> Iterator[Problem]:
         part = item.part
-        if not isinstance(part, MultipleSpec) or f"{item.quiz.key}/{part.id}" in self.not_yet_fixed:
+        if not isinstance(part, MultipleSpec):
             return
         keys, wrong = self.counts(part)
         if wrong and keys > wrong:

@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 
 from lms.accounts.models import User
 from lms.accounts.services import (
@@ -375,14 +376,14 @@ def check_invitation(session: DbSession, token: str, now: datetime | None = None
 
 def accept_invitation(session: DbSession, token: str, name: str, password: str,
                       now: datetime | None = None, timezone: str | None = None) -> User:
-    """A new person sets their name, password and time zone (None: the cohort's, or UTC for an
-    organization's administrator) and takes the place they are invited to."""
+    """A new person sets their name, password and time zone (None: ``invited_zone``) and
+    takes the place they are invited to."""
     now = now or utcnow()
     check = check_invitation(session, token, now)
     if check.invitation is None:
         raise CohortError(check.problem or "Invalid invitation.")
     user = check.existing_user
-    zone = timezone or invited_zone(check.invitation)
+    zone = timezone or invited_zone(session, check.invitation).zone
     try:
         if user is None:
             user = create_user(session, check.invitation.email, name, password, timezone=zone)
@@ -398,10 +399,39 @@ def accept_invitation(session: DbSession, token: str, name: str, password: str,
     return user
 
 
-def invited_zone(invitation: Invitation) -> str:
-    """The time zone a new account starts on: its cohort's (the clock its months open on),
-    UTC for an organization's administrator."""
-    return invitation.cohort.timezone if invitation.cohort is not None else "UTC"
+class ZoneSource(StrEnum):
+    """Where the time zone an invitation's acceptance starts on comes from."""
+
+    COHORT = "cohort"              # the cohort's (a learner's or an instructor's invitation)
+    ORGANIZATION = "organization"  # the zone most of the organization's cohorts are on (an administrator's)
+    NONE = "none"                  # UTC: an administrator's, of an organization with no cohort
+
+
+@dataclass(frozen=True)
+class InvitedZone:
+    zone: str
+    source: ZoneSource
+
+
+def invited_zone(session: DbSession, invitation: Invitation) -> InvitedZone:
+    """The time zone a new account starts on unless its owner chooses another: its cohort's
+    (the clock its months open on); for an organization's administrator, the zone most of
+    the organization's cohorts are on (``organization_zone``), else UTC. One statement for
+    an administrator's invitation, none for a cohort's."""
+    if invitation.cohort is not None:
+        return InvitedZone(invitation.cohort.timezone, ZoneSource.COHORT)
+    zone = organization_zone(session, invitation.organization_id)
+    return InvitedZone(zone, ZoneSource.ORGANIZATION) if zone else InvitedZone("UTC", ZoneSource.NONE)
+
+
+def organization_zone(session: DbSession, organization_id: int) -> str | None:
+    """The time zone most of the organization's cohorts are on: its open cohorts counted
+    first (then the archived ones, then by name, so a tie always gives the same zone).
+    None when it has no cohort. One statement."""
+    open_ = func.sum(case((Cohort.archived_at.is_(None), 1), else_=0))
+    return session.scalar(select(Cohort.timezone).where(Cohort.organization_id == organization_id)
+                          .group_by(Cohort.timezone)
+                          .order_by(open_.desc(), func.count(Cohort.id).desc(), Cohort.timezone).limit(1))
 
 
 def open_invitation_zone(session: DbSession, email: str, organization_id: int, now: datetime | None = None) -> str | None:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import Field
 
@@ -481,6 +482,17 @@ def _welcome(invitation: Invitation) -> Response:
     return redirect(url_for("learning.home"))
 
 
+def _zone_preselected(invited: invitations.InvitedZone, organization: str) -> Markup:
+    """What the acceptance form says of the zone it preselected for an administrator (no
+    cohort to take it from). With scripts on, accounts/static/timezone.js selects the
+    browser's zone instead and rewrites the marked sentence to say so."""
+    why = (f"the most common time zone of the cohorts of {organization}" if invited.source is invitations.ZoneSource.ORGANIZATION
+           else f"as {organization} has no cohort to take a time zone from")
+    return Markup("<span data-zone-default>{}</span> {}").format(
+        f"Preselected: {invited.zone}, {why}.",
+        "Deadlines and times are shown on this clock. You can change it later on your account page.")
+
+
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str) -> Any:
     check = invitations.check_invitation(db.session, token)
@@ -504,11 +516,14 @@ def accept_invitation(token: str) -> Any:
                                offer=invitations.invited_to(check.invitation))
     if check.existing_user is not None and check.existing_user.has_password:
         return redirect(url_for("accounts.login", next=url_for("cohorts.accept_invitation", token=token)))
-    zone = invitations.invited_zone(check.invitation)
+    invited = invitations.invited_zone(db.session, check.invitation)
+    zone = invited.zone
     form = AcceptInvitationForm(name=check.invitation.name or None, timezone=zone)
     form.timezone.choices = grouped_choices(likely_zones(zone, countries_of(request.accept_languages.values())))
     if check.invitation.role is not InvitationRole.LEARNER:
         form.submit.label.text = "Accept the invitation"
+    if invited.source is not invitations.ZoneSource.COHORT and not form.is_submitted():
+        form.timezone.description = _zone_preselected(invited, check.invitation.organization.name)
     if form.validate_on_submit():
         try:
             user = invitations.accept_invitation(db.session, token, form.name.data or "", form.password.data or "",

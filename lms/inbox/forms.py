@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import secrets
 
-from wtforms import HiddenField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, IntegerField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from lms.inbox.models import BODY_LENGTH, SUBJECT_LENGTH
 from lms.web.forms import Form
@@ -23,7 +24,11 @@ class ReplyForm(Form):
 
 
 class ActionForm(Form):
-    """Open or mark read: carries the CSRF token."""
+    """Open or mark read: carries the CSRF token. ``up_to`` is the last message the page
+    showed (the conversation's Mark read): what came after it stays unread. Empty (the
+    inbox's Open, which shows the whole conversation next): up to its latest message."""
+
+    up_to = IntegerField(validators=[Optional(), NumberRange(min=0, max=2**63 - 1)], widget=HiddenInput())
 
 
 class NewConversationForm(Form):

@@ -11,7 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, ScalarSelect, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    CompoundSelect,
+    ScalarSelect,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased, selectinload
 
 from lms.accounts.models import User
@@ -19,7 +33,7 @@ from lms.cohorts.models import Cohort, cohort_instructors, organization_admins
 from lms.database import DbSession, insert_unless_there, upsert_insert
 from lms.inbox.models import BODY_LENGTH, SUBJECT_LENGTH, Conversation, ConversationRead, Message, notice_key
 from lms.notifications.models import NotificationEvent
-from lms.notifications.services import Notice, notify_all
+from lms.notifications.services import Notice, mark_keys_read, notify_all
 from lms.web.markdown import excerpt
 
 LinkFor = Callable[[Conversation], str]
@@ -226,10 +240,16 @@ def _notify(session: DbSession, conversation: Conversation, author: User, messag
 
 
 def mark_read(session: DbSession, conversation: Conversation, user_id: int, up_to: int | None, now: datetime) -> None:
-    """``user_id`` has read ``conversation`` up to message ``up_to`` (its latest when None):
-    an upsert that only ever moves the mark forward, so two tabs never move it back."""
-    if up_to is None:
-        up_to = session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation.id)) or 0
+    """``user_id`` has read ``conversation`` up to message ``up_to`` (the last message a page
+    showed them; its latest when None; never beyond its latest): an upsert that only ever
+    moves the mark forward, so two tabs never move it back. Their notices of what they have
+    read are marked read in the notification centre too: of each message up to the mark
+    (``notice_key``), and, for its learner, of the staff message that opened it (keyed the
+    conversation's ``source_key``); later messages keep theirs. Three statements."""
+    latest = select(func.max(Message.id)).where(Message.conversation_id == conversation.id)
+    if up_to is not None:
+        latest = latest.where(Message.id <= up_to)
+    up_to = session.scalar(latest) or 0
     stmt = upsert_insert(session)(ConversationRead).values(conversation_id=conversation.id, user_id=user_id,
                                                            read_up_to=up_to, read_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["conversation_id", "user_id"],
@@ -237,6 +257,19 @@ def mark_read(session: DbSession, conversation: Conversation, user_id: int, up_t
                                       where=ConversationRead.read_up_to < stmt.excluded.read_up_to)
     session.execute(stmt)
     session.flush()
+    if up_to:
+        mark_keys_read(session, user_id, _notice_keys(conversation, user_id, up_to), now)
+
+
+def _notice_keys(conversation: Conversation, user_id: int, up_to: int) -> Select[str] | CompoundSelect[str]:
+    """The keys of the notices that announced ``conversation``'s messages up to ``up_to`` to
+    ``user_id`` (a query: one key a message, and the opening's key for its learner)."""
+    prefix = notice_key(0)[:-1]
+    keys = select(literal(prefix, String) + cast(Message.id, String)).where(Message.conversation_id == conversation.id,
+                                                                            Message.id <= up_to)
+    if conversation.learner_id == user_id:
+        return keys.union_all(select(literal(conversation.source_key, String)))
+    return keys
 
 
 def mark_noticed_read(session: DbSession, user: User, key: str, now: datetime) -> Conversation | None:
@@ -245,7 +278,8 @@ def mark_noticed_read(session: DbSession, user: User, key: str, now: datetime) -
     up to the opening message (the notice of the staff message that opened it, whose key the
     conversation keeps as ``source_key``). Later messages stay unread: they have notices of
     their own. Nothing for a key of anything else, or a conversation ``user`` no longer
-    takes part in. Answers the conversation marked. Two statements and the upsert."""
+    takes part in. Answers the conversation marked. Two statements and ``mark_read``, which
+    reads the notices of the messages before it too."""
     prefix = notice_key(0)[:-1]
     if key.startswith(prefix):
         try:

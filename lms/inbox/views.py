@@ -18,7 +18,7 @@ from lms.inbox.forms import ActionForm, NewConversationForm, ReplyForm
 from lms.inbox.models import Conversation
 from lms.web.forms import add_error
 
-bp = Blueprint("inbox", __name__, template_folder="templates")
+bp = Blueprint("inbox", __name__, template_folder="templates", static_folder="static", static_url_path="/static/inbox")
 
 UNREAD = "inbox_unread"  # read with the signed-in user (lms.accounts.current) on safe requests
 
@@ -59,7 +59,7 @@ def _page(conversation: Conversation, form: ReplyForm | None = None, status: int
     unread = [m for m in messages if m.id > read and m.author_id != user.id]
     return render_template("inbox/conversation.html", conversation=conversation, messages=messages,
                            first_unread=unread[0].id if unread else None, form=form or ReplyForm(),
-                           action=ActionForm(), me=user,
+                           action=ActionForm(up_to=messages[-1].id if messages else None), me=user,
                            staff=conversation.learner_id != user.id), status
 
 
@@ -87,11 +87,13 @@ def reply(conversation_id: int) -> Any:
 
 @bp.post("/inbox/<int:conversation_id>/read")
 def mark_read(conversation_id: int) -> WerkzeugResponse:
-    """Mark the conversation read, then open it (the inbox's links, the page's button)."""
+    """Mark the conversation read, and its notices in the notification centre, then open it
+    (the inbox's Open, up to the latest message; the page's Mark read, up to the last it showed)."""
     item = _conversation(conversation_id)
-    if not ActionForm().validate_on_submit():
+    form = ActionForm()
+    if not form.validate_on_submit():
         abort(400)
-    services.mark_read(db.session, item, signed_in().id, None, utcnow())
+    services.mark_read(db.session, item, signed_in().id, form.up_to.data, utcnow())
     return redirect(url_for("inbox.conversation", conversation_id=item.id))
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import ScalarSelect, delete, func, select, update
+from sqlalchemy import CompoundSelect, ScalarSelect, Select, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
@@ -238,6 +238,22 @@ def open_notification(session: DbSession, notification: Notification, now: datet
     notification_opened.send(session=session, notification=notification, now=now)
     link = notification.link or ""
     return link if link.startswith("/") and not link.startswith("//") and "\\" not in link else None
+
+
+def mark_keys_read(session: DbSession, user_id: int, keys: Collection[str] | Select[str] | CompoundSelect[str],
+                   now: datetime) -> int:
+    """Mark read the user's unread notices under ``keys`` (a list, or a query of keys): a
+    feature whose page shows what they announced marks them read when it is read there (the
+    inbox, a conversation read up to a message). Answers how many were unread; one statement."""
+    if not isinstance(keys, Select | CompoundSelect):
+        keys = sorted(set(keys))
+        if not keys:
+            return 0
+    result = session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None),
+                                                         Notification.key.in_(keys))
+                             .values(read_at=now).execution_options(synchronize_session=False))
+    session.flush()
+    return rowcount(result)
 
 
 def mark_all_read(session: DbSession, user_id: int, now: datetime) -> int:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from lms.accounts.models import User
+from lms.cohorts.roles import add_organization_admin
 from lms.extensions import db
 from lms.mail.models import OutboxMessage
 from tests.browser.test_browser import sign_in
@@ -85,4 +86,31 @@ def test_the_account_page_offers_the_devices_time_zone_and_saves_it_only_when_as
     page.goto(f"{server_url}/account")
     page.wait_for_load_state("load")
     assert page.locator(".zone-offer").count() == 0
+    context.close()
+
+
+def test_an_administrator_accepting_starts_on_the_devices_zone_and_is_told_so(server_url: str, world, browser) -> None:
+    """An administrator's invitation has no cohort: the server preselects the zone of most of
+    the organization's cohorts and says so; with scripts on, the device's zone is selected
+    instead, the form says that, and the account starts on it."""
+    world.cohort_a.timezone = world.cohort_a2.timezone = "Asia/Tokyo"
+    db.session.commit()
+    add_organization_admin(db.session, world.org_a, "new.admin@example.com", "Ada Admin",
+                           lambda token: f"{server_url}/invitations/{token}")
+    db.session.commit()
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "new.admin@example.com")).one()
+    link = re.search(r"https?://\S+/invitations/\S+", mail.body).group(0)
+
+    context = browser.new_context(timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.goto(link)
+    page.wait_for_function("document.querySelector('select[name=timezone]').value === 'Europe/Berlin'")
+    assert page.locator("#timezone-help").inner_text().startswith(
+        "Preselected: Europe/Berlin, the time zone of this device.")
+    page.get_by_label("Choose a password").fill("a-real-passphrase-42")
+    page.get_by_label("Repeat it").fill("a-real-passphrase-42")
+    page.get_by_role("button", name="Accept the invitation").click()
+    page.wait_for_url(lambda url: "/invitations/" not in url)
+    db.session.expire_all()
+    assert db.session.scalars(select(User).where(User.email == "new.admin@example.com")).one().timezone == "Europe/Berlin"
     context.close()

@@ -1,6 +1,7 @@
 // The browser's time zone, for a time-zone select marked data-zone-from-browser (no script: the
 // server's default stands, and the person picks).
-//   "choose": select it, unless the person already chose (the page came back with an error).
+//   "choose": select it, unless the person already chose (the page came back with an error); a
+//             sentence of the field's help marked data-zone-default then names it as preselected.
 //   "offer":  leave the saved zone selected; when the browser's differs, say so beside the
 //             select with a button that selects it (saved with the form, never on its own).
 (function () {
@@ -14,6 +15,9 @@
     if (select.getAttribute("data-zone-from-browser") === "choose") {
       if (select.getAttribute("aria-invalid") !== "true" && !select.form.querySelector("[aria-invalid=true]")) {
         select.value = zone;
+        // The form may say which zone it preselected (data-zone-default in the field's help): now this one.
+        var said = document.querySelector("#" + select.id + "-help [data-zone-default]");
+        if (said) { said.textContent = "Preselected: " + zone + ", the time zone of this device."; }
       }
       return;
     }
