@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import zipfile
 from datetime import timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -245,6 +247,22 @@ def test_export_needs_a_post_and_is_not_cached(app: Flask, course) -> None:
     response = client.post("/account/data/export")
     assert response.headers["Cache-Control"] == "private, no-store"
     assert client.get("/account/data/export").status_code == 405
+
+
+def test_the_data_page_names_each_section_in_words(app: Flask, course) -> None:
+    """The "Your data" page listed the sections as their keys were written ("kpi figures",
+    "lti links", "two factor"). Each kind now carries its own label, kept on its class."""
+    for kind in KINDS:
+        assert "label" in type(kind).__dict__, f"{type(kind).__name__} has no label of its own"
+        assert kind.label[0].isupper() and "_" not in kind.label, kind.label
+    assert len({kind.label for kind in KINDS}) == len(KINDS)
+    labels = {kind.name: kind.label for kind in KINDS}
+    assert (labels["kpi_figures"], labels["lti_links"], labels["two_factor"]) == (
+        "KPI figures", "Linked learning platforms (LTI)", "Two-factor sign-in")
+    page = course["clients"]["Ben Stays"].get("/account/data").get_data(as_text=True)
+    listed = re.findall(r"<li>(.*?)</li>", page.split('class="privacy-kinds"')[1].split("</ul>")[0])
+    assert listed == [str(escape(kind.label)) for kind in KINDS if kind.exported]
+    assert "kpi figures" not in page and "two factor" not in page
 
 
 def _snapshot(cohort: Any) -> Any:

@@ -209,12 +209,36 @@ def test_each_level_lists_every_item_ticked_when_done_with_its_due_date(month6, 
         items = [i for part in status.parts for i in part.items] + [i for i in (status.exam, status.portfolio) if i]
         assert [mark for mark, _rest in listed] == ["✓" if i.done else "○" for i in items]
         for (_mark, rest), item in zip(listed, items, strict=True):
-            # a quiz whose window closes says so, as the list of what is due soon does
-            said = f"· {'closes' if item.closes else 'due'} {item.due_on:%d %b %Y}</span>"
+            # a quiz whose window closes says so and the hour it closes (00:00, as its day
+            # begins), as the list of what is due soon does; work is due by the end of its day
+            said = f"· closes {item.due_on:%d %b %Y}, 00:00 UTC</span>" if item.closes else f"· due {item.due_on:%d %b %Y}</span>"
             assert rest.endswith(said) and str(escape(item.title)) in rest
             assert (f'href="/{"lessons" if item.kind == "lesson" else "quizzes" if item.kind in ("quiz", "exam") else "assignments"}/'
                     in rest) == (item.opens_on <= progress.today)
     assert any(i.done for i in progress.items) and not all(i.done for i in progress.items)
+
+
+def test_a_quiz_due_soon_or_overdue_says_the_hour_it_closes(course, make_cohort, enrol_learner, client_for) -> None:
+    """A quiz closes as its day begins, work is due by the end of its day. The progress page
+    said "closes 05 Jan 2027" and "was due 05 Jan 2027" for a quiz whose window closed at 00:00
+    that morning, as the home page did before it said the hour; it now says it as the home
+    page does: "closes 05 Jan 2027, 00:00 UTC", and "closed ..." once it has."""
+    behind = make_cohort(months_ago=4)  # its first module quiz closed yesterday: a cohort a week later has it due soon
+    quizzes, work = [], []
+    for cohort in (behind, make_cohort(start=behind.start_date + timedelta(days=7))):
+        learner = enrol_learner(cohort)
+        progress = learner_progress(db.session, cohort, learner.id, utcnow())
+        html = text(client_for(learner).get("/progress"))
+        for where, items, word in ((section(html, "due-soon"), progress.due_soon, "closes"),
+                                   (section(html, "overdue"), progress.overdue, "closed")):
+            for item in items:
+                entry = " ".join(re.sub(r"<[^>]+>", " ", where.split(str(escape(item.title)))[1].split("</li>")[0]).split())
+                (quizzes if item.closes else work).append((word, item, entry))
+    assert {word for word, _item, _entry in quizzes} == {"closes", "closed"} and work
+    for word, item, entry in quizzes:
+        assert f"{word} {item.due_on:%d %b %Y}, 00:00 UTC" in entry, entry
+    for _word, item, entry in work:
+        assert "00:00" not in entry and f"due {item.due_on:%d %b %Y}" in entry, entry
 
 
 def test_staff_do_not_get_a_read_button(month6, client_for, make_user) -> None:

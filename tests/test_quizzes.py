@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import event, func, select, update
 from werkzeug.datastructures import MultiDict
 
@@ -505,6 +506,66 @@ def test_after_close_over_http(sample, make_cohort, enrol_learner, client, login
     page = client.get(f"/attempts/{closed_attempt.id}").get_data(as_text=True)
     assert "appear once the quiz has closed" not in page
     assert "Correct answer:" in page and "Too slow." in page
+
+
+def start_forms(page: str) -> list[str]:
+    """The forms of a page that post to a quiz's start."""
+    return re.findall(r'<form method="post" action="/quizzes/[^"]+/start">.*?</form>', page, re.S)
+
+
+def test_the_result_page_offers_the_next_attempt_while_attempts_remain(learner, sample, client, login) -> None:
+    """After an attempt the result page offered no way to try again but a small link back to
+    the quiz. It now has a button starting the next attempt through the quiz's start (a POST;
+    the page itself writes nothing), saying how many attempts remain; with none left, or the
+    window closed, it says why there is no next attempt."""
+    assert sample.attempts_allowed == 3
+    first = take(sample, learner, {0: {"p0": "b"}}, utcnow())
+    login(client, learner)
+    page = client.get(f"/attempts/{first.id}").get_data(as_text=True)
+    forms = start_forms(page)
+    assert len(forms) == 1 and f'action="/quizzes/{sample.key}/start"' in forms[0] and "Start attempt 2" in forms[0]
+    assert "2 of your 3 attempts left" in page
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1  # the page wrote nothing
+    second = started_id(client.post(f"/quizzes/{sample.key}/start"))
+    assert second != first.id and db.session.get(Attempt, second).number == 2
+
+    services.submit_attempt(db.session, db.session.get(Attempt, second), utcnow())
+    db.session.commit()
+    page = client.get(f"/attempts/{second}").get_data(as_text=True)
+    assert "Start attempt 3" in start_forms(page)[0] and "1 of your 3 attempts left" in page
+    third = take(sample, learner, {0: CORRECT[0]}, utcnow())
+    page = client.get(f"/attempts/{third.id}").get_data(as_text=True)
+    assert not start_forms(page) and "You have used all 3 attempts." in page
+
+
+def test_the_result_page_says_the_quiz_closed_when_it_has(sample, make_cohort, enrol_learner, client, login) -> None:
+    """A quiz whose window has closed offers no next attempt: its result page says it closed, and when."""
+    learner = enrol_learner(make_cohort(months_ago=4))  # the sample quiz closed 60 days after month 1
+    status = services.quiz_status(db.session, sample, learner, utcnow())
+    attempt = take(sample, learner, {0: {"p0": "b"}}, status.window.opens_at + timedelta(days=1))
+    login(client, learner)
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert not start_forms(page) and status.reason and str(escape(status.reason)) in page
+    assert status.reason.startswith("This quiz closed on")
+
+
+def test_the_result_page_of_a_quiz_without_a_limit_says_so(learner, sample, client, login) -> None:
+    sample.attempts_allowed = 0  # no limit
+    db.session.commit()
+    first = take(sample, learner, {0: {"p0": "b"}}, utcnow())
+    login(client, learner)
+    page = client.get(f"/attempts/{first.id}").get_data(as_text=True)
+    assert "Start attempt 2" in start_forms(page)[0] and "no limit on attempts" in page.lower()
+
+
+def test_a_quiz_of_one_attempt_says_it_was_used(learner, sample, client, login) -> None:
+    """Not "You have used all 1 attempts."."""
+    sample.attempts_allowed = 1
+    db.session.commit()
+    only = take(sample, learner, {0: {"p0": "b"}}, utcnow())
+    login(client, learner)
+    page = client.get(f"/attempts/{only.id}").get_data(as_text=True)
+    assert not start_forms(page) and "You have used your one attempt." in page and "all 1 attempts" not in page
 
 
 def test_never_hides_answers_but_shows_the_score(learner, sample, client, login) -> None:

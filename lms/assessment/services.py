@@ -174,6 +174,14 @@ class QuizStatus:
         """The minutes a new attempt of this learner's has (None: no limit)."""
         return minutes_allowed(self.quiz, self.allowance)
 
+    @property
+    def attempts_left(self) -> int | None:
+        """The attempts this learner may still start (None: the quiz sets no limit); an
+        attempt under way counts as used."""
+        if not self.quiz.attempts_allowed:
+            return None
+        return max(self.quiz.attempts_allowed - len(self.attempts), 0)
+
 
 def minutes_allowed(quiz: Quiz, allowance: TimeAllowance) -> int | None:
     """The quiz's time limit for a learner with ``allowance``, in whole minutes rounded up;
@@ -237,7 +245,8 @@ def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: dat
     elif window.closes_at is not None and now >= window.closes_at:
         reason = f"This {quiz.kind} closed on {local_moment(window.closes_at, zone)}."
     elif in_progress is None and quiz.attempts_allowed and len(attempts) >= quiz.attempts_allowed:
-        reason = f"You have used all {quiz.attempts_allowed} attempts."
+        reason = ("You have used your one attempt." if quiz.attempts_allowed == 1
+                  else f"You have used all {quiz.attempts_allowed} attempts.")
     return QuizStatus(quiz=quiz, window=window, attempts=attempts, in_progress=in_progress, time_up=time_up,
                       can_start=reason is None, reason=reason, grade=grade,
                       passed=None if grade is None else grade >= quiz.passing_score, allowance=allowance)

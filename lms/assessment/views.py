@@ -166,7 +166,9 @@ def result(attempt_id: int) -> Any:
     if not attempt.finished:
         return redirect(url_for("assessment.review", attempt_id=attempt.id))
     show = services.shows_answers(db.session, attempt, now)
-    return render_template("assessment/result.html", attempt=attempt, show=show,
+    # Where the learner stands for a next attempt (none for a withdrawn quiz: its page is gone).
+    status = None if attempt.quiz.retired_at else services.quiz_status(db.session, attempt.quiz, signed_in(), now)
+    return render_template("assessment/result.html", attempt=attempt, show=show, status=status, form=CsrfForm(),
                            pages=services.page_views(db.session, attempt, show_answers=show))
 
 

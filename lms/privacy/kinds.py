@@ -135,7 +135,8 @@ class DataKind:
     the uploads that go with them, ``erase`` does what the class docstring says and
     returns how many rows it touched."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # its key in the export's data.json
+    label: ClassVar[str]  # what pages call it: "KPI figures", "Two-factor sign-in"
     covers: ClassVar[tuple[str, ...]] = ()
     exported: ClassVar[bool] = True
 
@@ -158,6 +159,7 @@ class Account(DataKind):
     enrolment imports' rows naming it anonymised."""
 
     name = "account"
+    label = "Account"
     covers = ("password_reset_tokens.user_id", "login_unlock_tokens.user_id", "calendar_feeds.user_id",
               "notification_preferences.user_id", "notification_digests.user_id", "sso_identities.user_id",
               "sign_in_devices.user_id")
@@ -200,6 +202,7 @@ class Memberships(DataKind):
     time allowance (which tells of a need) back to standard. Roles: only learners are erased."""
 
     name = "memberships"
+    label = "Enrolments, roles and schedule changes"
     covers = ("enrolments.user_id", "organization_admins.user_id", "cohort_instructors.user_id",
               "schedule_overrides.user_id")
 
@@ -231,6 +234,7 @@ class LessonReads(DataKind):
     """Lessons marked read. Erased: kept (completion statistics)."""
 
     name = "lesson_reads"
+    label = "Lessons read"
     covers = ("lesson_reads.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -245,6 +249,7 @@ class QuizAttempts(DataKind):
     (written by the learner) removed, their scores kept."""
 
     name = "quiz_attempts"
+    label = "Quiz and exam attempts"
     covers = ("quiz_attempts.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -306,6 +311,7 @@ class Submissions(DataKind):
     and lateness kept. A team's submission is the teammates' work too and stays whole."""
 
     name = "submissions"
+    label = "Submitted work"
     covers = ("submissions.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -346,6 +352,7 @@ class Grades(DataKind):
     learner's erased work, removed from the grade and its history."""
 
     name = "grades"
+    label = "Grades"
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
         ids = [s.id for s in _own_submissions(session, user)]
@@ -392,6 +399,7 @@ class PeerReviews(DataKind):
     stay."""
 
     name = "peer_reviews"
+    label = "Peer reviews"
     covers = ("peer_reviews.reviewer_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -422,6 +430,7 @@ class EvidenceAndMastery(DataKind):
     cohort's heat map and statistics), the notes on evidence removed."""
 
     name = "evidence_and_mastery"
+    label = "Evidence and mastery"
     covers = ("evidence.user_id", "mastery.user_id")
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -441,6 +450,7 @@ class KpiFigures(DataKind):
     """Monthly KPI figures. Erased: figures kept (cohort trends), notes removed."""
 
     name = "kpi_figures"
+    label = "KPI figures"
     covers = ("kpi_entries.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -459,6 +469,7 @@ class Feedback(DataKind):
     names, addresses and comments removed and their links revoked."""
 
     name = "feedback"
+    label = "Feedback"
     covers = ("feedback_invites.learner_id", "expert_invites.invited_by_id")
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -499,6 +510,7 @@ class Certificates(DataKind):
     verification page, the badges and the API name the anonymised account."""
 
     name = "certificates"
+    label = "Certificates"
     covers = ("certificates.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -519,6 +531,7 @@ class Portfolios(DataKind):
     work the submissions kind keeps)."""
 
     name = "portfolios"
+    label = "Portfolios"
     covers = ("portfolios.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -544,6 +557,7 @@ class SimulationRuns(DataKind):
     """Branching simulation runs. Erased: kept (paths and scores are statistics)."""
 
     name = "simulation_runs"
+    label = "Simulation runs"
     covers = ("simulation_runs.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -555,6 +569,7 @@ class Notifications(DataKind):
     """Notifications received. Erased: deleted (nothing is counted from them)."""
 
     name = "notifications"
+    label = "Notifications"
     covers = ("notifications.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -573,6 +588,7 @@ class Teams(DataKind):
     learner wrote on teammates removed."""
 
     name = "teams"
+    label = "Teams"
     covers = ("team_members.user_id", "team_ratings.rater_id", "team_ratings.ratee_id", "team_adjustments.user_id",
               "teams.created_by_id")
 
@@ -599,6 +615,7 @@ class AtRiskReviews(DataKind):
     Erased: the reasons and how far behind kept (statistics), staff's note removed."""
 
     name = "at_risk_reviews"
+    label = "At-risk reviews"
     covers = ("at_risk_reviews.learner_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -620,6 +637,7 @@ class Discussions(DataKind):
     under), shown as started by "a former learner"."""
 
     name = "discussions"
+    label = "Discussions"
     covers = ("discussion_threads.author_id", "discussion_posts.author_id")
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -650,6 +668,7 @@ class Inbox(DataKind):
     here too: staff are never erased, so for them erasure changes nothing."""
 
     name = "inbox"
+    label = "Inbox messages"
     covers = ("inbox_conversations.learner_id", "inbox_conversations.started_by_id", "inbox_messages.author_id",
               "inbox_reads.user_id")
 
@@ -691,6 +710,7 @@ class AnnouncementsRead(DataKind):
     dismissed each)."""
 
     name = "announcements_dismissed"
+    label = "Announcements dismissed"
     covers = ("announcement_dismissals.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -706,6 +726,7 @@ class TwoFactor(DataKind):
     Erased: all of it deleted."""
 
     name = "two_factor"
+    label = "Two-factor sign-in"
     covers = ("two_factor_credentials.user_id", "two_factor_recovery_codes.user_id", "two_factor_devices.user_id")
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -732,6 +753,7 @@ class LtiLinks(DataKind):
     grades deleted (the platform can no longer sign the account in)."""
 
     name = "lti_links"
+    label = "Linked learning platforms (LTI)"
     covers = ("lti_accounts.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -757,6 +779,7 @@ class ApiTokens(DataKind):
     Organization tokens are made by organization admins, who are staff and never erased."""
 
     name = "api_tokens"
+    label = "API tokens"
     covers = ("api_tokens.user_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -775,6 +798,7 @@ class RequestedJobs(DataKind):
     running is detached from the account (it ends as usual; nobody may download its file)."""
 
     name = "requested_jobs"
+    label = "Requested background jobs"
     covers = ("jobs.requested_by_id",)
 
     def export(self, session: DbSession, user: User) -> list[dict[str, Any]]:
@@ -797,6 +821,7 @@ class ScheduleState(DataKind):
     which are. Erased: kept (the cohort's heat map and level funnel)."""
 
     name = "schedule_state"
+    label = "Schedule state"
     exported = False
     covers = ("progress_items.user_id", "progress_levels.user_id", "progress_learners.user_id", "progress_objectives.user_id")
 
@@ -808,6 +833,7 @@ class ApiRemovals(DataKind):
     kept (ids only; the account they point at is what erasure anonymises)."""
 
     name = "api_removals"
+    label = "Removals from API lists"
     exported = False
     covers = ("api_removals.learner_id",)
 
@@ -819,6 +845,7 @@ class StaffActions(DataKind):
     pointing at the account, whose name and email are what erasure anonymises."""
 
     name = "staff_actions"
+    label = "Actions as staff"
     exported = False
     covers = ("grades.grader_id", "grade_events.actor_id", "quiz_responses.graded_by_id", "evidence.recorded_by_id",
               "schedule_overrides.granted_by_id", "schedule_overrides.removed_by_id", "item_withdrawals.withdrawn_by_id",

@@ -24,7 +24,7 @@ from lms.progress import services
 from lms.progress.completion import Item, LearnerProgress, LevelStatus, learner_progress
 from lms.progress.forms import RatingForm, ReadForm
 from lms.progress.models import ItemKind
-from lms.web.filters import your_time
+from lms.web.filters import due_day, your_time
 from lms.web.forms import labelled_choices
 from lms.web.page_cache import Viewer, cached_page
 
@@ -79,8 +79,9 @@ def level_items(status: LevelStatus, progress: LearnerProgress) -> Markup:
     today = progress.today
     return Markup("".join(  # noqa: S704 - item_link and your_time escape
         f'      <li>{"✓" if item.done else "○"} {item_link(item, today, progress.opens_at(item))} '
-        f'<span class="muted small">· {"closes" if item.closes else "due"} {item.due_on:%d %b %Y}'
-        f'{your_time(progress.due_at(item), "at" if item.closes else "by")}</span></li>\n' for item in items))
+        f'<span class="muted small">· {"closes" if item.closes else "due"} {escape(due_day(item.due_on, due, item.closes))}'
+        f'{your_time(due, "at" if item.closes else "by")}</span></li>\n'
+        for item in items for due in (progress.due_at(item),)))
 
 
 @bp.app_template_global("lesson_read")

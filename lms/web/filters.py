@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -40,6 +40,16 @@ def localdeadline(value: datetime | None, zone: ZoneInfo | None = None) -> str:
     return local.strftime("%H:%M ") + (local.tzname() or "") + local.strftime(" on %a %d %b")
 
 
+def due_day(day: date, moment: datetime | None, closes: bool) -> str:
+    """The date a page shows after "due" or "closes": ``day``, or for a quiz or exam that
+    closes as its day begins (work is due by the end of its day) the hour too at the viewer's
+    own midnight: "07 Mar 2027, 00:00 GMT", as the quiz page says it. A viewer in another zone
+    reads the date and the hour on their clock beside it (``localdeadline``, ``your_time``)."""
+    if closes and moment is not None and not localdeadline(moment):
+        return localtime(moment)
+    return day.strftime("%d %b %Y")
+
+
 def your_time(moment: datetime | None, word: str) -> Markup:
     """What a page adds to a cohort's date for a viewer in another zone: " (by 16:00 PST on
     Sun 03 Jan, your time)" (``localdeadline``), or nothing at their own midnight. ``word``
@@ -52,6 +62,7 @@ def your_time(moment: datetime | None, word: str) -> Markup:
 
 def init_app(app: Flask) -> None:
     app.add_template_global(your_time, "your_time")
+    app.add_template_global(due_day, "due_day")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(localdeadline, "localdeadline")
