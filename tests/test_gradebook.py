@@ -32,6 +32,7 @@ from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.gradebook.services import KIND_ORDER, PROGRESS_KIND, Outcome, gradebook, table
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
+from lms.inbox.models import Conversation
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
@@ -593,7 +594,11 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
                                                           "learner": [ada.id, bo.id, cy.id],
                                                           "subject": "Case study", "body": "Hand it in by Friday."},
                             follow_redirects=True)
-    assert "Messaged 2; 1 has switched staff messages off (Cy Quiet)." in response.get_data(as_text=True)
+    # Cy switched notices of staff messages off: the message still opened a conversation in
+    # their inbox, so they were messaged, with no notice or email (the answer says so)
+    assert ("Messaged 3; 1 has switched staff messages off, so the message waits in their inbox with no notice "
+            "or email (Cy Quiet).") in response.get_data(as_text=True)
+    assert {c.learner_id for c in db.session.scalars(select(Conversation))} == {ada.id, bo.id, cy.id}
     notices = list(db.session.scalars(select(Notification).where(Notification.event == NotificationEvent.MESSAGE)))
     assert sorted(n.user_id for n in notices) == sorted([ada.id, bo.id])
     assert "Case study" in notices[0].title and "Hand it in by Friday." in notices[0].body
@@ -603,6 +608,21 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
     empty = teacher.post(url(course["cohort"]), data={"action": "message", "learner": [ada.id], "subject": " ", "body": "x"})
     assert empty.status_code == 400 and "Write a subject and a message." in empty.get_data(as_text=True)
     assert ">x</textarea>" in empty.get_data(as_text=True)  # the message is kept in the form
+
+
+DELIVERY = ("Each learner gets the message as a conversation of their own in their inbox, which they can answer (the "
+            "cohort's staff read the replies), with a notice in their notifications, also by email as their preference "
+            "for staff messages says.")
+
+
+def test_the_message_pages_say_where_the_message_goes(course) -> None:
+    """The at-risk message page said the message reached the learners' notifications and
+    email; it also opens a conversation each learner can answer. Both message forms say so."""
+    course["enrol"](course["cohort"], name="Ada Reader")
+    teacher = course["client_for"](course["teacher"])
+    for page in (teacher.get(url(course["cohort"])), teacher.get(url(course["cohort"], "/message-at-risk"))):
+        text = " ".join(page.get_data(as_text=True).replace("&#39;", "'").split())
+        assert page.status_code == 200 and DELIVERY in text, text[-3000:]
 
 
 def test_message_learners_mails_no_closed_account(course) -> None:

@@ -871,7 +871,9 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
     notification centre, and mailed (through the outbox) as their preference for staff
     messages says (by email, unless they chose otherwise). One message is one notice per
     learner, whatever the preference, so nobody gets it mailed twice. Receivers of
-    ``learners_messaged`` keep it for the learner to reply to, and say where it links."""
+    ``learners_messaged`` keep it for the learner to reply to, and say where it links: a
+    learner who switched staff messages off is messaged all the same when a receiver kept it
+    (the inbox's conversation), and the answer says they get no notice or email."""
     subject, body = _message_text(subject, body)
     key = f"gradebook-message:{cohort.id}:{uuid.uuid4().hex}"
     # A closed account (deactivated, or erased: erasure deactivates it and its address is
@@ -891,6 +893,9 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
             outcome.done.append(user.name)
         elif user.deactivated_at is not None:
             outcome.refuse(user.name, "have a closed account")
+        elif user.id in links:  # kept where they read it (the inbox), without a notice
+            outcome.note(user.name, "have switched staff messages off, so the message waits in their inbox with no "
+                                    "notice or email")
         else:
             outcome.refuse(user.name, "have switched staff messages off")
     return outcome
