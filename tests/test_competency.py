@@ -618,3 +618,27 @@ def test_staff_message_exactly_the_learners_at_risk_from_the_heat_map(course, cl
     assert client.post(link, data={"learner": [str(elsewhere.id)], "q": "", "subject": "Hi",
                                    "body": "Hello."}).status_code == 404
     assert sent_to("Hi") == set()
+
+
+def test_the_heat_map_and_the_comparison_show_one_share_at_the_bar(client, login, loaded, world, enrol_learner) -> None:
+    """The comparison's "at proficient or above" pooled the objectives taught so far; the
+    heat map showed only each objective's shares, over every objective (those not yet
+    taught too), so a reader working the cohort's figure out from it read another number.
+    Both pages now show the one figure (``share_at_bar``), saying what it counts."""
+    taught = taught_keys(world.cohort_a)
+    assert len(taught) == 9
+    evidence(world.learner_a, dict.fromkeys(taught[:5], 3.0))
+    extra = enrol_learner(world.cohort_a, name="Another A")
+    evidence(extra, {taught[0]: 3.6, taught[1]: 1.0})
+    alpha = compare(db.session, world.org_a, utcnow()).cohorts[0]
+    assert alpha.proficient == pytest.approx(6 / 18)  # over every objective it would be 6 / 22
+    login(client, world.org_admin_a)
+    page = client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True)
+    row = re.search(rf'<tr data-cohort="{world.cohort_a.id}">.*?</tr>', page, re.S)
+    assert row is not None and ">33%</td>" in row.group(0)
+    heat = client.get(f"/cohorts/{world.cohort_a.id}/competency").get_data(as_text=True)
+    line = re.search(r'<p[^>]*id="at-bar"[^>]*>(.*?)</p>', heat, re.S)
+    assert line is not None, heat
+    text = " ".join(line.group(1).split())
+    assert "33%" in text and "6 of the 18 learner-objective pairs" in text, text
+    assert "9 objectives the cohort has started being taught" in text, text

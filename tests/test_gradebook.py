@@ -32,6 +32,7 @@ from lms.gradebook.models import CellStatus, ColumnKind, RowFilter
 from lms.gradebook.services import KIND_ORDER, PROGRESS_KIND, Outcome, gradebook, table
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
+from lms.inbox.models import Conversation
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
@@ -562,11 +563,15 @@ def test_bulk_extension_through_the_schedule_overrides(course) -> None:
     assert all(o.kind == OverrideKind.EXTENSION and o.on_date == later and o.note == "Family emergency" for o in overrides)
     early = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id],
                                                        "until": "2000-01-01"}, follow_redirects=True).get_data(as_text=True)
-    assert "Extended 0; 1 not extended: An extension must run past the item&#39;s due date" in early
+    # the refusal names the learner, then why, in one sentence (not "1 not extended: An
+    # extension must run … 2026. (Ada Late)": a full sentence inside the summary)
+    due = re.search(r"Not extended: Ada Late — an extension must run past the item&#39;s due date, (\d{2} \w+ \d{4})\.", early)
+    assert due is not None and "Extended 0." in early, early
+    assert "(Ada Late)" not in early
     past_the_end = teacher.post(url(course["cohort"]), data={
         "action": "extend", "column": COLUMN, "learner": [ada.id], "until": (utcnow() + timedelta(days=400)).date().isoformat()},
         follow_redirects=True).get_data(as_text=True)
-    assert "Extended 0; 1 not extended: An extension can run at most to" in past_the_end
+    assert "Extended 0. Not extended: Ada Late — an extension can run at most to" in past_the_end
     bad = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "soon"})
     assert bad.status_code == 400 and "Give the new due date as a date." in bad.get_data(as_text=True)
     far = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "9999-12-31"})
@@ -589,7 +594,11 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
                                                           "learner": [ada.id, bo.id, cy.id],
                                                           "subject": "Case study", "body": "Hand it in by Friday."},
                             follow_redirects=True)
-    assert "Messaged 2; 1 has switched staff messages off (Cy Quiet)." in response.get_data(as_text=True)
+    # Cy switched notices of staff messages off: the message still opened a conversation in
+    # their inbox, so they were messaged, with no notice or email (the answer says so)
+    assert ("Messaged 3; 1 has switched staff messages off, so the message waits in their inbox with no notice "
+            "or email (Cy Quiet).") in response.get_data(as_text=True)
+    assert {c.learner_id for c in db.session.scalars(select(Conversation))} == {ada.id, bo.id, cy.id}
     notices = list(db.session.scalars(select(Notification).where(Notification.event == NotificationEvent.MESSAGE)))
     assert sorted(n.user_id for n in notices) == sorted([ada.id, bo.id])
     assert "Case study" in notices[0].title and "Hand it in by Friday." in notices[0].body
@@ -599,6 +608,21 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
     empty = teacher.post(url(course["cohort"]), data={"action": "message", "learner": [ada.id], "subject": " ", "body": "x"})
     assert empty.status_code == 400 and "Write a subject and a message." in empty.get_data(as_text=True)
     assert ">x</textarea>" in empty.get_data(as_text=True)  # the message is kept in the form
+
+
+DELIVERY = ("Each learner gets the message as a conversation of their own in their inbox, which they can answer (the "
+            "cohort's staff read the replies), with a notice in their notifications, also by email as their preference "
+            "for staff messages says.")
+
+
+def test_the_message_pages_say_where_the_message_goes(course) -> None:
+    """The at-risk message page said the message reached the learners' notifications and
+    email; it also opens a conversation each learner can answer. Both message forms say so."""
+    course["enrol"](course["cohort"], name="Ada Reader")
+    teacher = course["client_for"](course["teacher"])
+    for page in (teacher.get(url(course["cohort"])), teacher.get(url(course["cohort"], "/message-at-risk"))):
+        text = " ".join(page.get_data(as_text=True).replace("&#39;", "'").split())
+        assert page.status_code == 200 and DELIVERY in text, text[-3000:]
 
 
 def test_message_learners_mails_no_closed_account(course) -> None:
@@ -738,9 +762,9 @@ def test_a_bulk_actions_answer_names_ten_learners_a_reason_then_counts_the_rest(
     answer stays short: it is flashed, so it rides in the session cookie."""
     outcome = Outcome("Extended")
     for number in range(1, 2001):
-        outcome.refuse(f"Learner {number:04}", "not extended: the date is past the program's end")
+        outcome.decline(f"Learner {number:04}", "The date is past the program's end.")
     names = ", ".join(f"Learner {number:04}" for number in range(1, 11))
-    assert outcome.summary == (f"Extended 0; 2000 not extended: the date is past the program's end ({names} and 1990 more).")
+    assert outcome.summary == f"Extended 0. Not extended: {names} and 1990 more — the date is past the program's end."
     exactly = Outcome("Released")
     for number in range(1, 11):
         exactly.refuse(f"L{number}", "had no drafted grade")
@@ -794,7 +818,7 @@ def test_a_bulk_action_done_for_nobody_keeps_the_form_to_correct(course) -> None
                                                        "note": "Back from leave"})
     page = early.get_data(as_text=True)
     assert early.status_code == 400
-    assert "Extended 0; 2 not extended: An extension must run past the item&#39;s due date" in page
+    assert "Extended 0. Not extended: Ada Early, Bo Early — an extension must run past the item&#39;s due date" in page
     assert 'value="2000-01-02"' in page and 'value="Back from leave"' in page
     assert f'value="{COLUMN}" selected' in page
     assert ticked(page) == {str(ada.id), str(bo.id)}

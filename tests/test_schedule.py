@@ -478,7 +478,8 @@ def test_a_grant_from_a_page_shown_before_another_grant_does_not_replace_it_unse
     ("extension_not_after", "An extension must run past the regular due date"),
     ("extension_past_the_end", "An extension can run at most to"),
     ("malformed", "Enter the date as YYYY-MM-DD."),
-    ("empty", "Enter the date as YYYY-MM-DD."),
+    # which date, not only its format: the new due date, or the day early access opens
+    ("empty", "Enter the date: the new due date for an extension, the day it opens for early access (YYYY-MM-DD)."),
     ("unknown_phase", "Not a valid choice"),
     ("unknown_kind", "Not a valid choice"),
 ])

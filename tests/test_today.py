@@ -31,6 +31,7 @@ from lms.extensions import db
 from lms.feedback.models import FeedbackInvite, FeedbackRelation, FeedbackResponse
 from lms.grading.models import GradeAction
 from lms.grading.services import rubric_for, save_grade
+from lms.inbox.services import mark_read, open_conversations, reply
 from lms.learning.models import OverrideKind
 from lms.learning.services import build_schedule, grant_override, opens_at
 from lms.progress.completion import learner_progress
@@ -419,6 +420,42 @@ def test_the_instructors_home_lists_the_first_learners_and_links_the_rest(course
     assert "And " not in html.split('id="instructor-today"')[1].split("</section>")[0]
 
 
+def replies_line(html: str, cohort: Any) -> str:
+    section = html.split(f'id="today-cohort-{cohort.id}"')[1].split("</div>")[0]
+    found = re.search(r'<p class="replies-waiting">(.*?)</p>', section, re.S)
+    return " ".join(found.group(1).split()) if found else ""
+
+
+def test_the_instructors_home_counts_the_conversations_with_a_reply_not_read(course, client, make_user, make_cohort,
+                                                                             enrol_learner, login) -> None:
+    """A learner answering a staff message was only in the navigation's inbox count: the
+    home's "Waiting for you" now says, per cohort, how many conversations hold a learner's
+    reply the instructor has not read, linked to the inbox. Their own messages, and a
+    colleague's, are not replies waiting for them."""
+    teacher, colleague = make_user(name="Tess Teacher"), make_user(name="Colin Colleague")
+    cohort = make_cohort(months_ago=5, instructors=[teacher, colleague])
+    other = make_cohort(months_ago=5, instructors=[teacher])
+    ann, bo = enrol_learner(cohort, name="Ann Answer"), enrol_learner(cohort, name="Bo Answer")
+    opened = open_conversations(db.session, cohort, teacher, [ann, bo], "Your plan", "Send me your plan.", "home-replies",
+                                utcnow())
+    reply(db.session, opened[ann.id], colleague, "A reminder.", utcnow(), lambda c: "/inbox")
+    db.session.commit()
+    login(client, teacher)
+    assert replies_line(page(client.get("/home")), cohort) == ""  # a colleague's note is no learner reply
+    reply(db.session, opened[ann.id], ann, "Here it is.", utcnow(), lambda c: "/inbox")
+    reply(db.session, opened[ann.id], ann, "And the rest.", utcnow(), lambda c: "/inbox")
+    reply(db.session, opened[bo.id], bo, "Mine too.", utcnow(), lambda c: "/inbox")
+    db.session.commit()
+    html = page(client.get("/home"))
+    line = replies_line(html, cohort)
+    assert line == '<a href="/inbox">2 conversations with a reply you have not read</a>', line
+    assert replies_line(html, other) == ""
+    mark_read(db.session, opened[bo.id], teacher.id, None, utcnow())
+    db.session.commit()
+    line = replies_line(page(client.get("/home")), cohort)
+    assert line == '<a href="/inbox">1 conversation with a reply you have not read</a>', line
+
+
 def test_homes_run_a_fixed_number_of_statements(course, app, client, make_user, make_cohort, enrol_learner, login,
                                                 count_queries) -> None:
     teacher = make_user(name="Tess Teacher")
@@ -431,10 +468,18 @@ def test_homes_run_a_fixed_number_of_statements(course, app, client, make_user, 
         page(client.get("/home"))  # warm up
         return count_queries(lambda: client.get("/home"))
 
+    def answer(learner: Any, key: str) -> None:  # a learner's reply waiting on the instructor's home
+        opened = open_conversations(db.session, cohort, teacher, [learner], "Plan", "Your plan?", key, utcnow())
+        reply(db.session, opened[learner.id], learner, "Here.", utcnow(), lambda c: "/inbox")
+        db.session.commit()
+
     hand_in(cohort, first, "cs-hands-on-own-operation", app)
+    answer(first, "statements-first")
     few = (statements(teacher), statements(first))
     for n in range(5):
-        hand_in(cohort, enrol_learner(cohort, name=f"More {n}"), "cs-hands-on-own-operation", app)
+        more = enrol_learner(cohort, name=f"More {n}")
+        hand_in(cohort, more, "cs-hands-on-own-operation", app)
+        answer(more, f"statements-{n}")
     hand_in(cohort, first, "mlops-hands-on-own-pipeline", app)
     many = (statements(teacher), statements(first))
     assert few == many, f"statements with 1 learner: {few}; with 6: {many}"

@@ -767,6 +767,37 @@ def objective_figures(session: DbSession, cohort_ids: Sequence[int], columns: Se
     return result
 
 
+@dataclass(frozen=True)
+class AtBar:
+    """A cohort's learner-objective pairs at or above the at-risk bar (e.g. proficient), over
+    the objectives whose teaching has started on its dates: objectives not yet taught would
+    count as below the bar and make a younger cohort look weaker. The one definition the
+    heat map and the cohorts side by side both show (``share_at_bar``)."""
+
+    reached: int      # pairs at or above the bar
+    objectives: int   # objectives taught so far
+    learners: int     # the cohort's current learners
+
+    @property
+    def pairs(self) -> int:
+        return self.objectives * self.learners
+
+    @property
+    def share(self) -> float | None:
+        """None: no learners, or nothing taught yet."""
+        return self.reached / self.pairs if self.pairs else None
+
+
+def share_at_bar(cohort: Cohort, objectives: Sequence[Objective], today: date,
+                 figures: dict[tuple[int, int], _ObjectiveFigures], learners: int) -> AtBar:
+    """``AtBar`` for ``cohort`` from ``objective_figures`` (nothing read here); ``objectives``
+    are ``objectives_with_modules``' (their modules' phases say when teaching starts)."""
+    opens = state.objective_openings(objectives, Timeline(cohort.start_date))
+    taught = [o.id for o in objectives if (day := opens[o.id]) is not None and day <= today]
+    reached = sum(found.proficient for oid in taught if (found := figures.get((cohort.id, oid))) is not None)
+    return AtBar(reached=reached, objectives=len(taught), learners=learners)
+
+
 def _distributions(cohort: Cohort, columns: Sequence[Column], figures: dict[tuple[int, int], _ObjectiveFigures],
                    legend: Sequence[Band], total: int) -> list[Distribution]:
     """Each objective's learners by band: rank 0 no evidence, then each named level reached
@@ -1002,8 +1033,21 @@ class HeatMap:
         """Each objective's learners by band, over the whole cohort: one statement, when first read."""
         if self.context is None:
             return []
-        figures = objective_figures(self.context.session, [self.cohort.id], self.columns, self.policy)
-        return _distributions(self.cohort, self.columns, figures, self.legend, self.count)
+        return _distributions(self.cohort, self.columns, self._figures, self.legend, self.count)
+
+    @cached_property
+    def at_bar(self) -> AtBar | None:
+        """The cohort's pairs at or above the bar, as the cohorts side by side count them."""
+        if self.context is None:
+            return None
+        return share_at_bar(self.cohort, [c.objective for c in self.columns], self.today, self._figures, self.count)
+
+    @cached_property
+    def _figures(self) -> dict[tuple[int, int], _ObjectiveFigures]:
+        """Each objective's aggregates over the whole cohort: one statement, when first read."""
+        if self.context is None:
+            return {}
+        return objective_figures(self.context.session, [self.cohort.id], self.columns, self.policy)
 
     @cached_property
     def funnel(self) -> list[FunnelStep]:
@@ -1577,21 +1621,14 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     for cohort in cohorts:
         month = current_month(cohort.start_date, todays[cohort.id])
         total = totals.get(cohort.id, 0)
-        # Objectives not yet taught to this cohort would count as not proficient and make a
-        # younger cohort look weaker: only those whose teaching has started count.
-        opens = state.objective_openings(objectives, Timeline(cohort.start_date))
-        means, proficient, started = [], 0, 0
+        means = []
         for column in columns:
             found = figures.get((cohort.id, column.objective.id))
             mean = found.mean if found else None
             means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean), evidence=found.present if found else 0))
-            day = opens[column.objective.id]
-            if day is not None and day <= todays[cohort.id]:
-                started += 1
-                proficient += found.proficient if found else 0
-        cells = total * started
+        at_bar = share_at_bar(cohort, objectives, todays[cohort.id], figures, total)
         result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means,
-                                       proficient=proficient / cells if cells else None, at_risk=risky.get(cohort.id, 0),
+                                       proficient=at_bar.share, at_risk=risky.get(cohort.id, 0),
                                        completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))
     return Comparison(organization=organization, policy=rules, legend=bands(rules), objectives=objectives,
                       levels=levels, cohorts=result)

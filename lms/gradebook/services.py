@@ -587,23 +587,60 @@ class Outcome:
     verb: str  # "Released", "Extended", "Messaged"
     done: list[str] = field(default_factory=list)
     refused: dict[str, list[str]] = field(default_factory=dict)  # reason -> names
+    # a service's own refusal, a sentence ("An extension must run past …, 12 March 2026.") -> names
+    declined: dict[str, list[str]] = field(default_factory=dict)
+    # done, with something to know, written like a reason ("have …") -> names (also in ``done``)
+    noted: dict[str, list[str]] = field(default_factory=dict)
 
     def refuse(self, name: str, reason: str) -> None:
+        """Not done for ``name``: ``reason`` is written for several learners ("were returned
+        for revision"), to follow a count."""
         self.refused.setdefault(reason, []).append(name)
+
+    def decline(self, name: str, sentence: str) -> None:
+        """Not done for ``name``, as a service refused it in a sentence of its own (a
+        ``CohortError``'s message): the answer names the learners, then says why."""
+        self.declined.setdefault(sentence, []).append(name)
+
+    def note(self, name: str, remark: str) -> None:
+        """Done for ``name``, but with ``remark`` (written like ``refuse``'s reasons)."""
+        self.done.append(name)
+        self.noted.setdefault(remark, []).append(name)
+
+    @property
+    def warned(self) -> bool:
+        """Something was not done, or done with a remark."""
+        return bool(self.refused or self.declined or self.noted)
 
     @property
     def summary(self) -> str:
         """Each reason names at most ``NAMES_SHOWN`` learners, then how many more: the answer
         to "every learner the filter shows" is read at a glance, and it travels in the
         session cookie as a flashed message, which a list of a whole cohort's names outgrows
-        (browsers drop a cookie past 4 KB, and with it the message)."""
+        (browsers drop a cookie past 4 KB, and with it the message). A refusal in the
+        service's own sentence reads "Not extended: Ada, Bo — an extension must run …"."""
         parts = [f"{self.verb} {len(self.done)}"]
-        for reason, names in self.refused.items():
-            shown = ", ".join(names[:NAMES_SHOWN])
-            if len(names) > NAMES_SHOWN:
-                shown += f" and {len(names) - NAMES_SHOWN} more"
-            parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({shown})")
-        return "; ".join(parts) + "."
+        for reason, names in (*self.noted.items(), *self.refused.items()):
+            parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({_names(names)})")
+        sentences = [f"Not {self.verb.lower()}: {_names(names)} — {_clause(sentence)}"
+                     for sentence, names in self.declined.items()]
+        return " ".join(["; ".join(parts) + ".", *sentences])
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
+
+
+def _clause(sentence: str) -> str:
+    """A service's sentence after a dash: its first word in lower case when it is an
+    ordinary word ("An extension …"; an all-capitals word or a name with capitals inside is
+    kept), ending with a full stop."""
+    text = sentence.strip()
+    first = text.split(" ", 1)[0]
+    if first[:1].isupper() and first[1:] == first[1:].lower():
+        text = text[0].lower() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 NAMES_SHOWN = 10  # names a bulk action's answer gives for each reason it was refused
@@ -700,7 +737,7 @@ def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: 
             grant_override(session, cohort, user, column.phase_id, OverrideKind.EXTENSION, on_date, note, by, now,
                            item_due=scheduled.due_on if scheduled is not None else None)
         except CohortError as exc:
-            outcome.refuse(user.name, f"not extended: {exc}")
+            outcome.decline(user.name, str(exc))
         else:
             outcome.done.append(user.name)
     return outcome
@@ -834,7 +871,9 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
     notification centre, and mailed (through the outbox) as their preference for staff
     messages says (by email, unless they chose otherwise). One message is one notice per
     learner, whatever the preference, so nobody gets it mailed twice. Receivers of
-    ``learners_messaged`` keep it for the learner to reply to, and say where it links."""
+    ``learners_messaged`` keep it for the learner to reply to, and say where it links: a
+    learner who switched staff messages off is messaged all the same when a receiver kept it
+    (the inbox's conversation), and the answer says they get no notice or email."""
     subject, body = _message_text(subject, body)
     key = f"gradebook-message:{cohort.id}:{uuid.uuid4().hex}"
     # A closed account (deactivated, or erased: erasure deactivates it and its address is
@@ -854,6 +893,9 @@ def message_learners(session: DbSession, cohort: Cohort, users: Sequence[User], 
             outcome.done.append(user.name)
         elif user.deactivated_at is not None:
             outcome.refuse(user.name, "have a closed account")
+        elif user.id in links:  # kept where they read it (the inbox), without a notice
+            outcome.note(user.name, "have switched staff messages off, so the message waits in their inbox with no "
+                                    "notice or email")
         else:
             outcome.refuse(user.name, "have switched staff messages off")
     return outcome

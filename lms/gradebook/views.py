@@ -144,7 +144,7 @@ def bulk(cohort_id: int) -> Any:
         # Done for nobody: the answer comes with the form as it was sent (the learners
         # ticked, the item, date and note), to correct and send again.
         return refused(outcome.summary)
-    flash(outcome.summary, "success" if not outcome.refused else "warning")
+    flash(outcome.summary, "warning" if outcome.warned else "success")
     return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))
 
 
@@ -192,7 +192,7 @@ def remove_extensions(cohort_id: int) -> Any:
         return refused(str(exc))
     current_app.logger.info("gradebook %s in cohort %s by user %s: %s", BulkAction.REMOVE_EXTENSION, cohort.id, user.id,
                             outcome.summary)
-    flash(outcome.summary, "success" if not outcome.refused else "warning")
+    flash(outcome.summary, "warning" if outcome.warned else "success")
     return redirect(url_for("gradebook.page", cohort_id=cohort.id, show=row_filter.value, module=module))
 
 
@@ -230,5 +230,5 @@ def message_at_risk(cohort_id: int) -> Any:
         db.session.rollback()
         return _at_risk_page(cohort, query, ticked, str(exc), form, 400)
     current_app.logger.info("at-risk message in cohort %s by user %s: %s", cohort.id, user.id, outcome.summary)
-    flash(outcome.summary, "success" if not outcome.refused else "warning")
+    flash(outcome.summary, "warning" if outcome.warned else "success")
     return redirect(url_for("competency.heat_map", cohort_id=cohort.id, q=query or None, _anchor="at-risk"))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     and_,
     cast,
+    distinct,
     func,
     literal,
     or_,
@@ -106,6 +107,22 @@ def unread_count_of_users_row() -> ScalarSelect[int]:
 
 def unread_count(session: DbSession, user_id: int) -> int:
     return session.scalar(select(func.count(Conversation.id)).where(_counted_for(user_id), _unread(user_id) > 0)) or 0
+
+
+def replies_not_read(session: DbSession, user_id: int, cohort_ids: Sequence[int]) -> dict[int, int]:
+    """Cohort id -> how many of its conversations ``user_id``'s navigation counts
+    (``_counted_for``) hold a reply of their learner that ``user_id`` has not read (a
+    colleague's message is no reply waiting for them): one statement, grouped by cohort."""
+    if not cohort_ids:
+        return {}
+    read = aliased(ConversationRead)
+    query = (select(Conversation.cohort_id, func.count(distinct(Conversation.id)))
+             .join(Message, and_(Message.conversation_id == Conversation.id, Message.author_id == Conversation.learner_id))
+             .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user_id))
+             .where(Conversation.cohort_id.in_(list(cohort_ids)), _counted_for(user_id),
+                    Conversation.learner_id != user_id, Message.id > func.coalesce(read.read_up_to, 0))
+             .group_by(Conversation.cohort_id))
+    return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
 
 
 def is_staff_of(session: DbSession, user: User, conversation: Conversation) -> bool:

@@ -12,7 +12,8 @@ class OverrideForm(Form):
     kind = SelectField("Grant", choices=labelled_choices(dict(OVERRIDE_KINDS)), validators=[DataRequired()])
     # InputRequired, not DataRequired: DataRequired would replace the field's own message
     # (a day out of range) with this one when the typed day is refused.
-    on_date = DayField("Date", validators=[InputRequired(message="Enter the date as YYYY-MM-DD.")],
+    on_date = DayField("Date", validators=[InputRequired(
+        message="Enter the date: the new due date for an extension, the day it opens for early access (YYYY-MM-DD).")],
                         description="Early access: the day it opens. Extension: the new due date.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
     seen = HiddenField()  # the newest grant the page showed: one of the same kind and part made since is not replaced unseen
