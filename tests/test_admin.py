@@ -235,6 +235,18 @@ def test_site_admin_filters_the_log(app: Flask, world: World, client, login) -> 
     assert table(client.get("/admin/audit?action=cohort_edited")).count("<tr>") == 2
 
 
+def test_action_names_spell_acronyms_and_compounds_as_written(world: World, client, login) -> None:
+    """The log names its actions in plain English: "API token created", not "Api token
+    created"; "Single sign-on configured", not "Sso configured"; "Two-factor reset"."""
+    login(client, world.admin)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    for name in ("API token created", "API token revoked", "Single sign-on configured", "Two-factor reset",
+                 "Two-factor policy changed", "Site admin rights granted"):
+        assert f">{name}</option>" in page, name
+    for wrong in ("Api token", "Sso configured", "Two factor"):
+        assert wrong not in page, wrong
+
+
 def test_bad_filters_answer_400_with_a_message(world: World, client, login) -> None:
     login(client, world.admin)
     for query, message in [("since=2026-13-01", "is not a date"), ("action=nope", "Unknown action"),

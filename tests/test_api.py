@@ -8,7 +8,7 @@ the contract (schemathesis) in tests/test_api_contract.py."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -123,6 +123,46 @@ def test_organization_admins_make_organization_tokens(app: Flask, client, world:
     assert client.post(f"/organizations/{world.org_a.id}/api-tokens/{token.id}/revoke", data={}).status_code == 302
     db.session.expire_all()
     assert db.session.get(ApiToken, token.id).revoked_at is not None
+
+
+def test_a_refused_expiry_is_named_on_the_expiry_field(app: Flask, client, world: World, login) -> None:
+    """An expiry in the past is the expiry field's problem: the message sits under it, not
+    under the token's name (which was right)."""
+    login(client, world.instructor_a)
+    past = client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Sync", "scopes": ["read:people"],
+                                                    "expires_on": "2020-01-01"})
+    assert past.status_code == 400
+    assert re.search(rb'aria-invalid="true"[^>]*id="expires_on"', past.data)
+    assert not re.search(rb'aria-invalid="true"[^>]*id="name"', past.data)
+
+
+def test_the_expiry_day_is_read_in_the_makers_time_zone(app: Flask, client, world: World, login) -> None:
+    """The day chosen is a day of the person's own calendar: a token made in New York to
+    expire on a day stops at that day's midnight in New York (05:00 UTC in winter), so the
+    list shows back the day they chose."""
+    world.instructor_a.timezone = "America/New_York"
+    db.session.commit()
+    login(client, world.instructor_a)
+    day = date(date.today().year + 1, 1, 15)
+    made = client.post("/account/api-tokens", data={"password": PASSWORD, "name": "Sync", "scopes": ["read:people"],
+                                                    "expires_on": day.isoformat()})
+    assert made.status_code == 200
+    token = db.session.scalar(select(ApiToken))
+    assert token.expires_at.replace(tzinfo=None) == datetime(day.year, 1, 15, 5, 0)
+    assert f"{day:%d %b %Y}, 00:00 EST".encode() in made.data
+    assert b"(UTC)" not in made.data
+
+
+def test_revoking_a_token_asks_first(app: Flask, client, world: World, login) -> None:
+    """Revoking cannot be undone and stops whatever uses the token at once: the button opens
+    a question naming the token before the form that revokes it."""
+    create_token(db.session, world.org_admin_a, "HR sync", ["read:people"], None, world.org_a)
+    db.session.commit()
+    login(client, world.org_admin_a)
+    page = client.get(f"/organizations/{world.org_a.id}/api-tokens").data.decode()
+    question = re.search(r'<details class="confirm revoke-token">(.*?)</details>', page, re.S)
+    assert question and "/revoke" in question.group(1) and "HR sync" in question.group(1)
+    assert "cannot be undone" in question.group(1)
 
 
 # --------------------------------------------------------------------------- errors

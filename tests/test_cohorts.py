@@ -377,6 +377,16 @@ def test_the_site_admin_removes_an_organization_admin(app, client, world: World,
     assert other.post(f"/admin/organizations/{world.org_b.id}/admins/{world.org_admin_b.id}/remove").status_code == 403
 
 
+def test_removing_an_organization_admin_asks_first(app, client, world: World, login) -> None:
+    """Taking the role away is undone only by a new invitation the person has to accept:
+    the button opens a question naming the person before the form that removes them."""
+    login(client, world.admin)
+    page = text(client.get(f"/admin/organizations/{world.org_a.id}"))
+    question = re.search(r'<details class="confirm remove-admin">(.*?)</details>', page, re.S)
+    assert question and f"/admins/{world.org_admin_a.id}/remove" in question.group(1)
+    assert world.org_admin_a.name in question.group(1) and "Yes, remove" in question.group(1)
+
+
 def test_a_move_to_a_cohort_with_a_long_name_fits_the_reason_it_keeps(app, client, world: World, login) -> None:
     """The ended enrolment keeps "moved to <cohort>" in 40 characters; a longer cohort name
     failed the move on PostgreSQL (value too long for the column)."""
@@ -1810,6 +1820,19 @@ def test_archive_through_the_page(app, client, world: World, login) -> None:
     assert f'action="/cohorts/{world.cohort_a2.id}/invitations"' in active and "is archived:" not in active
     db.session.expire_all()
     assert not db.session.get(Cohort, world.cohort_a2.id).archived
+
+
+def test_archiving_asks_first_and_unarchiving_does_not(app, client, world: World, login) -> None:
+    """Archiving stops the cohort's reminders, invitations and LTI launches: the button
+    opens a question saying so before the form that archives; bringing it back is one press."""
+    login(client, world.org_admin_a)
+    page = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    question = re.search(r'<details class="confirm archive-cohort">(.*?)</details>', page, re.S)
+    assert question and 'name="to" value="archive"' in question.group(1) and "Yes, archive it" in question.group(1)
+    assert "reminders" in question.group(1)
+    client.post(f"/cohorts/{world.cohort_a2.id}/archive", data={"to": "archive"})
+    archived = text(client.get(f"/cohorts/{world.cohort_a2.id}"))
+    assert 'class="confirm archive-cohort"' not in archived and 'name="to" value="unarchive"' in archived
 
 
 def test_archive_pressed_in_two_tabs_archives_once(app, client, world: World, login) -> None:

@@ -344,6 +344,25 @@ def test_inline_jobs_retry_with_backoff_fail_with_the_error_and_the_admin_retrie
     assert "Recently done" in client.get("/admin/jobs").get_data(as_text=True)
 
 
+def test_a_refused_export_fails_at_once_with_its_reason(app: Flask, client: Any, login: Callable[..., Any],
+                                                       make_user: Callable[..., Any]) -> None:
+    """An export whose cohort has gone cannot work on any later try: it fails at the first,
+    and the board and the job's page give the reason in words (no traceback), to the person
+    who asked for it too."""
+    asker = make_user()
+    gone = queue(app, "export", {"source": "grades", "cohort_id": 999999, "format": "csv"}, max_attempts=5,
+                 requested_by_id=asker.id)
+    failed = job(gone)
+    assert failed.status is JobStatus.FAILED and failed.attempts == 1
+    assert failed.error == "The cohort no longer exists."
+    login(client, make_user(admin=True))
+    board = client.get("/admin/jobs").get_data(as_text=True)
+    assert "The cohort no longer exists." in board and "Traceback" not in board
+    login(client, asker)
+    page = client.get(f"/jobs/{gone}").get_data(as_text=True)
+    assert "The cohort no longer exists." in page and "after 1 try." in page
+
+
 def test_queue_job_command_runs_inline_and_keeps_one_live_job_per_key(app: Flask, flaky: Flask) -> None:
     cli = app.test_cli_runner()
     result = cli.invoke(args=["lms", "queue-job", "deliver-mail"])
@@ -514,7 +533,9 @@ def test_with_redis_a_real_worker_runs_each_job_once_retries_and_delivers_mail(
         asked = client.post(f"/cohorts/{cohort.id}/exports/competency.csv")
         export_id = int(asked.headers["Location"].rsplit("/", 1)[1])
         assert job(export_id).status is JobStatus.QUEUED  # Redis is there: left for the worker
-        gone = queue(web, "export", {"source": "grades", "cohort_id": 999_999, "format": "csv"}, max_attempts=2)
+        # A job broken by a fault (its parameters lack the cohort) is retried; one refused (a
+        # cohort gone) would fail at its first try (test_a_refused_export_fails_at_once_with_its_reason).
+        gone = queue(web, "export", {"source": "grades", "format": "csv"}, max_attempts=2)
         # The same job put on the queue twice is still run once.
         Queue(runner.QUEUE, connection=Redis.from_url(redis_db)).enqueue(runner.rq_job, export_id)
 
@@ -539,7 +560,7 @@ def test_with_redis_a_real_worker_runs_each_job_once_retries_and_delivers_mail(
         assert worker.returncode == 0, log
         made, broken = job(export_id), job(gone)
         assert made.attempts == 1 and made.file_path and made.progress_done == made.progress_total == 4, log
-        assert broken.attempts == 2 and "The cohort no longer exists" in broken.error  # retried after its backoff
+        assert broken.attempts == 2 and "KeyError: 'cohort_id'" in broken.error  # retried after its backoff
         assert [r for _, r, _ in inbox.received] == [[world.learner_a.email]]
         download = client.get(f"/jobs/{export_id}/download")
         assert download.status_code == 200 and len(rows(download.get_data(as_text=True))) == 4

@@ -387,12 +387,28 @@ def test_the_log_says_when_a_waiting_delivery_goes(app: Flask, org_setup: dict[s
     assert "<td>when resumed</td>" in client.get(url).get_data(as_text=True)
 
 
+def test_the_log_counts_its_deliveries_in_plain_english(app: Flask, org_setup: dict[str, Any], receiver: Receiver,
+                                                       client: Any, login: Any) -> None:
+    """One delivery is "1 delivery", not "The latest 1 deliveries"; none says so once."""
+    endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    url = f"/organizations/{org.id}/webhooks/{endpoint.id}"
+    empty = " ".join(client.get(url).get_data(as_text=True).split())
+    assert "The latest 0" not in empty and "Nothing has been sent to this endpoint yet." in empty
+    release_a_grade(org_setup)
+    one = " ".join(client.get(url).get_data(as_text=True).split())
+    assert "1 deliveries" not in one and "1 delivery, newest first" in one
+
+
 def test_an_unreachable_endpoint_is_logged_with_the_error(app: Flask, org_setup: dict[str, Any]) -> None:
     add_endpoint(app, org_setup["org"], "http://127.0.0.1:9/hook", [WebhookEvent.GRADE_RELEASED])
     release_a_grade(org_setup)
     assert deliver(app) == 0
     [delivery] = deliveries()
     assert delivery.response_status is None and "ConnectionError" in delivery.error and delivery.status is DeliveryStatus.PENDING
+    # said as a person reads it, not as requests nests it ("HTTPConnectionPool(host=...): Max retries exceeded ...")
+    assert delivery.error == "ConnectionError: could not connect to 127.0.0.1:9: Connection refused"
 
 
 def test_a_host_name_resolving_to_a_local_address_is_refused_at_delivery(app: Flask, org_setup: dict[str, Any],

@@ -28,7 +28,17 @@ from lms.web.forms import DayOutOfRange, Form, parse_day
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
-ACTION_LABELS = {action: action.value.replace("_", " ").capitalize() for action in AuditAction}
+# An action's name read from its value ("cohort_edited": "Cohort edited"), except where that
+# would misspell an acronym or a compound ("Api token", "Sso", "Two factor").
+_NAMED = {
+    AuditAction.ADMIN_GRANTED: "Site admin rights granted",
+    AuditAction.TWO_FACTOR_RESET: "Two-factor reset",
+    AuditAction.TWO_FACTOR_POLICY_CHANGED: "Two-factor policy changed",
+    AuditAction.SSO_CONFIGURED: "Single sign-on configured",
+    AuditAction.API_TOKEN_CREATED: "API token created",
+    AuditAction.API_TOKEN_REVOKED: "API token revoked",
+}
+ACTION_LABELS = {action: _NAMED.get(action) or action.value.replace("_", " ").capitalize() for action in AuditAction}
 
 
 def home_panel(session: DbSession, user: User, roles: Roles, now: datetime,

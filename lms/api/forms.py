@@ -19,7 +19,7 @@ class TokenForm(Form):
     scopes = ScopesField("Scopes", choices=labelled_choices({s.value: f"{s.value} — {label}" for s, label in SCOPE_LABELS.items()}),
                          validators=[DataRequired(message="Choose at least one scope.")])
     expires_on = DayField("Expires on (optional)", validators=[Optional()],
-                           description="YYYY-MM-DD; the token stops working at the start of that day (UTC). Empty: no expiry.")
+                           description="YYYY-MM-DD; the token stops working at the start of that day in your time zone. Empty: no expiry.")
     password = PasswordField("Your password", description="Asked again: a token keeps working once you sign out.",
                              render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Create token")

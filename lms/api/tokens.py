@@ -26,7 +26,12 @@ LAST_USED_EVERY = 60  # seconds: last-used time is written at most once a minute
 
 
 class TokenError(ValueError):
-    """A token request refused, with a message for the person."""
+    """A token request refused, with a message for the person; ``field`` names the form's
+    field the message belongs under."""
+
+    def __init__(self, message: str, field: str = "name") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def hash_secret(secret: str) -> str:
@@ -45,9 +50,9 @@ def parse_scopes(values: Iterable[str]) -> list[str]:
         try:
             chosen.append(Scope(value).value)
         except ValueError as exc:
-            raise TokenError(f"Unknown scope {value!r}.") from exc
+            raise TokenError(f"Unknown scope {value!r}.", field="scopes") from exc
     if not chosen:
-        raise TokenError("Choose at least one scope.")
+        raise TokenError("Choose at least one scope.", field="scopes")
     return sorted(set(chosen))
 
 
@@ -60,7 +65,7 @@ def create_token(session: DbSession, owner: User, name: str, scopes: Iterable[st
     if not name or len(name) > NAME_MAX:
         raise TokenError(f"Give the token a name of 1 to {NAME_MAX} characters.")
     if expires_at is not None and expires_at <= now:
-        raise TokenError("The expiry must be in the future.")
+        raise TokenError("The expiry must be in the future.", field="expires_on")
     if organization is not None and not owner.is_admin and organization.id not in roles_of(session, owner).admin_of:
         raise TokenError("Only the organization's admins create its tokens.")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)

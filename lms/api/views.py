@@ -15,16 +15,17 @@ from lms.api import tokens
 from lms.api.forms import RevokeForm, TokenForm
 from lms.api.models import ApiToken
 from lms.cohorts.models import Organization
-from lms.database import utcnow
+from lms.database import utcnow, zone_named
 from lms.extensions import db
 from lms.web.forms import add_error
 
 bp = Blueprint("api", __name__, template_folder="templates")
 
 
-def _expiry(form: TokenForm) -> datetime | None:
+def _expiry(form: TokenForm, zone: str | None) -> datetime | None:
+    """The start of the chosen day on the maker's own calendar (their time zone), in UTC."""
     day = form.expires_on.data
-    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
+    return datetime.combine(day, time.min, tzinfo=zone_named(zone)).astimezone(UTC) if day else None
 
 
 def _page(form: TokenForm, listed: list[ApiToken], organization: Organization | None, secret: str | None = None,
@@ -50,11 +51,11 @@ def _create(organization: Organization | None) -> Any:
         add_error(form.password, "That is not your password: it is asked again before a token is made.")
         return _page(form, listed(), organization, status=400)
     try:
-        made = tokens.create_token(db.session, user, form.name.data or "", form.scopes.data or [], _expiry(form),
+        made = tokens.create_token(db.session, user, form.name.data or "", form.scopes.data or [], _expiry(form, user.timezone),
                                    organization, utcnow())
     except tokens.TokenError as exc:
         db.session.rollback()
-        add_error(form.name, str(exc))
+        add_error(form[exc.field], str(exc))
         return _page(form, listed(), organization, status=400)
     return _page(TokenForm(formdata=None), listed(), organization, secret=made.secret)
 

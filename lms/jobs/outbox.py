@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from flask import Flask, Response, current_app, g
@@ -369,7 +371,22 @@ def post(http: requests.Session, url: str, body: str, headers: Mapping[str, str]
             excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
             return Outcome(f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""), response.status_code)
     except requests.RequestException as exc:
-        return Outcome(f"{exc.__class__.__name__}: {exc}")
+        return Outcome(_described(exc, url))
+
+
+def _described(exc: requests.RequestException, url: str) -> str:
+    """The error as an admin reads it on a delivery log: a refused or failed connection
+    says where and why ("could not connect to host:9: Connection refused"), not the nested
+    retries requests reports; anything else as it was raised."""
+    reason = _ERRNO.search(str(exc))
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout) and reason:
+        where = urlsplit(url)
+        return f"ConnectionError: could not connect to {where.hostname}:{where.port or _PORTS.get(where.scheme, '')}: {reason.group(1)}"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")  # the system's own words: "[Errno 111] Connection refused"
+_PORTS = {"http": 80, "https": 443}
 
 
 # --------------------------------------------------------------------------- where it runs

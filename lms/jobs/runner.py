@@ -59,7 +59,10 @@ def kind(app: Flask, name: str) -> JobKind:
 
 
 def describe(exc: BaseException) -> str:
-    """The error kept on the job: the exception and where it was raised (last frames)."""
+    """The error kept on the job: the exception and where it was raised (last frames); a
+    ``JobError`` (a refusal, not a fault) is its message alone."""
+    if isinstance(exc, services.JobError):
+        return str(exc)
     frames = traceback.format_exception(exc, limit=-3)
     return "".join(frames).strip()
 
@@ -89,7 +92,8 @@ def run_job(job_id: int) -> str:
         session.rollback()
         log.warning("job %s (%s) failed: %s", job_id, name, exc)
         with unit_of_work(session):
-            wait = services.fail(session, job_id, utcnow(), describe(exc), backoff)
+            wait = services.fail(session, job_id, utcnow(), describe(exc), backoff,
+                                 refused=isinstance(exc, services.JobError))  # no later try could work
         if wait is not None:
             schedule(app, job_id, wait)
         return f"failed: {exc}"

@@ -132,13 +132,17 @@ def finish(session: DbSession, job_id: int, now: datetime, result: str,
     session.flush()
 
 
-def fail(session: DbSession, job_id: int, now: datetime, error: str, backoff: Backoff) -> timedelta | None:
+def fail(session: DbSession, job_id: int, now: datetime, error: str, backoff: Backoff, *,
+         refused: bool = False) -> timedelta | None:
     """Record a failed attempt: queued again after the backoff (returned), or failed for
-    good once its attempts are used up (None). Flushes only."""
+    good once its attempts are used up (None). ``refused``: the job cannot work as asked
+    (a ``JobError``, whose message is for people): failed for good at once, the message
+    kept as its result too, for whoever asked for it. Flushes only."""
     attempts, most = session.execute(select(Job.attempts, Job.max_attempts).where(Job.id == job_id)).one()
-    values: dict[str, Any] = {"error": error[:4000], "lease_until": None, "finished_at": now}
+    values: dict[str, Any] = {"error": error[:4000], "result": error[:4000] if refused else "", "lease_until": None,
+                              "finished_at": now}
     wait = None
-    if attempts >= most:
+    if refused or attempts >= most:
         values |= {"status": JobStatus.FAILED, "active_key": None, "next_attempt_at": None}
     else:
         wait = backoff.after(attempts)

@@ -18,6 +18,8 @@ from lms.webhooks import services
 from lms.webhooks.forms import ActionForm, EndpointForm
 from lms.webhooks.models import EVENT_LABELS, WebhookEndpoint, WebhookEvent
 
+DELIVERIES_SHOWN = 100  # the latest deliveries an endpoint's log lists
+
 bp = Blueprint("webhooks", __name__, template_folder="templates")
 
 
@@ -65,7 +67,7 @@ def endpoints(org_id: int) -> Any:
 def endpoint(org_id: int, endpoint_id: int) -> str:
     org, hook = _endpoint(org_id, endpoint_id)
     return render_template("webhooks/endpoint.html", org=org, endpoint=hook, action=ActionForm(),
-                           deliveries=services.deliveries_of(db.session, hook),
+                           deliveries=services.deliveries_of(db.session, hook, DELIVERIES_SHOWN), most=DELIVERIES_SHOWN,
                            labels={e.value: label for e, label in EVENT_LABELS.items()}, events=WebhookEvent)
 
 
