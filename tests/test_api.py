@@ -17,13 +17,14 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from lms.accounts.models import User
 from lms.api.models import ApiToken, Scope
 from lms.api.paging import encode
 from lms.api.tokens import create_token, hash_secret
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Metric, Objective
-from lms.cohorts.models import Invitation
+from lms.cohorts.models import Invitation, Organization
 from lms.coursework.services import dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
@@ -33,6 +34,7 @@ from lms.learning.services import build_schedule
 from lms.progress.models import Evidence, Mastery, MasteryMethodName
 from lms.web.unit_of_work import WROTE
 from tests.conftest import PASSWORD, World
+from tests.races import second_waits_for_first
 from tests.test_inbox import race
 
 ALL = [s.value for s in Scope]
@@ -543,3 +545,19 @@ def test_a_malformed_one_time_value_is_refused_with_a_message(app: Flask, client
         assert refused.status_code == 400 and "This form carried a malformed one-time value, so nothing was made." in page
         assert _form_token(page) != bad and 'value="Bad"' in page  # a fresh value; what was typed is kept
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+
+def test_the_same_token_form_at_once_waits_and_finds_the_token(app: Flask, world: World) -> None:
+    """The service, on two connections held open at once: the second waits for the first,
+    then finds the token that form made (no secret)."""
+    owner_id, org_id = world.org_admin_a.id, world.org_a.id
+    db.session.commit()
+
+    def make(session: Any) -> str:
+        owner, org = session.get(User, owner_id), session.get(Organization, org_id)
+        made = create_token(session, owner, "Held", ["read:people"], None, org, form_token="e" * 32)
+        return f"{'made' if made.secret else 'found'} {made.token.id} {made.made}"
+
+    first, second = second_waits_for_first(app, make, make)
+    [token] = db.session.scalars(select(ApiToken)).all()
+    assert (first, second) == (f"made {token.id} True", f"found {token.id} False")

@@ -3,9 +3,9 @@ disagree: the stubs still describe the older API, the code follows the one that 
 
 from __future__ import annotations
 
-from datetime import date
 import re
 import secrets
+from datetime import date
 from functools import lru_cache
 from typing import Any, cast
 
@@ -59,7 +59,7 @@ class OneTimeField(HiddenField):
     @property
     def value(self) -> str:
         """The value as sent, when it is one (a form checked first: ``validate``)."""
-        return self.data if ONE_TIME.fullmatch(self.data or "") else ""
+        return self.data if self.data and ONE_TIME.fullmatch(self.data) else ""
 
 
 def add_error(field: Field, message: str) -> None:
