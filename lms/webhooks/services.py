@@ -194,11 +194,13 @@ def create_endpoint(session: DbSession, organization_id: int, url: str, events: 
                                                              WebhookEndpoint.form_token == token)
                                .execution_options(populate_existing=True)).first()
 
+    checked, chosen = check_url(url, allow_local_http), read_events(events)
+    known = endpoints_of(session, organization_id)
+    # Looked for after the endpoints are read: one the same form added in the meantime (a
+    # double click's first request, committed) is found here, not refused as a URL taken.
     before = sent_before()
     if before is not None:
         return before, ""
-    checked, chosen = check_url(url, allow_local_http), read_events(events)
-    known = endpoints_of(session, organization_id)
     if any(e.url == checked for e in known):
         raise WebhookError(_registered(checked))
     if len(known) >= MAX_ENDPOINTS:
