@@ -34,8 +34,7 @@ from lms.learning.services import build_schedule
 from lms.progress.models import Evidence, Mastery, MasteryMethodName
 from lms.web.unit_of_work import WROTE
 from tests.conftest import PASSWORD, World
-from tests.races import second_waits_for_first
-from tests.test_inbox import race
+from tests.races import race, second_waits_for_first
 
 ALL = [s.value for s in Scope]
 

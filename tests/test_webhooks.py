@@ -40,10 +40,9 @@ from lms.webhooks import services
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk
-from tests.races import second_waits_for_first
+from tests.races import race, second_waits_for_first
 from tests.receivers import running
 from tests.redis_db import redis_database
-from tests.test_inbox import race
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
 
