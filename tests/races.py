@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -48,3 +48,26 @@ def second_waits_for_first(app: Flask, first: Callable[[Session], T], second: Ca
     assert not other.is_alive() and not failed, failed
     db.session.expire_all()
     return answer, answers[0]
+
+
+def race(actions: list[Callable[[], Any]]) -> list[Any]:
+    """Start every action at once, each in its own thread (each a real request, its own
+    connection), and answer their results in order; an exception in any fails the test."""
+    barrier = threading.Barrier(len(actions))
+    results: list[Any] = [None] * len(actions)
+    failed: list[BaseException] = []
+
+    def run(i: int, action: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = action()
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
+            failed.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failed, failed
+    return results

@@ -14,16 +14,17 @@ from urllib.parse import quote
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from lms.accounts.models import User
 from lms.api.models import ApiToken, Scope
 from lms.api.paging import encode
 from lms.api.tokens import create_token, hash_secret
 from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Metric, Objective
-from lms.cohorts.models import Invitation
+from lms.cohorts.models import Invitation, Organization
 from lms.coursework.services import dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
@@ -33,6 +34,7 @@ from lms.learning.services import build_schedule
 from lms.progress.models import Evidence, Mastery, MasteryMethodName
 from lms.web.unit_of_work import WROTE
 from tests.conftest import PASSWORD, World
+from tests.races import race, second_waits_for_first
 
 ALL = [s.value for s in Scope]
 
@@ -474,3 +476,87 @@ def test_the_document_is_openapi_3_1_generated_from_the_schemas(app: Flask, clie
     # The reference is rendered on the server: the only script is the layout's menu button's.
     assert re.findall(rb"<script[^>]*>", reference.data) == [b'<script src="/static/web/nav.js" defer>']
     assert b"style=" not in reference.data and "script-src 'self'" in reference.headers["Content-Security-Policy"]
+
+
+# --------------------------------------------------------------------------- a token form sent twice
+
+
+def _form_token(page: str) -> str:
+    found = re.search(r'id="form_token" name="form_token" type="hidden" value="([0-9a-f]+)"', page)
+    assert found, "the token form carries a one-time value"
+    return found.group(1)
+
+
+def test_a_reloaded_token_form_makes_one_token_and_never_shows_the_secret_again(app: Flask, client, world: World,
+                                                                                 login) -> None:
+    """The page answering the POST shows the secret; a reload sends the same form again
+    (the same one-time value): no second token, a plain notice naming it, no secret."""
+    login(client, world.org_admin_a)
+    url = f"/organizations/{world.org_a.id}/api-tokens"
+    form = {"password": PASSWORD, "name": "HR sync", "scopes": ["read:people"],
+            "form_token": _form_token(client.get(url).get_data(as_text=True))}
+    made = client.post(url, data=form)
+    assert made.status_code == 200 and b"shown only this once" in made.data
+    secret = re.search(rb"(lms_[A-Za-z0-9_-]{40,})", made.data).group(1)
+    again = client.post(url, data=form)  # the reload
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and secret not in again.data and b"api-secret-value" not in again.data
+    assert "The token “HR sync” had already been created from this form" in page and "no other token was made" in page
+    assert f'href="{url}#api-tokens-list"' in page and "shown only this once" not in page
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 1
+    # the page answering the reload carries a new form: sending it makes a second token
+    form["form_token"] = _form_token(page)
+    assert b"shown only this once" in client.post(url, data=form).data
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 2
+    # a personal token form sent twice: the same
+    personal = {"password": PASSWORD, "name": "Mine", "scopes": ["read:people"],
+                "form_token": _form_token(client.get("/account/api-tokens").get_data(as_text=True))}
+    assert b"shown only this once" in client.post("/account/api-tokens", data=personal).data
+    twice = client.post("/account/api-tokens", data=personal).get_data(as_text=True)
+    assert "The token “Mine” had already been created" in twice and 'href="/account/api-tokens#api-tokens-list"' in twice
+    assert db.session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.organization_id.is_(None))) == 1
+
+
+def test_a_token_form_sent_twice_at_once_makes_one_token(app: Flask, world: World, login) -> None:
+    """A double click: two real connections at once with the same form. One token; the
+    other answer says it was already made, without the secret; never a 500."""
+    clients = [app.test_client(), app.test_client()]
+    for c in clients:
+        login(c, world.org_admin_a)
+    url = f"/organizations/{world.org_a.id}/api-tokens"
+    form = {"password": PASSWORD, "name": "Twice", "scopes": ["read:people"],
+            "form_token": _form_token(clients[0].get(url).get_data(as_text=True))}
+    answers = race([lambda c=c: c.post(url, data=form) for c in clients])  # type: ignore[misc]
+    assert [a.status_code for a in answers] == [200, 200]
+    pages = sorted((a.get_data(as_text=True) for a in answers), key=lambda p: "shown only this once" in p)
+    assert "had already been created from this form" in pages[0] and "api-secret-value" not in pages[0]
+    assert "shown only this once" in pages[1]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.name == "Twice")) == 1
+
+
+def test_a_malformed_one_time_value_is_refused_with_a_message(app: Flask, client, world: World, login) -> None:
+    login(client, world.org_admin_a)
+    url = f"/organizations/{world.org_a.id}/api-tokens"
+    for bad in ("x", "<script>", "a" * 65, "abcdefgh\n", "ab cd efgh"):
+        refused = client.post(url, data={"password": PASSWORD, "name": "Bad", "scopes": ["read:people"], "form_token": bad})
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "This form carried a malformed one-time value, so nothing was made." in page
+        assert _form_token(page) != bad and 'value="Bad"' in page  # a fresh value; what was typed is kept
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+
+def test_the_same_token_form_at_once_waits_and_finds_the_token(app: Flask, world: World) -> None:
+    """The service, on two connections held open at once: the second waits for the first,
+    then finds the token that form made (no secret)."""
+    owner_id, org_id = world.org_admin_a.id, world.org_a.id
+    db.session.commit()
+
+    def make(session: Any) -> str:
+        owner, org = session.get(User, owner_id), session.get(Organization, org_id)
+        made = create_token(session, owner, "Held", ["read:people"], None, org, form_token="e" * 32)
+        return f"{'made' if made.secret else 'found'} {made.token.id} {made.made}"
+
+    first, second = second_waits_for_first(app, make, make)
+    [token] = db.session.scalars(select(ApiToken)).all()
+    assert (first, second) == (f"made {token.id} True", f"found {token.id} False")

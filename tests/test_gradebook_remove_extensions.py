@@ -80,7 +80,7 @@ def test_removing_for_two_of_three_restores_dates_lateness_audited_and_told(cour
     page, shown = _confirmation(course, teacher, [ada, bo])
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "2 of the 2 selected learners have an extension: removed" in text
+    assert "2 of the 2 selected learners have an extension, removed when you confirm" in text
     assert "Ada Late" in text and "Bo Late" in text and "Cy Kept" not in text
     assert granted[ada.id].on_date.strftime("%d %B %Y") in text and "Tess Teacher" in text  # the date, who granted it
     assert sorted(shown) == sorted(f"{u.id}:{granted[u.id].id}" for u in (ada, bo))
@@ -112,8 +112,8 @@ def test_learners_without_an_extension_are_listed_skipped_and_named(course) -> N
     _extend(course, teacher, [ada])
     page, shown = _confirmation(course, teacher, [ada, dan])
     text = page.get_data(as_text=True)
-    assert "1 of the 2 selected learners has an extension: removed" in text
-    assert "1 has no extension on this item: skipped" in text and "Dan None" in text
+    assert "1 of the 2 selected learners has an extension, removed when you confirm" in text
+    assert "1 has no extension on this item, and is left out" in text and "Dan None" in text
     answer = _confirm(course, teacher, shown)
     message = teacher.get(answer.headers["Location"]).get_data(as_text=True)
     assert "Removed 1 extension; skipped: Dan None (had no extension on this item)." in message

@@ -6,8 +6,6 @@ the pages read a fixed number of statements; erasure and the data export reach t
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from lms.notifications.services import set_preferences
 from lms.privacy.kinds import ERASED_MESSAGE
 from lms.privacy.services import erase_learner, export_bundle
 from tests.conftest import World
+from tests.races import race
 
 
 @pytest.fixture()
@@ -209,27 +208,6 @@ def test_bad_input_is_refused_with_a_message_and_kept(people) -> None:
     assert long.status_code == 400 and "Keep a message to 20,000 characters." in long.get_data(as_text=True)
     assert learner.post("/inbox/999999", data={"body": "x"}).status_code == 404
     assert db.session.scalar(select(func.count()).select_from(Message).where(Message.author_id == w.learner_a.id)) == 0
-
-
-def race(actions: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(actions))
-    results: list[Any] = [None] * len(actions)
-    failed: list[BaseException] = []
-
-    def run(i: int, action: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = action()
-        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
-            failed.append(error)
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failed, failed
-    return results
 
 
 def test_two_replies_at_once_both_land(people) -> None:

@@ -6,6 +6,7 @@ attempts, redelivered by the admin; through the RQ queue when Redis is configure
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +40,7 @@ from lms.webhooks import services
 from lms.webhooks.jobs import QUEUE
 from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk
-from tests.races import second_waits_for_first
+from tests.races import race, second_waits_for_first
 from tests.receivers import running
 from tests.redis_db import redis_database
 
@@ -679,3 +680,80 @@ def test_no_overlap_configured_drops_the_old_secret_at_once(app: Flask, org_setu
     assert deliver(app) == 1
     [got] = receiver.received
     assert services.verify(new, got.headers, got.body) and not services.verify(old, got.headers, got.body)
+
+
+# --------------------------------------------------------------------------- the add form sent twice
+
+
+def _form_token(page: str) -> str:
+    found = re.search(r'id="form_token" name="form_token" type="hidden" value="([0-9a-f]+)"', page)
+    assert found, "the endpoint form carries a one-time value"
+    return found.group(1)
+
+
+def test_a_reloaded_endpoint_form_adds_one_endpoint_and_never_shows_the_secret_again(org_setup: dict[str, Any], client: Any,
+                                                                                     login: Any) -> None:
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    url = f"/organizations/{org.id}/webhooks"
+    form = {"url": "https://hooks.example.org/reload", "events": ["grade.released"],
+            "form_token": _form_token(client.get(url).get_data(as_text=True))}
+    made = client.post(url, data=form)
+    assert made.status_code == 201 and "webhook-secret-value" in made.get_data(as_text=True)
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    secret = services.decrypt_secret(client.application.config["SECRET_KEY"], endpoint.secret_encrypted)
+    again = client.post(url, data=form)  # the reload
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and secret not in page and "webhook-secret-value" not in page
+    assert "The endpoint https://hooks.example.org/reload had already been added from this form" in page
+    assert "nothing more was added" in page and f'href="{url}#webhook-endpoints-list"' in page
+    assert "is already an endpoint of this organization" not in page  # not an error: it was this form
+    assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 1
+    # a new form with the same URL is refused as before (the URL is taken)
+    form["form_token"] = _form_token(page)
+    assert client.post(url, data=form).status_code == 400
+
+
+def test_an_endpoint_form_sent_twice_at_once_adds_one_endpoint(app: Flask, org_setup: dict[str, Any], login: Any) -> None:
+    """A double click: two real connections at once, the same form. One endpoint; the
+    other answer says it was already added, with no secret; never a 500."""
+    org = org_setup["org"]
+    clients = [app.test_client(), app.test_client()]
+    for c in clients:
+        login(c, org_setup["admin"])
+    url = f"/organizations/{org.id}/webhooks"
+    form = {"url": "https://hooks.example.org/twice", "events": ["grade.released"],
+            "form_token": _form_token(clients[0].get(url).get_data(as_text=True))}
+    answers = race([lambda c=c: c.post(url, data=form) for c in clients])  # type: ignore[misc]
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    loser = next(a for a in answers if a.status_code == 200).get_data(as_text=True)
+    assert "had already been added from this form" in loser and "webhook-secret-value" not in loser
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 1
+
+
+def test_the_same_form_at_once_waits_and_finds_the_endpoint(app: Flask, org_setup: dict[str, Any]) -> None:
+    """The service, on two connections held open at once: the second waits for the first,
+    then finds the endpoint that form added (no secret), not an error."""
+    org_id, admin_id = org_setup["org"].id, org_setup["admin"].id
+    db.session.commit()
+
+    def register(session: Session) -> str:
+        endpoint, secret = services.create_endpoint(session, org_id, "https://hooks.example.org/held", ["grade.released"], "",
+                                                    app.config["SECRET_KEY"], admin_id, True, form_token="f" * 32)
+        return f"{'made' if secret else 'found'} {endpoint.id}"
+
+    first, second = second_waits_for_first(app, register, register)
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    assert (first, second) == (f"made {endpoint.id}", f"found {endpoint.id}") and endpoint.form_token == "f" * 32
+
+
+def test_a_malformed_one_time_value_adds_nothing(org_setup: dict[str, Any], client: Any, login: Any) -> None:
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    refused = client.post(f"/organizations/{org.id}/webhooks",
+                          data={"url": "https://hooks.example.org/bad", "events": ["grade.released"], "form_token": "<x>"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "This form carried a malformed one-time value, so nothing was made." in page
+    assert _form_token(page) and 'value="https://hooks.example.org/bad"' in page
+    assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0

@@ -202,6 +202,8 @@ NOT_USER_TEXT: dict[str, str] = {
     "audit_log.*": "append-only (it cannot be overwritten here): copies of the fields above, on pages the crawl checks",
     "notifications.key": "generated",
     "inbox_conversations.source_key": "generated (the notices' key of the message)", "inbox_messages.token": "generated",
+    "api_tokens.form_token": "generated (the form's one-time value, checked)",
+    "webhook_endpoints.form_token": "generated (the form's one-time value, checked)",
     "sso_configs.client_secret_encrypted": "encrypted, never shown", "two_factor_credentials.*": "encrypted secrets",
     "two_factor_recovery_codes.*": "hashes", "api_tokens.prefix": "generated", "api_tokens.scopes": "chosen from the scope list", "sso_identities.*": "identifiers from the provider's signed token", "notifications.link": "site paths the code builds",
     # the account page's sign-ins: names from a fixed list (lms.accounts.devices.summarise_agent), never the raw User-Agent

@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.api.models import SCOPE_LABELS
-from lms.web.forms import DayField, Form, labelled_choices
+from lms.web.forms import DayField, Form, OneTimeField, labelled_choices
 
 
 class ScopesField(SelectMultipleField):
@@ -14,6 +14,7 @@ class ScopesField(SelectMultipleField):
 
 
 class TokenForm(Form):
+    form_token = OneTimeField()  # the same form sent twice (a reload, a double click) makes one token
     name = StringField("Name", validators=[DataRequired(message="Give the token a name."), Length(max=100)],
                        description="What uses it, e.g. \"HR sync\".")
     scopes = ScopesField("Scopes", choices=labelled_choices({s.value: f"{s.value} — {label}" for s, label in SCOPE_LABELS.items()}),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
@@ -33,8 +33,16 @@ SCOPE_LABELS: dict[Scope, str] = {
 }
 
 
+FORM_TOKEN_LENGTH = 64
+
+
 class ApiToken(Model):
+    """``form_token`` is the one-time value of the page form that made it (None when the
+    API made it): the same form sent again (a reload, a double click) finds this token
+    instead of making another."""
+
     __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("user_id", "form_token", name="uq_api_tokens_user_id_form_token"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -47,6 +55,7 @@ class ApiToken(Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    form_token: Mapped[str | None] = mapped_column(String(FORM_TOKEN_LENGTH), default=None)
 
     user: Mapped[User] = relationship(lazy="raise")
     organization: Mapped[Organization | None] = relationship(lazy="raise")

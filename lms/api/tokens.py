@@ -18,7 +18,7 @@ from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.cohorts.models import Organization
 from lms.cohorts.roles import roles_of
-from lms.database import DbSession, utcnow
+from lms.database import DbSession, insert_unless_there, utcnow
 
 SECRET_PREFIX = "lms_"
 NAME_MAX = 100
@@ -41,7 +41,8 @@ def hash_secret(secret: str) -> str:
 @dataclass(frozen=True)
 class NewToken:
     token: ApiToken
-    secret: str  # shown once, never stored
+    secret: str  # shown once, never stored ("" when ``made`` is False: it was shown when it was made)
+    made: bool = True  # False: the same form had been sent before (a reload, a double click) and made ``token``
 
 
 def parse_scopes(values: Iterable[str]) -> list[str]:
@@ -57,9 +58,13 @@ def parse_scopes(values: Iterable[str]) -> list[str]:
 
 
 def create_token(session: DbSession, owner: User, name: str, scopes: Iterable[str], expires_at: datetime | None,
-                 organization: Organization | None = None, now: datetime | None = None) -> NewToken:
+                 organization: Organization | None = None, now: datetime | None = None,
+                 form_token: str | None = None) -> NewToken:
     """A token of ``owner``; with ``organization``, an organization token (its admins and
-    site admins only) limited to that organization's data."""
+    site admins only) limited to that organization's data. ``form_token`` is the one-time
+    value of the form it came from: the same form sent again (a reload, a double click, at
+    once too) finds the token it made (``made`` False, no secret: that was shown once) and
+    makes none."""
     now = now or utcnow()
     name = name.strip()
     if not name or len(name) > NAME_MAX:
@@ -69,11 +74,21 @@ def create_token(session: DbSession, owner: User, name: str, scopes: Iterable[st
     if organization is not None and not owner.is_admin and organization.id not in roles_of(session, owner).admin_of:
         raise TokenError("Only the organization's admins create its tokens.")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=owner.id, organization_id=organization.id if organization else None, name=name,
-                     prefix=secret[:12], token_hash=hash_secret(secret), scopes=parse_scopes(scopes),
-                     created_at=now, expires_at=expires_at)
-    session.add(token)
-    session.flush()
+    values = {"user_id": owner.id, "organization_id": organization.id if organization else None, "name": name,
+              "prefix": secret[:12], "token_hash": hash_secret(secret), "scopes": parse_scopes(scopes),
+              "created_at": now, "expires_at": expires_at, "form_token": form_token or None}
+    if form_token:
+        # Another request sending the same form at this moment has this one wait for it,
+        # then find its token: one row, and this answer says so.
+        made = insert_unless_there(session, ApiToken, values, ("user_id", "form_token"))
+        token = session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.form_token == form_token)
+                                .execution_options(populate_existing=True)).one()
+        if not made:
+            return NewToken(token=token, secret="", made=False)
+    else:
+        token = ApiToken(**values)
+        session.add(token)
+        session.flush()
     record_from(session, action=AuditAction.API_TOKEN_CREATED, organization_id=token.organization_id,
                 target=f"api_token:{token.id}", before=None, after=_audited(token), actor_id=owner.id)
     return NewToken(token=token, secret=secret)

@@ -29,9 +29,9 @@ def _expiry(form: TokenForm, zone: str | None) -> datetime | None:
 
 
 def _page(form: TokenForm, listed: list[ApiToken], organization: Organization | None, secret: str | None = None,
-          status: int = 200) -> tuple[str, int]:
+          status: int = 200, already: ApiToken | None = None) -> tuple[str, int]:
     return render_template("api/tokens.html", form=form, tokens=listed, organization=organization, secret=secret,
-                           revoke=RevokeForm(), now=utcnow()), status
+                           already=already, revoke=RevokeForm(), now=utcnow()), status
 
 
 def _create(organization: Organization | None) -> Any:
@@ -52,11 +52,13 @@ def _create(organization: Organization | None) -> Any:
         return _page(form, listed(), organization, status=400)
     try:
         made = tokens.create_token(db.session, user, form.name.data or "", form.scopes.data or [], _expiry(form, user.timezone),
-                                   organization, utcnow())
+                                   organization, utcnow(), form.form_token.value)
     except tokens.TokenError as exc:
         db.session.rollback()
         add_error(form[exc.field], str(exc))
         return _page(form, listed(), organization, status=400)
+    if not made.made:  # the same form again (a reload, a double click): its token, never its secret again
+        return _page(TokenForm(formdata=None), listed(), organization, already=made.token)
     return _page(TokenForm(formdata=None), listed(), organization, secret=made.secret)
 
 

@@ -3,6 +3,8 @@ disagree: the stubs still describe the older API, the code follows the one that 
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import date
 from functools import lru_cache
 from typing import Any, cast
@@ -11,8 +13,9 @@ from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto  # the "read the request" default of a form's formdata
 from markupsafe import Markup
-from wtforms import DateField, DecimalField, Field, IntegerField
+from wtforms import DateField, DecimalField, Field, HiddenField, IntegerField
 from wtforms.fields.choices import Choice  # type: ignore[attr-defined]  # WTForms 3.3 has it; its stubs do not yet
+from wtforms.validators import Optional, Regexp
 from wtforms.widgets import Select
 
 from lms.web.converters import MAX_ID
@@ -31,6 +34,32 @@ class Form(FlaskForm):
                     and not request.form and not request.files:
                 return json_as_form(request.get_json(silent=True))
             return super().wrap_formdata(form, formdata)
+
+
+ONE_TIME = re.compile(r"[0-9A-Za-z_-]{8,64}\Z")  # what a form's one-time value may be (``OneTimeField``)
+ONE_TIME_MALFORMED = ("This form carried a malformed one-time value, so nothing was made. "
+                      "Fill in the form below again and send it from this page.")
+
+
+class OneTimeField(HiddenField):
+    """A create form's one-time value, drawn afresh for each form shown: the service keeps
+    it with what the form made (unique per person), so the same form sent again (a reload,
+    a double click) finds that instead of making another. A form posted without it (a
+    script) has a fresh one drawn, as if shown; one present but malformed is refused, and
+    the form shown again carries a fresh one."""
+
+    def __init__(self, label: str = "", **kwargs: Any) -> None:
+        super().__init__(label, validators=[Optional(), Regexp(ONE_TIME, message=ONE_TIME_MALFORMED)],
+                         default=lambda: secrets.token_hex(16), **kwargs)
+
+    def post_validate(self, form: Any, validation_stopped: bool) -> None:
+        if self.errors:
+            self.data = secrets.token_hex(16)
+
+    @property
+    def value(self) -> str:
+        """The value as sent, when it is one (a form checked first: ``validate``)."""
+        return self.data if self.data and ONE_TIME.fullmatch(self.data) else ""
 
 
 def add_error(field: Field, message: str) -> None:

@@ -4,7 +4,7 @@ from wtforms import SelectMultipleField, StringField, SubmitField, URLField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from lms.web.forms import Form, labelled_choices
+from lms.web.forms import Form, OneTimeField, labelled_choices
 from lms.webhooks.models import EVENT_LABELS
 
 
@@ -14,6 +14,7 @@ class EventsField(SelectMultipleField):
 
 
 class EndpointForm(Form):
+    form_token = OneTimeField()  # the same form sent twice (a reload, a double click) adds one endpoint
     url = URLField("Endpoint URL", validators=[DataRequired(), Length(max=500)],
                    description="https:// only; each event is POSTed there as JSON, signed with the endpoint's secret.")
     description = StringField("Description", validators=[Optional(), Length(max=200)])

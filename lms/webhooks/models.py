@@ -40,10 +40,13 @@ class DeliveryStatus(StrEnum):
 
 class WebhookEndpoint(Model):
     """One URL an organization's events are POSTed to: one endpoint per organization and
-    URL, so that no event is delivered twice to the same place."""
+    URL, so that no event is delivered twice to the same place. ``form_token`` is the one-time
+    value of the page form that added it: the same form sent again (a reload, a double
+    click) finds this endpoint instead of trying to add it again."""
 
     __tablename__ = "webhook_endpoints"
-    __table_args__ = (UniqueConstraint("organization_id", "url"),)
+    __table_args__ = (UniqueConstraint("organization_id", "url"),
+                      UniqueConstraint("created_by_id", "form_token", name="uq_webhook_endpoints_created_by_id_form_token"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
@@ -61,6 +64,7 @@ class WebhookEndpoint(Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    form_token: Mapped[str | None] = mapped_column(String(64), default=None)
     organization: Mapped[Organization] = relationship()
 
 

@@ -47,7 +47,7 @@ from sqlalchemy import ColumnElement, Select, select, update
 
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.database import DbSession, insert_unless_there, utcnow
+from lms.database import DbSession, upsert_insert, utcnow
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
 from lms.web.addresses import NotPublic, guard, public_addresses
@@ -178,27 +178,48 @@ def endpoint_of(session: DbSession, organization_id: int, endpoint_id: int) -> W
 
 def create_endpoint(session: DbSession, organization_id: int, url: str, events: Iterable[str], description: str,
                     secret_key: str, actor_id: int | None, allow_local_http: bool,
-                    now: datetime | None = None) -> tuple[WebhookEndpoint, str]:
+                    now: datetime | None = None, form_token: str | None = None) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its secret (shown once, then only stored encrypted).
     One endpoint per organization and URL: registering a URL again (twice at once too, a
-    double click or two admins) is refused, or every event would be delivered twice."""
+    double click or two admins) is refused, or every event would be delivered twice.
+    ``form_token`` is the one-time value of the form it came from: the same form sent again
+    by ``actor_id`` (a reload, a double click, at once too) finds the endpoint it added and
+    returns it with no secret ("": that was shown once, when it was added)."""
+    token = form_token if form_token and actor_id is not None else None
+
+    def sent_before() -> WebhookEndpoint | None:
+        if token is None:
+            return None
+        return session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.created_by_id == actor_id,
+                                                             WebhookEndpoint.form_token == token)
+                               .execution_options(populate_existing=True)).first()
+
     checked, chosen = check_url(url, allow_local_http), read_events(events)
     known = endpoints_of(session, organization_id)
+    # Looked for after the endpoints are read: one the same form added in the meantime (a
+    # double click's first request, committed) is found here, not refused as a URL taken.
+    before = sent_before()
+    if before is not None:
+        return before, ""
     if any(e.url == checked for e in known):
         raise WebhookError(_registered(checked))
     if len(known) >= MAX_ENDPOINTS:
         raise WebhookError(f"An organization has at most {MAX_ENDPOINTS} endpoints; remove one first.")
     secret = new_secret()
-    # Another request registering the URL at this moment (a double click, two admins) has
-    # this one wait for it, then find the URL taken: refused, nothing written.
-    made = insert_unless_there(session, WebhookEndpoint, {
+    # Another request registering the URL, or sending the same form, at this moment (a double
+    # click, two admins) has this one wait for it (no conflict target: either unique key),
+    # then find the form's endpoint (said so) or the URL taken (refused): nothing written.
+    statement = (upsert_insert(session)(WebhookEndpoint).on_conflict_do_nothing().returning(WebhookEndpoint.id))
+    made = session.execute(statement, {
         "organization_id": organization_id, "url": checked, "events": chosen, "description": description.strip(),
         "secret_encrypted": encrypt_secret(secret_key, secret), "active": True, "created_at": now or utcnow(),
-        "created_by_id": actor_id}, ("organization_id", "url"))
-    endpoint = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id,
-                                                             WebhookEndpoint.url == checked)).one()
-    if not made:
+        "created_by_id": actor_id, "form_token": token}).first()
+    if made is None:
+        before = sent_before()
+        if before is not None:
+            return before, ""
         raise WebhookError(_registered(checked))
+    endpoint = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id == made[0])).one()
     record_from(session, action=AuditAction.WEBHOOK_CREATED, organization_id=organization_id,
                 target=f"webhook:{endpoint.id}", before=None, after=_audited(endpoint), actor_id=actor_id)
     return endpoint, secret

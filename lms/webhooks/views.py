@@ -28,9 +28,10 @@ def _allow_local_http() -> bool:
 
 
 def _list(org: Organization, form: EndpointForm, secret: str | None = None,
-          created: WebhookEndpoint | None = None) -> str:
+          created: WebhookEndpoint | None = None, already: WebhookEndpoint | None = None) -> str:
     return render_template("webhooks/endpoints.html", org=org, form=form, action=ActionForm(),
-                           endpoints=services.endpoints_of(db.session, org.id), secret=secret, created=created, now=utcnow(),
+                           endpoints=services.endpoints_of(db.session, org.id), secret=secret, created=created,
+                           already=already, now=utcnow(),
                            labels={e.value: label for e, label in EVENT_LABELS.items()},
                            allow_local_http=_allow_local_http())
 
@@ -54,11 +55,13 @@ def endpoints(org_id: int) -> Any:
     try:
         endpoint, secret = services.create_endpoint(
             db.session, org.id, form.url.data or "", form.events.data or [], form.description.data or "",
-            str(current_app.config["SECRET_KEY"]), signed_in().id, _allow_local_http())
+            str(current_app.config["SECRET_KEY"]), signed_in().id, _allow_local_http(), form_token=form.form_token.value)
     except services.WebhookError as exc:
         db.session.rollback()
         add_error(form.url, str(exc))
         return _list(org, form), 400
+    if not secret:  # the same form again (a reload, a double click): its endpoint, never its secret again
+        return _list(org, EndpointForm(formdata=None), already=endpoint), 200
     # Shown once, on this answer to the POST (committed: < 400); never again.
     return _list(org, EndpointForm(formdata=None), secret=secret, created=endpoint), 201
 
