@@ -78,7 +78,7 @@ def test_webhook_endpoint_changes_are_audited_without_the_secret(app: Flask, wor
     secrets = [webhooks.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted)]
     assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "pause"}).status_code == 302
     assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/active", data={"to": "resume"}).status_code == 302
-    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret").status_code == 200
+    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret", data={"confirm": "yes"}).status_code == 200
     db.session.expire_all()
     secrets.append(webhooks.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted))
     found = audited(AuditAction.WEBHOOK_CREATED, AuditAction.WEBHOOK_PAUSED, AuditAction.WEBHOOK_RESUMED,

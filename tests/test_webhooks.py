@@ -215,8 +215,8 @@ def test_admin_registers_an_endpoint_and_sees_the_secret_once(org_setup: dict[st
     assert secret in body and secret not in endpoint.secret_encrypted
     assert endpoint.events == ["grade.released", "certificate.issued"]
     assert secret not in client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True)
-    # a new secret replaces it, shown once again
-    rotated = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret")
+    # a new secret replaces it (once confirmed: the list's button asks first), shown once again
+    rotated = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret", data={"confirm": "yes"})
     db.session.expire_all()
     fresh = services.decrypt_secret(client.application.config["SECRET_KEY"], endpoint.secret_encrypted)
     assert rotated.status_code == 200 and fresh != secret and fresh in rotated.get_data(as_text=True)
@@ -646,7 +646,7 @@ def test_a_rotated_secret_still_signs_beside_the_new_one_for_the_overlap(app: Fl
     org = org_setup["org"]
     endpoint, old = add_endpoint(app, org, receiver.url(), [WebhookEvent.GRADE_RELEASED])
     login(client, org_setup["admin"])
-    rotated = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret")
+    rotated = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret", data={"confirm": "yes"})
     db.session.expire_all()
     new = services.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted)
     until = endpoint.previous_secret_until
@@ -669,6 +669,41 @@ def test_a_rotated_secret_still_signs_beside_the_new_one_for_the_overlap(app: Fl
     last = receiver.received[-1]
     assert len(last.headers["Webhook-Signature"].split(" ")) == 1
     assert services.verify(new, last.headers, last.body, later) and not services.verify(old, last.headers, last.body, later)
+
+
+def test_new_secret_asks_first_and_says_what_will_happen(app: Flask, org_setup: dict[str, Any], client: Any,
+                                                         login: Any) -> None:
+    """"New secret" is a confirmation on the list (a <details>, no script), saying that the
+    secret in use keeps signing for the overlap; a POST without the confirmation (an old page,
+    a form from elsewhere) changes nothing and shows the confirmation page instead."""
+    org = org_setup["org"]
+    endpoint, old = add_endpoint(app, org, "https://hooks.example.org/rotate", [WebhookEvent.GRADE_RELEASED])
+    login(client, org_setup["admin"])
+    listed = " ".join(client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True).split())
+    assert '<details class="confirm webhook-rotate"> <summary class="button secondary">New secret</summary>' in listed
+    assert "Give https://hooks.example.org/rotate a new signing secret?" in listed
+    assert "For the next 24 hours, each delivery is signed with the current secret as well" in listed
+    assert '<input type="hidden" name="confirm" value="yes">' in listed
+    key = app.config["SECRET_KEY"]
+    asked = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret")
+    page = " ".join(asked.get_data(as_text=True).split())
+    db.session.expire_all()
+    assert asked.status_code == 200 and services.decrypt_secret(key, endpoint.secret_encrypted) == old
+    assert endpoint.previous_secret_encrypted is None
+    assert "Give https://hooks.example.org/rotate a new signing secret?" in page and "Keep the current secret" in page
+    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret", data={"confirm": "no"}).status_code == 200
+    db.session.expire_all()
+    assert services.decrypt_secret(key, endpoint.secret_encrypted) == old
+    # confirmed: rotated; asking again within the overlap says the oldest stops signing now
+    assert client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret", data={"confirm": "yes"}).status_code == 200
+    db.session.expire_all()
+    assert services.decrypt_secret(key, endpoint.secret_encrypted) != old
+    again = " ".join(client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/secret").get_data(as_text=True).split())
+    assert "The secret before the current one, still signing until" in again and "stops signing now" in again
+    # without an overlap it says the current secret stops at once
+    app.config["WEBHOOK_SECRET_OVERLAP_HOURS"] = 0
+    none = " ".join(client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True).split())
+    assert "The current secret stops signing at once" in none
 
 
 def test_no_overlap_configured_drops_the_old_secret_at_once(app: Flask, org_setup: dict[str, Any], receiver: Receiver) -> None:

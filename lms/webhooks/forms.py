@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import SelectMultipleField, StringField, SubmitField, URLField
+from wtforms import HiddenField, SelectMultipleField, StringField, SubmitField, URLField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -25,3 +25,15 @@ class EndpointForm(Form):
 
 class ActionForm(Form):
     submit = SubmitField("Go")
+
+
+class RotateForm(Form):
+    """New secret: ``confirm`` says the admin read what it does (the confirmation's button
+    sends "yes"); without it nothing is changed and the confirmation is shown instead."""
+
+    confirm = HiddenField()
+    submit = SubmitField("Yes, make a new secret")
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirm.data == "yes"

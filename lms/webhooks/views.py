@@ -15,7 +15,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.web.forms import add_error
 from lms.webhooks import services
-from lms.webhooks.forms import ActionForm, EndpointForm
+from lms.webhooks.forms import ActionForm, EndpointForm, RotateForm
 from lms.webhooks.models import EVENT_LABELS, WebhookEndpoint, WebhookEvent
 
 DELIVERIES_SHOWN = 100  # the latest deliveries an endpoint's log lists
@@ -27,11 +27,22 @@ def _allow_local_http() -> bool:
     return bool(current_app.config.get("WEBHOOK_ALLOW_LOCAL_HTTP"))
 
 
+def _overlap() -> timedelta:
+    """How long a replaced secret keeps signing beside the new one."""
+    return timedelta(hours=float(current_app.config.get("WEBHOOK_SECRET_OVERLAP_HOURS") or 0))
+
+
+def _overlap_hours() -> float | int:
+    """The overlap as the confirmations say it: whole hours without a decimal point."""
+    hours = _overlap().total_seconds() / 3600
+    return int(hours) if hours.is_integer() else round(hours, 2)
+
+
 def _list(org: Organization, form: EndpointForm, secret: str | None = None,
           created: WebhookEndpoint | None = None, already: WebhookEndpoint | None = None) -> str:
     return render_template("webhooks/endpoints.html", org=org, form=form, action=ActionForm(),
                            endpoints=services.endpoints_of(db.session, org.id), secret=secret, created=created,
-                           already=already, now=utcnow(),
+                           already=already, now=utcnow(), overlap_hours=_overlap_hours(),
                            labels={e.value: label for e, label in EVENT_LABELS.items()},
                            allow_local_http=_allow_local_http())
 
@@ -101,11 +112,17 @@ def toggle(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/organizations/<int:org_id>/webhooks/<int:endpoint_id>/secret")
 def rotate(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
+    """A new secret, once the admin has confirmed (the list's "New secret" asks first). A
+    POST without the confirmation (a form from elsewhere, an old page) changes nothing and
+    shows what the new secret would do, with the button that confirms."""
     org, hook = _endpoint(org_id, endpoint_id)
-    if not ActionForm().validate_on_submit():
+    form = RotateForm()
+    if not form.validate_on_submit():
         return _list(org, EndpointForm(formdata=None)), 400
-    overlap = timedelta(hours=float(current_app.config.get("WEBHOOK_SECRET_OVERLAP_HOURS") or 0))
-    secret = services.rotate_secret(db.session, hook, str(current_app.config["SECRET_KEY"]), overlap, utcnow())
+    if not form.confirmed:
+        return render_template("webhooks/rotate.html", org=org, endpoint=hook, action=ActionForm(), now=utcnow(),
+                               overlap_hours=_overlap_hours()), 200
+    secret = services.rotate_secret(db.session, hook, str(current_app.config["SECRET_KEY"]), _overlap(), utcnow())
     return _list(org, EndpointForm(formdata=None), secret=secret, created=hook), 200
 
 
