@@ -331,12 +331,13 @@ POLICY: dict[str, AccessRule] = {
     "privacy.data": SIGNED_IN,
     "privacy.export": SIGNED_IN,
     "privacy.erase": SITE_ADMIN,
-    # webhooks (lms.webhooks): an organization's admins register endpoints, read the delivery log and
+    # webhooks (lms.webhooks): an organization's admins register endpoints, send them a test event, read the delivery log and
     # redeliver; an endpoint or delivery of another organization is not found
     "webhooks.endpoints": ORG_ADMIN,
     "webhooks.endpoint": ORG_ADMIN,
     "webhooks.toggle": ORG_ADMIN,
     "webhooks.rotate": ORG_ADMIN,
+    "webhooks.send_test": ORG_ADMIN,
     "webhooks.redeliver": ORG_ADMIN,
     # the objectives as an IMS CASE 1.0 framework (lms.framework): public, like the catalog
     "framework.documents": PUBLIC,

@@ -321,6 +321,7 @@ ROUTES: dict[str, Route] = {
     "webhooks.endpoint": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}", ORG_ADMIN),
     "webhooks.toggle": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}/active", ORG_ADMIN, "POST"),
     "webhooks.rotate": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}/secret", ORG_ADMIN, "POST"),
+    "webhooks.send_test": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/{x['webhook_id']}/test", ORG_ADMIN, "POST"),
     "webhooks.redeliver": Route(lambda w, x: f"/organizations/{w.org_a.id}/webhooks/deliveries/{x['delivery_id']}/redeliver",
                                 ORG_ADMIN, "POST"),
     # the CASE framework: public

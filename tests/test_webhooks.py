@@ -38,8 +38,9 @@ from lms.web import addresses
 from lms.web.addresses import PublicHTTPConnection, PublicHTTPSConnection, guard, public_addresses
 from lms.webhooks import services
 from lms.webhooks.jobs import QUEUE
-from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from lms.webhooks.models import SUBSCRIBABLE, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.webhooks.receivers import queue_at_risk
+from tests.conftest import PASSWORD
 from tests.races import race, second_waits_for_first
 from tests.receivers import running
 from tests.redis_db import redis_database
@@ -572,7 +573,7 @@ def test_send_reminders_looks_for_learners_newly_at_risk(app: Flask, loaded, mak
 
 
 def test_other_organizations_events_are_not_sent(app: Flask, org_setup: dict[str, Any], make_org, receiver: Receiver) -> None:
-    add_endpoint(app, make_org("Elsewhere"), receiver.url(), list(WebhookEvent))
+    add_endpoint(app, make_org("Elsewhere"), receiver.url(), list(SUBSCRIBABLE))
     release_a_grade(org_setup)
     assert deliveries() == []
 
@@ -792,3 +793,122 @@ def test_a_malformed_one_time_value_adds_nothing(org_setup: dict[str, Any], clie
     assert refused.status_code == 400 and "This form carried a malformed one-time value, so nothing was made." in page
     assert _form_token(page) and 'value="https://hooks.example.org/bad"' in page
     assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
+
+
+# --------------------------------------------------------------------------- the test event
+
+
+def test_send_test_event_delivers_a_signed_ping_and_the_page_says_how_it_went(app: Flask, org_setup: dict[str, Any],
+                                                                             client: Any, login: Any,
+                                                                             receiver: Receiver) -> None:
+    """"Send test event" on an endpoint's page: a ping through the same delivery as every
+    event (queued, sent after the response, signed with the same headers), whatever events
+    the endpoint takes; the page it lands on says the receiver's answer, the log lists it."""
+    org = org_setup["org"]
+    endpoint, secret = add_endpoint(app, org, receiver.url(), [WebhookEvent.CERTIFICATE_ISSUED])
+    login(client, org_setup["admin"])
+    page_url = f"/organizations/{org.id}/webhooks/{endpoint.id}"
+    assert ">Send test event</button>" in client.get(page_url).get_data(as_text=True)
+    sent = client.post(f"{page_url}/test")
+    [delivery] = deliveries()
+    assert sent.status_code == 302 and sent.location == f"{page_url}?test={delivery.id}"
+    assert delivery.event is WebhookEvent.PING and delivery.status is DeliveryStatus.PENDING
+    assert receiver.received == []  # the response goes first ...
+    sent.close()                    # ... then the process sends it, as any delivery
+    [got] = receiver.received
+    assert got.headers["Webhook-Id"] == delivery.message_id and got.headers["User-Agent"] == services.USER_AGENT
+    assert services.verify(secret, got.headers, got.body) and got.body == delivery.body
+    body = json.loads(got.body)
+    assert body["type"] == "ping" and body["data"]["test"] is True
+    assert body["data"]["endpoint"] == {"id": endpoint.id, "url": receiver.url()}
+    assert body["data"]["organization"] == {"id": org.id, "name": "Acme"}
+    [done] = deliveries()
+    assert done.status is DeliveryStatus.DELIVERED and done.response_status == 200
+    page = " ".join(client.get(sent.location).get_data(as_text=True).split())
+    assert "The test event was delivered.</strong> The endpoint answered HTTP 200 (1 try)" in page
+    assert f"<td><code>{done.message_id}</code></td> <td><code>ping</code></td>" in page and "<td>delivered</td>" in page
+    # each press is a delivery of its own (a new Webhook-Id)
+    client.post(f"{page_url}/test").close()
+    assert len(receiver.received) == 2 and len({r.headers["Webhook-Id"] for r in receiver.received}) == 2
+
+
+def test_a_test_event_the_receiver_refuses_says_its_answer(app: Flask, org_setup: dict[str, Any], client: Any, login: Any,
+                                                          receiver: Receiver) -> None:
+    receiver.answers = [500]
+    org = org_setup["org"]
+    endpoint, _ = add_endpoint(app, org, receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    login(client, org_setup["admin"])
+    sent = client.post(f"/organizations/{org.id}/webhooks/{endpoint.id}/test")
+    sent.close()
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.PENDING and delivery.attempts == 1 and delivery.next_attempt_at is not None
+    page = " ".join(client.get(sent.location).get_data(as_text=True).split())
+    assert "The test event was not delivered yet.</strong> The endpoint's answer: HTTP 500: boom." in page
+    assert "It is tried again at" in page
+    # another endpoint's page, or another delivery's id, says nothing of it
+    other, _ = add_endpoint(app, org, "https://hooks.example.org/other", [WebhookEvent.GRADE_RELEASED])
+    elsewhere = client.get(f"/organizations/{org.id}/webhooks/{other.id}?test={delivery.id}").get_data(as_text=True)
+    assert "The test event" not in elsewhere
+    for bad in ["x", "0", "-1", "99999999999"]:
+        answer = client.get(f"/organizations/{org.id}/webhooks/{endpoint.id}?test={bad}")
+        assert answer.status_code == 200 and "The test event" not in answer.get_data(as_text=True)
+
+
+def test_a_paused_endpoint_is_sent_no_test_event(app: Flask, org_setup: dict[str, Any], client: Any, login: Any,
+                                                receiver: Receiver) -> None:
+    org = org_setup["org"]
+    endpoint, _ = add_endpoint(app, org, receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    services.set_active(db.session, endpoint, False)
+    db.session.commit()
+    login(client, org_setup["admin"])
+    page_url = f"/organizations/{org.id}/webhooks/{endpoint.id}"
+    assert "resume it on the" in client.get(page_url).get_data(as_text=True)
+    refused = client.post(f"{page_url}/test", follow_redirects=True)
+    assert "Nothing was sent: " + receiver.url() + " is paused: resume it to send it a test event." in refused.get_data(as_text=True)
+    assert deliveries() == [] and receiver.received == []
+
+
+def test_endpoints_cannot_subscribe_to_the_test_event(org_setup: dict[str, Any], client: Any, login: Any) -> None:
+    org = org_setup["org"]
+    login(client, org_setup["admin"])
+    page = client.get(f"/organizations/{org.id}/webhooks").get_data(as_text=True)
+    assert 'value="ping"' not in page
+    refused = client.post(f"/organizations/{org.id}/webhooks", data={"url": "https://hooks.example.org/p", "events": ["ping"]})
+    assert refused.status_code == 400 and db.session.scalars(select(WebhookEndpoint)).all() == []
+    with pytest.raises(services.WebhookError, match="Unknown events: ping"):
+        services.read_events(["ping", "grade.released"])
+
+
+@pytest.fixture()
+def csrf_client(app: Flask, make_app: Callable[..., Flask]) -> Iterator[Any]:
+    strict = make_app(WTF_CSRF_ENABLED=True, WEBHOOK_ALLOW_LOCAL_HTTP=True)
+    yield strict.test_client()
+    with strict.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found, "the page carries a CSRF token"
+    return found.group(1)
+
+
+def test_the_test_event_and_new_secret_need_the_csrf_token(app: Flask, org_setup: dict[str, Any], csrf_client: Any,
+                                                            receiver: Receiver) -> None:
+    org = org_setup["org"]
+    endpoint, secret = add_endpoint(app, org, receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    admin = org_setup["admin"]
+    token = _csrf(csrf_client.get("/login").get_data(as_text=True))
+    assert csrf_client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token}).status_code == 302
+    page_url = f"/organizations/{org.id}/webhooks/{endpoint.id}"
+    assert csrf_client.post(f"{page_url}/test").status_code == 400
+    forged = csrf_client.post(f"{page_url}/secret", data={"confirm": "yes"})
+    assert forged.status_code == 400
+    assert deliveries() == [] and receiver.received == []
+    db.session.expire_all()
+    assert services.decrypt_secret(app.config["SECRET_KEY"], endpoint.secret_encrypted) == secret
+    token = _csrf(csrf_client.get(page_url).get_data(as_text=True))
+    csrf_client.post(f"{page_url}/test", data={"csrf_token": token}).close()
+    [delivery] = deliveries()
+    assert delivery.event is WebhookEvent.PING and delivery.status is DeliveryStatus.DELIVERED and len(receiver.received) == 1

@@ -14,13 +14,17 @@ from lms.extensions import Model
 
 
 class WebhookEvent(StrEnum):
-    """The events an endpoint may subscribe to (the ``type`` of each payload)."""
+    """The ``type`` of each payload: the events an endpoint may subscribe to (``SUBSCRIBABLE``)
+    and the test event."""
 
     GRADE_RELEASED = "grade.released"
     MASTERY_LEVEL_CHANGED = "mastery.level_changed"
     LEARNER_AT_RISK = "learner.at_risk"
     CERTIFICATE_ISSUED = "certificate.issued"
     ENROLMENT_ACCEPTED = "enrolment.accepted"
+    # The test event an admin sends from an endpoint's page (services.send_test_event): sent
+    # to that one endpoint whatever it takes; never subscribed to (not in EVENT_LABELS).
+    PING = "ping"
 
 
 EVENT_LABELS: dict[WebhookEvent, str] = {
@@ -30,6 +34,8 @@ EVENT_LABELS: dict[WebhookEvent, str] = {
     WebhookEvent.CERTIFICATE_ISSUED: "A certificate is issued",
     WebhookEvent.ENROLMENT_ACCEPTED: "An invitation is accepted (a learner joins a cohort)",
 }
+# The events an endpoint may take (the add form's choices): all but the test event.
+SUBSCRIBABLE: tuple[WebhookEvent, ...] = tuple(EVENT_LABELS)
 
 
 class DeliveryStatus(StrEnum):

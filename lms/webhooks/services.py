@@ -51,7 +51,7 @@ from lms.database import DbSession, upsert_insert, utcnow
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, HttpOutbox, Outcome, deliver, note_pending, post
 from lms.web.addresses import NotPublic, guard, public_addresses
-from lms.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from lms.webhooks.models import SUBSCRIBABLE, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger("lms.webhooks")
 
@@ -158,12 +158,12 @@ def refuse_private_host(url: str) -> None:
 
 def read_events(chosen: Iterable[str]) -> list[str]:
     values = set(chosen)
-    unknown = values - {e.value for e in WebhookEvent}
+    unknown = values - {e.value for e in SUBSCRIBABLE}
     if unknown:
         raise WebhookError(f"Unknown events: {', '.join(sorted(unknown))}.")
     if not values:
         raise WebhookError("Choose at least one event.")
-    return [e.value for e in WebhookEvent if e.value in values]
+    return [e.value for e in SUBSCRIBABLE if e.value in values]
 
 
 def endpoints_of(session: DbSession, organization_id: int) -> list[WebhookEndpoint]:
@@ -416,3 +416,32 @@ def redeliver(session: DbSession, delivery: WebhookDelivery) -> None:
                     .execution_options(synchronize_session=False))
     session.flush()
     _note_pending(session, [delivery.id])
+
+
+# --------------------------------------------------------------------------- the test event
+
+
+class EndpointPaused(WebhookError):
+    """A test event asked for a paused endpoint: nothing is sent to it while paused."""
+
+
+def send_test_event(session: DbSession, endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
+    """Queue a ``ping`` for this endpoint alone, whatever events it takes: signed and sent as
+    every delivery is (the same headers, retries and log), so the admin sees on its log
+    whether the receiver takes it and what it answered. Each press is a delivery of its own.
+    Refused (EndpointPaused) for a paused endpoint. Sent once the caller's work commits."""
+    if not endpoint.active:
+        raise EndpointPaused(f"{endpoint.url} is paused: resume it to send it a test event.")
+    data = {"test": True, "endpoint": {"id": endpoint.id, "url": endpoint.url},
+            "organization": {"id": endpoint.organization_id, "name": endpoint.organization.name},
+            "note": "A test event sent from the endpoint's page: it needs no action."}
+    [delivery] = queue_event(session, [endpoint], WebhookEvent.PING, f"ping:{uuid.uuid4().hex}", data, now)
+    return delivery
+
+
+def ping_of(session: DbSession, endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery | None:
+    """A test event sent to this endpoint (the page it was sent from says how it went)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.endpoint_id != endpoint.id or delivery.event is not WebhookEvent.PING:
+        return None
+    return delivery

@@ -79,8 +79,11 @@ def endpoints(org_id: int) -> Any:
 
 @bp.get("/organizations/<int:org_id>/webhooks/<int:endpoint_id>")
 def endpoint(org_id: int, endpoint_id: int) -> str:
+    """The endpoint's delivery log; ``?test=<id>``: the test event just sent, and how it went."""
     org, hook = _endpoint(org_id, endpoint_id)
-    return render_template("webhooks/endpoint.html", org=org, endpoint=hook, action=ActionForm(),
+    test = request.args.get("test", type=int)
+    ping = services.ping_of(db.session, hook, test) if test is not None and 0 < test < 2**31 else None
+    return render_template("webhooks/endpoint.html", org=org, endpoint=hook, action=ActionForm(), ping=ping,
                            deliveries=services.deliveries_of(db.session, hook, DELIVERIES_SHOWN), most=DELIVERIES_SHOWN,
                            labels={e.value: label for e, label in EVENT_LABELS.items()}, events=WebhookEvent)
 
@@ -124,6 +127,22 @@ def rotate(org_id: int, endpoint_id: int) -> Response | tuple[str, int]:
                                overlap_hours=_overlap_hours()), 200
     secret = services.rotate_secret(db.session, hook, str(current_app.config["SECRET_KEY"]), _overlap(), utcnow())
     return _list(org, EndpointForm(formdata=None), secret=secret, created=hook), 200
+
+
+@bp.post("/organizations/<int:org_id>/webhooks/<int:endpoint_id>/test")
+def send_test(org_id: int, endpoint_id: int) -> Response:
+    """Send the endpoint a signed ``ping`` through the usual delivery (after this response);
+    its page then says how it went (``?test=``) and its log lists it."""
+    org, hook = _endpoint(org_id, endpoint_id)
+    if not ActionForm().validate_on_submit():
+        return _refused(org.id, hook.id)
+    try:
+        delivery = services.send_test_event(db.session, hook, utcnow())
+    except services.EndpointPaused as exc:
+        db.session.rollback()
+        flash(f"Nothing was sent: {exc}", "error")
+        return redirect(url_for("webhooks.endpoint", org_id=org.id, endpoint_id=hook.id))
+    return redirect(url_for("webhooks.endpoint", org_id=org.id, endpoint_id=hook.id, test=delivery.id))
 
 
 @bp.post("/organizations/<int:org_id>/webhooks/deliveries/<int:delivery_id>/redeliver")
