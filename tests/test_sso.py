@@ -17,6 +17,7 @@ from sqlalchemy import select
 from lms.accounts.models import SignInDevice, User
 from lms.audit.models import AuditAction, AuditEntry
 from lms.cohorts.invitations import invite_learner, withdraw_invitation
+from lms.cohorts.roles import add_organization_admin
 from lms.database import utcnow
 from lms.extensions import db
 from lms.sso.models import SsoConfig, SsoIdentity
@@ -144,6 +145,66 @@ def test_without_a_known_zone_a_new_account_starts_on_the_invited_cohorts_zone_e
                                        ("ed", "ed@alpha.example.org", None, "UTC"),
                                        ("fay", "fay@alpha.example.org", "not a zone", "UTC")]:
         assert sign_in_through(client, world.org_a.id, provider, person(sub, email, zoneinfo=zone)).timezone == expected, email
+
+
+def test_an_administrator_invited_signs_up_on_the_zone_the_password_acceptance_preselects(app, client, world, provider,
+                                                                                           make_cohort):
+    """An organization admin's invitation names no cohort: a first sign-in through the
+    provider (no zoneinfo) starts the account on the zone most of the organization's cohorts
+    are on, the rule the password acceptance preselects by (lms.cohorts.invitations), and
+    the page after says which zone it chose and links to where it is changed."""
+    configure(app, world.org_a, provider)
+    world.cohort_a.timezone = "Europe/Paris"
+    world.cohort_a2.timezone = "Asia/Tokyo"
+    make_cohort(world.org_a, "Alpha 3", timezone="Asia/Tokyo")
+    add_organization_admin(db.session, world.org_a, "gil@alpha.example.org", "Gil Admin", lambda token: token)
+    db.session.commit()
+    provider.next_user = person("gil", "gil@alpha.example.org")
+    assert through_provider(client, world.org_a.id).status_code == 200
+    done = client.post("/login/organization/confirm", follow_redirects=True)
+    page = " ".join(done.get_data(as_text=True).split())
+    assert ("Your account shows times in Asia/Tokyo, the most common time zone of the cohorts of Alpha Org. "
+            '<a href="/account#timezone">Change your time zone on your account page.</a>') in page
+    db.session.expire_all()
+    gil = db.session.scalar(select(User).where(User.email == "gil@alpha.example.org"))
+    assert gil is not None and gil.timezone == "Asia/Tokyo"
+    client.post("/logout")
+    # the provider's zoneinfo still comes first, and the page says where it came from
+    add_organization_admin(db.session, world.org_a, "hal@alpha.example.org", "Hal Admin", lambda token: token)
+    db.session.commit()
+    provider.next_user = person("hal", "hal@alpha.example.org", zoneinfo="America/Lima")
+    through_provider(client, world.org_a.id)
+    page = " ".join(client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True).split())
+    assert "Your account shows times in America/Lima, the time zone Alpha Org&#39;s sign-in provider gave for you." in page
+    client.post("/logout")
+    # a learner's invitation: the cohort's zone, named; a later sign-in (an account there) says nothing
+    invite_learner(db.session, world.cohort_a, "ivy@alpha.example.org", "", world.org_admin_a, lambda token: token)
+    db.session.commit()
+    provider.next_user = person("ivy", "ivy@alpha.example.org")
+    through_provider(client, world.org_a.id)
+    page = " ".join(client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True).split())
+    assert "Your account shows times in Europe/Paris, the time zone of Alpha 1." in page
+    client.post("/logout")
+    through_provider(client, world.org_a.id)
+    again = client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True)
+    assert "Your account shows times in" not in again
+
+
+def test_an_administrator_of_an_organization_without_cohorts_signs_up_on_utc_and_is_told_why(app, client, world, provider):
+    configure(app, world.org_b, provider, domains="beta.example.org")
+    world.cohort_b.organization_id = world.org_a.id  # organization B is left with no cohort
+    add_organization_admin(db.session, world.org_b, "jo@beta.example.org", "Jo Admin", lambda token: token)
+    db.session.commit()
+    provider.next_user = person("jo", "jo@beta.example.org")
+    through_provider(client, world.org_b.id)
+    page = " ".join(client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True).split())
+    assert f"Your account shows times in UTC, as {world.org_b.name} has no cohort to take a time zone from." in page
+    client.post("/logout")
+    provider.next_user = person("kim", "kim@beta.example.org")  # no invitation at all
+    through_provider(client, world.org_b.id)
+    page = " ".join(client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True).split())
+    assert (f"Your account shows times in UTC, as neither {world.org_b.name}&#39;s sign-in provider nor an invitation "
+            "gave a time zone.") in page
 
 
 def test_an_existing_member_is_linked_by_verified_email(app, client, world, provider):

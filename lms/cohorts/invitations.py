@@ -400,28 +400,49 @@ def accept_invitation(session: DbSession, token: str, name: str, password: str,
 
 
 class ZoneSource(StrEnum):
-    """Where the time zone an invitation's acceptance starts on comes from."""
+    """Where the time zone a new account starts on comes from (an invitation's acceptance,
+    or an account made at a first single sign-on: lms.sso)."""
 
     COHORT = "cohort"              # the cohort's (a learner's or an instructor's invitation)
     ORGANIZATION = "organization"  # the zone most of the organization's cohorts are on (an administrator's)
     NONE = "none"                  # UTC: an administrator's, of an organization with no cohort
+    PROVIDER = "provider"          # the person's own, as their organization's sign-in provider gave it
+    DEFAULT = "default"            # UTC: no provider's zone and no open invitation to take one from
 
 
 @dataclass(frozen=True)
 class InvitedZone:
     zone: str
     source: ZoneSource
+    cohort: str = ""  # the cohort's name, when the zone is a cohort's
 
 
 def invited_zone(session: DbSession, invitation: Invitation) -> InvitedZone:
     """The time zone a new account starts on unless its owner chooses another: its cohort's
     (the clock its months open on); for an organization's administrator, the zone most of
     the organization's cohorts are on (``organization_zone``), else UTC. One statement for
-    an administrator's invitation, none for a cohort's."""
+    an administrator's invitation, none for a cohort's. The one rule for an acceptance with a
+    password and an account made at a first single sign-on (``open_invitation_zone``)."""
     if invitation.cohort is not None:
-        return InvitedZone(invitation.cohort.timezone, ZoneSource.COHORT)
+        return InvitedZone(invitation.cohort.timezone, ZoneSource.COHORT, invitation.cohort.name)
     zone = organization_zone(session, invitation.organization_id)
     return InvitedZone(zone, ZoneSource.ORGANIZATION) if zone else InvitedZone("UTC", ZoneSource.NONE)
+
+
+def zone_reason(invited: InvitedZone, organization: str) -> str:
+    """Why a new account starts on ``invited.zone``, as the pages say it after the zone
+    ("Preselected: Asia/Tokyo, <reason>.")."""
+    match invited.source:
+        case ZoneSource.COHORT:
+            return f"the time zone of {invited.cohort}" if invited.cohort else "the time zone of your cohort"
+        case ZoneSource.ORGANIZATION:
+            return f"the most common time zone of the cohorts of {organization}"
+        case ZoneSource.NONE:
+            return f"as {organization} has no cohort to take a time zone from"
+        case ZoneSource.PROVIDER:
+            return f"the time zone {organization}'s sign-in provider gave for you"
+        case ZoneSource.DEFAULT:
+            return f"as neither {organization}'s sign-in provider nor an invitation gave a time zone"
 
 
 def organization_zone(session: DbSession, organization_id: int) -> str | None:
@@ -434,17 +455,21 @@ def organization_zone(session: DbSession, organization_id: int) -> str | None:
                           .order_by(open_.desc(), func.count(Cohort.id).desc(), Cohort.timezone).limit(1))
 
 
-def open_invitation_zone(session: DbSession, email: str, organization_id: int, now: datetime | None = None) -> str | None:
-    """The time zone of the cohort of ``organization_id`` that ``email`` is invited to join
-    (its newest open invitation's): where a person made an account another way than by
-    accepting (single sign-on) starts. None when no open invitation names a cohort."""
+def open_invitation_zone(session: DbSession, email: str, organization_id: int,
+                         now: datetime | None = None) -> InvitedZone | None:
+    """The time zone an account made for ``email`` another way than by accepting (single
+    sign-on) starts on: that of its newest open invitation to ``organization_id``, by the
+    acceptance's rule (``invited_zone``: the cohort's, or for an administrator the zone most
+    of the organization's cohorts are on). An invitation to an archived cohort is passed
+    over. None when there is no open invitation."""
     now = now or utcnow()
-    return session.scalar(
-        select(Cohort.timezone).join(Invitation, Invitation.cohort_id == Cohort.id)
+    invitation = session.scalar(
+        select(Invitation).outerjoin(Cohort, Invitation.cohort_id == Cohort.id)
         .where(Invitation.email == email.strip().lower(), Invitation.organization_id == organization_id,
                Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now,
-               Cohort.archived_at.is_(None))
+               or_(Invitation.cohort_id.is_(None), Cohort.archived_at.is_(None)))
         .order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(1))
+    return None if invitation is None else invited_zone(session, invitation)
 
 
 def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:

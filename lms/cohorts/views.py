@@ -486,10 +486,8 @@ def _zone_preselected(invited: invitations.InvitedZone, organization: str) -> Ma
     """What the acceptance form says of the zone it preselected for an administrator (no
     cohort to take it from). With scripts on, accounts/static/timezone.js selects the
     browser's zone instead and rewrites the marked sentence to say so."""
-    why = (f"the most common time zone of the cohorts of {organization}" if invited.source is invitations.ZoneSource.ORGANIZATION
-           else f"as {organization} has no cohort to take a time zone from")
     return Markup("<span data-zone-default>{}</span> {}").format(
-        f"Preselected: {invited.zone}, {why}.",
+        f"Preselected: {invited.zone}, {invitations.zone_reason(invited, organization)}.",
         "Deadlines and times are shown on this clock. You can change it later on your account page.")
 
 

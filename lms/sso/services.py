@@ -24,7 +24,7 @@ from lms.accounts.models import User
 from lms.accounts.services import MAX_NAME_CHARS, TIMEZONES, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.invitations import open_invitation_zone
+from lms.cohorts.invitations import InvitedZone, ZoneSource, open_invitation_zone
 from lms.cohorts.models import Organization
 from lms.cohorts.roles import roles_of
 from lms.database import DbSession, utcnow
@@ -232,24 +232,35 @@ def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
     return Match(Outcome.CREATE, None, identity.email)
 
 
-def new_account_zone(session: DbSession, config: SsoConfig, identity: Identity) -> str:
+def new_account_zone(session: DbSession, config: SsoConfig, identity: Identity) -> InvitedZone:
     """The time zone an account made at a first sign-in starts on: the provider's
-    ``zoneinfo`` when it names a zone known here; else the cohort the person is invited to
-    join in this organization; else UTC. An existing account's zone is never changed."""
+    ``zoneinfo`` when it names a zone known here; else that of the person's open invitation
+    to this organization, by the rule an acceptance with a password follows
+    (``lms.cohorts.invitations.invited_zone``: the cohort's, or for an administrator the zone
+    most of the organization's cohorts are on); else UTC. An existing account's zone is never
+    changed."""
     if identity.zoneinfo is not None and identity.zoneinfo in TIMEZONES:
-        return identity.zoneinfo
-    return open_invitation_zone(session, identity.email or "", config.organization_id) or "UTC"
+        return InvitedZone(identity.zoneinfo, ZoneSource.PROVIDER)
+    invited = open_invitation_zone(session, identity.email or "", config.organization_id)
+    return invited or InvitedZone("UTC", ZoneSource.DEFAULT)
 
 
-def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> User:
+@dataclass(frozen=True)
+class Confirmed:
+    user: User
+    zone: InvitedZone | None  # the zone a new account started on (None: the account was there)
+
+
+def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> Confirmed:
     """Link (and if allowed create) the account ``match`` found, checking again."""
     found = match(session, config, identity)
-    user = found.user
+    user, zone = found.user, None
     if found.outcome is Outcome.CREATE:
         # The provider's name when it has a letter or digit, else the address's local part.
         name = tidy_name((identity.name or "")[:MAX_NAME_CHARS]) or found.email.partition("@")[0]
+        zone = new_account_zone(session, config, identity)
         try:
-            user = create_user(session, found.email, name, timezone=new_account_zone(session, config, identity))
+            user = create_user(session, found.email, name, timezone=zone.zone)
         except AccountError as exc:
             raise Refusal(str(exc)) from exc
     assert user is not None
@@ -262,4 +273,4 @@ def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> User:
             raise Refusal("This sign-in was completed meanwhile in another tab; sign in again.") from exc
     user.last_login_at = utcnow()
     session.flush()
-    return user
+    return Confirmed(user, zone)

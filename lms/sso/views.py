@@ -16,12 +16,14 @@ import time
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.accounts.second_step import PasswordAccepted, second_step
 from lms.accounts.views import finish_sign_in, safe_next
+from lms.cohorts.invitations import zone_reason
 from lms.cohorts.models import Organization
 from lms.extensions import db
 from lms.sso import services
@@ -179,7 +181,13 @@ def confirm() -> Any:
                         email_verified=pending.get("verified") is True, name=pending.get("name"),
                         zoneinfo=pending.get("zone"))
     try:
-        user = services.confirm(db.session, config, identity)
+        confirmed = services.confirm(db.session, config, identity)
     except services.Refusal as exc:
         return _refuse(str(exc), 409)
-    return _sign_in(user, str(pending.get("next") or ""))
+    if confirmed.zone is not None:  # a new account: which clock it shows times on, and where to change it
+        organization = db.session.get(Organization, config.organization_id)
+        flash(Markup("{} <a href=\"{}\">{}</a>").format(
+            f"Your account shows times in {confirmed.zone.zone}, "
+            f"{zone_reason(confirmed.zone, organization.name if organization else 'your organization')}.",
+            url_for("accounts.account", _anchor="timezone"), "Change your time zone on your account page."), "info")
+    return _sign_in(confirmed.user, str(pending.get("next") or ""))
