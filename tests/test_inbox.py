@@ -546,6 +546,35 @@ def test_mark_read_on_the_page_reads_the_notices_up_to_the_last_message_shown(pe
     assert reads.read_up_to == second.id
 
 
+def test_mark_read_asked_for_json_answers_the_new_unread_counts(people) -> None:
+    """The page's script asks for JSON (Accept), and puts the counts it gets in the
+    navigation's badges: the person's conversations and notices still unread once marked.
+    Without the header (no script, the button) the answer is the redirect, as before."""
+    w = people["world"]
+    teacher, learner = people["client_for"](w.instructor_a), people["client_for"](w.learner_a)
+    assert message(teacher, people["cohort"], [w.learner_a]).status_code == 302
+    assert message(teacher, people["cohort"], [w.learner_a], subject="Another matter").status_code == 302
+    db.session.expire_all()
+    conversation, other = db.session.scalars(select(Conversation).where(Conversation.learner_id == w.learner_a.id)
+                                             .order_by(Conversation.id)).all()
+    page = learner.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert nav_count(page) == "2" and notices_count(page) == "2"
+    # the badges the script updates (mark_read.js; tests/browser/test_browser_inbox.py)
+    assert 'data-unread-badge="inbox">Inbox <span class="notification-count">2<' in page
+    assert 'data-unread-badge="notifications">Notifications <span class="notification-count">2<' in page
+    answer = learner.post(f"/inbox/{conversation.id}/read", headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert answer.get_json() == {"read": True, "unread": {"inbox": 1, "notifications": 1}}
+    assert unread_keys(w.learner_a) == [other.source_key]  # written, as by the button
+    answer = learner.post(f"/inbox/{other.id}/read", headers={"Accept": "application/json, text/plain, */*"})
+    assert answer.get_json() == {"read": True, "unread": {"inbox": 0, "notifications": 0}}
+    # a browser's usual Accept (or none) still gets the redirect; a bad mark is refused, not JSON
+    assert learner.post(f"/inbox/{other.id}/read",
+                        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}).status_code == 302
+    assert learner.post(f"/inbox/{other.id}/read", data={"up_to": "abc"},
+                        headers={"Accept": "application/json"}).status_code == 400
+
+
 @pytest.mark.parametrize("up_to", ["abc", "-1", "1" * 30, "1.5"])
 def test_a_bad_read_mark_is_refused(people, up_to: str) -> None:
     w = people["world"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, has_request_context, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, has_request_context, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import count_loaded_with_user, signed_in
@@ -16,6 +16,7 @@ from lms.extensions import db
 from lms.inbox import services
 from lms.inbox.forms import ActionForm, NewConversationForm, ReplyForm
 from lms.inbox.models import Conversation
+from lms.notifications.views import unread_notifications
 from lms.web.forms import add_error
 
 bp = Blueprint("inbox", __name__, template_folder="templates", static_folder="static", static_url_path="/static/inbox")
@@ -88,12 +89,16 @@ def reply(conversation_id: int) -> Any:
 @bp.post("/inbox/<int:conversation_id>/read")
 def mark_read(conversation_id: int) -> WerkzeugResponse:
     """Mark the conversation read, and its notices in the notification centre, then open it
-    (the inbox's Open, up to the latest message; the page's Mark read, up to the last it showed)."""
+    (the inbox's Open, up to the latest message; the page's Mark read, up to the last it showed).
+    Asked for JSON (the page's script, mark_read.js): the person's unread counts once marked,
+    ``{"read": true, "unread": {"inbox": n, "notifications": n}}``, for the navigation's badges."""
     item = _conversation(conversation_id)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     services.mark_read(db.session, item, signed_in().id, form.up_to.data, utcnow())
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        return jsonify(read=True, unread={"inbox": unread_conversations(), "notifications": unread_notifications()})
     return redirect(url_for("inbox.conversation", conversation_id=item.id))
 
 
