@@ -175,7 +175,7 @@ def test_an_administrator_invited_signs_up_on_the_zone_the_password_acceptance_p
     provider.next_user = person("hal", "hal@alpha.example.org", zoneinfo="America/Lima")
     through_provider(client, world.org_a.id)
     page = " ".join(client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True).split())
-    assert "Your account shows times in America/Lima, the time zone Alpha Org&#39;s sign-in provider gave for you." in page
+    assert "Your account shows times in America/Lima, the time zone the sign-in provider of Alpha Org gave for you." in page
     client.post("/logout")
     # a learner's invitation: the cohort's zone, named; a later sign-in (an account there) says nothing
     invite_learner(db.session, world.cohort_a, "ivy@alpha.example.org", "", world.org_admin_a, lambda token: token)
@@ -203,8 +203,8 @@ def test_an_administrator_of_an_organization_without_cohorts_signs_up_on_utc_and
     provider.next_user = person("kim", "kim@beta.example.org")  # no invitation at all
     through_provider(client, world.org_b.id)
     page = " ".join(client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True).split())
-    assert (f"Your account shows times in UTC, as neither {world.org_b.name}&#39;s sign-in provider nor an invitation "
-            "gave a time zone.") in page
+    assert (f"Your account shows times in UTC, as neither the sign-in provider of {world.org_b.name} nor an "
+            "invitation gave a time zone.") in page
 
 
 def test_an_existing_member_is_linked_by_verified_email(app, client, world, provider):

@@ -440,9 +440,9 @@ def zone_reason(invited: InvitedZone, organization: str) -> str:
         case ZoneSource.NONE:
             return f"as {organization} has no cohort to take a time zone from"
         case ZoneSource.PROVIDER:
-            return f"the time zone {organization}'s sign-in provider gave for you"
+            return f"the time zone the sign-in provider of {organization} gave for you"
         case ZoneSource.DEFAULT:
-            return f"as neither {organization}'s sign-in provider nor an invitation gave a time zone"
+            return f"as neither the sign-in provider of {organization} nor an invitation gave a time zone"
 
 
 def organization_zone(session: DbSession, organization_id: int) -> str | None:
