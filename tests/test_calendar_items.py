@@ -31,7 +31,7 @@ from lms.learning.services import month_opens_on
 from lms.progress.completion import learner_progress
 from lms.progress.models import ItemKind, ItemRole, ProgressItem
 
-CASE = "intl-case-brightfold"          # month 7's case study, due 21 days after its phase opens
+CASE = "intl-critique-compliance-register"  # month 7's critique, due 21 days after its phase opens
 CASE_PHASE = "international-operations.compliance-infrastructure"
 QUIZ = "customer-success-quiz"         # a module quiz whose window closes
 EXAM = "foundation-exam"

@@ -4,6 +4,8 @@ An edited rubric gets a new version; grades keep the version they used."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -12,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text, markdown_problems
-from lms.catalog.models import Level, Module, Objective, Phase
+from lms.catalog.models import Level, Module, Objective, ObjectiveKind, Phase
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -80,6 +82,10 @@ class RubricSource:
     path: Path
     # The line of each criterion's objective code, by (criterion index, code index).
     objective_lines: dict[tuple[int, int], int] = field(default_factory=dict)
+    # The line of each criterion's levels and of each level's descriptor, by criterion index
+    # and by (criterion index, level index).
+    levels_lines: dict[int, int] = field(default_factory=dict)
+    descriptor_lines: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def objective_line(self, criterion: int, code: int) -> int:
         return self.objective_lines.get((criterion, code), 1)
@@ -93,6 +99,7 @@ class AssignmentSource:
     path: Path
     artifact_line: int = 1  # where the front matter names the artifact (the templates section checks it)
     objective_lines: list[int] = field(default_factory=list)  # the line of each code in the front matter's objectives
+    due_line: int = 1  # where the front matter gives due_after_days
 
     def objective_line(self, index: int) -> int:
         return self.objective_lines[index] if index < len(self.objective_lines) else 1
@@ -129,6 +136,107 @@ def _graded_objectives(assignment: AssignmentSource, rubric: RubricSource, probl
             problems.add(Location(assignment.path, assignment.objective_line(i)),
                          f"no criterion of rubric {rubric.spec.id!r} grades {code}: the assignment claims it "
                          f"but would never give evidence for it")
+
+
+# Words that judge without saying what the work shows: a level descriptor made only of these
+# ("Very good work.", "Meets expectations", "Excellent") cannot be told apart from the next
+# level by looking at the submission.
+JUDGEMENT_WORDS = frozenset((
+    "a", "an", "the", "and", "or", "but", "of", "in", "is", "are", "was", "its", "it", "this", "very", "quite",
+    "really", "fairly", "highly", "extremely", "somewhat", "mostly", "good", "great", "excellent", "outstanding",
+    "exceptional", "superb", "strong", "solid", "sound", "adequate", "acceptable", "satisfactory", "fair",
+    "reasonable", "decent", "competent", "weak", "poor", "inadequate", "unsatisfactory", "limited", "minimal",
+    "basic", "some", "little", "partial", "work", "quality", "performance", "level", "standard", "standards",
+    "overall", "shows", "demonstrates", "meets", "exceeds", "expectations", "below", "above", "understanding",
+    "effort", "job", "answer", "submission",
+))
+MIN_MONTH_DAYS = 28  # a month of a cohort's schedule is never shorter
+
+
+def _scheme(criterion: CriterionSpec) -> tuple[tuple[str, str, float], ...]:
+    return tuple((lv.id, lv.title, lv.points) for lv in criterion.levels)
+
+
+def _level_schemes(rubrics: list[RubricSource], problems: Problems) -> None:
+    """Every criterion of every rubric grades on the same levels (ids, titles, points) in the
+    same order: the program's one scale, the one most criteria use. A criterion with a level
+    more or fewer, or in another order, makes a 'proficient' here mean something else there,
+    and its share of the best level feeds mastery on a different footing. Refused at the
+    criterion's levels."""
+    counts = Counter(_scheme(c) for r in rubrics for c in r.spec.criteria)
+    if not counts:
+        return
+    usual = counts.most_common(1)[0][0]
+    shown = ", ".join(f"{lv_id} ({title}, {points:g})" for lv_id, title, points in usual)
+    for rubric in rubrics:
+        for i, criterion in enumerate(rubric.spec.criteria):
+            scheme = _scheme(criterion)
+            if scheme != usual:
+                mine = ", ".join(f"{lv_id} ({title}, {points:g})" for lv_id, title, points in scheme)
+                problems.add(Location(rubric.path, rubric.levels_lines.get(i, 1)),
+                             f"criterion {criterion.id!r} grades on the levels {mine}; every rubric grades on the "
+                             f"program's levels, in this order: {shown}")
+
+
+def _observable_levels(rubrics: list[RubricSource], problems: Problems) -> None:
+    """Each level's descriptor says what work at that level shows, so an instructor can place
+    a piece from the work itself: one made only of judgement words ('Very good work') or
+    repeating another level's descriptor of the same criterion is refused at its line."""
+    for rubric in rubrics:
+        for i, criterion in enumerate(rubric.spec.criteria):
+            seen: dict[str, str] = {}
+            for k, level in enumerate(criterion.levels):
+                where = Location(rubric.path, rubric.descriptor_lines.get((i, k), rubric.levels_lines.get(i, 1)))
+                words = re.findall(r"[a-z]+", level.descriptor.lower())
+                if all(w in JUDGEMENT_WORDS for w in words):
+                    problems.add(where, f"criterion {criterion.id!r}, level {level.id!r}: {level.descriptor.strip()!r} "
+                                        f"judges the work without saying what it shows; describe what an instructor "
+                                        f"would find in work at this level")
+                key = " ".join(words)
+                if key in seen:
+                    problems.add(where, f"criterion {criterion.id!r}: level {level.id!r} has the same descriptor as "
+                                        f"level {seen[key]!r}, so the two cannot be told apart")
+                seen.setdefault(key, level.id)
+
+
+def _team_claims(assignments: list[AssignmentSource], kinds: dict[str, ObjectiveKind], problems: Problems) -> None:
+    """A team hands in one piece about one member's business and every member gets its grade.
+    An application objective is results in the learner's own business, so a team's grade is
+    no evidence of it for the others: refused at the code's line."""
+    for assignment in assignments:
+        if assignment.meta.team is None:
+            continue
+        for i, code in enumerate(assignment.meta.objectives):
+            if kinds.get(code) == ObjectiveKind.APPLICATION:
+                problems.add(Location(assignment.path, assignment.objective_line(i)),
+                             f"{code} is an application objective (results in the learner's own business), and a team "
+                             f"assignment gives every member the grade of one piece about one business: name the "
+                             f"knowledge or skill objective the team's work shows")
+
+
+def _portfolios_after_their_work(catalog: CatalogSpec, assignments: list[AssignmentSource],
+                                 rubric_levels: dict[str, str | None], problems: Problems) -> None:
+    """A level's portfolio review collects the level's graded work, so it falls due after every
+    other piece of assessed work in the level's months (a month lasting at least 28 days).
+    Refused at the portfolio's due_after_days."""
+    months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+    spans = {lv.id: lv.months for lv in catalog.program.levels}
+    for review in assignments:
+        level = rubric_levels.get(review.meta.rubric)
+        month = months.get((review.module, review.meta.phase))
+        if review.meta.kind != AssignmentKind.PORTFOLIO or level not in spans or month is None:
+            continue
+        first, last = spans[level]
+        for work in assignments:
+            at = months.get((work.module, work.meta.phase))
+            if work is review or work.meta.kind == AssignmentKind.PORTFOLIO or at is None or not first <= at <= last:
+                continue
+            if at > month or work.meta.due_after_days >= MIN_MONTH_DAYS * (month - at) + review.meta.due_after_days:
+                problems.add(Location(review.path, review.due_line),
+                             f"the {level} portfolio review {review.meta.id!r} is due {review.meta.due_after_days} days "
+                             f"into month {month}, but {work.meta.id!r} ({work.path.name}) of the same level is due "
+                             f"{work.meta.due_after_days} days into month {at}: a review falls due after the work it "
+                             f"collects")
 
 
 class CourseworkSection(ContentSection):
@@ -183,12 +291,17 @@ class CourseworkSection(ContentSection):
                              "set peer_reviews to 0")
             assignments.append(AssignmentSource(
                 meta=meta, module=module.id, body=document.body, path=path, artifact_line=artifact_line,
-                objective_lines=[line_at(document.meta, ["objectives", i]) for i in range(len(meta.objectives))]))
+                objective_lines=[line_at(document.meta, ["objectives", i]) for i in range(len(meta.objectives))],
+                due_line=line_at(document.meta, ["due_after_days"])))
         by_id = {r.spec.id: r for r in rubrics}
         for assignment in assignments:
             rubric = by_id.get(assignment.meta.rubric)
             if rubric is not None:
                 _graded_objectives(assignment, rubric, problems)
+        _level_schemes(rubrics, problems)
+        _observable_levels(rubrics, problems)
+        _team_claims(assignments, {o.code: o.kind for o in catalog.objectives}, problems)
+        _portfolios_after_their_work(catalog, assignments, {r.spec.id: r.spec.level for r in rubrics}, problems)
         bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
 
     def _rubrics(self, folder: Path, codes: set[str], levels: set[str], problems: Problems) -> list[RubricSource]:
@@ -217,7 +330,11 @@ class CourseworkSection(ContentSection):
                 for j, code in enumerate(criterion.objectives):
                     if code not in codes:
                         problems.add(Location(path, lines[i, j]), f"unknown objective code {code!r}")
-            rubrics.append(RubricSource(spec=spec, path=path, objective_lines=lines))
+            rubrics.append(RubricSource(
+                spec=spec, path=path, objective_lines=lines,
+                levels_lines={i: line_at(data, ["criteria", i, "levels"]) for i in range(len(spec.criteria))},
+                descriptor_lines={(i, k): line_at(data, ["criteria", i, "levels", k, "descriptor"])
+                                  for i, criterion in enumerate(spec.criteria) for k in range(len(criterion.levels))}))
         return rubrics
 
     def facts(self, bundle: Bundle) -> Iterable[Fact]:
