@@ -88,6 +88,10 @@ class Config:
     # "Forgot password" answers no sooner than this, whether or not the address has an
     # account (making and mailing a link took time an unknown address did not).
     FORGOT_PASSWORD_SECONDS = 0.25
+    # Reset links "Forgot password" makes and mails one account in an hour, whichever
+    # addresses ask (past it the answer is the same and nothing is sent): the per-address
+    # limit alone let a few addresses fill a person's mailbox with live links.
+    FORGOT_PASSWORD_LINKS_PER_HOUR = 3
     # A learner who joins after their cohort started and catches up: days of the catch-up
     # window per month already under way or gone (month 1's work due that many days after
     # joining, month 2's twice as many, ...).

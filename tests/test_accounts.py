@@ -622,6 +622,21 @@ def test_forgot_password_mails_one_reset_link(web: FlaskClient, make_user) -> No
     assert row.token_hash == services.hash_token(token)
 
 
+def test_forgot_password_mails_an_account_a_few_links_an_hour_whatever_the_senders_address(
+        fresh_app: Callable[..., Flask], make_user) -> None:
+    """The per-address limit let anyone with a few addresses fill a person's mailbox with reset
+    links (and leave as many live ones there): past FORGOT_PASSWORD_LINKS_PER_HOUR for the
+    account, the answer stays the same and nothing more is made or mailed."""
+    client = fresh_app(FORGOT_PASSWORD_LINKS_PER_HOUR=3).test_client()
+    make_user(email="ada@example.com")
+    for n in range(5):
+        sent = client.post("/password/forgot", data={"email": "ada@example.com"},
+                           environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+        assert sent.status_code == 302 and sent.headers["Location"] == "/login"
+    assert [m.recipient for m in outbox()] == ["ada@example.com"] * 3
+    assert count(PasswordResetToken) == 3
+
+
 def test_forgot_password_answers_the_same_for_an_unknown_address(web: FlaskClient, make_user) -> None:
     make_user(email="ada@example.com")
     known = web.post("/password/forgot", data={"email": "ada@example.com"})

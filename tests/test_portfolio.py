@@ -12,6 +12,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from lms.accounts.models import User
+from lms.admin.services import deactivate, reactivate
+from lms.audit.services import Origin
 from lms.coursework.models import Assignment, Submission
 from lms.coursework.services import revision_days
 from lms.database import utcnow
@@ -113,6 +116,29 @@ def test_curate_submit_grade_and_share(setting, app: Flask) -> None:
     assert visitor.get(first.replace("http://localhost", "")).status_code == 404  # the new link replaces the old
     client.post("/portfolio/foundation/share/revoke")
     assert visitor.get(second.replace("http://localhost", "")).status_code == 404
+
+
+def test_a_deactivated_learners_shared_portfolio_is_not_found_until_reactivated(setting, app: Flask, make_user) -> None:
+    """A shared link is the learner's own secret, as an API token is: deactivating the account
+    (a compromised one, or a person who left) stops it answering, page and files alike; the
+    link works again once the account is reactivated."""
+    mine = setting["released_case"](setting["client"], setting["learner"], "Pia's careful analysis", ("evidence.csv", b"month,uptime\n"))
+    client = setting["client"]
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "save", **reflections()}).status_code == 302
+    link = re.search(r'value="http://localhost(/shared/portfolios/[^"]+)"',
+                     client.post("/portfolio/foundation/share").get_data(as_text=True)).group(1)
+    visitor = app.test_client()
+    file_link = re.search(r'href="(/shared/portfolios/[^"]+/files/\d+)"', visitor.get(link).get_data(as_text=True)).group(1)
+    assert visitor.get(file_link).status_code == 200
+    admin, learner = make_user(admin=True), db.session.get(User, setting["learner"].id)
+    deactivate(db.session, learner, learner.session_version, Origin(admin.id, None))
+    db.session.commit()
+    assert visitor.get(link).status_code == 404
+    assert visitor.get(file_link).status_code == 404
+    learner = db.session.get(User, setting["learner"].id)
+    reactivate(db.session, learner, learner.session_version, Origin(admin.id, None))
+    db.session.commit()
+    assert visitor.get(link).status_code == 200 and visitor.get(file_link).status_code == 200
 
 
 def levels_row(client, level: str) -> str:

@@ -22,6 +22,8 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from lms.accounts.models import User
+from lms.admin.services import deactivate, reactivate
+from lms.audit.services import Origin
 from lms.catalog.models import Phase
 from lms.cohorts.enrolment import move_learner
 from lms.cohorts.models import Cohort, Enrolment, Organization
@@ -731,6 +733,23 @@ def test_calendar_feed(loaded: Flask, world, login) -> None:
 
     assert anonymous.get("/calendar/made-up-token.ics").status_code == 404
     assert anonymous.get(f"/calendar/{token[:-1]}.ics").status_code == 404
+
+
+def test_a_deactivated_learners_calendar_feed_is_not_found_until_reactivated(loaded: Flask, world, login) -> None:
+    """The feed's link is the learner's secret: a deactivated account's schedule is not
+    served by it (as its API tokens are refused); reactivated, the same link works again."""
+    client = signed_in(loaded, login, world.learner_a)
+    token = feed_token(page(client.post("/schedule/calendar")))
+    anonymous = new_client(loaded)
+    assert anonymous.get(f"/calendar/{token}.ics").status_code == 200
+    learner = db.session.get(User, world.learner_a.id)
+    deactivate(db.session, learner, learner.session_version, Origin(world.admin.id, None))
+    db.session.commit()
+    assert anonymous.get(f"/calendar/{token}.ics").status_code == 404
+    learner = db.session.get(User, world.learner_a.id)
+    reactivate(db.session, learner, learner.session_version, Origin(world.admin.id, None))
+    db.session.commit()
+    assert anonymous.get(f"/calendar/{token}.ics").status_code == 200
 
 
 def test_calendar_feeds_are_per_person(loaded: Flask, world, login) -> None:

@@ -108,9 +108,10 @@ def test_two_factor_changes_are_told_to_their_owner_without_a_code(app: Flask, c
     secret = re.search(r'id="twofactor-secret"[^>]*>([A-Z2-7]+)<', page)
     key = re.search(r'name="key" type="hidden" value="([^"]+)"', page)
     assert secret and key
-    client.post("/account/two-factor", data={"key": key.group(1), "code": "000000"})
+    client.post("/account/two-factor", data={"key": key.group(1), "password": PASSWORD, "code": "000000"})
     assert mails_to(user.email) == []  # a wrong code turns nothing on
-    shown = client.post("/account/two-factor", data={"key": key.group(1), "code": pyotp.TOTP(secret.group(1)).now()})
+    shown = client.post("/account/two-factor", data={"key": key.group(1), "password": PASSWORD,
+                                                     "code": pyotp.TOTP(secret.group(1)).now()})
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", shown.get_data(as_text=True))
     assert len(codes) == 10
     [on] = mails_to(user.email)

@@ -230,6 +230,22 @@ def test_another_organizations_user_is_never_signed_in(app, client, world, provi
     assert page.status_code == 403 and "Site administrators" in page.get_data(as_text=True)
 
 
+def test_an_account_outside_the_organization_is_linked_only_once_invited_to_it(app, client, world, provider):
+    """An organization's admins choose its provider and its domains (any domain no other
+    organization holds): an account that belongs to no organization (one whose roles ended,
+    one never placed) is not theirs to vouch for. Its address at the provider is not enough:
+    it is linked once the organization has invited it (an open invitation)."""
+    configure(app, world.org_a, provider, domains="example.com")  # the domain of every test account
+    provider.next_user = person("outsider", world.nobody.email)
+    page = through_provider(client, world.org_a.id)
+    assert page.status_code == 403 and "does not belong to this organization" in page.get_data(as_text=True)
+    assert client.post("/login/organization/confirm").status_code == 400  # nothing waits to be confirmed
+    assert signed_in_as(client) is None and db.session.scalar(select(SsoIdentity.id)) is None
+    invite_learner(db.session, world.cohort_a, world.nobody.email, "", world.org_admin_a, lambda token: token)
+    db.session.commit()
+    assert sign_in_through(client, world.org_a.id, provider, person("outsider", world.nobody.email)).id == world.nobody.id
+
+
 def test_account_creation_off_refuses_unknown_people(app, client, world, provider):
     configure(app, world.org_a, provider, create_accounts=False)
     provider.next_user = person("new", "new@alpha.example.org")

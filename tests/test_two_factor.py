@@ -144,13 +144,35 @@ def set_up_on_the_account_page(client: Any, user: Any) -> tuple[str, list[str]]:
     secret = re.search(r'id="twofactor-secret"[^>]*>([A-Z2-7]+)<', text)
     key = re.search(r'name="key" type="hidden" value="([^"]+)"', text)
     assert secret and key
-    wrong = client.post("/account/two-factor", data={"key": key.group(1), "code": "000000"})
+    wrong = client.post("/account/two-factor", data={"key": key.group(1), "password": PASSWORD, "code": "000000"})
     assert wrong.status_code == 400 and "That code is not right" in wrong.get_data(as_text=True)
     assert secret.group(1) not in wrong.get_data(as_text=True)  # the key is shown once
-    done = client.post("/account/two-factor", data={"key": key.group(1), "code": pyotp.TOTP(secret.group(1)).now()})
+    done = client.post("/account/two-factor", data={"key": key.group(1), "password": PASSWORD,
+                                                    "code": pyotp.TOTP(secret.group(1)).now()})
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", done.get_data(as_text=True))
     assert done.status_code == 200 and len(codes) == 10
     return secret.group(1), codes
+
+
+def test_turning_it_on_from_the_account_page_asks_the_password_again(app: Flask, client, make_user) -> None:
+    """Whoever holds a session (a browser left signed in, a stolen cookie) could otherwise put
+    their own phone's key on the account: its owner would then need the holder's codes to sign
+    in. As for an API token, the password is asked again (wrong answers count as the account
+    page's do); set-up during a required sign-in has just been given it and asks nothing more."""
+    learner = make_user()
+    sign_in(client, learner)
+    text = client.get("/account/two-factor").get_data(as_text=True)
+    secret = re.search(r'id="twofactor-secret"[^>]*>([A-Z2-7]+)<', text)
+    key = re.search(r'name="key" type="hidden" value="([^"]+)"', text)
+    assert secret and key and 'name="password"' in text
+    for password in ("", "not-the-password"):
+        refused = client.post("/account/two-factor", data={"key": key.group(1), "password": password,
+                                                           "code": pyotp.TOTP(secret.group(1)).now()})
+        assert refused.status_code == 400 and "That is not your password" in refused.get_data(as_text=True)
+        assert not services.is_enrolled(db.session, learner.id)
+    assert "recovery-codes" in client.post("/account/two-factor", data={
+        "key": key.group(1), "password": PASSWORD, "code": pyotp.TOTP(secret.group(1)).now()}).get_data(as_text=True)
+    assert services.is_enrolled(db.session, learner.id)
 
 
 def test_a_learner_sets_it_up_and_signs_in_with_a_code_a_recovery_code_and_a_remembered_device(

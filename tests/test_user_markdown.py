@@ -48,3 +48,23 @@ def test_content_markdown_is_unchanged() -> None:
 ])
 def test_is_own_upload(src: str, own: bool) -> None:
     assert is_own_upload(src) is own
+
+
+@pytest.mark.parametrize("text", [
+    '<div class="flash flash-success">Your grade was changed: confirm your password at the link below.</div>',
+    '<p class="flash flash-error">Your account is locked.</p>',
+    '<p class="visually-hidden">Only a screen reader hears this.</p>',
+    '<code class="button">Continue</code>',
+    '!!! flash-success "Grade released"\n    Sign in again at the link below.',
+    "```flash\nx = 1\n```",
+])
+def test_people_cannot_dress_their_text_in_the_pages_own_classes(text: str) -> None:
+    """People's Markdown keeps no class of its author's: one of the pages' own (a success or
+    error message, a button, text hidden from sight) would pass it off as the platform's words."""
+    out = str(render_user_markdown(text))
+    assert "class=" not in out, out
+
+
+def test_peoples_tables_keep_their_box_and_content_keeps_its_classes() -> None:
+    assert str(render_user_markdown("| a |\n|---|\n| b |\n")).startswith('<div class="table-wrap" role="region"')
+    assert 'class="language-python"' in str(render_markdown("```python\nx = 1\n```").html)

@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 
 from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.accounts import devices
@@ -215,6 +215,12 @@ def issue_reset_token(session: DbSession, user: User, now: datetime | None = Non
     session.add(PasswordResetToken(user=user, token_hash=digest, created_at=now, expires_at=now + lifetime))
     session.flush()
     return token
+
+
+def reset_links_since(session: DbSession, user: User, since: datetime) -> int:
+    """How many reset links were made for ``user`` since ``since`` (used or not)."""
+    return session.scalar(select(func.count(PasswordResetToken.id)).where(
+        PasswordResetToken.user_id == user.id, PasswordResetToken.created_at > since)) or 0
 
 
 @dataclass(frozen=True)

@@ -407,7 +407,8 @@ def forgot_password() -> Any:
         # that an unknown address did not, which told who has an account.
         answer_not_before(float(current_app.config["FORGOT_PASSWORD_SECONDS"]))
         user = services.find_user(db.session, form.email.data or "")
-        if user is not None:
+        links = int(current_app.config["FORGOT_PASSWORD_LINKS_PER_HOUR"])
+        if user is not None and services.reset_links_since(db.session, user, utcnow() - timedelta(hours=1)) < links:
             token = services.issue_reset_token(db.session, user)
             link = url_for("accounts.reset_password", token=token, _external=True)
             queue_mail(db.session, user.email, "Reset your password",

@@ -472,6 +472,16 @@ def open_invitation_zone(session: DbSession, email: str, organization_id: int,
     return None if invitation is None else invited_zone(session, invitation)
 
 
+def has_open_invitation(session: DbSession, email: str, organization_id: int, now: datetime | None = None) -> bool:
+    """Whether ``email`` holds an open invitation of ``organization_id`` (to a cohort, or to
+    administer it): the organization has asked that person in."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Invitation.id).where(Invitation.email == email.strip().lower(), Invitation.organization_id == organization_id,
+                                    Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now)
+        .limit(1)) is not None
+
+
 def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:
     """A signed-in person whose email the invitation names takes the place they are invited to."""
     now = now or utcnow()

@@ -640,8 +640,10 @@ def revoke_feed(session: DbSession, user: User, now: datetime | None = None) -> 
 
 
 def feed_owner(session: DbSession, token: str) -> User | None:
-    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token), CalendarFeed.revoked_at.is_(None)))
-    return feed.user if feed else None
+    """The learner whose live feed ``token`` is; None for a deactivated account (its link is its
+    secret, as an API token is: it answers again once the account is reactivated)."""
+    return session.scalar(select(User).join(CalendarFeed, CalendarFeed.user_id == User.id).where(
+        CalendarFeed.token_hash == hash_token(token), CalendarFeed.revoked_at.is_(None), User.deactivated_at.is_(None)))
 
 
 # How long an event of a moment (a deadline, an opening) lasts in the feed: a calendar shows it

@@ -325,4 +325,7 @@ def unshare(session: DbSession, portfolio: Portfolio) -> None:
 
 
 def shared(session: DbSession, token: str) -> Portfolio | None:
-    return session.scalar(select(Portfolio).where(Portfolio.share_token_hash == hash_token(token)))
+    """The portfolio shared by ``token``; None when its learner's account is deactivated (the
+    link is their secret: it answers again once the account is reactivated)."""
+    return session.scalar(select(Portfolio).join(User, User.id == Portfolio.user_id).where(
+        Portfolio.share_token_hash == hash_token(token), User.deactivated_at.is_(None)))

@@ -3,8 +3,9 @@ signs in.
 
 Who is signed in: the account already linked to the provider's (issuer, subject) for this
 organization; else, on a first sign-in, the account with the token's email when the
-provider says it is verified and its domain is one the organization allows; else a new
-account, only when the organization allows creating them. Nobody who belongs to another
+provider says it is verified, its domain is one the organization allows and the account
+belongs to the organization or holds an open invitation of it; else a new account, only
+when the organization allows creating them (and none has the address). Nobody who belongs to another
 organization only, no site admin and no deactivated account is ever signed in this way."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from lms.accounts.models import User
 from lms.accounts.services import MAX_NAME_CHARS, TIMEZONES, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.invitations import InvitedZone, ZoneSource, open_invitation_zone
+from lms.cohorts.invitations import InvitedZone, ZoneSource, has_open_invitation, open_invitation_zone
 from lms.cohorts.models import Organization
 from lms.cohorts.roles import roles_of
 from lms.database import DbSession, utcnow
@@ -222,6 +223,13 @@ def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
     user = find_user(session, identity.email)
     if user is not None:
         _check_user(session, config, user)
+        if (config.organization_id not in roles_of(session, user).member_of
+                and not has_open_invitation(session, user.email, config.organization_id)):
+            # The organization's admins chose this provider and its domains: they vouch for
+            # their own people, not for an account outside every organization (whose roles
+            # ended, or that was never placed) that happens to have an address there.
+            raise Refusal("This account does not belong to this organization: sign in with your password, "
+                          "or ask the organization's administrator to invite you first.")
         if session.scalar(select(SsoIdentity.id).where(SsoIdentity.organization_id == config.organization_id,
                                                        SsoIdentity.user_id == user.id)) is not None:
             raise Refusal("This account is already linked to another account at the provider.")

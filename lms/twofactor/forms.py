@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import BooleanField, HiddenField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from lms.web.forms import Form
@@ -18,6 +18,10 @@ class ConfirmForm(Form):
     key = HiddenField(validators=[DataRequired(message="Start again with a new key."), Length(max=1000)])
     code = StringField("Code from the app", validators=[DataRequired(message="Type the code."), Length(max=32)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    # Asked on the account page only (``views.setup``): set-up during a sign-in follows the password just given.
+    password = PasswordField("Your password", description="Asked again: whoever holds a signed-in browser must not put their own "
+                             "phone on your account.", validators=[Length(max=1000)],
+                             render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Turn on two-factor sign-in")
 
 

@@ -19,6 +19,7 @@ from lms.accounts.models import User
 from lms.accounts.notices import SecurityChange
 from lms.accounts.second_step import PasswordAccepted
 from lms.accounts.secret_checks import limit_secret_checks, note_refused
+from lms.accounts.services import password_matches
 from lms.accounts.signin_guard import SignInGuard, Verdict
 from lms.accounts.views import finish_sign_in, tell_of
 from lms.audit.services import origin
@@ -189,6 +190,7 @@ def _enrolling_user() -> tuple[User, Pending | None]:
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
+@limit_secret_checks
 def setup() -> Any:
     user, pending = _enrolling_user()
     if services.is_enrolled(db.session, user.id):
@@ -198,7 +200,18 @@ def setup() -> Any:
         flash("Two-factor sign-in is already on.", "info")
         return redirect(url_for("accounts.account"))
     form = ConfirmForm()
+    # On the account page the password is asked again: a session's holder (a browser left signed
+    # in, a stolen cookie) would otherwise put their own phone's key on the account, and its owner
+    # could no longer sign in. During a sign-in it was just given; an account signing in through
+    # its organization's provider has none to ask.
+    ask_password = pending is None and user.has_password
+    if not ask_password:
+        del form.password
     if form.validate_on_submit():
+        if ask_password and not password_matches(user, form.password.data or ""):
+            note_refused()
+            add_error(form.password, "That is not your password: it is asked again before two-factor sign-in is turned on.")
+            return render_template("twofactor/setup.html", form=form, enrolment=None, pending=pending), 400
         try:
             codes = services.confirm_enrolment(db.session, user, form.key.data or "", form.code.data or "", _key())
         except services.TwoFactorError as exc:

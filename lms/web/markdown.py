@@ -50,15 +50,24 @@ def _toc(tokens: list[dict[str, Any]]) -> tuple[TocEntry, ...]:
 
 
 # People's headings keep no id: one made from their text ("main", "content") could repeat an
-# id of the page's own, the target of its skip link or of its script.
-_USER_ATTRIBUTES = {tag: names - {"id"} for tag, names in _ATTRIBUTES.items()}
+# id of the page's own, the target of its skip link or of its script. Nor do they keep a class:
+# the pages' own ("flash flash-success", "button", "visually-hidden"), written as HTML, as an
+# admonition's kind or a code block's language, would pass a learner's words off as the
+# platform's (a "grade released, sign in again" message) or hide them from sight. The one
+# class kept is the table box's (``_boxed_tables``), exactly, which the second pass re-makes.
+_USER_ATTRIBUTES = {tag: names - {"id", "class"} for tag, names in _ATTRIBUTES.items()}
+_USER_CLASSES = {"div": {"class": {"table-wrap"}}}
 
 
-def sanitise(raw_html: str, attributes: dict[str, set[str]] = _ATTRIBUTES) -> Markup:
+def sanitise(raw_html: str, attributes: dict[str, set[str]] = _ATTRIBUTES,
+             values: dict[str, dict[str, set[str]]] | None = None) -> Markup:
+    """``raw_html`` with only ``_TAGS``, their ``attributes`` and safe link schemes; ``values``:
+    attributes kept only with one of these exact values (nh3's ``tag_attribute_values``)."""
     clean = nh3.clean(
         raw_html,
         tags=_TAGS,
         attributes=attributes,
+        tag_attribute_values=values,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )
@@ -161,7 +170,7 @@ def render_user_markdown(text: str) -> Markup:
     first = _under_the_page(str(render_markdown(text).html))
     # The second pass sanitises the links made from images (their href's scheme and rel) and
     # drops the headings' ids.
-    return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first), _USER_ATTRIBUTES)))
+    return _boxed_tables(str(sanitise(_IMG.sub(_image_or_link, first), _USER_ATTRIBUTES, _USER_CLASSES)))
 
 
 # People's Markdown sits under a page's own headings (its h1, and the h2 of the part it is
