@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -226,11 +226,13 @@ def test_released_portfolio_grade_issues_the_certificate(course, make_cohort, en
     assert len(code) >= 22 and re.fullmatch(r"[A-Za-z0-9_-]+", code)
 
 
-def _take_exam(user: Any, correct: bool) -> Attempt:
+def _take_exam(user: Any, correct: bool, at: datetime | None = None) -> Attempt:
     """A real attempt at the foundation exam through the quiz services, on its single-choice
-    questions only (answering the whole drawn exam correctly is beside the point here)."""
+    questions only (answering the whole drawn exam correctly is beside the point here),
+    started and handed in at ``at`` (now by default)."""
+    at = at or utcnow()
     exam = db.session.scalar(select(Quiz).where(Quiz.key == "foundation-exam"))
-    attempt = start_attempt(db.session, exam, user, utcnow())
+    attempt = start_attempt(db.session, exam, user, at)
     versions = page_versions(db.session, attempt)
     pages = [p for p in attempt.layout if versions[p["version"]].spec.type == "single"]
     assert pages, "the exam draws single-choice questions"
@@ -240,8 +242,8 @@ def _take_exam(user: Any, correct: bool) -> Attempt:
     for index, page in enumerate(pages):
         spec = versions[page["version"]].spec
         option = next(o.id for o in spec.options if o.correct is correct)
-        save_page(db.session, attempt, index, MultiDict({field_name(index, spec, spec): option}), utcnow())
-    submit_attempt(db.session, attempt, utcnow())
+        save_page(db.session, attempt, index, MultiDict({field_name(index, spec, spec): option}), at)
+    submit_attempt(db.session, attempt, at)
     db.session.commit()
     return attempt
 
@@ -321,6 +323,18 @@ def test_scored_exam_attempt_issues_the_certificate(course, make_cohort, enrol_l
     assert held(user.id) == ["foundation"] and total_certificates() == 1
     certificate = services.certificates_of(db.session, user.id)[0]
     assert certificate.user_id == user.id and certificate.issued_at is not None
+
+
+def test_the_certificate_is_dated_when_the_exam_completed_the_level(course, make_cohort, enrol_learner) -> None:
+    """The exam scored three days ago completed the level: the certificate (its page, its
+    badges' issuedOn) says so, not the moment the signal's receiver happened to run."""
+    cohort = make_cohort(months_ago=4)
+    user = enrol_learner(cohort)
+    complete(cohort, user, leave=("exam",))
+    then = utcnow() - timedelta(days=3)
+    _take_exam(user, correct=True, at=then)
+    certificate = services.certificates_of(db.session, user.id)[0]
+    assert certificate.issued_at == then
 
 
 def test_the_check_button_issues_after_the_last_lesson(course, make_cohort, enrol_learner, client, login, count_queries) -> None:

@@ -304,8 +304,8 @@ def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
     if percent is None or percent < attempt.quiz.passing_score:
         return  # a failed attempt completes nothing
     cohort = _cohort_of(session, attempt.user_id, attempt.cohort_id)
-    if cohort is not None:
-        issue_due(session, cohort, attempt.user_id, utcnow())
+    if cohort is not None:  # issued when the attempt was scored (its submission, or its last essay's grade)
+        issue_due(session, cohort, attempt.user_id, attempt.updated_at or attempt.submitted_at or utcnow())
 
 
 def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
