@@ -20,6 +20,7 @@ from lms.assessment.services import field_name, page_versions, save_page, start_
 from lms.catalog.models import Lesson, Level
 from lms.certificates import services
 from lms.certificates.models import Certificate
+from lms.cohorts.enrolment import end_enrolment
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.database import utcnow
 from lms.extensions import db
@@ -423,6 +424,29 @@ def test_my_list_holds_only_my_certificates(course, make_cohort, enrol_learner, 
     login(client, me)
     page = client.get("/certificates").get_data(as_text=True)
     assert theirs[0].code not in page and "Still to do" in page
+
+
+def test_a_former_learner_still_finds_their_certificates(app, course, make_cohort, enrol_learner, client, login) -> None:
+    """The program over, the enrolment ended: the certificates page (and home's pointer to
+    it) still lists what they earned, instead of a 403 and "You have no cohort yet"."""
+    cohort = make_cohort(months_ago=13)
+    graduate, leaver = enrol_learner(cohort), enrol_learner(cohort)
+    complete(cohort, graduate)
+    issued = services.issue_due(db.session, cohort, graduate.id, utcnow())
+    for user in (graduate, leaver):
+        end_enrolment(db.session, user, cohort, "Program finished")
+    db.session.commit()
+    login(client, graduate)
+    mine = client.get("/certificates")
+    page = mine.get_data(as_text=True)
+    assert mine.status_code == 200 and issued[0].code in page and "Foundation level" in page
+    assert f"Your enrolment in {cohort.name} ended on" in page and "/certificates/check" not in page
+    home = client.get("/home").get_data(as_text=True)
+    assert 'id="former-learner"' in home and 'href="/certificates"' in home and "You have no cohort yet" not in home
+    other = app.test_client()
+    login(other, leaver)
+    page = other.get("/certificates").get_data(as_text=True)
+    assert "No certificate was issued to you" in page
 
 
 def test_losing_a_race_to_issue_keeps_the_callers_work(course, make_cohort, enrol_learner, monkeypatch) -> None:
