@@ -6,6 +6,7 @@ Issuer Profile, image and evidence all resolve."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -400,17 +401,33 @@ def test_the_periodic_check_asks_only_the_learners_whose_kept_state_has_a_level_
 
 
 def test_an_unfinished_learner_gets_nothing_and_sees_what_is_missing(course, make_cohort, enrol_learner, client, login) -> None:
-    cohort = make_cohort(months_ago=5)
+    cohort = make_cohort(months_ago=4)  # the foundation exam is open
     user = enrol_learner(cohort)
     complete(cohort, user, leave=("exam", "portfolio"))
-    status = learner_progress(db.session, cohort, user.id, utcnow()).level_status("foundation")
-    gaps = services.missing(status)
+    progress = learner_progress(db.session, cohort, user.id, utcnow())
+    gaps = services.missing(progress.level_status("foundation"), progress.today)
     assert gaps[0].startswith("Pass the Foundation level exam") and "accepted" in gaps[1] and len(gaps) == 2
     login(client, user)
     assert client.post("/certificates/check").status_code == 302
     assert held(user.id) == []
     page = client.get("/certificates").get_data(as_text=True)
     assert "Pass the Foundation level exam" in page
+
+
+def test_an_exam_and_quizzes_closed_without_a_pass_are_not_asked_to_be_passed(
+        course, make_cohort, enrol_learner, client, login) -> None:
+    """Months after the level, its exam and quizzes are closed: "Pass the exam" was a dead
+    end. The page says which closed without a pass and what can still be done."""
+    cohort = make_cohort(months_ago=10)
+    user = enrol_learner(cohort)
+    complete(cohort, user, leave=("exam", "quiz"))
+    login(client, user)
+    page = html.unescape(client.get("/certificates").get_data(as_text=True))
+    foundation = page[page.index('id="level-foundation"'):page.index('id="level-intermediate"')]
+    assert "Pass the Foundation level exam" not in foundation
+    assert "The Foundation level exam closed on" in foundation and "without a pass" in foundation
+    assert "closed without a pass: MLOps foundation quiz" in foundation
+    assert services.REOPEN in foundation and services.EXAM_CLOSED in foundation
 
 
 def test_my_list_holds_only_my_certificates(course, make_cohort, enrol_learner, client, login) -> None:

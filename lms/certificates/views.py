@@ -52,7 +52,7 @@ def _mine(error: str | None = None, status: int = 200) -> tuple[str, int]:
                                former=last_enrolment(db.session, user_id) or abort(403),
                                urls=services.Urls.at(_base_url()), form=CheckForm(), error=error), status
     progress = learner_progress(db.session, enrolment.cohort, user_id, utcnow())
-    levels = [(s, held.get(s.level.id), services.missing(s)) for s in progress.levels]
+    levels = [(s, held.get(s.level.id), services.missing(s, progress.today)) for s in progress.levels]
     shown = {s.level.id for s in progress.levels}
     return render_template("certificates/mine.html", levels=levels, earlier=[c for c in held.values() if c.level_id not in shown],
                            revoked=revoked, former=None, urls=services.Urls.at(_base_url()), form=CheckForm(),
