@@ -16,8 +16,8 @@ from lms.coursework.models import Assignment, AssignmentKind, Submission
 from lms.coursework.services import revision_days
 from lms.database import utcnow
 from lms.extensions import db
-from lms.learning.services import month_opens_on
 from lms.grading.models import Grade
+from lms.learning.services import month_opens_on
 from lms.portfolio.models import Portfolio, PortfolioHandIn
 from lms.privacy.kinds import Erasure, Portfolios
 
