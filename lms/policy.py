@@ -25,6 +25,7 @@ from lms.cohorts.access import (
     COHORT_MANAGER,
     COHORT_STAFF,
     LEARNER,
+    LEARNER_OR_FORMER,
     MANAGER_FOR_LEARNER,
     ORG_ADMIN,
     SIGNED_IN,
@@ -210,7 +211,7 @@ POLICY: dict[str, AccessRule] = {
     "portfolio.piece": COHORT_STAFF,  # a piece of a portfolio handed in to the cohort, for its graders
     "portfolio.piece_file": COHORT_STAFF,
     # certificates: the learner's own list; the certificate and its Open Badge are public by code
-    "certificates.mine": LEARNER,
+    "certificates.mine": LEARNER_OR_FORMER,  # a former learner's certificates stay theirs to find
     "certificates.check": LEARNER,
     "certificates.certificate": PUBLIC,
     "certificates.assertion": PUBLIC,

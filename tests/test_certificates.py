@@ -6,8 +6,9 @@ Issuer Profile, image and evidence all resolve."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from lms.assessment.services import field_name, page_versions, save_page, start_
 from lms.catalog.models import Lesson, Level
 from lms.certificates import services
 from lms.certificates.models import Certificate
+from lms.cohorts.enrolment import end_enrolment
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.database import utcnow
 from lms.extensions import db
@@ -226,11 +228,13 @@ def test_released_portfolio_grade_issues_the_certificate(course, make_cohort, en
     assert len(code) >= 22 and re.fullmatch(r"[A-Za-z0-9_-]+", code)
 
 
-def _take_exam(user: Any, correct: bool) -> Attempt:
+def _take_exam(user: Any, correct: bool, at: datetime | None = None) -> Attempt:
     """A real attempt at the foundation exam through the quiz services, on its single-choice
-    questions only (answering the whole drawn exam correctly is beside the point here)."""
+    questions only (answering the whole drawn exam correctly is beside the point here),
+    started and handed in at ``at`` (now by default)."""
+    at = at or utcnow()
     exam = db.session.scalar(select(Quiz).where(Quiz.key == "foundation-exam"))
-    attempt = start_attempt(db.session, exam, user, utcnow())
+    attempt = start_attempt(db.session, exam, user, at)
     versions = page_versions(db.session, attempt)
     pages = [p for p in attempt.layout if versions[p["version"]].spec.type == "single"]
     assert pages, "the exam draws single-choice questions"
@@ -240,8 +244,8 @@ def _take_exam(user: Any, correct: bool) -> Attempt:
     for index, page in enumerate(pages):
         spec = versions[page["version"]].spec
         option = next(o.id for o in spec.options if o.correct is correct)
-        save_page(db.session, attempt, index, MultiDict({field_name(index, spec, spec): option}), utcnow())
-    submit_attempt(db.session, attempt, utcnow())
+        save_page(db.session, attempt, index, MultiDict({field_name(index, spec, spec): option}), at)
+    submit_attempt(db.session, attempt, at)
     db.session.commit()
     return attempt
 
@@ -323,6 +327,18 @@ def test_scored_exam_attempt_issues_the_certificate(course, make_cohort, enrol_l
     assert certificate.user_id == user.id and certificate.issued_at is not None
 
 
+def test_the_certificate_is_dated_when_the_exam_completed_the_level(course, make_cohort, enrol_learner) -> None:
+    """The exam scored three days ago completed the level: the certificate (its page, its
+    badges' issuedOn) says so, not the moment the signal's receiver happened to run."""
+    cohort = make_cohort(months_ago=4)
+    user = enrol_learner(cohort)
+    complete(cohort, user, leave=("exam",))
+    then = utcnow() - timedelta(days=3)
+    _take_exam(user, correct=True, at=then)
+    certificate = services.certificates_of(db.session, user.id)[0]
+    assert certificate.issued_at == then
+
+
 def test_the_check_button_issues_after_the_last_lesson(course, make_cohort, enrol_learner, client, login, count_queries) -> None:
     cohort = make_cohort(months_ago=5)
     user = enrol_learner(cohort)
@@ -385,17 +401,33 @@ def test_the_periodic_check_asks_only_the_learners_whose_kept_state_has_a_level_
 
 
 def test_an_unfinished_learner_gets_nothing_and_sees_what_is_missing(course, make_cohort, enrol_learner, client, login) -> None:
-    cohort = make_cohort(months_ago=5)
+    cohort = make_cohort(months_ago=4)  # the foundation exam is open
     user = enrol_learner(cohort)
     complete(cohort, user, leave=("exam", "portfolio"))
-    status = learner_progress(db.session, cohort, user.id, utcnow()).level_status("foundation")
-    gaps = services.missing(status)
+    progress = learner_progress(db.session, cohort, user.id, utcnow())
+    gaps = services.missing(progress.level_status("foundation"), progress.today)
     assert gaps[0].startswith("Pass the Foundation level exam") and "accepted" in gaps[1] and len(gaps) == 2
     login(client, user)
     assert client.post("/certificates/check").status_code == 302
     assert held(user.id) == []
     page = client.get("/certificates").get_data(as_text=True)
     assert "Pass the Foundation level exam" in page
+
+
+def test_an_exam_and_quizzes_closed_without_a_pass_are_not_asked_to_be_passed(
+        course, make_cohort, enrol_learner, client, login) -> None:
+    """Months after the level, its exam and quizzes are closed: "Pass the exam" was a dead
+    end. The page says which closed without a pass and what can still be done."""
+    cohort = make_cohort(months_ago=10)
+    user = enrol_learner(cohort)
+    complete(cohort, user, leave=("exam", "quiz"))
+    login(client, user)
+    page = html.unescape(client.get("/certificates").get_data(as_text=True))
+    foundation = page[page.index('id="level-foundation"'):page.index('id="level-intermediate"')]
+    assert "Pass the Foundation level exam" not in foundation
+    assert "The Foundation level exam closed on" in foundation and "without a pass" in foundation
+    assert "closed without a pass: MLOps foundation quiz" in foundation
+    assert services.REOPEN in foundation and services.EXAM_CLOSED in foundation
 
 
 def test_my_list_holds_only_my_certificates(course, make_cohort, enrol_learner, client, login) -> None:
@@ -409,6 +441,29 @@ def test_my_list_holds_only_my_certificates(course, make_cohort, enrol_learner, 
     login(client, me)
     page = client.get("/certificates").get_data(as_text=True)
     assert theirs[0].code not in page and "Still to do" in page
+
+
+def test_a_former_learner_still_finds_their_certificates(app, course, make_cohort, enrol_learner, client, login) -> None:
+    """The program over, the enrolment ended: the certificates page (and home's pointer to
+    it) still lists what they earned, instead of a 403 and "You have no cohort yet"."""
+    cohort = make_cohort(months_ago=13)
+    graduate, leaver = enrol_learner(cohort), enrol_learner(cohort)
+    complete(cohort, graduate)
+    issued = services.issue_due(db.session, cohort, graduate.id, utcnow())
+    for user in (graduate, leaver):
+        end_enrolment(db.session, user, cohort, "Program finished")
+    db.session.commit()
+    login(client, graduate)
+    mine = client.get("/certificates")
+    page = mine.get_data(as_text=True)
+    assert mine.status_code == 200 and issued[0].code in page and "Foundation level" in page
+    assert f"Your enrolment in {cohort.name} ended on" in page and "/certificates/check" not in page
+    home = client.get("/home").get_data(as_text=True)
+    assert 'id="former-learner"' in home and 'href="/certificates"' in home and "You have no cohort yet" not in home
+    other = app.test_client()
+    login(other, leaver)
+    page = other.get("/certificates").get_data(as_text=True)
+    assert "No certificate was issued to you" in page
 
 
 def test_losing_a_race_to_issue_keeps_the_callers_work(course, make_cohort, enrol_learner, monkeypatch) -> None:

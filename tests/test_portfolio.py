@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,11 +15,12 @@ from sqlalchemy import select, update
 from lms.accounts.models import User
 from lms.admin.services import deactivate, reactivate
 from lms.audit.services import Origin
-from lms.coursework.models import Assignment, Submission
+from lms.coursework.models import Assignment, AssignmentKind, Submission
 from lms.coursework.services import revision_days
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import Grade
+from lms.learning.services import month_opens_on
 from lms.portfolio.models import Portfolio, PortfolioHandIn
 from lms.privacy.kinds import Erasure, Portfolios
 
@@ -540,3 +541,31 @@ def test_the_hand_ins_are_in_the_learners_data_and_their_reflections_go_with_an_
     db.session.expire_all()
     assert [h.reflections for h in db.session.scalars(select(PortfolioHandIn))] == [{}]
     assert [len(h.pieces) for h in db.session.scalars(select(PortfolioHandIn))] == [1]  # the work's ids stay
+
+
+# --------------------------------------------------------------------------- the review's date
+
+GRADING_DAYS = 7  # the foundation review's margin: its last work is due a week before it
+
+
+@pytest.mark.parametrize("start", [date(2026, 1, 7), date(2026, 2, 28), date(2026, 11, 30)])
+def test_each_level_review_is_due_after_the_work_it_must_hold_is_graded(app: Flask, loaded, start: date) -> None:
+    """A level's portfolio holds its graded work (``eligible_work``: released only) and the
+    advanced review asks for the capstone's results and the thought-leadership piece: due
+    before (or with) them, that work cannot be in it. Each review comes at least a week
+    after the last other piece of its level is due, whatever day the cohort starts."""
+    def due(assignment: Assignment) -> date:
+        return month_opens_on(start, assignment.phase.month) + timedelta(days=assignment.due_after_days)
+
+    assignments = list(db.session.scalars(select(Assignment).where(Assignment.retired_at.is_(None))))
+    reviews = [a for a in assignments if a.kind is AssignmentKind.PORTFOLIO]
+    assert len(reviews) == 3
+    late = []
+    for review in reviews:
+        level = review.rubric.level
+        work = [a for a in assignments if a.kind is not AssignmentKind.PORTFOLIO
+                and level.first_month <= a.phase.month <= level.last_month]
+        last = max(work, key=due)
+        if due(review) < due(last) + timedelta(days=GRADING_DAYS):
+            late.append(f"{review.key} due {due(review)}, {last.key} due {due(last)}")
+    assert late == []

@@ -830,7 +830,8 @@ def test_home_before_the_start_and_after_the_end(loaded: Flask, make_cohort, enr
     assert 'id="before-start"' not in page(signed_in(loaded, login, enrol_learner(running)).get("/home"))
     finished = make_cohort(months_ago=13)
     html = page(signed_in(loaded, login, enrol_learner(finished)).get("/home"))
-    assert "completed the twelve months" in html
+    # Over is not done: a learner with work still open is not told they completed anything.
+    assert "twelve months of the program are over" in html and "You have completed" not in html
     assert 'id="before-start"' not in html
 
 

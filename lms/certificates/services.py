@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
@@ -34,7 +34,7 @@ from lms.coursework.sharing import groups_of, learner_ids, work_by_learner
 from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.completion import STAGE_COMPLETE, LevelStatus, learner_progress
-from lms.progress.models import ProgressLevel
+from lms.progress.models import ItemKind, ProgressLevel
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 CODE_BYTES = 16  # secrets.token_urlsafe(16): 22 URL-safe characters, 128 random bits
@@ -161,16 +161,31 @@ def _fraction(done_total: tuple[int, int], noun: str) -> str | None:
     return f"{noun} {done} of {total}" if done < total else None
 
 
-def missing(status: LevelStatus) -> list[str]:
-    """What still stands between the learner and the level's certificate, in plain words."""
+# A module quiz closed without a pass opens again for a learner through an extension of its
+# phase (``quiz_window``); a level exam has no phase to extend. The certificate page says so
+# rather than "pass it".
+REOPEN = "ask your instructor for an extension of its month to take it"
+EXAM_CLOSED = "it cannot be taken any more, so talk to your instructor"
+
+
+def missing(status: LevelStatus, today: date) -> list[str]:
+    """What still stands between the learner and the level's certificate, in plain words;
+    a quiz or exam whose window closed (``today``, in the cohort's zone) without a pass is
+    named as closed, with what the learner can still do about it."""
     gaps = []
     for part in status.parts:
         if not part.done:
             counts = [c for c in (_fraction(part.lessons, "lessons read"), _fraction(part.quizzes, "quizzes passed"),
                                   _fraction(part.assignments, "assignments accepted")) if c]
+            closed = [i for i in part.items if i.kind == ItemKind.QUIZ and not i.done and i.closed(today)]
+            if closed:
+                counts.append(f"closed without a pass: {', '.join(i.title for i in closed)} ({REOPEN})")
             gaps.append(f"{part.module.title}: {', '.join(counts)}")
     if status.exam is None:
         gaps.append("The level exam is not published yet.")
+    elif not status.exam.done and status.exam.closed(today):
+        gaps.append(f"The {status.exam.title} closed on {status.exam.due_on:%d %b %Y} without a pass"
+                    + (f" ({status.exam.detail})" if status.exam.detail else "") + f": {EXAM_CLOSED}.")
     elif not status.exam.done:
         gaps.append(f"Pass the {status.exam.title}" + (f": {status.exam.detail}" if status.exam.detail else "") + ".")
     if status.portfolio is None:
@@ -304,8 +319,8 @@ def on_attempt_scored(attempt: Attempt, session: DbSession) -> None:
     if percent is None or percent < attempt.quiz.passing_score:
         return  # a failed attempt completes nothing
     cohort = _cohort_of(session, attempt.user_id, attempt.cohort_id)
-    if cohort is not None:
-        issue_due(session, cohort, attempt.user_id, utcnow())
+    if cohort is not None:  # issued when the attempt was scored (its submission, or its last essay's grade)
+        issue_due(session, cohort, attempt.user_id, attempt.updated_at or attempt.submitted_at or utcnow())
 
 
 def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:

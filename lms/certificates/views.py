@@ -13,7 +13,7 @@ from lms.accounts.current import signed_in
 from lms.catalog.services import active_program
 from lms.certificates import services
 from lms.certificates.forms import CheckForm
-from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.enrolment import active_enrolment, last_enrolment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.completion import learner_progress
@@ -44,14 +44,19 @@ def _not_found(reason: str) -> Response:
 
 def _mine(error: str | None = None, status: int = 200) -> tuple[str, int]:
     user_id = signed_in().id
-    enrolment = active_enrolment(db.session, user_id) or abort(403)
-    progress = learner_progress(db.session, enrolment.cohort, user_id, utcnow())
     held = {c.level_id: c for c in services.certificates_of(db.session, user_id)}
-    levels = [(s, held.get(s.level.id), services.missing(s)) for s in progress.levels]
-    shown = {s.level.id for s in progress.levels}
     revoked = services.revocations(db.session, [c.id for c in held.values()])
+    enrolment = active_enrolment(db.session, user_id)
+    if enrolment is None:  # a former learner (``LEARNER_OR_FORMER``): what they earned, and no check to run
+        return render_template("certificates/mine.html", levels=[], earlier=list(held.values()), revoked=revoked,
+                               former=last_enrolment(db.session, user_id) or abort(403),
+                               urls=services.Urls.at(_base_url()), form=CheckForm(), error=error), status
+    progress = learner_progress(db.session, enrolment.cohort, user_id, utcnow())
+    levels = [(s, held.get(s.level.id), services.missing(s, progress.today)) for s in progress.levels]
+    shown = {s.level.id for s in progress.levels}
     return render_template("certificates/mine.html", levels=levels, earlier=[c for c in held.values() if c.level_id not in shown],
-                           revoked=revoked, urls=services.Urls.at(_base_url()), form=CheckForm(), error=error), status
+                           revoked=revoked, former=None, urls=services.Urls.at(_base_url()), form=CheckForm(),
+                           error=error), status
 
 
 @bp.get("/certificates")

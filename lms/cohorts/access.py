@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, request, url_for
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import joinedload
 
 from lms.accounts.current import load_with_signed_in_user, loaded_with_user
@@ -100,6 +100,23 @@ class Learner(AccessRule):
 
     def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:
         return "This page is for learners enrolled in a cohort."
+
+
+class LearnerOrFormer(Learner):
+    """Learners, and former learners whose enrolment ended (their program over, or left):
+    what they earned (their certificates) stays theirs to find."""
+
+    label = "learners with an enrolment, current or ended"
+
+    def decide(self, user: User | None, view_args: Mapping[str, Any]) -> Decision:
+        decision = super().decide(user, view_args)
+        if decision is not Decision.FORBID or user is None:
+            return decision
+        was = db.session.scalar(select(exists().where(Enrolment.user_id == user.id)))
+        return Decision.ALLOW if was else Decision.FORBID
+
+    def reason(self, user: Any, view_args: Mapping[str, Any]) -> str | None:
+        return "This page is for learners enrolled in a cohort, now or before."
 
 
 class Staff(AccessRule):
@@ -193,6 +210,7 @@ ANONYMOUS = Anonymous()
 SITE_ADMIN = SiteAdmin()
 STAFF = Staff()
 LEARNER = Learner()
+LEARNER_OR_FORMER = LearnerOrFormer()
 ORG_ADMIN = OrganizationAdmin()
 COHORT_STAFF = CohortRole(instructors=True)
 COHORT_MANAGER = CohortRole(instructors=False)

@@ -66,6 +66,14 @@ def active_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
                           .options(joinedload(Enrolment.cohort, innerjoin=True)))
 
 
+def last_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
+    """The person's most recent enrolment, current or ended (a former learner's: the program
+    they finished or left), with its cohort, in one statement; None for someone never enrolled."""
+    return session.scalar(select(Enrolment).where(Enrolment.user_id == user_id)
+                          .order_by(Enrolment.ended_at.is_(None).desc(), Enrolment.ended_at.desc(), Enrolment.id.desc())
+                          .limit(1).options(joinedload(Enrolment.cohort, innerjoin=True)))
+
+
 def teaches(session: DbSession, cohort_id: int, user_id: int) -> bool:
     """Whether the person is one of the cohort's instructors: one statement."""
     return bool(session.scalar(select(exists().where(cohort_instructors.c.cohort_id == cohort_id,

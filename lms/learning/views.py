@@ -18,6 +18,7 @@ from lms.accounts.models import User
 from lms.catalog.services import schedule as schedule_items
 from lms.cohorts import services as cohorts
 from lms.cohorts.access import RoleFlags, loaded_role_flags
+from lms.cohorts.enrolment import last_enrolment
 from lms.cohorts.models import Cohort, Enrolment, Organization, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.roles import instructor_cohorts, roles_of
 from lms.database import utcnow
@@ -129,6 +130,7 @@ def _home(user: User, now: datetime) -> str:
         "learning/home.html",
         roles=roles,
         plan=plan,
+        former=None if roles.enrolment else last_enrolment(db.session, user.id),  # an ended enrolment: a former learner
         panels=panels_of(current_app, db.session, user, roles, now, plan),
         taught=instructor_cohorts(db.session, user) if roles.instructs else [],
         orgs=[(org, [row for row in org_cohorts if row.cohort.organization_id == org.id]) for org in orgs],
