@@ -295,7 +295,7 @@ def test_a_team_assignment_claiming_an_application_objective_is_refused(app: Fla
 
 def test_a_portfolio_due_before_its_levels_work_is_refused_at_its_due_date(app: Flask, content_dir: Path) -> None:
     review = content_dir / "modules/operations-implementation/assignments/09-portfolio-advanced.md"
-    line = _replace(review, "due_after_days: 30", "due_after_days: 28")
+    line = _replace(review, "due_after_days: 37", "due_after_days: 28")
 
     result = run(app, "--check")
 
