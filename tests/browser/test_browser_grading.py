@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lms.coursework.services import dates_for, get_assignment, save_draft, start_submission, submit
+from lms.database import utcnow
+from lms.extensions import db
+from lms.learning.services import build_schedule
 from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
@@ -57,3 +61,46 @@ def test_submit_grade_release(server_url: str, load_content, make_cohort, enrol_
     text = page.locator("main").inner_text()
     assert "A sharp diagnosis; make the checklist testable." in text and "Proficient" in text
     context.close()
+
+
+def test_back_to_the_grading_page_shows_the_grade_as_it_now_stands(server_url: str, load_content, make_org, make_cohort,
+                                                                  enrol_learner, make_user, browser) -> None:
+    """A grader saves, a colleague saves over it, the first grader goes back a page: the
+    browser must not put back what they had typed over the page (the server sends the
+    colleague's grade and its revision), or saving that page would replace the colleague's
+    grade unseen. The grading form asks the browser not to restore its fields."""
+    load_content()
+    teacher, admin = make_user(name="Tara Teacher"), make_user(name="Olga Admin")
+    cohort = make_cohort(make_org(admins=[admin]), months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lena Learner")
+    assignment = get_assignment(db.session, "mlops-case-coldwatch")
+    work = start_submission(db.session, assignment, learner.id, cohort.id, utcnow())
+    dates = dates_for(assignment, build_schedule(db.session, cohort, learner.id, utcnow()), work)
+    save_draft(db.session, work, "## Diagnosis\nReleases depend on one person.", dates, utcnow())
+    submit(db.session, work, dates, utcnow())
+    db.session.commit()
+    url = f"{server_url}/cohorts/{cohort.id}/submissions/{work.id}"
+
+    first, second = browser.new_context(), browser.new_context()
+    mine, theirs = first.new_page(), second.new_page()
+    sign_in(mine, server_url, teacher.email)
+    sign_in(theirs, server_url, admin.email)
+    mine.goto(url)
+    mine.locator("fieldset.criterion").first.locator("input[type=radio]").nth(0).check()
+    mine.get_by_label("Overall feedback").fill("My first reading.")
+    mine.get_by_role("button", name="Save draft").click()
+    mine.get_by_text("Draft saved; the learner sees nothing yet.").wait_for()
+
+    theirs.goto(url)
+    theirs.locator("fieldset.criterion").first.locator("input[type=radio]").nth(3).check()
+    theirs.get_by_label("Overall feedback").fill("The colleague's reading.")
+    theirs.get_by_role("button", name="Save draft").click()
+    theirs.get_by_text("Draft saved; the learner sees nothing yet.").wait_for()
+
+    mine.go_back()
+    mine.wait_for_load_state()
+    assert mine.get_by_label("Overall feedback").input_value() == "The colleague's reading."
+    first_criterion = mine.locator("fieldset.criterion").first.locator("input[type=radio]")
+    assert first_criterion.nth(3).is_checked() and not first_criterion.nth(0).is_checked()
+    first.close()
+    second.close()
