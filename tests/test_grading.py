@@ -506,3 +506,25 @@ def test_regrading_the_same_work_counts_once_as_the_latest_grade(course) -> None
     rebuild(db.session, utcnow())
     db.session.commit()
     assert state()[1] == kept
+
+
+def test_text_the_form_let_the_grader_type_is_not_refused_for_its_line_breaks(course) -> None:
+    """A browser's ``maxlength`` counts a line break as one character but sends it as CR LF:
+    a comment or feedback typed to the limit, over many lines, is saved (with plain line
+    breaks), and text truly too long is refused naming where it is too long."""
+    work = course["hand_in"](course["cohort"], "Lou Lines")[2]
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    comment = "\r\n".join(["x" * 99] * 40)   # 3,999 characters as the form counts them, 4,038 as sent
+    feedback = "\r\n".join(["y" * 99] * 200)  # 19,999 as counted, 20,198 as sent
+    form = {**levels(criteria, 1), f"comment-{criteria[0].id}": comment, "feedback": feedback, "action": "draft"}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.selections[criteria[0].id]["comment"] == comment.replace("\r\n", "\n")
+    assert grade.feedback == feedback.replace("\r\n", "\n")
+
+    too_long = {**form, f"comment-{criteria[1].id}": "z" * 4_001, "revision": str(grade.revision)}
+    response = teacher.post(grade_url(work), data=too_long)
+    assert response.status_code == 400
+    assert f"(too long: {criteria[1].title})" in response.get_data(as_text=True)
