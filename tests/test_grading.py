@@ -528,3 +528,24 @@ def test_text_the_form_let_the_grader_type_is_not_refused_for_its_line_breaks(co
     response = teacher.post(grade_url(work), data=too_long)
     assert response.status_code == 400
     assert f"(too long: {criteria[1].title})" in response.get_data(as_text=True)
+
+
+def test_after_a_revision_the_grading_page_says_its_choices_were_for_the_returned_version(course) -> None:
+    """The form opens with the levels and comments saved on the returned version (a comment
+    asking for the revision, say): the grader is told, so none goes out unread with the grade."""
+    _, learner_client, work = course["hand_in"](course["cohort"], "Val Version", "First try.")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 2), f"comment-{criteria[0].id}": "Add the support desk numbers.", "action": "return"}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    assert 'id="earlier-version"' not in teacher.get(grade_url(work)).get_data(as_text=True)
+    learner_client.post(f"/assignments/{CASE}/work", data={"body": "Second try, with the numbers.", "action": "submit"})
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert "The levels and comments below were chosen for version 1." in page
+    assert "Version 2 was handed in since" in page and "Add the support desk numbers." in page
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    saved = {**levels(criteria, 1), "feedback": "Better.", "action": "draft", "revision": str(grade.revision),
+             "version": shown_version(page)}
+    assert teacher.post(grade_url(work), data=saved).status_code == 302
+    assert 'id="earlier-version"' not in teacher.get(grade_url(work)).get_data(as_text=True)
