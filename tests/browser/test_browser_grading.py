@@ -10,6 +10,7 @@ import pytest
 from lms.coursework.services import dates_for, get_assignment, save_draft, start_submission, submit
 from lms.database import utcnow
 from lms.extensions import db
+from lms.grading.services import save_grade
 from lms.learning.services import build_schedule
 from tests.browser.test_browser import follow, sign_in
 
@@ -63,6 +64,17 @@ def test_submit_grade_release(server_url: str, load_content, make_cohort, enrol_
     context.close()
 
 
+def handed_in(cohort, learner, key: str = "mlops-case-coldwatch"):
+    """``learner``'s work on ``key``, handed in (committed: the served app reads it)."""
+    assignment = get_assignment(db.session, key)
+    work = start_submission(db.session, assignment, learner.id, cohort.id, utcnow())
+    dates = dates_for(assignment, build_schedule(db.session, cohort, learner.id, utcnow()), work)
+    save_draft(db.session, work, "## Diagnosis\nReleases depend on one person.", dates, utcnow())
+    submit(db.session, work, dates, utcnow())
+    db.session.commit()
+    return work
+
+
 def test_back_to_the_grading_page_shows_the_grade_as_it_now_stands(server_url: str, load_content, make_org, make_cohort,
                                                                   enrol_learner, make_user, browser) -> None:
     """A grader saves, a colleague saves over it, the first grader goes back a page: the
@@ -73,12 +85,7 @@ def test_back_to_the_grading_page_shows_the_grade_as_it_now_stands(server_url: s
     teacher, admin = make_user(name="Tara Teacher"), make_user(name="Olga Admin")
     cohort = make_cohort(make_org(admins=[admin]), months_ago=2, instructors=[teacher])
     learner = enrol_learner(cohort, name="Lena Learner")
-    assignment = get_assignment(db.session, "mlops-case-coldwatch")
-    work = start_submission(db.session, assignment, learner.id, cohort.id, utcnow())
-    dates = dates_for(assignment, build_schedule(db.session, cohort, learner.id, utcnow()), work)
-    save_draft(db.session, work, "## Diagnosis\nReleases depend on one person.", dates, utcnow())
-    submit(db.session, work, dates, utcnow())
-    db.session.commit()
+    work = handed_in(cohort, learner)
     url = f"{server_url}/cohorts/{cohort.id}/submissions/{work.id}"
 
     first, second = browser.new_context(), browser.new_context()
@@ -104,3 +111,28 @@ def test_back_to_the_grading_page_shows_the_grade_as_it_now_stands(server_url: s
     assert first_criterion.nth(3).is_checked() and not first_criterion.nth(0).is_checked()
     first.close()
     second.close()
+
+
+def test_a_released_rubric_reads_one_criterion_under_another_on_a_phone(server_url: str, load_content, make_cohort,
+                                                                       enrol_learner, make_user, browser) -> None:
+    """At 390 px the criterion, its level and the grader's comment stack at the page's width:
+    as three columns the comment, what the learner most needs, got a fifth of it."""
+    load_content()
+    teacher = make_user(name="Tara Teacher")
+    cohort = make_cohort(months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lena Learner")
+    work = handed_in(cohort, learner)
+    criteria = work.assignment.rubric.current.criteria
+    comment = "Name the person who approves a release, and the check they run before it goes out."
+    save_grade(db.session, work, teacher, {c.id: c.levels[1].id for c in criteria}, {criteria[0].id: comment},
+               "A sharp diagnosis.", None, "release", utcnow())
+    db.session.commit()
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    page.goto(server_url + "/assignments/mlops-case-coldwatch/feedback")
+    cell = page.get_by_role("cell", name=comment)
+    assert cell.bounding_box()["width"] > 300
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
