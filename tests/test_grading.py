@@ -549,3 +549,17 @@ def test_after_a_revision_the_grading_page_says_its_choices_were_for_the_returne
              "version": shown_version(page)}
     assert teacher.post(grade_url(work), data=saved).status_code == 302
     assert 'id="earlier-version"' not in teacher.get(grade_url(work)).get_data(as_text=True)
+
+
+def test_the_grading_page_says_which_text_takes_markdown_and_the_works_state_in_words(course) -> None:
+    """The learner reads the overall feedback as Markdown and a criterion's comment as typed:
+    the form says so, and the work's state is words, not a stored value."""
+    work = course["hand_in"](course["cohort"], "Wes Words")[2]
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert '<label for="feedback">Overall feedback <span class="muted small">(Markdown' in page
+    assert "Comment on this criterion (plain text, shown as typed)" in page
+    assert "· waiting for a grade</p>" in page and "status submitted" not in page
+    criteria = criteria_of(work)
+    teacher.post(grade_url(work), data={**levels(criteria, 1), "feedback": "Revise.", "action": "return"})
+    assert "· returned for revision, waiting for the learner</p>" in teacher.get(grade_url(work)).get_data(as_text=True)
