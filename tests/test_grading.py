@@ -136,7 +136,7 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert teacher.post(grade_url(work), data=released).status_code == 302
     page = learner_client.get(feedback).get_data(as_text=True)
     assert "Clear diagnosis." in page and "Proficient" in page
-    assert '<td class="plain-text">Name the owner.\nThen the check.</td>' in page  # its line break kept
+    assert '<td class="plain-text" data-label="Comment">Name the owner.\nThen the check.</td>' in page  # its line break kept
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
     assert grade.score == sum(c.levels[1].points for c in criteria_of(work))
