@@ -149,10 +149,11 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     rubric = rubric_for(session, submission, grade)
     chosen, score, missing = read_levels(rubric.criteria, levels)
     feedback = one_line_break(feedback)
-    selections = {cid: {"level": lid, "comment": one_line_break(comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
+    written = {cid: one_line_break(comments.get(cid) or "").strip() for cid in chosen}
+    selections = {cid: {"level": lid, "comment": written[cid]} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
-    too_long = [c.title for c in rubric.criteria if len(selections[c.id]["comment"]) > MAX_CRITERION_COMMENT]
+    too_long = [c.title for c in rubric.criteria if len(written[c.id]) > MAX_CRITERION_COMMENT]
     if len(feedback) > MAX_FEEDBACK or too_long:
         where = f" (too long: {', '.join(['the overall feedback'] * (len(feedback) > MAX_FEEDBACK) + too_long)})"
         raise GradingError(f"Keep the feedback under {MAX_FEEDBACK:,} characters and each criterion's comment under "
