@@ -136,7 +136,7 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert teacher.post(grade_url(work), data=released).status_code == 302
     page = learner_client.get(feedback).get_data(as_text=True)
     assert "Clear diagnosis." in page and "Proficient" in page
-    assert '<td class="plain-text">Name the owner.\nThen the check.</td>' in page  # its line break kept
+    assert '<td class="plain-text" data-label="Comment">Name the owner.\nThen the check.</td>' in page  # its line break kept
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
     assert grade.score == sum(c.levels[1].points for c in criteria_of(work))
@@ -506,3 +506,60 @@ def test_regrading_the_same_work_counts_once_as_the_latest_grade(course) -> None
     rebuild(db.session, utcnow())
     db.session.commit()
     assert state()[1] == kept
+
+
+def test_text_the_form_let_the_grader_type_is_not_refused_for_its_line_breaks(course) -> None:
+    """A browser's ``maxlength`` counts a line break as one character but sends it as CR LF:
+    a comment or feedback typed to the limit, over many lines, is saved (with plain line
+    breaks), and text truly too long is refused naming where it is too long."""
+    work = course["hand_in"](course["cohort"], "Lou Lines")[2]
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    comment = "\r\n".join(["x" * 99] * 40)   # 3,999 characters as the form counts them, 4,038 as sent
+    feedback = "\r\n".join(["y" * 99] * 200)  # 19,999 as counted, 20,198 as sent
+    form = {**levels(criteria, 1), f"comment-{criteria[0].id}": comment, "feedback": feedback, "action": "draft"}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert grade.selections[criteria[0].id]["comment"] == comment.replace("\r\n", "\n")
+    assert grade.feedback == feedback.replace("\r\n", "\n")
+
+    too_long = {**form, f"comment-{criteria[1].id}": "z" * 4_001, "revision": str(grade.revision)}
+    response = teacher.post(grade_url(work), data=too_long)
+    assert response.status_code == 400
+    assert f"(too long: {criteria[1].title})" in response.get_data(as_text=True)
+
+
+def test_after_a_revision_the_grading_page_says_its_choices_were_for_the_returned_version(course) -> None:
+    """The form opens with the levels and comments saved on the returned version (a comment
+    asking for the revision, say): the grader is told, so none goes out unread with the grade."""
+    _, learner_client, work = course["hand_in"](course["cohort"], "Val Version", "First try.")
+    teacher = course["client_for"](course["teacher"])
+    criteria = criteria_of(work)
+    form = {**levels(criteria, 2), f"comment-{criteria[0].id}": "Add the support desk numbers.", "action": "return"}
+    assert teacher.post(grade_url(work), data=form).status_code == 302
+    assert 'id="earlier-version"' not in teacher.get(grade_url(work)).get_data(as_text=True)
+    learner_client.post(f"/assignments/{CASE}/work", data={"body": "Second try, with the numbers.", "action": "submit"})
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert "The levels and comments below were chosen for version 1." in page
+    assert "Version 2 was handed in since" in page and "Add the support desk numbers." in page
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    saved = {**levels(criteria, 1), "feedback": "Better.", "action": "draft", "revision": str(grade.revision),
+             "version": shown_version(page)}
+    assert teacher.post(grade_url(work), data=saved).status_code == 302
+    assert 'id="earlier-version"' not in teacher.get(grade_url(work)).get_data(as_text=True)
+
+
+def test_the_grading_page_says_which_text_takes_markdown_and_the_works_state_in_words(course) -> None:
+    """The learner reads the overall feedback as Markdown and a criterion's comment as typed:
+    the form says so, and the work's state is words, not a stored value."""
+    work = course["hand_in"](course["cohort"], "Wes Words")[2]
+    teacher = course["client_for"](course["teacher"])
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert '<label for="feedback">Overall feedback <span class="muted small">(Markdown' in page
+    assert "Comment on this criterion (plain text, shown as typed)" in page
+    assert "· waiting for a grade</p>" in page and "status submitted" not in page
+    criteria = criteria_of(work)
+    teacher.post(grade_url(work), data={**levels(criteria, 1), "feedback": "Revise.", "action": "return"})
+    assert "· returned for revision, waiting for the learner</p>" in teacher.get(grade_url(work)).get_data(as_text=True)

@@ -744,3 +744,22 @@ def test_open_goes_only_to_a_page_of_this_site(course) -> None:
         answer = client.post(f"/notifications/{notification.id}/open")
         assert answer.status_code == 302 and answer.headers["Location"].endswith("/notifications")
     assert unread_count(db.session, learner.id) == 0
+
+
+def test_a_grade_taken_back_by_a_draft_takes_its_notice_with_it(course) -> None:
+    """The notice gave points the learner can no longer read once a draft takes the grade
+    back; it goes, and the next release tells them again."""
+    learner, _client, work = course["hand_in"]("Tom Takenback")
+    teacher = course["client_for"](course["teacher"])
+    url = f"/cohorts/{work.cohort_id}/submissions/{work.id}"
+    assert teacher.post(url, data=grade_form(work, "release")).status_code == 302
+    assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.GRADE_RELEASED]
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert teacher.post(url, data=grade_form(work, "draft", str(grade.revision))).status_code == 302
+    assert notifications_of(learner.id) == []
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert teacher.post(url, data=grade_form(work, "release", str(grade.revision))).status_code == 302
+    [again] = notifications_of(learner.id)
+    assert again.event == NotificationEvent.GRADE_RELEASED and again.body.endswith("points.")

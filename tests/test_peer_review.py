@@ -321,3 +321,16 @@ def test_the_instructor_sees_the_work_short_of_reviewers_and_gives_it_one(app: F
     assert "Every piece of work has its 2 reviewers." in teacher.get(url).get_data(as_text=True)
     assert "This work has its 2 reviewers already" in give(d, c)
     assert teacher.get(f"/cohorts/{cohort[0].id}/assignments/mlops-case-coldwatch/peer-reviews").status_code == 404  # not peer reviewed
+
+
+def test_a_review_comment_typed_to_the_forms_limit_over_many_lines_is_saved(people) -> None:
+    """The form's maxlength counts a line break as one character; the browser sends CR LF."""
+    author, reviewer = people("Rita Author"), people("Sol Reviewer")
+    hand_in(author[1], "Rita's plan")
+    hand_in(reviewer[1], "Sol's plan")
+    ask(reviewer[1])
+    review = next(r for r in live() if r.reviewer_id == reviewer[0].id)
+    comment = "\r\n".join(["w" * 99] * 100)  # 9,999 characters as the form counts them, 10,098 as sent
+    form = {f"level-{c.id}": c.levels[1].id for c in review.rubric_version.criteria} | {"comment": comment}
+    assert reviewer[1].post(f"/peer-reviews/{review.id}", data=form).status_code == 302
+    assert next(r for r in live() if r.id == review.id).comment == comment.replace("\r\n", "\n")

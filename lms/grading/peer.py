@@ -28,7 +28,7 @@ from lms.cohorts.models import Cohort, Enrolment
 from lms.coursework.models import Assignment, Submission, SubmissionStatus, SubmissionVersion
 from lms.database import DbSession, folded_name, rowcount
 from lms.grading.models import PeerReview, PeerReviewKind, PeerReviewStatus
-from lms.grading.services import GradingBusy, GradingError, peer_review_completed, read_levels
+from lms.grading.services import GradingBusy, GradingError, one_line_break, peer_review_completed, read_levels
 
 LIVE = PeerReview.status != PeerReviewStatus.CANCELLED
 
@@ -317,6 +317,7 @@ def complete_review(session: DbSession, review: PeerReview, levels: Mapping[str,
     if missing:
         raise GradingError(f"{missing[0]}: choose one of its levels.")
     selections = {cid: {"level": lid} for cid, lid in chosen.items()}
+    comment = one_line_break(comment)  # as the form's maxlength counts it
     if not comment.strip():
         raise GradingError("Write a comment: what works, and one thing to improve.")
     if len(comment.strip()) > MAX_REVIEW_COMMENT:

@@ -114,6 +114,13 @@ MAX_FEEDBACK = 20_000           # characters of a grade's overall feedback
 MAX_CRITERION_COMMENT = 4_000   # characters of a comment on one criterion
 
 
+def one_line_break(text: str) -> str:
+    """``text`` with each line break one character, as the form's ``maxlength`` counts them:
+    a browser sends a textarea's line breaks as CR LF, so counted as sent, text the form
+    let the grader type in full would be refused as too long."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def save_grade(session: DbSession, submission: Submission, grader: User, levels: Mapping[str, str | None],
                comments: Mapping[str, str], feedback: str, expected_revision: int | None, action: GradeAction | str,
                now: datetime, expected_version: int | None = None) -> Grade:
@@ -141,12 +148,16 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
         raise StaleGrade(grade)
     rubric = rubric_for(session, submission, grade)
     chosen, score, missing = read_levels(rubric.criteria, levels)
-    selections = {cid: {"level": lid, "comment": (comments.get(cid) or "").strip()} for cid, lid in chosen.items()}
+    feedback = one_line_break(feedback)
+    written = {cid: one_line_break(comments.get(cid) or "").strip() for cid in chosen}
+    selections = {cid: {"level": lid, "comment": written[cid]} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
         raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
-    if len(feedback) > MAX_FEEDBACK or any(len(s["comment"] or "") > MAX_CRITERION_COMMENT for s in selections.values()):
+    too_long = [c.title for c in rubric.criteria if len(written[c.id]) > MAX_CRITERION_COMMENT]
+    if len(feedback) > MAX_FEEDBACK or too_long:
+        where = f" (too long: {', '.join(['the overall feedback'] * (len(feedback) > MAX_FEEDBACK) + too_long)})"
         raise GradingError(f"Keep the feedback under {MAX_FEEDBACK:,} characters and each criterion's comment under "
-                           f"{MAX_CRITERION_COMMENT:,}. Your text is kept below.")
+                           f"{MAX_CRITERION_COMMENT:,}{where}. Your text is kept below.")
     if action == GradeAction.RETURN and not feedback.strip() and not any(s["comment"] for s in selections.values()):
         # The learner is told to revise: without a word on what, they cannot.
         raise GradingError("Not returned: write what the learner should revise, as overall feedback or a comment "

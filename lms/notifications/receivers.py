@@ -28,7 +28,7 @@ from lms.grading.models import Grade, GradeStatus, PeerReview
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import build_schedule
 from lms.notifications.models import NotificationEvent
-from lms.notifications.services import Notice, notify_all
+from lms.notifications.services import Notice, notify_all, withdraw
 from lms.web.filters import localdeadline
 
 
@@ -65,6 +65,10 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
                           f"{assignment.title} was returned for revision", body, link)
                    for uid, body in _revision_words(session, submission, learners, now).items()]
     else:
+        if grade.released_at is not None and submission.status == SubmissionStatus.SUBMITTED:
+            # A released grade taken back by a draft: its notices gave points the learner can
+            # no longer read ("No grade has been released"); they go until it is released again.
+            withdraw(session, [f"grade:{grade.id}:released:{n}" for n in range(1, grade.revision + 1)])
         return
     notify_all(session, notices, now)
 

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from lms.coursework.services import dates_for, get_assignment, save_draft, start_submission, submit
+from lms.database import utcnow
+from lms.extensions import db
+from lms.grading.services import save_grade
+from lms.learning.services import build_schedule
 from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
@@ -56,4 +61,78 @@ def test_submit_grade_release(server_url: str, load_content, make_cohort, enrol_
     follow(page, page.get_by_role("link", name="Read your grade and feedback"))
     text = page.locator("main").inner_text()
     assert "A sharp diagnosis; make the checklist testable." in text and "Proficient" in text
+    context.close()
+
+
+def handed_in(cohort, learner, key: str = "mlops-case-coldwatch"):
+    """``learner``'s work on ``key``, handed in (committed: the served app reads it)."""
+    assignment = get_assignment(db.session, key)
+    work = start_submission(db.session, assignment, learner.id, cohort.id, utcnow())
+    dates = dates_for(assignment, build_schedule(db.session, cohort, learner.id, utcnow()), work)
+    save_draft(db.session, work, "## Diagnosis\nReleases depend on one person.", dates, utcnow())
+    submit(db.session, work, dates, utcnow())
+    db.session.commit()
+    return work
+
+
+def test_back_to_the_grading_page_shows_the_grade_as_it_now_stands(server_url: str, load_content, make_org, make_cohort,
+                                                                  enrol_learner, make_user, browser) -> None:
+    """A grader saves, a colleague saves over it, the first grader goes back a page: the
+    browser must not put back what they had typed over the page (the server sends the
+    colleague's grade and its revision), or saving that page would replace the colleague's
+    grade unseen. The grading form asks the browser not to restore its fields."""
+    load_content()
+    teacher, admin = make_user(name="Tara Teacher"), make_user(name="Olga Admin")
+    cohort = make_cohort(make_org(admins=[admin]), months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lena Learner")
+    work = handed_in(cohort, learner)
+    url = f"{server_url}/cohorts/{cohort.id}/submissions/{work.id}"
+
+    first, second = browser.new_context(), browser.new_context()
+    mine, theirs = first.new_page(), second.new_page()
+    sign_in(mine, server_url, teacher.email)
+    sign_in(theirs, server_url, admin.email)
+    mine.goto(url)
+    mine.locator("fieldset.criterion").first.locator("input[type=radio]").nth(0).check()
+    mine.get_by_label("Overall feedback").fill("My first reading.")
+    mine.get_by_role("button", name="Save draft").click()
+    mine.get_by_text("Draft saved; the learner sees nothing yet.").wait_for()
+
+    theirs.goto(url)
+    theirs.locator("fieldset.criterion").first.locator("input[type=radio]").nth(3).check()
+    theirs.get_by_label("Overall feedback").fill("The colleague's reading.")
+    theirs.get_by_role("button", name="Save draft").click()
+    theirs.get_by_text("Draft saved; the learner sees nothing yet.").wait_for()
+
+    mine.go_back()
+    mine.wait_for_load_state()
+    assert mine.get_by_label("Overall feedback").input_value() == "The colleague's reading."
+    first_criterion = mine.locator("fieldset.criterion").first.locator("input[type=radio]")
+    assert first_criterion.nth(3).is_checked() and not first_criterion.nth(0).is_checked()
+    first.close()
+    second.close()
+
+
+def test_a_released_rubric_reads_one_criterion_under_another_on_a_phone(server_url: str, load_content, make_cohort,
+                                                                       enrol_learner, make_user, browser) -> None:
+    """At 390 px the criterion, its level and the grader's comment stack at the page's width:
+    as three columns the comment, what the learner most needs, got a fifth of it."""
+    load_content()
+    teacher = make_user(name="Tara Teacher")
+    cohort = make_cohort(months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lena Learner")
+    work = handed_in(cohort, learner)
+    criteria = work.assignment.rubric.current.criteria
+    comment = "Name the person who approves a release, and the check they run before it goes out."
+    save_grade(db.session, work, teacher, {c.id: c.levels[1].id for c in criteria}, {criteria[0].id: comment},
+               "A sharp diagnosis.", None, "release", utcnow())
+    db.session.commit()
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    page.goto(server_url + "/assignments/mlops-case-coldwatch/feedback")
+    cell = page.get_by_role("cell", name=comment)
+    assert cell.bounding_box()["width"] > 300
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
