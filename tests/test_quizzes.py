@@ -1068,6 +1068,26 @@ def test_a_refused_page_shows_the_answers_again_as_they_were_given(two_learners,
     assert 'name="p8-measure" value="80"' in html and re.search(r'name="p8-first" value="b" checked', html)
 
 
+def test_each_question_is_described_by_its_kind_and_how_to_answer_it(two_learners, client) -> None:
+    """Before: a learner tabbing from one question to the next heard the question (the
+    group's name) and the first answer, but not the line between them: its kind and points,
+    and where the kind says how to answer ("Choose every answer that applies", "Give each
+    item its position, 1 first"). Now the group is described by them (WCAG 1.3.1, 3.3.2)."""
+    attempt_id, _ = two_learners
+    hints = {}
+    for page in range(9):
+        html = client.get(f"/attempts/{attempt_id}/pages/{page}").get_data(as_text=True)
+        ids = set(re.findall(r'\sid="([^"]+)"', html))
+        for kind, described in re.findall(r'<fieldset class="question (\w+)[^"]*"[^>]*aria-describedby="([^"]+)"', html):
+            assert set(described.split()) <= ids, (page, described)  # each names an element of the page
+            text = [re.search(rf'id="{i}">([^<]*)', html).group(1) for i in described.split()]
+            assert re.match(r"[\w /-]+ · \d+ points?$", text[0]), text
+            hints[kind] = text[1:]
+    assert hints["multiple"] == ["Choose every answer that applies."]
+    assert hints["ordering"] == ["Give each item its position, 1 first."]
+    assert hints["single"] == []
+
+
 def test_a_refused_answer_is_marked_invalid_and_described_by_its_message(two_learners, client) -> None:
     """Before: a refused page said what was wrong only at its top, and no answer was marked;
     on a scenario's page of several answers a screen reader could not tell which to correct.
