@@ -625,6 +625,18 @@ def test_the_message_pages_say_where_the_message_goes(course) -> None:
         assert page.status_code == 200 and DELIVERY in text, text[-3000:]
 
 
+def test_whom_the_bulk_actions_apply_to_is_a_named_group_and_the_message_button_says_where_it_goes(course) -> None:
+    """Before: the two radios choosing whom the bulk actions apply to sat in the form's
+    "Bulk actions" group only, so a screen reader read "Bulk actions, Ticked learners"; and
+    the note on where a message goes was beside the button, not read with it (WCAG 1.3.1)."""
+    course["enrol"](course["cohort"], name="Ada Reader")
+    page = course["client_for"](course["teacher"]).get(url(course["cohort"])).get_data(as_text=True)
+    scope = page.split('<fieldset class="gb-scope">', 1)[1].split("</fieldset>", 1)[0]
+    assert scope.startswith("<legend>Apply to</legend>") and scope.count('type="radio" name="scope"') == 2
+    assert re.search(r'<button[^>]*aria-describedby="message-delivery"[^>]*>Message learners</button>', page)
+    assert 'id="message-delivery"' in page
+
+
 def test_message_learners_mails_no_closed_account(course) -> None:
     """An erased learner (erasure closes the account and its address is erased-<id>@erased.invalid)
     and a deactivated one get no notice and no mail, and the count says who was messaged."""

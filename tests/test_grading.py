@@ -150,6 +150,26 @@ def test_draft_release_and_return_as_the_learner_sees_them(course) -> None:
     assert "What changed since the previous version" in page and "second line, better" in page
 
 
+def test_a_release_refused_for_a_criterion_left_without_a_level_marks_that_criterion(course) -> None:
+    """Before: the refusal named the criteria only at the top of the page; a grader going
+    through the rubric with a screen reader met no mark on them. Now each criterion left
+    without a level says so beside its levels, which are invalid and described by it, and the
+    criteria chosen are left as they were (WCAG 3.3.1)."""
+    _, _, work = course["hand_in"](course["cohort"], "Uma Unfinished")
+    teacher = course["client_for"](course["teacher"])
+    first, *others = criteria_of(work)
+    form = {**levels(others, 1), "feedback": "Nearly.", "action": "release", "revision": ""}
+    refused = teacher.post(grade_url(work), data=form)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and f"Choose a level for every criterion before releasing: {first.title}" in html
+    radios = re.findall(rf'<input type="radio" name="level-{first.id}"[^>]*>', html)
+    assert len(radios) == len(first.levels)
+    assert all(f'aria-invalid="true" aria-describedby="level-{first.id}-error"' in radio for radio in radios)
+    assert f'<p class="error" id="level-{first.id}-error">' in html
+    assert not any("aria-invalid" in radio for c in others for radio in re.findall(rf'<input type="radio" name="level-{c.id}"[^>]*>', html))
+    assert "aria-invalid" not in teacher.get(grade_url(work)).get_data(as_text=True).split('id="main"')[1]
+
+
 def test_returned_work_shows_the_learner_what_to_revise_but_no_grade(course) -> None:
     """The notice's link (the feedback page) and the work page show what the grader sent
     back with a return: the overall feedback (Markdown) and each criterion's comment (plain

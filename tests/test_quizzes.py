@@ -1068,6 +1068,49 @@ def test_a_refused_page_shows_the_answers_again_as_they_were_given(two_learners,
     assert 'name="p8-measure" value="80"' in html and re.search(r'name="p8-first" value="b" checked', html)
 
 
+def test_each_question_is_described_by_its_kind_and_how_to_answer_it(two_learners, client) -> None:
+    """Before: a learner tabbing from one question to the next heard the question (the
+    group's name) and the first answer, but not the line between them: its kind and points,
+    and where the kind says how to answer ("Choose every answer that applies", "Give each
+    item its position, 1 first"). Now the group is described by them (WCAG 1.3.1, 3.3.2)."""
+    attempt_id, _ = two_learners
+    hints = {}
+    for page in range(9):
+        html = client.get(f"/attempts/{attempt_id}/pages/{page}").get_data(as_text=True)
+        ids = set(re.findall(r'\sid="([^"]+)"', html))
+        for kind, described in re.findall(r'<fieldset class="question (\w+)[^"]*"[^>]*aria-describedby="([^"]+)"', html):
+            assert set(described.split()) <= ids, (page, described)  # each names an element of the page
+            text = [re.search(rf'id="{i}">([^<]*)', html).group(1) for i in described.split()]
+            assert re.match(r"[\w /-]+ · \d+ points?$", text[0]), text
+            hints[kind] = text[1:]
+    assert hints["multiple"] == ["Choose every answer that applies."]
+    assert hints["ordering"] == ["Give each item its position, 1 first."]
+    assert hints["single"] == []
+
+
+def test_a_refused_answer_is_marked_invalid_and_described_by_its_message(two_learners, client) -> None:
+    """Before: a refused page said what was wrong only at its top, and no answer was marked;
+    on a scenario's page of several answers a screen reader could not tell which to correct.
+    Now the answer refused carries aria-invalid and is described by the message, shown beside
+    it; the page's other answers are left unmarked (WCAG 3.3.1, 1.3.1)."""
+    attempt_id, _ = two_learners
+    refused = client.post(f"/attempts/{attempt_id}/pages/8", data={"p8-first": "a", "p8-measure": "ninety", "go": "next"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    measure = re.search(r'<input[^>]*name="p8-measure"[^>]*>', html)
+    assert measure and 'aria-invalid="true"' in measure.group(0) and 'aria-describedby="p8-measure-error"' in measure.group(0)
+    assert re.search(r'<p class="error" id="p8-measure-error">(&#39;|\')ninety(&#39;|\') is not a number\.</p>', html)
+    assert not any("aria-invalid" in tag for tag in re.findall(r'<input[^>]*name="p8-first"[^>]*>', html))
+    # a matching question's choices, each a select of the one answer
+    html = client.post(f"/attempts/{attempt_id}/pages/5", data={"p5-0": "r0", "p5-1": "r9", "go": "next"}).get_data(as_text=True)
+    selects = re.findall(r'<select[^>]*name="p5-\d"[^>]*>', html)
+    assert selects and all('aria-describedby="p5-error"' in tag for tag in selects)
+    assert 'id="p5-error"' in html
+    # shown as first asked, nothing is marked
+    page = client.get(f"/attempts/{attempt_id}/pages/8").get_data(as_text=True)
+    assert "aria-invalid" not in page.split('id="main"')[1] and "p8-measure-error" not in page
+
+
 def test_tampered_navigation_stays_on_the_page(two_learners, client) -> None:
     attempt_id, _ = two_learners
     for go in ("\u00b2", "1" * 5000, "99", "sideways"):

@@ -22,6 +22,7 @@ from lms.grading.services import save_grade
 from lms.learning.services import build_schedule
 from lms.web.markdown import render_user_markdown
 from tests.test_downloads import parse
+from tests.test_form_fields import Elements, described
 
 CASE = "mlops-case-coldwatch"          # month 1, due 21 days after it opens
 LOCKED = "po-hands-on-automate-core-process"  # month 7
@@ -214,6 +215,27 @@ def test_bad_files_are_refused_and_the_text_is_kept(signed_in, file, message) ->
     assert response.status_code == 400 and message in page
     assert "My careful answer." in page  # nothing the learner typed is lost
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+def test_a_refused_file_is_marked_on_its_field_and_each_fields_help_is_read_with_it(signed_in) -> None:
+    """Before: a refused file was said only in a line at the top of the page; the file field
+    was not marked, and its help (which files, how large) and the answer's (the deliverables)
+    were text beside the fields, not read with them. Now the message is the file field's
+    (aria-invalid, aria-describedby) and listed in the summary the page opens on, and each
+    field is described by its help (WCAG 3.3.1, 3.3.2, 1.3.1)."""
+    response = post_work(signed_in, body="My careful answer.", file=("tool.exe", b"MZ..."))
+    page = Elements()
+    page.feed(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert page.inputs["file"]["aria-invalid"] == "true"
+    help_text, error = described(page, "file")
+    assert help_text.startswith("PDF, images") and "not accepted" in error and error.endswith("Nothing was saved.")
+    assert "error-summary" in response.get_data(as_text=True) and "<title>Error:" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True).split('id="body-help"', 1)[1]
+    assert body.split("</small>", 1)[0].lstrip(">").startswith("Markdown works") and "Deliverables:" in body
+    assert 'aria-describedby="body-help"' in response.get_data(as_text=True)
+    refused = post_work(signed_in, body="   ", action="submit").get_data(as_text=True)
+    assert 'aria-describedby="body-help body-error-1"' in refused and 'aria-invalid="true"' in refused
 
 
 def test_an_empty_submission_is_refused(signed_in) -> None:

@@ -35,7 +35,13 @@ Reason = Annotated[Annotated[str, StringConstraints(strip_whitespace=True), Afte
 
 
 class AnswerError(ValueError):
-    """Input the question does not accept (malformed or tampered); nothing is saved."""
+    """Input the question does not accept (malformed or tampered); nothing is saved.
+    ``field``: the form field it was read from, once known (``services.save_page`` adds it),
+    so the page shown again marks that answer and ties the message to it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Spec(BaseModel):

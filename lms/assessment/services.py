@@ -35,7 +35,7 @@ from lms.assessment.models import (
     QuizKind,
     Response,
 )
-from lms.assessment.questions import PartSpec, QuestionSpec, part_key, part_named, parts_of, type_of
+from lms.assessment.questions import AnswerError, PartSpec, QuestionSpec, part_key, part_named, parts_of, type_of
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
 from lms.catalog.models import Level
@@ -404,7 +404,11 @@ def save_page(session: DbSession, attempt: Attempt, page: int, form: Any, now: d
     spec = version.spec
     answers = {}
     for part in parts_of(spec):
-        answers[part.id] = type_of(part).read(part, form, field_name(page, part, spec))
+        name = field_name(page, part, spec)
+        try:
+            answers[part.id] = type_of(part).read(part, form, name)
+        except AnswerError as exc:
+            raise AnswerError(str(exc), field=name) from exc
     existing = responses_of(session, attempt, version.id)  # this page's only
     for part in parts_of(spec):
         key = (version.id, part_key(spec, part))

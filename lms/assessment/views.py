@@ -85,11 +85,13 @@ def start(key: str) -> WerkzeugResponse:
 FINISH = "finish"
 
 
-def _render_page(attempt: Attempt, page: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
-    """A page of the attempt; refused (``error``), with what was sent shown again as typed."""
+def _render_page(attempt: Attempt, page: int, error: str | None = None, status: int = 200,
+                 error_field: str | None = None) -> tuple[str, int]:
+    """A page of the attempt; refused (``error``, about the answer ``error_field`` when known),
+    with what was sent shown again as typed."""
     pages = services.page_views(db.session, attempt)
     return render_template("assessment/page.html", attempt=attempt, pages=pages, current=pages[page],
-                           form=CsrfForm(), error=error, now=utcnow(),
+                           form=CsrfForm(), error=error, error_field=error_field, now=utcnow(),
                            submitted=request.form if error is not None else None), status
 
 
@@ -117,7 +119,7 @@ def save(attempt_id: int, page: int) -> Any:
     except AnswerError as exc:
         db.session.rollback()
         if go != FINISH:
-            return _render_page(attempt, page, error=str(exc), status=400)
+            return _render_page(attempt, page, error=str(exc), status=400, error_field=exc.field)
         # time is all but up: the attempt is submitted on the answers saved before
         flash(f"Time was all but up, and the answer to question {page + 1} could not be saved: {exc} The attempt "
               "was submitted on your other answers.", "error")

@@ -8,7 +8,7 @@ from lms.web.forms import Form
 
 class WorkForm(Form):
     body = TextAreaField("Your answer (Markdown)")
-    file = FileField("Attach a file")
+    file = FileField("Attach a file", description="PDF, images, text, CSV, Word, Excel or PowerPoint files up to 10 MB each.")
     base = HiddenField()  # draft_mark of the draft the page showed: a save from a stale page is refused
 
 

@@ -143,7 +143,13 @@ def upload_name(filename: str) -> tuple[str, str]:
 
 
 class SubmissionError(ValueError):
-    """A problem the learner can fix; nothing was changed."""
+    """A problem the learner can fix; nothing was changed. ``field``: the work form's field
+    it is about (``"body"``, ``"file"``), when it is about one, for the page to show it
+    there and mark that field invalid."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StaleDraft(SubmissionError):
@@ -223,7 +229,8 @@ def save_draft(session: DbSession, submission: Submission, body: str, dates: Dat
     if expected is not None and draft_mark(submission.draft_body or "") != expected:
         raise StaleDraft()
     if len(body) > MAX_BODY_CHARS:
-        raise SubmissionError(f"Keep the text under {MAX_BODY_CHARS:,} characters; attach longer documents as files.")
+        raise SubmissionError(f"Keep the text under {MAX_BODY_CHARS:,} characters; attach longer documents as files.",
+                              field="body")
     submission.draft_body, submission.updated_at = body, now
     session.flush()
 
@@ -235,15 +242,17 @@ def add_attachment(session: DbSession, submission: Submission, filename: str, da
     _editable(session, submission, dates, now)
     name, extension = upload_name(filename)
     if extension not in ALLOWED_EXTENSIONS:
-        raise SubmissionError(f"{filename!r}: files of this type are not accepted. Allowed: {', '.join(sorted(ALLOWED_EXTENSIONS))}.")
+        raise SubmissionError(f"{filename!r}: files of this type are not accepted. Allowed: {', '.join(sorted(ALLOWED_EXTENSIONS))}.",
+                              field="file")
     if len(data) > MAX_ATTACHMENT_BYTES:
         # its size rounded up, so a file a few bytes over is not said to be "10.0 MB" against a 10 MB limit
         size = math.ceil(len(data) * 10 / 1024 / 1024) / 10
-        raise SubmissionError(f"{filename!r} is {size:.1f} MB, over the {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB limit.")
+        raise SubmissionError(f"{filename!r} is {size:.1f} MB, over the {MAX_ATTACHMENT_BYTES // 1024 // 1024} MB limit.",
+                              field="file")
     if not data:
-        raise SubmissionError(f"{filename!r} is empty.")
+        raise SubmissionError(f"{filename!r} is empty.", field="file")
     if len(submission.current_attachments) >= MAX_ATTACHMENTS:
-        raise SubmissionError(f"At most {MAX_ATTACHMENTS} files; remove one first.")
+        raise SubmissionError(f"At most {MAX_ATTACHMENTS} files; remove one first.", field="file")
     stored = f"{submission.id}/{uuid.uuid4().hex}.{extension}"
     as_storage(storage).save(stored, data, session)
     attachment = Attachment(submission=submission, filename=name, stored_name=stored,
@@ -268,7 +277,7 @@ def submit(session: DbSession, submission: Submission, dates: Dates | None, now:
     body = submission.draft_body.strip()
     files = [a.id for a in submission.current_attachments]
     if not body and not files:
-        raise SubmissionError("There is nothing to submit yet: write your answer or attach a file.")
+        raise SubmissionError("There is nothing to submit yet: write your answer or attach a file.", field="body")
     number = len(submission.versions) + 1
     version = SubmissionVersion(submission=submission, number=number, body=submission.draft_body, attachment_ids=files,
                                 submitted_at=now, due_on=dates.due_on if dates else None,

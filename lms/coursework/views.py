@@ -19,6 +19,7 @@ from lms.learning.services import Schedule, build_schedule, learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.web.converters import as_id
 from lms.web.downloads import content_disposition
+from lms.web.forms import add_error
 from lms.web.markdown import render_content_markdown, render_user_markdown
 
 bp = Blueprint("coursework", __name__, template_folder="templates")
@@ -74,6 +75,8 @@ def _render_work(item: Assignment, submission: Submission | None, dates: Dates |
                  error: str | None = None, status: int = 200, saved_meanwhile: str | None = None) -> tuple[str, int]:
     versions = submission.versions if submission else []
     changes = services.compare(versions[-2], versions[-1]) if len(versions) >= 2 else []
+    # What each field takes, read with the field (aria-describedby), not only as text beside it.
+    form.body.description = f"Markdown works: headings, lists, tables. Deliverables: {'; '.join(item.deliverables)}"
     return render_template("coursework/work.html", assignment=item, submission=submission, dates=dates, form=form,
                            button=CsrfForm(), error=error, changes=changes, saved_meanwhile=saved_meanwhile,
                            preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None), status
@@ -124,6 +127,10 @@ def save_work(key: str) -> tuple[str, int] | WerkzeugResponse:
             form.base.data = services.draft_mark(stored.draft_body or "")
             return _render_work(item, stored, _dates(item, plan, stored), form, error=str(exc), status=409,
                                 saved_meanwhile=stored.draft_body or "")
+        if exc.field in ("body", "file"):
+            # shown by its field, which is marked invalid, and in the summary the page opens on
+            add_error(form.body if exc.field == "body" else form.file, f"{exc} Nothing was saved.")
+            return _render_work(item, stored, _dates(item, plan, stored), form, status=400)
         return _render_work(item, stored, _dates(item, plan, stored), form, error=str(exc), status=400)
     if action == "submit":
         flash(f"Version {version.number} submitted{' (after the due date)' if version.late else ''}. "

@@ -62,6 +62,15 @@ class NewerVersion(GradingError):
         self.submitted_at = submitted_at
 
 
+class LevelsMissing(GradingError):
+    """A release with criteria left without a level; nothing was saved. ``criteria``: their
+    ids, for the page to mark each of them where it is."""
+
+    def __init__(self, titles: list[str], criteria: list[str]) -> None:
+        super().__init__(f"Choose a level for every criterion before releasing: {', '.join(titles)}.")
+        self.criteria = tuple(criteria)
+
+
 class GradingBusy(GradingError):
     """Another writer held the database longer than a save waits for it (SQLite's lock,
     past its busy timeout); nothing was saved and saving again may well succeed."""
@@ -152,7 +161,7 @@ def save_grade(session: DbSession, submission: Submission, grader: User, levels:
     written = {cid: one_line_break(comments.get(cid) or "").strip() for cid in chosen}
     selections = {cid: {"level": lid, "comment": written[cid]} for cid, lid in chosen.items()}
     if action == GradeAction.RELEASE and missing:
-        raise GradingError(f"Choose a level for every criterion before releasing: {', '.join(missing)}.")
+        raise LevelsMissing(missing, [cid for cid, lid in chosen.items() if lid is None])
     too_long = [c.title for c in rubric.criteria if len(written[c.id]) > MAX_CRITERION_COMMENT]
     if len(feedback) > MAX_FEEDBACK or too_long:
         where = f" (too long: {', '.join(['the overall feedback'] * (len(feedback) > MAX_FEEDBACK) + too_long)})"

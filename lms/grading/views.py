@@ -74,7 +74,8 @@ def _moved_with_its_learner(cohort_id: int, submission: Submission) -> NoReturn:
 
 
 def _page(submission: Submission, grade: Any = None, error: str | None = None, stale: bool = False,
-          posted: Any = None, status: int = 200) -> tuple[str, int]:
+          posted: Any = None, status: int = 200, unchosen: tuple[str, ...] = ()) -> tuple[str, int]:
+    """The grading page; ``unchosen``: the criteria a release was refused for, left without a level."""
     grade = grade if grade is not None else services.grade_of(db.session, submission)
     user = signed_in()
     cohort = db.session.get(Cohort, submission.cohort_id) or abort(404)  # the route's cohort: _submission matched them
@@ -82,7 +83,7 @@ def _page(submission: Submission, grade: Any = None, error: str | None = None, s
     latest = submission.latest
     classmates = [e.user for e in cohort_learners(db.session, cohort) if e.user_id != submission.user_id]
     return render_template(
-        "grading/grade.html", submission=submission, grade=grade, error=error, stale=stale, posted=posted,
+        "grading/grade.html", submission=submission, grade=grade, error=error, stale=stale, posted=posted, unchosen=unchosen,
         rubric=services.rubric_for(db.session, submission, grade), form=CsrfForm(),
         body=render_user_markdown(latest.body) if latest else None, changes=services.changes_since_last(submission),
         files=[a for a in submission.attachments if latest and a.id in latest.attachment_ids],
@@ -133,6 +134,9 @@ def save(cohort_id: int, submission_id: int) -> Any:
     except services.GradingBusy as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=409)
+    except services.LevelsMissing as exc:
+        db.session.rollback()
+        return _page(submission, error=str(exc), posted=form, status=400, unchosen=exc.criteria)
     except services.GradingError as exc:
         db.session.rollback()
         return _page(submission, error=str(exc), posted=form, status=400)

@@ -54,9 +54,16 @@ def test_a_refused_hand_in_and_a_refused_release_put_the_focus_on_what_went_wron
     page.get_by_label("Your answer (Markdown)").fill("Releases depend on one person.")
     page.get_by_label("Attach a file").set_input_files(str(program))
     page.get_by_role("button", name="Save draft").click()
-    refused = page.get_by_role("alert").filter(has_text="files of this type are not accepted")
-    expect(refused).to_be_focused()
+    # The refusal is the file field's: the page opens on the summary linking to it, and the
+    # field itself reads as invalid, described by its help and the message.
+    summary = page.get_by_role("region", name="1 problem to put right")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_text(re.compile(r"^Attach a file: 'tool\.exe': files of this type are not accepted"))
     expect(page).to_have_title("Error: Your work: Case study: false alarms and a silent outage at Coldwatch · lms")
+    upload = page.get_by_label("Attach a file")
+    expect(upload).to_have_attribute("aria-invalid", "true")
+    expect(upload).to_have_accessible_description(re.compile(r"^PDF, images.* up to 10 MB each\. 'tool\.exe': files of "
+                                                             r"this type are not accepted.* Nothing was saved\.$"))
     expect(page.get_by_label("Your answer (Markdown)")).to_have_value("Releases depend on one person.")  # nothing lost
     page.get_by_label("Attach a file").set_input_files(str(notes))
     page.get_by_role("button", name="Save draft").click()
@@ -87,4 +94,10 @@ def test_a_refused_hand_in_and_a_refused_release_put_the_focus_on_what_went_wron
     message = page.get_by_role("alert").filter(has_text="Choose a level for every criterion before releasing")
     expect(message).to_be_focused()
     assert all(title in message.inner_text() for title in [other.locator("legend strong").inner_text() for other in others])
+    # each criterion left without a level says so where it is, to the grader going through the rubric
+    expect(first.get_by_role("radio").first).not_to_have_attribute("aria-invalid", "true")
+    for other in others:
+        expect(other.get_by_role("radio").first).to_have_attribute("aria-invalid", "true")
+        expect(other.get_by_role("radio").first).to_have_accessible_description(
+            "Choose a level for this criterion to release the grade.")
     context.close()
