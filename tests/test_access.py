@@ -576,7 +576,8 @@ def route_extras(app: Flask, world: World) -> dict[str, Any]:
         extra[key] = post_announcement(db.session, world.cohort_a, world.instructor_a, "Welcome", "Hello **all**.",
                                        None, utcnow(), lambda a: "/announcements").id
     mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
-    thread = start_thread(db.session, world.cohort_a, mlops, world.learner_a, "Drift alerts", "How often?", utcnow())
+    thread = start_thread(db.session, world.cohort_a, mlops, world.learner_a, "Drift alerts", "How often?", utcnow(),
+                          lambda p: "/")
     extra["thread_id"] = thread.id
     extra["post_id"] = db.session.scalar(select(Post.id).where(Post.thread_id == thread.id, Post.opening.is_(True)))
     extra["reply_id"] = reply_in_thread(db.session, thread, world.instructor_a, "Daily.", utcnow(), lambda p: "/").id

@@ -31,7 +31,7 @@ def setting(loaded, world, enrol_learner):
     mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
     classmate = enrol_learner(world.cohort_a, name="Classmate C")
     thread = services.start_thread(db.session, world.cohort_a, mlops, world.learner_a, "How often to retrain?",
-                                   "Our model *drifts*.", utcnow())
+                                   "Our model *drifts*.", utcnow(), link)
     db.session.commit()
     return world, mlops, classmate, thread
 
@@ -45,7 +45,8 @@ def test_a_reply_notifies_the_threads_other_participants(setting) -> None:
     first = services.reply(db.session, thread, classmate, "Weekly, for us.", utcnow(), link)
     second = services.reply(db.session, thread, world.instructor_a, "Watch the drift metric.", utcnow(), link)
     db.session.commit()
-    rows = [(n.user_id, n.key, n.event) for n in db.session.scalars(select(Notification).order_by(Notification.id))]
+    rows = [(n.user_id, n.key, n.event) for n in db.session.scalars(
+        select(Notification).where(Notification.event == NotificationEvent.DISCUSSION_REPLY).order_by(Notification.id))]
     assert rows == [
         (world.learner_a.id, f"discussion-post:{first.id}", NotificationEvent.DISCUSSION_REPLY),
         (world.learner_a.id, f"discussion-post:{second.id}", NotificationEvent.DISCUSSION_REPLY),
@@ -61,7 +62,36 @@ def test_a_participant_who_switched_replies_off_is_not_notified(setting) -> None
     set_preferences(db.session, world.learner_a.id, {NotificationEvent.DISCUSSION_REPLY: Channel.OFF})
     services.reply(db.session, thread, classmate, "Me too.", utcnow(), link)
     db.session.commit()
-    assert db.session.scalar(select(Notification)) is None
+    assert db.session.scalar(select(Notification).where(Notification.event == NotificationEvent.DISCUSSION_REPLY)) is None
+
+
+def test_a_new_thread_notifies_the_cohorts_instructors(setting, make_user) -> None:
+    """A learner's question in their cohort's discussions reached nobody: replies notified
+    the thread's participants, a new thread no one, so it waited until an instructor
+    happened to open the module's page. Now the cohort's instructors are told, once each
+    (the author aside, a deactivated instructor not), linked to the opening post."""
+    world, mlops, classmate, thread = setting
+    gone = make_user(name="Gone Instructor")
+    gone.deactivated_at = utcnow()
+    world.cohort_a.instructors.append(gone)
+    db.session.commit()
+    question = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Counting rollbacks",
+                                     "Does a rollback count as a **failed** release?", utcnow(), link)
+    services.start_thread(db.session, world.cohort_a, mlops, world.instructor_a, "Office hours", "Fridays.", utcnow(), link)
+    db.session.commit()
+    opening = opening_of(question)
+    rows = [(n.user_id, n.key, n.title, n.body, n.link) for n in db.session.scalars(
+        select(Notification).where(Notification.event == NotificationEvent.DISCUSSION_THREAD).order_by(Notification.id))]
+    assert (world.instructor_a.id, f"discussion-post:{opening.id}",
+            f"Classmate C started a thread in {mlops.title}: “Counting rollbacks”",
+            "Does a rollback count as a failed release?", link(opening)) in rows
+    assert {uid for uid, *_ in rows} == {world.instructor_a.id}  # not the deactivated one, nor the author of their own
+    assert len(rows) == 2  # learner A's thread (the fixture's) and Classmate C's; none for the instructor's own
+    services.edit_post(db.session, opening, classmate, "Or a **partial** one?", "Counting partial rollbacks", 1, utcnow())
+    db.session.commit()
+    note = db.session.scalar(select(Notification).where(Notification.key == f"discussion-post:{opening.id}"))
+    assert (note.title, note.body) == (f"Classmate C started a thread in {mlops.title}: “Counting partial rollbacks”",
+                                       "Or a partial one?")
 
 
 def test_learners_start_threads_and_reply_through_the_pages(setting, client, login) -> None:
@@ -118,7 +148,7 @@ def test_staff_mark_one_answer_pin_and_the_list_shows_it(setting, client, login)
     world, mlops, classmate, thread = setting
     a = services.reply(db.session, thread, classmate, "Answer A", utcnow(), link)
     b = services.reply(db.session, thread, world.instructor_a, "Answer B", utcnow(), link)
-    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Later thread", "x", utcnow())
+    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Later thread", "x", utcnow(), link)
     db.session.commit()
     login(client, world.instructor_a)
     assert client.post(f"/posts/{a.id}/moderate", data={"action": "mark_answer"}).status_code == 302
@@ -183,7 +213,9 @@ def test_a_hidden_thread_is_not_found_for_learners_but_shown_to_staff(setting, c
 
 
 def notices() -> list[tuple[int, str]]:
-    return [(n.user_id, n.key) for n in db.session.scalars(select(Notification).order_by(Notification.id))]
+    """The replies' notices (the instructors' of new threads aside)."""
+    return [(n.user_id, n.key) for n in db.session.scalars(
+        select(Notification).where(Notification.event == NotificationEvent.DISCUSSION_REPLY).order_by(Notification.id))]
 
 
 def test_hiding_a_reply_or_a_thread_takes_back_the_notices_it_made(setting, client, login) -> None:
@@ -192,7 +224,7 @@ def test_hiding_a_reply_or_a_thread_takes_back_the_notices_it_made(setting, clie
     world, mlops, classmate, thread = setting
     rude = services.reply(db.session, thread, classmate, "Something rude", utcnow(), link)
     fine = services.reply(db.session, thread, world.instructor_a, "Retrain on drift.", utcnow(), link)
-    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Other thread", "Hello", utcnow())
+    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Other thread", "Hello", utcnow(), link)
     kept = services.reply(db.session, other, world.learner_a, "Hi back", utcnow(), link)
     db.session.commit()
     assert unread_count(db.session, world.learner_a.id) == 2
@@ -273,7 +305,7 @@ def test_pages_run_a_fixed_number_of_statements(setting, client, login, enrol_le
     def add(n: int) -> None:
         for i in range(n):
             person = enrol_learner(world.cohort_a, name=f"Poster {i}")
-            services.start_thread(db.session, world.cohort_a, mlops, person, f"Question {i}", "x", utcnow())
+            services.start_thread(db.session, world.cohort_a, mlops, person, f"Question {i}", "x", utcnow(), link)
             reply = services.reply(db.session, thread, person, f"Reply {i}", utcnow(), link)
             services.moderate(db.session, world.instructor_a, ModerationAction.HIDE_POST, thread, reply, "why", utcnow())
         db.session.commit()

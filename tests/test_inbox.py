@@ -584,3 +584,16 @@ def test_a_bad_read_mark_is_refused(people, up_to: str) -> None:
     learner = people["client_for"](w.learner_a)
     assert learner.post(f"/inbox/{conversation.id}/read", data={"up_to": up_to}).status_code == 400
     assert db.session.scalar(select(func.count()).select_from(ConversationRead)) == 0
+
+
+def test_a_learners_empty_inbox_says_where_to_ask_a_question(people) -> None:
+    """A new learner opening the inbox to ask their instructor something found only "No
+    messages yet" and no way to write: learners cannot start a conversation there. The page
+    now points them to their cohort's discussions (whose instructors are told of a new
+    thread); staff, who start conversations from the gradebook, are not sent there."""
+    world, cohort = people["world"], people["cohort"]
+    page = people["client_for"](world.learner_a).get("/inbox").get_data(as_text=True)
+    assert re.search(rf'<p id="ask">A question for your instructors\? Ask it in <a href="/cohorts/{cohort.id}/discussions">',
+                     page)
+    staff_page = people["client_for"](world.instructor_a).get("/inbox").get_data(as_text=True)
+    assert 'id="ask"' not in staff_page

@@ -95,7 +95,7 @@ def course(app: Flask, loaded, make_cohort, make_user, enrol_learner, login) -> 
         save_grade(db.session, submission, teacher, levels, {c.id: f"Comment on #{submission.id}" for c in criteria},
                    f"Feedback for #{submission.id}", returned.revision, GradeAction.RELEASE, now)
     module = db.session.scalars(select(Module).order_by(Module.id)).first()
-    thread = start_thread(db.session, cohort, module, people["Ana Erased"], "Drift alerts", "Ana asks: how often?", now)
+    thread = start_thread(db.session, cohort, module, people["Ana Erased"], "Drift alerts", "Ana asks: how often?", now, lambda post: "/")
     reply(db.session, thread, people["Ben Stays"], "Ben answers: daily.", now, lambda post: "/")
     db.session.add(KpiEntry(user_id=people["Ana Erased"].id, metric_id=_a_metric(), period=now.date().replace(day=1),
                             value=42.0, note="my revenue is secret"))
@@ -454,7 +454,7 @@ def test_the_export_runs_a_fixed_number_of_statements(app: Flask, course, count_
                                 value=float(month)))
     module = db.session.scalars(select(Module).order_by(Module.id)).first()
     for n in range(3):
-        start_thread(db.session, course["cohort"], module, ana, f"Topic {n}", f"Question {n}", now)
+        start_thread(db.session, course["cohort"], module, ana, f"Topic {n}", f"Question {n}", now, lambda post: "/")
     db.session.commit()
     assert count_queries(export) == before
 

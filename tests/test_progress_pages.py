@@ -287,6 +287,22 @@ def test_the_trail_writes_a_source_inside_a_sentence_in_lower_case_keeping_an_in
     assert TrailEntry(now, "Instructor rating", "", 3, 1, None).source_in_sentence == "instructor rating"
 
 
+def test_the_profile_says_kpi_figures_move_it_when_they_alone_set_a_level(month6, client_for) -> None:
+    """A new learner's first KPI figure set an objective to "proficient" while the page said
+    the profile was built from quizzes, graded work, peer reviews and instructors' ratings
+    only: it now names the learner's own figures and invited ratings too."""
+    learner = month6["learner"]
+    now = utcnow()
+    record(db.session, learner.id, objective("AO2").id, EvidenceSourceName.KPI,
+           KpiSource.ref("mlops-system-uptime", now.date().replace(day=1)), 0.9, now, note="Availability 99.5%.")
+    db.session.commit()
+    html = text(client_for(learner).get("/progress/competency"))
+    assert "KPI progress" in section(html, "objective-AO2")
+    lead = " ".join(section(html, "built-from").split())
+    assert "your own KPI figures and the ratings of the stakeholders and experts you invite move it too" in lead
+    assert "never make an objective mastered" in lead
+
+
 def test_an_instructor_of_another_cohort_gets_404(month6, client_for, world) -> None:
     cohort, learner = month6["cohort"], month6["learner"]
     outsider = client_for(world.instructor_b)

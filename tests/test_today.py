@@ -247,6 +247,19 @@ def test_the_open_units_weekly_checks_are_on_the_list(course, make_cohort, enrol
     assert TodoKind.CHECK in kinds
 
 
+def test_the_weekly_checks_due_together_are_listed_in_the_weeks_order(course, make_cohort, enrol_learner) -> None:
+    """Month 1's four checks fall due on one day: listed by their titles' alphabet, a new
+    learner met week 3's check ("Data operations ...") before week 2's ("Infrastructure ...")."""
+    cohort = make_cohort(months_ago=0)
+    learner = enrol_learner(cohort)
+    plan = build_schedule(db.session, cohort, learner.id, utcnow())
+    weeks = [lesson.id for slot in plan.open_now for lesson in slot.lessons]
+    checks = {q.lesson_id: q.key for q in db.session.scalars(select(Quiz).where(Quiz.kind == QuizKind.CHECK))}
+    listed = [t.key for t in learner_today(db.session, plan, learner.id, utcnow()).todo if t.kind == TodoKind.CHECK]
+    assert len(listed) == 4 and listed == [checks[lesson_id] for lesson_id in weeks]
+    assert listed != sorted(listed, key=lambda key: db.session.scalar(select(Quiz.title).where(Quiz.key == key)))
+
+
 def test_an_attempt_under_way_says_on_the_list_when_its_time_runs_out(course, client, make_cohort, enrol_learner,
                                                                       login) -> None:
     """A timed attempt's clock runs while the learner is elsewhere: their to-do entry says

@@ -108,6 +108,11 @@ def test_learners_open_the_check_from_the_lesson_and_try_it_again_and_again(
         services.submit_attempt(db.session, attempt, now)
         assert services.shows_answers(db.session, attempt, now)
     db.session.commit()
+    # practice, so never called a grade: the page said "practice, not part of your grade",
+    # then "grade: your best attempt" and "Your grade: 67%"
+    page = client.get("/quizzes/check-test-release").get_data(as_text=True)
+    assert "your result: your best attempt" in page and "Your result: <strong>" in page
+    assert "grade: your best attempt" not in page and "Your grade" not in page
     # practice never makes anyone behind
     progress = learner_progress(db.session, cohort, learner.id, now)
     assert all(item.key != "check-test-release" for item in progress.items)

@@ -358,6 +358,7 @@ class InvitationCheck:
     invitation: Invitation | None
     problem: str | None
     existing_user: User | None = None
+    accepted: Invitation | None = None  # the link's invitation when it was accepted already
 
 
 def check_invitation(session: DbSession, token: str, now: datetime | None = None) -> InvitationCheck:
@@ -366,7 +367,7 @@ def check_invitation(session: DbSession, token: str, now: datetime | None = None
     if invitation is None or invitation.revoked_at is not None:
         return InvitationCheck(None, "This invitation link is not valid. Ask your organization for a new one.")
     if invitation.accepted_at is not None:
-        return InvitationCheck(None, "This invitation has already been accepted. Sign in instead.")
+        return InvitationCheck(None, "This invitation has already been accepted. Sign in instead.", accepted=invitation)
     if invitation.expires_at <= now:
         return InvitationCheck(None, "This invitation has expired. Ask your organization for a new one.")
     if invitation.cohort is not None and invitation.cohort.archived:

@@ -494,9 +494,14 @@ def _zone_preselected(invited: invitations.InvitedZone, organization: str) -> Ma
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str) -> Any:
     check = invitations.check_invitation(db.session, token)
+    visitor = signed_in_user()
+    if check.accepted is not None and visitor is not None and visitor.email == check.accepted.email:
+        # Its owner, signed in, following the mail's link again (week one's way back in): not
+        # an error page telling them to sign in.
+        flash("You accepted this invitation already: there is nothing more to do.", "success")
+        return redirect(url_for("learning.home"))
     if check.invitation is None:
         return render_template("cohorts/accept.html", problem=check.problem, form=None, check=check), 400
-    visitor = signed_in_user()
     if visitor is not None:
         if visitor.email != check.invitation.email:
             return render_template("cohorts/accept.html", form=None, check=check, problem=(

@@ -1,4 +1,6 @@
-"""Module discussions: start a thread, reply (notifying the thread's other participants),
+"""Module discussions: start a thread (notifying the cohort's instructors: a learner's
+question otherwise waited unseen until someone happened to open the module's page), reply
+(notifying the thread's other participants),
 edit one's own post (a conditional write on the revision the author saw), moderate (a
 registry of actions, each logged with who, when and why), and the lists the pages show,
 each in a fixed number of statements. Services take a session and plain arguments and
@@ -15,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
 from lms.catalog.models import Module
-from lms.cohorts.models import Cohort
+from lms.cohorts.models import Cohort, cohort_instructors
 from lms.database import DbSession, rowcount
 from lms.discussions.models import Moderation, ModerationAction, Post, Thread, notice_key
 from lms.discussions.moderation import MODERATORS, ModerationRefused
@@ -62,14 +64,29 @@ def _title(title: str) -> str:
 
 
 def start_thread(session: DbSession, cohort: Cohort, module: Module, author: User, title: str, body: str,
-                 now: datetime) -> Thread:
+                 now: datetime, link_for: LinkFor) -> Thread:
+    """Start a thread and notify the cohort's instructors (active, the author aside), so a
+    learner's question reaches the people who answer it."""
     thread = Thread(cohort_id=cohort.id, module_id=module.id, author_id=author.id, title=_title(title),
                     created_at=now, last_post_at=now)
     session.add(thread)
     session.flush()
-    session.add(Post(thread_id=thread.id, author_id=author.id, body=_body(body), opening=True, created_at=now))
+    opening = Post(thread_id=thread.id, author_id=author.id, body=_body(body), opening=True, created_at=now)
+    session.add(opening)
     session.flush()
+    staff = session.scalars(select(cohort_instructors.c.user_id).join(User, User.id == cohort_instructors.c.user_id)
+                            .where(cohort_instructors.c.cohort_id == cohort.id, User.deactivated_at.is_(None),
+                                   User.id != author.id).order_by(User.id))
+    notify_all(session, [Notice(user_id=uid, event=NotificationEvent.DISCUSSION_THREAD, key=notice_key(opening.id),
+                                title=thread_title(author.name, module.title, thread.title),
+                                body=excerpt(opening.body, EXCERPT), link=link_for(opening))
+                         for uid in staff], now)
     return thread
+
+
+def thread_title(author_name: str, module_title: str, title: str) -> str:
+    """The title of a new thread's notices."""
+    return f"{author_name} started a thread in {module_title}: “{title}”"
 
 
 def reply_title(author_name: str, thread_title: str) -> str:
@@ -129,7 +146,12 @@ def edit_post(session: DbSession, post: Post, editor: User, body: str, title: st
     session.refresh(post)
     if rowcount(result) != 1:
         raise StalePost(post)
-    if not post.opening:  # the participants' notices of the reply say what it says now
+    # The notices the post made (a reply's to the participants, an opening's to the
+    # instructors) say what it says now.
+    if post.opening:
+        revise(session, notice_key(post.id), thread_title(editor.name, thread.module.title, new_title or thread.title),
+               excerpt(post.body, EXCERPT))
+    else:
         revise(session, notice_key(post.id), reply_title(editor.name, thread.title), excerpt(post.body, EXCERPT))
     if new_title is not None:
         thread.title = new_title

@@ -107,7 +107,7 @@ def new_thread(cohort_id: int, key: str) -> Any:
     if form.validate_on_submit():
         try:
             thread = services.start_thread(db.session, cohort, item, signed_in(), form.title.data or "",
-                                           form.body.data or "", utcnow())
+                                           form.body.data or "", utcnow(), link_for)
         except services.DiscussionError as exc:
             db.session.rollback()
             add_error(form.body, str(exc))

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lms.accounts.current import count_loaded_with_user, signed_in
 from lms.accounts.models import User
+from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort
 from lms.database import utcnow
 from lms.extensions import db
@@ -49,8 +50,11 @@ def _conversation(conversation_id: int) -> Conversation:
 @bp.get("/inbox")
 def index() -> str:
     user = signed_in()
+    # A learner cannot start a conversation here (staff do): the page points them to where
+    # they can ask, their cohort's discussions, whose instructors are told of a new thread.
+    enrolment = active_enrolment(db.session, user.id)
     return render_template("inbox/index.html", rows=services.inbox(db.session, user), form=ActionForm(), me=user,
-                           listed=services.LISTED)
+                           listed=services.LISTED, ask_in=enrolment.cohort_id if enrolment is not None else None)
 
 
 def _page(conversation: Conversation, form: ReplyForm | None = None, status: int = 200) -> tuple[str, int]:

@@ -31,6 +31,7 @@ class NotificationEvent(StrEnum):
     FEEDBACK_LINK_ANSWERED = "feedback_link_answered"
     ANNOUNCEMENT = "announcement"
     DISCUSSION_REPLY = "discussion_reply"
+    DISCUSSION_THREAD = "discussion_thread"
     MESSAGE = "message"
     MESSAGE_REPLY = "message_reply"
 
@@ -74,6 +75,8 @@ EVENTS: dict[NotificationEvent, EventKind] = {kind.event: kind for kind in (
     EventKind(NotificationEvent.FEEDBACK_LINK_ANSWERED, "A feedback link is answered", Channel.IN_APP, Audience.STAFF),
     EventKind(NotificationEvent.ANNOUNCEMENT, "An announcement is posted", Channel.EMAIL, Audience.ANYONE),
     EventKind(NotificationEvent.DISCUSSION_REPLY, "A discussion gets a reply", Channel.IN_APP, Audience.ANYONE),
+    EventKind(NotificationEvent.DISCUSSION_THREAD, "A thread is started in your cohort's discussions", Channel.EMAIL,
+              Audience.STAFF),
     EventKind(NotificationEvent.MESSAGE, "A message from staff", Channel.EMAIL, Audience.ANYONE),
     EventKind(NotificationEvent.MESSAGE_REPLY, "A learner replies to a message", Channel.EMAIL, Audience.STAFF),
 )}

@@ -84,6 +84,10 @@ class Todo:
     running: bool = False
     runs_out: datetime | None = None
     zone: str = "UTC"  # the cohort's time zone, where its days begin and end
+    # Its place in the course among entries due the same day: the schedule's order for
+    # assessed items, the week's for weekly checks (never the title's alphabet, which put
+    # week 3's check before week 2's).
+    place: int = 0
 
     @property
     def overdue(self) -> bool:
@@ -155,8 +159,10 @@ def _link(item: Kept) -> Link:
     return Link("coursework.assignment", item.key)
 
 
-def _todo_order(todo: Todo) -> tuple[bool, date, str]:
-    return (not todo.overdue, todo.due_on, todo.title)
+def _todo_order(todo: Todo) -> tuple[bool, date, bool, int, str]:
+    """Overdue first, then by due date; on one date the assessed work in the schedule's
+    order, then the weekly checks in the weeks' order."""
+    return (not todo.overdue, todo.due_on, todo.kind == TodoKind.CHECK, todo.place, todo.title)
 
 
 def kept_items(session: DbSession, cohort_id: int, user_id: int) -> list[Kept]:
@@ -185,8 +191,8 @@ def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept
     # (the kept state found it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
                  module=item.module_title or item.level_title, due_on=item.due_on, today=today, link=_link(item),
-                 detail=item.detail, closes=item.closes, zone=plan.cohort.timezone)
-            for item in items
+                 detail=item.detail, closes=item.closes, zone=plan.cohort.timezone, place=place)
+            for place, item in enumerate(items)
             if not item.done and item.opens_on <= today and not item.closed(today)
             and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.handed_in)]
     return sorted(todo + _checks(session, plan, user_id), key=_todo_order)
@@ -196,6 +202,7 @@ def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
     """The weekly checks of the lessons open now (released, not yet past due) the learner
     has not finished an attempt of: one statement."""
     due_of = {lesson.id: (slot, lesson) for slot in plan.open_now for lesson in slot.lessons}
+    week = {lesson_id: place for place, lesson_id in enumerate(due_of)}
     if not due_of:
         return []
     taken = exists().where(Attempt.quiz_id == Quiz.id, Attempt.user_id == user_id, Attempt.submitted_at.is_not(None))
@@ -209,7 +216,8 @@ def _checks(session: DbSession, plan: Schedule, user_id: int) -> list[Todo]:
         slot, lesson = due_of[quiz.lesson_id]
         result.append(Todo(kind=TodoKind.CHECK, key=quiz.key, title=quiz.title, module=slot.item.module.title,
                            due_on=slot.due_on, today=plan.today, link=Link("assessment.quiz", quiz.key),
-                           detail=f"practice on {lesson.title}", zone=plan.cohort.timezone))
+                           detail=f"practice on {lesson.title}", zone=plan.cohort.timezone,
+                           place=week[quiz.lesson_id]))
     return result
 
 
