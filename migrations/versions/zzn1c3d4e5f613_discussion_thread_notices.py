@@ -6,7 +6,7 @@ The value lists are written out, so this migration keeps building the same schem
 enum gains a member later.
 
 Revision ID: zzn1c3d4e5f613
-Revises: zyt5c3d4e5f613
+Revises: zzw1c3d4e5f613
 Create Date: 2026-12-07 07:00:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zzn1c3d4e5f613'
-down_revision = 'zyt5c3d4e5f613'
+down_revision = 'zzw1c3d4e5f613'
 branch_labels = None
 depends_on = None
 
