@@ -480,3 +480,16 @@ def test_one_graded_piece_and_stakeholder_ratings_say_what_is_missing(setting) -
                  page(setting["teacher_client"].get(f"/cohorts/{cohort.id}/learners/{learner.id}/progress"))):
         card = html[html.index('id="objective-SO1"'):]
         assert "needs one more piece of staff-checked evidence to count as mastered" in card[:card.index("</section>")]
+
+
+@pytest.mark.parametrize(("months_ago", "wording"), [(5, "is taking the AI Operations program"),
+                                                      (13, "took part in the AI Operations program")])
+def test_the_invitation_says_whether_the_learner_is_still_taking_the_program(app: Flask, loaded, make_cohort, enrol_learner,
+                                                                            months_ago: int, wording: str) -> None:
+    """After month 12 the email and the answer page said the learner "is taking" the program:
+    both word it by whether the learner's twelve months are over."""
+    learner = enrol_learner(make_cohort(months_ago=months_ago), name="Pia Learner")
+    _item, token = invite(learner)
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "dana@client.example")).one()
+    assert f"Pia Learner {wording} and has put" in mail.body
+    assert f"Pia Learner {wording}" in page(app.test_client().get(f"/f/{token}"))

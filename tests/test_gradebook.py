@@ -21,6 +21,7 @@ from markupsafe import escape
 from sqlalchemy import event, func, select, update
 
 from lms.accounts.models import User
+from lms.assessment.models import Quiz
 from lms.catalog.models import Lesson
 from lms.cohorts.models import Pace
 from lms.competency.services import learners_of
@@ -845,3 +846,21 @@ def test_a_bulk_action_done_for_nobody_keeps_the_form_to_correct(course) -> None
     mixed = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "scope": "selected",
                                                        "learner": [ada.id], "until": later.isoformat()})
     assert mixed.status_code == 302
+
+
+def test_a_quiz_opening_as_its_month_ends_is_named_by_that_month_in_the_gradebook_as_in_the_learners_list(course) -> None:
+    """The month-11 quiz opens as month 11's work is due, so its days count from month 12; the
+    gradebook labelled it "M12" while the learner's quiz list says "month 11". Both now name
+    the month whose lessons it covers (``Quiz.covers_month``)."""
+    quizzes = db.session.scalars(select(Quiz).where(Quiz.opens_when_phase_ends.is_(True), Quiz.retired_at.is_(None))).all()
+    month_11 = next(q for q in quizzes if q.phase is not None and q.phase.month == 11)
+    assert month_11.release_month == 12 and month_11.covers_month == 11
+    book = gradebook(db.session, course["cohort"], utcnow())
+    phase_months = {q.key: q.phase.month for q in db.session.scalars(select(Quiz)) if q.phase is not None}
+    assert all(c.month == phase_months[c.key] for c in book.columns if c.kind == ColumnKind.QUIZ)
+    staff_page = course["client_for"](course["teacher"]).get(url(course["cohort"])).get_data(as_text=True)
+    assert f'<span class="gb-month">M11 · Quiz</span><br>{escape(month_11.title)}</th>' in staff_page
+    assert f"M12 · Quiz</span><br>{escape(month_11.title)}" not in staff_page
+    learner = course["enrol"](course["cohort"], name="Lee Learner")
+    learners_page = course["client_for"](learner).get("/quizzes").get_data(as_text=True)
+    assert f"{escape(month_11.module.title)} · month 11</td>" in learners_page

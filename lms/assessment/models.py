@@ -85,6 +85,19 @@ class Quiz(ContentItem, Model):
             return self.phase.month + (1 if self.opens_when_phase_ends else 0)
         assert self.level is not None  # a quiz without a phase is its level's exam
         return self.level.last_month
+
+    @property
+    def covers_month(self) -> int:
+        """The program month whose lessons it covers, as the learner's quiz list names it:
+        its phase's (a weekly check's, its lesson's), even when it opens as that month ends
+        (``release_month`` is then the next), or its level's last month for an exam. Every
+        page that names a quiz's month (the learner's list, the gradebook) says this one."""
+        if self.phase is not None:
+            return self.phase.month
+        if self.lesson is not None:
+            return self.lesson.phase.month
+        assert self.level is not None  # a quiz without a phase is its level's exam
+        return self.level.last_month
     position: Mapped[int] = mapped_column(default=0)
     source_path: Mapped[str] = mapped_column(String(300), default="")
     module: Mapped[Module | None] = relationship()

@@ -163,11 +163,24 @@ def framework_modules(session: DbSession, plan: Schedule | None) -> Frameworks:
     return found
 
 
-def _invite_mail(session: DbSession, invite: FeedbackInvite, learner: User, module: Module, link: str, days: int) -> None:
+def taking_part(plan: Schedule | None) -> str:
+    """How a stakeholder is told of the learner's part in the program (``plan``: their
+    schedule, None outside a cohort): "is taking" while its twelve months run, "took part
+    in" once they are over or the learner has left their cohort."""
+    return "is taking" if plan is not None and not plan.over else "took part in"
+
+
+def learner_taking_part(session: DbSession, learner: User, now: datetime) -> str:
+    """``taking_part`` for ``learner`` at ``now`` (the stakeholder's answer page)."""
+    return taking_part(learner_schedule(session, learner, now))
+
+
+def _invite_mail(session: DbSession, invite: FeedbackInvite, learner: User, module: Module, link: str, days: int,
+                 plan: Schedule | None) -> None:
     queue_mail(
         session, invite.email, f"{learner.name} asks for your view on their {module.title}",
         f"Hello {invite.name},\n\n"
-        f"{learner.name} is taking the AI Operations program and has put {module.title} into practice. "
+        f"{learner.name} {taking_part(plan)} the AI Operations program and has put {module.title} into practice. "
         f"They asked for your honest view, as their {RELATIONS[invite.relation].lower()}: "
         f"{len(QUESTIONS)} short ratings and an optional comment, about two minutes. You need no account.\n\n"
         f"Open this link within {days} days; it works once:\n{link}\n\n"
@@ -184,7 +197,8 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
         raise FeedbackError("Only learners enrolled in a cohort can ask for stakeholder feedback.")
     if module.retired_at is not None:
         raise FeedbackError("Choose one of the program's framework modules.")
-    opens = _opens_on(learner_schedule(session, learner, now), module)
+    plan = learner_schedule(session, learner, now)
+    opens = _opens_on(plan, module)
     if opens is not None:
         raise FeedbackError(f"{module.title} opens on {opens:%d %B %Y}: ask how it works for people once you have "
                             "started putting it into practice.")
@@ -222,7 +236,7 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
                           token_hash=digest, created_at=now, expires_at=now + timedelta(days=days_valid))
     session.add(item)
     session.flush()
-    _invite_mail(session, item, learner, module, link_for(token), days_valid)
+    _invite_mail(session, item, learner, module, link_for(token), days_valid, plan)
     return item, token
 
 

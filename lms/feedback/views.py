@@ -93,7 +93,8 @@ def _closed(exc: services.LinkError) -> tuple[str, int]:
 
 def _form_page(item: FeedbackInvite, error: str | None = None, posted: Any = None, status: int = 200) -> tuple[str, int]:
     return render_template("feedback/respond.html", invite=item, form=CsrfForm(), error=error, posted=posted,
-                           max_comment=services.MAX_COMMENT_CHARS, **_FACTS), status
+                           max_comment=services.MAX_COMMENT_CHARS,
+                           taking_part=services.learner_taking_part(db.session, item.learner, utcnow()), **_FACTS), status
 
 
 @bp.get("/f/<token>")

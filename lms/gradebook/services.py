@@ -96,7 +96,7 @@ class Column:
     kind: ColumnKind
     key: str
     title: str
-    month: int
+    month: int  # the month whose lessons it covers (``Quiz.covers_month`` for a quiz): labelled "M11", ordered by
     module_key: str | None
     module_title: str | None
     phase_id: int | None  # the part of the program whose extensions move its due date
@@ -201,17 +201,17 @@ def _load_columns(session: DbSession) -> list[Column]:
         if quiz.kind == QuizKind.CHECK:
             if quiz.lesson is None:
                 continue
-            kind, month, module, phase_id = ColumnKind.CHECK, quiz.lesson.phase.month, quiz.lesson.module, None
+            kind, month, module, phase_id = ColumnKind.CHECK, quiz.covers_month, quiz.lesson.module, None
             lesson_key: str | None = quiz.lesson.key
         elif quiz.kind == QuizKind.EXAM:
             if quiz.level is None:
                 continue
-            kind, month, module, phase_id = ColumnKind.EXAM, quiz.level.last_month, None, None
+            kind, month, module, phase_id = ColumnKind.EXAM, quiz.covers_month, None, None
             lesson_key = None
         else:
             if quiz.phase is None:
                 continue
-            kind, month, module, phase_id = ColumnKind.QUIZ, quiz.release_month, quiz.module, quiz.phase_id
+            kind, month, module, phase_id = ColumnKind.QUIZ, quiz.covers_month, quiz.module, quiz.phase_id
             lesson_key = None
         positions[f"{kind}:{quiz.key}"] = quiz.position
         columns.append(Column(kind=kind, key=quiz.key, title=quiz.title, month=month,

@@ -246,6 +246,11 @@ class Schedule:
         return current_month(timeline.cohort_start, timeline.joined_on) if timeline.late and timeline.joined_on else 0
 
     @property
+    def over(self) -> bool:
+        """The learner's twelve months are over (their month counts past the last)."""
+        return self.month > PROGRAM_MONTHS
+
+    @property
     def open_now(self) -> list[Slot]:
         """Released work that is not yet past due: what to do now."""
         return [s for s in self.slots if s.is_open and s.due_on > self.today]

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from lms.coursework.services import get_assignment
+from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.models import Evidence
+from lms.teams.services import add_member, create_team
 from tests.browser.test_browser import follow, sign_in
 
 pytestmark = pytest.mark.browser
@@ -130,3 +133,39 @@ def test_team_project_journeys(server_url: str, load_content, make_cohort, enrol
     assert any("adjusted -2 points" in n for n in notes)
     assert all("adjusted" not in e.note for e in db.session.scalars(select(Evidence).where(Evidence.user_id == ana.id)))
     assert TITLE in {e.note for e in db.session.scalars(select(Evidence).where(Evidence.user_id == ana.id))}
+
+
+def test_back_to_the_team_page_shows_the_draft_as_it_now_stands(server_url: str, load_content, make_cohort,
+                                                                 enrol_learner, browser) -> None:
+    """Ana saves the team's draft, Ben saves over it, Ana goes back a page: the browser must
+    not put back what she had typed over the page (the server sends Ben's draft and its
+    revision), or saving that page would replace Ben's draft unseen. The team's work form
+    asks the browser not to restore its fields, as the grading form does."""
+    load_content()
+    cohort = make_cohort(name="Founders 2026", months_ago=9)
+    ana = enrol_learner(cohort, email="ana@example.com", name="Ana Founder")
+    ben = enrol_learner(cohort, email="ben@example.com", name="Ben Founder")
+    team = create_team(db.session, get_assignment(db.session, KEY), cohort.id, "Harbour", ana, utcnow(), as_learner=True)
+    add_member(db.session, team, ben, utcnow())
+    db.session.commit()
+    url = f"{server_url}/assignments/{KEY}/team"
+
+    first, second = browser.new_context(), browser.new_context()
+    mine, theirs = first.new_page(), second.new_page()
+    sign_in(mine, server_url, ana.email)
+    sign_in(theirs, server_url, ben.email)
+    mine.goto(url)
+    mine.get_by_label("The team's answer (Markdown)").fill("Ana's first plan.")
+    mine.get_by_role("button", name="Save the team's draft").click()
+    mine.get_by_text("The team's draft is saved.").wait_for()
+
+    theirs.goto(url)
+    theirs.get_by_label("The team's answer (Markdown)").fill("Ben's newer plan.")
+    theirs.get_by_role("button", name="Save the team's draft").click()
+    theirs.get_by_text("The team's draft is saved.").wait_for()
+
+    mine.go_back()
+    mine.wait_for_load_state()
+    assert mine.get_by_label("The team's answer (Markdown)").input_value() == "Ben's newer plan."
+    first.close()
+    second.close()
