@@ -18,6 +18,7 @@ from lms.catalog.models import Metric, Module, Objective
 from lms.extensions import db
 from lms.kpi import services
 from lms.kpi.charts import large_chart, sparkline
+from lms.kpi.forms import plain_number
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import KpiError, MetricTrend, record_figure, tracker
 from lms.progress import services as progress
@@ -348,6 +349,7 @@ def test_the_record_link_preselects_the_metric(signed_in) -> None:
     ({"value": "100.01"}, "100.01 is outside that range."),
     ({"value": "-0.5"}, "-0.5 is outside that range."),
     ({"value": "ninety"}, "Enter the figure as a number, for example 97.5."),
+    ({"value": "3,200"}, "Is 3,200 3200 or 3.2? Write it without a comma (3200) or with a point (3.2)."),
     ({"value": ""}, "Enter the figure."),
     ({"value": "nan"}, "Enter Prediction service availability as an ordinary number."),
     ({"period": "2025-13"}, "Enter the month as YYYY-MM, for example 2025-03."),
@@ -379,6 +381,20 @@ def test_the_figures_at_the_ends_of_the_range_are_taken_by_the_form(signed_in) -
         assert client.post("/kpis", data={"metric": DEPLOY, "period": months_ago(month), "value": value}).status_code == 302
     db.session.expire_all()
     assert [e[2] for e in entries(person.id)] == [0, 100, 97.5]
+
+
+@pytest.mark.parametrize("typed, read", [
+    ("97,5", "97.5"), ("97,50", "97.50"), ("0,125", "0.125"), ("1,234.5", "1234.5"), ("1,234,567", "1234567"),
+    ("12,000,000.25", "12000000.25"), ("97.5", "97.5"), ("-3,5", "-3.5"), ("3,200", None), ("-3,200", None),
+])
+def test_a_comma_is_read_as_people_mean_it_and_asked_again_when_it_could_mean_either(typed: str, read: str | None) -> None:
+    # "3,200" is three thousand two hundred in one country and three point two in another:
+    # recorded as 3.2 without a word, a learner's figure would be a thousandth of what they meant.
+    if read is None:
+        with pytest.raises(ValueError, match="Write it without a comma"):
+            plain_number(typed)
+    else:
+        assert plain_number(typed) == read
 
 
 def test_learners_find_the_tracker_from_home(signed_in) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from wtforms import FloatField, MonthField, SelectField, SubmitField, TextAreaField
@@ -8,10 +9,31 @@ from wtforms.widgets import TextInput
 
 from lms.web.forms import Form
 
+# One comma after a whole number and before exactly three digits: "3,200" is 3200 to some
+# and 3.2 to others ("0,125" can only be 0.125).
+AMBIGUOUS_COMMA = re.compile(r"[-+]?[1-9]\d{0,2},\d{3}")
+# Thousands grouped by commas, with or without a decimal point: "1,234,567" or "3,200.5".
+GROUPED = re.compile(r"[-+]?[1-9]\d{0,2}(,\d{3})+\.\d+|[-+]?[1-9]\d{0,2}(,\d{3}){2,}")
+
+
+def plain_number(text: str) -> str:
+    """``text`` with its separators read as people write them: a decimal comma ("97,5") or
+    thousands grouped by commas ("1,234.5"). Raises ``ValueError`` for one comma before three
+    digits and nothing else, which could be either and is asked again, never guessed."""
+    if AMBIGUOUS_COMMA.fullmatch(text):
+        whole, _, part = text.partition(",")
+        thousands, decimal = f"{whole}{part}", f"{float(f'{whole}.{part}'):g}"
+        raise ValueError(f"Is {text} {thousands} or {decimal}? Write it without a comma ({thousands}) "
+                         f"or with a point ({decimal}).")
+    if GROUPED.fullmatch(text):
+        return text.replace(",", "")
+    return text.replace(",", ".")
+
 
 class FigureField(FloatField):
-    """A number as people type it: "97.5", "97,5" or "97.5%". Blank is left to InputRequired.
-    A text input (with a decimal keypad on phones), so whatever was typed is shown again."""
+    """A number as people type it: "97.5", "97,5", "1,234.5" or "97.5%"; "3,200" is asked
+    again (see ``plain_number``). Blank is left to InputRequired. A text input (with a decimal
+    keypad on phones), so whatever was typed is shown again."""
 
     widget = TextInput()
 
@@ -24,10 +46,15 @@ class FigureField(FloatField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return
-        text = str(valuelist[0]).strip().rstrip("%").strip().replace(",", ".")
+        text = str(valuelist[0]).strip().rstrip("%").strip()
         if not text:
             self.data, self.raw_data = None, [""]
             return
+        try:
+            text = plain_number(text)
+        except ValueError as exc:
+            self.data = None
+            raise ValueError(str(exc)) from None
         super().process_formdata([text])
 
 
