@@ -214,6 +214,7 @@ POLICY: dict[str, AccessRule] = {
     # certificates: the learner's own list; the certificate and its Open Badge are public by code
     "certificates.mine": LEARNER_OR_FORMER,  # a former learner's certificates stay theirs to find
     "certificates.check": LEARNER,
+    "certificates.cohort_certificates": COHORT_MANAGER,  # who in the cohort is certified, for its organization's admins
     "certificates.certificate": PUBLIC,
     "certificates.assertion": PUBLIC,
     "certificates.badge_class": PUBLIC,

@@ -367,6 +367,7 @@ ROUTES: dict[str, Route] = {
                                                f"{x['piece_id']}/files/{x['piece_file_id']}", COHORT_STAFF),
     "certificates.mine": Route(lambda w, x: "/certificates", LEARNERS),
     "certificates.check": Route(lambda w, x: "/certificates/check", LEARNERS, "POST"),
+    "certificates.cohort_certificates": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/certificates", COHORT_MANAGER),
     "certificates.certificate": Route(lambda w, x: "/certificates/not-a-code", expect("missing")),
     "certificates.assertion": Route(lambda w, x: "/badges/assertions/not-a-code.json", expect("missing")),
     "certificates.badge_class": Route(lambda w, x: "/badges/foundation.json", EVERYONE),
