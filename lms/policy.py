@@ -201,11 +201,12 @@ POLICY: dict[str, AccessRule] = {
     "gradebook.message_at_risk_form": COHORT_STAFF,
     "gradebook.message_at_risk": COHORT_STAFF,
     # portfolios: the learner's own; a shared link carries its own secret
-    "portfolio.levels": LEARNER,
-    "portfolio.portfolio": LEARNER,
+    # a former learner reads theirs and keeps its link in hand (turn it off, or on); hands in nothing
+    "portfolio.levels": LEARNER_OR_FORMER,
+    "portfolio.portfolio": LEARNER_OR_FORMER,
     "portfolio.save": LEARNER,
-    "portfolio.share": LEARNER,
-    "portfolio.unshare": LEARNER,
+    "portfolio.share": LEARNER_OR_FORMER,
+    "portfolio.unshare": LEARNER_OR_FORMER,
     "portfolio.shared": FEED_TOKEN,
     "portfolio.shared_file": FEED_TOKEN,
     "portfolio.piece": COHORT_STAFF,  # a piece of a portfolio handed in to the cohort, for its graders
@@ -213,6 +214,7 @@ POLICY: dict[str, AccessRule] = {
     # certificates: the learner's own list; the certificate and its Open Badge are public by code
     "certificates.mine": LEARNER_OR_FORMER,  # a former learner's certificates stay theirs to find
     "certificates.check": LEARNER,
+    "certificates.cohort_certificates": COHORT_MANAGER,  # who in the cohort is certified, for its organization's admins
     "certificates.certificate": PUBLIC,
     "certificates.assertion": PUBLIC,
     "certificates.badge_class": PUBLIC,
@@ -230,7 +232,7 @@ POLICY: dict[str, AccessRule] = {
     "openbadges.verify_json": PUBLIC,
     "openbadges.manage": CERTIFICATE_ADMIN,
     # progress: the learner's own pages; lessons are marked read where they can be read
-    "progress.overview": LEARNER,
+    "progress.overview": LEARNER_OR_FORMER,  # a former learner's, read-only: where they got to
     "progress.competency": LEARNER,
     "progress.read_lesson": RELEASED_LESSON,
     "progress.learner": STAFF_FOR_LEARNER,

@@ -35,6 +35,7 @@ from lms.assessment.models import Response
 from lms.assessment.services import get_quiz, page_views, quiz_window, save_page, start_attempt
 from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
+from lms.cohorts.access import LEARNER_OR_FORMER
 from lms.cohorts.csv_import import preview_import
 from lms.cohorts.enrolment import end_enrolment, enrol
 from lms.cohorts.invitations import invite_learner, invite_organization_admin
@@ -366,6 +367,7 @@ ROUTES: dict[str, Route] = {
                                                f"{x['piece_id']}/files/{x['piece_file_id']}", COHORT_STAFF),
     "certificates.mine": Route(lambda w, x: "/certificates", LEARNERS),
     "certificates.check": Route(lambda w, x: "/certificates/check", LEARNERS, "POST"),
+    "certificates.cohort_certificates": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/certificates", COHORT_MANAGER),
     "certificates.certificate": Route(lambda w, x: "/certificates/not-a-code", expect("missing")),
     "certificates.assertion": Route(lambda w, x: "/badges/assertions/not-a-code.json", expect("missing")),
     "certificates.badge_class": Route(lambda w, x: "/badges/foundation.json", EVERYONE),
@@ -693,6 +695,27 @@ def test_a_former_learner_of_organization_a_is_not_told_its_cohorts_exist(app: F
         if answers != [404, 404]:
             wrong.append(f"{route.method} {url} ({endpoint}): {answers[0]}, and {answers[1]} for an id that does not exist")
     assert tried > 40 and wrong == [], "\n".join(wrong)
+
+
+def test_a_former_learner_keeps_their_own_pages_read_only(app: Flask, client, loaded, world: World, login) -> None:
+    """Learner A's enrolment ended: the pages ``LEARNER_OR_FORMER`` keeps for them answer
+    (certificates, progress, the portfolio and its shared link's switch); saving or handing
+    in the portfolio, and the other learners' pages, are refused."""
+    extra = route_extras(app, world)
+    end_enrolment(db.session, world.learner_a, world.cohort_a, "Program finished")
+    db.session.commit()
+    login(client, world.learner_a)
+    kept = sorted(e for e in ROUTES if rule_for(app, e) is LEARNER_OR_FORMER)
+    assert {"certificates.mine", "progress.overview", "portfolio.levels", "portfolio.portfolio", "portfolio.share",
+            "portfolio.unshare"} <= set(kept)
+    refused = ["portfolio.save", "certificates.check", "learning.schedule", "progress.competency"]
+    wrong = []
+    for endpoint, want in [(e, "ok") for e in kept] + [(e, "forbid") for e in refused]:
+        route = ROUTES[endpoint]
+        response = client.open(route.url(world, extra), method=route.method, data=route.data)
+        if verdict(response, route.method) != want:
+            wrong.append(f"{endpoint}: expected {want}, got {response.status_code}")
+    assert wrong == []
 
 
 # --------------------------------------------------------------------------- the REST API with tokens

@@ -20,7 +20,7 @@ from lms.assessment.models import Attempt, Quiz
 from lms.assessment.services import field_name, page_versions, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Lesson, Level
 from lms.certificates import services
-from lms.certificates.models import Certificate
+from lms.certificates.models import Certificate, CredentialRevocation
 from lms.cohorts.enrolment import end_enrolment
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.database import utcnow
@@ -574,3 +574,50 @@ def test_documents_are_built_from_plain_values(certified: Certificate) -> None:
     assert badge["issuer"] == "https://lms.example.org/badges/issuer.json"
     assert schema_errors(BADGE_CLASS_SCHEMA, badge) == []
     assert schema_errors(ISSUER_SCHEMA, services.issuer_profile(base, "AI Operations", "hello@example.org")) == []
+
+
+def test_an_organization_admin_lists_the_cohorts_certified_learners_and_reaches_revoke(
+        course, make_org, make_user, make_cohort, enrol_learner, client, login, page_statements, monkeypatch) -> None:
+    """The cohort's certified learners by name, with level, issue day, public page and the way to
+    revoke (the existing confirmation, which asks for the reason): a page at a time, in as many
+    statements for six learners as for two; another organization's cohort is not listed."""
+    admin = make_user(name="Ada Admin")
+    org = make_org(admins=[admin])
+    cohort, elsewhere = make_cohort(org=org, months_ago=13), make_cohort(months_ago=13)
+    levels = list(db.session.scalars(select(Level).order_by(Level.position)))
+    stranger = enrol_learner(elsewhere, name="Sam Stranger")
+
+    def certify(user: Any, level: Level) -> Certificate:
+        found = Certificate(user_id=user.id, level_id=level.id, code=f"code-{user.id}-{level.id}", holder_name=user.name,
+                            issued_at=utcnow())
+        db.session.add(found)
+        db.session.commit()
+        return found
+
+    certify(stranger, levels[0])
+    ana, bo = enrol_learner(cohort, name="Ana Alder"), enrol_learner(cohort, name="Bo Birch")
+    first = certify(ana, levels[0])
+    certify(ana, levels[1])
+    certify(bo, levels[0])
+    end_enrolment(db.session, bo, cohort, "Program finished")  # a finished program: still their cohort's
+    db.session.add(CredentialRevocation(certificate_id=first.id, revoked_at=utcnow(), reason="Exam copied."))
+    db.session.commit()
+    login(client, admin)
+    url = f"/cohorts/{cohort.id}/certificates"
+    page = client.get(url).get_data(as_text=True)
+    rows = re.findall(r'<tr data-certificate="\d+">(.*?)</tr>', page, re.S)
+    assert [re.search(r"<th scope=\"row\">(.*?)</th>", r).group(1) for r in rows] == ["Ana Alder", "Ana Alder", "Bo Birch"]
+    assert levels[0].title in rows[0] and "revoked on" in rows[0] and "revoke…" not in rows[0]
+    assert f'href="/badges/v3/manage/code-{ana.id}-{levels[1].id}"' in rows[1] and f"/certificates/code-{ana.id}-{levels[1].id}" in rows[1]
+    assert "Sam Stranger" not in page
+    assert client.get(f"/badges/v3/manage/code-{bo.id}-{levels[0].id}").status_code == 200  # the confirmation, reason asked
+    assert f'href="{url}"' in client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
+    assert f'href="{url}"' in client.get(f"/organizations/{org.id}/competency").get_data(as_text=True)
+
+    before = page_statements(client, [url])
+    for n in range(4):
+        certify(enrol_learner(cohort, name=f"Cy {n}"), levels[0])
+    assert page_statements(client, [url]) == before
+    monkeypatch.setattr(services, "CERTIFIED_PER_PAGE", 2)
+    second = client.get(f"{url}?page=2").get_data(as_text=True)
+    assert len(re.findall(r"<tr data-certificate=", second)) == 2 and "page 2 of 4" in second

@@ -2031,3 +2031,27 @@ def test_lists_run_the_same_queries_for_more_organizations_and_cohorts(app, clie
         enrol_learner(make_cohort(first, f"Org 0 more {n}", instructors=[make_user(password=None)]), password=None)
     many = measure()
     assert many == few
+
+
+def test_the_cohort_list_and_the_comparison_say_the_same_stage(app, loaded, client, login, make_user, make_org, make_cohort) -> None:
+    """A cohort whose twelve months are over is "finished" in the organization's cohort list, as
+    the comparison says (one definition: ``lms.cohorts.calendar``); one under way is "active",
+    one not begun "not started", an archived one "archived"."""
+    admin = make_user()
+    org = make_org(admins=[admin])
+    today = datetime.now(UTC).date()
+    finished = make_cohort(org=org, name="Done Cohort", start=today - timedelta(days=400))
+    running = make_cohort(org=org, name="Busy Cohort", months_ago=3)
+    waiting = make_cohort(org=org, name="Later Cohort", start=today + timedelta(days=20))
+    shelved = make_cohort(org=org, name="Shelved Cohort", months_ago=3)
+    shelved.archived_at = datetime.now(UTC)
+    db.session.commit()
+    login(client, admin)
+    listed = client.get(f"/organizations/{org.id}").get_data(as_text=True)
+    status = {name: re.search(rf'>{name}</a>.*?<td class="cohort-status">(.*?)</td>', listed, re.S).group(1)
+              for name in ("Done Cohort", "Busy Cohort", "Later Cohort", "Shelved Cohort")}
+    assert status == {"Done Cohort": "finished", "Busy Cohort": "active", "Later Cohort": "not started", "Shelved Cohort": "archived"}
+    compared = client.get(f"/organizations/{org.id}/competency").get_data(as_text=True)
+    month = {c.id: re.search(rf'<tr data-cohort="{c.id}">.*?<td class="num">(.*?)</td>', compared, re.S).group(1)
+             for c in (finished, running, waiting)}
+    assert month == {finished.id: "finished", running.id: "4", waiting.id: "not started"}

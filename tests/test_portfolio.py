@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from lms.accounts.models import User
 from lms.admin.services import deactivate, reactivate
 from lms.audit.services import Origin
+from lms.cohorts.enrolment import end_enrolment
 from lms.coursework.models import Assignment, AssignmentKind, Submission
 from lms.coursework.services import revision_days
 from lms.database import utcnow
@@ -569,3 +570,41 @@ def test_each_level_review_is_due_after_the_work_it_must_hold_is_graded(app: Fla
         if due(review) < due(last) + timedelta(days=GRADING_DAYS):
             late.append(f"{review.key} due {due(review)}, {last.key} due {due(last)}")
     assert late == []
+
+
+def test_a_former_learner_reads_their_portfolio_and_can_turn_its_link_off_but_hands_in_nothing(setting, app: Flask) -> None:
+    """The enrolment ended (the program over, or left): the portfolio page stays theirs to read,
+    with the shared link's switch (off, and on again); saving and handing in are refused."""
+    mine = setting["released_case"](setting["client"], setting["learner"], "Pia's careful analysis")
+    client = setting["client"]
+    assert client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "save", **reflections()}).status_code == 302
+    link = re.search(r'value="http://localhost(/shared/portfolios/[^"]+)"',
+                     client.post("/portfolio/foundation/share").get_data(as_text=True)).group(1)
+    end_enrolment(db.session, db.session.get(User, setting["learner"].id), setting["cohort"], "Program finished")
+    db.session.commit()
+    visitor = app.test_client()
+    assert visitor.get(link).status_code == 200
+
+    assert "Your portfolio" in client.get("/home").get_data(as_text=True)
+    assert client.get("/portfolio").status_code == 200
+    page = client.get("/portfolio/foundation")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="former-portfolio"' in text
+    assert "Case study: false alarms and a silent outage at Coldwatch" in text and "KO1: I can now measure it." in text
+    assert 'name="action"' not in text and "Turn the link off" in text
+    refused = client.post("/portfolio/foundation", data={"artifact": [str(mine.id)], "action": "submit", **reflections("Later.")})
+    assert refused.status_code == 403
+    db.session.expire_all()
+    assert db.session.scalar(select(Submission).where(Submission.user_id == setting["learner"].id,
+                                                      Submission.assignment.has(kind="portfolio"))) is None
+    assert db.session.scalar(select(Portfolio).where(Portfolio.user_id == setting["learner"].id)).reflections["KO1"] == \
+        "KO1: I can now measure it."
+
+    assert client.post("/portfolio/foundation/share/revoke").status_code == 302
+    assert visitor.get(link).status_code == 404
+    again = re.search(r'value="http://localhost(/shared/portfolios/[^"]+)"',
+                      client.post("/portfolio/foundation/share").get_data(as_text=True)).group(1)
+    assert visitor.get(again).status_code == 200
+
+    progress = client.get("/progress")
+    assert progress.status_code == 200 and 'id="former-progress"' in progress.get_data(as_text=True)

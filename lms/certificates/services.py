@@ -19,9 +19,9 @@ from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, percent_of
@@ -35,6 +35,7 @@ from lms.database import DbSession, utcnow
 from lms.grading.models import Grade, GradeStatus
 from lms.progress.completion import STAGE_COMPLETE, LevelStatus, learner_progress
 from lms.progress.models import ItemKind, ProgressLevel
+from lms.web.paging import Paging, paging
 
 OB_CONTEXT = "https://w3id.org/openbadges/v2"
 CODE_BYTES = 16  # secrets.token_urlsafe(16): 22 URL-safe characters, 128 random bits
@@ -128,6 +129,32 @@ def certificates_of(session: DbSession, user_id: int) -> list[Certificate]:
         select(Certificate).join(Certificate.level).where(Certificate.user_id == user_id)
         .order_by(Level.position)
         .options(selectinload(Certificate.level).selectinload(Level.program))))
+
+
+CERTIFIED_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Certified:
+    """A certificate held by one of a cohort's learners, and its revocation if it was revoked."""
+
+    certificate: Certificate
+    revocation: CredentialRevocation | None
+
+
+def certified_in(session: DbSession, cohort_id: int, page: int | None) -> tuple[list[Certified], Paging]:
+    """The certificates held by the cohort's learners, now or before (a finished program ends
+    the enrolments), by holder's name then level, a page at a time: three statements, whatever
+    the number of learners (the count, the page with its levels, their revocations)."""
+    learners = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
+    held = Certificate.user_id.in_(learners)
+    at = paging(page, CERTIFIED_PER_PAGE, session.scalar(select(func.count()).select_from(Certificate).where(held)) or 0)
+    shown = list(session.scalars(
+        select(Certificate).join(Certificate.level).where(held)
+        .order_by(Certificate.holder_name, Level.position, Certificate.id)
+        .offset(at.first).limit(at.per_page).options(contains_eager(Certificate.level))))
+    revoked = revocations(session, [c.id for c in shown])
+    return [Certified(c, revoked.get(c.id)) for c in shown], at
 
 
 def by_code(session: DbSession, code: str) -> Certificate | None:

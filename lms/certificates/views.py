@@ -14,6 +14,7 @@ from lms.catalog.services import active_program
 from lms.certificates import services
 from lms.certificates.forms import CheckForm
 from lms.cohorts.enrolment import active_enrolment, last_enrolment
+from lms.cohorts.models import Cohort
 from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.completion import learner_progress
@@ -75,6 +76,16 @@ def check() -> Any:
     else:
         flash("No new certificate yet. What is still missing for each level is listed below.", "success")
     return redirect(url_for("certificates.mine"))
+
+
+@bp.get("/cohorts/<int:cohort_id>/certificates")
+def cohort_certificates(cohort_id: int) -> str:
+    """Who in the cohort is certified, for its organization's admins: each certificate with its
+    level, the day it was issued, its public page, and the way to revoke it (``openbadges.manage``,
+    whose confirmation asks for the reason)."""
+    cohort = db.session.get(Cohort, cohort_id) or abort(404)
+    shown, at = services.certified_in(db.session, cohort.id, request.args.get("page", 1, type=int))
+    return render_template("certificates/cohort.html", cohort=cohort, shown=shown, at=at, urls=services.Urls.at(_base_url()))
 
 
 @bp.get("/certificates/<code>")

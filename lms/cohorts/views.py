@@ -14,7 +14,7 @@ from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.accounts.timezones import countries_of, grouped_choices, likely_zones
 from lms.accounts.views import sign_in
-from lms.cohorts import csv_import, enrolment, invitations, roles, services
+from lms.cohorts import calendar, csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
     PACE_LABELS,
     AcceptInvitationForm,
@@ -36,6 +36,13 @@ from lms.extensions import db
 from lms.web.forms import add_error, labelled_choices
 
 bp = Blueprint("cohorts", __name__, template_folder="templates")
+
+
+@bp.app_template_global("cohort_stage")
+def cohort_stage(cohort: Cohort) -> calendar.CohortStage:
+    """Where the cohort's program stands today, on its clock: what the cohort lists say (and
+    the organization's comparison, from the same definition)."""
+    return calendar.stage_of(cohort, utcnow())
 
 
 @bp.app_template_global("nav_is_learner")

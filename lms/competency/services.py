@@ -41,6 +41,7 @@ from lms.catalog.models import KINDS, ContentRevision, Level, Objective, Objecti
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
+from lms.cohorts.calendar import CohortStage, stage_at
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, KeptTrend, MonthPoint, ReasonKind, ReasonSnapshot
@@ -1546,6 +1547,11 @@ class CohortCompetency:
     proficient: float | None
     at_risk: int
     completion: list[FunnelStep]
+
+    @property
+    def stage(self) -> CohortStage:
+        """Not started, under way or finished: as the cohort lists say (``lms.cohorts.calendar``)."""
+        return stage_at(self.month)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from dateutil.relativedelta import relativedelta
 from flask import current_app, has_app_context
 from icalendar import Calendar, Event
 from sqlalchemy import and_, func, or_, select, update
@@ -33,6 +31,10 @@ from lms.audit.models import AuditAction
 from lms.audit.services import record_all_from, record_from
 from lms.catalog.models import ContentRevision, Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
+from lms.cohorts.calendar import PROGRAM_MONTHS as PROGRAM_MONTHS
+from lms.cohorts.calendar import cohort_today as cohort_today
+from lms.cohorts.calendar import current_month as current_month
+from lms.cohorts.calendar import month_opens_on as month_opens_on
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.services import CohortError
@@ -40,7 +42,6 @@ from lms.database import DbSession, among, rowcount, utcnow
 from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
 from lms.web.page_cache import fingerprint
 
-PROGRAM_MONTHS = 12
 events = Namespace()
 # An override granted (sender: the ScheduleOverride; session, cohort, now): the learner is told
 # (lms.notifications).
@@ -54,31 +55,9 @@ PACES = {Pace.CATCH_UP: "Catch-up: the missed months compressed into a catch-up 
          Pace.OWN_START: "Own start: the program's pace from the joining day"}
 
 
-@lru_cache(maxsize=4096)
-def month_opens_on(start: date, month: int) -> date:
-    """The day ``month`` of a program started on ``start`` opens. A pure function asked for
-    hundreds of times an event (every item's dates of a learner's schedule), and relativedelta's
-    arithmetic is slow: kept for the starts seen (cohorts' and late joiners' own)."""
-    return start + relativedelta(months=month - 1)
-
-
 def opens_at(cohort: Cohort, day: date) -> datetime:
     """The UTC instant a date begins in the cohort's time zone."""
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(cohort.timezone)).astimezone(ZoneInfo("UTC"))
-
-
-def cohort_today(cohort: Cohort, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(cohort.timezone)).date()
-
-
-def current_month(start: date, today: date) -> int:
-    """0 before the start, 1-12 during the program, 13 once month 12 is over."""
-    if today < start:
-        return 0
-    month = 1
-    while month <= PROGRAM_MONTHS and month_opens_on(start, month + 1) <= today:
-        month += 1
-    return month
 
 
 def catch_up_days() -> int:

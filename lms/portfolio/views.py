@@ -52,6 +52,9 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
         "pieces_handed_in": services.pieces_in,
         "dates": coursework.dates_for(assignment, plan, review) if assignment and plan else None,
         "form": CsrfForm(), "share_url": None, "error": None, "saved_meanwhile": False,
+        # no current enrolment (``LEARNER_OR_FORMER``): the program over or left, the portfolio is
+        # theirs to read and its link theirs to turn off or on; nothing more is handed in
+        "former": plan is None,
     }
 
 
@@ -107,7 +110,7 @@ def share(level_key: str) -> str:
 
 @bp.post("/portfolio/<level_key>/share/revoke")
 def unshare(level_key: str) -> Any:
-    context = _context(_level(level_key))
+    context = _context(_level(level_key), create=False)  # no portfolio stored: no link to turn off
     services.unshare(db.session, context["portfolio"])
     flash("The shared link is turned off.", "success")
     return redirect(url_for("portfolio.portfolio", level_key=level_key))

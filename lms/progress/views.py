@@ -13,7 +13,8 @@ from markupsafe import Markup, escape
 from lms.accounts.current import signed_in
 from lms.accounts.models import User
 from lms.catalog.models import Lesson
-from lms.cohorts.enrolment import active_enrolment
+from lms.cohorts.access import loaded_role_flags
+from lms.cohorts.enrolment import active_enrolment, last_enrolment
 from lms.cohorts.models import Cohort
 from lms.cohorts.views import nav_is_learner
 from lms.database import utcnow
@@ -115,9 +116,17 @@ def overview() -> str:
     user = signed_in()
     now = utcnow()
 
+    flags = loaded_role_flags(user)  # read with the signed-in user: no statement of its own
+    if not (flags.learns if flags is not None else active_enrolment(db.session, user.id)):
+        # a former learner (``LEARNER_OR_FORMER``): where they got to in the cohort they were in,
+        # read-only, built each time (rare, and never the page kept while they were enrolled)
+        former = last_enrolment(db.session, user.id) or abort(403)
+        return render_template("progress/overview.html", cohort=former.cohort, former=former,
+                               progress=learner_progress(db.session, former.cohort, user.id, now))
+
     def render() -> str:
         enrolment = active_enrolment(db.session, user.id) or abort(403)
-        return render_template("progress/overview.html", cohort=enrolment.cohort,
+        return render_template("progress/overview.html", cohort=enrolment.cohort, former=None,
                                progress=learner_progress(db.session, enrolment.cohort, user.id, now))
 
     return cached_page(db.session, "progress", Viewer(user.id, user.name, user.timezone, user.is_admin), now, render)
