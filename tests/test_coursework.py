@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import JSON, bindparam, func, select, type_coerce
+from sqlalchemy import text as sql_text
 
 from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission
 from lms.extensions import db
@@ -306,3 +307,22 @@ def test_a_portfolio_due_before_its_levels_work_is_refused_at_its_due_date(app: 
             "collects") in messages, result.output
     assert any("'impl-thought-leadership'" in m for m in messages)
     assert not any("'impl-innovation-proposal'" in m for m in messages)  # month 10's work falls due well before
+
+
+def test_a_rubric_version_stored_before_keys_existed_still_loads(app: Flask, loaded) -> None:
+    """Criteria are typed JSON: a version whose stored criteria have no ``key`` reads "" for it,
+    and a criterion without a key checksums as it did before keys existed."""
+    rubric = db.session.scalar(select(Rubric).where(Rubric.key == "mlops-case-rubric"))
+    version = rubric.current
+    column = RubricVersion.__table__.c.criteria
+    raw = db.session.execute(select(type_coerce(column, JSON)).where(RubricVersion.id == version.id)).scalar_one()
+    stored = [{k: v for k, v in c.items() if k != "key"} for c in raw]
+    assert any("key" in c for c in raw) and not any("key" in c for c in stored)
+    db.session.execute(sql_text("UPDATE rubric_versions SET criteria = :criteria WHERE id = :id")
+                       .bindparams(bindparam("criteria", type_=JSON)), {"criteria": stored, "id": version.id})
+    db.session.commit()
+    db.session.expire_all()
+    old = db.session.get(RubricVersion, version.id)
+    assert [c.key for c in old.criteria] == [""] * len(old.criteria)
+    assert old.criteria[0].levels[0].id == "exemplary"
+    assert "key" not in old.criteria[0].fingerprint()

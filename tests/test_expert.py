@@ -381,3 +381,15 @@ def test_the_same_expert_rating_again_counts_once_as_their_latest(course) -> Non
     kept = ko1()
     assert course["app"].test_cli_runner().invoke(args=["lms", "rebuild-mastery"]).exit_code == 0
     assert ko1() == kept
+
+
+def test_the_graders_key_shows_only_to_an_expert_the_staff_invited(course) -> None:
+    """Staff invite an expert to grade: the page shows each criterion's key. A learner's own
+    invitation shows the rubric without it, since the learner chose where the link goes."""
+    work = course["work"]
+    staff_item, staff_token = invite(work, course["teacher"], email="sam@expert.example")
+    text = page(course["expert"].get(f"/e/{staff_token}"))
+    assert "Grader's key" in text and "164 lost minutes" in text
+    own_item, own_token = invite(work, course["learner"], email="lee@expert.example")
+    text = page(course["expert"].get(f"/e/{own_token}"))
+    assert "Metric analysis" in text and "Grader's key" not in text and "164 lost minutes" not in text

@@ -583,3 +583,28 @@ def test_the_grading_page_says_which_text_takes_markdown_and_the_works_state_in_
     criteria = criteria_of(work)
     teacher.post(grade_url(work), data={**levels(criteria, 1), "feedback": "Revise.", "action": "return"})
     assert "· returned for revision, waiting for the learner</p>" in teacher.get(grade_url(work)).get_data(as_text=True)
+
+
+# The MLOps case rubric's key for its first criterion: the worked figures a learner must find.
+WORKED = "164 lost minutes of 43,200"
+
+
+def test_the_graders_key_is_on_the_grading_page_and_never_on_the_learners_pages(course) -> None:
+    """A case rubric's key holds the worked answers: the instructor grading reads it beside
+    the levels; the learner's assignment, work and released feedback pages never show it,
+    and the descriptors they do show no longer carry the figures."""
+    learner, client, work = course["hand_in"](course["cohort"], "Kim Learner")
+    first = criteria_of(work)[0]
+    assert first.id == "metric-analysis" and WORKED in first.key
+    assert "14 of 18" not in " ".join(lv.descriptor for lv in first.levels)
+    teacher = course["client_for"](course["teacher"])
+    grading = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert "Grader's key" in grading and WORKED in grading
+    assert teacher.post(grade_url(work), data={**levels(criteria_of(work), 1), "feedback": "Good.", "action": "release",
+                                                "revision": ""}).status_code == 302
+    for url in (f"/assignments/{CASE}", f"/assignments/{CASE}/work", f"/assignments/{CASE}/feedback"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Grader's key" not in page and WORKED not in page and "14 of 18" not in page, url
+    assert "Good." in client.get(f"/assignments/{CASE}/feedback").get_data(as_text=True)  # the released feedback page
+    staff_view = teacher.get(f"/assignments/{CASE}").get_data(as_text=True)
+    assert WORKED not in staff_view

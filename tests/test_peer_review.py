@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from lms.coursework.models import Submission
+from lms.coursework.models import Rubric, Submission
 from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
 
@@ -334,3 +334,28 @@ def test_a_review_comment_typed_to_the_forms_limit_over_many_lines_is_saved(peop
     form = {f"level-{c.id}": c.levels[1].id for c in review.rubric_version.criteria} | {"comment": comment}
     assert reviewer[1].post(f"/peer-reviews/{review.id}", data=form).status_code == 302
     assert next(r for r in live() if r.id == review.id).comment == comment.replace("\r\n", "\n")
+
+
+def test_a_peer_reviewer_never_sees_the_graders_key(people) -> None:
+    """A key written on the peer-reviewed rubric (here the MLOps case rubric's worked figures)
+    stays off the reviewer's page and the author's list of reviews."""
+    case_rubric = db.session.scalar(select(Rubric).where(Rubric.key == "mlops-case-rubric"))
+    key = case_rubric.current.criteria[0].key
+    assert "164 lost minutes" in key
+    author, reviewer = people("Ada Author"), people("Rex Reviewer")
+    hand_in(author[1], "Ada's plan")
+    hand_in(reviewer[1], "Rex's plan")
+    ask(reviewer[1])
+    review = next(r for r in live() if r.reviewer_id == reviewer[0].id)
+    version = review.rubric_version
+    version.criteria = [c.model_copy(update={"key": key}) for c in version.criteria]
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(PeerReview, review.id).rubric_version.criteria[0].key == key
+    page = reviewer[1].get(f"/peer-reviews/{review.id}").get_data(as_text=True)
+    assert "Ada's plan" in page and "164 lost minutes" not in page and "Grader's key" not in page
+    criteria = db.session.get(PeerReview, review.id).rubric_version.criteria
+    done = {f"level-{c.id}": c.levels[0].id for c in criteria} | {"comment": "Clear."}
+    assert reviewer[1].post(f"/peer-reviews/{review.id}", data=done).status_code == 302
+    for client, url in ((reviewer[1], f"/peer-reviews/{review.id}"), (author[1], f"/assignments/{HANDS_ON}/peer-reviews")):
+        assert "164 lost minutes" not in client.get(url).get_data(as_text=True), url

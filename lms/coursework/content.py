@@ -381,7 +381,7 @@ class CourseworkSection(ContentSection):
             rubric = upsert(session, rubrics, Rubric, r.id,
                             {"title": r.title, "level": levels[r.level] if r.level else None}, report, "rubrics")
             criteria = list(r.criteria)
-            digest = checksum([c.model_dump(mode="json") for c in criteria])
+            digest = checksum([c.fingerprint() for c in criteria])
             sync_version(rubric, digest, partial(_rubric_version, criteria, digest), report, "rubric versions")
             tick(1)
         retire_missing(rubrics, [r.spec.id for r in spec.rubrics], report, "rubrics")

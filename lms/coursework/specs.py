@@ -26,6 +26,12 @@ class CriterionSpec(Spec):
     description: str = ""
     objectives: list[Code] = Field(min_length=1)
     levels: list[LevelSpec] = Field(min_length=2)
+    key: str = ""
+    """The grader's note: what a grader checks the work against (the worked figures, the
+    expected diagnosis, the flaws a critique should find). Shown only to those who grade
+    (the instructor's grading page, an external expert's evaluation page), never to learners
+    or peer reviewers, so the level descriptors can say what work at each level shows
+    without giving the answer away. A version stored before it existed reads ""."""
 
     @model_validator(mode="after")
     def _levels(self) -> CriterionSpec:
@@ -40,6 +46,15 @@ class CriterionSpec(Spec):
     @property
     def best_points(self) -> float:
         return max(lv.points for lv in self.levels)
+
+    def fingerprint(self) -> dict[str, object]:
+        """The criterion as its version's checksum reads it: an empty ``key`` is left out,
+        so a rubric without grader's notes keeps the checksum it had before they existed
+        (and no new version); writing or changing one makes a new version."""
+        data = self.model_dump(mode="json")
+        if not self.key:
+            del data["key"]
+        return data
 
     def level(self, level_id: str | None) -> LevelSpec | None:
         return next((lv for lv in self.levels if lv.id == level_id), None)

@@ -223,6 +223,14 @@ def open_invite(session: DbSession, token: str, now: datetime) -> ExpertInvite:
     return item
 
 
+def shows_key(session: DbSession, item: ExpertInvite) -> bool:
+    """Whether the expert's page shows each criterion's grader's key: only when the cohort's
+    staff sent the invitation. A learner chooses their own expert and could send the link to
+    an address of their own, so a learner's invitation shows the rubric without its key."""
+    group = groups_of(session, [item.submission_id]).get(item.submission_id)
+    return item.invited_by_id not in learner_ids(item.submission, group)
+
+
 def check_credentials(role: str, organization: str, years: str | int | None, qualification: str) -> tuple[str, str, int, str]:
     """The expert's stated role, organization, years of experience and why they are qualified."""
     role, organization = " ".join(role.split()), " ".join(organization.split())

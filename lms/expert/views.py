@@ -140,7 +140,8 @@ def _form_page(item: ExpertInvite, token: str, error: str | None = None, posted:
     files = [a for a in work.attachments if a.id in item.version.attachment_ids]
     return render_template(
         "expert/evaluate.html", invite=item, token=token, learner=db.session.get(User, work.user_id),
-        body=render_user_markdown(item.version.body), files=files, rubric=item.rubric_version, form=CsrfForm(),
+        body=render_user_markdown(item.version.body), files=files, rubric=item.rubric_version,
+        show_key=services.shows_key(db.session, item), form=CsrfForm(),
         error=error, posted=posted, max_comment=services.MAX_COMMENT_CHARS, max_years=services.MAX_YEARS), status
 
 
