@@ -30,7 +30,7 @@ from lms.web.downloads import export_name, streamed_download
 from lms.web.filters import localdeadline, localtime
 from lms.web.markdown import render_user_markdown
 
-bp = Blueprint("grading", __name__, template_folder="templates")
+bp = Blueprint("grading", __name__, template_folder="templates", static_folder="static", static_url_path="/static/grading")
 
 
 @bp.get("/grading")

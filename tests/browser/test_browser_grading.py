@@ -136,3 +136,45 @@ def test_a_released_rubric_reads_one_criterion_under_another_on_a_phone(server_u
     assert cell.bounding_box()["width"] > 300
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
+
+
+def test_the_running_total_adds_up_the_levels_as_they_are_chosen(server_url: str, load_content, make_cohort, enrol_learner,
+                                                                 make_user, browser) -> None:
+    """Before a save the grader sees the points of the levels picked so far beside the rubric
+    (running_total.js, allowed by the Content-Security-Policy as a script of the platform's own)."""
+    load_content()
+    teacher = make_user(name="Tara Teacher")
+    cohort = make_cohort(months_ago=2, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Lena Learner")
+    work = handed_in(cohort, learner)
+    rubric = work.assignment.rubric.current
+    criteria = rubric.criteria
+    errors: list[str] = []
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # a refused script says so here
+    sign_in(page, server_url, teacher.email)
+    page.goto(f"{server_url}/cohorts/{cohort.id}/submissions/{work.id}")
+    total = page.locator("#running-total")
+    total.wait_for()
+    assert total.inner_text() == f"Levels chosen so far: 0 of {rubric.max_points:g} points, 0 of {len(criteria)} criteria with a level."
+    fieldsets = page.locator("fieldset.criterion")
+    fieldsets.nth(0).locator("input[type=radio]").nth(0).check()
+    first = criteria[0].levels[0].points
+    assert total.inner_text() == f"Levels chosen so far: {first:g} of {rubric.max_points:g} points, 1 of {len(criteria)} criteria with a level."
+    fieldsets.nth(1).locator("input[type=radio]").nth(1).check()
+    both = first + criteria[1].levels[1].points
+    assert total.inner_text() == f"Levels chosen so far: {both:g} of {rubric.max_points:g} points, 2 of {len(criteria)} criteria with a level."
+    fieldsets.nth(0).locator("input[type=radio]").nth(2).check()  # a level changed: its points replace the first one's
+    both = criteria[0].levels[2].points + criteria[1].levels[1].points
+    assert total.inner_text() == f"Levels chosen so far: {both:g} of {rubric.max_points:g} points, 2 of {len(criteria)} criteria with a level."
+    assert not errors
+    context.close()
+
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, server_url, teacher.email)
+    page.goto(f"{server_url}/cohorts/{cohort.id}/submissions/{work.id}")
+    assert not page.locator("#running-total").is_visible()  # no script: no total that would stay at nought
+    context.close()
