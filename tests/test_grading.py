@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from lms.extensions import db
 from lms.grading import services as grading_services
 from lms.grading.models import Grade, GradeEvent, GradeStatus
 from lms.grading.services import GradingError, save_grade
-from lms.learning.services import build_schedule
+from lms.learning.services import build_schedule, grant_override
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import rebuild
 
@@ -608,3 +609,33 @@ def test_the_graders_key_is_on_the_grading_page_and_never_on_the_learners_pages(
     assert "Good." in client.get(f"/assignments/{CASE}/feedback").get_data(as_text=True)  # the released feedback page
     staff_view = teacher.get(f"/assignments/{CASE}").get_data(as_text=True)
     assert WORKED not in staff_view
+
+
+def test_the_grading_page_tells_the_due_date_that_applies_with_the_extension_and_who_granted_it(course, count_queries) -> None:
+    """An extension moves the learner's due date (``deadline_that_applies``): the grader reads
+    the date that applies, who granted the extension, and the work's lateness against it."""
+    cohort, teacher_user = course["cohort"], course["teacher"]
+    learner, _, work = course["hand_in"](cohort, "Ella Extended")
+    teacher = course["client_for"](teacher_user)
+    dates = dates_for(work.assignment, build_schedule(db.session, cohort, learner.id, utcnow()))
+    handed_at = work.latest.submitted_at.astimezone(ZoneInfo(cohort.timezone)).date()
+    assert dates.due_on < handed_at  # a case study from month 1 handed in in month 6: late against the regular date
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert f"Due {dates.due_on:%d %B %Y} ·" in page and "<strong>late</strong> against it" in page and "extension" not in page
+
+    extended_to = handed_at + timedelta(days=7)
+    grant_override(db.session, cohort, learner, work.assignment.phase_id, "extension", extended_to, "ill", course["org_admin"],
+                   utcnow(), item_due=dates.due_on)
+    db.session.commit()
+    page = teacher.get(grade_url(work)).get_data(as_text=True)
+    assert f"Due {extended_to:%d %B %Y}, the date of the extension Olga Admin granted on" in page
+    assert "on time against it" in page and '<span class="tag">late</span>' not in page  # the kept flag agrees
+
+    def statements() -> int:
+        db.session.expire_all()  # the page's own statements, not what this test's session kept
+        return count_queries(lambda: teacher.get(grade_url(work)))
+
+    few = statements()
+    for n in range(3):
+        course["hand_in"](cohort, f"Classmate {n}")
+    assert statements() == few

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
@@ -18,11 +18,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from lms.accounts.models import User
 from lms.catalog.models import Module
 from lms.coursework.models import Assignment, RubricVersion, Submission, SubmissionStatus, SubmissionVersion
-from lms.coursework.services import DiffLine, compare
+from lms.coursework.services import DiffLine, compare, dates_for
 from lms.coursework.sharing import Group, groups_of
 from lms.coursework.specs import CriterionSpec
 from lms.database import DbSession
 from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, QueueFilter
+from lms.learning.models import ScheduleOverride
+from lms.learning.services import Schedule, applying_extensions
 from lms.teams.models import Team, TeamMember
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
@@ -91,6 +93,30 @@ def rubric_for(session: DbSession, submission: Submission, grade: Grade | None) 
     if grade is not None:
         return grade.rubric_version
     return submission.assignment.rubric.current
+
+
+@dataclass(frozen=True)
+class DueDate:
+    """The due date that applies to a learner's work (their extension counted, as
+    ``lms.learning.services.deadline_that_applies`` rules through ``dates_for``), the extension
+    that moved it there with who granted it (None: none did), and whether the version shown
+    was handed in after it."""
+
+    due_on: date
+    extension: ScheduleOverride | None
+    late: bool
+
+
+def due_date_of(session: DbSession, submission: Submission, plan: Schedule) -> DueDate | None:
+    """The grading page's due date of ``submission`` on its learner's schedule ``plan``
+    (None: the item is not on it). Two statements for the extension and its granter,
+    whatever the cohort's size."""
+    dates = dates_for(submission.assignment, plan)  # the regular window: a revision's is told apart on the page
+    if dates is None or submission.latest is None:
+        return None
+    extension = (applying_extensions(session, [submission.user_id], submission.assignment.phase_id).get(submission.user_id)
+                 if dates.extended else None)
+    return DueDate(due_on=dates.due_on, extension=extension, late=dates.late(submission.latest.submitted_at))
 
 
 def read_levels(criteria: list[CriterionSpec], levels: Mapping[str, str | None]) -> tuple[dict[str, str | None], float, list[str]]:

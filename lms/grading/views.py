@@ -82,13 +82,16 @@ def _page(submission: Submission, grade: Any = None, error: str | None = None, s
     can_audit = user.is_admin or cohort.organization_id in roles_of(db.session, user).admin_of
     latest = submission.latest
     classmates = [e.user for e in cohort_learners(db.session, cohort) if e.user_id != submission.user_id]
+    team = sharing.groups_of(db.session, [submission.id]).get(submission.id)
+    # a team's work is due with the latest of its members' dates: its lateness is told as kept (the header)
+    due = None if team else services.due_date_of(db.session, submission, build_schedule(db.session, cohort, submission.user_id, utcnow()))
     return render_template(
         "grading/grade.html", submission=submission, grade=grade, error=error, stale=stale, posted=posted, unchosen=unchosen,
         rubric=services.rubric_for(db.session, submission, grade), form=CsrfForm(),
         body=render_user_markdown(latest.body) if latest else None, changes=services.changes_since_last(submission),
         files=[a for a in submission.attachments if latest and a.id in latest.attachment_ids],
         learner=db.session.get(User, submission.user_id),
-        team=sharing.groups_of(db.session, [submission.id]).get(submission.id),
+        team=team, due=due,
         history=services.history(db.session, grade) if grade is not None and can_audit else None,
         peer_reviews=peer.reviews_of(db.session, submission), classmates=classmates,
         names={u.id: u.name for u in classmates},
