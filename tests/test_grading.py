@@ -639,3 +639,19 @@ def test_the_grading_page_tells_the_due_date_that_applies_with_the_extension_and
     for n in range(3):
         course["hand_in"](cohort, f"Classmate {n}")
     assert statements() == few
+
+
+def test_the_audit_trail_writes_scores_as_the_rest_of_the_site(course) -> None:
+    """A whole score reads "17", not the stored float's "17.0"; a half point stays "17.5"."""
+    work = course["hand_in"](course["cohort"], "Ada Audited")[2]
+    teacher = course["client_for"](course["teacher"])
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 3), "action": "draft"})
+    rev = str(db.session.scalar(select(Grade)).revision)
+    teacher.post(grade_url(work), data={**levels(criteria_of(work), 0), "action": "release", "revision": rev})
+    events = db.session.scalars(select(GradeEvent).order_by(GradeEvent.id)).all()
+    drafted, released = events[0].after["score"], events[1].after["score"]
+    page = course["client_for"](course["org_admin"]).get(grade_url(work)).get_data(as_text=True)
+    trail = page[page.index("Audit trail"):]
+    assert f"<td>draft · {drafted:g}</td>" in trail and f"<td>released · {released:g}</td>" in trail
+    assert f"<td>draft · {drafted:g}</td><td>released · {released:g}</td>" in trail.replace("\n      ", "")
+    assert not re.search(r"· \d+\.0<", trail)
