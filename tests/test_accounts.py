@@ -268,7 +268,7 @@ def test_reset_token_is_stored_hashed_and_works_once(session: Session) -> None:
     version = user.session_version
 
     assert services.check_reset_token(session, token, now=T0 + timedelta(minutes=5)).problem is None
-    assert services.reset_password(session, token, NEW_PASSWORD, now=T0 + timedelta(minutes=5)) is user
+    assert services.reset_password(session, token, NEW_PASSWORD, now=T0 + timedelta(minutes=5)).user is user
     session.commit()
     assert row.used_at == T0 + timedelta(minutes=5)
     assert user.session_version == version + 1

@@ -13,8 +13,10 @@ from flask import Flask
 from sqlalchemy import JSON, bindparam, func, select, type_coerce
 from sqlalchemy import text as sql_text
 
-from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission
+from lms.coursework.models import Assignment, Rubric, RubricVersion, Submission, SubmissionStatus, SubmissionVersion
+from lms.database import utcnow
 from lms.extensions import db
+from lms.grading.models import Grade, GradeStatus
 from lms.learning.services import month_opens_on
 
 MODULES = {"mlops", "customer-success", "process-optimization", "quality-assurance",
@@ -326,3 +328,44 @@ def test_a_rubric_version_stored_before_keys_existed_still_loads(app: Flask, loa
     assert [c.key for c in old.criteria] == [""] * len(old.criteria)
     assert old.criteria[0].levels[0].id == "exemplary"
     assert "key" not in old.criteria[0].fingerprint()
+
+
+def _work(learner, assignment: Assignment, status: SubmissionStatus, cohort) -> Submission:
+    work = Submission(assignment_id=assignment.id, user_id=learner.id, cohort_id=cohort.id, status=status)
+    db.session.add(work)
+    db.session.flush()
+    return work
+
+
+def test_a_learner_sees_where_each_piece_of_work_stands_in_one_statement(
+        app: Flask, loaded, make_cohort, enrol_learner, make_user, login, count_queries) -> None:
+    cohort = make_cohort(months_ago=5)
+    learner, grader = enrol_learner(cohort), make_user(name="Gail Grader")
+    client = app.test_client()
+    login(client, learner)
+    items = db.session.scalars(select(Assignment).where(Assignment.team_max.is_(None), Assignment.retired_at.is_(None))
+                               .order_by(Assignment.id).limit(4)).all()
+    _work(learner, items[0], SubmissionStatus.DRAFT, cohort)
+    db.session.commit()
+    before = count_queries(lambda: client.get("/coursework"))
+
+    _work(learner, items[1], SubmissionStatus.SUBMITTED, cohort)
+    _work(learner, items[2], SubmissionStatus.RETURNED, cohort)
+    graded = _work(learner, items[3], SubmissionStatus.RELEASED, cohort)
+    version = SubmissionVersion(submission_id=graded.id, number=1, body="Done.", attachment_ids=[], submitted_at=utcnow())
+    db.session.add(version)
+    db.session.flush()
+    db.session.add(Grade(submission_id=graded.id, version_id=version.id, rubric_version_id=items[3].rubric.current.id,
+                         grader_id=grader.id, selections={}, score=7.5, max_score=12, status=GradeStatus.RELEASED))
+    db.session.commit()
+    assert count_queries(lambda: client.get("/coursework")) == before  # more work, no more statements
+
+    html = client.get("/coursework").get_data(as_text=True)
+    rows = {a.key: row for a in items for row in re.findall(r"<tr>.*?</tr>", html, re.S) if f"{a.title}<" in row}
+    assert ">draft<" in rows[items[0].key] and ">submitted<" in rows[items[1].key]
+    assert ">returned for revision<" in rows[items[2].key] and "graded: 7.5 of 12 points" in rows[items[3].key]
+    assert html.count(">not started<") == len(re.findall(r"<tr>", html)) - 1 - 4  # the header row and the four above
+
+    staff = app.test_client()
+    login(staff, make_user(admin=True))
+    assert "Your work" not in staff.get("/coursework").get_data(as_text=True)

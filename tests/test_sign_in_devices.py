@@ -277,6 +277,24 @@ def test_a_reset_revokes_the_api_tokens_unless_the_person_unticks_it(site: Flask
     assert (db.session.scalar(select(ApiToken.revoked_at)) is not None) is revoke
 
 
+@pytest.mark.parametrize("tokens", [0, 1, 2])
+def test_a_reset_speaks_of_revoked_tokens_only_when_some_were(site: Flask, make_user, tokens: int) -> None:
+    """Ticked by default, so a learner who never made a token was told theirs were revoked."""
+    ada = make_user(email="ada@example.com")
+    for name in ("CI", "Notebook")[:tokens]:
+        create_token(db.session, ada, name, [s.value for s in Scope], None)
+    token = services.issue_reset_token(db.session, ada)
+    db.session.commit()
+    client = site.test_client()
+    data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "revoke_api_tokens": "y"}
+    assert client.post(f"/password/reset/{token}", data=data).status_code == 302
+    with client.session_transaction() as session:
+        said = " ".join(message for _category, message in session.get("_flashes", []))
+    assert "Your password is set." in said
+    assert {0: "API token" not in said, 1: "Your personal API token is revoked." in said,
+            2: "Your 2 personal API tokens are revoked." in said}[tokens], said
+
+
 def test_a_deactivated_person_has_no_live_sign_in_left(site: Flask, make_user) -> None:
     ada, admin = make_user(email="ada@example.com"), make_user(email="root@example.com", admin=True)
     here = site.test_client()

@@ -433,3 +433,14 @@ def test_an_adjustment_moves_each_objective_by_its_share_of_the_maximum() -> Non
     assert outcome.source_ref == "grade:7"
     up: Any = SimpleNamespace(points=4.0)
     assert services.member_outcome(grade, up, ids).fractions == {1: 1.0, 2: 0.75}
+
+
+def test_each_member_sees_the_teams_work_on_the_assessed_work_list(course) -> None:
+    """The team's submission is held by one member; every member's list says where it stands."""
+    a, b = course["learners"][:2]
+    team = form_team(course, "Tallyweave task force", [a, b])
+    assert save(course, a, "Market memo v1", team.draft_revision).status_code == 302
+    for person in (a, b):
+        html = client_of(course, person).get("/coursework").get_data(as_text=True)
+        row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if f"/assignments/{KEY}\"" in r)
+        assert '>draft <span class="tag">team</span><' in row, person.name

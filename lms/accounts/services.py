@@ -26,7 +26,8 @@ TIMEZONES = frozenset(available_timezones())
 events = Namespace()
 # Sent once a person's password was changed or reset, with ``session=``, ``now=`` and
 # ``revoke_api_tokens=`` (they asked that their personal API tokens stop working too); the
-# sender is the user. The API revokes the tokens (``lms.api.wiring``).
+# sender is the user. The API revokes the tokens (``lms.api.wiring``); a receiver that revokes
+# tokens returns how many, so the person is told only of tokens that were there (``_replaced``).
 password_replaced = events.signal("password-replaced")
 # A dummy hash so a login for an unknown email costs as much as a real one.
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -161,10 +162,11 @@ def password_matches(user: User, password: str) -> bool:
 
 
 def change_password(session: DbSession, user: User, current: str, new: str, now: datetime | None = None, *,
-                    keep_device: int | None = None, revoke_api_tokens: bool = False) -> None:
+                    keep_device: int | None = None, revoke_api_tokens: bool = False) -> int:
     """The person's new password; reset links mailed before stop working (one could be in a
     mailbox someone else reads, and would set the password again after the change), and
-    so does every sign-in but ``keep_device`` (the device the change is made on)."""
+    so does every sign-in but ``keep_device`` (the device the change is made on). How many
+    personal API tokens were revoked (asked with ``revoke_api_tokens``)."""
     now = now or utcnow()
     if user.password_hash is None or not check_password_hash(user.password_hash, current):
         raise AccountError("The current password is not correct.")
@@ -172,7 +174,14 @@ def change_password(session: DbSession, user: User, current: str, new: str, now:
     void_reset_links(session, user.id, now)
     devices.end_all(session, user.id, now, keep=keep_device)
     session.flush()
-    password_replaced.send(user, session=session, now=now, revoke_api_tokens=revoke_api_tokens)
+    return _replaced(session, user, now, revoke_api_tokens)
+
+
+def _replaced(session: DbSession, user: User, now: datetime, revoke_api_tokens: bool) -> int:
+    """Tell the features that keep credentials of the person (``password_replaced``); how
+    many personal API tokens they revoked."""
+    answers = password_replaced.send(user, session=session, now=now, revoke_api_tokens=revoke_api_tokens)
+    return sum(answer for _receiver, answer in answers if isinstance(answer, int))
 
 
 def end_other_sign_ins(session: DbSession, user: User, keep_device: int | None, now: datetime | None = None) -> int:
@@ -241,8 +250,17 @@ def check_reset_token(session: DbSession, token: str, now: datetime | None = Non
     return TokenCheck(reset, None)
 
 
+@dataclass(frozen=True)
+class PasswordReset:
+    """Whose password a reset link set, and how many of their personal API tokens were
+    revoked with it (0 when they asked for none, or had none)."""
+
+    user: User
+    revoked_tokens: int
+
+
 def reset_password(session: DbSession, token: str, password: str, now: datetime | None = None, *,
-                   revoke_api_tokens: bool = False) -> User:
+                   revoke_api_tokens: bool = False) -> PasswordReset:
     """Set the password a reset link's owner chose; every sign-in of theirs ends."""
     now = now or utcnow()
     check = check_reset_token(session, token, now)
@@ -257,8 +275,7 @@ def reset_password(session: DbSession, token: str, password: str, now: datetime 
         raise AccountError("This reset link has already been used. Ask for a new one.")
     devices.end_all(session, user.id, now)
     session.flush()
-    password_replaced.send(user, session=session, now=now, revoke_api_tokens=revoke_api_tokens)
-    return user
+    return PasswordReset(user, _replaced(session, user, now, revoke_api_tokens))
 
 
 def void_reset_links(session: DbSession, user_id: int, now: datetime, spending: int | None = None) -> bool:

@@ -213,6 +213,14 @@ LOCKED_MESSAGE = ("Too many failed sign-ins: this account is locked. If the addr
                   "to unlock it has been sent there; follow it (or reset your password), then sign in.")
 
 
+def revoked_tokens_said(revoked: int) -> str:
+    """What a password change or reset says of the personal API tokens it revoked: nothing
+    when none were (none asked for, or none to revoke)."""
+    if not revoked:
+        return ""
+    return " Your personal API token is revoked." if revoked == 1 else f" Your {revoked} personal API tokens are revoked."
+
+
 def _mail_unlock_link(user: User) -> None:
     token = services.issue_unlock_token(db.session, user)
     link = url_for("accounts.unlock", token=token, _external=True)
@@ -311,7 +319,7 @@ def account() -> Any:
             return redirect(url_for("accounts.account"))
     if password.submit.data and password.validate_on_submit():
         try:
-            services.change_password(db.session, user, password.current.data or "", password.password.data or "",
+            revoked = services.change_password(db.session, user, password.current.data or "", password.password.data or "",
                                      keep_device=here, revoke_api_tokens=bool(password.revoke_api_tokens.data))
         except services.AccountError as exc:
             db.session.rollback()
@@ -323,7 +331,7 @@ def account() -> Any:
             tell_of(user, SecurityChange.PASSWORD_CHANGED)
             sign_in_again(user)  # the session carries the new session version
             flash("Your password is changed; other devices are signed out."
-                  + (" Your personal API tokens are revoked." if password.revoke_api_tokens.data else ""), "success")
+                  + revoked_tokens_said(revoked), "success")
             return redirect(url_for("accounts.account"))
     return render_template("accounts/account.html", profile=profile, password=password, sign_out=SignOutForm(),
                            devices=_live_devices(user), here=here)
@@ -427,8 +435,9 @@ def reset_password(token: str) -> Any:
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            user = services.reset_password(db.session, token, form.password.data or "",
-                                           revoke_api_tokens=bool(form.revoke_api_tokens.data))
+            reset = services.reset_password(db.session, token, form.password.data or "",
+                                            revoke_api_tokens=bool(form.revoke_api_tokens.data))
+            user = reset.user
         except services.AccountError as exc:
             db.session.rollback()
             add_error(form.password, str(exc))
@@ -436,6 +445,6 @@ def reset_password(token: str) -> Any:
             tell_of(user, SecurityChange.PASSWORD_RESET)
             sign_in_guard().unlock(user.email)  # a new password lifts a sign-in lock
             flash("Your password is set. Sign in with it now."
-                  + (" Your personal API tokens are revoked." if form.revoke_api_tokens.data else ""), "success")
+                  + revoked_tokens_said(reset.revoked_tokens), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form, problem=None)

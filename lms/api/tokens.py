@@ -135,11 +135,10 @@ def revoke_personal_tokens(session: DbSession, owner: User, now: datetime | None
 
 
 def on_password_replaced(sender: User, *, session: DbSession, now: datetime, revoke_api_tokens: bool,
-                         **_extra: object) -> None:
+                         **_extra: object) -> int:
     """``lms.accounts.services.password_replaced``: the person asked that their personal
-    tokens stop working with the old password."""
-    if revoke_api_tokens:
-        revoke_personal_tokens(session, sender, now)
+    tokens stop working with the old password. How many were revoked."""
+    return revoke_personal_tokens(session, sender, now) if revoke_api_tokens else 0
 
 
 @dataclass(frozen=True)

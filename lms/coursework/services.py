@@ -10,12 +10,12 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
 from flask import current_app, has_app_context
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, false, null, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,7 +23,7 @@ from lms.accounts.models import User
 from lms.cohorts.enrolment import Carried, hold_enrolment
 from lms.cohorts.models import Cohort
 from lms.coursework.models import EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
-from lms.coursework.sharing import groups_of
+from lms.coursework.sharing import groups_of, sharers
 from lms.database import DbSession, among, insert_unless_there, rowcount
 from lms.learning.services import Schedule, deadline_that_applies
 from lms.storage.backends import Storage, as_storage
@@ -35,6 +35,64 @@ def active_assignments(session: DbSession) -> list[Assignment]:
     return list(session.scalars(
         select(Assignment).where(Assignment.retired_at.is_(None)).order_by(Assignment.position)
         .options(selectinload(Assignment.module), selectinload(Assignment.phase), selectinload(Assignment.objectives))))
+
+
+class ScoreSource(Protocol):
+    """A feature that grades work (lms.grading, right of this one) gives, for the work
+    list's one statement, the released score and its maximum of the ``Submission`` row in
+    hand: two correlated scalar columns, null while no grade is released."""
+
+    def released_score(self) -> tuple[ColumnElement[float | None], ColumnElement[float | None]]: ...
+
+
+_SCORES: dict[str, ScoreSource] = {}
+
+
+def register_scores(name: str, source: ScoreSource) -> None:
+    """Called from a feature's ``init_app`` (again for every app: the same name replaces)."""
+    _SCORES[name] = source
+
+
+_STATE_WORDS = {SubmissionStatus.DRAFT: "draft", SubmissionStatus.SUBMITTED: "submitted",
+                SubmissionStatus.RETURNED: "returned for revision", SubmissionStatus.RELEASED: "graded"}
+
+
+@dataclass(frozen=True)
+class WorkState:
+    """Where one learner's work on one assignment stands, for the work list."""
+
+    status: SubmissionStatus | None  # None: not started
+    score: float | None = None       # the released score (own work only: a team member's share may be adjusted)
+    max_score: float | None = None
+    shared: bool = False
+
+    @property
+    def words(self) -> str:
+        if self.status is None:
+            return "not started"
+        if self.status is SubmissionStatus.RELEASED and self.score is not None and self.max_score is not None:
+            return f"graded: {self.score:g} of {self.max_score:g} points"
+        return _STATE_WORDS[self.status]
+
+
+NOT_STARTED = WorkState(None)
+
+
+def work_states(session: DbSession, user_id: int) -> dict[int, WorkState]:
+    """Assignment id -> where ``user_id``'s work stands (their own, or their team's, which
+    wins), with the released score: one statement whatever the number of assignments."""
+    shared_rows = sharers([user_id])
+    shared = Submission.id.in_(select(shared_rows.c.submission_id)) if shared_rows is not None else false()
+    source = next(iter(_SCORES.values()), None)
+    score, max_score = source.released_score() if source is not None else (null(), null())
+    found: dict[int, WorkState] = {}
+    for assignment_id, status, is_shared, points, out_of in session.execute(
+            select(Submission.assignment_id, Submission.status, shared, score, max_score)
+            .where(or_(Submission.user_id == user_id, shared))):
+        if is_shared or assignment_id not in found:
+            found[assignment_id] = (WorkState(status, shared=True) if is_shared
+                                    else WorkState(status, points, out_of))
+    return found
 
 
 def get_assignment(session: DbSession, key: str) -> Assignment | None:

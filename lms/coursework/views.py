@@ -33,6 +33,8 @@ def assignments() -> str:
     plan = learner_schedule(db.session, user, now)
     cohorts: list[Cohort] = []
     chosen: Cohort | None = None
+    # A learner's own state of each piece of work, read in one statement; staff see none.
+    states = services.work_states(db.session, user.id) if plan is not None else None
     if plan is None:
         cohorts = staff_cohorts(db.session, user)
         wanted = request.args.get("cohort", type=as_id)
@@ -45,7 +47,7 @@ def assignments() -> str:
                    key=lambda a: (a.phase.month if a.phase else 13, a.module.position if a.module else 0, a.position))
     dates = {a.id: services.dates_for(a, plan) for a in items} if plan else {}
     return render_template("coursework/assignments.html", assignments=items, dates=dates, kinds=KINDS,
-                           cohorts=cohorts, chosen=chosen)
+                           cohorts=cohorts, chosen=chosen, states=states, not_started=services.NOT_STARTED)
 
 
 @bp.get("/assignments/<key>")

@@ -255,6 +255,16 @@ def released_grade(session: DbSession, submission: Submission) -> Grade | None:
     return grade if grade is not None and grade.status == GradeStatus.RELEASED else None
 
 
+class ReleasedScores:
+    """For the learner's work list (lms.coursework.services.work_states): each
+    submission's released score and its maximum, as correlated columns of its one statement."""
+
+    def released_score(self) -> tuple[ColumnElement[float | None], ColumnElement[float | None]]:
+        released = (Grade.submission_id == Submission.id, Grade.status == GradeStatus.RELEASED)
+        return (select(Grade.score).where(*released).correlate(Submission).scalar_subquery().label("score"),
+                select(Grade.max_score).where(*released).correlate(Submission).scalar_subquery().label("max_score"))
+
+
 @dataclass(frozen=True)
 class CriterionComment:
     title: str

@@ -177,4 +177,31 @@ def test_the_running_total_adds_up_the_levels_as_they_are_chosen(server_url: str
     sign_in(page, server_url, teacher.email)
     page.goto(f"{server_url}/cohorts/{cohort.id}/submissions/{work.id}")
     assert not page.locator("#running-total").is_visible()  # no script: no total that would stay at nought
+
+
+def test_the_assessed_work_and_quiz_lists_read_on_a_phone_without_scrolling_sideways(
+        server_url: str, load_content, make_cohort, enrol_learner, browser) -> None:
+    """At 390 px each row stacks, its cells named: the dates, once a fourth column off the
+    screen's right edge, are read in place, and so is where the learner's work stands."""
+    load_content()
+    cohort = make_cohort(months_ago=2)
+    learner = enrol_learner(cohort, name="Lena Learner")
+    handed_in(cohort, learner)
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, server_url, learner.email)
+    for address in ("/coursework", "/quizzes"):
+        page.goto(server_url + address)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, address
+        assert page.evaluate("Math.max(...[...document.querySelectorAll('.table-wrap')].map(w => w.scrollWidth - w.clientWidth))") <= 0, address
+    page.goto(server_url + "/coursework")
+    row = page.locator("tr", has=page.get_by_role("link", name="Case study: false alarms and a silent outage at Coldwatch"))
+    for label in ("Dates", "Your work"):
+        cell = row.locator(f'td[data-label="{label}"]')
+        box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+        assert cell.is_visible()
+    assert "due " in row.locator('td[data-label="Dates"]').inner_text()
+    assert "submitted" in row.locator('td[data-label="Your work"]').inner_text()
     context.close()
