@@ -86,7 +86,23 @@ def stakeholder_feedback(app: Flask, make_cohort: Any, enrol_learner: Any, make_
             "You cannot rate your own work")
 
 
-PAGES = [expert_invitation, stakeholder_feedback]
+TEAM_KEY = "intl-hands-on-entry-plan"  # a team assignment learners form teams for, open in month ten
+
+
+def team_started(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    learner = enrol_learner(make_cohort(months_ago=9), name="Founder A")
+    return (_signed_in(app, login, learner), f"/assignments/{TEAM_KEY}/team/new", {"name": "\u202e\u200b"}, "name",
+            "A name needs at least one letter or digit")
+
+
+def team_made_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=9, instructors=[teacher])
+    return (_signed_in(app, login, teacher), f"/cohorts/{cohort.id}/assignments/{TEAM_KEY}/teams", {"name": "   "},
+            "name", "Give the team a name.")
+
+
+PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff]
 
 
 @pytest.mark.parametrize("setup", PAGES, ids=[p.__name__ for p in PAGES])

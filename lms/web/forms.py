@@ -76,7 +76,7 @@ def refuse_field(form: FlaskForm, name: str | None, message: str) -> bool:
     found = form._fields.get(name) if name else None
     if found is None:
         return False
-    add_error(found, message)
+    found.errors = [*found.errors, message]  # a form not validated (the service checks it) has a tuple here
     return True
 
 
