@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from lms.catalog.models import Module
 from lms.extensions import db
+from lms.simulations.models import SimulationRun
 
 CASE = "mlops-case-coldwatch"
 Case = tuple[Any, str, dict[str, Any], str, str]  # client, url, form sent, the field refused, part of its message
@@ -86,6 +87,7 @@ def stakeholder_feedback(app: Flask, make_cohort: Any, enrol_learner: Any, make_
             "You cannot rate your own work")
 
 
+SIMULATION = "mlops-2am-outage"  # open in month six
 TEAM_KEY = "intl-hands-on-entry-plan"  # a team assignment learners form teams for, open in month ten
 
 
@@ -102,7 +104,15 @@ def team_made_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make_us
             "name", "Give the team a name.")
 
 
-PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff]
+def simulation_decision(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    client = _signed_in(app, login, enrol_learner(make_cohort(months_ago=5), name="Pia Learner"))
+    started = client.post(f"/simulations/{SIMULATION}/start")
+    assert started.status_code == 302
+    run = db.session.scalar(select(SimulationRun))
+    return client, started.headers["Location"], {"node": run.node, "choice": "7"}, "choice", "Choose one of the options."
+
+
+PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, simulation_decision]
 
 
 @pytest.mark.parametrize("setup", PAGES, ids=[p.__name__ for p in PAGES])
