@@ -4,7 +4,6 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, StringField, TextAreaField
 
 from lms.teams.services import MAX_NAME
-
 from lms.web.forms import Form
 
 

@@ -89,7 +89,8 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
             returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
     return render_template("teams/team.html", assignment=item, dates=_dates(item, team), button=CsrfForm(), error=error,
-                           name_form=name_form or TeamNameForm(formdata=None), user=user, rating_error=rating_error, posted=request.form if rating_error else None,
+                           name_form=name_form or TeamNameForm(formdata=None), user=user, rating_error=rating_error,
+                           posted=request.form if rating_error else None,
                            **context), status
 
 
