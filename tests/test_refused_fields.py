@@ -16,6 +16,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from lms.catalog.models import Module
+from lms.database import utcnow
+from lms.discussions import services as discussions
 from lms.extensions import db
 from lms.simulations.models import SimulationRun
 
@@ -112,7 +114,19 @@ def simulation_decision(app: Flask, make_cohort: Any, enrol_learner: Any, make_u
     return client, started.headers["Location"], {"node": run.node, "choice": "7"}, "choice", "Choose one of the options."
 
 
-PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, simulation_decision]
+def thread_hidden_without_reason(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    mlops = db.session.scalar(select(Module).where(Module.key == "mlops"))
+    thread = discussions.start_thread(db.session, cohort, mlops, enrol_learner(cohort, name="Pia Learner"),
+                                      "How often to retrain?", "Our model drifts.", utcnow(), lambda post: "/")
+    db.session.commit()
+    return (_signed_in(app, login, teacher), f"/threads/{thread.id}/moderate", {"action": "hide_thread", "reason": " "},
+            "reason", "Give a reason")
+
+
+PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, simulation_decision,
+         thread_hidden_without_reason]
 
 
 @pytest.mark.parametrize("setup", PAGES, ids=[p.__name__ for p in PAGES])
