@@ -580,6 +580,9 @@ def test_the_grading_page_says_which_text_takes_markdown_and_the_works_state_in_
     page = teacher.get(grade_url(work)).get_data(as_text=True)
     assert '<label for="feedback">Overall feedback <span class="muted small">(Markdown' in page
     assert "Comment on this criterion (plain text, shown as typed)" in page
+    for criterion in criteria_of(work):  # each comment box has a label of its own, not only the placeholder's hint
+        assert (f'<label class="visually-hidden" for="comment-{criterion.id}">Comment on {criterion.title} (plain text)'
+                '</label>') in page
     assert "· waiting for a grade</p>" in page and "status submitted" not in page
     criteria = criteria_of(work)
     teacher.post(grade_url(work), data={**levels(criteria, 1), "feedback": "Revise.", "action": "return"})

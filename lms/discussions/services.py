@@ -32,7 +32,13 @@ EXCERPT = 280
 
 
 class DiscussionError(ValueError):
-    """Something the service refuses, with a message for the person."""
+    """Something the service refuses, with a message for the person. ``field``: the form
+    field it is about (``"reason"``, a moderation's), when it is about one, for the page to
+    show it there and mark that field invalid."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StalePost(DiscussionError):
@@ -172,7 +178,7 @@ def moderate(session: DbSession, actor: User, action: ModerationAction | str, th
         raise DiscussionError("That post is not in this thread.")
     reason = reason.strip()
     if moderator.needs_reason and not reason:
-        raise DiscussionError("Give a reason: it is kept in the moderation log.")
+        raise DiscussionError("Give a reason: it is kept in the moderation log.", field="reason")
     try:
         moderator.apply(session, thread, post, reason)
     except ModerationRefused as exc:

@@ -21,7 +21,7 @@ from lms.discussions.models import ModerationAction, Post, Thread
 from lms.discussions.moderation import MODERATORS
 from lms.extensions import db
 from lms.learning.services import Schedule
-from lms.web.forms import add_error
+from lms.web.forms import add_error, refuse_field
 
 bp = Blueprint("discussions", __name__, template_folder="templates")
 
@@ -118,10 +118,14 @@ def new_thread(cohort_id: int, key: str) -> Any:
 
 
 def _thread_page(thread: Thread, staff: bool, form: ReplyForm | None = None, status: int = 200,
-                 error: str | None = None) -> tuple[str, int]:
+                 error: str | None = None, moderated: tuple[str, ModerateForm] | None = None) -> tuple[str, int]:
+    """``moderated``: a moderation refused about its reason, with what it was about (``"thread"``
+    or ``"post-<id>"``): that form's reason is shown as the field, marked invalid by its message."""
     posts = services.thread_posts(db.session, thread)
     return render_template("discussions/thread.html", thread=thread, staff=staff, posts=posts,
-                           opening=posts[0], replies=posts[1:], form=form or ReplyForm(), moderate=ModerateForm(),
+                           opening=posts[0], replies=posts[1:], form=form or ReplyForm(),
+                           moderate=moderated[1] if moderated else ModerateForm(formdata=None),
+                           refused_on=moderated[0] if moderated else None,
                            log=services.moderation_log(db.session, thread) if staff else [],
                            labels={a: m.label for a, m in MODERATORS.items()}, actions=ModerationAction,
                            me=signed_in(), error=error), status
@@ -150,16 +154,21 @@ def reply(thread_id: int) -> Any:
 
 def _moderate(item: Thread, post: Post | None) -> Any:
     form = ModerateForm()
+    on = "thread" if post is None else f"post-{post.id}"
     if form.validate_on_submit():
         try:
             entry = services.moderate(db.session, signed_in(), form.action.data or "", item, post,
                                       form.reason.data or "", utcnow())
         except services.DiscussionError as exc:
             db.session.rollback()
+            if refuse_field(form, exc.field, str(exc)):  # by the reason it is about, invalid and in the summary
+                return _thread_page(item, True, status=400, moderated=(on, form))
             return _thread_page(item, True, status=400, error=str(exc))
         flash(MODERATORS[entry.action].done, "success")
         return redirect(url_for("discussions.thread", thread_id=item.id,
                                 _anchor=f"post-{post.id}" if post is not None else None))
+    if form.reason.errors:  # too long: said by the reason, kept as typed
+        return _thread_page(item, True, status=400, moderated=(on, form))
     return _thread_page(item, True, status=400, error="Choose a moderation action.")
 
 

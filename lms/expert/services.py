@@ -48,7 +48,13 @@ LinkFor = Callable[[str], str]
 
 
 class ExpertError(ValueError):
-    """A problem the person can fix, or a link that cannot be used; nothing was changed."""
+    """A problem the person can fix, or a link that cannot be used; nothing was changed.
+    ``field``: the form field it is about (``"name"``, ``"email"``, ``"note"``), when it is
+    about one, for the page to show it there and mark that field invalid."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # ------------------------------------------------------------------ link problems
@@ -104,9 +110,10 @@ def _clean_name(raw: str) -> str:
     name = tidy_name(raw)  # a person's name, as accounts keep one: no direction overrides or invisible characters
     if not name:
         raise ExpertError("Give the expert's name." if not raw.strip()
-                          else "A name needs at least one letter or digit (invisible characters are not kept).")
+                          else "A name needs at least one letter or digit (invisible characters are not kept).",
+                          field="name")
     if len(name) > MAX_NAME_CHARS:
-        raise ExpertError(f"Keep the name under {MAX_NAME_CHARS} characters.")
+        raise ExpertError(f"Keep the name under {MAX_NAME_CHARS} characters.", field="name")
     return name
 
 
@@ -144,18 +151,19 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
     try:
         address = normalise_email(email)
     except AccountError as exc:
-        raise ExpertError(str(exc)) from exc
+        raise ExpertError(str(exc), field="email") from exc
     learner = session.get(User, submission.user_id)
     assert learner is not None  # a submission's learner is never deleted
     group = groups_of(session, [submission.id]).get(submission.id)  # a team's work: every member is its learner
     if address in {learner.email, inviter.email, *(m.email for m in (group.members if group else []))}:
-        raise ExpertError("Invite an outside expert: not the learner (nor a teammate), and not yourself.")
+        raise ExpertError("Invite an outside expert: not the learner (nor a teammate), and not yourself.", field="email")
     if inside_cohort(session, address, submission.cohort_id):
         raise ExpertError(f"{address} belongs to the program: a learner of this cohort, or its staff. Invite someone "
-                          "from outside it (an expert's rating counts as evidence of the learner's competency).")
+                          "from outside it (an expert's rating counts as evidence of the learner's competency).",
+                          field="email")
     note = note.strip()
     if len(note) > MAX_NOTE_CHARS:
-        raise ExpertError(f"Keep the note under {MAX_NOTE_CHARS:,} characters.")
+        raise ExpertError(f"Keep the note under {MAX_NOTE_CHARS:,} characters.", field="note")
     if inviter.id in learner_ids(submission, group):
         sent = session.scalar(select(func.count(ExpertInvite.id)).where(
             ExpertInvite.invited_by_id == inviter.id, ExpertInvite.created_at > now - timedelta(days=1))) or 0
@@ -167,7 +175,7 @@ def invite(session: DbSession, submission: Submission, inviter: User, name: str,
         ExpertInvite.revoked_at.is_(None), ExpertInvite.expires_at > now))
     if waiting is not None:
         raise ExpertError(f"{address} already has a waiting invitation for this work. "
-                          "Withdraw it first if you want to send a new link.")
+                          "Withdraw it first if you want to send a new link.", field="email")
     latest = submission.latest
     assert latest is not None  # handed_in
     token, digest = new_token()

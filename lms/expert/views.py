@@ -19,6 +19,7 @@ from lms.expert import services
 from lms.expert.forms import CsrfForm, InviteForm
 from lms.expert.models import ExpertEvaluation, ExpertInvite
 from lms.extensions import db
+from lms.web.forms import refuse_field
 from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("expert", __name__, template_folder="templates")
@@ -66,8 +67,10 @@ def _create(submission: Submission | None, assignment: Assignment, staff: bool, 
         item, _token = services.invite(db.session, submission, signed_in(), form.name.data or "", form.email.data or "",
                                        form.note.data or "", utcnow(), expert_link, _days_valid())
     except services.ExpertError as exc:
-        db.session.rollback()  # said once, above the form (not again under a field it may not be about)
-        return _page(submission, assignment, form, staff, error=str(exc), status=400)
+        db.session.rollback()
+        # said once: by the field it is about (invalid, described by it, in the summary), else above the form
+        shown = refuse_field(form, exc.field, f"{exc} Nothing was sent.")
+        return _page(submission, assignment, form, staff, error=None if shown else str(exc), status=400)
     flash(f"Invitation sent to {item.name} ({item.email}). Their rating will appear here.", "success")
     return redirect(back)
 

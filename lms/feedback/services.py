@@ -80,7 +80,14 @@ SCALE: dict[int, str] = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Ex
 
 
 class FeedbackError(ValueError):
-    """A problem the person can fix, or a link that cannot be used; nothing was changed."""
+    """A problem the person can fix, or a link that cannot be used; nothing was changed.
+    ``field``: the invitation form's field it is about (``"module"``, ``"name"``,
+    ``"email"``, ``"relation"``), when it is about one, for the page to show it there and
+    mark that field invalid."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # ------------------------------------------------------------------ link problems
@@ -196,30 +203,33 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
     if enrolment is None:
         raise FeedbackError("Only learners enrolled in a cohort can ask for stakeholder feedback.")
     if module.retired_at is not None:
-        raise FeedbackError("Choose one of the program's framework modules.")
+        raise FeedbackError("Choose one of the program's framework modules.", field="module")
     plan = learner_schedule(session, learner, now)
     opens = _opens_on(plan, module)
     if opens is not None:
         raise FeedbackError(f"{module.title} opens on {opens:%d %B %Y}: ask how it works for people once you have "
-                            "started putting it into practice.")
+                            "started putting it into practice.", field="module")
     raw, name = name, tidy_name(name)  # a person's name, as accounts keep one: no direction overrides or invisible characters
     if not name:
         raise FeedbackError("Give the name of the person you are inviting." if not raw.strip()
-                            else "A name needs at least one letter or digit (invisible characters are not kept).")
+                            else "A name needs at least one letter or digit (invisible characters are not kept).",
+                            field="name")
     if len(name) > MAX_NAME_CHARS:
-        raise FeedbackError(f"Keep the name under {MAX_NAME_CHARS} characters.")
+        raise FeedbackError(f"Keep the name under {MAX_NAME_CHARS} characters.", field="name")
     if relation not in RELATIONS:
-        raise FeedbackError(f"Choose who they are to your business: {', '.join(RELATIONS.values()).lower()}.")
+        raise FeedbackError(f"Choose who they are to your business: {', '.join(RELATIONS.values()).lower()}.",
+                            field="relation")
     relation = FeedbackRelation(relation)
     try:
         address = normalise_email(email)
     except AccountError as exc:
-        raise FeedbackError(str(exc)) from exc
+        raise FeedbackError(str(exc), field="email") from exc
     if address == learner.email:
-        raise FeedbackError("You cannot rate your own work: invite someone who experiences it.")
+        raise FeedbackError("You cannot rate your own work: invite someone who experiences it.", field="email")
     if inside_cohort(session, address, enrolment.cohort_id):
         raise FeedbackError(f"{address} belongs to the program: a learner of your cohort, or its staff. Invite someone "
-                            "outside it who experiences your work (their answers count as evidence of your competency).")
+                            "outside it who experiences your work (their answers count as evidence of your competency).",
+                            field="email")
     sent = session.scalar(select(func.count(FeedbackInvite.id)).where(
         FeedbackInvite.learner_id == learner.id, FeedbackInvite.created_at > now - timedelta(days=1))) or 0
     if sent >= MAX_INVITES_PER_DAY:
@@ -230,7 +240,7 @@ def invite(session: DbSession, learner: User, module: Module, name: str, email: 
         FeedbackInvite.used_at.is_(None), FeedbackInvite.revoked_at.is_(None), FeedbackInvite.expires_at > now))
     if waiting is not None:
         raise FeedbackError(f"{address} already has a waiting invitation for {module.title}. "
-                            "Withdraw it first if you want to send a new link.")
+                            "Withdraw it first if you want to send a new link.", field="email")
     token, digest = new_token()
     item = FeedbackInvite(learner_id=learner.id, module_id=module.id, name=name, email=address, relation=relation,
                           token_hash=digest, created_at=now, expires_at=now + timedelta(days=days_valid))

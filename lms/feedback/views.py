@@ -17,7 +17,7 @@ from lms.feedback import services
 from lms.feedback.forms import CsrfForm, InviteForm
 from lms.feedback.models import FeedbackInvite
 from lms.learning.services import learner_schedule
-from lms.web.forms import labelled_choices
+from lms.web.forms import labelled_choices, refuse_field
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
 
@@ -66,7 +66,9 @@ def create() -> Any:
                                        form.email.data or "", form.relation.data or "", utcnow(), feedback_link)
     except services.FeedbackError as exc:
         db.session.rollback()
-        return _learner_page(form, frameworks, error=str(exc), status=400)
+        # said once: by the field it is about (invalid, described by it, in the summary), else above the form
+        shown = refuse_field(form, exc.field, f"{exc} Nothing was sent.")
+        return _learner_page(form, frameworks, error=None if shown else str(exc), status=400)
     flash(f"Invitation sent to {item.name} ({item.email}). You will see their answer here.", "success")
     return redirect(url_for("feedback.mine"))
 

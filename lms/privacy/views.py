@@ -15,6 +15,7 @@ from lms.privacy.forms import EraseForm, ExportForm
 from lms.privacy.kinds import KINDS
 from lms.storage.backends import Storage, file_storage
 from lms.web.downloads import content_disposition
+from lms.web.forms import add_error
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
 
@@ -60,7 +61,7 @@ def erase(user_id: int) -> ResponseReturnValue:
                 services.erase_learner(db.session, user, form.confirm_email.data or "", actor_id=signed_in().id,
                                        ip=request.remote_addr, now=utcnow())
             except services.ErasureRefused as exc:
-                form.confirm_email.errors = [str(exc)]
+                add_error(form.confirm_email, str(exc))  # by the field, invalid and in the summary (shared)
             else:
                 flash("The learner's personal data was erased; their scores stay in the cohort's statistics.", "success")
                 return redirect(url_for("privacy.erase", user_id=user.id))

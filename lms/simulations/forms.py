@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from wtforms import HiddenField
+from wtforms import HiddenField, RadioField
 from wtforms.validators import InputRequired
 
-from lms.web.forms import Form, WholeNumberField
+from lms.web.forms import Form
 
 
 class CsrfForm(Form):
@@ -11,7 +11,10 @@ class CsrfForm(Form):
 
 
 class ChoiceForm(Form):
-    """One decision: the node the learner was shown and the choice they took there."""
+    """One decision: the node the learner was shown and the choice they took there (the
+    options, the node's, are set by the view; the service checks the one taken is one of
+    them, so a choice from a page of an older version is refused as such)."""
 
     node = HiddenField(validators=[InputRequired()])
-    choice = WholeNumberField(validators=[InputRequired("Choose one of the options.")])
+    choice = RadioField("What do you do?", coerce=int, validate_choice=False,
+                        validators=[InputRequired("Choose one of the options.")])

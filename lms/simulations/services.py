@@ -31,7 +31,13 @@ MAX_POINTS = 4
 
 
 class SimulationError(ValueError):
-    """A choice or a start the simulation refuses; the message is for the learner."""
+    """A choice or a start the simulation refuses; the message is for the learner.
+    ``field``: the decision form's field it is about (``"choice"``), when it is about one,
+    for the page to show it there and mark that field invalid."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def get_simulation(session: DbSession, key: str) -> Simulation | None:
@@ -137,7 +143,7 @@ def choose(session: DbSession, run: SimulationRun, node_id: str, choice: int, no
         raise SimulationError("This simulation has changed since you started this run. Start a new one.")
     choices = node.get("choices") or []
     if not 0 <= choice < len(choices):
-        raise SimulationError("Choose one of the options.")
+        raise SimulationError("Choose one of the options.", field="choice")
     made: dict[str, Any] = choices[choice]
     # The step keeps the choice as it read, so the path and its score survive later edits of the file.
     run.path = [*run.path, {"node": run.node, "choice": choice, "text": made["text"],

@@ -17,6 +17,7 @@ from lms.extensions import db
 from lms.simulations import services
 from lms.simulations.forms import ChoiceForm, CsrfForm
 from lms.simulations.models import Simulation, SimulationRun
+from lms.web.forms import labelled_choices, refuse_field
 
 bp = Blueprint("simulations", __name__, template_folder="templates")
 
@@ -72,10 +73,12 @@ def start(key: str) -> Any:
 
 def _run_page(run: SimulationRun, made: dict[str, Any] | None = None, form: ChoiceForm | None = None,
               error: str | None = None, status: int = 200) -> tuple[str, int]:
-    form = form or ChoiceForm()
+    form = form or ChoiceForm(formdata=None)  # not the choice just made, on the next decision
+    node = services.node_of(run.simulation, run.node)
+    form.choice.choices = labelled_choices({i: choice["text"] for i, choice in enumerate(node.get("choices") or [])})
     form.node.data = run.node  # the decision the page shows: a choice posted from an older page is refused
     return render_template("simulations/run.html", run=run, simulation=run.simulation, made=made,
-                           node=services.node_of(run.simulation, run.node), form=form,
+                           node=node, form=form,
                            restart=CsrfForm(), error=error, **_FACTS), status
 
 
@@ -88,13 +91,14 @@ def run(run_id: int) -> tuple[str, int]:
 def choose(run_id: int) -> Any:
     item = _run(run_id)
     form = ChoiceForm()
-    if not form.validate_on_submit():
-        return _run_page(item, form=form, error="Choose one of the options.", status=400)
+    if not form.validate_on_submit():  # no choice: said by the options (invalid, described by it, in the summary)
+        return _run_page(item, form=form, error=None if form.choice.errors else "Choose one of the options.", status=400)
     try:
         made = services.choose(db.session, item, form.node.data or "", form.choice.data or 0, utcnow())
     except services.SimulationError as exc:
         db.session.rollback()
-        return _run_page(_run(run_id), error=str(exc), status=409)
+        shown = refuse_field(form, exc.field, str(exc))
+        return _run_page(_run(run_id), form=form if shown else None, error=None if shown else str(exc), status=409)
     # The consequence is shown once, on the page right after the choice (post, then show).
     return _run_page(item, made=made)
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField
-from wtforms import HiddenField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 
+from lms.teams.services import MAX_NAME
 from lms.web.forms import Form
 
 
@@ -14,3 +15,16 @@ class TeamWorkForm(Form):
 
 class CsrfForm(Form):
     """POST buttons and small hand-written forms: the CSRF token only."""
+
+
+class TeamNameForm(Form):
+    """A new team's name, on the learner's team page (the service checks it, and a refusal
+    about it is shown by the field: ``refuse_field``). CSRF as the page's buttons."""
+
+    name = StringField("Team name", id="team-name", render_kw={"maxlength": MAX_NAME, "required": True})
+
+
+class NewTeamForm(Form):
+    """A new team's name, on the staff's page of an assignment's teams."""
+
+    name = StringField("New team's name", id="new-team", render_kw={"maxlength": MAX_NAME, "required": True})

@@ -56,7 +56,13 @@ RATING_SCALE = range(1, 6)
 
 
 class TeamError(ValueError):
-    """A change the user can fix or should know about; nothing of it was kept."""
+    """A change the user can fix or should know about; nothing of it was kept. ``field``:
+    the form field it is about (``"name"``, a team's name), when it is about one, for the
+    page to show it there and mark that field invalid."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StaleTeamWork(TeamError):
@@ -155,9 +161,9 @@ def _name(raw: str) -> str:
     name = tidy_name(raw)  # shown to classmates beside other text: no direction overrides or invisible characters
     if not name:
         raise TeamError("Give the team a name." if not raw.strip()
-                        else "A name needs at least one letter or digit (invisible characters are not kept).")
+                        else "A name needs at least one letter or digit (invisible characters are not kept).", field="name")
     if len(name) > MAX_NAME:
-        raise TeamError(f"Keep the team's name under {MAX_NAME} characters.")
+        raise TeamError(f"Keep the team's name under {MAX_NAME} characters.", field="name")
     return name
 
 
@@ -200,7 +206,7 @@ def create_team(session: DbSession, assignment: Assignment, cohort_id: int, name
     except IntegrityError:
         if session.scalar(select(Team.id).where(Team.assignment_id == assignment.id, Team.cohort_id == cohort_id,
                                                 Team.name == name)) is not None:
-            raise TeamError(f"There is already a team called {name!r}: choose another name.") from None
+            raise TeamError(f"There is already a team called {name!r}: choose another name.", field="name") from None
         raise TeamError("You are already in a team for this assignment.") from None
     except OperationalError as exc:
         raise _busy(exc) from None
@@ -213,7 +219,7 @@ def rename_team(session: DbSession, team: Team, name: str) -> None:
         with session.begin_nested():
             team.name = name
     except IntegrityError:
-        raise TeamError(f"There is already a team called {name!r}: choose another name.") from None
+        raise TeamError(f"There is already a team called {name!r}: choose another name.", field="name") from None
     except OperationalError as exc:
         raise _busy(exc) from None
 

@@ -24,9 +24,10 @@ from lms.grading import services as grading
 from lms.learning.services import learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.teams import services
-from lms.teams.forms import CsrfForm, TeamWorkForm
+from lms.teams.forms import CsrfForm, NewTeamForm, TeamNameForm, TeamWorkForm
 from lms.teams.models import Team
 from lms.web.converters import as_id
+from lms.web.forms import refuse_field
 from lms.web.markdown import render_user_markdown
 
 bp = Blueprint("teams", __name__, template_folder="templates")
@@ -61,9 +62,9 @@ def _uploads() -> Storage:
 
 
 def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | None = None, status: int = 200,
-               rating_error: str | None = None, typed_name: str = "") -> tuple[str, int]:
+               rating_error: str | None = None, name_form: TeamNameForm | None = None) -> tuple[str, int]:
     """The learner's team page; ``rating_error``: their ratings were refused, and are shown again as sent;
-    ``typed_name``: the name of the team they tried to start, refused with ``error``."""
+    ``name_form``: the name of the team they tried to start, as typed, with its refusal by the field."""
     user = signed_in()
     cohort_id = _cohort_id()
     team = services.team_of(db.session, item.id, user.id)
@@ -88,7 +89,8 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
             returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
     return render_template("teams/team.html", assignment=item, dates=_dates(item, team), button=CsrfForm(), error=error,
-                           typed_name=typed_name, user=user, rating_error=rating_error, posted=request.form if rating_error else None,
+                           name_form=name_form or TeamNameForm(formdata=None), user=user, rating_error=rating_error,
+                           posted=request.form if rating_error else None,
                            **context), status
 
 
@@ -110,12 +112,14 @@ def _csrf() -> None:
 def create(key: str) -> WerkzeugResponse | tuple[str, int]:
     item = _assignment(key)
     _csrf()
-    name = request.form.get("name", "")
+    name_form = TeamNameForm()
     try:
-        made = services.create_team(db.session, item, _cohort_id(), name, signed_in(), utcnow(), as_learner=True)
+        made = services.create_team(db.session, item, _cohort_id(), name_form.name.data or "", signed_in(), utcnow(),
+                                    as_learner=True)
     except services.TeamError as exc:
-        db.session.rollback()
-        return _team_page(item, error=str(exc), status=400, typed_name=name)  # the name typed is shown again
+        db.session.rollback()  # the name typed is shown again; the refusal by it when it is about it
+        shown = refuse_field(name_form, exc.field, str(exc))
+        return _team_page(item, error=None if shown else str(exc), status=400, name_form=name_form)
     else:
         flash(f"You started {made.name}. Teammates can join it from this assignment's team page.", "success")
     return _back(key)
@@ -272,16 +276,17 @@ def cohort(cohort_id: int) -> str:
     return render_template("teams/cohort.html", cohort=_cohort(cohort_id), assignments=services.team_assignments(db.session))
 
 
-def _manage_page(cohort_id: int, key: str, error: str | None = None, typed: dict[str, str] | None = None) -> str:
-    """The staff page of an assignment's teams; ``typed``: a name refused with ``error``, shown again in its field
-    (``"new"`` for a new team's, a team's id for its new name)."""
+def _manage_page(cohort_id: int, key: str, error: str | None = None, typed: dict[str, str] | None = None,
+                 new_team: NewTeamForm | None = None) -> str:
+    """The staff page of an assignment's teams; ``typed``: a new name for a team refused with ``error``, shown
+    again in its field (by the team's id); ``new_team``: a new team's name as typed, with its refusal by it."""
     group = _cohort(cohort_id)
     item = _assignment(key)
     teams = services.teams_for(db.session, item.id, group.id)
     placed = {uid for t in teams for uid in t.member_ids}
     learners = [e.user for e in cohort_learners(db.session, group)]
     return render_template("teams/manage.html", cohort=group, assignment=item, teams=teams, button=CsrfForm(),
-                           error=error, typed=typed or {},
+                           error=error, typed=typed or {}, new_team=new_team or NewTeamForm(formdata=None),
                            unplaced=[u for u in learners if u.id not in placed], grades=services.grades_of(db.session, teams))
 
 
@@ -299,12 +304,13 @@ def staff_create(cohort_id: int, key: str) -> WerkzeugResponse | tuple[str, int]
     group = _cohort(cohort_id)
     item = _assignment(key)
     _csrf()
-    name = request.form.get("name", "")
+    new_team = NewTeamForm()
     try:
-        made = services.create_team(db.session, item, group.id, name, signed_in(), utcnow())
+        made = services.create_team(db.session, item, group.id, new_team.name.data or "", signed_in(), utcnow())
     except services.TeamError as exc:
         db.session.rollback()
-        return _manage_page(cohort_id, key, str(exc), {"new": name}), 400
+        shown = refuse_field(new_team, exc.field, str(exc))
+        return _manage_page(cohort_id, key, None if shown else str(exc), new_team=new_team), 400
     else:
         flash(f"{made.name} created: add its members below.", "success")
     return _to_manage(cohort_id, key)

@@ -68,6 +68,18 @@ def add_error(field: Field, message: str) -> None:
     cast(list[str], field.errors).append(message)
 
 
+def refuse_field(form: FlaskForm, name: str | None, message: str) -> bool:
+    """Show a service's refusal by the field it names (``name``, a field of ``form``): the
+    field macro marks it invalid, describes it by the message shown beside it and lists it in
+    the summary the page opens on. False when it names no field of the form (or none): the
+    page says it above the form instead."""
+    found = form._fields.get(name) if name else None
+    if found is None:
+        return False
+    found.errors = [*found.errors, message]  # a form not validated (the service checks it) has a tuple here
+    return True
+
+
 def labelled_choices(labels: dict[Any, str]) -> dict[str, Any]:
     """``SelectField`` choices as a ``{value: label}`` dict, the shorthand WTForms 3.3 reads
     (it deprecates (value, label) tuples, and the tests turn that warning into an error)."""
