@@ -37,6 +37,9 @@ from lms.web.page_cache import WRITE_MARKS, cache_of
 from tests.test_concurrency import race
 from tests.test_page_cache import Learner, body, cohort_renamed, grade_released, learner_renamed, override_granted, take_quiz
 
+# a kept page's key turns with the quarter hour (conftest.py)
+pytestmark = pytest.mark.usefixtures("clear_of_a_quarter_boundary")
+
 
 @pytest.fixture()
 def world(app: Flask, loaded, client, make_user, make_cohort, enrol_learner, login) -> Learner:

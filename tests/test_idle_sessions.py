@@ -18,6 +18,9 @@ from lms.web.unit_of_work import WROTE
 from tests.conftest import PASSWORD, World
 from tests.two_factor import Clock
 
+# a kept page's key turns with the quarter hour (conftest.py)
+pytestmark = pytest.mark.usefixtures("clear_of_a_quarter_boundary")
+
 LIMIT = 120
 
 

@@ -41,6 +41,9 @@ from lms.progress import state
 from lms.progress.services import mark_read
 from lms.web.page_cache import WRITE_MARKS, Scope, cache_of, fingerprint, quarter_hour, read_stamp, read_write_mark, summary
 
+# a kept page's key turns with the quarter hour (conftest.py)
+pytestmark = pytest.mark.usefixtures("clear_of_a_quarter_boundary")
+
 PAGES = ("/home", "/progress")
 TOKEN = re.compile(r'name="csrf_token" value="[^"]+"')
 # When a heat map's figures were worked out: a kept page shows when it was built, a page built
