@@ -94,6 +94,28 @@ def test_a_new_thread_notifies_the_cohorts_instructors(setting, make_user) -> No
                                        "Or a partial one?")
 
 
+def test_answering_a_thread_marks_ones_own_notices_of_it_read(setting) -> None:
+    """An instructor answered a learner's question and the notice of it stayed unread in
+    their notification centre (and its count) as if still waiting for them; the inbox marks
+    a conversation read on a reply, the discussions did not. Now a reply marks its author's
+    notices of the thread's earlier posts read, and nobody else's, nor another thread's."""
+    world, mlops, classmate, thread = setting
+    other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Another question", "Hm?", utcnow(), link)
+    services.reply(db.session, thread, classmate, "Weekly, for us.", utcnow(), link)
+    db.session.commit()
+    assert unread_count(db.session, world.instructor_a.id) == 2  # the two new threads
+    assert unread_count(db.session, world.learner_a.id) == 1  # the classmate's reply
+    services.reply(db.session, thread, world.instructor_a, "Watch the drift metric.", utcnow(), link)
+    db.session.commit()
+    unread = db.session.scalars(select(Notification.key).where(Notification.user_id == world.instructor_a.id,
+                                                               Notification.read_at.is_(None))).all()
+    assert unread == [f"discussion-post:{opening_of(other).id}"]  # the other thread still waits
+    assert unread_count(db.session, world.learner_a.id) == 2  # the classmate's reply and the instructor's: unread
+    services.reply(db.session, thread, world.learner_a, "Thanks both.", utcnow(), link)
+    db.session.commit()
+    assert unread_count(db.session, world.learner_a.id) == 0
+
+
 def test_learners_start_threads_and_reply_through_the_pages(setting, client, login) -> None:
     world, _, classmate, thread = setting
     login(client, classmate)

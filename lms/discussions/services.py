@@ -22,7 +22,7 @@ from lms.database import DbSession, rowcount
 from lms.discussions.models import Moderation, ModerationAction, Post, Thread, notice_key
 from lms.discussions.moderation import MODERATORS, ModerationRefused
 from lms.notifications.models import NotificationEvent
-from lms.notifications.services import Notice, notify_all, revise
+from lms.notifications.services import Notice, mark_keys_read, notify_all, revise
 from lms.web.markdown import excerpt
 
 LinkFor = Callable[[Post], str]
@@ -102,7 +102,10 @@ def reply_title(author_name: str, thread_title: str) -> str:
 
 def reply(session: DbSession, thread: Thread, author: User, body: str, now: datetime, link_for: LinkFor) -> Post:
     """Add a reply and notify everyone else who has posted in the thread. A locked or
-    hidden thread takes no replies."""
+    hidden thread takes no replies. The author has read what they answer: their own notices
+    of the thread's posts (an instructor's of the new question, a participant's of the
+    replies) are marked read, as a reply in the inbox marks its conversation read, rather
+    than waiting, unread, in their notification centre for a question already answered."""
     if thread.hidden:
         raise DiscussionError("This thread is hidden: it takes no replies.")
     # Lock the thread's row while replying (PostgreSQL): a lock given meanwhile is seen.
@@ -113,7 +116,9 @@ def reply(session: DbSession, thread: Thread, author: User, body: str, now: date
     session.add(post)
     thread.last_post_at = now
     session.flush()
-    participants = set(session.scalars(select(Post.author_id).where(Post.thread_id == thread.id).distinct()))
+    posts = session.execute(select(Post.id, Post.author_id).where(Post.thread_id == thread.id)).all()
+    mark_keys_read(session, author.id, [notice_key(post_id) for post_id, _ in posts if post_id != post.id], now)
+    participants = {author_id for _, author_id in posts}
     participants.discard(author.id)
     notify_all(session, [Notice(user_id=uid, event=NotificationEvent.DISCUSSION_REPLY,
                                 key=notice_key(post.id), title=reply_title(author.name, thread.title),
