@@ -411,6 +411,24 @@ def test_staff_send_a_message_from_the_learners_page(people) -> None:
     assert db.session.scalar(select(func.count()).select_from(Conversation)) == 2
 
 
+def test_staff_reach_the_learners_page_from_a_conversation(people) -> None:
+    """A learner asked for an extension in a reply; the conversation named them but did not
+    link them, so the instructor hunted through the cohort's list for the page where an
+    extension is granted. The staff's view links the learner's page; the learner's does not."""
+    w = people["world"]
+    assert message(people["client_for"](w.instructor_a), people["cohort"], [w.learner_a]).status_code == 302
+    db.session.expire_all()
+    conversation = conversation_of(w.learner_a)
+    learner_page = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}"
+    for staff in (w.instructor_a, people["second"], w.org_admin_a):
+        client = people["client_for"](staff)
+        page = client.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+        assert f'with <a href="{learner_page}">Learner A</a>' in page, staff.name
+        assert client.get(learner_page).status_code == 200, staff.name
+    own = people["client_for"](w.learner_a).get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert learner_page not in own
+
+
 def test_a_double_clicked_new_message_opens_one_conversation(people) -> None:
     w = people["world"]
     clients = [people["client_for"](w.instructor_a), people["client_for"](w.instructor_a)]
