@@ -137,6 +137,20 @@ def test_the_page_links_each_reason_and_says_since_when(cohort, client, login) -
             "since": (cohort["ko2_closes"] + timedelta(days=6)).isoformat(), "objective": "KO2"} in details
 
 
+def test_the_review_page_links_contacting_the_learner_and_their_extensions(cohort, client, login) -> None:
+    """The at-risk review page listed why a learner is at risk, but to contact them (a
+    message) or give them more time (an extension) the instructor had to hunt for the
+    learner's page from the cohort's list. Both are linked from the review page now."""
+    group, idle = cohort["cohort"], cohort["idle"]
+    login(client, cohort["instructor"])
+    page = client.get(url(group, idle)).get_data(as_text=True)
+    base = f"/cohorts/{group.id}/learners/{idle.id}"
+    assert f'href="{base}/message">Send Ed Idle a message</a>' in page
+    assert f'href="{base}">Extensions and schedule of Ed Idle</a>' in page
+    for link in (f"{base}/message", base):
+        assert client.get(link).status_code == 200
+
+
 def test_the_downloads_of_a_filtered_map_hold_the_learners_it_shows(cohort, client, login, enrol_learner) -> None:
     """Filtered to the learners at risk (or by name), the map's CSV and JSON downloads give
     those learners only, the at-risk list and the figures still the whole cohort's, as on
