@@ -116,6 +116,37 @@ def test_answering_a_thread_marks_ones_own_notices_of_it_read(setting) -> None:
     assert unread_count(db.session, world.learner_a.id) == 0
 
 
+def waiting_line(client, cohort) -> str:
+    html = client.get("/home").get_data(as_text=True)
+    section = html.split(f'id="today-cohort-{cohort.id}"')[1].split("</div>")[0]
+    found = re.search(r'<p class="threads-waiting">(.*?)</p>', section, re.S)
+    return " ".join(found.group(1).split()) if found else ""
+
+
+def test_the_instructors_home_and_the_discussions_count_threads_waiting_for_a_reply(setting, client, login) -> None:
+    """A learner's question was told to the instructors once, by a notice; read or not, it
+    then waited among the modules' pages with nothing on the instructor's home or the
+    discussions' list saying a question was unanswered. Now both count the threads waiting
+    for a reply: a learner's, open, with no visible reply by anyone but its author. One links
+    itself; several, the cohort's discussions."""
+    world, mlops, classmate, thread = setting
+    login(client, world.instructor_a)
+    assert waiting_line(client, world.cohort_a) == f'<a href="/threads/{thread.id}">1 discussion thread waiting for a reply</a>'
+    second = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Rollbacks?", "Count them?", utcnow(), link)
+    services.start_thread(db.session, world.cohort_a, mlops, world.instructor_a, "Office hours", "Fridays.", utcnow(), link)
+    services.reply(db.session, thread, world.learner_a, "Anyone?", utcnow(), link)  # the author's own: still waiting
+    db.session.commit()
+    assert waiting_line(client, world.cohort_a) == (f'<a href="/cohorts/{world.cohort_a.id}/discussions">'
+                                                    "2 discussion threads waiting for a reply</a>")
+    listing = client.get(f"/cohorts/{world.cohort_a.id}/discussions").get_data(as_text=True)
+    assert '<span class="tag">2 waiting for a reply</span>' in listing
+    services.reply(db.session, thread, classmate, "Weekly, for us.", utcnow(), link)  # a classmate answers
+    services.moderate(db.session, world.instructor_a, ModerationAction.LOCK, second, None, "", utcnow())
+    db.session.commit()
+    assert waiting_line(client, world.cohort_a) == ""
+    assert "waiting for a reply" not in client.get(f"/cohorts/{world.cohort_a.id}/discussions").get_data(as_text=True)
+
+
 def test_learners_start_threads_and_reply_through_the_pages(setting, client, login) -> None:
     world, _, classmate, thread = setting
     login(client, classmate)

@@ -8,11 +8,11 @@ only flush."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import User
@@ -198,23 +198,48 @@ def moderate(session: DbSession, actor: User, action: ModerationAction | str, th
 # ------------------------------------------------------------------ reading
 
 
+def waiting_for_a_reply() -> ColumnElement[bool]:
+    """A thread a learner started that nobody else has answered yet: open (neither hidden nor
+    locked), started by someone who is not one of its cohort's instructors, and with no
+    visible reply by anyone but its author. What the instructor's home counts as waiting."""
+    answered = exists().where(Post.thread_id == Thread.id, Post.opening.is_(False), Post.hidden.is_(False),
+                              Post.author_id != Thread.author_id)
+    by_staff = exists().where(cohort_instructors.c.cohort_id == Thread.cohort_id,
+                              cohort_instructors.c.user_id == Thread.author_id)
+    return and_(Thread.hidden.is_(False), Thread.locked.is_(False), ~answered, ~by_staff)
+
+
+def threads_waiting(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Cohort id -> (how many of its threads wait for a reply, the newest of them), for the
+    cohorts that have any: one statement, grouped by cohort."""
+    if not cohort_ids:
+        return {}
+    rows = session.execute(select(Thread.cohort_id, func.count(Thread.id), func.max(Thread.id))
+                           .where(Thread.cohort_id.in_(list(cohort_ids)), waiting_for_a_reply())
+                           .group_by(Thread.cohort_id))
+    return {cohort_id: (int(count), newest) for cohort_id, count, newest in rows}
+
+
 @dataclass(frozen=True)
 class ModuleRow:
     module: Module
     threads: int
     last_post_at: datetime | None
+    waiting: int = 0  # threads waiting for a reply (``waiting_for_a_reply``)
 
 
 def cohort_modules(session: DbSession, cohort: Cohort, staff: bool) -> list[ModuleRow]:
-    """Every active module with the cohort's thread count and latest activity: one statement."""
+    """Every active module with the cohort's thread count, how many wait for a reply, and
+    latest activity: one statement."""
     visible = [Thread.cohort_id == cohort.id, Thread.module_id == Module.id]
     if not staff:
         visible.append(Thread.hidden.is_(False))
     rows = session.execute(
-        select(Module, func.count(Thread.id), func.max(Thread.last_post_at))
+        select(Module, func.count(Thread.id), func.max(Thread.last_post_at),
+               func.coalesce(func.sum(case((waiting_for_a_reply(), 1), else_=0)), 0))
         .outerjoin(Thread, and_(*visible)).where(Module.retired_at.is_(None))
         .group_by(Module.id).order_by(Module.position))
-    return [ModuleRow(m, n, last) for m, n, last in rows]
+    return [ModuleRow(m, n, last, int(waiting)) for m, n, last, waiting in rows]
 
 
 @dataclass(frozen=True)
