@@ -84,6 +84,31 @@ def test_queue_shows_own_cohorts_oldest_first_with_filters_and_counts(course, co
     assert second.id  # both handed in
 
 
+def test_a_graded_pieces_page_links_the_next_work_waiting_in_its_cohort(course) -> None:
+    """Releasing a grade (or returning the work) left the instructor on the same page with
+    a message and only "Work to grade" to go back by: the next piece meant a trip through
+    the queue. Once the work is graded its page links the next piece waiting in its cohort,
+    oldest first as the queue lists it, with how many wait; none when nothing else waits, and
+    none while this piece itself still waits for a grade."""
+    first = course["hand_in"](course["cohort"], "Ada First")[2]
+    second = course["hand_in"](course["cohort"], "Bo Second")[2]
+    third = course["hand_in"](course["cohort"], "Cy Third")[2]
+    course["hand_in"](course["other"], "Di Elsewhere")
+    teacher = course["client_for"](course["teacher"])
+    assert 'id="next-to-grade"' not in teacher.get(grade_url(first)).get_data(as_text=True)  # still waiting itself
+    released = teacher.post(grade_url(first), data={**levels(criteria_of(first)), "action": "release"}, follow_redirects=True)
+    page = released.get_data(as_text=True)
+    assert "Grade released to the learner." in page
+    found = re.search(r'<p id="next-to-grade">(.*?)</p>', page, re.S)
+    assert found, "the released work's page links the next"
+    line = " ".join(found.group(1).split())
+    assert f'<a href="{grade_url(second)}">Bo Second · {second.assignment.title}</a>' in line, line
+    assert "2 waiting in this cohort" in line and f'href="/grading?cohort={first.cohort_id}"' in line
+    for work in (second, third):
+        teacher.post(grade_url(work), data={**levels(criteria_of(work)), "action": "release"})
+    assert 'id="next-to-grade"' not in teacher.get(grade_url(third)).get_data(as_text=True)  # nothing else waits here
+
+
 def test_the_queue_filters_by_a_module_chosen_by_its_title(course) -> None:
     """The queue's module filter lists the modules by title, as the gradebook's does, the one
     chosen selected: nobody has to know a module's key to type it ("e.g. mlops")."""

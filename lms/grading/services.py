@@ -412,6 +412,33 @@ def queue(session: DbSession, cohort_ids: list[int], cohort_id: int | None = Non
     return Queue(rows, counts, pages)
 
 
+@dataclass(frozen=True)
+class NextToGrade:
+    """The oldest other work of a cohort waiting for a grade (the queue's order), and how
+    many other pieces wait: the grading page's way on once this one is graded."""
+
+    submission_id: int  # of the same cohort
+    learner: str
+    assignment: str
+    waiting: int
+
+
+def next_to_grade(session: DbSession, submission: Submission) -> NextToGrade | None:
+    """The work after ``submission`` in its cohort's "to grade" tab, oldest first as the
+    queue lists it (None: nothing else waits). One statement (the page names a team's work
+    by its team, from the ``groups_of`` it reads for its own work)."""
+    found = session.execute(
+        select(Submission.id, User.name, Assignment.title, func.count().over())
+        .join(User, User.id == Submission.user_id).join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Submission.cohort_id == submission.cohort_id, Submission.status == SubmissionStatus.SUBMITTED,
+               Submission.id != submission.id)
+        .order_by(Submission.submitted_at, Submission.id).limit(1)).first()
+    if found is None:
+        return None
+    submission_id, learner, assignment, waiting = found
+    return NextToGrade(submission_id, learner, assignment, int(waiting))
+
+
 def queue_modules(session: DbSession) -> list[tuple[str, str]]:
     """(key, title) of the program's modules in program order: the queue's module filter
     offers them by title (one statement)."""

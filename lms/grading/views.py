@@ -82,7 +82,9 @@ def _page(submission: Submission, grade: Any = None, error: str | None = None, s
     can_audit = user.is_admin or cohort.organization_id in roles_of(db.session, user).admin_of
     latest = submission.latest
     classmates = [e.user for e in cohort_learners(db.session, cohort) if e.user_id != submission.user_id]
-    team = sharing.groups_of(db.session, [submission.id]).get(submission.id)
+    next_work = services.next_to_grade(db.session, submission)
+    teams = sharing.groups_of(db.session, [submission.id, *([next_work.submission_id] if next_work else [])])
+    team = teams.get(submission.id)
     # a team's work is due with the latest of its members' dates: its lateness is told as kept (the header)
     due = None if team else services.due_date_of(db.session, submission, build_schedule(db.session, cohort, submission.user_id, utcnow()))
     return render_template(
@@ -94,7 +96,8 @@ def _page(submission: Submission, grade: Any = None, error: str | None = None, s
         team=team, due=due,
         history=services.history(db.session, grade) if grade is not None and can_audit else None,
         peer_reviews=peer.reviews_of(db.session, submission), classmates=classmates,
-        names={u.id: u.name for u in classmates},
+        names={u.id: u.name for u in classmates}, next_work=next_work,
+        next_team=teams.get(next_work.submission_id) if next_work else None,
     ), status
 
 
