@@ -24,6 +24,9 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.job_kinds import HeatMapExport
 from lms.learning.services import month_opens_on
+from lms.notifications.models import Notification
+from lms.notifications.reminders import at_risk_notices
+from lms.notifications.services import notify_all
 from lms.progress.completion import learner_progress
 from lms.progress.models import ItemKind
 from tests.conftest import PASSWORD
@@ -149,6 +152,30 @@ def test_the_review_page_links_contacting_the_learner_and_their_extensions(cohor
     assert f'href="{base}">Extensions and schedule of Ed Idle</a>' in page
     for link in (f"{base}/message", base):
         assert client.get(link).status_code == 200
+
+
+def test_recording_a_review_marks_the_reviewers_notices_of_that_learner_read(cohort, client, login) -> None:
+    """The notice that a learner is at risk stayed unread in the instructor's centre (and its
+    count) after they had reviewed the learner: they were asked twice about what they had
+    done. A recorded review marks the reviewer's at-risk notices of that learner read; the
+    other learners' stay unread, and so do a colleague's."""
+    group, early, late, instructor, admin = (cohort["cohort"], cohort["early"], cohort["late"], cohort["instructor"],
+                                             cohort["admin"])
+    notify_all(db.session, at_risk_notices(db.session, group, [instructor, admin], utcnow()), utcnow())
+    db.session.commit()
+
+    def unread(person: Any) -> set[str]:
+        db.session.expire_all()
+        return set(db.session.scalars(select(Notification.key).where(Notification.user_id == person.id,
+                                                                     Notification.read_at.is_(None))))
+
+    before = unread(instructor)
+    assert len(before) == 4 and unread(admin) == before  # the four learners at risk
+    login(client, instructor)
+    assert client.post(url(group, early), data={"note": NOTE}).status_code == 302
+    assert unread(instructor) == {k for k in before if not k.startswith(f"at-risk:{group.id}:{early.id}:")}
+    assert any(k.startswith(f"at-risk:{group.id}:{late.id}:") for k in unread(instructor))
+    assert unread(admin) == before
 
 
 def test_the_downloads_of_a_filtered_map_hold_the_learners_it_shows(cohort, client, login, enrol_learner) -> None:

@@ -31,6 +31,7 @@ from functools import cached_property, lru_cache
 from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
+from blinker import Namespace
 from sqlalchemy import Date, Float, Numeric, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
@@ -1319,6 +1320,12 @@ def learner_risk(session: DbSession, cohort: Cohort, learner: User, now: datetim
                        since=since_review(row, reviews[0] if reviews else None, ctx.today))
 
 
+events = Namespace()
+# Sent with ``session=``, ``cohort=``, ``learner=`` and ``now=`` after a review is recorded:
+# the notifications feature marks the reviewer's notices of the learner's risk read.
+review_recorded = events.signal("at-risk-review-recorded")
+
+
 def record_review(session: DbSession, cohort: Cohort, learner: User, reviewer: User, note: str, follow_up_on: date | None,
                   now: datetime) -> AtRiskReview:
     """Record that ``reviewer`` reviewed ``learner``: the note (required), an optional
@@ -1338,6 +1345,7 @@ def record_review(session: DbSession, cohort: Cohort, learner: User, reviewer: U
                           days_behind=risk.row.days_behind, created_at=now)
     session.add(review)
     session.flush()
+    review_recorded.send(reviewer, session=session, cohort=cohort, learner=learner, now=now)
     return review
 
 

@@ -27,8 +27,8 @@ from lms.feedback.models import FeedbackResponse
 from lms.grading.models import Grade, GradeStatus, PeerReview
 from lms.learning.models import OverrideKind, ScheduleOverride
 from lms.learning.services import build_schedule
-from lms.notifications.models import NotificationEvent
-from lms.notifications.services import Notice, notify_all, withdraw
+from lms.notifications.models import Notification, NotificationEvent
+from lms.notifications.services import Notice, mark_keys_read, notify_all, withdraw
 from lms.web.filters import localdeadline
 
 
@@ -191,3 +191,13 @@ def on_schedule_changed(override: ScheduleOverride, session: DbSession, cohort: 
 def on_extensions_removed(cohort: Cohort, session: DbSession, overrides: list[ScheduleOverride], now: datetime) -> None:
     """Extensions removed (one learner, or the gradebook's several): each learner is told, in one batch."""
     notify_all(session, [_schedule_notice(o, cohort, removed=True) for o in overrides], now)
+
+
+def on_review_recorded(reviewer: User, *, session: DbSession, cohort: Cohort, learner: User, now: datetime) -> None:
+    """An at-risk review recorded: the reviewer's notices that the learner is at risk in that
+    cohort (``reminders``: one a spell of risk) are marked read. They had acted on them; left
+    unread, they still asked for attention in the centre and its count."""
+    prefix = f"at-risk:{cohort.id}:{learner.id}:"
+    mark_keys_read(session, reviewer.id, select(Notification.key).where(
+        Notification.user_id == reviewer.id, Notification.event == NotificationEvent.LEARNER_AT_RISK,
+        Notification.key.startswith(prefix, autoescape=True)), now)

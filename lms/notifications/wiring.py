@@ -10,6 +10,7 @@ from lms.accounts.current import load_with_signed_in_user
 from lms.assessment.services import attempt_scored
 from lms.certificates.services import certificate_issued
 from lms.cli import add_commands
+from lms.competency.services import review_recorded
 from lms.expert.services import expert_rated
 from lms.extensions import db
 from lms.feedback.services import feedback_answered
@@ -48,4 +49,5 @@ def init_app(app: Flask) -> None:
     certificate_issued.connect(receivers.on_certificate_issued)
     schedule_changed.connect(receivers.on_schedule_changed)
     extensions_removed.connect(receivers.on_extensions_removed)
+    review_recorded.connect(receivers.on_review_recorded)
     add_commands(app, send_reminders_command)
