@@ -98,7 +98,8 @@ def test_answering_a_thread_marks_ones_own_notices_of_it_read(setting) -> None:
     """An instructor answered a learner's question and the notice of it stayed unread in
     their notification centre (and its count) as if still waiting for them; the inbox marks
     a conversation read on a reply, the discussions did not. Now a reply marks its author's
-    notices of the thread's earlier posts read, and nobody else's, nor another thread's."""
+    notices of the thread's earlier posts read, and nobody else's, nor another thread's; so
+    does a moderation action, for its moderator."""
     world, mlops, classmate, thread = setting
     other = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Another question", "Hm?", utcnow(), link)
     services.reply(db.session, thread, classmate, "Weekly, for us.", utcnow(), link)
@@ -111,9 +112,15 @@ def test_answering_a_thread_marks_ones_own_notices_of_it_read(setting) -> None:
                                                                Notification.read_at.is_(None))).all()
     assert unread == [f"discussion-post:{opening_of(other).id}"]  # the other thread still waits
     assert unread_count(db.session, world.learner_a.id) == 2  # the classmate's reply and the instructor's: unread
-    services.reply(db.session, thread, world.learner_a, "Thanks both.", utcnow(), link)
+    thanks = services.reply(db.session, thread, world.learner_a, "Thanks both.", utcnow(), link)
     db.session.commit()
     assert unread_count(db.session, world.learner_a.id) == 0
+    # hiding the other thread (say, a duplicate) deals with it too: the moderator's notice is read
+    services.moderate(db.session, world.instructor_a, ModerationAction.HIDE_THREAD, other, None, "A duplicate", utcnow())
+    db.session.commit()
+    unread = db.session.scalars(select(Notification.key).where(Notification.user_id == world.instructor_a.id,
+                                                               Notification.read_at.is_(None))).all()
+    assert unread == [f"discussion-post:{thanks.id}"]  # the learner's thanks, after the instructor's answer: news
 
 
 def waiting_line(client, cohort) -> str:

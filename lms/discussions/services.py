@@ -172,7 +172,8 @@ def edit_post(session: DbSession, post: Post, editor: User, body: str, title: st
 
 def moderate(session: DbSession, actor: User, action: ModerationAction | str, thread: Thread, post: Post | None,
              reason: str, now: datetime) -> Moderation:
-    """Apply a moderation action (from ``MODERATORS``) and log it with its reason."""
+    """Apply a moderation action (from ``MODERATORS``) and log it with its reason; the
+    moderator's own notices of the thread are marked read."""
     try:
         moderator = MODERATORS[ModerationAction(action)]
     except ValueError:
@@ -192,6 +193,10 @@ def moderate(session: DbSession, actor: User, action: ModerationAction | str, th
                        actor_id=actor.id, action=moderator.action, reason=reason, at=now)
     session.add(entry)
     session.flush()
+    # The moderator has dealt with the thread (a duplicate hidden, an answer marked): their own
+    # notices of its posts are read, as when they reply.
+    mark_keys_read(session, actor.id, [notice_key(post_id) for post_id in
+                                       session.scalars(select(Post.id).where(Post.thread_id == thread.id))], now)
     return entry
 
 
