@@ -465,6 +465,30 @@ def test_exports_parse_and_match_the_page(course, client, login) -> None:
     assert {r["name"] for r in document["at_risk"]} == {"Bo Weak", "Cy Idle", "Di Partial"}
 
 
+def test_an_export_cut_down_to_the_learners_at_risk_or_a_name_is_named_so(course, client, login) -> None:
+    """The at-risk list's CSV ("Download the learners at risk") and a filtered map's export
+    had the whole cohort's file name: saved beside it, nothing said it was cut down."""
+    login(client, course["admin"])
+    cohort = course["cohort"]
+
+    def name(query: str) -> str:
+        response = client.get(f"/cohorts/{cohort.id}/competency.csv{query}")
+        assert response.status_code == 200
+        return response.headers["Content-Disposition"]
+
+    assert 'filename="competency-acme-1-' in name("")
+    assert 'filename="competency-at-risk-acme-1-' in name("?risk=1&sort=risk&dir=desc")
+    assert 'filename="competency-matching-acme-1-' in name("?q=Bo")
+    assert 'filename="competency-at-risk-matching-acme-1-' in name("?q=Bo&risk=1")
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/cohorts/{cohort.id}/competency.csv?risk=1").get_data(as_text=True))))
+    assert {r["learner"] for r in rows} == {"Bo Weak", "Cy Idle", "Di Partial"}
+    # a background job's file too (a cohort past EXPORT_BACKGROUND_ABOVE learners)
+    asked = client.post(f"/cohorts/{cohort.id}/exports/competency.csv", data={"risk": "1"})
+    assert asked.status_code == 302
+    made = db.session.scalars(select(Job).order_by(Job.id.desc())).first()
+    assert made is not None and made.file_name.startswith("competency-at-risk-acme-1-")
+
+
 def test_page_shows_legend_numbers_sort_links_and_learner_links(course, client, login) -> None:
     login(client, course["admin"])
     cohort = course["cohort"]
