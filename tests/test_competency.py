@@ -506,6 +506,22 @@ def test_page_shows_legend_numbers_sort_links_and_learner_links(course, client, 
     assert f"/organizations/{course['org'].id}/competency" in org_page
 
 
+def test_the_map_explains_its_mean_and_an_empty_cohort_is_not_a_filter_matching_nobody(course, client, login,
+                                                                                          make_cohort) -> None:
+    """A cohort with no learners read "No learner matches, sorted over the whole cohort" with
+    no filter set; and the mean column, over the objectives with evidence only, said nothing
+    of it (a learner with one good grade and nothing else sorted above steady ones)."""
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{course['cohort'].id}/competency").get_data(as_text=True)
+    assert "The mean is over the objectives the learner has evidence on" in page
+    empty = make_cohort(course["org"], "Acme 2", start=utcnow().date() + timedelta(days=30))
+    page = client.get(f"/cohorts/{empty.id}/competency").get_data(as_text=True)
+    count = re.search(r'<p class="muted small" id="map-count">(.*?)</p>', page, re.S)
+    assert count is not None and count.group(1) == "No learners in this cohort yet."
+    filtered = client.get(f"/cohorts/{course['cohort'].id}/competency?q=nobody-at-all").get_data(as_text=True)
+    assert "No learner matches, sorted over the whole cohort." in filtered
+
+
 def test_pages_run_a_fixed_number_of_statements(course, client, login, make_cohort, enrol_learner, count_queries) -> None:
     cohort = course["cohort"]
     login(client, course["admin"])
