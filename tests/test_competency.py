@@ -203,6 +203,31 @@ def test_trend_replays_evidence_month_by_month(app, loaded, make_cohort, enrol_l
     assert points[0].means["SO1"] is None
 
 
+def test_ending_a_weak_learners_enrolment_moves_the_months_gone_by_and_the_pages_say_so(
+        app, loaded, make_cohort, enrol_learner, make_user, make_org, client, login) -> None:
+    """The end-enrolment page promised "the cohort's statistics" stay; but every competency
+    figure counts current learners only, the trend's past months included: ending a weak
+    learner's enrolment raised the cohort's month 1. Both pages now say what happens."""
+    admin = make_user(name="Olivia Org")
+    cohort = make_cohort(make_org("Acme", admins=[admin]), "Acme 1", start=utcnow().date() - relativedelta(months=2))
+    strong, weak = enrol_learner(cohort, name="Strong"), enrol_learner(cohort, name="Weak")
+    start = datetime.combine(cohort.start_date, time(12), tzinfo=UTC)
+    evidence(strong, {"KO1": 4.0}, when=start + timedelta(days=3))
+    evidence(weak, {"KO1": 1.0}, when=start + timedelta(days=3))
+    # one piece of evidence at 4.0 is held at 3.4 (too little to count as mastered)
+    assert trend(db.session, cohort, utcnow())[0].means["KO1"] == pytest.approx((3.4 + 1.0) / 2)
+    login(client, admin)
+    url = f"/cohorts/{cohort.id}/learners/{weak.id}/end"
+    page = " ".join(client.get(url).get_data(as_text=True).split())
+    assert "the cohort&#39;s statistics" not in page and "and the cohort's statistics" not in page
+    assert "its trend by month, the months gone by too, all count its current learners only" in page
+    assert client.post(url, data={"reason": "Withdrew", "confirm": "y"}).status_code == 302
+    db.session.expire_all()
+    assert trend(db.session, cohort, utcnow())[0].means["KO1"] == pytest.approx(3.4)  # month 1, gone by, moved
+    trend_page = " ".join(client.get(f"/cohorts/{cohort.id}/competency/trend").get_data(as_text=True).split())
+    assert "is left out of the months gone by too" in trend_page
+
+
 def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app, loaded, make_cohort, enrol_learner,
                                                                            count_queries) -> None:
     """The months gone by are kept while the evidence recorded before them adds up the same;
