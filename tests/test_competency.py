@@ -547,6 +547,21 @@ def test_the_map_explains_its_mean_and_an_empty_cohort_is_not_a_filter_matching_
     assert "No learner matches, sorted over the whole cohort." in filtered
 
 
+def test_the_at_risk_card_says_what_behind_counts_and_that_no_evidence_counts_too(course, client, login) -> None:
+    """The card said "below proficient on an objective whose modules have all closed" (a
+    learner with no evidence there is at risk too) and not that days behind count from
+    assessed items only, while the learner's page lists unread lessons as overdue."""
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{course['cohort'].id}/competency").get_data(as_text=True)
+    card = re.search(r'<p class="muted small" id="at-risk-means">(.*?)</p>', page, re.S)
+    assert card is not None
+    said = " ".join(card.group(1).split())
+    assert said.startswith("More than 14 days behind schedule, or below proficient (2.5), or without evidence, on an objective")
+    assert "lessons not yet read do not count" in said and "waiting for its grade" in said
+    reasons = [r.text for r in by_name(heat_map(db.session, course["cohort"], utcnow()))["Cy Idle"].reasons]
+    assert any("has no evidence after its modules closed" in r for r in reasons)  # what "without evidence" stands for
+
+
 def test_pages_run_a_fixed_number_of_statements(course, client, login, make_cohort, enrol_learner, count_queries) -> None:
     cohort = course["cohort"]
     login(client, course["admin"])

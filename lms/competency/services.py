@@ -1195,6 +1195,11 @@ class HeatMap:
         return self.policy.name_of(self.policy.at_risk_below)
 
     @property
+    def behind_after(self) -> int:
+        """Days behind schedule past which a learner is at risk (the at-risk card says it)."""
+        return BEHIND_AFTER_DAYS
+
+    @property
     def held_under(self) -> str | None:
         """The top named level a cell may be held under for want of evidence (None: the
         program's ``mastery_min_weight`` is 0, nothing is held): the legend explains the mark."""
