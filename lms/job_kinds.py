@@ -199,7 +199,7 @@ class HeatMapExport(ExportSource):
         heat = competency.heat_map(session, cohort, now, args.get("sort"), args.get("dir") == "desc", query=args.get("q", "")[:100],
                                    risk_only=args.get("risk") == "1", streamed=True)
         listed = Tally("learner")
-        return ExportFile(export_name("competency", cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
+        return ExportFile(export_name(heat.file_kind, cohort.name, day=now, extension=exporter.extension), exporter.mimetype,
                           heat.learners + 1, exporter.stream(heat, listed), listed)
 
 

@@ -1541,6 +1541,17 @@ def test_pace_is_asked_once_the_cohort_started_and_used_when_accepting(app, clie
 # --------------------------------------------------------------------------- cohort form
 
 
+def test_the_new_cohort_form_starts_in_the_admins_time_zone(app, client, world: World, login) -> None:
+    """It started at UTC whatever the admin's zone: a London admin who did not notice made a
+    cohort whose months open at 01:00 their time (in summer), unlike their other cohorts."""
+    world.org_admin_a.timezone = "Europe/London"
+    db.session.commit()
+    login(client, world.org_admin_a)
+    page = text(client.get(f"/organizations/{world.org_a.id}/cohorts/new"))
+    assert re.search(r'<option selected value="Europe/London">|<option value="Europe/London" selected>', page)
+    assert not re.search(r'<option selected value="UTC">|<option value="UTC" selected>', page)
+
+
 def test_new_cohort_with_a_badly_formatted_date_creates_nothing(app, client, world: World, login) -> None:
     login(client, world.org_admin_a)
     before = count(Cohort)

@@ -203,6 +203,31 @@ def test_trend_replays_evidence_month_by_month(app, loaded, make_cohort, enrol_l
     assert points[0].means["SO1"] is None
 
 
+def test_ending_a_weak_learners_enrolment_moves_the_months_gone_by_and_the_pages_say_so(
+        app, loaded, make_cohort, enrol_learner, make_user, make_org, client, login) -> None:
+    """The end-enrolment page promised "the cohort's statistics" stay; but every competency
+    figure counts current learners only, the trend's past months included: ending a weak
+    learner's enrolment raised the cohort's month 1. Both pages now say what happens."""
+    admin = make_user(name="Olivia Org")
+    cohort = make_cohort(make_org("Acme", admins=[admin]), "Acme 1", start=utcnow().date() - relativedelta(months=2))
+    strong, weak = enrol_learner(cohort, name="Strong"), enrol_learner(cohort, name="Weak")
+    start = datetime.combine(cohort.start_date, time(12), tzinfo=UTC)
+    evidence(strong, {"KO1": 4.0}, when=start + timedelta(days=3))
+    evidence(weak, {"KO1": 1.0}, when=start + timedelta(days=3))
+    # one piece of evidence at 4.0 is held at 3.4 (too little to count as mastered)
+    assert trend(db.session, cohort, utcnow())[0].means["KO1"] == pytest.approx((3.4 + 1.0) / 2)
+    login(client, admin)
+    url = f"/cohorts/{cohort.id}/learners/{weak.id}/end"
+    page = " ".join(client.get(url).get_data(as_text=True).split())
+    assert "the cohort&#39;s statistics" not in page and "and the cohort's statistics" not in page
+    assert "its trend by month, the months gone by too, all count its current learners only" in page
+    assert client.post(url, data={"reason": "Withdrew", "confirm": "y"}).status_code == 302
+    db.session.expire_all()
+    assert trend(db.session, cohort, utcnow())[0].means["KO1"] == pytest.approx(3.4)  # month 1, gone by, moved
+    trend_page = " ".join(client.get(f"/cohorts/{cohort.id}/competency/trend").get_data(as_text=True).split())
+    assert "is left out of the months gone by too" in trend_page
+
+
 def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app, loaded, make_cohort, enrol_learner,
                                                                            count_queries) -> None:
     """The months gone by are kept while the evidence recorded before them adds up the same;
@@ -465,6 +490,30 @@ def test_exports_parse_and_match_the_page(course, client, login) -> None:
     assert {r["name"] for r in document["at_risk"]} == {"Bo Weak", "Cy Idle", "Di Partial"}
 
 
+def test_an_export_cut_down_to_the_learners_at_risk_or_a_name_is_named_so(course, client, login) -> None:
+    """The at-risk list's CSV ("Download the learners at risk") and a filtered map's export
+    had the whole cohort's file name: saved beside it, nothing said it was cut down."""
+    login(client, course["admin"])
+    cohort = course["cohort"]
+
+    def name(query: str) -> str:
+        response = client.get(f"/cohorts/{cohort.id}/competency.csv{query}")
+        assert response.status_code == 200
+        return response.headers["Content-Disposition"]
+
+    assert 'filename="competency-acme-1-' in name("")
+    assert 'filename="competency-at-risk-acme-1-' in name("?risk=1&sort=risk&dir=desc")
+    assert 'filename="competency-matching-acme-1-' in name("?q=Bo")
+    assert 'filename="competency-at-risk-matching-acme-1-' in name("?q=Bo&risk=1")
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/cohorts/{cohort.id}/competency.csv?risk=1").get_data(as_text=True))))
+    assert {r["learner"] for r in rows} == {"Bo Weak", "Cy Idle", "Di Partial"}
+    # a background job's file too (a cohort past EXPORT_BACKGROUND_ABOVE learners)
+    asked = client.post(f"/cohorts/{cohort.id}/exports/competency.csv", data={"risk": "1"})
+    assert asked.status_code == 302
+    made = db.session.scalars(select(Job).order_by(Job.id.desc())).first()
+    assert made is not None and made.file_name.startswith("competency-at-risk-acme-1-")
+
+
 def test_page_shows_legend_numbers_sort_links_and_learner_links(course, client, login) -> None:
     login(client, course["admin"])
     cohort = course["cohort"]
@@ -480,6 +529,37 @@ def test_page_shows_legend_numbers_sort_links_and_learner_links(course, client, 
     assert f"/cohorts/{cohort.id}/competency" in cohort_page
     org_page = client.get(f"/organizations/{course['org'].id}").get_data(as_text=True)
     assert f"/organizations/{course['org'].id}/competency" in org_page
+
+
+def test_the_map_explains_its_mean_and_an_empty_cohort_is_not_a_filter_matching_nobody(course, client, login,
+                                                                                          make_cohort) -> None:
+    """A cohort with no learners read "No learner matches, sorted over the whole cohort" with
+    no filter set; and the mean column, over the objectives with evidence only, said nothing
+    of it (a learner with one good grade and nothing else sorted above steady ones)."""
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{course['cohort'].id}/competency").get_data(as_text=True)
+    assert "The mean is over the objectives the learner has evidence on" in page
+    empty = make_cohort(course["org"], "Acme 2", start=utcnow().date() + timedelta(days=30))
+    page = client.get(f"/cohorts/{empty.id}/competency").get_data(as_text=True)
+    count = re.search(r'<p class="muted small" id="map-count">(.*?)</p>', page, re.S)
+    assert count is not None and count.group(1) == "No learners in this cohort yet."
+    filtered = client.get(f"/cohorts/{course['cohort'].id}/competency?q=nobody-at-all").get_data(as_text=True)
+    assert "No learner matches, sorted over the whole cohort." in filtered
+
+
+def test_the_at_risk_card_says_what_behind_counts_and_that_no_evidence_counts_too(course, client, login) -> None:
+    """The card said "below proficient on an objective whose modules have all closed" (a
+    learner with no evidence there is at risk too) and not that days behind count from
+    assessed items only, while the learner's page lists unread lessons as overdue."""
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{course['cohort'].id}/competency").get_data(as_text=True)
+    card = re.search(r'<p class="muted small" id="at-risk-means">(.*?)</p>', page, re.S)
+    assert card is not None
+    said = " ".join(card.group(1).split())
+    assert said.startswith("More than 14 days behind schedule, or below proficient (2.5), or without evidence, on an objective")
+    assert "lessons not yet read do not count" in said and "waiting for its grade" in said
+    reasons = [r.text for r in by_name(heat_map(db.session, course["cohort"], utcnow()))["Cy Idle"].reasons]
+    assert any("has no evidence after its modules closed" in r for r in reasons)  # what "without evidence" stands for
 
 
 def test_pages_run_a_fixed_number_of_statements(course, client, login, make_cohort, enrol_learner, count_queries) -> None:

@@ -177,8 +177,9 @@ REASON_CHARS = 40  # Enrolment.ended_reason
 def end_enrolment(session: DbSession, user: User, cohort: Cohort, reason: str, now: datetime | None = None) -> Enrolment:
     """End the learner's enrolment in ``cohort`` (they withdrew, or left the organization):
     they no longer open the cohort's pages or count among its learners, and they can then
-    join another cohort, of this organization or another. What they did there stays: their
-    work, grades, evidence and certificates, and the cohort's statistics. A conditional
+    join another cohort, of this organization or another. What they did there stays on their
+    record: their work, grades, evidence and certificates; the cohort's competency figures
+    (its trend's months gone by too) count its current learners only. A conditional
     write, as a move is: of an ending and a move of one learner at once, the second is refused."""
     reason = " ".join(reason.split())
     if not reason:

@@ -12,7 +12,7 @@ from wtforms import Field
 
 from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
-from lms.accounts.timezones import countries_of, grouped_choices, likely_zones
+from lms.accounts.timezones import canonical_zones, countries_of, grouped_choices, likely_zones
 from lms.accounts.views import sign_in
 from lms.cohorts import calendar, csv_import, enrolment, invitations, roles, services
 from lms.cohorts.forms import (
@@ -153,6 +153,10 @@ def _cohort_field(form: CohortForm, exc: services.CohortError) -> Field:
 def new_cohort(org_id: int) -> Any:
     org = _org(org_id)
     form = CohortForm()
+    if request.method == "GET" and signed_in().timezone in canonical_zones():
+        # The admin's own zone, not UTC: months open at midnight there, and UTC left unnoticed
+        # opens them an hour or more off for everyone in, say, London (the demo's cohorts).
+        form.timezone.data = signed_in().timezone
     if form.validate_on_submit():
         assert form.start_date.data is not None  # DataRequired: a validated form has the parsed date
         try:

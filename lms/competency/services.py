@@ -1185,8 +1185,20 @@ class HeatMap:
         return bool(self.query) or self.risk_only
 
     @property
+    def file_kind(self) -> str:
+        """What an export of this map is named as: a list cut down to the learners at risk, or
+        to a name or email, says so, not passing for the whole cohort's (the file names
+        were the same: a second download was "(1)" and nothing in it said it was cut down)."""
+        return "competency" + ("-at-risk" if self.risk_only else "") + ("-matching" if self.query else "")
+
+    @property
     def bar_name(self) -> str:
         return self.policy.name_of(self.policy.at_risk_below)
+
+    @property
+    def behind_after(self) -> int:
+        """Days behind schedule past which a learner is at risk (the at-risk card says it)."""
+        return BEHIND_AFTER_DAYS
 
     @property
     def held_under(self) -> str | None:

@@ -63,8 +63,9 @@ def export(cohort_id: int, fmt: str) -> Response | str:
     cohort = _cohort(cohort_id)
     if exports.in_background(db.session, current_app.config, cohort.id):
         return exports.offer(cohort, "competency", fmt, request.args)
-    filename = export_name("competency", cohort.name, day=utcnow(), extension=exporter.extension)
-    return streamed_download(exporter.stream(_heat_map(cohort)), mimetype=exporter.mimetype, filename=filename)
+    heat = _heat_map(cohort)
+    filename = export_name(heat.file_kind, cohort.name, day=utcnow(), extension=exporter.extension)
+    return streamed_download(exporter.stream(heat), mimetype=exporter.mimetype, filename=filename)
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency/trend")
