@@ -1,7 +1,8 @@
 """A cohort's program calendar: its twelve months counted from its start date on its own
 clock, and where it stands (not started, under way, finished). The one definition every page
 that says so reads: the schedule (``lms.learning``), the cohort lists and the organization's
-comparison of its cohorts."""
+comparison of its cohorts; and when a learner's program is over (``program_over``), which
+every list that asks someone to act leaves them off."""
 
 from __future__ import annotations
 
