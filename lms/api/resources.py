@@ -25,6 +25,7 @@ from lms.api.spec import api_spec, document
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Level, Metric, Module, Objective
 from lms.certificates.models import Certificate, CredentialRevocation
+from lms.certificates.services import held_in_cohort
 from lms.cohorts import invitations
 from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.cohorts.roles import roles_of
@@ -421,8 +422,10 @@ def _certificates(where: Any) -> Any:
 @bp.get("/cohorts/<int:cohort_id>/certificates")
 @api_spec.validate(query=s.SyncQuery, resp=Resp(HTTP_200=s.CertificatePage), tags=["competency"], operation_id="listCertificates")
 def certificates(cohort_id: int) -> Any:
-    """Level certificates issued to the learners, revoked ones included (`revoked`, `revoked_at`)"""
-    return _certificates(Certificate.user_id.in_(_learners(cohort_id)))
+    """Level certificates of the cohort's learners, current and former (their program over, or
+    they left; not those who moved to another cohort), revoked ones included (`revoked`,
+    `revoked_at`): the organization admins' certified list counts the same ones"""
+    return _certificates(held_in_cohort(cohort_id))
 
 
 # --------------------------------------------------------------------------- grades

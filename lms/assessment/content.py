@@ -23,8 +23,9 @@ from lms.assessment.questions import (
     parts_of,
     points_of,
 )
-from lms.catalog.content import CatalogSpec
+from lms.catalog.content import CatalogSpec, ModuleSpec
 from lms.catalog.models import Lesson, Level, Module, ObjectiveKind, Phase
+from lms.cohorts.calendar import PROGRAM_MONTHS
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -145,6 +146,21 @@ class QuizSource:
         return self.spec.lesson
 
 
+def _release_month(spec: QuizFile, modules: dict[str, ModuleSpec], last_months: dict[str, int]) -> int | None:
+    """The program month a module quiz or level exam opens in (``Quiz.release_month``), as
+    the files place it; None for a check, or a placement already reported as unknown."""
+    if spec.kind == QuizKind.CHECK:
+        return None
+    if spec.level is not None:
+        return last_months.get(spec.level)
+    module = modules.get(spec.module or "")
+    months = {p.id: p.month for p in module.phases} if module is not None else {}
+    month = months.get(spec.phase) if spec.phase else min(months.values(), default=None)
+    if month is None:
+        return None
+    return month + (1 if spec.rules.opens_when_phase_ends else 0)
+
+
 class QuizSection(ContentSection):
     name = "quizzes"
     order = 20
@@ -155,6 +171,7 @@ class QuizSection(ContentSection):
         applied = {o.code for o in catalog.objectives if o.kind == ObjectiveKind.APPLICATION}
         modules = {m.spec.id: m.spec for m in catalog.modules}
         levels = {lv.id for lv in catalog.program.levels}
+        last_months = {level.id: level.months[1] for level in catalog.program.levels}
         lessons = {lesson.meta.id: (m.spec.id, lesson.meta.phase, lesson.meta.week)
                    for m in catalog.modules for lesson in m.lessons}
         root = bundle.source.quizzes_dir
@@ -181,6 +198,13 @@ class QuizSection(ContentSection):
                     problems.add(Location(path, line_at(data, ["phase"])), f"module {spec.module!r} has no phase {spec.phase!r}")
             if spec.level is not None and spec.level not in levels:
                 problems.add(Location(path, line_at(data, ["level"])), f"unknown level {spec.level!r}")
+            opens_in = _release_month(spec, modules, last_months)
+            if opens_in is not None and opens_in > PROGRAM_MONTHS:
+                # the schedule ends every window at the program's end (``Timeline.item_dates``):
+                # a quiz opening after it would be closed before it opened
+                problems.add(Location(path, line_at(data, ["settings", "opens_when_phase_ends"])),
+                             f"this quiz would open in month {opens_in}, after the program's {PROGRAM_MONTHS} months: "
+                             "a quiz on a month-12 phase opens with the phase, not as it ends")
             source = QuizSource(spec=spec, path=path, module=spec.module, phase=spec.phase)
             if spec.lesson is not None:
                 where_lesson = Location(path, line_at(data, ["lesson"]))

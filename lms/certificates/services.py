@@ -19,9 +19,9 @@ from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, percent_of
@@ -142,12 +142,26 @@ class Certified:
     revocation: CredentialRevocation | None
 
 
+def held_in_cohort(cohort_id: int) -> ColumnElement[bool]:
+    """The one definition of a cohort's certificates, which its organization admins' list
+    (``certified_in``) and the API's (``GET /api/v1/cohorts/<id>/certificates``) both count:
+    every certificate, revoked ones included (shown as revoked), held by a learner whose
+    last enrolment is in the cohort: its current learners and its former ones (their program
+    over, or they left), not those who moved on to another cohort (that cohort counts them).
+    The API counted current learners only, the list anyone ever enrolled: a learner who
+    finished and left was on one and not the other, one who moved on in both cohorts'."""
+    later = aliased(Enrolment)
+    last_here = (select(Enrolment.user_id)
+                 .where(Enrolment.cohort_id == cohort_id,
+                        ~exists().where(later.user_id == Enrolment.user_id, later.id > Enrolment.id)))
+    return Certificate.user_id.in_(last_here)
+
+
 def certified_in(session: DbSession, cohort_id: int, page: int | None) -> tuple[list[Certified], Paging]:
-    """The certificates held by the cohort's learners, now or before (a finished program ends
-    the enrolments), by holder's name then level, a page at a time: three statements, whatever
-    the number of learners (the count, the page with its levels, their revocations)."""
-    learners = select(Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
-    held = Certificate.user_id.in_(learners)
+    """The certificates held by the cohort's learners, now or before (``held_in_cohort``),
+    by holder's name then level, a page at a time: three statements, whatever the number
+    of learners (the count, the page with its levels, their revocations)."""
+    held = held_in_cohort(cohort_id)
     at = paging(page, CERTIFIED_PER_PAGE, session.scalar(select(func.count()).select_from(Certificate).where(held)) or 0)
     shown = list(session.scalars(
         select(Certificate).join(Certificate.level).where(held)

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -42,7 +42,7 @@ from lms.catalog.models import KINDS, ContentRevision, Level, Objective, Objecti
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
-from lms.cohorts.calendar import CohortStage, stage_at
+from lms.cohorts.calendar import CohortStage, program_ends_on, program_over, stage_at
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, KeptTrend, MonthPoint, ReasonKind, ReasonSnapshot
@@ -356,16 +356,19 @@ class Summary:
     # and the cohort's figures, but at risk of nothing and behind on nothing anyone can
     # act on, so on no list that asks someone to act (at risk, overdue, reminders).
     closed: bool = False
+    # Their program is over (``lms.cohorts.calendar.program_over``): like a closed account,
+    # behind on nothing and at risk of nothing; their levels and mean stay on the map.
+    over: bool = False
 
     @property
     def behind(self) -> bool:
-        return not self.closed and self.days_behind > BEHIND_AFTER_DAYS
+        return not self.closed and not self.over and self.days_behind > BEHIND_AFTER_DAYS
 
     @property
     def reasons(self) -> int:
         """How many reasons the learner is at risk for (as many as their row lists): none
-        for a closed account."""
-        return 0 if self.closed else self.weak + int(self.behind)
+        for a closed account, nor once their program is over."""
+        return 0 if self.closed or self.over else self.weak + int(self.behind)
 
     @property
     def at_risk(self) -> bool:
@@ -384,7 +387,7 @@ class SummarySql:
     oldest: ColumnElement[Any]        # the oldest day due of what is not done (None: nothing overdue)
     level: ColumnElement[Any] | None
     today: date
-    closed: ColumnElement[bool]       # the account is closed (``Summary.closed``)
+    closed: ColumnElement[bool]       # the account is closed, or the program over (``Summary.closed``, ``over``)
 
     @property
     def reasons(self) -> ColumnElement[int]:
@@ -562,14 +565,15 @@ def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules
     mean = func.round(cast(func.avg(Mastery.level), Numeric), 4, type_=Float)
     # One flat join grouped by learner (no aggregate subquery a planner could run once per learner).
     closed = User.deactivated_at.is_not(None)
-    query = (select(Enrolment.user_id, User.name, User.email, oldest, mean, weak_count, closed)
+    over = program_over(cohort, today)  # their program is over (``Summary.over``)
+    query = (select(Enrolment.user_id, User.name, User.email, oldest, mean, weak_count, closed, over)
              .join(User, User.id == Enrolment.user_id)
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
              .outerjoin(kept, and_(kept.user_id == Enrolment.user_id, kept.cohort_id == Enrolment.cohort_id,
                                    kept.objective_id.in_([c.objective.id for c in columns])))
              .outerjoin(Mastery, and_(Mastery.user_id == kept.user_id, Mastery.objective_id == kept.objective_id))
              .where(Enrolment.cohort_id == cohort.id, Enrolment.active)
-             .group_by(Enrolment.user_id, User.name, User.email, User.deactivated_at))
+             .group_by(Enrolment.user_id, User.name, User.email, User.deactivated_at, Enrolment.pace, Enrolment.started_at))
     if user_ids is not None:
         query = query.where(Enrolment.user_id.in_(user_ids))
     level: ColumnElement[Any] | None = None
@@ -579,7 +583,7 @@ def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules
         query = query.add_columns(level).outerjoin(
             sorted_by, and_(sorted_by.user_id == Enrolment.user_id, sorted_by.objective_id == sort_objective))
     return query, SummarySql(user_id=Enrolment.user_id.expression, name=folded_name(User.name.expression), mean=mean,
-                             weak=weak_count, oldest=oldest, level=level, today=today, closed=closed)
+                             weak=weak_count, oldest=oldest, level=level, today=today, closed=or_(closed, over))
 
 
 def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
@@ -599,11 +603,11 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
         query = query.order_by(*order.order_by(line, descending))
     result = []
     for row in session.execute(query):
-        user_id, name, email, oldest, mean, weak_count, closed = row[:7]
+        user_id, name, email, oldest, mean, weak_count, closed, over = row[:8]
         late = (today - oldest).days if oldest is not None else 0
         result.append(Summary(user_id=user_id, name=name, email=email, mean=_rounded(mean), weak=int(weak_count or 0),
-                              days_behind=max(late, 0), level=row[7] if sort_objective is not None else None,
-                              closed=bool(closed)))
+                              days_behind=max(late, 0), level=row[8] if sort_objective is not None else None,
+                              closed=bool(closed), over=bool(over)))
     return result
 
 
@@ -717,9 +721,10 @@ def _reasons(cohort: Cohort, user: User, columns: Sequence[Column], levels: Sequ
 
 def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
           grid: dict[tuple[int, int], Mastered], progress: dict[int, Standing], rules: Policy,
-          fell: dict[tuple[int, int], date] | None = None) -> list[Row]:
+          fell: dict[tuple[int, int], date] | None = None, over: Collection[int] = ()) -> list[Row]:
     """One row per learner. ``fell`` (from ``fell_below``) dates the reasons "below the bar";
-    without it they are dated from the objective's closing day."""
+    without it they are dated from the objective's closing day. ``over``: the learners whose
+    program is over, at risk of nothing (``Summary.over``)."""
     rows = []
     nothing = NOTHING
     objective_ids = [column.objective.id for column in columns]
@@ -729,8 +734,8 @@ def _rows(cohort: Cohort, users: Sequence[User], columns: Sequence[Column],
         levels = tuple(grid.get((uid, oid), nothing) for oid in objective_ids)
         learner = progress.get(uid)
         days = learner.days_behind if learner is not None else 0
-        # a closed account is at risk of nothing (``Summary.closed``)
-        reasons = [] if user.deactivated_at is not None else _reasons(cohort, user, columns, levels, learner, fell or {},
+        # a closed account is at risk of nothing (``Summary.closed``), nor a learner whose program is over
+        reasons = [] if user.deactivated_at is not None or uid in over else _reasons(cohort, user, columns, levels, learner, fell or {},
                                                                        rules, cache)
         rows.append(Row(user=user, levels=levels, mean=_mean(mastered[0] for mastered in levels), days_behind=days,
                         reasons=reasons, rules=rules))
@@ -938,7 +943,8 @@ def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | No
         behind = state.days_behind(session, [cohort.id], {cohort.id: today}, ids)
     closes = state.closings(session, cohort.id, ids)
     standings = {uid: Standing(today=today, days_behind=behind.get(uid, 0), closes=closes.get(uid)) for uid in ids}
-    rows = {r.user.id: r for r in _rows(cohort, users, ctx.columns, grid, standings, ctx.rules)}
+    over = _programs_over(session, cohort, today, ids)
+    rows = {r.user.id: r for r in _rows(cohort, users, ctx.columns, grid, standings, ctx.rules, over=over)}
     risky = [r for r in rows.values() if r.at_risk and (dated is None or r.user.id in dated)]
     if not risky:
         return rows
@@ -947,6 +953,16 @@ def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | No
     complete = {r.user.id: replace(standings[r.user.id], overdue=tuple(items.get(r.user.id, ()))) for r in risky}
     rows.update({r.user.id: r for r in _rows(cohort, [r.user for r in risky], ctx.columns, grid, complete, ctx.rules, fell)})
     return rows
+
+
+def _programs_over(session: DbSession, cohort: Cohort, today: date, user_ids: Sequence[int]) -> set[int]:
+    """Which of the cohort's learners ``user_ids`` have their program over (``program_over``):
+    no statement while the cohort's own program runs, one after."""
+    if today < program_ends_on(cohort.start_date):
+        return set()
+    return set(session.scalars(select(Enrolment.user_id).where(
+        Enrolment.cohort_id == cohort.id, Enrolment.active, Enrolment.user_id.in_(list(user_ids)),
+        program_over(cohort, today))))
 
 
 class LazyRows(Sequence[Row]):
@@ -1611,9 +1627,11 @@ def risk_counts(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int,
             .where(kept.cohort_id.in_(ids), kept.objective_id.in_([c.objective.id for c in columns]), closed,
                    or_(Mastery.level.is_(None), Mastery.level < rules.at_risk_below)))
     closed = select(User.id).where(User.id == Enrolment.user_id, User.deactivated_at.is_not(None)).exists()
+    # learners whose program is over (``program_over``) are at risk of nothing, as on the heat map
+    over = or_(*(and_(Enrolment.cohort_id == c.id, program_over(c, todays[c.id])) for c in cohorts))
     query = (select(Enrolment.cohort_id, func.count())
              .outerjoin(line, and_(line.user_id == Enrolment.user_id, line.cohort_id == Enrolment.cohort_id))
-             .where(Enrolment.cohort_id.in_(ids), Enrolment.active, or_(behind, Enrolment.user_id.in_(weak)), ~closed)
+             .where(Enrolment.cohort_id.in_(ids), Enrolment.active, or_(behind, Enrolment.user_id.in_(weak)), ~closed, ~over)
              .group_by(Enrolment.cohort_id))
     return {cohort_id: int(count) for cohort_id, count in session.execute(query)}
 

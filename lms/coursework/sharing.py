@@ -40,6 +40,9 @@ class Group:
     name: str
     members: list[User]
     adjustments: dict[int, Adjustment] = field(default_factory=dict)
+    # What graders should know of how the group was made (a team handed in with fewer
+    # members than the assignment asks, nobody being left to join it); empty: nothing.
+    note: str = ""
 
     @property
     def member_ids(self) -> list[int]:

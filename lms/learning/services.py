@@ -133,9 +133,13 @@ class Timeline:
 
     def item_dates(self, month: int, opens_after_days: int = 0, due_after_days: int | None = None) -> tuple[date, date]:
         """Open and due dates of an item released ``opens_after_days`` into ``month`` and due
-        ``due_after_days`` after the month opens (None: when the next month opens)."""
+        ``due_after_days`` after the month opens (None: when the next month opens), never
+        after the program's end (``ends_on``): a window the content gives every quiz (90
+        days) ran two months past month 12 for a quiz opening in it, so a learner whose
+        program was over was still told a quiz was open and due."""
         base = self.month_opens(month)
         due = base + timedelta(days=due_after_days) if due_after_days is not None else self.month_opens(month + 1)
+        due = min(due, self.ends_on)
         return self.place(month, base + timedelta(days=opens_after_days), due)
 
     def phase_dates(self, month: int) -> tuple[date, date]:

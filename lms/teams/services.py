@@ -20,7 +20,7 @@ from statistics import mean
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from lms.accounts.models import User
 from lms.accounts.services import tidy_name
 from lms.cohorts.enrolment import is_learner_of
+from lms.cohorts.models import Enrolment
 from lms.coursework import services as coursework
 from lms.coursework.models import Assignment, Submission, SubmissionVersion
 from lms.coursework.services import Dates, SubmissionError
@@ -332,6 +333,39 @@ def _team_submission(session: DbSession, team: Team, member_id: int, now: dateti
     return submission
 
 
+def left_to_join(session: DbSession, team: Team) -> int:
+    """How many current learners of the team's cohort could still join it: those not in it
+    and not in another team of the assignment that has handed in (its members are fixed).
+    One statement."""
+    fixed = (select(TeamMember.user_id).join(Team, Team.id == TeamMember.team_id)
+             .where(Team.assignment_id == team.assignment_id, Team.cohort_id == team.cohort_id, Team.id != team.id,
+                    exists().where(SubmissionVersion.submission_id == Team.submission_id)))
+    query = select(func.count()).select_from(Enrolment).where(
+        Enrolment.cohort_id == team.cohort_id, Enrolment.active, Enrolment.user_id.not_in(fixed))
+    if team.member_ids:
+        query = query.where(Enrolment.user_id.not_in(team.member_ids))
+    return int(session.scalar(query) or 0)
+
+
+def hand_in_minimum(session: DbSession, team: Team) -> int:
+    """The members a team needs to hand in: the assignment's ``team_min``, or fewer when
+    nobody left in the cohort could make up the number (a cohort of one learner, or a learner
+    left alone once every other team has handed in). The team project is required for the
+    level's certificate, so a learner the cohort cannot give teammates does it with the team
+    they have, alone if need be; graders see it (``short_handed``). Never below one."""
+    minimum = team.assignment.team_min or 1
+    members = len(team.members)
+    if members >= minimum:
+        return minimum
+    return max(1, members) if members + left_to_join(session, team) < minimum else minimum
+
+
+def short_handed(team: Team) -> bool:
+    """Whether the team has fewer members than the assignment's minimum (it handed in so
+    because nobody was left to join it: ``hand_in_minimum``)."""
+    return len(team.members) < (team.assignment.team_min or 1)
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
@@ -351,7 +385,7 @@ def save_work(session: DbSession, team: Team, member_id: int, expected_revision:
             coursework.add_attachment(session, submission, upload.filename, upload.data, dates, folder, now)
         if not submit:
             return None
-        minimum = team.assignment.team_min or 1
+        minimum = hand_in_minimum(session, team)
         if len(team.members) < minimum:
             raise TeamError(f"A team hands in with at least {minimum} members; {team.name} has {len(team.members)}.")
         return coursework.submit(session, submission, dates, now)

@@ -29,11 +29,21 @@ class TeamWork:
 
     def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
         teams = list(session.scalars(select(Team).where(among(Team.submission_id, submission_ids))
-                                     .options(selectinload(Team.members).selectinload(TeamMember.user))))
+                                     .options(selectinload(Team.members).selectinload(TeamMember.user),
+                                              selectinload(Team.assignment))))
         if not teams:
             return {}
         adjustments: dict[int, dict[int, Adjustment]] = defaultdict(dict)
         for a in session.scalars(select(GradeAdjustment).where(GradeAdjustment.team_id.in_([t.id for t in teams]))):
             adjustments[a.team_id][a.user_id] = Adjustment(a.points, a.note)
-        return {t.submission_id: Group(t.name, [m.user for m in t.members], dict(adjustments[t.id]))
+        return {t.submission_id: Group(t.name, [m.user for m in t.members], dict(adjustments[t.id]), _note(t))
                 for t in teams if t.submission_id is not None}
+
+
+def _note(team: Team) -> str:
+    """Graders are told when a team handed in short of the assignment's minimum."""
+    minimum = team.assignment.team_min or 1
+    if len(team.members) >= minimum:
+        return ""
+    return (f"Handed in with {len(team.members)} of the {minimum} members the assignment asks for: nobody else "
+            "in the cohort was left to join the team.")

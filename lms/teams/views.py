@@ -80,7 +80,7 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
         grade = services.released_grade(db.session, team)
         adjustment = services.adjustments_of(db.session, team).get(user.id) if grade else None
         context.update(
-            team=team, submission=submission, form=form,
+            team=team, submission=submission, form=form, minimum=services.hand_in_minimum(db.session, team),
             changes=coursework.compare(versions[-2], versions[-1]) if len(versions) >= 2 else [],
             preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None,
             mine=services.ratings_by(db.session, team, user.id) if team.submitted else {},

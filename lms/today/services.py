@@ -185,15 +185,18 @@ def kept_items(session: DbSession, cohort_id: int, user_id: int) -> list[Kept]:
 def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept]) -> list[Todo]:
     """The open assessed items not yet done (work handed in and waiting for a grade is not
     the learner's to do, nor a quiz or exam closed: it can no longer be taken) and the
-    weekly checks of the units open now not yet taken: overdue first, then by due date."""
+    weekly checks of the units open now not yet taken: overdue first, then by due date.
+    Once the learner's program is over (``lms.cohorts.calendar.program_over``) nothing past
+    due is listed: only work an extension keeps open."""
     today = plan.today
+    over = today >= plan.timeline.ends_on  # what is past due once the program is over is no longer overdue
     # Handed in and not done is waiting for a grade: the learner's own work or their team's
     # (the kept state found it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
                  module=item.module_title or item.level_title, due_on=item.due_on, today=today, link=_link(item),
                  detail=item.detail, closes=item.closes, zone=plan.cohort.timezone, place=place)
             for place, item in enumerate(items)
-            if not item.done and item.opens_on <= today and not item.closed(today)
+            if not item.done and item.opens_on <= today and not item.closed(today) and not (over and item.due_on < today)
             and not (item.kind in (ItemKind.ASSIGNMENT, ItemKind.PORTFOLIO) and item.handed_in)]
     return sorted(todo + _checks(session, plan, user_id), key=_todo_order)
 
@@ -374,7 +377,7 @@ class CohortToday:
         erased) is on nobody's to-do: nobody can chase it."""
         if self.map is None:
             return []
-        lines = sorted((s for s in self.map.learners_in_order if s.days_behind > 0 and not s.closed),
+        lines = sorted((s for s in self.map.learners_in_order if s.days_behind > 0 and not s.closed and not s.over),
                        key=lambda s: (-s.days_behind, s.name))
         return [Behind(id=s.user_id, name=s.name, days=s.days_behind) for s in lines]
 
