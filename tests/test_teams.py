@@ -21,6 +21,7 @@ from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import save_grade
+from lms.notifications.models import Notification, NotificationEvent
 from lms.teams import services
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 from tests.test_concurrency import RACERS, race
@@ -444,3 +445,34 @@ def test_each_member_sees_the_teams_work_on_the_assessed_work_list(course) -> No
         html = client_of(course, person).get("/coursework").get_data(as_text=True)
         row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if f"/assignments/{KEY}\"" in r)
         assert '>draft <span class="tag">team</span><' in row, person.name
+
+
+def _hand_in_and_release(course, people: list[Any]) -> tuple[Team, str, dict[str, str]]:
+    """A team of ``people`` hands in; the teacher releases its grade (each criterion's second level)."""
+    team = form_team(course, "Tallyweave task force", people)
+    assert save(course, people[0], "Market memo", team.draft_revision, "submit").status_code == 302
+    team = team_named("Tallyweave task force")
+    url = f"/cohorts/{course['cohort'].id}/submissions/{team.submission_id}"
+    form = {f"level-{cr.id}": cr.levels[1].id for cr in course["assignment"].rubric.current.criteria}
+    form |= {"feedback": "A credible plan.", "action": "release", "revision": ""}
+    assert client_of(course, course["teacher"]).post(url, data=form).status_code == 302
+    return team, url, form
+
+
+def test_a_team_grade_returned_after_release_withdraws_every_members_release_and_adjustment_notice(course) -> None:
+    """Each member was told of the release, and one of their adjusted points; once the work is
+    returned for revision, neither notice stands and each member is told of the return."""
+    a, b = course["learners"][:2]
+    team, url, form = _hand_in_and_release(course, [a, b])
+    teacher = client_of(course, course["teacher"])
+    assert teacher.post(f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{b.id}/adjustment",
+                        data={"points": "-1", "note": "A smaller share.", "revision": ""}).status_code == 302
+    told = {p.id: [n.title for n in db.session.scalars(select(Notification).where(Notification.user_id == p.id))]
+            for p in (a, b)}
+    assert len(told[a.id]) == 1 and len(told[b.id]) == 2 and "was adjusted" in told[b.id][1]
+    grade = services.grades_of(db.session, [team_named("Tallyweave task force")])[team.id]
+    assert teacher.post(url, data=form | {"action": "return", "revision": str(grade.revision)}).status_code == 302
+    db.session.expire_all()
+    for person in (a, b):
+        [left] = db.session.scalars(select(Notification).where(Notification.user_id == person.id))
+        assert left.event == NotificationEvent.RETURNED_FOR_REVISION, person.name
