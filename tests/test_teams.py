@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from lms.coursework.models import Assignment, AssignmentKind, Submission
+from lms.coursework.services import work_states
 from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
 from lms.extensions import db
@@ -447,11 +448,10 @@ def test_each_member_sees_the_teams_work_on_the_assessed_work_list(course) -> No
         assert '>draft <span class="tag">team</span><' in row, person.name
 
 
-def _hand_in_and_release(course, people: list[Any]) -> tuple[Team, str, dict[str, str]]:
-    """A team of ``people`` hands in; the teacher releases its grade (each criterion's second level)."""
-    team = form_team(course, "Tallyweave task force", people)
-    assert save(course, people[0], "Market memo", team.draft_revision, "submit").status_code == 302
-    team = team_named("Tallyweave task force")
+def _hand_in_and_release(course, team: Team) -> tuple[Team, str, dict[str, str]]:
+    """``team``'s first member hands its work in; the teacher releases its grade (each criterion's second level)."""
+    assert save(course, team.members[0].user, "Market memo", team.draft_revision, "submit").status_code == 302
+    team = team_named(team.name)
     url = f"/cohorts/{course['cohort'].id}/submissions/{team.submission_id}"
     form = {f"level-{cr.id}": cr.levels[1].id for cr in course["assignment"].rubric.current.criteria}
     form |= {"feedback": "A credible plan.", "action": "release", "revision": ""}
@@ -463,7 +463,7 @@ def test_a_team_grade_returned_after_release_withdraws_every_members_release_and
     """Each member was told of the release, and one of their adjusted points; once the work is
     returned for revision, neither notice stands and each member is told of the return."""
     a, b = course["learners"][:2]
-    team, url, form = _hand_in_and_release(course, [a, b])
+    team, url, form = _hand_in_and_release(course, form_team(course, "Tallyweave task force", [a, b]))
     teacher = client_of(course, course["teacher"])
     assert teacher.post(f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{b.id}/adjustment",
                         data={"points": "-1", "note": "A smaller share.", "revision": ""}).status_code == 302
@@ -476,3 +476,29 @@ def test_a_team_grade_returned_after_release_withdraws_every_members_release_and
     for person in (a, b):
         [left] = db.session.scalars(select(Notification).where(Notification.user_id == person.id))
         assert left.event == NotificationEvent.RETURNED_FOR_REVISION, person.name
+
+
+def test_each_member_sees_their_own_released_score_on_the_assessed_work_list(course, count_queries) -> None:
+    """Once the team's grade is released each member's list gives their score: the team's,
+    or theirs as staff adjusted it, read in the list's one statement."""
+    a, b, c = course["learners"][:3]
+
+    def row_of(person: Any) -> str:
+        html = client_of(course, person).get("/coursework").get_data(as_text=True)
+        return next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if f"/assignments/{KEY}\"" in r)
+
+    team = form_team(course, "Tallyweave task force", [a, b, c])
+    team, _url, _form = _hand_in_and_release(course, team)
+    grade = services.grades_of(db.session, [team])[team.id]
+    assert grade.score is not None and grade.score >= 2
+    teacher = client_of(course, course["teacher"])
+    for person, points in ((b, "-2"), (c, f"{grade.max_score - grade.score:g}")):
+        assert teacher.post(f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{person.id}/adjustment",
+                            data={"points": points, "note": "Their share.", "revision": ""}).status_code == 302
+    out_of = f" of {grade.max_score:g} points"
+    assert f">graded: {grade.score:g}{out_of} <span class=\"tag\">team</span><" in row_of(a)  # the holder
+    assert f">graded: {grade.score - 2:g}{out_of} <span" in row_of(b)
+    assert f">graded: {grade.max_score:g}{out_of} <span" in row_of(c)
+    member = b.id
+    db.session.expire_all()
+    assert count_queries(lambda: work_states(db.session, member)) == 1
