@@ -622,7 +622,7 @@ class Outcome:
         parts = [f"{self.verb} {len(self.done)}"]
         for reason, names in (*self.noted.items(), *self.refused.items()):
             parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({_names(names)})")
-        sentences = [f"Not {self.verb.lower()}: {_names(names)} — {_clause(sentence)}"
+        sentences = [f"Not {self.verb.lower()}: {_names(names)} — {_clause(sentence, names)}"
                      for sentence, names in self.declined.items()]
         return " ".join(["; ".join(parts) + ".", *sentences])
 
@@ -632,13 +632,26 @@ def _names(names: Sequence[str]) -> str:
     return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
 
 
-def _clause(sentence: str) -> str:
-    """A service's sentence after a dash: its first word in lower case when it is an
-    ordinary word ("An extension …"; an all-capitals word or a name with capitals inside is
-    kept), ending with a full stop."""
+# The words a service's sentence opens with that are ordinary words, capitalised only for
+# opening it (articles, determiners, pronouns, the verbs of an instruction): after a dash
+# they are written in lower case. Any other first word may be a name (a learner's, a
+# cohort's, a month's) or an acronym ("KO1"), and is kept as it is.
+_ORDINARY_OPENERS = frozenset({
+    "a", "an", "the", "this", "that", "these", "those", "there", "it", "its", "each", "every", "no", "none",
+    "nothing", "not", "only", "some", "you", "your", "they", "their", "early", "unknown", "choose", "give",
+    "keep", "say", "write", "tick", "open", "enter"})
+
+
+def _clause(sentence: str, names: Sequence[str] = ()) -> str:
+    """A service's sentence after a dash, ending with a full stop: only its first letter
+    changes, to lower case, and only when its first word is an ordinary word written with
+    a capital for opening the sentence ("An extension …" -> "an extension …"), and the
+    sentence does not open with one of the ``names`` it is said of (a learner called "An Tran")."""
     text = sentence.strip()
     first = text.split(" ", 1)[0]
-    if first[:1].isupper() and first[1:] == first[1:].lower():
+    bare = first.rstrip(",.;:!?")
+    if (bare.lower() in _ORDINARY_OPENERS and bare == bare.capitalize()
+            and not any(name and text.startswith(name) for name in names)):
         text = text[0].lower() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
