@@ -20,6 +20,7 @@ from lms.database import utcnow
 from lms.discussions import services as discussions
 from lms.extensions import db
 from lms.simulations.models import SimulationRun
+from lms.teams.models import Team
 
 CASE = "mlops-case-coldwatch"
 Case = tuple[Any, str, dict[str, Any], str, str]  # client, url, form sent, the field refused, part of its message
@@ -106,6 +107,19 @@ def team_made_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make_us
             "name", "Give the team a name.")
 
 
+def team_renamed_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    """Each team on the page has its own rename field; the refused one is shown by it (it said
+    so once above the page's forms)."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=9, instructors=[teacher])
+    client = _signed_in(app, login, teacher)
+    for name in ("Blue", "Red"):
+        assert client.post(f"/cohorts/{cohort.id}/assignments/{TEAM_KEY}/teams", data={"name": name}).status_code == 302
+    red = db.session.scalar(select(Team).where(Team.name == "Red"))
+    return (client, f"/cohorts/{cohort.id}/teams/{red.id}/rename", {f"team-{red.id}-name": "Blue"}, f"team-{red.id}-name",
+            "There is already a team called 'Blue'")
+
+
 def simulation_decision(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
     client = _signed_in(app, login, enrol_learner(make_cohort(months_ago=5), name="Pia Learner"))
     started = client.post(f"/simulations/{SIMULATION}/start")
@@ -125,8 +139,8 @@ def thread_hidden_without_reason(app: Flask, make_cohort: Any, enrol_learner: An
             "reason", "Give a reason")
 
 
-PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, simulation_decision,
-         thread_hidden_without_reason]
+PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, team_renamed_by_staff,
+         simulation_decision, thread_hidden_without_reason]
 
 
 @pytest.mark.parametrize("setup", PAGES, ids=[p.__name__ for p in PAGES])
