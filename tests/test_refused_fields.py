@@ -19,6 +19,8 @@ from lms.catalog.models import Module
 from lms.database import utcnow
 from lms.discussions import services as discussions
 from lms.extensions import db
+from lms.gradebook.models import ColumnKind
+from lms.gradebook.services import gradebook
 from lms.simulations.models import SimulationRun
 from lms.teams.models import Team
 
@@ -120,6 +122,35 @@ def team_renamed_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make
             "There is already a team called 'Blue'")
 
 
+def _gradebook(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any,
+               login: Any) -> tuple[Any, str, tuple[Any, Any]]:
+    """An instructor's gradebook of a cohort in its sixth month, with one learner; its exam column."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Ada Late")
+    exam = next(c for c in gradebook(db.session, cohort, utcnow()).columns if c.kind == ColumnKind.EXAM)
+    return _signed_in(app, login, teacher), f"/cohorts/{cohort.id}/gradebook", (learner, exam)
+
+
+def gradebook_extension_date(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    client, url, (learner, _exam) = _gradebook(app, make_cohort, enrol_learner, make_user, login)
+    return (client, url, {"action": "extend", "column": f"assignment:{CASE}", "learner": [learner.id], "until": "soon"},
+            "until", "Give the new due date as a date.")
+
+
+def gradebook_message_subject(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    client, url, (learner, _exam) = _gradebook(app, make_cohort, enrol_learner, make_user, login)
+    return (client, url, {"action": "message", "learner": [learner.id], "subject": " ", "body": "Call me."}, "subject",
+            "Write a subject and a message.")
+
+
+def gradebook_item(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    """Release on an exam's column: the item is refused, by its field."""
+    client, url, (learner, exam) = _gradebook(app, make_cohort, enrol_learner, make_user, login)
+    return (client, url, {"action": "release", "column": exam.id, "learner": [learner.id]}, "column",
+            "Only assignments and portfolio reviews have drafted grades to release.")
+
+
 def simulation_decision(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
     client = _signed_in(app, login, enrol_learner(make_cohort(months_ago=5), name="Pia Learner"))
     started = client.post(f"/simulations/{SIMULATION}/start")
@@ -140,7 +171,8 @@ def thread_hidden_without_reason(app: Flask, make_cohort: Any, enrol_learner: An
 
 
 PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, team_renamed_by_staff,
-         simulation_decision, thread_hidden_without_reason]
+         simulation_decision, thread_hidden_without_reason, gradebook_extension_date, gradebook_message_subject,
+         gradebook_item]
 
 
 @pytest.mark.parametrize("setup", PAGES, ids=[p.__name__ for p in PAGES])
