@@ -30,6 +30,7 @@ from lms.progress.completion import learner_progress
 from lms.progress.methods import shown_level
 from lms.progress.models import EvidenceSourceName, LessonRead, Mastery
 from lms.progress.services import policy, record, replace_evidence
+from tests.test_refused_fields import Page
 
 CLOSED_AT_MONTH_8 = {"KO1", "SO1", "KO2", "SO2"}  # mlops closes after month 5, customer success after month 6
 
@@ -679,6 +680,11 @@ def test_staff_message_exactly_the_learners_at_risk_from_the_heat_map(course, cl
     refused = client.post(link, data={"learner": [str(i) for i in at_risk], "q": "", "subject": " ", "body": "Call me."})
     assert refused.status_code == 400 and "Write a subject and a message." in refused.get_data(as_text=True)
     assert "Call me." in refused.get_data(as_text=True) and sent_to("") == set()
+    shown = Page()  # the refusal is shown by the subject field, which it describes, and in the summary
+    shown.feed(refused.get_data(as_text=True))
+    subject = shown.controls["subject"]
+    assert subject.get("aria-invalid") == "true" and subject.get("aria-describedby") == "at-risk-subject-error-1"
+    assert [target for target, text in shown.summary if "Write a subject" in text] == ["#at-risk-subject"]
     sent = client.post(link, data={"learner": [str(i) for i in at_risk], "q": "", "subject": "Let us talk",
                                    "body": "Book a call with me this week."})
     assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/cohorts/{cohort.id}/competency#at-risk")

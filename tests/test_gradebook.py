@@ -608,7 +608,7 @@ def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:
     assert "Hand it in by Friday." in mail[0].body and "Tess Teacher" in mail[0].body
     empty = teacher.post(url(course["cohort"]), data={"action": "message", "learner": [ada.id], "subject": " ", "body": "x"})
     assert empty.status_code == 400 and "Write a subject and a message." in empty.get_data(as_text=True)
-    assert ">x</textarea>" in empty.get_data(as_text=True)  # the message is kept in the form
+    assert ">\r\nx</textarea>" in empty.get_data(as_text=True)  # the message is kept in the form
 
 
 DELIVERY = ("Each learner gets the message as a conversation of their own in their inbox, which they can answer (the "
@@ -784,6 +784,24 @@ def test_a_bulk_actions_answer_names_ten_learners_a_reason_then_counts_the_rest(
     assert exactly.summary.endswith("(L1, L2, L3, L4, L5, L6, L7, L8, L9, L10).")
 
 
+@pytest.mark.parametrize(("sentence", "said"), [
+    ("An extension must run past the item's due date, 12 March 2026.", "an extension must run past the item's due date"),
+    ("Early access cannot open in the past", "early access cannot open in the past."),
+    ("Choose a part of the program that exists.", "choose a part of the program that exists."),
+    # names and acronyms keep their capitals: only an ordinary opening word is lowered
+    ("Ada Late is not a learner of KO1.", "Ada Late is not a learner of KO1."),
+    ("KO1 has no part to extend.", "KO1 has no part to extend."),
+    ("Ko1 Founders is archived.", "Ko1 Founders is archived."),
+    ("March is the program's last month.", "March is the program's last month."),
+    ("An Tran is not a learner of Founders.", "An Tran is not a learner of Founders."),  # a name like a word
+])
+def test_a_declined_sentence_after_the_dash_changes_only_an_ordinary_first_letter(sentence: str, said: str) -> None:
+    outcome = Outcome("Extended")
+    for name in ("Ada Late", "An Tran"):
+        outcome.decline(name, sentence)
+    assert outcome.summary.startswith(f"Extended 0. Not extended: Ada Late, An Tran — {said}")
+
+
 def test_a_weekly_check_of_a_month_still_locked_is_not_open_on_the_page_and_in_the_exports(course) -> None:
     """A weekly check is on no one's schedule, so its cell had no dates and read "not started"
     even in months 7-12, locked for the cohort (started five months ago): an instructor read
@@ -833,7 +851,7 @@ def test_a_bulk_action_done_for_nobody_keeps_the_form_to_correct(course) -> None
     assert early.status_code == 400
     assert "Extended 0. Not extended: Ada Early, Bo Early — an extension must run past the item&#39;s due date" in page
     assert 'value="2000-01-02"' in page and 'value="Back from leave"' in page
-    assert f'value="{COLUMN}" selected' in page
+    assert f'<option selected value="{COLUMN}">' in page
     assert ticked(page) == {str(ada.id), str(bo.id)}
     assert db.session.scalar(select(func.count()).select_from(ScheduleOverride)) == 0
     release = teacher.post(url(course["cohort"]), data={"action": "release", "column": COLUMN, "scope": "selected",

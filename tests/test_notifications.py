@@ -235,8 +235,9 @@ def test_a_released_grade_reaches_the_learner_and_opens_the_feedback(course) -> 
     db.session.expire_all()
     grade = db.session.scalar(select(Grade))
     assert teacher.post(url, data=grade_form(work, "return", str(grade.revision))).status_code == 302
+    # the release is over: its notice goes, and the return's tells the learner
     events = [n.event for n in notifications_of(learner.id)]
-    assert events == [NotificationEvent.GRADE_RELEASED, NotificationEvent.RETURNED_FOR_REVISION]
+    assert events == [NotificationEvent.RETURNED_FOR_REVISION]
 
 
 def test_mark_all_read_and_preferences_pages(course) -> None:
@@ -763,3 +764,30 @@ def test_a_grade_taken_back_by_a_draft_takes_its_notice_with_it(course) -> None:
     assert teacher.post(url, data=grade_form(work, "release", str(grade.revision))).status_code == 302
     [again] = notifications_of(learner.id)
     assert again.event == NotificationEvent.GRADE_RELEASED and again.body.endswith("points.")
+
+
+def test_work_returned_after_its_release_withdraws_the_release_notice(course) -> None:
+    """A returned grade is no longer released: the notice list said "Your grade is released"
+    above "was returned for revision" (its link, the feedback page, explained the return).
+    The release's notice goes, and the learner is told of the return, in the centre and by mail."""
+    learner, learner_client, work = course["hand_in"]("Rita Returned")
+    teacher = course["client_for"](course["teacher"])
+    url = f"/cohorts/{work.cohort_id}/submissions/{work.id}"
+    assert teacher.post(url, data=grade_form(work, "release")).status_code == 302
+    assert "Your grade for" in learner_client.get("/notifications").get_data(as_text=True)
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert teacher.post(url, data=grade_form(work, "return", str(grade.revision))).status_code == 302
+    [told] = notifications_of(learner.id)
+    assert told.event == NotificationEvent.RETURNED_FOR_REVISION and told.read_at is None
+    assert told.title.endswith("was returned for revision") and told.body.startswith("Read the feedback")
+    page = learner_client.get("/notifications").get_data(as_text=True)
+    assert "was returned for revision" in page and "is released" not in page and "1 unread" in page
+    assert [m.subject for m in outbox() if m.recipient == learner.email][-1] == told.title
+    # released again after the revision: a release notice once more, the return's stays
+    learner_client.post(f"/assignments/{CASE}/work", data={"body": "Revised.", "action": "submit"})
+    db.session.expire_all()
+    grade = db.session.scalar(select(Grade))
+    assert teacher.post(url, data=grade_form(work, "release", str(grade.revision))).status_code == 302
+    assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.RETURNED_FOR_REVISION,
+                                                              NotificationEvent.GRADE_RELEASED]

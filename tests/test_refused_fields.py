@@ -19,7 +19,10 @@ from lms.catalog.models import Module
 from lms.database import utcnow
 from lms.discussions import services as discussions
 from lms.extensions import db
+from lms.gradebook.models import ColumnKind
+from lms.gradebook.services import gradebook
 from lms.simulations.models import SimulationRun
+from lms.teams.models import Team
 
 CASE = "mlops-case-coldwatch"
 Case = tuple[Any, str, dict[str, Any], str, str]  # client, url, form sent, the field refused, part of its message
@@ -106,6 +109,48 @@ def team_made_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make_us
             "name", "Give the team a name.")
 
 
+def team_renamed_by_staff(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    """Each team on the page has its own rename field; the refused one is shown by it (it said
+    so once above the page's forms)."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=9, instructors=[teacher])
+    client = _signed_in(app, login, teacher)
+    for name in ("Blue", "Red"):
+        assert client.post(f"/cohorts/{cohort.id}/assignments/{TEAM_KEY}/teams", data={"name": name}).status_code == 302
+    red = db.session.scalar(select(Team).where(Team.name == "Red"))
+    return (client, f"/cohorts/{cohort.id}/teams/{red.id}/rename", {f"team-{red.id}-name": "Blue"}, f"team-{red.id}-name",
+            "There is already a team called 'Blue'")
+
+
+def _gradebook(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any,
+               login: Any) -> tuple[Any, str, tuple[Any, Any]]:
+    """An instructor's gradebook of a cohort in its sixth month, with one learner; its exam column."""
+    teacher = make_user(name="Tess Teacher")
+    cohort = make_cohort(months_ago=5, instructors=[teacher])
+    learner = enrol_learner(cohort, name="Ada Late")
+    exam = next(c for c in gradebook(db.session, cohort, utcnow()).columns if c.kind == ColumnKind.EXAM)
+    return _signed_in(app, login, teacher), f"/cohorts/{cohort.id}/gradebook", (learner, exam)
+
+
+def gradebook_extension_date(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    client, url, (learner, _exam) = _gradebook(app, make_cohort, enrol_learner, make_user, login)
+    return (client, url, {"action": "extend", "column": f"assignment:{CASE}", "learner": [learner.id], "until": "soon"},
+            "until", "Give the new due date as a date.")
+
+
+def gradebook_message_subject(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    client, url, (learner, _exam) = _gradebook(app, make_cohort, enrol_learner, make_user, login)
+    return (client, url, {"action": "message", "learner": [learner.id], "subject": " ", "body": "Call me."}, "subject",
+            "Write a subject and a message.")
+
+
+def gradebook_item(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
+    """Release on an exam's column: the item is refused, by its field."""
+    client, url, (learner, exam) = _gradebook(app, make_cohort, enrol_learner, make_user, login)
+    return (client, url, {"action": "release", "column": exam.id, "learner": [learner.id]}, "column",
+            "Only assignments and portfolio reviews have drafted grades to release.")
+
+
 def simulation_decision(app: Flask, make_cohort: Any, enrol_learner: Any, make_user: Any, login: Any) -> Case:
     client = _signed_in(app, login, enrol_learner(make_cohort(months_ago=5), name="Pia Learner"))
     started = client.post(f"/simulations/{SIMULATION}/start")
@@ -125,8 +170,9 @@ def thread_hidden_without_reason(app: Flask, make_cohort: Any, enrol_learner: An
             "reason", "Give a reason")
 
 
-PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, simulation_decision,
-         thread_hidden_without_reason]
+PAGES = [expert_invitation, stakeholder_feedback, team_started, team_made_by_staff, team_renamed_by_staff,
+         simulation_decision, thread_hidden_without_reason, gradebook_extension_date, gradebook_message_subject,
+         gradebook_item]
 
 
 @pytest.mark.parametrize("setup", PAGES, ids=[p.__name__ for p in PAGES])

@@ -17,10 +17,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from lms.coursework.models import Assignment, AssignmentKind, Submission
+from lms.coursework.services import work_states
 from lms.coursework.specs import CriterionSpec
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import save_grade
+from lms.notifications.models import Notification, NotificationEvent
 from lms.teams import services
 from lms.teams.models import ContributionRating, GradeAdjustment, Team, TeamMember
 from tests.test_concurrency import RACERS, race
@@ -188,9 +190,9 @@ def test_staff_create_rename_fill_and_dissolve_teams(course) -> None:
     # not named: a staff member must not learn the name behind any id of the platform
     assert "That person is not a learner of this team&#39;s cohort." in outsider.get_data(as_text=True)
     assert "Outsider" not in outsider.get_data(as_text=True)
-    clash = staff.post(f"{base}/teams/{red.id}/rename", data={"name": "Blue"}, follow_redirects=True)
-    assert "There is already a team called &#39;Blue&#39;" in clash.get_data(as_text=True)
-    assert staff.post(f"{base}/teams/{red.id}/rename", data={"name": "Crimson"}).status_code == 302
+    clash = staff.post(f"{base}/teams/{red.id}/rename", data={f"team-{red.id}-name": "Blue"})
+    assert clash.status_code == 400 and "There is already a team called &#39;Blue&#39;" in clash.get_data(as_text=True)
+    assert staff.post(f"{base}/teams/{red.id}/rename", data={f"team-{red.id}-name": "Crimson"}).status_code == 302
     assert staff.post(f"{base}/teams/{blue.id}/members/{b.id}/remove").status_code == 302
     assert staff.post(f"{base}/teams/{red.id}/dissolve").status_code == 302
     staff.get(f"{base}/assignments/{KEY}/teams")  # the flashes shown
@@ -200,7 +202,7 @@ def test_staff_create_rename_fill_and_dissolve_teams(course) -> None:
     unplaced = page.split("Learners not in a team")[1]
     assert c.name in unplaced and b.name in unplaced and a.name not in unplaced
     # staff of another cohort's page cannot reach this team
-    assert staff.post(f"/cohorts/{course['other'].id}/teams/{blue.id}/rename", data={"name": "X"}).status_code in (403, 404)
+    assert staff.post(f"/cohorts/{course['other'].id}/teams/{blue.id}/rename", data={f"team-{blue.id}-name": "X"}).status_code in (403, 404)
 
 
 # --------------------------------------------------------------------------- the team's work, grade and ratings
@@ -444,3 +446,59 @@ def test_each_member_sees_the_teams_work_on_the_assessed_work_list(course) -> No
         html = client_of(course, person).get("/coursework").get_data(as_text=True)
         row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if f"/assignments/{KEY}\"" in r)
         assert '>draft <span class="tag">team</span><' in row, person.name
+
+
+def _hand_in_and_release(course, team: Team) -> tuple[Team, str, dict[str, str]]:
+    """``team``'s first member hands its work in; the teacher releases its grade (each criterion's second level)."""
+    assert save(course, team.members[0].user, "Market memo", team.draft_revision, "submit").status_code == 302
+    team = team_named(team.name)
+    url = f"/cohorts/{course['cohort'].id}/submissions/{team.submission_id}"
+    form = {f"level-{cr.id}": cr.levels[1].id for cr in course["assignment"].rubric.current.criteria}
+    form |= {"feedback": "A credible plan.", "action": "release", "revision": ""}
+    assert client_of(course, course["teacher"]).post(url, data=form).status_code == 302
+    return team, url, form
+
+
+def test_a_team_grade_returned_after_release_withdraws_every_members_release_and_adjustment_notice(course) -> None:
+    """Each member was told of the release, and one of their adjusted points; once the work is
+    returned for revision, neither notice stands and each member is told of the return."""
+    a, b = course["learners"][:2]
+    team, url, form = _hand_in_and_release(course, form_team(course, "Tallyweave task force", [a, b]))
+    teacher = client_of(course, course["teacher"])
+    assert teacher.post(f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{b.id}/adjustment",
+                        data={"points": "-1", "note": "A smaller share.", "revision": ""}).status_code == 302
+    told = {p.id: [n.title for n in db.session.scalars(select(Notification).where(Notification.user_id == p.id))]
+            for p in (a, b)}
+    assert len(told[a.id]) == 1 and len(told[b.id]) == 2 and "was adjusted" in told[b.id][1]
+    grade = services.grades_of(db.session, [team_named("Tallyweave task force")])[team.id]
+    assert teacher.post(url, data=form | {"action": "return", "revision": str(grade.revision)}).status_code == 302
+    db.session.expire_all()
+    for person in (a, b):
+        [left] = db.session.scalars(select(Notification).where(Notification.user_id == person.id))
+        assert left.event == NotificationEvent.RETURNED_FOR_REVISION, person.name
+
+
+def test_each_member_sees_their_own_released_score_on_the_assessed_work_list(course, count_queries) -> None:
+    """Once the team's grade is released each member's list gives their score: the team's,
+    or theirs as staff adjusted it, read in the list's one statement."""
+    a, b, c = course["learners"][:3]
+
+    def row_of(person: Any) -> str:
+        html = client_of(course, person).get("/coursework").get_data(as_text=True)
+        return next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if f"/assignments/{KEY}\"" in r)
+
+    team = form_team(course, "Tallyweave task force", [a, b, c])
+    team, _url, _form = _hand_in_and_release(course, team)
+    grade = services.grades_of(db.session, [team])[team.id]
+    assert grade.score is not None and grade.score >= 2
+    teacher = client_of(course, course["teacher"])
+    for person, points in ((b, "-2"), (c, f"{grade.max_score - grade.score:g}")):
+        assert teacher.post(f"/cohorts/{course['cohort'].id}/teams/{team.id}/members/{person.id}/adjustment",
+                            data={"points": points, "note": "Their share.", "revision": ""}).status_code == 302
+    out_of = f" of {grade.max_score:g} points"
+    assert f">graded: {grade.score:g}{out_of} <span class=\"tag\">team</span><" in row_of(a)  # the holder
+    assert f">graded: {grade.score - 2:g}{out_of} <span" in row_of(b)
+    assert f">graded: {grade.max_score:g}{out_of} <span" in row_of(c)
+    member = b.id
+    db.session.expire_all()
+    assert count_queries(lambda: work_states(db.session, member)) == 1

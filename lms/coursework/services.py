@@ -23,7 +23,7 @@ from lms.accounts.models import User
 from lms.cohorts.enrolment import Carried, hold_enrolment
 from lms.cohorts.models import Cohort
 from lms.coursework.models import EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
-from lms.coursework.sharing import groups_of, sharers
+from lms.coursework.sharing import groups_of, member_score, sharers
 from lms.database import DbSession, among, insert_unless_there, rowcount
 from lms.learning.services import Schedule, deadline_that_applies
 from lms.storage.backends import Storage, as_storage
@@ -62,7 +62,7 @@ class WorkState:
     """Where one learner's work on one assignment stands, for the work list."""
 
     status: SubmissionStatus | None  # None: not started
-    score: float | None = None       # the released score (own work only: a team member's share may be adjusted)
+    score: float | None = None       # the released score (a team member's own: their share may be adjusted)
     max_score: float | None = None
     shared: bool = False
 
@@ -80,18 +80,22 @@ NOT_STARTED = WorkState(None)
 
 def work_states(session: DbSession, user_id: int) -> dict[int, WorkState]:
     """Assignment id -> where ``user_id``'s work stands (their own, or their team's, which
-    wins), with the released score: one statement whatever the number of assignments."""
-    shared_rows = sharers([user_id])
-    shared = Submission.id.in_(select(shared_rows.c.submission_id)) if shared_rows is not None else false()
+    wins), with the released score (a team member's own: the team's moved by their
+    adjustment): one statement whatever the number of assignments."""
     source = next(iter(_SCORES.values()), None)
     score, max_score = source.released_score() if source is not None else (null(), null())
+    shared_rows = sharers([user_id])  # only this learner's rows: one a shared submission at most
+    is_shared = shared_rows.c.submission_id.is_not(None) if shared_rows is not None else false()
+    moved = shared_rows.c.points if shared_rows is not None else null()
+    stmt = select(Submission.assignment_id, Submission.status, score, max_score, is_shared, moved)
+    if shared_rows is not None:
+        stmt = stmt.outerjoin(shared_rows, shared_rows.c.submission_id == Submission.id)
     found: dict[int, WorkState] = {}
-    for assignment_id, status, is_shared, points, out_of in session.execute(
-            select(Submission.assignment_id, Submission.status, shared, score, max_score)
-            .where(or_(Submission.user_id == user_id, shared))):
-        if is_shared or assignment_id not in found:
-            found[assignment_id] = (WorkState(status, shared=True) if is_shared
-                                    else WorkState(status, points, out_of))
+    for assignment_id, status, points, out_of, shared, adjustment in session.execute(
+            stmt.where(or_(Submission.user_id == user_id, is_shared))):
+        if shared or assignment_id not in found:
+            mine = member_score(points, out_of, adjustment) if shared and out_of is not None else points
+            found[assignment_id] = WorkState(status, mine, out_of, shared=bool(shared))
     return found
 
 

@@ -54,18 +54,25 @@ class Group:
 
     def score_of(self, user_id: int, score: float | None, max_score: float) -> float | None:
         """``user_id``'s score: the group's moved by their adjustment, within 0 and the maximum."""
-        if score is None:
-            return None
         adjustment = self.adjustments.get(user_id)
-        return max(0.0, min(max_score, score + adjustment.points)) if adjustment else score
+        return member_score(score, max_score, adjustment.points if adjustment else None)
+
+
+def member_score(score: float | None, max_score: float, points: float | None) -> float | None:
+    """A member's score: the group's ``score`` moved by their adjustment's ``points`` (None:
+    none), within 0 and the maximum."""
+    if score is None or points is None:
+        return score
+    return max(0.0, min(max_score, score + points))
 
 
 class SharedWork(Protocol):
-    def sharers(self, learner_ids: Collection[int] | None) -> Select[int | None, int, datetime]:
-        """A statement of ``submission_id``, ``learner_id`` and ``changed_at`` (labelled so):
-        a row for every shared submission and each learner whose work it is (held by them or
-        by another member), only ``learner_ids``' rows when given; ``changed_at`` is when that
-        learner's share of the grade last changed (an adjustment), else null."""
+    def sharers(self, learner_ids: Collection[int] | None) -> Select[int | None, int, datetime, float]:
+        """A statement of ``submission_id``, ``learner_id``, ``changed_at`` and ``points``
+        (labelled so): a row for every shared submission and each learner whose work it is
+        (held by them or by another member), only ``learner_ids``' rows when given;
+        ``changed_at`` is when that learner's share of the grade last changed (an adjustment),
+        else null, and ``points`` how far it moves their score from the group's (null: not at all)."""
 
     def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
         """Submission id -> its group, for the shared ones among ``submission_ids``."""
@@ -89,7 +96,7 @@ def register(name: str, provider: SharedWork) -> None:
 
 def sharers(learner_ids: Collection[int] | None = None) -> Subquery | None:
     """Every registered kind of sharing's ``sharers`` as one subquery (columns
-    ``submission_id``, ``learner_id``, ``changed_at``), to join in a statement that lists
+    ``submission_id``, ``learner_id``, ``changed_at``, ``points``), to join in a statement that lists
     work per learner (the API's lists page over it); None when no feature shares work."""
     statements = [provider.sharers(learner_ids) for provider in _REGISTRY.values()]
     if not statements:

@@ -81,7 +81,13 @@ MAX_MESSAGE = 5000
 
 
 class GradebookError(ValueError):
-    """A bulk action refused as a whole (nothing was done); the message says why."""
+    """A bulk action refused as a whole (nothing was done); the message says why. ``field``:
+    the form field it is about (``column``, ``subject``, ``body``), when it is about one, for
+    the page to show it there and mark that field invalid (``refuse_field``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotInCohort(LookupError):
@@ -622,7 +628,7 @@ class Outcome:
         parts = [f"{self.verb} {len(self.done)}"]
         for reason, names in (*self.noted.items(), *self.refused.items()):
             parts.append(f"{len(names)} {_agreeing(reason, len(names))} ({_names(names)})")
-        sentences = [f"Not {self.verb.lower()}: {_names(names)} — {_clause(sentence)}"
+        sentences = [f"Not {self.verb.lower()}: {_names(names)} — {_clause(sentence, names)}"
                      for sentence, names in self.declined.items()]
         return " ".join(["; ".join(parts) + ".", *sentences])
 
@@ -632,13 +638,26 @@ def _names(names: Sequence[str]) -> str:
     return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
 
 
-def _clause(sentence: str) -> str:
-    """A service's sentence after a dash: its first word in lower case when it is an
-    ordinary word ("An extension …"; an all-capitals word or a name with capitals inside is
-    kept), ending with a full stop."""
+# The words a service's sentence opens with that are ordinary words, capitalised only for
+# opening it (articles, determiners, pronouns, the verbs of an instruction): after a dash
+# they are written in lower case. Any other first word may be a name (a learner's, a
+# cohort's, a month's) or an acronym ("KO1"), and is kept as it is.
+_ORDINARY_OPENERS = frozenset({
+    "a", "an", "the", "this", "that", "these", "those", "there", "it", "its", "each", "every", "no", "none",
+    "nothing", "not", "only", "some", "you", "your", "they", "their", "early", "unknown", "choose", "give",
+    "keep", "say", "write", "tick", "open", "enter"})
+
+
+def _clause(sentence: str, names: Sequence[str] = ()) -> str:
+    """A service's sentence after a dash, ending with a full stop: only its first letter
+    changes, to lower case, and only when its first word is an ordinary word written with
+    a capital for opening the sentence ("An extension …" -> "an extension …"), and the
+    sentence does not open with one of the ``names`` it is said of (a learner called "An Tran")."""
     text = sentence.strip()
     first = text.split(" ", 1)[0]
-    if first[:1].isupper() and first[1:] == first[1:].lower():
+    bare = first.rstrip(",.;:!?")
+    if (bare.lower() in _ORDINARY_OPENERS and bare == bare.capitalize()
+            and not any(name and text.startswith(name) for name in names)):
         text = text[0].lower() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
@@ -687,7 +706,7 @@ def release_drafted(session: DbSession, cohort: Cohort, column: Column, users: S
     (its row says so), and the save itself is conditional on that revision, so a grade
     changed between this check and the write raises ``StaleGrade`` (the caller rolls back)."""
     if not column.graded_work:
-        raise GradebookError("Only assignments and portfolio reviews have drafted grades to release.")
+        raise GradebookError("Only assignments and portfolio reviews have drafted grades to release.", field="column")
     outcome = Outcome("Released")
     work = _submissions(session, cohort, column, users)
     grades = {g.submission_id: g for g in session.scalars(
@@ -727,7 +746,7 @@ def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: 
     item's own due date for the learner (the kept state's, one statement), not the part's
     latest: an assignment due mid-month can be extended by a few days."""
     if not column.extendable or column.phase_id is None:
-        raise GradebookError("Extensions move the due dates of a module's part; weekly checks and level exams have none.")
+        raise GradebookError(NO_EXTENSIONS, field="column")
     outcome = Outcome("Extended")
     item = (ItemKind(column.kind.value), column.key)
     items = scheduled_items(session, cohort.id, [u.id for u in users])
@@ -767,7 +786,7 @@ def extensions_of(session: DbSession, column: Column, users: Sequence[User]) -> 
     extension of the item's part that applies to them, if any (two statements whatever
     their number)."""
     if not column.extendable or column.phase_id is None:
-        raise GradebookError(NO_EXTENSIONS)
+        raise GradebookError(NO_EXTENSIONS, field="column")
     applying = applying_extensions(session, [u.id for u in users], column.phase_id)
     return [Shown(u, applying.get(u.id)) for u in users]
 
@@ -815,7 +834,7 @@ def remove_extensions(session: DbSession, cohort: Cohort, column: Column, users:
     to a learner it showed without one, a newer grant than the one it showed, one removed
     by someone else meanwhile. A learner it showed without one is skipped and named too."""
     if not column.extendable or column.phase_id is None:
-        raise GradebookError(NO_EXTENSIONS)
+        raise GradebookError(NO_EXTENSIONS, field="column")
     outcome = Removed()
     applying = applying_extensions(session, [u.id for u in users], column.phase_id)
     listed: list[tuple[User, int]] = []
@@ -859,9 +878,10 @@ def _message_text(subject: str, body: str) -> tuple[str, str]:
     """A staff message's subject (on one line) and body, tidied; refused when empty or too long."""
     subject, body = " ".join(subject.split()), body.strip()
     if not subject or not body:
-        raise GradebookError("Write a subject and a message.")
+        raise GradebookError("Write a subject and a message.", field="body" if subject else "subject")
     if len(subject) > MAX_SUBJECT or len(body) > MAX_MESSAGE:
-        raise GradebookError(f"Keep the subject under {MAX_SUBJECT} and the message under {MAX_MESSAGE:,} characters.")
+        raise GradebookError(f"Keep the subject under {MAX_SUBJECT} and the message under {MAX_MESSAGE:,} characters.",
+                             field="subject" if len(subject) > MAX_SUBJECT else "body")
     return subject, body
 
 
@@ -947,7 +967,7 @@ def _unique(name: str, taken: set[str]) -> str:
 def submissions_archive(session: DbSession, cohort: Cohort, column: Column, users: Sequence[User]) -> Archive:
     """Every handed-in submission of ``column`` by ``users`` in ``cohort``: its latest version."""
     if not column.graded_work:
-        raise GradebookError("Only assignments and portfolio reviews have submissions to download.")
+        raise GradebookError("Only assignments and portfolio reviews have submissions to download.", field="column")
     work = _submissions(session, cohort, column, users)
     grades = {g.submission_id: g for g in session.scalars(
         select(Grade).where(Grade.submission_id.in_([s.id for s in work.values()])))} if work else {}

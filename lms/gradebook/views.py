@@ -15,13 +15,13 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.gradebook import services
 from lms.gradebook.exports import EXPORTERS
-from lms.gradebook.forms import CsrfForm
+from lms.gradebook.forms import AtRiskMessageForm, BulkForm, CsrfForm
 from lms.gradebook.models import BulkAction, RowFilter, Scope
 from lms.gradebook.render import gradebook_rows
 from lms.grading.services import GradingError, StaleGrade
 from lms.jobs import exports
 from lms.web.downloads import content_disposition, export_name, streamed_download
-from lms.web.forms import DayOutOfRange, parse_day
+from lms.web.forms import DayOutOfRange, labelled_choices, parse_day, refuse_field
 
 bp = Blueprint("gradebook", __name__, template_folder="templates")
 NOT_IN_COHORT = ("A learner or the item chosen is not part of the gradebook of this cohort. Open the gradebook again "
@@ -41,9 +41,13 @@ def _filters(args: MultiDict[str, str]) -> tuple[RowFilter, str | None]:
 
 
 def _page(cohort: Cohort, row_filter: RowFilter, module: str | None, error: str | None = None,
-          posted: Any = None, status: int = 200, page: int = 1) -> tuple[str, int]:
+          posted: Any = None, status: int = 200, page: int = 1, form: BulkForm | None = None) -> tuple[str, int]:
+    """The gradebook; after a refused action, the bulk form as sent (``form``: with a
+    refusal by its field) and the learners ticked (``posted``)."""
     book = services.gradebook(db.session, cohort, utcnow(), row_filter, module, page)
-    return render_template("gradebook/gradebook.html", book=book, form=CsrfForm(), error=error, posted=posted or {},
+    form = form or BulkForm(formdata=posted or None)
+    form.column.choices = labelled_choices({c.id: f"M{c.month} · {c.label} · {c.title}" for c in book.columns})
+    return render_template("gradebook/gradebook.html", book=book, form=form, error=error, posted=posted or {},
                            picked=set(posted.getlist("learner")) if posted else set(),
                            filters=services.FILTER_LABELS, exporters=EXPORTERS.values(), actions=BulkAction,
                            scopes=Scope, gradebook_rows=gradebook_rows), status
@@ -82,9 +86,12 @@ def bulk(cohort_id: int) -> Any:
     form = request.form
     row_filter, module = _filters(form)
 
-    def refused(message: str, status: int = 400) -> tuple[str, int]:
-        return _page(cohort, row_filter, module, error=message, posted=form, status=status,
-                     page=form.get("page", 1, type=int))
+    def refused(message: str, status: int = 400, field: str | None = None) -> tuple[str, int]:
+        """The page again with the form as sent; the message by ``field`` when it is about one."""
+        fields = BulkForm(formdata=form)
+        shown = refuse_field(fields, field, message)
+        return _page(cohort, row_filter, module, error=None if shown else message, posted=form, status=status,
+                     page=form.get("page", 1, type=int), form=fields)
 
     try:
         action = BulkAction(form.get("action", ""))
@@ -125,9 +132,9 @@ def bulk(cohort_id: int) -> Any:
             try:
                 until = parse_day(form.get("until", ""))
             except DayOutOfRange as exc:
-                return refused(str(exc))
+                return refused(str(exc), field="until")
             except ValueError:
-                return refused("Give the new due date as a date.")
+                return refused("Give the new due date as a date.", field="until")
             outcome = services.grant_extensions(db.session, cohort, column, users, until, form.get("note", ""), user, now)
         else:
             outcome = services.message_learners(db.session, cohort, users, form.get("subject", ""),
@@ -136,7 +143,10 @@ def bulk(cohort_id: int) -> Any:
         db.session.rollback()
         return refused(f"Nothing was released: {exc.current.grader.name} changed a grade of this column while you "
                        "were releasing. The page below shows the grades as they now stand.", 409)
-    except (services.GradebookError, GradingError) as exc:
+    except services.GradebookError as exc:
+        db.session.rollback()
+        return refused(str(exc), field=exc.field)
+    except GradingError as exc:
         db.session.rollback()
         return refused(str(exc))
     current_app.logger.info("gradebook %s in cohort %s by user %s: %s", action, cohort.id, user.id, outcome.summary)
@@ -197,11 +207,11 @@ def remove_extensions(cohort_id: int) -> Any:
 
 
 def _at_risk_page(cohort: Cohort, query: str, ticked: set[int] | None = None, error: str | None = None,
-                  posted: Any = None, status: int = 200) -> tuple[str, int]:
+                  form: AtRiskMessageForm | None = None, status: int = 200) -> tuple[str, int]:
     learners = at_risk_learners(db.session, cohort, utcnow(), query)
     return render_template("gradebook/message_at_risk.html", cohort=cohort, learners=learners, query=query,
-                           ticked={u.id for u in learners} if ticked is None else ticked, form=CsrfForm(), error=error,
-                           posted=posted or {}), status
+                           ticked={u.id for u in learners} if ticked is None else ticked,
+                           form=form or AtRiskMessageForm(formdata=None), error=error), status
 
 
 @bp.get("/cohorts/<int:cohort_id>/gradebook/message-at-risk")
@@ -228,7 +238,9 @@ def message_at_risk(cohort_id: int) -> Any:
         abort(404)
     except services.GradebookError as exc:
         db.session.rollback()
-        return _at_risk_page(cohort, query, ticked, str(exc), form, 400)
+        fields = AtRiskMessageForm(formdata=form)
+        shown = refuse_field(fields, exc.field, str(exc))
+        return _at_risk_page(cohort, query, ticked, None if shown else str(exc), fields, 400)
     current_app.logger.info("at-risk message in cohort %s by user %s: %s", cohort.id, user.id, outcome.summary)
     flash(outcome.summary, "warning" if outcome.warned else "success")
     return redirect(url_for("competency.heat_map", cohort_id=cohort.id, q=query or None, _anchor="at-risk"))

@@ -61,6 +61,10 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
                           _points(group.score_of(uid, grade.score, grade.max_score) if group else grade.score,
                                   grade.max_score), link) for uid in learners]
     elif submission.status == SubmissionStatus.RETURNED:
+        if grade.released_at is not None:
+            # Returned after its grade was released: the release is over (the feedback page
+            # explains the return), so its notices no longer say "released" beside this one.
+            _withdraw_release_notices(session, grade)
         notices = [Notice(uid, NotificationEvent.RETURNED_FOR_REVISION, f"grade:{grade.id}:returned:{grade.revision}",
                           f"{assignment.title} was returned for revision", body, link)
                    for uid, body in _revision_words(session, submission, learners, now).items()]
@@ -68,9 +72,17 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
         if grade.released_at is not None and submission.status == SubmissionStatus.SUBMITTED:
             # A released grade taken back by a draft: its notices gave points the learner can
             # no longer read ("No grade has been released"); they go until it is released again.
-            withdraw(session, [f"grade:{grade.id}:released:{n}" for n in range(1, grade.revision + 1)])
+            _withdraw_release_notices(session, grade)
         return
     notify_all(session, notices, now)
+
+
+def _withdraw_release_notices(session: DbSession, grade: Grade) -> None:
+    """Take back every notice that told of ``grade`` as released: each release's (keyed by
+    the revision released) and each member's adjustment of it (keyed by the moment), whose
+    points the learner can no longer read once the grade is taken back or the work returned."""
+    adjusted = session.scalars(select(Notification.key).where(Notification.key.like(f"grade:{grade.id}:adjusted:%")))
+    withdraw(session, [*(f"grade:{grade.id}:released:{n}" for n in range(1, grade.revision + 1)), *adjusted])
 
 
 def _revision_words(session: DbSession, submission: Submission, learners: Sequence[int], now: datetime) -> dict[int, str]:

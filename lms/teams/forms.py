@@ -28,3 +28,18 @@ class NewTeamForm(Form):
     """A new team's name, on the staff's page of an assignment's teams."""
 
     name = StringField("New team's name", id="new-team", render_kw={"maxlength": MAX_NAME, "required": True})
+
+
+class RenameTeamForm(Form):
+    """A team's new name, on the staff's page of an assignment's teams: one form a team,
+    prefixed ``team-<id>`` so each field has its own name and id, and a refusal is shown by
+    the team's field (``refuse_field``). CSRF as the page's buttons."""
+
+    name = StringField("New name", render_kw={"maxlength": MAX_NAME, "required": True})
+
+
+def rename_form(team_id: int, name: str | None = None) -> RenameTeamForm:
+    """Team ``team_id``'s rename form: as posted, or (``name``) showing the current name."""
+    if name is None:
+        return RenameTeamForm(prefix=f"team-{team_id}")
+    return RenameTeamForm(formdata=None, prefix=f"team-{team_id}", data={"name": name})

@@ -18,10 +18,10 @@ from lms.teams.models import GradeAdjustment, Team, TeamMember
 
 
 class TeamWork:
-    def sharers(self, learner_ids: Collection[int] | None) -> Select[int | None, int, datetime]:
-        """Each member of a team with a submission, and when their adjustment last changed."""
+    def sharers(self, learner_ids: Collection[int] | None) -> Select[int | None, int, datetime, float]:
+        """Each member of a team with a submission, when their adjustment last changed and its points."""
         stmt = (select(Team.submission_id.label("submission_id"), TeamMember.user_id.label("learner_id"),
-                       GradeAdjustment.updated_at.label("changed_at"))
+                       GradeAdjustment.updated_at.label("changed_at"), GradeAdjustment.points.label("points"))
                 .join(Team, Team.id == TeamMember.team_id)
                 .outerjoin(GradeAdjustment, (GradeAdjustment.team_id == Team.id) & (GradeAdjustment.user_id == TeamMember.user_id))
                 .where(Team.submission_id.is_not(None)))

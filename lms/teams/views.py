@@ -24,7 +24,7 @@ from lms.grading import services as grading
 from lms.learning.services import learner_schedule
 from lms.storage.backends import Storage, file_storage
 from lms.teams import services
-from lms.teams.forms import CsrfForm, NewTeamForm, TeamNameForm, TeamWorkForm
+from lms.teams.forms import CsrfForm, NewTeamForm, RenameTeamForm, TeamNameForm, TeamWorkForm, rename_form
 from lms.teams.models import Team
 from lms.web.converters import as_id
 from lms.web.forms import refuse_field
@@ -276,17 +276,18 @@ def cohort(cohort_id: int) -> str:
     return render_template("teams/cohort.html", cohort=_cohort(cohort_id), assignments=services.team_assignments(db.session))
 
 
-def _manage_page(cohort_id: int, key: str, error: str | None = None, typed: dict[str, str] | None = None,
-                 new_team: NewTeamForm | None = None) -> str:
-    """The staff page of an assignment's teams; ``typed``: a new name for a team refused with ``error``, shown
-    again in its field (by the team's id); ``new_team``: a new team's name as typed, with its refusal by it."""
+def _manage_page(cohort_id: int, key: str, error: str | None = None, renamed: RenameTeamForm | None = None,
+                 renamed_id: int | None = None, new_team: NewTeamForm | None = None) -> str:
+    """The staff page of an assignment's teams; ``renamed``: the rename form of team ``renamed_id``
+    as posted, its refusal by its field; ``new_team``: a new team's name as typed, with its refusal by it."""
     group = _cohort(cohort_id)
     item = _assignment(key)
     teams = services.teams_for(db.session, item.id, group.id)
     placed = {uid for t in teams for uid in t.member_ids}
     learners = [e.user for e in cohort_learners(db.session, group)]
+    renames = {t.id: renamed if renamed is not None and t.id == renamed_id else rename_form(t.id, t.name) for t in teams}
     return render_template("teams/manage.html", cohort=group, assignment=item, teams=teams, button=CsrfForm(),
-                           error=error, typed=typed or {}, new_team=new_team or NewTeamForm(formdata=None),
+                           error=error, renames=renames, new_team=new_team or NewTeamForm(formdata=None),
                            unplaced=[u for u in learners if u.id not in placed], grades=services.grades_of(db.session, teams))
 
 
@@ -321,12 +322,13 @@ def rename(cohort_id: int, team_id: int) -> WerkzeugResponse | tuple[str, int]:
     found = _staff_team(cohort_id, team_id)
     _csrf()
     key = found.assignment.key
-    name = request.form.get("name", "")
+    form = rename_form(team_id)
     try:
-        services.rename_team(db.session, found, name)
+        services.rename_team(db.session, found, form.name.data or "")
     except services.TeamError as exc:
         db.session.rollback()
-        return _manage_page(cohort_id, key, str(exc), {str(team_id): name}), 400
+        shown = refuse_field(form, exc.field, str(exc))
+        return _manage_page(cohort_id, key, None if shown else str(exc), form, team_id), 400
     else:
         flash(f"Renamed to {found.name}.", "success")
     return _to_manage(cohort_id, key)
