@@ -139,6 +139,7 @@ class QuizSource:
     module: str | None = None  # where it sits: a check's come from its lesson
     phase: str | None = None
     lint: QuizFigures | None = None  # what the item-bank lint measured in it
+    closes_line: int = 1  # where the file gives settings.closes_after_days (or its settings, or its id)
 
     @property
     def lesson(self) -> str | None:
@@ -181,7 +182,8 @@ class QuizSection(ContentSection):
                     problems.add(Location(path, line_at(data, ["phase"])), f"module {spec.module!r} has no phase {spec.phase!r}")
             if spec.level is not None and spec.level not in levels:
                 problems.add(Location(path, line_at(data, ["level"])), f"unknown level {spec.level!r}")
-            source = QuizSource(spec=spec, path=path, module=spec.module, phase=spec.phase)
+            source = QuizSource(spec=spec, path=path, module=spec.module, phase=spec.phase,
+                                closes_line=line_at(data, ["settings", "closes_after_days"]))
             if spec.lesson is not None:
                 where_lesson = Location(path, line_at(data, ["lesson"]))
                 placed = lessons.get(spec.lesson)
