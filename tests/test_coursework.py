@@ -131,7 +131,8 @@ def test_a_learner_in_another_zone_is_told_the_hour_their_work_falls_due(
     and on their work page; a learner whose midnight it is reads the date alone. They read
     the date alone, and someone in Los Angeles handing in that evening was late."""
     cohort = make_cohort(months_ago=5, timezone="Europe/London")  # month 6
-    due = month_opens_on(cohort.start_date, 6) + timedelta(days=28)  # the month's hands-on work
+    work = db.session.scalar(select(Assignment).where(Assignment.key == "mlops-hands-on-own-pipeline"))
+    due = month_opens_on(cohort.start_date, 6) + timedelta(days=work.due_after_days)  # the month's first hands-on work
     end = datetime.combine(due + timedelta(days=1), time(0), tzinfo=ZoneInfo("Europe/London"))
     west = end.astimezone(ZoneInfo("America/Los_Angeles"))
     there, here = app.test_client(), app.test_client()
@@ -298,14 +299,14 @@ def test_a_team_assignment_claiming_an_application_objective_is_refused(app: Fla
 
 def test_a_portfolio_due_before_its_levels_work_is_refused_at_its_due_date(app: Flask, content_dir: Path) -> None:
     review = content_dir / "modules/operations-implementation/assignments/09-portfolio-advanced.md"
-    line = _replace(review, "due_after_days: 37", "due_after_days: 28")
+    line = _replace(review, "due_after_days: 42", "due_after_days: 28")
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
     messages = _problems_at(result.output, review)[line]
     assert ("the advanced portfolio review 'portfolio-advanced' is due 28 days into month 12, but 'impl-capstone' "
-            "(02-capstone.md) of the same level is due 28 days into month 12: a review falls due after the work it "
+            "(02-capstone.md) of the same level is due 35 days into month 12: a review falls due after the work it "
             "collects") in messages, result.output
     assert any("'impl-thought-leadership'" in m for m in messages)
     assert not any("'impl-innovation-proposal'" in m for m in messages)  # month 10's work falls due well before

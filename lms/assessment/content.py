@@ -140,6 +140,7 @@ class QuizSource:
     module: str | None = None  # where it sits: a check's come from its lesson
     phase: str | None = None
     lint: QuizFigures | None = None  # what the item-bank lint measured in it
+    closes_line: int = 1  # where the file gives settings.closes_after_days (or its settings, or its id)
 
     @property
     def lesson(self) -> str | None:
@@ -205,7 +206,8 @@ class QuizSection(ContentSection):
                 problems.add(Location(path, line_at(data, ["settings", "opens_when_phase_ends"])),
                              f"this quiz would open in month {opens_in}, after the program's {PROGRAM_MONTHS} months: "
                              "a quiz on a month-12 phase opens with the phase, not as it ends")
-            source = QuizSource(spec=spec, path=path, module=spec.module, phase=spec.phase)
+            source = QuizSource(spec=spec, path=path, module=spec.module, phase=spec.phase,
+                                closes_line=line_at(data, ["settings", "closes_after_days"]))
             if spec.lesson is not None:
                 where_lesson = Location(path, line_at(data, ["lesson"]))
                 placed = lessons.get(spec.lesson)

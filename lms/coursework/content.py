@@ -5,16 +5,21 @@ An edited rubric gets a new version; grades keep the version they used."""
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from lms.assessment.content import QuizSource
+from lms.assessment.models import QuizKind
 from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text, markdown_problems
 from lms.catalog.models import Level, Module, Objective, ObjectiveKind, Phase
+from lms.cohorts.calendar import month_opens_on
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -74,6 +79,8 @@ class AssignmentMeta(Spec):
     deliverables: list[Text] = Field(min_length=1)
     artifact: Slug | None = None  # a critique's artifact: the id of a template in content/templates/
     team: TeamSpec | None = None  # a team assignment (lms.teams)
+    # The weekly units (lesson ids) the work applies; None: every weekly unit of its phase.
+    needs: list[Slug] | None = None
 
 
 @dataclass
@@ -100,6 +107,7 @@ class AssignmentSource:
     artifact_line: int = 1  # where the front matter names the artifact (the templates section checks it)
     objective_lines: list[int] = field(default_factory=list)  # the line of each code in the front matter's objectives
     due_line: int = 1  # where the front matter gives due_after_days
+    needs_line: int = 1  # where the front matter names the lessons it needs (or its phase)
 
     def objective_line(self, index: int) -> int:
         return self.objective_lines[index] if index < len(self.objective_lines) else 1
@@ -239,6 +247,128 @@ def _portfolios_after_their_work(catalog: CatalogSpec, assignments: list[Assignm
                              f"collects")
 
 
+WEEK_DAYS = 7  # a weekly unit of month m, week w, is taught on days 7(w-1) to 7w of the month
+
+
+def _due_after_the_lessons(catalog: CatalogSpec, assignments: list[AssignmentSource], problems: Problems) -> None:
+    """Work falls due once the weekly units it applies have been taught: week w of a month ends
+    7w days after the month opens, so work of that month needing it is due no sooner. The units
+    an assignment needs are its ``needs:`` (lesson ids), or else every weekly unit of its own
+    phase. A needed lesson that is unknown, not a weekly unit or taught in a later month, and a
+    due day before a needed unit's week is over, are refused at the line."""
+    months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+    units = {lesson.meta.id: (m.spec.id, lesson) for m, lesson in catalog.lessons()}
+    for work in assignments:
+        month = months.get((work.module, work.meta.phase))
+        if month is None:
+            continue
+        if work.meta.needs is None:
+            needed = [lesson.meta.id for m, lesson in catalog.lessons()
+                      if m.spec.id == work.module and lesson.meta.phase == work.meta.phase and lesson.meta.week]
+        else:
+            needed = list(work.meta.needs)
+        where = Location(work.path, work.needs_line)
+        for lesson_id in needed:
+            found = units.get(lesson_id)
+            if found is None:
+                problems.add(where, f"{work.meta.id!r} needs lesson {lesson_id!r}, which does not exist")
+                continue
+            module, lesson = found
+            at, week = months.get((module, lesson.meta.phase)), lesson.meta.week
+            if week is None or at is None:
+                problems.add(where, f"{work.meta.id!r} needs lesson {lesson_id!r}, which is not a weekly unit")
+            elif at > month:
+                problems.add(where, f"{work.meta.id!r} (month {month}) needs lesson {lesson_id!r}, taught later, "
+                                    f"in month {at}")
+            elif at == month and work.meta.due_after_days < WEEK_DAYS * week:
+                problems.add(Location(work.path, work.due_line),
+                             f"{work.meta.id!r} is due {work.meta.due_after_days} days into month {month}, before "
+                             f"the unit it needs, {lesson_id!r} (week {week}), is over on day {WEEK_DAYS * week}: "
+                             f"make it due later, or name the units it does need in needs:")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One assessed piece's due day: ``days`` after ``month`` of the schedule opens."""
+
+    id: str
+    month: int
+    days: int
+    location: Location
+    assignment: bool
+
+
+# The cohort starts the spread of deadlines is checked on: the first and the last day of every
+# month of a common and a leap year, so months of 28 to 31 days fall in every order.
+SAMPLE_STARTS = tuple(d for year in (2027, 2028) for m in range(1, 13)
+                      for d in (date(year, m, 1), date(year, m, monthrange(year, m)[1])))
+MAX_DEADLINES_A_WEEK = 2  # assessed deadlines (work, quizzes, exams) falling within any seven days
+
+
+def _deadlines(catalog: CatalogSpec, assignments: list[AssignmentSource], quizzes: list[QuizSource]) -> list[Deadline]:
+    months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+    last_phase = {m.spec.id: m.spec.phases[-1].id for m in catalog.modules if m.spec.phases}
+    level_ends = {lv.id: lv.months[1] for lv in catalog.program.levels}
+    found = [Deadline(w.meta.id, month, w.meta.due_after_days, Location(w.path, w.due_line), True)
+             for w in assignments if (month := months.get((w.module, w.meta.phase))) is not None]
+    for quiz in quizzes:
+        spec, rules = quiz.spec, quiz.spec.rules
+        if spec.kind == QuizKind.CHECK or rules.practice:
+            continue  # practice: on no one's schedule
+        if spec.level is not None:
+            release = level_ends.get(spec.level)
+        else:
+            phase = months.get((quiz.module or "", quiz.phase or last_phase.get(quiz.module or "", "")))
+            release = None if phase is None else phase + (1 if rules.opens_when_phase_ends else 0)
+        if release is None:
+            continue
+        # without closes_after_days an item is due when the next month opens (Timeline.item_dates)
+        found.append(Deadline(spec.id, release, rules.closes_after_days or 0, Location(quiz.path, quiz.closes_line), False)
+                     if rules.closes_after_days else Deadline(spec.id, release + 1, 0, Location(quiz.path, 1), False))
+    return found
+
+
+def _days_apart(gap: timedelta) -> str:
+    return "on the same day" if not gap.days else f"{gap.days} day{'s' * (gap.days != 1)} apart"
+
+
+def _within(gap: timedelta) -> str:
+    return "on the same day" if not gap.days else f"within {gap.days} day{'s' * (gap.days != 1)} of each other"
+
+
+def _deadlines_spread(catalog: CatalogSpec, assignments: list[AssignmentSource], quizzes: list[QuizSource],
+                      problems: Problems) -> None:
+    """No week piles up assessed work: on every cohort calendar (months of 28-31 days in any
+    order), two assignments fall due at least seven days apart, and no seven days hold more than
+    ``MAX_DEADLINES_A_WEEK`` deadlines of assignments, quizzes and exams together. Refused at
+    the due day (or the quiz's closes_after_days) of the piece that falls due last."""
+    deadlines = _deadlines(catalog, assignments, quizzes)
+    reported: set[frozenset[str]] = set()
+    for start in SAMPLE_STARTS:
+        dated = sorted(((month_opens_on(start, d.month) + timedelta(days=d.days), d) for d in deadlines),
+                       key=lambda pair: (pair[0], pair[1].id))
+        works = [pair for pair in dated if pair[1].assignment]
+        for (first_on, first), (then_on, then) in zip(works, works[1:], strict=False):
+            key = frozenset((first.id, then.id))
+            if (then_on - first_on).days < WEEK_DAYS and key not in reported:
+                reported.add(key)
+                problems.add(then.location,
+                             f"{then.id!r} (due {then.days} days into month {then.month}) and {first.id!r} (due "
+                             f"{first.days} days into month {first.month}) fall due {_days_apart(then_on - first_on)} "
+                             f"for a cohort starting {start.isoformat()}: spread assessed work a week apart")
+        span = MAX_DEADLINES_A_WEEK
+        for i in range(len(dated) - span):
+            (first_on, _), (then_on, then) = dated[i], dated[i + span]
+            pile = [d for _, d in dated[i:i + span + 1]]
+            key = frozenset(d.id for d in pile)
+            if (then_on - first_on).days < WEEK_DAYS and key not in reported:
+                reported.add(key)
+                names = ", ".join(f"{d.id!r} ({d.days} days into month {d.month})" for d in pile)
+                problems.add(then.location,
+                             f"{len(pile)} assessed deadlines fall {_within(then_on - first_on)} for a cohort "
+                             f"starting {start.isoformat()}: {names}; at most {MAX_DEADLINES_A_WEEK} may fall in a week")
+
+
 class CourseworkSection(ContentSection):
     name = "coursework"
     order = 30
@@ -292,7 +422,8 @@ class CourseworkSection(ContentSection):
             assignments.append(AssignmentSource(
                 meta=meta, module=module.id, body=document.body, path=path, artifact_line=artifact_line,
                 objective_lines=[line_at(document.meta, ["objectives", i]) for i in range(len(meta.objectives))],
-                due_line=line_at(document.meta, ["due_after_days"])))
+                due_line=line_at(document.meta, ["due_after_days"]),
+                needs_line=line_at(document.meta, ["needs" if meta.needs is not None else "phase"])))
         by_id = {r.spec.id: r for r in rubrics}
         for assignment in assignments:
             rubric = by_id.get(assignment.meta.rubric)
@@ -302,6 +433,8 @@ class CourseworkSection(ContentSection):
         _observable_levels(rubrics, problems)
         _team_claims(assignments, {o.code: o.kind for o in catalog.objectives}, problems)
         _portfolios_after_their_work(catalog, assignments, {r.spec.id: r.spec.level for r in rubrics}, problems)
+        _due_after_the_lessons(catalog, assignments, problems)
+        _deadlines_spread(catalog, assignments, bundle.specs.get("quizzes", []), problems)
         bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
 
     def _rubrics(self, folder: Path, codes: set[str], levels: set[str], problems: Problems) -> list[RubricSource]:
