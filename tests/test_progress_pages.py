@@ -299,8 +299,12 @@ def test_the_profile_says_kpi_figures_move_it_when_they_alone_set_a_level(month6
     html = text(client_for(learner).get("/progress/competency"))
     assert "KPI progress" in section(html, "objective-AO2")
     lead = " ".join(section(html, "built-from").split())
-    assert "your own KPI figures and the ratings of the stakeholders and experts you invite move it too" in lead
-    assert "never make an objective mastered" in lead
+    assert "the ratings of the stakeholders and experts you invite move it too" in lead
+    # A single figure is no evidence: the page says what KPI evidence takes (``lms.kpi.services``).
+    assert ("so do your own KPI figures once they measure progress over time: your first figure for a metric is your "
+            "baseline and counts for nothing, and a month recorded at least four weeks later counts as far as it has "
+            "moved from that baseline toward the target") in lead
+    assert "None of these ever make an objective mastered" in lead
 
 
 def test_an_instructor_of_another_cohort_gets_404(month6, client_for, world) -> None:
