@@ -333,6 +333,9 @@ def test_rating_through_the_form_updates_the_profile(month6, client_for) -> None
     assert bad.status_code == 400 and "Not a valid choice" in text(bad) and "Too high." in text(bad)
     missing = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "2", "note": "  "})
     assert missing.status_code == 400 and "Write a note" in text(missing)
+    # The rating form's one-time value is ``OneTimeField``'s (it had a twin that took a malformed one as none).
+    malformed = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "2", "note": "Fine.", "token": "<x>"})
+    assert malformed.status_code == 400 and "This form carried a malformed one-time value" in text(malformed)
     assert db.session.scalar(select(func.count()).select_from(Evidence)) == 0
 
     done = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "4", "note": "Ran the incident review well."})
