@@ -210,12 +210,17 @@ def test_bad_input_is_refused_with_a_message_and_kept(people) -> None:
     assert db.session.scalar(select(func.count()).select_from(Message).where(Message.author_id == w.learner_a.id)) == 0
 
 
-def test_two_replies_at_once_both_land(people) -> None:
+def opened(people: dict[str, Any], key: str) -> tuple[Conversation, Any, Any]:
+    """A conversation Instructor A opened with Learner A (under ``key``), with a client signed in as each."""
     w = people["world"]
-    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "race-test",
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", key,
                                       utcnow())[w.learner_a.id]
     db.session.commit()
-    learner, teacher = people["client_for"](w.learner_a), people["client_for"](w.instructor_a)
+    return conversation, people["client_for"](w.learner_a), people["client_for"](w.instructor_a)
+
+
+def test_two_replies_at_once_both_land(people) -> None:
+    conversation, learner, teacher = opened(people, "race-test")
     url = f"/inbox/{conversation.id}"
     forms = [{"body": "From the learner", "token": token_of(learner.get(url).get_data(as_text=True))},
              {"body": "From the teacher", "token": token_of(teacher.get(url).get_data(as_text=True))}]
@@ -429,10 +434,7 @@ def test_a_malformed_one_time_value_sends_nothing_and_the_form_comes_back_with_a
     as none, and the message sent without the double-click guard. They now use the one
     field: refused beside the form, nothing sent, and the form shown again with a fresh value."""
     w = people["world"]
-    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "malformed",
-                                      utcnow())[w.learner_a.id]
-    db.session.commit()
-    learner, teacher = people["client_for"](w.learner_a), people["client_for"](w.instructor_a)
+    conversation, learner, teacher = opened(people, "malformed")
     new_url = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}/message"
     for client, url, form in ((learner, f"/inbox/{conversation.id}", {"body": "Kept"}),
                               (teacher, new_url, {"subject": "Kept subject", "body": "Kept"})):
