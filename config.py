@@ -232,6 +232,9 @@ class Config:
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "lms@localhost")
+        # Where people ask to have their account erased when no organization administrator of
+        # theirs can be named (the "Your data" page); the address mail comes from by default.
+        self.PRIVACY_CONTACT = os.environ.get("PRIVACY_CONTACT", "").strip() or self.MAIL_FROM
         # Two-factor sign-in (lms/twofactor) required of site admins, organization admins and the
         # instructors of organizations that ask for it. Always on in production; off by default in
         # development (the demo's admins sign in with their password) and in tests (tests turn it on).

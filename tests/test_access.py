@@ -718,6 +718,32 @@ def test_a_former_learner_keeps_their_own_pages_read_only(app: Flask, client, lo
     assert wrong == []
 
 
+def _main_nav(html: str) -> str:
+    """The main list of the top navigation (``base.html``'s ``nav-main``)."""
+    start = html.index('<ul class="nav-main">')
+    return html[start:html.index("</ul>", start)]
+
+
+def test_a_former_learner_finds_what_they_keep_in_the_navigation(app: Flask, client, loaded, world: World, login) -> None:
+    """A former learner's certificates, portfolio and progress stayed theirs to open, but the
+    top navigation linked none of them (its learner links are for current learners): they
+    had to know the addresses. The navigation now links what they keep, on a safe request
+    (the flags read with the user) and after a form sent (one statement), and nothing a
+    former learner may not open."""
+    end_enrolment(db.session, world.learner_a, world.cohort_a, "Program finished")
+    db.session.commit()
+    login(client, world.learner_a)
+    kept = ('href="/certificates"', 'href="/portfolio"', 'href="/progress"')
+    for response in (client.get("/"), client.post("/account", data={})):
+        nav = _main_nav(response.get_data(as_text=True))
+        assert all(link in nav for link in kept), nav
+        assert ">Schedule<" not in nav and ">KPIs<" not in nav and "Stakeholder feedback" not in nav
+    other = app.test_client()
+    login(other, world.nobody)  # never enrolled: none of them
+    nav = _main_nav(other.get("/").get_data(as_text=True))
+    assert not any(link in nav for link in kept)
+
+
 # --------------------------------------------------------------------------- the REST API with tokens
 
 ALL_SCOPES = [s.value for s in Scope]

@@ -210,12 +210,17 @@ def test_bad_input_is_refused_with_a_message_and_kept(people) -> None:
     assert db.session.scalar(select(func.count()).select_from(Message).where(Message.author_id == w.learner_a.id)) == 0
 
 
-def test_two_replies_at_once_both_land(people) -> None:
+def opened(people: dict[str, Any], key: str) -> tuple[Conversation, Any, Any]:
+    """A conversation Instructor A opened with Learner A (under ``key``), with a client signed in as each."""
     w = people["world"]
-    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", "race-test",
+    conversation = open_conversations(db.session, people["cohort"], w.instructor_a, [w.learner_a], "S", "B", key,
                                       utcnow())[w.learner_a.id]
     db.session.commit()
-    learner, teacher = people["client_for"](w.learner_a), people["client_for"](w.instructor_a)
+    return conversation, people["client_for"](w.learner_a), people["client_for"](w.instructor_a)
+
+
+def test_two_replies_at_once_both_land(people) -> None:
+    conversation, learner, teacher = opened(people, "race-test")
     url = f"/inbox/{conversation.id}"
     forms = [{"body": "From the learner", "token": token_of(learner.get(url).get_data(as_text=True))},
              {"body": "From the teacher", "token": token_of(teacher.get(url).get_data(as_text=True))}]
@@ -439,6 +444,27 @@ def test_a_double_clicked_new_message_opens_one_conversation(people) -> None:
     assert db.session.scalar(select(func.count()).select_from(Conversation)) == 1
     assert db.session.scalar(select(func.count()).select_from(Message)) == 1
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_a_malformed_one_time_value_sends_nothing_and_the_form_comes_back_with_a_fresh_one(people) -> None:
+    """The inbox's forms kept a one-time value of their own making (a hidden field, checked by
+    a pattern in the services), a twin of ``OneTimeField``: a malformed one was quietly taken
+    as none, and the message sent without the double-click guard. They now use the one
+    field: refused beside the form, nothing sent, and the form shown again with a fresh value."""
+    w = people["world"]
+    conversation, learner, teacher = opened(people, "malformed")
+    new_url = f"/cohorts/{people['cohort'].id}/learners/{w.learner_a.id}/message"
+    for client, url, form in ((learner, f"/inbox/{conversation.id}", {"body": "Kept"}),
+                              (teacher, new_url, {"subject": "Kept subject", "body": "Kept"})):
+        refused = client.post(url, data={**form, "token": "<x>"})
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "This form carried a malformed one-time value, so nothing was made." in page
+        assert re.fullmatch(r"[0-9a-f]{32}", token_of(page)) and "Kept" in page
+        without = client.post(url, data=form)  # none at all (a script): drawn as if the form was shown
+        assert without.status_code == 302, url
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Message).where(Message.body == "Kept")) == 2
+    assert db.session.scalar(select(func.count()).select_from(Conversation).where(Conversation.subject == "Kept subject")) == 1
 
 
 def test_a_new_message_refuses_bad_input_with_a_message_and_keeps_it(people) -> None:

@@ -1,6 +1,6 @@
 """The KPI tracker: a learner's monthly business figures against the program's twenty
 targets, refused outside each metric's range, shown as trends, and turned into KPI
-evidence (and so mastery) when they meet a target or move toward it."""
+evidence (and so mastery) as they move from the learner's baseline toward a target over weeks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil.relativedelta import relativedelta
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from lms.catalog.models import Metric, Module, Objective
 from lms.extensions import db
@@ -31,6 +31,8 @@ RESPONSE = "cs-response-time"           # under 4 h, 0..720, objectives SO2 AO2
 NPS = "cs-net-promoter-score"           # at least 70, -100..100, objectives SO2 AO1
 KPI_WEIGHT_SHARE = 0.65 * 0.75          # decaying average: latest_weight x the kpi source's weight
 HELD = 3.4                              # a level at mastery on too little evidence (under 2 in weight)
+T0 = NOW - relativedelta(weeks=10)      # when a test's baseline is recorded
+T1 = T0 + relativedelta(weeks=5)        # a later reading, weeks after it
 
 
 @pytest.fixture()
@@ -133,62 +135,84 @@ def test_recording_a_month_again_corrects_it(learner) -> None:
     assert db.session.scalar(select(KpiEntry.note)) == "recounted the rollbacks"
 
 
-def test_a_move_toward_the_target_is_evidence_at_the_figures_attainment(learner) -> None:
-    record(learner, DEPLOY, date(2025, 4, 1), 80)
-    assert evidence(learner.id) == {} and mastery(learner.id) == {}  # a first figure below target proves nothing yet
-    record(learner, DEPLOY, date(2025, 5, 1), 90)
-    level = round(90 / 95 * 4, 4)  # (90 - 0) / (95 - 0) of the way, on the 0-4 scale: 3.7895
-    assert level == 3.7895
-    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": level, "AO1": level}}
-    # One KPI month (weight 0.75) is too little evidence for mastered: held just under it.
-    assert mastery(learner.id) == {"SO1": (HELD, 1), "AO1": (HELD, 1)}
+def test_a_single_figure_is_no_evidence_however_near_the_target(learner) -> None:
+    """A learner's first figure was judged against the metric's worst end: one figure at 90
+    of a 95 target, typed on day one after last month's 80, counted as 3.79 of 4 and made
+    both objectives proficient. The first figure is the baseline and earns nothing; one
+    recorded in the same sitting (within four weeks of it) earns nothing either."""
+    record(learner, DEPLOY, date(2025, 5, 1), 80)
+    assert evidence(learner.id) == {} and mastery(learner.id) == {}  # the baseline proves nothing
+    record(learner, DEPLOY, date(2025, 6, 1), 90)
+    assert evidence(learner.id) == {} and mastery(learner.id) == {}  # typed with it: not progress measured over time
+    record(learner, NPS, date(2025, 6, 1), 90)  # on target, but a single figure
+    assert evidence(learner.id) == {} and mastery(learner.id) == {}
+    rows = services.metric_trend(db.session, learner.id, DEPLOY).rows
+    assert [(r.baseline, r.too_soon, r.evidence) for r in rows] == [(True, False, None), (False, True, None)]
+
+
+def test_an_improvement_over_weeks_counts_as_its_movement_from_the_baseline(learner) -> None:
+    record(learner, DEPLOY, date(2025, 4, 1), 60, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 80, now=T1)  # five weeks later: 20 of the 35 points to 95
+    may = round((80 - 60) / (95 - 60) * 4, 4)
+    assert may == 2.2857
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": may, "AO1": may}}
     row = db.session.scalar(select(Evidence).where(Evidence.objective_id == objective_id("SO1")))
     assert row.weight == 0.75 and row.recorded_by_id is None
-    assert row.note == ("Model deployment success rate: 90% in May 2025, from 80% in April 2025 "
+    assert row.note == ("Model deployment success rate: 80% in May 2025, from a baseline of 60% in April 2025 "
                         "(target at least 95%).")
+    assert mastery(learner.id) == {"SO1": (may, 1), "AO1": (may, 1)}  # not yet proficient
+    record(learner, DEPLOY, date(2025, 6, 1), 95)  # on target
+    level = round(KPI_WEIGHT_SHARE * 4.0 + (1 - KPI_WEIGHT_SHARE) * may, 4)
+    assert mastery(learner.id) == {"SO1": (level, 2), "AO1": (level, 2)} and 2.5 <= level < 3.5  # proficient
+    rows = services.metric_trend(db.session, learner.id, DEPLOY).rows
+    assert [r.evidence for r in rows] == [None, pytest.approx(may / 4, abs=1e-4), 1.0]
+    kept = mastery(learner.id)
+    progress.rebuild(db.session, NOW)
+    db.session.commit()
+    assert mastery(learner.id) == kept  # a rebuild from the stored evidence agrees
 
 
-def test_a_lower_is_better_target_counts_down_from_the_top_of_its_range(learner) -> None:
-    record(learner, RESPONSE, date(2025, 4, 1), 10)
-    record(learner, RESPONSE, date(2025, 5, 1), 6)
-    level = round((720 - 6) / (720 - 4) * 4, 4)  # 3.9888
+def test_a_lower_is_better_target_counts_down_from_the_baseline(learner) -> None:
+    record(learner, RESPONSE, date(2025, 4, 1), 10, now=T0)
+    record(learner, RESPONSE, date(2025, 5, 1), 6, now=T1)
+    level = round((10 - 6) / (10 - 4) * 4, 4)  # 2.6667
     assert evidence(learner.id) == {"kpi:cs-response-time:2025-05": {"SO2": level, "AO2": level}}
-    record(learner, RESPONSE, date(2025, 6, 1), 8)  # slower again, and above 4 h
+    record(learner, RESPONSE, date(2025, 6, 1), 8)  # slower again, still better than the baseline
+    assert evidence(learner.id)["kpi:cs-response-time:2025-06"] == {"SO2": 1.3333, "AO2": 1.3333}
+    record(learner, RESPONSE, date(2025, 6, 1), 12)  # worse than the baseline
     assert "kpi:cs-response-time:2025-06" not in evidence(learner.id)
 
 
 def test_a_figure_equal_to_an_under_target_misses_it(learner) -> None:
-    """"Under 4 hours": a first figure of exactly 4.0 misses, so it earns nothing; moved
-    there from 6 it counts as moving toward the target, below full attainment; 3.9 meets."""
-    first = record(learner, RESPONSE, date(2025, 3, 1), 4.0)
-    assert evidence(learner.id) == {}
+    """"Under 4 hours": a figure of exactly 4.0 misses, so moved there from a baseline of 6
+    it counts as all the way there but below full marks; 3.9 meets."""
+    first = record(learner, RESPONSE, date(2025, 3, 1), 4.0, now=T0)
     assert not MetricTrend(metric(RESPONSE), [first]).meets
-    record(learner, RESPONSE, date(2025, 4, 1), 6)
-    record(learner, RESPONSE, date(2025, 5, 1), 4.0)
+    record(learner, RESPONSE, date(2025, 3, 1), 6, now=T0)
+    record(learner, RESPONSE, date(2025, 5, 1), 4.0, now=T1)
     assert evidence(learner.id) == {"kpi:cs-response-time:2025-05": {"SO2": 3.996, "AO2": 3.996}}
     record(learner, RESPONSE, date(2025, 6, 1), 3.9)
     assert evidence(learner.id)["kpi:cs-response-time:2025-06"] == {"SO2": 4.0, "AO2": 4.0}
 
 
 def test_meeting_the_target_counts_in_full_even_a_little_down(learner) -> None:
-    record(learner, DEPLOY, date(2025, 4, 1), 99)
-    record(learner, DEPLOY, date(2025, 5, 1), 97)
-    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-04": {"SO1": 4.0, "AO1": 4.0},
-                                    "kpi:mlops-deployment-success:2025-05": {"SO1": 4.0, "AO1": 4.0}}
-    assert mastery(learner.id)["SO1"] == (HELD, 2)  # two KPI months weigh 1.5: not yet mastered
+    record(learner, DEPLOY, date(2025, 4, 1), 99, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 97, now=T1)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": 4.0, "AO1": 4.0}}
+    assert mastery(learner.id)["SO1"] == (HELD, 1)  # one KPI month weighs 0.75: not mastered
     record(learner, DEPLOY, date(2025, 6, 1), 96)
-    assert mastery(learner.id)["SO1"] == (HELD, 3)  # a third (2.25): the learner's own figures are not enough
+    assert mastery(learner.id)["SO1"] == (HELD, 2)  # a second (1.5): the learner's own figures are not enough
 
 
 def test_figures_the_learner_types_in_never_make_an_objective_mastered_alone(learner) -> None:
     """KPI figures are what the learner reports, with no one checking them: three on target
-    for three metrics of one objective, typed in one sitting, weighed 2.25 and made the
-    objective mastered (4.0) for a learner nobody had judged on it. They still move the
-    level; the evidence the top level needs comes from judged work."""
-    month = date(2025, 6, 1)
-    for key, value in ((DEPLOY, 99), (NPS, 80), ("cs-customer-satisfaction", 95)):
+    for three metrics of one objective weighed 2.25 and made the objective mastered (4.0)
+    for a learner nobody had judged on it. They still move the level; the evidence the top
+    level needs comes from judged work."""
+    for key, start, value in ((DEPLOY, 70, 99), (NPS, 20, 80), ("cs-customer-satisfaction", 50, 95)):
         assert objective_id("AO1") in {o.id for o in metric(key).objectives}
-        record(learner, key, month, value)
+        record(learner, key, date(2025, 4, 1), start, now=T0)
+        record(learner, key, date(2025, 6, 1), value)
     assert mastery(learner.id)["AO1"] == (HELD, 3)
     [row] = db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == objective_id("AO1")))
     assert row.held
@@ -205,47 +229,56 @@ def test_figures_the_learner_types_in_never_make_an_objective_mastered_alone(lea
 
 
 def test_moving_away_withdraws_the_evidence_and_mastery_follows(learner) -> None:
-    record(learner, DEPLOY, date(2025, 4, 1), 80)
-    record(learner, DEPLOY, date(2025, 5, 1), 90)
+    record(learner, DEPLOY, date(2025, 4, 1), 80, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 90, now=T1)
     assert set(mastery(learner.id)) == {"SO1", "AO1"}
-    record(learner, DEPLOY, date(2025, 5, 1), 70)  # corrected: down from April, below target
+    record(learner, DEPLOY, date(2025, 5, 1), 70)  # corrected: below the baseline and the target
     assert evidence(learner.id) == {}
     assert mastery(learner.id) == {}  # no evidence left on either objective
-    record(learner, DEPLOY, date(2025, 6, 1), 70)  # flat and below target
+    record(learner, DEPLOY, date(2025, 6, 1), 80)  # back to the baseline: no nearer the target
     assert evidence(learner.id) == {}
 
 
-def test_correcting_an_earlier_month_judges_the_next_one_again(learner) -> None:
-    record(learner, DEPLOY, date(2025, 4, 1), 80)
-    record(learner, DEPLOY, date(2025, 5, 1), 70)
-    record(learner, DEPLOY, date(2025, 6, 1), 85)  # up from 70
-    june = round(85 / 95 * 4, 4)
-    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-06": {"SO1": june, "AO1": june}}
-    record(learner, DEPLOY, date(2025, 5, 1), 90)  # May was really 90: up from April, and June is now down
-    may = round(90 / 95 * 4, 4)
-    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": may, "AO1": may}}
-    assert mastery(learner.id)["AO1"] == (HELD, 1)  # may's level, held: one piece of evidence
-    # A month slotted in before June becomes June's "previous" too.
+def test_a_new_or_corrected_baseline_judges_every_later_month_again(learner) -> None:
+    record(learner, DEPLOY, date(2025, 4, 1), 80, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 85, now=T1)
+    record(learner, DEPLOY, date(2025, 6, 1), 90)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": 1.3333, "AO1": 1.3333},
+                                    "kpi:mlops-deployment-success:2025-06": {"SO1": 2.6667, "AO1": 2.6667}}
+    # April was really 70: corrected, it stays the baseline first recorded at T0, so both still count, from 70.
+    record(learner, DEPLOY, date(2025, 4, 1), 70)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": 2.4, "AO1": 2.4},
+                                    "kpi:mlops-deployment-success:2025-06": {"SO1": 3.2, "AO1": 3.2}}
+    kept = mastery(learner.id)
+    progress.rebuild(db.session, NOW)
+    db.session.commit()
+    assert mastery(learner.id) == kept
+    # A month slotted in before April is a new baseline, first recorded now: what was typed
+    # before it is not yet a reading of it.
     record(learner, DEPLOY, date(2025, 3, 1), 60)
-    record(learner, NPS, date(2025, 5, 1), 20)
-    record(learner, NPS, date(2025, 3, 1), 10)  # inserted before May: May is now up from 10
-    nps = round((20 + 100) / (70 + 100) * 4, 4)
-    assert evidence(learner.id)["kpi:cs-net-promoter-score:2025-05"] == {"SO2": nps, "AO1": nps}
+    assert evidence(learner.id) == {} and mastery(learner.id) == {}
+    record(learner, DEPLOY, date(2025, 6, 1), 90, now=NOW + relativedelta(weeks=5))  # June typed again, weeks later
+    june = round((90 - 60) / (95 - 60) * 4, 4)
+    assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-06": {"SO1": june, "AO1": june}}
+    kept = mastery(learner.id)
+    progress.rebuild(db.session, NOW)
+    db.session.commit()
+    assert mastery(learner.id) == kept
 
 
 def test_kpi_evidence_is_averaged_with_the_learners_other_evidence(learner) -> None:
     # A graded piece of work and an instructor's rating at 4 first, so that AO1's evidence
     # weighs enough for mastered (the learner's own figures do not count toward it).
     for source, ref in ((EvidenceSourceName.RUBRIC, "grade:1"), (EvidenceSourceName.RATING, "rater:1")):
-        progress.record(db.session, learner.id, objective_id("AO1"), source, ref, 1.0, NOW - relativedelta(days=1))
-    record(learner, NPS, date(2025, 4, 1), 0)
-    record(learner, NPS, date(2025, 5, 1), 70)  # meets: 4.0 on SO2 and AO1
-    record(learner, DEPLOY, date(2025, 4, 1), 50)
-    record(learner, DEPLOY, date(2025, 5, 1), 76)  # toward: 76/95 = 0.8 -> 3.2 on SO1 and AO1
-    expected = round(KPI_WEIGHT_SHARE * 3.2 + (1 - KPI_WEIGHT_SHARE) * 4.0, 4)
+        progress.record(db.session, learner.id, objective_id("AO1"), source, ref, 1.0, T0 - relativedelta(days=1))
+    record(learner, NPS, date(2025, 4, 1), 0, now=T0)
+    record(learner, NPS, date(2025, 5, 1), 70, now=T1)  # meets: 4.0 on SO2 and AO1
+    record(learner, DEPLOY, date(2025, 4, 1), 50, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 77, now=T1)  # 27 of the 45 points to 95: 0.6 -> 2.4 on SO1 and AO1
+    expected = round(KPI_WEIGHT_SHARE * 2.4 + (1 - KPI_WEIGHT_SHARE) * 4.0, 4)
     assert mastery(learner.id)["AO1"] == (expected, 4)
-    # SO2's one KPI piece at 4.0 is held under mastered; SO1's at 3.2 is below it anyway.
-    assert mastery(learner.id)["SO2"] == (HELD, 1) and mastery(learner.id)["SO1"] == (3.2, 1)
+    # SO2's one KPI piece at 4.0 is held under mastered; SO1's at 2.4 is below it anyway.
+    assert mastery(learner.id)["SO2"] == (HELD, 1) and mastery(learner.id)["SO1"] == (2.4, 1)
 
 
 # --------------------------------------------------------------------------- service: the tracker
@@ -274,7 +307,9 @@ def test_the_tracker_lists_every_metric_in_content_order_with_its_trend(learner,
     assert [m.position for m, _ in groups] == sorted(m.position for m, _ in groups)
     assert sum(len(items) for _, items in groups) == 28
     rows = by_key[RESPONSE].rows
-    assert [(r.trend, r.meets, r.evidence) for r in rows] == [(None, False, None), ("toward", True, 1.0)]
+    # Both typed on one day: the baseline, and a figure too soon after it to be a reading of it.
+    assert [(r.trend, r.meets, r.evidence, r.baseline, r.too_soon) for r in rows] == [
+        (None, False, None, True, False), ("toward", True, None, False, True)]
 
 
 def test_the_chart_draws_the_target_between_the_figures(learner) -> None:
@@ -322,7 +357,10 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     assert second.status_code == 302
     db.session.expire_all()
     assert [(e[1].strftime("%Y-%m"), e[2]) for e in entries(person.id)] == [(months_ago(2), 99.2), (months_ago(1), 99.95)]
-    assert evidence(person.id) != {}
+    assert evidence(person.id) == {}  # typed one after the other: a baseline, and no progress measured yet
+    history = text(client.get(f"/kpis/{UPTIME}"))
+    assert "none: your baseline, what later months are measured from" in history
+    assert "none: recorded within four weeks of your baseline" in history
     page = text(client.get("/kpis"))
     card = page[page.index(f'id="metric-{UPTIME}"'):]
     card = card[:card.index("</article>")]
@@ -334,7 +372,7 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     assert "Prediction service availability" in detail and "at least 99.9%" in detail
     assert "99.2%" in detail and "99.95%" in detail and "From the checker" in detail
     assert detail.count("<circle") == 2 and "Target at least 99.9%" in detail
-    assert "100% of the way to target" in detail and "first figure" in detail
+    assert "none: recorded within four weeks of your baseline" in detail and "first figure" in detail
     assert client.get("/kpis/no-such-metric").status_code == 404
 
 
@@ -474,8 +512,9 @@ def test_figures_for_months_before_joining_are_kept_but_are_not_evidence(loaded:
     assert joined == (now - relativedelta(months=3)).date().replace(day=1)
     assert services.joined_month(db.session, enrol_learner(make_cohort(months_ago=2)).id) > joined  # the cohort's start
     before, earlier = joined - relativedelta(months=1), joined - relativedelta(months=2)
-    record(person, DEPLOY, earlier, 80, now=now)   # before joining: kept, no evidence
-    record(person, DEPLOY, before, 99, now=now)    # on target, before joining: still none
+    weeks_ago = now - relativedelta(weeks=6)
+    record(person, DEPLOY, earlier, 80, now=weeks_ago)   # before joining: kept, no evidence (the baseline)
+    record(person, DEPLOY, before, 99, now=weeks_ago)    # on target, before joining: still none
     assert [e[1] for e in entries(person.id)] == [earlier, before]
     assert evidence(person.id) == {} and mastery(person.id) == {}
     record(person, DEPLOY, joined, 99, now=now)    # the month they joined: evidence
@@ -508,7 +547,11 @@ def test_the_form_says_a_month_before_joining_is_kept_but_not_evidence(loaded: F
     assert [e[1].strftime("%Y-%m") for e in entries(person.id)] == [months_ago(3)] and evidence(person.id) == {}
     card = page[page.index(f'id="metric-{UPTIME}"'):]
     assert "(before you joined the program: not evidence)" in card[:card.index("</article>")]
-    assert "none: before you joined the program" in text(client.get(f"/kpis/{UPTIME}"))
+    assert "none: before you joined the program (your baseline)" in text(client.get(f"/kpis/{UPTIME}"))
+    # The baseline was first recorded five weeks ago: this month's figure is a reading of it.
+    db.session.execute(update(KpiEntry).where(KpiEntry.user_id == person.id)
+                       .values(first_recorded_at=datetime.now(UTC) - relativedelta(weeks=5)))
+    db.session.commit()
     now = client.post("/kpis", data={"metric": UPTIME, "period": months_ago(0), "value": "99.95", "note": ""},
                       follow_redirects=True)
     assert "before you joined the program (" not in text(now)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from config import Config
 from lms.accounts.models import User, erased_email
 from lms.api.models import ApiToken
 from lms.api.tokens import create_token
@@ -247,6 +248,41 @@ def test_export_needs_a_post_and_is_not_cached(app: Flask, course) -> None:
     response = client.post("/account/data/export")
     assert response.headers["Cache-Control"] == "private, no-store"
     assert client.get("/account/data/export").status_code == 405
+
+
+def test_the_data_page_names_whom_to_ask_for_an_erasure(app: Flask, client, make_org, make_cohort, make_user,
+                                                        enrol_learner, login) -> None:
+    """The page said "ask a site administrator" to have an account erased, and named nobody
+    a learner could ask. A member of an organization is now given its administrators (open
+    accounts only), with their addresses; anyone else the site's contact (``PRIVACY_CONTACT``)."""
+    gone = make_user(name="Gil Gone", email="gil@northwind.example")
+    org = make_org("Northwind Ventures", admins=[make_user(name="Olga Admin", email="olga@northwind.example"), gone])
+    gone.deactivated_at = utcnow()
+    learner = enrol_learner(make_cohort(org, "Northwind 1", months_ago=2), name="Lena Learner")
+    db.session.commit()
+    login(client, learner)
+    page = client.get("/account/data").get_data(as_text=True)
+    said = re.sub(r"\s+", " ", page.split('id="erasure-contact">')[1].split("</p>")[0])
+    assert "ask a site administrator:" not in page
+    assert said == ('To have your account erased, write to the administrators of Northwind Ventures, who ask a site '
+                    'administrator to erase it: Olga Admin (<a href="mailto:olga@northwind.example">olga@northwind.example</a>).')
+    assert "gil@northwind.example" not in page  # a closed account is no one to write to
+
+    app.config["PRIVACY_CONTACT"] = "privacy@lms.example"
+    other = app.test_client()
+    login(other, make_user(name="Nora Nobody"))  # in no organization
+    page = other.get("/account/data").get_data(as_text=True)
+    said = re.sub(r"\s+", " ", page.split('id="erasure-contact">')[1].split("</p>")[0])
+    assert said == ("To have your account erased, write to the site's administrators at "
+                    '<a href="mailto:privacy@lms.example">privacy@lms.example</a>.')
+
+
+def test_the_privacy_contact_defaults_to_the_mail_sender(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PRIVACY_CONTACT", raising=False)
+    monkeypatch.setenv("MAIL_FROM", "lms@school.example")
+    assert Config(tmp_path).PRIVACY_CONTACT == "lms@school.example"
+    monkeypatch.setenv("PRIVACY_CONTACT", " privacy@school.example ")
+    assert Config(tmp_path).PRIVACY_CONTACT == "privacy@school.example"
 
 
 def test_the_data_page_names_each_section_in_words(app: Flask, course) -> None:

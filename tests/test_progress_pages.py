@@ -299,8 +299,12 @@ def test_the_profile_says_kpi_figures_move_it_when_they_alone_set_a_level(month6
     html = text(client_for(learner).get("/progress/competency"))
     assert "KPI progress" in section(html, "objective-AO2")
     lead = " ".join(section(html, "built-from").split())
-    assert "your own KPI figures and the ratings of the stakeholders and experts you invite move it too" in lead
-    assert "never make an objective mastered" in lead
+    assert "the ratings of the stakeholders and experts you invite move it too" in lead
+    # A single figure is no evidence: the page says what KPI evidence takes (``lms.kpi.services``).
+    assert ("so do your own KPI figures once they measure progress over time: your first figure for a metric is your "
+            "baseline and counts for nothing, and a month recorded at least four weeks later counts as far as it has "
+            "moved from that baseline toward the target") in lead
+    assert "None of these ever make an objective mastered" in lead
 
 
 def test_a_piece_of_evidence_reads_as_the_level_it_sets_not_a_tenth_above(month6, client_for) -> None:
@@ -343,6 +347,9 @@ def test_rating_through_the_form_updates_the_profile(month6, client_for) -> None
     assert bad.status_code == 400 and "Not a valid choice" in text(bad) and "Too high." in text(bad)
     missing = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "2", "note": "  "})
     assert missing.status_code == 400 and "Write a note" in text(missing)
+    # The rating form's one-time value is ``OneTimeField``'s (it had a twin that took a malformed one as none).
+    malformed = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "2", "note": "Fine.", "token": "<x>"})
+    assert malformed.status_code == 400 and "This form carried a malformed one-time value" in text(malformed)
     assert db.session.scalar(select(func.count()).select_from(Evidence)) == 0
 
     done = teacher.post(f"{url}/ratings", data={"objective": str(ko2.id), "level": "4", "note": "Ran the incident review well."})

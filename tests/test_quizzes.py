@@ -876,9 +876,13 @@ def test_a_timed_attempts_pages_carry_its_clock_and_the_script_that_shows_it(lea
         assert 29 * 60 < int(timer["seconds-left"]) <= 30 * 60, url  # the 30-minute limit, counted by the server
         assert timer["form"] == form and f'id="{form}"' in html and timer["show"] == "always"
         assert timer["attempt"] == str(attempt_id)
-        # Empty as served, a live region the script fills after load (a screen reader announces a change only).
-        assert ('<p class="attempt-timer-warning" id="attempt-timer-warning" role="alert" aria-live="assertive" '
+        # Empty as served, live regions the script fills after load (a screen reader announces a change only):
+        # the earlier warning polite, only the final one assertive (it interrupts whatever is being read).
+        assert ('<p class="attempt-timer-warning" id="attempt-timer-warning" role="status" aria-live="polite" '
                 'aria-atomic="true"></p>') in html
+        assert ('<p class="attempt-timer-warning" id="attempt-timer-final" role="alert" aria-live="assertive" '
+                'aria-atomic="true"></p>') in html
+        assert html.count('aria-live="assertive"') == 1 and timer["final-warning"] == "attempt-timer-final"
         script = re.search(r'<script src="([^"]+attempt_timer\.js)" defer></script>', html)
         assert script is not None
         served = client.get(script.group(1))

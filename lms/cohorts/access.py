@@ -27,15 +27,23 @@ from lms.web.access import AccessRule, Decision, hold
 # Read with the signed-in user on safe requests (lms.accounts.current): the navigation and
 # the Learner and Staff rules need no statement of their own.
 LEARNS, ADMINISTERS, INSTRUCTS = "cohorts_learns", "cohorts_administers", "cohorts_instructs"
+ENROLLED = "cohorts_enrolled"
 
 
 @dataclass(frozen=True)
 class RoleFlags:
-    """Whether a person has an active enrolment, administers an organization, teaches a cohort."""
+    """Whether a person has an active enrolment, administers an organization, teaches a cohort,
+    and has ever been enrolled (an ended enrolment too: a former learner's)."""
 
     learns: bool
     administers: bool
     instructs: bool
+    enrolled: bool = False
+
+    @property
+    def former(self) -> bool:
+        """A former learner: enrolled before (the program finished, or left), not now."""
+        return self.enrolled and not self.learns
 
     def is_staff(self, user: User) -> bool:
         """``Roles.is_staff``: a site admin, an organization admin or an instructor."""
@@ -43,12 +51,13 @@ class RoleFlags:
 
 
 def role_flag_expressions() -> dict[str, ColumnElement[bool]]:
-    """The three flags as EXISTS correlated to ``users.id``: the active enrolment is the one
+    """The four flags as EXISTS correlated to ``users.id``: the active enrolment is the one
     ``roles_of`` finds (an enrolment not ended; its cohort is a required foreign key)."""
     return {
         LEARNS: exists().where(Enrolment.user_id == User.id, Enrolment.active),
         ADMINISTERS: exists().where(organization_admins.c.user_id == User.id),
         INSTRUCTS: exists().where(cohort_instructors.c.user_id == User.id),
+        ENROLLED: exists().where(Enrolment.user_id == User.id),
     }
 
 
@@ -59,7 +68,7 @@ def load_role_flags(app: Flask) -> None:
 
 def loaded_role_flags(user: User) -> RoleFlags | None:
     """The flags read with ``user`` in this request, or None (not a safe request, or the user came another way)."""
-    values = [loaded_with_user(user, name) for name in (LEARNS, ADMINISTERS, INSTRUCTS)]
+    values = [loaded_with_user(user, name) for name in (LEARNS, ADMINISTERS, INSTRUCTS, ENROLLED)]
     return None if None in values else RoleFlags(*(bool(value) for value in values))
 
 

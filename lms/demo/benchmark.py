@@ -77,7 +77,7 @@ from lms.feedback.services import QUESTIONS, fraction_of
 from lms.grading.models import Grade, GradeAction, GradeEvent, GradeStatus, PeerReview, PeerReviewStatus
 from lms.grading.services import read_levels
 from lms.kpi.models import KpiEntry
-from lms.kpi.services import evidence_fraction, format_value, source_ref
+from lms.kpi.services import evidence_fraction, format_value, measured_after, source_ref
 from lms.learning.services import PROGRAM_MONTHS, cohort_today, current_month, month_opens_on, opens_at
 from lms.progress.evidence import (
     Part,
@@ -454,7 +454,7 @@ class Planner:
         plan = LearnerPlan(user_id)
         tracked = {m.key: rng.sample(m.metrics, min(len(m.metrics), rng.choice([2, 3]))) for m in self.catalog.modules}
         baselines: dict[int, float] = {}
-        last: dict[int, float] = {}
+        first: dict[int, tuple[float, datetime]] = {}
         # Simulations and experts draw from their own sequence, so adding them moved nothing else.
         extra = random.Random(f"bench-extra:{self.cohort.id}:{user_id}")
         for month in range(1, self.months + 1):
@@ -463,7 +463,7 @@ class Planner:
             self.works(plan, profile, rng, month)
             self.ratings(plan, profile, rng, month)
             self.stakeholders(plan, profile, rng, month)
-            self.kpis(plan, profile, rng, month, tracked, baselines, last)
+            self.kpis(plan, profile, rng, month, tracked, baselines, first)
             self.simulations(plan, profile, extra, month)
         self.expert(plan, profile, extra)
         return plan
@@ -577,7 +577,7 @@ class Planner:
                               for oid in module.objectives]
 
     def kpis(self, plan: LearnerPlan, profile: Profile, rng: random.Random, month: int,
-             tracked: dict[str, list[Metric]], baselines: dict[int, float], last: dict[int, float]) -> None:
+             tracked: dict[str, list[Metric]], baselines: dict[int, float], first: dict[int, tuple[float, datetime]]) -> None:
         period = month_opens_on(self.cohort.start_date, month).replace(day=1)
         recorded = self.at(month, 1) + timedelta(days=rng.uniform(0.5, 3))
         if not self.before_now(recorded):
@@ -593,10 +593,12 @@ class Planner:
                 progress = clamp(profile.ability * (month - module.first_month + 1) / 6 + rng.gauss(0, 0.05))
                 value = start + (metric.target - start) * progress
                 value = round(min(max(value, metric.min_value), metric.max_value - 0.01), 2)
-                previous, last[metric.id] = last.get(metric.id), value
+                # the learner's first figure is their baseline (``lms.kpi.services``), counted from
+                # when it was recorded
+                base, since = first.setdefault(metric.id, (value, recorded))
                 plan.kpis.append({"user_id": plan.user_id, "metric_id": metric.id, "period": period, "value": value,
-                                  "note": "", "recorded_at": recorded})
-                fraction = evidence_fraction(metric, value, previous)
+                                  "note": "", "recorded_at": recorded, "first_recorded_at": recorded})
+                fraction = evidence_fraction(metric, value, base if measured_after(since, recorded) else None)
                 if fraction is None:
                     continue
                 note = f"{metric.name}: {format_value(metric, value)} in {month_label} (target {metric.target_label})."

@@ -1,22 +1,20 @@
 from __future__ import annotations
 
-import secrets
-
-from wtforms import HiddenField, IntegerField, StringField, SubmitField, TextAreaField
+from wtforms import IntegerField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from lms.inbox.models import BODY_LENGTH, SUBJECT_LENGTH
-from lms.web.forms import Form
+from lms.web.forms import Form, OneTimeField
 
 MARKDOWN = "Markdown: **bold**, lists, `code`, links."
 
 
 class ReplyForm(Form):
-    """``token`` is drawn afresh for each form shown (and kept when it comes back with an
-    error): the same form sent twice (a double click on Send) posts one reply."""
+    """``token``: the form's one-time value (``OneTimeField``): the same form sent twice (a
+    double click on Send) posts one reply."""
 
-    token = HiddenField(default=lambda: secrets.token_hex(16))
+    token = OneTimeField()
     body = TextAreaField("Your reply", validators=[DataRequired("Write a message first."),
                                                    Length(max=BODY_LENGTH, message=f"Keep a message to {BODY_LENGTH:,} characters.")],
                          description=MARKDOWN)
@@ -35,7 +33,7 @@ class NewConversationForm(Form):
     """Staff's message to one learner, opening a conversation (the learner's pages). ``token``
     as ``ReplyForm``'s: a double click on Send opens one conversation."""
 
-    token = HiddenField(default=lambda: secrets.token_hex(16))
+    token = OneTimeField()
     subject = StringField("Subject", validators=[DataRequired("Write a subject."),
                                                  Length(max=SUBJECT_LENGTH, message=f"Keep the subject to {SUBJECT_LENGTH} characters.")])
     body = TextAreaField("Message", validators=[DataRequired("Write a message first."),

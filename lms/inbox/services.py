@@ -4,7 +4,6 @@ of statements. Services take a session and plain arguments and only flush."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ from lms.web.markdown import excerpt
 
 LinkFor = Callable[[Conversation], str]
 EXCERPT = 280
-TOKEN = re.compile(r"[0-9A-Za-z_-]{8,64}")  # what a reply form's one-time token may be (``ReplyForm.token``)
 LISTED = 200  # conversations on the inbox page, latest first
 
 
@@ -177,8 +175,9 @@ def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner
     """Staff open a conversation with one learner of ``cohort`` (the learner's page, "Send a
     message"), and the learner is notified as by the gradebook's message: a message from
     staff, in their notification centre and mailed as their preference says. ``token`` names
-    the form it came from: the same form sent again (a double click) finds the conversation
-    it opened and sends nothing more."""
+    the form it came from (its checked one-time value, ``OneTimeField.value``; "" for none):
+    the same form sent again (a double click) finds the conversation it opened and sends
+    nothing more."""
     subject = " ".join((subject or "").split())
     if not subject:
         raise InboxError("Write a subject.")
@@ -187,7 +186,7 @@ def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner
     text = _body(body)
     if learner.deactivated_at is not None:
         raise InboxError(f"The account of {learner.name} is closed: they read no messages.")
-    key = start_key(sender.id, token if TOKEN.fullmatch(token or "") else uuid.uuid4().hex)
+    key = start_key(sender.id, token or uuid.uuid4().hex)
     made = insert_unless_there(session, Conversation, {
         "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": sender.id, "subject": subject,
         "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
@@ -216,10 +215,11 @@ def reply(session: DbSession, conversation: Conversation, author: User, body: st
     any more); a staff reply, the learner. Each their preference for the kind of event (a
     message from staff, a learner's reply) says. Two replies sent at once are two rows, and
     the conversation's time moves forward by a conditional UPDATE (no read-modify-write: no
-    reply is lost). ``token`` names the form it came from: the same form sent again finds
-    the message it made and sends nothing."""
+    reply is lost). ``token`` names the form it came from (its checked one-time value,
+    ``OneTimeField.value``; "" for none): the same form sent again finds the message it made
+    and sends nothing."""
     text = _body(body)
-    tokened = bool(TOKEN.fullmatch(token or ""))
+    tokened = bool(token)
     values: dict[str, Any] = {"conversation_id": conversation.id, "author_id": author.id, "body": text, "created_at": now,
               "token": token if tokened else None}
     if tokened:

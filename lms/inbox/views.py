@@ -80,7 +80,7 @@ def reply(conversation_id: int) -> Any:
     if form.validate_on_submit():
         try:
             sent = services.reply(db.session, item, signed_in(), form.body.data or "", utcnow(), link_for,
-                                  form.token.data or "")
+                                  form.token.value)
         except services.InboxError as exc:
             db.session.rollback()
             add_error(form.body, str(exc))
@@ -128,7 +128,7 @@ def start_conversation(cohort_id: int, user_id: int) -> Any:
     if form.validate_on_submit():
         try:
             started = services.start_conversation(db.session, cohort, signed_in(), learner, form.subject.data or "",
-                                                  form.body.data or "", utcnow(), link_for, form.token.data or "")
+                                                  form.body.data or "", utcnow(), link_for, form.token.value)
         except services.InboxError as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))

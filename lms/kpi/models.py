@@ -25,5 +25,8 @@ class KpiEntry(Model):
     period: Mapped[date] = mapped_column(Date)  # first day of the month the figure describes
     value: Mapped[float] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when the figure was last typed
+    # When the month's figure was first recorded: corrections keep it. A baseline's is when
+    # the learner's measured progress on the metric starts (``lms.kpi.services``).
+    first_recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     metric: Mapped[Metric] = relationship()

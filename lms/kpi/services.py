@@ -1,28 +1,34 @@
 """Recording a learner's business figures against the program's metric targets, and
-turning progress toward a target into application evidence. Flush only.
+turning measured progress toward a target into application evidence. Flush only.
 
-The evidence rule, for one figure (the entry for one metric and one month) compared with
-the learner's previous recorded figure for that metric (the latest earlier month they
-recorded, not necessarily the month just before):
+The evidence rule. A learner's figures for one metric are readings, one a month. Their
+**baseline** is the figure for the earliest month they recorded: where they started from,
+which earns no evidence itself (one number, typed once, shows nothing the program taught).
+A later month's figure is KPI evidence, source ref ``kpi:<metric key>:<YYYY-MM>``, for
+every objective the metric serves, only when it was recorded at least ``READINGS_APART``
+(four weeks) after the baseline was first recorded: progress measured over time, not a
+history typed in one sitting. Such a figure counts at how far it has **moved from the
+baseline toward the target**:
 
 * it **meets the target** (as its wording compares, ``MetricComparison``: a figure equal to
   an "at least" or "at most" target meets it, one equal to an "over" or "under" target does
-  not), or it **moved toward the target** (higher than before for an "at least" or "over"
-  target, lower for an "at most" or "under" one): it is KPI evidence, source ref
-  ``kpi:<metric key>:<YYYY-MM>``, for every objective the metric serves, at the
-  figure's *attainment*: when higher is better, ``(value - min) / (target - min)``; when
-  lower is, ``(max - value) / (max - target)``; clamped to 0..1 (so 1 on target), and
-  below 1 for a figure that misses (``MISSED_CEILING``: 4.0 against "under 4" hours);
-* otherwise (a first figure below target, an unchanged one, or one that moved away and
-  still misses) that month's evidence is withdrawn.
+  not): 1 (on target, or kept on target);
+* otherwise, when higher is better, ``(value - baseline) / (target - baseline)``; when lower
+  is, ``(baseline - value) / (baseline - target)``; at most ``MISSED_CEILING`` (just under 1);
+* no movement toward the target from the baseline (the same, or worse): no evidence.
 
-Recording a month again corrects it; the next recorded month is judged again too, as
-the figure it is compared with has changed.
+So one figure, or two typed on the same day, earn nothing; a figure a little under target
+counts for little unless the learner started far from it.
+
+Recording a month again corrects it (the correction is judged by when it was typed; the
+baseline keeps the moment it was first recorded, ``KpiEntry.first_recorded_at``). A month
+recorded before the baseline's becomes the new baseline, first recorded now: every later
+figure is judged again from it, and counts once recorded four weeks after it.
 
 A figure for a month before the learner joined the program (``joined_months``: the later of
 when they enrolled and their cohort's start) is kept and shown, marked as before joining, but
-earns no evidence: it is still the figure the next month is compared with (a baseline), and
-mastery leaves any such evidence already stored out (``lms.progress.services.point_of``)."""
+earns no evidence: it may still be the baseline, and mastery leaves any such evidence
+already stored out (``lms.progress.services.point_of``)."""
 
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import ClassVar
 
 from sqlalchemy import select
@@ -46,7 +52,9 @@ from lms.progress.sources import KpiSource
 
 SOURCE = EvidenceSourceName.KPI
 OLDEST_PERIOD_YEARS = 10  # figures older than this are refused as a likely typing slip
-MISSED_CEILING = 0.999  # the most attainment a figure that misses its target earns
+MISSED_CEILING = 0.999  # the most a figure that misses its target earns
+# How long after the baseline was first recorded a later figure must be recorded to count.
+READINGS_APART = timedelta(weeks=4)
 
 
 class KpiError(ValueError):
@@ -106,8 +114,9 @@ class Direction(ABC):
         """``after`` lies further toward the good side than ``before``."""
 
     @abstractmethod
-    def attainment(self, metric: Metric, value: float) -> float:
-        """How far ``value`` has come from the metric's worst end to its target, 0-1."""
+    def progress(self, metric: Metric, baseline: float, value: float) -> float:
+        """How far ``value`` has come from ``baseline`` to the metric's target, 0-1 (0: no
+        nearer, or no way nearer: the baseline is at or past the target already)."""
 
 
 class Higher(Direction):
@@ -116,9 +125,9 @@ class Higher(Direction):
     def better(self, before: float, after: float) -> bool:
         return after > before
 
-    def attainment(self, metric: Metric, value: float) -> float:
-        span = metric.target - metric.min_value
-        return 1.0 if span <= 0 else _clamp((value - metric.min_value) / span)
+    def progress(self, metric: Metric, baseline: float, value: float) -> float:
+        span = metric.target - baseline
+        return 0.0 if span <= 0 else _clamp((value - baseline) / span)
 
 
 class Lower(Direction):
@@ -127,9 +136,9 @@ class Lower(Direction):
     def better(self, before: float, after: float) -> bool:
         return after < before
 
-    def attainment(self, metric: Metric, value: float) -> float:
-        span = metric.max_value - metric.target
-        return 1.0 if span <= 0 else _clamp((metric.max_value - value) / span)
+    def progress(self, metric: Metric, baseline: float, value: float) -> float:
+        span = baseline - metric.target
+        return 0.0 if span <= 0 else _clamp((baseline - value) / span)
 
 
 DIRECTIONS: dict[bool, Direction] = {d.higher_is_better: d for d in (Higher(), Lower())}
@@ -159,16 +168,31 @@ def trend_between(metric: Metric, before: float, after: float) -> str:
     return "away" if direction.better(after, before) else "flat"
 
 
-def evidence_fraction(metric: Metric, value: float, previous: float | None) -> float | None:
-    """The module's evidence rule for one figure: its attainment (0-1) when it meets the
-    target or moved toward it since ``previous``; None when it earns no evidence. Only a
-    figure that meets the target attains 1."""
-    moved_toward = previous is not None and trend_between(metric, previous, value) == "toward"
+def evidence_fraction(metric: Metric, value: float, baseline: float | None) -> float | None:
+    """The module's evidence rule for a figure of ``value`` measured against the learner's
+    ``baseline`` (None: this figure is the baseline, or too soon after it to count): 1 when it
+    meets the target, else how far it has moved from the baseline toward the target, under 1;
+    None when it earns no evidence (no baseline, or no nearer the target than it)."""
+    if baseline is None:
+        return None
     if metric.meets(value):
-        return direction_of(metric).attainment(metric, value)
-    if moved_toward:
-        return min(MISSED_CEILING, direction_of(metric).attainment(metric, value))
-    return None
+        return 1.0
+    moved = direction_of(metric).progress(metric, baseline, value)
+    return min(MISSED_CEILING, moved) if moved > 0 else None
+
+
+def measured_after(baseline_first_recorded: datetime, recorded: datetime) -> bool:
+    """Whether a figure recorded at ``recorded`` is a later reading of the baseline first
+    recorded at ``baseline_first_recorded``: at least ``READINGS_APART`` after it."""
+    return recorded >= baseline_first_recorded + READINGS_APART
+
+
+def baseline_for(entry: KpiEntry, baseline: KpiEntry | None) -> float | None:
+    """The baseline figure ``entry`` is measured against (``evidence_fraction``): None when
+    ``entry`` is the baseline, or was recorded too soon after it."""
+    if baseline is None or entry.period <= baseline.period:
+        return None
+    return baseline.value if measured_after(baseline.first_recorded_at, entry.recorded_at) else None
 
 
 # --------------------------------------------------------------------------- recording
@@ -212,28 +236,28 @@ def _check(metric: Metric, period: date, value: float, now: datetime) -> None:
         raise KpiError(f"{period:%B %Y} is more than {OLDEST_PERIOD_YEARS} years ago; check the month.", field="period")
 
 
-def _note(metric: Metric, entry: KpiEntry, previous: KpiEntry | None) -> str:
+def _note(metric: Metric, entry: KpiEntry, baseline: KpiEntry | None) -> str:
     text = f"{metric.name}: {format_value(metric, entry.value)} in {entry.period:%B %Y}"
-    if previous is not None:
-        text += f", from {format_value(metric, previous.value)} in {previous.period:%B %Y}"
+    if baseline is not None and baseline is not entry:
+        text += f", from a baseline of {format_value(metric, baseline.value)} in {baseline.period:%B %Y}"
     return f"{text} (target {metric.target_label})."
 
 
-def _judge(session: DbSession, user_id: int, metric: Metric, entry: KpiEntry, previous: KpiEntry | None,
+def _judge(session: DbSession, user_id: int, metric: Metric, entry: KpiEntry, baseline: KpiEntry,
            now: datetime, joined: date | None) -> None:
-    fraction = evidence_fraction(metric, entry.value, previous.value if previous else None)
+    fraction = evidence_fraction(metric, entry.value, baseline_for(entry, baseline))
     if joined is not None and entry.period < joined:
         fraction = None  # before the learner joined: kept, shown, no evidence
     fractions = {} if fraction is None else {o.id: fraction for o in metric.objectives}
     replace_evidence(session, user_id, SOURCE, source_ref(metric, entry.period), fractions, now,
-                     note=_note(metric, entry, previous))
+                     note=_note(metric, entry, baseline))
 
 
 def record_figure(session: DbSession, user_id: int, metric: Metric, period: date, value: float, now: datetime,
                   note: str = "") -> KpiEntry:
     """Record (or correct) the learner's figure for ``metric`` in ``period``'s month and
-    recompute the KPI evidence it and the next recorded month give (see the module's
-    docstring for the rule).
+    recompute the KPI evidence it gives, and every later month's when it is the baseline
+    (see the module's docstring for the rule).
 
     Refused with a KpiError: a retired metric, a value that is not a finite number or
     lies outside the metric's range, a month after ``now``'s month (in ``now``'s own time
@@ -246,15 +270,17 @@ def record_figure(session: DbSession, user_id: int, metric: Metric, period: date
     entry = next((e for e in entries if e.period == period), None)
     if entry is None:  # the month's first figure: two requests sending it at once (a double click) share one row
         insert_unless_there(session, KpiEntry, {"user_id": user_id, "metric_id": metric.id, "period": period, "value": value,
-                                                "note": note.strip(), "recorded_at": now}, ("user_id", "metric_id", "period"))
+                                                "note": note.strip(), "recorded_at": now,
+                                                "first_recorded_at": now}, ("user_id", "metric_id", "period"))
         entries = list(session.scalars(query))
         entry = next(e for e in entries if e.period == period)
     entry.value, entry.note, entry.recorded_at = value, note.strip(), now
     session.flush()
-    index = entries.index(entry)
     joined = joined_month(session, user_id)
-    for position in range(index, min(index + 2, len(entries))):
-        _judge(session, user_id, metric, entries[position], entries[position - 1] if position else None, now, joined)
+    # A figure is measured against the baseline alone: a new or corrected baseline
+    # changes what every later month earns; any other figure changes only its own.
+    for judged in entries if entry is entries[0] else [entry]:
+        _judge(session, user_id, metric, judged, entries[0], now, joined)
     return entry
 
 
@@ -269,8 +295,10 @@ class Row:
     previous: KpiEntry | None
     meets: bool
     trend: str | None          # toward | away | flat; None for the first figure
-    evidence: float | None     # attainment counted as evidence, None when it earns none
+    evidence: float | None     # progress from the baseline counted as evidence, None when it earns none
     before_joining: bool = False  # a month before the learner joined the program: never evidence
+    baseline: bool = False     # the learner's first month for the metric: what later months are measured from
+    too_soon: bool = False     # recorded less than ``READINGS_APART`` after the baseline was: not yet a reading
 
 
 @dataclass(frozen=True)
@@ -285,13 +313,16 @@ class MetricTrend:
     def rows(self) -> list[Row]:
         out: list[Row] = []
         previous: KpiEntry | None = None
+        first = self.entries[0] if self.entries else None
         for entry in self.entries:
             before = previous.value if previous else None
             early = self.joined is not None and entry.period < self.joined
+            measured = baseline_for(entry, first)
             out.append(Row(entry=entry, previous=previous, meets=self.metric.meets(entry.value),
                            trend=None if before is None else trend_between(self.metric, before, entry.value),
-                           evidence=None if early else evidence_fraction(self.metric, entry.value, before),
-                           before_joining=early))
+                           evidence=None if early else evidence_fraction(self.metric, entry.value, measured),
+                           before_joining=early, baseline=entry is first,
+                           too_soon=entry is not first and measured is None))
             previous = entry
         return out
 

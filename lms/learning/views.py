@@ -37,10 +37,12 @@ bp = Blueprint("learning", __name__, template_folder="templates")
 
 @dataclass(frozen=True)
 class NavRoles:
-    """What the navigation needs to know of the signed-in person: learner, staff or both."""
+    """What the navigation needs to know of the signed-in person: learner, staff or both, or
+    a former learner (enrolled before, not now: what they keep is linked)."""
 
     learner: bool
     staff: bool
+    former: bool = False
 
 
 @bp.app_template_global("nav_roles")
@@ -56,9 +58,10 @@ def nav_roles() -> NavRoles | None:
             row = db.session.execute(select(
                 exists().where(Enrolment.user_id == user.id, Enrolment.active),
                 exists().where(organization_admins.c.user_id == user.id),
-                exists().where(cohort_instructors.c.user_id == user.id))).one()
-            flags = RoleFlags(learns=bool(row[0]), administers=bool(row[1]), instructs=bool(row[2]))
-        g.nav_roles = NavRoles(learner=flags.learns, staff=flags.is_staff(user))
+                exists().where(cohort_instructors.c.user_id == user.id),
+                exists().where(Enrolment.user_id == user.id))).one()
+            flags = RoleFlags(learns=bool(row[0]), administers=bool(row[1]), instructs=bool(row[2]), enrolled=bool(row[3]))
+        g.nav_roles = NavRoles(learner=flags.learns, staff=flags.is_staff(user), former=flags.former)
         g.nav_is_learner = g.nav_roles.learner  # the same answer lms.cohorts.views.nav_is_learner caches for the page
     roles: NavRoles = g.nav_roles
     return roles

@@ -19,7 +19,8 @@ from sqlalchemy.exc import OperationalError
 from lms.accounts.models import User, erased_email
 from lms.audit.models import AuditAction
 from lms.audit.services import record
-from lms.cohorts.models import Cohort, Enrolment, cohort_instructors, organization_admins
+from lms.cohorts.enrolment import last_enrolment
+from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
 from lms.coursework.models import Attachment, Submission
 from lms.database import DbSession, rowcount
 from lms.privacy.kinds import (
@@ -221,3 +222,31 @@ def purge_uploads(session: DbSession, months: int, now: datetime, *, dry_run: bo
                after={"files": len(items), "archived_at": cohort.archived_at, "retention_months": months}, ip=None)
     session.flush()
     return report
+
+
+# --------------------------------------------------------------------------- who to ask
+
+
+@dataclass(frozen=True)
+class ErasureContact:
+    """Whom a person asks to have their account erased: the administrators of the organization
+    of their latest cohort (current or ended), when it has any with an open account; else the
+    site's contact address (``PRIVACY_CONTACT``, by default ``MAIL_FROM``)."""
+
+    organization: Organization | None
+    admins: list[User]
+    address: str
+
+
+def erasure_contact(session: DbSession, user: User, site_address: str) -> ErasureContact:
+    """``ErasureContact`` for ``user``, in three statements at most."""
+    enrolment = last_enrolment(session, user.id)
+    if enrolment is not None:
+        organization = enrolment.cohort.organization
+        admins = list(session.scalars(select(User).join(organization_admins, organization_admins.c.user_id == User.id)
+                                      .where(organization_admins.c.organization_id == organization.id,
+                                             User.deactivated_at.is_(None))
+                                      .order_by(User.name, User.id)))
+        if admins:
+            return ErasureContact(organization=organization, admins=admins, address=site_address)
+    return ErasureContact(organization=None, admins=[], address=site_address)

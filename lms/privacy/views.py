@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
@@ -29,17 +29,22 @@ def delete_committed_files(session: Session) -> None:
     services.delete_doomed(session, uploads())
 
 
+def _data_page(form: ExportForm, error: str | None = None) -> str:
+    contact = services.erasure_contact(db.session, signed_in(), current_app.config["PRIVACY_CONTACT"])
+    return render_template("privacy/data.html", form=form, kinds=[k for k in KINDS if k.exported], contact=contact,
+                           error=error)
+
+
 @bp.get("/account/data")
 def data() -> ResponseReturnValue:
-    return render_template("privacy/data.html", form=ExportForm(), kinds=[k for k in KINDS if k.exported])
+    return _data_page(ExportForm())
 
 
 @bp.post("/account/data/export")
 def export() -> ResponseReturnValue:
     form = ExportForm()
     if not form.validate_on_submit():
-        return render_template("privacy/data.html", form=form, kinds=[k for k in KINDS if k.exported],
-                               error="The form expired; try again."), 400
+        return _data_page(form, error="The form expired; try again."), 400
     user, now = signed_in(), utcnow()
     bundle = services.export_bundle(db.session, user, now)
     services.record_export(db.session, user, actor_id=user.id, ip=request.remote_addr)

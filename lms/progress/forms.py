@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import secrets
-
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from lms.progress.services import MAX_NOTE
-from lms.web.forms import Form
+from lms.web.forms import Form, OneTimeField
 
 
 class ReadForm(Form):
@@ -16,11 +14,11 @@ class ReadForm(Form):
 
 
 class RatingForm(Form):
-    """The objective and level choices come from the program; the view sets them. ``token``
-    is drawn afresh for each form shown (and kept when it comes back with an error): the
-    same form sent twice (a double click) records one rating."""
+    """The objective and level choices come from the program; the view sets them. ``token``:
+    the form's one-time value (``OneTimeField``): the same form sent twice (a double click)
+    records one rating."""
 
-    token = HiddenField(default=lambda: secrets.token_hex(16))
+    token = OneTimeField()
 
     objective = SelectField("Objective", coerce=int, validators=[InputRequired(message="Choose an objective.")])
     level = SelectField("Level", coerce=int, validators=[InputRequired(message="Choose a level from 0 to 4.")],

@@ -6,7 +6,6 @@ view; ``rebuild`` recomputes everything from the evidence and must give the same
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -420,7 +419,6 @@ def has_read(session: DbSession, user_id: int, lesson_id: int) -> bool:
 
 RATING_LEVELS = range(0, 5)
 MAX_NOTE = 2000
-RATING_TOKEN = re.compile(r"[0-9A-Za-z_-]{8,64}")  # what a rating form's token may be (``RatingForm.token``)
 
 
 def rate(session: DbSession, learner_id: int, objective: Objective | None, level: int, note: str, rater_id: int,
@@ -429,7 +427,8 @@ def rate(session: DbSession, learner_id: int, objective: Objective | None, level
     note that justifies it, recorded as evidence from the rating source. ``token`` names the
     form it came from: the same form sent again (a double click, at once or later) finds the
     rating it recorded and records nothing, where each had counted as another full judgement
-    (two made an objective mastered). Without one (or a malformed one) each call records."""
+    (two made an objective mastered). ``token`` is the form's checked one-time value
+    (``OneTimeField.value``); without one ("") each call records."""
     if objective is None or objective.id is None or objective.retired_at is not None:
         raise EvidenceError("Choose one of the program's objectives.")
     if isinstance(level, bool) or not isinstance(level, int) or level not in RATING_LEVELS:
@@ -439,7 +438,7 @@ def rate(session: DbSession, learner_id: int, objective: Objective | None, level
         raise EvidenceError("Write a note saying what you saw that justifies this level.")
     if len(text) > MAX_NOTE:
         raise EvidenceError(f"Keep the note under {MAX_NOTE} characters.")
-    tokened = bool(RATING_TOKEN.fullmatch(token or ""))
+    tokened = bool(token)
     ref = f"rater:{rater_id}:{token}" if tokened else f"rater:{rater_id}"
     rules = policy(session)
     evidence = _add(session, rules, learner_id, objective.id, EvidenceSourceName.RATING, ref, level / 4, now, text, rater_id)

@@ -174,7 +174,7 @@ def rate(cohort_id: int, user_id: int) -> Any:
         objective = next((p.objective for p in profiles if p.objective.id == form.objective.data), None)
         try:
             services.rate(db.session, person.id, objective, form.level.data, form.note.data or "",
-                          signed_in().id, utcnow(), token=form.token.data or "")
+                          signed_in().id, utcnow(), token=form.token.value)
         except services.EvidenceError as exc:
             db.session.rollback()
             form.form_errors.append(str(exc))

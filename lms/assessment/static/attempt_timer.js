@@ -5,7 +5,9 @@
 // A page that opens with a warning's time already passed (the next question, five minutes
 // from the end) says it too, whether or not an earlier page did: the warning region is in
 // the page empty, and its text is put in a moment after load, as a screen reader announces
-// a live region's change but not text that was there when the page was read.
+// a live region's change but not text that was there when the page was read. The five-minute
+// warning goes in a polite region (read when the screen reader pauses); only the final one,
+// the last minute, goes in the assertive region, which interrupts.
 (function () {
   "use strict";
   var timer = document.querySelector("[data-seconds-left]");
@@ -16,6 +18,8 @@
   var endsAt = Date.now() + Number(timer.getAttribute("data-seconds-left")) * 1000;
   var clock = timer.querySelector("[data-clock]");
   var warning = document.getElementById(timer.getAttribute("data-warning"));
+  var finalWarning = document.getElementById(timer.getAttribute("data-final-warning"));
+  var FINAL = WARNINGS[WARNINGS.length - 1];  // the last warning: the only one said assertively
   var form = document.getElementById(timer.getAttribute("data-form"));
   var always = timer.getAttribute("data-show") === "always";
   var storeKey = "attempt-timer-warned:" + timer.getAttribute("data-attempt");
@@ -43,10 +47,19 @@
   function warningText(seconds) {
     return spoken(seconds) + " left. When time runs out, the answers on this page are saved and the attempt is submitted.";
   }
-  function say(text, delay) {
-    if (!warning) { return; }
+  // Put the warning for ``seconds`` left in its region (the final one's when it is the last
+  // minute) after ``delay`` ms, and empty the other, so one warning shows at a time.
+  function say(seconds, delay) {
+    var region = seconds <= FINAL && finalWarning ? finalWarning : warning;
+    if (!region) { return; }
+    var other = region === warning ? finalWarning : warning;
+    var text = warningText(seconds);
     if (pending !== null) { window.clearTimeout(pending); }
-    pending = window.setTimeout(function () { pending = null; warning.textContent = text; }, delay);
+    pending = window.setTimeout(function () {
+      pending = null;
+      if (other) { other.textContent = ""; }
+      region.textContent = text;
+    }, delay);
   }
   function warnOnLoad() {
     var left = secondsLeft();
@@ -54,7 +67,7 @@
     if (!passed.length || left <= SEND_BEFORE) { return; }
     var done = warned();
     passed.filter(function (m) { return done.indexOf(m) < 0; }).forEach(remember);  // tick() says them no more
-    say(warningText(left), ANNOUNCE_AFTER);
+    say(left, ANNOUNCE_AFTER);
   }
   function send() {
     sent = true;
@@ -73,14 +86,14 @@
       timer.hidden = false;
       clock.textContent = shown(left);
     }
-    timer.classList.toggle("attempt-timer-low", left <= WARNINGS[WARNINGS.length - 1]);
+    timer.classList.toggle("attempt-timer-low", left <= FINAL);
     var done = warned();
     for (var i = 0; i < WARNINGS.length; i++) {
       var mark = WARNINGS[i];
       if (left <= mark && left > SEND_BEFORE && done.indexOf(mark) < 0) {
         var later = WARNINGS.slice(i + 1).filter(function (m) { return left <= m; });
         later.concat([mark]).forEach(remember);  // a page opened with 50 s left warns once, not twice
-        say(warningText(Math.min(left, mark)), 0);
+        say(Math.min(left, mark), 0);
         break;
       }
     }
