@@ -25,9 +25,9 @@ from lms.accounts.models import User
 from lms.accounts.services import MAX_NAME_CHARS, TIMEZONES, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.invitations import InvitedZone, ZoneSource, has_open_invitation, open_invitation_zone
+from lms.cohorts.invitations import InvitedZone, ZoneSource, open_invitation_zone
 from lms.cohorts.models import Organization
-from lms.cohorts.roles import roles_of
+from lms.cohorts.roles import Outsider, outsider_to, roles_of
 from lms.database import DbSession, utcnow
 from lms.sso.models import DOMAINS_LENGTH, ISSUER_LENGTH, SsoConfig, SsoIdentity
 from lms.sso.oidc import Client, Identity
@@ -193,14 +193,21 @@ class Match:
     email: str
 
 
-def _check_user(session: DbSession, config: SsoConfig, user: User) -> None:
+OTHER_ORGANIZATION = "This account belongs to another organization: it cannot sign in through this one's provider."
+
+
+def _check_account(user: User) -> None:
     if not user.is_active:
         raise Refusal("This account is deactivated. Ask your organization's administrator.")
     if user.is_admin:
         raise Refusal("Site administrators sign in with their password, not through an organization's provider.")
+
+
+def _check_user(session: DbSession, config: SsoConfig, user: User) -> None:
+    _check_account(user)
     member_of = roles_of(session, user).member_of
     if member_of and config.organization_id not in member_of:
-        raise Refusal("This account belongs to another organization: it cannot sign in through this one's provider.")
+        raise Refusal(OTHER_ORGANIZATION)
 
 
 def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
@@ -222,9 +229,11 @@ def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
         raise Refusal(f"Addresses at {domain} do not sign in through this organization's provider.")
     user = find_user(session, identity.email)
     if user is not None:
-        _check_user(session, config, user)
-        if (config.organization_id not in roles_of(session, user).member_of
-                and not has_open_invitation(session, user.email, config.organization_id)):
+        _check_account(user)
+        outsider = outsider_to(session, user, config.organization_id)
+        if outsider is Outsider.OTHER_ORGANIZATION:
+            raise Refusal(OTHER_ORGANIZATION)
+        if outsider is Outsider.NO_TIE:
             # The organization's admins chose this provider and its domains: they vouch for
             # their own people, not for an account outside every organization (whose roles
             # ended, or that was never placed) that happens to have an address there.
