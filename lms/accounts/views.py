@@ -228,7 +228,7 @@ def _mail_unlock_link(user: User) -> None:
                f"Hello {user.name},\n\nSomeone (perhaps you) entered a wrong password for your account too many "
                f"times, so signing in with the password is locked. Use this link within a day to unlock it "
                f"from your browser:\n{link}\n\nIf it was not you, your password is still safe; consider "
-               "changing it to a long one.\n")
+               "changing it to a long one.\n", one_time=[link])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -421,7 +421,7 @@ def forgot_password() -> Any:
             link = url_for("accounts.reset_password", token=token, _external=True)
             queue_mail(db.session, user.email, "Reset your password",
                        f"Hello {user.name},\n\nUse this link within two hours to choose a new password:\n{link}\n\n"
-                       "If you did not ask for it, ignore this message; your password stays as it is.\n")
+                       "If you did not ask for it, ignore this message; your password stays as it is.\n", one_time=[link])
         flash("If that address has an account, a reset link is on its way.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form)
