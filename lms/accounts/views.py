@@ -84,11 +84,19 @@ def login_redirect() -> Response:
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes home."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def same_site_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this site, else None. A backslash or a control
+    character is refused: browsers read ``/\\evil.example`` and ``/<tab>/evil.example`` as
+    ``//evil.example``, another site."""
+    if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+            and "\\" not in target and not any(ord(c) < 32 or ord(c) == 127 for c in target)):
         return target
-    return url_for("learning.home")
+    return None
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths (``same_site_path``); anything else goes home."""
+    return same_site_path(target) or url_for("learning.home")
 
 
 CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the session's CSRF secret (and, signed, in ``g``)
