@@ -56,6 +56,8 @@ from lms.competency.services import forget_finished_months
 from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
 from lms.learning.services import opens_at
+from lms.mail.models import OutboxMessage
+from lms.mail.services import Claimed, Letter, LogTransport
 from lms.sections import parse_curriculum
 from lms.web.links import FIXED_URLS
 from lms.web.page_cache import QUARTER_HOUR, cache_of
@@ -941,6 +943,33 @@ def world(make_user, make_org, make_cohort, enrol_learner) -> World:
         learner_b=enrol_learner(cohort_b, name="Learner B"),
         nobody=make_user(name="Nobody"),
     )
+
+
+# Bodies as the log transport sent them, by outbox message id (this test's).
+SENT_BODIES: dict[int, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _sent_mail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Once sent, an outbox message keeps its body with the one-time links blanked (a reset,
+    unlock or invitation link must not stay usable in the table): a test that follows a
+    mailed link reads the body as it was sent (``sent_body``), recorded here."""
+    SENT_BODIES.clear()
+    send = LogTransport.send
+
+    def recorded(transport: LogTransport, message: Letter) -> None:
+        send(transport, message)
+        if isinstance(message, Claimed):
+            SENT_BODIES[message.id] = message.body
+
+    monkeypatch.setattr(LogTransport, "send", recorded)
+    yield
+    SENT_BODIES.clear()
+
+
+def sent_body(message: OutboxMessage) -> str:
+    """The body ``message`` went out with (its stored one until it is sent)."""
+    return SENT_BODIES.get(message.id, message.body)
 
 
 @pytest.fixture(autouse=True)

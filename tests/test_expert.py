@@ -23,6 +23,7 @@ from lms.extensions import db
 from lms.mail.models import OutboxMessage
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import record
+from tests.conftest import sent_body
 
 CASE = "mlops-case-coldwatch"  # criteria: metric-analysis (KO1, KO4), diagnosis (KO1), improvement-plan (KO1, SO1),
 # monitoring-reliability (KO1, SO1), judgement (KO1, KO4); levels exemplary 4, proficient 3, developing 2, beginning 1
@@ -39,8 +40,8 @@ def count(model: Any) -> int:
 
 
 def token_in(message: OutboxMessage) -> str:
-    found = re.search(r"http://localhost/e/([A-Za-z0-9_-]+)", message.body)
-    assert found, f"no absolute evaluation link in: {message.body!r}"
+    found = re.search(r"http://localhost/e/([A-Za-z0-9_-]+)", sent_body(message))
+    assert found, f"no absolute evaluation link in: {sent_body(message)!r}"
     return found.group(1)
 
 

@@ -22,6 +22,7 @@ from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.mail.models import OutboxMessage
 from lms.progress.models import Evidence, Mastery
 from lms.progress.services import record
+from tests.conftest import sent_body
 
 GOOD = {"reliability": "4", "communication": "5", "results": "3", "recommend": "4"}  # mean 4 -> fraction 0.75
 
@@ -31,8 +32,8 @@ def link(token: str) -> str:
 
 
 def token_in(message: OutboxMessage) -> str:
-    found = re.search(r"http://localhost/f/([A-Za-z0-9_-]+)", message.body)
-    assert found, f"no absolute feedback link in: {message.body!r}"
+    found = re.search(r"http://localhost/f/([A-Za-z0-9_-]+)", sent_body(message))
+    assert found, f"no absolute feedback link in: {sent_body(message)!r}"
     return found.group(1)
 
 

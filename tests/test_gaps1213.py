@@ -37,7 +37,7 @@ from lms.teams import services as teams
 from lms.teams.models import Team
 from lms.today.services import learner_today
 from tests.browser.test_browser_crawl import crawl
-from tests.conftest import World
+from tests.conftest import World, sent_body
 from tests.test_access import route_extras
 
 KEY = "intl-hands-on-entry-plan"  # a team assignment of month 10
@@ -161,7 +161,7 @@ def test_a_member_invites_an_expert_for_the_team_work(course) -> None:
     assert "erin@expert.example" in page(course["client_for"](c).get(f"/assignments/{KEY}/experts"))
     assert 'id="invite"' not in page(course["client_for"](d).get(f"/assignments/{KEY}/experts"))
     # the rating is evidence for every member, and each is told
-    token = re.search(r"http://localhost/e/([A-Za-z0-9_-]+)", mail.body)
+    token = re.search(r"http://localhost/e/([A-Za-z0-9_-]+)", sent_body(mail))
     assert token
     form = {c_.id: c_.levels[0].id for c_ in work.assignment.rubric.current.criteria}
     expert.rate(db.session, token.group(1), {"role": "CFO", "organization": "Acme", "years": "9", "qualification": "Q."},

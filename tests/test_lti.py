@@ -19,6 +19,7 @@ from lms.accounts.models import SignInDevice, User
 from lms.assessment.models import Response
 from lms.assessment.services import grade_essay
 from lms.cohorts.enrolment import is_learner_of
+from lms.cohorts.invitations import invite_learner
 from lms.coursework.models import Assignment
 from lms.database import utcnow, zone_named
 from lms.extensions import db
@@ -154,7 +155,18 @@ def test_a_platform_name_without_a_letter_gives_way_to_the_address(app, client, 
     assert list(names) == ["lena", "Leo Learner"]
 
 
-def test_accounts_made_by_a_launch_or_the_roster_start_on_the_mapped_cohorts_zone(app, client, lti, world) -> None:
+@pytest.fixture()
+def colleague(world: Any, make_user: Any) -> Any:
+    """An instructor of the mapped cohort's organization (of its other cohort, Alpha 2): a
+    platform launching into Alpha 1 may link them by email."""
+    user = make_user(name="Colleague A2")
+    world.cohort_a2.instructors.append(user)
+    db.session.commit()
+    return user
+
+
+def test_accounts_made_by_a_launch_or_the_roster_start_on_the_mapped_cohorts_zone(app, client, lti, world,
+                                                                                    colleague) -> None:
     world.cohort_a.timezone = "Asia/Kolkata"
     db.session.commit()
     lti.members = [{"user_id": "m-9", "email": "rita@school.example", "name": "Rita Roster", "roles": [LEARNER],
@@ -162,30 +174,31 @@ def test_accounts_made_by_a_launch_or_the_roster_start_on_the_mapped_cohorts_zon
     lti.person("moodle-20", "lena@school.example", name="Lena Learner")
     assert launch(client, lti).status_code == 302
     client.post("/logout")
-    lti.person("moodle-21", world.instructor_b.email, role=INSTRUCTOR)  # found by email: keeps its own zone
+    lti.person("moodle-21", colleague.email, role=INSTRUCTOR)  # found by email: keeps its own zone
     assert launch(client, lti).status_code == 302
     db.session.expire_all()
     zones = {email: zone for email, zone in db.session.execute(select(User.email, User.timezone).where(
-        User.email.in_(["lena@school.example", "rita@school.example", world.instructor_b.email])))}
+        User.email.in_(["lena@school.example", "rita@school.example", colleague.email])))}
     assert zones == {"lena@school.example": "Asia/Kolkata", "rita@school.example": "Asia/Kolkata",
-                     world.instructor_b.email: "UTC"}
+                     colleague.email: "UTC"}
 
 
-def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_is_synced(client, lti, world) -> None:
+def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_is_synced(client, lti, world,
+                                                                                        colleague) -> None:
     lti.members = [
         {"user_id": "m-1", "email": world.learner_a2.email, "name": "Moved?", "roles": [LEARNER], "status": "Active"},
         {"user_id": "m-2", "email": "new.one@school.example", "name": "New One", "roles": ["Learner"], "status": "Active"},
         {"user_id": "m-3", "email": "gone@school.example", "name": "Gone", "roles": [LEARNER], "status": "Inactive"},
         {"user_id": "m-4", "name": "No Mail", "roles": [LEARNER], "status": "Active"},
-        {"user_id": "teach-1", "email": world.instructor_b.email, "roles": [INSTRUCTOR], "status": "Active"},
+        {"user_id": "teach-1", "email": colleague.email, "roles": [INSTRUCTOR], "status": "Active"},
     ]
-    lti.person("teach-1", world.instructor_b.email, role=INSTRUCTOR, name="Ivy")
+    lti.person("teach-1", colleague.email, role=INSTRUCTOR, name="Ivy")
     landed = launch(client, lti)
     assert landed.status_code == 302 and landed.location.endswith("/home")
     db.session.expire_all()
     cohort = db.session.get(type(world.cohort_a), world.cohort_a.id)
-    assert world.instructor_b.id in [i.id for i in cohort.instructors]
-    assert db.session.scalar(select(LtiAccount.user_id).where(LtiAccount.subject == "teach-1")) == world.instructor_b.id
+    assert colleague.id in [i.id for i in cohort.instructors]
+    assert db.session.scalar(select(LtiAccount.user_id).where(LtiAccount.subject == "teach-1")) == colleague.id
     new_one = db.session.scalar(select(User).where(User.email == "new.one@school.example"))
     assert new_one is not None and is_learner_of(db.session, cohort.id, new_one.id)
     assert db.session.scalar(select(User).where(User.email == "gone@school.example")) is None
@@ -204,14 +217,14 @@ def test_an_instructor_is_linked_by_email_joins_the_instructors_and_the_roster_i
 
 
 def test_an_instructor_joining_by_a_launch_moves_the_cohort_revision_on_so_an_older_edit_form_is_refused(
-        app, client, lti, world, login) -> None:
+        app, client, lti, world, login, colleague) -> None:
     """As an accepted invitation does: an edit form opened before the launch (which does not
     list the new instructor) was saved over them, dropping them without a word."""
     admin = app.test_client()
     login(admin, world.org_admin_a)
     url = f"/cohorts/{world.cohort_a.id}/edit"
     assert 'name="revision" type="hidden" value="0"' in admin.get(url).get_data(as_text=True)
-    lti.person("teach-1", world.instructor_b.email, role=INSTRUCTOR, name="Ivy")
+    lti.person("teach-1", colleague.email, role=INSTRUCTOR, name="Ivy")
     assert launch(client, lti).status_code == 302
     stale = admin.post(url, data={"name": world.cohort_a.name, "start_date": world.cohort_a.start_date.isoformat(),
                                   "timezone": world.cohort_a.timezone, "instructors": world.instructor_a.email,
@@ -220,12 +233,49 @@ def test_an_instructor_joining_by_a_launch_moves_the_cohort_revision_on_so_an_ol
     db.session.expire_all()
     cohort = db.session.get_one(type(world.cohort_a), world.cohort_a.id)
     assert cohort.revision == 1
-    assert sorted(i.id for i in cohort.instructors) == sorted([world.instructor_a.id, world.instructor_b.id])
+    assert sorted(i.id for i in cohort.instructors) == sorted([world.instructor_a.id, colleague.id])
     # A launch by someone already teaching it changes nothing, the revision included.
     client.post("/logout")
     assert launch(client, lti).status_code == 302
     db.session.expire_all()
     assert db.session.get_one(type(world.cohort_a), world.cohort_a.id).revision == 1
+
+
+def test_a_platform_vouches_only_for_its_own_organizations_accounts(client, lti, world) -> None:
+    """A trusted platform's email once linked any account: a launch into Alpha 1 carrying the
+    address of Beta's instructor signed in as them. Now, as single sign-on does, an account
+    found by email is linked only when it belongs to the mapped cohort's organization or holds
+    its open invitation; launches and the roster sync both refuse the others."""
+    lti.person("intruder-1", world.instructor_b.email, role=INSTRUCTOR, name="Not Ivy")
+    refused(launch(client, lti), 409, "belongs to another organization")
+    client.post("/logout")
+    lti.person("intruder-2", world.learner_b.email, name="Not Bea")
+    refused(launch(client, lti), 409, "belongs to another organization")
+    client.post("/logout")
+    lti.person("outside-1", world.nobody.email, name="Nobody")  # in no organization, not invited: refused too
+    refused(launch(client, lti), 409, "does not belong to the organization this course is part of")
+    client.post("/logout")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(LtiAccount)) == 0
+    cohort = db.session.get_one(type(world.cohort_a), world.cohort_a.id)
+    assert world.instructor_b.id not in [i.id for i in cohort.instructors]
+    assert not is_learner_of(db.session, cohort.id, world.learner_b.id)
+    # Once Alpha invites the account outside every organization, the platform may link it.
+    invite_learner(db.session, world.cohort_a, world.nobody.email, "", world.org_admin_a, lambda token: token)
+    db.session.commit()
+    assert launch(client, lti).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(LtiAccount.user_id).where(LtiAccount.subject == "outside-1")) == world.nobody.id
+    # The roster sync skips another organization's instructor with the same words.
+    client.post("/logout")
+    lti.members = [{"user_id": "intruder-1", "email": world.instructor_b.email, "name": "Not Ivy", "roles": [INSTRUCTOR],
+                    "status": "Active"}]
+    context = db.session.scalar(select(LtiContext))
+    client.post("/login", data={"email": world.admin.email, "password": PASSWORD})
+    synced = client.post(f"/admin/lti/contexts/{context.id}/roster", follow_redirects=True).get_data(as_text=True)
+    assert "1 skipped" in synced and "belongs to another organization" in synced
+    db.session.expire_all()
+    assert world.instructor_b.id not in [i.id for i in db.session.get_one(type(world.cohort_a), world.cohort_a.id).instructors]
 
 
 def test_an_instructor_launching_as_a_learner_is_not_enrolled_in_the_cohort_they_teach(client, lti, world) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +160,28 @@ def test_an_admin_revokes_and_the_credential_verifies_as_revoked(certified: dict
     # the printable certificate and its 2.0 assertion stay, saying it is revoked
     assert client.get(f"/certificates/{code}").status_code == 200
     assert db.session.scalar(select(Certificate).where(Certificate.code == code)) is not None
+
+
+def test_the_revoke_page_links_back_to_where_the_admin_came_from_and_nowhere_else(
+        certified: dict[str, Any], client: Any, login: Any) -> None:
+    """The confirmation had no way back (cancel): the admin came from the cohort's certified
+    learners and had to find it again. The list's link carries its own path; the page cancels
+    to it, keeps it through the POST, and takes nothing but a path of this site."""
+    code = certified["code"]
+    [enrolment] = db.session.scalars(select(Enrolment).where(Enrolment.user_id == certified["learner"].id))
+    listing = f"/cohorts/{enrolment.cohort_id}/certificates"
+    login(client, certified["admin"])
+    page = client.get(listing).get_data(as_text=True)
+    link = re.search(r'href="(/badges/v3/manage/[^"]+)"', page)
+    assert link is not None and unescape(link.group(1)) == f"/badges/v3/manage/{code}?back={listing}"
+    confirm = client.get(unescape(link.group(1))).get_data(as_text=True)
+    assert f'<a href="{listing}">Cancel</a>' in confirm
+    for bad in ("https://evil.example/", "//evil.example/", "/\\evil.example/", "/\t/evil.example", "javascript:alert(1)"):
+        page = client.get(f"/badges/v3/manage/{code}", query_string={"back": bad}).get_data(as_text=True)
+        assert 'href="/home">Cancel</a>' in page and "evil.example" not in page and "javascript" not in page, bad
+    done = client.post(f"/badges/v3/manage/{code}", query_string={"back": listing}, data={"reason": "Issued in error"})
+    assert done.status_code == 302 and done.location == f"/badges/v3/manage/{code}?back={listing}"
+    assert f'<a href="{listing}">Back</a>' in client.get(done.location).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("reason", ["", "   "])

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from lms.accounts.models import SignInDevice, User
 from lms.audit.models import AuditAction, AuditEntry
-from lms.cohorts.invitations import invite_learner, withdraw_invitation
+from lms.cohorts.enrolment import is_learner_of
+from lms.cohorts.invitations import invite_instructor, invite_learner, withdraw_invitation
+from lms.cohorts.models import Cohort, Invitation
 from lms.cohorts.roles import add_organization_admin
 from lms.database import utcnow
 from lms.extensions import db
@@ -244,6 +246,30 @@ def test_an_account_outside_the_organization_is_linked_only_once_invited_to_it(a
     invite_learner(db.session, world.cohort_a, world.nobody.email, "", world.org_admin_a, lambda token: token)
     db.session.commit()
     assert sign_in_through(client, world.org_a.id, provider, person("outsider", world.nobody.email)).id == world.nobody.id
+
+
+def test_a_first_sign_in_takes_up_the_invitation_as_accepting_it_with_a_password_does(app, client, world, provider):
+    """Single sign-on by an invited person signed them in, but left the invitation open: they
+    were neither enrolled nor made an instructor. Confirming a first sign-in (a new account,
+    or an account linked) now accepts the newest open invitation of the organization, and the
+    confirmation page says so first."""
+    configure(app, world.org_a, provider, domains="alpha.example.org example.com")
+    invite_learner(db.session, world.cohort_a2, "cy@alpha.example.org", "", world.org_admin_a, lambda token: token)
+    invite_instructor(db.session, world.cohort_a2, world.nobody.email, "", world.org_admin_a, lambda token: token)
+    db.session.commit()
+    provider.next_user = person("cy", "cy@alpha.example.org")
+    page = through_provider(client, world.org_a.id).get_data(as_text=True)
+    assert "You are invited to join the cohort Alpha 2 of Alpha Org: continuing also accepts this invitation." in page
+    done = client.post("/login/organization/confirm", follow_redirects=True).get_data(as_text=True)
+    assert "You accepted the invitation to join the cohort Alpha 2 of Alpha Org." in done
+    client.post("/logout")
+    db.session.expire_all()
+    cy = db.session.scalars(select(User).where(User.email == "cy@alpha.example.org")).one()
+    assert is_learner_of(db.session, world.cohort_a2.id, cy.id)
+    # An existing account outside every organization, invited to teach: linked and teaching.
+    nobody = sign_in_through(client, world.org_a.id, provider, person("nob", world.nobody.email))
+    assert nobody.id in [i.id for i in db.session.get_one(Cohort, world.cohort_a2.id).instructors]
+    assert db.session.scalar(select(Invitation.id).where(Invitation.accepted_at.is_(None))) is None
 
 
 def test_account_creation_off_refuses_unknown_people(app, client, world, provider):

@@ -30,7 +30,7 @@ from lms.coursework.services import dates_for, get_assignment, start_submission,
 from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.services import rubric_for, save_grade
-from lms.jobs.outbox import Worker
+from lms.jobs.outbox import ANSWER_BYTES, Worker
 from lms.learning.services import build_schedule
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import record
@@ -67,6 +67,7 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     delay: float = 0.0  # seconds to wait before answering (a slow or hanging endpoint)
+    reply: bytes = b"ok"  # the body of a success's answer
     stop: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str = "/hook") -> str:
@@ -89,7 +90,7 @@ def receiver() -> Iterator[Receiver]:
                 status = state.answers.pop(0) if state.answers else 200
             if state.delay:
                 state.stop.wait(state.delay)
-            reply = b"boom" if status >= 400 else b"ok"
+            reply = b"boom" if status >= 400 else state.reply
             try:
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(reply)))
@@ -316,6 +317,7 @@ def test_a_released_grade_is_delivered_signed(app: Flask, org_setup: dict[str, A
     assert data["submission"]["assignment"]["key"] == "cs-hands-on-own-operation"
     [done] = deliveries()
     assert done.status is DeliveryStatus.DELIVERED and done.attempts == 1 and done.response_status == 200 and done.error == ""
+    assert done.response_excerpt == "ok"  # the receiver's answer is kept, as a failure's is
     # a draft save sends nothing; nothing is sent twice
     assert deliver(app) == 0 and len(receiver.received) == 1
 
@@ -343,6 +345,29 @@ def test_a_failing_endpoint_is_retried_with_backoff(app: Flask, org_setup: dict[
     for got in receiver.received:
         stamp = datetime.fromtimestamp(int(got.headers["Webhook-Timestamp"]), start.tzinfo)
         assert got.body == delivery.body and services.verify(secret, got.headers, got.body, stamp)
+
+
+def test_a_success_keeps_a_bounded_excerpt_of_the_answer_and_the_log_shows_it(
+        app: Flask, org_setup: dict[str, Any], receiver: Receiver, client: Any, login: Any) -> None:
+    """A failure's answer was kept (in its error) and shown; a success's was dropped, so an
+    admin could not see what the receiver said (say, "queued as job 42" or a warning).
+    Its start is kept now, at most ANSWER_BYTES of it, and the delivery log shows it."""
+    receiver.answers = [500]
+    receiver.reply = ("accepted: " + "é" * 400).encode()
+    endpoint, _ = add_endpoint(app, org_setup["org"], receiver.url(), [WebhookEvent.GRADE_RELEASED])
+    release_a_grade(org_setup)
+    start = utcnow()
+    assert deliver(app, start) == 0
+    [delivery] = deliveries()
+    assert delivery.error == "HTTP 500: boom" and delivery.response_excerpt == ""
+    assert deliver(app, start + timedelta(minutes=2)) == 1
+    [delivery] = deliveries()
+    assert delivery.status is DeliveryStatus.DELIVERED and delivery.error == ""
+    assert delivery.response_excerpt.startswith("accepted: éé")
+    assert len(delivery.response_excerpt.encode()) <= ANSWER_BYTES + 3  # a cut character is one replacement mark
+    login(client, org_setup["admin"])
+    log = client.get(f"/organizations/{org_setup['org'].id}/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "HTTP 200: accepted: éé" in log
 
 
 def test_gives_up_after_the_last_attempt_and_the_admin_redelivers(app: Flask, org_setup: dict[str, Any], receiver: Receiver,
@@ -825,7 +850,7 @@ def test_send_test_event_delivers_a_signed_ping_and_the_page_says_how_it_went(ap
     [done] = deliveries()
     assert done.status is DeliveryStatus.DELIVERED and done.response_status == 200
     page = " ".join(client.get(sent.location).get_data(as_text=True).split())
-    assert "The test event was delivered.</strong> The endpoint answered HTTP 200 (1 try)" in page
+    assert "The test event was delivered.</strong> The endpoint answered HTTP 200: <code>ok</code> (1 try)" in page
     assert f"<td><code>{done.message_id}</code></td> <td><code>ping</code></td>" in page and "<td>delivered</td>" in page
     # each press is a delivery of its own (a new Webhook-Id)
     client.post(f"{page_url}/test").close()

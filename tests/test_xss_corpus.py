@@ -156,7 +156,7 @@ USER_TEXT: dict[str, tuple[str, ...]] = {
     "api_tokens": ("name",),
     # an organization admin's webhook endpoints, and the receivers' answers (errors) on their deliveries' page
     "webhook_endpoints": ("url", "description"),
-    "webhook_deliveries": ("error",),
+    "webhook_deliveries": ("error", "response_excerpt"),
     # a site admin's LTI registrations (typed from what the platform shows), and the courses the
     # platforms launch from (their ids and titles come in launches)
     "lti_platforms": ("name", "issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url"),

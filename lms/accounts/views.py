@@ -84,11 +84,19 @@ def login_redirect() -> Response:
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes home."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def same_site_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this site, else None. A backslash or a control
+    character is refused: browsers read ``/\\evil.example`` and ``/<tab>/evil.example`` as
+    ``//evil.example``, another site."""
+    if (target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+            and "\\" not in target and not any(ord(c) < 32 or ord(c) == 127 for c in target)):
         return target
-    return url_for("learning.home")
+    return None
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths (``same_site_path``); anything else goes home."""
+    return same_site_path(target) or url_for("learning.home")
 
 
 CSRF_KEY = "csrf_token"  # where Flask-WTF keeps the session's CSRF secret (and, signed, in ``g``)
@@ -228,7 +236,7 @@ def _mail_unlock_link(user: User) -> None:
                f"Hello {user.name},\n\nSomeone (perhaps you) entered a wrong password for your account too many "
                f"times, so signing in with the password is locked. Use this link within a day to unlock it "
                f"from your browser:\n{link}\n\nIf it was not you, your password is still safe; consider "
-               "changing it to a long one.\n")
+               "changing it to a long one.\n", one_time=[link])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -421,7 +429,7 @@ def forgot_password() -> Any:
             link = url_for("accounts.reset_password", token=token, _external=True)
             queue_mail(db.session, user.email, "Reset your password",
                        f"Hello {user.name},\n\nUse this link within two hours to choose a new password:\n{link}\n\n"
-                       "If you did not ask for it, ignore this message; your password stays as it is.\n")
+                       "If you did not ask for it, ignore this message; your password stays as it is.\n", one_time=[link])
         flash("If that address has an account, a reset link is on its way.", "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form)

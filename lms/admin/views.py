@@ -129,7 +129,7 @@ def send_reset_link(user_id: int) -> Any:
         link = url_for("accounts.reset_password", token=token, _external=True)
         queue_mail(db.session, user.email, "Reset your password",
                    f"Hello {user.name},\n\nA site administrator sent you this link to choose a new password; use it "
-                   f"within two hours:\n{link}\n\nIf you did not expect it, ignore this message.\n")
+                   f"within two hours:\n{link}\n\nIf you did not expect it, ignore this message.\n", one_time=[link])
 
     return _act(user, UserActionForm(), "reset", send, f"A password reset link is on its way to {user.email}.")
 

@@ -163,7 +163,7 @@ def _invitation_mail(session: DbSession, invitation: Invitation, link: str, zone
                f"Hello{(' ' + invitation.name) if invitation.name else ''},\n\n"
                f"You are invited to {invited_to(invitation)} on the AI Operations program. "
                f"Nothing changes for you until you accept. Accept here by {until_text(invitation.expires_at, zone)}, "
-               f"when this link stops working:\n{link}\n")
+               f"when this link stops working:\n{link}\n", one_time=[link])
 
 
 def _send(session: DbSession, org: Organization, cohort: Cohort | None, role: InvitationRole,
@@ -463,14 +463,21 @@ def open_invitation_zone(session: DbSession, email: str, organization_id: int,
     acceptance's rule (``invited_zone``: the cohort's, or for an administrator the zone most
     of the organization's cohorts are on). An invitation to an archived cohort is passed
     over. None when there is no open invitation."""
+    invitation = open_invitation(session, email, organization_id, now)
+    return None if invitation is None else invited_zone(session, invitation)
+
+
+def open_invitation(session: DbSession, email: str, organization_id: int,
+                    now: datetime | None = None) -> Invitation | None:
+    """The newest open invitation of ``email`` to ``organization_id`` (an invitation to an
+    archived cohort passed over): the one a first single sign-on takes up. One statement."""
     now = now or utcnow()
-    invitation = session.scalar(
+    return session.scalar(
         select(Invitation).outerjoin(Cohort, Invitation.cohort_id == Cohort.id)
         .where(Invitation.email == email.strip().lower(), Invitation.organization_id == organization_id,
                Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now,
                or_(Invitation.cohort_id.is_(None), Cohort.archived_at.is_(None)))
         .order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(1))
-    return None if invitation is None else invited_zone(session, invitation)
 
 
 def has_open_invitation(session: DbSession, email: str, organization_id: int, now: datetime | None = None) -> bool:
@@ -492,6 +499,18 @@ def accept_invitation_as(session: DbSession, token: str, user: User, now: dateti
     if check.invitation.email != user.email:
         raise CohortError(f"This invitation is for {check.invitation.email}; you are signed in as {user.email}.")
     _take_place(session, check.invitation, user, now)
+
+
+def accept_open_invitation(session: DbSession, invitation: Invitation, user: User, now: datetime | None = None) -> None:
+    """``user``, whose email the invitation names, takes the place it offers: what a first
+    single sign-on (lms/sso) confirmed by its owner does, as an acceptance with a password
+    does for a new account."""
+    now = now or utcnow()
+    if invitation.email != user.email:
+        raise CohortError(f"This invitation is for {invitation.email}; you are signed in as {user.email}.")
+    if invitation.revoked_at is not None or invitation.expires_at <= now:
+        raise CohortError("This invitation was withdrawn or has expired. Ask your organization for a new one.")
+    _take_place(session, invitation, user, now)
 
 
 def _take_place(session: DbSession, invitation: Invitation, user: User, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from sqlalchemy import literal_column, or_, select, union_all
 from sqlalchemy.orm import joinedload
@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.invitations import invite_organization_admin
+from lms.cohorts.invitations import has_open_invitation, invite_organization_admin
 from lms.cohorts.models import Cohort, Enrolment, Invitation, Organization, cohort_instructors, organization_admins
 from lms.cohorts.services import (
     CohortError,
@@ -96,6 +96,28 @@ def roles_of(session: DbSession, user: User) -> Roles:
         .options(joinedload(Enrolment.cohort, innerjoin=True)))
     return Roles(is_admin=user.is_admin, admin_of=ties.admin_of, instructs=ties.instructs, enrolment=enrolment,
                  member_of=ties.member_of)
+
+
+class Outsider(StrEnum):
+    """Why an organization cannot vouch for an existing account (``outsider_to``)."""
+
+    OTHER_ORGANIZATION = "other_organization"  # belongs to other organizations only
+    NO_TIE = "no_tie"                          # belongs to none, and holds no open invitation of this one
+
+
+def outsider_to(session: DbSession, user: User, organization_id: int) -> Outsider | None:
+    """Whether an identity an organization's own sign-in service vouches for (its single
+    sign-on provider, lms/sso; a platform launching into its cohorts, lms/lti) may be linked
+    to the existing account ``user`` with the same email: only when the account belongs to
+    that organization (in any role, ``Roles.member_of``), or belongs to none and holds an
+    open invitation of it. Another organization's instructor, learner or administrator is
+    never taken over by an address the first organization's service asserts. None: it may."""
+    member_of = roles_of(session, user).member_of
+    if organization_id in member_of:
+        return None
+    if member_of:
+        return Outsider.OTHER_ORGANIZATION
+    return None if has_open_invitation(session, user.email, organization_id) else Outsider.NO_TIE
 
 
 def inside_cohort(session: DbSession, address: str, cohort_id: int | None) -> bool:

@@ -136,7 +136,7 @@ def _invite_mail(session: DbSession, item: ExpertInvite, inviter: User, learner:
         f"{note}"
         f"Open this link within {days} days; it works once:\n{link}\n\n"
         f"Your rating and the credentials you state are shown to {whose} and their instructors, and count "
-        "toward their assessment. If you were not expecting this message, you can ignore it.\n")
+        "toward their assessment. If you were not expecting this message, you can ignore it.\n", one_time=[link])
 
 
 def invite(session: DbSession, submission: Submission, inviter: User, name: str, email: str, note: str,

@@ -192,7 +192,7 @@ def _invite_mail(session: DbSession, invite: FeedbackInvite, learner: User, modu
         f"{len(QUESTIONS)} short ratings and an optional comment, about two minutes. You need no account.\n\n"
         f"Open this link within {days} days; it works once:\n{link}\n\n"
         f"Your answers are shown to {learner.name} and their instructors. "
-        "If you were not expecting this message, you can ignore it.\n")
+        "If you were not expecting this message, you can ignore it.\n", one_time=[link])
 
 
 def invite(session: DbSession, learner: User, module: Module, name: str, email: str, relation: FeedbackRelation | str,

@@ -141,6 +141,7 @@ class Outcome:
     error: str | None = None
     status: int | None = None
     halt: bool = False
+    answer: str = ""  # a delivery's: the start of the receiver's answer (a failure's is in ``error``)
 
     @property
     def done(self) -> bool:
@@ -359,17 +360,22 @@ class HttpOutbox(Outbox[C]):
         return {"response_status": outcome.status}
 
 
+ANSWER_BYTES = 300  # of a receiver's answer, kept with the attempt's result
+
+
 def post(http: requests.Session, url: str, body: str, headers: Mapping[str, str], timeout: float,
          auth: tuple[str, str] | None = None) -> Outcome:
-    """POST ``body``; 2xx is delivered, anything else an error (with the start of the
-    answer). No redirects are followed. Never raises."""
+    """POST ``body``; 2xx is delivered, anything else an error. Either way the start of the
+    answer (``ANSWER_BYTES``) is kept: a success's in ``Outcome.answer``, a failure's in its
+    error. No redirects are followed. Never raises."""
     try:
         with http.post(url, data=body.encode(), headers=dict(headers), auth=auth, timeout=timeout,
                        allow_redirects=False, stream=True) as response:
+            excerpt = next(response.iter_content(ANSWER_BYTES, decode_unicode=False), b"")[:ANSWER_BYTES]
+            answer = excerpt.decode("utf-8", "replace").strip()
             if 200 <= response.status_code < 300:
-                return Outcome(None, response.status_code)
-            excerpt = next(response.iter_content(300, decode_unicode=False), b"").decode("utf-8", "replace").strip()
-            return Outcome(f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""), response.status_code)
+                return Outcome(None, response.status_code, answer=answer)
+            return Outcome(f"HTTP {response.status_code}" + (f": {answer}" if answer else ""), response.status_code)
     except requests.RequestException as exc:
         return Outcome(_described(exc, url))
 

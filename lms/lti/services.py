@@ -3,8 +3,11 @@ who it signs in, into which cohort with which role, and where it lands.
 
 Who is signed in: the account already linked to the platform's user (``sub``); else, on a
 first launch, the account with the launch's email when the platform is trusted to vouch
-for emails (and does not say the address is unverified); else a new account. Nobody
-deactivated and no site administrator is ever signed in this way."""
+for emails (and does not say the address is unverified) and the account belongs to the
+organization of the cohort the launch's course maps to, or holds an open invitation of it
+(the rule single sign-on follows, ``lms.cohorts.roles.outsider_to``); else a new account.
+Nobody deactivated, no site administrator and no account of another organization only is
+ever linked this way."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from lms.accounts.models import User
 from lms.accounts.services import MAX_NAME_CHARS, AccountError, create_user, find_user, tidy_name
 from lms.cohorts.enrolment import enrol, is_learner_of
 from lms.cohorts.models import Cohort
+from lms.cohorts.roles import Outsider, outsider_to
 from lms.cohorts.services import CohortError, add_instructor
 from lms.database import DbSession, utcnow
 from lms.lti.keys import ensure_tool_key
@@ -261,7 +265,19 @@ def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, 
         raise Refusal(f"{platform.name} did not share this person's email address, so no account can be found or made: "
                       "set the tool's privacy settings in the platform to share names and emails.", 403)
     user = find_user(session, email) if platform.trust_emails and email_verified is not False else None
-    if user is None:
+    if user is not None:
+        _check_user(user)
+        # The platform vouches for the address in the name of the organization its course
+        # launches into: never for another organization's instructor, learner or admin.
+        outsider = outsider_to(session, user, cohort.organization_id)
+        if outsider is Outsider.OTHER_ORGANIZATION:
+            raise Refusal(f"The account for {email} belongs to another organization, so a launch from {platform.name} "
+                          "cannot sign in as it. Ask the program's administrator.", 409)
+        if outsider is Outsider.NO_TIE:
+            raise Refusal(f"The account for {email} does not belong to the organization this course is part of, so a "
+                          f"launch from {platform.name} cannot sign in as it: its owner signs in with their password, "
+                          "or the organization's administrator invites them first.", 409)
+    else:
         try:
             # The platform's name when it has a letter or digit, else the address's local part.
             user = create_user(session, email, tidy_name(name[:MAX_NAME_CHARS]) or email.partition("@")[0],

@@ -16,6 +16,9 @@ class MailStatus(StrEnum):
     FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS tries; a site admin may retry it
 
 
+REDACTED = "[one-time link removed]"
+
+
 class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
@@ -23,7 +26,12 @@ class OutboxMessage(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(300))
+    # What the transport sends. Once sent it is replaced by ``redacted_body`` (when there is
+    # one): a reset, unlock or invitation link must not stay usable in the table.
     body: Mapped[str] = mapped_column(Text)
+    # The body with its one-time links blanked (``REDACTED``), what the outbox page shows;
+    # None when the body has none (or once the message is sent and its body is this).
+    redacted_body: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     transport: Mapped[str] = mapped_column(String(20), default="")
@@ -36,3 +44,8 @@ class OutboxMessage(Model):
     earlier_attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def shown_body(self) -> str:
+        """The body as a site admin may read it: never a usable one-time link."""
+        return self.redacted_body if self.redacted_body is not None else self.body

@@ -2,7 +2,13 @@
 
 Delivery is lms/jobs/outbox's (claim with a lease, send with no transaction open, record
 each result; ``failed`` after ``MAIL_MAX_ATTEMPTS``); mail adds its transports and records
-which one sent a message."""
+which one sent a message.
+
+A message carrying a one-time link (a password reset, an unlock, an invitation, a
+stakeholder's or expert's rating link) names it when queued (``one_time``): the outbox keeps
+a copy of the body with it blanked, which replaces the body once the message is sent. A
+retry of an unsent message still sends the link; a sent one leaves no usable link behind,
+and the site admin's outbox page only ever shows the blanked copy."""
 
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from lms.audit.services import Origin
 from lms.database import DbSession
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, Outbox, Outcome, deliver, note_pending
-from lms.mail.models import MailStatus, OutboxMessage
+from lms.mail.models import REDACTED, MailStatus, OutboxMessage
 
 log = logging.getLogger("lms.mail")
 
@@ -43,8 +49,18 @@ def _note_pending(session: DbSession, ids: Iterable[int]) -> None:
     note_pending(session, PENDING, ids)
 
 
-def queue_mail(session: DbSession, recipient: str, subject: str, body: str) -> OutboxMessage:
-    message = OutboxMessage(recipient=recipient, subject=subject, body=body)
+def redacted(body: str, one_time: Sequence[str]) -> str | None:
+    """``body`` with each of the ``one_time`` links blanked (None: it holds none of them)."""
+    kept = body
+    for link in sorted({link for link in one_time if link}, key=len, reverse=True):
+        kept = kept.replace(link, REDACTED)
+    return kept if kept != body else None
+
+
+def queue_mail(session: DbSession, recipient: str, subject: str, body: str, *,
+               one_time: Sequence[str] = ()) -> OutboxMessage:
+    """Queue a message; ``one_time``: the single-use links in ``body``, blanked once it is sent."""
+    message = OutboxMessage(recipient=recipient, subject=subject, body=body, redacted_body=redacted(body, one_time))
     session.add(message)
     session.flush()
     _note_pending(session, [message.id])
@@ -195,7 +211,9 @@ class MailOutbox(Outbox[Claimed]):
             return [(group, Outcome(error, halt=True))]
 
     def columns(self, outcome: Outcome) -> dict[str, Any]:
-        return {"transport": self.transport.name} if outcome.done else {}
+        # Sent: the blanked copy (if any) becomes the body, so no one-time link is kept.
+        return {"transport": self.transport.name, "body": func.coalesce(OutboxMessage.redacted_body, OutboxMessage.body),
+                "redacted_body": None} if outcome.done else {}
 
 
 def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
@@ -226,6 +244,10 @@ class Trouble:
     failed: list[OutboxMessage]
     retrying: list[OutboxMessage]
     pending: int
+    sent: list[OutboxMessage]  # the latest sent, newest first (their one-time links blanked)
+
+
+SENT_SHOWN = 20
 
 
 def troubled(session: DbSession, limit: int = 200) -> Trouble:
@@ -234,7 +256,9 @@ def troubled(session: DbSession, limit: int = 200) -> Trouble:
     retrying = list(session.scalars(select(OutboxMessage).where(OutboxMessage.status == MailStatus.PENDING,
                                                                 OutboxMessage.attempts > 0)
                                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
-    return Trouble(failed, retrying, unsent(session)[MailStatus.PENDING])
+    sent = list(session.scalars(select(OutboxMessage).where(OutboxMessage.status == MailStatus.SENT)
+                                .order_by(OutboxMessage.id.desc()).limit(SENT_SHOWN)))
+    return Trouble(failed, retrying, unsent(session)[MailStatus.PENDING], sent)
 
 
 def unsent(session: DbSession) -> dict[MailStatus, int]:

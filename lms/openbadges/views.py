@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from lms.accounts.current import signed_in
+from lms.accounts.views import same_site_path
 from lms.catalog.services import active_program
 from lms.certificates.services import Urls, by_code, revocation_of
 from lms.database import utcnow
@@ -130,6 +131,9 @@ def verify_json() -> Response:
 @bp.route("/badges/v3/manage/<code>", methods=["GET", "POST"])
 def manage(code: str) -> Any:
     certificate = by_code(db.session, code) or abort(404)
+    # Where the admin came from (the cohort's certified learners), kept through the POST:
+    # the page's way back. Only a path of this site; else home.
+    back = same_site_path(request.args.get("back"))
     form = RevokeForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
@@ -140,8 +144,9 @@ def manage(code: str) -> Any:
         else:
             flash(f"The Open Badges 3.0 credential of {certificate.holder_name} for the {certificate.level.title} level "
                   "certificate is revoked.", "success")
-            return redirect(url_for("openbadges.manage", code=code))
+            return redirect(url_for("openbadges.manage", code=code, back=back))
     status = 422 if request.method == "POST" else 200
-    return render_template("openbadges/manage.html", certificate=certificate, form=form,
+    return render_template("openbadges/manage.html", certificate=certificate, form=form, back=back,
+                           back_url=back or url_for("learning.home"),
                            revocation=revocation_of(db.session, certificate),
                            urls=Urls.at(_base()), urls3=services.Urls3.at(_base())), status

@@ -25,9 +25,10 @@ from lms.accounts.models import User
 from lms.accounts.services import MAX_NAME_CHARS, TIMEZONES, AccountError, create_user, find_user, tidy_name
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.invitations import InvitedZone, ZoneSource, has_open_invitation, open_invitation_zone
-from lms.cohorts.models import Organization
-from lms.cohorts.roles import roles_of
+from lms.cohorts.invitations import InvitedZone, ZoneSource, accept_open_invitation, open_invitation, open_invitation_zone
+from lms.cohorts.models import Invitation, Organization
+from lms.cohorts.roles import Outsider, outsider_to, roles_of
+from lms.cohorts.services import CohortError
 from lms.database import DbSession, utcnow
 from lms.sso.models import DOMAINS_LENGTH, ISSUER_LENGTH, SsoConfig, SsoIdentity
 from lms.sso.oidc import Client, Identity
@@ -191,16 +192,26 @@ class Match:
     outcome: Outcome
     user: User | None
     email: str
+    # A first sign-in (link or create) takes up the person's newest open invitation of the
+    # organization, as accepting it with a password would: confirming says so.
+    invitation: Invitation | None = None
 
 
-def _check_user(session: DbSession, config: SsoConfig, user: User) -> None:
+OTHER_ORGANIZATION = "This account belongs to another organization: it cannot sign in through this one's provider."
+
+
+def _check_account(user: User) -> None:
     if not user.is_active:
         raise Refusal("This account is deactivated. Ask your organization's administrator.")
     if user.is_admin:
         raise Refusal("Site administrators sign in with their password, not through an organization's provider.")
+
+
+def _check_user(session: DbSession, config: SsoConfig, user: User) -> None:
+    _check_account(user)
     member_of = roles_of(session, user).member_of
     if member_of and config.organization_id not in member_of:
-        raise Refusal("This account belongs to another organization: it cannot sign in through this one's provider.")
+        raise Refusal(OTHER_ORGANIZATION)
 
 
 def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
@@ -222,9 +233,11 @@ def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
         raise Refusal(f"Addresses at {domain} do not sign in through this organization's provider.")
     user = find_user(session, identity.email)
     if user is not None:
-        _check_user(session, config, user)
-        if (config.organization_id not in roles_of(session, user).member_of
-                and not has_open_invitation(session, user.email, config.organization_id)):
+        _check_account(user)
+        outsider = outsider_to(session, user, config.organization_id)
+        if outsider is Outsider.OTHER_ORGANIZATION:
+            raise Refusal(OTHER_ORGANIZATION)
+        if outsider is Outsider.NO_TIE:
             # The organization's admins chose this provider and its domains: they vouch for
             # their own people, not for an account outside every organization (whose roles
             # ended, or that was never placed) that happens to have an address there.
@@ -233,11 +246,11 @@ def match(session: DbSession, config: SsoConfig, identity: Identity) -> Match:
         if session.scalar(select(SsoIdentity.id).where(SsoIdentity.organization_id == config.organization_id,
                                                        SsoIdentity.user_id == user.id)) is not None:
             raise Refusal("This account is already linked to another account at the provider.")
-        return Match(Outcome.LINK, user, user.email)
+        return Match(Outcome.LINK, user, user.email, open_invitation(session, user.email, config.organization_id))
     if not config.create_accounts:
         raise Refusal(f"There is no account for {identity.email}, and this organization does not create accounts "
                       "at first sign-in: ask your organization's administrator to invite you.")
-    return Match(Outcome.CREATE, None, identity.email)
+    return Match(Outcome.CREATE, None, identity.email, open_invitation(session, identity.email, config.organization_id))
 
 
 def new_account_zone(session: DbSession, config: SsoConfig, identity: Identity) -> InvitedZone:
@@ -257,6 +270,8 @@ def new_account_zone(session: DbSession, config: SsoConfig, identity: Identity) 
 class Confirmed:
     user: User
     zone: InvitedZone | None  # the zone a new account started on (None: the account was there)
+    accepted: Invitation | None = None  # the invitation taken up
+    refused: str | None = None  # why the person's invitation could not be taken up (they are signed in all the same)
 
 
 def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> Confirmed:
@@ -279,6 +294,17 @@ def confirm(session: DbSession, config: SsoConfig, identity: Identity) -> Confir
             session.flush()
         except IntegrityError as exc:
             raise Refusal("This sign-in was completed meanwhile in another tab; sign in again.") from exc
+    accepted, refused = None, None
+    if found.invitation is not None:
+        # As accepting with a password does: the place the invitation offers is taken now
+        # (else the person was signed in, but neither enrolled nor made staff). A conflict
+        # (say, a learner of another cohort) is told; the sign-in stands.
+        try:
+            with session.begin_nested():
+                accept_open_invitation(session, found.invitation, user)
+            accepted = found.invitation
+        except CohortError as exc:
+            refused = str(exc)
     user.last_login_at = utcnow()
     session.flush()
-    return Confirmed(user, zone)
+    return Confirmed(user, zone, accepted, refused)

@@ -23,7 +23,7 @@ from lms.accounts.current import signed_in, signed_in_user
 from lms.accounts.models import User
 from lms.accounts.second_step import PasswordAccepted, second_step
 from lms.accounts.views import finish_sign_in, safe_next
-from lms.cohorts.invitations import zone_reason
+from lms.cohorts.invitations import invited_to, zone_reason
 from lms.cohorts.models import Organization
 from lms.extensions import db
 from lms.sso import services
@@ -160,7 +160,8 @@ def callback() -> Any:
                         "next": started.get("next"), "at": int(time.time())}
     if found.outcome is services.Outcome.SIGN_IN:  # already linked: the page sends itself on
         return render_template("sso/continue.html", form=ConfirmForm(), found=found)
-    return render_template("sso/confirm.html", form=ConfirmForm(), found=found, create=found.outcome is services.Outcome.CREATE)
+    return render_template("sso/confirm.html", form=ConfirmForm(), found=found, create=found.outcome is services.Outcome.CREATE,
+                           offer=invited_to(found.invitation) if found.invitation is not None else None)
 
 
 @bp.post("/login/organization/confirm")
@@ -190,4 +191,8 @@ def confirm() -> Any:
             f"Your account shows times in {confirmed.zone.zone}, "
             f"{zone_reason(confirmed.zone, organization.name if organization else 'your organization')}.",
             url_for("accounts.account", _anchor="timezone"), "Change your time zone on your account page."), "info")
+    if confirmed.accepted is not None:
+        flash(f"You accepted the invitation to {invited_to(confirmed.accepted)}.", "success")
+    elif confirmed.refused is not None:
+        flash(f"Your invitation could not be accepted: {confirmed.refused}", "error")
     return _sign_in(confirmed.user, str(pending.get("next") or ""))

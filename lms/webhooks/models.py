@@ -102,4 +102,7 @@ class WebhookDelivery(Model):
     # The last attempt's HTTP status (None: no answer) and error ("" once delivered).
     response_status: Mapped[int | None] = mapped_column(default=None)
     error: Mapped[str] = mapped_column(Text, default="")
+    # The start of the receiver's answer to the last attempt it accepted (a failure's is in
+    # ``error``): what the delivery log shows of a success.
+    response_excerpt: Mapped[str] = mapped_column(Text, default="", server_default="")
     endpoint: Mapped[WebhookEndpoint] = relationship()

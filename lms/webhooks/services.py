@@ -345,6 +345,10 @@ class WebhookOutbox(HttpOutbox[Claimed]):
                 guard(self.http)  # connects only to the public addresses it resolves (no rebinding)
             yield
 
+    def columns(self, outcome: Outcome) -> dict[str, Any]:
+        # The receiver's answer to a success, as the error keeps a failure's (the latest try's).
+        return super().columns(outcome) | {"response_excerpt": outcome.answer if outcome.done else ""}
+
     @classmethod
     def candidates(cls, now: datetime) -> Select[tuple[int]]:
         return super().candidates(now).join(WebhookDelivery.endpoint).where(WebhookEndpoint.active.is_(True))
