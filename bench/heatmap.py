@@ -26,6 +26,11 @@ mastery and the schedule state, then times:
                   the page's grid, the at-risk list's complete rows, the map's lines, the
                   rendering; and the page's own work (the parts a page of 100 learners needs
                   whatever the cohort's size: its grid, rows, lines and rendering) against the floor
+  kept lines      a prototype (bench/kept_lines.py): the page built on the view from what a
+                  design keeping every learner's line as events arrive would read (each
+                  learner's cells as HTML, the at-risk list's items, the cohort's figures, in
+                  tables the benchmark fills from the site's own service), beside the page
+                  built today, and whether the two show the same
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they

@@ -159,11 +159,16 @@ def view(cohort_id: int) -> str:
         risk_pages = paging(request.args.get("risk_page", 1, type=int), services.AT_RISK_PER_PAGE, int(risky or 0))
         # the page's ids in order first, then their kept HTML by key: sorting the cohort's lines
         # with their HTML carried along moved every line's cells through the sort
+        chosen, order = services.sort_order(request.args.get("sort"), context.columns)
+        descending = request.args.get("dir") == "desc"
+        keys, joined = _order(order, descending)
+        inner = ", ".join(f"{expression} AS k{n}" for n, (expression, _way) in enumerate(keys))
         ordered = session.execute(text(
-            f"SELECT l.user_id, l.name, l.cells, {REASONS}, l.closed FROM (SELECT user_id, coalesce(mean, -1.0) AS m, name_key AS k "
-            "FROM bench_heat_lines WHERE cohort_id = :c ORDER BY m DESC, k, user_id LIMIT :n OFFSET :first) AS o "
-            "JOIN bench_heat_lines l ON l.user_id = o.user_id ORDER BY o.m DESC, o.k, o.user_id"),
-            {**given, "n": services.PER_PAGE, "first": pages.first}).all()
+            f"SELECT l.user_id, l.name, l.cells, {REASONS}, l.closed FROM (SELECT l.user_id, {inner} "
+            f"FROM bench_heat_lines l {joined} WHERE l.cohort_id = :c "
+            f"ORDER BY {', '.join(f'{e} {way}' for e, way in keys)} LIMIT :n OFFSET :first) AS o "
+            f"JOIN bench_heat_lines l ON l.user_id = o.user_id ORDER BY {', '.join(f'o.k{n} {way}' for n, (_e, way) in enumerate(keys))}"),
+            {**given, "n": services.PER_PAGE, "first": pages.first, "objective": order.objective_id}).all()
         at_risk = session.execute(text(
             f"SELECT l.user_id, l.risk_item FROM bench_heat_lines l WHERE l.cohort_id = :c AND ({REASONS}) > 0 "
             f"ORDER BY {REASONS} DESC, CASE WHEN l.oldest_due < :today THEN l.oldest_due ELSE :today END, l.name_key, l.user_id "
@@ -190,7 +195,7 @@ def view(cohort_id: int) -> str:
                 "risk": [{"head": Markup(item), "since": unreviewed} for _uid, item in at_risk]}  # noqa: S704
         heat = services.HeatMap(cohort=cohort, today=today, month=current_month(cohort.start_date, today), policy=context.rules,
                                 legend=services.bands(context.rules), columns=context.columns, count=total, learners_in_order=[],
-                                risky=[], sort="mean", descending=True, reviews={}, paging=pages, risk_paging=risk_pages,
+                                risky=[], sort=chosen, descending=descending, reviews={}, paging=pages, risk_paging=risk_pages,
                                 worked_out_at=now)
         read = time.perf_counter()
         values = {"heat": heat, "kept": kept, "exporters": EXPORTERS.values(), "heat_rows": heat_rows}
@@ -203,6 +208,22 @@ def view(cohort_id: int) -> str:
 
     return cached_page(db.session, "heat_map", Viewer(user.id, user.name, user.timezone, user.is_admin), utcnow(), render,
                        cohort_id=cohort_id, variant=request.query_string.decode("latin-1"))
+
+
+def _order(order: services.SortOrder, descending: bool) -> tuple[list[tuple[str, str]], str]:
+    """The SQL order of the kept lines as ``order`` sorts the site's (``SortOrder.order_by``):
+    (expression, direction) pairs, and the join an objective's sort needs."""
+    way, ties = ("DESC" if descending else "ASC"), [("l.name_key", "ASC"), ("l.user_id", "ASC")]
+    if isinstance(order, services.ByMean):
+        return [("coalesce(l.mean, -1.0)", way), *ties], ""
+    if isinstance(order, services.ByObjective):
+        return ([("coalesce(m.level, -1.0)", way), *ties],
+                "LEFT JOIN mastery m ON m.user_id = l.user_id AND m.objective_id = :objective")
+    if isinstance(order, services.ByRisk):
+        back = "ASC" if descending else "DESC"
+        return [(f"CASE WHEN ({REASONS}) > 0 THEN 1 ELSE 0 END", way), (f"({REASONS})", way),
+                ("CASE WHEN l.oldest_due < :today THEN l.oldest_due ELSE :today END", back), *ties], ""
+    return [("l.name_key", way), ("l.user_id", way)], ""
 
 
 def page(app: Flask, client: Any, url: str, runs: int,
@@ -228,8 +249,9 @@ def page(app: Flask, client: Any, url: str, runs: int,
 
 
 def _shown(html: str) -> list[str]:
-    """The page's text and the values it carries, without its whitespace: what the two pages
-    must agree on."""
+    """The page's text and the values it carries, without its whitespace, the CSRF token and
+    the minute the figures were worked out: what the two pages must agree on."""
     flat = re.sub(r"\s+", " ", re.sub(r">\s+<", "><", html))
     flat = re.sub(r'name="csrf_token" value="[^"]*"', "", flat)
+    flat = re.sub(r'<p class="muted small" id="worked-out">.*?</p>', "", flat)  # the minute it was built
     return re.findall(r"<[^>]+>|[^<]+", flat.replace("> ", ">").replace(" <", "<"))
