@@ -24,8 +24,9 @@ What the view reads, each in one statement whatever the cohort's size:
   marks and the day).
 
 The rest is the page's own template (``competency/heat_map.html``) with those three parts
-swapped for the kept HTML. It reads sorted by the mean only (``sort=mean&dir=desc``), the
-order the benchmark times."""
+swapped for the kept HTML. Every sort the page offers, both ways, any page; not its filters
+(by name, at risk only), nor a cohort with reviews recorded (the benchmark's has none): it
+stops rather than show them wrong, as it does when a kept line no longer holds."""
 
 from __future__ import annotations
 
