@@ -26,6 +26,11 @@ mastery and the schedule state, then times:
                   the page's grid, the at-risk list's complete rows, the map's lines, the
                   rendering; and the page's own work (the parts a page of 100 learners needs
                   whatever the cohort's size: its grid, rows, lines and rendering) against the floor
+  kept lines      a prototype (bench/kept_lines.py): the page built on the view from what a
+                  design keeping every learner's line as events arrive would read (each
+                  learner's cells as HTML, the at-risk list's items, the cohort's figures, in
+                  tables the benchmark fills from the site's own service), beside the page
+                  built today, and whether the two show the same
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
@@ -68,35 +73,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import redis
-import sqlalchemy as sa
-from flask import Flask, current_app, render_template
-from flask_login import login_user
-from flask_migrate import upgrade
-from sqlalchemy import func, insert, select
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:  # this worktree's code, not an installed copy's
+    sys.path.insert(0, str(BASE_DIR))
 
-from config import BASE_DIR, DevelopmentConfig, normalise_database_url
-from lms import create_app
-from lms.accounts.models import User
-from lms.catalog.models import Lesson
-from lms.catalog.services import active_objectives
-from lms.cohorts.models import Cohort, Enrolment
-from lms.competency import views as competency_views
-from lms.competency.exports import EXPORTERS
-from lms.competency.render import heat_rows
-from lms.competency.services import forget_finished_months, grid_query, heat_map, keep_trend
-from lms.content.services import ContentSource, apply_content
-from lms.database import utcnow
-from lms.demo.benchmark import build_benchmark, cohort_name
-from lms.demo.services import DEMO_PASSWORD, INSTRUCTOR_EMAIL, build_demo
-from lms.extensions import db
-from lms.learning.services import opens_at
-from lms.progress import state
-from lms.progress.models import Evidence, EvidenceSourceName, LessonRead
-from lms.progress.services import mark_read, rebuild
-from lms.progress.sources import SOURCES
-from lms.sections import parse_curriculum
-from lms.web.page_cache import SHARED_PREFIX, Scope, SharedPages, cache_of, read_stamp
+import redis  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from flask import Flask, current_app, render_template  # noqa: E402
+from flask_login import login_user  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from bench import kept_lines  # noqa: E402
+from config import DevelopmentConfig, normalise_database_url  # noqa: E402
+from lms import create_app  # noqa: E402
+from lms.accounts.models import User  # noqa: E402
+from lms.catalog.models import Lesson  # noqa: E402
+from lms.catalog.services import active_objectives  # noqa: E402
+from lms.cohorts.models import Cohort, Enrolment  # noqa: E402
+from lms.competency import views as competency_views  # noqa: E402
+from lms.competency.exports import EXPORTERS  # noqa: E402
+from lms.competency.render import heat_rows  # noqa: E402
+from lms.competency.services import forget_finished_months, grid_query, heat_map, keep_trend  # noqa: E402
+from lms.content.services import ContentSource, apply_content  # noqa: E402
+from lms.database import utcnow  # noqa: E402
+from lms.demo.benchmark import build_benchmark, cohort_name  # noqa: E402
+from lms.demo.services import DEMO_PASSWORD, INSTRUCTOR_EMAIL, build_demo  # noqa: E402
+from lms.extensions import db  # noqa: E402
+from lms.learning.services import opens_at  # noqa: E402
+from lms.progress import state  # noqa: E402
+from lms.progress.models import Evidence, EvidenceSourceName, LessonRead  # noqa: E402
+from lms.progress.services import mark_read, rebuild  # noqa: E402
+from lms.progress.sources import SOURCES  # noqa: E402
+from lms.sections import parse_curriculum  # noqa: E402
+from lms.web.page_cache import SHARED_PREFIX, Scope, SharedPages, cache_of, read_stamp  # noqa: E402
 
 PG_SCHEMA = "lms_bench_heatmap"
 ORG_ADMIN = "orgadmin@demo.lms"
@@ -373,6 +383,15 @@ def measure(app: Flask, cohort_id: int, runs: int, redis_url: str = "") -> list[
                         f"{rest / floor:.1f}x the floor: what a page rendered on the view costs with its data free; "
                         f"the service's share {service:.1f} ms"))
         results.extend(built_parts(app, cohort_id, runs, floor))
+        kept_lines.keep(app, cohort_id)
+        built_kept, statements, size, reads, rendering, same = kept_lines.page(
+            app, client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs, timed_get)
+        results.append(("heat map page built from kept lines (a prototype: bench/kept_lines.py)", built_kept,
+                        f"{built_kept / floor:.1f}x the floor; {statements} SQL statements, {size // 1024} KiB of HTML; "
+                        + ("shows what the site's page shows" if same else "DIFFERS from the site's page")))
+        results.append(("  of which its reads (counts, 100 kept lines, 15 at-risk items, reviews, figures)", reads,
+                        f"{reads / floor:.1f}x the floor"))
+        results.append(("  of which its rendering (the template, the kept HTML joined)", rendering, f"{rendering / floor:.1f}x the floor"))
         last, _n, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=KO1&page=5", runs, kept.clear)
         results.append(("heat map page 5 built, sorted by an objective", last, f"{last / floor:.1f}x the floor"))
         client.get(f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc")  # built and kept: what follows is a view again
