@@ -9,7 +9,7 @@ were first typed. KPI evidence already stored stays as an earlier rule judged it
 learner records the metric again.
 
 Revision ID: zzd2c3d4e5f614
-Revises: zzn1c3d4e5f613
+Revises: zzc2c3d4e5f614
 Create Date: 2026-12-07 10:10:00.000000
 
 """
@@ -20,7 +20,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zzd2c3d4e5f614'
-down_revision = 'zzn1c3d4e5f613'
+down_revision = 'zzc2c3d4e5f614'
 branch_labels = None
 depends_on = None
 
