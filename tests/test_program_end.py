@@ -33,7 +33,7 @@ from lms.competency.services import at_risk_ids, compare, heat_map
 from lms.coursework.models import Assignment, Submission
 from lms.database import utcnow
 from lms.extensions import db
-from lms.learning.services import Timeline, month_opens_on, opens_at
+from lms.learning.services import CalendarEvent, Timeline, due_by, final_work_due, learner_schedule, month_opens_on, opens_at
 from lms.notifications.reminders import at_risk_notices, due_items
 from lms.progress.completion import learner_progress
 from lms.progress.models import LessonRead
@@ -152,6 +152,21 @@ def test_a_window_ends_with_the_learners_own_program() -> None:
     short = Timeline(date(2026, 3, 1))
     capstone, portfolio = short.item_dates(12, 0, 35)[1], short.item_dates(12, 0, 42)[1]
     assert (portfolio - capstone).days == 7 and portfolio == short.closes_on == date(2027, 3, 15)
+
+
+def test_the_schedule_says_when_the_final_work_is_due(app: Flask, loaded, make_cohort, enrol_learner, client,
+                                                      login) -> None:
+    group = make_cohort(months_ago=11)
+    learner = enrol_learner(group, name="Jo Final")
+    login(client, learner)
+    page = client.get("/schedule").get_data(as_text=True)
+    month_12 = page.split('id="month-12"')[1].split("</li>\n</ol>")[0]
+    assert page.count('id="closing"') == 1 and 'id="closing"' in month_12
+    assert f"the program's final work is due by {program_closes_on(group.start_date):%d %B %Y}." in month_12, month_12
+    plan = learner_schedule(db.session, learner)
+    assert plan is not None and final_work_due(plan, []) is None  # no work after month 12: nothing said
+    moment = due_by(group.timezone, plan.timeline.ends_on)  # work due as month 12 ends is not in the closing period
+    assert final_work_due(plan, [CalendarEvent("due", "Due", moment - timedelta(minutes=1), moment)]) is None
 
 
 def test_the_content_check_refuses_a_quiz_opening_after_month_12(app: Flask, content_dir: Path) -> None:

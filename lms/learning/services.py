@@ -679,6 +679,14 @@ class CalendarEvent:
     args: Mapping[str, str] = field(default_factory=dict)
 
 
+def final_work_due(plan: Schedule, events: Sequence[CalendarEvent]) -> date | None:
+    """The day the learner's final work is due by (their program's close, ``Timeline.closes_on``)
+    when some of it falls in the closing period after their month 12 (``events``: their feed's,
+    ``lms.learning.calendar``): a deadline later than work due as month 12 ends. None: none does."""
+    after = due_by(plan.cohort.timezone, plan.timeline.ends_on)
+    return plan.timeline.closes_on if any(event.ends > after for event in events) else None
+
+
 LinkOf = Callable[[str, Mapping[str, str]], str]
 
 
