@@ -1,8 +1,9 @@
 """A cohort's program calendar: its twelve months counted from its start date on its own
-clock, and where it stands (not started, under way, finished). The one definition every page
-that says so reads: the schedule (``lms.learning``), the cohort lists and the organization's
-comparison of its cohorts; and when a learner's program is over (``program_over``), which
-every list that asks someone to act leaves them off."""
+clock, the closing period after them (``CLOSING_DAYS``) and where it stands (not started,
+under way, finished). The one definition every page that says so reads: the schedule
+(``lms.learning``), the cohort lists and the organization's comparison of its cohorts; and
+when a learner's program is over (``program_over``: once it has closed), which every list
+that asks someone to act leaves them off."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from sqlalchemy import ColumnElement, false, or_
 from lms.cohorts.models import Cohort, Enrolment, Pace
 
 PROGRAM_MONTHS = 12
+# The closing period after month 12: the program's final work (the capstone, then the advanced
+# portfolio review that collects it once graded) falls due in it, so no quiz closes and no work
+# is due after it (``program_closes_on``).
+CLOSING_DAYS = 14
 
 
 @lru_cache(maxsize=4096)
@@ -61,32 +66,41 @@ def stage_of(cohort: Cohort, now: datetime) -> CohortStage:
 
 
 def program_ends_on(start: date) -> date:
-    """The day after month 12 of a program started on ``start``: the first day it is over.
-    The product gives no grace period after it (late work is a learner's extension, which
-    staff grant one by one): quizzes close and work is due by then (``Timeline.item_dates``)."""
+    """The day after month 12 of a program started on ``start``: the day its twelve months end
+    (a cohort's stage is finished from it, and its schedule says it runs to it). Its final
+    work is due in the closing period that follows (``program_closes_on``)."""
     return month_opens_on(start, PROGRAM_MONTHS + 1)
 
 
+def program_closes_on(start: date) -> date:
+    """The day a program started on ``start`` closes: ``CLOSING_DAYS`` after month 12 ends,
+    the first day it is over. The product gives no grace period after it (late work is a
+    learner's extension, which staff grant one by one): quizzes close and work is due by then
+    (``Timeline.item_dates``)."""
+    return program_ends_on(start) + timedelta(days=CLOSING_DAYS)
+
+
 def _last_start_over(today: date) -> date:
-    """The latest start whose program is over on ``today`` (month arithmetic clamps the day,
-    so a day or two past a year back may be over too)."""
-    start = today - relativedelta(months=PROGRAM_MONTHS)
-    while program_ends_on(start + timedelta(days=1)) <= today:
+    """The latest start whose program is over (has closed) on ``today`` (month arithmetic
+    clamps the day, so a day or two past a year back may be over too)."""
+    start = today - timedelta(days=CLOSING_DAYS) - relativedelta(months=PROGRAM_MONTHS)
+    while program_closes_on(start + timedelta(days=1)) <= today:
         start += timedelta(days=1)
     return start
 
 
 def program_over(cohort: Cohort, today: date) -> ColumnElement[bool]:
     """The SQL condition on ``Enrolment`` (of ``cohort``) that its learner's program is over on
-    ``today`` (the cohort's day): the cohort's twelve months are, and the learner follows its
-    dates, or joined late at their own pace (``Pace.OWN_START``) so long ago that their own
-    twelve months are over too. A finished program's learners are former learners in all but
+    ``today`` (the cohort's day): the cohort's program has closed (its twelve months and the
+    closing period after them, ``program_closes_on``), and the learner follows its dates, or
+    joined late at their own pace (``Pace.OWN_START``) so long ago that their own program has
+    closed too. A finished program's learners are former learners in all but
     name: nobody is told to chase them (at risk, behind, overdue, reminders), while their
     work, grades and certificates stay with the cohort, and staff still grade what they
     handed in. Derived from the calendar, not stored: the enrolment rows stay as they were
     (ending them would empty the finished cohort's roster, heat map and gradebook, and
     a start date moved later would have to bring them back). No statement of its own."""
-    if today < program_ends_on(cohort.start_date):
+    if today < program_closes_on(cohort.start_date):
         return false()
     cutoff = datetime.combine(_last_start_over(today) + timedelta(days=1), time(0), tzinfo=ZoneInfo(cohort.timezone))
     return or_(Enrolment.pace != Pace.OWN_START, Enrolment.started_at < cutoff.astimezone(UTC))

@@ -42,7 +42,7 @@ from lms.catalog.models import KINDS, ContentRevision, Level, Objective, Objecti
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
-from lms.cohorts.calendar import CohortStage, program_ends_on, program_over, stage_at
+from lms.cohorts.calendar import CohortStage, program_closes_on, program_over, stage_at
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, KeptTrend, MonthPoint, ReasonKind, ReasonSnapshot
@@ -957,8 +957,8 @@ def _make_rows(ctx: _Context, users: Sequence[User], behind: dict[int, int] | No
 
 def _programs_over(session: DbSession, cohort: Cohort, today: date, user_ids: Sequence[int]) -> set[int]:
     """Which of the cohort's learners ``user_ids`` have their program over (``program_over``):
-    no statement while the cohort's own program runs, one after."""
-    if today < program_ends_on(cohort.start_date):
+    no statement until the cohort's own program has closed, one after."""
+    if today < program_closes_on(cohort.start_date):
         return set()
     return set(session.scalars(select(Enrolment.user_id).where(
         Enrolment.cohort_id == cohort.id, Enrolment.active, Enrolment.user_id.in_(list(user_ids)),

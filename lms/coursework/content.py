@@ -19,7 +19,7 @@ from lms.assessment.content import QuizSource
 from lms.assessment.models import QuizKind
 from lms.catalog.content import CatalogSpec, Code, Slug, Spec, Text, markdown_problems
 from lms.catalog.models import Level, Module, Objective, ObjectiveKind, Phase
-from lms.cohorts.calendar import month_opens_on
+from lms.cohorts.calendar import CLOSING_DAYS, PROGRAM_MONTHS, month_opens_on, program_closes_on
 from lms.content.services import (
     Bundle,
     ContentSection,
@@ -328,6 +328,23 @@ def _deadlines(catalog: CatalogSpec, assignments: list[AssignmentSource], quizze
     return found
 
 
+def _due_by_the_close(catalog: CatalogSpec, assignments: list[AssignmentSource], problems: Problems) -> None:
+    """No work falls due after the program closes (``program_closes_on``: month 12 and the
+    closing period after it), on any cohort calendar: the schedule would move its due day to
+    the close (``Timeline.item_dates``), onto the day of the work before it. Refused at the due day."""
+    months = {(m.spec.id, p.id): p.month for m in catalog.modules for p in m.spec.phases}
+    for work in assignments:
+        month = months.get((work.module, work.meta.phase))
+        if month is None:
+            continue
+        latest = min((program_closes_on(start) - month_opens_on(start, month)).days for start in SAMPLE_STARTS)
+        if work.meta.due_after_days > latest:
+            problems.add(Location(work.path, work.due_line),
+                         f"{work.meta.id!r} is due {work.meta.due_after_days} days into month {month}, after the program "
+                         f"closes ({CLOSING_DAYS} days after month {PROGRAM_MONTHS} ends) on some cohort calendars: "
+                         f"work of month {month} is due at most {latest} days into it")
+
+
 def _days_apart(gap: timedelta) -> str:
     return "on the same day" if not gap.days else f"{gap.days} day{'s' * (gap.days != 1)} apart"
 
@@ -434,6 +451,7 @@ class CourseworkSection(ContentSection):
         _team_claims(assignments, {o.code: o.kind for o in catalog.objectives}, problems)
         _portfolios_after_their_work(catalog, assignments, {r.spec.id: r.spec.level for r in rubrics}, problems)
         _due_after_the_lessons(catalog, assignments, problems)
+        _due_by_the_close(catalog, assignments, problems)
         _deadlines_spread(catalog, assignments, bundle.specs.get("quizzes", []), problems)
         bundle.specs[self.name] = CourseworkSpec(rubrics=rubrics, assignments=assignments)
 

@@ -35,6 +35,7 @@ from lms.cohorts.calendar import PROGRAM_MONTHS as PROGRAM_MONTHS
 from lms.cohorts.calendar import cohort_today as cohort_today
 from lms.cohorts.calendar import current_month as current_month
 from lms.cohorts.calendar import month_opens_on as month_opens_on
+from lms.cohorts.calendar import program_closes_on, program_ends_on
 from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.services import CohortError
@@ -104,8 +105,14 @@ class Timeline:
 
     @property
     def ends_on(self) -> date:
-        """The day after the learner's month 12 (their program's end on their own calendar)."""
-        return month_opens_on(self.start, PROGRAM_MONTHS + 1)
+        """The day after the learner's month 12 (their twelve months' end on their own calendar)."""
+        return program_ends_on(self.start)
+
+    @property
+    def closes_on(self) -> date:
+        """The day their program closes, after the closing period that follows month 12
+        (``lms.cohorts.calendar.program_closes_on``): nothing is due or open after it."""
+        return program_closes_on(self.start)
 
     def month_opens(self, month: int) -> date:
         return month_opens_on(self.start, month)
@@ -134,12 +141,14 @@ class Timeline:
     def item_dates(self, month: int, opens_after_days: int = 0, due_after_days: int | None = None) -> tuple[date, date]:
         """Open and due dates of an item released ``opens_after_days`` into ``month`` and due
         ``due_after_days`` after the month opens (None: when the next month opens), never
-        after the program's end (``ends_on``): a window the content gives every quiz (90
+        after the program closes (``closes_on``): a window the content gives every quiz (90
         days) ran two months past month 12 for a quiz opening in it, so a learner whose
-        program was over was still told a quiz was open and due."""
+        program was over was still told a quiz was open and due. The final work the content
+        puts in the closing period after month 12 keeps its own due day (the content check
+        refuses work due after the close)."""
         base = self.month_opens(month)
         due = base + timedelta(days=due_after_days) if due_after_days is not None else self.month_opens(month + 1)
-        due = min(due, self.ends_on)
+        due = min(due, self.closes_on)
         return self.place(month, base + timedelta(days=opens_after_days), due)
 
     def phase_dates(self, month: int) -> tuple[date, date]:
@@ -668,6 +677,14 @@ class CalendarEvent:
     description: str = ""
     endpoint: str | None = None
     args: Mapping[str, str] = field(default_factory=dict)
+
+
+def final_work_due(plan: Schedule, events: Sequence[CalendarEvent]) -> date | None:
+    """The day the learner's final work is due by (their program's close, ``Timeline.closes_on``)
+    when some of it falls in the closing period after their month 12 (``events``: their feed's,
+    ``lms.learning.calendar``): a deadline later than work due as month 12 ends. None: none does."""
+    after = due_by(plan.cohort.timezone, plan.timeline.ends_on)
+    return plan.timeline.closes_on if any(event.ends > after for event in events) else None
 
 
 LinkOf = Callable[[str, Mapping[str, str]], str]

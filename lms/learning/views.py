@@ -145,7 +145,8 @@ def schedule() -> str:
     user = signed_in()
     plan = services.learner_schedule(db.session, user) or abort(403)
     return render_template("learning/schedule.html", plan=plan, feed=services.active_feed(db.session, user),
-                           feed_form=FeedForm(), revoke_form=RevokeFeedForm(), feed_url=None)
+                           feed_form=FeedForm(), revoke_form=RevokeFeedForm(), feed_url=None,
+                           final_due=_final_due(plan, user.id))
 
 
 @bp.post("/schedule/calendar")
@@ -156,7 +157,14 @@ def calendar_link() -> Any:
     flash("Your private calendar link is ready. Anyone with it can see your schedule; turn it off here at any time.", "success")
     return render_template("learning/schedule.html", plan=plan, feed=services.active_feed(db.session, user),
                            feed_form=FeedForm(), revoke_form=RevokeFeedForm(),
-                           feed_url=url_for("learning.calendar_feed", token=token, _external=True))
+                           feed_url=url_for("learning.calendar_feed", token=token, _external=True),
+                           final_due=_final_due(plan, user.id))
+
+
+def _final_due(plan: services.Schedule, user_id: int) -> date | None:
+    """When the learner's final work falls after month 12: the day it is due by (their assessed
+    items are known by the features above learning, through the calendar's sources)."""
+    return services.final_work_due(plan, calendar_events(current_app, db.session, plan, user_id))
 
 
 @bp.post("/schedule/calendar/revoke")

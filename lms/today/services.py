@@ -189,7 +189,7 @@ def todo_list(session: DbSession, plan: Schedule, user_id: int, items: list[Kept
     Once the learner's program is over (``lms.cohorts.calendar.program_over``) nothing past
     due is listed: only work an extension keeps open."""
     today = plan.today
-    over = today >= plan.timeline.ends_on  # what is past due once the program is over is no longer overdue
+    over = today >= plan.timeline.closes_on  # what is past due once the program has closed is no longer overdue
     # Handed in and not done is waiting for a grade: the learner's own work or their team's
     # (the kept state found it through lms.coursework.sharing).
     todo = [Todo(kind=KIND_OF_ITEM[item.kind], key=item.key, title=item.title,
