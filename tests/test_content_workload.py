@@ -103,6 +103,21 @@ def test_a_third_deadline_in_one_week_is_refused(app: Flask, content_dir: Path) 
     assert re.search(r"fall (on the same day|within \d days? of each other) for a cohort starting \d{4}-\d\d-\d\d: ", piled[0]), piled
 
 
+def test_deadlines_are_spread_as_the_schedule_keeps_them_at_the_close(app: Flask, content_dir: Path) -> None:
+    """A quiz window running past the program's close ends at the close (``Timeline.item_dates``):
+    the month-11 quiz given its old 90 days would close with the advanced exam, three days
+    after the advanced portfolio, so the check reads it there, not 90 days into month 12."""
+    quiz = content_dir.parent / "quizzes/operations-implementation-quiz.yml"
+    line = _replace(quiz, "closes_after_days: 14", "closes_after_days: 90")
+
+    result = run(app, "--check")
+
+    assert result.exit_code == 1
+    piled = [m for m in _problems_at(result.output, quiz).get(line, []) if "3 assessed deadlines fall " in m]
+    assert piled and all("'operations-implementation-quiz' (90 days into month 12)" in m and "'advanced-exam'" in m
+                         for m in piled), result.output
+
+
 def test_work_due_before_a_unit_it_needs_is_over_is_refused(app: Flask, content_dir: Path) -> None:
     hands_on = content_dir / "modules/process-optimization/assignments/02-hands-on.md"
     line = _replace(hands_on, "due_after_days: 21", "due_after_days: 12")  # week 2 ends on day 14

@@ -126,8 +126,9 @@ def test_no_quiz_closes_after_the_program_closes(app: Flask, loaded, make_cohort
     assert quizzes
     closings = {q.key: quiz_window(db.session, q, group, learner.id, utcnow()).closes_at for q in quizzes}
     assert all(when is not None and when <= closes for when in closings.values()), closings
-    # the month-11 quiz (it opens as month 12 opens, with the 90 days every quiz is given) closes as the program closes
-    assert closings["operations-implementation-quiz"] == closes
+    # the advanced exam's 45 days from month 12's opening end at the close where month 12 is short
+    exam_ends = opens_at(group, month_opens_on(group.start_date, 12) + timedelta(days=45))
+    assert closings["advanced-exam"] == min(exam_ends, closes)
     progress = learner_progress(db.session, group, learner.id, utcnow())
     items = [item for status in progress.levels for part in status.parts for item in part.items]
     assert all(item.due_on is None or item.due_on <= program_closes_on(group.start_date) for item in items)

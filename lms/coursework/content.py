@@ -356,13 +356,15 @@ def _within(gap: timedelta) -> str:
 def _deadlines_spread(catalog: CatalogSpec, assignments: list[AssignmentSource], quizzes: list[QuizSource],
                       problems: Problems) -> None:
     """No week piles up assessed work: on every cohort calendar (months of 28-31 days in any
-    order), two assignments fall due at least seven days apart, and no seven days hold more than
+    order, each date as the schedule keeps it: none after the program closes), two assignments
+    fall due at least seven days apart, and no seven days hold more than
     ``MAX_DEADLINES_A_WEEK`` deadlines of assignments, quizzes and exams together. Refused at
     the due day (or the quiz's closes_after_days) of the piece that falls due last."""
     deadlines = _deadlines(catalog, assignments, quizzes)
     reported: set[frozenset[str]] = set()
     for start in SAMPLE_STARTS:
-        dated = sorted(((month_opens_on(start, d.month) + timedelta(days=d.days), d) for d in deadlines),
+        closes = program_closes_on(start)  # the schedule moves what would fall later to the close
+        dated = sorted(((min(month_opens_on(start, d.month) + timedelta(days=d.days), closes), d) for d in deadlines),
                        key=lambda pair: (pair[0], pair[1].id))
         works = [pair for pair in dated if pair[1].assignment]
         for (first_on, first), (then_on, then) in zip(works, works[1:], strict=False):
