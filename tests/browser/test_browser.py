@@ -59,3 +59,15 @@ def test_lesson_is_readable_on_a_phone(server_url: str, load_content, make_user,
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
     context.close()
+
+
+def test_objective_tags_are_targets_of_24_px_on_a_phone(server_url: str, load_content, browser) -> None:
+    """On a phone each linked objective tag (KO1, SO1, ...) is at least 24 px tall (WCAG 2.5.8's
+    minimum target; they were 23)."""
+    load_content()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(server_url + "/modules/mlops")
+    heights = page.locator("a.tag").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 24, heights
+    context.close()
