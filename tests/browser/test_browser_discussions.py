@@ -70,3 +70,29 @@ def test_a_thread_gets_a_marked_answer(server_url: str, load_content, make_user,
     assert "This thread is locked: it takes no new replies." in page.locator("main").inner_text()
     assert page.get_by_label("Your reply").count() == 0
     context.close()
+
+
+def test_a_long_line_of_code_in_a_post_fits_a_phone(server_url: str, load_content, make_cohort, enrol_learner,
+                                                    browser) -> None:
+    """A fenced code block with a long line, in a post read at 390 px: its lines wrap inside
+    the post (the page scrolled sideways to 930 px)."""
+    load_content()
+    asker = enrol_learner(make_cohort(months_ago=5), email="disc.phone@example.com")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, server_url, asker.email)
+    page.goto(f"{server_url}/modules/mlops")
+    page.get_by_role("link", name="Discuss AI Development Operations (MLOps) with your cohort").click()
+    page.get_by_label("Title").fill("Which features drift?")
+    page.get_by_label("Your question or topic").fill(
+        "Our query:\n\n```\nSELECT customer_id, days_since_last_login, tickets_in_last_thirty_days,"
+        " plan_tier FROM feature_catalogue_snapshots WHERE snapshot_date = '2026-12-01';\n```")
+    page.get_by_role("button", name="Start thread").click()
+    page.get_by_role("heading", name="Which features drift?").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    block = page.locator("article.post pre").bounding_box()
+    post = page.locator("article.post").first.bounding_box()
+    assert block is not None and post is not None
+    assert block["x"] + block["width"] <= post["x"] + post["width"], (block, post)
+    context.close()

@@ -164,3 +164,28 @@ def test_a_page_opened_under_five_minutes_from_the_end_announces_the_warning(ser
     expect(polite).to_have_attribute("aria-live", "polite")
     expect(page.get_by_role("alert")).to_have_text("")
     context.close()
+
+
+def test_matching_and_ordering_selects_fit_a_phone_and_a_finger(server_url: str, app, load_content, make_cohort,
+                                                                enrol_learner, browser) -> None:
+    """At 320 px each matching select sits inside the question's card (it overflowed into the
+    table's own scroll box, its end and arrow cut off), and every select of a matching or an
+    ordering question is at least 24 px tall (they were 19: WCAG 2.5.8's minimum target)."""
+    app.config["QUIZZES_DIR"] = SAMPLE_QUIZZES
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=1), email="quiz.phone@example.com")
+    context = browser.new_context(viewport={"width": 320, "height": 700}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    attempt_id = _start_first_attempt(page, server_url, learner.email)
+    for number, kind in ((5, "matching"), (6, "ordering")):
+        page.goto(f"{server_url}/attempts/{attempt_id}/pages/{number}")
+        boxes = page.locator(f"table.{kind} select").evaluate_all(
+            "els => els.map(e => { const r = e.getBoundingClientRect();"
+            " const c = e.closest('table').parentElement.getBoundingClientRect();"
+            " return [r.left - c.left, c.right - r.right, r.height]; })")
+        assert boxes, kind
+        for left, right, height in boxes:
+            assert left >= 0 and right >= 0, (kind, left, right)
+            assert height >= 24, (kind, height)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    context.close()

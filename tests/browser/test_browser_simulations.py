@@ -55,3 +55,28 @@ def test_a_learner_plays_a_simulation_to_the_end_and_staff_see_the_path(server_u
     assert "Sam Learner" in text and "KO1 3.8, SO1 4.0" in text
     assert PATH[1] in text
     staff.close()
+
+
+def test_a_decisions_options_line_up_in_plain_weight_on_a_phone(server_url: str, load_content, make_cohort,
+                                                                enrol_learner, browser) -> None:
+    """At 390 px each option's radio is its own size at the same place, and the options'
+    words are in plain weight: each radio was stretched to a different width (a form field's
+    ``width: 100%``), so each option's text began somewhere else, and all of it was bold."""
+    load_content()
+    learner = enrol_learner(make_cohort(months_ago=5), email="sim.phone@example.com")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, server_url, learner.email)
+    page.goto(f"{server_url}/modules/mlops")
+    page.get_by_role("link", name="The 2 a.m. page: Kestrel Docs' extraction API is failing").click()
+    page.get_by_role("button", name="Start the simulation").click()
+    page.get_by_role("heading", name="Decision 1").wait_for()
+    radios = page.locator("#situation input[type=radio]").evaluate_all(
+        "els => els.map(e => [Math.round(e.getBoundingClientRect().left), e.getBoundingClientRect().width,"
+        " getComputedStyle(e.closest('label')).fontWeight])")
+    assert len(radios) > 1
+    assert len({left for left, _, _ in radios}) == 1, radios
+    assert all(width < 30 and weight == "400" for _, width, weight in radios), radios
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
