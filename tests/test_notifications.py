@@ -813,3 +813,26 @@ def test_the_digest_tells_the_count_when_it_is_sent(course) -> None:
     assert awaiting_titles(teacher.id) == ["2 pieces of work await grading"]
     [digest] = [m for m in outbox() if m.recipient == teacher.email and "digest" in m.subject]
     assert "2 pieces of work await grading" in digest.body and "1 piece of work" not in digest.body
+
+
+def test_mail_made_outside_a_request_links_the_configured_site_address(course, app: Flask, monkeypatch) -> None:
+    """``lms demo`` queued mail with bare paths ("/inbox/1") while only ``send-reminders``
+    took ``--base-url``: every mail made outside a request now takes the configured address
+    (LMS_BASE_URL), and the commands warn only when there is none."""
+    course["hand_in"]("Lia Learner")
+    monkeypatch.setitem(app.config, "BASE_URL", "https://lms.example.org")
+    teacher = course["teacher"]
+    notify(db.session, user_id=teacher.id, event=NotificationEvent.MESSAGE, key="outside", title="A message",
+           link="/inbox/1")  # no request: as a command or the demo makes it
+    db.session.commit()
+    [mail] = [m for m in outbox() if m.subject == "A message"]
+    assert "Open it here: https://lms.example.org/inbox/1" in mail.body
+    result = app.test_cli_runner().invoke(args=["lms", "send-reminders"], env={"LMS_BASE_URL": ""})
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    digest = [m for m in outbox() if m.recipient == teacher.email and "digest" in m.subject][-1]
+    assert "https://lms.example.org/grading" in digest.body
+    published = app.test_cli_runner().invoke(args=["lms", "publish-announcements"], env={"LMS_BASE_URL": ""})
+    assert published.exit_code == 0 and "warning" not in published.output, published.output
+    monkeypatch.setitem(app.config, "BASE_URL", "")
+    bare = app.test_cli_runner().invoke(args=["lms", "publish-announcements"], env={"LMS_BASE_URL": ""})
+    assert "warning: no site address is configured (LMS_BASE_URL" in bare.output, bare.output
