@@ -31,6 +31,11 @@ db: setup
 	$(BIN)/flask lms load-content
 	$(BIN)/flask lms demo
 
+# Links in the mail the demo and the site queue name this address (LMS_BASE_URL; without it the
+# commands warn and the links are bare paths). Give your own: make run LMS_BASE_URL=https://...
+db run: export LMS_BASE_URL ?= http://$(HOST):$(PORT)
+db run: export LMS_TRUSTED_HOSTS ?= $(HOST),localhost
+
 run: db
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 

@@ -314,6 +314,9 @@ POLICY: dict[str, AccessRule] = {
     # staff start a conversation with one learner of their cohort (the learner's pages)
     "inbox.new_conversation": STAFF_FOR_LEARNER,
     "inbox.start_conversation": STAFF_FOR_LEARNER,
+    # a learner writes to their own cohort's instructors (the cohort is their enrolment's, never named)
+    "inbox.new_to_staff": LEARNER,
+    "inbox.write_to_staff": LEARNER,
     # cohort competency: the heat map and its exports for the cohort's staff; cohorts side by side for the organization
     "competency.heat_map": COHORT_STAFF,
     "competency.export": COHORT_STAFF,

@@ -448,6 +448,8 @@ ROUTES: dict[str, Route] = {
     "inbox.new_conversation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/message", COHORT_STAFF),
     "inbox.start_conversation": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/message",
                                       COHORT_STAFF, "POST"),
+    "inbox.new_to_staff": Route(lambda w, x: "/inbox/new", LEARNERS),
+    "inbox.write_to_staff": Route(lambda w, x: "/inbox/new", LEARNERS, "POST"),
     # learner A's team (handed in, so nothing here changes it) for the month-9 team project
     "teams.team": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team", TEAM_LEARNER),
     "teams.create": Route(lambda w, x: f"/assignments/{TEAM_KEY}/team/new", TEAM_LEARNER, "POST"),

@@ -406,3 +406,27 @@ def test_a_posts_headings_sit_under_the_pages_own(setting, client, login) -> Non
     assert page.count("<h1") == 1
     assert "<h3>main</h3>" in page and "<h4>Steps</h4>" in page and "<h5>Last</h5>" in page
     assert page.count('id="main"') == 1
+
+
+def test_hiding_a_thread_takes_back_the_other_instructors_new_thread_notices(setting, make_user) -> None:
+    """One instructor hid a duplicate thread; the cohort's other instructor still had its
+    "started a thread" notice, unread, asking for an answer to a thread dealt with (and
+    linking to it). Hiding withdraws it too; another thread's stays."""
+    world, mlops, classmate, thread = setting
+    second = make_user(name="Second Instructor")
+    world.cohort_a.instructors.append(second)
+    db.session.commit()
+    duplicate = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Retrain how often?", "Same", utcnow(), link)
+    kept = services.start_thread(db.session, world.cohort_a, mlops, classmate, "Feature stores", "Which one?", utcnow(), link)
+    db.session.commit()
+
+    def thread_notices(user_id: int) -> list[str]:
+        return list(db.session.scalars(select(Notification.key).where(
+            Notification.user_id == user_id, Notification.event == NotificationEvent.DISCUSSION_THREAD)
+            .order_by(Notification.id)))
+
+    assert thread_notices(second.id) == [f"discussion-post:{opening_of(t).id}" for t in (duplicate, kept)]
+    services.moderate(db.session, world.instructor_a, ModerationAction.HIDE_THREAD, duplicate, None, "A duplicate", utcnow())
+    db.session.commit()
+    assert thread_notices(second.id) == [f"discussion-post:{opening_of(kept).id}"]
+    assert thread_notices(world.instructor_a.id) == [f"discussion-post:{opening_of(t).id}" for t in (thread, kept)]

@@ -637,7 +637,64 @@ def test_a_learners_empty_inbox_says_where_to_ask_a_question(people) -> None:
     thread); staff, who start conversations from the gradebook, are not sent there."""
     world, cohort = people["world"], people["cohort"]
     page = people["client_for"](world.learner_a).get("/inbox").get_data(as_text=True)
-    assert re.search(rf'<p id="ask">A question for your instructors\? Ask it in <a href="/cohorts/{cohort.id}/discussions">',
-                     page)
+    assert re.search(rf'A question about the course\? Ask it in <a href="/cohorts/{cohort.id}/discussions">', page)
+    assert 'href="/inbox/new">Message your instructors</a>' in page
     staff_page = people["client_for"](world.instructor_a).get("/inbox").get_data(as_text=True)
     assert 'id="ask"' not in staff_page
+
+
+def test_a_learner_messages_their_instructors_in_private(people) -> None:
+    """A learner asking for an extension had to post in the public discussions or reply to
+    a staff message: they could not start a conversation. "Message your instructors" opens
+    one with their own cohort's staff; each instructor is notified; staff of another cohort
+    never see it; the learner's answer comes to their inbox."""
+    w, cohort, second = people["world"], people["cohort"], people["second"]
+    learner = people["client_for"](w.learner_a)
+    form_page = learner.get("/inbox/new").get_data(as_text=True)
+    assert "Message your instructors" in form_page and cohort.name in form_page
+    form = {"subject": "Extension  for month 3", "body": "I was ill; may I have **a week** more?", "token": token_of(form_page)}
+    sent = learner.post("/inbox/new", data=form)
+    assert sent.status_code == 302
+    db.session.expire_all()
+    conversation = conversation_of(w.learner_a)
+    assert sent.headers["Location"] == f"/inbox/{conversation.id}"
+    assert (conversation.subject, conversation.started_by_id, conversation.cohort_id) == \
+        ("Extension for month 3", w.learner_a.id, cohort.id)
+    notices = db.session.scalars(select(Notification).order_by(Notification.user_id)).all()
+    assert {n.user_id for n in notices} == {w.instructor_a.id, second.id}
+    assert all(n.event == NotificationEvent.MESSAGE_REPLY and n.link == f"/inbox/{conversation.id}" for n in notices)
+    assert all("Extension for month 3" in n.title and "Learner A" in n.title for n in notices)
+    # the same form again (a double click): one conversation, one message
+    again = learner.post("/inbox/new", data=form, follow_redirects=True)
+    assert "That message had already been sent." in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+    # the learner's own message is not unread for them; their instructor sees it unread
+    assert nav_count(learner.get("/inbox").get_data(as_text=True)) is None
+    teacher = people["client_for"](w.instructor_a)
+    assert nav_count(teacher.get("/inbox").get_data(as_text=True)) == "1"
+    assert "<strong>a week</strong>" in teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    # another cohort's instructor and a classmate are told it does not exist
+    assert people["client_for"](w.instructor_b).get(f"/inbox/{conversation.id}").status_code == 404
+    assert people["client_for"](w.learner_a2).get(f"/inbox/{conversation.id}").status_code == 404
+    # the instructor's answer reaches the learner
+    answer = teacher.get(f"/inbox/{conversation.id}").get_data(as_text=True)
+    assert teacher.post(f"/inbox/{conversation.id}", data={"body": "Yes: a week.", "token": token_of(answer)}).status_code == 302
+    db.session.expire_all()
+    told = db.session.scalars(select(Notification).where(Notification.user_id == w.learner_a.id)).one()
+    assert told.event == NotificationEvent.MESSAGE and told.link == f"/inbox/{conversation.id}"
+
+
+def test_a_learner_writes_only_to_their_own_cohorts_staff(people) -> None:
+    """The cohort is the learner's current enrolment's, never one the form names: a cohort
+    id sent along is ignored; staff cannot use the learner's form; bad input is refused."""
+    w = people["world"]
+    learner = people["client_for"](w.learner_b)
+    page = learner.get("/inbox/new").get_data(as_text=True)
+    assert learner.post("/inbox/new", data={"subject": "Hi", "body": "Hello", "token": token_of(page),
+                                            "cohort_id": people["cohort"].id}).status_code == 302
+    db.session.expire_all()
+    assert conversation_of(w.learner_b).cohort_id == w.cohort_b.id
+    assert {n.user_id for n in db.session.scalars(select(Notification))} == {w.instructor_b.id}
+    refused = learner.post("/inbox/new", data={"subject": "", "body": "", "token": token_of(page)})
+    assert refused.status_code == 400 and "Write a subject." in refused.get_data(as_text=True)
+    assert people["client_for"](w.instructor_a).get("/inbox/new").status_code == 403

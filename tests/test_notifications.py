@@ -25,7 +25,7 @@ from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
 from lms.certificates.services import certificate_issued
 from lms.cohorts.models import Cohort, Enrolment, Pace
-from lms.coursework.models import Submission
+from lms.coursework.models import Submission, SubmissionStatus
 from lms.coursework.services import dates_for, get_assignment, start_submission, submit
 from lms.database import utcnow, zone_named
 from lms.expert import services as expert_services
@@ -791,3 +791,76 @@ def test_work_returned_after_its_release_withdraws_the_release_notice(course) ->
     assert teacher.post(url, data=grade_form(work, "release", str(grade.revision))).status_code == 302
     assert [n.event for n in notifications_of(learner.id)] == [NotificationEvent.RETURNED_FOR_REVISION,
                                                               NotificationEvent.GRADE_RELEASED]
+
+
+def awaiting_titles(user_id: int) -> list[str]:
+    db.session.expire_all()
+    return [n.title for n in notifications_of(user_id) if n.event == NotificationEvent.AWAITING_GRADING]
+
+
+def test_the_days_awaiting_grading_notice_tells_the_count_now(course) -> None:
+    """The day's "N pieces of work await grading" kept the count of the morning's run: a
+    hand-in the same day left it saying 4 with 5 there. A hand-in (or a grade) revises the
+    day's notice in place, the next run too; one notice a day, never a second; all graded,
+    it is taken back."""
+    teacher = course["teacher"]
+    handed = [course["hand_in"](f"Learner {n}") for n in range(4)]
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    assert awaiting_titles(teacher.id) == ["4 pieces of work await grading"]
+    course["hand_in"]("Learner 5")
+    assert awaiting_titles(teacher.id) == ["5 pieces of work await grading"]
+    report = send_reminders(db.session, utcnow())
+    db.session.commit()
+    assert NotificationEvent.AWAITING_GRADING not in report.notices
+    assert awaiting_titles(teacher.id) == ["5 pieces of work await grading"]
+    grader = course["client_for"](teacher)
+    _learner, _client, work = handed[0]
+    assert grader.post(f"/cohorts/{work.cohort_id}/submissions/{work.id}", data=grade_form(work, "release")).status_code == 302
+    assert awaiting_titles(teacher.id) == ["4 pieces of work await grading"]
+    db.session.execute(sa.update(Submission).values(status=SubmissionStatus.RELEASED))
+    db.session.commit()
+    reminders.recount_awaiting(db.session, reminders._instructors(db.session, [course["cohort"].id]), utcnow())
+    db.session.commit()
+    assert awaiting_titles(teacher.id) == []  # nothing waits: the day's notice is taken back
+
+
+def test_the_digest_tells_the_count_when_it_is_sent(course) -> None:
+    """A notice of the day made before a hand-in it did not hear of (an essay's, say): the
+    run that mails the digest recounts first, so the digest says how much waits now."""
+    teacher = course["teacher"]
+    for n in range(2):
+        course["hand_in"](f"Learner {n}")
+    now = utcnow()
+    notify_all(db.session, [Notice(teacher.id, NotificationEvent.AWAITING_GRADING,
+                                   f"awaiting-grading:{now.astimezone(zone_named(teacher.timezone)).date()}",
+                                   "1 piece of work awaits grading", link="/grading")], now)
+    db.session.commit()
+    send_reminders(db.session, now)
+    db.session.commit()
+    assert awaiting_titles(teacher.id) == ["2 pieces of work await grading"]
+    [digest] = [m for m in outbox() if m.recipient == teacher.email and "digest" in m.subject]
+    assert "2 pieces of work await grading" in digest.body and "1 piece of work" not in digest.body
+
+
+def test_mail_made_outside_a_request_links_the_configured_site_address(course, app: Flask, monkeypatch) -> None:
+    """``lms demo`` queued mail with bare paths ("/inbox/1") while only ``send-reminders``
+    took ``--base-url``: every mail made outside a request now takes the configured address
+    (LMS_BASE_URL), and the commands warn only when there is none."""
+    course["hand_in"]("Lia Learner")
+    monkeypatch.setitem(app.config, "BASE_URL", "https://lms.example.org")
+    teacher = course["teacher"]
+    notify(db.session, user_id=teacher.id, event=NotificationEvent.MESSAGE, key="outside", title="A message",
+           link="/inbox/1")  # no request: as a command or the demo makes it
+    db.session.commit()
+    [mail] = [m for m in outbox() if m.subject == "A message"]
+    assert "Open it here: https://lms.example.org/inbox/1" in mail.body
+    result = app.test_cli_runner().invoke(args=["lms", "send-reminders"], env={"LMS_BASE_URL": ""})
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    digest = [m for m in outbox() if m.recipient == teacher.email and "digest" in m.subject][-1]
+    assert "https://lms.example.org/grading" in digest.body
+    published = app.test_cli_runner().invoke(args=["lms", "publish-announcements"], env={"LMS_BASE_URL": ""})
+    assert published.exit_code == 0 and "warning" not in published.output, published.output
+    monkeypatch.setitem(app.config, "BASE_URL", "")
+    bare = app.test_cli_runner().invoke(args=["lms", "publish-announcements"], env={"LMS_BASE_URL": ""})
+    assert "warning: no site address is configured (LMS_BASE_URL" in bare.output, bare.output

@@ -70,6 +70,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                            "lms.progress.evidence.on_attempt_scored", "lms.xapi.receivers.on_attempt_scored"],
         "grade-saved": ["lms.admin.receivers.on_grade_saved",
                         "lms.certificates.services.on_grade_saved", "lms.lti.grades.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
+                        "lms.notifications.reminders.on_grade_saved_recount",
                         "lms.progress.evidence.on_grade_saved", "lms.teams.services.on_grade_saved",
                         "lms.webhooks.receivers.on_grade_saved", "lms.xapi.receivers.on_grade_saved"],
         "peer-review-completed": ["lms.notifications.receivers.on_peer_review_completed",

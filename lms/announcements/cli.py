@@ -12,7 +12,7 @@ from lms.announcements import services
 from lms.announcements.views import link_for
 from lms.database import unit_of_work, utcnow
 from lms.extensions import db
-from lms.notifications.services import BASE_URL
+from lms.notifications.services import BASE_URL, NO_BASE_URL, mail_base_url
 
 
 @click.command("publish-announcements")
@@ -28,3 +28,5 @@ def publish_announcements_command(base_url: str) -> None:
     with current_app.test_request_context(), unit_of_work(session):
         count = services.publish_due(session, utcnow(), link_for)
     click.echo(f"Notified the learners of {count} announcement{'s' * (count != 1)}.")
+    if not mail_base_url(session):
+        click.echo(f"warning: {NO_BASE_URL}", err=True)

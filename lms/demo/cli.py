@@ -14,6 +14,7 @@ from lms.demo.benchmark import MAX_LEARNERS, build_benchmark
 from lms.demo.services import COHORT, ORGANIZATION, PROFILES, DemoError, build_demo, demo_activity, evidence_count
 from lms.extensions import db
 from lms.notifications.reminders import send_reminders
+from lms.notifications.services import NO_BASE_URL, mail_base_url
 
 
 @click.command("demo")
@@ -44,6 +45,9 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
                    f"({time.perf_counter() - started:.1f}s).")
     elif activity.already:
         click.echo(f"Demo activity: already in place for {activity.already} learners; nothing added.")
+    if not mail_base_url(db.session):
+        # The demo queues mail outside any request: its links need the configured address.
+        click.echo(f"warning: {NO_BASE_URL}", err=True)
     if activity.conversations:
         click.echo(f"Inbox: {activity.conversations} conversations between the instructor and learners started.")
     if learners is None:  # today's notices, as cron's first send-reminders makes them (mail waits in the outbox)

@@ -68,9 +68,11 @@ class Unlock(_Flag):
 
 
 class HideThread(_Flag):
-    """Hide the thread, and take back the notices its replies made: they would show hidden
-    text in the participants' centres and link to a thread learners cannot open (shown
-    again, its replies are not notified again)."""
+    """Hide the thread, and take back the notices its posts made: its replies' would show
+    hidden text in the participants' centres and link to a thread learners cannot open, and
+    its opening's ("started a thread", to the cohort's other instructors) would ask them, still
+    unread, to answer a thread dealt with (a duplicate, spam). Shown again, it is not notified
+    again."""
 
     done = "The thread is hidden from learners."
     action, label, attribute, value, already = (ModerationAction.HIDE_THREAD, "Hide thread", "hidden", True,
@@ -80,7 +82,7 @@ class HideThread(_Flag):
     def apply(self, session: DbSession, thread: Thread, post: Post | None, reason: str) -> None:
         super().apply(session, thread, post, reason)
         withdraw(session, [notice_key(post_id) for post_id in session.scalars(
-            select(Post.id).where(Post.thread_id == thread.id, Post.opening.is_(False)))])
+            select(Post.id).where(Post.thread_id == thread.id))])
 
 
 class ShowThread(_Flag):

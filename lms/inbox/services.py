@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, selectinload
 
 from lms.accounts.models import User
+from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, cohort_instructors, organization_admins
 from lms.database import DbSession, insert_unless_there, upsert_insert
 from lms.inbox.models import BODY_LENGTH, SUBJECT_LENGTH, Conversation, ConversationRead, Message, notice_key
@@ -199,6 +200,48 @@ def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner
     notices = notify_all(session, [Notice(user_id=learner.id, event=NotificationEvent.MESSAGE, key=key,
                                           title=f"{cohort.name}: {subject}", body=f"{text}\n\n— {sender.name}",
                                           link=link_for(conversation))], now)
+    return Started(conversation, True, bool(notices))
+
+
+def write_to_staff(session: DbSession, learner: User, subject: str, body: str, now: datetime, link_for: LinkFor,
+                   token: str = "") -> Started:
+    """A learner opens a conversation with their own cohort's instructors (the inbox's
+    "Message your instructors": to ask for an extension, or anything not for the whole
+    cohort's discussions). The cohort is their current enrolment's, never one they name: a
+    learner writes to their own cohort's staff alone. Each instructor with an open account is
+    notified as of a learner's reply (their preference for it), under the message's notice key,
+    so reading the conversation marks the notice read. ``token`` as ``start_conversation``'s: a
+    double click opens one conversation. ``notified``: some instructor has a notice of it."""
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise InboxError("Write a subject.")
+    if len(subject) > SUBJECT_LENGTH:
+        raise InboxError(f"Keep the subject to {SUBJECT_LENGTH} characters.")
+    text = _body(body)
+    enrolment = active_enrolment(session, learner.id)
+    if enrolment is None:
+        raise InboxError("You are not enrolled in a cohort now, so there are no instructors to write to.")
+    cohort = enrolment.cohort
+    staff = list(session.scalars(select(cohort_instructors.c.user_id).join(User, User.id == cohort_instructors.c.user_id)
+                                 .where(cohort_instructors.c.cohort_id == cohort.id, User.deactivated_at.is_(None))
+                                 .order_by(User.id)))
+    if not staff:
+        raise InboxError(f"{cohort.name} has no instructor yet: ask in your cohort's discussions instead.")
+    key = start_key(learner.id, token if TOKEN.fullmatch(token or "") else uuid.uuid4().hex)
+    made = insert_unless_there(session, Conversation, {
+        "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": learner.id, "subject": subject,
+        "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
+    conversation = session.scalars(select(Conversation).where(Conversation.source_key == key,
+                                                              Conversation.learner_id == learner.id)).one()
+    if not made:
+        return Started(conversation, False, True)
+    message = Message(conversation_id=conversation.id, author_id=learner.id, body=text, created_at=now)
+    session.add(message)
+    session.flush()
+    mark_read(session, conversation, learner.id, message.id, now)
+    notices = notify_all(session, [Notice(user_id=uid, event=NotificationEvent.MESSAGE_REPLY, key=notice_key(message.id),
+                                          title=f"{learner.name} wrote ({cohort.name}): {subject}",
+                                          body=excerpt(text, EXCERPT), link=link_for(conversation)) for uid in staff], now)
     return Started(conversation, True, bool(notices))
 
 

@@ -50,8 +50,8 @@ def _conversation(conversation_id: int) -> Conversation:
 @bp.get("/inbox")
 def index() -> str:
     user = signed_in()
-    # A learner cannot start a conversation here (staff do): the page points them to where
-    # they can ask, their cohort's discussions, whose instructors are told of a new thread.
+    # A learner may write to their cohort's instructors (``write_to_staff``), or ask in their
+    # cohort's discussions, whose instructors are told of a new thread.
     enrolment = active_enrolment(db.session, user.id)
     return render_template("inbox/index.html", rows=services.inbox(db.session, user), form=ActionForm(), me=user,
                            listed=services.LISTED, ask_in=enrolment.cohort_id if enrolment is not None else None)
@@ -142,3 +142,32 @@ def start_conversation(cohort_id: int, user_id: int) -> Any:
                       "with no notice.", "success")
             return redirect(url_for("inbox.conversation", conversation_id=started.conversation.id))
     return _new_page(cohort, learner, form, 400)
+
+
+def _to_staff_page(form: NewConversationForm, status: int = 200) -> tuple[str, int]:
+    enrolment = active_enrolment(db.session, signed_in().id)
+    return render_template("inbox/to_staff.html", form=form,
+                           cohort=enrolment.cohort if enrolment is not None else None), status
+
+
+@bp.get("/inbox/new")
+def new_to_staff() -> tuple[str, int]:
+    """A learner writes to their own cohort's instructors: the message opens a conversation."""
+    return _to_staff_page(NewConversationForm())
+
+
+@bp.post("/inbox/new")
+def write_to_staff() -> Any:
+    form = NewConversationForm()
+    if form.validate_on_submit():
+        try:
+            started = services.write_to_staff(db.session, signed_in(), form.subject.data or "", form.body.data or "",
+                                               utcnow(), link_for, form.token.data or "")
+        except services.InboxError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            flash("Message sent to your instructors." if started.made else "That message had already been sent.",
+                  "success")
+            return redirect(url_for("inbox.conversation", conversation_id=started.conversation.id))
+    return _to_staff_page(form, 400)

@@ -14,7 +14,7 @@ from lms.database import unit_of_work, utcnow
 from lms.extensions import db
 from lms.mail.services import deliver_pending, transport_for
 from lms.notifications.reminders import run_reminders
-from lms.notifications.services import BASE_URL, reminders_due
+from lms.notifications.services import BASE_URL, mail_base_url, reminders_due
 
 
 def _moment(value: str | None) -> datetime:
@@ -29,7 +29,8 @@ def _moment(value: str | None) -> datetime:
 
 @click.command("send-reminders")
 @click.option("--base-url", envvar="LMS_BASE_URL", default="",
-              help="The site's root URL for links in emails, e.g. https://lms.example.org (or LMS_BASE_URL).")
+              help="The site's root URL for links in emails, e.g. https://lms.example.org (default: LMS_BASE_URL, "
+                   "the site's configured address).")
 @click.option("--at", "at", default=None, help="Act as if it were this UTC time (ISO format), to try things out.")
 @with_appcontext
 def send_reminders_command(base_url: str, at: str | None) -> None:
@@ -47,7 +48,7 @@ def send_reminders_command(base_url: str, at: str | None) -> None:
     kinds = ", ".join(f"{event.value} {count}" for event, count in sorted(report.notices.items())) or "none"
     click.echo(f"Made {report.made} notice{'s' * (report.made != 1)} ({kinds}); "
                f"queued {report.digests} digest{'s' * (report.digests != 1)}; delivered {mailed} email{'s' * (mailed != 1)}.")
-    if not base_url:
+    if not mail_base_url(session):
         # Run outside a request, the links in the emails have no site to go with them (a digest
         # read "- A peer reviewed your ...: /assignments/.../peer-reviews"): said, not guessed.
         click.echo("warning: no --base-url (or LMS_BASE_URL) was given, so the links in these emails are paths "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz
@@ -32,11 +32,12 @@ from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
 from lms.competency.services import at_risk_rows
 from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import DbSession, among, unit_of_work, upsert_insert, zone_named
+from lms.grading.models import Grade
 from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline, opens_at
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
-from lms.notifications.services import CHUNK, Notice, absolute_link, notify_all
+from lms.notifications.services import CHUNK, TITLE_LENGTH, Notice, absolute_link, notify_all
 from lms.progress.models import ItemKind, ProgressItem
 
 log = logging.getLogger(__name__)
@@ -228,8 +229,9 @@ def at_risk_notices(session: DbSession, cohort: Cohort, staff: Sequence[User], n
     return notices
 
 
-def awaiting_notices(session: DbSession, instructors: dict[int, list[User]], now: datetime) -> list[Notice]:
-    """Each instructor's count of work awaiting grading, once a day of their time zone."""
+def _awaiting_totals(session: DbSession, instructors: dict[int, list[User]]) -> list[tuple[User, int, int]]:
+    """Each instructor's work (pieces handed in, quiz attempts with essays) awaiting grading
+    across ``instructors``' cohorts: two statements, grouped by cohort."""
     cohort_ids = list(instructors)
     if not cohort_ids:
         return []
@@ -243,17 +245,89 @@ def awaiting_notices(session: DbSession, instructors: dict[int, list[User]], now
         for person in people:
             _user, w, e = totals.get(person.id, (person, 0, 0))
             totals[person.id] = (person, w + work.get(cohort_id, 0), e + essays.get(cohort_id, 0))
-    notices = []
-    for person, w, e in totals.values():
-        if w + e == 0:
-            continue
-        day = now.astimezone(zone_of(person)).date()
-        parts = [f"{w} piece{'s' if w != 1 else ''} of work"] if w else []
-        parts += [f"{e} quiz attempt{'s' if e != 1 else ''} with essays"] if e else []
-        notices.append(Notice(person.id, NotificationEvent.AWAITING_GRADING, f"awaiting-grading:{day}",
-                              f"{' and '.join(parts)} await{'s' if w + e == 1 else ''} grading",
-                              "Work handed in and not yet graded, in your cohorts.", link_to("grading.queue")))
-    return notices
+    return list(totals.values())
+
+
+def _awaiting_key(person: User, now: datetime) -> str:
+    """The key of ``person``'s notice of the work awaiting grading: one a day of their zone."""
+    return f"awaiting-grading:{now.astimezone(zone_of(person)).date()}"
+
+
+def _awaiting_notice(person: User, w: int, e: int, now: datetime) -> Notice:
+    parts = [f"{w} piece{'s' if w != 1 else ''} of work"] if w else []
+    parts += [f"{e} quiz attempt{'s' if e != 1 else ''} with essays"] if e else []
+    return Notice(person.id, NotificationEvent.AWAITING_GRADING, _awaiting_key(person, now),
+                  f"{' and '.join(parts)} await{'s' if w + e == 1 else ''} grading",
+                  "Work handed in and not yet graded, in your cohorts.", link_to("grading.queue"))
+
+
+def awaiting_notices(session: DbSession, instructors: dict[int, list[User]], now: datetime) -> list[Notice]:
+    """Each instructor's count of work awaiting grading, once a day of their time zone."""
+    return [_awaiting_notice(person, w, e, now) for person, w, e in _awaiting_totals(session, instructors) if w + e]
+
+
+def recount_awaiting(session: DbSession, instructors: dict[int, list[User]], now: datetime) -> int:
+    """Bring the instructors' notices of the day (``awaiting_notices``) in line with the work
+    awaiting grading now: a hand-in (or a grade) after the day's notice was made left it
+    telling the morning's count ("4 pieces of work await grading" with 5 there), in the
+    centre and in the digest mailed later. Each notice of the day is revised in place (one a
+    day, never a second), read or not; one whose work is all graded is taken back. No notice
+    is made here (``notify_all`` of ``awaiting_notices`` does that, once a day). Answers how
+    many were changed: two statements to count, one to read the day's notices, and one for
+    each notice whose count changed."""
+    totals = _awaiting_totals(session, instructors)
+    if not totals:
+        return 0
+    wanted = {(person.id, _awaiting_key(person, now)): (_awaiting_notice(person, w, e, now) if w + e else None)
+              for person, w, e in totals}
+    there = session.execute(select(Notification.id, Notification.user_id, Notification.key, Notification.title).where(
+        among(Notification.user_id, {user_id for user_id, _key in wanted}),
+        Notification.key.in_({key for _user_id, key in wanted}),
+        Notification.event == NotificationEvent.AWAITING_GRADING)).all()
+    changed, gone = 0, []
+    for notice_id, user_id, key, title in there:
+        if (user_id, key) not in wanted:
+            continue  # another user's day
+        notice = wanted[(user_id, key)]
+        if notice is None:
+            gone.append(notice_id)
+        elif notice.title[:TITLE_LENGTH] != title:
+            session.execute(update(Notification).where(Notification.id == notice_id).values(title=notice.title[:TITLE_LENGTH])
+                            .execution_options(synchronize_session=False))
+            changed += 1
+    if gone:
+        session.execute(delete(Notification).where(Notification.id.in_(gone)).execution_options(synchronize_session=False))
+    session.flush()
+    return changed + len(gone)
+
+
+def on_work_changed(session: DbSession, cohort_id: int | None, now: datetime) -> None:
+    """Work handed in or graded in ``cohort_id``: its instructors' notices of the day of the
+    work awaiting grading tell the count now (``recount_awaiting``), not the morning's."""
+    if cohort_id is None:
+        return
+    staff = _instructors(session, [cohort_id]).get(cohort_id, [])
+    if not staff:
+        return
+    cohorts = session.execute(select(cohort_instructors.c.cohort_id, User)
+                              .join(User, User.id == cohort_instructors.c.user_id)
+                              .join(Cohort, Cohort.id == cohort_instructors.c.cohort_id)
+                              .where(cohort_instructors.c.user_id.in_([person.id for person in staff]),
+                                     Cohort.archived_at.is_(None)))
+    instructors: dict[int, list[User]] = defaultdict(list)
+    for other_cohort_id, user in cohorts:
+        instructors[other_cohort_id].append(user)
+    recount_awaiting(session, instructors, now)
+
+
+def on_work_submitted(_version: object, *, session: DbSession, now: datetime, submission: Submission, **_: object) -> None:
+    """A learner handed work in (``work_submitted``): ``on_work_changed``."""
+    on_work_changed(session, submission.cohort_id, now)
+
+
+def on_grade_saved_recount(grade: Grade, session: DbSession, now: datetime) -> None:
+    """A grade saved (``grade_saved``): its work may await grading no more, ``on_work_changed``."""
+    on_work_changed(session, grade.submission.cohort_id, now)
 
 
 def digests_due(session: DbSession, now: datetime) -> list[int]:
@@ -337,6 +411,7 @@ def remind_staff(session: DbSession, now: datetime, report: Report) -> None:
     """The instructors' counts of work awaiting grading, then the digests due; counted in
     ``report``. Flush only."""
     instructors = _instructors(session, active_cohorts(session))
+    recount_awaiting(session, instructors, now)  # the day's notices made before, told the count now
     report.count(notify_all(session, awaiting_notices(session, instructors, now), now))
     report.digests = send_digests(session, now)
 

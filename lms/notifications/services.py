@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
+from flask import current_app, has_app_context
 from sqlalchemy import CompoundSelect, ScalarSelect, Select, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -90,10 +91,26 @@ def set_preferences(session: DbSession, user_id: int, choices: Mapping[Notificat
     session.flush()
 
 
-def absolute_link(session: DbSession, link: str) -> str:
+NO_BASE_URL = ("no site address is configured (LMS_BASE_URL, e.g. https://lms.example.org), so the links in the "
+               "emails queued here are paths without the site's address; set it (make run sets http://HOST:PORT).")
+
+
+def mail_base_url(session: DbSession) -> str:
+    """The site's address for links in emails: the request's (``remember_base_url``) or a
+    command's ``--base-url``, else the configured ``BASE_URL`` (``LMS_BASE_URL``), which a
+    command or job outside any request has too; empty when none is."""
     base = str(session.info.get(BASE_URL) or "")
+    if not base and has_app_context():
+        base = str(current_app.config.get("BASE_URL") or "")
+    return base.rstrip("/")
+
+
+def absolute_link(session: DbSession, link: str) -> str:
+    """``link`` (a path on this site) as a whole address (``mail_base_url``); as it is when no
+    address is known (the commands warn of it)."""
+    base = mail_base_url(session)
     if base and link.startswith("/"):
-        return base.rstrip("/") + link
+        return base + link
     return link
 
 

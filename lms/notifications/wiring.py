@@ -11,12 +11,13 @@ from lms.assessment.services import attempt_scored
 from lms.certificates.services import certificate_issued
 from lms.cli import add_commands
 from lms.competency.services import review_recorded
+from lms.coursework.services import work_submitted
 from lms.expert.services import expert_rated
 from lms.extensions import db
 from lms.feedback.services import feedback_answered
 from lms.grading.services import grade_saved, peer_review_completed
 from lms.learning.services import extensions_removed, schedule_changed
-from lms.notifications import receivers, services
+from lms.notifications import receivers, reminders, services
 from lms.notifications.cli import send_reminders_command
 from lms.notifications.services import BASE_URL, unread_count_of_users_row
 from lms.notifications.views import UNREAD, bp, unread_context, unread_notifications
@@ -41,6 +42,8 @@ def init_app(app: Flask) -> None:
     load_with_signed_in_user(app, UNREAD, unread_count_of_users_row())
     app.before_request(remember_base_url)
     grade_saved.connect(receivers.on_grade_saved)
+    grade_saved.connect(reminders.on_grade_saved_recount)  # the day's count of work awaiting grading
+    work_submitted.connect(reminders.on_work_submitted)
     peer_review_completed.connect(receivers.on_peer_review_completed)
     adjustment_saved.connect(receivers.on_adjustment_saved)
     attempt_scored.connect(receivers.on_attempt_scored)
