@@ -628,7 +628,7 @@ def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_
                      rf'</span><span class="visually-hidden">, {needs} to count as mastered</span></td>',
                      lines[str(partial.id)])
     assert '<td class="heat heat-3" data-level="3.4">3.4<span class="visually-hidden"> proficient</span></td>' in lines[str(weak.id)]
-    assert 'id="held-key"' in page and "Held: needs more staff-checked evidence to count as mastered" in page
+    assert 'id="held-key"' in page and "Held: needs more staff-checked evidence to count as the level the evidence reaches" in page
 
     csv_rows = {r["learner"]: r for r in csv.DictReader(io.StringIO(
         client.get(f"/cohorts/{cohort.id}/competency.csv").get_data(as_text=True)))}
