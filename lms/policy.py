@@ -131,6 +131,7 @@ POLICY: dict[str, AccessRule] = {
     "jobs.organization_export": ORG_ADMIN,
     # organizations and cohorts
     "cohorts.organization": ORG_ADMIN,
+    "cohorts.organization_admins": ORG_ADMIN,
     "cohorts.new_cohort": ORG_ADMIN,
     "cohorts.cohort": COHORT_STAFF,
     "cohorts.edit_cohort": COHORT_MANAGER,

@@ -261,6 +261,7 @@ ROUTES: dict[str, Route] = {
     "jobs.cohort_export": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/exports/competency.csv", COHORT_STAFF, "POST"),
     "jobs.organization_export": Route(lambda w, x: f"/organizations/{w.org_a.id}/exports/competency.json", ORG_ADMIN, "POST"),
     "cohorts.organization": Route(lambda w, x: f"/organizations/{w.org_a.id}", ORG_ADMIN),
+    "cohorts.organization_admins": Route(lambda w, x: f"/organizations/{w.org_a.id}/admins", ORG_ADMIN),
     "cohorts.new_cohort": Route(lambda w, x: f"/organizations/{w.org_a.id}/cohorts/new", ORG_ADMIN),
     "cohorts.cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}", COHORT_STAFF),
     "cohorts.edit_cohort": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/edit", COHORT_MANAGER),

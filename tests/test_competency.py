@@ -430,7 +430,7 @@ def test_the_comparison_counts_only_the_objectives_a_cohort_has_been_taught(clie
     taught = taught_keys(world.cohort_a2)
     assert 0 < len(taught) < len(taught_keys(world.cohort_a)) <= 11
     evidence(world.learner_a2, dict.fromkeys(taught, 3.0))
-    young = compare(db.session, world.org_a, utcnow()).cohorts[1]
+    young = compare(db.session, world.org_a, utcnow()).cohorts[0]  # newest first
     assert young.cohort.name == "Alpha 2" and young.learners == 1
     assert young.proficient == 1.0
     login(client, world.org_admin_a)
@@ -445,8 +445,8 @@ def test_compare_shows_the_organizations_cohorts_only(client, login, loaded, wor
     extra = enrol_learner(world.cohort_a, name="Another A")
     evidence(extra, {"KO1": 2.0})
     comparison = compare(db.session, world.org_a, utcnow())
-    assert [c.cohort.name for c in comparison.cohorts] == ["Alpha 1", "Alpha 2"]
-    alpha = comparison.cohorts[0]
+    assert [c.cohort.name for c in comparison.cohorts] == ["Alpha 2", "Alpha 1"]  # newest first, as the organization page
+    alpha = comparison.cohorts[1]
     assert alpha.learners == 2 and alpha.at_risk == 2  # both five months in with nothing done
     assert alpha.means[0].level == pytest.approx(2.5) and alpha.means[0].evidence == 2
     assert alpha.means[1].level == 1.0 and alpha.means[2].level is None
@@ -629,7 +629,7 @@ def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_
                      rf'</span><span class="visually-hidden">, {needs} to count as mastered</span></td>',
                      lines[str(partial.id)])
     assert '<td class="heat heat-3" data-level="3.4">3.4<span class="visually-hidden"> proficient</span></td>' in lines[str(weak.id)]
-    assert 'id="held-key"' in page and "Held: needs more staff-checked evidence to count as mastered" in page
+    assert 'id="held-key"' in page and "Held: needs more staff-checked evidence to count as the level the evidence reaches" in page
 
     csv_rows = {r["learner"]: r for r in csv.DictReader(io.StringIO(
         client.get(f"/cohorts/{cohort.id}/competency.csv").get_data(as_text=True)))}
@@ -716,7 +716,7 @@ def test_the_heat_map_and_the_comparison_show_one_share_at_the_bar(client, login
     evidence(world.learner_a, dict.fromkeys(taught[:5], 3.0))
     extra = enrol_learner(world.cohort_a, name="Another A")
     evidence(extra, {taught[0]: 3.6, taught[1]: 1.0})
-    alpha = compare(db.session, world.org_a, utcnow()).cohorts[0]
+    alpha = compare(db.session, world.org_a, utcnow()).cohorts[-1]  # the oldest, listed last
     assert alpha.proficient == pytest.approx(6 / 18)  # over every objective it would be 6 / 22
     login(client, world.org_admin_a)
     page = client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True)

@@ -117,6 +117,32 @@ def test_raters_the_learner_chose_never_make_an_objective_mastered_alone(name: s
     assert rules.level([Point(4), stakeholder, Point(4, rater=8)]) == 4.0  # graded work and a rating
 
 
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_raters_the_learner_chose_never_make_an_objective_proficient_alone(name: str) -> None:
+    """Stakeholders the learner invited (or experts they chose) rating 4 or 5 had made an
+    objective proficient (3.4) with no staff-checked evidence on it at all. Until graded work,
+    a quiz, a peer review or an instructor's rating is on it, the level is held just under
+    proficient (2.4, "developing"); one such piece lifts that hold (mastered still needs its weight)."""
+    one = {"n": 1, "mastery_level": 2}
+    rules = method_for({"method": name, **one})
+    dana, eve = (Point(3, weight=0.75, vouched=False, judge=f"stakeholder:{who}") for who in ("dana", "eve"))
+    erin = Point(4, weight=0.75, vouched=False, judge="expert:erin")
+    assert (rules.checked_bar, rules.unchecked_at) == (2.5, 2.4)
+    assert rules.assess([dana]) == (2.4, True) and rules.missing([dana]) == 1.0
+    assert rules.level([dana, eve, erin]) == 2.4
+    assert rules.held_under(2.4) == "proficient" and rules.held_under(3.4) == "mastered"
+    assert rules.level([Point(2, weight=0.75, vouched=False, judge="stakeholder:dana")]) == 2.0  # below: untouched
+    assert rules.assess([Point(3, weight=0.5), dana])[0] >= 2.5                          # a peer review lifts it
+    assert rules.level([Point(3, weight=0.5), dana, eve, erin]) < 3.5                      # not to mastered
+    assert method_for({"method": name, "mastery_min_weight": 0, **one}).level([dana]) == 3.0
+    # The learner's own KPI figures alone are another matter (how they count is theirs to settle).
+    assert rules.level([Point(3, weight=0.75, vouched=False)]) == 3.0
+    # Every shortcut agrees.
+    points = [dana, eve, Point(3, weight=0.5), erin]
+    assert list(rules.running(points)) == [rules.level(points[:end]) for end in range(1, 5)]
+    assert rules.levels_at(points, [1, 2, 4]) == [rules.level(points[:cut]) for cut in (1, 2, 4)]
+
+
 def test_the_hold_follows_the_programs_thresholds() -> None:
     """Held just under the top threshold, whatever it is: 0.1 under it, or at the band below's
     own bound when that is nearer, so the level never reads as a lower band than it reached."""
@@ -135,7 +161,12 @@ def hold_replayed(method: MasteryMethod, points: list[Point]) -> float | None:
     total = 0.0
     for p in counted:
         total += p.weight if p.vouched else 0.0
-    if combined is None or combined < method.top or total >= method.min_weight - 1e-9:
+    chosen = any(p.judge is not None and not p.vouched for p in counted)
+    if combined is None or method.min_weight <= 0:
+        return combined
+    if chosen and total <= 0 and method.checked_bar is not None and combined >= method.checked_bar:
+        return method.unchecked_at
+    if combined < method.top or total >= method.min_weight - 1e-9:
         return combined
     return method.held_at
 
@@ -153,8 +184,9 @@ def test_every_shortcut_keeps_the_hold_as_level_does(name: str, least: float) ->
         method = MASTERY_METHODS[name]({"latest_weight": 0.6, "n": 2, "mastery_level": 3, "mastery_min_weight": least},
                                        rng.choice(shapes))
         points = [Point(level=rng.choice((4.0, 3.9, 3.5, round(rng.uniform(0, 4), 2))),
-                        weight=rng.choice((0.0, 0.1, 0.2, 0.5, 0.75, 1.0)), vouched=rng.random() < 0.7)
-                  for _n in range(rng.randint(0, 14))]
+                        weight=rng.choice((0.0, 0.1, 0.2, 0.5, 0.75, 1.0)), vouched=vouched,
+                        judge=None if vouched or rng.random() < 0.5 else f"stakeholder:{n}")  # a chosen rater, or a KPI figure
+                  for n, vouched in enumerate(rng.random() < 0.7 for _n in range(rng.randint(0, 14)))]
         prefixes = [method.level(points[:end]) for end in range(len(points) + 1)]
         assert prefixes == [hold_replayed(method, points[:end]) for end in range(len(points) + 1)]
         assert list(method.running(points)) == prefixes[1:]
@@ -422,7 +454,8 @@ def test_what_a_held_level_misses_is_the_staff_checked_weight_still_to_come() ->
     stakeholder = Point(4, 0.75, False, judge="stakeholder:dana")
     assert rules.held_back([Point(4), stakeholder, Point(4, 0.75, False, judge="stakeholder:eve")])
     assert rules.missing([Point(4), stakeholder, Point(4, 0.75, False, judge="stakeholder:eve")]) == 1.0
-    assert rules.missing([stakeholder]) == 2.0 and rules.missing([Point(4), Point(4, weight=0.5)]) == 0.5
+    # A stakeholder alone: held under proficient, which one piece of staff-checked evidence lifts.
+    assert rules.missing([stakeholder]) == 1.0 and rules.missing([Point(4), Point(4, weight=0.5)]) == 0.5
     assert rules.missing([Point(4), Point(4)]) == 0.0
     assert rules.missing([Point(4, rater=7), Point(4, rater=7)]) == 1.0  # one instructor twice: one judgement
     assert needs_text(1.0) == needs_text(0.5) == "needs one more piece of staff-checked evidence"

@@ -158,9 +158,11 @@ class MasteryOut(Schema):
     learner_id: int
     objective_key: str
     level: float | None = Field(description="0-4; null until there is evidence.")
-    held: bool = Field(description="True when the level is held just under mastered for want of evidence: the evidence "
+    held: bool = Field(description="True when the level is held just under a level for want of evidence: the evidence "
                                    "reaches mastered but weighs less than the program's minimum (mastery_min_weight, "
-                                   "two full judgements by default), so the level reads just under it. False otherwise.")
+                                   "two full judgements by default), or reaches proficient with none of it staff-checked "
+                                   "(only stakeholder or expert ratings, or the learner's own KPI figures), so the level "
+                                   "reads just under it. False otherwise.")
     evidence_count: int
     updated_at: datetime
 

@@ -17,6 +17,8 @@ organization_admins = Table(
     db.metadata,
     Column("organization_id", ForeignKey("organizations.id"), primary_key=True),
     Column("user_id", ForeignKey("users.id"), primary_key=True),
+    # When the person became an administrator of it (None: before this was recorded).
+    Column("added_at", UTCDateTime, nullable=True, default=utcnow),
 )
 cohort_instructors = Table(
     "cohort_instructors",

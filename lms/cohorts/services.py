@@ -311,6 +311,23 @@ def summaries(session: DbSession, cohort_filter: Any, include_archived: bool = T
     return [CohortSummary(cohort=c, learners=int(n), closed=int(closed)) for c, n, closed in session.execute(query)]
 
 
+@dataclass(frozen=True)
+class AdminLine:
+    """One administrator of an organization, and since when (None: before it was recorded)."""
+
+    name: str
+    email: str
+    since: datetime | None
+
+
+def organization_admin_list(session: DbSession, org_id: int) -> list[AdminLine]:
+    """The organization's administrators by name, with since when each is one: one statement."""
+    query = (select(User.name, User.email, organization_admins.c.added_at)
+             .join(organization_admins, organization_admins.c.user_id == User.id)
+             .where(organization_admins.c.organization_id == org_id).order_by(User.name, User.email))
+    return [AdminLine(name=name, email=email, since=since) for name, email, since in session.execute(query)]
+
+
 def organization_cohorts(session: DbSession, org_ids: Iterable[int]) -> list[CohortSummary]:
     return summaries(session, Cohort.organization_id.in_(list(org_ids)))
 

@@ -136,6 +136,14 @@ def remove_organization_admin(org_id: int, user_id: int) -> Any:
 # ------------------------------------------------------------------ organization admins
 
 
+@bp.get("/organizations/<int:org_id>/admins")
+def organization_admins(org_id: int) -> str:
+    """Who administers the organization (read only: site admins add and remove them)."""
+    org = _org(org_id)
+    return render_template("cohorts/organization_admins.html", org=org,
+                           admins=services.organization_admin_list(db.session, org.id))
+
+
 @bp.get("/organizations/<int:org_id>")
 def organization(org_id: int) -> str:
     org = _org(org_id)

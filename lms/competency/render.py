@@ -2,7 +2,8 @@
 over a thousand cells, and a template macro per cell cost more than the query behind them.
 The markup is the one ``competency/_heat.html`` describes (class ``heat heat-<rank>``, the
 level in ``data-level``, the number printed and the named level for screen readers; a cell
-held under the top level for want of evidence also has class ``held``, ``data-held``, a
+held under a level for want of evidence (the top one, or "proficient" with no staff-checked
+evidence at all) also has class ``held``, ``data-held``, a
 mark, and in its title and for screen readers what it needs, as the learner's page says it:
 "needs one more piece of staff-checked evidence to count as mastered"), with every value
 escaped."""
@@ -15,7 +16,7 @@ from functools import lru_cache
 from flask import url_for
 from markupsafe import Markup, escape
 
-from lms.competency.services import Cell, Column, Link, MapLine, Reason, held_under
+from lms.competency.services import Cell, Column, Link, MapLine, Reason, bands, held_under
 from lms.web.links import request_url
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
@@ -53,7 +54,7 @@ def reason_items(reasons: Sequence[Reason]) -> Markup:
 
 
 def cell_html(cell: Cell, top: str | None = None) -> str:
-    """One cell; ``top``: the name of the level a held cell is held under ("mastered")."""
+    """One cell; ``top``: the name of the level a held cell is held under ("mastered", "proficient")."""
     level = "" if cell.level is None else repr(cell.level)
     if cell.held and top:
         needs = cell.needs
@@ -92,10 +93,11 @@ def heat_rows(cohort_id: int, rows: Sequence[MapLine], columns: Sequence[Column]
     per column, the mean and whether they are at risk (for how many reasons)."""
     link = url_for("progress.learner", cohort_id=cohort_id, user_id=_PLACEHOLDER)
     parts = []
-    top = held_under(rows[0].rules) if rows else None
+    # A held cell is held under the named level above its own ("mastered", "proficient").
+    above = [b.name for b in bands(rows[0].rules)][1:] + [None] if rows and held_under(rows[0].rules) else []
     for row in rows:
         href = escape(link.replace(str(_PLACEHOLDER), str(row.user_id)))
-        cells = "".join(cell_html(cell, top) for cell in row.cells)
+        cells = "".join(cell_html(cell, above[cell.rank] if cell.held and above else None) for cell in row.cells)
         mean = "–" if row.mean is None else f"{row.mean:.2f}"
         if row.at_risk:  # the reasons are listed under "At risk" and on the learner's pages
             count = row.reasons

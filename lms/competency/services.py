@@ -1197,6 +1197,16 @@ class HeatMap:
         return self.count
 
     @property
+    def closed_accounts(self) -> int:
+        """How many of the rows are closed accounts (kept in the map, marked "account closed")."""
+        return sum(1 for s in self.learners_in_order if s.closed)
+
+    @property
+    def current_learners(self) -> int:
+        """The learners whose account is open: what the page's header counts."""
+        return self.count - self.closed_accounts
+
+    @property
     def filtered(self) -> bool:
         return bool(self.query) or self.risk_only
 
@@ -1578,6 +1588,9 @@ class CohortCompetency:
     month: int
     learners: int
     means: list[Cell]                 # per objective: the cohort's mean (evidence = learners with evidence)
+    # per objective: how many of the current learners are at the at-risk bar (proficient) or
+    # above: a mean coloured proficient may hide learners below it
+    at_bar: list[int]
     # share of learner-objective cells at or above the at-risk bar, over the objectives whose
     # teaching has started on the cohort's dates (None: no learners, or none started)
     proficient: float | None
@@ -1652,11 +1665,13 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     rules = policy(session)
     objectives = objectives_with_modules(session)
     levels = kept_levels(session)
+    # Newest first, as the organization's page lists them.
     cohorts = list(session.scalars(select(Cohort).where(Cohort.organization_id == organization.id)
-                                   .order_by(Cohort.start_date, Cohort.name)))
+                                   .order_by(Cohort.start_date.desc(), Cohort.name)))
     ids = [c.id for c in cohorts]
     todays = {c.id: cohort_today(c, now) for c in cohorts}
-    columns = columns_for(session, objectives, cohorts[0], todays[cohorts[0].id]) if cohorts else []
+    oldest = cohorts[-1] if cohorts else None
+    columns = columns_for(session, objectives, oldest, todays[oldest.id]) if oldest else []
     totals = learner_counts(session, ids)
     figures = objective_figures(session, ids, columns, rules)
     risky = risk_counts(session, cohorts, todays, columns, rules)
@@ -1665,13 +1680,14 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     for cohort in cohorts:
         month = current_month(cohort.start_date, todays[cohort.id])
         total = totals.get(cohort.id, 0)
-        means = []
+        means, reached = [], []
         for column in columns:
             found = figures.get((cohort.id, column.objective.id))
             mean = found.mean if found else None
             means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean), evidence=found.present if found else 0))
+            reached.append(found.proficient if found else 0)
         at_bar = share_at_bar(cohort, objectives, todays[cohort.id], figures, total)
-        result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means,
+        result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means, at_bar=reached,
                                        proficient=at_bar.share, at_risk=risky.get(cohort.id, 0),
                                        completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))
     return Comparison(organization=organization, policy=rules, legend=bands(rules), objectives=objectives,

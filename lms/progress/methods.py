@@ -22,7 +22,8 @@ DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mas
 # instructor's ratings count as one judgement (``Point.rater``). One piece of evidence,
 # however strong and whatever its source, does not say the learner can do the job.
 DEFAULT_MIN_WEIGHT = 2.0
-# How far under the top threshold a level is held while the evidence is too light for it.
+# How far under the top threshold a level is held while the evidence is too light for it
+# (and under the one below it, "proficient", while no staff-checked evidence is there at all).
 HOLD_MARGIN = 0.1
 # Weights are shares such as 0.75 or 0.1, added one point at a time: a sum a float leaves
 # a hair under the minimum (ten points at 0.2) still reaches it.
@@ -96,6 +97,12 @@ def _adds(point: Point, raters: set[int]) -> bool:
     return True
 
 
+def _chosen(point: Point) -> bool:
+    """Whether ``point`` is a rating by someone the learner chose (a stakeholder they invited,
+    an outside expert): not vouched, and from a judge."""
+    return point.judge is not None and not point.vouched
+
+
 def _total(points: Sequence[Point]) -> float:
     """The weights that count toward the minimum (``_adds``) added one at a time, oldest
     first, as ``running`` adds them (not ``sum``, which on Python 3.12+ compensates and may
@@ -113,12 +120,15 @@ class MasteryMethod(ABC):
     until the counted evidence's weights add up to ``mastery_min_weight`` (a setting,
     ``DEFAULT_MIN_WEIGHT`` by default; 0 turns the rule off), a level that reaches the top
     threshold (``thresholds``' highest bound, "mastered") is held just under it
-    (``held_at``), so one piece of evidence never makes an objective mastered. A level below
-    the top threshold is never changed by the rule. Only vouched evidence counts toward the
-    minimum (``Point.vouched``): a learner's own KPI figures and the judgements of people the
-    learner chose move the level but never make it enough; and a rater's repeat ratings
-    count once (``Point.rater``). Subclasses implement ``combine``; those
-    that optimise ``running`` or ``levels_at`` apply ``hold`` as ``level`` does."""
+    (``held_at``), so one piece of evidence never makes an objective mastered. Only vouched
+    evidence counts toward the minimum (``Point.vouched``): a learner's own KPI figures and
+    the judgements of people the learner chose move the level but never make it enough; and
+    a rater's repeat ratings count once (``Point.rater``). While the rule is on, a level
+    that reaches the threshold below the top (``checked_bar``, "proficient") on ratings from
+    people the learner chose (stakeholders they invited, outside experts) with no vouched
+    evidence counted at all is held just under that one too (``unchecked_at``): such ratings
+    alone never make an objective proficient. Subclasses implement ``combine``; those that optimise ``running`` or
+    ``levels_at`` apply ``hold`` as ``level`` does."""
 
     name: ClassVar[MasteryMethodName]
     label: ClassVar[str]
@@ -131,6 +141,12 @@ class MasteryMethod(ABC):
         # Just under the top: HOLD_MARGIN under it, or the band below's own bound when that
         # is nearer (the level still reads as that band, never lower).
         self.held_at = round(max(self.top - HOLD_MARGIN, bounds[-2] if len(bounds) > 1 else 0.0), 4)
+        # The threshold below the top ("proficient"), which needs some vouched evidence; None
+        # when the scale has no band between its lowest and its top.
+        self.checked_bar: float | None = bounds[-2] if len(bounds) > 2 else None
+        self.unchecked_at: float | None = (None if self.checked_bar is None
+                                           else round(max(self.checked_bar - HOLD_MARGIN, bounds[-3]), 4))
+        self.thresholds = dict(thresholds)
 
     def level(self, points: Sequence[Point]) -> float | None:
         """The mastery level from every point so far, oldest first (None: no evidence).
@@ -143,21 +159,42 @@ class MasteryMethod(ABC):
         evidence (``held_back``), from one combination of the points: what a mastery row keeps."""
         counting = [p for p in standing(points) if p.weight > 0]
         combined, weight = self.combine(counting), _total(counting)
-        held = combined is not None and combined >= self.top and not self.enough(weight)
-        return self.hold(combined, weight), held
+        level = self.hold(combined, weight, any(_chosen(p) for p in counting))
+        return level, level != combined
 
     def missing(self, points: Sequence[Point]) -> float:
         """How much more counted, vouched evidence the objective needs before its level may
-        reach the top threshold (0: enough): the pages say what a held level waits for."""
+        reach the level it is held under (0: enough): the pages say what a held level waits
+        for. With none at all, one piece lifts the hold under ``checked_bar``."""
         counting = [p for p in standing(points) if p.weight > 0]
-        return max(0.0, round(self.min_weight - _total(counting), 4))
+        total = _total(counting)
+        if total <= 0 and self.checked_bar is not None and self.min_weight > 0 and any(_chosen(p) for p in counting):
+            return 1.0
+        return max(0.0, round(self.min_weight - total, 4))
 
-    def hold(self, level: float | None, weight: float) -> float | None:
+    def hold(self, level: float | None, weight: float, chosen: bool = False) -> float | None:
         """``level`` as the method combined it from counted evidence weighing ``weight`` in
-        all, held at ``held_at`` when it reaches the top threshold on too little evidence."""
-        if level is None or level < self.top or self.enough(weight):
+        all: held at ``unchecked_at`` when it reaches ``checked_bar`` ("proficient") with no
+        vouched evidence at all and a rating from someone the learner chose among it
+        (``chosen``), at ``held_at`` when it reaches the top threshold on too little
+        evidence; unchanged otherwise (and always when the rule is off)."""
+        if level is None or self.min_weight <= 0:
+            return level
+        if (chosen and weight <= 0 and self.unchecked_at is not None and self.checked_bar is not None
+                and level >= self.checked_bar):
+            return self.unchecked_at
+        if level < self.top or self.enough(weight):
             return level
         return self.held_at
+
+    def held_under(self, level: float | None) -> str | None:
+        """The name of the level a held ``level`` is held under: the lowest named level above
+        it ("proficient" for a level held for want of any staff-checked evidence, "mastered"
+        for one held for want of enough); None when none is above it."""
+        if level is None:
+            return None
+        above = [(bound, name) for name, bound in self.thresholds.items() if bound > level]
+        return min(above)[1] if above else None
 
     def enough(self, weight: float) -> bool:
         """Whether counted, vouched evidence weighing ``weight`` in all may make an objective mastered."""
@@ -222,17 +259,19 @@ class DecayingAverage(MasteryMethod):
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
+        chosen = False
         raters: set[int] = set()
         for point in points:
             if point.weight > 0:
                 if _adds(point, raters):
                     total += point.weight
+                chosen = chosen or _chosen(point)
                 if value is None:
                     value = point.level
                 else:
                     w = share * point.weight
                     value = w * point.level + (1 - w) * value
-            yield None if value is None else self.hold(round(value, 4), total)
+            yield None if value is None else self.hold(round(value, 4), total, chosen)
 
     def levels_at(self, points: Sequence[Point], cuts: Sequence[int]) -> list[float | None]:
         """One pass over the points, rounding only at the cuts (ascending: a trend's months;
@@ -245,6 +284,7 @@ class DecayingAverage(MasteryMethod):
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
+        chosen = False
         raters: set[int] = set()
         found: list[float | None] = []
         done = 0
@@ -253,13 +293,14 @@ class DecayingAverage(MasteryMethod):
                 if point.weight > 0:
                     if _adds(point, raters):
                         total += point.weight
+                    chosen = chosen or _chosen(point)
                     if value is None:
                         value = point.level
                     else:
                         w = share * point.weight
                         value = w * point.level + (1 - w) * value
             done = max(done, cut)
-            found.append(None if value is None or not cut else self.hold(round(value, 4), total))
+            found.append(None if value is None or not cut else self.hold(round(value, 4), total, chosen))
         return found
 
 

@@ -505,11 +505,12 @@ class ObjectiveProfile:
     rank: int          # 0 no evidence, then 1.. per named level from the lowest
     evidence_count: int
     trail: list[TrailEntry]
-    # The name of the top level ("mastered") when the level reached it but is held just under
-    # it, the evidence so far weighing less than the program asks for it (``MasteryMethod.hold``),
-    # as the mastery row keeps it (``Mastery.held``: what the heat map marks).
+    # The name of the level the evidence reached but the level is held just under
+    # (``MasteryMethod.hold``): "mastered" while the evidence weighs less than the program
+    # asks for it, "proficient" while none of it is staff-checked; as the mastery row keeps
+    # it (``Mastery.held``: what the heat map marks).
     held_under: str | None = None
-    # While held: how much more staff-checked evidence the top level needs
+    # While held: how much more staff-checked evidence the level held under needs
     # (``MasteryMethod.missing``: 1 is one more full judgement, such as a graded piece of work).
     missing: float = 0.0
 
@@ -565,7 +566,6 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
     of statements."""
     rules = rules or policy(session)
     method = rules.method
-    top = max(rules.thresholds, key=lambda name: rules.thresholds[name])
     objectives = list(session.scalars(select(Objective).where(Objective.retired_at.is_(None)).order_by(Objective.position)))
     mastery = {m.objective_id: m for m in session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
     trails: dict[int, list[TrailEntry]] = defaultdict(list)
@@ -588,7 +588,7 @@ def profile(session: DbSession, user_id: int, rules: Policy | None = None) -> li
                                   for t in trail]) if held else 0.0
         result.append(ObjectiveProfile(objective=objective, level=level, name=rules.name_of(level), rank=rules.rank_of(level),
                                        evidence_count=m.evidence_count if m else 0, trail=trail,
-                                       held_under=top if held else None, missing=missing))
+                                       held_under=method.held_under(level) if held else None, missing=missing))
     return result
 
 

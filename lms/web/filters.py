@@ -23,6 +23,11 @@ def localtime(value: datetime | None) -> str:
     return local.strftime("%d %b %Y, %H:%M ") + (local.tzname() or "")
 
 
+def zone_name() -> str:
+    """The signed-in person's time zone, as pages name it beside dates shown in it ("Europe/Paris")."""
+    return str(_zone())
+
+
 def localdate(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(_zone()).strftime("%d %b %Y")
 
@@ -63,6 +68,7 @@ def your_time(moment: datetime | None, word: str) -> Markup:
 def init_app(app: Flask) -> None:
     app.add_template_global(your_time, "your_time")
     app.add_template_global(due_day, "due_day")
+    app.add_template_global(zone_name, "zone_name")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(localdeadline, "localdeadline")
