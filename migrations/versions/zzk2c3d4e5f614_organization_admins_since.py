@@ -5,7 +5,7 @@ shows each admin's name, email and this date. Rows from before are left empty (t
 says the date was not recorded).
 
 Revision ID: zzk2c3d4e5f614
-Revises: zzn1c3d4e5f613
+Revises: zzd2c3d4e5f614
 Create Date: 2026-12-07 11:30:00.000000
 
 """
@@ -16,7 +16,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zzk2c3d4e5f614'
-down_revision = 'zzn1c3d4e5f613'
+down_revision = 'zzd2c3d4e5f614'
 branch_labels = None
 depends_on = None
 
