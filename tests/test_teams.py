@@ -521,3 +521,11 @@ def test_staff_see_a_returned_team_grade_as_returned_for_revision(course) -> Non
         assert "(returned for revision)" in html and "(draft)" not in html, page
     learner_page = client_of(course, a).get(f"/assignments/{KEY}/team").get_data(as_text=True)
     assert "returned for revision" in learner_page
+
+
+def test_a_refused_team_rename_wraps_its_message_within_the_field() -> None:
+    """A refused rename's message widened its field (the input stretched to the message's
+    width), pushing the team's other buttons out of line; Chromium at 390 px and 1280 px
+    showed the input at its own width with the message wrapping under it once this rule held."""
+    css = (Path(__file__).resolve().parent.parent / "lms" / "web" / "static" / "style.css").read_text()
+    assert ".team-rename .field > .error, .team-rename .field > small { width: 0; min-width: 100%; }" in css
