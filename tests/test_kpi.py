@@ -172,6 +172,43 @@ def test_an_improvement_over_weeks_counts_as_its_movement_from_the_baseline(lear
     assert mastery(learner.id) == kept  # a rebuild from the stored evidence agrees
 
 
+def test_rejudge_kpi_re_scores_evidence_an_earlier_rule_stored(loaded: Flask, learner) -> None:
+    """KPI evidence stored before the baseline rule kept its old score until the learner
+    recorded that metric again: one figure of 90 against a 95 target still held both of its
+    objectives at proficient. ``flask lms rejudge-kpi`` (run once after the upgrade) judges
+    every stored figure again: the lone figure's evidence goes, a reading weeks after its
+    baseline is scored by its movement from it, and mastery is what a rebuild gives."""
+    record(learner, DEPLOY, date(2025, 5, 1), 90)                 # one figure, on its own
+    record(learner, NPS, date(2025, 3, 1), 30, now=T0)            # a baseline...
+    record(learner, NPS, date(2025, 4, 1), 50, now=T1)            # ...and a reading five weeks later
+    moved = round((50 - 30) / (70 - 30) * 4, 4)
+    assert evidence(learner.id) == {f"kpi:{NPS}:2025-04": {"SO2": moved, "AO1": moved}}
+    # What the earlier rule stored: each figure scored from the metric's worst end.
+    old = {DEPLOY: ("2025-05", (90 - 0) / (95 - 0)), NPS: ("2025-04", (50 + 100) / (70 + 100))}
+    for key, (month, fraction) in old.items():
+        progress.replace_evidence(db.session, learner.id, EvidenceSourceName.KPI, f"kpi:{key}:{month}",
+                                  {o.id: fraction for o in metric(key).objectives}, NOW, note="An earlier rule.")
+    db.session.commit()
+    assert mastery(learner.id)["SO1"] == (HELD, 1) and mastery(learner.id)["AO1"][0] >= 2.5  # proficient on one figure
+
+    result = loaded.test_cli_runner().invoke(args=["lms", "rejudge-kpi"])
+    assert result.exit_code == 0, result.output
+    assert "Judged 3 KPI figures again." in result.output
+    db.session.expire_all()
+    assert evidence(learner.id) == {f"kpi:{NPS}:2025-04": {"SO2": moved, "AO1": moved}}
+    judged = mastery(learner.id)
+    assert "SO1" not in judged and judged["AO1"] == (moved, 1) and moved < 2.5
+    progress.rebuild(db.session, NOW)
+    db.session.commit()
+    assert mastery(learner.id) == judged  # a rebuild from the stored evidence agrees
+    stored = [(e.source_ref, e.objective_id, e.level, e.recorded_at, e.written_at)
+              for e in db.session.scalars(select(Evidence).order_by(Evidence.id))]
+    assert loaded.test_cli_runner().invoke(args=["lms", "rejudge-kpi"]).exit_code == 0  # again: nothing changes
+    db.session.expire_all()
+    assert [(e.source_ref, e.objective_id, e.level, e.recorded_at, e.written_at)
+            for e in db.session.scalars(select(Evidence).order_by(Evidence.id))] == stored
+
+
 def test_a_lower_is_better_target_counts_down_from_the_baseline(learner) -> None:
     record(learner, RESPONSE, date(2025, 4, 1), 10, now=T0)
     record(learner, RESPONSE, date(2025, 5, 1), 6, now=T1)

@@ -498,3 +498,55 @@ def test_the_xapi_event_base_migration_gives_each_statement_the_key_of_its_event
         downgrade(revision="zyr3c3d4e5f613")
         assert "event_base" not in {c["name"] for c in sa.inspect(db.engine).get_columns("xapi_statements")}
         db.engine.dispose()
+
+
+def test_the_sent_one_time_links_migration_blanks_the_links_mail_sent_earlier_kept(fresh_database_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """Mail sent before the outbox blanked one-time links kept them live in its stored body.
+    ``zzm2c3d4e5f614`` blanks every link to a page whose URL carries a one-time token (reset,
+    unlock, invitation, stakeholder and expert rating) in sent mail, leaves other links and
+    other mail alone, gives mail not sent yet its blanked copy, and changes nothing run again."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    outbox = sa.table("outbox_messages", *(sa.column(c) for c in ("id", "recipient", "subject", "body", "redacted_body",
+                                                                   "created_at", "transport", "error", "status", "attempts",
+                                                                   "earlier_attempts")))
+    site = "https://lms.example.org"
+    gone = "[one-time link removed]"
+    rows = {  # id: (status, body, redacted_body, body after, redacted_body after)
+        1: ("sent", f"Choose a new password:\n{site}/password/reset/Abc-12_x.y\n\nIgnore it otherwise.\n", None,
+            f"Choose a new password:\n{gone}\n\nIgnore it otherwise.\n", None),
+        2: ("sent", f"Unlock: {site}/login/unlock/tok3n.", None, f"Unlock: {gone}.", None),
+        3: ("sent", f"Accept:\n{site}/invitations/inv1te\nthen see {site}/modules/mlops\n", None,
+            f"Accept:\n{gone}\nthen see {site}/modules/mlops\n", None),
+        4: ("sent", f"Rate:\n{site}/f/stake\nor the work: http://localhost:5000/lms/e/exp3rt\n", None,
+            f"Rate:\n{gone}\nor the work: {gone}\n", None),
+        5: ("sent", f"Your feedback is ready: {site}/assignments/key/feedback and {site}/certificates/CODE1\n", None,
+            f"Your feedback is ready: {site}/assignments/key/feedback and {site}/certificates/CODE1\n", None),
+        6: ("sent", f"Already blanked:\n{gone}\n", None, f"Already blanked:\n{gone}\n", None),
+        7: ("failed", f"Reset:\n{site}/password/reset/unsent\n", None,
+            f"Reset:\n{site}/password/reset/unsent\n", f"Reset:\n{gone}\n"),
+        8: ("pending", f"Reset:\n{site}/password/reset/new\n", f"Reset:\n{gone}\n",
+            f"Reset:\n{site}/password/reset/new\n", f"Reset:\n{gone}\n"),
+    }
+
+    def stored() -> dict[int, tuple[str, str | None]]:
+        with db.engine.connect() as conn:
+            return {i: (body, kept) for i, body, kept in conn.execute(
+                sa.select(outbox.c.id, outbox.c.body, outbox.c.redacted_body).order_by(outbox.c.id))}
+
+    with app.app_context():
+        upgrade(revision="zzd2c3d4e5f614")
+        with db.engine.begin() as conn:
+            conn.execute(sa.insert(outbox), [
+                {"id": i, "recipient": f"r{i}@example.com", "subject": "Hello", "body": body, "redacted_body": kept,
+                 "created_at": datetime(2026, 6, 1, tzinfo=UTC), "transport": "smtp" if status == "sent" else "",
+                 "error": "", "status": status, "attempts": 1, "earlier_attempts": 0}
+                for i, (status, body, kept, _, _) in rows.items()])
+        upgrade()
+        after = {i: (body, kept) for i, (_, _, _, body, kept) in rows.items()}
+        assert stored() == after
+        downgrade(revision="zzd2c3d4e5f614")
+        assert stored() == after  # a blank is never undone
+        upgrade()
+        assert stored() == after
+        db.engine.dispose()

@@ -502,3 +502,30 @@ def test_each_member_sees_their_own_released_score_on_the_assessed_work_list(cou
     member = b.id
     db.session.expire_all()
     assert count_queries(lambda: work_states(db.session, member)) == 1
+
+
+def test_staff_see_a_returned_team_grade_as_returned_for_revision(course) -> None:
+    """Once an instructor returns the team's graded work, its grade is a draft again, but the
+    learners see it returned for revision: the staff's teams page and the team's page said
+    "(draft)", as if nobody had seen it; they say what the learners see."""
+    a, b = course["learners"][:2]
+    team, url, form = _hand_in_and_release(course, form_team(course, "Tallyweave task force", [a, b]))
+    teacher = client_of(course, course["teacher"])
+    manage = f"/cohorts/{course['cohort'].id}/assignments/{KEY}/teams"
+    detail = f"/cohorts/{course['cohort'].id}/teams/{team.id}"
+    assert "(released)" in teacher.get(manage).get_data(as_text=True)
+    grade = services.grades_of(db.session, [team_named("Tallyweave task force")])[team.id]
+    assert teacher.post(url, data=form | {"action": "return", "revision": str(grade.revision)}).status_code == 302
+    for page in (manage, detail):
+        html = teacher.get(page).get_data(as_text=True)
+        assert "(returned for revision)" in html and "(draft)" not in html, page
+    learner_page = client_of(course, a).get(f"/assignments/{KEY}/team").get_data(as_text=True)
+    assert "returned for revision" in learner_page
+
+
+def test_a_refused_team_rename_wraps_its_message_within_the_field() -> None:
+    """A refused rename's message widened its field (the input stretched to the message's
+    width), pushing the team's other buttons out of line; Chromium at 390 px and 1280 px
+    showed the input at its own width with the message wrapping under it once this rule held."""
+    css = (Path(__file__).resolve().parent.parent / "lms" / "web" / "static" / "style.css").read_text()
+    assert ".team-rename .field > .error, .team-rename .field > small { width: 0; min-width: 100%; }" in css

@@ -86,7 +86,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
                                    "discussions", "expert", "feedback", "framework", "gradebook", "grading", "inbox", "jobs", "kpi", "learning", "lti", "mail", "notifications", "openbadges", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web", "webhooks"]
     assert after["commands"] == ["backup", "badge-key", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
-                                 "load-content", "lti-sync", "mail-worker", "move-files", "prune-removals", "prune-sign-ins", "publish-announcements", "purge-uploads", "queue-job", "rebuild-mastery", "rebuild-progress", "rebuild-search", "restore",
+                                 "load-content", "lti-sync", "mail-worker", "move-files", "prune-removals", "prune-sign-ins", "publish-announcements", "purge-uploads", "queue-job", "rebuild-mastery", "rebuild-progress", "rebuild-search", "rejudge-kpi", "restore",
                                  "run-jobs", "send-reminders", "send-xapi", "webhook-worker", "worker"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
     assert after["after_commit"] == ["lms.mail.jobs.deliver_after_commit", "lms.jobs.runner.dispatch_after_commit", "lms.lti.jobs.send_after_commit", "lms.privacy.views.delete_committed_files",

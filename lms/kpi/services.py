@@ -244,13 +244,13 @@ def _note(metric: Metric, entry: KpiEntry, baseline: KpiEntry | None) -> str:
 
 
 def _judge(session: DbSession, user_id: int, metric: Metric, entry: KpiEntry, baseline: KpiEntry,
-           now: datetime, joined: date | None) -> None:
+           now: datetime, joined: date | None, at: datetime | None = None) -> None:
     fraction = evidence_fraction(metric, entry.value, baseline_for(entry, baseline))
     if joined is not None and entry.period < joined:
         fraction = None  # before the learner joined: kept, shown, no evidence
     fractions = {} if fraction is None else {o.id: fraction for o in metric.objectives}
     replace_evidence(session, user_id, SOURCE, source_ref(metric, entry.period), fractions, now,
-                     note=_note(metric, entry, baseline))
+                     note=_note(metric, entry, baseline), at=at)
 
 
 def record_figure(session: DbSession, user_id: int, metric: Metric, period: date, value: float, now: datetime,
@@ -282,6 +282,24 @@ def record_figure(session: DbSession, user_id: int, metric: Metric, period: date
     for judged in entries if entry is entries[0] else [entry]:
         _judge(session, user_id, metric, judged, entries[0], now, joined)
     return entry
+
+
+def rejudge_all(session: DbSession, now: datetime) -> int:
+    """Judge every stored figure again under the evidence rule above, and mastery with it
+    (``flask lms rejudge-kpi``, once after upgrading from before migration ``zzd2c3d4e5f614``):
+    evidence an earlier rule stored (one figure held on its own, scored from the metric's
+    worst end) is withdrawn or re-scored. Each figure's evidence is dated when the figure was
+    last typed, so running it again changes nothing. Returns how many figures were judged."""
+    rows = list(session.scalars(select(KpiEntry).options(selectinload(KpiEntry.metric).selectinload(Metric.objectives))
+                                .order_by(KpiEntry.user_id, KpiEntry.metric_id, KpiEntry.period)))
+    series: dict[tuple[int, int], list[KpiEntry]] = defaultdict(list)
+    for entry in rows:
+        series[(entry.user_id, entry.metric_id)].append(entry)
+    joined = joined_months(session, sorted({user_id for user_id, _ in series}))
+    for (user_id, _), figures in series.items():
+        for entry in figures:
+            _judge(session, user_id, entry.metric, entry, figures[0], now, joined.get(user_id), at=entry.recorded_at)
+    return len(rows)
 
 
 # --------------------------------------------------------------------------- reading
