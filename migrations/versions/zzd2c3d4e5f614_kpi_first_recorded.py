@@ -6,7 +6,8 @@ baseline must not restart that clock.
 
 Existing figures are filled from ``recorded_at``, the best record there is of when they
 were first typed. KPI evidence already stored stays as an earlier rule judged it until the
-learner records the metric again.
+learner records the metric again, or until ``flask lms rejudge-kpi`` judges every figure
+again (run it once after this migration: the README's per-release steps).
 
 Revision ID: zzd2c3d4e5f614
 Revises: zzc2c3d4e5f614

@@ -9,7 +9,7 @@ only, in Python (the same on SQLite and PostgreSQL), a page of messages at a tim
 it again changes nothing. Going back leaves the blanks: a used link cannot be put back.
 
 Revision ID: zzm2c3d4e5f614
-Revises: zzd2c3d4e5f614
+Revises: zzk2c3d4e5f614
 Create Date: 2026-12-07 11:40:00.000000
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'zzm2c3d4e5f614'
-down_revision = 'zzd2c3d4e5f614'
+down_revision = 'zzk2c3d4e5f614'
 branch_labels = None
 depends_on = None
 
