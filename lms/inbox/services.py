@@ -227,7 +227,7 @@ def write_to_staff(session: DbSession, learner: User, subject: str, body: str, n
                                  .order_by(User.id)))
     if not staff:
         raise InboxError(f"{cohort.name} has no instructor yet: ask in your cohort's discussions instead.")
-    key = start_key(learner.id, token if TOKEN.fullmatch(token or "") else uuid.uuid4().hex)
+    key = start_key(learner.id, token or uuid.uuid4().hex)
     made = insert_unless_there(session, Conversation, {
         "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": learner.id, "subject": subject,
         "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
