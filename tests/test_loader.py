@@ -160,6 +160,15 @@ def test_changed_lesson_is_updated_in_place(app: Flask, content_dir: Path) -> No
         assert (after.id, after.title) == (lesson_id, "Pipelines, renamed")
 
 
+
+def _drop_from_needs(content_dir: Path, lesson: str) -> None:
+    """A removed lesson goes from the ``needs:`` of the work that named it (the check refuses
+    work that needs a lesson the content no longer has)."""
+    for work in (content_dir / "modules").glob("*/assignments/*.md"):
+        text = work.read_text()
+        if lesson in text:
+            work.write_text(text.replace(f"{lesson}, ", "").replace(f", {lesson}", ""))
+
 def test_removed_items_are_retired_not_deleted_and_come_back(app: Flask, content_dir: Path) -> None:
     invoke(app)
     total = counts(app)
@@ -172,6 +181,7 @@ def test_removed_items_are_retired_not_deleted_and_come_back(app: Flask, content
     checks = content_dir.parent / "quizzes" / "checks"  # the weekly checks of the removed units go with them
     for check in [*checks.glob("mlops-release-pipeline-registry.yml"), *checks.glob("qa-*.yml")]:
         check.unlink()
+    _drop_from_needs(content_dir, "mlops-release-pipeline-registry")  # the case study no longer needs the unit
     for sheet in [*(content_dir / "templates").glob("*.md"), *(content_dir / "templates").glob("*.yml")]:
         # the templates that served the removed module now serve another; its assignments are gone
         text = re.sub(r"^assignments:.*\n", "", sheet.read_text(), flags=re.M)
@@ -199,6 +209,7 @@ def test_retired_lesson_is_hidden_from_the_catalog(app: Flask, admin_client, con
     (content_dir / LESSON).unlink()
     for check in (content_dir.parent / "quizzes" / "checks").glob("mlops-release-pipeline-registry.yml"):
         check.unlink()  # its weekly check goes with it
+    _drop_from_needs(content_dir, "mlops-release-pipeline-registry")
     assert invoke(app).exit_code == 0
     assert client.get("/lessons/mlops-release-pipeline-registry").status_code == 404
     assert "mlops-release-pipeline-registry" not in client.get("/modules/mlops").get_data(as_text=True)

@@ -322,9 +322,12 @@ def _deadlines(catalog: CatalogSpec, assignments: list[AssignmentSource], quizze
             release = None if phase is None else phase + (1 if rules.opens_when_phase_ends else 0)
         if release is None:
             continue
-        # without closes_after_days an item is due when the next month opens (Timeline.item_dates)
-        found.append(Deadline(spec.id, release, rules.closes_after_days or 0, Location(quiz.path, quiz.closes_line), False)
-                     if rules.closes_after_days else Deadline(spec.id, release + 1, 0, Location(quiz.path, 1), False))
+        if not rules.closes_after_days:
+            # due when the next month opens (Timeline.item_dates), a day the file does not set:
+            # only the closing days a file gives are checked for spread (a site's own quiz
+            # without one is not refused for where its month ends)
+            continue
+        found.append(Deadline(spec.id, release, rules.closes_after_days, Location(quiz.path, quiz.closes_line), False))
     return found
 
 
