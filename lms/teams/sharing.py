@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from lms.coursework.sharing import Adjustment, Group
 from lms.database import DbSession, among
@@ -30,7 +30,8 @@ class TeamWork:
     def groups(self, session: DbSession, submission_ids: Collection[int]) -> dict[int, Group]:
         teams = list(session.scalars(select(Team).where(among(Team.submission_id, submission_ids))
                                      .options(selectinload(Team.members).selectinload(TeamMember.user),
-                                              selectinload(Team.assignment))))
+                                              # the assignment (its team minimum, for _note) in the same statement
+                                              joinedload(Team.assignment))))
         if not teams:
             return {}
         adjustments: dict[int, dict[int, Adjustment]] = defaultdict(dict)
