@@ -171,6 +171,28 @@ def start_key(sender_id: int, token: str) -> str:
     return f"inbox-start:{sender_id}:{token}"
 
 
+def _subject(subject: str) -> str:
+    """A conversation's subject on one line, or the reason it is refused."""
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise InboxError("Write a subject.")
+    if len(subject) > SUBJECT_LENGTH:
+        raise InboxError(f"Keep the subject to {SUBJECT_LENGTH} characters.")
+    return subject
+
+
+def _open(session: DbSession, cohort_id: int, learner_id: int, started_by_id: int, subject: str, key: str,
+          now: datetime) -> tuple[Conversation, bool]:
+    """The conversation under ``key``, opened now unless the same form opened it before
+    (``made`` False then: a double click)."""
+    made = insert_unless_there(session, Conversation, {
+        "cohort_id": cohort_id, "learner_id": learner_id, "started_by_id": started_by_id, "subject": subject,
+        "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
+    conversation = session.scalars(select(Conversation).where(Conversation.source_key == key,
+                                                              Conversation.learner_id == learner_id)).one()
+    return conversation, made
+
+
 def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner: User, subject: str, body: str,
                        now: datetime, link_for: LinkFor, token: str = "") -> Started:
     """Staff open a conversation with one learner of ``cohort`` (the learner's page, "Send a
@@ -179,20 +201,12 @@ def start_conversation(session: DbSession, cohort: Cohort, sender: User, learner
     the form it came from (its checked one-time value, ``OneTimeField.value``; "" for none):
     the same form sent again (a double click) finds the conversation it opened and sends
     nothing more."""
-    subject = " ".join((subject or "").split())
-    if not subject:
-        raise InboxError("Write a subject.")
-    if len(subject) > SUBJECT_LENGTH:
-        raise InboxError(f"Keep the subject to {SUBJECT_LENGTH} characters.")
+    subject = _subject(subject)
     text = _body(body)
     if learner.deactivated_at is not None:
         raise InboxError(f"The account of {learner.name} is closed: they read no messages.")
     key = start_key(sender.id, token or uuid.uuid4().hex)
-    made = insert_unless_there(session, Conversation, {
-        "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": sender.id, "subject": subject,
-        "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
-    conversation = session.scalars(select(Conversation).where(Conversation.source_key == key,
-                                                              Conversation.learner_id == learner.id)).one()
+    conversation, made = _open(session, cohort.id, learner.id, sender.id, subject, key, now)
     if not made:
         return Started(conversation, False, True)
     session.add(Message(conversation_id=conversation.id, author_id=sender.id, body=text, created_at=now))
@@ -212,11 +226,7 @@ def write_to_staff(session: DbSession, learner: User, subject: str, body: str, n
     notified as of a learner's reply (their preference for it), under the message's notice key,
     so reading the conversation marks the notice read. ``token`` as ``start_conversation``'s: a
     double click opens one conversation. ``notified``: some instructor has a notice of it."""
-    subject = " ".join((subject or "").split())
-    if not subject:
-        raise InboxError("Write a subject.")
-    if len(subject) > SUBJECT_LENGTH:
-        raise InboxError(f"Keep the subject to {SUBJECT_LENGTH} characters.")
+    subject = _subject(subject)
     text = _body(body)
     enrolment = active_enrolment(session, learner.id)
     if enrolment is None:
@@ -228,11 +238,7 @@ def write_to_staff(session: DbSession, learner: User, subject: str, body: str, n
     if not staff:
         raise InboxError(f"{cohort.name} has no instructor yet: ask in your cohort's discussions instead.")
     key = start_key(learner.id, token or uuid.uuid4().hex)
-    made = insert_unless_there(session, Conversation, {
-        "cohort_id": cohort.id, "learner_id": learner.id, "started_by_id": learner.id, "subject": subject,
-        "source_key": key, "created_at": now, "last_message_at": now}, ("source_key", "learner_id"))
-    conversation = session.scalars(select(Conversation).where(Conversation.source_key == key,
-                                                              Conversation.learner_id == learner.id)).one()
+    conversation, made = _open(session, cohort.id, learner.id, learner.id, subject, key, now)
     if not made:
         return Started(conversation, False, True)
     message = Message(conversation_id=conversation.id, author_id=learner.id, body=text, created_at=now)
