@@ -78,7 +78,7 @@ EVENTS: dict[NotificationEvent, EventKind] = {kind.event: kind for kind in (
     EventKind(NotificationEvent.DISCUSSION_THREAD, "A thread is started in your cohort's discussions", Channel.EMAIL,
               Audience.STAFF),
     EventKind(NotificationEvent.MESSAGE, "A message from staff", Channel.EMAIL, Audience.ANYONE),
-    EventKind(NotificationEvent.MESSAGE_REPLY, "A learner replies to a message", Channel.EMAIL, Audience.STAFF),
+    EventKind(NotificationEvent.MESSAGE_REPLY, "A learner writes to you or replies to a message", Channel.EMAIL, Audience.STAFF),
 )}
 
 
