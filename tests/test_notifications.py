@@ -35,7 +35,9 @@ from lms.grading.models import Grade
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.jobs.models import Job, JobStatus
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, opens_at
-from lms.mail.models import OutboxMessage
+from lms.jobs.outbox import Outcome
+from lms.mail import services as mail_services
+from lms.mail.models import MailStatus, OutboxMessage
 from lms.mail.services import LogTransport
 from lms.notifications import reminders
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
@@ -255,6 +257,8 @@ def test_mark_all_read_and_preferences_pages(course) -> None:
     assert refused.status_code == 400 and "choose one of the listed options" in refused.get_data(as_text=True)
     staff_page = course["client_for"](course["teacher"]).get("/notifications/preferences").get_data(as_text=True)
     assert "Work is awaiting grading" in staff_page
+    # one setting covers a learner's reply and a conversation a learner starts: its label says both
+    assert "A learner writes to you or replies to a message" in staff_page
     assert "/notifications/preferences" in client.get("/account").get_data(as_text=True)
 
 
@@ -572,7 +576,7 @@ def test_withdrawn_notices_leave_every_centre_and_the_digests_not_yet_sent(make_
         notify_all(db.session, [Notice(user.id, NotificationEvent.ANNOUNCEMENT, key, f"About {key}", link=f"/x#{key}")
                                 for key in ("gone:1", "gone:2", "kept:1")], NOW)
     db.session.commit()
-    sent = len(outbox())  # the emails of the email channel, queued at once: not recalled
+    sent = len(outbox())  # the emails of the email channel, queued at once: recalled below while unsent
     assert withdraw(db.session, ["gone:1", "gone:2", "gone:1"]) == 4
     assert withdraw(db.session, ["gone:1"]) == 0 and withdraw(db.session, []) == 0
     db.session.commit()
@@ -582,6 +586,64 @@ def test_withdrawn_notices_leave_every_centre_and_the_digests_not_yet_sent(make_
     db.session.commit()
     digest = outbox()[sent:]
     assert [m.subject for m in digest] == ["Your daily digest: 1 notice"] and "About kept:1" in digest[0].body
+    assert {(m.subject, m.status) for m in outbox()[:sent]} == {
+        ("About gone:1", MailStatus.CANCELLED), ("About gone:2", MailStatus.CANCELLED), ("About kept:1", MailStatus.PENDING)}
+
+
+def test_withdrawing_a_notice_cancels_its_mail_not_yet_sent(make_user, app: Flask, client, login) -> None:
+    """A grade release taken back, a hidden reply: the notice went from the centre, but its
+    email still sat in the outbox and went out. Now an unsent email of a withdrawn notice
+    is cancelled (kept, marked cancelled, listed on the outbox page, never sent nor retried);
+    one already sent stays sent; one a deliverer holds at that moment (claimed) goes out:
+    the cancel is a conditional write that loses to the claim."""
+    user = make_user(email="lia@example.com")
+    for key in ("unsent", "sent", "held", "given-up", "other"):
+        notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key=key, title=f"Grade {key}")
+    db.session.commit()
+    by_subject = {m.subject: m for m in outbox()}
+    assert mail_services.deliver_pending(db.session, LogTransport({}), ids=[by_subject["Grade sent"].id]) == 1
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == by_subject["Grade given-up"].id)
+                       .values(status=MailStatus.FAILED, attempts=8, error="Connection refused"))
+    now = utcnow()
+    [held] = mail_services.claim(db.session, now, timedelta(minutes=5), ids=[by_subject["Grade held"].id])
+    db.session.commit()
+
+    assert withdraw(db.session, ["unsent", "sent", "held", "given-up"], now) == 4
+    db.session.commit()
+    db.session.expire_all()
+    state = {m.subject: (m.status, m.cancelled_at is not None) for m in outbox()}
+    assert state == {"Grade unsent": (MailStatus.CANCELLED, True), "Grade sent": (MailStatus.SENT, False),
+                     "Grade held": (MailStatus.PENDING, False), "Grade given-up": (MailStatus.CANCELLED, True),
+                     "Grade other": (MailStatus.PENDING, False)}
+    # the worker that held one finishes sending it: recorded sent, as it went out
+    mail_services.MailOutbox(LogTransport({})).record(db.session, [held], now, Outcome())
+    # what is due now goes out, but never a cancelled message; a retry does not bring one back
+    assert mail_services.deliver_pending(db.session, LogTransport({})) == 1  # "Grade other"
+    cancelled = [m.id for m in outbox() if m.status == MailStatus.CANCELLED]
+    assert mail_services.retry(db.session, cancelled) == 0
+    db.session.commit()
+    db.session.expire_all()
+    assert {m.subject: m.status for m in outbox()} == {
+        "Grade unsent": MailStatus.CANCELLED, "Grade sent": MailStatus.SENT, "Grade held": MailStatus.SENT,
+        "Grade given-up": MailStatus.CANCELLED, "Grade other": MailStatus.SENT}
+    # the site admin sees what was cancelled, and it is not counted as waiting
+    login(client, make_user(email="root@example.com", admin=True))
+    page = client.get("/admin/mail").get_data(as_text=True)
+    cancelled_part = page[page.index("Cancelled before sending"):]
+    assert "Grade unsent" in cancelled_part and "Grade given-up" in cancelled_part and "Grade other" not in cancelled_part
+    assert "0 messages waiting to be sent." in page
+
+
+def test_a_claim_and_a_cancel_never_both_win(make_user) -> None:
+    """Cancelled first, a deliverer claims nothing: the message is never sent."""
+    user = make_user()
+    notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key="race", title="Race")
+    db.session.commit()
+    now = utcnow()
+    assert withdraw(db.session, ["race"], now) == 1
+    assert mail_services.claim(db.session, now, timedelta(minutes=5)) == []
+    db.session.commit()
+    assert [m.status for m in outbox()] == [MailStatus.CANCELLED]
 
 
 def test_revised_notices_say_the_new_text_and_keep_their_read_state(make_user) -> None:

@@ -114,7 +114,7 @@ def edit(session: DbSession, announcement: Announcement, editor: User, title: st
 def remove(session: DbSession, announcement: Announcement) -> None:
     """Delete it, its dismissals and its learners' notices: a centre no longer lists (or
     counts unread) a notice of an announcement that is gone, nor links to it, and a digest
-    not yet sent leaves it out. Emails already queued are not recalled."""
+    not yet sent leaves it out. Their emails not yet sent are cancelled (``withdraw``)."""
     session.execute(delete(AnnouncementDismissal).where(AnnouncementDismissal.announcement_id == announcement.id))
     withdraw(session, [notice_key(announcement.id)])
     session.delete(announcement)

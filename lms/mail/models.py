@@ -14,6 +14,7 @@ class MailStatus(StrEnum):
     PENDING = "pending"  # not sent yet: due at next_attempt_at (now when empty)
     SENT = "sent"
     FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS tries; a site admin may retry it
+    CANCELLED = "cancelled"  # recalled before it was sent (its notice withdrawn): never sent, kept as a record
 
 
 REDACTED = "[one-time link removed]"
@@ -44,6 +45,10 @@ class OutboxMessage(Model):
     earlier_attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # What the message tells of, when it may be recalled: a notice's key (``lms.notifications``).
+    # While unsent, ``recall`` under that key cancels it; a message sent stays sent.
+    recall_key: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property
     def shown_body(self) -> str:

@@ -17,19 +17,19 @@ import re
 import smtplib
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
 import click
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from lms.audit import services as audit
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin
-from lms.database import DbSession
+from lms.database import DbSession, rowcount
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, Outbox, Outcome, deliver, note_pending
 from lms.mail.models import REDACTED, MailStatus, OutboxMessage
@@ -67,14 +67,44 @@ def queue_mail(session: DbSession, recipient: str, subject: str, body: str, *,
     return message
 
 
-def queue_mails(session: DbSession, messages: Iterable[tuple[str, str, str]]) -> int:
-    """Queue many (recipient, subject, body) messages in one statement; returns how many."""
-    rows = [{"recipient": recipient, "subject": subject, "body": body} for recipient, subject, body in messages]
+def queue_mails(session: DbSession, messages: Iterable[tuple[str, str, str]], *,
+                recall_keys: Sequence[str | None] = ()) -> int:
+    """Queue many (recipient, subject, body) messages in one statement; returns how many.
+    ``recall_keys``, one a message when given: what each tells of, under which ``recall``
+    cancels it while it is unsent (None: it is never recalled)."""
+    rows: list[dict[str, Any]] = [{"recipient": recipient, "subject": subject, "body": body}
+                                  for recipient, subject, body in messages]
+    if recall_keys:
+        if len(recall_keys) != len(rows):
+            raise ValueError("queue_mails: one recall key a message.")
+        for row, key in zip(rows, recall_keys, strict=True):
+            row["recall_key"] = key
     if not rows:
         return 0
     ids = session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows).all()
     _note_pending(session, ids)
     return len(rows)
+
+
+def recall(session: DbSession, keys: Collection[str], now: datetime) -> int:
+    """Cancel the unsent messages queued under ``keys`` (``queue_mails``' ``recall_keys``):
+    what they told of was taken back. A cancelled message is never sent; its row stays, with
+    when it was cancelled, and the site admin's outbox page lists it. A message sent stays
+    sent. One conditional statement that loses to a deliverer: it cancels only a message
+    that is due and nobody holds (``MailOutbox.due``, the claim's own condition; a claimed
+    one is leased ahead and not due) or one given up on, so a message a worker is sending
+    at that moment goes out and is recorded sent, and one waiting out its wait after a
+    failed try is tried again. Answers how many were cancelled. Flushes only."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return 0
+    result = session.execute(
+        update(OutboxMessage).where(OutboxMessage.recall_key.in_(wanted),
+                                    or_(MailOutbox.due(now), OutboxMessage.status == MailStatus.FAILED))
+        .values(status=MailStatus.CANCELLED, cancelled_at=now, next_attempt_at=None)
+        .execution_options(synchronize_session=False))
+    session.flush()
+    return rowcount(result)
 
 
 def take_pending(session: DbSession) -> list[int]:
@@ -245,6 +275,7 @@ class Trouble:
     retrying: list[OutboxMessage]
     pending: int
     sent: list[OutboxMessage]  # the latest sent, newest first (their one-time links blanked)
+    cancelled: list[OutboxMessage]  # the latest recalled before they were sent, newest first
 
 
 SENT_SHOWN = 20
@@ -258,7 +289,10 @@ def troubled(session: DbSession, limit: int = 200) -> Trouble:
                                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
     sent = list(session.scalars(select(OutboxMessage).where(OutboxMessage.status == MailStatus.SENT)
                                 .order_by(OutboxMessage.id.desc()).limit(SENT_SHOWN)))
-    return Trouble(failed, retrying, unsent(session)[MailStatus.PENDING], sent)
+    cancelled = list(session.scalars(select(OutboxMessage).where(OutboxMessage.status == MailStatus.CANCELLED)
+                                     .order_by(OutboxMessage.cancelled_at.desc(), OutboxMessage.id.desc())
+                                     .limit(SENT_SHOWN)))
+    return Trouble(failed, retrying, unsent(session)[MailStatus.PENDING], sent, cancelled)
 
 
 def unsent(session: DbSession) -> dict[MailStatus, int]:
@@ -270,10 +304,14 @@ def unsent(session: DbSession) -> dict[MailStatus, int]:
         .group_by(OutboxMessage.status))}
 
 
+RETRIABLE = (MailStatus.PENDING, MailStatus.FAILED)
+
+
 def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None = None, target: str = "") -> int:
     """Make unsent messages due now (a failed one gets a fresh set of attempts, those made so
     far kept in ``earlier_attempts``: the outbox page counts every try); they are
-    delivered once the caller's work commits. Returns how many; sent ones are left alone.
+    delivered once the caller's work commits. Returns how many; sent ones are left alone,
+    and so are cancelled ones (what they told of was taken back).
     ``by`` (a site admin's retry) writes one audit entry naming the messages, their state
     before and ``target`` (default ``mail:<id>`` of the first)."""
     if not message_ids:
@@ -281,10 +319,10 @@ def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None =
     before = list(session.execute(
         select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.status, OutboxMessage.attempts,
                OutboxMessage.error)
-        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status != MailStatus.SENT)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status.in_(RETRIABLE))
         .order_by(OutboxMessage.id))) if by is not None else []
     ids = list(session.scalars(
-        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status != MailStatus.SENT)
+        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status.in_(RETRIABLE))
         .values(status=MailStatus.PENDING, next_attempt_at=None, attempts=0,
                 earlier_attempts=OutboxMessage.earlier_attempts + OutboxMessage.attempts)
         .returning(OutboxMessage.id).execution_options(synchronize_session=False)))

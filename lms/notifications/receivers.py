@@ -64,7 +64,7 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
         if grade.released_at is not None:
             # Returned after its grade was released: the release is over (the feedback page
             # explains the return), so its notices no longer say "released" beside this one.
-            _withdraw_release_notices(session, grade)
+            _withdraw_release_notices(session, grade, now)
         notices = [Notice(uid, NotificationEvent.RETURNED_FOR_REVISION, f"grade:{grade.id}:returned:{grade.revision}",
                           f"{assignment.title} was returned for revision", body, link)
                    for uid, body in _revision_words(session, submission, learners, now).items()]
@@ -72,17 +72,17 @@ def on_grade_saved(grade: Grade, session: DbSession, now: datetime) -> None:
         if grade.released_at is not None and submission.status == SubmissionStatus.SUBMITTED:
             # A released grade taken back by a draft: its notices gave points the learner can
             # no longer read ("No grade has been released"); they go until it is released again.
-            _withdraw_release_notices(session, grade)
+            _withdraw_release_notices(session, grade, now)
         return
     notify_all(session, notices, now)
 
 
-def _withdraw_release_notices(session: DbSession, grade: Grade) -> None:
+def _withdraw_release_notices(session: DbSession, grade: Grade, now: datetime) -> None:
     """Take back every notice that told of ``grade`` as released: each release's (keyed by
     the revision released) and each member's adjustment of it (keyed by the moment), whose
     points the learner can no longer read once the grade is taken back or the work returned."""
     adjusted = session.scalars(select(Notification.key).where(Notification.key.like(f"grade:{grade.id}:adjusted:%")))
-    withdraw(session, [*(f"grade:{grade.id}:released:{n}" for n in range(1, grade.revision + 1)), *adjusted])
+    withdraw(session, [*(f"grade:{grade.id}:released:{n}" for n in range(1, grade.revision + 1)), *adjusted], now)
 
 
 def _revision_words(session: DbSession, submission: Submission, learners: Sequence[int], now: datetime) -> dict[int, str]:

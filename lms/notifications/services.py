@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.database import DbSession, among, rowcount, upsert_insert, utcnow
-from lms.mail.services import queue_mails
+from lms.mail.services import queue_mails, recall
 from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
 
 events = Namespace()
@@ -114,7 +114,8 @@ def absolute_link(session: DbSession, link: str) -> str:
     return link
 
 
-def _email_body(session: DbSession, user: User, notification: Notification) -> str:
+def email_body(session: DbSession, user: User, notification: Notice | Notification) -> str:
+    """The email of one notice to ``user``: its title, body and link (as a whole address)."""
     parts = [f"Hello {user.name},", "", notification.title]
     if notification.body:
         parts += ["", notification.body]
@@ -176,8 +177,8 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
     emailed = [n for n in made if n.channel == Channel.EMAIL]
     if emailed:
         users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({n.user_id for n in emailed})))}
-        queue_mails(session, [(users[n.user_id].email, n.title, _email_body(session, users[n.user_id], n))
-                              for n in emailed])
+        queue_mails(session, [(users[n.user_id].email, n.title, email_body(session, users[n.user_id], n))
+                              for n in emailed], recall_keys=[n.key for n in emailed])
     return made
 
 
@@ -191,16 +192,22 @@ def notify(session: DbSession, *, user_id: int, event: NotificationEvent, key: s
     return made[0] if made else None
 
 
-def withdraw(session: DbSession, keys: Collection[str]) -> int:
+def withdraw(session: DbSession, keys: Collection[str], now: datetime | None = None) -> int:
     """Take back every user's notice under ``keys``, of something that is gone (a deleted
-    announcement, a reply hidden by a moderator): they are deleted, so no centre lists them,
-    counts them unread or links to what is no longer there, and no digest not yet sent
-    mails them. An email already queued is not recalled. Returns how many were taken back;
-    one statement (read by the key's index) a ``CHUNK`` of keys."""
+    announcement, a reply hidden by a moderator, a grade release taken back): they are
+    deleted, so no centre lists them, counts them unread or links to what is no longer
+    there, and no digest not yet sent mails them. Their own emails still unsent are
+    cancelled (``lms.mail.services.recall``: kept in the outbox as cancelled, never sent);
+    one already sent, or being sent at that moment, stays sent. A digest already queued is
+    not recalled (it tells of other notices too). Returns how many notices were taken
+    back; two statements (read by the keys' indexes) a ``CHUNK`` of keys."""
+    now = now or utcnow()
     wanted, taken = sorted(set(keys)), 0
     for start in range(0, len(wanted), CHUNK):
-        taken += rowcount(session.execute(delete(Notification).where(Notification.key.in_(wanted[start:start + CHUNK]))
+        chunk = wanted[start:start + CHUNK]
+        taken += rowcount(session.execute(delete(Notification).where(Notification.key.in_(chunk))
                                           .execution_options(synchronize_session=False)))
+        recall(session, chunk, now)
     session.flush()
     return taken
 
