@@ -34,8 +34,8 @@ from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.jobs.models import Job, JobStatus
-from lms.learning.services import PROGRAM_MONTHS, build_schedule, opens_at
 from lms.jobs.outbox import Outcome
+from lms.learning.services import PROGRAM_MONTHS, build_schedule, opens_at
 from lms.mail import services as mail_services
 from lms.mail.models import MailStatus, OutboxMessage
 from lms.mail.services import LogTransport
@@ -57,6 +57,7 @@ from lms.notifications.services import (
     notify,
     notify_all,
     preferences,
+    recent,
     revise,
     set_preferences,
     unread_count,
@@ -885,6 +886,122 @@ def test_the_days_awaiting_grading_notice_tells_the_count_now(course) -> None:
     reminders.recount_awaiting(db.session, reminders._instructors(db.session, [course["cohort"].id]), utcnow())
     db.session.commit()
     assert awaiting_titles(teacher.id) == []  # nothing waits: the day's notice is taken back
+
+
+def awaiting_of(user_id: int) -> Notification:
+    db.session.expire_all()
+    [notice] = [n for n in notifications_of(user_id) if n.event == NotificationEvent.AWAITING_GRADING]
+    return notice
+
+
+def mails_to(user: User) -> list[str]:
+    """The subjects mailed to ``user``, but for the learners at risk (their own kind's mail)."""
+    return [m.subject for m in outbox() if m.recipient == user.email and not m.subject.endswith("is at risk")]
+
+
+@pytest.mark.parametrize(("w", "e"), [(1, 0), (3, 0), (0, 1), (0, 2), (1, 1), (2, 5), (12, 1)])
+def test_the_awaiting_title_reads_back_as_its_counts(w: int, e: int) -> None:
+    assert reminders._awaiting_counts(reminders._awaiting_title(w, e)) == (w, e)
+
+
+def test_the_awaiting_title_of_another_text_reads_as_no_counts() -> None:
+    assert reminders._awaiting_counts("Work awaits grading") is None
+    assert reminders._awaiting_counts(" awaits grading") is None
+
+
+def test_the_days_awaiting_notice_is_new_again_when_more_waits(course) -> None:
+    """The day's notice was revised in place, read or not: an instructor who had read "2
+    pieces" never saw that a third came in. More waiting makes it unread again (the bell
+    counts it, the centre lists it first); less waiting changes only its words. On the
+    digest channel (the default) nothing more is mailed: the day's one digest was sent."""
+    teacher = course["teacher"]
+    for n in range(2):
+        course["hand_in"](f"Learner {n}")
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    notice = awaiting_of(teacher.id)
+    assert notice.title == "2 pieces of work await grading" and notice.channel == Channel.DIGEST
+    mailed = mails_to(teacher)
+    assert mailed == ["Your daily digest: 1 notice"]
+    mark_all_read(db.session, teacher.id, utcnow())
+    db.session.commit()
+    assert unread_count(db.session, teacher.id) == 0
+
+    notify(db.session, user_id=teacher.id, event=NotificationEvent.MESSAGE, key="later", title="A later notice")
+    db.session.commit()
+    course["hand_in"]("Learner 3")
+    notice = awaiting_of(teacher.id)
+    assert notice.title == "3 pieces of work await grading" and notice.read_at is None
+    assert unread_count(db.session, teacher.id) == 2  # the bell counts it again
+    assert recent(db.session, teacher.id)[0].id == notice.id  # listed first: new again
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    assert mails_to(teacher) == [*mailed, "A later notice"]  # no second digest today, no email of its own
+
+    mark_read(db.session, awaiting_of(teacher.id), utcnow())
+    db.session.commit()
+    _learner, _client, work = course["hand_in"]("Learner 4")
+    grader = course["client_for"](teacher)
+    assert grader.post(f"/cohorts/{work.cohort_id}/submissions/{work.id}", data=grade_form(work, "release")).status_code == 302
+    notice = awaiting_of(teacher.id)  # 4 waited (unread again), then one was graded
+    assert notice.title == "3 pieces of work await grading" and notice.read_at is None
+    mark_read(db.session, notice, utcnow())
+    db.session.commit()
+    _learner, _client, work = course["hand_in"]("Learner 5")  # 4 again: more than it said, new again
+    assert awaiting_of(teacher.id).read_at is None
+    mark_read(db.session, awaiting_of(teacher.id), utcnow())
+    db.session.commit()
+    assert grader.post(f"/cohorts/{work.cohort_id}/submissions/{work.id}", data=grade_form(work, "release")).status_code == 302
+    notice = awaiting_of(teacher.id)  # fewer: the words change, it stays read
+    assert notice.title == "3 pieces of work await grading" and notice.read_at is not None
+
+
+def test_the_awaiting_notice_new_again_is_emailed_once_on_the_email_channel(course) -> None:
+    """An instructor who chose email for the count gets the day's notice by email, and one
+    more each time it turns new again (they had read it and more came in): not one for
+    every hand-in while it is unread, whose email they already have."""
+    teacher = course["teacher"]
+    set_preferences(db.session, teacher.id, {NotificationEvent.AWAITING_GRADING: Channel.EMAIL})
+    course["hand_in"]("Learner 1")
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    assert mails_to(teacher) == ["1 piece of work awaits grading"]
+    course["hand_in"]("Learner 2")  # still unread: the title changes, no email
+    assert awaiting_of(teacher.id).title == "2 pieces of work await grading"
+    assert mails_to(teacher) == ["1 piece of work awaits grading"]
+    mark_read(db.session, awaiting_of(teacher.id), utcnow())
+    db.session.commit()
+    course["hand_in"]("Learner 3")  # read, then more: new again, one email
+    course["hand_in"]("Learner 4")  # unread again: no other
+    assert mails_to(teacher) == ["1 piece of work awaits grading", "3 pieces of work await grading"]
+    [again] = [m for m in outbox() if m.subject == "3 pieces of work await grading"]
+    assert "Open it here: http://localhost/grading" in again.body
+    assert awaiting_of(teacher.id).title == "4 pieces of work await grading"
+
+
+def test_a_quiz_attempt_with_essays_counts_as_awaiting_grading_when_handed_in(course) -> None:
+    """An essay quiz handed in reached the day's count only at the next reminders run, while
+    an assignment's hand-in revised it at once: now the attempt does too, and a notice its
+    instructor had read is new again."""
+    cohort, teacher = course["cohort"], course["teacher"]
+    learner, _client, _work = course["hand_in"]("Lia Learner")
+    quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
+    send_reminders(db.session, opening)
+    db.session.commit()
+    notice = awaiting_of(teacher.id)
+    assert notice.title == "1 piece of work awaits grading"
+    mark_read(db.session, notice, opening)
+    db.session.commit()
+    attempt = start_attempt(db.session, quiz, learner, opening)
+    for number, page in enumerate(page_views(db.session, attempt)):
+        if page.parts[0].kind == "essay":
+            save_page(db.session, attempt, number, MultiDict({f"p{number}": "An answer to grade."}), opening)
+    submit_attempt(db.session, attempt, opening)
+    db.session.commit()
+    assert attempt.pending_manual
+    notice = awaiting_of(teacher.id)
+    assert notice.title == "1 piece of work and 1 quiz attempt with essays await grading" and notice.read_at is None
 
 
 def test_the_digest_tells_the_count_when_it_is_sent(course) -> None:

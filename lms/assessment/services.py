@@ -53,6 +53,10 @@ attempt_scored = events.signal("attempt-scored")
 # ``target_id=`` (the cohorts) once a moved learner's attempts are the new cohort's (the
 # sender is the learner's id). The API records that they left the old cohort's list.
 attempts_carried = events.signal("attempts-carried")
+# Sent by ``submit_attempt`` with ``session=`` and ``now=`` when the learner hands in an
+# attempt whose essays wait for a grader (``pending_manual``): work now awaiting grading,
+# as ``work_submitted`` is for an assignment (the instructors' count of it is told at once).
+attempt_handed_in = events.signal("attempt-handed-in")
 
 class QuizError(ValueError):
     """A request the quiz refuses; the message is shown to the learner."""
@@ -421,11 +425,14 @@ def save_page(session: DbSession, attempt: Attempt, page: int, form: Any, now: d
 
 
 def submit_attempt(session: DbSession, attempt: Attempt, now: datetime) -> Attempt:
-    """Submit; a second submission (double click, resent form) changes nothing."""
+    """Submit; a second submission (double click, resent form) changes nothing. One whose
+    essays wait for a grader is work awaiting grading (``attempt_handed_in``)."""
     if attempt.finished:
         return attempt
     if not expire_if_due(session, attempt, now):
         finish(session, attempt, AttemptClosedBy.LEARNER, now)
+    if attempt.pending_manual:
+        attempt_handed_in.send(attempt, session=session, now=now)
     return attempt
 
 

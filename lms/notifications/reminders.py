@@ -18,10 +18,12 @@ for ``run_reminders``, the job cron runs, which commits one cohort at a time."""
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, select, update
@@ -37,7 +39,7 @@ from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, j
 from lms.mail.services import queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
-from lms.notifications.services import CHUNK, TITLE_LENGTH, Notice, absolute_link, notify_all
+from lms.notifications.services import CHUNK, TITLE_LENGTH, Notice, absolute_link, email_body, notify_all
 from lms.progress.models import ItemKind, ProgressItem
 
 log = logging.getLogger(__name__)
@@ -253,11 +255,26 @@ def _awaiting_key(person: User, now: datetime) -> str:
     return f"awaiting-grading:{now.astimezone(zone_of(person)).date()}"
 
 
-def _awaiting_notice(person: User, w: int, e: int, now: datetime) -> Notice:
+def _awaiting_title(w: int, e: int) -> str:
     parts = [f"{w} piece{'s' if w != 1 else ''} of work"] if w else []
     parts += [f"{e} quiz attempt{'s' if e != 1 else ''} with essays"] if e else []
-    return Notice(person.id, NotificationEvent.AWAITING_GRADING, _awaiting_key(person, now),
-                  f"{' and '.join(parts)} await{'s' if w + e == 1 else ''} grading",
+    return f"{' and '.join(parts)} await{'s' if w + e == 1 else ''} grading"
+
+
+AWAITING_TITLE = re.compile(r"^(?:(\d+) pieces? of work)?(?: and )?(?:(\d+) quiz attempts? with essays)? awaits? grading$")
+
+
+def _awaiting_counts(title: str) -> tuple[int, int] | None:
+    """The counts a notice of work awaiting grading told (``_awaiting_title`` read back):
+    pieces of work, quiz attempts with essays; None for a title it did not write."""
+    found = AWAITING_TITLE.match(title)
+    if found is None or not any(found.groups()):
+        return None
+    return int(found.group(1) or 0), int(found.group(2) or 0)
+
+
+def _awaiting_notice(person: User, w: int, e: int, now: datetime) -> Notice:
+    return Notice(person.id, NotificationEvent.AWAITING_GRADING, _awaiting_key(person, now), _awaiting_title(w, e),
                   "Work handed in and not yet graded, in your cohorts.", link_to("grading.queue"))
 
 
@@ -271,32 +288,57 @@ def recount_awaiting(session: DbSession, instructors: dict[int, list[User]], now
     awaiting grading now: a hand-in (or a grade) after the day's notice was made left it
     telling the morning's count ("4 pieces of work await grading" with 5 there), in the
     centre and in the digest mailed later. Each notice of the day is revised in place (one a
-    day, never a second), read or not; one whose work is all graded is taken back. No notice
-    is made here (``notify_all`` of ``awaiting_notices`` does that, once a day). Answers how
-    many were changed: two statements to count, one to read the day's notices, and one for
-    each notice whose count changed."""
+    day, never a second); one whose work is all graded is taken back. No notice is made here
+    (``notify_all`` of ``awaiting_notices`` does that, once a day).
+
+    When more waits than the notice told (more pieces of work, or more quiz attempts with
+    essays), a notice its instructor had read is new again: unread (counted in the bell) and
+    at the top of the centre (``created_at`` now). What is mailed follows their channel for
+    the kind, as for a new notice, but never more than the news: on email, one email each
+    time the notice turns new again (not for each hand-in while it is still unread, whose
+    email they have); on the digest, the day's one digest carries the notice as it stands
+    when it is sent, and a notice that digest already mailed is not mailed again; in the
+    app only, nothing. A count that only shrinks changes the title alone, read or not.
+    Answers how many were changed: two statements to count, one to read the day's notices,
+    one for each notice whose count changed, and one to queue the emails."""
     totals = _awaiting_totals(session, instructors)
     if not totals:
         return 0
     wanted = {(person.id, _awaiting_key(person, now)): (_awaiting_notice(person, w, e, now) if w + e else None)
               for person, w, e in totals}
-    there = session.execute(select(Notification.id, Notification.user_id, Notification.key, Notification.title).where(
+    counts = {person.id: (w, e) for person, w, e in totals}
+    people = {person.id: person for person, _w, _e in totals}
+    there = session.execute(select(Notification.id, Notification.user_id, Notification.key, Notification.title,
+                                   Notification.read_at, Notification.channel).where(
         among(Notification.user_id, {user_id for user_id, _key in wanted}),
         Notification.key.in_({key for _user_id, key in wanted}),
         Notification.event == NotificationEvent.AWAITING_GRADING)).all()
-    changed, gone = 0, []
-    for notice_id, user_id, key, title in there:
+    changed, gone, mails = 0, [], []
+    for notice_id, user_id, key, title, read_at, channel in there:
         if (user_id, key) not in wanted:
             continue  # another user's day
         notice = wanted[(user_id, key)]
         if notice is None:
             gone.append(notice_id)
-        elif notice.title[:TITLE_LENGTH] != title:
-            session.execute(update(Notification).where(Notification.id == notice_id).values(title=notice.title[:TITLE_LENGTH])
-                            .execution_options(synchronize_session=False))
-            changed += 1
+            continue
+        if notice.title[:TITLE_LENGTH] == title:
+            continue
+        told = _awaiting_counts(title)
+        grew = told is None or any(now_n > then_n for now_n, then_n in zip(counts[user_id], told, strict=True))
+        values: dict[str, Any] = {"title": notice.title[:TITLE_LENGTH]}
+        if grew and read_at is not None:
+            values |= {"read_at": None, "created_at": now}
+            if channel == Channel.EMAIL:
+                values["mailed_at"] = now
+                person = people[user_id]
+                mails.append(((person.email, notice.title, email_body(session, person, notice)), key))
+        session.execute(update(Notification).where(Notification.id == notice_id).values(**values)
+                        .execution_options(synchronize_session=False))
+        changed += 1
     if gone:
         session.execute(delete(Notification).where(Notification.id.in_(gone)).execution_options(synchronize_session=False))
+    if mails:
+        queue_mails(session, [mail for mail, _key in mails], recall_keys=[key for _mail, key in mails])
     session.flush()
     return changed + len(gone)
 
@@ -323,6 +365,12 @@ def on_work_changed(session: DbSession, cohort_id: int | None, now: datetime) ->
 def on_work_submitted(_version: object, *, session: DbSession, now: datetime, submission: Submission, **_: object) -> None:
     """A learner handed work in (``work_submitted``): ``on_work_changed``."""
     on_work_changed(session, submission.cohort_id, now)
+
+
+def on_attempt_handed_in(attempt: Attempt, *, session: DbSession, now: datetime, **_: object) -> None:
+    """A quiz attempt with essays handed in (``attempt_handed_in``): ``on_work_changed``,
+    as for work handed in; its instructors' count tells it now, not at the next run."""
+    on_work_changed(session, attempt.cohort_id, now)
 
 
 def on_grade_saved_recount(grade: Grade, session: DbSession, now: datetime) -> None:
