@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import User
-from lms.assessment.models import Quiz, Response
+from lms.assessment.models import Attempt, Quiz, Response
 from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
 from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
@@ -757,6 +757,17 @@ def test_two_sessions_racing_on_one_key_make_one_notification(app: Flask, make_u
     assert len(outbox()) == 1
 
 
+def hand_in_essays(quiz: Quiz, learner: User, at: datetime) -> Attempt:
+    """An attempt of ``quiz`` with its essays answered, handed in at ``at`` (committed)."""
+    attempt = start_attempt(db.session, quiz, learner, at)
+    for number, page in enumerate(page_views(db.session, attempt)):
+        if page.parts[0].kind == "essay":
+            save_page(db.session, attempt, number, MultiDict({f"p{number}": "An answer to grade."}), at)
+    submit_attempt(db.session, attempt, at)
+    db.session.commit()
+    return attempt
+
+
 def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learner) -> None:
     """Each notice leads to where the learner reads what it announces: a peer review's to
     the assignment's peer review page (it led to the grade's page, which says only that no
@@ -765,12 +776,7 @@ def test_graded_essays_and_a_peer_review_notify_the_learner(course, enrol_learne
     learner, client, _work = course["hand_in"]("Lia Learner")
     quiz = get_quiz(db.session, "mlops-quiz")
     opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
-    attempt = start_attempt(db.session, quiz, learner, opening)
-    for number, page in enumerate(page_views(db.session, attempt)):
-        if page.parts[0].kind == "essay":
-            save_page(db.session, attempt, number, MultiDict({f"p{number}": "An answer to grade."}), opening)
-    submit_attempt(db.session, attempt, opening)
-    db.session.commit()
+    attempt = hand_in_essays(quiz, learner, opening)
     assert notifications_of(learner.id) == []  # scored automatically, essays pending: nothing yet
     essays = [r for r in db.session.scalars(select(Response).where(Response.attempt_id == attempt.id)) if r.score is None]
     assert essays
@@ -993,12 +999,7 @@ def test_a_quiz_attempt_with_essays_counts_as_awaiting_grading_when_handed_in(co
     assert notice.title == "1 piece of work awaits grading"
     mark_read(db.session, notice, opening)
     db.session.commit()
-    attempt = start_attempt(db.session, quiz, learner, opening)
-    for number, page in enumerate(page_views(db.session, attempt)):
-        if page.parts[0].kind == "essay":
-            save_page(db.session, attempt, number, MultiDict({f"p{number}": "An answer to grade."}), opening)
-    submit_attempt(db.session, attempt, opening)
-    db.session.commit()
+    attempt = hand_in_essays(quiz, learner, opening)
     assert attempt.pending_manual
     notice = awaiting_of(teacher.id)
     assert notice.title == "1 piece of work and 1 quiz attempt with essays await grading" and notice.read_at is None
