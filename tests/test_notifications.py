@@ -632,7 +632,7 @@ def test_withdrawing_a_notice_cancels_its_mail_not_yet_sent(make_user, app: Flas
     page = client.get("/admin/mail").get_data(as_text=True)
     cancelled_part = page[page.index("Cancelled before sending"):]
     assert "Grade unsent" in cancelled_part and "Grade given-up" in cancelled_part and "Grade other" not in cancelled_part
-    assert "0 messages waiting to be sent." in page
+    assert "0 messages waiting to be sent." in page and "The latest 2 messages cancelled, newest first" in page
 
 
 def test_a_claim_and_a_cancel_never_both_win(make_user) -> None:
