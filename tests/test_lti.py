@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import SignInDevice, User
 from lms.assessment.models import Response
+from lms.audit.models import AuditAction, AuditEntry
 from lms.assessment.services import grade_essay
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.invitations import invite_learner
@@ -528,3 +529,82 @@ def test_a_launch_repeated_from_the_same_browser_reuses_its_sign_in_device(app, 
     lti.person("moodle-18", "leo@school.example", name="Leo Learner")
     assert launch(client, lti).status_code == 302
     assert len(devices()) == 3
+
+
+def test_links_made_before_the_rule_are_refused_at_launch_listed_and_removed(app, client, lti, world) -> None:
+    """Until the rule held, a launch linked any account with the platform's vouched email:
+    such links (here Beta's instructor, and an account in no organization, linked to users
+    of a platform launching into Alpha) still signed in. A launch through one is refused
+    now; ``flask lms check-lti-links`` names them (exit status 1) and ``--unlink`` removes
+    them and their queued grades, audited, keeping the accounts. A proper link is untouched."""
+    lti.person("moodle-30", "lena@school.example", name="Lena Learner")
+    assert launch(client, lti).status_code == 302  # a proper link: a new account of Alpha's cohort
+    client.post("/logout")
+    registered = db.session.scalar(select(LtiPlatform))
+    context = db.session.scalar(select(LtiContext))
+    for subject, user in (("old-1", world.instructor_b), ("old-2", world.nobody)):
+        db.session.add(LtiAccount(platform_id=registered.id, subject=subject, user_id=user.id, created_at=utcnow()))
+    db.session.flush()
+    old = db.session.scalar(select(LtiAccount).where(LtiAccount.subject == "old-1"))
+    db.session.add(LtiScore(lti_context_id=context.id, lti_account_id=old.id, target="quiz:mlops-quiz", label="Quiz",
+                            score_given=1, score_maximum=2, scored_at=utcnow()))
+    db.session.commit()
+
+    lti.person("old-1", "someone.else@school.example", role=INSTRUCTOR, name="Not Ivy")
+    refused(launch(client, lti), 409, f"is linked to the account {world.instructor_b.email}, which belongs to another "
+                                      "organization, so a launch into this course cannot sign in as it")
+    lti.person("old-2", world.nobody.email, name="Nobody")
+    refused(launch(client, lti), 409, "which does not belong to the organization this course is part of")
+    db.session.expire_all()
+    assert world.instructor_b.id not in [i.id for i in db.session.get_one(type(world.cohort_a), world.cohort_a.id).instructors]
+    lti.person("moodle-30", "lena@school.example", name="Lena Learner")
+    assert launch(client, lti).status_code == 302
+    client.post("/logout")
+
+    runner = app.test_cli_runner()
+    checked = runner.invoke(args=["lms", "check-lti-links"])
+    assert checked.exit_code == 1, (checked.output, checked.exception)
+    lines = checked.output.splitlines()
+    assert lines[:2] == [
+        f"Test Moodle: platform user 'old-1' → {world.instructor_b.email} (organization: Alpha Org): "
+        "the account belongs to another organization",
+        f"Test Moodle: platform user 'old-2' → {world.nobody.email} (organization: Alpha Org): "
+        "the account belongs to no organization and holds no invitation of this one"]
+    assert "2 links break the rule" in checked.output and "moodle-30" not in checked.output
+    assert db.session.scalar(select(func.count()).select_from(LtiAccount)) == 3  # listing removes nothing
+
+    removed = runner.invoke(args=["lms", "check-lti-links", "--unlink"])
+    assert removed.exit_code == 0, removed.output
+    assert "Removed 2 links; the accounts and their work are kept." in removed.output
+    db.session.expire_all()
+    assert list(db.session.scalars(select(LtiAccount.subject))) == ["moodle-30"]
+    assert db.session.scalar(select(func.count()).select_from(LtiScore)) == 0
+    assert {u.id for u in db.session.scalars(select(User).where(User.id.in_([world.instructor_b.id, world.nobody.id])))} == {
+        world.instructor_b.id, world.nobody.id}
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.LTI_LINK_REMOVED)
+                                 .order_by(AuditEntry.id)).all()
+    assert [(e.target, e.organization_id, e.before["platform_user_id"], e.after) for e in entries] == [
+        (f"user:{world.instructor_b.id}", world.org_a.id, "old-1", None), (f"user:{world.nobody.id}", world.org_a.id, "old-2", None)]
+    again = runner.invoke(args=["lms", "check-lti-links"])
+    assert again.exit_code == 0 and "No LTI link breaks the rule" in again.output
+    # Unlinked, the platform's user is matched by the rule: Beta's instructor is still refused.
+    lti.person("old-1", world.instructor_b.email, role=INSTRUCTOR, name="Not Ivy")
+    refused(launch(client, lti), 409, "belongs to another organization")
+
+
+def test_a_link_checked_again_at_launch_lets_a_member_of_the_organization_in(client, lti, world, colleague) -> None:
+    """A link to an account of the mapped cohort's organization (an instructor of its other
+    cohort), or to one in no organization that the organization has invited, signs in."""
+    registered = db.session.scalar(select(LtiPlatform))
+    db.session.add(LtiAccount(platform_id=registered.id, subject="old-3", user_id=colleague.id, created_at=utcnow()))
+    db.session.add(LtiAccount(platform_id=registered.id, subject="old-4", user_id=world.nobody.id, created_at=utcnow()))
+    invite_learner(db.session, world.cohort_a, world.nobody.email, "", world.org_admin_a, lambda token: token)
+    db.session.commit()
+    lti.person("old-3", colleague.email, role=INSTRUCTOR, name="Ivy")
+    assert launch(client, lti).status_code == 302
+    client.post("/logout")
+    lti.person("old-4", world.nobody.email, name="Nobody")
+    assert launch(client, lti).status_code == 302
+    db.session.expire_all()
+    assert colleague.id in [i.id for i in db.session.get_one(type(world.cohort_a), world.cohort_a.id).instructors]
+    assert is_learner_of(db.session, world.cohort_a.id, world.nobody.id)

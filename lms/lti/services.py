@@ -249,6 +249,34 @@ def _check_user(user: User) -> None:
         raise Refusal("Site administrators sign in with their password, not through a platform launch.", 403)
 
 
+def email_refusal(platform: LtiPlatform, email: str, outsider: Outsider | None) -> Refusal | None:
+    """Why the account found by the platform's vouched ``email`` may not be linked (None: it may)."""
+    match outsider:
+        case Outsider.OTHER_ORGANIZATION:
+            return Refusal(f"The account for {email} belongs to another organization, so a launch from {platform.name} "
+                           "cannot sign in as it. Ask the program's administrator.", 409)
+        case Outsider.NO_TIE:
+            return Refusal(f"The account for {email} does not belong to the organization this course is part of, so a "
+                           f"launch from {platform.name} cannot sign in as it: its owner signs in with their password, "
+                           "or the organization's administrator invites them first.", 409)
+    return None
+
+
+def linked_refusal(platform: LtiPlatform, user: User, outsider: Outsider | None) -> Refusal | None:
+    """Why an existing link to ``user`` may not sign in through a launch into a course (None:
+    it may): a link made before the rule of ``email_refusal`` held is refused by the same
+    rule (``flask lms check-lti-links`` finds such links and removes them)."""
+    match outsider:
+        case Outsider.OTHER_ORGANIZATION:
+            where = "belongs to another organization"
+        case Outsider.NO_TIE:
+            where = "does not belong to the organization this course is part of"
+        case _:
+            return None
+    return Refusal(f"This person of {platform.name} is linked to the account {user.email}, which {where}, so a launch "
+                   "into this course cannot sign in as it. Ask the program's administrator.", 409)
+
+
 def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, email_verified: bool | None,
            name: str, accounts: Mapping[str, LtiAccount] | None = None, *, cohort: Cohort) -> User:
     """The account the platform's user ``subject`` is here: linked, found by email, or new
@@ -260,6 +288,10 @@ def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, 
         select(LtiAccount).where(LtiAccount.platform_id == platform.id, LtiAccount.subject == subject))
     if linked is not None:
         _check_user(linked.user)
+        # A link made before the rule below was kept (an upgrade): it is checked again.
+        refusal = linked_refusal(platform, linked.user, outsider_to(session, linked.user, cohort.organization_id))
+        if refusal is not None:
+            raise refusal
         return linked.user
     if not email:
         raise Refusal(f"{platform.name} did not share this person's email address, so no account can be found or made: "
@@ -269,14 +301,9 @@ def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, 
         _check_user(user)
         # The platform vouches for the address in the name of the organization its course
         # launches into: never for another organization's instructor, learner or admin.
-        outsider = outsider_to(session, user, cohort.organization_id)
-        if outsider is Outsider.OTHER_ORGANIZATION:
-            raise Refusal(f"The account for {email} belongs to another organization, so a launch from {platform.name} "
-                          "cannot sign in as it. Ask the program's administrator.", 409)
-        if outsider is Outsider.NO_TIE:
-            raise Refusal(f"The account for {email} does not belong to the organization this course is part of, so a "
-                          f"launch from {platform.name} cannot sign in as it: its owner signs in with their password, "
-                          "or the organization's administrator invites them first.", 409)
+        refusal = email_refusal(platform, email, outsider_to(session, user, cohort.organization_id))
+        if refusal is not None:
+            raise refusal
     else:
         try:
             # The platform's name when it has a letter or digit, else the address's local part.
