@@ -16,11 +16,13 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import SignInDevice, User
+from lms.accounts.services import create_user
 from lms.assessment.models import Response
-from lms.audit.models import AuditAction, AuditEntry
 from lms.assessment.services import grade_essay
+from lms.audit.models import AuditAction, AuditEntry
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.invitations import invite_learner
+from lms.cohorts.models import Enrolment
 from lms.coursework.models import Assignment
 from lms.database import utcnow, zone_named
 from lms.extensions import db
@@ -28,6 +30,7 @@ from lms.grading.models import GradeAction
 from lms.lti import keys, services
 from lms.lti.grades import send_pending
 from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreStatus
+from lms.lti.roster import sync as roster_sync
 from lms.privacy.kinds import LtiLinks
 from lms.privacy.services import erase_learner
 from tests.conftest import PASSWORD
@@ -608,3 +611,48 @@ def test_a_link_checked_again_at_launch_lets_a_member_of_the_organization_in(cli
     db.session.expire_all()
     assert colleague.id in [i.id for i in db.session.get_one(type(world.cohort_a), world.cohort_a.id).instructors]
     assert is_learner_of(db.session, world.cohort_a.id, world.nobody.id)
+
+
+def test_the_roster_sync_runs_a_fixed_number_of_statements_whatever_its_size(app, lti, world, count_queries) -> None:
+    """Each roster holds, in equal numbers: new learners and new instructors (accounts made),
+    former learners of Alpha found by email (enrolled), members linked before who already
+    learn in the cohort (passed over), Beta's learners (refused: another organization) and
+    learners of Alpha 2 (refused: enrolled elsewhere). 6 or 60 members: the same statements."""
+    context = db.session.scalar(select(LtiContext))
+    context.memberships_url = f"{lti.issuer}/memberships"
+    lti.tool_jwks = app.test_client().get("/lti/jwks").get_json()
+    since = utcnow()
+
+    def roster(size: int, tag: str) -> list[dict[str, Any]]:
+        members = []
+        for n in range(size):
+            kind, sub, email = n % 6, f"{tag}-{n}", f"{tag}-{n}@school.example"
+            role = INSTRUCTOR if kind == 1 else LEARNER
+            if kind >= 2:
+                user = create_user(db.session, email, f"Person {tag} {n}")
+                cohort = {2: world.cohort_a2, 3: world.cohort_a, 4: world.cohort_b, 5: world.cohort_a2}[kind]
+                db.session.add(Enrolment(cohort=cohort, user=user, started_at=since,
+                                         ended_at=since if kind == 2 else None))
+                if kind == 3:
+                    db.session.add(LtiAccount(platform_id=context.platform_id, subject=sub, user=user, created_at=since))
+            members.append({"user_id": sub, "email": email, "name": f"Member {n}", "roles": [role], "status": "Active"})
+        db.session.commit()
+        return members
+
+    counts, results = [], []
+    for size, tag in ((6, "few"), (60, "many")):
+        lti.members = roster(size, tag)
+        found = db.session.get_one(LtiContext, context.id)
+        counts.append(count_queries(lambda found=found: results.append(
+            roster_sync(db.session, found, app.config["SECRET_KEY"], utcnow()))))
+        db.session.commit()
+    few, many = results
+    assert (few.added_learners, few.added_instructors, len(few.skipped)) == (2, 1, 2)
+    assert (many.added_learners, many.added_instructors, len(many.skipped)) == (20, 10, 20)
+    assert sum("belongs to another organization" in s for s in many.skipped) == 10
+    assert sum("is already enrolled in Alpha 2" in s for s in many.skipped) == 10
+    db.session.expire_all()
+    made = db.session.scalars(select(User).where(User.email.like("many-%"), User.id.in_(
+        select(Enrolment.user_id).where(Enrolment.cohort_id == world.cohort_a.id, Enrolment.active)))).all()
+    assert len(made) == 30  # 10 new, 10 found by email, 10 learning there already
+    assert counts[0] == counts[1], counts
