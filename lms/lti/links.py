@@ -3,7 +3,7 @@
 Until that rule (``lms.cohorts.roles.outsider_to``, the one single sign-on follows), a
 first launch linked the platform's user to any existing account with the launch's email,
 another organization's instructor included; such links still signed in. A launch through a
-link now re-checks the rule (``services.person``), and ``flask lms check-lti-links`` lists
+link now re-checks the rule (``services.people``), and ``flask lms check-lti-links`` lists
 the links that break it and, with ``--unlink``, removes them (audited). Removing a link
 never touches the account or its work: the platform's user is no longer that account here
 (a later launch finds an account by the rule, or makes a new one), and the grades queued

@@ -1,6 +1,8 @@
 """Names and Role Provisioning: a context's members, read from the platform, become its
 cohort's learners and instructors (accounts linked, found by email or made as at a launch).
-Members the platform lists as inactive or deleted are left as they are here."""
+Members the platform lists as inactive or deleted are left as they are here. The whole
+roster is applied at once (``services.people``, ``services.join_all``): a fixed number of
+statements whatever its size."""
 
 from __future__ import annotations
 

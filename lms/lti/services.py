@@ -7,7 +7,10 @@ for emails (and does not say the address is unverified) and the account belongs 
 organization of the cohort the launch's course maps to, or holds an open invitation of it
 (the rule single sign-on follows, ``lms.cohorts.roles.outsider_to``); else a new account.
 Nobody deactivated, no site administrator and no account of another organization only is
-ever linked this way."""
+ever linked this way, and a link made before that rule held is checked by it again at each
+launch (``lms.lti.links`` finds and removes such links). A launch and a roster sync go
+through the same code (``people``, ``join_all``): a roster's members all at once, in a fixed
+number of statements whatever its size."""
 
 from __future__ import annotations
 
