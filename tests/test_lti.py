@@ -33,6 +33,7 @@ from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreS
 from lms.lti.roster import sync as roster_sync
 from lms.privacy.kinds import LtiLinks
 from lms.privacy.services import erase_learner
+from lms.progress.models import ProgressLearner
 from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 from tests.redis_db import redis_database
@@ -655,4 +656,7 @@ def test_the_roster_sync_runs_a_fixed_number_of_statements_whatever_its_size(app
     made = db.session.scalars(select(User).where(User.email.like("many-%"), User.id.in_(
         select(Enrolment.user_id).where(Enrolment.cohort_id == world.cohort_a.id, Enrolment.active)))).all()
     assert len(made) == 30  # 10 new, 10 found by email, 10 learning there already
+    # The bulk INSERT of enrolments is noted as the ORM's would be: the new learners' schedules are kept.
+    kept = set(db.session.scalars(select(ProgressLearner.user_id).where(ProgressLearner.cohort_id == world.cohort_a.id)))
+    assert {u.id for u in made} <= kept
     assert counts[0] == counts[1], counts
