@@ -34,19 +34,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import func, select
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:  # this worktree's code, not an installed copy's
+    sys.path.insert(0, str(BASE_DIR))
 
-from config import BASE_DIR, normalise_database_url
-from lms import create_app
-from lms.cohorts.models import Cohort, Organization
-from lms.competency.services import compare
-from lms.database import utcnow
-from lms.demo.benchmark import cohort_name
-from lms.demo.services import DEMO_PASSWORD, ORGANIZATION
-from lms.extensions import db
-from lms.progress.models import Evidence, Mastery
-from lms.web.page_cache import cache_of
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from config import normalise_database_url  # noqa: E402
+from lms import create_app  # noqa: E402
+from lms.cohorts.models import Cohort, Organization  # noqa: E402
+from lms.competency.services import compare  # noqa: E402
+from lms.database import utcnow  # noqa: E402
+from lms.demo.benchmark import cohort_name  # noqa: E402
+from lms.demo.services import DEMO_PASSWORD, ORGANIZATION  # noqa: E402
+from lms.extensions import db  # noqa: E402
+from lms.progress.models import Evidence, Mastery  # noqa: E402
+from lms.web.page_cache import cache_of  # noqa: E402
 
 ORG_ADMIN = "orgadmin@demo.lms"
 SMALL = 500  # learners in the cohort whose heat map is timed

@@ -16,10 +16,13 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import SignInDevice, User
+from lms.accounts.services import create_user
 from lms.assessment.models import Response
 from lms.assessment.services import grade_essay
+from lms.audit.models import AuditAction, AuditEntry
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.invitations import invite_learner
+from lms.cohorts.models import Enrolment
 from lms.coursework.models import Assignment
 from lms.database import utcnow, zone_named
 from lms.extensions import db
@@ -27,8 +30,10 @@ from lms.grading.models import GradeAction
 from lms.lti import keys, services
 from lms.lti.grades import send_pending
 from lms.lti.models import LtiAccount, LtiContext, LtiPlatform, LtiScore, ScoreStatus
+from lms.lti.roster import sync as roster_sync
 from lms.privacy.kinds import LtiLinks
 from lms.privacy.services import erase_learner
+from lms.progress.models import ProgressLearner
 from tests.conftest import PASSWORD
 from tests.lti_platform import CLIENT_ID, CONTEXT_ID, DEPLOYMENT_ID, INSTRUCTOR, LEARNER, Platform, path_of, serve
 from tests.redis_db import redis_database
@@ -528,3 +533,130 @@ def test_a_launch_repeated_from_the_same_browser_reuses_its_sign_in_device(app, 
     lti.person("moodle-18", "leo@school.example", name="Leo Learner")
     assert launch(client, lti).status_code == 302
     assert len(devices()) == 3
+
+
+def test_links_made_before_the_rule_are_refused_at_launch_listed_and_removed(app, client, lti, world) -> None:
+    """Until the rule held, a launch linked any account with the platform's vouched email:
+    such links (here Beta's instructor, and an account in no organization, linked to users
+    of a platform launching into Alpha) still signed in. A launch through one is refused
+    now; ``flask lms check-lti-links`` names them (exit status 1) and ``--unlink`` removes
+    them and their queued grades, audited, keeping the accounts. A proper link is untouched."""
+    lti.person("moodle-30", "lena@school.example", name="Lena Learner")
+    assert launch(client, lti).status_code == 302  # a proper link: a new account of Alpha's cohort
+    client.post("/logout")
+    registered = db.session.scalar(select(LtiPlatform))
+    context = db.session.scalar(select(LtiContext))
+    for subject, user in (("old-1", world.instructor_b), ("old-2", world.nobody)):
+        db.session.add(LtiAccount(platform_id=registered.id, subject=subject, user_id=user.id, created_at=utcnow()))
+    db.session.flush()
+    old = db.session.scalar(select(LtiAccount).where(LtiAccount.subject == "old-1"))
+    db.session.add(LtiScore(lti_context_id=context.id, lti_account_id=old.id, target="quiz:mlops-quiz", label="Quiz",
+                            score_given=1, score_maximum=2, scored_at=utcnow()))
+    db.session.commit()
+
+    lti.person("old-1", "someone.else@school.example", role=INSTRUCTOR, name="Not Ivy")
+    refused(launch(client, lti), 409, f"is linked to the account {world.instructor_b.email}, which belongs to another "
+                                      "organization, so a launch into this course cannot sign in as it")
+    lti.person("old-2", world.nobody.email, name="Nobody")
+    refused(launch(client, lti), 409, "which does not belong to the organization this course is part of")
+    db.session.expire_all()
+    assert world.instructor_b.id not in [i.id for i in db.session.get_one(type(world.cohort_a), world.cohort_a.id).instructors]
+    lti.person("moodle-30", "lena@school.example", name="Lena Learner")
+    assert launch(client, lti).status_code == 302
+    client.post("/logout")
+
+    runner = app.test_cli_runner()
+    checked = runner.invoke(args=["lms", "check-lti-links"])
+    assert checked.exit_code == 1, (checked.output, checked.exception)
+    lines = checked.output.splitlines()
+    assert lines[:2] == [
+        f"Test Moodle: platform user 'old-1' → {world.instructor_b.email} (organization: Alpha Org): "
+        "the account belongs to another organization",
+        f"Test Moodle: platform user 'old-2' → {world.nobody.email} (organization: Alpha Org): "
+        "the account belongs to no organization and holds no invitation of this one"]
+    assert "2 links break the rule" in checked.output and "moodle-30" not in checked.output
+    assert db.session.scalar(select(func.count()).select_from(LtiAccount)) == 3  # listing removes nothing
+
+    removed = runner.invoke(args=["lms", "check-lti-links", "--unlink"])
+    assert removed.exit_code == 0, removed.output
+    assert "Removed 2 links; the accounts and their work are kept." in removed.output
+    db.session.expire_all()
+    assert list(db.session.scalars(select(LtiAccount.subject))) == ["moodle-30"]
+    assert db.session.scalar(select(func.count()).select_from(LtiScore)) == 0
+    assert {u.id for u in db.session.scalars(select(User).where(User.id.in_([world.instructor_b.id, world.nobody.id])))} == {
+        world.instructor_b.id, world.nobody.id}
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.LTI_LINK_REMOVED)
+                                 .order_by(AuditEntry.id)).all()
+    assert [(e.target, e.organization_id, e.before["platform_user_id"], e.after) for e in entries] == [
+        (f"user:{world.instructor_b.id}", world.org_a.id, "old-1", None), (f"user:{world.nobody.id}", world.org_a.id, "old-2", None)]
+    again = runner.invoke(args=["lms", "check-lti-links"])
+    assert again.exit_code == 0 and "No LTI link breaks the rule" in again.output
+    # Unlinked, the platform's user is matched by the rule: Beta's instructor is still refused.
+    lti.person("old-1", world.instructor_b.email, role=INSTRUCTOR, name="Not Ivy")
+    refused(launch(client, lti), 409, "belongs to another organization")
+
+
+def test_a_link_checked_again_at_launch_lets_a_member_of_the_organization_in(client, lti, world, colleague) -> None:
+    """A link to an account of the mapped cohort's organization (an instructor of its other
+    cohort), or to one in no organization that the organization has invited, signs in."""
+    registered = db.session.scalar(select(LtiPlatform))
+    db.session.add(LtiAccount(platform_id=registered.id, subject="old-3", user_id=colleague.id, created_at=utcnow()))
+    db.session.add(LtiAccount(platform_id=registered.id, subject="old-4", user_id=world.nobody.id, created_at=utcnow()))
+    invite_learner(db.session, world.cohort_a, world.nobody.email, "", world.org_admin_a, lambda token: token)
+    db.session.commit()
+    lti.person("old-3", colleague.email, role=INSTRUCTOR, name="Ivy")
+    assert launch(client, lti).status_code == 302
+    client.post("/logout")
+    lti.person("old-4", world.nobody.email, name="Nobody")
+    assert launch(client, lti).status_code == 302
+    db.session.expire_all()
+    assert colleague.id in [i.id for i in db.session.get_one(type(world.cohort_a), world.cohort_a.id).instructors]
+    assert is_learner_of(db.session, world.cohort_a.id, world.nobody.id)
+
+
+def test_the_roster_sync_runs_a_fixed_number_of_statements_whatever_its_size(app, lti, world, count_queries) -> None:
+    """Each roster holds, in equal numbers: new learners and new instructors (accounts made),
+    former learners of Alpha found by email (enrolled), members linked before who already
+    learn in the cohort (passed over), Beta's learners (refused: another organization) and
+    learners of Alpha 2 (refused: enrolled elsewhere). 6 or 60 members: the same statements."""
+    context = db.session.scalar(select(LtiContext))
+    context.memberships_url = f"{lti.issuer}/memberships"
+    lti.tool_jwks = app.test_client().get("/lti/jwks").get_json()
+    since = utcnow()
+
+    def roster(size: int, tag: str) -> list[dict[str, Any]]:
+        members = []
+        for n in range(size):
+            kind, sub, email = n % 6, f"{tag}-{n}", f"{tag}-{n}@school.example"
+            role = INSTRUCTOR if kind == 1 else LEARNER
+            if kind >= 2:
+                user = create_user(db.session, email, f"Person {tag} {n}")
+                cohort = {2: world.cohort_a2, 3: world.cohort_a, 4: world.cohort_b, 5: world.cohort_a2}[kind]
+                db.session.add(Enrolment(cohort=cohort, user=user, started_at=since,
+                                         ended_at=since if kind == 2 else None))
+                if kind == 3:
+                    db.session.add(LtiAccount(platform_id=context.platform_id, subject=sub, user=user, created_at=since))
+            members.append({"user_id": sub, "email": email, "name": f"Member {n}", "roles": [role], "status": "Active"})
+        db.session.commit()
+        return members
+
+    counts, results = [], []
+    for size, tag in ((6, "few"), (60, "many")):
+        lti.members = roster(size, tag)
+        found = db.session.get_one(LtiContext, context.id)
+        counts.append(count_queries(lambda found=found: results.append(
+            roster_sync(db.session, found, app.config["SECRET_KEY"], utcnow()))))
+        db.session.commit()
+    few, many = results
+    assert (few.added_learners, few.added_instructors, len(few.skipped)) == (2, 1, 2)
+    assert (many.added_learners, many.added_instructors, len(many.skipped)) == (20, 10, 20)
+    assert sum("belongs to another organization" in s for s in many.skipped) == 10
+    assert sum("is already enrolled in Alpha 2" in s for s in many.skipped) == 10
+    db.session.expire_all()
+    made = db.session.scalars(select(User).where(User.email.like("many-%"), User.id.in_(
+        select(Enrolment.user_id).where(Enrolment.cohort_id == world.cohort_a.id, Enrolment.active)))).all()
+    assert len(made) == 30  # 10 new, 10 found by email, 10 learning there already
+    # The bulk INSERT of enrolments is noted as the ORM's would be: the new learners' schedules are kept.
+    kept = set(db.session.scalars(select(ProgressLearner.user_id).where(ProgressLearner.cohort_id == world.cohort_a.id)))
+    assert {u.id for u in made} <= kept
+    assert counts[0] == counts[1], counts

@@ -119,11 +119,16 @@ def find_user(session: DbSession, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+def address_taken(address: str) -> AccountError:
+    """Why no new account is made for ``address``: one has it."""
+    return AccountError(f"An account with {address} already exists.")
+
+
 def create_user(session: DbSession, email: str, name: str, password: str | None = None,
                 timezone: str = "UTC", is_admin: bool = False) -> User:
     address = normalise_email(email)
     if find_user(session, address) is not None:
-        raise AccountError(f"An account with {address} already exists.")
+        raise address_taken(address)
     name = person_name(name)
     if timezone not in TIMEZONES:
         raise AccountError(f"Unknown time zone {timezone!r}.")

@@ -76,6 +76,7 @@ class AuditAction(StrEnum):
     CERTIFICATE_REVOKED = "certificate_revoked"
     JOB_RUN = "job_run"
     JOB_RETRIED = "job_retried"
+    LTI_LINK_REMOVED = "lti_link_removed"  # a platform's user no longer signs in as the account (``check-lti-links``)
 
 
 class AuditEntry(Model):

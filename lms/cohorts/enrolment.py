@@ -3,16 +3,17 @@ organization, and a cohort's current learners. Only flushes; the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from blinker import Namespace
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
-from lms.audit.services import record_from
+from lms.audit.services import record_all_from, record_from
 from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, folded_name, rowcount, utcnow
@@ -83,12 +84,24 @@ def teaches(session: DbSession, cohort_id: int, user_id: int) -> bool:
 INSTRUCTOR_NOT_LEARNER = "an instructor of this cohort, who cannot also be one of its learners"
 
 
+def _teaches_it(cohort: Cohort, user: User) -> str:
+    return (f"{user.email} is {INSTRUCTOR_NOT_LEARNER} ({cohort.name}): take them off its "
+            "instructors first if they mean to learn in it.")
+
+
+def _enrolled_already(current: Enrolment, cohort: Cohort, user: User) -> str:
+    return f"{user.email} is already enrolled in {enrolled_where(current.cohort, cohort)}."
+
+
+def _archived(cohort: Cohort) -> str:
+    return f"{cohort.name} is archived; it takes no new learners."
+
+
 def _not_its_instructor(session: DbSession, cohort: Cohort, user: User) -> None:
     """The rule invitations and the CSV import keep (``lms.cohorts.invitations``): nobody
     learns in a cohort they teach, however they would join it."""
     if teaches(session, cohort.id, user.id):
-        raise CohortError(f"{user.email} is {INSTRUCTOR_NOT_LEARNER} ({cohort.name}): take them off its "
-                          "instructors first if they mean to learn in it.")
+        raise CohortError(_teaches_it(cohort, user))
 
 
 def hold_enrolment(session: DbSession, user_id: int) -> Enrolment | None:
@@ -121,11 +134,11 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
     (the person's own acceptance of an invitation, made before they are signed in), else
     as the request's signed-in person's."""
     if cohort.archived:
-        raise CohortError(f"{cohort.name} is archived; it takes no new learners.")
+        raise CohortError(_archived(cohort))
     _not_its_instructor(session, cohort, user)
     current = active_enrolment(session, user.id)
     if current is not None:
-        raise CohortError(f"{user.email} is already enrolled in {enrolled_where(current.cohort, cohort)}.")
+        raise CohortError(_enrolled_already(current, cohort, user))
     enrolment = Enrolment(cohort=cohort, user=user, started_at=now or utcnow(), pace=pace)
     session.add(enrolment)
     session.flush()
@@ -134,6 +147,54 @@ def enrol(session: DbSession, cohort: Cohort, user: User, now: datetime | None =
                 after={"cohort": cohort.id, "pace": enrolment.pace, "started_at": enrolment.started_at},
                 actor_id=actor_id)
     return enrolment
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """What ``enrol_all`` did: who it enrolled, and why the others were refused (by user
+    id); those already learning in the cohort are in neither."""
+
+    users: list[User]
+    refused: dict[int, str]
+
+
+def enrol_all(session: DbSession, cohort: Cohort, users: Iterable[User], now: datetime | None = None,
+              pace: Pace = Pace.CATCH_UP) -> Enrolled:
+    """``enrol`` for several people at once (a platform's roster, lms/lti), by the same rules,
+    in a fixed number of statements whatever their number: someone already learning in
+    ``cohort`` is passed over, someone who teaches it or learns in another cohort is refused
+    with why. One audit entry each, as the request's signed-in person's action."""
+    people = list({user.id: user for user in users}.values())
+    if not people:
+        return Enrolled([], {})
+    if cohort.archived:
+        return Enrolled([], {user.id: _archived(cohort) for user in people})
+    ids = [user.id for user in people]
+    teaching = set(session.scalars(select(cohort_instructors.c.user_id).where(
+        cohort_instructors.c.cohort_id == cohort.id, cohort_instructors.c.user_id.in_(ids))))
+    current = {e.user_id: e for e in session.scalars(select(Enrolment).where(Enrolment.user_id.in_(ids), Enrolment.active)
+                                                       .options(joinedload(Enrolment.cohort, innerjoin=True)))}
+    refused: dict[int, str] = {}
+    joining = []
+    for user in people:
+        if user.id in teaching:
+            refused[user.id] = _teaches_it(cohort, user)
+        elif user.id in current:
+            if current[user.id].cohort_id != cohort.id:
+                refused[user.id] = _enrolled_already(current[user.id], cohort, user)
+        else:
+            joining.append(user)
+    if joining:
+        started = now or utcnow()
+        # One INSERT (the ORM's flush would insert row by row); the schedule state notes
+        # the learners from its parameters (``lms.progress.state``).
+        session.execute(insert(Enrolment), [{"cohort_id": cohort.id, "user_id": user.id, "started_at": started,
+                                             "pace": pace} for user in joining])
+        record_all_from(session, action=AuditAction.LEARNER_ENROLLED, organization_id=cohort.organization_id,
+                        actor_id=None, changes=[(f"user:{user.id} cohort:{cohort.id}", None,
+                                                 {"cohort": cohort.id, "pace": pace, "started_at": started})
+                                                for user in joining])
+    return Enrolled(joining, refused)
 
 
 def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort, now: datetime | None = None,
@@ -150,7 +211,7 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     if source.organization_id != target.organization_id:
         raise CohortError("A learner can only be moved to a cohort of the same organization.")
     if target.archived:
-        raise CohortError(f"{target.name} is archived; it takes no new learners.")
+        raise CohortError(_archived(target))
     _not_its_instructor(session, target, user)  # before anything is ended
     current = active_enrolment(session, user.id)
     if current is None or current.cohort_id != source.id:

@@ -18,7 +18,7 @@ teach) is told to them then."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -480,14 +480,20 @@ def open_invitation(session: DbSession, email: str, organization_id: int,
         .order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(1))
 
 
-def has_open_invitation(session: DbSession, email: str, organization_id: int, now: datetime | None = None) -> bool:
-    """Whether ``email`` holds an open invitation of ``organization_id`` (to a cohort, or to
-    administer it): the organization has asked that person in."""
+def open_invitations_of(session: DbSession, emails: Collection[str], organization_ids: Collection[int],
+                        now: datetime | None = None) -> set[tuple[str, int]]:
+    """Which of ``emails`` hold an open invitation of which of ``organization_ids`` (to a
+    cohort, or to administer it): the organization has asked that person in. One statement
+    whatever their number (none when either is empty)."""
+    if not emails or not organization_ids:
+        return set()
     now = now or utcnow()
-    return session.scalar(
-        select(Invitation.id).where(Invitation.email == email.strip().lower(), Invitation.organization_id == organization_id,
-                                    Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now)
-        .limit(1)) is not None
+    rows = session.execute(
+        select(Invitation.email, Invitation.organization_id).distinct()
+        .where(Invitation.email.in_(sorted({e.strip().lower() for e in emails})),
+               Invitation.organization_id.in_(sorted(set(organization_ids))),
+               Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now))
+    return {(email, organization_id) for email, organization_id in rows}
 
 
 def accept_invitation_as(session: DbSession, token: str, user: User, now: datetime | None = None) -> None:

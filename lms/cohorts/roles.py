@@ -3,6 +3,7 @@ cohorts a staff member works on."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -13,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.invitations import has_open_invitation, invite_organization_admin
+from lms.cohorts.invitations import invite_organization_admin, open_invitations_of
 from lms.cohorts.models import Cohort, Enrolment, Invitation, Organization, cohort_instructors, organization_admins
 from lms.cohorts.services import (
     CohortError,
@@ -105,19 +106,55 @@ class Outsider(StrEnum):
     NO_TIE = "no_tie"                          # belongs to none, and holds no open invitation of this one
 
 
+def memberships(session: DbSession, user_ids: Collection[int]) -> dict[int, frozenset[int]]:
+    """The organizations each of ``user_ids`` belongs to in any role (``Roles.member_of``:
+    administered, or of a cohort they are or were enrolled in, or teach); someone in none is
+    left out. One statement whatever their number."""
+    if not user_ids:
+        return {}
+    ids = sorted(set(user_ids))
+    rows = session.execute(union_all(
+        select(organization_admins.c.user_id, organization_admins.c.organization_id)
+        .where(organization_admins.c.user_id.in_(ids)),
+        select(cohort_instructors.c.user_id, Cohort.organization_id)
+        .join(Cohort, Cohort.id == cohort_instructors.c.cohort_id).where(cohort_instructors.c.user_id.in_(ids)),
+        select(Enrolment.user_id, Cohort.organization_id)
+        .join(Cohort, Cohort.id == Enrolment.cohort_id).where(Enrolment.user_id.in_(ids)),
+    )).all()
+    found: dict[int, set[int]] = {}
+    for user_id, organization_id in rows:
+        found.setdefault(user_id, set()).add(organization_id)
+    return {user_id: frozenset(orgs) for user_id, orgs in found.items()}
+
+
+def outsiders_to(session: DbSession, pairs: Collection[tuple[User, int]]) -> dict[tuple[int, int], Outsider]:
+    """``outsider_to`` for many (account, organization id) pairs at once, in at most two
+    statements whatever their number: the pairs (user id, organization id) that may not be
+    linked, with why; a pair left out may."""
+    member_of = memberships(session, {user.id for user, _ in pairs})
+    untied = [(user, org_id) for user, org_id in pairs if not member_of.get(user.id)]
+    invited = open_invitations_of(session, {user.email for user, _ in untied}, {org_id for _, org_id in untied})
+    refused: dict[tuple[int, int], Outsider] = {}
+    for user, org_id in pairs:
+        orgs = member_of.get(user.id, frozenset())
+        if org_id in orgs:
+            continue
+        if orgs:
+            refused[(user.id, org_id)] = Outsider.OTHER_ORGANIZATION
+        elif (user.email, org_id) not in invited:
+            refused[(user.id, org_id)] = Outsider.NO_TIE
+    return refused
+
+
 def outsider_to(session: DbSession, user: User, organization_id: int) -> Outsider | None:
     """Whether an identity an organization's own sign-in service vouches for (its single
     sign-on provider, lms/sso; a platform launching into its cohorts, lms/lti) may be linked
     to the existing account ``user`` with the same email: only when the account belongs to
     that organization (in any role, ``Roles.member_of``), or belongs to none and holds an
     open invitation of it. Another organization's instructor, learner or administrator is
-    never taken over by an address the first organization's service asserts. None: it may."""
-    member_of = roles_of(session, user).member_of
-    if organization_id in member_of:
-        return None
-    if member_of:
-        return Outsider.OTHER_ORGANIZATION
-    return None if has_open_invitation(session, user.email, organization_id) else Outsider.NO_TIE
+    never taken over by an address the first organization's service asserts. None: it may.
+    At most two statements (``outsiders_to``)."""
+    return outsiders_to(session, [(user, organization_id)]).get((user.id, organization_id))
 
 
 def inside_cohort(session: DbSession, address: str, cohort_id: int | None) -> bool:

@@ -254,17 +254,26 @@ def add_instructor(session: DbSession, cohort: Cohort, user: User, actor_id: int
     audited. The cohort's revision moves on with its instructors, so that an edit form shown
     before, which does not list them, is refused instead of quietly taking them off again.
     False, and nothing written, when they already teach it."""
-    if any(instructor.id == user.id for instructor in cohort.instructors):
-        return False
+    return bool(add_instructors(session, cohort, [user], actor_id))
+
+
+def add_instructors(session: DbSession, cohort: Cohort, users: Iterable[User], actor_id: int | None = None) -> list[User]:
+    """``add_instructor`` for several people at once (a platform's roster, lms/lti): one
+    audit entry and one step of the revision for them all, a fixed number of statements
+    whatever their number. Those added (not those who already teach it)."""
+    have = {instructor.id for instructor in cohort.instructors}
+    added = [user for user in {user.id: user for user in users}.values() if user.id not in have]
+    if not added:
+        return []
     before = cohort_state(cohort)
-    cohort.instructors.append(user)
+    cohort.instructors.extend(added)
     session.flush()
     session.execute(update(Cohort).where(Cohort.id == cohort.id).values(revision=Cohort.revision + 1)
                     .execution_options(synchronize_session=False))
     session.expire(cohort, ["revision"])
     record_from(session, action=AuditAction.COHORT_EDITED, organization_id=cohort.organization_id,
                 target=f"cohort:{cohort.id}", before=before, after=cohort_state(cohort), actor_id=actor_id)
-    return True
+    return added
 
 
 def archive_cohort(session: DbSession, cohort: Cohort, now: datetime | None = None) -> None:

@@ -98,6 +98,7 @@ class LtiAccount(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user: Mapped[User] = relationship()
+    platform: Mapped[LtiPlatform] = relationship()
 
 
 class LtiResourceLink(Model):

@@ -1,6 +1,8 @@
 """Names and Role Provisioning: a context's members, read from the platform, become its
 cohort's learners and instructors (accounts linked, found by email or made as at a launch).
-Members the platform lists as inactive or deleted are left as they are here."""
+Members the platform lists as inactive or deleted are left as they are here. The whole
+roster is applied at once (``services.people``, ``services.join_all``): a fixed number of
+statements whatever its size."""
 
 from __future__ import annotations
 
@@ -11,12 +13,11 @@ import requests
 from pylti1p3.exception import LtiException
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.service_connector import ServiceConnector
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from lms.accounts.models import User
 from lms.database import DbSession
 from lms.lti import services
-from lms.lti.models import LtiAccount, LtiContext
+from lms.lti.models import LtiContext
 from lms.lti.tool import Refusal, TimeoutSession, registration_for
 
 
@@ -53,16 +54,18 @@ def read_members(context: LtiContext, session: DbSession, secret_key: str) -> li
 
 
 def sync(session: DbSession, context: LtiContext, secret_key: str, now: datetime) -> RosterSync:
-    """Read the roster and apply it to the context's cohort (flushes)."""
+    """Read the roster and apply it to the context's cohort (flushes), by the rules of a
+    launch, in a fixed number of statements whatever the roster's size. A member who may
+    not join (a learner of another cohort, a learner's role for one of its instructors) is
+    reported, and stays linked to their account when it may be."""
     cohort = context.cohort
     if cohort is None:
         raise RosterError("This course is not mapped to a cohort.")
+    if cohort.archived:
+        raise RosterError(f"The course is linked to {cohort.name}, which is archived.")
     members = read_members(context, session, secret_key)
     result = RosterSync(members=len(members))
-    subjects = [str(m.get("user_id")) for m in members if m.get("user_id")]
-    accounts = {a.subject: a for a in session.scalars(select(LtiAccount).where(
-        LtiAccount.platform_id == context.platform_id, LtiAccount.subject.in_(subjects)).options(
-        selectinload(LtiAccount.user)))} if subjects else {}
+    wanted: list[tuple[str, services.Member, services.Role]] = []
     for member in members:
         subject = str(member.get("user_id") or "")
         label = str(member.get("name") or member.get("email") or subject or "a member")
@@ -75,17 +78,22 @@ def sync(session: DbSession, context: LtiContext, secret_key: str, now: datetime
             continue
         email = str(member.get("email") or "").strip().lower()
         name = str(member.get("name") or " ".join(str(member.get(k) or "") for k in ("given_name", "family_name"))).strip()
-        try:
-            with session.begin_nested():
-                user = services.person(session, context.platform, subject, email, None, name[:200], accounts,
-                                       cohort=cohort)
-                if services.join(session, cohort, user, role, now):
-                    if role is services.Role.INSTRUCTOR:
-                        result.added_instructors += 1
-                    else:
-                        result.added_learners += 1
-        except Refusal as exc:
-            result.skipped.append(f"{label}: {exc}")
+        wanted.append((label, services.Member(subject, email, None, name[:200]), role))
+    try:
+        found = services.people(session, context.platform, [m for _, m, _ in wanted], cohort=cohort)
+    except Refusal as exc:
+        raise RosterError(f"{exc} (the roster was not applied)") from exc
+    labels: dict[int, str] = {}
+    joining: list[tuple[User, services.Role]] = []
+    for (label, _, role), answer in zip(wanted, found, strict=True):
+        if isinstance(answer, Refusal):
+            result.skipped.append(f"{label}: {answer}")
+        else:
+            labels.setdefault(answer.id, label)
+            joining.append((answer, role))
+    joined = services.join_all(session, cohort, joining, now)
+    result.added_learners, result.added_instructors = len(joined.learners), len(joined.instructors)
+    result.skipped.extend(f"{labels[user_id]}: {refusal}" for user_id, refusal in joined.refused.items())
     context.roster_synced_at = now
     session.flush()
     return result

@@ -7,7 +7,10 @@ for emails (and does not say the address is unverified) and the account belongs 
 organization of the cohort the launch's course maps to, or holds an open invitation of it
 (the rule single sign-on follows, ``lms.cohorts.roles.outsider_to``); else a new account.
 Nobody deactivated, no site administrator and no account of another organization only is
-ever linked this way."""
+ever linked this way, and a link made before that rule held is checked by it again at each
+launch (``lms.lti.links`` finds and removes such links). A launch and a roster sync go
+through the same code (``people``, ``join_all``): a roster's members all at once, in a fixed
+number of statements whatever its size."""
 
 from __future__ import annotations
 
@@ -19,15 +22,16 @@ from enum import StrEnum
 from typing import Any
 
 from pylti1p3.roles import DesignerRole, StudentRole, TeacherRole, TeachingAssistantRole
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import User
-from lms.accounts.services import MAX_NAME_CHARS, AccountError, create_user, find_user, tidy_name
-from lms.cohorts.enrolment import enrol, is_learner_of
+from lms.accounts.services import MAX_NAME_CHARS, AccountError, address_taken, normalise_email, person_name, tidy_name
+from lms.cohorts.enrolment import enrol_all
 from lms.cohorts.models import Cohort
-from lms.cohorts.roles import Outsider, outsider_to
-from lms.cohorts.services import CohortError, add_instructor
+from lms.cohorts.roles import Outsider, outsiders_to
+from lms.cohorts.services import add_instructors
 from lms.database import DbSession, utcnow
 from lms.lti.keys import ensure_tool_key
 from lms.lti.models import (
@@ -249,66 +253,180 @@ def _check_user(user: User) -> None:
         raise Refusal("Site administrators sign in with their password, not through a platform launch.", 403)
 
 
-def person(session: DbSession, platform: LtiPlatform, subject: str, email: str, email_verified: bool | None,
-           name: str, accounts: Mapping[str, LtiAccount] | None = None, *, cohort: Cohort) -> User:
-    """The account the platform's user ``subject`` is here: linked, found by email, or new
-    (starting on the time zone of ``cohort``, the one the launch's course maps to: LTI
-    names no zone of its own)."""
-    if not subject:
-        raise Refusal("The launch does not identify its user (no sub): anonymous launches are not supported.", 400)
-    linked = accounts.get(subject) if accounts is not None else session.scalar(
-        select(LtiAccount).where(LtiAccount.platform_id == platform.id, LtiAccount.subject == subject))
-    if linked is not None:
-        _check_user(linked.user)
-        return linked.user
-    if not email:
-        raise Refusal(f"{platform.name} did not share this person's email address, so no account can be found or made: "
-                      "set the tool's privacy settings in the platform to share names and emails.", 403)
-    user = find_user(session, email) if platform.trust_emails and email_verified is not False else None
-    if user is not None:
-        _check_user(user)
-        # The platform vouches for the address in the name of the organization its course
-        # launches into: never for another organization's instructor, learner or admin.
-        outsider = outsider_to(session, user, cohort.organization_id)
-        if outsider is Outsider.OTHER_ORGANIZATION:
-            raise Refusal(f"The account for {email} belongs to another organization, so a launch from {platform.name} "
-                          "cannot sign in as it. Ask the program's administrator.", 409)
-        if outsider is Outsider.NO_TIE:
-            raise Refusal(f"The account for {email} does not belong to the organization this course is part of, so a "
-                          f"launch from {platform.name} cannot sign in as it: its owner signs in with their password, "
-                          "or the organization's administrator invites them first.", 409)
-    else:
+def email_refusal(platform: LtiPlatform, email: str, outsider: Outsider | None) -> Refusal | None:
+    """Why the account found by the platform's vouched ``email`` may not be linked (None: it may)."""
+    match outsider:
+        case Outsider.OTHER_ORGANIZATION:
+            return Refusal(f"The account for {email} belongs to another organization, so a launch from {platform.name} "
+                           "cannot sign in as it. Ask the program's administrator.", 409)
+        case Outsider.NO_TIE:
+            return Refusal(f"The account for {email} does not belong to the organization this course is part of, so a "
+                           f"launch from {platform.name} cannot sign in as it: its owner signs in with their password, "
+                           "or the organization's administrator invites them first.", 409)
+    return None
+
+
+def linked_refusal(platform: LtiPlatform, user: User, outsider: Outsider | None) -> Refusal | None:
+    """Why an existing link to ``user`` may not sign in through a launch into a course (None:
+    it may): a link made before the rule of ``email_refusal`` held is refused by the same
+    rule (``flask lms check-lti-links`` finds such links and removes them)."""
+    match outsider:
+        case Outsider.OTHER_ORGANIZATION:
+            where = "belongs to another organization"
+        case Outsider.NO_TIE:
+            where = "does not belong to the organization this course is part of"
+        case _:
+            return None
+    return Refusal(f"This person of {platform.name} is linked to the account {user.email}, which {where}, so a launch "
+                   "into this course cannot sign in as it. Ask the program's administrator.", 409)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person a launch or the platform's roster names, as the platform describes them."""
+
+    subject: str
+    email: str
+    email_verified: bool | None
+    name: str
+
+
+LINKED_MEANWHILE = "was linked or made meanwhile (another launch or a roster sync at the same moment)"
+
+
+def people(session: DbSession, platform: LtiPlatform, members: Sequence[Member], *, cohort: Cohort) -> list[User | Refusal]:
+    """``person`` for each of ``members`` in a fixed number of statements whatever their
+    number (a roster): each one's account, or why none. Flushes the new accounts and links;
+    raises ``Refusal`` when another launch or sync linked or made one of them meanwhile."""
+    subjects = sorted({m.subject for m in members if m.subject})
+    linked = {a.subject: a for a in session.scalars(
+        select(LtiAccount).where(LtiAccount.platform_id == platform.id, LtiAccount.subject.in_(subjects))
+        .options(joinedload(LtiAccount.user, innerjoin=True)))} if subjects else {}
+    emails = sorted({m.email.strip().lower() for m in members if m.subject not in linked and m.email})
+    found = {u.email: u for u in session.scalars(select(User).where(User.email.in_(emails)))} if emails else {}
+    refused = outsiders_to(session, {(u, cohort.organization_id) for u in [a.user for a in linked.values()] + list(found.values())})
+    batch = _Batch(platform, cohort, linked, found, refused)
+    answers: list[User | str | Refusal] = []
+    for member in members:
         try:
-            # The platform's name when it has a letter or digit, else the address's local part.
-            user = create_user(session, email, tidy_name(name[:MAX_NAME_CHARS]) or email.partition("@")[0],
-                               timezone=cohort.timezone)
-        except AccountError as exc:
-            raise Refusal(f"{exc} The platform does not vouch for this address, so it is not linked; ask the "
-                          "program's administrator.", 409) from exc
-    _check_user(user)
-    session.add(LtiAccount(platform_id=platform.id, subject=subject, user_id=user.id, created_at=utcnow()))
+            answers.append(batch.person(member))
+        except Refusal as exc:
+            answers.append(exc)
     try:
         with session.begin_nested():
-            session.flush()
+            # Bulk INSERTs, one statement each (the ORM's flush would insert row by row).
+            made: dict[str, User] = {}
+            if batch.made:
+                session.execute(insert(User), list(batch.made.values()))
+                made = {u.email: u for u in session.scalars(select(User).where(User.email.in_(sorted(batch.made))))}
+            if batch.links:
+                now = utcnow()
+                session.execute(insert(LtiAccount), [
+                    {"platform_id": platform.id, "subject": subject, "created_at": now,
+                     "user_id": made[user].id if isinstance(user, str) else user.id} for subject, user in batch.links.items()])
     except IntegrityError as exc:
-        raise Refusal("This account is already linked to another user of the platform.", 409) from exc
-    return user
+        raise Refusal(f"An account of this course {LINKED_MEANWHILE}: try again.", 409) from exc
+    return [made[answer] if isinstance(answer, str) else answer for answer in answers]
+
+
+@dataclass
+class _Batch:
+    """What ``people`` read at once, and the accounts (their rows, by address) and links
+    (to an account, or to the address of one to make) it is to write."""
+
+    platform: LtiPlatform
+    cohort: Cohort
+    linked: dict[str, LtiAccount]
+    found: dict[str, User]
+    refused: dict[tuple[int, int], Outsider]
+    made: dict[str, dict[str, Any]] = field(default_factory=dict)
+    links: dict[str, User | str] = field(default_factory=dict)
+
+    def person(self, member: Member) -> User | str:
+        """``member``'s account, or the address of the one to make; refused with why."""
+        platform, cohort = self.platform, self.cohort
+        if not member.subject:
+            raise Refusal("The launch does not identify its user (no sub): anonymous launches are not supported.", 400)
+        account = self.linked.get(member.subject)
+        if account is not None:
+            _check_user(account.user)
+            # A link made before the rule below was kept (an upgrade): it is checked again.
+            refusal = linked_refusal(platform, account.user, self.refused.get((account.user.id, cohort.organization_id)))
+            if refusal is not None:
+                raise refusal
+            return account.user
+        if member.subject in self.links:  # listed twice
+            return self.links[member.subject]
+        if not member.email:
+            raise Refusal(f"{platform.name} did not share this person's email address, so no account can be found or "
+                          "made: set the tool's privacy settings in the platform to share names and emails.", 403)
+        email = member.email.strip().lower()
+        user: User | str | None = self.found.get(email) or (email if email in self.made else None)
+        if user is not None:
+            if not platform.trust_emails or member.email_verified is False:
+                raise Refusal(f"{address_taken(email)} The platform does not vouch for this address, so it is not "
+                              "linked; ask the program's administrator.", 409)
+            if isinstance(user, User):  # not one made for another of the platform's users listed before
+                _check_user(user)
+                # The platform vouches for the address in the name of the organization its course
+                # launches into: never for another organization's instructor, learner or admin.
+                refusal = email_refusal(platform, email, self.refused.get((user.id, cohort.organization_id)))
+                if refusal is not None:
+                    raise refusal
+        else:
+            try:
+                address = normalise_email(email)
+                # The platform's name when it has a letter or digit, else the address's local part.
+                name = person_name(tidy_name(member.name[:MAX_NAME_CHARS]) or address.partition("@")[0])
+            except AccountError as exc:
+                raise Refusal(f"{exc} The platform does not vouch for this address, so it is not linked; ask the "
+                              "program's administrator.", 409) from exc
+            if address != email and (address in self.found or address in self.made):
+                raise Refusal(f"{address_taken(address)} Ask the program's administrator.", 409)
+            # LTI names no time zone of its own: a new account starts on the cohort's.
+            self.made[address] = {"email": address, "name": name, "timezone": cohort.timezone}
+            user = address
+        self.links[member.subject] = user
+        return user
+
+
+def person(session: DbSession, platform: LtiPlatform, member: Member, *, cohort: Cohort) -> User:
+    """The account the platform's user is here: linked (a link to an account outside the
+    organization of ``cohort``, the one the launch's course maps to, is refused), found by
+    email, or new (starting on ``cohort``'s time zone: LTI names no zone of its own)."""
+    [answer] = people(session, platform, [member], cohort=cohort)
+    if isinstance(answer, Refusal):
+        raise answer
+    return answer
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What ``join_all`` did: who were added, and why the others were refused (by user id)."""
+
+    learners: list[User]
+    instructors: list[User]
+    refused: dict[int, Refusal]
+
+
+def join_all(session: DbSession, cohort: Cohort, people: Sequence[tuple[User, Role]], now: datetime) -> Joined:
+    """Enrol the learners, add the instructors (those already there are passed over), in a
+    fixed number of statements whatever their number."""
+    # As an accepted invitation does: the cohort's revision moves on with its
+    # instructors, so an edit form opened before (which does not list them) is refused
+    # instead of quietly taking them off again.
+    instructors = add_instructors(session, cohort, [user for user, role in people if role is Role.INSTRUCTOR])
+    enrolled = enrol_all(session, cohort, [user for user, role in people if role is Role.LEARNER], now)
+    return Joined(enrolled.users, instructors,
+                  {user_id: Refusal(problem, 409) for user_id, problem in enrolled.refused.items()})
 
 
 def join(session: DbSession, cohort: Cohort, user: User, role: Role, now: datetime) -> bool:
     """Enrol ``user`` as a learner, or add them to the instructors; True when it changed anything."""
-    if role is Role.INSTRUCTOR:
-        # As an accepted invitation does: the cohort's revision moves on with its
-        # instructors, so an edit form opened before (which does not list them) is refused
-        # instead of quietly taking them off again.
-        return add_instructor(session, cohort, user)
-    if is_learner_of(session, cohort.id, user.id):
-        return False
-    try:
-        enrol(session, cohort, user, now)
-    except CohortError as exc:
-        raise Refusal(str(exc), 409) from exc
-    return True
+    joined = join_all(session, cohort, [(user, role)], now)
+    if user.id in joined.refused:
+        raise joined.refused[user.id]
+    return bool(joined.learners or joined.instructors)
 
 
 @dataclass(frozen=True)
@@ -327,7 +445,7 @@ def accept(session: DbSession, platform: LtiPlatform, launch: Launch, now: datet
     if launch.deep_link and role is not Role.INSTRUCTOR:
         raise Refusal("Only instructors place the program's content in a course.", 403)
     context, cohort = context_of(session, platform, launch)
-    user = person(session, platform, launch.subject, launch.email, launch.email_verified, launch.name, cohort=cohort)
+    user = person(session, platform, Member(launch.subject, launch.email, launch.email_verified, launch.name), cohort=cohort)
     join(session, cohort, user, role, now)
     if launch.context_title:
         context.title = launch.context_title
