@@ -4,7 +4,7 @@ cancelled message keeps its row, with status ``cancelled`` and when (``cancelled
 the record that it was never sent.
 
 Revision ID: zzo2c3d4e5f614
-Revises: zzm2c3d4e5f614
+Revises: zzr2c3d4e5f614
 Create Date: 2026-12-07 14:00:00.000000
 
 """
@@ -15,7 +15,7 @@ from lms.database import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'zzo2c3d4e5f614'
-down_revision = 'zzm2c3d4e5f614'
+down_revision = 'zzr2c3d4e5f614'
 branch_labels = None
 depends_on = None
 
