@@ -16,7 +16,7 @@ from lms.announcements import services as announcements
 from lms.announcements.views import link_for
 from lms.api.removals import DEFAULT_KEPT_DAYS
 from lms.api.removals import prune as prune_removals
-from lms.certificates.services import issue_due, learners_due
+from lms.certificates.services import issue_due_in
 from lms.cohorts.models import Cohort, Organization
 from lms.competency import services as competency
 from lms.competency.exports import EXPORTERS as HEAT_MAP_EXPORTERS
@@ -134,9 +134,7 @@ class CheckCertificates(JobKind):
         issued = 0
         for index, cohort_id in enumerate(cohorts):
             with unit_of_work(session):
-                cohort = session.get_one(Cohort, cohort_id)
-                for user_id in learners_due(session, cohort_id):
-                    issued += len(issue_due(session, cohort, user_id, utcnow()))
+                issued += issue_due_in(session, session.get_one(Cohort, cohort_id), utcnow())
             work.progress(index + 1, len(cohorts))
         return f"Issued {_plural(issued, 'certificate')} to the learners of {_plural(len(cohorts), 'cohort')}."
 

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,9 @@ from sqlalchemy import select
 
 from lms.assessment.models import Attempt, Quiz
 from lms.catalog.models import Lesson, Objective
+from lms.cohorts.calendar import own_month_reached
 from lms.cohorts.enrolment import move_learner
+from lms.cohorts.models import Enrolment, Pace
 from lms.competency import services as competency_services
 from lms.competency.models import KeptTrend
 from lms.competency.services import compare, heat_map, record_review, trend
@@ -437,7 +440,7 @@ def test_the_comparison_counts_only_the_objectives_a_cohort_has_been_taught(clie
     page = client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True)
     row = re.search(rf'<tr data-cohort="{world.cohort_a2.id}">.*?</tr>', page, re.S)
     assert row is not None and ">100%</td>" in row.group(0)
-    assert "counts only the objectives each cohort has started being taught" in page
+    assert "counts each learner on the objectives whose teaching has started" in " ".join(page.split())
 
 
 def test_compare_shows_the_organizations_cohorts_only(client, login, loaded, world, enrol_learner) -> None:
@@ -458,6 +461,88 @@ def test_compare_shows_the_organizations_cohorts_only(client, login, loaded, wor
     page = client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True)
     assert "Alpha 1" in page and "Alpha 2" in page and "Beta 1" not in page
     assert f"/cohorts/{world.cohort_a.id}/competency" in page
+
+
+def taught_by_month(month: int) -> list[str]:
+    """The objectives whose teaching starts in ``month`` of the program or before."""
+    return [o.key for o in db.session.scalars(select(Objective).where(Objective.retired_at.is_(None)))
+            if any(p.month <= month for m in o.modules if m.active for p in m.phases if p.active)]
+
+
+def close_account(user: Any) -> None:
+    user.deactivated_at = utcnow()
+    db.session.commit()
+
+
+def test_the_comparison_leaves_closed_accounts_out_and_says_how_many(client, login, loaded, world, enrol_learner) -> None:
+    """The comparison counted a learner whose account was closed among the cohort's learners
+    and in its figures (the heat map's header counts them apart): a cohort with departed
+    learners looked larger, and their old evidence moved its means and its share."""
+    taught = taught_keys(world.cohort_a)
+    evidence(world.learner_a, dict.fromkeys(taught, 1.0))
+    gone = enrol_learner(world.cohort_a, name="Gone Learner")
+    evidence(gone, dict.fromkeys(taught, 4.0))
+    close_account(gone)
+    alpha = compare(db.session, world.org_a, utcnow()).cohorts[-1]
+    assert alpha.learners == 1 and alpha.closed == 1
+    assert alpha.means[0].level == 1.0 and alpha.means[0].evidence == 1  # the closed account's 4.0 left out
+    assert alpha.at_bar[0] == 0 and alpha.proficient == 0.0
+    assert all(step.total == 1 for step in alpha.completion)
+    login(client, world.org_admin_a)
+    page = " ".join(client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True).split())
+    row = re.search(rf'<tr data-cohort="{world.cohort_a.id}">.*?</tr>', page, re.S)
+    assert row is not None and "<td class=\"num\">1 <span class=\"closed-count small\">(and 1 closed account, left out)</span></td>" in row.group(0)
+    assert "1 learner with a closed account is left out of every figure" in page
+    heat = " ".join(client.get(f"/cohorts/{world.cohort_a.id}/competency").get_data(as_text=True).split())
+    assert "0 of the 9 learner-objective pairs" in heat, heat  # the heat map's share: the same figure
+
+
+def test_the_share_at_the_bar_judges_a_late_joiner_on_their_own_schedule(client, login, loaded, world, enrol_learner) -> None:
+    """A learner who joined a five-month-old cohort three weeks ago at their own pace is in
+    their own month 1: the share counted them against the nine objectives the cohort has
+    been taught, so a late joiner at the bar on everything they had been taught pulled the
+    cohort's share down. Each learner now counts the objectives taught on their own dates,
+    as the at-risk list judges them; a catch-up joiner is where the cohort is."""
+    taught, first = taught_keys(world.cohort_a), taught_by_month(1)
+    assert 0 < len(first) < len(taught) == 9
+    late = enrol_learner(world.cohort_a, name="Late Own Pace", joined=utcnow() - timedelta(days=21), pace=Pace.OWN_START)
+    evidence(late, dict.fromkeys(first, 3.0))
+    evidence(world.learner_a, dict.fromkeys(taught[:3], 3.0))
+    alpha = compare(db.session, world.org_a, utcnow()).cohorts[-1]
+    pairs = len(taught) + len(first)
+    assert alpha.learners == 2 and alpha.proficient == pytest.approx((3 + len(first)) / pairs)
+    assert alpha.fewer_taught
+    login(client, world.org_admin_a)
+    page = " ".join(client.get(f"/organizations/{world.org_a.id}/competency").get_data(as_text=True).split())
+    assert "for a learner who joined late at their own pace, the one that started when they joined" in page
+    row = re.search(rf'<tr data-cohort="{world.cohort_a.id}">.*?</tr>', page, re.S)
+    assert row is not None and f">{(3 + len(first)) / pairs * 100:.0f}%<span" in row.group(0)
+    heat = " ".join(client.get(f"/cohorts/{world.cohort_a.id}/competency").get_data(as_text=True).split())
+    assert f"{3 + len(first)} of the {pairs} learner-objective pairs" in heat, heat
+    assert "counts only the objectives taught so far on their own schedule" in heat
+    # A catch-up joiner of the same day is counted on everything the cohort has been taught.
+    enrol_learner(world.cohort_a, name="Late Catch Up", joined=utcnow() - timedelta(days=21), pace=Pace.CATCH_UP)
+    alpha = compare(db.session, world.org_a, utcnow()).cohorts[-1]
+    assert alpha.proficient == pytest.approx((3 + len(first)) / (pairs + len(taught)))
+
+
+def test_own_month_reached_counts_months_from_the_joining_day(loaded, world, enrol_learner) -> None:
+    """A learner at their own pace who joined a month ago to the day is in their month 2; a
+    day later and they are still in month 1. One who follows the cohort is where it is."""
+    cohort = world.cohort_a
+    today = cohort_today(cohort, utcnow())
+    month_ago = datetime.combine(today - relativedelta(months=1), time(12), tzinfo=ZoneInfo(cohort.timezone))
+    on_day = enrol_learner(cohort, name="On The Day", joined=month_ago, pace=Pace.OWN_START)
+    day_later = enrol_learner(cohort, name="Day Later", joined=month_ago + timedelta(days=1), pace=Pace.OWN_START)
+
+    def reached(month: int) -> set[int]:
+        return set(db.session.scalars(select(Enrolment.user_id).where(Enrolment.cohort_id == cohort.id, Enrolment.active,
+                                                                      own_month_reached(cohort, today, month))))
+
+    assert reached(2) == {world.learner_a.id, on_day.id}
+    assert reached(1) == {world.learner_a.id, on_day.id, day_later.id}
+    assert reached(current_month(cohort.start_date, today)) == {world.learner_a.id}
+    assert reached(current_month(cohort.start_date, today) + 1) == set()
 
 
 def test_exports_parse_and_match_the_page(course, client, login) -> None:
@@ -584,7 +669,9 @@ def test_pages_run_a_fixed_number_of_statements(course, client, login, make_coho
     few = counts()
     start = datetime.combine(cohort.start_date, time(9), tzinfo=UTC)
     for n in range(8):
-        learner = enrol_learner(cohort, name=f"Extra {n}")
+        # one joined late at their own pace, one whose account is closed: the comparison counts them in SQL too
+        learner = (enrol_learner(cohort, name=f"Extra {n}", joined=utcnow() - timedelta(days=40), pace=Pace.OWN_START)
+                   if n == 2 else enrol_learner(cohort, name=f"Extra {n}"))
         for month in range(3):
             evidence(learner, {"KO1": 1.0 + n % 3, "SO2": 3.0, "AO3": 2.2}, when=start + relativedelta(months=month), ref=f"m{month}")
         if n % 2:
@@ -592,6 +679,8 @@ def test_pages_run_a_fixed_number_of_statements(course, client, login, make_coho
         evidence(learner, {"KO2": 0.5}, when=start + relativedelta(months=7), ref="late")  # below the bar, closed
         record_review(db.session, cohort, learner, course["admin"], f"Review of extra {n}.", None, utcnow())
         db.session.commit()
+        if n == 3:
+            close_account(learner)
     second = make_cohort(course["org"], "Acme 2", months_ago=2)
     evidence(enrol_learner(second, name="Second cohort learner"), {"KO1": 2.0})
     assert counts() == few

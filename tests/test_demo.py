@@ -20,12 +20,14 @@ from sqlalchemy import func, insert, select, text
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, QuizKind
 from lms.catalog.models import Objective, Phase
+from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, Enrolment
+from lms.competency.services import compare
 from lms.coursework.models import Assignment, AssignmentKind, Submission
 from lms.database import utcnow
 from lms.demo import benchmark
 from lms.demo import cli as demo_cli
-from lms.demo.services import DemoError, build_demo
+from lms.demo.services import DemoError, build_demo, demo_organization
 from lms.expert.models import ExpertEvaluation
 from lms.extensions import db
 from lms.grading.models import Grade, PeerReview
@@ -279,11 +281,27 @@ def test_benchmark_cohorts_have_evidence_on_every_objective_from_every_source(lo
     means = mean_mastery(generated)
     assert max(means.values()) - min(means.values()) > 1.0
 
+    # The certificates their data earns are issued, as the periodic check issues them: a
+    # benchmark cohort's "Foundation complete" had nobody certified.
+    comparison = compare(db.session, demo_organization(db.session), datetime.now(UTC))
+    complete = 0
+    for row in comparison.cohorts:
+        learners = select(Enrolment.user_id).where(Enrolment.cohort_id == row.cohort.id, Enrolment.active)
+        for step in row.completion:
+            held = db.session.scalar(select(func.count()).select_from(Certificate).where(
+                Certificate.level_id == step.level.id, Certificate.user_id.in_(learners)))
+            assert held == step.complete, (row.cohort.name, step.level.key)
+            complete += step.complete if row.cohort.name.startswith("Northwind benchmark") else 0
+    assert complete > 0 and "issued for levels the demo's learners completed" in result.output, result.output
+
     totals = counts()
+    certificates = db.session.scalar(select(func.count()).select_from(Certificate))
     again = run(loaded, "--learners", "20", "--cohorts", "2")
     assert again.exit_code == 0, again.output
     assert "0 learners generated, 40 already there" in again.output
     assert counts() == totals
+    assert "Certificates: none due (every level the demo's learners completed has its certificate)." in again.output
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == certificates
 
 
 ORPHANS = """SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, f.attname

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
 
 from lms.cohorts.enrolment import cohort_learners, learners_page
-from lms.cohorts.models import Pace
+from lms.cohorts.models import Enrolment, Pace
 from lms.competency import services
 from lms.competency.exports import heat_map_rows
 from lms.competency.models import ReasonKind
@@ -26,7 +27,8 @@ from lms.competency.services import Row, compare, heat_map, learners_of
 from lms.database import READING, utcnow
 from lms.extensions import db
 from lms.gradebook.services import export_rows, gradebook
-from tests.test_competency import course, evidence, taught_keys  # noqa: F401  (the fixture, and its helpers)
+from lms.learning.services import cohort_today, joined_timeline
+from tests.test_competency import course, evidence, taught_by_month  # noqa: F401  (the fixture, and its helpers)
 
 SORTS = ("name", "mean", "risk", "KO1", "KO2", "SO2")
 
@@ -223,12 +225,17 @@ def test_the_comparison_agrees_with_each_cohorts_heat_map(bigger, make_cohort, e
             levels = [r.levels[index][0] for r in rows if r.levels[index][0] is not None]
             assert cell.evidence == len(levels)
             assert cell.level == (pytest.approx(sum(levels) / len(levels), abs=1e-4) if levels else None)
-        # only the objectives whose teaching has started for the cohort (the map shows them all)
-        taught = set(taught_keys(figures.cohort))
+        # only the objectives whose teaching has started for each learner, on their own dates
+        # (Ed Late joined at his own pace: in an earlier month than his cohort; the map shows them all)
+        today = cohort_today(figures.cohort, utcnow())
+        months = {e.user_id: joined_timeline(figures.cohort, e.started_at, e.pace).month(today)
+                  for e in db.session.scalars(select(Enrolment).where(Enrolment.cohort_id == figures.cohort.id, Enrolment.active))}
+        assert len(set(months.values())) == (2 if figures.cohort == bigger["cohort"] else 1)
         cells = [level for r in rows for column, (level, *_rest) in zip(heat.columns, r.levels, strict=True)
-                 if column.code in taught]
+                 if column.code in taught_by_month(months[r.user.id])]
         bar = heat.policy.at_risk_below
         assert figures.proficient == pytest.approx(sum(1 for v in cells if v is not None and v >= bar) / len(cells))
+        assert heat.at_bar is not None and heat.at_bar.share == pytest.approx(figures.proficient)
 
 
 def test_exports_build_their_rows_a_chunk_at_a_time(bigger, client, login, monkeypatch) -> None:

@@ -550,3 +550,65 @@ def test_the_sent_one_time_links_migration_blanks_the_links_mail_sent_earlier_ke
         upgrade()
         assert stored() == after
         db.engine.dispose()
+
+
+def test_the_admins_since_migration_dates_each_admin_from_the_audit_log(fresh_database_url: str, tmp_path: Path) -> None:
+    """Organization admins added before ``zzk2c3d4e5f614`` read "since: not recorded".
+    ``zzp2c3d4e5f614`` dates each from the audit log's latest change that added them (an
+    admin removed and added again: the second time); one the log never added (added before
+    it was kept), or whose latest change removed them, stays undated; a date already there
+    is kept; running it again changes nothing."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    admins = sa.table("organization_admins", sa.column("organization_id"), sa.column("user_id"), sa.column("added_at"))
+    audit = sa.table("audit_log", *(sa.column(c) for c in ("created_at", "action", "organization_id", "target", "before",
+                                                           "after")))
+    first, second, third, recorded = (datetime(2026, 3, day, 9, tzinfo=UTC) for day in (2, 5, 9, 20))
+    with app.app_context():
+        upgrade(revision="zzm2c3d4e5f614")
+        with db.engine.begin() as conn:
+            ada, bo, cy, di, eve = (conn.execute(sa.insert(User).values(email=f"{name.lower()}@example.com", name=name))
+                                    .inserted_primary_key[0] for name in ("Ada", "Bo", "Cy", "Di", "Eve"))
+            org, other = (conn.execute(sa.insert(Organization).values(name=name)).inserted_primary_key[0]
+                          for name in ("Acme", "Other"))
+
+            def edited(org_id: int, when: datetime, before: list[int], after: list[int]) -> dict[str, object]:
+                return {"created_at": when, "action": "organization_edited", "organization_id": org_id,
+                        "target": f"organization:{org_id}", "before": json.dumps({"admins": before}),
+                        "after": json.dumps({"admins": after})}
+
+            conn.execute(sa.insert(audit), [
+                edited(org, first, [cy], [ada, cy]),         # Ada added
+                edited(org, first, [ada, cy], [ada, bo, cy]),  # Bo added ...
+                edited(org, second, [ada, bo, cy], [ada, cy]),  # ... removed
+                edited(org, third, [ada, cy], [ada, bo, cy]),   # ... and added again
+                edited(org, third, [ada, bo, cy], [ada, bo, cy, di]),  # Di added, then removed off the log
+                edited(org, recorded, [ada, bo, cy, di], [ada, bo, cy]),
+                edited(other, second, [], [eve]),             # Eve administers Other, not Acme
+                {"created_at": first, "action": "organization_created", "organization_id": org,
+                 "target": f"organization:{org}", "before": None, "after": json.dumps({"name": "Acme"})}])
+            conn.execute(sa.insert(admins), [
+                {"organization_id": org, "user_id": ada, "added_at": None},
+                {"organization_id": org, "user_id": bo, "added_at": None},
+                {"organization_id": org, "user_id": cy, "added_at": None},   # before the log: not recorded
+                {"organization_id": org, "user_id": di, "added_at": None},   # the log's latest removed them
+                {"organization_id": org, "user_id": eve, "added_at": None},  # never added to Acme in the log
+                {"organization_id": other, "user_id": eve, "added_at": recorded}])  # recorded: kept
+
+        def since() -> dict[tuple[int, int], datetime | None]:
+            with db.engine.connect() as conn:
+                rows = conn.execute(sa.select(admins.c.organization_id, admins.c.user_id, admins.c.added_at)).all()
+            return {(o, u): None if at is None else utc(at if isinstance(at, datetime) else datetime.fromisoformat(str(at)))
+                    for o, u, at in rows}
+
+        def utc(moment: datetime) -> datetime:
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+        upgrade()
+        expected = {(org, ada): first, (org, bo): third, (org, cy): None, (org, di): None, (org, eve): None,
+                    (other, eve): recorded}
+        assert since() == expected
+        downgrade(revision="zzm2c3d4e5f614")
+        assert since() == expected  # the dates are true: going back keeps them
+        upgrade()
+        assert since() == expected
+        db.engine.dispose()

@@ -91,6 +91,13 @@ def learners_due(session: DbSession, cohort_id: int) -> list[int]:
         .order_by(ProgressLevel.user_id)))
 
 
+def issue_due_in(session: DbSession, cohort: Cohort, now: datetime) -> int:
+    """Issue every certificate due to ``cohort``'s learners (``learners_due``, then
+    ``issue_due`` for each): what the periodic check does for a cohort, and the demo for
+    its cohorts. How many were issued; calling it again issues nothing more."""
+    return sum(len(issue_due(session, cohort, user_id, now)) for user_id in learners_due(session, cohort.id))
+
+
 def passed_an_exam(session: DbSession, user_id: int, held: set[int]) -> bool:
     """Whether the learner passed an exam of a level they hold no certificate for, in one
     statement: a level is complete only once its exam is passed (``LevelStatus.complete``),

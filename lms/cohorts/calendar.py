@@ -104,3 +104,26 @@ def program_over(cohort: Cohort, today: date) -> ColumnElement[bool]:
         return false()
     cutoff = datetime.combine(_last_start_over(today) + timedelta(days=1), time(0), tzinfo=ZoneInfo(cohort.timezone))
     return or_(Enrolment.pace != Pace.OWN_START, Enrolment.started_at < cutoff.astimezone(UTC))
+
+
+def _last_start_in_month(today: date, month: int) -> date:
+    """The latest start of a program whose ``month`` has opened by ``today`` (month arithmetic
+    clamps the day, so a day or two later may have opened it too)."""
+    start = today - relativedelta(months=month - 1)
+    while month_opens_on(start + timedelta(days=1), month) <= today:
+        start += timedelta(days=1)
+    return start
+
+
+def own_month_reached(cohort: Cohort, today: date, month: int) -> ColumnElement[bool]:
+    """The SQL condition on ``Enrolment`` (of ``cohort``) that its learner is in ``month`` of
+    the program or later on ``today`` (the cohort's day), counted on their own dates: the
+    cohort's, or, when they joined late at their own pace (``Pace.OWN_START``), from the day
+    they joined (a late joiner at their own pace is in an earlier month than their cohort).
+    A catch-up learner's missed months open on joining, so they are where the cohort is.
+    No statement of its own, as ``program_over``."""
+    if current_month(cohort.start_date, today) < month:
+        return false()
+    cutoff = datetime.combine(_last_start_in_month(today, month) + timedelta(days=1), time(0),
+                              tzinfo=ZoneInfo(cohort.timezone))
+    return or_(Enrolment.pace != Pace.OWN_START, Enrolment.started_at < cutoff.astimezone(UTC))

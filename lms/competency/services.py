@@ -42,7 +42,7 @@ from lms.catalog.models import KINDS, ContentRevision, Level, Objective, Objecti
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
-from lms.cohorts.calendar import CohortStage, program_closes_on, program_over, stage_at
+from lms.cohorts.calendar import CohortStage, own_month_reached, program_closes_on, program_over, stage_at
 from lms.cohorts.enrolment import is_learner_of
 from lms.cohorts.models import Cohort, Enrolment, Organization
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, KeptTrend, MonthPoint, ReasonKind, ReasonSnapshot
@@ -750,59 +750,122 @@ class _ObjectiveFigures:
     mean: float | None
     reaching: tuple[int, ...]    # learners at or above each threshold, lowest first
     proficient: int              # learners at or above the at-risk bar
+    # learners with an open account at or above the bar whose own dates have reached the
+    # month the objective's teaching starts in (``own_month_reached``): what ``AtBar`` counts
+    taught_proficient: int = 0
 
 
-def objective_figures(session: DbSession, cohort_ids: Sequence[int], columns: Sequence[Column],
-                      rules: Policy) -> dict[tuple[int, int], _ObjectiveFigures]:
+def teaching_months(objectives: Sequence[Objective]) -> dict[int, int]:
+    """Objective id -> the program month its teaching starts in: the first active phase of
+    its active modules (an objective no active module serves is left out). ``objectives``
+    are ``objectives_with_modules``'."""
+    months = {o.id: min((phase.month for module in o.modules if module.active for phase in module.phases if phase.active),
+                        default=None) for o in objectives}
+    return {oid: month for oid, month in months.items() if month is not None}
+
+
+def _reached(cohorts: Sequence[Cohort], todays: dict[int, date], month: int) -> ColumnElement[bool]:
+    """On ``Enrolment``: its learner is in ``month`` or later on their own dates (``own_month_reached``)."""
+    return or_(*(and_(Enrolment.cohort_id == c.id, own_month_reached(c, todays[c.id], month)) for c in cohorts))
+
+
+def objective_figures(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int, date], columns: Sequence[Column],
+                      rules: Policy, open_only: bool = False) -> dict[tuple[int, int], _ObjectiveFigures]:
     """(cohort id, objective id) -> how many current learners have a level, their mean, how
-    many reach each threshold and the bar: one statement (GROUP BY), nothing per learner."""
-    if not cohort_ids or not columns:
+    many reach each threshold and the bar (with ``open_only``, of the learners whose account
+    is open), and how many of those with an open account reach the bar on an objective
+    taught on their own dates: one statement (GROUP BY), nothing per learner."""
+    if not cohorts or not columns:
         return {}
     bounds = sorted(rules.thresholds.values())
     level = Mastery.level
     reach = [func.sum(case((level >= bound, 1), else_=0)) for bound in (*bounds, rules.at_risk_below)]
-    query = (select(Enrolment.cohort_id, Mastery.objective_id, func.count(level), func.avg(level), *reach)
-             .join(Enrolment, Enrolment.user_id == Mastery.user_id)
-             .where(Enrolment.cohort_id.in_(list(cohort_ids)), Enrolment.active,
+    by_month: dict[int, list[int]] = defaultdict(list)
+    for oid, month in teaching_months([c.objective for c in columns]).items():
+        by_month[month].append(oid)
+    taught = or_(*(and_(Mastery.objective_id.in_(oids), _reached(cohorts, todays, month)) for month, oids in by_month.items()))
+    at_bar_taught = func.sum(case((and_(level >= rules.at_risk_below, User.deactivated_at.is_(None), taught), 1), else_=0))
+    query = (select(Enrolment.cohort_id, Mastery.objective_id, func.count(level), func.avg(level), at_bar_taught, *reach)
+             .join(Enrolment, Enrolment.user_id == Mastery.user_id).join(User, User.id == Mastery.user_id)
+             .where(Enrolment.cohort_id.in_([c.id for c in cohorts]), Enrolment.active,
                     Mastery.objective_id.in_([c.objective.id for c in columns]))
              .group_by(Enrolment.cohort_id, Mastery.objective_id))
+    if open_only:
+        query = query.where(User.deactivated_at.is_(None))
     result = {}
-    for cohort_id, objective_id, present, mean, *counts in session.execute(query):
+    for cohort_id, objective_id, present, mean, taught_count, *counts in session.execute(query):
         numbers = [int(n or 0) for n in counts]
         result[(cohort_id, objective_id)] = _ObjectiveFigures(present=int(present), mean=_rounded(mean),
-                                                              reaching=tuple(numbers[:-1]), proficient=numbers[-1])
+                                                              reaching=tuple(numbers[:-1]), proficient=numbers[-1],
+                                                              taught_proficient=int(taught_count or 0))
     return result
 
 
 @dataclass(frozen=True)
+class Headcount:
+    """A cohort's current learners: how many have an open account, how many a closed one
+    (deactivated, or erased: ``User.deactivated_at``), and of those with an open account
+    how many are in each program month or later on their own dates (``own_month_reached``)."""
+
+    open: int = 0
+    closed: int = 0
+    reached: dict[int, int] = field(default_factory=dict)
+
+
+def headcounts(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int, date],
+               months: Collection[int]) -> dict[int, Headcount]:
+    """Cohort id -> its ``Headcount``, with the learners in each of ``months`` or later: one
+    statement, whatever the number of cohorts and learners."""
+    if not cohorts:
+        return {}
+    shut = User.deactivated_at.is_not(None)
+    wanted = sorted(set(months))
+    query = (select(Enrolment.cohort_id, func.sum(case((shut, 0), else_=1)), func.sum(case((shut, 1), else_=0)),
+                    *(func.sum(case((and_(~shut, _reached(cohorts, todays, month)), 1), else_=0)) for month in wanted))
+             .join(User, User.id == Enrolment.user_id)
+             .where(Enrolment.cohort_id.in_([c.id for c in cohorts]), Enrolment.active)
+             .group_by(Enrolment.cohort_id))
+    return {cohort_id: Headcount(open=int(open_ or 0), closed=int(closed or 0),
+                                 reached={month: int(n or 0) for month, n in zip(wanted, counts, strict=True)})
+            for cohort_id, open_, closed, *counts in session.execute(query)}
+
+
+@dataclass(frozen=True)
 class AtBar:
-    """A cohort's learner-objective pairs at or above the at-risk bar (e.g. proficient), over
-    the objectives whose teaching has started on its dates: objectives not yet taught would
-    count as below the bar and make a younger cohort look weaker. The one definition the
-    heat map and the cohorts side by side both show (``share_at_bar``)."""
+    """A cohort's learner-objective pairs at or above the at-risk bar (e.g. proficient),
+    each learner with an open account judged on the objectives whose teaching has started
+    on their own dates (``own_month_reached``: a late joiner at their own pace is in an
+    earlier month than their cohort): objectives not yet taught to a learner would count as
+    below the bar and make a younger cohort, or one with late joiners, look weaker. The one
+    definition the heat map and the cohorts side by side both show (``share_at_bar``)."""
 
     reached: int      # pairs at or above the bar
-    objectives: int   # objectives taught so far
-    learners: int     # the cohort's current learners
-
-    @property
-    def pairs(self) -> int:
-        return self.objectives * self.learners
+    objectives: int   # objectives taught so far on the cohort's dates
+    learners: int     # the cohort's current learners with an open account
+    pairs: int        # learner-objective pairs taught so far, each learner on their own dates
 
     @property
     def share(self) -> float | None:
         """None: no learners, or nothing taught yet."""
         return self.reached / self.pairs if self.pairs else None
 
+    @property
+    def fewer_taught(self) -> bool:
+        """Some learners have been taught fewer of the objectives than the cohort (they joined late at their own pace)."""
+        return self.pairs < self.objectives * self.learners
+
 
 def share_at_bar(cohort: Cohort, objectives: Sequence[Objective], today: date,
-                 figures: dict[tuple[int, int], _ObjectiveFigures], learners: int) -> AtBar:
-    """``AtBar`` for ``cohort`` from ``objective_figures`` (nothing read here); ``objectives``
-    are ``objectives_with_modules``' (their modules' phases say when teaching starts)."""
-    opens = state.objective_openings(objectives, Timeline(cohort.start_date))
-    taught = [o.id for o in objectives if (day := opens[o.id]) is not None and day <= today]
-    reached = sum(found.proficient for oid in taught if (found := figures.get((cohort.id, oid))) is not None)
-    return AtBar(reached=reached, objectives=len(taught), learners=learners)
+                 figures: dict[tuple[int, int], _ObjectiveFigures], heads: Headcount) -> AtBar:
+    """``AtBar`` for ``cohort`` from ``objective_figures`` and ``headcounts`` (nothing read
+    here); ``objectives`` are ``objectives_with_modules``' (their modules' phases say when
+    teaching starts)."""
+    months = teaching_months(objectives)
+    month = current_month(cohort.start_date, today)
+    taught = [oid for oid, first in months.items() if first <= month]
+    reached = sum(found.taught_proficient for oid in taught if (found := figures.get((cohort.id, oid))) is not None)
+    pairs = sum(heads.reached.get(months[oid], 0) for oid in taught)
+    return AtBar(reached=reached, objectives=len(taught), learners=heads.open, pairs=pairs)
 
 
 def _distributions(cohort: Cohort, columns: Sequence[Column], figures: dict[tuple[int, int], _ObjectiveFigures],
@@ -1058,14 +1121,17 @@ class HeatMap:
         """The cohort's pairs at or above the bar, as the cohorts side by side count them."""
         if self.context is None:
             return None
-        return share_at_bar(self.cohort, [c.objective for c in self.columns], self.today, self._figures, self.count)
+        objectives = [c.objective for c in self.columns]
+        heads = headcounts(self.context.session, [self.cohort], {self.cohort.id: self.today},
+                           set(teaching_months(objectives).values()))
+        return share_at_bar(self.cohort, objectives, self.today, self._figures, heads.get(self.cohort.id, Headcount()))
 
     @cached_property
     def _figures(self) -> dict[tuple[int, int], _ObjectiveFigures]:
         """Each objective's aggregates over the whole cohort: one statement, when first read."""
         if self.context is None:
             return {}
-        return objective_figures(self.context.session, [self.cohort.id], self.columns, self.policy)
+        return objective_figures(self.context.session, [self.cohort], {self.cohort.id: self.today}, self.columns, self.policy)
 
     @cached_property
     def funnel(self) -> list[FunnelStep]:
@@ -1586,16 +1652,19 @@ def trend_page(session: DbSession, cohort: Cohort, now: datetime) -> TrendPage:
 class CohortCompetency:
     cohort: Cohort
     month: int
-    learners: int
+    learners: int                     # current learners with an open account: every figure is theirs
     means: list[Cell]                 # per objective: the cohort's mean (evidence = learners with evidence)
     # per objective: how many of the current learners are at the at-risk bar (proficient) or
     # above: a mean coloured proficient may hide learners below it
     at_bar: list[int]
-    # share of learner-objective cells at or above the at-risk bar, over the objectives whose
-    # teaching has started on the cohort's dates (None: no learners, or none started)
+    # share of learner-objective cells at or above the at-risk bar, each learner over the
+    # objectives whose teaching has started on their own dates (``AtBar``; None: no learners,
+    # or none started)
     proficient: float | None
     at_risk: int
     completion: list[FunnelStep]
+    closed: int = 0             # current learners with a closed account, left out of every figure
+    fewer_taught: bool = False  # some learners joined late at their own pace: the share counts fewer objectives for them
 
     @property
     def stage(self) -> CohortStage:
@@ -1615,6 +1684,11 @@ class Comparison:
     @property
     def bar_name(self) -> str:
         return self.policy.name_of(self.policy.at_risk_below)
+
+    @property
+    def closed_accounts(self) -> int:
+        """Current learners with a closed account across the cohorts, left out of the figures."""
+        return sum(c.closed for c in self.cohorts)
 
 
 def risk_counts(session: DbSession, cohorts: Sequence[Cohort], todays: dict[int, date], columns: Sequence[Column],
@@ -1672,24 +1746,26 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
     todays = {c.id: cohort_today(c, now) for c in cohorts}
     oldest = cohorts[-1] if cohorts else None
     columns = columns_for(session, objectives, oldest, todays[oldest.id]) if oldest else []
-    totals = learner_counts(session, ids)
-    figures = objective_figures(session, ids, columns, rules)
+    # Learners with a closed account are left out of every figure (counted apart, as the heat map's header does).
+    heads = headcounts(session, cohorts, todays, set(teaching_months(objectives).values()))
+    figures = objective_figures(session, cohorts, todays, columns, rules, open_only=True)
     risky = risk_counts(session, cohorts, todays, columns, rules)
-    funnels = state.funnel_counts(session, ids)
+    funnels = state.funnel_counts(session, ids, open_only=True)
     result = []
     for cohort in cohorts:
         month = current_month(cohort.start_date, todays[cohort.id])
-        total = totals.get(cohort.id, 0)
+        head = heads.get(cohort.id, Headcount())
         means, reached = [], []
         for column in columns:
             found = figures.get((cohort.id, column.objective.id))
             mean = found.mean if found else None
             means.append(Cell(level=mean, name=rules.name_of(mean), rank=rules.rank_of(mean), evidence=found.present if found else 0))
             reached.append(found.proficient if found else 0)
-        at_bar = share_at_bar(cohort, objectives, todays[cohort.id], figures, total)
-        result.append(CohortCompetency(cohort=cohort, month=month, learners=total, means=means, at_bar=reached,
-                                       proficient=at_bar.share, at_risk=risky.get(cohort.id, 0),
-                                       completion=_funnel(funnels.get(cohort.id, {}), total, levels, month)))
+        at_bar = share_at_bar(cohort, objectives, todays[cohort.id], figures, head)
+        result.append(CohortCompetency(cohort=cohort, month=month, learners=head.open, closed=head.closed, means=means,
+                                       at_bar=reached, proficient=at_bar.share, fewer_taught=at_bar.fewer_taught,
+                                       at_risk=risky.get(cohort.id, 0),
+                                       completion=_funnel(funnels.get(cohort.id, {}), head.open, levels, month)))
     return Comparison(organization=organization, policy=rules, legend=bands(rules), objectives=objectives,
                       levels=levels, cohorts=result)
 

@@ -11,7 +11,16 @@ from flask.cli import with_appcontext
 
 from lms.database import unit_of_work, utcnow
 from lms.demo.benchmark import MAX_LEARNERS, build_benchmark
-from lms.demo.services import COHORT, ORGANIZATION, PROFILES, DemoError, build_demo, demo_activity, evidence_count
+from lms.demo.services import (
+    COHORT,
+    ORGANIZATION,
+    PROFILES,
+    DemoError,
+    build_demo,
+    demo_activity,
+    demo_certificates,
+    evidence_count,
+)
 from lms.extensions import db
 from lms.notifications.reminders import send_reminders
 from lms.notifications.services import NO_BASE_URL, mail_base_url
@@ -78,6 +87,10 @@ def demo_command(learners: int | None, cohorts: int | None) -> None:
                    + (f"{report.mastery:,} mastery records rebuilt." if report.mastery else "mastery unchanged."))
         rate = f" ({report.learners / seconds:.1f} learners/s)" if report.learners and seconds else ""
         click.echo(f"  Took {seconds:.1f}s{rate}.")
+    with unit_of_work(db.session):  # the certificates the work earned, as the periodic check issues them
+        certified = demo_certificates(db.session, utcnow())
+    click.echo(f"Certificates: {certified} issued for levels the demo's learners completed."
+               if certified else "Certificates: none due (every level the demo's learners completed has its certificate).")
     click.echo(f"Evidence in the database: {evidence_count(db.session):,} rows.")
     click.echo(f"Demo data ready: {ORGANIZATION}, cohort {COHORT!r} (started five months ago).")
     click.echo(f"{'role':<20} {'email':<26} password")

@@ -34,6 +34,7 @@ from lms.assessment.services import (
 )
 from lms.catalog.models import Metric
 from lms.catalog.services import schedule
+from lms.certificates.services import issue_due_in
 from lms.cohorts.enrolment import active_enrolment, enrol
 from lms.cohorts.models import Cohort, Organization
 from lms.cohorts.services import create_organization
@@ -837,3 +838,16 @@ def demo_conversations(session: DbSession, cohort: Cohort, instructor: User, now
 
 def evidence_count(session: DbSession) -> int:
     return session.scalar(select(func.count()).select_from(Evidence)) or 0
+
+
+def demo_certificates(session: DbSession, now: datetime) -> int:
+    """Issue the certificates the demo organization's learners have earned, as the periodic
+    check (``check-certificates``) would once the demo's work is graded: the benchmark
+    cohorts' learners reach a level complete in bulk, with no grade release to issue
+    theirs. How many were issued; a second run issues none."""
+    org = session.scalar(select(Organization).where(Organization.name == ORGANIZATION))
+    if org is None:
+        return 0
+    cohorts = session.scalars(select(Cohort).where(Cohort.organization_id == org.id, Cohort.archived_at.is_(None))
+                              .order_by(Cohort.id))
+    return sum(issue_due_in(session, cohort, now) for cohort in cohorts)

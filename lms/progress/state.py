@@ -38,6 +38,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, case, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, selectinload
 
+from lms.accounts.models import User
 from lms.accounts.services import hold_users
 from lms.catalog.models import Module, Objective
 from lms.catalog.revision import cached
@@ -644,10 +645,11 @@ class LevelCounts:
     seen: int = 0  # learners with any row in the level
 
 
-def funnel_counts(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, dict[int, LevelCounts]]:
+def funnel_counts(session: DbSession, cohort_ids: Sequence[int], open_only: bool = False) -> dict[int, dict[int, LevelCounts]]:
     """Cohort id -> level id -> how many learners reached each stage, from one statement
-    over the kept level rows. A learner with no row in a level has nothing to do there
-    (its modules are done); the caller counts them from ``seen``."""
+    over the kept level rows (with ``open_only``, of the learners whose account is open). A
+    learner with no row in a level has nothing to do there (its modules are done); the
+    caller counts them from ``seen``."""
     if not cohort_ids:
         return {}
     settle(session)
@@ -657,6 +659,8 @@ def funnel_counts(session: DbSession, cohort_ids: Sequence[int]) -> dict[int, di
                     func.sum(case((stage >= 2, 1), else_=0)), func.sum(case((stage >= 3, 1), else_=0)))
              .where(ProgressLevel.cohort_id.in_(list(cohort_ids)))
              .group_by(ProgressLevel.cohort_id, ProgressLevel.level_id))
+    if open_only:
+        query = query.where(ProgressLevel.user_id.in_(select(User.id).where(User.deactivated_at.is_(None))))
     result: dict[int, dict[int, LevelCounts]] = defaultdict(dict)
     for cohort_id, level_id, seen, started, modules, exam, complete in session.execute(query):
         result[cohort_id][level_id] = LevelCounts(started=int(started or 0), modules_done=int(modules or 0),
