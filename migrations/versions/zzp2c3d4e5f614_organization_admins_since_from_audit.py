@@ -7,7 +7,7 @@ does not add them, stays "not recorded". Data only, in Python (the same on SQLit
 PostgreSQL); running it again changes nothing. Going back leaves the dates (they are true).
 
 Revision ID: zzp2c3d4e5f614
-Revises: zzm2c3d4e5f614
+Revises: zzo2c3d4e5f614
 Create Date: 2026-12-07 14:00:00.000000
 
 """
@@ -21,7 +21,7 @@ import lms.database
 
 # revision identifiers, used by Alembic.
 revision = 'zzp2c3d4e5f614'
-down_revision = 'zzm2c3d4e5f614'
+down_revision = 'zzo2c3d4e5f614'
 branch_labels = None
 depends_on = None
 
