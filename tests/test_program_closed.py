@@ -195,6 +195,10 @@ def test_no_quiz_is_started_after_the_close_unless_extended(closed) -> None:
     closed["clients"][second.id].post(f"/quizzes/{check.key}/start")
     db.session.expire_all()
     assert db.session.scalars(select(Attempt.user_id)).all() == [first.id]
+    # a level exam has no part to extend: its refusal offers none
+    exam = db.session.scalars(select(Quiz).where(Quiz.key == "advanced-exam")).one()
+    refused = quizzes.quiz_status(db.session, exam, second, utcnow()).reason
+    assert refused is not None and refused.startswith(_said(closed["cohort"])) and "extension" not in refused
 
 
 def test_an_attempt_under_way_at_the_close_is_closed_with_the_program(app: Flask, loaded, make_cohort, enrol_learner) -> None:

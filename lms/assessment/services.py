@@ -252,7 +252,9 @@ def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: dat
     elif now < window.opens_at:
         reason = f"This {quiz.kind} opens on {local_moment(window.opens_at, zone)}."
     elif window.closes_at is not None and now >= window.closes_at and window.close is not None:
-        reason = window.close.says(f"this {quiz.kind} can no longer be taken unless your instructor grants you an extension")
+        # a level exam has no part of the program to extend (``lms.gradebook``: no extensions)
+        reason = window.close.says(f"this {quiz.kind} can no longer be taken" if quiz.phase_id is None else
+                                   f"this {quiz.kind} can no longer be taken unless your instructor grants you an extension")
     elif window.closes_at is not None and now >= window.closes_at:
         reason = f"This {quiz.kind} closed on {local_moment(window.closes_at, zone)}."
     elif in_progress is None and quiz.attempts_allowed and len(attempts) >= quiz.attempts_allowed:
