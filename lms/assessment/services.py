@@ -42,7 +42,7 @@ from lms.catalog.models import Level
 from lms.cohorts.enrolment import Carried, active_enrolment, hold_enrolment
 from lms.cohorts.models import Cohort, Enrolment, TimeAllowance
 from lms.database import DbSession, UTCDateTime, rowcount, zone_named
-from lms.learning.services import Schedule, build_schedule, deadline_that_applies, enrolment_in, opens_at, timeline_of
+from lms.learning.services import Close, Schedule, build_schedule, close_of, deadline_that_applies, enrolment_in, opens_at, timeline_of
 from lms.web.page_cache import fingerprint
 
 events = Namespace()
@@ -74,6 +74,9 @@ class Window:
     release_on: date
     opens_at: datetime
     closes_at: datetime | None
+    # the learner's program close, when it is what closes the window (no earlier closing
+    # day of the quiz's own, no extension running later): its refusal says so
+    close: Close | None = None
 
     def is_open(self, now: datetime) -> bool:
         return self.opens_at <= now and (self.closes_at is None or now < self.closes_at)
@@ -111,8 +114,14 @@ def quiz_window(session: DbSession, quiz: Quiz, cohort: Cohort, user_id: int, no
     release = timeline.phase_dates(month)[0]
     if early is not None:
         release, opens = early, min(opens, early + timedelta(days=quiz.opens_after_days))
-    return Window(release_on=release, opens_at=opens_at(cohort, opens),
-                  closes_at=opens_at(cohort, due) if quiz.closes_after_days else None)
+    # No quiz is taken once the learner's program has closed (``Close``), whether or not it
+    # sets a closing day of its own, unless an extension of its part runs later: its window
+    # closes as the day the program closes (or the extension's) begins, as a quiz's does.
+    ends = deadline_that_applies(timeline.closes_on, extended)
+    if quiz.closes_after_days and due < ends:
+        return Window(release_on=release, opens_at=opens_at(cohort, opens), closes_at=opens_at(cohort, due))
+    return Window(release_on=release, opens_at=opens_at(cohort, opens), closes_at=opens_at(cohort, ends),
+                  close=close_of(cohort, timeline) if ends == timeline.closes_on else None)
 
 
 def release_month(quiz: Quiz) -> int:
@@ -246,6 +255,10 @@ def _status(quiz: Quiz, attempts: list[Attempt], window: Window | None, now: dat
         reason = "Quizzes are taken by learners enrolled in a cohort."
     elif now < window.opens_at:
         reason = f"This {quiz.kind} opens on {local_moment(window.opens_at, zone)}."
+    elif window.closes_at is not None and now >= window.closes_at and window.close is not None:
+        # a level exam has no part of the program to extend (``lms.gradebook``: no extensions)
+        reason = window.close.says(f"this {quiz.kind} can no longer be taken" if quiz.phase_id is None else
+                                   f"this {quiz.kind} can no longer be taken unless your instructor grants you an extension")
     elif window.closes_at is not None and now >= window.closes_at:
         reason = f"This {quiz.kind} closed on {local_moment(window.closes_at, zone)}."
     elif in_progress is None and quiz.attempts_allowed and len(attempts) >= quiz.attempts_allowed:

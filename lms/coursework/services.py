@@ -25,7 +25,7 @@ from lms.cohorts.models import Cohort
 from lms.coursework.models import EDITABLE, Assignment, Attachment, DiffKind, Rubric, Submission, SubmissionStatus, SubmissionVersion
 from lms.coursework.sharing import groups_of, member_score, sharers
 from lms.database import DbSession, among, insert_unless_there, rowcount
-from lms.learning.services import Schedule, deadline_that_applies
+from lms.learning.services import Close, Schedule, deadline_that_applies
 from lms.storage.backends import Storage, as_storage
 from lms.web.downloads import shortened
 from lms.web.page_cache import fingerprint
@@ -122,6 +122,12 @@ class Dates:
     extended: bool
     revision: bool = False  # due_on is the revision window's end: the work was returned
     zone: str = "UTC"  # the cohort's time zone, where the due day ends (as the schedule reads it)
+    close: Close | None = None  # when the learner's program closes: past due after it, nothing is handed in
+
+    def closed(self, now: datetime) -> str | None:
+        """Why nothing can be handed in at ``now``: the learner's program has closed and this
+        is past due (an extension or a return for revision running to today keeps it open)."""
+        return self.close.refuses(self.due_on, now, "work") if self.close is not None else None
 
     def late(self, when: datetime | date) -> bool:
         return handed_in_late(when, self.due_on, self.zone)
@@ -156,7 +162,7 @@ def dates_for(assignment: Assignment, plan: Schedule, work: Submission | None = 
     due = plan.timeline.item_dates(slot.phase.month, 0, assignment.due_after_days)[1]
     applies = deadline_that_applies(due, slot.extension)  # an extension ending before the phase does counts too
     dates = Dates(opens_on=slot.opens_on, due_on=applies, is_open=slot.is_open, extended=applies > due,
-                  zone=plan.cohort.timezone)
+                  zone=plan.cohort.timezone, close=plan.close)
     if work is not None and work.status == SubmissionStatus.RETURNED and work.returned_at is not None:
         again = work.returned_at.astimezone(ZoneInfo(plan.cohort.timezone)).date() + timedelta(days=revision_days())
         if again > dates.due_on:
@@ -271,6 +277,8 @@ def _editable(session: DbSession, submission: Submission, dates: Dates | None, n
     before is read again)."""
     if dates is None or not dates.is_open:
         raise SubmissionError("This assignment is not open for you yet.")
+    if (closed := dates.closed(now)) is not None:
+        raise SubmissionError(closed)
     loaded = list(submission.__dict__.get("attachments") or ())
     taken = rowcount(session.execute(
         update(Submission).where(Submission.id == submission.id, Submission.status.in_(EDITABLE))

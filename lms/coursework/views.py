@@ -54,8 +54,9 @@ def assignments() -> str:
 def assignment(key: str) -> str:
     item = services.get_assignment(db.session, key) or abort(404)
     plan = learner_schedule(db.session, signed_in(), utcnow())
+    dates = services.dates_for(item, plan) if plan else None
     return render_template("coursework/assignment.html", assignment=item, brief=render_content_markdown(item.body),
-                           rubric=item.rubric.current, dates=services.dates_for(item, plan) if plan else None)
+                           rubric=item.rubric.current, dates=dates, closed=dates.closed(utcnow()) if dates else None)
 
 
 def _uploads() -> Storage:
@@ -80,7 +81,8 @@ def _render_work(item: Assignment, submission: Submission | None, dates: Dates |
     # What each field takes, read with the field (aria-describedby), not only as text beside it.
     form.body.description = f"Markdown works: headings, lists, tables. Deliverables: {'; '.join(item.deliverables)}"
     return render_template("coursework/work.html", assignment=item, submission=submission, dates=dates, form=form,
-                           button=CsrfForm(), error=error, changes=changes, saved_meanwhile=saved_meanwhile,
+                           button=CsrfForm(), error=error, closed=dates.closed(utcnow()) if dates else None,
+                           changes=changes, saved_meanwhile=saved_meanwhile,
                            preview=render_user_markdown(submission.draft_body) if submission and submission.draft_body else None), status
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from blinker import Namespace
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, and_, func, not_, or_, select, tuple_
 from sqlalchemy.orm import load_only, selectinload
 
 from lms.accounts.models import User
@@ -33,6 +33,7 @@ from lms.assessment.methods import GRADING_METHODS
 from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
 from lms.catalog.models import Lesson
 from lms.catalog.revision import cached
+from lms.cohorts.calendar import program_over
 from lms.cohorts.enrolment import learners_page
 from lms.cohorts.models import Cohort, Enrolment
 from lms.cohorts.services import CohortError
@@ -424,13 +425,15 @@ class _Reading:
     def chosen(self, row_filter: RowFilter) -> list[User]:
         """The learners a filter ``WITHOUT_CELLS`` shows, in order: no row built. Overdue:
         those with an item of these columns overdue in the kept state, which is what makes a
-        cell overdue (``ScheduledItem.overdue``), and an open account (``Row.shown_by``)."""
+        cell overdue (``ScheduledItem.overdue``), an open account (``Row.shown_by``) and a
+        program not over (``lms.cohorts.calendar.program_over``, in the same statement)."""
         if row_filter == RowFilter.ALL:
             return learners_of(self.session, [self.cohort.id])[self.cohort.id]
         if row_filter == RowFilter.OVERDUE:
             shown = {(PROGRESS_KIND[c.kind], c.key) for c in self.columns if c.kind in PROGRESS_KIND}
+            # whose program is over (``program_over``) nobody chases: off the overdue, as off the at-risk lists
             return self.learners_among({uid for uid, keys in overdue_keys(self.session, self.cohort.id, self.today).items()
-                                        if keys & shown}, User.deactivated_at.is_(None))
+                                        if keys & shown}, User.deactivated_at.is_(None), not_(program_over(self.cohort, self.today)))
         return self.learners_among(self.judge(None))
 
     def candidates(self) -> list[User]:

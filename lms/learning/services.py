@@ -200,6 +200,42 @@ def deadline_that_applies(regular: date, extension: date | None) -> date:
 
 
 @dataclass(frozen=True)
+class Close:
+    """When one learner's program closes (``Timeline.closes_on``: the cohort's close, or
+    their own for a late joiner at their own pace, as ``lms.cohorts.calendar.program_over``
+    works it out), and what they are told once it has. From that day nothing is handed in
+    (work, team work, portfolios, quiz attempts) unless it is still due: an extension (or a
+    return for revision) running to that day or later, or the final work due on the day
+    itself. Reading stays open: lessons, portfolio, progress, certificates."""
+
+    cohort: str
+    on: date
+    own: bool  # the learner's own program (a late joiner at their own pace), not the cohort's
+    zone: str  # the cohort's time zone, where the day is counted
+
+    def passed(self, now: datetime) -> bool:
+        """The program has closed at ``now`` (in the cohort's time zone)."""
+        return now.astimezone(ZoneInfo(self.zone)).date() >= self.on
+
+    def refuses(self, due: date, now: datetime, what: str) -> str | None:
+        """Why ``what`` (due on ``due``, extensions included) can no longer be handed in at
+        ``now``: the program has closed and it is past due. None: it may be."""
+        if not self.passed(now) or due >= now.astimezone(ZoneInfo(self.zone)).date():
+            return None
+        return self.says(f"{what} can no longer be handed in unless your instructor grants you an extension")
+
+    def says(self, what: str) -> str:
+        """The sentence a closed program is told with: ``what`` after the day it closed."""
+        program = f"Your program in {self.cohort}" if self.own else f"The program of {self.cohort}"
+        return f"{program} closed on {self.on:%d %B %Y}: {what}."
+
+
+def close_of(cohort: Cohort, timeline: Timeline) -> Close:
+    """When the program of a learner of ``cohort`` on ``timeline`` closes (``Close``)."""
+    return Close(cohort.name, timeline.closes_on, timeline.own_start, cohort.timezone)
+
+
+@dataclass(frozen=True)
 class Slot:
     """One phase of a module in one learner's schedule. ``extension``: the day of the
     extension that applies to the phase (None: none), which moves every due date of the
@@ -241,6 +277,16 @@ class Schedule:
     def over(self) -> bool:
         """The learner's twelve months are over (their month counts past the last)."""
         return self.month > PROGRAM_MONTHS
+
+    @property
+    def close(self) -> Close:
+        """When the learner's program closes, and what they are told once it has."""
+        return close_of(self.cohort, self.timeline)
+
+    @property
+    def closed(self) -> bool:
+        """The learner's program has closed (``program_over`` for them): on or after ``Timeline.closes_on``."""
+        return self.today >= self.timeline.closes_on
 
     @property
     def open_now(self) -> list[Slot]:
@@ -360,6 +406,21 @@ def lesson_access(session: DbSession, user: User, lesson_key: str, now: datetime
 EXTENSION_PAST_DUE = timedelta(days=90)
 
 
+def latest_extension(timeline: Timeline, regular_due: date) -> date:
+    """The latest day an extension of a part regularly due on ``regular_due`` may run to:
+    the day the learner's program closes (``Timeline.closes_on``: its final work is due by
+    then, so work of month 12 can be extended into the closing period), or
+    ``EXTENSION_PAST_DUE`` past the regular due date when that is later (a late joiner's
+    catch-up dates can pass the close). A typed year such as 2030 is refused, not kept."""
+    return max(timeline.closes_on, regular_due + EXTENSION_PAST_DUE)
+
+
+def extension_limit(timeline: Timeline) -> str:
+    """What the grant form says of how late an extension may run, for this learner."""
+    return (f"at most to {timeline.closes_on:%d %B %Y}, the day the program closes (or {EXTENSION_PAST_DUE.days} days "
+            "past the part's due date when that is later)")
+
+
 def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: int, kind: OverrideKind | str, on_date: date,
                    note: str, granted_by: User, now: datetime | None = None, item_due: date | None = None,
                    seen: int | None = None) -> ScheduleOverride:
@@ -394,10 +455,7 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
                                 "Granted below; grant again if yours should apply instead.")
     timeline = timeline_of(cohort, enrolment)
     base_open, base_due = timeline.phase_dates(phase.month)
-    # an extension runs at most to the last day of the learner's month 12, or EXTENSION_PAST_DUE past the
-    # regular due date when that is later (a late joiner's catch-up dates can pass the end): a typed year
-    # such as 2030 is refused, not kept
-    latest = max(timeline.ends_on - timedelta(days=1), base_due + EXTENSION_PAST_DUE)
+    latest = latest_extension(timeline, base_due)
     if kind == OverrideKind.EARLY_ACCESS and on_date >= base_open:
         raise CohortError(f"Early access must open before the regular date, {base_open:%d %B %Y}.")
     today = cohort_today(cohort, now or utcnow())
@@ -409,8 +467,8 @@ def grant_override(session: DbSession, cohort: Cohort, learner: User, phase_id: 
     if kind == OverrideKind.EXTENSION and item_due is None and on_date <= base_due:
         raise CohortError(f"An extension must run past the regular due date, {base_due:%d %B %Y}.")
     if kind == OverrideKind.EXTENSION and on_date > latest:
-        raise CohortError(f"An extension can run at most to {latest:%d %B %Y}: the program's last day, or "
-                          f"{EXTENSION_PAST_DUE.days} days past the regular due date when that is later.")
+        raise CohortError(f"An extension can run at most to {latest:%d %B %Y}: the day the learner's program closes, "
+                          f"or {EXTENSION_PAST_DUE.days} days past the regular due date when that is later.")
     override = ScheduleOverride(user_id=learner.id, phase_id=phase.id, kind=kind, on_date=on_date,
                                 note=note.strip(), granted_by_id=granted_by.id, created_at=now or utcnow())
     session.add(override)

@@ -203,6 +203,8 @@ def _learner_page(cohort: Cohort, learner: User, form: OverrideForm, status: int
     manages = roles.is_admin or cohort.organization_id in roles.admin_of
     history = services.override_history(db.session, learner.id)
     form.seen.data = str(max((o.id for o in history), default=0))  # what this page shows: a grant is conditional on it
+    form.on_date.description = (f"Early access: the day it opens. Extension: the new due date, "
+                                f"{services.extension_limit(plan.timeline)}.")
     return render_template("learning/learner.html", cohort=cohort, learner=learner, plan=plan, form=form,
                            pace_form=pace_form, pace_labels=services.PACES, manages=manages, allowance=allowance,
                            allowance_form=allowance_form, history=history, remove_form=RemoveExtensionForm(),

@@ -252,6 +252,8 @@ def submit_for_review(session: DbSession, portfolio: Portfolio, user: User, elig
     waiting = review_waits(portfolio.level, dates)
     if waiting is not None:
         raise PortfolioError(waiting)
+    if dates is not None and (closed := dates.closed(now)) is not None:  # the program has closed: said first
+        raise PortfolioError(closed)
     codes = [o.key for o in assignment.objectives]
     if not portfolio.artifact_ids:
         raise PortfolioError("Choose at least one piece of work for your portfolio.")

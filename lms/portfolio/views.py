@@ -37,6 +37,7 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
     plan = learner_schedule(db.session, user, now)
     review = coursework.submission_for(db.session, assignment, user.id) if assignment else None
     portfolio = services.portfolio_for(db.session, user.id, level, now, create=create)
+    dates = coursework.dates_for(assignment, plan, review) if assignment and plan else None
     return {
         "level": level, "assignment": assignment, "eligible": eligible,
         "grades": services.grades_of(db.session, eligible, user.id),
@@ -50,7 +51,9 @@ def _context(level: Level, *, create: bool = True) -> dict[str, Any]:
         # what each version handed in held (its pieces at their versions), as kept then
         "hand_ins": services.hand_ins_of(db.session, review.versions) if review else {},
         "pieces_handed_in": services.pieces_in,
-        "dates": coursework.dates_for(assignment, plan, review) if assignment and plan else None,
+        "dates": dates,
+        # the learner's program has closed and the review is past due: saved, not handed in
+        "program_closed": dates.closed(now) if dates else None,
         "form": CsrfForm(), "share_url": None, "error": None, "saved_meanwhile": False,
         # no current enrolment (``LEARNER_OR_FORMER``): the program over or left, the portfolio is
         # theirs to read and its link theirs to turn off or on; nothing more is handed in

@@ -88,7 +88,9 @@ def _team_page(item: Assignment, form: TeamWorkForm | None = None, error: str | 
             my_score=services.adjusted_score(grade, adjustment) if grade else None,
             feedback=render_user_markdown(grade.feedback) if grade and grade.feedback else None,
             returns=grading.returns_of(db.session, submission) if submission and submission.versions else [])
-    return render_template("teams/team.html", assignment=item, dates=_dates(item, team), button=CsrfForm(), error=error,
+    dates = _dates(item, team)
+    return render_template("teams/team.html", assignment=item, dates=dates, button=CsrfForm(), error=error,
+                           closed=dates.closed(utcnow()) if dates else None,
                            name_form=name_form or TeamNameForm(formdata=None), user=user, rating_error=rating_error,
                            posted=request.form if rating_error else None,
                            **context), status

@@ -123,6 +123,7 @@ class LearnerToday:
     todo: list[Todo]
     recent: list[Recent]
     next: Opening | None
+    closed: str | None = None  # the learner's program has closed: what the panel says first
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,8 @@ def learner_today(session: DbSession, plan: Schedule, user_id: int, now: datetim
     todo = todo_list(session, plan, user_id, items)
     running = running_attempts(session, user_id, now)
     todo = [replace(t, running=True, runs_out=running[t.key]) if t.key in running else t for t in todo]
-    return LearnerToday(todo=todo, recent=recent_results(session, user_id), next=next_opening(plan, items))
+    closed = plan.close.says("nothing more is handed in unless your instructor grants you an extension") if plan.closed else None
+    return LearnerToday(todo=todo, recent=recent_results(session, user_id), next=next_opening(plan, items), closed=closed)
 
 
 def calendar_events(session: DbSession, plan: Schedule, user_id: int) -> list[CalendarEvent]:
