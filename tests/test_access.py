@@ -747,6 +747,24 @@ def test_a_former_learner_finds_what_they_keep_in_the_navigation(app: Flask, cli
     assert not any(link in nav for link in kept)
 
 
+def test_a_learners_navigation_links_the_simulations(app: Flask, client, loaded, world: World, login) -> None:
+    """The learner's main navigation listed the course's other areas but not its simulations
+    (their index page was there, unlinked). It links them for a learner, on a safe request
+    and after a form sent, marked as the current page there; staff who do not learn
+    (they have each cohort's simulations page) and a former learner are not sent there."""
+    login(client, world.learner_a)
+    link = '<li><a href="/simulations">Simulations</a></li>'
+    for response in (client.get("/"), client.post("/account", data={})):
+        assert link in _main_nav(response.get_data(as_text=True))
+    assert '<a href="/simulations" aria-current="page">Simulations</a>' in _main_nav(client.get("/simulations").get_data(as_text=True))
+    staff = app.test_client()
+    login(staff, world.instructor_a)
+    assert 'href="/simulations"' not in _main_nav(staff.get("/").get_data(as_text=True))
+    end_enrolment(db.session, world.learner_a, world.cohort_a, "Program finished")
+    db.session.commit()
+    assert 'href="/simulations"' not in _main_nav(client.get("/").get_data(as_text=True))
+
+
 # --------------------------------------------------------------------------- the REST API with tokens
 
 ALL_SCOPES = [s.value for s in Scope]
