@@ -422,7 +422,7 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     detail = text(client.get(f"/kpis/{UPTIME}"))
     assert "Prediction service availability" in detail and "at least 99.9%" in detail
     assert "99.2%" in detail and "99.95%" in detail and "From the checker" in detail
-    assert detail.count("<circle") == 2 and "Target at least 99.9%" in detail
+    assert detail.count("<circle") == 4 and "Target at least 99.9%" in detail  # two figures, on the wide chart and the narrow one
     assert "none: recorded within four weeks of your baseline" in detail and "first figure" in detail
     assert client.get("/kpis/no-such-metric").status_code == 404
 
