@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-
-from collections.abc import Mapping
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
