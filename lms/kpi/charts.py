@@ -69,7 +69,7 @@ def build_chart(trend: MetricTrend, width: int, height: int, axes: bool = False,
     """A chart ``width`` x ``height`` units; with ``axes`` it keeps room for month and
     value labels (the detail page: at most about ``month_labels`` month labels, ``font_size``
     units high), without it is a bare sparkline (the tracker)."""
-    left, right = (52.0, width - 28.0) if axes else (6.0, width - 6.0)
+    left, right = (4.4 * font_size, width - 28.0) if axes else (6.0, width - 6.0)  # room for "52.8%"
     top, bottom = (10.0, height - 12.0 - font_size) if axes else (6.0, height - 6.0)
     low, high = _value_range(trend)
 
