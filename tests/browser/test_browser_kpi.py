@@ -13,7 +13,7 @@ from lms.catalog.models import Metric
 from lms.database import utcnow
 from lms.extensions import db
 from lms.kpi.services import record_figure
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +35,7 @@ def test_the_trend_charts_labels_are_at_least_12_px_as_shown(server_url: str, lo
     for month in range(11):
         record_figure(db.session, learner.id, metric, first + relativedelta(months=month), 80 + month * 1.5, utcnow())
     db.session.commit()
-    context = browser.new_context(viewport={"width": width, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    sign_in(page, server_url, learner.email)
+    context, page = signed_in_page(browser, server_url, learner.email, width, 844)
     page.goto(f"{server_url}/kpis/{DEPLOY}")
     shown = page.locator("svg.kpi-chart:visible")
     assert shown.count() == 1

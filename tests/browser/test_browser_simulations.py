@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import sign_in, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -90,10 +90,7 @@ def test_a_learner_finds_the_simulations_in_the_menu(server_url: str, load_conte
     load_content()
     cohort = make_cohort(months_ago=5)
     learner = enrol_learner(cohort, email="sim.menu@example.com", name="Sam Menu")
-    context = browser.new_context(viewport={"width": width, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    sign_in(page, server_url, learner.email)
+    context, page = signed_in_page(browser, server_url, learner.email, width, 844)
     nav = page.get_by_role("navigation", name="Main")
     link = nav.get_by_role("link", name="Simulations", exact=True)
     if width < 600:

@@ -15,7 +15,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.models import Evidence
 from lms.teams.services import add_member, create_team
-from tests.browser.test_browser import follow, sign_in
+from tests.browser.test_browser import follow, sign_in, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -184,10 +184,7 @@ def test_a_refused_rename_keeps_its_button_on_the_line_of_its_input(server_url: 
     for name in ("Harbour", "Delta"):
         create_team(db.session, assignment, cohort.id, name, teacher, utcnow())
     db.session.commit()
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    sign_in(page, server_url, teacher.email)
+    context, page = signed_in_page(browser, server_url, teacher.email, width, 900)
     page.goto(f"{server_url}/cohorts/{cohort.id}/assignments/{KEY}/teams")
     card = page.locator("section.team", has_text="Delta")
     card.get_by_label("New name").fill("Harbour")
