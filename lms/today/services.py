@@ -474,6 +474,6 @@ def teaching_events(session: DbSession, cohorts: Sequence[Cohort]) -> list[Calen
         closes = day_starts(zone, closes_on)
         events.append(CalendarEvent(
             f"cohort-{cohort.id}-program-closes", f"Program closes: {name}", closes - MOMENT, closes,
-            f"{name}'s program closes at the start of {closes_on:%A %d %B %Y} in the cohort's time zone ({zone}): "
+            f"The program of {name} closes at the start of {closes_on:%A %d %B %Y} in the cohort's time zone ({zone}): "
             "its final work is due by then, and no quiz is open after it.", "cohorts.cohort", {"cohort_id": str(cohort.id)}))
     return events
