@@ -152,6 +152,11 @@ POLICY: dict[str, AccessRule] = {
     "learning.calendar_link": LEARNER,
     "learning.revoke_calendar_link": LEARNER,
     "learning.calendar_feed": FEED_TOKEN,
+    # the teaching calendar: staff make and turn off a private feed of their cohorts' deadlines
+    "today.teaching_calendar": STAFF,
+    "today.teaching_calendar_link": STAFF,
+    "today.revoke_teaching_calendar_link": STAFF,
+    "today.teaching_calendar_feed": FEED_TOKEN,
     "learning.learner": STAFF_FOR_LEARNER,
     "learning.grant_override": STAFF_FOR_LEARNER,
     "learning.remove_extension": STAFF_FOR_LEARNER,

@@ -283,6 +283,10 @@ ROUTES: dict[str, Route] = {
     "learning.calendar_link": Route(lambda w, x: "/schedule/calendar", LEARNERS, "POST"),
     "learning.revoke_calendar_link": Route(lambda w, x: "/schedule/calendar/revoke", LEARNERS, "POST"),
     "learning.calendar_feed": Route(lambda w, x: "/calendar/not-a-token.ics", expect("missing")),
+    "today.teaching_calendar": Route(lambda w, x: "/teaching/calendar", STAFF),
+    "today.teaching_calendar_link": Route(lambda w, x: "/teaching/calendar", STAFF, "POST"),
+    "today.revoke_teaching_calendar_link": Route(lambda w, x: "/teaching/calendar/revoke", STAFF, "POST"),
+    "today.teaching_calendar_feed": Route(lambda w, x: "/teaching-calendar/not-a-token.ics", expect("missing")),
     "learning.learner": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}", COHORT_STAFF),
     "learning.grant_override": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/overrides", COHORT_STAFF, "POST"),
     "learning.remove_extension": Route(lambda w, x: f"/cohorts/{w.cohort_a.id}/learners/{w.learner_a.id}/overrides/999999/remove",
@@ -745,6 +749,24 @@ def test_a_former_learner_finds_what_they_keep_in_the_navigation(app: Flask, cli
     login(other, world.nobody)  # never enrolled: none of them
     nav = _main_nav(other.get("/").get_data(as_text=True))
     assert not any(link in nav for link in kept)
+
+
+def test_a_learners_navigation_links_the_simulations(app: Flask, client, loaded, world: World, login) -> None:
+    """The learner's main navigation listed the course's other areas but not its simulations
+    (their index page was there, unlinked). It links them for a learner, on a safe request
+    and after a form sent, marked as the current page there; staff who do not learn
+    (they have each cohort's simulations page) and a former learner are not sent there."""
+    login(client, world.learner_a)
+    link = '<li><a href="/simulations">Simulations</a></li>'
+    for response in (client.get("/"), client.post("/account", data={})):
+        assert link in _main_nav(response.get_data(as_text=True))
+    assert '<a href="/simulations" aria-current="page">Simulations</a>' in _main_nav(client.get("/simulations").get_data(as_text=True))
+    staff = app.test_client()
+    login(staff, world.instructor_a)
+    assert 'href="/simulations"' not in _main_nav(staff.get("/").get_data(as_text=True))
+    end_enrolment(db.session, world.learner_a, world.cohort_a, "Program finished")
+    db.session.commit()
+    assert 'href="/simulations"' not in _main_nav(client.get("/").get_data(as_text=True))
 
 
 # --------------------------------------------------------------------------- the REST API with tokens

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from lms.catalog.models import Metric, Module, Objective
 from lms.extensions import db
 from lms.kpi import services
-from lms.kpi.charts import large_chart, sparkline
+from lms.kpi.charts import large_chart, narrow_chart, sparkline
 from lms.kpi.forms import plain_number
 from lms.kpi.models import KpiEntry
 from lms.kpi.services import KpiError, MetricTrend, record_figure, tracker
@@ -361,8 +361,22 @@ def test_the_chart_draws_the_target_between_the_figures(learner) -> None:
     assert [t.label for t in chart.x_ticks] == ["Jan 25", "Mar 25"]
     assert chart.summary == ("Model deployment success rate: 2 figures, from 80% in January 2025 to 100% in "
                              "March 2025; target at least 95%.")
+    narrow = narrow_chart(trend)
+    assert (narrow.width, narrow.font_size, [t.label for t in narrow.x_ticks]) == (320, 13, ["Jan 25", "Mar 25"])
     single = sparkline(MetricTrend(trend.metric, trend.entries[:1]))
     assert single.dots[0].x == (single.left + single.right) / 2
+
+
+def test_the_narrow_chart_labels_at_most_about_four_months_none_overlapping(learner) -> None:
+    """A phone's chart (320 units, labels 13 high) labels every third of eleven months, and
+    the last month in place of the one before it that its label would overlap."""
+    for month in range(11):
+        record(learner, DEPLOY, date(2024, 7, 1) + relativedelta(months=month), 80 + month)
+    trend = {t.metric.key: t for t in tracker(db.session, learner.id)}[DEPLOY]
+    ticks = narrow_chart(trend).x_ticks
+    assert [t.label for t in ticks] == ["Jul 24", "Oct 24", "Jan 25", "May 25"]
+    assert all(b.at - a.at >= 3.6 * 13 for a, b in zip(ticks, ticks[1:], strict=False))
+    assert [t.label for t in large_chart(trend).x_ticks] == ["Jul 24", "Sep 24", "Nov 24", "Jan 25", "Mar 25", "May 25"]
 
 
 # --------------------------------------------------------------------------- pages
@@ -408,7 +422,7 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     detail = text(client.get(f"/kpis/{UPTIME}"))
     assert "Prediction service availability" in detail and "at least 99.9%" in detail
     assert "99.2%" in detail and "99.95%" in detail and "From the checker" in detail
-    assert detail.count("<circle") == 2 and "Target at least 99.9%" in detail
+    assert detail.count("<circle") == 4 and "Target at least 99.9%" in detail  # two figures, on the wide chart and the narrow one
     assert "none: recorded within four weeks of your baseline" in detail and "first figure" in detail
     assert client.get("/kpis/no-such-metric").status_code == 404
 

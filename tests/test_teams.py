@@ -526,6 +526,9 @@ def test_staff_see_a_returned_team_grade_as_returned_for_revision(course) -> Non
 def test_a_refused_team_rename_wraps_its_message_within_the_field() -> None:
     """A refused rename's message widened its field (the input stretched to the message's
     width), pushing the team's other buttons out of line; Chromium at 390 px and 1280 px
-    showed the input at its own width with the message wrapping under it once this rule held."""
+    showed the input at its own width with the message wrapping under it once this rule held.
+    The button stays on the input's row (tests/browser/test_browser_teams.py measures it)."""
     css = (Path(__file__).resolve().parent.parent / "lms" / "web" / "static" / "style.css").read_text()
-    assert ".team-rename .field > .error, .team-rename .field > small { width: 0; min-width: 100%; }" in css
+    assert (".team-rename .field > .error, .team-rename .field > small { grid-column: 1 / -1; width: 0; min-width: 100%; "
+            "margin: 0; }") in css
+    assert ".team-rename > button { grid-column: 2; grid-row: 2; justify-self: start; }" in css

@@ -14,7 +14,7 @@ from lms.accounts.models import User
 from lms.database import utcnow
 from lms.extensions import db
 from lms.kpi import services
-from lms.kpi.charts import large_chart, sparkline
+from lms.kpi.charts import large_chart, narrow_chart, sparkline
 from lms.kpi.forms import FigureForm
 from lms.kpi.services import MetricTrend
 from lms.web.forms import add_error
@@ -72,4 +72,4 @@ def record() -> Any:
 def metric(metric_key: str) -> str:
     user = signed_in()
     trend = services.metric_trend(db.session, user.id, metric_key) or abort(404)
-    return render_template("kpi/metric.html", trend=trend, chart=large_chart(trend))
+    return render_template("kpi/metric.html", trend=trend, chart=large_chart(trend), narrow=narrow_chart(trend))

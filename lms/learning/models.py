@@ -39,14 +39,24 @@ class ScheduleOverride(Model):
     removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
 
 
+class FeedKind(StrEnum):
+    """What a calendar feed serves: a person may hold one live link of each kind."""
+
+    SCHEDULE = "schedule"  # a learner's own schedule (lms.learning)
+    TEACHING = "teaching"  # the deadlines of the cohorts a person teaches (lms.today)
+
+
 class CalendarFeed(Model):
-    """A private, revocable token URL serving a learner's schedule as ICS."""
+    """A private, revocable token URL serving a calendar as ICS: a learner's schedule, or
+    the deadlines of the cohorts an instructor teaches (``kind``)."""
 
     __tablename__ = "calendar_feeds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[FeedKind] = mapped_column(enum_type(FeedKind, length=20, name="kind"), default=FeedKind.SCHEDULE,
+                                           server_default=FeedKind.SCHEDULE.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     user: Mapped[User] = relationship()

@@ -40,7 +40,7 @@ from lms.cohorts.enrolment import active_enrolment
 from lms.cohorts.models import Cohort, Enrolment, Pace, TimeAllowance, cohort_instructors, organization_admins
 from lms.cohorts.services import CohortError
 from lms.database import DbSession, among, rowcount, utcnow
-from lms.learning.models import CalendarFeed, OverrideKind, ScheduleOverride
+from lms.learning.models import CalendarFeed, FeedKind, OverrideKind, ScheduleOverride
 from lms.web.page_cache import fingerprint
 
 events = Namespace()
@@ -674,31 +674,36 @@ def replaced_overrides(history: Sequence[ScheduleOverride]) -> set[int]:
 # ------------------------------------------------------------------ calendar feed
 
 
-def active_feed(session: DbSession, user: User) -> CalendarFeed | None:
-    return session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)))
+def active_feed(session: DbSession, user: User, kind: FeedKind = FeedKind.SCHEDULE) -> CalendarFeed | None:
+    return session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.kind == kind,
+                                                     CalendarFeed.revoked_at.is_(None)))
 
 
-def new_feed(session: DbSession, user: User, now: datetime | None = None) -> str:
-    """A fresh private feed URL token; any earlier one stops working."""
+def new_feed(session: DbSession, user: User, now: datetime | None = None, kind: FeedKind = FeedKind.SCHEDULE) -> str:
+    """A fresh private feed URL token of ``kind``; any earlier one of that kind stops working
+    (a person who learns and teaches keeps one link of each)."""
     now = now or utcnow()
-    revoke_feed(session, user, now)
+    revoke_feed(session, user, now, kind)
     token, digest = new_token()
-    session.add(CalendarFeed(user_id=user.id, token_hash=digest, created_at=now))
+    session.add(CalendarFeed(user_id=user.id, token_hash=digest, kind=kind, created_at=now))
     session.flush()
     return token
 
 
-def revoke_feed(session: DbSession, user: User, now: datetime | None = None) -> None:
-    for feed in session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))):
+def revoke_feed(session: DbSession, user: User, now: datetime | None = None, kind: FeedKind = FeedKind.SCHEDULE) -> None:
+    for feed in session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.kind == kind,
+                                                           CalendarFeed.revoked_at.is_(None))):
         feed.revoked_at = now or utcnow()
     session.flush()
 
 
-def feed_owner(session: DbSession, token: str) -> User | None:
-    """The learner whose live feed ``token`` is; None for a deactivated account (its link is its
-    secret, as an API token is: it answers again once the account is reactivated)."""
+def feed_owner(session: DbSession, token: str, kind: FeedKind = FeedKind.SCHEDULE) -> User | None:
+    """The person whose live feed of ``kind`` ``token`` is (a link of the other kind answers
+    nothing here); None for a deactivated account (its link is its secret, as an API token
+    is: it answers again once the account is reactivated)."""
     return session.scalar(select(User).join(CalendarFeed, CalendarFeed.user_id == User.id).where(
-        CalendarFeed.token_hash == hash_token(token), CalendarFeed.revoked_at.is_(None), User.deactivated_at.is_(None)))
+        CalendarFeed.token_hash == hash_token(token), CalendarFeed.kind == kind, CalendarFeed.revoked_at.is_(None),
+        User.deactivated_at.is_(None)))
 
 
 # How long an event of a moment (a deadline, an opening) lasts in the feed: a calendar shows it
@@ -754,10 +759,7 @@ def calendar_ics(plan: Schedule, user: User, now: datetime, events: Sequence[Cal
     (whole days on their dates), then ``events`` (their assessed work, quizzes and exams:
     ``lms.learning.calendar``). ``link`` makes an absolute URL of an endpoint and its
     arguments (None: events carry no URL). icalendar escapes and folds the text."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//lms//AI Operations schedule//EN")
-    calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"AI Operations · {plan.cohort.name}")
+    calendar = new_calendar(f"AI Operations · {plan.cohort.name}")
     for slot in plan.slots:
         title = f"{slot.item.module.title}: {slot.phase.title}"
         for what, day in (("opens", slot.opens_on), ("due", slot.due_on)):
@@ -770,10 +772,27 @@ def calendar_ics(plan: Schedule, user: User, now: datetime, events: Sequence[Cal
             if link is not None:
                 event.add("url", link("catalog.module", {"key": slot.item.module.key}))
             calendar.add_component(event)
+    add_events(calendar, str(user.id), now, events, link)
+    return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical unannotated; it returns the encoded bytes
+
+
+def new_calendar(name: str) -> Calendar:
+    """An empty feed called ``name`` (what a calendar app names the subscription)."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//lms//AI Operations schedule//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def add_events(calendar: Calendar, owner: str, now: datetime, events: Sequence[CalendarEvent], link: LinkOf | None) -> None:
+    """``events`` into ``calendar``, each event's uid put after ``owner`` (the feed's owner, so
+    two people's feeds in one calendar app never share an event), its times in UTC and its
+    page's absolute URL (``link``; None: none) in its URL field and at the end of its description."""
     utc = ZoneInfo("UTC")
     for item in events:
         event = Event()
-        event.add("uid", f"{user.id}-{item.uid}@lms")
+        event.add("uid", f"{owner}-{item.uid}@lms")
         event.add("dtstamp", now)
         event.add("dtstart", item.starts.astimezone(utc))
         event.add("dtend", item.ends.astimezone(utc))
@@ -785,7 +804,6 @@ def calendar_ics(plan: Schedule, user: User, now: datetime, events: Sequence[Cal
         if description:
             event.add("description", description)
         calendar.add_component(event)
-    return cast(bytes, calendar.to_ical())  # icalendar leaves to_ical unannotated; it returns the encoded bytes
 
 
 def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:

@@ -304,6 +304,23 @@ def cohorts_progress(session: DbSession, groups: Sequence[tuple[Cohort, list[int
     return {cohort.id: _progress(cohort, list(ids), now, loaded) for cohort, ids in groups}
 
 
+def cohorts_assessed_dates(session: DbSession, cohorts: Sequence[Cohort]) -> dict[int, list[Item]]:
+    """Each cohort's assessed items (quizzes, exams, assessed work, portfolios) on its own
+    dates, as a learner who follows them with no extension has them (cohort id -> items in
+    date order; ``done`` means nothing here): what an instructor's calendar shows. The
+    curriculum as this process keeps it, in a fixed number of statements whatever the
+    number of cohorts (their learners are not read)."""
+    loaded = _load(session, [])
+    days, none = catch_up_days(), timedelta(0)
+    dates = {}
+    for cohort in cohorts:
+        _slots, entries = _entries(Timeline(cohort.start_date, days_per_month=days), loaded)
+        zone = ZoneInfo(cohort.timezone)
+        items = [_item(entry, 0, loaded, zone, none) for entry in entries if entry.kind != ItemKind.LESSON]
+        dates[cohort.id] = sorted(items, key=lambda i: (i.due_on, i.opens_on))
+    return dates
+
+
 @dataclass(frozen=True)
 class _Slot:
     """A phase placed on one learner's calendar: when it opens and when its work is due."""

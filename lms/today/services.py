@@ -13,7 +13,7 @@ rows (the instructor's part: a fixed number per cohort taught)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -27,6 +27,7 @@ from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
 from lms.assessment.services import pending_essay_counts
 from lms.catalog.models import Level, Module
+from lms.cohorts.calendar import program_closes_on
 from lms.cohorts.models import Cohort, cohort_instructors
 from lms.competency.services import HeatMap, heat_map
 from lms.coursework.models import Assignment, Submission, SubmissionStatus
@@ -35,6 +36,7 @@ from lms.database import DbSession
 from lms.feedback.models import FeedbackInvite, FeedbackResponse
 from lms.grading.models import Grade, GradeStatus
 from lms.learning.services import MOMENT, CalendarEvent, Schedule, day_starts, due_by, opens_at
+from lms.progress.completion import cohorts_assessed_dates
 from lms.progress.models import ItemKind, ProgressItem
 
 RECENT_SHOWN = 6       # grades, quiz results and feedback on the learner's home
@@ -433,3 +435,47 @@ def instructor_today(session: DbSession, user_id: int, now: datetime, admin_of: 
     return [CohortToday(cohort=c, waiting=by_cohort[c.id][:WAITING_SHOWN], waiting_count=len(by_cohort[c.id]),
                         essays=essays.get(c.id, 0), map=heat_map(session, c, now) if c.id in teaches else None)
             for c in cohorts]
+
+
+# --------------------------------------------------------------------------- the teaching calendar
+
+
+def teaching_events(session: DbSession, cohorts: Sequence[Cohort]) -> list[CalendarEvent]:
+    """An instructor's calendar feed (``lms.today.views.teaching_calendar_feed``): for each
+    of ``cohorts`` (``taught_cohorts``), on its own dates and clock (as a learner's feed
+    has theirs, ``lms.learning.services.calendar_ics``), when each piece of assessed work
+    and each portfolio falls due (grading starts: what is handed in waits in the queue),
+    when each quiz and exam that closes closes, and when the program closes. A learner's
+    own extension moves only their own dates, not these. The content has no live sessions
+    or office hours to add. A fixed number of statements, whatever the number of cohorts
+    or learners (``cohorts_assessed_dates``)."""
+    dates = cohorts_assessed_dates(session, cohorts)
+    events = []
+    for cohort in cohorts:
+        zone, name = cohort.timezone, cohort.name
+        for item in dates[cohort.id]:
+            where = " · ".join(part for part in (KIND_OF_ITEM[item.kind].capitalize(), name,
+                                                 item.module.title if item.module else item.level.title if item.level else "")
+                               if part)
+            uid = f"cohort-{cohort.id}-{item.kind}-{item.key}"
+            if item.kind in (ItemKind.QUIZ, ItemKind.EXAM):
+                if not item.closes:
+                    continue  # open to the program's end: nothing closes
+                closes = due_by(zone, item.due_on, closes=True)
+                events.append(CalendarEvent(
+                    f"{uid}-closes", f"Closes: {item.title} ({name})", closes - MOMENT, closes,
+                    f"{where}. Closes for the cohort's learners at the start of {item.due_on:%A %d %B %Y} in the "
+                    f"cohort's time zone ({zone}).", "assessment.quiz", {"key": item.key}))
+                continue
+            due = due_by(zone, item.due_on)
+            events.append(CalendarEvent(
+                f"{uid}-grading", f"Grading starts: {item.title} ({name})", due, due + MOMENT,
+                f"{where}. Due by the end of {item.due_on:%A %d %B %Y} in the cohort's time zone ({zone}): "
+                "what is handed in waits in your grading queue.", "grading.queue", {"cohort": str(cohort.id)}))
+        closes_on = program_closes_on(cohort.start_date)
+        closes = day_starts(zone, closes_on)
+        events.append(CalendarEvent(
+            f"cohort-{cohort.id}-program-closes", f"Program closes: {name}", closes - MOMENT, closes,
+            f"The program of {name} closes at the start of {closes_on:%A %d %B %Y} in the cohort's time zone ({zone}): "
+            "its final work is due by then, and no quiz is open after it.", "cohorts.cohort", {"cohort_id": str(cohort.id)}))
+    return events

@@ -17,6 +17,15 @@ def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
     page.wait_for_url("**/home")
 
 
+def signed_in_page(browser, base: str, email: str, width: int, height: int = 900):
+    """A fresh browser context ``width`` px wide with ``email`` signed in: (context, page)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, base, email)
+    return context, page
+
+
 def follow(page, link) -> None:
     """Click ``link`` and wait until the page it opens has loaded: a read straight after a
     click can still see the page being left, as Playwright's click does not wait for it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import sign_in, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -79,4 +79,24 @@ def test_a_decisions_options_line_up_in_plain_weight_on_a_phone(server_url: str,
     assert len({left for left, _, _ in radios}) == 1, radios
     assert all(width < 30 and weight == "400" for _, width, weight in radios), radios
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_learner_finds_the_simulations_in_the_menu(server_url: str, load_content, make_cohort, enrol_learner,
+                                                     browser, width: int) -> None:
+    """The main navigation links the simulations for a learner: on a wide screen among the
+    course's areas, on a phone (390 px) once the Menu opens; the link opens their index."""
+    load_content()
+    cohort = make_cohort(months_ago=5)
+    learner = enrol_learner(cohort, email="sim.menu@example.com", name="Sam Menu")
+    context, page = signed_in_page(browser, server_url, learner.email, width, 844)
+    nav = page.get_by_role("navigation", name="Main")
+    link = nav.get_by_role("link", name="Simulations", exact=True)
+    if width < 600:
+        assert not link.is_visible(), "folded behind the Menu button on a phone"
+        nav.get_by_role("button", name="Menu").click()
+    link.click()
+    page.get_by_role("heading", name="Simulations", level=1).wait_for()
+    assert page.locator('.nav-main a[href="/simulations"]').get_attribute("aria-current") == "page"  # folded again on a phone
     context.close()

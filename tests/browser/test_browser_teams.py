@@ -15,7 +15,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.models import Evidence
 from lms.teams.services import add_member, create_team
-from tests.browser.test_browser import follow, sign_in
+from tests.browser.test_browser import follow, sign_in, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -169,3 +169,36 @@ def test_back_to_the_team_page_shows_the_draft_as_it_now_stands(server_url: str,
     assert mine.get_by_label("The team's answer (Markdown)").input_value() == "Ben's newer plan."
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_refused_rename_keeps_its_button_on_the_line_of_its_input(server_url: str, load_content, make_cohort,
+                                                                    make_user, browser, width: int) -> None:
+    """Staff rename a team to another team's name: the refusal shows under the input, and the
+    Rename button stays centred on the input (the message below it pushed the button down to
+    its own bottom edge), within the page's width, at 1280 px and at 390 px."""
+    load_content()
+    teacher = make_user(email="teacher@example.com", name="Tara Teacher")
+    cohort = make_cohort(name="Founders 2026", months_ago=9, instructors=[teacher])
+    assignment = get_assignment(db.session, KEY)
+    for name in ("Harbour", "Delta"):
+        create_team(db.session, assignment, cohort.id, name, teacher, utcnow())
+    db.session.commit()
+    context, page = signed_in_page(browser, server_url, teacher.email, width, 900)
+    page.goto(f"{server_url}/cohorts/{cohort.id}/assignments/{KEY}/teams")
+    card = page.locator("section.team", has_text="Delta")
+    card.get_by_label("New name").fill("Harbour")
+    card.get_by_role("button", name="Rename Delta").click()
+    card = page.locator("section.team", has_text="Rename Delta")
+    message = card.locator(".team-rename .error")
+    message.wait_for()
+    assert "There is already a team called 'Harbour'" in message.inner_text()
+    field, button = card.get_by_label("New name"), card.get_by_role("button", name="Rename Delta")
+    box, pressed, said = field.bounding_box(), button.bounding_box(), message.bounding_box()
+    assert box and pressed and said
+    assert abs((box["y"] + box["height"] / 2) - (pressed["y"] + pressed["height"] / 2)) <= 2, (box, pressed)
+    assert said["y"] >= box["y"] + box["height"], "the refusal sits under the input"
+    assert pressed["x"] >= box["x"] + box["width"], "the button beside the input"
+    assert max(box["x"] + box["width"], pressed["x"] + pressed["width"], said["x"] + said["width"]) <= width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()
