@@ -85,7 +85,7 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     assert after["blueprints"] == ["accounts", "admin", "announcements", "api", "api_v1", "assessment", "catalog", "certificates", "cohorts", "competency", "coursework",
                                    "discussions", "expert", "feedback", "framework", "gradebook", "grading", "inbox", "jobs", "kpi", "learning", "lti", "mail", "notifications", "openbadges", "portfolio", "privacy", "progress", "resources", "search", "simulations",
                                    "sso", "teams", "today", "twofactor", "web", "webhooks"]
-    assert after["commands"] == ["backup", "badge-key", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
+    assert after["commands"] == ["backup", "badge-key", "check-lti-links", "close-expired-attempts", "content-stats", "create-admin", "deliver-mail", "deliver-webhooks", "demo", "export-gift", "import-gift",
                                  "load-content", "lti-sync", "mail-worker", "move-files", "prune-removals", "prune-sign-ins", "publish-announcements", "purge-uploads", "queue-job", "rebuild-mastery", "rebuild-progress", "rebuild-search", "rejudge-kpi", "restore",
                                  "run-jobs", "send-reminders", "send-xapi", "webhook-worker", "worker"]
     assert after["sections"] == ["catalog", "quizzes", "coursework", "mastery", "templates", "simulations", "search"]
