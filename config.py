@@ -289,8 +289,8 @@ class TestingConfig(Config):
 
     def __init__(self, instance_path: Path) -> None:
         super().__init__(instance_path)
-        # The suite runs with Python's own collector thresholds (a test sets the configured
-        # one on an app of its own).
+        # A testing app leaves the collector's thresholds as it finds them: the suite sets its
+        # own (tests/conftest.py), and a test sets the configured one on an app of its own.
         self.GC_FIRST_GENERATION = 0
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("TEST_DATABASE_URL")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +13,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
-from config import normalise_database_url
+from config import BASE_DIR, normalise_database_url
 from lms import create_app
 from lms.accounts.models import User
 from lms.accounts.services import tidy_name
@@ -25,7 +26,9 @@ from lms.coursework.models import Submission
 from lms.extensions import db
 from lms.progress.models import ItemKind, ItemRole, MasteryMark, MasteryMethodName, ProgressItem, ProgressLearner
 from lms.search.models import is_unmapped
-from tests.conftest import RUN, reset_pg_schema, with_search_path
+from tests.conftest import RUN, _sqlite_copy, reset_pg_schema, with_search_path
+
+MIGRATIONS = ScriptDirectory(str(BASE_DIR / "migrations"))
 
 
 @pytest.fixture()
@@ -40,6 +43,39 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
     reset_pg_schema(url, schema)
     yield with_search_path(url, schema)
     reset_pg_schema(url, schema, create=False)
+
+
+@pytest.fixture(scope="module")
+def _built_schemas(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """This worker's SQLite files of the schema built from empty to a revision, by revision."""
+    return tmp_path_factory.mktemp("schemas"), {}
+
+
+@pytest.fixture()
+def upgrade_empty_to(fresh_database_url: str, _built_schemas: tuple[Path, dict[str, Path]]) -> Callable[[str], None]:
+    """``upgrade(revision=...)`` of the empty database, in an app context. On SQLite the
+    migrations up to the nearest revision an earlier test built from empty are not run again:
+    its file is copied in, and only the migrations from there to ``revision`` run (the
+    same migrations, in the same order, on an empty database, so the same schema). The
+    migrations after ``revision``, which the tests check on their rows, always run."""
+    folder, built = _built_schemas
+
+    def run(revision: str) -> None:
+        url = sa.engine.make_url(fresh_database_url)
+        if url.get_backend_name() != "sqlite":
+            upgrade(revision=revision)
+            return
+        target = Path(url.database or "")
+        for ancestor in MIGRATIONS.iterate_revisions(revision, "base"):
+            if ancestor.revision in built:
+                _sqlite_copy(built[ancestor.revision], target)
+                break
+        upgrade(revision=revision)
+        if revision not in built:
+            built[revision] = folder / f"{revision}.sqlite3"
+            _sqlite_copy(target, built[revision])
+
+    return run
 
 
 def test_migrations_from_empty_to_head_and_back(fresh_database_url: str, tmp_path: Path) -> None:
@@ -63,13 +99,13 @@ def test_migrations_from_empty_to_head_and_back(fresh_database_url: str, tmp_pat
         db.engine.dispose()
 
 
-def test_the_oldest_owed_migration_dates_days_behind_from_work_still_owed(fresh_database_url: str, tmp_path: Path) -> None:
+def test_the_oldest_owed_migration_dates_days_behind_from_work_still_owed(fresh_database_url: str, upgrade_empty_to: Callable[[str], None], tmp_path: Path) -> None:
     """``q1c3d4e5f613`` recomputes each kept line's oldest due date from its kept items,
     leaving out work handed in and waiting for its grade (and lessons, and what is done);
     going back puts the waiting work in again. A line with nothing owed gets no date."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
-        upgrade(revision="p1c3d4e5f613")  # the schema of this release: the next one changes only data
+        upgrade_empty_to("p1c3d4e5f613")  # the schema of this release: the next one changes only data
         with db.engine.begin() as conn:
             org = conn.execute(sa.insert(Organization).values(name="Upgraded Co")).inserted_primary_key[0]
             cohort = conn.execute(sa.insert(Cohort).values(organization_id=org, name="Upgraded 1",
@@ -101,7 +137,7 @@ def test_the_oldest_owed_migration_dates_days_behind_from_work_still_owed(fresh_
         db.engine.dispose()
 
 
-def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_each_write(fresh_database_url: str,
+def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_each_write(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                         tmp_path: Path) -> None:
     """``u1c3d4e5f613`` gives each learner who has mastery a mark of 0; from then on the
     database draws a new mark for exactly the learners whose mastery rows a statement
@@ -110,7 +146,7 @@ def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_ea
     is written as before."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
-        upgrade(revision="t1c3d4e5f613")
+        upgrade_empty_to("t1c3d4e5f613")
         with db.engine.begin() as conn:
             ann, bo, cy = (conn.execute(sa.insert(User).values(email=f"{name}@example.com", name=name)).inserted_primary_key[0]
                            for name in ("ann", "bo", "cy"))
@@ -155,12 +191,12 @@ def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_ea
         db.engine.dispose()
 
 
-def test_the_certificate_holder_name_migration_keeps_each_accounts_name(fresh_database_url: str, tmp_path: Path) -> None:
+def test_the_certificate_holder_name_migration_keeps_each_accounts_name(fresh_database_url: str, upgrade_empty_to: Callable[[str], None], tmp_path: Path) -> None:
     """``zr4c3d4e5f613`` gives each existing certificate its account's name at the time of
     the upgrade (an erased account's being its placeholder already); going back drops it."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
-        upgrade(revision="zr3c3d4e5f613")
+        upgrade_empty_to("zr3c3d4e5f613")
         programs, levels, certificates = (sa.table(name, *(sa.column(c) for c in columns)) for name, columns in (
             ("programs", ("id", "key", "title", "summary")),
             ("levels", ("id", "key", "program_id", "title", "position", "first_month", "last_month", "summary", "goals")),
@@ -190,7 +226,7 @@ def test_the_certificate_holder_name_migration_keeps_each_accounts_name(fresh_da
         db.engine.dispose()
 
 
-def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule(fresh_database_url: str,
+def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                   tmp_path: Path) -> None:
     """``zt2c3d4e5f613``: names stored before ``person_name`` lose what nobody sees (zero-width
     spaces, direction overrides, controls) as the rule takes it out, keep the joiners that
@@ -206,7 +242,7 @@ def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule
         "invisible": ("\u200b\u202e\u2066 \u200d", None),  # nothing readable: a placeholder
     }
     with app.app_context():
-        upgrade(revision="zt1c3d4e5f613")  # the schema before: the next migration changes only data
+        upgrade_empty_to("zt1c3d4e5f613")  # the schema before: the next migration changes only data
         with db.engine.begin() as conn:
             ids = {key: conn.execute(sa.insert(User).values(email=f"{key}@example.com", name=name)).inserted_primary_key[0]
                    for key, (name, _clean) in stored.items()}
@@ -222,7 +258,7 @@ def test_the_clean_names_migration_cleans_stored_names_with_the_person_name_rule
         db.engine.dispose()
 
 
-def test_the_revision_window_migration_dates_returned_work_from_its_last_return(fresh_database_url: str,
+def test_the_revision_window_migration_dates_returned_work_from_its_last_return(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                tmp_path: Path) -> None:
     """``y1c3d4e5f613`` adds ``submissions.returned_at`` and fills it, for the work returned
     for revision when it runs, with the time of its grade's last "return" event (a later
@@ -232,7 +268,7 @@ def test_the_revision_window_migration_dates_returned_work_from_its_last_return(
     every time is stored."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
-        upgrade(revision="x1c3d4e5f613")
+        upgrade_empty_to("x1c3d4e5f613")
         old = sa.MetaData()
         old.reflect(db.engine)
         assert "returned_at" not in old.tables["submissions"].c
@@ -291,7 +327,7 @@ def test_the_revision_window_migration_dates_returned_work_from_its_last_return(
         db.engine.dispose()
 
 
-def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_database_url: str, tmp_path: Path) -> None:
+def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_database_url: str, upgrade_empty_to: Callable[[str], None], tmp_path: Path) -> None:
     """``zu1c3d4e5f613`` adds ``mastery.held`` and fills it from what each record and its
     evidence keep: held where the level is the hold (3.4) on counted evidence weighing under
     the minimum (2) with a piece at mastered; a 3.4 the evidence itself gives is not held.
@@ -304,7 +340,7 @@ def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_
                                                              "weight", "note", "recorded_at")))
     at = datetime(2026, 6, 1, tzinfo=UTC)
     with app.app_context():
-        upgrade(revision="zt2c3d4e5f613")
+        upgrade_empty_to("zt2c3d4e5f613")
         with db.engine.begin() as conn:
             ann, bo = (conn.execute(sa.insert(User).values(email=f"{name}@example.com", name=name)).inserted_primary_key[0]
                        for name in ("ann", "bo"))
@@ -340,7 +376,7 @@ def test_the_mastery_held_migration_marks_the_records_held_under_mastered(fresh_
         db.engine.dispose()
 
 
-def test_the_portfolio_hand_ins_migration_keeps_the_current_choice_for_each_hand_in(fresh_database_url: str,
+def test_the_portfolio_hand_ins_migration_keeps_the_current_choice_for_each_hand_in(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                    tmp_path: Path) -> None:
     """``zv1c3d4e5f613`` adds the record of what each hand-in of a portfolio held and fills it
     for the portfolio reviews' versions already there from the portfolio as it is then (the one
@@ -349,7 +385,7 @@ def test_the_portfolio_hand_ins_migration_keeps_the_current_choice_for_each_hand
     no portfolio, and other work, get no record. Going back drops the tables."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
-        upgrade(revision="zu1c3d4e5f613")
+        upgrade_empty_to("zu1c3d4e5f613")
         old = sa.MetaData()
         old.reflect(db.engine)
         assert "portfolio_hand_ins" not in old.tables
@@ -411,7 +447,7 @@ def json_of(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def test_the_peer_review_kind_migration_keeps_one_live_review_per_reviewer_and_work(fresh_database_url: str,
+def test_the_peer_review_kind_migration_keeps_one_live_review_per_reviewer_and_work(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                     tmp_path: Path) -> None:
     """``zv2c3d4e5f613`` makes every existing review required, and cancels the live
     duplicates two asks at once could make before its unique index: of a reviewer's live
@@ -419,7 +455,7 @@ def test_the_peer_review_kind_migration_keeps_one_live_review_per_reviewer_and_w
     reviews stay as they are."""
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
     with app.app_context():
-        upgrade(revision="zu1c3d4e5f613")
+        upgrade_empty_to("zu1c3d4e5f613")
         old = sa.MetaData()
         old.reflect(db.engine)
         start = datetime(2026, 3, 2, 9, 30)
@@ -465,7 +501,7 @@ def test_the_peer_review_kind_migration_keeps_one_live_review_per_reviewer_and_w
         db.engine.dispose()
 
 
-def test_the_xapi_event_base_migration_gives_each_statement_the_key_of_its_event(fresh_database_url: str,
+def test_the_xapi_event_base_migration_gives_each_statement_the_key_of_its_event(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                   tmp_path: Path) -> None:
     """``zys4c3d4e5f613`` fills ``xapi_statements.event_base`` in one UPDATE: a corrected
     "submitted" statement's base is its key up to ``:late:`` (the key of the first one),
@@ -482,7 +518,7 @@ def test_the_xapi_event_base_migration_gives_each_statement_the_key_of_its_event
             "mastery:4:late:2026-06-01T10:00:00Z:3.0": "mastery:4:late:2026-06-01T10:00:00Z:3.0",  # not a correction
             "submission:8:version:1:submitted": "submission:8:version:1:submitted"}
     with app.app_context():
-        upgrade(revision="zyr3c3d4e5f613")
+        upgrade_empty_to("zyr3c3d4e5f613")
         with db.engine.begin() as conn:
             conn.execute(sa.insert(statements), [
                 {"statement_id": f"00000000-0000-5000-8000-{n:012}", "event_key": key, "body": "{}",
@@ -500,7 +536,7 @@ def test_the_xapi_event_base_migration_gives_each_statement_the_key_of_its_event
         db.engine.dispose()
 
 
-def test_the_sent_one_time_links_migration_blanks_the_links_mail_sent_earlier_kept(fresh_database_url: str,
+def test_the_sent_one_time_links_migration_blanks_the_links_mail_sent_earlier_kept(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                   tmp_path: Path) -> None:
     """Mail sent before the outbox blanked one-time links kept them live in its stored body.
     ``zzm2c3d4e5f614`` blanks every link to a page whose URL carries a one-time token (reset,
@@ -535,7 +571,7 @@ def test_the_sent_one_time_links_migration_blanks_the_links_mail_sent_earlier_ke
                 sa.select(outbox.c.id, outbox.c.body, outbox.c.redacted_body).order_by(outbox.c.id))}
 
     with app.app_context():
-        upgrade(revision="zzd2c3d4e5f614")
+        upgrade_empty_to("zzd2c3d4e5f614")
         with db.engine.begin() as conn:
             conn.execute(sa.insert(outbox), [
                 {"id": i, "recipient": f"r{i}@example.com", "subject": "Hello", "body": body, "redacted_body": kept,
