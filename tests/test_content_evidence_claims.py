@@ -10,6 +10,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from tests.content_edits import replace_once
+
 CRITIQUE = "modules/mlops/assignments/03-critique-on-call-runbook.md"
 CRITIQUE_RUBRIC = "rubrics/mlops-critique-rubric.yml"
 HANDS_ON = "modules/mlops/assignments/02-hands-on.md"
@@ -19,14 +21,6 @@ HANDS_ON_RUBRIC = "rubrics/mlops-hands-on-rubric.yml"
 def check(app: Flask) -> tuple[int, str]:
     result = app.test_cli_runner().invoke(args=["lms", "load-content", "--check"])
     return result.exit_code, result.output
-
-
-def replace(path: Path, old: str, new: str) -> int:
-    """Replace ``old`` once and return the 1-based line where it stood."""
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
-    return text[: text.index(old)].count("\n") + 1
 
 
 def problems_at(output: str, path: Path) -> dict[int, str]:
@@ -40,8 +34,8 @@ def test_the_shipped_assignments_claim_exactly_what_their_rubrics_grade(app: Fla
 
 def test_a_critique_claiming_an_application_objective_is_refused_on_both_lines(app: Flask, content_dir: Path) -> None:
     assignment, rubric = content_dir / CRITIQUE, content_dir / CRITIQUE_RUBRIC
-    claim = replace(assignment, "objectives: [KO1, SO1]", "objectives: [KO1, SO1, AO2]")
-    criterion = replace(rubric, "    objectives: [SO1]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Rewrites",
+    claim = replace_once(assignment, "objectives: [KO1, SO1]", "objectives: [KO1, SO1, AO2]")
+    criterion = replace_once(rubric, "    objectives: [SO1]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Rewrites",
                         "    objectives: [SO1, AO2]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Rewrites")
 
     code, output = check(app)
@@ -58,8 +52,8 @@ def test_a_critique_claiming_an_application_objective_is_refused_on_both_lines(a
 
 
 def test_the_rule_follows_the_mastery_policy(app: Flask, content_dir: Path) -> None:
-    replace(content_dir / CRITIQUE, "objectives: [KO1, SO1]", "objectives: [KO1, SO1, AO2]")
-    replace(content_dir / CRITIQUE_RUBRIC,
+    replace_once(content_dir / CRITIQUE, "objectives: [KO1, SO1]", "objectives: [KO1, SO1, AO2]")
+    replace_once(content_dir / CRITIQUE_RUBRIC,
             "    objectives: [SO1]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Rewrites",
             "    objectives: [SO1, AO2]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Rewrites")
     mastery = content_dir / "mastery.yml"
@@ -82,7 +76,7 @@ def test_hands_on_work_may_claim_application_objectives(app: Flask, content_dir:
 
 def test_a_criterion_grading_an_objective_the_assignment_does_not_claim_is_refused(app: Flask, content_dir: Path) -> None:
     rubric = content_dir / HANDS_ON_RUBRIC
-    line = replace(rubric, "    objectives: [SO1]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Covers",
+    line = replace_once(rubric, "    objectives: [SO1]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Covers",
                    "    objectives: [SO1, KO2]\n    levels:\n      - {id: exemplary, title: Exemplary, points: 4, descriptor: \"Covers")
 
     code, output = check(app)
@@ -95,7 +89,7 @@ def test_a_criterion_grading_an_objective_the_assignment_does_not_claim_is_refus
 
 def test_an_objective_no_criterion_grades_is_refused_at_the_assignment(app: Flask, content_dir: Path) -> None:
     assignment = content_dir / HANDS_ON
-    line = replace(assignment, "objectives: [SO1, AO1, AO2]", "objectives: [SO1, AO1, AO2, KO3]")
+    line = replace_once(assignment, "objectives: [SO1, AO1, AO2]", "objectives: [SO1, AO1, AO2, KO3]")
 
     code, output = check(app)
 

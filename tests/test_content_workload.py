@@ -19,25 +19,11 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.progress.completion import learner_progress
 from lms.progress.models import ItemKind
+from tests.content_edits import problems_at, replace_once
 
 
 def run(app: Flask, *args: str):
     return app.test_cli_runner().invoke(args=["lms", "load-content", *args])
-
-
-def _replace(path: Path, old: str, new: str) -> int:
-    """Replace ``old`` once and return the 1-based line where it stood."""
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
-    return text[: text.index(old)].count("\n") + 1
-
-
-def _problems_at(output: str, path: Path) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for m in re.finditer(rf"{re.escape(str(path))}:(\d+): ([^\n]*)", output):
-        found.setdefault(int(m.group(1)), []).append(m.group(2))
-    return found
 
 
 # A February start puts the short month first; a July start runs two 31-day months together.
@@ -74,22 +60,22 @@ def test_months_six_eight_and_twelve_no_longer_end_with_two_pieces_due(loaded: F
 
 def test_two_assignments_due_in_one_week_are_refused_at_the_later_due_line(app: Flask, content_dir: Path) -> None:
     hands_on = content_dir / "modules/mlops/assignments/02-hands-on.md"
-    line = _replace(hands_on, "due_after_days: 21", "due_after_days: 26")
+    line = replace_once(hands_on, "due_after_days: 21", "due_after_days: 26")
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
     cs = content_dir / "modules/customer-success/assignments/02-hands-on.md"
-    messages = _problems_at(result.output, cs)[line]
+    messages = problems_at(result.output, cs)[line]
     assert any(m.startswith("'cs-hands-on-own-operation' (due 28 days into month 6) and 'mlops-hands-on-own-pipeline' "
                             "(due 26 days into month 6) fall due 2 days apart for a cohort starting ") and
                m.endswith(": spread assessed work a week apart") for m in messages), result.output
-    assert _problems_at(result.output, hands_on) == {}
+    assert problems_at(result.output, hands_on) == {}
 
 
 def test_a_third_deadline_in_one_week_is_refused(app: Flask, content_dir: Path) -> None:
     quiz = content_dir.parent / "quizzes/quality-assurance-quiz.yml"
-    _replace(quiz, "closes_after_days: 76", "closes_after_days: 88")  # five days after the international quiz
+    replace_once(quiz, "closes_after_days: 76", "closes_after_days: 88")  # five days after the international quiz
 
     result = run(app, "--check")
 
@@ -108,37 +94,37 @@ def test_deadlines_are_spread_as_the_schedule_keeps_them_at_the_close(app: Flask
     the month-11 quiz given its old 90 days would close with the advanced exam, three days
     after the advanced portfolio, so the check reads it there, not 90 days into month 12."""
     quiz = content_dir.parent / "quizzes/operations-implementation-quiz.yml"
-    line = _replace(quiz, "closes_after_days: 14", "closes_after_days: 90")
+    line = replace_once(quiz, "closes_after_days: 14", "closes_after_days: 90")
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
-    piled = [m for m in _problems_at(result.output, quiz).get(line, []) if "3 assessed deadlines fall " in m]
+    piled = [m for m in problems_at(result.output, quiz).get(line, []) if "3 assessed deadlines fall " in m]
     assert piled and all("'operations-implementation-quiz' (90 days into month 12)" in m and "'advanced-exam'" in m
                          for m in piled), result.output
 
 
 def test_work_due_before_a_unit_it_needs_is_over_is_refused(app: Flask, content_dir: Path) -> None:
     hands_on = content_dir / "modules/process-optimization/assignments/02-hands-on.md"
-    line = _replace(hands_on, "due_after_days: 21", "due_after_days: 12")  # week 2 ends on day 14
+    line = replace_once(hands_on, "due_after_days: 21", "due_after_days: 12")  # week 2 ends on day 14
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
     assert ("'po-hands-on-automate-core-process' is due 12 days into month 8, before the unit it needs, "
             "'po-improvement-experiments' (week 2), is over on day 14: make it due later, or name the units it does "
-            "need in needs:") in _problems_at(result.output, hands_on)[line], result.output
+            "need in needs:") in problems_at(result.output, hands_on)[line], result.output
 
 
 def test_needs_names_weekly_units_taught_by_the_work_s_month(app: Flask, content_dir: Path) -> None:
     critique = content_dir / "modules/international-operations/assignments/03-critique-compliance-register.md"
-    line = _replace(critique, "needs: [intl-regulation-and-data, intl-compliance-routines]",
+    line = replace_once(critique, "needs: [intl-regulation-and-data, intl-compliance-routines]",
                     "needs: [intl-regulation-and-data, intl-measuring-regions, intl-market-adaptation, no-such-lesson]")
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
-    found = _problems_at(result.output, critique)
+    found = problems_at(result.output, critique)
     due_line = critique.read_text().splitlines().index("due_after_days: 21") + 1
     assert ("'intl-critique-compliance-register' is due 21 days into month 7, before the unit it needs, "
             "'intl-measuring-regions' (week 4), is over on day 28: make it due later, or name the units it does "
@@ -159,4 +145,4 @@ def test_without_needs_work_needs_every_weekly_unit_of_its_phase(app: Flask, con
     assert result.exit_code == 1
     assert ("'mlops-case-coldwatch' is due 21 days into month 1, before the unit it needs, 'mlops-security-compliance' "
             "(week 4), is over on day 28: make it due later, or name the units it does need in needs:"
-            ) in _problems_at(result.output, case)[due_line], result.output
+            ) in problems_at(result.output, case)[due_line], result.output

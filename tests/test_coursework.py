@@ -18,6 +18,7 @@ from lms.database import utcnow
 from lms.extensions import db
 from lms.grading.models import Grade, GradeStatus
 from lms.learning.services import month_opens_on
+from tests.content_edits import problems_at, replace_once
 
 MODULES = {"mlops", "customer-success", "process-optimization", "quality-assurance",
            "international-operations", "operations-implementation"}
@@ -205,21 +206,6 @@ def test_staff_see_the_dates_of_a_cohort_of_theirs(app: Flask, loaded, world, lo
 # --------------------------------------------------------------------------- assessment validity lint
 
 
-def _replace(path: Path, old: str, new: str) -> int:
-    """Replace ``old`` once and return the 1-based line where it stood."""
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
-    return text[: text.index(old)].count("\n") + 1
-
-
-def _problems_at(output: str, path: Path) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for m in re.finditer(rf"{re.escape(str(path))}:(\d+): ([^\n]*)", output):
-        found.setdefault(int(m.group(1)), []).append(m.group(2))
-    return found
-
-
 CASE_RUBRIC = "rubrics/mlops-case-rubric.yml"
 LAST_LEVEL = ('      - {id: beginning, title: Beginning, points: 1, descriptor: "Figures are missing, copied from the '
               'scenario without calculation, or compared with the wrong target."}\n')
@@ -229,12 +215,12 @@ def test_a_criterion_graded_on_other_levels_is_refused_at_its_levels(app: Flask,
     rubric = content_dir / CASE_RUBRIC
     text = rubric.read_text()
     levels_line = text[: text.index("    levels:")].count("\n") + 1  # the first criterion's levels
-    _replace(rubric, LAST_LEVEL, "")  # three levels where every other criterion has four
+    replace_once(rubric, LAST_LEVEL, "")  # three levels where every other criterion has four
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
-    message = " ".join(_problems_at(result.output, rubric)[levels_line])
+    message = " ".join(problems_at(result.output, rubric)[levels_line])
     assert "criterion 'metric-analysis' grades on the levels exemplary (Exemplary, 4), proficient (Proficient, 3), " \
            "developing (Developing, 2);" in message, result.output
     assert "in this order: exemplary (Exemplary, 4), proficient (Proficient, 3), developing (Developing, 2), " \
@@ -243,7 +229,7 @@ def test_a_criterion_graded_on_other_levels_is_refused_at_its_levels(app: Flask,
 
 def test_levels_in_another_order_or_named_otherwise_are_refused(app: Flask, content_dir: Path) -> None:
     rubric = content_dir / CASE_RUBRIC
-    _replace(rubric, "      - {id: beginning, title: Beginning, points: 1, descriptor: \"Figures",
+    replace_once(rubric, "      - {id: beginning, title: Beginning, points: 1, descriptor: \"Figures",
              "      - {id: novice, title: Novice, points: 1, descriptor: \"Figures")
 
     result = run(app, "--check")
@@ -254,13 +240,13 @@ def test_levels_in_another_order_or_named_otherwise_are_refused(app: Flask, cont
 
 def test_a_descriptor_that_only_judges_is_refused_on_its_line(app: Flask, content_dir: Path) -> None:
     rubric = content_dir / CASE_RUBRIC
-    line = _replace(rubric, '"Figures are missing, copied from the scenario without calculation, or compared with the wrong target."',
+    line = replace_once(rubric, '"Figures are missing, copied from the scenario without calculation, or compared with the wrong target."',
                     '"Poor work, below expectations."')
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
-    assert _problems_at(result.output, rubric)[line] == [
+    assert problems_at(result.output, rubric)[line] == [
         "criterion 'metric-analysis', level 'beginning': 'Poor work, below expectations.' judges the work without "
         "saying what it shows; describe what an instructor would find in work at this level"], result.output
 
@@ -270,27 +256,27 @@ def test_two_levels_with_one_descriptor_are_refused(app: Flask, content_dir: Pat
     text = rubric.read_text()
     start = text.index("      - {id: developing, title: Developing, points: 2, descriptor: \"Only one figure")
     developing = text[start: text.index("}", start)].split("descriptor: ", 1)[1]
-    line = _replace(rubric, '"Figures are missing, copied from the scenario without calculation, or compared with the wrong target."',
+    line = replace_once(rubric, '"Figures are missing, copied from the scenario without calculation, or compared with the wrong target."',
                     developing)
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
     assert ("criterion 'metric-analysis': level 'beginning' has the same descriptor as level 'developing', so the two "
-            "cannot be told apart") in _problems_at(result.output, rubric)[line], result.output
+            "cannot be told apart") in problems_at(result.output, rubric)[line], result.output
 
 
 def test_a_team_assignment_claiming_an_application_objective_is_refused(app: Flask, content_dir: Path) -> None:
     team = content_dir / "modules/international-operations/assignments/02-hands-on.md"
-    line = _replace(team, "objectives: [KO3, SO3]", "objectives: [KO3, SO3, AO1]")
-    _replace(content_dir / "rubrics/international-operations-hands-on-rubric.yml",
+    line = replace_once(team, "objectives: [KO3, SO3]", "objectives: [KO3, SO3, AO1]")
+    replace_once(content_dir / "rubrics/international-operations-hands-on-rubric.yml",
              "      the plan in a board-style review before handing it in.\n    objectives: [KO3, SO3]",
              "      the plan in a board-style review before handing it in.\n    objectives: [KO3, SO3, AO1]")
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
-    assert _problems_at(result.output, team)[line] == [
+    assert problems_at(result.output, team)[line] == [
         "AO1 is an application objective (results in the learner's own business), and a team assignment gives every "
         "member the grade of one piece about one business: name the knowledge or skill objective the team's work "
         "shows"], result.output
@@ -299,12 +285,12 @@ def test_a_team_assignment_claiming_an_application_objective_is_refused(app: Fla
 
 def test_a_portfolio_due_before_its_levels_work_is_refused_at_its_due_date(app: Flask, content_dir: Path) -> None:
     review = content_dir / "modules/operations-implementation/assignments/09-portfolio-advanced.md"
-    line = _replace(review, "due_after_days: 42", "due_after_days: 28")
+    line = replace_once(review, "due_after_days: 42", "due_after_days: 28")
 
     result = run(app, "--check")
 
     assert result.exit_code == 1
-    messages = _problems_at(result.output, review)[line]
+    messages = problems_at(result.output, review)[line]
     assert ("the advanced portfolio review 'portfolio-advanced' is due 28 days into month 12, but 'impl-capstone' "
             "(02-capstone.md) of the same level is due 35 days into month 12: a review falls due after the work it "
             "collects") in messages, result.output
