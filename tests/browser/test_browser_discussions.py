@@ -90,6 +90,7 @@ def test_a_long_line_of_code_in_a_post_fits_a_phone(server_url: str, load_conten
         " plan_tier FROM feature_catalogue_snapshots WHERE snapshot_date = '2026-12-01';\n```")
     page.get_by_role("button", name="Start thread").click()
     page.get_by_role("heading", name="Which features drift?").wait_for()
+    page.wait_for_load_state("load")  # the stylesheet applied: a read before it measured the bare page (1,182 px)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     block = page.locator("article.post pre").bounding_box()
     post = page.locator("article.post").first.bounding_box()
