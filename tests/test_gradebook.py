@@ -36,6 +36,7 @@ from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
 from lms.inbox.models import Conversation
 from lms.learning.models import OverrideKind, ScheduleOverride
+from lms.learning.services import Timeline
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
@@ -603,8 +604,10 @@ def test_the_bulk_extension_form_says_how_late_and_refuses_later_by_the_field(co
     closes = program_closes_on(cohort.start_date)
     page = teacher.get(url(cohort)).get_data(as_text=True)
     words = _until_help(page)
-    assert words.startswith(f"At most to {closes:%d %B %Y}, the day the cohort's program closes, or for an item of a month "
-                            "whose part is due later, 90 days past that due date (M10: "), words
+    assert words.startswith(f"At most to {closes:%d %B %Y}, the day the cohort's program closes, or 90 days past the "
+                            "regular due date of the item's part when that is later: M10 items to "), words
+    m12_due = Timeline(cohort.start_date).phase_dates(12)[1]
+    assert f"M12 items to {m12_due + timedelta(days=90):%d %B %Y}." in words and "M9 " not in words
     assert re.search(r'<input[^>]*aria-describedby="until-help"[^>]*name="until"', page)
     assert "late joiner" not in words  # nobody joined late: no rule of theirs to read
     phase_month = db.session.scalar(select(Phase.month).join(Assignment, Assignment.phase_id == Phase.id)

@@ -810,9 +810,8 @@ class ExtensionLimits:
     def words(self) -> str:
         text = f"At most to {self.closes_on:%d %B %Y}, the day the cohort's program closes"
         if self.later:
-            months = "; ".join(f"M{month}: {day:%d %B %Y}" for month, day in sorted(self.later.items()))
-            text += (f", or for an item of a month whose part is due later, {EXTENSION_PAST_DUE.days} days past "
-                     f"that due date ({months})")
+            months = ", ".join(f"M{month} items to {day:%d %B %Y}" for month, day in sorted(self.later.items()))
+            text += f", or {EXTENSION_PAST_DUE.days} days past the regular due date of the item's part when that is later: {months}"
         text += "."
         if Pace.OWN_START in self.late:
             text += (" A late joiner at their own pace: at most to the day their own program closes (or "
