@@ -22,7 +22,8 @@ from sqlalchemy import event, func, select, update
 
 from lms.accounts.models import User
 from lms.assessment.models import Quiz
-from lms.catalog.models import Lesson
+from lms.catalog.models import Lesson, Phase
+from lms.cohorts.calendar import program_closes_on
 from lms.cohorts.models import Pace
 from lms.competency.services import learners_of
 from lms.coursework.models import Assignment, Submission
@@ -35,6 +36,7 @@ from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
 from lms.inbox.models import Conversation
 from lms.learning.models import OverrideKind, ScheduleOverride
+from lms.learning.services import Timeline
 from lms.mail.models import OutboxMessage
 from lms.notifications.models import Channel, Notification, NotificationEvent
 from lms.notifications.services import set_preferences
@@ -570,9 +572,9 @@ def test_bulk_extension_through_the_schedule_overrides(course) -> None:
     assert due is not None and "Extended 0." in early, early
     assert "(Ada Late)" not in early
     past_the_end = teacher.post(url(course["cohort"]), data={
-        "action": "extend", "column": COLUMN, "learner": [ada.id], "until": (utcnow() + timedelta(days=400)).date().isoformat()},
-        follow_redirects=True).get_data(as_text=True)
-    assert "Extended 0. Not extended: Ada Late — an extension can run at most to" in past_the_end
+        "action": "extend", "column": COLUMN, "learner": [ada.id], "until": (utcnow() + timedelta(days=400)).date().isoformat()})
+    assert past_the_end.status_code == 400  # beside the date field: see test_the_bulk_extension_form_says_how_late
+    assert "An extension of this item can run at most to" in past_the_end.get_data(as_text=True)
     bad = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "soon"})
     assert bad.status_code == 400 and "Give the new due date as a date." in bad.get_data(as_text=True)
     far = teacher.post(url(course["cohort"]), data={"action": "extend", "column": COLUMN, "learner": [ada.id], "until": "9999-12-31"})
@@ -582,6 +584,69 @@ def test_bulk_extension_through_the_schedule_overrides(course) -> None:
                                                          "until": later.isoformat()})
     assert refused.status_code == 400 and "level exams have none" in refused.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ScheduleOverride)) == 2
+
+
+def _until_help(page: str) -> str:
+    found = re.search(r'<small class="muted" id="until-help">(.*?)</small>', page, re.S)
+    assert found is not None, page[:3000]
+    return " ".join(str(found.group(1)).replace("&#39;", "'").split())
+
+
+def test_the_bulk_extension_form_says_how_late_and_refuses_later_by_the_field(course) -> None:
+    """The bulk form said nothing of how late an extension may run, and a date past it was
+    refused learner by learner in the answer above the page. Now the date field says the
+    cohort's latest day (its program's close, or 90 days past a later part's due date, month
+    by month), and a date past every chosen learner's latest is refused beside the field,
+    the form kept, nothing granted."""
+    cohort = course["cohort"]
+    ada = course["enrol"](cohort, name="Ada Late")
+    teacher = course["client_for"](course["teacher"])
+    closes = program_closes_on(cohort.start_date)
+    page = teacher.get(url(cohort)).get_data(as_text=True)
+    words = _until_help(page)
+    assert words.startswith(f"At most to {closes:%d %B %Y}, the day the cohort's program closes, or 90 days past the "
+                            "regular due date of the item's part when that is later: M10 items to "), words
+    m12_due = Timeline(cohort.start_date).phase_dates(12)[1]
+    assert f"M12 items to {m12_due + timedelta(days=90):%d %B %Y}." in words and "M9 " not in words
+    assert re.search(r'<input[^>]*aria-describedby="until-help"[^>]*name="until"', page)
+    assert "late joiner" not in words  # nobody joined late: no rule of theirs to read
+    phase_month = db.session.scalar(select(Phase.month).join(Assignment, Assignment.phase_id == Phase.id)
+                                    .where(Assignment.key == CASE))
+    assert phase_month < 10  # the case study's latest is the close
+    base = {"action": "extend", "column": COLUMN, "learner": [ada.id], "note": "Kept note"}
+    refused = teacher.post(url(cohort), data={**base, "until": (closes + timedelta(days=1)).isoformat()})
+    text = refused.get_data(as_text=True).replace("&#39;", "'")
+    message = (f"An extension of this item can run at most to {closes:%d %B %Y} for the learner chosen: the day the "
+               "program closes, or 90 days past the regular due date of the item's part when that is later.")
+    assert refused.status_code == 400 and f'<p class="error" role="alert" id="until-error-1">{message}' in text, text[-4000:]
+    assert 'value="Kept note"' in text
+    assert db.session.scalar(select(func.count()).select_from(ScheduleOverride)) == 0
+    granted = teacher.post(url(cohort), data={**base, "until": closes.isoformat()}, follow_redirects=True)
+    assert "Extended 1." in granted.get_data(as_text=True)
+
+
+def test_late_joiners_rule_is_said_and_their_own_close_applies(course) -> None:
+    """A late joiner at their own pace closes later than the cohort: the form says the rule
+    for them, and a date past the cohort's close but within theirs is granted to them while
+    a classmate on the cohort's dates is named as not extended (one date for both)."""
+    cohort = course["cohort"]
+    on_time = course["enrol"](cohort, name="Bo Cohort")
+    joined = utcnow() - timedelta(days=3)
+    own = course["enrol"](cohort, name="Cy Own", joined=joined, pace=Pace.OWN_START)
+    teacher = course["client_for"](course["teacher"])
+    words = _until_help(teacher.get(url(cohort)).get_data(as_text=True))
+    assert ("A late joiner at their own pace: at most to the day their own program closes (or 90 days past their "
+            "part's due date when that is later).") in words
+    assert "catching up" not in words and words.endswith("Each late joiner's own date is on their schedule page.")
+    course["enrol"](cohort, name="Di Catch", joined=joined, pace=Pace.CATCH_UP)
+    assert "A late joiner catching up: also 90 days past a catch-up due date when that is later." in _until_help(
+        teacher.get(url(cohort)).get_data(as_text=True))
+    until = program_closes_on(cohort.start_date) + timedelta(days=5)
+    assert until < program_closes_on(joined.date())
+    answer = teacher.post(url(cohort), data={"action": "extend", "column": COLUMN, "learner": [on_time.id, own.id],
+                                             "until": until.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    assert "Extended 1. Not extended: Bo Cohort — an extension can run at most to" in answer, answer[-3000:]
+    assert [o.user_id for o in db.session.scalars(select(ScheduleOverride))] == [own.id]
 
 
 def test_message_learners_notifies_and_mails_as_each_prefers(course) -> None:

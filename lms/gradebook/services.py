@@ -20,7 +20,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,11 +31,11 @@ from sqlalchemy.orm import load_only, selectinload
 from lms.accounts.models import User
 from lms.assessment.methods import GRADING_METHODS
 from lms.assessment.models import Attempt, Quiz, QuizKind, percent_of
-from lms.catalog.models import Lesson
+from lms.catalog.models import Lesson, Phase
 from lms.catalog.revision import cached
-from lms.cohorts.calendar import program_over
+from lms.cohorts.calendar import PROGRAM_MONTHS, program_over
 from lms.cohorts.enrolment import learners_page
-from lms.cohorts.models import Cohort, Enrolment
+from lms.cohorts.models import Cohort, Enrolment, Pace
 from lms.cohorts.services import CohortError
 from lms.competency.services import at_risk_judge, at_risk_learners, learners_of
 from lms.coursework.models import Assignment, AssignmentKind, Attachment, Submission, SubmissionStatus, SubmissionVersion
@@ -47,7 +47,17 @@ from lms.grading.exports import CsvExporter, GradeRows, GradeTable
 from lms.grading.models import Grade, GradeAction, GradeStatus
 from lms.grading.services import save_grade
 from lms.learning.models import OverrideKind, ScheduleOverride
-from lms.learning.services import StaleOverride, applying_extensions, cohort_today, grant_override
+from lms.learning.services import (
+    EXTENSION_PAST_DUE,
+    StaleOverride,
+    Timeline,
+    applying_extensions,
+    cohort_today,
+    grant_override,
+    latest_extension,
+    opens_at,
+    timeline_of,
+)
 from lms.learning.services import remove_extensions as remove_learner_extensions
 from lms.notifications.models import NotificationEvent
 from lms.notifications.services import Notice, notify_all
@@ -750,6 +760,12 @@ def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: 
     latest: an assignment due mid-month can be extended by a few days."""
     if not column.extendable or column.phase_id is None:
         raise GradebookError(NO_EXTENSIONS, field="column")
+    latest = _latest_extensions(session, cohort, column.phase_id, users)
+    if latest and on_date > max(latest):
+        who = "the learner chosen" if len(users) == 1 else "any of the learners chosen"
+        raise GradebookError(f"An extension of this item can run at most to {max(latest):%d %B %Y} for {who}: the day "
+                             f"the program closes, or {EXTENSION_PAST_DUE.days} days past the regular due date of the "
+                             "item's part when that is later. Choose that day or an earlier one.", field="until")
     outcome = Outcome("Extended")
     item = (ItemKind(column.kind.value), column.key)
     items = scheduled_items(session, cohort.id, [u.id for u in users])
@@ -763,6 +779,58 @@ def grant_extensions(session: DbSession, cohort: Cohort, column: Column, users: 
         else:
             outcome.done.append(user.name)
     return outcome
+
+
+def _latest_extensions(session: DbSession, cohort: Cohort, phase_id: int, users: Sequence[User]) -> list[date]:
+    """The latest day an extension of the part ``phase_id`` may run to for each of ``users``
+    who is a current learner of ``cohort`` (``lms.learning.services.latest_extension``, on
+    their own dates): two statements whatever the number of learners."""
+    phase = session.get(Phase, phase_id)
+    if phase is None:
+        return []
+    enrolments = session.scalars(select(Enrolment).where(
+        Enrolment.cohort_id == cohort.id, Enrolment.active, among(Enrolment.user_id, [u.id for u in users])))
+    timelines = [timeline_of(cohort, enrolment) for enrolment in enrolments]
+    return [latest_extension(timeline, timeline.phase_dates(phase.month)[1]) for timeline in timelines]
+
+
+@dataclass(frozen=True)
+class ExtensionLimits:
+    """How late the gradebook's extensions may run in a cohort, for its form to say: to the
+    day the cohort's program closes (``closes_on``), or ``EXTENSION_PAST_DUE`` past the
+    regular due date of the item's part when that is later (``later``: month -> that day,
+    on the cohort's dates). Late joiners follow their own dates (``late``: the paces of
+    the cohort's late joiners), so the rule, not one date, applies to them."""
+
+    closes_on: date
+    later: Mapping[int, date]
+    late: frozenset[Pace]
+
+    @property
+    def words(self) -> str:
+        text = f"At most to {self.closes_on:%d %B %Y}, the day the cohort's program closes"
+        if self.later:
+            months = ", ".join(f"M{month} items to {day:%d %B %Y}" for month, day in sorted(self.later.items()))
+            text += f", or {EXTENSION_PAST_DUE.days} days past the regular due date of the item's part when that is later: {months}"
+        text += "."
+        if Pace.OWN_START in self.late:
+            text += (" A late joiner at their own pace: at most to the day their own program closes (or "
+                     f"{EXTENSION_PAST_DUE.days} days past their part's due date when that is later).")
+        if Pace.CATCH_UP in self.late:
+            text += (f" A late joiner catching up: also {EXTENSION_PAST_DUE.days} days past a catch-up due date "
+                     "when that is later.")
+        return text + (" Each late joiner's own date is on their schedule page." if self.late else "")
+
+
+def extension_limits(session: DbSession, cohort: Cohort) -> ExtensionLimits:
+    """``ExtensionLimits`` of ``cohort``: one statement (which paces its late joiners have)."""
+    timeline = Timeline(cohort.start_date)
+    later = {month: day for month in range(1, PROGRAM_MONTHS + 1)
+             if (day := latest_extension(timeline, timeline.phase_dates(month)[1])) > timeline.closes_on}
+    late = session.scalars(select(Enrolment.pace).distinct().where(
+        Enrolment.cohort_id == cohort.id, Enrolment.active,
+        Enrolment.started_at >= opens_at(cohort, cohort.start_date + timedelta(days=1))))
+    return ExtensionLimits(timeline.closes_on, later, frozenset(Pace(p) for p in late))
 
 
 NO_EXTENSIONS = "Extensions move the due dates of a module's part; weekly checks and level exams have none."

@@ -46,6 +46,7 @@ def _page(cohort: Cohort, row_filter: RowFilter, module: str | None, error: str 
     refusal by its field) and the learners ticked (``posted``)."""
     book = services.gradebook(db.session, cohort, utcnow(), row_filter, module, page)
     form = form or BulkForm(formdata=posted or None)
+    form.until.description = services.extension_limits(db.session, cohort).words
     form.column.choices = labelled_choices({c.id: f"M{c.month} · {c.label} · {c.title}" for c in book.columns})
     return render_template("gradebook/gradebook.html", book=book, form=form, error=error, posted=posted or {},
                            picked=set(posted.getlist("learner")) if posted else set(),
