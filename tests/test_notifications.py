@@ -995,16 +995,23 @@ def test_the_awaiting_notice_new_again_is_emailed_once_on_the_email_channel(cour
     assert awaiting_of(teacher.id).title == "4 pieces of work await grading"
 
 
+def day_of_essay_quiz(course) -> tuple[User, Quiz, datetime]:
+    """A learner of ``course`` who handed in a piece of work, the essay quiz and the moment it
+    opens for them, when the reminders run made the instructor's notice of the day."""
+    learner, _client, _work = course["hand_in"]("Lia Learner")
+    quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, quiz, course["cohort"], learner.id, utcnow()).opens_at
+    send_reminders(db.session, opening)
+    db.session.commit()
+    return learner, quiz, opening
+
+
 def test_a_quiz_attempt_with_essays_counts_as_awaiting_grading_when_handed_in(course) -> None:
     """An essay quiz handed in reached the day's count only at the next reminders run, while
     an assignment's hand-in revised it at once: now the attempt does too, and a notice its
     instructor had read is new again."""
-    cohort, teacher = course["cohort"], course["teacher"]
-    learner, _client, _work = course["hand_in"]("Lia Learner")
-    quiz = get_quiz(db.session, "mlops-quiz")
-    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
-    send_reminders(db.session, opening)
-    db.session.commit()
+    teacher = course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
     notice = awaiting_of(teacher.id)
     assert notice.title == "1 piece of work awaits grading"
     mark_read(db.session, notice, opening)
@@ -1035,13 +1042,9 @@ def test_grading_an_attempts_essays_takes_it_off_the_days_count(course) -> None:
     """Grading a quiz attempt's essays left the day's count telling it as awaiting grading
     until the next reminders run, while a grade saved for work revised it at once: now the
     attempt's last essay graded revises it too (not before: it still waits)."""
-    cohort, teacher = course["cohort"], course["teacher"]
-    learner, _client, _work = course["hand_in"]("Lia Learner")
-    quiz = get_quiz(db.session, "mlops-quiz")
-    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
+    teacher = course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
     attempt = hand_in_essays(quiz, learner, opening)
-    send_reminders(db.session, opening)
-    db.session.commit()
     assert awaiting_of(teacher.id).title == "1 piece of work and 1 quiz attempt with essays await grading"
     *first, last = pending_essays_of(attempt)
     for response in first:
@@ -1063,11 +1066,7 @@ def test_attempts_closed_when_their_time_ran_out_join_the_days_count(course, mak
     job tells it at once, one recount a cohort however many attempts it closed there."""
     cohort, teacher = course["cohort"], course["teacher"]
     other = make_cohort(cohort.organization, "Other", months_ago=5, instructors=[teacher])
-    learner, _client, _work = course["hand_in"]("Lia Learner")
-    quiz = get_quiz(db.session, "mlops-quiz")
-    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
-    send_reminders(db.session, opening)
-    db.session.commit()
+    learner, quiz, opening = day_of_essay_quiz(course)
     assert awaiting_of(teacher.id).title == "1 piece of work awaits grading"
     learners = [learner, enrol_learner(cohort, name="Ben Learner"), enrol_learner(other, name="Cal Learner")]
     for person in learners:
@@ -1084,12 +1083,8 @@ def test_attempts_closed_when_their_time_ran_out_join_the_days_count(course, mak
 def test_an_attempt_closed_on_the_learners_next_action_joins_the_days_count(course) -> None:
     """The attempt whose time ran out is closed by the learner's next action on it (a page
     saved too late): that tells the day's count too."""
-    cohort, teacher = course["cohort"], course["teacher"]
-    learner, _client, _work = course["hand_in"]("Lia Learner")
-    quiz = get_quiz(db.session, "mlops-quiz")
-    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
-    send_reminders(db.session, opening)
-    db.session.commit()
+    teacher = course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
     attempt = start_essays(quiz, learner, opening)
     late = opening + timedelta(minutes=quiz.time_limit_minutes + 1)
     with pytest.raises(quiz_services.AttemptClosed):
