@@ -19,8 +19,18 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from lms.accounts.models import User
+from lms.assessment import services as quiz_services
 from lms.assessment.models import Attempt, Quiz, Response
-from lms.assessment.services import get_quiz, grade_essay, page_views, quiz_window, save_page, start_attempt, submit_attempt
+from lms.assessment.services import (
+    attempt_handed_in,
+    get_quiz,
+    grade_essay,
+    page_views,
+    quiz_window,
+    save_page,
+    start_attempt,
+    submit_attempt,
+)
 from lms.catalog.models import Level, Module
 from lms.certificates.models import Certificate
 from lms.certificates.services import certificate_issued
@@ -985,16 +995,23 @@ def test_the_awaiting_notice_new_again_is_emailed_once_on_the_email_channel(cour
     assert awaiting_of(teacher.id).title == "4 pieces of work await grading"
 
 
+def day_of_essay_quiz(course) -> tuple[User, Quiz, datetime]:
+    """A learner of ``course`` who handed in a piece of work, the essay quiz and the moment it
+    opens for them, when the reminders run made the instructor's notice of the day."""
+    learner, _client, _work = course["hand_in"]("Lia Learner")
+    quiz = get_quiz(db.session, "mlops-quiz")
+    opening = quiz_window(db.session, quiz, course["cohort"], learner.id, utcnow()).opens_at
+    send_reminders(db.session, opening)
+    db.session.commit()
+    return learner, quiz, opening
+
+
 def test_a_quiz_attempt_with_essays_counts_as_awaiting_grading_when_handed_in(course) -> None:
     """An essay quiz handed in reached the day's count only at the next reminders run, while
     an assignment's hand-in revised it at once: now the attempt does too, and a notice its
     instructor had read is new again."""
-    cohort, teacher = course["cohort"], course["teacher"]
-    learner, _client, _work = course["hand_in"]("Lia Learner")
-    quiz = get_quiz(db.session, "mlops-quiz")
-    opening = quiz_window(db.session, quiz, cohort, learner.id, utcnow()).opens_at
-    send_reminders(db.session, opening)
-    db.session.commit()
+    teacher = course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
     notice = awaiting_of(teacher.id)
     assert notice.title == "1 piece of work awaits grading"
     mark_read(db.session, notice, opening)
@@ -1003,6 +1020,78 @@ def test_a_quiz_attempt_with_essays_counts_as_awaiting_grading_when_handed_in(co
     assert attempt.pending_manual
     notice = awaiting_of(teacher.id)
     assert notice.title == "1 piece of work and 1 quiz attempt with essays await grading" and notice.read_at is None
+
+
+def start_essays(quiz: Quiz, learner: User, at: datetime) -> Attempt:
+    """An attempt of ``quiz`` started at ``at`` with its essays answered and not handed in
+    (committed): its time runs out ``quiz.time_limit_minutes`` later."""
+    attempt = start_attempt(db.session, quiz, learner, at)
+    for number, page in enumerate(page_views(db.session, attempt)):
+        if page.parts[0].kind == "essay":
+            save_page(db.session, attempt, number, MultiDict({f"p{number}": "An answer to grade."}), at)
+    db.session.commit()
+    return attempt
+
+
+def pending_essays_of(attempt: Attempt) -> list[Response]:
+    return [r for r in db.session.scalars(select(Response).where(Response.attempt_id == attempt.id).order_by(Response.id))
+            if r.score is None]
+
+
+def test_grading_an_attempts_essays_takes_it_off_the_days_count(course) -> None:
+    """Grading a quiz attempt's essays left the day's count telling it as awaiting grading
+    until the next reminders run, while a grade saved for work revised it at once: now the
+    attempt's last essay graded revises it too (not before: it still waits)."""
+    teacher = course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
+    attempt = hand_in_essays(quiz, learner, opening)
+    assert awaiting_of(teacher.id).title == "1 piece of work and 1 quiz attempt with essays await grading"
+    *first, last = pending_essays_of(attempt)
+    for response in first:
+        grade_essay(db.session, response, 1, "Fine.", teacher, opening)
+        db.session.commit()
+        assert awaiting_of(teacher.id).title == "1 piece of work and 1 quiz attempt with essays await grading"
+    grade_essay(db.session, last, 1, "Fine.", teacher, opening)
+    db.session.commit()
+    assert not db.session.get(Attempt, attempt.id).pending_manual
+    assert awaiting_of(teacher.id).title == "1 piece of work awaits grading"
+    grade_essay(db.session, db.session.get(Response, last.id), 2, "Better on a second reading.", teacher, opening)
+    db.session.commit()
+    assert awaiting_of(teacher.id).title == "1 piece of work awaits grading"
+
+
+def test_attempts_closed_when_their_time_ran_out_join_the_days_count(course, make_cohort, enrol_learner) -> None:
+    """An essay attempt closed by its time limit, by ``close-expired-attempts`` rather than
+    the learner's submit, reached the day's count only at the next reminders run: now the
+    job tells it at once, one recount a cohort however many attempts it closed there."""
+    cohort, teacher = course["cohort"], course["teacher"]
+    other = make_cohort(cohort.organization, "Other", months_ago=5, instructors=[teacher])
+    learner, quiz, opening = day_of_essay_quiz(course)
+    assert awaiting_of(teacher.id).title == "1 piece of work awaits grading"
+    learners = [learner, enrol_learner(cohort, name="Ben Learner"), enrol_learner(other, name="Cal Learner")]
+    for person in learners:
+        start_essays(quiz, person, opening)
+    sent: list[object] = []
+    with attempt_handed_in.connected_to(lambda cohort_id, **_: sent.append(cohort_id)):
+        closed = quiz_services.close_expired_attempts(db.session, opening + timedelta(minutes=quiz.time_limit_minutes + 1))
+    db.session.commit()
+    assert closed == 3
+    assert awaiting_of(teacher.id).title == "1 piece of work and 3 quiz attempts with essays await grading"
+    assert sorted(sent) == sorted([cohort.id, other.id])  # once a cohort, not once an attempt
+
+
+def test_an_attempt_closed_on_the_learners_next_action_joins_the_days_count(course) -> None:
+    """The attempt whose time ran out is closed by the learner's next action on it (a page
+    saved too late): that tells the day's count too."""
+    teacher = course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
+    attempt = start_essays(quiz, learner, opening)
+    late = opening + timedelta(minutes=quiz.time_limit_minutes + 1)
+    with pytest.raises(quiz_services.AttemptClosed):
+        save_page(db.session, attempt, 0, MultiDict({"p0": "Too late."}), late)
+    db.session.commit()
+    assert db.session.get(Attempt, attempt.id).closed_by == "time_limit"
+    assert awaiting_of(teacher.id).title == "1 piece of work and 1 quiz attempt with essays await grading"
 
 
 def test_the_digest_tells_the_count_when_it_is_sent(course) -> None:

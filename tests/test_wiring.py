@@ -28,7 +28,7 @@ LMS = BASE_DIR / "lms"
 PROBE = r"""
 import importlib, json, pkgutil, sys
 import lms
-from lms.assessment.services import attempt_scored
+from lms.assessment.services import attempt_handed_in, attempt_scored, essays_graded
 from lms.cohorts.enrolment import learner_moved
 from lms.grading.services import grade_saved, peer_review_completed
 from lms.gradebook.services import learners_messaged
@@ -37,7 +37,8 @@ from lms.extensions import login_manager
 
 def receivers():
     return {s.name: sorted(f"{r.__module__}.{r.__qualname__}" for r in s.receivers_for(None))
-            for s in (attempt_scored, grade_saved, peer_review_completed, learner_moved, adjustment_saved, learners_messaged)}
+            for s in (attempt_scored, attempt_handed_in, essays_graded, grade_saved, peer_review_completed, learner_moved,
+                      adjustment_saved, learners_messaged)}
 
 for info in pkgutil.walk_packages(lms.__path__, "lms."):
     importlib.import_module(info.name)
@@ -58,7 +59,7 @@ def probe() -> dict:
 
 
 def test_importing_every_module_attaches_nothing(probe: dict) -> None:
-    assert probe["before"]["receivers"] == {"attempt-scored": [], "grade-saved": [], "peer-review-completed": [],
+    assert probe["before"]["receivers"] == {"attempt-scored": [], "attempt-handed-in": [], "essays-graded": [], "grade-saved": [], "peer-review-completed": [],
                                             "learner-moved": [], "adjustment-saved": [], "learners-messaged": []}
     assert probe["before"]["user_loader"] is False
 
@@ -68,6 +69,8 @@ def test_create_app_wires_every_feature(probe: dict) -> None:
     assert after["receivers"] == {
         "attempt-scored": ["lms.certificates.services.on_attempt_scored", "lms.lti.grades.on_attempt_scored", "lms.notifications.receivers.on_attempt_scored",
                            "lms.progress.evidence.on_attempt_scored", "lms.xapi.receivers.on_attempt_scored"],
+        "attempt-handed-in": ["lms.notifications.reminders.on_attempt_handed_in"],
+        "essays-graded": ["lms.notifications.reminders.on_essays_graded"],
         "grade-saved": ["lms.admin.receivers.on_grade_saved",
                         "lms.certificates.services.on_grade_saved", "lms.lti.grades.on_grade_saved", "lms.notifications.receivers.on_grade_saved",
                         "lms.notifications.reminders.on_grade_saved_recount",

@@ -53,10 +53,17 @@ attempt_scored = events.signal("attempt-scored")
 # ``target_id=`` (the cohorts) once a moved learner's attempts are the new cohort's (the
 # sender is the learner's id). The API records that they left the old cohort's list.
 attempts_carried = events.signal("attempts-carried")
-# Sent by ``submit_attempt`` with ``session=`` and ``now=`` when the learner hands in an
-# attempt whose essays wait for a grader (``pending_manual``): work now awaiting grading,
-# as ``work_submitted`` is for an assignment (the instructors' count of it is told at once).
+# Sent with ``session=`` and ``now=``, the cohort's id the sender, when attempts of the
+# cohort whose essays wait for a grader (``pending_manual``) close: handed in by the learner
+# (``submit_attempt``) or closed when their time ran out (``close_expired_attempts``, or the
+# learner's next action on it). Work now awaiting grading, as ``work_submitted`` is for an
+# assignment (the instructors' count of it is told at once); once a cohort, however many
+# attempts closed there together (``_handed_in``).
 attempt_handed_in = events.signal("attempt-handed-in")
+# Sent by ``grade_essay`` with ``session=`` and ``now=``, the attempt the sender, when its
+# last essay waiting for a grader is graded (``pending_manual`` turns False): the attempt
+# awaits grading no more.
+essays_graded = events.signal("essays-graded")
 
 class QuizError(ValueError):
     """A request the quiz refuses; the message is shown to the learner."""
@@ -321,8 +328,7 @@ def start_attempt(session: DbSession, quiz: Quiz, user: User, now: datetime, see
         enrolment = hold_enrolment(session, user.id)
     except OperationalError as exc:  # SQLite: another writer held the database past the busy timeout
         raise _busy(exc) from None
-    for attempt in attempts_of(session, quiz, user):
-        expire_if_due(session, attempt, now)
+    _handed_in(session, [attempt for attempt in attempts_of(session, quiz, user) if expire_if_due(session, attempt, now)], now)
     status = quiz_status(session, quiz, user, now)
     if status.in_progress is not None:
         return status.in_progress
@@ -398,13 +404,24 @@ def close_expired_attempts(session: DbSession, now: datetime) -> int:
     oldest first. They are read through the partial index of running attempts by deadline
     (ordered here: SQLite, asked for them in the order of their ids, reads every attempt)."""
     due = session.scalars(select(Attempt).where(Attempt.submitted_at.is_(None), Attempt.deadline_at <= now)).all()
-    return sum(expire_if_due(session, attempt, now) for attempt in sorted(due, key=lambda attempt: attempt.id))
+    closed = [attempt for attempt in sorted(due, key=lambda attempt: attempt.id) if expire_if_due(session, attempt, now)]
+    _handed_in(session, closed, now)
+    return len(closed)
+
+
+def _handed_in(session: DbSession, closed: Sequence[Attempt], now: datetime) -> None:
+    """Attempts just closed (handed in, or their time ran out): ``attempt_handed_in`` once for
+    each cohort where one of them waits for an essay's grade, however many closed there."""
+    for cohort_id in sorted({attempt.cohort_id for attempt in closed
+                             if attempt.pending_manual and attempt.cohort_id is not None}):
+        attempt_handed_in.send(cohort_id, session=session, now=now)
 
 
 def _open_attempt(session: DbSession, attempt: Attempt, now: datetime) -> None:
     if attempt.finished:
         raise AttemptClosed("This attempt is already submitted; nothing more can be changed.")
     if expire_if_due(session, attempt, now):
+        _handed_in(session, [attempt], now)
         if attempt.closed_by == AttemptClosedBy.QUIZ_CLOSED:  # the quiz closed before the time limit ran out
             raise AttemptClosed("The quiz has closed: the attempt was closed and scored on the answers saved before "
                                 "it closed.")
@@ -439,13 +456,13 @@ def save_page(session: DbSession, attempt: Attempt, page: int, form: Any, now: d
 
 def submit_attempt(session: DbSession, attempt: Attempt, now: datetime) -> Attempt:
     """Submit; a second submission (double click, resent form) changes nothing. One whose
-    essays wait for a grader is work awaiting grading (``attempt_handed_in``)."""
+    essays wait for a grader is work awaiting grading (``attempt_handed_in``), closed by the
+    learner or by its time running out."""
     if attempt.finished:
         return attempt
     if not expire_if_due(session, attempt, now):
         finish(session, attempt, AttemptClosedBy.LEARNER, now)
-    if attempt.pending_manual:
-        attempt_handed_in.send(attempt, session=session, now=now)
+    _handed_in(session, [attempt], now)
     return attempt
 
 
@@ -505,7 +522,8 @@ def grade_essay(session: DbSession, response: Response, points: float, comment: 
     """Give an essay answer its points and comment, and rescore its attempt. With ``seen``
     (``essay_seen`` as the grader's page had it) the write is conditional: when the answer
     was graded since, by a colleague or in another tab, ``StaleEssayGrade`` is raised and
-    nothing is written, whatever the timing of the two saves."""
+    nothing is written, whatever the timing of the two saves. The attempt's last essay
+    graded, it awaits grading no more (``essays_graded``)."""
     version = response.version
     part = part_named(version.spec, response.part)
     if part.type != QuestionKind.ESSAY:
@@ -524,7 +542,10 @@ def grade_essay(session: DbSession, response: Response, points: float, comment: 
     session.refresh(response)
     if rowcount(written) != 1:  # a save from the same page state won the race
         raise StaleEssayGrade(response)
+    was_pending = response.attempt.pending_manual
     rescore(session, response.attempt, now)
+    if was_pending and not response.attempt.pending_manual:
+        essays_graded.send(response.attempt, session=session, now=now)
     organization_id = (session.scalar(select(Cohort.organization_id).where(Cohort.id == response.attempt.cohort_id))
                        if response.attempt.cohort_id is not None else None)
     record_from(session, action=AuditAction.GRADE_SAVED, organization_id=organization_id,

@@ -367,9 +367,16 @@ def on_work_submitted(_version: object, *, session: DbSession, now: datetime, su
     on_work_changed(session, submission.cohort_id, now)
 
 
-def on_attempt_handed_in(attempt: Attempt, *, session: DbSession, now: datetime, **_: object) -> None:
-    """A quiz attempt with essays handed in (``attempt_handed_in``): ``on_work_changed``,
-    as for work handed in; its instructors' count tells it now, not at the next run."""
+def on_attempt_handed_in(cohort_id: int, *, session: DbSession, now: datetime, **_: object) -> None:
+    """Quiz attempts with essays closed in the cohort (``attempt_handed_in``: handed in, or
+    their time ran out): ``on_work_changed``, as for work handed in, once for the cohort;
+    its instructors' count tells them now, not at the next run."""
+    on_work_changed(session, cohort_id, now)
+
+
+def on_essays_graded(attempt: Attempt, *, session: DbSession, now: datetime, **_: object) -> None:
+    """A quiz attempt's last essay graded (``essays_graded``): the attempt awaits grading no
+    more, ``on_work_changed``."""
     on_work_changed(session, attempt.cohort_id, now)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from lms.accounts.current import load_with_signed_in_user
-from lms.assessment.services import attempt_handed_in, attempt_scored
+from lms.assessment.services import attempt_handed_in, attempt_scored, essays_graded
 from lms.certificates.services import certificate_issued
 from lms.cli import add_commands
 from lms.competency.services import review_recorded
@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
     grade_saved.connect(reminders.on_grade_saved_recount)  # the day's count of work awaiting grading
     work_submitted.connect(reminders.on_work_submitted)
     attempt_handed_in.connect(reminders.on_attempt_handed_in)  # a quiz's essays count as work awaiting grading
+    essays_graded.connect(reminders.on_essays_graded)  # ... until they are graded
     peer_review_completed.connect(receivers.on_peer_review_completed)
     adjustment_saved.connect(receivers.on_adjustment_saved)
     attempt_scored.connect(receivers.on_attempt_scored)
