@@ -1060,6 +1060,25 @@ def test_grading_an_attempts_essays_takes_it_off_the_days_count(course) -> None:
     assert awaiting_of(teacher.id).title == "1 piece of work awaits grading"
 
 
+def test_withdrawing_an_attempts_last_essays_with_a_regrade_takes_it_off_the_days_count(course) -> None:
+    """A question withdrawn with a regrade takes its essays out of the cohort's attempts: an
+    attempt whose only essays left to grade were its own awaits grading no more, and the
+    day's count says so at once (it had waited for the next reminders run)."""
+    cohort, teacher = course["cohort"], course["teacher"]
+    learner, quiz, opening = day_of_essay_quiz(course)
+    attempt = hand_in_essays(quiz, learner, opening)
+    keys = sorted({response.version.question.key for response in pending_essays_of(attempt)})
+    *first, last = keys
+    for key in first:
+        quiz_services.withdraw_item(db.session, quiz, cohort, key, "Unclear prompt.", teacher, opening, regrade=True)
+        db.session.commit()
+        assert awaiting_of(teacher.id).title == "1 piece of work and 1 quiz attempt with essays await grading"
+    quiz_services.withdraw_item(db.session, quiz, cohort, last, "Unclear prompt.", teacher, opening, regrade=True)
+    db.session.commit()
+    assert not db.session.get(Attempt, attempt.id).pending_manual
+    assert awaiting_of(teacher.id).title == "1 piece of work awaits grading"
+
+
 def test_attempts_closed_when_their_time_ran_out_join_the_days_count(course, make_cohort, enrol_learner) -> None:
     """An essay attempt closed by its time limit, by ``close-expired-attempts`` rather than
     the learner's submit, reached the day's count only at the next reminders run: now the

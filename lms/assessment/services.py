@@ -799,20 +799,27 @@ def withdraw_item(session: DbSession, quiz: Quiz, cohort: Cohort, item_key: str,
 
 def regrade_without(session: DbSession, quiz: Quiz, cohort: Cohort, question: Question, now: datetime) -> int:
     """Take ``question`` out of the cohort's finished attempts at ``quiz`` and rescore them;
-    returns how many changed. Its saved answers stay, no longer counted."""
+    returns how many changed. Its saved answers stay, no longer counted. An attempt whose
+    only essays left to grade were the question's awaits grading no more: ``essays_graded``
+    once for the cohort, however many such attempts there are."""
     version_ids = set(session.scalars(select(QuestionVersion.id).where(QuestionVersion.question_id == question.id)))
     attempts = session.scalars(select(Attempt).where(
         Attempt.quiz_id == quiz.id, Attempt.cohort_id == cohort.id, Attempt.submitted_at.is_not(None))
         .order_by(Attempt.id)).all()
-    changed = 0
+    changed, done_waiting = 0, []
     for attempt in attempts:
         if not any(page["version"] in version_ids for page in attempt.layout):
             continue
+        waited = attempt.pending_manual
         attempt.layout = [page for page in attempt.layout if page["version"] not in version_ids]
         versions = page_versions(session, attempt)
         attempt.max_score = sum(versions[page["version"]].points for page in attempt.layout)
         rescore(session, attempt, now)
         changed += 1
+        if waited and not attempt.pending_manual:
+            done_waiting.append(attempt)
+    if done_waiting:
+        essays_graded.send(done_waiting[0], session=session, now=now)
     return changed
 
 
