@@ -46,6 +46,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from lms.catalog.models import Metric, MetricUnit, Module
 from lms.database import DbSession, insert_unless_there
 from lms.kpi.models import KpiEntry
+from lms.learning.services import closed_to as learner_closed_to
 from lms.progress.models import EvidenceSourceName
 from lms.progress.services import joined_months, replace_evidence
 from lms.progress.sources import KpiSource
@@ -64,6 +65,16 @@ class KpiError(ValueError):
     def __init__(self, message: str, field: str = "value") -> None:
         super().__init__(message)
         self.field = field
+
+
+class ProgramClosed(KpiError):
+    """Refused because the learner's program has closed (``closed_to``); the message says so."""
+
+
+def closed_to(session: DbSession, user_id: int, now: datetime) -> str | None:
+    """Why the learner can record no figure at ``now``: their program has closed and none of
+    their extensions runs to today (``lms.learning.services.closed_to``). None: they may."""
+    return learner_closed_to(session, user_id, now, "KPI figures", "recorded")
 
 
 # --------------------------------------------------------------------------- variants
@@ -261,7 +272,11 @@ def record_figure(session: DbSession, user_id: int, metric: Metric, period: date
 
     Refused with a KpiError: a retired metric, a value that is not a finite number or
     lies outside the metric's range, a month after ``now``'s month (in ``now``'s own time
-    zone: the view passes the learner's local time) or more than ten years back."""
+    zone: the view passes the learner's local time) or more than ten years back; and, said
+    first (``ProgramClosed``), any figure once the learner's program has closed unless an
+    extension of theirs runs to today (``closed_to``)."""
+    if (closed := closed_to(session, user_id, now)) is not None:
+        raise ProgramClosed(closed, field="metric")
     value = float(value)
     period = first_of_month(period)
     _check(metric, period, value, now)

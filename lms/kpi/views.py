@@ -16,7 +16,6 @@ from lms.extensions import db
 from lms.kpi import services
 from lms.kpi.charts import large_chart, narrow_chart, sparkline
 from lms.kpi.forms import FigureForm
-from lms.kpi.services import MetricTrend
 from lms.web.forms import add_error
 
 bp = Blueprint("kpi", __name__, template_folder="templates")
@@ -27,10 +26,15 @@ def _local_now(user: User) -> datetime:
     return utcnow().astimezone(ZoneInfo(user.timezone))
 
 
-def _page(trends: list[MetricTrend], form: FigureForm, status: int = 200) -> tuple[str, int]:
+def _page(user: User, form: FigureForm, status: int = 200) -> tuple[str, int]:
+    """The tracker; once the learner's program has closed (``services.closed_to``) the form's
+    place says so, and a figure just refused for it is shown back as typed, not recorded."""
+    trends = services.tracker(db.session, user.id)
     groups = services.by_module(trends)
     form.metric.choices = {module.title: {t.metric.key: t.metric.name for t in items} for module, items in groups}
-    return render_template("kpi/tracker.html", groups=groups, form=form,
+    names = {t.metric.key: t.metric.name for t in trends}
+    return render_template("kpi/tracker.html", groups=groups, form=form, closed=services.closed_to(db.session, user.id, utcnow()),
+                           refused=status != 200, metric_name=names.get(form.metric.data or ""),
                            charts={t.metric.key: sparkline(t) for t in trends}), status
 
 
@@ -38,7 +42,7 @@ def _page(trends: list[MetricTrend], form: FigureForm, status: int = 200) -> tup
 def tracker() -> tuple[str, int]:
     user = signed_in()
     form = FigureForm(metric=request.args.get("metric", ""), period=_local_now(user).date().replace(day=1))
-    return _page(services.tracker(db.session, user.id), form)
+    return _page(user, form)
 
 
 @bp.post("/kpis")
@@ -52,6 +56,8 @@ def record() -> Any:
             metric = services.active_metric(db.session, form.metric.data or "")
             entry = services.record_figure(db.session, user.id, metric, form.period.data, form.value.data,
                                            _local_now(user), form.note.data or "")
+        except services.ProgramClosed:
+            db.session.rollback()  # the page says the program has closed, with the figure as typed
         except services.KpiError as exc:
             db.session.rollback()
             add_error(getattr(form, exc.field), str(exc))
@@ -65,7 +71,7 @@ def record() -> Any:
             else:
                 flash(f"Recorded {figure} for {metric.name} in {entry.period:%B %Y}.", "success")
             return redirect(url_for("kpi.tracker", _anchor=f"metric-{metric.key}"))
-    return _page(services.tracker(db.session, user.id), form, status=400)
+    return _page(user, form, status=400)
 
 
 @bp.get("/kpis/<metric_key>")

@@ -217,12 +217,12 @@ class Close:
         """The program has closed at ``now`` (in the cohort's time zone)."""
         return now.astimezone(ZoneInfo(self.zone)).date() >= self.on
 
-    def refuses(self, due: date, now: datetime, what: str) -> str | None:
-        """Why ``what`` (due on ``due``, extensions included) can no longer be handed in at
+    def refuses(self, due: date, now: datetime, what: str, done: str = "handed in") -> str | None:
+        """Why ``what`` (due on ``due``, extensions included) can no longer be ``done`` at
         ``now``: the program has closed and it is past due. None: it may be."""
         if not self.passed(now) or due >= now.astimezone(ZoneInfo(self.zone)).date():
             return None
-        return self.says(f"{what} can no longer be handed in unless your instructor grants you an extension")
+        return self.says(f"{what} can no longer be {done} unless your instructor grants you an extension")
 
     def says(self, what: str) -> str:
         """The sentence a closed program is told with: ``what`` after the day it closed."""
@@ -287,6 +287,17 @@ class Schedule:
     def closed(self) -> bool:
         """The learner's program has closed (``program_over`` for them): on or after ``Timeline.closes_on``."""
         return self.today >= self.timeline.closes_on
+
+    @property
+    def extended_to(self) -> date | None:
+        """The latest day any of the learner's extensions runs to (None: they have none)."""
+        return max((s.extension for s in self.slots if s.extension is not None), default=None)
+
+    def refuses(self, now: datetime, what: str, done: str) -> str | None:
+        """Why ``what``, practice due on no day of its own (simulation runs, KPI figures), can
+        no longer be ``done`` at ``now``: the learner's program has closed (``Close``) and none
+        of their extensions runs to today. None: it may be."""
+        return self.close.refuses(self.extended_to or date.min, now, what, done)
 
     @property
     def open_now(self) -> list[Slot]:
@@ -367,6 +378,17 @@ def learner_schedule(session: DbSession, user: User, now: datetime | None = None
     if enrolment is None:
         return None
     return build_schedule(session, enrolment.cohort, user.id, now or utcnow(), enrolment)
+
+
+def closed_to(session: DbSession, user_id: int, now: datetime, what: str, done: str) -> str | None:
+    """Why the learner can no longer do ``what`` (``done``), practice due on no day of its own
+    such as a simulation run or a KPI figure, at ``now``: their program has closed and none of
+    their extensions runs to today (``Schedule.refuses``). None: they may, or they are in no
+    cohort (no program of theirs to close)."""
+    enrolment = active_enrolment(session, user_id)
+    if enrolment is None:
+        return None
+    return build_schedule(session, enrolment.cohort, user_id, now, enrolment).refuses(now, what, done)
 
 
 @dataclass(frozen=True)

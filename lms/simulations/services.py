@@ -22,7 +22,7 @@ from lms.accounts.models import User
 from lms.cohorts.enrolment import active_enrolment, learners_page
 from lms.cohorts.models import Cohort
 from lms.database import DbSession
-from lms.learning.services import build_schedule
+from lms.learning.services import Schedule, build_schedule
 from lms.progress.evidence import Outcome, objective_ids
 from lms.progress.sources import SimulationSource
 from lms.simulations.models import Simulation, SimulationRun
@@ -38,6 +38,10 @@ class SimulationError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ProgramClosed(SimulationError):
+    """Refused because the learner's program has closed (``closed_by``); the message says so."""
 
 
 def get_simulation(session: DbSession, key: str) -> Simulation | None:
@@ -79,25 +83,37 @@ def overall(scores: Mapping[str, float]) -> float:
 # --------------------------------------------------------------------------- opening
 
 
-def phase_openings(session: DbSession, user: User, now: datetime) -> dict[int, tuple[date, bool]] | None:
-    """Each phase of the learner's schedule: the day it opens for them and whether it is
-    open now; None when they are not enrolled."""
-    enrolment = active_enrolment(session, user.id)
-    if enrolment is None:
-        return None
-    plan = build_schedule(session, enrolment.cohort, user.id, now, enrolment)
-    return {s.phase.id: (s.opens_on, s.is_open) for s in plan.slots}
+def learner_plan(session: DbSession, user_id: int, now: datetime) -> Schedule | None:
+    """The learner's schedule at ``now``; None when they are not enrolled."""
+    enrolment = active_enrolment(session, user_id)
+    return None if enrolment is None else build_schedule(session, enrolment.cohort, user_id, now, enrolment)
 
 
-def open_phases(session: DbSession, user: User, now: datetime) -> set[int] | None:
-    """The phase ids open in the learner's schedule; None when they are not enrolled."""
-    openings = phase_openings(session, user, now)
-    return None if openings is None else {phase for phase, (_day, is_open) in openings.items() if is_open}
+def closed_by(plan: Schedule | None, now: datetime) -> str | None:
+    """Why no simulation can be run at ``now``: the learner's program has closed and none of
+    their extensions runs to today (``Schedule.refuses``). None: it may be (or they are not
+    enrolled, which ``Standing.open`` says)."""
+    return plan.refuses(now, "simulations", "run") if plan is not None else None
 
 
-def is_open(session: DbSession, simulation: Simulation, user: User, now: datetime) -> bool:
-    phases = open_phases(session, user, now)
-    return phases is not None and simulation.phase_id in phases
+def closed_to(session: DbSession, user_id: int, now: datetime) -> str | None:
+    """``closed_by`` for the learner's schedule at ``now``."""
+    return closed_by(learner_plan(session, user_id, now), now)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Whether a learner may run a simulation now: ``open``, its phase has opened in their
+    schedule; ``closed``, why not although it has (their program closed), else None."""
+
+    open: bool
+    closed: str | None = None
+
+
+def standing(session: DbSession, simulation: Simulation, user_id: int, now: datetime) -> Standing:
+    plan = learner_plan(session, user_id, now)
+    slot = plan.slot_for(simulation.phase_id) if plan is not None else None
+    return Standing(slot is not None and slot.is_open, closed_by(plan, now))
 
 
 # --------------------------------------------------------------------------- runs
@@ -116,8 +132,13 @@ def best_run(runs: Sequence[SimulationRun]) -> SimulationRun | None:
 
 def start_run(session: DbSession, simulation: Simulation, user: User, now: datetime) -> SimulationRun:
     """A new run at the start; an unfinished run of the same simulation is picked up instead
-    (unless an edit of the file removed the node it stands on: that one is left as it is)."""
-    if not is_open(session, simulation, user, now):
+    (unless an edit of the file removed the node it stands on: that one is left as it is).
+    Refused before its phase opens for the learner, and once their program has closed
+    unless an extension of theirs runs to today (``closed_by``)."""
+    may = standing(session, simulation, user.id, now)
+    if may.closed is not None:  # the program has closed: said first
+        raise ProgramClosed(may.closed)
+    if not may.open:
         raise SimulationError(f"{simulation.title} opens with its phase, {simulation.phase.title}, in your schedule.")
     current = next((r for r in runs_of(session, simulation, user.id)
                     if not r.finished and r.node in simulation.spec["nodes"]), None)
@@ -132,7 +153,11 @@ def start_run(session: DbSession, simulation: Simulation, user: User, now: datet
 
 def choose(session: DbSession, run: SimulationRun, node_id: str, choice: int, now: datetime) -> dict[str, Any]:
     """Take choice ``choice`` at node ``node_id`` (the one the learner saw: a stale page is
-    refused). Returns the choice made; at an end, scores the run and records evidence."""
+    refused). Returns the choice made; at an end, scores the run and records evidence.
+    Refused once the learner's program has closed (``closed_by``), a run started before
+    the close included: it stays as it stood, to read, and counts only if it had ended."""
+    if (closed := closed_to(session, run.user_id, now)) is not None:
+        raise ProgramClosed(closed)
     if run.finished:
         raise SimulationError("This run has ended. Start a new one to try another path.")
     if node_id != run.node:
@@ -202,6 +227,7 @@ class Listing:
     open: bool
     runs: list[SimulationRun]
     opens_on: date | None = None  # when its phase opens for the learner
+    closed: str | None = None  # why none can be run: the learner's program has closed (``closed_by``)
 
     @property
     def best(self) -> SimulationRun | None:
@@ -213,14 +239,17 @@ class Listing:
 
 
 def listings(session: DbSession, user: User, now: datetime) -> list[Listing]:
-    """Every active simulation with whether it is open to the learner and their runs (three queries)."""
+    """Every active simulation with whether it is open to the learner and their runs (three
+    queries besides the schedule's). Once their program has closed none is open."""
     simulations = active_simulations(session)
-    openings = phase_openings(session, user, now) or {}
+    plan = learner_plan(session, user.id, now)
+    openings = {s.phase.id: (s.opens_on, s.is_open) for s in plan.slots} if plan is not None else {}
+    closed = closed_by(plan, now)
     runs: dict[int, list[SimulationRun]] = defaultdict(list)
     for run in session.scalars(select(SimulationRun).where(SimulationRun.user_id == user.id).order_by(SimulationRun.id)):
         runs[run.simulation_id].append(run)
-    return [Listing(s, openings.get(s.phase_id, (None, False))[1], runs[s.id], openings.get(s.phase_id, (None, False))[0])
-            for s in simulations]
+    return [Listing(s, openings.get(s.phase_id, (None, False))[1] and closed is None, runs[s.id],
+                    openings.get(s.phase_id, (None, False))[0], closed) for s in simulations]
 
 
 @dataclass(frozen=True)

@@ -43,18 +43,23 @@ def _run(run_id: int) -> SimulationRun:
 def index() -> str:
     user = signed_in()
     roles = roles_of(db.session, user)
-    return render_template("simulations/index.html", listings=services.listings(db.session, user, utcnow()),
+    listings = services.listings(db.session, user, utcnow())
+    return render_template("simulations/index.html", listings=listings, closed=next((i.closed for i in listings), None),
                            enrolled=roles.enrolment is not None, overall=services.overall, max_points=services.MAX_POINTS,
                            staff_cohorts=staff_cohorts(db.session, user) if roles.is_staff else [])
 
 
-@bp.get("/simulations/<key>")
-def simulation(key: str) -> str:
+def _simulation_page(item: Simulation, status: int = 200) -> tuple[str, int]:
     user = signed_in()
-    item = _simulation(key)
     runs = services.runs_of(db.session, item, user.id)
+    may = services.standing(db.session, item, user.id, utcnow())
     return render_template("simulations/simulation.html", simulation=item, runs=runs, best=services.best_run(runs),
-                           open=services.is_open(db.session, item, user, utcnow()), form=CsrfForm(), **_FACTS)
+                           open=may.open, closed=may.closed, refused=status != 200, form=CsrfForm(), **_FACTS), status
+
+
+@bp.get("/simulations/<key>")
+def simulation(key: str) -> tuple[str, int]:
+    return _simulation_page(_simulation(key))
 
 
 @bp.post("/simulations/<key>/start")
@@ -64,6 +69,9 @@ def start(key: str) -> Any:
         abort(400)
     try:
         run = services.start_run(db.session, item, signed_in(), utcnow())
+    except services.ProgramClosed:
+        db.session.rollback()
+        return _simulation_page(item, status=400)  # the page says the program has closed, in place of the button
     except services.SimulationError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -77,9 +85,11 @@ def _run_page(run: SimulationRun, made: dict[str, Any] | None = None, form: Choi
     node = services.node_of(run.simulation, run.node)
     form.choice.choices = labelled_choices({i: choice["text"] for i, choice in enumerate(node.get("choices") or [])})
     form.node.data = run.node  # the decision the page shows: a choice posted from an older page is refused
+    # once the learner's program has closed the run stays to read: no decision, no new run
+    closed = services.closed_to(db.session, run.user_id, utcnow())
     return render_template("simulations/run.html", run=run, simulation=run.simulation, made=made,
-                           node=node, form=form,
-                           restart=CsrfForm(), error=error, **_FACTS), status
+                           node=node, form=form, closed=closed, refused=closed is not None and error == closed,
+                           restart=CsrfForm(), error=None if error == closed else error, **_FACTS), status
 
 
 @bp.get("/simulation-runs/<int:run_id>")
@@ -98,7 +108,8 @@ def choose(run_id: int) -> Any:
     except services.SimulationError as exc:
         db.session.rollback()
         shown = refuse_field(form, exc.field, str(exc))
-        return _run_page(_run(run_id), form=form if shown else None, error=None if shown else str(exc), status=409)
+        return _run_page(_run(run_id), form=form if shown else None, error=None if shown else str(exc),
+                         status=400 if isinstance(exc, services.ProgramClosed) else 409)
     # The consequence is shown once, on the page right after the choice (post, then show).
     return _run_page(item, made=made)
 
