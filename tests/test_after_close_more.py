@@ -29,7 +29,7 @@ from lms.simulations import services as simulations
 from lms.simulations.models import Simulation, SimulationRun
 from tests.test_api import bearer
 
-SIM = "mlops-2am-outage"  # month 7's advanced phase
+SIM = "mlops-2am-outage"  # the advanced phase of MLOps, month 6
 BEST = [("page", 0), ("triage", 0), ("stabilised", 0), ("review", 0)]  # its path to an end
 METRIC = "mlops-deployment-success"  # at least 95 %, 0..100
 CAPSTONE = "impl-capstone"  # month 12: the part an extension after the close is granted on
