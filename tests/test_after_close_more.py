@@ -179,7 +179,10 @@ def test_no_figure_is_recorded_after_the_close_and_the_tracker_stays_to_read(clo
     assert 'id="program-closed"' in page and f"{_said(cohort)}: {FIGURES_REFUSED}" in page
     assert 'action="/kpis"' not in page and "Record one" not in page  # no form, no link to it
     assert "80%" in page  # the figures recorded stay
-    assert client.get(f"/kpis/{METRIC}").status_code == 200
+    metric_page = client.get(f"/kpis/{METRIC}")
+    assert metric_page.status_code == 200
+    assert f"{_said(cohort)}: {FIGURES_REFUSED}" in metric_page.get_data(as_text=True)
+    assert "Record a figure" not in metric_page.get_data(as_text=True)  # the metric's page sends nobody to a refused form
 
     refused = client.post("/kpis", data={"metric": METRIC, "period": _month(), "value": "97,5", "note": "From the board"})
     assert refused.status_code == 400
@@ -200,6 +203,7 @@ def test_a_running_extension_lets_that_learner_record_figures_after_the_close(cl
     mine = closed["clients"][first.id]
     page = mine.get("/kpis").get_data(as_text=True)
     assert 'id="program-closed"' not in page and 'action="/kpis"' in page
+    assert "Record a figure" in mine.get(f"/kpis/{METRIC}").get_data(as_text=True)
     assert mine.post("/kpis", data={"metric": METRIC, "period": _month(), "value": "97"}).status_code == 302
     assert closed["clients"][second.id].post("/kpis", data={"metric": METRIC, "period": _month(),
                                                              "value": "97"}).status_code == 400

@@ -78,4 +78,5 @@ def record() -> Any:
 def metric(metric_key: str) -> str:
     user = signed_in()
     trend = services.metric_trend(db.session, user.id, metric_key) or abort(404)
-    return render_template("kpi/metric.html", trend=trend, chart=large_chart(trend), narrow=narrow_chart(trend))
+    return render_template("kpi/metric.html", trend=trend, chart=large_chart(trend), narrow=narrow_chart(trend),
+                           closed=services.closed_to(db.session, user.id, utcnow()))
