@@ -116,7 +116,7 @@ class Notification(Model):
     # When it was queued as an email of its own or in a digest.
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The digest email that lists it (``reminders.send_digests``): while that email is
-    # unsent, taking the notice back cancels it and queues one of the rest in its place
+    # unsent, taking the notice back cancels it and queues a digest of the rest in its place
     # (``services.withdraw``). None: never in a digest (or the email was since deleted).
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"), default=None,
                                                   index=True)
