@@ -557,7 +557,9 @@ def test_digests_read_the_notices_of_the_users_due_one_on_their_own_day_only(mak
     db.session.commit()
     assert [(m.recipient, m.subject) for m in outbox()] == [(due.email, "Your daily digest: 2 notices"),
                                                            (fresh.email, "Your daily digest: 2 notices")]
-    titles = [parameters for statement, parameters in statements if "notifications.title" in statement]
+    # the notices read (marked mailed as they are): an UPDATE ... RETURNING their titles
+    titles = [parameters for statement, parameters in statements if "RETURNING" in statement and "title" in statement
+              and statement.startswith("UPDATE notifications")]
     assert len(titles) == 1 and bound_ids(titles[0]) == {due.id, fresh.id}  # not the Los Angeles user's
     assert [n.mailed_at is None for n in notifications_of(done.id)] == [True, True]  # tomorrow's digest
     assert digests_due(db.session, now) == [] and send_digests(db.session, now) == 0
@@ -785,6 +787,33 @@ def test_a_withdrawn_notice_leaves_the_digest_queued_and_not_yet_sent(make_user)
     assert [status for _s, status, _n in digests_of(several)] == [MailStatus.CANCELLED, MailStatus.CANCELLED,
                                                                   MailStatus.SENT]
     assert send_digests(db.session, NOW + timedelta(hours=1)) == 0  # no second digest that day
+
+
+def test_a_notice_withdrawn_while_its_digest_is_made_is_never_mailed(app: Flask, make_user) -> None:
+    """Two connections at once, the digest run and a withdrawal. Digest first: the
+    withdrawal waits for it, then finds the digest listing the notice and replaces it with
+    one of the rest. Withdrawal first: the digest run waits for it and lists the rest alone
+    (it read the notices as it marked them mailed, not before)."""
+    first, second = make_user(), make_user()
+    for user in (first, second):
+        set_preferences(db.session, user.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+        notify_all(db.session, [Notice(user.id, NotificationEvent.ANNOUNCEMENT, f"{key}:{user.id}", f"About {key}")
+                                for key in ("gone", "kept")], NOW)
+    db.session.commit()
+    queued, taken = second_waits_for_first(app, lambda one: send_digests(one, NOW),
+                                           lambda two: withdraw(two, [f"gone:{first.id}"], NOW))
+    assert queued == 2 and taken == 1
+    assert digests_of(first) == [("Your daily digest: 2 notices", MailStatus.CANCELLED, "About gone About kept"),
+                                 ("Your daily digest: 1 notice", MailStatus.PENDING, "About kept")]
+
+    later = NOW + timedelta(days=1)
+    notify_all(db.session, [Notice(second.id, NotificationEvent.ANNOUNCEMENT, f"{key}:{second.id}:2", f"About {key} 2")
+                            for key in ("gone", "kept")], later)
+    db.session.commit()
+    taken, queued = second_waits_for_first(app, lambda one: withdraw(one, [f"gone:{second.id}:2"], later),
+                                           lambda two: send_digests(two, later))
+    assert taken == 1 and queued == 1
+    assert digests_of(second)[-1] == ("Your daily digest: 1 notice", MailStatus.PENDING, "About kept 2")
 
 
 def test_withdrawing_notices_from_digests_is_a_fixed_number_of_statements(make_user, count_queries) -> None:
@@ -1054,6 +1083,28 @@ def test_the_days_awaiting_grading_notice_tells_the_count_now(course) -> None:
     reminders.recount_awaiting(db.session, reminders._instructors(db.session, [course["cohort"].id]), utcnow())
     db.session.commit()
     assert awaiting_titles(teacher.id) == []  # nothing waits: the day's notice is taken back
+
+
+def test_the_days_awaiting_notice_taken_back_leaves_the_digest_not_yet_sent(course) -> None:
+    """All the work graded, the day's notice of work awaiting grading is taken back: a
+    digest queued with it and not yet sent no longer tells of it (one of the rest in its
+    place)."""
+    teacher = course["teacher"]
+    set_preferences(db.session, teacher.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+    notify(db.session, user_id=teacher.id, event=NotificationEvent.ANNOUNCEMENT, key="a:1", title="A word from staff")
+    course["hand_in"]("Learner 1")
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    assert digests_of(teacher) == [("Your daily digest: 2 notices", MailStatus.PENDING,
+                                    "A word from staff 1 piece of work awaits grading: /grading")]
+    db.session.execute(sa.update(Submission).values(status=SubmissionStatus.RELEASED))
+    db.session.commit()
+    reminders.recount_awaiting(db.session, reminders._instructors(db.session, [course["cohort"].id]), utcnow())
+    db.session.commit()
+    assert awaiting_titles(teacher.id) == []
+    assert digests_of(teacher) == [
+        ("Your daily digest: 2 notices", MailStatus.CANCELLED, "A word from staff 1 piece of work awaits grading: /grading"),
+        ("Your daily digest: 1 notice", MailStatus.PENDING, "A word from staff")]
 
 
 def awaiting_of(user_id: int) -> Notification:

@@ -441,25 +441,29 @@ def send_digests(session: DbSession, now: datetime) -> int:
         claimed = sorted(set(session.scalars(stmt.returning(DigestSent.user_id))))
         if not claimed:
             continue
-        items: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-        for notice_id, user_id, title, link in session.execute(
-                select(Notification.id, Notification.user_id, Notification.title, Notification.link)
-                .where(among(Notification.user_id, claimed), Notification.channel == Channel.DIGEST,
-                       Notification.mailed_at.is_(None))
-                .order_by(Notification.user_id, Notification.created_at, Notification.id)):
-            items[user_id].append((notice_id, title, link))
+        # The notices waiting are marked mailed as they are read (one conditional write): a
+        # notice taken back meanwhile is not listed, and one being taken back waits for
+        # this unit of work, then finds the digest that lists it (``services.withdraw``).
+        items: dict[int, list[tuple[datetime, int, str, str | None]]] = defaultdict(list)
+        for notice_id, user_id, title, link, made_at in session.execute(
+                update(Notification).where(among(Notification.user_id, claimed), Notification.channel == Channel.DIGEST,
+                                           Notification.mailed_at.is_(None))
+                .values(mailed_at=now)
+                .returning(Notification.id, Notification.user_id, Notification.title, Notification.link,
+                           Notification.created_at).execution_options(synchronize_session=False)):
+            items[user_id].append((made_at, notice_id, title, link))
         listing = [user_id for user_id in claimed if items[user_id]]  # none: mailed meanwhile by another run
         if not listing:
             continue
         made = queue_keyed(session, {
             digest_key(user_id, days[user_id]): digest_mail(session, users[user_id],
-                                                            [(title, link) for _id, title, link in items[user_id]])
+                                                            [(title, link) for _at, _id, title, link in sorted(items[user_id])])
             for user_id in listing})
         digests = {user_id: made[digest_key(user_id, days[user_id])] for user_id in listing}
-        # each notice marked mailed, and by which digest (a notice taken back while it is unsent recalls it)
+        # each notice by the digest that lists it (one taken back while that is unsent recalls it)
         session.execute(update(Notification)
-                        .where(among(Notification.id, [notice_id for user_id in listing for notice_id, _t, _l in items[user_id]]))
-                        .values(mailed_at=now, digest_id=case(digests, value=Notification.user_id))
+                        .where(among(Notification.id, [notice_id for user_id in listing for _at, notice_id, _t, _l in items[user_id]]))
+                        .values(digest_id=case(digests, value=Notification.user_id))
                         .execution_options(synchronize_session=False))
         queued += len(listing)
     session.flush()
