@@ -626,8 +626,9 @@ def test_withdrawing_a_notice_cancels_its_mail_not_yet_sent(make_user, app: Flas
     db.session.commit()
     db.session.expire_all()
     state = {m.subject: (m.status, m.cancelled_at is not None) for m in outbox()}
+    # the held one is marked recalled: were this try to fail, it would never be tried again
     assert state == {"Grade unsent": (MailStatus.CANCELLED, True), "Grade sent": (MailStatus.SENT, False),
-                     "Grade held": (MailStatus.PENDING, False), "Grade given-up": (MailStatus.CANCELLED, True),
+                     "Grade held": (MailStatus.PENDING, True), "Grade given-up": (MailStatus.CANCELLED, True),
                      "Grade other": (MailStatus.PENDING, False)}
     # the worker that held one finishes sending it: recorded sent, as it went out
     mail_services.MailOutbox(LogTransport({})).record(db.session, [held], now, Outcome())
@@ -681,7 +682,7 @@ def test_a_message_waiting_out_a_retry_is_recalled_and_one_held_for_its_retry_is
     """A message whose try failed waits for its next try, its next attempt ahead as a held
     one's is: a recall took it for held and it went out later, its notice withdrawn. Now
     one waiting is cancelled, never tried again; one a worker holds for its second try goes
-    out and is recorded sent."""
+    out and is recorded sent; one held whose try then fails is never tried again either."""
     user = make_user()
     for key in ("waiting", "held"):
         notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key=key, title=f"Grade {key}")
@@ -701,12 +702,28 @@ def test_a_message_waiting_out_a_retry_is_recalled_and_one_held_for_its_retry_is
     db.session.commit()
     db.session.expire_all()
     assert {m.subject: (m.status, m.cancelled_at) for m in outbox()} == {
-        "Grade waiting": (MailStatus.CANCELLED, now), "Grade held": (MailStatus.PENDING, None)}
+        "Grade waiting": (MailStatus.CANCELLED, now), "Grade held": (MailStatus.PENDING, later)}  # marked recalled
     mail_services.MailOutbox(LogTransport({})).record(db.session, [held], later, Outcome())
     assert mail_services.deliver_pending(db.session, LogTransport({}), now=NOW + timedelta(days=1)) == 0
     db.session.commit()
     db.session.expire_all()
-    assert {m.subject: m.status for m in outbox()} == {"Grade waiting": MailStatus.CANCELLED, "Grade held": MailStatus.SENT}
+    assert {m.subject: (m.status, m.cancelled_at) for m in outbox()} == {
+        "Grade waiting": (MailStatus.CANCELLED, now), "Grade held": (MailStatus.SENT, None)}
+
+    # held when it was withdrawn, and that try failed: cancelled when its next try comes, never sent
+    notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key="held-fails", title="Grade held-fails")
+    db.session.commit()
+    [message] = [m.id for m in outbox() if m.subject == "Grade held-fails"]
+    [claimed] = mail_services.claim(db.session, NOW, timedelta(minutes=5), ids=[message])
+    assert withdraw(db.session, ["held-fails"], NOW) == 1
+    mail_services.MailOutbox(Refused({}), Backoff(first=timedelta(minutes=1))).record(
+        db.session, [claimed], NOW, Outcome("ConnectionRefusedError: refused"))
+    db.session.commit()
+    assert mail_services.deliver_pending(db.session, LogTransport({}), now=NOW + timedelta(minutes=2)) == 0
+    db.session.commit()
+    db.session.expire_all()
+    [state] = [(m.status, m.attempts, m.cancelled_at) for m in outbox() if m.id == message]
+    assert state == (MailStatus.CANCELLED, 1, NOW)
 
 
 def test_a_worker_claiming_a_retry_and_a_recall_never_both_win(app: Flask, make_user) -> None:

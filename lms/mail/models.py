@@ -53,6 +53,8 @@ class OutboxMessage(Model):
     # What the message tells of, when it may be recalled: a notice's key (``lms.notifications``).
     # While unsent, ``recall`` under that key cancels it; a message sent stays sent.
     recall_key: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    # When it was recalled: cancelled then, or, when a worker was sending it at that moment
+    # (still pending), marked so that a next try is cancelled instead (cleared once sent).
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property

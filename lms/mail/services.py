@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
 import click
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 
 from lms.audit import services as audit
 from lms.audit.models import AuditAction
@@ -106,14 +106,16 @@ def recall(session: DbSession, keys: Collection[str], now: datetime) -> int:
     """Cancel the unsent messages queued under ``keys`` (``queue_mails``' ``recall_keys``):
     what they told of was taken back. A cancelled message is never sent; its row stays, with
     when it was cancelled, and the site admin's outbox page lists it. A message sent stays
-    sent. One conditional statement (``recallable``) that loses to a deliverer: a message a
-    worker is sending at that moment goes out and is recorded sent; one due, one waiting out
-    its wait after a failed try and one given up on are cancelled. Answers how many were
+    sent. One conditional statement (``recallable``) that loses to a deliverer: one due,
+    one waiting out its wait after a failed try and one given up on are cancelled; one a
+    worker is sending at that moment goes out and is recorded sent, but it is marked
+    recalled (``cancelled_at``, still pending): should that try fail, it is cancelled
+    when it would be tried again (``MailOutbox.claim``), never sent. Answers how many were
     cancelled. Flushes only."""
     wanted = sorted(set(keys))
     if not wanted:
         return 0
-    return len(_cancel(session, OutboxMessage.recall_key.in_(wanted), now))
+    return len(_cancel(session, OutboxMessage.recall_key.in_(wanted), now, mark_held=True))
 
 
 def cancel(session: DbSession, message_ids: Collection[int], now: datetime) -> dict[int, str | None]:
@@ -133,11 +135,23 @@ def recallable(now: datetime) -> ColumnElement[bool]:
     return or_(MailOutbox.due(now), MailOutbox.waiting(), OutboxMessage.status == MailStatus.FAILED)
 
 
-def _cancel(session: DbSession, which: ColumnElement[bool], now: datetime) -> dict[int, str | None]:
-    cancelled = {message_id: key for message_id, key in session.execute(
-        update(OutboxMessage).where(which, recallable(now))
-        .values(status=MailStatus.CANCELLED, cancelled_at=now, next_attempt_at=None, retry_at=None)
-        .returning(OutboxMessage.id, OutboxMessage.recall_key).execution_options(synchronize_session=False))}
+def _cancel(session: DbSession, which: ColumnElement[bool], now: datetime, *,
+            mark_held: bool = False) -> dict[int, str | None]:
+    """Cancel the messages ``which`` that are ``recallable``; with ``mark_held``, in the same
+    statement, mark those a deliverer holds recalled (``cancelled_at``, left pending: the
+    claim of their next try cancels them). The ids cancelled, with their recall keys."""
+    if mark_held:  # every unsent one: the recallable cancelled, the held marked
+        can = recallable(now)
+        statement = (update(OutboxMessage).where(which, OutboxMessage.status.in_(RETRIABLE))
+                     .values(status=case((can, MailStatus.CANCELLED), else_=OutboxMessage.status),
+                             next_attempt_at=case((can, None), else_=OutboxMessage.next_attempt_at),
+                             retry_at=case((can, None), else_=OutboxMessage.retry_at), cancelled_at=now))
+    else:
+        statement = (update(OutboxMessage).where(which, recallable(now))
+                     .values(status=MailStatus.CANCELLED, cancelled_at=now, next_attempt_at=None, retry_at=None))
+    cancelled = {message_id: key for message_id, key, status in session.execute(
+        statement.returning(OutboxMessage.id, OutboxMessage.recall_key, OutboxMessage.status)
+        .execution_options(synchronize_session=False)) if status == MailStatus.CANCELLED}
     session.flush()
     return dict(sorted(cancelled.items()))
 
@@ -170,6 +184,7 @@ class Claimed:
     subject: str
     body: str
     attempts: int
+    recalled: bool = False  # recalled while a worker held it for an earlier try (``recall``)
 
 
 class Transport(ABC):
@@ -270,8 +285,24 @@ class MailOutbox(Outbox[Claimed]):
     @classmethod
     def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
         rows = session.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
-                                      OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+                                      OutboxMessage.attempts, OutboxMessage.cancelled_at.is_not(None))
+                               .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
         return [Claimed(*row) for row in rows]
+
+    @classmethod
+    def claim(cls, session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
+              limit: int | None = None, after: int | None = None) -> list[Claimed]:
+        """``Outbox.claim``; a message recalled while a worker held it for an earlier try (that
+        failed, or whose worker stopped) is cancelled here instead of tried again: what it
+        told of was taken back. Flushes only."""
+        claimed = super().claim(session, now, lease, ids=ids, limit=limit, after=after)
+        recalled = [item.id for item in claimed if item.recalled]
+        if recalled:  # held by this claim: nobody else writes them now
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(recalled))
+                            .values(status=MailStatus.CANCELLED, next_attempt_at=None, retry_at=None)
+                            .execution_options(synchronize_session=False))
+            session.flush()
+        return [item for item in claimed if not item.recalled]
 
     def send(self, group: Sequence[Claimed], now: datetime) -> list[tuple[Sequence[Claimed], Outcome]]:
         [message] = group
@@ -284,9 +315,10 @@ class MailOutbox(Outbox[Claimed]):
             return [(group, Outcome(error, halt=True))]
 
     def columns(self, outcome: Outcome) -> dict[str, Any]:
-        # Sent: the blanked copy (if any) becomes the body, so no one-time link is kept.
+        # Sent: the blanked copy (if any) becomes the body, so no one-time link is kept; a
+        # recall while it was being sent came too late (it is no longer marked).
         return {"transport": self.transport.name, "body": func.coalesce(OutboxMessage.redacted_body, OutboxMessage.body),
-                "redacted_body": None} if outcome.done else {}
+                "redacted_body": None, "cancelled_at": None} if outcome.done else {}
 
 
 def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
