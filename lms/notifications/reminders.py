@@ -306,15 +306,16 @@ def recount_awaiting(session: DbSession, instructors: dict[int, list[User]], now
     essays: the counts it told are kept on it, ``Notification.counts``, never read back
     from its words, so a new wording of the title is not news), a notice its instructor
     had read is new again: unread (counted in the bell) and at the top of the centre
-    (``created_at`` now). What is mailed follows their channel for
-    the kind, as for a new notice, but never more than the news: on email, one email each
-    time the notice turns new again (not for each hand-in while it is still unread, whose
-    email they have); on the digest, the day's one digest carries the notice as it stands
-    when it is sent, and a notice that digest already mailed is not mailed again; in the
-    app only, nothing. A count that only shrinks changes the title alone, read or not. A
-    notice taken back that an unsent digest lists leaves it (``replace_digests``).
-    Answers how many were changed: two statements to count, one to read the day's notices,
-    one for each notice whose count changed, and one to queue the emails."""
+    (``created_at`` now). What is mailed follows their channel for the kind, as for a new
+    notice, but never more than the news: on email, one email each time the notice turns
+    new again (not for each hand-in while it is still unread, whose email they have); on
+    the digest, the day's one digest carries the notice as it stands when it is sent, and
+    a notice that digest already mailed is not mailed again; in the app only, nothing. A
+    count that only shrinks changes the title alone, read or not. A notice taken back
+    leaves an unsent digest that lists it (``replace_digests``). Answers how many were
+    changed: two statements to count, one to read the day's notices, one for each notice
+    whose count changed, one to take back those with nothing waiting (and up to four for
+    the digests listing them), and one to queue the emails."""
     totals = _awaiting_totals(session, instructors)
     if not totals:
         return 0
