@@ -648,3 +648,65 @@ def test_the_admins_since_migration_dates_each_admin_from_the_audit_log(fresh_da
         upgrade()
         assert since() == expected
         db.engine.dispose()
+
+
+AWAITING_TITLES = {  # a title the reminders wrote -> the counts it told
+    "1 piece of work awaits grading": {"work": 1, "essays": 0},
+    "3 pieces of work await grading": {"work": 3, "essays": 0},
+    "1 quiz attempt with essays awaits grading": {"work": 0, "essays": 1},
+    "2 quiz attempts with essays await grading": {"work": 0, "essays": 2},
+    "1 piece of work and 1 quiz attempt with essays await grading": {"work": 1, "essays": 1},
+    "12 pieces of work and 5 quiz attempts with essays await grading": {"work": 12, "essays": 5},
+    "Work awaits grading": None,  # not its words: nothing to tell
+    " awaits grading": None,
+}
+
+
+def test_the_notices_recall_migration_keeps_the_awaiting_counts_and_the_retry_waits(
+        fresh_database_url: str, upgrade_empty_to: Callable[[str], None], tmp_path: Path) -> None:
+    """``zzs2c3d4e5f614`` gives each awaiting-grading notice made before the counts its
+    title told (read back with the pattern the reminders used until then; none for other
+    words, nor for a notice of another kind), and each message waiting out the wait after
+    a failed try the next try that failure set (``retry_at``), so a recall cancels it; a
+    message never tried, or sent, gets none. Back and up again leaves the rows whole."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade_empty_to("zzq2c3d4e5f614")
+        old = sa.MetaData()
+        old.reflect(db.engine)
+        assert "counts" not in old.tables["notifications"].c and "retry_at" not in old.tables["outbox_messages"].c
+        start = datetime(2026, 12, 1, 9, 0)  # naive UTC, as stored
+        with db.engine.begin() as conn:
+            def add(table: str, **values: object) -> int:
+                return int(conn.execute(old.tables[table].insert().values(**values)).inserted_primary_key[0])
+
+            teacher = add("users", email="t@example.com", name="T", timezone="UTC", is_admin=False, session_version=0,
+                          created_at=start)
+            notices = {title: add("notifications", user_id=teacher, event="awaiting_grading", key=f"awaiting:{n}",
+                                  title=title, body="", channel="digest", created_at=start)
+                       for n, title in enumerate(AWAITING_TITLES)}
+            other = add("notifications", user_id=teacher, event="announcement", key="a:1",
+                        title="3 pieces of work await grading", body="", channel="email", created_at=start)
+
+            def message(status: str, attempts: int, next_attempt_at: datetime | None) -> int:
+                return add("outbox_messages", recipient="t@example.com", subject="S", body="B", created_at=start,
+                           transport="", error="refused" if attempts else "", status=status, attempts=attempts,
+                           earlier_attempts=0, next_attempt_at=next_attempt_at)
+
+            waiting = message("pending", 2, start + timedelta(minutes=2))
+            fresh, sent = message("pending", 0, None), message("sent", 1, None)
+        upgrade()
+        notifications = sa.table("notifications", sa.column("id"), sa.column("counts", sa.JSON))
+        outbox = sa.table("outbox_messages", sa.column("id"), sa.column("retry_at", sa.DateTime))
+        with db.engine.connect() as conn:
+            counts = dict(conn.execute(sa.select(notifications.c.id, notifications.c.counts)).all())
+            retry_at = dict(conn.execute(sa.select(outbox.c.id, outbox.c.retry_at)).all())
+        assert {title: counts[notice_id] for title, notice_id in notices.items()} == AWAITING_TITLES
+        assert counts[other] is None
+        assert {key: retry_at[message_id] for key, message_id in (("waiting", waiting), ("fresh", fresh), ("sent", sent))} \
+            == {"waiting": start + timedelta(minutes=2), "fresh": None, "sent": None}
+        downgrade(revision="zzq2c3d4e5f614")
+        upgrade()
+        with db.engine.connect() as conn:
+            assert dict(conn.execute(sa.select(notifications.c.id, notifications.c.counts)).all()) == counts
+        db.engine.dispose()

@@ -44,7 +44,7 @@ from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.jobs.models import Job, JobStatus
-from lms.jobs.outbox import Outcome
+from lms.jobs.outbox import Backoff, Outcome
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, opens_at
 from lms.mail import services as mail_services
 from lms.mail.models import MailStatus, OutboxMessage
@@ -76,6 +76,7 @@ from lms.notifications.services import (
 from lms.progress.completion import cohort_progress, learner_progress
 from lms.progress.models import ItemKind
 from tests.plans import plan_of, scans_whole, statements_during
+from tests.races import second_waits_for_first
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -556,7 +557,9 @@ def test_digests_read_the_notices_of_the_users_due_one_on_their_own_day_only(mak
     db.session.commit()
     assert [(m.recipient, m.subject) for m in outbox()] == [(due.email, "Your daily digest: 2 notices"),
                                                            (fresh.email, "Your daily digest: 2 notices")]
-    titles = [parameters for statement, parameters in statements if "notifications.title" in statement]
+    # the notices read (marked mailed as they are): an UPDATE ... RETURNING their titles
+    titles = [parameters for statement, parameters in statements if "RETURNING" in statement and "title" in statement
+              and statement.startswith("UPDATE notifications")]
     assert len(titles) == 1 and bound_ids(titles[0]) == {due.id, fresh.id}  # not the Los Angeles user's
     assert [n.mailed_at is None for n in notifications_of(done.id)] == [True, True]  # tomorrow's digest
     assert digests_due(db.session, now) == [] and send_digests(db.session, now) == 0
@@ -623,8 +626,9 @@ def test_withdrawing_a_notice_cancels_its_mail_not_yet_sent(make_user, app: Flas
     db.session.commit()
     db.session.expire_all()
     state = {m.subject: (m.status, m.cancelled_at is not None) for m in outbox()}
+    # the held one is marked recalled: were this try to fail, it would never be tried again
     assert state == {"Grade unsent": (MailStatus.CANCELLED, True), "Grade sent": (MailStatus.SENT, False),
-                     "Grade held": (MailStatus.PENDING, False), "Grade given-up": (MailStatus.CANCELLED, True),
+                     "Grade held": (MailStatus.PENDING, True), "Grade given-up": (MailStatus.CANCELLED, True),
                      "Grade other": (MailStatus.PENDING, False)}
     # the worker that held one finishes sending it: recorded sent, as it went out
     mail_services.MailOutbox(LogTransport({})).record(db.session, [held], now, Outcome())
@@ -655,6 +659,200 @@ def test_a_claim_and_a_cancel_never_both_win(make_user) -> None:
     assert mail_services.claim(db.session, now, timedelta(minutes=5)) == []
     db.session.commit()
     assert [m.status for m in outbox()] == [MailStatus.CANCELLED]
+
+
+class Refused(mail_services.Transport):
+    """A mail server that refuses every connection."""
+
+    name = "refused"
+
+    def send(self, message: mail_services.Letter) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def fail_once(message_ids: list[int], at: datetime) -> None:
+    """One failed try of each message at ``at``: each then waits out the wait (a minute)
+    before its next try."""
+    backoff = Backoff(first=timedelta(minutes=1))
+    assert mail_services.deliver_pending(db.session, Refused({}), ids=message_ids, now=at, backoff=backoff) == 0
+    db.session.expire_all()
+
+
+def test_a_message_waiting_out_a_retry_is_recalled_and_one_held_for_its_retry_is_not(make_user) -> None:
+    """A message whose try failed waits for its next try, its next attempt ahead as a held
+    one's is: a recall took it for held and it went out later, its notice withdrawn. Now
+    one waiting is cancelled, never tried again; one a worker holds for its second try goes
+    out and is recorded sent; one held whose try then fails is never tried again either."""
+    user = make_user()
+    for key in ("waiting", "held"):
+        notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key=key, title=f"Grade {key}")
+    db.session.commit()
+    by_subject = {m.subject: m.id for m in outbox()}
+    fail_once(list(by_subject.values()), NOW)
+    assert {m.subject: (m.status, m.attempts, m.next_attempt_at) for m in outbox()} == {
+        "Grade waiting": (MailStatus.PENDING, 1, NOW + timedelta(minutes=1)),
+        "Grade held": (MailStatus.PENDING, 1, NOW + timedelta(minutes=1))}
+    later = NOW + timedelta(minutes=2)  # the wait is over: a worker takes "held" for its second try
+    [held] = mail_services.claim(db.session, later, timedelta(minutes=5), ids=[by_subject["Grade held"]])
+    db.session.commit()
+
+    now = NOW + timedelta(seconds=30)  # "waiting" still waits; "held" is held (its next attempt ahead too)
+    assert withdraw(db.session, ["waiting"], now) == 1
+    assert withdraw(db.session, ["held"], later) == 1
+    db.session.commit()
+    db.session.expire_all()
+    assert {m.subject: (m.status, m.cancelled_at) for m in outbox()} == {
+        "Grade waiting": (MailStatus.CANCELLED, now), "Grade held": (MailStatus.PENDING, later)}  # marked recalled
+    mail_services.MailOutbox(LogTransport({})).record(db.session, [held], later, Outcome())
+    assert mail_services.deliver_pending(db.session, LogTransport({}), now=NOW + timedelta(days=1)) == 0
+    db.session.commit()
+    db.session.expire_all()
+    assert {m.subject: (m.status, m.cancelled_at) for m in outbox()} == {
+        "Grade waiting": (MailStatus.CANCELLED, now), "Grade held": (MailStatus.SENT, None)}
+
+    # held when it was withdrawn, and that try failed: cancelled when its next try comes, never sent
+    notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key="held-fails", title="Grade held-fails")
+    db.session.commit()
+    [message] = [m.id for m in outbox() if m.subject == "Grade held-fails"]
+    [claimed] = mail_services.claim(db.session, NOW, timedelta(minutes=5), ids=[message])
+    assert withdraw(db.session, ["held-fails"], NOW) == 1
+    mail_services.MailOutbox(Refused({}), Backoff(first=timedelta(minutes=1))).record(
+        db.session, [claimed], NOW, Outcome("ConnectionRefusedError: refused"))
+    db.session.commit()
+    assert mail_services.deliver_pending(db.session, LogTransport({}), now=NOW + timedelta(minutes=2)) == 0
+    db.session.commit()
+    db.session.expire_all()
+    [state] = [(m.status, m.attempts, m.cancelled_at) for m in outbox() if m.id == message]
+    assert state == (MailStatus.CANCELLED, 1, NOW)
+
+
+def test_a_worker_claiming_a_retry_and_a_recall_never_both_win(app: Flask, make_user) -> None:
+    """Two connections at once: a worker claims a message for its second try while its
+    notice is withdrawn in another. Claimed first, the recall waits and then finds it held:
+    it goes out. Recalled first (while it still waits for its try), the worker waits and
+    then claims nothing: it is never sent."""
+    user = make_user()
+    for key in ("claimed-first", "recalled-first"):
+        notify(db.session, user_id=user.id, event=NotificationEvent.GRADE_RELEASED, key=key, title=key)
+    db.session.commit()
+    ids = {m.subject: m.id for m in outbox()}
+    fail_once(list(ids.values()), NOW)
+    db.session.commit()
+    due = NOW + timedelta(minutes=2)  # the retry's wait is over
+    lease = timedelta(minutes=5)
+
+    claimed, taken = second_waits_for_first(
+        app, lambda one: [c.id for c in mail_services.claim(one, due, lease, ids=[ids["claimed-first"]])],
+        lambda two: withdraw(two, ["claimed-first"], due))
+    assert claimed == [ids["claimed-first"]] and taken == 1
+
+    waiting = NOW + timedelta(seconds=30)  # withdrawn while it waits; the worker comes once the wait is over
+    taken, claimed = second_waits_for_first(
+        app, lambda one: withdraw(one, ["recalled-first"], waiting),
+        lambda two: [c.id for c in mail_services.claim(two, due, lease, ids=[ids["recalled-first"]])])
+    assert taken == 1 and claimed == []
+    assert {m.subject: m.status for m in outbox()} == {"claimed-first": MailStatus.PENDING,
+                                                        "recalled-first": MailStatus.CANCELLED}
+    assert [m.next_attempt_at for m in outbox() if m.subject == "claimed-first"] == [due + lease]  # held by its worker
+
+
+def digests_of(user: User) -> list[tuple[str, MailStatus, str]]:
+    """``user``'s digest emails, oldest first: subject, status and the notices listed."""
+    db.session.expire_all()
+    return [(m.subject, m.status, " ".join(line[2:] for line in m.body.splitlines() if line.startswith("- ")))
+            for m in outbox() if m.recipient == user.email and m.subject.startswith("Your daily digest")]
+
+
+def test_a_withdrawn_notice_leaves_the_digest_queued_and_not_yet_sent(make_user) -> None:
+    """A digest queued (not yet sent) listed a notice withdrawn since: it went out telling of
+    it. Now the digest is cancelled and one of the notices left is queued in its place (the
+    same user and day); a digest of that notice alone is cancelled; one already sent, or
+    being sent, stays as it is; other users' digests are untouched."""
+    several, alone, sent, held, other = (make_user() for _ in range(5))
+    for user, keys in ((several, ("gone", "kept:1", "kept:2")), (alone, ("gone",)), (sent, ("gone", "kept:1")),
+                       (held, ("gone", "kept:1")), (other, ("kept:1",))):
+        set_preferences(db.session, user.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+        notify_all(db.session, [Notice(user.id, NotificationEvent.ANNOUNCEMENT, key, f"About {key}") for key in keys], NOW)
+    assert send_digests(db.session, NOW) == 5
+    db.session.commit()
+    digest_ids = {m.recipient: m.id for m in outbox()}
+    assert mail_services.deliver_pending(db.session, LogTransport({}), ids=[digest_ids[sent.email]], now=NOW) == 1
+    mail_services.claim(db.session, NOW, timedelta(minutes=5), ids=[digest_ids[held.email]])
+    db.session.commit()
+
+    assert withdraw(db.session, ["gone"], NOW + timedelta(minutes=1)) == 4
+    db.session.commit()
+    assert digests_of(several) == [("Your daily digest: 3 notices", MailStatus.CANCELLED, "About gone About kept:1 About kept:2"),
+                                   ("Your daily digest: 2 notices", MailStatus.PENDING, "About kept:1 About kept:2")]
+    assert digests_of(alone) == [("Your daily digest: 1 notice", MailStatus.CANCELLED, "About gone")]
+    assert digests_of(sent) == [("Your daily digest: 2 notices", MailStatus.SENT, "About gone About kept:1")]
+    assert digests_of(held) == [("Your daily digest: 2 notices", MailStatus.PENDING, "About gone About kept:1")]
+    assert digests_of(other) == [("Your daily digest: 1 notice", MailStatus.PENDING, "About kept:1")]
+    [old, new] = [m for m in outbox() if m.recipient == several.email]
+    assert new.recall_key == old.recall_key == f"digest:{several.id}:{NOW.date()}"  # the same user and day
+    assert {n.digest_id for n in notifications_of(several.id)} == {new.id}
+
+    # the digest in its place is a digest like any other: a notice it lists withdrawn, it is replaced in turn
+    assert withdraw(db.session, ["kept:2"]) == 1
+    db.session.commit()
+    assert [(subject, status) for subject, status, _ in digests_of(several)][1:] == [
+        ("Your daily digest: 2 notices", MailStatus.CANCELLED), ("Your daily digest: 1 notice", MailStatus.PENDING)]
+    assert digests_of(several)[-1][2] == "About kept:1"
+    # the one in its place, the other user's, and the held one (its worker gone: its lease ran out)
+    assert mail_services.deliver_pending(db.session, LogTransport({}), now=NOW + timedelta(hours=1)) == 3
+    db.session.commit()
+    assert [status for _s, status, _n in digests_of(several)] == [MailStatus.CANCELLED, MailStatus.CANCELLED,
+                                                                  MailStatus.SENT]
+    assert send_digests(db.session, NOW + timedelta(hours=1)) == 0  # no second digest that day
+
+
+def test_a_notice_withdrawn_while_its_digest_is_made_is_never_mailed(app: Flask, make_user) -> None:
+    """Two connections at once, the digest run and a withdrawal. Digest first: the
+    withdrawal waits for it, then finds the digest listing the notice and replaces it with
+    one of the rest. Withdrawal first: the digest run waits for it and lists the rest alone
+    (it read the notices as it marked them mailed, not before)."""
+    first, second = make_user(), make_user()
+    for user in (first, second):
+        set_preferences(db.session, user.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+        notify_all(db.session, [Notice(user.id, NotificationEvent.ANNOUNCEMENT, f"{key}:{user.id}", f"About {key}")
+                                for key in ("gone", "kept")], NOW)
+    db.session.commit()
+    queued, taken = second_waits_for_first(app, lambda one: send_digests(one, NOW),
+                                           lambda two: withdraw(two, [f"gone:{first.id}"], NOW))
+    assert queued == 2 and taken == 1
+    assert digests_of(first) == [("Your daily digest: 2 notices", MailStatus.CANCELLED, "About gone About kept"),
+                                 ("Your daily digest: 1 notice", MailStatus.PENDING, "About kept")]
+
+    later = NOW + timedelta(days=1)
+    notify_all(db.session, [Notice(second.id, NotificationEvent.ANNOUNCEMENT, f"{key}:{second.id}:2", f"About {key} 2")
+                            for key in ("gone", "kept")], later)
+    db.session.commit()
+    taken, queued = second_waits_for_first(app, lambda one: withdraw(one, [f"gone:{second.id}:2"], later),
+                                           lambda two: send_digests(two, later))
+    assert taken == 1 and queued == 1
+    assert digests_of(second)[-1] == ("Your daily digest: 1 notice", MailStatus.PENDING, "About kept 2")
+
+
+def test_withdrawing_notices_from_digests_is_a_fixed_number_of_statements(make_user, count_queries) -> None:
+    """However many digests list the notices withdrawn, and however many notices each lists."""
+
+    def run(users: list[User], tag: str) -> int:
+        for user in users:
+            set_preferences(db.session, user.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+            notify_all(db.session, [Notice(user.id, NotificationEvent.ANNOUNCEMENT, f"{tag}:{n}", f"About {n}")
+                                    for n in range(len(users) + 1)], NOW)
+        db.session.execute(sa.delete(DigestSent))
+        send_digests(db.session, NOW)
+        db.session.commit()
+        count = count_queries(lambda: withdraw(db.session, [f"{tag}:0"], NOW))
+        db.session.commit()
+        return count
+
+    few = [make_user() for _ in range(1)]
+    many = [make_user() for _ in range(6)]
+    assert run(few, "a") == run(many, "b")
+    assert [(m.status, m.subject) for m in outbox() if m.recipient == many[-1].email] == [
+        (MailStatus.CANCELLED, "Your daily digest: 7 notices"), (MailStatus.PENDING, "Your daily digest: 6 notices")]
 
 
 def test_revised_notices_say_the_new_text_and_keep_their_read_state(make_user) -> None:
@@ -904,6 +1102,28 @@ def test_the_days_awaiting_grading_notice_tells_the_count_now(course) -> None:
     assert awaiting_titles(teacher.id) == []  # nothing waits: the day's notice is taken back
 
 
+def test_the_days_awaiting_notice_taken_back_leaves_the_digest_not_yet_sent(course) -> None:
+    """All the work graded, the day's notice of work awaiting grading is taken back: a
+    digest queued with it and not yet sent no longer tells of it (one of the rest in its
+    place)."""
+    teacher = course["teacher"]
+    set_preferences(db.session, teacher.id, {NotificationEvent.ANNOUNCEMENT: Channel.DIGEST})
+    notify(db.session, user_id=teacher.id, event=NotificationEvent.ANNOUNCEMENT, key="a:1", title="A word from staff")
+    course["hand_in"]("Learner 1")
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    assert digests_of(teacher) == [("Your daily digest: 2 notices", MailStatus.PENDING,
+                                    "A word from staff 1 piece of work awaits grading: /grading")]
+    db.session.execute(sa.update(Submission).values(status=SubmissionStatus.RELEASED))
+    db.session.commit()
+    reminders.recount_awaiting(db.session, reminders._instructors(db.session, [course["cohort"].id]), utcnow())
+    db.session.commit()
+    assert awaiting_titles(teacher.id) == []
+    assert digests_of(teacher) == [
+        ("Your daily digest: 2 notices", MailStatus.CANCELLED, "A word from staff 1 piece of work awaits grading: /grading"),
+        ("Your daily digest: 1 notice", MailStatus.PENDING, "A word from staff")]
+
+
 def awaiting_of(user_id: int) -> Notification:
     db.session.expire_all()
     [notice] = [n for n in notifications_of(user_id) if n.event == NotificationEvent.AWAITING_GRADING]
@@ -915,14 +1135,35 @@ def mails_to(user: User) -> list[str]:
     return [m.subject for m in outbox() if m.recipient == user.email and not m.subject.endswith("is at risk")]
 
 
-@pytest.mark.parametrize(("w", "e"), [(1, 0), (3, 0), (0, 1), (0, 2), (1, 1), (2, 5), (12, 1)])
-def test_the_awaiting_title_reads_back_as_its_counts(w: int, e: int) -> None:
-    assert reminders._awaiting_counts(reminders._awaiting_title(w, e)) == (w, e)
-
-
-def test_the_awaiting_title_of_another_text_reads_as_no_counts() -> None:
-    assert reminders._awaiting_counts("Work awaits grading") is None
-    assert reminders._awaiting_counts(" awaits grading") is None
+def test_the_awaiting_notice_compares_the_counts_it_told_not_its_words(course) -> None:
+    """Whether more waits than the day's notice told was read back from its title with a
+    pattern: a notice made under other words (an earlier release's, a change of wording)
+    read as telling nothing, so any recount made it new again, read or not. The counts it
+    told are kept on it now: new words alone change its title and leave it read; more work
+    than it told makes it new again, whatever its words."""
+    teacher = course["teacher"]
+    for n in range(2):
+        course["hand_in"](f"Learner {n}")
+    send_reminders(db.session, utcnow())
+    db.session.commit()
+    notice = awaiting_of(teacher.id)
+    assert (notice.title, notice.counts) == ("2 pieces of work await grading", {"work": 2, "essays": 0})
+    mark_all_read(db.session, teacher.id, utcnow())
+    db.session.execute(sa.update(Notification).where(Notification.id == notice.id)
+                       .values(title="Two hand-ins are waiting for your grade"))  # the words of another release
+    db.session.commit()
+    instructors = reminders._instructors(db.session, [course["cohort"].id])
+    assert reminders.recount_awaiting(db.session, instructors, utcnow()) == 1
+    db.session.commit()
+    notice = awaiting_of(teacher.id)  # today's words, the same count: not news
+    assert (notice.title, notice.counts) == ("2 pieces of work await grading", {"work": 2, "essays": 0})
+    assert notice.read_at is not None and unread_count(db.session, teacher.id) == 0
+    assert reminders.recount_awaiting(db.session, instructors, utcnow()) == 0  # nothing changed since
+    db.session.execute(sa.update(Notification).where(Notification.id == notice.id).values(title="Work to grade"))
+    db.session.commit()
+    course["hand_in"]("Learner 2")  # more than it told, whatever its words: new again
+    notice = awaiting_of(teacher.id)
+    assert (notice.title, notice.counts, notice.read_at) == ("3 pieces of work await grading", {"work": 3, "essays": 0}, None)
 
 
 def test_the_days_awaiting_notice_is_new_again_when_more_waits(course) -> None:

@@ -291,7 +291,7 @@ def reply(session: DbSession, conversation: Conversation, author: User, body: st
 def _notify(session: DbSession, conversation: Conversation, author: User, message: Message, now: datetime,
             link_for: LinkFor) -> None:
     title = f"{author.name} replied: {conversation.subject}"
-    common = {"key": notice_key(message.id), "title": title, "body": excerpt(message.body, EXCERPT),
+    common: dict[str, Any] = {"key": notice_key(message.id), "title": title, "body": excerpt(message.body, EXCERPT),
               "link": link_for(conversation)}
     if author.id != conversation.learner_id:
         notify_all(session, [Notice(user_id=conversation.learner_id, event=NotificationEvent.MESSAGE, **common)], now)

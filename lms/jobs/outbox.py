@@ -169,6 +169,10 @@ class Outbox(ABC, Generic[C]):
     done: ClassVar[StrEnum]
     failed: ClassVar[StrEnum]
     done_at: ClassVar[str]  # the column stamped when a row is delivered
+    # A column stamped with the next try a failed try sets (None when done), telling a row
+    # waiting out its retry from one a deliverer holds: both are pending with their next
+    # attempt ahead, but a claim moves it off this value (None: the feature has no need).
+    retry_at: ClassVar[str | None] = None
 
     def __init__(self, backoff: Backoff, claim_size: int = CLAIM_SIZE) -> None:
         self.backoff = backoff
@@ -270,6 +274,8 @@ class Outbox(ABC, Generic[C]):
                 failed = attempts >= self.backoff.attempts
                 values |= {"status": self.failed if failed else self.pending, "error": outcome.error[:ERROR_LENGTH],
                            "next_attempt_at": None if failed else now + self.backoff.after(attempts)}
+            if self.retry_at is not None:
+                values[self.retry_at] = values["next_attempt_at"]
             session.execute(update(self.model).where(self.model.id == item.id).values(**values)
                             .execution_options(synchronize_session=False))
         session.flush()

@@ -45,9 +45,16 @@ class OutboxMessage(Model):
     earlier_attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The next try a failed try set (``next_attempt_at`` then). While ``next_attempt_at``
+    # still says the same, the message waits out that wait and nobody holds it; a claim
+    # moves ``next_attempt_at`` a lease ahead (always past this), so the two never look
+    # alike (``MailOutbox.waiting``, ``recall``).
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # What the message tells of, when it may be recalled: a notice's key (``lms.notifications``).
     # While unsent, ``recall`` under that key cancels it; a message sent stays sent.
     recall_key: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    # When it was recalled: cancelled then, or, when a worker was sending it at that moment
+    # (still pending), marked so that a next try is cancelled instead (cleared once sent).
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property

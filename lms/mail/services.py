@@ -24,12 +24,12 @@ from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
 import click
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 
 from lms.audit import services as audit
 from lms.audit.models import AuditAction
 from lms.audit.services import Origin
-from lms.database import DbSession, rowcount
+from lms.database import DbSession, among
 from lms.jobs import outbox
 from lms.jobs.outbox import Backoff, Outbox, Outcome, deliver, note_pending
 from lms.mail.models import REDACTED, MailStatus, OutboxMessage
@@ -86,25 +86,74 @@ def queue_mails(session: DbSession, messages: Iterable[tuple[str, str, str]], *,
     return len(rows)
 
 
+def queue_keyed(session: DbSession, messages: Mapping[str, tuple[str, str, str]]) -> dict[str, int]:
+    """Queue (recipient, subject, body) messages each under its own recall key (the
+    mapping's keys: ``recall``), in one statement; answers each key's message id (to find
+    the message again by what it tells of, as a digest is by its notices)."""
+    rows = [{"recipient": recipient, "subject": subject, "body": body, "recall_key": key}
+            for key, (recipient, subject, body) in messages.items()]
+    if not rows:
+        return {}
+    made = {str(key): message_id for message_id, key in session.execute(
+        insert(OutboxMessage).returning(OutboxMessage.id, OutboxMessage.recall_key), rows)}
+    if len(made) != len(rows):
+        raise ValueError("queue_keyed: each message under a key of its own.")
+    _note_pending(session, sorted(made.values()))
+    return made
+
+
 def recall(session: DbSession, keys: Collection[str], now: datetime) -> int:
     """Cancel the unsent messages queued under ``keys`` (``queue_mails``' ``recall_keys``):
     what they told of was taken back. A cancelled message is never sent; its row stays, with
     when it was cancelled, and the site admin's outbox page lists it. A message sent stays
-    sent. One conditional statement that loses to a deliverer: it cancels only a message
-    that is due and nobody holds (``MailOutbox.due``, the claim's own condition; a claimed
-    one is leased ahead and not due) or one given up on, so a message a worker is sending
-    at that moment goes out and is recorded sent, and one waiting out its wait after a
-    failed try is tried again. Answers how many were cancelled. Flushes only."""
+    sent. One conditional statement (``recallable``) that loses to a deliverer: one due,
+    one waiting out its wait after a failed try and one given up on are cancelled; one a
+    worker is sending at that moment goes out and is recorded sent, but it is marked
+    recalled (``cancelled_at``, still pending): should that try fail, it is cancelled
+    when it would be tried again (``MailOutbox.claim``), never sent. Answers how many were
+    cancelled. Flushes only."""
     wanted = sorted(set(keys))
     if not wanted:
         return 0
-    result = session.execute(
-        update(OutboxMessage).where(OutboxMessage.recall_key.in_(wanted),
-                                    or_(MailOutbox.due(now), OutboxMessage.status == MailStatus.FAILED))
-        .values(status=MailStatus.CANCELLED, cancelled_at=now, next_attempt_at=None)
-        .execution_options(synchronize_session=False))
+    return len(_cancel(session, OutboxMessage.recall_key.in_(wanted), now, mark_held=True))
+
+
+def cancel(session: DbSession, message_ids: Collection[int], now: datetime) -> dict[int, str | None]:
+    """Cancel these messages if they are still unsent and nobody holds them (``recall``'s
+    condition, by id: a digest whose notice was taken back); answers the ids cancelled,
+    each with its recall key. One statement. Flushes only."""
+    if not message_ids:
+        return {}
+    return _cancel(session, among(OutboxMessage.id, message_ids), now)
+
+
+def recallable(now: datetime) -> ColumnElement[bool]:
+    """A message a recall may cancel at ``now``: due and unclaimed (``MailOutbox.due``, the
+    claim's own condition), waiting out the wait after a failed try (``MailOutbox.waiting``)
+    or given up on. Not one a deliverer holds (claimed, its next attempt a lease ahead: not
+    due, and moved off its ``retry_at``), nor one sent or cancelled."""
+    return or_(MailOutbox.due(now), MailOutbox.waiting(), OutboxMessage.status == MailStatus.FAILED)
+
+
+def _cancel(session: DbSession, which: ColumnElement[bool], now: datetime, *,
+            mark_held: bool = False) -> dict[int, str | None]:
+    """Cancel the messages ``which`` that are ``recallable``; with ``mark_held``, in the same
+    statement, mark those a deliverer holds recalled (``cancelled_at``, left pending: the
+    claim of their next try cancels them). The ids cancelled, with their recall keys."""
+    if mark_held:  # every unsent one: the recallable cancelled, the held marked
+        can = recallable(now)
+        statement = (update(OutboxMessage).where(which, OutboxMessage.status.in_(RETRIABLE))
+                     .values(status=case((can, MailStatus.CANCELLED), else_=OutboxMessage.status),
+                             next_attempt_at=case((can, None), else_=OutboxMessage.next_attempt_at),
+                             retry_at=case((can, None), else_=OutboxMessage.retry_at), cancelled_at=now))
+    else:
+        statement = (update(OutboxMessage).where(which, recallable(now))
+                     .values(status=MailStatus.CANCELLED, cancelled_at=now, next_attempt_at=None, retry_at=None))
+    cancelled = {message_id: key for message_id, key, status in session.execute(
+        statement.returning(OutboxMessage.id, OutboxMessage.recall_key, OutboxMessage.status)
+        .execution_options(synchronize_session=False)) if status == MailStatus.CANCELLED}
     session.flush()
-    return rowcount(result)
+    return dict(sorted(cancelled.items()))
 
 
 def take_pending(session: DbSession) -> list[int]:
@@ -135,6 +184,7 @@ class Claimed:
     subject: str
     body: str
     attempts: int
+    recalled: bool = False  # recalled while a worker held it for an earlier try (``recall``)
 
 
 class Transport(ABC):
@@ -219,16 +269,40 @@ class MailOutbox(Outbox[Claimed]):
     """The outbox table of lms/jobs/outbox: sent through a transport (``MAIL_*`` backoff)."""
 
     model, pending, done, failed, done_at = OutboxMessage, MailStatus.PENDING, MailStatus.SENT, MailStatus.FAILED, "sent_at"
+    retry_at = "retry_at"
 
     def __init__(self, transport: Transport, backoff: Backoff | None = None) -> None:
         super().__init__(backoff or Backoff.from_config(transport.config, "MAIL"))
         self.transport = transport
 
     @classmethod
+    def waiting(cls) -> ColumnElement[bool]:
+        """Unsent, waiting out the wait a failed try set: its next attempt is still the one
+        that try set (``retry_at``). A claim moves it a lease ahead of the claim's moment, and
+        a claim comes only once that wait is over, so a message held is never waiting."""
+        return and_(OutboxMessage.status == MailStatus.PENDING, OutboxMessage.next_attempt_at == OutboxMessage.retry_at)
+
+    @classmethod
     def load(cls, session: DbSession, ids: Iterable[int]) -> list[Claimed]:
         rows = session.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
-                                      OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+                                      OutboxMessage.attempts, OutboxMessage.cancelled_at.is_not(None))
+                               .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
         return [Claimed(*row) for row in rows]
+
+    @classmethod
+    def claim(cls, session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
+              limit: int | None = None, after: int | None = None) -> list[Claimed]:
+        """``Outbox.claim``; a message recalled while a worker held it for an earlier try (that
+        failed, or whose worker stopped) is cancelled here instead of tried again: what it
+        told of was taken back. Flushes only."""
+        claimed = super().claim(session, now, lease, ids=ids, limit=limit, after=after)
+        recalled = [item.id for item in claimed if item.recalled]
+        if recalled:  # held by this claim: nobody else writes them now
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(recalled))
+                            .values(status=MailStatus.CANCELLED, next_attempt_at=None, retry_at=None)
+                            .execution_options(synchronize_session=False))
+            session.flush()
+        return [item for item in claimed if not item.recalled]
 
     def send(self, group: Sequence[Claimed], now: datetime) -> list[tuple[Sequence[Claimed], Outcome]]:
         [message] = group
@@ -241,9 +315,10 @@ class MailOutbox(Outbox[Claimed]):
             return [(group, Outcome(error, halt=True))]
 
     def columns(self, outcome: Outcome) -> dict[str, Any]:
-        # Sent: the blanked copy (if any) becomes the body, so no one-time link is kept.
+        # Sent: the blanked copy (if any) becomes the body, so no one-time link is kept; a
+        # recall while it was being sent came too late (it is no longer marked).
         return {"transport": self.transport.name, "body": func.coalesce(OutboxMessage.redacted_body, OutboxMessage.body),
-                "redacted_body": None} if outcome.done else {}
+                "redacted_body": None, "cancelled_at": None} if outcome.done else {}
 
 
 def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
@@ -323,7 +398,7 @@ def retry(session: DbSession, message_ids: Sequence[int], *, by: Origin | None =
         .order_by(OutboxMessage.id))) if by is not None else []
     ids = list(session.scalars(
         update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status.in_(RETRIABLE))
-        .values(status=MailStatus.PENDING, next_attempt_at=None, attempts=0,
+        .values(status=MailStatus.PENDING, next_attempt_at=None, retry_at=None, attempts=0,
                 earlier_attempts=OutboxMessage.earlier_attempts + OutboxMessage.attempts)
         .returning(OutboxMessage.id).execution_options(synchronize_session=False)))
     session.flush()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.database import UTCDateTime, enum_type, utcnow
@@ -115,6 +115,14 @@ class Notification(Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # When it was queued as an email of its own or in a digest.
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The digest email that lists it (``reminders.send_digests``): while that email is
+    # unsent, taking the notice back cancels it and queues a digest of the rest in its place
+    # (``services.withdraw``). None: never in a digest (or the email was since deleted).
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"), default=None,
+                                                  index=True)
+    # What the notice told as numbers, for a revision to compare with what it tells now
+    # (the day's work awaiting grading: ``{"work": 4, "essays": 1}``); None for the others.
+    counts: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
 
 
 class NotificationPreference(Model):

@@ -18,7 +18,6 @@ for ``run_reminders``, the job cron runs, which commits one cohort at a time."""
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 
 from lms.accounts.models import User
 from lms.assessment.models import Attempt, Quiz
@@ -36,10 +35,19 @@ from lms.coursework.models import Submission, SubmissionStatus
 from lms.database import DbSession, among, unit_of_work, upsert_insert, zone_named
 from lms.grading.models import Grade
 from lms.learning.services import PROGRAM_MONTHS, catch_up_days, cohort_today, joined_timeline, opens_at
-from lms.mail.services import queue_mails
+from lms.mail.services import queue_keyed, queue_mails
 from lms.notifications.models import Channel, DigestSent, Notification, NotificationEvent
 from lms.notifications.receivers import link_to
-from lms.notifications.services import CHUNK, TITLE_LENGTH, Notice, absolute_link, email_body, notify_all
+from lms.notifications.services import (
+    CHUNK,
+    TITLE_LENGTH,
+    Notice,
+    digest_key,
+    digest_mail,
+    email_body,
+    notify_all,
+    replace_digests,
+)
 from lms.progress.models import ItemKind, ProgressItem
 
 log = logging.getLogger(__name__)
@@ -261,21 +269,24 @@ def _awaiting_title(w: int, e: int) -> str:
     return f"{' and '.join(parts)} await{'s' if w + e == 1 else ''} grading"
 
 
-AWAITING_TITLE = re.compile(r"^(?:(\d+) pieces? of work)?(?: and )?(?:(\d+) quiz attempts? with essays)? awaits? grading$")
+def awaiting_counts(w: int, e: int) -> dict[str, int]:
+    """What a notice of work awaiting grading tells, kept on it (``Notification.counts``):
+    pieces of work, quiz attempts with essays."""
+    return {"work": w, "essays": e}
 
 
-def _awaiting_counts(title: str) -> tuple[int, int] | None:
-    """The counts a notice of work awaiting grading told (``_awaiting_title`` read back):
-    pieces of work, quiz attempts with essays; None for a title it did not write."""
-    found = AWAITING_TITLE.match(title)
-    if found is None or not any(found.groups()):
+def _told(counts: dict[str, int] | None) -> tuple[int, int] | None:
+    """The counts a notice of work awaiting grading told (None: not kept, as on a notice
+    made elsewhere)."""
+    if not counts:
         return None
-    return int(found.group(1) or 0), int(found.group(2) or 0)
+    return int(counts.get("work", 0)), int(counts.get("essays", 0))
 
 
 def _awaiting_notice(person: User, w: int, e: int, now: datetime) -> Notice:
     return Notice(person.id, NotificationEvent.AWAITING_GRADING, _awaiting_key(person, now), _awaiting_title(w, e),
-                  "Work handed in and not yet graded, in your cohorts.", link_to("grading.queue"))
+                  "Work handed in and not yet graded, in your cohorts.", link_to("grading.queue"),
+                  counts=awaiting_counts(w, e))
 
 
 def awaiting_notices(session: DbSession, instructors: dict[int, list[User]], now: datetime) -> list[Notice]:
@@ -292,15 +303,19 @@ def recount_awaiting(session: DbSession, instructors: dict[int, list[User]], now
     (``notify_all`` of ``awaiting_notices`` does that, once a day).
 
     When more waits than the notice told (more pieces of work, or more quiz attempts with
-    essays), a notice its instructor had read is new again: unread (counted in the bell) and
-    at the top of the centre (``created_at`` now). What is mailed follows their channel for
-    the kind, as for a new notice, but never more than the news: on email, one email each
-    time the notice turns new again (not for each hand-in while it is still unread, whose
-    email they have); on the digest, the day's one digest carries the notice as it stands
-    when it is sent, and a notice that digest already mailed is not mailed again; in the
-    app only, nothing. A count that only shrinks changes the title alone, read or not.
-    Answers how many were changed: two statements to count, one to read the day's notices,
-    one for each notice whose count changed, and one to queue the emails."""
+    essays: the counts it told are kept on it, ``Notification.counts``, never read back
+    from its words, so a new wording of the title is not news), a notice its instructor
+    had read is new again: unread (counted in the bell) and at the top of the centre
+    (``created_at`` now). What is mailed follows their channel for the kind, as for a new
+    notice, but never more than the news: on email, one email each time the notice turns
+    new again (not for each hand-in while it is still unread, whose email they have); on
+    the digest, the day's one digest carries the notice as it stands when it is sent, and
+    a notice that digest already mailed is not mailed again; in the app only, nothing. A
+    count that only shrinks changes the title alone, read or not. A notice taken back
+    leaves an unsent digest that lists it (``replace_digests``). Answers how many were
+    changed: two statements to count, one to read the day's notices, one for each notice
+    whose count changed, one to take back those with nothing waiting (and up to four for
+    the digests listing them), and one to queue the emails."""
     totals = _awaiting_totals(session, instructors)
     if not totals:
         return 0
@@ -309,23 +324,25 @@ def recount_awaiting(session: DbSession, instructors: dict[int, list[User]], now
     counts = {person.id: (w, e) for person, w, e in totals}
     people = {person.id: person for person, _w, _e in totals}
     there = session.execute(select(Notification.id, Notification.user_id, Notification.key, Notification.title,
-                                   Notification.read_at, Notification.channel).where(
+                                   Notification.counts, Notification.read_at, Notification.channel).where(
         among(Notification.user_id, {user_id for user_id, _key in wanted}),
         Notification.key.in_({key for _user_id, key in wanted}),
         Notification.event == NotificationEvent.AWAITING_GRADING)).all()
     changed, gone, mails = 0, [], []
-    for notice_id, user_id, key, title, read_at, channel in there:
+    for notice_id, user_id, key, title, told_counts, read_at, channel in there:
         if (user_id, key) not in wanted:
             continue  # another user's day
         notice = wanted[(user_id, key)]
         if notice is None:
             gone.append(notice_id)
             continue
-        if notice.title[:TITLE_LENGTH] == title:
+        told, same_words = _told(told_counts), notice.title[:TITLE_LENGTH] == title
+        if same_words and told == counts[user_id]:
             continue
-        told = _awaiting_counts(title)
-        grew = told is None or any(now_n > then_n for now_n, then_n in zip(counts[user_id], told, strict=True))
-        values: dict[str, Any] = {"title": notice.title[:TITLE_LENGTH]}
+        # More than it told is news; its words alone (another wording, the counts kept) are not.
+        grew = not same_words and (told is None or any(now_n > then_n
+                                                       for now_n, then_n in zip(counts[user_id], told, strict=True)))
+        values: dict[str, Any] = {"title": notice.title[:TITLE_LENGTH], "counts": notice.counts}
         if grew and read_at is not None:
             values |= {"read_at": None, "created_at": now}
             if channel == Channel.EMAIL:
@@ -335,8 +352,10 @@ def recount_awaiting(session: DbSession, instructors: dict[int, list[User]], now
         session.execute(update(Notification).where(Notification.id == notice_id).values(**values)
                         .execution_options(synchronize_session=False))
         changed += 1
-    if gone:
-        session.execute(delete(Notification).where(Notification.id.in_(gone)).execution_options(synchronize_session=False))
+    if gone:  # taken back, and so from a digest not yet sent (one of the rest in its place)
+        replace_digests(session, {digest_id for digest_id in session.scalars(
+            delete(Notification).where(Notification.id.in_(gone)).returning(Notification.digest_id)
+            .execution_options(synchronize_session=False)) if digest_id is not None}, now)
     if mails:
         queue_mails(session, [mail for mail, _key in mails], recall_keys=[key for _mail, key in mails])
     session.flush()
@@ -415,35 +434,39 @@ def send_digests(session: DbSession, now: datetime) -> int:
     due = digests_due(session, now)
     for start in range(0, len(due), CHUNK):
         users = {user.id: user for user in session.scalars(select(User).where(among(User.id, due[start:start + CHUNK])))}
-        rows = [{"user_id": user.id, "day": now.astimezone(zone_of(user)).date(), "sent_at": now} for user in users.values()]
+        days = {user.id: now.astimezone(zone_of(user)).date() for user in users.values()}
+        rows = [{"user_id": user_id, "day": day, "sent_at": now} for user_id, day in days.items()]
         if not rows:
             continue
         stmt = upsert_insert(session)(DigestSent).values(rows).on_conflict_do_nothing(index_elements=["user_id", "day"])
         claimed = sorted(set(session.scalars(stmt.returning(DigestSent.user_id))))
         if not claimed:
             continue
-        items: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-        for notice_id, user_id, title, link in session.execute(
-                select(Notification.id, Notification.user_id, Notification.title, Notification.link)
-                .where(among(Notification.user_id, claimed), Notification.channel == Channel.DIGEST,
-                       Notification.mailed_at.is_(None))
-                .order_by(Notification.user_id, Notification.created_at, Notification.id)):
-            items[user_id].append((notice_id, title, link))
-        messages, mailed = [], []
-        for user_id in claimed:
-            user, notices = users[user_id], items[user_id]
-            if not notices:  # mailed meanwhile by another run
-                continue
-            lines = [f"Hello {user.name},", "", "Your daily digest:", ""]
-            lines += [f"- {title}" + (f": {absolute_link(session, link)}" if link else "") for _id, title, link in notices]
-            lines += ["", "You can choose which notices you get, and how, under Account > Notification preferences."]
-            count = len(notices)
-            messages.append((user.email, f"Your daily digest: {count} notice{'s' if count != 1 else ''}", "\n".join(lines) + "\n"))
-            mailed += [notice_id for notice_id, _title, _link in notices]
-        queue_mails(session, messages)
-        session.execute(update(Notification).where(among(Notification.id, mailed)).values(mailed_at=now)
+        # The notices waiting are marked mailed as they are read (one conditional write): a
+        # notice taken back meanwhile is not listed, and one being taken back waits for
+        # this unit of work, then finds the digest that lists it (``services.withdraw``).
+        items: dict[int, list[tuple[datetime, int, str, str | None]]] = defaultdict(list)
+        for notice_id, user_id, title, link, made_at in session.execute(
+                update(Notification).where(among(Notification.user_id, claimed), Notification.channel == Channel.DIGEST,
+                                           Notification.mailed_at.is_(None))
+                .values(mailed_at=now)
+                .returning(Notification.id, Notification.user_id, Notification.title, Notification.link,
+                           Notification.created_at).execution_options(synchronize_session=False)):
+            items[user_id].append((made_at, notice_id, title, link))
+        listing = [user_id for user_id in claimed if items[user_id]]  # none: mailed meanwhile by another run
+        if not listing:
+            continue
+        made = queue_keyed(session, {
+            digest_key(user_id, days[user_id]): digest_mail(session, users[user_id],
+                                                            [(title, link) for _at, _id, title, link in sorted(items[user_id])])
+            for user_id in listing})
+        digests = {user_id: made[digest_key(user_id, days[user_id])] for user_id in listing}
+        # each notice by the digest that lists it (one taken back while that is unsent recalls it)
+        session.execute(update(Notification)
+                        .where(among(Notification.id, [notice_id for user_id in listing for _at, notice_id, _t, _l in items[user_id]]))
+                        .values(digest_id=case(digests, value=Notification.user_id))
                         .execution_options(synchronize_session=False))
-        queued += len(messages)
+        queued += len(listing)
     session.flush()
     return queued
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
 from flask import current_app, has_app_context
-from sqlalchemy import CompoundSelect, ScalarSelect, Select, delete, func, select, update
+from sqlalchemy import CompoundSelect, ScalarSelect, Select, case, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import User
 from lms.database import DbSession, among, rowcount, upsert_insert, utcnow
-from lms.mail.services import queue_mails, recall
+from lms.mail.services import cancel, queue_keyed, queue_mails, recall
 from lms.notifications.models import EVENTS, Channel, Notification, NotificationEvent, NotificationPreference
 
 events = Namespace()
@@ -57,6 +57,9 @@ class Notice:
     title: str
     body: str = ""
     link: str | None = None
+    # What it tells as numbers, kept on the notice for a revision to compare with
+    # (``Notification.counts``); None: nothing to compare.
+    counts: dict[str, int] | None = None
 
 
 def channels_for(session: DbSession, user_ids: Iterable[int]) -> dict[tuple[int, NotificationEvent], Channel]:
@@ -148,7 +151,7 @@ def notify_all(session: DbSession, notices: Sequence[Notice], now: datetime | No
         seen.add((notice.user_id, notice.key))
         rows.append({"user_id": notice.user_id, "event": event, "key": notice.key,
                      "title": notice.title[:TITLE_LENGTH], "body": notice.body, "link": notice.link,
-                     "channel": channel, "created_at": now, "read_at": None,
+                     "counts": notice.counts, "channel": channel, "created_at": now, "read_at": None,
                      "mailed_at": now if channel == Channel.EMAIL else None})
     if not rows:
         return []
@@ -196,20 +199,77 @@ def withdraw(session: DbSession, keys: Collection[str], now: datetime | None = N
     """Take back every user's notice under ``keys``, of something that is gone (a deleted
     announcement, a reply hidden by a moderator, a grade release taken back): they are
     deleted, so no centre lists them, counts them unread or links to what is no longer
-    there, and no digest not yet sent mails them. Their own emails still unsent are
+    there, and no digest not yet made mails them. Their own emails still unsent are
     cancelled (``lms.mail.services.recall``: kept in the outbox as cancelled, never sent);
-    one already sent, or being sent at that moment, stays sent. A digest already queued is
-    not recalled (it tells of other notices too). Returns how many notices were taken
-    back; two statements (read by the keys' indexes) a ``CHUNK`` of keys."""
+    one already sent, or being sent at that moment, stays sent. A digest queued and not yet
+    sent that lists one of them is cancelled too, and a digest of the notices it still lists
+    queued in its place (``replace_digests``). Returns how many notices were taken back; two
+    statements (read by the keys' indexes) a ``CHUNK`` of keys, and four for the digests."""
     now = now or utcnow()
-    wanted, taken = sorted(set(keys)), 0
+    wanted, taken, digests = sorted(set(keys)), 0, set()
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start:start + CHUNK]
-        taken += rowcount(session.execute(delete(Notification).where(Notification.key.in_(chunk))
-                                          .execution_options(synchronize_session=False)))
+        listed = list(session.scalars(delete(Notification).where(Notification.key.in_(chunk))
+                                      .returning(Notification.digest_id).execution_options(synchronize_session=False)))
+        taken += len(listed)
+        digests |= {digest_id for digest_id in listed if digest_id is not None}
         recall(session, chunk, now)
+    replace_digests(session, digests, now)
     session.flush()
     return taken
+
+
+# ------------------------------------------------------------------ digests
+
+
+DIGEST_SUBJECT = "Your daily digest"
+
+
+def digest_key(user_id: int, day: date) -> str:
+    """A digest email's recall key (``lms.mail.services.queue_keyed``): its user and the
+    day of their time zone it is for; the digest queued in its place keeps it."""
+    return f"digest:{user_id}:{day.isoformat()}"
+
+
+def digest_mail(session: DbSession, user: User, notices: Sequence[tuple[str, str | None]]) -> tuple[str, str, str]:
+    """The digest email to ``user`` listing ``notices`` (title and link, in order): its
+    recipient, subject and body."""
+    lines = [f"Hello {user.name},", "", "Your daily digest:", ""]
+    lines += [f"- {title}" + (f": {absolute_link(session, link)}" if link else "") for title, link in notices]
+    lines += ["", "You can choose which notices you get, and how, under Account > Notification preferences."]
+    count = len(notices)
+    return user.email, f"{DIGEST_SUBJECT}: {count} notice{'s' if count != 1 else ''}", "\n".join(lines) + "\n"
+
+
+def replace_digests(session: DbSession, digest_ids: Collection[int], now: datetime) -> int:
+    """Digests (their outbox messages) that listed notices just taken back: each still
+    unsent and held by no deliverer is cancelled (``lms.mail.services.cancel``), and when
+    notices remain in it a digest of those (their words now, in their order) is queued in
+    its place, to the same user for the same day; a digest sent, or being sent, stays as
+    it is. Answers how many digests were cancelled. At most four statements, however many
+    digests and notices: cancel, read what remains, queue, point the notices at their new
+    digest. Flushes only."""
+    cancelled = cancel(session, sorted(set(digest_ids)), now)
+    if not cancelled:
+        return 0
+    remaining: dict[int, tuple[User, list[tuple[str, str | None]]]] = {}
+    for digest_id, title, link, user in session.execute(
+            select(Notification.digest_id, Notification.title, Notification.link, User)
+            .join(User, User.id == Notification.user_id).where(among(Notification.digest_id, list(cancelled)))
+            .order_by(Notification.digest_id, Notification.created_at, Notification.id)):
+        if digest_id is not None:  # (never: the digests' own notices)
+            remaining.setdefault(digest_id, (user, []))[1].append((title, link))
+    if remaining:
+        # the new digest under the old one's key (its user and day); each old one's own
+        keys = {digest_id: cancelled[digest_id] or f"digest:{digest_id}" for digest_id in remaining}
+        made = queue_keyed(session, {keys[digest_id]: digest_mail(session, user, items)
+                                     for digest_id, (user, items) in remaining.items()})
+        session.execute(update(Notification).where(among(Notification.digest_id, list(remaining)))
+                        .values(digest_id=case({digest_id: made[key] for digest_id, key in keys.items()},
+                                               value=Notification.digest_id))
+                        .execution_options(synchronize_session=False))
+    session.flush()
+    return len(cancelled)
 
 
 def revise(session: DbSession, key: str, title: str, body: str = "") -> int:
