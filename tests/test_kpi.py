@@ -438,6 +438,55 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     assert client.get("/kpis/no-such-metric").status_code == 404
 
 
+def kept_rows(user_id: int) -> dict[str, tuple[float, int, bool, float, datetime | None]]:
+    """The learner's kept mastery rows as the pages read them: level, count, held, what it misses, below the bar since."""
+    db.session.expire_all()
+    return {m.objective.key: (m.level, m.evidence_count, m.held, m.missing, m.below_since)
+            for m in db.session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
+
+
+def test_the_learners_own_figures_alone_are_held_under_proficient(signed_in) -> None:
+    """A learner who records a baseline and, weeks later, a month on target had both of the
+    metric's objectives at proficient (3.4) with no one on the staff having checked anything
+    on them. Their own figures alone are held just under proficient (2.4, marked held), as
+    ratings from raters they chose are, and their profile says what it waits for; one graded
+    piece of work on the objective lifts the hold. Kept rows equal a rebuild's at each step."""
+    client, person = signed_in
+    record(person, DEPLOY, date.fromisoformat(f"{months_ago(2)}-01"), 70, now=datetime.now(UTC) - relativedelta(weeks=6))
+    sent = client.post("/kpis", data={"metric": DEPLOY, "period": months_ago(1), "value": "97", "note": ""},
+                       follow_redirects=True)
+    assert sent.status_code == 200
+    db.session.expire_all()
+    assert evidence(person.id) == {f"kpi:{DEPLOY}:{months_ago(1)}": {"SO1": 4.0, "AO1": 4.0}}  # on target: full marks
+    rows = kept_rows(person.id)
+    assert {key: row[:4] for key, row in rows.items()} == {"SO1": (UNCHECKED, 1, True, 1.0), "AO1": (UNCHECKED, 1, True, 1.0)}
+    assert rows["SO1"][4] is not None  # 2.4 is under the at-risk bar (2.5): dated like any level below it
+    profiles = {p.objective.key: p for p in progress.profile(db.session, person.id)}
+    assert (profiles["SO1"].name, profiles["SO1"].held_under, profiles["SO1"].needs) == (
+        "developing", "proficient", "needs one more piece of staff-checked evidence")
+    page = text(client.get("/progress/competency"))
+    for code in ("SO1", "AO1"):
+        own = page[page.index(f'id="objective-{code}"'):]
+        own = own[:own.index("</section>")]
+        assert "2.4 of 4" in own and "needs one more piece of staff-checked evidence to count as proficient" in own
+    assert "on their own, with none of your graded work" in " ".join(page.split())  # the lead says the rule
+    progress.rebuild(db.session, datetime.now(UTC))
+    db.session.commit()
+    assert kept_rows(person.id) == rows  # a rebuild from the stored evidence agrees
+
+    # One graded piece of work on SO1 (three quarters of full marks): SO1 is released; AO1 still waits.
+    progress.record(db.session, person.id, objective_id("SO1"), EvidenceSourceName.RUBRIC, "grade:1", 0.75, datetime.now(UTC))
+    db.session.commit()
+    released = kept_rows(person.id)
+    assert released["SO1"][:5] == (round(0.65 * 3 + 0.35 * 4, 4), 2, False, 0.0, None) and released["AO1"] == rows["AO1"]
+    page = text(client.get("/progress/competency"))
+    own = page[page.index('id="objective-SO1"'):]
+    assert "3.3 of 4" in own[:own.index("</section>")] and "staff-checked evidence to count" not in own[:own.index("</section>")]
+    progress.rebuild(db.session, datetime.now(UTC))
+    db.session.commit()
+    assert kept_rows(person.id) == released
+
+
 def test_the_record_link_preselects_the_metric(signed_in) -> None:
     client, _ = signed_in
     page = text(client.get(f"/kpis?metric={NPS}"))

@@ -305,6 +305,8 @@ def test_the_profile_says_kpi_figures_move_it_when_they_alone_set_a_level(month6
             "baseline and counts for nothing, and a month recorded at least four weeks later counts as far as it has "
             "moved from that baseline toward the target") in lead
     assert "None of these ever make an objective mastered" in lead
+    assert ("on their own, with none of your graded work, quizzes, simulations, peer reviews or instructors' ratings on "
+            "the objective, they do not make it proficient either") in lead
 
 
 def test_a_piece_of_evidence_reads_as_the_level_it_sets_not_a_tenth_above(month6, client_for) -> None:
