@@ -487,6 +487,23 @@ def test_the_learners_own_figures_alone_are_held_under_proficient(signed_in) -> 
     assert kept_rows(person.id) == released
 
 
+def test_rebuild_mastery_holds_what_an_earlier_rule_kept_at_proficient_on_figures_alone(loaded: Flask, learner) -> None:
+    """A site upgraded from before the hold kept the mastery its figures alone had made
+    proficient until the next evidence on the objective. ``flask lms rebuild-mastery`` (the
+    README's per-release step) holds it, as the incremental update now does."""
+    record(learner, DEPLOY, date(2025, 4, 1), 70, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 97, now=T1)
+    held = kept_rows(learner.id)
+    assert held["SO1"][:4] == (UNCHECKED, 1, True, 1.0)
+    # What the earlier rule kept: 3.4, held only under mastered (one piece weighs too little).
+    db.session.execute(update(Mastery).where(Mastery.user_id == learner.id).values(level=HELD, held=True, missing=2.0,
+                                                                                  below_since=None))
+    db.session.commit()
+    result = loaded.test_cli_runner().invoke(args=["lms", "rebuild-mastery"])
+    assert result.exit_code == 0 and "Rebuilt 2 mastery records." in result.output, result.output
+    assert kept_rows(learner.id) == held  # under the at-risk bar since the figure, as kept incrementally
+
+
 def test_the_record_link_preselects_the_metric(signed_in) -> None:
     client, _ = signed_in
     page = text(client.get(f"/kpis?metric={NPS}"))
