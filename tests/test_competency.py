@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ from lms.progress.completion import learner_progress
 from lms.progress.methods import shown_level
 from lms.progress.models import EvidenceSourceName, LessonRead, Mastery
 from lms.progress.services import policy, record, replace_evidence
+from lms.progress.sources import KpiSource
 from tests.test_refused_fields import Page
 
 CLOSED_AT_MONTH_8 = {"KO1", "SO1", "KO2", "SO2"}  # mlops closes after month 5, customer success after month 6
@@ -283,13 +285,17 @@ def test_the_trend_keeps_the_months_gone_by_and_always_equals_a_full_replay(app,
     assert statements() == built and checked()[2].learners["KO2"] == 0
 
 
-def _replayed(cohort: Any) -> list[Any]:
-    """The cohort's months gone by replayed from the evidence, as a page that keeps nothing would."""
+def _finished_ends(cohort: Any) -> list[Any]:
+    """The days the cohort's months gone by end on (each the next month's first)."""
     today = cohort_today(cohort, utcnow())
     ends = [month_opens_on(cohort.start_date, m + 1) for m in range(1, current_month(cohort.start_date, today) + 1)]
-    finished = [day for day in ends if day <= today]
+    return [day for day in ends if day <= today]
+
+
+def _replayed(cohort: Any) -> list[Any]:
+    """The cohort's months gone by replayed from the evidence, as a page that keeps nothing would."""
     return competency_services._replay(db.session, cohort, policy(db.session), competency_services._objectives(db.session),
-                                       finished)
+                                       _finished_ends(cohort))
 
 
 def _trend_reading(cohort: Any) -> tuple[list[Any], bool]:
@@ -351,6 +357,43 @@ def test_the_keep_trends_job_stores_the_months_gone_by_for_a_process_that_kept_n
     assert "Stored the trend of 1 cohort;" in run_job()
     points, replayed = _trend_reading(cohort)
     assert not replayed and points[0].means["SO1"] == 2.0 and db.session.get(KeptTrend, cohort.id).made_at > made
+
+
+def test_a_trend_kept_under_an_earlier_rule_is_replayed_under_this_one(app, loaded, make_cohort, enrol_learner,
+                                                                        monkeypatch) -> None:
+    """The rules that combine evidence changed (the learner's own KPI figures alone are held
+    under proficient): a trend the ``keep-trends`` job stored before, under the same
+    evidence and policy, had the same key, so months gone by showed the old levels and the
+    job never stored them again. The rules' revision is part of the key: a trend kept under
+    an earlier one is not read; the months are replayed, and the job stores them anew."""
+    cohort = make_cohort(months_ago=2)
+    learner = enrol_learner(cohort, name="Kai Kpi")
+    month_one = datetime.combine(cohort.start_date, time(12), tzinfo=UTC) + timedelta(days=5)
+    record(db.session, learner.id, objective("SO1").id, EvidenceSourceName.KPI,
+           KpiSource.ref("mlops-deployment-success", cohort.start_date.replace(day=1)), 1.0, month_one)
+    db.session.commit()
+    replayed_now = _replayed(cohort)
+    assert replayed_now[0].means["SO1"] == 2.4  # the figure alone: held under proficient
+    # What the job stored under the earlier rule (the figure made SO1 3.4), with that rule's key.
+    monkeypatch.setattr(competency_services, "RULES_REVISION", competency_services.RULES_REVISION - 1)
+    rules, objectives = policy(db.session), competency_services._objectives(db.session)
+    finished = _finished_ends(cohort)
+    earlier = competency_services._finished_key(db.session, cohort, rules, objectives, finished)
+    stale = [replace(point, means={**point.means, "SO1": 3.4}) for point in replayed_now]
+    db.session.add(KeptTrend(cohort_id=cohort.id, key=earlier, points=stale, made_at=utcnow()))
+    db.session.commit()
+    points, replayed = _trend_reading(cohort)
+    assert not replayed and points[0].means["SO1"] == 3.4  # read while the key was the earlier rule's
+    monkeypatch.undo()
+    assert competency_services._finished_key(db.session, cohort, rules, objectives, finished) != earlier
+    points, replayed = _trend_reading(cohort)
+    assert replayed and points[:len(finished)] == replayed_now and points[0].means["SO1"] == 2.4
+    result = app.test_cli_runner().invoke(args=["lms", "queue-job", "keep-trends"])
+    assert result.exit_code == 0 and ": done." in result.output, result.output
+    db.session.expire_all()
+    assert db.session.get(KeptTrend, cohort.id).points == replayed_now
+    points, replayed = _trend_reading(cohort)
+    assert not replayed and points[0].means["SO1"] == 2.4
 
 
 def test_a_trend_stored_by_another_job_meanwhile_is_replaced_not_an_error(app, loaded, make_cohort, enrol_learner,
@@ -684,6 +727,48 @@ def test_pages_run_a_fixed_number_of_statements(course, client, login, make_coho
     second = make_cohort(course["org"], "Acme 2", months_ago=2)
     evidence(enrol_learner(second, name="Second cohort learner"), {"KO1": 2.0})
     assert counts() == few
+
+
+def test_a_level_the_learners_own_kpi_figures_alone_set_is_held_under_proficient_on_the_map(course, client,
+                                                                                             login) -> None:
+    """Cy's KPI figure on target (4.0 on SO1) is all the evidence on SO1: nothing
+    staff-checked. The cell had read 3.4 proficient (held only under mastered); it reads
+    2.4 developing, held under proficient, with what it needs in its title, for screen
+    readers, in the exports and on the staff view, and the key says why. A graded piece of
+    work on SO1 releases it."""
+    cohort, idle = course["cohort"], course["idle"]
+    record(db.session, idle.id, objective("SO1").id, EvidenceSourceName.KPI,
+           KpiSource.ref("mlops-deployment-success", utcnow().date().replace(day=1)), 1.0, utcnow())
+    db.session.commit()
+    heat = heat_map(db.session, cohort, utcnow())
+    codes = [c.code for c in heat.columns]
+    cell = by_name(heat)["Cy Idle"].cells[codes.index("SO1")]
+    needs = "needs one more piece of staff-checked evidence"
+    assert (cell.level, cell.name, cell.held, cell.needs) == (2.4, "developing", True, needs)
+    assert [(r.user.name, c.code) for r in heat.rows for c, x in zip(heat.columns, r.cells, strict=True) if x.held] == [
+        ("Cy Idle", "SO1")]
+
+    login(client, course["admin"])
+    page = client.get(f"/cohorts/{cohort.id}/competency").get_data(as_text=True)
+    lines = dict(re.findall(r'<tr class="[^"]*" data-user="(\d+)">(.*?)</tr>', page, re.S))
+    assert (f'<td class="heat heat-2 held" data-level="2.4" data-held="1" title="{needs} to count as proficient">2.4'
+            f'<span class="held-mark" aria-hidden="true">*</span><span class="visually-hidden"> developing</span>'
+            f'<span class="visually-hidden">, {needs} to count as proficient</span></td>') in lines[str(idle.id)]
+    key = " ".join(page[page.index('id="held-key"'):].split("</p>")[0].split())
+    assert ("When evidence no one on the staff checked (the learner's own KPI figures, ratings from stakeholders or "
+            "experts they chose) takes a level to proficient with no staff-checked evidence on the objective yet, it is "
+            "held just under it, at 2.4.") in key.replace("&#39;", "'")
+    csv_rows = {r["learner"]: r for r in csv.DictReader(io.StringIO(
+        client.get(f"/cohorts/{cohort.id}/competency.csv").get_data(as_text=True)))}
+    assert (csv_rows["Cy Idle"]["SO1 level"], csv_rows["Cy Idle"]["SO1 named level"], csv_rows["Cy Idle"]["SO1 held"]) == (
+        "2.4", "developing", "yes")
+    staff = client.get(f"/cohorts/{cohort.id}/learners/{idle.id}/progress").get_data(as_text=True)
+    assert f"{needs} to count as proficient" in staff and 'data-objective="SO1" data-held="1"' in staff
+
+    record(db.session, idle.id, objective("SO1").id, EvidenceSourceName.RUBRIC, "grade:so1", 0.75, utcnow())
+    db.session.commit()
+    cell = by_name(heat_map(db.session, cohort, utcnow())).get("Cy Idle").cells[codes.index("SO1")]
+    assert (cell.level, cell.name, cell.held, cell.needs) == (3.35, "proficient", False, "")
 
 
 def test_a_level_held_under_mastered_is_marked_on_the_map_in_the_exports_and_on_the_learners_page(course, client,

@@ -31,6 +31,7 @@ RESPONSE = "cs-response-time"           # under 4 h, 0..720, objectives SO2 AO2
 NPS = "cs-net-promoter-score"           # at least 70, -100..100, objectives SO2 AO1
 KPI_WEIGHT_SHARE = 0.65 * 0.75          # decaying average: latest_weight x the kpi source's weight
 HELD = 3.4                              # a level at mastery on too little evidence (under 2 in weight)
+UNCHECKED = 2.4                         # a level at proficient or above with no staff-checked evidence at all
 T0 = NOW - relativedelta(weeks=10)      # when a test's baseline is recorded
 T1 = T0 + relativedelta(weeks=5)        # a later reading, weeks after it
 
@@ -163,7 +164,8 @@ def test_an_improvement_over_weeks_counts_as_its_movement_from_the_baseline(lear
     assert mastery(learner.id) == {"SO1": (may, 1), "AO1": (may, 1)}  # not yet proficient
     record(learner, DEPLOY, date(2025, 6, 1), 95)  # on target
     level = round(KPI_WEIGHT_SHARE * 4.0 + (1 - KPI_WEIGHT_SHARE) * may, 4)
-    assert mastery(learner.id) == {"SO1": (level, 2), "AO1": (level, 2)} and 2.5 <= level < 3.5  # proficient
+    assert 2.5 <= level < 3.5  # proficient, were the figures checked by anyone
+    assert mastery(learner.id) == {"SO1": (UNCHECKED, 2), "AO1": (UNCHECKED, 2)}  # the learner's own: held under it
     rows = services.metric_trend(db.session, learner.id, DEPLOY).rows
     assert [r.evidence for r in rows] == [None, pytest.approx(may / 4, abs=1e-4), 1.0]
     kept = mastery(learner.id)
@@ -189,7 +191,10 @@ def test_rejudge_kpi_re_scores_evidence_an_earlier_rule_stored(loaded: Flask, le
         progress.replace_evidence(db.session, learner.id, EvidenceSourceName.KPI, f"kpi:{key}:{month}",
                                   {o.id: fraction for o in metric(key).objectives}, NOW, note="An earlier rule.")
     db.session.commit()
-    assert mastery(learner.id)["SO1"] == (HELD, 1) and mastery(learner.id)["AO1"][0] >= 2.5  # proficient on one figure
+    assert [e.level for e in db.session.scalars(select(Evidence).where(
+        Evidence.user_id == learner.id, Evidence.source_ref == f"kpi:{DEPLOY}:2025-05"))] == [3.7895, 3.7895]
+    # One figure scored at mastery: held under proficient only because none of it is staff-checked.
+    assert mastery(learner.id)["SO1"] == (UNCHECKED, 1) and mastery(learner.id)["AO1"] == (UNCHECKED, 2)
 
     result = loaded.test_cli_runner().invoke(args=["lms", "rejudge-kpi"])
     assert result.exit_code == 0, result.output
@@ -236,26 +241,29 @@ def test_meeting_the_target_counts_in_full_even_a_little_down(learner) -> None:
     record(learner, DEPLOY, date(2025, 4, 1), 99, now=T0)
     record(learner, DEPLOY, date(2025, 5, 1), 97, now=T1)
     assert evidence(learner.id) == {"kpi:mlops-deployment-success:2025-05": {"SO1": 4.0, "AO1": 4.0}}
-    assert mastery(learner.id)["SO1"] == (HELD, 1)  # one KPI month weighs 0.75: not mastered
+    # The learner's own figures, with no staff-checked evidence on the objective: held under proficient.
+    assert mastery(learner.id)["SO1"] == (UNCHECKED, 1)
     record(learner, DEPLOY, date(2025, 6, 1), 96)
-    assert mastery(learner.id)["SO1"] == (HELD, 2)  # a second (1.5): the learner's own figures are not enough
+    assert mastery(learner.id)["SO1"] == (UNCHECKED, 2)  # a second: still the learner's own figures alone
 
 
 def test_figures_the_learner_types_in_never_make_an_objective_mastered_alone(learner) -> None:
     """KPI figures are what the learner reports, with no one checking them: three on target
     for three metrics of one objective weighed 2.25 and made the objective mastered (4.0)
     for a learner nobody had judged on it. They still move the level; the evidence the top
-    level needs comes from judged work."""
+    level needs comes from judged work (and with none of it they do not make it proficient
+    either: ``test_the_learners_own_figures_alone_are_held_under_proficient``)."""
     for key, start, value in ((DEPLOY, 70, 99), (NPS, 20, 80), ("cs-customer-satisfaction", 50, 95)):
         assert objective_id("AO1") in {o.id for o in metric(key).objectives}
         record(learner, key, date(2025, 4, 1), start, now=T0)
         record(learner, key, date(2025, 6, 1), value)
-    assert mastery(learner.id)["AO1"] == (HELD, 3)
+    assert mastery(learner.id)["AO1"] == (UNCHECKED, 3)
     [row] = db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id, Mastery.objective_id == objective_id("AO1")))
     assert row.held
     profile = next(p for p in progress.profile(db.session, learner.id) if p.objective.key == "AO1")
-    assert profile.held_under == "mastered" and [e.level_after for e in profile.trail] == [HELD] * 3  # the trail agrees
-    # Two judgements of their work (a graded piece, an instructor's rating) are what make it mastered.
+    assert profile.held_under == "proficient" and [e.level_after for e in profile.trail] == [UNCHECKED] * 3  # the trail agrees
+    # Two judgements of their work (a graded piece, an instructor's rating) are what make it
+    # mastered; the first lifts the hold under proficient, not yet the one under mastered.
     progress.record(db.session, learner.id, objective_id("AO1"), EvidenceSourceName.RUBRIC, "grade:1", 1.0, NOW)
     assert mastery(learner.id)["AO1"] == (HELD, 4)
     progress.record(db.session, learner.id, objective_id("AO1"), EvidenceSourceName.RATING, "rater:1", 1.0, NOW)
@@ -314,8 +322,11 @@ def test_kpi_evidence_is_averaged_with_the_learners_other_evidence(learner) -> N
     record(learner, DEPLOY, date(2025, 5, 1), 77, now=T1)  # 27 of the 45 points to 95: 0.6 -> 2.4 on SO1 and AO1
     expected = round(KPI_WEIGHT_SHARE * 2.4 + (1 - KPI_WEIGHT_SHARE) * 4.0, 4)
     assert mastery(learner.id)["AO1"] == (expected, 4)
-    # SO2's one KPI piece at 4.0 is held under mastered; SO1's at 2.4 is below it anyway.
-    assert mastery(learner.id)["SO2"] == (HELD, 1) and mastery(learner.id)["SO1"] == (2.4, 1)
+    # SO2's one KPI piece at 4.0, with nothing staff-checked on SO2, is held under proficient
+    # (at 2.4); SO1's one at 2.4 is below proficient anyway: the same number, not held.
+    assert mastery(learner.id)["SO2"] == (UNCHECKED, 1) and mastery(learner.id)["SO1"] == (2.4, 1)
+    assert {m.objective.key: m.held for m in db.session.scalars(select(Mastery).where(Mastery.user_id == learner.id))} == {
+        "AO1": False, "SO1": False, "SO2": True}
 
 
 # --------------------------------------------------------------------------- service: the tracker
@@ -425,6 +436,72 @@ def test_record_a_figure_through_the_form_and_see_the_trend(signed_in) -> None:
     assert detail.count("<circle") == 4 and "Target at least 99.9%" in detail  # two figures, on the wide chart and the narrow one
     assert "none: recorded within four weeks of your baseline" in detail and "first figure" in detail
     assert client.get("/kpis/no-such-metric").status_code == 404
+
+
+def kept_rows(user_id: int) -> dict[str, tuple[float, int, bool, float, datetime | None]]:
+    """The learner's kept mastery rows as the pages read them: level, count, held, what it misses, below the bar since."""
+    db.session.expire_all()
+    return {m.objective.key: (m.level, m.evidence_count, m.held, m.missing, m.below_since)
+            for m in db.session.scalars(select(Mastery).where(Mastery.user_id == user_id))}
+
+
+def test_the_learners_own_figures_alone_are_held_under_proficient(signed_in) -> None:
+    """A learner who records a baseline and, weeks later, a month on target had both of the
+    metric's objectives at proficient (3.4) with no one on the staff having checked anything
+    on them. Their own figures alone are held just under proficient (2.4, marked held), as
+    ratings from raters they chose are, and their profile says what it waits for; one graded
+    piece of work on the objective lifts the hold. Kept rows equal a rebuild's at each step."""
+    client, person = signed_in
+    record(person, DEPLOY, date.fromisoformat(f"{months_ago(2)}-01"), 70, now=datetime.now(UTC) - relativedelta(weeks=6))
+    sent = client.post("/kpis", data={"metric": DEPLOY, "period": months_ago(1), "value": "97", "note": ""},
+                       follow_redirects=True)
+    assert sent.status_code == 200
+    db.session.expire_all()
+    assert evidence(person.id) == {f"kpi:{DEPLOY}:{months_ago(1)}": {"SO1": 4.0, "AO1": 4.0}}  # on target: full marks
+    rows = kept_rows(person.id)
+    assert {key: row[:4] for key, row in rows.items()} == {"SO1": (UNCHECKED, 1, True, 1.0), "AO1": (UNCHECKED, 1, True, 1.0)}
+    assert rows["SO1"][4] is not None  # 2.4 is under the at-risk bar (2.5): dated like any level below it
+    profiles = {p.objective.key: p for p in progress.profile(db.session, person.id)}
+    assert (profiles["SO1"].name, profiles["SO1"].held_under, profiles["SO1"].needs) == (
+        "developing", "proficient", "needs one more piece of staff-checked evidence")
+    page = text(client.get("/progress/competency"))
+    for code in ("SO1", "AO1"):
+        own = page[page.index(f'id="objective-{code}"'):]
+        own = own[:own.index("</section>")]
+        assert "2.4 of 4" in own and "needs one more piece of staff-checked evidence to count as proficient" in own
+    assert "on their own, with none of your graded work" in " ".join(page.split())  # the lead says the rule
+    progress.rebuild(db.session, datetime.now(UTC))
+    db.session.commit()
+    assert kept_rows(person.id) == rows  # a rebuild from the stored evidence agrees
+
+    # One graded piece of work on SO1 (three quarters of full marks): SO1 is released; AO1 still waits.
+    progress.record(db.session, person.id, objective_id("SO1"), EvidenceSourceName.RUBRIC, "grade:1", 0.75, datetime.now(UTC))
+    db.session.commit()
+    released = kept_rows(person.id)
+    assert released["SO1"][:5] == (round(0.65 * 3 + 0.35 * 4, 4), 2, False, 0.0, None) and released["AO1"] == rows["AO1"]
+    page = text(client.get("/progress/competency"))
+    own = page[page.index('id="objective-SO1"'):]
+    assert "3.3 of 4" in own[:own.index("</section>")] and "staff-checked evidence to count" not in own[:own.index("</section>")]
+    progress.rebuild(db.session, datetime.now(UTC))
+    db.session.commit()
+    assert kept_rows(person.id) == released
+
+
+def test_rebuild_mastery_holds_what_an_earlier_rule_kept_at_proficient_on_figures_alone(loaded: Flask, learner) -> None:
+    """A site upgraded from before the hold kept the mastery its figures alone had made
+    proficient until the next evidence on the objective. ``flask lms rebuild-mastery`` (the
+    README's per-release step) holds it, as the incremental update now does."""
+    record(learner, DEPLOY, date(2025, 4, 1), 70, now=T0)
+    record(learner, DEPLOY, date(2025, 5, 1), 97, now=T1)
+    held = kept_rows(learner.id)
+    assert held["SO1"][:4] == (UNCHECKED, 1, True, 1.0)
+    # What the earlier rule kept: 3.4, held only under mastered (one piece weighs too little).
+    db.session.execute(update(Mastery).where(Mastery.user_id == learner.id).values(level=HELD, held=True, missing=2.0,
+                                                                                  below_since=None))
+    db.session.commit()
+    result = loaded.test_cli_runner().invoke(args=["lms", "rebuild-mastery"])
+    assert result.exit_code == 0 and "Rebuilt 2 mastery records." in result.output, result.output
+    assert kept_rows(learner.id) == held  # under the at-risk bar since the figure, as kept incrementally
 
 
 def test_the_record_link_preselects_the_metric(signed_in) -> None:
@@ -577,10 +654,12 @@ def test_figures_for_months_before_joining_are_kept_but_are_not_evidence(loaded:
     progress.replace_evidence(db.session, person.id, EvidenceSourceName.KPI, f"kpi:{DEPLOY}:{earlier:%Y-%m}",
                               {objective_id("SO1"): 0.0}, now)
     db.session.commit()
-    assert mastery(person.id)["SO1"] == (HELD, 1)  # the 0 before joining moved nothing: one figure counts
+    # The 0 before joining moved nothing (it would take the level to 2.05): one figure counts,
+    # held under proficient as the learner's own figures alone are.
+    assert mastery(person.id)["SO1"] == (UNCHECKED, 1)
     progress.rebuild(db.session, now)
     db.session.commit()
-    assert mastery(person.id)["SO1"] == (HELD, 1)
+    assert mastery(person.id)["SO1"] == (UNCHECKED, 1)
     so1 = next(p for p in progress.profile(db.session, person.id) if p.objective.key == "SO1")
     assert [(e.before_joining, e.counted) for e in so1.trail] == [(False, True), (True, False)]
 

@@ -70,8 +70,9 @@ def test_one_piece_of_evidence_never_makes_an_objective_mastered(name: str) -> N
     assert level(name, [Point(4), Point(4)], mastery_min_weight=2.5, **one) == 3.4
     assert level(name, [Point(4, weight=0.2)] * 10, mastery_min_weight=2, **one) == 4.0  # 0.2 ten times is 2
     # What the learner reports of themselves (KPI figures) moves the level but is not vouched
-    # for: three figures on target (2.25 in all) had made an objective mastered in one sitting.
-    assert level(name, [Point(4, weight=0.75, vouched=False)] * 3, **one) == 3.4
+    # for: three figures on target (2.25 in all) had made an objective mastered in one sitting
+    # (alone they do not even make it proficient: ``test_the_learners_own_kpi_figures_...``).
+    assert level(name, [Point(4, weight=0.75, vouched=False)] * 3, **one) == 2.4
     assert level(name, [Point(4), *[Point(4, weight=0.75, vouched=False)] * 4], **one) == 3.4
     assert level(name, [Point(4), Point(4, weight=0.75, vouched=False), Point(4)], **one) == 4.0
 
@@ -111,8 +112,8 @@ def test_raters_the_learner_chose_never_make_an_objective_mastered_alone(name: s
     stakeholder = Point(4, weight=0.75, vouched="stakeholder" not in UNVOUCHED)
     expert = Point(4, weight=0.75, vouched="expert" not in UNVOUCHED)
     assert not stakeholder.vouched and not expert.vouched
-    assert rules.level([stakeholder] * 3) == 3.4
-    assert rules.level([stakeholder, expert, stakeholder, expert]) == 3.4
+    assert rules.level([stakeholder] * 3) == 2.4  # alone, not even proficient (the test below)
+    assert rules.level([stakeholder, expert, stakeholder, expert]) == 2.4
     assert rules.level([Point(4), stakeholder, stakeholder]) == 3.4       # one staff judgement is not two
     assert rules.level([Point(4), stakeholder, Point(4, rater=8)]) == 4.0  # graded work and a rating
 
@@ -135,12 +136,49 @@ def test_raters_the_learner_chose_never_make_an_objective_proficient_alone(name:
     assert rules.assess([Point(3, weight=0.5), dana])[0] >= 2.5                          # a peer review lifts it
     assert rules.level([Point(3, weight=0.5), dana, eve, erin]) < 3.5                      # not to mastered
     assert method_for({"method": name, "mastery_min_weight": 0, **one}).level([dana]) == 3.0
-    # The learner's own KPI figures alone are another matter (how they count is theirs to settle).
-    assert rules.level([Point(3, weight=0.75, vouched=False)]) == 3.0
+    # The learner's own KPI figures alone are held the same way (``test_the_learners_own_kpi_figures_...``).
+    assert rules.level([Point(3, weight=0.75, vouched=False)]) == 2.4
     # Every shortcut agrees.
     points = [dana, eve, Point(3, weight=0.5), erin]
     assert list(rules.running(points)) == [rules.level(points[:end]) for end in range(1, 5)]
     assert rules.levels_at(points, [1, 2, 4]) == [rules.level(points[:cut]) for cut in (1, 2, 4)]
+
+
+@pytest.mark.parametrize("name", sorted(MASTERY_METHODS))
+def test_the_learners_own_kpi_figures_never_make_an_objective_proficient_alone(name: str) -> None:
+    """KPI figures the learner types in (not vouched, no judge) had escaped the hold ratings
+    from chosen raters are under: figures meeting their targets made an objective proficient
+    (3.4) with nothing staff-checked on it. Any evidence no one on the staff checked, the
+    learner's own figures as much as chosen raters' ratings, is held just under proficient
+    (2.4) until one staff-checked piece is on the objective; that piece lifts the hold."""
+    one = {"n": 1, "mastery_level": 2}
+    rules = method_for({"method": name, **one})
+    kpi = Point(4, weight=0.75, vouched="kpi" not in UNVOUCHED)  # a month on target
+    assert not kpi.vouched and kpi.judge is None and kpi.rater is None
+    assert rules.assess([kpi]) == (2.4, True) and rules.missing([kpi]) == 1.0
+    assert rules.held_under(rules.level([kpi])) == "proficient"
+    assert rules.level([kpi] * 4) == 2.4                                      # however many months
+    assert rules.level([Point(2.5, weight=0.75, vouched=False)]) == 2.4        # at the bar: held
+    assert rules.level([Point(2.4, weight=0.75, vouched=False)]) == 2.4        # below it: untouched
+    assert rules.assess([Point(2.1, weight=0.75, vouched=False)]) == (2.1, False)
+    dana = Point(3, weight=0.75, vouched=False, judge="stakeholder:dana")
+    assert rules.level([kpi, dana]) == rules.level([dana, kpi]) == 2.4         # figures and chosen raters alike
+    assert rules.assess([dana]) == (2.4, True)                                 # chosen raters: as before
+    # One graded piece of work lifts it: the level the evidence reaches, held under mastered
+    # only while the staff-checked evidence weighs less than the minimum.
+    graded, moved = Point(3), Point(3, weight=0.75, vouched=False)  # a month three quarters of the way to target
+    assert rules.assess([moved, moved]) == (2.4, True)
+    assert rules.assess([moved, moved, graded]) == (3.0, False)
+    assert rules.level([graded, kpi]) >= 2.5 and rules.level([graded, kpi, kpi]) < 3.5
+    assert rules.level([Point(4), kpi, kpi]) == 3.4 and rules.missing([Point(4), kpi, kpi]) == 1.0  # mastered: 1 of 2
+    assert rules.level([Point(4, weight=0), kpi]) == 2.4                        # weight 0 is not staff-checked evidence
+    assert method_for({"method": name, "mastery_min_weight": 0, **one}).assess([kpi]) == (4.0, False)  # rule off
+    # Every shortcut agrees, the figures first and then the graded piece.
+    points = [kpi, kpi, dana, graded, kpi]
+    assert list(rules.running(points)) == [rules.level(points[:end]) for end in range(1, 6)]
+    assert list(rules.running(points))[:3] == [2.4, 2.4, 2.4]
+    assert rules.levels_at(points, [1, 3, 4, 5]) == [rules.level(points[:cut]) for cut in (1, 3, 4, 5)]
+    assert rules.levels_at(points, [5, 2]) == [rules.level(points), 2.4]
 
 
 def test_the_hold_follows_the_programs_thresholds() -> None:
@@ -161,10 +199,10 @@ def hold_replayed(method: MasteryMethod, points: list[Point]) -> float | None:
     total = 0.0
     for p in counted:
         total += p.weight if p.vouched else 0.0
-    chosen = any(p.judge is not None and not p.vouched for p in counted)
+    unchecked = all(not p.vouched for p in counted)  # KPI figures, chosen raters: nothing staff-checked
     if combined is None or method.min_weight <= 0:
         return combined
-    if chosen and total <= 0 and method.checked_bar is not None and combined >= method.checked_bar:
+    if unchecked and method.checked_bar is not None and combined >= method.checked_bar:
         return method.unchecked_at
     if combined < method.top or total >= method.min_weight - 1e-9:
         return combined
@@ -403,8 +441,8 @@ def test_kept_mastery_holds_a_level_on_light_evidence_as_a_rebuild_does(app: Fla
         return row.level, row.evidence_count, row.below_since, row.held
 
     rater = make_user().id
-    steps = [("stakeholder", 1.0, (3.4, 1, None, True)),   # one stakeholder's five stars: held (counts for nothing)
-             ("peer", 1.0, (3.4, 2, None, True)),          # 0.5
+    steps = [("stakeholder", 1.0, (2.4, 1, T0, True)),     # one stakeholder's five stars: held under proficient
+             ("peer", 1.0, (3.4, 2, None, True)),          # 0.5: staff-checked, held under mastered
              ("rating", 1.0, (3.4, 3, None, True)),        # 1.5
              ("rating", 1.0, (3.4, 4, None, True)),        # the same instructor again: still 1.5
              ("rubric", 1.0, (4.0, 5, None, False))]       # 2.5: mastered

@@ -305,20 +305,23 @@ def test_the_profile_says_kpi_figures_move_it_when_they_alone_set_a_level(month6
             "baseline and counts for nothing, and a month recorded at least four weeks later counts as far as it has "
             "moved from that baseline toward the target") in lead
     assert "None of these ever make an objective mastered" in lead
+    assert ("on their own, with none of your graded work, quizzes, simulations, peer reviews or instructors' ratings on "
+            "the objective, they do not make it proficient either") in lead
 
 
 def test_a_piece_of_evidence_reads_as_the_level_it_sets_not_a_tenth_above(month6, client_for) -> None:
     """A piece of evidence was shown rounded, the level floored (``shown_level``): a figure at
     2.99 read "the first evidence that counts, 3.0 of 4, set the level to 2.9", as if the
-    program had marked it down, and its row in the trail read 3.0 beside a level of 2.9."""
+    program had marked it down, and its row in the trail read 3.0 beside a level of 2.9. (A
+    figure at 2.49 here: the learner's own figures alone are held under proficient, 2.5.)"""
     learner = month6["learner"]
     now = utcnow()
     record(db.session, learner.id, objective("AO2").id, EvidenceSourceName.KPI,
-           KpiSource.ref("mlops-system-uptime", now.date().replace(day=1)), 2.99 / 4, now, note="Availability 99.5%.")
+           KpiSource.ref("mlops-system-uptime", now.date().replace(day=1)), 2.49 / 4, now, note="Availability 99.5%.")
     db.session.commit()
     trail = " ".join(section(text(client_for(learner).get("/progress/competency")), "objective-AO2").split())
-    assert "the first evidence that counts, 2.9 of 4, set the level to 2.9." in trail, trail
-    assert "3.0" not in trail
+    assert "the first evidence that counts, 2.4 of 4, set the level to 2.4." in trail, trail
+    assert "2.5" not in trail and "held-note" not in trail
 
 
 def test_an_instructor_of_another_cohort_gets_404(month6, client_for, world) -> None:

@@ -81,7 +81,8 @@ class MonthPoint:
 class KeptTrend(Model):
     """A cohort's trend for its months gone by (``points``), replayed from the evidence by
     the ``keep-trends`` job, and what it was replayed from, digested (``key``: the
-    curriculum's revision, the months' ends, the policy, the objectives, and how many of the
+    curriculum's revision, the months' ends, the policy and the revision of the rules that
+    apply it (``lms.progress.methods.RULES_REVISION``), the objectives, and how many of the
     cohort's evidence rows were recorded before the last month's end and the sum of their
     ids). Any process shows these points while the key it works out is the same, instead of
     replaying the evidence after a restart; a different key is never read."""

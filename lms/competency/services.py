@@ -57,7 +57,7 @@ from lms.learning.services import (
 )
 from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
-from lms.progress.methods import Point, shown_level
+from lms.progress.methods import RULES_REVISION, Point, shown_level
 from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, joined_months, needs_text, point_of, policy
 from lms.web.page_cache import fingerprint
@@ -1503,12 +1503,13 @@ _finished_lock = threading.Lock()
 
 def _finished_key(session: DbSession, cohort: Cohort, rules: Policy, objectives: list[Objective], ends: list[date]) -> str:
     """What the months ending on ``ends`` are replayed from, digested: the curriculum's
-    revision, the cohort, the months' ends and time zone, the policy, the objectives, and
-    which evidence was recorded before the last month's end (``_recorded_before``). The
-    same in every process on the same database."""
+    revision, the cohort, the months' ends and time zone, the policy and the revision of
+    the rules that apply it (``RULES_REVISION``: months kept under an earlier rule are
+    replayed), the objectives, and which evidence was recorded before the last month's end
+    (``_recorded_before``). The same in every process on the same database."""
     sums = session.execute(_recorded_before(cohort, objectives, ends[-1])).one()
     parts = [content_token(session), cohort.id, [day.isoformat() for day in ends], cohort.timezone, rules.settings,
-             rules.weights, [(o.id, o.key, o.kind) for o in objectives], [str(n) for n in sums]]
+             rules.weights, RULES_REVISION, [(o.id, o.key, o.kind) for o in objectives], [str(n) for n in sums]]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -20,11 +20,19 @@ DEFAULT_THRESHOLDS = {"not yet": 0.0, "developing": 1.5, "proficient": 2.5, "mas
 # three pieces or more. The learner's own KPI figures, and the stakeholders' and experts' ratings
 # (the learner picks them), do not count toward it at all (``Point.vouched``), and one
 # instructor's ratings count as one judgement (``Point.rater``). One piece of evidence,
-# however strong and whatever its source, does not say the learner can do the job.
+# however strong and whatever its source, does not say the learner can do the job. Nor does
+# evidence no one on the staff checked: with none of that, the level stays under
+# "proficient" too (``MasteryMethod.hold``).
 DEFAULT_MIN_WEIGHT = 2.0
 # How far under the top threshold a level is held while the evidence is too light for it
-# (and under the one below it, "proficient", while no staff-checked evidence is there at all).
+# (and under the one below it, "proficient", while no staff-checked evidence is there at all:
+# only the learner's own KPI figures and ratings from people they chose).
 HOLD_MARGIN = 0.1
+# The revision of how this module combines evidence, raised with every change to a rule
+# (2: the learner's own KPI figures alone held under "proficient", as chosen raters' ratings
+# are). What a kept trend was replayed from includes it (``lms.competency``'s ``KeptTrend``),
+# so months gone by kept under an earlier rule are replayed under this one.
+RULES_REVISION = 2
 # Weights are shares such as 0.75 or 0.1, added one point at a time: a sum a float leaves
 # a hair under the minimum (ten points at 0.2) still reaches it.
 WEIGHT_SLACK = 1e-9
@@ -39,8 +47,10 @@ class Point(NamedTuple):
     level: float
     weight: float = 1.0
     # Whether it counts toward ``mastery_min_weight``: False for what the learner reports of
-    # themselves with no one judging it (their own KPI figures, ``EvidenceSource.vouched``).
-    # It still moves the level; it cannot make the evidence weigh enough for the top level.
+    # themselves with no one judging it (their own KPI figures) and for the ratings of people
+    # the learner chose (stakeholders, outside experts: ``EvidenceSource.vouched``). It still
+    # moves the level; it cannot make the evidence weigh enough for the top level, and with
+    # no vouched evidence beside it it cannot make the level "proficient" (``MasteryMethod.hold``).
     vouched: bool = True
     # Who judged it, when the same person may judge the same work again (an instructor's
     # rating: their user id); None otherwise. A rater's later ratings of one learner on one
@@ -97,12 +107,6 @@ def _adds(point: Point, raters: set[int]) -> bool:
     return True
 
 
-def _chosen(point: Point) -> bool:
-    """Whether ``point`` is a rating by someone the learner chose (a stakeholder they invited,
-    an outside expert): not vouched, and from a judge."""
-    return point.judge is not None and not point.vouched
-
-
 def _total(points: Sequence[Point]) -> float:
     """The weights that count toward the minimum (``_adds``) added one at a time, oldest
     first, as ``running`` adds them (not ``sum``, which on Python 3.12+ compensates and may
@@ -124,10 +128,11 @@ class MasteryMethod(ABC):
     evidence counts toward the minimum (``Point.vouched``): a learner's own KPI figures and
     the judgements of people the learner chose move the level but never make it enough; and
     a rater's repeat ratings count once (``Point.rater``). While the rule is on, a level
-    that reaches the threshold below the top (``checked_bar``, "proficient") on ratings from
-    people the learner chose (stakeholders they invited, outside experts) with no vouched
-    evidence counted at all is held just under that one too (``unchecked_at``): such ratings
-    alone never make an objective proficient. Subclasses implement ``combine``; those that optimise ``running`` or
+    that reaches the threshold below the top (``checked_bar``, "proficient") with no vouched
+    evidence counted at all (only the learner's own KPI figures and ratings from people the
+    learner chose: stakeholders they invited, outside experts) is held just under that one
+    too (``unchecked_at``): what no one on the staff checked never makes an objective
+    proficient alone. Subclasses implement ``combine``; those that optimise ``running`` or
     ``levels_at`` apply ``hold`` as ``level`` does."""
 
     name: ClassVar[MasteryMethodName]
@@ -159,7 +164,7 @@ class MasteryMethod(ABC):
         evidence (``held_back``), from one combination of the points: what a mastery row keeps."""
         counting = [p for p in standing(points) if p.weight > 0]
         combined, weight = self.combine(counting), _total(counting)
-        level = self.hold(combined, weight, any(_chosen(p) for p in counting))
+        level = self.hold(combined, weight)
         return level, level != combined
 
     def missing(self, points: Sequence[Point]) -> float:
@@ -168,19 +173,20 @@ class MasteryMethod(ABC):
         for. With none at all, one piece lifts the hold under ``checked_bar``."""
         counting = [p for p in standing(points) if p.weight > 0]
         total = _total(counting)
-        if total <= 0 and self.checked_bar is not None and self.min_weight > 0 and any(_chosen(p) for p in counting):
+        if total <= 0 and self.checked_bar is not None and self.min_weight > 0 and counting:
             return 1.0
         return max(0.0, round(self.min_weight - total, 4))
 
-    def hold(self, level: float | None, weight: float, chosen: bool = False) -> float | None:
-        """``level`` as the method combined it from counted evidence weighing ``weight`` in
-        all: held at ``unchecked_at`` when it reaches ``checked_bar`` ("proficient") with no
-        vouched evidence at all and a rating from someone the learner chose among it
-        (``chosen``), at ``held_at`` when it reaches the top threshold on too little
-        evidence; unchanged otherwise (and always when the rule is off)."""
+    def hold(self, level: float | None, weight: float) -> float | None:
+        """``level`` as the method combined it from counted evidence of which the vouched
+        weighs ``weight`` in all (``_total``): held at ``unchecked_at`` when it reaches
+        ``checked_bar`` ("proficient") with no vouched evidence at all (``weight`` 0: every
+        counted point weighs above 0, so the level comes from the learner's own KPI figures
+        and ratings from people they chose alone), at ``held_at`` when it reaches the top
+        threshold on too little evidence; unchanged otherwise (and always when the rule is off)."""
         if level is None or self.min_weight <= 0:
             return level
-        if (chosen and weight <= 0 and self.unchecked_at is not None and self.checked_bar is not None
+        if (weight <= 0 and self.unchecked_at is not None and self.checked_bar is not None
                 and level >= self.checked_bar):
             return self.unchecked_at
         if level < self.top or self.enough(weight):
@@ -259,19 +265,17 @@ class DecayingAverage(MasteryMethod):
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
-        chosen = False
         raters: set[int] = set()
         for point in points:
             if point.weight > 0:
                 if _adds(point, raters):
                     total += point.weight
-                chosen = chosen or _chosen(point)
                 if value is None:
                     value = point.level
                 else:
                     w = share * point.weight
                     value = w * point.level + (1 - w) * value
-            yield None if value is None else self.hold(round(value, 4), total, chosen)
+            yield None if value is None else self.hold(round(value, 4), total)
 
     def levels_at(self, points: Sequence[Point], cuts: Sequence[int]) -> list[float | None]:
         """One pass over the points, rounding only at the cuts (ascending: a trend's months;
@@ -284,7 +288,6 @@ class DecayingAverage(MasteryMethod):
         share = float(self.settings.get("latest_weight", 0.65))
         value: float | None = None
         total = 0.0
-        chosen = False
         raters: set[int] = set()
         found: list[float | None] = []
         done = 0
@@ -293,14 +296,13 @@ class DecayingAverage(MasteryMethod):
                 if point.weight > 0:
                     if _adds(point, raters):
                         total += point.weight
-                    chosen = chosen or _chosen(point)
                     if value is None:
                         value = point.level
                     else:
                         w = share * point.weight
                         value = w * point.level + (1 - w) * value
             done = max(done, cut)
-            found.append(None if value is None or not cut else self.hold(round(value, 4), total, chosen))
+            found.append(None if value is None or not cut else self.hold(round(value, 4), total))
         return found
 
 

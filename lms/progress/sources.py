@@ -19,6 +19,7 @@ class EvidenceSource:
     weight: ClassVar[float] = 1.0
     # Whether its evidence counts toward ``mastery_min_weight`` (``methods.Point.vouched``):
     # staff or the course itself judged it, not the learner or someone the learner chose.
+    # Unvouched evidence alone on an objective also never makes it proficient (``MasteryMethod.hold``).
     vouched: ClassVar[bool] = True
     # Whether the person who recorded it (``Evidence.recorded_by_id``) judged it, so that
     # their repeat judgements of one learner on one objective count as one
