@@ -200,7 +200,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "grade_events.*": "the grade's history (selections and feedback, shown through the fields above)",
     "at_risk_reviews.reasons": "generated reasons", "outbox_messages.*": "mail, not rendered on pages",
     "audit_log.*": "append-only (it cannot be overwritten here): copies of the fields above, on pages the crawl checks",
-    "notifications.key": "generated",
+    "notifications.key": "generated", "notifications.counts": "counts the code works out",
     "inbox_conversations.source_key": "generated (the notices' key of the message)", "inbox_messages.token": "generated",
     "api_tokens.form_token": "generated (the form's one-time value, checked)",
     "webhook_endpoints.form_token": "generated (the form's one-time value, checked)",
