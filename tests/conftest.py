@@ -24,6 +24,7 @@ import contextvars
 import copy
 import gc
 import hashlib
+import itertools
 import os
 import shutil
 import sqlite3
@@ -793,24 +794,56 @@ def _no_months_kept() -> None:
     forget_finished_months()
 
 
+_SALTS: list[Iterator[int]] = [itertools.count(1)]  # the salts of the test's password hashes, in turn
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _remembered_scrypt() -> Iterator[None]:
-    """scrypt is a pure function that is slow on purpose (about 0.2 s a call), and the
+def _remembered_scrypt(request: pytest.FixtureRequest) -> Iterator[None]:
+    """scrypt is a pure function that is slow on purpose (about 0.12 s a call), and the
     suite calls it with the same inputs again and again: each sign-in checks the password
-    of a user a fixture made. Remember its results for the session; hashes and checks are
-    exactly what they would be."""
+    of a user a fixture made. Remember its results; hashes and checks are exactly what they
+    would be.
+
+    The results are kept in the process and, with pytest's cache (``make test``'s runs), in
+    a folder of it that the workers of a run, and the runs after it, share: a worker
+    computes a hash another one or the SQLite run before it computed only once. And a
+    password hashed with a random salt (signing up, accepting an invitation, resetting)
+    would be a new input each time: the k-th salt a test makes is the same in every test
+    (``_same_salts``), still a different one for each hash within the test."""
     real = hashlib.scrypt
     results: dict[tuple[Any, ...], bytes] = {}
+    cache = getattr(request.config, "cache", None)  # None without the cacheprovider plugin
+    kept = cache.mkdir("lms-scrypt") if cache is not None else None
 
     def scrypt(password: Any, *, salt: Any, n: int, r: int, p: int, maxmem: int = 0, dklen: int = 64) -> bytes:
         key = (bytes(password), bytes(salt), n, r, p, maxmem, dklen)
-        if key not in results:
-            results[key] = real(password, salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=dklen)
-        return results[key]
+        if key in results:
+            return results[key]
+        path = kept / hashlib.sha256(repr(key).encode()).hexdigest() if kept is not None else None
+        found = path.read_bytes() if path is not None and path.is_file() else b""
+        if len(found) != dklen:
+            found = real(password, salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=dklen)
+            if path is not None:  # written whole, then renamed: another worker never reads half of it
+                part = path.with_name(f"{path.name}.{os.getpid()}")
+                part.write_bytes(found)
+                os.replace(part, path)
+        results[key] = found
+        return found
+
+    def same_salt(length: int) -> str:
+        return f"s{next(_SALTS[0]):0{length - 1}d}"
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hashlib, "scrypt", scrypt)
+        patch.setattr(werkzeug.security, "gen_salt", same_salt)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _same_salts() -> None:
+    """Each test's password hashes take the salts ``s000000000000001``, ``s000000000000002``,
+    ... in turn (``_remembered_scrypt``)."""
+    _SALTS[0] = itertools.count(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
