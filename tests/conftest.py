@@ -24,13 +24,14 @@ import contextvars
 import copy
 import gc
 import hashlib
+import itertools
 import os
 import shutil
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -291,6 +292,10 @@ class TestDatabase:
         self.written = True
         self.loads: dict[Any, tuple[str, Any]] = {}  # content key -> (snapshot, SyncReport)
         self.demos: dict[Any, tuple[str, Any]] = {}  # (loaded snapshot, config, day) -> (snapshot, CLI result)
+        # (snapshot built on, config, day) -> (snapshot, the World's rows as (model, id) by field, users made)
+        self.worlds: dict[Any, tuple[str, dict[str, tuple[type, int]], int]] = {}
+        self.bases: dict[str, str] = {}  # a world's snapshot -> the snapshot it was built on
+        self.worlds_seen: set[Any] = set()  # keys of worlds made once (the second is saved)
         self.shipped: str | None = None  # the snapshot of the shipped curriculum loaded into empty tables
         self.preloaded: str | None = None  # restored by ``app`` for the test's first load of that curriculum
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._watch)
@@ -310,6 +315,10 @@ class TestDatabase:
     def save(self, name: str) -> None:
         self.snapshots.save(name)
         self.restored, self.written = name, False
+
+    def base(self) -> str | None:
+        """The snapshot the tables were restored from, or the one a world restored was built on."""
+        return self.bases.get(self.restored, self.restored) if self.restored is not None else None
 
     def reset(self, name: str = "empty") -> None:
         """Bring every table to snapshot ``name`` (empty), unless nothing wrote since they were."""
@@ -515,8 +524,12 @@ class WorkerApp:
 
 
 @pytest.fixture(scope="session")
-def _worker_app(make_app: Callable[..., Flask]) -> WorkerApp:
-    return WorkerApp(make_app)
+def _worker_app(make_app: Callable[..., Flask]) -> Iterator[WorkerApp]:
+    worker = WorkerApp(make_app)
+    yield worker
+    if worker.app is not None:  # its pool's connections, kept between tests (``app``)
+        with worker.app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture()
@@ -536,8 +549,13 @@ def app(request: pytest.FixtureRequest, _worker_app: WorkerApp, _migrated: TestD
     yield app
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+        engine = db.engine
     _worker_app.give_back(app)
+    # On PostgreSQL the pool's connections serve the next test too (returned to it, each was
+    # rolled back): a new one is a server process to start and its catalog caches to fill
+    # again, about a tenth of a test's time there. SQLite's cost nothing to open again.
+    if _worker_app.app is not app or engine.dialect.name != "postgresql":
+        engine.dispose()
 
 
 @pytest.fixture()
@@ -561,19 +579,31 @@ def content_dir(tmp_path: Path, app: Flask) -> Path:
 def _content_key(source: ContentSource) -> tuple[Path, Path, str] | None:
     """What identifies a load of files kept in the repository (the shipped content, a
     test's fixed quiz folder): their folders and a digest of every file. ``None`` for
-    folders elsewhere (a test's own copy, which it may edit between loads)."""
+    folders elsewhere (a test's own copy, which it may edit between loads).
+
+    The digest is worked out again only when a file's name, size, inode or modified or
+    changed time differs from the last time (reading the curriculum's 220 files took 23 ms,
+    for each of the thousand tests that load it; looking at them takes 2)."""
     folders = (source.content_dir.resolve(), source.quizzes_dir.resolve())
     if not all(folder.is_relative_to(BASE_DIR) for folder in folders):
         return None
+    files = [Path(root, name) for folder in folders for root, _dirs, names in os.walk(folder) for name in names]
+    stamp = tuple((str(path), *((found := path.stat()).st_size, found.st_ino, found.st_mtime_ns, found.st_ctime_ns))
+                  for path in sorted(files))
+    known = _DIGESTS.get(folders)
+    if known is not None and known[0] == stamp:
+        return (*folders, known[1])
     digest = hashlib.sha256()
     for folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 digest.update(f"{path.relative_to(folder)}\0{path.stat().st_size}\0".encode())
                 digest.update(path.read_bytes())
+    _DIGESTS[folders] = (stamp, digest.hexdigest())
     return (*folders, digest.hexdigest())
 
 
+_DIGESTS: dict[tuple[Path, Path], tuple[tuple[Any, ...], str]] = {}  # folders -> (their files' stamp, digest)
 _PARSED: dict[tuple[Path, Path, str], Any] = {}
 
 
@@ -597,7 +627,7 @@ def load_content(app: Flask, _migrated: TestDatabase) -> Callable[..., Any]:
         )
         key = _content_key(source)
         preloaded, _migrated.preloaded = _migrated.preloaded, None
-        if preloaded is not None and _migrated.restored == preloaded:
+        if preloaded is not None and _migrated.base() == preloaded:
             if key is not None and _migrated.loads.get(key, ("",))[0] == preloaded:
                 return copy.deepcopy(_migrated.loads[key][1])  # ``app`` restored this load's snapshot
             if _migrated.written:
@@ -785,24 +815,56 @@ def _no_months_kept() -> None:
     forget_finished_months()
 
 
+_SALTS: list[Iterator[int]] = [itertools.count(1)]  # the salts of the test's password hashes, in turn
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _remembered_scrypt() -> Iterator[None]:
-    """scrypt is a pure function that is slow on purpose (about 0.2 s a call), and the
+def _remembered_scrypt(request: pytest.FixtureRequest) -> Iterator[None]:
+    """scrypt is a pure function that is slow on purpose (about 0.12 s a call), and the
     suite calls it with the same inputs again and again: each sign-in checks the password
-    of a user a fixture made. Remember its results for the session; hashes and checks are
-    exactly what they would be."""
+    of a user a fixture made. Remember its results; hashes and checks are exactly what they
+    would be.
+
+    The results are kept in the process and, with pytest's cache (``make test``'s runs), in
+    a folder of it that the workers of a run, and the runs after it, share: a worker
+    computes a hash another one or the SQLite run before it computed only once. And a
+    password hashed with a random salt (signing up, accepting an invitation, resetting)
+    would be a new input each time: the k-th salt a test makes is the same in every test
+    (``_same_salts``), still a different one for each hash within the test."""
     real = hashlib.scrypt
     results: dict[tuple[Any, ...], bytes] = {}
+    cache = getattr(request.config, "cache", None)  # None without the cacheprovider plugin
+    kept = cache.mkdir("lms-scrypt") if cache is not None else None
 
     def scrypt(password: Any, *, salt: Any, n: int, r: int, p: int, maxmem: int = 0, dklen: int = 64) -> bytes:
         key = (bytes(password), bytes(salt), n, r, p, maxmem, dklen)
-        if key not in results:
-            results[key] = real(password, salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=dklen)
-        return results[key]
+        if key in results:
+            return results[key]
+        path = kept / hashlib.sha256(repr(key).encode()).hexdigest() if kept is not None else None
+        found = path.read_bytes() if path is not None and path.is_file() else b""
+        if len(found) != dklen:
+            found = real(password, salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=dklen)
+            if path is not None:  # written whole, then renamed: another worker never reads half of it
+                part = path.with_name(f"{path.name}.{os.getpid()}")
+                part.write_bytes(found)
+                os.replace(part, path)
+        results[key] = found
+        return found
+
+    def same_salt(length: int) -> str:
+        return f"s{next(_SALTS[0]):0{length - 1}d}"
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hashlib, "scrypt", scrypt)
+        patch.setattr(werkzeug.security, "gen_salt", same_salt)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _same_salts() -> None:
+    """Each test's password hashes take the salts ``s000000000000001``, ``s000000000000002``,
+    ... in turn (``_remembered_scrypt``)."""
+    _SALTS[0] = itertools.count(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -835,14 +897,18 @@ def _remembered_url_builders() -> Iterator[None]:
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture()
-def make_user(app: Flask) -> Callable[..., Any]:
-    """Create a user with a password (``PASSWORD`` unless given); returns the User."""
-    counter = iter(range(1, 10_000))
+class UserMaker:
+    """``make_user``: create a user with a password (``PASSWORD`` unless given); returns the User.
+    ``made`` counts the users made so far in the test (the n-th is ``person{n}@example.com``
+    unless given an address)."""
 
-    def make(email: str | None = None, name: str | None = None, password: str | None = PASSWORD,
-             admin: bool = False, timezone: str = "UTC") -> Any:
-        n = next(counter)
+    def __init__(self) -> None:
+        self.made = 0
+
+    def __call__(self, email: str | None = None, name: str | None = None, password: str | None = PASSWORD,
+                 admin: bool = False, timezone: str = "UTC") -> Any:
+        self.made += 1
+        n = self.made
         # The n-th user of every test gets the same salt, so with ``_remembered_scrypt``
         # its hash is computed once per worker; users of one test still differ.
         with pytest.MonkeyPatch.context() as patch:
@@ -852,7 +918,10 @@ def make_user(app: Flask) -> Callable[..., Any]:
         db.session.commit()
         return user
 
-    return make
+
+@pytest.fixture()
+def make_user(app: Flask) -> UserMaker:
+    return UserMaker()
 
 
 @pytest.fixture()
@@ -936,8 +1005,8 @@ class World:
     nobody: Any            # signed in, no role anywhere
 
 
-@pytest.fixture()
-def world(make_user, make_org, make_cohort, enrol_learner) -> World:
+def _build_world(make_user: UserMaker, make_org: Callable[..., Any], make_cohort: Callable[..., Any],
+                 enrol_learner: Callable[..., Any]) -> World:
     admin = make_user(email="admin@example.com", name="Site Admin", admin=True)
     org_admin_a, org_admin_b = make_user(name="Org Admin A"), make_user(name="Org Admin B")
     instructor_a, instructor_b = make_user(name="Instructor A"), make_user(name="Instructor B")
@@ -955,6 +1024,43 @@ def world(make_user, make_org, make_cohort, enrol_learner) -> World:
         learner_b=enrol_learner(cohort_b, name="Learner B"),
         nobody=make_user(name="Nobody"),
     )
+
+
+@pytest.fixture()
+def world(app: Flask, make_user: UserMaker, make_org, make_cohort, enrol_learner, _migrated: TestDatabase) -> World:
+    """``World``'s people, organizations and cohorts, made through the fixtures above.
+
+    About 500 tests ask for it, on empty tables or on the shipped curriculum just loaded,
+    and making it (nine users, three enrolments, each learner's schedule worked out) took
+    0.1-0.2 s on SQLite and twice that on PostgreSQL. As ``demo_command`` does for the demo,
+    a world made on one of those (for a configuration, on a day) the second time in a worker
+    is saved as a snapshot (one made once, under a test's own configuration, is not worth
+    saving); a later test starting from the same place gets that snapshot restored: the
+    same rows and ids, with ``World`` holding them read afresh (as a real one after its
+    commits) and ``make_user``'s count where the real one leaves it. Anywhere else it is real."""
+    config = hashlib.sha256(repr(sorted(app.config.items())).encode()).hexdigest()
+    key = (_migrated.restored, config, datetime.now(UTC).date())
+    fresh = (_migrated.restored in ("empty", _migrated.shipped) and not _migrated.written
+             and not (has_app_context() and _unsaved(db.session)))
+    if fresh and has_app_context():
+        db.session.rollback()  # the test's own session holds no changes; end its transaction
+    if fresh and key in _migrated.worlds:
+        name, rows, users = _migrated.worlds[key]
+        _migrated.restore(name)
+        db.session.expire_all()
+        make_user.made += users
+        return World(**{field: db.session.get(model, row_id) for field, (model, row_id) in rows.items()})
+    before = make_user.made
+    made = _build_world(make_user, make_org, make_cohort, enrol_learner)
+    if fresh and key not in _migrated.worlds_seen:
+        _migrated.worlds_seen.add(key)
+    elif fresh:
+        name = f"world{len(_migrated.worlds)}"
+        _migrated.save(name)
+        _migrated.bases[name] = str(key[0])
+        _migrated.worlds[key] = (name, {field.name: (type(getattr(made, field.name)), getattr(made, field.name).id)
+                                        for field in fields(made)}, make_user.made - before)
+    return made
 
 
 # Bodies as the log transport sent them, by outbox message id (this test's).
