@@ -18,17 +18,21 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
+from lms.accounts.models import User
 from lms.cohorts.enrolment import cohort_learners, learners_page
 from lms.cohorts.models import Enrolment, Pace
 from lms.competency import services
 from lms.competency.exports import heat_map_rows
+from lms.competency.lines import HeatLines, lines_of
 from lms.competency.models import ReasonKind
 from lms.competency.services import Row, compare, heat_map, learners_of
 from lms.database import READING, utcnow
 from lms.extensions import db
 from lms.gradebook.services import export_rows, gradebook
+from lms.web.page_cache import cache_of
 from lms.learning.services import cohort_today, joined_timeline
 from tests.test_competency import course, evidence, taught_by_month  # noqa: F401  (the fixture, and its helpers)
+from tests.test_page_cache import body
 
 SORTS = ("name", "mean", "risk", "KO1", "KO2", "SO2")
 
@@ -268,7 +272,12 @@ def test_statements_stay_fixed_as_the_cohort_and_organization_grow(course, small
             f"/organizations/{org.id}/competency", f"/cohorts/{cohort.id}", f"/cohorts/{cohort.id}?page=2"]
 
     def counts() -> list[int]:
-        return page_statements(client, urls)
+        """Each page built with nothing of the cohort's heat map lines kept (``lms.competency.lines``)."""
+        found = []
+        for address in urls:
+            lines_of(client.application).clear()
+            found.extend(page_statements(client, [address]))
+        return found
 
     counts()  # the process's caches of the curriculum (policy, levels, columns) filled, as a server's are
     few = counts()
@@ -281,6 +290,12 @@ def test_statements_stay_fixed_as_the_cohort_and_organization_grow(course, small
         evidence(enrol_learner(other, name=f"Other {n}"), {"KO1": 2.0}, ref=f"o{n}")
     assert heat_map(db.session, cohort, utcnow()).paging.pages == 4
     assert counts() == few
+    # the lines kept, one learner's records changed: their line is made again, in no more
+    # statements than the whole cohort's; nothing changed since, none is made
+    page_statements(client, urls[:1])
+    evidence(learner, {"KO1": 3.5}, ref="one more")
+    assert page_statements(client, urls[:1])[0] <= few[0]
+    assert page_statements(client, urls[1:2])[0] < few[1]
 
 
 @pytest.fixture()
@@ -386,3 +401,84 @@ def test_an_export_reads_its_order_where_a_safe_request_reads(awkward) -> None:
     finally:
         db.session.info.pop(READING, None)
         db.session.close()
+
+
+LINE_URLS = ("", "?sort=mean&dir=desc", "?sort=risk&dir=desc", "?sort=KO1", "?sort=KO2&dir=desc&page=2",
+             "?sort=name&dir=desc&page=3", "?q=ann", "?risk=1&sort=SO2", "?risk_page=2&sort=mean", "?page=99")
+
+
+def pages_with_and_without_lines(app: Any, client: Any, cohort_id: int) -> tuple[list[str], list[str]]:
+    """Each of ``LINE_URLS``' heat maps built with the learners' lines the process keeps
+    (``lms.competency.lines``: as they stand after what happened before), then with none
+    kept (the whole cohort read in SQL, as before lines were kept): nothing of the page kept."""
+    store, pages = lines_of(app), cache_of(app)
+    url = f"/cohorts/{cohort_id}/competency"
+    kept = []
+    for query in LINE_URLS:
+        pages.clear()
+        kept.append(body(client.get(url + query)))
+    store.enabled = False
+    try:
+        fresh = []
+        for query in LINE_URLS:
+            pages.clear()
+            fresh.append(body(client.get(url + query)))
+    finally:
+        store.enabled = True
+    return kept, fresh
+
+
+def test_a_heat_map_built_from_kept_lines_shows_what_sql_over_the_cohort_shows(awkward, small_pages, client, login,
+                                                                                enrol_learner, app) -> None:
+    """Every sort, filter and page, the distributions, the share at the bar (a late joiner
+    at their own pace counts fewer objectives taught), the funnel and the at-risk list with
+    its reasons, made from the lines kept (each learner's line made again only when their
+    records changed, the figures brought up to date learner by learner) equal the page read
+    from SQL over the whole cohort: first built, then after one learner's evidence, a new
+    learner, an account closed and a learner leaving."""
+    cohort = awkward["cohort"]
+    login(client, awkward["admin"])
+    lines_of(app).clear()
+    kept, fresh = pages_with_and_without_lines(app, client, cohort.id)
+    assert kept == fresh
+    assert len(set(kept)) == len(LINE_URLS) and 'id="at-bar"' in kept[0] and 'class="risk-list"' in kept[0]
+    made = lines_of(app).built
+    evidence(awkward["late"], {"KO2": 3.5, "SO2": 0.5}, ref="late more")
+    newcomer = enrol_learner(cohort, name="Nia Newcomer")
+    evidence(newcomer, {"KO1": 2.0}, ref="nia")
+    closed = db.session.get_one(User, awkward["strong"].id)
+    closed.deactivated_at = utcnow()
+    leaving = db.session.scalar(select(Enrolment).where(Enrolment.cohort_id == cohort.id,
+                                                        Enrolment.user_id == awkward["idle"].id))
+    assert leaving is not None
+    leaving.ended_at = utcnow()
+    db.session.commit()
+    kept_after, fresh_after = pages_with_and_without_lines(app, client, cohort.id)
+    assert kept_after == fresh_after
+    assert kept_after != kept  # the changes show
+    assert lines_of(app).built - made == 3  # the late joiner, the newcomer, the closed account: no one else made again
+
+
+def test_kept_lines_count_the_figures_as_the_aggregate_statements_do(awkward) -> None:
+    """The figures over the kept lines (``LineTotals``), from scratch and brought up to date
+    after a change, equal ``objective_figures`` and ``headcounts`` read in SQL."""
+    cohort = awkward["cohort"]
+    store = HeatLines(1000)
+
+    def both() -> tuple[Any, Any]:
+        ctx = services._context(db.session, cohort, utcnow())
+        kept = services.kept_lines(db.session, ctx, store)
+        assert kept is not None
+        figures, heads = services.line_figures(cohort, ctx.columns, kept)
+        months = set(services.teaching_months([c.objective for c in ctx.columns]).values())
+        read = services.objective_figures(db.session, [cohort], {cohort.id: ctx.today}, ctx.columns, ctx.rules)
+        counted = services.headcounts(db.session, [cohort], {cohort.id: ctx.today}, months)[cohort.id]
+        return (figures, heads), (read, counted)
+
+    lines, sql = both()
+    assert lines == sql
+    assert any(f.taught_proficient for f in lines[0].values()) and lines[1].open > 5
+    evidence(awkward["late"], {"KO1": 3.9}, ref="late again")
+    evidence(awkward["weak"], {"KO2": 0.25}, ref="lower")
+    lines_after, sql_after = both()
+    assert lines_after == sql_after != sql

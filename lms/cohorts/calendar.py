@@ -122,8 +122,26 @@ def own_month_reached(cohort: Cohort, today: date, month: int) -> ColumnElement[
     they joined (a late joiner at their own pace is in an earlier month than their cohort).
     A catch-up learner's missed months open on joining, so they are where the cohort is.
     No statement of its own, as ``program_over``."""
-    if current_month(cohort.start_date, today) < month:
+    cutoff = own_month_cutoff(cohort, today, month)
+    if cutoff is None:
         return false()
+    return or_(Enrolment.pace != Pace.OWN_START, Enrolment.started_at < cutoff)
+
+
+def own_month_cutoff(cohort: Cohort, today: date, month: int) -> datetime | None:
+    """``own_month_reached``'s bound: a learner at their own pace who joined before it (UTC)
+    is in ``month`` or later on ``today``; None: the cohort itself is not there yet."""
+    if current_month(cohort.start_date, today) < month:
+        return None
     cutoff = datetime.combine(_last_start_in_month(today, month) + timedelta(days=1), time(0),
                               tzinfo=ZoneInfo(cohort.timezone))
-    return or_(Enrolment.pace != Pace.OWN_START, Enrolment.started_at < cutoff.astimezone(UTC))
+    return cutoff.astimezone(UTC)
+
+
+def in_own_month(pace: Pace, started_at: datetime | None, cutoff: datetime | None) -> bool:
+    """``own_month_reached`` for one enrolment read already (its pace and start, which a
+    learner at the cohort's pace need not have read), given ``own_month_cutoff``: the same
+    answer in Python, for lines kept in a process."""
+    if cutoff is None:
+        return False
+    return pace != Pace.OWN_START or (started_at is not None and started_at < cutoff)

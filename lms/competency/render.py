@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from flask import url_for
+from flask import request, url_for
 from markupsafe import Markup, escape
 
-from lms.competency.services import Cell, Column, Link, MapLine, Reason, bands, held_under
+from lms.competency.services import Cell, Column, Link, MapLine, Mastered, Reason, bands, cells_under, held_under
 from lms.web.links import request_url
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
@@ -32,7 +32,13 @@ def link_url(link: Link) -> str:
 def reason_items(reasons: Sequence[Reason]) -> Markup:
     """Each reason a learner is at risk for as a list item: the reason linked to where it
     shows on the learner's page, since when, and for being behind the first overdue items
-    (each linked, with its kind and due date) and how many more."""
+    (each linked, with its kind and due date) and how many more. Made once a process for
+    the same reasons under the same script root (a kept at-risk learner's, view after view)."""
+    return Markup(_reason_items(request.script_root, tuple(reasons)))  # noqa: S704 - escaped in _reason_items
+
+
+@lru_cache(maxsize=4096)
+def _reason_items(_script_root: str, reasons: tuple[Reason, ...]) -> str:
     parts = []
     for reason in reasons:
         href = escape(link_url(reason.link))
@@ -50,7 +56,7 @@ def reason_items(reasons: Sequence[Reason]) -> Markup:
                 parts.append(f'    <li><a href="{href}">and {reason.more_items} more overdue</a></li>\n')
             parts.append("  </ul>\n")
         parts.append("</li>")
-    return Markup("".join(parts))  # noqa: S704 - every value in it is escaped above (kinds are enum constants)
+    return "".join(parts)  # every value in it is escaped above (kinds are enum constants)
 
 
 def cell_html(cell: Cell, top: str | None = None) -> str:
@@ -92,21 +98,28 @@ def heat_rows(cohort_id: int, rows: Sequence[MapLine], columns: Sequence[Column]
     """Each of ``rows`` as a table row: the learner's name (a link to their progress), a cell
     per column, the mean and whether they are at risk (for how many reasons)."""
     link = url_for("progress.learner", cohort_id=cohort_id, user_id=_PLACEHOLDER)
-    parts = []
     # A held cell is held under the named level above its own ("mastered", "proficient").
-    above = [b.name for b in bands(rows[0].rules)][1:] + [None] if rows and held_under(rows[0].rules) else []
-    for row in rows:
-        href = escape(link.replace(str(_PLACEHOLDER), str(row.user_id)))
-        cells = "".join(cell_html(cell, above[cell.rank] if cell.held and above else None) for cell in row.cells)
-        mean = "–" if row.mean is None else f"{row.mean:.2f}"
-        if row.at_risk:  # the reasons are listed under "At risk" and on the learner's pages
-            count = row.reasons
-            risk = f'<span class="risk" title="{count} reason{"s" * (count != 1)}">at risk</span>'
-        elif row.closed:  # on no list that asks someone to act
-            risk = '<span class="muted account-closed">account closed</span>'
-        else:
-            risk = '<span class="muted">no</span>'
-        parts.append(f'<tr class="{"row-bad" if row.at_risk else ""}" data-user="{row.user_id}">'
-                     f'<th scope="row" class="name"><a href="{href}">{escape(row.name)}</a></th>'
-                     f'{cells}<td class="num">{mean}</td><td>{risk}</td></tr>\n')
-    return Markup("".join(parts))
+    above = tuple([b.name for b in bands(rows[0].rules)][1:] + [None]) if rows and held_under(rows[0].rules) else ()
+    thresholds = tuple(rows[0].rules.thresholds.items()) if rows else ()
+    return Markup("".join(_row_html(link, above, thresholds, row.user_id, row.name, row.levels, row.mean, row.reasons,  # noqa: S704
+                                    row.closed) for row in rows))  # every value escaped in _row_html
+
+
+@lru_cache(maxsize=8192)
+def _row_html(link: str, above: tuple[str | None, ...], thresholds: tuple[tuple[str, float], ...], user_id: int, name: str,
+              levels: tuple[Mastered, ...], mean: float | None, reasons: int, closed: bool) -> str:
+    """One learner's table row, made once a process for what it shows (a learner whose line
+    is unchanged is not made again on the next page built)."""
+    href = escape(link.replace(str(_PLACEHOLDER), str(user_id)))
+    cells = "".join(cell_html(cell, above[cell.rank] if cell.held and above else None)
+                    for cell in cells_under(levels, thresholds))
+    shown_mean = "–" if mean is None else f"{mean:.2f}"
+    if reasons:  # the reasons are listed under "At risk" and on the learner's pages
+        risk = f'<span class="risk" title="{reasons} reason{"s" * (reasons != 1)}">at risk</span>'
+    elif closed:  # on no list that asks someone to act
+        risk = '<span class="muted account-closed">account closed</span>'
+    else:
+        risk = '<span class="muted">no</span>'
+    return (f'<tr class="{"row-bad" if reasons else ""}" data-user="{user_id}">'
+            f'<th scope="row" class="name"><a href="{href}">{escape(name)}</a></th>'
+            f'{cells}<td class="num">{shown_mean}</td><td>{risk}</td></tr>\n')

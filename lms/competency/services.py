@@ -17,12 +17,14 @@ over the whole cohort; distributions, the funnel and the at-risk list cover the 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
 import threading
 from abc import ABC, abstractmethod
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,9 +44,18 @@ from lms.catalog.models import KINDS, ContentRevision, Level, Objective, Objecti
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
-from lms.cohorts.calendar import CohortStage, own_month_reached, program_closes_on, program_over, stage_at
+from lms.cohorts.calendar import (
+    CohortStage,
+    in_own_month,
+    own_month_cutoff,
+    own_month_reached,
+    program_closes_on,
+    program_over,
+    stage_at,
+)
 from lms.cohorts.enrolment import is_learner_of
-from lms.cohorts.models import Cohort, Enrolment, Organization
+from lms.cohorts.models import Cohort, Enrolment, Organization, Pace
+from lms.competency.lines import HeatLines, KeptCohort
 from lms.competency.models import MAX_REVIEW_NOTE, AtRiskReview, KeptTrend, MonthPoint, ReasonKind, ReasonSnapshot
 from lms.database import DbSession, fold_name, folded_name
 from lms.learning.services import (
@@ -58,7 +69,7 @@ from lms.learning.services import (
 from lms.progress import state
 from lms.progress.completion import BEHIND_AFTER_DAYS
 from lms.progress.methods import RULES_REVISION, Point, shown_level
-from lms.progress.models import Evidence, ItemKind, Mastery, ProgressLearner, ProgressObjective
+from lms.progress.models import Evidence, ItemKind, Mastery, MasteryMark, ProgressLearner, ProgressObjective
 from lms.progress.services import Policy, joined_months, needs_text, point_of, policy
 from lms.web.page_cache import fingerprint
 from lms.web.paging import Paging, paging
@@ -280,7 +291,12 @@ class MapLine:
 
 def cells_of(levels: Sequence[Mastered], rules: Policy) -> list[Cell]:
     """A cell per (level, evidence count, held, missing), named and ranked under the program's thresholds."""
-    named = _named(tuple(rules.thresholds.items()))
+    return cells_under(levels, tuple(rules.thresholds.items()))
+
+
+def cells_under(levels: Sequence[Mastered], thresholds: tuple[tuple[str, float], ...]) -> list[Cell]:
+    """``cells_of`` given the thresholds themselves (``Policy.thresholds``' items)."""
+    named = _named(thresholds)
     return [Cell(level, *named(level), count, held, missing) for level, count, held, missing in levels]
 
 
@@ -482,13 +498,19 @@ def sort_order(sort: str | None, columns: Sequence[Column]) -> tuple[str, SortOr
     return DEFAULT_SORT, SORTS[DEFAULT_SORT]
 
 
-def sort_learners(learners: Iterable[Summary], order: SortOrder, descending: bool) -> list[Summary]:
+def sort_learners(learners: Iterable[Summary], order: SortOrder, descending: bool, named: bool = False) -> list[Summary]:
     """``order`` in Python: as ``learner_summaries`` orders them in SQL. Ties keep
-    alphabetical order (the sort is stable), both ways."""
-    named = sorted(learners, key=ByName().key)
+    alphabetical order (the sort is stable), both ways. ``named``: ``learners`` come in
+    that alphabetical order already (``ByName``'s, ascending)."""
+    if named:
+        learners = list(learners)
+        if isinstance(order, ByName):
+            return learners[::-1] if descending else learners
+        return sorted(learners, key=order.key, reverse=descending)
+    named_order = sorted(learners, key=ByName().key)
     if isinstance(order, ByName) and not descending:
-        return named
-    return sorted(named, key=order.key, reverse=descending)
+        return named_order
+    return sorted(named_order, key=order.key, reverse=descending)
 
 
 # --------------------------------------------------------------------------- shared loading
@@ -1084,6 +1106,167 @@ class StreamedRows(Iterable[Row]):
             yield from LazyRows(ctx, picked, self._complete)
 
 
+@dataclass(frozen=True, slots=True)
+class HeatLine:
+    """One learner's line kept in a process (``lms.competency.lines``): their ``Summary`` (no
+    sorted level), their mastery on each column, and what says which program months they are
+    in on their own dates (their enrolment's pace and start)."""
+
+    summary: Summary
+    levels: tuple[Mastered, ...]
+    pace: Pace
+    started_at: datetime | None  # read for a learner at their own pace only (``in_own_month``)
+    folded: str                  # their name as the map orders it (``fold_name``)
+
+
+class LineTotals:
+    """The cohort's figures over its kept lines (``objective_figures``, ``headcounts``), kept
+    with them and brought up to date learner by learner: each column's levels in order, how
+    many with an open account reach the bar on it in a month taught on their own dates, the
+    open and closed accounts and those in each teaching month."""
+
+    def __init__(self, cohort: Cohort, today: date, columns: Sequence[Column], rules: Policy) -> None:
+        months = teaching_months([column.objective for column in columns])
+        self.wanted = sorted(set(months.values()))
+        self.cutoffs = {month: own_month_cutoff(cohort, today, month) for month in self.wanted}
+        self.month_of = [months.get(column.objective.id) for column in columns]
+        self.bar = rules.at_risk_below
+        self.limits = (*sorted(rules.thresholds.values()), rules.at_risk_below)
+        self.levels: list[list[float]] = [[] for _ in columns]
+        self.taught = [0] * len(columns)
+        self.open = self.closed = 0
+        self.reached = dict.fromkeys(self.wanted, 0)
+
+    def copy(self) -> LineTotals:
+        other = copy.copy(self)
+        other.levels, other.taught, other.reached = [list(v) for v in self.levels], list(self.taught), dict(self.reached)
+        return other
+
+    def count(self, line: HeatLine, sign: int) -> None:
+        """``line`` counted in (``sign`` 1) or out (-1)."""
+        mine: dict[int, bool] = {}
+        if line.summary.closed:
+            self.closed += sign
+        else:
+            self.open += sign
+            mine = {month: in_own_month(line.pace, line.started_at, cutoff) for month, cutoff in self.cutoffs.items()}
+            for month, yes in mine.items():
+                self.reached[month] += sign * yes
+        for index, (level, _count, _held, _missing) in enumerate(line.levels):
+            if level is None:
+                continue
+            ordered = self.levels[index]
+            if sign > 0:
+                insort(ordered, level)
+            else:
+                del ordered[bisect_left(ordered, level)]
+            taught_in = self.month_of[index]
+            if mine and level >= self.bar and taught_in is not None and mine[taught_in]:
+                self.taught[index] += sign
+
+    def figures(self, cohort_id: int, columns: Sequence[Column]) -> dict[tuple[int, int], _ObjectiveFigures]:
+        result = {}
+        for index, column in enumerate(columns):
+            levels = self.levels[index]
+            if not levels:
+                continue
+            present = len(levels)
+            reach = [present - bisect_left(levels, limit) for limit in self.limits]
+            result[(cohort_id, column.objective.id)] = _ObjectiveFigures(
+                present=present, mean=_rounded(math.fsum(levels) / present), reaching=tuple(reach[:-1]),
+                proficient=reach[-1], taught_proficient=self.taught[index])
+        return result
+
+    def headcount(self) -> Headcount:
+        return Headcount(open=self.open, closed=self.closed, reached=dict(self.reached))
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteRow:
+    """What an at-risk learner's complete row holds but the account (``Row`` without its user)."""
+
+    levels: tuple[Mastered, ...]
+    mean: float | None
+    days_behind: int
+    reasons: list[Reason]
+
+
+def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...]]:
+    """Each current learner of the cohort -> what their heat map line is made from, as it
+    stands: their enrolment and account as the map lists them, the number their kept
+    schedule state is folded into (``ProgressLearner.cohort_revision``: their days behind,
+    closing days and overdue items) and their mastery mark (drawn again by the database on
+    every write to their mastery rows). One statement, one row a learner."""
+    own = case((Enrolment.pace == Pace.OWN_START, Enrolment.started_at))  # the start matters at one's own pace only
+    query = (select(Enrolment.user_id, Enrolment.id, own, Enrolment.pace, User.name, User.email,
+                    User.deactivated_at.is_not(None), ProgressLearner.cohort_revision, MasteryMark.revision)
+             .join(User, User.id == Enrolment.user_id)
+             .outerjoin(ProgressLearner, and_(ProgressLearner.user_id == Enrolment.user_id,
+                                              ProgressLearner.cohort_id == Enrolment.cohort_id))
+             .outerjoin(MasteryMark, MasteryMark.user_id == Enrolment.user_id)
+             .where(Enrolment.cohort_id == cohort.id, Enrolment.active))
+    return {row[0]: tuple(row) for row in session.connection().execute(query)}
+
+
+def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohort | None:
+    """Every current learner's ``HeatLine`` in the cohort, from ``store``: the learners whose
+    key (``learner_keys``) is as it was when their line was made are read from it, the others
+    made again (two statements, for them alone); the whole cohort's made when the cohort-wide
+    key moved (a new day on the cohort's calendar, a content load, the cohort's dates). None
+    when the store is off. Three statements at most, whatever the cohort's size."""
+    if not store.enabled:
+        return None
+    state.settle(session)
+    cohort, columns = ctx.cohort, ctx.columns
+    key = (ctx.today, tuple((c.objective.id, c.closes_on, c.closed) for c in columns), content_token(session),
+           cohort.start_date, cohort.timezone)
+    keys = learner_keys(session, cohort)
+    before = store.get(cohort.id, key)
+    held = before.learners if before is not None else {}
+    learners = {uid: line for uid, line in held.items() if keys.get(uid) == line[0]}  # in held's order (by name)
+    stale = [uid for uid in keys if uid not in learners]
+    if stale:
+        wanted = None if len(stale) == len(keys) else stale
+        summaries = learner_summaries(session, cohort, columns, ctx.today, ctx.rules, user_ids=wanted)
+        grid = mastery_grid(session, [cohort.id], wanted)
+        objective_ids = [column.objective.id for column in columns]
+        for line in summaries:
+            mine = keys.get(line.user_id)
+            if mine is None:  # joined between the two reads: their key is read on the next view
+                continue
+            levels = tuple(grid.get((line.user_id, oid), NOTHING) for oid in objective_ids)
+            learners[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=mine[3], started_at=mine[2],
+                                                     folded=fold_name(line.name)))
+    if before is not None and before.totals is not None:  # brought up to date: the learners gone or made again
+        totals = before.totals.copy()
+        for uid, (mine, line) in held.items():
+            if uid not in learners or learners[uid][0] is not mine:
+                totals.count(line, -1)
+        for uid in stale:
+            if uid in learners:
+                totals.count(learners[uid][1], 1)
+    else:
+        totals = LineTotals(cohort, ctx.today, columns, ctx.rules)
+        for _mine, line in learners.values():
+            totals.count(line, 1)
+    if stale:  # in the map's order by name, so that each sort is one pass over them
+        learners = dict(sorted(learners.items(), key=lambda item: (item[1][1].folded, item[0])))
+    complete = {uid: made for uid, made in (before.complete.items() if before is not None else ())
+                if uid in learners and made[0] == learners[uid][0]}
+    kept = KeptCohort(key=key, learners=learners, complete=complete, totals=totals,
+                      memo=dict(before.memo) if before is not None else {})
+    store.put(cohort.id, kept, len(stale))
+    return kept
+
+
+def line_figures(cohort: Cohort, columns: Sequence[Column],
+                 kept: KeptCohort) -> tuple[dict[tuple[int, int], _ObjectiveFigures], Headcount]:
+    """``objective_figures`` and ``headcounts`` of the cohort, from its kept lines' totals
+    (``LineTotals``): the same figures, without reading every mastery row again."""
+    totals: LineTotals = kept.totals
+    return totals.figures(cohort.id, columns), totals.headcount()
+
+
 @dataclass(frozen=True)
 class HeatMap:
     cohort: Cohort
@@ -1108,6 +1291,7 @@ class HeatMap:
     streamed: bool = False   # for an export: no learner held, ``rows`` and ``at_risk`` read in SQL's order
     worked_out_at: datetime | None = None  # when these figures were read (a kept page shows when it was built)
     context: _Context | None = field(default=None, repr=False, compare=False)
+    kept: KeptCohort | None = field(default=None, repr=False, compare=False)  # the cohort's lines kept (``kept_lines``)
 
     @cached_property
     def distributions(self) -> list[Distribution]:
@@ -1122,15 +1306,26 @@ class HeatMap:
         if self.context is None:
             return None
         objectives = [c.objective for c in self.columns]
+        if self._line_figures is not None:
+            return share_at_bar(self.cohort, objectives, self.today, self._figures, self._line_figures[1])
         heads = headcounts(self.context.session, [self.cohort], {self.cohort.id: self.today},
                            set(teaching_months(objectives).values()))
         return share_at_bar(self.cohort, objectives, self.today, self._figures, heads.get(self.cohort.id, Headcount()))
+
+    @cached_property
+    def _line_figures(self) -> tuple[dict[tuple[int, int], _ObjectiveFigures], Headcount] | None:
+        """The whole cohort's figures counted over its kept lines, when it has them."""
+        if self.kept is None:
+            return None
+        return line_figures(self.cohort, self.columns, self.kept)
 
     @cached_property
     def _figures(self) -> dict[tuple[int, int], _ObjectiveFigures]:
         """Each objective's aggregates over the whole cohort: one statement, when first read."""
         if self.context is None:
             return {}
+        if self._line_figures is not None:
+            return self._line_figures[0]
         return objective_figures(self.context.session, [self.cohort], {self.cohort.id: self.today}, self.columns, self.policy)
 
     @cached_property
@@ -1139,13 +1334,27 @@ class HeatMap:
         if self.context is None:
             return []
         session = self.context.session
-        return _funnel(state.funnel_counts(session, [self.cohort.id]).get(self.cohort.id, {}), self.count,
-                       kept_levels(session), self.month)
+        if self.kept is None:
+            counts = state.funnel_counts(session, [self.cohort.id]).get(self.cohort.id, {})
+        else:  # read again only when a learner's kept state moved (each one's ``cohort_revision`` folds in their levels)
+            revisions = tuple((uid, mine[7]) for uid, (mine, _line) in self.kept.learners.items())
+            found = self.kept.memo.get("funnel")
+            if found is not None and found[0] == revisions:
+                counts = found[1]
+            else:
+                counts = state.funnel_counts(session, [self.cohort.id]).get(self.cohort.id, {})
+                self.kept.memo["funnel"] = (revisions, counts)
+        return _funnel(counts, self.count, kept_levels(session), self.month)
 
     @cached_property
     def _page_grid(self) -> dict[tuple[int, int], Mastered]:
         """The mastery rows of this page's learners, of the map and of the at-risk list: one statement."""
         ids = sorted({s.user_id for s in (*self.on_page, *self.risk_on_page)})
+        if self.kept is not None:  # every learner's mastery is in their kept line
+            objective_ids = [column.objective.id for column in self.columns]
+            lines = self.kept.learners
+            return {(uid, oid): mastered for uid in ids if uid in lines
+                    for oid, mastered in zip(objective_ids, lines[uid][1].levels, strict=True) if mastered != NOTHING}
         return mastery_grid(self.context.session, [self.cohort.id], ids) if self.context is not None and ids else {}
 
     def _build(self, learners: Sequence[Summary], dated: set[int] | None) -> dict[int, Row]:
@@ -1154,7 +1363,25 @@ class HeatMap:
             return {}
         behind = {s.user_id: s.days_behind for s in learners}
         users = _users(ctx.session, behind)
-        return _make_rows(ctx, [users[uid] for uid in behind], behind, dated, self._page_grid)
+        kept = self.kept if dated is None else None  # complete rows are kept with the lines
+        made: dict[int, Row] = {}
+        if kept is not None:
+            for uid in behind:
+                found = kept.complete.get(uid)
+                if found is not None and uid in users:
+                    row = found[1]
+                    made[uid] = Row(user=users[uid], levels=row.levels, mean=row.mean, days_behind=row.days_behind,
+                                    reasons=row.reasons, rules=ctx.rules)
+        missing = [users[uid] for uid in behind if uid not in made and uid in users]
+        if missing:
+            new = _make_rows(ctx, missing, behind, dated, self._page_grid)
+            made.update(new)
+            if kept is not None:
+                for uid, row in new.items():
+                    if uid in kept.learners:
+                        kept.complete[uid] = (kept.learners[uid][0], CompleteRow(levels=row.levels, mean=row.mean,
+                                                                                 days_behind=row.days_behind, reasons=row.reasons))
+        return made
 
     @cached_property
     def _page_rows(self) -> dict[int, Row]:
@@ -1186,11 +1413,13 @@ class HeatMap:
     def map_lines(self) -> list[MapLine]:
         """This page of the map as the page shows it (``MapLine``): from the learners'
         summaries and mastery rows, no row built."""
-        grid, nothing = self._page_grid, NOTHING
+        kept = self.kept.learners if self.kept is not None else None
+        grid, nothing = (self._page_grid if kept is None else {}), NOTHING
         objective_ids = [column.objective.id for column in self.columns]
         lines = []
         for learner in self.on_page:
-            levels = tuple(grid.get((learner.user_id, oid), nothing) for oid in objective_ids)
+            levels = (kept[learner.user_id][1].levels if kept is not None
+                      else tuple(grid.get((learner.user_id, oid), nothing) for oid in objective_ids))
             lines.append(MapLine(user_id=learner.user_id, name=learner.name, levels=levels,
                                  mean=_mean(mastered[0] for mastered in levels), reasons=learner.reasons, rules=self.policy,
                                  closed=learner.closed))
@@ -1356,7 +1585,8 @@ def _matches(learner: Summary, query: str, risk_only: bool) -> bool:
 
 def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None = None,
              descending: bool = False, page: int | None = 1, query: str = "", risk_only: bool = False,
-             risk_page: int | None = 1, date_all: bool = True, streamed: bool = False) -> HeatMap:
+             risk_page: int | None = 1, date_all: bool = True, streamed: bool = False,
+             lines: HeatLines | None = None) -> HeatMap:
     """The cohort's learners against the active objectives, sorted server-side over the
     whole cohort, filtered by name or email (``query``) or to those at risk, ``PER_PAGE``
     at a time; distributions, the funnel and the at-risk learners (with their last review,
@@ -1370,26 +1600,43 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
     (``SortOrder.order_by``). ``rows`` and ``at_risk`` build every (at-risk) learner's
     complete row as they are read; with ``streamed`` (an export) no learner's line is held
     at all: the order is read as ids, then lines and rows a chunk at a time
-    (``StreamedRows``), and the page's lists are empty."""
+    (``StreamedRows``), and the page's lists are empty. With ``lines`` (a process's
+    ``HeatLines``), the learners' lines are read from it, made again only for those whose
+    records changed (``kept_lines``), and sorted, counted and aggregated in Python from them:
+    the same page, a fixed three statements for the whole cohort."""
     ctx = _context(session, cohort, now)
     rules, today, columns = ctx.rules, ctx.today, ctx.columns
     chosen, order = sort_order(sort, columns)
+    kept = kept_lines(session, ctx, lines) if lines is not None and not streamed else None
     if streamed:
         learners: list[Summary] = []
         count = learner_counts(session, [cohort.id]).get(cohort.id, 0)
+    elif kept is not None:
+        if order.objective_id is not None:
+            index = [column.objective.id for column in columns].index(order.objective_id)
+            summaries = [replace(line.summary, level=line.levels[index][0]) for _key, line in kept.learners.values()]
+        else:
+            summaries = [line.summary for _key, line in kept.learners.values()]
+        learners = sort_learners(summaries, order, descending, named=True)
+        count = len(learners)
     else:
         learners = learner_summaries(session, cohort, columns, today, rules, order=order, descending=descending)
         count = len(learners)
     wanted = query.strip().lower()
     picked = [s for s in learners if _matches(s, wanted, risk_only)] if wanted or risk_only else learners
     pages = paging(page, PER_PAGE, len(picked))
-    risky = sort_learners((s for s in learners if s.at_risk), SORTS["risk"], descending=True)
+    if kept is not None:  # the kept lines come in the order by name already
+        risky = sort_learners([line.summary for _key, line in kept.learners.values() if line.summary.at_risk], SORTS["risk"],
+                              descending=True, named=True)
+    else:
+        risky = sort_learners((s for s in learners if s.at_risk), SORTS["risk"], descending=True)
     risk_pages = paging(risk_page, AT_RISK_PER_PAGE, len(risky))
     heat = HeatMap(cohort=cohort, today=today, month=current_month(cohort.start_date, today), policy=rules,
                    legend=bands(rules), columns=columns, count=count, learners_in_order=learners, risky=risky, sort=chosen,
                    descending=descending, reviews={}, on_page=pages.slice(picked),
                    risk_on_page=risk_pages.slice(risky), date_all=date_all, paging=pages, risk_paging=risk_pages,
-                   query=query.strip(), risk_only=risk_only, streamed=streamed, worked_out_at=now, context=ctx)
+                   query=query.strip(), risk_only=risk_only, streamed=streamed, worked_out_at=now, context=ctx,
+                   kept=kept)
     return heat
 
 

@@ -15,6 +15,7 @@ from lms.competency import services
 from lms.competency.charts import trend_chart
 from lms.competency.exports import EXPORTERS, ORGANIZATION_EXPORTERS, organization_export
 from lms.competency.forms import ReviewForm
+from lms.competency.lines import lines_of
 from lms.competency.render import heat_rows, reason_items
 from lms.database import utcnow
 from lms.extensions import db
@@ -40,7 +41,8 @@ def _heat_map(cohort: Cohort) -> services.HeatMap:
     return services.heat_map(db.session, cohort, utcnow(), request.args.get("sort"), request.args.get("dir") == "desc",
                              page=request.args.get("page", 1, type=int), query=request.args.get("q", "")[:100],
                              risk_only=request.args.get("risk") == "1", risk_page=request.args.get("risk_page", 1, type=int),
-                             date_all=not the_page, streamed=not the_page)  # the page completes the rows it shows
+                             date_all=not the_page, streamed=not the_page,  # the page completes the rows it shows
+                             lines=lines_of(current_app) if the_page else None)
 
 
 @bp.get("/cohorts/<int:cohort_id>/competency")

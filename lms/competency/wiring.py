@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from lms.cohorts import services as cohorts
-from lms.competency import services
+from lms.competency import lines, services
 from lms.competency.views import bp
 from lms.progress import services as progress
 from lms.web.page_cache import PageInput, add_cohort_input
@@ -17,4 +17,5 @@ def init_app(app: Flask) -> None:
     add_cohort_input(app, PageInput("cohort", cohorts.cohort_stamp))
     add_cohort_input(app, PageInput("progress", progress.cohort_stamp))
     add_cohort_input(app, PageInput("competency", services.cohort_stamp))
+    lines.init_app(app)
     app.register_blueprint(bp)
