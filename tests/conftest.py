@@ -53,6 +53,7 @@ from lms.accounts.signin_guard import DEVICE_COOKIE, device_cookie_value
 from lms.cohorts.enrolment import enrol
 from lms.cohorts.models import Cohort, Pace
 from lms.cohorts.services import create_organization
+from lms.competency.lines import lines_of
 from lms.competency.services import forget_finished_months
 from lms.content.services import ContentSource, apply_content
 from lms.extensions import db, limiter
@@ -707,8 +708,10 @@ def demo_command(loaded: Flask, _migrated: TestDatabase) -> Callable[[], Any]:
 @pytest.fixture()
 def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
     """Run a callable and return how many SQL statements it sent. Pages kept by the page
-    cache (``lms.web.page_cache``) are forgotten first, so a page is counted as it is built
-    (its stamp statement included); tests/test_page_cache.py counts the kept path."""
+    cache (``lms.web.page_cache``) and the heat map's learners' lines
+    (``lms.competency.lines``) are forgotten first, so a page is counted as it is built
+    (its stamp statement included); tests/test_page_cache.py counts the kept path,
+    tests/test_heatmap_scale.py the lines kept."""
 
     def run(action: Callable[[], Any]) -> int:
         statements: list[str] = []
@@ -719,6 +722,7 @@ def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
         with app.app_context():
             engine = db.engine
         cache_of(app).clear()
+        lines_of(app).clear()
         sa.event.listen(engine, "before_cursor_execute", record)
         try:
             action()
