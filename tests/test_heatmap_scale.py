@@ -30,8 +30,8 @@ from lms.competency.services import Row, compare, heat_map, learners_of
 from lms.database import READING, utcnow
 from lms.extensions import db
 from lms.gradebook.services import export_rows, gradebook
-from lms.web.page_cache import cache_of
 from lms.learning.services import cohort_today, joined_timeline
+from lms.web.page_cache import cache_of
 from tests.test_competency import course, evidence, taught_by_month  # noqa: F401  (the fixture, and its helpers)
 from tests.test_page_cache import body
 
