@@ -10,13 +10,29 @@ escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
 
-from flask import request, url_for
+from cachetools import LRUCache
+from flask import get_template_attribute, request, url_for
 from markupsafe import Markup, escape
 
-from lms.competency.services import Cell, Column, Link, MapLine, Mastered, Reason, bands, cells_under, held_under
+from lms.competency.services import (
+    Cell,
+    Column,
+    HeatMap,
+    Link,
+    MapLine,
+    Mastered,
+    Reason,
+    Row,
+    SinceReview,
+    bands,
+    cells_under,
+    held_under,
+)
+from lms.web.filters import zone_name
 from lms.web.links import request_url
 
 _PLACEHOLDER = 987654321  # stands for the learner's id in a link built once per page
@@ -123,3 +139,37 @@ def _row_html(link: str, above: tuple[str | None, ...], thresholds: tuple[tuple[
     return (f'<tr class="{"row-bad" if reasons else ""}" data-user="{user_id}">'
             f'<th scope="row" class="name"><a href="{href}">{escape(name)}</a></th>'
             f'{cells}<td class="num">{shown_mean}</td><td>{risk}</td></tr>\n')
+
+
+_risk_items: LRUCache[Hashable, str] = LRUCache(maxsize=4096)  # an at-risk item made, under what it shows
+_risk_items_lock = threading.Lock()
+
+
+def _item_key(cohort_id: int, row: Row, since: SinceReview) -> Hashable:
+    """All an at-risk item shows (``_risk.html``'s ``at_risk_item``): the learner, their
+    reasons, their last review and what changed since, the viewer's time zone (the review's
+    time is shown in it) and the script root its links start with."""
+    review = since.review
+    shown = None if review is None else (review.id, review.reviewer.name, review.created_at, review.follow_up_on,
+                                         review.days_behind)
+    return (request.script_root, zone_name(), cohort_id, row.user.id, row.user.name, tuple(row.reasons), shown,
+            tuple(since.new), tuple(since.gone), since.days_change, since.follow_up_due)
+
+
+def risk_items(heat: HeatMap) -> Markup:
+    """This page of the heat map's at-risk list, each learner's item made once a process for
+    what it shows (a learner whose reasons and review are unchanged is not made again on the
+    next page built after someone else's change)."""
+    item = get_template_attribute("competency/_risk.html", "at_risk_item")
+    parts = []
+    for row in heat.at_risk_shown:
+        since = heat.review_of(row)
+        key = _item_key(heat.cohort.id, row, since)
+        with _risk_items_lock:
+            made = _risk_items.get(key)
+        if made is None:
+            made = str(item(heat.cohort.id, row, since))
+            with _risk_items_lock:
+                _risk_items[key] = made
+        parts.append(made)
+    return Markup("\n".join(parts))  # noqa: S704 - made by the template, escaped there

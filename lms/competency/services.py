@@ -34,10 +34,10 @@ from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from sqlalchemy import Date, Float, Numeric, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Date, Float, Numeric, Select, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from lms.accounts.models import User
 from lms.catalog.models import KINDS, ContentRevision, Level, Objective, ObjectiveKind
@@ -578,7 +578,8 @@ def _rounded(value: Any) -> float | None:
 
 
 def _summary_query(cohort: Cohort, columns: Sequence[Column], today: date, rules: Policy,
-                   sort_objective: int | None, user_ids: Sequence[int] | None) -> tuple[Select[Any], SummarySql]:
+                   sort_objective: int | None, user_ids: Sequence[int] | BindParameter[Any] | None,
+                   ) -> tuple[Select[Any], SummarySql]:
     """``learner_summaries``' statement, unordered, and its line's SQL."""
     kept, bar, line = ProgressObjective, rules.at_risk_below, ProgressLearner
     weak = case((and_(kept.closes_on <= today, or_(Mastery.level.is_(None), Mastery.level < bar)), 1), else_=0)
@@ -623,12 +624,17 @@ def learner_summaries(session: DbSession, cohort: Cohort, columns: Sequence[Colu
     query, line = _summary_query(cohort, columns, today, rules, sort_objective, user_ids)
     if order is not None:
         query = query.order_by(*order.order_by(line, descending))
+    return _summaries(session.execute(query), today, sort_objective is not None)
+
+
+def _summaries(rows: Iterable[Any], today: date, sorted_level: bool = False) -> list[Summary]:
+    """``learner_summaries``' lines from the rows of its statement."""
     result = []
-    for row in session.execute(query):
+    for row in rows:
         user_id, name, email, oldest, mean, weak_count, closed, over = row[:8]
         late = (today - oldest).days if oldest is not None else 0
         result.append(Summary(user_id=user_id, name=name, email=email, mean=_rounded(mean), weak=int(weak_count or 0),
-                              days_behind=max(late, 0), level=row[8] if sort_objective is not None else None,
+                              days_behind=max(late, 0), level=row[8] if sorted_level else None,
                               closed=bool(closed), over=bool(over)))
     return result
 
@@ -1191,7 +1197,7 @@ class CompleteRow:
     reasons: list[Reason]
 
 
-def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...]]:
+def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, Sequence[Any]]:
     """Each current learner of the cohort -> what their heat map line is made from, as it
     stands: their enrolment and account as the map lists them, the number their kept
     schedule state is folded into (``ProgressLearner.cohort_revision``: their days behind,
@@ -1205,7 +1211,7 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...
                                               ProgressLearner.cohort_id == Enrolment.cohort_id))
              .outerjoin(MasteryMark, MasteryMark.user_id == Enrolment.user_id)
              .where(Enrolment.cohort_id == cohort.id, Enrolment.active))
-    return {row[0]: tuple(row) for row in session.connection().execute(query)}
+    return {row[0]: row for row in session.connection().execute(query).all()}
 
 
 def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohort | None:
@@ -1220,14 +1226,22 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
     cohort, columns = ctx.cohort, ctx.columns
     key = (ctx.today, tuple((c.objective.id, c.closes_on, c.closed) for c in columns), content_token(session),
            cohort.start_date, cohort.timezone)
-    keys = learner_keys(session, cohort)
     before = store.get(cohort.id, key)
+    memo: dict[str, Any] = dict(before.memo) if before is not None else {}
+    keys = learner_keys(session, cohort)
     held = before.learners if before is not None else {}
     learners = {uid: line for uid, line in held.items() if keys.get(uid) == line[0]}  # in held's order (by name)
     stale = [uid for uid in keys if uid not in learners]
     if stale:
         wanted = None if len(stale) == len(keys) else stale
-        summaries = learner_summaries(session, cohort, columns, ctx.today, ctx.rules, user_ids=wanted)
+        if wanted is None:
+            summaries = learner_summaries(session, cohort, columns, ctx.today, ctx.rules)
+        else:  # the statement made once for the cohort's key, the learners bound
+            statement = memo.get("stale")
+            if statement is None:
+                statement = memo["stale"] = _summary_query(cohort, columns, ctx.today, ctx.rules, None,
+                                                           bindparam("stale_ids", expanding=True))[0]
+            summaries = _summaries(session.execute(statement, {"stale_ids": wanted}), ctx.today)
         grid = mastery_grid(session, [cohort.id], wanted)
         objective_ids = [column.objective.id for column in columns]
         for line in summaries:
@@ -1253,8 +1267,7 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
         learners = dict(sorted(learners.items(), key=lambda item: (item[1][1].folded, item[0])))
     complete = {uid: made for uid, made in (before.complete.items() if before is not None else ())
                 if uid in learners and made[0] == learners[uid][0]}
-    kept = KeptCohort(key=key, learners=learners, complete=complete, totals=totals,
-                      memo=dict(before.memo) if before is not None else {})
+    kept = KeptCohort(key=key, learners=learners, complete=complete, totals=totals, memo=memo)
     store.put(cohort.id, kept, len(stale))
     return kept
 
