@@ -26,11 +26,11 @@ mastery and the schedule state, then times:
                   the page's grid, the at-risk list's complete rows, the map's lines, the
                   rendering; and the page's own work (the parts a page of 100 learners needs
                   whatever the cohort's size: its grid, rows, lines and rendering) against the floor
-  kept lines      a prototype (bench/kept_lines.py): the page built on the view from what a
-                  design keeping every learner's line as events arrive would read (each
-                  learner's cells as HTML, the at-risk list's items, the cohort's figures, in
-                  tables the benchmark fills from the site's own service), beside the page
-                  built today, and whether the two show the same
+  as served       the page with each request in an app context of its own, as a server runs
+                  it: kept; built the first view after one learner's mastery changed (a
+                  different learner each view, the others' lines kept by the process:
+                  lms/competency/lines.py), page 1 by the mean and page 5 by an objective; and
+                  built with nothing of it held by the process (its pages and lines forgotten)
   cohort page     GET /cohorts/<id>, likewise
   gradebook       GET /cohorts/<id>/gradebook (one page), and with ?show=overdue and
                   ?show=ungraded (filters that build the rows of the learners SQL says they
@@ -84,7 +84,6 @@ from flask_login import login_user  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bench import kept_lines  # noqa: E402
 from config import DevelopmentConfig, normalise_database_url  # noqa: E402
 from lms import create_app  # noqa: E402
 from lms.accounts.models import User  # noqa: E402
@@ -472,15 +471,6 @@ def measure(app: Flask, cohort_id: int, runs: int, redis_url: str = "") -> list[
                         f"{rest / floor:.1f}x the floor: what a page rendered on the view costs with its data free; "
                         f"the service's share {service:.1f} ms"))
         results.extend(built_parts(app, cohort_id, runs, floor))
-        kept_lines.keep(app, cohort_id)
-        built_kept, statements, size, reads, rendering, same = kept_lines.page(
-            app, client, f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc", runs, timed_get)
-        results.append(("heat map page built from kept lines (a prototype: bench/kept_lines.py)", built_kept,
-                        f"{built_kept / floor:.1f}x the floor; {statements} SQL statements, {size // 1024} KiB of HTML; "
-                        + ("shows what the site's page shows" if same else "DIFFERS from the site's page")))
-        results.append(("  of which its reads (counts, 100 kept lines, 15 at-risk items, reviews, figures)", reads,
-                        f"{reads / floor:.1f}x the floor"))
-        results.append(("  of which its rendering (the template, the kept HTML joined)", rendering, f"{rendering / floor:.1f}x the floor"))
         last, _n, _size = timed_get(client, f"/cohorts/{cohort_id}/competency?sort=KO1&page=5", runs, forget)
         results.append(("heat map page 5 built, sorted by an objective, nothing held", last, f"{last / floor:.1f}x the floor"))
         client.get(f"/cohorts/{cohort_id}/competency?sort=mean&dir=desc")  # built and kept: what follows is a view again

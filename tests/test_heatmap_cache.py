@@ -496,3 +496,20 @@ def test_the_heat_map_says_when_its_figures_were_worked_out_and_spells_out_its_c
     assert pairs and len(pairs) == len(headings) == len(titles)
     for code, title in pairs:
         assert title.removesuffix(" (closed: every module serving it is past its last due date)") == titles[code]
+
+
+def test_an_at_risk_item_kept_made_shows_its_reviewer_renamed(world: Learner, client) -> None:
+    """A learner's item in the at-risk list is made once for what it shows (their line and
+    last review: ``lms.competency.render.risk_items``): when only the reviewer's name
+    changes (plain SQL, another process), the page built again names them as they are now,
+    as the page built with nothing kept does."""
+    reviewed(world)
+    db.session.commit()
+    before = body(client.get(url(world)))
+    assert "Last reviewed by Tess Teacher" in before
+    plain_sql("UPDATE users SET name = 'Tess Renamed' WHERE id = :id", id=world.teacher.id)
+    db.session.expire_all()
+    kept = body(client.get(url(world)))
+    forget(world.app)
+    assert kept == body(client.get(url(world))) != before
+    assert "Last reviewed by Tess Renamed" in kept

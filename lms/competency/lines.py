@@ -49,14 +49,27 @@ class KeptCohort:
 
 
 class HeatLines:
-    """The kept cohorts of one process (thread-safe: a cohort's lines are replaced whole)."""
+    """The kept cohorts of one process (thread-safe: a cohort's lines are replaced whole),
+    and the at-risk list's items made from them (HTML, under all they show)."""
+
+    ITEMS = 4096  # at-risk items kept, the least recently shown dropped first
 
     def __init__(self, learners: int) -> None:
         self.enabled = learners > 0
         self._cohorts: LRUCache[int, KeptCohort] = LRUCache(maxsize=max(learners, 1),
                                                              getsizeof=lambda kept: max(len(kept.learners), 1))
+        self._items: LRUCache[Hashable, str] = LRUCache(maxsize=self.ITEMS)
         self._lock = threading.Lock()
         self.built = 0  # learners' lines made (what a test reads to see which were made again)
+
+    def item(self, key: Hashable) -> str | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def keep_item(self, key: Hashable, made: str) -> None:
+        if self.enabled:
+            with self._lock:
+                self._items[key] = made
 
     def get(self, cohort_id: int, key: Hashable) -> KeptCohort | None:
         with self._lock:
@@ -73,6 +86,7 @@ class HeatLines:
     def clear(self) -> None:
         with self._lock:
             self._cohorts.clear()
+            self._items.clear()
 
 
 def lines_of(app: Flask) -> HeatLines:

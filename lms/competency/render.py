@@ -10,14 +10,13 @@ escaped."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Hashable, Sequence
 from functools import lru_cache
 
-from cachetools import LRUCache
-from flask import get_template_attribute, request, url_for
+from flask import current_app, get_template_attribute, request, url_for
 from markupsafe import Markup, escape
 
+from lms.competency.lines import lines_of
 from lms.competency.services import (
     Cell,
     Column,
@@ -141,35 +140,47 @@ def _row_html(link: str, above: tuple[str | None, ...], thresholds: tuple[tuple[
             f'{cells}<td class="num">{shown_mean}</td><td>{risk}</td></tr>\n')
 
 
-_risk_items: LRUCache[Hashable, str] = LRUCache(maxsize=4096)  # an at-risk item made, under what it shows
-_risk_items_lock = threading.Lock()
-
-
-def _item_key(cohort_id: int, row: Row, since: SinceReview) -> Hashable:
+def _item_key(heat: HeatMap, row: Row, since: SinceReview) -> Hashable:
     """All an at-risk item shows (``_risk.html``'s ``at_risk_item``): the learner, their
     reasons, their last review and what changed since, the viewer's time zone (the review's
     time is shown in it) and the script root its links start with."""
     review = since.review
     shown = None if review is None else (review.id, review.reviewer.name, review.created_at, review.follow_up_on,
                                          review.days_behind)
-    return (request.script_root, zone_name(), cohort_id, row.user.id, row.user.name, tuple(row.reasons), shown,
+    return (request.script_root, zone_name(), heat.cohort.id, row.user.id, row.user.name, tuple(row.reasons), shown,
             tuple(since.new), tuple(since.gone), since.days_change, since.follow_up_due)
+
+
+def _kept_item_key(heat: HeatMap, user_id: int) -> Hashable | None:
+    """What an at-risk item shows, for a learner whose line the process keeps: their line's
+    key (their account, records and last review with its reviewer's name, from which their
+    reasons and what changed since the review follow) under the cohort's (the day: whether a
+    follow-up is due), with the viewer's time zone and the script root; None without kept lines."""
+    if heat.kept is None or user_id not in heat.kept.learners:
+        return None
+    return (request.script_root, zone_name(), heat.cohort.id, heat.kept.key, tuple(heat.kept.learners[user_id][0]))
 
 
 def risk_items(heat: HeatMap) -> Markup:
     """This page of the heat map's at-risk list, each learner's item made once a process for
-    what it shows (a learner whose reasons and review are unchanged is not made again on the
-    next page built after someone else's change)."""
+    what it shows: with kept lines, a learner whose line and last review are unchanged is
+    served their item made before, without reading their account, row or review again."""
     item = get_template_attribute("competency/_risk.html", "at_risk_item")
-    parts = []
-    for row in heat.at_risk_shown:
-        since = heat.review_of(row)
-        key = _item_key(heat.cohort.id, row, since)
-        with _risk_items_lock:
-            made = _risk_items.get(key)
-        if made is None:
-            made = str(item(heat.cohort.id, row, since))
-            with _risk_items_lock:
-                _risk_items[key] = made
-        parts.append(made)
-    return Markup("\n".join(parts))  # noqa: S704 - made by the template, escaped there
+    kept = lines_of(current_app)
+    made: dict[int, str] = {}
+    missing = []
+    for learner in heat.risk_on_page:
+        key = _kept_item_key(heat, learner.user_id)
+        found = kept.item(key) if key is not None else None
+        if found is None:
+            missing.append(learner)
+        else:
+            made[learner.user_id] = found
+    for row, since in heat.at_risk_of(missing):
+        key = _kept_item_key(heat, row.user.id) or _item_key(heat, row, since)
+        found = kept.item(key)
+        if found is None:
+            found = str(item(heat.cohort.id, row, since))
+            kept.keep_item(key, found)
+        made[row.user.id] = found
+    return Markup("\n".join(made[learner.user_id] for learner in heat.risk_on_page))  # noqa: S704 - made by the template, escaped there

@@ -477,7 +477,12 @@ class ByObjective(SortOrder):
         self.objective_id = objective_id
 
     def key(self, learner: Summary) -> Any:
-        return -1.0 if learner.level is None else learner.level
+        return self.level_key(learner.level)
+
+    @staticmethod
+    def level_key(level: float | None) -> float:
+        """The order of a level on the objective (none: below every level, as SQL's ``coalesce(level, -1)``)."""
+        return -1.0 if level is None else level
 
     def order_by(self, line: SummarySql, descending: bool) -> list[ColumnElement[Any]]:
         assert line.level is not None
@@ -1201,11 +1206,19 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, Sequence[Any]]
     """Each current learner of the cohort -> what their heat map line is made from, as it
     stands: their enrolment and account as the map lists them, the number their kept
     schedule state is folded into (``ProgressLearner.cohort_revision``: their days behind,
-    closing days and overdue items) and their mastery mark (drawn again by the database on
-    every write to their mastery rows). One statement, one row a learner."""
+    closing days and overdue items), their mastery mark (drawn again by the database on
+    every write to their mastery rows) and their last review in the cohort with its
+    reviewer's name (what their item in the at-risk list says of it). One statement, one row
+    a learner."""
     own = case((Enrolment.pace == Pace.OWN_START, Enrolment.started_at))  # the start matters at one's own pace only
+    reviewer = aliased(User)
+    theirs = and_(AtRiskReview.cohort_id == Enrolment.cohort_id, AtRiskReview.learner_id == Enrolment.user_id)
+    last = select(AtRiskReview.id).where(theirs).order_by(AtRiskReview.id.desc()).limit(1).scalar_subquery()
+    reviewed_by = (select(reviewer.name).join(AtRiskReview, AtRiskReview.reviewer_id == reviewer.id).where(theirs)
+                   .order_by(AtRiskReview.id.desc()).limit(1).scalar_subquery())
     query = (select(Enrolment.user_id, Enrolment.id, own, Enrolment.pace, User.name, User.email,
-                    User.deactivated_at.is_not(None), ProgressLearner.cohort_revision, MasteryMark.revision)
+                    User.deactivated_at.is_not(None), ProgressLearner.cohort_revision, MasteryMark.revision,
+                    last, reviewed_by)
              .join(User, User.id == Enrolment.user_id)
              .outerjoin(ProgressLearner, and_(ProgressLearner.user_id == Enrolment.user_id,
                                               ProgressLearner.cohort_id == Enrolment.cohort_id))
@@ -1443,6 +1456,22 @@ class HeatMap:
         """This page of the at-risk list, its rows complete."""
         return [self._page_rows[s.user_id] for s in self.risk_on_page]
 
+    def at_risk_of(self, learners: Sequence[Summary]) -> list[tuple[Row, SinceReview]]:
+        """Some of this page's at-risk learners' complete rows, each with their last review
+        and what changed since: two statements at most (their accounts, their reviews),
+        whatever their number (the page's item of a learner whose line and review are
+        unchanged is kept made: ``lms.competency.render.risk_items``)."""
+        if self.context is None or not learners:
+            return []
+        built = self._build(learners, None)
+        reviews = latest_reviews(self.context.session, self.cohort.id, sorted(built))
+        pairs = []
+        for learner in learners:
+            row = built[learner.user_id]
+            since = self.reviews[learner.user_id] = since_review(row, reviews.get(learner.user_id), self.today)
+            pairs.append((row, since))
+        return pairs
+
     def _every_row(self, at_risk_only: bool, complete: bool) -> Iterable[Row]:
         assert self.context is not None
         if self.streamed:
@@ -1625,12 +1654,13 @@ def heat_map(session: DbSession, cohort: Cohort, now: datetime, sort: str | None
         learners: list[Summary] = []
         count = learner_counts(session, [cohort.id]).get(cohort.id, 0)
     elif kept is not None:
-        if order.objective_id is not None:
-            index = [column.objective.id for column in columns].index(order.objective_id)
-            summaries = [replace(line.summary, level=line.levels[index][0]) for _key, line in kept.learners.values()]
+        if isinstance(order, ByObjective):  # by the level each line holds on it (no line copied to carry it)
+            index = order.index
+            ordered = sorted(kept.learners.values(), key=lambda entry: ByObjective.level_key(entry[1].levels[index][0]),
+                             reverse=descending)
+            learners = [line.summary for _key, line in ordered]
         else:
-            summaries = [line.summary for _key, line in kept.learners.values()]
-        learners = sort_learners(summaries, order, descending, named=True)
+            learners = sort_learners([line.summary for _key, line in kept.learners.values()], order, descending, named=True)
         count = len(learners)
     else:
         learners = learner_summaries(session, cohort, columns, today, rules, order=order, descending=descending)
