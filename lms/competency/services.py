@@ -1211,18 +1211,19 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, Sequence[Any]]
     reviewer's name (what their item in the at-risk list says of it). One statement, one row
     a learner."""
     own = case((Enrolment.pace == Pace.OWN_START, Enrolment.started_at))  # the start matters at one's own pace only
-    reviewer = aliased(User)
-    theirs = and_(AtRiskReview.cohort_id == Enrolment.cohort_id, AtRiskReview.learner_id == Enrolment.user_id)
-    last = select(AtRiskReview.id).where(theirs).order_by(AtRiskReview.id.desc()).limit(1).scalar_subquery()
-    reviewed_by = (select(reviewer.name).join(AtRiskReview, AtRiskReview.reviewer_id == reviewer.id).where(theirs)
-                   .order_by(AtRiskReview.id.desc()).limit(1).scalar_subquery())
+    # each reviewed learner's last review in the cohort: one aggregate over the cohort's reviews
+    last = (select(AtRiskReview.learner_id, func.max(AtRiskReview.id).label("id"))
+            .where(AtRiskReview.cohort_id == cohort.id).group_by(AtRiskReview.learner_id).subquery())
+    review, reviewer = aliased(AtRiskReview), aliased(User)
     query = (select(Enrolment.user_id, Enrolment.id, own, Enrolment.pace, User.name, User.email,
                     User.deactivated_at.is_not(None), ProgressLearner.cohort_revision, MasteryMark.revision,
-                    last, reviewed_by)
+                    last.c.id, reviewer.name)
              .join(User, User.id == Enrolment.user_id)
              .outerjoin(ProgressLearner, and_(ProgressLearner.user_id == Enrolment.user_id,
                                               ProgressLearner.cohort_id == Enrolment.cohort_id))
              .outerjoin(MasteryMark, MasteryMark.user_id == Enrolment.user_id)
+             .outerjoin(last, last.c.learner_id == Enrolment.user_id)
+             .outerjoin(review, review.id == last.c.id).outerjoin(reviewer, reviewer.id == review.reviewer_id)
              .where(Enrolment.cohort_id == cohort.id, Enrolment.active))
     return {row[0]: row for row in session.connection().execute(query).all()}
 
