@@ -63,6 +63,16 @@ def forget(app: Flask) -> None:
     lines_of(app).clear()
 
 
+def shown_after(world: Learner, client: Any, before: str) -> str:
+    """The heat map viewed after a change, as the process builds it from what it keeps: the
+    same as the page built with nothing kept, and not ``before`` (the change shows)."""
+    db.session.expire_all()
+    kept = body(client.get(url(world)))
+    forget(world.app)
+    assert kept == body(client.get(url(world))) != before
+    return kept
+
+
 def plain_sql(statement: str, **values: Any) -> None:
     """``statement`` run and committed by another process: no session event sees it."""
     other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
@@ -198,10 +208,7 @@ def test_a_kept_heat_map_says_what_a_held_cell_needs_as_it_stands(world: Learner
     assert body(client.get(url(world))) == before and cache.hits == hits + 1  # kept
 
     plain_sql("UPDATE mastery SET missing = 1.5 WHERE user_id = :id", id=world.learner.id)
-    db.session.expire_all()
-    kept = body(client.get(url(world)))
-    forget(world.app)
-    assert kept == body(client.get(url(world))) != before
+    kept = shown_after(world, client, before)
     assert "needs 2 more pieces of staff-checked evidence to count as mastered" in kept
     assert "needs one more piece" not in kept
 
@@ -287,18 +294,8 @@ def test_a_kept_heat_map_costs_its_stamp(world: Learner, client) -> None:
 def test_a_built_heat_map_reads_its_cohort_once(world: Learner, client) -> None:
     """The route's access rule reads the cohort; the view uses that row (``hold``) rather
     than reading it again."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    page = url(world)
     cache_of(world.app).clear()
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        assert client.get(page).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    statements = statements_of(client, url(world))
     cohort_rows = [s for s in statements if " ".join(s.split()).startswith("SELECT cohorts.id")]
     assert len(cohort_rows) == 1, "\n".join(s[:120] for s in statements)
 
@@ -338,8 +335,8 @@ def test_the_kept_trend_is_never_stale(world: Learner, client, enrol_learner, ma
     assert kept != before
 
 
-def stamp_statements(client: Any, page: str) -> list[str]:
-    """The statements of one GET of ``page`` that read a stamp (its columns are ``stamp_<n>``)."""
+def statements_of(client: Any, page: str) -> list[str]:
+    """The statements one GET of ``page`` sends (it must answer 200)."""
     statements: list[str] = []
 
     def record(*args: Any) -> None:
@@ -350,7 +347,12 @@ def stamp_statements(client: Any, page: str) -> list[str]:
         assert client.get(page).status_code == 200
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
-    return [s for s in statements if "stamp_0" in s]
+    return statements
+
+
+def stamp_statements(client: Any, page: str) -> list[str]:
+    """The statements of one GET of ``page`` that read a stamp (its columns are ``stamp_<n>``)."""
+    return [s for s in statements_of(client, page) if "stamp_0" in s]
 
 
 @pytest.mark.parametrize("page", ["heat map", "learner home"])
@@ -508,8 +510,5 @@ def test_an_at_risk_item_kept_made_shows_its_reviewer_renamed(world: Learner, cl
     before = body(client.get(url(world)))
     assert "Last reviewed by Tess Teacher" in before
     plain_sql("UPDATE users SET name = 'Tess Renamed' WHERE id = :id", id=world.teacher.id)
-    db.session.expire_all()
-    kept = body(client.get(url(world)))
-    forget(world.app)
-    assert kept == body(client.get(url(world))) != before
+    kept = shown_after(world, client, before)
     assert "Last reviewed by Tess Renamed" in kept

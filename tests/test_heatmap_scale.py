@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
@@ -33,6 +32,7 @@ from lms.gradebook.services import export_rows, gradebook
 from lms.learning.services import cohort_today, joined_timeline
 from lms.web.page_cache import cache_of
 from tests.test_competency import course, evidence, taught_by_month  # noqa: F401  (the fixture, and its helpers)
+from tests.test_heatmap_cache import statements_of
 from tests.test_page_cache import body
 
 SORTS = ("name", "mean", "risk", "KO1", "KO2", "SO2")
@@ -305,17 +305,8 @@ def test_statements_stay_fixed_as_the_cohort_and_organization_grow(course, small
 def kept_statements(client: Any, url: str) -> int:
     """The statements of GET ``url`` built with the heat map's learners' lines as the
     process keeps them (``page_statements`` forgets them first), its kept pages forgotten."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
     cache_of(client.application).clear()
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    statements = statements_of(client, url)
     db.session.expire_all()
     return len(statements)
 
