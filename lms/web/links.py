@@ -1,6 +1,7 @@
 """Links whose URL is the same on every request, such as the layout's navigation (about
-twenty a page): ``fixed_url(endpoint, **values)`` answers what ``url_for`` answers, built
-once per app for each script root and subdomain the requests come with. Links a page repeats
+twenty a page) or a cohort's heat map's sorts and pages: ``fixed_url(endpoint, **values)``
+(values that are strings, integers or None) answers what ``url_for`` answers, built once
+per app for each script root and subdomain the requests come with. Links a page repeats
 with values of its own (a learner's page linked once per reason, with a different anchor
 each time): ``request_url``, built once a request for each endpoint and values.
 
@@ -27,7 +28,7 @@ def fixed_url(endpoint: str, **values: Any) -> str:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as the app itself
     adapter = request_ctx.url_adapter if has_request_context() else None
     if (adapter is None or app.url_map.host_matching or endpoint.startswith(".") or any(app.url_default_functions.values())
-            or not all(type(value) is str for value in values.values())):
+            or not all(value is None or type(value) in (str, int) for value in values.values())):
         return url_for(endpoint, **values)
     kept: dict[tuple[object, ...], str] = app.extensions.setdefault(FIXED_URLS, {})
     key = (adapter.script_name, adapter.subdomain, endpoint, *sorted(values.items()))
