@@ -197,7 +197,7 @@ class Config:
         self.PAGE_CACHE_REDIS_URL = _redis_url("PAGE_CACHE_REDIS_URL", self.REDIS_URL)
         # Each cohort's heat map lines kept per process, learner by learner (lms/competency/lines.py): at most
         # HEAT_LINES_LEARNERS learners' in all (0: the whole cohort read in SQL on every heat map built).
-        self.HEAT_LINES_LEARNERS = _number("HEAT_LINES_LEARNERS", 20000, int, zero=True)
+        self.HEAT_LINES_LEARNERS = _number("HEAT_LINES_LEARNERS", 10000, int, zero=True)
         # off: answers leave uncompressed (a proxy in front compresses them, or must not)
         self.COMPRESS_REGISTER = _choice("COMPRESS_RESPONSES", "on", ("on", "off")) == "on"
         # Answers of this many bytes and more are compressed. Compressing a page costs its process

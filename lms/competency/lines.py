@@ -94,4 +94,4 @@ def lines_of(app: Flask) -> HeatLines:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[LINES_KEY] = HeatLines(int(app.config.get("HEAT_LINES_LEARNERS", 20000)))
+    app.extensions[LINES_KEY] = HeatLines(int(app.config.get("HEAT_LINES_LEARNERS", 10000)))

@@ -1153,8 +1153,16 @@ class LineTotals:
         other.levels, other.taught, other.reached = [list(v) for v in self.levels], list(self.taught), dict(self.reached)
         return other
 
-    def count(self, line: HeatLine, sign: int) -> None:
-        """``line`` counted in (``sign`` 1) or out (-1)."""
+    def count_all(self, lines: Iterable[HeatLine]) -> None:
+        """Every one of ``lines`` counted in (each column's levels put in order once, at the end)."""
+        for line in lines:
+            self.count(line, 1, ordered=False)
+        for levels in self.levels:
+            levels.sort()
+
+    def count(self, line: HeatLine, sign: int, ordered: bool = True) -> None:
+        """``line`` counted in (``sign`` 1) or out (-1); not ``ordered``: its levels appended
+        to their columns (``count_all`` orders them)."""
         mine: dict[int, bool] = {}
         if line.summary.closed:
             self.closed += sign
@@ -1166,11 +1174,13 @@ class LineTotals:
         for index, (level, _count, _held, _missing) in enumerate(line.levels):
             if level is None:
                 continue
-            ordered = self.levels[index]
-            if sign > 0:
-                insort(ordered, level)
+            column = self.levels[index]
+            if not ordered:
+                column.append(level)
+            elif sign > 0:
+                insort(column, level)
             else:
-                del ordered[bisect_left(ordered, level)]
+                del column[bisect_left(column, level)]
             taught_in = self.month_of[index]
             if mine and level >= self.bar and taught_in is not None and mine[taught_in]:
                 self.taught[index] += sign
@@ -1275,8 +1285,7 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
                 totals.count(learners[uid][1], 1)
     else:
         totals = LineTotals(cohort, ctx.today, columns, ctx.rules)
-        for _mine, line in learners.values():
-            totals.count(line, 1)
+        totals.count_all(line for _mine, line in learners.values())
     if stale:  # in the map's order by name, so that each sort is one pass over them
         learners = dict(sorted(learners.items(), key=lambda item: (item[1][1].folded, item[0])))
     complete = {uid: made for uid, made in (before.complete.items() if before is not None else ())
