@@ -19,10 +19,8 @@ from markupsafe import Markup, escape
 from lms.competency.lines import lines_of
 from lms.competency.services import (
     Cell,
-    Column,
     HeatMap,
     Link,
-    MapLine,
     Mastered,
     Reason,
     Row,
@@ -109,15 +107,30 @@ def _named_span(name: str) -> str:
     return f'<span class="visually-hidden"> {escape(name)}</span>'
 
 
-def heat_rows(cohort_id: int, rows: Sequence[MapLine], columns: Sequence[Column]) -> Markup:
-    """Each of ``rows`` as a table row: the learner's name (a link to their progress), a cell
-    per column, the mean and whether they are at risk (for how many reasons)."""
-    link = url_for("progress.learner", cohort_id=cohort_id, user_id=_PLACEHOLDER)
+def heat_rows(heat: HeatMap) -> Markup:
+    """Each of this page's map lines (``HeatMap.map_lines``) as a table row: the learner's
+    name (a link to their progress), a cell per column, the mean and whether they are at risk
+    (for how many reasons). With the cohort's lines kept, a learner's row is kept made with
+    them while their line's key holds (it says all the row shows, under the cohort's key)."""
+    rows = heat.map_lines
+    link = url_for("progress.learner", cohort_id=heat.cohort.id, user_id=_PLACEHOLDER)
     # A held cell is held under the named level above its own ("mastered", "proficient").
-    above = tuple([b.name for b in bands(rows[0].rules)][1:] + [None]) if rows and held_under(rows[0].rules) else ()
-    thresholds = tuple(rows[0].rules.thresholds.items()) if rows else ()
-    return Markup("".join(_row_html(link, above, thresholds, row.user_id, row.name, row.levels, row.mean, row.reasons,  # noqa: S704
-                                    row.closed) for row in rows))  # every value escaped in _row_html
+    above = tuple([b.name for b in bands(heat.policy)][1:] + [None]) if held_under(heat.policy) else ()
+    thresholds = tuple(heat.policy.thresholds.items())
+    kept = heat.kept
+    made: dict[int, tuple[object, str]] = kept.memo.setdefault(f"rows {link}", {}) if kept is not None else {}
+    parts = []
+    for row in rows:
+        mine = kept.learners[row.user_id][0] if kept is not None and row.user_id in kept.learners else None
+        found = made.get(row.user_id)
+        if mine is not None and found is not None and found[0] is mine:
+            parts.append(found[1])
+            continue
+        html = _row_html(link, above, thresholds, row.user_id, row.name, row.levels, row.mean, row.reasons, row.closed)
+        if mine is not None:
+            made[row.user_id] = (mine, html)
+        parts.append(html)
+    return Markup("".join(parts))  # noqa: S704 - every value escaped in _row_html
 
 
 @lru_cache(maxsize=8192)
