@@ -34,7 +34,7 @@ from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from blinker import Namespace
-from sqlalchemy import Date, Float, Numeric, Select, and_, bindparam, case, cast, func, literal, or_, select
+from sqlalchemy import Date, Float, Integer, Numeric, Select, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -558,8 +558,12 @@ def mastery_grid(session: DbSession, cohort_ids: Sequence[int],
     query = grid_query(cohort_ids).add_columns(Mastery.missing)
     if user_ids is not None:
         query = query.where(Mastery.user_id.in_(list(user_ids)))
-    return {(u, o): (level, count, bool(held), float(missing or 0.0))
-            for u, o, level, count, held, missing in session.execute(query)}
+    return _grid(session.execute(query))
+
+
+def _grid(rows: Iterable[Any]) -> dict[tuple[int, int], Mastered]:
+    """``mastery_grid`` from the rows of its statement."""
+    return {(u, o): (level, count, bool(held), float(missing or 0.0)) for u, o, level, count, held, missing in rows}
 
 
 def closes_on(objective: Objective, timeline: Timeline) -> date | None:
@@ -1220,22 +1224,28 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, Sequence[Any]]
     every write to their mastery rows) and their last review in the cohort with its
     reviewer's name (what their item in the at-risk list says of it). One statement, one row
     a learner."""
+    return {row[0]: row for row in session.connection().execute(_keys_statement(), {"keys_cohort": cohort.id}).all()}
+
+
+@lru_cache(maxsize=1)
+def _keys_statement() -> Select[Any]:
+    """``learner_keys``' statement, made once a process (the cohort a bound parameter)."""
+    cohort_id = bindparam("keys_cohort", type_=Integer)
     own = case((Enrolment.pace == Pace.OWN_START, Enrolment.started_at))  # the start matters at one's own pace only
     # each reviewed learner's last review in the cohort: one aggregate over the cohort's reviews
     last = (select(AtRiskReview.learner_id, func.max(AtRiskReview.id).label("id"))
-            .where(AtRiskReview.cohort_id == cohort.id).group_by(AtRiskReview.learner_id).subquery())
+            .where(AtRiskReview.cohort_id == cohort_id).group_by(AtRiskReview.learner_id).subquery())
     review, reviewer = aliased(AtRiskReview), aliased(User)
-    query = (select(Enrolment.user_id, Enrolment.id, own, Enrolment.pace, User.name, User.email,
-                    User.deactivated_at.is_not(None), ProgressLearner.cohort_revision, MasteryMark.revision,
-                    last.c.id, reviewer.name)
-             .join(User, User.id == Enrolment.user_id)
-             .outerjoin(ProgressLearner, and_(ProgressLearner.user_id == Enrolment.user_id,
-                                              ProgressLearner.cohort_id == Enrolment.cohort_id))
-             .outerjoin(MasteryMark, MasteryMark.user_id == Enrolment.user_id)
-             .outerjoin(last, last.c.learner_id == Enrolment.user_id)
-             .outerjoin(review, review.id == last.c.id).outerjoin(reviewer, reviewer.id == review.reviewer_id)
-             .where(Enrolment.cohort_id == cohort.id, Enrolment.active))
-    return {row[0]: row for row in session.connection().execute(query).all()}
+    return (select(Enrolment.user_id, Enrolment.id, own, Enrolment.pace, User.name, User.email,
+                   User.deactivated_at.is_not(None), ProgressLearner.cohort_revision, MasteryMark.revision,
+                   last.c.id, reviewer.name)
+            .join(User, User.id == Enrolment.user_id)
+            .outerjoin(ProgressLearner, and_(ProgressLearner.user_id == Enrolment.user_id,
+                                             ProgressLearner.cohort_id == Enrolment.cohort_id))
+            .outerjoin(MasteryMark, MasteryMark.user_id == Enrolment.user_id)
+            .outerjoin(last, last.c.learner_id == Enrolment.user_id)
+            .outerjoin(review, review.id == last.c.id).outerjoin(reviewer, reviewer.id == review.reviewer_id)
+            .where(Enrolment.cohort_id == cohort_id, Enrolment.active))
 
 
 def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohort | None:
@@ -1266,7 +1276,14 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
                 statement = memo["stale"] = _summary_query(cohort, columns, ctx.today, ctx.rules, None,
                                                            bindparam("stale_ids", expanding=True))[0]
             summaries = _summaries(session.execute(statement, {"stale_ids": wanted}), ctx.today)
-        grid = mastery_grid(session, [cohort.id], wanted)
+        if wanted is None:
+            grid = mastery_grid(session, [cohort.id])
+        else:
+            found = memo.get("stale grid")
+            if found is None:
+                found = memo["stale grid"] = (grid_query([cohort.id]).add_columns(Mastery.missing)
+                                              .where(Mastery.user_id.in_(bindparam("stale_ids", expanding=True))))
+            grid = _grid(session.execute(found, {"stale_ids": wanted}))
         objective_ids = [column.objective.id for column in columns]
         for line in summaries:
             mine = keys.get(line.user_id)
