@@ -10,7 +10,7 @@ escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
 
 from flask import current_app, get_template_attribute, request, url_for
@@ -197,3 +197,28 @@ def risk_items(heat: HeatMap) -> Markup:
             kept.keep_item(key, found)
         made[row.user.id] = found
     return Markup("\n".join(made[learner.user_id] for learner in heat.risk_on_page))  # noqa: S704 - made by the template, escaped there
+
+
+# What each table ``kept_table`` keeps shows: all it prints, as plain values.
+TABLE_KEYS: dict[str, Callable[[HeatMap], Hashable]] = {
+    "distribution": lambda heat: (tuple((band.rank, band.name) for band in heat.legend),
+                                  tuple((d.column.code, d.column.objective.title, tuple((s.count, s.share) for s in d.shares))
+                                        for d in heat.distributions)),
+    "funnel": lambda heat: (heat.stages, tuple((step.level.key, step.level.title, step.opened, step.total, tuple(step.stages))
+                                               for step in heat.funnel)),
+}
+
+
+def kept_table(heat: HeatMap, name: str, table: Callable[[], Markup]) -> Markup:
+    """The heat map's table ``name`` (``TABLE_KEYS``), made by the template's macro ``table``:
+    with the cohort's lines kept, made again only when what it shows changed (a change to one
+    learner seldom moves the cohort's distributions or funnel)."""
+    if heat.kept is None:
+        return table()
+    key = TABLE_KEYS[name](heat)
+    found = heat.kept.memo.get(f"table {name}")
+    if found is not None and found[0] == key:
+        return Markup(found[1])  # noqa: S704 - made by the template, escaped there
+    made = table()
+    heat.kept.memo[f"table {name}"] = (key, str(made))
+    return made

@@ -16,7 +16,7 @@ from lms.competency.charts import trend_chart
 from lms.competency.exports import EXPORTERS, ORGANIZATION_EXPORTERS, organization_export
 from lms.competency.forms import ReviewForm
 from lms.competency.lines import lines_of
-from lms.competency.render import heat_rows, reason_items, risk_items
+from lms.competency.render import heat_rows, kept_table, reason_items, risk_items
 from lms.database import utcnow
 from lms.extensions import db
 from lms.jobs import exports
@@ -27,6 +27,7 @@ from lms.web.page_cache import Viewer, cached_page
 bp = Blueprint("competency", __name__, template_folder="templates")
 bp.add_app_template_global(reason_items, "competency_reasons")
 bp.add_app_template_global(risk_items, "competency_risk_items")
+bp.add_app_template_global(kept_table, "competency_kept")
 
 
 def _cohort(cohort_id: int) -> Cohort:
