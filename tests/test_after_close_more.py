@@ -17,17 +17,17 @@ from sqlalchemy import func, select
 
 from lms.catalog.models import Metric
 from lms.cohorts.calendar import program_closes_on
-from lms.cohorts.models import Pace
 from lms.coursework.models import Assignment
 from lms.database import utcnow
 from lms.extensions import db
 from lms.kpi import services as kpi
 from lms.kpi.models import KpiEntry
 from lms.learning.models import OverrideKind
-from lms.learning.services import cohort_today, grant_override, learner_schedule, opens_at
+from lms.learning.services import cohort_today, grant_override, opens_at
 from lms.simulations import services as simulations
 from lms.simulations.models import Simulation, SimulationRun
 from tests.test_api import bearer
+from tests.test_program_closed import own_pace_learner
 
 SIM = "mlops-2am-outage"  # the advanced phase of MLOps, month 6
 BEST = [("page", 0), ("triage", 0), ("stabilised", 0), ("review", 0)]  # its path to an end
@@ -234,11 +234,7 @@ def test_both_are_open_up_to_the_close_and_refused_from_its_day(loaded, make_coh
 def test_a_late_joiner_at_their_own_pace_runs_and_records_until_their_own_close(app: Flask, closed, enrol_learner,
                                                                                   login) -> None:
     cohort = closed["cohort"]
-    own = enrol_learner(cohort, name="Flo Own", joined=utcnow() - relativedelta(months=6), pace=Pace.OWN_START)
-    client = app.test_client()
-    login(client, own)
-    plan = learner_schedule(db.session, own)
-    assert plan is not None and not plan.closed  # the cohort's program closed, theirs runs on
+    own, client, plan = own_pace_learner(app, cohort, enrol_learner, login)
     # between the two closes: both still open to them
     assert 'id="program-closed"' not in client.get("/kpis").get_data(as_text=True)
     assert client.post("/kpis", data={"metric": METRIC, "period": _month(), "value": "97"}).status_code == 302

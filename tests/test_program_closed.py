@@ -128,13 +128,20 @@ def test_an_extension_that_ended_before_today_does_not_reopen_hand_ins(closed) -
     assert refused.status_code == 400 and _said(cohort) in refused.get_data(as_text=True)
 
 
-def test_a_late_joiner_at_their_own_pace_hands_in_until_their_own_close(app: Flask, closed, enrol_learner, login) -> None:
-    cohort = closed["cohort"]
+def own_pace_learner(app: Flask, cohort: Any, enrol_learner: Any, login: Any) -> tuple[Any, Any, Any]:
+    """A learner of ``cohort`` (its program closed) who joined six months ago at their own
+    pace, signed in on a client of their own, and their schedule: their own program still runs."""
     own = enrol_learner(cohort, name="Flo Own", joined=utcnow() - relativedelta(months=6), pace=Pace.OWN_START)
     client = app.test_client()
     login(client, own)
     plan = learner_schedule(db.session, own)
     assert plan is not None and not plan.closed  # the cohort's program closed, theirs runs on
+    return own, client, plan
+
+
+def test_a_late_joiner_at_their_own_pace_hands_in_until_their_own_close(app: Flask, closed, enrol_learner, login) -> None:
+    cohort = closed["cohort"]
+    own, client, plan = own_pace_learner(app, cohort, enrol_learner, login)
     page = client.get(f"/assignments/{CAPSTONE}/work").get_data(as_text=True)
     assert 'id="program-closed"' not in page, page.split('id="program-closed"')[1][:300]
     # a year later theirs has closed too: told of their own program
