@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from lms.assessment import services as assessment
 from lms.assessment.models import Attempt, Quiz
 from lms.cohorts.enrolment import hold_enrolment
+from lms.cohorts.models import Enrolment, MemberMark
 from lms.coursework.models import Submission
 from lms.database import utcnow
 from lms.extensions import db
@@ -365,3 +366,37 @@ def test_a_start_while_another_writer_holds_sqlite_says_so(quiz_learner) -> None
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Attempt)) == 0
     assert "/attempts/" in clients[0].post("/quizzes/sample-quiz/start").headers["Location"]
+
+
+# --------------------------------------------------------------------------- moves between two cohorts
+
+
+def test_moves_between_two_cohorts_both_ways_at_once_all_land(app: Flask, loaded, make_org, make_cohort, enrol_learner,
+                                                                 make_user, login) -> None:
+    """Learners moved from North to South and others from South to North, all at once:
+    each move ends one cohort's enrolment and starts one in the other, and the database's
+    triggers draw both cohorts' member marks again (``MemberMark``). Every move lands, none
+    waits on another for ever (``hold_member_marks`` takes both marks in the cohorts' order
+    first), and both marks are new."""
+    admin = make_user(name="Olga Admin")
+    org = make_org(admins=[admin])
+    north, south = make_cohort(org, "North", months_ago=2), make_cohort(org, "South", months_ago=2)
+    pairs = [(enrol_learner(north, name=f"North {n}"), north, south) for n in range(RACERS // 2)]
+    pairs += [(enrol_learner(south, name=f"South {n}"), south, north) for n in range(RACERS // 2)]
+    marks = {cohort: revision for cohort, revision in db.session.execute(select(MemberMark.cohort_id, MemberMark.revision))}
+    clients = []
+    for _ in pairs:
+        client = app.test_client()
+        login(client, admin)
+        clients.append(client)
+    moves = [(learner.id, source.id, target.id) for learner, source, target in pairs]
+    north_id, south_id = north.id, south.id
+    responses = race([lambda c=client, learner=learner, source=source, target=target: c.post(
+        f"/cohorts/{source}/learners/{learner}/move", data={"move-target": target, "move-pace": "catch_up"})
+        for client, (learner, source, target) in zip(clients, moves, strict=True)])
+    assert outcomes(responses) == {302: len(moves)}
+    db.session.expire_all()
+    now_in = dict(db.session.execute(select(Enrolment.user_id, Enrolment.cohort_id).where(Enrolment.active)).all())
+    assert {learner: now_in[learner] for learner, _source, _target in moves} == {learner: target for learner, _source, target in moves}
+    after = dict(db.session.execute(select(MemberMark.cohort_id, MemberMark.revision)).all())
+    assert after[north_id] != marks[north_id] and after[south_id] != marks[south_id]

@@ -710,3 +710,64 @@ def test_the_notices_recall_migration_keeps_the_awaiting_counts_and_the_retry_wa
         with db.engine.connect() as conn:
             assert dict(conn.execute(sa.select(notifications.c.id, notifications.c.counts)).all()) == counts
         db.engine.dispose()
+
+
+def test_the_member_marks_migration_marks_each_cohort_and_its_triggers_mark_each_change_to_its_members(
+        fresh_database_url: str, upgrade_empty_to: Callable[[str], None], tmp_path: Path) -> None:
+    """``zzt2c3d4e5f614`` gives each cohort a mark of 0; from then on the database draws a
+    new mark for exactly the cohorts whose members as listed a statement changes (plain SQL
+    included): an enrolment inserted, updated or deleted, a member renamed, given another
+    email, closed or reopened; a sign-in (which writes the account too) and a change to
+    someone in no cohort draw none. Going back removes the marks and the triggers."""
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": fresh_database_url}, instance_path=tmp_path)
+    with app.app_context():
+        upgrade_empty_to("zzs2c3d4e5f614")
+        with db.engine.begin() as conn:
+            org = conn.execute(sa.insert(Organization).values(name="Org")).inserted_primary_key[0]
+            north, south, empty = (conn.execute(sa.insert(Cohort).values(organization_id=org, name=name, start_date=date(2026, 1, 5),
+                                                                         timezone="UTC")).inserted_primary_key[0]
+                                   for name in ("North", "South", "Empty"))
+            ann, bo, cy = (conn.execute(sa.insert(User).values(email=f"{name}@example.com", name=name)).inserted_primary_key[0]
+                           for name in ("ann", "bo", "cy"))
+            enrolments = sa.table("enrolments", *(sa.column(c) for c in ("cohort_id", "user_id", "started_at", "ended_reason",
+                                                                         "pace", "time_allowance")))
+            conn.execute(sa.insert(enrolments), [
+                {"cohort_id": cohort, "user_id": user, "started_at": datetime(2026, 1, 5), "ended_reason": "", "pace": "catch_up",
+                 "time_allowance": "standard"} for cohort, user in ((north, ann), (north, bo), (south, bo))])
+
+        def marks() -> dict[int, int]:
+            with db.engine.connect() as conn:
+                return {cohort: revision for cohort, revision in conn.execute(sa.text("SELECT cohort_id, revision FROM member_marks"))}
+
+        def marked(statement: str, **values: object) -> set[int]:
+            """The cohorts whose mark the statement drew again."""
+            before = marks()
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(statement), values)
+            after = marks()
+            return {cohort for cohort in after if after[cohort] != before.get(cohort)}
+
+        upgrade()
+        assert marks() == {north: 0, south: 0, empty: 0}
+        assert marked("UPDATE users SET name = 'Ann A' WHERE id = :user", user=ann) == {north}
+        assert marked("UPDATE users SET email = 'bo@elsewhere.com' WHERE id = :user", user=bo) == {north, south}
+        assert marked("UPDATE users SET deactivated_at = CURRENT_TIMESTAMP WHERE id = :user", user=ann) == {north}
+        assert marked("UPDATE users SET deactivated_at = NULL WHERE id = :user", user=ann) == {north}
+        assert marked("UPDATE users SET last_login_at = CURRENT_TIMESTAMP, session_version = session_version + 1") == set()
+        assert marked("UPDATE users SET name = 'Ann A' WHERE id = :user", user=ann) == set()  # the same name again
+        assert marked("UPDATE users SET name = 'Cy C' WHERE id = :user", user=cy) == set()  # in no cohort
+        assert marked("INSERT INTO enrolments (cohort_id, user_id, started_at, ended_reason, pace, time_allowance) "
+                      "VALUES (:cohort, :user, CURRENT_TIMESTAMP, '', 'catch_up', 'standard')", cohort=empty, user=cy) == {empty}
+        assert marked("UPDATE enrolments SET ended_at = CURRENT_TIMESTAMP WHERE user_id = :user AND cohort_id = :cohort",
+                      user=bo, cohort=north) == {north}
+        assert marked("UPDATE enrolments SET cohort_id = :to WHERE user_id = :user", to=south, user=cy) == {empty, south}
+        assert marked("UPDATE enrolments SET pace = 'own_start'") == {north, south}
+        assert marked("UPDATE enrolments SET started_at = started_at") == set()  # a write that holds the rows (hold_enrolment)
+        assert marked("DELETE FROM enrolments WHERE user_id = :user", user=bo) == {north, south}
+
+        downgrade(revision="zzs2c3d4e5f614")
+        assert "member_marks" not in sa.inspect(db.engine).get_table_names()
+        with db.engine.begin() as conn:  # no trigger left behind
+            assert conn.execute(sa.text("UPDATE users SET name = 'Ann B' WHERE id = :user"), {"user": ann}).rowcount == 1
+            assert conn.execute(sa.text("UPDATE enrolments SET pace = 'catch_up'")).rowcount == 2  # Ann's and Cy's
+        db.engine.dispose()

@@ -14,9 +14,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from lms.accounts.models import User
 from lms.audit.models import AuditAction
 from lms.audit.services import record_all_from, record_from
-from lms.cohorts.models import Cohort, Enrolment, Pace, cohort_instructors
+from lms.cohorts.models import Cohort, Enrolment, MemberMark, Pace, cohort_instructors
 from lms.cohorts.services import CohortError
-from lms.database import DbSession, folded_name, rowcount, utcnow
+from lms.database import DbSession, folded_name, rowcount, upsert_insert, utcnow
 
 events = Namespace()
 # Sent by ``move_learner`` once the learner's new enrolment is flushed, with ``session=``,
@@ -216,6 +216,7 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
     current = active_enrolment(session, user.id)
     if current is None or current.cohort_id != source.id:
         raise CohortError(f"{user.email} is not enrolled in {source.name}.")
+    hold_member_marks(session, [source.id, target.id])
     ended = session.execute(update(Enrolment).where(Enrolment.id == current.id, Enrolment.active)
                             .values(ended_at=now, ended_reason=f"moved to {target.name}"[:REASON_CHARS].rstrip())
                             .execution_options(synchronize_session=False))
@@ -233,6 +234,21 @@ def move_learner(session: DbSession, user: User, source: Cohort, target: Cohort,
 
 
 REASON_CHARS = 40  # Enrolment.ended_reason
+
+
+def hold_member_marks(session: DbSession, cohort_ids: Iterable[int]) -> None:
+    """Take the cohorts' member marks (``MemberMark``, which the database's triggers draw
+    again when a member joins or leaves) for this unit of work, in the cohorts' order, before
+    a write that changes the members of two cohorts (a move): the triggers would take them in
+    the order the rows are written, so two moves the opposite ways at once could each hold
+    the mark the other waits for. A cohort with no mark yet is given one. Two statements; on
+    SQLite, which has one writer at a time, the first only."""
+    ids = sorted(set(cohort_ids))
+    session.execute(upsert_insert(session)(MemberMark).on_conflict_do_nothing(index_elements=["cohort_id"]),
+                    [{"cohort_id": cohort_id, "revision": 0} for cohort_id in ids])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(MemberMark.cohort_id).where(MemberMark.cohort_id.in_(ids))
+                        .order_by(MemberMark.cohort_id).with_for_update())
 
 
 def end_enrolment(session: DbSession, user: User, cohort: Cohort, reason: str, now: datetime | None = None) -> Enrolment:

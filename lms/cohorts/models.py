@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ColumnElement, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ColumnElement, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -128,6 +128,20 @@ class Enrolment(Model):
     @classmethod
     def _active_in_sql(cls) -> ColumnElement[bool]:
         return cls.ended_at.is_(None)
+
+
+class MemberMark(Model):
+    """A number drawn afresh whenever the cohort's members as listed change, written by the
+    database's triggers (migration ``zzt2c3d4e5f614``) whatever writes it: any of its
+    enrolments inserted, updated or deleted, and a member's account renamed, given another
+    email, closed or reopened. A cohort's kept pages (``lms.web.page_cache``) read it, one
+    row by its key, instead of every enrolment and account of the cohort turned into text
+    on each view. No foreign key, as ``MasteryMark``."""
+
+    __tablename__ = "member_marks"
+
+    cohort_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 class InvitationRole(StrEnum):

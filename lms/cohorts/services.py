@@ -27,7 +27,7 @@ from lms.accounts.services import (
 )
 from lms.audit.models import AuditAction
 from lms.audit.services import record_from
-from lms.cohorts.models import Cohort, Enrolment, Organization, cohort_instructors, organization_admins
+from lms.cohorts.models import Cohort, Enrolment, MemberMark, Organization, cohort_instructors, organization_admins
 from lms.database import DbSession, rowcount, utcnow
 from lms.web.forms import EARLIEST_DAY, LATEST_DAY
 from lms.web.page_cache import fingerprint
@@ -344,14 +344,12 @@ def organization_cohorts(session: DbSession, org_ids: Iterable[int]) -> list[Coh
 def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """What a cohort's kept pages (``lms.web.page_cache``: the heat map) show from this
     feature: the cohort (its name, start, time zone, organization) and its members as they
-    are listed (their enrolments, names and emails, and whether their account is closed:
-    a closed account is at risk of nothing, so closing or reopening one changes the page)."""
+    are listed (``MemberMark``: drawn again by the database when any of their enrolments,
+    or their names, emails or closed accounts, change: a closed account is at risk of
+    nothing, so closing or reopening one changes the page)."""
     return [
         select(fingerprint(Cohort.name, Cohort.start_date, Cohort.timezone, Cohort.archived_at, Organization.name))
         .select_from(Cohort).join(Organization, Organization.id == Cohort.organization_id)
         .where(Cohort.id == cohort_id).scalar_subquery(),
-        select(fingerprint(Enrolment.id, Enrolment.user_id, Enrolment.started_at, Enrolment.ended_at, Enrolment.pace,
-                           User.name, User.email, User.deactivated_at))
-        .select_from(Enrolment).join(User, User.id == Enrolment.user_id).where(Enrolment.cohort_id == cohort_id)
-        .scalar_subquery(),
+        select(MemberMark.revision).where(MemberMark.cohort_id == cohort_id).scalar_subquery(),
     ]
