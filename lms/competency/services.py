@@ -375,20 +375,20 @@ class Summary:
     # Their program is over (``lms.cohorts.calendar.program_over``): like a closed account,
     # behind on nothing and at risk of nothing; their levels and mean stay on the map.
     over: bool = False
+    # Worked out once, when the line is made (sorting and counting a cohort read them
+    # thousands of times a view):
+    behind: bool = field(init=False, compare=False, repr=False)
+    # how many reasons the learner is at risk for (as many as their row lists): none for a
+    # closed account, nor once their program is over
+    reasons: int = field(init=False, compare=False, repr=False)
+    at_risk: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def behind(self) -> bool:
-        return not self.closed and not self.over and self.days_behind > BEHIND_AFTER_DAYS
-
-    @property
-    def reasons(self) -> int:
-        """How many reasons the learner is at risk for (as many as their row lists): none
-        for a closed account, nor once their program is over."""
-        return 0 if self.closed or self.over else self.weak + int(self.behind)
-
-    @property
-    def at_risk(self) -> bool:
-        return self.reasons > 0
+    def __post_init__(self) -> None:
+        behind = not self.closed and not self.over and self.days_behind > BEHIND_AFTER_DAYS
+        reasons = 0 if self.closed or self.over else self.weak + int(behind)
+        object.__setattr__(self, "behind", behind)
+        object.__setattr__(self, "reasons", reasons)
+        object.__setattr__(self, "at_risk", reasons > 0)
 
 
 @dataclass(frozen=True)
@@ -1216,15 +1216,16 @@ class CompleteRow:
     reasons: list[Reason]
 
 
-def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, Sequence[Any]]:
+def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...]]:
     """Each current learner of the cohort -> what their heat map line is made from, as it
     stands: their enrolment and account as the map lists them, the number their kept
     schedule state is folded into (``ProgressLearner.cohort_revision``: their days behind,
     closing days and overdue items), their mastery mark (drawn again by the database on
     every write to their mastery rows) and their last review in the cohort with its
     reviewer's name (what their item in the at-risk list says of it). One statement, one row
-    a learner."""
-    return {row[0]: row for row in session.connection().execute(_keys_statement(), {"keys_cohort": cohort.id}).all()}
+    a learner, each a plain tuple (compared with the one kept as one comparison: a row of
+    SQLAlchemy's compares item by item in Python, 0.3 ms a view at 500 learners)."""
+    return {row[0]: tuple(row) for row in session.connection().execute(_keys_statement(), {"keys_cohort": cohort.id})}
 
 
 @lru_cache(maxsize=1)
