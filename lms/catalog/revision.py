@@ -22,10 +22,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.catalog.models import ContentItem, ContentRevision
 from lms.database import DbSession
@@ -63,6 +65,19 @@ def token(session: DbSession) -> str | None:
         session.info[TOKEN] = found
     value: str | None = session.info.get(TOKEN)
     return value
+
+
+def stamp_columns(subject_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
+    """The content revision as a kept page's stamp reads it (``lms.web.page_cache``: every
+    kept page shows the curriculum)."""
+    return [select(ContentRevision.token).where(ContentRevision.id == 1).scalar_subquery()]
+
+
+def seen(session: DbSession, values: tuple[Any, ...]) -> None:
+    """The token a page's stamp read (``stamp_columns``), kept as the one this transaction
+    sees, as ``token`` would have read it: a page built after its stamp reads no token again."""
+    if TOKEN not in session.info and CHANGED not in session.info:
+        session.info[TOKEN] = values[0]
 
 
 def cached(session: DbSession, name: str, load: Callable[[DbSession], T]) -> T:

@@ -29,7 +29,7 @@ from lms.accounts.models import User
 from lms.accounts.services import hash_token, new_token
 from lms.audit.models import AuditAction
 from lms.audit.services import record_all_from, record_from
-from lms.catalog.models import ContentRevision, Lesson, Level, Phase
+from lms.catalog.models import Lesson, Level, Phase
 from lms.catalog.services import ScheduledPhase, active_levels, kept_levels, kept_schedule, schedule
 from lms.cohorts.calendar import PROGRAM_MONTHS as PROGRAM_MONTHS
 from lms.cohorts.calendar import cohort_today as cohort_today
@@ -830,8 +830,8 @@ def add_events(calendar: Calendar, owner: str, now: datetime, events: Sequence[C
 
 def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """What a learner's cached pages (``lms.web.page_cache``) show from this feature: their
-    enrolments and cohorts (the schedule's dates), their schedule overrides, the curriculum's
-    revision."""
+    enrolments and cohorts (the schedule's dates), their schedule overrides (the curriculum's
+    revision is the catalog's input)."""
     mine = select(Enrolment.cohort_id).where(Enrolment.user_id == user_id)
     return [
         select(fingerprint(Enrolment.id, Enrolment.cohort_id, Enrolment.started_at, Enrolment.ended_at,
@@ -840,7 +840,6 @@ def page_stamp(user_id: ColumnElement[int], now: ColumnElement[datetime]) -> lis
                            Cohort.archived_at)).where(Cohort.id.in_(mine)).scalar_subquery(),
         select(fingerprint(ScheduleOverride.id, ScheduleOverride.phase_id, ScheduleOverride.kind, ScheduleOverride.on_date,
                            ScheduleOverride.note)).where(ScheduleOverride.user_id == user_id).scalar_subquery(),
-        select(ContentRevision.token).where(ContentRevision.id == 1).scalar_subquery(),
     ]
 
 

@@ -118,6 +118,10 @@ class PageInput:
     name: str
     columns: Columns
     bypass: bool = False
+    # Told what its columns read, whenever a stamp is read (``seen(session, values)``): a
+    # feature may keep it for the rest of the request instead of reading it again (the
+    # content revision: ``lms.catalog.revision.seen``).
+    seen: Callable[[DbSession, tuple[Any, ...]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +364,8 @@ class Stamp:
 class StampQuery:
     statement: Select[Any] | None
     bypassing: tuple[int, ...]  # the positions of the bypass inputs' columns
+    # the inputs told what their columns read (``PageInput.seen``), each with its columns' positions
+    seers: tuple[tuple[Callable[[DbSession, tuple[Any, ...]], None], slice], ...] = ()
     # The statement as SQL text, per dialect: executing the select would work out its cache
     # key (a walk over hundreds of elements) on every view; a text's key is its string.
     texts: dict[str, TextClause] = field(default_factory=dict)
@@ -370,6 +376,12 @@ class StampQuery:
         read on ``connection`` (a DBAPI connection)."""
         *inputs, mark = values
         return Stamp(tuple(inputs), bypass=any(inputs[i] for i in self.bypassing), mark=mark, connection=connection)
+
+    def tell(self, session: DbSession, stamp: Stamp) -> Stamp:
+        """Tell the inputs that asked (``PageInput.seen``) what their columns of ``stamp`` read."""
+        for seen, columns in self.seers:
+            seen(session, stamp.values[columns])
+        return stamp
 
     def text_for(self, dialect: Dialect) -> TextClause:
         """The statement as SQL for ``dialect``, the write mark (``WRITE_MARKS``) its last column."""
@@ -407,13 +419,16 @@ def stamp_query(inputs: Sequence[PageInput]) -> StampQuery:
     now: ColumnElement[datetime] = bindparam("now")
     columns: list[ColumnElement[Any]] = []
     bypassing: list[int] = []
+    seers: list[tuple[Callable[[DbSession, tuple[Any, ...]], None], slice]] = []
     for page_input in inputs:
         found = page_input.columns(subject_id, now)
         if page_input.bypass:
             bypassing.extend(range(len(columns), len(columns) + len(found)))
+        if page_input.seen is not None:
+            seers.append((page_input.seen, slice(len(columns), len(columns) + len(found))))
         columns.extend(found)
     labelled = [found.label(f"stamp_{i}") for i, found in enumerate(columns)]
-    return StampQuery(select(*labelled) if columns else None, tuple(bypassing))
+    return StampQuery(select(*labelled) if columns else None, tuple(bypassing), seers=tuple(seers))
 
 
 def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: datetime) -> Stamp:
@@ -422,7 +437,7 @@ def read_stamp(session: DbSession, query: StampQuery, subject_id: int, now: date
         return Stamp((), bypass=False)
     connection = session.connection()
     row = connection.execute(query.text_for(connection.dialect), {"subject_id": subject_id, "now": now}).one()
-    return query.stamp_of(row, connection.connection.dbapi_connection)
+    return query.tell(session, query.stamp_of(row, connection.connection.dbapi_connection))
 
 
 def still_holds(session: DbSession, query: StampQuery, subject_id: int, now: datetime, stamp: Stamp) -> bool:
@@ -453,7 +468,8 @@ def stamp_read_with_user(app: Flask, session: DbSession, learner_id: int, now: d
     """Keep for this request the learner's stamp, read at ``now`` with the signed-in user
     through ``session`` (the connection it was read on is asked for only when it read a
     write mark: a kept page's request on a database without one skips it)."""
-    stamp = cache_of(app).query(Scope.LEARNER).stamp_of(values)
+    query = cache_of(app).query(Scope.LEARNER)
+    stamp = query.tell(session, query.stamp_of(values))
     if stamp.mark is not None:
         stamp = replace(stamp, connection=session.connection().connection.dbapi_connection)
     setattr(g, READ_WITH_USER, (request.environ, learner_id, now, stamp))
