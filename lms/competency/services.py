@@ -35,12 +35,13 @@ from zoneinfo import ZoneInfo
 
 from blinker import Namespace
 from sqlalchemy import Date, Float, Integer, Numeric, Select, and_, bindparam, case, cast, func, literal, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from lms.accounts.models import User
-from lms.catalog.models import KINDS, ContentRevision, Level, Objective, ObjectiveKind
+from lms.catalog.models import KINDS, Level, Objective, ObjectiveKind
 from lms.catalog.revision import cached
 from lms.catalog.revision import token as content_token
 from lms.catalog.services import kept_levels
@@ -1223,9 +1224,36 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...
     closing days and overdue items), their mastery mark (drawn again by the database on
     every write to their mastery rows) and their last review in the cohort with its
     reviewer's name (what their item in the at-risk list says of it). One statement, one row
-    a learner, each a plain tuple (compared with the one kept as one comparison: a row of
-    SQLAlchemy's compares item by item in Python, 0.3 ms a view at 500 learners)."""
-    return {row[0]: tuple(row) for row in session.connection().execute(_keys_statement(), {"keys_cohort": cohort.id})}
+    a learner, each the driver's own tuple of the values as the database gave them: compared
+    with the one kept as one comparison, and nothing turned into Python's types for the many
+    learners whose line holds (``KeyValues`` decodes what a line made again needs). Made
+    into SQLAlchemy rows and compared row by row, the keys of 500 learners cost 1.5 ms on
+    PostgreSQL, 0.9 ms as they are."""
+    result = session.connection().execute(_keys_statement(), {"keys_cohort": cohort.id})
+    try:
+        return {row[0]: row for row in result.cursor.fetchall()}
+    finally:
+        result.close()
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """What a learner's line needs of their key (``learner_keys``), in Python's types: the
+    enrolment's pace and (at their own pace) its start, decoded by the columns' own types."""
+
+    pace: Pace
+    started_at: datetime | None
+
+    @classmethod
+    def of(cls, key: tuple[Any, ...], dialect: Dialect) -> KeyValues:
+        started, pace = _key_decoders(dialect)
+        return cls(pace=pace(key[3]) if pace else key[3], started_at=started(key[2]) if started else key[2])
+
+
+@lru_cache(maxsize=4)
+def _key_decoders(dialect: Dialect) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    columns = _keys_statement().selected_columns
+    return tuple(columns[i].type.dialect_impl(dialect).result_processor(dialect, None) for i in (2, 3))  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)
@@ -1291,7 +1319,8 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
             if mine is None:  # joined between the two reads: their key is read on the next view
                 continue
             levels = tuple(grid.get((line.user_id, oid), NOTHING) for oid in objective_ids)
-            learners[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=mine[3], started_at=mine[2],
+            values = KeyValues.of(mine, session.get_bind().dialect)
+            learners[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=values.pace, started_at=values.started_at,
                                                      folded=fold_name(line.name)))
     if before is not None and before.totals is not None:  # brought up to date: the learners gone or made again
         totals = before.totals.copy()
@@ -2091,8 +2120,7 @@ def compare(session: DbSession, organization: Organization, now: datetime) -> Co
 
 def cohort_stamp(cohort_id: ColumnElement[int], now: ColumnElement[datetime]) -> list[ColumnElement[Any]]:
     """What a cohort's kept heat map (``lms.web.page_cache``) shows from this feature: the
-    at-risk reviews recorded (they are never edited) with their reviewers' names, and the
-    curriculum's revision (the objectives, levels and mastery policy)."""
+    at-risk reviews recorded (they are never edited) with their reviewers' names (the
+    curriculum's revision, the objectives, levels and mastery policy, is the catalog's input)."""
     return [select(fingerprint(AtRiskReview.id, User.name)).select_from(AtRiskReview)
-            .join(User, User.id == AtRiskReview.reviewer_id).where(AtRiskReview.cohort_id == cohort_id).scalar_subquery(),
-            select(ContentRevision.token).where(ContentRevision.id == 1).scalar_subquery()]
+            .join(User, User.id == AtRiskReview.reviewer_id).where(AtRiskReview.cohort_id == cohort_id).scalar_subquery()]
