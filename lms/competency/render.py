@@ -199,8 +199,17 @@ def risk_items(heat: HeatMap) -> Markup:
     return Markup("\n".join(made[learner.user_id] for learner in heat.risk_on_page))  # noqa: S704 - made by the template, escaped there
 
 
-# What each table ``kept_table`` keeps shows: all it prints, as plain values.
+def _view_key(heat: HeatMap) -> Hashable:
+    """What the map's heading and column headings show beyond the cohort's key (its columns,
+    levels and rules: ``KeptCohort.key``): the sort, the filters and the links' script root."""
+    return (request.script_root, heat.sort, heat.descending, heat.query, heat.risk_only)
+
+
+# What each part ``kept_table`` keeps shows: all it prints, as plain values (a kept cohort's
+# memo holds under its key, the day, its columns and the content revision among it).
 TABLE_KEYS: dict[str, Callable[[HeatMap], Hashable]] = {
+    "map head": _view_key,     # the legend, the codes, what a held cell means, the filter form
+    "map columns": _view_key,  # the column headings, each a link to sort by it
     "distribution": lambda heat: (tuple((band.rank, band.name) for band in heat.legend),
                                   tuple((d.column.code, d.column.objective.title, tuple((s.count, s.share) for s in d.shares))
                                         for d in heat.distributions)),
@@ -209,16 +218,23 @@ TABLE_KEYS: dict[str, Callable[[HeatMap], Hashable]] = {
 }
 
 
+KEPT_VIEWS = 16  # the sorts and filters whose parts a kept cohort holds, per part
+
+
 def kept_table(heat: HeatMap, name: str, table: Callable[[], Markup]) -> Markup:
-    """The heat map's table ``name`` (``TABLE_KEYS``), made by the template's macro ``table``:
+    """The heat map's part ``name`` (``TABLE_KEYS``), made by the template's macro ``table``:
     with the cohort's lines kept, made again only when what it shows changed (a change to one
-    learner seldom moves the cohort's distributions or funnel)."""
+    learner seldom moves the cohort's distributions or funnel, never its headings). Each part
+    is kept for the last ``KEPT_VIEWS`` different keys it was made for."""
     if heat.kept is None:
         return table()
     key = TABLE_KEYS[name](heat)
-    found = heat.kept.memo.get(f"table {name}")
-    if found is not None and found[0] == key:
-        return Markup(found[1])  # noqa: S704 - made by the template, escaped there
+    kept: dict[Hashable, str] = heat.kept.memo.setdefault(f"table {name}", {})
+    found = kept.get(key)
+    if found is not None:
+        return Markup(found)  # noqa: S704 - made by the template, escaped there
     made = table()
-    heat.kept.memo[f"table {name}"] = (key, str(made))
+    if len(kept) >= KEPT_VIEWS:
+        kept.clear()
+    kept[key] = str(made)
     return made
