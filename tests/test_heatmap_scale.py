@@ -470,6 +470,16 @@ def test_a_heat_map_built_from_kept_lines_shows_what_sql_over_the_cohort_shows(a
     assert kept_after == fresh_after
     assert kept_after != kept  # the changes show
     assert lines_of(app).built - made == 3  # the late joiner, the newcomer, the closed account: no one else made again
+    made = lines_of(app).built
+    evidence(awkward["late"], {"KO1": 3.9}, ref="late again")  # their line made again where their name holds it
+    kept_again, fresh_again = pages_with_and_without_lines(app, client, cohort.id)
+    assert kept_again == fresh_again and kept_again != kept_after
+    assert lines_of(app).built - made == 1
+    renamed = db.session.get_one(User, awkward["late"].id)
+    renamed.name = "Aaron Renamed"  # to the first by name
+    db.session.commit()
+    kept_renamed, fresh_renamed = pages_with_and_without_lines(app, client, cohort.id)
+    assert kept_renamed == fresh_renamed and "Aaron Renamed" in kept_renamed[0]
 
 
 def test_kept_lines_count_the_figures_as_the_aggregate_statements_do(awkward) -> None:

@@ -1314,14 +1314,21 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
                                               .where(Mastery.user_id.in_(bindparam("stale_ids", expanding=True))))
             grid = _grid(session.execute(found, {"stale_ids": wanted}))
         objective_ids = [column.objective.id for column in columns]
+        fresh: dict[int, tuple[tuple[Any, ...], HeatLine]] = {}
         for line in summaries:
             mine = keys.get(line.user_id)
             if mine is None:  # joined between the two reads: their key is read on the next view
                 continue
             levels = tuple(grid.get((line.user_id, oid), NOTHING) for oid in objective_ids)
             values = KeyValues.of(mine, session.get_bind().dialect)
-            learners[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=values.pace, started_at=values.started_at,
-                                                     folded=fold_name(line.name)))
+            fresh[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=values.pace, started_at=values.started_at,
+                                                  folded=fold_name(line.name)))
+        if all(uid in held and held[uid][1].folded == made[1].folded for uid, made in fresh.items()):
+            # each made again in the place their name holds in the map's order already
+            learners = {uid: fresh.get(uid, entry) for uid, entry in held.items() if uid in learners or uid in fresh}
+        else:  # a newcomer, or a name changed: in the map's order by name again, so that each sort is one pass
+            learners.update(fresh)
+            learners = dict(sorted(learners.items(), key=lambda item: (item[1][1].folded, item[0])))
     if before is not None and before.totals is not None:  # brought up to date: the learners gone or made again
         totals = before.totals.copy()
         for uid, (mine, line) in held.items():
@@ -1333,8 +1340,6 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
     else:
         totals = LineTotals(cohort, ctx.today, columns, ctx.rules)
         totals.count_all(line for _mine, line in learners.values())
-    if stale:  # in the map's order by name, so that each sort is one pass over them
-        learners = dict(sorted(learners.items(), key=lambda item: (item[1][1].folded, item[0])))
     complete = {uid: made for uid, made in (before.complete.items() if before is not None else ())
                 if uid in learners and made[0] == learners[uid][0]}
     kept = KeptCohort(key=key, learners=learners, complete=complete, totals=totals, memo=memo)
