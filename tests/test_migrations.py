@@ -137,6 +137,21 @@ def test_the_oldest_owed_migration_dates_days_behind_from_work_still_owed(fresh_
         db.engine.dispose()
 
 
+def marks_in(table: str, key: str) -> dict[int, int]:
+    """A marks table's revisions (``mastery_marks``, ``member_marks``) by their key, as committed."""
+    with db.engine.connect() as conn:
+        return {found: revision for found, revision in conn.execute(sa.text(f"SELECT {key}, revision FROM {table}"))}
+
+
+def drawn_again(table: str, key: str, statement: str, **values: object) -> set[int]:
+    """The keys whose mark in ``table`` the committed ``statement`` drew again (or drew first)."""
+    before = marks_in(table, key)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(statement), values)
+    after = marks_in(table, key)
+    return {found for found in after if after[found] != before.get(found)}
+
+
 def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_each_write(fresh_database_url: str, upgrade_empty_to: Callable[[str], None],
                                                                                         tmp_path: Path) -> None:
     """``u1c3d4e5f613`` gives each learner who has mastery a mark of 0; from then on the
@@ -164,16 +179,11 @@ def test_the_mastery_marks_migration_marks_each_learner_and_its_triggers_mark_ea
             conn.execute(sa.insert(then), [mastery(user, o) for user in (ann, bo) for o in (ko1, ko2)])
 
         def marks() -> dict[int, int]:
-            with db.engine.connect() as conn:
-                return dict(conn.execute(sa.select(MasteryMark.user_id, MasteryMark.revision)).all())
+            return marks_in("mastery_marks", "user_id")
 
         def written(statement: str, **values: object) -> set[int]:
             """The learners whose mark the statement changed."""
-            before = marks()
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(statement), values)
-            after = marks()
-            return {user for user in after if after[user] != before.get(user)}
+            return drawn_again("mastery_marks", "user_id", statement, **values)
 
         upgrade()
         assert marks() == {ann: 0, bo: 0}
@@ -736,16 +746,11 @@ def test_the_member_marks_migration_marks_each_cohort_and_its_triggers_mark_each
                  "time_allowance": "standard"} for cohort, user in ((north, ann), (north, bo), (south, bo))])
 
         def marks() -> dict[int, int]:
-            with db.engine.connect() as conn:
-                return {cohort: revision for cohort, revision in conn.execute(sa.text("SELECT cohort_id, revision FROM member_marks"))}
+            return marks_in("member_marks", "cohort_id")
 
         def marked(statement: str, **values: object) -> set[int]:
             """The cohorts whose mark the statement drew again."""
-            before = marks()
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(statement), values)
-            after = marks()
-            return {cohort for cohort in after if after[cohort] != before.get(cohort)}
+            return drawn_again("member_marks", "cohort_id", statement, **values)
 
         upgrade()
         assert marks() == {north: 0, south: 0, empty: 0}
