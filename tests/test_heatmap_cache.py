@@ -300,6 +300,20 @@ def test_a_built_heat_map_reads_its_cohort_once(world: Learner, client) -> None:
     assert len(cohort_rows) == 1, "\n".join(s[:120] for s in statements)
 
 
+def test_a_built_heat_map_reads_the_content_revision_and_its_members_in_its_stamp_alone(world: Learner, client) -> None:
+    """The content token the stamp read serves the rest of the request (``PageInput.seen``):
+    a page built reads ``content_revisions`` in its stamp statements only. And the stamp
+    reads the cohort's members through their mark (``MemberMark``, one row by its key), not
+    every enrolment and account of the cohort."""
+    cache_of(world.app).clear()
+    lines_of(world.app).clear()
+    statements = statements_of(client, url(world))
+    stamps = [s for s in statements if "stamp_0" in s]
+    assert stamps and all("member_marks" in s and "users.email" not in s for s in stamps)  # no account read in it
+    others = [s for s in statements if "stamp_0" not in s]
+    assert not [s for s in others if "content_revisions" in s], "\n".join(s[:120] for s in others)
+
+
 def test_another_cohorts_staff_is_still_refused(world: Learner, make_user, login) -> None:
     """Keeping a page never skips the route's access rule."""
     client = world.app.test_client()
