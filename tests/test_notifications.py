@@ -44,7 +44,7 @@ from lms.feedback import services as feedback_services
 from lms.grading.models import Grade
 from lms.grading.peer import complete_review, reviews_to_do
 from lms.jobs.models import Job, JobStatus
-from lms.jobs.outbox import Backoff, Outcome
+from lms.jobs.outbox import Backoff, Outcome, deliver
 from lms.learning.services import PROGRAM_MONTHS, build_schedule, opens_at
 from lms.mail import services as mail_services
 from lms.mail.models import MailStatus, OutboxMessage
@@ -724,6 +724,25 @@ def test_a_message_waiting_out_a_retry_is_recalled_and_one_held_for_its_retry_is
     db.session.expire_all()
     [state] = [(m.status, m.attempts, m.cancelled_at) for m in outbox() if m.id == message]
     assert state == (MailStatus.CANCELLED, 1, NOW)
+
+
+def test_a_run_whose_claim_is_all_recalled_mail_goes_on_to_the_rest(app: Flask) -> None:
+    """A claim made only of messages recalled while a worker held them (each cancelled as it
+    is claimed, none sent) is no reason for the run to stop: the messages due after them go
+    out in the same run."""
+    def message(subject: str, recalled: bool) -> OutboxMessage:
+        return OutboxMessage(recipient="ann@example.com", subject=subject, body="", status=MailStatus.PENDING,
+                             attempts=1 if recalled else 0, next_attempt_at=NOW, retry_at=NOW if recalled else None,
+                             cancelled_at=NOW if recalled else None)
+
+    db.session.add_all([message(f"Recalled {n}", True) for n in range(3)] + [message("Due after them", False)])
+    db.session.commit()
+    outbox = mail_services.MailOutbox(LogTransport({}))
+    outbox.claim_size = 3  # the first claim: the three recalled
+    assert deliver(db.session, outbox, now=NOW + timedelta(minutes=1)) == 1
+    db.session.expire_all()
+    assert {m.subject: m.status for m in db.session.scalars(select(OutboxMessage))} == {
+        **{f"Recalled {n}": MailStatus.CANCELLED for n in range(3)}, "Due after them": MailStatus.SENT}
 
 
 def test_a_worker_claiming_a_retry_and_a_recall_never_both_win(app: Flask, make_user) -> None:

@@ -219,6 +219,13 @@ class Outbox(ABC, Generic[C]):
         return cls.load(session, taken)
 
     @classmethod
+    def to_send(cls, session: DbSession, claimed: list[C]) -> list[C]:
+        """Which of a claim's rows to send: all of them, unless an outbox settles some
+        otherwise as it takes them (the mail's recalled messages are cancelled). In the
+        claim's unit of work; flushes only."""
+        return claimed
+
+    @classmethod
     def renew(cls, session: DbSession, ids: Sequence[int], held_until: datetime, until: datetime) -> set[int]:
         """Move the lease of claimed rows still held (pending, leased until ``held_until``) to
         ``until``; the ids renewed (a row whose lease ran out and another deliverer took is
@@ -307,11 +314,14 @@ def deliver(session: DbSession, outbox: Outbox[C], *, ids: Sequence[int] | None 
             claimed_at = now or utcnow()
             with unit_of_work(session):
                 claimed = outbox.claim(session, claimed_at, outbox.backoff.lease, ids=among, limit=size, after=after)
+                sending = outbox.to_send(session, claimed)
+            # past every row claimed, those settled otherwise too: a claim made only of such
+            # rows (recalled mail) is no reason to stop before the rest
             after = max([after, *(among or []), *(item.id for item in claimed)])
             if not claimed and among is None:
                 break
             taken += len(claimed)
-            sent, halted = _send_claimed(session, outbox, claimed, claimed_at, now, clock, stop_on_failure)
+            sent, halted = _send_claimed(session, outbox, sending, claimed_at, now, clock, stop_on_failure)
             delivered += sent
             if halted:
                 break

@@ -110,7 +110,7 @@ def recall(session: DbSession, keys: Collection[str], now: datetime) -> int:
     one waiting out its wait after a failed try and one given up on are cancelled; one a
     worker is sending at that moment goes out and is recorded sent, but it is marked
     recalled (``cancelled_at``, still pending): should that try fail, it is cancelled
-    when it would be tried again (``MailOutbox.claim``), never sent. Answers how many were
+    when it would be tried again (``MailOutbox.to_send``), never sent. Answers how many were
     cancelled. Flushes only."""
     wanted = sorted(set(keys))
     if not wanted:
@@ -290,12 +290,10 @@ class MailOutbox(Outbox[Claimed]):
         return [Claimed(*row) for row in rows]
 
     @classmethod
-    def claim(cls, session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
-              limit: int | None = None, after: int | None = None) -> list[Claimed]:
-        """``Outbox.claim``; a message recalled while a worker held it for an earlier try (that
-        failed, or whose worker stopped) is cancelled here instead of tried again: what it
-        told of was taken back. Flushes only."""
-        claimed = super().claim(session, now, lease, ids=ids, limit=limit, after=after)
+    def to_send(cls, session: DbSession, claimed: list[Claimed]) -> list[Claimed]:
+        """A claim's messages but those recalled while a worker held them for an earlier try
+        (that failed, or whose worker stopped): these are cancelled here instead of tried
+        again, as what they told of was taken back. Flushes only."""
         recalled = [item.id for item in claimed if item.recalled]
         if recalled:  # held by this claim: nobody else writes them now
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(recalled))
@@ -323,8 +321,9 @@ class MailOutbox(Outbox[Claimed]):
 
 def claim(session: DbSession, now: datetime, lease: timedelta, *, ids: Sequence[int] | None = None,
           limit: int | None = None) -> list[Claimed]:
-    """Take due messages for one attempt (``Outbox.claim``). Flushes only."""
-    return MailOutbox.claim(session, now, lease, ids=ids, limit=limit)
+    """Take due messages for one attempt (``Outbox.claim``), those recalled cancelled
+    (``MailOutbox.to_send``). Flushes only."""
+    return MailOutbox.to_send(session, MailOutbox.claim(session, now, lease, ids=ids, limit=limit))
 
 
 def describe(exc: BaseException) -> str:
