@@ -1226,7 +1226,7 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...
     reviewer's name (what their item in the at-risk list says of it). One statement, one row
     a learner, each the driver's own tuple of the values as the database gave them: compared
     with the one kept as one comparison, and nothing turned into Python's types for the many
-    learners whose line holds (``KeyValues`` decodes what a line made again needs). Made
+    learners whose line holds (``key_values`` decodes what a line made again needs). Made
     into SQLAlchemy rows and compared row by row, the keys of 500 learners cost 1.5 ms on
     PostgreSQL, 0.9 ms as they are."""
     result = session.connection().execute(_keys_statement(), {"keys_cohort": cohort.id})
@@ -1236,18 +1236,11 @@ def learner_keys(session: DbSession, cohort: Cohort) -> dict[int, tuple[Any, ...
         result.close()
 
 
-@dataclass(frozen=True)
-class KeyValues:
+def key_values(key: tuple[Any, ...], dialect: Dialect) -> tuple[Pace, datetime | None]:
     """What a learner's line needs of their key (``learner_keys``), in Python's types: the
     enrolment's pace and (at their own pace) its start, decoded by the columns' own types."""
-
-    pace: Pace
-    started_at: datetime | None
-
-    @classmethod
-    def of(cls, key: tuple[Any, ...], dialect: Dialect) -> KeyValues:
-        started, pace = _key_decoders(dialect)
-        return cls(pace=pace(key[3]) if pace else key[3], started_at=started(key[2]) if started else key[2])
+    started, pace = _key_decoders(dialect)
+    return (pace(key[3]) if pace else key[3]), (started(key[2]) if started else key[2])
 
 
 @lru_cache(maxsize=4)
@@ -1320,8 +1313,8 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
             if mine is None:  # joined between the two reads: their key is read on the next view
                 continue
             levels = tuple(grid.get((line.user_id, oid), NOTHING) for oid in objective_ids)
-            values = KeyValues.of(mine, session.get_bind().dialect)
-            fresh[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=values.pace, started_at=values.started_at,
+            pace, started_at = key_values(mine, session.get_bind().dialect)
+            fresh[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=pace, started_at=started_at,
                                                   folded=fold_name(line.name)))
         if all(uid in held and held[uid][1].folded == made[1].folded for uid, made in fresh.items()):
             # each made again in the place their name holds in the map's order already
