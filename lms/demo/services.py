@@ -423,10 +423,10 @@ class DemoActivity:
             self.lessons(user, profile, rng)
             self.coursework(user, profile, rng)
             self.take_quizzes(user, profile, rng)
-            self.ratings(user, profile, rng)
-            self.kpi_figures(user, profile, rng)
             # Their own draws: how many the steps above take depends on the hour the demo is
-            # built, and the simulations and experts should not change with it.
+            # built, and the ratings, figures, simulations and experts should not change with it.
+            self.ratings(user, profile, random.Random(f"northwind-ratings:{user.email}"))
+            self.kpi_figures(user, profile, random.Random(f"northwind-kpi:{user.email}"))
             self.play_simulations(user, profile, random.Random(f"northwind-simulations:{user.email}"))
             self.expert_rating(user, profile, random.Random(f"northwind-expert:{user.email}"))
             self.practise(user, profile, random.Random(f"northwind-checks:{user.email}"))
