@@ -13,5 +13,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     revision.listen()
     # Every kept page shows the curriculum; the token its stamp read is the request's (no second read).
-    add_page_input(app, PageInput("content", revision.stamp_columns, seen=revision.seen))
-    add_cohort_input(app, PageInput("content", revision.stamp_columns, seen=revision.seen))
+    content = PageInput("content", revision.stamp_columns, seen=revision.seen)
+    add_page_input(app, content)
+    add_cohort_input(app, content)

@@ -1307,13 +1307,14 @@ def kept_lines(session: DbSession, ctx: _Context, store: HeatLines) -> KeptCohor
                                               .where(Mastery.user_id.in_(bindparam("stale_ids", expanding=True))))
             grid = _grid(session.execute(found, {"stale_ids": wanted}))
         objective_ids = [column.objective.id for column in columns]
+        dialect = session.get_bind().dialect
         fresh: dict[int, tuple[tuple[Any, ...], HeatLine]] = {}
         for line in summaries:
             mine = keys.get(line.user_id)
             if mine is None:  # joined between the two reads: their key is read on the next view
                 continue
             levels = tuple(grid.get((line.user_id, oid), NOTHING) for oid in objective_ids)
-            pace, started_at = key_values(mine, session.get_bind().dialect)
+            pace, started_at = key_values(mine, dialect)
             fresh[line.user_id] = (mine, HeatLine(summary=line, levels=levels, pace=pace, started_at=started_at,
                                                   folded=fold_name(line.name)))
         if all(uid in held and held[uid][1].folded == made[1].folded for uid, made in fresh.items()):
